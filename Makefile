@@ -1,0 +1,131 @@
+# Build, test and run the likes pipeline: edge, central and sim.
+#
+#   make          build/edge build/central build/sim
+#   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
+#   make test     deps if missing, build, unit + integration + sanitizer tests
+#   make SANITIZE=address,undefined   builds into build-san/
+
+CC      ?= cc
+PKGS    := libevent libevent_openssl libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash
+SANITIZE ?=
+
+ifeq ($(SANITIZE),)
+BUILD   := build
+SANFLAGS :=
+else
+BUILD   := build-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Dependencies are looked up only when a build runs, so that `make deps`
+# works on a machine where pkg-config and the libraries are still missing.
+ifeq ($(filter deps,$(MAKECMDGOALS)),)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null)
+endif
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -Iinclude -MMD -MP \
+           $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  := $(PKG_LIBS) -lleveldb -lpthread -lm
+
+COMMON_SRC  := $(wildcard common/*.c)
+EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c))
+CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c))
+SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c))
+TEST_SRC    := $(wildcard tests/test_*.c)
+ITEST_SRC   := $(wildcard tests/itest_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ  := $(call obj,$(COMMON_SRC))
+EDGE_OBJ    := $(call obj,$(EDGE_SRC))
+CENTRAL_OBJ := $(call obj,$(CENTRAL_SRC))
+SIM_OBJ     := $(call obj,$(SIM_SRC))
+TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
+
+.PHONY: all deps run test unit itest san-test bench format clean check-deps
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/edge: $(call obj,edge/main.c) $(EDGE_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/central: $(call obj,central/main.c) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/sim: $(call obj,sim/main.c) $(SIM_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link every non-main object of the daemons, so a test may
+# exercise edge or central modules directly.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CRIT_LIBS)
+
+# --- dependencies -----------------------------------------------------------
+
+DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
+            librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
+            libssl-dev libinih-dev libxxhash-dev nghttp2-client curl \
+            openssl procps
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS)
+
+# Installs the packages only when one is missing, so run/test stay fast.
+check-deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \
+	    | awk '$$NF!="installed"{print $$1}'; \
+	  for p in $(DEB_PKGS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing packages: $$missing"; \
+	  $(MAKE) --no-print-directory deps; \
+	fi
+
+# --- run and test -----------------------------------------------------------
+
+run: check-deps
+	@$(MAKE) --no-print-directory all
+	@./tests/run_stack.sh
+
+test: check-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit itest
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
+	@echo "make test: all suites passed"
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2; done
+
+itest: $(BINS) $(ITESTS)
+	@set -e; for t in $(ITESTS); do echo "== $$t"; $$t --jobs 1; done
+
+san-test: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t (asan+ubsan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t --jobs 2; done
+
+bench:
+	@echo "bench: benchmarks arrive with the performance issue" >&2; exit 1
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

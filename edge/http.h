@@ -1,0 +1,84 @@
+/* http.h - the edge's HTTP/2 server: libevent + nghttp2, cleartext h2c
+ * with prior knowledge and TLS with ALPN "h2" (OpenSSL).
+ *
+ * One http_server serves one event_base: a worker thread owns a base and
+ * a server, and several workers may listen on the same address (the
+ * listeners use SO_REUSEPORT), so one loop per worker thread needs no
+ * change here. The server owns its connections, sessions and streams
+ * (connection -> session -> stream, stream state freed on stream close).
+ *
+ * A request is handed to the handler once its body is complete. The
+ * handler runs on the server's loop thread and fills in the response
+ * before it returns. The response owns its header text (copied into
+ * hbuf by http_add_header) and its body (malloc'ed by the handler, freed
+ * by the server once sent or once the stream closes).
+ */
+#ifndef EDGE_HTTP_H
+#define EDGE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#define HTTP_MAX_RESP_HEADERS 8
+
+typedef struct http_server http_server;
+
+typedef struct http_header {
+	const char *name; /* lower case, as HTTP/2 sends it */
+	size_t namelen;
+	const char *value;
+	size_t valuelen;
+} http_header;
+
+typedef struct http_request {
+	const char *method; /* NUL-terminated: "GET", "POST", ... */
+	const char *path;   /* NUL-terminated :path, query included */
+	const http_header *headers; /* regular (non-pseudo) headers */
+	size_t nheaders;
+	const char *body; /* NULL when empty */
+	size_t body_len;
+	const char *peer; /* "127.0.0.1:40000" */
+	bool tls;
+} http_request;
+
+typedef struct http_response {
+	int status;                /* 200 unless set */
+	const char *content_type;  /* "application/json" unless set */
+	http_header headers[HTTP_MAX_RESP_HEADERS];
+	size_t nheaders;
+	char hbuf[512];            /* header names and values live here */
+	size_t hbuf_used;
+	char *body;                /* malloc'ed; the server frees it */
+	size_t body_len;
+} http_response;
+
+typedef void (*http_handler)(void *ctx, const http_request *req, http_response *resp);
+
+typedef struct http_config {
+	const char *listen;      /* "127.0.0.1:8081" for h2c, NULL or "" = none */
+	const char *tls_listen;  /* "127.0.0.1:8443" for TLS, NULL or "" = none */
+	const char *tls_cert;    /* PEM certificate chain file */
+	const char *tls_key;     /* PEM private key file */
+	size_t max_body;         /* larger bodies: 413 without calling the handler */
+	size_t max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE */
+	unsigned max_streams;    /* SETTINGS_MAX_CONCURRENT_STREAMS */
+} http_config;
+
+/* Binds the listeners and starts accepting on base. NULL with the reason
+ * in err (bad address, port in use, certificate or key unreadable). */
+http_server *http_server_new(struct event_base *base, const http_config *cfg,
+			     http_handler handler, void *ctx, char *err, size_t errlen);
+/* Stops accepting new connections; open ones carry on. */
+void http_server_stop_accepting(http_server *srv);
+/* Closes every connection and frees the server. */
+void http_server_free(http_server *srv);
+
+/* Finds a request header by lower-case name; NULL if absent. */
+const http_header *http_find_header(const http_request *req, const char *name);
+/* Adds a response header, copying name and value into resp->hbuf.
+ * ERR_TOOBIG when the headers or hbuf are full. */
+int http_add_header(http_response *resp, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,31 @@
+/* bus.h - Kafka clients configured the project's way.
+ *
+ * Every key of a config's [kafka] section goes to rd_kafka_conf_set()
+ * unchanged, its error reported. When bootstrap_file is set (the embedded
+ * mock cluster writes one), its contents become bootstrap.servers, unless
+ * the [kafka] section names bootstrap.servers itself.
+ */
+#ifndef LIKES_BUS_H
+#define LIKES_BUS_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+enum bus_role { BUS_PRODUCER, BUS_CONSUMER };
+
+/* A conf with the role's defaults, then the passthrough properties.
+ * NULL with the reason in err. */
+rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props,
+			      const char *bootstrap_file, char *err, size_t errlen);
+
+/* Creates the client from conf (taking ownership of it). */
+rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err, size_t errlen);
+
+/* Partition count of topic, asking the cluster (timeout_ms). <0 on error. */
+int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
+
+/* Reads a file's first line (the bootstrap list) into buf. */
+int bus_read_bootstrap(const char *path, char *buf, size_t cap) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,87 @@
+/* store.h - a thin LevelDB wrapper: open/close, get, atomic batches,
+ * prefix iteration, with LevelDB's errors translated and logged once.
+ *
+ * LevelDB is thread-safe, and so is a store: any thread may call get,
+ * write and iterate. A store_batch belongs to one thread at a time.
+ */
+#ifndef LIKES_STORE_H
+#define LIKES_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct store store;
+typedef struct store_batch store_batch;
+typedef struct store_iter store_iter;
+
+typedef struct store_opts {
+	size_t cache_bytes;  /* LevelDB block cache */
+	int bloom_bits;      /* bits per key in the bloom filter, 0 = none */
+	size_t write_buffer; /* memtable size */
+	bool sync;           /* fsync every write (power-loss safety) */
+} store_opts;
+
+void store_opts_default(store_opts *o);
+
+/* Opens (creating if missing) the database at path. NULL on failure, with
+ * the reason in err. */
+store *store_open(const char *path, const store_opts *o, char *err, size_t errlen);
+void store_close(store *db);
+
+/* 0 and a malloc'ed copy in *val (free with free()), ERR_NOTFOUND, or
+ * ERR_IO. */
+int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen) WARN_UNUSED;
+
+store_batch *store_batch_new(void);
+void store_batch_put(store_batch *b, const void *k, size_t kn, const void *v, size_t vn);
+void store_batch_del(store_batch *b, const void *k, size_t kn);
+void store_batch_clear(store_batch *b);
+void store_batch_free(store_batch *b);
+/* Applies the batch atomically. 0 or ERR_IO. */
+int store_write(store *db, store_batch *b) WARN_UNUSED;
+
+/* Iterates keys that start with prefix, in order. The pointers returned by
+ * store_iter_next stay valid until the next call. */
+store_iter *store_iter_new(store *db, const void *prefix, size_t plen);
+/* Starts at the first key >= from that still has the prefix. */
+store_iter *store_iter_from(store *db, const void *prefix, size_t plen,
+			    const void *from, size_t flen);
+bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v, size_t *vn);
+/* 0, or ERR_IO if the iteration stopped on an error. */
+int store_iter_status(store_iter *it) WARN_UNUSED;
+void store_iter_free(store_iter *it);
+
+/* Approximate bytes on disk under the prefix range. */
+uint64_t store_size_prefix(store *db, const void *prefix, size_t plen);
+
+/* Big-endian fixed-width helpers for keys and values that sort right. */
+static inline void store_put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+static inline uint64_t store_get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+static inline void store_put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+static inline uint32_t store_get_u32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+#endif

@@ -1,0 +1,99 @@
+/* wire.h - msgpack wire format v1: batches (edge -> central) and
+ * snapshots (central -> edges). docs/wire.md is the specification.
+ *
+ * Encoding uses msgpack-c's packer. Decoding is a strict, bounded reader
+ * of our own: it never allocates more than the message could hold, never
+ * reads past the buffer, and turns anything malformed into ERR_CORRUPT
+ * (or ERR_VERSION / ERR_TOOBIG) rather than a crash.
+ *
+ * Decoded strings (wire_str) point into the caller's buffer: they are not
+ * NUL-terminated and live only as long as that buffer. Decoded arrays
+ * (ops, edges, counts) are malloc'ed by the decoder and released by
+ * wire_batch_free / wire_snapshot_free. All functions are pure and
+ * thread-safe.
+ */
+#ifndef LIKES_WIRE_H
+#define LIKES_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define WIRE_VERSION 1
+#define WIRE_MAX_OPS 100000     /* ops in one batch */
+#define WIRE_MAX_EDGES 4096     /* edge entries in one snapshot */
+#define WIRE_MAX_COUNTS 100000  /* count entries in one snapshot */
+#define WIRE_MAX_STR 256        /* bytes in any string field */
+
+typedef struct wire_str {
+	const char *p;
+	uint32_t n;
+} wire_str;
+
+enum wire_op_kind { WIRE_ADD = 1, WIRE_REMOVE = 2 };
+
+typedef struct wire_op {
+	wire_str counter; /* "likes" */
+	wire_str item;    /* "post:123" */
+	wire_str user;    /* user id */
+	uint8_t kind;     /* WIRE_ADD or WIRE_REMOVE */
+	uint32_t n;       /* amount: 1 for set counters, 1..1000 for sums */
+	uint64_t hlc;     /* hybrid logical clock of the op at its edge */
+} wire_op;
+
+typedef struct wire_batch {
+	wire_str edge;        /* edge id: the LWW tie-break after hlc */
+	wire_str region;      /* region the edge serves */
+	uint32_t partition;   /* Kafka partition of every op's item */
+	uint64_t seq;         /* per-(edge, partition) sequence, from 1 */
+	uint64_t created_ms;  /* wall time the batch was sealed */
+	uint32_t nops;
+	wire_op *ops;
+} wire_batch;
+
+typedef struct wire_edge_seq {
+	wire_str edge;
+	uint64_t applied; /* highest sequence applied, in order */
+	uint64_t held;    /* lowest sequence held after a gap, 0 if none */
+} wire_edge_seq;
+
+typedef struct wire_count {
+	wire_str counter;
+	wire_str item;
+	uint64_t count;
+} wire_count;
+
+typedef struct wire_snapshot {
+	wire_str source;      /* central instance that produced it */
+	uint32_t partition;   /* batch-topic partition it describes */
+	uint64_t offset;      /* next batch-topic offset: everything below is reflected */
+	uint64_t produced_ms; /* wall time at central */
+	bool last;            /* last message of this snapshot (big ones are split) */
+	uint32_t nedges;
+	wire_edge_seq *edges;
+	uint32_t ncounts;
+	wire_count *counts;
+} wire_snapshot;
+
+/* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that
+ * the caller frees with free(). ERR_INVAL for a field out of bounds
+ * (string too long, too many entries, bad kind). */
+int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen) WARN_UNUSED;
+int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WARN_UNUSED;
+
+/* Decoders: fill *b / *s from buf. On error nothing needs freeing. */
+int wire_decode_batch(const void *buf, size_t len, wire_batch *b) WARN_UNUSED;
+int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNUSED;
+void wire_batch_free(wire_batch *b);
+void wire_snapshot_free(wire_snapshot *s);
+
+/* Convenience for building messages from C strings. */
+static inline wire_str wire_cstr(const char *s, size_t n)
+{
+	wire_str w = {s, (uint32_t)n};
+	return w;
+}
+
+#endif
