@@ -7,8 +7,15 @@
  * "file:line: reason". A section marked CFG_PASSTHROUGH collects every key
  * unchanged (the [kafka] section: librdkafka properties).
  *
+ * Values: CFG_INT is a decimal integer with an optional k, m or g suffix
+ * (powers of 1024: "64k" is 65536); CFG_BOOL is true/false, yes/no,
+ * on/off or 1/0 in any case. Each key may appear once in a file; a second
+ * one is an error, not an override. Lines hold at most 199 bytes (inih's
+ * buffer); ';' or '#' starts a comment line, " ;" a trailing comment.
+ *
  * Strings are malloc'ed and owned by the struct; cfg_free() releases them.
- * Not thread-safe: call at start-up.
+ * A CFG_STR option is never NULL after cfg_defaults()/cfg_load(): an empty
+ * value is "". Not thread-safe: call at start-up.
  */
 #ifndef LIKES_CONFIG_H
 #define LIKES_CONFIG_H
@@ -37,26 +44,45 @@ typedef struct cfg_opt {
 	const char *name; /* NULL for CFG_PASSTHROUGH */
 	cfg_type type;
 	size_t offset;    /* offsetof(the daemon's struct, field) */
-	const char *def;  /* default, as it would be written in the file */
+	const char *def;  /* default, as it would be written in the file;
+			   * NULL means "", 0 or false; unused for
+			   * CFG_PASSTHROUGH (starts empty) */
 	int64_t min, max; /* bounds for CFG_INT */
 	bool secret;      /* masked when the effective config is logged */
 	const char *help;
 } cfg_opt;
 
-/* Sets every option to its default. */
+/* Sets every option to its default. out must hold no allocations (zeroed,
+ * or after cfg_free()): nothing in it is freed. A default that does not
+ * parse or is out of bounds is a bug in the table: logged, then abort(). */
 void cfg_defaults(const cfg_opt *table, size_t n, void *out);
 /* Defaults, then the file. 0, or ERR_CONFIG with "file:line: reason" in
- * err. */
+ * err (an unknown section or key, a bad or repeated value, a syntax
+ * error; "file: reason" when it cannot be opened). On error out has
+ * already been released with cfg_free(). */
 int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
 	     char *err, size_t errlen) WARN_UNUSED;
-/* Applies one "section.name=value" override (command line). */
+/* Applies one "section.name=value" override (command line) on top of a
+ * loaded config. The first dot ends the section and the first '=' ends
+ * the name, so "kafka.bootstrap.servers=a:1" is key "bootstrap.servers" of
+ * [kafka]: it replaces that passthrough key or appends it. Whitespace
+ * around name and value is dropped. 0, or ERR_CONFIG with a reason in err
+ * and out unchanged. */
 int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
 	    char *err, size_t errlen) WARN_UNUSED;
-/* Logs every option's effective value at info level, secrets masked. */
+/* Logs every option's effective value at info level, one line each
+ * (msg="config" key=section.name value=...), secret options as "***".
+ * Passthrough keys containing "password" or "secret" are masked too. */
 void cfg_log(const cfg_opt *table, size_t n, const void *cfg);
+/* Frees strings and passthrough lists and sets them to NULL, so a second
+ * call is harmless. */
 void cfg_free(const cfg_opt *table, size_t n, void *out);
 
-/* Parses "host:port"; host may be empty (any address) or [v6]. */
+/* Parses "host:port"; host may be empty (any address), a name or IPv4
+ * address, or [v6] (written back without the brackets). port is 0..65535,
+ * 0 meaning an ephemeral port. 0, ERR_INVAL for malformed input, or
+ * ERR_TOOBIG when the host does not fit hostcap; outputs are untouched on
+ * error. */
 int cfg_parse_hostport(const char *s, char *host, size_t hostcap, int *port) WARN_UNUSED;
 
 #endif

@@ -5,6 +5,10 @@
  * millisecond (and keeps order when the wall clock steps back). Timestamps
  * from one clock are strictly increasing. Pure: the caller passes the wall
  * clock, so tests can drive time. Not thread-safe: one owner per clock.
+ *
+ * A wall clock past 48 bits of milliseconds (the year 10889) is clamped,
+ * and a clock at UINT64_MAX stays there: the only case where timestamps do
+ * not increase.
  */
 #ifndef LIKES_HLC_H
 #define LIKES_HLC_H
@@ -22,7 +26,10 @@ void hlc_init(hlc *h);
 /* A timestamp for a local event at wall time wall_ms. */
 uint64_t hlc_now(hlc *h, uint64_t wall_ms);
 /* Merges a timestamp seen from elsewhere; returns a timestamp for the
- * receive event, greater than both remote and every earlier one. */
+ * receive event, greater than both remote and every earlier one, and not
+ * before (wall_ms, 0). The clock follows remote however far ahead it is:
+ * callers that take timestamps from untrusted peers or clients must bound
+ * hlc_ms(remote) - wall_ms themselves before calling. */
 uint64_t hlc_observe(hlc *h, uint64_t remote, uint64_t wall_ms);
 
 static inline uint64_t hlc_make(uint64_t ms, uint64_t logical)

@@ -12,6 +12,8 @@
 
 #define PARTITION_MAX 4096
 
+/* The partition of the len bytes at item, in [0, nparts). nparts == 0 has
+ * no answer: it returns 0 rather than dividing by zero. Pure, any thread. */
 uint32_t partition_of(const char *item, size_t len, uint32_t nparts);
 
 #endif
