@@ -79,11 +79,17 @@ typedef struct wire_snapshot {
 
 /* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that
  * the caller frees with free(). ERR_INVAL for a field out of bounds
- * (string too long, too many entries, bad kind). */
+ * (string too long, empty edge/counter/item/user, too many entries, bad
+ * kind, n outside 1..1000, seq 0); *out is then untouched. The same
+ * message always encodes to the same bytes. */
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen) WARN_UNUSED;
 int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WARN_UNUSED;
 
-/* Decoders: fill *b / *s from buf. On error nothing needs freeing. */
+/* Decoders: fill *b / *s from buf, which must hold exactly one message.
+ * ERR_VERSION for a version other than WIRE_VERSION, ERR_TOOBIG for a
+ * string or entry count over the limits above, ERR_CORRUPT for anything
+ * else malformed (including the other message type and trailing bytes).
+ * On error *b / *s is zeroed and nothing needs freeing. */
 int wire_decode_batch(const void *buf, size_t len, wire_batch *b) WARN_UNUSED;
 int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNUSED;
 void wire_batch_free(wire_batch *b);

@@ -1,0 +1,524 @@
+/* wire.c - msgpack wire format v1: encode and decode batches and
+ * snapshots (docs/wire.md is the specification).
+ *
+ * Encoding packs with msgpack-c into a buffer the caller then owns.
+ * Decoding runs the strict reader in mpr.c over the caller's buffer and
+ * owns only the ops / edges / counts arrays it hands back, each sized
+ * from a count checked against the wire limit and the bytes left before
+ * anything is allocated. Pure functions: any thread.
+ */
+#include "wire.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mpr.h"
+#include "xmem.h"
+
+/* Most key/value pairs a top-level map may declare (known keys plus
+ * unknown ones from newer writers). */
+#define WIRE_MAX_KEYS 64
+#define WIRE_MAX_N 1000 /* largest amount one op carries */
+
+/* Smallest encoding of one array entry, used to refuse counts the bytes
+ * left could not hold: fixarray + 1-byte fixstrs + fixints. */
+#define MIN_OP_BYTES 10   /* 1 + 3 * 2 + 3 * 1 */
+#define MIN_EDGE_BYTES 5  /* 1 + 2 + 2 * 1 */
+#define MIN_COUNT_BYTES 6 /* 1 + 2 * 2 + 1 */
+
+/* ---- encoding ---------------------------------------------------------- */
+
+typedef struct enc {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc; /* non-zero once any write failed (only out of memory can) */
+} enc;
+
+static void enc_init(enc *e)
+{
+	msgpack_sbuffer_init(&e->sb);
+	msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
+	e->rc = 0;
+}
+
+static void put_str(enc *e, wire_str s)
+{
+	e->rc |= msgpack_pack_str(&e->pk, s.n);
+	if (s.n)
+		e->rc |= msgpack_pack_str_body(&e->pk, s.p, s.n);
+}
+
+static void put_key(enc *e, const char *k)
+{
+	put_str(e, wire_cstr(k, strlen(k)));
+}
+
+static void put_uint(enc *e, uint64_t v)
+{
+	e->rc |= msgpack_pack_uint64(&e->pk, v);
+}
+
+/* Hands the packed bytes to the caller. The sbuffer grows with realloc,
+ * so a failed write means memory ran out: abort, as xmem does. */
+static void enc_finish(enc *e, char **out, size_t *outlen)
+{
+	if (e->rc) {
+		log_error("out of memory", "bytes=%zu", e->sb.size);
+		abort();
+	}
+	*outlen = e->sb.size;
+	*out = msgpack_sbuffer_release(&e->sb);
+}
+
+static bool str_ok(wire_str s, bool nonempty)
+{
+	if (s.n > WIRE_MAX_STR || (nonempty && s.n == 0))
+		return false;
+	return s.n == 0 || s.p != NULL;
+}
+
+static bool op_ok(const wire_op *op)
+{
+	return str_ok(op->counter, true) && str_ok(op->item, true) && str_ok(op->user, true) &&
+	       (op->kind == WIRE_ADD || op->kind == WIRE_REMOVE) && op->n >= 1 &&
+	       op->n <= WIRE_MAX_N;
+}
+
+int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
+{
+	enc e;
+
+	if (!str_ok(b->edge, true) || !str_ok(b->region, false) || b->seq == 0 ||
+	    b->nops > WIRE_MAX_OPS || (b->nops && !b->ops))
+		return ERR_INVAL;
+	for (uint32_t i = 0; i < b->nops; i++)
+		if (!op_ok(&b->ops[i]))
+			return ERR_INVAL;
+
+	enc_init(&e);
+	e.rc |= msgpack_pack_map(&e.pk, 8);
+	put_key(&e, "v");
+	put_uint(&e, WIRE_VERSION);
+	put_key(&e, "t");
+	put_key(&e, "b");
+	put_key(&e, "e");
+	put_str(&e, b->edge);
+	put_key(&e, "r");
+	put_str(&e, b->region);
+	put_key(&e, "p");
+	put_uint(&e, b->partition);
+	put_key(&e, "q");
+	put_uint(&e, b->seq);
+	put_key(&e, "w");
+	put_uint(&e, b->created_ms);
+	put_key(&e, "o");
+	e.rc |= msgpack_pack_array(&e.pk, b->nops);
+	for (uint32_t i = 0; i < b->nops; i++) {
+		const wire_op *op = &b->ops[i];
+
+		e.rc |= msgpack_pack_array(&e.pk, 6);
+		put_str(&e, op->counter);
+		put_str(&e, op->item);
+		put_str(&e, op->user);
+		put_uint(&e, op->kind);
+		put_uint(&e, op->n);
+		put_uint(&e, op->hlc);
+	}
+	enc_finish(&e, out, outlen);
+	return 0;
+}
+
+int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
+{
+	enc e;
+
+	if (!str_ok(s->source, false) || s->nedges > WIRE_MAX_EDGES ||
+	    s->ncounts > WIRE_MAX_COUNTS || (s->nedges && !s->edges) || (s->ncounts && !s->counts))
+		return ERR_INVAL;
+	for (uint32_t i = 0; i < s->nedges; i++)
+		if (!str_ok(s->edges[i].edge, true))
+			return ERR_INVAL;
+	for (uint32_t i = 0; i < s->ncounts; i++)
+		if (!str_ok(s->counts[i].counter, true) || !str_ok(s->counts[i].item, true))
+			return ERR_INVAL;
+
+	enc_init(&e);
+	e.rc |= msgpack_pack_map(&e.pk, 9);
+	put_key(&e, "v");
+	put_uint(&e, WIRE_VERSION);
+	put_key(&e, "t");
+	put_key(&e, "s");
+	put_key(&e, "s");
+	put_str(&e, s->source);
+	put_key(&e, "p");
+	put_uint(&e, s->partition);
+	put_key(&e, "n");
+	put_uint(&e, s->offset);
+	put_key(&e, "w");
+	put_uint(&e, s->produced_ms);
+	put_key(&e, "l");
+	e.rc |= s->last ? msgpack_pack_true(&e.pk) : msgpack_pack_false(&e.pk);
+	put_key(&e, "a");
+	e.rc |= msgpack_pack_array(&e.pk, s->nedges);
+	for (uint32_t i = 0; i < s->nedges; i++) {
+		e.rc |= msgpack_pack_array(&e.pk, 3);
+		put_str(&e, s->edges[i].edge);
+		put_uint(&e, s->edges[i].applied);
+		put_uint(&e, s->edges[i].held);
+	}
+	put_key(&e, "c");
+	e.rc |= msgpack_pack_array(&e.pk, s->ncounts);
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		e.rc |= msgpack_pack_array(&e.pk, 3);
+		put_str(&e, s->counts[i].counter);
+		put_str(&e, s->counts[i].item);
+		put_uint(&e, s->counts[i].count);
+	}
+	enc_finish(&e, out, outlen);
+	return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+/* Reads a string that must hold at least one byte. */
+static int read_name(mpr *r, wire_str *s)
+{
+	int rc = mpr_read_str(r, WIRE_MAX_STR, s);
+
+	if (!rc && s->n == 0)
+		rc = ERR_CORRUPT;
+	return rc;
+}
+
+static int read_u32(mpr *r, uint32_t *v)
+{
+	uint64_t x;
+	int rc = mpr_read_uint(r, UINT32_MAX, &x);
+
+	if (!rc)
+		*v = (uint32_t)x;
+	return rc;
+}
+
+static bool key_is(wire_str k, const char *name)
+{
+	return k.n == strlen(name) && memcmp(k.p, name, k.n) == 0;
+}
+
+/* Reads the top-level map header and the two fixed leading pairs, "v"
+ * then "t", and leaves *nrest pairs to read. The version comes first so
+ * that a newer writer may change everything after it. */
+static int read_head(mpr *r, const char *type, uint32_t *nrest)
+{
+	uint32_t n;
+	uint64_t v;
+	wire_str k, t;
+	int rc;
+
+	if ((rc = mpr_read_map(r, &n)))
+		return rc;
+	if (n == 0)
+		return ERR_CORRUPT;
+	if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
+		return rc;
+	if (!key_is(k, "v"))
+		return ERR_CORRUPT;
+	if ((rc = mpr_read_uint(r, UINT64_MAX, &v)))
+		return rc;
+	if (v != WIRE_VERSION)
+		return ERR_VERSION;
+	if (n > WIRE_MAX_KEYS)
+		return ERR_TOOBIG;
+	if (n < 2 || n - 1 > r->left / 2)
+		return ERR_CORRUPT;
+	if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
+		return rc;
+	if (!key_is(k, "t"))
+		return ERR_CORRUPT;
+	if ((rc = mpr_read_str(r, WIRE_MAX_STR, &t)))
+		return rc;
+	if (!key_is(t, type))
+		return ERR_CORRUPT;
+	*nrest = n - 2;
+	return 0;
+}
+
+/* Reads an array header for entries of at least min_bytes each, at most
+ * limit of them. Over the limit is ERR_TOOBIG; more than the bytes left
+ * could hold is ERR_CORRUPT. Both are checked before the caller
+ * allocates. */
+static int read_entries(mpr *r, uint32_t limit, size_t min_bytes, uint32_t *n)
+{
+	int rc = mpr_read_array(r, n);
+
+	if (rc)
+		return rc;
+	if (*n > limit)
+		return ERR_TOOBIG;
+	if (*n > r->left / min_bytes)
+		return ERR_CORRUPT;
+	return 0;
+}
+
+static int read_tuple(mpr *r, uint32_t want)
+{
+	uint32_t n;
+	int rc = mpr_read_array(r, &n);
+
+	if (!rc && n != want)
+		rc = ERR_CORRUPT;
+	return rc;
+}
+
+static int read_op(mpr *r, wire_op *op)
+{
+	uint64_t kind, n;
+	int rc;
+
+	if ((rc = read_tuple(r, 6)) || (rc = read_name(r, &op->counter)) ||
+	    (rc = read_name(r, &op->item)) || (rc = read_name(r, &op->user)) ||
+	    (rc = mpr_read_uint(r, WIRE_REMOVE, &kind)) ||
+	    (rc = mpr_read_uint(r, WIRE_MAX_N, &n)) ||
+	    (rc = mpr_read_uint(r, UINT64_MAX, &op->hlc)))
+		return rc;
+	if (kind != WIRE_ADD && kind != WIRE_REMOVE)
+		return ERR_CORRUPT;
+	if (n == 0)
+		return ERR_CORRUPT;
+	op->kind = (uint8_t)kind;
+	op->n = (uint32_t)n;
+	return 0;
+}
+
+static int read_ops(mpr *r, wire_batch *b)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_OPS, MIN_OP_BYTES, &n)))
+		return rc;
+	b->ops = n ? xcalloc(n, sizeof(*b->ops)) : NULL;
+	b->nops = n;
+	for (uint32_t i = 0; i < n; i++)
+		if ((rc = read_op(r, &b->ops[i])))
+			return rc;
+	return 0;
+}
+
+/* One bit per known field, to catch duplicates and missing ones. */
+enum {
+	F_EDGE = 1 << 0,
+	F_REGION = 1 << 1,
+	F_PARTITION = 1 << 2,
+	F_SEQ = 1 << 3,
+	F_WALL = 1 << 4,
+	F_OPS = 1 << 5,
+	F_SOURCE = 1 << 6,
+	F_OFFSET = 1 << 7,
+	F_LAST = 1 << 8,
+	F_EDGES = 1 << 9,
+	F_COUNTS = 1 << 10,
+	F_HEAD = 1 << 11, /* "v" and "t": always seen before the loop */
+};
+
+#define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
+#define SNAPSHOT_FIELDS (F_SOURCE | F_PARTITION | F_OFFSET | F_WALL | F_LAST | F_EDGES | F_COUNTS)
+
+/* Map a one-letter key to its field bit for the message type; 0 for a
+ * key this version does not know. "v" and "t" map to F_HEAD, which is
+ * set before the loop, so a second copy reads as a duplicate. */
+static int batch_field(wire_str k)
+{
+	if (k.n != 1)
+		return 0;
+	switch (k.p[0]) {
+	case 'v':
+	case 't': return F_HEAD;
+	case 'e': return F_EDGE;
+	case 'r': return F_REGION;
+	case 'p': return F_PARTITION;
+	case 'q': return F_SEQ;
+	case 'w': return F_WALL;
+	case 'o': return F_OPS;
+	default: return 0;
+	}
+}
+
+static int snapshot_field(wire_str k)
+{
+	if (k.n != 1)
+		return 0;
+	switch (k.p[0]) {
+	case 'v':
+	case 't': return F_HEAD;
+	case 's': return F_SOURCE;
+	case 'p': return F_PARTITION;
+	case 'n': return F_OFFSET;
+	case 'w': return F_WALL;
+	case 'l': return F_LAST;
+	case 'a': return F_EDGES;
+	case 'c': return F_COUNTS;
+	default: return 0;
+	}
+}
+
+static int decode_batch(mpr *r, wire_batch *b)
+{
+	uint32_t n;
+	int seen = F_HEAD, rc;
+
+	if ((rc = read_head(r, "b", &n)))
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_str k;
+		int f;
+
+		if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
+			return rc;
+		if (!(f = batch_field(k))) {
+			if ((rc = mpr_skip(r)))
+				return rc;
+			continue;
+		}
+		if (seen & f)
+			return ERR_CORRUPT;
+		seen |= f;
+		switch (f) {
+		case F_EDGE: rc = read_name(r, &b->edge); break;
+		case F_REGION: rc = mpr_read_str(r, WIRE_MAX_STR, &b->region); break;
+		case F_PARTITION: rc = read_u32(r, &b->partition); break;
+		case F_SEQ: rc = mpr_read_uint(r, UINT64_MAX, &b->seq); break;
+		case F_WALL: rc = mpr_read_uint(r, UINT64_MAX, &b->created_ms); break;
+		default: rc = read_ops(r, b); break;
+		}
+		if (rc)
+			return rc;
+	}
+	if ((seen & BATCH_FIELDS) != BATCH_FIELDS || b->seq == 0)
+		return ERR_CORRUPT;
+	return r->left ? ERR_CORRUPT : 0;
+}
+
+int wire_decode_batch(const void *buf, size_t len, wire_batch *b)
+{
+	mpr r;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (!buf)
+		return ERR_CORRUPT;
+	mpr_init(&r, buf, len);
+	if ((rc = decode_batch(&r, b)))
+		wire_batch_free(b);
+	return rc;
+}
+
+static int read_edges(mpr *r, wire_snapshot *s)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_EDGES, MIN_EDGE_BYTES, &n)))
+		return rc;
+	s->edges = n ? xcalloc(n, sizeof(*s->edges)) : NULL;
+	s->nedges = n;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_edge_seq *es = &s->edges[i];
+
+		if ((rc = read_tuple(r, 3)) || (rc = read_name(r, &es->edge)) ||
+		    (rc = mpr_read_uint(r, UINT64_MAX, &es->applied)) ||
+		    (rc = mpr_read_uint(r, UINT64_MAX, &es->held)))
+			return rc;
+	}
+	return 0;
+}
+
+static int read_counts(mpr *r, wire_snapshot *s)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_COUNTS, MIN_COUNT_BYTES, &n)))
+		return rc;
+	s->counts = n ? xcalloc(n, sizeof(*s->counts)) : NULL;
+	s->ncounts = n;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_count *c = &s->counts[i];
+
+		if ((rc = read_tuple(r, 3)) || (rc = read_name(r, &c->counter)) ||
+		    (rc = read_name(r, &c->item)) || (rc = mpr_read_uint(r, UINT64_MAX, &c->count)))
+			return rc;
+	}
+	return 0;
+}
+
+static int decode_snapshot(mpr *r, wire_snapshot *s)
+{
+	uint32_t n;
+	int seen = F_HEAD, rc;
+
+	if ((rc = read_head(r, "s", &n)))
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_str k;
+		int f;
+
+		if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
+			return rc;
+		if (!(f = snapshot_field(k))) {
+			if ((rc = mpr_skip(r)))
+				return rc;
+			continue;
+		}
+		if (seen & f)
+			return ERR_CORRUPT;
+		seen |= f;
+		switch (f) {
+		case F_SOURCE: rc = mpr_read_str(r, WIRE_MAX_STR, &s->source); break;
+		case F_PARTITION: rc = read_u32(r, &s->partition); break;
+		case F_OFFSET: rc = mpr_read_uint(r, UINT64_MAX, &s->offset); break;
+		case F_WALL: rc = mpr_read_uint(r, UINT64_MAX, &s->produced_ms); break;
+		case F_LAST: rc = mpr_read_bool(r, &s->last); break;
+		case F_EDGES: rc = read_edges(r, s); break;
+		default: rc = read_counts(r, s); break;
+		}
+		if (rc)
+			return rc;
+	}
+	if ((seen & SNAPSHOT_FIELDS) != SNAPSHOT_FIELDS)
+		return ERR_CORRUPT;
+	return r->left ? ERR_CORRUPT : 0;
+}
+
+int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s)
+{
+	mpr r;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (!buf)
+		return ERR_CORRUPT;
+	mpr_init(&r, buf, len);
+	if ((rc = decode_snapshot(&r, s)))
+		wire_snapshot_free(s);
+	return rc;
+}
+
+void wire_batch_free(wire_batch *b)
+{
+	if (!b)
+		return;
+	free(b->ops);
+	memset(b, 0, sizeof(*b));
+}
+
+void wire_snapshot_free(wire_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->edges);
+	free(s->counts);
+	memset(s, 0, sizeof(*s));
+}
