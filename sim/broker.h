@@ -1,0 +1,91 @@
+/* broker.h - the embedded Kafka for one machine: librdkafka's mock cluster.
+ *
+ * A sim_broker is a mock cluster of N brokers listening on 127.0.0.1 with
+ * the project's topics created up front. Clients reach it through the
+ * bootstrap list (sim_broker_bootstraps), exactly as they would reach a
+ * real cluster. Nothing survives sim_broker_stop: the log lives in memory
+ * and each partition keeps only ~5 MiB / 100,000 message sets.
+ *
+ * sim_broker_serve() is the `sim broker` subcommand: start, publish the
+ * bootstrap list in a file, wait for SIGINT/SIGTERM, clean up. The rest is
+ * the API the network simulator and the tests use in-process.
+ *
+ * Threads: start/stop from one thread; the fault hooks may be called from
+ * any thread while the broker runs (the mock cluster serialises them onto
+ * its own thread). The caller owns the sim_broker until sim_broker_stop.
+ */
+#ifndef SIM_BROKER_H
+#define SIM_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define SIM_BROKER_TOPIC_MAX 249       /* Kafka's limit on a topic name */
+#define SIM_BROKER_PARTITIONS_MAX 1024 /* ours: the mock keeps every log in memory */
+#define SIM_BROKER_BROKERS_MAX 16
+#define SIM_BROKER_TOPICS_MAX 64
+#define SIM_BROKER_DEFAULT_BROKERS 3
+
+typedef struct sim_broker sim_broker;
+
+typedef struct sim_broker_topic {
+	char name[SIM_BROKER_TOPIC_MAX + 1];
+	int partitions;
+} sim_broker_topic;
+
+typedef struct sim_broker_opts {
+	int brokers;                    /* 1..SIM_BROKER_BROKERS_MAX; 0 means 3 */
+	const sim_broker_topic *topics; /* NULL: the project's default topics */
+	size_t ntopics;                 /* 1..SIM_BROKER_TOPICS_MAX when topics is set */
+} sim_broker_opts;
+
+/* Parses "NAME:PARTITIONS" (a Kafka topic name, 1..SIM_BROKER_PARTITIONS_MAX
+ * partitions) into t. ERR_INVAL with nothing written when it is not one. */
+int sim_broker_parse_topic(const char *spec, sim_broker_topic *t) WARN_UNUSED;
+
+/* The default topics (likes.batches:16, likes.snapshots:16,
+ * likes.deadletter:1); *n receives their count. Static storage. */
+const sim_broker_topic *sim_broker_default_topics(size_t *n);
+
+/* Starts the cluster and creates the topics with replication factor
+ * min(3, brokers). The listeners accept connections when this returns.
+ * NULL with the reason in err (may be NULL) on bad options or when
+ * librdkafka refuses. */
+sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen);
+
+/* "127.0.0.1:port,127.0.0.1:port,..."; owned by b, valid until stop. */
+const char *sim_broker_bootstraps(sim_broker *b);
+
+/* Number of brokers; their ids are 1..count. */
+int sim_broker_count(const sim_broker *b);
+
+/* Destroys the cluster; clients connected to it see their connections
+ * fail. NULL is a no-op. */
+void sim_broker_stop(sim_broker *b);
+
+/* Fault hooks. broker_id is 1..count, or -1 for every broker.
+ * set_down(true) drops the broker's connections and refuses new ones;
+ * it does NOT move partition leadership, so a partition led by a down
+ * broker is unavailable until set_down(false).
+ * set_rtt delays every response of the broker by rtt_ms (0 clears it).
+ * ERR_INVAL for an unknown broker or a negative rtt, ERR_KAFKA when the
+ * mock cluster refuses. */
+int sim_broker_set_down(sim_broker *b, int broker_id, bool down) WARN_UNUSED;
+int sim_broker_set_rtt(sim_broker *b, int broker_id, int rtt_ms) WARN_UNUSED;
+
+/* Writes the bootstrap list as one line to path, atomically: a temporary
+ * file in the same directory, fsync, rename. Readers never see a partial
+ * file. ERR_IO on failure (logged). */
+int sim_broker_write_bootstraps(sim_broker *b, const char *path) WARN_UNUSED;
+
+/* The `sim broker` subcommand. Blocks SIGINT and SIGTERM (before any
+ * thread starts, so every librdkafka thread inherits the mask), starts
+ * the broker, writes bootstrap_file and pid_file (either may be NULL),
+ * then waits on a signalfd. On the signal it removes both files, stops
+ * the broker and returns 0. Returns a negative ERR_* if start-up fails. */
+int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file,
+                     const char *pid_file) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,479 @@
+/* test_broker.c - the embedded Kafka (sim/broker.c) in-process.
+ *
+ * Starts a sim_broker per test and talks to it through its bootstrap list
+ * with ordinary librdkafka clients: idempotent produce, assign-based
+ * consume, metadata, consumer groups, and the fault hooks. Also the
+ * option parser and the atomic bootstrap file. Each test runs in its own
+ * process (Criterion) with its own temp dir; fini releases everything.
+ */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "clock.h"
+#include "log.h"
+#include "../sim/broker.h"
+
+#define WAIT_MS 20000 /* upper bound on any wait for the cluster */
+
+static char tmpdir[64];
+static sim_broker *b;
+static rd_kafka_t *prod;
+static rd_kafka_t *cons;
+
+typedef struct delivery {
+	bool done;
+	rd_kafka_resp_err_t err;
+	int64_t offset;
+} delivery;
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_broker.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	log_set_level("warn");
+}
+
+static void teardown(void)
+{
+	if (cons) {
+		rd_kafka_consumer_close(cons);
+		rd_kafka_destroy(cons);
+		cons = NULL;
+	}
+	if (prod) {
+		rd_kafka_destroy(prod);
+		prod = NULL;
+	}
+	sim_broker_stop(b);
+	b = NULL;
+	DIR *d = opendir(tmpdir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				char p[512];
+				snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
+				unlink(p);
+			}
+		}
+		closedir(d);
+		rmdir(tmpdir);
+	}
+}
+
+TestSuite(broker, .init = setup, .fini = teardown, .timeout = 90);
+
+static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+	char err[256];
+	cr_assert_eq(rd_kafka_conf_set(conf, k, v, err, sizeof err), RD_KAFKA_CONF_OK, "%s=%s: %s",
+	             k, v, err);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	delivery *d = m->_private;
+	d->err = m->err;
+	d->offset = m->offset;
+	d->done = true;
+}
+
+static sim_broker *start_default(void)
+{
+	char err[256];
+	sim_broker_opts o = {0};
+	sim_broker *sb = sim_broker_start(&o, err, sizeof err);
+	cr_assert_not_null(sb, "start: %s", err);
+	return sb;
+}
+
+static rd_kafka_t *new_producer(const char *bootstraps)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstraps);
+	set(conf, "enable.idempotence", "true");
+	set(conf, "acks", "all");
+	set(conf, "linger.ms", "0");
+	set(conf, "message.timeout.ms", "60000");
+	set(conf, "reconnect.backoff.max.ms", "500");
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	cr_assert_not_null(rk, "producer: %s", err);
+	return rk;
+}
+
+static rd_kafka_t *new_consumer(const char *bootstraps, const char *group)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	set(conf, "bootstrap.servers", bootstraps);
+	set(conf, "group.id", group);
+	set(conf, "enable.auto.commit", "false");
+	set(conf, "auto.offset.reset", "earliest");
+	set(conf, "fetch.wait.max.ms", "10");
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	cr_assert_not_null(rk, "consumer: %s", err);
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+static void produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
+                    delivery *d)
+{
+	memset(d, 0, sizeof *d);
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+	    RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "producev: %s", rd_kafka_err2str(e));
+}
+
+/* Polls rk until d is delivered or timeout_ms passes; true if delivered. */
+static bool wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms)
+{
+	uint64_t end = clock_mono_ms() + timeout_ms;
+	while (!d->done && clock_mono_ms() < end)
+		rd_kafka_poll(rk, 10);
+	return d->done;
+}
+
+static void assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "assign: %s", rd_kafka_err2str(e));
+}
+
+/* Next real message within timeout_ms, or NULL. Caller destroys it. */
+static rd_kafka_message_t *next_message(rd_kafka_t *rk, uint64_t timeout_ms)
+{
+	uint64_t end = clock_mono_ms() + timeout_ms;
+	while (clock_mono_ms() < end) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+		if (!m)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		cr_assert_eq(m->err, RD_KAFKA_RESP_ERR_NO_ERROR, "consume: %s",
+		             rd_kafka_message_errstr(m));
+		return m;
+	}
+	return NULL;
+}
+
+static const rd_kafka_metadata_topic_t *topic_metadata(rd_kafka_t *rk, const char *topic,
+                                                       const struct rd_kafka_metadata **md)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	cr_assert_not_null(rkt);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, md, WAIT_MS);
+	rd_kafka_topic_destroy(rkt);
+	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata: %s", rd_kafka_err2str(e));
+	cr_assert_eq((*md)->topic_cnt, 1);
+	const rd_kafka_metadata_topic_t *t = &(*md)->topics[0];
+	cr_assert_str_eq(t->topic, topic);
+	cr_assert_eq(t->err, RD_KAFKA_RESP_ERR_NO_ERROR, "topic %s: %s", topic,
+	             rd_kafka_err2str(t->err));
+	return t;
+}
+
+static int32_t leader_of(rd_kafka_t *rk, const char *topic, int32_t part)
+{
+	const struct rd_kafka_metadata *md;
+	const rd_kafka_metadata_topic_t *t = topic_metadata(rk, topic, &md);
+	int32_t leader = -1;
+	for (int i = 0; i < t->partition_cnt; i++)
+		if (t->partitions[i].id == part)
+			leader = t->partitions[i].leader;
+	rd_kafka_metadata_destroy(md);
+	cr_assert_gt(leader, 0, "no leader for %s [%d]", topic, part);
+	return leader;
+}
+
+/* --- options ------------------------------------------------------------ */
+
+Test(broker, topic_spec_parses_name_and_partitions)
+{
+	sim_broker_topic t;
+	cr_assert_eq(sim_broker_parse_topic("likes.batches:16", &t), 0);
+	cr_assert_str_eq(t.name, "likes.batches");
+	cr_assert_eq(t.partitions, 16);
+	cr_assert_eq(sim_broker_parse_topic("a_b-C.9:1", &t), 0);
+	cr_assert_str_eq(t.name, "a_b-C.9");
+	cr_assert_eq(t.partitions, 1);
+}
+
+Test(broker, malformed_topic_specs_are_rejected)
+{
+	static const char *const bad[] = {
+	    "likes",      "likes:",
+	    ":4",         "likes:0",
+	    "likes:-1",   "likes:4x",
+	    "lik es:4",   "a/b:4",
+	    "likes: 4",   "likes:+4",
+	    ".:4",        "..:4",
+	    "likes:1025", "likes:99999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		sim_broker_topic t = {.name = "untouched", .partitions = 7};
+		cr_expect_eq(sim_broker_parse_topic(bad[i], &t), ERR_INVAL, "accepted \"%s\"",
+		             bad[i]);
+		cr_expect_str_eq(t.name, "untouched", "wrote on \"%s\"", bad[i]);
+		cr_expect_eq(t.partitions, 7);
+	}
+	char longname[SIM_BROKER_TOPIC_MAX + 8];
+	memset(longname, 'x', SIM_BROKER_TOPIC_MAX + 1);
+	snprintf(longname + SIM_BROKER_TOPIC_MAX + 1, 7, ":1");
+	sim_broker_topic t;
+	cr_expect_eq(sim_broker_parse_topic(longname, &t), ERR_INVAL);
+}
+
+Test(broker, bad_options_fail_start_with_a_reason)
+{
+	char err[256];
+	sim_broker_opts o = {.brokers = SIM_BROKER_BROKERS_MAX + 1};
+	cr_assert_null(sim_broker_start(&o, err, sizeof err));
+	cr_assert(strstr(err, "brokers"), "err: %s", err);
+
+	sim_broker_topic dup[2] = {{"t", 2}, {"t", 3}};
+	sim_broker_opts o2 = {.topics = dup, .ntopics = 2};
+	cr_assert_null(sim_broker_start(&o2, err, sizeof err));
+	cr_assert(strstr(err, "twice"), "err: %s", err);
+
+	sim_broker_topic zero = {"t", 0};
+	sim_broker_opts o3 = {.topics = &zero, .ntopics = 1};
+	cr_assert_null(sim_broker_start(&o3, NULL, 0));
+}
+
+/* --- the cluster --------------------------------------------------------- */
+
+Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
+{
+	static const char *const payloads[] = {"like-1", "like-2", "like-3", "like-4", "like-5"};
+	enum { N = sizeof payloads / sizeof payloads[0] };
+	uint64_t t0 = clock_mono_ms();
+	b = start_default();
+	prod = new_producer(sim_broker_bootstraps(b));
+
+	delivery d[N];
+	for (int i = 0; i < N; i++)
+		produce(prod, "likes.batches", 3, payloads[i], &d[i]);
+	for (int i = 0; i < N; i++) {
+		cr_assert(wait_delivery(prod, &d[i], WAIT_MS), "message %d not delivered", i);
+		cr_assert_eq(d[i].err, RD_KAFKA_RESP_ERR_NO_ERROR, "message %d: %s", i,
+		             rd_kafka_err2str(d[i].err));
+		cr_assert_eq(d[i].offset, i, "message %d at offset %" PRId64, i, d[i].offset);
+		if (i == 0)
+			fprintf(stderr, "measure: start to first acked produce %" PRIu64 " ms\n",
+			        clock_mono_ms() - t0);
+	}
+
+	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-assign");
+	assign_from_start(cons, "likes.batches", 3);
+	for (int i = 0; i < N; i++) {
+		rd_kafka_message_t *m = next_message(cons, WAIT_MS);
+		cr_assert_not_null(m, "message %d not consumed", i);
+		cr_assert_eq(m->partition, 3);
+		cr_assert_eq(m->offset, i);
+		cr_assert_eq(m->len, strlen(payloads[i]));
+		cr_assert_eq(memcmp(m->payload, payloads[i], m->len), 0, "message %d payload", i);
+		rd_kafka_message_destroy(m);
+	}
+}
+
+Test(broker, default_topics_have_their_partition_counts_and_replicas)
+{
+	b = start_default();
+	prod = new_producer(sim_broker_bootstraps(b));
+	size_t n;
+	const sim_broker_topic *def = sim_broker_default_topics(&n);
+	cr_assert_eq(n, 3);
+	static const struct {
+		const char *name;
+		int parts;
+	} want[] = {{"likes.batches", 16}, {"likes.snapshots", 16}, {"likes.deadletter", 1}};
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(def[i].name, want[i].name);
+		const struct rd_kafka_metadata *md;
+		const rd_kafka_metadata_topic_t *t = topic_metadata(prod, want[i].name, &md);
+		cr_expect_eq(t->partition_cnt, want[i].parts, "%s has %d partitions", want[i].name,
+		             t->partition_cnt);
+		for (int p = 0; p < t->partition_cnt; p++)
+			cr_expect_eq(t->partitions[p].replica_cnt, 3);
+		rd_kafka_metadata_destroy(md);
+	}
+}
+
+Test(broker, given_topics_replace_defaults_and_replication_follows_brokers)
+{
+	sim_broker_topic topics[1];
+	cr_assert_eq(sim_broker_parse_topic("drill.t:5", &topics[0]), 0);
+	sim_broker_opts o = {.brokers = 2, .topics = topics, .ntopics = 1};
+	char err[256];
+	b = sim_broker_start(&o, err, sizeof err);
+	cr_assert_not_null(b, "start: %s", err);
+	cr_assert_eq(sim_broker_count(b), 2);
+	cr_assert_eq(strchr(strchr(sim_broker_bootstraps(b), ',') + 1, ','), NULL,
+	             "two brokers, two addresses: %s", sim_broker_bootstraps(b));
+	prod = new_producer(sim_broker_bootstraps(b));
+
+	const struct rd_kafka_metadata *md;
+	const rd_kafka_metadata_topic_t *t = topic_metadata(prod, "drill.t", &md);
+	cr_expect_eq(t->partition_cnt, 5);
+	for (int p = 0; p < t->partition_cnt; p++)
+		cr_expect_eq(t->partitions[p].replica_cnt, 2);
+	rd_kafka_metadata_destroy(md);
+
+	/* The defaults were not created; asking for one without auto-creation
+	 * finds nothing. */
+	const struct rd_kafka_metadata *all;
+	cr_assert_eq(rd_kafka_metadata(prod, 1, NULL, &all, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (int i = 0; i < all->topic_cnt; i++)
+		cr_expect_str_neq(all->topics[i].topic, "likes.batches");
+	rd_kafka_metadata_destroy(all);
+}
+
+Test(broker, produce_resumes_after_leader_goes_down_and_up)
+{
+	b = start_default();
+	prod = new_producer(sim_broker_bootstraps(b));
+	delivery d0, d1;
+	produce(prod, "likes.batches", 3, "before", &d0);
+	cr_assert(wait_delivery(prod, &d0, WAIT_MS));
+	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NO_ERROR);
+
+	int32_t leader = leader_of(prod, "likes.batches", 3);
+	cr_assert_eq(sim_broker_set_down(b, leader, true), 0);
+	produce(prod, "likes.batches", 3, "during", &d1);
+	/* Leadership does not move, so nothing can be acked while it is down. */
+	cr_assert_not(wait_delivery(prod, &d1, 1000), "acked by a down broker: %s",
+	              rd_kafka_err2str(d1.err));
+
+	cr_assert_eq(sim_broker_set_down(b, leader, false), 0);
+	uint64_t t0 = clock_mono_ms();
+	cr_assert(wait_delivery(prod, &d1, WAIT_MS), "not delivered after the broker came up");
+	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	cr_assert_eq(d1.offset, 1, "exactly once: offset %" PRId64, d1.offset);
+	fprintf(stderr, "measure: broker up to produce acked %" PRIu64 " ms\n",
+	        clock_mono_ms() - t0);
+
+	int64_t lo, hi;
+	cr_assert_eq(rd_kafka_query_watermark_offsets(prod, "likes.batches", 3, &lo, &hi, WAIT_MS),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert_eq(hi, 2, "two messages in the log, not %" PRId64, hi);
+}
+
+Test(broker, rtt_delays_every_ack)
+{
+	b = start_default();
+	prod = new_producer(sim_broker_bootstraps(b));
+	delivery d0, d1;
+	produce(prod, "likes.batches", 0, "warm", &d0);
+	cr_assert(wait_delivery(prod, &d0, WAIT_MS));
+
+	cr_assert_eq(sim_broker_set_rtt(b, -1, 400), 0);
+	uint64_t t0 = clock_mono_ms();
+	produce(prod, "likes.batches", 0, "slow", &d1);
+	cr_assert(wait_delivery(prod, &d1, WAIT_MS));
+	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR);
+	uint64_t took = clock_mono_ms() - t0;
+	cr_assert_geq(took, 390, "ack after %" PRIu64 " ms with rtt 400", took);
+	cr_assert_eq(sim_broker_set_rtt(b, -1, 0), 0);
+}
+
+Test(broker, fault_hooks_reject_unknown_brokers)
+{
+	b = start_default();
+	cr_assert_eq(sim_broker_set_down(b, 0, true), ERR_INVAL);
+	cr_assert_eq(sim_broker_set_down(b, 4, true), ERR_INVAL);
+	cr_assert_eq(sim_broker_set_rtt(b, 99, 10), ERR_INVAL);
+	cr_assert_eq(sim_broker_set_rtt(b, 1, -5), ERR_INVAL);
+	cr_assert_eq(sim_broker_set_down(b, -1, false), 0);
+	cr_assert_eq(sim_broker_set_rtt(b, 3, 0), 0);
+}
+
+Test(broker, consumer_group_joins_and_commits)
+{
+	b = start_default();
+	prod = new_producer(sim_broker_bootstraps(b));
+	delivery d;
+	produce(prod, "likes.deadletter", 0, "quarantined", &d);
+	cr_assert(wait_delivery(prod, &d, WAIT_MS));
+	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR);
+
+	uint64_t t0 = clock_mono_ms();
+	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, "likes.deadletter", RD_KAFKA_PARTITION_UA);
+	cr_assert_eq(rd_kafka_subscribe(cons, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(sub);
+
+	rd_kafka_message_t *m = next_message(cons, WAIT_MS);
+	cr_assert_not_null(m, "nothing consumed through the group");
+	fprintf(stderr, "measure: subscribe to first message (group join) %" PRIu64 " ms\n",
+	        clock_mono_ms() - t0);
+	cr_assert_eq(m->len, strlen("quarantined"));
+	cr_assert_eq(rd_kafka_commit_message(cons, m, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_message_destroy(m);
+	rd_kafka_consumer_close(cons);
+	rd_kafka_destroy(cons);
+	cons = NULL;
+
+	/* A new member of the group sees the committed position. */
+	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(c, "likes.deadletter", 0);
+	cr_assert_eq(rd_kafka_committed(cons, c, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_expect_eq(c->elems[0].offset, 1, "committed %" PRId64, c->elems[0].offset);
+	rd_kafka_topic_partition_list_destroy(c);
+}
+
+Test(broker, bootstrap_file_holds_one_line_and_no_temp_files)
+{
+	b = start_default();
+	char path[128];
+	snprintf(path, sizeof path, "%s/bs", tmpdir);
+	cr_assert_eq(sim_broker_write_bootstraps(b, path), 0);
+	/* Written twice: the second rename replaces the first file. */
+	cr_assert_eq(sim_broker_write_bootstraps(b, path), 0);
+
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char buf[1024] = "";
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char want[1024];
+	snprintf(want, sizeof want, "%s\n", sim_broker_bootstraps(b));
+	cr_assert_str_eq(buf, want);
+	cr_assert(strncmp(buf, "127.0.0.1:", 10) == 0, "%s", buf);
+
+	int entries = 0;
+	DIR *d = opendir(tmpdir);
+	cr_assert_not_null(d);
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			entries++;
+	closedir(d);
+	cr_assert_eq(entries, 1, "temp files left behind");
+
+	char bad[160];
+	snprintf(bad, sizeof bad, "%s/missing-dir/bs", tmpdir);
+	cr_assert_eq(sim_broker_write_bootstraps(b, bad), ERR_IO);
+}
