@@ -12,6 +12,10 @@
  * before it returns. The response owns its header text (copied into
  * hbuf by http_add_header) and its body (malloc'ed by the handler, freed
  * by the server once sent or once the stream closes).
+ *
+ * Every function here runs on the server's loop thread (or, for
+ * http_server_free, after that loop has stopped). The process must ignore
+ * SIGPIPE: libevent and OpenSSL write to sockets the peer may have closed.
  */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
@@ -20,6 +24,8 @@
 #include <stddef.h>
 
 #include <event2/event.h>
+
+#include "err.h"
 
 #define HTTP_MAX_RESP_HEADERS 8
 
@@ -33,52 +39,67 @@ typedef struct http_header {
 } http_header;
 
 typedef struct http_request {
-	const char *method; /* NUL-terminated: "GET", "POST", ... */
-	const char *path;   /* NUL-terminated :path, query included */
+	const char *method;         /* NUL-terminated: "GET", "POST", ... */
+	const char *path;           /* NUL-terminated :path, query included */
 	const http_header *headers; /* regular (non-pseudo) headers */
 	size_t nheaders;
-	const char *body; /* NULL when empty */
+	const char *body; /* NULL when empty; a NUL follows the last byte */
 	size_t body_len;
 	const char *peer; /* "127.0.0.1:40000" */
 	bool tls;
 } http_request;
 
 typedef struct http_response {
-	int status;                /* 200 unless set */
-	const char *content_type;  /* "application/json" unless set */
+	int status;               /* 200 unless set; outside 200..599: 500 */
+	const char *content_type; /* "application/json" unless set */
 	http_header headers[HTTP_MAX_RESP_HEADERS];
 	size_t nheaders;
-	char hbuf[512];            /* header names and values live here */
+	char hbuf[512]; /* header names and values live here */
 	size_t hbuf_used;
-	char *body;                /* malloc'ed; the server frees it */
+	char *body; /* malloc'ed; the server frees it */
 	size_t body_len;
 } http_response;
 
 typedef void (*http_handler)(void *ctx, const http_request *req, http_response *resp);
 
+/* Zero in a size or count field means its default. Port 0 binds any free
+ * port (see http_server_port). */
 typedef struct http_config {
-	const char *listen;      /* "127.0.0.1:8081" for h2c, NULL or "" = none */
-	const char *tls_listen;  /* "127.0.0.1:8443" for TLS, NULL or "" = none */
-	const char *tls_cert;    /* PEM certificate chain file */
-	const char *tls_key;     /* PEM private key file */
-	size_t max_body;         /* larger bodies: 413 without calling the handler */
-	size_t max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE */
-	unsigned max_streams;    /* SETTINGS_MAX_CONCURRENT_STREAMS */
+	const char *listen;       /* "127.0.0.1:8081" for h2c, NULL or "" = none */
+	const char *tls_listen;   /* "127.0.0.1:8443" for TLS, NULL or "" = none */
+	const char *tls_cert;     /* PEM certificate chain file */
+	const char *tls_key;      /* PEM private key file */
+	size_t max_body;          /* larger bodies: 413 without calling the
+	                             handler; default 64 KiB */
+	size_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
+	                             RFC 9113 does (name + value + 32 per
+	                             field); larger lists: 431; default 16 KiB */
+	unsigned max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
+	unsigned idle_timeout_ms; /* close a connection with no traffic for
+	                             this long; default 60000 */
 } http_config;
 
 /* Binds the listeners and starts accepting on base. NULL with the reason
  * in err (bad address, port in use, certificate or key unreadable). */
-http_server *http_server_new(struct event_base *base, const http_config *cfg,
-			     http_handler handler, void *ctx, char *err, size_t errlen);
-/* Stops accepting new connections; open ones carry on. */
+http_server *http_server_new(struct event_base *base, const http_config *cfg, http_handler handler,
+                             void *ctx, char *err, size_t errlen);
+/* Stops accepting new connections and closes the listening sockets, so
+ * new clients are refused (or, with SO_REUSEPORT, go to another worker);
+ * open connections carry on. */
 void http_server_stop_accepting(http_server *srv);
-/* Closes every connection and frees the server. */
+/* The port a listener is bound to (useful after binding port 0): the TLS
+ * one when tls is true. -1 when that listener is absent or stopped. */
+int http_server_port(http_server *srv, bool tls);
+/* Closes every connection and frees the server. Not from the handler. */
 void http_server_free(http_server *srv);
 
 /* Finds a request header by lower-case name; NULL if absent. */
 const http_header *http_find_header(const http_request *req, const char *name);
 /* Adds a response header, copying name and value into resp->hbuf.
- * ERR_TOOBIG when the headers or hbuf are full. */
-int http_add_header(http_response *resp, const char *name, const char *value);
+ * ERR_TOOBIG when the headers or hbuf are full; ERR_INVAL for a name that
+ * is empty, not lower case, a pseudo header, or one the server sets itself
+ * (content-type, content-length). The response must not be copied after
+ * headers are added: they point into its own hbuf. */
+int http_add_header(http_response *resp, const char *name, const char *value) WARN_UNUSED;
 
 #endif

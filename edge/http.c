@@ -1,0 +1,1085 @@
+/* http.c - the edge's HTTP/2 server: listeners, connections, nghttp2
+ * sessions and per-stream request state.
+ *
+ * Owns: the listeners, the SSL_CTX, and every connection (a list on the
+ * server); each connection owns its bufferevent, its nghttp2 session and
+ * its streams (a list on the connection, because nghttp2_session_del does
+ * not report streams it drops). Nothing is global, so several workers may
+ * each run a server on their own loop. Runs only on the server's loop
+ * thread.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "xmem.h"
+
+#define OUT_HIGH (64 * 1024) /* queued output above which we stop reading */
+#define OUT_LOW (16 * 1024)  /* refill output once it drains to this */
+#define DEFAULT_MAX_BODY (64 * 1024)
+#define DEFAULT_MAX_HEADER_LIST (16 * 1024)
+#define DEFAULT_MAX_STREAMS 100
+#define DEFAULT_IDLE_MS 60000
+#define ACCEPT_RETRY_MS 100
+#define FIELD_OVERHEAD 32 /* per header field in the list size (RFC 9113) */
+
+enum { LIS_PLAIN = 0, LIS_TLS = 1 };
+
+typedef struct conn conn;
+typedef struct stream stream;
+
+struct stream {
+	conn *c;
+	stream *prev, *next;
+	int32_t id;
+	char *method, *path;
+	http_header *headers; /* each name+value is one allocation at ->name */
+	size_t nheaders, headers_cap;
+	size_t header_bytes;
+	char *body;
+	size_t body_len, body_cap;
+	int reject;        /* status to answer instead of the handler */
+	bool request_done; /* END_STREAM received */
+	bool answered;     /* a response was submitted */
+	char *out;         /* response body, read by the data provider */
+	size_t out_len, out_off;
+};
+
+struct conn {
+	http_server *srv;
+	conn *prev, *next;
+	struct bufferevent *bev;
+	nghttp2_session *sess;
+	stream *streams;
+	bool tls;
+	bool closing;     /* reading stopped; freed once the output drains */
+	bool read_paused; /* backpressure */
+	bool ready;       /* TCP accepted, and for TLS the handshake chose h2 */
+	char peer[64];
+};
+
+struct http_server {
+	struct event_base *base;
+	http_handler handler;
+	void *ctx;
+	size_t max_body, max_header_list;
+	unsigned max_streams, idle_ms;
+	struct evconnlistener *lis[2];
+	struct event *retry; /* re-enables the listeners after accept errors */
+	bool accepting;
+	SSL_CTX *ssl_ctx;
+	nghttp2_session_callbacks *cbs;
+	conn *conns;
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The oldest queued OpenSSL error as text; clears the queue. */
+static const char *ssl_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	if (e)
+		ERR_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "unknown");
+	ERR_clear_error();
+	return buf;
+}
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		if (!inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip))
+			snprintf(ip, sizeof ip, "?");
+		port = ntohs(in->sin_port);
+		snprintf(out, outlen, "%s:%u", ip, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip))
+			snprintf(ip, sizeof ip, "?");
+		port = ntohs(in6->sin6_port);
+		snprintf(out, outlen, "[%s]:%u", ip, port);
+	} else {
+		snprintf(out, outlen, "unknown");
+	}
+}
+
+static bool name_is(const uint8_t *name, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(name, lit, len) == 0;
+}
+
+/* --- responses ----------------------------------------------------------- */
+
+const http_header *http_find_header(const http_request *req, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const http_header *h = &req->headers[i];
+		if (h->namelen == len && memcmp(h->name, name, len) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+int http_add_header(http_response *resp, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	if (nlen == 0 || name[0] == ':' || strcmp(name, "content-type") == 0 ||
+	    strcmp(name, "content-length") == 0)
+		return ERR_INVAL;
+	for (size_t i = 0; i < nlen; i++) {
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			return ERR_INVAL;
+	}
+	if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || resp->hbuf_used > sizeof resp->hbuf ||
+	    nlen + vlen + 2 > sizeof resp->hbuf - resp->hbuf_used)
+		return ERR_TOOBIG;
+	char *p = resp->hbuf + resp->hbuf_used;
+	memcpy(p, name, nlen + 1);
+	memcpy(p + nlen + 1, value, vlen + 1);
+	resp->headers[resp->nheaders++] =
+	    (http_header){.name = p, .namelen = nlen, .value = p + nlen + 1, .valuelen = vlen};
+	resp->hbuf_used += nlen + vlen + 2;
+	return 0;
+}
+
+static void response_init(http_response *resp)
+{
+	memset(resp, 0, sizeof *resp);
+	resp->status = 200;
+}
+
+static nghttp2_nv make_nv(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	return (nghttp2_nv){.name = (uint8_t *)name,
+	                    .namelen = nlen,
+	                    .value = (uint8_t *)value,
+	                    .valuelen = vlen,
+	                    .flags = NGHTTP2_NV_FLAG_NONE};
+}
+
+static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	(void)sess, (void)id, (void)user;
+	stream *st = src->ptr;
+	size_t n = st->out_len - st->out_off;
+	if (n > length)
+		n = length;
+	if (n)
+		memcpy(buf, st->out + st->out_off, n);
+	st->out_off += n;
+	if (st->out_off == st->out_len)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+/* Submits resp on st, taking its body. On failure the stream is reset. */
+static void submit_response(conn *c, stream *st, http_response *resp)
+{
+	int status = resp->status;
+	if (status < 200 || status > 599) {
+		log_warn("handler set an invalid status", "peer=%s stream=%d status=%d", c->peer,
+		         st->id, status);
+		status = 500;
+		free(resp->body);
+		resp->body = NULL;
+		resp->body_len = 0;
+		resp->nheaders = 0;
+	}
+	if (!resp->body)
+		resp->body_len = 0;
+	st->out = resp->body;
+	st->out_len = resp->body_len;
+	st->out_off = 0;
+	resp->body = NULL;
+	st->answered = true;
+
+	char status_s[8], len_s[24];
+	snprintf(status_s, sizeof status_s, "%d", status);
+	snprintf(len_s, sizeof len_s, "%zu", st->out_len);
+	const char *ctype = resp->content_type ? resp->content_type : "application/json";
+
+	nghttp2_nv nv[3 + HTTP_MAX_RESP_HEADERS];
+	size_t n = 0;
+	nv[n++] = make_nv(":status", 7, status_s, strlen(status_s));
+	if (ctype[0])
+		nv[n++] = make_nv("content-type", 12, ctype, strlen(ctype));
+	for (size_t i = 0; i < resp->nheaders && i < HTTP_MAX_RESP_HEADERS; i++) {
+		const http_header *h = &resp->headers[i];
+		nv[n++] = make_nv(h->name, h->namelen, h->value, h->valuelen);
+	}
+	nv[n++] = make_nv("content-length", 14, len_s, strlen(len_s));
+
+	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+	int rv = nghttp2_submit_response(c->sess, st->id, nv, n, st->out_len ? &prd : NULL);
+	if (rv != 0) {
+		log_warn("cannot submit response", "peer=%s stream=%d reason=\"%s\"", c->peer,
+		         st->id, nghttp2_strerror(rv));
+		rv = nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id,
+		                               NGHTTP2_INTERNAL_ERROR);
+		if (rv != 0)
+			log_warn("cannot reset stream", "peer=%s stream=%d reason=\"%s\"", c->peer,
+			         st->id, nghttp2_strerror(rv));
+	}
+}
+
+static const char *reject_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 413: return "body_too_large";
+	case 431: return "headers_too_large";
+	default: return "error";
+	}
+}
+
+static const char *reject_message(int status)
+{
+	switch (status) {
+	case 400: return "the request lacks :method or :path";
+	case 413: return "the request body is larger than this server accepts";
+	case 431: return "the request headers are larger than this server accepts";
+	default: return "the request was refused";
+	}
+}
+
+/* Answers a rejected stream with a JSON error; the handler never sees it. */
+static void answer_reject(conn *c, stream *st)
+{
+	http_response resp;
+	response_init(&resp);
+	resp.status = st->reject;
+	char buf[256];
+	int n = snprintf(buf, sizeof buf, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+	                 reject_code(st->reject), reject_message(st->reject));
+	if (n > 0 && (size_t)n < sizeof buf) {
+		resp.body = xmemdup(buf, (size_t)n);
+		resp.body_len = (size_t)n;
+	}
+	log_debug("request refused", "peer=%s stream=%d status=%d", c->peer, st->id, st->reject);
+	submit_response(c, st, &resp);
+}
+
+static void reject(conn *c, stream *st, int status)
+{
+	if (st->reject || st->answered)
+		return;
+	st->reject = status;
+	free(st->body);
+	st->body = NULL;
+	st->body_len = st->body_cap = 0;
+	answer_reject(c, st);
+}
+
+static void dispatch(conn *c, stream *st)
+{
+	http_server *srv = c->srv;
+	http_request req = {
+	    .method = st->method,
+	    .path = st->path,
+	    .headers = st->headers,
+	    .nheaders = st->nheaders,
+	    .body = st->body_len ? st->body : NULL,
+	    .body_len = st->body_len,
+	    .peer = c->peer,
+	    .tls = c->tls,
+	};
+	http_response resp;
+	response_init(&resp);
+	srv->handler(srv->ctx, &req, &resp);
+	submit_response(c, st, &resp);
+}
+
+/* --- streams ------------------------------------------------------------- */
+
+static void stream_free(stream *st)
+{
+	conn *c = st->c;
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		c->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	for (size_t i = 0; i < st->nheaders; i++)
+		free((char *)st->headers[i].name);
+	free(st->headers);
+	free(st->method);
+	free(st->path);
+	free(st->body);
+	free(st->out);
+	free(st);
+}
+
+static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
+{
+	conn *c = user;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	stream *st = xcalloc(1, sizeof *st);
+	st->c = c;
+	st->id = frame->hd.stream_id;
+	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
+	if (rv != 0) {
+		log_warn("cannot attach stream state", "peer=%s stream=%d reason=\"%s\"", c->peer,
+		         st->id, nghttp2_strerror(rv));
+		free(st);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	st->next = c->streams;
+	if (c->streams)
+		c->streams->prev = st;
+	c->streams = st;
+	return 0;
+}
+
+/* Parses a decimal content-length; false when it is over max. */
+static bool length_within(const uint8_t *v, size_t len, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return true; /* nghttp2 rejects malformed values itself */
+		size_t d = (size_t)(v[i] - '0');
+		if (n > max / 10 || d > max - n * 10)
+			return false;
+		n = n * 10 + d;
+	}
+	return true;
+}
+
+static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user)
+{
+	(void)flags;
+	conn *c = user;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* trailers are not kept */
+	stream *st = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+	if (!st || st->reject)
+		return 0;
+	size_t max = c->srv->max_header_list;
+	if (namelen > max || valuelen > max ||
+	    namelen + valuelen + FIELD_OVERHEAD > max - st->header_bytes) {
+		reject(c, st, 431);
+		return 0;
+	}
+	st->header_bytes += namelen + valuelen + FIELD_OVERHEAD;
+
+	if (namelen && name[0] == ':') {
+		if (name_is(name, namelen, ":method") && !st->method)
+			st->method = xstrndup((const char *)value, valuelen);
+		else if (name_is(name, namelen, ":path") && !st->path)
+			st->path = xstrndup((const char *)value, valuelen);
+		return 0;
+	}
+	if (name_is(name, namelen, "content-length") &&
+	    !length_within(value, valuelen, c->srv->max_body)) {
+		reject(c, st, 413);
+		return 0;
+	}
+	if (st->nheaders == st->headers_cap) {
+		st->headers_cap = st->headers_cap ? st->headers_cap * 2 : 8;
+		st->headers = xrealloc(st->headers, st->headers_cap * sizeof *st->headers);
+	}
+	char *p = xmalloc(namelen + valuelen + 2);
+	memcpy(p, name, namelen);
+	p[namelen] = '\0';
+	memcpy(p + namelen + 1, value, valuelen);
+	p[namelen + 1 + valuelen] = '\0';
+	st->headers[st->nheaders++] = (http_header){
+	    .name = p, .namelen = namelen, .value = p + namelen + 1, .valuelen = valuelen};
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *user)
+{
+	(void)flags;
+	conn *c = user;
+	stream *st = nghttp2_session_get_stream_user_data(sess, id);
+	if (!st || st->reject || st->answered)
+		return 0;
+	size_t max = c->srv->max_body;
+	if (len > max - st->body_len) {
+		reject(c, st, 413);
+		return 0;
+	}
+	size_t need = st->body_len + len + 1; /* room for the trailing NUL */
+	if (need > st->body_cap) {
+		size_t cap = st->body_cap ? st->body_cap * 2 : 1024;
+		if (cap < need)
+			cap = need;
+		if (cap > max + 1)
+			cap = max + 1;
+		st->body = xrealloc(st->body, cap);
+		st->body_cap = cap;
+	}
+	memcpy(st->body + st->body_len, data, len);
+	st->body_len += len;
+	st->body[st->body_len] = '\0';
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
+{
+	conn *c = user;
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	stream *st = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+	if (!st)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+	    (!st->method || !st->path))
+		reject(c, st, 400);
+	if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+		st->request_done = true;
+		if (!st->answered)
+			dispatch(c, st);
+	}
+	return 0;
+}
+
+/* A response that went out before its request ended: tell the client to
+ * stop sending the rest of it. */
+static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
+{
+	conn *c = user;
+	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	stream *st = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+	if (!st || st->request_done)
+		return 0;
+	int rv = nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+	if (rv != 0)
+		log_warn("cannot reset stream", "peer=%s stream=%d reason=\"%s\"", c->peer, st->id,
+		         nghttp2_strerror(rv));
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, void *user)
+{
+	conn *c = user;
+	stream *st = nghttp2_session_get_stream_user_data(sess, id);
+	if (code != NGHTTP2_NO_ERROR)
+		log_debug("stream reset", "peer=%s stream=%d code=%u", c->peer, id, code);
+	if (st)
+		stream_free(st);
+	return 0;
+}
+
+static int on_session_error(nghttp2_session *sess, int code, const char *msg, size_t len,
+                            void *user)
+{
+	(void)sess;
+	conn *c = user;
+	log_debug("http2 protocol error", "peer=%s code=%d reason=\"%.*s\"", c->peer, code,
+	          (int)len, msg);
+	return 0;
+}
+
+/* --- connections --------------------------------------------------------- */
+
+static void conn_free(conn *c)
+{
+	http_server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nghttp2_session_del(c->sess);
+	while (c->streams)
+		stream_free(c->streams);
+	if (c->tls) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+		/* Best effort close_notify; the peer may already be gone. */
+		if (ssl && SSL_is_init_finished(ssl) && SSL_shutdown(ssl) < 0)
+			ERR_clear_error();
+	}
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static size_t queued(conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Frees c now if nothing is left to write, else once the output drains. */
+static void conn_close(conn *c)
+{
+	if (!c->closing) {
+		c->closing = true;
+		if (bufferevent_disable(c->bev, EV_READ) != 0)
+			log_debug("cannot stop reading", "peer=%s", c->peer);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	}
+	if (queued(c) == 0)
+		conn_free(c);
+}
+
+/* Moves frames from nghttp2 into the output until ~OUT_HIGH is queued. */
+static int conn_flush(conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	while (evbuffer_get_length(out) < OUT_HIGH) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->sess, &data);
+		if (n < 0) {
+			log_warn("http2 send failed", "peer=%s reason=\"%s\"", c->peer,
+			         nghttp2_strerror((int)n));
+			return ERR_IO;
+		}
+		if (n == 0)
+			break;
+		if (evbuffer_add(out, data, (size_t)n) != 0) {
+			log_warn("cannot queue output", "peer=%s bytes=%zd", c->peer, n);
+			return ERR_IO;
+		}
+	}
+	return 0;
+}
+
+/* Sends GOAWAY with code and closes once it is written. */
+static void conn_shutdown(conn *c, uint32_t code)
+{
+	int rv = nghttp2_session_terminate_session(c->sess, code);
+	if (rv != 0)
+		log_debug("cannot queue goaway", "peer=%s reason=\"%s\"", c->peer,
+		          nghttp2_strerror(rv));
+	else if (conn_flush(c) != 0) {
+		conn_free(c);
+		return;
+	}
+	conn_close(c);
+}
+
+/* After reading or writing: send what nghttp2 has, close when the session
+ * is done, and apply backpressure. */
+static void conn_progress(conn *c)
+{
+	if (conn_flush(c) != 0) {
+		conn_free(c);
+		return;
+	}
+	if (!nghttp2_session_want_read(c->sess) && !nghttp2_session_want_write(c->sess)) {
+		log_debug("connection done", "peer=%s", c->peer);
+		conn_close(c);
+		return;
+	}
+	bool over = queued(c) >= OUT_HIGH;
+	if (over && !c->read_paused) {
+		if (bufferevent_disable(c->bev, EV_READ) != 0) {
+			log_warn("cannot pause reading", "peer=%s", c->peer);
+			conn_free(c);
+			return;
+		}
+		c->read_paused = true;
+	} else if (!over && c->read_paused) {
+		if (bufferevent_enable(c->bev, EV_READ) != 0) {
+			log_warn("cannot resume reading", "peer=%s", c->peer);
+			conn_free(c);
+			return;
+		}
+		c->read_paused = false;
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (c->closing) {
+		if (evbuffer_drain(in, evbuffer_get_length(in)) != 0)
+			conn_free(c);
+		return;
+	}
+	while (evbuffer_get_length(in) > 0) {
+		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
+		unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
+		if (!data) {
+			log_warn("cannot read input", "peer=%s", c->peer);
+			conn_free(c);
+			return;
+		}
+		ssize_t n = nghttp2_session_mem_recv(c->sess, data, chunk);
+		if (n < 0) {
+			log_debug("closing connection", "peer=%s reason=\"%s\"", c->peer,
+			          nghttp2_strerror((int)n));
+			if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+				conn_free(c);
+			else
+				conn_shutdown(c, NGHTTP2_PROTOCOL_ERROR);
+			return;
+		}
+		if (evbuffer_drain(in, (size_t)n) != 0) {
+			log_warn("cannot drain input", "peer=%s", c->peer);
+			conn_free(c);
+			return;
+		}
+	}
+	conn_progress(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn *c = arg;
+	if (c->closing) {
+		/* Let a queued GOAWAY out, then go. */
+		if (conn_flush(c) != 0 || queued(c) == 0)
+			conn_free(c);
+		return;
+	}
+	conn_progress(c);
+}
+
+static bool alpn_is_h2(SSL *ssl)
+{
+	const unsigned char *proto = NULL;
+	unsigned len = 0;
+	SSL_get0_alpn_selected(ssl, &proto, &len);
+	return proto && len == 2 && memcmp(proto, "h2", 2) == 0;
+}
+
+static void on_event(struct bufferevent *bev, short events, void *arg)
+{
+	conn *c = arg;
+	if (events & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (!ssl || !alpn_is_h2(ssl)) {
+			log_debug("closing connection", "peer=%s reason=\"no h2 via ALPN\"",
+			          c->peer);
+			conn_free(c);
+			return;
+		}
+		c->ready = true;
+		return;
+	}
+	if (events & BEV_EVENT_EOF) {
+		log_debug("connection closed by peer", "peer=%s", c->peer);
+		conn_free(c);
+	} else if (events & BEV_EVENT_ERROR) {
+		char buf[256];
+		const char *reason;
+		unsigned long e = c->tls ? bufferevent_get_openssl_error(bev) : 0;
+		if (e) {
+			ERR_error_string_n(e, buf, sizeof buf);
+			reason = buf;
+		} else {
+			reason = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+		}
+		log_debug("connection error", "peer=%s reason=\"%s\"", c->peer, reason);
+		conn_free(c);
+	} else if (events & BEV_EVENT_TIMEOUT) {
+		/* A peer that stalls a handshake, our writes or our close is
+		 * not worth a GOAWAY. */
+		if (c->closing || !c->ready || (events & BEV_EVENT_WRITING)) {
+			log_debug("closing stalled connection", "peer=%s", c->peer);
+			conn_free(c);
+			return;
+		}
+		log_debug("closing idle connection", "peer=%s", c->peer);
+		conn_shutdown(c, NGHTTP2_NO_ERROR);
+	}
+}
+
+static int conn_start_session(conn *c)
+{
+	http_server *srv = c->srv;
+	int rv = nghttp2_session_server_new(&c->sess, srv->cbs, c);
+	if (rv != 0) {
+		log_warn("cannot create http2 session", "peer=%s reason=\"%s\"", c->peer,
+		         nghttp2_strerror(rv));
+		return ERR_IO;
+	}
+	uint32_t hl =
+	    srv->max_header_list > UINT32_MAX ? UINT32_MAX : (uint32_t)srv->max_header_list;
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv->max_streams},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, hl},
+	};
+	rv = nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+	if (rv != 0) {
+		log_warn("cannot submit settings", "peer=%s reason=\"%s\"", c->peer,
+		         nghttp2_strerror(rv));
+		return ERR_IO;
+	}
+	return conn_flush(c);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+	(void)salen;
+	http_server *srv = arg;
+	bool tls = lis == srv->lis[LIS_TLS];
+	char peer[64];
+	format_peer(sa, peer, sizeof peer);
+
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+		log_debug("cannot set TCP_NODELAY", "peer=%s reason=\"%s\"", peer, strerror(errno));
+
+	struct bufferevent *bev;
+	if (tls) {
+		SSL *ssl = SSL_new(srv->ssl_ctx);
+		if (!ssl) {
+			char buf[256];
+			log_warn("cannot create TLS connection", "peer=%s reason=\"%s\"", peer,
+			         ssl_reason(buf, sizeof buf));
+			evutil_closesocket(fd);
+			return;
+		}
+		/* On failure libevent frees ssl (CLOSE_ON_FREE) but not fd. */
+		bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		                                     BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!bev) {
+		log_warn("cannot create connection buffer", "peer=%s", peer);
+		evutil_closesocket(fd);
+		return;
+	}
+
+	conn *c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->bev = bev;
+	c->tls = tls;
+	c->ready = !tls;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+
+	struct timeval idle = {.tv_sec = srv->idle_ms / 1000,
+	                       .tv_usec = (srv->idle_ms % 1000) * 1000};
+	bufferevent_setcb(bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
+	if (bufferevent_set_timeouts(bev, &idle, &idle) != 0 ||
+	    bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
+		log_warn("cannot arm connection", "peer=%s", peer);
+		conn_free(c);
+		return;
+	}
+	if (conn_start_session(c) != 0) {
+		conn_free(c);
+		return;
+	}
+	log_debug("connection accepted", "peer=%s tls=%d", peer, tls);
+}
+
+/* --- listeners ----------------------------------------------------------- */
+
+static void set_listening(http_server *srv, bool on)
+{
+	for (int i = 0; i < 2; i++) {
+		if (!srv->lis[i])
+			continue;
+		int rv =
+		    on ? evconnlistener_enable(srv->lis[i]) : evconnlistener_disable(srv->lis[i]);
+		if (rv != 0)
+			log_warn(on ? "cannot resume accepting" : "cannot pause accepting",
+			         "listener=%d", i);
+	}
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	http_server *srv = arg;
+	if (srv->accepting)
+		set_listening(srv, true);
+}
+
+/* accept(2) failed for a reason that does not go away on its own (EMFILE,
+ * ENOBUFS): back off rather than spin on a readable listener. */
+static void on_accept_error(struct evconnlistener *lis, void *arg)
+{
+	(void)lis;
+	http_server *srv = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	log_warn("accept failed", "reason=\"%s\" retry_ms=%d", evutil_socket_error_to_string(e),
+	         ACCEPT_RETRY_MS);
+	set_listening(srv, false);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_RETRY_MS * 1000};
+	if (evtimer_add(srv->retry, &tv) != 0) {
+		log_error("cannot schedule accept retry", "%s", "");
+		set_listening(srv, true);
+	}
+}
+
+/* "1.2.3.4:80" or "[::1]:80" to a sockaddr; port 0 is allowed (any free
+ * port), which evutil_parse_sockaddr_port refuses. */
+static bool parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof host || !colon[1])
+		return false;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 0 || port > 65535)
+		return false;
+	memset(ss, 0, sizeof *ss);
+	size_t hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			return false;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = (int)sizeof *in6;
+		return true;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+		return false;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	*len = (int)sizeof *in;
+	return true;
+}
+
+static int listen_on(http_server *srv, int idx, const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int len = 0;
+	if (!parse_addr(addr, &ss, &len)) {
+		seterr(err, errlen, "bad listen address \"%s\" (want ip:port or [ip6]:port)", addr);
+		return ERR_CONFIG;
+	}
+	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
+	                 LEV_OPT_REUSEABLE_PORT;
+	srv->lis[idx] = evconnlistener_new_bind(srv->base, on_accept, srv, flags, SOMAXCONN,
+	                                        (struct sockaddr *)&ss, len);
+	if (!srv->lis[idx]) {
+		seterr(err, errlen, "cannot listen on %s: %s", addr,
+		       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		return ERR_IO;
+	}
+	evconnlistener_set_error_cb(srv->lis[idx], on_accept_error);
+	return 0;
+}
+
+/* --- TLS ----------------------------------------------------------------- */
+
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned inlen, void *arg)
+{
+	(void)ssl, (void)arg;
+	static const unsigned char h2[] = {2, 'h', '2'};
+	unsigned char *sel = NULL;
+	unsigned char sellen = 0;
+	if (SSL_select_next_proto(&sel, &sellen, h2, sizeof h2, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
+	*out = sel;
+	*outlen = sellen;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *make_ssl_ctx(const http_config *cfg, char *err, size_t errlen)
+{
+	char buf[256];
+	if (!cfg->tls_cert || !cfg->tls_cert[0] || !cfg->tls_key || !cfg->tls_key[0]) {
+		seterr(err, errlen, "tls_listen needs tls_cert and tls_key");
+		return NULL;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		seterr(err, errlen, "cannot create TLS context: %s", ssl_reason(buf, sizeof buf));
+		return NULL;
+	}
+	/* TLS 1.2 ciphers limited to the AEAD suites RFC 9113 allows. */
+	static const char ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		seterr(err, errlen, "cannot configure TLS: %s", ssl_reason(buf, sizeof buf));
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		seterr(err, errlen, "cannot load certificate %s: %s", cfg->tls_cert,
+		       ssl_reason(buf, sizeof buf));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+		seterr(err, errlen, "cannot load private key %s: %s", cfg->tls_key,
+		       ssl_reason(buf, sizeof buf));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		seterr(err, errlen, "private key %s does not match the certificate: %s",
+		       cfg->tls_key, ssl_reason(buf, sizeof buf));
+		goto fail;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* --- server -------------------------------------------------------------- */
+
+static int make_callbacks(http_server *srv, char *err, size_t errlen)
+{
+	int rv = nghttp2_session_callbacks_new(&srv->cbs);
+	if (rv != 0) {
+		seterr(err, errlen, "cannot create http2 callbacks: %s", nghttp2_strerror(rv));
+		return ERR_IO;
+	}
+	nghttp2_session_callbacks *cbs = srv->cbs;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_error_callback2(cbs, on_session_error);
+	return 0;
+}
+
+http_server *http_server_new(struct event_base *base, const http_config *cfg, http_handler handler,
+                             void *ctx, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!base || !cfg || !handler) {
+		seterr(err, errlen, "http_server_new needs a base, a config and a handler");
+		return NULL;
+	}
+	bool plain = cfg->listen && cfg->listen[0];
+	bool tls = cfg->tls_listen && cfg->tls_listen[0];
+	if (!plain && !tls) {
+		seterr(err, errlen, "no listen or tls_listen address");
+		return NULL;
+	}
+
+	http_server *srv = xcalloc(1, sizeof *srv);
+	srv->base = base;
+	srv->handler = handler;
+	srv->ctx = ctx;
+	srv->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
+	srv->max_header_list =
+	    cfg->max_header_list ? cfg->max_header_list : DEFAULT_MAX_HEADER_LIST;
+	srv->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
+	srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
+	srv->accepting = true;
+
+	if (make_callbacks(srv, err, errlen) != 0)
+		goto fail;
+	if (tls && !(srv->ssl_ctx = make_ssl_ctx(cfg, err, errlen)))
+		goto fail;
+	srv->retry = evtimer_new(base, on_retry, srv);
+	if (!srv->retry) {
+		seterr(err, errlen, "cannot create accept retry timer");
+		goto fail;
+	}
+	if (plain && listen_on(srv, LIS_PLAIN, cfg->listen, err, errlen) != 0)
+		goto fail;
+	if (tls && listen_on(srv, LIS_TLS, cfg->tls_listen, err, errlen) != 0)
+		goto fail;
+	log_info(
+	    "http listening", "h2c=%s h2c_port=%d tls=%s tls_port=%d max_streams=%u max_body=%zu",
+	    plain ? cfg->listen : "-", http_server_port(srv, false), tls ? cfg->tls_listen : "-",
+	    http_server_port(srv, true), srv->max_streams, srv->max_body);
+	return srv;
+fail:
+	http_server_free(srv);
+	return NULL;
+}
+
+void http_server_stop_accepting(http_server *srv)
+{
+	srv->accepting = false;
+	if (srv->retry && evtimer_del(srv->retry) != 0)
+		log_warn("cannot cancel accept retry", "%s", "");
+	for (int i = 0; i < 2; i++) {
+		if (srv->lis[i]) {
+			evconnlistener_free(srv->lis[i]);
+			srv->lis[i] = NULL;
+		}
+	}
+}
+
+int http_server_port(http_server *srv, bool tls)
+{
+	struct evconnlistener *lis = srv->lis[tls ? LIS_TLS : LIS_PLAIN];
+	if (!lis)
+		return -1;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+void http_server_free(http_server *srv)
+{
+	if (!srv)
+		return;
+	http_server_stop_accepting(srv);
+	while (srv->conns)
+		conn_free(srv->conns);
+	if (srv->retry)
+		event_free(srv->retry);
+	SSL_CTX_free(srv->ssl_ctx);
+	nghttp2_session_callbacks_del(srv->cbs);
+	free(srv);
+}
