@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   builds into build-san/
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash
+PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -101,7 +101,7 @@ check-deps:
 
 run: check-deps
 	@$(MAKE) --no-print-directory all
-	@./tests/run_stack.sh
+	@./sim/stack.sh
 
 test: check-deps
 	@$(MAKE) --no-print-directory all

@@ -54,6 +54,12 @@ bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v,
 int store_iter_status(store_iter *it) WARN_UNUSED;
 void store_iter_free(store_iter *it);
 
+/* Records name=value in the store's metadata on first use; later opens
+ * must agree. 0, ERR_CONFIG (with both values in err) or ERR_IO. Used
+ * for facts fixed per deployment, such as the partition count. */
+int store_meta_ensure(store *db, const char *name, const char *value, char *err,
+		      size_t errlen) WARN_UNUSED;
+
 /* Approximate bytes on disk under the prefix range. */
 uint64_t store_size_prefix(store *db, const void *prefix, size_t plen);
 

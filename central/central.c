@@ -1,0 +1,362 @@
+/* central.c - central's run loop: consume batches, apply, publish.
+ *
+ * One thread owns the consumer, the applier and the snapshot producer;
+ * the ops API (opsapi.c) runs on a thread of its own and only reads the
+ * store. The consumer is assigned every partition explicitly, starting at
+ * the offsets stored with the applied effects, so no group rebalance can
+ * move input and nothing is committed to Kafka that the store does not
+ * already reflect.
+ */
+#include "central.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "apply.h"
+#include "bus.h"
+#include "clock.h"
+#include "log.h"
+#include "opsapi.h"
+#include "store.h"
+#include "wire.h"
+#include "xmem.h"
+
+#define MAX_COUNTERS 16
+
+static atomic_bool stopping;
+
+void central_stop(void)
+{
+	atomic_store(&stopping, true);
+}
+
+typedef struct central {
+	const central_config *cfg;
+	store *db;
+	applier *ap;
+	rd_kafka_t *consumer;
+	rd_kafka_t *producer;
+	rd_kafka_topic_t *snap_topic;
+	ops_api *api;
+	char *counters[MAX_COUNTERS + 1];
+	uint64_t offset_resets;
+	uint64_t snapshots_sent;
+	uint64_t snapshot_errors;
+} central;
+
+static int split_counters(central *c, char *err, size_t errlen)
+{
+	char *list = xstrdup(c->cfg->counters);
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (n == MAX_COUNTERS) {
+			snprintf(err, errlen, "central.counters: at most %d counters", MAX_COUNTERS);
+			free(list);
+			return ERR_CONFIG;
+		}
+		c->counters[n++] = xstrdup(t);
+	}
+	c->counters[n] = NULL;
+	free(list);
+	if (!n) {
+		snprintf(err, errlen, "central.counters: name at least one counter");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	central *c = opaque;
+	if (m->err) {
+		c->snapshot_errors++;
+		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
+			 rd_kafka_err2str(m->err));
+	}
+}
+
+static int open_kafka(central *c, char *err, size_t errlen)
+{
+	const central_config *cfg = c->cfg;
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	if (!conf)
+		return ERR_CONFIG;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, c);
+	c->producer = bus_client_new(BUS_PRODUCER, conf, err, errlen);
+	if (!c->producer)
+		return ERR_KAFKA;
+	c->snap_topic = rd_kafka_topic_new(c->producer, cfg->snapshot_topic, NULL);
+
+	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	if (!conf)
+		return ERR_CONFIG;
+	char group[256];
+	snprintf(group, sizeof group, "likes-central-%s", cfg->id);
+	char kerr[256];
+	if (rd_kafka_conf_set(conf, "group.id", group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "group.id: %s", kerr);
+		rd_kafka_conf_destroy(conf);
+		return ERR_CONFIG;
+	}
+	c->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
+	if (!c->consumer)
+		return ERR_KAFKA;
+	rd_kafka_poll_set_consumer(c->consumer);
+	return 0;
+}
+
+/* Waits for the batch topic's metadata and checks its partition count. */
+static int check_topic(central *c, char *err, size_t errlen)
+{
+	uint64_t deadline = clock_mono_ms() + 30000;
+	int n;
+	while ((n = bus_partition_count(c->consumer, c->cfg->batch_topic, 2000)) < 0) {
+		if (atomic_load(&stopping) || clock_mono_ms() > deadline) {
+			snprintf(err, errlen, "no metadata for topic %s", c->cfg->batch_topic);
+			return ERR_KAFKA;
+		}
+	}
+	if (n != c->cfg->partitions) {
+		snprintf(err, errlen, "topic %s has %d partitions, configuration says %" PRId64,
+			 c->cfg->batch_topic, n, c->cfg->partitions);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int assign_all(central *c, char *err, size_t errlen)
+{
+	int np = (int)c->cfg->partitions;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++) {
+		int64_t off;
+		if (applier_resume_offset(c->ap, (uint32_t)p, &off) != 0)
+			off = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(l, c->cfg->batch_topic, p)->offset = off;
+		log_info("input assigned", "topic=%s partition=%d offset=%" PRId64,
+			 c->cfg->batch_topic, p, off);
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(c->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "assign: %s", rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* The stored offset is below what the broker still has: data between them
+ * is gone (retention, or the embedded broker's size cap). Say so, resume
+ * at the earliest offset kept, and let the edges' end-to-end resend fill
+ * the gaps that the snapshots will now show. */
+static int recover_out_of_range(central *c, int32_t p)
+{
+	int64_t lo = 0, hi = 0;
+	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic,
+								  p, &lo, &hi, 5000);
+	if (e) {
+		log_warn("watermark query failed; will retry", "partition=%d err=\"%s\"", p,
+			 rd_kafka_err2str(e));
+		return ERR_AGAIN;
+	}
+	int64_t had = -1;
+	int rc = applier_resume_offset(c->ap, (uint32_t)p, &had);
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	c->offset_resets++;
+	log_error("input offset out of range: messages were dropped by the broker before central "
+		  "read them; resuming at the earliest offset, edges will resend what is missing",
+		  "topic=%s partition=%d stored_offset=%" PRId64 " low=%" PRId64 " high=%" PRId64,
+		  c->cfg->batch_topic, p, had, lo, hi);
+	rc = applier_reset_offset(c->ap, (uint32_t)p, lo);
+	if (rc)
+		return rc;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, c->cfg->batch_topic, p)->offset = lo;
+	rd_kafka_error_t *ke = rd_kafka_seek_partitions(c->consumer, l, 5000);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (ke) {
+		log_warn("seek failed", "partition=%d err=\"%s\"", p, rd_kafka_error_string(ke));
+		rd_kafka_error_destroy(ke);
+		return ERR_AGAIN;
+	}
+	return 0;
+}
+
+static void publish_partition(central *c, uint32_t p)
+{
+	bool more = true;
+	while (more) {
+		wire_snapshot s;
+		applier_snapshot(c->ap, p, (size_t)c->cfg->snapshot_max_counts, &s, &more);
+		s.source = wire_cstr(c->cfg->id, strlen(c->cfg->id));
+		s.produced_ms = clock_wall_ms();
+		char *buf;
+		size_t len;
+		int rc = wire_encode_snapshot(&s, &buf, &len);
+		wire_snapshot_free(&s);
+		if (rc) {
+			log_error("snapshot encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
+			applier_snapshot_failed(c->ap, p);
+			return;
+		}
+		int tries = 0;
+		while (rd_kafka_produce(c->snap_topic, (int32_t)p, RD_KAFKA_MSG_F_FREE, buf, len,
+					NULL, 0, NULL) == -1) {
+			rd_kafka_resp_err_t e = rd_kafka_last_error();
+			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ++tries > 10) {
+				log_warn("snapshot not queued; its counts go in the next one",
+					 "partition=%u err=\"%s\"", p, rd_kafka_err2str(e));
+				free(buf);
+				c->snapshot_errors++;
+				applier_snapshot_failed(c->ap, p);
+				return;
+			}
+			rd_kafka_poll(c->producer, 100);
+		}
+		c->snapshots_sent++;
+	}
+}
+
+static void log_stats(central *c)
+{
+	const applier_stats *st = applier_get_stats(c->ap);
+	log_info("stats",
+		 "batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
+		 " batches_bad=%" PRIu64 " ops_applied=%" PRIu64 " ops_bad=%" PRIu64
+		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " offset_resets=%" PRIu64,
+		 st->batches_applied, st->batches_duplicate, st->batches_held, st->batches_bad,
+		 st->ops_applied, st->ops_bad, st->store_writes, c->snapshots_sent,
+		 c->offset_resets);
+}
+
+static int loop(central *c)
+{
+	uint64_t next_tick = clock_mono_ms() + (uint64_t)c->cfg->snapshot_interval_ms;
+	uint64_t next_stats = clock_mono_ms() + 30000;
+	uint64_t ticks = 0;
+	while (!atomic_load(&stopping)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, 20);
+		if (m) {
+			int rc = 0;
+			if (!m->err) {
+				rc = applier_apply(c->ap, (uint32_t)m->partition, m->offset,
+						   m->payload, m->len);
+			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+				rc = recover_out_of_range(c, m->partition);
+				if (rc == ERR_AGAIN)
+					rc = 0;
+			} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				log_warn("consumer error", "partition=%d err=\"%s\"", m->partition,
+					 rd_kafka_message_errstr(m));
+			}
+			rd_kafka_message_destroy(m);
+			if (rc) {
+				log_error("store failed; stopping so that a restart resumes from "
+					  "the last durable offset",
+					  "err=\"%s\"", err_str(rc));
+				return rc;
+			}
+		}
+		rd_kafka_poll(c->producer, 0);
+		uint64_t now = clock_mono_ms();
+		if (now >= next_tick) {
+			bool heartbeat = c->cfg->heartbeat_every > 0 &&
+					 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
+			for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
+				if (heartbeat || applier_dirty(c->ap, p))
+					publish_partition(c, p);
+			ticks++;
+			next_tick = now + (uint64_t)c->cfg->snapshot_interval_ms;
+		}
+		if (now >= next_stats) {
+			log_stats(c);
+			next_stats = now + 30000;
+		}
+	}
+	return 0;
+}
+
+int central_run(const central_config *cfg)
+{
+	central c = {.cfg = cfg};
+	char err[512] = "";
+	int rc = split_counters(&c, err, sizeof err);
+	if (rc)
+		goto out;
+
+	if (mkdir(cfg->data_dir, 0755) && errno != EEXIST) {
+		snprintf(err, sizeof err, "mkdir %s: %s", cfg->data_dir, strerror(errno));
+		rc = ERR_IO;
+		goto out;
+	}
+	char path[1024];
+	snprintf(path, sizeof path, "%s/store", cfg->data_dir);
+	store_opts so;
+	store_opts_default(&so);
+	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
+	so.sync = cfg->store_sync;
+	c.db = store_open(path, &so, err, sizeof err);
+	if (!c.db) {
+		rc = ERR_IO;
+		goto out;
+	}
+	char parts[32];
+	snprintf(parts, sizeof parts, "%" PRId64, cfg->partitions);
+	rc = store_meta_ensure(c.db, "partitions", parts, err, sizeof err);
+	if (rc)
+		goto out;
+	c.ap = applier_new(c.db, (uint32_t)cfg->partitions, (const char *const *)c.counters, err,
+			   sizeof err);
+	if (!c.ap) {
+		rc = ERR_IO;
+		goto out;
+	}
+	rc = open_kafka(&c, err, sizeof err);
+	if (rc)
+		goto out;
+	rc = check_topic(&c, err, sizeof err);
+	if (rc)
+		goto out;
+	rc = assign_all(&c, err, sizeof err);
+	if (rc)
+		goto out;
+	c.api = ops_api_start(cfg->ops_listen, c.db, err, sizeof err);
+	if (!c.api && cfg->ops_listen[0]) {
+		rc = ERR_IO;
+		goto out;
+	}
+	log_info("central started", "id=%s partitions=%" PRId64 " counters=%s ops=%s", cfg->id,
+		 cfg->partitions, cfg->counters, cfg->ops_listen);
+	rc = loop(&c);
+	log_info("central stopping", "%s", "");
+	log_stats(&c);
+out:
+	if (rc && err[0])
+		log_error("central failed", "err=\"%s\"", err);
+	ops_api_stop(c.api);
+	if (c.consumer) {
+		rd_kafka_consumer_close(c.consumer);
+		rd_kafka_destroy(c.consumer);
+	}
+	if (c.producer) {
+		rd_kafka_flush(c.producer, 5000);
+		if (c.snap_topic)
+			rd_kafka_topic_destroy(c.snap_topic);
+		rd_kafka_destroy(c.producer);
+	}
+	applier_free(c.ap);
+	store_close(c.db);
+	for (char **n = c.counters; *n; n++)
+		free(*n);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* central.h - the central reconciler: configuration and run loop.
+ *
+ * central_run() consumes every partition of the batch topic into the
+ * applier and publishes per-partition snapshots on a timer, until
+ * central_stop() is called (from a signal handler: it only sets a flag).
+ */
+#ifndef CENTRAL_CENTRAL_H
+#define CENTRAL_CENTRAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct central_config {
+	char *id;
+	char *data_dir;
+	char *log_level;
+	char *counters; /* comma-separated set counters */
+	int64_t partitions;
+	char *batch_topic;
+	char *snapshot_topic;
+	int64_t snapshot_interval_ms;
+	int64_t heartbeat_every;  /* full snapshot of every partition each N ticks */
+	int64_t snapshot_max_counts;
+	int64_t store_cache_mb;
+	bool store_sync;
+	char *ops_listen; /* host:port of the ops API, "" = off */
+	char *bootstrap_file;
+	cfg_kv *kafka;
+} central_config;
+
+extern const cfg_opt central_options[];
+extern const size_t central_noptions;
+
+/* Runs until central_stop(). 0 on a clean stop, or a negative code. */
+int central_run(const central_config *cfg);
+void central_stop(void);
+
+#endif

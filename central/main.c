@@ -1,0 +1,108 @@
+/* main.c - central: arguments, configuration, signals; then central_run.
+ *
+ *   central -c FILE [-s section.key=value]...
+ */
+#include <event2/thread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "central.h"
+#include "log.h"
+
+#define OPT(sec, name, type, field, def, lo, hi, help)                                         \
+	{sec, name, type, offsetof(central_config, field), def, lo, hi, false, help}
+
+const cfg_opt central_options[] = {
+	OPT("central", "id", CFG_STR, id, "central-1", 0, 0, "instance id, named in snapshots"),
+	OPT("central", "data_dir", CFG_STR, data_dir, "run/central", 0, 0, "store directory"),
+	OPT("central", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
+	OPT("central", "counters", CFG_STR, counters, "likes", 0, 0, "set counters, comma-separated"),
+	OPT("central", "snapshot_interval_ms", CFG_INT, snapshot_interval_ms, "1000", 10, 600000,
+	    "how often changed counts are published"),
+	OPT("central", "heartbeat_every", CFG_INT, heartbeat_every, "5", 0, 1000000,
+	    "every N snapshot ticks, publish every partition even if unchanged (0 = never)"),
+	OPT("central", "snapshot_max_counts", CFG_INT, snapshot_max_counts, "10000", 1, 100000,
+	    "counts per snapshot message; more are split"),
+	OPT("central", "ops_listen", CFG_STR, ops_listen, "127.0.0.1:9090", 0, 0,
+	    "ops API address, empty = off"),
+	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
+	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every store write"),
+	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
+	    "partition count, fixed per deployment"),
+	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "input topic"),
+	OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0, "output topic"),
+	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
+	    "file holding bootstrap.servers (the embedded broker writes one)"),
+	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka), NULL, 0, 0, false,
+	 "librdkafka properties, passed unchanged"},
+};
+const size_t central_noptions = sizeof central_options / sizeof central_options[0];
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	central_stop();
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]...\n");
+}
+
+int main(int argc, char **argv)
+{
+	central_config cfg;
+	const char *path = NULL;
+	char err[512];
+	cfg_defaults(central_options, central_noptions, &cfg);
+	int opt;
+	/* Overrides are applied after the file, so collect them first. */
+	char **sets = calloc((size_t)argc, sizeof *sets);
+	int nsets = 0;
+	while ((opt = getopt(argc, argv, "c:s:h")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 's': sets[nsets++] = optarg; break;
+		default: usage(); free(sets); return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage();
+		free(sets);
+		return 2;
+	}
+	if (cfg_load(central_options, central_noptions, &cfg, path, err, sizeof err)) {
+		fprintf(stderr, "central: %s\n", err);
+		free(sets);
+		return 2;
+	}
+	for (int i = 0; i < nsets; i++) {
+		if (cfg_set(central_options, central_noptions, &cfg, sets[i], err, sizeof err)) {
+			fprintf(stderr, "central: %s\n", err);
+			free(sets);
+			return 2;
+		}
+	}
+	free(sets);
+	log_set_component("central");
+	if (log_set_level(cfg.log_level)) {
+		fprintf(stderr, "central: central.log_level: unknown level '%s'\n", cfg.log_level);
+		return 2;
+	}
+	evthread_use_pthreads();
+	cfg_log(central_options, central_noptions, &cfg);
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = central_run(&cfg);
+	cfg_free(central_options, central_noptions, &cfg);
+	return rc ? 1 : 0;
+}

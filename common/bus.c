@@ -1,0 +1,129 @@
+/* bus.c - librdkafka clients built from a config's [kafka] section.
+ *
+ * Role defaults first (idempotent producer with acks=all; a consumer that
+ * never commits or stores offsets by itself), then every passthrough
+ * property unchanged, so an operator can override anything. Start-up only.
+ */
+#include "bus.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+struct kv_default {
+	const char *key;
+	const char *value;
+};
+
+static const struct kv_default producer_defaults[] = {
+	{"enable.idempotence", "true"},
+	{"acks", "all"},
+	{"linger.ms", "5"},
+	{"compression.type", "lz4"},
+	{"message.timeout.ms", "0"}, /* the edge re-sends from its store; never give up */
+	{"queue.buffering.max.kbytes", "65536"},
+};
+
+static const struct kv_default consumer_defaults[] = {
+	{"enable.auto.commit", "false"},
+	{"enable.auto.offset.store", "false"},
+	{"auto.offset.reset", "error"},
+	{"enable.partition.eof", "false"},
+};
+
+int bus_read_bootstrap(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	int rc = 0;
+	if (!fgets(buf, (int)cap, f)) {
+		rc = ERR_CORRUPT;
+	} else {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (!buf[0])
+			rc = ERR_CORRUPT;
+	}
+	fclose(f);
+	return rc;
+}
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+	char kerr[256];
+	if (rd_kafka_conf_set(conf, k, v, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka.%s: %s", k, kerr);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const char *bootstrap_file,
+			      char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const struct kv_default *defs = role == BUS_PRODUCER ? producer_defaults : consumer_defaults;
+	size_t ndefs = role == BUS_PRODUCER
+			       ? sizeof producer_defaults / sizeof producer_defaults[0]
+			       : sizeof consumer_defaults / sizeof consumer_defaults[0];
+	for (size_t i = 0; i < ndefs; i++)
+		if (set(conf, defs[i].key, defs[i].value, err, errlen))
+			goto fail;
+
+	bool have_bootstrap = false;
+	for (const cfg_kv *kv = props; kv; kv = kv->next) {
+		if (set(conf, kv->key, kv->value, err, errlen))
+			goto fail;
+		if (strcmp(kv->key, "bootstrap.servers") == 0)
+			have_bootstrap = true;
+	}
+	if (!have_bootstrap && bootstrap_file && bootstrap_file[0]) {
+		char list[1024];
+		int rc = bus_read_bootstrap(bootstrap_file, list, sizeof list);
+		if (rc) {
+			snprintf(err, errlen, "bootstrap file %s: %s", bootstrap_file, err_str(rc));
+			goto fail;
+		}
+		if (set(conf, "bootstrap.servers", list, err, errlen))
+			goto fail;
+	}
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	rd_kafka_t *rk = rd_kafka_new(role == BUS_PRODUCER ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
+				      conf, err, errlen);
+	if (!rk)
+		rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
+	return rk;
+}
+
+int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (!rkt)
+		return ERR_KAFKA;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	int n = ERR_KAFKA;
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+		if (md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			n = md->topics[0].partition_cnt;
+		else
+			log_warn("topic metadata error", "topic=%s err=\"%s\"", topic,
+				 rd_kafka_err2str(md->topics[0].err));
+	} else if (e) {
+		log_warn("metadata request failed", "topic=%s err=\"%s\"", topic,
+			 rd_kafka_err2str(e));
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}

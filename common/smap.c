@@ -1,0 +1,135 @@
+/* smap.c - open addressing with linear probing and tombstones; keys are
+ * copied and hashed with XXH3. One owner thread. */
+#include "smap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "xmem.h"
+
+static char tomb;
+#define SMAP_TOMB (&tomb)
+
+void smap_init(smap *m)
+{
+	memset(m, 0, sizeof *m);
+}
+
+void smap_clear(smap *m)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->slots[i].key && m->slots[i].key != SMAP_TOMB)
+			free(m->slots[i].key);
+		m->slots[i].key = NULL;
+	}
+	m->len = m->used = 0;
+}
+
+void smap_free(smap *m)
+{
+	smap_clear(m);
+	free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+static uint32_t hash_of(const void *key, size_t klen)
+{
+	return (uint32_t)XXH3_64bits(key, klen);
+}
+
+static smap_slot *find(const smap *m, const void *key, size_t klen, uint32_t h)
+{
+	if (!m->cap)
+		return NULL;
+	size_t mask = m->cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		smap_slot *s = &m->slots[i];
+		if (!s->key)
+			return NULL;
+		if (s->key != SMAP_TOMB && s->hash == h && s->klen == klen &&
+		    memcmp(s->key, key, klen) == 0)
+			return s;
+	}
+}
+
+static void grow(smap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 16;
+	if (m->len * 2 < m->cap)
+		ncap = m->cap; /* mostly tombstones: rehash in place size */
+	smap_slot *old = m->slots;
+	size_t ocap = m->cap;
+	m->slots = xcalloc(ncap, sizeof *m->slots);
+	m->cap = ncap;
+	m->used = m->len;
+	for (size_t i = 0; i < ocap; i++) {
+		smap_slot *s = &old[i];
+		if (!s->key || s->key == SMAP_TOMB)
+			continue;
+		size_t j = s->hash & (ncap - 1);
+		while (m->slots[j].key)
+			j = (j + 1) & (ncap - 1);
+		m->slots[j] = *s;
+	}
+	free(old);
+}
+
+smap_val *smap_get(const smap *m, const void *key, size_t klen)
+{
+	smap_slot *s = find(m, key, klen, hash_of(key, klen));
+	return s ? &s->val : NULL;
+}
+
+smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created)
+{
+	uint32_t h = hash_of(key, klen);
+	smap_slot *s = find(m, key, klen, h);
+	if (s) {
+		if (created)
+			*created = false;
+		return &s->val;
+	}
+	if ((m->used + 1) * 4 > m->cap * 3)
+		grow(m);
+	size_t mask = m->cap - 1;
+	size_t i = h & mask;
+	while (m->slots[i].key && m->slots[i].key != SMAP_TOMB)
+		i = (i + 1) & mask;
+	s = &m->slots[i];
+	if (!s->key)
+		m->used++;
+	s->key = xmemdup(key, klen ? klen : 1);
+	s->klen = (uint32_t)klen;
+	s->hash = h;
+	s->val.u = 0;
+	m->len++;
+	if (created)
+		*created = true;
+	return &s->val;
+}
+
+bool smap_del(smap *m, const void *key, size_t klen)
+{
+	smap_slot *s = find(m, key, klen, hash_of(key, klen));
+	if (!s)
+		return false;
+	free(s->key);
+	s->key = SMAP_TOMB;
+	m->len--;
+	return true;
+}
+
+bool smap_next(const smap *m, size_t *pos, const char **key, size_t *klen, smap_val **val)
+{
+	while (*pos < m->cap) {
+		smap_slot *s = &m->slots[(*pos)++];
+		if (s->key && s->key != SMAP_TOMB) {
+			*key = s->key;
+			*klen = s->klen;
+			*val = &s->val;
+			return true;
+		}
+	}
+	return false;
+}

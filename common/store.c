@@ -1,0 +1,276 @@
+/* store.c - LevelDB behind the store.h interface.
+ *
+ * Owns the leveldb handle, its options, cache and filter policy. Errors
+ * from LevelDB are translated to ERR_IO and logged here, once. Any thread.
+ */
+#include "store.h"
+
+#include <leveldb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmem.h"
+
+struct store {
+	leveldb_t *ldb;
+	leveldb_options_t *opts;
+	leveldb_cache_t *cache;
+	leveldb_filterpolicy_t *filter;
+	leveldb_readoptions_t *ropts;
+	leveldb_writeoptions_t *wopts;
+	char *path;
+};
+
+struct store_batch {
+	leveldb_writebatch_t *wb;
+};
+
+struct store_iter {
+	leveldb_iterator_t *it;
+	leveldb_readoptions_t *ropts;
+	char *prefix;
+	size_t plen;
+	int started;
+	int status;
+};
+
+void store_opts_default(store_opts *o)
+{
+	o->cache_bytes = 64u << 20;
+	o->bloom_bits = 10;
+	o->write_buffer = 16u << 20;
+	o->sync = false;
+}
+
+store *store_open(const char *path, const store_opts *o, char *err, size_t errlen)
+{
+	store_opts def;
+	if (!o) {
+		store_opts_default(&def);
+		o = &def;
+	}
+	store *db = xcalloc(1, sizeof *db);
+	db->opts = leveldb_options_create();
+	leveldb_options_set_create_if_missing(db->opts, 1);
+	leveldb_options_set_compression(db->opts, leveldb_snappy_compression);
+	leveldb_options_set_write_buffer_size(db->opts, o->write_buffer);
+	leveldb_options_set_max_open_files(db->opts, 1000);
+	if (o->cache_bytes) {
+		db->cache = leveldb_cache_create_lru(o->cache_bytes);
+		leveldb_options_set_cache(db->opts, db->cache);
+	}
+	if (o->bloom_bits > 0) {
+		db->filter = leveldb_filterpolicy_create_bloom(o->bloom_bits);
+		leveldb_options_set_filter_policy(db->opts, db->filter);
+	}
+	db->ropts = leveldb_readoptions_create();
+	db->wopts = leveldb_writeoptions_create();
+	leveldb_writeoptions_set_sync(db->wopts, o->sync ? 1 : 0);
+	db->path = xstrdup(path);
+
+	char *lerr = NULL;
+	db->ldb = leveldb_open(db->opts, path, &lerr);
+	if (lerr) {
+		snprintf(err, errlen, "open %s: %s", path, lerr);
+		leveldb_free(lerr);
+		store_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void store_close(store *db)
+{
+	if (!db)
+		return;
+	if (db->ldb)
+		leveldb_close(db->ldb);
+	leveldb_readoptions_destroy(db->ropts);
+	leveldb_writeoptions_destroy(db->wopts);
+	leveldb_options_destroy(db->opts);
+	if (db->cache)
+		leveldb_cache_destroy(db->cache);
+	if (db->filter)
+		leveldb_filterpolicy_destroy(db->filter);
+	free(db->path);
+	free(db);
+}
+
+int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
+{
+	char *lerr = NULL;
+	size_t n = 0;
+	char *v = leveldb_get(db->ldb, db->ropts, key, klen, &n, &lerr);
+	if (lerr) {
+		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
+		leveldb_free(lerr);
+		return ERR_IO;
+	}
+	if (!v)
+		return ERR_NOTFOUND;
+	/* LevelDB's buffer is not NUL-terminated; hand back our own copy with
+	 * a terminator so string values are easy to use. */
+	char *copy = xmalloc(n + 1);
+	memcpy(copy, v, n);
+	copy[n] = '\0';
+	leveldb_free(v);
+	*val = copy;
+	*vlen = n;
+	return 0;
+}
+
+store_batch *store_batch_new(void)
+{
+	store_batch *b = xmalloc(sizeof *b);
+	b->wb = leveldb_writebatch_create();
+	return b;
+}
+
+void store_batch_put(store_batch *b, const void *k, size_t kn, const void *v, size_t vn)
+{
+	leveldb_writebatch_put(b->wb, k, kn, v, vn);
+}
+
+void store_batch_del(store_batch *b, const void *k, size_t kn)
+{
+	leveldb_writebatch_delete(b->wb, k, kn);
+}
+
+void store_batch_clear(store_batch *b)
+{
+	leveldb_writebatch_clear(b->wb);
+}
+
+void store_batch_free(store_batch *b)
+{
+	if (!b)
+		return;
+	leveldb_writebatch_destroy(b->wb);
+	free(b);
+}
+
+int store_write(store *db, store_batch *b)
+{
+	char *lerr = NULL;
+	leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
+	if (lerr) {
+		log_error("leveldb write failed", "path=%s err=\"%s\"", db->path, lerr);
+		leveldb_free(lerr);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const void *from,
+			    size_t flen)
+{
+	store_iter *it = xcalloc(1, sizeof *it);
+	it->ropts = leveldb_readoptions_create();
+	leveldb_readoptions_set_fill_cache(it->ropts, 0);
+	it->it = leveldb_create_iterator(db->ldb, it->ropts);
+	it->prefix = xmemdup(prefix, plen);
+	it->plen = plen;
+	if (from && flen)
+		leveldb_iter_seek(it->it, from, flen);
+	else
+		leveldb_iter_seek(it->it, prefix, plen);
+	return it;
+}
+
+store_iter *store_iter_new(store *db, const void *prefix, size_t plen)
+{
+	return store_iter_from(db, prefix, plen, NULL, 0);
+}
+
+bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v, size_t *vn)
+{
+	if (it->started)
+		leveldb_iter_next(it->it);
+	it->started = 1;
+	if (!leveldb_iter_valid(it->it)) {
+		char *lerr = NULL;
+		leveldb_iter_get_error(it->it, &lerr);
+		if (lerr) {
+			log_error("leveldb iteration failed", "err=\"%s\"", lerr);
+			leveldb_free(lerr);
+			it->status = ERR_IO;
+		}
+		return false;
+	}
+	size_t klen;
+	const char *key = leveldb_iter_key(it->it, &klen);
+	if (klen < it->plen || memcmp(key, it->prefix, it->plen) != 0)
+		return false;
+	*k = key;
+	*kn = klen;
+	*v = leveldb_iter_value(it->it, vn);
+	return true;
+}
+
+int store_iter_status(store_iter *it)
+{
+	return it->status;
+}
+
+void store_iter_free(store_iter *it)
+{
+	if (!it)
+		return;
+	leveldb_iter_destroy(it->it);
+	leveldb_readoptions_destroy(it->ropts);
+	free(it->prefix);
+	free(it);
+}
+
+uint64_t store_size_prefix(store *db, const void *prefix, size_t plen)
+{
+	/* The limit is the prefix with its last byte incremented (carrying),
+	 * the first key that no longer has the prefix. */
+	char *limit = xmemdup(prefix, plen);
+	size_t llen = plen;
+	while (llen > 0 && (unsigned char)limit[llen - 1] == 0xff)
+		llen--;
+	uint64_t size = 0;
+	if (llen > 0) {
+		limit[llen - 1]++;
+		const char *starts[1] = {prefix};
+		const size_t slens[1] = {plen};
+		const char *limits[1] = {limit};
+		const size_t llens[1] = {llen};
+		leveldb_approximate_sizes(db->ldb, 1, starts, slens, limits, llens, &size);
+	}
+	free(limit);
+	return size;
+}
+
+int store_meta_ensure(store *db, const char *name, const char *value, char *err, size_t errlen)
+{
+	char key[128];
+	int kn = snprintf(key, sizeof key, "M%s", name);
+	if (kn < 0 || (size_t)kn >= sizeof key)
+		return ERR_INVAL;
+	char *old;
+	size_t oldn;
+	int rc = store_get(db, key, (size_t)kn, &old, &oldn);
+	if (rc == 0) {
+		bool same = oldn == strlen(value) && memcmp(old, value, oldn) == 0;
+		if (!same)
+			snprintf(err, errlen, "%s: store at %s records %s=%s, configuration says %s",
+				 name, db->path, name, old, value);
+		free(old);
+		return same ? 0 : ERR_CONFIG;
+	}
+	if (rc != ERR_NOTFOUND) {
+		snprintf(err, errlen, "reading %s from %s failed", name, db->path);
+		return rc;
+	}
+	store_batch *b = store_batch_new();
+	store_batch_put(b, key, (size_t)kn, value, strlen(value));
+	rc = store_write(db, b);
+	store_batch_free(b);
+	if (rc)
+		snprintf(err, errlen, "recording %s in %s failed", name, db->path);
+	return rc;
+}

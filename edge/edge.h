@@ -1,0 +1,43 @@
+/* edge.h - the edge daemon's configuration and the context shared by its
+ * modules (API handlers, Kafka uplink, ledger).
+ */
+#ifndef EDGE_EDGE_H
+#define EDGE_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct edge_config {
+	char *id;
+	char *region;
+	char *data_dir;
+	char *log_level;
+	char *types;    /* comma-separated item types */
+	char *counters; /* comma-separated set counters */
+	char *listen;
+	char *tls_listen;
+	char *tls_cert;
+	char *tls_key;
+	int64_t max_body;
+	int64_t max_header_list;
+	int64_t max_streams;
+	bool dev_identity;    /* trust the X-User-Id header: local runs only */
+	int64_t seal_ops;
+	int64_t seal_age_ms;
+	int64_t budget_mb;
+	int64_t cache_entries;
+	int64_t store_cache_mb;
+	bool store_sync;
+	int64_t partitions;
+	char *batch_topic;
+	char *snapshot_topic;
+	char *bootstrap_file;
+	cfg_kv *kafka;
+} edge_config;
+
+extern const cfg_opt edge_options[];
+extern const size_t edge_noptions;
+
+#endif

@@ -1,0 +1,118 @@
+/* ledger.h - the edge's durable state and its in-memory views.
+ *
+ * The ledger owns, in the edge's LevelDB:
+ *   'M' counter 0 item 0 user -> membership [state u8][hlc u64]
+ *   'O' partition opno        -> a pending op of the open batch
+ *   'B' partition seq         -> a sealed batch (wire bytes, as produced)
+ *   'S' partition             -> last sealed sequence
+ *   'A' partition             -> what central's snapshots said last:
+ *                                [applied u64][offset u64][produced_ms u64]
+ *   'C' counter 0 item        -> snapshot count [count u64][version u64]
+ *   'K' partition             -> next snapshot-topic offset to read
+ * and, in memory, the open batches, the sealed-but-unapplied batch index,
+ * the overlay of this edge's own ops not yet covered by a snapshot, and a
+ * bounded cache of snapshot counts.
+ *
+ * A write is one LevelDB batch (membership + pending op) written before
+ * the caller answers. Sealed batches stay until a snapshot shows them
+ * applied at central. All functions take the ledger's lock, so any thread
+ * may call them; the sink is called with the lock held and must not call
+ * back into the ledger.
+ */
+#ifndef EDGE_LEDGER_H
+#define EDGE_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "store.h"
+#include "wire.h"
+
+typedef struct ledger ledger;
+
+/* Hands a sealed batch to Kafka. 0 when queued, ERR_AGAIN when the
+ * producer is full (the ledger tries again on the next pump). */
+typedef int (*ledger_send_fn)(void *ctx, uint32_t partition, uint64_t seq, const void *buf,
+			      size_t len);
+
+typedef struct ledger_opts {
+	const char *edge_id;
+	const char *region;
+	uint32_t partitions;
+	uint32_t seal_ops;      /* seal a batch at this many ops */
+	uint64_t seal_age_ms;   /* or when its first op is this old */
+	uint64_t budget_bytes;  /* pending bytes past which writes are refused */
+	size_t cache_entries;   /* snapshot counts kept in memory */
+	ledger_send_fn send;
+	void *send_ctx;
+} ledger_opts;
+
+typedef struct ledger_answer {
+	bool member;      /* the user's membership after the call */
+	bool changed;     /* an op was recorded and will be sent */
+	uint64_t count;   /* what this user should now see */
+	uint64_t version; /* snapshot offset the count starts from */
+	uint64_t hlc;     /* the op's clock (0 when nothing changed) */
+} ledger_answer;
+
+typedef struct ledger_stats {
+	uint64_t ops_accepted;
+	uint64_t ops_duplicate;
+	uint64_t ops_refused_budget;
+	uint64_t batches_sealed;
+	uint64_t batches_sent;     /* produce calls, resends included */
+	uint64_t batches_resent;
+	uint64_t batches_applied;  /* confirmed by a snapshot and dropped */
+	uint64_t snapshots_applied;
+	uint64_t snapshots_stale;
+	uint64_t pending_bytes;
+	uint64_t pending_batches;
+	uint64_t pending_ops;      /* in open batches */
+} ledger_stats;
+
+/* Loads the pending state from db (which the ledger does not own) and
+ * rebuilds the overlay. NULL with the reason in err. */
+ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
+void ledger_free(ledger *l);
+
+/* Records add/remove of user in (counter, item) for a set counter.
+ * ERR_FULL when the pending budget is spent, ERR_IO when the store
+ * failed; nothing is recorded in either case. */
+int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
+		 uint64_t wall_ms, ledger_answer *a) WARN_UNUSED;
+
+/* Count as this edge should show it: snapshot + own unreflected ops. */
+int ledger_count(ledger *l, const char *counter, const char *item, uint64_t *count,
+		 uint64_t *version) WARN_UNUSED;
+
+/* Local membership: 1 present, 0 absent, -1 never seen here. */
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user,
+		  int *state) WARN_UNUSED;
+
+/* Seals open batches that are old enough; with force, every open batch. */
+int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force) WARN_UNUSED;
+
+/* Hands unsent sealed batches to the sink, in sequence order per
+ * partition, until it says ERR_AGAIN. */
+void ledger_pump(ledger *l);
+
+/* Delivery report for (partition, seq): offset >= 0 when Kafka has it,
+ * or -1 when it failed (the batch is sent again). */
+void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offset);
+
+/* Applies a snapshot read at (snapshot partition, msg_offset): counts,
+ * this edge's applied sequence (dropping confirmed batches) and resends
+ * when central passed a batch without applying it. */
+int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset) WARN_UNUSED;
+
+/* Where to resume reading snapshot partition p; ERR_NOTFOUND if never. */
+int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;
+
+/* True while pending bytes are under budget. */
+bool ledger_accepting(ledger *l);
+void ledger_get_stats(ledger *l, ledger_stats *out);
+uint32_t ledger_partitions(const ledger *l);
+
+#endif

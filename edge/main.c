@@ -1,0 +1,328 @@
+/* main.c - edge: arguments, configuration and wiring; then the loop.
+ *
+ *   edge -c FILE [-s section.key=value]...
+ *
+ * One event loop (libevent) serves HTTP and, on a 10 ms timer, the Kafka
+ * uplink and batch sealing. SIGTERM/SIGINT: stop accepting, seal every
+ * open batch, hand what is sealed to Kafka within a deadline, exit 0;
+ * what Kafka did not take stays in the store for the next start.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "clock.h"
+#include "edge.h"
+#include "http.h"
+#include "ledger.h"
+#include "log.h"
+#include "store.h"
+#include "uplink.h"
+
+#define OPT(sec, name, type, field, def, lo, hi, help)                                         \
+	{sec, name, type, offsetof(edge_config, field), def, lo, hi, false, help}
+
+const cfg_opt edge_options[] = {
+	OPT("edge", "id", CFG_STR, id, "edge-1", 0, 0, "edge id: unique per edge process"),
+	OPT("edge", "region", CFG_STR, region, "local", 0, 0, "region this edge serves"),
+	OPT("edge", "data_dir", CFG_STR, data_dir, "run/edge", 0, 0, "store directory"),
+	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
+	OPT("edge", "types", CFG_STR, types, "post,reel,comment,story", 0, 0, "item types"),
+	OPT("edge", "counters", CFG_STR, counters, "likes", 0, 0, "set counters"),
+	OPT("http", "listen", CFG_STR, listen, "127.0.0.1:8081", 0, 0, "h2c address, empty = off"),
+	OPT("http", "tls_listen", CFG_STR, tls_listen, "", 0, 0, "TLS (ALPN h2) address, empty = off"),
+	OPT("http", "tls_cert", CFG_STR, tls_cert, "", 0, 0, "PEM certificate chain"),
+	OPT("http", "tls_key", CFG_STR, tls_key, "", 0, 0, "PEM private key"),
+	OPT("http", "max_body", CFG_INT, max_body, "65536", 0, 16777216, "request body cap, bytes"),
+	OPT("http", "max_header_list", CFG_INT, max_header_list, "16384", 1024, 1048576,
+	    "header list cap, bytes"),
+	OPT("http", "max_streams", CFG_INT, max_streams, "128", 1, 10000,
+	    "concurrent streams per connection"),
+	OPT("identity", "dev_header", CFG_BOOL, dev_identity, "false", 0, 0,
+	    "trust X-User-Id (local runs and sim only)"),
+	OPT("batch", "max_ops", CFG_INT, seal_ops, "1000", 1, 100000, "seal a batch at this many ops"),
+	OPT("batch", "max_age_ms", CFG_INT, seal_age_ms, "5000", 1, 3600000,
+	    "seal a batch when its first op is this old"),
+	OPT("batch", "budget_mb", CFG_INT, budget_mb, "1024", 1, 1048576,
+	    "pending (unapplied) bytes past which writes get 503"),
+	OPT("cache", "entries", CFG_INT, cache_entries, "1000000", 2, 1000000000,
+	    "snapshot counts kept in memory"),
+	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
+	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
+	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
+	    "partition count, fixed per deployment"),
+	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),
+	OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0,
+	    "snapshot topic"),
+	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
+	    "file holding bootstrap.servers (the embedded broker writes one)"),
+	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
+	 "librdkafka properties, passed unchanged"},
+};
+const size_t edge_noptions = sizeof edge_options / sizeof edge_options[0];
+
+typedef struct edge {
+	edge_config cfg;
+	struct event_base *base;
+	http_server *http;
+	store *db;
+	ledger *lg;
+	uplink *up;
+	api api;
+	struct event *tick, *sigterm, *sigint;
+	uint64_t next_pump, next_stats;
+	bool stopping;
+} edge;
+
+static void log_stats(edge *e)
+{
+	ledger_stats ls;
+	uplink_stats us;
+	ledger_get_stats(e->lg, &ls);
+	uplink_get_stats(e->up, &us);
+	log_info("stats",
+		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " refused_budget=%" PRIu64
+		 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64 " batches_resent=%" PRIu64
+		 " batches_applied=%" PRIu64 " produced=%" PRIu64 " pending_batches=%" PRIu64
+		 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64 " snapshots=%" PRIu64,
+		 ls.ops_accepted, ls.ops_duplicate, ls.ops_refused_budget, ls.batches_sealed,
+		 ls.batches_sent, ls.batches_resent, ls.batches_applied, us.produced,
+		 ls.pending_batches, ls.pending_ops, ls.pending_bytes, us.snapshots_read);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	edge *e = arg;
+	uplink_poll(e->up, 1000);
+	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
+	if (rc)
+		log_error("sealing failed", "err=\"%s\"", err_str(rc));
+	uint64_t now = clock_mono_ms();
+	if (now >= e->next_pump) {
+		/* Retries batches the producer refused (queue full) earlier. */
+		ledger_pump(e->lg);
+		e->next_pump = now + 1000;
+	}
+	if (now >= e->next_stats) {
+		log_stats(e);
+		e->next_stats = now + 30000;
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	edge *e = arg;
+	log_info("stopping", "signal=%d", (int)sig);
+	e->stopping = true;
+	event_base_loopbreak(e->base);
+}
+
+static int ensure_dir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	return 0;
+}
+
+static int start(edge *e, char *err, size_t errlen)
+{
+	edge_config *cfg = &e->cfg;
+	if (!item_edge_valid(cfg->id, strlen(cfg->id)) ||
+	    !item_edge_valid(cfg->region, strlen(cfg->region))) {
+		snprintf(err, errlen, "edge.id and edge.region must match [a-z0-9_-]{1,64}");
+		return ERR_CONFIG;
+	}
+	if (api_parse_names(cfg->types, e->api.types, item_type_valid) ||
+	    api_parse_names(cfg->counters, e->api.counters, item_counter_valid)) {
+		snprintf(err, errlen, "edge.types and edge.counters: comma-separated [a-z0-9_] names");
+		return ERR_CONFIG;
+	}
+	if (ensure_dir(cfg->data_dir, err, errlen))
+		return ERR_IO;
+	char path[1024];
+	snprintf(path, sizeof path, "%s/store", cfg->data_dir);
+	store_opts so;
+	store_opts_default(&so);
+	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
+	so.sync = cfg->store_sync;
+	e->db = store_open(path, &so, err, errlen);
+	if (!e->db)
+		return ERR_IO;
+	char buf[64];
+	snprintf(buf, sizeof buf, "%" PRId64, cfg->partitions);
+	if (store_meta_ensure(e->db, "partitions", buf, err, errlen) ||
+	    store_meta_ensure(e->db, "edge_id", cfg->id, err, errlen))
+		return ERR_CONFIG;
+
+	e->up = uplink_new(cfg, err, errlen);
+	if (!e->up)
+		return ERR_KAFKA;
+	ledger_opts lo = {
+		.edge_id = cfg->id,
+		.region = cfg->region,
+		.partitions = (uint32_t)cfg->partitions,
+		.seal_ops = (uint32_t)cfg->seal_ops,
+		.seal_age_ms = (uint64_t)cfg->seal_age_ms,
+		.budget_bytes = (uint64_t)cfg->budget_mb << 20,
+		.cache_entries = (size_t)cfg->cache_entries,
+		.send = uplink_send,
+		.send_ctx = e->up,
+	};
+	e->lg = ledger_open(e->db, &lo, err, errlen);
+	if (!e->lg)
+		return ERR_IO;
+	if (uplink_start(e->up, e->lg, err, errlen))
+		return ERR_KAFKA;
+	/* Everything sealed and not yet confirmed by central goes out again,
+	 * in order: central drops what it already applied. */
+	ledger_pump(e->lg);
+
+	e->api.lg = e->lg;
+	e->api.ic.dev_header = cfg->dev_identity;
+	e->api.edge_id = cfg->id;
+	if (cfg->dev_identity)
+		log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted as the user; "
+			 "never run this way in production",
+			 "edge=%s", cfg->id);
+
+	e->base = event_base_new();
+	if (!e->base) {
+		snprintf(err, errlen, "event_base_new failed");
+		return ERR_IO;
+	}
+	http_config hc = {
+		.listen = cfg->listen,
+		.tls_listen = cfg->tls_listen,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.max_body = (size_t)cfg->max_body,
+		.max_header_list = (size_t)cfg->max_header_list,
+		.max_streams = (unsigned)cfg->max_streams,
+	};
+	e->http = http_server_new(e->base, &hc, api_handle, &e->api, err, errlen);
+	if (!e->http)
+		return ERR_IO;
+	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
+	struct timeval tv = {0, 10000};
+	e->sigterm = evsignal_new(e->base, SIGTERM, on_signal, e);
+	e->sigint = evsignal_new(e->base, SIGINT, on_signal, e);
+	if (!e->tick || !e->sigterm || !e->sigint || event_add(e->tick, &tv) ||
+	    event_add(e->sigterm, NULL) || event_add(e->sigint, NULL)) {
+		snprintf(err, errlen, "event setup failed");
+		return ERR_IO;
+	}
+	e->next_stats = clock_mono_ms() + 30000;
+	log_info("edge started", "id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64,
+		 cfg->id, cfg->region, cfg->listen, cfg->tls_listen, cfg->partitions);
+	return 0;
+}
+
+/* Seals what is open and gives Kafka a few seconds to take it all. */
+static void drain(edge *e)
+{
+	if (!e->lg || !e->up)
+		return;
+	if (e->http)
+		http_server_stop_accepting(e->http);
+	int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
+	if (rc)
+		log_error("final seal failed; ops stay pending on disk", "err=\"%s\"", err_str(rc));
+	ledger_pump(e->lg);
+	uplink_flush(e->up, 5000);
+	uplink_poll(e->up, 0);
+	log_stats(e);
+}
+
+static void stop(edge *e)
+{
+	if (e->tick)
+		event_free(e->tick);
+	if (e->sigterm)
+		event_free(e->sigterm);
+	if (e->sigint)
+		event_free(e->sigint);
+	if (e->http)
+		http_server_free(e->http);
+	uplink_free(e->up);
+	ledger_free(e->lg);
+	store_close(e->db);
+	if (e->base)
+		event_base_free(e->base);
+	api_free_names(e->api.types);
+	api_free_names(e->api.counters);
+	cfg_free(edge_options, edge_noptions, &e->cfg);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: edge -c CONFIG [-s section.key=value]...\n");
+}
+
+int main(int argc, char **argv)
+{
+	static edge e;
+	const char *path = NULL;
+	char err[512] = "";
+	cfg_defaults(edge_options, edge_noptions, &e.cfg);
+	char **sets = calloc((size_t)argc + 1, sizeof *sets);
+	int nsets = 0, opt, rc = 0;
+	while ((opt = getopt(argc, argv, "c:s:h")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 's': sets[nsets++] = optarg; break;
+		default: usage(); free(sets); return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage();
+		free(sets);
+		return 2;
+	}
+	if (cfg_load(edge_options, edge_noptions, &e.cfg, path, err, sizeof err)) {
+		fprintf(stderr, "edge: %s\n", err);
+		free(sets);
+		return 2;
+	}
+	for (int i = 0; i < nsets; i++) {
+		if (cfg_set(edge_options, edge_noptions, &e.cfg, sets[i], err, sizeof err)) {
+			fprintf(stderr, "edge: %s\n", err);
+			free(sets);
+			return 2;
+		}
+	}
+	free(sets);
+	char comp[128];
+	snprintf(comp, sizeof comp, "edge/%s", e.cfg.id);
+	log_set_component(comp);
+	if (log_set_level(e.cfg.log_level)) {
+		fprintf(stderr, "edge: edge.log_level: unknown level '%s'\n", e.cfg.log_level);
+		return 2;
+	}
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	cfg_log(edge_options, edge_noptions, &e.cfg);
+
+	if (start(&e, err, sizeof err)) {
+		log_error("edge failed to start", "err=\"%s\"", err);
+		rc = 1;
+	} else {
+		event_base_dispatch(e.base);
+		drain(&e);
+	}
+	stop(&e);
+	return rc;
+}

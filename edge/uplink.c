@@ -1,0 +1,232 @@
+/* uplink.c - batches to Kafka, snapshots from Kafka (uplink.h).
+ *
+ * Owns the producer, the consumer and the batch topic handle. A batch's
+ * (partition, seq) rides along as the message opaque so its delivery
+ * report can update the ledger. Loop thread only.
+ */
+#include "uplink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "log.h"
+#include "partition.h"
+#include "wire.h"
+#include "xmem.h"
+
+#define SEQ_SHIFT 12 /* partitions fit in 12 bits (PARTITION_MAX) */
+
+struct uplink {
+	const edge_config *cfg;
+	rd_kafka_t *producer;
+	rd_kafka_topic_t *batches;
+	rd_kafka_t *consumer;
+	ledger *lg;
+	uplink_stats st;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	uplink *u = opaque;
+	uintptr_t tag = (uintptr_t)m->_private;
+	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
+	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
+	if (m->err) {
+		u->st.produce_errors++;
+		log_warn("batch delivery failed; it will be sent again",
+			 "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq, rd_kafka_err2str(m->err));
+		ledger_delivered(u->lg, p, seq, -1);
+		return;
+	}
+	u->st.produced++;
+	ledger_delivered(u->lg, p, seq, m->offset);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_fatal_error(rk, why, sizeof why);
+		/* An idempotent producer that hit a fatal error cannot go on;
+		 * every unapplied batch is still in the ledger, so a restart
+		 * (by the supervisor) loses nothing. */
+		log_error("fatal kafka error; exiting", "reason=\"%s\"", why);
+		_exit(3);
+	}
+	log_warn("kafka", "err=\"%s\" reason=\"%s\"", rd_kafka_err2name(err), reason);
+}
+
+uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen)
+{
+	uplink *u = xcalloc(1, sizeof *u);
+	u->cfg = cfg;
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	if (!conf)
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_opaque(conf, u);
+	u->producer = bus_client_new(BUS_PRODUCER, conf, err, errlen);
+	if (!u->producer)
+		goto fail;
+	u->batches = rd_kafka_topic_new(u->producer, cfg->batch_topic, NULL);
+	if (!u->batches) {
+		snprintf(err, errlen, "topic %s: %s", cfg->batch_topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		goto fail;
+	}
+	return u;
+fail:
+	uplink_free(u);
+	return NULL;
+}
+
+int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
+{
+	uplink *u = ctx;
+	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
+	if (rd_kafka_produce(u->batches, (int32_t)partition, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
+			     NULL, 0, (void *)tag) == 0)
+		return 0;
+	rd_kafka_resp_err_t e = rd_kafka_last_error();
+	if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		log_warn("batch not queued", "partition=%u seq=%" PRIu64 " err=\"%s\"", partition,
+			 seq, rd_kafka_err2str(e));
+	return ERR_AGAIN;
+}
+
+int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
+{
+	const edge_config *cfg = u->cfg;
+	u->lg = lg;
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	if (!conf)
+		return ERR_CONFIG;
+	char group[256], kerr[256];
+	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
+	if (rd_kafka_conf_set(conf, "group.id", group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "group.id: %s", kerr);
+		rd_kafka_conf_destroy(conf);
+		return ERR_CONFIG;
+	}
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	u->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
+	if (!u->consumer)
+		return ERR_KAFKA;
+	rd_kafka_poll_set_consumer(u->consumer);
+	int np = (int)cfg->partitions;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++) {
+		int64_t off;
+		if (ledger_snapshot_resume(lg, (uint32_t)p, &off))
+			off = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(l, cfg->snapshot_topic, p)->offset = off;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(u->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "assign %s: %s", cfg->snapshot_topic, rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* Snapshots older than the broker keeps are gone: counts for items that
+ * changed only then stay as they were here until they change again. */
+static void recover_out_of_range(uplink *u, int32_t p)
+{
+	int64_t lo = 0, hi = 0;
+	if (rd_kafka_query_watermark_offsets(u->consumer, u->cfg->snapshot_topic, p, &lo, &hi,
+					     2000))
+		return;
+	u->st.offset_resets++;
+	log_error("snapshot offset out of range: some snapshots were dropped before this edge "
+		  "read them; resuming at the earliest kept",
+		  "topic=%s partition=%d low=%" PRId64 " high=%" PRId64, u->cfg->snapshot_topic, p,
+		  lo, hi);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, u->cfg->snapshot_topic, p)->offset = lo;
+	rd_kafka_error_t *ke = rd_kafka_seek_partitions(u->consumer, l, 2000);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (ke) {
+		log_warn("seek failed", "partition=%d err=\"%s\"", p, rd_kafka_error_string(ke));
+		rd_kafka_error_destroy(ke);
+	}
+}
+
+void uplink_poll(uplink *u, int max)
+{
+	rd_kafka_poll(u->producer, 0);
+	if (!u->consumer)
+		return;
+	for (int i = 0; i < max; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(u->consumer, 0);
+		if (!m)
+			break;
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+		    m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+			recover_out_of_range(u, m->partition);
+		} else if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
+					 m->partition, rd_kafka_message_errstr(m));
+		} else {
+			wire_snapshot s;
+			int rc = wire_decode_snapshot(m->payload, m->len, &s);
+			if (rc) {
+				u->st.snapshots_bad++;
+				log_error("undecodable snapshot skipped",
+					  "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition,
+					  m->offset, err_str(rc));
+			} else {
+				if (s.partition != (uint32_t)m->partition) {
+					u->st.snapshots_bad++;
+					log_error("snapshot for another partition skipped",
+						  "partition=%d claims=%u", m->partition,
+						  s.partition);
+				} else if ((rc = ledger_apply_snapshot(u->lg, &s, m->offset))) {
+					log_error("snapshot not applied", "partition=%d err=\"%s\"",
+						  m->partition, err_str(rc));
+				} else {
+					u->st.snapshots_read++;
+				}
+				wire_snapshot_free(&s);
+			}
+		}
+		rd_kafka_message_destroy(m);
+	}
+}
+
+void uplink_flush(uplink *u, int timeout_ms)
+{
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	while (rd_kafka_outq_len(u->producer) > 0 && clock_mono_ms() < deadline)
+		rd_kafka_poll(u->producer, 50);
+}
+
+void uplink_get_stats(const uplink *u, uplink_stats *out)
+{
+	*out = u->st;
+}
+
+void uplink_free(uplink *u)
+{
+	if (!u)
+		return;
+	if (u->consumer) {
+		rd_kafka_consumer_close(u->consumer);
+		rd_kafka_destroy(u->consumer);
+	}
+	if (u->batches)
+		rd_kafka_topic_destroy(u->batches);
+	if (u->producer)
+		rd_kafka_destroy(u->producer);
+	free(u);
+}

@@ -1,0 +1,39 @@
+/* uplink.h - the edge's Kafka side: the idempotent producer that carries
+ * sealed batches and the consumer that reads central's snapshots.
+ *
+ * The uplink is driven from the edge's loop thread: uplink_poll() serves
+ * delivery reports (into the ledger) and applies waiting snapshots. The
+ * snapshot consumer is assigned every partition and resumes from the
+ * offsets the ledger stored with the snapshots' effects.
+ */
+#ifndef EDGE_UPLINK_H
+#define EDGE_UPLINK_H
+
+#include <stdint.h>
+
+#include "edge.h"
+#include "ledger.h"
+
+typedef struct uplink uplink;
+
+typedef struct uplink_stats {
+	uint64_t produced;          /* batch messages delivered */
+	uint64_t produce_errors;
+	uint64_t snapshots_read;
+	uint64_t snapshots_bad;
+	uint64_t offset_resets;
+} uplink_stats;
+
+uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen);
+/* Starts reading snapshots into lg (after the ledger exists). */
+int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
+/* The ledger's send function: ctx is the uplink. */
+int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
+/* Serves callbacks and reads up to max snapshots; never blocks. */
+void uplink_poll(uplink *u, int max);
+/* Waits up to timeout_ms for queued batches to reach Kafka. */
+void uplink_flush(uplink *u, int timeout_ms);
+void uplink_get_stats(const uplink *u, uplink_stats *out);
+void uplink_free(uplink *u);
+
+#endif

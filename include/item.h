@@ -1,0 +1,31 @@
+/* item.h - what a valid item, item id, user id and counter name look like.
+ *
+ * Items are "type:id": type one of the configured names, id matching
+ * [A-Za-z0-9_-]{1,64}. User ids are 1..128 bytes of visible ASCII other
+ * than '"' and '\\' (so they never need escaping in JSON or logs).
+ * Counter names match [a-z0-9_]{1,32}. Pure functions, any thread.
+ */
+#ifndef LIKES_ITEM_H
+#define LIKES_ITEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ITEM_ID_MAX 64
+#define ITEM_TYPE_MAX 32
+#define ITEM_MAX (ITEM_TYPE_MAX + 1 + ITEM_ID_MAX)
+#define USER_MAX 128
+#define COUNTER_MAX 32
+#define EDGE_ID_MAX 64
+
+bool item_id_valid(const char *s, size_t n);
+bool item_type_valid(const char *s, size_t n);
+bool item_user_valid(const char *s, size_t n);
+bool item_counter_valid(const char *s, size_t n);
+/* Edge ids and region names: [a-z0-9_-]{1,64}. */
+bool item_edge_valid(const char *s, size_t n);
+/* "type:id" with both parts valid (the type's spelling, not whether it is
+ * configured). */
+bool item_valid(const char *s, size_t n);
+
+#endif

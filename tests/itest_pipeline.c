@@ -1,0 +1,356 @@
+/* itest_pipeline.c - the whole pipeline with real processes: the
+ * embedded broker (build/sim broker), central and two edges on loopback.
+ * Each test starts its own stack in a fresh temp dir and stops it, by
+ * PID, in .fini. Truth is what was acknowledged; every check waits for
+ * convergence with a deadline.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+
+#include "proc.h"
+
+#define NPARTS 2
+
+static char dir[256];
+static pid_t broker_pid, central_pid, edge_pid[2];
+static int edge_port[2], ops_port;
+
+static void write_file(const char *name, const char *fmt, ...)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static const char *kafka_common = "[bus]\nbootstrap_file = %s/bootstrap\n"
+				  "[topics]\npartitions = %d\n"
+				  "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n";
+
+static void start_central(void)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/central.ini", dir);
+	snprintf(log, sizeof log, "%s/central.log", dir);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	central_pid = proc_spawn(log, argv);
+	cr_assert(central_pid > 0);
+}
+
+static void start_edge(int i)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/edge%d.ini", dir, i);
+	snprintf(log, sizeof log, "%s/edge%d.log", dir, i);
+	char *argv[] = {"build/edge", "-c", cfg, NULL};
+	edge_pid[i] = proc_spawn(log, argv);
+	cr_assert(edge_pid[i] > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	while (proc_http("GET", edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
+		cr_assert(proc_now_ms() < deadline, "edge %d never became healthy", i);
+		cr_assert(proc_alive(edge_pid[i]), "edge %d exited at start-up", i);
+		proc_sleep_ms(50);
+	}
+}
+
+static void stack_up(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/likes-itest-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	ops_port = proc_free_port();
+	for (int i = 0; i < 2; i++)
+		edge_port[i] = proc_free_port();
+	char common[512];
+	snprintf(common, sizeof common, kafka_common, dir, NPARTS);
+	write_file("central.ini",
+		   "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = 200\n"
+		   "ops_listen = 127.0.0.1:%d\n%s",
+		   dir, ops_port, common);
+	for (int i = 0; i < 2; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "edge%d.ini", i);
+		write_file(name,
+			   "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
+			   "[http]\nlisten = 127.0.0.1:%d\n[identity]\ndev_header = true\n"
+			   "[batch]\nmax_ops = 1000\nmax_age_ms = 200\n%s",
+			   i, i, dir, i, edge_port[i], common);
+	}
+	char bs[512], log[512], t1[64], t2[64];
+	snprintf(bs, sizeof bs, "%s/bootstrap", dir);
+	snprintf(log, sizeof log, "%s/broker.log", dir);
+	snprintf(t1, sizeof t1, "likes.batches:%d", NPARTS);
+	snprintf(t2, sizeof t2, "likes.snapshots:%d", NPARTS);
+	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
+			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
+	broker_pid = proc_spawn(log, argv);
+	cr_assert(broker_pid > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	struct stat st;
+	while (stat(bs, &st) != 0 || st.st_size == 0) {
+		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
+		proc_sleep_ms(20);
+	}
+	start_central();
+	start_edge(0);
+	start_edge(1);
+}
+
+static void stack_down(void)
+{
+	for (int i = 0; i < 2; i++)
+		proc_stop(edge_pid[i], SIGKILL);
+	proc_stop(central_pid, SIGKILL);
+	proc_stop(broker_pid, SIGKILL);
+	if (dir[0] && !getenv("KEEP_ITEST_DIR"))
+		proc_capture(NULL, 0, "rm -rf '%s'", dir);
+}
+
+TestSuite(pipeline, .init = stack_up, .fini = stack_down, .timeout = 240);
+
+/* --- truth ---------------------------------------------------------------- */
+
+#define NITEMS 12
+#define NUSERS 8
+
+static const char *users[NUSERS] = {"user0", "user1", "user2", "user3",
+				    "user4", "user5", "roamer", "roamer2"};
+static bool truth[NITEMS][NUSERS];
+static unsigned long acked;
+
+/* Sends one like or unlike and retries until it is answered: an op whose
+ * answer was lost (edge killed, 503) is retried until it gets one.
+ * Returns the final status; safe off the test's main thread. */
+static int act_try(int edge, bool add, int item, int u)
+{
+	char path[128], body[512];
+	snprintf(path, sizeof path, "/v1/items/post/i%d/likes", item);
+	int code;
+	uint64_t deadline = proc_now_ms() + 60000;
+	while ((code = proc_http(add ? "POST" : "DELETE", edge_port[edge], path, users[u], body,
+				 sizeof body)) < 0 || code == 503) {
+		if (proc_now_ms() > deadline)
+			return -1;
+		proc_sleep_ms(50);
+	}
+	if (code == 200) {
+		truth[item][u] = add;
+		acked++;
+	}
+	return code;
+}
+
+static void act(int edge, bool add, int item, int u)
+{
+	int code = act_try(edge, add, item, u);
+	cr_assert_eq(code, 200, "%s item i%d by %s at edge%d -> %d", add ? "POST" : "DELETE", item,
+		     users[u], edge, code);
+}
+
+static long long central_count(int item)
+{
+	char out[1024];
+	if (proc_capture(out, sizeof out, "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/i%d/likes'",
+			 ops_port, item))
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+static long long edge_count(int edge, int item)
+{
+	char path[128], body[512];
+	snprintf(path, sizeof path, "/v1/items/post/i%d/likes", item);
+	if (proc_http("GET", edge_port[edge], path, NULL, body, sizeof body) != 200)
+		return -1;
+	return proc_json_num(body, "count");
+}
+
+static int expected(int item)
+{
+	int n = 0;
+	for (int u = 0; u < NUSERS; u++)
+		n += truth[item][u];
+	return n;
+}
+
+/* Waits until central and both edges show the truth for every item. */
+static void assert_converged(unsigned timeout_ms)
+{
+	uint64_t start = proc_now_ms(), deadline = start + timeout_ms;
+	for (;;) {
+		int bad = -1;
+		long long c = 0, e0 = 0, e1 = 0;
+		for (int i = 0; i < NITEMS && bad < 0; i++) {
+			c = central_count(i);
+			e0 = edge_count(0, i);
+			e1 = edge_count(1, i);
+			if (c != expected(i) || e0 != expected(i) || e1 != expected(i))
+				bad = i;
+		}
+		if (bad < 0)
+			break;
+		if (proc_now_ms() > deadline)
+			cr_assert_fail("item i%d: truth %d, central %lld, edge0 %lld, edge1 %lld", bad,
+				       expected(bad), c, e0, e1);
+		proc_sleep_ms(200);
+	}
+	cr_log_info("%lu ops acknowledged; converged %llu ms after the last one", acked,
+		    (unsigned long long)(proc_now_ms() - start));
+}
+
+static void like_table(void)
+{
+	for (int i = 0; i < NITEMS; i++)
+		for (int u = 0; u < 6; u++)
+			if ((i + u) % 3 != 0)
+				act((i + u) % 2, true, i, u);
+}
+
+Test(pipeline, likes_and_unlikes_from_both_edges_converge_to_the_truth)
+{
+	like_table();
+	act(0, true, 1, 1); /* a repeat: a no-op that still answers 200 */
+	act(1, true, 1, 1);
+	/* Like at one edge, unlike at the other: unliked everywhere. */
+	act(0, true, 0, 6);
+	act(1, false, 0, 6);
+	/* The other way round, then liked again at the first edge. */
+	act(1, true, 3, 7);
+	act(0, false, 3, 7);
+	act(1, true, 3, 7);
+	/* Everybody unlikes i5, each at the edge they did not like it at. */
+	for (int u = 0; u < 6; u++)
+		if (truth[5][u])
+			act(1 - (5 + u) % 2, false, 5, u);
+	cr_assert_eq(expected(5), 0);
+	assert_converged(30000);
+}
+
+static int flow_failure;
+
+static void *flow(void *arg)
+{
+	int edge = *(int *)arg;
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NITEMS; i++)
+			for (int u = 0; u < 6; u++) {
+				int code = act_try(edge, (i + u + round) % 2 == 0, i, u);
+				if (code != 200 && !flow_failure)
+					flow_failure = code;
+			}
+	return NULL;
+}
+
+Test(pipeline, edge_killed_while_likes_flow_loses_and_doubles_nothing)
+{
+	like_table();
+	int edge = 0;
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, flow, &edge), 0);
+	proc_sleep_ms(1500);
+	cr_log_info("killing edge0 (SIGKILL) after %lu acknowledged ops", acked);
+	proc_stop(edge_pid[0], SIGKILL);
+	proc_sleep_ms(300);
+	start_edge(0);
+	pthread_join(t, NULL);
+	cr_assert_eq(flow_failure, 0, "an op during the kill ended with %d", flow_failure);
+	assert_converged(30000);
+}
+
+/* --- central down while the broker drops the oldest batches --------------- */
+
+#define BULK_ITEMS 8000
+#define BULK_USERS 12
+
+/* Likes BULK_ITEMS items as one long-named user per h2load run, so the
+ * batch topic fills past the mock broker's ~5 MiB per partition. */
+static void bulk_likes(int edge, int u)
+{
+	char uris[512], empty[512], out[8192];
+	snprintf(uris, sizeof uris, "%s/uris%d", dir, edge);
+	snprintf(empty, sizeof empty, "%s/empty", dir);
+	struct stat st;
+	if (stat(uris, &st) != 0) {
+		FILE *f = fopen(uris, "w");
+		cr_assert(f);
+		for (int i = 0; i < BULK_ITEMS; i++)
+			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n", edge_port[edge], i);
+		fclose(f);
+		f = fopen(empty, "w");
+		cr_assert(f);
+		fclose(f);
+	}
+	int rc = proc_capture(out, sizeof out,
+			      "h2load -n %d -c 1 -m 32 -i '%s' -d '%s' -H 'X-User-Id: bulk-user-%02d-"
+			      "%0100d' 2>&1",
+			      BULK_ITEMS, uris, empty, u, u);
+	cr_assert_eq(rc, 0, "h2load failed: %s", out);
+	char want[64];
+	snprintf(want, sizeof want, "%d 2xx", BULK_ITEMS);
+	cr_assert(strstr(out, want), "not every bulk like was acknowledged: %s", out);
+	acked += BULK_ITEMS;
+}
+
+static long long central_total(void)
+{
+	char out[1024];
+	if (proc_capture(out, sizeof out, "curl -s -m 10 'http://127.0.0.1:%d/v1/totals/likes'",
+			 ops_port))
+		return -1;
+	return proc_json_num(out, "sum");
+}
+
+static bool file_has(const char *name, const char *needle)
+{
+	char out[64];
+	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, dir, name) == 0;
+}
+
+Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
+{
+	like_table();
+	assert_converged(30000);
+	int status = proc_stop(central_pid, SIGTERM);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "central did not stop cleanly");
+	uint64_t t0 = proc_now_ms();
+	for (int u = 0; u < BULK_USERS; u++)
+		bulk_likes(u % 2, u);
+	cr_log_info("%d bulk likes acknowledged in %llu ms while central was down",
+		    BULK_ITEMS * BULK_USERS, (unsigned long long)(proc_now_ms() - t0));
+	/* Let the edges seal and produce everything before central returns. */
+	proc_sleep_ms(2000);
+	start_central();
+	long long want = (long long)BULK_ITEMS * BULK_USERS;
+	for (int i = 0; i < NITEMS; i++)
+		want += expected(i);
+	uint64_t start = proc_now_ms(), deadline = start + 180000;
+	long long got;
+	while ((got = central_total()) != want) {
+		cr_assert(proc_now_ms() < deadline, "central total %lld, truth %lld", got, want);
+		cr_assert(proc_alive(central_pid), "central died");
+		proc_sleep_ms(500);
+	}
+	cr_log_info("central total %lld reached the truth %llu ms after restart", got,
+		    (unsigned long long)(proc_now_ms() - start));
+	cr_assert(file_has("central.log", "input offset out of range"),
+		  "the broker was expected to drop batches while central was down");
+	assert_converged(30000);
+	for (int i = 0; i < BULK_ITEMS; i += BULK_ITEMS / 16) {
+		char path[128], body[512];
+		snprintf(path, sizeof path, "/v1/items/post/bulk%d/likes", i);
+		for (int e = 0; e < 2; e++) {
+			uint64_t d = proc_now_ms() + 30000;
+			long long c = -1;
+			while (proc_http("GET", edge_port[e], path, NULL, body, sizeof body) != 200 ||
+			       (c = proc_json_num(body, "count")) != BULK_USERS) {
+				cr_assert(proc_now_ms() < d, "edge%d shows %lld for bulk%d, truth %d",
+					  e, c, i, BULK_USERS);
+				proc_sleep_ms(200);
+			}
+		}
+	}
+}

@@ -1,0 +1,155 @@
+/* proc.h - helpers for integration tests that run the real binaries:
+ * spawn with output to a log, stop by PID, wait on conditions with
+ * deadlines, talk HTTP through curl. Header-only; test processes only.
+ */
+#ifndef TESTS_PROC_H
+#define TESTS_PROC_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline uint64_t proc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static inline void proc_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Starts argv[0] with stdout and stderr appended to log. -1 on failure. */
+static inline pid_t proc_spawn(const char *log, char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	/* Die with the test process, so nothing outlives a crashed test. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Sends sig and reaps; returns the exit status as waitpid gives it. */
+static inline int proc_stop(pid_t pid, int sig)
+{
+	int status = 0;
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	uint64_t deadline = proc_now_ms() + 15000;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (proc_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		proc_sleep_ms(10);
+	}
+	return status;
+}
+
+static inline bool proc_alive(pid_t pid)
+{
+	int status;
+	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+}
+
+/* A TCP port free on 127.0.0.1 right now (the kernel picks it). */
+static inline int proc_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Runs a shell command and captures its stdout; returns the exit status. */
+static inline int proc_capture(char *out, size_t cap, const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	size_t n = 0;
+	if (out && cap) {
+		n = fread(out, 1, cap - 1, f);
+		out[n] = 0;
+	} else {
+		char sink[4096];
+		while (fread(sink, 1, sizeof sink, f) > 0)
+			;
+	}
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One HTTP/2 (prior knowledge) request through curl. Returns the status
+ * code, or -1 when nothing answered. body gets the response body. */
+static inline int proc_http(const char *method, int port, const char *path, const char *user,
+			    char *body, size_t cap)
+{
+	char out[8192];
+	char hdr[256] = "";
+	if (user)
+		snprintf(hdr, sizeof hdr, "-H 'X-User-Id: %s'", user);
+	int rc = proc_capture(out, sizeof out,
+			      "curl -s -m 5 --http2-prior-knowledge -X %s %s -w '\\n%%{http_code}' "
+			      "'http://127.0.0.1:%d%s'",
+			      method, hdr, port, path);
+	if (rc != 0)
+		return -1;
+	char *nl = strrchr(out, '\n');
+	if (!nl)
+		return -1;
+	int code = atoi(nl + 1);
+	*nl = 0;
+	if (body)
+		snprintf(body, cap, "%s", out);
+	return code == 0 ? -1 : code;
+}
+
+/* The unsigned number after "key": in a flat JSON body; -1 if absent. */
+static inline long long proc_json_num(const char *body, const char *key)
+{
+	char pat[128];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(body, pat);
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+#endif
