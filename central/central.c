@@ -141,8 +141,8 @@ static int assign_all(central *c, char *err, size_t errlen)
 		if (applier_resume_offset(c->ap, (uint32_t)p, &off) != 0)
 			off = RD_KAFKA_OFFSET_BEGINNING;
 		rd_kafka_topic_partition_list_add(l, c->cfg->batch_topic, p)->offset = off;
-		log_info("input assigned", "topic=%s partition=%d offset=%" PRId64,
-			 c->cfg->batch_topic, p, off);
+		log_debug("input assigned", "topic=%s partition=%d offset=%" PRId64,
+			  c->cfg->batch_topic, p, off);
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(c->consumer, l);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -179,13 +179,13 @@ static int recover_out_of_range(central *c, int32_t p)
 	rc = applier_reset_offset(c->ap, (uint32_t)p, lo);
 	if (rc)
 		return rc;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, c->cfg->batch_topic, p)->offset = lo;
-	rd_kafka_error_t *ke = rd_kafka_seek_partitions(c->consumer, l, 5000);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (ke) {
-		log_warn("seek failed", "partition=%d err=\"%s\"", p, rd_kafka_error_string(ke));
-		rd_kafka_error_destroy(ke);
+	/* A seek does not restart a partition stopped by
+	 * auto.offset.reset=error; a new assignment from the stored offsets
+	 * (exact positions, since every message stores its next offset) does. */
+	char err[256];
+	rc = assign_all(c, err, sizeof err);
+	if (rc) {
+		log_warn("reassignment failed; will retry", "partition=%d err=\"%s\"", p, err);
 		return ERR_AGAIN;
 	}
 	return 0;

@@ -27,6 +27,7 @@ typedef struct edge_config {
 	int64_t seal_ops;
 	int64_t seal_age_ms;
 	int64_t budget_mb;
+	int64_t window_kb;
 	int64_t cache_entries;
 	int64_t store_cache_mb;
 	bool store_sync;

@@ -31,6 +31,7 @@ typedef struct pend_op {
 	uint32_t n;
 	uint64_t hlc;
 	uint64_t opno;
+	bool counts; /* moves the overlay (a repeat of the known state does not) */
 } pend_op;
 
 typedef struct open_batch {
@@ -44,6 +45,7 @@ typedef struct sealed {
 	uint64_t seq;
 	uint32_t len;
 	uint8_t state;
+	bool resend; /* sent before (or maybe, before a restart) */
 	int64_t offset;
 } sealed;
 
@@ -112,7 +114,8 @@ static size_t key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
 	return 13;
 }
 
-/* A pending op: [kind u8][n u32][hlc u64][clen u8][counter][ilen u8][item][ulen u8][user] */
+/* A pending op: [kind u8][n u32][hlc u64][counts u8]
+ *               [clen u8][counter][ilen u8][item][ulen u8][user] */
 static size_t op_encode(const pend_op *op, unsigned char *buf)
 {
 	size_t n = 0;
@@ -121,6 +124,7 @@ static size_t op_encode(const pend_op *op, unsigned char *buf)
 	n += 4;
 	store_put_u64(buf + n, op->hlc);
 	n += 8;
+	buf[n++] = op->counts ? 1 : 0;
 	const char *s[3] = {op->counter, op->item, op->user};
 	for (int i = 0; i < 3; i++) {
 		size_t l = strlen(s[i]);
@@ -149,9 +153,9 @@ static pend_op op_make(const char *counter, const char *item, const char *user, 
 
 static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
 {
-	if (len < 14)
+	if (len < 15 || buf[13] > 1)
 		return ERR_CORRUPT;
-	size_t n = 13, l[3];
+	size_t n = 14, l[3];
 	const unsigned char *s[3];
 	for (int i = 0; i < 3; i++) {
 		if (n >= len)
@@ -168,6 +172,7 @@ static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
+	op->counts = buf[13] == 1;
 	return 0;
 }
 
@@ -190,8 +195,6 @@ static void overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 	if (created)
 		v->p = xcalloc(1, sizeof(overlay_entry));
 	overlay_entry *e = v->p;
-	if (delta == 0) /* a confirmed op leaving: caller passes -1 nops via remove */
-		return;
 	e->delta += delta;
 	e->nops++;
 }
@@ -214,9 +217,27 @@ static void overlay_remove(ledger *l, const char *counter, size_t cl, const char
 	}
 }
 
-static int64_t op_delta(uint8_t kind, uint32_t n)
+static int64_t op_delta(uint8_t kind, uint32_t n, bool counts)
 {
+	if (!counts)
+		return 0;
 	return kind == WIRE_ADD ? (int64_t)n : -(int64_t)n;
+}
+
+/* The 'D' record of (p, seq): which ops move the overlay. A missing or
+ * short record (older store) counts every op. */
+static char *read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
+{
+	char key[13];
+	char *buf;
+	size_t len;
+	if (store_get(l->db, key, key_part_seq(key, 'D', p, seq), &buf, &len))
+		return NULL;
+	if (len != nops) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
@@ -320,18 +341,29 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
 	int rc = l->o.send(l->o.send_ctx, p, s->seq, buf, len);
 	if (rc == 0) {
 		s->state = SEALED_INFLIGHT;
+		if (s->resend)
+			l->st.batches_resent++;
 		l->st.batches_sent++;
 	}
 	return rc;
 }
 
+/* Sends the partition's unsent batches in sequence order. A batch goes
+ * out the first time as soon as it is sealed; a resend only when it lies
+ * within the first window_bytes of unapplied data. So when Kafka lost a
+ * backlog larger than it keeps (central down for long), the resends drain
+ * at central's pace instead of overflowing the broker again and again. */
 static void pump_part(ledger *l, uint32_t p)
 {
 	part *pt = &l->parts[p];
+	uint64_t window = 0;
 	for (size_t i = 0; i < pt->nsealed; i++) {
 		sealed *s = &pt->sealed[i];
+		window += s->len;
 		if (s->state != SEALED_UNSENT)
 			continue;
+		if (s->resend && i > 0 && window > l->o.window_bytes)
+			return;
 		char key[13];
 		char *buf;
 		size_t len;
@@ -387,8 +419,13 @@ static int seal(ledger *l, uint32_t p, uint64_t wall_ms)
 	}
 	char key[13];
 	unsigned char v[8];
+	char *flags = xmalloc(ob->len);
+	for (size_t i = 0; i < ob->len; i++)
+		flags[i] = ob->ops[i].counts ? 1 : 0;
 	store_batch_clear(l->wb);
 	store_batch_put(l->wb, key, key_part_seq(key, 'B', p, b.seq), buf, len);
+	store_batch_put(l->wb, key, key_part_seq(key, 'D', p, b.seq), flags, ob->len);
+	free(flags);
 	store_put_u64(v, b.seq);
 	store_batch_put(l->wb, key, key_part(key, 'S', p), v, 8);
 	for (size_t i = 0; i < ob->len; i++)
@@ -405,14 +442,8 @@ static int seal(ledger *l, uint32_t p, uint64_t wall_ms)
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
 	pend_free(ob);
-	/* Send at once unless an older batch of the partition still waits:
-	 * batches leave in sequence order. */
-	bool older_waiting = false;
-	for (size_t i = 0; i + 1 < pt->nsealed; i++)
-		older_waiting |= pt->sealed[i].state == SEALED_UNSENT;
-	if (!older_waiting)
-		(void)send_one(l, p, &pt->sealed[pt->nsealed - 1], buf, len);
 	free(buf);
+	pump_part(l, p);
 	return 0;
 }
 
@@ -463,14 +494,18 @@ static int load(ledger *l, char *err, size_t errlen)
 				  "partition=%u seq=%" PRIu64, p, seq);
 			continue;
 		}
+		char *flags = read_flags(l, p, seq, b.nops);
 		for (uint32_t i = 0; i < b.nops; i++)
 			overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n, b.ops[i].item.p,
-				    b.ops[i].item.n, op_delta(b.ops[i].kind, b.ops[i].n));
+				    b.ops[i].item.n,
+				    op_delta(b.ops[i].kind, b.ops[i].n, !flags || flags[i]));
+		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			if (b.ops[i].hlc > l->clock.last)
 				l->clock.last = b.ops[i].hlc;
 		wire_batch_free(&b);
 		sealed_push(&l->parts[p], seq, (uint32_t)vn);
+		l->parts[p].sealed[l->parts[p].nsealed - 1].resend = true;
 		l->st.pending_bytes += vn;
 		l->st.pending_batches++;
 	}
@@ -507,7 +542,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		if (op.hlc > l->clock.last)
 			l->clock.last = op.hlc;
 		overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
-			    op_delta(op.kind, op.n));
+			    op_delta(op.kind, op.n, op.counts));
 		l->st.pending_bytes += vn;
 		l->st.pending_ops++;
 	}
@@ -522,7 +557,8 @@ static int load(ledger *l, char *err, size_t errlen)
 
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 {
-	if (!o->partitions || o->partitions > PARTITION_MAX || !o->seal_ops || !o->send) {
+	if (!o->partitions || o->partitions > PARTITION_MAX || !o->seal_ops || !o->send ||
+	    !o->window_bytes) {
 		snprintf(err, errlen, "ledger options out of range");
 		return NULL;
 	}
@@ -613,12 +649,11 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 	int rc = member_locked(l, mkey, mkn, &state, &prev_hlc);
 	if (rc)
 		goto out;
-	if (state == (add ? 1 : 0)) {
-		l->st.ops_duplicate++;
-		a->member = add;
-		rc = count_locked(l, counter, item, &a->count, &a->version);
-		goto out;
-	}
+	/* A repeat of the state known here is still sent, because that state
+	 * may be stale: the user may have changed it at another region since.
+	 * It does not move this edge's count, and answers changed=false.
+	 * Central's last-writer-wins makes the extra op harmless. */
+	bool repeat = state == (add ? 1 : 0);
 	if (l->st.pending_bytes >= l->o.budget_bytes) {
 		l->st.ops_refused_budget++;
 		rc = ERR_FULL;
@@ -633,6 +668,7 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 	 * if the wall clock stepped back since the previous one. */
 	op.hlc = prev_hlc ? hlc_observe(&l->clock, prev_hlc, wall_ms) : hlc_now(&l->clock, wall_ms);
 	op.opno = pt->next_opno;
+	op.counts = !repeat;
 
 	unsigned char opbuf[32 + KEY_MAX], mval[9];
 	size_t opn = op_encode(&op, opbuf);
@@ -659,10 +695,13 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 	ob->bytes += opn;
 	l->st.pending_bytes += opn;
 	l->st.pending_ops++;
-	l->st.ops_accepted++;
-	overlay_add(l, counter, cl, item, il, op_delta(op.kind, op.n));
+	if (repeat)
+		l->st.ops_duplicate++;
+	else
+		l->st.ops_accepted++;
+	overlay_add(l, counter, cl, item, il, op_delta(op.kind, op.n, op.counts));
 	a->member = add;
-	a->changed = true;
+	a->changed = !repeat;
 	a->hlc = op.hlc;
 	if (ob->len >= l->o.seal_ops) {
 		int src = seal(l, p, wall_ms);
@@ -754,6 +793,19 @@ int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 	return rc;
 }
 
+int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
+{
+	char key[8];
+	unsigned char val[8];
+	store_put_u64(val, (uint64_t)offset);
+	pthread_mutex_lock(&l->mu);
+	store_batch_clear(l->wb);
+	store_batch_put(l->wb, key, key_part(key, 'K', p), val, 8);
+	int rc = store_write(l->db, l->wb);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
 /* Drops confirmed batches [0, ndrop) of pt from memory and the overlay. */
 static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, size_t *lens)
 {
@@ -761,10 +813,13 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, siz
 	for (size_t i = 0; i < ndrop; i++) {
 		wire_batch b;
 		if (bufs[i] && wire_decode_batch(bufs[i], lens[i], &b) == 0) {
+			char *flags = read_flags(l, p, pt->sealed[i].seq, b.nops);
 			for (uint32_t j = 0; j < b.nops; j++)
 				overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
 					       b.ops[j].item.p, b.ops[j].item.n,
-					       op_delta(b.ops[j].kind, b.ops[j].n));
+					       op_delta(b.ops[j].kind, b.ops[j].n,
+							!flags || flags[j]));
+			free(flags);
 			wire_batch_free(&b);
 		}
 		l->st.pending_bytes -= pt->sealed[i].len;
@@ -832,6 +887,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 			if (store_get(l->db, key, bk, &bufs[i], &lens[i]))
 				bufs[i] = NULL;
 			store_batch_del(l->wb, key, bk);
+			key[0] = 'D';
+			store_batch_del(l->wb, key, bk);
 		}
 		store_put_u64(val, applied);
 		store_put_u64(val + 8, s->offset);
@@ -868,7 +925,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 			continue;
 		if ((uint64_t)b->offset < s->offset || (held && b->seq < held)) {
 			b->state = SEALED_UNSENT;
-			l->st.batches_resent++;
+			b->resend = true;
 			log_info("batch resent: central passed it without applying it",
 				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
 				 " snapshot_offset=%" PRIu64 " applied=%" PRIu64,

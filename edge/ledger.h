@@ -4,6 +4,8 @@
  *   'M' counter 0 item 0 user -> membership [state u8][hlc u64]
  *   'O' partition opno        -> a pending op of the open batch
  *   'B' partition seq         -> a sealed batch (wire bytes, as produced)
+ *   'D' partition seq         -> a byte per op of that batch: 1 when the op
+ *                                moves this edge's overlay, 0 for a repeat
  *   'S' partition             -> last sealed sequence
  *   'A' partition             -> what central's snapshots said last:
  *                                [applied u64][offset u64][produced_ms u64]
@@ -44,6 +46,7 @@ typedef struct ledger_opts {
 	uint32_t seal_ops;      /* seal a batch at this many ops */
 	uint64_t seal_age_ms;   /* or when its first op is this old */
 	uint64_t budget_bytes;  /* pending bytes past which writes are refused */
+	uint64_t window_bytes;  /* unapplied bytes per partition let into Kafka */
 	size_t cache_entries;   /* snapshot counts kept in memory */
 	ledger_send_fn send;
 	void *send_ctx;
@@ -77,7 +80,10 @@ typedef struct ledger_stats {
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
 void ledger_free(ledger *l);
 
-/* Records add/remove of user in (counter, item) for a set counter.
+/* Records add/remove of user in (counter, item) for a set counter. A
+ * repeat of the locally known state is recorded and sent too (the local
+ * state may be stale after the user acted at another region) but answers
+ * changed=false and leaves the count alone.
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
  * failed; nothing is recorded in either case. */
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
@@ -109,6 +115,9 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 
 /* Where to resume reading snapshot partition p; ERR_NOTFOUND if never. */
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;
+
+/* Moves the snapshot resume point of p (its old one is out of range). */
+int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
 
 /* True while pending bytes are under budget. */
 bool ledger_accepting(ledger *l);

@@ -102,6 +102,27 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 	return ERR_AGAIN;
 }
 
+/* Assigns every snapshot partition at the offset the ledger stored with
+ * the last snapshot it applied (or the beginning). */
+static int assign_all(uplink *u, char *err, size_t errlen)
+{
+	int np = (int)u->cfg->partitions;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++) {
+		int64_t off;
+		if (ledger_snapshot_resume(u->lg, (uint32_t)p, &off))
+			off = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(l, u->cfg->snapshot_topic, p)->offset = off;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(u->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "assign %s: %s", u->cfg->snapshot_topic, rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 {
 	const edge_config *cfg = u->cfg;
@@ -121,21 +142,7 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 	if (!u->consumer)
 		return ERR_KAFKA;
 	rd_kafka_poll_set_consumer(u->consumer);
-	int np = (int)cfg->partitions;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-	for (int p = 0; p < np; p++) {
-		int64_t off;
-		if (ledger_snapshot_resume(lg, (uint32_t)p, &off))
-			off = RD_KAFKA_OFFSET_BEGINNING;
-		rd_kafka_topic_partition_list_add(l, cfg->snapshot_topic, p)->offset = off;
-	}
-	rd_kafka_resp_err_t e = rd_kafka_assign(u->consumer, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (e) {
-		snprintf(err, errlen, "assign %s: %s", cfg->snapshot_topic, rd_kafka_err2str(e));
-		return ERR_KAFKA;
-	}
-	return 0;
+	return assign_all(u, err, errlen);
 }
 
 /* Snapshots older than the broker keeps are gone: counts for items that
@@ -151,14 +158,9 @@ static void recover_out_of_range(uplink *u, int32_t p)
 		  "read them; resuming at the earliest kept",
 		  "topic=%s partition=%d low=%" PRId64 " high=%" PRId64, u->cfg->snapshot_topic, p,
 		  lo, hi);
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, u->cfg->snapshot_topic, p)->offset = lo;
-	rd_kafka_error_t *ke = rd_kafka_seek_partitions(u->consumer, l, 2000);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (ke) {
-		log_warn("seek failed", "partition=%d err=\"%s\"", p, rd_kafka_error_string(ke));
-		rd_kafka_error_destroy(ke);
-	}
+	char err[256];
+	if (ledger_snapshot_reset(u->lg, (uint32_t)p, lo) || assign_all(u, err, sizeof err))
+		log_warn("snapshot reassignment failed; will retry", "partition=%d", p);
 }
 
 void uplink_poll(uplink *u, int max)

@@ -77,7 +77,7 @@ static void stack_up(void)
 		write_file(name,
 			   "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
 			   "[http]\nlisten = 127.0.0.1:%d\n[identity]\ndev_header = true\n"
-			   "[batch]\nmax_ops = 1000\nmax_age_ms = 200\n%s",
+			   "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n%s",
 			   i, i, dir, i, edge_port[i], common);
 	}
 	char bs[512], log[512], t1[64], t2[64];
@@ -272,7 +272,7 @@ static void bulk_likes(int edge, int u)
 {
 	char uris[512], empty[512], out[8192];
 	snprintf(uris, sizeof uris, "%s/uris%d", dir, edge);
-	snprintf(empty, sizeof empty, "%s/empty", dir);
+	snprintf(empty, sizeof empty, "%s/body", dir);
 	struct stat st;
 	if (stat(uris, &st) != 0) {
 		FILE *f = fopen(uris, "w");
@@ -280,8 +280,9 @@ static void bulk_likes(int edge, int u)
 		for (int i = 0; i < BULK_ITEMS; i++)
 			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n", edge_port[edge], i);
 		fclose(f);
-		f = fopen(empty, "w");
+		f = fopen(empty, "w"); /* h2load cannot post an empty file */
 		cr_assert(f);
+		fputs("{}", f);
 		fclose(f);
 	}
 	int rc = proc_capture(out, sizeof out,

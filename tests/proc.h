@@ -138,8 +138,11 @@ static inline int proc_http(const char *method, int port, const char *path, cons
 		return -1;
 	int code = atoi(nl + 1);
 	*nl = 0;
-	if (body)
-		snprintf(body, cap, "%s", out);
+	if (body && cap) {
+		size_t n = strlen(out) < cap - 1 ? strlen(out) : cap - 1;
+		memcpy(body, out, n);
+		body[n] = 0;
+	}
 	return code == 0 ? -1 : code;
 }
 
