@@ -56,38 +56,14 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	central_config cfg;
-	const char *path = NULL;
-	char err[512];
-	cfg_defaults(central_options, central_noptions, &cfg);
-	int opt;
-	/* Overrides are applied after the file, so collect them first. */
-	char **sets = calloc((size_t)argc, sizeof *sets);
-	int nsets = 0;
-	while ((opt = getopt(argc, argv, "c:s:h")) != -1) {
-		switch (opt) {
-		case 'c': path = optarg; break;
-		case 's': sets[nsets++] = optarg; break;
-		default: usage(); free(sets); return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (!path || optind != argc) {
-		usage();
-		free(sets);
-		return 2;
-	}
-	if (cfg_load(central_options, central_noptions, &cfg, path, err, sizeof err)) {
-		fprintf(stderr, "central: %s\n", err);
-		free(sets);
-		return 2;
-	}
-	for (int i = 0; i < nsets; i++) {
-		if (cfg_set(central_options, central_noptions, &cfg, sets[i], err, sizeof err)) {
+	char err[512] = "";
+	int rc = cfg_load_args(central_options, central_noptions, &cfg, argc, argv, err, sizeof err);
+	if (rc) {
+		if (rc < 0)
 			fprintf(stderr, "central: %s\n", err);
-			free(sets);
-			return 2;
-		}
+		usage();
+		return rc < 0 ? 2 : 0;
 	}
-	free(sets);
 	log_set_component("central");
 	if (log_set_level(cfg.log_level)) {
 		fprintf(stderr, "central: central.log_level: unknown level '%s'\n", cfg.log_level);
@@ -102,7 +78,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int rc = central_run(&cfg);
+	rc = central_run(&cfg);
 	cfg_free(central_options, central_noptions, &cfg);
 	return rc ? 1 : 0;
 }

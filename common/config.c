@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <ini.h>
@@ -627,4 +628,34 @@ int cfg_parse_hostport(const char *s, char *host, size_t hostcap, int *port)
 	host[hlen] = '\0';
 	*port = (int)v;
 	return 0;
+}
+
+int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
+		  size_t errlen)
+{
+	const char *path = NULL;
+	char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+	int nsets = 0, opt, rc = 0;
+	cfg_defaults(table, n, out);
+	optind = 1;
+	while (rc == 0 && (opt = getopt(argc, argv, "c:s:h")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 's': sets[nsets++] = optarg; break;
+		case 'h': rc = 1; break;
+		default:
+			snprintf(err, errlen, "unknown option");
+			rc = ERR_CONFIG;
+		}
+	}
+	if (rc == 0 && (!path || optind != argc)) {
+		snprintf(err, errlen, "-c CONFIG is required and takes no other arguments");
+		rc = ERR_CONFIG;
+	}
+	if (rc == 0)
+		rc = cfg_load(table, n, out, path, err, errlen);
+	for (int i = 0; rc == 0 && i < nsets; i++)
+		rc = cfg_set(table, n, out, sets[i], err, errlen);
+	free(sets);
+	return rc;
 }

@@ -278,36 +278,14 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static edge e;
-	const char *path = NULL;
 	char err[512] = "";
-	cfg_defaults(edge_options, edge_noptions, &e.cfg);
-	char **sets = calloc((size_t)argc + 1, sizeof *sets);
-	int nsets = 0, opt, rc = 0;
-	while ((opt = getopt(argc, argv, "c:s:h")) != -1) {
-		switch (opt) {
-		case 'c': path = optarg; break;
-		case 's': sets[nsets++] = optarg; break;
-		default: usage(); free(sets); return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (!path || optind != argc) {
-		usage();
-		free(sets);
-		return 2;
-	}
-	if (cfg_load(edge_options, edge_noptions, &e.cfg, path, err, sizeof err)) {
-		fprintf(stderr, "edge: %s\n", err);
-		free(sets);
-		return 2;
-	}
-	for (int i = 0; i < nsets; i++) {
-		if (cfg_set(edge_options, edge_noptions, &e.cfg, sets[i], err, sizeof err)) {
+	int rc = cfg_load_args(edge_options, edge_noptions, &e.cfg, argc, argv, err, sizeof err);
+	if (rc) {
+		if (rc < 0)
 			fprintf(stderr, "edge: %s\n", err);
-			free(sets);
-			return 2;
-		}
+		usage();
+		return rc < 0 ? 2 : 0;
 	}
-	free(sets);
 	char comp[128];
 	snprintf(comp, sizeof comp, "edge/%s", e.cfg.id);
 	log_set_component(comp);

@@ -70,6 +70,12 @@ int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
  * and out unchanged. */
 int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
 	    char *err, size_t errlen) WARN_UNUSED;
+/* The daemons' command line: "-c FILE [-s section.key=value]...". Loads
+ * the defaults, the file, then the overrides in order. 0; 1 when -h asked
+ * for usage; ERR_CONFIG with the reason in err (usage errors included). */
+int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
+		  size_t errlen) WARN_UNUSED;
+
 /* Logs every option's effective value at info level, one line each
  * (msg="config" key=section.name value=...), secret options as "***".
  * Passthrough keys containing "password" or "secret" are masked too. */
