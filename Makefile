@@ -50,6 +50,8 @@ ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest san-test bench format clean check-deps
+# Keep test objects: they are intermediate files of the pattern rules.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(BINS)
