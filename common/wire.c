@@ -364,12 +364,23 @@ static int snapshot_field(wire_str k)
 	}
 }
 
-static int decode_batch(mpr *r, wire_batch *b)
+/* One message kind: its "t" value, its field table, how to read a known
+ * field into the message, and the fields it must carry. */
+typedef struct msg_kind {
+	const char *type;
+	int (*field)(wire_str key);
+	int (*read)(mpr *r, int field, void *msg);
+	int required;
+} msg_kind;
+
+/* Walks the top-level map shared by every message: the head, then each
+ * key once, known fields read, unknown ones skipped, nothing trailing. */
+static int decode_map(mpr *r, const msg_kind *kind, void *msg)
 {
 	uint32_t n;
 	int seen = F_HEAD, rc;
 
-	if ((rc = read_head(r, "b", &n)))
+	if ((rc = read_head(r, kind->type, &n)))
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
 		wire_str k;
@@ -377,7 +388,7 @@ static int decode_batch(mpr *r, wire_batch *b)
 
 		if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
 			return rc;
-		if (!(f = batch_field(k))) {
+		if (!(f = kind->field(k))) {
 			if ((rc = mpr_skip(r)))
 				return rc;
 			continue;
@@ -385,20 +396,35 @@ static int decode_batch(mpr *r, wire_batch *b)
 		if (seen & f)
 			return ERR_CORRUPT;
 		seen |= f;
-		switch (f) {
-		case F_EDGE: rc = read_name(r, &b->edge); break;
-		case F_REGION: rc = mpr_read_str(r, WIRE_MAX_STR, &b->region); break;
-		case F_PARTITION: rc = read_u32(r, &b->partition); break;
-		case F_SEQ: rc = mpr_read_uint(r, UINT64_MAX, &b->seq); break;
-		case F_WALL: rc = mpr_read_uint(r, UINT64_MAX, &b->created_ms); break;
-		default: rc = read_ops(r, b); break;
-		}
-		if (rc)
+		if ((rc = kind->read(r, f, msg)))
 			return rc;
 	}
-	if ((seen & BATCH_FIELDS) != BATCH_FIELDS || b->seq == 0)
+	if ((seen & kind->required) != kind->required)
 		return ERR_CORRUPT;
 	return r->left ? ERR_CORRUPT : 0;
+}
+
+static int read_batch_field(mpr *r, int f, void *msg)
+{
+	wire_batch *b = msg;
+
+	switch (f) {
+	case F_EDGE: return read_name(r, &b->edge);
+	case F_REGION: return mpr_read_str(r, WIRE_MAX_STR, &b->region);
+	case F_PARTITION: return read_u32(r, &b->partition);
+	case F_SEQ: return mpr_read_uint(r, UINT64_MAX, &b->seq);
+	case F_WALL: return mpr_read_uint(r, UINT64_MAX, &b->created_ms);
+	default: return read_ops(r, b);
+	}
+}
+
+static const msg_kind batch_kind = {"b", batch_field, read_batch_field, BATCH_FIELDS};
+
+static int decode_batch(mpr *r, wire_batch *b)
+{
+	int rc = decode_map(r, &batch_kind, b);
+
+	return rc ? rc : b->seq == 0 ? ERR_CORRUPT : 0;
 }
 
 int wire_decode_batch(const void *buf, size_t len, wire_batch *b)
@@ -454,42 +480,27 @@ static int read_counts(mpr *r, wire_snapshot *s)
 	return 0;
 }
 
+static int read_snapshot_field(mpr *r, int f, void *msg)
+{
+	wire_snapshot *s = msg;
+
+	switch (f) {
+	case F_SOURCE: return mpr_read_str(r, WIRE_MAX_STR, &s->source);
+	case F_PARTITION: return read_u32(r, &s->partition);
+	case F_OFFSET: return mpr_read_uint(r, UINT64_MAX, &s->offset);
+	case F_WALL: return mpr_read_uint(r, UINT64_MAX, &s->produced_ms);
+	case F_LAST: return mpr_read_bool(r, &s->last);
+	case F_EDGES: return read_edges(r, s);
+	default: return read_counts(r, s);
+	}
+}
+
+static const msg_kind snapshot_kind = {"s", snapshot_field, read_snapshot_field,
+				       SNAPSHOT_FIELDS};
+
 static int decode_snapshot(mpr *r, wire_snapshot *s)
 {
-	uint32_t n;
-	int seen = F_HEAD, rc;
-
-	if ((rc = read_head(r, "s", &n)))
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		wire_str k;
-		int f;
-
-		if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
-			return rc;
-		if (!(f = snapshot_field(k))) {
-			if ((rc = mpr_skip(r)))
-				return rc;
-			continue;
-		}
-		if (seen & f)
-			return ERR_CORRUPT;
-		seen |= f;
-		switch (f) {
-		case F_SOURCE: rc = mpr_read_str(r, WIRE_MAX_STR, &s->source); break;
-		case F_PARTITION: rc = read_u32(r, &s->partition); break;
-		case F_OFFSET: rc = mpr_read_uint(r, UINT64_MAX, &s->offset); break;
-		case F_WALL: rc = mpr_read_uint(r, UINT64_MAX, &s->produced_ms); break;
-		case F_LAST: rc = mpr_read_bool(r, &s->last); break;
-		case F_EDGES: rc = read_edges(r, s); break;
-		default: rc = read_counts(r, s); break;
-		}
-		if (rc)
-			return rc;
-	}
-	if ((seen & SNAPSHOT_FIELDS) != SNAPSHOT_FIELDS)
-		return ERR_CORRUPT;
-	return r->left ? ERR_CORRUPT : 0;
+	return decode_map(r, &snapshot_kind, s);
 }
 
 int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s)
