@@ -129,16 +129,12 @@ static int load(applier *a)
 		return rc;
 	for (uint32_t p = 0; p < a->nparts; p++) {
 		unsigned char key[8];
-		char *val;
-		size_t vlen;
-		rc = store_get(a->db, key, key_offset(key, p), &val, &vlen);
-		if (rc == 0) {
-			if (vlen == 8)
-				a->parts[p].next_offset = (int64_t)store_get_u64((unsigned char *)val);
-			free(val);
-		} else if (rc != ERR_NOTFOUND) {
+		uint64_t off;
+		rc = store_read_u64(a->db, key, key_offset(key, p), &off);
+		if (rc == 0)
+			a->parts[p].next_offset = (int64_t)off;
+		else if (rc != ERR_NOTFOUND)
 			return rc;
-		}
 	}
 	return 0;
 }
@@ -259,17 +255,12 @@ static int count_of(applier *a, const unsigned char *key, size_t kn, uint64_t **
 	*count = &v->u;
 	if (!created)
 		return 0;
-	char *val;
-	size_t vlen;
-	int rc = store_get(a->db, key, kn, &val, &vlen);
-	if (rc == ERR_NOTFOUND)
+	int rc = store_read_u64(a->db, key, kn, &v->u);
+	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT) {
+		v->u = 0; /* logged by store_read_u64; the count restarts at 0 */
 		return 0;
-	if (rc)
-		return rc;
-	if (vlen == 8)
-		v->u = store_get_u64((unsigned char *)val);
-	free(val);
-	return 0;
+	}
+	return rc;
 }
 
 static int apply_ops(applier *a, const wire_batch *b)
@@ -582,18 +573,12 @@ int applier_count(applier *a, const char *counter, const char *item, uint64_t *c
 	if (c.n > COUNTER_MAX || it.n > ITEM_MAX)
 		return ERR_INVAL;
 	size_t kn = key_join(key, 'C', &c, &it, NULL);
-	char *val;
-	size_t vlen;
-	*count = 0;
-	int rc = store_get(a->db, key, kn, &val, &vlen);
-	if (rc == ERR_NOTFOUND)
+	int rc = store_read_u64(a->db, key, kn, count);
+	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT) {
+		*count = 0;
 		return 0;
-	if (rc)
-		return rc;
-	if (vlen == 8)
-		*count = store_get_u64((unsigned char *)val);
-	free(val);
-	return 0;
+	}
+	return rc;
 }
 
 const applier_stats *applier_get_stats(const applier *a)

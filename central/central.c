@@ -9,25 +9,22 @@
  */
 #include "central.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "apply.h"
 #include "bus.h"
 #include "clock.h"
+#include "item.h"
 #include "log.h"
 #include "opsapi.h"
 #include "store.h"
 #include "wire.h"
 #include "xmem.h"
-
-#define MAX_COUNTERS 16
 
 static atomic_bool stopping;
 
@@ -44,32 +41,11 @@ typedef struct central {
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
 	ops_api *api;
-	char *counters[MAX_COUNTERS + 1];
+	char *counters[ITEM_MAX_NAMES + 1];
 	uint64_t offset_resets;
 	uint64_t snapshots_sent;
 	uint64_t snapshot_errors;
 } central;
-
-static int split_counters(central *c, char *err, size_t errlen)
-{
-	char *list = xstrdup(c->cfg->counters);
-	int n = 0;
-	for (char *save = NULL, *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-		if (n == MAX_COUNTERS) {
-			snprintf(err, errlen, "central.counters: at most %d counters", MAX_COUNTERS);
-			free(list);
-			return ERR_CONFIG;
-		}
-		c->counters[n++] = xstrdup(t);
-	}
-	c->counters[n] = NULL;
-	free(list);
-	if (!n) {
-		snprintf(err, errlen, "central.counters: name at least one counter");
-		return ERR_CONFIG;
-	}
-	return 0;
-}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -85,7 +61,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static int open_kafka(central *c, char *err, size_t errlen)
 {
 	const central_config *cfg = c->cfg;
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -95,17 +71,11 @@ static int open_kafka(central *c, char *err, size_t errlen)
 		return ERR_KAFKA;
 	c->snap_topic = rd_kafka_topic_new(c->producer, cfg->snapshot_topic, NULL);
 
-	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, err, errlen);
-	if (!conf)
-		return ERR_CONFIG;
 	char group[256];
 	snprintf(group, sizeof group, "likes-central-%s", cfg->id);
-	char kerr[256];
-	if (rd_kafka_conf_set(conf, "group.id", group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "group.id: %s", kerr);
-		rd_kafka_conf_destroy(conf);
+	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, group, err, errlen);
+	if (!conf)
 		return ERR_CONFIG;
-	}
 	c->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
 	if (!c->consumer)
 		return ERR_KAFKA;
@@ -290,22 +260,18 @@ int central_run(const central_config *cfg)
 {
 	central c = {.cfg = cfg};
 	char err[512] = "";
-	int rc = split_counters(&c, err, sizeof err);
-	if (rc)
-		goto out;
-
-	if (mkdir(cfg->data_dir, 0755) && errno != EEXIST) {
-		snprintf(err, sizeof err, "mkdir %s: %s", cfg->data_dir, strerror(errno));
-		rc = ERR_IO;
+	int rc = item_parse_names(cfg->counters, c.counters, item_counter_valid);
+	if (rc) {
+		snprintf(err, sizeof err, "central.counters: 1-%d comma-separated [a-z0-9_] names",
+			 ITEM_MAX_NAMES);
 		goto out;
 	}
-	char path[1024];
-	snprintf(path, sizeof path, "%s/store", cfg->data_dir);
+
 	store_opts so;
 	store_opts_default(&so);
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
 	so.sync = cfg->store_sync;
-	c.db = store_open(path, &so, err, sizeof err);
+	c.db = store_open_dir(cfg->data_dir, &so, err, sizeof err);
 	if (!c.db) {
 		rc = ERR_IO;
 		goto out;
@@ -356,7 +322,6 @@ out:
 	}
 	applier_free(c.ap);
 	store_close(c.db);
-	for (char **n = c.counters; *n; n++)
-		free(*n);
+	item_free_names(c.counters);
 	return rc;
 }

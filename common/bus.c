@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -32,6 +33,24 @@ static const struct kv_default consumer_defaults[] = {
 	{"auto.offset.reset", "error"},
 	{"enable.partition.eof", "false"},
 };
+
+/* Every client: a fatal error (an idempotent producer that can no longer
+ * guarantee order) ends the process, because both daemons keep what they
+ * have not handed over durably and a restart resumes from there; other
+ * errors are logged and librdkafka retries them. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_fatal_error(rk, why, sizeof why);
+		log_error("fatal kafka error; exiting", "client=%s reason=\"%s\"", rd_kafka_name(rk),
+			  why);
+		_exit(3);
+	}
+	log_warn("kafka", "client=%s err=\"%s\" reason=\"%s\"", rd_kafka_name(rk),
+		 rd_kafka_err2name(err), reason);
+}
 
 int bus_read_bootstrap(const char *path, char *buf, size_t cap)
 {
@@ -61,9 +80,10 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, s
 }
 
 rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const char *bootstrap_file,
-			      char *err, size_t errlen)
+			      const char *group, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	const struct kv_default *defs = role == BUS_PRODUCER ? producer_defaults : consumer_defaults;
 	size_t ndefs = role == BUS_PRODUCER
 			       ? sizeof producer_defaults / sizeof producer_defaults[0]
@@ -71,6 +91,8 @@ rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const cha
 	for (size_t i = 0; i < ndefs; i++)
 		if (set(conf, defs[i].key, defs[i].value, err, errlen))
 			goto fail;
+	if (role == BUS_CONSUMER && group && set(conf, "group.id", group, err, errlen))
+		goto fail;
 
 	bool have_bootstrap = false;
 	for (const cfg_kv *kv = props; kv; kv = kv->next) {

@@ -5,10 +5,12 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "xmem.h"
@@ -81,6 +83,20 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	return db;
 }
 
+store *store_open_dir(const char *dir, const store_opts *o, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/store", dir) >= sizeof path) {
+		snprintf(err, errlen, "data directory path too long");
+		return NULL;
+	}
+	return store_open(path, o, err, errlen);
+}
+
 void store_close(store *db)
 {
 	if (!db)
@@ -119,6 +135,24 @@ int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
 	*val = copy;
 	*vlen = n;
 	return 0;
+}
+
+int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v)
+{
+	char *val;
+	size_t vlen;
+	int rc = store_get(db, key, klen, &val, &vlen);
+	if (rc)
+		return rc;
+	if (vlen == 8)
+		*v = store_get_u64((unsigned char *)val);
+	else {
+		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu", db->path,
+			  klen ? ((const char *)key)[0] : '?', vlen);
+		rc = ERR_CORRUPT;
+	}
+	free(val);
+	return rc;
 }
 
 store_batch *store_batch_new(void)

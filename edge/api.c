@@ -15,43 +15,6 @@
 #include "log.h"
 #include "xmem.h"
 
-int api_parse_names(const char *list, char *out[API_MAX_NAMES + 1],
-		    bool (*valid)(const char *, size_t))
-{
-	char *copy = xstrdup(list);
-	int n = 0, rc = 0;
-	for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-		if (n == API_MAX_NAMES || !valid(t, strlen(t))) {
-			rc = ERR_CONFIG;
-			break;
-		}
-		out[n++] = xstrdup(t);
-	}
-	out[n] = NULL;
-	free(copy);
-	if (!rc && n == 0)
-		rc = ERR_CONFIG;
-	if (rc)
-		api_free_names(out);
-	return rc;
-}
-
-void api_free_names(char *names[API_MAX_NAMES + 1])
-{
-	for (int i = 0; names[i]; i++) {
-		free(names[i]);
-		names[i] = NULL;
-	}
-}
-
-static bool in_list(char *const *names, const char *s, size_t n)
-{
-	for (; *names; names++)
-		if (strlen(*names) == n && memcmp(*names, s, n) == 0)
-			return true;
-	return false;
-}
-
 /* --- answers -------------------------------------------------------------- */
 
 static void respond(http_response *resp, int status, const char *fmt, ...)
@@ -119,7 +82,7 @@ static int parse_item_route(const api *a, const char *path, route *r, const char
 		goto notfound;
 	if (n < 3)
 		goto notfound;
-	if (!in_list(a->types, seg[0], len[0])) {
+	if (!item_in_names(a->types, seg[0], len[0])) {
 		*code = "invalid_item";
 		*why = "unknown item type";
 		return 400;
@@ -129,7 +92,7 @@ static int parse_item_route(const api *a, const char *path, route *r, const char
 		*why = "item id must match [A-Za-z0-9_-]{1,64}";
 		return 400;
 	}
-	if (!in_list(a->counters, seg[2], len[2])) {
+	if (!item_in_names(a->counters, seg[2], len[2])) {
 		*code = "unknown_counter";
 		*why = "no such counter";
 		return 404;

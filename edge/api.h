@@ -18,20 +18,13 @@
 #include "identity.h"
 #include "ledger.h"
 
-#define API_MAX_NAMES 16
-
 typedef struct api {
 	ledger *lg;
 	identity_config ic;
-	char *types[API_MAX_NAMES + 1];    /* NULL-terminated */
-	char *counters[API_MAX_NAMES + 1]; /* NULL-terminated */
+	char *types[ITEM_MAX_NAMES + 1];    /* NULL-terminated */
+	char *counters[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
 	const char *edge_id;
 } api;
-
-/* Splits a comma-separated list of names into out (NULL-terminated).
- * ERR_CONFIG for an empty list, a bad name or too many. */
-int api_parse_names(const char *list, char *out[API_MAX_NAMES + 1], bool (*valid)(const char *, size_t)) WARN_UNUSED;
-void api_free_names(char *names[API_MAX_NAMES + 1]);
 
 void api_handle(void *ctx, const http_request *req, http_response *resp);
 

@@ -183,15 +183,23 @@ static uint32_t part_of(const ledger *l, const char *item)
 
 /* --- overlay and cache ---------------------------------------------------- */
 
+/* "counter 0 item": the overlay's and the cache's key, and, after a 'C',
+ * the store's snapshot-count key. The caller checks the lengths. */
+static size_t pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il)
+{
+	memcpy(k, counter, cl);
+	k[cl] = 0;
+	memcpy(k + cl + 1, item, il);
+	return cl + 1 + il;
+}
+
 static void overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
 			int64_t delta)
 {
 	char key[KEY_MAX];
-	memcpy(key, counter, cl);
-	key[cl] = 0;
-	memcpy(key + cl + 1, item, il);
+	size_t kn = pair_key(key, counter, cl, item, il);
 	bool created;
-	smap_val *v = smap_put(&l->overlay, key, cl + 1 + il, &created);
+	smap_val *v = smap_put(&l->overlay, key, kn, &created);
 	if (created)
 		v->p = xcalloc(1, sizeof(overlay_entry));
 	overlay_entry *e = v->p;
@@ -203,17 +211,15 @@ static void overlay_remove(ledger *l, const char *counter, size_t cl, const char
 			   int64_t delta)
 {
 	char key[KEY_MAX];
-	memcpy(key, counter, cl);
-	key[cl] = 0;
-	memcpy(key + cl + 1, item, il);
-	smap_val *v = smap_get(&l->overlay, key, cl + 1 + il);
+	size_t kn = pair_key(key, counter, cl, item, il);
+	smap_val *v = smap_get(&l->overlay, key, kn);
 	if (!v)
 		return;
 	overlay_entry *e = v->p;
 	e->delta -= delta;
 	if (--e->nops == 0) {
 		free(e);
-		smap_del(&l->overlay, key, cl + 1 + il);
+		smap_del(&l->overlay, key, kn);
 	}
 }
 
@@ -470,12 +476,10 @@ static int load(ledger *l, char *err, size_t errlen)
 			snprintf(err, errlen, "reading applied state: %s", err_str(rc));
 			return rc;
 		}
-		rc = store_get(l->db, key, key_part(key, 'S', p), &buf, &len);
-		if (rc == 0) {
-			if (len == 8)
-				pt->last_seq = store_get_u64((unsigned char *)buf);
-			free(buf);
-		} else if (rc != ERR_NOTFOUND) {
+		/* A sequence read wrong would reuse numbers central has
+		 * applied already: refuse to start rather than guess. */
+		rc = store_read_u64(l->db, key, key_part(key, 'S', p), &pt->last_seq);
+		if (rc && rc != ERR_NOTFOUND) {
 			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
 			return rc;
 		}
@@ -780,16 +784,10 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 {
 	char key[8];
-	char *buf;
-	size_t len;
-	int rc = store_get(l->db, key, key_part(key, 'K', p), &buf, &len);
-	if (rc)
-		return rc;
-	if (len == 8)
-		*offset = (int64_t)store_get_u64((unsigned char *)buf);
-	else
-		rc = ERR_CORRUPT;
-	free(buf);
+	uint64_t off;
+	int rc = store_read_u64(l->db, key, key_part(key, 'K', p), &off);
+	if (rc == 0)
+		*offset = (int64_t)off;
 	return rc;
 }
 
@@ -853,13 +851,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		const wire_count *c = &s->counts[i];
 		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
 			continue;
-		size_t kn = 0;
-		key[kn++] = 'C';
-		memcpy(key + kn, c->counter.p, c->counter.n);
-		kn += c->counter.n;
-		key[kn++] = 0;
-		memcpy(key + kn, c->item.p, c->item.n);
-		kn += c->item.n;
+		key[0] = 'C';
+		size_t kn = 1 + pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
 		store_put_u64(val, c->count);
 		store_put_u64(val + 8, s->offset);
 		store_batch_put(l->wb, key, kn, val, 16);
@@ -902,13 +895,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		const wire_count *c = &s->counts[i];
 		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
 			continue;
-		size_t kn = 0;
-		memcpy(key, c->counter.p, c->counter.n);
-		kn += c->counter.n;
-		key[kn++] = 0;
-		memcpy(key + kn, c->item.p, c->item.n);
-		kn += c->item.n;
-		cache_set(l, key, kn, c->count | COUNT_KNOWN);
+		cache_set(l, key, pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n),
+			  c->count | COUNT_KNOWN);
 	}
 	l->st.snapshots_applied++;
 	if (!s->last)

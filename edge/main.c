@@ -7,7 +7,6 @@
  * open batch, hand what is sealed to Kafka within a deadline, exit 0;
  * what Kafka did not take stays in the store for the next start.
  */
-#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <inttypes.h>
@@ -16,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -131,15 +129,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(e->base);
 }
 
-static int ensure_dir(const char *path, char *err, size_t errlen)
-{
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-		return ERR_IO;
-	}
-	return 0;
-}
-
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
@@ -148,20 +137,16 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "edge.id and edge.region must match [a-z0-9_-]{1,64}");
 		return ERR_CONFIG;
 	}
-	if (api_parse_names(cfg->types, e->api.types, item_type_valid) ||
-	    api_parse_names(cfg->counters, e->api.counters, item_counter_valid)) {
+	if (item_parse_names(cfg->types, e->api.types, item_type_valid) ||
+	    item_parse_names(cfg->counters, e->api.counters, item_counter_valid)) {
 		snprintf(err, errlen, "edge.types and edge.counters: comma-separated [a-z0-9_] names");
 		return ERR_CONFIG;
 	}
-	if (ensure_dir(cfg->data_dir, err, errlen))
-		return ERR_IO;
-	char path[1024];
-	snprintf(path, sizeof path, "%s/store", cfg->data_dir);
 	store_opts so;
 	store_opts_default(&so);
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
 	so.sync = cfg->store_sync;
-	e->db = store_open(path, &so, err, errlen);
+	e->db = store_open_dir(cfg->data_dir, &so, err, errlen);
 	if (!e->db)
 		return ERR_IO;
 	char buf[64];
@@ -265,8 +250,8 @@ static void stop(edge *e)
 	store_close(e->db);
 	if (e->base)
 		event_base_free(e->base);
-	api_free_names(e->api.types);
-	api_free_names(e->api.counters);
+	item_free_names(e->api.types);
+	item_free_names(e->api.counters);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -48,30 +47,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	ledger_delivered(u->lg, p, seq, m->offset);
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	(void)opaque;
-	if (err == RD_KAFKA_RESP_ERR__FATAL) {
-		char why[512];
-		rd_kafka_fatal_error(rk, why, sizeof why);
-		/* An idempotent producer that hit a fatal error cannot go on;
-		 * every unapplied batch is still in the ledger, so a restart
-		 * (by the supervisor) loses nothing. */
-		log_error("fatal kafka error; exiting", "reason=\"%s\"", why);
-		_exit(3);
-	}
-	log_warn("kafka", "err=\"%s\" reason=\"%s\"", rd_kafka_err2name(err), reason);
-}
-
 uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen)
 {
 	uplink *u = xcalloc(1, sizeof *u);
 	u->cfg = cfg;
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_opaque(conf, u);
 	u->producer = bus_client_new(BUS_PRODUCER, conf, err, errlen);
 	if (!u->producer)
@@ -127,17 +110,12 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 {
 	const edge_config *cfg = u->cfg;
 	u->lg = lg;
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, err, errlen);
+	char group[256];
+	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
+	rd_kafka_conf_t *conf =
+		bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
-	char group[256], kerr[256];
-	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
-	if (rd_kafka_conf_set(conf, "group.id", group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "group.id: %s", kerr);
-		rd_kafka_conf_destroy(conf);
-		return ERR_CONFIG;
-	}
-	rd_kafka_conf_set_error_cb(conf, on_error);
 	u->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
 	if (!u->consumer)
 		return ERR_KAFKA;

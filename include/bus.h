@@ -15,9 +15,11 @@
 enum bus_role { BUS_PRODUCER, BUS_CONSUMER };
 
 /* A conf with the role's defaults, then the passthrough properties.
- * NULL with the reason in err. */
+ * Consumers get group.id = group (they assign partitions themselves; the
+ * group only names them to the cluster). NULL with the reason in err. */
 rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props,
-			      const char *bootstrap_file, char *err, size_t errlen);
+			      const char *bootstrap_file, const char *group, char *err,
+			      size_t errlen);
 
 /* Creates the client from conf (taking ownership of it). */
 rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err, size_t errlen);

@@ -24,6 +24,17 @@ bool item_user_valid(const char *s, size_t n);
 bool item_counter_valid(const char *s, size_t n);
 /* Edge ids and region names: [a-z0-9_-]{1,64}. */
 bool item_edge_valid(const char *s, size_t n);
+#define ITEM_MAX_NAMES 16 /* configured types or counters */
+
+/* Splits a comma-separated list of names into out (NULL-terminated,
+ * strings malloc'ed). ERR_CONFIG for an empty list, a name valid()
+ * refuses, or more than ITEM_MAX_NAMES; out is then empty. */
+int item_parse_names(const char *list, char *out[ITEM_MAX_NAMES + 1],
+		     bool (*valid)(const char *, size_t)) __attribute__((warn_unused_result));
+void item_free_names(char *names[ITEM_MAX_NAMES + 1]);
+/* True when s (n bytes) is one of names. */
+bool item_in_names(char *const *names, const char *s, size_t n);
+
 /* "type:id" with both parts valid (the type's spelling, not whether it is
  * configured). */
 bool item_valid(const char *s, size_t n);

@@ -29,11 +29,17 @@ void store_opts_default(store_opts *o);
 /* Opens (creating if missing) the database at path. NULL on failure, with
  * the reason in err. */
 store *store_open(const char *path, const store_opts *o, char *err, size_t errlen);
+/* Creates dir when missing and opens the database at dir/store. */
+store *store_open_dir(const char *dir, const store_opts *o, char *err, size_t errlen);
 void store_close(store *db);
 
 /* 0 and a malloc'ed copy in *val (free with free()), ERR_NOTFOUND, or
  * ERR_IO. */
 int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen) WARN_UNUSED;
+
+/* Reads a value stored as 8 big-endian bytes: 0, ERR_NOTFOUND, ERR_IO,
+ * or ERR_CORRUPT when the value has another size (logged). */
+int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v) WARN_UNUSED;
 
 store_batch *store_batch_new(void);
 void store_batch_put(store_batch *b, const void *k, size_t kn, const void *v, size_t vn);
