@@ -1,7 +1,8 @@
 /* http.c - the edge's HTTP/2 server: listeners, connections, nghttp2
  * sessions and per-stream request state.
  *
- * Owns: the listeners, the SSL_CTX, and every connection (a list on the
+ * Owns: the listeners, the SSL_CTX (made by http_tls.c), and every
+ * connection (a list on the
  * server); each connection owns its bufferevent, its nghttp2 session and
  * its streams (a list on the connection, because nghttp2_session_del does
  * not report streams it drops). Nothing is global, so several workers may
@@ -29,6 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "config.h"
+#include "http_tls.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -103,18 +106,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* The oldest queued OpenSSL error as text; clears the queue. */
-static const char *ssl_reason(char *buf, size_t len)
-{
-	unsigned long e = ERR_get_error();
-	if (e)
-		ERR_error_string_n(e, buf, len);
-	else
-		snprintf(buf, len, "unknown");
-	ERR_clear_error();
-	return buf;
 }
 
 static void format_peer(const struct sockaddr *sa, char *out, size_t outlen)
@@ -674,20 +665,12 @@ static void on_write(struct bufferevent *bev, void *arg)
 	conn_progress(c);
 }
 
-static bool alpn_is_h2(SSL *ssl)
-{
-	const unsigned char *proto = NULL;
-	unsigned len = 0;
-	SSL_get0_alpn_selected(ssl, &proto, &len);
-	return proto && len == 2 && memcmp(proto, "h2", 2) == 0;
-}
-
 static void on_event(struct bufferevent *bev, short events, void *arg)
 {
 	conn *c = arg;
 	if (events & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (!ssl || !alpn_is_h2(ssl)) {
+		if (!ssl || !http_tls_is_h2(ssl)) {
 			log_debug("closing connection", "peer=%s reason=\"no h2 via ALPN\"",
 			          c->peer);
 			conn_free(c);
@@ -767,7 +750,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		if (!ssl) {
 			char buf[256];
 			log_warn("cannot create TLS connection", "peer=%s reason=\"%s\"", peer,
-			         ssl_reason(buf, sizeof buf));
+			         http_tls_reason(buf, sizeof buf));
 			evutil_closesocket(fd);
 			return;
 		}
@@ -851,39 +834,28 @@ static void on_accept_error(struct evconnlistener *lis, void *arg)
 	}
 }
 
-/* "1.2.3.4:80" or "[::1]:80" to a sockaddr; port 0 is allowed (any free
- * port), which evutil_parse_sockaddr_port refuses. */
+/* "1.2.3.4:80", "[::1]:80" or ":80" (any IPv4 address) to a sockaddr;
+ * port 0 asks for any free port. */
 static bool parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
 {
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof host || !colon[1])
-		return false;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno || *end || port < 0 || port > 65535)
+	char host[INET6_ADDRSTRLEN + 1];
+	int port;
+	if (cfg_parse_hostport(addr, host, sizeof host, &port))
 		return false;
 	memset(ss, 0, sizeof *ss);
-	size_t hl = strlen(host);
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		host[hl - 1] = '\0';
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
-			return false;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = (int)sizeof *in6;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (!host[0] || inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = (int)sizeof *in;
 		return true;
 	}
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
 		return false;
-	in->sin_family = AF_INET;
-	in->sin_port = htons((uint16_t)port);
-	*len = (int)sizeof *in;
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons((uint16_t)port);
+	*len = (int)sizeof *in6;
 	return true;
 }
 
@@ -906,69 +878,6 @@ static int listen_on(http_server *srv, int idx, const char *addr, char *err, siz
 	}
 	evconnlistener_set_error_cb(srv->lis[idx], on_accept_error);
 	return 0;
-}
-
-/* --- TLS ----------------------------------------------------------------- */
-
-static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-                       const unsigned char *in, unsigned inlen, void *arg)
-{
-	(void)ssl, (void)arg;
-	static const unsigned char h2[] = {2, 'h', '2'};
-	unsigned char *sel = NULL;
-	unsigned char sellen = 0;
-	if (SSL_select_next_proto(&sel, &sellen, h2, sizeof h2, in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
-	*out = sel;
-	*outlen = sellen;
-	return SSL_TLSEXT_ERR_OK;
-}
-
-static SSL_CTX *make_ssl_ctx(const http_config *cfg, char *err, size_t errlen)
-{
-	char buf[256];
-	if (!cfg->tls_cert || !cfg->tls_cert[0] || !cfg->tls_key || !cfg->tls_key[0]) {
-		seterr(err, errlen, "tls_listen needs tls_cert and tls_key");
-		return NULL;
-	}
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		seterr(err, errlen, "cannot create TLS context: %s", ssl_reason(buf, sizeof buf));
-		return NULL;
-	}
-	/* TLS 1.2 ciphers limited to the AEAD suites RFC 9113 allows. */
-	static const char ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-	                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-	                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
-		seterr(err, errlen, "cannot configure TLS: %s", ssl_reason(buf, sizeof buf));
-		goto fail;
-	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-		seterr(err, errlen, "cannot load certificate %s: %s", cfg->tls_cert,
-		       ssl_reason(buf, sizeof buf));
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		seterr(err, errlen, "cannot load private key %s: %s", cfg->tls_key,
-		       ssl_reason(buf, sizeof buf));
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		seterr(err, errlen, "private key %s does not match the certificate: %s",
-		       cfg->tls_key, ssl_reason(buf, sizeof buf));
-		goto fail;
-	}
-	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
-	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 /* --- server -------------------------------------------------------------- */
@@ -1020,8 +929,13 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 
 	if (make_callbacks(srv, err, errlen) != 0)
 		goto fail;
-	if (tls && !(srv->ssl_ctx = make_ssl_ctx(cfg, err, errlen)))
-		goto fail;
+	if (tls) {
+		char why[512];
+		if (!(srv->ssl_ctx = http_tls_ctx_new(cfg, why, sizeof why))) {
+			seterr(err, errlen, "%s", why);
+			goto fail;
+		}
+	}
 	srv->retry = evtimer_new(base, on_retry, srv);
 	if (!srv->retry) {
 		seterr(err, errlen, "cannot create accept retry timer");
