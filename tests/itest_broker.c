@@ -7,7 +7,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -21,6 +20,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
+#include "kafka_util.h"
+#include "testdir.h"
 
 #define WAIT_MS 20000
 
@@ -29,41 +30,20 @@ static pid_t child = -1;
 static rd_kafka_t *prod;
 static rd_kafka_t *cons;
 
-typedef struct delivery {
-	bool done;
-	rd_kafka_resp_err_t err;
-	int64_t offset;
-} delivery;
-
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/itest_broker.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	testdir_make(tmpdir, sizeof tmpdir, "itest_broker");
 }
-
-static void destroy_clients(void);
 
 static void teardown(void)
 {
-	destroy_clients();
+	kafka_destroy_clients(&prod, &cons);
 	if (child > 0) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
 		child = -1;
 	}
-	DIR *d = opendir(tmpdir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-				char p[512];
-				snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-				unlink(p);
-			}
-		}
-		closedir(d);
-		rmdir(tmpdir);
-	}
+	testdir_remove(tmpdir);
 }
 
 TestSuite(itest_broker, .init = setup, .fini = teardown, .timeout = 90);
@@ -159,68 +139,10 @@ static bool file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-	char err[256];
-	cr_assert_eq(rd_kafka_conf_set(conf, k, v, err, sizeof err), RD_KAFKA_CONF_OK, "%s=%s: %s",
-	             k, v, err);
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	(void)opaque;
-	delivery *d = m->_private;
-	d->err = m->err;
-	d->offset = m->offset;
-	d->done = true;
-}
-
-static rd_kafka_t *new_producer(const char *bootstraps)
-{
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	set(conf, "bootstrap.servers", bootstraps);
-	set(conf, "enable.idempotence", "true");
-	set(conf, "acks", "all");
-	set(conf, "linger.ms", "0");
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	cr_assert_not_null(rk, "producer: %s", err);
-	return rk;
-}
-
-static rd_kafka_t *new_consumer(const char *bootstraps)
-{
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	set(conf, "bootstrap.servers", bootstraps);
-	set(conf, "group.id", "itest-broker");
-	set(conf, "enable.auto.commit", "false");
-	set(conf, "fetch.wait.max.ms", "10");
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	cr_assert_not_null(rk, "consumer: %s", err);
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
-}
-
-static void destroy_clients(void)
-{
-	if (cons) {
-		rd_kafka_consumer_close(cons);
-		rd_kafka_destroy(cons);
-		cons = NULL;
-	}
-	if (prod) {
-		rd_kafka_destroy(prod);
-		prod = NULL;
-	}
-}
-
 /* Clients go first so that they do not log the broker's departure. */
 static void stop_and_expect_clean_exit(int sig, const char *bs, const char *pidf)
 {
-	destroy_clients();
+	kafka_destroy_clients(&prod, &cons);
 	cr_assert_eq(kill(child, sig), 0);
 	int status;
 	cr_assert(wait_exit(child, WAIT_MS, &status), "sim ignored signal %d", sig);
@@ -246,39 +168,18 @@ Test(itest_broker, serves_kafka_then_exits_zero_on_sigterm)
 	wait_line(pidf, pidline, sizeof pidline);
 	cr_assert_eq(atol(pidline), (long)child);
 
-	prod = new_producer(line);
-	delivery d = {0};
+	prod = kafka_new_producer(line);
+	delivery d;
 	static const char payload[] = "one like through the binary";
-	cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("likes.batches"),
-	                               RD_KAFKA_V_PARTITION(3),
-	                               RD_KAFKA_V_VALUE((void *)payload, sizeof payload - 1),
-	                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	                               RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
-	             RD_KAFKA_RESP_ERR_NO_ERROR);
-	uint64_t end = clock_mono_ms() + WAIT_MS;
-	while (!d.done && clock_mono_ms() < end)
-		rd_kafka_poll(prod, 10);
-	cr_assert(d.done, "not delivered");
+	kafka_produce(prod, "likes.batches", 3, payload, &d);
+	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS), "not delivered");
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
 	cr_assert_eq(d.offset, 0);
 
-	cons = new_consumer(line);
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, "likes.batches", 3)->offset =
-	    RD_KAFKA_OFFSET_BEGINNING;
-	cr_assert_eq(rd_kafka_assign(cons, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(l);
-	rd_kafka_message_t *m = NULL;
-	end = clock_mono_ms() + WAIT_MS;
-	while (!m && clock_mono_ms() < end) {
-		m = rd_kafka_consumer_poll(cons, 50);
-		if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			rd_kafka_message_destroy(m);
-			m = NULL;
-		}
-	}
+	cons = kafka_new_consumer(line, "itest-broker");
+	kafka_assign_from_start(cons, "likes.batches", 3);
+	rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
 	cr_assert_not_null(m, "nothing consumed");
-	cr_assert_eq(m->err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_message_errstr(m));
 	cr_assert_eq(m->len, sizeof payload - 1);
 	cr_assert_eq(memcmp(m->payload, payload, m->len), 0);
 	rd_kafka_message_destroy(m);
@@ -306,7 +207,7 @@ Test(itest_broker, brokers_and_topic_options_shape_the_cluster)
 	wait_line(bs, line, sizeof line);
 	cr_assert_null(strchr(line, ','), "one broker, one address: %s", line);
 
-	prod = new_producer(line);
+	prod = kafka_new_producer(line);
 	const struct rd_kafka_metadata *md;
 	cr_assert_eq(rd_kafka_metadata(prod, 1, NULL, &md, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
 	cr_expect_eq(md->broker_cnt, 1);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "proc.h"
+#include "testdir.h"
 
 #define NPARTS 2
 
@@ -60,8 +61,7 @@ static void start_edge(int i)
 
 static void stack_up(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/likes-itest-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	testdir_make(dir, sizeof dir, "likes-itest");
 	ops_port = proc_free_port();
 	for (int i = 0; i < 2; i++)
 		edge_port[i] = proc_free_port();
@@ -106,8 +106,8 @@ static void stack_down(void)
 		proc_stop(edge_pid[i], SIGKILL);
 	proc_stop(central_pid, SIGKILL);
 	proc_stop(broker_pid, SIGKILL);
-	if (dir[0] && !getenv("KEEP_ITEST_DIR"))
-		proc_capture(NULL, 0, "rm -rf '%s'", dir);
+	if (!getenv("KEEP_ITEST_DIR"))
+		testdir_remove(dir);
 }
 
 TestSuite(pipeline, .init = stack_up, .fini = stack_down, .timeout = 240);

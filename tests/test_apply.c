@@ -6,12 +6,12 @@
  * a store and an applier for 4 partitions counting "likes".
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "../central/apply.h"
 #include "err.h"
 #include "log.h"
@@ -29,18 +29,6 @@ static struct {
 	applier *a;
 } T;
 
-static store *open_store(void)
-{
-	store_opts o;
-	char err[256];
-	store_opts_default(&o);
-	o.cache_bytes = 1u << 20;
-	o.write_buffer = 1u << 20;
-	store *db = store_open(T.dir, &o, err, sizeof err);
-	cr_assert_not_null(db, "store_open: %s", err);
-	return db;
-}
-
 static applier *new_applier(void)
 {
 	char err[256];
@@ -52,18 +40,9 @@ static applier *new_applier(void)
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
-	strcpy(T.dir, "/tmp/test_apply.XXXXXX");
-	cr_assert_not_null(mkdtemp(T.dir));
-	T.db = open_store();
+	testdir_make(T.dir, sizeof T.dir, "test_apply");
+	T.db = testdir_open_store(T.dir);
 	T.a = new_applier();
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void teardown(void)
@@ -73,7 +52,7 @@ static void teardown(void)
 	if (T.db)
 		store_close(T.db);
 	T.db = NULL;
-	nftw(T.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(T.dir);
 }
 
 TestSuite(apply, .init = setup, .fini = teardown, .timeout = 60);
@@ -146,7 +125,7 @@ static void reopen(void)
 {
 	applier_free(T.a);
 	store_close(T.db);
-	T.db = open_store();
+	T.db = testdir_open_store(T.dir);
 	T.a = new_applier();
 }
 

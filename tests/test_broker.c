@@ -18,6 +18,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
+#include "kafka_util.h"
+#include "testdir.h"
 #include "log.h"
 #include "../sim/broker.h"
 
@@ -28,65 +30,21 @@ static sim_broker *b;
 static rd_kafka_t *prod;
 static rd_kafka_t *cons;
 
-typedef struct delivery {
-	bool done;
-	rd_kafka_resp_err_t err;
-	int64_t offset;
-} delivery;
-
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_broker.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	testdir_make(tmpdir, sizeof tmpdir, "test_broker");
 	log_set_level("warn");
 }
 
 static void teardown(void)
 {
-	if (cons) {
-		rd_kafka_consumer_close(cons);
-		rd_kafka_destroy(cons);
-		cons = NULL;
-	}
-	if (prod) {
-		rd_kafka_destroy(prod);
-		prod = NULL;
-	}
+	kafka_destroy_clients(&prod, &cons);
 	sim_broker_stop(b);
 	b = NULL;
-	DIR *d = opendir(tmpdir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-				char p[512];
-				snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-				unlink(p);
-			}
-		}
-		closedir(d);
-		rmdir(tmpdir);
-	}
+	testdir_remove(tmpdir);
 }
 
 TestSuite(broker, .init = setup, .fini = teardown, .timeout = 90);
-
-static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-	char err[256];
-	cr_assert_eq(rd_kafka_conf_set(conf, k, v, err, sizeof err), RD_KAFKA_CONF_OK, "%s=%s: %s",
-	             k, v, err);
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	(void)opaque;
-	delivery *d = m->_private;
-	d->err = m->err;
-	d->offset = m->offset;
-	d->done = true;
-}
 
 static sim_broker *start_default(void)
 {
@@ -95,85 +53,6 @@ static sim_broker *start_default(void)
 	sim_broker *sb = sim_broker_start(&o, err, sizeof err);
 	cr_assert_not_null(sb, "start: %s", err);
 	return sb;
-}
-
-static rd_kafka_t *new_producer(const char *bootstraps)
-{
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	set(conf, "bootstrap.servers", bootstraps);
-	set(conf, "enable.idempotence", "true");
-	set(conf, "acks", "all");
-	set(conf, "linger.ms", "0");
-	set(conf, "message.timeout.ms", "60000");
-	set(conf, "reconnect.backoff.max.ms", "500");
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	cr_assert_not_null(rk, "producer: %s", err);
-	return rk;
-}
-
-static rd_kafka_t *new_consumer(const char *bootstraps, const char *group)
-{
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	set(conf, "bootstrap.servers", bootstraps);
-	set(conf, "group.id", group);
-	set(conf, "enable.auto.commit", "false");
-	set(conf, "auto.offset.reset", "earliest");
-	set(conf, "fetch.wait.max.ms", "10");
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	cr_assert_not_null(rk, "consumer: %s", err);
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
-}
-
-static void produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
-                    delivery *d)
-{
-	memset(d, 0, sizeof *d);
-	rd_kafka_resp_err_t e = rd_kafka_producev(
-	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-	    RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
-	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
-	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "producev: %s", rd_kafka_err2str(e));
-}
-
-/* Polls rk until d is delivered or timeout_ms passes; true if delivered. */
-static bool wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms)
-{
-	uint64_t end = clock_mono_ms() + timeout_ms;
-	while (!d->done && clock_mono_ms() < end)
-		rd_kafka_poll(rk, 10);
-	return d->done;
-}
-
-static void assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part)
-{
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, topic, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "assign: %s", rd_kafka_err2str(e));
-}
-
-/* Next real message within timeout_ms, or NULL. Caller destroys it. */
-static rd_kafka_message_t *next_message(rd_kafka_t *rk, uint64_t timeout_ms)
-{
-	uint64_t end = clock_mono_ms() + timeout_ms;
-	while (clock_mono_ms() < end) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
-		if (!m)
-			continue;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		cr_assert_eq(m->err, RD_KAFKA_RESP_ERR_NO_ERROR, "consume: %s",
-		             rd_kafka_message_errstr(m));
-		return m;
-	}
-	return NULL;
 }
 
 static const rd_kafka_metadata_topic_t *topic_metadata(rd_kafka_t *rk, const char *topic,
@@ -268,13 +147,13 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 	enum { N = sizeof payloads / sizeof payloads[0] };
 	uint64_t t0 = clock_mono_ms();
 	b = start_default();
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 
 	delivery d[N];
 	for (int i = 0; i < N; i++)
-		produce(prod, "likes.batches", 3, payloads[i], &d[i]);
+		kafka_produce(prod, "likes.batches", 3, payloads[i], &d[i]);
 	for (int i = 0; i < N; i++) {
-		cr_assert(wait_delivery(prod, &d[i], WAIT_MS), "message %d not delivered", i);
+		cr_assert(kafka_wait_delivery(prod, &d[i], WAIT_MS), "message %d not delivered", i);
 		cr_assert_eq(d[i].err, RD_KAFKA_RESP_ERR_NO_ERROR, "message %d: %s", i,
 		             rd_kafka_err2str(d[i].err));
 		cr_assert_eq(d[i].offset, i, "message %d at offset %" PRId64, i, d[i].offset);
@@ -283,10 +162,10 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 			        clock_mono_ms() - t0);
 	}
 
-	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-assign");
-	assign_from_start(cons, "likes.batches", 3);
+	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-assign");
+	kafka_assign_from_start(cons, "likes.batches", 3);
 	for (int i = 0; i < N; i++) {
-		rd_kafka_message_t *m = next_message(cons, WAIT_MS);
+		rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
 		cr_assert_not_null(m, "message %d not consumed", i);
 		cr_assert_eq(m->partition, 3);
 		cr_assert_eq(m->offset, i);
@@ -299,7 +178,7 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 Test(broker, default_topics_have_their_partition_counts_and_replicas)
 {
 	b = start_default();
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 	size_t n;
 	const sim_broker_topic *def = sim_broker_default_topics(&n);
 	cr_assert_eq(n, 3);
@@ -330,7 +209,7 @@ Test(broker, given_topics_replace_defaults_and_replication_follows_brokers)
 	cr_assert_eq(sim_broker_count(b), 2);
 	cr_assert_eq(strchr(strchr(sim_broker_bootstraps(b), ',') + 1, ','), NULL,
 	             "two brokers, two addresses: %s", sim_broker_bootstraps(b));
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 
 	const struct rd_kafka_metadata *md;
 	const rd_kafka_metadata_topic_t *t = topic_metadata(prod, "drill.t", &md);
@@ -351,22 +230,22 @@ Test(broker, given_topics_replace_defaults_and_replication_follows_brokers)
 Test(broker, produce_resumes_after_leader_goes_down_and_up)
 {
 	b = start_default();
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 	delivery d0, d1;
-	produce(prod, "likes.batches", 3, "before", &d0);
-	cr_assert(wait_delivery(prod, &d0, WAIT_MS));
+	kafka_produce(prod, "likes.batches", 3, "before", &d0);
+	cr_assert(kafka_wait_delivery(prod, &d0, WAIT_MS));
 	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 
 	int32_t leader = leader_of(prod, "likes.batches", 3);
 	cr_assert_eq(sim_broker_set_down(b, leader, true), 0);
-	produce(prod, "likes.batches", 3, "during", &d1);
+	kafka_produce(prod, "likes.batches", 3, "during", &d1);
 	/* Leadership does not move, so nothing can be acked while it is down. */
-	cr_assert_not(wait_delivery(prod, &d1, 1000), "acked by a down broker: %s",
+	cr_assert_not(kafka_wait_delivery(prod, &d1, 1000), "acked by a down broker: %s",
 	              rd_kafka_err2str(d1.err));
 
 	cr_assert_eq(sim_broker_set_down(b, leader, false), 0);
 	uint64_t t0 = clock_mono_ms();
-	cr_assert(wait_delivery(prod, &d1, WAIT_MS), "not delivered after the broker came up");
+	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS), "not delivered after the broker came up");
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
 	cr_assert_eq(d1.offset, 1, "exactly once: offset %" PRId64, d1.offset);
 	fprintf(stderr, "measure: broker up to produce acked %" PRIu64 " ms\n",
@@ -381,15 +260,15 @@ Test(broker, produce_resumes_after_leader_goes_down_and_up)
 Test(broker, rtt_delays_every_ack)
 {
 	b = start_default();
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 	delivery d0, d1;
-	produce(prod, "likes.batches", 0, "warm", &d0);
-	cr_assert(wait_delivery(prod, &d0, WAIT_MS));
+	kafka_produce(prod, "likes.batches", 0, "warm", &d0);
+	cr_assert(kafka_wait_delivery(prod, &d0, WAIT_MS));
 
 	cr_assert_eq(sim_broker_set_rtt(b, -1, 400), 0);
 	uint64_t t0 = clock_mono_ms();
-	produce(prod, "likes.batches", 0, "slow", &d1);
-	cr_assert(wait_delivery(prod, &d1, WAIT_MS));
+	kafka_produce(prod, "likes.batches", 0, "slow", &d1);
+	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS));
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 	uint64_t took = clock_mono_ms() - t0;
 	cr_assert_geq(took, 390, "ack after %" PRIu64 " ms with rtt 400", took);
@@ -410,20 +289,20 @@ Test(broker, fault_hooks_reject_unknown_brokers)
 Test(broker, consumer_group_joins_and_commits)
 {
 	b = start_default();
-	prod = new_producer(sim_broker_bootstraps(b));
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
 	delivery d;
-	produce(prod, "likes.deadletter", 0, "quarantined", &d);
-	cr_assert(wait_delivery(prod, &d, WAIT_MS));
+	kafka_produce(prod, "likes.deadletter", 0, "quarantined", &d);
+	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS));
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 
 	uint64_t t0 = clock_mono_ms();
-	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, "likes.deadletter", RD_KAFKA_PARTITION_UA);
 	cr_assert_eq(rd_kafka_subscribe(cons, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_destroy(sub);
 
-	rd_kafka_message_t *m = next_message(cons, WAIT_MS);
+	rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
 	cr_assert_not_null(m, "nothing consumed through the group");
 	fprintf(stderr, "measure: subscribe to first message (group join) %" PRIu64 " ms\n",
 	        clock_mono_ms() - t0);
@@ -435,7 +314,7 @@ Test(broker, consumer_group_joins_and_commits)
 	cons = NULL;
 
 	/* A new member of the group sees the committed position. */
-	cons = new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
 	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(c, "likes.deadletter", 0);
 	cr_assert_eq(rd_kafka_committed(cons, c, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);

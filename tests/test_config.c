@@ -4,12 +4,12 @@
 #include <criterion/parameterized.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "config.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -72,25 +72,16 @@ static char err[512];
 
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_config.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	testdir_make(tmpdir, sizeof tmpdir, "test_config");
 	snprintf(cfgpath, sizeof cfgpath, "%s/likes.ini", tmpdir);
 	memset(&cfg, 0, sizeof cfg);
 	err[0] = '\0';
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	cfg_free(table, NOPT, &cfg);
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(tmpdir);
 }
 
 TestSuite(config, .init = setup, .fini = teardown, .timeout = 10);

@@ -8,12 +8,12 @@
  * .init and removed in .fini.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "../edge/ledger.h"
 #include "err.h"
 #include "log.h"
@@ -61,18 +61,6 @@ static int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, 
 	return 0;
 }
 
-static store *open_store(void)
-{
-	store_opts so;
-	char err[256];
-	store_opts_default(&so);
-	so.cache_bytes = 1u << 20;
-	so.write_buffer = 1u << 20;
-	store *db = store_open(T.dir, &so, err, sizeof err);
-	cr_assert_not_null(db, "store_open: %s", err);
-	return db;
-}
-
 static void open_ledger(void)
 {
 	char err[256];
@@ -84,9 +72,8 @@ static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	memset(&T, 0, sizeof T);
-	strcpy(T.dir, "/tmp/test_ledger.XXXXXX");
-	cr_assert_not_null(mkdtemp(T.dir));
-	T.db = open_store();
+	testdir_make(T.dir, sizeof T.dir, "test_ledger");
+	T.db = testdir_open_store(T.dir);
 	T.o = (ledger_opts){
 	    .edge_id = EDGE,
 	    .region = "eu",
@@ -102,14 +89,6 @@ static void setup(void)
 	T.p = partition_of(ITEM, strlen(ITEM), NPARTS);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	ledger_free(T.l);
@@ -117,7 +96,7 @@ static void teardown(void)
 		store_close(T.db);
 	for (size_t i = 0; i < T.nsent; i++)
 		free(T.sent[i].buf);
-	nftw(T.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(T.dir);
 }
 
 TestSuite(ledger, .init = setup, .fini = teardown, .timeout = 60);
@@ -177,7 +156,7 @@ static void reopen(void)
 	ledger_free(T.l);
 	T.l = NULL;
 	store_close(T.db);
-	T.db = open_store();
+	T.db = testdir_open_store(T.dir);
 	open_ledger();
 }
 
