@@ -202,10 +202,11 @@ static void log_stats(central *c)
 	log_info("stats",
 		 "batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
 		 " batches_bad=%" PRIu64 " ops_applied=%" PRIu64 " ops_bad=%" PRIu64
-		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " offset_resets=%" PRIu64,
+		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
+		 " offset_resets=%" PRIu64,
 		 st->batches_applied, st->batches_duplicate, st->batches_held, st->batches_bad,
 		 st->ops_applied, st->ops_bad, st->store_writes, c->snapshots_sent,
-		 c->offset_resets);
+		 c->snapshot_errors, c->offset_resets);
 }
 
 static int loop(central *c)

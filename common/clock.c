@@ -1,15 +1,7 @@
-/* clock.c - wall (with configured skew) and monotonic milliseconds. */
+/* clock.c - wall and monotonic milliseconds. Any thread. */
 #include "clock.h"
 
-#include <stdatomic.h>
 #include <time.h>
-
-static _Atomic int64_t skew_ms;
-
-void clock_set_skew_ms(int64_t skew)
-{
-	atomic_store(&skew_ms, skew);
-}
 
 static uint64_t ms_of(clockid_t id)
 {
@@ -20,7 +12,7 @@ static uint64_t ms_of(clockid_t id)
 
 uint64_t clock_wall_ms(void)
 {
-	return (uint64_t)((int64_t)ms_of(CLOCK_REALTIME) + atomic_load(&skew_ms));
+	return ms_of(CLOCK_REALTIME);
 }
 
 uint64_t clock_mono_ms(void)

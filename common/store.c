@@ -258,27 +258,6 @@ void store_iter_free(store_iter *it)
 	free(it);
 }
 
-uint64_t store_size_prefix(store *db, const void *prefix, size_t plen)
-{
-	/* The limit is the prefix with its last byte incremented (carrying),
-	 * the first key that no longer has the prefix. */
-	char *limit = xmemdup(prefix, plen);
-	size_t llen = plen;
-	while (llen > 0 && (unsigned char)limit[llen - 1] == 0xff)
-		llen--;
-	uint64_t size = 0;
-	if (llen > 0) {
-		limit[llen - 1]++;
-		const char *starts[1] = {prefix};
-		const size_t slens[1] = {plen};
-		const char *limits[1] = {limit};
-		const size_t llens[1] = {llen};
-		leveldb_approximate_sizes(db->ldb, 1, starts, slens, limits, llens, &size);
-	}
-	free(limit);
-	return size;
-}
-
 int store_meta_ensure(store *db, const char *name, const char *value, char *err, size_t errlen)
 {
 	char key[128];

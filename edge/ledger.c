@@ -946,8 +946,3 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 	*out = l->st;
 	pthread_mutex_unlock(&l->mu);
 }
-
-uint32_t ledger_partitions(const ledger *l)
-{
-	return l->o.partitions;
-}

@@ -122,6 +122,5 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
 /* True while pending bytes are under budget. */
 bool ledger_accepting(ledger *l);
 void ledger_get_stats(ledger *l, ledger_stats *out);
-uint32_t ledger_partitions(const ledger *l);
 
 #endif

@@ -80,7 +80,6 @@ typedef struct edge {
 	api api;
 	struct event *tick, *sigterm, *sigint;
 	uint64_t next_pump, next_stats;
-	bool stopping;
 } edge;
 
 static void log_stats(edge *e)
@@ -93,10 +92,13 @@ static void log_stats(edge *e)
 		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " refused_budget=%" PRIu64
 		 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64 " batches_resent=%" PRIu64
 		 " batches_applied=%" PRIu64 " produced=%" PRIu64 " pending_batches=%" PRIu64
-		 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64 " snapshots=%" PRIu64,
+		 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64 " produce_errors=%" PRIu64
+		 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64 " snapshots_bad=%" PRIu64
+		 " snapshot_offset_resets=%" PRIu64,
 		 ls.ops_accepted, ls.ops_duplicate, ls.ops_refused_budget, ls.batches_sealed,
 		 ls.batches_sent, ls.batches_resent, ls.batches_applied, us.produced,
-		 ls.pending_batches, ls.pending_ops, ls.pending_bytes, us.snapshots_read);
+		 ls.pending_batches, ls.pending_ops, ls.pending_bytes, us.produce_errors,
+		 ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad, us.offset_resets);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -125,7 +127,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	edge *e = arg;
 	log_info("stopping", "signal=%d", (int)sig);
-	e->stopping = true;
 	event_base_loopbreak(e->base);
 }
 

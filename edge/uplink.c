@@ -174,8 +174,6 @@ void uplink_poll(uplink *u, int max)
 				} else if ((rc = ledger_apply_snapshot(u->lg, &s, m->offset))) {
 					log_error("snapshot not applied", "partition=%d err=\"%s\"",
 						  m->partition, err_str(rc));
-				} else {
-					u->st.snapshots_read++;
 				}
 				wire_snapshot_free(&s);
 			}

@@ -19,7 +19,6 @@ typedef struct uplink uplink;
 typedef struct uplink_stats {
 	uint64_t produced;          /* batch messages delivered */
 	uint64_t produce_errors;
-	uint64_t snapshots_read;
 	uint64_t snapshots_bad;
 	uint64_t offset_resets;
 } uplink_stats;

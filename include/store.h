@@ -66,9 +66,6 @@ void store_iter_free(store_iter *it);
 int store_meta_ensure(store *db, const char *name, const char *value, char *err,
 		      size_t errlen) WARN_UNUSED;
 
-/* Approximate bytes on disk under the prefix range. */
-uint64_t store_size_prefix(store *db, const void *prefix, size_t plen);
-
 /* Big-endian fixed-width helpers for keys and values that sort right. */
 static inline void store_put_u64(unsigned char *p, uint64_t v)
 {
