@@ -80,6 +80,7 @@ typedef struct edge {
 	api api;
 	struct event *tick, *sigterm, *sigint;
 	uint64_t next_pump, next_stats;
+	bool failed; /* stopped on a store failure: exit non-zero */
 } edge;
 
 static void log_stats(edge *e)
@@ -106,7 +107,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	edge *e = arg;
-	uplink_poll(e->up, 1000);
+	if (uplink_poll(e->up, 1000)) {
+		log_error("store failed; stopping so that a restart resumes from the last "
+			  "stored snapshot offset",
+			  "%s", "");
+		e->failed = true;
+		event_base_loopbreak(e->base);
+		return;
+	}
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	if (rc)
 		log_error("sealing failed", "err=\"%s\"", err_str(rc));
@@ -232,7 +240,6 @@ static void drain(edge *e)
 		log_error("final seal failed; ops stay pending on disk", "err=\"%s\"", err_str(rc));
 	ledger_pump(e->lg);
 	uplink_flush(e->up, 5000);
-	uplink_poll(e->up, 0);
 	log_stats(e);
 }
 
@@ -289,6 +296,7 @@ int main(int argc, char **argv)
 	} else {
 		event_base_dispatch(e.base);
 		drain(&e);
+		rc = e.failed ? 1 : 0;
 	}
 	stop(&e);
 	return rc;

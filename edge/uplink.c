@@ -141,12 +141,13 @@ static void recover_out_of_range(uplink *u, int32_t p)
 		log_warn("snapshot reassignment failed; will retry", "partition=%d", p);
 }
 
-void uplink_poll(uplink *u, int max)
+int uplink_poll(uplink *u, int max)
 {
 	rd_kafka_poll(u->producer, 0);
 	if (!u->consumer)
-		return;
-	for (int i = 0; i < max; i++) {
+		return 0;
+	int failed = 0;
+	for (int i = 0; i < max && !failed; i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(u->consumer, 0);
 		if (!m)
 			break;
@@ -172,14 +173,16 @@ void uplink_poll(uplink *u, int max)
 						  "partition=%d claims=%u", m->partition,
 						  s.partition);
 				} else if ((rc = ledger_apply_snapshot(u->lg, &s, m->offset))) {
-					log_error("snapshot not applied", "partition=%d err=\"%s\"",
-						  m->partition, err_str(rc));
+					log_error("snapshot not applied", "partition=%d offset=%" PRId64
+						  " err=\"%s\"", m->partition, m->offset, err_str(rc));
+					failed = rc;
 				}
 				wire_snapshot_free(&s);
 			}
 		}
 		rd_kafka_message_destroy(m);
 	}
+	return failed;
 }
 
 void uplink_flush(uplink *u, int timeout_ms)
