@@ -49,7 +49,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest san-test bench format clean check-deps
+.PHONY: all deps run test unit itest san-test format clean check-deps
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -120,9 +120,6 @@ itest: $(BINS) $(ITESTS)
 san-test: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t (asan+ubsan)"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t --jobs 2; done
-
-bench:
-	@echo "bench: benchmarks arrive with the performance issue" >&2; exit 1
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
