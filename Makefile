@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   builds into build-san/
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash
+PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -30,7 +30,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Iinclude -MMD -MP \
            $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(PKG_LIBS) -lleveldb -lpthread -lm
+LDLIBS  := $(PKG_LIBS) -lleveldb -lhttp_parser -lpthread -lm
 
 COMMON_SRC  := $(wildcard common/*.c)
 EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c))
@@ -82,7 +82,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $
 
 DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
-            libssl-dev libinih-dev libxxhash-dev nghttp2-client curl \
+            libssl-dev libinih-dev libxxhash-dev libjansson-dev \
+            libhttp-parser-dev nghttp2-client curl \
             openssl procps
 
 deps:
