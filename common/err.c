@@ -16,6 +16,8 @@ const char *err_str(int code)
 	case ERR_AGAIN: return "try again";
 	case ERR_CONFIG: return "configuration error";
 	case ERR_TLS: return "tls error";
+	case ERR_TIMEOUT: return "timed out";
+	case ERR_CLOSED: return "closed";
 	}
 	return "unknown error";
 }

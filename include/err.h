@@ -21,6 +21,8 @@ enum {
 	ERR_AGAIN = -9,     /* try later: nothing was done */
 	ERR_CONFIG = -10,   /* a configuration file is wrong */
 	ERR_TLS = -11,      /* OpenSSL refused */
+	ERR_TIMEOUT = -12,  /* no answer within the deadline */
+	ERR_CLOSED = -13,   /* the object was closed with the work outstanding */
 };
 
 const char *err_str(int code);
