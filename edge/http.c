@@ -1,12 +1,15 @@
-/* http.c - the edge's HTTP/2 server: listeners, connections, nghttp2
- * sessions and per-stream request state.
+/* http.c - the edge's HTTP server: listeners, connections, the choice
+ * between HTTP/2 and HTTP/1.1 (edge/http1.c), nghttp2 sessions with their
+ * per-stream request state, and deferred answers.
  *
  * Owns: the listeners, the SSL_CTX (made by http_tls.c), and every
- * connection (a list on the
- * server); each connection owns its bufferevent, its nghttp2 session and
- * its streams (a list on the connection, because nghttp2_session_del does
- * not report streams it drops). Nothing is global, so several workers may
- * each run a server on their own loop. Runs only on the server's loop
+ * connection (a list on the server); each connection owns its
+ * bufferevent, its nghttp2 session and its streams (a list on the
+ * connection, because nghttp2_session_del does not report streams it
+ * drops) or its HTTP/1.1 state. A deferred answer is owned by the
+ * handler's side; the stream or connection only points at it and clears
+ * its back pointer when it goes. Nothing is global, so several workers
+ * may each run a server on their own loop. Runs only on the server's loop
  * thread.
  */
 #include "http.h"
@@ -31,23 +34,25 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "http_conn.h"
 #include "http_tls.h"
 #include "log.h"
 #include "xmem.h"
 
-#define OUT_HIGH (64 * 1024) /* queued output above which we stop reading */
-#define OUT_LOW (16 * 1024)  /* refill output once it drains to this */
 #define DEFAULT_MAX_BODY (64 * 1024)
 #define DEFAULT_MAX_HEADER_LIST (16 * 1024)
 #define DEFAULT_MAX_STREAMS 100
 #define DEFAULT_IDLE_MS 60000
 #define ACCEPT_RETRY_MS 100
-#define FIELD_OVERHEAD 32 /* per header field in the list size (RFC 9113) */
+#define FIELD_OVERHEAD 32       /* per header field in the list size (RFC 9113) */
+#define LINGER_MS 2000          /* how long a closing HTTP/1.1 peer may keep sending */
+#define LINGER_MAX (256 * 1024) /* and how much it may send meanwhile */
+
+/* What an HTTP/2 client sends first (RFC 9113 3.4). */
+static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define PREFACE_LEN (sizeof PREFACE - 1)
 
 enum { LIS_PLAIN = 0, LIS_TLS = 1 };
-
-typedef struct conn conn;
-typedef struct stream stream;
 
 struct stream {
 	conn *c;
@@ -59,38 +64,12 @@ struct stream {
 	size_t header_bytes;
 	char *body;
 	size_t body_len, body_cap;
-	int reject;        /* status to answer instead of the handler */
-	bool request_done; /* END_STREAM received */
-	bool answered;     /* a response was submitted */
-	char *out;         /* response body, read by the data provider */
+	int reject;         /* status to answer instead of the handler */
+	bool request_done;  /* END_STREAM received */
+	bool answered;      /* a response was submitted */
+	http_deferred *def; /* the handler's pending answer, if deferred */
+	char *out;          /* response body, read by the data provider */
 	size_t out_len, out_off;
-};
-
-struct conn {
-	http_server *srv;
-	conn *prev, *next;
-	struct bufferevent *bev;
-	nghttp2_session *sess;
-	stream *streams;
-	bool tls;
-	bool closing;     /* reading stopped; freed once the output drains */
-	bool read_paused; /* backpressure */
-	bool ready;       /* TCP accepted, and for TLS the handshake chose h2 */
-	char peer[64];
-};
-
-struct http_server {
-	struct event_base *base;
-	http_handler handler;
-	void *ctx;
-	size_t max_body, max_header_list;
-	unsigned max_streams, idle_ms;
-	struct evconnlistener *lis[2];
-	struct event *retry; /* re-enables the listeners after accept errors */
-	bool accepting;
-	SSL_CTX *ssl_ctx;
-	nghttp2_session_callbacks *cbs;
-	conn *conns;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -151,12 +130,18 @@ int http_add_header(http_response *resp, const char *name, const char *value)
 {
 	size_t nlen = strlen(name), vlen = strlen(value);
 	if (nlen == 0 || name[0] == ':' || strcmp(name, "content-type") == 0 ||
-	    strcmp(name, "content-length") == 0)
+	    strcmp(name, "content-length") == 0 || strcmp(name, "connection") == 0 ||
+	    strcmp(name, "transfer-encoding") == 0)
 		return ERR_INVAL;
 	for (size_t i = 0; i < nlen; i++) {
-		if (name[i] >= 'A' && name[i] <= 'Z')
+		/* Lower case, and nothing that could end a line or a name in
+		 * an HTTP/1.1 header block. */
+		unsigned char ch = (unsigned char)name[i];
+		if ((ch >= 'A' && ch <= 'Z') || ch <= ' ' || ch == ':' || ch >= 0x7f)
 			return ERR_INVAL;
 	}
+	if (strpbrk(value, "\r\n"))
+		return ERR_INVAL;
 	if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || resp->hbuf_used > sizeof resp->hbuf ||
 	    nlen + vlen + 2 > sizeof resp->hbuf - resp->hbuf_used)
 		return ERR_TOOBIG;
@@ -169,10 +154,53 @@ int http_add_header(http_response *resp, const char *name, const char *value)
 	return 0;
 }
 
-static void response_init(http_response *resp)
+void http_response_init(http_response *resp)
 {
 	memset(resp, 0, sizeof *resp);
 	resp->status = 200;
+}
+
+int http_response_check(const conn *c, int32_t id, http_response *resp)
+{
+	int status = resp->status ? resp->status : 200;
+	if (resp->content_type && strpbrk(resp->content_type, "\r\n")) {
+		log_warn("handler set an invalid content type", "peer=%s stream=%d", c->peer, id);
+		resp->content_type = NULL;
+		status = 0;
+	}
+	if (status < 200 || status > 599) {
+		if (status)
+			log_warn("handler set an invalid status", "peer=%s stream=%d status=%d",
+			         c->peer, id, status);
+		status = 500;
+		free(resp->body);
+		resp->body = NULL;
+		resp->nheaders = 0;
+	}
+	if (!resp->body)
+		resp->body_len = 0;
+	return status;
+}
+
+bool http_status_has_body(int status)
+{
+	return status != 204 && status != 304;
+}
+
+void http_response_error(http_response *resp, int status, const char *code, const char *message)
+{
+	resp->status = status;
+	resp->content_type = NULL;
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
+	                 message);
+	if (n > 0 && (size_t)n < sizeof buf) {
+		resp->body = xmemdup(buf, (size_t)n);
+		resp->body_len = (size_t)n;
+	}
 }
 
 static nghttp2_nv make_nv(const char *name, size_t nlen, const char *value, size_t vlen)
@@ -200,21 +228,19 @@ static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
 	return (ssize_t)n;
 }
 
-/* Submits resp on st, taking its body. On failure the stream is reset. */
+/* Submits resp on st, taking its body. On failure the stream is reset.
+ * A HEAD answer carries the body's length but not the body; 204 and 304
+ * carry neither. */
 static void submit_response(conn *c, stream *st, http_response *resp)
 {
-	int status = resp->status;
-	if (status < 200 || status > 599) {
-		log_warn("handler set an invalid status", "peer=%s stream=%d status=%d", c->peer,
-		         st->id, status);
-		status = 500;
+	int status = http_response_check(c, st->id, resp);
+	bool has_body = http_status_has_body(status);
+	size_t len = has_body ? resp->body_len : 0;
+	if (!has_body || (st->method && strcmp(st->method, "HEAD") == 0)) {
 		free(resp->body);
 		resp->body = NULL;
 		resp->body_len = 0;
-		resp->nheaders = 0;
 	}
-	if (!resp->body)
-		resp->body_len = 0;
 	st->out = resp->body;
 	st->out_len = resp->body_len;
 	st->out_off = 0;
@@ -223,7 +249,7 @@ static void submit_response(conn *c, stream *st, http_response *resp)
 
 	char status_s[8], len_s[24];
 	snprintf(status_s, sizeof status_s, "%d", status);
-	snprintf(len_s, sizeof len_s, "%zu", st->out_len);
+	snprintf(len_s, sizeof len_s, "%zu", len);
 	const char *ctype = resp->content_type ? resp->content_type : "application/json";
 
 	nghttp2_nv nv[3 + HTTP_MAX_RESP_HEADERS];
@@ -235,7 +261,8 @@ static void submit_response(conn *c, stream *st, http_response *resp)
 		const http_header *h = &resp->headers[i];
 		nv[n++] = make_nv(h->name, h->namelen, h->value, h->valuelen);
 	}
-	nv[n++] = make_nv("content-length", 14, len_s, strlen(len_s));
+	if (has_body)
+		nv[n++] = make_nv("content-length", 14, len_s, strlen(len_s));
 
 	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
 	int rv = nghttp2_submit_response(c->sess, st->id, nv, n, st->out_len ? &prd : NULL);
@@ -274,15 +301,8 @@ static const char *reject_message(int status)
 static void answer_reject(conn *c, stream *st)
 {
 	http_response resp;
-	response_init(&resp);
-	resp.status = st->reject;
-	char buf[256];
-	int n = snprintf(buf, sizeof buf, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-	                 reject_code(st->reject), reject_message(st->reject));
-	if (n > 0 && (size_t)n < sizeof buf) {
-		resp.body = xmemdup(buf, (size_t)n);
-		resp.body_len = (size_t)n;
-	}
+	http_response_init(&resp);
+	http_response_error(&resp, st->reject, reject_code(st->reject), reject_message(st->reject));
 	log_debug("request refused", "peer=%s stream=%d status=%d", c->peer, st->id, st->reject);
 	submit_response(c, st, &resp);
 }
@@ -310,10 +330,17 @@ static void dispatch(conn *c, stream *st)
 	    .body_len = st->body_len,
 	    .peer = c->peer,
 	    .tls = c->tls,
+	    .h1 = false,
 	};
+	http_call call = {.c = c, .st = st};
+	req.handle = &call;
 	http_response resp;
-	response_init(&resp);
+	http_response_init(&resp);
 	srv->handler(srv->ctx, &req, &resp);
+	if (call.def) {
+		free(resp.body); /* answered (now or later) by http_finish */
+		return;
+	}
 	submit_response(c, st, &resp);
 }
 
@@ -328,6 +355,10 @@ static void stream_free(stream *st)
 		c->streams = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
+	if (st->def) {
+		st->def->c = NULL;
+		st->def->st = NULL;
+	}
 	for (size_t i = 0; i < st->nheaders; i++)
 		free((char *)st->headers[i].name);
 	free(st->headers);
@@ -509,7 +540,7 @@ static int on_session_error(nghttp2_session *sess, int code, const char *msg, si
 
 /* --- connections --------------------------------------------------------- */
 
-static void conn_free(conn *c)
+void http_conn_free(conn *c)
 {
 	http_server *srv = c->srv;
 	if (c->prev)
@@ -521,6 +552,10 @@ static void conn_free(conn *c)
 	nghttp2_session_del(c->sess);
 	while (c->streams)
 		stream_free(c->streams);
+	if (c->h1)
+		http1_free(c);
+	if (c->wake)
+		event_free(c->wake);
 	if (c->tls) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 		/* Best effort close_notify; the peer may already be gone. */
@@ -531,29 +566,55 @@ static void conn_free(conn *c)
 	free(c);
 }
 
-static size_t queued(conn *c)
+size_t http_conn_queued(const conn *c)
 {
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
-/* Frees c now if nothing is left to write, else once the output drains. */
-static void conn_close(conn *c)
+/* A closing connection's output is written: free it, or shut down
+ * writing and give the client a moment to read the answer and close. */
+static void conn_drained(conn *c)
+{
+	if (!c->linger) {
+		http_conn_free(c);
+		return;
+	}
+	if (c->lingering)
+		return;
+	c->lingering = true;
+	unsigned ms = c->srv->idle_ms < LINGER_MS ? c->srv->idle_ms : LINGER_MS;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) != 0 ||
+	    bufferevent_set_timeouts(c->bev, &tv, NULL) != 0) {
+		log_debug("cannot linger", "peer=%s reason=\"%s\"", c->peer, strerror(errno));
+		http_conn_free(c);
+	}
+}
+
+void http_conn_close(conn *c, bool linger)
 {
 	if (!c->closing) {
 		c->closing = true;
-		if (bufferevent_disable(c->bev, EV_READ) != 0)
-			log_debug("cannot stop reading", "peer=%s", c->peer);
+		c->linger = linger && !c->tls; /* TLS cannot half-close under libevent */
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+		c->discarded = evbuffer_get_length(in);
+		if (evbuffer_drain(in, c->discarded) != 0)
+			log_debug("cannot drop input", "peer=%s", c->peer);
+		int rv = c->linger ? bufferevent_enable(c->bev, EV_READ)
+		                   : bufferevent_disable(c->bev, EV_READ);
+		if (rv != 0)
+			log_debug("cannot change reading", "peer=%s", c->peer);
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	}
-	if (queued(c) == 0)
-		conn_free(c);
+	if (http_conn_queued(c) == 0)
+		conn_drained(c);
 }
 
-/* Moves frames from nghttp2 into the output until ~OUT_HIGH is queued. */
+/* Moves frames from nghttp2 into the output until ~HTTP_OUT_HIGH is queued. */
 static int conn_flush(conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	while (evbuffer_get_length(out) < OUT_HIGH) {
+	while (evbuffer_get_length(out) < HTTP_OUT_HIGH) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->sess, &data);
 		if (n < 0) {
@@ -579,131 +640,40 @@ static void conn_shutdown(conn *c, uint32_t code)
 		log_debug("cannot queue goaway", "peer=%s reason=\"%s\"", c->peer,
 		          nghttp2_strerror(rv));
 	else if (conn_flush(c) != 0) {
-		conn_free(c);
+		http_conn_free(c);
 		return;
 	}
-	conn_close(c);
+	http_conn_close(c, false);
 }
 
-/* After reading or writing: send what nghttp2 has, close when the session
- * is done, and apply backpressure. */
+/* HTTP/2, after reading or writing: send what nghttp2 has, close when the
+ * session is done, and apply backpressure. */
 static void conn_progress(conn *c)
 {
 	if (conn_flush(c) != 0) {
-		conn_free(c);
+		http_conn_free(c);
 		return;
 	}
 	if (!nghttp2_session_want_read(c->sess) && !nghttp2_session_want_write(c->sess)) {
 		log_debug("connection done", "peer=%s", c->peer);
-		conn_close(c);
+		http_conn_close(c, false);
 		return;
 	}
-	bool over = queued(c) >= OUT_HIGH;
+	bool over = http_conn_queued(c) >= HTTP_OUT_HIGH;
 	if (over && !c->read_paused) {
 		if (bufferevent_disable(c->bev, EV_READ) != 0) {
 			log_warn("cannot pause reading", "peer=%s", c->peer);
-			conn_free(c);
+			http_conn_free(c);
 			return;
 		}
 		c->read_paused = true;
 	} else if (!over && c->read_paused) {
 		if (bufferevent_enable(c->bev, EV_READ) != 0) {
 			log_warn("cannot resume reading", "peer=%s", c->peer);
-			conn_free(c);
+			http_conn_free(c);
 			return;
 		}
 		c->read_paused = false;
-	}
-}
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-	conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	if (c->closing) {
-		if (evbuffer_drain(in, evbuffer_get_length(in)) != 0)
-			conn_free(c);
-		return;
-	}
-	while (evbuffer_get_length(in) > 0) {
-		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
-		unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
-		if (!data) {
-			log_warn("cannot read input", "peer=%s", c->peer);
-			conn_free(c);
-			return;
-		}
-		ssize_t n = nghttp2_session_mem_recv(c->sess, data, chunk);
-		if (n < 0) {
-			log_debug("closing connection", "peer=%s reason=\"%s\"", c->peer,
-			          nghttp2_strerror((int)n));
-			if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-				conn_free(c);
-			else
-				conn_shutdown(c, NGHTTP2_PROTOCOL_ERROR);
-			return;
-		}
-		if (evbuffer_drain(in, (size_t)n) != 0) {
-			log_warn("cannot drain input", "peer=%s", c->peer);
-			conn_free(c);
-			return;
-		}
-	}
-	conn_progress(c);
-}
-
-static void on_write(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	conn *c = arg;
-	if (c->closing) {
-		/* Let a queued GOAWAY out, then go. */
-		if (conn_flush(c) != 0 || queued(c) == 0)
-			conn_free(c);
-		return;
-	}
-	conn_progress(c);
-}
-
-static void on_event(struct bufferevent *bev, short events, void *arg)
-{
-	conn *c = arg;
-	if (events & BEV_EVENT_CONNECTED) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (!ssl || !http_tls_is_h2(ssl)) {
-			log_debug("closing connection", "peer=%s reason=\"no h2 via ALPN\"",
-			          c->peer);
-			conn_free(c);
-			return;
-		}
-		c->ready = true;
-		return;
-	}
-	if (events & BEV_EVENT_EOF) {
-		log_debug("connection closed by peer", "peer=%s", c->peer);
-		conn_free(c);
-	} else if (events & BEV_EVENT_ERROR) {
-		char buf[256];
-		const char *reason;
-		unsigned long e = c->tls ? bufferevent_get_openssl_error(bev) : 0;
-		if (e) {
-			ERR_error_string_n(e, buf, sizeof buf);
-			reason = buf;
-		} else {
-			reason = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-		}
-		log_debug("connection error", "peer=%s reason=\"%s\"", c->peer, reason);
-		conn_free(c);
-	} else if (events & BEV_EVENT_TIMEOUT) {
-		/* A peer that stalls a handshake, our writes or our close is
-		 * not worth a GOAWAY. */
-		if (c->closing || !c->ready || (events & BEV_EVENT_WRITING)) {
-			log_debug("closing stalled connection", "peer=%s", c->peer);
-			conn_free(c);
-			return;
-		}
-		log_debug("closing idle connection", "peer=%s", c->peer);
-		conn_shutdown(c, NGHTTP2_NO_ERROR);
 	}
 }
 
@@ -729,6 +699,167 @@ static int conn_start_session(conn *c)
 		return ERR_IO;
 	}
 	return conn_flush(c);
+}
+
+/* Sets c up for proto. 0, or ERR_IO when c could not be set up and was
+ * freed. */
+static int conn_choose(conn *c, enum conn_proto proto)
+{
+	c->proto = proto;
+	log_debug("protocol chosen", "peer=%s proto=%s tls=%d", c->peer,
+	          proto == PROTO_H2 ? "h2" : "http/1.1", c->tls);
+	if (proto == PROTO_H1) {
+		http1_start(c);
+		return 0;
+	}
+	if (conn_start_session(c) != 0) {
+		http_conn_free(c);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* Cleartext: HTTP/2 once the bytes read are the whole preface, HTTP/1.1
+ * as soon as one differs from it. Looks at the input without consuming
+ * it. 1: wait for more; 0: chosen; <0: c was freed. */
+static int conn_sniff(conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	char head[PREFACE_LEN];
+	size_t n = evbuffer_get_length(in);
+	if (n > PREFACE_LEN)
+		n = PREFACE_LEN;
+	if (evbuffer_copyout(in, head, n) != (ev_ssize_t)n) {
+		log_warn("cannot read input", "peer=%s", c->peer);
+		http_conn_free(c);
+		return ERR_IO;
+	}
+	bool same = memcmp(head, PREFACE, n) == 0;
+	if (same && n < PREFACE_LEN)
+		return 1;
+	return conn_choose(c, same ? PROTO_H2 : PROTO_H1);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (c->closing) {
+		size_t len = evbuffer_get_length(in);
+		c->discarded += len;
+		if (evbuffer_drain(in, len) != 0 || c->discarded > LINGER_MAX)
+			http_conn_free(c);
+		return;
+	}
+	if (c->proto == PROTO_UNKNOWN && (c->tls || conn_sniff(c) != 0))
+		return; /* TLS picks at the handshake; cleartext waits for bytes */
+	if (c->proto == PROTO_H1) {
+		http1_read(c);
+		return;
+	}
+	while (evbuffer_get_length(in) > 0) {
+		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
+		unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
+		if (!data) {
+			log_warn("cannot read input", "peer=%s", c->peer);
+			http_conn_free(c);
+			return;
+		}
+		ssize_t n = nghttp2_session_mem_recv(c->sess, data, chunk);
+		if (n < 0) {
+			log_debug("closing connection", "peer=%s reason=\"%s\"", c->peer,
+			          nghttp2_strerror((int)n));
+			if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+				http_conn_free(c);
+			else
+				conn_shutdown(c, NGHTTP2_PROTOCOL_ERROR);
+			return;
+		}
+		if (evbuffer_drain(in, (size_t)n) != 0) {
+			log_warn("cannot drain input", "peer=%s", c->peer);
+			http_conn_free(c);
+			return;
+		}
+	}
+	conn_progress(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn *c = arg;
+	if (c->closing) {
+		/* Let a queued GOAWAY out, then go. */
+		if (c->proto == PROTO_H2 && conn_flush(c) != 0)
+			http_conn_free(c);
+		else if (http_conn_queued(c) == 0)
+			conn_drained(c);
+		return;
+	}
+	if (c->proto == PROTO_H2)
+		conn_progress(c);
+	else if (c->proto == PROTO_H1)
+		http1_written(c);
+}
+
+static void on_event(struct bufferevent *bev, short events, void *arg)
+{
+	conn *c = arg;
+	if (events & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (!ssl) {
+			http_conn_free(c);
+			return;
+		}
+		/* ALPN h2 -> HTTP/2; http/1.1 or no ALPN -> HTTP/1.1. */
+		if (conn_choose(c, http_tls_is_h2(ssl) ? PROTO_H2 : PROTO_H1) == 0 &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			on_read(bev, c);
+		return;
+	}
+	if (events & BEV_EVENT_EOF) {
+		if (c->proto == PROTO_H1 && !c->closing) {
+			http1_eof(c);
+			return;
+		}
+		log_debug("connection closed by peer", "peer=%s", c->peer);
+		http_conn_free(c);
+	} else if (events & BEV_EVENT_ERROR) {
+		char buf[256];
+		const char *reason;
+		unsigned long e = c->tls ? bufferevent_get_openssl_error(bev) : 0;
+		if (e) {
+			ERR_error_string_n(e, buf, sizeof buf);
+			reason = buf;
+		} else {
+			reason = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+		}
+		log_debug("connection error", "peer=%s reason=\"%s\"", c->peer, reason);
+		http_conn_free(c);
+	} else if (events & BEV_EVENT_TIMEOUT) {
+		/* A peer that stalls a handshake, our writes or our close is
+		 * not worth a GOAWAY; HTTP/1.1 has no way to say goodbye. */
+		if (c->closing || c->proto != PROTO_H2 || (events & BEV_EVENT_WRITING)) {
+			log_debug("closing stalled or idle connection", "peer=%s", c->peer);
+			http_conn_free(c);
+			return;
+		}
+		log_debug("closing idle connection", "peer=%s", c->peer);
+		conn_shutdown(c, NGHTTP2_NO_ERROR);
+	}
+}
+
+/* A deferred answer was finished on c: send it on. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	conn *c = arg;
+	if (c->closing)
+		return;
+	if (c->proto == PROTO_H2)
+		conn_progress(c);
+	else if (c->proto == PROTO_H1)
+		http1_wake(c);
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -770,7 +901,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	c->srv = srv;
 	c->bev = bev;
 	c->tls = tls;
-	c->ready = !tls;
+	c->proto = PROTO_UNKNOWN;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -780,18 +911,61 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	struct timeval idle = {.tv_sec = srv->idle_ms / 1000,
 	                       .tv_usec = (srv->idle_ms % 1000) * 1000};
 	bufferevent_setcb(bev, on_read, on_write, on_event, c);
-	bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
-	if (bufferevent_set_timeouts(bev, &idle, &idle) != 0 ||
+	bufferevent_setwatermark(bev, EV_WRITE, HTTP_OUT_LOW, 0);
+	c->wake = event_new(srv->base, -1, 0, on_wake, c);
+	if (!c->wake || bufferevent_set_timeouts(bev, &idle, &idle) != 0 ||
 	    bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
 		log_warn("cannot arm connection", "peer=%s", peer);
-		conn_free(c);
-		return;
-	}
-	if (conn_start_session(c) != 0) {
-		conn_free(c);
+		http_conn_free(c);
 		return;
 	}
 	log_debug("connection accepted", "peer=%s tls=%d", peer, tls);
+}
+
+/* --- deferred answers ---------------------------------------------------- */
+
+http_deferred *http_defer(const http_request *req)
+{
+	http_call *call = req ? req->handle : NULL;
+	if (!call || call->def)
+		return NULL;
+	http_deferred *d = xcalloc(1, sizeof *d);
+	d->c = call->c;
+	d->st = call->st;
+	if (d->st)
+		d->st->def = d;
+	else
+		http1_attach(d->c, d);
+	call->def = d;
+	return d;
+}
+
+bool http_deferred_alive(const http_deferred *d)
+{
+	return d && d->c && !d->c->closing;
+}
+
+void http_finish(http_deferred *d, http_response *resp)
+{
+	if (d && d->c) {
+		conn *c = d->c;
+		if (d->st) {
+			d->st->def = NULL;
+			if (!c->closing)
+				submit_response(c, d->st, resp);
+		} else {
+			http1_finish(c, resp);
+		}
+		/* Sending waits for the next loop turn, so that a handler that
+		 * finishes another request never runs protocol code inside
+		 * its own call. */
+		if (!c->closing)
+			event_active(c->wake, EV_TIMEOUT, 0);
+	}
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	free(d);
 }
 
 /* --- listeners ----------------------------------------------------------- */
@@ -990,7 +1164,7 @@ void http_server_free(http_server *srv)
 		return;
 	http_server_stop_accepting(srv);
 	while (srv->conns)
-		conn_free(srv->conns);
+		http_conn_free(srv->conns);
 	if (srv->retry)
 		event_free(srv->retry);
 	SSL_CTX_free(srv->ssl_ctx);

@@ -1,17 +1,26 @@
-/* http.h - the edge's HTTP/2 server: libevent + nghttp2, cleartext h2c
- * with prior knowledge and TLS with ALPN "h2" (OpenSSL).
+/* http.h - the edge's HTTP server: HTTP/2 (libevent + nghttp2) and
+ * HTTP/1.1 (http-parser) on the same ports. The cleartext listener tells
+ * h2c with prior knowledge from HTTP/1.1 by the HTTP/2 connection
+ * preface; the TLS listener offers ALPN "h2" and "http/1.1" (h2 first),
+ * and a client without ALPN gets HTTP/1.1.
  *
  * One http_server serves one event_base: a worker thread owns a base and
  * a server, and several workers may listen on the same address (the
  * listeners use SO_REUSEPORT), so one loop per worker thread needs no
  * change here. The server owns its connections, sessions and streams
  * (connection -> session -> stream, stream state freed on stream close).
+ * Both protocols call the same handler with the same request fields.
  *
  * A request is handed to the handler once its body is complete. The
  * handler runs on the server's loop thread and fills in the response
- * before it returns. The response owns its header text (copied into
+ * before it returns, or defers the answer (http_defer) and finishes it
+ * later (http_finish). The response owns its header text (copied into
  * hbuf by http_add_header) and its body (malloc'ed by the handler, freed
  * by the server once sent or once the stream closes).
+ *
+ * HTTP/1.1 connections answer one request at a time: a pipelined request
+ * is parsed only once the answer before it is queued (for a deferred
+ * answer: finished), so answers leave in request order.
  *
  * Every function here runs on the server's loop thread (or, for
  * http_server_free, after that loop has stopped). The process must ignore
@@ -27,12 +36,12 @@
 
 #include "err.h"
 
-#define HTTP_MAX_RESP_HEADERS 8
+#define HTTP_MAX_RESP_HEADERS 12
 
 typedef struct http_server http_server;
 
 typedef struct http_header {
-	const char *name; /* lower case, as HTTP/2 sends it */
+	const char *name; /* lower case (HTTP/1.1 names are lowered for you) */
 	size_t namelen;
 	const char *value;
 	size_t valuelen;
@@ -40,21 +49,25 @@ typedef struct http_header {
 
 typedef struct http_request {
 	const char *method;         /* NUL-terminated: "GET", "POST", ... */
-	const char *path;           /* NUL-terminated :path, query included */
+	const char *path;           /* NUL-terminated :path, query included (for
+	                               HTTP/1.1 the origin form of the target) */
 	const http_header *headers; /* regular (non-pseudo) headers */
 	size_t nheaders;
 	const char *body; /* NULL when empty; a NUL follows the last byte */
 	size_t body_len;
 	const char *peer; /* "127.0.0.1:40000" */
 	bool tls;
+	bool h1;      /* HTTP/1.x rather than HTTP/2 */
+	void *handle; /* the server's own, for http_defer; leave it alone */
 } http_request;
 
 typedef struct http_response {
-	int status;               /* 200 unless set; outside 200..599: 500 */
+	int status;               /* 200 unless set (0 also means 200);
+	                             otherwise outside 200..599: 500 */
 	const char *content_type; /* "application/json" unless set */
 	http_header headers[HTTP_MAX_RESP_HEADERS];
 	size_t nheaders;
-	char hbuf[512]; /* header names and values live here */
+	char hbuf[1024]; /* header names and values live here */
 	size_t hbuf_used;
 	char *body; /* malloc'ed; the server frees it */
 	size_t body_len;
@@ -62,10 +75,13 @@ typedef struct http_response {
 
 typedef void (*http_handler)(void *ctx, const http_request *req, http_response *resp);
 
+typedef struct http_deferred http_deferred;
+
 /* Zero in a size or count field means its default. Port 0 binds any free
  * port (see http_server_port). */
 typedef struct http_config {
-	const char *listen;       /* "127.0.0.1:8081" for h2c, NULL or "" = none */
+	const char *listen;       /* "127.0.0.1:8081" for h2c and HTTP/1.1,
+	                             NULL or "" = none */
 	const char *tls_listen;   /* "127.0.0.1:8443" for TLS, NULL or "" = none */
 	const char *tls_cert;     /* PEM certificate chain file */
 	const char *tls_key;      /* PEM private key file */
@@ -73,8 +89,11 @@ typedef struct http_config {
 	                             handler; default 64 KiB */
 	size_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
 	                             RFC 9113 does (name + value + 32 per
-	                             field); larger lists: 431; default 16 KiB */
-	unsigned max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
+	                             field; for HTTP/1.1 the request target
+	                             counts as one field); larger lists: 431;
+	                             default 16 KiB */
+	unsigned max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS (HTTP/2);
+	                             default 100 */
 	unsigned idle_timeout_ms; /* close a connection with no traffic for
 	                             this long; default 60000 */
 } http_config;
@@ -97,9 +116,37 @@ void http_server_free(http_server *srv);
 const http_header *http_find_header(const http_request *req, const char *name);
 /* Adds a response header, copying name and value into resp->hbuf.
  * ERR_TOOBIG when the headers or hbuf are full; ERR_INVAL for a name that
- * is empty, not lower case, a pseudo header, or one the server sets itself
- * (content-type, content-length). The response must not be copied after
- * headers are added: they point into its own hbuf. */
+ * is empty, not lower case, holds a space, a colon or a control byte, is
+ * a pseudo header or one the server sets itself (content-type,
+ * content-length, connection, transfer-encoding), or for a value holding
+ * CR or LF. The response must not be copied after headers are added:
+ * they point into its own hbuf. */
 int http_add_header(http_response *resp, const char *name, const char *value) WARN_UNUSED;
+
+/* For a handler that cannot answer yet: after it returns the server sends
+ * nothing (and frees whatever it put in resp). The request's fields stay
+ * valid only during the handler call, so copy what you need. The caller
+ * must call http_finish() exactly once, later (or before the handler
+ * returns), on the loop thread, or after http_server_free on the thread
+ * that freed the server. NULL when req is not a request being handled or
+ * was deferred already. While the answer is pending an HTTP/1.1
+ * connection parses no further request; the idle timeout still applies,
+ * and an HTTP/1.1 client that shuts down its side counts as gone. */
+http_deferred *http_defer(const http_request *req);
+/* Sends resp as the answer, taking resp->body, if the client is still
+ * there, then frees d. If the stream or connection closed meanwhile, or
+ * the server was freed, it only frees (d and resp->body). resp is set up
+ * by the caller as the handler's is (zeroed, or http_response_init:
+ * status 200, content type JSON). d may be NULL: then only resp->body is
+ * freed. */
+void http_finish(http_deferred *d, http_response *resp);
+/* False when the client went away (the answer would be dropped). */
+bool http_deferred_alive(const http_deferred *d);
+
+/* Sets resp up as the server does before calling the handler. */
+void http_response_init(http_response *resp);
+/* The reason phrase for an HTTP status ("Not Found"); "Unknown" for
+ * codes it does not know. */
+const char *http_status_reason(int status);
 
 #endif

@@ -1,7 +1,7 @@
 /* http_tls.c - the edge's TLS setup: an SSL_CTX with TLS 1.2+ and AEAD
  * suites only, the certificate and key from the config, and ALPN that
- * accepts h2 alone. Owns nothing after it returns; the server owns the
- * SSL_CTX. Called on the server's loop thread.
+ * picks h2, else http/1.1 (a client without ALPN gets HTTP/1.1 too). Owns nothing after it returns;
+ * the server owns the SSL_CTX. Called on the server's loop thread.
  */
 #include "http_tls.h"
 
@@ -34,10 +34,13 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
                        const unsigned char *in, unsigned inlen, void *arg)
 {
 	(void)ssl, (void)arg;
-	static const unsigned char h2[] = {2, 'h', '2'};
+	/* Ours, in order of preference: the first of these the client
+	 * offers wins. */
+	static const unsigned char ours[] = {2,   'h', '2', 8,   'h', 't',
+	                                     't', 'p', '/', '1', '.', '1'};
 	unsigned char *sel = NULL;
 	unsigned char sellen = 0;
-	if (SSL_select_next_proto(&sel, &sellen, h2, sizeof h2, in, inlen) !=
+	if (SSL_select_next_proto(&sel, &sellen, ours, sizeof ours, in, inlen) !=
 	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
 	*out = sel;
@@ -54,7 +57,8 @@ SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen)
 	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
-		snprintf(err, errlen, "cannot create TLS context: %s", http_tls_reason(buf, sizeof buf));
+		snprintf(err, errlen, "cannot create TLS context: %s",
+		         http_tls_reason(buf, sizeof buf));
 		return NULL;
 	}
 	/* TLS 1.2 ciphers limited to the AEAD suites RFC 9113 allows. */
@@ -71,17 +75,17 @@ SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen)
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		snprintf(err, errlen, "cannot load certificate %s: %s", cfg->tls_cert,
-		       http_tls_reason(buf, sizeof buf));
+		         http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
 		snprintf(err, errlen, "cannot load private key %s: %s", cfg->tls_key,
-		       http_tls_reason(buf, sizeof buf));
+		         http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "private key %s does not match the certificate: %s",
-		       cfg->tls_key, http_tls_reason(buf, sizeof buf));
+		         cfg->tls_key, http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
@@ -90,4 +94,3 @@ fail:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
-

@@ -1,4 +1,4 @@
-/* http_tls.h - TLS for the edge's HTTP/2 server (private to edge/http). */
+/* http_tls.h - TLS for the edge's HTTP server (private to edge/http*.c). */
 #ifndef EDGE_HTTP_TLS_H
 #define EDGE_HTTP_TLS_H
 
@@ -10,8 +10,9 @@
 #include "http.h"
 
 /* A server context from cfg's certificate chain and key: TLS 1.2 and up,
- * AEAD suites only, ALPN "h2" only. NULL with the reason in err (which
- * must not be NULL). */
+ * AEAD suites only, ALPN "h2" or "http/1.1" (h2 preferred; a client
+ * offering neither is refused with no_application_protocol). NULL with
+ * the reason in err (which must not be NULL). */
 SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen);
 /* True when the handshake on ssl selected h2. */
 bool http_tls_is_h2(SSL *ssl);
