@@ -1,26 +1,30 @@
-/* apply.c - central's batch applier (see apply.h).
+/* apply.c - central's batch applier (see apply.h; key layout in keys.h).
  *
- * Store keys (all binary, big-endian numbers):
- *   'S' counter 0 item 0 user    -> merge state
- *   'C' counter 0 item           -> count u64
- *   'A' edge 0 partition u32     -> applied sequence u64
- *   'H' edge 0 partition seq u64 -> held batch (wire bytes)
- *   'O' partition u32            -> next input offset u64
- * One owner thread.
+ * Per message, every effect is first gathered in two caches: the
+ * membership states the batch touched (S keys) and the numbers it moved
+ * (C counts, R region and Y day buckets), each loaded from the store on
+ * first touch. The caches then go into one LevelDB write with the
+ * sequence and offset, so each key is written once per message. One
+ * owner thread; the stats and per-partition gauges are atomics so the
+ * ops API thread may read them.
  */
 #include "apply.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "day.h"
 #include "item.h"
+#include "keys.h"
 #include "log.h"
 #include "merge.h"
 #include "xmem.h"
 
-#define KEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
+#define INVALID_LOG_EVERY_MS 1000
 
 typedef struct edge_seq {
 	uint64_t applied;
@@ -29,57 +33,35 @@ typedef struct edge_seq {
 } edge_seq;
 
 typedef struct part {
-	int64_t next_offset; /* -1 until known */
-	smap edges;          /* edge id -> edge_seq* */
-	smap changed;        /* counter 0 item -> count, since last snapshot */
-	smap emitted;        /* what the last snapshot referenced */
+	_Atomic int64_t next_offset; /* -1 until known */
+	_Atomic uint64_t held;       /* sum of held_count over edges */
+	smap edges;                  /* edge id -> edge_seq* */
+	smap changed;                /* counter 0 item -> count, since last snapshot */
+	smap emitted;                /* what the last snapshot referenced */
 	bool dirty;
 } part;
+
+typedef struct stats {
+	_Atomic uint64_t batches_applied, batches_duplicate, batches_held, batches_bad;
+	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
+} stats;
+
+#define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
+#define STAT_GET(a, f) atomic_load_explicit(&(a)->st.f, memory_order_relaxed)
 
 struct applier {
 	store *db;
 	uint32_t nparts;
 	part *parts;
-	char **counters;
+	const counters *ctr;
 	store_batch *wb;
-	smap states; /* per apply: S key -> merge_state* */
-	smap counts; /* per apply: C key -> count */
-	applier_stats stats;
+	smap states; /* per message: S key -> merge_state* */
+	smap nums;   /* per message: C, R or Y key -> its value */
+	stats st;
+	/* invalid-op log limiter */
+	uint64_t invalid_logged_ms;
+	uint64_t invalid_unlogged; /* ops since the last line */
 };
-
-static size_t key_seq(unsigned char *k, char tag, const char *edge, size_t elen, uint32_t p)
-{
-	k[0] = (unsigned char)tag;
-	memcpy(k + 1, edge, elen);
-	k[1 + elen] = 0;
-	store_put_u32(k + 2 + elen, p);
-	return 6 + elen;
-}
-
-static size_t key_offset(unsigned char *k, uint32_t p)
-{
-	k[0] = 'O';
-	store_put_u32(k + 1, p);
-	return 5;
-}
-
-static size_t key_join(unsigned char *k, char tag, const wire_str *a, const wire_str *b,
-		       const wire_str *c)
-{
-	size_t n = 0;
-	k[n++] = (unsigned char)tag;
-	memcpy(k + n, a->p, a->n);
-	n += a->n;
-	k[n++] = 0;
-	memcpy(k + n, b->p, b->n);
-	n += b->n;
-	if (c) {
-		k[n++] = 0;
-		memcpy(k + n, c->p, c->n);
-		n += c->n;
-	}
-	return n;
-}
 
 static edge_seq *edge_of(part *pt, const char *edge, size_t elen)
 {
@@ -88,6 +70,12 @@ static edge_seq *edge_of(part *pt, const char *edge, size_t elen)
 	if (created)
 		v->p = xcalloc(1, sizeof(edge_seq));
 	return v->p;
+}
+
+static void held_add(part *pt, edge_seq *es, int64_t n)
+{
+	es->held_count = (uint64_t)((int64_t)es->held_count + n);
+	atomic_fetch_add_explicit(&pt->held, (uint64_t)n, memory_order_relaxed);
 }
 
 static int load(applier *a)
@@ -103,7 +91,7 @@ static int load(applier *a)
 		if (p >= a->nparts)
 			continue;
 		edge_of(&a->parts[p], k + 1, (size_t)(z - k - 1))->applied =
-			store_get_u64((const unsigned char *)v);
+		    store_get_u64((const unsigned char *)v);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
@@ -119,7 +107,7 @@ static int load(applier *a)
 			continue;
 		uint64_t seq = store_get_u64((const unsigned char *)z + 5);
 		edge_seq *es = edge_of(&a->parts[p], k + 1, (size_t)(z - k - 1));
-		es->held_count++;
+		held_add(&a->parts[p], es, 1);
 		if (!es->held_min || seq < es->held_min)
 			es->held_min = seq;
 	}
@@ -130,37 +118,32 @@ static int load(applier *a)
 	for (uint32_t p = 0; p < a->nparts; p++) {
 		unsigned char key[8];
 		uint64_t off;
-		rc = store_read_u64(a->db, key, key_offset(key, p), &off);
+		rc = store_read_u64(a->db, key, ckey_offset(key, p), &off);
 		if (rc == 0)
-			a->parts[p].next_offset = (int64_t)off;
+			atomic_store(&a->parts[p].next_offset, (int64_t)off);
 		else if (rc != ERR_NOTFOUND)
 			return rc;
 	}
 	return 0;
 }
 
-applier *applier_new(store *db, uint32_t nparts, const char *const *counters, char *err,
-		     size_t errlen)
+applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)
 {
 	applier *a = xcalloc(1, sizeof *a);
 	a->db = db;
 	a->nparts = nparts;
+	a->ctr = c;
 	a->parts = xcalloc(nparts, sizeof *a->parts);
 	for (uint32_t p = 0; p < nparts; p++) {
-		a->parts[p].next_offset = -1;
+		atomic_init(&a->parts[p].next_offset, -1);
+		atomic_init(&a->parts[p].held, 0);
 		smap_init(&a->parts[p].edges);
 		smap_init(&a->parts[p].changed);
 		smap_init(&a->parts[p].emitted);
 	}
-	size_t n = 0;
-	while (counters[n])
-		n++;
-	a->counters = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		a->counters[i] = xstrdup(counters[i]);
 	a->wb = store_batch_new();
 	smap_init(&a->states);
-	smap_init(&a->counts);
+	smap_init(&a->nums);
 	int rc = load(a);
 	if (rc) {
 		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
@@ -191,32 +174,26 @@ void applier_free(applier *a)
 		smap_free(&a->parts[p].emitted);
 	}
 	free(a->parts);
-	for (char **c = a->counters; *c; c++)
-		free(*c);
-	free(a->counters);
 	store_batch_free(a->wb);
 	free_ptr_values(&a->states);
-	smap_free(&a->counts);
+	smap_free(&a->nums);
 	free(a);
 }
 
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset)
 {
-	if (p >= a->nparts || a->parts[p].next_offset < 0)
+	if (p >= a->nparts)
 		return ERR_NOTFOUND;
-	*offset = a->parts[p].next_offset;
+	int64_t off = atomic_load(&a->parts[p].next_offset);
+	if (off < 0)
+		return ERR_NOTFOUND;
+	*offset = off;
 	return 0;
 }
 
-static bool counter_known(const applier *a, const wire_str *c)
-{
-	for (char **n = a->counters; *n; n++)
-		if (strlen(*n) == c->n && memcmp(*n, c->p, c->n) == 0)
-			return true;
-	return false;
-}
+/* ---- per-message caches -------------------------------------------------- */
 
-/* The current state of an S key: from this apply's cache, else the store. */
+/* The current state of an S key: from this message's cache, else the store. */
 static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known)
 {
 	bool created;
@@ -248,56 +225,144 @@ static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state
 	return 0;
 }
 
-static int count_of(applier *a, const unsigned char *key, size_t kn, uint64_t **count)
+/* Moves the number under key (C, R or Y) by delta in this message's
+ * cache, loading it on first touch. It never goes below 0 nor wraps: a
+ * move that would is a bug elsewhere, logged at error level and clamped. */
+static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta)
 {
 	bool created;
-	smap_val *v = smap_put(&a->counts, key, kn, &created);
-	*count = &v->u;
-	if (!created)
-		return 0;
-	int rc = store_read_u64(a->db, key, kn, &v->u);
-	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT) {
-		v->u = 0; /* logged by store_read_u64; the count restarts at 0 */
-		return 0;
+	smap_val *v = smap_put(&a->nums, key, kn, &created);
+	if (created) {
+		int rc = store_read_u64(a->db, key, kn, &v->u);
+		if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT)
+			v->u = 0; /* ERR_CORRUPT was logged; the number restarts at 0 */
+		else if (rc) {
+			smap_del(&a->nums, key, kn);
+			return rc;
+		}
 	}
+	if (delta < 0 && v->u < (uint64_t)-delta) {
+		log_error("number would go below zero; its effects disagree",
+			  "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], v->u, delta);
+		v->u = 0;
+	} else if (delta > 0 && v->u > UINT64_MAX - (uint64_t)delta) {
+		log_error("number would overflow", "key_tag=%c", key[0]);
+		v->u = UINT64_MAX;
+	} else {
+		v->u = (uint64_t)((int64_t)v->u + delta);
+	}
+	return 0;
+}
+
+/* Moves the count of (counter, item) and its region and day buckets. */
+static int bump(applier *a, const wire_op *op, const char *region, size_t rn, uint64_t hlc,
+		int64_t delta, bool count_too)
+{
+	unsigned char key[CKEY_MAX];
+	int rc = 0;
+	if (count_too)
+		rc = num_add(a, key,
+			     ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
+			     delta);
+	if (!rc)
+		rc = num_add(a, key,
+			     ckey_region(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+					 region, rn),
+			     delta);
+	if (!rc)
+		rc = num_add(a, key,
+			     ckey_day(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+				      day_of_hlc(hlc)),
+			     delta);
 	return rc;
+}
+
+/* ---- ops ----------------------------------------------------------------- */
+
+/* NULL when op fits its counter (*def then names it), else the reason. */
+static const char *op_invalid(const applier *a, const wire_op *op, const counter_def **def)
+{
+	*def = counters_find(a->ctr, op->counter.p, op->counter.n);
+	if (!*def)
+		return "unknown_counter";
+	if (!item_valid(op->item.p, op->item.n))
+		return "bad_item";
+	if (!item_user_valid(op->user.p, op->user.n))
+		return "bad_user";
+	if ((*def)->kind == COUNTER_SET)
+		return op->n == 1 ? NULL : "set_n_not_1";
+	if (op->kind != WIRE_ADD)
+		return "remove_on_sum";
+	return op->n >= 1 && op->n <= COUNTER_SUM_MAX ? NULL : "sum_n_out_of_range";
+}
+
+static int apply_set(applier *a, const wire_batch *b, const wire_op *op)
+{
+	unsigned char key[CKEY_MAX];
+	size_t kn = ckey_state(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+			       op->user.p, op->user.n);
+	merge_state *st;
+	bool known, changed;
+	int rc = state_of(a, key, kn, &st, &known);
+	if (rc)
+		return rc;
+	merge_state old = *st;
+	bool was = known && st->present;
+	int delta = merge_apply(st, known, op->kind == WIRE_ADD, op->hlc, b->edge.p, b->edge.n,
+				b->region.p, b->region.n, &changed);
+	if (!changed)
+		return 0;
+	/* The unit of a replaced present state leaves its buckets; a new
+	 * present state puts one in its own. An add over an add moves it;
+	 * the count itself moves only on a flip (delta). */
+	if (was)
+		rc = bump(a, op, old.region, old.region_len, old.hlc, -1, delta < 0);
+	if (!rc && st->present)
+		rc = bump(a, op, st->region, st->region_len, st->hlc, 1, delta > 0);
+	return rc;
+}
+
+static void report_invalid(applier *a, const wire_batch *b, uint32_t nbad, uint32_t first,
+			   const char *why)
+{
+	a->invalid_unlogged += nbad;
+	uint64_t now = clock_mono_ms();
+	if (a->invalid_logged_ms && now - a->invalid_logged_ms < INVALID_LOG_EVERY_MS)
+		return;
+	log_warn("invalid ops skipped; the rest of their batches applied",
+		 "edge=%.*s partition=%u seq=%" PRIu64 " in_batch=%u first_index=%u reason=%s "
+		 "since_last_line=%" PRIu64,
+		 (int)b->edge.n, b->edge.p, b->partition, b->seq, nbad, first, why,
+		 a->invalid_unlogged);
+	a->invalid_logged_ms = now;
+	a->invalid_unlogged = 0;
 }
 
 static int apply_ops(applier *a, const wire_batch *b)
 {
-	unsigned char key[KEY_MAX];
+	uint32_t nbad = 0, first_bad = 0;
+	const char *why = NULL;
 	for (uint32_t i = 0; i < b->nops; i++) {
 		const wire_op *op = &b->ops[i];
-		if (!counter_known(a, &op->counter) || !item_valid(op->item.p, op->item.n) ||
-		    !item_user_valid(op->user.p, op->user.n) || op->n != 1) {
-			a->stats.ops_bad++;
-			log_warn("op refused", "edge=%.*s partition=%u seq=%" PRIu64 " index=%u",
-				 (int)b->edge.n, b->edge.p, b->partition, b->seq, i);
+		const counter_def *def;
+		const char *bad = op_invalid(a, op, &def);
+		if (bad) {
+			if (!nbad++) {
+				first_bad = i;
+				why = bad;
+			}
 			continue;
 		}
-		size_t kn = key_join(key, 'S', &op->counter, &op->item, &op->user);
-		merge_state *st;
-		bool known, changed;
-		int rc = state_of(a, key, kn, &st, &known);
+		int rc = def->kind == COUNTER_SET
+			     ? apply_set(a, b, op)
+			     : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
 		if (rc)
 			return rc;
-		int delta = merge_apply(st, known, op->kind == WIRE_ADD, op->hlc, b->edge.p,
-					b->edge.n, &changed);
-		a->stats.ops_applied++;
-		if (!changed)
-			continue;
-		if (delta) {
-			uint64_t *count;
-			kn = key_join(key, 'C', &op->counter, &op->item, NULL);
-			rc = count_of(a, key, kn, &count);
-			if (rc)
-				return rc;
-			if (delta < 0 && *count == 0)
-				log_error("count would go negative; state and count disagree",
-					  "item=%.*s", (int)op->item.n, op->item.p);
-			else
-				*count = (uint64_t)((int64_t)*count + delta);
-		}
+		STAT_ADD(a, ops_applied, 1);
+	}
+	if (nbad) {
+		STAT_ADD(a, ops_invalid, nbad);
+		report_invalid(a, b, nbad, first_bad, why);
 	}
 	return 0;
 }
@@ -317,14 +382,20 @@ static void flush_cache(applier *a, part *pt)
 	}
 	smap_clear(&a->states);
 	pos = 0;
-	while (smap_next(&a->counts, &pos, &k, &kn, &v)) {
+	while (smap_next(&a->nums, &pos, &k, &kn, &v)) {
 		unsigned char c[8];
 		store_put_u64(c, v->u);
+		if (k[0] != 'C' && v->u == 0) {
+			store_batch_del(a->wb, k, kn); /* empty buckets are not kept */
+			continue;
+		}
 		store_batch_put(a->wb, k, kn, c, 8);
-		smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = v->u;
-		pt->dirty = true;
+		if (k[0] == 'C') {
+			smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = v->u;
+			pt->dirty = true;
+		}
 	}
-	smap_clear(&a->counts);
+	smap_clear(&a->nums);
 }
 
 static void drop_cache(applier *a)
@@ -336,13 +407,15 @@ static void drop_cache(applier *a)
 	while (smap_next(&a->states, &pos, &k, &kn, &v))
 		free(v->p);
 	smap_clear(&a->states);
-	smap_clear(&a->counts);
+	smap_clear(&a->nums);
 }
+
+/* ---- sequencing ---------------------------------------------------------- */
 
 static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
 {
 	unsigned char pre[1 + EDGE_ID_MAX + 5];
-	size_t pn = key_seq(pre, 'H', edge->p, edge->n, p);
+	size_t pn = ckey_edge(pre, 'H', edge->p, edge->n, p);
 	unsigned char from[sizeof pre + 8];
 	memcpy(from, pre, pn);
 	store_put_u64(from + pn, es->applied + 1);
@@ -357,6 +430,90 @@ static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
 	return rc;
 }
 
+/* Stores a batch that arrived after a gap. */
+static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, unsigned char *skey,
+		size_t sn, const void *msg, size_t len)
+{
+	skey[0] = 'H';
+	store_put_u64(skey + sn, b->seq);
+	char *old;
+	size_t oldn;
+	int rc = store_get(a->db, skey, sn + 8, &old, &oldn);
+	if (rc == 0)
+		free(old);
+	else if (rc != ERR_NOTFOUND)
+		return rc;
+	else
+		held_add(pt, es, 1);
+	store_batch_put(a->wb, skey, sn + 8, msg, len);
+	STAT_ADD(a, batches_held, 1);
+	if (!es->held_min || b->seq < es->held_min)
+		es->held_min = b->seq;
+	pt->dirty = true;
+	log_warn("batch held after a gap",
+		 "edge=%.*s partition=%u seq=%" PRIu64 " applied=%" PRIu64, (int)b->edge.n,
+		 b->edge.p, b->partition, b->seq, es->applied);
+	return 0;
+}
+
+/* Applies b (seq = applied + 1), then every held batch that follows. */
+static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *b,
+			  const unsigned char *skey, size_t sn)
+{
+	uint32_t p = b->partition;
+	int rc = apply_ops(a, b);
+	uint64_t applied = b->seq;
+	uint64_t held_used = 0;
+	while (rc == 0 && es->held_count > held_used) {
+		unsigned char hkey[1 + EDGE_ID_MAX + 5 + 8];
+		memcpy(hkey, skey, sn);
+		hkey[0] = 'H';
+		store_put_u64(hkey + sn, applied + 1);
+		char *hv;
+		size_t hn;
+		rc = store_get(a->db, hkey, sn + 8, &hv, &hn);
+		if (rc == ERR_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		wire_batch hb;
+		if (wire_decode_batch(hv, hn, &hb) == 0) {
+			rc = apply_ops(a, &hb);
+			wire_batch_free(&hb);
+		} else {
+			STAT_ADD(a, batches_bad, 1);
+			log_error("held batch no longer decodes; skipped",
+				  "partition=%u seq=%" PRIu64, p, applied + 1);
+		}
+		free(hv);
+		store_batch_del(a->wb, hkey, sn + 8);
+		applied++;
+		held_used++;
+	}
+	if (rc) {
+		drop_cache(a);
+		return rc;
+	}
+	STAT_ADD(a, batches_applied, 1 + held_used);
+	es->applied = applied;
+	held_add(pt, es, -(int64_t)held_used);
+	if (held_used)
+		log_info("gap filled; held batches applied",
+			 "edge=%.*s partition=%u applied=%" PRIu64, (int)b->edge.n, b->edge.p, p,
+			 applied);
+	unsigned char aval[8];
+	store_put_u64(aval, applied);
+	store_batch_put(a->wb, skey, sn, aval, 8);
+	flush_cache(a, pt);
+	pt->dirty = true;
+	if (es->held_count)
+		return next_held(a, &b->edge, p, es);
+	es->held_min = 0;
+	return 0;
+}
+
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
 {
 	if (p >= a->nparts)
@@ -365,117 +522,45 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	store_batch_clear(a->wb);
 	unsigned char okey[8], oval[8];
 	store_put_u64(oval, (uint64_t)offset + 1);
-	store_batch_put(a->wb, okey, key_offset(okey, p), oval, 8);
+	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 
 	wire_batch b;
 	int rc = wire_decode_batch(msg, len, &b);
 	if (rc) {
-		a->stats.batches_bad++;
+		STAT_ADD(a, batches_bad, 1);
 		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
 			  p, offset, err_str(rc));
 		goto write;
 	}
-	if (b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) || b.seq == 0) {
-		a->stats.batches_bad++;
+	if (b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
+	    !item_edge_valid(b.region.p, b.region.n) || b.seq == 0) {
+		STAT_ADD(a, batches_bad, 1);
 		log_error("batch with bad header skipped",
-			  "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64, p,
-			  offset, b.partition, b.seq);
+			  "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
+			  " edge_ok=%d region_ok=%d",
+			  p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
+			  item_edge_valid(b.region.p, b.region.n));
 		wire_batch_free(&b);
 		goto write;
 	}
 	edge_seq *es = edge_of(pt, b.edge.p, b.edge.n);
 	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
-	size_t sn = key_seq(skey, 'A', b.edge.p, b.edge.n, p);
-	if (b.seq <= es->applied) {
-		a->stats.batches_duplicate++;
-	} else if (b.seq > es->applied + 1) {
-		skey[0] = 'H';
-		store_put_u64(skey + sn, b.seq);
-		char *old;
-		size_t oldn;
-		rc = store_get(a->db, skey, sn + 8, &old, &oldn);
-		if (rc == 0)
-			free(old);
-		else if (rc != ERR_NOTFOUND) {
-			wire_batch_free(&b);
-			return rc;
-		} else
-			es->held_count++;
-		store_batch_put(a->wb, skey, sn + 8, msg, len);
-		a->stats.batches_held++;
-		if (!es->held_min || b.seq < es->held_min)
-			es->held_min = b.seq;
-		pt->dirty = true;
-		log_warn("batch held after a gap",
-			 "edge=%.*s partition=%u seq=%" PRIu64 " applied=%" PRIu64, (int)b.edge.n,
-			 b.edge.p, p, b.seq, es->applied);
-	} else {
-		rc = apply_ops(a, &b);
-		uint64_t applied = b.seq;
-		uint64_t held_used = 0;
-		while (rc == 0 && es->held_count > held_used) {
-			unsigned char hkey[sizeof skey];
-			memcpy(hkey, skey, sn);
-			hkey[0] = 'H';
-			store_put_u64(hkey + sn, applied + 1);
-			char *hv;
-			size_t hn;
-			rc = store_get(a->db, hkey, sn + 8, &hv, &hn);
-			if (rc == ERR_NOTFOUND) {
-				rc = 0;
-				break;
-			}
-			if (rc)
-				break;
-			wire_batch hb;
-			if (wire_decode_batch(hv, hn, &hb) == 0) {
-				rc = apply_ops(a, &hb);
-				wire_batch_free(&hb);
-			} else {
-				a->stats.batches_bad++;
-				log_error("held batch no longer decodes; skipped",
-					  "partition=%u seq=%" PRIu64, p, applied + 1);
-			}
-			free(hv);
-			store_batch_del(a->wb, hkey, sn + 8);
-			applied++;
-			held_used++;
-			a->stats.batches_applied++;
-		}
-		if (rc) {
-			drop_cache(a);
-			wire_batch_free(&b);
-			return rc;
-		}
-		a->stats.batches_applied++;
-		es->applied = applied;
-		es->held_count -= held_used;
-		if (held_used)
-			log_info("gap filled; held batches applied",
-				 "edge=%.*s partition=%u applied=%" PRIu64, (int)b.edge.n,
-				 b.edge.p, p, applied);
-		unsigned char aval[8];
-		store_put_u64(aval, applied);
-		store_batch_put(a->wb, skey, sn, aval, 8);
-		flush_cache(a, pt);
-		pt->dirty = true;
-		if (es->held_count) {
-			rc = next_held(a, &b.edge, p, es);
-			if (rc) {
-				wire_batch_free(&b);
-				return rc;
-			}
-		} else {
-			es->held_min = 0;
-		}
-	}
+	size_t sn = ckey_edge(skey, 'A', b.edge.p, b.edge.n, p);
+	if (b.seq <= es->applied)
+		STAT_ADD(a, batches_duplicate, 1);
+	else if (b.seq > es->applied + 1)
+		rc = hold(a, pt, es, &b, skey, sn, msg, len);
+	else
+		rc = apply_in_order(a, pt, es, &b, skey, sn);
 	wire_batch_free(&b);
+	if (rc)
+		return rc;
 write:
 	rc = store_write(a->db, a->wb);
 	if (rc)
 		return rc;
-	a->stats.store_writes++;
-	pt->next_offset = offset + 1;
+	STAT_ADD(a, store_writes, 1);
+	atomic_store(&pt->next_offset, offset + 1);
 	return 0;
 }
 
@@ -486,14 +571,16 @@ int applier_reset_offset(applier *a, uint32_t p, int64_t offset)
 	unsigned char okey[8], oval[8];
 	store_put_u64(oval, (uint64_t)offset);
 	store_batch_clear(a->wb);
-	store_batch_put(a->wb, okey, key_offset(okey, p), oval, 8);
+	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 	int rc = store_write(a->db, a->wb);
 	if (rc == 0) {
-		a->parts[p].next_offset = offset;
+		atomic_store(&a->parts[p].next_offset, offset);
 		a->parts[p].dirty = true;
 	}
 	return rc;
 }
+
+/* ---- snapshots ----------------------------------------------------------- */
 
 void applier_snapshot_failed(applier *a, uint32_t p)
 {
@@ -522,7 +609,8 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 	part *pt = &a->parts[p];
 	memset(s, 0, sizeof *s);
 	s->partition = p;
-	s->offset = pt->next_offset < 0 ? 0 : (uint64_t)pt->next_offset;
+	int64_t off = atomic_load(&pt->next_offset);
+	s->offset = off < 0 ? 0 : (uint64_t)off;
 	smap_clear(&pt->emitted);
 
 	size_t n = pt->changed.len < max_counts ? pt->changed.len : max_counts;
@@ -566,14 +654,15 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 	pt->dirty = *more;
 }
 
+/* ---- reads --------------------------------------------------------------- */
+
 int applier_count(applier *a, const char *counter, const char *item, uint64_t *count)
 {
-	unsigned char key[KEY_MAX];
-	wire_str c = wire_cstr(counter, strlen(counter)), it = wire_cstr(item, strlen(item));
-	if (c.n > COUNTER_MAX || it.n > ITEM_MAX)
+	unsigned char key[CKEY_MAX];
+	size_t cn = strlen(counter), in = strlen(item);
+	if (cn > COUNTER_MAX || in > ITEM_MAX)
 		return ERR_INVAL;
-	size_t kn = key_join(key, 'C', &c, &it, NULL);
-	int rc = store_read_u64(a->db, key, kn, count);
+	int rc = store_read_u64(a->db, key, ckey_count(key, counter, cn, item, in), count);
 	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT) {
 		*count = 0;
 		return 0;
@@ -581,7 +670,27 @@ int applier_count(applier *a, const char *counter, const char *item, uint64_t *c
 	return rc;
 }
 
-const applier_stats *applier_get_stats(const applier *a)
+void applier_get_stats(const applier *a, applier_stats *out)
 {
-	return &a->stats;
+	out->batches_applied = STAT_GET(a, batches_applied);
+	out->batches_duplicate = STAT_GET(a, batches_duplicate);
+	out->batches_held = STAT_GET(a, batches_held);
+	out->batches_bad = STAT_GET(a, batches_bad);
+	out->ops_applied = STAT_GET(a, ops_applied);
+	out->ops_invalid = STAT_GET(a, ops_invalid);
+	out->store_writes = STAT_GET(a, store_writes);
+}
+
+int64_t applier_input_offset(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return -1;
+	return atomic_load_explicit(&a->parts[p].next_offset, memory_order_relaxed);
+}
+
+uint64_t applier_held_batches(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return 0;
+	return atomic_load_explicit(&a->parts[p].held, memory_order_relaxed);
 }

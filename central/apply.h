@@ -1,16 +1,29 @@
 /* apply.h - central's batch applier: strict per-(edge, partition) order,
- * LWW merge, one atomic LevelDB write per Kafka message.
+ * LWW merge for set counters, sums for sum counters, per-region and
+ * per-day aggregates, one atomic LevelDB write per Kafka message.
  *
  * For every consumed message the applier writes, in one LevelDB batch:
  * the membership states the ops changed, the counts derived from them,
- * the (edge, partition) applied sequence and the partition's next input
- * offset. A batch whose sequence is already applied changes nothing but
- * the offset; one after a gap is stored as held and applied, with every
- * held batch after it, when the gap fills. So a crash at any point
- * resumes from the stored offset with nothing applied twice.
+ * the region and day buckets of those counts, the (edge, partition)
+ * applied sequence and the partition's next input offset. A batch whose
+ * sequence is already applied changes nothing but the offset; one after a
+ * gap is stored as held and applied, with every held batch after it, when
+ * the gap fills. So a crash at any point resumes from the stored offset
+ * with nothing applied twice: sum counters are exactly once too.
  *
- * The applier also remembers, per partition, the counts that changed
- * since the last snapshot. One thread owns an applier.
+ * An op that does not fit its counter (an unknown counter, a bad item or
+ * user, n != 1 on a set counter, a remove or n outside 1..COUNTER_SUM_MAX
+ * on a sum counter) is skipped and counted in ops_invalid; the rest of
+ * its batch applies. Invalid ops are logged at most once a second, as a
+ * summary (how many, the first one's index and reason).
+ *
+ * Aggregates: a count is split by the region and UTC day (of the op's
+ * hlc) of the op that put each unit there: for a set counter the winning
+ * add of each present member, for a sum counter each add. Each
+ * breakdown's buckets sum to the count.
+ *
+ * One thread owns an applier. applier_get_stats, applier_input_offset and
+ * applier_held_batches may be called from any thread.
  */
 #ifndef CENTRAL_APPLY_H
 #define CENTRAL_APPLY_H
@@ -18,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "counter.h"
 #include "err.h"
 #include "smap.h"
 #include "store.h"
@@ -26,18 +40,18 @@
 typedef struct applier applier;
 
 typedef struct applier_stats {
-	uint64_t batches_applied;
-	uint64_t batches_duplicate;
-	uint64_t batches_held;
-	uint64_t batches_bad;
-	uint64_t ops_applied;
-	uint64_t ops_bad;
+	uint64_t batches_applied;   /* applied in order, held ones included */
+	uint64_t batches_duplicate; /* seq already applied: skipped */
+	uint64_t batches_held;      /* stored after a gap (a re-delivery counts again) */
+	uint64_t batches_bad;       /* undecodable or bad header: skipped */
+	uint64_t ops_applied;       /* valid ops merged or summed (a losing LWW op too) */
+	uint64_t ops_invalid;       /* ops skipped as invalid */
 	uint64_t store_writes;
 } applier_stats;
 
-/* Counter names central accepts (set counters); NULL-terminated. */
-applier *applier_new(store *db, uint32_t nparts, const char *const *counters, char *err,
-		     size_t errlen);
+/* c names the counters and their kinds; it must outlive the applier.
+ * NULL on a store failure while loading, with the reason in err. */
+applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen);
 void applier_free(applier *a);
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
@@ -67,6 +81,11 @@ bool applier_dirty(const applier *a, uint32_t p);
 /* The stored count of (counter, item); 0 when never counted. */
 int applier_count(applier *a, const char *counter, const char *item, uint64_t *count) WARN_UNUSED;
 
-const applier_stats *applier_get_stats(const applier *a);
+/* Any thread: a copy of the counters so far. */
+void applier_get_stats(const applier *a, applier_stats *out);
+/* Any thread: partition p's next input offset, -1 when none is stored. */
+int64_t applier_input_offset(const applier *a, uint32_t p);
+/* Any thread: batches of partition p held behind a gap right now. */
+uint64_t applier_held_batches(const applier *a, uint32_t p);
 
 #endif

@@ -41,18 +41,18 @@ typedef struct central {
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
 	ops_api *api;
-	char *counters[ITEM_MAX_NAMES + 1];
-	uint64_t offset_resets;
-	uint64_t snapshots_sent;
-	uint64_t snapshot_errors;
+	counters ctr;
+	ops_run_stats run; /* read by the ops API thread */
 } central;
+
+#define RUN_ADD(c, f) atomic_fetch_add_explicit(&(c)->run.f, 1, memory_order_relaxed)
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
 	central *c = opaque;
 	if (m->err) {
-		c->snapshot_errors++;
+		RUN_ADD(c, snapshot_errors);
 		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
 			 rd_kafka_err2str(m->err));
 	}
@@ -141,7 +141,7 @@ static int recover_out_of_range(central *c, int32_t p)
 	int rc = applier_resume_offset(c->ap, (uint32_t)p, &had);
 	if (rc && rc != ERR_NOTFOUND)
 		return rc;
-	c->offset_resets++;
+	RUN_ADD(c, offset_resets);
 	log_error("input offset out of range: messages were dropped by the broker before central "
 		  "read them; resuming at the earliest offset, edges will resend what is missing",
 		  "topic=%s partition=%d stored_offset=%" PRId64 " low=%" PRId64 " high=%" PRId64,
@@ -186,27 +186,29 @@ static void publish_partition(central *c, uint32_t p)
 				log_warn("snapshot not queued; its counts go in the next one",
 					 "partition=%u err=\"%s\"", p, rd_kafka_err2str(e));
 				free(buf);
-				c->snapshot_errors++;
+				RUN_ADD(c, snapshot_errors);
 				applier_snapshot_failed(c->ap, p);
 				return;
 			}
 			rd_kafka_poll(c->producer, 100);
 		}
-		c->snapshots_sent++;
+		RUN_ADD(c, snapshot_messages);
 	}
 }
 
 static void log_stats(central *c)
 {
-	const applier_stats *st = applier_get_stats(c->ap);
+	applier_stats st;
+	applier_get_stats(c->ap, &st);
 	log_info("stats",
 		 "batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
-		 " batches_bad=%" PRIu64 " ops_applied=%" PRIu64 " ops_bad=%" PRIu64
+		 " batches_bad=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
 		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
 		 " offset_resets=%" PRIu64,
-		 st->batches_applied, st->batches_duplicate, st->batches_held, st->batches_bad,
-		 st->ops_applied, st->ops_bad, st->store_writes, c->snapshots_sent,
-		 c->snapshot_errors, c->offset_resets);
+		 st.batches_applied, st.batches_duplicate, st.batches_held, st.batches_bad,
+		 st.ops_applied, st.ops_invalid, st.store_writes,
+		 atomic_load(&c->run.snapshot_messages), atomic_load(&c->run.snapshot_errors),
+		 atomic_load(&c->run.offset_resets));
 }
 
 static int loop(central *c)
@@ -261,10 +263,10 @@ int central_run(const central_config *cfg)
 {
 	central c = {.cfg = cfg};
 	char err[512] = "";
-	int rc = item_parse_names(cfg->counters, c.counters, item_counter_valid);
+	char why[256] = "";
+	int rc = counters_parse(&c.ctr, cfg->counters_set, cfg->counters_sum, why, sizeof why);
 	if (rc) {
-		snprintf(err, sizeof err, "central.counters: 1-%d comma-separated [a-z0-9_] names",
-			 ITEM_MAX_NAMES);
+		snprintf(err, sizeof err, "[counters]: %s", why);
 		goto out;
 	}
 
@@ -282,8 +284,7 @@ int central_run(const central_config *cfg)
 	rc = store_meta_ensure(c.db, "partitions", parts, err, sizeof err);
 	if (rc)
 		goto out;
-	c.ap = applier_new(c.db, (uint32_t)cfg->partitions, (const char *const *)c.counters, err,
-			   sizeof err);
+	c.ap = applier_new(c.db, (uint32_t)cfg->partitions, &c.ctr, err, sizeof err);
 	if (!c.ap) {
 		rc = ERR_IO;
 		goto out;
@@ -297,13 +298,21 @@ int central_run(const central_config *cfg)
 	rc = assign_all(&c, err, sizeof err);
 	if (rc)
 		goto out;
-	c.api = ops_api_start(cfg->ops_listen, c.db, err, sizeof err);
+	ops_api_opts oo = {.listen = cfg->ops_listen,
+			   .token = cfg->ops_token,
+			   .db = c.db,
+			   .ctr = &c.ctr,
+			   .partitions = (uint32_t)cfg->partitions,
+			   .ap = c.ap,
+			   .run = &c.run};
+	c.api = ops_api_start(&oo, err, sizeof err);
 	if (!c.api && cfg->ops_listen[0]) {
 		rc = ERR_IO;
 		goto out;
 	}
-	log_info("central started", "id=%s partitions=%" PRId64 " counters=%s ops=%s", cfg->id,
-		 cfg->partitions, cfg->counters, cfg->ops_listen);
+	log_info("central started",
+		 "id=%s partitions=%" PRId64 " set_counters=%s sum_counters=%s ops=%s", cfg->id,
+		 cfg->partitions, cfg->counters_set, cfg->counters_sum, cfg->ops_listen);
 	rc = loop(&c);
 	log_info("central stopping", "%s", "");
 	log_stats(&c);
@@ -323,6 +332,6 @@ out:
 	}
 	applier_free(c.ap);
 	store_close(c.db);
-	item_free_names(c.counters);
+	counters_free(&c.ctr);
 	return rc;
 }

@@ -17,7 +17,8 @@ typedef struct central_config {
 	char *id;
 	char *data_dir;
 	char *log_level;
-	char *counters; /* comma-separated set counters */
+	char *counters_set; /* [counters] set: comma-separated set counters */
+	char *counters_sum; /* [counters] sum: comma-separated sum counters */
 	int64_t partitions;
 	char *batch_topic;
 	char *snapshot_topic;
@@ -27,6 +28,7 @@ typedef struct central_config {
 	int64_t store_cache_mb;
 	bool store_sync;
 	char *ops_listen; /* host:port of the ops API, "" = off */
+	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */
 	char *bootstrap_file;
 	cfg_kv *kafka;
 } central_config;

@@ -15,12 +15,13 @@
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                         \
 	{sec, name, type, offsetof(central_config, field), def, lo, hi, false, help}
+#define SECRET(sec, name, field, help)                                                         \
+	{sec, name, CFG_STR, offsetof(central_config, field), "", 0, 0, true, help}
 
 const cfg_opt central_options[] = {
 	OPT("central", "id", CFG_STR, id, "central-1", 0, 0, "instance id, named in snapshots"),
 	OPT("central", "data_dir", CFG_STR, data_dir, "run/central", 0, 0, "store directory"),
 	OPT("central", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
-	OPT("central", "counters", CFG_STR, counters, "likes", 0, 0, "set counters, comma-separated"),
 	OPT("central", "snapshot_interval_ms", CFG_INT, snapshot_interval_ms, "1000", 10, 600000,
 	    "how often changed counts are published"),
 	OPT("central", "heartbeat_every", CFG_INT, heartbeat_every, "5", 0, 1000000,
@@ -29,6 +30,12 @@ const cfg_opt central_options[] = {
 	    "counts per snapshot message; more are split"),
 	OPT("central", "ops_listen", CFG_STR, ops_listen, "127.0.0.1:9090", 0, 0,
 	    "ops API address, empty = off"),
+	SECRET("central", "ops_token", ops_token,
+	       "bearer token the ops API requires; empty = no auth (warned at start)"),
+	OPT("counters", "set", CFG_STR, counters_set, "likes,saves", 0, 0,
+	    "set counters (distinct users per item), comma-separated"),
+	OPT("counters", "sum", CFG_STR, counters_sum, "views,shares", 0, 0,
+	    "sum counters (add n per op), comma-separated"),
 	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
 	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every store write"),
 	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,

@@ -1,30 +1,72 @@
-/* opsapi.c - central's ops API on evhttp, one thread, read-only. */
+/* opsapi.c - central's ops API on evhttp (see opsapi.h).
+ *
+ * One thread of its own runs the event_base; every handler only reads.
+ * Requests are parsed with evhttp_uri_parse and evhttp_parse_query_str,
+ * and every path segment and parameter is checked before it is used: the
+ * strings that reach a JSON answer are items, counters, users, edges and
+ * regions, all of a validated alphabet without '"' or '\\', so they are
+ * written without escaping.
+ */
 #include "opsapi.h"
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/thread.h>
+#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 
+#include "clock.h"
 #include "config.h"
+#include "day.h"
 #include "item.h"
+#include "keys.h"
 #include "log.h"
 #include "merge.h"
+#include "partition.h"
 #include "xmem.h"
+
+#define OPS_MAX_ITEMS 100
+#define OPS_MAX_DAYS 366
+#define OPS_DEFAULT_DAYS 30
+#define OPS_MAX_HEADERS 32768
+#define OPS_MAX_PATH 1024
+#define OPS_TIMEOUT_S 10
 
 struct ops_api {
 	struct event_base *base;
 	struct evhttp *http;
 	store *db;
+	const counters *ctr;
+	uint32_t partitions;
+	const applier *ap;
+	const ops_run_stats *run;
+	char *token;
+	int port;
 	pthread_t thread;
 };
 
-static void reply(struct evhttp_request *req, int code, const char *body)
+/* ---- answers ------------------------------------------------------------- */
+
+static void reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", out);
+}
+
+static void reply_json(struct evhttp_request *req, int code, const char *body)
 {
 	struct evbuffer *out = evbuffer_new();
 	if (!out) {
@@ -32,73 +74,551 @@ static void reply(struct evhttp_request *req, int code, const char *body)
 		return;
 	}
 	evbuffer_add(out, body, strlen(body));
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", out);
+	reply_buf(req, code, "application/json", out);
 	evbuffer_free(out);
 }
 
-static void reply_error(struct evhttp_request *req, int code, const char *ecode, const char *msg)
+/* msg is ours (a fixed text, numbers or validated names): no escaping. */
+static void reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
+			...) __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
+			...)
 {
-	char body[256];
+	char msg[256], body[384];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
 	snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", ecode, msg);
-	reply(req, code, body);
+	if (code == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer");
+	reply_json(req, code, body);
 }
 
-/* Splits "/v1/items/T/I/C[/users/U]" into its parts, all validated. */
-static int parse(const char *path, char *item, char *counter, char *user)
+static void reply_store_error(struct evhttp_request *req)
 {
-	char type[ITEM_TYPE_MAX + 1], id[ITEM_ID_MAX + 1];
-	const char *p = path;
-	if (strncmp(p, "/v1/items/", 10))
-		return -1;
-	p += 10;
-	const char *parts[5];
-	size_t lens[5];
+	reply_error(req, 503, "store_error", "the store could not be read");
+}
+
+/* ---- auth ---------------------------------------------------------------- */
+
+static bool from_loopback(struct evhttp_request *req)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	if (!con)
+		return false;
+	evhttp_connection_get_peer(con, &addr, &port);
+	if (!addr)
+		return false;
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, addr, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+	return false;
+}
+
+/* Compares in time that depends only on the configured token's length. */
+static bool token_matches(const char *given, const char *want)
+{
+	size_t gn = strlen(given), wn = strlen(want);
+	unsigned char diff = gn != wn;
+	for (size_t i = 0; i < wn; i++)
+		diff |= (unsigned char)((gn ? given[i % gn] : 0) ^ want[i]);
+	return diff == 0;
+}
+
+static bool authorized(const ops_api *api, struct evhttp_request *req, const char *path)
+{
+	if (!api->token[0])
+		return true;
+	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) && from_loopback(req))
+		return true;
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	return token_matches(h + 7, api->token);
+}
+
+/* ---- query parameters ---------------------------------------------------- */
+
+/* Parses the query into kv; each key at most once and one of allowed
+ * (NULL-terminated). On failure answers 400 and returns false. */
+static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri,
+			struct evkeyvalq *kv, const char *const *allowed)
+{
+	const char *q = evhttp_uri_get_query(uri);
+	TAILQ_INIT(kv);
+	if (!q || !q[0])
+		return true;
+	if (evhttp_parse_query_str(q, kv) != 0) {
+		reply_error(req, 400, "bad_request", "the query string does not parse");
+		return false;
+	}
+	for (struct evkeyval *e = TAILQ_FIRST(kv); e; e = TAILQ_NEXT(e, next)) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(e->key, *a) == 0;
+		if (!ok) {
+			reply_error(req, 400, "bad_request", "unknown query parameter");
+			return false;
+		}
+		for (struct evkeyval *f = TAILQ_NEXT(e, next); f; f = TAILQ_NEXT(f, next))
+			if (strcmp(e->key, f->key) == 0) {
+				reply_error(req, 400, "bad_request",
+					    "a query parameter is repeated");
+				return false;
+			}
+	}
+	return true;
+}
+
+/* One element of a comma-separated list. */
+typedef struct span {
+	const char *p;
+	size_t n;
+} span;
+
+/* Splits s on ',' into out (cap entries). Returns the number of elements
+ * (which may exceed cap: only cap are stored), or -1 for an empty one. */
+static int split(const char *s, span *out, int cap)
+{
 	int n = 0;
-	while (*p && n < 5) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		parts[n] = p;
-		lens[n++] = len;
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	if (*p || (n != 3 && n != 5))
-		return -1;
-	if (!item_type_valid(parts[0], lens[0]) || !item_id_valid(parts[1], lens[1]) ||
-	    !item_counter_valid(parts[2], lens[2]))
-		return -1;
-	memcpy(type, parts[0], lens[0]);
-	type[lens[0]] = 0;
-	memcpy(id, parts[1], lens[1]);
-	id[lens[1]] = 0;
-	snprintf(item, ITEM_MAX + 1, "%s:%s", type, id);
-	memcpy(counter, parts[2], lens[2]);
-	counter[lens[2]] = 0;
-	user[0] = 0;
-	if (n == 5) {
-		if (lens[3] != 5 || strncmp(parts[3], "users", 5) ||
-		    !item_user_valid(parts[4], lens[4]))
+	for (;;) {
+		const char *c = strchr(s, ',');
+		size_t len = c ? (size_t)(c - s) : strlen(s);
+		if (len == 0)
 			return -1;
-		memcpy(user, parts[4], lens[4]);
-		user[lens[4]] = 0;
+		if (n < cap)
+			out[n] = (span){s, len};
+		n++;
+		if (!c)
+			return n;
+		s = c + 1;
 	}
-	return 0;
 }
 
-/* Sum and number of items of one counter: a full scan, for operators and
- * tests (the ops export command will grow from it). */
-static void totals(struct evhttp_request *req, ops_api *api, const char *counter)
+static bool span_in(const span *list, int n, span x)
 {
-	if (!item_counter_valid(counter, strlen(counter))) {
-		reply_error(req, 404, "not_found", "no such counter");
+	for (int i = 0; i < n; i++)
+		if (list[i].n == x.n && memcmp(list[i].p, x.p, x.n) == 0)
+			return true;
+	return false;
+}
+
+/* ---- store reads --------------------------------------------------------- */
+
+/* A u64 under key in the view: 0 when absent. 0 or a store error. */
+static int snap_u64(store_snap *sn, const unsigned char *key, size_t kn, uint64_t *v)
+{
+	int rc = store_snap_read_u64(sn, key, kn, v);
+	if (rc == ERR_NOTFOUND) {
+		*v = 0;
+		return 0;
+	}
+	return rc;
+}
+
+static int snap_version(store_snap *sn, uint32_t p, uint64_t *v)
+{
+	unsigned char key[8];
+	return snap_u64(sn, key, ckey_offset(key, p), v);
+}
+
+/* ---- /v1/counts ---------------------------------------------------------- */
+
+static const char *const counts_params[] = {"items", "counters", "edge", NULL};
+
+static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+{
+	const char *items_q = evhttp_find_header(kv, "items");
+	const char *counters_q = evhttp_find_header(kv, "counters");
+	const char *edge = evhttp_find_header(kv, "edge");
+	span items[OPS_MAX_ITEMS], raw[OPS_MAX_ITEMS];
+	int nraw = items_q ? split(items_q, raw, OPS_MAX_ITEMS) : -1;
+	if (nraw < 0) {
+		reply_error(req, 400, "invalid_item", "items must list 1 to %d items, type:id",
+			    OPS_MAX_ITEMS);
 		return;
 	}
-	char prefix[COUNTER_MAX + 2];
-	int pn = snprintf(prefix, sizeof prefix, "C%s", counter);
-	store_iter *it = store_iter_new(api->db, prefix, (size_t)pn + 1);
+	if (nraw > OPS_MAX_ITEMS) {
+		reply_error(req, 400, "too_many_items", "at most %d items per request",
+			    OPS_MAX_ITEMS);
+		return;
+	}
+	int nitems = 0;
+	for (int i = 0; i < nraw; i++) {
+		if (!item_valid(raw[i].p, raw[i].n)) {
+			reply_error(req, 400, "invalid_item",
+				    "item %d is not type:id with id [A-Za-z0-9_-]{1,%d}", i + 1,
+				    ITEM_ID_MAX);
+			return;
+		}
+		if (!span_in(items, nitems, raw[i]))
+			items[nitems++] = raw[i];
+	}
+	const counter_def *defs[COUNTERS_MAX];
+	int ndefs = 0;
+	if (counters_q) {
+		span cs[COUNTERS_MAX];
+		int nc = split(counters_q, cs, COUNTERS_MAX);
+		if (nc < 0 || nc > COUNTERS_MAX) {
+			reply_error(req, 400, "unknown_counter",
+				    "counters must list 1 to %d configured counters", COUNTERS_MAX);
+			return;
+		}
+		for (int i = 0; i < nc; i++) {
+			const counter_def *d = counters_find(api->ctr, cs[i].p, cs[i].n);
+			if (!d) {
+				reply_error(req, 400, "unknown_counter",
+					    "counter %d is not configured at central", i + 1);
+				return;
+			}
+			bool dup = false;
+			for (int j = 0; j < ndefs; j++)
+				dup = dup || defs[j] == d;
+			if (!dup)
+				defs[ndefs++] = d;
+		}
+	} else {
+		for (size_t i = 0; i < api->ctr->n; i++)
+			defs[ndefs++] = &api->ctr->defs[i];
+	}
+	if (edge && !item_edge_valid(edge, strlen(edge))) {
+		reply_error(req, 400, "bad_request", "edge must match [a-z0-9_-]{1,%d}",
+			    EDGE_ID_MAX);
+		return;
+	}
+
+	struct evbuffer *out = evbuffer_new();
+	if (!out) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	store_snap *sn = store_snap_new(api->db);
+	uint64_t as_of = clock_wall_ms();
+	int rc = 0;
+	evbuffer_add_printf(out, "{\"items\":{");
+	for (int i = 0; i < nitems && !rc; i++) {
+		uint32_t p = partition_of(items[i].p, items[i].n, api->partitions);
+		uint64_t version = 0, applied = 0;
+		rc = snap_version(sn, p, &version);
+		if (!rc && edge) {
+			unsigned char key[CKEY_MAX];
+			rc =
+			    snap_u64(sn, key, ckey_edge(key, 'A', edge, strlen(edge), p), &applied);
+		}
+		evbuffer_add_printf(out,
+				    "%s\"%.*s\":{\"partition\":%u,\"version\":%" PRIu64
+				    ",\"applied\":%" PRIu64 ",\"as_of\":%" PRIu64 ",\"counts\":{",
+				    i ? "," : "", (int)items[i].n, items[i].p, p, version, applied,
+				    as_of);
+		for (int j = 0; j < ndefs && !rc; j++) {
+			unsigned char key[CKEY_MAX];
+			const char *c = defs[j]->name;
+			uint64_t count = 0;
+			rc = snap_u64(
+			    sn, key, ckey_count(key, c, strlen(c), items[i].p, items[i].n), &count);
+			evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, j ? "," : "", c, count);
+		}
+		evbuffer_add_printf(out, "}}");
+	}
+	evbuffer_add_printf(out, "}}");
+	store_snap_free(sn);
+	if (rc)
+		reply_store_error(req);
+	else
+		reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
+/* ---- /v1/items/{type}/{id}/{counter}[/users/{user}] ---------------------- */
+
+static const char *const item_params[] = {"by", "from", "to", NULL};
+
+typedef struct item_req {
+	char item[ITEM_MAX + 1];
+	size_t in;
+	const counter_def *def;
+	char user[USER_MAX + 1];
+} item_req;
+
+/* Appends ,"by_region":{...} for the item; 0 or a store error. */
+static int add_by_region(store_snap *sn, struct evbuffer *out, const item_req *r)
+{
+	unsigned char pre[CKEY_MAX];
+	const char *c = r->def->name;
+	size_t pn = ckey_breakdown_prefix(pre, 'R', c, strlen(c), r->item, r->in);
+	store_iter *it = store_snap_iter_from(sn, pre, pn, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	int n = 0, rc = 0;
+	evbuffer_add_printf(out, ",\"by_region\":{");
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (vn != 8 || !item_edge_valid(k + pn, kn - pn)) {
+			log_error("bad region bucket in store", "item=%s counter=%s", r->item, c);
+			rc = ERR_CORRUPT;
+			break;
+		}
+		uint64_t x = store_get_u64((const unsigned char *)v);
+		if (x)
+			evbuffer_add_printf(out, "%s\"%.*s\":%" PRIu64, n++ ? "," : "",
+					    (int)(kn - pn), k + pn, x);
+	}
+	if (!rc)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	evbuffer_add_printf(out, "}");
+	return rc;
+}
+
+/* Appends ,"from","to","by_day":{...} for days from..to; 0 or an error. */
+static int add_by_day(store_snap *sn, struct evbuffer *out, const item_req *r, uint32_t from,
+		      uint32_t to)
+{
+	unsigned char pre[CKEY_MAX], start[CKEY_MAX];
+	const char *c = r->def->name;
+	size_t pn = ckey_breakdown_prefix(pre, 'Y', c, strlen(c), r->item, r->in);
+	size_t sn_len = ckey_day(start, c, strlen(c), r->item, r->in, from);
+	char d[DAY_TEXT_MAX];
+	day_format(from, d);
+	evbuffer_add_printf(out, ",\"from\":\"%s\"", d);
+	day_format(to, d);
+	evbuffer_add_printf(out, ",\"to\":\"%s\",\"by_day\":{", d);
+	store_iter *it = store_snap_iter_from(sn, pre, pn, start, sn_len);
+	const char *k, *v;
+	size_t kn, vn;
+	int n = 0, rc = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn != pn + 4 || vn != 8) {
+			log_error("bad day bucket in store", "item=%s counter=%s", r->item, c);
+			rc = ERR_CORRUPT;
+			break;
+		}
+		uint32_t day = store_get_u32((const unsigned char *)k + pn);
+		if (day > to)
+			break;
+		uint64_t x = store_get_u64((const unsigned char *)v);
+		if (!x)
+			continue;
+		day_format(day, d);
+		evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, n++ ? "," : "", d, x);
+	}
+	if (!rc)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	evbuffer_add_printf(out, "}");
+	return rc;
+}
+
+/* The by=day range from the from/to parameters: 0 or false after a 400. */
+static bool day_range(struct evhttp_request *req, const char *from_q, const char *to_q,
+		      uint32_t *from, uint32_t *to)
+{
+	if (to_q) {
+		if (day_parse(to_q, strlen(to_q), to)) {
+			reply_error(req, 400, "bad_range", "to must be a date YYYY-MM-DD");
+			return false;
+		}
+	} else {
+		*to = day_of_ms(clock_wall_ms());
+	}
+	if (from_q) {
+		if (day_parse(from_q, strlen(from_q), from)) {
+			reply_error(req, 400, "bad_range", "from must be a date YYYY-MM-DD");
+			return false;
+		}
+	} else {
+		*from = *to >= OPS_DEFAULT_DAYS - 1 ? *to - (OPS_DEFAULT_DAYS - 1) : 0;
+	}
+	if (*from > *to || *to - *from >= OPS_MAX_DAYS) {
+		reply_error(req, 400, "bad_range", "from must not be after to, and at most %d days",
+			    OPS_MAX_DAYS);
+		return false;
+	}
+	return true;
+}
+
+static void route_item(ops_api *api, struct evhttp_request *req, const item_req *r,
+		       struct evkeyvalq *kv)
+{
+	const char *by = evhttp_find_header(kv, "by");
+	const char *from_q = evhttp_find_header(kv, "from");
+	const char *to_q = evhttp_find_header(kv, "to");
+	bool by_region = by && strcmp(by, "region") == 0, by_day = by && strcmp(by, "day") == 0;
+	if (by && !by_region && !by_day) {
+		reply_error(req, 400, "bad_breakdown", "by must be region or day");
+		return;
+	}
+	if ((from_q || to_q) && !by_day) {
+		reply_error(req, 400, "bad_range", "from and to go with by=day");
+		return;
+	}
+	uint32_t from = 0, to = 0;
+	if (by_day && !day_range(req, from_q, to_q, &from, &to))
+		return;
+
+	struct evbuffer *out = evbuffer_new();
+	if (!out) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	const char *c = r->def->name;
+	store_snap *sn = store_snap_new(api->db);
+	uint64_t as_of = clock_wall_ms(), count = 0, version = 0;
+	unsigned char key[CKEY_MAX];
+	int rc = snap_u64(sn, key, ckey_count(key, c, strlen(c), r->item, r->in), &count);
+	if (!rc)
+		rc = snap_version(sn, partition_of(r->item, r->in, api->partitions), &version);
+	evbuffer_add_printf(out,
+			    "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64
+			    ",\"version\":%" PRIu64 ",\"as_of\":%" PRIu64,
+			    r->item, c, count, version, as_of);
+	if (!rc && by_region)
+		rc = add_by_region(sn, out, r);
+	if (!rc && by_day)
+		rc = add_by_day(sn, out, r, from, to);
+	evbuffer_add_printf(out, "}");
+	store_snap_free(sn);
+	if (rc)
+		reply_store_error(req);
+	else
+		reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
+static void route_user(ops_api *api, struct evhttp_request *req, const item_req *r)
+{
+	const char *c = r->def->name;
+	if (r->def->kind != COUNTER_SET) {
+		reply_error(req, 400, "not_a_set_counter", "%s counts sums, not members", c);
+		return;
+	}
+	unsigned char key[CKEY_MAX];
+	size_t kn = ckey_state(key, c, strlen(c), r->item, r->in, r->user, strlen(r->user));
+	char *val;
+	size_t vlen;
+	int rc = store_get(api->db, key, kn, &val, &vlen);
+	if (rc && rc != ERR_NOTFOUND) {
+		reply_store_error(req);
+		return;
+	}
+	merge_state st;
+	memset(&st, 0, sizeof st);
+	bool known = rc == 0;
+	if (known) {
+		rc = merge_state_decode(val, vlen, &st);
+		free(val);
+		if (rc || !item_edge_valid(st.edge, st.edge_len) ||
+		    !item_edge_valid(st.region, st.region_len)) {
+			log_error("corrupt membership state in store", "item=%s counter=%s",
+				  r->item, c);
+			reply_store_error(req);
+			return;
+		}
+	}
+	char body[768];
+	snprintf(body, sizeof body,
+		 "{\"item\":\"%s\",\"counter\":\"%s\",\"user\":\"%s\",\"member\":%s,\"known\":%s,"
+		 "\"hlc\":%" PRIu64 ",\"edge\":\"%.*s\",\"region\":\"%.*s\"}",
+		 r->item, c, r->user, st.present ? "true" : "false", known ? "true" : "false",
+		 st.hlc, (int)st.edge_len, st.edge, (int)st.region_len, st.region);
+	reply_json(req, 200, body);
+}
+
+/* Decodes one path segment (s, n bytes, still %-encoded) into out (cap
+ * bytes with the NUL). False when it does not decode or does not fit. */
+static bool segment(const char *s, size_t n, char *out, size_t cap)
+{
+	char raw[OPS_MAX_PATH + 1];
+	if (n > OPS_MAX_PATH)
+		return false;
+	memcpy(raw, s, n);
+	raw[n] = 0;
+	size_t dn = 0;
+	char *d = evhttp_uridecode(raw, 0, &dn);
+	if (!d)
+		return false;
+	bool ok = dn < cap && strlen(d) == dn; /* no decoded NUL inside */
+	if (ok)
+		memcpy(out, d, dn + 1);
+	free(d);
+	return ok;
+}
+
+/* /v1/items/T/I/C or /v1/items/T/I/C/users/U (rest is after "/v1/items/"). */
+static void route_items(ops_api *api, struct evhttp_request *req, const char *rest,
+			const struct evhttp_uri *uri)
+{
+	span seg[6];
+	int n = 0;
+	for (const char *p = rest; n < 6;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		seg[n++] = (span){p, len};
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	bool users = n == 5 && seg[3].n == 5 && memcmp(seg[3].p, "users", 5) == 0;
+	if (n != 3 && !users) {
+		reply_error(req, 404, "not_found", "no such route");
+		return;
+	}
+	item_req r;
+	char type[ITEM_TYPE_MAX + 1], id[ITEM_ID_MAX + 1], counter[COUNTER_MAX + 1];
+	if (!segment(seg[0].p, seg[0].n, type, sizeof type) ||
+	    !segment(seg[1].p, seg[1].n, id, sizeof id) || !item_type_valid(type, strlen(type)) ||
+	    !item_id_valid(id, strlen(id))) {
+		reply_error(req, 400, "invalid_item",
+			    "the item must be {type}/{id}, id [A-Za-z0-9_-]{1,%d}", ITEM_ID_MAX);
+		return;
+	}
+	r.in = (size_t)snprintf(r.item, sizeof r.item, "%s:%s", type, id);
+	if (!segment(seg[2].p, seg[2].n, counter, sizeof counter) ||
+	    !(r.def = counters_find(api->ctr, counter, strlen(counter)))) {
+		reply_error(req, 404, "unknown_counter", "no such counter at central");
+		return;
+	}
+	r.user[0] = 0;
+	if (users && (!segment(seg[4].p, seg[4].n, r.user, sizeof r.user) ||
+		      !item_user_valid(r.user, strlen(r.user)))) {
+		reply_error(req, 400, "invalid_user",
+			    "a user id is 1 to %d visible ASCII characters", USER_MAX);
+		return;
+	}
+	static const char *const none[] = {NULL};
+	struct evkeyvalq kv;
+	if (!parse_query(req, uri, &kv, users ? none : item_params))
+		goto out;
+	if (users)
+		route_user(api, req, &r);
+	else
+		route_item(api, req, &r, &kv);
+out:
+	evhttp_clear_headers(&kv);
+}
+
+/* ---- /v1/totals/{counter} ------------------------------------------------ */
+
+/* Sum and number of items of one counter: a full scan, for operators and
+ * tests. */
+static void route_totals(ops_api *api, struct evhttp_request *req, const char *counter)
+{
+	const counter_def *def = counters_find(api->ctr, counter, strlen(counter));
+	if (!def) {
+		reply_error(req, 404, "unknown_counter", "no such counter at central");
+		return;
+	}
+	unsigned char prefix[COUNTER_MAX + 2];
+	size_t pn = ckey_join(prefix, 'C', def->name, strlen(def->name), "", 0, NULL, 0, 0);
+	store_iter *it = store_iter_new(api->db, prefix, pn);
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t items = 0, sum = 0;
@@ -111,65 +631,135 @@ static void totals(struct evhttp_request *req, ops_api *api, const char *counter
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (rc) {
-		reply_error(req, 503, "store_error", "the store could not be read");
+		reply_store_error(req);
 		return;
 	}
 	char body[256];
 	snprintf(body, sizeof body,
-		 "{\"counter\":\"%s\",\"items\":%" PRIu64 ",\"sum\":%" PRIu64 "}", counter, items,
+		 "{\"counter\":\"%s\",\"items\":%" PRIu64 ",\"sum\":%" PRIu64 "}", def->name, items,
 		 sum);
-	reply(req, 200, body);
+	reply_json(req, 200, body);
+}
+
+/* ---- /metrics ------------------------------------------------------------ */
+
+static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
+		   uint64_t v)
+{
+	evbuffer_add_printf(out,
+			    "# HELP likes_central_%s %s\n# TYPE likes_central_%s %s\n"
+			    "likes_central_%s %" PRIu64 "\n",
+			    name, help, name, type, name, v);
+}
+
+static void route_metrics(ops_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *out = evbuffer_new();
+	if (!out) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (api->ap) {
+		applier_stats st;
+		applier_get_stats(api->ap, &st);
+		metric(out, "batches_applied_total", "counter",
+		       "Batches applied in order, held ones included.", st.batches_applied);
+		metric(out, "batches_duplicate_total", "counter",
+		       "Batches skipped because their sequence was already applied.",
+		       st.batches_duplicate);
+		metric(out, "batches_held_total", "counter",
+		       "Batches stored to wait for a gap to fill.", st.batches_held);
+		metric(out, "batches_bad_total", "counter",
+		       "Messages skipped as undecodable or with a bad header.", st.batches_bad);
+		metric(out, "ops_applied_total", "counter",
+		       "Valid ops merged or summed (an op that loses LWW included).",
+		       st.ops_applied);
+		metric(out, "ops_invalid_total", "counter",
+		       "Ops skipped as invalid while the rest of their batch applied.",
+		       st.ops_invalid);
+		metric(out, "store_writes_total", "counter",
+		       "Atomic store writes of applied input.", st.store_writes);
+	}
+	if (api->run) {
+		const ops_run_stats *rs = api->run;
+		metric(out, "snapshot_messages_total", "counter",
+		       "Snapshot messages handed to Kafka.", atomic_load(&rs->snapshot_messages));
+		metric(out, "snapshot_errors_total", "counter",
+		       "Snapshot messages not queued or not delivered (their counts go again).",
+		       atomic_load(&rs->snapshot_errors));
+		metric(out, "input_offset_resets_total", "counter",
+		       "Input offsets found out of range (the broker dropped unread batches).",
+		       atomic_load(&rs->offset_resets));
+	}
+	if (api->ap) {
+		evbuffer_add_printf(out, "# HELP likes_central_input_next_offset Next batch-topic "
+					 "offset per partition (0 before any).\n"
+					 "# TYPE likes_central_input_next_offset gauge\n");
+		for (uint32_t p = 0; p < api->partitions; p++) {
+			int64_t off = applier_input_offset(api->ap, p);
+			evbuffer_add_printf(
+			    out, "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n",
+			    p, off < 0 ? 0 : off);
+		}
+		evbuffer_add_printf(out,
+				    "# HELP likes_central_held_batches Batches waiting for a gap "
+				    "to fill, per partition.\n"
+				    "# TYPE likes_central_held_batches gauge\n");
+		for (uint32_t p = 0; p < api->partitions; p++)
+			evbuffer_add_printf(
+			    out, "likes_central_held_batches{partition=\"%u\"} %" PRIu64 "\n", p,
+			    applier_held_batches(api->ap, p));
+	}
+	reply_buf(req, 200, "text/plain; version=0.0.4", out);
+	evbuffer_free(out);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
+		  const char *path)
+{
+	static const char *const none[] = {NULL};
+	struct evkeyvalq kv;
+	if (strcmp(path, "/healthz") == 0) {
+		reply_json(req, 200, "{\"status\":\"ok\"}");
+	} else if (strcmp(path, "/metrics") == 0) {
+		route_metrics(api, req);
+	} else if (strcmp(path, "/v1/counts") == 0) {
+		if (parse_query(req, uri, &kv, counts_params))
+			route_counts(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
+		if (parse_query(req, uri, &kv, none))
+			route_totals(api, req, path + 11);
+		evhttp_clear_headers(&kv);
+	} else if (strncmp(path, "/v1/items/", 10) == 0) {
+		route_items(api, req, path + 10, uri);
+	} else {
+		reply_error(req, 404, "not_found", "no such route");
+	}
 }
 
 static void handle(struct evhttp_request *req, void *arg)
 {
 	ops_api *api = arg;
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		reply_error(req, 405, "method_not_allowed", "the ops API is read-only");
-		return;
-	}
-	const char *uri = evhttp_request_get_uri(req);
-	if (strcmp(uri, "/healthz") == 0) {
-		reply(req, 200, "{\"status\":\"ok\"}");
-		return;
-	}
-	if (strncmp(uri, "/v1/totals/", 11) == 0) {
-		totals(req, api, uri + 11);
-		return;
-	}
-	char item[ITEM_MAX + 1], counter[COUNTER_MAX + 1], user[USER_MAX + 1];
-	if (parse(uri, item, counter, user)) {
-		reply_error(req, 404, "not_found", "no such route");
-		return;
-	}
-	char key[1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX];
-	int kn = snprintf(key, sizeof key, "%c%s%c%s", user[0] ? 'S' : 'C', counter, 0, item);
-	if (user[0])
-		kn += snprintf(key + kn, sizeof key - (size_t)kn, "%c%s", 0, user);
-	char *val;
-	size_t vlen;
-	int rc = store_get(api->db, key, (size_t)kn, &val, &vlen);
-	if (rc && rc != ERR_NOTFOUND) {
-		reply_error(req, 503, "store_error", "the store could not be read");
-		return;
-	}
-	char body[512];
-	if (user[0]) {
-		merge_state st = {0};
-		bool member = rc == 0 && merge_state_decode(val, vlen, &st) == 0 && st.present;
-		snprintf(body, sizeof body,
-			 "{\"item\":\"%s\",\"counter\":\"%s\",\"user\":\"%s\",\"member\":%s,"
-			 "\"known\":%s}",
-			 item, counter, user, member ? "true" : "false", rc == 0 ? "true" : "false");
+	struct evhttp_uri *uri = evhttp_uri_parse(evhttp_request_get_uri(req));
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (!path || path[0] != '/' || strlen(path) > OPS_MAX_PATH) {
+		reply_error(req, 400, "bad_request", "the request target does not parse");
+	} else if (!authorized(api, req, path)) {
+		reply_error(req, 401, "unauthorized",
+			    "a valid Authorization: Bearer token is needed");
+	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		reply_error(req, 405, "method_not_allowed", "the ops API is read-only: GET only");
 	} else {
-		uint64_t count = rc == 0 && vlen == 8 ? store_get_u64((unsigned char *)val) : 0;
-		snprintf(body, sizeof body, "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64 "}",
-			 item, counter, count);
+		route(api, req, uri, path);
 	}
-	if (rc == 0)
-		free(val);
-	reply(req, 200, body);
+	if (uri)
+		evhttp_uri_free(uri);
 }
+
+/* ---- life cycle ---------------------------------------------------------- */
 
 static void *run(void *arg)
 {
@@ -178,40 +768,71 @@ static void *run(void *arg)
 	return NULL;
 }
 
-ops_api *ops_api_start(const char *listen, store *db, char *err, size_t errlen)
+static void api_free(ops_api *api)
 {
-	if (!listen || !listen[0])
-		return NULL;
-	char host[256];
-	int port;
-	if (cfg_parse_hostport(listen, host, sizeof host, &port)) {
-		snprintf(err, errlen, "ops listen address '%s' is not host:port", listen);
-		return NULL;
-	}
-	ops_api *api = xcalloc(1, sizeof *api);
-	api->db = db;
-	api->base = event_base_new();
-	api->http = api->base ? evhttp_new(api->base) : NULL;
-	if (!api->http || evhttp_bind_socket(api->http, host[0] ? host : "0.0.0.0",
-					     (ev_uint16_t)port)) {
-		snprintf(err, errlen, "ops API cannot listen on %s", listen);
-		goto fail;
-	}
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-						      EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
-	evhttp_set_gencb(api->http, handle, api);
-	if (pthread_create(&api->thread, NULL, run, api)) {
-		snprintf(err, errlen, "ops API thread could not start");
-		goto fail;
-	}
-	return api;
-fail:
 	if (api->http)
 		evhttp_free(api->http);
 	if (api->base)
 		event_base_free(api->base);
+	free(api->token);
 	free(api);
-	return NULL;
+}
+
+ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = 0;
+	if (!o->listen || !o->listen[0])
+		return NULL;
+	char host[256];
+	int port;
+	if (cfg_parse_hostport(o->listen, host, sizeof host, &port)) {
+		snprintf(err, errlen, "ops listen address '%s' is not host:port", o->listen);
+		return NULL;
+	}
+	ops_api *api = xcalloc(1, sizeof *api);
+	api->db = o->db;
+	api->ctr = o->ctr;
+	api->partitions = o->partitions;
+	api->ap = o->ap;
+	api->run = o->run;
+	api->token = xstrdup(o->token ? o->token : "");
+	api->base = event_base_new();
+	api->http = api->base ? evhttp_new(api->base) : NULL;
+	struct evhttp_bound_socket *bound =
+	    api->http ? evhttp_bind_socket_with_handle(api->http, host[0] ? host : "0.0.0.0",
+						       (ev_uint16_t)port)
+		      : NULL;
+	if (!bound) {
+		snprintf(err, errlen, "ops API cannot listen on %s", o->listen);
+		api_free(api);
+		return NULL;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
+		api->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							   : ((struct sockaddr_in *)&ss)->sin_port);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+						  EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+	evhttp_set_max_headers_size(api->http, OPS_MAX_HEADERS);
+	evhttp_set_max_body_size(api->http, 4096);
+	evhttp_set_timeout(api->http, OPS_TIMEOUT_S);
+	evhttp_set_gencb(api->http, handle, api);
+	if (pthread_create(&api->thread, NULL, run, api)) {
+		snprintf(err, errlen, "ops API thread could not start");
+		api_free(api);
+		return NULL;
+	}
+	if (!api->token[0])
+		log_warn("ops API serves without a token: set central.ops_token", "listen=%s",
+			 o->listen);
+	return api;
+}
+
+int ops_api_port(const ops_api *api)
+{
+	return api ? api->port : 0;
 }
 
 void ops_api_stop(ops_api *api)
@@ -220,7 +841,5 @@ void ops_api_stop(ops_api *api)
 		return;
 	event_base_loopbreak(api->base);
 	pthread_join(api->thread, NULL);
-	evhttp_free(api->http);
-	event_base_free(api->base);
-	free(api);
+	api_free(api);
 }

@@ -1,25 +1,59 @@
-/* opsapi.h - central's internal HTTP/1.1 ops API (libevent evhttp).
+/* opsapi.h - central's internal HTTP/1.1 ops API (libevent evhttp; JSON).
  *
- * Runs on a thread of its own with its own event_base and only reads the
- * store, which LevelDB makes safe alongside the applier's writes:
- *   GET /healthz
- *   GET /v1/items/{type}/{id}/{counter}               authoritative count
- *   GET /v1/items/{type}/{id}/{counter}/users/{user}  one user's membership
- *   GET /v1/totals/{counter}                          items and sum (full scan)
- * Bound to loopback by default; the admin token arrives with the security
- * work.
+ * Runs on a thread of its own with its own event_base. It only reads: the
+ * store (LevelDB makes that safe alongside the applier's writes; answers
+ * that combine several keys read them from one LevelDB snapshot), the
+ * applier's atomic stats and gauges, and the run loop's ops_run_stats.
+ *
+ *   GET /healthz                                       {"status":"ok"}
+ *   GET /metrics                                       Prometheus text
+ *   GET /v1/counts?items=..[&counters=..][&edge=..]    up to 100 items
+ *   GET /v1/items/{type}/{id}/{counter}[?by=region|?by=day[&from][&to]]
+ *   GET /v1/items/{type}/{id}/{counter}/users/{user}   set counters only
+ *   GET /v1/totals/{counter}                           items and sum (full scan)
+ *
+ * Auth: with a non-empty token every route needs "Authorization: Bearer
+ * <token>", except /healthz and /metrics asked from a loopback address;
+ * otherwise 401 unauthorized. With an empty token (logged as a warning at
+ * start) nothing is checked. Errors answer {"error":{"code","message"}}.
+ * docs/ops.md has the answers in full.
  */
 #ifndef CENTRAL_OPSAPI_H
 #define CENTRAL_OPSAPI_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "apply.h"
+#include "counter.h"
 #include "store.h"
+
+/* Counters the run loop bumps (any thread) and /metrics reads. */
+typedef struct ops_run_stats {
+	_Atomic uint64_t snapshot_messages; /* snapshot messages handed to Kafka */
+	_Atomic uint64_t snapshot_errors;   /* not queued, or delivery failed */
+	_Atomic uint64_t offset_resets;     /* input offsets found out of range */
+} ops_run_stats;
+
+typedef struct ops_api_opts {
+	const char *listen;  /* host:port; port 0 picks a free one */
+	const char *token;   /* "" = no auth; copied */
+	store *db;           /* outlives the API */
+	const counters *ctr; /* configured counters; outlives the API */
+	uint32_t partitions;
+	const applier *ap;        /* stats and input offsets; may be NULL */
+	const ops_run_stats *run; /* may be NULL */
+} ops_api_opts;
 
 typedef struct ops_api ops_api;
 
-/* NULL when listen is empty (API off) or on failure (reason in err). */
-ops_api *ops_api_start(const char *listen, store *db, char *err, size_t errlen);
+/* NULL when o->listen is empty (API off) or on failure (reason in err,
+ * which stays "" when the API is just off). */
+ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen);
+/* The port it listens on (the chosen one when asked for port 0). */
+int ops_api_port(const ops_api *api);
+/* Stops the thread and frees everything; NULL is a no-op. */
 void ops_api_stop(ops_api *api);
 
 #endif

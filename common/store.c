@@ -287,3 +287,86 @@ int store_meta_ensure(store *db, const char *name, const char *value, char *err,
 		snprintf(err, errlen, "recording %s in %s failed", name, db->path);
 	return rc;
 }
+
+/* ---- read views --------------------------------------------------------- */
+
+struct store_snap {
+	store *db;
+	const leveldb_snapshot_t *snap;
+	leveldb_readoptions_t *ropts;
+};
+
+store_snap *store_snap_new(store *db)
+{
+	store_snap *sn = xcalloc(1, sizeof *sn);
+	sn->db = db;
+	sn->snap = leveldb_create_snapshot(db->ldb);
+	sn->ropts = leveldb_readoptions_create();
+	leveldb_readoptions_set_snapshot(sn->ropts, sn->snap);
+	return sn;
+}
+
+void store_snap_free(store_snap *sn)
+{
+	if (!sn)
+		return;
+	leveldb_readoptions_destroy(sn->ropts);
+	leveldb_release_snapshot(sn->db->ldb, sn->snap);
+	free(sn);
+}
+
+int store_snap_get(store_snap *sn, const void *key, size_t klen, char **val, size_t *vlen)
+{
+	char *lerr = NULL;
+	size_t n = 0;
+	char *v = leveldb_get(sn->db->ldb, sn->ropts, key, klen, &n, &lerr);
+	if (lerr) {
+		log_error("leveldb get failed", "path=%s err=\"%s\"", sn->db->path, lerr);
+		leveldb_free(lerr);
+		return ERR_IO;
+	}
+	if (!v)
+		return ERR_NOTFOUND;
+	char *copy = xmalloc(n + 1);
+	memcpy(copy, v, n);
+	copy[n] = '\0';
+	leveldb_free(v);
+	*val = copy;
+	*vlen = n;
+	return 0;
+}
+
+int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *v)
+{
+	char *val;
+	size_t vlen;
+	int rc = store_snap_get(sn, key, klen, &val, &vlen);
+	if (rc)
+		return rc;
+	if (vlen == 8)
+		*v = store_get_u64((unsigned char *)val);
+	else {
+		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu",
+			  sn->db->path, klen ? ((const char *)key)[0] : '?', vlen);
+		rc = ERR_CORRUPT;
+	}
+	free(val);
+	return rc;
+}
+
+store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
+				 const void *from, size_t flen)
+{
+	store_iter *it = xcalloc(1, sizeof *it);
+	it->ropts = leveldb_readoptions_create();
+	leveldb_readoptions_set_fill_cache(it->ropts, 0);
+	leveldb_readoptions_set_snapshot(it->ropts, sn->snap);
+	it->it = leveldb_create_iterator(sn->db->ldb, it->ropts);
+	it->prefix = xmemdup(prefix, plen);
+	it->plen = plen;
+	if (from && flen)
+		leveldb_iter_seek(it->it, from, flen);
+	else
+		leveldb_iter_seek(it->it, prefix, plen);
+	return it;
+}

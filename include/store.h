@@ -1,4 +1,4 @@
-/* store.h - a thin LevelDB wrapper: open/close, get, atomic batches,
+/* store.h - a thin LevelDB wrapper: open/close, get, atomic batches, read views,
  * prefix iteration, with LevelDB's errors translated and logged once.
  *
  * LevelDB is thread-safe, and so is a store: any thread may call get,
@@ -59,6 +59,22 @@ bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v,
 /* 0, or ERR_IO if the iteration stopped on an error. */
 int store_iter_status(store_iter *it) WARN_UNUSED;
 void store_iter_free(store_iter *it);
+
+/* A consistent read view: every read through one store_snap sees the
+ * store as it was when the view was taken, whatever is written after.
+ * Any thread may take one; a store_snap belongs to one thread at a time
+ * and must be freed before the store is closed. */
+typedef struct store_snap store_snap;
+
+store_snap *store_snap_new(store *db);
+void store_snap_free(store_snap *sn);
+/* As store_get and store_read_u64, read from the view. */
+int store_snap_get(store_snap *sn, const void *key, size_t klen, char **val,
+		   size_t *vlen) WARN_UNUSED;
+int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *v) WARN_UNUSED;
+/* As store_iter_from (from may be NULL), iterating the view. */
+store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
+				 const void *from, size_t flen);
 
 /* Records name=value in the store's metadata on first use; later opens
  * must agree. 0, ERR_CONFIG (with both values in err) or ERR_IO. Used

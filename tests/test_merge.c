@@ -1,6 +1,7 @@
 /* test_merge.c - the last-writer-wins rule for set counters: which op
  * wins, the count deltas it returns, convergence whatever the arrival
- * order, and the store encoding of a membership state.
+ * order, the region the winner records, and the store encoding of a
+ * membership state (version 2, with the region).
  *
  * Pure: no files are written, so no test needs a temp directory.
  */
@@ -21,8 +22,8 @@ static void teardown(void) {}
 
 TestSuite(merge, .init = setup, .fini = teardown, .timeout = 30);
 
-/* A known state set by (add, hlc, edge). */
-static merge_state state_of(bool present, uint64_t hlc, const char *edge)
+/* A known state set by (add, hlc, edge) from region. */
+static merge_state state_in(bool present, uint64_t hlc, const char *edge, const char *region)
 {
 	merge_state st;
 	memset(&st, 0, sizeof st);
@@ -30,13 +31,27 @@ static merge_state state_of(bool present, uint64_t hlc, const char *edge)
 	st.hlc = hlc;
 	st.edge_len = (uint8_t)strlen(edge);
 	memcpy(st.edge, edge, st.edge_len);
+	st.region_len = (uint8_t)strlen(region);
+	memcpy(st.region, region, st.region_len);
 	return st;
+}
+
+static merge_state state_of(bool present, uint64_t hlc, const char *edge)
+{
+	return state_in(present, hlc, edge, "eu");
+}
+
+static int apply_in(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge,
+		    const char *region, bool *changed)
+{
+	return merge_apply(st, known, add, hlc, edge, strlen(edge), region, strlen(region),
+			   changed);
 }
 
 static int apply(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge,
 		 bool *changed)
 {
-	return merge_apply(st, known, add, hlc, edge, strlen(edge), changed);
+	return apply_in(st, known, add, hlc, edge, "eu", changed);
 }
 
 /* ---- who wins ------------------------------------------------------------ */
@@ -189,9 +204,59 @@ Test(merge, oversized_edge_id_is_refused)
 	merge_state st;
 	memset(&st, 0, sizeof st);
 	bool changed = true;
-	cr_assert_eq(merge_apply(&st, false, true, 1, edge, EDGE_ID_MAX + 1, &changed), 0);
+	cr_assert_eq(merge_apply(&st, false, true, 1, edge, EDGE_ID_MAX + 1, "eu", 2, &changed), 0);
 	cr_assert_not(changed);
 	cr_assert_eq(st.edge_len, 0);
+}
+
+Test(merge, oversized_region_is_refused)
+{
+	char region[MERGE_REGION_MAX + 2];
+	memset(region, 'r', sizeof region - 1);
+	region[sizeof region - 1] = 0;
+	merge_state st;
+	memset(&st, 0, sizeof st);
+	bool changed = true;
+	cr_assert_eq(apply_in(&st, false, true, 1, "a", region, &changed), 0);
+	cr_assert_not(changed);
+	cr_assert_eq(st.edge_len, 0);
+	cr_assert_eq(st.region_len, 0);
+}
+
+/* ---- regions ------------------------------------------------------------- */
+
+Test(merge, winning_op_records_its_region)
+{
+	merge_state st;
+	memset(&st, 0, sizeof st);
+	bool changed;
+	cr_assert_eq(apply_in(&st, false, true, 10, "edge-m", "mumbai", &changed), 1);
+	cr_assert_eq(st.region_len, 6);
+	cr_assert(memcmp(st.region, "mumbai", 6) == 0);
+	/* A re-like from another region wins: the region moves with it. */
+	cr_assert_eq(apply_in(&st, true, true, 20, "edge-v", "virginia", &changed), 0);
+	cr_assert(changed);
+	cr_assert_eq(st.region_len, 8);
+	cr_assert(memcmp(st.region, "virginia", 8) == 0);
+	/* An older op from a third region loses and leaves the region alone. */
+	cr_assert_eq(apply_in(&st, true, false, 15, "edge-s", "singapore", &changed), 0);
+	cr_assert_not(changed);
+	cr_assert(memcmp(st.region, "virginia", 8) == 0);
+	/* A newer unlike records its own region too. */
+	cr_assert_eq(apply_in(&st, true, false, 30, "edge-s", "singapore", &changed), -1);
+	cr_assert_eq(st.region_len, 9);
+	cr_assert(memcmp(st.region, "singapore", 9) == 0);
+}
+
+Test(merge, region_never_decides_the_winner)
+{
+	/* Same (hlc, edge) twice with different regions: the second is the
+	 * same op, a no-op, whatever region it claims. */
+	merge_state st = state_in(true, 50, "edge-a", "zzz");
+	bool changed = true;
+	cr_assert_eq(apply_in(&st, true, false, 50, "edge-a", "aaa", &changed), 0);
+	cr_assert_not(changed);
+	cr_assert(memcmp(st.region, "zzz", 3) == 0);
 }
 
 /* ---- convergence --------------------------------------------------------- */
@@ -229,14 +294,14 @@ ParameterizedTest(conv_case *c, merge, both_arrival_orders_converge)
 	int count_xy = 0, count_yx = 0;
 
 	memset(&xy, 0, sizeof xy);
-	count_xy += apply(&xy, false, c->x_add, c->x_hlc, c->x_edge, &changed);
+	count_xy += apply_in(&xy, false, c->x_add, c->x_hlc, c->x_edge, c->x_edge, &changed);
 	known = changed;
-	count_xy += apply(&xy, known, c->y_add, c->y_hlc, c->y_edge, &changed);
+	count_xy += apply_in(&xy, known, c->y_add, c->y_hlc, c->y_edge, c->y_edge, &changed);
 
 	memset(&yx, 0, sizeof yx);
-	count_yx += apply(&yx, false, c->y_add, c->y_hlc, c->y_edge, &changed);
+	count_yx += apply_in(&yx, false, c->y_add, c->y_hlc, c->y_edge, c->y_edge, &changed);
 	known = changed;
-	count_yx += apply(&yx, known, c->x_add, c->x_hlc, c->x_edge, &changed);
+	count_yx += apply_in(&yx, known, c->x_add, c->x_hlc, c->x_edge, c->x_edge, &changed);
 
 	cr_assert_eq(xy.present, c->present);
 	cr_assert_eq(yx.present, c->present);
@@ -245,6 +310,10 @@ ParameterizedTest(conv_case *c, merge, both_arrival_orders_converge)
 	cr_assert_eq(xy.hlc, yx.hlc);
 	cr_assert_eq(xy.edge_len, yx.edge_len);
 	cr_assert(memcmp(xy.edge, yx.edge, xy.edge_len) == 0);
+	/* Each op came from a region named like its edge: the winner's. */
+	cr_assert_eq(xy.region_len, yx.region_len);
+	cr_assert(memcmp(xy.region, yx.region, xy.region_len) == 0);
+	cr_assert(memcmp(xy.region, xy.edge, xy.edge_len) == 0);
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -255,14 +324,14 @@ Test(merge, state_encoding_round_trips)
 	memset(longest, 'x', EDGE_ID_MAX);
 	longest[EDGE_ID_MAX] = 0;
 	const merge_state in[] = {
-	    state_of(true, UINT64_C(0x0102030405060708), "edge-paris-2"),
-	    state_of(false, 0, "a"),
-	    state_of(true, UINT64_MAX, longest),
+	    state_in(true, UINT64_C(0x0102030405060708), "edge-paris-2", "paris"),
+	    state_in(false, 0, "a", ""),
+	    state_in(true, UINT64_MAX, longest, longest),
 	};
 	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
 		unsigned char buf[MERGE_STATE_MAX];
 		size_t n = merge_state_encode(&in[i], buf);
-		cr_assert_eq(n, 10u + in[i].edge_len);
+		cr_assert_eq(n, 12u + in[i].edge_len + in[i].region_len);
 		cr_assert_leq(n, MERGE_STATE_MAX);
 		merge_state out;
 		memset(&out, 0xaa, sizeof out);
@@ -271,14 +340,17 @@ Test(merge, state_encoding_round_trips)
 		cr_assert_eq(out.hlc, in[i].hlc);
 		cr_assert_eq(out.edge_len, in[i].edge_len);
 		cr_assert(memcmp(out.edge, in[i].edge, out.edge_len) == 0);
+		cr_assert_eq(out.region_len, in[i].region_len);
+		cr_assert(memcmp(out.region, in[i].region, out.region_len) == 0);
 	}
 }
 
 Test(merge, encoding_is_big_endian_and_documented_layout)
 {
-	merge_state st = state_of(true, UINT64_C(0x0102030405060708), "ab");
+	merge_state st = state_in(true, UINT64_C(0x0102030405060708), "ab", "xyz");
 	unsigned char buf[MERGE_STATE_MAX];
-	const unsigned char want[] = {1, 1, 2, 3, 4, 5, 6, 7, 8, 2, 'a', 'b'};
+	const unsigned char want[] = {MERGE_STATE_VERSION, 1, 1, 2, 3, 4, 5, 6, 7, 8, 2, 'a', 'b',
+				      3, 'x', 'y', 'z'};
 	cr_assert_eq(merge_state_encode(&st, buf), sizeof want);
 	cr_assert(memcmp(buf, want, sizeof want) == 0);
 }
@@ -293,11 +365,17 @@ ParameterizedTestParameters(merge, corrupt_state_is_err_corrupt)
 {
 	static corrupt_case cases[] = {
 	    {{0}, 0, "empty"},
-	    {{1, 0, 0, 0, 0, 0, 0, 0, 1}, 9, "shorter than the fixed header"},
-	    {{2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a'}, 11, "present byte not 0 or 1"},
-	    {{1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 'a'}, 11, "edge length past the end"},
-	    {{1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 'b'}, 12, "trailing byte"},
-	    {{1, 0, 0, 0, 0, 0, 0, 0, 1, EDGE_ID_MAX + 1, 'a'}, 11, "edge length over the max"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1}, 10, "shorter than the fixed header"},
+	    {{1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a'}, 11, "layout 1 (no version, no region)"},
+	    {{3, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 0}, 13, "unknown version"},
+	    {{2, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 0}, 13, "present byte not 0 or 1"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 'a', 0}, 13, "edge length past the end"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a'}, 12, "region length missing"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 2, 'r'}, 14, "region length past the end"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 1, 'r', 'x'}, 15, "trailing byte"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, EDGE_ID_MAX + 1, 'a', 0}, 13, "edge length over the max"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', MERGE_REGION_MAX + 1, 'r'}, 14,
+	     "region length over the max"},
 	};
 	return cr_make_param_array(corrupt_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -311,7 +389,7 @@ ParameterizedTest(corrupt_case *c, merge, corrupt_state_is_err_corrupt)
 
 Test(merge, truncations_of_a_valid_state_are_all_corrupt)
 {
-	merge_state st = state_of(true, 77, "edge-x");
+	merge_state st = state_in(true, 77, "edge-x", "region-y");
 	unsigned char buf[MERGE_STATE_MAX];
 	size_t n = merge_state_encode(&st, buf);
 	for (size_t len = 0; len < n; len++) {

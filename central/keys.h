@@ -1,0 +1,102 @@
+/* keys.h - central's LevelDB key layout, shared by the applier (writes)
+ * and the ops API (reads). docs/ARCHITECTURE.md lists the same table.
+ *
+ * Numbers are big-endian so keys sort numerically; strings are validated
+ * before they get here (counters, items, users, edges and regions never
+ * hold a 0 byte), so 0 separates the parts unambiguously.
+ *
+ *   'S' counter 0 item 0 user    -> membership state (merge.h encoding)
+ *   'C' counter 0 item           -> count u64
+ *   'R' counter 0 item 0 region  -> part of the count from region, u64
+ *   'Y' counter 0 item 0 day u32 -> part of the count from that UTC day
+ *                                   (days since 1970-01-01), u64
+ *   'A' edge 0 partition u32     -> applied sequence u64
+ *   'H' edge 0 partition u32 seq u64 -> held batch (wire bytes)
+ *   'O' partition u32            -> next input offset u64
+ *   'M' name                     -> deployment metadata (store.c)
+ *
+ * 'R' and 'Y' keys whose value falls to 0 are deleted. Pure, any thread.
+ */
+#ifndef CENTRAL_KEYS_H
+#define CENTRAL_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "item.h"
+#include "store.h"
+
+/* Room for the longest key of any kind. */
+#define CKEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
+
+/* tag a 0 b [0 c]: the S, C and R keys, and the prefix of Y keys. */
+static inline size_t ckey_join(unsigned char *k, char tag, const char *a, size_t an, const char *b,
+			       size_t bn, const char *c, size_t cn, int with_c)
+{
+	size_t n = 0;
+	k[n++] = (unsigned char)tag;
+	memcpy(k + n, a, an);
+	n += an;
+	k[n++] = 0;
+	memcpy(k + n, b, bn);
+	n += bn;
+	if (with_c) {
+		k[n++] = 0;
+		memcpy(k + n, c, cn);
+		n += cn;
+	}
+	return n;
+}
+
+static inline size_t ckey_state(unsigned char *k, const char *counter, size_t cn, const char *item,
+				size_t in, const char *user, size_t un)
+{
+	return ckey_join(k, 'S', counter, cn, item, in, user, un, 1);
+}
+
+static inline size_t ckey_count(unsigned char *k, const char *counter, size_t cn, const char *item,
+				size_t in)
+{
+	return ckey_join(k, 'C', counter, cn, item, in, NULL, 0, 0);
+}
+
+static inline size_t ckey_region(unsigned char *k, const char *counter, size_t cn, const char *item,
+				 size_t in, const char *region, size_t rn)
+{
+	return ckey_join(k, 'R', counter, cn, item, in, region, rn, 1);
+}
+
+/* The 'R' or 'Y' prefix of one (counter, item), trailing 0 included. */
+static inline size_t ckey_breakdown_prefix(unsigned char *k, char tag, const char *counter,
+					   size_t cn, const char *item, size_t in)
+{
+	return ckey_join(k, tag, counter, cn, item, in, "", 0, 1);
+}
+
+static inline size_t ckey_day(unsigned char *k, const char *counter, size_t cn, const char *item,
+			      size_t in, uint32_t day)
+{
+	size_t n = ckey_breakdown_prefix(k, 'Y', counter, cn, item, in);
+	store_put_u32(k + n, day);
+	return n + 4;
+}
+
+/* 'A' or 'H' edge 0 partition (an 'H' key then takes the seq, 8 more). */
+static inline size_t ckey_edge(unsigned char *k, char tag, const char *edge, size_t en, uint32_t p)
+{
+	k[0] = (unsigned char)tag;
+	memcpy(k + 1, edge, en);
+	k[1 + en] = 0;
+	store_put_u32(k + 2 + en, p);
+	return 6 + en;
+}
+
+static inline size_t ckey_offset(unsigned char *k, uint32_t p)
+{
+	k[0] = 'O';
+	store_put_u32(k + 1, p);
+	return 5;
+}
+
+#endif
