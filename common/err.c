@@ -18,6 +18,7 @@ const char *err_str(int code)
 	case ERR_TLS: return "tls error";
 	case ERR_TIMEOUT: return "timed out";
 	case ERR_CLOSED: return "closed";
+	case ERR_CONFLICT: return "conflict";
 	}
 	return "unknown error";
 }

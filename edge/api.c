@@ -1,13 +1,17 @@
-/* api.c - the edge's routes (api.h). Validates everything before it
- * touches the ledger; every refusal is a JSON error body. Loop thread.
+/* api.c - the edge's routes (api.h): routing, the single-item routes,
+ * shared answer helpers, and deferring an answer while central is asked
+ * (api_int.h). Loop thread.
  */
-#include "api.h"
+#include "api_int.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <jansson.h>
 
 #include "clock.h"
 #include "display.h"
@@ -17,49 +21,230 @@
 
 /* --- answers -------------------------------------------------------------- */
 
-static void respond(http_response *resp, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void respond(http_response *resp, int status, const char *fmt, ...)
+void api_respond(http_response *resp, int status, char *body, size_t len)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	char *body = NULL;
-	int n = vasprintf(&body, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		resp->status = 500;
-		return;
-	}
 	resp->status = status;
 	resp->body = body;
-	resp->body_len = (size_t)n;
+	resp->body_len = len;
 }
 
-/* Response headers here are short literals; a refusal would be a bug. */
-static void add_header(http_response *resp, const char *name, const char *value)
+void api_header(http_response *resp, const char *name, const char *value)
 {
+	/* Response headers here are short; a refusal would be a bug. */
 	int rc = http_add_header(resp, name, value);
 	if (rc)
 		log_error("response header dropped", "name=%s err=\"%s\"", name, err_str(rc));
 }
 
-static void error(http_response *resp, int status, const char *code, const char *message)
+void api_error_json(sbuf *b, const char *code, const char *message)
 {
-	respond(resp, status, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+	sbuf_addf(b, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
 }
 
-/* --- routing -------------------------------------------------------------- */
+void api_error(http_response *resp, int status, const char *code, const char *message)
+{
+	sbuf b;
+	sbuf_init(&b);
+	api_error_json(&b, code, message);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, status, body, len);
+	if (status == 503)
+		api_header(resp, "retry-after", "1");
+}
+
+static void method_not_allowed(http_response *resp, const char *allow)
+{
+	api_header(resp, "allow", allow);
+	char msg[64];
+	snprintf(msg, sizeof msg, "allowed: %s", allow);
+	api_error(resp, 405, "method_not_allowed", msg);
+}
+
+/* Does an If-None-Match list hold etag? Weak and strong forms compare
+ * equal, as RFC 9110 asks for If-None-Match. */
+static bool etag_listed(const http_header *h, const char *etag)
+{
+	const char *p = h->value, *end = h->value + h->valuelen;
+	size_t el = strlen(etag);
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == ','))
+			p++;
+		const char *t = p;
+		while (p < end && *p != ',')
+			p++;
+		const char *te = p;
+		while (te > t && te[-1] == ' ')
+			te--;
+		if (te - t == 1 && *t == '*')
+			return true;
+		if (te - t > 2 && t[0] == 'W' && t[1] == '/')
+			t += 2;
+		if ((size_t)(te - t) == el && memcmp(t, etag, el) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool api_cacheable(api *a, const http_request *req, http_response *resp, const char *etag)
+{
+	api_header(resp, "cache-control", a->cache_control);
+	api_header(resp, "etag", etag);
+	const http_header *h = http_find_header(req, "if-none-match");
+	if (h && etag_listed(h, etag)) {
+		a->st.not_modified++;
+		return true;
+	}
+	return false;
+}
+
+/* --- what the edge knows, and what it asks central ------------------------ */
+
+typedef struct member_entry {
+	int8_t state; /* 1 member, 0 not (or never seen at central) */
+	uint64_t fetched_mono;
+} member_entry;
+
+static size_t member_key(char *k, const char *counter, const char *item, const char *user)
+{
+	size_t cl = strlen(counter), il = strlen(item), ul = strlen(user);
+	memcpy(k, counter, cl + 1);
+	memcpy(k + cl + 1, item, il + 1);
+	memcpy(k + cl + 1 + il + 1, user, ul);
+	return cl + il + ul + 2;
+}
+
+static void member_drop(smap *m)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (smap_next(m, &pos, &k, &kn, &v))
+		free(v->p);
+	smap_free(m);
+}
+
+static void member_put(api *a, const char *counter, const char *item, const char *user, int state)
+{
+	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
+	size_t kn = member_key(k, counter, item, user);
+	smap_val *v = smap_get(&a->member_hot, k, kn);
+	if (!v) {
+		if (a->member_hot.len >= a->cfg.member_entries / 2 + 1) {
+			member_drop(&a->member_cold);
+			a->member_cold = a->member_hot;
+			smap_init(&a->member_hot);
+		}
+		v = smap_put(&a->member_hot, k, kn, NULL);
+		v->p = xmalloc(sizeof(member_entry));
+	}
+	member_entry *e = v->p;
+	e->state = (int8_t)state;
+	e->fetched_mono = clock_mono_ms();
+}
+
+static int member_cached(api *a, const char *counter, const char *item, const char *user)
+{
+	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
+	size_t kn = member_key(k, counter, item, user);
+	smap_val *v = smap_get(&a->member_hot, k, kn);
+	if (!v)
+		v = smap_get(&a->member_cold, k, kn);
+	if (!v)
+		return -1;
+	member_entry *e = v->p;
+	return clock_mono_ms() - e->fetched_mono <= a->cfg.member_ttl_ms ? e->state : -1;
+}
+
+bool api_need_any(const need *n)
+{
+	return n->nitems > 0 || n->nmembers > 0;
+}
+
+void api_need_count(api *a, need *n, const counter_def *c, const char *item)
+{
+	n->counter_used[c - a->counters.defs] = true;
+	/* The same item for two counters is asked once. */
+	size_t il = strlen(item);
+	const char *p = n->items.p;
+	for (uint32_t i = 0; i < n->nitems && p; i++) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == il && memcmp(p, item, il) == 0)
+			return;
+		p = e ? e + 1 : NULL;
+	}
+	if (n->nitems)
+		sbuf_add(&n->items, ",", 1);
+	sbuf_adds(&n->items, item);
+	n->nitems++;
+}
+
+int api_view(api *a, need *n, const counter_def *c, const char *item, ledger_view *v)
+{
+	int rc = ledger_read(a->lg, c->name, item, v);
+	if (rc)
+		return rc;
+	if (!v->known && n->on) {
+		api_need_count(a, n, c, item);
+		return 1;
+	}
+	return 0;
+}
+
+int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
+		   int *state, const char **source)
+{
+	int rc = ledger_member(a->lg, counter, item, user, state);
+	if (rc)
+		return rc;
+	*source = "local";
+	if (*state >= 0)
+		return 0;
+	*state = member_cached(a, counter, item, user);
+	*source = "central";
+	if (*state >= 0 || !n->on)
+		return 0;
+	for (size_t i = 0; i < n->nmembers; i++)
+		if (!strcmp(n->members[i].counter, counter) && !strcmp(n->members[i].item, item) &&
+		    !strcmp(n->members[i].user, user))
+			return 0;
+	if (n->nmembers < NEED_MAX) {
+		need_member *m = &n->members[n->nmembers++];
+		snprintf(m->counter, sizeof m->counter, "%s", counter);
+		snprintf(m->item, sizeof m->item, "%s", item);
+		snprintf(m->user, sizeof m->user, "%s", user);
+	}
+	return 0;
+}
+
+bool api_item_ok(api *a, const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	return colon && item_valid(s, n) && item_in_names(a->types, s, (size_t)(colon - s));
+}
+
+bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1])
+{
+	const char *why;
+	if (identity_user(&a->ic, req, user, &why) == 0)
+		return true;
+	api_error(resp, 401, "unauthenticated", why);
+	return false;
+}
+
+/* --- the single-item routes ----------------------------------------------- */
 
 typedef struct route {
 	char item[ITEM_MAX + 1];
-	char counter[COUNTER_MAX + 1];
+	const counter_def *c;
 	bool me;
 } route;
 
-/* Parses /v1/items/{type}/{id}/{counter}[/me]. Returns 0, or 404 / 400
- * with *why set. */
-static int parse_item_route(const api *a, const char *path, route *r, const char **code,
+/* Parses /v1/items/{type}/{id}/{counter}[/me]. 0, or a status with
+ * *code and *why set. */
+static int parse_item_route(api *a, const char *path, route *r, const char **code,
 			    const char **why)
 {
 	const char *p = path + strlen("/v1/items/");
@@ -78,9 +263,7 @@ static int parse_item_route(const api *a, const char *path, route *r, const char
 		if (slash && p == end)
 			goto notfound; /* trailing slash */
 	}
-	if (n == 4 && !(len[3] == 2 && memcmp(seg[3], "me", 2) == 0))
-		goto notfound;
-	if (n < 3)
+	if (n < 3 || (n == 4 && !(len[3] == 2 && memcmp(seg[3], "me", 2) == 0)))
 		goto notfound;
 	if (!item_in_names(a->types, seg[0], len[0])) {
 		*code = "invalid_item";
@@ -92,13 +275,13 @@ static int parse_item_route(const api *a, const char *path, route *r, const char
 		*why = "item id must match [A-Za-z0-9_-]{1,64}";
 		return 400;
 	}
-	if (!item_in_names(a->counters, seg[2], len[2])) {
+	r->c = counters_find(&a->counters, seg[2], len[2]);
+	if (!r->c) {
 		*code = "unknown_counter";
 		*why = "no such counter";
 		return 404;
 	}
 	snprintf(r->item, sizeof r->item, "%.*s:%.*s", (int)len[0], seg[0], (int)len[1], seg[1]);
-	snprintf(r->counter, sizeof r->counter, "%.*s", (int)len[2], seg[2]);
 	r->me = n == 4;
 	return 0;
 notfound:
@@ -107,120 +290,584 @@ notfound:
 	return 404;
 }
 
+void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a)
+{
+	char disp[DISPLAY_MAX];
+	display_count(a->view.count, disp, sizeof disp);
+	sbuf_addf(b, "{\"item\":\"%s\",\"counter\":\"%s\",", w->item, w->c->name);
+	if (w->c->kind == COUNTER_SET)
+		sbuf_addf(b, "\"member\":%s,", a->member ? "true" : "false");
+	sbuf_addf(b,
+		  "\"changed\":%s,\"count\":%" PRIu64 ",\"display\":\"%s\",\"version\":%" PRIu64
+		  ",\"hlc\":%" PRIu64 "}",
+		  a->changed ? "true" : "false", a->view.count, disp, a->view.version, a->hlc);
+}
+
+write_result api_write_error(int rc)
+{
+	switch (rc) {
+	case ERR_FULL:
+		return (write_result){503, "over_budget",
+				      "this edge cannot record more writes until its backlog drains"};
+	case ERR_CONFLICT:
+		return (write_result){422, "idempotency_key_reused",
+				      "this Idempotency-Key was used for a different request"};
+	case ERR_INVAL:
+		return (write_result){400, "invalid_op", "the op is out of range"};
+	default:
+		return (write_result){503, "store_unavailable", "the write could not be recorded"};
+	}
+}
+
+static char *render_one(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
+{
+	(void)n;
+	sbuf b;
+	sbuf_init(&b);
+	api_write_json(&b, ctx, &answers[0]);
+	return sbuf_take(&b, len);
+}
+
+/* The body of a single-item write: empty, or {"n": k, "hlc": t}. */
+static bool parse_write_body(const http_request *req, write_req *w, const char **why)
+{
+	w->n = 1;
+	w->client_hlc = 0;
+	if (!req->body_len)
+		return true;
+	json_error_t jerr;
+	json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	bool ok = false;
+	*why = "the body must be a JSON object";
+	if (!json_is_object(root))
+		goto out;
+	const char *key;
+	json_t *val;
+	json_object_foreach(root, key, val)
+	{
+		if (!strcmp(key, "n")) {
+			json_int_t k = json_is_integer(val) ? json_integer_value(val) : 0;
+			if (k < 1 || k > COUNTER_SUM_MAX || (w->c->kind == COUNTER_SET && k != 1)) {
+				*why = w->c->kind == COUNTER_SET ? "n must be 1 for this counter"
+								 : "n must be an integer from 1 to 1000";
+				goto out;
+			}
+			w->n = (uint32_t)k;
+		} else if (!strcmp(key, "hlc")) {
+			if (!json_is_integer(val) || json_integer_value(val) < 0) {
+				*why = "hlc must be a non-negative integer";
+				goto out;
+			}
+			w->client_hlc = (uint64_t)json_integer_value(val);
+		}
+	}
+	ok = true;
+out:
+	json_decref(root);
+	return ok;
+}
+
 static void answer_write(api *a, const http_request *req, http_response *resp, const route *r,
-			 bool add)
+			 bool add, need *n)
 {
 	char user[USER_MAX + 1];
-	const char *why;
-	if (identity_user(&a->ic, req, user, &why)) {
-		error(resp, 401, "unauthenticated", why);
+	if (!api_user(a, req, resp, user))
 		return;
+	if (r->c->kind == COUNTER_SUM && !add) {
+		method_not_allowed(resp, "GET, POST");
+		return;
+	}
+	write_req w = {.c = r->c, .add = add};
+	memcpy(w.item, r->item, sizeof w.item);
+	const char *why;
+	if (!parse_write_body(req, &w, &why)) {
+		api_error(resp, 400, "invalid_body", why);
+		return;
+	}
+	const http_header *key = http_find_header(req, "idempotency-key");
+	char keybuf[IDEM_KEY_MAX + 1];
+	if (key) {
+		if (!idem_key_valid(key->value, key->valuelen)) {
+			api_error(resp, 400, "invalid_idempotency_key",
+				  "Idempotency-Key must be 1-128 visible ASCII characters");
+			return;
+		}
+		memcpy(keybuf, key->value, key->valuelen);
+		keybuf[key->valuelen] = 0;
+	}
+	/* An unlike of a pair this edge never saw asks central first: if the
+	 * user was never in, the count must not drop. */
+	int prior = -1;
+	const char *source;
+	ledger_view v;
+	int rc = 0;
+	if (r->c->kind == COUNTER_SET && !add)
+		rc = api_membership(a, n, r->c->name, r->item, user, &prior, &source);
+	int vrc = rc ? rc : api_view(a, n, r->c, r->item, &v);
+	if (vrc < 0 || api_need_any(n)) {
+		if (vrc < 0)
+			api_error(resp, 503, "store_unavailable", "the write could not be recorded");
+		return; /* or wait for central */
+	}
+	uint64_t now = clock_wall_ms();
+	ledger_op op = {.counter = r->c->name, .item = r->item, .user = user,
+			.sum = r->c->kind == COUNTER_SUM, .add = add, .n = w.n, .prior = prior,
+			.client_hlc = w.client_hlc};
+	ledger_idem idem = {.render = render_one, .ctx = &w};
+	ledger_replay replay;
+	if (key) {
+		idem.req = (idem_req){user, keybuf,
+				      idem_fingerprint(req->method, req->path, req->body,
+						       req->body_len),
+				      now + a->cfg.idem_retention_ms};
 	}
 	ledger_answer ans;
-	int rc = ledger_write(a->lg, r->counter, r->item, user, add, clock_wall_ms(), &ans);
-	if (rc == ERR_FULL) {
-		add_header(resp, "retry-after", "5");
-		error(resp, 503, "over_budget",
-		      "this edge cannot record more writes until its backlog drains");
-		return;
-	}
+	rc = ledger_write_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay);
 	if (rc) {
-		log_error("write failed", "item=%s counter=%s err=\"%s\"", r->item, r->counter,
-			  err_str(rc));
-		add_header(resp, "retry-after", "1");
-		error(resp, 503, "store_unavailable", "the write could not be recorded");
+		write_result e = api_write_error(rc);
+		if (rc == ERR_FULL)
+			api_header(resp, "retry-after", "5");
+		else if (rc != ERR_CONFLICT)
+			log_error("write failed", "item=%s counter=%s err=\"%s\"", r->item,
+				  r->c->name, err_str(rc));
+		api_error(resp, e.status, e.code, e.message);
 		return;
 	}
-	char disp[DISPLAY_MAX];
-	display_count(ans.count, disp, sizeof disp);
-	respond(resp, 200,
-		"{\"item\":\"%s\",\"counter\":\"%s\",\"member\":%s,\"changed\":%s,"
-		"\"count\":%" PRIu64 ",\"display\":\"%s\",\"hlc\":%" PRIu64 "}",
-		r->item, r->counter, ans.member ? "true" : "false", ans.changed ? "true" : "false",
-		ans.count, disp, ans.hlc);
+	api_header(resp, "cache-control", "no-store");
+	if (replay.replayed) {
+		a->st.replayed++;
+		api_header(resp, "idempotent-replayed", "true");
+		api_respond(resp, replay.status, replay.body, replay.len);
+		return;
+	}
+	sbuf b;
+	sbuf_init(&b);
+	api_write_json(&b, &w, &ans);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
 }
 
-static void answer_count(api *a, http_response *resp, const route *r)
+static void answer_count(api *a, const http_request *req, http_response *resp, const route *r,
+			 need *n)
 {
-	uint64_t count, version;
-	int rc = ledger_count(a->lg, r->counter, r->item, &count, &version);
+	ledger_view v;
+	int rc = api_view(a, n, r->c, r->item, &v);
+	if (rc == 1)
+		return;
 	if (rc) {
-		error(resp, 503, "store_unavailable", "the count could not be read");
+		api_error(resp, 503, "store_unavailable", "the count could not be read");
+		return;
+	}
+	if (!v.known) {
+		a->st.unknown_503++;
+		api_error(resp, 503, "count_unavailable",
+			  "this edge has no count for the item yet and central cannot be reached");
+		return;
+	}
+	char etag[64];
+	snprintf(etag, sizeof etag, "\"%" PRIu64 "-%" PRIu64 "\"", v.version, v.count);
+	if (api_cacheable(a, req, resp, etag)) {
+		api_respond(resp, 304, NULL, 0);
 		return;
 	}
 	char disp[DISPLAY_MAX];
-	display_count(count, disp, sizeof disp);
-	respond(resp, 200,
-		"{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64 ",\"display\":\"%s\","
-		"\"version\":%" PRIu64 "}",
-		r->item, r->counter, count, disp, version);
+	display_count(v.count, disp, sizeof disp);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b,
+		  "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64 ",\"display\":\"%s\","
+		  "\"version\":%" PRIu64 ",\"as_of\":%" PRIu64 "}",
+		  r->item, r->c->name, v.count, disp, v.version, v.as_of);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
 }
 
-static void answer_me(api *a, const http_request *req, http_response *resp, const route *r)
+static void answer_me(api *a, const http_request *req, http_response *resp, const route *r,
+		      need *n)
 {
 	char user[USER_MAX + 1];
-	const char *why;
-	if (identity_user(&a->ic, req, user, &why)) {
-		error(resp, 401, "unauthenticated", why);
+	if (!api_user(a, req, resp, user))
+		return;
+	if (r->c->kind != COUNTER_SET) {
+		api_error(resp, 404, "not_found", "/me exists for set counters only");
 		return;
 	}
 	int state;
-	if (ledger_member(a->lg, r->counter, r->item, user, &state)) {
-		error(resp, 503, "store_unavailable", "membership could not be read");
+	const char *source;
+	if (api_membership(a, n, r->c->name, r->item, user, &state, &source)) {
+		api_error(resp, 503, "store_unavailable", "membership could not be read");
 		return;
 	}
-	add_header(resp, "cache-control", "private, no-store");
-	respond(resp, 200, "{\"item\":\"%s\",\"counter\":\"%s\",\"member\":%s,\"source\":\"%s\"}",
-		r->item, r->counter, state == 1 ? "true" : "false",
-		state < 0 ? "unknown_here" : "local");
+	if (api_need_any(n))
+		return;
+	api_header(resp, "cache-control", "private, no-store");
+	if (state < 0) {
+		api_error(resp, 503, "membership_unavailable",
+			  "this edge has not seen this user and item and central cannot be reached");
+		return;
+	}
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b, "{\"item\":\"%s\",\"counter\":\"%s\",\"member\":%s,\"source\":\"%s\"}",
+		  r->item, r->c->name, state == 1 ? "true" : "false", source);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+}
+
+/* --- breakdowns: read through to central ---------------------------------- */
+
+/* Checks ?by=region | ?by=day[&from=..][&to=..] and builds central's path
+ * from the checked parts only. 0, or 400 with *why. */
+static int breakdown_path(const http_request *req, const route *r, char *out, size_t cap,
+			  const char **why)
+{
+	struct evkeyvalq q;
+	if (api_query(req->path, &q)) {
+		evhttp_clear_headers(&q);
+		*why = "the query string does not parse";
+		return 400;
+	}
+	const char *by = evhttp_find_header(&q, "by");
+	const char *from = evhttp_find_header(&q, "from");
+	const char *to = evhttp_find_header(&q, "to");
+	int st = 0;
+	char colon[ITEM_MAX + 1];
+	snprintf(colon, sizeof colon, "%s", r->item);
+	char *id = strchr(colon, ':');
+	*id++ = 0;
+	int n = snprintf(out, cap, "/v1/items/%s/%s/%s?by=", colon, id, r->c->name);
+	if (by && !strcmp(by, "region") && !from && !to) {
+		snprintf(out + n, cap - (size_t)n, "region");
+	} else if (by && !strcmp(by, "day")) {
+		n += snprintf(out + n, cap - (size_t)n, "day");
+		const char *dates[2] = {from, to}, *names[2] = {"from", "to"};
+		for (int i = 0; i < 2 && !st; i++) {
+			if (!dates[i])
+				continue;
+			unsigned y, m, d;
+			char tail;
+			if (strlen(dates[i]) != 10 ||
+			    sscanf(dates[i], "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3) {
+				*why = "from and to are dates: YYYY-MM-DD";
+				st = 400;
+				break;
+			}
+			n += snprintf(out + n, cap - (size_t)n, "&%s=%04u-%02u-%02u", names[i], y, m,
+				      d);
+		}
+	} else {
+		*why = "by is region or day (with optional from and to)";
+		st = 400;
+	}
+	evhttp_clear_headers(&q);
+	return st;
+}
+
+/* --- deferral --------------------------------------------------------------- */
+
+/* A request whose answer waits for central: a copy of it, to run the
+ * route again once central answered (or failed). */
+typedef struct waiting {
+	api *a;
+	http_deferred *d;
+	int outstanding;
+	bool passthrough; /* a breakdown: central's answer is the answer */
+	char *method, *path, *body, *peer;
+	size_t body_len;
+	bool tls, h1;
+	http_header *headers;
+	size_t nheaders;
+} waiting;
+
+typedef struct member_ask {
+	waiting *w;
+	need_member m;
+} member_ask;
+
+static char *dup_n(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+static waiting *waiting_new(api *a, const http_request *req)
+{
+	waiting *w = xcalloc(1, sizeof *w);
+	w->a = a;
+	w->method = xstrdup(req->method);
+	w->path = xstrdup(req->path);
+	w->body = req->body ? dup_n(req->body, req->body_len) : NULL;
+	w->body_len = req->body_len;
+	w->peer = xstrdup(req->peer ? req->peer : "");
+	w->tls = req->tls;
+	w->h1 = req->h1;
+	w->nheaders = req->nheaders;
+	w->headers = xcalloc(req->nheaders + 1, sizeof *w->headers);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const http_header *h = &req->headers[i];
+		w->headers[i] = (http_header){dup_n(h->name, h->namelen), h->namelen,
+					      dup_n(h->value, h->valuelen), h->valuelen};
+	}
+	w->d = http_defer(req);
+	return w;
+}
+
+static void waiting_free(waiting *w)
+{
+	for (size_t i = 0; i < w->nheaders; i++) {
+		free((char *)w->headers[i].name);
+		free((char *)w->headers[i].value);
+	}
+	free(w->headers);
+	free(w->method);
+	free(w->path);
+	free(w->body);
+	free(w->peer);
+	free(w);
+}
+
+static void dispatch(api *a, const http_request *req, http_response *resp, need *n);
+
+static void waiting_done(waiting *w)
+{
+	if (--w->outstanding > 0)
+		return;
+	http_response resp = {0};
+	if (w->d && http_deferred_alive(w->d)) {
+		http_request req = {.method = w->method, .path = w->path, .headers = w->headers,
+				    .nheaders = w->nheaders, .body = w->body,
+				    .body_len = w->body_len, .peer = w->peer, .tls = w->tls,
+				    .h1 = w->h1};
+		need n = {.on = false};
+		sbuf_init(&n.items);
+		dispatch(w->a, &req, &resp, &n);
+		sbuf_free(&n.items);
+	}
+	http_finish(w->d, &resp);
+	waiting_free(w);
+}
+
+static void on_counts(void *arg, int rc, int status, const char *body, size_t len)
+{
+	waiting *w = arg;
+	api *a = w->a;
+	central_count *cs = NULL;
+	size_t nc = 0;
+	if (rc || status != 200 || central_parse_counts(body, len, &cs, &nc)) {
+		a->st.readthrough_failed++;
+		log_debug("read-through failed", "rc=\"%s\" status=%d", err_str(rc), status);
+	}
+	for (size_t i = 0; i < nc; i++)
+		ledger_readthrough_put(a->lg, cs[i].counter, cs[i].item, cs[i].count, cs[i].version,
+				       cs[i].applied, cs[i].as_of);
+	free(cs);
+	waiting_done(w);
+}
+
+static void on_member(void *arg, int rc, int status, const char *body, size_t len)
+{
+	member_ask *m = arg;
+	api *a = m->w->a;
+	central_member cm;
+	if (rc || status != 200 || central_parse_member(body, len, &cm)) {
+		a->st.readthrough_failed++;
+		log_debug("membership read-through failed", "rc=\"%s\" status=%d", err_str(rc),
+			  status);
+	} else {
+		member_put(a, m->m.counter, m->m.item, m->m.user, cm.known && cm.member ? 1 : 0);
+	}
+	waiting *w = m->w;
+	free(m);
+	waiting_done(w);
+}
+
+static void on_breakdown(void *arg, int rc, int status, const char *body, size_t len)
+{
+	waiting *w = arg;
+	http_response resp = {0};
+	if (rc == 0 && (status == 200 || status == 400 || status == 404)) {
+		api_respond(&resp, status, dup_n(body, len), len);
+		if (status == 200)
+			api_header(&resp, "cache-control", w->a->cache_control);
+	} else {
+		w->a->st.readthrough_failed++;
+		api_error(&resp, 503, "central_unavailable",
+			  "breakdowns come from central, which cannot be reached");
+	}
+	http_finish(w->d, &resp);
+	waiting_free(w);
+}
+
+static void ask(waiting *w, const char *path, central_done cb, void *arg)
+{
+	w->a->st.readthrough_asked++;
+	w->outstanding++;
+	if (central_client_get(w->a->cc, path, cb, arg)) {
+		/* Refused at once: run the callback as a failure ourselves. */
+		cb(arg, ERR_AGAIN, 0, NULL, 0);
+	}
+}
+
+/* Defers the answer and asks central for everything n lists. */
+static void defer(api *a, const http_request *req, const need *n)
+{
+	waiting *w = waiting_new(a, req);
+	w->outstanding = 1; /* held until every request is out */
+	if (n->nitems) {
+		sbuf p;
+		sbuf_init(&p);
+		sbuf_addf(&p, "/v1/counts?items=%s&counters=", n->items.p);
+		bool first = true;
+		for (size_t i = 0; i < a->counters.n; i++) {
+			if (!n->counter_used[i])
+				continue;
+			sbuf_addf(&p, "%s%s", first ? "" : ",", a->counters.defs[i].name);
+			first = false;
+		}
+		sbuf_addf(&p, "&edge=%s", a->edge_id);
+		ask(w, p.p, on_counts, w);
+		sbuf_free(&p);
+	}
+	for (size_t i = 0; i < n->nmembers; i++) {
+		const need_member *nm = &n->members[i];
+		char *user = evhttp_uriencode(nm->user, -1, 0);
+		char path[COUNTER_MAX + ITEM_MAX + 3 * USER_MAX + 64];
+		const char *colon = strchr(nm->item, ':');
+		snprintf(path, sizeof path, "/v1/items/%.*s/%s/%s/users/%s",
+			 (int)(colon - nm->item), nm->item, colon + 1, nm->counter,
+			 user ? user : "");
+		free(user);
+		member_ask *m = xmalloc(sizeof *m);
+		m->w = w;
+		m->m = *nm;
+		ask(w, path, on_member, m);
+	}
+	waiting_done(w);
+}
+
+/* --- routing ---------------------------------------------------------------- */
+
+static void item_routes(api *a, const http_request *req, http_response *resp, need *n)
+{
+	route r;
+	const char *code = NULL, *why = NULL;
+	int st = parse_item_route(a, req->path, &r, &code, &why);
+	if (st) {
+		api_error(resp, st, code, why);
+		return;
+	}
+	bool get = strcmp(req->method, "GET") == 0;
+	if (r.me) {
+		if (get)
+			answer_me(a, req, resp, &r, n);
+		else
+			method_not_allowed(resp, "GET");
+		return;
+	}
+	if (get && strchr(req->path, '?')) {
+		char path[256];
+		if ((st = breakdown_path(req, &r, path, sizeof path, &why))) {
+			api_error(resp, st, "bad_breakdown", why);
+		} else if (!a->cc || !n->on) {
+			api_error(resp, 503, "central_unavailable",
+				  "breakdowns come from central, which this edge cannot reach");
+		} else {
+			waiting *w = waiting_new(a, req);
+			w->passthrough = true;
+			a->st.readthrough_asked++;
+			if (central_client_get(a->cc, path, on_breakdown, w))
+				on_breakdown(w, ERR_AGAIN, 0, NULL, 0);
+		}
+		return;
+	}
+	if (get)
+		answer_count(a, req, resp, &r, n);
+	else if (strcmp(req->method, "POST") == 0)
+		answer_write(a, req, resp, &r, true, n);
+	else if (strcmp(req->method, "DELETE") == 0)
+		answer_write(a, req, resp, &r, false, n);
+	else
+		method_not_allowed(resp, r.c->kind == COUNTER_SET ? "GET, POST, DELETE" : "GET, POST");
+}
+
+static bool path_is(const char *path, const char *route_path)
+{
+	size_t plen = strcspn(path, "?"), rl = strlen(route_path);
+	return plen == rl && strncmp(path, route_path, rl) == 0;
+}
+
+static void dispatch(api *a, const http_request *req, http_response *resp, need *n)
+{
+	const char *path = req->path;
+	bool get = strcmp(req->method, "GET") == 0;
+	if (path_is(path, "/healthz")) {
+		if (!get) {
+			method_not_allowed(resp, "GET");
+			return;
+		}
+		bool ok = ledger_accepting(a->lg);
+		sbuf b;
+		sbuf_init(&b);
+		sbuf_addf(&b, "{\"status\":\"%s\",\"edge\":\"%s\"}", ok ? "ok" : "over_budget",
+			  a->edge_id);
+		size_t len;
+		char *body = sbuf_take(&b, &len);
+		api_respond(resp, ok ? 200 : 503, body, len);
+	} else if (path_is(path, "/v1/counts")) {
+		if (get)
+			api_counts(a, req, resp, n);
+		else
+			method_not_allowed(resp, "GET");
+	} else if (path_is(path, "/v1/ops")) {
+		if (strcmp(req->method, "POST") == 0)
+			api_ops(a, req, resp, n);
+		else
+			method_not_allowed(resp, "POST");
+	} else if (strncmp(path, "/v1/items/", 10) == 0) {
+		item_routes(a, req, resp, n);
+	} else {
+		api_error(resp, 404, "not_found", "no such route");
+	}
 }
 
 void api_handle(void *ctx, const http_request *req, http_response *resp)
 {
 	api *a = ctx;
-	const char *path = req->path;
-	bool get = strcmp(req->method, "GET") == 0;
-	size_t plen = strcspn(path, "?");
+	need n = {.on = a->cc != NULL};
+	sbuf_init(&n.items);
+	dispatch(a, req, resp, &n);
+	if (api_need_any(&n))
+		defer(a, req, &n);
+	sbuf_free(&n.items);
+}
 
-	if (plen == 8 && strncmp(path, "/healthz", 8) == 0) {
-		if (!get) {
-			add_header(resp, "allow", "GET");
-			error(resp, 405, "method_not_allowed", "use GET");
-		} else if (ledger_accepting(a->lg)) {
-			respond(resp, 200, "{\"status\":\"ok\",\"edge\":\"%s\"}", a->edge_id);
-		} else {
-			respond(resp, 503, "{\"status\":\"over_budget\",\"edge\":\"%s\"}", a->edge_id);
-		}
-		return;
-	}
-	if (strncmp(path, "/v1/items/", 10) != 0) {
-		error(resp, 404, "not_found", "no such route");
-		return;
-	}
-	route r;
-	const char *code = NULL, *why = NULL;
-	int st = parse_item_route(a, path, &r, &code, &why);
-	if (st) {
-		error(resp, st, code, why);
-		return;
-	}
-	if (r.me) {
-		if (get)
-			answer_me(a, req, resp, &r);
-		else {
-			add_header(resp, "allow", "GET");
-			error(resp, 405, "method_not_allowed", "use GET");
-		}
-		return;
-	}
-	if (get)
-		answer_count(a, resp, &r);
-	else if (strcmp(req->method, "POST") == 0)
-		answer_write(a, req, resp, &r, true);
-	else if (strcmp(req->method, "DELETE") == 0)
-		answer_write(a, req, resp, &r, false);
-	else {
-		add_header(resp, "allow", "GET, POST, DELETE");
-		error(resp, 405, "method_not_allowed", "use GET, POST or DELETE");
-	}
+void api_init(api *a)
+{
+	smap_init(&a->member_hot);
+	smap_init(&a->member_cold);
+	if (a->cfg.member_entries < 2)
+		a->cfg.member_entries = 2;
+	snprintf(a->cache_control, sizeof a->cache_control,
+		 "public, max-age=%u, stale-while-revalidate=%u", a->cfg.max_age_s, a->cfg.stale_s);
+	memset(&a->st, 0, sizeof a->st);
+}
+
+void api_free(api *a)
+{
+	member_drop(&a->member_hot);
+	member_drop(&a->member_cold);
+}
+
+int api_query(const char *path, struct evkeyvalq *q)
+{
+	const char *qs = strchr(path, '?');
+	TAILQ_INIT(q);
+	if (!qs)
+		return 0;
+	return evhttp_parse_query_str(qs + 1, q) ? ERR_INVAL : 0;
 }

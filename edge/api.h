@@ -1,30 +1,68 @@
 /* api.h - the edge's HTTP API: routing, validation, JSON answers.
  *
- *   POST   /v1/items/{type}/{id}/{counter}      like
- *   DELETE /v1/items/{type}/{id}/{counter}      unlike
- *   GET    /v1/items/{type}/{id}/{counter}      count
+ *   POST   /v1/items/{type}/{id}/{counter}      like, save, add n (sum)
+ *   DELETE /v1/items/{type}/{id}/{counter}      unlike, unsave (set only)
+ *   GET    /v1/items/{type}/{id}/{counter}      count [?by=region|day]
  *   GET    /v1/items/{type}/{id}/{counter}/me   this user's membership
+ *   GET    /v1/counts?items=..[&counters=..]    counts of up to max_items
+ *   POST   /v1/ops                              up to max_ops writes
  *   GET    /healthz
+ * docs/api.md is the reference for bodies, headers and error codes.
  *
- * api_handle is an http_handler; it runs on the loop thread that owns the
- * connection and calls into the ledger (which locks for itself).
+ * api_handle is an http_handler on the loop thread that owns the
+ * connection; it calls into the ledger (which locks for itself) and, for
+ * what the edge does not know, into central's ops API through the
+ * central client on the same loop (the answer is then deferred). One api
+ * per loop thread.
  */
 #ifndef EDGE_API_H
 #define EDGE_API_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "central_client.h"
+#include "counter.h"
 #include "http.h"
 #include "identity.h"
 #include "ledger.h"
+#include "smap.h"
+
+typedef struct api_config {
+	unsigned max_items;          /* items in one GET /v1/counts */
+	unsigned max_ops;            /* ops in one POST /v1/ops */
+	uint64_t idem_retention_ms;  /* how long Idempotency-Key answers are kept */
+	unsigned max_age_s;          /* count GETs: Cache-Control max-age */
+	unsigned stale_s;            /* and stale-while-revalidate */
+	uint64_t member_ttl_ms;      /* memberships asked of central kept this long */
+	size_t member_entries;       /* at most this many */
+} api_config;
+
+typedef struct api_stats {
+	uint64_t readthrough_asked;  /* requests sent to central */
+	uint64_t readthrough_failed; /* no usable answer */
+	uint64_t unknown_503;        /* reads refused: count unknown, central unreachable */
+	uint64_t replayed;           /* writes answered from an idempotency record */
+	uint64_t not_modified;       /* 304 answers */
+} api_stats;
 
 typedef struct api {
 	ledger *lg;
+	central_client *cc; /* NULL: no read-through (unknown counts are 503) */
 	identity_config ic;
-	char *types[ITEM_MAX_NAMES + 1];    /* NULL-terminated */
-	char *counters[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
+	char *types[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
+	counters counters;
 	const char *edge_id;
+	api_config cfg;
+	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
+	char cache_control[96];
+	api_stats st;
 } api;
+
+/* Sets the parts that api_handle builds from cfg; the caller fills the
+ * rest (lg, cc, ic, types, counters, edge_id, cfg) first. */
+void api_init(api *a);
+void api_free(api *a);
 
 void api_handle(void *ctx, const http_request *req, http_response *resp);
 

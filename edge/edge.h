@@ -15,7 +15,8 @@ typedef struct edge_config {
 	char *data_dir;
 	char *log_level;
 	char *types;    /* comma-separated item types */
-	char *counters; /* comma-separated set counters */
+	char *set_counters; /* comma-separated */
+	char *sum_counters; /* comma-separated */
 	char *listen;
 	char *tls_listen;
 	char *tls_cert;
@@ -29,6 +30,18 @@ typedef struct edge_config {
 	int64_t budget_mb;
 	int64_t window_kb;
 	int64_t cache_entries;
+	int64_t max_items;
+	int64_t max_ops;
+	int64_t idem_retention_s;
+	int64_t max_age_s;
+	int64_t stale_s;
+	int64_t max_ahead_ms;
+	char *central_ops;
+	char *central_token;
+	int64_t central_timeout_ms;
+	int64_t readthrough_ttl_ms;
+	int64_t member_ttl_ms;
+	int64_t readthrough_entries;
 	int64_t store_cache_mb;
 	bool store_sync;
 	int64_t partitions;

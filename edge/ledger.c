@@ -4,7 +4,7 @@
  * count cache; the store handle is borrowed. Every entry point takes the
  * ledger's mutex.
  */
-#include "ledger.h"
+#include "ledger_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "counter.h"
 #include "hlc.h"
 #include "item.h"
 #include "log.h"
@@ -20,67 +21,9 @@
 #include "smap.h"
 #include "xmem.h"
 
-#define KEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX)
-#define COUNT_KNOWN (UINT64_C(1) << 63)
-
-enum { SEALED_UNSENT, SEALED_INFLIGHT, SEALED_DELIVERED };
-
-typedef struct pend_op {
-	char *counter, *item, *user; /* one allocation, at counter */
-	uint8_t kind;
-	uint32_t n;
-	uint64_t hlc;
-	uint64_t opno;
-	bool counts; /* moves the overlay (a repeat of the known state does not) */
-} pend_op;
-
-typedef struct open_batch {
-	pend_op *ops;
-	size_t len, cap;
-	uint64_t first_ms;
-	uint64_t bytes;
-} open_batch;
-
-typedef struct sealed {
-	uint64_t seq;
-	uint32_t len;
-	uint8_t state;
-	bool resend; /* sent before (or maybe, before a restart) */
-	int64_t offset;
-} sealed;
-
-typedef struct part {
-	open_batch open;
-	uint64_t next_opno;
-	uint64_t last_seq;
-	sealed *sealed;
-	size_t nsealed, capsealed;
-	uint64_t applied;
-	uint64_t snap_offset;
-	uint64_t snap_ms;
-} part;
-
-typedef struct overlay_entry {
-	int64_t delta;
-	uint64_t nops;
-} overlay_entry;
-
-struct ledger {
-	pthread_mutex_t mu;
-	store *db;
-	char *edge_id, *region;
-	ledger_opts o;
-	part *parts;
-	smap overlay;          /* counter 0 item -> overlay_entry* */
-	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
-	hlc clock;
-	store_batch *wb;
-	ledger_stats st;
-};
-
 /* --- keys and encodings --------------------------------------------------- */
 
-static size_t key_join(char *k, char tag, const char *a, const char *b, const char *c)
+size_t ledger_key_join(char *k, char tag, const char *a, const char *b, const char *c)
 {
 	size_t n = 0, l;
 	k[n++] = tag;
@@ -100,16 +43,16 @@ static size_t key_join(char *k, char tag, const char *a, const char *b, const ch
 	return n;
 }
 
-static size_t key_part(char *k, char tag, uint32_t p)
+size_t ledger_key_part(char *k, char tag, uint32_t p)
 {
 	k[0] = tag;
 	store_put_u32((unsigned char *)k + 1, p);
 	return 5;
 }
 
-static size_t key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
+size_t ledger_key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
 {
-	key_part(k, tag, p);
+	ledger_key_part(k, tag, p);
 	store_put_u64((unsigned char *)k + 5, seq);
 	return 13;
 }
@@ -176,145 +119,9 @@ static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
 	return 0;
 }
 
-static uint32_t part_of(const ledger *l, const char *item)
+uint32_t ledger_part_of(const ledger *l, const char *item)
 {
 	return partition_of(item, strlen(item), l->o.partitions);
-}
-
-/* --- overlay and cache ---------------------------------------------------- */
-
-/* "counter 0 item": the overlay's and the cache's key, and, after a 'C',
- * the store's snapshot-count key. The caller checks the lengths. */
-static size_t pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il)
-{
-	memcpy(k, counter, cl);
-	k[cl] = 0;
-	memcpy(k + cl + 1, item, il);
-	return cl + 1 + il;
-}
-
-static void overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			int64_t delta)
-{
-	char key[KEY_MAX];
-	size_t kn = pair_key(key, counter, cl, item, il);
-	bool created;
-	smap_val *v = smap_put(&l->overlay, key, kn, &created);
-	if (created)
-		v->p = xcalloc(1, sizeof(overlay_entry));
-	overlay_entry *e = v->p;
-	e->delta += delta;
-	e->nops++;
-}
-
-static void overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			   int64_t delta)
-{
-	char key[KEY_MAX];
-	size_t kn = pair_key(key, counter, cl, item, il);
-	smap_val *v = smap_get(&l->overlay, key, kn);
-	if (!v)
-		return;
-	overlay_entry *e = v->p;
-	e->delta -= delta;
-	if (--e->nops == 0) {
-		free(e);
-		smap_del(&l->overlay, key, kn);
-	}
-}
-
-static int64_t op_delta(uint8_t kind, uint32_t n, bool counts)
-{
-	if (!counts)
-		return 0;
-	return kind == WIRE_ADD ? (int64_t)n : -(int64_t)n;
-}
-
-/* The 'D' record of (p, seq): which ops move the overlay. A missing or
- * short record (older store) counts every op. */
-static char *read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
-{
-	char key[13];
-	char *buf;
-	size_t len;
-	if (store_get(l->db, key, key_part_seq(key, 'D', p, seq), &buf, &len))
-		return NULL;
-	if (len != nops) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
-{
-	smap_val *v = smap_get(&l->cache_hot, key, kn);
-	if (!v) {
-		if (l->cache_hot.len >= l->o.cache_entries / 2 + 1) {
-			/* Two generations: the cold one is dropped whole, so
-			 * the cache never holds more than cache_entries. */
-			smap_free(&l->cache_cold);
-			l->cache_cold = l->cache_hot;
-			smap_init(&l->cache_hot);
-		}
-		v = smap_put(&l->cache_hot, key, kn, NULL);
-	}
-	v->u = val;
-}
-
-/* The snapshot count of key ("counter 0 item"); *known false when the
- * edge has never received one. */
-static int snapshot_count(ledger *l, const char *key, size_t kn, uint64_t *count, bool *known)
-{
-	smap_val *v = smap_get(&l->cache_hot, key, kn);
-	if (!v) {
-		v = smap_get(&l->cache_cold, key, kn);
-		if (v)
-			cache_set(l, key, kn, v->u);
-	}
-	uint64_t val;
-	if (v) {
-		val = v->u;
-	} else {
-		char skey[KEY_MAX + 1];
-		skey[0] = 'C';
-		memcpy(skey + 1, key, kn);
-		char *buf;
-		size_t blen;
-		int rc = store_get(l->db, skey, kn + 1, &buf, &blen);
-		if (rc && rc != ERR_NOTFOUND)
-			return rc;
-		val = 0;
-		if (rc == 0) {
-			if (blen >= 8)
-				val = store_get_u64((unsigned char *)buf) | COUNT_KNOWN;
-			free(buf);
-		}
-		cache_set(l, key, kn, val);
-	}
-	*known = (val & COUNT_KNOWN) != 0;
-	*count = val & ~COUNT_KNOWN;
-	return 0;
-}
-
-static int count_locked(ledger *l, const char *counter, const char *item, uint64_t *count,
-			uint64_t *version)
-{
-	char key[KEY_MAX];
-	size_t kn = key_join(key, 'C', counter, item, NULL);
-	uint64_t base;
-	bool known;
-	int rc = snapshot_count(l, key + 1, kn - 1, &base, &known);
-	if (rc)
-		return rc;
-	int64_t delta = 0;
-	smap_val *v = smap_get(&l->overlay, key + 1, kn - 1);
-	if (v)
-		delta = ((overlay_entry *)v->p)->delta;
-	int64_t c = (int64_t)base + delta;
-	*count = c < 0 ? 0 : (uint64_t)c;
-	*version = l->parts[part_of(l, item)].snap_offset;
-	return 0;
 }
 
 /* --- sealing and sending -------------------------------------------------- */
@@ -359,7 +166,7 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
  * within the first window_bytes of unapplied data. So when Kafka lost a
  * backlog larger than it keeps (central down for long), the resends drain
  * at central's pace instead of overflowing the broker again and again. */
-static void pump_part(ledger *l, uint32_t p)
+void ledger_pump_part(ledger *l, uint32_t p)
 {
 	part *pt = &l->parts[p];
 	uint64_t window = 0;
@@ -373,7 +180,7 @@ static void pump_part(ledger *l, uint32_t p)
 		char key[13];
 		char *buf;
 		size_t len;
-		int rc = store_get(l->db, key, key_part_seq(key, 'B', p, s->seq), &buf, &len);
+		int rc = store_get(l->db, key, ledger_key_part_seq(key, 'B', p, s->seq), &buf, &len);
 		if (rc) {
 			log_error("sealed batch unreadable", "partition=%u seq=%" PRIu64 " err=\"%s\"",
 				  p, s->seq, err_str(rc));
@@ -429,13 +236,13 @@ static int seal(ledger *l, uint32_t p, uint64_t wall_ms)
 	for (size_t i = 0; i < ob->len; i++)
 		flags[i] = ob->ops[i].counts ? 1 : 0;
 	store_batch_clear(l->wb);
-	store_batch_put(l->wb, key, key_part_seq(key, 'B', p, b.seq), buf, len);
-	store_batch_put(l->wb, key, key_part_seq(key, 'D', p, b.seq), flags, ob->len);
+	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'B', p, b.seq), buf, len);
+	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), flags, ob->len);
 	free(flags);
 	store_put_u64(v, b.seq);
-	store_batch_put(l->wb, key, key_part(key, 'S', p), v, 8);
+	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
 	for (size_t i = 0; i < ob->len; i++)
-		store_batch_del(l->wb, key, key_part_seq(key, 'O', p, ob->ops[i].opno));
+		store_batch_del(l->wb, key, ledger_key_part_seq(key, 'O', p, ob->ops[i].opno));
 	rc = store_write(l->db, l->wb);
 	if (rc) {
 		free(buf);
@@ -449,7 +256,7 @@ static int seal(ledger *l, uint32_t p, uint64_t wall_ms)
 	l->st.batches_sealed++;
 	pend_free(ob);
 	free(buf);
-	pump_part(l, p);
+	ledger_pump_part(l, p);
 	return 0;
 }
 
@@ -464,7 +271,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		part *pt = &l->parts[p];
 		char *buf;
 		size_t len;
-		int rc = store_get(l->db, key, key_part(key, 'A', p), &buf, &len);
+		int rc = store_get(l->db, key, ledger_key_part(key, 'A', p), &buf, &len);
 		if (rc == 0) {
 			if (len == 24) {
 				pt->applied = store_get_u64((unsigned char *)buf);
@@ -478,7 +285,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		}
 		/* A sequence read wrong would reuse numbers central has
 		 * applied already: refuse to start rather than guess. */
-		rc = store_read_u64(l->db, key, key_part(key, 'S', p), &pt->last_seq);
+		rc = store_read_u64(l->db, key, ledger_key_part(key, 'S', p), &pt->last_seq);
 		if (rc && rc != ERR_NOTFOUND) {
 			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
 			return rc;
@@ -498,11 +305,11 @@ static int load(ledger *l, char *err, size_t errlen)
 				  "partition=%u seq=%" PRIu64, p, seq);
 			continue;
 		}
-		char *flags = read_flags(l, p, seq, b.nops);
+		char *flags = ledger_read_flags(l, p, seq, b.nops);
 		for (uint32_t i = 0; i < b.nops; i++)
-			overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n, b.ops[i].item.p,
+			ledger_overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n, b.ops[i].item.p,
 				    b.ops[i].item.n,
-				    op_delta(b.ops[i].kind, b.ops[i].n, !flags || flags[i]));
+				    ledger_op_delta(b.ops[i].kind, b.ops[i].n, !flags || flags[i]));
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			if (b.ops[i].hlc > l->clock.last)
@@ -545,8 +352,8 @@ static int load(ledger *l, char *err, size_t errlen)
 			pt->next_opno = op.opno + 1;
 		if (op.hlc > l->clock.last)
 			l->clock.last = op.hlc;
-		overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
-			    op_delta(op.kind, op.n, op.counts));
+		ledger_overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
+			    ledger_op_delta(op.kind, op.n, op.counts));
 		l->st.pending_bytes += vn;
 		l->st.pending_ops++;
 	}
@@ -576,10 +383,14 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	l->o.region = l->region;
 	if (!l->o.cache_entries)
 		l->o.cache_entries = 2;
+	if (!l->o.rt_entries)
+		l->o.rt_entries = 2;
 	l->parts = xcalloc(o->partitions, sizeof *l->parts);
 	smap_init(&l->overlay);
 	smap_init(&l->cache_hot);
 	smap_init(&l->cache_cold);
+	smap_init(&l->rt_hot);
+	smap_init(&l->rt_cold);
 	hlc_init(&l->clock);
 	l->wb = store_batch_new();
 	if (load(l, err, errlen)) {
@@ -603,15 +414,7 @@ void ledger_free(ledger *l)
 		free(l->parts[p].sealed);
 	}
 	free(l->parts);
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(&l->overlay, &pos, &k, &kn, &v))
-		free(v->p);
-	smap_free(&l->overlay);
-	smap_free(&l->cache_hot);
-	smap_free(&l->cache_cold);
+	ledger_views_free(l);
 	store_batch_free(l->wb);
 	pthread_mutex_destroy(&l->mu);
 	free(l->edge_id);
@@ -638,56 +441,95 @@ static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uin
 	return 0;
 }
 
-int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
-		 uint64_t wall_ms, ledger_answer *a)
-{
-	size_t cl = strlen(counter), il = strlen(item), ul = strlen(user);
-	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
-		return ERR_INVAL;
+/* An op of this call, ready to be recorded. */
+typedef struct staged {
+	pend_op op;
+	uint32_t p;
+	bool set;
 	char mkey[KEY_MAX];
-	size_t mkn = key_join(mkey, 'M', counter, item, user);
-	memset(a, 0, sizeof *a);
-	pthread_mutex_lock(&l->mu);
-	int state;
-	uint64_t prev_hlc;
-	int rc = member_locked(l, mkey, mkn, &state, &prev_hlc);
-	if (rc)
-		goto out;
-	/* A repeat of the state known here is still sent, because that state
-	 * may be stale: the user may have changed it at another region since.
-	 * It does not move this edge's count, and answers changed=false.
-	 * Central's last-writer-wins makes the extra op harmless. */
-	bool repeat = state == (add ? 1 : 0);
-	if (l->st.pending_bytes >= l->o.budget_bytes) {
-		l->st.ops_refused_budget++;
-		rc = ERR_FULL;
-		goto out;
-	}
-	uint32_t p = part_of(l, item);
-	part *pt = &l->parts[p];
-	pend_op op = op_make(counter, item, user, cl, il, ul);
-	op.kind = add ? WIRE_ADD : WIRE_REMOVE;
-	op.n = 1;
-	/* Per pair, a later op at this edge always carries a later clock, even
-	 * if the wall clock stepped back since the previous one. */
-	op.hlc = prev_hlc ? hlc_observe(&l->clock, prev_hlc, wall_ms) : hlc_now(&l->clock, wall_ms);
-	op.opno = pt->next_opno;
-	op.counts = !repeat;
+	size_t mkn;
+} staged;
 
-	unsigned char opbuf[32 + KEY_MAX], mval[9];
-	size_t opn = op_encode(&op, opbuf);
-	mval[0] = add ? 1 : 0;
-	store_put_u64(mval + 1, op.hlc);
-	char okey[13];
-	store_batch_clear(l->wb);
-	store_batch_put(l->wb, mkey, mkn, mval, 9);
-	store_batch_put(l->wb, okey, key_part_seq(okey, 'O', p, op.opno), opbuf, opn);
-	rc = store_write(l->db, l->wb);
-	if (rc) {
-		free(op.counter);
-		goto out;
+static bool op_fits(const ledger_op *o)
+{
+	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
+	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
+		return false;
+	return !o->sum || (o->n >= 1 && o->n <= COUNTER_SUM_MAX);
+}
+
+/* The membership of the set op at i, after the ops before it in this call
+ * (an earlier op on the same pair decides) or from the store, and the
+ * clock of the op that set it. */
+static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, int *state,
+			uint64_t *stamp)
+{
+	for (size_t j = i; j-- > 0;) {
+		if (sg[j].set && sg[j].mkn == sg[i].mkn && memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
+			*state = sg[j].op.kind == WIRE_ADD;
+			*stamp = sg[j].op.hlc;
+			return 0;
+		}
 	}
-	pt->next_opno++;
+	int rc = member_locked(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
+		*state = ops[i].prior ? 1 : 0;
+	return rc;
+}
+
+/* Fills sg[i] and its answer; nothing is written yet. */
+static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
+		 ledger_answer *a)
+{
+	const ledger_op *o = &ops[i];
+	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
+	staged *s = &sg[i];
+	s->set = !o->sum;
+	s->p = ledger_part_of(l, o->item);
+	s->op = op_make(o->counter, o->item, o->user, cl, il, ul);
+	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
+	s->op.n = o->sum ? o->n : 1;
+	uint64_t seen = 0;
+	bool repeat = false;
+	if (s->set) {
+		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
+		int state;
+		int rc = state_before(l, ops, sg, i, &state, &seen);
+		if (rc)
+			return rc;
+		repeat = state == (o->add ? 1 : 0);
+	}
+	/* A client's clock counts only when it is not too far ahead of ours;
+	 * per pair, a later op here always gets a later clock. */
+	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
+		seen = o->client_hlc;
+	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
+	s->op.counts = !repeat;
+	uint64_t opno = l->parts[s->p].next_opno;
+	for (size_t j = 0; j < i; j++)
+		if (sg[j].p == s->p)
+			opno++;
+	s->op.opno = opno;
+
+	int rc = ledger_view_locked(l, o->counter, o->item, &a->view);
+	if (rc)
+		return rc;
+	int64_t c = (int64_t)a->view.count;
+	for (size_t j = 0; j <= i; j++)
+		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
+		    strcmp(sg[j].op.item, s->op.item) == 0)
+			c += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
+	a->view.count = c < 0 ? 0 : (uint64_t)c;
+	a->member = s->set && o->add;
+	a->changed = !repeat;
+	a->hlc = s->op.hlc;
+	return 0;
+}
+
+/* Makes a recorded op part of its open batch and of the overlay. */
+static void commit_op(ledger *l, staged *s, uint64_t wall_ms, size_t opn)
+{
+	part *pt = &l->parts[s->p];
 	open_batch *ob = &pt->open;
 	if (ob->len == ob->cap) {
 		ob->cap = ob->cap ? ob->cap * 2 : 64;
@@ -695,37 +537,123 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 	}
 	if (!ob->len)
 		ob->first_ms = wall_ms;
-	ob->ops[ob->len++] = op;
+	pend_op *op = &ob->ops[ob->len++];
+	*op = s->op;
+	s->op.counter = NULL;
+	pt->next_opno = op->opno + 1;
 	ob->bytes += opn;
 	l->st.pending_bytes += opn;
 	l->st.pending_ops++;
-	if (repeat)
-		l->st.ops_duplicate++;
-	else
+	if (op->counts)
 		l->st.ops_accepted++;
-	overlay_add(l, counter, cl, item, il, op_delta(op.kind, op.n, op.counts));
-	a->member = add;
-	a->changed = !repeat;
-	a->hlc = op.hlc;
-	if (ob->len >= l->o.seal_ops) {
+	else
+		l->st.ops_duplicate++;
+	ledger_overlay_add(l, op->counter, strlen(op->counter), op->item, strlen(op->item),
+			   ledger_op_delta(op->kind, op->n, op->counts));
+}
+
+static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, ledger_replay *r)
+{
+	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
+	if (rc == 0) {
+		r->replayed = true;
+		l->st.ops_replayed++;
+	}
+	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
+}
+
+int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
+{
+	if (replay)
+		memset(replay, 0, sizeof *replay);
+	if (!n || (idem && !replay))
+		return ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!op_fits(&ops[i]))
+			return ERR_INVAL;
+	memset(answers, 0, n * sizeof *answers);
+	pthread_mutex_lock(&l->mu);
+	int rc = 0;
+	staged *sg = xcalloc(n, sizeof *sg);
+	char *rendered = NULL;
+	if (idem) {
+		rc = replay_lookup(l, idem, wall_ms, replay);
+		if (rc != ERR_NOTFOUND)
+			goto out; /* replayed (0), a conflict, or the store failed */
+		rc = 0;
+	}
+	if (l->st.pending_bytes >= l->o.budget_bytes) {
+		l->st.ops_refused_budget += n;
+		rc = ERR_FULL;
+		goto out;
+	}
+	hlc saved = l->clock;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
+	if (rc) {
+		l->clock = saved;
+		goto out;
+	}
+	size_t rlen = 0;
+	if (idem && idem->render)
+		rendered = idem->render(idem->ctx, answers, n, &rlen);
+
+	unsigned char opbuf[32 + KEY_MAX];
+	size_t *opn = xcalloc(n, sizeof *opn);
+	store_batch_clear(l->wb);
+	for (size_t i = 0; i < n; i++) {
+		staged *s = &sg[i];
+		if (s->set) {
+			unsigned char mval[9];
+			mval[0] = s->op.kind == WIRE_ADD ? 1 : 0;
+			store_put_u64(mval + 1, s->op.hlc);
+			store_batch_put(l->wb, s->mkey, s->mkn, mval, 9);
+		}
+		opn[i] = op_encode(&s->op, opbuf);
+		char okey[13];
+		store_batch_put(l->wb, okey, ledger_key_part_seq(okey, 'O', s->p, s->op.opno), opbuf,
+				opn[i]);
+	}
+	if (rendered)
+		idem_batch_put(l->wb, &idem->req, 200, rendered, rlen);
+	rc = store_write(l->db, l->wb);
+	if (rc) {
+		l->clock = saved;
+		free(opn);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		commit_op(l, &sg[i], wall_ms, opn[i]);
+	free(opn);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t p = sg[i].p;
+		if (l->parts[p].open.len < l->o.seal_ops)
+			continue;
 		int src = seal(l, p, wall_ms);
 		if (src)
-			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
-				  p, err_str(src));
+			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"", p,
+				  err_str(src));
 	}
-	rc = count_locked(l, counter, item, &a->count, &a->version);
 out:
+	for (size_t i = 0; i < n; i++)
+		free(sg[i].op.counter);
+	free(sg);
+	free(rendered);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
 
-int ledger_count(ledger *l, const char *counter, const char *item, uint64_t *count,
-		 uint64_t *version)
+int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
+		 uint64_t wall_ms, ledger_answer *a)
 {
-	pthread_mutex_lock(&l->mu);
-	int rc = count_locked(l, counter, item, count, version);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
+	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);
+}
+
+int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
+{
+	return idem_sweep(l->db, wall_ms, max);
 }
 
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
@@ -733,7 +661,7 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 	char mkey[KEY_MAX];
 	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
 		return ERR_INVAL;
-	size_t mkn = key_join(mkey, 'M', counter, item, user);
+	size_t mkn = ledger_key_join(mkey, 'M', counter, item, user);
 	uint64_t stamp;
 	pthread_mutex_lock(&l->mu);
 	int rc = member_locked(l, mkey, mkn, state, &stamp);
@@ -764,7 +692,7 @@ void ledger_pump(ledger *l)
 {
 	pthread_mutex_lock(&l->mu);
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		pump_part(l, p);
+		ledger_pump_part(l, p);
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -785,7 +713,7 @@ int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 {
 	char key[8];
 	uint64_t off;
-	int rc = store_read_u64(l->db, key, key_part(key, 'K', p), &off);
+	int rc = store_read_u64(l->db, key, ledger_key_part(key, 'K', p), &off);
 	if (rc == 0)
 		*offset = (int64_t)off;
 	return rc;
@@ -798,136 +726,8 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	store_put_u64(val, (uint64_t)offset);
 	pthread_mutex_lock(&l->mu);
 	store_batch_clear(l->wb);
-	store_batch_put(l->wb, key, key_part(key, 'K', p), val, 8);
+	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
 	int rc = store_write(l->db, l->wb);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-/* Drops confirmed batches [0, ndrop) of pt from memory and the overlay. */
-static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, size_t *lens)
-{
-	part *pt = &l->parts[p];
-	for (size_t i = 0; i < ndrop; i++) {
-		wire_batch b;
-		if (bufs[i] && wire_decode_batch(bufs[i], lens[i], &b) == 0) {
-			char *flags = read_flags(l, p, pt->sealed[i].seq, b.nops);
-			for (uint32_t j = 0; j < b.nops; j++)
-				overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
-					       b.ops[j].item.p, b.ops[j].item.n,
-					       op_delta(b.ops[j].kind, b.ops[j].n,
-							!flags || flags[j]));
-			free(flags);
-			wire_batch_free(&b);
-		}
-		l->st.pending_bytes -= pt->sealed[i].len;
-		l->st.pending_batches--;
-		l->st.batches_applied++;
-	}
-	memmove(pt->sealed, pt->sealed + ndrop, (pt->nsealed - ndrop) * sizeof *pt->sealed);
-	pt->nsealed -= ndrop;
-}
-
-int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
-{
-	if (s->partition >= l->o.partitions)
-		return ERR_CORRUPT;
-	uint32_t p = s->partition;
-	pthread_mutex_lock(&l->mu);
-	part *pt = &l->parts[p];
-	int rc = 0;
-	char key[KEY_MAX + 1];
-	unsigned char val[24];
-	store_batch_clear(l->wb);
-	store_put_u64(val, (uint64_t)msg_offset + 1);
-	store_batch_put(l->wb, key, key_part(key, 'K', p), val, 8);
-	if (s->offset < pt->snap_offset) {
-		/* From a replica that is behind: what we have is newer. */
-		l->st.snapshots_stale++;
-		rc = store_write(l->db, l->wb);
-		goto out;
-	}
-	for (uint32_t i = 0; i < s->ncounts; i++) {
-		const wire_count *c = &s->counts[i];
-		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
-			continue;
-		key[0] = 'C';
-		size_t kn = 1 + pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
-		store_put_u64(val, c->count);
-		store_put_u64(val + 8, s->offset);
-		store_batch_put(l->wb, key, kn, val, 16);
-	}
-	uint64_t applied = pt->applied, held = 0;
-	size_t ndrop = 0;
-	char **bufs = NULL;
-	size_t *lens = NULL;
-	if (s->last) {
-		for (uint32_t i = 0; i < s->nedges; i++) {
-			const wire_edge_seq *e = &s->edges[i];
-			if (e->edge.n == strlen(l->edge_id) &&
-			    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
-				if (e->applied > applied)
-					applied = e->applied;
-				held = e->held;
-			}
-		}
-		while (ndrop < pt->nsealed && pt->sealed[ndrop].seq <= applied)
-			ndrop++;
-		bufs = xcalloc(ndrop + 1, sizeof *bufs);
-		lens = xcalloc(ndrop + 1, sizeof *lens);
-		for (size_t i = 0; i < ndrop; i++) {
-			size_t bk = key_part_seq(key, 'B', p, pt->sealed[i].seq);
-			if (store_get(l->db, key, bk, &bufs[i], &lens[i]))
-				bufs[i] = NULL;
-			store_batch_del(l->wb, key, bk);
-			key[0] = 'D';
-			store_batch_del(l->wb, key, bk);
-		}
-		store_put_u64(val, applied);
-		store_put_u64(val + 8, s->offset);
-		store_put_u64(val + 16, s->produced_ms);
-		store_batch_put(l->wb, key, key_part(key, 'A', p), val, 24);
-	}
-	rc = store_write(l->db, l->wb);
-	if (rc)
-		goto done;
-	for (uint32_t i = 0; i < s->ncounts; i++) {
-		const wire_count *c = &s->counts[i];
-		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
-			continue;
-		cache_set(l, key, pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n),
-			  c->count | COUNT_KNOWN);
-	}
-	l->st.snapshots_applied++;
-	if (!s->last)
-		goto done;
-	drop_confirmed(l, p, ndrop, bufs, lens);
-	pt->applied = applied;
-	pt->snap_offset = s->offset;
-	pt->snap_ms = s->produced_ms;
-	/* Central read past a batch without applying it (dropped by the
-	 * broker, or held behind a gap): send it again. */
-	for (size_t i = 0; i < pt->nsealed; i++) {
-		sealed *b = &pt->sealed[i];
-		if (b->state != SEALED_DELIVERED)
-			continue;
-		if ((uint64_t)b->offset < s->offset || (held && b->seq < held)) {
-			b->state = SEALED_UNSENT;
-			b->resend = true;
-			log_info("batch resent: central passed it without applying it",
-				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
-				 " snapshot_offset=%" PRIu64 " applied=%" PRIu64,
-				 p, b->seq, b->offset, s->offset, applied);
-		}
-	}
-	pump_part(l, p);
-done:
-	if (bufs)
-		for (size_t i = 0; i < ndrop; i++)
-			free(bufs[i]);
-	free(bufs);
-	free(lens);
-out:
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }

@@ -11,9 +11,12 @@
  *                                [applied u64][offset u64][produced_ms u64]
  *   'C' counter 0 item        -> snapshot count [count u64][version u64]
  *   'K' partition             -> next snapshot-topic offset to read
+ *   'I', 'J'                  -> idempotency records (idem.h), written in
+ *                                the same batch as the ops they answer
  * and, in memory, the open batches, the sealed-but-unapplied batch index,
- * the overlay of this edge's own ops not yet covered by a snapshot, and a
- * bounded cache of snapshot counts.
+ * the overlay of this edge's own ops not yet covered by a snapshot, a
+ * bounded cache of snapshot counts, and a bounded cache of counts read
+ * through from central for items no snapshot has brought yet.
  *
  * A write is one LevelDB batch (membership + pending op) written before
  * the caller answers. Sealed batches stay until a snapshot shows them
@@ -29,6 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "idem.h"
 #include "store.h"
 #include "wire.h"
 
@@ -48,21 +52,62 @@ typedef struct ledger_opts {
 	uint64_t budget_bytes;  /* pending bytes past which writes are refused */
 	uint64_t window_bytes;  /* unapplied bytes per partition let into Kafka */
 	size_t cache_entries;   /* snapshot counts kept in memory */
+	size_t rt_entries;      /* read-through counts kept in memory */
+	uint64_t rt_ttl_ms;     /* how long a read-through count is used */
+	uint64_t max_ahead_ms;  /* a client clock further ahead is ignored */
 	ledger_send_fn send;
 	void *send_ctx;
 } ledger_opts;
 
+/* A count as this edge shows it. */
+typedef struct ledger_view {
+	uint64_t count;   /* base + this edge's own ops not yet in it, >= 0 */
+	uint64_t version; /* input offset at central the base reflects */
+	uint64_t as_of;   /* central's wall clock (ms) when it made the base */
+	bool known;       /* false: no snapshot or read-through brought one */
+} ledger_view;
+
+typedef struct ledger_op {
+	const char *counter, *item, *user;
+	bool sum;            /* a sum counter: adds n, keeps no membership */
+	bool add;            /* set counters: add, or remove */
+	uint32_t n;          /* sum counters: 1..COUNTER_SUM_MAX */
+	int prior;           /* set counters: membership central reported,
+	                        used when this edge has none: -1, 0 or 1 */
+	uint64_t client_hlc; /* a clock the client sent back, or 0 */
+} ledger_op;
+
 typedef struct ledger_answer {
 	bool member;      /* the user's membership after the call */
-	bool changed;     /* an op was recorded and will be sent */
-	uint64_t count;   /* what this user should now see */
-	uint64_t version; /* snapshot offset the count starts from */
-	uint64_t hlc;     /* the op's clock (0 when nothing changed) */
+	bool changed;     /* the op moved this edge's count */
+	uint64_t hlc;     /* the op's clock */
+	ledger_view view; /* the count this user should now see */
 } ledger_answer;
+
+/* Renders the answers of a write that carries an idempotency key into
+ * the bytes stored with it (malloc'ed); called with the lock held, after
+ * every answer is known and before anything is written. */
+typedef char *(*ledger_render_fn)(void *ctx, const ledger_answer *answers, size_t n,
+				  size_t *len);
+
+typedef struct ledger_idem {
+	idem_req req;
+	ledger_render_fn render;
+	void *ctx;
+} ledger_idem;
+
+/* The stored answer of an earlier request with the same key. */
+typedef struct ledger_replay {
+	bool replayed;
+	int status;
+	char *body; /* malloc'ed */
+	size_t len;
+} ledger_replay;
 
 typedef struct ledger_stats {
 	uint64_t ops_accepted;
 	uint64_t ops_duplicate;
+	uint64_t ops_replayed;     /* answered from an idempotency record */
 	uint64_t ops_refused_budget;
 	uint64_t batches_sealed;
 	uint64_t batches_sent;     /* produce calls, resends included */
@@ -73,6 +118,7 @@ typedef struct ledger_stats {
 	uint64_t pending_bytes;
 	uint64_t pending_batches;
 	uint64_t pending_ops;      /* in open batches */
+	uint64_t readthrough_kept; /* read-through counts kept for good */
 } ledger_stats;
 
 /* Loads the pending state from db (which the ledger does not own) and
@@ -80,18 +126,36 @@ typedef struct ledger_stats {
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
 void ledger_free(ledger *l);
 
-/* Records add/remove of user in (counter, item) for a set counter. A
- * repeat of the locally known state is recorded and sent too (the local
- * state may be stale after the user acted at another region) but answers
- * changed=false and leaves the count alone.
+/* Records ops in one atomic store write: membership changes, pending
+ * ops and (with idem) the idempotency record holding the rendered
+ * answer. Ops of a set counter that repeat the state known here are
+ * recorded and sent too (the state may be stale after the user acted at
+ * another region) but answer changed=false and leave the count alone.
+ * With idem, a live record for the same key answers from it instead
+ * (replay->replayed, nothing recorded), and ERR_CONFLICT when that key
+ * was used for a different request. ERR_INVAL for an op out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
- * failed; nothing is recorded in either case. */
+ * failed: nothing is recorded in those cases. */
+int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+		     ledger_answer *answers, const ledger_idem *idem,
+		     ledger_replay *replay) WARN_UNUSED;
+
+/* One set-counter op, without an idempotency key. */
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
 		 uint64_t wall_ms, ledger_answer *a) WARN_UNUSED;
 
-/* Count as this edge should show it: snapshot + own unreflected ops. */
-int ledger_count(ledger *l, const char *counter, const char *item, uint64_t *count,
-		 uint64_t *version) WARN_UNUSED;
+/* The count of (counter, item) as this edge should show it. */
+int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out) WARN_UNUSED;
+
+/* Keeps a count read through from central: its value, the partition's
+ * input offset and this edge's applied sequence there when central read
+ * it, and central's clock. Used for rt_ttl_ms, and kept for good once
+ * snapshots have caught up with it. */
+void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
+			    uint64_t version, uint64_t applied, uint64_t as_of);
+
+/* Drops expired idempotency records, at most max; how many, or ERR_IO. */
+int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
 
 /* Local membership: 1 present, 0 absent, -1 never seen here. */
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user,

@@ -35,7 +35,10 @@ const cfg_opt edge_options[] = {
 	OPT("edge", "data_dir", CFG_STR, data_dir, "run/edge", 0, 0, "store directory"),
 	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
 	OPT("edge", "types", CFG_STR, types, "post,reel,comment,story", 0, 0, "item types"),
-	OPT("edge", "counters", CFG_STR, counters, "likes", 0, 0, "set counters"),
+	OPT("counters", "set", CFG_STR, set_counters, "likes,saves", 0, 0,
+	    "counters of distinct users"),
+	OPT("counters", "sum", CFG_STR, sum_counters, "views,shares", 0, 0,
+	    "counters that add n per call"),
 	OPT("http", "listen", CFG_STR, listen, "127.0.0.1:8081", 0, 0, "h2c address, empty = off"),
 	OPT("http", "tls_listen", CFG_STR, tls_listen, "", 0, 0, "TLS (ALPN h2) address, empty = off"),
 	OPT("http", "tls_cert", CFG_STR, tls_cert, "", 0, 0, "PEM certificate chain"),
@@ -56,6 +59,28 @@ const cfg_opt edge_options[] = {
 	    "per partition, unapplied batch bytes this edge lets into Kafka at once"),
 	OPT("cache", "entries", CFG_INT, cache_entries, "1000000", 2, 1000000000,
 	    "snapshot counts kept in memory"),
+	OPT("api", "max_items", CFG_INT, max_items, "100", 1, 1000, "items per GET /v1/counts"),
+	OPT("api", "max_ops", CFG_INT, max_ops, "100", 1, 1000, "ops per POST /v1/ops"),
+	OPT("api", "idempotency_retention_s", CFG_INT, idem_retention_s, "86400", 1, 2592000,
+	    "how long an Idempotency-Key answer is kept"),
+	OPT("api", "max_age_s", CFG_INT, max_age_s, "2", 0, 3600,
+	    "count GETs: Cache-Control max-age"),
+	OPT("api", "stale_while_revalidate_s", CFG_INT, stale_s, "10", 0, 86400,
+	    "count GETs: Cache-Control stale-while-revalidate"),
+	OPT("api", "client_clock_ahead_ms", CFG_INT, max_ahead_ms, "60000", 0, 86400000,
+	    "a client clock (hlc) further ahead of ours is ignored"),
+	OPT("central", "ops", CFG_STR, central_ops, "127.0.0.1:9090", 0, 0,
+	    "central's ops API for read-through, empty = none (unknown counts: 503)"),
+	{"central", "token", CFG_STR, offsetof(edge_config, central_token), "", 0, 0, true,
+	 "bearer token for central's ops API"},
+	OPT("central", "timeout_ms", CFG_INT, central_timeout_ms, "300", 10, 60000,
+	    "read-through request timeout"),
+	OPT("central", "count_ttl_ms", CFG_INT, readthrough_ttl_ms, "5000", 0, 3600000,
+	    "a read-through count is used this long unless snapshots catch up"),
+	OPT("central", "member_ttl_ms", CFG_INT, member_ttl_ms, "10000", 0, 3600000,
+	    "a membership read through from central is used this long"),
+	OPT("central", "cache_entries", CFG_INT, readthrough_entries, "100000", 2, 100000000,
+	    "read-through counts and memberships kept in memory (each)"),
 	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
 	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
 	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
@@ -77,9 +102,10 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
+	central_client *cc;
 	api api;
 	struct event *tick, *sigterm, *sigint;
-	uint64_t next_pump, next_stats;
+	uint64_t next_pump, next_stats, next_sweep;
 	bool failed; /* stopped on a store failure: exit non-zero */
 } edge;
 
@@ -87,19 +113,29 @@ static void log_stats(edge *e)
 {
 	ledger_stats ls;
 	uplink_stats us;
+	central_client_stats cs = {0};
 	ledger_get_stats(e->lg, &ls);
 	uplink_get_stats(e->up, &us);
+	if (e->cc)
+		central_client_get_stats(e->cc, &cs);
+	const api_stats *as = &e->api.st;
 	log_info("stats",
-		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " refused_budget=%" PRIu64
-		 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64 " batches_resent=%" PRIu64
-		 " batches_applied=%" PRIu64 " produced=%" PRIu64 " pending_batches=%" PRIu64
-		 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64 " produce_errors=%" PRIu64
-		 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64 " snapshots_bad=%" PRIu64
-		 " snapshot_offset_resets=%" PRIu64,
-		 ls.ops_accepted, ls.ops_duplicate, ls.ops_refused_budget, ls.batches_sealed,
-		 ls.batches_sent, ls.batches_resent, ls.batches_applied, us.produced,
-		 ls.pending_batches, ls.pending_ops, ls.pending_bytes, us.produce_errors,
-		 ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad, us.offset_resets);
+		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " ops_replayed=%" PRIu64
+		 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64
+		 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64 " produced=%" PRIu64
+		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
+		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
+		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
+		 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
+		 " readthrough_kept=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
+		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64,
+		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
+		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
+		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
+		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
+		 us.offset_resets, as->readthrough_asked, as->readthrough_failed,
+		 ls.readthrough_kept, as->unknown_503, as->not_modified, cs.requests,
+		 cs.coalesced);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -124,6 +160,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		ledger_pump(e->lg);
 		e->next_pump = now + 1000;
 	}
+	if (now >= e->next_sweep) {
+		/* Expired idempotency records go a bounded slice at a time. */
+		int n = ledger_idem_sweep(e->lg, clock_wall_ms(), 1000);
+		if (n < 0)
+			log_error("idempotency sweep failed", "err=\"%s\"", err_str(n));
+		e->next_sweep = now + (n == 1000 ? 10 : 1000);
+	}
 	if (now >= e->next_stats) {
 		log_stats(e);
 		e->next_stats = now + 30000;
@@ -146,9 +189,14 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "edge.id and edge.region must match [a-z0-9_-]{1,64}");
 		return ERR_CONFIG;
 	}
-	if (item_parse_names(cfg->types, e->api.types, item_type_valid) ||
-	    item_parse_names(cfg->counters, e->api.counters, item_counter_valid)) {
-		snprintf(err, errlen, "edge.types and edge.counters: comma-separated [a-z0-9_] names");
+	if (item_parse_names(cfg->types, e->api.types, item_type_valid)) {
+		snprintf(err, errlen, "edge.types: comma-separated [a-z0-9_] names");
+		return ERR_CONFIG;
+	}
+	char cerr[128];
+	if (counters_parse(&e->api.counters, cfg->set_counters, cfg->sum_counters, cerr,
+			   sizeof cerr)) {
+		snprintf(err, errlen, "counters: %s", cerr);
 		return ERR_CONFIG;
 	}
 	store_opts so;
@@ -176,6 +224,9 @@ static int start(edge *e, char *err, size_t errlen)
 		.budget_bytes = (uint64_t)cfg->budget_mb << 20,
 		.window_bytes = (uint64_t)cfg->window_kb << 10,
 		.cache_entries = (size_t)cfg->cache_entries,
+		.rt_entries = (size_t)cfg->readthrough_entries,
+		.rt_ttl_ms = (uint64_t)cfg->readthrough_ttl_ms,
+		.max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
 		.send = uplink_send,
 		.send_ctx = e->up,
 	};
@@ -191,6 +242,16 @@ static int start(edge *e, char *err, size_t errlen)
 	e->api.lg = e->lg;
 	e->api.ic.dev_header = cfg->dev_identity;
 	e->api.edge_id = cfg->id;
+	e->api.cfg = (api_config){
+		.max_items = (unsigned)cfg->max_items,
+		.max_ops = (unsigned)cfg->max_ops,
+		.idem_retention_ms = (uint64_t)cfg->idem_retention_s * 1000,
+		.max_age_s = (unsigned)cfg->max_age_s,
+		.stale_s = (unsigned)cfg->stale_s,
+		.member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
+		.member_entries = (size_t)cfg->readthrough_entries,
+	};
+	api_init(&e->api);
 	if (cfg->dev_identity)
 		log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted as the user; "
 			 "never run this way in production",
@@ -210,6 +271,19 @@ static int start(edge *e, char *err, size_t errlen)
 		.max_header_list = (size_t)cfg->max_header_list,
 		.max_streams = (unsigned)cfg->max_streams,
 	};
+	if (cfg->central_ops[0]) {
+		central_client_opts co = {
+			.address = cfg->central_ops,
+			.token = cfg->central_token,
+			.timeout_ms = (unsigned)cfg->central_timeout_ms,
+		};
+		e->cc = central_client_new(e->base, &co, err, errlen);
+		if (!e->cc)
+			return ERR_CONFIG;
+		e->api.cc = e->cc;
+	} else {
+		log_warn("no central.ops: counts this edge never received answer 503", "%s", "");
+	}
 	e->http = http_server_new(e->base, &hc, api_handle, &e->api, err, errlen);
 	if (!e->http)
 		return ERR_IO;
@@ -253,13 +327,15 @@ static void stop(edge *e)
 		event_free(e->sigint);
 	if (e->http)
 		http_server_free(e->http);
+	central_client_free(e->cc);
+	api_free(&e->api);
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	store_close(e->db);
 	if (e->base)
 		event_base_free(e->base);
 	item_free_names(e->api.types);
-	item_free_names(e->api.counters);
+	counters_free(&e->api.counters);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 

@@ -23,6 +23,7 @@ enum {
 	ERR_TLS = -11,      /* OpenSSL refused */
 	ERR_TIMEOUT = -12,  /* no answer within the deadline */
 	ERR_CLOSED = -13,   /* the object was closed with the work outstanding */
+	ERR_CONFLICT = -14, /* the same key names a different request */
 };
 
 const char *err_str(int code);

@@ -60,9 +60,9 @@ cat <<MSG
 The local stack is up (logs in $RUN/):
   Kafka (embedded mock, 3 brokers)  $(cat "$RUN/kafka.bootstrap")
   central ops API                   http://127.0.0.1:9090
-  edge mumbai                       http://127.0.0.1:8081  (h2c)
-  edge virginia                     http://127.0.0.1:8082  (h2c)
-  edge singapore                    http://127.0.0.1:8083  (h2c)
+  edge mumbai                       http://127.0.0.1:8081  (h2c and HTTP/1.1)
+  edge virginia                     http://127.0.0.1:8082  (h2c and HTTP/1.1)
+  edge singapore                    http://127.0.0.1:8083  (h2c and HTTP/1.1)
 
 Like a post as user alice in Mumbai:
   curl --http2-prior-knowledge -X POST -H 'X-User-Id: alice' http://127.0.0.1:8081/v1/items/post/1/likes
@@ -73,7 +73,15 @@ Read its count in Virginia (it arrives within a couple of seconds):
 Unlike in Singapore, ask whether alice likes it, and read central's count:
   curl --http2-prior-knowledge -X DELETE -H 'X-User-Id: alice' http://127.0.0.1:8083/v1/items/post/1/likes
   curl --http2-prior-knowledge -H 'X-User-Id: alice' http://127.0.0.1:8081/v1/items/post/1/likes/me
-  curl http://127.0.0.1:9090/v1/items/post/1/likes
+  curl -H 'Authorization: Bearer dev-admin-token' http://127.0.0.1:9090/v1/items/post/1/likes
+
+Count views, read a feed page, send debounced taps in one request:
+  curl -X POST -H 'X-User-Id: alice' -d '{"n": 3}' http://127.0.0.1:8081/v1/items/reel/9/views
+  curl 'http://127.0.0.1:8082/v1/counts?items=post:1,reel:9'
+  curl -X POST -H 'X-User-Id: alice' -H 'Idempotency-Key: tap-1' http://127.0.0.1:8081/v1/ops \
+       -d '{"ops":[{"op":"add","item":"post:2","counter":"likes"},{"op":"add","item":"post:2","counter":"saves"}]}'
+
+Every route, with examples: docs/api.md
 
 Press Ctrl-C to stop everything.
 MSG

@@ -1,0 +1,91 @@
+/* api_int.h - what api.c (routing, single-item routes, deferral) and
+ * api_batch.c (GET /v1/counts, POST /v1/ops) share. Loop thread only.
+ *
+ * A route runs in up to two passes. The first may find that it needs
+ * something only central knows (a count this edge never received, the
+ * membership of a pair it never saw): it records that in a need and
+ * returns without answering; api.c then defers the answer, asks central,
+ * keeps what comes back (ledger read-through, membership cache) and runs
+ * the route again with consulted = true, which answers from whatever is
+ * known by then.
+ */
+#ifndef EDGE_API_INT_H
+#define EDGE_API_INT_H
+
+#include <event2/keyvalq_struct.h>
+
+#include "api.h"
+#include "sbuf.h"
+
+#define NEED_MAX 100 /* members to ask central about in one request */
+
+typedef struct need_member {
+	char counter[COUNTER_MAX + 1];
+	char item[ITEM_MAX + 1];
+	char user[USER_MAX + 1];
+} need_member;
+
+typedef struct need {
+	bool on;            /* the route may ask (first pass, central configured) */
+	sbuf items;         /* "post:1,reel:9": counts to read through */
+	uint32_t nitems;
+	bool counter_used[COUNTERS_MAX];
+	need_member members[NEED_MAX];
+	size_t nmembers;
+} need;
+
+/* Answers. */
+void api_respond(http_response *resp, int status, char *body, size_t len);
+void api_error(http_response *resp, int status, const char *code, const char *message);
+void api_header(http_response *resp, const char *name, const char *value);
+/* The JSON error object {"error":{...}} as a string in b. */
+void api_error_json(sbuf *b, const char *code, const char *message);
+/* Public caching headers and an ETag; true when the request's
+ * If-None-Match matches (the caller then answers 304 with no body). */
+bool api_cacheable(api *a, const http_request *req, http_response *resp, const char *etag);
+
+/* The view of (counter, item), asking central (through n) when unknown.
+ * 0 with v filled; 1 when the caller must stop and wait; ERR_IO. */
+int api_view(api *a, need *n, const counter_def *c, const char *item, ledger_view *v);
+/* Adds (counter, item) to the counts to read through. */
+void api_need_count(api *a, need *n, const counter_def *c, const char *item);
+/* Membership of a pair from the local store or, failing that, what
+ * central said recently: -1 unknown. With n->on, an unknown pair is
+ * added to the needs. */
+int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
+		   int *state, const char **source);
+bool api_need_any(const need *n);
+
+/* The decoded query parameters of path (empty when it has none);
+ * evhttp_clear_headers frees them. 0 or ERR_INVAL. */
+int api_query(const char *path, struct evkeyvalq *q) WARN_UNUSED;
+
+/* Parses "type:id" against the configured types. */
+bool api_item_ok(api *a, const char *s, size_t n);
+/* The user, or a 401 in resp. */
+bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1]);
+
+void api_counts(api *a, const http_request *req, http_response *resp, need *n);
+void api_ops(api *a, const http_request *req, http_response *resp, need *n);
+
+/* One write's outcome as the single-item route answers it. */
+typedef struct write_result {
+	int status;
+	const char *code, *message; /* for status != 200 */
+} write_result;
+
+/* A parsed write: counter, item, op, n, the client's clock. */
+typedef struct write_req {
+	const counter_def *c;
+	char item[ITEM_MAX + 1];
+	bool add;
+	uint32_t n;
+	uint64_t client_hlc;
+} write_req;
+
+/* Appends the single-item write answer for (w, a) to b. */
+void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a);
+/* The ledger error of a write as status, code and message. */
+write_result api_write_error(int rc);
+
+#endif

@@ -1,0 +1,449 @@
+/* ledger_view.c - how the edge shows counts (ledger.h): the overlay of
+ * its own unreflected ops, the snapshot-count cache, read-through counts
+ * from central, and applying central's snapshots. Every entry point takes
+ * the ledger's mutex; the *_locked helpers expect it held.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "ledger_int.h"
+#include "log.h"
+#include "partition.h"
+#include "xmem.h"
+
+size_t ledger_pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il)
+{
+	memcpy(k, counter, cl);
+	k[cl] = 0;
+	memcpy(k + cl + 1, item, il);
+	return cl + 1 + il;
+}
+
+/* --- overlay -------------------------------------------------------------- */
+
+int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
+{
+	if (!counts)
+		return 0;
+	return kind == WIRE_ADD ? (int64_t)n : -(int64_t)n;
+}
+
+void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+			int64_t delta)
+{
+	char key[KEY_MAX];
+	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	bool created;
+	smap_val *v = smap_put(&l->overlay, key, kn, &created);
+	if (created)
+		v->p = xcalloc(1, sizeof(overlay_entry));
+	overlay_entry *e = v->p;
+	e->delta += delta;
+	e->nops++;
+}
+
+void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item,
+			   size_t il, int64_t delta)
+{
+	char key[KEY_MAX];
+	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	smap_val *v = smap_get(&l->overlay, key, kn);
+	if (!v)
+		return;
+	overlay_entry *e = v->p;
+	e->delta -= delta;
+	if (--e->nops == 0) {
+		free(e);
+		smap_del(&l->overlay, key, kn);
+	}
+}
+
+char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
+{
+	char key[13];
+	char *buf;
+	size_t len;
+	if (store_get(l->db, key, ledger_key_part_seq(key, 'D', p, seq), &buf, &len))
+		return NULL;
+	if (len != nops) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* What this edge's sealed batches of p with lo < seq <= hi add to
+ * (counter, item): the part of the overlay a read-through count taken
+ * after central applied them already holds. */
+static int64_t sealed_delta(ledger *l, uint32_t p, const char *key, size_t kn, uint64_t lo,
+			    uint64_t hi)
+{
+	part *pt = &l->parts[p];
+	int64_t sum = 0;
+	for (size_t i = 0; i < pt->nsealed && pt->sealed[i].seq <= hi; i++) {
+		if (pt->sealed[i].seq <= lo)
+			continue;
+		char bkey[13];
+		char *buf;
+		size_t len;
+		if (store_get(l->db, bkey, ledger_key_part_seq(bkey, 'B', p, pt->sealed[i].seq), &buf,
+			      &len))
+			continue;
+		wire_batch b;
+		if (wire_decode_batch(buf, len, &b) == 0) {
+			char *flags = ledger_read_flags(l, p, pt->sealed[i].seq, b.nops);
+			for (uint32_t j = 0; j < b.nops; j++) {
+				const wire_op *op = &b.ops[j];
+				char ok[KEY_MAX];
+				if (op->counter.n > COUNTER_MAX || op->item.n > ITEM_MAX)
+					continue;
+				size_t okn = ledger_pair_key(ok, op->counter.p, op->counter.n,
+							     op->item.p, op->item.n);
+				if (okn == kn && memcmp(ok, key, kn) == 0)
+					sum += ledger_op_delta(op->kind, op->n, !flags || flags[j]);
+			}
+			free(flags);
+			wire_batch_free(&b);
+		}
+		free(buf);
+	}
+	return sum;
+}
+
+/* --- caches --------------------------------------------------------------- */
+
+/* Both caches keep two generations: when the hot one is full the cold
+ * one is dropped whole, so neither holds more than its configured size. */
+static smap_val *gen_put(smap *hot, smap *cold, size_t cap, const char *key, size_t kn,
+			 void (*drop)(smap *))
+{
+	smap_val *v = smap_get(hot, key, kn);
+	if (v)
+		return v;
+	if (hot->len >= cap / 2 + 1) {
+		if (drop)
+			drop(cold);
+		smap_free(cold);
+		*cold = *hot;
+		smap_init(hot);
+	}
+	return smap_put(hot, key, kn, NULL);
+}
+
+static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
+{
+	gen_put(&l->cache_hot, &l->cache_cold, l->o.cache_entries, key, kn, NULL)->u = val;
+}
+
+static void rt_drop_all(smap *m)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (smap_next(m, &pos, &k, &kn, &v))
+		free(v->p);
+}
+
+static void rt_forget(ledger *l, const char *key, size_t kn)
+{
+	smap *gens[2] = {&l->rt_hot, &l->rt_cold};
+	for (int i = 0; i < 2; i++) {
+		smap_val *v = smap_get(gens[i], key, kn);
+		if (v) {
+			free(v->p);
+			smap_del(gens[i], key, kn);
+		}
+	}
+}
+
+static rt_entry *rt_find(ledger *l, const char *key, size_t kn)
+{
+	smap_val *v = smap_get(&l->rt_hot, key, kn);
+	if (!v)
+		v = smap_get(&l->rt_cold, key, kn);
+	return v ? v->p : NULL;
+}
+
+void ledger_views_free(ledger *l)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (smap_next(&l->overlay, &pos, &k, &kn, &v))
+		free(v->p);
+	smap_free(&l->overlay);
+	smap_free(&l->cache_hot);
+	smap_free(&l->cache_cold);
+	rt_drop_all(&l->rt_hot);
+	rt_drop_all(&l->rt_cold);
+	smap_free(&l->rt_hot);
+	smap_free(&l->rt_cold);
+}
+
+/* The snapshot count of key ("counter 0 item"); *known false when the
+ * edge has never received one. */
+static int snapshot_count(ledger *l, const char *key, size_t kn, uint64_t *count, bool *known)
+{
+	smap_val *v = smap_get(&l->cache_hot, key, kn);
+	if (!v) {
+		v = smap_get(&l->cache_cold, key, kn);
+		if (v)
+			cache_set(l, key, kn, v->u);
+	}
+	uint64_t val;
+	if (v) {
+		val = v->u;
+	} else {
+		char skey[KEY_MAX + 1];
+		skey[0] = 'C';
+		memcpy(skey + 1, key, kn);
+		char *buf;
+		size_t blen;
+		int rc = store_get(l->db, skey, kn + 1, &buf, &blen);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		val = 0;
+		if (rc == 0) {
+			if (blen >= 8)
+				val = store_get_u64((unsigned char *)buf) | COUNT_KNOWN;
+			free(buf);
+		}
+		cache_set(l, key, kn, val);
+	}
+	*known = (val & COUNT_KNOWN) != 0;
+	*count = val & ~COUNT_KNOWN;
+	return 0;
+}
+
+/* A read-through count whose version the partition's snapshots have
+ * reached becomes a snapshot count: had the item changed since, a
+ * snapshot would have brought it. */
+static int rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const part *pt)
+{
+	char skey[KEY_MAX + 1];
+	unsigned char val[16];
+	skey[0] = 'C';
+	memcpy(skey + 1, key, kn);
+	store_put_u64(val, e->count);
+	store_put_u64(val + 8, pt->snap_offset);
+	store_batch_clear(l->wb);
+	store_batch_put(l->wb, skey, kn + 1, val, 16);
+	int rc = store_write(l->db, l->wb);
+	if (rc)
+		return rc;
+	cache_set(l, key, kn, e->count | COUNT_KNOWN);
+	rt_forget(l, key, kn);
+	l->st.readthrough_kept++;
+	return 0;
+}
+
+int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out)
+{
+	char key[KEY_MAX];
+	size_t kn = ledger_pair_key(key, counter, strlen(counter), item, strlen(item));
+	uint32_t p = ledger_part_of(l, item);
+	part *pt = &l->parts[p];
+	uint64_t base;
+	bool known;
+	int rc = snapshot_count(l, key, kn, &base, &known);
+	if (rc)
+		return rc;
+	int64_t delta = 0;
+	smap_val *v = smap_get(&l->overlay, key, kn);
+	if (v)
+		delta = ((overlay_entry *)v->p)->delta;
+	out->version = pt->snap_offset;
+	out->as_of = pt->snap_ms;
+	out->known = known;
+	/* A read-through count is newer than the snapshots until they reach
+	 * its version; then they take over. */
+	rt_entry *e = rt_find(l, key, kn);
+	if (e && pt->snap_offset >= e->version && pt->snap_offset > 0) {
+		if (known) {
+			rt_forget(l, key, kn);
+		} else {
+			rc = rt_keep(l, key, kn, e, pt);
+			if (rc)
+				return rc;
+			return ledger_view_locked(l, counter, item, out);
+		}
+	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
+		base = e->count;
+		if (e->applied > pt->applied)
+			delta -= sealed_delta(l, p, key, kn, pt->applied, e->applied);
+		out->version = e->version;
+		out->as_of = e->as_of;
+		out->known = true;
+	}
+	int64_t c = (int64_t)base + delta;
+	out->count = c < 0 ? 0 : (uint64_t)c;
+	return 0;
+}
+
+int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out)
+{
+	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX)
+		return ERR_INVAL;
+	pthread_mutex_lock(&l->mu);
+	int rc = ledger_view_locked(l, counter, item, out);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
+			    uint64_t version, uint64_t applied, uint64_t as_of)
+{
+	size_t cl = strlen(counter), il = strlen(item);
+	if (cl > COUNTER_MAX || il > ITEM_MAX)
+		return;
+	char key[KEY_MAX];
+	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	pthread_mutex_lock(&l->mu);
+	rt_entry *e = rt_find(l, key, kn);
+	if (!e || version >= e->version) {
+		rt_forget(l, key, kn);
+		smap_val *v = gen_put(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, rt_drop_all);
+		e = xmalloc(sizeof *e);
+		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
+		v->p = e;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* --- snapshots ----------------------------------------------------------- */
+
+/* Drops confirmed batches [0, ndrop) of pt from memory and the overlay. */
+static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, size_t *lens)
+{
+	part *pt = &l->parts[p];
+	for (size_t i = 0; i < ndrop; i++) {
+		wire_batch b;
+		if (bufs[i] && wire_decode_batch(bufs[i], lens[i], &b) == 0) {
+			char *flags = ledger_read_flags(l, p, pt->sealed[i].seq, b.nops);
+			for (uint32_t j = 0; j < b.nops; j++)
+				ledger_overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
+					       b.ops[j].item.p, b.ops[j].item.n,
+					       ledger_op_delta(b.ops[j].kind, b.ops[j].n,
+							!flags || flags[j]));
+			free(flags);
+			wire_batch_free(&b);
+		}
+		l->st.pending_bytes -= pt->sealed[i].len;
+		l->st.pending_batches--;
+		l->st.batches_applied++;
+	}
+	if (ndrop) {
+		memmove(pt->sealed, pt->sealed + ndrop,
+			(pt->nsealed - ndrop) * sizeof *pt->sealed);
+		pt->nsealed -= ndrop;
+	}
+}
+
+int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
+{
+	if (s->partition >= l->o.partitions)
+		return ERR_CORRUPT;
+	uint32_t p = s->partition;
+	pthread_mutex_lock(&l->mu);
+	part *pt = &l->parts[p];
+	int rc = 0;
+	char key[KEY_MAX + 1];
+	unsigned char val[24];
+	store_batch_clear(l->wb);
+	store_put_u64(val, (uint64_t)msg_offset + 1);
+	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
+	if (s->offset < pt->snap_offset) {
+		/* From a replica that is behind: what we have is newer. */
+		l->st.snapshots_stale++;
+		rc = store_write(l->db, l->wb);
+		goto out;
+	}
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const wire_count *c = &s->counts[i];
+		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
+			continue;
+		key[0] = 'C';
+		size_t kn = 1 + ledger_pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		store_put_u64(val, c->count);
+		store_put_u64(val + 8, s->offset);
+		store_batch_put(l->wb, key, kn, val, 16);
+	}
+	uint64_t applied = pt->applied, held = 0;
+	size_t ndrop = 0;
+	char **bufs = NULL;
+	size_t *lens = NULL;
+	if (s->last) {
+		for (uint32_t i = 0; i < s->nedges; i++) {
+			const wire_edge_seq *e = &s->edges[i];
+			if (e->edge.n == strlen(l->edge_id) &&
+			    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+				if (e->applied > applied)
+					applied = e->applied;
+				held = e->held;
+			}
+		}
+		while (ndrop < pt->nsealed && pt->sealed[ndrop].seq <= applied)
+			ndrop++;
+		bufs = xcalloc(ndrop + 1, sizeof *bufs);
+		lens = xcalloc(ndrop + 1, sizeof *lens);
+		for (size_t i = 0; i < ndrop; i++) {
+			size_t bk = ledger_key_part_seq(key, 'B', p, pt->sealed[i].seq);
+			if (store_get(l->db, key, bk, &bufs[i], &lens[i]))
+				bufs[i] = NULL;
+			store_batch_del(l->wb, key, bk);
+			key[0] = 'D';
+			store_batch_del(l->wb, key, bk);
+		}
+		store_put_u64(val, applied);
+		store_put_u64(val + 8, s->offset);
+		store_put_u64(val + 16, s->produced_ms);
+		store_batch_put(l->wb, key, ledger_key_part(key, 'A', p), val, 24);
+	}
+	rc = store_write(l->db, l->wb);
+	if (rc)
+		goto done;
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const wire_count *c = &s->counts[i];
+		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
+			continue;
+		cache_set(l, key, ledger_pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n),
+			  c->count | COUNT_KNOWN);
+	}
+	l->st.snapshots_applied++;
+	if (!s->last)
+		goto done;
+	drop_confirmed(l, p, ndrop, bufs, lens);
+	pt->applied = applied;
+	pt->snap_offset = s->offset;
+	pt->snap_ms = s->produced_ms;
+	/* Central read past a batch without applying it (dropped by the
+	 * broker, or held behind a gap): send it again. */
+	for (size_t i = 0; i < pt->nsealed; i++) {
+		sealed *b = &pt->sealed[i];
+		if (b->state != SEALED_DELIVERED)
+			continue;
+		if ((uint64_t)b->offset < s->offset || (held && b->seq < held)) {
+			b->state = SEALED_UNSENT;
+			b->resend = true;
+			log_info("batch resent: central passed it without applying it",
+				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
+				 " snapshot_offset=%" PRIu64 " applied=%" PRIu64,
+				 p, b->seq, b->offset, s->offset, applied);
+		}
+	}
+	ledger_pump_part(l, p);
+done:
+	if (bufs)
+		for (size_t i = 0; i < ndrop; i++)
+			free(bufs[i]);
+	free(bufs);
+	free(lens);
+out:
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}

@@ -1,0 +1,376 @@
+/* test_ledger_ops.c - the ledger's API-facing parts: sum counters,
+ * several ops in one atomic write, idempotency records (replay,
+ * conflict, restart, expiry), read-through counts and how they meet the
+ * overlay and later snapshots, and client clocks.
+ *
+ * Same fixture as test_ledger.c: a real LevelDB store in a temp dir, a
+ * recording send function instead of Kafka, wall times chosen by the
+ * tests.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testdir.h"
+#include "../edge/ledger.h"
+#include "err.h"
+#include "hlc.h"
+#include "log.h"
+#include "partition.h"
+#include "store.h"
+#include "wire.h"
+#include "xmem.h"
+
+#define EDGE "edge-a"
+#define ITEM "post:1"
+#define NPARTS 4
+#define WALL UINT64_C(1800000000000)
+#define MAX_SENT 64
+
+static struct {
+	char dir[64];
+	store *db;
+	ledger *l;
+	ledger_opts o;
+	char *sent[MAX_SENT];
+	size_t sent_len[MAX_SENT];
+	uint64_t sent_seq[MAX_SENT];
+	size_t nsent;
+	uint32_t p;
+} T;
+
+static int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)partition;
+	cr_assert_lt(T.nsent, MAX_SENT);
+	T.sent[T.nsent] = xmalloc(len);
+	memcpy(T.sent[T.nsent], buf, len);
+	T.sent_len[T.nsent] = len;
+	T.sent_seq[T.nsent++] = seq;
+	return 0;
+}
+
+static void open_ledger(void)
+{
+	char err[256];
+	T.l = ledger_open(T.db, &T.o, err, sizeof err);
+	cr_assert_not_null(T.l, "ledger_open: %s", err);
+}
+
+static void setup(void)
+{
+	log_threshold = LOG_ERROR;
+	memset(&T, 0, sizeof T);
+	testdir_make(T.dir, sizeof T.dir, "test_ledger_ops");
+	T.db = testdir_open_store(T.dir);
+	T.o = (ledger_opts){
+	    .edge_id = EDGE,
+	    .region = "eu",
+	    .partitions = NPARTS,
+	    .seal_ops = 100,
+	    .seal_age_ms = 1000,
+	    .budget_bytes = 1u << 20,
+	    .window_bytes = 1u << 20,
+	    .cache_entries = 64,
+	    .rt_entries = 64,
+	    .rt_ttl_ms = 60000,
+	    .max_ahead_ms = 60000,
+	    .send = record,
+	};
+	T.p = partition_of(ITEM, strlen(ITEM), NPARTS);
+	open_ledger();
+}
+
+static void teardown(void)
+{
+	ledger_free(T.l);
+	if (T.db)
+		store_close(T.db);
+	for (size_t i = 0; i < T.nsent; i++)
+		free(T.sent[i]);
+	testdir_remove(T.dir);
+}
+
+TestSuite(ledger_ops, .init = setup, .fini = teardown, .timeout = 60);
+
+static void reopen(void)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	store_close(T.db);
+	T.db = testdir_open_store(T.dir);
+	open_ledger();
+}
+
+static ledger_view view(const char *counter, const char *item)
+{
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, counter, item, &v), 0);
+	return v;
+}
+
+static ledger_op sum_op(const char *user, uint32_t n)
+{
+	return (ledger_op){.counter = "views", .item = ITEM, .user = user, .sum = true, .n = n,
+			   .prior = -1};
+}
+
+static ledger_op set_op(const char *user, bool add)
+{
+	return (ledger_op){.counter = "likes", .item = ITEM, .user = user, .add = add, .prior = -1};
+}
+
+/* A one-message snapshot of T.p from central with one count. */
+static void snapshot(uint64_t applied, uint64_t offset, const char *counter, uint64_t cnt)
+{
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, 0};
+	const char *cn = counter ? counter : "likes";
+	wire_count c = {wire_cstr(cn, strlen(cn)), wire_cstr(ITEM, strlen(ITEM)), cnt};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e,
+			   counter ? 1 : 0, &c};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+}
+
+static char *render_fixed(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
+{
+	(void)answers;
+	(void)n;
+	char *s = xstrdup(ctx);
+	*len = strlen(s);
+	return s;
+}
+
+/* ---- sum counters ---------------------------------------------------------- */
+
+Test(ledger_ops, sum_ops_add_n_and_are_never_repeats)
+{
+	ledger_op ops[2] = {sum_op("u1", 5), sum_op("u1", 7)};
+	ledger_answer a[2];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 2, WALL, a, NULL, NULL), 0);
+	cr_assert(a[0].changed && a[1].changed);
+	cr_assert_not(a[0].member, "sum counters have no membership");
+	cr_assert_eq(a[0].view.count, 5);
+	cr_assert_eq(a[1].view.count, 12, "the second op sees the first");
+	cr_assert_eq(view("views", ITEM).count, 12);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	wire_batch b;
+	cr_assert_eq(wire_decode_batch(T.sent[0], T.sent_len[0], &b), 0);
+	cr_assert_eq(b.nops, 2);
+	cr_assert_eq(b.ops[0].kind, WIRE_ADD);
+	cr_assert_eq(b.ops[0].n, 5);
+	cr_assert_eq(b.ops[1].n, 7);
+	wire_batch_free(&b);
+	/* Central applied it: 12 from the snapshot, nothing from the overlay. */
+	snapshot(1, 10, "views", 12);
+	cr_assert_eq(view("views", ITEM).count, 12);
+}
+
+Test(ledger_ops, out_of_range_ops_are_refused_whole)
+{
+	ledger_op ops[2] = {set_op("u1", true), sum_op("u1", 1001)};
+	ledger_answer a[2];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 2, WALL, a, NULL, NULL), ERR_INVAL);
+	ops[1] = sum_op("u1", 0);
+	cr_assert_eq(ledger_write_ops(T.l, ops, 2, WALL, a, NULL, NULL), ERR_INVAL);
+	cr_assert_eq(view("likes", ITEM).count, 0, "nothing of a refused call is recorded");
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	cr_assert_eq(s.pending_ops, 0);
+}
+
+/* ---- several ops in one write ---------------------------------------------- */
+
+Test(ledger_ops, like_then_unlike_in_one_call_nets_zero_with_ordered_clocks)
+{
+	ledger_op ops[3] = {set_op("u1", true), set_op("u1", false), set_op("u2", true)};
+	ledger_answer a[3];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 3, WALL, a, NULL, NULL), 0);
+	cr_assert(a[0].member && a[0].changed);
+	cr_assert_eq(a[0].view.count, 1);
+	cr_assert(!a[1].member && a[1].changed, "the unlike sees the like before it");
+	cr_assert_eq(a[1].view.count, 0);
+	cr_assert_eq(a[2].view.count, 1);
+	cr_assert_gt(a[1].hlc, a[0].hlc);
+	int state;
+	cr_assert_eq(ledger_member(T.l, "likes", ITEM, "u1", &state), 0);
+	cr_assert_eq(state, 0);
+	cr_assert_eq(view("likes", ITEM).count, 1);
+	/* Survives a restart: the ops were recorded, in order. */
+	reopen();
+	cr_assert_eq(view("likes", ITEM).count, 1);
+}
+
+Test(ledger_ops, prior_from_central_makes_an_unlike_of_a_never_liked_pair_a_repeat)
+{
+	ledger_op op = set_op("u9", false);
+	op.prior = 0;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_not(a.changed, "central said the user was never in");
+	snapshot(0, 5, "likes", 3);
+	cr_assert_eq(view("likes", ITEM).count, 3, "the count does not drop");
+	/* Known to be in (central): the unlike counts. */
+	op.user = "u8";
+	op.prior = 1;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert(a.changed);
+	cr_assert_eq(view("likes", ITEM).count, 2);
+}
+
+Test(ledger_ops, client_clock_moves_ours_only_within_the_bound)
+{
+	ledger_op op = set_op("u1", true);
+	uint64_t ahead = hlc_make(WALL + 30000, 5);
+	op.client_hlc = ahead;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_gt(a.hlc, ahead, "a later tap wins over the client's last clock");
+	op = set_op("u2", true);
+	op.client_hlc = hlc_make(WALL + 3600000, 0);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_lt(hlc_ms(a.hlc), WALL + 3600000, "a clock an hour ahead is ignored");
+}
+
+/* ---- idempotency ----------------------------------------------------------- */
+
+Test(ledger_ops, same_key_replays_the_first_answer_and_records_nothing)
+{
+	ledger_op op = sum_op("u1", 3);
+	ledger_idem idem = {.req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed,
+			    .ctx = "first answer"};
+	ledger_replay r;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
+	cr_assert_not(r.replayed);
+	idem.ctx = "second answer";
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 10, &a, &idem, &r), 0);
+	cr_assert(r.replayed);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.len, strlen("first answer"));
+	cr_assert_str_eq(r.body, "first answer");
+	free(r.body);
+	cr_assert_eq(view("views", ITEM).count, 3, "the retry added nothing");
+
+	/* After a restart too. */
+	reopen();
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 20, &a, &idem, &r), 0);
+	cr_assert(r.replayed);
+	free(r.body);
+	cr_assert_eq(view("views", ITEM).count, 3);
+
+	/* The same key for another request is a conflict; another user's
+	 * key of the same name is theirs. */
+	idem.req.fingerprint = 43;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 30, &a, &idem, &r), ERR_CONFLICT);
+	idem.req.user = "u2";
+	op.user = "u2";
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 30, &a, &idem, &r), 0);
+	cr_assert_not(r.replayed);
+	cr_assert_eq(view("views", ITEM).count, 6);
+}
+
+Test(ledger_ops, expired_keys_are_swept_and_may_be_used_again)
+{
+	ledger_op op = sum_op("u1", 1);
+	ledger_idem idem = {.req = {"u1", "k", 1, WALL + 1000}, .render = render_fixed,
+			    .ctx = "a"};
+	ledger_replay r;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
+	cr_assert_eq(ledger_idem_sweep(T.l, WALL + 999, 100), 0, "nothing expired yet");
+	/* Expired (not yet swept): a new request may use the key. */
+	idem.req.expires_ms = WALL + 5000;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1000, &a, &idem, &r), 0);
+	cr_assert_not(r.replayed);
+	cr_assert_eq(view("views", ITEM).count, 2);
+	/* The first entry's sweep keeps the newer record. */
+	cr_assert_eq(ledger_idem_sweep(T.l, WALL + 1000, 100), 1);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1001, &a, &idem, &r), 0);
+	cr_assert(r.replayed);
+	free(r.body);
+	cr_assert_eq(ledger_idem_sweep(T.l, WALL + 5000, 100), 1);
+	char *v;
+	size_t vn;
+	cr_assert_eq(store_get(T.db, "Iu1\0k", 5, &v, &vn), ERR_NOTFOUND, "record removed");
+}
+
+/* ---- read-through ---------------------------------------------------------- */
+
+Test(ledger_ops, unknown_count_is_reported_unknown_until_read_through)
+{
+	ledger_view v = view("likes", ITEM);
+	cr_assert_not(v.known);
+	ledger_readthrough_put(T.l, "likes", ITEM, 40, 7, 0, WALL - 5);
+	v = view("likes", ITEM);
+	cr_assert(v.known);
+	cr_assert_eq(v.count, 40);
+	cr_assert_eq(v.version, 7);
+	cr_assert_eq(v.as_of, WALL - 5);
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert_eq(a.view.count, 41, "own op on top of the read-through count");
+}
+
+Test(ledger_ops, read_through_that_holds_own_applied_ops_does_not_count_them_twice)
+{
+	T.o.seal_ops = 1;
+	reopen();
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert_eq(T.nsent, 1, "sealed and sent as batch 1");
+	/* Central applied batch 1 (count 10 with it) but no snapshot has
+	 * reached this edge yet. */
+	ledger_readthrough_put(T.l, "likes", ITEM, 10, 20, 1, WALL);
+	cr_assert_eq(view("likes", ITEM).count, 10);
+	/* A second like, not yet at central, adds. */
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
+	cr_assert_eq(a.view.count, 11);
+}
+
+Test(ledger_ops, read_through_is_kept_once_snapshots_reach_its_version)
+{
+	ledger_readthrough_put(T.l, "likes", ITEM, 5, 30, 0, WALL);
+	/* An older snapshot (without this item) does not replace it. */
+	snapshot(0, 20, NULL, 0);
+	ledger_view v = view("likes", ITEM);
+	cr_assert_eq(v.count, 5);
+	cr_assert_eq(v.version, 30);
+	/* Snapshots reached offset 30 without the item: it did not change,
+	 * so the read-through count becomes a stored snapshot count. */
+	snapshot(0, 31, NULL, 0);
+	v = view("likes", ITEM);
+	cr_assert(v.known);
+	cr_assert_eq(v.count, 5);
+	cr_assert_eq(v.version, 31);
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	cr_assert_eq(s.readthrough_kept, 1);
+	reopen();
+	v = view("likes", ITEM);
+	cr_assert(v.known, "kept on disk");
+	cr_assert_eq(v.count, 5);
+}
+
+Test(ledger_ops, newer_read_through_wins_over_an_older_snapshot_count)
+{
+	snapshot(0, 10, "likes", 3);
+	ledger_readthrough_put(T.l, "likes", ITEM, 4, 15, 0, WALL);
+	cr_assert_eq(view("likes", ITEM).count, 4);
+	snapshot(0, 16, "likes", 6);
+	cr_assert_eq(view("likes", ITEM).count, 6, "snapshots take over past its version");
+}
+
+Test(ledger_ops, read_through_expires)
+{
+	T.o.rt_ttl_ms = 0;
+	reopen();
+	ledger_readthrough_put(T.l, "likes", ITEM, 4, 15, 0, WALL);
+	/* ttl 0: usable only within the same millisecond; wait past it. */
+	for (int i = 0; i < 1000 && view("likes", ITEM).known; i++)
+		usleep(1000);
+	cr_assert_not(view("likes", ITEM).known);
+}
