@@ -7,110 +7,16 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 
-#include "proc.h"
-#include "testdir.h"
+#include "stack.h"
 
 #define NPARTS 2
 
-static char dir[256];
-static pid_t broker_pid, central_pid, edge_pid[2];
-static int edge_port[2], ops_port;
-
-static void write_file(const char *name, const char *fmt, ...)
+static void setup(void)
 {
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert(f, "cannot write %s", path);
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
+	stack_up(2, NPARTS, 200);
 }
 
-static const char *kafka_common = "[bus]\nbootstrap_file = %s/bootstrap\n"
-				  "[topics]\npartitions = %d\n"
-				  "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n";
-
-static void start_central(void)
-{
-	char cfg[512], log[512];
-	snprintf(cfg, sizeof cfg, "%s/central.ini", dir);
-	snprintf(log, sizeof log, "%s/central.log", dir);
-	char *argv[] = {"build/central", "-c", cfg, NULL};
-	central_pid = proc_spawn(log, argv);
-	cr_assert(central_pid > 0);
-}
-
-static void start_edge(int i)
-{
-	char cfg[512], log[512];
-	snprintf(cfg, sizeof cfg, "%s/edge%d.ini", dir, i);
-	snprintf(log, sizeof log, "%s/edge%d.log", dir, i);
-	char *argv[] = {"build/edge", "-c", cfg, NULL};
-	edge_pid[i] = proc_spawn(log, argv);
-	cr_assert(edge_pid[i] > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
-	while (proc_http("GET", edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
-		cr_assert(proc_now_ms() < deadline, "edge %d never became healthy", i);
-		cr_assert(proc_alive(edge_pid[i]), "edge %d exited at start-up", i);
-		proc_sleep_ms(50);
-	}
-}
-
-static void stack_up(void)
-{
-	testdir_make(dir, sizeof dir, "likes-itest");
-	ops_port = proc_free_port();
-	for (int i = 0; i < 2; i++)
-		edge_port[i] = proc_free_port();
-	char common[512];
-	snprintf(common, sizeof common, kafka_common, dir, NPARTS);
-	write_file("central.ini",
-		   "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = 200\n"
-		   "ops_listen = 127.0.0.1:%d\n%s",
-		   dir, ops_port, common);
-	for (int i = 0; i < 2; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "edge%d.ini", i);
-		write_file(name,
-			   "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
-			   "[http]\nlisten = 127.0.0.1:%d\n[identity]\ndev_header = true\n"
-			   "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n%s",
-			   i, i, dir, i, edge_port[i], common);
-	}
-	char bs[512], log[512], t1[64], t2[64];
-	snprintf(bs, sizeof bs, "%s/bootstrap", dir);
-	snprintf(log, sizeof log, "%s/broker.log", dir);
-	snprintf(t1, sizeof t1, "likes.batches:%d", NPARTS);
-	snprintf(t2, sizeof t2, "likes.snapshots:%d", NPARTS);
-	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
-			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
-	broker_pid = proc_spawn(log, argv);
-	cr_assert(broker_pid > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
-	struct stat st;
-	while (stat(bs, &st) != 0 || st.st_size == 0) {
-		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
-		proc_sleep_ms(20);
-	}
-	start_central();
-	start_edge(0);
-	start_edge(1);
-}
-
-static void stack_down(void)
-{
-	for (int i = 0; i < 2; i++)
-		proc_stop(edge_pid[i], SIGKILL);
-	proc_stop(central_pid, SIGKILL);
-	proc_stop(broker_pid, SIGKILL);
-	if (!getenv("KEEP_ITEST_DIR"))
-		testdir_remove(dir);
-}
-
-TestSuite(pipeline, .init = stack_up, .fini = stack_down, .timeout = 240);
+TestSuite(pipeline, .init = setup, .fini = stack_down, .timeout = 240);
 
 /* --- truth ---------------------------------------------------------------- */
 
@@ -131,7 +37,7 @@ static int act_try(int edge, bool add, int item, int u)
 	snprintf(path, sizeof path, "/v1/items/post/i%d/likes", item);
 	int code;
 	uint64_t deadline = proc_now_ms() + 60000;
-	while ((code = proc_http(add ? "POST" : "DELETE", edge_port[edge], path, users[u], body,
+	while ((code = proc_http(add ? "POST" : "DELETE", S.edge_port[edge], path, users[u], body,
 				 sizeof body)) < 0 || code == 503) {
 		if (proc_now_ms() > deadline)
 			return -1;
@@ -155,7 +61,7 @@ static long long central_count(int item)
 {
 	char out[1024];
 	if (proc_capture(out, sizeof out, "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/i%d/likes'",
-			 ops_port, item))
+			 S.ops_port, item))
 		return -1;
 	return proc_json_num(out, "count");
 }
@@ -164,7 +70,7 @@ static long long edge_count(int edge, int item)
 {
 	char path[128], body[512];
 	snprintf(path, sizeof path, "/v1/items/post/i%d/likes", item);
-	if (proc_http("GET", edge_port[edge], path, NULL, body, sizeof body) != 200)
+	if (proc_http("GET", S.edge_port[edge], path, NULL, body, sizeof body) != 200)
 		return -1;
 	return proc_json_num(body, "count");
 }
@@ -253,9 +159,9 @@ Test(pipeline, edge_killed_while_likes_flow_loses_and_doubles_nothing)
 	cr_assert_eq(pthread_create(&t, NULL, flow, &edge), 0);
 	proc_sleep_ms(1500);
 	cr_log_info("killing edge0 (SIGKILL) after %lu acknowledged ops", acked);
-	proc_stop(edge_pid[0], SIGKILL);
+	proc_stop(S.edge_pid[0], SIGKILL);
 	proc_sleep_ms(300);
-	start_edge(0);
+	stack_start_edge(0);
 	pthread_join(t, NULL);
 	cr_assert_eq(flow_failure, 0, "an op during the kill ended with %d", flow_failure);
 	assert_converged(30000);
@@ -271,14 +177,14 @@ Test(pipeline, edge_killed_while_likes_flow_loses_and_doubles_nothing)
 static void bulk_likes(int edge, int u)
 {
 	char uris[512], empty[512], out[8192];
-	snprintf(uris, sizeof uris, "%s/uris%d", dir, edge);
-	snprintf(empty, sizeof empty, "%s/body", dir);
+	snprintf(uris, sizeof uris, "%s/uris%d", S.dir, edge);
+	snprintf(empty, sizeof empty, "%s/body", S.dir);
 	struct stat st;
 	if (stat(uris, &st) != 0) {
 		FILE *f = fopen(uris, "w");
 		cr_assert(f);
 		for (int i = 0; i < BULK_ITEMS; i++)
-			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n", edge_port[edge], i);
+			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n", S.edge_port[edge], i);
 		fclose(f);
 		f = fopen(empty, "w"); /* h2load cannot post an empty file */
 		cr_assert(f);
@@ -300,22 +206,17 @@ static long long central_total(void)
 {
 	char out[1024];
 	if (proc_capture(out, sizeof out, "curl -s -m 10 'http://127.0.0.1:%d/v1/totals/likes'",
-			 ops_port))
+			 S.ops_port))
 		return -1;
 	return proc_json_num(out, "sum");
 }
 
-static bool file_has(const char *name, const char *needle)
-{
-	char out[64];
-	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, dir, name) == 0;
-}
 
 Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 {
 	like_table();
 	assert_converged(30000);
-	int status = proc_stop(central_pid, SIGTERM);
+	int status = proc_stop(S.central_pid, SIGTERM);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "central did not stop cleanly");
 	uint64_t t0 = proc_now_ms();
 	for (int u = 0; u < BULK_USERS; u++)
@@ -324,7 +225,7 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 		    BULK_ITEMS * BULK_USERS, (unsigned long long)(proc_now_ms() - t0));
 	/* Let the edges seal and produce everything before central returns. */
 	proc_sleep_ms(2000);
-	start_central();
+	stack_start_central();
 	long long want = (long long)BULK_ITEMS * BULK_USERS;
 	for (int i = 0; i < NITEMS; i++)
 		want += expected(i);
@@ -332,12 +233,12 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 	long long got;
 	while ((got = central_total()) != want) {
 		cr_assert(proc_now_ms() < deadline, "central total %lld, truth %lld", got, want);
-		cr_assert(proc_alive(central_pid), "central died");
+		cr_assert(proc_alive(S.central_pid), "central died");
 		proc_sleep_ms(500);
 	}
 	cr_log_info("central total %lld reached the truth %llu ms after restart", got,
 		    (unsigned long long)(proc_now_ms() - start));
-	cr_assert(file_has("central.log", "input offset out of range"),
+	cr_assert(stack_file_has("central.log", "input offset out of range"),
 		  "the broker was expected to drop batches while central was down");
 	assert_converged(30000);
 	for (int i = 0; i < BULK_ITEMS; i += BULK_ITEMS / 16) {
@@ -346,7 +247,7 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 		for (int e = 0; e < 2; e++) {
 			uint64_t d = proc_now_ms() + 30000;
 			long long c = -1;
-			while (proc_http("GET", edge_port[e], path, NULL, body, sizeof body) != 200 ||
+			while (proc_http("GET", S.edge_port[e], path, NULL, body, sizeof body) != 200 ||
 			       (c = proc_json_num(body, "count")) != BULK_USERS) {
 				cr_assert(proc_now_ms() < d, "edge%d shows %lld for bulk%d, truth %d",
 					  e, c, i, BULK_USERS);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -144,6 +145,59 @@ static inline int proc_http(const char *method, int port, const char *path, cons
 		body[n] = 0;
 	}
 	return code == 0 ? -1 : code;
+}
+
+/* One request through curl with extra options (already shell-quoted by
+ * the caller: "--http1.1 -H 'If-None-Match: \"x\"'"). out gets what
+ * curl -i prints: the answer's head, a blank line and the body. Returns
+ * the status code, or -1 when nothing answered. */
+static inline int proc_curl(char *out, size_t cap, const char *opts, int port, const char *path)
+{
+	int rc = proc_capture(out, cap,
+			      "curl -s -i -m 5 %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'",
+			      opts, port, path);
+	if (rc != 0)
+		return -1;
+	char *nl = strrchr(out, '\n');
+	if (!nl)
+		return -1;
+	int code = atoi(nl + 1);
+	*nl = 0;
+	return code == 0 ? -1 : code;
+}
+
+/* The body in what proc_curl captured (after the last head). */
+static inline const char *proc_body(const char *out)
+{
+	const char *b = out, *p;
+	while ((p = strstr(b, "\r\n\r\n")) && strncmp(p + 4, "HTTP/", 5) == 0)
+		b = p + 4;
+	p = strstr(b, "\r\n\r\n");
+	return p ? p + 4 : "";
+}
+
+/* The value of header name (lower case) in what proc_curl captured, into
+ * val; false when absent. */
+static inline bool proc_header(const char *out, const char *name, char *val, size_t cap)
+{
+	const char *end = strstr(out, "\r\n\r\n");
+	size_t nl = strlen(name);
+	for (const char *p = out; p && (!end || p < end); p = strstr(p, "\r\n")) {
+		if (*p == '\r')
+			p += 2;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			p += nl + 1;
+			while (*p == ' ')
+				p++;
+			size_t n = strcspn(p, "\r\n");
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(val, p, n);
+			val[n] = 0;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* The unsigned number after "key": in a flat JSON body; -1 if absent. */

@@ -1,0 +1,150 @@
+/* stack.h - a whole local deployment for integration tests: the embedded
+ * broker (build/sim broker), central and N edges, real processes on
+ * loopback in one temp dir. Each process is started by PID and stopped by
+ * PID; stack_down kills whatever is still running and removes the dir
+ * (kept when KEEP_ITEST_DIR is set).
+ *
+ * Extra config text goes in central_extra (keys of [central]) and
+ * edge_extra (whole sections) before stack_up; the edges read through
+ * to central's ops API.
+ */
+#ifndef TESTS_STACK_H
+#define TESTS_STACK_H
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+
+#include "proc.h"
+#include "testdir.h"
+
+#define STACK_EDGES 3
+
+typedef struct stack {
+	char dir[256];
+	int nparts, nedges;
+	pid_t broker_pid, central_pid, edge_pid[STACK_EDGES];
+	int edge_port[STACK_EDGES], ops_port;
+	const char *central_extra; /* appended to central.ini */
+	const char *edge_extra;    /* appended to every edge's ini */
+} stack;
+
+static stack S;
+
+TESTDIR_UTIL void stack_write(const char *name, const char *fmt, ...)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+TESTDIR_UTIL void stack_start_central(void)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/central.ini", S.dir);
+	snprintf(log, sizeof log, "%s/central.log", S.dir);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	S.central_pid = proc_spawn(log, argv);
+	cr_assert(S.central_pid > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	char out[256];
+	while (proc_capture(out, sizeof out, "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+				   "http://127.0.0.1:%d/healthz",
+			    S.ops_port) != 0 ||
+	       strcmp(out, "200") != 0) {
+		cr_assert(proc_now_ms() < deadline, "central never answered /healthz");
+		cr_assert(proc_alive(S.central_pid), "central exited at start-up");
+		proc_sleep_ms(50);
+	}
+}
+
+TESTDIR_UTIL void stack_start_edge(int i)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/edge%d.ini", S.dir, i);
+	snprintf(log, sizeof log, "%s/edge%d.log", S.dir, i);
+	char *argv[] = {"build/edge", "-c", cfg, NULL};
+	S.edge_pid[i] = proc_spawn(log, argv);
+	cr_assert(S.edge_pid[i] > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	while (proc_http("GET", S.edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
+		cr_assert(proc_now_ms() < deadline, "edge %d never became healthy", i);
+		cr_assert(proc_alive(S.edge_pid[i]), "edge %d exited at start-up", i);
+		proc_sleep_ms(50);
+	}
+}
+
+/* Writes the configs and starts broker, central and the edges. */
+TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
+{
+	cr_assert_leq(nedges, STACK_EDGES);
+	S.nedges = nedges;
+	S.nparts = nparts;
+	testdir_make(S.dir, sizeof S.dir, "likes-itest");
+	S.ops_port = proc_free_port();
+	for (int i = 0; i < nedges; i++)
+		S.edge_port[i] = proc_free_port();
+	char common[512];
+	snprintf(common, sizeof common,
+		 "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+		 "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
+		 S.dir, nparts);
+	stack_write("central.ini",
+		    "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
+		    "ops_listen = 127.0.0.1:%d\n%s%s",
+		    S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
+		    common);
+	for (int i = 0; i < nedges; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "edge%d.ini", i);
+		stack_write(name,
+			    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
+			    "[http]\nlisten = 127.0.0.1:%d\n[identity]\ndev_header = true\n"
+			    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
+			    "[central]\nops = 127.0.0.1:%d\n%s%s",
+			    i, i, S.dir, i, S.edge_port[i], S.ops_port, common,
+			    S.edge_extra ? S.edge_extra : "");
+	}
+	char bs[512], log[512], t1[64], t2[64];
+	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
+	snprintf(log, sizeof log, "%s/broker.log", S.dir);
+	snprintf(t1, sizeof t1, "likes.batches:%d", nparts);
+	snprintf(t2, sizeof t2, "likes.snapshots:%d", nparts);
+	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
+			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
+	S.broker_pid = proc_spawn(log, argv);
+	cr_assert(S.broker_pid > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	struct stat st;
+	while (stat(bs, &st) != 0 || st.st_size == 0) {
+		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
+		proc_sleep_ms(20);
+	}
+	stack_start_central();
+	for (int i = 0; i < nedges; i++)
+		stack_start_edge(i);
+}
+
+TESTDIR_UTIL void stack_down(void)
+{
+	for (int i = 0; i < S.nedges; i++)
+		proc_stop(S.edge_pid[i], SIGKILL);
+	proc_stop(S.central_pid, SIGKILL);
+	proc_stop(S.broker_pid, SIGKILL);
+	if (!getenv("KEEP_ITEST_DIR"))
+		testdir_remove(S.dir);
+}
+
+/* Does the named file in the stack's dir contain needle? */
+TESTDIR_UTIL bool stack_file_has(const char *name, const char *needle)
+{
+	char out[64];
+	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, S.dir, name) == 0;
+}
+
+#endif
