@@ -1,0 +1,279 @@
+/* test_api.c - the edge's routes in process: api_handle called with
+ * built requests over a real ledger and store, with no central (so what
+ * the edge does not know answers 503). Checks validation, status codes,
+ * JSON bodies, headers, batch routes and idempotency as a client sees
+ * them. Each test has its own temp dir.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testdir.h"
+#include "../edge/api.h"
+#include "../edge/ledger.h"
+#include "log.h"
+#include "partition.h"
+#include "store.h"
+#include "wire.h"
+
+static struct {
+	char dir[64];
+	store *db;
+	ledger *l;
+	api a;
+	http_response r;
+} T;
+
+static int discard(void *ctx, uint32_t p, uint64_t seq, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)p;
+	(void)seq;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static void setup(void)
+{
+	log_threshold = LOG_ERROR;
+	memset(&T, 0, sizeof T);
+	testdir_make(T.dir, sizeof T.dir, "test_api");
+	T.db = testdir_open_store(T.dir);
+	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = 4, .seal_ops = 1000,
+			 .seal_age_ms = 1000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
+			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
+			 .max_ahead_ms = 60000, .send = discard};
+	char err[256];
+	T.l = ledger_open(T.db, &o, err, sizeof err);
+	cr_assert_not_null(T.l, "%s", err);
+	T.a.lg = T.l;
+	T.a.ic.dev_header = true;
+	T.a.edge_id = "e1";
+	cr_assert_eq(item_parse_names("post,reel", T.a.types, item_type_valid), 0);
+	cr_assert_eq(counters_parse(&T.a.counters, "likes,saves", "views", err, sizeof err), 0);
+	T.a.cfg = (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
+			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
+			       .member_entries = 16};
+	api_init(&T.a);
+}
+
+static void teardown(void)
+{
+	free(T.r.body);
+	api_free(&T.a);
+	item_free_names(T.a.types);
+	counters_free(&T.a.counters);
+	ledger_free(T.l);
+	store_close(T.db);
+	testdir_remove(T.dir);
+}
+
+TestSuite(api, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Runs one request; the answer is in T.r (body NUL-terminated). */
+static int req(const char *method, const char *path, const char *user, const char *body,
+	       const char *hname, const char *hval)
+{
+	http_header h[2];
+	size_t nh = 0;
+	if (user)
+		h[nh++] = (http_header){"x-user-id", 9, user, strlen(user)};
+	if (hname)
+		h[nh++] = (http_header){hname, strlen(hname), hval, strlen(hval)};
+	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
+			   .body = body, .body_len = body ? strlen(body) : 0, .peer = "127.0.0.1:1"};
+	free(T.r.body);
+	memset(&T.r, 0, sizeof T.r);
+	api_handle(&T.a, &rq, &T.r);
+	if (T.r.body) {
+		T.r.body = realloc(T.r.body, T.r.body_len + 1);
+		T.r.body[T.r.body_len] = 0;
+	}
+	return T.r.status ? T.r.status : 200;
+}
+
+static const char *body(void)
+{
+	return T.r.body ? T.r.body : "";
+}
+
+static const char *header(const char *name)
+{
+	for (size_t i = 0; i < T.r.nheaders; i++)
+		if (strcmp(T.r.headers[i].name, name) == 0)
+			return T.r.headers[i].value;
+	return NULL;
+}
+
+/* Makes the ledger know the count of (counter, item) as central would. */
+static void known(const char *counter, const char *item, uint64_t count)
+{
+	wire_count c = {wire_cstr(counter, strlen(counter)), wire_cstr(item, strlen(item)), count};
+	uint32_t p = partition_of(item, strlen(item), 4);
+	wire_snapshot s = {wire_cstr("c", 1), p, 7, 1234, true, 0, NULL, 1, &c};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+}
+
+Test(api, validation_errors_are_json_with_the_right_status)
+{
+	cr_assert_eq(req("GET", "/v1/items/blog/1/likes", NULL, NULL, NULL, NULL), 400);
+	cr_assert(strstr(body(), "\"code\":\"invalid_item\""));
+	cr_assert_eq(req("GET", "/v1/items/post/a$b/likes", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/v1/items/post/1/nope", NULL, NULL, NULL, NULL), 404);
+	cr_assert(strstr(body(), "unknown_counter"));
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes/", NULL, NULL, NULL, NULL), 404);
+	cr_assert_eq(req("GET", "/v2/x", NULL, NULL, NULL, NULL), 404);
+	cr_assert_eq(req("PUT", "/v1/items/post/1/likes", "u", NULL, NULL, NULL), 405);
+	cr_assert_str_eq(header("allow"), "GET, POST, DELETE");
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/views", "u", NULL, NULL, NULL), 405);
+	cr_assert_str_eq(header("allow"), "GET, POST");
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u", "{\"n\":1001}", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u", "[1]", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u", "{\"n\":2}", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u", "{\"hlc\":-1}", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u", NULL, "idempotency-key", ""), 400);
+	cr_assert_eq(req("GET", "/v1/items/post/1/views/me", "u", NULL, NULL, NULL), 404);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes/me", "u", NULL, NULL, NULL), 405);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes?by=region", NULL, NULL, NULL, NULL), 503,
+		     "breakdowns need central");
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes?by=hour", NULL, NULL, NULL, NULL), 400);
+}
+
+Test(api, unknown_count_without_central_is_503_not_zero)
+{
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 503);
+	cr_assert(strstr(body(), "count_unavailable"));
+	cr_assert_str_eq(header("retry-after"), "1");
+	known("likes", "post:1", 41);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert_str_eq(body(), "{\"item\":\"post:1\",\"counter\":\"likes\",\"count\":41,"
+				 "\"display\":\"41\",\"version\":7,\"as_of\":1234}");
+	cr_assert_str_eq(header("cache-control"), "public, max-age=2, stale-while-revalidate=10");
+	cr_assert_str_eq(header("etag"), "\"7-41\"");
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, "if-none-match",
+			 "\"x\", W/\"7-41\""),
+		     304);
+	cr_assert_null(T.r.body);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, "if-none-match", "*"), 304);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, "if-none-match", "\"7-4\""),
+		     200);
+	/* A write answers the whole count, own op included. */
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"member\":true,\"changed\":true,\"count\":42,\"display\":\"42\""),
+		  "%s", body());
+	cr_assert_str_eq(header("cache-control"), "no-store");
+}
+
+Test(api, me_is_private_and_unknown_pairs_without_central_are_503)
+{
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes/me", "u1", NULL, NULL, NULL), 503);
+	cr_assert(strstr(body(), "membership_unavailable"));
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes/me", "u1", NULL, NULL, NULL), 200);
+	cr_assert_str_eq(body(), "{\"item\":\"post:1\",\"counter\":\"likes\",\"member\":true,"
+				 "\"source\":\"local\"}");
+	cr_assert_str_eq(header("cache-control"), "private, no-store");
+}
+
+Test(api, batch_counts_answer_known_items_and_list_the_missing)
+{
+	known("likes", "post:1", 5);
+	known("views", "post:1", 1500);
+	known("likes", "reel:2", 0);
+	cr_assert_eq(req("GET", "/v1/counts?items=post%3A1,reel:2&counters=likes,views", NULL, NULL,
+			 NULL, NULL),
+		     200);
+	cr_assert_str_eq(body(),
+			 "{\"counts\":{\"post:1\":{\"likes\":5,\"views\":1500},\"reel:2\":{\"likes\":0}},"
+			 "\"display\":{\"post:1\":{\"likes\":\"5\",\"views\":\"1.5K\"},"
+			 "\"reel:2\":{\"likes\":\"0\"}},\"freshness\":{\"post:1\":{\"version\":7,"
+			 "\"as_of\":1234},\"reel:2\":{\"version\":7,\"as_of\":1234}},"
+			 "\"missing\":[\"reel:2/views\"]}");
+	const char *etag = header("etag");
+	cr_assert_not_null(etag);
+	char tag[64];
+	snprintf(tag, sizeof tag, "%s", etag);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1,reel:2&counters=likes,views", NULL, NULL,
+			 "if-none-match", tag),
+		     304);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:9", NULL, NULL, NULL, NULL), 503);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1,post:2,post:3,post:4", NULL, NULL, NULL,
+			 NULL),
+		     400);
+	cr_assert(strstr(body(), "at most 3 items"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1,post:1,post:1,post:1", NULL, NULL, NULL,
+			 NULL),
+		     200, "repeats count once");
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1&counters=likes,bogus", NULL, NULL, NULL,
+			 NULL),
+		     400);
+	cr_assert_eq(req("GET", "/v1/counts?items=", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/counts?items=post:1", NULL, NULL, NULL, NULL), 405);
+}
+
+Test(api, batch_ops_answer_per_op_and_replay_with_the_same_key)
+{
+	known("likes", "post:1", 10);
+	known("views", "post:1", 0);
+	const char *ops = "{\"ops\":[{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"likes\"},"
+			  "{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"views\",\"n\":4},"
+			  "{\"op\":\"flip\",\"item\":\"post:1\",\"counter\":\"likes\"}]}";
+	cr_assert_eq(req("POST", "/v1/ops", "u1", ops, "idempotency-key", "k1"), 200);
+	char first[2048];
+	snprintf(first, sizeof first, "%s", body());
+	cr_assert(strstr(first, "{\"results\":[{\"status\":200,\"body\":{\"item\":\"post:1\","
+				"\"counter\":\"likes\",\"member\":true,\"changed\":true,\"count\":11"),
+		  "%s", first);
+	cr_assert(strstr(first, "{\"status\":200,\"body\":{\"item\":\"post:1\",\"counter\":\"views\","
+				"\"changed\":true,\"count\":4"),
+		  "%s", first);
+	cr_assert(strstr(first, "{\"status\":400,\"body\":{\"error\":{\"code\":\"invalid_op\""), "%s",
+		  first);
+	cr_assert_eq(req("POST", "/v1/ops", "u1", ops, "idempotency-key", "k1"), 200);
+	cr_assert_str_eq(body(), first);
+	cr_assert_str_eq(header("idempotent-replayed"), "true");
+	cr_assert_eq(req("GET", "/v1/items/post/1/views", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":4,"), "the replay added nothing: %s", body());
+	cr_assert_eq(req("POST", "/v1/ops", "u1",
+			 "{\"ops\":[{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"views\"}]}",
+			 "idempotency-key", "k1"),
+		     422, "%s", body());
+	cr_assert_eq(req("POST", "/v1/ops", "u1",
+			 "{\"ops\":[{},{},{},{}]}", NULL, NULL),
+		     400);
+	cr_assert(strstr(body(), "at most 3 ops"));
+	cr_assert_eq(req("POST", "/v1/ops", "u1", "{\"ops\":[{}]}", NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"status\":400"), "a lone bad op is a result, not a failure");
+	cr_assert_eq(req("GET", "/v1/ops", "u1", NULL, NULL, NULL), 405);
+}
+
+Test(api, single_write_replays_byte_for_byte)
+{
+	known("views", "post:1", 0);
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u1", "{\"n\":3}", "idempotency-key",
+			 "abc"),
+		     200);
+	char first[512];
+	snprintf(first, sizeof first, "%s", body());
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u1", "{\"n\":3}", "idempotency-key",
+			 "abc"),
+		     200);
+	cr_assert_str_eq(body(), first);
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u1", "{\"n\":4}", "idempotency-key",
+			 "abc"),
+		     422);
+	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u2", "{\"n\":3}", "idempotency-key",
+			 "abc"),
+		     200);
+	cr_assert(strstr(body(), "\"count\":6"), "%s", body());
+}
+
+Test(api, healthz_reports_the_edge)
+{
+	cr_assert_eq(req("GET", "/healthz", NULL, NULL, NULL, NULL), 200);
+	cr_assert_str_eq(body(), "{\"status\":\"ok\",\"edge\":\"e1\"}");
+	cr_assert_eq(req("POST", "/healthz", NULL, NULL, NULL, NULL), 405);
+}
