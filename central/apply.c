@@ -153,29 +153,18 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 	return a;
 }
 
-static void free_ptr_values(smap *m)
-{
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(m, &pos, &k, &kn, &v))
-		free(v->p);
-	smap_free(m);
-}
-
 void applier_free(applier *a)
 {
 	if (!a)
 		return;
 	for (uint32_t p = 0; p < a->nparts; p++) {
-		free_ptr_values(&a->parts[p].edges);
+		smap_free_values(&a->parts[p].edges);
 		smap_free(&a->parts[p].changed);
 		smap_free(&a->parts[p].emitted);
 	}
 	free(a->parts);
 	store_batch_free(a->wb);
-	free_ptr_values(&a->states);
+	smap_free_values(&a->states);
 	smap_free(&a->nums);
 	free(a);
 }

@@ -10,6 +10,8 @@
 #include "opsapi.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -25,6 +27,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config.h"
@@ -53,6 +56,8 @@ struct ops_api {
 	const ops_run_stats *run;
 	char *token;
 	int port;
+	int stop_fds[2]; /* a byte on [1] stops the loop, however early */
+	struct event *stop_ev;
 	pthread_t thread;
 };
 
@@ -768,8 +773,21 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ops_api *api = arg;
+	event_base_loopbreak(api->base);
+}
+
 static void api_free(ops_api *api)
 {
+	if (api->stop_ev)
+		event_free(api->stop_ev);
+	for (int i = 0; i < 2; i++)
+		if (api->stop_fds[i] >= 0)
+			close(api->stop_fds[i]);
 	if (api->http)
 		evhttp_free(api->http);
 	if (api->base)
@@ -797,6 +815,7 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->ap = o->ap;
 	api->run = o->run;
 	api->token = xstrdup(o->token ? o->token : "");
+	api->stop_fds[0] = api->stop_fds[1] = -1;
 	api->base = event_base_new();
 	api->http = api->base ? evhttp_new(api->base) : NULL;
 	struct evhttp_bound_socket *bound =
@@ -819,6 +838,15 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	evhttp_set_max_body_size(api->http, 4096);
 	evhttp_set_timeout(api->http, OPS_TIMEOUT_S);
 	evhttp_set_gencb(api->http, handle, api);
+	/* event_base_loopbreak from another thread is lost when it comes
+	 * before the loop starts; a readable pipe is not. */
+	if (pipe2(api->stop_fds, O_CLOEXEC | O_NONBLOCK) ||
+	    !(api->stop_ev = event_new(api->base, api->stop_fds[0], EV_READ, on_stop, api)) ||
+	    event_add(api->stop_ev, NULL)) {
+		snprintf(err, errlen, "ops API stop pipe: %s", strerror(errno));
+		api_free(api);
+		return NULL;
+	}
 	if (pthread_create(&api->thread, NULL, run, api)) {
 		snprintf(err, errlen, "ops API thread could not start");
 		api_free(api);
@@ -839,7 +867,8 @@ void ops_api_stop(ops_api *api)
 {
 	if (!api)
 		return;
-	event_base_loopbreak(api->base);
+	if (write(api->stop_fds[1], "x", 1) != 1)
+		log_error("ops API stop pipe write failed", "err=\"%s\"", strerror(errno));
 	pthread_join(api->thread, NULL);
 	api_free(api);
 }

@@ -33,6 +33,37 @@ void smap_free(smap *m)
 	memset(m, 0, sizeof *m);
 }
 
+void smap_free_values(smap *m)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (smap_next(m, &pos, &k, &kn, &v))
+		free(v->p);
+	smap_free(m);
+}
+
+smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
+		       bool free_values, bool *created)
+{
+	smap_val *v = smap_get(hot, key, klen);
+	if (v) {
+		if (created)
+			*created = false;
+		return v;
+	}
+	if (hot->len >= cap / 2 + 1) {
+		if (free_values)
+			smap_free_values(cold);
+		else
+			smap_free(cold);
+		*cold = *hot;
+		smap_init(hot);
+	}
+	return smap_put(hot, key, klen, created);
+}
+
 static uint32_t hash_of(const void *key, size_t klen)
 {
 	return (uint32_t)XXH3_64bits(key, klen);

@@ -114,11 +114,13 @@ void store_close(store *db)
 	free(db);
 }
 
-int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
+/* A get through read options ro (the live store, or a snapshot). */
+static int get_with(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
+		    char **val, size_t *vlen)
 {
 	char *lerr = NULL;
 	size_t n = 0;
-	char *v = leveldb_get(db->ldb, db->ropts, key, klen, &n, &lerr);
+	char *v = leveldb_get(db->ldb, ro, key, klen, &n, &lerr);
 	if (lerr) {
 		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
 		leveldb_free(lerr);
@@ -137,22 +139,34 @@ int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
 	return 0;
 }
 
-int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v)
+/* A fixed-width number through read options ro. */
+static int read_u64_with(store *db, const leveldb_readoptions_t *ro, const void *key,
+			 size_t klen, uint64_t *v)
 {
 	char *val;
 	size_t vlen;
-	int rc = store_get(db, key, klen, &val, &vlen);
+	int rc = get_with(db, ro, key, klen, &val, &vlen);
 	if (rc)
 		return rc;
-	if (vlen == 8)
+	if (vlen == 8) {
 		*v = store_get_u64((unsigned char *)val);
-	else {
+	} else {
 		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu", db->path,
 			  klen ? ((const char *)key)[0] : '?', vlen);
 		rc = ERR_CORRUPT;
 	}
 	free(val);
 	return rc;
+}
+
+int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
+{
+	return get_with(db, db->ropts, key, klen, val, vlen);
+}
+
+int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v)
+{
+	return read_u64_with(db, db->ropts, key, klen, v);
 }
 
 store_batch *store_batch_new(void)
@@ -317,41 +331,12 @@ void store_snap_free(store_snap *sn)
 
 int store_snap_get(store_snap *sn, const void *key, size_t klen, char **val, size_t *vlen)
 {
-	char *lerr = NULL;
-	size_t n = 0;
-	char *v = leveldb_get(sn->db->ldb, sn->ropts, key, klen, &n, &lerr);
-	if (lerr) {
-		log_error("leveldb get failed", "path=%s err=\"%s\"", sn->db->path, lerr);
-		leveldb_free(lerr);
-		return ERR_IO;
-	}
-	if (!v)
-		return ERR_NOTFOUND;
-	char *copy = xmalloc(n + 1);
-	memcpy(copy, v, n);
-	copy[n] = '\0';
-	leveldb_free(v);
-	*val = copy;
-	*vlen = n;
-	return 0;
+	return get_with(sn->db, sn->ropts, key, klen, val, vlen);
 }
 
 int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *v)
 {
-	char *val;
-	size_t vlen;
-	int rc = store_snap_get(sn, key, klen, &val, &vlen);
-	if (rc)
-		return rc;
-	if (vlen == 8)
-		*v = store_get_u64((unsigned char *)val);
-	else {
-		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu",
-			  sn->db->path, klen ? ((const char *)key)[0] : '?', vlen);
-		rc = ERR_CORRUPT;
-	}
-	free(val);
-	return rc;
+	return read_u64_with(sn->db, sn->ropts, key, klen, v);
 }
 
 store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,

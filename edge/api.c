@@ -114,31 +114,15 @@ static size_t member_key(char *k, const char *counter, const char *item, const c
 	return cl + il + ul + 2;
 }
 
-static void member_drop(smap *m)
-{
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(m, &pos, &k, &kn, &v))
-		free(v->p);
-	smap_free(m);
-}
-
 static void member_put(api *a, const char *counter, const char *item, const char *user, int state)
 {
 	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
 	size_t kn = member_key(k, counter, item, user);
-	smap_val *v = smap_get(&a->member_hot, k, kn);
-	if (!v) {
-		if (a->member_hot.len >= a->cfg.member_entries / 2 + 1) {
-			member_drop(&a->member_cold);
-			a->member_cold = a->member_hot;
-			smap_init(&a->member_hot);
-		}
-		v = smap_put(&a->member_hot, k, kn, NULL);
+	bool created;
+	smap_val *v = smap_put_gen(&a->member_hot, &a->member_cold, a->cfg.member_entries, k, kn,
+				   true, &created);
+	if (created)
 		v->p = xmalloc(sizeof(member_entry));
-	}
 	member_entry *e = v->p;
 	e->state = (int8_t)state;
 	e->fetched_mono = clock_mono_ms();
@@ -223,6 +207,23 @@ bool api_item_ok(api *a, const char *s, size_t n)
 {
 	const char *colon = memchr(s, ':', n);
 	return colon && item_valid(s, n) && item_in_names(a->types, s, (size_t)(colon - s));
+}
+
+bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
+		  bool *present)
+{
+	const http_header *h = http_find_header(req, "idempotency-key");
+	*present = h != NULL;
+	if (!h)
+		return true;
+	if (!idem_key_valid(h->value, h->valuelen)) {
+		api_error(resp, 400, "invalid_idempotency_key",
+			  "Idempotency-Key must be 1-128 visible ASCII characters");
+		return false;
+	}
+	memcpy(key, h->value, h->valuelen);
+	key[h->valuelen] = 0;
+	return true;
 }
 
 bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1])
@@ -384,17 +385,10 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 		api_error(resp, 400, "invalid_body", why);
 		return;
 	}
-	const http_header *key = http_find_header(req, "idempotency-key");
 	char keybuf[IDEM_KEY_MAX + 1];
-	if (key) {
-		if (!idem_key_valid(key->value, key->valuelen)) {
-			api_error(resp, 400, "invalid_idempotency_key",
-				  "Idempotency-Key must be 1-128 visible ASCII characters");
-			return;
-		}
-		memcpy(keybuf, key->value, key->valuelen);
-		keybuf[key->valuelen] = 0;
-	}
+	bool key;
+	if (!api_idem_key(req, resp, keybuf, &key))
+		return;
 	/* An unlike of a pair this edge never saw asks central first: if the
 	 * user was never in, the count must not drop. */
 	int prior = -1;
@@ -859,8 +853,8 @@ void api_init(api *a)
 
 void api_free(api *a)
 {
-	member_drop(&a->member_hot);
-	member_drop(&a->member_cold);
+	smap_free_values(&a->member_hot);
+	smap_free_values(&a->member_cold);
 }
 
 int api_query(const char *path, struct evkeyvalq *q)

@@ -344,17 +344,10 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	char user[USER_MAX + 1];
 	if (!api_user(a, req, resp, user))
 		return;
-	const http_header *key = http_find_header(req, "idempotency-key");
 	char keybuf[IDEM_KEY_MAX + 1];
-	if (key) {
-		if (!idem_key_valid(key->value, key->valuelen)) {
-			api_error(resp, 400, "invalid_idempotency_key",
-				  "Idempotency-Key must be 1-128 visible ASCII characters");
-			return;
-		}
-		memcpy(keybuf, key->value, key->valuelen);
-		keybuf[key->valuelen] = 0;
-	}
+	bool key;
+	if (!api_idem_key(req, resp, keybuf, &key))
+		return;
 	ops_plan pl = {0};
 	if (!parse_ops(a, req, resp, &pl))
 		return;

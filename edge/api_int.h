@@ -62,6 +62,10 @@ int api_query(const char *path, struct evkeyvalq *q) WARN_UNUSED;
 
 /* Parses "type:id" against the configured types. */
 bool api_item_ok(api *a, const char *s, size_t n);
+/* The Idempotency-Key header into key (*present false without one);
+ * false with a 400 in resp when it is malformed. */
+bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
+		  bool *present);
 /* The user, or a 401 in resp. */
 bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1]);
 

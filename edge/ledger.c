@@ -307,9 +307,10 @@ static int load(ledger *l, char *err, size_t errlen)
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
 		for (uint32_t i = 0; i < b.nops; i++)
-			ledger_overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n, b.ops[i].item.p,
-				    b.ops[i].item.n,
-				    ledger_op_delta(b.ops[i].kind, b.ops[i].n, !flags || flags[i]));
+			ledger_overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n,
+					   b.ops[i].item.p, b.ops[i].item.n,
+					   ledger_op_delta(b.ops[i].kind, b.ops[i].n,
+							   !flags || flags[i]));
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			if (b.ops[i].hlc > l->clock.last)
@@ -353,7 +354,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		if (op.hlc > l->clock.last)
 			l->clock.last = op.hlc;
 		ledger_overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
-			    ledger_op_delta(op.kind, op.n, op.counts));
+				   ledger_op_delta(op.kind, op.n, op.counts));
 		l->st.pending_bytes += vn;
 		l->st.pending_ops++;
 	}

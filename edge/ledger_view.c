@@ -115,37 +115,12 @@ static int64_t sealed_delta(ledger *l, uint32_t p, const char *key, size_t kn, u
 
 /* --- caches --------------------------------------------------------------- */
 
-/* Both caches keep two generations: when the hot one is full the cold
- * one is dropped whole, so neither holds more than its configured size. */
-static smap_val *gen_put(smap *hot, smap *cold, size_t cap, const char *key, size_t kn,
-			 void (*drop)(smap *))
-{
-	smap_val *v = smap_get(hot, key, kn);
-	if (v)
-		return v;
-	if (hot->len >= cap / 2 + 1) {
-		if (drop)
-			drop(cold);
-		smap_free(cold);
-		*cold = *hot;
-		smap_init(hot);
-	}
-	return smap_put(hot, key, kn, NULL);
-}
-
+/* Both caches keep two generations (smap_put_gen), so neither holds more
+ * than its configured size. */
 static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
 {
-	gen_put(&l->cache_hot, &l->cache_cold, l->o.cache_entries, key, kn, NULL)->u = val;
-}
-
-static void rt_drop_all(smap *m)
-{
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(m, &pos, &k, &kn, &v))
-		free(v->p);
+	smap_put_gen(&l->cache_hot, &l->cache_cold, l->o.cache_entries, key, kn, false, NULL)->u =
+	    val;
 }
 
 static void rt_forget(ledger *l, const char *key, size_t kn)
@@ -170,19 +145,11 @@ static rt_entry *rt_find(ledger *l, const char *key, size_t kn)
 
 void ledger_views_free(ledger *l)
 {
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(&l->overlay, &pos, &k, &kn, &v))
-		free(v->p);
-	smap_free(&l->overlay);
+	smap_free_values(&l->overlay);
 	smap_free(&l->cache_hot);
 	smap_free(&l->cache_cold);
-	rt_drop_all(&l->rt_hot);
-	rt_drop_all(&l->rt_cold);
-	smap_free(&l->rt_hot);
-	smap_free(&l->rt_cold);
+	smap_free_values(&l->rt_hot);
+	smap_free_values(&l->rt_cold);
 }
 
 /* The snapshot count of key ("counter 0 item"); *known false when the
@@ -307,7 +274,7 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 	rt_entry *e = rt_find(l, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(l, key, kn);
-		smap_val *v = gen_put(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, rt_drop_all);
+		smap_val *v = smap_put_gen(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, true, NULL);
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
@@ -327,9 +294,9 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, siz
 			char *flags = ledger_read_flags(l, p, pt->sealed[i].seq, b.nops);
 			for (uint32_t j = 0; j < b.nops; j++)
 				ledger_overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
-					       b.ops[j].item.p, b.ops[j].item.n,
-					       ledger_op_delta(b.ops[j].kind, b.ops[j].n,
-							!flags || flags[j]));
+						      b.ops[j].item.p, b.ops[j].item.n,
+						      ledger_op_delta(b.ops[j].kind, b.ops[j].n,
+								      !flags || flags[j]));
 			free(flags);
 			wire_batch_free(&b);
 		}

@@ -33,6 +33,14 @@ typedef struct smap {
 
 void smap_init(smap *m);
 void smap_free(smap *m);
+/* free()s every pointer value, then frees the map. */
+void smap_free_values(smap *m);
+/* A cache of two generations holding at most cap entries: the slot for
+ * key in hot (*created says whether it is new; then its value is zero).
+ * When hot is full, cold is dropped whole (its pointer values free()d
+ * first when free_values) and hot becomes cold. */
+smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
+		       bool free_values, bool *created);
 void smap_clear(smap *m);
 /* The value slot for key, or NULL when absent. */
 smap_val *smap_get(const smap *m, const void *key, size_t klen);

@@ -41,7 +41,7 @@ TestSuite(dark, .init = dark_setup, .fini = stack_down, .timeout = 120);
 static int call(int e, const char *method, const char *path, const char *user, const char *opts)
 {
 	char o[4096];
-	snprintf(o, sizeof o, "--http2-prior-knowledge -X %s %s%s%s %s", method,
+	snprintf(o, sizeof o, "-i --http2-prior-knowledge -X %s %s%s%s %s", method,
 		 user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "",
 		 opts ? opts : "");
 	return proc_curl(out, sizeof out, o, S.edge_port[e], path);
@@ -71,7 +71,8 @@ static long long num(const char *key)
 /* Central's authoritative answer for a path of its ops API. */
 static int central(const char *path)
 {
-	return proc_curl(out, sizeof out, "-H 'Authorization: Bearer " TOKEN "'", S.ops_port, path);
+	return proc_curl(out, sizeof out, "-i -H 'Authorization: Bearer " TOKEN "'", S.ops_port,
+			 path);
 }
 
 /* Waits until central's count of (item path) is want. */
@@ -284,22 +285,22 @@ Test(api, http1_and_http2_give_the_same_answers)
 	cr_assert_eq(call(0, "POST", "/v1/items/post/h1/likes", "u1", NULL), 200);
 	edge_reaches(0, "/v1/items/post/h1/likes", 1);
 	char h2[4096], h1[4096], o[512];
-	cr_assert_eq(proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[0],
+	cr_assert_eq(proc_curl(out, sizeof out, "-i --http2-prior-knowledge", S.edge_port[0],
 			       "/v1/counts?items=post:h1,post:h2"),
 		     200);
 	cr_assert(strncmp(out, "HTTP/2 200", 10) == 0, "%.20s", out);
 	snprintf(h2, sizeof h2, "%s", proc_body(out));
-	cr_assert_eq(proc_curl(out, sizeof out, "--http1.1", S.edge_port[0],
+	cr_assert_eq(proc_curl(out, sizeof out, "-i --http1.1", S.edge_port[0],
 			       "/v1/counts?items=post:h1,post:h2"),
 		     200);
 	cr_assert(strncmp(out, "HTTP/1.1 200", 12) == 0, "%.20s", out);
 	snprintf(h1, sizeof h1, "%s", proc_body(out));
 	cr_assert_str_eq(h1, h2);
 	/* Writes, errors and keep-alive over HTTP/1.1. */
-	snprintf(o, sizeof o, "--http1.1 -X POST -H 'X-User-Id: u2'");
+	snprintf(o, sizeof o, "-i --http1.1 -X POST -H 'X-User-Id: u2'");
 	cr_assert_eq(proc_curl(out, sizeof out, o, S.edge_port[0], "/v1/items/post/h1/likes"), 200);
 	cr_assert(strstr(proc_body(out), "\"count\":2"), "%s", proc_body(out));
-	cr_assert_eq(proc_curl(out, sizeof out, "--http1.1", S.edge_port[0], "/v1/items/blog/1/likes"),
+	cr_assert_eq(proc_curl(out, sizeof out, "-i --http1.1", S.edge_port[0], "/v1/items/blog/1/likes"),
 		     400);
 	cr_assert(strstr(proc_body(out), "invalid_item"));
 	char cmd[1024];

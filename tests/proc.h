@@ -119,43 +119,16 @@ static inline int proc_capture(char *out, size_t cap, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* One HTTP/2 (prior knowledge) request through curl. Returns the status
- * code, or -1 when nothing answered. body gets the response body. */
-static inline int proc_http(const char *method, int port, const char *path, const char *user,
-			    char *body, size_t cap)
-{
-	char out[8192];
-	char hdr[256] = "";
-	if (user)
-		snprintf(hdr, sizeof hdr, "-H 'X-User-Id: %s'", user);
-	int rc = proc_capture(out, sizeof out,
-			      "curl -s -m 5 --http2-prior-knowledge -X %s %s -w '\\n%%{http_code}' "
-			      "'http://127.0.0.1:%d%s'",
-			      method, hdr, port, path);
-	if (rc != 0)
-		return -1;
-	char *nl = strrchr(out, '\n');
-	if (!nl)
-		return -1;
-	int code = atoi(nl + 1);
-	*nl = 0;
-	if (body && cap) {
-		size_t n = strlen(out) < cap - 1 ? strlen(out) : cap - 1;
-		memcpy(body, out, n);
-		body[n] = 0;
-	}
-	return code == 0 ? -1 : code;
-}
-
 /* One request through curl with extra options (already shell-quoted by
- * the caller: "--http1.1 -H 'If-None-Match: \"x\"'"). out gets what
- * curl -i prints: the answer's head, a blank line and the body. Returns
- * the status code, or -1 when nothing answered. */
+ * the caller: "--http1.1 -H 'If-None-Match: \"x\"'"). out gets the body,
+ * or with "-i" among the options what curl -i prints: the answer's head,
+ * a blank line and the body. Returns the status code, or -1 when nothing
+ * answered. */
 static inline int proc_curl(char *out, size_t cap, const char *opts, int port, const char *path)
 {
 	int rc = proc_capture(out, cap,
-			      "curl -s -i -m 5 %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'",
-			      opts, port, path);
+			      "curl -s -m 5 %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", opts,
+			      port, path);
 	if (rc != 0)
 		return -1;
 	char *nl = strrchr(out, '\n');
@@ -164,6 +137,25 @@ static inline int proc_curl(char *out, size_t cap, const char *opts, int port, c
 	int code = atoi(nl + 1);
 	*nl = 0;
 	return code == 0 ? -1 : code;
+}
+
+/* One HTTP/2 (prior knowledge) request as user (NULL: none). Returns the
+ * status code, or -1 when nothing answered; body gets the answer's body. */
+static inline int proc_http(const char *method, int port, const char *path, const char *user,
+			    char *body, size_t cap)
+{
+	char out[8192], opts[256];
+	snprintf(opts, sizeof opts, "--http2-prior-knowledge -X %s %s%s%s", method,
+		 user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "");
+	int code = proc_curl(out, sizeof out, opts, port, path);
+	if (body && cap) {
+		size_t n = code < 0 ? 0 : strlen(out);
+		if (n > cap - 1)
+			n = cap - 1;
+		memcpy(body, out, n);
+		body[n] = 0;
+	}
+	return code;
 }
 
 /* The body in what proc_curl captured (after the last head). */
