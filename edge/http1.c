@@ -25,7 +25,6 @@
 #include "xmem.h"
 
 #define INPUT_MAX (64 * 1024) /* unparsed input buffered while a request waits */
-#define FIELD_OVERHEAD 32     /* per header field, as HTTP/2 counts the list */
 
 struct h1conn {
 	http_parser p;
@@ -240,19 +239,9 @@ static void refuse(conn *c, enum http_errno e)
 {
 	h1conn *h = c->h1;
 	int status = h->reject ? h->reject : e == HPE_HEADER_OVERFLOW ? 431 : 400;
-	const char *code = "bad_request", *msg;
-	char buf[160];
-	if (status == 413) {
-		code = "body_too_large";
-		msg = "the request body is larger than this server accepts";
-	} else if (status == 431) {
-		code = "headers_too_large";
-		msg = "the request headers are larger than this server accepts";
-	} else {
-		snprintf(buf, sizeof buf, "the request is not valid HTTP/1.1: %s",
-		         h->reject_why ? h->reject_why : http_errno_description(e));
-		msg = buf;
-	}
+	char why[160];
+	snprintf(why, sizeof why, "the request is not valid HTTP/1.1: %s",
+	         h->reject_why ? h->reject_why : http_errno_description(e));
 	log_debug("request refused", "peer=%s status=%d parser=%s", c->peer, status,
 	          http_errno_name(e));
 	h->keep = false;
@@ -260,15 +249,13 @@ static void refuse(conn *c, enum http_errno e)
 	h->done = true;
 	http_response resp;
 	http_response_init(&resp);
-	http_response_error(&resp, status, code, msg);
+	http_response_refuse(&resp, status, why);
 	write_answer(c, &resp);
 }
 
 static void dispatch(conn *c)
 {
 	h1conn *h = c->h1;
-	http_server *srv = c->srv;
-	http_call call = {.c = c};
 	http_request req = {
 	    .method = http_method_str((enum http_method)h->p.method),
 	    .path = origin_form(h),
@@ -276,19 +263,11 @@ static void dispatch(conn *c)
 	    .nheaders = h->nheaders,
 	    .body = h->body_len ? h->body : NULL,
 	    .body_len = h->body_len,
-	    .peer = c->peer,
-	    .tls = c->tls,
 	    .h1 = true,
-	    .handle = &call,
 	};
 	http_response resp;
-	http_response_init(&resp);
-	srv->handler(srv->ctx, &req, &resp);
-	if (call.def) {
-		free(resp.body); /* answered (now or later) by http_finish */
-		return;
-	}
-	write_answer(c, &resp);
+	if (http_call_handler(c, NULL, &req, &resp))
+		write_answer(c, &resp);
 }
 
 /* --- parser callbacks ------------------------------------------------------ */
@@ -297,7 +276,7 @@ static int on_message_begin(http_parser *p)
 {
 	conn *c = p->data;
 	request_reset(c->h1);
-	return count(c, FIELD_OVERHEAD) ? 0 : -1; /* the target, as :path */
+	return count(c, HTTP_FIELD_OVERHEAD) ? 0 : -1; /* the target, as :path */
 }
 
 static int on_url(http_parser *p, const char *at, size_t n)
@@ -315,10 +294,10 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 	conn *c = p->data;
 	h1conn *h = c->h1;
 	if (h->trailers) /* chunked trailers are dropped, as HTTP/2 drops them */
-		return count(c, n + FIELD_OVERHEAD) ? 0 : -1;
+		return count(c, n + HTTP_FIELD_OVERHEAD) ? 0 : -1;
 	if (h->in_value || !h->field) {
 		push_header(h);
-		if (!count(c, FIELD_OVERHEAD))
+		if (!count(c, HTTP_FIELD_OVERHEAD))
 			return -1;
 	}
 	if (!count(c, n))

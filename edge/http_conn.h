@@ -1,8 +1,9 @@
 /* http_conn.h - what the edge's HTTP server shares between edge/http.c
- * (listeners, connections, HTTP/2, deferred answers) and edge/http1.c
- * (HTTP/1.1): the server and connection structs and the few functions
- * each side calls in the other. Private to edge/http*.c; every function
- * runs on the server's loop thread.
+ * (listeners, connections, protocol choice, the handler call, deferred
+ * answers), edge/http2.c (HTTP/2) and edge/http1.c (HTTP/1.1): the server
+ * and connection structs and the few functions each side calls in the
+ * other. Private to edge/http*.c; every function runs on the server's
+ * loop thread.
  */
 #ifndef EDGE_HTTP_CONN_H
 #define EDGE_HTTP_CONN_H
@@ -21,9 +22,10 @@
 
 #define HTTP_OUT_HIGH (64 * 1024) /* queued output above which we stop reading */
 #define HTTP_OUT_LOW (16 * 1024)  /* refill output once it drains to this */
+#define HTTP_FIELD_OVERHEAD 32    /* per header field in the list size (RFC 9113) */
 
 typedef struct conn conn;
-typedef struct stream stream; /* an HTTP/2 stream, private to http.c */
+typedef struct stream stream; /* an HTTP/2 stream, private to http2.c */
 typedef struct h1conn h1conn; /* HTTP/1.1 state, private to http1.c */
 
 enum conn_proto {
@@ -78,7 +80,7 @@ struct http_deferred {
 	stream *st; /* the HTTP/2 stream; NULL for HTTP/1.1 */
 };
 
-/* --- http.c, for http1.c ---------------------------------------------- */
+/* --- http.c, for http2.c and http1.c ------------------------------------ */
 
 /* Frees c and everything it owns now. */
 void http_conn_free(conn *c);
@@ -95,8 +97,47 @@ size_t http_conn_queued(const conn *c);
 int http_response_check(const conn *c, int32_t id, http_response *resp);
 /* Fills resp with a JSON error: {"error":{"code":...,"message":...}}. */
 void http_response_error(http_response *resp, int status, const char *code, const char *message);
+/* Fills resp with the JSON error for a request refused before the
+ * handler: 413 body_too_large, 431 headers_too_large, any other status
+ * bad_request with why as the message. */
+void http_response_refuse(http_response *resp, int status, const char *why);
 /* False for statuses that never carry a body (204, 304). */
 bool http_status_has_body(int status);
+/* Calls the server's handler with req, whose peer, tls and handle it
+ * fills in, and resp, which it sets up first. st is the HTTP/2 stream,
+ * NULL for HTTP/1.1. False when the handler deferred the answer: resp's
+ * body is then freed and http_finish sends the answer. */
+bool http_call_handler(conn *c, stream *st, http_request *req, http_response *resp);
+
+/* --- http2.c, for http.c ----------------------------------------------- */
+
+/* The nghttp2 callbacks every HTTP/2 session of a server uses. NULL with
+ * the reason in err (which must not be NULL). */
+nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen);
+/* Sets c up for HTTP/2: a server session with our SETTINGS, written to
+ * the output. 0, or ERR_IO; the caller then frees c. */
+int http2_start(conn *c) WARN_UNUSED;
+/* Feeds what is buffered to the session and sends what it answers. May
+ * free c. */
+void http2_read(conn *c);
+/* After reading, writing or a finished deferred answer: sends what the
+ * session has, closes c once the session is done, and stops reading
+ * while ~HTTP_OUT_HIGH is queued. May free c. */
+void http2_progress(conn *c);
+/* Moves frames from the session into the output until ~HTTP_OUT_HIGH is
+ * queued. 0, or ERR_IO. */
+int http2_flush(conn *c) WARN_UNUSED;
+/* c has been idle for the idle timeout: sends GOAWAY and closes once it
+ * is written. May free c. */
+void http2_idle(conn *c);
+/* Frees the session and every stream, detaching pending deferred
+ * answers. Safe on a connection that never started HTTP/2. */
+void http2_free(conn *c);
+/* Binds d to its stream (d->st). */
+void http2_attach(http_deferred *d);
+/* Detaches d from its stream and, unless the connection is closing,
+ * submits resp there as the answer, taking resp->body. */
+void http2_finish(http_deferred *d, http_response *resp);
 
 /* --- http1.c, for http.c ---------------------------------------------- */
 

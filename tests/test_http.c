@@ -1,268 +1,30 @@
 /* test_http.c - the edge HTTP/2 server against a small nghttp2 client.
  *
  * Each test starts a server on 127.0.0.1 port 0 whose loop runs in a
- * pthread; the test thread is the client (tests/h2client.h) over blocking
- * sockets, plain or OpenSSL. TLS tests make a throwaway self-signed
- * certificate in the test's temp dir.
+ * pthread (tests/http_server_util.h); the test thread is the client
+ * (tests/h2client.h) over blocking sockets, plain or OpenSSL. TLS tests
+ * make a throwaway self-signed certificate in the test's temp dir.
  */
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "../edge/http.h"
 #include "clock.h"
 #include "h2client.h"
-#include "log.h"
+#include "http_server_util.h"
 #include "xmem.h"
-
-#define WAIT_MS H2CLIENT_WAIT_MS
-
-/* --- the server under test ----------------------------------------------- */
-
-static struct {
-	char tmp[PATH_MAX];
-	char cert[PATH_MAX + 16], key[PATH_MAX + 16];
-	struct event_base *base;
-	http_server *srv;
-	pthread_t thread;
-	bool running;
-	int cmd[2]; /* pipe: wakes the loop to run H.cmd_fn */
-	struct event *cmd_ev;
-	void (*cmd_fn)(void);
-	atomic_bool cmd_done;
-	atomic_int calls;
-	pthread_mutex_t mu;
-	char last_method[16], last_path[256], last_peer[64];
-	size_t last_body_len;
-	bool last_tls;
-} H = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* Test handler: "/echo" returns the request body; "/big/N" returns N
- * patterned bytes; "/created" answers 201; anything else a small JSON
- * object. Every answer carries x-path, x-peer, x-tls and x-in (the value
- * of the request's x-in header). */
-static void handler(void *ctx, const http_request *req, http_response *resp)
-{
-	(void)ctx;
-	atomic_fetch_add(&H.calls, 1);
-	pthread_mutex_lock(&H.mu);
-	snprintf(H.last_method, sizeof H.last_method, "%s", req->method);
-	snprintf(H.last_path, sizeof H.last_path, "%s", req->path);
-	snprintf(H.last_peer, sizeof H.last_peer, "%s", req->peer);
-	H.last_body_len = req->body_len;
-	H.last_tls = req->tls;
-	pthread_mutex_unlock(&H.mu);
-
-	int ok = 0;
-	ok |= http_add_header(resp, "x-path", req->path);
-	ok |= http_add_header(resp, "x-peer", req->peer);
-	ok |= http_add_header(resp, "x-tls", req->tls ? "1" : "0");
-	const http_header *in = http_find_header(req, "x-in");
-	if (in)
-		ok |= http_add_header(resp, "x-in", in->value);
-	if (ok != 0)
-		resp->status = 599;
-
-	if (strcmp(req->path, "/echo") == 0) {
-		resp->content_type = "application/octet-stream";
-		if (req->body_len) {
-			resp->body = xmemdup(req->body, req->body_len);
-			resp->body_len = req->body_len;
-		}
-	} else if (strncmp(req->path, "/big/", 5) == 0) {
-		size_t n = strtoul(req->path + 5, NULL, 10);
-		resp->body = xmalloc(n);
-		for (size_t i = 0; i < n; i++)
-			resp->body[i] = (char)(i * 7 % 251);
-		resp->body_len = n;
-	} else {
-		if (strcmp(req->path, "/created") == 0)
-			resp->status = 201;
-		char buf[400];
-		int n = snprintf(buf, sizeof buf, "{\"method\":\"%s\",\"path\":\"%s\"}",
-		                 req->method, req->path);
-		resp->body = xmemdup(buf, (size_t)n);
-		resp->body_len = (size_t)n;
-	}
-}
-
-static void *loop_main(void *arg)
-{
-	(void)arg;
-	event_base_loop(H.base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
-}
-
-static http_config base_config(void)
-{
-	return (http_config){.listen = "127.0.0.1:0",
-	                     .max_body = 64 * 1024,
-	                     .max_header_list = 8192,
-	                     .max_streams = 100};
-}
-
-/* The loop thread runs commands sent over a pipe, so the test thread never
- * touches the base while it runs (libevent is built without locking here). */
-static void on_cmd(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what, (void)arg;
-	char b;
-	if (read(fd, &b, 1) == 1 && H.cmd_fn) {
-		H.cmd_fn();
-		atomic_store(&H.cmd_done, true);
-	}
-}
-
-static bool cmd_done(void *arg)
-{
-	(void)arg;
-	return atomic_load(&H.cmd_done);
-}
-
-static bool wait_until(bool (*cond)(void *), void *arg, int ms)
-{
-	uint64_t end = clock_mono_ms() + (uint64_t)ms;
-	while (!cond(arg)) {
-		if (clock_mono_ms() > end)
-			return false;
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-	}
-	return true;
-}
-
-/* Runs fn on the server's loop thread and waits for it. */
-static void run_on_loop(void (*fn)(void))
-{
-	H.cmd_fn = fn;
-	atomic_store(&H.cmd_done, false);
-	cr_assert_eq(write(H.cmd[1], "x", 1), 1);
-	cr_assert(wait_until(cmd_done, NULL, WAIT_MS), "loop did not run the command");
-}
-
-static void break_loop(void)
-{
-	event_base_loopbreak(H.base);
-}
-
-static void stop_accepting_on_loop(void)
-{
-	http_server_stop_accepting(H.srv);
-}
-
-static void start_server(const http_config *cfg)
-{
-	char err[256] = "";
-	H.base = event_base_new();
-	cr_assert_not_null(H.base);
-	H.srv = http_server_new(H.base, cfg, handler, NULL, err, sizeof err);
-	cr_assert_not_null(H.srv, "http_server_new: %s", err);
-	cr_assert_eq(pipe2(H.cmd, O_CLOEXEC), 0);
-	H.cmd_ev = event_new(H.base, H.cmd[0], EV_READ | EV_PERSIST, on_cmd, NULL);
-	cr_assert_not_null(H.cmd_ev);
-	cr_assert_eq(event_add(H.cmd_ev, NULL), 0);
-	cr_assert_eq(pthread_create(&H.thread, NULL, loop_main, NULL), 0);
-	H.running = true;
-}
-
-static void stop_server(void)
-{
-	if (!H.running)
-		return;
-	run_on_loop(break_loop);
-	pthread_join(H.thread, NULL);
-	H.running = false;
-	http_server_free(H.srv);
-	H.srv = NULL;
-	event_free(H.cmd_ev);
-	close(H.cmd[0]);
-	close(H.cmd[1]);
-	event_base_free(H.base);
-	H.base = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	const char *lvl = getenv("TEST_LOG_LEVEL"); /* e.g. debug, to trace a failure */
-	cr_assert_eq(log_set_level(lvl ? lvl : "warn"), 0);
-	snprintf(H.tmp, sizeof H.tmp, "/tmp/test_http.XXXXXX");
-	cr_assert_not_null(mkdtemp(H.tmp));
-	snprintf(H.cert, sizeof H.cert, "%s/cert.pem", H.tmp);
-	snprintf(H.key, sizeof H.key, "%s/key.pem", H.tmp);
-	atomic_store(&H.calls, 0);
-}
-
-static void suite_fini(void)
-{
-	stop_server();
-	nftw(H.tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A self-signed P-256 certificate for CN=localhost. */
-static void make_cert(void)
-{
-	EVP_PKEY *pkey = EVP_EC_gen("P-256");
-	cr_assert_not_null(pkey);
-	X509 *x = X509_new();
-	cr_assert_not_null(x);
-	cr_assert(X509_set_version(x, 2));
-	cr_assert(ASN1_INTEGER_set(X509_get_serialNumber(x), 1));
-	cr_assert(X509_gmtime_adj(X509_getm_notBefore(x), -60));
-	cr_assert(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
-	cr_assert(X509_set_pubkey(x, pkey));
-	X509_NAME *name = X509_get_subject_name(x);
-	cr_assert(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	                                     (const unsigned char *)"localhost", -1, -1, 0));
-	cr_assert(X509_set_issuer_name(x, name));
-	cr_assert(X509_sign(x, pkey, EVP_sha256()) > 0);
-	FILE *f = fopen(H.cert, "w");
-	cr_assert_not_null(f);
-	cr_assert(PEM_write_X509(f, x));
-	fclose(f);
-	f = fopen(H.key, "w");
-	cr_assert_not_null(f);
-	cr_assert(PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL));
-	fclose(f);
-	X509_free(x);
-	EVP_PKEY_free(pkey);
-}
-
-static int port(bool tls)
-{
-	int p = http_server_port(H.srv, tls);
-	cr_assert_gt(p, 0);
-	return p;
-}
 
 TestSuite(http, .init = suite_init, .fini = suite_fini, .timeout = 30);
 
@@ -369,18 +131,6 @@ Test(http, large_response_body_arrives_intact)
 	h2client_close(&cl);
 }
 
-static bool calls_reach_1(void *arg)
-{
-	(void)arg;
-	return atomic_load(&H.calls) >= 1;
-}
-
-static bool calls_reach_2(void *arg)
-{
-	(void)arg;
-	return atomic_load(&H.calls) >= 2;
-}
-
 Test(http, server_stops_reading_while_a_client_does_not_read_its_output)
 {
 	http_config cfg = base_config();
@@ -393,14 +143,14 @@ Test(http, server_stops_reading_while_a_client_does_not_read_its_output)
 	snprintf(path, sizeof path, "/big/%zu", n);
 	h2client_stream *big = h2client_request(&cl, "GET", path, NULL, 0, NULL, NULL);
 	h2client_send(&cl);
-	cr_assert(wait_until(calls_reach_1, NULL, WAIT_MS));
+	int one = 1, two = 2;
+	cr_assert(wait_until(calls_reach, &one, WAIT_MS));
 
 	/* The server's output is now stuck behind us; a further request must
 	 * wait until we read. Proving a negative needs a window: 300 ms. */
 	h2client_stream *probe = h2client_request(&cl, "GET", "/probe", NULL, 0, NULL, NULL);
 	h2client_send(&cl);
-	cr_assert_not(wait_until(calls_reach_2, NULL, 300),
-	              "server read while its output was full");
+	cr_assert_not(wait_until(calls_reach, &two, 300), "server read while its output was full");
 
 	cr_assert(h2client_run(&cl));
 	cr_assert_eq(big->len, n);
@@ -499,16 +249,6 @@ Test(http, request_without_path_is_refused_without_calling_handler)
 
 /* --- TLS ------------------------------------------------------------------ */
 
-static void start_tls_server(void)
-{
-	make_cert();
-	http_config cfg = base_config();
-	cfg.tls_listen = "127.0.0.1:0";
-	cfg.tls_cert = H.cert;
-	cfg.tls_key = H.key;
-	start_server(&cfg);
-}
-
 Test(http, tls_with_alpn_h2_works)
 {
 	start_tls_server();
@@ -538,11 +278,7 @@ Test(http, tls_client_offering_neither_h2_nor_http11_is_refused)
 
 Test(http, stalled_tls_handshake_is_closed_after_idle_timeout)
 {
-	make_cert();
-	http_config cfg = base_config();
-	cfg.tls_listen = "127.0.0.1:0";
-	cfg.tls_cert = H.cert;
-	cfg.tls_key = H.key;
+	http_config cfg = tls_config();
 	cfg.idle_timeout_ms = 200;
 	start_server(&cfg);
 	int fd = h2client_tcp_connect(port(true));
@@ -590,6 +326,11 @@ Test(http, garbage_instead_of_preface_is_disconnected_without_affecting_others)
 	cr_assert_eq(cs->status, 200);
 	cr_assert_eq(atomic_load(&H.calls), 2);
 	h2client_close(&good);
+}
+
+static void stop_accepting_on_loop(void)
+{
+	http_server_stop_accepting(H.srv);
 }
 
 Test(http, stop_accepting_refuses_new_connections_but_keeps_open_ones)
