@@ -107,6 +107,17 @@ static void reply_store_error(struct evhttp_request *req)
 	reply_error(req, 503, "store_error", "the store could not be read");
 }
 
+/* Ends an answer read at sn: out as JSON, or a store error. */
+static void reply_read(struct evhttp_request *req, store_snap *sn, struct evbuffer *out, int rc)
+{
+	store_snap_free(sn);
+	if (rc)
+		reply_store_error(req);
+	else
+		reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
 /* ---- auth ---------------------------------------------------------------- */
 
 static bool from_loopback(struct evhttp_request *req)
@@ -335,12 +346,7 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		evbuffer_add_printf(out, "}}");
 	}
 	evbuffer_add_printf(out, "}}");
-	store_snap_free(sn);
-	if (rc)
-		reply_store_error(req);
-	else
-		reply_buf(req, 200, "application/json", out);
-	evbuffer_free(out);
+	reply_read(req, sn, out, rc);
 }
 
 /* ---- /v1/items/{type}/{id}/{counter}[/users/{user}] ---------------------- */
@@ -490,12 +496,7 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 	if (!rc && by_day)
 		rc = add_by_day(sn, out, r, from, to);
 	evbuffer_add_printf(out, "}");
-	store_snap_free(sn);
-	if (rc)
-		reply_store_error(req);
-	else
-		reply_buf(req, 200, "application/json", out);
-	evbuffer_free(out);
+	reply_read(req, sn, out, rc);
 }
 
 static void route_user(ops_api *api, struct evhttp_request *req, const item_req *r)

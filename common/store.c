@@ -211,12 +211,16 @@ int store_write(store *db, store_batch *b)
 	return 0;
 }
 
-store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const void *from,
-			    size_t flen)
+/* An iterator over prefix from `from` (or the prefix's start), reading
+ * at snap (NULL: the live store). */
+static store_iter *iter_at(store *db, const leveldb_snapshot_t *snap, const void *prefix,
+			   size_t plen, const void *from, size_t flen)
 {
 	store_iter *it = xcalloc(1, sizeof *it);
 	it->ropts = leveldb_readoptions_create();
 	leveldb_readoptions_set_fill_cache(it->ropts, 0);
+	if (snap)
+		leveldb_readoptions_set_snapshot(it->ropts, snap);
 	it->it = leveldb_create_iterator(db->ldb, it->ropts);
 	it->prefix = xmemdup(prefix, plen);
 	it->plen = plen;
@@ -225,6 +229,12 @@ store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const vo
 	else
 		leveldb_iter_seek(it->it, prefix, plen);
 	return it;
+}
+
+store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const void *from,
+			    size_t flen)
+{
+	return iter_at(db, NULL, prefix, plen, from, flen);
 }
 
 store_iter *store_iter_new(store *db, const void *prefix, size_t plen)
@@ -342,16 +352,5 @@ int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *
 store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
 				 const void *from, size_t flen)
 {
-	store_iter *it = xcalloc(1, sizeof *it);
-	it->ropts = leveldb_readoptions_create();
-	leveldb_readoptions_set_fill_cache(it->ropts, 0);
-	leveldb_readoptions_set_snapshot(it->ropts, sn->snap);
-	it->it = leveldb_create_iterator(sn->db->ldb, it->ropts);
-	it->prefix = xmemdup(prefix, plen);
-	it->plen = plen;
-	if (from && flen)
-		leveldb_iter_seek(it->it, from, flen);
-	else
-		leveldb_iter_seek(it->it, prefix, plen);
-	return it;
+	return iter_at(sn->db, sn->snap, prefix, plen, from, flen);
 }

@@ -13,93 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testdir.h"
-#include "../edge/ledger.h"
-#include "err.h"
-#include "log.h"
-#include "partition.h"
-#include "store.h"
+#include "ledger_util.h"
 #include "wire.h"
-#include "xmem.h"
-
-#define EDGE "edge-a"
-#define ITEM "post:1"
-#define NPARTS 4
-#define WALL UINT64_C(1800000000000)
-#define MAX_SENT 64
-
-typedef struct sent {
-	uint32_t partition;
-	uint64_t seq;
-	char *buf;
-	size_t len;
-} sent;
-
-static struct {
-	char dir[64];
-	store *db;
-	ledger *l;
-	ledger_opts o;
-	sent sent[MAX_SENT];
-	size_t nsent;
-	int answer; /* what the recorder returns */
-	uint32_t p; /* ITEM's partition */
-} T;
-
-static int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
-{
-	(void)ctx;
-	if (T.answer)
-		return T.answer;
-	cr_assert_lt(T.nsent, MAX_SENT);
-	sent *s = &T.sent[T.nsent++];
-	s->partition = partition;
-	s->seq = seq;
-	s->buf = xmalloc(len);
-	memcpy(s->buf, buf, len);
-	s->len = len;
-	return 0;
-}
-
-static void open_ledger(void)
-{
-	char err[256];
-	T.l = ledger_open(T.db, &T.o, err, sizeof err);
-	cr_assert_not_null(T.l, "ledger_open: %s", err);
-}
 
 static void setup(void)
 {
-	log_threshold = LOG_ERROR;
-	memset(&T, 0, sizeof T);
-	testdir_make(T.dir, sizeof T.dir, "test_ledger");
-	T.db = testdir_open_store(T.dir);
-	T.o = (ledger_opts){
-	    .edge_id = EDGE,
-	    .region = "eu",
-	    .partitions = NPARTS,
-	    .seal_ops = 100,
-	    .seal_age_ms = 1000,
-	    .budget_bytes = 1u << 20,
-	    .window_bytes = 1u << 20,
-	    .cache_entries = 64,
-	    .send = record,
-	    .send_ctx = NULL,
-	};
-	T.p = partition_of(ITEM, strlen(ITEM), NPARTS);
+	ledger_util_setup("test_ledger");
 }
 
-static void teardown(void)
-{
-	ledger_free(T.l);
-	if (T.db)
-		store_close(T.db);
-	for (size_t i = 0; i < T.nsent; i++)
-		free(T.sent[i].buf);
-	testdir_remove(T.dir);
-}
-
-TestSuite(ledger, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ledger, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -149,15 +71,6 @@ static void apply_snapshot(uint64_t applied, uint64_t held, uint64_t offset, boo
 			   with_count ? 1 : 0, &c};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
-}
-
-static void reopen(void)
-{
-	ledger_free(T.l);
-	T.l = NULL;
-	store_close(T.db);
-	T.db = testdir_open_store(T.dir);
-	open_ledger();
 }
 
 /* ---- writes -------------------------------------------------------------- */

@@ -3,9 +3,8 @@
  * conflict, restart, expiry), read-through counts and how they meet the
  * overlay and later snapshots, and client clocks.
  *
- * Same fixture as test_ledger.c: a real LevelDB store in a temp dir, a
- * recording send function instead of Kafka, wall times chosen by the
- * tests.
+ * Same fixture as test_ledger.c (ledger_util.h); wall times are chosen
+ * by the tests.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -13,97 +12,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testdir.h"
-#include "../edge/ledger.h"
-#include "err.h"
 #include "hlc.h"
-#include "log.h"
-#include "partition.h"
-#include "store.h"
+#include "ledger_util.h"
 #include "wire.h"
-#include "xmem.h"
-
-#define EDGE "edge-a"
-#define ITEM "post:1"
-#define NPARTS 4
-#define WALL UINT64_C(1800000000000)
-#define MAX_SENT 64
-
-static struct {
-	char dir[64];
-	store *db;
-	ledger *l;
-	ledger_opts o;
-	char *sent[MAX_SENT];
-	size_t sent_len[MAX_SENT];
-	uint64_t sent_seq[MAX_SENT];
-	size_t nsent;
-	uint32_t p;
-} T;
-
-static int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
-{
-	(void)ctx;
-	(void)partition;
-	cr_assert_lt(T.nsent, MAX_SENT);
-	T.sent[T.nsent] = xmalloc(len);
-	memcpy(T.sent[T.nsent], buf, len);
-	T.sent_len[T.nsent] = len;
-	T.sent_seq[T.nsent++] = seq;
-	return 0;
-}
-
-static void open_ledger(void)
-{
-	char err[256];
-	T.l = ledger_open(T.db, &T.o, err, sizeof err);
-	cr_assert_not_null(T.l, "ledger_open: %s", err);
-}
 
 static void setup(void)
 {
-	log_threshold = LOG_ERROR;
-	memset(&T, 0, sizeof T);
-	testdir_make(T.dir, sizeof T.dir, "test_ledger_ops");
-	T.db = testdir_open_store(T.dir);
-	T.o = (ledger_opts){
-	    .edge_id = EDGE,
-	    .region = "eu",
-	    .partitions = NPARTS,
-	    .seal_ops = 100,
-	    .seal_age_ms = 1000,
-	    .budget_bytes = 1u << 20,
-	    .window_bytes = 1u << 20,
-	    .cache_entries = 64,
-	    .rt_entries = 64,
-	    .rt_ttl_ms = 60000,
-	    .max_ahead_ms = 60000,
-	    .send = record,
-	};
-	T.p = partition_of(ITEM, strlen(ITEM), NPARTS);
+	ledger_util_setup("test_ledger_ops");
+	T.o.rt_entries = 64;
+	T.o.rt_ttl_ms = 60000;
+	T.o.max_ahead_ms = 60000;
 	open_ledger();
 }
 
-static void teardown(void)
-{
-	ledger_free(T.l);
-	if (T.db)
-		store_close(T.db);
-	for (size_t i = 0; i < T.nsent; i++)
-		free(T.sent[i]);
-	testdir_remove(T.dir);
-}
-
-TestSuite(ledger_ops, .init = setup, .fini = teardown, .timeout = 60);
-
-static void reopen(void)
-{
-	ledger_free(T.l);
-	T.l = NULL;
-	store_close(T.db);
-	T.db = testdir_open_store(T.dir);
-	open_ledger();
-}
+TestSuite(ledger_ops, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
 
 static ledger_view view(const char *counter, const char *item)
 {
@@ -158,7 +80,7 @@ Test(ledger_ops, sum_ops_add_n_and_are_never_repeats)
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(T.nsent, 1);
 	wire_batch b;
-	cr_assert_eq(wire_decode_batch(T.sent[0], T.sent_len[0], &b), 0);
+	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
 	cr_assert_eq(b.nops, 2);
 	cr_assert_eq(b.ops[0].kind, WIRE_ADD);
 	cr_assert_eq(b.ops[0].n, 5);
