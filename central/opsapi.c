@@ -28,6 +28,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "clock.h"
 #include "config.h"
@@ -647,6 +648,47 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 	reply_json(req, 200, body);
 }
 
+/* ---- /v1/digest ---------------------------------------------------------- */
+
+/* A hash of the whole merged state (every key but deployment metadata),
+ * read from one snapshot, with the input offsets it reflects. The merge
+ * is deterministic in log order, so two replicas at the same offsets
+ * must give the same digest. */
+static void route_digest(ops_api *api, struct evhttp_request *req)
+{
+	store_snap *sn = store_snap_new(api->db);
+	struct evbuffer *out = evbuffer_new();
+	XXH64_state_t *h = XXH64_createState();
+	if (!out || !h)
+		abort();
+	XXH64_reset(h, 0);
+	store_iter *it = store_snap_iter_from(sn, "", 0, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	uint64_t keys = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn && k[0] == 'M')
+			continue;
+		uint64_t lens[2] = {kn, vn};
+		XXH64_update(h, lens, sizeof lens);
+		XXH64_update(h, k, kn);
+		XXH64_update(h, v, vn);
+		keys++;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	evbuffer_add_printf(out, "{\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[",
+			    XXH64_digest(h), keys);
+	XXH64_freeState(h);
+	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
+		uint64_t off = 0;
+		rc = snap_version(sn, p, &off);
+		evbuffer_add_printf(out, "%s%" PRIu64, p ? "," : "", off);
+	}
+	evbuffer_add_printf(out, "]}");
+	reply_read(req, sn, out, rc);
+}
+
 /* ---- /metrics ------------------------------------------------------------ */
 
 static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
@@ -734,6 +776,10 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	} else if (strcmp(path, "/v1/counts") == 0) {
 		if (parse_query(req, uri, &kv, counts_params))
 			route_counts(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/digest") == 0) {
+		if (parse_query(req, uri, &kv, none))
+			route_digest(api, req);
 		evhttp_clear_headers(&kv);
 	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
 		if (parse_query(req, uri, &kv, none))

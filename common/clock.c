@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+static int64_t skew; /* set once at start-up, before threads */
+
 static uint64_t ms_of(clockid_t id)
 {
 	struct timespec ts;
@@ -12,10 +14,15 @@ static uint64_t ms_of(clockid_t id)
 
 uint64_t clock_wall_ms(void)
 {
-	return ms_of(CLOCK_REALTIME);
+	return (uint64_t)((int64_t)ms_of(CLOCK_REALTIME) + skew);
 }
 
 uint64_t clock_mono_ms(void)
 {
 	return ms_of(CLOCK_MONOTONIC);
+}
+
+void clock_set_skew_ms(int64_t skew_ms)
+{
+	skew = skew_ms;
 }

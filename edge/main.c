@@ -34,6 +34,8 @@ const cfg_opt edge_options[] = {
 	OPT("edge", "region", CFG_STR, region, "local", 0, 0, "region this edge serves"),
 	OPT("edge", "data_dir", CFG_STR, data_dir, "run/edge", 0, 0, "store directory"),
 	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
+	OPT("clock", "skew_ms", CFG_INT, clock_skew_ms, "0", -86400000, 86400000,
+	    "drills only: the wall clock runs this far ahead (negative: behind)"),
 	OPT("edge", "types", CFG_STR, types, "post,reel,comment,story", 0, 0, "item types"),
 	OPT("counters", "set", CFG_STR, set_counters, "likes,saves", 0, 0,
 	    "counters of distinct users"),
@@ -361,6 +363,11 @@ int main(int argc, char **argv)
 	if (log_set_level(e.cfg.log_level)) {
 		fprintf(stderr, "edge: edge.log_level: unknown level '%s'\n", e.cfg.log_level);
 		return 2;
+	}
+	if (e.cfg.clock_skew_ms) {
+		clock_set_skew_ms(e.cfg.clock_skew_ms);
+		log_warn("clock skewed for a drill; never set clock.skew_ms in production",
+			 "skew_ms=%" PRId64, e.cfg.clock_skew_ms);
 	}
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);

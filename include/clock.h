@@ -1,7 +1,9 @@
 /* clock.h - wall and monotonic time in milliseconds.
  *
- * clock_wall_ms() is the system's real-time clock; clock_mono_ms() never
- * jumps. Any thread.
+ * clock_wall_ms() is the system's real-time clock plus a skew that is 0
+ * unless a drill sets one (clock.skew_ms in a daemon's config: the
+ * simulator's way to run one edge's clock ahead or behind);
+ * clock_mono_ms() never jumps. Any thread.
  */
 #ifndef LIKES_CLOCK_H
 #define LIKES_CLOCK_H
@@ -10,5 +12,7 @@
 
 uint64_t clock_wall_ms(void);
 uint64_t clock_mono_ms(void);
+/* Offsets clock_wall_ms() by skew_ms from now on (start-up only). */
+void clock_set_skew_ms(int64_t skew_ms);
 
 #endif

@@ -51,6 +51,14 @@ static struct {
 	int port;
 	uint64_t seq[3][NPARTS];
 	int64_t offset[NPARTS];
+	/* every message applied, to feed a replica the same log */
+	struct {
+		uint32_t p;
+		int64_t offset;
+		char *buf;
+		size_t len;
+	} log[32];
+	size_t nlog;
 } T;
 
 static ops_api *start_api(const char *listen, const char *token)
@@ -86,6 +94,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	for (size_t i = 0; i < T.nlog; i++)
+		free(T.log[i].buf);
 	ops_api_stop(T.api);
 	applier_free(T.a);
 	if (T.db)
@@ -131,9 +141,13 @@ static void send_ops(int e, const wire_op *ops, size_t n)
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, buf, len);
-	free(buf);
+	int rc = applier_apply(T.a, p, T.offset[p], buf, len);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
+	cr_assert_lt(T.nlog, sizeof T.log / sizeof T.log[0]);
+	T.log[T.nlog].p = p;
+	T.log[T.nlog].offset = T.offset[p]++;
+	T.log[T.nlog].buf = buf;
+	T.log[T.nlog++].len = len;
 }
 
 /* post:1 likes: u1 (mumbai, DAY0), u3 (virginia, DAY0+1), u4 (mumbai,
@@ -722,4 +736,57 @@ Test(opsapi, dates_parse_and_format_both_ways)
 	}
 	cr_assert_eq(day_of_hlc(hlc_make(DAY0 * DAY_MS + DAY_MS - 1, 7)), DAY0);
 	cr_assert_eq(day_of_hlc(hlc_make((DAY0 + 1) * DAY_MS, 0)), DAY0 + 1);
+}
+
+/* ---- replicas ------------------------------------------------------------ */
+
+static char *digest_of(int port)
+{
+	resp r = get_from("127.0.0.1", port, "/v1/digest", "Bearer " TOKEN);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(r.json);
+	const char *d = json_string_value(json_object_get(r.json, "digest"));
+	cr_assert_not_null(d);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "offsets")), NPARTS);
+	char *copy = strdup(d);
+	resp_free(&r);
+	return copy;
+}
+
+Test(opsapi, replicas_fed_the_same_log_have_the_same_digest)
+{
+	char *empty = digest_of(T.port);
+	fill();
+	char *full = digest_of(T.port);
+	cr_assert_str_neq(empty, full, "the digest moves with the state");
+
+	/* A replica: its own store and applier, the same messages in order. */
+	char dir[64], err[256];
+	testdir_make(dir, sizeof dir, "test_opsapi_replica");
+	store *db = testdir_open_store(dir);
+	applier *a = applier_new(db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_not_null(a, "%s", err);
+	ops_api_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .db = db, .ctr = &T.ctr,
+			  .partitions = NPARTS, .ap = a, .run = &T.run};
+	ops_api *api = ops_api_start(&o, err, sizeof err);
+	cr_assert_not_null(api, "%s", err);
+	for (size_t i = 0; i + 1 < T.nlog; i++)
+		cr_assert_eq(applier_apply(a, T.log[i].p, T.log[i].offset, T.log[i].buf, T.log[i].len),
+			     0);
+	char *behind = digest_of(ops_api_port(api));
+	cr_assert_str_neq(behind, full, "one message behind: a different digest");
+	size_t last = T.nlog - 1;
+	cr_assert_eq(applier_apply(a, T.log[last].p, T.log[last].offset, T.log[last].buf,
+				   T.log[last].len),
+		     0);
+	char *caught_up = digest_of(ops_api_port(api));
+	cr_assert_str_eq(caught_up, full, "caught up: the same digest");
+	free(empty);
+	free(full);
+	free(behind);
+	free(caught_up);
+	ops_api_stop(api);
+	applier_free(a);
+	store_close(db);
+	testdir_remove(dir);
 }
