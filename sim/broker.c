@@ -272,6 +272,26 @@ int sim_broker_set_rtt(sim_broker *b, int broker_id, int rtt_ms)
 	return 0;
 }
 
+/* The Kafka protocol's request type for Produce (ApiKey 0); librdkafka
+ * names it only in a private header. */
+#define PRODUCE_API_KEY 0
+
+int sim_broker_push_errors(sim_broker *b, int count)
+{
+	if (count < 0 || count > SIM_BROKER_PUSH_ERRORS_MAX)
+		return ERR_INVAL;
+	if (count == 0)
+		return 0;
+	rd_kafka_resp_err_t *errs = xcalloc((size_t)count, sizeof *errs);
+	for (int i = 0; i < count; i++)
+		errs[i] = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+	rd_kafka_mock_push_request_errors_array(b->mc, PRODUCE_API_KEY, (size_t)count, errs);
+	free(errs);
+	log_info("broker produce errors pushed", "count=%d error=\"%s\"", count,
+	         rd_kafka_err2str(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
+	return 0;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {

@@ -75,6 +75,14 @@ void sim_broker_stop(sim_broker *b);
 int sim_broker_set_down(sim_broker *b, int broker_id, bool down) WARN_UNUSED;
 int sim_broker_set_rtt(sim_broker *b, int broker_id, int rtt_ms) WARN_UNUSED;
 
+/* Makes the next count Produce requests (to any broker, for any
+ * partition) fail with NOT_ENOUGH_REPLICAS, which a producer retries:
+ * nothing is written for a failed request. count 0 does nothing; ERR_INVAL
+ * for a negative count or one above SIM_BROKER_PUSH_ERRORS_MAX. Errors
+ * pushed earlier and not yet spent stay ahead of these. */
+#define SIM_BROKER_PUSH_ERRORS_MAX 100000
+int sim_broker_push_errors(sim_broker *b, int count) WARN_UNUSED;
+
 /* Writes the bootstrap list as one line to path, atomically: a temporary
  * file in the same directory, fsync, rename. Readers never see a partial
  * file. ERR_IO on failure (logged). */

@@ -29,6 +29,7 @@ static char tmpdir[64];
 static sim_broker *b;
 static rd_kafka_t *prod;
 static rd_kafka_t *cons;
+static rd_kafka_t *plain; /* a producer without retries or idempotence */
 
 static void setup(void)
 {
@@ -39,6 +40,9 @@ static void setup(void)
 static void teardown(void)
 {
 	kafka_destroy_clients(&prod, &cons);
+	if (plain)
+		rd_kafka_destroy(plain);
+	plain = NULL;
 	sim_broker_stop(b);
 	b = NULL;
 	testdir_remove(tmpdir);
@@ -355,4 +359,66 @@ Test(broker, bootstrap_file_holds_one_line_and_no_temp_files)
 	char bad[160];
 	snprintf(bad, sizeof bad, "%s/missing-dir/bs", tmpdir);
 	cr_assert_eq(sim_broker_write_bootstraps(b, bad), ERR_IO);
+}
+
+/* --- pushed request errors ------------------------------------------------ */
+
+static rd_kafka_t *new_plain_producer(const char *bootstraps)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	kafka_set(conf, "bootstrap.servers", bootstraps);
+	kafka_set(conf, "acks", "all");
+	kafka_set(conf, "linger.ms", "0");
+	kafka_set(conf, "message.send.max.retries", "0");
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	cr_assert_not_null(rk, "producer: %s", err);
+	return rk;
+}
+
+Test(broker, pushed_error_fails_the_next_produce_and_writes_nothing)
+{
+	b = start_default();
+	plain = new_plain_producer(sim_broker_bootstraps(b));
+	cr_assert_eq(sim_broker_push_errors(b, 1), 0);
+
+	delivery d0, d1;
+	kafka_produce(plain, "likes.batches", 2, "refused", &d0);
+	cr_assert(kafka_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
+	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "got %s",
+	             rd_kafka_err2str(d0.err));
+
+	/* One error was pushed, so the next request goes through, and the
+	 * refused one left nothing in the log. */
+	kafka_produce(plain, "likes.batches", 2, "accepted", &d1);
+	cr_assert(kafka_wait_delivery(plain, &d1, WAIT_MS));
+	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	cr_assert_eq(d1.offset, 0, "offset %" PRId64, d1.offset);
+}
+
+Test(broker, idempotent_producer_retries_through_pushed_errors_once)
+{
+	b = start_default();
+	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	cr_assert_eq(sim_broker_push_errors(b, 3), 0);
+
+	delivery d;
+	kafka_produce(prod, "likes.batches", 5, "persistent", &d);
+	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS), "not delivered after the errors");
+	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
+	cr_assert_eq(d.offset, 0, "offset %" PRId64, d.offset);
+
+	int64_t lo, hi;
+	cr_assert_eq(rd_kafka_query_watermark_offsets(prod, "likes.batches", 5, &lo, &hi, WAIT_MS),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert_eq(hi, 1, "one message in the log, not %" PRId64, hi);
+}
+
+Test(broker, push_errors_rejects_bad_counts)
+{
+	b = start_default();
+	cr_assert_eq(sim_broker_push_errors(b, -1), ERR_INVAL);
+	cr_assert_eq(sim_broker_push_errors(b, SIM_BROKER_PUSH_ERRORS_MAX + 1), ERR_INVAL);
+	cr_assert_eq(sim_broker_push_errors(b, 0), 0);
 }
