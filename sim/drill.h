@@ -1,0 +1,124 @@
+/* drill.h - drill files: what to run, and when to break what.
+ *
+ * A drill is a plain text file (sim/drills/NAME.drill), one statement per
+ * line, '#' starts a comment. Settings (any order, each at most once):
+ *   name NAME                       (default: the file's base name)
+ *   regions N                       edges, 1..8 (default 3)
+ *   centrals N                      central replicas, 1..2 (default 1)
+ *   partitions N                    (default 8)
+ *   duration FULL_S [short SHORT_S] load time, required; the short run
+ *                                   scales every step time by SHORT_S /
+ *                                   FULL_S (no short: SHORT_S = FULL_S)
+ *   rate OPS [short OPS]            ops/s at the start (default 300, 150;
+ *                                   no short: half of OPS)
+ *   users N / items N / zipf S      (default 2000 / 2000 / 1.1)
+ *   viral SHARE / unlike SHARE / sum SHARE / roam SHARE / reads SHARE
+ *                                   (default 0.2 / 0.2 / 0.2 / 0.05 / 0.1)
+ *   snapshot_ms N / batch_age_ms N  central's snapshot interval, the edges'
+ *                                   seal age (default 500 / 500)
+ *   skew edgeN MS                   that edge's wall clock runs MS ahead
+ *                                   (negative: behind)
+ *   converge_s N                    bound on convergence after the end
+ *                                   (default 60)
+ *   seed N                          (default 1)
+ * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
+ * (of the full run), in any order (they are sorted):
+ *   cut NODE LINK [forward|backward|both]  block a path (default both)
+ *   heal NODE LINK                          clear every fault of the path
+ *   delay NODE LINK MS [JITTER_MS]          add latency
+ *   throttle NODE LINK BYTES_PER_S          limit bandwidth
+ *   reset NODE LINK                         close the path's connections
+ *   kill NODE / start NODE                  SIGKILL / start again
+ *   stop NODE / cont NODE                   SIGSTOP / SIGCONT
+ *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
+ *   broker_rtt ID|all MS
+ *   broker_errors COUNT                     that many produce requests fail
+ *   region_down edgeN / region_up edgeN     users stop starting ops there
+ *                                           (they move to other regions)
+ *   load_rate OPS / viral SHARE             change the load (the short
+ *                                           run scales OPS by its rate
+ *                                           over the full rate)
+ * NODE is edgeN or centralN (0-based); LINK is kafka, central (an
+ * edge's read-through path) or clients (the users' or checker's path).
+ * "forward" is from the node outwards.
+ * Pure: parsing only. Any thread.
+ */
+#ifndef SIM_DRILL_H
+#define SIM_DRILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DRILL_NAME_MAX 64
+#define DRILL_REGIONS_MAX 8
+#define DRILL_CENTRALS_MAX 2
+#define DRILL_STEPS_MAX 256
+
+typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
+typedef enum drill_link { DRILL_LINK_KAFKA = 1, DRILL_LINK_CENTRAL, DRILL_LINK_CLIENTS } drill_link;
+
+typedef enum drill_action {
+	DRILL_CUT = 1,
+	DRILL_HEAL,
+	DRILL_DELAY,
+	DRILL_THROTTLE,
+	DRILL_RESET,
+	DRILL_KILL,
+	DRILL_START,
+	DRILL_STOP,
+	DRILL_CONT,
+	DRILL_BROKER_DOWN,
+	DRILL_BROKER_UP,
+	DRILL_BROKER_RTT,
+	DRILL_BROKER_ERRORS,
+	DRILL_REGION_DOWN,
+	DRILL_REGION_UP,
+	DRILL_LOAD_RATE,
+	DRILL_VIRAL,
+} drill_action;
+
+typedef struct drill_step {
+	double at_s;         /* in the full run */
+	drill_action action;
+	drill_node_kind node; /* 0 when the action takes no node */
+	int index;            /* edgeN / centralN; broker id (-1: all) */
+	drill_link link;      /* for path actions */
+	int dir;              /* 1 forward, 2 backward, 3 both (relay_dir) */
+	int64_t a, b;         /* ms, jitter, bytes/s, count, rtt ... */
+	double x;             /* ops/s, share */
+	int line;             /* in the file, for messages */
+	char text[128];       /* the statement as written, for reports */
+} drill_step;
+
+typedef struct drill {
+	char name[DRILL_NAME_MAX + 1];
+	unsigned regions, centrals, partitions, users, items;
+	double zipf, viral, unlike, sum, roam, reads;
+	double duration_s, short_duration_s;
+	double rate, short_rate;
+	unsigned snapshot_ms, batch_age_ms, converge_s;
+	int64_t skew_ms[DRILL_REGIONS_MAX];
+	uint64_t seed;
+	drill_step *steps; /* sorted by at_s, then by line */
+	size_t nsteps;
+} drill;
+
+/* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
+ * anything malformed or out of range (a node index past regions or
+ * centrals, a step after the duration, ...). */
+int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_UNUSED;
+/* The same from text in memory; name is used for messages. */
+int drill_parse(const char *name, const char *text, drill *d, char *err,
+		size_t errlen) WARN_UNUSED;
+void drill_free(drill *d);
+/* When step s runs, in seconds from the start of the load. */
+double drill_step_time(const drill *d, const drill_step *s, bool short_run);
+double drill_duration(const drill *d, bool short_run);
+/* The ops/s of a load_rate step s: s->x, times short_rate / rate in the
+ * short run (s->x unchanged when rate is 0). */
+double drill_step_rate(const drill *d, const drill_step *s, bool short_run);
+
+#endif

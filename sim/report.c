@@ -1,0 +1,518 @@
+/* report.c - a drill run's record and two of its renderings: report.json
+ * (through jansson, so every string is escaped) and summary.txt. The
+ * picture is in report_svg.c.
+ *
+ * Owns copies of every string it is given. Strings are cleaned on the way
+ * in: bytes that are not valid UTF-8 become '?', control characters
+ * become spaces, so every renderer can trust them. Lists are capped
+ * (REPORT_*_MAX below); past a cap, entries are dropped and counted, and a
+ * violation is always counted even when its text is dropped.
+ *
+ * Not thread-safe: one owner (the runner's thread).
+ */
+#include "report.h"
+#include "report_svg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "xmem.h"
+
+#define REPORT_LABEL_MAX 256     /* bytes kept of any label or key */
+#define REPORT_VIOLATION_MAX 512 /* bytes kept of one violation */
+#define REPORT_VIOLATIONS_KEPT 1000
+#define REPORT_ROWS_MAX 1024 /* faults, latency, convergence, numbers, texts */
+#define REPORT_SAMPLES_MAX 1000000
+
+/* Grows an array of n elements of size bytes so one more fits. */
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	return xrealloc(p, *cap * size);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most max bytes), 0 if the
+ * bytes there are not one. */
+static size_t utf8_len(const unsigned char *s, size_t max)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > max)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* A copy of s of at most max bytes, valid UTF-8 without control
+ * characters. NULL becomes "". */
+static char *clean(const char *s, size_t max)
+{
+	if (!s)
+		s = "";
+	size_t len = strnlen(s, max);
+	char *out = xmalloc(len + 1);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+	while (i < len) {
+		size_t n = utf8_len(u + i, len - i);
+		if (n == 0) {
+			out[o++] = '?';
+			i++;
+		} else if (n == 1) {
+			out[o++] = (u[i] < 0x20 || u[i] == 0x7F) ? ' ' : (char)u[i];
+			i++;
+		} else {
+			memcpy(out + o, u + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+report *report_new(const char *drill, bool short_run, unsigned regions)
+{
+	report *r = xcalloc(1, sizeof *r);
+	r->drill = clean(drill, REPORT_LABEL_MAX);
+	r->short_run = short_run;
+	r->regions = regions > REPORT_SERIES_MAX ? REPORT_SERIES_MAX : regions;
+	return r;
+}
+
+void report_free(report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nfaults; i++)
+		free(r->faults[i].label);
+	for (size_t i = 0; i < r->nlat; i++)
+		free(r->lat[i].phase);
+	for (size_t i = 0; i < r->nconv; i++)
+		free(r->conv[i].after);
+	for (size_t i = 0; i < r->nnums; i++)
+		free(r->nums[i].key);
+	for (size_t i = 0; i < r->ntexts; i++) {
+		free(r->texts[i].key);
+		free(r->texts[i].value);
+	}
+	for (size_t i = 0; i < r->nviol_kept; i++)
+		free(r->viol[i]);
+	free(r->faults);
+	free(r->lat);
+	free(r->conv);
+	free(r->nums);
+	free(r->texts);
+	free(r->viol);
+	free(r->samples);
+	free(r->drill);
+	free(r);
+}
+
+/* Counts a dropped entry; warns on the first of each run. */
+static bool full(report *r, size_t n, size_t max, const char *what)
+{
+	if (n < max)
+		return false;
+	if (r->dropped++ == 0)
+		log_warn("report list full", "list=%s max=%zu", what, max);
+	return true;
+}
+
+void report_fault(report *r, double start_s, double end_s, const char *label)
+{
+	if (full(r, r->nfaults, REPORT_ROWS_MAX, "faults"))
+		return;
+	r->faults = grow(r->faults, &r->capfaults, r->nfaults, sizeof *r->faults);
+	report_fault_row *f = &r->faults[r->nfaults++];
+	f->start_s = start_s;
+	f->end_s = end_s;
+	f->label = clean(label, REPORT_LABEL_MAX);
+}
+
+void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
+		   unsigned nregions, double p99_ms)
+{
+	if (full(r, r->nsamples, REPORT_SAMPLES_MAX, "samples"))
+		return;
+	r->samples = grow(r->samples, &r->capsamples, r->nsamples, sizeof *r->samples);
+	report_sample_row *s = &r->samples[r->nsamples++];
+	s->t_s = t_s;
+	s->truth = truth;
+	for (unsigned i = 0; i < REPORT_SERIES_MAX; i++)
+		s->answered[i] = (answered && i < nregions && answered[i] >= 0) ? answered[i] : -1;
+	s->p99_ms = p99_ms;
+}
+
+void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+		    double p99_ms, double p999_ms)
+{
+	if (full(r, r->nlat, REPORT_ROWS_MAX, "latency"))
+		return;
+	r->lat = grow(r->lat, &r->caplat, r->nlat, sizeof *r->lat);
+	report_latency_row *l = &r->lat[r->nlat++];
+	l->phase = clean(phase, REPORT_LABEL_MAX);
+	l->reads = reads;
+	l->n = n;
+	l->p50_ms = p50_ms;
+	l->p99_ms = p99_ms;
+	l->p999_ms = p999_ms;
+}
+
+void report_convergence(report *r, const char *after, double seconds, bool converged)
+{
+	if (full(r, r->nconv, REPORT_ROWS_MAX, "convergence"))
+		return;
+	r->conv = grow(r->conv, &r->capconv, r->nconv, sizeof *r->conv);
+	report_convergence_row *c = &r->conv[r->nconv++];
+	c->after = clean(after, REPORT_LABEL_MAX);
+	c->seconds = seconds;
+	c->converged = converged;
+}
+
+void report_violation(report *r, const char *fmt, ...)
+{
+	r->nviol++;
+	if (r->nviol_kept >= REPORT_VIOLATIONS_KEPT)
+		return;
+	char buf[REPORT_VIOLATION_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	r->viol = grow(r->viol, &r->capviol, r->nviol_kept, sizeof *r->viol);
+	r->viol[r->nviol_kept++] = clean(buf, sizeof buf);
+}
+
+void report_number(report *r, const char *key, double value)
+{
+	for (size_t i = 0; i < r->nnums; i++)
+		if (strcmp(r->nums[i].key, key ? key : "") == 0) {
+			r->nums[i].value = value;
+			return;
+		}
+	if (full(r, r->nnums, REPORT_ROWS_MAX, "numbers"))
+		return;
+	r->nums = grow(r->nums, &r->capnums, r->nnums, sizeof *r->nums);
+	r->nums[r->nnums].key = clean(key, REPORT_LABEL_MAX);
+	r->nums[r->nnums++].value = value;
+}
+
+void report_text(report *r, const char *key, const char *value)
+{
+	for (size_t i = 0; i < r->ntexts; i++)
+		if (strcmp(r->texts[i].key, key ? key : "") == 0) {
+			free(r->texts[i].value);
+			r->texts[i].value = clean(value, REPORT_VIOLATION_MAX);
+			return;
+		}
+	if (full(r, r->ntexts, REPORT_ROWS_MAX, "texts"))
+		return;
+	r->texts = grow(r->texts, &r->captexts, r->ntexts, sizeof *r->texts);
+	r->texts[r->ntexts].key = clean(key, REPORT_LABEL_MAX);
+	r->texts[r->ntexts++].value = clean(value, REPORT_VIOLATION_MAX);
+}
+
+size_t report_violations(const report *r)
+{
+	return r->nviol;
+}
+
+bool report_passed(const report *r)
+{
+	if (r->nviol)
+		return false;
+	for (size_t i = 0; i < r->nconv; i++)
+		if (!r->conv[i].converged)
+			return false;
+	return true;
+}
+
+/* ---- report.json ---- */
+
+/* A JSON number, or null for NaN and infinities (JSON has neither). */
+static json_t *jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Sets key in obj, remembering any failure in *ok. */
+static void jset(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+	if (!v || json_object_set_new(obj, key, v) != 0)
+		*ok = false;
+}
+
+static void jpush(json_t *arr, json_t *v, bool *ok)
+{
+	if (!v || json_array_append_new(arr, v) != 0)
+		*ok = false;
+}
+
+static json_t *build_json(const report *r, bool *ok)
+{
+	json_t *root = json_object();
+	if (!root) {
+		*ok = false;
+		return NULL;
+	}
+	jset(root, "drill", json_string(r->drill), ok);
+	jset(root, "short", json_boolean(r->short_run), ok);
+	jset(root, "pass", json_boolean(report_passed(r)), ok);
+
+	json_t *nums = json_object();
+	for (size_t i = 0; nums && i < r->nnums; i++) {
+		double v = r->nums[i].value;
+		/* Whole numbers stay integers, so counters read as counters. */
+		json_t *j = (isfinite(v) && v == floor(v) && fabs(v) < 9.0e15)
+				? json_integer((json_int_t)v)
+				: jnum(v);
+		jset(nums, r->nums[i].key, j, ok);
+	}
+	jset(root, "numbers", nums, ok);
+
+	json_t *texts = json_object();
+	for (size_t i = 0; texts && i < r->ntexts; i++)
+		jset(texts, r->texts[i].key, json_string(r->texts[i].value), ok);
+	jset(root, "texts", texts, ok);
+
+	json_t *lat = json_array();
+	for (size_t i = 0; lat && i < r->nlat; i++) {
+		const report_latency_row *l = &r->lat[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "phase", json_string(l->phase), ok);
+			jset(o, "kind", json_string(l->reads ? "read" : "write"), ok);
+			jset(o, "n",
+			     json_integer((json_int_t)(l->n > INT64_MAX ? INT64_MAX : l->n)), ok);
+			jset(o, "p50_ms", jnum(l->p50_ms), ok);
+			jset(o, "p99_ms", jnum(l->p99_ms), ok);
+			jset(o, "p999_ms", jnum(l->p999_ms), ok);
+		}
+		jpush(lat, o, ok);
+	}
+	jset(root, "latency", lat, ok);
+
+	json_t *faults = json_array();
+	for (size_t i = 0; faults && i < r->nfaults; i++) {
+		const report_fault_row *f = &r->faults[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "start_s", jnum(f->start_s), ok);
+			jset(o, "end_s", f->end_s < 0 ? json_null() : jnum(f->end_s), ok);
+			jset(o, "label", json_string(f->label), ok);
+		}
+		jpush(faults, o, ok);
+	}
+	jset(root, "faults", faults, ok);
+
+	json_t *conv = json_array();
+	for (size_t i = 0; conv && i < r->nconv; i++) {
+		const report_convergence_row *c = &r->conv[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "after", json_string(c->after), ok);
+			jset(o, "seconds", jnum(c->seconds), ok);
+			jset(o, "converged", json_boolean(c->converged), ok);
+		}
+		jpush(conv, o, ok);
+	}
+	jset(root, "convergence", conv, ok);
+
+	json_t *viol = json_array();
+	for (size_t i = 0; viol && i < r->nviol_kept; i++)
+		jpush(viol, json_string(r->viol[i]), ok);
+	jset(root, "violations", viol, ok);
+	jset(root, "violations_total", json_integer((json_int_t)r->nviol), ok);
+	jset(root, "samples", json_integer((json_int_t)r->nsamples), ok);
+	return root;
+}
+
+static int write_json(const report *r, const char *path)
+{
+	bool ok = true;
+	json_t *root = build_json(r, &ok);
+	if (!ok) {
+		json_decref(root);
+		log_error("report json build failed", "path=%s", path);
+		return ERR_IO;
+	}
+	int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+	json_decref(root);
+	if (rc != 0) {
+		log_error("report write failed", "path=%s", path);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* ---- summary.txt ---- */
+
+/* A number as people read it: integers without a fraction. */
+static void fmt_value(char *buf, size_t cap, double v)
+{
+	if (!isfinite(v))
+		snprintf(buf, cap, "-");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(buf, cap, "%.0f", v);
+	else
+		snprintf(buf, cap, "%.6g", v);
+}
+
+static void fmt_ms(char *buf, size_t cap, double v)
+{
+	if (!isfinite(v) || v < 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.2f", v);
+}
+
+static void write_summary_to(const report *r, FILE *f)
+{
+	char a[64], b[64], c[64];
+	bool pass = report_passed(r);
+	size_t unconverged = 0;
+	for (size_t i = 0; i < r->nconv; i++)
+		unconverged += !r->conv[i].converged;
+
+	fprintf(f, "drill    %s%s\n", r->drill, r->short_run ? " (short run)" : "");
+	fprintf(f, "result   %s", pass ? "PASS" : "FAIL");
+	if (r->nviol)
+		fprintf(f, ", %zu violation%s", r->nviol, r->nviol == 1 ? "" : "s");
+	if (unconverged)
+		fprintf(f, ", %zu convergence%s not reached", unconverged,
+			unconverged == 1 ? "" : "s");
+	fprintf(f, "\nsamples  %zu\n", r->nsamples);
+
+	if (r->nnums || r->ntexts) {
+		fprintf(f, "\nnumbers\n");
+		for (size_t i = 0; i < r->nnums; i++) {
+			fmt_value(a, sizeof a, r->nums[i].value);
+			fprintf(f, "  %-28s %s\n", r->nums[i].key, a);
+		}
+		for (size_t i = 0; i < r->ntexts; i++)
+			fprintf(f, "  %-28s %s\n", r->texts[i].key, r->texts[i].value);
+	}
+
+	fprintf(f, "\nlatency (ms)\n");
+	if (r->nlat == 0)
+		fprintf(f, "  (none recorded)\n");
+	else
+		fprintf(f, "  %-24s %-5s %10s %9s %9s %9s\n", "phase", "kind", "n", "p50", "p99",
+			"p99.9");
+	for (size_t i = 0; i < r->nlat; i++) {
+		const report_latency_row *l = &r->lat[i];
+		fmt_ms(a, sizeof a, l->p50_ms);
+		fmt_ms(b, sizeof b, l->p99_ms);
+		fmt_ms(c, sizeof c, l->p999_ms);
+		fprintf(f, "  %-24s %-5s %10" PRIu64 " %9s %9s %9s\n", l->phase,
+			l->reads ? "read" : "write", l->n, a, b, c);
+	}
+
+	fprintf(f, "\nfaults\n");
+	if (r->nfaults == 0)
+		fprintf(f, "  (none)\n");
+	for (size_t i = 0; i < r->nfaults; i++) {
+		const report_fault_row *ft = &r->faults[i];
+		if (ft->end_s < 0)
+			fprintf(f, "  %8.1fs - end        %s\n", ft->start_s, ft->label);
+		else
+			fprintf(f, "  %8.1fs - %8.1fs  %s\n", ft->start_s, ft->end_s, ft->label);
+	}
+
+	fprintf(f, "\nconvergence\n");
+	if (r->nconv == 0)
+		fprintf(f, "  (none measured)\n");
+	for (size_t i = 0; i < r->nconv; i++) {
+		const report_convergence_row *cv = &r->conv[i];
+		if (cv->converged)
+			fprintf(f, "  after %-32s converged in %.2fs\n", cv->after, cv->seconds);
+		else
+			fprintf(f, "  after %-32s NOT converged after %.2fs\n", cv->after,
+				cv->seconds);
+	}
+
+	fprintf(f, "\nviolations (%zu)\n", r->nviol);
+	if (r->nviol == 0)
+		fprintf(f, "  (none)\n");
+	for (size_t i = 0; i < r->nviol_kept; i++)
+		fprintf(f, "  %s\n", r->viol[i]);
+	if (r->nviol > r->nviol_kept)
+		fprintf(f, "  ... and %zu more not kept\n", r->nviol - r->nviol_kept);
+	if (r->dropped)
+		fprintf(f, "\n(%" PRIu64 " entries dropped past the report's caps)\n", r->dropped);
+}
+
+/* Opens dir/name for writing, renders with fn, checks every step. */
+static int write_file(const report *r, const char *dir, const char *name,
+		      void (*fn)(const report *, FILE *))
+{
+	char path[4096];
+	int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (k < 0 || (size_t)k >= sizeof path) {
+		log_error("report path too long", "dir=%s", dir);
+		return ERR_IO;
+	}
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_error("report open failed", "path=%s err=\"%s\"", path, strerror(errno));
+		return ERR_IO;
+	}
+	fn(r, f);
+	bool bad = ferror(f) != 0;
+	if (fclose(f) != 0)
+		bad = true;
+	if (bad) {
+		log_error("report write failed", "path=%s", path);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+int report_write(report *r, const char *dir)
+{
+	char path[4096];
+	int k = snprintf(path, sizeof path, "%s/report.json", dir);
+	if (k < 0 || (size_t)k >= sizeof path) {
+		log_error("report path too long", "dir=%s", dir);
+		return ERR_IO;
+	}
+	int rc = write_json(r, path);
+	if (rc)
+		return rc;
+	if ((rc = write_file(r, dir, "summary.txt", write_summary_to)))
+		return rc;
+	return write_file(r, dir, "viral.svg", report_svg_render);
+}

@@ -1,0 +1,49 @@
+/* report.h - what a drill run writes: summary.txt (for people),
+ * report.json (for machines) and viral.svg (the viral item's true count
+ * against each region's answered count over time, fault windows shaded,
+ * ack p99 latency underneath), all in one directory.
+ *
+ * The runner feeds it as the drill goes; report_write renders. Not
+ * thread-safe: one owner.
+ */
+#ifndef SIM_REPORT_H
+#define SIM_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define REPORT_SERIES_MAX 8 /* regions in the picture */
+
+typedef struct report report;
+
+report *report_new(const char *drill, bool short_run, unsigned regions);
+void report_free(report *r);
+
+/* A fault window [start_s, end_s] with a label (end < 0: open until the
+ * end of the run). */
+void report_fault(report *r, double start_s, double end_s, const char *label);
+/* One sample of the picture: the viral item's true count, each region's
+ * answer (-1: no answer), and the ack p99 (ms) over the last interval. */
+void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
+		   unsigned nregions, double p99_ms);
+/* A latency row: phase label, writes or reads, quantiles in ms. */
+void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+		    double p99_ms, double p999_ms);
+/* Time from a heal (or the end of the load) to every count agreeing. */
+void report_convergence(report *r, const char *after, double seconds, bool converged);
+/* A failed check: item, counter, where, expected, seen. */
+void report_violation(report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Any other number for report.json and the summary ("ops_acked", ...). */
+void report_number(report *r, const char *key, double value);
+void report_text(report *r, const char *key, const char *value);
+
+size_t report_violations(const report *r);
+/* True when there is no violation and every convergence converged. */
+bool report_passed(const report *r);
+/* Writes the three files into dir (which exists). 0 or ERR_IO. */
+int report_write(report *r, const char *dir) WARN_UNUSED;
+
+#endif
