@@ -49,7 +49,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest san-test format clean check-deps
+.PHONY: all deps run test unit itest san-test drill drills short-drills format clean check-deps
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -108,7 +108,7 @@ run: check-deps
 
 test: check-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit itest
+	@$(MAKE) --no-print-directory unit itest short-drills
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
 	@echo "make test: all suites passed"
 
@@ -128,6 +128,25 @@ san-test: $(TESTS)
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	  if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' $$t.log; then \
 	    echo "sanitizer report in $$t"; exit 1; fi; \
+	done
+
+# Drills (sim/drills/*.drill) against the real binaries; reports land in
+# build/drills/NAME[-short]/ (summary.txt, report.json, viral.svg).
+DRILLS := $(basename $(notdir $(wildcard sim/drills/*.drill)))
+
+drill: $(BINS)
+	@test -n "$(DRILL)" || { echo "usage: make drill DRILL=name [SHORT=1]; drills: $(DRILLS)"; exit 2; }
+	./$(BUILD)/sim drill $(if $(SHORT),--short) sim/drills/$(DRILL).drill
+
+drills: $(BINS)
+	@set -e; for d in $(DRILLS); do echo "== drill $$d"; ./$(BUILD)/sim drill sim/drills/$$d.drill; done
+
+short-drills: $(BINS)
+	@mkdir -p $(BUILD)/drills
+	@set -e; for d in $(DRILLS); do echo "== drill $$d (short)"; \
+	  if ! ./$(BUILD)/sim drill --short sim/drills/$$d.drill > $(BUILD)/drills/$$d-short.out 2>&1; then \
+	    cat $(BUILD)/drills/$$d-short.out; echo "drill $$d failed"; exit 1; fi; \
+	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \
 	done
 
 format:

@@ -1,18 +1,24 @@
 /* main.c - the `sim` binary: parses arguments and dispatches subcommands.
  *
  *   sim broker [options]   the embedded Kafka (sim/broker.c)
+ *   sim drill FILE [opts]  a partition drill against the real binaries
+ *                          (sim/run.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
  * Single-threaded until a subcommand starts its own threads.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker.h"
 #include "log.h"
+#include "run.h"
 #include "xmem.h"
 
 static void usage(FILE *f)
@@ -23,6 +29,8 @@ static void usage(FILE *f)
 	        "commands:\n"
 	        "  broker   run librdkafka's mock Kafka cluster on 127.0.0.1 until\n"
 	        "           SIGINT or SIGTERM\n"
+	        "  drill    run a drill file (sim/drills/NAME.drill) against build/edge\n"
+	        "           and build/central; exit 0 when every check held\n"
 	        "  help     print this text\n"
 	        "\n"
 	        "sim broker options:\n"
@@ -34,7 +42,15 @@ static void usage(FILE *f)
 	        "                          atomically) once ready; removed on exit\n"
 	        "  --pid-file PATH         write the process id there; removed on exit\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
-	        "  --help                  print this text\n",
+	        "  --help                  print this text\n"
+	        "\n"
+	        "sim drill FILE options:\n"
+	        "  --short                 the drill's short version\n"
+	        "  --out DIR               report dir (default build/drills/NAME[-short])\n"
+	        "  --bin DIR               where edge and central are (default build)\n"
+	        "  --run-root DIR          parent of the run dir (default /tmp)\n"
+	        "  --keep                  keep the run dir (always kept on failure)\n"
+	        "  --log-level LEVEL       error, warn, info (default) or debug\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS);
 }
 
@@ -117,6 +133,60 @@ out:
 	return rc;
 }
 
+static int cmd_drill(int argc, char **argv)
+{
+	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_LOG, OPT_HELP };
+	static const struct option longopts[] = {
+	    {"short", no_argument, NULL, OPT_SHORT},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"bin", required_argument, NULL, OPT_BIN},
+	    {"run-root", required_argument, NULL, OPT_ROOT},
+	    {"keep", no_argument, NULL, OPT_KEEP},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	run_opts o = {.bin_dir = "build", .run_root = "/tmp"};
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SHORT: o.short_run = true; break;
+		case OPT_OUT: o.out_dir = optarg; break;
+		case OPT_BIN: o.bin_dir = optarg; break;
+		case OPT_ROOT: o.run_root = optarg; break;
+		case OPT_KEEP: o.keep = true; break;
+		case OPT_LOG:
+			if (log_set_level(optarg) < 0)
+				return bad_usage("bad --log-level", optarg);
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		case ':': return bad_usage("option needs a value", argv[optind - 1]);
+		default: return bad_usage("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return bad_usage("sim drill takes one drill file", NULL);
+	o.drill_path = argv[optind];
+	char out[512];
+	if (!o.out_dir) {
+		const char *base = strrchr(o.drill_path, '/');
+		base = base ? base + 1 : o.drill_path;
+		size_t n = strcspn(base, ".");
+		snprintf(out, sizeof out, "build/drills/%.*s%s", (int)n, base,
+			 o.short_run ? "-short" : "");
+		o.out_dir = out;
+		if (mkdir("build", 0755) && errno != EEXIST)
+			return bad_usage("cannot make build/", NULL);
+		if (mkdir("build/drills", 0755) && errno != EEXIST)
+			return bad_usage("cannot make build/drills/", NULL);
+	}
+	log_set_component("sim/drill");
+	signal(SIGPIPE, SIG_IGN);
+	return run_drill(&o);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -124,6 +194,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "broker") == 0)
 		return cmd_broker(argc - 1, argv + 1);
+	if (strcmp(cmd, "drill") == 0)
+		return cmd_drill(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;

@@ -1,0 +1,93 @@
+/* cluster.h - one whole deployment on this machine for a drill: the mock
+ * Kafka cluster (in sim's process), central replicas and edges as real
+ * processes, each in a network namespace of its own, and the relay paths
+ * that are the only links between them.
+ *
+ * Paths, per node (a "link" in drill files):
+ *   kafka    one path per broker, from the node's namespace to the broker
+ *            (the brokers advertise 127.0.0.1:port, which inside the
+ *            node's namespace is the relay)
+ *   central  an edge's read-through path to central0's ops API
+ *   clients  sim's way in: the users' path to an edge's HTTP port, the
+ *            checker's path to a central's ops API
+ * Daemons listen on fixed ports inside their namespaces (edge 8080,
+ * central 9090); sim reaches them through the clients paths' ports.
+ *
+ * Without network namespaces (cluster_opts.isolated false) every daemon
+ * runs in sim's namespace on ports of its own, there are no kafka or
+ * central paths, and path faults on them are refused.
+ *
+ * The run directory holds configs, stores and logs. One thread drives a
+ * cluster; the relay and the broker run threads of their own.
+ */
+#ifndef SIM_CLUSTER_H
+#define SIM_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker.h"
+#include "drill.h"
+#include "err.h"
+#include "netns.h"
+#include "relay.h"
+
+#define CLUSTER_TOKEN "sim-admin-token"
+#define CLUSTER_EDGE_PORT 8080
+#define CLUSTER_OPS_PORT 9090
+
+typedef struct cluster_node {
+	drill_node_kind kind;
+	int index;
+	char name[16];       /* "edge0", "central1" */
+	netns *ns;           /* NULL when not isolated */
+	pid_t pid;           /* 0 when not running */
+	bool stopped;        /* SIGSTOP'ed */
+	int port;            /* where sim reaches it: edge HTTP or central ops */
+	relay_path *kafka[SIM_BROKER_BROKERS_MAX];
+	int nkafka;
+	relay_path *central; /* edges: read-through path */
+	relay_path *clients;
+	char cfg[512], log[512];
+} cluster_node;
+
+typedef struct cluster {
+	const drill *d;
+	char dir[256];
+	bool isolated;
+	sim_broker *broker;
+	int broker_ports[SIM_BROKER_BROKERS_MAX];
+	int nbrokers;
+	relay *relay;
+	cluster_node edges[DRILL_REGIONS_MAX];
+	cluster_node centrals[DRILL_CENTRALS_MAX];
+	char bindir[256];
+} cluster;
+
+/* Makes the run dir under parent, starts the broker, relays and every
+ * daemon, and waits until they answer /healthz. isolated: use network
+ * namespaces. 0, or an ERR_* with the reason in err (everything started
+ * is stopped again). */
+int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent,
+		  bool isolated, char *err, size_t errlen) WARN_UNUSED;
+/* Stops every daemon (SIGTERM, then SIGKILL), the relay and the broker;
+ * removes the run dir unless keep. */
+void cluster_stop(cluster *c, bool keep);
+
+cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index);
+
+/* Starts a node that is not running (same config, same store); waits
+ * for /healthz. */
+int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
+/* Sends sig to a running node; SIGKILL also reaps it. */
+int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
+
+/* The paths of one link of a node (up to SIM_BROKER_BROKERS_MAX); 0 when
+ * the link does not exist here (not isolated, or central of a central). */
+int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* Is the node's process still alive (reaps it if it died)? */
+bool cluster_node_alive(cluster_node *n);
+
+#endif

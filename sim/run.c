@@ -1,0 +1,485 @@
+/* run.c - runs one drill (run.h). Main thread. */
+#include "run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clock.h"
+#include "cluster.h"
+#include "drill.h"
+#include "hist.h"
+#include "httpget.h"
+#include "load.h"
+#include "log.h"
+#include "report.h"
+
+#define TICK_MS 250
+#define WINDOWS_MAX 64
+
+/* A fault in force, from the step that made it to the one that ends it;
+ * or a heal waiting for the regions to catch up. */
+typedef struct window {
+	int key;
+	double start;
+	uint64_t truth; /* heals: the viral item's true count at the heal */
+	char label[128];
+} window;
+
+typedef struct runner {
+	const run_opts *o;
+	drill d;
+	cluster c;
+	load *l;
+	report *r;
+	uint64_t t0; /* mono ms when the load started */
+	window open[WINDOWS_MAX];
+	size_t nopen;
+	/* heals waiting for every region to catch up with the truth */
+	window heals[WINDOWS_MAX];
+	size_t nheals;
+	unsigned phase;
+	char phase_names[LOAD_PHASES_MAX][128];
+	bool failed_step;
+} runner;
+
+static double now_s(const runner *rn)
+{
+	return (double)(clock_mono_ms() - rn->t0) / 1000.0;
+}
+
+/* --- fault windows ---------------------------------------------------------- */
+
+static int key_of(const drill_step *s)
+{
+	switch (s->action) {
+	case DRILL_CUT:
+	case DRILL_HEAL:
+	case DRILL_DELAY:
+	case DRILL_THROTTLE:
+		return (int)s->node * 1000 + s->index * 10 + (int)s->link;
+	case DRILL_KILL:
+	case DRILL_START:
+	case DRILL_STOP:
+	case DRILL_CONT:
+		return (int)s->node * 1000 + s->index * 10 + 9;
+	case DRILL_BROKER_DOWN:
+	case DRILL_BROKER_UP:
+	case DRILL_BROKER_RTT:
+		return 5000 + s->index + 1;
+	case DRILL_REGION_DOWN:
+	case DRILL_REGION_UP:
+		return 6000 + s->index;
+	default:
+		return -1;
+	}
+}
+
+static void window_open(runner *rn, int key, const char *label)
+{
+	for (size_t i = 0; i < rn->nopen; i++)
+		if (rn->open[i].key == key)
+			return; /* already in force: the first step names it */
+	if (rn->nopen == WINDOWS_MAX)
+		return;
+	window *w = &rn->open[rn->nopen++];
+	w->key = key;
+	w->start = now_s(rn);
+	snprintf(w->label, sizeof w->label, "%s", label);
+}
+
+static void window_close(runner *rn, int key, const char *healed_by)
+{
+	for (size_t i = 0; i < rn->nopen; i++) {
+		if (rn->open[i].key != key)
+			continue;
+		report_fault(rn->r, rn->open[i].start, now_s(rn), rn->open[i].label);
+		rn->open[i] = rn->open[--rn->nopen];
+		if (rn->nheals < WINDOWS_MAX) {
+			window *h = &rn->heals[rn->nheals++];
+			h->key = key;
+			h->start = now_s(rn);
+			h->truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
+			snprintf(h->label, sizeof h->label, "%s", healed_by);
+		}
+		return;
+	}
+}
+
+/* --- steps -------------------------------------------------------------------- */
+
+static int path_step(runner *rn, const drill_step *s, cluster_node *n)
+{
+	relay_path *paths[SIM_BROKER_BROKERS_MAX];
+	int np = cluster_paths(n, s->link, paths);
+	if (np == 0) {
+		log_error("drill step has no path here", "step=\"%s\"", s->text);
+		return ERR_INVAL;
+	}
+	for (int i = 0; i < np; i++) {
+		switch (s->action) {
+		case DRILL_CUT: relay_block(paths[i], (relay_dir)s->dir); break;
+		case DRILL_HEAL: relay_heal(paths[i]); break;
+		case DRILL_DELAY: relay_set_delay(paths[i], (unsigned)s->a, (unsigned)s->b); break;
+		case DRILL_THROTTLE: relay_set_rate(paths[i], (uint64_t)s->a); break;
+		case DRILL_RESET: relay_reset(paths[i]); break;
+		default: break;
+		}
+	}
+	if (s->action == DRILL_HEAL)
+		window_close(rn, key_of(s), s->text);
+	else if (s->action != DRILL_RESET)
+		window_open(rn, key_of(s), s->text);
+	return 0;
+}
+
+static int broker_step(runner *rn, const drill_step *s)
+{
+	sim_broker *b = rn->c.broker;
+	if (s->index > sim_broker_count(b)) {
+		log_error("no such broker", "step=\"%s\" brokers=%d", s->text, sim_broker_count(b));
+		return ERR_INVAL;
+	}
+	switch (s->action) {
+	case DRILL_BROKER_DOWN:
+		window_open(rn, key_of(s), s->text);
+		return sim_broker_set_down(b, s->index, true);
+	case DRILL_BROKER_UP: {
+		int rc = sim_broker_set_down(b, s->index, false);
+		if (!rc)
+			rc = sim_broker_set_rtt(b, s->index, 0);
+		window_close(rn, key_of(s), s->text);
+		return rc;
+	}
+	case DRILL_BROKER_RTT:
+		window_open(rn, key_of(s), s->text);
+		return sim_broker_set_rtt(b, s->index, (int)s->a);
+	case DRILL_BROKER_ERRORS:
+		return sim_broker_push_errors(b, (int)s->a);
+	default:
+		return ERR_INVAL;
+	}
+}
+
+static int run_step(runner *rn, const drill_step *s)
+{
+	log_info("drill step", "t=%.1f step=\"%s\"", now_s(rn), s->text);
+	if (rn->phase + 1 < LOAD_PHASES_MAX) {
+		rn->phase++;
+		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "%s", s->text);
+		load_set_phase(rn->l, rn->phase);
+	}
+	cluster_node *n = s->node ? cluster_node_of(&rn->c, s->node, s->index) : NULL;
+	char err[256] = "";
+	int rc = 0;
+	switch (s->action) {
+	case DRILL_CUT:
+	case DRILL_HEAL:
+	case DRILL_DELAY:
+	case DRILL_THROTTLE:
+	case DRILL_RESET:
+		return path_step(rn, s, n);
+	case DRILL_KILL:
+		rc = cluster_node_signal(n, SIGKILL);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_STOP:
+		rc = cluster_node_signal(n, SIGSTOP);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_START:
+		rc = cluster_node_start(&rn->c, n, err, sizeof err);
+		window_close(rn, key_of(s), s->text);
+		break;
+	case DRILL_CONT:
+		rc = cluster_node_signal(n, SIGCONT);
+		window_close(rn, key_of(s), s->text);
+		break;
+	case DRILL_BROKER_DOWN:
+	case DRILL_BROKER_UP:
+	case DRILL_BROKER_RTT:
+	case DRILL_BROKER_ERRORS:
+		return broker_step(rn, s);
+	case DRILL_REGION_DOWN:
+		load_set_region_up(rn->l, (unsigned)s->index, false);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_REGION_UP:
+		load_set_region_up(rn->l, (unsigned)s->index, true);
+		window_close(rn, key_of(s), s->text);
+		break;
+	case DRILL_LOAD_RATE:
+		load_set_rate(rn->l, drill_step_rate(&rn->d, s, rn->o->short_run));
+		break;
+	case DRILL_VIRAL:
+		load_set_viral_share(rn->l, s->x);
+		break;
+	}
+	if (rc)
+		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
+			  err_str(rc), err);
+	return rc;
+}
+
+/* Ends every fault: the state the final checks start from. */
+static void heal_all(runner *rn)
+{
+	cluster *c = &rn->c;
+	cluster_node *nodes[DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX];
+	size_t nn = 0;
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		nodes[nn++] = &c->edges[i];
+	for (unsigned j = 0; j < rn->d.centrals; j++)
+		nodes[nn++] = &c->centrals[j];
+	for (size_t i = 0; i < nn; i++) {
+		cluster_node *n = nodes[i];
+		relay_path *p[SIM_BROKER_BROKERS_MAX];
+		for (int link = DRILL_LINK_KAFKA; link <= DRILL_LINK_CLIENTS; link++) {
+			int np = cluster_paths(n, (drill_link)link, p);
+			for (int k = 0; k < np; k++)
+				relay_heal(p[k]);
+		}
+		char err[256];
+		if (n->stopped && cluster_node_signal(n, SIGCONT))
+			log_error("cannot resume a node", "node=%s", n->name);
+		if (!cluster_node_alive(n) && cluster_node_start(c, n, err, sizeof err))
+			log_error("cannot restart a node for the final checks", "node=%s err=\"%s\"",
+				  n->name, err);
+	}
+	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
+		log_error("cannot heal the brokers", "%s", "");
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		load_set_region_up(rn->l, i, true);
+	while (rn->nopen) {
+		window *w = &rn->open[0];
+		report_fault(rn->r, w->start, now_s(rn), w->label);
+		rn->open[0] = rn->open[--rn->nopen];
+	}
+}
+
+/* --- samples ---------------------------------------------------------------- */
+
+/* One point of the picture; and, for each heal, the time until every
+ * region answers at least the viral item's true count as it stood at the
+ * heal (less 2, for unlikes): what was acknowledged before the heal is
+ * visible everywhere. */
+static void sample(runner *rn)
+{
+	uint64_t truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
+	int64_t seen[DRILL_REGIONS_MAX];
+	int64_t lowest = INT64_MAX;
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		seen[i] = check_edge_count(&rn->c.edges[i], LOAD_SET_COUNTER, LOAD_VIRAL, 200);
+		if (seen[i] < lowest)
+			lowest = seen[i];
+	}
+	hist h;
+	load_take_window(rn->l, &h);
+	report_sample(rn->r, now_s(rn), truth, seen, rn->d.regions,
+		      (double)hist_quantile(&h, 0.99) / 1000.0);
+	for (size_t i = 0; i < rn->nheals;) {
+		window *w = &rn->heals[i];
+		if (lowest >= 0 && lowest + 2 >= (int64_t)w->truth) {
+			report_convergence(rn->r, w->label, now_s(rn) - w->start, true);
+			*w = rn->heals[--rn->nheals];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+static bool needs_paths(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++) {
+		drill_action a = d->steps[i].action;
+		if (a == DRILL_CUT || a == DRILL_HEAL || a == DRILL_DELAY || a == DRILL_THROTTLE ||
+		    a == DRILL_RESET)
+			return true;
+	}
+	return false;
+}
+
+static void numbers(runner *rn)
+{
+	load_stats st;
+	load_get_stats(rn->l, &st);
+	report_number(rn->r, "ops_started", (double)st.started);
+	report_number(rn->r, "ops_acked", (double)st.acked);
+	report_number(rn->r, "attempts", (double)st.attempts);
+	report_number(rn->r, "retried", (double)st.retried);
+	report_number(rn->r, "replayed", (double)st.replayed);
+	report_number(rn->r, "refused", (double)st.refused);
+	report_number(rn->r, "reads", (double)st.reads);
+	report_number(rn->r, "read_errors", (double)st.read_errors);
+	if (st.refused)
+		report_violation(rn->r, "%" PRIu64 " ops were refused with a 4xx", st.refused);
+	/* Kafka messages per op: central0's applied batches over acked ops. */
+	int status = 0;
+	char *body = NULL;
+	size_t len;
+	if (httpget(rn->c.centrals[0].port, "/metrics", NULL, 2000, &status, &body, &len) == 0 &&
+	    status == 200) {
+		const char *p = strstr(body, "\nlikes_central_batches_applied_total ");
+		if (p && st.acked)
+			report_number(rn->r, "kafka_messages_per_op",
+				      strtod(p + 38, NULL) / (double)st.acked);
+	}
+	free(body);
+	for (unsigned p = 0; p <= rn->phase; p++) {
+		for (int reads = 0; reads < 2; reads++) {
+			hist h;
+			load_get_hist(rn->l, p, reads, &h);
+			if (!h.n)
+				continue;
+			report_latency(rn->r, rn->phase_names[p], reads, h.n,
+				       (double)hist_quantile(&h, 0.5) / 1000.0,
+				       (double)hist_quantile(&h, 0.99) / 1000.0,
+				       (double)hist_quantile(&h, 0.999) / 1000.0);
+		}
+	}
+}
+
+static int start_load(runner *rn, char *err, size_t errlen)
+{
+	const drill *d = &rn->d;
+	int ports[DRILL_REGIONS_MAX];
+	for (unsigned i = 0; i < d->regions; i++)
+		ports[i] = rn->c.edges[i].port;
+	double rate = rn->o->short_run ? d->short_rate : d->rate;
+	load_opts lo = {.regions = d->regions, .ports = ports, .users = d->users, .items = d->items,
+			.zipf_s = d->zipf, .viral_share = d->viral, .unlike_share = d->unlike,
+			.sum_share = d->sum, .roam_share = d->roam, .read_share = d->reads,
+			.rate = rate, .timeout_ms = 2000, .conns_per_region = 8, .seed = d->seed};
+	rn->l = load_new(&lo, err, errlen);
+	return rn->l ? 0 : ERR_INVAL;
+}
+
+/* Runs the steps on schedule while the load goes on. */
+static void timeline(runner *rn)
+{
+	double duration = drill_duration(&rn->d, rn->o->short_run);
+	size_t next = 0;
+	uint64_t next_sample = clock_mono_ms();
+	while (now_s(rn) < duration) {
+		while (next < rn->d.nsteps &&
+		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
+			if (run_step(rn, &rn->d.steps[next]))
+				rn->failed_step = true;
+			next++;
+		}
+		if (clock_mono_ms() >= next_sample) {
+			sample(rn);
+			next_sample += TICK_MS;
+		}
+		usleep(20 * 1000);
+	}
+}
+
+static int finish(runner *rn)
+{
+	const drill *d = &rn->d;
+	load_set_rate(rn->l, 0);
+	heal_all(rn);
+	if (rn->phase + 1 < LOAD_PHASES_MAX) {
+		rn->phase++;
+		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "after the load");
+		load_set_phase(rn->l, rn->phase);
+	}
+	double end = now_s(rn);
+	if (load_drain(rn->l, d->converge_s * 1000))
+		report_violation(rn->r, "ops still unanswered %u s after the load ended",
+				 d->converge_s);
+	report_number(rn->r, "drain_s", now_s(rn) - end);
+	load_truth_entry *truth = NULL;
+	size_t n = load_truth(rn->l, &truth);
+	report_number(rn->r, "truth_entries", (double)n);
+	double secs = 0;
+	bool ok = check_converge(&rn->c, truth, n, d->converge_s, rn->r, &secs);
+	report_convergence(rn->r, "end of load (every count, everywhere)", now_s(rn) - end, ok);
+	check_digests(&rn->c, d->converge_s, rn->r);
+	check_logs(&rn->c, rn->r);
+	free(truth);
+	if (rn->failed_step)
+		report_violation(rn->r, "a drill step could not be carried out (see the log)");
+	numbers(rn);
+	return report_passed(rn->r) ? 0 : 1;
+}
+
+static int write_report(runner *rn)
+{
+	if (mkdir(rn->o->out_dir, 0755) && errno != EEXIST) {
+		log_error("cannot make the report dir", "dir=%s err=\"%s\"", rn->o->out_dir,
+			  strerror(errno));
+		return ERR_IO;
+	}
+	int rc = report_write(rn->r, rn->o->out_dir);
+	char path[512];
+	snprintf(path, sizeof path, "%s/summary.txt", rn->o->out_dir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		char buf[4096];
+		size_t k;
+		while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, k, stdout);
+		fclose(f);
+	}
+	return rc;
+}
+
+int run_drill(const run_opts *o)
+{
+	static runner rn;
+	memset(&rn, 0, sizeof rn);
+	rn.o = o;
+	char err[512] = "";
+	if (drill_parse_file(o->drill_path, &rn.d, err, sizeof err)) {
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
+	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
+	bool isolated = netns_supported();
+	int status;
+	if (!isolated && needs_paths(&rn.d)) {
+		fprintf(stderr,
+			"sim: drill %s cuts network paths, which needs network namespaces; this "
+			"machine does not allow them, so the drill is SKIPPED\n",
+			rn.d.name);
+		report_text(rn.r, "skipped", "needs network namespaces, which this machine lacks");
+		status = write_report(&rn) ? 1 : 0;
+		goto out;
+	}
+	if (!isolated)
+		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
+	if (cluster_start(&rn.c, &rn.d, o->bin_dir, o->run_root, isolated, err, sizeof err)) {
+		fprintf(stderr, "sim: the cluster did not start: %s\n", err);
+		status = 3;
+		goto out;
+	}
+	if (start_load(&rn, err, sizeof err)) {
+		fprintf(stderr, "sim: the load did not start: %s\n", err);
+		cluster_stop(&rn.c, true);
+		status = 3;
+		goto out;
+	}
+	rn.t0 = clock_mono_ms();
+	timeline(&rn);
+	status = finish(&rn);
+	if (write_report(&rn))
+		status = 1;
+	load_free(rn.l);
+	rn.l = NULL;
+	cluster_stop(&rn.c, o->keep || status != 0);
+out:
+	report_free(rn.r);
+	drill_free(&rn.d);
+	return status;
+}
