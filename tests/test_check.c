@@ -1,0 +1,172 @@
+/* test_check.c - the drill checker can fail: fake centrals and edges (evhttp
+ * servers on one thread) answer counts and digests chosen by each test,
+ * and check_converge / check_digests must name what disagrees.
+ */
+#include <criterion/criterion.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../sim/check.h"
+#include "log.h"
+
+/* One fake daemon: what it answers to /v1/counts and /v1/digest. */
+typedef struct fake {
+	struct evhttp *http;
+	int port;
+	char counts[512];
+	char digest[128];
+	atomic_int hits;
+} fake;
+
+static struct {
+	struct event_base *base;
+	struct event *tick;
+	pthread_t thread;
+	atomic_bool stop;
+	fake central, edge, replica;
+	drill d;
+	cluster c;
+	report *r;
+} T;
+
+static void answer(struct evhttp_request *req, void *arg)
+{
+	fake *f = arg;
+	atomic_fetch_add(&f->hits, 1);
+	const char *uri = evhttp_request_get_uri(req);
+	const char *body = strncmp(uri, "/v1/digest", 10) == 0 ? f->digest : f->counts;
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, body, strlen(body));
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (atomic_load(&T.stop))
+		event_base_loopbreak(T.base);
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(T.base);
+	return NULL;
+}
+
+static void fake_start(fake *f)
+{
+	f->http = evhttp_new(T.base);
+	cr_assert_not_null(f->http);
+	evhttp_set_gencb(f->http, answer, f);
+	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", 0);
+	cr_assert_not_null(bs);
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	cr_assert_eq(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len), 0);
+	f->port = ntohs(sa.sin_port);
+}
+
+static void setup(void)
+{
+	log_threshold = LOG_ERROR;
+	memset(&T, 0, sizeof T);
+	cr_assert_eq(evthread_use_pthreads(), 0);
+	T.base = event_base_new();
+	fake_start(&T.central);
+	fake_start(&T.edge);
+	fake_start(&T.replica);
+	T.tick = event_new(T.base, -1, EV_PERSIST, on_tick, NULL);
+	struct timeval tv = {0, 5000};
+	cr_assert_eq(event_add(T.tick, &tv), 0);
+	cr_assert_eq(pthread_create(&T.thread, NULL, serve, NULL), 0);
+
+	snprintf(T.d.name, sizeof T.d.name, "fake");
+	T.d.regions = 1;
+	T.d.centrals = 1;
+	T.c.d = &T.d;
+	T.c.centrals[0] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central0",
+					 .port = T.central.port};
+	T.c.centrals[1] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central1",
+					 .port = T.replica.port};
+	T.c.edges[0] = (cluster_node){.kind = DRILL_EDGE, .name = "edge0", .port = T.edge.port};
+	T.r = report_new("fake", true, 1);
+}
+
+static void teardown(void)
+{
+	atomic_store(&T.stop, true);
+	pthread_join(T.thread, NULL);
+	event_free(T.tick);
+	evhttp_free(T.central.http);
+	evhttp_free(T.edge.http);
+	evhttp_free(T.replica.http);
+	event_base_free(T.base);
+	report_free(T.r);
+}
+
+TestSuite(check, .init = setup, .fini = teardown, .timeout = 30);
+
+static const load_truth_entry truth[] = {
+    {"likes", "post:a", 3},
+    {"views", "post:a", 10},
+    {"likes", "post:b", 0},
+};
+
+static void answers(const char *central, const char *edge)
+{
+	snprintf(T.central.counts, sizeof T.central.counts, "%s", central);
+	snprintf(T.edge.counts, sizeof T.edge.counts, "%s", edge);
+}
+
+Test(check, agreeing_counts_converge_without_violations)
+{
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":10}},"
+		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
+		"\"post:b\":{\"likes\":0,\"views\":0}}}");
+	double secs = -1;
+	cr_assert(check_converge(&T.c, truth, 3, 2, T.r, &secs));
+	cr_assert_eq(report_violations(T.r), 0);
+	cr_assert_geq(secs, 0);
+	cr_assert_gt(atomic_load(&T.central.hits), 0, "central was asked");
+	cr_assert_gt(atomic_load(&T.edge.hits), 0, "the edge was asked");
+}
+
+Test(check, a_wrong_or_missing_count_is_a_violation)
+{
+	/* Central double counts a view; the edge does not know post:b. */
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":11}},"
+		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10}},\"missing\":[\"post:b/likes\"]}");
+	double secs;
+	cr_assert_not(check_converge(&T.c, truth, 3, 1, T.r, &secs));
+	cr_assert_eq(report_violations(T.r), 2);
+	cr_assert_geq(secs, 1, "it waited for the deadline");
+	cr_assert_not(report_passed(T.r));
+}
+
+Test(check, replicas_with_different_digests_are_a_violation)
+{
+	T.d.centrals = 2;
+	snprintf(T.central.digest, sizeof T.central.digest,
+		 "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
+	snprintf(T.replica.digest, sizeof T.replica.digest,
+		 "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
+	cr_assert(check_digests(&T.c, 1, T.r));
+	cr_assert_eq(report_violations(T.r), 0);
+	snprintf(T.replica.digest, sizeof T.replica.digest,
+		 "{\"digest\":\"00bb\",\"keys\":5,\"offsets\":[4,4]}");
+	cr_assert_not(check_digests(&T.c, 1, T.r));
+	cr_assert_eq(report_violations(T.r), 1);
+}
