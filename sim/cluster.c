@@ -295,13 +295,15 @@ static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 	return n->clients ? 0 : ERR_IO;
 }
 
-static void node_init(cluster *c, cluster_node *n, drill_node_kind kind, int index)
+static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index)
 {
+	char name[sizeof n->name];
+	snprintf(name, sizeof name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
 	n->kind = kind;
 	n->index = index;
-	snprintf(n->name, sizeof n->name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
-	snprintf(n->cfg, sizeof n->cfg, "%s/%s.ini", c->dir, n->name);
-	snprintf(n->log, sizeof n->log, "%s/%s.log", c->dir, n->name);
+	memcpy(n->name, name, sizeof name);
+	snprintf(n->cfg, sizeof n->cfg, "%s/%s.ini", dir, name);
+	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
 }
 
 int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent,
@@ -316,6 +318,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent, strerror(errno));
 		return ERR_IO;
 	}
+	char dir[sizeof c->dir];
+	memcpy(dir, c->dir, sizeof dir);
 	sim_broker_topic topics[3] = {{"likes.batches", (int)d->partitions},
 				      {"likes.snapshots", (int)d->partitions},
 				      {"likes.deadletter", 1}};
@@ -339,14 +343,14 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		goto fail;
 	}
 	for (unsigned j = 0; j < d->centrals; j++) {
-		node_init(c, &c->centrals[j], DRILL_CENTRAL, (int)j);
+		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j);
 		if ((rc = node_network(c, &c->centrals[j], err, errlen)) ||
 		    (rc = write_central_cfg(c, &c->centrals[j], err, errlen)))
 			goto fail;
 	}
 	for (unsigned i = 0; i < d->regions; i++) {
 		cluster_node *n = &c->edges[i];
-		node_init(c, n, DRILL_EDGE, (int)i);
+		node_init(dir, n, DRILL_EDGE, (int)i);
 		if ((rc = node_network(c, n, err, errlen)))
 			goto fail;
 		if (isolated) {
