@@ -189,35 +189,32 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* [+-]digits, nothing else (no hex, no spaces, no suffix). */
-static bool int_syntax(const char *s, bool sign_ok)
+/* Past [+-]digits at s (a sign only when sign_ok); NULL when no digit. */
+static const char *skip_digits(const char *s, bool sign_ok)
 {
 	if (sign_ok && (*s == '-' || *s == '+'))
 		s++;
 	if (!is_digit(*s))
-		return false;
+		return NULL;
 	while (is_digit(*s))
 		s++;
-	return *s == '\0';
+	return s;
+}
+
+/* [+-]digits, nothing else (no hex, no spaces, no suffix). */
+static bool int_syntax(const char *s, bool sign_ok)
+{
+	s = skip_digits(s, sign_ok);
+	return s && *s == '\0';
 }
 
 /* [+-]digits[.digits]: no exponent, no inf or nan. */
 static bool real_syntax(const char *s, bool sign_ok)
 {
-	if (sign_ok && (*s == '-' || *s == '+'))
-		s++;
-	if (!is_digit(*s))
-		return false;
-	while (is_digit(*s))
-		s++;
-	if (*s == '.') {
-		s++;
-		if (!is_digit(*s))
-			return false;
-		while (is_digit(*s))
-			s++;
-	}
-	return *s == '\0';
+	s = skip_digits(s, sign_ok);
+	if (s && *s == '.')
+		s = skip_digits(s + 1, false);
+	return s && *s == '\0';
 }
 
 static int get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -437,6 +434,28 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 	return 0;
 }
 
+/* "KEY FULL [short SHORT]", given once: both values in lo..hi, the
+ * second for short runs (*short_given then set). args names the values
+ * for the error on a bad shape. */
+static int get_full_short(parser *p, char **w, int nw, int id, const char *args, double lo,
+			  double hi, double *full, double *short_val, bool *short_given)
+{
+	const char *key = w[0];
+	int rc;
+	if (nw != 2 && !(nw == 4 && strcmp(w[2], "short") == 0))
+		return fail(p, "%s takes %s", key, args);
+	if ((rc = once(p, id, key)) || (rc = get_real(p, key, w[1], lo, hi, full)))
+		return rc;
+	if (nw == 4) {
+		char what[32];
+		snprintf(what, sizeof what, "short %s", key);
+		if ((rc = get_real(p, what, w[3], lo, hi, short_val)))
+			return rc;
+		*short_given = true;
+	}
+	return 0;
+}
+
 static int parse_setting(parser *p, char **w, int nw)
 {
 	drill *d = p->d;
@@ -480,35 +499,17 @@ static int parse_setting(parser *p, char **w, int nw)
 		return 0;
 	}
 	if (strcmp(key, "duration") == 0) {
-		if (nw != 2 && !(nw == 4 && strcmp(w[2], "short") == 0))
-			return fail(p, "duration takes FULL_S [short SHORT_S]");
-		if ((rc = once(p, SET_DURATION, key)) ||
-		    (rc = get_real(p, "duration", w[1], 1, TIME_MAX_S, &d->duration_s)))
+		if ((rc = get_full_short(p, w, nw, SET_DURATION, "FULL_S [short SHORT_S]", 1,
+					 TIME_MAX_S, &d->duration_s, &d->short_duration_s,
+					 &p->short_given)))
 			return rc;
-		if (nw == 4) {
-			if ((rc = get_real(p, "short duration", w[3], 1, TIME_MAX_S,
-					   &d->short_duration_s)))
-				return rc;
-			if (d->short_duration_s > d->duration_s)
-				return fail(p, "short duration %s is longer than the full %s", w[3],
-					    w[1]);
-			p->short_given = true;
-		}
+		if (nw == 4 && d->short_duration_s > d->duration_s)
+			return fail(p, "short duration %s is longer than the full %s", w[3], w[1]);
 		return 0;
 	}
-	if (strcmp(key, "rate") == 0) {
-		if (nw != 2 && !(nw == 4 && strcmp(w[2], "short") == 0))
-			return fail(p, "rate takes OPS [short OPS]");
-		if ((rc = once(p, SET_RATE, key)) ||
-		    (rc = get_real(p, "rate", w[1], 0, RATE_MAX, &d->rate)))
-			return rc;
-		if (nw == 4) {
-			if ((rc = get_real(p, "short rate", w[3], 0, RATE_MAX, &d->short_rate)))
-				return rc;
-			p->short_rate_given = true;
-		}
-		return 0;
-	}
+	if (strcmp(key, "rate") == 0)
+		return get_full_short(p, w, nw, SET_RATE, "OPS [short OPS]", 0, RATE_MAX, &d->rate,
+				      &d->short_rate, &p->short_rate_given);
 	if (strcmp(key, "seed") == 0) {
 		if (nw != 2)
 			return fail(p, "seed takes one value");
@@ -576,6 +577,8 @@ static int parse_line(parser *p, const char *raw, size_t len)
 			return fail(p, "too many words (at most %d)", WORDS_MAX);
 		w[nw++] = t;
 	}
+	if (nw == 0) /* cannot happen after the trim; says so to the compiler */
+		return 0;
 	if (strcmp(w[0], "at") == 0)
 		return parse_step(p, w, nw, stmt);
 	return parse_setting(p, w, nw);

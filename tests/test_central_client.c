@@ -1,10 +1,11 @@
 /* test_central_client.c - the edge's client for central's ops API against
  * a fake central, and the parsers of central's answers.
  *
- * The fake central is an evhttp server on 127.0.0.1 port 0 on the same
- * event_base as the client; tests drive the loop until a condition holds
- * or a deadline passes. Its routes: /slow?ms=N answers after N ms, /fail
- * answers 503, /big answers 2 MiB, anything else 200 {"path":"<uri>"}.
+ * The fake central is an evserver.h fakesrv on 127.0.0.1 port 0 whose loop
+ * thread is never started: it shares its event_base with the client, and
+ * tests drive the loop until a condition holds or a deadline passes. Its
+ * routes: /slow?ms=N answers after N ms, /fail answers 503, /big answers
+ * 2 MiB, anything else 200 {"path":"<uri>"}.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -24,6 +25,7 @@
 
 #include "../edge/central_client.h"
 #include "clock.h"
+#include "evserver.h"
 #include "xmem.h"
 
 #define WAIT_MS 3000
@@ -38,9 +40,7 @@ typedef struct delayed {
 } delayed;
 
 static struct {
-	struct event_base *base;
-	struct evhttp *http;
-	struct event *tick; /* keeps the loop turning while tests wait */
+	fakesrv srv; /* its stop timer keeps the loop turning while tests wait */
 	uint16_t port;
 	char addr[64];
 	int hits;
@@ -109,7 +109,7 @@ static void handler(struct evhttp_request *req, void *arg)
 		unsigned ms = (unsigned)strtoul(uri + 9, NULL, 10);
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		d->req = req;
-		d->ev = evtimer_new(S.base, on_delay, d);
+		d->ev = evtimer_new(S.srv.base, on_delay, d);
 		cr_assert_not_null(d->ev);
 		cr_assert_eq(evtimer_add(d->ev, &tv), 0);
 	} else if (strcmp(uri, "/fail") == 0) {
@@ -125,31 +125,12 @@ static void handler(struct evhttp_request *req, void *arg)
 	}
 }
 
-static void noop(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
 static void server_start(void)
 {
 	memset(&S, 0, sizeof S);
-	S.base = event_base_new();
-	cr_assert_not_null(S.base);
-	S.http = evhttp_new(S.base);
-	cr_assert_not_null(S.http);
-	evhttp_set_gencb(S.http, handler, NULL);
-	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(S.http, "127.0.0.1", 0);
-	cr_assert_not_null(bs);
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof sin;
-	cr_assert_eq(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &sl), 0);
-	S.port = ntohs(sin.sin_port);
+	fakesrv_init(&S.srv);
+	S.port = (uint16_t)fakesrv_listen(&S.srv, NULL, handler, NULL);
 	snprintf(S.addr, sizeof S.addr, "127.0.0.1:%u", S.port);
-	S.tick = event_new(S.base, -1, EV_PERSIST, noop, NULL);
-	struct timeval tv = {0, 5000};
-	cr_assert_eq(event_add(S.tick, &tv), 0);
 }
 
 static void server_stop(void)
@@ -160,9 +141,7 @@ static void server_stop(void)
 		send_delayed(&S.d[i]);
 		event_free(S.d[i].ev);
 	}
-	evhttp_free(S.http);
-	event_free(S.tick);
-	event_base_free(S.base);
+	fakesrv_stop(&S.srv);
 }
 
 TestSuite(central_client, .init = server_start, .fini = server_stop, .timeout = 15);
@@ -172,7 +151,7 @@ TestSuite(central_client, .init = server_start, .fini = server_stop, .timeout = 
 	do {                                                                                       \
 		uint64_t deadline_ = clock_mono_ms() + WAIT_MS;                                    \
 		while (!(cond) && clock_mono_ms() < deadline_)                                     \
-			event_base_loop(S.base, EVLOOP_ONCE);                                      \
+			event_base_loop(S.srv.base, EVLOOP_ONCE);                                  \
 		cr_assert(cond, "timed out waiting for %s", #cond);                                \
 	} while (0)
 
@@ -181,7 +160,7 @@ static void run_for(unsigned ms)
 {
 	uint64_t end = clock_mono_ms() + ms;
 	while (clock_mono_ms() < end)
-		event_base_loop(S.base, EVLOOP_ONCE);
+		event_base_loop(S.srv.base, EVLOOP_ONCE);
 }
 
 typedef struct rec {
@@ -219,7 +198,7 @@ static central_client *client_at(const char *addr, const char *token, unsigned t
 	                         .max_inflight = max_inflight,
 	                         .fail_open_ms = fail_open_ms};
 	char err[256] = "";
-	central_client *c = central_client_new(S.base, &o, err, sizeof err);
+	central_client *c = central_client_new(S.srv.base, &o, err, sizeof err);
 	cr_assert_not_null(c, "central_client_new: %s", err);
 	return c;
 }
@@ -228,20 +207,6 @@ static central_client *client(const char *token, unsigned timeout_ms, unsigned m
                               unsigned fail_open_ms)
 {
 	return S.cc = client_at(S.addr, token, timeout_ms, max_inflight, fail_open_ms);
-}
-
-/* A port on 127.0.0.1 where nothing listens. */
-static uint16_t dead_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	socklen_t sl = sizeof sin;
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
 }
 
 static void get_ok(central_client *c, const char *path, rec *r)
@@ -391,7 +356,7 @@ Test(central_client, slow_answer_times_out)
 Test(central_client, refused_connection_is_io_error)
 {
 	char addr[64];
-	snprintf(addr, sizeof addr, "127.0.0.1:%u", dead_port());
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", fakesrv_dead_port());
 	central_client *c = S.cc = client_at(addr, "", 0, 0, 0);
 	rec r = {0};
 	get_ok(c, "/v1/counts?items=post:1", &r);
@@ -412,7 +377,7 @@ Test(central_client, oversized_answer_is_toobig)
 Test(central_client, refusals_open_the_circuit)
 {
 	char addr[64];
-	snprintf(addr, sizeof addr, "127.0.0.1:%u", dead_port());
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", fakesrv_dead_port());
 	central_client *c = S.cc = client_at(addr, "", 0, 0, 5000);
 	for (int i = 0; i < 3; i++) {
 		rec r = {0};
@@ -559,17 +524,17 @@ Test(central_client, bad_options_are_refused)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		central_client_opts o = {.address = bad[i]};
 		err[0] = 0;
-		cr_assert_null(central_client_new(S.base, &o, err, sizeof err), "%s", bad[i]);
+		cr_assert_null(central_client_new(S.srv.base, &o, err, sizeof err), "%s", bad[i]);
 		cr_assert(err[0], "a reason for %s", bad[i]);
 	}
 	central_client_opts o = {.address = "127.0.0.1:9090", .token = "two words"};
-	cr_assert_null(central_client_new(S.base, &o, err, sizeof err));
+	cr_assert_null(central_client_new(S.srv.base, &o, err, sizeof err));
 	o.token = "";
 	o.timeout_ms = 10u * 60 * 60 * 1000;
-	cr_assert_null(central_client_new(S.base, &o, err, sizeof err));
+	cr_assert_null(central_client_new(S.srv.base, &o, err, sizeof err));
 	o.timeout_ms = 0;
 	o.address = "[::1]:9090";
-	central_client *c = central_client_new(S.base, &o, err, sizeof err);
+	central_client *c = central_client_new(S.srv.base, &o, err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
 	central_client_free(c);
 }

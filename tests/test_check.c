@@ -1,24 +1,22 @@
-/* test_check.c - the drill checker can fail: fake centrals and edges (evhttp
- * servers on one thread) answer counts and digests chosen by each test,
- * and check_converge / check_digests must name what disagrees.
+/* test_check.c - the drill checker can fail: fake centrals and edges
+ * (listeners of one evserver.h fakesrv, on its own thread) answer counts
+ * and digests chosen by each test, and check_converge / check_digests
+ * must name what disagrees.
  */
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "../sim/check.h"
+#include "evserver.h"
 #include "log.h"
 
 /* One fake daemon: what it answers to /v1/counts and /v1/digest. */
 typedef struct fake {
-	struct evhttp *http;
 	int port;
 	char counts[512];
 	char digest[128];
@@ -26,10 +24,7 @@ typedef struct fake {
 } fake;
 
 static struct {
-	struct event_base *base;
-	struct event *tick;
-	pthread_t thread;
-	atomic_bool stop;
+	fakesrv srv;
 	fake central, edge, replica;
 	drill d;
 	cluster c;
@@ -48,48 +43,16 @@ static void answer(struct evhttp_request *req, void *arg)
 	evbuffer_free(out);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (atomic_load(&T.stop))
-		event_base_loopbreak(T.base);
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(T.base);
-	return NULL;
-}
-
-static void fake_start(fake *f)
-{
-	f->http = evhttp_new(T.base);
-	cr_assert_not_null(f->http);
-	evhttp_set_gencb(f->http, answer, f);
-	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", 0);
-	cr_assert_not_null(bs);
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	cr_assert_eq(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len), 0);
-	f->port = ntohs(sa.sin_port);
-}
-
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	memset(&T, 0, sizeof T);
 	cr_assert_eq(evthread_use_pthreads(), 0);
-	T.base = event_base_new();
-	fake_start(&T.central);
-	fake_start(&T.edge);
-	fake_start(&T.replica);
-	T.tick = event_new(T.base, -1, EV_PERSIST, on_tick, NULL);
-	struct timeval tv = {0, 5000};
-	cr_assert_eq(event_add(T.tick, &tv), 0);
-	cr_assert_eq(pthread_create(&T.thread, NULL, serve, NULL), 0);
+	fakesrv_init(&T.srv);
+	T.central.port = fakesrv_listen(&T.srv, NULL, answer, &T.central);
+	T.edge.port = fakesrv_listen(&T.srv, NULL, answer, &T.edge);
+	T.replica.port = fakesrv_listen(&T.srv, NULL, answer, &T.replica);
+	fakesrv_start(&T.srv);
 
 	snprintf(T.d.name, sizeof T.d.name, "fake");
 	T.d.regions = 1;
@@ -105,13 +68,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	atomic_store(&T.stop, true);
-	pthread_join(T.thread, NULL);
-	event_free(T.tick);
-	evhttp_free(T.central.http);
-	evhttp_free(T.edge.http);
-	evhttp_free(T.replica.http);
-	event_base_free(T.base);
+	fakesrv_stop(&T.srv);
 	report_free(T.r);
 }
 

@@ -3,8 +3,8 @@
  * header, chunked bodies, caps, a server that never answers and a port
  * nobody listens on.
  *
- * The server's loop checks a stop flag on a 5 ms timer, so the test
- * thread never touches its base while it runs (no libevent locking).
+ * The server is an evserver.h fakesrv: its loop checks a stop flag on a
+ * 5 ms timer, so the test thread never touches its base while it runs.
  */
 #include <criterion/criterion.h>
 
@@ -26,26 +26,15 @@
 
 #include "../sim/httpget.h"
 #include "clock.h"
+#include "evserver.h"
 #include "log.h"
 #include "xmem.h"
 
 static struct {
-	struct event_base *base;
-	struct evhttp *http;
-	struct event *tick;
-	pthread_t thread;
-	bool running;
+	fakesrv srv;
 	int port;
-	atomic_bool stop;
 	atomic_int hits;
 } S;
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what, (void)arg;
-	if (atomic_load(&S.stop))
-		event_base_loopbreak(S.base);
-}
 
 /* Sends "part-N;" pieces as separate chunks. */
 static void send_chunked(struct evhttp_request *req, int parts)
@@ -115,52 +104,19 @@ static void handler(struct evhttp_request *req, void *arg)
 	evbuffer_free(out);
 }
 
-static void *server_main(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(S.base);
-	return NULL;
-}
-
-static int bound_port(int fd)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	return ntohs(sa.sin_port);
-}
-
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&S, 0, sizeof S);
-	S.base = event_base_new();
-	S.http = evhttp_new(S.base);
-	cr_assert(S.base && S.http);
-	evhttp_set_gencb(S.http, handler, NULL);
-	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(S.http, "127.0.0.1", 0);
-	cr_assert_not_null(bs);
-	S.port = bound_port(evhttp_bound_socket_get_fd(bs));
-	S.tick = event_new(S.base, -1, EV_PERSIST, on_tick, NULL);
-	struct timeval tv = {0, 5000};
-	cr_assert_eq(event_add(S.tick, &tv), 0);
-	cr_assert_eq(pthread_create(&S.thread, NULL, server_main, NULL), 0);
-	S.running = true;
+	fakesrv_init(&S.srv);
+	S.port = fakesrv_listen(&S.srv, NULL, handler, NULL);
+	fakesrv_start(&S.srv);
 }
 
 static void teardown(void)
 {
-	if (S.running) {
-		atomic_store(&S.stop, true);
-		pthread_join(S.thread, NULL);
-	}
-	if (S.tick)
-		event_free(S.tick);
-	if (S.http)
-		evhttp_free(S.http);
-	if (S.base)
-		event_base_free(S.base);
+	fakesrv_stop(&S.srv);
 }
 
 TestSuite(httpget, .init = setup, .fini = teardown, .timeout = 20);
@@ -246,12 +202,8 @@ Test(httpget, times_out_on_a_server_that_never_answers)
 {
 	/* A listening socket nobody accepts from: connect completes in the
 	 * kernel, no answer ever comes. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	int port = bound_port(fd);
+	int port;
+	int fd = fakesrv_loopback(true, &port);
 
 	int st;
 	char *body = NULL;
@@ -267,12 +219,7 @@ Test(httpget, times_out_on_a_server_that_never_answers)
 
 Test(httpget, refused_port_is_an_io_error)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	int port = bound_port(fd);
-	close(fd); /* bound, never listened: nobody is there */
+	int port = fakesrv_dead_port(); /* bound, never listened: nobody is there */
 
 	int st;
 	char *body = NULL;
@@ -328,14 +275,11 @@ static int get_canned(const char *bytes, int *st, char **body, size_t *len, cann
 {
 	memset(c, 0, sizeof *c);
 	c->bytes = bytes;
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(listen(c->fd, 8), 0);
+	int port;
+	c->fd = fakesrv_loopback(true, &port);
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, canned_main, c), 0);
-	int rc = httpget(bound_port(c->fd), "/x?y=1", "tok", 2000, st, body, len);
+	int rc = httpget(port, "/x?y=1", "tok", 2000, st, body, len);
 	pthread_join(t, NULL);
 	close(c->fd);
 	return rc;

@@ -8,8 +8,8 @@
  * answer), answer 429/503, or refuse writes with 400. It counts what it
  * saw (per region, per item, anomalies such as a reused key or a wrong
  * hlc) so the tests can hold the load's truth against the fake's state.
- * The fake's loop checks a stop flag on a 5 ms timer, so no thread but
- * its own touches its base.
+ * The fake's loop is an evserver.h fakesrv: it checks a stop flag on a
+ * 5 ms timer, so no thread but its own touches its base.
  */
 #include <criterion/criterion.h>
 
@@ -35,6 +35,7 @@
 
 #include "../sim/load.h"
 #include "clock.h"
+#include "evserver.h"
 #include "log.h"
 #include "smap.h"
 #include "xmem.h"
@@ -42,13 +43,8 @@
 #define REGIONS 2
 
 static struct {
-	struct event_base *base;
-	struct evhttp *http[REGIONS];
+	fakesrv srv;
 	int port[REGIONS];
-	struct event *tick;
-	pthread_t thread;
-	bool running;
-	atomic_bool stop;
 
 	atomic_int drop_every;  /* lose the answer of every Nth write, after applying it */
 	atomic_int fail_status; /* 0, or answer every request with it (429, 503) */
@@ -293,28 +289,6 @@ static void handler(struct evhttp_request *req, void *arg)
 	reply(req, 405, "{}", false);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what, (void)arg;
-	if (atomic_load(&F.stop))
-		event_base_loopbreak(F.base);
-}
-
-static void *fake_main(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(F.base);
-	return NULL;
-}
-
-static int bound_port(int fd)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	return ntohs(sa.sin_port);
-}
-
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
@@ -328,41 +302,21 @@ static void setup(void)
 	smap_init(&F.idem);
 	smap_init(&F.last_hlc);
 	F.hlc = 1000;
-	F.base = event_base_new();
-	cr_assert_not_null(F.base);
+	fakesrv_init(&F.srv);
 	for (int r = 0; r < REGIONS; r++) {
-		F.http[r] = evhttp_new(F.base);
-		cr_assert_not_null(F.http[r]);
-		evhttp_set_allowed_methods(F.http[r],
+		struct evhttp *http;
+		F.port[r] = fakesrv_listen(&F.srv, &http, handler, (void *)(intptr_t)r);
+		evhttp_set_allowed_methods(http,
 		                           EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
-		evhttp_set_gencb(F.http[r], handler, (void *)(intptr_t)r);
-		struct evhttp_bound_socket *bs =
-		    evhttp_bind_socket_with_handle(F.http[r], "127.0.0.1", 0);
-		cr_assert_not_null(bs);
-		F.port[r] = bound_port(evhttp_bound_socket_get_fd(bs));
 	}
-	F.tick = event_new(F.base, -1, EV_PERSIST, on_tick, NULL);
-	struct timeval tv = {0, 5000};
-	cr_assert_eq(event_add(F.tick, &tv), 0);
-	cr_assert_eq(pthread_create(&F.thread, NULL, fake_main, NULL), 0);
-	F.running = true;
+	fakesrv_start(&F.srv);
 }
 
 static void teardown(void)
 {
 	load_free(L);
 	L = NULL;
-	if (F.running) {
-		atomic_store(&F.stop, true);
-		pthread_join(F.thread, NULL);
-	}
-	if (F.tick)
-		event_free(F.tick);
-	for (int r = 0; r < REGIONS; r++)
-		if (F.http[r])
-			evhttp_free(F.http[r]);
-	if (F.base)
-		event_base_free(F.base);
+	fakesrv_stop(&F.srv);
 	smap_free(&F.members);
 	smap_free(&F.likes);
 	smap_free(&F.views);
@@ -680,12 +634,8 @@ Test(load, refusals_are_counted_and_never_in_the_truth)
 Test(load, drain_times_out_on_an_edge_that_never_answers)
 {
 	/* A listening socket nobody accepts from. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(listen(fd, 4), 0);
-	int port = bound_port(fd);
+	int port;
+	int fd = fakesrv_loopback(true, &port);
 
 	load_opts o = base_opts();
 	o.regions = 1;

@@ -322,6 +322,19 @@ static relay_path *add_path(const char *name, int to_port, int *port)
 	return p;
 }
 
+/* Starts a SERVE_HAND server, a path to it and one client through the
+ * path: *fd is the client's end, *sfd the server's. */
+static relay_path *hand_pair(const char *name, int *fd, int *sfd)
+{
+	srv = server_start(SERVE_HAND);
+	int port;
+	relay_path *p = add_path(name, srv->port, &port);
+	*fd = client(port);
+	*sfd = server_next(srv, 3000);
+	cr_assert_geq(*sfd, 0, "the relay never dialled the server");
+	return p;
+}
+
 static relay_stats stats(relay_path *p)
 {
 	relay_stats st;
@@ -443,12 +456,8 @@ Test(relay, echo_passes_large_transfers_intact_both_ways_and_passes_eof)
 
 Test(relay, blocked_forward_holds_requests_while_replies_flow_and_heal_delivers_in_order)
 {
-	srv = server_start(SERVE_HAND);
-	int port;
-	relay_path *p = add_path("fwd", srv->port, &port);
-	int fd = client(port);
-	int sfd = server_next(srv, 3000);
-	cr_assert_geq(sfd, 0, "the relay never dialled the server");
+	int fd, sfd;
+	relay_path *p = hand_pair("fwd", &fd, &sfd);
 
 	relay_block(p, RELAY_FORWARD);
 	send_all(fd, "one,", 4);
@@ -502,12 +511,8 @@ Test(relay, both_blocked_at_accept_dials_nothing_until_heal)
 
 Test(relay, eof_waits_behind_held_bytes_and_the_other_direction_stays_open)
 {
-	srv = server_start(SERVE_HAND);
-	int port;
-	relay_path *p = add_path("halfclose", srv->port, &port);
-	int fd = client(port);
-	int sfd = server_next(srv, 3000);
-	cr_assert_geq(sfd, 0);
+	int fd, sfd;
+	relay_path *p = hand_pair("halfclose", &fd, &sfd);
 
 	relay_block(p, RELAY_FORWARD);
 	send_all(fd, "last words", 10);
@@ -533,12 +538,8 @@ Test(relay, eof_waits_behind_held_bytes_and_the_other_direction_stays_open)
 
 Test(relay, held_bytes_stop_at_the_limit_and_all_arrive_after_heal)
 {
-	srv = server_start(SERVE_HAND);
-	int port;
-	relay_path *p = add_path("hold", srv->port, &port);
-	int fd = client(port);
-	int sfd = server_next(srv, 3000);
-	cr_assert_geq(sfd, 0);
+	int fd, sfd;
+	relay_path *p = hand_pair("hold", &fd, &sfd);
 	relay_block(p, RELAY_FORWARD);
 
 	/* Write until TCP pushes back (nothing accepted for 300 ms). */
@@ -573,12 +574,8 @@ Test(relay, held_bytes_stop_at_the_limit_and_all_arrive_after_heal)
 
 Test(relay, delay_holds_each_direction_for_its_time)
 {
-	srv = server_start(SERVE_HAND);
-	int port;
-	relay_path *p = add_path("slow", srv->port, &port);
-	int fd = client(port);
-	int sfd = server_next(srv, 3000);
-	cr_assert_geq(sfd, 0);
+	int fd, sfd;
+	relay_path *p = hand_pair("slow", &fd, &sfd);
 	relay_set_delay(p, 100, 0);
 
 	char b;
