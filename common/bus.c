@@ -25,6 +25,10 @@ static const struct kv_default producer_defaults[] = {
 	{"compression.type", "lz4"},
 	{"message.timeout.ms", "0"}, /* the edge re-sends from its store; never give up */
 	{"queue.buffering.max.kbytes", "65536"},
+	/* A request the broker never answers holds its partition until this
+	 * runs out; Kafka's 60 s made every drill with a broker outage wait
+	 * a minute after the brokers were back. */
+	{"socket.timeout.ms", "10000"},
 };
 
 static const struct kv_default consumer_defaults[] = {
@@ -32,6 +36,7 @@ static const struct kv_default consumer_defaults[] = {
 	{"enable.auto.offset.store", "false"},
 	{"auto.offset.reset", "error"},
 	{"enable.partition.eof", "false"},
+	{"socket.timeout.ms", "10000"}, /* as for the producer */
 };
 
 /* Every client: a fatal error (an idempotent producer that can no longer

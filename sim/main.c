@@ -50,6 +50,9 @@ static void usage(FILE *f)
 	        "  --bin DIR               where edge and central are (default build)\n"
 	        "  --run-root DIR          parent of the run dir (default /tmp)\n"
 	        "  --keep                  keep the run dir (always kept on failure)\n"
+	        "  --no-netns              run every daemon in sim's namespace, as on a\n"
+	        "                          machine without namespaces (drills that cut\n"
+	        "                          paths are skipped)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS);
 }
@@ -135,13 +138,14 @@ out:
 
 static int cmd_drill(int argc, char **argv)
 {
-	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_LOG, OPT_HELP };
+	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_NONS, OPT_LOG, OPT_HELP };
 	static const struct option longopts[] = {
 	    {"short", no_argument, NULL, OPT_SHORT},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"bin", required_argument, NULL, OPT_BIN},
 	    {"run-root", required_argument, NULL, OPT_ROOT},
 	    {"keep", no_argument, NULL, OPT_KEEP},
+	    {"no-netns", no_argument, NULL, OPT_NONS},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
@@ -157,6 +161,7 @@ static int cmd_drill(int argc, char **argv)
 		case OPT_BIN: o.bin_dir = optarg; break;
 		case OPT_ROOT: o.run_root = optarg; break;
 		case OPT_KEEP: o.keep = true; break;
+		case OPT_NONS: o.no_netns = true; break;
 		case OPT_LOG:
 			if (log_set_level(optarg) < 0)
 				return bad_usage("bad --log-level", optarg);

@@ -71,8 +71,9 @@ static int key_of(const drill_step *s)
 		return (int)s->node * 1000 + s->index * 10 + 9;
 	case DRILL_BROKER_DOWN:
 	case DRILL_BROKER_UP:
-	case DRILL_BROKER_RTT:
 		return 5000 + s->index + 1;
+	case DRILL_BROKER_RTT:
+		return 5100 + s->index + 1;
 	case DRILL_REGION_DOWN:
 	case DRILL_REGION_UP:
 		return 6000 + s->index;
@@ -150,15 +151,14 @@ static int broker_step(runner *rn, const drill_step *s)
 	case DRILL_BROKER_DOWN:
 		window_open(rn, key_of(s), s->text);
 		return sim_broker_set_down(b, s->index, true);
-	case DRILL_BROKER_UP: {
-		int rc = sim_broker_set_down(b, s->index, false);
-		if (!rc)
-			rc = sim_broker_set_rtt(b, s->index, 0);
+	case DRILL_BROKER_UP:
 		window_close(rn, key_of(s), s->text);
-		return rc;
-	}
+		return sim_broker_set_down(b, s->index, false);
 	case DRILL_BROKER_RTT:
-		window_open(rn, key_of(s), s->text);
+		if (s->a)
+			window_open(rn, key_of(s), s->text);
+		else
+			window_close(rn, key_of(s), s->text);
 		return sim_broker_set_rtt(b, s->index, (int)s->a);
 	case DRILL_BROKER_ERRORS:
 		return sim_broker_push_errors(b, (int)s->a);
@@ -446,7 +446,7 @@ int run_drill(const run_opts *o)
 	}
 	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
-	bool isolated = netns_supported();
+	bool isolated = !o->no_netns && netns_supported();
 	int status;
 	if (!isolated && needs_paths(&rn.d)) {
 		fprintf(stderr,

@@ -22,6 +22,7 @@ typedef struct run_opts {
 	const char *bin_dir;  /* where edge and central are */
 	const char *run_root; /* parent of the run dir */
 	bool keep;            /* keep the run dir (kept anyway on failure) */
+	bool no_netns;        /* run as if namespaces were not allowed */
 } run_opts;
 
 int run_drill(const run_opts *o);
