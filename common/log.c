@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 
 int log_threshold = LOG_INFO;
@@ -64,4 +65,16 @@ void log_emit(int level, const char *msg, const char *fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+}
+
+bool log_every(log_limit *l, uint64_t interval_ms, uint64_t *skipped)
+{
+	uint64_t now = clock_mono_ms();
+	uint64_t next = atomic_load(&l->next_ms);
+	if (now < next || !atomic_compare_exchange_strong(&l->next_ms, &next, now + interval_ms)) {
+		atomic_fetch_add(&l->skipped, 1);
+		return false;
+	}
+	*skipped = atomic_exchange(&l->skipped, 0);
+	return true;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <leveldb/c.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct store {
 	leveldb_readoptions_t *ropts;
 	leveldb_writeoptions_t *wopts;
 	char *path;
+	log_limit write_errors;
 };
 
 struct store_batch {
@@ -204,7 +206,11 @@ int store_write(store *db, store_batch *b)
 	char *lerr = NULL;
 	leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
 	if (lerr) {
-		log_error("leveldb write failed", "path=%s err=\"%s\"", db->path, lerr);
+		/* A full disk fails every write: one line a second. */
+		uint64_t skipped;
+		if (log_every(&db->write_errors, 1000, &skipped))
+			log_error("leveldb write failed", "path=%s err=\"%s\" similar_since_last=%" PRIu64,
+				  db->path, lerr, skipped);
 		leveldb_free(lerr);
 		return ERR_IO;
 	}

@@ -416,14 +416,15 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 				      now + a->cfg.idem_retention_ms};
 	}
 	ledger_answer ans;
+	uint64_t skipped;
 	rc = ledger_write_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay);
 	if (rc) {
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)
 			api_header(resp, "retry-after", "5");
-		else if (rc != ERR_CONFLICT)
-			log_error("write failed", "item=%s counter=%s err=\"%s\"", r->item,
-				  r->c->name, err_str(rc));
+		else if (rc != ERR_CONFLICT && log_every(&a->write_errors, 1000, &skipped))
+			log_error("write failed", "item=%s counter=%s err=\"%s\" similar_since_last=%" PRIu64,
+				  r->item, r->c->name, err_str(rc), skipped);
 		api_error(resp, e.status, e.code, e.message);
 		return;
 	}

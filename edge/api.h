@@ -25,6 +25,7 @@
 #include "counter.h"
 #include "http.h"
 #include "identity.h"
+#include "log.h"
 #include "ledger.h"
 #include "smap.h"
 
@@ -57,6 +58,7 @@ typedef struct api {
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;
+	log_limit write_errors; /* one "write failed" line a second */
 } api;
 
 /* Sets the parts that api_handle builds from cfg; the caller fills the

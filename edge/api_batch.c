@@ -412,8 +412,10 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 			if (pl.res[i].status == 200)
 				pl.res[i] = e;
 		api_header(resp, "retry-after", rc == ERR_FULL ? "5" : "1");
-		if (rc != ERR_FULL)
-			log_error("ops write failed", "ops=%zu err=\"%s\"", nl, err_str(rc));
+		uint64_t skipped;
+		if (rc != ERR_FULL && log_every(&a->write_errors, 1000, &skipped))
+			log_error("ops write failed", "ops=%zu err=\"%s\" similar_since_last=%" PRIu64,
+				  nl, err_str(rc), skipped);
 		nl = 0;
 	}
 	body = render_ops(&pl, ans, nl, &len);

@@ -106,9 +106,9 @@ typedef struct edge {
 	uplink *up;
 	central_client *cc;
 	api api;
+	log_limit seal_errors;
 	struct event *tick, *sigterm, *sigint;
 	uint64_t next_pump, next_stats, next_sweep;
-	bool failed; /* stopped on a store failure: exit non-zero */
 } edge;
 
 static void log_stats(edge *e)
@@ -128,6 +128,7 @@ static void log_stats(edge *e)
 		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
 		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
 		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
+		 " snapshot_retries=%" PRIu64
 		 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
 		 " readthrough_kept=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
 		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64,
@@ -135,7 +136,7 @@ static void log_stats(edge *e)
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
-		 us.offset_resets, as->readthrough_asked, as->readthrough_failed,
+		 us.offset_resets, us.snapshot_retries, as->readthrough_asked, as->readthrough_failed,
 		 ls.readthrough_kept, as->unknown_503, as->not_modified, cs.requests,
 		 cs.coalesced);
 }
@@ -145,17 +146,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	edge *e = arg;
-	if (uplink_poll(e->up, 1000)) {
-		log_error("store failed; stopping so that a restart resumes from the last "
-			  "stored snapshot offset",
-			  "%s", "");
-		e->failed = true;
-		event_base_loopbreak(e->base);
-		return;
-	}
+	uplink_poll(e->up, 1000);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
-	if (rc)
-		log_error("sealing failed", "err=\"%s\"", err_str(rc));
+	uint64_t skipped;
+	if (rc && log_every(&e->seal_errors, 1000, &skipped))
+		log_error("sealing failed; the ops stay pending", "err=\"%s\" similar_since_last=%" PRIu64,
+			  err_str(rc), skipped);
 	uint64_t now = clock_mono_ms();
 	if (now >= e->next_pump) {
 		/* Retries batches the producer refused (queue full) earlier. */
@@ -379,7 +375,7 @@ int main(int argc, char **argv)
 	} else {
 		event_base_dispatch(e.base);
 		drain(&e);
-		rc = e.failed ? 1 : 0;
+		rc = 0;
 	}
 	stop(&e);
 	return rc;

@@ -27,6 +27,8 @@ struct uplink {
 	rd_kafka_t *consumer;
 	ledger *lg;
 	uplink_stats st;
+	uint64_t retry_at; /* mono ms to read snapshots again from the store's
+			      offsets after one failed to apply; 0 = reading */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -51,7 +53,8 @@ uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen)
 {
 	uplink *u = xcalloc(1, sizeof *u);
 	u->cfg = cfg;
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -141,12 +144,25 @@ static void recover_out_of_range(uplink *u, int32_t p)
 		log_warn("snapshot reassignment failed; will retry", "partition=%d", p);
 }
 
-int uplink_poll(uplink *u, int max)
+void uplink_poll(uplink *u, int max)
 {
 	rd_kafka_poll(u->producer, 0);
 	if (!u->consumer)
-		return 0;
-	int failed = 0;
+		return;
+	if (u->retry_at) {
+		if (clock_mono_ms() < u->retry_at)
+			return;
+		/* Messages fetched past the failed one are dropped with the old
+		 * assignment: snapshots apply in order or not at all. */
+		char err[256];
+		if (assign_all(u, err, sizeof err)) {
+			log_warn("snapshot reassignment failed; will retry", "err=\"%s\"", err);
+			u->retry_at = clock_mono_ms() + 1000;
+			return;
+		}
+		u->retry_at = 0;
+	}
+	bool failed = false;
 	for (int i = 0; i < max && !failed; i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(u->consumer, 0);
 		if (!m)
@@ -173,16 +189,18 @@ int uplink_poll(uplink *u, int max)
 						  "partition=%d claims=%u", m->partition,
 						  s.partition);
 				} else if ((rc = ledger_apply_snapshot(u->lg, &s, m->offset))) {
-					log_error("snapshot not applied", "partition=%d offset=%" PRId64
-						  " err=\"%s\"", m->partition, m->offset, err_str(rc));
-					failed = rc;
+					log_error("snapshot not applied; reading it again in a second",
+						  "partition=%d offset=%" PRId64 " err=\"%s\"",
+						  m->partition, m->offset, err_str(rc));
+					u->st.snapshot_retries++;
+					u->retry_at = clock_mono_ms() + 1000;
+					failed = true;
 				}
 				wire_snapshot_free(&s);
 			}
 		}
 		rd_kafka_message_destroy(m);
 	}
-	return failed;
 }
 
 void uplink_flush(uplink *u, int timeout_ms)

@@ -21,6 +21,7 @@ typedef struct uplink_stats {
 	uint64_t produce_errors;
 	uint64_t snapshots_bad;
 	uint64_t offset_resets;
+	uint64_t snapshot_retries; /* snapshots the store could not take yet */
 } uplink_stats;
 
 uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen);
@@ -28,10 +29,11 @@ uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen);
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
-/* Serves callbacks and reads up to max snapshots; never blocks. 0, or
- * ERR_IO when the store failed to take a snapshot: the caller stops, so
- * that a restart reads it again from the last stored offset. */
-int uplink_poll(uplink *u, int max) WARN_UNUSED;
+/* Serves callbacks and reads up to max snapshots; never blocks. When the
+ * store cannot take a snapshot (a full disk), reading stops and, a
+ * second later, starts again from the last snapshot offset the store
+ * kept, so the edge stays up and serves reads meanwhile. */
+void uplink_poll(uplink *u, int max);
 /* Waits up to timeout_ms for queued batches to reach Kafka. */
 void uplink_flush(uplink *u, int timeout_ms);
 void uplink_get_stats(const uplink *u, uplink_stats *out);

@@ -12,6 +12,10 @@
 #ifndef LIKES_LOG_H
 #define LIKES_LOG_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 extern int log_threshold;
@@ -24,6 +28,17 @@ void log_set_component(const char *name);
 
 void log_emit(int level, const char *msg, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* One line a second for a repeated failure: log_every() is true for the
+ * first call and then at most once per interval; *skipped is how many
+ * calls it said no to since the last yes (put it in the line). Any
+ * thread; a zeroed log_limit is ready. */
+typedef struct log_limit {
+	_Atomic uint64_t next_ms;
+	_Atomic uint64_t skipped;
+} log_limit;
+
+bool log_every(log_limit *l, uint64_t interval_ms, uint64_t *skipped);
 
 #define LOG_AT(lvl, msg, ...)                                                  \
 	do {                                                                   \

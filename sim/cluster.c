@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -101,7 +103,7 @@ static int write_central_cfg(cluster *c, cluster_node *n, char *err, size_t errl
 
 static pid_t spawn(const cluster *c, const cluster_node *n)
 {
-	char bin[512];
+	char bin[PATH_MAX + 16];
 	snprintf(bin, sizeof bin, "%s/%s", c->bindir, n->kind == DRILL_EDGE ? "edge" : "central");
 	int logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0)
@@ -115,6 +117,8 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (n->ns && netns_enter(n->ns))
 			_exit(126);
+		if (n->disk_ns >= 0 && setns(n->disk_ns, CLONE_NEWNS))
+			_exit(125);
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
 		execl(bin, bin, "-c", n->cfg, (char *)NULL);
@@ -217,6 +221,110 @@ static void node_stop(cluster_node *n)
 	n->pid = 0;
 }
 
+/* --- a disk of its own --------------------------------------------------------- */
+
+/* A process that makes a mount namespace with a tmpfs on dir and keeps it
+ * alive until it is killed (or sim dies). Returns its pid, or -1. */
+static pid_t disk_holder(const char *dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Async-signal-safe calls only: sim has threads. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		char opts[32] = "size=";
+		int n = CLUSTER_DISK_MB, i = 5;
+		char digits[8];
+		int nd = 0;
+		do
+			digits[nd++] = (char)('0' + n % 10);
+		while ((n /= 10) && nd < 7);
+		while (nd)
+			opts[i++] = digits[--nd];
+		opts[i++] = 'm';
+		opts[i] = 0;
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts))
+			_exit(1);
+		if (write(p[1], "k", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ok = 0;
+	ssize_t got = pid > 0 ? read(p[0], &ok, 1) : -1;
+	close(p[0]);
+	if (got != 1) {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	return pid;
+}
+
+static int disk_setup(cluster_node *n, char *err, size_t errlen)
+{
+	if (mkdir(n->data, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make %s: %s", n->data, strerror(errno));
+		return ERR_IO;
+	}
+	n->disk_holder = disk_holder(n->data);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)n->disk_holder);
+	if (n->disk_holder <= 0 || (n->disk_ns = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "cannot give %s a tmpfs of its own (needs mount namespaces)",
+			 n->name);
+		return ERR_IO;
+	}
+	log_info("disk of its own", "node=%s dir=%s size_mb=%d", n->name, n->data,
+		 CLUSTER_DISK_MB);
+	return 0;
+}
+
+int cluster_disk(cluster_node *n, bool full)
+{
+	if (n->disk_ns < 0)
+		return ERR_INVAL;
+	char filler[600];
+	snprintf(filler, sizeof filler, "%s/disk-filler", n->data);
+	static char zeros[1 << 16];
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setns(n->disk_ns, CLONE_NEWNS))
+			_exit(1);
+		if (!full)
+			_exit(unlink(filler) && errno != ENOENT ? 1 : 0);
+		int fd = open(filler, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0)
+			_exit(1);
+		/* Large writes, then ever smaller ones: to the last byte. */
+		for (size_t chunk = sizeof zeros; chunk; chunk /= 2)
+			while (write(fd, zeros, chunk) == (ssize_t)chunk)
+				;
+		close(fd);
+		_exit(0);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return ERR_IO;
+	log_info(full ? "disk filled" : "disk freed", "node=%s", n->name);
+	return 0;
+}
+
+static bool disk_wanted(const drill *d, int edge)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if ((d->steps[i].action == DRILL_DISK_FULL || d->steps[i].action == DRILL_DISK_FREE) &&
+		    d->steps[i].index == edge)
+			return true;
+	return false;
+}
+
 /* --- set-up ------------------------------------------------------------------ */
 
 cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index)
@@ -302,6 +410,8 @@ static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, in
 	n->kind = kind;
 	n->index = index;
 	memcpy(n->name, name, sizeof name);
+	n->disk_ns = -1;
+	snprintf(n->data, sizeof n->data, "%s/%s", dir, name);
 	snprintf(n->cfg, sizeof n->cfg, "%s/%s.ini", dir, name);
 	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
 }
@@ -310,9 +420,17 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		  bool isolated, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < DRILL_REGIONS_MAX; i++)
+		c->edges[i].disk_ns = -1;
+	for (size_t j = 0; j < DRILL_CENTRALS_MAX; j++)
+		c->centrals[j].disk_ns = -1;
 	c->d = d;
 	c->isolated = isolated;
-	snprintf(c->bindir, sizeof c->bindir, "%s", bindir);
+	/* Absolute: a process that enters a mount namespace starts at its root. */
+	if (!realpath(bindir, c->bindir)) {
+		snprintf(err, errlen, "no binaries dir %s: %s", bindir, strerror(errno));
+		return ERR_INVAL;
+	}
 	snprintf(c->dir, sizeof c->dir, "%s/sim-%s-XXXXXX", parent, d->name);
 	if (!mkdtemp(c->dir)) {
 		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent, strerror(errno));
@@ -365,6 +483,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		}
 		if ((rc = write_edge_cfg(c, n, err, errlen)))
 			goto fail;
+		if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
+			goto fail;
 	}
 	for (unsigned j = 0; j < d->centrals; j++)
 		if ((rc = cluster_node_start(c, &c->centrals[j], err, errlen)))
@@ -391,8 +511,17 @@ void cluster_stop(cluster *c, bool keep)
 	relay_free(c->relay);
 	c->relay = NULL;
 	for (unsigned i = 0; i < c->d->regions; i++) {
-		netns_free(c->edges[i].ns);
-		c->edges[i].ns = NULL;
+		cluster_node *n = &c->edges[i];
+		netns_free(n->ns);
+		n->ns = NULL;
+		if (n->disk_ns >= 0)
+			close(n->disk_ns);
+		n->disk_ns = -1;
+		if (n->disk_holder > 0) {
+			kill(n->disk_holder, SIGKILL);
+			waitpid(n->disk_holder, NULL, 0);
+			n->disk_holder = 0;
+		}
 	}
 	for (unsigned j = 0; j < c->d->centrals; j++) {
 		netns_free(c->centrals[j].ns);

@@ -13,6 +13,11 @@
  * Daemons listen on fixed ports inside their namespaces (edge 8080,
  * central 9090); sim reaches them through the clients paths' ports.
  *
+ * An edge that a drill fills the disk of (disk_full) keeps its data dir
+ * on a small tmpfs (CLUSTER_DISK_MB) mounted in a mount namespace of its
+ * own, held by a helper process, so filling it touches nothing else on
+ * the machine and the store survives the edge's restarts.
+ *
  * Without network namespaces (cluster_opts.isolated false) every daemon
  * runs in sim's namespace on ports of its own, there are no kafka or
  * central paths, and path faults on them are refused.
@@ -23,6 +28,7 @@
 #ifndef SIM_CLUSTER_H
 #define SIM_CLUSTER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,6 +42,7 @@
 #define CLUSTER_TOKEN "sim-admin-token"
 #define CLUSTER_EDGE_PORT 8080
 #define CLUSTER_OPS_PORT 9090
+#define CLUSTER_DISK_MB 32
 
 typedef struct cluster_node {
 	drill_node_kind kind;
@@ -49,6 +56,9 @@ typedef struct cluster_node {
 	int nkafka;
 	relay_path *central; /* edges: read-through path */
 	relay_path *clients;
+	pid_t disk_holder;   /* holds the mount namespace with the tmpfs */
+	int disk_ns;         /* its descriptor, -1 without one */
+	char data[512];      /* the data dir */
 	char cfg[512], log[512];
 } cluster_node;
 
@@ -62,7 +72,7 @@ typedef struct cluster {
 	relay *relay;
 	cluster_node edges[DRILL_REGIONS_MAX];
 	cluster_node centrals[DRILL_CENTRALS_MAX];
-	char bindir[256];
+	char bindir[PATH_MAX];
 } cluster;
 
 /* Makes the run dir under parent, starts the broker, relays and every
@@ -86,6 +96,10 @@ int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
 /* The paths of one link of a node (up to SIM_BROKER_BROKERS_MAX); 0 when
  * the link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* Fills the node's tmpfs to the last byte (full) or frees it again.
+ * ERR_INVAL when the node has no tmpfs of its own. */
+int cluster_disk(cluster_node *n, bool full) WARN_UNUSED;
 
 /* Is the node's process still alive (reaps it if it died)? */
 bool cluster_node_alive(cluster_node *n);

@@ -124,6 +124,8 @@ static const action_def actions[] = {
     {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT},
     {"region_down", DRILL_REGION_DOWN, SHAPE_REGION},
     {"region_up", DRILL_REGION_UP, SHAPE_REGION},
+    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
+    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
     {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
     {"viral", DRILL_VIRAL, SHAPE_SHARE},
 };

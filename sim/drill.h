@@ -35,6 +35,9 @@
  *   broker_errors COUNT                     that many produce requests fail
  *   region_down edgeN / region_up edgeN     users stop starting ops there
  *                                           (they move to other regions)
+ *   disk_full edgeN / disk_free edgeN       fill that edge's data dir (a
+ *                                           small tmpfs of its own) to the
+ *                                           last byte / free it again
  *   load_rate OPS / viral SHARE             change the load (the short
  *                                           run scales OPS by its rate
  *                                           over the full rate)
@@ -78,6 +81,8 @@ typedef enum drill_action {
 	DRILL_REGION_UP,
 	DRILL_LOAD_RATE,
 	DRILL_VIRAL,
+	DRILL_DISK_FULL,
+	DRILL_DISK_FREE,
 } drill_action;
 
 typedef struct drill_step {

@@ -77,6 +77,9 @@ static int key_of(const drill_step *s)
 	case DRILL_REGION_DOWN:
 	case DRILL_REGION_UP:
 		return 6000 + s->index;
+	case DRILL_DISK_FULL:
+	case DRILL_DISK_FREE:
+		return 7000 + s->index;
 	default:
 		return -1;
 	}
@@ -220,6 +223,14 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_VIRAL:
 		load_set_viral_share(rn->l, s->x);
 		break;
+	case DRILL_DISK_FULL:
+		rc = cluster_disk(n, true);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_DISK_FREE:
+		rc = cluster_disk(n, false);
+		window_close(rn, key_of(s), s->text);
+		break;
 	}
 	if (rc)
 		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
@@ -246,6 +257,8 @@ static void heal_all(runner *rn)
 				relay_heal(p[k]);
 		}
 		char err[256];
+		if (n->disk_ns >= 0 && cluster_disk(n, false))
+			log_error("cannot free a node's disk", "node=%s", n->name);
 		if (n->stopped && cluster_node_signal(n, SIGCONT))
 			log_error("cannot resume a node", "node=%s", n->name);
 		if (!cluster_node_alive(n) && cluster_node_start(c, n, err, sizeof err))
