@@ -316,6 +316,19 @@ int cluster_disk(cluster_node *n, bool full)
 	return 0;
 }
 
+bool cluster_disk_supported(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNS) == 0 &&
+			      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+			      mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m") == 0
+			  ? 0
+			  : 1);
+	int st = 0;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static bool disk_wanted(const drill *d, int edge)
 {
 	for (size_t i = 0; i < d->nsteps; i++)

@@ -97,6 +97,8 @@ int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
  * the link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
 
+/* Can this machine give a process a mount namespace with a tmpfs? */
+bool cluster_disk_supported(void);
 /* Fills the node's tmpfs to the last byte (full) or frees it again.
  * ERR_INVAL when the node has no tmpfs of its own. */
 int cluster_disk(cluster_node *n, bool full) WARN_UNUSED;

@@ -320,6 +320,14 @@ static bool needs_paths(const drill *d)
 	return false;
 }
 
+static bool needs_disk(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (d->steps[i].action == DRILL_DISK_FULL || d->steps[i].action == DRILL_DISK_FREE)
+			return true;
+	return false;
+}
+
 static void numbers(runner *rn)
 {
 	load_stats st;
@@ -467,6 +475,15 @@ int run_drill(const run_opts *o)
 			"machine does not allow them, so the drill is SKIPPED\n",
 			rn.d.name);
 		report_text(rn.r, "skipped", "needs network namespaces, which this machine lacks");
+		status = write_report(&rn) ? 1 : 0;
+		goto out;
+	}
+	if (needs_disk(&rn.d) && !cluster_disk_supported()) {
+		fprintf(stderr,
+			"sim: drill %s fills an edge's disk, which needs a mount namespace with a "
+			"tmpfs; this machine does not allow them, so the drill is SKIPPED\n",
+			rn.d.name);
+		report_text(rn.r, "skipped", "needs mount namespaces, which this machine lacks");
 		status = write_report(&rn) ? 1 : 0;
 		goto out;
 	}
