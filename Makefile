@@ -69,7 +69,7 @@ $(BUILD)/edge: $(call obj,edge/main.c) $(EDGE_OBJ) $(BUILD)/libcommon.a
 $(BUILD)/central: $(call obj,central/main.c) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sim: $(call obj,sim/main.c) $(SIM_OBJ) $(BUILD)/libcommon.a
+$(BUILD)/sim: $(call obj,sim/main.c) $(SIM_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link every non-main object of the daemons, so a test may
@@ -83,7 +83,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $
 DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
-            libhttp-parser-dev nghttp2-client curl \
+            libhttp-parser-dev nghttp2-client nghttp2-server redis-server curl \
             openssl procps
 
 deps:
