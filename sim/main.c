@@ -3,6 +3,8 @@
  *   sim broker [options]   the embedded Kafka (sim/broker.c)
  *   sim drill FILE [opts]  a partition drill against the real binaries
  *                          (sim/run.c)
+ *   sim bench-central      central's applier against a raw LevelDB loop
+ *                          (sim/bench_central.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
@@ -11,14 +13,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bench_central.h"
 #include "broker.h"
 #include "log.h"
+#include "partition.h"
 #include "run.h"
+#include "wire.h"
 #include "xmem.h"
 
 static void usage(FILE *f)
@@ -31,6 +38,9 @@ static void usage(FILE *f)
 	        "           SIGINT or SIGTERM\n"
 	        "  drill    run a drill file (sim/drills/NAME.drill) against build/edge\n"
 	        "           and build/central; exit 0 when every check held\n"
+	        "  bench-central\n"
+	        "           apply generated likes with central's applier, then with a\n"
+	        "           raw LevelDB read-modify-write loop; print both rates\n"
 	        "  help     print this text\n"
 	        "\n"
 	        "sim broker options:\n"
@@ -53,6 +63,16 @@ static void usage(FILE *f)
 	        "  --no-netns              run every daemon in sim's namespace, as on a\n"
 	        "                          machine without namespaces (drills that cut\n"
 	        "                          paths are skipped)\n"
+	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
+	        "\n"
+	        "sim bench-central options:\n"
+	        "  --ops N                 likes (default 1000000)\n"
+	        "  --items N               items, Zipf-popular (default 100000)\n"
+	        "  --users N               distinct users, cycled (default: one per like)\n"
+	        "  --ops-per-batch N       likes per wire batch (default 1000)\n"
+	        "  --partitions N          Kafka partitions (default 16)\n"
+	        "  --dir PATH              parent of the temp stores (default /tmp)\n"
+	        "  --json                  one JSON object on stdout (table on stderr)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS);
 }
@@ -192,6 +212,106 @@ static int cmd_drill(int argc, char **argv)
 	return run_drill(&o);
 }
 
+/* A whole decimal number in [lo, hi]. */
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (*s < '0' || *s > '9')
+		return ERR_INVAL;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return ERR_INVAL;
+	*out = n;
+	return 0;
+}
+
+static int cmd_bench_central(int argc, char **argv)
+{
+	enum {
+		OPT_OPS = 256,
+		OPT_ITEMS,
+		OPT_USERS,
+		OPT_OPB,
+		OPT_PARTS,
+		OPT_DIR,
+		OPT_JSON,
+		OPT_LOG,
+		OPT_HELP
+	};
+	static const struct option longopts[] = {
+	    {"ops", required_argument, NULL, OPT_OPS},
+	    {"items", required_argument, NULL, OPT_ITEMS},
+	    {"users", required_argument, NULL, OPT_USERS},
+	    {"ops-per-batch", required_argument, NULL, OPT_OPB},
+	    {"partitions", required_argument, NULL, OPT_PARTS},
+	    {"dir", required_argument, NULL, OPT_DIR},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	bench_central_opts o;
+	bench_central_opts_default(&o);
+	bool json = false;
+	uint64_t n;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_OPS:
+			if (parse_u64(optarg, 1, BENCH_CENTRAL_OPS_MAX, &o.ops))
+				return bad_usage("bad --ops", optarg);
+			break;
+		case OPT_ITEMS:
+			if (parse_u64(optarg, 1, BENCH_CENTRAL_ITEMS_MAX, &n))
+				return bad_usage("bad --items", optarg);
+			o.items = (uint32_t)n;
+			break;
+		case OPT_USERS:
+			if (parse_u64(optarg, 1, BENCH_CENTRAL_OPS_MAX, &o.users))
+				return bad_usage("bad --users", optarg);
+			break;
+		case OPT_OPB:
+			if (parse_u64(optarg, 1, WIRE_MAX_OPS, &n))
+				return bad_usage("bad --ops-per-batch", optarg);
+			o.ops_per_batch = (uint32_t)n;
+			break;
+		case OPT_PARTS:
+			if (parse_u64(optarg, 1, PARTITION_MAX, &n))
+				return bad_usage("bad --partitions", optarg);
+			o.partitions = (uint32_t)n;
+			break;
+		case OPT_DIR: o.dir = optarg; break;
+		case OPT_JSON: json = true; break;
+		case OPT_LOG:
+			if (log_set_level(optarg) < 0)
+				return bad_usage("bad --log-level", optarg);
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		case ':': return bad_usage("option needs a value", argv[optind - 1]);
+		default: return bad_usage("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	if (o.users > o.ops)
+		return bad_usage("--users above --ops", NULL);
+	log_set_component("sim/bench");
+	bench_central_result r;
+	char err[512];
+	int rc = bench_central_run(&o, &r, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "sim bench-central: %s\n", err);
+		return 1;
+	}
+	bench_central_print_table(json ? stderr : stdout, &r);
+	if (json)
+		bench_central_print_json(stdout, &r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -201,6 +321,8 @@ int main(int argc, char **argv)
 		return cmd_broker(argc - 1, argv + 1);
 	if (strcmp(cmd, "drill") == 0)
 		return cmd_drill(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench-central") == 0)
+		return cmd_bench_central(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;
