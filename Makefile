@@ -3,6 +3,7 @@
 #   make          build/edge build/central build/sim
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
 #   make test     deps if missing, build, unit + integration + sanitizer tests
+#   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make SANITIZE=address,undefined   builds into build-san/
 
 CC      ?= cc
@@ -49,7 +50,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest san-test drill drills short-drills format clean check-deps
+.PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -148,6 +149,11 @@ short-drills: $(BINS)
 	    cat $(BUILD)/drills/$$d-short.out; echo "drill $$d failed"; exit 1; fi; \
 	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \
 	done
+
+# Side-by-side benchmarks (edge vs nghttpd and Redis, central vs LevelDB);
+# the ratios land in build/bench/latest.json, see docs/performance.md.
+bench: $(BINS)
+	./sim/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
