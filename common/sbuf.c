@@ -62,6 +62,34 @@ void sbuf_addf(sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void sbuf_addu64(sbuf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	reserve(b, n);
+	while (n)
+		b->p[b->len++] = tmp[--n];
+	b->p[b->len] = 0;
+}
+
+void sbuf_addkey(sbuf *b, const char *sep, const char *key)
+{
+	size_t sl = strlen(sep), kl = strlen(key);
+	reserve(b, sl + kl + 3);
+	memcpy(b->p + b->len, sep, sl);
+	b->len += sl;
+	b->p[b->len++] = '"';
+	memcpy(b->p + b->len, key, kl);
+	b->len += kl;
+	b->p[b->len++] = '"';
+	b->p[b->len++] = ':';
+	b->p[b->len] = 0;
+}
+
 char *sbuf_take(sbuf *b, size_t *len)
 {
 	if (!b->p)

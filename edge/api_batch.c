@@ -22,6 +22,7 @@
 typedef struct counts_req {
 	char (*items)[ITEM_MAX + 1];
 	size_t nitems;
+	smap seen; /* items already listed: a repeat counts once */
 	const counter_def *cs[COUNTERS_MAX];
 	size_t ncs;
 } counts_req;
@@ -60,15 +61,15 @@ static int add_item(void *arg, const char *s, size_t n)
 		pc->why = "invalid_item";
 		return 1;
 	}
-	for (size_t i = 0; i < cr->nitems; i++)
-		if (strlen(cr->items[i]) == n && memcmp(cr->items[i], s, n) == 0)
-			return 0;
+	if (smap_get(&cr->seen, s, n))
+		return 0;
 	if (cr->nitems == pc->a->cfg.max_items) {
 		snprintf(pc->why_buf, sizeof pc->why_buf, "at most %u items per request",
 			 pc->a->cfg.max_items);
 		pc->why = "too_many_items";
 		return 1;
 	}
+	smap_put(&cr->seen, s, n, NULL);
 	memcpy(cr->items[cr->nitems], s, n);
 	cr->items[cr->nitems++][n] = 0;
 	return 0;
@@ -93,13 +94,22 @@ static int add_counter(void *arg, const char *s, size_t n)
 
 /* Writes the answer: counts, display strings, version and as_of per
  * item, and what is missing (unknown here, central unreachable). */
+/* Appends the nested buffer in as the object {in} (in may be empty). */
+static void add_object(sbuf *out, const sbuf *in)
+{
+	sbuf_add(out, "{", 1);
+	if (in->len)
+		sbuf_add(out, in->p, in->len);
+	sbuf_add(out, "}", 1);
+}
+
+/* Writes the answer: counts, display strings, version and as_of per
+ * item, and what is missing (unknown here, central unreachable). Built
+ * without printf: a feed page has hundreds of fields. */
 static void answer_counts(api *a, const http_request *req, http_response *resp,
 			  const counts_req *cr, const ledger_view *views)
 {
-	XXH64_state_t *h = XXH64_createState();
-	if (!h)
-		abort();
-	XXH64_reset(h, 0);
+	uint64_t tag = 0;
 	sbuf counts, disp, fresh, missing, ic, id;
 	sbuf_init(&counts);
 	sbuf_init(&disp);
@@ -116,34 +126,47 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 			const ledger_view *v = &views[i * cr->ncs + j];
 			const char *cname = cr->cs[j]->name;
 			if (!v->known) {
-				sbuf_addf(&missing, "%s\"%s/%s\"", nmissing++ ? "," : "",
-					  cr->items[i], cname);
+				sbuf_adds(&missing, nmissing++ ? ",\"" : "\"");
+				sbuf_adds(&missing, cr->items[i]);
+				sbuf_add(&missing, "/", 1);
+				sbuf_adds(&missing, cname);
+				sbuf_add(&missing, "\"", 1);
 				continue;
 			}
 			char d[DISPLAY_MAX];
 			display_count(v->count, d, sizeof d);
-			sbuf_addf(&ic, "%s\"%s\":%" PRIu64, any ? "," : "", cname, v->count);
-			sbuf_addf(&id, "%s\"%s\":\"%s\"", any ? "," : "", cname, d);
+			sbuf_addkey(&ic, any ? "," : "", cname);
+			sbuf_addu64(&ic, v->count);
+			sbuf_addkey(&id, any ? "," : "", cname);
+			sbuf_add(&id, "\"", 1);
+			sbuf_adds(&id, d);
+			sbuf_add(&id, "\"", 1);
 			any++;
 			if (v->version > version)
 				version = v->version;
 			if (v->as_of > as_of)
 				as_of = v->as_of;
+			/* The ETag chains a hash over every (item, counter, count,
+			 * version) answered. */
 			uint64_t hv[2] = {v->count, v->version};
-			XXH64_update(h, cr->items[i], strlen(cr->items[i]) + 1);
-			XXH64_update(h, cname, strlen(cname) + 1);
-			XXH64_update(h, hv, sizeof hv);
+			tag = XXH64(cr->items[i], strlen(cr->items[i]), tag);
+			tag = XXH64(cname, strlen(cname), tag);
+			tag = XXH64(hv, sizeof hv, tag);
 		}
 		if (!any)
 			continue;
 		const char *sep = nknown++ ? "," : "";
-		sbuf_addf(&counts, "%s\"%s\":{%s}", sep, cr->items[i], ic.p);
-		sbuf_addf(&disp, "%s\"%s\":{%s}", sep, cr->items[i], id.p);
-		sbuf_addf(&fresh, "%s\"%s\":{\"version\":%" PRIu64 ",\"as_of\":%" PRIu64 "}", sep,
-			  cr->items[i], version, as_of);
+		sbuf_addkey(&counts, sep, cr->items[i]);
+		add_object(&counts, &ic);
+		sbuf_addkey(&disp, sep, cr->items[i]);
+		add_object(&disp, &id);
+		sbuf_addkey(&fresh, sep, cr->items[i]);
+		sbuf_adds(&fresh, "{\"version\":");
+		sbuf_addu64(&fresh, version);
+		sbuf_adds(&fresh, ",\"as_of\":");
+		sbuf_addu64(&fresh, as_of);
+		sbuf_add(&fresh, "}", 1);
 	}
-	uint64_t tag = XXH64_digest(h);
-	XXH64_freeState(h);
 	if (!nknown) {
 		a->st.unknown_503++;
 		api_error(resp, 503, "count_unavailable",
@@ -156,11 +179,18 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 		} else {
 			sbuf b;
 			sbuf_init(&b);
-			sbuf_addf(&b, "{\"counts\":{%s},\"display\":{%s},\"freshness\":{%s}",
-				  counts.p, disp.p, fresh.p);
-			if (nmissing)
-				sbuf_addf(&b, ",\"missing\":[%s]", missing.p);
-			sbuf_adds(&b, "}");
+			sbuf_adds(&b, "{\"counts\":");
+			add_object(&b, &counts);
+			sbuf_adds(&b, ",\"display\":");
+			add_object(&b, &disp);
+			sbuf_adds(&b, ",\"freshness\":");
+			add_object(&b, &fresh);
+			if (nmissing) {
+				sbuf_adds(&b, ",\"missing\":[");
+				sbuf_add(&b, missing.p, missing.len);
+				sbuf_add(&b, "]", 1);
+			}
+			sbuf_add(&b, "}", 1);
 			size_t len;
 			char *body = sbuf_take(&b, &len);
 			api_respond(resp, 200, body, len);
@@ -184,6 +214,7 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 	}
 	counts_req cr = {.items = xcalloc(a->cfg.max_items ? a->cfg.max_items : 1,
 					  sizeof *cr.items)};
+	smap_init(&cr.seen);
 	parse_ctx pc = {.a = a, .cr = &cr};
 	const char *items = evhttp_find_header(&q, "items");
 	const char *cnames = evhttp_find_header(&q, "counters");
@@ -218,6 +249,7 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 out:
 	free(views);
 	free(cr.items);
+	smap_free(&cr.seen);
 	evhttp_clear_headers(&q);
 }
 

@@ -42,3 +42,19 @@ Test(sbuf, a_long_formatted_append_is_whole)
 	cr_assert_eq(b.p[b.len - 1], ']');
 	sbuf_free(&b);
 }
+
+Test(sbuf, numbers_and_keys_append_without_printf)
+{
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addu64(&b, 0);
+	sbuf_add(&b, " ", 1);
+	sbuf_addu64(&b, UINT64_MAX);
+	sbuf_addkey(&b, ",", "likes");
+	sbuf_addu64(&b, 1200);
+	cr_assert_str_eq(b.p, "0 18446744073709551615,\"likes\":1200");
+	sbuf_free(&b);
+	sbuf_addkey(&b, "", "k");
+	cr_assert_str_eq(b.p, "\"k\":");
+	sbuf_free(&b);
+}
