@@ -393,20 +393,21 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	 * user was never in, the count must not drop. */
 	int prior = -1;
 	const char *source;
-	ledger_view v;
 	int rc = 0;
 	if (r->c->kind == COUNTER_SET && !add)
 		rc = api_membership(a, n, r->c->name, r->item, user, &prior, &source);
-	int vrc = rc ? rc : api_view(a, n, r->c, r->item, &v);
-	if (vrc < 0 || api_need_any(n)) {
-		if (vrc < 0)
+	if (rc || api_need_any(n)) {
+		if (rc)
 			api_error(resp, 503, "store_unavailable", "the write could not be recorded");
 		return; /* or wait for central */
 	}
+	/* On the first pass a count this edge does not know makes the ledger
+	 * refuse (checked under its lock, with the write): central is asked
+	 * and the write runs again. */
 	uint64_t now = clock_wall_ms();
 	ledger_op op = {.counter = r->c->name, .item = r->item, .user = user,
 			.sum = r->c->kind == COUNTER_SUM, .add = add, .n = w.n, .prior = prior,
-			.client_hlc = w.client_hlc};
+			.client_hlc = w.client_hlc, .need_known = n->on};
 	ledger_idem idem = {.render = render_one, .ctx = &w};
 	ledger_replay replay;
 	if (key) {
@@ -418,6 +419,10 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	ledger_answer ans;
 	uint64_t skipped;
 	rc = ledger_write_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay);
+	if (rc == ERR_NOTFOUND && n->on) {
+		api_need_count(a, n, r->c, r->item);
+		return;
+	}
 	if (rc) {
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)

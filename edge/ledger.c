@@ -515,6 +515,8 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	int rc = ledger_view_locked(l, o->counter, o->item, &a->view);
 	if (rc)
 		return rc;
+	if (o->need_known && !a->view.known)
+		return ERR_NOTFOUND;
 	int64_t c = (int64_t)a->view.count;
 	for (size_t j = 0; j <= i; j++)
 		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&

@@ -75,6 +75,8 @@ typedef struct ledger_op {
 	int prior;           /* set counters: membership central reported,
 	                        used when this edge has none: -1, 0 or 1 */
 	uint64_t client_hlc; /* a clock the client sent back, or 0 */
+	bool need_known;     /* no count known here for the item: refuse with
+	                        ERR_NOTFOUND so the caller can ask central */
 } ledger_op;
 
 typedef struct ledger_answer {
@@ -133,7 +135,9 @@ void ledger_free(ledger *l);
  * another region) but answer changed=false and leave the count alone.
  * With idem, a live record for the same key answers from it instead
  * (replay->replayed, nothing recorded), and ERR_CONFLICT when that key
- * was used for a different request. ERR_INVAL for an op out of range,
+ * was used for a different request. ERR_NOTFOUND for an op with
+ * need_known whose count this edge does not know. ERR_INVAL for an op
+ * out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
  * failed: nothing is recorded in those cases. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,

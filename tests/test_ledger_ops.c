@@ -296,3 +296,21 @@ Test(ledger_ops, read_through_expires)
 		usleep(1000);
 	cr_assert_not(view("likes", ITEM).known);
 }
+
+Test(ledger_ops, need_known_refuses_an_unknown_count_and_records_nothing)
+{
+	ledger_op op = set_op("u1", true);
+	op.need_known = true;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), ERR_NOTFOUND);
+	int state;
+	cr_assert_eq(ledger_member(T.l, "likes", ITEM, "u1", &state), 0);
+	cr_assert_eq(state, -1, "nothing was recorded");
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	cr_assert_eq(s.pending_ops, 0);
+	/* Once central's count is known the same op goes through. */
+	ledger_readthrough_put(T.l, "likes", ITEM, 7, 3, 0, WALL);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_eq(a.view.count, 8);
+}
