@@ -43,6 +43,24 @@ TESTDIR_UTIL void stack_write(const char *name, const char *fmt, ...)
 	fclose(f);
 }
 
+/* The end of a daemon's log, for an assertion message. */
+TESTDIR_UTIL const char *stack_log_tail(const char *name)
+{
+	static char tail[1600];
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	tail[0] = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return "(no log)";
+	if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) != 0)
+		rewind(f);
+	size_t n = fread(tail, 1, sizeof tail - 1, f);
+	tail[n] = 0;
+	fclose(f);
+	return tail;
+}
+
 TESTDIR_UTIL void stack_start_central(void)
 {
 	char cfg[512], log[512];
@@ -58,7 +76,8 @@ TESTDIR_UTIL void stack_start_central(void)
 			    S.ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
 		cr_assert(proc_now_ms() < deadline, "central never answered /healthz");
-		cr_assert(proc_alive(S.central_pid), "central exited at start-up");
+		cr_assert(proc_alive(S.central_pid), "central exited at start-up; its log ends:\n%s",
+			  stack_log_tail("central.log"));
 		proc_sleep_ms(50);
 	}
 }
@@ -74,7 +93,12 @@ TESTDIR_UTIL void stack_start_edge(int i)
 	uint64_t deadline = proc_now_ms() + 20000;
 	while (proc_http("GET", S.edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
 		cr_assert(proc_now_ms() < deadline, "edge %d never became healthy", i);
-		cr_assert(proc_alive(S.edge_pid[i]), "edge %d exited at start-up", i);
+		if (!proc_alive(S.edge_pid[i])) {
+			char name[32];
+			snprintf(name, sizeof name, "edge%d.log", i);
+			cr_assert_fail("edge %d exited at start-up; its log ends:\n%s", i,
+				       stack_log_tail(name));
+		}
 		proc_sleep_ms(50);
 	}
 }
@@ -86,6 +110,24 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 	S.nedges = nedges;
 	S.nparts = nparts;
 	testdir_make(S.dir, sizeof S.dir, "likes-itest");
+	/* The broker first: its listeners take ports of their own, so the
+	 * free ports picked below cannot be taken by it before the daemons
+	 * bind them. */
+	char bs[512], log[512], t1[64], t2[64];
+	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
+	snprintf(log, sizeof log, "%s/broker.log", S.dir);
+	snprintf(t1, sizeof t1, "likes.batches:%d", nparts);
+	snprintf(t2, sizeof t2, "likes.snapshots:%d", nparts);
+	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
+			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
+	S.broker_pid = proc_spawn(log, argv);
+	cr_assert(S.broker_pid > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	struct stat st;
+	while (stat(bs, &st) != 0 || st.st_size == 0) {
+		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
+		proc_sleep_ms(20);
+	}
 	S.ops_port = proc_free_port();
 	for (int i = 0; i < nedges; i++)
 		S.edge_port[i] = proc_free_port();
@@ -109,21 +151,6 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 			    "[central]\nops = 127.0.0.1:%d\n%s%s",
 			    i, i, S.dir, i, S.edge_port[i], S.ops_port, common,
 			    S.edge_extra ? S.edge_extra : "");
-	}
-	char bs[512], log[512], t1[64], t2[64];
-	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
-	snprintf(log, sizeof log, "%s/broker.log", S.dir);
-	snprintf(t1, sizeof t1, "likes.batches:%d", nparts);
-	snprintf(t2, sizeof t2, "likes.snapshots:%d", nparts);
-	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
-			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
-	S.broker_pid = proc_spawn(log, argv);
-	cr_assert(S.broker_pid > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
-	struct stat st;
-	while (stat(bs, &st) != 0 || st.st_size == 0) {
-		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
-		proc_sleep_ms(20);
 	}
 	stack_start_central();
 	for (int i = 0; i < nedges; i++)
