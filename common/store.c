@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <leveldb/c.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct store {
 	leveldb_writeoptions_t *wopts;
 	char *path;
 	log_limit write_errors;
+	_Atomic unsigned fail_writes; /* store_fail_writes */
 };
 
 struct store_batch {
@@ -204,7 +206,13 @@ void store_batch_free(store_batch *b)
 int store_write(store *db, store_batch *b)
 {
 	char *lerr = NULL;
-	leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
+	unsigned f = atomic_load(&db->fail_writes);
+	while (f && !atomic_compare_exchange_weak(&db->fail_writes, &f, f - 1))
+		;
+	if (f)
+		lerr = strdup("injected write failure");
+	else
+		leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
 	if (lerr) {
 		/* A full disk fails every write: one line a second. */
 		uint64_t skipped;
@@ -359,4 +367,9 @@ store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen
 				 const void *from, size_t flen)
 {
 	return iter_at(sn->db, sn->snap, prefix, plen, from, flen);
+}
+
+void store_fail_writes(store *db, unsigned n)
+{
+	atomic_store(&db->fail_writes, n);
 }

@@ -418,7 +418,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	}
 	ledger_answer ans;
 	uint64_t skipped;
-	rc = ledger_write_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay);
+	rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, n->ticket);
 	if (rc == ERR_NOTFOUND && n->on) {
 		api_need_count(a, n, r->c, r->item);
 		return;
@@ -645,8 +645,17 @@ static void waiting_done(waiting *w)
 				    .h1 = w->h1};
 		need n = {.on = false};
 		sbuf_init(&n.items);
+		parked *p = api_park_get(w->a);
+		n.ticket = p ? &p->ticket : NULL;
 		dispatch(w->a, &req, &resp, &n);
 		sbuf_free(&n.items);
+		if (api_park_staged(p)) {
+			api_park(w->a, p, &n, w->d, &resp);
+			waiting_free(w);
+			return;
+		}
+		api_park_put(w->a, p);
+		free(n.fail_body);
 	}
 	http_finish(w->d, &resp);
 	waiting_free(w);
@@ -840,13 +849,21 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	api *a = ctx;
 	need n = {.on = a->cc != NULL};
 	sbuf_init(&n.items);
+	parked *p = api_park_get(a);
+	n.ticket = p ? &p->ticket : NULL;
 	dispatch(a, req, resp, &n);
-	if (api_need_any(&n))
+	if (api_need_any(&n)) {
 		defer(a, req, &n);
+	} else if (api_park_staged(p)) {
+		api_park(a, p, &n, http_defer(req), resp);
+		p = NULL;
+	}
+	api_park_put(a, p);
+	free(n.fail_body);
 	sbuf_free(&n.items);
 }
 
-void api_init(api *a)
+int api_init(api *a)
 {
 	smap_init(&a->member_hot);
 	smap_init(&a->member_cold);
@@ -855,10 +872,12 @@ void api_init(api *a)
 	snprintf(a->cache_control, sizeof a->cache_control,
 		 "public, max-age=%u, stale-while-revalidate=%u", a->cfg.max_age_s, a->cfg.stale_s);
 	memset(&a->st, 0, sizeof a->st);
+	return api_group_init(a);
 }
 
 void api_free(api *a)
 {
+	api_group_free(a);
 	smap_free_values(&a->member_hot);
 	smap_free_values(&a->member_cold);
 }

@@ -14,6 +14,13 @@
  * what the edge does not know, into central's ops API through the
  * central client on the same loop (the answer is then deferred). One api
  * per loop thread.
+ *
+ * With group commit on (base set and group_commit true before api_init),
+ * a write is staged in the ledger and its answer parked; once per loop
+ * turn, after the requests read in that turn, one ledger_commit writes
+ * every staged op and the parked answers go out (or, if the write
+ * failed, 503 store_unavailable in their place). Without it each write
+ * is its own store write, answered at once.
  */
 #ifndef EDGE_API_H
 #define EDGE_API_H
@@ -47,8 +54,12 @@ typedef struct api_stats {
 	uint64_t not_modified;       /* 304 answers */
 } api_stats;
 
+typedef struct parked parked;
+
 typedef struct api {
 	ledger *lg;
+	struct event_base *base; /* the loop this api serves (group commit) */
+	bool group_commit;
 	central_client *cc; /* NULL: no read-through (unknown counts are 503) */
 	identity_config ic;
 	char *types[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
@@ -59,11 +70,15 @@ typedef struct api {
 	char cache_control[96];
 	api_stats st;
 	log_limit write_errors; /* one "write failed" line a second */
+	struct event *commit_ev;     /* runs the group commit at the turn's end */
+	parked *parked, **parked_tail; /* answers waiting for the commit */
+	parked *parked_free;         /* a pool of them */
+	size_t parked_nfree;
 } api;
 
 /* Sets the parts that api_handle builds from cfg; the caller fills the
  * rest (lg, cc, ic, types, counters, edge_id, cfg) first. */
-void api_init(api *a);
+int api_init(api *a) WARN_UNUSED;
 void api_free(api *a);
 
 void api_handle(void *ctx, const http_request *req, http_response *resp);

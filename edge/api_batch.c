@@ -424,7 +424,8 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 						       req->body_len),
 				      now + a->cfg.idem_retention_ms};
 	ledger_replay replay;
-	int rc = ledger_write_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay);
+	int rc = ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay,
+				  n->ticket);
 	if (rc == ERR_CONFLICT) {
 		write_result e = api_write_error(rc);
 		api_error(resp, e.status, e.code, e.message);
@@ -452,6 +453,15 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
+	if (n->ticket && n->ticket->state == LEDGER_STAGED) {
+		/* Should the group's write fail, every op the ledger had gets
+		 * its error, as when this call's own write fails above. */
+		write_result e = api_write_error(ERR_IO);
+		for (size_t i = 0; i < pl.n; i++)
+			if (pl.res[i].status == 200)
+				pl.res[i] = e;
+		n->fail_body = render_ops(&pl, ans, 0, &n->fail_len);
+	}
 out:
 	free(lops);
 	free(ans);

@@ -32,6 +32,11 @@ typedef struct need {
 	bool counter_used[COUNTERS_MAX];
 	need_member members[NEED_MAX];
 	size_t nmembers;
+	ledger_ticket *ticket; /* group commit: writes stage with it (NULL:
+	                          they are written at once) */
+	char *fail_body;       /* POST /v1/ops: the answer should the group's
+	                          write fail (malloc'ed), or NULL */
+	size_t fail_len;
 } need;
 
 /* Answers. */
@@ -68,6 +73,31 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 		  bool *present);
 /* The user, or a 401 in resp. */
 bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1]);
+
+/* Group commit (api_group.c). A parked answer waits for the group
+ * commit of the loop turn. */
+struct parked {
+	ledger_ticket ticket;
+	http_deferred *d;
+	http_response resp;
+	char *fail_body; /* see need */
+	size_t fail_len;
+	parked *next;
+};
+/* Sets up the commit event when a->base and a->group_commit; 0 or ERR_IO. */
+int api_group_init(api *a) WARN_UNUSED;
+/* Commits what is staged, sends (or drops) the parked answers. */
+void api_group_free(api *a);
+/* A parked entry for a request about to run (NULL without group commit). */
+parked *api_park_get(api *a);
+/* Gives back an entry whose ticket was never staged. */
+void api_park_put(api *a, parked *p);
+/* After a route ran with n->ticket = &p->ticket: true when it staged a
+ * write, whose answer must then wait for the commit. */
+bool api_park_staged(const parked *p);
+/* Parks the answer of a staged write: takes resp (and n->fail_body), to
+ * be sent through d after the loop turn's commit. */
+void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp);
 
 void api_counts(api *a, const http_request *req, http_response *resp, need *n);
 void api_ops(api *a, const http_request *req, http_response *resp, need *n);

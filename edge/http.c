@@ -136,6 +136,18 @@ void http_response_init(http_response *resp)
 	resp->status = 200;
 }
 
+void http_response_move(http_response *dst, http_response *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < dst->nheaders; i++) {
+		http_header *h = &dst->headers[i];
+		h->name = dst->hbuf + (h->name - src->hbuf);
+		h->value = dst->hbuf + (h->value - src->hbuf);
+	}
+	src->body = NULL;
+	src->body_len = 0;
+}
+
 int http_response_check(const conn *c, int32_t id, http_response *resp)
 {
 	int status = resp->status ? resp->status : 200;

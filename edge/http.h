@@ -145,6 +145,9 @@ bool http_deferred_alive(const http_deferred *d);
 
 /* Sets resp up as the server does before calling the handler. */
 void http_response_init(http_response *resp);
+/* Moves src into dst (its headers, which point into its own hbuf, are
+ * pointed at dst's) and leaves src with no body. */
+void http_response_move(http_response *dst, http_response *src);
 /* The reason phrase for an HTTP status ("Not Found"); "Unknown" for
  * codes it does not know. */
 const char *http_status_reason(int status);

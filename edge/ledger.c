@@ -1,8 +1,10 @@
-/* ledger.c - the edge's durable write path, batches and views (ledger.h).
+/* ledger.c - the edge's batches (ledger.h): loading the pending state,
+ * sealing, sending, delivery reports, snapshot resume points.
  *
- * Owns the open batches, the sealed-batch index, the overlay and the
- * count cache; the store handle is borrowed. Every entry point takes the
- * ledger's mutex.
+ * Owns the open batches and the sealed-batch index; the store handle is
+ * borrowed. Writes are staged and committed in ledger_write.c, counts and
+ * snapshots live in ledger_view.c. Every entry point takes the ledger's
+ * mutex.
  */
 #include "ledger_int.h"
 
@@ -59,7 +61,7 @@ size_t ledger_key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
 
 /* A pending op: [kind u8][n u32][hlc u64][counts u8]
  *               [clen u8][counter][ilen u8][item][ulen u8][user] */
-static size_t op_encode(const pend_op *op, unsigned char *buf)
+size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 {
 	size_t n = 0;
 	buf[n++] = op->kind;
@@ -78,7 +80,7 @@ static size_t op_encode(const pend_op *op, unsigned char *buf)
 	return n;
 }
 
-static pend_op op_make(const char *counter, const char *item, const char *user, size_t cl,
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
 		       size_t il, size_t ul)
 {
 	pend_op op = {0};
@@ -111,7 +113,7 @@ static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
 	}
 	if (n != len || (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE))
 		return ERR_CORRUPT;
-	*op = op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1], l[2]);
+	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1], l[2]);
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
@@ -201,7 +203,7 @@ static void pend_free(open_batch *ob)
 	ob->bytes = 0;
 }
 
-static int seal(ledger *l, uint32_t p, uint64_t wall_ms)
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms)
 {
 	part *pt = &l->parts[p];
 	open_batch *ob = &pt->open;
@@ -394,6 +396,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	smap_init(&l->rt_cold);
 	hlc_init(&l->clock);
 	l->wb = store_batch_new();
+	ledger_group_init(l);
 	if (load(l, err, errlen)) {
 		ledger_free(l);
 		return NULL;
@@ -414,6 +417,7 @@ void ledger_free(ledger *l)
 		free(l->parts[p].open.ops);
 		free(l->parts[p].sealed);
 	}
+	ledger_group_free(l);
 	free(l->parts);
 	ledger_views_free(l);
 	store_batch_free(l->wb);
@@ -423,266 +427,20 @@ void ledger_free(ledger *l)
 	free(l);
 }
 
-static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
-{
-	char *buf;
-	size_t len;
-	int rc = store_get(l->db, mkey, kn, &buf, &len);
-	*state = -1;
-	*stamp = 0;
-	if (rc == ERR_NOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	if (len == 9 && (buf[0] == 0 || buf[0] == 1)) {
-		*state = buf[0];
-		*stamp = store_get_u64((unsigned char *)buf + 1);
-	}
-	free(buf);
-	return 0;
-}
-
-/* An op of this call, ready to be recorded. */
-typedef struct staged {
-	pend_op op;
-	uint32_t p;
-	bool set;
-	char mkey[KEY_MAX];
-	size_t mkn;
-} staged;
-
-static bool op_fits(const ledger_op *o)
-{
-	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
-	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
-		return false;
-	return !o->sum || (o->n >= 1 && o->n <= COUNTER_SUM_MAX);
-}
-
-/* The membership of the set op at i, after the ops before it in this call
- * (an earlier op on the same pair decides) or from the store, and the
- * clock of the op that set it. */
-static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, int *state,
-			uint64_t *stamp)
-{
-	for (size_t j = i; j-- > 0;) {
-		if (sg[j].set && sg[j].mkn == sg[i].mkn && memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
-			*state = sg[j].op.kind == WIRE_ADD;
-			*stamp = sg[j].op.hlc;
-			return 0;
-		}
-	}
-	int rc = member_locked(l, sg[i].mkey, sg[i].mkn, state, stamp);
-	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
-		*state = ops[i].prior ? 1 : 0;
-	return rc;
-}
-
-/* Fills sg[i] and its answer; nothing is written yet. */
-static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
-		 ledger_answer *a)
-{
-	const ledger_op *o = &ops[i];
-	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
-	staged *s = &sg[i];
-	s->set = !o->sum;
-	s->p = ledger_part_of(l, o->item);
-	s->op = op_make(o->counter, o->item, o->user, cl, il, ul);
-	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
-	s->op.n = o->sum ? o->n : 1;
-	uint64_t seen = 0;
-	bool repeat = false;
-	if (s->set) {
-		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
-		int state;
-		int rc = state_before(l, ops, sg, i, &state, &seen);
-		if (rc)
-			return rc;
-		repeat = state == (o->add ? 1 : 0);
-	}
-	/* A client's clock counts only when it is not too far ahead of ours;
-	 * per pair, a later op here always gets a later clock. */
-	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
-		seen = o->client_hlc;
-	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
-	s->op.counts = !repeat;
-	uint64_t opno = l->parts[s->p].next_opno;
-	for (size_t j = 0; j < i; j++)
-		if (sg[j].p == s->p)
-			opno++;
-	s->op.opno = opno;
-
-	int rc = ledger_view_locked(l, o->counter, o->item, &a->view);
-	if (rc)
-		return rc;
-	if (o->need_known && !a->view.known)
-		return ERR_NOTFOUND;
-	int64_t c = (int64_t)a->view.count;
-	for (size_t j = 0; j <= i; j++)
-		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
-		    strcmp(sg[j].op.item, s->op.item) == 0)
-			c += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
-	a->view.count = c < 0 ? 0 : (uint64_t)c;
-	a->member = s->set && o->add;
-	a->changed = !repeat;
-	a->hlc = s->op.hlc;
-	return 0;
-}
-
-/* Makes a recorded op part of its open batch and of the overlay. */
-static void commit_op(ledger *l, staged *s, uint64_t wall_ms, size_t opn)
-{
-	part *pt = &l->parts[s->p];
-	open_batch *ob = &pt->open;
-	if (ob->len == ob->cap) {
-		ob->cap = ob->cap ? ob->cap * 2 : 64;
-		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
-	}
-	if (!ob->len)
-		ob->first_ms = wall_ms;
-	pend_op *op = &ob->ops[ob->len++];
-	*op = s->op;
-	s->op.counter = NULL;
-	pt->next_opno = op->opno + 1;
-	ob->bytes += opn;
-	l->st.pending_bytes += opn;
-	l->st.pending_ops++;
-	if (op->counts)
-		l->st.ops_accepted++;
-	else
-		l->st.ops_duplicate++;
-	ledger_overlay_add(l, op->counter, strlen(op->counter), op->item, strlen(op->item),
-			   ledger_op_delta(op->kind, op->n, op->counts));
-}
-
-static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, ledger_replay *r)
-{
-	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
-	if (rc == 0) {
-		r->replayed = true;
-		l->st.ops_replayed++;
-	}
-	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
-}
-
-int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
-		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
-{
-	if (replay)
-		memset(replay, 0, sizeof *replay);
-	if (!n || (idem && !replay))
-		return ERR_INVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!op_fits(&ops[i]))
-			return ERR_INVAL;
-	memset(answers, 0, n * sizeof *answers);
-	pthread_mutex_lock(&l->mu);
-	int rc = 0;
-	staged *sg = xcalloc(n, sizeof *sg);
-	char *rendered = NULL;
-	if (idem) {
-		rc = replay_lookup(l, idem, wall_ms, replay);
-		if (rc != ERR_NOTFOUND)
-			goto out; /* replayed (0), a conflict, or the store failed */
-		rc = 0;
-	}
-	if (l->st.pending_bytes >= l->o.budget_bytes) {
-		l->st.ops_refused_budget += n;
-		rc = ERR_FULL;
-		goto out;
-	}
-	hlc saved = l->clock;
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
-	if (rc) {
-		l->clock = saved;
-		goto out;
-	}
-	size_t rlen = 0;
-	if (idem && idem->render)
-		rendered = idem->render(idem->ctx, answers, n, &rlen);
-
-	unsigned char opbuf[32 + KEY_MAX];
-	size_t *opn = xcalloc(n, sizeof *opn);
-	store_batch_clear(l->wb);
-	for (size_t i = 0; i < n; i++) {
-		staged *s = &sg[i];
-		if (s->set) {
-			unsigned char mval[9];
-			mval[0] = s->op.kind == WIRE_ADD ? 1 : 0;
-			store_put_u64(mval + 1, s->op.hlc);
-			store_batch_put(l->wb, s->mkey, s->mkn, mval, 9);
-		}
-		opn[i] = op_encode(&s->op, opbuf);
-		char okey[13];
-		store_batch_put(l->wb, okey, ledger_key_part_seq(okey, 'O', s->p, s->op.opno), opbuf,
-				opn[i]);
-	}
-	if (rendered)
-		idem_batch_put(l->wb, &idem->req, 200, rendered, rlen);
-	rc = store_write(l->db, l->wb);
-	if (rc) {
-		l->clock = saved;
-		free(opn);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		commit_op(l, &sg[i], wall_ms, opn[i]);
-	free(opn);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t p = sg[i].p;
-		if (l->parts[p].open.len < l->o.seal_ops)
-			continue;
-		int src = seal(l, p, wall_ms);
-		if (src)
-			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"", p,
-				  err_str(src));
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(sg[i].op.counter);
-	free(sg);
-	free(rendered);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
-		 uint64_t wall_ms, ledger_answer *a)
-{
-	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
-	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);
-}
-
-int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
-{
-	return idem_sweep(l->db, wall_ms, max);
-}
-
-int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
-{
-	char mkey[KEY_MAX];
-	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
-		return ERR_INVAL;
-	size_t mkn = ledger_key_join(mkey, 'M', counter, item, user);
-	uint64_t stamp;
-	pthread_mutex_lock(&l->mu);
-	int rc = member_locked(l, mkey, mkn, state, &stamp);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 {
 	int rc = 0;
 	pthread_mutex_lock(&l->mu);
+	/* Sealing everything includes what is staged: write it first. */
+	if (force)
+		rc = ledger_group_commit(l, wall_ms);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		open_batch *ob = &l->parts[p].open;
 		if (!ob->len)
 			continue;
 		if (force || wall_ms >= ob->first_ms + l->o.seal_age_ms ||
 		    wall_ms + 60000 < ob->first_ms /* wall clock stepped back */) {
-			int r = seal(l, p, wall_ms);
+			int r = ledger_seal(l, p, wall_ms);
 			if (r && !rc)
 				rc = r;
 		}

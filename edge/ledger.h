@@ -18,8 +18,10 @@
  * bounded cache of snapshot counts, and a bounded cache of counts read
  * through from central for items no snapshot has brought yet.
  *
- * A write is one LevelDB batch (membership + pending op) written before
- * the caller answers. Sealed batches stay until a snapshot shows them
+ * A write's records (membership + pending op) reach LevelDB before the
+ * caller answers: at once (ledger_write_ops), or staged with the other
+ * writes of a loop turn and written with them in one batch
+ * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay until a snapshot shows them
  * applied at central. All functions take the ledger's lock, so any thread
  * may call them; the sink is called with the lock held and must not call
  * back into the ledger.
@@ -121,7 +123,26 @@ typedef struct ledger_stats {
 	uint64_t pending_batches;
 	uint64_t pending_ops;      /* in open batches */
 	uint64_t readthrough_kept; /* read-through counts kept for good */
+	uint64_t commits;          /* store writes of staged ops (groups) */
+	uint64_t commits_failed;   /* of which failed: every op refused */
 } ledger_stats;
+
+/* Group commit. A write staged with a ticket (ledger_stage_ops) is not
+ * written at once: every write staged before the next ledger_commit goes
+ * into the store in one write (one fsync with store.sync), and only then
+ * may its answer be sent. The caller owns the ticket and keeps it in
+ * place until it is resolved; it reads state only on the thread that
+ * staged it, after a ledger_commit there has returned: by then it is
+ * LEDGER_DURABLE or the negative ERR_* of the failed write, in which case
+ * none of the group's ops was recorded. */
+#define LEDGER_GROUP_OPS 1024 /* ops in one group, and in one call */
+
+enum { LEDGER_UNSTAGED = 0, LEDGER_STAGED = 1, LEDGER_DURABLE = 2 };
+
+typedef struct ledger_ticket {
+	int state;                  /* LEDGER_* or a negative ERR_* */
+	struct ledger_ticket *next; /* the ledger's */
+} ledger_ticket;
 
 /* Loads the pending state from db (which the ledger does not own) and
  * rebuilds the overlay. NULL with the reason in err. */
@@ -139,10 +160,25 @@ void ledger_free(ledger *l);
  * need_known whose count this edge does not know. ERR_INVAL for an op
  * out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
- * failed: nothing is recorded in those cases. */
+ * failed: nothing is recorded in those cases. Ops staged by others
+ * (ledger_stage_ops) are written in the same store write. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
 		     ledger_answer *answers, const ledger_idem *idem,
 		     ledger_replay *replay) WARN_UNUSED;
+
+/* As ledger_write_ops, but with t the ops are staged rather than
+ * written: the answers (and replay) are filled in, and t->state is
+ * LEDGER_STAGED until a ledger_commit writes them. Without t it is
+ * ledger_write_ops, which commits the open group, this call's ops
+ * included, before it returns. A replayed answer or an error stages
+ * nothing (t->state stays LEDGER_UNSTAGED). At most LEDGER_GROUP_OPS ops. */
+int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+		     ledger_ticket *t) WARN_UNUSED;
+
+/* Writes every staged op in one store write and resolves their tickets.
+ * 0 (also when nothing was staged) or the write's ERR_IO. */
+int ledger_commit(ledger *l, uint64_t wall_ms);
 
 /* One set-counter op, without an idempotency key. */
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,

@@ -64,6 +64,38 @@ typedef struct rt_entry {
 	uint64_t fetched_mono;
 } rt_entry;
 
+/* The open group (ledger_write.c): ops staged by writes since the last
+ * commit, written together by the next one. */
+#define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
+#define GROUP_IDEM 64    /* idempotency records in one group */
+
+typedef struct group_op {
+	pend_op op;
+	uint32_t p;
+	uint32_t bytes;        /* encoded size: pending bytes once committed */
+	uint16_t mslot, cslot; /* its slots in member[] (set ops) and count[] */
+} group_op;
+
+/* An open-addressed index entry: at is 1 + the index of a staged op. */
+typedef struct group_slot {
+	uint64_t hash;
+	uint32_t at;   /* member[]: the pair's latest op; count[]: the first
+	                  op on the counter and item; 0 = empty */
+	int64_t delta; /* count[]: what the staged ops add to the count */
+} group_slot;
+
+typedef struct group {
+	store_batch *wb;
+	group_op *ops; /* LEDGER_GROUP_OPS */
+	size_t n;
+	uint32_t *per_part; /* staged ops per partition */
+	group_slot member[GROUP_SLOTS];
+	group_slot count[GROUP_SLOTS];
+	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
+	size_t nidem;
+	ledger_ticket *tickets;
+} group;
+
 struct ledger {
 	pthread_mutex_t mu;
 	store *db;
@@ -74,9 +106,23 @@ struct ledger {
 	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
 	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
 	hlc clock;
-	store_batch *wb;
+	store_batch *wb; /* sealing, snapshots: one write at a time */
+	group g;
 	ledger_stats st;
 };
+
+/* A pending op's store record; buf holds 32 + KEY_MAX bytes. */
+size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
+/* A pending op with its three strings in one allocation (at counter). */
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
+		       size_t il, size_t ul);
+/* Seals partition p's open batch: one store write. */
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms);
+/* Sets up and frees the open group (ledger_write.c). */
+void ledger_group_init(ledger *l);
+void ledger_group_free(ledger *l);
+/* Writes the open group (nothing to do when it is empty): 0 or ERR_IO. */
+int ledger_group_commit(ledger *l, uint64_t wall_ms);
 
 /* "tag a 0 b [0 c]" into k (KEY_MAX + 1 bytes); returns its length. */
 size_t ledger_key_join(char *k, char tag, const char *a, const char *b, const char *c);
@@ -97,6 +143,10 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 
 /* Count, version and freshness of (counter, item) as this edge shows it. */
 int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out);
+/* The same with plus (ops not in the overlay yet) added before the count
+ * is clamped at 0. */
+int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
+			    ledger_view *out);
 void ledger_views_free(ledger *l);
 /* Applies a pump to partition p (ledger.c). */
 void ledger_pump_part(ledger *l, uint32_t p);

@@ -211,6 +211,12 @@ static int rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, con
 
 int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out)
 {
+	return ledger_view_plus_locked(l, counter, item, 0, out);
+}
+
+int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
+			    ledger_view *out)
+{
 	char key[KEY_MAX];
 	size_t kn = ledger_pair_key(key, counter, strlen(counter), item, strlen(item));
 	uint32_t p = ledger_part_of(l, item);
@@ -237,7 +243,7 @@ int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_
 			rc = rt_keep(l, key, kn, e, pt);
 			if (rc)
 				return rc;
-			return ledger_view_locked(l, counter, item, out);
+			return ledger_view_plus_locked(l, counter, item, plus, out);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -247,7 +253,7 @@ int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_
 		out->as_of = e->as_of;
 		out->known = true;
 	}
-	int64_t c = (int64_t)base + delta;
+	int64_t c = (int64_t)base + delta + plus;
 	out->count = c < 0 ? 0 : (uint64_t)c;
 	return 0;
 }

@@ -85,6 +85,8 @@ const cfg_opt edge_options[] = {
 	    "read-through counts and memberships kept in memory (each)"),
 	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
 	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
+	OPT("store", "group_commit", CFG_BOOL, group_commit, "true", 0, 0,
+	    "write the ops of one loop turn in one store write (one fsync)"),
 	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
 	    "partition count, fixed per deployment"),
 	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),
@@ -130,14 +132,15 @@ static void log_stats(edge *e)
 		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
 		 " snapshot_retries=%" PRIu64
 		 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
-		 " readthrough_kept=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
+		 " readthrough_kept=%" PRIu64 " commits=%" PRIu64 " commits_failed=%" PRIu64
+		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
 		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64,
 		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
 		 us.offset_resets, us.snapshot_retries, as->readthrough_asked, as->readthrough_failed,
-		 ls.readthrough_kept, as->unknown_503, as->not_modified, cs.requests,
+		 ls.readthrough_kept, ls.commits, ls.commits_failed, as->unknown_503, as->not_modified, cs.requests,
 		 cs.coalesced);
 }
 
@@ -249,7 +252,6 @@ static int start(edge *e, char *err, size_t errlen)
 		.member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
 		.member_entries = (size_t)cfg->readthrough_entries,
 	};
-	api_init(&e->api);
 	if (cfg->dev_identity)
 		log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted as the user; "
 			 "never run this way in production",
@@ -258,6 +260,12 @@ static int start(edge *e, char *err, size_t errlen)
 	e->base = event_base_new();
 	if (!e->base) {
 		snprintf(err, errlen, "event_base_new failed");
+		return ERR_IO;
+	}
+	e->api.base = e->base;
+	e->api.group_commit = cfg->group_commit;
+	if (api_init(&e->api)) {
+		snprintf(err, errlen, "api setup failed");
 		return ERR_IO;
 	}
 	http_config hc = {

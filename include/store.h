@@ -48,6 +48,9 @@ void store_batch_clear(store_batch *b);
 void store_batch_free(store_batch *b);
 /* Applies the batch atomically. 0 or ERR_IO. */
 int store_write(store *db, store_batch *b) WARN_UNUSED;
+/* Tests only: the next n store_write calls fail with ERR_IO, writing
+ * nothing, as on a full disk. Any thread. */
+void store_fail_writes(store *db, unsigned n);
 
 /* Iterates keys that start with prefix, in order. The pointers returned by
  * store_iter_next stay valid until the next call. */

@@ -56,7 +56,7 @@ static void setup(void)
 	T.a.cfg = (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
 			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
 			       .member_entries = 16};
-	api_init(&T.a);
+	cr_assert_eq(api_init(&T.a), 0);
 }
 
 static void teardown(void)

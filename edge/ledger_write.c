@@ -1,0 +1,451 @@
+/* ledger_write.c - the edge's write path (ledger.h): ops staged into the
+ * open group, and the group commit that makes them durable.
+ *
+ * A write stages its ops: their membership and pending-op records go into
+ * the group's store batch, and two small indexes let later writes of the
+ * same group see the memberships and count changes staged before them.
+ * Nothing a reader sees (overlay, open batches, stats) changes until the
+ * group is written: ledger_group_commit writes it in one store write,
+ * then makes every op part of its open batch and of the overlay, and
+ * resolves the group's tickets. A failed write drops the whole group: no
+ * op of it is recorded and every ticket carries the error.
+ *
+ * Owns the group (struct ledger's g). Every entry point takes the ledger's
+ * mutex; the static helpers expect it held.
+ */
+#include "ledger_int.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "counter.h"
+#include "log.h"
+#include "xmem.h"
+
+/* --- the group's indexes ---------------------------------------------------- */
+
+void ledger_group_init(ledger *l)
+{
+	group *g = &l->g;
+	g->wb = store_batch_new();
+	g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
+	g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
+}
+
+/* Forgets what the group staged (the ops' strings are gone already). */
+static void group_reset(group *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		group_op *go = &g->ops[i];
+		g->per_part[go->p] = 0;
+		g->member[go->mslot].at = 0;
+		g->count[go->cslot].at = 0;
+	}
+	g->n = 0;
+	g->nidem = 0;
+	g->tickets = NULL;
+	store_batch_clear(g->wb);
+}
+
+void ledger_group_free(ledger *l)
+{
+	group *g = &l->g;
+	if (!g->ops)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		free(g->ops[i].op.counter);
+	for (ledger_ticket *t = g->tickets; t; t = t->next)
+		t->state = ERR_CLOSED;
+	free(g->ops);
+	free(g->per_part);
+	store_batch_free(g->wb);
+	memset(g, 0, sizeof *g);
+}
+
+/* A hash of "a 0 b [0 c]". */
+static uint64_t hash3(const char *a, const char *b, const char *c)
+{
+	char k[KEY_MAX + IDEM_KEY_MAX + 8];
+	size_t al = strlen(a), bl = strlen(b), cl = c ? strlen(c) : 0, n = 0;
+	if (al + bl + cl + 2 > sizeof k)
+		return XXH3_64bits(a, al) ^ XXH3_64bits(b, bl) ^ (c ? XXH3_64bits(c, cl) : 0);
+	memcpy(k, a, al + 1);
+	n += al + 1;
+	memcpy(k + n, b, bl);
+	n += bl;
+	if (c) {
+		k[n++] = 0;
+		memcpy(k + n, c, cl);
+		n += cl;
+	}
+	return XXH3_64bits(k, n);
+}
+
+/* The slot of (counter, item[, user]) in an index: its own, or the empty
+ * one where it goes. The group never holds more than half the slots. */
+static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const pend_op *op,
+			bool pair)
+{
+	for (size_t s = h & (GROUP_SLOTS - 1);; s = (s + 1) & (GROUP_SLOTS - 1)) {
+		const group_slot *gs = &idx[s];
+		if (!gs->at)
+			return s;
+		const pend_op *o = &g->ops[gs->at - 1].op;
+		if (gs->hash == h && strcmp(o->counter, op->counter) == 0 &&
+		    strcmp(o->item, op->item) == 0 && (!pair || strcmp(o->user, op->user) == 0))
+			return s;
+	}
+}
+
+/* --- staging ---------------------------------------------------------------- */
+
+static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
+{
+	char *buf;
+	size_t len;
+	int rc = store_get(l->db, mkey, kn, &buf, &len);
+	*state = -1;
+	*stamp = 0;
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (len == 9 && (buf[0] == 0 || buf[0] == 1)) {
+		*state = buf[0];
+		*stamp = store_get_u64((unsigned char *)buf + 1);
+	}
+	free(buf);
+	return 0;
+}
+
+/* An op of this call, ready to be staged. */
+typedef struct staged {
+	pend_op op;
+	uint32_t p;
+	bool set;
+	uint64_t mhash, chash; /* of the pair, of counter and item */
+	char mkey[KEY_MAX];
+	size_t mkn;
+} staged;
+
+static bool op_fits(const ledger_op *o)
+{
+	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
+	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
+		return false;
+	return !o->sum || (o->n >= 1 && o->n <= COUNTER_SUM_MAX);
+}
+
+/* The membership of the set op at i, after the ops before it in this call,
+ * else in the group, else in the store, and the clock of the op that set
+ * it. */
+static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, int *state,
+			uint64_t *stamp)
+{
+	for (size_t j = i; j-- > 0;) {
+		if (sg[j].set && sg[j].mkn == sg[i].mkn && memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
+			*state = sg[j].op.kind == WIRE_ADD;
+			*stamp = sg[j].op.hlc;
+			return 0;
+		}
+	}
+	group *g = &l->g;
+	const group_slot *gs = &g->member[slot_find(g, g->member, sg[i].mhash, &sg[i].op, true)];
+	if (gs->at) {
+		const pend_op *o = &g->ops[gs->at - 1].op;
+		*state = o->kind == WIRE_ADD;
+		*stamp = o->hlc;
+		return 0;
+	}
+	int rc = member_locked(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
+		*state = ops[i].prior ? 1 : 0;
+	return rc;
+}
+
+/* Fills sg[i] and its answer; nothing is staged yet. */
+static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
+		 ledger_answer *a)
+{
+	const ledger_op *o = &ops[i];
+	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
+	staged *s = &sg[i];
+	group *g = &l->g;
+	s->set = !o->sum;
+	s->p = ledger_part_of(l, o->item);
+	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
+	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
+	s->op.n = o->sum ? o->n : 1;
+	s->chash = hash3(o->counter, o->item, NULL);
+	uint64_t seen = 0;
+	bool repeat = false;
+	if (s->set) {
+		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
+		s->mhash = hash3(o->counter, o->item, o->user);
+		int state;
+		int rc = state_before(l, ops, sg, i, &state, &seen);
+		if (rc)
+			return rc;
+		repeat = state == (o->add ? 1 : 0);
+	}
+	/* A client's clock counts only when it is not too far ahead of ours;
+	 * per pair, a later op here always gets a later clock. */
+	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
+		seen = o->client_hlc;
+	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
+	s->op.counts = !repeat;
+	uint64_t opno = l->parts[s->p].next_opno + g->per_part[s->p];
+	for (size_t j = 0; j < i; j++)
+		if (sg[j].p == s->p)
+			opno++;
+	s->op.opno = opno;
+
+	/* The count this user sees: with the ops staged before this one in
+	 * the group and in this call, which are written with it or not at all. */
+	int64_t plus = 0;
+	const group_slot *gs = &g->count[slot_find(g, g->count, s->chash, &s->op, false)];
+	if (gs->at)
+		plus += gs->delta;
+	for (size_t j = 0; j <= i; j++)
+		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
+		    strcmp(sg[j].op.item, s->op.item) == 0)
+			plus += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
+	int rc = ledger_view_plus_locked(l, o->counter, o->item, plus, &a->view);
+	if (rc)
+		return rc;
+	if (o->need_known && !a->view.known)
+		return ERR_NOTFOUND;
+	a->member = s->set && o->add;
+	a->changed = !repeat;
+	a->hlc = s->op.hlc;
+	return 0;
+}
+
+/* Moves the staged op s into the group: its store records and indexes. */
+static void group_add(ledger *l, staged *s)
+{
+	group *g = &l->g;
+	unsigned char buf[32 + KEY_MAX];
+	if (s->set) {
+		buf[0] = s->op.kind == WIRE_ADD ? 1 : 0;
+		store_put_u64(buf + 1, s->op.hlc);
+		store_batch_put(g->wb, s->mkey, s->mkn, buf, 9);
+	}
+	size_t n = ledger_op_encode(&s->op, buf);
+	char okey[13];
+	store_batch_put(g->wb, okey, ledger_key_part_seq(okey, 'O', s->p, s->op.opno), buf, n);
+
+	uint32_t at = (uint32_t)g->n + 1;
+	group_op *go = &g->ops[g->n++];
+	go->op = s->op;
+	go->p = s->p;
+	go->bytes = (uint32_t)n;
+	s->op.counter = NULL; /* the group owns the strings now */
+	g->per_part[s->p]++;
+	size_t cs = slot_find(g, g->count, s->chash, &go->op, false);
+	if (!g->count[cs].at)
+		g->count[cs] = (group_slot){.hash = s->chash, .at = at, .delta = 0};
+	g->count[cs].delta += ledger_op_delta(go->op.kind, go->op.n, go->op.counts);
+	go->cslot = (uint16_t)cs;
+	/* A sum op has no pair and takes no member slot; clearing slot 0 at
+	 * the reset is harmless, as every slot is cleared then. */
+	go->mslot = 0;
+	if (s->set) {
+		size_t ms = slot_find(g, g->member, s->mhash, &go->op, true);
+		g->member[ms] = (group_slot){.hash = s->mhash, .at = at};
+		go->mslot = (uint16_t)ms;
+	}
+}
+
+/* --- commit ----------------------------------------------------------------- */
+
+/* Makes a written op part of its open batch and of the overlay. */
+static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
+{
+	part *pt = &l->parts[go->p];
+	open_batch *ob = &pt->open;
+	if (ob->len == ob->cap) {
+		ob->cap = ob->cap ? ob->cap * 2 : 64;
+		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
+	}
+	if (!ob->len)
+		ob->first_ms = wall_ms;
+	pend_op *op = &ob->ops[ob->len++];
+	*op = go->op;
+	go->op.counter = NULL;
+	pt->next_opno = op->opno + 1;
+	ob->bytes += go->bytes;
+	l->st.pending_bytes += go->bytes;
+	l->st.pending_ops++;
+	if (op->counts)
+		l->st.ops_accepted++;
+	else
+		l->st.ops_duplicate++;
+	ledger_overlay_add(l, op->counter, strlen(op->counter), op->item, strlen(op->item),
+			   ledger_op_delta(op->kind, op->n, op->counts));
+}
+
+int ledger_group_commit(ledger *l, uint64_t wall_ms)
+{
+	group *g = &l->g;
+	if (!g->n)
+		return 0;
+	int rc = store_write(l->db, g->wb);
+	l->st.commits++;
+	if (rc) {
+		l->st.commits_failed++;
+		for (size_t i = 0; i < g->n; i++)
+			free(g->ops[i].op.counter);
+	} else {
+		for (size_t i = 0; i < g->n; i++)
+			commit_op(l, &g->ops[i], wall_ms);
+	}
+	for (ledger_ticket *t = g->tickets; t; t = t->next)
+		t->state = rc ? rc : LEDGER_DURABLE;
+	/* Partitions that filled a batch seal now; the reset below needs the
+	 * ops' partitions, so seal first. */
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		uint32_t p = g->ops[i].p;
+		if (l->parts[p].open.len < l->o.seal_ops)
+			continue;
+		int src = ledger_seal(l, p, wall_ms);
+		if (src)
+			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"", p,
+				  err_str(src));
+	}
+	group_reset(g);
+	return rc;
+}
+
+int ledger_commit(ledger *l, uint64_t wall_ms)
+{
+	pthread_mutex_lock(&l->mu);
+	int rc = ledger_group_commit(l, wall_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* --- entry points ----------------------------------------------------------- */
+
+static uint64_t idem_hash(const idem_req *r)
+{
+	return hash3(r->user, r->key, NULL);
+}
+
+static bool idem_staged(const group *g, uint64_t h)
+{
+	for (size_t i = 0; i < g->nidem; i++)
+		if (g->idem[i] == h)
+			return true;
+	return false;
+}
+
+static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, ledger_replay *r)
+{
+	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
+	if (rc == 0) {
+		r->replayed = true;
+		l->st.ops_replayed++;
+	}
+	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
+}
+
+int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+		     ledger_ticket *t)
+{
+	if (replay)
+		memset(replay, 0, sizeof *replay);
+	if (t)
+		*t = (ledger_ticket){LEDGER_UNSTAGED, NULL};
+	if (!n || n > LEDGER_GROUP_OPS || (idem && !replay))
+		return ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!op_fits(&ops[i]))
+			return ERR_INVAL;
+	memset(answers, 0, n * sizeof *answers);
+	pthread_mutex_lock(&l->mu);
+	group *g = &l->g;
+	int rc = 0;
+	staged *sg = xcalloc(n, sizeof *sg);
+	char *rendered = NULL;
+	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
+	/* A full group, or one holding a record for this key (a retry faster
+	 * than a loop turn), is written first: the retry must see it. */
+	if (g->n + n > LEDGER_GROUP_OPS || (idem && (g->nidem == GROUP_IDEM || idem_staged(g, ih))))
+		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
+	if (idem) {
+		rc = replay_lookup(l, idem, wall_ms, replay);
+		if (rc != ERR_NOTFOUND)
+			goto out; /* replayed (0), a conflict, or the store failed */
+		rc = 0;
+	}
+	if (l->st.pending_bytes >= l->o.budget_bytes) {
+		l->st.ops_refused_budget += n;
+		rc = ERR_FULL;
+		goto out;
+	}
+	hlc saved = l->clock;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
+	if (rc) {
+		l->clock = saved;
+		goto out;
+	}
+	if (idem && idem->render) {
+		size_t rlen = 0;
+		rendered = idem->render(idem->ctx, answers, n, &rlen);
+		idem_batch_put(g->wb, &idem->req, 200, rendered, rlen);
+		g->idem[g->nidem++] = ih;
+	}
+	for (size_t i = 0; i < n; i++)
+		group_add(l, &sg[i]);
+	if (t) {
+		t->state = LEDGER_STAGED;
+		t->next = g->tickets;
+		g->tickets = t;
+	} else {
+		rc = ledger_group_commit(l, wall_ms);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(sg[i].op.counter);
+	free(sg);
+	free(rendered);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
+{
+	return ledger_stage_ops(l, ops, n, wall_ms, answers, idem, replay, NULL);
+}
+
+int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
+		 uint64_t wall_ms, ledger_answer *a)
+{
+	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
+	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);
+}
+
+int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
+{
+	return idem_sweep(l->db, wall_ms, max);
+}
+
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
+{
+	char mkey[KEY_MAX];
+	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
+		return ERR_INVAL;
+	size_t mkn = ledger_key_join(mkey, 'M', counter, item, user);
+	uint64_t stamp;
+	pthread_mutex_lock(&l->mu);
+	int rc = member_locked(l, mkey, mkn, state, &stamp);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
