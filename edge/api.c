@@ -847,6 +847,7 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 void api_handle(void *ctx, const http_request *req, http_response *resp)
 {
 	api *a = ctx;
+	a->st.requests++;
 	need n = {.on = a->cc != NULL};
 	sbuf_init(&n.items);
 	parked *p = api_park_get(a);

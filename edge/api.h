@@ -47,6 +47,7 @@ typedef struct api_config {
 } api_config;
 
 typedef struct api_stats {
+	uint64_t requests;           /* handled by this api (this worker) */
 	uint64_t readthrough_asked;  /* requests sent to central */
 	uint64_t readthrough_failed; /* no usable answer */
 	uint64_t unknown_503;        /* reads refused: count unknown, central unreachable */

@@ -45,6 +45,7 @@ typedef struct edge_config {
 	int64_t store_cache_mb;
 	bool store_sync;
 	bool group_commit;
+	int64_t workers;
 	int64_t partitions;
 	int64_t clock_skew_ms; /* drills only: run this edge's clock ahead/behind */
 	char *batch_topic;

@@ -2,14 +2,17 @@
  *
  *   edge -c FILE [-s section.key=value]...
  *
- * One event loop (libevent) serves HTTP and, on a 10 ms timer, the Kafka
- * uplink and batch sealing. SIGTERM/SIGINT: stop accepting, seal every
+ * edge.workers event loops (libevent) serve HTTP, each on its own thread
+ * (the first on the main thread), all sharing the ledger and the Kafka
+ * producer; the main loop also runs, on a 10 ms timer, the Kafka uplink
+ * and batch sealing. SIGTERM/SIGINT: stop accepting, seal every
  * open batch, hand what is sealed to Kafka within a deadline, exit 0;
  * what Kafka did not take stays in the store for the next start.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include "log.h"
 #include "store.h"
 #include "uplink.h"
+#include "xmem.h"
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                         \
 	{sec, name, type, offsetof(edge_config, field), def, lo, hi, false, help}
@@ -36,6 +40,8 @@ const cfg_opt edge_options[] = {
 	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
 	OPT("clock", "skew_ms", CFG_INT, clock_skew_ms, "0", -86400000, 86400000,
 	    "drills only: the wall clock runs this far ahead (negative: behind)"),
+	OPT("edge", "workers", CFG_INT, workers, "1", 1, 64,
+	    "HTTP event loops (threads) sharing the listeners, the store and Kafka"),
 	OPT("edge", "types", CFG_STR, types, "post,reel,comment,story", 0, 0, "item types"),
 	OPT("counters", "set", CFG_STR, set_counters, "likes,saves", 0, 0,
 	    "counters of distinct users"),
@@ -99,30 +105,56 @@ const cfg_opt edge_options[] = {
 };
 const size_t edge_noptions = sizeof edge_options / sizeof edge_options[0];
 
+/* One event loop serving HTTP: worker 0 runs on the main loop (which also
+ * runs the tick and the signals), the others on threads of their own. */
+typedef struct worker {
+	struct event_base *base; /* worker 0: the edge's */
+	http_server *http;
+	central_client *cc;
+	api api;
+	size_t index;
+	struct event *stats_ev; /* its own 30 s stats line */
+	pthread_t thread;
+	bool started; /* its thread runs */
+} worker;
+
 typedef struct edge {
 	edge_config cfg;
 	struct event_base *base;
-	http_server *http;
 	store *db;
 	ledger *lg;
 	uplink *up;
-	central_client *cc;
-	api api;
+	api tmpl; /* types, counters and api settings every worker copies */
+	worker *w;
+	size_t nw;
 	log_limit seal_errors;
 	struct event *tick, *sigterm, *sigint;
 	uint64_t next_pump, next_stats, next_sweep;
 } edge;
 
+/* api and central-client counters of one worker: from its own thread, or
+ * from the main thread once that worker's loop has stopped. */
+static void log_worker_stats(size_t i, worker *w)
+{
+	central_client_stats cs = {0};
+	if (w->cc)
+		central_client_get_stats(w->cc, &cs);
+	const api_stats *as = &w->api.st;
+	log_info("worker stats",
+		 "worker=%zu requests=%" PRIu64 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
+		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64 " replayed=%" PRIu64
+		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
+		 " central_failures=%" PRIu64,
+		 i, as->requests, as->readthrough_asked, as->readthrough_failed, as->unknown_503,
+		 as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures);
+}
+
 static void log_stats(edge *e)
 {
 	ledger_stats ls;
 	uplink_stats us;
-	central_client_stats cs = {0};
 	ledger_get_stats(e->lg, &ls);
 	uplink_get_stats(e->up, &us);
-	if (e->cc)
-		central_client_get_stats(e->cc, &cs);
-	const api_stats *as = &e->api.st;
 	log_info("stats",
 		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " ops_replayed=%" PRIu64
 		 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64
@@ -130,18 +162,14 @@ static void log_stats(edge *e)
 		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
 		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
 		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
-		 " snapshot_retries=%" PRIu64
-		 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
-		 " readthrough_kept=%" PRIu64 " commits=%" PRIu64 " commits_failed=%" PRIu64
-		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
-		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64,
+		 " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
+		 " commits_failed=%" PRIu64,
 		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
-		 us.offset_resets, us.snapshot_retries, as->readthrough_asked, as->readthrough_failed,
-		 ls.readthrough_kept, ls.commits, ls.commits_failed, as->unknown_503, as->not_modified, cs.requests,
-		 cs.coalesced);
+		 us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
+		 ls.commits_failed);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -182,6 +210,150 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(e->base);
 }
 
+static void on_worker_stats(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker *w = arg;
+	log_worker_stats(w->index, w);
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* Sets up worker i on its loop: api, central client, HTTP server. */
+static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size_t errlen)
+{
+	edge_config *cfg = &e->cfg;
+	worker *w = &e->w[i];
+	w->base = i == 0 ? e->base : event_base_new();
+	if (!w->base) {
+		snprintf(err, errlen, "event_base_new failed");
+		return ERR_IO;
+	}
+	w->api = e->tmpl;
+	w->api.base = w->base;
+	if (cfg->central_ops[0]) {
+		central_client_opts co = {
+			.address = cfg->central_ops,
+			.token = cfg->central_token,
+			.timeout_ms = (unsigned)cfg->central_timeout_ms,
+		};
+		w->cc = central_client_new(w->base, &co, err, errlen);
+		if (!w->cc)
+			return ERR_CONFIG;
+		w->api.cc = w->cc;
+	}
+	if (api_init(&w->api)) {
+		snprintf(err, errlen, "api setup failed");
+		return ERR_IO;
+	}
+	w->http = http_server_new(w->base, hc, api_handle, &w->api, err, errlen);
+	if (!w->http)
+		return ERR_IO;
+	w->index = i;
+	w->stats_ev = event_new(w->base, -1, EV_PERSIST, on_worker_stats, w);
+	struct timeval tv = {30, 0};
+	if (!w->stats_ev || event_add(w->stats_ev, &tv)) {
+		snprintf(err, errlen, "event setup failed");
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* "host:port" with the port replaced (for workers after the first, when
+ * the configured port is 0 and the first worker got one from the
+ * kernel). */
+static void with_port(char *out, size_t cap, const char *addr, int port)
+{
+	const char *colon = strrchr(addr, ':');
+	int hl = colon ? (int)(colon - addr) : (int)strlen(addr);
+	snprintf(out, cap, "%.*s:%d", hl, addr, port);
+}
+
+/* Every worker listens on the same addresses (SO_REUSEPORT: the kernel
+ * spreads new connections over them); all share the ledger, the store
+ * and the Kafka producer. */
+static int workers_start(edge *e, char *err, size_t errlen)
+{
+	edge_config *cfg = &e->cfg;
+	http_config hc = {
+		.listen = cfg->listen,
+		.tls_listen = cfg->tls_listen,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.max_body = (size_t)cfg->max_body,
+		.max_header_list = (size_t)cfg->max_header_list,
+		.max_streams = (unsigned)cfg->max_streams,
+	};
+	char listen[128], tls_listen[128];
+	for (size_t i = 0; i < e->nw; i++) {
+		int rc = worker_init(e, i, &hc, err, errlen);
+		if (rc)
+			return rc;
+		if (i == 0) {
+			/* Port 0: the others bind the port the first one got. */
+			int p = http_server_port(e->w[0].http, false);
+			if (p > 0 && hc.listen && hc.listen[0]) {
+				with_port(listen, sizeof listen, hc.listen, p);
+				hc.listen = listen;
+			}
+			p = http_server_port(e->w[0].http, true);
+			if (p > 0 && hc.tls_listen && hc.tls_listen[0]) {
+				with_port(tls_listen, sizeof tls_listen, hc.tls_listen, p);
+				hc.tls_listen = tls_listen;
+			}
+		}
+	}
+	for (size_t i = 1; i < e->nw; i++) {
+		worker *w = &e->w[i];
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			snprintf(err, errlen, "cannot start worker %zu", i);
+			return ERR_IO;
+		}
+		w->started = true;
+	}
+	return 0;
+}
+
+/* Stops the worker threads' loops (libevent's locking makes the break
+ * safe from this thread) and waits for them. */
+static void workers_stop(edge *e)
+{
+	for (size_t i = 1; i < e->nw; i++) {
+		worker *w = &e->w[i];
+		if (!w->started)
+			continue;
+		event_base_loopbreak(w->base);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+}
+
+static void workers_free(edge *e)
+{
+	workers_stop(e);
+	for (size_t i = 0; i < e->nw; i++) {
+		worker *w = &e->w[i];
+		if (w->stats_ev)
+			event_free(w->stats_ev);
+		if (w->http)
+			http_server_free(w->http);
+		central_client_free(w->cc);
+		if (w->base)
+			api_free(&w->api);
+		if (i > 0 && w->base)
+			event_base_free(w->base);
+	}
+	free(e->w);
+	e->w = NULL;
+	e->nw = 0;
+}
+
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
@@ -190,12 +362,12 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "edge.id and edge.region must match [a-z0-9_-]{1,64}");
 		return ERR_CONFIG;
 	}
-	if (item_parse_names(cfg->types, e->api.types, item_type_valid)) {
+	if (item_parse_names(cfg->types, e->tmpl.types, item_type_valid)) {
 		snprintf(err, errlen, "edge.types: comma-separated [a-z0-9_] names");
 		return ERR_CONFIG;
 	}
 	char cerr[128];
-	if (counters_parse(&e->api.counters, cfg->set_counters, cfg->sum_counters, cerr,
+	if (counters_parse(&e->tmpl.counters, cfg->set_counters, cfg->sum_counters, cerr,
 			   sizeof cerr)) {
 		snprintf(err, errlen, "counters: %s", cerr);
 		return ERR_CONFIG;
@@ -240,10 +412,11 @@ static int start(edge *e, char *err, size_t errlen)
 	 * in order: central drops what it already applied. */
 	ledger_pump(e->lg);
 
-	e->api.lg = e->lg;
-	e->api.ic.dev_header = cfg->dev_identity;
-	e->api.edge_id = cfg->id;
-	e->api.cfg = (api_config){
+	e->tmpl.lg = e->lg;
+	e->tmpl.ic.dev_header = cfg->dev_identity;
+	e->tmpl.edge_id = cfg->id;
+	e->tmpl.group_commit = cfg->group_commit;
+	e->tmpl.cfg = (api_config){
 		.max_items = (unsigned)cfg->max_items,
 		.max_ops = (unsigned)cfg->max_ops,
 		.idem_retention_ms = (uint64_t)cfg->idem_retention_s * 1000,
@@ -256,42 +429,17 @@ static int start(edge *e, char *err, size_t errlen)
 		log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted as the user; "
 			 "never run this way in production",
 			 "edge=%s", cfg->id);
+	if (!cfg->central_ops[0])
+		log_warn("no central.ops: counts this edge never received answer 503", "%s", "");
 
 	e->base = event_base_new();
 	if (!e->base) {
 		snprintf(err, errlen, "event_base_new failed");
 		return ERR_IO;
 	}
-	e->api.base = e->base;
-	e->api.group_commit = cfg->group_commit;
-	if (api_init(&e->api)) {
-		snprintf(err, errlen, "api setup failed");
-		return ERR_IO;
-	}
-	http_config hc = {
-		.listen = cfg->listen,
-		.tls_listen = cfg->tls_listen,
-		.tls_cert = cfg->tls_cert,
-		.tls_key = cfg->tls_key,
-		.max_body = (size_t)cfg->max_body,
-		.max_header_list = (size_t)cfg->max_header_list,
-		.max_streams = (unsigned)cfg->max_streams,
-	};
-	if (cfg->central_ops[0]) {
-		central_client_opts co = {
-			.address = cfg->central_ops,
-			.token = cfg->central_token,
-			.timeout_ms = (unsigned)cfg->central_timeout_ms,
-		};
-		e->cc = central_client_new(e->base, &co, err, errlen);
-		if (!e->cc)
-			return ERR_CONFIG;
-		e->api.cc = e->cc;
-	} else {
-		log_warn("no central.ops: counts this edge never received answer 503", "%s", "");
-	}
-	e->http = http_server_new(e->base, &hc, api_handle, &e->api, err, errlen);
-	if (!e->http)
+	e->nw = (size_t)cfg->workers;
+	e->w = xcalloc(e->nw, sizeof *e->w);
+	if (workers_start(e, err, errlen))
 		return ERR_IO;
 	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
 	struct timeval tv = {0, 10000};
@@ -303,8 +451,11 @@ static int start(edge *e, char *err, size_t errlen)
 		return ERR_IO;
 	}
 	e->next_stats = clock_mono_ms() + 30000;
-	log_info("edge started", "id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64,
-		 cfg->id, cfg->region, cfg->listen, cfg->tls_listen, cfg->partitions);
+	log_info("edge started",
+		 "id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64 " workers=%zu "
+		 "group_commit=%s",
+		 cfg->id, cfg->region, cfg->listen, cfg->tls_listen, cfg->partitions, e->nw,
+		 cfg->group_commit ? "true" : "false");
 	return 0;
 }
 
@@ -313,14 +464,17 @@ static void drain(edge *e)
 {
 	if (!e->lg || !e->up)
 		return;
-	if (e->http)
-		http_server_stop_accepting(e->http);
+	for (size_t i = 0; i < e->nw; i++)
+		if (e->w[i].http)
+			http_server_stop_accepting(e->w[i].http);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
 	if (rc)
 		log_error("final seal failed; ops stay pending on disk", "err=\"%s\"", err_str(rc));
 	ledger_pump(e->lg);
 	uplink_flush(e->up, 5000);
 	log_stats(e);
+	for (size_t i = 0; i < e->nw; i++)
+		log_worker_stats(i, &e->w[i]);
 }
 
 static void stop(edge *e)
@@ -331,17 +485,14 @@ static void stop(edge *e)
 		event_free(e->sigterm);
 	if (e->sigint)
 		event_free(e->sigint);
-	if (e->http)
-		http_server_free(e->http);
-	central_client_free(e->cc);
-	api_free(&e->api);
+	workers_free(e);
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	store_close(e->db);
 	if (e->base)
 		event_base_free(e->base);
-	item_free_names(e->api.types);
-	counters_free(&e->api.counters);
+	item_free_names(e->tmpl.types);
+	counters_free(&e->tmpl.counters);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 
@@ -382,6 +533,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	} else {
 		event_base_dispatch(e.base);
+		workers_stop(&e);
 		drain(&e);
 		rc = 0;
 	}

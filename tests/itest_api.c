@@ -32,7 +32,15 @@ static void dark_setup(void)
 	stack_up(2, 2, 60000);
 }
 
+static void workers_setup(void)
+{
+	S.central_extra = "ops_token = " TOKEN "\n";
+	S.edge_extra = "[central]\ntoken = " TOKEN "\n[edge]\nworkers = 2\n";
+	stack_up(1, 2, 200);
+}
+
 TestSuite(api, .init = api_setup, .fini = stack_down, .timeout = 120);
+TestSuite(workers, .init = workers_setup, .fini = stack_down, .timeout = 120);
 TestSuite(dark, .init = dark_setup, .fini = stack_down, .timeout = 120);
 
 /* --- helpers -------------------------------------------------------------- */
@@ -403,4 +411,46 @@ Test(dark, idempotency_survives_an_edge_restart)
 	proc_sleep_ms(500);
 	cr_assert_eq(central("/v1/items/post/i1/views"), 200);
 	cr_assert_eq(num("count"), 9);
+}
+
+/* --- workers ---------------------------------------------------------------- */
+
+/* The number after "key=" in the last line of edge0.log holding both
+ * needle and "key="; -1 if none. */
+static long long log_num(const char *needle, const char *key)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "grep -h '%s' '%s/edge0.log' | grep -o ' %s=[0-9]*' | tail -1 | cut -d= -f2",
+		 needle, S.dir, key);
+	char o[64];
+	if (proc_capture(o, sizeof o, "%s", cmd) != 0 || !o[0])
+		return -1;
+	return strtoll(o, NULL, 10);
+}
+
+Test(workers, two_workers_share_the_port_and_every_like_counts_once)
+{
+	cr_assert(stack_file_has("edge0.log", "workers=2"), "%s", stack_log_tail("edge0.log"));
+	/* Each curl is a connection of its own: the kernel spreads them over
+	 * the two listeners; all likes land in the one ledger. */
+	enum { N = 32 };
+	char user[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(user, sizeof user, "w%d", i);
+		cr_assert_eq(call(0, "POST", "/v1/items/post/wk/likes", user, NULL), 200, "%s", out);
+	}
+	cr_assert_eq(call(0, "POST", "/v1/items/post/wk/likes", "w0", NULL), 200);
+	cr_assert_eq(num("changed"), 0, "a repeat at either worker is a repeat");
+	edge_reaches(0, "/v1/items/post/wk/likes", N);
+	central_reaches("/v1/items/post/wk/likes", N);
+	/* At a clean stop each worker logs what it served. */
+	cr_assert_eq(proc_stop(S.edge_pid[0], SIGTERM), 0);
+	S.edge_pid[0] = 0;
+	long long w0 = -1, w1 = -1;
+	char needle[64];
+	snprintf(needle, sizeof needle, "worker stats.*worker=0 ");
+	w0 = log_num(needle, "requests");
+	snprintf(needle, sizeof needle, "worker stats.*worker=1 ");
+	w1 = log_num(needle, "requests");
+	cr_assert(w0 > 0 && w1 > 0, "both workers served (%lld and %lld requests)", w0, w1);
 }
