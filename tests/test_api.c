@@ -277,3 +277,18 @@ Test(api, healthz_reports_the_edge)
 	cr_assert_str_eq(body(), "{\"status\":\"ok\",\"edge\":\"e1\"}");
 	cr_assert_eq(req("POST", "/healthz", NULL, NULL, NULL, NULL), 405);
 }
+
+Test(api, an_empty_object_body_is_a_plain_like_and_a_broken_one_is_400)
+{
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u1", "{}", NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"changed\":true"), "%s", body());
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u2", " {\n\t} ", NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"changed\":true"), "%s", body());
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u3", "{", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u3", "{}}", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u3", "}{", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u3", "{}x", NULL, NULL), 400);
+	cr_assert_eq(req("POST", "/v1/items/post/e1/likes", "u3", "{\"hlc\":5}", NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/v1/items/post/e1/likes/me", "u3", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"member\":true"), "%s", body());
+}
