@@ -50,7 +50,8 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps
+.PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps \
+        bench-deps check-bench-deps
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -99,6 +100,35 @@ check-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing missing packages: $$missing"; \
 	  $(MAKE) --no-print-directory deps; \
+	fi
+
+# Packages only `make bench` needs: PostgreSQL, for the naive hot-row
+# baseline. The bench runs its own throwaway cluster; it never uses the
+# Debian one.
+BENCH_PKGS := postgresql postgresql-contrib
+
+# Installing postgresql makes a Debian cluster (15/main) and its service
+# scripts may start it (they do not in a container without systemd or an
+# init system). Nothing needs that server, so any cluster that is online
+# after the install and was not before it (the one this install started)
+# is stopped again; clusters that were already running are left alone.
+bench-deps:
+	@before=$$(pg_lsclusters -h 2>/dev/null | awk '$$4 == "online" { print $$1 "/" $$2 }'); \
+	apt-get update && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(BENCH_PKGS) || exit 1; \
+	for c in $$(pg_lsclusters -h 2>/dev/null | awk '$$4 == "online" { print $$1 "/" $$2 }'); do \
+	  case " $$before " in *" $$c "*) continue ;; esac; \
+	  echo "stopping the PostgreSQL cluster $$c that the package install started"; \
+	  pg_ctlcluster $${c%/*} $${c#*/} stop || exit 1; \
+	done
+
+check-bench-deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(BENCH_PKGS) 2>/dev/null \
+	    | awk '$$NF!="installed"{print $$1}'; \
+	  for p in $(BENCH_PKGS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing benchmark packages: $$missing"; \
+	  $(MAKE) --no-print-directory bench-deps; \
 	fi
 
 # --- run and test -----------------------------------------------------------
@@ -150,9 +180,11 @@ short-drills: $(BINS)
 	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \
 	done
 
-# Side-by-side benchmarks (edge vs nghttpd and Redis, central vs LevelDB);
-# the ratios land in build/bench/latest.json, see docs/performance.md.
-bench: $(BINS)
+# Side-by-side benchmarks (edge vs nghttpd, Redis and a PostgreSQL hot
+# row, convergence between two edges, central vs LevelDB); the ratios land
+# in build/bench/latest.json, see docs/performance.md.
+bench: check-bench-deps
+	@$(MAKE) --no-print-directory all
 	./sim/bench.sh
 
 format:

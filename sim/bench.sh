@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # bench.sh - `make bench`: side-by-side benchmarks of the edge against the
-# stacks it runs on (a bare nghttpd, Redis doing the same job) and of
-# central against a raw LevelDB loop (build/sim bench-central, when built).
-# Ratios measured in one run are the result; absolute rates drift on a
-# shared machine. Writes build/bench/latest.json and prints a table.
+# stacks it runs on (a bare nghttpd, Redis doing the same job), against the
+# naive design (a PostgreSQL hot row, with pgbench), end-to-end convergence
+# between two edges (build/sim converge-probe), and of central against a
+# raw LevelDB loop (build/sim bench-central, when built). Ratios measured
+# in one run are the result; absolute rates drift on a shared machine.
+# Writes build/bench/latest.json and prints a table.
 #
-# Owns: one private temp dir (configs, data, URI lists, h2load output) and
-# every process it starts (broker, central, one edge, nghttpd, redis-server,
-# the load generators), each stopped by PID in the EXIT trap. Loopback only.
+# Owns: one private temp dir (configs, data, URI lists, h2load output, a
+# throwaway PostgreSQL cluster) and every process it starts (broker,
+# central, two edges, nghttpd, redis-server, postgres, the load generators
+# and the probe), each stopped by PID in the EXIT trap. Loopback and a unix
+# socket in the temp dir only; it never touches a system PostgreSQL cluster.
 #
 # Knobs (environment): BENCH_ITEMS distinct items per URI list (120000;
 # each like run sends 4 x that), BENCH_N requests per bare/GET run
 # (1000000), BENCH_BATCH_N batch GETs (100000), BENCH_REDIS_N Redis ops
-# (1000000), BENCH_LAT_S seconds per latency run (10), BENCH_SERVER_CPU (0)
+# (1000000), BENCH_LAT_S seconds per latency run (10), BENCH_PG_S seconds
+# per pgbench run (10), BENCH_PG_BIN where postgres, initdb and pgbench are
+# (the newest /usr/lib/postgresql/*/bin), BENCH_CONV_S seconds of the
+# convergence run (10),
+# BENCH_CONV_AGE_MS the edges' batch.max_age_ms in it (1000),
+# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0)
 # and BENCH_LOAD_CPU (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +33,12 @@ NREQ=${BENCH_N:-1000000}
 NBATCH=${BENCH_BATCH_N:-100000}
 NREDIS=${BENCH_REDIS_N:-1000000}
 LAT_S=${BENCH_LAT_S:-10}
+PG_S=${BENCH_PG_S:-10}
+CONV_S=${BENCH_CONV_S:-10}
+CONV_AGE_MS=${BENCH_CONV_AGE_MS:-1000}
+CONV_POLL_MS=${BENCH_CONV_POLL_MS:-2}
+CONV_EVERY_MS=20     # the probe likes one fresh item this often
+SNAPSHOT_MS=1000     # central's snapshot_interval_ms
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CONNS=4  # h2load processes, one connection each (see h2run)
@@ -37,6 +52,8 @@ declare -A R      # results: key -> number or empty
 declare -A WHY    # key -> reason it is null
 declare -A RATE   # raw rates, req/s
 declare -A LAT    # latency figures, ms
+declare -A CONV   # convergence run: probe figures and settings
+declare -A PG     # PostgreSQL runs: transactions and the final sums
 
 # ---- processes ------------------------------------------------------------
 
@@ -124,26 +141,15 @@ free_port() {
 
 # ---- the stack --------------------------------------------------------------
 
-write_configs() {
-	cat >"$TMP/central.ini" <<EOF
-[central]
-id = bench-central
-data_dir = $TMP/central
-snapshot_interval_ms = 1000
-ops_listen = 127.0.0.1:$OPS_PORT
-ops_token = $TOKEN
-[bus]
-bootstrap_file = $TMP/bootstrap
-[kafka]
-fetch.wait.max.ms = 10
-EOF
-	cat >"$TMP/edge.ini" <<EOF
+# An edge's config; max_age_ms empty keeps the default batch.max_age_ms.
+edge_ini() { # file id port data-dir [max_age_ms]
+	cat >"$1" <<EOF
 [edge]
-id = bench
-region = bench
-data_dir = $TMP/edge
+id = $2
+region = $2
+data_dir = $4
 [http]
-listen = 127.0.0.1:$EDGE_PORT
+listen = 127.0.0.1:$3
 [identity]
 dev_header = true
 [central]
@@ -154,18 +160,39 @@ bootstrap_file = $TMP/bootstrap
 [kafka]
 fetch.wait.max.ms = 10
 EOF
+	if [[ -n ${5:-} ]]; then
+		printf '[batch]\nmax_age_ms = %s\n' "$5" >>"$1"
+	fi
+}
+
+write_configs() {
+	cat >"$TMP/central.ini" <<EOF
+[central]
+id = bench-central
+data_dir = $TMP/central
+snapshot_interval_ms = $SNAPSHOT_MS
+ops_listen = 127.0.0.1:$OPS_PORT
+ops_token = $TOKEN
+[bus]
+bootstrap_file = $TMP/bootstrap
+[kafka]
+fetch.wait.max.ms = 10
+EOF
+	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge"
 }
 
 start_stack() {
+	# The broker first: its mock brokers take random ports, which a port
+	# picked before them could collide with.
+	start broker "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
+		--topic likes.batches:16 --topic likes.snapshots:16 --topic likes.deadletter:1
+	BROKER_PID=$LAST_PID
+	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"
 	free_port
 	OPS_PORT=$PORT
 	free_port
 	EDGE_PORT=$PORT
 	write_configs
-	start broker "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
-		--topic likes.batches:16 --topic likes.snapshots:16 --topic likes.deadletter:1
-	BROKER_PID=$LAST_PID
-	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"
 	start central "$LOAD_CPU" "$BIN/central" -c "$TMP/central.ini"
 	CENTRAL_PID=$LAST_PID
 	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
@@ -173,9 +200,11 @@ start_stack() {
 	EDGE_PID=$LAST_PID
 	wait_until "edge /healthz" 20 \
 		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+	EDGE_B_PID=""
 }
 
 stop_stack() {
+	if [[ -n $EDGE_B_PID ]]; then stop "$EDGE_B_PID"; fi
 	stop "$EDGE_PID"
 	stop "$CENTRAL_PID"
 	stop "$BROKER_PID"
@@ -351,6 +380,111 @@ drain_central() {
 	LIKES_TOTAL=$want
 }
 
+# CPU ticks (user + system) a process has used so far.
+cpu_ticks() { # pid
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Waits until a process uses under a fifth of a CPU over one second, or
+# warns at the deadline.
+wait_idle() { # what seconds pid
+	local what=$1 deadline=$((SECONDS + $2)) pid=$3 hz a b
+	hz=$(getconf CLK_TCK)
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "bench: $what: the process is gone" >&2
+			exit 1
+		fi
+		a=$(cpu_ticks "$pid")
+		sleep 1
+		b=$(cpu_ticks "$pid")
+		if (((b - a) * 5 < hz)); then return 0; fi
+	done
+	WARN+=("$what was still busy after $2 s")
+}
+
+# A number field of a one-line JSON object in a file; empty when absent.
+json_field() { # file key
+	grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null | head -n 1 |
+		sed 's/.*:[[:space:]]*//'
+}
+
+# End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
+# restarted on its store with batch.max_age_ms = CONV_AGE_MS, and edge B
+# (another region, its own store) joins. A steady like load goes to A while
+# sim converge-probe likes a fresh item at A every CONV_EVERY_MS and polls
+# B's counts every CONV_POLL_MS until each like shows there. What bounds a
+# sample: the like waits in A's open batch until the batch is full
+# (batch.max_ops) or CONV_AGE_MS old; Kafka takes it to central, which
+# applies it and publishes it in its next snapshot (every SNAPSHOT_MS);
+# Kafka takes that to B. So about CONV_AGE_MS + SNAPSHOT_MS + transit at
+# worst, less when the load fills batches sooner.
+bench_converge() {
+	if ! "$BIN/sim" help 2>&1 | grep -q converge-probe; then
+		WHY[convergence_p50_ms]="build/sim has no converge-probe command"
+		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
+		return 0
+	fi
+	stop "$EDGE_PID"
+	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "$CONV_AGE_MS"
+	start edge-conv "$SERVER_CPU" "$BIN/edge" -c "$TMP/edge.ini"
+	EDGE_PID=$LAST_PID
+	wait_until "edge /healthz" 20 \
+		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+	free_port
+	local port_b=$PORT
+	edge_ini "$TMP/edge-b.ini" bench-b "$port_b" "$TMP/edge-b" "$CONV_AGE_MS"
+	start edge-b "$LOAD_CPU" "$BIN/edge" -c "$TMP/edge-b.ini"
+	EDGE_B_PID=$LAST_PID
+	wait_until "edge B /healthz" 20 \
+		curl -sf --http2-prior-knowledge "http://127.0.0.1:$port_b/healthz"
+	# B starts by reading every snapshot still in the topic (the mock
+	# broker may have trimmed the oldest: B then logs an offset reset).
+	# Samples taken meanwhile would measure that backlog.
+	wait_idle "edge B (reading the snapshot backlog)" 120 "$EDGE_B_PID"
+
+	# The load: half the like peak, but no faster than one URI list of
+	# distinct (user, item) pairs lasts CONV_S seconds.
+	local rate=$((${RATE[like]:-0} / 2)) most=$((ITEMS * CONNS / CONV_S))
+	((rate > most)) && rate=$most
+	((rate < CONNS)) && rate=$CONNS
+	CONV[load_target]=$rate
+	echo "convergence: like load on edge A (pid $EDGE_PID) at $rate/s for ${CONV_S}s;" \
+		"probe polls edge B (pid $EDGE_B_PID) on port $port_b"
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") "$BIN/sim" converge-probe --a "$EDGE_PORT" --b "$port_b" \
+		--duration-ms $((CONV_S * 1000)) --interval-ms "$CONV_EVERY_MS" \
+		--poll-ms "$CONV_POLL_MS" --timeout-ms 20000 --prefix "cvg$$-" --json \
+		>"$TMP/probe.json" 2>"$TMP/probe.log" &
+	local probe=$! rc=0 got ok fail non
+	track "$probe"
+	read -r got ok fail non < <(h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" cvgload 1 \
+		$(((rate + CONNS - 1) / CONNS)))
+	wait "$probe" || rc=$?
+	untrack "$probe"
+	CONV[load_rate]=$got
+	if ((fail > 0 || non > 0)); then
+		WARN+=("convergence load: $fail failed, $non non-2xx answers")
+	fi
+	local k
+	for k in likes visible timed_out errors skipped polls poll_errors; do
+		CONV[$k]=$(json_field "$TMP/probe.json" "$k")
+	done
+	for k in min p50 p90 p99 max mean; do
+		CONV[$k]=$(json_field "$TMP/probe.json" "convergence_${k}_ms")
+	done
+	if ((rc != 0)); then
+		WHY[convergence_p50_ms]="sim converge-probe exited with $rc (probe.log in $OUT/logs)"
+		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
+	fi
+	if [[ -n ${CONV[timed_out]} ]] && ((CONV[timed_out] + CONV[errors] > 0)); then
+		WARN+=("convergence: ${CONV[timed_out]} likes never showed at edge B, ${CONV[errors]} failed")
+	fi
+	printf '  %-22s p50 %s  p90 %s  p99 %s  max %s ms  (%s of %s likes visible, load %s/s)\n' \
+		convergence "${CONV[p50]}" "${CONV[p90]}" "${CONV[p99]}" "${CONV[max]}" \
+		"${CONV[visible]}" "${CONV[likes]}" "$got"
+}
+
 bench_bare() {
 	mkdir -p "$TMP/docroot"
 	: >"$TMP/docroot/empty"
@@ -395,6 +529,126 @@ bench_redis() {
 	redis_run redis_aof --appendonly yes --appendfsync everysec
 }
 
+# The naive design from the literature, in PostgreSQL: one counts row per
+# item and an UPDATE like_count = like_count + 1 per like, each its own
+# transaction with synchronous commit (fsync and synchronous_commit on, as
+# by default), over the same items as the edge's like run. A second script
+# does the deduplicating job honestly: one likes (item, user) row per like,
+# INSERT ... ON CONFLICT DO NOTHING, and the count UPDATE only when that
+# row was new, in one statement (one transaction). pgbench runs each with
+# the edge's concurrency (CONNS clients) for PG_S seconds.
+#
+# The cluster is a throwaway one: initdb into TMP/pg, postgres listening
+# only on a unix socket in that dir (no TCP), stopped by PID. postgres
+# refuses to run as root, so as root it runs as the postgres system user
+# the Debian package creates (setpriv execs it: the PID we track is the
+# postmaster's), and TMP becomes 0711 so that user can reach TMP/pg.
+pg_skip() { # reason
+	WHY[edge_like_vs_naive]=$1
+	WHY[edge_like_vs_naive_dedupe]=$1
+	echo "PostgreSQL: skipped: $1"
+}
+
+# One pgbench run; fills RATE[key] (tps) and PG[key.txns].
+pg_run() { # key script seconds
+	local out=$TMP/pgbench.$1.out rc=0
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") "$PG_BIN/pgbench" -n -h "$PG_DIR" -p "$PG_PORT" -U postgres \
+		-c "$CONNS" -j 1 -T "$3" -M prepared -D items="$ITEMS" -f "$2" postgres \
+		>"$out" 2>&1 || rc=$?
+	RATE[$1]=$(awk '/^tps = / { printf "%.0f", $3 }' "$out")
+	PG[$1.txns]=$(awk '/^number of transactions actually processed:/ { print $NF }' "$out")
+	local failed
+	failed=$(awk '/^number of failed transactions:/ { print $5 }' "$out")
+	printf '  %-22s %10s tps    (%s transactions, %s failed)\n' "$1" "${RATE[$1]:-none}" \
+		"${PG[$1.txns]:-none}" "${failed:-?}"
+	if ((rc != 0)) || [[ -z ${RATE[$1]} ]]; then
+		WARN+=("$1: pgbench exited with $rc (pgbench.$1.out in $OUT/logs)")
+		cp "$out" "$TMP/pgbench.$1.log" 2>/dev/null || true
+	fi
+}
+
+bench_pg() {
+	PG_BIN=${BENCH_PG_BIN:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+	if [[ -z $PG_BIN || ! -x $PG_BIN/postgres || ! -x $PG_BIN/pgbench ]]; then
+		pg_skip "PostgreSQL is not installed (make bench installs postgresql, postgresql-contrib)"
+		return 0
+	fi
+	local as=()
+	if ((EUID == 0)); then
+		if ! id -u postgres >/dev/null 2>&1 || ! command -v setpriv >/dev/null; then
+			pg_skip "running as root, and no postgres user or no setpriv to run postgres as it"
+			return 0
+		fi
+		as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+		chmod 0711 "$TMP"
+	fi
+	PG_DIR=$TMP/pg
+	mkdir -p "$PG_DIR"
+	if ((EUID == 0)); then chown postgres:postgres "$PG_DIR"; fi
+	if ! "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
+		--locale=C --no-sync >"$TMP/pg-initdb.log" 2>&1; then
+		pg_skip "initdb failed (pg-initdb.log in $OUT/logs)"
+		return 0
+	fi
+	free_port # only names the socket: listen_addresses is empty
+	PG_PORT=$PORT
+	start postgres "$SERVER_CPU" "${as[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" \
+		-c listen_addresses= -c unix_socket_directories="$PG_DIR" \
+		-c fsync=on -c synchronous_commit=on
+	local pid=$LAST_PID i
+	for ((i = 0; i < 300; i++)); do
+		"$PG_BIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! "$PG_BIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT"; then
+		stop "$pid"
+		pg_skip "postgres did not start (postgres.log in $OUT/logs)"
+		return 0
+	fi
+	echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') (pid $pid)," \
+		"the naive design: a counts row per item, synchronous commit"
+	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres)
+	if ! "${psql[@]}" >"$TMP/pg-setup.log" 2>&1 <<SQL; then
+CREATE TABLE counts (item bigint PRIMARY KEY, like_count bigint NOT NULL);
+CREATE TABLE likes (item bigint NOT NULL, user_id bigint NOT NULL, PRIMARY KEY (item, user_id));
+INSERT INTO counts SELECT g, 0 FROM generate_series(1, $ITEMS) g;
+VACUUM ANALYZE counts;
+CHECKPOINT;
+SQL
+		stop "$pid"
+		pg_skip "creating the tables failed (pg-setup.log in $OUT/logs)"
+		return 0
+	fi
+	cat >"$TMP/pg_hot.sql" <<'SQL'
+\set item random(1, :items)
+UPDATE counts SET like_count = like_count + 1 WHERE item = :item;
+SQL
+	cat >"$TMP/pg_dedupe.sql" <<'SQL'
+\set item random(1, :items)
+\set user random(1, 1000000000000)
+WITH fresh AS (INSERT INTO likes (item, user_id) VALUES (:item, :user) ON CONFLICT DO NOTHING RETURNING 1) UPDATE counts SET like_count = like_count + 1 WHERE item = :item AND EXISTS (SELECT 1 FROM fresh);
+SQL
+	# Untimed first: the first UPDATE of each freshly loaded row moves it
+	# out of its full page, and the first WAL segments are being created.
+	pg_run pg_warmup "$TMP/pg_hot.sql" 2
+	pg_run pg_hot_row "$TMP/pg_hot.sql" "$PG_S"
+	pg_run pg_dedupe "$TMP/pg_dedupe.sql" "$PG_S"
+	# Every committed transaction must show: hot-row UPDATEs plus new likes.
+	local sums
+	sums=$("${psql[@]}" -At -c "SELECT (SELECT sum(like_count) FROM counts), (SELECT count(*) FROM likes)" 2>&1) || true
+	PG[like_count_sum]=${sums%%|*}
+	PG[likes_rows]=${sums##*|}
+	local hot=$((${PG[pg_warmup.txns]:-0} + ${PG[pg_hot_row.txns]:-0}))
+	if ! isnum "${PG[like_count_sum]}" || ! isnum "${PG[likes_rows]}" ||
+		((PG[like_count_sum] != hot + PG[likes_rows])); then
+		WARN+=("PostgreSQL: sum(like_count) ${PG[like_count_sum]} is not the hot-row transactions" \
+			"$hot plus the like rows ${PG[likes_rows]}")
+	fi
+	stop "$pid"
+}
+
 bench_central() {
 	if ! "$BIN/sim" help 2>&1 | grep -q bench-central; then
 		WHY[central_vs_raw_leveldb]="build/sim has no bench-central command yet"
@@ -431,8 +685,12 @@ compute() {
 	R[edge_like_vs_redis_aof]=$(div "${RATE[like]}" "${RATE[redis_aof]}")
 	R[edge_like_cold_vs_bare]=$(div "${RATE[like_cold]}" "${RATE[bare_post]}")
 	R[edge_like_viral_vs_bare]=$(div "${RATE[like_viral]}" "${RATE[bare_post]}")
-	R[edge_like_vs_naive]=""
-	WHY[edge_like_vs_naive]="not measured yet (PostgreSQL is not in this round)"
+	R[edge_like_vs_naive]=$(div "${RATE[like]}" "${RATE[pg_hot_row]:-}")
+	R[edge_like_vs_naive_dedupe]=$(div "${RATE[like]}" "${RATE[pg_dedupe]:-}")
+	if [[ -z ${WHY[convergence_p50_ms]:-} ]]; then
+		R[convergence_p50_ms]=${CONV[p50]:-}
+		R[convergence_p99_ms]=${CONV[p99]:-}
+	fi
 	R[p99_like_ms_at_50pct]=${LAT[like_50.p99]}
 	R[p99_get_ms_at_50pct]=${LAT[get_50.p99]}
 	R[p99_like_ms_at_80pct]=${LAT[like_80.p99]}
@@ -483,7 +741,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_naive central_vs_raw_leveldb p99_like_ms_at_50pct p99_get_ms_at_50pct
 	kafka_msgs_per_1m_likes store_writes_per_1m_likes edge_rss_mb_10m_items
 	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
-	p99_like_ms_at_80pct p99_get_ms_at_80pct)
+	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
+	edge_like_vs_naive_dedupe)
 
 write_json() {
 	local k why=() w first=1
@@ -496,7 +755,8 @@ write_json() {
 		printf ',\n  "reasons": {\n'
 		if ((${#why[@]})); then jobject '    ' WHY "${why[@]}"; fi
 		printf '\n  },\n  "rates_per_s": {\n'
-		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis redis_aof
+		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
+			redis_aof pg_hot_row pg_dedupe
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
 			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
@@ -506,6 +766,12 @@ write_json() {
 			"$(jnum "$LIKES_TOTAL")" "$(jnum "$OPS_APPLIED")"
 		printf '"kafka_msgs": %s, "store_writes": %s},\n' "$(jnum "$BATCHES")" "$(jnum "$WRITES")"
 		printf '  "edge_rss_mb_after_run": %s,\n' "$(jnum "$EDGE_RSS_MB")"
+		printf '  "postgres": {\n'
+		jobject '    ' PG pg_warmup.txns pg_hot_row.txns pg_dedupe.txns like_count_sum likes_rows
+		printf '\n  },\n  "convergence": {\n'
+		jobject '    ' CONV likes visible timed_out errors skipped polls poll_errors \
+			min p50 p90 p99 max mean poll_ms every_ms max_age_ms snapshot_ms load_target load_rate
+		printf '\n  },\n'
 		printf '  "date": %s,\n  "machine": %s,\n  "placement": %s,\n  "settings": %s,\n' \
 			"$(jstr "$DATE")" "$(jstr "$MACHINE")" "$(jstr "$PLACEMENT")" "$(jstr "$SETTINGS")"
 		printf '  "warnings": ['
@@ -551,6 +817,7 @@ print_table() {
 	row "edge count GET / bare GET" edge_get_vs_bare ">=" 0.8
 	row "50-item batch GET cost, in GETs" edge_batch50_vs_get "<=" 3
 	row "edge like / PostgreSQL hot row" edge_like_vs_naive ">=" 100
+	row "edge like / PostgreSQL one row per like" edge_like_vs_naive_dedupe "" ""
 	row "central apply / raw LevelDB" central_vs_raw_leveldb ">=" 1.0
 	row "p99 like ms at 50% of peak" p99_like_ms_at_50pct "<=" 5
 	row "p99 GET ms at 50% of peak" p99_get_ms_at_50pct "<=" 2
@@ -559,12 +826,15 @@ print_table() {
 	row "Kafka messages per 1M likes" kafka_msgs_per_1m_likes "<=" 1000
 	row "store writes per 1M likes" store_writes_per_1m_likes "<=" 1000
 	row "edge RSS MB at 10M items" edge_rss_mb_10m_items "" ""
+	row "convergence p50 ms, ack A -> seen at B" convergence_p50_ms "" ""
+	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
 	echo
 	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
 		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
 		"batch50 all counters ${RATE[batch50_all]};" \
 		"bare POST ${RATE[bare_post]}, bare GET ${RATE[bare_get]};" \
-		"Redis ${RATE[redis]}, Redis AOF ${RATE[redis_aof]}"
+		"Redis ${RATE[redis]}, Redis AOF ${RATE[redis_aof]};" \
+		"PostgreSQL hot row ${RATE[pg_hot_row]:-null} tps, one row per like ${RATE[pg_dedupe]:-null} tps"
 	echo "latency ms (p50/p99/p999): like@50% ${LAT[like_50.p50]}/${LAT[like_50.p99]}/${LAT[like_50.p999]}," \
 		"like@80% ${LAT[like_80.p50]}/${LAT[like_80.p99]}/${LAT[like_80.p999]}," \
 		"GET@50% ${LAT[get_50.p50]}/${LAT[get_50.p99]}/${LAT[get_50.p999]}," \
@@ -572,6 +842,10 @@ print_table() {
 	echo "batching: $LIKES_TOTAL likes POSTed, $OPS_APPLIED ops applied by central in" \
 		"$BATCHES batches (Kafka messages) and $WRITES store writes"
 	echo "edge RSS after the run: ${EDGE_RSS_MB} MB ($((ITEMS + 1)) items in play)"
+	echo "convergence ms (min/p50/p90/p99/max): ${CONV[min]:-}/${CONV[p50]:-}/${CONV[p90]:-}/${CONV[p99]:-}/${CONV[max]:-}," \
+		"${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-0} never;" \
+		"resolution: one poll (${CONV_POLL_MS} ms) + one GET; bound: batch.max_age_ms ($CONV_AGE_MS)" \
+		"+ snapshot_interval_ms ($SNAPSHOT_MS) + Kafka transit, under ${CONV[load_rate]:-0} likes/s"
 	local w
 	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
 	echo "written: $OUT/latest.json"
@@ -586,22 +860,34 @@ main() {
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	if (($(nproc) >= 2)); then
-		PLACEMENT="CPU $SERVER_CPU: the server under test (edge, nghttpd or redis-server), sim bench-central;"
-		PLACEMENT+=" CPU $LOAD_CPU: load generators (h2load, redis-benchmark), central and the embedded broker"
+		PLACEMENT="CPU $SERVER_CPU: the server under test (edge A, nghttpd, redis-server or postgres),"
+		PLACEMENT+=" sim bench-central; CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
+		PLACEMENT+=" central, the embedded broker, edge B and sim converge-probe"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
 	SETTINGS="h2load: $CONNS processes x (-c 1 -m $DEPTH -t 1), one X-User-Id each, POST body '{}';"
 	SETTINGS+=" redis-benchmark -c $CONNS -P $DEPTH EVALSHA; edge store.sync=false (default);"
-	SETTINGS+=" latency runs: h2load --rps for ${LAT_S}s, percentiles from --log-file"
+	SETTINGS+=" latency runs: h2load --rps for ${LAT_S}s, percentiles from --log-file;"
+	SETTINGS+=" PostgreSQL: pgbench -c $CONNS -j 1 -M prepared -T $PG_S, unix socket, fsync and"
+	SETTINGS+=" synchronous_commit on, $ITEMS count rows, otherwise defaults;"
+	SETTINGS+=" convergence: both edges batch.max_ops=1000 batch.max_age_ms=$CONV_AGE_MS,"
+	SETTINGS+=" central snapshot_interval_ms=$SNAPSHOT_MS, kafka fetch.wait.max.ms=10,"
+	SETTINGS+=" a probe like every ${CONV_EVERY_MS} ms, B polled every ${CONV_POLL_MS} ms for ${CONV_S}s"
+	CONV[poll_ms]=$CONV_POLL_MS
+	CONV[every_ms]=$CONV_EVERY_MS
+	CONV[max_age_ms]=$CONV_AGE_MS
+	CONV[snapshot_ms]=$SNAPSHOT_MS
 	printf '{}' >"$TMP/body.json"
 	LAT_LIKES=0
 
 	start_stack
 	bench_edge
+	bench_converge
 	stop_stack
 	bench_bare
 	bench_redis
+	bench_pg
 	bench_central
 	compute
 	write_json

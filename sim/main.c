@@ -5,6 +5,8 @@
  *                          (sim/run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
  *                          (sim/bench_central.c)
+ *   sim converge-probe     ack at one edge -> visible at another
+ *                          (sim/probe.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
@@ -24,6 +26,7 @@
 #include "broker.h"
 #include "log.h"
 #include "partition.h"
+#include "probe.h"
 #include "run.h"
 #include "wire.h"
 #include "xmem.h"
@@ -41,6 +44,9 @@ static void usage(FILE *f)
 	        "  bench-central\n"
 	        "           apply generated likes with central's applier, then with a\n"
 	        "           raw LevelDB read-modify-write loop; print both rates\n"
+	        "  converge-probe\n"
+	        "           like fresh items at one edge, poll another edge's counts,\n"
+	        "           and print how long each like took to show there\n"
 	        "  help     print this text\n"
 	        "\n"
 	        "sim broker options:\n"
@@ -73,7 +79,23 @@ static void usage(FILE *f)
 	        "  --partitions N          Kafka partitions (default 16)\n"
 	        "  --dir PATH              parent of the temp stores (default /tmp)\n"
 	        "  --json                  one JSON object on stdout (table on stderr)\n"
-	        "  --log-level LEVEL       error, warn, info (default) or debug\n",
+	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
+	        "\n"
+	        "sim converge-probe options (both edges must trust X-User-Id):\n"
+	        "  --a PORT                edge that takes the likes (127.0.0.1)\n"
+	        "  --b PORT                edge whose counts are polled (127.0.0.1)\n"
+	        "  --duration-ms N         how long likes are sent (default 10000)\n"
+	        "  --interval-ms N         between two likes (default 20)\n"
+	        "  --poll-ms N             between two polls of B: the resolution\n"
+	        "                          (default 2)\n"
+	        "  --timeout-ms N          a like not visible by then is lost\n"
+	        "                          (default 30000)\n"
+	        "  --batch-items N         items per batch GET, 1..100 (default 100)\n"
+	        "  --max-pending N         likes waiting to show at once (default 1000)\n"
+	        "  --prefix S              item ids are S<n>, users u-S<n>\n"
+	        "                          (default cvg<pid>-)\n"
+	        "  --json                  one JSON object on stdout (table on stderr)\n"
+	        "  --log-level LEVEL       error, warn (default), info or debug\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS);
 }
 
@@ -312,6 +334,122 @@ static int cmd_bench_central(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_converge_probe(int argc, char **argv)
+{
+	enum {
+		OPT_A = 256,
+		OPT_B,
+		OPT_DUR,
+		OPT_INT,
+		OPT_POLL,
+		OPT_TMO,
+		OPT_BATCH,
+		OPT_PEND,
+		OPT_PREFIX,
+		OPT_JSON,
+		OPT_LOG,
+		OPT_HELP
+	};
+	static const struct option longopts[] = {
+	    {"a", required_argument, NULL, OPT_A},
+	    {"b", required_argument, NULL, OPT_B},
+	    {"duration-ms", required_argument, NULL, OPT_DUR},
+	    {"interval-ms", required_argument, NULL, OPT_INT},
+	    {"poll-ms", required_argument, NULL, OPT_POLL},
+	    {"timeout-ms", required_argument, NULL, OPT_TMO},
+	    {"batch-items", required_argument, NULL, OPT_BATCH},
+	    {"max-pending", required_argument, NULL, OPT_PEND},
+	    {"prefix", required_argument, NULL, OPT_PREFIX},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	/* Each option: its bounds and where it goes. */
+	struct {
+		uint64_t lo, hi;
+		uint32_t *dst;
+		const char *what;
+	} num[] = {
+	    [OPT_DUR - OPT_A] = {1, 86400000, NULL, "bad --duration-ms"},
+	    [OPT_INT - OPT_A] = {1, 60000, NULL, "bad --interval-ms"},
+	    [OPT_POLL - OPT_A] = {1, 1000, NULL, "bad --poll-ms"},
+	    [OPT_TMO - OPT_A] = {1, 3600000, NULL, "bad --timeout-ms"},
+	    [OPT_BATCH - OPT_A] = {1, PROBE_BATCH_ITEMS_MAX, NULL, "bad --batch-items"},
+	    [OPT_PEND - OPT_A] = {1, PROBE_PENDING_MAX, NULL, "bad --max-pending"},
+	};
+	probe_opts o;
+	probe_opts_default(&o);
+	num[OPT_DUR - OPT_A].dst = &o.duration_ms;
+	num[OPT_INT - OPT_A].dst = &o.interval_ms;
+	num[OPT_POLL - OPT_A].dst = &o.poll_ms;
+	num[OPT_TMO - OPT_A].dst = &o.timeout_ms;
+	num[OPT_BATCH - OPT_A].dst = &o.batch_items;
+	num[OPT_PEND - OPT_A].dst = &o.max_pending;
+	char users[PROBE_PREFIX_MAX + 3];
+	bool json = false;
+	uint64_t n;
+	opterr = 0;
+	optind = 1;
+	(void)log_set_level("warn"); /* one line per failed like, none per success */
+	int c;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_A:
+		case OPT_B:
+			if (parse_u64(optarg, 1, 65535, &n))
+				return bad_usage(c == OPT_A ? "bad --a" : "bad --b", optarg);
+			*(c == OPT_A ? &o.port_a : &o.port_b) = (int)n;
+			break;
+		case OPT_DUR:
+		case OPT_INT:
+		case OPT_POLL:
+		case OPT_TMO:
+		case OPT_BATCH:
+		case OPT_PEND:
+			if (parse_u64(optarg, num[c - OPT_A].lo, num[c - OPT_A].hi, &n))
+				return bad_usage(num[c - OPT_A].what, optarg);
+			*num[c - OPT_A].dst = (uint32_t)n;
+			break;
+		case OPT_PREFIX:
+			if (strlen(optarg) > PROBE_PREFIX_MAX)
+				return bad_usage("--prefix too long", optarg);
+			o.id_prefix = optarg;
+			snprintf(users, sizeof users, "u-%s", optarg);
+			o.user_prefix = users;
+			break;
+		case OPT_JSON: json = true; break;
+		case OPT_LOG:
+			if (log_set_level(optarg) < 0)
+				return bad_usage("bad --log-level", optarg);
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		case ':': return bad_usage("option needs a value", argv[optind - 1]);
+		default: return bad_usage("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	if (!o.port_a || !o.port_b)
+		return bad_usage("sim converge-probe needs --a and --b", NULL);
+	log_set_component("sim/probe");
+	signal(SIGPIPE, SIG_IGN);
+	probe_result r;
+	char err[256];
+	if (probe_run(&o, &r, err, sizeof err)) {
+		fprintf(stderr, "sim converge-probe: %s\n", err);
+		return 1;
+	}
+	probe_print_table(json ? stderr : stdout, &r);
+	if (json)
+		probe_print_json(stdout, &r);
+	if (!r.visible) {
+		fprintf(stderr, "sim converge-probe: no like became visible at edge B\n");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -323,6 +461,8 @@ int main(int argc, char **argv)
 		return cmd_drill(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench-central") == 0)
 		return cmd_bench_central(argc - 1, argv + 1);
+	if (strcmp(cmd, "converge-probe") == 0)
+		return cmd_converge_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;
