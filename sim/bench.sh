@@ -141,8 +141,9 @@ free_port() {
 
 # ---- the stack --------------------------------------------------------------
 
-# An edge's config; max_age_ms empty keeps the default batch.max_age_ms.
-edge_ini() { # file id port data-dir [max_age_ms]
+# An edge's config; max_age_ms empty keeps the default batch.max_age_ms,
+# workers empty the default edge.workers (1).
+edge_ini() { # file id port data-dir [max_age_ms] [workers]
 	cat >"$1" <<EOF
 [edge]
 id = $2
@@ -162,6 +163,9 @@ fetch.wait.max.ms = 10
 EOF
 	if [[ -n ${5:-} ]]; then
 		printf '[batch]\nmax_age_ms = %s\n' "$5" >>"$1"
+	fi
+	if [[ -n ${6:-} ]]; then
+		printf '[edge]\nworkers = %s\n' "$6" >>"$1"
 	fi
 }
 
@@ -407,6 +411,32 @@ wait_idle() { # what seconds pid
 json_field() { # file key
 	grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null | head -n 1 |
 		sed 's/.*:[[:space:]]*//'
+}
+
+# Scaling from 1 to 2 HTTP workers (edge.workers). A two-core machine
+# cannot give the edge two cores of its own and h2load another, so both
+# runs use one placement: the edge and the load generators on both CPUs.
+# Each worker count gets a like run (fresh users on known items) and a
+# GET run; the ratio of the two rates is the figure.
+bench_workers() {
+	local w both="$SERVER_CPU,$LOAD_CPU" likes=$((ITEMS * CONNS))
+	echo "workers: edge and h2load both on CPUs $both"
+	for w in 1 2; do
+		stop "$EDGE_PID"
+		edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "" "$w"
+		start edge-w$w "$both" "$BIN/edge" -c "$TMP/edge.ini"
+		EDGE_PID=$LAST_PID
+		wait_until "edge /healthz ($w workers)" 20 \
+			curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+		LOAD_CPU=$both measure "like_w$w" "$likes" "$TMP/likes.txt" "wk${w}u" 1 0
+		LOAD_CPU=$both measure "get_w$w" "$NREQ" "$TMP/likes.txt" reader 0 0
+	done
+	stop "$EDGE_PID"
+	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge"
+	start edge "$SERVER_CPU" "$BIN/edge" -c "$TMP/edge.ini"
+	EDGE_PID=$LAST_PID
+	wait_until "edge /healthz" 20 \
+		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
 }
 
 # End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
@@ -686,6 +716,8 @@ compute() {
 	R[edge_like_cold_vs_bare]=$(div "${RATE[like_cold]}" "${RATE[bare_post]}")
 	R[edge_like_viral_vs_bare]=$(div "${RATE[like_viral]}" "${RATE[bare_post]}")
 	R[edge_like_vs_naive]=$(div "${RATE[like]}" "${RATE[pg_hot_row]:-}")
+	R[edge_workers2_vs_1_like]=$(div "${RATE[like_w2]:-}" "${RATE[like_w1]:-}")
+	R[edge_workers2_vs_1_get]=$(div "${RATE[get_w2]:-}" "${RATE[get_w1]:-}")
 	R[edge_like_vs_naive_dedupe]=$(div "${RATE[like]}" "${RATE[pg_dedupe]:-}")
 	if [[ -z ${WHY[convergence_p50_ms]:-} ]]; then
 		R[convergence_p50_ms]=${CONV[p50]:-}
@@ -742,7 +774,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	kafka_msgs_per_1m_likes store_writes_per_1m_likes edge_rss_mb_10m_items
 	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
 	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
-	edge_like_vs_naive_dedupe)
+	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get)
 
 write_json() {
 	local k why=() w first=1
@@ -756,7 +788,7 @@ write_json() {
 		if ((${#why[@]})); then jobject '    ' WHY "${why[@]}"; fi
 		printf '\n  },\n  "rates_per_s": {\n'
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
-			redis_aof pg_hot_row pg_dedupe
+			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
 			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
@@ -828,13 +860,17 @@ print_table() {
 	row "edge RSS MB at 10M items" edge_rss_mb_10m_items "" ""
 	row "convergence p50 ms, ack A -> seen at B" convergence_p50_ms "" ""
 	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
+	row "like rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_like "" ""
+	row "GET rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_get "" ""
 	echo
 	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
 		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
 		"batch50 all counters ${RATE[batch50_all]};" \
 		"bare POST ${RATE[bare_post]}, bare GET ${RATE[bare_get]};" \
 		"Redis ${RATE[redis]}, Redis AOF ${RATE[redis_aof]};" \
-		"PostgreSQL hot row ${RATE[pg_hot_row]:-null} tps, one row per like ${RATE[pg_dedupe]:-null} tps"
+		"PostgreSQL hot row ${RATE[pg_hot_row]:-null} tps, one row per like ${RATE[pg_dedupe]:-null} tps;" \
+		"workers (edge and h2load on CPUs $SERVER_CPU,$LOAD_CPU): like ${RATE[like_w1]:-null} with 1," \
+		"${RATE[like_w2]:-null} with 2; GET ${RATE[get_w1]:-null} with 1, ${RATE[get_w2]:-null} with 2"
 	echo "latency ms (p50/p99/p999): like@50% ${LAT[like_50.p50]}/${LAT[like_50.p99]}/${LAT[like_50.p999]}," \
 		"like@80% ${LAT[like_80.p50]}/${LAT[like_80.p99]}/${LAT[like_80.p999]}," \
 		"GET@50% ${LAT[get_50.p50]}/${LAT[get_50.p99]}/${LAT[get_50.p999]}," \
@@ -883,6 +919,7 @@ main() {
 
 	start_stack
 	bench_edge
+	bench_workers
 	bench_converge
 	stop_stack
 	bench_bare
