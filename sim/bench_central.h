@@ -14,9 +14,15 @@
  *            count, add one and write both (one store write per like),
  *            with central's key layout (central/keys.h).
  *
+ * Both stores are opened with the same options, bench_central_store_opts
+ * (store_opts_default: a 64 MiB block cache, a 10-bit bloom filter, a
+ * 16 MiB write buffer, no fsync, which are also central's defaults), and
+ * the table names them, so the comparison is like for like.
+ *
  * After each run the 'C' counts of "likes" are summed and must equal the
- * number of distinct (item, user) pairs, else the run fails: a rate
- * measured on a wrong result means nothing.
+ * number of distinct (item, user) pairs; after both, every 'C' key of the
+ * two stores must hold the same count (bench_central_compare), else the
+ * run fails: a rate measured on a wrong result means nothing.
  *
  * Single-threaded: the caller's thread does all the work (LevelDB's own
  * compaction thread runs beside it).
@@ -54,10 +60,16 @@ typedef struct bench_central_result {
 	uint64_t batches;        /* wire batches built (= Kafka messages) */
 	uint64_t wire_bytes;     /* their total size */
 	double central_s, raw_s; /* wall time of each timed loop */
+	double central_cpu_s, raw_cpu_s; /* CPU time of the loop's thread (not LevelDB's) */
 	double central_ops_per_s, raw_ops_per_s;
 	uint64_t central_store_writes, raw_store_writes;
 	uint64_t central_total, raw_total; /* sum of the 'C' counts after each run */
+	uint64_t counts_compared;          /* 'C' keys found equal in both stores */
+	store_opts store;                  /* what both stores were opened with */
 } bench_central_result;
+
+/* The options both runs open their stores with. */
+void bench_central_store_opts(store_opts *so);
 
 /* Builds the batches and runs both loops, filling *r. 0; ERR_INVAL for an
  * option out of bounds; ERR_IO when a directory or store failed;
@@ -71,7 +83,15 @@ int bench_central_run(const bench_central_opts *o, bench_central_result *r, char
  * ERR_CORRUPT for a count that is not 8 bytes. */
 int bench_central_total(store *db, const char *counter, uint64_t *total) WARN_UNUSED;
 
-/* A few lines for people: both rates, their ratio, the store writes. */
+/* Walks the 'C' keys of counter in stores a and b side by side: 0 with
+ * the number of keys in *n when both hold the same keys with the same
+ * counts; ERR_CORRUPT (err names the first difference) when they do not;
+ * ERR_IO when a walk failed. */
+int bench_central_compare(store *a, store *b, const char *counter, uint64_t *n, char *err,
+                          size_t errlen) WARN_UNUSED;
+
+/* A few lines for people: both rates, their ratio, the store writes and
+ * the store options. */
 void bench_central_print_table(FILE *f, const bench_central_result *r);
 /* One JSON object on one line: ops, central_ops_per_s, raw_ops_per_s,
  * central_vs_raw_leveldb, central_store_writes, store_writes_per_1m_likes

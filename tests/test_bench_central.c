@@ -1,8 +1,9 @@
 /* test_bench_central.c - `sim bench-central` through its module API with
  * small numbers: both runs count exactly the distinct (item, user) pairs,
  * central writes once per batch and the raw loop once per new pair, the
- * temp stores are removed, bad options are refused, and the count summer
- * reads only the counter it is asked for. No timing assertions.
+ * temp stores are removed, bad options are refused, the count summer
+ * reads only the counter it is asked for, and the store comparison finds
+ * a count that differs or is missing. No timing assertions.
  *
  * Each test gets its own temp dir (made in .init, removed in .fini) that
  * it passes as the benchmark's --dir.
@@ -72,6 +73,13 @@ Test(bench_central, both_runs_count_every_like_of_distinct_users)
 	cr_expect_eq(r.raw_total, r.distinct_pairs);
 	cr_expect_eq(r.central_store_writes, r.batches, "central writes once per batch");
 	cr_expect_eq(r.raw_store_writes, r.distinct_pairs, "raw writes once per new pair");
+	cr_expect_gt(r.counts_compared, 0, "the per-item counts of both stores were compared");
+	cr_expect_leq(r.counts_compared, T.o.items);
+	store_opts def;
+	store_opts_default(&def);
+	cr_expect_eq(r.store.bloom_bits, def.bloom_bits, "both runs use central's store options");
+	cr_expect_eq(r.store.cache_bytes, def.cache_bytes);
+	cr_expect_eq(r.store.write_buffer, def.write_buffer);
 	/* 3 edges x 16 partitions: at least one batch per slot that got a like. */
 	cr_expect_geq(r.batches, 20000 / T.o.ops_per_batch);
 	cr_expect_leq(r.batches, 3 * 16 + 20000 / T.o.ops_per_batch);
@@ -191,4 +199,57 @@ Test(bench_central, total_sums_only_the_named_counter)
 	cr_expect_eq(bench_central_total(db, "saves", &total), 0);
 	cr_expect_eq(total, 0);
 	store_close(db);
+}
+
+static store *open_named(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", T.dir, name);
+	return testdir_open_store(path);
+}
+
+Test(bench_central, compare_accepts_equal_counts)
+{
+	store *a = open_named("a"), *b = open_named("b");
+	put_count(a, "likes", "post:1", 3);
+	put_count(a, "likes", "post:2", 4);
+	put_count(b, "likes", "post:2", 4);
+	put_count(b, "likes", "post:1", 3);
+	put_count(b, "views", "post:1", 9); /* another counter: not compared */
+	uint64_t n = 0;
+	char err[256] = "";
+	cr_expect_eq(bench_central_compare(a, b, "likes", &n, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(n, 2);
+	store_close(a);
+	store_close(b);
+}
+
+Test(bench_central, compare_finds_a_different_count)
+{
+	store *a = open_named("a"), *b = open_named("b");
+	put_count(a, "likes", "post:1", 3);
+	put_count(a, "likes", "post:2", 4);
+	put_count(b, "likes", "post:1", 3);
+	put_count(b, "likes", "post:2", 5);
+	uint64_t n = 0;
+	char err[256] = "";
+	cr_expect_eq(bench_central_compare(a, b, "likes", &n, err, sizeof err), ERR_CORRUPT);
+	cr_expect(strstr(err, "post:2") != NULL, "err names the item: %s", err);
+	store_close(a);
+	store_close(b);
+}
+
+Test(bench_central, compare_finds_a_missing_count)
+{
+	store *a = open_named("a"), *b = open_named("b");
+	put_count(a, "likes", "post:1", 3);
+	put_count(a, "likes", "post:2", 4);
+	put_count(b, "likes", "post:1", 3);
+	uint64_t n = 0;
+	char err[256] = "";
+	cr_expect_eq(bench_central_compare(a, b, "likes", &n, err, sizeof err), ERR_CORRUPT);
+	cr_expect_eq(bench_central_compare(b, a, "likes", &n, err, sizeof err), ERR_CORRUPT);
+	cr_expect(strstr(err, "post:2") != NULL, "err names the item: %s", err);
+	store_close(a);
+	store_close(b);
 }
