@@ -1,12 +1,14 @@
 /* apply.c - central's batch applier (see apply.h; key layout in keys.h).
  *
- * Per message, every effect is first gathered in two caches: the
- * membership states the batch touched (S keys) and the numbers it moved
- * (C counts, R region and Y day buckets), each loaded from the store on
- * first touch. The caches then go into one LevelDB write with the
- * sequence and offset, so each key is written once per message. One
- * owner thread; the stats and per-partition gauges are atomics so the
- * ops API thread may read them.
+ * Per message, every effect is first gathered in a working set (ktab.h):
+ * the membership states the batch touched (S keys) and the numbers it
+ * moved (C counts, R region and Y day buckets), each loaded on first
+ * touch from the caches of stored values, else from the store. The
+ * working set then goes, sorted by key, into one LevelDB write with the
+ * sequence and offset, so each key is written once per message; once
+ * that write succeeded the caches learn the new values. One owner
+ * thread; the stats and per-partition gauges are atomics so the ops API
+ * thread may read them.
  */
 #include "apply.h"
 
@@ -20,6 +22,7 @@
 #include "day.h"
 #include "item.h"
 #include "keys.h"
+#include "ktab.h"
 #include "log.h"
 #include "merge.h"
 #include "xmem.h"
@@ -55,8 +58,13 @@ struct applier {
 	part *parts;
 	const counters *ctr;
 	store_batch *wb;
-	smap states; /* per message: S key -> merge_state* */
-	smap nums;   /* per message: C, R or Y key -> its value */
+	ktab ws;        /* per message: S key -> merge_state, C/R/Y key -> u64 */
+	kcache members; /* S key -> its stored encoding */
+	kcache counts;  /* C, R or Y key -> its stored value (absent = 0) */
+	ktab_ent **order; /* preload and flush: working-set entries in key order */
+	size_t order_cap, nflushed;
+	const counter_def **defs; /* per op of the batch: its counter, NULL = invalid */
+	size_t defs_cap;
 	stats st;
 	/* invalid-op log limiter */
 	uint64_t invalid_logged_ms;
@@ -142,8 +150,9 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 		smap_init(&a->parts[p].emitted);
 	}
 	a->wb = store_batch_new();
-	smap_init(&a->states);
-	smap_init(&a->nums);
+	ktab_init(&a->ws);
+	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
+	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
 	int rc = load(a);
 	if (rc) {
 		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
@@ -164,9 +173,20 @@ void applier_free(applier *a)
 	}
 	free(a->parts);
 	store_batch_free(a->wb);
-	smap_free_values(&a->states);
-	smap_free(&a->nums);
+	ktab_free(&a->ws);
+	kcache_free(&a->members);
+	kcache_free(&a->counts);
+	free(a->order);
+	free(a->defs);
 	free(a);
+}
+
+void applier_set_cache(applier *a, size_t counts, size_t members)
+{
+	kcache_free(&a->counts);
+	kcache_free(&a->members);
+	kcache_init(&a->counts, counts);
+	kcache_init(&a->members, members);
 }
 
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset)
@@ -180,89 +200,148 @@ int applier_resume_offset(applier *a, uint32_t p, int64_t *offset)
 	return 0;
 }
 
-/* ---- per-message caches -------------------------------------------------- */
+/* ---- per-message working set and the caches of stored values ---------- */
 
-/* The current state of an S key: from this message's cache, else the store. */
-static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known)
+/* Marks on working-set entries (ktab_ent.mark). */
+#define MARK_STORED 1 /* S: the state was in the store when loaded */
+#define MARK_ABSENT 1 /* C: the store held no such key */
+
+/* Fills the fresh working-set entry e of an S key: from the membership
+ * cache, else the store; left zeroed (unset) when there is none. */
+static int load_state(applier *a, ktab_ent *e)
 {
-	bool created;
-	smap_val *v = smap_put(&a->states, key, kn, &created);
-	if (!created) {
-		*st = v->p;
-		*known = ((merge_state *)v->p)->edge_len > 0;
-		return 0;
-	}
-	merge_state *s = xcalloc(1, sizeof *s);
-	v->p = s;
-	*st = s;
-	*known = false;
-	char *val;
+	merge_state *s = (merge_state *)e->val;
+	unsigned char val[MERGE_STATE_MAX];
 	size_t vlen;
-	int rc = store_get(a->db, key, kn, &val, &vlen);
-	if (rc == ERR_NOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	rc = merge_state_decode(val, vlen, s);
-	free(val);
-	if (rc) {
+	int rc = 0;
+	if (!kcache_get(&a->members, e->key, e->klen, e->hash, val, sizeof val, &vlen)) {
+		rc = store_get_into(a->db, e->key, e->klen, val, sizeof val, &vlen);
+		if (rc == ERR_NOTFOUND)
+			return 0;
+		if (rc && rc != ERR_CORRUPT)
+			return rc;
+	}
+	if (rc || merge_state_decode(val, vlen, s)) {
 		log_error("corrupt membership state in store; treating as unseen", "%s", "");
 		memset(s, 0, sizeof *s);
 		return 0;
 	}
-	*known = true;
+	e->mark = MARK_STORED;
+	return 0;
+}
+
+/* The current state of an S key: from this message's working set, else
+ * loaded (load_state). */
+static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known)
+{
+	bool created;
+	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), sizeof(merge_state), &created);
+	merge_state *s = (merge_state *)e->val;
+	*st = s;
+	if (created) {
+		int rc = load_state(a, e);
+		if (rc)
+			return rc;
+	}
+	*known = s->edge_len > 0;
+	return 0;
+}
+
+/* A number (C, R or Y) as stored: the count cache, else the store.
+ * *absent says the store has no such key (a key the cache holds is
+ * always in the store: every key the applier touches is written, C keys
+ * even at 0). */
+static int stored_num(applier *a, const unsigned char *key, size_t kn, uint64_t h, uint64_t *v,
+		      bool *absent)
+{
+	size_t vlen;
+	*absent = false;
+	if (kcache_get(&a->counts, key, kn, h, v, sizeof *v, &vlen))
+		return 0;
+	unsigned char buf[8];
+	int rc = store_get_into(a->db, key, kn, buf, sizeof buf, &vlen);
+	if (rc == 0 && vlen != 8) {
+		log_error("stored number has the wrong size", "key_tag=%c size=%zu", key[0], vlen);
+		rc = ERR_CORRUPT;
+	}
+	if (rc == 0) {
+		*v = store_get_u64(buf);
+	} else if (rc == ERR_NOTFOUND) {
+		*v = 0;
+		*absent = true;
+	} else if (rc == ERR_CORRUPT) {
+		*v = 0; /* logged; the number restarts at 0 */
+	} else {
+		return rc;
+	}
 	return 0;
 }
 
 /* Moves the number under key (C, R or Y) by delta in this message's
- * cache, loading it on first touch. It never goes below 0 nor wraps: a
- * move that would is a bug elsewhere, logged at error level and clamped. */
-static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta)
+ * working set, loading it on first touch, unless known_absent says the
+ * store has no such key. It never goes below 0 nor wraps: a move that
+ * would is a bug elsewhere, logged at error level and clamped. The entry
+ * goes to *ent when ent is not NULL. */
+static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta,
+		   bool known_absent, ktab_ent **ent)
 {
+	uint64_t h = ktab_hash(key, kn);
 	bool created;
-	smap_val *v = smap_put(&a->nums, key, kn, &created);
-	if (created) {
-		int rc = store_read_u64(a->db, key, kn, &v->u);
-		if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT)
-			v->u = 0; /* ERR_CORRUPT was logged; the number restarts at 0 */
-		else if (rc) {
-			smap_del(&a->nums, key, kn);
+	ktab_ent *e = ktab_add(&a->ws, key, kn, h, sizeof(uint64_t), &created);
+	uint64_t *v = (uint64_t *)e->val;
+	if (created && !known_absent) {
+		bool absent;
+		int rc = stored_num(a, key, kn, h, v, &absent);
+		if (rc) {
+			ktab_kill(e);
 			return rc;
 		}
+		if (absent)
+			e->mark = MARK_ABSENT;
 	}
-	if (delta < 0 && v->u < (uint64_t)-delta) {
+	if (ent)
+		*ent = e;
+	if (delta < 0 && *v < (uint64_t)-delta) {
 		log_error("number would go below zero; its effects disagree",
-			  "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], v->u, delta);
-		v->u = 0;
-	} else if (delta > 0 && v->u > UINT64_MAX - (uint64_t)delta) {
+			  "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], *v, delta);
+		*v = 0;
+	} else if (delta > 0 && *v > UINT64_MAX - (uint64_t)delta) {
 		log_error("number would overflow", "key_tag=%c", key[0]);
-		v->u = UINT64_MAX;
+		*v = UINT64_MAX;
 	} else {
-		v->u = (uint64_t)((int64_t)v->u + delta);
+		*v = (uint64_t)((int64_t)*v + delta);
 	}
 	return 0;
 }
 
-/* Moves the count of (counter, item) and its region and day buckets. */
+/* Moves the count of (counter, item) and its region and day buckets.
+ * A bucket is only ever written in the same store write as its count or
+ * after it (a unit moving between buckets was counted before), and a
+ * count key is never deleted: so when the store has no count key for the
+ * item, it has none of its buckets either, and they are not read. */
 static int bump(applier *a, const wire_op *op, const char *region, size_t rn, uint64_t hlc,
 		int64_t delta, bool count_too)
 {
 	unsigned char key[CKEY_MAX];
 	int rc = 0;
-	if (count_too)
+	bool none = false; /* the item has no count key in the store */
+	if (count_too) {
+		ktab_ent *c;
 		rc = num_add(a, key,
 			     ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
-			     delta);
+			     delta, false, &c);
+		none = rc == 0 && c->mark == MARK_ABSENT;
+	}
 	if (!rc)
 		rc = num_add(a, key,
 			     ckey_region(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
 					 region, rn),
-			     delta);
+			     delta, none, NULL);
 	if (!rc)
 		rc = num_add(a, key,
 			     ckey_day(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
 				      day_of_hlc(hlc)),
-			     delta);
+			     delta, none, NULL);
 	return rc;
 }
 
@@ -327,24 +406,89 @@ static void report_invalid(applier *a, const wire_batch *b, uint32_t nbad, uint3
 	a->invalid_unlogged = 0;
 }
 
+static int by_key(const void *x, const void *y)
+{
+	const ktab_ent *a = *(ktab_ent *const *)x, *b = *(ktab_ent *const *)y;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(a->key, b->key, n);
+	if (c)
+		return c;
+	return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+/* Room for n entry pointers in a->order. */
+static void order_room(applier *a, size_t n)
+{
+	if (n > a->order_cap) {
+		a->order_cap = n * 2;
+		a->order = xrealloc(a->order, a->order_cap * sizeof *a->order);
+	}
+}
+
+/* Loads the membership states of the batch's valid set ops before any
+ * op applies, in key order: neighbouring lookups then walk the same
+ * parts of LevelDB's memtable and tables. Only the order of the reads
+ * changes; the ops still apply in log order. defs[i] is op i's counter,
+ * NULL for an invalid op. */
+static int preload_states(applier *a, const wire_batch *b, const counter_def *const *defs)
+{
+	size_t n = 0;
+	order_room(a, b->nops);
+	for (uint32_t i = 0; i < b->nops; i++) {
+		const wire_op *op = &b->ops[i];
+		if (!defs[i] || defs[i]->kind != COUNTER_SET)
+			continue;
+		unsigned char key[CKEY_MAX];
+		size_t kn = ckey_state(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+				       op->user.p, op->user.n);
+		bool created;
+		ktab_add(&a->ws, key, kn, ktab_hash(key, kn), sizeof(merge_state), &created);
+		if (created)
+			n++;
+	}
+	/* The states just added are the last n entries; adding may move
+	 * the entries, so take their addresses only now. */
+	size_t first = ktab_len(&a->ws) - n;
+	for (size_t i = 0; i < n; i++)
+		a->order[i] = ktab_at(&a->ws, first + i);
+	qsort(a->order, n, sizeof *a->order, by_key);
+	for (size_t i = 0; i < n; i++) {
+		int rc = load_state(a, a->order[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int apply_ops(applier *a, const wire_batch *b)
 {
 	uint32_t nbad = 0, first_bad = 0;
 	const char *why = NULL;
+	if (b->nops > a->defs_cap) {
+		a->defs_cap = b->nops;
+		a->defs = xrealloc(a->defs, a->defs_cap * sizeof *a->defs);
+	}
 	for (uint32_t i = 0; i < b->nops; i++) {
-		const wire_op *op = &b->ops[i];
-		const counter_def *def;
-		const char *bad = op_invalid(a, op, &def);
+		const char *bad = op_invalid(a, &b->ops[i], &a->defs[i]);
 		if (bad) {
+			a->defs[i] = NULL;
 			if (!nbad++) {
 				first_bad = i;
 				why = bad;
 			}
-			continue;
 		}
-		int rc = def->kind == COUNTER_SET
-			     ? apply_set(a, b, op)
-			     : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
+	}
+	int rc = preload_states(a, b, a->defs);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < b->nops; i++) {
+		const wire_op *op = &b->ops[i];
+		const counter_def *def = a->defs[i];
+		if (!def)
+			continue;
+		rc = def->kind == COUNTER_SET
+			 ? apply_set(a, b, op)
+			 : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
 		if (rc)
 			return rc;
 		STAT_ADD(a, ops_applied, 1);
@@ -356,47 +500,72 @@ static int apply_ops(applier *a, const wire_batch *b)
 	return 0;
 }
 
+/* Puts the working set into the write batch, in key order (LevelDB then
+ * inserts neighbours one after another), and notes the changed counts. */
 static void flush_cache(applier *a, part *pt)
 {
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	unsigned char buf[MERGE_STATE_MAX];
-	while (smap_next(&a->states, &pos, &k, &kn, &v)) {
-		merge_state *st = v->p;
-		if (st->edge_len)
-			store_batch_put(a->wb, k, kn, buf, merge_state_encode(st, buf));
-		free(st);
+	size_t n = ktab_len(&a->ws), live = 0;
+	order_room(a, n);
+	for (size_t i = 0; i < n; i++) {
+		ktab_ent *e = ktab_at(&a->ws, i);
+		if (!e->dead)
+			a->order[live++] = e;
 	}
-	smap_clear(&a->states);
-	pos = 0;
-	while (smap_next(&a->nums, &pos, &k, &kn, &v)) {
-		unsigned char c[8];
-		store_put_u64(c, v->u);
-		if (k[0] != 'C' && v->u == 0) {
+	qsort(a->order, live, sizeof *a->order, by_key);
+	unsigned char buf[MERGE_STATE_MAX];
+	for (size_t i = 0; i < live; i++) {
+		const ktab_ent *e = a->order[i];
+		const unsigned char *k = e->key;
+		size_t kn = e->klen;
+		if (k[0] == 'S') {
+			const merge_state *st = (const merge_state *)e->val;
+			if (st->edge_len)
+				store_batch_put(a->wb, k, kn, buf, merge_state_encode(st, buf));
+			continue;
+		}
+		uint64_t v = *(const uint64_t *)e->val;
+		if (k[0] != 'C' && v == 0) {
 			store_batch_del(a->wb, k, kn); /* empty buckets are not kept */
 			continue;
 		}
-		store_batch_put(a->wb, k, kn, c, 8);
+		store_put_u64(buf, v);
+		store_batch_put(a->wb, k, kn, buf, 8);
 		if (k[0] == 'C') {
-			smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = v->u;
+			smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = v;
 			pt->dirty = true;
 		}
 	}
-	smap_clear(&a->nums);
+	a->nflushed = live;
 }
 
+/* After the message's write went through: the caches learn what the
+ * store now holds, and the working set empties. */
+static void commit_cache(applier *a)
+{
+	unsigned char buf[MERGE_STATE_MAX];
+	for (size_t i = 0; i < a->nflushed; i++) {
+		const ktab_ent *e = a->order[i];
+		if (e->key[0] == 'S') {
+			/* A membership enters the cache the second time it is
+			 * loaded: most are set once and never read again. */
+			const merge_state *st = (const merge_state *)e->val;
+			if (st->edge_len && e->mark == MARK_STORED)
+				kcache_put(&a->members, e->key, e->klen, e->hash, buf,
+					   merge_state_encode(st, buf));
+		} else {
+			kcache_put(&a->counts, e->key, e->klen, e->hash, e->val, sizeof(uint64_t));
+		}
+	}
+	a->nflushed = 0;
+	ktab_reset(&a->ws);
+}
+
+/* The message failed: its effects are forgotten, the caches untouched
+ * (they hold only what the store holds). */
 static void drop_cache(applier *a)
 {
-	size_t pos = 0;
-	const char *k;
-	size_t kn;
-	smap_val *v;
-	while (smap_next(&a->states, &pos, &k, &kn, &v))
-		free(v->p);
-	smap_clear(&a->states);
-	smap_clear(&a->nums);
+	a->nflushed = 0;
+	ktab_reset(&a->ws);
 }
 
 /* ---- sequencing ---------------------------------------------------------- */
@@ -509,6 +678,7 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 		return ERR_INVAL;
 	part *pt = &a->parts[p];
 	store_batch_clear(a->wb);
+	drop_cache(a); /* left over when the last message failed before its write */
 	unsigned char okey[8], oval[8];
 	store_put_u64(oval, (uint64_t)offset + 1);
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
@@ -542,12 +712,17 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	else
 		rc = apply_in_order(a, pt, es, &b, skey, sn);
 	wire_batch_free(&b);
-	if (rc)
+	if (rc) {
+		drop_cache(a);
 		return rc;
+	}
 write:
 	rc = store_write(a->db, a->wb);
-	if (rc)
+	if (rc) {
+		drop_cache(a);
 		return rc;
+	}
+	commit_cache(a);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);
 	return 0;

@@ -50,9 +50,23 @@ typedef struct applier_stats {
 } applier_stats;
 
 /* c names the counters and their kinds; it must outlive the applier.
- * NULL on a store failure while loading, with the reason in err. */
+ * NULL on a store failure while loading, with the reason in err. The
+ * caches start at the default bounds below. */
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen);
 void applier_free(applier *a);
+
+/* The applier keeps, between messages, a bounded cache of stored counts
+ * (C, R and Y keys) and one of stored memberships (S keys, admitted the
+ * second time one is loaded: most are written once and never read
+ * again), about 100 bytes an entry with short names, so hot items are
+ * not read back from LevelDB for every message. They only ever hold what the
+ * store holds: they learn a message's values after its write succeeded,
+ * and a failed write leaves them as they were. The applier must be the
+ * store's only writer of those keys. */
+#define APPLIER_CACHE_COUNTS_DEFAULT 500000
+#define APPLIER_CACHE_MEMBERS_DEFAULT 100000
+/* Bounds the caches to these many entries each (0 = off), emptying them. */
+void applier_set_cache(applier *a, size_t counts, size_t members);
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;

@@ -289,6 +289,7 @@ int central_run(const central_config *cfg)
 		rc = ERR_IO;
 		goto out;
 	}
+	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
 	rc = open_kafka(&c, err, sizeof err);
 	if (rc)
 		goto out;

@@ -26,6 +26,8 @@ typedef struct central_config {
 	int64_t heartbeat_every;  /* full snapshot of every partition each N ticks */
 	int64_t snapshot_max_counts;
 	int64_t store_cache_mb;
+	int64_t cache_counts;  /* applier: stored counts kept in memory (entries) */
+	int64_t cache_members; /* applier: stored memberships kept in memory (entries) */
 	bool store_sync;
 	char *ops_listen; /* host:port of the ops API, "" = off */
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */

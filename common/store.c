@@ -168,6 +168,31 @@ int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
 	return get_with(db, db->ropts, key, klen, val, vlen);
 }
 
+int store_get_into(store *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+	char *lerr = NULL;
+	size_t n = 0;
+	char *v = leveldb_get(db->ldb, db->ropts, key, klen, &n, &lerr);
+	if (lerr) {
+		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
+		leveldb_free(lerr);
+		return ERR_IO;
+	}
+	if (!v)
+		return ERR_NOTFOUND;
+	int rc = 0;
+	if (n > cap) {
+		log_error("stored value is longer than expected", "path=%s key_tag=%c size=%zu max=%zu",
+			  db->path, klen ? ((const char *)key)[0] : '?', n, cap);
+		rc = ERR_CORRUPT;
+	} else {
+		memcpy(buf, v, n);
+		*vlen = n;
+	}
+	leveldb_free(v);
+	return rc;
+}
+
 int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v)
 {
 	return read_u64_with(db, db->ropts, key, klen, v);

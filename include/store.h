@@ -37,6 +37,12 @@ void store_close(store *db);
  * ERR_IO. */
 int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen) WARN_UNUSED;
 
+/* As store_get, copying the value into buf (cap bytes) without an
+ * allocation of ours: 0 with its size in *vlen, ERR_NOTFOUND, ERR_IO, or
+ * ERR_CORRUPT when the value is longer than cap (logged). */
+int store_get_into(store *db, const void *key, size_t klen, void *buf, size_t cap,
+		   size_t *vlen) WARN_UNUSED;
+
 /* Reads a value stored as 8 big-endian bytes: 0, ERR_NOTFOUND, ERR_IO,
  * or ERR_CORRUPT when the value has another size (logged). */
 int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v) WARN_UNUSED;
