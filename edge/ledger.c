@@ -397,7 +397,13 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	hlc_init(&l->clock);
 	l->wb = store_batch_new();
 	ledger_group_init(l);
+	bloom_init(&l->members, o->member_filter_bytes, 7);
 	if (load(l, err, errlen)) {
+		ledger_free(l);
+		return NULL;
+	}
+	if (ledger_members_load(l)) {
+		snprintf(err, errlen, "cannot read the membership records");
 		ledger_free(l);
 		return NULL;
 	}
@@ -418,6 +424,7 @@ void ledger_free(ledger *l)
 		free(l->parts[p].sealed);
 	}
 	ledger_group_free(l);
+	bloom_free(&l->members);
 	free(l->parts);
 	ledger_views_free(l);
 	store_batch_free(l->wb);

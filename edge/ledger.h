@@ -57,6 +57,9 @@ typedef struct ledger_opts {
 	size_t rt_entries;      /* read-through counts kept in memory */
 	uint64_t rt_ttl_ms;     /* how long a read-through count is used */
 	uint64_t max_ahead_ms;  /* a client clock further ahead is ignored */
+	size_t member_filter_bytes; /* Bloom filter of the pairs with a
+	                               membership record, so a first like
+	                               skips the store read; 0 = none */
 	ledger_send_fn send;
 	void *send_ctx;
 } ledger_opts;
@@ -125,6 +128,8 @@ typedef struct ledger_stats {
 	uint64_t readthrough_kept; /* read-through counts kept for good */
 	uint64_t commits;          /* store writes of staged ops (groups) */
 	uint64_t commits_failed;   /* of which failed: every op refused */
+	uint64_t member_reads;     /* membership lookups in the store */
+	uint64_t member_reads_skipped; /* the filter said: never recorded */
 } ledger_stats;
 
 /* Group commit. A write staged with a ticket (ledger_stage_ops) is not

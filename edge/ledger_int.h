@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "bloom.h"
 #include "hlc.h"
 #include "item.h"
 #include "ledger.h"
@@ -108,6 +109,7 @@ struct ledger {
 	hlc clock;
 	store_batch *wb; /* sealing, snapshots: one write at a time */
 	group g;
+	bloom members; /* every 'M' key this store holds (and maybe others) */
 	ledger_stats st;
 };
 
@@ -121,6 +123,8 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms);
 /* Sets up and frees the open group (ledger_write.c). */
 void ledger_group_init(ledger *l);
 void ledger_group_free(ledger *l);
+/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
+int ledger_members_load(ledger *l);
 /* Writes the open group (nothing to do when it is empty): 0 or ERR_IO. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "clock.h"
 #include "counter.h"
 #include "log.h"
 #include "xmem.h"
@@ -102,13 +103,38 @@ static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const
 
 /* --- staging ---------------------------------------------------------------- */
 
+int ledger_members_load(ledger *l)
+{
+	if (!bloom_bytes(&l->members))
+		return 0;
+	uint64_t t0 = clock_mono_ms();
+	store_iter *it = store_iter_new(l->db, "M", 1);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		bloom_add(&l->members, k, kn);
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	log_info("membership filter loaded",
+		 "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64, l->members.added,
+		 bloom_bytes(&l->members), clock_mono_ms() - t0);
+	return 0;
+}
+
 static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
 {
+	*state = -1;
+	*stamp = 0;
+	if (!bloom_maybe(&l->members, mkey, kn)) {
+		l->st.member_reads_skipped++;
+		return 0;
+	}
+	l->st.member_reads++;
 	char *buf;
 	size_t len;
 	int rc = store_get(l->db, mkey, kn, &buf, &len);
-	*state = -1;
-	*stamp = 0;
 	if (rc == ERR_NOTFOUND)
 		return 0;
 	if (rc)
@@ -233,6 +259,9 @@ static void group_add(ledger *l, staged *s)
 		buf[0] = s->op.kind == WIRE_ADD ? 1 : 0;
 		store_put_u64(buf + 1, s->op.hlc);
 		store_batch_put(g->wb, s->mkey, s->mkn, buf, 9);
+		/* Before the write: should it fail, the filter only holds one
+		 * more key that is absent, which costs a store read later. */
+		bloom_add(&l->members, s->mkey, s->mkn);
 	}
 	size_t n = ledger_op_encode(&s->op, buf);
 	char okey[13];

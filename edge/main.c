@@ -91,6 +91,9 @@ const cfg_opt edge_options[] = {
 	    "read-through counts and memberships kept in memory (each)"),
 	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
 	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
+	OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
+	    "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
+	    "0 = none"),
 	OPT("store", "group_commit", CFG_BOOL, group_commit, "true", 0, 0,
 	    "write the ops of one loop turn in one store write (one fsync)"),
 	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
@@ -163,13 +166,13 @@ static void log_stats(edge *e)
 		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
 		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
 		 " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
-		 " commits_failed=%" PRIu64,
+		 " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
 		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
 		 us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
-		 ls.commits_failed);
+		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -400,6 +403,7 @@ static int start(edge *e, char *err, size_t errlen)
 		.rt_entries = (size_t)cfg->readthrough_entries,
 		.rt_ttl_ms = (uint64_t)cfg->readthrough_ttl_ms,
 		.max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
+		.member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 		.send = uplink_send,
 		.send_ctx = e->up,
 	};

@@ -3,7 +3,9 @@
  * writes them all in one store write; later writes of the same group see
  * the memberships and counts staged before them; a failed group write
  * records nothing and fails every ticket; and a random run staged in
- * groups answers exactly as the same run written one op at a time.
+ * groups answers exactly as the same run written one op at a time (and
+ * with the membership filter as without it); the filter spares the store
+ * read of a pair never recorded and is rebuilt from the store on open.
  *
  * Same fixture as test_ledger.c (ledger_util.h).
  */
@@ -18,6 +20,7 @@
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_group");
+	T.o.member_filter_bytes = 1 << 16; /* the edge's default is on too */
 	open_ledger();
 }
 
@@ -236,6 +239,7 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 	char err[256];
 	ledger_opts o2 = T.o;
 	o2.send = discard;
+	o2.member_filter_bytes = 0; /* every lookup reads the store */
 	ledger *l2 = ledger_open(db2, &o2, err, sizeof err);
 	cr_assert_not_null(l2, "%s", err);
 	ledger_ticket *t = xcalloc(OPS, sizeof *t);
@@ -278,4 +282,24 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 	free(t);
 	ledger_free(l2);
 	store_close(db2);
+}
+
+Test(ledger_group, the_filter_skips_the_read_of_a_new_pair_and_survives_a_restart)
+{
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert(a.changed);
+	ledger_stats s = stats();
+	cr_assert_eq(s.member_reads_skipped, 1, "a first like reads nothing");
+	cr_assert_eq(s.member_reads, 0);
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert_not(a.changed, "the filter knows the pair: the repeat is read and found");
+	cr_assert_eq(stats().member_reads, 1);
+	/* A new process rebuilds the filter from the store's records. */
+	reopen();
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert_not(a.changed, "no false negative after a restart");
+	cr_assert_eq(stats().member_reads, 1);
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
+	cr_assert(a.changed);
 }

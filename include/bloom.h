@@ -1,0 +1,33 @@
+/* bloom.h - a fixed-size Bloom filter over byte-string keys.
+ *
+ * "Certainly absent" or "maybe present": a key added is always reported
+ * maybe present; a key never added is reported maybe present with a
+ * false-positive rate that grows with the keys added (about 1% at 10 bits
+ * per key with the default 7 probes). Its memory is set at init and never
+ * grows. A filter of size 0 is off and says "maybe" to everything. Not
+ * thread-safe: one owner, or the owner's lock.
+ */
+#ifndef LIKES_BLOOM_H
+#define LIKES_BLOOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bloom {
+	uint64_t *words; /* NULL: off */
+	uint64_t mask;   /* bits - 1; bits is a power of two */
+	unsigned probes;
+	uint64_t added;
+} bloom;
+
+/* bytes is rounded down to a power of two (at least 8), 0 = off. */
+void bloom_init(bloom *b, size_t bytes, unsigned probes);
+void bloom_free(bloom *b);
+void bloom_add(bloom *b, const void *key, size_t n);
+/* False only when key was never added. */
+bool bloom_maybe(const bloom *b, const void *key, size_t n);
+/* Bytes of memory it holds. */
+size_t bloom_bytes(const bloom *b);
+
+#endif

@@ -1,0 +1,54 @@
+/* test_bloom.c - the Bloom filter: never a false negative, a false-positive
+ * rate near the theory at 10 bits per key, a fixed size, and off at 0. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bloom.h"
+
+TestSuite(bloom, .timeout = 30);
+
+static size_t key(char *k, const char *tag, unsigned i)
+{
+	return (size_t)snprintf(k, 32, "%s%u", tag, i);
+}
+
+Test(bloom, every_added_key_is_maybe_and_false_positives_stay_near_one_percent)
+{
+	enum { N = 100000 };
+	bloom b;
+	bloom_init(&b, N * 10 / 8 * 2, 7); /* rounded down: 10..20 bits per key */
+	char k[32];
+	for (unsigned i = 0; i < N; i++)
+		bloom_add(&b, k, key(k, "in", i));
+	for (unsigned i = 0; i < N; i++)
+		cr_assert(bloom_maybe(&b, k, key(k, "in", i)), "key %u lost", i);
+	unsigned fp = 0;
+	for (unsigned i = 0; i < N; i++)
+		fp += bloom_maybe(&b, k, key(k, "out", i));
+	/* 131072 bytes = 10.5 bits per key: theory says 0.9%. */
+	cr_assert_eq(bloom_bytes(&b), 131072);
+	cr_assert_lt(fp, N / 50, "%u false positives in %u", fp, N);
+	cr_assert_gt(fp, 0, "a filter this full must show some false positives");
+	bloom_free(&b);
+}
+
+Test(bloom, a_filter_of_size_zero_is_off_and_says_maybe)
+{
+	bloom b;
+	bloom_init(&b, 0, 7);
+	cr_assert(bloom_maybe(&b, "x", 1));
+	bloom_add(&b, "x", 1);
+	cr_assert_eq(bloom_bytes(&b), 0);
+	bloom_free(&b);
+}
+
+Test(bloom, an_empty_filter_says_absent)
+{
+	bloom b;
+	bloom_init(&b, 1024, 7);
+	char k[32];
+	for (unsigned i = 0; i < 1000; i++)
+		cr_assert_not(bloom_maybe(&b, k, key(k, "k", i)));
+	bloom_free(&b);
+}
