@@ -20,7 +20,7 @@ void sbuf_free(sbuf *b)
 	sbuf_init(b);
 }
 
-static void reserve(sbuf *b, size_t extra)
+void sbuf_reserve(sbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return;
@@ -33,7 +33,7 @@ static void reserve(sbuf *b, size_t extra)
 
 void sbuf_add(sbuf *b, const void *data, size_t n)
 {
-	reserve(b, n);
+	sbuf_reserve(b, n);
 	memcpy(b->p + b->len, data, n);
 	b->len += n;
 	b->p[b->len] = 0;
@@ -47,14 +47,14 @@ void sbuf_adds(sbuf *b, const char *s)
 void sbuf_addf(sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	reserve(b, 64);
+	sbuf_reserve(b, 64);
 	va_start(ap, fmt);
 	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort(); /* only a bad format string can do this */
 	if ((size_t)n >= b->cap - b->len) {
-		reserve(b, (size_t)n);
+		sbuf_reserve(b, (size_t)n);
 		va_start(ap, fmt);
 		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);
@@ -62,24 +62,45 @@ void sbuf_addf(sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+size_t sbuf_fmt_u64(char *out, uint64_t v)
+{
+	/* Two digits a step from a table, from the end of tmp. */
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+	                               "25262728293031323334353637383940414243444546474849"
+	                               "50515253545556575859606162636465666768697071727374"
+	                               "75767778798081828384858687888990919293949596979899";
+	if (v < 10) {
+		out[0] = (char)('0' + v);
+		return 1;
+	}
+	char tmp[SBUF_U64_MAX];
+	char *end = tmp + sizeof tmp, *p = end;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--p = pairs[d + 1];
+		*--p = pairs[d];
+	}
+	if (v >= 10) {
+		*--p = pairs[v * 2 + 1];
+		*--p = pairs[v * 2];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	size_t n = (size_t)(end - p);
+	memcpy(out, p, n);
+	return n;
+}
+
 void sbuf_addu64(sbuf *b, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	reserve(b, n);
-	while (n)
-		b->p[b->len++] = tmp[--n];
-	b->p[b->len] = 0;
+	sbuf_put_u64(b, v);
 }
 
 void sbuf_addkey(sbuf *b, const char *sep, const char *key)
 {
 	size_t sl = strlen(sep), kl = strlen(key);
-	reserve(b, sl + kl + 3);
+	sbuf_reserve(b, sl + kl + 3);
 	memcpy(b->p + b->len, sep, sl);
 	b->len += sl;
 	b->p[b->len++] = '"';

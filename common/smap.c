@@ -64,7 +64,7 @@ smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_
 	return smap_put(hot, key, klen, created);
 }
 
-static uint32_t hash_of(const void *key, size_t klen)
+uint32_t smap_hash(const void *key, size_t klen)
 {
 	return (uint32_t)XXH3_64bits(key, klen);
 }
@@ -108,13 +108,23 @@ static void grow(smap *m)
 
 smap_val *smap_get(const smap *m, const void *key, size_t klen)
 {
-	smap_slot *s = find(m, key, klen, hash_of(key, klen));
+	if (!m->len)
+		return NULL; /* an empty map needs no hash */
+	smap_slot *s = find(m, key, klen, smap_hash(key, klen));
+	return s ? &s->val : NULL;
+}
+
+smap_val *smap_get_h(const smap *m, const void *key, size_t klen, uint32_t hash)
+{
+	if (!m->len)
+		return NULL;
+	smap_slot *s = find(m, key, klen, hash);
 	return s ? &s->val : NULL;
 }
 
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created)
 {
-	uint32_t h = hash_of(key, klen);
+	uint32_t h = smap_hash(key, klen);
 	smap_slot *s = find(m, key, klen, h);
 	if (s) {
 		if (created)
@@ -142,7 +152,7 @@ smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created)
 
 bool smap_del(smap *m, const void *key, size_t klen)
 {
-	smap_slot *s = find(m, key, klen, hash_of(key, klen));
+	smap_slot *s = find(m, key, klen, smap_hash(key, klen));
 	if (!s)
 		return false;
 	free(s->key);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct sbuf {
 	char *p;
@@ -26,5 +27,39 @@ void sbuf_addu64(sbuf *b, uint64_t v);
 void sbuf_addkey(sbuf *b, const char *sep, const char *key);
 /* The bytes (malloc'ed, NUL-terminated) and their length. */
 char *sbuf_take(sbuf *b, size_t *len);
+
+/* --- appends for hot answers ---------------------------------------------
+ * The same appends as above, inlined: after sbuf_reserve(b, n) for an
+ * answer's bounded size, the next n bytes of puts do not reallocate and
+ * cost a compare and a copy each. They still grow the buffer if the bound
+ * was short, so a wrong bound is slow, never an overflow. */
+
+#define SBUF_U64_MAX 20 /* decimal digits of UINT64_MAX */
+
+/* Room for extra more bytes and the NUL without reallocating. */
+void sbuf_reserve(sbuf *b, size_t extra);
+/* v in decimal at out (SBUF_U64_MAX bytes of room, no NUL written);
+ * returns the number of digits. */
+size_t sbuf_fmt_u64(char *out, uint64_t v);
+
+static inline void sbuf_put(sbuf *b, const void *data, size_t n)
+{
+	if (b->len + n >= b->cap)
+		sbuf_reserve(b, n);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+/* A string literal: its length is known at compile time. */
+#define sbuf_putl(b, lit) sbuf_put((b), (lit), sizeof(lit) - 1)
+
+static inline void sbuf_put_u64(sbuf *b, uint64_t v)
+{
+	if (b->len + SBUF_U64_MAX >= b->cap)
+		sbuf_reserve(b, SBUF_U64_MAX);
+	b->len += sbuf_fmt_u64(b->p + b->len, v);
+	b->p[b->len] = 0;
+}
 
 #endif

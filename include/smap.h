@@ -44,6 +44,11 @@ smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_
 void smap_clear(smap *m);
 /* The value slot for key, or NULL when absent. */
 smap_val *smap_get(const smap *m, const void *key, size_t klen);
+/* The hash the maps use for key. To look one key up in several maps,
+ * hash it once and use smap_get_h. */
+uint32_t smap_hash(const void *key, size_t klen);
+/* smap_get with hash = smap_hash(key, klen). */
+smap_val *smap_get_h(const smap *m, const void *key, size_t klen, uint32_t hash);
 /* The value slot for key, inserted zeroed when absent (*created says so). */
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created);
 bool smap_del(smap *m, const void *key, size_t klen);

@@ -1,5 +1,7 @@
 /* test_sbuf.c - the growable answer buffer. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,5 +58,44 @@ Test(sbuf, numbers_and_keys_append_without_printf)
 	sbuf_free(&b);
 	sbuf_addkey(&b, "", "k");
 	cr_assert_str_eq(b.p, "\"k\":");
+	sbuf_free(&b);
+}
+
+Test(sbuf, every_digit_count_formats_like_printf)
+{
+	sbuf b;
+	sbuf_init(&b);
+	uint64_t vals[3 * 21];
+	size_t nv = 0;
+	uint64_t p10 = 1;
+	vals[nv++] = 0;
+	for (int i = 0; i < 20; i++, p10 *= 10) {
+		vals[nv++] = p10 - 1;
+		vals[nv++] = p10;
+		vals[nv++] = p10 + 7;
+	}
+	vals[nv++] = UINT64_MAX;
+	for (size_t i = 0; i < nv; i++) {
+		char want[32], got[SBUF_U64_MAX + 1];
+		snprintf(want, sizeof want, "%" PRIu64, vals[i]);
+		size_t n = sbuf_fmt_u64(got, vals[i]);
+		got[n] = 0;
+		cr_assert_str_eq(got, want);
+		b.len = 0;
+		sbuf_put_u64(&b, vals[i]);
+		cr_assert_str_eq(b.p, want);
+	}
+	sbuf_free(&b);
+}
+
+Test(sbuf, puts_grow_past_a_short_reserve)
+{
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_reserve(&b, 4);
+	for (int i = 0; i < 1000; i++)
+		sbuf_putl(&b, "abc");
+	cr_assert_eq(b.len, 3000);
+	cr_assert_eq(strlen(b.p), 3000, "still NUL-terminated");
 	sbuf_free(&b);
 }

@@ -213,3 +213,21 @@ Test(smap, pointer_values_are_kept_not_owned)
 	smap_del(&M, "p", 1); /* must not free &x: ASan would catch it */
 	cr_assert_eq(x, 3);
 }
+
+Test(smap, a_hash_taken_once_finds_the_key_in_every_map)
+{
+	smap other;
+	smap_init(&other);
+	smap_put(&M, "pair\0key", 8, NULL)->u = 1;
+	smap_put(&other, "pair\0key", 8, NULL)->u = 2;
+	uint32_t h = smap_hash("pair\0key", 8);
+	cr_assert_eq(smap_get_h(&M, "pair\0key", 8, h)->u, 1);
+	cr_assert_eq(smap_get_h(&other, "pair\0key", 8, h)->u, 2);
+	cr_assert_null(smap_get_h(&M, "pair\0kez", 8, smap_hash("pair\0kez", 8)));
+	cr_assert(smap_del(&other, "pair\0key", 8));
+	cr_assert_null(smap_get_h(&other, "pair\0key", 8, h), "a map emptied by deletes");
+	cr_assert_null(smap_get(&other, "pair\0key", 8));
+	smap_put(&other, "pair\0key", 8, NULL)->u = 3;
+	cr_assert_eq(smap_get_h(&other, "pair\0key", 8, h)->u, 3);
+	smap_free(&other);
+}
