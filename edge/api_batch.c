@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/http.h>
 #include <jansson.h>
@@ -19,220 +20,457 @@
 
 /* --- GET /v1/counts ------------------------------------------------------- */
 
+/* A feed page's request fits on the stack; larger ones take one
+ * allocation per array. */
+#define COUNTS_QUERY_STACK 4096 /* decoded query bytes */
+#define COUNTS_ITEMS_STACK 128  /* distinct items */
+#define COUNTS_VIEWS_STACK 256  /* items x counters */
+
 typedef struct counts_req {
-	char (*items)[ITEM_MAX + 1];
-	size_t nitems;
-	smap seen; /* items already listed: a repeat counts once */
+	char **items; /* NUL-terminated, inside the decoded query */
+	size_t *ilen;
+	size_t nitems, cap;
+	uint32_t *seen; /* open addressing over items: index + 1, 0 = empty */
+	size_t seen_mask;
 	const counter_def *cs[COUNTERS_MAX];
+	size_t cl[COUNTERS_MAX]; /* their names' lengths */
 	size_t ncs;
+	const char *code; /* a refusal: 400 with code and why */
+	char why[256];
 } counts_req;
 
-/* Splits a comma-separated list in place-free fashion: calls fn for each
- * element; stops at the first nonzero return. */
-static int each_name(const char *list, int (*fn)(void *, const char *, size_t), void *arg)
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes the query value src[0, n) into out as libevent does: '+' is a
+ * space, %XX (two hex digits) a byte, anything else itself; a decoded NUL
+ * ends the value. Returns the decoded length; out is NUL-terminated. */
+static size_t query_decode(const char *src, size_t n, char *out)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		int hi, lo;
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%' && i + 2 < n && (hi = hex_digit(src[i + 1])) >= 0 &&
+		           (lo = hex_digit(src[i + 2])) >= 0) {
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (!c)
+			break;
+		out[j++] = c;
+	}
+	out[j] = 0;
+	return j;
+}
+
+static bool name_is(const char *s, size_t n, const char *lit, size_t ln)
+{
+	return n == ln && strncasecmp(s, lit, n) == 0;
+}
+
+/* Finds items= and counters= in the query qs (what follows '?') and
+ * decodes them into buf (strlen(qs) + 2 bytes). The query reads as it
+ * did through libevent's evhttp_parse_query_str and evhttp_find_header:
+ * parameters are split at '&' (one trailing '&' is allowed), each needs a
+ * non-empty name and an '=' or the query does not parse; names match
+ * without case, and the first of a repeated name counts. 0 (an absent
+ * parameter is NULL), or ERR_INVAL. */
+static int counts_query(const char *qs, char *buf, char **items, char **cnames)
+{
+	*items = *cnames = NULL;
+	const char *p = qs;
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+		if (!eq || eq == p)
+			return ERR_INVAL;
+		size_t kn = (size_t)(eq - p);
+		char **slot = name_is(p, kn, "items", 5)      ? items
+		              : name_is(p, kn, "counters", 8) ? cnames
+		                                              : NULL;
+		if (slot && !*slot) {
+			*slot = buf;
+			buf += query_decode(eq + 1, n - kn - 1, buf) + 1;
+		}
+		p += n + (amp ? 1 : 0);
+	}
+	return 0;
+}
+
+/* Quotes n bytes of s (at most max) for a JSON error message that
+ * api_error_json pastes as it is: quotes and backslashes are escaped,
+ * control and non-ASCII bytes become '?'. */
+static void quote_into(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+	size_t j = 0;
+	if (n > max)
+		n = max;
+	out[j++] = '\\';
+	out[j++] = '"';
+	for (size_t i = 0; i < n && j + 4 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			out[j++] = '\\';
+		out[j++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	out[j++] = '\\';
+	out[j++] = '"';
+	out[j] = 0;
+}
+
+static void refuse(counts_req *cr, const char *code, const char *before, const char *s, size_t n,
+                   size_t max, const char *after)
+{
+	char q[2 * 80 + 8];
+	quote_into(q, sizeof q, s, n, max);
+	cr->code = code;
+	snprintf(cr->why, sizeof cr->why, "%s%s%s", before, q, after);
+}
+
+/* Splits the items list (in place: commas become NULs) into cr, a repeat
+ * counting once. 0, or 1 with the refusal in cr. */
+static int parse_items(api *a, counts_req *cr, char *list)
+{
+	char *p = list;
+	for (;;) {
+		char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (!api_item_ok(a, p, n)) {
+			refuse(cr, "invalid_item", "item ", p, n, 80,
+			       " is not type:id with a configured type and an id matching "
+			       "[A-Za-z0-9_-]{1,64}");
+			return 1;
+		}
+		size_t h = (size_t)XXH3_64bits(p, n) & cr->seen_mask;
+		bool repeat = false;
+		for (; cr->seen[h]; h = (h + 1) & cr->seen_mask) {
+			size_t k = cr->seen[h] - 1;
+			if (cr->ilen[k] == n && memcmp(cr->items[k], p, n) == 0) {
+				repeat = true;
+				break;
+			}
+		}
+		if (!repeat) {
+			if (cr->nitems == a->cfg.max_items) {
+				cr->code = "too_many_items";
+				snprintf(cr->why, sizeof cr->why, "at most %u items per request",
+				         a->cfg.max_items);
+				return 1;
+			}
+			cr->seen[h] = (uint32_t)cr->nitems + 1;
+			cr->items[cr->nitems] = p;
+			cr->ilen[cr->nitems++] = n;
+			p[n] = 0;
+		}
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/* The counters list into cr. 0, or 1 with the refusal in cr. */
+static int parse_counters(api *a, counts_req *cr, const char *list)
 {
 	const char *p = list;
 	for (;;) {
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		int rc = fn(arg, p, l);
-		if (rc || !e)
-			return rc;
-		p = e + 1;
-	}
-}
-
-typedef struct parse_ctx {
-	api *a;
-	counts_req *cr;
-	const char *why;
-	char why_buf[160];
-} parse_ctx;
-
-static int add_item(void *arg, const char *s, size_t n)
-{
-	parse_ctx *pc = arg;
-	counts_req *cr = pc->cr;
-	if (!api_item_ok(pc->a, s, n)) {
-		snprintf(pc->why_buf, sizeof pc->why_buf,
-			 "item \"%.*s\" is not type:id with a configured type and an id matching "
-			 "[A-Za-z0-9_-]{1,64}",
-			 (int)(n > 80 ? 80 : n), s);
-		pc->why = "invalid_item";
-		return 1;
-	}
-	if (smap_get(&cr->seen, s, n))
-		return 0;
-	if (cr->nitems == pc->a->cfg.max_items) {
-		snprintf(pc->why_buf, sizeof pc->why_buf, "at most %u items per request",
-			 pc->a->cfg.max_items);
-		pc->why = "too_many_items";
-		return 1;
-	}
-	smap_put(&cr->seen, s, n, NULL);
-	memcpy(cr->items[cr->nitems], s, n);
-	cr->items[cr->nitems++][n] = 0;
-	return 0;
-}
-
-static int add_counter(void *arg, const char *s, size_t n)
-{
-	parse_ctx *pc = arg;
-	const counter_def *c = counters_find(&pc->a->counters, s, n);
-	if (!c) {
-		snprintf(pc->why_buf, sizeof pc->why_buf, "no counter named \"%.*s\"",
-			 (int)(n > 40 ? 40 : n), s);
-		pc->why = "unknown_counter";
-		return 1;
-	}
-	for (size_t i = 0; i < pc->cr->ncs; i++)
-		if (pc->cr->cs[i] == c)
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const counter_def *c = counters_find(&a->counters, p, n);
+		if (!c) {
+			refuse(cr, "unknown_counter", "no counter named ", p, n, 40, "");
+			return 1;
+		}
+		bool dup = false;
+		for (size_t i = 0; i < cr->ncs; i++)
+			dup = dup || cr->cs[i] == c;
+		if (!dup)
+			cr->cs[cr->ncs++] = c;
+		if (!comma)
 			return 0;
-	pc->cr->cs[pc->cr->ncs++] = c;
-	return 0;
+		p = comma + 1;
+	}
 }
 
-/* Writes the answer: counts, display strings, version and as_of per
- * item, and what is missing (unknown here, central unreachable). */
-/* Appends the nested buffer in as the object {in} (in may be empty). */
-static void add_object(sbuf *out, const sbuf *in)
+/* display_count, with the common small counts written without printf
+ * (display.h: below 1000 the display form is the number itself). */
+static size_t display(uint64_t count, char out[DISPLAY_MAX])
 {
-	sbuf_add(out, "{", 1);
-	if (in->len)
-		sbuf_add(out, in->p, in->len);
-	sbuf_add(out, "}", 1);
+	if (count < 1000) {
+		size_t n = sbuf_fmt_u64(out, count);
+		out[n] = 0;
+		return n;
+	}
+	return display_count(count, out, DISPLAY_MAX);
+}
+
+/* Opens item i's object in one of the answer's maps: ,"item":{ (one
+ * check for room, then plain stores: this runs three times an item). */
+static void open_item(sbuf *b, const counts_req *cr, size_t i, bool first)
+{
+	size_t n = cr->ilen[i];
+	if (b->len + n + 5 >= b->cap)
+		sbuf_reserve(b, n + 5);
+	char *w = b->p + b->len;
+	if (!first)
+		*w++ = ',';
+	*w++ = '"';
+	memcpy(w, cr->items[i], n);
+	w += n;
+	*w++ = '"';
+	*w++ = ':';
+	*w++ = '{';
+	*w = 0;
+	b->len = (size_t)(w - b->p);
+}
+
+/* ,"counter": */
+static void put_key(sbuf *b, const counts_req *cr, size_t j, bool first)
+{
+	size_t n = cr->cl[j];
+	if (b->len + n + 4 >= b->cap)
+		sbuf_reserve(b, n + 4);
+	char *w = b->p + b->len;
+	if (!first)
+		*w++ = ',';
+	*w++ = '"';
+	memcpy(w, cr->cs[j]->name, n);
+	w += n;
+	*w++ = '"';
+	*w++ = ':';
+	*w = 0;
+	b->len = (size_t)(w - b->p);
 }
 
 /* Writes the answer: counts, display strings, version and as_of per
- * item, and what is missing (unknown here, central unreachable). Built
- * without printf: a feed page has hundreds of fields. */
+ * item, and what is missing (unknown here, central unreachable). One pass
+ * finds the ETag, what is known and a bound on the size; the answer is
+ * then written into one buffer of that size, a map at a time, without
+ * printf: a feed page has hundreds of fields. */
 static void answer_counts(api *a, const http_request *req, http_response *resp,
 			  const counts_req *cr, const ledger_view *views)
 {
+	const size_t ncs = cr->ncs;
+	/* The ETag is a hash over every (item, counter, count, version)
+	 * answered: the tuples are packed into hb and hashed a buffer at a
+	 * time, not a field at a time. */
+	unsigned char hb[2048];
+	size_t hl = 0;
 	uint64_t tag = 0;
-	sbuf counts, disp, fresh, missing, ic, id;
-	sbuf_init(&counts);
-	sbuf_init(&disp);
-	sbuf_init(&fresh);
-	sbuf_init(&missing);
-	sbuf_init(&ic);
-	sbuf_init(&id);
-	size_t nknown = 0, nmissing = 0;
+	size_t nknown = 0, nmissing = 0, size = 64;
 	for (size_t i = 0; i < cr->nitems; i++) {
-		uint64_t version = 0, as_of = 0;
-		size_t any = 0;
-		ic.len = id.len = 0;
-		for (size_t j = 0; j < cr->ncs; j++) {
-			const ledger_view *v = &views[i * cr->ncs + j];
-			const char *cname = cr->cs[j]->name;
+		bool any = false;
+		for (size_t j = 0; j < ncs; j++) {
+			const ledger_view *v = &views[i * ncs + j];
 			if (!v->known) {
-				sbuf_adds(&missing, nmissing++ ? ",\"" : "\"");
-				sbuf_adds(&missing, cr->items[i]);
-				sbuf_add(&missing, "/", 1);
-				sbuf_adds(&missing, cname);
-				sbuf_add(&missing, "\"", 1);
+				nmissing++;
+				size += cr->ilen[i] + cr->cl[j] + 4;
 				continue;
 			}
+			any = true;
+			size += 2 * cr->cl[j] + SBUF_U64_MAX + DISPLAY_MAX + 10;
+			size_t rec = cr->ilen[i] + cr->cl[j] + 2 + 2 * sizeof(uint64_t);
+			if (hl + rec > sizeof hb) {
+				tag = XXH3_64bits_withSeed(hb, hl, tag);
+				hl = 0;
+			}
+			memcpy(hb + hl, cr->items[i], cr->ilen[i] + 1);
+			hl += cr->ilen[i] + 1;
+			memcpy(hb + hl, cr->cs[j]->name, cr->cl[j] + 1);
+			hl += cr->cl[j] + 1;
+			memcpy(hb + hl, &v->count, sizeof v->count);
+			memcpy(hb + hl + 8, &v->version, sizeof v->version);
+			hl += 2 * sizeof(uint64_t);
+		}
+		if (any) {
+			nknown++;
+			size += 3 * cr->ilen[i] + 2 * SBUF_U64_MAX + 40;
+		}
+	}
+	tag = XXH3_64bits_withSeed(hb, hl, tag);
+	if (!nknown) {
+		a->st.unknown_503++;
+		api_error(resp, 503, "count_unavailable",
+		          "this edge has none of these counts yet and central cannot be reached");
+		return;
+	}
+	static const char hex[] = "0123456789abcdef";
+	char etag[20];
+	etag[0] = '"';
+	etag[1] = 'b';
+	for (int k = 0; k < 16; k++)
+		etag[2 + k] = hex[(tag >> (60 - 4 * k)) & 15];
+	etag[18] = '"';
+	etag[19] = 0;
+	if (api_cacheable(a, req, resp, etag)) {
+		api_respond(resp, 304, NULL, 0);
+		return;
+	}
+
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_reserve(&b, size);
+	/* "counts" */
+	sbuf_putl(&b, "{\"counts\":{");
+	size_t k = 0;
+	for (size_t i = 0; i < cr->nitems; i++) {
+		bool first = true;
+		for (size_t j = 0; j < ncs; j++) {
+			const ledger_view *v = &views[i * ncs + j];
+			if (!v->known)
+				continue;
+			if (first)
+				open_item(&b, cr, i, k++ == 0);
+			put_key(&b, cr, j, first);
+			sbuf_put_u64(&b, v->count);
+			first = false;
+		}
+		if (!first)
+			sbuf_putl(&b, "}");
+	}
+	/* "display" */
+	sbuf_putl(&b, "},\"display\":{");
+	k = 0;
+	for (size_t i = 0; i < cr->nitems; i++) {
+		bool first = true;
+		for (size_t j = 0; j < ncs; j++) {
+			const ledger_view *v = &views[i * ncs + j];
+			if (!v->known)
+				continue;
+			if (first)
+				open_item(&b, cr, i, k++ == 0);
+			put_key(&b, cr, j, first);
 			char d[DISPLAY_MAX];
-			display_count(v->count, d, sizeof d);
-			sbuf_addkey(&ic, any ? "," : "", cname);
-			sbuf_addu64(&ic, v->count);
-			sbuf_addkey(&id, any ? "," : "", cname);
-			sbuf_add(&id, "\"", 1);
-			sbuf_adds(&id, d);
-			sbuf_add(&id, "\"", 1);
-			any++;
+			size_t dl = display(v->count, d);
+			sbuf_putl(&b, "\"");
+			sbuf_put(&b, d, dl);
+			sbuf_putl(&b, "\"");
+			first = false;
+		}
+		if (!first)
+			sbuf_putl(&b, "}");
+	}
+	/* "freshness": the newest version and as_of among the item's counts */
+	sbuf_putl(&b, "},\"freshness\":{");
+	k = 0;
+	for (size_t i = 0; i < cr->nitems; i++) {
+		uint64_t version = 0, as_of = 0;
+		bool any = false;
+		for (size_t j = 0; j < ncs; j++) {
+			const ledger_view *v = &views[i * ncs + j];
+			if (!v->known)
+				continue;
+			any = true;
 			if (v->version > version)
 				version = v->version;
 			if (v->as_of > as_of)
 				as_of = v->as_of;
-			/* The ETag chains a hash over every (item, counter, count,
-			 * version) answered. */
-			uint64_t hv[2] = {v->count, v->version};
-			tag = XXH64(cr->items[i], strlen(cr->items[i]), tag);
-			tag = XXH64(cname, strlen(cname), tag);
-			tag = XXH64(hv, sizeof hv, tag);
 		}
 		if (!any)
 			continue;
-		const char *sep = nknown++ ? "," : "";
-		sbuf_addkey(&counts, sep, cr->items[i]);
-		add_object(&counts, &ic);
-		sbuf_addkey(&disp, sep, cr->items[i]);
-		add_object(&disp, &id);
-		sbuf_addkey(&fresh, sep, cr->items[i]);
-		sbuf_adds(&fresh, "{\"version\":");
-		sbuf_addu64(&fresh, version);
-		sbuf_adds(&fresh, ",\"as_of\":");
-		sbuf_addu64(&fresh, as_of);
-		sbuf_add(&fresh, "}", 1);
+		open_item(&b, cr, i, k++ == 0);
+		sbuf_putl(&b, "\"version\":");
+		sbuf_put_u64(&b, version);
+		sbuf_putl(&b, ",\"as_of\":");
+		sbuf_put_u64(&b, as_of);
+		sbuf_putl(&b, "}");
 	}
-	if (!nknown) {
-		a->st.unknown_503++;
-		api_error(resp, 503, "count_unavailable",
-			  "this edge has none of these counts yet and central cannot be reached");
-	} else {
-		char etag[40];
-		snprintf(etag, sizeof etag, "\"b%016" PRIx64 "\"", tag);
-		if (api_cacheable(a, req, resp, etag)) {
-			api_respond(resp, 304, NULL, 0);
-		} else {
-			sbuf b;
-			sbuf_init(&b);
-			sbuf_adds(&b, "{\"counts\":");
-			add_object(&b, &counts);
-			sbuf_adds(&b, ",\"display\":");
-			add_object(&b, &disp);
-			sbuf_adds(&b, ",\"freshness\":");
-			add_object(&b, &fresh);
-			if (nmissing) {
-				sbuf_adds(&b, ",\"missing\":[");
-				sbuf_add(&b, missing.p, missing.len);
-				sbuf_add(&b, "]", 1);
+	sbuf_putl(&b, "}");
+	if (nmissing) {
+		sbuf_putl(&b, ",\"missing\":[");
+		k = 0;
+		for (size_t i = 0; i < cr->nitems; i++) {
+			for (size_t j = 0; j < ncs; j++) {
+				if (views[i * ncs + j].known)
+					continue;
+				sbuf_put(&b, k ? ",\"" : "\"", k ? 2 : 1);
+				k++;
+				sbuf_put(&b, cr->items[i], cr->ilen[i]);
+				sbuf_putl(&b, "/");
+				sbuf_put(&b, cr->cs[j]->name, cr->cl[j]);
+				sbuf_putl(&b, "\"");
 			}
-			sbuf_add(&b, "}", 1);
-			size_t len;
-			char *body = sbuf_take(&b, &len);
-			api_respond(resp, 200, body, len);
 		}
+		sbuf_putl(&b, "]");
 	}
-	sbuf_free(&counts);
-	sbuf_free(&disp);
-	sbuf_free(&fresh);
-	sbuf_free(&missing);
-	sbuf_free(&ic);
-	sbuf_free(&id);
+	sbuf_putl(&b, "}");
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+}
+
+/* Elements in a comma-separated list. */
+static size_t count_elements(const char *s)
+{
+	size_t n = 1;
+	while ((s = strchr(s, ',')))
+		n++, s++;
+	return n;
 }
 
 void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 {
-	struct evkeyvalq q;
-	if (api_query(req->path, &q)) {
-		evhttp_clear_headers(&q);
+	/* The query, the items and the answers live on the stack for a
+	 * feed page; nothing is allocated but the answer. */
+	char qbuf[COUNTS_QUERY_STACK];
+	char *istack[COUNTS_ITEMS_STACK];
+	size_t lstack[COUNTS_ITEMS_STACK];
+	uint32_t sstack[2 * COUNTS_ITEMS_STACK];
+	ledger_view vstack[COUNTS_VIEWS_STACK];
+
+	const char *qs = strchr(req->path, '?');
+	qs = qs ? qs + 1 : "";
+	size_t qlen = strlen(qs);
+	char *dec = qlen + 2 <= sizeof qbuf ? qbuf : xmalloc(qlen + 2);
+	counts_req cr = {.items = istack, .ilen = lstack, .seen = sstack};
+	ledger_view *views = vstack;
+	char *items, *cnames;
+	if (counts_query(qs, dec, &items, &cnames)) {
 		api_error(resp, 400, "bad_query", "the query string does not parse");
-		return;
+		goto out;
 	}
-	counts_req cr = {.items = xcalloc(a->cfg.max_items ? a->cfg.max_items : 1,
-					  sizeof *cr.items)};
-	smap_init(&cr.seen);
-	parse_ctx pc = {.a = a, .cr = &cr};
-	const char *items = evhttp_find_header(&q, "items");
-	const char *cnames = evhttp_find_header(&q, "counters");
-	ledger_view *views = NULL;
 	if (!items || !items[0]) {
 		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
 		goto out;
 	}
-	if (each_name(items, add_item, &pc) ||
-	    (cnames && cnames[0] && each_name(cnames, add_counter, &pc))) {
-		api_error(resp, 400, pc.why, pc.why_buf);
+	/* At most max_items distinct items are kept; the table that finds
+	 * repeats is at least twice that, a power of two. */
+	cr.cap = count_elements(items);
+	if (cr.cap > a->cfg.max_items)
+		cr.cap = a->cfg.max_items;
+	size_t slots = 4;
+	while (slots < 2 * cr.cap)
+		slots *= 2;
+	if (cr.cap > COUNTS_ITEMS_STACK) {
+		cr.items = xmalloc(cr.cap * sizeof *cr.items);
+		cr.ilen = xmalloc(cr.cap * sizeof *cr.ilen);
+		cr.seen = xmalloc(slots * sizeof *cr.seen);
+	}
+	memset(cr.seen, 0, slots * sizeof *cr.seen);
+	cr.seen_mask = slots - 1;
+	if (parse_items(a, &cr, items) || (cnames && cnames[0] && parse_counters(a, &cr, cnames))) {
+		api_error(resp, 400, cr.code, cr.why);
 		goto out;
 	}
 	if (!cr.ncs)
 		for (size_t i = 0; i < a->counters.n; i++)
 			cr.cs[cr.ncs++] = &a->counters.defs[i];
+	for (size_t j = 0; j < cr.ncs; j++)
+		cr.cl[j] = strlen(cr.cs[j]->name);
 
-	views = xcalloc(cr.nitems * cr.ncs, sizeof *views);
+	if (cr.nitems * cr.ncs > COUNTS_VIEWS_STACK)
+		views = xmalloc(cr.nitems * cr.ncs * sizeof *views);
 	for (size_t i = 0; i < cr.nitems; i++) {
 		for (size_t j = 0; j < cr.ncs; j++) {
 			int rc = api_view(a, n, cr.cs[j], cr.items[i], &views[i * cr.ncs + j]);
@@ -247,10 +485,15 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 
 	answer_counts(a, req, resp, &cr, views);
 out:
-	free(views);
-	free(cr.items);
-	smap_free(&cr.seen);
-	evhttp_clear_headers(&q);
+	if (views != vstack)
+		free(views);
+	if (cr.items != istack) {
+		free(cr.items);
+		free(cr.ilen);
+		free(cr.seen);
+	}
+	if (dec != qbuf)
+		free(dec);
 }
 
 /* --- POST /v1/ops --------------------------------------------------------- */

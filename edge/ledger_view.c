@@ -143,6 +143,15 @@ static rt_entry *rt_find(ledger *l, const char *key, size_t kn)
 	return v ? v->p : NULL;
 }
 
+/* rt_find for a key whose smap_hash is known. */
+static rt_entry *rt_find_h(ledger *l, const char *key, size_t kn, uint32_t h)
+{
+	smap_val *v = smap_get_h(&l->rt_hot, key, kn, h);
+	if (!v)
+		v = smap_get_h(&l->rt_cold, key, kn, h);
+	return v ? v->p : NULL;
+}
+
 void ledger_views_free(ledger *l)
 {
 	smap_free_values(&l->overlay);
@@ -152,13 +161,14 @@ void ledger_views_free(ledger *l)
 	smap_free_values(&l->rt_cold);
 }
 
-/* The snapshot count of key ("counter 0 item"); *known false when the
- * edge has never received one. */
-static int snapshot_count(ledger *l, const char *key, size_t kn, uint64_t *count, bool *known)
+/* The snapshot count of key ("counter 0 item", whose smap_hash is h);
+ * *known false when the edge has never received one. */
+static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint64_t *count,
+                          bool *known)
 {
-	smap_val *v = smap_get(&l->cache_hot, key, kn);
+	smap_val *v = smap_get_h(&l->cache_hot, key, kn, h);
 	if (!v) {
-		v = smap_get(&l->cache_cold, key, kn);
+		v = smap_get_h(&l->cache_cold, key, kn, h);
 		if (v)
 			cache_set(l, key, kn, v->u);
 	}
@@ -209,25 +219,23 @@ static int rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, con
 	return 0;
 }
 
-int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out)
-{
-	return ledger_view_plus_locked(l, counter, item, 0, out);
-}
-
-int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
-			    ledger_view *out)
+/* ledger_view_locked with the lengths known. The pair's key is hashed
+ * once for the five maps it is looked up in. */
+static int view_locked(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                       int64_t plus, ledger_view *out)
 {
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, strlen(counter), item, strlen(item));
-	uint32_t p = ledger_part_of(l, item);
+	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	uint32_t h = smap_hash(key, kn);
+	uint32_t p = partition_of(item, il, l->o.partitions);
 	part *pt = &l->parts[p];
 	uint64_t base;
 	bool known;
-	int rc = snapshot_count(l, key, kn, &base, &known);
+	int rc = snapshot_count(l, key, kn, h, &base, &known);
 	if (rc)
 		return rc;
 	int64_t delta = 0;
-	smap_val *v = smap_get(&l->overlay, key, kn);
+	smap_val *v = smap_get_h(&l->overlay, key, kn, h);
 	if (v)
 		delta = ((overlay_entry *)v->p)->delta;
 	out->version = pt->snap_offset;
@@ -235,7 +243,7 @@ int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, in
 	out->known = known;
 	/* A read-through count is newer than the snapshots until they reach
 	 * its version; then they take over. */
-	rt_entry *e = rt_find(l, key, kn);
+	rt_entry *e = rt_find_h(l, key, kn, h);
 	if (e && pt->snap_offset >= e->version && pt->snap_offset > 0) {
 		if (known) {
 			rt_forget(l, key, kn);
@@ -243,7 +251,7 @@ int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, in
 			rc = rt_keep(l, key, kn, e, pt);
 			if (rc)
 				return rc;
-			return ledger_view_plus_locked(l, counter, item, plus, out);
+			return view_locked(l, counter, cl, item, il, plus, out);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -258,12 +266,24 @@ int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, in
 	return 0;
 }
 
+int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out)
+{
+	return view_locked(l, counter, strlen(counter), item, strlen(item), 0, out);
+}
+
+int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
+			    ledger_view *out)
+{
+	return view_locked(l, counter, strlen(counter), item, strlen(item), plus, out);
+}
+
 int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out)
 {
-	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX)
+	size_t cl = strlen(counter), il = strlen(item);
+	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return ERR_INVAL;
 	pthread_mutex_lock(&l->mu);
-	int rc = ledger_view_locked(l, counter, item, out);
+	int rc = view_locked(l, counter, cl, item, il, 0, out);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }

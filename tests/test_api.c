@@ -292,3 +292,119 @@ Test(api, an_empty_object_body_is_a_plain_like_and_a_broken_one_is_400)
 	cr_assert_eq(req("GET", "/v1/items/post/e1/likes/me", "u3", NULL, NULL, NULL), 200);
 	cr_assert(strstr(body(), "\"member\":true"), "%s", body());
 }
+
+/* The query of GET /v1/counts is read as libevent's query parser reads
+ * it (the route used it before it had its own): '&' between parameters,
+ * every parameter needs a name and '=', values are %-decoded with '+' as
+ * a space, names match without case and the first of a repeated name
+ * wins. */
+Test(api, batch_query_parses_as_before)
+{
+	known("likes", "post:1", 5);
+	known("views", "post:1", 7);
+	known("likes", "reel:2", 3);
+	cr_assert_eq(req("GET", "/v1/counts?items=post%3a1%2Creel%3A2&counters=likes", NULL, NULL,
+	                 NULL, NULL),
+	             200, "an encoded comma splits: %s", body());
+	cr_assert_str_eq(body(),
+	                 "{\"counts\":{\"post:1\":{\"likes\":5},\"reel:2\":{\"likes\":3}},"
+	                 "\"display\":{\"post:1\":{\"likes\":\"5\"},\"reel:2\":{\"likes\":\"3\"}},"
+	                 "\"freshness\":{\"post:1\":{\"version\":7,\"as_of\":1234},"
+	                 "\"reel:2\":{\"version\":7,\"as_of\":1234}}}");
+	cr_assert_eq(req("GET", "/v1/counts?ITEMS=post:1&Counters=views", NULL, NULL, NULL, NULL),
+	             200);
+	cr_assert_str_eq(body(), "{\"counts\":{\"post:1\":{\"views\":7}},\"display\":{\"post:1\":"
+	                         "{\"views\":\"7\"}},\"freshness\":{\"post:1\":{\"version\":7,"
+	                         "\"as_of\":1234}}}");
+	cr_assert_eq(req("GET", "/v1/counts?items=reel:2&items=post:1&counters=likes&x=1&", NULL,
+	                 NULL, NULL, NULL),
+	             200);
+	cr_assert(strstr(body(), "{\"counts\":{\"reel:2\":{\"likes\":3}}"), "the first wins: %s",
+	          body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1&counters=", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "{\"counts\":{\"post:1\":{\"likes\":5,\"views\":7}}"),
+	          "no counters means all of them: %s", body());
+	cr_assert(strstr(body(), "\"missing\":[\"post:1/saves\"]"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1&flag", NULL, NULL, NULL, NULL), 400);
+	cr_assert(strstr(body(), "bad_query"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1&&counters=likes", NULL, NULL, NULL, NULL),
+	             400);
+	cr_assert_eq(req("GET", "/v1/counts?=1&items=post:1", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1+", NULL, NULL, NULL, NULL), 400,
+	             "a plus is a space");
+	cr_assert(strstr(body(), "\"code\":\"invalid_item\""), "%s", body());
+	cr_assert(strstr(body(), "item \\\"post:1 \\\""), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1%", NULL, NULL, NULL, NULL), 400,
+	             "a lone percent stays");
+	cr_assert_eq(
+	    req("GET", "/v1/counts?items=post:1%00,reel:2&counters=likes", NULL, NULL, NULL, NULL),
+	    200, "a NUL ends the value");
+	cr_assert(strstr(body(), "{\"counts\":{\"post:1\":{\"likes\":5}}"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts", NULL, NULL, NULL, NULL), 400);
+	cr_assert(strstr(body(), "items=type:id,... is required"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1,,reel:2", NULL, NULL, NULL, NULL), 400,
+	             "an empty item is not an item");
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1,", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(
+	    req("GET", "/v1/counts?items=post:1&counters=likes,,views", NULL, NULL, NULL, NULL),
+	    400);
+	cr_assert(strstr(body(), "no counter named \\\"\\\""), "%s", body());
+	cr_assert_eq(
+	    req("GET", "/v1/counts?items=post:1&counters=likes,likes", NULL, NULL, NULL, NULL), 200,
+	    "a repeated counter counts once");
+	cr_assert(strstr(body(), "{\"counts\":{\"post:1\":{\"likes\":5}}"), "%s", body());
+}
+
+Test(api, batch_repeats_and_order_follow_the_request)
+{
+	known("likes", "post:1", 1);
+	known("likes", "post:2", 2);
+	known("likes", "post:3", 3);
+	cr_assert_eq(req("GET",
+	                 "/v1/counts?items=post:3,post:1,post:3,post:2,post:1&counters=likes", NULL,
+	                 NULL, NULL, NULL),
+	             200, "repeats do not count toward max_items: %s", body());
+	cr_assert_str_eq(body(),
+	                 "{\"counts\":{\"post:3\":{\"likes\":3},\"post:1\":{\"likes\":1},"
+	                 "\"post:2\":{\"likes\":2}},\"display\":{\"post:3\":{\"likes\":\"3\"},"
+	                 "\"post:1\":{\"likes\":\"1\"},\"post:2\":{\"likes\":\"2\"}},"
+	                 "\"freshness\":{\"post:3\":{\"version\":7,\"as_of\":1234},"
+	                 "\"post:1\":{\"version\":7,\"as_of\":1234},"
+	                 "\"post:2\":{\"version\":7,\"as_of\":1234}}}");
+}
+
+Test(api, batch_etag_follows_the_counts)
+{
+	known("likes", "post:1", 999);
+	known("views", "post:1", 123456789);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"display\":{\"post:1\":{\"likes\":\"999\",\"views\":\"123M\"}}"),
+	          "%s", body());
+	cr_assert_str_eq(header("cache-control"), "public, max-age=2, stale-while-revalidate=10");
+	char tag[64];
+	snprintf(tag, sizeof tag, "%s", header("etag"));
+	cr_assert_eq(strlen(tag), 19, "\"b\" and 16 hex digits, quoted: %s", tag);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, "if-none-match", tag), 304);
+	cr_assert_null(T.r.body);
+	cr_assert_str_eq(header("etag"), tag);
+	cr_assert_eq(
+	    req("GET", "/v1/counts?items=post:1&counters=likes", NULL, NULL, "if-none-match", tag),
+	    200, "another set of counters is another answer");
+	known("likes", "post:1", 1000);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, "if-none-match", tag), 200);
+	cr_assert(strstr(body(), "\"likes\":\"1K\""), "%s", body());
+	cr_assert_str_neq(header("etag"), tag);
+}
+
+Test(api, count_get_answers_large_counts_and_head_requests_alike)
+{
+	known("views", "reel:2", UINT64_C(18446744073709551615) >> 1);
+	cr_assert_eq(req("GET", "/v1/items/reel/2/views", NULL, NULL, NULL, NULL), 200);
+	cr_assert_str_eq(body(), "{\"item\":\"reel:2\",\"counter\":\"views\","
+	                         "\"count\":9223372036854775807,\"display\":\"9223372T\","
+	                         "\"version\":7,\"as_of\":1234}");
+	cr_assert_str_eq(header("etag"), "\"7-9223372036854775807\"");
+	cr_assert_eq(req("GET", "/v1/items/reel/2/views?", NULL, NULL, NULL, NULL), 400,
+	             "an empty query is not a breakdown");
+}
