@@ -105,9 +105,10 @@ const http_header *http_find_header(const http_request *req, const char *name)
 int http_add_header(http_response *resp, const char *name, const char *value)
 {
 	size_t nlen = strlen(name), vlen = strlen(value);
-	if (nlen == 0 || name[0] == ':' || strcmp(name, "content-type") == 0 ||
-	    strcmp(name, "content-length") == 0 || strcmp(name, "connection") == 0 ||
-	    strcmp(name, "transfer-encoding") == 0)
+	if (nlen == 0 || name[0] == ':' || (nlen == 12 && !memcmp(name, "content-type", 12)) ||
+	    (nlen == 14 && !memcmp(name, "content-length", 14)) ||
+	    (nlen == 10 && !memcmp(name, "connection", 10)) ||
+	    (nlen == 17 && !memcmp(name, "transfer-encoding", 17)))
 		return ERR_INVAL;
 	for (size_t i = 0; i < nlen; i++) {
 		/* Lower case, and nothing that could end a line or a name in
@@ -132,8 +133,14 @@ int http_add_header(http_response *resp, const char *name, const char *value)
 
 void http_response_init(http_response *resp)
 {
-	memset(resp, 0, sizeof *resp);
+	/* Field by field: headers[] and hbuf (1.4 KB) are only read below
+	 * nheaders and hbuf_used, and this runs for every request. */
 	resp->status = 200;
+	resp->content_type = NULL;
+	resp->nheaders = 0;
+	resp->hbuf_used = 0;
+	resp->body = NULL;
+	resp->body_len = 0;
 }
 
 void http_response_move(http_response *dst, http_response *src)

@@ -10,6 +10,7 @@
  * protocol choice and the deferred-answer plumbing belong to http.c.
  * Runs only on the server's loop thread.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,29 @@
 
 #include "http_conn.h"
 #include "log.h"
+#include "sbuf.h"
 #include "xmem.h"
+
+#define STREAM_TEXT 384  /* request text kept inside the stream */
+#define STREAM_HEADERS 8 /* headers kept inside the stream */
+
+/* Request text that did not fit in stream.text: one allocation each,
+ * chained for stream_free. */
+typedef struct spill {
+	struct spill *next;
+	char text[];
+} spill;
 
 struct stream {
 	conn *c;
 	stream *prev, *next;
 	int32_t id;
-	char *method, *path;
-	http_header *headers; /* each name+value is one allocation at ->name */
+	char *method, *path;  /* in text, or spilled */
+	http_header *headers; /* inline, or allocated once there are more */
 	size_t nheaders, headers_cap;
 	size_t header_bytes;
+	size_t text_used;
+	spill *spills;
 	char *body;
 	size_t body_len, body_cap;
 	int reject;         /* status to answer instead of the handler */
@@ -38,6 +52,9 @@ struct stream {
 	http_deferred *def; /* the handler's pending answer, if deferred */
 	char *out;          /* response body, read by the data provider */
 	size_t out_len, out_off;
+	/* Last, and not zeroed when a stream starts: */
+	http_header inline_headers[STREAM_HEADERS];
+	char text[STREAM_TEXT]; /* method, path, header names and values */
 };
 
 static bool name_is(const uint8_t *name, size_t len, const char *lit)
@@ -91,22 +108,31 @@ static void submit_response(conn *c, stream *st, http_response *resp)
 	resp->body = NULL;
 	st->answered = true;
 
-	char status_s[8], len_s[24];
-	snprintf(status_s, sizeof status_s, "%d", status);
-	snprintf(len_s, sizeof len_s, "%zu", len);
+	/* status is 200..599 here (http_response_check). */
+	char status_s[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+	                    (char)('0' + status % 10)};
+	char len_s[SBUF_U64_MAX];
+	size_t len_n = sbuf_fmt_u64(len_s, len);
 	const char *ctype = resp->content_type ? resp->content_type : "application/json";
 
 	nghttp2_nv nv[3 + HTTP_MAX_RESP_HEADERS];
 	size_t n = 0;
-	nv[n++] = make_nv(":status", 7, status_s, strlen(status_s));
+	nv[n++] = make_nv(":status", 7, status_s, sizeof status_s);
 	if (ctype[0])
 		nv[n++] = make_nv("content-type", 12, ctype, strlen(ctype));
 	for (size_t i = 0; i < resp->nheaders && i < HTTP_MAX_RESP_HEADERS; i++) {
 		const http_header *h = &resp->headers[i];
 		nv[n++] = make_nv(h->name, h->namelen, h->value, h->valuelen);
+		/* An ETag differs from one answer to the next: kept out of
+		 * the HPACK tables, it neither costs an insert at both ends
+		 * nor pushes out the fields that repeat. */
+		if (h->namelen == 4 && memcmp(h->name, "etag", 4) == 0)
+			nv[n - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
 	}
-	if (has_body)
-		nv[n++] = make_nv("content-length", 14, len_s, strlen(len_s));
+	if (has_body) {
+		nv[n++] = make_nv("content-length", 14, len_s, len_n);
+		nv[n - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+	}
 
 	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
 	int rv = nghttp2_submit_response(c->sess, st->id, nv, n, st->out_len ? &prd : NULL);
@@ -155,6 +181,31 @@ static void dispatch(conn *c, stream *st)
 
 /* --- streams ------------------------------------------------------------- */
 
+/* A NUL-terminated copy of name (and, when value is not NULL, a second
+ * one of value right after it) that lives as long as st: in st->text
+ * while it has room, so a usual request allocates nothing for its text. */
+static char *stash(stream *st, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+{
+	size_t need = nlen + 1 + (value ? vlen + 1 : 0);
+	char *p;
+	if (need <= sizeof st->text - st->text_used) {
+		p = st->text + st->text_used;
+		st->text_used += need;
+	} else {
+		spill *sp = xmalloc(sizeof *sp + need);
+		sp->next = st->spills;
+		st->spills = sp;
+		p = sp->text;
+	}
+	memcpy(p, name, nlen);
+	p[nlen] = '\0';
+	if (value) {
+		memcpy(p + nlen + 1, value, vlen);
+		p[nlen + 1 + vlen] = '\0';
+	}
+	return p;
+}
+
 static void stream_free(stream *st)
 {
 	conn *c = st->c;
@@ -168,11 +219,13 @@ static void stream_free(stream *st)
 		st->def->c = NULL;
 		st->def->st = NULL;
 	}
-	for (size_t i = 0; i < st->nheaders; i++)
-		free((char *)st->headers[i].name);
-	free(st->headers);
-	free(st->method);
-	free(st->path);
+	while (st->spills) {
+		spill *sp = st->spills;
+		st->spills = sp->next;
+		free(sp);
+	}
+	if (st->headers != st->inline_headers)
+		free(st->headers);
 	free(st->body);
 	free(st->out);
 	free(st);
@@ -183,7 +236,13 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	conn *c = user;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	stream *st = xcalloc(1, sizeof *st);
+	/* Not calloc: the text and header room need no zeroing. */
+	stream *st = xmalloc(sizeof *st);
+	memset(st, 0, offsetof(stream, inline_headers));
+	st->text_used = 0;
+	st->spills = NULL;
+	st->headers = st->inline_headers;
+	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
 	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
@@ -236,9 +295,9 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 
 	if (namelen && name[0] == ':') {
 		if (name_is(name, namelen, ":method") && !st->method)
-			st->method = xstrndup((const char *)value, valuelen);
+			st->method = stash(st, value, valuelen, NULL, 0);
 		else if (name_is(name, namelen, ":path") && !st->path)
-			st->path = xstrndup((const char *)value, valuelen);
+			st->path = stash(st, value, valuelen, NULL, 0);
 		return 0;
 	}
 	if (name_is(name, namelen, "content-length") &&
@@ -247,14 +306,15 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 		return 0;
 	}
 	if (st->nheaders == st->headers_cap) {
-		st->headers_cap = st->headers_cap ? st->headers_cap * 2 : 8;
-		st->headers = xrealloc(st->headers, st->headers_cap * sizeof *st->headers);
+		size_t cap = st->headers_cap * 2;
+		http_header *h = xmalloc(cap * sizeof *h);
+		memcpy(h, st->headers, st->nheaders * sizeof *h);
+		if (st->headers != st->inline_headers)
+			free(st->headers);
+		st->headers = h;
+		st->headers_cap = cap;
 	}
-	char *p = xmalloc(namelen + valuelen + 2);
-	memcpy(p, name, namelen);
-	p[namelen] = '\0';
-	memcpy(p + namelen + 1, value, valuelen);
-	p[namelen + 1 + valuelen] = '\0';
+	char *p = stash(st, name, namelen, value, valuelen);
 	st->headers[st->nheaders++] = (http_header){
 	    .name = p, .namelen = namelen, .value = p + namelen + 1, .valuelen = valuelen};
 	return 0;
@@ -369,23 +429,45 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 
 int http2_flush(conn *c)
 {
+	/* nghttp2 hands out a frame at a time; they are gathered here and
+	 * queued in one evbuffer_add, which costs as much as a small frame. */
+	uint8_t gather[16 * 1024];
+	size_t used = 0;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	while (evbuffer_get_length(out) < HTTP_OUT_HIGH) {
+	size_t queued = evbuffer_get_length(out);
+	int rc = 0;
+	while (queued + used < HTTP_OUT_HIGH) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->sess, &data);
 		if (n < 0) {
 			log_warn("http2 send failed", "peer=%s reason=\"%s\"", c->peer,
 			         nghttp2_strerror((int)n));
-			return ERR_IO;
+			rc = ERR_IO;
+			break;
 		}
 		if (n == 0)
 			break;
-		if (evbuffer_add(out, data, (size_t)n) != 0) {
-			log_warn("cannot queue output", "peer=%s bytes=%zd", c->peer, n);
+		if ((size_t)n <= sizeof gather - used) {
+			memcpy(gather + used, data, (size_t)n);
+			used += (size_t)n;
+			continue;
+		}
+		/* data is only valid until the next mem_send: queue what is
+		 * gathered, then data itself. */
+		if ((used && evbuffer_add(out, gather, used) != 0) ||
+		    evbuffer_add(out, data, (size_t)n) != 0) {
+			log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer,
+			         used + (size_t)n);
 			return ERR_IO;
 		}
+		queued += used + (size_t)n;
+		used = 0;
 	}
-	return 0;
+	if (used && evbuffer_add(out, gather, used) != 0) {
+		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, used);
+		return ERR_IO;
+	}
+	return rc;
 }
 
 /* Sends GOAWAY with code and closes once it is written. */

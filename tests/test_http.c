@@ -110,6 +110,50 @@ Test(http, concurrent_streams_on_one_connection_each_get_their_own_answer)
 	h2client_close(&cl);
 }
 
+/* More headers and text than a stream keeps inline: the rest is kept
+ * apart and must reach the handler whole, in order. */
+Test(http, many_long_request_headers_reach_the_handler_intact)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	h2client cl;
+	cr_assert(h2client_open(&cl, port(false), false, "", 0));
+	enum { NH = 20, VLEN = 199 };
+	char path[201], names[NH][16], vals[NH][VLEN + 1];
+	path[0] = '/';
+	for (int i = 1; i < 200; i++)
+		path[i] = (char)('a' + i % 26);
+	path[200] = 0;
+	nghttp2_nv nv[4 + NH];
+	size_t n = 0;
+#define NV(a, b)                                                                                   \
+	nv[n++] = (nghttp2_nv){(uint8_t *)(a), (uint8_t *)(b), strlen(a), strlen(b),               \
+	                       NGHTTP2_NV_FLAG_NONE}
+	NV(":method", "GET");
+	NV(":scheme", "http");
+	NV(":authority", "localhost");
+	NV(":path", path);
+	for (int i = 0; i < NH; i++) {
+		snprintf(names[i], sizeof names[i], i == NH - 1 ? "x-in" : "x-h%d", i);
+		for (int k = 0; k < VLEN; k++)
+			vals[i][k] = (char)('A' + (i + k) % 26);
+		vals[i][VLEN] = 0;
+		NV(names[i], vals[i]);
+	}
+#undef NV
+	h2client_stream *cs = &cl.st[cl.n];
+	memset(cs, 0, sizeof *cs);
+	cs->id = nghttp2_submit_request(cl.sess, NULL, nv, n, NULL, NULL);
+	cr_assert_gt(cs->id, 0);
+	cl.n++;
+	cr_assert(h2client_run(&cl));
+	cr_assert_eq(cs->status, 200);
+	cr_assert_str_eq(h2client_header(cs, "x-path"), path);
+	cr_assert_str_eq(h2client_header(cs, "x-n"), "20");
+	cr_assert_str_eq(h2client_header(cs, "x-in"), vals[NH - 1]);
+	h2client_close(&cl);
+}
+
 Test(http, large_response_body_arrives_intact)
 {
 	http_config cfg = base_config();
