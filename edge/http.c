@@ -145,12 +145,21 @@ void http_response_init(http_response *resp)
 
 void http_response_move(http_response *dst, http_response *src)
 {
-	*dst = *src;
-	for (size_t i = 0; i < dst->nheaders; i++) {
-		http_header *h = &dst->headers[i];
-		h->name = dst->hbuf + (h->name - src->hbuf);
-		h->value = dst->hbuf + (h->value - src->hbuf);
+	/* The used part only, as http_response_init leaves the rest unset. */
+	dst->status = src->status;
+	dst->content_type = src->content_type;
+	dst->hbuf_used = src->hbuf_used;
+	memcpy(dst->hbuf, src->hbuf, src->hbuf_used);
+	dst->nheaders = src->nheaders;
+	for (size_t i = 0; i < src->nheaders; i++) {
+		const http_header *h = &src->headers[i];
+		dst->headers[i] = (http_header){.name = dst->hbuf + (h->name - src->hbuf),
+						.namelen = h->namelen,
+						.value = dst->hbuf + (h->value - src->hbuf),
+						.valuelen = h->valuelen};
 	}
+	dst->body = src->body;
+	dst->body_len = src->body_len;
 	src->body = NULL;
 	src->body_len = 0;
 }
