@@ -7,12 +7,15 @@
  *                          (sim/bench_central.c)
  *   sim converge-probe     ack at one edge -> visible at another
  *                          (sim/probe.c)
+ *   sim fill               distinct items and users through an edge's
+ *                          POST /v1/ops (sim/fill.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
  * Single-threaded until a subcommand starts its own threads.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -24,6 +27,7 @@
 
 #include "bench_central.h"
 #include "broker.h"
+#include "fill.h"
 #include "log.h"
 #include "partition.h"
 #include "probe.h"
@@ -47,6 +51,9 @@ static void usage(FILE *f)
 	        "  converge-probe\n"
 	        "           like fresh items at one edge, poll another edge's counts,\n"
 	        "           and print how long each like took to show there\n"
+	        "  fill     like N distinct items by M distinct users through an edge's\n"
+	        "           POST /v1/ops; key=value results on stdout; exit 1 when any\n"
+	        "           request or op failed\n"
 	        "  help     print this text\n"
 	        "\n"
 	        "sim broker options:\n"
@@ -95,8 +102,22 @@ static void usage(FILE *f)
 	        "  --prefix S              item ids are S<n>, users u-S<n>\n"
 	        "                          (default cvg<pid>-)\n"
 	        "  --json                  one JSON object on stdout (table on stderr)\n"
-	        "  --log-level LEVEL       error, warn (default), info or debug\n",
-	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS);
+	        "  --log-level LEVEL       error, warn (default), info or debug\n"
+	        "\n"
+	        "sim fill options:\n"
+	        "  --port N                the edge's HTTP port on 127.0.0.1 (required)\n"
+	        "  --items N               distinct items, each liked once (default 1000000)\n"
+	        "  --users N               distinct users, cycled (default 100000)\n"
+	        "  --per-request N         ops per request, 1..%d (default items/users)\n"
+	        "  --conns N               connections, one request in flight each (8)\n"
+	        "  --timeout-ms N          per request (default 10000)\n"
+	        "  --max-seconds N         stop sending after N seconds (default: none)\n"
+	        "  --max-failures N        stop sending after N failed requests (100)\n"
+	        "  --item-prefix S         item i is S<i> (default post:m)\n"
+	        "  --user-prefix S         user u is S<u> (default mu)\n"
+	        "  --counter NAME          a set counter (default likes)\n"
+	        "  --quiet                 no progress lines on stderr\n",
+	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, FILL_OPS_MAX);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -334,6 +355,121 @@ static int cmd_bench_central(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_fill(int argc, char **argv)
+{
+	enum {
+		OPT_PORT = 256,
+		OPT_ITEMS,
+		OPT_USERS,
+		OPT_PER,
+		OPT_CONNS,
+		OPT_TIMEOUT,
+		OPT_MAXS,
+		OPT_MAXF,
+		OPT_IPFX,
+		OPT_UPFX,
+		OPT_COUNTER,
+		OPT_QUIET,
+		OPT_HELP
+	};
+	static const struct option longopts[] = {
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"items", required_argument, NULL, OPT_ITEMS},
+	    {"users", required_argument, NULL, OPT_USERS},
+	    {"per-request", required_argument, NULL, OPT_PER},
+	    {"conns", required_argument, NULL, OPT_CONNS},
+	    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+	    {"max-seconds", required_argument, NULL, OPT_MAXS},
+	    {"max-failures", required_argument, NULL, OPT_MAXF},
+	    {"item-prefix", required_argument, NULL, OPT_IPFX},
+	    {"user-prefix", required_argument, NULL, OPT_UPFX},
+	    {"counter", required_argument, NULL, OPT_COUNTER},
+	    {"quiet", no_argument, NULL, OPT_QUIET},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	fill_opts o;
+	fill_opts_default(&o);
+	o.max_failures = 100;
+	o.progress = stderr;
+	uint64_t n;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PORT:
+			if (parse_u64(optarg, 1, 65535, &n))
+				return bad_usage("bad --port", optarg);
+			o.port = (int)n;
+			break;
+		case OPT_ITEMS:
+			if (parse_u64(optarg, 1, FILL_ITEMS_MAX, &o.items))
+				return bad_usage("bad --items", optarg);
+			break;
+		case OPT_USERS:
+			if (parse_u64(optarg, 1, FILL_ITEMS_MAX, &o.users))
+				return bad_usage("bad --users", optarg);
+			break;
+		case OPT_PER:
+			if (parse_u64(optarg, 1, FILL_OPS_MAX, &n))
+				return bad_usage("bad --per-request", optarg);
+			o.per_request = (uint32_t)n;
+			break;
+		case OPT_CONNS:
+			if (parse_u64(optarg, 1, FILL_CONNS_MAX, &n))
+				return bad_usage("bad --conns", optarg);
+			o.conns = (uint32_t)n;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u64(optarg, 1, 3600000, &n))
+				return bad_usage("bad --timeout-ms", optarg);
+			o.timeout_ms = (unsigned)n;
+			break;
+		case OPT_MAXS:
+			if (parse_u64(optarg, 1, 86400, &n))
+				return bad_usage("bad --max-seconds", optarg);
+			o.max_ms = n * 1000;
+			break;
+		case OPT_MAXF:
+			if (parse_u64(optarg, 0, UINT64_MAX, &o.max_failures))
+				return bad_usage("bad --max-failures", optarg);
+			break;
+		case OPT_IPFX: o.item_prefix = optarg; break;
+		case OPT_UPFX: o.user_prefix = optarg; break;
+		case OPT_COUNTER: o.counter = optarg; break;
+		case OPT_QUIET: o.progress = NULL; break;
+		case OPT_HELP: usage(stdout); return 0;
+		case ':': return bad_usage("option needs a value", argv[optind - 1]);
+		default: return bad_usage("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	if (!o.port)
+		return bad_usage("sim fill needs --port", NULL);
+	if (o.users > o.items)
+		return bad_usage("--users above --items", NULL);
+	log_set_component("sim/fill");
+	signal(SIGPIPE, SIG_IGN);
+	fill_result r;
+	char err[256];
+	if (fill_run(&o, &r, err, sizeof err)) {
+		fprintf(stderr, "sim fill: %s\n", err);
+		return 1;
+	}
+	fill_print(stdout, &r);
+	if (r.requests_failed || r.ops_failed || r.stopped_early) {
+		fprintf(stderr,
+			"sim fill: %" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
+			" ops)%s\n",
+			r.requests_failed, r.requests, r.ops_failed,
+			r.stopped_early ? "; stopped before the end" : "");
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_converge_probe(int argc, char **argv)
 {
 	enum {
@@ -463,6 +599,8 @@ int main(int argc, char **argv)
 		return cmd_bench_central(argc - 1, argv + 1);
 	if (strcmp(cmd, "converge-probe") == 0)
 		return cmd_converge_probe(argc - 1, argv + 1);
+	if (strcmp(cmd, "fill") == 0)
+		return cmd_fill(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;
