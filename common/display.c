@@ -6,8 +6,9 @@
  */
 #include "display.h"
 
-#include <inttypes.h>
-#include <stdio.h>
+#include <string.h>
+
+#include "sbuf.h"
 
 size_t display_count(uint64_t n, char *buf, size_t cap)
 {
@@ -20,29 +21,31 @@ size_t display_count(uint64_t n, char *buf, size_t cap)
 	    {UINT64_C(1000000), 'M'},
 	    {UINT64_C(1000), 'K'},
 	};
-	int len = -1;
-
-	if (cap == 0)
-		return 0;
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+	/* Built without printf: counts are displayed on every read. */
+	char tmp[SBUF_U64_MAX + 4];
+	size_t len = 0;
+	size_t i = 0;
+	while (i < sizeof units / sizeof units[0] && n < units[i].unit)
+		i++;
+	if (i == sizeof units / sizeof units[0]) {
+		len = sbuf_fmt_u64(tmp, n);
+	} else {
 		uint64_t u = units[i].unit;
-		if (n < u)
-			continue;
 		uint64_t whole = n / u;
 		uint64_t tenth = (n % u) / (u / 10);
-		if (whole < 10 && tenth > 0)
-			len = snprintf(buf, cap, "%" PRIu64 ".%" PRIu64 "%c", whole, tenth,
-			               units[i].suffix);
-		else
-			len = snprintf(buf, cap, "%" PRIu64 "%c", whole, units[i].suffix);
-		break;
+		len = sbuf_fmt_u64(tmp, whole);
+		if (whole < 10 && tenth > 0) {
+			tmp[len++] = '.';
+			tmp[len++] = (char)('0' + tenth);
+		}
+		tmp[len++] = units[i].suffix;
 	}
-	if (len < 0)
-		len = snprintf(buf, cap, "%" PRIu64, n);
-	if (len < 0) {
-		buf[0] = '\0';
+	if (cap == 0)
 		return 0;
-	}
 	/* A buffer below DISPLAY_MAX truncates: report what was written. */
-	return (size_t)len < cap ? (size_t)len : cap - 1;
+	if (len > cap - 1)
+		len = cap - 1;
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
+	return len;
 }

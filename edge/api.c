@@ -98,18 +98,6 @@ bool api_cacheable(api *a, const http_request *req, http_response *resp, const c
 	return false;
 }
 
-/* display_count, with the common small counts written without printf. */
-static size_t display(uint64_t count, char out[DISPLAY_MAX])
-{
-	/* display.h: below 1000 the display form is the number itself, which
-	 * is cheaper to write than display_count's printf. */
-	if (count < 1000) {
-		size_t n = sbuf_fmt_u64(out, count);
-		out[n] = 0;
-		return n;
-	}
-	return display_count(count, out, DISPLAY_MAX);
-}
 
 static void need_init(need *n, bool on)
 {
@@ -541,7 +529,7 @@ static void answer_count(api *a, const http_request *req, http_response *resp, c
 		return;
 	}
 	char disp[DISPLAY_MAX];
-	size_t dl = display(v.count, disp);
+	size_t dl = display_count(v.count, disp, sizeof disp);
 	size_t il = strlen(r->item), cl = strlen(r->c->name);
 	sbuf b;
 	sbuf_init(&b);

@@ -203,17 +203,6 @@ static int parse_counters(api *a, counts_req *cr, const char *list)
 	}
 }
 
-/* display_count, with the common small counts written without printf
- * (display.h: below 1000 the display form is the number itself). */
-static size_t display(uint64_t count, char out[DISPLAY_MAX])
-{
-	if (count < 1000) {
-		size_t n = sbuf_fmt_u64(out, count);
-		out[n] = 0;
-		return n;
-	}
-	return display_count(count, out, DISPLAY_MAX);
-}
 
 /* Opens item i's object in one of the answer's maps: ,"item":{ (one
  * check for room, then plain stores: this runs three times an item). */
@@ -352,7 +341,7 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 				open_item(&b, cr, i, k++ == 0);
 			put_key(&b, cr, j, first);
 			char d[DISPLAY_MAX];
-			size_t dl = display(v->count, d);
+			size_t dl = display_count(v->count, d, sizeof d);
 			sbuf_putl(&b, "\"");
 			sbuf_put(&b, d, dl);
 			sbuf_putl(&b, "\"");
