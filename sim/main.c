@@ -269,6 +269,48 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* A numeric option of a command: its getopt code, bounds, and where the
+ * value goes (a 4- or 8-byte integer field), times scale (0 = 1). */
+typedef struct num_opt {
+	int code;
+	uint64_t lo, hi;
+	void *dst;
+	size_t size;
+	uint64_t scale;
+	const char *what; /* the usage message for a bad value */
+} num_opt;
+
+#define NUM_OPT(code, lo, hi, field, scale, what)                                              \
+	{                                                                                      \
+		(code), (lo), (hi), &(field), sizeof(field), (scale), (what)                   \
+	}
+_Static_assert(sizeof(int) == sizeof(uint32_t), "int options are stored as 32 bits");
+
+/* The default case of a command's option switch: stores the numeric
+ * option c and returns 0, or returns the exit status of a usage error
+ * (a bad or missing value, an unknown option). */
+static int num_or_bad(const num_opt *opts, size_t n, int c, char **argv)
+{
+	if (c == ':')
+		return bad_usage("option needs a value", argv[optind - 1]);
+	for (size_t i = 0; i < n; i++) {
+		const num_opt *o = &opts[i];
+		if (o->code != c)
+			continue;
+		uint64_t v;
+		if (parse_u64(optarg, o->lo, o->hi, &v))
+			return bad_usage(o->what, optarg);
+		if (o->scale)
+			v *= o->scale;
+		if (o->size == sizeof(uint64_t))
+			*(uint64_t *)o->dst = v;
+		else
+			*(uint32_t *)o->dst = (uint32_t)v; /* bounds keep it in range */
+		return 0;
+	}
+	return bad_usage("unknown option", argv[optind - 1]);
+}
+
 static int cmd_bench_central(int argc, char **argv)
 {
 	enum {
@@ -296,36 +338,19 @@ static int cmd_bench_central(int argc, char **argv)
 	};
 	bench_central_opts o;
 	bench_central_opts_default(&o);
+	const num_opt num[] = {
+	    NUM_OPT(OPT_OPS, 1, BENCH_CENTRAL_OPS_MAX, o.ops, 0, "bad --ops"),
+	    NUM_OPT(OPT_ITEMS, 1, BENCH_CENTRAL_ITEMS_MAX, o.items, 0, "bad --items"),
+	    NUM_OPT(OPT_USERS, 1, BENCH_CENTRAL_OPS_MAX, o.users, 0, "bad --users"),
+	    NUM_OPT(OPT_OPB, 1, WIRE_MAX_OPS, o.ops_per_batch, 0, "bad --ops-per-batch"),
+	    NUM_OPT(OPT_PARTS, 1, PARTITION_MAX, o.partitions, 0, "bad --partitions"),
+	};
 	bool json = false;
-	uint64_t n;
 	opterr = 0;
 	optind = 1;
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_OPS:
-			if (parse_u64(optarg, 1, BENCH_CENTRAL_OPS_MAX, &o.ops))
-				return bad_usage("bad --ops", optarg);
-			break;
-		case OPT_ITEMS:
-			if (parse_u64(optarg, 1, BENCH_CENTRAL_ITEMS_MAX, &n))
-				return bad_usage("bad --items", optarg);
-			o.items = (uint32_t)n;
-			break;
-		case OPT_USERS:
-			if (parse_u64(optarg, 1, BENCH_CENTRAL_OPS_MAX, &o.users))
-				return bad_usage("bad --users", optarg);
-			break;
-		case OPT_OPB:
-			if (parse_u64(optarg, 1, WIRE_MAX_OPS, &n))
-				return bad_usage("bad --ops-per-batch", optarg);
-			o.ops_per_batch = (uint32_t)n;
-			break;
-		case OPT_PARTS:
-			if (parse_u64(optarg, 1, PARTITION_MAX, &n))
-				return bad_usage("bad --partitions", optarg);
-			o.partitions = (uint32_t)n;
-			break;
 		case OPT_DIR: o.dir = optarg; break;
 		case OPT_JSON: json = true; break;
 		case OPT_LOG:
@@ -333,8 +358,9 @@ static int cmd_bench_central(int argc, char **argv)
 				return bad_usage("bad --log-level", optarg);
 			break;
 		case OPT_HELP: usage(stdout); return 0;
-		case ':': return bad_usage("option needs a value", argv[optind - 1]);
-		default: return bad_usage("unknown option", argv[optind - 1]);
+		default:
+			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
+				return rc;
 		}
 	}
 	if (optind < argc)
@@ -344,7 +370,7 @@ static int cmd_bench_central(int argc, char **argv)
 	log_set_component("sim/bench");
 	bench_central_result r;
 	char err[512];
-	int rc = bench_central_run(&o, &r, err, sizeof err);
+	rc = bench_central_run(&o, &r, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "sim bench-central: %s\n", err);
 		return 1;
@@ -392,56 +418,29 @@ static int cmd_fill(int argc, char **argv)
 	fill_opts_default(&o);
 	o.max_failures = 100;
 	o.progress = stderr;
-	uint64_t n;
+	const num_opt num[] = {
+	    NUM_OPT(OPT_PORT, 1, 65535, o.port, 0, "bad --port"),
+	    NUM_OPT(OPT_ITEMS, 1, FILL_ITEMS_MAX, o.items, 0, "bad --items"),
+	    NUM_OPT(OPT_USERS, 1, FILL_ITEMS_MAX, o.users, 0, "bad --users"),
+	    NUM_OPT(OPT_PER, 1, FILL_OPS_MAX, o.per_request, 0, "bad --per-request"),
+	    NUM_OPT(OPT_CONNS, 1, FILL_CONNS_MAX, o.conns, 0, "bad --conns"),
+	    NUM_OPT(OPT_TIMEOUT, 1, 3600000, o.timeout_ms, 0, "bad --timeout-ms"),
+	    NUM_OPT(OPT_MAXS, 1, 86400, o.max_ms, 1000, "bad --max-seconds"),
+	    NUM_OPT(OPT_MAXF, 0, UINT64_MAX, o.max_failures, 0, "bad --max-failures"),
+	};
 	opterr = 0;
 	optind = 1;
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_PORT:
-			if (parse_u64(optarg, 1, 65535, &n))
-				return bad_usage("bad --port", optarg);
-			o.port = (int)n;
-			break;
-		case OPT_ITEMS:
-			if (parse_u64(optarg, 1, FILL_ITEMS_MAX, &o.items))
-				return bad_usage("bad --items", optarg);
-			break;
-		case OPT_USERS:
-			if (parse_u64(optarg, 1, FILL_ITEMS_MAX, &o.users))
-				return bad_usage("bad --users", optarg);
-			break;
-		case OPT_PER:
-			if (parse_u64(optarg, 1, FILL_OPS_MAX, &n))
-				return bad_usage("bad --per-request", optarg);
-			o.per_request = (uint32_t)n;
-			break;
-		case OPT_CONNS:
-			if (parse_u64(optarg, 1, FILL_CONNS_MAX, &n))
-				return bad_usage("bad --conns", optarg);
-			o.conns = (uint32_t)n;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_u64(optarg, 1, 3600000, &n))
-				return bad_usage("bad --timeout-ms", optarg);
-			o.timeout_ms = (unsigned)n;
-			break;
-		case OPT_MAXS:
-			if (parse_u64(optarg, 1, 86400, &n))
-				return bad_usage("bad --max-seconds", optarg);
-			o.max_ms = n * 1000;
-			break;
-		case OPT_MAXF:
-			if (parse_u64(optarg, 0, UINT64_MAX, &o.max_failures))
-				return bad_usage("bad --max-failures", optarg);
-			break;
 		case OPT_IPFX: o.item_prefix = optarg; break;
 		case OPT_UPFX: o.user_prefix = optarg; break;
 		case OPT_COUNTER: o.counter = optarg; break;
 		case OPT_QUIET: o.progress = NULL; break;
 		case OPT_HELP: usage(stdout); return 0;
-		case ':': return bad_usage("option needs a value", argv[optind - 1]);
-		default: return bad_usage("unknown option", argv[optind - 1]);
+		default:
+			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
+				return rc;
 		}
 	}
 	if (optind < argc)
@@ -501,52 +500,26 @@ static int cmd_converge_probe(int argc, char **argv)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
-	/* Each option: its bounds and where it goes. */
-	struct {
-		uint64_t lo, hi;
-		uint32_t *dst;
-		const char *what;
-	} num[] = {
-	    [OPT_DUR - OPT_A] = {1, 86400000, NULL, "bad --duration-ms"},
-	    [OPT_INT - OPT_A] = {1, 60000, NULL, "bad --interval-ms"},
-	    [OPT_POLL - OPT_A] = {1, 1000, NULL, "bad --poll-ms"},
-	    [OPT_TMO - OPT_A] = {1, 3600000, NULL, "bad --timeout-ms"},
-	    [OPT_BATCH - OPT_A] = {1, PROBE_BATCH_ITEMS_MAX, NULL, "bad --batch-items"},
-	    [OPT_PEND - OPT_A] = {1, PROBE_PENDING_MAX, NULL, "bad --max-pending"},
-	};
 	probe_opts o;
 	probe_opts_default(&o);
-	num[OPT_DUR - OPT_A].dst = &o.duration_ms;
-	num[OPT_INT - OPT_A].dst = &o.interval_ms;
-	num[OPT_POLL - OPT_A].dst = &o.poll_ms;
-	num[OPT_TMO - OPT_A].dst = &o.timeout_ms;
-	num[OPT_BATCH - OPT_A].dst = &o.batch_items;
-	num[OPT_PEND - OPT_A].dst = &o.max_pending;
+	const num_opt num[] = {
+	    NUM_OPT(OPT_A, 1, 65535, o.port_a, 0, "bad --a"),
+	    NUM_OPT(OPT_B, 1, 65535, o.port_b, 0, "bad --b"),
+	    NUM_OPT(OPT_DUR, 1, 86400000, o.duration_ms, 0, "bad --duration-ms"),
+	    NUM_OPT(OPT_INT, 1, 60000, o.interval_ms, 0, "bad --interval-ms"),
+	    NUM_OPT(OPT_POLL, 1, 1000, o.poll_ms, 0, "bad --poll-ms"),
+	    NUM_OPT(OPT_TMO, 1, 3600000, o.timeout_ms, 0, "bad --timeout-ms"),
+	    NUM_OPT(OPT_BATCH, 1, PROBE_BATCH_ITEMS_MAX, o.batch_items, 0, "bad --batch-items"),
+	    NUM_OPT(OPT_PEND, 1, PROBE_PENDING_MAX, o.max_pending, 0, "bad --max-pending"),
+	};
 	char users[PROBE_PREFIX_MAX + 3];
 	bool json = false;
-	uint64_t n;
 	opterr = 0;
 	optind = 1;
 	(void)log_set_level("warn"); /* one line per failed like, none per success */
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_A:
-		case OPT_B:
-			if (parse_u64(optarg, 1, 65535, &n))
-				return bad_usage(c == OPT_A ? "bad --a" : "bad --b", optarg);
-			*(c == OPT_A ? &o.port_a : &o.port_b) = (int)n;
-			break;
-		case OPT_DUR:
-		case OPT_INT:
-		case OPT_POLL:
-		case OPT_TMO:
-		case OPT_BATCH:
-		case OPT_PEND:
-			if (parse_u64(optarg, num[c - OPT_A].lo, num[c - OPT_A].hi, &n))
-				return bad_usage(num[c - OPT_A].what, optarg);
-			*num[c - OPT_A].dst = (uint32_t)n;
-			break;
 		case OPT_PREFIX:
 			if (strlen(optarg) > PROBE_PREFIX_MAX)
 				return bad_usage("--prefix too long", optarg);
@@ -560,8 +533,9 @@ static int cmd_converge_probe(int argc, char **argv)
 				return bad_usage("bad --log-level", optarg);
 			break;
 		case OPT_HELP: usage(stdout); return 0;
-		case ':': return bad_usage("option needs a value", argv[optind - 1]);
-		default: return bad_usage("unknown option", argv[optind - 1]);
+		default:
+			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
+				return rc;
 		}
 	}
 	if (optind < argc)
