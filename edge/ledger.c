@@ -394,6 +394,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	smap_init(&l->cache_cold);
 	smap_init(&l->rt_hot);
 	smap_init(&l->rt_cold);
+	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++)
+		smap_init(&l->deltas[i].items);
 	hlc_init(&l->clock);
 	l->wb = store_batch_new();
 	ledger_group_init(l);

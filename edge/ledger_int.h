@@ -97,6 +97,16 @@ typedef struct group {
 	ledger_ticket *tickets;
 } group;
 
+/* A sealed batch's ops summed per "counter 0 item" (ledger_view.c). */
+#define LEDGER_DELTA_BATCHES 32
+
+typedef struct delta_batch {
+	bool used;
+	uint32_t p;
+	uint64_t seq;
+	smap items; /* -> int64 delta */
+} delta_batch;
+
 struct ledger {
 	pthread_mutex_t mu;
 	store *db;
@@ -110,6 +120,8 @@ struct ledger {
 	store_batch *wb; /* sealing, snapshots: one write at a time */
 	group g;
 	bloom members; /* every 'M' key this store holds (and maybe others) */
+	delta_batch deltas[LEDGER_DELTA_BATCHES]; /* a ring, for read-through counts */
+	size_t next_delta;
 	ledger_stats st;
 };
 

@@ -78,6 +78,49 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
 /* What this edge's sealed batches of p with lo < seq <= hi add to
  * (counter, item): the part of the overlay a read-through count taken
  * after central applied them already holds. */
+/* The per-item deltas of sealed batch (p, seq): decoded once, then kept
+ * (a sealed batch never changes) in a small ring until pushed out. */
+static const smap *batch_deltas(ledger *l, uint32_t p, uint64_t seq)
+{
+	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++) {
+		delta_batch *d = &l->deltas[i];
+		if (d->used && d->p == p && d->seq == seq)
+			return &d->items;
+	}
+	char bkey[13];
+	char *buf;
+	size_t len;
+	if (store_get(l->db, bkey, ledger_key_part_seq(bkey, 'B', p, seq), &buf, &len))
+		return NULL;
+	wire_batch b;
+	if (wire_decode_batch(buf, len, &b)) {
+		free(buf);
+		return NULL;
+	}
+	delta_batch *d = &l->deltas[l->next_delta];
+	l->next_delta = (l->next_delta + 1) % LEDGER_DELTA_BATCHES;
+	smap_clear(&d->items);
+	d->used = true;
+	d->p = p;
+	d->seq = seq;
+	char *flags = ledger_read_flags(l, p, seq, b.nops);
+	for (uint32_t j = 0; j < b.nops; j++) {
+		const wire_op *op = &b.ops[j];
+		char ok[KEY_MAX];
+		if (op->counter.n > COUNTER_MAX || op->item.n > ITEM_MAX)
+			continue;
+		size_t okn = ledger_pair_key(ok, op->counter.p, op->counter.n, op->item.p, op->item.n);
+		smap_put(&d->items, ok, okn, NULL)->i +=
+		    ledger_op_delta(op->kind, op->n, !flags || flags[j]);
+	}
+	free(flags);
+	wire_batch_free(&b);
+	free(buf);
+	return &d->items;
+}
+
+/* What this edge's ops in its sealed batches (lo, hi] of partition p add
+ * to key's count. */
 static int64_t sealed_delta(ledger *l, uint32_t p, const char *key, size_t kn, uint64_t lo,
 			    uint64_t hi)
 {
@@ -86,29 +129,10 @@ static int64_t sealed_delta(ledger *l, uint32_t p, const char *key, size_t kn, u
 	for (size_t i = 0; i < pt->nsealed && pt->sealed[i].seq <= hi; i++) {
 		if (pt->sealed[i].seq <= lo)
 			continue;
-		char bkey[13];
-		char *buf;
-		size_t len;
-		if (store_get(l->db, bkey, ledger_key_part_seq(bkey, 'B', p, pt->sealed[i].seq), &buf,
-			      &len))
-			continue;
-		wire_batch b;
-		if (wire_decode_batch(buf, len, &b) == 0) {
-			char *flags = ledger_read_flags(l, p, pt->sealed[i].seq, b.nops);
-			for (uint32_t j = 0; j < b.nops; j++) {
-				const wire_op *op = &b.ops[j];
-				char ok[KEY_MAX];
-				if (op->counter.n > COUNTER_MAX || op->item.n > ITEM_MAX)
-					continue;
-				size_t okn = ledger_pair_key(ok, op->counter.p, op->counter.n,
-							     op->item.p, op->item.n);
-				if (okn == kn && memcmp(ok, key, kn) == 0)
-					sum += ledger_op_delta(op->kind, op->n, !flags || flags[j]);
-			}
-			free(flags);
-			wire_batch_free(&b);
-		}
-		free(buf);
+		const smap *m = batch_deltas(l, p, pt->sealed[i].seq);
+		const smap_val *v = m ? smap_get(m, key, kn) : NULL;
+		if (v)
+			sum += v->i;
 	}
 	return sum;
 }
@@ -154,6 +178,8 @@ static rt_entry *rt_find_h(ledger *l, const char *key, size_t kn, uint32_t h)
 
 void ledger_views_free(ledger *l)
 {
+	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++)
+		smap_free(&l->deltas[i].items);
 	smap_free_values(&l->overlay);
 	smap_free(&l->cache_hot);
 	smap_free(&l->cache_cold);

@@ -253,6 +253,34 @@ Test(ledger_ops, read_through_that_holds_own_applied_ops_does_not_count_them_twi
 	cr_assert_eq(a.view.count, 11);
 }
 
+Test(ledger_ops, own_applied_ops_are_taken_off_each_item_across_many_batches)
+{
+	/* More sealed batches than the ledger keeps decoded (32), each a
+	 * like of its own item, all applied at central: every item's
+	 * read-through count already holds its like, so the view is that
+	 * count, however often and in whatever order it is read. */
+	enum { N = 40 };
+	T.o.seal_ops = 1;
+	reopen();
+	ledger_answer a;
+	char item[16];
+	for (int i = 0; i < N; i++) {
+		snprintf(item, sizeof item, "post:b%d", i);
+		cr_assert_eq(ledger_write(T.l, "likes", item, "u1", true, WALL, &a), 0);
+	}
+	cr_assert_eq(T.nsent, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(item, sizeof item, "post:b%d", i);
+		ledger_readthrough_put(T.l, "likes", item, 100 + (uint64_t)i, 20, N, WALL);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = N - 1; i >= 0; i--) {
+			snprintf(item, sizeof item, "post:b%d", i);
+			cr_assert_eq(view("likes", item).count, 100 + (uint64_t)i, "%s round %d", item,
+				     round);
+		}
+}
+
 Test(ledger_ops, read_through_is_kept_once_snapshots_reach_its_version)
 {
 	ledger_readthrough_put(T.l, "likes", ITEM, 5, 30, 0, WALL);
