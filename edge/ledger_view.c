@@ -193,14 +193,14 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
                           bool *known)
 {
 	smap_val *v = smap_get_h(&l->cache_hot, key, kn, h);
-	if (!v) {
-		v = smap_get_h(&l->cache_cold, key, kn, h);
-		if (v)
-			cache_set(l, key, kn, v->u);
-	}
 	uint64_t val;
 	if (v) {
 		val = v->u;
+	} else if ((v = smap_get_h(&l->cache_cold, key, kn, h))) {
+		/* Read before the promotion: making room in hot may drop cold,
+		 * v's map, whole. */
+		val = v->u;
+		cache_set(l, key, kn, val);
 	} else {
 		char skey[KEY_MAX + 1];
 		skey[0] = 'C';
