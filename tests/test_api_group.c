@@ -21,6 +21,7 @@
 
 #include "h2client.h"
 #include "testdir.h"
+#include "ledger_sink.h"
 #include "../edge/api.h"
 #include "../edge/ledger.h"
 #include "log.h"
@@ -42,16 +43,6 @@ static struct {
 	h2client cl;
 } T;
 
-static int discard(void *ctx, uint32_t p, uint64_t seq, const void *buf, size_t len)
-{
-	(void)ctx;
-	(void)p;
-	(void)seq;
-	(void)buf;
-	(void)len;
-	return 0;
-}
-
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -68,7 +59,7 @@ static void setup(void)
 	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = 4, .seal_ops = 1000,
 			 .seal_age_ms = 60000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
 			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
-			 .max_ahead_ms = 60000, .send = discard};
+			 .max_ahead_ms = 60000, .send = ledger_sink_discard};
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);

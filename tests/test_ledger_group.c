@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ledger_util.h"
+#include "ledger_sink.h"
 
 static void setup(void)
 {
@@ -209,16 +210,6 @@ Test(ledger_group, a_refused_write_leaves_the_group_as_it_was)
 
 /* --- a random run, staged in groups and written one op at a time --------- */
 
-static int discard(void *ctx, uint32_t p, uint64_t seq, const void *buf, size_t len)
-{
-	(void)ctx;
-	(void)p;
-	(void)seq;
-	(void)buf;
-	(void)len;
-	return 0;
-}
-
 static uint64_t rnd_state = 88172645463325252ULL;
 
 static uint64_t rnd(void)
@@ -238,7 +229,7 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 	store *db2 = testdir_open_store(dir2);
 	char err[256];
 	ledger_opts o2 = T.o;
-	o2.send = discard;
+	o2.send = ledger_sink_discard;
 	o2.member_filter_bytes = 0; /* every lookup reads the store */
 	ledger *l2 = ledger_open(db2, &o2, err, sizeof err);
 	cr_assert_not_null(l2, "%s", err);
