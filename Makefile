@@ -4,6 +4,7 @@
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
 #   make test     deps if missing, build, unit + integration + sanitizer tests
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
+#   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make SANITIZE=address,undefined   builds into build-san/
 
 CC      ?= cc
@@ -51,7 +52,7 @@ ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps \
-        bench-deps check-bench-deps
+        bench-deps check-bench-deps bench-mem
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -186,6 +187,14 @@ short-drills: $(BINS)
 bench: check-bench-deps
 	@$(MAKE) --no-print-directory all
 	./sim/bench.sh
+
+# The memory bench: 10M items and 1M users through one edge, about 25
+# minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages
+# of the build. make bench reports the figures of build/bench/mem.kv.
+bench-mem: check-deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/bench
+	./sim/bench_mem.sh build/bench/mem.kv
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -12,6 +12,9 @@
 # central, two edges, nghttpd, redis-server, postgres, the load generators
 # and the probe), each stopped by PID in the EXIT trap. Loopback and a unix
 # socket in the temp dir only; it never touches a system PostgreSQL cluster.
+# The process handling and the stack come from sim/bench_lib.sh. The memory
+# figures (RSS at 10M items, and the bounds) are read from
+# build/bench/mem.kv, which `make bench-mem` (sim/bench_mem.sh) writes.
 #
 # Knobs (environment): BENCH_ITEMS distinct items per URI list (120000;
 # each like run sends 4 x that), BENCH_N requests per bare/GET run
@@ -45,178 +48,27 @@ CONNS=4  # h2load processes, one connection each (see h2run)
 DEPTH=16 # streams per connection; Redis gets the same pipeline depth
 TOKEN=bench-token
 
-TMP=$(mktemp -d /tmp/likes-bench.XXXXXX)
-PIDS=()
-USED_PORTS=" "
+# shellcheck source=sim/bench_lib.sh
+. sim/bench_lib.sh
+bench_begin bench "$OUT/logs"
 declare -A R      # results: key -> number or empty
 declare -A WHY    # key -> reason it is null
+declare -A NOTE   # key -> what the table says of a figure with no target
 declare -A RATE   # raw rates, req/s
 declare -A LAT    # latency figures, ms
 declare -A CONV   # convergence run: probe figures and settings
 declare -A PG     # PostgreSQL runs: transactions and the final sums
-
-# ---- processes ------------------------------------------------------------
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	local i
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-	done
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		wait "${PIDS[$i]}" 2>/dev/null || true
-	done
-	mkdir -p "$OUT/logs"
-	cp "$TMP"/*.log "$OUT/logs/" 2>/dev/null || true
-	rm -rf "$TMP"
-	if ((rc != 0)); then
-		echo "bench: failed (exit $rc); daemon logs in $OUT/logs/" >&2
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-track() { PIDS+=("$1"); }
-
-untrack() { # pid
-	local keep=() p
-	for p in "${PIDS[@]}"; do
-		[[ $p == "$1" ]] || keep+=("$p")
-	done
-	PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-# Stops one tracked process and waits for it.
-stop() { # pid
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	untrack "$1"
-}
-
-# Pinning is skipped on a one-core machine; PIN is the prefix for a CPU.
-pin() { # cpu
-	if (($(nproc) >= 2)); then
-		echo "taskset -c $1"
-	fi
-}
-
-# Starts a daemon in the background with its log in TMP; sets LAST_PID.
-start() { # name cpu command...
-	local name=$1 cpu=$2
-	shift 2
-	# shellcheck disable=SC2046
-	$(pin "$cpu") "$@" >"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	track "$LAST_PID"
-}
-
-wait_until() { # what seconds command...
-	local what=$1 deadline=$((SECONDS + $2))
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then
-			echo "bench: timed out waiting for $what" >&2
-			tail -n 20 "$TMP"/*.log >&2 || true
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
-# Picks a loopback port nobody listens on and this run has not used; sets PORT.
-free_port() {
-	local p
-	while true; do
-		p=$((20000 + RANDOM % 40000))
-		[[ $USED_PORTS == *" $p "* ]] && continue
-		if [[ -z $(ss -Htln "sport = :$p") ]]; then
-			USED_PORTS+="$p "
-			PORT=$p
-			return 0
-		fi
-	done
-}
+declare -A MEM    # build/bench/mem.kv, the last make bench-mem: key -> value
+MEM_KEYS=()       # its keys in file order
+EDGE_B_PID=""     # edge B of the convergence run, while it runs
 
 # ---- the stack --------------------------------------------------------------
-
-# An edge's config; max_age_ms empty keeps the default batch.max_age_ms,
-# workers empty the default edge.workers (1).
-edge_ini() { # file id port data-dir [max_age_ms] [workers]
-	cat >"$1" <<EOF
-[edge]
-id = $2
-region = $2
-data_dir = $4
-[http]
-listen = 127.0.0.1:$3
-[identity]
-dev_header = true
-[central]
-ops = 127.0.0.1:$OPS_PORT
-token = $TOKEN
-[bus]
-bootstrap_file = $TMP/bootstrap
-[kafka]
-fetch.wait.max.ms = 10
-EOF
-	if [[ -n ${5:-} ]]; then
-		printf '[batch]\nmax_age_ms = %s\n' "$5" >>"$1"
-	fi
-	if [[ -n ${6:-} ]]; then
-		printf '[edge]\nworkers = %s\n' "$6" >>"$1"
-	fi
-}
-
-write_configs() {
-	cat >"$TMP/central.ini" <<EOF
-[central]
-id = bench-central
-data_dir = $TMP/central
-snapshot_interval_ms = $SNAPSHOT_MS
-ops_listen = 127.0.0.1:$OPS_PORT
-ops_token = $TOKEN
-[bus]
-bootstrap_file = $TMP/bootstrap
-[kafka]
-fetch.wait.max.ms = 10
-EOF
-	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge"
-}
-
-start_stack() {
-	# The broker first: its mock brokers take random ports, which a port
-	# picked before them could collide with.
-	start broker "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
-		--topic likes.batches:16 --topic likes.snapshots:16 --topic likes.deadletter:1
-	BROKER_PID=$LAST_PID
-	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"
-	free_port
-	OPS_PORT=$PORT
-	free_port
-	EDGE_PORT=$PORT
-	write_configs
-	start central "$LOAD_CPU" "$BIN/central" -c "$TMP/central.ini"
-	CENTRAL_PID=$LAST_PID
-	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
-	start edge "$SERVER_CPU" "$BIN/edge" -c "$TMP/edge.ini"
-	EDGE_PID=$LAST_PID
-	wait_until "edge /healthz" 20 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
-	EDGE_B_PID=""
-}
 
 stop_stack() {
 	if [[ -n $EDGE_B_PID ]]; then stop "$EDGE_B_PID"; fi
 	stop "$EDGE_PID"
 	stop "$CENTRAL_PID"
 	stop "$BROKER_PID"
-}
-
-central_metric() { # name (without likes_central_)
-	curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$OPS_PORT/metrics" |
-		awk -v k="likes_central_$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
 # ---- load -------------------------------------------------------------------
@@ -246,8 +98,9 @@ batch_list() { # file base count query-suffix
 # Runs CONNS h2load processes on LOAD_CPU, each one connection with DEPTH
 # streams, together n requests. h2load's clients all walk the URI list
 # from its start, so distinct (user, item) pairs need one process per
-# user: process k sends X-User-Id: <user>k. Prints "rate ok failed non2xx"
-# (rate = all 2xx answers / the slowest process's time).
+# user: process k sends X-User-Id: <user>k. Sets H2 to "rate ok failed
+# non2xx" (rate = all 2xx answers / the slowest process's time). It runs
+# in this shell, never in $(...), so that the EXIT trap knows its PIDs.
 h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 	local name=$1 n=$2 list=$3 user=$4 post=$5 rps=$6 logp=${7:-}
 	local per=$(((n + CONNS - 1) / CONNS)) k pids=() args
@@ -265,7 +118,7 @@ h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 		wait "$k" || true
 		untrack "$k"
 	done
-	awk '
+	H2=$(awk '
 	/^finished in/ {
 		t = $3; sub(/,$/, "", t)
 		if (t ~ /ms$/) s = t / 1000; else if (t ~ /us$/) s = t / 1e6; else s = t + 0
@@ -274,14 +127,15 @@ h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 	/^requests:/ { ok += $8; fail += $10 }
 	/^status codes:/ { non += $5 + $7 + $9 }
 	END { printf "%.0f %d %d %d\n", (max > 0 ? ok / max : 0), ok, fail, non }
-	' "$TMP"/h2."$name".*.out
+	' "$TMP"/h2."$name".*.out)
 }
 
 # Runs h2run and records the rate; warns on failures.
 measure() { # key h2run-args...
 	local key=$1 rate ok fail non
 	shift
-	read -r rate ok fail non < <(h2run "$key" "$@")
+	h2run "$key" "$@"
+	read -r rate ok fail non <<<"$H2"
 	RATE[$key]=$rate
 	RATE_OK[$key]=$ok
 	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx)\n' "$key" "$rate" "$ok" "$fail" "$non"
@@ -310,7 +164,8 @@ latency_run() { # key pct peak list user post
 	per=$(((total + CONNS - 1) / CONNS))
 	n=$((total * LAT_S))
 	if ((post && n / CONNS > ITEMS)); then n=$((ITEMS * CONNS)); fi
-	read -r rate ok fail non < <(h2run "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key")
+	h2run "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+	read -r rate ok fail non <<<"$H2"
 	read -r p50 p99 p999 < <(percentiles "$TMP/lat.$key")
 	LAT[$key.target]=$total
 	LAT[$key.rate]=$rate
@@ -358,26 +213,16 @@ bench_edge() {
 
 	LIKES_SENT=$((RATE_OK[like_cold] + RATE_OK[like] + RATE_OK[like_viral]))
 	drain_central
-	EDGE_RSS_MB=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$EDGE_PID/status")
+	local rss
+	read -r rss _ < <(mem_of "$EDGE_PID")
+	EDGE_RSS_MB=$(kb_to_mb "$rss")
 }
 
 # Waits until central has applied every like POSTed (deduped repeats are
 # batched too) or its counters stop moving; then takes the batching deltas.
 drain_central() {
-	local deadline=$((SECONDS + 60)) last=-1 same=0 applied
 	local want=$((LIKES_SENT + LAT_LIKES))
-	while ((SECONDS < deadline)); do
-		applied=$(($(central_metric ops_applied_total) - APPLIED0))
-		((applied >= want)) && break
-		if ((applied == last)); then
-			same=$((same + 1))
-			((same >= 5)) && break
-		else
-			same=0
-		fi
-		last=$applied
-		sleep 1
-	done
+	wait_applied "$APPLIED0" "$want" 60 5 || true
 	OPS_APPLIED=$(($(central_metric ops_applied_total) - APPLIED0))
 	BATCHES=$(($(central_metric batches_applied_total) - BATCHES0))
 	WRITES=$(($(central_metric store_writes_total) - WRITES0))
@@ -407,6 +252,15 @@ wait_idle() { # what seconds pid
 	WARN+=("$what was still busy after $2 s")
 }
 
+# True when build/sim lists the command in its help. Not `sim help | grep
+# -q`: under pipefail that fails whenever grep quits before sim has
+# written all its help and sim dies of SIGPIPE.
+sim_has() { # command
+	local help
+	help=$("$BIN/sim" help 2>&1) || true
+	[[ $help == *"$1"* ]]
+}
+
 # A number field of a one-line JSON object in a file; empty when absent.
 json_field() { # file key
 	grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null | head -n 1 |
@@ -422,21 +276,11 @@ bench_workers() {
 	local w both="$SERVER_CPU,$LOAD_CPU" likes=$((ITEMS * CONNS))
 	echo "workers: edge and h2load both on CPUs $both"
 	for w in 1 2; do
-		stop "$EDGE_PID"
-		edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "" "$w"
-		start edge-w$w "$both" "$BIN/edge" -c "$TMP/edge.ini"
-		EDGE_PID=$LAST_PID
-		wait_until "edge /healthz ($w workers)" 20 \
-			curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+		edge_start "edge-w$w" "$both" "" "$w"
 		LOAD_CPU=$both measure "like_w$w" "$likes" "$TMP/likes.txt" "wk${w}u" 1 0
 		LOAD_CPU=$both measure "get_w$w" "$NREQ" "$TMP/likes.txt" reader 0 0
 	done
-	stop "$EDGE_PID"
-	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge"
-	start edge "$SERVER_CPU" "$BIN/edge" -c "$TMP/edge.ini"
-	EDGE_PID=$LAST_PID
-	wait_until "edge /healthz" 20 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+	edge_start edge "$SERVER_CPU"
 }
 
 # End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
@@ -450,24 +294,18 @@ bench_workers() {
 # Kafka takes that to B. So about CONV_AGE_MS + SNAPSHOT_MS + transit at
 # worst, less when the load fills batches sooner.
 bench_converge() {
-	if ! "$BIN/sim" help 2>&1 | grep -q converge-probe; then
+	if ! sim_has converge-probe; then
 		WHY[convergence_p50_ms]="build/sim has no converge-probe command"
 		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
 		return 0
 	fi
-	stop "$EDGE_PID"
-	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "$CONV_AGE_MS"
-	start edge-conv "$SERVER_CPU" "$BIN/edge" -c "$TMP/edge.ini"
-	EDGE_PID=$LAST_PID
-	wait_until "edge /healthz" 20 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/healthz"
+	edge_start edge-conv "$SERVER_CPU" "$CONV_AGE_MS"
 	free_port
 	local port_b=$PORT
 	edge_ini "$TMP/edge-b.ini" bench-b "$port_b" "$TMP/edge-b" "$CONV_AGE_MS"
 	start edge-b "$LOAD_CPU" "$BIN/edge" -c "$TMP/edge-b.ini"
 	EDGE_B_PID=$LAST_PID
-	wait_until "edge B /healthz" 20 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$port_b/healthz"
+	edge_up "edge B" "$port_b"
 	# B starts by reading every snapshot still in the topic (the mock
 	# broker may have trimmed the oldest: B then logs an offset reset).
 	# Samples taken meanwhile would measure that backlog.
@@ -488,8 +326,8 @@ bench_converge() {
 		>"$TMP/probe.json" 2>"$TMP/probe.log" &
 	local probe=$! rc=0 got ok fail non
 	track "$probe"
-	read -r got ok fail non < <(h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" cvgload 1 \
-		$(((rate + CONNS - 1) / CONNS)))
+	h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" cvgload 1 $(((rate + CONNS - 1) / CONNS))
+	read -r got ok fail non <<<"$H2"
 	wait "$probe" || rc=$?
 	untrack "$probe"
 	CONV[load_rate]=$got
@@ -541,13 +379,12 @@ redis_run() { # key extra-server-args...
 		--dir "$TMP" --save '' "$@"
 	local pid=$LAST_PID
 	wait_until "redis-server" 10 redis-cli -p "$port" ping
-	local sha rate
+	local sha rate out=$TMP/redis-benchmark.$key.out
 	sha=$(redis-cli -p "$port" SCRIPT LOAD \
 		"if redis.call('SADD', 's:'..ARGV[1], ARGV[2]) == 1 then return redis.call('INCR', 'n:'..ARGV[1]) end return 0")
-	# shellcheck disable=SC2046
-	rate=$($(pin "$LOAD_CPU") redis-benchmark -p "$port" -n "$NREDIS" -c "$CONNS" -P "$DEPTH" \
-		-r 100000000 --csv EVALSHA "$sha" 0 i__rand_int__ u__rand_int__ |
-		awk -F'"' 'NR == 2 { printf "%.0f", $4 }')
+	run "$LOAD_CPU" redis-benchmark -p "$port" -n "$NREDIS" -c "$CONNS" -P "$DEPTH" \
+		-r 100000000 --csv EVALSHA "$sha" 0 i__rand_int__ u__rand_int__ >"$out"
+	rate=$(awk -F'"' 'NR == 2 { printf "%.0f", $4 }' "$out")
 	RATE[$key]=${rate:-0}
 	printf '  %-22s %10s ops/s  (redis-server %s)\n' "$key" "${RATE[$key]}" "$*"
 	stop "$pid"
@@ -582,8 +419,7 @@ pg_skip() { # reason
 # One pgbench run; fills RATE[key] (tps) and PG[key.txns].
 pg_run() { # key script seconds
 	local out=$TMP/pgbench.$1.out rc=0
-	# shellcheck disable=SC2046
-	$(pin "$LOAD_CPU") "$PG_BIN/pgbench" -n -h "$PG_DIR" -p "$PG_PORT" -U postgres \
+	run "$LOAD_CPU" "$PG_BIN/pgbench" -n -h "$PG_DIR" -p "$PG_PORT" -U postgres \
 		-c "$CONNS" -j 1 -T "$3" -M prepared -D items="$ITEMS" -f "$2" postgres \
 		>"$out" 2>&1 || rc=$?
 	RATE[$1]=$(awk '/^tps = / { printf "%.0f", $3 }' "$out")
@@ -616,7 +452,7 @@ bench_pg() {
 	PG_DIR=$TMP/pg
 	mkdir -p "$PG_DIR"
 	if ((EUID == 0)); then chown postgres:postgres "$PG_DIR"; fi
-	if ! "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
+	if ! run "" "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
 		--locale=C --no-sync >"$TMP/pg-initdb.log" 2>&1; then
 		pg_skip "initdb failed (pg-initdb.log in $OUT/logs)"
 		return 0
@@ -640,7 +476,7 @@ bench_pg() {
 	echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') (pid $pid)," \
 		"the naive design: a counts row per item, synchronous commit"
 	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres)
-	if ! "${psql[@]}" >"$TMP/pg-setup.log" 2>&1 <<SQL; then
+	if ! run "" "${psql[@]}" >"$TMP/pg-setup.log" 2>&1 <<SQL; then
 CREATE TABLE counts (item bigint PRIMARY KEY, like_count bigint NOT NULL);
 CREATE TABLE likes (item bigint NOT NULL, user_id bigint NOT NULL, PRIMARY KEY (item, user_id));
 INSERT INTO counts SELECT g, 0 FROM generate_series(1, $ITEMS) g;
@@ -667,7 +503,9 @@ SQL
 	pg_run pg_dedupe "$TMP/pg_dedupe.sql" "$PG_S"
 	# Every committed transaction must show: hot-row UPDATEs plus new likes.
 	local sums
-	sums=$("${psql[@]}" -At -c "SELECT (SELECT sum(like_count) FROM counts), (SELECT count(*) FROM likes)" 2>&1) || true
+	run "" "${psql[@]}" -At -c "SELECT (SELECT sum(like_count) FROM counts), (SELECT count(*) FROM likes)" \
+		>"$TMP/pg-sums.out" 2>&1 || true
+	sums=$(<"$TMP/pg-sums.out")
 	PG[like_count_sum]=${sums%%|*}
 	PG[likes_rows]=${sums##*|}
 	local hot=$((${PG[pg_warmup.txns]:-0} + ${PG[pg_hot_row.txns]:-0}))
@@ -680,27 +518,83 @@ SQL
 }
 
 bench_central() {
-	if ! "$BIN/sim" help 2>&1 | grep -q bench-central; then
+	if ! sim_has bench-central; then
 		WHY[central_vs_raw_leveldb]="build/sim has no bench-central command yet"
 		return 0
 	fi
 	echo "central apply vs raw LevelDB: $BIN/sim bench-central --json"
 	local rc=0
-	# shellcheck disable=SC2046
-	timeout 180 $(pin "$SERVER_CPU") "$BIN/sim" bench-central --json \
+	run "$SERVER_CPU" timeout 180 "$BIN/sim" bench-central --json \
 		>"$OUT/central.json" 2>"$TMP/bench-central.log" || rc=$?
 	if ((rc != 0)); then
 		WHY[central_vs_raw_leveldb]="sim bench-central exited with $rc (log in $OUT/logs)"
 		return 0
 	fi
-	R[central_vs_raw_leveldb]=$(grep -o '"central_vs_raw_leveldb"[[:space:]]*:[[:space:]]*[0-9.eE+-]*' \
-		"$OUT/central.json" | head -n 1 | sed 's/.*:[[:space:]]*//')
+	R[central_vs_raw_leveldb]=$(json_field "$OUT/central.json" central_vs_raw_leveldb)
 	if [[ -z ${R[central_vs_raw_leveldb]} ]]; then
 		WHY[central_vs_raw_leveldb]="sim bench-central printed no central_vs_raw_leveldb"
 	fi
 }
 
 # ---- results ------------------------------------------------------------------
+
+MEM_KV=$OUT/mem.kv   # written by make bench-mem (sim/bench_mem.sh)
+MEM_ITEMS=10000000   # the item count its figures stand for
+MEM_DATE=""          # MEM_KV's mtime, when it exists
+
+# The memory figures come from the last make bench-mem, never from this
+# run: MEM_KV's RSS and bounds when it records at least MEM_ITEMS items,
+# and null with the reason otherwise. The table names the file's date.
+read_mem() {
+	local again="run make bench-mem (about 25 minutes) to measure" why="" k v
+	local keys=(edge_rss_mb_10m_items central_rss_mb_10m_items edge_mem_bound_mb central_mem_bound_mb)
+	if [[ -f $MEM_KV ]]; then
+		while IFS='=' read -r k v; do
+			[[ $k =~ ^[a-z0-9_]+$ ]] || continue
+			[[ -n ${MEM[$k]+set} ]] || MEM_KEYS+=("$k")
+			MEM[$k]=$v
+		done <"$MEM_KV"
+		MEM_DATE=$(date -u -r "$MEM_KV" +%Y-%m-%dT%H:%M:%SZ)
+		if [[ ! ${MEM[items]:-} =~ ^[0-9]+$ ]]; then
+			why="$MEM_KV of $MEM_DATE records no item count; $again"
+		elif ((10#${MEM[items]} < MEM_ITEMS)); then
+			why="$MEM_KV of $MEM_DATE is from a run with ${MEM[items]} items, not $MEM_ITEMS; $again"
+		fi
+	else
+		why=$again
+	fi
+	for k in "${keys[@]}"; do
+		R[$k]=""
+		if [[ -n $why ]]; then
+			WHY[$k]=$why
+		elif isnum "${MEM[$k]:-}"; then
+			R[$k]=${MEM[$k]}
+			NOTE[$k]="make bench-mem of $MEM_DATE, ${MEM[items]} items, ${MEM[users]:-?} users"
+		else
+			WHY[$k]="$MEM_KV of $MEM_DATE has no $k; $again"
+		fi
+	done
+	if [[ -z $why && -n ${R[edge_mem_bound_mb]} ]]; then
+		NOTE[edge_mem_bound_mb]+="; plus up to ${MEM[edge_overlay_mb_at_budget]:-?} MB of overlay"
+		NOTE[edge_mem_bound_mb]+=" at a full batch.budget_mb"
+	fi
+}
+
+# The "memory" object: every key of MEM_KV, its path and mtime; null
+# when there is no MEM_KV.
+jmem() {
+	if [[ -z $MEM_DATE ]]; then
+		printf null
+		return 0
+	fi
+	local k
+	printf '{"file": %s, "mtime": %s' "$(jstr "$MEM_KV")" "$(jstr "$MEM_DATE")"
+	for k in "${MEM_KEYS[@]+"${MEM_KEYS[@]}"}"; do
+		printf ', %s: ' "$(jstr "$k")"
+		if isnum "${MEM[$k]}"; then printf '%s' "${MEM[$k]}"; else jstr "${MEM[$k]}"; fi
+	done
+	printf '}'
+}
 
 div() { # a b [format]
 	awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b > 0 && a != "") printf f, a / b }'
@@ -734,8 +628,7 @@ compute() {
 		'BEGIN { if (n > 0) printf "%.1f", b * 1e6 / n }')
 	R[store_writes_per_1m_likes]=$(awk -v b="$WRITES" -v n="$OPS_APPLIED" \
 		'BEGIN { if (n > 0) printf "%.1f", b * 1e6 / n }')
-	R[edge_rss_mb_10m_items]=""
-	WHY[edge_rss_mb_10m_items]="not measured yet (needs 10M distinct items)"
+	read_mem
 	local k
 	for k in "${KEYS[@]}"; do
 		isnum "${R[$k]:-}" || R[$k]=""
@@ -772,6 +665,7 @@ jobject() { # indent name-of-assoc-array keys...
 KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_naive central_vs_raw_leveldb p99_like_ms_at_50pct p99_get_ms_at_50pct
 	kafka_msgs_per_1m_likes store_writes_per_1m_likes edge_rss_mb_10m_items
+	central_rss_mb_10m_items edge_mem_bound_mb central_mem_bound_mb
 	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
 	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
 	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get)
@@ -798,6 +692,9 @@ write_json() {
 			"$(jnum "$LIKES_TOTAL")" "$(jnum "$OPS_APPLIED")"
 		printf '"kafka_msgs": %s, "store_writes": %s},\n' "$(jnum "$BATCHES")" "$(jnum "$WRITES")"
 		printf '  "edge_rss_mb_after_run": %s,\n' "$(jnum "$EDGE_RSS_MB")"
+		printf '  "memory": '
+		jmem
+		printf ',\n'
 		printf '  "postgres": {\n'
 		jobject '    ' PG pg_warmup.txns pg_hot_row.txns pg_dedupe.txns like_count_sum likes_rows
 		printf '\n  },\n  "convergence": {\n'
@@ -823,7 +720,7 @@ row() { # label key op target
 		verdict="not measured: ${WHY[$2]:-}"
 		v=null
 	elif [[ -z $3 ]]; then
-		verdict=""
+		verdict=${NOTE[$2]:-}
 	else
 		verdict=$(awk -v v="$v" -v t="$4" -v op="$3" \
 			'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "missed" }')
@@ -858,6 +755,9 @@ print_table() {
 	row "Kafka messages per 1M likes" kafka_msgs_per_1m_likes "<=" 1000
 	row "store writes per 1M likes" store_writes_per_1m_likes "<=" 1000
 	row "edge RSS MB at 10M items" edge_rss_mb_10m_items "" ""
+	row "edge memory bound MB from its config" edge_mem_bound_mb "" ""
+	row "central RSS MB at 10M items" central_rss_mb_10m_items "" ""
+	row "central memory bound MB from its config" central_mem_bound_mb "" ""
 	row "convergence p50 ms, ack A -> seen at B" convergence_p50_ms "" ""
 	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
 	row "like rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_like "" ""
@@ -878,6 +778,9 @@ print_table() {
 	echo "batching: $LIKES_TOTAL likes POSTed, $OPS_APPLIED ops applied by central in" \
 		"$BATCHES batches (Kafka messages) and $WRITES store writes"
 	echo "edge RSS after the run: ${EDGE_RSS_MB} MB ($((ITEMS + 1)) items in play)"
+	if [[ -n $MEM_DATE ]]; then
+		echo "memory figures: $MEM_KV of $MEM_DATE (${MEM[items]:-?} items, ${MEM[users]:-?} users)"
+	fi
 	echo "convergence ms (min/p50/p90/p99/max): ${CONV[min]:-}/${CONV[p50]:-}/${CONV[p90]:-}/${CONV[p99]:-}/${CONV[max]:-}," \
 		"${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-0} never;" \
 		"resolution: one poll (${CONV_POLL_MS} ms) + one GET; bound: batch.max_age_ms ($CONV_AGE_MS)" \
@@ -889,10 +792,7 @@ print_table() {
 
 main() {
 	mkdir -p "$OUT"
-	local tool
-	for tool in h2load nghttpd redis-server redis-benchmark redis-cli curl ss taskset; do
-		command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
-	done
+	need_tools "make deps" h2load nghttpd redis-server redis-benchmark redis-cli curl ss taskset
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	if (($(nproc) >= 2)); then
@@ -917,7 +817,7 @@ main() {
 	printf '{}' >"$TMP/body.json"
 	LAT_LIKES=0
 
-	start_stack
+	start_stack "$LOAD_CPU" "$SERVER_CPU"
 	bench_edge
 	bench_workers
 	bench_converge

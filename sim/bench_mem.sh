@@ -6,12 +6,14 @@
 # compares the RSS with a bound computed from the daemons' configuration
 # (docs/performance.md, "Memory").
 #
-# Usage: sim/bench_mem.sh OUTFILE   (key=value lines for bench.sh to merge)
+# Usage: sim/bench_mem.sh OUTFILE   (key=value lines; `make bench-mem`
+# writes build/bench/mem.kv, whose figures sim/bench.sh then reports).
+# OUTFILE is replaced only by a run that finishes.
 #
 # Owns: one private temp dir (configs, stores, samples) and every process it
 # starts (embedded broker, central, one edge, the RSS sampler, sim fill),
-# each stopped by PID in the EXIT trap. Loopback only. The edge and
-# central run with their default cache settings.
+# each stopped by PID in the EXIT trap (sim/bench_lib.sh). Loopback only.
+# The edge and central run with their default cache settings.
 #
 # Knobs (environment): BENCH_MEM_ITEMS (10000000), BENCH_MEM_USERS
 # (1000000), BENCH_MEM_CONNS connections of sim fill (8),
@@ -31,8 +33,8 @@ MAX_S=${BENCH_MEM_MAX_S:-3600}
 TOKEN=bench-token
 
 # The daemons' defaults that bound their memory (edge/main.c,
-# central/main.c, common/store.c, common/bus.c); the configs below set none
-# of them, and the bound is computed from these.
+# central/main.c, common/store.c, common/bus.c); the configs bench_lib.sh
+# writes set none of them, and the bound is computed from these.
 EDGE_CACHE_ENTRIES=1000000 # cache.entries: snapshot counts, two generations
 EDGE_RT_ENTRIES=100000     # central.cache_entries: read-through counts, and
                            # read-through memberships, each
@@ -41,155 +43,20 @@ WRITE_BUFFER_MB=16         # LevelDB write_buffer_size (store.c), both
 MAX_OPEN_FILES=1000        # LevelDB max_open_files (store.c), both
 PRODUCER_QUEUE_MB=64       # queue.buffering.max.kbytes (bus.c), both
 CONSUMER_QUEUE_MB=64       # queued.max.messages.kbytes (librdkafka), both
-SEAL_OPS=1000              # batch.max_ops
-PARTITIONS=16              # topics.partitions
+SEAL_OPS=1000              # batch.max_ops (topics.partitions: PARTITIONS,
+                           # set by bench_lib.sh)
 BUDGET_MB=1024             # batch.budget_mb: pending (unconfirmed) op bytes
 
-TMP=$(mktemp -d /tmp/likes-bench-mem.XXXXXX)
-PIDS=()
-USED_PORTS=" "
+SNAPSHOT_MS=1000           # central's snapshot_interval_ms
 
-# ---- processes ------------------------------------------------------------
+# shellcheck source=sim/bench_lib.sh
+. sim/bench_lib.sh
+bench_begin bench_mem "$OUT/logs-mem"
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	local i
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-	done
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		wait "${PIDS[$i]}" 2>/dev/null || true
-	done
-	mkdir -p "$OUT/logs-mem"
-	cp "$TMP"/*.log "$OUT/logs-mem/" 2>/dev/null || true
+# Called by the EXIT trap before the temp dir goes.
+bench_keep() {
 	cp "$TMP/samples.tsv" "$OUT/mem_samples.tsv" 2>/dev/null || true
-	rm -rf "$TMP"
-	if ((rc != 0)); then
-		echo "bench_mem: failed (exit $rc); logs in $OUT/logs-mem/" >&2
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-track() { PIDS+=("$1"); }
-
-untrack() { # pid
-	local keep=() p
-	for p in "${PIDS[@]}"; do
-		[[ $p == "$1" ]] || keep+=("$p")
-	done
-	PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-stop() { # pid
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	untrack "$1"
-}
-
-# Starts a daemon in the background with its log in TMP; sets LAST_PID.
-start() { # name command...
-	local name=$1
-	shift
-	"$@" >"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	track "$LAST_PID"
-}
-
-wait_until() { # what seconds command...
-	local what=$1 deadline=$((SECONDS + $2))
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then
-			echo "bench_mem: timed out waiting for $what" >&2
-			tail -n 20 "$TMP"/*.log >&2 || true
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
-# Picks a loopback port nobody listens on and this run has not used; sets PORT.
-free_port() {
-	local p
-	while true; do
-		p=$((20000 + RANDOM % 40000))
-		[[ $USED_PORTS == *" $p "* ]] && continue
-		if [[ -z $(ss -Htln "sport = :$p") ]]; then
-			USED_PORTS+="$p "
-			PORT=$p
-			return 0
-		fi
-	done
-}
-
-# ---- the stack --------------------------------------------------------------
-
-write_configs() {
-	cat >"$TMP/central.ini" <<EOF
-[central]
-id = bench-central
-data_dir = $TMP/central
-snapshot_interval_ms = 1000
-ops_listen = 127.0.0.1:$OPS_PORT
-ops_token = $TOKEN
-[bus]
-bootstrap_file = $TMP/bootstrap
-[kafka]
-fetch.wait.max.ms = 10
-EOF
-	cat >"$TMP/edge.ini" <<EOF
-[edge]
-id = bench
-region = bench
-data_dir = $TMP/edge
-[http]
-listen = 127.0.0.1:$EDGE_PORT
-[identity]
-dev_header = true
-[central]
-ops = 127.0.0.1:$OPS_PORT
-token = $TOKEN
-[bus]
-bootstrap_file = $TMP/bootstrap
-[kafka]
-fetch.wait.max.ms = 10
-EOF
-}
-
-start_stack() {
-	free_port
-	OPS_PORT=$PORT
-	free_port
-	EDGE_PORT=$PORT
-	write_configs
-	# The broker is stopped with the rest by the EXIT trap.
-	start broker "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
-		--topic likes.batches:$PARTITIONS --topic likes.snapshots:$PARTITIONS \
-		--topic likes.deadletter:1
-	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"
-	start central "$BIN/central" -c "$TMP/central.ini"
-	CENTRAL_PID=$LAST_PID
-	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
-	start edge "$BIN/edge" -c "$TMP/edge.ini"
-	EDGE_PID=$LAST_PID
-	wait_until "edge /healthz" 20 curl -sf "http://127.0.0.1:$EDGE_PORT/healthz"
-}
-
-central_metric() { # name (without likes_central_)
-	curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$OPS_PORT/metrics" |
-		awk -v k="likes_central_$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-
-# "rss_kb hwm_kb" of a process, or "0 0" once it is gone.
-mem_of() { # pid
-	awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r + 0, h + 0 }' \
-		"/proc/$1/status" 2>/dev/null || echo "0 0"
-}
-
-kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # ---- sampling -----------------------------------------------------------------
 
@@ -217,12 +84,8 @@ fill() {
 	echo "bench_mem: $ITEMS items, $USERS users through the edge (pid $EDGE_PID," \
 		"port $EDGE_PORT), $CONNS connections"
 	local rc=0
-	"$BIN/sim" fill --port "$EDGE_PORT" --items "$ITEMS" --users "$USERS" --conns "$CONNS" \
-		--max-seconds "$MAX_S" --max-failures 100 >"$TMP/fill.out" 2>"$TMP/fill.log" &
-	FILL_PID=$!
-	track "$FILL_PID"
-	wait "$FILL_PID" || rc=$?
-	untrack "$FILL_PID"
+	run "" "$BIN/sim" fill --port "$EDGE_PORT" --items "$ITEMS" --users "$USERS" --conns "$CONNS" \
+		--max-seconds "$MAX_S" --max-failures 100 >"$TMP/fill.out" 2>"$TMP/fill.log" || rc=$?
 	cat "$TMP/fill.out"
 	if ((rc != 0)); then
 		tail -n 5 "$TMP/fill.log" >&2
@@ -244,27 +107,15 @@ snapshots_reach() { # n
 # then for one more round of snapshots (every partition's changed counts,
 # or a heartbeat) so the edge drops the batches they confirm.
 drain_central() {
-	local deadline=$((SECONDS + DRAIN_S)) last=-1 still=0 applied snaps
-	while true; do
-		applied=$(central_metric ops_applied_total)
-		((applied >= FILL_OPS)) && break
-		if ((SECONDS > deadline)); then
-			echo "bench_mem: central applied $applied of $FILL_OPS in ${DRAIN_S}s" >&2
-			exit 1
-		fi
-		if ((applied == last)); then
-			still=$((still + 1))
-			if ((still >= 60)); then
-				echo "bench_mem: central stopped at $applied of $FILL_OPS ops" >&2
-				exit 1
-			fi
-		else
-			still=0
-		fi
-		last=$applied
-		sleep 1
-	done
-	APPLIED=$applied
+	local rc=0 snaps
+	wait_applied 0 "$FILL_OPS" "$DRAIN_S" 60 || rc=$?
+	if ((rc == 1)); then
+		echo "bench_mem: central applied $APPLIED of $FILL_OPS in ${DRAIN_S}s" >&2
+		exit 1
+	elif ((rc != 0)); then
+		echo "bench_mem: central stopped at $APPLIED of $FILL_OPS ops" >&2
+		exit 1
+	fi
 	DRAINED_S=$((SECONDS - T_START))
 	snaps=$(central_metric snapshot_messages_total)
 	wait_until "a round of snapshots after the last apply" 30 \
@@ -334,22 +185,18 @@ edge_pending_peak() {
 
 main() {
 	mkdir -p "$OUT"
-	local tool
-	for tool in curl ss; do
-		command -v "$tool" >/dev/null || { echo "bench_mem: $tool is missing" >&2; exit 1; }
-	done
+	need_tools "make deps" curl ss
 	[[ -x $BIN/sim && -x $BIN/edge && -x $BIN/central ]] ||
 		{ echo "bench_mem: build first (make all)" >&2; exit 1; }
-	start_stack
+	start_stack "" ""
 	local base cbase
 	read -r base _ < <(mem_of "$EDGE_PID")
 	read -r cbase _ < <(mem_of "$CENTRAL_PID")
 	EDGE_BASE_MB=$(kb_to_mb "$base")
 	CENTRAL_BASE_MB=$(kb_to_mb "$cbase")
 	T_START=$SECONDS
-	sampler "$(date +%s)" &
-	SAMPLER_PID=$!
-	track "$SAMPLER_PID"
+	start sampler "" sampler "$(date +%s)"
+	SAMPLER_PID=$LAST_PID
 
 	fill
 	drain_central
@@ -388,7 +235,8 @@ main() {
 		echo "central_start_rss_mb=$CENTRAL_BASE_MB"
 		echo "edge_disk_mb=$edge_disk"
 		echo "central_disk_mb=$central_disk"
-	} >"$OUTFILE"
+	} >"$OUTFILE.tmp"
+	mv -f "$OUTFILE.tmp" "$OUTFILE"
 
 	echo
 	echo "memory bench: $ITEMS items, $FILL_USERS users, $APPLIED likes applied at central"
