@@ -87,7 +87,7 @@ DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev nghttp2-client nghttp2-server redis-server curl \
-            openssl procps
+            openssl procps iproute2
 
 deps:
 	apt-get update
