@@ -46,6 +46,13 @@ CONSUMER_QUEUE_MB=64       # queued.max.messages.kbytes (librdkafka), both
 SEAL_OPS=1000              # batch.max_ops (topics.partitions: PARTITIONS,
                            # set by bench_lib.sh)
 BUDGET_MB=1024             # batch.budget_mb: pending (unconfirmed) op bytes
+MEMBER_FILTER_MB=16        # store.member_filter_mb: the edge's Bloom filter
+DELTA_BATCHES=32           # sealed batches the edge keeps decoded (ledger_int.h)
+CENTRAL_CACHE_COUNTS=500000  # central.cache_counts: counts and buckets
+CENTRAL_CACHE_MEMBERS=100000 # central.cache_members: memberships
+KCACHE_ENTRY_B=160         # a central cache entry with its key, value and
+                           # slot, rounded up (ktab.c: 40 B entry, 8 B slot at
+                           # half load, key and value in an arena)
 
 SNAPSHOT_MS=1000           # central's snapshot_interval_ms
 
@@ -130,7 +137,8 @@ edge_bound() { # start-rss-mb store-disk-mb
 	awk -v base="$1" -v disk="$2" -v cache="$EDGE_CACHE_ENTRIES" -v rt="$EDGE_RT_ENTRIES" \
 		-v bc="$STORE_CACHE_MB" -v wb="$WRITE_BUFFER_MB" -v files="$MAX_OPEN_FILES" \
 		-v pq="$PRODUCER_QUEUE_MB" -v cq="$CONSUMER_QUEUE_MB" \
-		-v seal="$SEAL_OPS" -v parts="$PARTITIONS" '
+		-v seal="$SEAL_OPS" -v parts="$PARTITIONS" -v mf="$MEMBER_FILTER_MB" \
+		-v ring_n="$DELTA_BATCHES" '
 	# Bytes of a two-generation smap cache of cap entries (smap_put_gen):
 	# each generation holds cap/2 + 1 entries, in a slot array (24 B a
 	# slot) grown in powers of two to stay at most 3/4 full, plus per
@@ -156,19 +164,26 @@ edge_bound() { # start-rss-mb store-disk-mb
 		# The open batches: partitions x batch.max_ops pending ops, about
 		# 160 B each with their strings.
 		open = parts * seal * 160
-		printf "%.0f", base + (caches + ldb + kafka + open) / mb
+		# The membership filter, and the ring of decoded sealed batches:
+		# batch.max_ops map entries each (about 80 B with the key).
+		filter = mf * mb
+		ring = ring_n * seal * 80
+		printf "%.0f", base + (caches + ldb + kafka + open + filter + ring) / mb
 	}'
 }
 
 # Central's bound in MB, the same way: block cache, memtables, open-table
-# metadata, the batch consumer queue and the snapshot producer queue. Left
+# metadata, the batch consumer queue, the snapshot producer queue and the
+# applier's two caches (central.cache_counts, central.cache_members). Left
 # out: the per-partition map of counts changed since the last snapshot
 # (about 100 B per item changed within one snapshot_interval_ms).
 central_bound() { # start-rss-mb store-disk-mb
 	awk -v base="$1" -v disk="$2" -v bc="$STORE_CACHE_MB" -v wb="$WRITE_BUFFER_MB" \
-		-v files="$MAX_OPEN_FILES" -v pq="$PRODUCER_QUEUE_MB" -v cq="$CONSUMER_QUEUE_MB" 'BEGIN {
+		-v files="$MAX_OPEN_FILES" -v pq="$PRODUCER_QUEUE_MB" -v cq="$CONSUMER_QUEUE_MB" \
+		-v kc="$CENTRAL_CACHE_COUNTS" -v km="$CENTRAL_CACHE_MEMBERS" -v kb="$KCACHE_ENTRY_B" 'BEGIN {
 		tables = disk < files * 2 ? disk : files * 2
-		printf "%.0f", base + bc + 2 * wb + tables * 0.03 + pq + cq
+		caches = (kc + km) * kb / 1048576
+		printf "%.0f", base + bc + 2 * wb + tables * 0.03 + pq + cq + caches
 	}'
 }
 
@@ -252,6 +267,8 @@ main() {
 	printf '  %-28s %10s (largest the edge logged)\n' "edge pending ops" "${pending:-0}"
 	printf '  %-28s %10s MB edge, %s MB central\n' "store on disk" "$edge_disk" "$central_disk"
 	echo "  config: cache.entries=$EDGE_CACHE_ENTRIES central.cache_entries=$EDGE_RT_ENTRIES" \
+		"store.member_filter_mb=$MEMBER_FILTER_MB" \
+		"central.cache_counts=$CENTRAL_CACHE_COUNTS central.cache_members=$CENTRAL_CACHE_MEMBERS" \
 		"store.cache_mb=$STORE_CACHE_MB (both) write_buffer=${WRITE_BUFFER_MB}MB (both)" \
 		"max_open_files=$MAX_OPEN_FILES (both)"
 	echo "  RSS every second: $OUT/mem_samples.tsv; written: $OUTFILE"
