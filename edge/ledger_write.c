@@ -147,6 +147,8 @@ static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uin
 	return 0;
 }
 
+#define STAGE_ON_STACK 4 /* ops of one call staged without an allocation */
+
 /* An op of this call, ready to be staged. */
 typedef struct staged {
 	pend_op op;
@@ -399,7 +401,11 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	pthread_mutex_lock(&l->mu);
 	group *g = &l->g;
 	int rc = 0;
-	staged *sg = xcalloc(n, sizeof *sg);
+	/* A single like (the common call) stages on the stack. */
+	staged one[STAGE_ON_STACK];
+	staged *sg = n <= STAGE_ON_STACK ? one : xmalloc(n * sizeof *sg);
+	for (size_t i = 0; i < n; i++)
+		sg[i].op.counter = NULL;
 	char *rendered = NULL;
 	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
 	/* A full group, or one holding a record for this key (a retry faster
@@ -442,7 +448,8 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 out:
 	for (size_t i = 0; i < n; i++)
 		free(sg[i].op.counter);
-	free(sg);
+	if (sg != one)
+		free(sg);
 	free(rendered);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
