@@ -1,6 +1,8 @@
-/* bloom.c - a fixed-size Bloom filter (bloom.h). Probe i of a key is
- * h1 + i * h2 (mod bits), from the two halves of the key's XXH3-128: the
- * double-hashing scheme, as good as independent hashes for this use. */
+/* bloom.c - a fixed-size Bloom filter (bloom.h), blocked: one half of the
+ * key's XXH3-128 picks a 64-byte block (one cache line), and all probes
+ * fall in it, probe i at bit h + i * step of the block's 512 from the
+ * other half (double hashing). One cache miss per lookup instead of one
+ * per probe, for a slightly higher false-positive rate. */
 #include "bloom.h"
 
 #include <stdlib.h>
@@ -19,6 +21,8 @@ void bloom_init(bloom *b, size_t bytes, unsigned probes)
 	size_t p = 8;
 	while (p * 2 <= bytes && p * 2 > p)
 		p *= 2;
+	if (p < 64)
+		p = 64; /* one block */
 	b->words = xcalloc(p / 8, sizeof *b->words);
 	b->mask = (uint64_t)p * 8 - 1;
 }
@@ -29,16 +33,22 @@ void bloom_free(bloom *b)
 	b->words = NULL;
 }
 
+/* The block (8 words) of a key and its probe sequence in the block. */
+static uint64_t *block_of(const bloom *b, XXH128_hash_t h)
+{
+	uint64_t nblocks = (b->mask + 1) / 512;
+	return b->words + (h.low64 & (nblocks - 1)) * 8;
+}
+
 void bloom_add(bloom *b, const void *key, size_t n)
 {
 	if (!b->words)
 		return;
 	XXH128_hash_t h = XXH3_128bits(key, n);
-	uint64_t x = h.low64, step = h.high64 | 1;
-	for (unsigned i = 0; i < b->probes; i++, x += step) {
-		uint64_t bit = x & b->mask;
-		b->words[bit >> 6] |= UINT64_C(1) << (bit & 63);
-	}
+	uint64_t *blk = block_of(b, h);
+	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
+	for (unsigned i = 0; i < b->probes; i++, x += step)
+		blk[(x >> 6) & 7] |= UINT64_C(1) << (x & 63);
 	b->added++;
 }
 
@@ -47,12 +57,11 @@ bool bloom_maybe(const bloom *b, const void *key, size_t n)
 	if (!b->words)
 		return true;
 	XXH128_hash_t h = XXH3_128bits(key, n);
-	uint64_t x = h.low64, step = h.high64 | 1;
-	for (unsigned i = 0; i < b->probes; i++, x += step) {
-		uint64_t bit = x & b->mask;
-		if (!(b->words[bit >> 6] & (UINT64_C(1) << (bit & 63))))
+	const uint64_t *blk = block_of(b, h);
+	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
+	for (unsigned i = 0; i < b->probes; i++, x += step)
+		if (!(blk[(x >> 6) & 7] & (UINT64_C(1) << (x & 63))))
 			return false;
-	}
 	return true;
 }
 

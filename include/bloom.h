@@ -4,7 +4,8 @@
  * maybe present; a key never added is reported maybe present with a
  * false-positive rate that grows with the keys added (about 1% at 10 bits
  * per key with the default 7 probes). Its memory is set at init and never
- * grows. A filter of size 0 is off and says "maybe" to everything. Not
+ * grows; it is at least one 64-byte block. A filter of size 0 is off and
+ * says "maybe" to everything. Not
  * thread-safe: one owner, or the owner's lock.
  */
 #ifndef LIKES_BLOOM_H
@@ -21,7 +22,7 @@ typedef struct bloom {
 	uint64_t added;
 } bloom;
 
-/* bytes is rounded down to a power of two (at least 8), 0 = off. */
+/* bytes is rounded down to a power of two (at least 64), 0 = off. */
 void bloom_init(bloom *b, size_t bytes, unsigned probes);
 void bloom_free(bloom *b);
 void bloom_add(bloom *b, const void *key, size_t n);
