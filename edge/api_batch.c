@@ -247,6 +247,38 @@ static void put_key(sbuf *b, const counts_req *cr, size_t j, bool first)
  * finds the ETag, what is known and a bound on the size; the answer is
  * then written into one buffer of that size, a map at a time, without
  * printf: a feed page has hundreds of fields. */
+/* One of the answer's item -> {counter: value} maps: the counts, or
+ * (display) their display strings. Items with no known count are left
+ * out. */
+static void put_map(sbuf *b, const counts_req *cr, const ledger_view *views, size_t ncs,
+		    bool display)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cr->nitems; i++) {
+		bool first = true;
+		for (size_t j = 0; j < ncs; j++) {
+			const ledger_view *v = &views[i * ncs + j];
+			if (!v->known)
+				continue;
+			if (first)
+				open_item(b, cr, i, k++ == 0);
+			put_key(b, cr, j, first);
+			if (display) {
+				char d[DISPLAY_MAX];
+				size_t dl = display_count(v->count, d, sizeof d);
+				sbuf_putl(b, "\"");
+				sbuf_put(b, d, dl);
+				sbuf_putl(b, "\"");
+			} else {
+				sbuf_put_u64(b, v->count);
+			}
+			first = false;
+		}
+		if (!first)
+			sbuf_putl(b, "}");
+	}
+}
+
 static void answer_counts(api *a, const http_request *req, http_response *resp,
 			  const counts_req *cr, const ledger_view *views)
 {
@@ -310,49 +342,13 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_reserve(&b, size);
-	/* "counts" */
 	sbuf_putl(&b, "{\"counts\":{");
-	size_t k = 0;
-	for (size_t i = 0; i < cr->nitems; i++) {
-		bool first = true;
-		for (size_t j = 0; j < ncs; j++) {
-			const ledger_view *v = &views[i * ncs + j];
-			if (!v->known)
-				continue;
-			if (first)
-				open_item(&b, cr, i, k++ == 0);
-			put_key(&b, cr, j, first);
-			sbuf_put_u64(&b, v->count);
-			first = false;
-		}
-		if (!first)
-			sbuf_putl(&b, "}");
-	}
-	/* "display" */
+	put_map(&b, cr, views, ncs, false);
 	sbuf_putl(&b, "},\"display\":{");
-	k = 0;
-	for (size_t i = 0; i < cr->nitems; i++) {
-		bool first = true;
-		for (size_t j = 0; j < ncs; j++) {
-			const ledger_view *v = &views[i * ncs + j];
-			if (!v->known)
-				continue;
-			if (first)
-				open_item(&b, cr, i, k++ == 0);
-			put_key(&b, cr, j, first);
-			char d[DISPLAY_MAX];
-			size_t dl = display_count(v->count, d, sizeof d);
-			sbuf_putl(&b, "\"");
-			sbuf_put(&b, d, dl);
-			sbuf_putl(&b, "\"");
-			first = false;
-		}
-		if (!first)
-			sbuf_putl(&b, "}");
-	}
+	put_map(&b, cr, views, ncs, true);
 	/* "freshness": the newest version and as_of among the item's counts */
 	sbuf_putl(&b, "},\"freshness\":{");
-	k = 0;
+	size_t k = 0;
 	for (size_t i = 0; i < cr->nitems; i++) {
 		uint64_t version = 0, as_of = 0;
 		bool any = false;
