@@ -74,7 +74,7 @@ void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp)
 }
 
 /* The answer of a parked write whose group could not be written. */
-static void answer_failed(api *a, parked *p, http_response *resp)
+static void answer_failed(parked *p, http_response *resp)
 {
 	free(p->resp.body);
 	p->resp.body = NULL;
@@ -89,7 +89,6 @@ static void answer_failed(api *a, parked *p, http_response *resp)
 	}
 	write_result e = api_write_error(p->ticket.state);
 	api_error(resp, e.status, e.code, e.message);
-	(void)a;
 }
 
 /* Commits the staged writes, then answers every parked request. Answers
@@ -112,7 +111,7 @@ static void finish_parked(api *a)
 			http_finish(p->d, &p->resp);
 		} else {
 			http_response resp;
-			answer_failed(a, p, &resp);
+			answer_failed(p, &resp);
 			http_finish(p->d, &resp);
 		}
 		api_park_put(a, p);
