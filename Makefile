@@ -8,7 +8,7 @@
 #   make SANITIZE=address,undefined   builds into build-san/
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson
+PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson libjwt
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -86,7 +86,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $
 DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
-            libhttp-parser-dev nghttp2-client nghttp2-server redis-server curl \
+            libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
             openssl procps iproute2
 
 deps:

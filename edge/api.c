@@ -244,9 +244,13 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1])
 {
 	const char *why;
-	if (identity_user(&a->ic, req, user, &why) == 0)
+	int rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), user, &why);
+	if (rc == 0)
 		return true;
 	api_error(resp, 401, "unauthenticated", why);
+	/* RFC 6750 3: a refused token says so; no token just names the scheme. */
+	api_header(resp, "www-authenticate",
+		   rc == ERR_INVAL ? "Bearer error=\"invalid_token\"" : "Bearer");
 	return false;
 }
 

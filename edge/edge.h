@@ -25,6 +25,11 @@ typedef struct edge_config {
 	int64_t max_header_list;
 	int64_t max_streams;
 	bool dev_identity;    /* trust the X-User-Id header: local runs only */
+	bool dev_identity_force; /* ... even on a non-loopback listener */
+	char *jwt_keys;       /* kid:ALG:path,... (bearer.h); empty = no tokens */
+	char *jwt_issuer;     /* required iss, empty = not checked */
+	char *jwt_audience;   /* required aud, empty = not checked */
+	int64_t jwt_leeway_s; /* clock leeway for exp and nbf */
 	int64_t seal_ops;
 	int64_t seal_age_ms;
 	int64_t budget_mb;

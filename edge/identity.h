@@ -1,27 +1,34 @@
 /* identity.h - who is asking. The one place that turns a request into a
- * user id; JWT verification will live here too.
+ * user id.
  *
- * Today: a development mode that trusts the X-User-Id header, on only
- * when the config says so (and logged loudly at start-up). With it off,
- * no request has an identity yet, so writes answer 401.
+ * Two sources: JWT bearer tokens (Authorization: Bearer, verified with
+ * the keys of bearer.h), and a development mode that trusts the
+ * X-User-Id header, on only when the config says so (and logged loudly
+ * at start-up). When both are on, a request that carries a bearer token
+ * is judged by the token alone. With neither, no request has an
+ * identity and writes answer 401.
  */
 #ifndef EDGE_IDENTITY_H
 #define EDGE_IDENTITY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "bearer.h"
 #include "http.h"
 #include "item.h"
 
 typedef struct identity_config {
 	bool dev_header;
+	const bearer_keys *keys; /* NULL: no bearer tokens; owned by the caller */
 } identity_config;
 
 /* Writes the user id (NUL-terminated, at most USER_MAX bytes) into user.
- * 0, or ERR_NOTFOUND when the request carries no usable identity (the
- * caller answers 401 with reason). */
-int identity_user(const identity_config *ic, const http_request *req, char user[USER_MAX + 1],
-		  const char **reason);
+ * 0; ERR_NOTFOUND when the request carries no credentials; ERR_INVAL
+ * when it carries a bearer token that is refused. Either way *reason
+ * says why (the caller answers 401). now_s is the wall time in seconds. */
+int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
+		  char user[USER_MAX + 1], const char **reason);
 
 #endif

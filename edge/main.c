@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bearer.h"
 #include "clock.h"
 #include "edge.h"
 #include "http.h"
@@ -58,6 +59,17 @@ const cfg_opt edge_options[] = {
 	    "concurrent streams per connection"),
 	OPT("identity", "dev_header", CFG_BOOL, dev_identity, "false", 0, 0,
 	    "trust X-User-Id (local runs and sim only)"),
+	OPT("identity", "dev_header_force", CFG_BOOL, dev_identity_force, "false", 0, 0,
+	    "allow dev_header on a non-loopback listener (sim's namespaces only)"),
+	OPT("identity", "jwt_keys", CFG_STR, jwt_keys, "", 0, 0,
+	    "bearer token keys: comma list of kid:ALG:path, ALG HS256 (secret file), "
+	    "RS256 or ES256 (PEM public key); empty = no tokens"),
+	OPT("identity", "issuer", CFG_STR, jwt_issuer, "", 0, 0,
+	    "tokens must carry this iss; empty = not checked"),
+	OPT("identity", "audience", CFG_STR, jwt_audience, "", 0, 0,
+	    "tokens' aud must contain this; empty = not checked"),
+	OPT("identity", "leeway_s", CFG_INT, jwt_leeway_s, "30", 0, 3600,
+	    "clock leeway for a token's exp and nbf, seconds"),
 	OPT("batch", "max_ops", CFG_INT, seal_ops, "1000", 1, 100000, "seal a batch at this many ops"),
 	OPT("batch", "max_age_ms", CFG_INT, seal_age_ms, "5000", 1, 3600000,
 	    "seal a batch when its first op is this old"),
@@ -128,6 +140,7 @@ typedef struct edge {
 	ledger *lg;
 	uplink *up;
 	api tmpl; /* types, counters and api settings every worker copies */
+	bearer_keys *keys; /* NULL: no bearer tokens; read by every worker */
 	worker *w;
 	size_t nw;
 	log_limit seal_errors;
@@ -357,9 +370,73 @@ static void workers_free(edge *e)
 	e->nw = 0;
 }
 
+/* Is the listen address (host:port, [v6]:port) on loopback only? */
+static bool loopback_addr(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n == 3 && memcmp(addr, "::1", 3) == 0)
+		return true;
+	if (n == 9 && memcmp(addr, "localhost", 9) == 0)
+		return true;
+	return n > 4 && memcmp(addr, "127.", 4) == 0;
+}
+
+/* Trusting X-User-Id lets anyone who reaches the port be anyone: only on
+ * loopback, unless forced (sim runs edges in network namespaces). */
+static int identity_setup(edge *e, char *err, size_t errlen)
+{
+	edge_config *cfg = &e->cfg;
+	if (cfg->dev_identity) {
+		const char *open_addr = NULL;
+		if (cfg->listen[0] && !loopback_addr(cfg->listen))
+			open_addr = cfg->listen;
+		else if (cfg->tls_listen[0] && !loopback_addr(cfg->tls_listen))
+			open_addr = cfg->tls_listen;
+		if (open_addr && !cfg->dev_identity_force) {
+			snprintf(err, errlen,
+				 "identity.dev_header = true on the non-loopback address %s: "
+				 "refused (identity.dev_header_force = true is for isolated "
+				 "test networks only)",
+				 open_addr);
+			return ERR_CONFIG;
+		}
+		if (open_addr)
+			log_warn("DEVELOPMENT IDENTITY MODE FORCED ON A NON-LOOPBACK ADDRESS: "
+				 "anyone who reaches it can act as any user",
+				 "edge=%s addr=%s", cfg->id, open_addr);
+		else
+			log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted "
+				 "as the user; never run this way in production",
+				 "edge=%s", cfg->id);
+	}
+	if (cfg->jwt_keys[0]) {
+		e->keys = bearer_keys_new(cfg->jwt_keys, cfg->jwt_issuer, cfg->jwt_audience,
+					  cfg->jwt_leeway_s, err, errlen);
+		if (!e->keys)
+			return ERR_CONFIG;
+		log_info("bearer tokens on",
+			 "keys=%zu issuer=\"%s\" audience=\"%s\" leeway_s=%" PRId64,
+			 bearer_keys_count(e->keys), cfg->jwt_issuer, cfg->jwt_audience,
+			 cfg->jwt_leeway_s);
+	} else if (!cfg->dev_identity) {
+		log_warn("no identity.jwt_keys and no dev_header: every write answers 401", "%s",
+			 "");
+	}
+	e->tmpl.ic.dev_header = cfg->dev_identity;
+	e->tmpl.ic.keys = e->keys;
+	return 0;
+}
+
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
+	if (identity_setup(e, err, errlen))
+		return ERR_CONFIG;
 	if (!item_edge_valid(cfg->id, strlen(cfg->id)) ||
 	    !item_edge_valid(cfg->region, strlen(cfg->region))) {
 		snprintf(err, errlen, "edge.id and edge.region must match [a-z0-9_-]{1,64}");
@@ -417,7 +494,6 @@ static int start(edge *e, char *err, size_t errlen)
 	ledger_pump(e->lg);
 
 	e->tmpl.lg = e->lg;
-	e->tmpl.ic.dev_header = cfg->dev_identity;
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
 	e->tmpl.cfg = (api_config){
@@ -429,10 +505,6 @@ static int start(edge *e, char *err, size_t errlen)
 		.member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
 		.member_entries = (size_t)cfg->readthrough_entries,
 	};
-	if (cfg->dev_identity)
-		log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted as the user; "
-			 "never run this way in production",
-			 "edge=%s", cfg->id);
 	if (!cfg->central_ops[0])
 		log_warn("no central.ops: counts this edge never received answer 503", "%s", "");
 
@@ -497,6 +569,7 @@ static void stop(edge *e)
 		event_base_free(e->base);
 	item_free_names(e->tmpl.types);
 	counters_free(&e->tmpl.counters);
+	bearer_keys_free(e->keys);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 

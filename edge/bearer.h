@@ -1,0 +1,54 @@
+/* bearer.h - verification of JWT bearer tokens (RFC 7519 / 7515) against
+ * a set of keys loaded from config at start-up.
+ *
+ * A key set holds keys selected by the token header's kid (a token with
+ * no kid is accepted only when exactly one key is configured). Each key
+ * has exactly one algorithm: HS256 (a secret file, raw bytes), RS256 or
+ * ES256 (a PEM public key file). The token's alg must equal its key's;
+ * "none" and every other algorithm are refused. Claims: exp required,
+ * nbf optional (both with a leeway), iss and aud checked when configured,
+ * sub required and a valid user id (item_user_valid).
+ *
+ * A key set is immutable once built: any thread may verify with it at
+ * once. The caller owns it and frees it after the last verification.
+ */
+#ifndef EDGE_BEARER_H
+#define EDGE_BEARER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "item.h"
+
+/* Longer tokens are refused before any decoding. */
+#define BEARER_TOKEN_MAX 4096
+/* Key files larger than this are refused at load. */
+#define BEARER_KEYFILE_MAX 65536
+/* An HS256 secret shorter than this is refused (RFC 7518 3.2). */
+#define BEARER_HS_MIN 32
+
+typedef struct bearer_keys bearer_keys;
+
+/* Builds a key set from spec, a comma list of kid:ALG:path (ALG is HS256,
+ * RS256 or ES256; kid is 1-64 bytes of [A-Za-z0-9._-]). issuer and
+ * audience may be NULL or "" (not checked). leeway_s applies to exp and
+ * nbf. NULL with err filled on an empty spec, a bad entry, a duplicate
+ * kid, an unknown alg, or a key file that cannot be read or is not a key
+ * of that alg. */
+bearer_keys *bearer_keys_new(const char *spec, const char *issuer, const char *audience,
+			     int64_t leeway_s, char *err, size_t errlen);
+
+void bearer_keys_free(bearer_keys *k);
+
+/* How many keys the set holds. */
+size_t bearer_keys_count(const bearer_keys *k);
+
+/* Verifies token (len bytes, need not be NUL-terminated) at wall time
+ * now_s (seconds since the epoch). 0 with the sub claim copied into user
+ * (NUL-terminated), or ERR_INVAL with *reason set to a short static
+ * sentence saying why the token is refused. */
+int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
+		  char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+
+#endif
