@@ -118,20 +118,31 @@ void store_close(store *db)
 	free(db);
 }
 
-/* A get through read options ro (the live store, or a snapshot). */
-static int get_with(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
-		    char **val, size_t *vlen)
+/* LevelDB's own buffer for key through read options ro (the live store,
+ * or a snapshot): 0 with *v to leveldb_free, ERR_NOTFOUND or ERR_IO. */
+static int raw_get(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
+		   char **v, size_t *n)
 {
 	char *lerr = NULL;
-	size_t n = 0;
-	char *v = leveldb_get(db->ldb, ro, key, klen, &n, &lerr);
+	*n = 0;
+	*v = leveldb_get(db->ldb, ro, key, klen, n, &lerr);
 	if (lerr) {
 		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
 		leveldb_free(lerr);
 		return ERR_IO;
 	}
-	if (!v)
-		return ERR_NOTFOUND;
+	return *v ? 0 : ERR_NOTFOUND;
+}
+
+/* A get through read options ro. */
+static int get_with(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
+		    char **val, size_t *vlen)
+{
+	char *v;
+	size_t n;
+	int rc = raw_get(db, ro, key, klen, &v, &n);
+	if (rc)
+		return rc;
 	/* LevelDB's buffer is not NUL-terminated; hand back our own copy with
 	 * a terminator so string values are easy to use. */
 	char *copy = xmalloc(n + 1);
@@ -170,17 +181,11 @@ int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
 
 int store_get_into(store *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
 {
-	char *lerr = NULL;
-	size_t n = 0;
-	char *v = leveldb_get(db->ldb, db->ropts, key, klen, &n, &lerr);
-	if (lerr) {
-		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
-		leveldb_free(lerr);
-		return ERR_IO;
-	}
-	if (!v)
-		return ERR_NOTFOUND;
-	int rc = 0;
+	char *v;
+	size_t n;
+	int rc = raw_get(db, db->ropts, key, klen, &v, &n);
+	if (rc)
+		return rc;
 	if (n > cap) {
 		log_error("stored value is longer than expected", "path=%s key_tag=%c size=%zu max=%zu",
 			  db->path, klen ? ((const char *)key)[0] : '?', n, cap);

@@ -66,23 +66,16 @@ void ledger_group_free(ledger *l)
 	memset(g, 0, sizeof *g);
 }
 
-/* A hash of "a 0 b [0 c]". */
-static uint64_t hash3(const char *a, const char *b, const char *c)
+/* A hash of "a 0 b" (counter and item, or user and idempotency key). */
+static uint64_t hash2(const char *a, const char *b)
 {
 	char k[KEY_MAX + IDEM_KEY_MAX + 8];
-	size_t al = strlen(a), bl = strlen(b), cl = c ? strlen(c) : 0, n = 0;
-	if (al + bl + cl + 2 > sizeof k)
-		return XXH3_64bits(a, al) ^ XXH3_64bits(b, bl) ^ (c ? XXH3_64bits(c, cl) : 0);
+	size_t al = strlen(a), bl = strlen(b);
+	if (al + bl + 1 > sizeof k)
+		return XXH3_64bits(a, al) ^ XXH3_64bits(b, bl);
 	memcpy(k, a, al + 1);
-	n += al + 1;
-	memcpy(k + n, b, bl);
-	n += bl;
-	if (c) {
-		k[n++] = 0;
-		memcpy(k + n, c, cl);
-		n += cl;
-	}
-	return XXH3_64bits(k, n);
+	memcpy(k + al + 1, b, bl);
+	return XXH3_64bits(k, al + 1 + bl);
 }
 
 /* The slot of (counter, item[, user]) in an index: its own, or the empty
@@ -207,12 +200,12 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
 	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
 	s->op.n = o->sum ? o->n : 1;
-	s->chash = hash3(o->counter, o->item, NULL);
+	s->chash = hash2(o->counter, o->item);
 	uint64_t seen = 0;
 	bool repeat = false;
 	if (s->set) {
 		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
-		s->mhash = hash3(o->counter, o->item, o->user);
+		s->mhash = XXH3_64bits(s->mkey, s->mkn);
 		int state;
 		int rc = state_before(l, ops, sg, i, &state, &seen);
 		if (rc)
@@ -363,7 +356,7 @@ int ledger_commit(ledger *l, uint64_t wall_ms)
 
 static uint64_t idem_hash(const idem_req *r)
 {
-	return hash3(r->user, r->key, NULL);
+	return hash2(r->user, r->key);
 }
 
 static bool idem_staged(const group *g, uint64_t h)
