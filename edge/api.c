@@ -99,11 +99,14 @@ bool api_cacheable(api *a, const http_request *req, http_response *resp, const c
 }
 
 
-static void need_init(need *n, bool on)
+static void need_init(need *n, bool on, bool rerun)
 {
 	/* Field by field: members is NEED_MAX entries that are only read
 	 * below nmembers, and zeroing it cost more than a whole count GET. */
 	n->on = on;
+	n->rerun = rerun;
+	n->id_rc = 1;
+	n->id_why = NULL;
 	sbuf_init(&n->items);
 	n->nitems = 0;
 	memset(n->counter_used, 0, sizeof n->counter_used);
@@ -241,16 +244,62 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 	return true;
 }
 
-bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1])
+/* Works out who is asking, once per pass. */
+static int resolve_identity(api *a, need *n, const http_request *req)
 {
-	const char *why;
-	int rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), user, &why);
-	if (rc == 0)
+	if (n->id_rc == 1)
+		n->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), n->user,
+					 &n->id_why);
+	return n->id_rc;
+}
+
+bool api_user(api *a, need *n, const http_request *req, http_response *resp,
+	      char user[USER_MAX + 1])
+{
+	int rc = resolve_identity(a, n, req);
+	if (rc == 0) {
+		memcpy(user, n->user, sizeof n->user);
 		return true;
-	api_error(resp, 401, "unauthenticated", why);
+	}
+	guard_count(a->guard, GUARD_UNAUTH);
+	api_error(resp, 401, "unauthenticated", n->id_why);
 	/* RFC 6750 3: a refused token says so; no token just names the scheme. */
 	api_header(resp, "www-authenticate",
 		   rc == ERR_INVAL ? "Bearer error=\"invalid_token\"" : "Bearer");
+	return false;
+}
+
+static void too_many(http_response *resp, const char *code, const char *message,
+		     unsigned retry_after_s)
+{
+	char ra[16];
+	snprintf(ra, sizeof ra, "%u", retry_after_s);
+	api_error(resp, 429, code, message);
+	api_header(resp, "retry-after", ra);
+}
+
+bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
+		       http_response *resp)
+{
+	unsigned retry_s;
+	if (!a->guard || n->rerun ||
+	    guard_user_write(a->guard, user, count, clock_mono_ms(), &retry_s))
+		return true;
+	too_many(resp, "rate_limited", "too many writes by this user: see Retry-After", retry_s);
+	return false;
+}
+
+/* Requests that carry no valid identity share a budget per client
+ * address. Checked once, on the first pass. False with a 429 in resp. */
+static bool charge_address(api *a, need *n, const http_request *req, http_response *resp)
+{
+	unsigned retry_s;
+	if (!a->guard || n->rerun || resolve_identity(a, n, req) == 0 ||
+	    guard_addr_request(a->guard, req->peer_ip, clock_mono_ms(), &retry_s))
+		return true;
+	too_many(resp, "rate_limited",
+		 "too many requests without a valid identity from this address: see Retry-After",
+		 retry_s);
 	return false;
 }
 
@@ -415,6 +464,11 @@ static bool parse_write_body(const http_request *req, write_req *w, const char *
 				goto out;
 			}
 			w->client_hlc = (uint64_t)json_integer_value(val);
+		} else {
+			/* Refused rather than ignored: a client that thinks it
+			 * can name a user (or misspells a field) finds out. */
+			*why = "unknown field: the body may hold n and hlc only";
+			goto out;
 		}
 	}
 	ok = true;
@@ -427,7 +481,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 			 bool add, need *n)
 {
 	char user[USER_MAX + 1];
-	if (!api_user(a, req, resp, user))
+	if (!api_user(a, n, req, resp, user))
 		return;
 	if (r->c->kind == COUNTER_SUM && !add) {
 		method_not_allowed(resp, "GET, POST");
@@ -443,6 +497,8 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	char keybuf[IDEM_KEY_MAX + 1];
 	bool key;
 	if (!api_idem_key(req, resp, keybuf, &key))
+		return;
+	if (!api_charge_writes(a, n, user, 1, resp))
 		return;
 	/* An unlike of a pair this edge never saw asks central first: if the
 	 * user was never in, the count must not drop. */
@@ -560,7 +616,7 @@ static void answer_me(api *a, const http_request *req, http_response *resp, cons
 		      need *n)
 {
 	char user[USER_MAX + 1];
-	if (!api_user(a, req, resp, user))
+	if (!api_user(a, n, req, resp, user))
 		return;
 	if (r->c->kind != COUNTER_SET) {
 		api_error(resp, 404, "not_found", "/me exists for set counters only");
@@ -716,7 +772,7 @@ static void waiting_done(waiting *w)
 				    .body_len = w->body_len, .peer = w->peer, .tls = w->tls,
 				    .h1 = w->h1};
 		need n;
-		need_init(&n, false);
+		need_init(&n, false, true);
 		parked *p = api_park_get(w->a);
 		n.ticket = p ? &p->ticket : NULL;
 		dispatch(w->a, &req, &resp, &n);
@@ -882,6 +938,36 @@ static bool path_is(const char *path, const char *route_path)
 	return plen == rl && strncmp(path, route_path, rl) == 0;
 }
 
+static bool from_loopback(const http_request *req)
+{
+	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t v6[16] = {[15] = 1};
+	const uint8_t *ip = req->peer_ip;
+	return ip && ((memcmp(ip, v4, 12) == 0 && ip[12] == 127) || memcmp(ip, v6, 16) == 0);
+}
+
+/* Prometheus text: the refusals by reason. Served to loopback clients
+ * only, for the agent on the same host; the rest of the world gets 404. */
+static void answer_metrics(api *a, http_response *resp)
+{
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b, "# HELP likes_edge_refused_total Requests, streams and connections "
+		      "refused, by reason.\n# TYPE likes_edge_refused_total counter\n");
+	for (int r = 0; r < GUARD_NREASONS; r++)
+		sbuf_addf(&b, "likes_edge_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+			  guard_reason_name((guard_reason)r), guard_refusals(a->guard, (guard_reason)r));
+	sbuf_addf(&b, "# HELP likes_edge_guard_evictions_total Rate-limit entries pushed out "
+		      "while live (the tables are too small).\n"
+		      "# TYPE likes_edge_guard_evictions_total counter\n"
+		      "likes_edge_guard_evictions_total %" PRIu64 "\n",
+		  a->guard ? guard_evictions(a->guard) : 0);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+	resp->content_type = "text/plain; version=0.0.4";
+}
+
 static void dispatch(api *a, const http_request *req, http_response *resp, need *n)
 {
 	const char *path = req->path;
@@ -899,6 +985,11 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 		size_t len;
 		char *body = sbuf_take(&b, &len);
 		api_respond(resp, ok ? 200 : 503, body, len);
+	} else if (path_is(path, "/metrics") && from_loopback(req)) {
+		if (get)
+			answer_metrics(a, resp);
+		else
+			method_not_allowed(resp, "GET");
 	} else if (path_is(path, "/v1/counts")) {
 		if (get)
 			api_counts(a, req, resp, n);
@@ -921,10 +1012,11 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	api *a = ctx;
 	a->st.requests++;
 	need n;
-	need_init(&n, a->cc != NULL);
+	need_init(&n, a->cc != NULL, false);
 	parked *p = api_park_get(a);
 	n.ticket = p ? &p->ticket : NULL;
-	dispatch(a, req, resp, &n);
+	if (charge_address(a, &n, req, resp))
+		dispatch(a, req, resp, &n);
 	if (api_need_any(&n)) {
 		defer(a, req, &n);
 	} else if (api_park_staged(p)) {

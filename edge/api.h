@@ -67,6 +67,7 @@ typedef struct api {
 	counters counters;
 	const char *edge_id;
 	api_config cfg;
+	guard *guard; /* shared by the workers; NULL: no limits */
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;

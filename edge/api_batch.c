@@ -445,6 +445,8 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 	memset(cr.seen, 0, slots * sizeof *cr.seen);
 	cr.seen_mask = slots - 1;
 	if (parse_items(a, &cr, items) || (cnames && cnames[0] && parse_counters(a, &cr, cnames))) {
+		if (strcmp(cr.code, "too_many_items") == 0)
+			guard_count(a->guard, GUARD_BATCH);
 		api_error(resp, 400, cr.code, cr.why);
 		goto out;
 	}
@@ -507,6 +509,11 @@ static void parse_op(api *a, json_t *o, ops_plan *pl, size_t i)
 	json_t *op = json_object_get(o, "op"), *item = json_object_get(o, "item");
 	json_t *counter = json_object_get(o, "counter"), *n = json_object_get(o, "n");
 	json_t *clock = json_object_get(o, "hlc");
+	if (json_object_size(o) != (size_t)(!!op + !!item + !!counter + !!n + !!clock)) {
+		op_refuse(pl, i, 400, "invalid_op",
+			  "unknown field: an op may hold op, item, counter, n and hlc only");
+		return;
+	}
 	const char *ops = json_string_value(op);
 	if (!ops || (strcmp(ops, "add") && strcmp(ops, "remove"))) {
 		op_refuse(pl, i, 400, "invalid_op", "op is \"add\" or \"remove\"");
@@ -585,6 +592,7 @@ static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_
 	} else if (json_array_size(ops) > a->cfg.max_ops) {
 		char msg[64];
 		snprintf(msg, sizeof msg, "at most %u ops per request", a->cfg.max_ops);
+		guard_count(a->guard, GUARD_BATCH);
 		api_error(resp, 400, "too_many_ops", msg);
 	} else {
 		pl->n = json_array_size(ops);
@@ -602,7 +610,7 @@ static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_
 void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 {
 	char user[USER_MAX + 1];
-	if (!api_user(a, req, resp, user))
+	if (!api_user(a, n, req, resp, user))
 		return;
 	char keybuf[IDEM_KEY_MAX + 1];
 	bool key;
@@ -611,6 +619,15 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	ops_plan pl = {0};
 	if (!parse_ops(a, req, resp, &pl))
 		return;
+	unsigned valid = 0;
+	for (size_t i = 0; i < pl.n; i++)
+		valid += pl.res[i].status == 200;
+	if (!api_charge_writes(a, n, user, valid, resp)) {
+		free(pl.w);
+		free(pl.res);
+		free(pl.slot);
+		return;
+	}
 	ledger_op *lops = xcalloc(pl.n, sizeof *lops);
 	ledger_answer *ans = xcalloc(pl.n, sizeof *ans);
 	size_t nl = 0;

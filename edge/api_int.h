@@ -27,6 +27,11 @@ typedef struct need_member {
 
 typedef struct need {
 	bool on;            /* the route may ask (first pass, central configured) */
+	bool rerun;         /* the pass after central answered: limits are
+	                       not charged again */
+	int id_rc;          /* identity_user's answer, 1 until asked */
+	const char *id_why;
+	char user[USER_MAX + 1];
 	sbuf items;         /* "post:1,reel:9": counts to read through */
 	uint32_t nitems;
 	bool counter_used[COUNTERS_MAX];
@@ -71,8 +76,14 @@ bool api_item_ok(api *a, const char *s, size_t n);
  * false with a 400 in resp when it is malformed. */
 bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
 		  bool *present);
-/* The user, or a 401 in resp. */
-bool api_user(api *a, const http_request *req, http_response *resp, char user[USER_MAX + 1]);
+/* The user, or a 401 in resp. The identity is worked out once per pass
+ * (kept in n). */
+bool api_user(api *a, need *n, const http_request *req, http_response *resp,
+	      char user[USER_MAX + 1]);
+/* Charges count writes to user's per-minute limit (on the first pass
+ * only). False with a 429 and Retry-After in resp when they do not fit. */
+bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
+		       http_response *resp);
 
 /* Group commit (api_group.c). A parked answer waits for the group
  * commit of the loop turn. */

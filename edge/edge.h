@@ -24,6 +24,16 @@ typedef struct edge_config {
 	int64_t max_body;
 	int64_t max_header_list;
 	int64_t max_streams;
+	int64_t idle_timeout_ms;
+	int64_t request_timeout_ms;
+	int64_t reset_burst;
+	int64_t reset_rate;
+	int64_t max_conns_per_addr;
+	int64_t user_writes_per_min;
+	int64_t addr_requests_per_s;
+	int64_t addr_burst;
+	int64_t limit_users;
+	int64_t limit_addrs;
 	bool dev_identity;    /* trust the X-User-Id header: local runs only */
 	bool dev_identity_force; /* ... even on a non-loopback listener */
 	char *jwt_keys;       /* kid:ALG:path,... (bearer.h); empty = no tokens */

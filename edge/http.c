@@ -33,6 +33,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "config.h"
 #include "http_conn.h"
 #include "http_tls.h"
@@ -43,6 +44,9 @@
 #define DEFAULT_MAX_HEADER_LIST (16 * 1024)
 #define DEFAULT_MAX_STREAMS 100
 #define DEFAULT_IDLE_MS 60000
+#define DEFAULT_REQUEST_MS 10000
+#define DEFAULT_RESET_BURST 100
+#define DEFAULT_RESET_RATE 10
 #define ACCEPT_RETRY_MS 100
 #define LINGER_MS 2000          /* how long a closing HTTP/1.1 peer may keep sending */
 #define LINGER_MAX (256 * 1024) /* and how much it may send meanwhile */
@@ -87,6 +91,23 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 	} else {
 		snprintf(out, outlen, "unknown");
 	}
+}
+
+/* The address of sa as 16 bytes (IPv4 v4-mapped). False for other families. */
+static bool ip_of(const struct sockaddr *sa, uint8_t ip[GUARD_IP_LEN])
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		memset(ip, 0, 10);
+		ip[10] = ip[11] = 0xff;
+		memcpy(ip + 12, &in->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, GUARD_IP_LEN);
+		return true;
+	}
+	return false;
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -207,16 +228,26 @@ void http_response_error(http_response *resp, int status, const char *code, cons
 	}
 }
 
-void http_response_refuse(http_response *resp, int status, const char *why)
+void http_response_refuse(const conn *c, http_response *resp, int status, const char *why)
 {
-	if (status == 413)
+	guard_reason r;
+	if (status == 413) {
+		r = GUARD_BODY;
 		http_response_error(resp, status, "body_too_large",
 		                    "the request body is larger than this server accepts");
-	else if (status == 431)
+	} else if (status == 431) {
+		r = GUARD_HEADERS;
 		http_response_error(resp, status, "headers_too_large",
 		                    "the request headers are larger than this server accepts");
-	else
+	} else if (status == 408) {
+		r = GUARD_SLOW;
+		http_response_error(resp, status, "request_timeout",
+		                    "the request did not arrive in time");
+	} else {
+		r = GUARD_MALFORMED;
 		http_response_error(resp, status, "bad_request", why);
+	}
+	guard_count(c->srv->guard, r);
 }
 
 /* --- the handler ---------------------------------------------------------- */
@@ -226,6 +257,7 @@ bool http_call_handler(conn *c, stream *st, http_request *req, http_response *re
 	http_server *srv = c->srv;
 	http_call call = {.c = c, .st = st};
 	req->peer = c->peer;
+	req->peer_ip = c->ip_known ? c->ip : NULL;
 	req->tls = c->tls;
 	req->handle = &call;
 	http_response_init(resp);
@@ -254,6 +286,8 @@ void http_conn_free(conn *c)
 		http1_free(c);
 	if (c->wake)
 		event_free(c->wake);
+	if (c->guarded)
+		guard_conn_close(srv->guard, c->ip);
 	if (c->tls) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 		/* Best effort close_notify; the peer may already be gone. */
@@ -313,6 +347,8 @@ void http_conn_close(conn *c, bool linger)
 static int conn_choose(conn *c, enum conn_proto proto)
 {
 	c->proto = proto;
+	if (proto == PROTO_H2)
+		c->req_started = 0; /* the preface is in; streams time themselves */
 	log_debug("protocol chosen", "peer=%s proto=%s tls=%d", c->peer,
 	          proto == PROTO_H2 ? "h2" : "http/1.1", c->tls);
 	if (proto == PROTO_H1) {
@@ -453,6 +489,14 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	bool tls = lis == srv->lis[LIS_TLS];
 	char peer[64];
 	format_peer(sa, peer, sizeof peer);
+	uint8_t ip[GUARD_IP_LEN];
+	bool ip_known = ip_of(sa, ip), guarded = false;
+	if (srv->guard && ip_known && !guard_conn_open(srv->guard, ip, &guarded)) {
+		/* No answer: one would need the very connection the cap refuses. */
+		log_debug("connection refused: too many from its address", "peer=%s", peer);
+		evutil_closesocket(fd);
+		return;
+	}
 
 	int one = 1;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
@@ -466,6 +510,8 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 			log_warn("cannot create TLS connection", "peer=%s reason=\"%s\"", peer,
 			         http_tls_reason(buf, sizeof buf));
 			evutil_closesocket(fd);
+			if (guarded)
+				guard_conn_close(srv->guard, ip);
 			return;
 		}
 		/* On failure libevent frees ssl (CLOSE_ON_FREE) but not fd. */
@@ -477,6 +523,8 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	if (!bev) {
 		log_warn("cannot create connection buffer", "peer=%s", peer);
 		evutil_closesocket(fd);
+		if (guarded)
+			guard_conn_close(srv->guard, ip);
 		return;
 	}
 
@@ -485,6 +533,12 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	c->bev = bev;
 	c->tls = tls;
 	c->proto = PROTO_UNKNOWN;
+	c->guarded = guarded;
+	c->ip_known = ip_known;
+	memcpy(c->ip, ip, sizeof ip);
+	c->req_started = clock_mono_ms(); /* the handshake or first request */
+	c->reset_tokens = srv->reset_burst;
+	c->reset_ms = c->req_started;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -588,6 +642,39 @@ static void on_accept_error(struct evconnlistener *lis, void *arg)
 	}
 }
 
+/* Once a second (or a quarter of the request timeout): requests that
+ * have taken longer than the timeout are answered 408, handshakes and
+ * prefaces that have are closed. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	http_server *srv = arg;
+	uint64_t now = clock_mono_ms();
+	if (now < srv->request_ms)
+		return;
+	uint64_t since = now - srv->request_ms;
+	conn *next;
+	for (conn *c = srv->conns; c; c = next) {
+		next = c->next; /* c may be freed below; no other connection is */
+		if (c->closing)
+			continue;
+		if (c->proto == PROTO_H2) {
+			http2_sweep(c, since);
+			continue;
+		}
+		if (!c->req_started || c->req_started > since)
+			continue;
+		if (c->proto == PROTO_H1) {
+			log_debug("request timed out", "peer=%s", c->peer);
+			http1_timeout(c); /* counts it with its 408 */
+		} else {
+			guard_count(srv->guard, GUARD_SLOW);
+			log_debug("handshake timed out", "peer=%s tls=%d", c->peer, c->tls);
+			http_conn_free(c);
+		}
+	}
+}
+
 /* "1.2.3.4:80", "[::1]:80" or ":80" (any IPv4 address) to a sockaddr;
  * port 0 asks for any free port. */
 static bool parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
@@ -661,6 +748,10 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 	    cfg->max_header_list ? cfg->max_header_list : DEFAULT_MAX_HEADER_LIST;
 	srv->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
 	srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
+	srv->request_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEFAULT_REQUEST_MS;
+	srv->reset_burst = cfg->reset_burst ? cfg->reset_burst : DEFAULT_RESET_BURST;
+	srv->reset_rate = cfg->reset_rate ? cfg->reset_rate : DEFAULT_RESET_RATE;
+	srv->guard = cfg->guard;
 	srv->accepting = true;
 
 	char why[512];
@@ -675,6 +766,13 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 	srv->retry = evtimer_new(base, on_retry, srv);
 	if (!srv->retry) {
 		seterr(err, errlen, "cannot create accept retry timer");
+		goto fail;
+	}
+	unsigned every = srv->request_ms / 4 < 1000 ? srv->request_ms / 4 : 1000;
+	struct timeval tv = {.tv_sec = every / 1000, .tv_usec = (every % 1000) * 1000};
+	srv->sweep = event_new(base, -1, EV_PERSIST, on_sweep, srv);
+	if (!srv->sweep || event_add(srv->sweep, &tv) != 0) {
+		seterr(err, errlen, "cannot create request timeout sweep");
 		goto fail;
 	}
 	if (plain && listen_on(srv, LIS_PLAIN, cfg->listen, err, errlen) != 0)
@@ -729,6 +827,8 @@ void http_server_free(http_server *srv)
 		http_conn_free(srv->conns);
 	if (srv->retry)
 		event_free(srv->retry);
+	if (srv->sweep)
+		event_free(srv->sweep);
 	SSL_CTX_free(srv->ssl_ctx);
 	nghttp2_session_callbacks_del(srv->cbs);
 	free(srv);

@@ -31,10 +31,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
 #include "err.h"
+#include "guard.h"
 
 #define HTTP_MAX_RESP_HEADERS 12
 
@@ -56,6 +58,8 @@ typedef struct http_request {
 	const char *body; /* NULL when empty; a NUL follows the last byte */
 	size_t body_len;
 	const char *peer; /* "127.0.0.1:40000" */
+	const uint8_t *peer_ip; /* GUARD_IP_LEN bytes (IPv4 v4-mapped); NULL
+	                           when unknown */
 	bool tls;
 	bool h1;      /* HTTP/1.x rather than HTTP/2 */
 	void *handle; /* the server's own, for http_defer; leave it alone */
@@ -96,6 +100,21 @@ typedef struct http_config {
 	                             default 100 */
 	unsigned idle_timeout_ms; /* close a connection with no traffic for
 	                             this long; default 60000 */
+	unsigned request_timeout_ms; /* a request (HTTP/1.1: from its first
+	                                byte, or from accept for the first
+	                                one; HTTP/2: from its HEADERS) must be
+	                                whole within this: else 408, and the
+	                                connection closed (HTTP/1.1) or the
+	                                stream answered (HTTP/2); the TLS
+	                                handshake and the HTTP/2 preface too
+	                                (else closed); default 10000 */
+	unsigned reset_burst;     /* HTTP/2 streams a client may reset at once
+	                             (a token bucket); default 100 */
+	unsigned reset_rate;      /* and per second after that; default 10. A
+	                             client over it gets GOAWAY
+	                             ENHANCE_YOUR_CALM and is closed */
+	guard *guard;             /* connections per address and refusal
+	                             counters; NULL: neither */
 } http_config;
 
 /* Binds the listeners and starts accepting on base. NULL with the reason

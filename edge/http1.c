@@ -20,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <http_parser.h>
 
+#include "clock.h"
 #include "http_conn.h"
 #include "log.h"
 #include "xmem.h"
@@ -249,7 +250,7 @@ static void refuse(conn *c, enum http_errno e)
 	h->done = true;
 	http_response resp;
 	http_response_init(&resp);
-	http_response_refuse(&resp, status, why);
+	http_response_refuse(c, &resp, status, why);
 	write_answer(c, &resp);
 }
 
@@ -276,6 +277,8 @@ static int on_message_begin(http_parser *p)
 {
 	conn *c = p->data;
 	request_reset(c->h1);
+	if (!c->req_started)
+		c->req_started = clock_mono_ms();
 	return count(c, HTTP_FIELD_OVERHEAD) ? 0 : -1; /* the target, as :path */
 }
 
@@ -378,6 +381,7 @@ static int on_message_complete(http_parser *p)
 	h->keep = http_should_keep_alive(p) && !p->upgrade;
 	h->v10 = p->http_minor == 0;
 	h->head = p->method == HTTP_HEAD;
+	c->req_started = 0;
 	dispatch(c);
 	request_reset(h);
 	if (!h->keep)
@@ -483,6 +487,20 @@ void http1_free(conn *c)
 	request_reset(h);
 	free(h);
 	c->h1 = NULL;
+}
+
+void http1_timeout(conn *c)
+{
+	h1conn *h = c->h1;
+	c->req_started = 0;
+	h->keep = false;
+	h->head = false;
+	h->done = true;
+	http_response resp;
+	http_response_init(&resp);
+	http_response_refuse(c, &resp, 408, NULL);
+	write_answer(c, &resp);
+	http_conn_close(c, true);
 }
 
 void http1_attach(conn *c, http_deferred *d)

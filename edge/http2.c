@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <nghttp2/nghttp2.h>
 
+#include "clock.h"
 #include "http_conn.h"
 #include "log.h"
 #include "sbuf.h"
@@ -38,6 +39,7 @@ struct stream {
 	conn *c;
 	stream *prev, *next;
 	int32_t id;
+	uint64_t started;     /* monotonic ms of its HEADERS */
 	char *method, *path;  /* in text, or spilled */
 	http_header *headers; /* inline, or allocated once there are more */
 	size_t nheaders, headers_cap;
@@ -158,7 +160,7 @@ static void reject(conn *c, stream *st, int status)
 	st->body_len = st->body_cap = 0;
 	http_response resp;
 	http_response_init(&resp);
-	http_response_refuse(&resp, status, "the request lacks :method or :path");
+	http_response_refuse(c, &resp, status, "the request lacks :method or :path");
 	log_debug("request refused", "peer=%s stream=%d status=%d", c->peer, st->id, status);
 	submit_response(c, st, &resp);
 }
@@ -215,6 +217,7 @@ static void stream_free(stream *st)
 		c->streams = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
+	c->nstreams--;
 	if (st->def) {
 		st->def->c = NULL;
 		st->def->st = NULL;
@@ -245,6 +248,7 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
+	st->started = clock_mono_ms();
 	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
 	if (rv != 0) {
 		log_warn("cannot attach stream state", "peer=%s stream=%d reason=\"%s\"", c->peer,
@@ -256,6 +260,7 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	if (c->streams)
 		c->streams->prev = st;
 	c->streams = st;
+	c->nstreams++;
 	return 0;
 }
 
@@ -349,9 +354,42 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
 	return 0;
 }
 
+/* One RST_STREAM from the client: a token from its bucket. A client that
+ * opens and cancels streams in a loop (the rapid-reset attack) makes the
+ * server start work it never gets to finish; once the bucket is empty it
+ * gets GOAWAY ENHANCE_YOUR_CALM and is closed once that is written. */
+static void count_reset(nghttp2_session *sess, conn *c)
+{
+	http_server *srv = c->srv;
+	uint64_t now = clock_mono_ms();
+	if (now > c->reset_ms) {
+		c->reset_tokens += (double)(now - c->reset_ms) * srv->reset_rate / 1000.0;
+		if (c->reset_tokens > srv->reset_burst)
+			c->reset_tokens = srv->reset_burst;
+	}
+	c->reset_ms = now;
+	if (c->reset_tokens >= 1) {
+		c->reset_tokens -= 1;
+		return;
+	}
+	if (nghttp2_session_want_read(sess) == 0)
+		return; /* already going */
+	guard_count(srv->guard, GUARD_RESETS);
+	log_info("client cut off: too many stream resets", "peer=%s burst=%u rate=%u", c->peer,
+	         srv->reset_burst, srv->reset_rate);
+	int rv = nghttp2_session_terminate_session(sess, NGHTTP2_ENHANCE_YOUR_CALM);
+	if (rv != 0)
+		log_warn("cannot queue goaway", "peer=%s reason=\"%s\"", c->peer,
+		         nghttp2_strerror(rv));
+}
+
 static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
 {
 	conn *c = user;
+	if (frame->hd.type == NGHTTP2_RST_STREAM) {
+		count_reset(sess, c);
+		return 0;
+	}
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	stream *st = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
@@ -373,6 +411,17 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
 static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
 {
 	conn *c = user;
+	/* nghttp2 refuses a stream over SETTINGS_MAX_CONCURRENT_STREAMS with
+	 * REFUSED_STREAM (before the client has our SETTINGS) or
+	 * PROTOCOL_ERROR (after), and it never reaches on_begin_headers. */
+	if (frame->hd.type == NGHTTP2_RST_STREAM &&
+	    (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM ||
+	     frame->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR) &&
+	    !nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id) &&
+	    c->nstreams >= c->srv->max_streams) {
+		guard_count(c->srv->guard, GUARD_STREAMS);
+		return 0;
+	}
 	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
@@ -497,7 +546,9 @@ void http2_progress(conn *c)
 	}
 	if (!nghttp2_session_want_read(c->sess) && !nghttp2_session_want_write(c->sess)) {
 		log_debug("connection done", "peer=%s", c->peer);
-		http_conn_close(c, false);
+		/* Linger: a client still sending (one cut off for resets, say)
+		 * would otherwise get a TCP reset that eats our GOAWAY. */
+		http_conn_close(c, true);
 		return;
 	}
 	bool over = http_conn_queued(c) >= HTTP_OUT_HIGH;
@@ -542,10 +593,26 @@ int http2_start(conn *c)
 	return http2_flush(c);
 }
 
+void http2_sweep(conn *c, uint64_t since)
+{
+	bool any = false;
+	stream *next;
+	for (stream *st = c->streams; st; st = next) {
+		next = st->next; /* answering does not free streams; sending may */
+		if (st->request_done || st->answered || st->reject || st->started > since)
+			continue;
+		log_debug("request timed out", "peer=%s stream=%d", c->peer, st->id);
+		reject(c, st, 408);
+		any = true;
+	}
+	if (any)
+		http2_progress(c);
+}
+
 void http2_read(conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	while (evbuffer_get_length(in) > 0) {
+	while (evbuffer_get_length(in) > 0 && nghttp2_session_want_read(c->sess)) {
 		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
 		unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
 		if (!data) {

@@ -42,13 +42,21 @@ struct conn {
 	enum conn_proto proto;
 	nghttp2_session *sess; /* HTTP/2 only */
 	stream *streams;       /* HTTP/2 only; freed with the connection */
+	unsigned nstreams;     /* HTTP/2: how many */
 	h1conn *h1;            /* HTTP/1.1 only */
 	bool tls;
 	bool closing;     /* answering is over; freed once the output drains */
 	bool linger;      /* closing: then shut down writing, read until EOF */
 	bool lingering;   /* the output drained and writing is shut down */
 	bool read_paused; /* HTTP/2 backpressure */
+	bool guarded;     /* counted in the guard's connections of ip */
 	size_t discarded; /* bytes read and dropped while closing */
+	uint64_t req_started; /* monotonic ms: a request (or the handshake)
+	                         is under way since; 0 = none */
+	double reset_tokens;  /* HTTP/2 resets the client may still send */
+	uint64_t reset_ms;    /* when reset_tokens was brought up to date */
+	uint8_t ip[GUARD_IP_LEN];
+	bool ip_known;
 	char peer[64];
 };
 
@@ -57,7 +65,10 @@ struct http_server {
 	http_handler handler;
 	void *ctx;
 	size_t max_body, max_header_list;
-	unsigned max_streams, idle_ms;
+	unsigned max_streams, idle_ms, request_ms;
+	unsigned reset_burst, reset_rate;
+	guard *guard;        /* may be NULL */
+	struct event *sweep; /* finds requests that take too long */
 	struct evconnlistener *lis[2];
 	struct event *retry; /* re-enables the listeners after accept errors */
 	bool accepting;
@@ -98,9 +109,10 @@ int http_response_check(const conn *c, int32_t id, http_response *resp);
 /* Fills resp with a JSON error: {"error":{"code":...,"message":...}}. */
 void http_response_error(http_response *resp, int status, const char *code, const char *message);
 /* Fills resp with the JSON error for a request refused before the
- * handler: 413 body_too_large, 431 headers_too_large, any other status
- * bad_request with why as the message. */
-void http_response_refuse(http_response *resp, int status, const char *why);
+ * handler: 413 body_too_large, 431 headers_too_large, 408
+ * request_timeout, any other status bad_request with why as the message;
+ * and counts the refusal in c's server's guard. */
+void http_response_refuse(const conn *c, http_response *resp, int status, const char *why);
 /* False for statuses that never carry a body (204, 304). */
 bool http_status_has_body(int status);
 /* Calls the server's handler with req, whose peer, tls and handle it
@@ -130,6 +142,9 @@ int http2_flush(conn *c) WARN_UNUSED;
 /* c has been idle for the idle timeout: sends GOAWAY and closes once it
  * is written. May free c. */
 void http2_idle(conn *c);
+/* Answers 408 on every stream of c whose request began before since
+ * (monotonic ms) and is not whole yet. May free c. */
+void http2_sweep(conn *c, uint64_t since);
 /* Frees the session and every stream, detaching pending deferred
  * answers. Safe on a connection that never started HTTP/2. */
 void http2_free(conn *c);
@@ -153,6 +168,9 @@ void http1_wake(conn *c);
 void http1_eof(conn *c);
 /* Frees the HTTP/1.1 state, detaching a pending deferred answer. */
 void http1_free(conn *c);
+/* The request under way on c took too long: answers 408 and closes. May
+ * free c. */
+void http1_timeout(conn *c);
 /* Binds d to the request being handled on c. */
 void http1_attach(conn *c, http_deferred *d);
 /* Writes resp as the answer to the deferred request and detaches d. */

@@ -57,6 +57,28 @@ const cfg_opt edge_options[] = {
 	    "header list cap, bytes"),
 	OPT("http", "max_streams", CFG_INT, max_streams, "128", 1, 10000,
 	    "concurrent streams per connection"),
+	OPT("http", "idle_timeout_ms", CFG_INT, idle_timeout_ms, "60000", 100, 3600000,
+	    "close a connection with no traffic for this long"),
+	OPT("http", "request_timeout_ms", CFG_INT, request_timeout_ms, "10000", 100, 600000,
+	    "a request (or a TLS handshake, or the HTTP/2 preface) must be whole within this: "
+	    "else 408 (slowloris)"),
+	OPT("http", "reset_burst", CFG_INT, reset_burst, "100", 1, 1000000,
+	    "HTTP/2 stream resets a client may send at once (rapid reset)"),
+	OPT("http", "reset_rate", CFG_INT, reset_rate, "10", 1, 1000000,
+	    "and per second after that; over it: GOAWAY ENHANCE_YOUR_CALM, closed"),
+	OPT("http", "max_conns_per_addr", CFG_INT, max_conns_per_addr, "256", 0, 1000000,
+	    "open connections from one client address; 0 = no cap"),
+	OPT("limits", "user_writes_per_min", CFG_INT, user_writes_per_min, "100", 0, 100000000,
+	    "writes (ops) per user over a sliding minute, 429 past it; 0 = no limit"),
+	OPT("limits", "addr_requests_per_s", CFG_INT, addr_requests_per_s, "1000", 0, 100000000,
+	    "requests without a valid identity per client address and second, 429 past it; "
+	    "0 = no limit"),
+	OPT("limits", "addr_burst", CFG_INT, addr_burst, "2000", 0, 100000000,
+	    "of those, how many may come at once; 0 = twice the rate"),
+	OPT("limits", "users", CFG_INT, limit_users, "262144", 512, 100000000,
+	    "users tracked for the write limit (24 bytes each)"),
+	OPT("limits", "addrs", CFG_INT, limit_addrs, "65536", 512, 100000000,
+	    "client addresses tracked (32 bytes each)"),
 	OPT("identity", "dev_header", CFG_BOOL, dev_identity, "false", 0, 0,
 	    "trust X-User-Id (local runs and sim only)"),
 	OPT("identity", "dev_header_force", CFG_BOOL, dev_identity_force, "false", 0, 0,
@@ -141,6 +163,7 @@ typedef struct edge {
 	uplink *up;
 	api tmpl; /* types, counters and api settings every worker copies */
 	bearer_keys *keys; /* NULL: no bearer tokens; read by every worker */
+	guard *guard;      /* admission limits, shared by every worker */
 	worker *w;
 	size_t nw;
 	log_limit seal_errors;
@@ -305,6 +328,11 @@ static int workers_start(edge *e, char *err, size_t errlen)
 		.max_body = (size_t)cfg->max_body,
 		.max_header_list = (size_t)cfg->max_header_list,
 		.max_streams = (unsigned)cfg->max_streams,
+		.idle_timeout_ms = (unsigned)cfg->idle_timeout_ms,
+		.request_timeout_ms = (unsigned)cfg->request_timeout_ms,
+		.reset_burst = (unsigned)cfg->reset_burst,
+		.reset_rate = (unsigned)cfg->reset_rate,
+		.guard = e->guard,
 	};
 	char listen[128], tls_listen[128];
 	for (size_t i = 0; i < e->nw; i++) {
@@ -493,6 +521,16 @@ static int start(edge *e, char *err, size_t errlen)
 	 * in order: central drops what it already applied. */
 	ledger_pump(e->lg);
 
+	guard_config gc = {
+		.user_writes_per_min = (unsigned)cfg->user_writes_per_min,
+		.addr_per_s = (unsigned)cfg->addr_requests_per_s,
+		.addr_burst = (unsigned)cfg->addr_burst,
+		.conns_per_addr = (unsigned)cfg->max_conns_per_addr,
+		.users = (size_t)cfg->limit_users,
+		.addrs = (size_t)cfg->limit_addrs,
+	};
+	e->guard = guard_new(&gc);
+	e->tmpl.guard = e->guard;
 	e->tmpl.lg = e->lg;
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
@@ -570,6 +608,7 @@ static void stop(edge *e)
 	item_free_names(e->tmpl.types);
 	counters_free(&e->tmpl.counters);
 	bearer_keys_free(e->keys);
+	guard_free(e->guard);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 

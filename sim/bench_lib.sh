@@ -175,7 +175,10 @@ central_ini() { # file
 edge_ini() { # file id port data-dir [max_age_ms] [workers]
 	{
 		printf '[edge]\nid = %s\nregion = %s\ndata_dir = %s\n' "$2" "$2" "$4"
-		printf '[http]\nlisten = 127.0.0.1:%s\n[identity]\ndev_header = true\n' "$3"
+		printf '[http]\nlisten = 127.0.0.1:%s\nmax_conns_per_addr = 0\n' "$3"
+		printf '[identity]\ndev_header = true\n'
+		# One address sends for many users at full speed: no limits.
+		printf '[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n'
 		printf '[central]\nops = 127.0.0.1:%s\ntoken = %s\n' "$OPS_PORT" "$TOKEN"
 		bus_ini
 		if [[ -n ${5:-} ]]; then printf '[batch]\nmax_age_ms = %s\n' "$5"; fi

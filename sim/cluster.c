@@ -68,8 +68,11 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	snprintf(text, sizeof text,
 		 "; written by sim for drill %s\n"
 		 "[edge]\nid = %s\nregion = r%d\ndata_dir = %s/%s\nlog_level = info\n"
-		 "[http]\nlisten = 127.0.0.1:%d\n"
+		 "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
 		 "[identity]\ndev_header = true\n"
+		 /* The load is many users from one address, and drills
+		  * count every op: the limits have tests of their own. */
+		 "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
 		 "[batch]\nmax_age_ms = %u\n"
 		 "[central]\nops = 127.0.0.1:%d\ntoken = %s\n"
 		 "[clock]\nskew_ms = %lld\n"

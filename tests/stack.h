@@ -146,7 +146,9 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 		snprintf(name, sizeof name, "edge%d.ini", i);
 		stack_write(name,
 			    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
-			    "[http]\nlisten = 127.0.0.1:%d\n[identity]\ndev_header = true\n"
+			    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+			    "[identity]\ndev_header = true\n"
+			    "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
 			    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
 			    "[central]\nops = 127.0.0.1:%d\n%s%s",
 			    i, i, S.dir, i, S.edge_port[i], S.ops_port, common,

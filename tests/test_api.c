@@ -24,6 +24,7 @@ static struct {
 	ledger *l;
 	api a;
 	http_response r;
+	uint8_t ip[GUARD_IP_LEN]; /* the client's address */
 } T;
 
 static void setup(void)
@@ -48,12 +49,16 @@ static void setup(void)
 			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
 			       .member_entries = 16};
 	cr_assert_eq(api_init(&T.a), 0);
+	T.ip[10] = T.ip[11] = 0xff;
+	T.ip[12] = 127;
+	T.ip[15] = 1;
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
 	api_free(&T.a);
+	guard_free(T.a.guard);
 	item_free_names(T.a.types);
 	counters_free(&T.a.counters);
 	ledger_free(T.l);
@@ -74,7 +79,8 @@ static int req(const char *method, const char *path, const char *user, const cha
 	if (hname)
 		h[nh++] = (http_header){hname, strlen(hname), hval, strlen(hval)};
 	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
-			   .body = body, .body_len = body ? strlen(body) : 0, .peer = "127.0.0.1:1"};
+			   .body = body, .body_len = body ? strlen(body) : 0, .peer = "127.0.0.1:1",
+			   .peer_ip = T.ip};
 	free(T.r.body);
 	memset(&T.r, 0, sizeof T.r);
 	api_handle(&T.a, &rq, &T.r);
@@ -398,4 +404,127 @@ Test(api, count_get_answers_large_counts_and_head_requests_alike)
 	cr_assert_str_eq(header("etag"), "\"7-9223372036854775807\"");
 	cr_assert_eq(req("GET", "/v1/items/reel/2/views?", NULL, NULL, NULL, NULL), 400,
 	             "an empty query is not a breakdown");
+}
+
+/* --- limits ---------------------------------------------------------------- */
+
+static void limits(unsigned per_min, unsigned per_s, unsigned burst)
+{
+	guard_config gc = {.user_writes_per_min = per_min, .addr_per_s = per_s,
+			   .addr_burst = burst, .users = 512, .addrs = 512};
+	T.a.guard = guard_new(&gc);
+}
+
+Test(api, a_user_over_the_write_limit_gets_429_with_retry_after)
+{
+	limits(5, 0, 0);
+	char path[64];
+	for (int i = 0; i < 5; i++) {
+		known("likes", "post:1", 0);
+		snprintf(path, sizeof path, "/v1/items/post/%d/likes", i + 1);
+		known("likes", path + 10, 0);
+		cr_assert_eq(req("POST", path, "u1", NULL, NULL, NULL), 200, "%s", body());
+	}
+	cr_assert_eq(req("POST", "/v1/items/post/9/likes", "u1", NULL, NULL, NULL), 429);
+	cr_assert(strstr(body(), "\"code\":\"rate_limited\""), "%s", body());
+	const char *ra = header("retry-after");
+	cr_assert_not_null(ra);
+	cr_assert(atoi(ra) >= 1 && atoi(ra) <= 60, "retry-after %s", ra);
+	cr_assert_eq(req("GET", "/v1/items/post/9/likes/me", "u1", NULL, NULL, NULL), 503,
+		     "the refused like recorded nothing (unknown pair)");
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u2", NULL, NULL, NULL), 200,
+		     "another user is not limited");
+	cr_assert_eq(guard_refusals(T.a.guard, GUARD_USER_RATE), 1);
+}
+
+Test(api, each_op_of_a_batch_counts_and_a_batch_over_the_limit_is_refused_whole)
+{
+	limits(5, 0, 0);
+	known("likes", "post:1", 0);
+	known("likes", "post:2", 0);
+	known("likes", "post:3", 0);
+	const char *three = "{\"ops\":[{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"likes\"},"
+			    "{\"op\":\"add\",\"item\":\"post:2\",\"counter\":\"likes\"},"
+			    "{\"op\":\"add\",\"item\":\"post:3\",\"counter\":\"likes\"}]}";
+	cr_assert_eq(req("POST", "/v1/ops", "u1", three, NULL, NULL), 200);
+	cr_assert_eq(req("POST", "/v1/ops", "u2", three, NULL, NULL), 200);
+	/* u1 has 2 left: 3 more do not fit and none of them is recorded. */
+	const char *unlikes = "{\"ops\":[{\"op\":\"remove\",\"item\":\"post:1\",\"counter\":\"likes\"},"
+			      "{\"op\":\"remove\",\"item\":\"post:2\",\"counter\":\"likes\"},"
+			      "{\"op\":\"remove\",\"item\":\"post:3\",\"counter\":\"likes\"}]}";
+	cr_assert_eq(req("POST", "/v1/ops", "u1", unlikes, NULL, NULL), 429);
+	cr_assert_not_null(header("retry-after"));
+	cr_assert_eq(req("GET", "/v1/items/post/2/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":2,"), "%s", body());
+	cr_assert_eq(req("DELETE", "/v1/items/post/2/likes", "u1", NULL, NULL, NULL), 200,
+		     "what does fit still goes through");
+	cr_assert_eq(req("GET", "/v1/items/post/2/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":1,"), "%s", body());
+}
+
+Test(api, requests_without_identity_share_a_budget_per_address)
+{
+	limits(0, 1, 3);
+	known("likes", "post:1", 4);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 429);
+	cr_assert(strstr(body(), "\"code\":\"rate_limited\""), "%s", body());
+	cr_assert_str_eq(header("retry-after"), "1");
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 429,
+		     "a write without identity is charged too (before its 401)");
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200,
+		     "a request with a valid identity is not charged to the address");
+	T.ip[15] = 2;
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200,
+		     "another address has its own budget");
+	cr_assert_eq(guard_refusals(T.a.guard, GUARD_ADDR_RATE), 2);
+}
+
+Test(api, refusals_are_counted_on_metrics_for_loopback_only)
+{
+	limits(1, 0, 0);
+	known("likes", "post:1", 0);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 429);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
+	cr_assert_eq(req("POST", "/v1/ops", "u1", "{\"ops\":[{},{},{},{}]}", NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	cr_assert_str_eq(T.r.content_type, "text/plain; version=0.0.4");
+	cr_assert(strstr(body(), "likes_edge_refused_total{reason=\"user_rate\"} 1\n"), "%s", body());
+	cr_assert(strstr(body(), "likes_edge_refused_total{reason=\"unauthenticated\"} 1\n"), "%s",
+		  body());
+	cr_assert(strstr(body(), "likes_edge_refused_total{reason=\"batch_too_large\"} 1\n"), "%s",
+		  body());
+	cr_assert(strstr(body(), "likes_edge_refused_total{reason=\"rapid_reset\"} 0\n"), "%s",
+		  body());
+	T.ip[12] = 10;
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 404,
+		     "metrics are not for the public");
+}
+
+Test(api, a_user_cannot_change_another_users_membership)
+{
+	known("likes", "post:1", 0);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "alice", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "bob", NULL, NULL, NULL), 200);
+	/* Bob unlikes, in both forms, naming alice wherever he can. */
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/likes", "bob", "{\"user\":\"alice\"}", NULL,
+			 NULL),
+		     400, "a body naming a user is refused: %s", body());
+	cr_assert(strstr(body(), "unknown field"), "%s", body());
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/likes", "bob", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"member\":false,\"changed\":true,\"count\":1"), "%s", body());
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/likes", "bob", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"member\":false,\"changed\":false,\"count\":1"), "%s", body());
+	cr_assert_eq(req("POST", "/v1/ops", "bob",
+			 "{\"ops\":[{\"op\":\"remove\",\"item\":\"post:1\",\"counter\":\"likes\","
+			 "\"user\":\"alice\"}]}",
+			 NULL, NULL),
+		     200);
+	cr_assert(strstr(body(), "\"status\":400"), "an op naming a user is refused: %s", body());
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes/me", "alice", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"member\":true"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":1,"), "%s", body());
 }
