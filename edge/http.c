@@ -4,14 +4,16 @@
  * deferred answers both protocols share, and the checks every response
  * passes before it is sent.
  *
- * Owns: the listeners, the SSL_CTX (made by http_tls.c), the nghttp2
+ * Owns: the listeners, its own TLS store unless the config lends one
+ * (http_tls.c, which also says how workers share one), the nghttp2
  * callbacks (made by http2.c), and every connection (a list on the
  * server); each connection owns its bufferevent and its wake event, and
  * through http2.c or http1.c its protocol state. A deferred answer is
  * owned by the handler's side; the stream or connection only points at
  * it and clears its back pointer when it goes. Nothing is global, so
  * several workers may each run a server on their own loop. Runs only on
- * the server's loop thread.
+ * the server's loop thread, but for http_server_reload_tls, which only
+ * goes to the (thread-safe) TLS store.
  */
 #include "http.h"
 
@@ -504,7 +506,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 
 	struct bufferevent *bev;
 	if (tls) {
-		SSL *ssl = SSL_new(srv->ssl_ctx);
+		SSL *ssl = http_tls_store_ssl_new(srv->tls_store);
 		if (!ssl) {
 			char buf[256];
 			log_warn("cannot create TLS connection", "peer=%s reason=\"%s\"", peer,
@@ -759,9 +761,13 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 		seterr(err, errlen, "%s", why);
 		goto fail;
 	}
-	if (tls && !(srv->ssl_ctx = http_tls_ctx_new(cfg, why, sizeof why))) {
-		seterr(err, errlen, "%s", why);
-		goto fail;
+	if (tls && !(srv->tls_store = cfg->tls_store)) {
+		srv->own_tls_store =
+		    http_tls_store_new(cfg->tls_cert, cfg->tls_key, why, sizeof why);
+		if (!(srv->tls_store = srv->own_tls_store)) {
+			seterr(err, errlen, "%s", why);
+			goto fail;
+		}
 	}
 	srv->retry = evtimer_new(base, on_retry, srv);
 	if (!srv->retry) {
@@ -829,7 +835,16 @@ void http_server_free(http_server *srv)
 		event_free(srv->retry);
 	if (srv->sweep)
 		event_free(srv->sweep);
-	SSL_CTX_free(srv->ssl_ctx);
+	http_tls_store_free(srv->own_tls_store);
 	nghttp2_session_callbacks_del(srv->cbs);
 	free(srv);
+}
+
+int http_server_reload_tls(http_server *srv, char *err, size_t errlen)
+{
+	if (!srv->tls_store) {
+		seterr(err, errlen, "no TLS listener");
+		return ERR_INVAL;
+	}
+	return http_tls_store_reload(srv->tls_store, err, errlen);
 }

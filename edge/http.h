@@ -22,9 +22,16 @@
  * is parsed only once the answer before it is queued (for a deferred
  * answer: finished), so answers leave in request order.
  *
+ * The TLS certificate and key live in an http_tls_store, which several
+ * servers (one per worker) may share: http_tls_store_reload swaps in a
+ * new SSL_CTX that every server uses for the connections it accepts from
+ * then on, while open connections keep the one they started with.
+ *
  * Every function here runs on the server's loop thread (or, for
- * http_server_free, after that loop has stopped). The process must ignore
- * SIGPIPE: libevent and OpenSSL write to sockets the peer may have closed.
+ * http_server_free, after that loop has stopped), except the
+ * http_tls_store functions and http_server_reload_tls, whose rules are
+ * given with them. The process must ignore SIGPIPE: libevent and OpenSSL
+ * write to sockets the peer may have closed.
  */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
@@ -41,6 +48,7 @@
 #define HTTP_MAX_RESP_HEADERS 12
 
 typedef struct http_server http_server;
+typedef struct http_tls_store http_tls_store;
 
 typedef struct http_header {
 	const char *name; /* lower case (HTTP/1.1 names are lowered for you) */
@@ -89,6 +97,10 @@ typedef struct http_config {
 	const char *tls_listen;   /* "127.0.0.1:8443" for TLS, NULL or "" = none */
 	const char *tls_cert;     /* PEM certificate chain file */
 	const char *tls_key;      /* PEM private key file */
+	/* The TLS listener's certificate, shared and reloadable (it outlives
+	 * the server); NULL: the server makes its own from tls_cert and
+	 * tls_key. */
+	http_tls_store *tls_store;
 	size_t max_body;          /* larger bodies: 413 without calling the
 	                             handler; default 64 KiB */
 	size_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
@@ -130,6 +142,29 @@ void http_server_stop_accepting(http_server *srv);
 int http_server_port(http_server *srv, bool tls);
 /* Closes every connection and frees the server. Not from the handler. */
 void http_server_free(http_server *srv);
+/* Reads the certificate chain and key files of srv's TLS store again
+ * (see http_tls_store_reload; with a shared store every server sharing it
+ * changes). ERR_INVAL when srv has no TLS listener. Any thread, while srv
+ * lives. */
+int http_server_reload_tls(http_server *srv, char *err, size_t errlen) WARN_UNUSED;
+
+/* A holder for the TLS listener's SSL_CTX: TLS 1.2 and up, AEAD suites
+ * only, ALPN "h2" or "http/1.1" (h2 preferred), with the certificate
+ * chain (PEM) in cert and the private key (PEM) in key. The file names
+ * are copied. An expired certificate is served but logged as a warning.
+ * NULL with the reason in err (which must not be NULL): a name empty, a
+ * file unreadable, or the key not the certificate's. Create it before the
+ * servers that use it and free it after them, on any one thread. */
+http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err, size_t errlen);
+/* Reads the same two files again into a new SSL_CTX and makes it the one
+ * new connections get (logs "tls reloaded" with the subject and notAfter);
+ * connections already open keep theirs. ERR_TLS with the reason in err
+ * when the new files are bad: the old context stays in use. Any thread,
+ * also while servers accept on their own threads. */
+int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNUSED;
+/* Drops the store's context (open connections keep theirs); NULL is a
+ * no-op. Only once no server uses it. */
+void http_tls_store_free(http_tls_store *ts);
 
 /* Finds a request header by lower-case name; NULL if absent. */
 const http_header *http_find_header(const http_request *req, const char *name);

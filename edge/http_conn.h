@@ -72,7 +72,9 @@ struct http_server {
 	struct evconnlistener *lis[2];
 	struct event *retry; /* re-enables the listeners after accept errors */
 	bool accepting;
-	SSL_CTX *ssl_ctx;
+	/* TLS only: the config's store, or own_tls_store, which this server
+	 * made and frees. */
+	http_tls_store *tls_store, *own_tls_store;
 	nghttp2_session_callbacks *cbs;
 	conn *conns;
 };

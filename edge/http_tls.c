@@ -1,14 +1,41 @@
 /* http_tls.c - the edge's TLS setup: an SSL_CTX with TLS 1.2+ and AEAD
  * suites only, the certificate and key from the config, and ALPN that
- * picks h2, else http/1.1 (a client without ALPN gets HTTP/1.1 too). Owns nothing after it returns;
- * the server owns the SSL_CTX. Called on the server's loop thread.
+ * picks h2, else http/1.1 (a client without ALPN gets HTTP/1.1 too); and
+ * the http_tls_store that holds the current SSL_CTX so that it can be
+ * swapped while the servers run (SIGHUP at the edge).
+ *
+ * Owns the store's SSL_CTX reference and its copies of the file names.
+ *
+ * Threads: a store is shared by every worker's http_server. Each worker
+ * calls http_tls_store_ssl_new on its own loop thread at accept time;
+ * any one thread (the edge's main loop, on SIGHUP) may call
+ * http_tls_store_reload meanwhile. The mutex guards only the ctx pointer:
+ * a reader takes a reference under it (SSL_CTX_up_ref) and makes the SSL
+ * outside it; reload builds the new context outside it, swaps the
+ * pointer under it and drops the store's reference to the old one, which
+ * lives on until the last connection made from it is freed. A context is
+ * never changed once it is in the store. http_tls_store_new and _free run
+ * while no server uses the store (before the first, after the last).
  */
 #include "http_tls.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "xmem.h"
+
+struct http_tls_store {
+	pthread_mutex_t mu; /* guards ctx */
+	SSL_CTX *ctx;       /* current; never NULL */
+	char *cert, *key;   /* file names, read again on each reload */
+};
 
 /* The oldest queued OpenSSL error as text; clears the queue. */
 const char *http_tls_reason(char *buf, size_t len)
@@ -48,20 +75,53 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen)
+/* What the logs say about ctx's certificate: its subject (quotes and
+ * control bytes replaced, so the logfmt value stays one quoted string)
+ * and notAfter as UTC ISO 8601. */
+typedef struct cert_desc {
+	char subject[256];
+	char not_after[32];
+	bool expired, not_yet_valid;
+} cert_desc;
+
+static void describe(SSL_CTX *ctx, cert_desc *d)
+{
+	snprintf(d->subject, sizeof d->subject, "?");
+	snprintf(d->not_after, sizeof d->not_after, "?");
+	d->expired = d->not_yet_valid = false;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (!x)
+		return;
+	if (X509_NAME_oneline(X509_get_subject_name(x), d->subject, (int)sizeof d->subject)) {
+		for (char *p = d->subject; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < ' ')
+				*p = '?';
+	}
+	struct tm tm;
+	const ASN1_TIME *na = X509_get0_notAfter(x);
+	if (na && ASN1_TIME_to_tm(na, &tm) == 1)
+		strftime(d->not_after, sizeof d->not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	d->expired = na && X509_cmp_current_time(na) < 0;
+	const ASN1_TIME *nb = X509_get0_notBefore(x);
+	d->not_yet_valid = nb && X509_cmp_current_time(nb) > 0;
+	ERR_clear_error();
+}
+
+/* A server context from the chain in cert and the key in key: TLS 1.2
+ * and up, AEAD suites only, ALPN "h2" or "http/1.1" (h2 preferred; a
+ * client offering neither is refused with no_application_protocol).
+ * NULL with the reason in err. */
+static SSL_CTX *ctx_new(const char *cert, const char *key, char *err, size_t errlen)
 {
 	char buf[256];
-	if (!cfg->tls_cert || !cfg->tls_cert[0] || !cfg->tls_key || !cfg->tls_key[0]) {
-		snprintf(err, errlen, "tls_listen needs tls_cert and tls_key");
-		return NULL;
-	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
 		snprintf(err, errlen, "cannot create TLS context: %s",
 		         http_tls_reason(buf, sizeof buf));
 		return NULL;
 	}
-	/* TLS 1.2 ciphers limited to the AEAD suites RFC 9113 allows. */
+	/* TLS 1.2 ciphers limited to the AEAD suites RFC 9113 allows; TLS
+	 * 1.3 has only AEAD suites. */
 	static const char ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
 	                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
 	                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
@@ -73,19 +133,23 @@ SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot configure TLS: %s", http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-		snprintf(err, errlen, "cannot load certificate %s: %s", cfg->tls_cert,
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(err, errlen, "cannot load certificate %s: %s", cert,
 		         http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "cannot load private key %s: %s", cfg->tls_key,
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		/* A readable key of another certificate fails here already. */
+		bool other = ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH;
+		snprintf(err, errlen, "%s %s%s: %s",
+		         other ? "private key" : "cannot load private key", key,
+		         other ? " does not match the certificate" : "",
 		         http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "private key %s does not match the certificate: %s",
-		         cfg->tls_key, http_tls_reason(buf, sizeof buf));
+		snprintf(err, errlen, "private key %s does not match the certificate %s: %s", key,
+		         cert, http_tls_reason(buf, sizeof buf));
 		goto fail;
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
@@ -93,4 +157,88 @@ SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* An expired certificate is still served (refusing would take the edge
+ * off TLS altogether), but it is worth a warning every time it loads. */
+static void warn_validity(const cert_desc *d)
+{
+	if (d->expired)
+		log_warn("tls certificate has expired; serving it anyway",
+		         "subject=\"%s\" not_after=%s", d->subject, d->not_after);
+	else if (d->not_yet_valid)
+		log_warn("tls certificate is not valid yet; serving it anyway",
+		         "subject=\"%s\" not_after=%s", d->subject, d->not_after);
+}
+
+http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err, size_t errlen)
+{
+	if (!cert || !cert[0] || !key || !key[0]) {
+		snprintf(err, errlen, "tls_listen needs tls_cert and tls_key");
+		return NULL;
+	}
+	SSL_CTX *ctx = ctx_new(cert, key, err, errlen);
+	if (!ctx)
+		return NULL;
+	http_tls_store *ts = xcalloc(1, sizeof *ts);
+	if (pthread_mutex_init(&ts->mu, NULL) != 0) {
+		snprintf(err, errlen, "cannot create the TLS store's mutex");
+		SSL_CTX_free(ctx);
+		free(ts);
+		return NULL;
+	}
+	ts->ctx = ctx;
+	ts->cert = xstrdup(cert);
+	ts->key = xstrdup(key);
+	cert_desc d;
+	describe(ctx, &d);
+	log_info("tls certificate loaded", "subject=\"%s\" not_after=%s cert=%s", d.subject,
+	         d.not_after, cert);
+	warn_validity(&d);
+	return ts;
+}
+
+int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen)
+{
+	char why[512];
+	SSL_CTX *ctx = ctx_new(ts->cert, ts->key, why, sizeof why);
+	if (!ctx) {
+		snprintf(err, errlen, "%s", why);
+		return ERR_TLS;
+	}
+	cert_desc d;
+	describe(ctx, &d);
+	pthread_mutex_lock(&ts->mu);
+	SSL_CTX *old = ts->ctx;
+	ts->ctx = ctx;
+	pthread_mutex_unlock(&ts->mu);
+	SSL_CTX_free(old); /* connections made from it hold their own reference */
+	log_info("tls reloaded", "subject=\"%s\" not_after=%s cert=%s", d.subject, d.not_after,
+	         ts->cert);
+	warn_validity(&d);
+	return 0;
+}
+
+SSL *http_tls_store_ssl_new(http_tls_store *ts)
+{
+	pthread_mutex_lock(&ts->mu);
+	SSL_CTX *ctx = ts->ctx;
+	int up = SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&ts->mu);
+	if (up != 1)
+		return NULL;
+	SSL *ssl = SSL_new(ctx); /* takes a reference of its own */
+	SSL_CTX_free(ctx);
+	return ssl;
+}
+
+void http_tls_store_free(http_tls_store *ts)
+{
+	if (!ts)
+		return;
+	SSL_CTX_free(ts->ctx);
+	pthread_mutex_destroy(&ts->mu);
+	free(ts->cert);
+	free(ts->key);
+	free(ts);
 }

@@ -1,4 +1,7 @@
-/* http_tls.h - TLS for the edge's HTTP server (private to edge/http*.c). */
+/* http_tls.h - TLS for the edge's HTTP server (private to edge/http*.c).
+ * The reloadable certificate holder, http_tls_store, is public in
+ * http.h; this adds what the server itself needs. Thread rules: see
+ * edge/http_tls.c. */
 #ifndef EDGE_HTTP_TLS_H
 #define EDGE_HTTP_TLS_H
 
@@ -9,11 +12,11 @@
 
 #include "http.h"
 
-/* A server context from cfg's certificate chain and key: TLS 1.2 and up,
- * AEAD suites only, ALPN "h2" or "http/1.1" (h2 preferred; a client
- * offering neither is refused with no_application_protocol). NULL with
- * the reason in err (which must not be NULL). */
-SSL_CTX *http_tls_ctx_new(const http_config *cfg, char *err, size_t errlen);
+/* A new server-side SSL on the store's current context, for one accepted
+ * connection; it keeps that context alive for as long as it lives, so a
+ * reload never changes an open connection. NULL with OpenSSL's reason
+ * queued (see http_tls_reason). Any thread. */
+SSL *http_tls_store_ssl_new(http_tls_store *ts);
 /* True when the handshake on ssl selected h2. */
 bool http_tls_is_h2(SSL *ssl);
 /* The oldest queued OpenSSL error as text in buf; clears the queue. */

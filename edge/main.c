@@ -8,6 +8,8 @@
  * and batch sealing. SIGTERM/SIGINT: stop accepting, seal every
  * open batch, hand what is sealed to Kafka within a deadline, exit 0;
  * what Kafka did not take stays in the store for the next start.
+ * SIGHUP: read http.tls_cert and http.tls_key again; every worker's new
+ * TLS connections get them, open ones keep theirs (edge/http_tls.c).
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -168,6 +170,8 @@ typedef struct edge {
 	size_t nw;
 	log_limit seal_errors;
 	struct event *tick, *sigterm, *sigint;
+	struct event *sighup; /* reloads the TLS certificate */
+	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
 	uint64_t next_pump, next_stats, next_sweep;
 } edge;
 
@@ -249,6 +253,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(e->base);
 }
 
+/* A bad certificate or key leaves the old pair serving: the edge never
+ * goes off TLS or drops a listener over a reload. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	edge *e = arg;
+	char err[512];
+	if (!e->tls)
+		log_info("SIGHUP: no TLS listener, nothing to reload", "%s", "");
+	else if (http_tls_store_reload(e->tls, err, sizeof err))
+		log_error("tls reload failed; the old certificate stays in use", "err=\"%s\"", err);
+}
+
 static void on_worker_stats(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -325,6 +342,7 @@ static int workers_start(edge *e, char *err, size_t errlen)
 		.tls_listen = cfg->tls_listen,
 		.tls_cert = cfg->tls_cert,
 		.tls_key = cfg->tls_key,
+		.tls_store = e->tls,
 		.max_body = (size_t)cfg->max_body,
 		.max_header_list = (size_t)cfg->max_header_list,
 		.max_streams = (unsigned)cfg->max_streams,
@@ -553,6 +571,9 @@ static int start(edge *e, char *err, size_t errlen)
 	}
 	e->nw = (size_t)cfg->workers;
 	e->w = xcalloc(e->nw, sizeof *e->w);
+	if (cfg->tls_listen[0] &&
+	    !(e->tls = http_tls_store_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
+		return ERR_CONFIG;
 	if (workers_start(e, err, errlen))
 		return ERR_IO;
 	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
@@ -562,6 +583,11 @@ static int start(edge *e, char *err, size_t errlen)
 	if (!e->tick || !e->sigterm || !e->sigint || event_add(e->tick, &tv) ||
 	    event_add(e->sigterm, NULL) || event_add(e->sigint, NULL)) {
 		snprintf(err, errlen, "event setup failed");
+		return ERR_IO;
+	}
+	e->sighup = evsignal_new(e->base, SIGHUP, on_sighup, e);
+	if (!e->sighup || event_add(e->sighup, NULL)) {
+		snprintf(err, errlen, "SIGHUP setup failed");
 		return ERR_IO;
 	}
 	e->next_stats = clock_mono_ms() + 30000;
@@ -599,7 +625,10 @@ static void stop(edge *e)
 		event_free(e->sigterm);
 	if (e->sigint)
 		event_free(e->sigint);
+	if (e->sighup)
+		event_free(e->sighup);
 	workers_free(e);
+	http_tls_store_free(e->tls); /* after every server that used it */
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	store_close(e->db);
