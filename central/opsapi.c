@@ -141,6 +141,22 @@ static bool from_loopback(struct evhttp_request *req)
 	return false;
 }
 
+/* Is the configured listen host loopback only? "" (and 0.0.0.0 or ::)
+ * means every interface, so no; a name other than localhost is not
+ * resolved here, so no either. */
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6);
+	return false;
+}
+
 /* Compares in time that depends only on the configured token's length. */
 static bool token_matches(const char *given, const char *want)
 {
@@ -151,6 +167,9 @@ static bool token_matches(const char *given, const char *want)
 	return diff == 0;
 }
 
+/* Every route today only reads. A route that ever writes or repairs
+ * must check the token itself and always need it, even with an empty
+ * token and from loopback: never let it through here. */
 static bool authorized(const ops_api *api, struct evhttp_request *req, const char *path)
 {
 	if (!api->token[0])
@@ -855,6 +874,16 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "ops listen address '%s' is not host:port", o->listen);
 		return NULL;
 	}
+	/* Without a token whoever reaches the port reads every count and
+	 * membership: that is only for loopback. */
+	if ((!o->token || !o->token[0]) && !host_is_loopback(host)) {
+		snprintf(err, errlen,
+			 "central.ops_token is empty and the ops API would listen on %s, "
+			 "which is not a loopback address: set central.ops_token, or "
+			 "listen on 127.0.0.1",
+			 o->listen);
+		return NULL;
+	}
 	ops_api *api = xcalloc(1, sizeof *api);
 	api->db = o->db;
 	api->ctr = o->ctr;
@@ -900,8 +929,8 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	if (!api->token[0])
-		log_warn("ops API serves without a token: set central.ops_token", "listen=%s",
-			 o->listen);
+		log_warn("ops API serves without a token on loopback: set central.ops_token",
+			 "listen=%s", o->listen);
 	return api;
 }
 

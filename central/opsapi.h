@@ -14,8 +14,13 @@
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz and /metrics asked from a loopback address;
- * otherwise 401 unauthorized. With an empty token (logged as a warning at
- * start) nothing is checked. Errors answer {"error":{"code","message"}}.
+ * otherwise 401 unauthorized. An empty token is allowed only when the
+ * listen address is loopback (127.0.0.0/8, ::1, localhost; an empty
+ * host, 0.0.0.0 or :: is every interface): then nothing is checked and a
+ * warning is logged at start; elsewhere ops_api_start refuses. The API
+ * only reads (GET); any write or repair route added later must always
+ * need the token, even from loopback. Errors answer
+ * {"error":{"code","message"}}.
  * docs/ops.md has the answers in full.
  */
 #ifndef CENTRAL_OPSAPI_H
@@ -38,7 +43,7 @@ typedef struct ops_run_stats {
 
 typedef struct ops_api_opts {
 	const char *listen;  /* host:port; port 0 picks a free one */
-	const char *token;   /* "" = no auth; copied */
+	const char *token;   /* "" = no auth (loopback listen only); copied */
 	store *db;           /* outlives the API */
 	const counters *ctr; /* configured counters; outlives the API */
 	uint32_t partitions;
@@ -49,7 +54,8 @@ typedef struct ops_api_opts {
 typedef struct ops_api ops_api;
 
 /* NULL when o->listen is empty (API off) or on failure (reason in err,
- * which stays "" when the API is just off). */
+ * which stays "" when the API is just off), including an empty token on
+ * a listen address that is not loopback. */
 ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen);
 /* The port it listens on (the chosen one when asked for port 0). */
 int ops_api_port(const ops_api *api);

@@ -354,10 +354,87 @@ Test(opsapi, healthz_and_metrics_need_the_token_from_other_addresses)
 	ops_api_stop(api);
 }
 
-Test(opsapi, empty_token_serves_without_auth)
+Test(opsapi, empty_token_serves_without_auth_on_loopback)
 {
-	ops_api *api = start_api("127.0.0.1:0", "");
-	resp r = get_from("127.0.0.1", ops_api_port(api), "/v1/totals/likes", NULL);
+	/* Any 127/8 address is loopback, not only 127.0.0.1. */
+	const char *const hosts[] = {"127.0.0.1", "127.0.0.2"};
+	for (size_t i = 0; i < 2; i++) {
+		char listen[32];
+		snprintf(listen, sizeof listen, "%s:0", hosts[i]);
+		ops_api *api = start_api(listen, "");
+		resp r = get_from(hosts[i], ops_api_port(api), "/v1/totals/likes", NULL);
+		cr_assert_eq(r.status, 200, "%s -> %d", hosts[i], r.status);
+		resp_free(&r);
+		ops_api_stop(api);
+	}
+}
+
+/* ops_api_start with o->listen and no token: NULL or the API, err. */
+static ops_api *start_tokenless(const char *listen, char *err, size_t errlen)
+{
+	ops_api_opts o = {.listen = listen, .token = "", .db = T.db, .ctr = &T.ctr,
+			  .partitions = NPARTS, .ap = T.a, .run = &T.run};
+	err[0] = 'x'; /* must be overwritten */
+	err[1] = 0;
+	return ops_api_start(&o, err, errlen);
+}
+
+Test(opsapi, empty_token_on_a_non_loopback_address_is_refused)
+{
+	char other[64], listen[96];
+	const char *addrs[5] = {"0.0.0.0:0", ":0", "[::]:0", "10.1.2.3:0", NULL};
+	if (other_address(other, sizeof other)) {
+		snprintf(listen, sizeof listen, "%s:0", other);
+		addrs[4] = listen;
+	}
+	for (size_t i = 0; i < 5 && addrs[i]; i++) {
+		char err[256];
+		ops_api *api = start_tokenless(addrs[i], err, sizeof err);
+		if (api)
+			ops_api_stop(api);
+		cr_assert_null(api, "%s served without a token", addrs[i]);
+		cr_assert_not_null(strstr(err, "not a loopback address"), "%s: %s", addrs[i], err);
+		cr_assert_not_null(strstr(err, "central.ops_token"), "%s: %s", addrs[i], err);
+	}
+	/* A null token is an empty one. */
+	ops_api_opts o = {.listen = "0.0.0.0:0", .token = NULL, .db = T.db, .ctr = &T.ctr,
+			  .partitions = NPARTS};
+	char err[256];
+	ops_api *api = ops_api_start(&o, err, sizeof err);
+	if (api)
+		ops_api_stop(api);
+	cr_assert_null(api);
+}
+
+Test(opsapi, empty_token_on_localhost_or_ipv6_loopback_is_not_refused_for_it)
+{
+	/* Binding may fail where the host has no ::1, but never for the
+	 * token. */
+	const char *const addrs[] = {"localhost:0", "LocalHost:0", "[::1]:0"};
+	for (size_t i = 0; i < 3; i++) {
+		char err[256];
+		ops_api *api = start_tokenless(addrs[i], err, sizeof err);
+		if (api) {
+			ops_api_stop(api);
+			continue;
+		}
+		cr_assert_null(strstr(err, "loopback"), "%s: %s", addrs[i], err);
+		cr_assert_not_null(strstr(err, "cannot listen"), "%s: %s", addrs[i], err);
+	}
+}
+
+Test(opsapi, token_on_every_interface_serves_and_needs_it)
+{
+	ops_api *api = start_api("0.0.0.0:0", TOKEN);
+	int port = ops_api_port(api);
+	resp r = get_from("127.0.0.1", port, "/v1/totals/likes", NULL);
+	cr_assert_eq(r.status, 401);
+	cr_assert_str_eq(error_code(&r), "unauthorized");
+	resp_free(&r);
+	r = get_from("127.0.0.1", port, "/v1/totals/likes", "Bearer wrong");
+	cr_assert_eq(r.status, 401);
+	resp_free(&r);
+	r = get_from("127.0.0.1", port, "/v1/totals/likes", "Bearer " TOKEN);
 	cr_assert_eq(r.status, 200);
 	resp_free(&r);
 	ops_api_stop(api);
