@@ -13,6 +13,7 @@
 #include "apply.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ typedef struct part {
 
 typedef struct stats {
 	_Atomic uint64_t batches_applied, batches_duplicate, batches_held, batches_bad;
+	_Atomic uint64_t batches_deadlettered, deadletter_failed;
 	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
 } stats;
 
@@ -66,6 +68,8 @@ struct applier {
 	const counter_def **defs; /* per op of the batch: its counter, NULL = invalid */
 	size_t defs_cap;
 	stats st;
+	applier_dead_letter_fn dead_letter;
+	void *dead_letter_ctx;
 	/* invalid-op log limiter */
 	uint64_t invalid_logged_ms;
 	uint64_t invalid_unlogged; /* ops since the last line */
@@ -187,6 +191,33 @@ void applier_set_cache(applier *a, size_t counts, size_t members)
 	kcache_free(&a->members);
 	kcache_init(&a->counts, counts);
 	kcache_init(&a->members, members);
+}
+
+void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx)
+{
+	a->dead_letter = fn;
+	a->dead_letter_ctx = ctx;
+}
+
+void applier_dead_letter_failed(applier *a)
+{
+	STAT_ADD(a, deadletter_failed, 1);
+}
+
+/* Counts a refused message and hands it to the dead-letter hook, with
+ * the reason formatted from fmt. */
+__attribute__((format(printf, 6, 7))) static void quarantine(applier *a, uint32_t p,
+							      int64_t offset, const void *msg,
+							      size_t len, const char *fmt, ...)
+{
+	char reason[APPLIER_REASON_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	STAT_ADD(a, batches_deadlettered, 1);
+	if (a->dead_letter)
+		a->dead_letter(a->dead_letter_ctx, p, offset, msg, len, reason);
 }
 
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset)
@@ -460,10 +491,17 @@ static int preload_states(applier *a, const wire_batch *b, const counter_def *co
 	return 0;
 }
 
-static int apply_ops(applier *a, const wire_batch *b)
+/* The invalid ops of a batch: how many, the first one's index and why. */
+typedef struct invalid {
+	uint32_t n, first;
+	const char *why;
+} invalid;
+
+/* Fills a->defs with each op's counter (NULL for an invalid op) and inv
+ * with what was invalid. */
+static void scan_ops(applier *a, const wire_batch *b, invalid *inv)
 {
-	uint32_t nbad = 0, first_bad = 0;
-	const char *why = NULL;
+	*inv = (invalid){0, 0, NULL};
 	if (b->nops > a->defs_cap) {
 		a->defs_cap = b->nops;
 		a->defs = xrealloc(a->defs, a->defs_cap * sizeof *a->defs);
@@ -472,12 +510,23 @@ static int apply_ops(applier *a, const wire_batch *b)
 		const char *bad = op_invalid(a, &b->ops[i], &a->defs[i]);
 		if (bad) {
 			a->defs[i] = NULL;
-			if (!nbad++) {
-				first_bad = i;
-				why = bad;
+			if (!inv->n++) {
+				inv->first = i;
+				inv->why = bad;
 			}
 		}
 	}
+}
+
+/* Applies the valid ops of b; inv (when not NULL) says which were not. */
+static int apply_ops(applier *a, const wire_batch *b, invalid *inv)
+{
+	invalid scanned;
+	if (!inv)
+		inv = &scanned;
+	scan_ops(a, b, inv);
+	uint32_t nbad = inv->n, first_bad = inv->first;
+	const char *why = inv->why;
 	int rc = preload_states(a, b, a->defs);
 	if (rc)
 		return rc;
@@ -590,19 +639,28 @@ static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
 
 /* Stores a batch that arrived after a gap. */
 static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, unsigned char *skey,
-		size_t sn, const void *msg, size_t len)
+		size_t sn, const void *msg, size_t len, int64_t offset)
 {
 	skey[0] = 'H';
 	store_put_u64(skey + sn, b->seq);
 	char *old;
 	size_t oldn;
 	int rc = store_get(a->db, skey, sn + 8, &old, &oldn);
-	if (rc == 0)
+	if (rc == 0) {
 		free(old);
-	else if (rc != ERR_NOTFOUND)
+	} else if (rc != ERR_NOTFOUND) {
 		return rc;
-	else
+	} else {
 		held_add(pt, es, 1);
+		/* Checked now, while the message's offset is known; its
+		 * valid ops apply when the gap fills. */
+		invalid inv;
+		scan_ops(a, b, &inv);
+		if (inv.n)
+			quarantine(a, b->partition, offset, msg, len,
+				   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
+				   inv.first, inv.why);
+	}
 	store_batch_put(a->wb, skey, sn + 8, msg, len);
 	STAT_ADD(a, batches_held, 1);
 	if (!es->held_min || b->seq < es->held_min)
@@ -616,10 +674,10 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, unsigne
 
 /* Applies b (seq = applied + 1), then every held batch that follows. */
 static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *b,
-			  const unsigned char *skey, size_t sn)
+			  const unsigned char *skey, size_t sn, invalid *inv)
 {
 	uint32_t p = b->partition;
-	int rc = apply_ops(a, b);
+	int rc = apply_ops(a, b, inv);
 	uint64_t applied = b->seq;
 	uint64_t held_used = 0;
 	while (rc == 0 && es->held_count > held_used) {
@@ -637,13 +695,16 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 		if (rc)
 			break;
 		wire_batch hb;
-		if (wire_decode_batch(hv, hn, &hb) == 0) {
-			rc = apply_ops(a, &hb);
+		int drc = wire_decode_batch(hv, hn, &hb);
+		if (drc == 0) {
+			rc = apply_ops(a, &hb, NULL);
 			wire_batch_free(&hb);
 		} else {
 			STAT_ADD(a, batches_bad, 1);
 			log_error("held batch no longer decodes; skipped",
 				  "partition=%u seq=%" PRIu64, p, applied + 1);
+			quarantine(a, p, -1, hv, hn, "held_undecodable seq=%" PRIu64 " err=\"%s\"",
+				   applied + 1, err_str(drc));
 		}
 		free(hv);
 		store_batch_del(a->wb, hkey, sn + 8);
@@ -672,6 +733,18 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	return 0;
 }
 
+/* The first thing wrong with a batch header refused at partition p. */
+static const char *header_fault(const wire_batch *b, uint32_t p)
+{
+	if (b->partition != p)
+		return "partition_mismatch";
+	if (!item_edge_valid(b->edge.p, b->edge.n))
+		return "bad_edge";
+	if (!item_edge_valid(b->region.p, b->region.n))
+		return "bad_region";
+	return "seq_0";
+}
+
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
 {
 	if (p >= a->nparts)
@@ -689,6 +762,7 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 		STAT_ADD(a, batches_bad, 1);
 		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
 			  p, offset, err_str(rc));
+		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
 	if (b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
@@ -699,23 +773,30 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 			  " edge_ok=%d region_ok=%d",
 			  p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
 			  item_edge_valid(b.region.p, b.region.n));
+		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
+			   header_fault(&b, p), b.partition, b.seq);
 		wire_batch_free(&b);
 		goto write;
 	}
 	edge_seq *es = edge_of(pt, b.edge.p, b.edge.n);
 	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
 	size_t sn = ckey_edge(skey, 'A', b.edge.p, b.edge.n, p);
+	invalid inv = {0, 0, NULL};
 	if (b.seq <= es->applied)
 		STAT_ADD(a, batches_duplicate, 1);
 	else if (b.seq > es->applied + 1)
-		rc = hold(a, pt, es, &b, skey, sn, msg, len);
+		rc = hold(a, pt, es, &b, skey, sn, msg, len, offset);
 	else
-		rc = apply_in_order(a, pt, es, &b, skey, sn);
+		rc = apply_in_order(a, pt, es, &b, skey, sn, &inv);
 	wire_batch_free(&b);
 	if (rc) {
 		drop_cache(a);
 		return rc;
 	}
+	if (inv.n)
+		quarantine(a, p, offset, msg, len,
+			   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
+			   inv.why);
 write:
 	rc = store_write(a->db, a->wb);
 	if (rc) {
@@ -840,6 +921,8 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->batches_duplicate = STAT_GET(a, batches_duplicate);
 	out->batches_held = STAT_GET(a, batches_held);
 	out->batches_bad = STAT_GET(a, batches_bad);
+	out->batches_deadlettered = STAT_GET(a, batches_deadlettered);
+	out->deadletter_failed = STAT_GET(a, deadletter_failed);
 	out->ops_applied = STAT_GET(a, ops_applied);
 	out->ops_invalid = STAT_GET(a, ops_invalid);
 	out->store_writes = STAT_GET(a, store_writes);

@@ -17,6 +17,19 @@
  * its batch applies. Invalid ops are logged at most once a second, as a
  * summary (how many, the first one's index and reason).
  *
+ * Quarantine: a message refused in whole (it does not decode, or its
+ * header is bad) or in part (it carries invalid ops: the valid ones
+ * still apply, as above) is handed to the dead-letter hook, with a
+ * reason, before the message's store write; the offset moves past it
+ * either way, so a poison message never stalls its partition. A batch
+ * held after a gap is checked for invalid ops when it is first held (not
+ * again when it later applies); one that no longer decodes when its turn
+ * comes is quarantined then, with offset -1 (the held copy does not keep
+ * its offset). A duplicate (already applied) is never quarantined. A
+ * store failure after the hook ran means the message is read again after
+ * the restart and quarantined again: the dead-letter topic gets every
+ * poison message at least once, not exactly once.
+ *
  * Aggregates: a count is split by the region and UTC day (of the op's
  * hlc) of the op that put each unit there: for a set counter the winning
  * add of each present member, for a sum counter each add. Each
@@ -29,6 +42,7 @@
 #define CENTRAL_APPLY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "counter.h"
@@ -44,6 +58,8 @@ typedef struct applier_stats {
 	uint64_t batches_duplicate; /* seq already applied: skipped */
 	uint64_t batches_held;      /* stored after a gap (a re-delivery counts again) */
 	uint64_t batches_bad;       /* undecodable or bad header: skipped */
+	uint64_t batches_deadlettered; /* handed to the dead-letter hook (whole or in part bad) */
+	uint64_t deadletter_failed;    /* of those, not queued or not delivered (hook says) */
 	uint64_t ops_applied;       /* valid ops merged or summed (a losing LWW op too) */
 	uint64_t ops_invalid;       /* ops skipped as invalid */
 	uint64_t store_writes;
@@ -68,11 +84,32 @@ void applier_free(applier *a);
 /* Bounds the caches to these many entries each (0 = off), emptying them. */
 void applier_set_cache(applier *a, size_t counts, size_t members);
 
+/* The dead-letter hook: msg (len bytes, the message exactly as consumed,
+ * valid only during the call) at (partition, offset) was refused in whole
+ * or in part, for reason: a short text that starts with one word naming
+ * the kind, then key=value details:
+ *   undecodable err="..."
+ *   bad_header partition_mismatch|bad_edge|bad_region|seq_0 batch_partition=N seq=S
+ *   invalid_ops count=N first_index=I first_reason=unknown_counter|bad_item|...
+ *   held_undecodable seq=N err="..."   (offset is -1)
+ * Called on the applier's thread, from applier_apply; it must not call
+ * back into the applier, except applier_dead_letter_failed. */
+typedef void (*applier_dead_letter_fn)(void *ctx, uint32_t partition, int64_t offset,
+				       const void *msg, size_t len, const char *reason);
+#define APPLIER_REASON_MAX 192
+
+/* Sets (or, with fn NULL, clears) the dead-letter hook. Without one,
+ * refused messages are still counted in batches_deadlettered and logged. */
+void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx);
+/* Any thread: counts a quarantined message that did not reach its
+ * dead-letter topic (not queued, or its delivery failed). */
+void applier_dead_letter_failed(applier *a);
+
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;
 
 /* Applies the message at (p, offset). Malformed messages are logged,
- * counted and skipped (their offset is still stored). 0, or ERR_IO when
+ * counted, quarantined and skipped (their offset is still stored). 0, or ERR_IO when
  * the store failed (nothing was applied; the caller must not go on). */
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len) WARN_UNUSED;
 

@@ -5,7 +5,10 @@
  * store. The consumer is assigned every partition explicitly, starting at
  * the offsets stored with the applied effects, so no group rebalance can
  * move input and nothing is committed to Kafka that the store does not
- * already reflect.
+ * already reflect. Input the applier refuses goes, unchanged, to the
+ * dead-letter topic through the same producer (dead_letter below): a
+ * bounded wait when its queue is full, then counted as failed, so a
+ * poison message never holds up its partition.
  */
 #include "central.h"
 
@@ -40,6 +43,7 @@ typedef struct central {
 	rd_kafka_t *consumer;
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
+	rd_kafka_topic_t *dlq_topic; /* NULL: dead letters are only logged */
 	ops_api *api;
 	counters ctr;
 	ops_run_stats run; /* read by the ops API thread */
@@ -47,10 +51,27 @@ typedef struct central {
 
 #define RUN_ADD(c, f) atomic_fetch_add_explicit(&(c)->run.f, 1, memory_order_relaxed)
 
+/* A full producer queue is polled this often, at most this many times,
+ * before a dead letter is given up (counted and logged). */
+#define DLQ_FULL_POLL_MS 50
+#define DLQ_FULL_TRIES 10
+
+/* The message opaque of dead letters (snapshots carry NULL). */
+static char dlq_mark;
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
 	central *c = opaque;
+	if (m->_private == &dlq_mark) {
+		if (m->err) {
+			applier_dead_letter_failed(c->ap);
+			log_error("dead letter not delivered; the message is only in the log",
+				  "topic=%s err=\"%s\"", c->cfg->deadletter_topic,
+				  rd_kafka_err2str(m->err));
+		}
+		return;
+	}
 	if (m->err) {
 		RUN_ADD(c, snapshot_errors);
 		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
@@ -70,6 +91,12 @@ static int open_kafka(central *c, char *err, size_t errlen)
 	if (!c->producer)
 		return ERR_KAFKA;
 	c->snap_topic = rd_kafka_topic_new(c->producer, cfg->snapshot_topic, NULL);
+	if (cfg->deadletter_topic[0])
+		c->dlq_topic = rd_kafka_topic_new(c->producer, cfg->deadletter_topic, NULL);
+	if (!c->snap_topic || (cfg->deadletter_topic[0] && !c->dlq_topic)) {
+		snprintf(err, errlen, "topic handle: %s", rd_kafka_err2str(rd_kafka_last_error()));
+		return ERR_KAFKA;
+	}
 
 	char group[256];
 	snprintf(group, sizeof group, "likes-central-%s", cfg->id);
@@ -161,6 +188,50 @@ static int recover_out_of_range(central *c, int32_t p)
 	return 0;
 }
 
+/* The applier's dead-letter hook: the refused message, unchanged, to the
+ * dead-letter topic, with headers saying why and where it came from. */
+static void dead_letter(void *ctx, uint32_t p, int64_t offset, const void *msg, size_t len,
+			const char *reason)
+{
+	central *c = ctx;
+	const central_config *cfg = c->cfg;
+	if (!c->dlq_topic) {
+		log_warn("input refused; no dead-letter topic, so only this line records it",
+			 "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+			 cfg->batch_topic, p, offset, len, reason);
+		return;
+	}
+	char part[16], off[24];
+	snprintf(part, sizeof part, "%u", p);
+	snprintf(off, sizeof off, "%" PRId64, offset);
+	for (int tries = 0;; tries++) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    c->producer, RD_KAFKA_V_RKT(c->dlq_topic),
+		    RD_KAFKA_V_VALUE((void *)msg, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADER("reason", reason, -1),
+		    RD_KAFKA_V_HEADER("source_topic", cfg->batch_topic, -1),
+		    RD_KAFKA_V_HEADER("source_partition", part, -1),
+		    RD_KAFKA_V_HEADER("source_offset", off, -1),
+		    RD_KAFKA_V_HEADER("dlq_by", cfg->id, -1), RD_KAFKA_V_OPAQUE(&dlq_mark),
+		    RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_warn("input refused; copied to the dead-letter topic",
+				 "topic=%s partition=%u offset=%" PRId64 " dlq=%s reason=\"%s\"",
+				 cfg->batch_topic, p, offset, cfg->deadletter_topic, reason);
+			return;
+		}
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
+			applier_dead_letter_failed(c->ap);
+			log_error("input refused and not dead-lettered; only this line records it",
+				  "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\" "
+				  "err=\"%s\"",
+				  cfg->batch_topic, p, offset, len, reason, rd_kafka_err2str(e));
+			return;
+		}
+		rd_kafka_poll(c->producer, DLQ_FULL_POLL_MS);
+	}
+}
+
 static void publish_partition(central *c, uint32_t p)
 {
 	bool more = true;
@@ -202,11 +273,12 @@ static void log_stats(central *c)
 	applier_get_stats(c->ap, &st);
 	log_info("stats",
 		 "batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
-		 " batches_bad=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
+		 " batches_bad=%" PRIu64 " batches_deadlettered=%" PRIu64
+		 " deadletter_failed=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
 		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
 		 " offset_resets=%" PRIu64,
 		 st.batches_applied, st.batches_duplicate, st.batches_held, st.batches_bad,
-		 st.ops_applied, st.ops_invalid, st.store_writes,
+		 st.batches_deadlettered, st.deadletter_failed, st.ops_applied, st.ops_invalid, st.store_writes,
 		 atomic_load(&c->run.snapshot_messages), atomic_load(&c->run.snapshot_errors),
 		 atomic_load(&c->run.offset_resets));
 }
@@ -293,6 +365,7 @@ int central_run(const central_config *cfg)
 	rc = open_kafka(&c, err, sizeof err);
 	if (rc)
 		goto out;
+	applier_set_dead_letter(c.ap, dead_letter, &c);
 	rc = check_topic(&c, err, sizeof err);
 	if (rc)
 		goto out;
@@ -329,6 +402,8 @@ out:
 		rd_kafka_flush(c.producer, 5000);
 		if (c.snap_topic)
 			rd_kafka_topic_destroy(c.snap_topic);
+		if (c.dlq_topic)
+			rd_kafka_topic_destroy(c.dlq_topic);
 		rd_kafka_destroy(c.producer);
 	}
 	applier_free(c.ap);

@@ -3,6 +3,8 @@
  * central_run() consumes every partition of the batch topic into the
  * applier and publishes per-partition snapshots on a timer, until
  * central_stop() is called (from a signal handler: it only sets a flag).
+ * Input the applier refuses is produced, unchanged and with headers that
+ * say why and where from, to the dead-letter topic.
  */
 #ifndef CENTRAL_CENTRAL_H
 #define CENTRAL_CENTRAL_H
@@ -22,6 +24,7 @@ typedef struct central_config {
 	int64_t partitions;
 	char *batch_topic;
 	char *snapshot_topic;
+	char *deadletter_topic; /* poison input goes here; "" = log only */
 	int64_t snapshot_interval_ms;
 	int64_t heartbeat_every;  /* full snapshot of every partition each N ticks */
 	int64_t snapshot_max_counts;

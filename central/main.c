@@ -46,6 +46,8 @@ const cfg_opt central_options[] = {
 	    "partition count, fixed per deployment"),
 	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "input topic"),
 	OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0, "output topic"),
+	OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
+	    "refused input is copied here with its reason; empty = log only"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka), NULL, 0, 0, false,

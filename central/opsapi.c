@@ -738,6 +738,12 @@ static void route_metrics(ops_api *api, struct evhttp_request *req)
 		       "Batches stored to wait for a gap to fill.", st.batches_held);
 		metric(out, "batches_bad_total", "counter",
 		       "Messages skipped as undecodable or with a bad header.", st.batches_bad);
+		metric(out, "batches_deadlettered_total", "counter",
+		       "Messages refused in whole or in part and quarantined (dead-letter topic).",
+		       st.batches_deadlettered);
+		metric(out, "deadletter_failed_total", "counter",
+		       "Quarantined messages that did not reach the dead-letter topic.",
+		       st.deadletter_failed);
 		metric(out, "ops_applied_total", "counter",
 		       "Valid ops merged or summed (an op that loses LWW included).",
 		       st.ops_applied);

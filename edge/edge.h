@@ -66,6 +66,7 @@ typedef struct edge_config {
 	int64_t clock_skew_ms; /* drills only: run this edge's clock ahead/behind */
 	char *batch_topic;
 	char *snapshot_topic;
+	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
 	cfg_kv *kafka;
 } edge_config;

@@ -137,6 +137,8 @@ const cfg_opt edge_options[] = {
 	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),
 	OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0,
 	    "snapshot topic"),
+	OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
+	    "refused snapshots are copied here with their reason; empty = log only"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
@@ -204,13 +206,15 @@ static void log_stats(edge *e)
 		 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64 " produced=%" PRIu64
 		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
 		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
-		 " snapshots_bad=%" PRIu64 " snapshot_offset_resets=%" PRIu64
+		 " snapshots_bad=%" PRIu64 " snapshots_deadlettered=%" PRIu64
+		 " deadletter_failed=%" PRIu64 " snapshot_offset_resets=%" PRIu64
 		 " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
 		 " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
 		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
+		 us.snapshots_deadlettered, us.deadletter_failed,
 		 us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
 		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }

@@ -1,8 +1,10 @@
 /* uplink.c - batches to Kafka, snapshots from Kafka (uplink.h).
  *
- * Owns the producer, the consumer and the batch topic handle. A batch's
- * (partition, seq) rides along as the message opaque so its delivery
- * report can update the ledger. Loop thread only.
+ * Owns the producer, the consumer and the batch and dead-letter topic
+ * handles. A batch's (partition, seq) rides along as the message opaque
+ * so its delivery report can update the ledger; dead letters carry a
+ * NULL opaque (a batch's is never 0: its seq starts at 1). Loop thread
+ * only, except uplink_check_snapshot (pure).
  */
 #include "uplink.h"
 
@@ -13,17 +15,24 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "item.h"
 #include "log.h"
 #include "partition.h"
 #include "wire.h"
 #include "xmem.h"
 
 #define SEQ_SHIFT 12 /* partitions fit in 12 bits (PARTITION_MAX) */
+/* A full producer queue is polled this often, at most this many times,
+ * before a dead letter is given up (counted and logged). */
+#define DLQ_FULL_POLL_MS 20
+#define DLQ_FULL_TRIES 10
+#define REASON_MAX 192
 
 struct uplink {
 	const edge_config *cfg;
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *batches;
+	rd_kafka_topic_t *dlq; /* NULL: dead letters are only logged */
 	rd_kafka_t *consumer;
 	ledger *lg;
 	uplink_stats st;
@@ -36,6 +45,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	(void)rk;
 	uplink *u = opaque;
 	uintptr_t tag = (uintptr_t)m->_private;
+	if (tag == 0) {
+		if (m->err) {
+			u->st.deadletter_failed++;
+			log_error("dead letter not delivered; the snapshot is only in the log",
+				  "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
+				  rd_kafka_err2str(m->err));
+		}
+		return;
+	}
 	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
 	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
 	if (m->err) {
@@ -67,6 +85,14 @@ uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "topic %s: %s", cfg->batch_topic,
 			 rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
+	}
+	if (cfg->deadletter_topic[0]) {
+		u->dlq = rd_kafka_topic_new(u->producer, cfg->deadletter_topic, NULL);
+		if (!u->dlq) {
+			snprintf(err, errlen, "topic %s: %s", cfg->deadletter_topic,
+				 rd_kafka_err2str(rd_kafka_last_error()));
+			goto fail;
+		}
 	}
 	return u;
 fail:
@@ -144,6 +170,150 @@ static void recover_out_of_range(uplink *u, int32_t p)
 		log_warn("snapshot reassignment failed; will retry", "partition=%d", p);
 }
 
+/* Counts a refused snapshot and copies it, unchanged, to the dead-letter
+ * topic with headers that say why and where it came from. Never waits
+ * more than DLQ_FULL_TRIES polls. */
+static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reason)
+{
+	const edge_config *cfg = u->cfg;
+	u->st.snapshots_deadlettered++;
+	if (!u->dlq) {
+		log_warn("snapshot refused; no dead-letter topic, so only this line records it",
+			 "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+			 cfg->snapshot_topic, m->partition, m->offset, m->len, reason);
+		return;
+	}
+	char part[16], off[24];
+	snprintf(part, sizeof part, "%d", (int)m->partition);
+	snprintf(off, sizeof off, "%" PRId64, m->offset);
+	for (int tries = 0;; tries++) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    u->producer, RD_KAFKA_V_RKT(u->dlq), RD_KAFKA_V_VALUE(m->payload, m->len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("reason", reason, -1),
+		    RD_KAFKA_V_HEADER("source_topic", cfg->snapshot_topic, -1),
+		    RD_KAFKA_V_HEADER("source_partition", part, -1),
+		    RD_KAFKA_V_HEADER("source_offset", off, -1),
+		    RD_KAFKA_V_HEADER("dlq_by", cfg->id, -1), RD_KAFKA_V_OPAQUE(NULL),
+		    RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_warn("snapshot refused; copied to the dead-letter topic",
+				 "topic=%s partition=%d offset=%" PRId64 " dlq=%s reason=\"%s\"",
+				 cfg->snapshot_topic, m->partition, m->offset,
+				 cfg->deadletter_topic, reason);
+			return;
+		}
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
+			u->st.deadletter_failed++;
+			log_error("snapshot refused and not dead-lettered; only this line records it",
+				  "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
+				  "err=\"%s\"",
+				  cfg->snapshot_topic, m->partition, m->offset, m->len, reason,
+				  rd_kafka_err2str(e));
+			return;
+		}
+		rd_kafka_poll(u->producer, DLQ_FULL_POLL_MS);
+	}
+}
+
+/* What is wrong with one count entry of a snapshot of partition p. */
+static const char *count_fault(const wire_count *c, uint32_t p, uint32_t partitions)
+{
+	if (!item_counter_valid(c->counter.p, c->counter.n))
+		return "bad_counter";
+	if (!item_valid(c->item.p, c->item.n))
+		return "bad_item";
+	if (partition_of(c->item.p, c->item.n, partitions) != p)
+		return "item_of_another_partition";
+	if (c->count > (uint64_t)INT64_MAX)
+		return "count_out_of_range";
+	return NULL;
+}
+
+int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
+			  uint32_t *dropped, char *why, size_t whylen)
+{
+	*dropped = 0;
+	if (why && whylen)
+		why[0] = 0;
+	if (s->partition != msg_partition || s->partition >= partitions) {
+		snprintf(why, whylen, "partition_mismatch claims=%u", s->partition);
+		return ERR_CORRUPT;
+	}
+	uint32_t kept = 0, first = 0;
+	const char *fault = NULL;
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const char *f = count_fault(&s->counts[i], s->partition, partitions);
+		if (!f) {
+			s->counts[kept++] = s->counts[i];
+			continue;
+		}
+		if (!fault) {
+			fault = f;
+			first = i;
+		}
+	}
+	*dropped = s->ncounts - kept;
+	s->ncounts = kept;
+	if (fault)
+		snprintf(why, whylen, "bad_counts count=%u first_index=%u first_reason=%s", *dropped,
+			 first, fault);
+	return 0;
+}
+
+/* Skips a snapshot refused in whole: its resume offset moves past it, so
+ * neither a restart nor a re-read after a failed apply quarantines it
+ * again (a failed write here only means it may be). */
+static void refuse(uplink *u, const rd_kafka_message_t *m, const char *reason)
+{
+	u->st.snapshots_bad++;
+	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"",
+		  m->partition, m->offset, reason);
+	dead_letter(u, m, reason);
+	int rc = ledger_snapshot_reset(u->lg, (uint32_t)m->partition, m->offset + 1);
+	if (rc)
+		log_warn("could not store the offset past a refused snapshot",
+			 "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+			 err_str(rc));
+}
+
+/* Checks and applies one snapshot message; false when the store could
+ * not take it (the caller reads it again later). */
+static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
+{
+	char why[REASON_MAX];
+	wire_snapshot s;
+	int rc = wire_decode_snapshot(m->payload, m->len, &s);
+	if (rc) {
+		snprintf(why, sizeof why, "undecodable err=\"%s\"", err_str(rc));
+		refuse(u, m, why);
+		return true;
+	}
+	uint32_t dropped;
+	if (uplink_check_snapshot(&s, (uint32_t)m->partition, (uint32_t)u->cfg->partitions,
+				  &dropped, why, sizeof why)) {
+		refuse(u, m, why);
+		wire_snapshot_free(&s);
+		return true;
+	}
+	rc = ledger_apply_snapshot(u->lg, &s, m->offset);
+	wire_snapshot_free(&s);
+	if (rc) {
+		log_error("snapshot not applied; reading it again in a second",
+			  "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+			  err_str(rc));
+		u->st.snapshot_retries++;
+		u->retry_at = clock_mono_ms() + 1000;
+		return false;
+	}
+	if (dropped) {
+		log_error("snapshot applied without its bad count entries",
+			  "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition, m->offset,
+			  why);
+		dead_letter(u, m, why);
+	}
+	return true;
+}
+
 void uplink_poll(uplink *u, int max)
 {
 	rd_kafka_poll(u->producer, 0);
@@ -175,29 +345,7 @@ void uplink_poll(uplink *u, int max)
 				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
 					 m->partition, rd_kafka_message_errstr(m));
 		} else {
-			wire_snapshot s;
-			int rc = wire_decode_snapshot(m->payload, m->len, &s);
-			if (rc) {
-				u->st.snapshots_bad++;
-				log_error("undecodable snapshot skipped",
-					  "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition,
-					  m->offset, err_str(rc));
-			} else {
-				if (s.partition != (uint32_t)m->partition) {
-					u->st.snapshots_bad++;
-					log_error("snapshot for another partition skipped",
-						  "partition=%d claims=%u", m->partition,
-						  s.partition);
-				} else if ((rc = ledger_apply_snapshot(u->lg, &s, m->offset))) {
-					log_error("snapshot not applied; reading it again in a second",
-						  "partition=%d offset=%" PRId64 " err=\"%s\"",
-						  m->partition, m->offset, err_str(rc));
-					u->st.snapshot_retries++;
-					u->retry_at = clock_mono_ms() + 1000;
-					failed = true;
-				}
-				wire_snapshot_free(&s);
-			}
+			failed = !take_snapshot(u, m);
 		}
 		rd_kafka_message_destroy(m);
 	}
@@ -225,6 +373,8 @@ void uplink_free(uplink *u)
 	}
 	if (u->batches)
 		rd_kafka_topic_destroy(u->batches);
+	if (u->dlq)
+		rd_kafka_topic_destroy(u->dlq);
 	if (u->producer)
 		rd_kafka_destroy(u->producer);
 	free(u);

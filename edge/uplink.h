@@ -5,6 +5,13 @@
  * delivery reports (into the ledger) and applies waiting snapshots. The
  * snapshot consumer is assigned every partition and resumes from the
  * offsets the ledger stored with the snapshots' effects.
+ *
+ * Quarantine: a snapshot that does not decode, or that uplink_check_snapshot
+ * refuses, is skipped (its resume offset moves past it) and produced,
+ * unchanged, to the dead-letter topic (cfg->deadletter_topic; "" = only
+ * logged) with headers reason, source_topic, source_partition,
+ * source_offset and dlq_by (the edge id). One with some bad count entries
+ * applies without them and is quarantined as well, once applied.
  */
 #ifndef EDGE_UPLINK_H
 #define EDGE_UPLINK_H
@@ -19,10 +26,24 @@ typedef struct uplink uplink;
 typedef struct uplink_stats {
 	uint64_t produced;          /* batch messages delivered */
 	uint64_t produce_errors;
-	uint64_t snapshots_bad;
+	uint64_t snapshots_bad;          /* refused in whole: undecodable or inconsistent */
+	uint64_t snapshots_deadlettered; /* refused in whole or in part: quarantined */
+	uint64_t deadletter_failed;      /* of those, not queued or not delivered */
 	uint64_t offset_resets;
 	uint64_t snapshot_retries; /* snapshots the store could not take yet */
 } uplink_stats;
+
+/* Checks a decoded snapshot, read from partition msg_partition of a topic
+ * with `partitions` partitions, for what applying it in the ledger
+ * assumes. ERR_CORRUPT when it must not apply at all (it describes
+ * another partition); then why says so. Otherwise 0, and count entries
+ * that would corrupt the ledger are removed from s (the others keep
+ * their order): a counter name or item that is not valid, an item of
+ * another partition, a count above INT64_MAX (the ledger keeps counts
+ * signed beside a flag bit). *dropped says how many, why names the
+ * first. Pure; any thread. */
+int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
+			  uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
 uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen);
 /* Starts reading snapshots into lg (after the ledger exists). */
