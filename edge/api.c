@@ -962,6 +962,8 @@ static void answer_metrics(api *a, http_response *resp)
 		      "# TYPE likes_edge_guard_evictions_total counter\n"
 		      "likes_edge_guard_evictions_total %" PRIu64 "\n",
 		  a->guard ? guard_evictions(a->guard) : 0);
+	if (a->metrics)
+		a->metrics(a->metrics_ctx, &b);
 	size_t len;
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);

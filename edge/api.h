@@ -34,6 +34,7 @@
 #include "identity.h"
 #include "log.h"
 #include "ledger.h"
+#include "sbuf.h"
 #include "smap.h"
 
 typedef struct api_config {
@@ -68,6 +69,10 @@ typedef struct api {
 	const char *edge_id;
 	api_config cfg;
 	guard *guard; /* shared by the workers; NULL: no limits */
+	/* Appends the daemon's own Prometheus lines to /metrics; called on
+	 * the worker's thread. NULL: none. */
+	void (*metrics)(void *ctx, sbuf *out);
+	void *metrics_ctx;
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;

@@ -174,6 +174,9 @@ typedef struct edge {
 	struct event *tick, *sigterm, *sigint;
 	struct event *sighup; /* reloads the TLS certificate */
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
+	pthread_mutex_t pub_mu; /* guards pub_up */
+	uplink_stats pub_up;    /* the uplink's counters as of the last tick,
+	                           for /metrics on the workers' threads */
 	uint64_t next_pump, next_stats, next_sweep;
 } edge;
 
@@ -219,12 +222,49 @@ static void log_stats(edge *e)
 		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }
 
+/* /metrics: the ledger's and the uplink's counters (api.h's hook). */
+static void write_metrics(void *ctx, sbuf *b)
+{
+	edge *e = ctx;
+	uplink_stats us;
+	ledger_stats ls;
+	pthread_mutex_lock(&e->pub_mu);
+	us = e->pub_up;
+	pthread_mutex_unlock(&e->pub_mu);
+	ledger_get_stats(e->lg, &ls);
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} m[] = {
+	    {"ops_accepted_total", "counter", "Writes recorded.", ls.ops_accepted},
+	    {"ops_duplicate_total", "counter", "Writes that changed nothing.", ls.ops_duplicate},
+	    {"ops_refused_budget_total", "counter", "Writes refused: pending budget spent.",
+	     ls.ops_refused_budget},
+	    {"pending_ops", "gauge", "Ops in open batches.", ls.pending_ops},
+	    {"pending_bytes", "gauge", "Bytes of batches central has not applied.",
+	     ls.pending_bytes},
+	    {"snapshots_applied_total", "counter", "Snapshots taken in.", ls.snapshots_applied},
+	    {"snapshots_bad_total", "counter", "Snapshots refused whole.", us.snapshots_bad},
+	    {"snapshots_deadlettered_total", "counter",
+	     "Snapshots refused in whole or in part and copied to the dead-letter topic.",
+	     us.snapshots_deadlettered},
+	    {"deadletter_failed_total", "counter", "Dead letters that could not be produced.",
+	     us.deadletter_failed},
+	};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		sbuf_addf(b, "# HELP likes_edge_%s %s\n# TYPE likes_edge_%s %s\nlikes_edge_%s %" PRIu64 "\n",
+			  m[i].name, m[i].help, m[i].name, m[i].type, m[i].name, m[i].v);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	edge *e = arg;
 	uplink_poll(e->up, 1000);
+	pthread_mutex_lock(&e->pub_mu);
+	uplink_get_stats(e->up, &e->pub_up);
+	pthread_mutex_unlock(&e->pub_mu);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
 	if (rc && log_every(&e->seal_errors, 1000, &skipped))
@@ -553,6 +593,8 @@ static int start(edge *e, char *err, size_t errlen)
 	};
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
+	e->tmpl.metrics = write_metrics;
+	e->tmpl.metrics_ctx = e;
 	e->tmpl.lg = e->lg;
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
@@ -652,7 +694,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static edge e;
+	static edge e = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
 	char err[512] = "";
 	int rc = cfg_load_args(edge_options, edge_noptions, &e.cfg, argc, argv, err, sizeof err);
 	if (rc) {
