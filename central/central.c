@@ -341,6 +341,15 @@ int central_run(const central_config *cfg)
 		snprintf(err, sizeof err, "[counters]: %s", why);
 		goto out;
 	}
+	if (cfg->ops_listen[0]) {
+		/* Refused now, not after the wait for Kafka. */
+		char host[256];
+		int port;
+		rc = ops_api_check(cfg->ops_listen, cfg->ops_token, host, sizeof host, &port, err,
+				   sizeof err);
+		if (rc)
+			goto out;
+	}
 
 	store_opts so;
 	store_opts_default(&so);

@@ -868,6 +868,26 @@ static void api_free(ops_api *api)
 	free(api);
 }
 
+int ops_api_check(const char *listen, const char *token, char *host, size_t hostcap, int *port,
+		  char *err, size_t errlen)
+{
+	if (cfg_parse_hostport(listen, host, hostcap, port)) {
+		snprintf(err, errlen, "ops listen address '%s' is not host:port", listen);
+		return ERR_CONFIG;
+	}
+	/* Without a token whoever reaches the port reads every count and
+	 * membership: that is only for loopback. */
+	if ((!token || !token[0]) && !host_is_loopback(host)) {
+		snprintf(err, errlen,
+			 "central.ops_token is empty and the ops API would listen on %s, "
+			 "which is not a loopback address: set central.ops_token, or "
+			 "listen on 127.0.0.1",
+			 listen);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
 ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 {
 	if (errlen)
@@ -876,20 +896,8 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 		return NULL;
 	char host[256];
 	int port;
-	if (cfg_parse_hostport(o->listen, host, sizeof host, &port)) {
-		snprintf(err, errlen, "ops listen address '%s' is not host:port", o->listen);
+	if (ops_api_check(o->listen, o->token, host, sizeof host, &port, err, errlen))
 		return NULL;
-	}
-	/* Without a token whoever reaches the port reads every count and
-	 * membership: that is only for loopback. */
-	if ((!o->token || !o->token[0]) && !host_is_loopback(host)) {
-		snprintf(err, errlen,
-			 "central.ops_token is empty and the ops API would listen on %s, "
-			 "which is not a loopback address: set central.ops_token, or "
-			 "listen on 127.0.0.1",
-			 o->listen);
-		return NULL;
-	}
 	ops_api *api = xcalloc(1, sizeof *api);
 	api->db = o->db;
 	api->ctr = o->ctr;

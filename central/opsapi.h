@@ -57,6 +57,12 @@ typedef struct ops_api ops_api;
  * which stays "" when the API is just off), including an empty token on
  * a listen address that is not loopback. */
 ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen);
+/* The checks ops_api_start makes of its address and token, for a caller
+ * that wants to refuse before doing anything else: listen must parse as
+ * host:port (written to host and port), and an empty token needs a
+ * loopback host. 0, or ERR_CONFIG with the reason in err. */
+int ops_api_check(const char *listen, const char *token, char *host, size_t hostcap, int *port,
+		  char *err, size_t errlen) WARN_UNUSED;
 /* The port it listens on (the chosen one when asked for port 0). */
 int ops_api_port(const ops_api *api);
 /* Stops the thread and frees everything; NULL is a no-op. */
