@@ -294,7 +294,8 @@ bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
 static bool charge_address(api *a, need *n, const http_request *req, http_response *resp)
 {
 	unsigned retry_s;
-	if (!a->guard || n->rerun || resolve_identity(a, n, req) == 0 ||
+	if (!a->guard || n->rerun || !guard_addr_limited(a->guard) ||
+	    resolve_identity(a, n, req) == 0 ||
 	    guard_addr_request(a->guard, req->peer_ip, clock_mono_ms(), &retry_s))
 		return true;
 	too_many(resp, "rate_limited",

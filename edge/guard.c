@@ -287,6 +287,11 @@ static stripe *addr_stripe(guard *g, const uint8_t *ip, uint64_t *key, addr_slot
 	return s;
 }
 
+bool guard_addr_limited(const guard *g)
+{
+	return g->cfg.addr_per_s != 0;
+}
+
 bool guard_addr_request(guard *g, const uint8_t *ip, uint64_t now_ms, unsigned *retry_after_s)
 {
 	if (!ip || g->cfg.addr_per_s == 0)

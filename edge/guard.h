@@ -70,6 +70,10 @@ bool guard_user_write(guard *g, const char *user, unsigned n, uint64_t now_ms,
  * was a token; false (the refusal counted, *retry_after_s set) when not.
  * ip NULL is always allowed. */
 bool guard_addr_request(guard *g, const uint8_t *ip, uint64_t now_ms, unsigned *retry_after_s);
+/* False when the address limit is off (guard_addr_request always
+ * allows): callers may skip working out whether a request has an
+ * identity. */
+bool guard_addr_limited(const guard *g);
 /* A connection from ip opens. True when it is within the cap; then it
  * must be closed with guard_conn_close. False when it is over the cap
  * (refusal counted) or cannot be tracked (table full: let in, counted as
