@@ -4,13 +4,18 @@
  * keys or bad values (named by file:line). Each case runs build/edge or
  * build/central on a config written to the test's temp dir and expects
  * it to exit non-zero at once with the reason in its log; no broker is
- * needed, since nothing gets that far.
+ * needed, since nothing gets that far. One more runs the shipped region
+ * config (configs/region/edge.ini) with throwaway keys and paths: it
+ * starts, serves TLS only, and takes bearer tokens and nothing else.
  */
 #include <criterion/criterion.h>
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <jwt.h>
 
 #include "proc.h"
 #include "testdir.h"
@@ -140,4 +145,93 @@ Test(startup, central_refuses_an_ops_api_without_token_off_loopback)
 		 proc_free_port());
 	write_cfg(text);
 	refused("build/central", "central.ops_token is empty", "not a loopback address");
+}
+
+/* Runs a shell command; its exit status. */
+static int sh(const char *fmt, const char *a, const char *b)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, fmt, a, b);
+	return system(cmd);
+}
+
+/* An ES256 token for sub, signed with the private key in pem. */
+static char *token(const char *pem, const char *sub)
+{
+	FILE *f = fopen(pem, "r");
+	cr_assert_not_null(f);
+	char key[2048];
+	size_t kn = fread(key, 1, sizeof key, f);
+	fclose(f);
+	jwt_t *j;
+	cr_assert_eq(jwt_new(&j), 0);
+	cr_assert_eq(jwt_add_grant(j, "sub", sub), 0);
+	cr_assert_eq(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
+	cr_assert_eq(jwt_add_grant(j, "iss", "https://auth.example.com"), 0);
+	cr_assert_eq(jwt_add_grant(j, "aud", "likes-edge"), 0);
+	cr_assert_eq(jwt_add_header(j, "kid", "k2026a"), 0);
+	cr_assert_eq(jwt_set_alg(j, JWT_ALG_ES256, (const unsigned char *)key, (int)kn), 0);
+	char *s = jwt_encode_str(j);
+	cr_assert_not_null(s);
+	jwt_free(j);
+	return s;
+}
+
+/* POSTs a like over TLS (HTTP/2) with one extra header; the status. */
+static int like(int port, const char *header)
+{
+	char cmd[2048], out[64] = "";
+	snprintf(cmd, sizeof cmd,
+		 "curl -sk --http2 -o /dev/null -w '%%{http_code}' -X POST -H '%s' "
+		 "https://127.0.0.1:%d/v1/items/post/1/likes",
+		 header, port);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = 0;
+	pclose(p);
+	return atoi(out);
+}
+
+Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
+{
+	char k[300], pub[300], crt[300], key[300];
+	snprintf(k, sizeof k, "%s/jwt.pem", T.dir);
+	snprintf(pub, sizeof pub, "%s/jwt.pub", T.dir);
+	snprintf(crt, sizeof crt, "%s/tls.crt", T.dir);
+	snprintf(key, sizeof key, "%s/tls.key", T.dir);
+	cr_assert_eq(sh("openssl ecparam -genkey -name prime256v1 -noout -out %s%s", k, ""), 0);
+	cr_assert_eq(sh("openssl ec -in %s -pubout -out %s 2>/dev/null", k, pub), 0);
+	cr_assert_eq(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			"-subj /CN=localhost -days 1 -keyout %s -out %s 2>/dev/null",
+			key, crt),
+		     0);
+	int port = proc_free_port();
+	char s_data[400], s_tls[64], s_crt[400], s_key[400], s_jwt[400];
+	snprintf(s_data, sizeof s_data, "edge.data_dir=%s/edge", T.dir);
+	snprintf(s_tls, sizeof s_tls, "http.tls_listen=127.0.0.1:%d", port);
+	snprintf(s_crt, sizeof s_crt, "http.tls_cert=%s", crt);
+	snprintf(s_key, sizeof s_key, "http.tls_key=%s", key);
+	snprintf(s_jwt, sizeof s_jwt, "identity.jwt_keys=k2026a:ES256:%s", pub);
+	char *argv[] = {"build/edge", "-c", "configs/region/edge.ini", "-s", s_data, "-s", s_tls,
+			"-s", s_crt, "-s", s_key, "-s", s_jwt, "-s", "central.ops=",
+			"-s", "kafka.bootstrap.servers=127.0.0.1:1", NULL};
+	T.pid = proc_spawn(T.log, argv);
+	cr_assert_gt(T.pid, 0);
+	uint64_t end = proc_now_ms() + 20000;
+	char probe[400];
+	snprintf(probe, sizeof probe,
+		 "curl -skf --http2 -o /dev/null https://127.0.0.1:%d/healthz", port);
+	while (system(probe) != 0) {
+		cr_assert(proc_alive(T.pid), "the edge exited; see %s", T.log);
+		cr_assert_lt(proc_now_ms(), end, "the edge never answered /healthz");
+		proc_sleep_ms(100);
+	}
+	cr_assert_eq(like(port, "x-user-id: mallory"), 401, "the dev header is off when shipped");
+	char *tok = token(k, "alice");
+	char auth[1200];
+	snprintf(auth, sizeof auth, "authorization: Bearer %s", tok);
+	free(tok);
+	cr_assert_eq(like(port, auth), 200);
+	cr_assert_eq(like(port, "authorization: Bearer eyJhbGciOiJub25lIn0.e30."), 401);
 }
