@@ -6,6 +6,7 @@
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make SANITIZE=address,undefined   builds into build-san/
+#   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 
 CC      ?= cc
 PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson libjwt
@@ -18,6 +19,23 @@ else
 BUILD   := build-san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+
+# --- fuzz build ---------------------------------------------------------------
+# `make FUZZ=1 ...` builds with clang into build-fuzz/ through the same
+# pattern rules: objects get the fuzzer's coverage hooks and ASan+UBSan,
+# and each tests/fuzz/fuzz_NAME.c links into build-fuzz/fuzz/fuzz_NAME.
+# `make fuzz` and `make fuzz-short` do that themselves.
+FUZZ ?=
+ifneq ($(FUZZ),)
+BUILD    := build-fuzz
+CC       := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+endif
+FUZZ_SECONDS       ?= 300
+FUZZ_SHORT_SECONDS ?= 15
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGET ?= $(FUZZ_NAMES)
 
 # Dependencies are looked up only when a build runs, so that `make deps`
 # works on a machine where pkg-config and the libraries are still missing.
@@ -52,7 +70,7 @@ ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps \
-        bench-deps check-bench-deps bench-mem
+        bench-deps check-bench-deps bench-mem fuzz fuzz-short
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -81,13 +99,28 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CRIT_LIBS)
 
+# The fuzzers link the real edge option table from edge/main.c, with its
+# main() renamed so that libFuzzer's own main runs.
+build-fuzz/obj/edge/main-nomain.o: edge/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Dmain=edge_main_unused -c $< -o $@
+
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o build-fuzz/obj/edge/main-nomain.o \
+		$(EDGE_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Writes the generated seeds of tests/fuzz/corpus/ (committed).
+build-fuzz/mkseeds: build-fuzz/obj/tests/fuzz/mkseeds.o $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(LDLIBS)
+
 # --- dependencies -----------------------------------------------------------
 
 DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
-            openssl procps iproute2
+            openssl procps iproute2 libclang-rt-14-dev
 
 deps:
 	apt-get update
@@ -142,6 +175,7 @@ test: check-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit itest short-drills
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
+	@$(MAKE) --no-print-directory fuzz-short
 	@echo "make test: all suites passed"
 
 unit: $(TESTS)
@@ -196,10 +230,20 @@ bench-mem: check-deps
 	@mkdir -p build/bench
 	./sim/bench_mem.sh build/bench/mem.kv
 
+# Each target runs from a scratch copy of its seeds (libFuzzer adds new
+# inputs to the first corpus directory), so the tree stays clean; crash
+# inputs land in build-fuzz/artifacts/NAME/. Fails if any target crashed.
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 $(patsubst %,build-fuzz/fuzz/fuzz_%,$(FUZZ_TARGET))
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGET)
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
