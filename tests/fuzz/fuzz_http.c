@@ -81,6 +81,7 @@ static void cleanup(void)
 		(unsigned long long)F.a.st.requests, (unsigned long long)ls.ops_accepted);
 	http_server_free(F.srv);
 	api_free(&F.a);
+	guard_free(F.a.guard);
 	item_free_names(F.a.types);
 	counters_free(&F.a.counters);
 	ledger_free(F.lg);
@@ -135,11 +136,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	F.a.cfg = (api_config){.max_items = 100, .max_ops = 100, .idem_retention_ms = 60000,
 			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
 			       .member_entries = 64};
+	/* Limits on, loose enough that inputs still reach the ledger, tight
+	 * enough that a few resets in one input hit the rapid-reset cut. */
+	guard_config gc = {.user_writes_per_min = 100000, .addr_per_s = 1000000,
+			   .conns_per_addr = 4, .users = 512, .addrs = 512};
+	F.a.guard = guard_new(&gc);
 	if (api_init(&F.a))
 		die("api_init", "failed");
 
 	http_config hc = {.listen = "127.0.0.1:0", .max_body = 64 * 1024,
-			  .max_header_list = 16 * 1024, .max_streams = 100};
+			  .max_header_list = 16 * 1024, .max_streams = 100,
+			  .reset_burst = 4, .reset_rate = 1, .guard = F.a.guard};
 	F.srv = http_server_new(F.base, &hc, api_handle, &F.a, err, sizeof err);
 	if (!F.srv)
 		die("http_server_new", err);
