@@ -1,0 +1,83 @@
+/* metrics.h - Prometheus metrics: counters, gauges and histograms in a
+ * registry that renders the text exposition format (version 0.0.4).
+ *
+ * A daemon makes one registry at start-up and registers every series it
+ * will have: a family name (with the registry's prefix, e.g.
+ * "likes_edge_"), its help text, and for a labelled series the label text
+ * as it appears between the braces ("route=\"count\",status=\"200\"").
+ * Registration hands back a metric that the hot path updates with one
+ * relaxed atomic operation (a histogram: two, plus one per observation's
+ * bucket), from any thread, without a lock. Series of one family must be
+ * registered with the same kind, help and (for histograms) bounds.
+ *
+ * Values that are cheaper to read when scraped than to keep up to date
+ * (queue lengths, ages, per-partition figures) come from render hooks:
+ * functions called at render time that append their own families with
+ * metrics_family() and metrics_sample().
+ *
+ * Registration and hooks: start-up only, one thread. metric_* and
+ * metrics_render: any thread, concurrently. The registry owns its metrics;
+ * metrics_free once nothing uses them.
+ */
+#ifndef LIKES_METRICS_H
+#define LIKES_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbuf.h"
+
+#define METRICS_MAX_BOUNDS 24
+
+typedef struct metrics metrics;
+typedef struct metric metric;
+
+typedef enum metric_kind {
+	METRIC_COUNTER,
+	METRIC_GAUGE,
+	METRIC_HISTOGRAM,
+} metric_kind;
+
+/* Appends families to out at render time (any thread may render). */
+typedef void (*metrics_hook)(void *ctx, sbuf *out);
+
+/* prefix is prepended to every family name ("likes_edge_"). */
+metrics *metrics_new(const char *prefix);
+void metrics_free(metrics *m);
+
+/* A series of family name with labels (NULL or "" for none). The same
+ * (name, labels) twice gives the same metric. */
+metric *metrics_counter(metrics *m, const char *name, const char *help, const char *labels);
+metric *metrics_gauge(metrics *m, const char *name, const char *help, const char *labels);
+/* bounds: nbounds upper bounds in ascending order (at most
+ * METRICS_MAX_BOUNDS); +Inf is implied. */
+metric *metrics_histogram(metrics *m, const char *name, const char *help, const char *labels,
+                          const double *bounds, size_t nbounds);
+/* Called at every render, in registration order, after the series. */
+void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx);
+
+void metric_add(metric *c, uint64_t n);       /* counter */
+void metric_set(metric *g, int64_t v);        /* gauge */
+void metric_gauge_add(metric *g, int64_t d);  /* gauge, may be negative */
+void metric_observe(metric *h, double v);     /* histogram */
+uint64_t metric_value(const metric *c);       /* counter or gauge (as set) */
+uint64_t metric_count(const metric *h);       /* histogram: observations */
+
+/* The whole exposition: every family once, HELP and TYPE first, then its
+ * series; histograms as _bucket{le=...}, _sum and _count. Series of a
+ * labelled family that never moved (0) are left out unless keep_zero. */
+void metrics_render(metrics *m, sbuf *out, bool keep_zero);
+
+/* For hooks: the HELP and TYPE lines of a family (prefix included by the
+ * caller's registry), then samples. labels NULL or "" for none. */
+void metrics_family(const metrics *m, sbuf *out, const char *name, metric_kind kind,
+                    const char *help);
+void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels,
+                    double v);
+
+/* Bounds for request latencies in seconds: 100 us .. 10 s. */
+extern const double metrics_latency_bounds[];
+extern const size_t metrics_latency_nbounds;
+
+#endif
