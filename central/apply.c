@@ -26,6 +26,7 @@
 #include "ktab.h"
 #include "log.h"
 #include "merge.h"
+#include "partition.h"
 #include "xmem.h"
 
 #define INVALID_LOG_EVERY_MS 1000
@@ -191,6 +192,22 @@ void applier_set_cache(applier *a, size_t counts, size_t members)
 	kcache_free(&a->members);
 	kcache_init(&a->counts, counts);
 	kcache_init(&a->members, members);
+}
+
+void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value)
+{
+	const unsigned char *k = key;
+	kcache_del(&a->counts, key, kn, ktab_hash(key, kn));
+	if (kn < 3 || k[0] != 'C')
+		return;
+	const unsigned char *z = memchr(k + 1, 0, kn - 1);
+	if (!z)
+		return;
+	const char *item = (const char *)z + 1;
+	size_t in = kn - (size_t)(z + 1 - k);
+	part *pt = &a->parts[partition_of(item, in, a->nparts)];
+	smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = value;
+	pt->dirty = true;
 }
 
 void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx)

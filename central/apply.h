@@ -84,6 +84,12 @@ void applier_free(applier *a);
 /* Bounds the caches to these many entries each (0 = off), emptying them. */
 void applier_set_cache(applier *a, size_t counts, size_t members);
 
+/* The applier's thread, between two messages: a repair (verify.c)
+ * wrote value under key (a C, R or Y key; a bucket of 0 was deleted)
+ * behind the applier's back. The count cache forgets the key, and a
+ * repaired count goes in the next snapshot of its item's partition. */
+void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value);
+
 /* The dead-letter hook: msg (len bytes, the message exactly as consumed,
  * valid only during the call) at (partition, offset) was refused in whole
  * or in part, for reason: a short text that starts with one word naming

@@ -9,6 +9,12 @@
  * dead-letter topic through the same producer (dead_letter below): a
  * bounded wait when its queue is full, then counted as failed, so a
  * poison message never holds up its partition.
+ *
+ * A repair asked on the ops API (POST /v1/admin/repair) must write the
+ * store, and the applier is its only writer: so the ops thread posts it
+ * to a job queue (runq.h) that this loop drains on every turn, between
+ * two messages; the repair re-reads each item as it is then, writes the
+ * recount, and tells the applier (its cache and next snapshot).
  */
 #include "central.h"
 
@@ -25,6 +31,7 @@
 #include "item.h"
 #include "log.h"
 #include "opsapi.h"
+#include "runq.h"
 #include "store.h"
 #include "wire.h"
 #include "xmem.h"
@@ -47,7 +54,46 @@ typedef struct central {
 	ops_api *api;
 	counters ctr;
 	ops_run_stats run; /* read by the ops API thread */
+	runq *jobs;        /* work the ops thread hands to the run loop */
 } central;
+
+/* A repair, from the ops thread to the run loop (on the poster's stack). */
+typedef struct repair_job {
+	central *c;
+	const verify_target *targets;
+	size_t n;
+	verify_report *r;
+	int rc;
+} repair_job;
+
+static void run_repair(void *arg)
+{
+	repair_job *j = arg;
+	j->rc = verify_repair(j->c->db, &j->c->ctr, j->c->ap, j->targets, j->n, verify_report_add,
+			      j->r, &j->r->t);
+}
+
+/* The ops API's repair hook: runs on the ops thread, waits for the loop. */
+static int post_repair(void *ctx, const verify_target *t, size_t n, verify_report *r,
+		       int timeout_ms)
+{
+	repair_job j = {.c = ctx, .targets = t, .n = n, .r = r, .rc = 0};
+	int rc = runq_call(j.c->jobs, run_repair, &j, timeout_ms);
+	return rc ? rc : j.rc;
+}
+
+/* The broker's high watermark of each partition as the consumer last
+ * saw it (no request to the broker), for the lag in /v1/stats. */
+static void note_watermarks(central *c)
+{
+	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
+		int64_t lo = -1, hi = -1;
+		if (rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo, &hi) ==
+			RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    hi >= 0)
+			atomic_store_explicit(&c->run.input_high[p], hi, memory_order_relaxed);
+	}
+}
 
 #define RUN_ADD(c, f) atomic_fetch_add_explicit(&(c)->run.f, 1, memory_order_relaxed)
 
@@ -313,6 +359,7 @@ static int loop(central *c)
 			}
 		}
 		rd_kafka_poll(c->producer, 0);
+		runq_drain(c->jobs);
 		uint64_t now = clock_mono_ms();
 		if (now >= next_tick) {
 			bool heartbeat = c->cfg->heartbeat_every > 0 &&
@@ -320,6 +367,7 @@ static int loop(central *c)
 			for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
 				if (heartbeat || applier_dirty(c->ap, p))
 					publish_partition(c, p);
+			note_watermarks(c);
 			ticks++;
 			next_tick = now + (uint64_t)c->cfg->snapshot_interval_ms;
 		}
@@ -334,6 +382,10 @@ static int loop(central *c)
 int central_run(const central_config *cfg)
 {
 	central c = {.cfg = cfg};
+	c.jobs = runq_new();
+	c.run.input_high = xcalloc((size_t)cfg->partitions, sizeof *c.run.input_high);
+	for (int64_t p = 0; p < cfg->partitions; p++)
+		atomic_init(&c.run.input_high[p], -1);
 	char err[512] = "";
 	char why[256] = "";
 	int rc = counters_parse(&c.ctr, cfg->counters_set, cfg->counters_sum, why, sizeof why);
@@ -387,7 +439,10 @@ int central_run(const central_config *cfg)
 			   .ctr = &c.ctr,
 			   .partitions = (uint32_t)cfg->partitions,
 			   .ap = c.ap,
-			   .run = &c.run};
+			   .run = &c.run,
+			   .repair = post_repair,
+			   .repair_ctx = &c,
+			   .data_dir = cfg->data_dir};
 	c.api = ops_api_start(&oo, err, sizeof err);
 	if (!c.api && cfg->ops_listen[0]) {
 		rc = ERR_IO;
@@ -397,12 +452,16 @@ int central_run(const central_config *cfg)
 		 "id=%s partitions=%" PRId64 " set_counters=%s sum_counters=%s ops=%s", cfg->id,
 		 cfg->partitions, cfg->counters_set, cfg->counters_sum, cfg->ops_listen);
 	rc = loop(&c);
+	runq_close(c.jobs); /* a repair still waiting is told the loop is gone */
 	log_info("central stopping", "%s", "");
 	log_stats(&c);
 out:
 	if (rc && err[0])
 		log_error("central failed", "err=\"%s\"", err);
+	runq_close(c.jobs);
 	ops_api_stop(c.api);
+	runq_free(c.jobs);
+	free((void *)c.run.input_high);
 	if (c.consumer) {
 		rd_kafka_consumer_close(c.consumer);
 		rd_kafka_destroy(c.consumer);

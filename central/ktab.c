@@ -228,17 +228,22 @@ bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, 
 	return true;
 }
 
+void kcache_del(kcache *c, const void *key, size_t klen, uint64_t h)
+{
+	for (int g = 0; g < 2; g++) {
+		ktab_ent *e = ktab_find(&c->gen[g], key, klen, h);
+		if (e)
+			ktab_kill(e);
+	}
+}
+
 void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val,
 		size_t vlen)
 {
 	if (!c->cap)
 		return;
 	if (vlen > KCACHE_VALUE_MAX) {
-		for (int g = 0; g < 2; g++) {
-			ktab_ent *e = ktab_find(&c->gen[g], key, klen, h);
-			if (e)
-				ktab_kill(e);
-		}
+		kcache_del(c, key, klen, h);
 		return;
 	}
 	put_hot(c, key, klen, h, val, vlen);

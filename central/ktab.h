@@ -96,6 +96,8 @@ bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, 
  * drop the key instead) under key, replacing what was there. */
 void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val,
 		size_t vlen);
+/* Forgets key in both generations (a no-op when absent). */
+void kcache_del(kcache *c, const void *key, size_t klen, uint64_t h);
 /* Entries held now, both generations (a key may count twice for a
  * moment: once promoted, once in cold). */
 static inline size_t kcache_len(const kcache *c)

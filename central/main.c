@@ -1,6 +1,7 @@
 /* main.c - central: arguments, configuration, signals; then central_run.
  *
  *   central -c FILE [-s section.key=value]...
+ *   central verify|stats|get|export -c FILE ...   operator commands (cli.h)
  */
 #include <event2/thread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "central.h"
+#include "cli.h"
 #include "log.h"
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                         \
@@ -63,11 +65,14 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]...\n");
+	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]...\n"
+			"       central verify|stats|get|export -c CONFIG ... (central verify -h)\n");
 }
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && cli_is_command(argv[1]))
+		return cli_main(argc, argv, central_options, central_noptions);
 	central_config cfg;
 	char err[512] = "";
 	int rc = cfg_load_args(central_options, central_noptions, &cfg, argc, argv, err, sizeof err);

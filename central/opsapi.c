@@ -8,6 +8,7 @@
  * written without escaping.
  */
 #include "opsapi.h"
+#include "opsadmin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,24 +48,10 @@
 #define OPS_MAX_PATH 1024
 #define OPS_TIMEOUT_S 10
 
-struct ops_api {
-	struct event_base *base;
-	struct evhttp *http;
-	store *db;
-	const counters *ctr;
-	uint32_t partitions;
-	const applier *ap;
-	const ops_run_stats *run;
-	char *token;
-	int port;
-	int stop_fds[2]; /* a byte on [1] stops the loop, however early */
-	struct event *stop_ev;
-	pthread_t thread;
-};
 
 /* ---- answers ------------------------------------------------------------- */
 
-static void reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
+void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", ctype);
@@ -72,7 +59,7 @@ static void reply_buf(struct evhttp_request *req, int code, const char *ctype, s
 	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", out);
 }
 
-static void reply_json(struct evhttp_request *req, int code, const char *body)
+void ops_reply_json(struct evhttp_request *req, int code, const char *body)
 {
 	struct evbuffer *out = evbuffer_new();
 	if (!out) {
@@ -80,15 +67,11 @@ static void reply_json(struct evhttp_request *req, int code, const char *body)
 		return;
 	}
 	evbuffer_add(out, body, strlen(body));
-	reply_buf(req, code, "application/json", out);
+	ops_reply_buf(req, code, "application/json", out);
 	evbuffer_free(out);
 }
 
-/* msg is ours (a fixed text, numbers or validated names): no escaping. */
-static void reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
-			...) __attribute__((format(printf, 4, 5)));
-
-static void reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
+void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
 			...)
 {
 	char msg[256], body[384];
@@ -100,12 +83,12 @@ static void reply_error(struct evhttp_request *req, int code, const char *ecode,
 	if (code == 401)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
-	reply_json(req, code, body);
+	ops_reply_json(req, code, body);
 }
 
 static void reply_store_error(struct evhttp_request *req)
 {
-	reply_error(req, 503, "store_error", "the store could not be read");
+	ops_reply_error(req, 503, "store_error", "the store could not be read");
 }
 
 /* Ends an answer read at sn: out as JSON, or a store error. */
@@ -115,7 +98,7 @@ static void reply_read(struct evhttp_request *req, store_snap *sn, struct evbuff
 	if (rc)
 		reply_store_error(req);
 	else
-		reply_buf(req, 200, "application/json", out);
+		ops_reply_buf(req, 200, "application/json", out);
 	evbuffer_free(out);
 }
 
@@ -167,15 +150,22 @@ static bool token_matches(const char *given, const char *want)
 	return diff == 0;
 }
 
-/* Every route today only reads. A route that ever writes or repairs
- * must check the token itself and always need it, even with an empty
- * token and from loopback: never let it through here. */
+/* Read routes. The one route that writes (POST /v1/admin/repair)
+ * checks the token itself and always needs it, even from loopback and
+ * with an empty token: it never comes through here. */
 static bool authorized(const ops_api *api, struct evhttp_request *req, const char *path)
 {
 	if (!api->token[0])
 		return true;
 	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) && from_loopback(req))
 		return true;
+	return ops_bearer_ok(api, req);
+}
+
+bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
+{
+	if (!api->token[0])
+		return false;
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
@@ -194,7 +184,7 @@ static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri
 	if (!q || !q[0])
 		return true;
 	if (evhttp_parse_query_str(q, kv) != 0) {
-		reply_error(req, 400, "bad_request", "the query string does not parse");
+		ops_reply_error(req, 400, "bad_request", "the query string does not parse");
 		return false;
 	}
 	for (struct evkeyval *e = TAILQ_FIRST(kv); e; e = TAILQ_NEXT(e, next)) {
@@ -202,12 +192,12 @@ static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(e->key, *a) == 0;
 		if (!ok) {
-			reply_error(req, 400, "bad_request", "unknown query parameter");
+			ops_reply_error(req, 400, "bad_request", "unknown query parameter");
 			return false;
 		}
 		for (struct evkeyval *f = TAILQ_NEXT(e, next); f; f = TAILQ_NEXT(f, next))
 			if (strcmp(e->key, f->key) == 0) {
-				reply_error(req, 400, "bad_request",
+				ops_reply_error(req, 400, "bad_request",
 					    "a query parameter is repeated");
 				return false;
 			}
@@ -279,19 +269,19 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	span items[OPS_MAX_ITEMS], raw[OPS_MAX_ITEMS];
 	int nraw = items_q ? split(items_q, raw, OPS_MAX_ITEMS) : -1;
 	if (nraw < 0) {
-		reply_error(req, 400, "invalid_item", "items must list 1 to %d items, type:id",
+		ops_reply_error(req, 400, "invalid_item", "items must list 1 to %d items, type:id",
 			    OPS_MAX_ITEMS);
 		return;
 	}
 	if (nraw > OPS_MAX_ITEMS) {
-		reply_error(req, 400, "too_many_items", "at most %d items per request",
+		ops_reply_error(req, 400, "too_many_items", "at most %d items per request",
 			    OPS_MAX_ITEMS);
 		return;
 	}
 	int nitems = 0;
 	for (int i = 0; i < nraw; i++) {
 		if (!item_valid(raw[i].p, raw[i].n)) {
-			reply_error(req, 400, "invalid_item",
+			ops_reply_error(req, 400, "invalid_item",
 				    "item %d is not type:id with id [A-Za-z0-9_-]{1,%d}", i + 1,
 				    ITEM_ID_MAX);
 			return;
@@ -305,14 +295,14 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		span cs[COUNTERS_MAX];
 		int nc = split(counters_q, cs, COUNTERS_MAX);
 		if (nc < 0 || nc > COUNTERS_MAX) {
-			reply_error(req, 400, "unknown_counter",
+			ops_reply_error(req, 400, "unknown_counter",
 				    "counters must list 1 to %d configured counters", COUNTERS_MAX);
 			return;
 		}
 		for (int i = 0; i < nc; i++) {
 			const counter_def *d = counters_find(api->ctr, cs[i].p, cs[i].n);
 			if (!d) {
-				reply_error(req, 400, "unknown_counter",
+				ops_reply_error(req, 400, "unknown_counter",
 					    "counter %d is not configured at central", i + 1);
 				return;
 			}
@@ -327,7 +317,7 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 			defs[ndefs++] = &api->ctr->defs[i];
 	}
 	if (edge && !item_edge_valid(edge, strlen(edge))) {
-		reply_error(req, 400, "bad_request", "edge must match [a-z0-9_-]{1,%d}",
+		ops_reply_error(req, 400, "bad_request", "edge must match [a-z0-9_-]{1,%d}",
 			    EDGE_ID_MAX);
 		return;
 	}
@@ -454,7 +444,7 @@ static bool day_range(struct evhttp_request *req, const char *from_q, const char
 {
 	if (to_q) {
 		if (day_parse(to_q, strlen(to_q), to)) {
-			reply_error(req, 400, "bad_range", "to must be a date YYYY-MM-DD");
+			ops_reply_error(req, 400, "bad_range", "to must be a date YYYY-MM-DD");
 			return false;
 		}
 	} else {
@@ -462,14 +452,14 @@ static bool day_range(struct evhttp_request *req, const char *from_q, const char
 	}
 	if (from_q) {
 		if (day_parse(from_q, strlen(from_q), from)) {
-			reply_error(req, 400, "bad_range", "from must be a date YYYY-MM-DD");
+			ops_reply_error(req, 400, "bad_range", "from must be a date YYYY-MM-DD");
 			return false;
 		}
 	} else {
 		*from = *to >= OPS_DEFAULT_DAYS - 1 ? *to - (OPS_DEFAULT_DAYS - 1) : 0;
 	}
 	if (*from > *to || *to - *from >= OPS_MAX_DAYS) {
-		reply_error(req, 400, "bad_range", "from must not be after to, and at most %d days",
+		ops_reply_error(req, 400, "bad_range", "from must not be after to, and at most %d days",
 			    OPS_MAX_DAYS);
 		return false;
 	}
@@ -484,11 +474,11 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 	const char *to_q = evhttp_find_header(kv, "to");
 	bool by_region = by && strcmp(by, "region") == 0, by_day = by && strcmp(by, "day") == 0;
 	if (by && !by_region && !by_day) {
-		reply_error(req, 400, "bad_breakdown", "by must be region or day");
+		ops_reply_error(req, 400, "bad_breakdown", "by must be region or day");
 		return;
 	}
 	if ((from_q || to_q) && !by_day) {
-		reply_error(req, 400, "bad_range", "from and to go with by=day");
+		ops_reply_error(req, 400, "bad_range", "from and to go with by=day");
 		return;
 	}
 	uint32_t from = 0, to = 0;
@@ -523,7 +513,7 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 {
 	const char *c = r->def->name;
 	if (r->def->kind != COUNTER_SET) {
-		reply_error(req, 400, "not_a_set_counter", "%s counts sums, not members", c);
+		ops_reply_error(req, 400, "not_a_set_counter", "%s counts sums, not members", c);
 		return;
 	}
 	unsigned char key[CKEY_MAX];
@@ -555,7 +545,7 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 		 "\"hlc\":%" PRIu64 ",\"edge\":\"%.*s\",\"region\":\"%.*s\"}",
 		 r->item, c, r->user, st.present ? "true" : "false", known ? "true" : "false",
 		 st.hlc, (int)st.edge_len, st.edge, (int)st.region_len, st.region);
-	reply_json(req, 200, body);
+	ops_reply_json(req, 200, body);
 }
 
 /* Decodes one path segment (s, n bytes, still %-encoded) into out (cap
@@ -594,7 +584,7 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 	}
 	bool users = n == 5 && seg[3].n == 5 && memcmp(seg[3].p, "users", 5) == 0;
 	if (n != 3 && !users) {
-		reply_error(req, 404, "not_found", "no such route");
+		ops_reply_error(req, 404, "not_found", "no such route");
 		return;
 	}
 	item_req r;
@@ -602,20 +592,20 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 	if (!segment(seg[0].p, seg[0].n, type, sizeof type) ||
 	    !segment(seg[1].p, seg[1].n, id, sizeof id) || !item_type_valid(type, strlen(type)) ||
 	    !item_id_valid(id, strlen(id))) {
-		reply_error(req, 400, "invalid_item",
+		ops_reply_error(req, 400, "invalid_item",
 			    "the item must be {type}/{id}, id [A-Za-z0-9_-]{1,%d}", ITEM_ID_MAX);
 		return;
 	}
 	r.in = (size_t)snprintf(r.item, sizeof r.item, "%s:%s", type, id);
 	if (!segment(seg[2].p, seg[2].n, counter, sizeof counter) ||
 	    !(r.def = counters_find(api->ctr, counter, strlen(counter)))) {
-		reply_error(req, 404, "unknown_counter", "no such counter at central");
+		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");
 		return;
 	}
 	r.user[0] = 0;
 	if (users && (!segment(seg[4].p, seg[4].n, r.user, sizeof r.user) ||
 		      !item_user_valid(r.user, strlen(r.user)))) {
-		reply_error(req, 400, "invalid_user",
+		ops_reply_error(req, 400, "invalid_user",
 			    "a user id is 1 to %d visible ASCII characters", USER_MAX);
 		return;
 	}
@@ -639,7 +629,7 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 {
 	const counter_def *def = counters_find(api->ctr, counter, strlen(counter));
 	if (!def) {
-		reply_error(req, 404, "unknown_counter", "no such counter at central");
+		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");
 		return;
 	}
 	unsigned char prefix[COUNTER_MAX + 2];
@@ -664,7 +654,7 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 	snprintf(body, sizeof body,
 		 "{\"counter\":\"%s\",\"items\":%" PRIu64 ",\"sum\":%" PRIu64 "}", def->name, items,
 		 sum);
-	reply_json(req, 200, body);
+	ops_reply_json(req, 200, body);
 }
 
 /* ---- /v1/digest ---------------------------------------------------------- */
@@ -783,7 +773,7 @@ static void route_metrics(ops_api *api, struct evhttp_request *req)
 			    out, "likes_central_held_batches{partition=\"%u\"} %" PRIu64 "\n", p,
 			    applier_held_batches(api->ap, p));
 	}
-	reply_buf(req, 200, "text/plain; version=0.0.4", out);
+	ops_reply_buf(req, 200, "text/plain; version=0.0.4", out);
 	evbuffer_free(out);
 }
 
@@ -795,7 +785,7 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	static const char *const none[] = {NULL};
 	struct evkeyvalq kv;
 	if (strcmp(path, "/healthz") == 0) {
-		reply_json(req, 200, "{\"status\":\"ok\"}");
+		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
 	} else if (strcmp(path, "/metrics") == 0) {
 		route_metrics(api, req);
 	} else if (strcmp(path, "/v1/counts") == 0) {
@@ -812,8 +802,20 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 		evhttp_clear_headers(&kv);
 	} else if (strncmp(path, "/v1/items/", 10) == 0) {
 		route_items(api, req, path + 10, uri);
+	} else if (strcmp(path, "/v1/admin/verify") == 0) {
+		if (parse_query(req, uri, &kv, ops_verify_params))
+			ops_route_verify(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/export") == 0) {
+		if (parse_query(req, uri, &kv, ops_export_params))
+			ops_route_export(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/stats") == 0) {
+		if (parse_query(req, uri, &kv, none))
+			ops_route_stats(api, req);
+		evhttp_clear_headers(&kv);
 	} else {
-		reply_error(req, 404, "not_found", "no such route");
+		ops_reply_error(req, 404, "not_found", "no such route");
 	}
 }
 
@@ -822,13 +824,32 @@ static void handle(struct evhttp_request *req, void *arg)
 	ops_api *api = arg;
 	struct evhttp_uri *uri = evhttp_uri_parse(evhttp_request_get_uri(req));
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	bool repair = path && strcmp(path, "/v1/admin/repair") == 0;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!path || path[0] != '/' || strlen(path) > OPS_MAX_PATH) {
-		reply_error(req, 400, "bad_request", "the request target does not parse");
+		ops_reply_error(req, 400, "bad_request", "the request target does not parse");
+	} else if (repair) {
+		/* Its own checks: the token always, POST only. */
+		struct evkeyvalq kv;
+		if (cmd != EVHTTP_REQ_POST) {
+			ops_reply_error(req, 405, "method_not_allowed", "repair is POST only");
+		} else if (!api->token[0]) {
+			ops_reply_error(req, 403, "forbidden",
+					"repair needs central.ops_token to be set");
+		} else if (!ops_bearer_ok(api, req)) {
+			ops_reply_error(req, 401, "unauthorized",
+					"a valid Authorization: Bearer token is needed");
+		} else {
+			if (parse_query(req, uri, &kv, ops_verify_params))
+				ops_route_repair(api, req, &kv);
+			evhttp_clear_headers(&kv);
+		}
 	} else if (!authorized(api, req, path)) {
-		reply_error(req, 401, "unauthorized",
-			    "a valid Authorization: Bearer token is needed");
-	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		reply_error(req, 405, "method_not_allowed", "the ops API is read-only: GET only");
+		ops_reply_error(req, 401, "unauthorized",
+				"a valid Authorization: Bearer token is needed");
+	} else if (cmd != EVHTTP_REQ_GET) {
+		ops_reply_error(req, 405, "method_not_allowed",
+				"the ops API reads with GET only; POST is for /v1/admin/repair");
 	} else {
 		route(api, req, uri, path);
 	}
@@ -865,6 +886,7 @@ static void api_free(ops_api *api)
 	if (api->base)
 		event_base_free(api->base);
 	free(api->token);
+	free(api->data_dir);
 	free(api);
 }
 
@@ -904,6 +926,9 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->partitions = o->partitions;
 	api->ap = o->ap;
 	api->run = o->run;
+	api->repair = o->repair;
+	api->repair_ctx = o->repair_ctx;
+	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
 	api->token = xstrdup(o->token ? o->token : "");
 	api->stop_fds[0] = api->stop_fds[1] = -1;
 	api->base = event_base_new();

@@ -11,15 +11,23 @@
  *   GET /v1/items/{type}/{id}/{counter}[?by=region|?by=day[&from][&to]]
  *   GET /v1/items/{type}/{id}/{counter}/users/{user}   set counters only
  *   GET /v1/totals/{counter}                           items and sum (full scan)
+ *   GET /v1/digest                                     hash of the whole state
+ *   GET /v1/export[?format=csv|json][&counter=C]       every count, streamed
+ *   GET /v1/stats                                      per-partition offsets, lag
+ *   GET /v1/admin/verify[?limit=N]                     recount (verify.h), read-only
+ *   POST /v1/admin/repair[?limit=N]                    recount and repair
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz and /metrics asked from a loopback address;
- * otherwise 401 unauthorized. An empty token is allowed only when the
+ * otherwise 401 unauthorized. POST /v1/admin/repair always needs the
+ * token, from loopback too, and is refused (403) when none is set; it
+ * is the only route that is not GET, and the only one that changes the
+ * store, through the repair hook (which runs it on central's run loop). An empty token is allowed only when the
  * listen address is loopback (127.0.0.0/8, ::1, localhost; an empty
  * host, 0.0.0.0 or :: is every interface): then nothing is checked and a
- * warning is logged at start; elsewhere ops_api_start refuses. The API
- * only reads (GET); any write or repair route added later must always
- * need the token, even from loopback. Errors answer
+ * warning is logged at start; elsewhere ops_api_start refuses. Any
+ * other write route added later must always need the token too. Errors
+ * answer
  * {"error":{"code","message"}}.
  * docs/ops.md has the answers in full.
  */
@@ -33,13 +41,23 @@
 #include "apply.h"
 #include "counter.h"
 #include "store.h"
+#include "verify.h"
 
 /* Counters the run loop bumps (any thread) and /metrics reads. */
 typedef struct ops_run_stats {
 	_Atomic uint64_t snapshot_messages; /* snapshot messages handed to Kafka */
 	_Atomic uint64_t snapshot_errors;   /* not queued, or delivery failed */
 	_Atomic uint64_t offset_resets;     /* input offsets found out of range */
+	_Atomic int64_t *input_high; /* per partition: the broker's high watermark
+				      * as last seen, -1 unknown; NULL = not kept */
 } ops_run_stats;
+
+/* Runs verify_repair of the n targets where the store's only writer is
+ * (central: its run loop), filling r (r->t included); waits at most
+ * timeout_ms for the repair to start. 0, ERR_TIMEOUT, ERR_CLOSED,
+ * ERR_FULL or ERR_IO. Called on the ops API's thread. */
+typedef int (*ops_repair_fn)(void *ctx, const verify_target *t, size_t n, verify_report *r,
+			     int timeout_ms);
 
 typedef struct ops_api_opts {
 	const char *listen;  /* host:port; port 0 picks a free one */
@@ -49,6 +67,9 @@ typedef struct ops_api_opts {
 	uint32_t partitions;
 	const applier *ap;        /* stats and input offsets; may be NULL */
 	const ops_run_stats *run; /* may be NULL */
+	ops_repair_fn repair;     /* NULL: POST /v1/admin/repair answers 503 */
+	void *repair_ctx;
+	const char *data_dir;     /* the store's dir, for its size; may be NULL */
 } ops_api_opts;
 
 typedef struct ops_api ops_api;
@@ -65,6 +86,9 @@ int ops_api_check(const char *listen, const char *token, char *host, size_t host
 		  char *err, size_t errlen) WARN_UNUSED;
 /* The port it listens on (the chosen one when asked for port 0). */
 int ops_api_port(const ops_api *api);
+/* Bytes in the files of the store under data_dir (store_open_dir's
+ * layout); 0 when it cannot be read. Any thread. */
+uint64_t ops_store_bytes(const char *data_dir);
 /* Stops the thread and frees everything; NULL is a no-op. */
 void ops_api_stop(ops_api *api);
 

@@ -1,0 +1,730 @@
+/* cli.c - central's operator commands (see cli.h): verify [--repair],
+ * stats, get and export.
+ *
+ * Live (the default) they ask the running central's ops API, at the
+ * address and with the token of its config, over plain HTTP/1.0 (one
+ * request per connection, the answer read to EOF). --offline opens the
+ * store itself instead, which LevelDB's lock allows only while central
+ * is stopped. Output goes to stdout, errors to stderr. Main thread only.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "central.h"
+#include "item.h"
+#include "keys.h"
+#include "log.h"
+#include "opsapi.h"
+#include "verify.h"
+#include "xmem.h"
+
+#define CLI_OK 0
+#define CLI_MISMATCH 1
+#define CLI_USAGE 2
+#define CLI_UNREACHABLE 3
+
+#define CLI_CONNECT_MS 5000
+#define CLI_READ_MS 120000
+#define CLI_BODY_MAX (64u << 20)
+#define CLI_HEAD_MAX 16384
+#define CLI_LIST_MAX 1000
+#define CLI_REPAIR_BATCH 1000
+
+typedef struct cli {
+	central_config cfg;
+	bool cfg_loaded;
+	const char *cmd;
+	bool repair, offline;
+	const char *format; /* csv or json */
+	const char *args[2];
+	int nargs;
+	counters ctr;
+	const cfg_opt *opts; /* central's option table (main.c) */
+	size_t nopts;
+} cli;
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: central verify -c FILE [--repair] [--offline]\n"
+		"       central stats  -c FILE [--offline]\n"
+		"       central get    -c FILE [--offline] ITEM [COUNTER]\n"
+		"       central export -c FILE [--offline] [--format csv|json]\n"
+		"  (-s section.key=value overrides the config, as for the daemon)\n"
+		"exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
+		"      store cannot be reached\n");
+}
+
+/* ---- HTTP to the ops API ------------------------------------------------- */
+
+typedef struct http_answer {
+	int status;
+	char *body; /* NUL-terminated; NULL when streamed */
+	size_t len;
+} http_answer;
+
+static int connect_to(const char *host, int port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", port);
+	int g = getaddrinfo(host, ps, &hints, &res);
+	if (g) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(g));
+		return -1;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (rc && errno == EINPROGRESS) {
+			struct pollfd pfd = {fd, POLLOUT, 0};
+			int soerr = 0;
+			socklen_t sl = sizeof soerr;
+			if (poll(&pfd, 1, CLI_CONNECT_MS) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+				rc = 0;
+			else
+				errno = soerr ? soerr : ETIMEDOUT;
+		}
+		if (rc) {
+			snprintf(err, errlen, "connect %s:%d: %s", host, port, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Reads up to cap bytes, waiting at most CLI_READ_MS: >0, 0 at EOF, -1. */
+static ssize_t read_some(int fd, char *buf, size_t cap)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	for (;;) {
+		int p = poll(&pfd, 1, CLI_READ_MS);
+		if (p == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return -1;
+		ssize_t n = read(fd, buf, cap);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return n;
+	}
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		struct pollfd pfd = {fd, POLLOUT, 0};
+		if (poll(&pfd, 1, CLI_CONNECT_MS) != 1)
+			return false;
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* method path to central's ops API. With stream, a 200 body goes to it
+ * as it comes (other answers are kept in a->body). 0, or CLI_UNREACHABLE
+ * with the reason on stderr. */
+static int http(const cli *c, const char *method, const char *path, FILE *stream,
+		http_answer *a)
+{
+	char host[256], err[512];
+	int port;
+	memset(a, 0, sizeof *a);
+	if (!c->cfg.ops_listen[0]) {
+		fprintf(stderr, "central: the ops API is off in this config (central.ops_listen); "
+				"stop central and use --offline\n");
+		return CLI_USAGE;
+	}
+	if (cfg_parse_hostport(c->cfg.ops_listen, host, sizeof host, &port)) {
+		fprintf(stderr, "central: central.ops_listen '%s' is not host:port\n",
+			c->cfg.ops_listen);
+		return CLI_USAGE;
+	}
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+		snprintf(host, sizeof host, "127.0.0.1");
+	else if (strcmp(host, "::") == 0)
+		snprintf(host, sizeof host, "::1");
+	int fd = connect_to(host, port, err, sizeof err);
+	if (fd < 0) {
+		fprintf(stderr,
+			"central: cannot reach central's ops API (%s); is central running? "
+			"When it is stopped, use --offline\n",
+			err);
+		return CLI_UNREACHABLE;
+	}
+	char req[2048];
+	int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s\r\n", method, path,
+			 host, c->cfg.ops_token[0] ? "Authorization: Bearer " : "",
+			 c->cfg.ops_token, c->cfg.ops_token[0] ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof req || !write_all(fd, req, (size_t)n)) {
+		fprintf(stderr, "central: sending the request failed: %s\n", strerror(errno));
+		close(fd);
+		return CLI_UNREACHABLE;
+	}
+	size_t len = 0, cap = CLI_HEAD_MAX + 1;
+	char *buf = xmalloc(cap);
+	char *body = NULL;
+	int rc = 0;
+	for (;;) {
+		if (body && stream && a->status == 200) {
+			size_t off = (size_t)(body - buf);
+			if (len > off && fwrite(body, 1, len - off, stream) != len - off) {
+				fprintf(stderr, "central: writing the output failed\n");
+				rc = CLI_UNREACHABLE;
+				break;
+			}
+			len = 0;
+			body = buf;
+		}
+		if (len + 1 >= cap) {
+			if (!body || cap > CLI_BODY_MAX) {
+				fprintf(stderr, "central: the answer is too large\n");
+				rc = CLI_UNREACHABLE;
+				break;
+			}
+			size_t off = (size_t)(body - buf);
+			buf = xrealloc(buf, cap *= 2);
+			body = buf + off;
+		}
+		ssize_t got = read_some(fd, buf + len, cap - len - 1);
+		if (got < 0) {
+			fprintf(stderr, "central: reading the answer failed: %s\n", strerror(errno));
+			rc = CLI_UNREACHABLE;
+			break;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+		buf[len] = 0;
+		if (!body) {
+			char *sep = strstr(buf, "\r\n\r\n");
+			if (!sep)
+				continue;
+			if (sscanf(buf, "HTTP/1.%*d %d", &a->status) != 1) {
+				fprintf(stderr, "central: the answer has no status line\n");
+				rc = CLI_UNREACHABLE;
+				break;
+			}
+			body = sep + 4;
+		}
+	}
+	close(fd);
+	if (!rc && !body) {
+		fprintf(stderr, "central: the answer ended before its headers\n");
+		rc = CLI_UNREACHABLE;
+	}
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	if (stream && a->status == 200) {
+		free(buf);
+		return 0;
+	}
+	a->len = len - (size_t)(body - buf);
+	a->body = xmalloc(a->len + 1);
+	memcpy(a->body, body, a->len);
+	a->body[a->len] = 0;
+	free(buf);
+	return 0;
+}
+
+/* A non-200 answer, said on stderr: 2 for auth (the config's token is
+ * wrong), 1 for none, else 3. */
+static int http_failed(const http_answer *a, const char *what)
+{
+	json_t *j = a->body ? json_loads(a->body, 0, NULL) : NULL;
+	const char *msg = j ? json_string_value(json_object_get(json_object_get(j, "error"),
+								 "message"))
+			    : NULL;
+	fprintf(stderr, "central: %s: HTTP %d: %s\n", what, a->status,
+		msg ? msg : (a->body ? a->body : ""));
+	if (j)
+		json_decref(j);
+	return a->status == 401 || a->status == 403 ? CLI_USAGE : CLI_UNREACHABLE;
+}
+
+/* GET or POST path, answer as JSON in *out. 0 or an exit code. */
+static int http_json(const cli *c, const char *method, const char *path, json_t **out)
+{
+	http_answer a;
+	int rc = http(c, method, path, NULL, &a);
+	if (rc)
+		return rc;
+	if (a.status != 200) {
+		rc = http_failed(&a, path);
+		free(a.body);
+		return rc;
+	}
+	json_error_t je;
+	*out = json_loads(a.body, 0, &je);
+	free(a.body);
+	if (!*out) {
+		fprintf(stderr, "central: %s: the answer is not JSON: %s\n", path, je.text);
+		return CLI_UNREACHABLE;
+	}
+	return 0;
+}
+
+static uint64_t jnum(json_t *o, const char *k)
+{
+	json_int_t v = json_integer_value(json_object_get(o, k));
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+/* ---- output shared by live and offline ----------------------------------- */
+
+static void print_totals(const char *what, uint64_t items, uint64_t memberships,
+			 uint64_t mismatches, uint64_t items_mismatched, uint64_t sums)
+{
+	printf("%s: items=%" PRIu64 " memberships=%" PRIu64 " mismatches=%" PRIu64
+	       " items_mismatched=%" PRIu64 " sum_counters_skipped=%" PRIu64 "\n",
+	       what, items, memberships, mismatches, items_mismatched, sums);
+}
+
+static void print_mismatch(const char *tag, const char *counter, const char *item,
+			   const char *what, uint64_t stored, bool present, uint64_t expected)
+{
+	printf("%s counter=%s item=%s what=%s stored=%" PRIu64 "%s expected=%" PRIu64 "\n", tag,
+	       counter, item, what, stored, present ? "" : " (absent)", expected);
+}
+
+static void print_list(json_t *list, const char *tag)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(list, i, m)
+	{
+		print_mismatch(tag, jstr(m, "counter"), jstr(m, "item"), jstr(m, "what"),
+			       jnum(m, "stored"), json_is_true(json_object_get(m, "stored_present")),
+			       jnum(m, "expected"));
+	}
+}
+
+/* ---- offline: the store itself ------------------------------------------- */
+
+static store *open_offline(const cli *c)
+{
+	char path[4096], err[512] = "";
+	struct stat st;
+	snprintf(path, sizeof path, "%s/store/CURRENT", c->cfg.data_dir);
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "central: no store at %s/store (central.data_dir)\n",
+			c->cfg.data_dir);
+		return NULL;
+	}
+	store_opts so;
+	store_opts_default(&so);
+	so.cache_bytes = 8u << 20;
+	store *db = store_open_dir(c->cfg.data_dir, &so, err, sizeof err);
+	if (!db) {
+		if (strstr(err, "lock") || strstr(err, "LOCK"))
+			fprintf(stderr,
+				"central: the store at %s/store is locked: central is running. Drop "
+				"--offline to ask it, or stop it first (%s)\n",
+				c->cfg.data_dir, err);
+		else
+			fprintf(stderr, "central: cannot open the store: %s\n", err);
+	}
+	return db;
+}
+
+static void print_fn(void *ctx, const verify_mismatch *m)
+{
+	print_mismatch((const char *)ctx, m->counter, m->item, m->what, m->stored,
+		       m->stored_present, m->expected);
+}
+
+static int verify_offline(cli *c, store *db)
+{
+	verify_totals t;
+	store_snap *sn = store_snap_new(db);
+	int rc = verify_scan(sn, &c->ctr, print_fn, "MISMATCH", &t);
+	store_snap_free(sn);
+	if (rc) {
+		fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
+		return CLI_UNREACHABLE;
+	}
+	print_totals("verify", t.items, t.memberships, t.mismatches, t.items_mismatched,
+		     t.sum_counters);
+	if (!c->repair || !t.mismatches)
+		return t.mismatches ? CLI_MISMATCH : CLI_OK;
+	/* Nothing else writes: central is stopped (the lock says so). */
+	uint64_t repaired = 0;
+	for (;;) {
+		verify_report r;
+		verify_report_init(&r, 0, CLI_REPAIR_BATCH);
+		sn = store_snap_new(db);
+		rc = verify_scan(sn, &c->ctr, verify_report_add, &r, &r.t);
+		store_snap_free(sn);
+		verify_totals done = {0};
+		if (!rc && r.ntargets)
+			rc = verify_repair(db, &c->ctr, NULL, r.targets, r.ntargets, print_fn,
+					   "REPAIRED", &done);
+		repaired += done.repaired;
+		bool more = r.targets_truncated && done.repaired;
+		verify_report_free(&r);
+		if (rc) {
+			fprintf(stderr, "central: repair failed: %s\n", err_str(rc));
+			return CLI_UNREACHABLE;
+		}
+		if (!more)
+			break;
+	}
+	printf("repair: repaired=%" PRIu64 "\n", repaired);
+	return CLI_OK;
+}
+
+static int get_offline(cli *c, store *db, const char *item, const char *counter)
+{
+	for (size_t i = 0; i < c->ctr.n; i++) {
+		const char *name = c->ctr.defs[i].name;
+		if (counter && strcmp(counter, name) != 0)
+			continue;
+		unsigned char key[CKEY_MAX];
+		uint64_t v = 0;
+		int rc = store_read_u64(db, key, ckey_count(key, name, strlen(name), item, strlen(item)),
+					&v);
+		if (rc && rc != ERR_NOTFOUND) {
+			fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
+			return CLI_UNREACHABLE;
+		}
+		printf("%s %s %" PRIu64 "\n", item, name, v);
+	}
+	return CLI_OK;
+}
+
+static int export_offline(cli *c, store *db)
+{
+	bool json = strcmp(c->format, "json") == 0;
+	store_iter *it = store_iter_new(db, "C", 1);
+	const char *k, *v;
+	size_t kn, vn;
+	if (!json)
+		printf("counter,item,count\n");
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *z = memchr(k + 1, 0, kn - 1);
+		if (!z || vn != 8)
+			continue;
+		int cn = (int)(z - k - 1), in = (int)(kn - (size_t)cn - 2);
+		uint64_t n = store_get_u64((const unsigned char *)v);
+		if (json)
+			printf("{\"counter\":\"%.*s\",\"item\":\"%.*s\",\"count\":%" PRIu64 "}\n", cn,
+			       k + 1, in, z + 1, n);
+		else
+			printf("%.*s,%.*s,%" PRIu64 "\n", cn, k + 1, in, z + 1, n);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc) {
+		fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
+		return CLI_UNREACHABLE;
+	}
+	return CLI_OK;
+}
+
+static int stats_offline(cli *c, store *db)
+{
+	printf("store_bytes=%" PRIu64 " (central stopped: no lag or held counts)\n",
+	       ops_store_bytes(c->cfg.data_dir));
+	printf("%-9s %12s\n", "partition", "next_offset");
+	for (uint32_t p = 0; p < (uint32_t)c->cfg.partitions; p++) {
+		unsigned char key[8];
+		uint64_t off = 0;
+		int rc = store_read_u64(db, key, ckey_offset(key, p), &off);
+		if (rc && rc != ERR_NOTFOUND) {
+			fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
+			return CLI_UNREACHABLE;
+		}
+		printf("%-9u %12" PRIu64 "\n", p, off);
+	}
+	store_iter *it = store_iter_new(db, "A", 1);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *z = memchr(k + 1, 0, kn - 1);
+		if (!z || (size_t)(k + kn - z) != 5 || vn != 8)
+			continue;
+		printf("applied edge=%.*s partition=%u seq=%" PRIu64 "\n", (int)(z - k - 1), k + 1,
+		       store_get_u32((const unsigned char *)z + 1),
+		       store_get_u64((const unsigned char *)v));
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc ? CLI_UNREACHABLE : CLI_OK;
+}
+
+static int run_offline(cli *c)
+{
+	store *db = open_offline(c);
+	if (!db)
+		return CLI_UNREACHABLE;
+	int rc;
+	if (strcmp(c->cmd, "verify") == 0)
+		rc = verify_offline(c, db);
+	else if (strcmp(c->cmd, "get") == 0)
+		rc = get_offline(c, db, c->args[0], c->args[1]);
+	else if (strcmp(c->cmd, "export") == 0)
+		rc = export_offline(c, db);
+	else
+		rc = stats_offline(c, db);
+	store_close(db);
+	return rc;
+}
+
+/* ---- live: the ops API --------------------------------------------------- */
+
+static int verify_live(cli *c)
+{
+	json_t *j = NULL;
+	char path[64];
+	if (!c->repair) {
+		snprintf(path, sizeof path, "/v1/admin/verify?limit=%d", CLI_LIST_MAX);
+		int rc = http_json(c, "GET", path, &j);
+		if (rc)
+			return rc;
+		print_list(json_object_get(j, "list"), "MISMATCH");
+		print_totals("verify", jnum(j, "items"), jnum(j, "memberships"),
+			     jnum(j, "mismatches"), jnum(j, "items_mismatched"),
+			     jnum(j, "sum_counters_skipped"));
+		if (json_is_true(json_object_get(j, "truncated")))
+			printf("(only the first %d mismatches are listed)\n", CLI_LIST_MAX);
+		rc = jnum(j, "mismatches") ? CLI_MISMATCH : CLI_OK;
+		json_decref(j);
+		return rc;
+	}
+	uint64_t repaired = 0;
+	for (;;) {
+		int rc = http_json(c, "POST", "/v1/admin/repair", &j);
+		if (rc)
+			return rc;
+		json_t *found = json_object_get(j, "found");
+		print_totals("verify", jnum(found, "items"), jnum(found, "memberships"),
+			     jnum(found, "mismatches"), jnum(found, "items_mismatched"),
+			     jnum(found, "sum_counters_skipped"));
+		print_list(json_object_get(j, "fixes"), "REPAIRED");
+		uint64_t n = jnum(j, "repaired");
+		repaired += n;
+		bool more = json_is_true(json_object_get(j, "more")) && n;
+		json_decref(j);
+		if (!more)
+			break;
+	}
+	printf("repair: repaired=%" PRIu64 "\n", repaired);
+	return CLI_OK;
+}
+
+static int get_live(cli *c)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/v1/counts?items=%s%s%s", c->args[0],
+		 c->args[1] ? "&counters=" : "", c->args[1] ? c->args[1] : "");
+	json_t *j = NULL;
+	int rc = http_json(c, "GET", path, &j);
+	if (rc)
+		return rc;
+	json_t *counts = json_object_get(json_object_get(json_object_get(j, "items"), c->args[0]),
+					 "counts");
+	const char *name;
+	json_t *v;
+	json_object_foreach(counts, name, v)
+	{
+		printf("%s %s %" PRIu64 "\n", c->args[0], name, (uint64_t)json_integer_value(v));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+static int export_live(cli *c)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/v1/export?format=%s", c->format);
+	http_answer a;
+	int rc = http(c, "GET", path, stdout, &a);
+	if (rc)
+		return rc;
+	if (a.status != 200) {
+		rc = http_failed(&a, path);
+		free(a.body);
+		return rc;
+	}
+	return fflush(stdout) ? CLI_UNREACHABLE : CLI_OK;
+}
+
+static int stats_live(cli *c)
+{
+	json_t *j = NULL;
+	int rc = http_json(c, "GET", "/v1/stats", &j);
+	if (rc)
+		return rc;
+	printf("store_bytes=%" PRIu64 " batches_applied=%" PRIu64 " ops_applied=%" PRIu64 "\n",
+	       jnum(j, "store_bytes"), jnum(j, "batches_applied"), jnum(j, "ops_applied"));
+	printf("%-9s %12s %14s %8s %6s %s\n", "partition", "next_offset", "high_watermark", "lag",
+	       "held", "status");
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(j, "partitions"), i, p)
+	{
+		json_int_t high = json_integer_value(json_object_get(p, "high_watermark"));
+		json_int_t lag = json_integer_value(json_object_get(p, "lag"));
+		char hs[24] = "-", ls[24] = "-";
+		if (high >= 0) {
+			snprintf(hs, sizeof hs, "%lld", (long long)high);
+			snprintf(ls, sizeof ls, "%lld", (long long)lag);
+		}
+		printf("%-9" PRIu64 " %12" PRIu64 " %14s %8s %6" PRIu64 " %s\n",
+		       jnum(p, "partition"), jnum(p, "next_offset"), hs, ls,
+		       jnum(p, "held_batches"), jstr(p, "status"));
+	}
+	json_array_foreach(json_object_get(j, "applied"), i, p)
+	{
+		printf("applied edge=%s partition=%" PRIu64 " seq=%" PRIu64 "\n", jstr(p, "edge"),
+		       jnum(p, "partition"), jnum(p, "seq"));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+/* ---- arguments ----------------------------------------------------------- */
+
+bool cli_is_command(const char *arg)
+{
+	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
+		       strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0);
+}
+
+/* Parses argv (argv[1] is the command); false after saying why. */
+static bool parse_args(cli *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	const char *sets[64];
+	int nsets = 0;
+	c->cmd = argv[1];
+	c->format = "csv";
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "--format") == 0) &&
+		    i + 1 >= argc) {
+			fprintf(stderr, "central: %s needs a value\n", a);
+			return false;
+		}
+		if (strcmp(a, "-c") == 0) {
+			file = argv[++i];
+		} else if (strcmp(a, "-s") == 0) {
+			if (nsets == 64) {
+				fprintf(stderr, "central: too many -s\n");
+				return false;
+			}
+			sets[nsets++] = argv[++i];
+		} else if (strcmp(a, "--format") == 0) {
+			c->format = argv[++i];
+			if (strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
+				fprintf(stderr, "central: --format is csv or json\n");
+				return false;
+			}
+		} else if (strcmp(a, "--repair") == 0 && strcmp(c->cmd, "verify") == 0) {
+			c->repair = true;
+		} else if (strcmp(a, "--offline") == 0) {
+			c->offline = true;
+		} else if (a[0] == '-' || c->nargs == 2) {
+			fprintf(stderr, "central: unexpected argument '%s'\n", a);
+			return false;
+		} else {
+			c->args[c->nargs++] = a;
+		}
+	}
+	bool is_get = strcmp(c->cmd, "get") == 0;
+	if (!file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
+		fprintf(stderr, "central: %s\n", !file ? "-c FILE is needed" : "wrong arguments");
+		return false;
+	}
+	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {
+		fprintf(stderr, "central: '%s' is not an item (type:id)\n", c->args[0]);
+		return false;
+	}
+	char err[512];
+	if (cfg_load(c->opts, c->nopts, &c->cfg, file, err, sizeof err)) {
+		fprintf(stderr, "central: %s\n", err);
+		return false;
+	}
+	c->cfg_loaded = true;
+	for (int i = 0; i < nsets; i++)
+		if (cfg_set(c->opts, c->nopts, &c->cfg, sets[i], err, sizeof err)) {
+			fprintf(stderr, "central: %s\n", err);
+			return false;
+		}
+	if (counters_parse(&c->ctr, c->cfg.counters_set, c->cfg.counters_sum, err, sizeof err)) {
+		fprintf(stderr, "central: [counters]: %s\n", err);
+		return false;
+	}
+	if (is_get && c->args[1] && !counters_find(&c->ctr, c->args[1], strlen(c->args[1]))) {
+		fprintf(stderr, "central: '%s' is not a configured counter\n", c->args[1]);
+		counters_free(&c->ctr);
+		return false;
+	}
+	return true;
+}
+
+int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
+{
+	cli c;
+	memset(&c, 0, sizeof c);
+	c.opts = opts;
+	c.nopts = nopts;
+	if (!parse_args(&c, argc, argv)) {
+		usage();
+		if (c.cfg_loaded)
+			cfg_free(c.opts, c.nopts, &c.cfg);
+		return CLI_USAGE;
+	}
+	log_set_component("central-cli");
+	if (log_set_level(c.cfg.log_level))
+		log_threshold = LOG_INFO;
+	int rc;
+	if (c.offline)
+		rc = run_offline(&c);
+	else if (strcmp(c.cmd, "verify") == 0)
+		rc = verify_live(&c);
+	else if (strcmp(c.cmd, "get") == 0)
+		rc = get_live(&c);
+	else if (strcmp(c.cmd, "export") == 0)
+		rc = export_live(&c);
+	else
+		rc = stats_live(&c);
+	counters_free(&c.ctr);
+	cfg_free(c.opts, c.nopts, &c.cfg);
+	return rc;
+}

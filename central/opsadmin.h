@@ -1,0 +1,56 @@
+/* opsadmin.h - internal to the ops API: its state, shared by opsapi.c
+ * (routing, auth, item reads) and opsadmin.c (the admin routes verify
+ * and repair, the export stream and the stats), and the answer helpers
+ * both use. The ops API's thread only.
+ */
+#ifndef CENTRAL_OPSADMIN_H
+#define CENTRAL_OPSADMIN_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "opsapi.h"
+
+struct ops_api {
+	struct event_base *base;
+	struct evhttp *http;
+	store *db;
+	const counters *ctr;
+	uint32_t partitions;
+	const applier *ap;
+	const ops_run_stats *run;
+	ops_repair_fn repair;
+	void *repair_ctx;
+	char *data_dir; /* NULL: store size not reported */
+	char *token;
+	int port;
+	int stop_fds[2]; /* a byte on [1] stops the loop, however early */
+	struct event *stop_ev;
+	pthread_t thread;
+};
+
+void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out);
+void ops_reply_json(struct evhttp_request *req, int code, const char *body);
+/* msg is ours (a fixed text, numbers or validated names): no escaping. */
+void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
+/* Does the request carry the configured token? False when none is set. */
+bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req);
+
+/* GET /v1/admin/verify[?limit=N] */
+void ops_route_verify(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+/* POST /v1/admin/repair[?limit=N], once the caller checked the method
+ * and the token (always needed, from loopback too). */
+void ops_route_repair(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+/* GET /v1/export[?format=csv|json][&counter=C] */
+void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+/* GET /v1/stats */
+void ops_route_stats(ops_api *api, struct evhttp_request *req);
+
+extern const char *const ops_verify_params[];
+extern const char *const ops_export_params[];
+
+#endif
