@@ -37,7 +37,8 @@ const cfg_opt central_options[] = {
 	OPT("central", "ops_listen", CFG_STR, ops_listen, "127.0.0.1:9090", 0, 0,
 	    "ops API address, empty = off"),
 	SECRET("central", "ops_token", ops_token,
-	       "bearer token the ops API requires; empty = no auth (warned at start)"),
+	       "bearer token the ops API requires; empty = no auth, allowed only on a loopback "
+	       "ops_listen (warned at start)"),
 	OPT("counters", "set", CFG_STR, counters_set, "likes,saves", 0, 0,
 	    "set counters (distinct users per item), comma-separated"),
 	OPT("counters", "sum", CFG_STR, counters_sum, "views,shares", 0, 0,
@@ -65,7 +66,8 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]...\n"
+	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]... [-t]\n"
+			"       central --options   (every option as Markdown, as in docs/config.md)\n"
 			"       central verify|stats|get|export -c CONFIG ... (central verify -h)\n");
 }
 
@@ -73,9 +75,18 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && cli_is_command(argv[1]))
 		return cli_main(argc, argv, central_options, central_noptions);
+	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
+		cfg_write_markdown(central_options, central_noptions, stdout);
+		return 0;
+	}
 	central_config cfg;
 	char err[512] = "";
 	int rc = cfg_load_args(central_options, central_noptions, &cfg, argc, argv, err, sizeof err);
+	if (rc == CFG_ARGS_CHECK) {
+		printf("central: config OK\n");
+		cfg_free(central_options, central_noptions, &cfg);
+		return 0;
+	}
 	if (rc) {
 		if (rc < 0)
 			fprintf(stderr, "central: %s\n", err);

@@ -636,13 +636,15 @@ int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **ar
 	const char *path = NULL;
 	char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
 	int nsets = 0, opt, rc = 0;
+	bool check = false;
 	cfg_defaults(table, n, out);
 	optind = 1;
-	while (rc == 0 && (opt = getopt(argc, argv, "c:s:h")) != -1) {
+	while (rc == 0 && (opt = getopt(argc, argv, "c:s:ht")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 's': sets[nsets++] = optarg; break;
-		case 'h': rc = 1; break;
+		case 't': check = true; break;
+		case 'h': rc = CFG_ARGS_USAGE; break;
 		default:
 			snprintf(err, errlen, "unknown option");
 			rc = ERR_CONFIG;
@@ -657,5 +659,46 @@ int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **ar
 	for (int i = 0; rc == 0 && i < nsets; i++)
 		rc = cfg_set(table, n, out, sets[i], err, errlen);
 	free(sets);
-	return rc;
+	return rc == 0 && check ? CFG_ARGS_CHECK : rc;
+}
+
+/* A cell of a Markdown table: | would end it. */
+static void md_cell(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, f);
+}
+
+void cfg_write_markdown(const cfg_opt *table, size_t n, FILE *f)
+{
+	fputs("| key | default | values | meaning |\n|---|---|---|---|\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const cfg_opt *o = &table[i];
+		fputs("| `", f);
+		if (o->type == CFG_PASSTHROUGH) {
+			fprintf(f, "[%s]` | | any librdkafka property | ", o->section);
+		} else {
+			fprintf(f, "%s.%s` | ", o->section, o->name);
+			if (o->secret)
+				fputs("(secret) ", f);
+			if (o->def && o->def[0]) {
+				fputs("`", f);
+				md_cell(f, o->def);
+				fputs("`", f);
+			} else {
+				fputs(o->type == CFG_BOOL ? "`false`" : o->type == CFG_INT ? "`0`" : "empty",
+				      f);
+			}
+			fputs(" | ", f);
+			if (o->type == CFG_INT)
+				fprintf(f, "%" PRId64 " .. %" PRId64, o->min, o->max);
+			else if (o->type == CFG_BOOL)
+				fputs("true, false", f);
+			else
+				fputs("text", f);
+			fputs(" | ", f);
+		}
+		md_cell(f, o->help ? o->help : "");
+		fputs(" |\n", f);
+	}
 }

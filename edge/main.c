@@ -689,14 +689,25 @@ static void stop(edge *e)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: edge -c CONFIG [-s section.key=value]...\n");
+	fprintf(stderr, "usage: edge -c CONFIG [-s section.key=value]... [-t]\n"
+			"       edge --options   (every option as Markdown, as in docs/config.md)\n"
+			"  -t  load and check the config, then exit\n");
 }
 
 int main(int argc, char **argv)
 {
 	static edge e = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
 	char err[512] = "";
+	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
+		cfg_write_markdown(edge_options, edge_noptions, stdout);
+		return 0;
+	}
 	int rc = cfg_load_args(edge_options, edge_noptions, &e.cfg, argc, argv, err, sizeof err);
+	if (rc == CFG_ARGS_CHECK) {
+		printf("edge: config OK\n");
+		cfg_free(edge_options, edge_noptions, &e.cfg);
+		return 0;
+	}
 	if (rc) {
 		if (rc < 0)
 			fprintf(stderr, "edge: %s\n", err);

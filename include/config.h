@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -70,11 +71,19 @@ int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
  * and out unchanged. */
 int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
 	    char *err, size_t errlen) WARN_UNUSED;
-/* The daemons' command line: "-c FILE [-s section.key=value]...". Loads
- * the defaults, the file, then the overrides in order. 0; 1 when -h asked
- * for usage; ERR_CONFIG with the reason in err (usage errors included). */
+/* The daemons' command line: "-c FILE [-s section.key=value]... [-t]".
+ * Loads the defaults, the file, then the overrides in order. 0;
+ * CFG_ARGS_USAGE when -h asked for usage; CFG_ARGS_CHECK when -t asked
+ * only to check the config (it loaded: the caller says so and exits 0,
+ * after cfg_free); ERR_CONFIG with the reason in err (usage errors
+ * included). */
+#define CFG_ARGS_USAGE 1
+#define CFG_ARGS_CHECK 2
 int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
 		  size_t errlen) WARN_UNUSED;
+/* Every option as a Markdown table (key, default, allowed values,
+ * meaning), in table order: what docs/config.md holds. */
+void cfg_write_markdown(const cfg_opt *table, size_t n, FILE *out);
 
 /* Logs every option's effective value at info level, one line each
  * (msg="config" key=section.name value=...), secret options as "***".

@@ -5,7 +5,7 @@
  * build/central on a config written to the test's temp dir and expects
  * it to exit non-zero at once with the reason in its log; no broker is
  * needed, since nothing gets that far. One more runs the shipped region
- * config (configs/region/edge.ini) with throwaway keys and paths: it
+ * config (configs/deploy/edge-mumbai.ini) with throwaway keys and paths: it
  * starts, serves TLS only, and takes bearer tokens and nothing else.
  */
 #include <criterion/criterion.h>
@@ -213,7 +213,7 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	snprintf(s_crt, sizeof s_crt, "http.tls_cert=%s", crt);
 	snprintf(s_key, sizeof s_key, "http.tls_key=%s", key);
 	snprintf(s_jwt, sizeof s_jwt, "identity.jwt_keys=k2026a:ES256:%s", pub);
-	char *argv[] = {"build/edge", "-c", "configs/region/edge.ini", "-s", s_data, "-s", s_tls,
+	char *argv[] = {"build/edge", "-c", "configs/deploy/edge-mumbai.ini", "-s", s_data, "-s", s_tls,
 			"-s", s_crt, "-s", s_key, "-s", s_jwt, "-s", "central.ops=",
 			"-s", "kafka.bootstrap.servers=127.0.0.1:1", NULL};
 	T.pid = proc_spawn(T.log, argv);
@@ -234,4 +234,62 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	free(tok);
 	cr_assert_eq(like(port, auth), 200);
 	cr_assert_eq(like(port, "authorization: Bearer eyJhbGciOiJub25lIn0.e30."), 401);
+}
+
+/* The text between begin and end markers of docs/config.md. */
+static char *doc_section(const char *which)
+{
+	FILE *f = fopen("docs/config.md", "r");
+	cr_assert_not_null(f, "docs/config.md is missing");
+	static char doc[65536];
+	size_t n = fread(doc, 1, sizeof doc - 1, f);
+	fclose(f);
+	doc[n] = 0;
+	char begin[64], end[64];
+	snprintf(begin, sizeof begin, "<!-- begin %s options -->\n", which);
+	snprintf(end, sizeof end, "<!-- end %s options -->", which);
+	char *a = strstr(doc, begin), *b = a ? strstr(a, end) : NULL;
+	cr_assert(a && b, "no %s markers in docs/config.md", which);
+	*b = 0;
+	return a + strlen(begin);
+}
+
+static void doc_matches(const char *bin, const char *which)
+{
+	char cmd[128], out[65536];
+	snprintf(cmd, sizeof cmd, "%s --options", bin);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = 0;
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_str_eq(doc_section(which), out,
+			 "docs/config.md is out of date: run sim/gen_config_md.sh");
+}
+
+Test(startup, docs_config_lists_every_option_as_the_binaries_do)
+{
+	doc_matches("build/edge", "edge");
+	doc_matches("build/central", "central");
+}
+
+Test(startup, every_shipped_config_passes_the_check_and_a_broken_one_does_not)
+{
+	const char *edges[] = {"configs/deploy/edge-mumbai.ini", "configs/deploy/edge-virginia.ini",
+			       "configs/deploy/edge-singapore.ini", "configs/local/edge-mumbai.ini"};
+	char cmd[512];
+	for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+		snprintf(cmd, sizeof cmd, "build/edge -t -c %s >/dev/null", edges[i]);
+		cr_assert_eq(system(cmd), 0, "%s", edges[i]);
+	}
+	const char *centrals[] = {"configs/deploy/central.ini", "configs/deploy/central-replica.ini",
+				  "configs/local/central.ini"};
+	for (size_t i = 0; i < sizeof centrals / sizeof centrals[0]; i++) {
+		snprintf(cmd, sizeof cmd, "build/central -t -c %s >/dev/null", centrals[i]);
+		cr_assert_eq(system(cmd), 0, "%s", centrals[i]);
+	}
+	edge_cfg("127.0.0.1:0", "[http]\nmax_streams = many\n");
+	snprintf(cmd, sizeof cmd, "build/edge -t -c %s 2>/dev/null", T.cfg);
+	int st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
 }
