@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "day.h"
@@ -71,6 +72,7 @@ struct applier {
 	stats st;
 	applier_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
+	const applier_obs *obs; /* NULL: no instruments */
 	/* invalid-op log limiter */
 	uint64_t invalid_logged_ms;
 	uint64_t invalid_unlogged; /* ops since the last line */
@@ -214,6 +216,11 @@ void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx)
 {
 	a->dead_letter = fn;
 	a->dead_letter_ctx = ctx;
+}
+
+void applier_set_obs(applier *a, const applier_obs *obs)
+{
+	a->obs = obs;
 }
 
 void applier_dead_letter_failed(applier *a)
@@ -412,7 +419,8 @@ static const char *op_invalid(const applier *a, const wire_op *op, const counter
 	return op->n >= 1 && op->n <= COUNTER_SUM_MAX ? NULL : "sum_n_out_of_range";
 }
 
-static int apply_set(applier *a, const wire_batch *b, const wire_op *op)
+/* Applies a set op; *moved says whether its count changed (0 or 1). */
+static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_t *moved)
 {
 	unsigned char key[CKEY_MAX];
 	size_t kn = ckey_state(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
@@ -426,6 +434,7 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op)
 	bool was = known && st->present;
 	int delta = merge_apply(st, known, op->kind == WIRE_ADD, op->hlc, b->edge.p, b->edge.n,
 				b->region.p, b->region.n, &changed);
+	*moved = delta != 0;
 	if (!changed)
 		return 0;
 	/* The unit of a replaced present state leaves its buckets; a new
@@ -552,12 +561,20 @@ static int apply_ops(applier *a, const wire_batch *b, invalid *inv)
 		const counter_def *def = a->defs[i];
 		if (!def)
 			continue;
+		uint64_t moved = op->n;
 		rc = def->kind == COUNTER_SET
-			 ? apply_set(a, b, op)
+			 ? apply_set(a, b, op, &moved)
 			 : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
 		if (rc)
 			return rc;
 		STAT_ADD(a, ops_applied, 1);
+		if (a->obs && a->obs->op)
+			a->obs->op(a->obs->ctx, def, op, moved);
+	}
+	for (uint32_t i = 0; nbad && a->obs && a->obs->invalid && i < b->nops; i++) {
+		const counter_def *d;
+		if (!a->defs[i])
+			a->obs->invalid(a->obs->ctx, op_invalid(a, &b->ops[i], &d));
 	}
 	if (nbad) {
 		STAT_ADD(a, ops_invalid, nbad);
@@ -814,8 +831,14 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 		quarantine(a, p, offset, msg, len,
 			   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
 			   inv.why);
-write:
+write:;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = store_write(a->db, a->wb);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (a->obs && a->obs->store_write)
+		a->obs->store_write(a->obs->ctx, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
+							    (t1.tv_nsec - t0.tv_nsec)));
 	if (rc) {
 		drop_cache(a);
 		return rc;
@@ -943,6 +966,10 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->ops_applied = STAT_GET(a, ops_applied);
 	out->ops_invalid = STAT_GET(a, ops_invalid);
 	out->store_writes = STAT_GET(a, store_writes);
+	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
+	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
+	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);
+	out->member_cache_misses = atomic_load_explicit(&a->members.misses, memory_order_relaxed);
 }
 
 int64_t applier_input_offset(const applier *a, uint32_t p)

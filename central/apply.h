@@ -63,6 +63,8 @@ typedef struct applier_stats {
 	uint64_t ops_applied;       /* valid ops merged or summed (a losing LWW op too) */
 	uint64_t ops_invalid;       /* ops skipped as invalid */
 	uint64_t store_writes;
+	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
+	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
 
 /* c names the counters and their kinds; it must outlive the applier.
@@ -110,6 +112,25 @@ void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx);
 /* Any thread: counts a quarantined message that did not reach its
  * dead-letter topic (not queued, or its delivery failed). */
 void applier_dead_letter_failed(applier *a);
+
+/* Instruments (metrics): callbacks the applier makes on its own thread,
+ * from applier_apply, so they must be cheap and must not call back into
+ * the applier. Any may be NULL.
+ *   op:          a valid op was applied; moved is how much its count
+ *                changed (0 or 1 for a set counter, n for a sum)
+ *   invalid:     an op was skipped, for reason why (as in the
+ *                dead-letter reason's first_reason)
+ *   store_write: one store write took ns nanoseconds */
+typedef struct applier_obs {
+	void *ctx;
+	void (*op)(void *ctx, const counter_def *def, const wire_op *op, uint64_t moved);
+	void (*invalid)(void *ctx, const char *why);
+	void (*store_write)(void *ctx, uint64_t ns);
+} applier_obs;
+
+/* Sets (obs NULL: clears) the instruments; obs must outlive the applier
+ * or the next call. */
+void applier_set_obs(applier *a, const applier_obs *obs);
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;

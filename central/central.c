@@ -28,6 +28,7 @@
 #include "apply.h"
 #include "bus.h"
 #include "clock.h"
+#include "cmetrics.h"
 #include "item.h"
 #include "log.h"
 #include "opsapi.h"
@@ -55,6 +56,7 @@ typedef struct central {
 	counters ctr;
 	ops_run_stats run; /* read by the ops API thread */
 	runq *jobs;        /* work the ops thread hands to the run loop */
+	cmetrics *cm;      /* the registry /metrics serves */
 } central;
 
 /* A repair, from the ops thread to the run loop (on the poster's stack). */
@@ -82,17 +84,27 @@ static int post_repair(void *ctx, const verify_target *t, size_t n, verify_repor
 	return rc ? rc : j.rc;
 }
 
-/* The broker's high watermark of each partition as the consumer last
- * saw it (no request to the broker), for the lag in /v1/stats. */
-static void note_watermarks(central *c)
+/* The broker's high watermark of each partition, for the lag in
+ * /v1/stats and /metrics: on every tick as the consumer last saw it (no
+ * request to the broker; each fetch answer refreshes it); with ask, once
+ * at start-up before anything is consumed, asked of the broker, so the
+ * backlog central starts with is always measured (consumer_lag_max). */
+static void note_watermarks(central *c, bool ask)
 {
 	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
 		int64_t lo = -1, hi = -1;
-		if (rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo, &hi) ==
-			RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    hi >= 0)
+		rd_kafka_resp_err_t e =
+		    ask ? rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
+							   &hi, 2000)
+			: rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
+							 &hi);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
 			atomic_store_explicit(&c->run.input_high[p], hi, memory_order_relaxed);
+		else if (ask)
+			log_warn("high watermark unknown at start; lag shows after the first tick",
+				 "partition=%d err=\"%s\"", p, rd_kafka_err2str(e));
 	}
+	cmetrics_note_lag(c->cm);
 }
 
 #define RUN_ADD(c, f) atomic_fetch_add_explicit(&(c)->run.f, 1, memory_order_relaxed)
@@ -118,6 +130,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		}
 		return;
 	}
+	cmetrics_snapshot_delivered(c->cm, m->partition, !m->err, rd_kafka_message_latency(m));
 	if (m->err) {
 		RUN_ADD(c, snapshot_errors);
 		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
@@ -287,7 +300,7 @@ static void publish_partition(central *c, uint32_t p)
 		s.source = wire_cstr(c->cfg->id, strlen(c->cfg->id));
 		s.produced_ms = clock_wall_ms();
 		char *buf;
-		size_t len;
+		size_t len, ncounts = s.ncounts;
 		int rc = wire_encode_snapshot(&s, &buf, &len);
 		wire_snapshot_free(&s);
 		if (rc) {
@@ -310,6 +323,7 @@ static void publish_partition(central *c, uint32_t p)
 			rd_kafka_poll(c->producer, 100);
 		}
 		RUN_ADD(c, snapshot_messages);
+		cmetrics_snapshot_queued(c->cm, p, ncounts);
 	}
 }
 
@@ -339,8 +353,8 @@ static int loop(central *c)
 		if (m) {
 			int rc = 0;
 			if (!m->err) {
-				rc = applier_apply(c->ap, (uint32_t)m->partition, m->offset,
-						   m->payload, m->len);
+				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition,
+						    m->offset, m->payload, m->len);
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
 				rc = recover_out_of_range(c, m->partition);
@@ -367,7 +381,7 @@ static int loop(central *c)
 			for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
 				if (heartbeat || applier_dirty(c->ap, p))
 					publish_partition(c, p);
-			note_watermarks(c);
+			note_watermarks(c, false);
 			ticks++;
 			next_tick = now + (uint64_t)c->cfg->snapshot_interval_ms;
 		}
@@ -423,6 +437,11 @@ int central_run(const central_config *cfg)
 		goto out;
 	}
 	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
+	cmetrics_opts mo = {.ctr = &c.ctr, .partitions = (uint32_t)cfg->partitions, .ap = c.ap,
+			    .run = &c.run, .db = c.db, .data_dir = cfg->data_dir,
+			    .hot_k = (size_t)cfg->hot_items};
+	c.cm = cmetrics_new(&mo);
+	cmetrics_feed(c.cm, c.ap);
 	rc = open_kafka(&c, err, sizeof err);
 	if (rc)
 		goto out;
@@ -433,6 +452,7 @@ int central_run(const central_config *cfg)
 	rc = assign_all(&c, err, sizeof err);
 	if (rc)
 		goto out;
+	note_watermarks(&c, true);
 	ops_api_opts oo = {.listen = cfg->ops_listen,
 			   .token = cfg->ops_token,
 			   .db = c.db,
@@ -442,7 +462,8 @@ int central_run(const central_config *cfg)
 			   .run = &c.run,
 			   .repair = post_repair,
 			   .repair_ctx = &c,
-			   .data_dir = cfg->data_dir};
+			   .data_dir = cfg->data_dir,
+			   .metrics = c.cm};
 	c.api = ops_api_start(&oo, err, sizeof err);
 	if (!c.api && cfg->ops_listen[0]) {
 		rc = ERR_IO;
@@ -475,6 +496,7 @@ out:
 		rd_kafka_destroy(c.producer);
 	}
 	applier_free(c.ap);
+	cmetrics_free(c.cm);
 	store_close(c.db);
 	counters_free(&c.ctr);
 	return rc;

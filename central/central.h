@@ -31,6 +31,7 @@ typedef struct central_config {
 	int64_t store_cache_mb;
 	int64_t cache_counts;  /* applier: stored counts kept in memory (entries) */
 	int64_t cache_members; /* applier: stored memberships kept in memory (entries) */
+	int64_t hot_items;     /* keys the hot-items sketch keeps (metrics, /v1/hot) */
 	bool store_sync;
 	char *ops_listen; /* host:port of the ops API, "" = off */
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */

@@ -40,6 +40,7 @@
 #define CLI_HEAD_MAX 16384
 #define CLI_LIST_MAX 1000
 #define CLI_REPAIR_BATCH 1000
+#define CLI_HOT_LIST 10
 
 typedef struct cli {
 	central_config cfg;
@@ -584,6 +585,34 @@ static int export_live(cli *c)
 	return fflush(stdout) ? CLI_UNREACHABLE : CLI_OK;
 }
 
+/* The fastest-moving counts, after the stats. */
+static int hot_live(cli *c)
+{
+	json_t *j = NULL;
+	char path[64];
+	snprintf(path, sizeof path, "/v1/hot?limit=%d", CLI_HOT_LIST);
+	int rc = http_json(c, "GET", path, &j);
+	if (rc)
+		return rc;
+	json_t *items = json_object_get(j, "items");
+	printf("hot items (changes per second over the last %" PRIu64 " s):\n",
+	       jnum(j, "window_ms") / 1000);
+	if (!json_array_size(items))
+		printf("  (none)\n");
+	else
+		printf("%-8s %-40s %10s %10s %8s\n", "counter", "item", "rate", "count", "error");
+	size_t i;
+	json_t *h;
+	json_array_foreach(items, i, h)
+	{
+		printf("%-8s %-40s %10.2f %10" PRIu64 " %8" PRIu64 "\n", jstr(h, "counter"),
+		       jstr(h, "item"), json_number_value(json_object_get(h, "rate")),
+		       jnum(h, "count"), jnum(h, "error"));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
 static int stats_live(cli *c)
 {
 	json_t *j = NULL;
@@ -615,7 +644,7 @@ static int stats_live(cli *c)
 		       jnum(p, "partition"), jnum(p, "seq"));
 	}
 	json_decref(j);
-	return CLI_OK;
+	return hot_live(c);
 }
 
 /* ---- arguments ----------------------------------------------------------- */

@@ -156,6 +156,13 @@ void ktab_resize(ktab *t, ktab_ent *e, size_t vlen)
 
 /* ---- the two-generation cache ------------------------------------------- */
 
+/* One more: the owner is the only writer, so no locked add is needed. */
+static inline void count_one(_Atomic uint64_t *x)
+{
+	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 void kcache_init(kcache *c, size_t cap)
 {
 	memset(c, 0, sizeof *c);
@@ -204,7 +211,7 @@ bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, 
 		size_t *vlen)
 {
 	if (!c->cap) {
-		c->misses++;
+		count_one(&c->misses);
 		return false;
 	}
 	ktab_ent *e = ktab_find(&c->gen[c->hot], key, klen, h);
@@ -214,12 +221,12 @@ bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, 
 		cold = true;
 	}
 	if (!e || e->vlen > cap) {
-		c->misses++;
+		count_one(&c->misses);
 		return false;
 	}
 	memcpy(out, e->val, e->vlen);
 	*vlen = e->vlen;
-	c->hits++;
+	count_one(&c->hits);
 	if (cold) {
 		/* Copy it up from out: emptying cold may free what e points to. */
 		ktab_kill(e);

@@ -13,11 +13,13 @@
  * generations swap. Values are copied in and out, up to KCACHE_VALUE_MAX
  * bytes each. A cap of 0 turns the cache off: every get misses.
  *
- * Not thread-safe: one owner thread each.
+ * Not thread-safe: one owner thread each (its hit and miss counts may
+ * be read from any thread).
  */
 #ifndef CENTRAL_KTAB_H
 #define CENTRAL_KTAB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,7 +83,10 @@ typedef struct kcache {
 	ktab gen[2];
 	int hot;    /* index of the hot generation */
 	size_t cap; /* entries in both generations together; 0 = off */
-	uint64_t hits, misses, evicted;
+	/* Written by the owner only; atomics so that another thread may
+	 * read them (metrics). */
+	_Atomic uint64_t hits, misses;
+	uint64_t evicted;
 } kcache;
 
 void kcache_init(kcache *c, size_t cap);

@@ -25,6 +25,8 @@ struct ops_api {
 	ops_repair_fn repair;
 	void *repair_ctx;
 	char *data_dir; /* NULL: store size not reported */
+	struct cmetrics *metrics;
+	bool own_metrics; /* made by ops_api_start, freed with the API */
 	char *token;
 	int port;
 	int stop_fds[2]; /* a byte on [1] stops the loop, however early */
@@ -50,6 +52,12 @@ void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 /* GET /v1/stats */
 void ops_route_stats(ops_api *api, struct evhttp_request *req);
 
+/* GET /metrics (opsmetrics.c) */
+void ops_route_metrics(ops_api *api, struct evhttp_request *req);
+/* GET /v1/hot[?limit=N] (opsmetrics.c) */
+void ops_route_hot(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+
+extern const char *const ops_hot_params[];
 extern const char *const ops_verify_params[];
 extern const char *const ops_export_params[];
 

@@ -9,6 +9,7 @@
  */
 #include "opsapi.h"
 #include "opsadmin.h"
+#include "cmetrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -698,85 +699,6 @@ static void route_digest(ops_api *api, struct evhttp_request *req)
 	reply_read(req, sn, out, rc);
 }
 
-/* ---- /metrics ------------------------------------------------------------ */
-
-static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
-		   uint64_t v)
-{
-	evbuffer_add_printf(out,
-			    "# HELP likes_central_%s %s\n# TYPE likes_central_%s %s\n"
-			    "likes_central_%s %" PRIu64 "\n",
-			    name, help, name, type, name, v);
-}
-
-static void route_metrics(ops_api *api, struct evhttp_request *req)
-{
-	struct evbuffer *out = evbuffer_new();
-	if (!out) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	if (api->ap) {
-		applier_stats st;
-		applier_get_stats(api->ap, &st);
-		metric(out, "batches_applied_total", "counter",
-		       "Batches applied in order, held ones included.", st.batches_applied);
-		metric(out, "batches_duplicate_total", "counter",
-		       "Batches skipped because their sequence was already applied.",
-		       st.batches_duplicate);
-		metric(out, "batches_held_total", "counter",
-		       "Batches stored to wait for a gap to fill.", st.batches_held);
-		metric(out, "batches_bad_total", "counter",
-		       "Messages skipped as undecodable or with a bad header.", st.batches_bad);
-		metric(out, "batches_deadlettered_total", "counter",
-		       "Messages refused in whole or in part and quarantined (dead-letter topic).",
-		       st.batches_deadlettered);
-		metric(out, "deadletter_failed_total", "counter",
-		       "Quarantined messages that did not reach the dead-letter topic.",
-		       st.deadletter_failed);
-		metric(out, "ops_applied_total", "counter",
-		       "Valid ops merged or summed (an op that loses LWW included).",
-		       st.ops_applied);
-		metric(out, "ops_invalid_total", "counter",
-		       "Ops skipped as invalid while the rest of their batch applied.",
-		       st.ops_invalid);
-		metric(out, "store_writes_total", "counter",
-		       "Atomic store writes of applied input.", st.store_writes);
-	}
-	if (api->run) {
-		const ops_run_stats *rs = api->run;
-		metric(out, "snapshot_messages_total", "counter",
-		       "Snapshot messages handed to Kafka.", atomic_load(&rs->snapshot_messages));
-		metric(out, "snapshot_errors_total", "counter",
-		       "Snapshot messages not queued or not delivered (their counts go again).",
-		       atomic_load(&rs->snapshot_errors));
-		metric(out, "input_offset_resets_total", "counter",
-		       "Input offsets found out of range (the broker dropped unread batches).",
-		       atomic_load(&rs->offset_resets));
-	}
-	if (api->ap) {
-		evbuffer_add_printf(out, "# HELP likes_central_input_next_offset Next batch-topic "
-					 "offset per partition (0 before any).\n"
-					 "# TYPE likes_central_input_next_offset gauge\n");
-		for (uint32_t p = 0; p < api->partitions; p++) {
-			int64_t off = applier_input_offset(api->ap, p);
-			evbuffer_add_printf(
-			    out, "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n",
-			    p, off < 0 ? 0 : off);
-		}
-		evbuffer_add_printf(out,
-				    "# HELP likes_central_held_batches Batches waiting for a gap "
-				    "to fill, per partition.\n"
-				    "# TYPE likes_central_held_batches gauge\n");
-		for (uint32_t p = 0; p < api->partitions; p++)
-			evbuffer_add_printf(
-			    out, "likes_central_held_batches{partition=\"%u\"} %" PRIu64 "\n", p,
-			    applier_held_batches(api->ap, p));
-	}
-	ops_reply_buf(req, 200, "text/plain; version=0.0.4", out);
-	evbuffer_free(out);
-}
-
 /* ---- dispatch ------------------------------------------------------------ */
 
 static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
@@ -787,7 +709,7 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	if (strcmp(path, "/healthz") == 0) {
 		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
 	} else if (strcmp(path, "/metrics") == 0) {
-		route_metrics(api, req);
+		ops_route_metrics(api, req);
 	} else if (strcmp(path, "/v1/counts") == 0) {
 		if (parse_query(req, uri, &kv, counts_params))
 			route_counts(api, req, &kv);
@@ -809,6 +731,10 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	} else if (strcmp(path, "/v1/export") == 0) {
 		if (parse_query(req, uri, &kv, ops_export_params))
 			ops_route_export(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/hot") == 0) {
+		if (parse_query(req, uri, &kv, ops_hot_params))
+			ops_route_hot(api, req, &kv);
 		evhttp_clear_headers(&kv);
 	} else if (strcmp(path, "/v1/stats") == 0) {
 		if (parse_query(req, uri, &kv, none))
@@ -885,6 +811,8 @@ static void api_free(ops_api *api)
 		evhttp_free(api->http);
 	if (api->base)
 		event_base_free(api->base);
+	if (api->own_metrics)
+		cmetrics_free(api->metrics);
 	free(api->token);
 	free(api->data_dir);
 	free(api);
@@ -930,6 +858,13 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->repair_ctx = o->repair_ctx;
 	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
 	api->token = xstrdup(o->token ? o->token : "");
+	api->metrics = o->metrics;
+	if (!api->metrics) {
+		cmetrics_opts mo = {.ctr = o->ctr, .partitions = o->partitions, .ap = o->ap,
+				    .run = o->run, .db = o->db, .data_dir = api->data_dir};
+		api->metrics = cmetrics_new(&mo);
+		api->own_metrics = true;
+	}
 	api->stop_fds[0] = api->stop_fds[1] = -1;
 	api->base = event_base_new();
 	api->http = api->base ? evhttp_new(api->base) : NULL;

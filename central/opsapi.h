@@ -14,6 +14,7 @@
  *   GET /v1/digest                                     hash of the whole state
  *   GET /v1/export[?format=csv|json][&counter=C]       every count, streamed
  *   GET /v1/stats                                      per-partition offsets, lag
+ *   GET /v1/hot[?limit=N]                              fastest-moving counts
  *   GET /v1/admin/verify[?limit=N]                     recount (verify.h), read-only
  *   POST /v1/admin/repair[?limit=N]                    recount and repair
  *
@@ -70,6 +71,10 @@ typedef struct ops_api_opts {
 	ops_repair_fn repair;     /* NULL: POST /v1/admin/repair answers 503 */
 	void *repair_ctx;
 	const char *data_dir;     /* the store's dir, for its size; may be NULL */
+	/* central's metrics (cmetrics.h), served on /metrics and /v1/hot;
+	 * NULL: the API makes its own from ap, run, db and data_dir, with
+	 * nothing fed to it (no histograms move, no hot items). */
+	struct cmetrics *metrics;
 } ops_api_opts;
 
 typedef struct ops_api ops_api;

@@ -403,3 +403,31 @@ void store_fail_writes(store *db, unsigned n)
 {
 	atomic_store(&db->fail_writes, n);
 }
+
+int store_property(store *s, const char *name, char *out, size_t cap)
+{
+	char *v = leveldb_property_value(s->ldb, name);
+	if (!v) {
+		if (cap)
+			out[0] = 0;
+		return ERR_NOTFOUND;
+	}
+	if (cap)
+		snprintf(out, cap, "%s", v);
+	leveldb_free(v);
+	return 0;
+}
+
+int store_approximate_size(store *s, uint64_t *bytes)
+{
+	/* Every key sorts below 8 bytes of 0xff: the first byte of each is a
+	 * printable tag. */
+	static const char limit[8] = {'\xff', '\xff', '\xff', '\xff',
+				      '\xff', '\xff', '\xff', '\xff'};
+	const char *starts[1] = {""}, *limits[1] = {limit};
+	size_t start_lens[1] = {0}, limit_lens[1] = {sizeof limit};
+	uint64_t size = 0;
+	leveldb_approximate_sizes(s->ldb, 1, starts, start_lens, limits, limit_lens, &size);
+	*bytes = size;
+	return 0;
+}

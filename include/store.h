@@ -91,6 +91,16 @@ store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen
 int store_meta_ensure(store *db, const char *name, const char *value, char *err,
 		      size_t errlen) WARN_UNUSED;
 
+/* LevelDB's own figures, for metrics. store_property copies the value
+ * of property name ("leveldb.num-files-at-level0", "leveldb.stats",
+ * "leveldb.approximate-memory-usage", ...) into out (cap bytes, cut to
+ * fit, NUL-terminated): 0, or ERR_NOTFOUND for a property LevelDB does
+ * not know. store_approximate_size: the bytes on disk the whole key
+ * range takes, as LevelDB estimates them (data still in the memtable is
+ * not counted). Any thread. */
+int store_property(store *s, const char *name, char *out, size_t cap) WARN_UNUSED;
+int store_approximate_size(store *s, uint64_t *bytes) WARN_UNUSED;
+
 /* Big-endian fixed-width helpers for keys and values that sort right. */
 static inline void store_put_u64(unsigned char *p, uint64_t v)
 {

@@ -1,0 +1,503 @@
+/* cmetrics.c - central's metrics registry, instruments and hot items
+ * (cmetrics.h).
+ *
+ * Owns the registry, the hot-items sketch and the per-partition atomics
+ * the hooks read (lag high-water mark, last snapshot delivery). The
+ * applier's instruments run on the run loop: an op that moved a count
+ * costs a compare with the previous op's key and, when it differs, one
+ * topk_add (a mutex nobody else holds for long); runs of ops on the same
+ * count are summed first. Hooks and the hot list run on any thread and
+ * only read atomics, LevelDB and the sketch (its own mutex).
+ */
+#include "cmetrics.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+#include "xmem.h"
+
+/* The reasons op_invalid gives (apply.c), then a catch-all. */
+static const char *const invalid_reasons[] = {
+    "unknown_counter", "bad_item",           "bad_user", "set_n_not_1",
+    "remove_on_sum",   "sum_n_out_of_range", "other"};
+#define NREASONS (sizeof invalid_reasons / sizeof invalid_reasons[0])
+
+#define STORE_LEVELS 7
+
+struct cmetrics {
+	metrics *reg;
+	cmetrics_opts o;
+	applier_obs obs;
+	/* series fed directly */
+	metric *apply_seconds, *store_write_seconds, *snap_publish_seconds;
+	metric *snap_counts, *snap_delivered;
+	metric *ops_by_counter[COUNTERS_MAX][2]; /* [counter][0 add, 1 remove] */
+	metric *invalid_by_reason[NREASONS];
+	/* per partition, read by hooks */
+	_Atomic int64_t *lag_max;     /* -1 until a lag was seen */
+	_Atomic uint64_t *snap_ok_ms; /* mono ms of the last delivered snapshot, 0 none */
+	/* hot items */
+	topk *hot;
+	uint64_t window_ms;
+	size_t hot_k;
+	uint64_t now_ms; /* of the message being applied, 0 outside one */
+	char pend[TOPK_KEY_MAX];
+	size_t pend_len;
+	uint64_t pend_n;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- instruments --------------------------------------------------------- */
+
+static void hot_flush(cmetrics *cm)
+{
+	if (!cm->pend_n)
+		return;
+	topk_add(cm->hot, cm->pend, cm->pend_len, cm->pend_n,
+	         cm->now_ms ? cm->now_ms : clock_mono_ms());
+	cm->pend_n = 0;
+}
+
+static void on_op(void *ctx, const counter_def *def, const wire_op *op, uint64_t moved)
+{
+	cmetrics *cm = ctx;
+	size_t ci = (size_t)(def - cm->o.ctr->defs);
+	if (ci < COUNTERS_MAX)
+		metric_add(cm->ops_by_counter[ci][op->kind == WIRE_REMOVE], 1);
+	if (!moved)
+		return;
+	/* The key "counter item": both validated, so the space is unique. */
+	char key[TOPK_KEY_MAX];
+	size_t cn = op->counter.n, in = op->item.n;
+	if (cn + 1 + in > sizeof key)
+		in = sizeof key - 1 - cn; /* cannot happen with the name limits */
+	memcpy(key, op->counter.p, cn);
+	key[cn] = ' ';
+	memcpy(key + cn + 1, op->item.p, in);
+	size_t kn = cn + 1 + in;
+	if (cm->pend_n && kn == cm->pend_len && memcmp(key, cm->pend, kn) == 0) {
+		cm->pend_n += moved;
+		return;
+	}
+	hot_flush(cm);
+	memcpy(cm->pend, key, kn);
+	cm->pend_len = kn;
+	cm->pend_n = moved;
+}
+
+static void on_invalid(void *ctx, const char *why)
+{
+	cmetrics *cm = ctx;
+	size_t i = 0;
+	while (i + 1 < NREASONS && (!why || strcmp(why, invalid_reasons[i]) != 0))
+		i++;
+	metric_add(cm->invalid_by_reason[i], 1);
+}
+
+static void on_store_write(void *ctx, uint64_t ns)
+{
+	cmetrics *cm = ctx;
+	metric_observe(cm->store_write_seconds, (double)ns / 1e9);
+}
+
+void cmetrics_feed(cmetrics *cm, applier *ap)
+{
+	applier_set_obs(ap, &cm->obs);
+}
+
+int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const void *msg,
+                   size_t len)
+{
+	double t0 = mono_s();
+	cm->now_ms = clock_mono_ms();
+	int rc = applier_apply(ap, p, offset, msg, len);
+	hot_flush(cm);
+	cm->now_ms = 0;
+	metric_observe(cm->apply_seconds, mono_s() - t0);
+	return rc;
+}
+
+void cmetrics_snapshot_queued(cmetrics *cm, uint32_t p, size_t ncounts)
+{
+	(void)p;
+	metric_add(cm->snap_counts, ncounts);
+}
+
+void cmetrics_snapshot_delivered(cmetrics *cm, int32_t p, bool ok, int64_t latency_us)
+{
+	if (!ok)
+		return; /* counted in snapshot_errors_total by the run loop */
+	metric_add(cm->snap_delivered, 1);
+	if (latency_us >= 0)
+		metric_observe(cm->snap_publish_seconds, (double)latency_us / 1e6);
+	if (p >= 0 && (uint32_t)p < cm->o.partitions)
+		atomic_store_explicit(&cm->snap_ok_ms[p], clock_mono_ms(), memory_order_relaxed);
+}
+
+/* Partition p's lag: the high watermark less the next offset, or -1
+ * when the watermark is unknown. */
+static int64_t lag_of(const cmetrics *cm, uint32_t p)
+{
+	if (!cm->o.run || !cm->o.run->input_high || !cm->o.ap)
+		return -1;
+	int64_t high = atomic_load_explicit(&cm->o.run->input_high[p], memory_order_relaxed);
+	if (high < 0)
+		return -1;
+	int64_t next = applier_input_offset(cm->o.ap, p);
+	int64_t lag = high - (next < 0 ? 0 : next);
+	return lag < 0 ? 0 : lag; /* a watermark older than the offset */
+}
+
+void cmetrics_note_lag(cmetrics *cm)
+{
+	for (uint32_t p = 0; p < cm->o.partitions; p++) {
+		int64_t lag = lag_of(cm, p);
+		if (lag > atomic_load_explicit(&cm->lag_max[p], memory_order_relaxed))
+			atomic_store_explicit(&cm->lag_max[p], lag, memory_order_relaxed);
+	}
+}
+
+/* ---- render hooks -------------------------------------------------------- */
+
+typedef struct legacy {
+	const char *name, *help;
+	size_t off; /* in applier_stats */
+} legacy;
+
+#define LEGACY(f, n, h)                                                                            \
+	{                                                                                          \
+		n, h, offsetof(applier_stats, f)                                                   \
+	}
+static const legacy applier_families[] = {
+    LEGACY(batches_applied, "batches_applied_total",
+           "Batches applied in order, held ones included."),
+    LEGACY(batches_duplicate, "batches_duplicate_total",
+           "Batches skipped because their sequence was already applied."),
+    LEGACY(batches_held, "batches_held_total", "Batches stored to wait for a gap to fill."),
+    LEGACY(batches_bad, "batches_bad_total",
+           "Messages skipped as undecodable or with a bad header."),
+    LEGACY(batches_deadlettered, "batches_deadlettered_total",
+           "Messages refused in whole or in part and quarantined (dead-letter topic)."),
+    LEGACY(deadletter_failed, "deadletter_failed_total",
+           "Quarantined messages that did not reach the dead-letter topic."),
+    LEGACY(ops_applied, "ops_applied_total",
+           "Valid ops merged or summed (an op that loses LWW included)."),
+    LEGACY(ops_invalid, "ops_invalid_total",
+           "Ops skipped as invalid while the rest of their batch applied."),
+    LEGACY(store_writes, "store_writes_total",
+           "Atomic store writes of applied input (one per consumed message)."),
+};
+
+static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,
+                           uint64_t v)
+{
+	metrics_family(reg, out, name, METRIC_COUNTER, help);
+	metrics_sample(reg, out, name, NULL, (double)v);
+}
+
+/* The applier's and the run loop's counters, under the names /metrics
+ * always had, and the applier's caches. */
+static void hook_counters(void *ctx, sbuf *out)
+{
+	cmetrics *cm = ctx;
+	if (cm->o.ap) {
+		applier_stats st;
+		applier_get_stats(cm->o.ap, &st);
+		for (size_t i = 0; i < sizeof applier_families / sizeof applier_families[0]; i++) {
+			const legacy *l = &applier_families[i];
+			uint64_t v;
+			memcpy(&v, (const char *)&st + l->off, sizeof v);
+			counter_family(cm->reg, out, l->name, l->help, v);
+		}
+		metrics_family(cm->reg, out, "cache_hits_total", METRIC_COUNTER,
+		               "Applier cache lookups answered from memory: cache=counts (counts "
+		               "and their region/day buckets) or members (memberships).");
+		metrics_sample(cm->reg, out, "cache_hits_total", "cache=\"counts\"",
+		               (double)st.count_cache_hits);
+		metrics_sample(cm->reg, out, "cache_hits_total", "cache=\"members\"",
+		               (double)st.member_cache_hits);
+		metrics_family(cm->reg, out, "cache_misses_total", METRIC_COUNTER,
+		               "Applier cache lookups that went to LevelDB, by cache.");
+		metrics_sample(cm->reg, out, "cache_misses_total", "cache=\"counts\"",
+		               (double)st.count_cache_misses);
+		metrics_sample(cm->reg, out, "cache_misses_total", "cache=\"members\"",
+		               (double)st.member_cache_misses);
+	}
+	if (cm->o.run) {
+		const ops_run_stats *rs = cm->o.run;
+		counter_family(cm->reg, out, "snapshot_messages_total",
+		               "Snapshot messages handed to Kafka.",
+		               atomic_load(&rs->snapshot_messages));
+		counter_family(cm->reg, out, "snapshot_errors_total",
+		               "Snapshot messages not queued or not delivered (their counts go "
+		               "again).",
+		               atomic_load(&rs->snapshot_errors));
+		counter_family(cm->reg, out, "input_offset_resets_total",
+		               "Input offsets found out of range (the broker dropped unread "
+		               "batches).",
+		               atomic_load(&rs->offset_resets));
+	}
+}
+
+static void partition_label(char *buf, size_t cap, uint32_t p)
+{
+	snprintf(buf, cap, "partition=\"%u\"", p);
+}
+
+/* Per partition: offsets, held batches, lag and its maximum, snapshot age. */
+static void hook_partitions(void *ctx, sbuf *out)
+{
+	cmetrics *cm = ctx;
+	const metrics *reg = cm->reg;
+	char lb[32];
+	if (cm->o.ap) {
+		metrics_family(reg, out, "input_next_offset", METRIC_GAUGE,
+		               "Next batch-topic offset per partition (0 before any).");
+		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			int64_t off = applier_input_offset(cm->o.ap, p);
+			partition_label(lb, sizeof lb, p);
+			metrics_sample(reg, out, "input_next_offset", lb,
+			               (double)(off < 0 ? 0 : off));
+		}
+		metrics_family(reg, out, "held_batches", METRIC_GAUGE,
+		               "Batches waiting for a gap to fill, per partition.");
+		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			partition_label(lb, sizeof lb, p);
+			metrics_sample(reg, out, "held_batches", lb,
+			               (double)applier_held_batches(cm->o.ap, p));
+		}
+	}
+	if (cm->o.ap && cm->o.run && cm->o.run->input_high) {
+		metrics_family(reg, out, "input_high_watermark", METRIC_GAUGE,
+		               "The broker's high watermark of each batch-topic partition as "
+		               "central last saw it (absent until known).");
+		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			int64_t high =
+			    atomic_load_explicit(&cm->o.run->input_high[p], memory_order_relaxed);
+			partition_label(lb, sizeof lb, p);
+			if (high >= 0)
+				metrics_sample(reg, out, "input_high_watermark", lb, (double)high);
+		}
+		metrics_family(reg, out, "consumer_lag", METRIC_GAUGE,
+		               "Batch-topic messages not yet applied per partition: high watermark "
+		               "less the next offset (absent until the watermark is known).");
+		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			int64_t lag = lag_of(cm, p);
+			partition_label(lb, sizeof lb, p);
+			if (lag >= 0)
+				metrics_sample(reg, out, "consumer_lag", lb, (double)lag);
+		}
+		metrics_family(reg, out, "consumer_lag_max", METRIC_GAUGE,
+		               "Largest consumer_lag seen per partition since start: at start-up "
+		               "(watermarks asked of the broker before consuming) and at every "
+		               "snapshot tick.");
+		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			int64_t m = atomic_load_explicit(&cm->lag_max[p], memory_order_relaxed);
+			partition_label(lb, sizeof lb, p);
+			if (m >= 0)
+				metrics_sample(reg, out, "consumer_lag_max", lb, (double)m);
+		}
+	}
+	metrics_family(reg, out, "snapshot_age_seconds", METRIC_GAUGE,
+	               "Seconds since the last snapshot of each partition was delivered "
+	               "(absent before the first).");
+	uint64_t now = clock_mono_ms();
+	for (uint32_t p = 0; p < cm->o.partitions; p++) {
+		uint64_t t = atomic_load_explicit(&cm->snap_ok_ms[p], memory_order_relaxed);
+		partition_label(lb, sizeof lb, p);
+		if (t)
+			metrics_sample(reg, out, "snapshot_age_seconds", lb,
+			               (double)(now > t ? now - t : 0) / 1000.0);
+	}
+}
+
+/* LevelDB's figures. */
+static void hook_store(void *ctx, sbuf *out)
+{
+	cmetrics *cm = ctx;
+	const metrics *reg = cm->reg;
+	if (cm->o.data_dir) {
+		metrics_family(reg, out, "store_disk_bytes", METRIC_GAUGE,
+		               "Bytes in the store's files on disk.");
+		metrics_sample(reg, out, "store_disk_bytes", NULL,
+		               (double)ops_store_bytes(cm->o.data_dir));
+	}
+	if (!cm->o.db)
+		return;
+	uint64_t bytes;
+	if (store_approximate_size(cm->o.db, &bytes) == 0) {
+		metrics_family(reg, out, "store_approximate_bytes", METRIC_GAUGE,
+		               "LevelDB's estimate of the bytes the whole key range takes in its "
+		               "tables (the memtable not included).");
+		metrics_sample(reg, out, "store_approximate_bytes", NULL, (double)bytes);
+	}
+	char v[64];
+	if (store_property(cm->o.db, "leveldb.approximate-memory-usage", v, sizeof v) == 0) {
+		metrics_family(reg, out, "store_memory_bytes", METRIC_GAUGE,
+		               "LevelDB's memory in use (memtables and block cache).");
+		metrics_sample(reg, out, "store_memory_bytes", NULL, strtod(v, NULL));
+	}
+	metrics_family(reg, out, "store_level_files", METRIC_GAUGE,
+	               "LevelDB table files per level; many at level 0 means compaction is "
+	               "behind and writes will be slowed.");
+	for (int l = 0; l < STORE_LEVELS; l++) {
+		char name[48], lb[16];
+		snprintf(name, sizeof name, "leveldb.num-files-at-level%d", l);
+		snprintf(lb, sizeof lb, "level=\"%d\"", l);
+		if (store_property(cm->o.db, name, v, sizeof v) == 0)
+			metrics_sample(reg, out, "store_level_files", lb, strtod(v, NULL));
+	}
+}
+
+/* The top CMETRICS_HOT_ON_METRICS hot items. */
+static void hook_hot(void *ctx, sbuf *out)
+{
+	cmetrics *cm = ctx;
+	cmetrics_hot_item top[CMETRICS_HOT_ON_METRICS];
+	size_t n = cmetrics_hot(cm, top, CMETRICS_HOT_ON_METRICS);
+	metrics_family(cm->reg, out, "hot_item_rate", METRIC_GAUGE,
+	               "Count changes per second over the last window of the fastest-moving "
+	               "counts (top 10 of the hot-items sketch; GET /v1/hot lists more).");
+	for (size_t i = 0; i < n; i++) {
+		char lb[COUNTER_MAX + TOPK_KEY_MAX + 32];
+		snprintf(lb, sizeof lb, "counter=\"%.*s\",item=\"%.*s\"", COUNTER_MAX,
+		         top[i].counter, TOPK_KEY_MAX, top[i].item);
+		metrics_sample(cm->reg, out, "hot_item_rate", lb, top[i].rate);
+	}
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void register_series(cmetrics *cm)
+{
+	metrics *reg = cm->reg;
+	cm->apply_seconds = metrics_histogram(
+	    reg, "apply_seconds",
+	    "Time to apply one batch-topic message, from its poll to its store write done; "
+	    "its _count rate is the messages applied per second.",
+	    NULL, metrics_latency_bounds, metrics_latency_nbounds);
+	cm->store_write_seconds = metrics_histogram(
+	    reg, "store_write_seconds", "Time of one atomic LevelDB write of applied input.", NULL,
+	    metrics_latency_bounds, metrics_latency_nbounds);
+	for (size_t i = 0; i < cm->o.ctr->n && i < COUNTERS_MAX; i++) {
+		const counter_def *d = &cm->o.ctr->defs[i];
+		bool set = d->kind == COUNTER_SET;
+		for (int k = 0; k < (set ? 2 : 1); k++) {
+			char lb[COUNTER_MAX + 64];
+			snprintf(lb, sizeof lb, "counter=\"%s\",kind=\"%s\",op=\"%s\"", d->name,
+			         set ? "set" : "sum", k ? "remove" : "add");
+			cm->ops_by_counter[i][k] = metrics_counter(
+			    reg, "ops_applied_by_counter_total",
+			    "Valid ops applied, by counter, its kind (set or sum) and the op (add "
+			    "or remove).",
+			    lb);
+		}
+		if (!set) /* a remove on a sum counter is invalid: never applied */
+			cm->ops_by_counter[i][1] = cm->ops_by_counter[i][0];
+	}
+	for (size_t i = 0; i < NREASONS; i++) {
+		char lb[64];
+		snprintf(lb, sizeof lb, "reason=\"%s\"", invalid_reasons[i]);
+		cm->invalid_by_reason[i] = metrics_counter(
+		    reg, "ops_invalid_by_reason_total",
+		    "Ops skipped as invalid, by reason (they sum to ops_invalid_total).", lb);
+	}
+	cm->snap_counts =
+	    metrics_counter(reg, "snapshot_counts_total",
+	                    "Counts carried by the snapshot messages handed to Kafka.", NULL);
+	cm->snap_delivered = metrics_counter(
+	    reg, "snapshot_delivered_total",
+	    "Snapshot messages the broker acknowledged (delivery report without error).", NULL);
+	cm->snap_publish_seconds = metrics_histogram(
+	    reg, "snapshot_publish_seconds",
+	    "Time from handing a snapshot message to Kafka to its delivery report.", NULL,
+	    metrics_latency_bounds, metrics_latency_nbounds);
+}
+
+cmetrics *cmetrics_new(const cmetrics_opts *o)
+{
+	cmetrics *cm = xcalloc(1, sizeof *cm);
+	cm->o = *o;
+	cm->reg = metrics_new("likes_central_");
+	cm->hot_k = o->hot_k ? o->hot_k : CMETRICS_HOT_DEFAULT;
+	cm->window_ms = o->hot_window_ms ? o->hot_window_ms : CMETRICS_HOT_WINDOW_MS;
+	cm->hot = topk_new(cm->hot_k, cm->window_ms);
+	size_t np = o->partitions ? o->partitions : 1;
+	cm->lag_max = xcalloc(np, sizeof *cm->lag_max);
+	cm->snap_ok_ms = xcalloc(np, sizeof *cm->snap_ok_ms);
+	for (size_t p = 0; p < np; p++) {
+		atomic_init(&cm->lag_max[p], -1);
+		atomic_init(&cm->snap_ok_ms[p], 0);
+	}
+	cm->obs = (applier_obs){
+	    .ctx = cm, .op = on_op, .invalid = on_invalid, .store_write = on_store_write};
+	register_series(cm);
+	metrics_add_hook(cm->reg, hook_counters, cm);
+	metrics_add_hook(cm->reg, hook_partitions, cm);
+	metrics_add_hook(cm->reg, hook_store, cm);
+	metrics_add_hook(cm->reg, hook_hot, cm);
+	return cm;
+}
+
+void cmetrics_free(cmetrics *cm)
+{
+	if (!cm)
+		return;
+	metrics_free(cm->reg);
+	topk_free(cm->hot);
+	free((void *)cm->lag_max);
+	free((void *)cm->snap_ok_ms);
+	free(cm);
+}
+
+void cmetrics_render(cmetrics *cm, sbuf *out)
+{
+	metrics_render(cm->reg, out, false);
+}
+
+size_t cmetrics_hot(cmetrics *cm, cmetrics_hot_item *out, size_t max)
+{
+	if (!max)
+		return 0;
+	topk_entry *e = xcalloc(max, sizeof *e);
+	size_t n = topk_list(cm->hot, clock_mono_ms(), e, max), kept = 0;
+	double secs = (double)cm->window_ms / 1000.0;
+	for (size_t i = 0; i < n; i++) {
+		const char *sp = strchr(e[i].key, ' ');
+		size_t cn = sp ? (size_t)(sp - e[i].key) : 0;
+		if (!sp || cn > COUNTER_MAX)
+			continue; /* not a key on_op made */
+		cmetrics_hot_item *h = &out[kept++];
+		memcpy(h->counter, e[i].key, cn);
+		h->counter[cn] = 0;
+		snprintf(h->item, sizeof h->item, "%s", sp + 1);
+		h->rate = e[i].rate / secs;
+		h->count = e[i].count;
+		h->error = e[i].error;
+	}
+	free(e);
+	return kept;
+}
+
+size_t cmetrics_hot_k(const cmetrics *cm)
+{
+	return cm->hot_k;
+}
+
+uint64_t cmetrics_hot_window_ms(const cmetrics *cm)
+{
+	return cm->window_ms;
+}
