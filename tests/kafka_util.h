@@ -118,15 +118,16 @@ KAFKA_UTIL rd_kafka_message_t *kafka_next_message(rd_kafka_t *rk, uint64_t timeo
 	return NULL;
 }
 
-/* Closes and destroys both clients (either may be NULL) and clears them. */
+/* Closes and destroys both clients and clears them. Either pointer, or
+ * the client it points at, may be NULL. */
 KAFKA_UTIL void kafka_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons)
 {
-	if (*cons) {
+	if (cons && *cons) {
 		rd_kafka_consumer_close(*cons);
 		rd_kafka_destroy(*cons);
 		*cons = NULL;
 	}
-	if (*prod) {
+	if (prod && *prod) {
 		rd_kafka_destroy(*prod);
 		*prod = NULL;
 	}
