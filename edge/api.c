@@ -114,6 +114,9 @@ static void need_init(need *n, bool on, bool rerun)
 	n->ticket = NULL;
 	n->fail_body = NULL;
 	n->fail_len = 0;
+	n->route = TM_ROUTE_OTHER;
+	n->t0_ns = 0;
+	n->deferred = false;
 }
 
 /* --- what the edge knows, and what it asks central ------------------------ */
@@ -285,6 +288,7 @@ bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
 	if (!a->guard || n->rerun ||
 	    guard_user_write(a->guard, user, count, clock_mono_ms(), &retry_s))
 		return true;
+	telemetry_refused(a->tm, TM_REFUSED_RATE, count);
 	too_many(resp, "rate_limited", "too many writes by this user: see Retry-After", retry_s);
 	return false;
 }
@@ -709,6 +713,8 @@ typedef struct waiting {
 	bool tls, h1;
 	http_header *headers;
 	size_t nheaders;
+	tm_route route; /* the metrics of the first pass */
+	uint64_t t0_ns;
 } waiting;
 
 typedef struct member_ask {
@@ -724,10 +730,12 @@ static char *dup_n(const char *s, size_t n)
 	return p;
 }
 
-static waiting *waiting_new(api *a, const http_request *req)
+static waiting *waiting_new(api *a, const http_request *req, const need *n)
 {
 	waiting *w = xcalloc(1, sizeof *w);
 	w->a = a;
+	w->route = n->route;
+	w->t0_ns = n->t0_ns;
 	w->method = xstrdup(req->method);
 	w->path = xstrdup(req->path);
 	w->body = req->body ? dup_n(req->body, req->body_len) : NULL;
@@ -774,6 +782,8 @@ static void waiting_done(waiting *w)
 				    .h1 = w->h1};
 		need n;
 		need_init(&n, false, true);
+		n.route = w->route;
+		n.t0_ns = w->t0_ns;
 		parked *p = api_park_get(w->a);
 		n.ticket = p ? &p->ticket : NULL;
 		dispatch(w->a, &req, &resp, &n);
@@ -785,6 +795,7 @@ static void waiting_done(waiting *w)
 		}
 		api_park_put(w->a, p);
 		free(n.fail_body);
+		telemetry_request(w->a->tm, w->route, resp.status, w->t0_ns);
 	}
 	http_finish(w->d, &resp);
 	waiting_free(w);
@@ -837,6 +848,8 @@ static void on_breakdown(void *arg, int rc, int status, const char *body, size_t
 		api_error(&resp, 503, "central_unavailable",
 			  "breakdowns come from central, which cannot be reached");
 	}
+	if (w->d && http_deferred_alive(w->d))
+		telemetry_request(w->a->tm, w->route, resp.status, w->t0_ns);
 	http_finish(w->d, &resp);
 	waiting_free(w);
 }
@@ -854,7 +867,7 @@ static void ask(waiting *w, const char *path, central_done cb, void *arg)
 /* Defers the answer and asks central for everything n lists. */
 static void defer(api *a, const http_request *req, const need *n)
 {
-	waiting *w = waiting_new(a, req);
+	waiting *w = waiting_new(a, req, n);
 	w->outstanding = 1; /* held until every request is out */
 	if (n->nitems) {
 		sbuf p;
@@ -915,8 +928,9 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 			api_error(resp, 503, "central_unavailable",
 				  "breakdowns come from central, which this edge cannot reach");
 		} else {
-			waiting *w = waiting_new(a, req);
+			waiting *w = waiting_new(a, req, n);
 			w->passthrough = true;
+			n->deferred = true;
 			a->st.readthrough_asked++;
 			if (central_client_get(a->cc, path, on_breakdown, w))
 				on_breakdown(w, ERR_AGAIN, 0, NULL, 0);
@@ -947,28 +961,65 @@ static bool from_loopback(const http_request *req)
 	return ip && ((memcmp(ip, v4, 12) == 0 && ip[12] == 127) || memcmp(ip, v6, 16) == 0);
 }
 
-/* Prometheus text: the refusals by reason. Served to loopback clients
- * only, for the agent on the same host; the rest of the world gets 404. */
+/* Prometheus text of the edge's registry (telemetry.h). Served to
+ * loopback clients only, for the agent on the same host; the rest of the
+ * world gets 404. */
 static void answer_metrics(api *a, http_response *resp)
 {
 	sbuf b;
 	sbuf_init(&b);
-	sbuf_addf(&b, "# HELP likes_edge_refused_total Requests, streams and connections "
-		      "refused, by reason.\n# TYPE likes_edge_refused_total counter\n");
-	for (int r = 0; r < GUARD_NREASONS; r++)
-		sbuf_addf(&b, "likes_edge_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-			  guard_reason_name((guard_reason)r), guard_refusals(a->guard, (guard_reason)r));
-	sbuf_addf(&b, "# HELP likes_edge_guard_evictions_total Rate-limit entries pushed out "
-		      "while live (the tables are too small).\n"
-		      "# TYPE likes_edge_guard_evictions_total counter\n"
-		      "likes_edge_guard_evictions_total %" PRIu64 "\n",
-		  a->guard ? guard_evictions(a->guard) : 0);
-	if (a->metrics)
-		a->metrics(a->metrics_ctx, &b);
+	metrics_render(a->tm->reg, &b, false);
 	size_t len;
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);
 	resp->content_type = "text/plain; version=0.0.4";
+}
+
+#define HOT_LIMIT_DEFAULT 10
+#define HOT_LIMIT_MAX 1000
+
+/* GET /v1/hot[?limit=N]: the hot items, fastest first (loopback only). */
+static void answer_hot(api *a, const http_request *req, http_response *resp)
+{
+	struct evkeyvalq q;
+	long limit = HOT_LIMIT_DEFAULT;
+	int bad = api_query(req->path, &q);
+	const char *ls = bad ? NULL : evhttp_find_header(&q, "limit");
+	if (ls) {
+		char *end;
+		limit = strtol(ls, &end, 10);
+		bad = *ls < '0' || *ls > '9' || *end || limit < 1 || limit > HOT_LIMIT_MAX;
+	}
+	evhttp_clear_headers(&q);
+	if (bad) {
+		api_error(resp, 400, "bad_query", "limit is a number from 1 to 1000");
+		return;
+	}
+	topk_entry *e = xcalloc((size_t)limit, sizeof *e);
+	size_t n = telemetry_hot(a->tm, e, (size_t)limit);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b, "{\"window_s\":%d,\"items\":[", TM_HOT_WINDOW_MS / 1000);
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		char *sp = strchr(e[i].key, ' ');
+		if (!sp)
+			continue;
+		*sp = 0;
+		/* Counter and item names are validated: nothing to escape. */
+		sbuf_addf(&b,
+			  "%s{\"item\":\"%s\",\"counter\":\"%s\",\"rate\":%.3f,\"count\":%" PRIu64
+			  ",\"error\":%" PRIu64 "}",
+			  first ? "" : ",", sp + 1, e[i].key, telemetry_hot_per_s(e[i].rate),
+			  e[i].count, e[i].error);
+		first = false;
+	}
+	sbuf_adds(&b, "]}");
+	free(e);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+	api_header(resp, "cache-control", "no-store");
 }
 
 static void dispatch(api *a, const http_request *req, http_response *resp, need *n)
@@ -988,9 +1039,14 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 		size_t len;
 		char *body = sbuf_take(&b, &len);
 		api_respond(resp, ok ? 200 : 503, body, len);
-	} else if (path_is(path, "/metrics") && from_loopback(req)) {
+	} else if (path_is(path, "/metrics") && a->tm && from_loopback(req)) {
 		if (get)
 			answer_metrics(a, resp);
+		else
+			method_not_allowed(resp, "GET");
+	} else if (path_is(path, "/v1/hot") && a->tm && from_loopback(req)) {
+		if (get)
+			answer_hot(a, req, resp);
 		else
 			method_not_allowed(resp, "GET");
 	} else if (path_is(path, "/v1/counts")) {
@@ -1010,12 +1066,43 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 	}
 }
 
+/* The route a request is counted under; cheap, as every request asks. */
+static tm_route route_of(const http_request *req)
+{
+	const char *path = req->path;
+	if (strncmp(path, "/v1/items/", 10) == 0) {
+		size_t len = strcspn(path, "?");
+		if (len > 13 && memcmp(path + len - 3, "/me", 3) == 0)
+			return TM_ROUTE_ME;
+		if (strcmp(req->method, "GET") != 0)
+			return TM_ROUTE_WRITE;
+		return path[len] == '?' ? TM_ROUTE_COUNT_BREAKDOWN : TM_ROUTE_COUNT;
+	}
+	if (path_is(path, "/v1/counts"))
+		return TM_ROUTE_COUNTS;
+	if (path_is(path, "/v1/ops"))
+		return TM_ROUTE_OPS;
+	if (path_is(path, "/healthz"))
+		return TM_ROUTE_HEALTHZ;
+	if (path_is(path, "/readyz"))
+		return TM_ROUTE_READYZ;
+	if (path_is(path, "/metrics"))
+		return TM_ROUTE_METRICS;
+	if (path_is(path, "/v1/hot"))
+		return TM_ROUTE_HOT;
+	return TM_ROUTE_OTHER;
+}
+
 void api_handle(void *ctx, const http_request *req, http_response *resp)
 {
 	api *a = ctx;
 	a->st.requests++;
 	need n;
 	need_init(&n, a->cc != NULL, false);
+	if (a->tm) {
+		n.t0_ns = telemetry_now_ns();
+		n.route = route_of(req);
+	}
 	parked *p = api_park_get(a);
 	n.ticket = p ? &p->ticket : NULL;
 	if (charge_address(a, &n, req, resp))
@@ -1025,6 +1112,8 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	} else if (api_park_staged(p)) {
 		api_park(a, p, &n, http_defer(req), resp);
 		p = NULL;
+	} else if (!n.deferred) {
+		telemetry_request(a->tm, n.route, resp->status, n.t0_ns);
 	}
 	api_park_put(a, p);
 	free(n.fail_body);

@@ -7,6 +7,7 @@
  *   GET    /v1/counts?items=..[&counters=..]    counts of up to max_items
  *   POST   /v1/ops                              up to max_ops writes
  *   GET    /healthz
+ *   GET    /metrics, /v1/hot?limit=N             loopback clients only
  * docs/api.md is the reference for bodies, headers and error codes.
  *
  * api_handle is an http_handler on the loop thread that owns the
@@ -36,6 +37,7 @@
 #include "ledger.h"
 #include "sbuf.h"
 #include "smap.h"
+#include "telemetry.h"
 
 typedef struct api_config {
 	unsigned max_items;          /* items in one GET /v1/counts */
@@ -69,10 +71,10 @@ typedef struct api {
 	const char *edge_id;
 	api_config cfg;
 	guard *guard; /* shared by the workers; NULL: no limits */
-	/* Appends the daemon's own Prometheus lines to /metrics; called on
-	 * the worker's thread. NULL: none. */
-	void (*metrics)(void *ctx, sbuf *out);
-	void *metrics_ctx;
+	/* The edge's metrics, shared by the workers: /metrics renders it,
+	 * /v1/hot lists its hot items, every answer is counted in it. NULL:
+	 * none (/metrics and /v1/hot answer 404). */
+	telemetry *tm;
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;

@@ -66,6 +66,8 @@ void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp)
 	http_response_move(&p->resp, resp);
 	p->fail_body = n->fail_body;
 	p->fail_len = n->fail_len;
+	p->route = n->route;
+	p->t0_ns = n->t0_ns;
 	n->fail_body = NULL;
 	p->next = NULL;
 	*a->parked_tail = p;
@@ -108,10 +110,12 @@ static void finish_parked(api *a)
 		parked *p = list;
 		list = p->next;
 		if (p->ticket.state == LEDGER_DURABLE) {
+			telemetry_request(a->tm, p->route, p->resp.status, p->t0_ns);
 			http_finish(p->d, &p->resp);
 		} else {
 			http_response resp;
 			answer_failed(p, &resp);
+			telemetry_request(a->tm, p->route, resp.status, p->t0_ns);
 			http_finish(p->d, &resp);
 		}
 		api_park_put(a, p);

@@ -42,6 +42,9 @@ typedef struct need {
 	char *fail_body;       /* POST /v1/ops: the answer should the group's
 	                          write fail (malloc'ed), or NULL */
 	size_t fail_len;
+	tm_route route;     /* for the metrics: the request's route */
+	uint64_t t0_ns;     /* and when it reached the api */
+	bool deferred;      /* the route deferred the answer itself */
 } need;
 
 /* Answers. */
@@ -93,6 +96,8 @@ struct parked {
 	http_response resp;
 	char *fail_body; /* see need */
 	size_t fail_len;
+	tm_route route;  /* see need */
+	uint64_t t0_ns;
 	parked *next;
 };
 /* Sets up the commit event when a->base and a->group_commit; 0 or ERR_IO. */

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "partition.h"
 #include "smap.h"
+#include "telemetry.h"
 #include "xmem.h"
 
 #define CENTRAL_IDLE_MS 30000
@@ -84,6 +85,7 @@ typedef struct flight {
 	int ev_error; /* the reason evhttp gave, or -1 */
 	bool probe;   /* the request that decides a half-open circuit */
 	bool ready;   /* result parked below */
+	uint64_t sent_ns; /* when the request went out; 0: it never did */
 	int rc, status;
 	char *body;
 	size_t len;
@@ -107,6 +109,7 @@ struct central_client {
 	unsigned fails; /* consecutive, while closed */
 	uint64_t open_until;
 	bool probe_inflight;
+	telemetry *tm;
 	central_client_stats st;
 };
 
@@ -211,6 +214,7 @@ central_client *central_client_new(struct event_base *base, const central_client
 	c->timeout_ms = timeout;
 	c->max_inflight = inflight;
 	c->fail_open_ms = open_ms;
+	c->tm = o->tm;
 	c->notes_tail = &c->notes;
 	smap_init(&c->by_path);
 	c->kick = event_new(base, -1, 0, on_kick, c);
@@ -349,6 +353,9 @@ static void finish(central_client *c, flight *f, int rc, int status, const char 
 		out = OUTCOME_FAIL;
 	else
 		out = OUTCOME_NEUTRAL;
+	if (f->sent_ns)
+		telemetry_readthrough(c->tm, (double)(telemetry_now_ns() - f->sent_ns) / 1e9,
+		                      rc == 0 && status < 500);
 	if (rc != 0 || status >= 500) {
 		c->st.failures++;
 		if (rc == ERR_TIMEOUT)
@@ -505,6 +512,7 @@ static int start(central_client *c, flight *f)
 	f->cn = least_loaded(c);
 	f->cn->load++;
 	f->req = req;
+	f->sent_ns = telemetry_now_ns();
 	c->st.requests++;
 	/* On failure evhttp has freed the request (http.h says so); a
 	 * callback it ran already cleared f->req. */

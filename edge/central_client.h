@@ -39,6 +39,7 @@ typedef struct central_client_opts {
 	unsigned timeout_ms;   /* whole request, from the get; 0: 300 */
 	unsigned max_inflight; /* distinct requests in flight; 0: 256 */
 	unsigned fail_open_ms; /* how long the circuit stays open; 0: 1000 */
+	struct telemetry *tm;  /* each request's outcome and latency; NULL: none */
 } central_client_opts;
 
 typedef struct central_client_stats {

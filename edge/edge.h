@@ -64,6 +64,7 @@ typedef struct edge_config {
 	int64_t workers;
 	int64_t partitions;
 	int64_t clock_skew_ms; /* drills only: run this edge's clock ahead/behind */
+	int64_t hot_items;     /* keys the hot-items sketch keeps; 0 = off */
 	char *batch_topic;
 	char *snapshot_topic;
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "partition.h"
 #include "smap.h"
+#include "telemetry.h"
 #include "xmem.h"
 
 /* --- keys and encodings --------------------------------------------------- */
@@ -203,7 +204,7 @@ static void pend_free(open_batch *ob)
 	ob->bytes = 0;
 }
 
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms)
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 {
 	part *pt = &l->parts[p];
 	open_batch *ob = &pt->open;
@@ -256,6 +257,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms)
 	l->st.pending_ops -= ob->len;
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
+	telemetry_sealed(l->o.tm, (tm_seal)why, b.nops);
 	pend_free(ob);
 	free(buf);
 	ledger_pump_part(l, p);
@@ -447,9 +449,13 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		open_batch *ob = &l->parts[p].open;
 		if (!ob->len)
 			continue;
-		if (force || wall_ms >= ob->first_ms + l->o.seal_age_ms ||
-		    wall_ms + 60000 < ob->first_ms /* wall clock stepped back */) {
-			int r = ledger_seal(l, p, wall_ms);
+		tm_seal why = force ? TM_SEAL_DRAIN
+			      : wall_ms >= ob->first_ms + l->o.seal_age_ms ? TM_SEAL_AGE
+			      : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
+				  ? TM_SEAL_CLOCK
+				  : TM_NSEALS;
+		if (why != TM_NSEALS) {
+			int r = ledger_seal(l, p, wall_ms, why);
 			if (r && !rc)
 				rc = r;
 		}
@@ -515,4 +521,14 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 	pthread_mutex_lock(&l->mu);
 	*out = l->st;
 	pthread_mutex_unlock(&l->mu);
+}
+
+size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
+{
+	size_t n = l->o.partitions < max ? l->o.partitions : max;
+	pthread_mutex_lock(&l->mu);
+	for (size_t p = 0; p < n; p++)
+		out[p] = (ledger_part_info){l->parts[p].snap_ms, l->parts[p].snap_offset};
+	pthread_mutex_unlock(&l->mu);
+	return n;
 }

@@ -62,6 +62,7 @@ typedef struct ledger_opts {
 	                               skips the store read; 0 = none */
 	ledger_send_fn send;
 	void *send_ctx;
+	struct telemetry *tm; /* seals, refusals, hot items; NULL: none */
 } ledger_opts;
 
 /* A count as this edge shows it. */
@@ -130,7 +131,15 @@ typedef struct ledger_stats {
 	uint64_t commits_failed;   /* of which failed: every op refused */
 	uint64_t member_reads;     /* membership lookups in the store */
 	uint64_t member_reads_skipped; /* the filter said: never recorded */
+	uint64_t cache_hits;       /* snapshot counts found in memory */
+	uint64_t cache_misses;     /* ... read from the store instead */
 } ledger_stats;
+
+/* What the snapshots applied for one partition said last. */
+typedef struct ledger_part_info {
+	uint64_t as_of;   /* central's clock (ms) when it made the last one; 0: none yet */
+	uint64_t version; /* the partition's input offset it reflects */
+} ledger_part_info;
 
 /* Group commit. A write staged with a ticket (ledger_stage_ops) is not
  * written at once: every write staged before the next ledger_commit goes
@@ -231,5 +240,7 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
 /* True while pending bytes are under budget. */
 bool ledger_accepting(ledger *l);
 void ledger_get_stats(ledger *l, ledger_stats *out);
+/* Fills out[0..max) with partitions 0.. ; returns how many. */
+size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max);
 
 #endif

@@ -130,8 +130,9 @@ size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
 /* A pending op with its three strings in one allocation (at counter). */
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
 		       size_t il, size_t ul);
-/* Seals partition p's open batch: one store write. */
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms);
+/* Seals partition p's open batch (why: a tm_seal, for the metrics):
+ * one store write. */
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
 /* Sets up and frees the open group (ledger_write.c). */
 void ledger_group_init(ledger *l);
 void ledger_group_free(ledger *l);

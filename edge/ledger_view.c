@@ -196,12 +196,15 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
 	uint64_t val;
 	if (v) {
 		val = v->u;
+		l->st.cache_hits++;
 	} else if ((v = smap_get_h(&l->cache_cold, key, kn, h))) {
+		l->st.cache_hits++;
 		/* Read before the promotion: making room in hot may drop cold,
 		 * v's map, whole. */
 		val = v->u;
 		cache_set(l, key, kn, val);
 	} else {
+		l->st.cache_misses++;
 		char skey[KEY_MAX + 1];
 		skey[0] = 'C';
 		memcpy(skey + 1, key, kn);

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "counter.h"
 #include "log.h"
+#include "telemetry.h"
 #include "xmem.h"
 
 /* --- the group's indexes ---------------------------------------------------- */
@@ -304,11 +305,14 @@ static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
 	ob->bytes += go->bytes;
 	l->st.pending_bytes += go->bytes;
 	l->st.pending_ops++;
-	if (op->counts)
+	size_t cl = strlen(op->counter), il = strlen(op->item);
+	if (op->counts) {
 		l->st.ops_accepted++;
-	else
+		telemetry_accepted(l->o.tm, op->counter, cl, op->item, il, op->n);
+	} else {
 		l->st.ops_duplicate++;
-	ledger_overlay_add(l, op->counter, strlen(op->counter), op->item, strlen(op->item),
+	}
+	ledger_overlay_add(l, op->counter, cl, op->item, il,
 			   ledger_op_delta(op->kind, op->n, op->counts));
 }
 
@@ -321,6 +325,7 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	l->st.commits++;
 	if (rc) {
 		l->st.commits_failed++;
+		telemetry_refused(l->o.tm, TM_REFUSED_STORE, g->n);
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {
@@ -335,7 +340,7 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 		uint32_t p = g->ops[i].p;
 		if (l->parts[p].open.len < l->o.seal_ops)
 			continue;
-		int src = ledger_seal(l, p, wall_ms);
+		int src = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
 		if (src)
 			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"", p,
 				  err_str(src));
@@ -407,12 +412,17 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
 	if (idem) {
 		rc = replay_lookup(l, idem, wall_ms, replay);
+		if (rc == ERR_CONFLICT)
+			telemetry_refused(l->o.tm, TM_REFUSED_CONFLICT, n);
+		else if (rc && rc != ERR_NOTFOUND)
+			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
 		if (rc != ERR_NOTFOUND)
 			goto out; /* replayed (0), a conflict, or the store failed */
 		rc = 0;
 	}
 	if (l->st.pending_bytes >= l->o.budget_bytes) {
 		l->st.ops_refused_budget += n;
+		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		rc = ERR_FULL;
 		goto out;
 	}
@@ -420,6 +430,8 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
 	if (rc) {
+		if (rc == ERR_IO)
+			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
 		l->clock = saved;
 		goto out;
 	}

@@ -139,6 +139,8 @@ const cfg_opt edge_options[] = {
 	    "snapshot topic"),
 	OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
 	    "refused snapshots are copied here with their reason; empty = log only"),
+	OPT("metrics", "hot_items", CFG_INT, hot_items, "100", 0, 10000,
+	    "items the hot-items sketch tracks (/v1/hot, hot_item_rate); 0 = off"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
@@ -174,9 +176,7 @@ typedef struct edge {
 	struct event *tick, *sigterm, *sigint;
 	struct event *sighup; /* reloads the TLS certificate */
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
-	pthread_mutex_t pub_mu; /* guards pub_up */
-	uplink_stats pub_up;    /* the uplink's counters as of the last tick,
-	                           for /metrics on the workers' threads */
+	telemetry *tm;          /* /metrics: one registry for every module */
 	uint64_t next_pump, next_stats, next_sweep;
 } edge;
 
@@ -222,49 +222,12 @@ static void log_stats(edge *e)
 		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }
 
-/* /metrics: the ledger's and the uplink's counters (api.h's hook). */
-static void write_metrics(void *ctx, sbuf *b)
-{
-	edge *e = ctx;
-	uplink_stats us;
-	ledger_stats ls;
-	pthread_mutex_lock(&e->pub_mu);
-	us = e->pub_up;
-	pthread_mutex_unlock(&e->pub_mu);
-	ledger_get_stats(e->lg, &ls);
-	const struct {
-		const char *name, *type, *help;
-		uint64_t v;
-	} m[] = {
-	    {"ops_accepted_total", "counter", "Writes recorded.", ls.ops_accepted},
-	    {"ops_duplicate_total", "counter", "Writes that changed nothing.", ls.ops_duplicate},
-	    {"ops_refused_budget_total", "counter", "Writes refused: pending budget spent.",
-	     ls.ops_refused_budget},
-	    {"pending_ops", "gauge", "Ops in open batches.", ls.pending_ops},
-	    {"pending_bytes", "gauge", "Bytes of batches central has not applied.",
-	     ls.pending_bytes},
-	    {"snapshots_applied_total", "counter", "Snapshots taken in.", ls.snapshots_applied},
-	    {"snapshots_bad_total", "counter", "Snapshots refused whole.", us.snapshots_bad},
-	    {"snapshots_deadlettered_total", "counter",
-	     "Snapshots refused in whole or in part and copied to the dead-letter topic.",
-	     us.snapshots_deadlettered},
-	    {"deadletter_failed_total", "counter", "Dead letters that could not be produced.",
-	     us.deadletter_failed},
-	};
-	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-		sbuf_addf(b, "# HELP likes_edge_%s %s\n# TYPE likes_edge_%s %s\nlikes_edge_%s %" PRIu64 "\n",
-			  m[i].name, m[i].help, m[i].name, m[i].type, m[i].name, m[i].v);
-}
-
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	edge *e = arg;
 	uplink_poll(e->up, 1000);
-	pthread_mutex_lock(&e->pub_mu);
-	uplink_get_stats(e->up, &e->pub_up);
-	pthread_mutex_unlock(&e->pub_mu);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
 	if (rc && log_every(&e->seal_errors, 1000, &skipped))
@@ -342,6 +305,7 @@ static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size
 			.address = cfg->central_ops,
 			.token = cfg->central_token,
 			.timeout_ms = (unsigned)cfg->central_timeout_ms,
+			.tm = e->tm,
 		};
 		w->cc = central_client_new(w->base, &co, err, errlen);
 		if (!w->cc)
@@ -555,7 +519,8 @@ static int start(edge *e, char *err, size_t errlen)
 	    store_meta_ensure(e->db, "edge_id", cfg->id, err, errlen))
 		return ERR_CONFIG;
 
-	e->up = uplink_new(cfg, err, errlen);
+	e->tm = telemetry_new((size_t)cfg->hot_items);
+	e->up = uplink_new(cfg, e->tm, err, errlen);
 	if (!e->up)
 		return ERR_KAFKA;
 	ledger_opts lo = {
@@ -573,6 +538,7 @@ static int start(edge *e, char *err, size_t errlen)
 		.member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 		.send = uplink_send,
 		.send_ctx = e->up,
+		.tm = e->tm,
 	};
 	e->lg = ledger_open(e->db, &lo, err, errlen);
 	if (!e->lg)
@@ -593,8 +559,8 @@ static int start(edge *e, char *err, size_t errlen)
 	};
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
-	e->tmpl.metrics = write_metrics;
-	e->tmpl.metrics_ctx = e;
+	telemetry_attach(e->tm, e->guard, e->lg, e->db, e->up);
+	e->tmpl.tm = e->tm;
 	e->tmpl.lg = e->lg;
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
@@ -684,6 +650,7 @@ static void stop(edge *e)
 	counters_free(&e->tmpl.counters);
 	bearer_keys_free(e->keys);
 	guard_free(e->guard);
+	telemetry_free(e->tm);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 
@@ -696,7 +663,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static edge e = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
+	static edge e;
 	char err[512] = "";
 	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
 		cfg_write_markdown(edge_options, edge_noptions, stdout);

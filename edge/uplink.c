@@ -35,6 +35,7 @@ struct uplink {
 	rd_kafka_topic_t *dlq; /* NULL: dead letters are only logged */
 	rd_kafka_t *consumer;
 	ledger *lg;
+	telemetry *tm; /* may be NULL */
 	uplink_stats st;
 	uint64_t retry_at; /* mono ms to read snapshots again from the store's
 			      offsets after one failed to apply; 0 = reading */
@@ -48,6 +49,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (tag == 0) {
 		if (m->err) {
 			u->st.deadletter_failed++;
+			if (u->tm)
+				metric_add(u->tm->deadletter_failed, 1);
 			log_error("dead letter not delivered; the snapshot is only in the log",
 				  "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
 				  rd_kafka_err2str(m->err));
@@ -56,21 +59,29 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
 	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
+	int64_t us = rd_kafka_message_latency(m); /* since the produce call */
+	if (u->tm && us >= 0)
+		metric_observe(u->tm->produce_latency, (double)us / 1e6);
 	if (m->err) {
 		u->st.produce_errors++;
+		if (u->tm)
+			metric_add(u->tm->produce_errors, 1);
 		log_warn("batch delivery failed; it will be sent again",
 			 "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq, rd_kafka_err2str(m->err));
 		ledger_delivered(u->lg, p, seq, -1);
 		return;
 	}
 	u->st.produced++;
+	if (u->tm)
+		metric_add(u->tm->produced, 1);
 	ledger_delivered(u->lg, p, seq, m->offset);
 }
 
-uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen)
+uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen)
 {
 	uplink *u = xcalloc(1, sizeof *u);
 	u->cfg = cfg;
+	u->tm = tm;
 	rd_kafka_conf_t *conf =
 	    bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
@@ -177,6 +188,8 @@ static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reas
 {
 	const edge_config *cfg = u->cfg;
 	u->st.snapshots_deadlettered++;
+	if (u->tm)
+		metric_add(u->tm->snapshots_dlq, 1);
 	if (!u->dlq) {
 		log_warn("snapshot refused; no dead-letter topic, so only this line records it",
 			 "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
@@ -204,6 +217,8 @@ static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reas
 		}
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
 			u->st.deadletter_failed++;
+			if (u->tm)
+				metric_add(u->tm->deadletter_failed, 1);
 			log_error("snapshot refused and not dead-lettered; only this line records it",
 				  "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
 				  "err=\"%s\"",
@@ -266,6 +281,8 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 static void refuse(uplink *u, const rd_kafka_message_t *m, const char *reason)
 {
 	u->st.snapshots_bad++;
+	if (u->tm)
+		metric_add(u->tm->snapshots_bad, 1);
 	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"",
 		  m->partition, m->offset, reason);
 	dead_letter(u, m, reason);
@@ -345,6 +362,8 @@ void uplink_poll(uplink *u, int max)
 				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
 					 m->partition, rd_kafka_message_errstr(m));
 		} else {
+			if (u->tm)
+				metric_add(u->tm->snapshot_msgs, 1);
 			failed = !take_snapshot(u, m);
 		}
 		rd_kafka_message_destroy(m);
@@ -361,6 +380,12 @@ void uplink_flush(uplink *u, int timeout_ms)
 void uplink_get_stats(const uplink *u, uplink_stats *out)
 {
 	*out = u->st;
+}
+
+uint64_t uplink_outq_len(uplink *u)
+{
+	int n = u->producer ? rd_kafka_outq_len(u->producer) : 0;
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 void uplink_free(uplink *u)

@@ -20,6 +20,7 @@
 
 #include "edge.h"
 #include "ledger.h"
+#include "telemetry.h"
 
 typedef struct uplink uplink;
 
@@ -45,7 +46,9 @@ typedef struct uplink_stats {
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
 			  uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
-uplink *uplink_new(const edge_config *cfg, char *err, size_t errlen);
+/* tm (may be NULL) gets the produce latency, delivery errors and
+ * snapshot messages. */
+uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen);
 /* Starts reading snapshots into lg (after the ledger exists). */
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. */
@@ -58,6 +61,8 @@ void uplink_poll(uplink *u, int max);
 /* Waits up to timeout_ms for queued batches to reach Kafka. */
 void uplink_flush(uplink *u, int timeout_ms);
 void uplink_get_stats(const uplink *u, uplink_stats *out);
+/* Messages in the producer's queue not yet acknowledged (any thread). */
+uint64_t uplink_outq_len(uplink *u);
 void uplink_free(uplink *u);
 
 #endif

@@ -85,6 +85,7 @@ int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *
 store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
 				 const void *from, size_t flen);
 
+
 /* Records name=value in the store's metadata on first use; later opens
  * must agree. 0, ERR_CONFIG (with both values in err) or ERR_IO. Used
  * for facts fixed per deployment, such as the partition count. */

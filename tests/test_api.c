@@ -11,6 +11,7 @@
 
 #include "testdir.h"
 #include "ledger_sink.h"
+#include "prom_check.h"
 #include "../edge/api.h"
 #include "../edge/ledger.h"
 #include "log.h"
@@ -23,6 +24,7 @@ static struct {
 	store *db;
 	ledger *l;
 	api a;
+	telemetry *tm;
 	http_response r;
 	uint8_t ip[GUARD_IP_LEN]; /* the client's address */
 } T;
@@ -37,10 +39,14 @@ static void setup(void)
 			 .seal_age_ms = 1000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
 			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
 			 .max_ahead_ms = 60000, .send = ledger_sink_discard};
+	T.tm = telemetry_new(16);
+	o.tm = T.tm;
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.lg = T.l;
+	T.a.tm = T.tm;
+	telemetry_attach(T.tm, NULL, T.l, T.db, NULL);
 	T.a.ic.dev_header = true;
 	T.a.edge_id = "e1";
 	cr_assert_eq(item_parse_names("post,reel", T.a.types, item_type_valid), 0);
@@ -62,6 +68,7 @@ static void teardown(void)
 	item_free_names(T.a.types);
 	counters_free(&T.a.counters);
 	ledger_free(T.l);
+	telemetry_free(T.tm);
 	store_close(T.db);
 	testdir_remove(T.dir);
 }
@@ -413,6 +420,7 @@ static void limits(unsigned per_min, unsigned per_s, unsigned burst)
 	guard_config gc = {.user_writes_per_min = per_min, .addr_per_s = per_s,
 			   .addr_burst = burst, .users = 512, .addrs = 512};
 	T.a.guard = guard_new(&gc);
+	T.tm->guard = T.a.guard; /* what /metrics reads the refusals from */
 }
 
 Test(api, a_user_over_the_write_limit_gets_429_with_retry_after)
@@ -527,4 +535,132 @@ Test(api, a_user_cannot_change_another_users_membership)
 	cr_assert(strstr(body(), "\"member\":true"), "%s", body());
 	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
 	cr_assert(strstr(body(), "\"count\":1,"), "%s", body());
+}
+
+/* The value of a series in a fresh /metrics answer (-1: not there). */
+static double metric_now(const char *series)
+{
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	return prom_value(body(), series);
+}
+
+Test(api, metrics_parse_and_keep_their_names)
+{
+	known("likes", "post:1", 3);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	char why[256];
+	int bad = prom_check(body(), why, sizeof why);
+	cr_assert_eq(bad, 0, "line %d: %s\n%s", bad, why, body());
+	const char *names[] = {"likes_edge_refused_total{reason=\"user_rate\"}",
+			       "likes_edge_guard_evictions_total",
+			       "likes_edge_ops_accepted_total",
+			       "likes_edge_ops_duplicate_total",
+			       "likes_edge_ops_refused_budget_total",
+			       "likes_edge_pending_ops",
+			       "likes_edge_pending_bytes",
+			       "likes_edge_pending_batches",
+			       "likes_edge_snapshots_applied_total",
+			       "likes_edge_snapshots_bad_total",
+			       "likes_edge_snapshots_deadlettered_total",
+			       "likes_edge_deadletter_failed_total",
+			       "likes_edge_snapshot_age_seconds{partition=\"1\"}",
+			       "likes_edge_leveldb_size_bytes",
+			       "likes_edge_leveldb_files{level=\"0\"}"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		cr_assert_geq(prom_value(body(), names[i]), 0, "%s missing:\n%s", names[i], body());
+	cr_assert_eq(prom_value(body(), "likes_edge_pending_ops"), 1);
+	cr_assert_eq(prom_value(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
+		     partition_of("post:1", 6, 4) == 1 ? 7 : -1);
+}
+
+Test(api, requests_are_counted_by_route_and_status_with_their_latency)
+{
+	const char *ok = "likes_edge_requests_total{route=\"count\",status=\"200\"}";
+	const char *unknown = "likes_edge_requests_total{route=\"count\",status=\"503\"}";
+	const char *hist = "likes_edge_request_duration_seconds_count{route=\"count\"}";
+	const char *inf = "likes_edge_request_duration_seconds_bucket{route=\"count\",le=\"+Inf\"}";
+	cr_assert_eq(metric_now(ok), -1, "a series that never moved is left out");
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 503);
+	known("likes", "post:1", 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/nowhere", NULL, NULL, NULL, NULL), 404);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
+	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, NULL, NULL), 200);
+	cr_assert_eq(metric_now(ok), 3);
+	cr_assert_eq(prom_value(body(), unknown), 1);
+	cr_assert_eq(prom_value(body(), hist), 4);
+	cr_assert_eq(prom_value(body(), inf), 4);
+	cr_assert_gt(prom_value(body(), "likes_edge_request_duration_seconds_sum{route=\"count\"}"),
+		     0);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"other\",status=\"404\"}"),
+		     1);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
+		     1);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"401\"}"),
+		     1);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"counts\",status=\"200\"}"),
+		     1);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"metrics\",status=\"200\"}"),
+		     1, "the scrape before this one");
+	cr_assert_eq(prom_value(body(), "likes_edge_ops_accepted_total"), 1);
+}
+
+Test(api, writes_move_the_op_counters_and_refusals_by_reason)
+{
+	limits(2, 0, 0);
+	known("likes", "post:1", 0);
+	double before = metric_now("likes_edge_ops_accepted_total");
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 429);
+	cr_assert_eq(metric_now("likes_edge_ops_accepted_total"), before + 1);
+	cr_assert_eq(prom_value(body(), "likes_edge_ops_duplicate_total"), 1);
+	cr_assert_eq(prom_value(body(), "likes_edge_ops_refused_total{reason=\"rate\"}"), 1);
+	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"429\"}"),
+		     1);
+	/* A full disk: the write is refused for the store. */
+	store_fail_writes(T.db, 1);
+	cr_assert_eq(req("POST", "/v1/items/post/2/likes", "u2", NULL, NULL, NULL), 503);
+	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"store\"}"), 1);
+	cr_assert_eq(prom_value(body(), "likes_edge_store_commits_failed_total"), 1);
+}
+
+Test(api, hot_items_list_the_most_liked_item_first)
+{
+	char user[16];
+	for (int i = 0; i < 40; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		cr_assert_eq(req("POST", "/v1/items/post/7/likes", user, NULL, NULL, NULL), 200);
+		if (i % 4 == 0)
+			cr_assert_eq(req("POST", "/v1/items/reel/3/likes", user, NULL, NULL, NULL), 200);
+		if (i % 10 == 0)
+			cr_assert_eq(req("POST", "/v1/items/post/1/views", user, "{\"n\":2}", NULL,
+					 NULL),
+				     200);
+	}
+	/* Repeats are not movement. */
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(req("POST", "/v1/items/post/9/likes", "u1", NULL, NULL, NULL), 200);
+	cr_assert_eq(req("GET", "/v1/hot?limit=3", NULL, NULL, NULL, NULL), 200);
+	const char *want = "{\"window_s\":60,\"items\":[{\"item\":\"post:7\",\"counter\":"
+			   "\"likes\",\"rate\":0.667,\"count\":40,\"error\":0},"
+			   "{\"item\":\"reel:3\",\"counter\":\"likes\"";
+	cr_assert(strncmp(body(), want, strlen(want)) == 0, "%s", body());
+	cr_assert(strstr(body(), "{\"item\":\"post:1\",\"counter\":\"views\",\"rate\":0.133,"
+				 "\"count\":8,\"error\":0}"),
+		  "a sum counts its n: %s", body());
+	cr_assert_null(strstr(body(), "post:9\",\"counter\":\"likes\",\"rate\":0.8"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/hot?limit=1", NULL, NULL, NULL, NULL), 200);
+	cr_assert_null(strstr(body(), "reel:3"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/hot?limit=0", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/v1/hot?limit=x", NULL, NULL, NULL, NULL), 400);
+	cr_assert_float_eq(
+	    metric_now("likes_edge_hot_item_rate{counter=\"likes\",item=\"post:7\"}"), 40.0 / 60,
+	    1e-6);
+	T.ip[12] = 10;
+	cr_assert_eq(req("GET", "/v1/hot", NULL, NULL, NULL, NULL), 404, "loopback only");
 }

@@ -1,0 +1,401 @@
+/* telemetry.c - the edge's series and render hooks (telemetry.h).
+ *
+ * Owns the registry, the precreated series and the hot-items sketch; the
+ * ledger, store, guard and uplink the hooks read are borrowed. Updates
+ * are the registry's relaxed atomics (any thread); hooks run on the
+ * thread that renders /metrics and take the ledger's lock once each.
+ */
+#include "telemetry.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "guard.h"
+#include "item.h"
+#include "ledger.h"
+#include "partition.h"
+#include "store.h"
+#include "uplink.h"
+#include "xmem.h"
+
+static const char *const route_names[TM_NROUTES] = {
+    "count", "count_breakdown", "me",      "write", "counts", "ops",
+    "healthz", "readyz",        "metrics", "hot",   "other",
+};
+
+/* The statuses counted apart; anything else is "other" (the last). */
+static const int statuses[TM_NSTATUS - 1] = {200, 204, 304, 400, 401, 403, 404, 405, 408,
+                                             409, 413, 422, 429, 431, 500, 502, 503, 504};
+
+static const char *const seal_names[TM_NSEALS] = {"ops", "age", "drain", "clock"};
+static const char *const refusal_names[TM_NREFUSALS] = {"budget", "rate", "store",
+                                                        "idempotency_conflict"};
+
+/* Ops per batch: 1 .. batch.max_ops's ceiling. */
+static const double batch_bounds[] = {1,   2,    5,    10,   25,    50,    100,   250,
+                                      500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+
+static size_t status_index(int status)
+{
+	switch (status) {
+	case 0:
+	case 200: return 0;
+	case 204: return 1;
+	case 304: return 2;
+	case 400: return 3;
+	case 401: return 4;
+	case 403: return 5;
+	case 404: return 6;
+	case 405: return 7;
+	case 408: return 8;
+	case 409: return 9;
+	case 413: return 10;
+	case 422: return 11;
+	case 429: return 12;
+	case 431: return 13;
+	case 500: return 14;
+	case 502: return 15;
+	case 503: return 16;
+	case 504: return 17;
+	default: return TM_NSTATUS - 1;
+	}
+}
+
+telemetry *telemetry_new(size_t hot_k)
+{
+	telemetry *tm = xcalloc(1, sizeof *tm);
+	metrics *m = tm->reg = metrics_new("likes_edge_");
+	char labels[128];
+	for (int r = 0; r < TM_NROUTES; r++) {
+		for (size_t s = 0; s < TM_NSTATUS; s++) {
+			if (s < TM_NSTATUS - 1)
+				snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"",
+				         route_names[r], statuses[s]);
+			else
+				snprintf(labels, sizeof labels, "route=\"%s\",status=\"other\"",
+				         route_names[r]);
+			tm->requests[r][s] = metrics_counter(
+			    m, "requests_total",
+			    "HTTP requests answered by the API, by route and status.", labels);
+		}
+	}
+	for (int r = 0; r < TM_NROUTES; r++) {
+		snprintf(labels, sizeof labels, "route=\"%s\"", route_names[r]);
+		tm->latency[r] = metrics_histogram(
+		    m, "request_duration_seconds",
+		    "Time from a request reaching the API to its answer leaving it, by route "
+		    "(answers that wait for central or for the group commit included).",
+		    labels, metrics_latency_bounds, metrics_latency_nbounds);
+	}
+	for (int i = 0; i < TM_NREFUSALS; i++) {
+		snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_names[i]);
+		tm->refused[i] = metrics_counter(m, "ops_refused_total",
+		                                 "Write ops refused, by reason.", labels);
+	}
+	for (int i = 0; i < TM_NSEALS; i++) {
+		snprintf(labels, sizeof labels, "reason=\"%s\"", seal_names[i]);
+		tm->sealed[i] = metrics_counter(m, "batches_sealed_total",
+		                                "Batches sealed, by what sealed them.", labels);
+	}
+	tm->batch_ops = metrics_histogram(m, "batch_ops", "Ops per sealed batch.", NULL,
+	                                  batch_bounds, sizeof batch_bounds / sizeof *batch_bounds);
+	tm->produce_latency = metrics_histogram(
+	    m, "kafka_produce_duration_seconds",
+	    "Time from producing a batch to its delivery report.", NULL, metrics_latency_bounds,
+	    metrics_latency_nbounds);
+	tm->produced = metrics_counter(m, "kafka_delivered_total",
+	                               "Batch messages Kafka acknowledged.", NULL);
+	tm->produce_errors = metrics_counter(
+	    m, "kafka_produce_errors_total",
+	    "Batch messages whose delivery failed (they are sent again).", NULL);
+	tm->snapshot_msgs = metrics_counter(m, "snapshot_messages_total",
+	                                    "Snapshot messages read from Kafka.", NULL);
+	tm->snapshots_bad = metrics_counter(m, "snapshots_bad_total", "Snapshots refused whole.",
+	                                    NULL);
+	tm->snapshots_dlq = metrics_counter(
+	    m, "snapshots_deadlettered_total",
+	    "Snapshots refused in whole or in part and copied to the dead-letter topic.", NULL);
+	tm->deadletter_failed = metrics_counter(m, "deadletter_failed_total",
+	                                        "Dead letters that could not be produced.", NULL);
+	tm->rt_requests = metrics_counter(m, "readthrough_requests_total",
+	                                  "HTTP requests sent to central's ops API.", NULL);
+	tm->rt_failures = metrics_counter(
+	    m, "readthrough_failures_total",
+	    "Requests to central without a usable answer (errors, timeouts, 5xx).", NULL);
+	tm->rt_latency = metrics_histogram(m, "readthrough_duration_seconds",
+	                                   "Time from sending a request to central to its end.",
+	                                   NULL, metrics_latency_bounds, metrics_latency_nbounds);
+	if (hot_k)
+		tm->hot = topk_new(hot_k, TM_HOT_WINDOW_MS);
+	return tm;
+}
+
+void telemetry_free(telemetry *tm)
+{
+	if (!tm)
+		return;
+	topk_free(tm->hot);
+	metrics_free(tm->reg);
+	free(tm);
+}
+
+void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns)
+{
+	if (!tm || route >= TM_NROUTES)
+		return;
+	metric_add(tm->requests[route][status_index(status)], 1);
+	uint64_t now = telemetry_now_ns();
+	metric_observe(tm->latency[route], now > t0_ns ? (double)(now - t0_ns) / 1e9 : 0);
+}
+
+void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n)
+{
+	if (tm && why < TM_NREFUSALS)
+		metric_add(tm->refused[why], n);
+}
+
+void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops)
+{
+	if (!tm || why >= TM_NSEALS)
+		return;
+	metric_add(tm->sealed[why], 1);
+	metric_observe(tm->batch_ops, nops);
+}
+
+void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item,
+                        size_t il, uint32_t n)
+{
+	if (!tm || !tm->hot || cl > COUNTER_MAX || il > ITEM_MAX)
+		return;
+	char key[COUNTER_MAX + 1 + ITEM_MAX];
+	memcpy(key, counter, cl);
+	key[cl] = ' ';
+	memcpy(key + cl + 1, item, il);
+	topk_add(tm->hot, key, cl + 1 + il, n, clock_mono_ms());
+}
+
+void telemetry_readthrough(telemetry *tm, double seconds, int ok)
+{
+	if (!tm)
+		return;
+	metric_add(tm->rt_requests, 1);
+	if (!ok)
+		metric_add(tm->rt_failures, 1);
+	metric_observe(tm->rt_latency, seconds);
+}
+
+double telemetry_hot_per_s(double rate)
+{
+	return rate / (TM_HOT_WINDOW_MS / 1000.0);
+}
+
+size_t telemetry_hot(telemetry *tm, topk_entry *out, size_t max)
+{
+	if (!tm || !tm->hot)
+		return 0;
+	return topk_list(tm->hot, clock_mono_ms(), out, max);
+}
+
+/* --- render hooks ----------------------------------------------------------- */
+
+static void one(const telemetry *tm, sbuf *out, const char *name, metric_kind kind,
+                const char *help, double v)
+{
+	metrics_family(tm->reg, out, name, kind, help);
+	metrics_sample(tm->reg, out, name, NULL, v);
+}
+
+static void guard_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	metrics_family(tm->reg, out, "refused_total", METRIC_COUNTER,
+	               "Requests, streams and connections refused, by reason.");
+	char labels[64];
+	for (int r = 0; r < GUARD_NREASONS; r++) {
+		snprintf(labels, sizeof labels, "reason=\"%s\"", guard_reason_name((guard_reason)r));
+		metrics_sample(tm->reg, out, "refused_total", labels,
+		               (double)guard_refusals(tm->guard, (guard_reason)r));
+	}
+	one(tm, out, "guard_evictions_total", METRIC_COUNTER,
+	    "Rate-limit entries pushed out while live (the tables are too small).",
+	    (double)(tm->guard ? guard_evictions(tm->guard) : 0));
+}
+
+static void ledger_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	ledger_stats ls;
+	ledger_get_stats(tm->lg, &ls);
+	const struct {
+		const char *name, *help;
+		metric_kind kind;
+		uint64_t v;
+	} s[] = {
+	    {"ops_accepted_total", "Write ops recorded that moved a count.", METRIC_COUNTER,
+	     ls.ops_accepted},
+	    {"ops_duplicate_total", "Write ops recorded that repeated the known state.",
+	     METRIC_COUNTER, ls.ops_duplicate},
+	    {"ops_replayed_total", "Writes answered from an idempotency record.", METRIC_COUNTER,
+	     ls.ops_replayed},
+	    {"ops_refused_budget_total", "Write ops refused: pending budget spent.",
+	     METRIC_COUNTER, ls.ops_refused_budget},
+	    {"pending_ops", "Ops in open (unsealed) batches.", METRIC_GAUGE, ls.pending_ops},
+	    {"pending_bytes", "Bytes of ops and batches central has not applied.", METRIC_GAUGE,
+	     ls.pending_bytes},
+	    {"pending_batches", "Sealed batches central has not applied yet (sent or not).",
+	     METRIC_GAUGE, ls.pending_batches},
+	    {"batches_sent_total", "Batch produce calls, resends included.", METRIC_COUNTER,
+	     ls.batches_sent},
+	    {"batches_resent_total", "Batches sent again.", METRIC_COUNTER, ls.batches_resent},
+	    {"batches_applied_total", "Batches a snapshot showed applied at central.",
+	     METRIC_COUNTER, ls.batches_applied},
+	    {"snapshots_applied_total", "Snapshots taken in.", METRIC_COUNTER,
+	     ls.snapshots_applied},
+	    {"snapshots_stale_total", "Snapshots older than what the edge had (skipped).",
+	     METRIC_COUNTER, ls.snapshots_stale},
+	    {"snapshot_cache_hits_total", "Snapshot counts found in the in-memory cache.",
+	     METRIC_COUNTER, ls.cache_hits},
+	    {"snapshot_cache_misses_total", "Snapshot counts read from the store.",
+	     METRIC_COUNTER, ls.cache_misses},
+	    {"readthrough_kept_total",
+	     "Counts read through from central that snapshots caught up with and that are now "
+	     "kept.",
+	     METRIC_COUNTER, ls.readthrough_kept},
+	    {"store_commits_total", "Store writes of staged ops (group commits).",
+	     METRIC_COUNTER, ls.commits},
+	    {"store_commits_failed_total", "Of those, the ones that failed.", METRIC_COUNTER,
+	     ls.commits_failed},
+	    {"member_reads_total", "Membership lookups in the store.", METRIC_COUNTER,
+	     ls.member_reads},
+	    {"member_reads_skipped_total",
+	     "Membership lookups the filter answered (never recorded) without the store.",
+	     METRIC_COUNTER, ls.member_reads_skipped},
+	};
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+		one(tm, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
+
+	ledger_part_info parts[PARTITION_MAX];
+	size_t np = ledger_get_parts(tm->lg, parts, PARTITION_MAX);
+	uint64_t now = clock_wall_ms();
+	char labels[48];
+	metrics_family(tm->reg, out, "snapshot_age_seconds", METRIC_GAUGE,
+	               "Seconds since central made the newest snapshot applied here, by "
+	               "partition (none before the first).");
+	for (size_t p = 0; p < np; p++) {
+		if (!parts[p].as_of)
+			continue;
+		snprintf(labels, sizeof labels, "partition=\"%zu\"", p);
+		double age = now > parts[p].as_of ? (double)(now - parts[p].as_of) / 1000.0 : 0;
+		metrics_sample(tm->reg, out, "snapshot_age_seconds", labels, age);
+	}
+	metrics_family(tm->reg, out, "snapshot_version", METRIC_GAUGE,
+	               "Central's input offset the newest applied snapshot reflects, by "
+	               "partition.");
+	for (size_t p = 0; p < np; p++) {
+		if (!parts[p].as_of)
+			continue;
+		snprintf(labels, sizeof labels, "partition=\"%zu\"", p);
+		metrics_sample(tm->reg, out, "snapshot_version", labels, (double)parts[p].version);
+	}
+}
+
+static void uplink_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	one(tm, out, "kafka_inflight_messages", METRIC_GAUGE,
+	    "Messages in the producer's queue, not yet acknowledged by Kafka.",
+	    (double)uplink_outq_len(tm->up));
+}
+
+/* Sums the Read(MB) and Write(MB) columns of "leveldb.stats": bytes
+ * compactions read and wrote. False when the text is not as expected. */
+static bool compaction_bytes(const char *stats, double *rd, double *wr)
+{
+	*rd = *wr = 0;
+	const char *p = strstr(stats, "-----");
+	if (!p)
+		return false;
+	p = strchr(p, '\n');
+	while (p && *++p) {
+		int level;
+		double files, size, secs, r, w;
+		if (sscanf(p, "%d %lf %lf %lf %lf %lf", &level, &files, &size, &secs, &r, &w) == 6) {
+			*rd += r * 1048576.0;
+			*wr += w * 1048576.0;
+		}
+		p = strchr(p, '\n');
+	}
+	return true;
+}
+
+static void store_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	char buf[4096], name[64], labels[48];
+	metrics_family(tm->reg, out, "leveldb_files", METRIC_GAUGE,
+	               "LevelDB table files, by level.");
+	for (int lv = 0; lv < 7; lv++) {
+		snprintf(name, sizeof name, "leveldb.num-files-at-level%d", lv);
+		if (store_property(tm->db, name, buf, sizeof buf))
+			continue;
+		snprintf(labels, sizeof labels, "level=\"%d\"", lv);
+		metrics_sample(tm->reg, out, "leveldb_files", labels, strtod(buf, NULL));
+	}
+	uint64_t size;
+	if (store_approximate_size(tm->db, &size) == 0)
+		one(tm, out, "leveldb_size_bytes", METRIC_GAUGE,
+		    "LevelDB's estimate of the store's size on disk.", (double)size);
+	double rd, wr;
+	if (store_property(tm->db, "leveldb.stats", buf, sizeof buf) == 0 &&
+	    compaction_bytes(buf, &rd, &wr)) {
+		one(tm, out, "leveldb_compaction_read_bytes_total", METRIC_COUNTER,
+		    "Bytes LevelDB compactions read since start (MB resolution).", rd);
+		one(tm, out, "leveldb_compaction_written_bytes_total", METRIC_COUNTER,
+		    "Bytes LevelDB compactions wrote since start (MB resolution).", wr);
+	}
+}
+
+static void hot_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	topk_entry e[TM_HOT_METRICS];
+	size_t n = telemetry_hot(tm, e, TM_HOT_METRICS);
+	metrics_family(tm->reg, out, "hot_item_rate", METRIC_GAUGE,
+	               "The fastest-moving items: accepted ops per second over the last minute "
+	               "(estimated; the top 10).");
+	char labels[2 * TOPK_KEY_MAX + 32];
+	for (size_t i = 0; i < n; i++) {
+		char *sp = strchr(e[i].key, ' ');
+		if (!sp)
+			continue;
+		*sp = 0;
+		/* Names are validated ([a-z0-9_:-]): nothing to escape. */
+		snprintf(labels, sizeof labels, "counter=\"%.160s\",item=\"%.160s\"", e[i].key,
+		         sp + 1);
+		metrics_sample(tm->reg, out, "hot_item_rate", labels,
+		               telemetry_hot_per_s(e[i].rate));
+	}
+}
+
+void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
+                      struct uplink *up)
+{
+	if (!tm)
+		return;
+	tm->guard = g;
+	tm->lg = lg;
+	tm->db = db;
+	tm->up = up;
+	metrics_add_hook(tm->reg, guard_hook, tm);
+	if (lg)
+		metrics_add_hook(tm->reg, ledger_hook, tm);
+	if (up)
+		metrics_add_hook(tm->reg, uplink_hook, tm);
+	if (db)
+		metrics_add_hook(tm->reg, store_hook, tm);
+	if (tm->hot)
+		metrics_add_hook(tm->reg, hot_hook, tm);
+}

@@ -1,0 +1,132 @@
+/* telemetry.h - the edge's Prometheus metrics: one registry (metrics.h,
+ * prefix "likes_edge_") that main.c makes at start-up and every module
+ * writes to, and the hot items (topk.h) of the writes.
+ *
+ * Every series a hot path moves is created in telemetry_new, so a
+ * request costs an array index, one counter add and one histogram
+ * observation: requests by route and status, their latency by route,
+ * batches sealed by reason and their size, Kafka produce latency and
+ * errors, snapshot messages, read-through requests to central. What is
+ * cheaper to read when scraped (the ledger's counters and gauges, the
+ * snapshot age and version per partition, the producer queue, LevelDB's
+ * figures, the guard's refusals, the hot items) comes from render hooks
+ * that telemetry_attach registers.
+ *
+ * telemetry_new, telemetry_attach and telemetry_free: start-up and
+ * shutdown, one thread. Everything else: any thread. Modules take a
+ * telemetry pointer that may be NULL (tests): the functions here accept
+ * NULL and do nothing; code that uses the public metric fields checks.
+ */
+#ifndef EDGE_TELEMETRY_H
+#define EDGE_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "topk.h"
+
+struct ledger;
+struct store;
+struct guard;
+struct uplink;
+
+/* Routes as requests_total and request_duration_seconds label them. */
+typedef enum tm_route {
+	TM_ROUTE_COUNT,           /* GET /v1/items/{type}/{id}/{counter} */
+	TM_ROUTE_COUNT_BREAKDOWN, /* the same with ?by= */
+	TM_ROUTE_ME,              /* .../me */
+	TM_ROUTE_WRITE,           /* POST, DELETE (any other method) on an item */
+	TM_ROUTE_COUNTS,          /* GET /v1/counts */
+	TM_ROUTE_OPS,             /* POST /v1/ops */
+	TM_ROUTE_HEALTHZ,
+	TM_ROUTE_READYZ,
+	TM_ROUTE_METRICS,
+	TM_ROUTE_HOT, /* GET /v1/hot */
+	TM_ROUTE_OTHER,
+	TM_NROUTES
+} tm_route;
+
+/* Why a batch was sealed. */
+typedef enum tm_seal {
+	TM_SEAL_OPS,   /* it reached batch.max_ops */
+	TM_SEAL_AGE,   /* its first op reached batch.max_age_ms */
+	TM_SEAL_DRAIN, /* sealed on demand (shutdown) */
+	TM_SEAL_CLOCK, /* the wall clock stepped back */
+	TM_NSEALS
+} tm_seal;
+
+/* Why ops were refused (ops_refused_total{reason}). */
+typedef enum tm_refusal {
+	TM_REFUSED_BUDGET,   /* pending budget spent (503 over_budget) */
+	TM_REFUSED_RATE,     /* the user's write limit (429) */
+	TM_REFUSED_STORE,    /* the store write failed (503 store_unavailable) */
+	TM_REFUSED_CONFLICT, /* Idempotency-Key reused for another request (422) */
+	TM_NREFUSALS
+} tm_refusal;
+
+#define TM_NSTATUS 19 /* the statuses kept apart, and "other" */
+#define TM_HOT_WINDOW_MS 60000
+#define TM_HOT_METRICS 10 /* hot items shown on /metrics */
+
+typedef struct telemetry {
+	metrics *reg;
+	metric *requests[TM_NROUTES][TM_NSTATUS];
+	metric *latency[TM_NROUTES];
+	metric *sealed[TM_NSEALS];
+	metric *refused[TM_NREFUSALS];
+	metric *batch_ops;        /* histogram: ops per sealed batch */
+	metric *produce_latency;  /* histogram: produce call to delivery report */
+	metric *produce_errors;   /* delivery reports with an error */
+	metric *produced;         /* delivered batch messages */
+	metric *snapshot_msgs;    /* snapshot messages read */
+	metric *snapshots_bad;    /* refused whole */
+	metric *snapshots_dlq;    /* copied to the dead-letter topic */
+	metric *deadletter_failed;
+	metric *rt_requests;      /* HTTP requests to central */
+	metric *rt_failures;
+	metric *rt_latency;       /* histogram: request sent to answer */
+	topk *hot;                /* NULL: hot items off */
+	/* For the hooks (telemetry_attach); not owned. */
+	struct ledger *lg;
+	struct store *db;
+	struct guard *guard;
+	struct uplink *up;
+} telemetry;
+
+/* A registry with every series above; hot_k = 0 keeps no hot items. */
+telemetry *telemetry_new(size_t hot_k);
+/* Registers the render hooks over what is not NULL. Start-up only. */
+void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
+                      struct uplink *up);
+void telemetry_free(telemetry *tm);
+
+/* Monotonic nanoseconds: the request clock. */
+static inline uint64_t telemetry_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A request of route answered status, started at t0_ns. */
+void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns);
+/* n ops refused for why. */
+void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n);
+/* A batch of nops sealed for why. */
+void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops);
+/* An op recorded that moved a count: counts n for (counter, item) in the
+ * hot items. */
+void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item,
+                        size_t il, uint32_t n);
+/* A read-through request to central ended after seconds; ok or not. */
+void telemetry_readthrough(telemetry *tm, double seconds, int ok);
+
+/* The hottest items now: up to max, highest rate first; each key is
+ * "counter item". rate_per_s is the entry's rate over the window, per
+ * second. Returns how many. */
+size_t telemetry_hot(telemetry *tm, topk_entry *out, size_t max);
+double telemetry_hot_per_s(double rate);
+
+#endif

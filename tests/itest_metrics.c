@@ -1,0 +1,175 @@
+/* itest_metrics.c - the edge's /metrics with real processes: the embedded
+ * broker, central and one edge on loopback (stack.h). Checks that the
+ * exposition parses, that the pending gauges follow a Kafka outage and
+ * that the snapshot age and pending batches follow a central outage.
+ *
+ * The Kafka outage freezes the broker process (SIGSTOP, then SIGCONT):
+ * the embedded broker keeps its topics only in memory, so killing and
+ * restarting it would come back empty on new ports, which is a lost
+ * cluster rather than an unreachable one. A frozen broker accepts no
+ * request and answers none, as a broker cut off by the network does.
+ */
+#include <criterion/criterion.h>
+
+#include "prom_check.h"
+#include "stack.h"
+
+#define NPARTS 2
+#define METRICS_CAP (512 * 1024)
+
+static char *text; /* the last /metrics answer */
+
+static void setup(void)
+{
+	text = malloc(METRICS_CAP);
+	cr_assert_not_null(text);
+	stack_up(1, NPARTS, 200);
+}
+
+static void teardown(void)
+{
+	/* A frozen broker would not die of SIGKILL until continued. */
+	if (S.broker_pid > 0)
+		kill(S.broker_pid, SIGCONT);
+	stack_down();
+	free(text);
+}
+
+TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Scrapes the edge's /metrics into text; false when it did not answer. */
+static bool scrape(void)
+{
+	return proc_curl(text, METRICS_CAP, "", S.edge_port[0], "/metrics") == 200;
+}
+
+/* The value of series in a fresh scrape (-1: absent or no answer). */
+static double metric(const char *series)
+{
+	return scrape() ? prom_value(text, series) : -1;
+}
+
+static void like(int item, const char *user)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/v1/items/post/m%d/likes", item);
+	int code = proc_http("POST", S.edge_port[0], path, user, NULL, 0);
+	cr_assert_eq(code, 200, "like of post:m%d by %s -> %d", item, user, code);
+}
+
+/* Waits until series satisfies want(value) or the deadline passes. */
+static double wait_for(const char *series, bool (*want)(double), unsigned ms)
+{
+	uint64_t deadline = proc_now_ms() + ms;
+	double v;
+	while (!want(v = metric(series)) && proc_now_ms() < deadline)
+		proc_sleep_ms(100);
+	return v;
+}
+
+static bool is_zero(double v)
+{
+	return v == 0;
+}
+
+static bool positive(double v)
+{
+	return v > 0;
+}
+
+Test(metrics, exposition_parses_and_every_family_is_described)
+{
+	like(1, "a");
+	like(2, "b");
+	char body[512];
+	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/items/post/m1/likes", NULL, body,
+			       sizeof body),
+		     200);
+	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/items/post/m77/likes", NULL, body,
+			       sizeof body),
+		     200, "a count read through from central");
+	/* Delivered and applied: the produce and snapshot series moved. */
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert(scrape());
+	char why[256];
+	int bad = prom_check(text, why, sizeof why);
+	cr_assert_eq(bad, 0, "line %d: %s", bad, why);
+	cr_assert_eq(prom_value(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
+		     2, "writes answered after the group commit are counted");
+	cr_assert_eq(prom_value(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
+		     2);
+	cr_assert_eq(prom_value(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"),
+		     2, "a deferred answer is counted once");
+	cr_assert_geq(prom_value(text, "likes_edge_readthrough_requests_total"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_readthrough_duration_seconds_count"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_kafka_delivered_total"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_snapshot_messages_total"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_batch_ops_count"), 1);
+	cr_assert_geq(prom_value(text, "likes_edge_leveldb_size_bytes"), 0);
+	cr_assert_eq(prom_value(text, "likes_edge_kafka_inflight_messages"), 0);
+	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
+		     200);
+	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
+}
+
+Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)
+{
+	like(1, "warm");
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert_eq(kill(S.broker_pid, SIGSTOP), 0);
+	char user[16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		like(i % 3, user);
+	}
+	double bytes0 = metric("likes_edge_pending_bytes");
+	cr_assert_gt(bytes0, 0, "writes go on while Kafka is away");
+	/* Sealed by age, handed to the producer, never acknowledged. */
+	cr_assert_gt(wait_for("likes_edge_pending_batches", positive, 5000), 0);
+	cr_assert_gt(wait_for("likes_edge_kafka_inflight_messages", positive, 5000), 0);
+	for (int i = 20; i < 30; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		like(i % 3, user);
+	}
+	cr_assert_gt(metric("likes_edge_pending_bytes"), bytes0, "the backlog grows");
+	proc_sleep_ms(500); /* the frozen broker stays frozen a moment more */
+	cr_assert_gt(metric("likes_edge_pending_batches"), 0);
+	cr_assert_eq(kill(S.broker_pid, SIGCONT), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 60000), 0,
+		     "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
+	cr_assert_eq(metric("likes_edge_pending_bytes"), 0);
+	cr_assert_eq(prom_value(text, "likes_edge_pending_ops"), 0);
+	cr_assert_eq(prom_value(text, "likes_edge_ops_accepted_total"), 31);
+}
+
+Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
+{
+	char age[64];
+	snprintf(age, sizeof age, "likes_edge_snapshot_age_seconds{partition=\"%d\"}", 0);
+	like(1, "warm");
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert_geq(wait_for(age, positive, 5000), 0);
+	cr_assert_lt(metric(age), 2, "snapshots arrive every 200 ms");
+	proc_stop(S.central_pid, SIGTERM);
+	S.central_pid = -1;
+	like(2, "x");
+	like(3, "y");
+	cr_assert_gt(wait_for("likes_edge_pending_batches", positive, 5000), 0,
+		     "sealed and sent, not applied");
+	double a1 = metric(age);
+	proc_sleep_ms(1500);
+	double a2 = metric(age);
+	cr_assert_gt(a2, a1 + 1, "the age keeps growing: %f then %f", a1, a2);
+	cr_assert_gt(prom_value(text, "likes_edge_pending_batches"), 0);
+	stack_start_central();
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 30000), 0);
+	uint64_t deadline = proc_now_ms() + 10000;
+	while (metric(age) >= 2 && proc_now_ms() < deadline)
+		proc_sleep_ms(100);
+	cr_assert_lt(metric(age), 2, "fresh snapshots again");
+}
