@@ -19,6 +19,7 @@
 #include "central.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,15 +34,36 @@
 #include "log.h"
 #include "opsapi.h"
 #include "runq.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "wire.h"
 #include "xmem.h"
 
-static atomic_bool stopping;
+static atomic_bool stopping, reload_asked;
 
 void central_stop(void)
 {
 	atomic_store(&stopping, true);
+}
+
+void central_reload(void)
+{
+	atomic_store(&reload_asked, true);
+}
+
+/* Readiness as the run loop last judged it, for the ops API's thread. */
+static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
+static central_readiness ready = {
+    .store = {false, "not started"},
+    .kafka = {false, "not started"},
+    .lag = {false, "not started"},
+};
+
+void central_get_readiness(central_readiness *out)
+{
+	pthread_mutex_lock(&ready_mu);
+	*out = ready;
+	pthread_mutex_unlock(&ready_mu);
 }
 
 typedef struct central {
@@ -57,6 +79,8 @@ typedef struct central {
 	ops_run_stats run; /* read by the ops API thread */
 	runq *jobs;        /* work the ops thread hands to the run loop */
 	cmetrics *cm;      /* the registry /metrics serves */
+	bool assigned;
+	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
 } central;
 
 /* A repair, from the ops thread to the run loop (on the poster's stack). */
@@ -135,7 +159,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		RUN_ADD(c, snapshot_errors);
 		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
 			 rd_kafka_err2str(m->err));
+		return;
 	}
+	c->kafka_ok_ms = clock_mono_ms(); /* delivery reports run on the loop thread */
 }
 
 static int open_kafka(central *c, char *err, size_t errlen)
@@ -343,8 +369,60 @@ static void log_stats(central *c)
 		 atomic_load(&c->run.offset_resets));
 }
 
+/* Once a second: store, Kafka (assignment and recent traffic: fetched
+ * input, or delivered snapshots, which heartbeats keep coming), and the
+ * input lag from the consumer's cached high watermarks. */
+static void check_readiness(central *c, uint64_t now)
+{
+	central_readiness r = {.store.ok = c->db != NULL, .kafka.ok = true, .lag.ok = true};
+	if (!r.store.ok)
+		snprintf(r.store.reason, sizeof r.store.reason, "the store is not open");
+	uint64_t age_ms = (uint64_t)c->cfg->ready_kafka_age_s * 1000;
+	if (!c->assigned) {
+		r.kafka.ok = false;
+		snprintf(r.kafka.reason, sizeof r.kafka.reason, "input partitions not assigned");
+	} else if (!c->kafka_ok_ms || now - c->kafka_ok_ms >= age_ms) {
+		r.kafka.ok = false;
+		snprintf(r.kafka.reason, sizeof r.kafka.reason,
+			 "no fetch or delivery for %" PRId64 "s", c->cfg->ready_kafka_age_s);
+	}
+	int64_t lag = 0;
+	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
+		int64_t lo = -1, hi = -1;
+		if (rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo, &hi) ||
+		    hi < 0)
+			continue; /* nothing fetched yet: unknown */
+		int64_t next = applier_input_offset(c->ap, (uint32_t)p);
+		if (next < 0)
+			next = lo > 0 ? lo : 0;
+		if (hi > next)
+			lag += hi - next;
+	}
+	if (lag > c->cfg->ready_max_lag) {
+		r.lag.ok = false;
+		snprintf(r.lag.reason, sizeof r.lag.reason,
+			 "%" PRId64 " input messages behind, over %" PRId64, lag,
+			 c->cfg->ready_max_lag);
+	}
+	pthread_mutex_lock(&ready_mu);
+	ready = r;
+	pthread_mutex_unlock(&ready_mu);
+}
+
+static void reload(void)
+{
+	char err[512];
+	if (log_reopen(err, sizeof err))
+		log_error("log reopen failed; lines go to the old file", "err=\"%s\"", err);
+	else
+		log_info("SIGHUP: log reopened", "%s", "");
+}
+
 static int loop(central *c)
 {
+	sdnotify_watchdog wd;
+	sdnotify_watchdog_init(&wd);
+	uint64_t next_ready = 0;
 	uint64_t next_tick = clock_mono_ms() + (uint64_t)c->cfg->snapshot_interval_ms;
 	uint64_t next_stats = clock_mono_ms() + 30000;
 	uint64_t ticks = 0;
@@ -352,6 +430,8 @@ static int loop(central *c)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, 20);
 		if (m) {
 			int rc = 0;
+			if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				c->kafka_ok_ms = clock_mono_ms();
 			if (!m->err) {
 				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition,
 						    m->offset, m->payload, m->len);
@@ -389,7 +469,21 @@ static int loop(central *c)
 			log_stats(c);
 			next_stats = now + 30000;
 		}
+		if (now >= next_ready) {
+			check_readiness(c, now);
+			next_ready = now + 1000;
+		}
+		if (atomic_exchange(&reload_asked, false))
+			reload();
+		sdnotify_watchdog_tick(&wd, now);
 	}
+	/* Stopping: the last message is applied; edges learn of it now
+	 * rather than from the next central. */
+	if (sdnotify_send("STOPPING=1\nSTATUS=stopping"))
+		log_warn("sd_notify STOPPING=1 failed", "%s", "");
+	for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
+		if (applier_dirty(c->ap, p))
+			publish_partition(c, p);
 	return 0;
 }
 
@@ -453,6 +547,7 @@ int central_run(const central_config *cfg)
 	if (rc)
 		goto out;
 	note_watermarks(&c, true);
+	c.assigned = true;
 	ops_api_opts oo = {.listen = cfg->ops_listen,
 			   .token = cfg->ops_token,
 			   .db = c.db,
@@ -472,6 +567,8 @@ int central_run(const central_config *cfg)
 	log_info("central started",
 		 "id=%s partitions=%" PRId64 " set_counters=%s sum_counters=%s ops=%s", cfg->id,
 		 cfg->partitions, cfg->counters_set, cfg->counters_sum, cfg->ops_listen);
+	if (sdnotify_send("READY=1\nSTATUS=applying"))
+		log_warn("sd_notify READY=1 failed", "%s", "");
 	rc = loop(&c);
 	runq_close(c.jobs); /* a repair still waiting is told the loop is gone */
 	log_info("central stopping", "%s", "");
@@ -495,6 +592,9 @@ out:
 			rd_kafka_topic_destroy(c.dlq_topic);
 		rd_kafka_destroy(c.producer);
 	}
+	pthread_mutex_lock(&ready_mu);
+	ready.store = (central_check){false, "stopping"};
+	pthread_mutex_unlock(&ready_mu);
 	applier_free(c.ap);
 	cmetrics_free(c.cm);
 	store_close(c.db);

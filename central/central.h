@@ -2,7 +2,13 @@
  *
  * central_run() consumes every partition of the batch topic into the
  * applier and publishes per-partition snapshots on a timer, until
- * central_stop() is called (from a signal handler: it only sets a flag).
+ * central_stop() is called (from a signal handler: it only sets a flag):
+ * the message being applied is finished (its effects and next offset in
+ * one store write, so nothing else needs committing), changed counts are
+ * published once more and the producer flushed, then it returns.
+ * central_reload() (SIGHUP, also just a flag) reopens log.file at the
+ * loop's next turn. systemd: READY=1 once assigned and the ops API is
+ * up, STOPPING=1 at the stop, WATCHDOG=1 from the loop (sdnotify.h).
  * Input the applier refuses is produced, unchanged and with headers that
  * say why and where from, to the dead-letter topic.
  */
@@ -37,7 +43,22 @@ typedef struct central_config {
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */
 	char *bootstrap_file;
 	cfg_kv *kafka;
+	char *log_file;            /* "" = stderr; reopened on SIGHUP */
+	int64_t ready_max_lag;     /* /readyz: input messages behind, summed */
+	int64_t ready_kafka_age_s; /* /readyz: Kafka silent this long = unreachable */
 } central_config;
+
+/* One check of the ops API's GET /readyz; reason is JSON-safe. */
+typedef struct central_check {
+	bool ok;
+	char reason[120];
+} central_check;
+
+typedef struct central_readiness {
+	central_check store; /* the store is open */
+	central_check kafka; /* assigned, and a fetch or delivery lately */
+	central_check lag;   /* input not consumed, under ready_max_lag */
+} central_readiness;
 
 extern const cfg_opt central_options[];
 extern const size_t central_noptions;
@@ -45,5 +66,9 @@ extern const size_t central_noptions;
 /* Runs until central_stop(). 0 on a clean stop, or a negative code. */
 int central_run(const central_config *cfg);
 void central_stop(void);
+void central_reload(void);
+/* The checks as the run loop last made them (once a second); before it
+ * runs, none is ok. Any thread. */
+void central_get_readiness(central_readiness *out);
 
 #endif

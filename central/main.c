@@ -2,10 +2,14 @@
  *
  *   central -c FILE [-s section.key=value]...
  *   central verify|stats|get|export -c FILE ...   operator commands (cli.h)
+ *
+ * SIGTERM/SIGINT: central_stop (the loop finishes the message it is
+ * applying and stops). SIGHUP: central_reload (reopens log.file).
  */
 #include <event2/thread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,12 @@ const cfg_opt central_options[] = {
 	OPT("central", "id", CFG_STR, id, "central-1", 0, 0, "instance id, named in snapshots"),
 	OPT("central", "data_dir", CFG_STR, data_dir, "run/central", 0, 0, "store directory"),
 	OPT("central", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
+	OPT("log", "file", CFG_STR, log_file, "", 0, 0,
+	    "append log lines to this file (reopened on SIGHUP); empty = stderr"),
+	OPT("central", "ready_max_lag", CFG_INT, ready_max_lag, "100000", 0, INT64_MAX,
+	    "/readyz: not ready while more input messages than this wait, summed"),
+	OPT("central", "ready_kafka_age_s", CFG_INT, ready_kafka_age_s, "30", 1, 86400,
+	    "/readyz: not ready after this long without a fetch or a delivered snapshot"),
 	OPT("central", "snapshot_interval_ms", CFG_INT, snapshot_interval_ms, "1000", 10, 600000,
 	    "how often changed counts are published"),
 	OPT("central", "heartbeat_every", CFG_INT, heartbeat_every, "5", 0, 1000000,
@@ -62,8 +72,10 @@ const size_t central_noptions = sizeof central_options / sizeof central_options[
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	central_stop();
+	if (sig == SIGHUP)
+		central_reload();
+	else
+		central_stop();
 }
 
 static void usage(void)
@@ -100,6 +112,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "central: central.log_level: unknown level '%s'\n", cfg.log_level);
 		return 2;
 	}
+	if (log_set_file(cfg.log_file, err, sizeof err)) {
+		fprintf(stderr, "central: log.file: %s\n", err);
+		cfg_free(central_options, central_noptions, &cfg);
+		return 2;
+	}
 	evthread_use_pthreads();
 	cfg_log(central_options, central_noptions, &cfg);
 
@@ -107,6 +124,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = central_run(&cfg);

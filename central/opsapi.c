@@ -11,6 +11,8 @@
 #include "opsadmin.h"
 #include "cmetrics.h"
 
+#include "central.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -158,7 +160,9 @@ static bool authorized(const ops_api *api, struct evhttp_request *req, const cha
 {
 	if (!api->token[0])
 		return true;
-	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) && from_loopback(req))
+	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+	     strcmp(path, "/metrics") == 0) &&
+	    from_loopback(req))
 		return true;
 	return ops_bearer_ok(api, req);
 }
@@ -699,6 +703,29 @@ static void route_digest(ops_api *api, struct evhttp_request *req)
 	reply_read(req, sn, out, rc);
 }
 
+/* ---- /readyz ------------------------------------------------------------- */
+
+/* The run loop's checks (central.h): 200 when all pass, else 503. */
+static void route_ready(struct evhttp_request *req)
+{
+	central_readiness r;
+	central_get_readiness(&r);
+	bool ok = r.store.ok && r.kafka.ok && r.lag.ok;
+	const struct {
+		const char *name;
+		const central_check *c;
+	} ch[] = {{"store", &r.store}, {"kafka", &r.kafka}, {"lag", &r.lag}};
+	char body[1024];
+	int n = snprintf(body, sizeof body, "{\"ready\":%s,\"checks\":{", ok ? "true" : "false");
+	for (size_t i = 0; i < 3 && n > 0 && (size_t)n < sizeof body; i++)
+		n += snprintf(body + n, sizeof body - (size_t)n,
+			      "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
+			      ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
+	if (n > 0 && (size_t)n < sizeof body)
+		snprintf(body + n, sizeof body - (size_t)n, "}}");
+	ops_reply_json(req, ok ? 200 : 503, body);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
@@ -708,6 +735,8 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	struct evkeyvalq kv;
 	if (strcmp(path, "/healthz") == 0) {
 		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
+	} else if (strcmp(path, "/readyz") == 0) {
+		route_ready(req);
 	} else if (strcmp(path, "/metrics") == 0) {
 		ops_route_metrics(api, req);
 	} else if (strcmp(path, "/v1/counts") == 0) {

@@ -1,6 +1,16 @@
-/* log.c - logfmt lines on stderr, one write(2) each, any thread. */
+/* log.c - logfmt lines on stderr or a file, one write(2) each, any thread.
+ *
+ * Owns the log file descriptor. Before log_set_file lines go to stderr;
+ * after it, to one descriptor number kept for the life of the process:
+ * log_reopen opens the file again and dup3()s it onto that number, which
+ * replaces the open file atomically (a write in flight completes on the
+ * old one), then closes the temporary descriptor. Writers only read the
+ * number, so they need no lock.
+ */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +23,8 @@
 
 int log_threshold = LOG_INFO;
 static char component[64] = "";
+static _Atomic int log_fd = STDERR_FILENO;
+static char log_path[4096]; /* "" = stderr; set at start-up only */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -63,8 +75,51 @@ void log_emit(int level, const char *msg, const char *fmt, ...)
 	if (len >= sizeof line - 1)
 		len = sizeof line - 2;
 	line[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, len);
+	ssize_t w = write(atomic_load_explicit(&log_fd, memory_order_acquire), line, len);
 	(void)w;
+}
+
+static int open_log(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 && err && errlen)
+		snprintf(err, errlen, "cannot open log file %s: %s", path, strerror(errno));
+	return fd;
+}
+
+int log_set_file(const char *path, char *err, size_t errlen)
+{
+	if (!path || !path[0])
+		return 0;
+	if (strlen(path) >= sizeof log_path) {
+		snprintf(err, errlen, "log file name too long");
+		return ERR_IO;
+	}
+	int fd = open_log(path, err, errlen);
+	if (fd < 0)
+		return ERR_IO;
+	snprintf(log_path, sizeof log_path, "%s", path);
+	int old = atomic_exchange(&log_fd, fd);
+	if (old != STDERR_FILENO)
+		close(old);
+	return 0;
+}
+
+int log_reopen(char *err, size_t errlen)
+{
+	if (!log_path[0])
+		return 0;
+	int fd = open_log(log_path, err, errlen);
+	if (fd < 0)
+		return ERR_IO;
+	int cur = atomic_load(&log_fd);
+	int rc = 0;
+	if (dup3(fd, cur, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "dup2 of the log file: %s", strerror(errno));
+		rc = ERR_IO;
+	}
+	close(fd);
+	return rc;
 }
 
 bool log_every(log_limit *l, uint64_t interval_ms, uint64_t *skipped)

@@ -1022,6 +1022,32 @@ static void answer_hot(api *a, const http_request *req, http_response *resp)
 	api_header(resp, "cache-control", "no-store");
 }
 
+/* GET /readyz: {"ready":bool,"checks":{name:{"ok":bool,"reason":".."}}},
+ * 503 when a check fails. */
+static void answer_ready(api *a, http_response *resp)
+{
+	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true};
+	if (a->readiness)
+		a->readiness(a->readiness_ctx, &r);
+	const struct {
+		const char *name;
+		const api_check *c;
+	} ch[] = {{"store", &r.store}, {"kafka", &r.kafka}, {"snapshots", &r.snapshots}};
+	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok;
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b, "{\"ready\":%s,\"checks\":{", ready ? "true" : "false");
+	for (size_t i = 0; i < 3; i++) {
+		sbuf_addf(&b, "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
+			  ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
+	}
+	sbuf_addf(&b, "}}");
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_header(resp, "cache-control", "no-store");
+	api_respond(resp, ready ? 200 : 503, body, len);
+}
+
 static void dispatch(api *a, const http_request *req, http_response *resp, need *n)
 {
 	const char *path = req->path;
@@ -1031,14 +1057,18 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 			method_not_allowed(resp, "GET");
 			return;
 		}
-		bool ok = ledger_accepting(a->lg);
+		/* Alive: the loop answers. Over budget is readiness's. */
 		sbuf b;
 		sbuf_init(&b);
-		sbuf_addf(&b, "{\"status\":\"%s\",\"edge\":\"%s\"}", ok ? "ok" : "over_budget",
-			  a->edge_id);
+		sbuf_addf(&b, "{\"status\":\"ok\",\"edge\":\"%s\"}", a->edge_id);
 		size_t len;
 		char *body = sbuf_take(&b, &len);
-		api_respond(resp, ok ? 200 : 503, body, len);
+		api_respond(resp, 200, body, len);
+	} else if (path_is(path, "/readyz")) {
+		if (get)
+			answer_ready(a, resp);
+		else
+			method_not_allowed(resp, "GET");
 	} else if (path_is(path, "/metrics") && a->tm && from_loopback(req)) {
 		if (get)
 			answer_metrics(a, resp);

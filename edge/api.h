@@ -6,7 +6,8 @@
  *   GET    /v1/items/{type}/{id}/{counter}/me   this user's membership
  *   GET    /v1/counts?items=..[&counters=..]    counts of up to max_items
  *   POST   /v1/ops                              up to max_ops writes
- *   GET    /healthz
+ *   GET    /healthz                             alive: 200 while the loop runs
+ *   GET    /readyz                              ready: the daemon's checks (below)
  *   GET    /metrics, /v1/hot?limit=N             loopback clients only
  * docs/api.md is the reference for bodies, headers and error codes.
  *
@@ -58,6 +59,20 @@ typedef struct api_stats {
 	uint64_t not_modified;       /* 304 answers */
 } api_stats;
 
+/* One readiness check of GET /readyz: ok, or why not (a short static or
+ * copied phrase, JSON-safe: no quotes or backslashes). */
+typedef struct api_check {
+	bool ok;
+	char reason[120];
+} api_check;
+
+/* What the daemon says about its readiness (edge/main.c fills it). */
+typedef struct api_readiness {
+	api_check store;     /* the store is open and takes writes */
+	api_check kafka;     /* Kafka reachable, or the pending budget not spent */
+	api_check snapshots; /* every partition's snapshots are fresh */
+} api_readiness;
+
 typedef struct parked parked;
 
 typedef struct api {
@@ -75,6 +90,10 @@ typedef struct api {
 	 * /v1/hot lists its hot items, every answer is counted in it. NULL:
 	 * none (/metrics and /v1/hot answer 404). */
 	telemetry *tm;
+	/* Fills the checks of GET /readyz; called on the worker's thread.
+	 * NULL: /readyz answers ready. */
+	void (*readiness)(void *ctx, api_readiness *out);
+	void *readiness_ctx;
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;

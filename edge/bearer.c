@@ -1,7 +1,10 @@
 /* bearer.c - JWT bearer token verification: key loading (start-up, main
  * thread), then header parsing, key selection, the signature check
  * (libjwt) and the claim checks. Verification reads only the immutable
- * key set: any thread.
+ * key set: any thread. The ring (bearer_ring_*) holds the current set
+ * for a daemon that reloads keys: a mutex guards only the pointer and a
+ * set's reference count, a verification holds a reference, and a set
+ * replaced by a reload is freed by whoever drops its last reference.
  */
 #include "bearer.h"
 
@@ -12,6 +15,8 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,14 @@ struct bearer_keys {
 	size_t n;
 	char *issuer;   /* NULL: not checked */
 	char *audience; /* NULL: not checked */
+	int64_t leeway_s;
+	atomic_size_t refs; /* ring only: holders of this set (the ring is one) */
+};
+
+struct bearer_ring {
+	pthread_mutex_t mu; /* guards cur and taking a reference to it */
+	bearer_keys *cur;
+	char *spec, *issuer, *audience;
 	int64_t leeway_s;
 };
 
@@ -229,6 +242,77 @@ void bearer_keys_free(bearer_keys *k)
 size_t bearer_keys_count(const bearer_keys *k)
 {
 	return k->n;
+}
+
+/* --- the ring ------------------------------------------------------------------ */
+
+static void keys_unref(bearer_keys *k)
+{
+	if (k && atomic_fetch_sub(&k->refs, 1) == 1)
+		bearer_keys_free(k);
+}
+
+bearer_ring *bearer_ring_new(const char *spec, const char *issuer, const char *audience,
+			     int64_t leeway_s, char *err, size_t errlen)
+{
+	bearer_keys *k = bearer_keys_new(spec, issuer, audience, leeway_s, err, errlen);
+	if (!k)
+		return NULL;
+	atomic_store(&k->refs, 1);
+	bearer_ring *r = xcalloc(1, sizeof *r);
+	pthread_mutex_init(&r->mu, NULL);
+	r->cur = k;
+	r->spec = xstrdup(spec);
+	r->issuer = xstrdup(issuer ? issuer : "");
+	r->audience = xstrdup(audience ? audience : "");
+	r->leeway_s = leeway_s;
+	return r;
+}
+
+int bearer_ring_reload(bearer_ring *r, char *err, size_t errlen)
+{
+	bearer_keys *k = bearer_keys_new(r->spec, r->issuer, r->audience, r->leeway_s, err, errlen);
+	if (!k)
+		return ERR_CONFIG;
+	atomic_store(&k->refs, 1);
+	pthread_mutex_lock(&r->mu);
+	bearer_keys *old = r->cur;
+	r->cur = k;
+	pthread_mutex_unlock(&r->mu);
+	keys_unref(old); /* freed here, or by the last verification using it */
+	return 0;
+}
+
+size_t bearer_ring_count(bearer_ring *r)
+{
+	pthread_mutex_lock(&r->mu);
+	size_t n = r->cur->n;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
+		       char user[USER_MAX + 1], const char **reason)
+{
+	pthread_mutex_lock(&r->mu);
+	bearer_keys *k = r->cur;
+	atomic_fetch_add(&k->refs, 1);
+	pthread_mutex_unlock(&r->mu);
+	int rc = bearer_verify(k, token, len, now_s, user, reason);
+	keys_unref(k);
+	return rc;
+}
+
+void bearer_ring_free(bearer_ring *r)
+{
+	if (!r)
+		return;
+	keys_unref(r->cur);
+	pthread_mutex_destroy(&r->mu);
+	free(r->spec);
+	free(r->issuer);
+	free(r->audience);
+	free(r);
 }
 
 /* --- verification -------------------------------------------------------------- */

@@ -11,6 +11,7 @@
  *
  * A key set is immutable once built: any thread may verify with it at
  * once. The caller owns it and frees it after the last verification.
+ * A bearer_ring (below) holds the set of a daemon that reloads its keys.
  */
 #ifndef EDGE_BEARER_H
 #define EDGE_BEARER_H
@@ -50,5 +51,28 @@ size_t bearer_keys_count(const bearer_keys *k);
  * sentence saying why the token is refused. */
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
 		  char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+
+/* A reloadable key set (SIGHUP re-reads identity.jwt_keys). Thread
+ * rules: bearer_ring_verify from any thread, at any time; it verifies
+ * with the set that was current when it started, holding a reference,
+ * so a reload never frees a set a verification is using (the last one
+ * to let go of a replaced set frees it). bearer_ring_reload from one
+ * thread at a time (the main loop's SIGHUP). new and free at start-up
+ * and after every worker stopped. */
+typedef struct bearer_ring bearer_ring;
+
+/* As bearer_keys_new; the arguments are copied for reloads. */
+bearer_ring *bearer_ring_new(const char *spec, const char *issuer, const char *audience,
+			     int64_t leeway_s, char *err, size_t errlen);
+/* Reads every key file of the spec again into a new set and makes it
+ * current. ERR_CONFIG with the reason in err when the new set does not
+ * load: the old one stays current. */
+int bearer_ring_reload(bearer_ring *r, char *err, size_t errlen) WARN_UNUSED;
+/* bearer_verify with the current set. */
+int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
+		       char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+/* Keys in the current set. */
+size_t bearer_ring_count(bearer_ring *r);
+void bearer_ring_free(bearer_ring *r);
 
 #endif

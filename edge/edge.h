@@ -70,6 +70,9 @@ typedef struct edge_config {
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
 	cfg_kv *kafka;
+	char *log_file;              /* "" = stderr; reopened on SIGHUP */
+	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */
+	int64_t ready_snapshot_age_s; /* /readyz: snapshots older than this: not ready */
 } edge_config;
 
 extern const cfg_opt edge_options[];

@@ -808,6 +808,38 @@ void http_server_stop_accepting(http_server *srv)
 	}
 }
 
+void http_server_drain(http_server *srv, size_t *conns, size_t *in_flight)
+{
+	http_server_stop_accepting(srv);
+	srv->draining = true;
+	size_t n = 0, busy = 0;
+	conn *next;
+	for (conn *c = srv->conns; c; c = next) {
+		next = c->next; /* draining c may free c, and only c */
+		n++;
+		if (c->closing)
+			continue;
+		if (c->proto == PROTO_H2)
+			busy += http2_drain(c);
+		else if (c->proto == PROTO_H1)
+			busy += http1_drain(c);
+		else
+			http_conn_free(c); /* no request yet: handshake or preface */
+	}
+	if (conns)
+		*conns = n;
+	if (in_flight)
+		*in_flight = busy;
+}
+
+size_t http_server_busy(const http_server *srv)
+{
+	size_t n = 0;
+	for (const conn *c = srv->conns; c; c = c->next)
+		n += !c->closing;
+	return n;
+}
+
 int http_server_port(http_server *srv, bool tls)
 {
 	struct evconnlistener *lis = srv->lis[tls ? LIS_TLS : LIS_PLAIN];

@@ -137,6 +137,20 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
  * new clients are refused (or, with SO_REUSEPORT, go to another worker);
  * open connections carry on. */
 void http_server_stop_accepting(http_server *srv);
+/* Graceful shutdown (the edge's drain): stops accepting as
+ * http_server_stop_accepting does, then every HTTP/2 connection gets
+ * GOAWAY NO_ERROR naming the last stream it received, answers the
+ * streams it has and closes; an HTTP/1.1 connection answers the request
+ * under way with "connection: close" and closes (at once when it has
+ * none); one still in its handshake or preface closes now. Streams a
+ * client opens after the GOAWAY are never handled (the client knows it
+ * may retry them elsewhere); deferred answers are still sent. *conns
+ * gets the connections open when it was called, *in_flight the requests
+ * received and not yet answered. Further calls change nothing. */
+void http_server_drain(http_server *srv, size_t *conns, size_t *in_flight);
+/* Connections still answering (not closing): 0 once a drain is over,
+ * apart from new streams nobody will answer. */
+size_t http_server_busy(const http_server *srv);
 /* The port a listener is bound to (useful after binding port 0): the TLS
  * one when tls is true. -1 when that listener is absent or stopped. */
 int http_server_port(http_server *srv, bool tls);

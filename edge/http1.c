@@ -49,6 +49,7 @@ struct h1conn {
 	bool head; /* to a HEAD request: no body */
 	http_deferred *def;
 	/* why the parser waits */
+	bool in_msg;   /* a request has begun and is not complete yet */
 	bool out_wait; /* the output is over its high mark */
 	bool done;     /* no more requests: close after the answer */
 };
@@ -277,6 +278,7 @@ static int on_message_begin(http_parser *p)
 {
 	conn *c = p->data;
 	request_reset(c->h1);
+	c->h1->in_msg = true;
 	if (!c->req_started)
 		c->req_started = clock_mono_ms();
 	return count(c, HTTP_FIELD_OVERHEAD) ? 0 : -1; /* the target, as :path */
@@ -378,7 +380,8 @@ static int on_message_complete(http_parser *p)
 {
 	conn *c = p->data;
 	h1conn *h = c->h1;
-	h->keep = http_should_keep_alive(p) && !p->upgrade;
+	h->in_msg = false;
+	h->keep = http_should_keep_alive(p) && !p->upgrade && !c->srv->draining;
 	h->v10 = p->http_minor == 0;
 	h->head = p->method == HTTP_HEAD;
 	c->req_started = 0;
@@ -501,6 +504,22 @@ void http1_timeout(conn *c)
 	http_response_refuse(c, &resp, 408, NULL);
 	write_answer(c, &resp);
 	http_conn_close(c, true);
+}
+
+unsigned http1_drain(conn *c)
+{
+	h1conn *h = c->h1;
+	if (h->def) {
+		/* Its answer says "connection: close"; process() then closes. */
+		h->keep = false;
+		h->done = true;
+		return 1;
+	}
+	if (h->in_msg)
+		return 1; /* on_message_complete sees srv->draining */
+	h->done = true;
+	http_conn_close(c, true); /* once what is queued is written */
+	return 0;
 }
 
 void http1_attach(conn *c, http_deferred *d)

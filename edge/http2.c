@@ -646,6 +646,20 @@ void http2_free(conn *c)
 		stream_free(c->streams);
 }
 
+unsigned http2_drain(conn *c)
+{
+	unsigned open = c->nstreams;
+	int32_t last = nghttp2_session_get_last_proc_stream_id(c->sess);
+	int rv = nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+	if (rv != 0)
+		log_debug("cannot queue goaway", "peer=%s reason=\"%s\"", c->peer,
+		          nghttp2_strerror(rv));
+	/* Once the GOAWAY is out and no stream is open, the session wants
+	 * neither reading nor writing: http2_progress closes c. */
+	http2_progress(c);
+	return open;
+}
+
 /* --- deferred answers ------------------------------------------------------ */
 
 void http2_attach(http_deferred *d)

@@ -72,6 +72,7 @@ struct http_server {
 	struct evconnlistener *lis[2];
 	struct event *retry; /* re-enables the listeners after accept errors */
 	bool accepting;
+	bool draining; /* http_server_drain: no new requests on any connection */
 	/* TLS only: the config's store, or own_tls_store, which this server
 	 * made and frees. */
 	http_tls_store *tls_store, *own_tls_store;
@@ -150,6 +151,10 @@ void http2_sweep(conn *c, uint64_t since);
 /* Frees the session and every stream, detaching pending deferred
  * answers. Safe on a connection that never started HTTP/2. */
 void http2_free(conn *c);
+/* The drain: GOAWAY NO_ERROR with the last stream received; the open
+ * streams are answered, then c closes. Returns the streams still open.
+ * May free c. */
+unsigned http2_drain(conn *c);
 /* Binds d to its stream (d->st). */
 void http2_attach(http_deferred *d);
 /* Detaches d from its stream and, unless the connection is closing,
@@ -173,6 +178,10 @@ void http1_free(conn *c);
 /* The request under way on c took too long: answers 408 and closes. May
  * free c. */
 void http1_timeout(conn *c);
+/* The drain: the request under way (if any) is answered with
+ * "connection: close", then c closes; with none it closes now. Returns 1
+ * while a request is under way, else 0. May free c. */
+unsigned http1_drain(conn *c);
 /* Binds d to the request being handled on c. */
 void http1_attach(conn *c, http_deferred *d);
 /* Writes resp as the answer to the deferred request and detaches d. */

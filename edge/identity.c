@@ -1,5 +1,6 @@
 /* identity.c - request -> user id: bearer tokens, or the development
- * X-User-Id header. Reads only immutable config: any thread.
+ * X-User-Id header. Reads only immutable config and the key ring (which
+ * locks for itself): any thread.
  */
 #include "identity.h"
 
@@ -27,7 +28,7 @@ static int dev_user(const http_request *req, char user[USER_MAX + 1], const char
 int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
 		  char user[USER_MAX + 1], const char **reason)
 {
-	if (ic->keys) {
+	if (ic->keys || ic->ring) {
 		const http_header *h = http_find_header(req, "authorization");
 		if (h && h->valuelen >= 7 && strncasecmp(h->value, "bearer ", 7) == 0) {
 			const char *t = h->value + 7;
@@ -36,6 +37,8 @@ int identity_user(const identity_config *ic, const http_request *req, int64_t no
 				t++;
 				n--;
 			}
+			if (ic->ring)
+				return bearer_ring_verify(ic->ring, t, n, now_s, user, reason);
 			return bearer_verify(ic->keys, t, n, now_s, user, reason);
 		}
 		if (!ic->dev_header) {

@@ -22,6 +22,9 @@
 typedef struct identity_config {
 	bool dev_header;
 	const bearer_keys *keys; /* NULL: no bearer tokens; owned by the caller */
+	bearer_ring *ring;       /* reloadable keys, used instead of keys when
+	                            set (any thread; see bearer.h); owned by
+	                            the caller */
 } identity_config;
 
 /* Writes the user id (NUL-terminated, at most USER_MAX bytes) into user.

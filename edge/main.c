@@ -5,17 +5,28 @@
  * edge.workers event loops (libevent) serve HTTP, each on its own thread
  * (the first on the main thread), all sharing the ledger and the Kafka
  * producer; the main loop also runs, on a 10 ms timer, the Kafka uplink
- * and batch sealing. SIGTERM/SIGINT: stop accepting, seal every
- * open batch, hand what is sealed to Kafka within a deadline, exit 0;
- * what Kafka did not take stays in the store for the next start.
- * SIGHUP: read http.tls_cert and http.tls_key again; every worker's new
- * TLS connections get them, open ones keep theirs (edge/http_tls.c).
+ * and batch sealing. SIGTERM/SIGINT start the drain (edge.drain_timeout_ms):
+ * every worker stops accepting and says goodbye to its connections
+ * (HTTP/2 GOAWAY, HTTP/1.1 close after the answer) while its loop keeps
+ * answering what was received, group commits included; once no
+ * connection is busy (or half the deadline passed) the loops stop, every
+ * open batch is sealed and what is sealed goes to Kafka within what is
+ * left; exit 0. What Kafka did not take stays in the store for the next
+ * start. A second SIGTERM during the drain stops at once.
+ * SIGHUP: read http.tls_cert and http.tls_key again (every worker's new
+ * TLS connections get them, open ones keep theirs: edge/http_tls.c),
+ * reopen log.file, and reload identity.jwt_keys (bearer.h's ring: a
+ * worker verifies with the old set or the new one, never a freed one; a
+ * bad file keeps the old set).
+ * systemd: READY=1 once listening, STOPPING=1 when the drain starts,
+ * WATCHDOG=1 from the tick while every worker's loop turns.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +40,7 @@
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "uplink.h"
 #include "xmem.h"
@@ -41,6 +53,12 @@ const cfg_opt edge_options[] = {
 	OPT("edge", "region", CFG_STR, region, "local", 0, 0, "region this edge serves"),
 	OPT("edge", "data_dir", CFG_STR, data_dir, "run/edge", 0, 0, "store directory"),
 	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
+	OPT("log", "file", CFG_STR, log_file, "", 0, 0,
+	    "append log lines to this file (reopened on SIGHUP); empty = stderr"),
+	OPT("edge", "drain_timeout_ms", CFG_INT, drain_timeout_ms, "10000", 100, 3600000,
+	    "SIGTERM: answer what was received, seal and hand batches to Kafka within this"),
+	OPT("edge", "ready_snapshot_age_s", CFG_INT, ready_snapshot_age_s, "30", 1, 86400,
+	    "/readyz: not ready while a partition's newest snapshot is older than this"),
 	OPT("clock", "skew_ms", CFG_INT, clock_skew_ms, "0", -86400000, 86400000,
 	    "drills only: the wall clock runs this far ahead (negative: behind)"),
 	OPT("edge", "workers", CFG_INT, workers, "1", 1, 64,
@@ -159,6 +177,14 @@ typedef struct worker {
 	struct event *stats_ev; /* its own 30 s stats line */
 	pthread_t thread;
 	bool started; /* its thread runs */
+	/* Lifecycle: beat_ev runs on the worker's loop every 100 ms. The
+	 * main thread sets drain_asked; the worker then drains its server
+	 * and reports, all through these atomics. */
+	struct event *beat_ev;
+	_Atomic uint64_t beat_ms;  /* mono ms of its loop's last beat */
+	atomic_bool drain_asked, drained;
+	_Atomic size_t drain_conns, drain_in_flight; /* at its drain */
+	_Atomic size_t busy;       /* connections still answering */
 } worker;
 
 typedef struct edge {
@@ -168,7 +194,7 @@ typedef struct edge {
 	ledger *lg;
 	uplink *up;
 	api tmpl; /* types, counters and api settings every worker copies */
-	bearer_keys *keys; /* NULL: no bearer tokens; read by every worker */
+	bearer_ring *keys; /* NULL: no bearer tokens; read by every worker */
 	guard *guard;      /* admission limits, shared by every worker */
 	worker *w;
 	size_t nw;
@@ -178,7 +204,23 @@ typedef struct edge {
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
 	telemetry *tm;          /* /metrics: one registry for every module */
 	uint64_t next_pump, next_stats, next_sweep;
+	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
+	enum { RUNNING, DRAINING } phase;
+	bool hurry;               /* a second signal: stop at once */
+	bool drain_logged;
+	uint64_t drain_deadline;  /* mono ms: the whole drain ends */
+	uint64_t answer_deadline; /* mono ms: the loops stop answering */
+	uint64_t produced_at_drain;
+	sdnotify_watchdog wd;
+	uint64_t started_ms, next_ready;
+	uint64_t store_ok_ms, store_fail_ms; /* last store success and failure seen */
+	ledger_stats last_ls;
+	uint64_t last_snapshot_retries;
+	pthread_mutex_t pub_mu;  /* guards pub_ready */
+	api_readiness pub_ready; /* as of the last check, for /readyz (pub_mu) */
 } edge;
+
+static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
 /* api and central-client counters of one worker: from its own thread, or
  * from the main thread once that worker's loop has stopped. */
@@ -222,11 +264,92 @@ static void log_stats(edge *e)
 		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }
 
+/* /readyz (api.h's hook), on a worker's thread: the checks as of the
+ * last tick that made them. */
+static void read_readiness(void *ctx, api_readiness *out)
+{
+	edge *e = ctx;
+	pthread_mutex_lock(&e->pub_mu);
+	*out = e->pub_ready;
+	pthread_mutex_unlock(&e->pub_mu);
+}
+
+/* Once a second on the main loop: the store's last outcome, Kafka, the
+ * snapshots' age. */
+static void check_readiness(edge *e, uint64_t now)
+{
+	ledger_stats ls;
+	uplink_stats us;
+	uplink_health h;
+	ledger_get_stats(e->lg, &ls);
+	uplink_get_stats(e->up, &us);
+	uplink_get_health(e->up, &h);
+	if (ls.commits_failed > e->last_ls.commits_failed ||
+	    us.snapshot_retries > e->last_snapshot_retries)
+		e->store_fail_ms = now;
+	if (ls.commits - ls.commits_failed > e->last_ls.commits - e->last_ls.commits_failed ||
+	    ls.snapshots_applied > e->last_ls.snapshots_applied)
+		e->store_ok_ms = now;
+	e->last_ls = ls;
+	e->last_snapshot_retries = us.snapshot_retries;
+
+	uint64_t age_ms = (uint64_t)e->cfg.ready_snapshot_age_s * 1000;
+	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true};
+	if (e->store_fail_ms > e->store_ok_ms) {
+		r.store.ok = false;
+		snprintf(r.store.reason, sizeof r.store.reason,
+			 "the last store write failed (disk full or failing)");
+	}
+	bool reachable = h.kafka_ok_ms && now - h.kafka_ok_ms < age_ms;
+	if (!reachable && !ledger_accepting(e->lg)) {
+		r.kafka.ok = false;
+		snprintf(r.kafka.reason, sizeof r.kafka.reason,
+			 "nothing from Kafka for %" PRId64 "s and the pending budget is spent",
+			 e->cfg.ready_snapshot_age_s);
+	}
+	if (!h.snapshot_ms) {
+		r.snapshots.ok = false;
+		snprintf(r.snapshots.reason, sizeof r.snapshots.reason,
+			 now - e->started_ms < age_ms
+			     ? "waiting for the first snapshot of partition %u"
+			     : "no snapshot of partition %u since start",
+			 h.stale_partition);
+	} else if (now - h.snapshot_ms >= age_ms) {
+		r.snapshots.ok = false;
+		snprintf(r.snapshots.reason, sizeof r.snapshots.reason,
+			 "partition %u: newest snapshot read %" PRIu64 "s ago", h.stale_partition,
+			 (now - h.snapshot_ms) / 1000);
+	}
+	pthread_mutex_lock(&e->pub_mu);
+	e->pub_ready = r;
+	pthread_mutex_unlock(&e->pub_mu);
+}
+
+/* Every worker's loop turned within the last few seconds. */
+static bool workers_alive(edge *e, uint64_t now)
+{
+	for (size_t i = 0; i < e->nw; i++)
+		if (now > atomic_load(&e->w[i].beat_ms) + 5000)
+			return false;
+	return true;
+}
+
+static void drain_progress(edge *e, uint64_t now);
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	edge *e = arg;
+	uint64_t mono = clock_mono_ms();
+	if (e->phase == DRAINING)
+		drain_progress(e, mono);
+	if (mono >= e->next_ready) {
+		check_readiness(e, mono);
+		e->next_ready = mono + 1000;
+	}
+	if (workers_alive(e, mono))
+		sdnotify_watchdog_tick(&e->wd, mono);
 	uplink_poll(e->up, 1000);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
@@ -252,23 +375,106 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The drain's first phase, from the tick: once every worker has drained
+ * its server, log the counts; once no connection is busy (or the answer
+ * deadline passed) stop the main loop (main() does the rest). */
+static void drain_progress(edge *e, uint64_t now)
+{
+	size_t conns = 0, in_flight = 0, busy = 0;
+	bool all = true;
+	for (size_t i = 0; i < e->nw; i++) {
+		worker *w = &e->w[i];
+		if (!atomic_load(&w->drained)) {
+			all = false;
+			continue;
+		}
+		conns += atomic_load(&w->drain_conns);
+		in_flight += atomic_load(&w->drain_in_flight);
+		busy += atomic_load(&w->busy);
+	}
+	if (all && !e->drain_logged) {
+		e->drain_logged = true;
+		log_info("draining", "connections=%zu in_flight=%zu deadline_ms=%" PRId64, conns,
+			 in_flight, e->cfg.drain_timeout_ms);
+	}
+	if (all && busy == 0) {
+		log_info("requests answered", "%s", "");
+		event_base_loopbreak(e->base);
+	} else if (now >= e->answer_deadline) {
+		log_warn("drain: connections still busy at half the deadline; closing them",
+			 "busy=%zu", busy);
+		event_base_loopbreak(e->base);
+	}
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	edge *e = arg;
+	if (e->phase == DRAINING) {
+		log_warn("second signal during the drain: stopping at once", "signal=%d", (int)sig);
+		e->hurry = true;
+		event_base_loopbreak(e->base);
+		return;
+	}
+	uint64_t now = clock_mono_ms();
 	log_info("stopping", "signal=%d", (int)sig);
-	event_base_loopbreak(e->base);
+	int rc = sdnotify_send("STOPPING=1\nSTATUS=draining");
+	(void)rc;
+	e->phase = DRAINING;
+	e->drain_deadline = now + (uint64_t)e->cfg.drain_timeout_ms;
+	e->answer_deadline = now + (uint64_t)e->cfg.drain_timeout_ms / 2;
+	uplink_stats us;
+	uplink_get_stats(e->up, &us);
+	e->produced_at_drain = us.produced;
+	for (size_t i = 0; i < e->nw; i++) {
+		/* Each worker drains on its own loop, at its next beat. */
+		atomic_store(&e->w[i].drain_asked, true);
+		event_active(e->w[i].beat_ev, EV_TIMEOUT, 0);
+	}
 }
 
-/* A bad certificate or key leaves the old pair serving: the edge never
- * goes off TLS or drops a listener over a reload. */
+/* The worker's beat (its loop thread): liveness for the watchdog, and
+ * the drain once asked. */
+static void on_beat(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	worker *w = arg;
+	atomic_store(&w->beat_ms, clock_mono_ms());
+	if (!atomic_load(&w->drain_asked))
+		return;
+	if (!atomic_load(&w->drained)) {
+		size_t conns, in_flight;
+		http_server_drain(w->http, &conns, &in_flight);
+		atomic_store(&w->drain_conns, conns);
+		atomic_store(&w->drain_in_flight, in_flight);
+	}
+	atomic_store(&w->busy, http_server_busy(w->http));
+	atomic_store(&w->drained, true);
+}
+
+/* Each part keeps what it had when its reload fails: a bad certificate
+ * or key leaves the old pair serving (the edge never goes off TLS or
+ * drops a listener over a reload), a bad key file the old bearer keys,
+ * an unopenable log file the old one. */
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
 	edge *e = arg;
 	char err[512];
+	if (log_reopen(err, sizeof err))
+		log_error("log reopen failed; lines go to the old file", "err=\"%s\"", err);
+	else if (e->cfg.log_file[0])
+		log_info("log reopened", "file=%s", e->cfg.log_file);
+	if (e->keys) {
+		if (bearer_ring_reload(e->keys, err, sizeof err))
+			log_error("jwt key reload failed; the old keys stay in use", "err=\"%s\"",
+				  err);
+		else
+			log_info("jwt keys reloaded", "keys=%zu", bearer_ring_count(e->keys));
+	}
 	if (!e->tls)
-		log_info("SIGHUP: no TLS listener, nothing to reload", "%s", "");
+		log_info("SIGHUP: no TLS listener, no certificate to reload", "%s", "");
 	else if (http_tls_store_reload(e->tls, err, sizeof err))
 		log_error("tls reload failed; the old certificate stays in use", "err=\"%s\"", err);
 }
@@ -321,8 +527,11 @@ static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size
 		return ERR_IO;
 	w->index = i;
 	w->stats_ev = event_new(w->base, -1, EV_PERSIST, on_worker_stats, w);
-	struct timeval tv = {30, 0};
-	if (!w->stats_ev || event_add(w->stats_ev, &tv)) {
+	w->beat_ev = event_new(w->base, -1, EV_PERSIST, on_beat, w);
+	atomic_store(&w->beat_ms, clock_mono_ms());
+	struct timeval tv = {30, 0}, beat = {0, 100000};
+	if (!w->stats_ev || event_add(w->stats_ev, &tv) || !w->beat_ev ||
+	    event_add(w->beat_ev, &beat)) {
 		snprintf(err, errlen, "event setup failed");
 		return ERR_IO;
 	}
@@ -411,6 +620,8 @@ static void workers_free(edge *e)
 		worker *w = &e->w[i];
 		if (w->stats_ev)
 			event_free(w->stats_ev);
+		if (w->beat_ev)
+			event_free(w->beat_ev);
 		if (w->http)
 			http_server_free(w->http);
 		central_client_free(w->cc);
@@ -469,20 +680,20 @@ static int identity_setup(edge *e, char *err, size_t errlen)
 				 "edge=%s", cfg->id);
 	}
 	if (cfg->jwt_keys[0]) {
-		e->keys = bearer_keys_new(cfg->jwt_keys, cfg->jwt_issuer, cfg->jwt_audience,
+		e->keys = bearer_ring_new(cfg->jwt_keys, cfg->jwt_issuer, cfg->jwt_audience,
 					  cfg->jwt_leeway_s, err, errlen);
 		if (!e->keys)
 			return ERR_CONFIG;
 		log_info("bearer tokens on",
 			 "keys=%zu issuer=\"%s\" audience=\"%s\" leeway_s=%" PRId64,
-			 bearer_keys_count(e->keys), cfg->jwt_issuer, cfg->jwt_audience,
+			 bearer_ring_count(e->keys), cfg->jwt_issuer, cfg->jwt_audience,
 			 cfg->jwt_leeway_s);
 	} else if (!cfg->dev_identity) {
 		log_warn("no identity.jwt_keys and no dev_header: every write answers 401", "%s",
 			 "");
 	}
 	e->tmpl.ic.dev_header = cfg->dev_identity;
-	e->tmpl.ic.keys = e->keys;
+	e->tmpl.ic.ring = e->keys;
 	return 0;
 }
 
@@ -561,6 +772,8 @@ static int start(edge *e, char *err, size_t errlen)
 	e->tmpl.guard = e->guard;
 	telemetry_attach(e->tm, e->guard, e->lg, e->db, e->up);
 	e->tmpl.tm = e->tm;
+	e->tmpl.readiness = read_readiness;
+	e->tmpl.readiness_ctx = e;
 	e->tmpl.lg = e->lg;
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
@@ -603,6 +816,9 @@ static int start(edge *e, char *err, size_t errlen)
 		return ERR_IO;
 	}
 	e->next_stats = clock_mono_ms() + 30000;
+	e->started_ms = clock_mono_ms();
+	check_readiness(e, e->started_ms);
+	sdnotify_watchdog_init(&e->wd);
 	log_info("edge started",
 		 "id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64 " workers=%zu "
 		 "group_commit=%s",
@@ -611,19 +827,57 @@ static int start(edge *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* Seals what is open and gives Kafka a few seconds to take it all. */
+static void on_late_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&hurry_flag, true);
+}
+
+/* The drain's second phase, after every loop stopped: seal what is open
+ * (which writes a staged group first) and give Kafka what is left of the
+ * deadline to take it all. A signal now (the loops no longer serve
+ * libevent's) cuts the wait short. */
 static void drain(edge *e)
 {
 	if (!e->lg || !e->up)
 		return;
+	if (e->phase != DRAINING) { /* the loop ended for another reason */
+		e->phase = DRAINING;
+		e->drain_deadline = clock_mono_ms() + (uint64_t)e->cfg.drain_timeout_ms;
+	}
+	if (e->sigterm) {
+		event_free(e->sigterm);
+		e->sigterm = NULL;
+	}
+	if (e->sigint) {
+		event_free(e->sigint);
+		e->sigint = NULL;
+	}
+	struct sigaction sa = {.sa_handler = on_late_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	for (size_t i = 0; i < e->nw; i++)
 		if (e->w[i].http)
 			http_server_stop_accepting(e->w[i].http);
-	int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
-	if (rc)
-		log_error("final seal failed; ops stay pending on disk", "err=\"%s\"", err_str(rc));
-	ledger_pump(e->lg);
-	uplink_flush(e->up, 5000);
+	if (!e->hurry) {
+		int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
+		if (rc)
+			log_error("final seal failed; ops stay pending on disk", "err=\"%s\"",
+				  err_str(rc));
+		ledger_pump(e->lg);
+	}
+	while (!e->hurry && !atomic_load(&hurry_flag) && uplink_queued(e->up) > 0 &&
+	       clock_mono_ms() < e->drain_deadline)
+		uplink_flush(e->up, 50);
+	uplink_stats us;
+	ledger_stats ls;
+	uplink_get_stats(e->up, &us);
+	ledger_get_stats(e->lg, &ls);
+	log_info("drained",
+		 "sent=%" PRIu64 " left_pending=%zu pending_batches=%" PRIu64 " hurried=%s",
+		 us.produced - e->produced_at_drain, uplink_queued(e->up), ls.pending_batches,
+		 e->hurry || atomic_load(&hurry_flag) ? "true" : "false");
 	log_stats(e);
 	for (size_t i = 0; i < e->nw; i++)
 		log_worker_stats(i, &e->w[i]);
@@ -648,7 +902,7 @@ static void stop(edge *e)
 		event_base_free(e->base);
 	item_free_names(e->tmpl.types);
 	counters_free(&e->tmpl.counters);
-	bearer_keys_free(e->keys);
+	bearer_ring_free(e->keys);
 	guard_free(e->guard);
 	telemetry_free(e->tm);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
@@ -663,7 +917,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static edge e;
+	static edge e = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
 	char err[512] = "";
 	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
 		cfg_write_markdown(edge_options, edge_noptions, stdout);
@@ -688,6 +942,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "edge: edge.log_level: unknown level '%s'\n", e.cfg.log_level);
 		return 2;
 	}
+	if (log_set_file(e.cfg.log_file, err, sizeof err)) {
+		fprintf(stderr, "edge: log.file: %s\n", err);
+		return 2;
+	}
 	if (e.cfg.clock_skew_ms) {
 		clock_set_skew_ms(e.cfg.clock_skew_ms);
 		log_warn("clock skewed for a drill; never set clock.skew_ms in production",
@@ -701,6 +959,8 @@ int main(int argc, char **argv)
 		log_error("edge failed to start", "err=\"%s\"", err);
 		rc = 1;
 	} else {
+		if (sdnotify_send("READY=1\nSTATUS=serving"))
+			log_warn("sd_notify READY=1 failed", "%s", "");
 		event_base_dispatch(e.base);
 		workers_stop(&e);
 		drain(&e);

@@ -37,6 +37,8 @@ struct uplink {
 	ledger *lg;
 	telemetry *tm; /* may be NULL */
 	uplink_stats st;
+	uint64_t kafka_ok_ms;  /* readiness: mono ms of the last delivery or snapshot */
+	uint64_t *snap_seen;   /* per partition: mono ms its last snapshot was read */
 	uint64_t retry_at; /* mono ms to read snapshots again from the store's
 			      offsets after one failed to apply; 0 = reading */
 };
@@ -74,6 +76,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	u->st.produced++;
 	if (u->tm)
 		metric_add(u->tm->produced, 1);
+	u->kafka_ok_ms = clock_mono_ms();
 	ledger_delivered(u->lg, p, seq, m->offset);
 }
 
@@ -82,6 +85,7 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 	uplink *u = xcalloc(1, sizeof *u);
 	u->cfg = cfg;
 	u->tm = tm;
+	u->snap_seen = xcalloc((size_t)cfg->partitions, sizeof *u->snap_seen);
 	rd_kafka_conf_t *conf =
 	    bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
@@ -364,6 +368,9 @@ void uplink_poll(uplink *u, int max)
 		} else {
 			if (u->tm)
 				metric_add(u->tm->snapshot_msgs, 1);
+			u->kafka_ok_ms = clock_mono_ms();
+			if (m->partition >= 0 && m->partition < u->cfg->partitions)
+				u->snap_seen[m->partition] = u->kafka_ok_ms;
 			failed = !take_snapshot(u, m);
 		}
 		rd_kafka_message_destroy(m);
@@ -377,6 +384,12 @@ void uplink_flush(uplink *u, int timeout_ms)
 		rd_kafka_poll(u->producer, 50);
 }
 
+size_t uplink_queued(const uplink *u)
+{
+	int n = rd_kafka_outq_len(u->producer);
+	return n > 0 ? (size_t)n : 0;
+}
+
 void uplink_get_stats(const uplink *u, uplink_stats *out)
 {
 	*out = u->st;
@@ -388,10 +401,26 @@ uint64_t uplink_outq_len(uplink *u)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
+void uplink_get_health(const uplink *u, uplink_health *out)
+{
+	out->kafka_ok_ms = u->kafka_ok_ms;
+	out->snapshot_ms = UINT64_MAX;
+	out->stale_partition = 0;
+	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
+		if (u->snap_seen[p] < out->snapshot_ms) {
+			out->snapshot_ms = u->snap_seen[p];
+			out->stale_partition = p;
+		}
+	}
+	if (out->snapshot_ms == UINT64_MAX)
+		out->snapshot_ms = 0;
+}
+
 void uplink_free(uplink *u)
 {
 	if (!u)
 		return;
+	free(u->snap_seen);
 	if (u->consumer) {
 		rd_kafka_consumer_close(u->consumer);
 		rd_kafka_destroy(u->consumer);

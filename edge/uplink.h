@@ -43,6 +43,15 @@ typedef struct uplink_stats {
  * another partition, a count above INT64_MAX (the ledger keeps counts
  * signed beside a flag bit). *dropped says how many, why names the
  * first. Pure; any thread. */
+/* Readiness facts (GET /readyz), in monotonic ms. */
+typedef struct uplink_health {
+	uint64_t kafka_ok_ms;  /* last delivered batch or snapshot read; 0 = never */
+	uint64_t snapshot_ms;  /* the oldest of the partitions' newest snapshots
+	                          (when it was read); 0 while a partition has
+	                          had none */
+	uint32_t stale_partition; /* that partition */
+} uplink_health;
+
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
 			  uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
@@ -60,9 +69,13 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 void uplink_poll(uplink *u, int max);
 /* Waits up to timeout_ms for queued batches to reach Kafka. */
 void uplink_flush(uplink *u, int timeout_ms);
+/* Messages handed to the producer that Kafka has not acknowledged yet. */
+size_t uplink_queued(const uplink *u);
 void uplink_get_stats(const uplink *u, uplink_stats *out);
 /* Messages in the producer's queue not yet acknowledged (any thread). */
 uint64_t uplink_outq_len(uplink *u);
+/* Scans every partition: call it once a second, not per request. */
+void uplink_get_health(const uplink *u, uplink_health *out);
 void uplink_free(uplink *u);
 
 #endif
