@@ -25,6 +25,8 @@ typedef struct user_slot {
 	uint64_t key;
 	uint64_t win_start; /* start of the current minute */
 	uint32_t prev, cur; /* writes in the previous and the current minute */
+	uint32_t prev_last, cur_last; /* ms into its minute of each one's
+	                                 latest write */
 } user_slot;
 
 typedef struct addr_slot {
@@ -143,34 +145,52 @@ static void user_roll(user_slot *e, uint64_t now)
 	uint64_t start = now - now % WINDOW_MS;
 	if (start == e->win_start)
 		return;
-	e->prev = start == e->win_start + WINDOW_MS ? e->cur : 0;
+	bool next = start == e->win_start + WINDOW_MS;
+	e->prev = next ? e->cur : 0;
+	e->prev_last = next ? e->cur_last : 0;
 	e->cur = 0;
+	e->cur_last = 0;
 	e->win_start = start;
 }
 
-/* The writes counted in the minute that ends at now. */
+/* The writes counted in the minute that ends at now: this minute's, and
+ * the last minute's weighted by how much of it the window still covers,
+ * as if they were spread evenly; but none of them once the latest is a
+ * minute old (they all left the window then). */
 static double user_estimate(const user_slot *e, uint64_t now)
 {
-	double left = (double)(WINDOW_MS - (now - e->win_start)) / (double)WINDOW_MS;
+	uint64_t into = now - e->win_start;
+	if (into >= e->prev_last)
+		return (double)e->cur;
+	double left = (double)(WINDOW_MS - into) / (double)WINDOW_MS;
 	return (double)e->prev * left + (double)e->cur;
 }
 
-/* Milliseconds from now until n more writes fit limit (n <= limit). */
-static uint64_t user_wait_ms(const user_slot *e, uint64_t now, unsigned n, unsigned limit)
+/* When, in ms into a minute, the previous minute's count (prev, latest
+ * write at prev_last) has slid out enough to leave room. */
+static double slid_out_at(uint32_t prev, uint32_t prev_last, double room)
 {
-	double w = (double)WINDOW_MS, into = (double)(now - e->win_start);
-	double room = (double)limit - (double)e->cur - (double)n;
-	if (room >= 0 && e->prev > 0) {
-		/* still in this minute, once enough of prev has slid out */
-		double at = w - room * w / (double)e->prev;
-		if (at < w)
-			return at > into ? (uint64_t)(at - into) + 1 : 1;
-	}
-	/* next minute: cur becomes prev */
-	double at = e->cur ? w - ((double)limit - (double)n) * w / (double)e->cur : 0;
+	double w = (double)WINDOW_MS;
+	double at = prev ? w - room * w / (double)prev : 0;
 	if (at < 0)
 		at = 0;
-	return (uint64_t)(w - into + at) + 1;
+	return at < prev_last ? at : prev_last;
+}
+
+/* Milliseconds from now until n more writes fit limit (n <= limit): at
+ * most a minute, since by then every write counted now has left. */
+static uint64_t user_wait_ms(const user_slot *e, uint64_t now, unsigned n, unsigned limit)
+{
+	double into = (double)(now - e->win_start);
+	double room = (double)limit - (double)e->cur - (double)n;
+	if (room >= 0) {
+		/* still in this minute, once enough of prev has slid out */
+		double at = slid_out_at(e->prev, e->prev_last, room);
+		return at > into ? (uint64_t)(at - into) + 1 : 1;
+	}
+	/* the next minute, where this one's count is the previous one's */
+	double at = slid_out_at(e->cur, e->cur_last, (double)limit - (double)n);
+	return (uint64_t)((double)WINDOW_MS - into + at) + 1;
 }
 
 static user_slot *user_find(guard *g, user_slot *set, uint64_t key, uint64_t now)
@@ -194,6 +214,7 @@ static user_slot *user_find(guard *g, user_slot *set, uint64_t key, uint64_t now
 		evicted(g);
 	}
 	*e = (user_slot){.key = key, .win_start = now - now % WINDOW_MS};
+	/* prev_last 0: no previous minute to count */
 	return e;
 }
 
@@ -211,8 +232,10 @@ bool guard_user_write(guard *g, const char *user, unsigned n, uint64_t now_ms,
 	user_roll(e, now_ms);
 	bool ok = n <= limit && user_estimate(e, now_ms) + n <= (double)limit;
 	uint64_t wait = 0;
-	if (ok)
+	if (ok) {
 		e->cur += n;
+		e->cur_last = (uint32_t)(now_ms - e->win_start);
+	}
 	else
 		wait = n > limit ? WINDOW_MS : user_wait_ms(e, now_ms, n, limit);
 	pthread_mutex_unlock(&s->mu);

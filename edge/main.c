@@ -96,7 +96,7 @@ const cfg_opt edge_options[] = {
 	OPT("limits", "addr_burst", CFG_INT, addr_burst, "2000", 0, 100000000,
 	    "of those, how many may come at once; 0 = twice the rate"),
 	OPT("limits", "users", CFG_INT, limit_users, "262144", 512, 100000000,
-	    "users tracked for the write limit (24 bytes each)"),
+	    "users tracked for the write limit (32 bytes each)"),
 	OPT("limits", "addrs", CFG_INT, limit_addrs, "65536", 512, 100000000,
 	    "client addresses tracked (32 bytes each)"),
 	OPT("identity", "dev_header", CFG_BOOL, dev_identity, "false", 0, 0,

@@ -102,6 +102,24 @@ Test(guard, retry_after_is_when_the_write_fits)
 	cr_assert(guard_user_write(G, "u", 1, later, &ra), "Retry-After was too short");
 }
 
+Test(guard, retry_after_is_never_more_than_a_minute)
+{
+	make(5, 0, 0, 0);
+	unsigned ra;
+	/* Early in a minute: the estimate alone would keep these in the
+	 * window for up to 72 s; they all leave it 60 s after the last. */
+	for (uint64_t start = 1; start < MIN; start += 7001) {
+		char u[16];
+		snprintf(u, sizeof u, "u%llu", (unsigned long long)start);
+		uint64_t t = T0 + start;
+		cr_assert(guard_user_write(G, u, 5, t, &ra));
+		cr_assert_not(guard_user_write(G, u, 1, t + 1, &ra));
+		cr_assert_leq(ra, 60, "start %llu: retry-after %u", (unsigned long long)start, ra);
+		cr_assert(guard_user_write(G, u, 1, t + 1 + (uint64_t)ra * 1000, &ra),
+		          "start %llu: still refused at Retry-After", (unsigned long long)start);
+	}
+}
+
 Test(guard, an_address_bucket_allows_its_burst_then_its_rate)
 {
 	make(0, 10, 5, 0);
