@@ -7,6 +7,7 @@
  */
 #include "guard.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -186,11 +187,13 @@ static uint64_t user_wait_ms(const user_slot *e, uint64_t now, unsigned n, unsig
 	if (room >= 0) {
 		/* still in this minute, once enough of prev has slid out */
 		double at = slid_out_at(e->prev, e->prev_last, room);
-		return at > into ? (uint64_t)(at - into) + 1 : 1;
+		return at > into ? (uint64_t)ceil(at - into) : 1;
 	}
-	/* the next minute, where this one's count is the previous one's */
+	/* the next minute, where this one's count is the previous one's;
+	 * cur_last <= into, so this is never more than WINDOW_MS */
 	double at = slid_out_at(e->cur, e->cur_last, (double)limit - (double)n);
-	return (uint64_t)((double)WINDOW_MS - into + at) + 1;
+	uint64_t wait = (uint64_t)ceil((double)WINDOW_MS - into + at);
+	return wait ? wait : 1;
 }
 
 static user_slot *user_find(guard *g, user_slot *set, uint64_t key, uint64_t now)

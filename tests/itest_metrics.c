@@ -11,7 +11,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "prom_check.h"
+#include "prom_util.h"
 #include "stack.h"
 
 #define NPARTS 2
@@ -46,7 +46,7 @@ static bool scrape(void)
 /* The value of series in a fresh scrape (-1: absent or no answer). */
 static double metric(const char *series)
 {
-	return scrape() ? prom_value(text, series) : -1;
+	return scrape() ? prom_get(text, series) : -1;
 }
 
 static void like(int item, const char *user)
@@ -93,23 +93,22 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
 	cr_assert(scrape());
 	char why[256];
-	int bad = prom_check(text, why, sizeof why);
-	cr_assert_eq(bad, 0, "line %d: %s", bad, why);
-	cr_assert_eq(prom_value(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
+	cr_assert(prom_check(text, why, sizeof why), "%s", why);
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
 		     2, "writes answered after the group commit are counted");
-	cr_assert_eq(prom_value(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
+	cr_assert_eq(prom_get(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
 		     2);
-	cr_assert_eq(prom_value(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"),
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"),
 		     2, "a deferred answer is counted once");
-	cr_assert_geq(prom_value(text, "likes_edge_readthrough_requests_total"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_readthrough_duration_seconds_count"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_kafka_delivered_total"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_snapshot_messages_total"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_batch_ops_count"), 1);
-	cr_assert_geq(prom_value(text, "likes_edge_leveldb_size_bytes"), 0);
-	cr_assert_eq(prom_value(text, "likes_edge_kafka_inflight_messages"), 0);
+	cr_assert_geq(prom_get(text, "likes_edge_readthrough_requests_total"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_readthrough_duration_seconds_count"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_kafka_delivered_total"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_snapshot_messages_total"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_batch_ops_count"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_leveldb_size_bytes"), 0);
+	cr_assert_eq(prom_get(text, "likes_edge_kafka_inflight_messages"), 0);
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
 		     200);
 	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
@@ -142,8 +141,8 @@ Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 60000), 0,
 		     "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
 	cr_assert_eq(metric("likes_edge_pending_bytes"), 0);
-	cr_assert_eq(prom_value(text, "likes_edge_pending_ops"), 0);
-	cr_assert_eq(prom_value(text, "likes_edge_ops_accepted_total"), 31);
+	cr_assert_eq(prom_get(text, "likes_edge_pending_ops"), 0);
+	cr_assert_eq(prom_get(text, "likes_edge_ops_accepted_total"), 31);
 }
 
 Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
@@ -165,7 +164,7 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 	proc_sleep_ms(1500);
 	double a2 = metric(age);
 	cr_assert_gt(a2, a1 + 1, "the age keeps growing: %f then %f", a1, a2);
-	cr_assert_gt(prom_value(text, "likes_edge_pending_batches"), 0);
+	cr_assert_gt(prom_get(text, "likes_edge_pending_batches"), 0);
 	stack_start_central();
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 30000), 0);
 	uint64_t deadline = proc_now_ms() + 10000;

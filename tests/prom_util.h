@@ -142,4 +142,11 @@ PROM_UTIL bool prom_value(const char *text, const char *series, double *v)
 	return false;
 }
 
+/* prom_value's number, or -1 when the sample is not there. */
+PROM_UTIL double prom_get(const char *text, const char *series)
+{
+	double v;
+	return prom_value(text, series, &v) ? v : -1;
+}
+
 #endif

@@ -11,7 +11,7 @@
 
 #include "testdir.h"
 #include "ledger_sink.h"
-#include "prom_check.h"
+#include "prom_util.h"
 #include "../edge/api.h"
 #include "../edge/ledger.h"
 #include "log.h"
@@ -541,7 +541,7 @@ Test(api, a_user_cannot_change_another_users_membership)
 static double metric_now(const char *series)
 {
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
-	return prom_value(body(), series);
+	return prom_get(body(), series);
 }
 
 Test(api, metrics_parse_and_keep_their_names)
@@ -551,8 +551,7 @@ Test(api, metrics_parse_and_keep_their_names)
 	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
 	char why[256];
-	int bad = prom_check(body(), why, sizeof why);
-	cr_assert_eq(bad, 0, "line %d: %s\n%s", bad, why, body());
+	cr_assert(prom_check(body(), why, sizeof why), "%s\n%s", why, body());
 	const char *names[] = {"likes_edge_refused_total{reason=\"user_rate\"}",
 			       "likes_edge_guard_evictions_total",
 			       "likes_edge_ops_accepted_total",
@@ -569,9 +568,9 @@ Test(api, metrics_parse_and_keep_their_names)
 			       "likes_edge_leveldb_size_bytes",
 			       "likes_edge_leveldb_files{level=\"0\"}"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		cr_assert_geq(prom_value(body(), names[i]), 0, "%s missing:\n%s", names[i], body());
-	cr_assert_eq(prom_value(body(), "likes_edge_pending_ops"), 1);
-	cr_assert_eq(prom_value(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
+		cr_assert_geq(prom_get(body(), names[i]), 0, "%s missing:\n%s", names[i], body());
+	cr_assert_eq(prom_get(body(), "likes_edge_pending_ops"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
 		     partition_of("post:1", 6, 4) == 1 ? 7 : -1);
 }
 
@@ -591,22 +590,22 @@ Test(api, requests_are_counted_by_route_and_status_with_their_latency)
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
 	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, NULL, NULL), 200);
 	cr_assert_eq(metric_now(ok), 3);
-	cr_assert_eq(prom_value(body(), unknown), 1);
-	cr_assert_eq(prom_value(body(), hist), 4);
-	cr_assert_eq(prom_value(body(), inf), 4);
-	cr_assert_gt(prom_value(body(), "likes_edge_request_duration_seconds_sum{route=\"count\"}"),
+	cr_assert_eq(prom_get(body(), unknown), 1);
+	cr_assert_eq(prom_get(body(), hist), 4);
+	cr_assert_eq(prom_get(body(), inf), 4);
+	cr_assert_gt(prom_get(body(), "likes_edge_request_duration_seconds_sum{route=\"count\"}"),
 		     0);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"other\",status=\"404\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"other\",status=\"404\"}"),
 		     1);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
 		     1);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"401\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"401\"}"),
 		     1);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"counts\",status=\"200\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"counts\",status=\"200\"}"),
 		     1);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"metrics\",status=\"200\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"metrics\",status=\"200\"}"),
 		     1, "the scrape before this one");
-	cr_assert_eq(prom_value(body(), "likes_edge_ops_accepted_total"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_ops_accepted_total"), 1);
 }
 
 Test(api, writes_move_the_op_counters_and_refusals_by_reason)
@@ -618,15 +617,15 @@ Test(api, writes_move_the_op_counters_and_refusals_by_reason)
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 429);
 	cr_assert_eq(metric_now("likes_edge_ops_accepted_total"), before + 1);
-	cr_assert_eq(prom_value(body(), "likes_edge_ops_duplicate_total"), 1);
-	cr_assert_eq(prom_value(body(), "likes_edge_ops_refused_total{reason=\"rate\"}"), 1);
-	cr_assert_eq(prom_value(body(), "likes_edge_requests_total{route=\"write\",status=\"429\"}"),
+	cr_assert_eq(prom_get(body(), "likes_edge_ops_duplicate_total"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_ops_refused_total{reason=\"rate\"}"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"429\"}"),
 		     1);
 	/* A full disk: the write is refused for the store. */
 	store_fail_writes(T.db, 1);
 	cr_assert_eq(req("POST", "/v1/items/post/2/likes", "u2", NULL, NULL, NULL), 503);
 	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"store\"}"), 1);
-	cr_assert_eq(prom_value(body(), "likes_edge_store_commits_failed_total"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_store_commits_failed_total"), 1);
 }
 
 Test(api, hot_items_list_the_most_liked_item_first)

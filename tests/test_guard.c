@@ -113,6 +113,8 @@ Test(guard, retry_after_is_never_more_than_a_minute)
 		snprintf(u, sizeof u, "u%llu", (unsigned long long)start);
 		uint64_t t = T0 + start;
 		cr_assert(guard_user_write(G, u, 5, t, &ra));
+		cr_assert_not(guard_user_write(G, u, 1, t, &ra));
+		cr_assert_leq(ra, 60, "same ms: retry-after %u", ra);
 		cr_assert_not(guard_user_write(G, u, 1, t + 1, &ra));
 		cr_assert_leq(ra, 60, "start %llu: retry-after %u", (unsigned long long)start, ra);
 		cr_assert(guard_user_write(G, u, 1, t + 1 + (uint64_t)ra * 1000, &ra),
