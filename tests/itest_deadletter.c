@@ -247,7 +247,7 @@ Test(deadletter, poison_batch_is_quarantined_and_the_partition_goes_on)
 	free_dead_letters(d, n);
 	free(mbuf);
 
-	char out[8192];
+	static char out[1 << 17];
 	cr_assert_eq(proc_capture(out, sizeof out, "curl -s -m 5 http://127.0.0.1:%d/metrics",
 				  S.ops_port),
 		     0);

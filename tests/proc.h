@@ -110,11 +110,12 @@ static inline int proc_capture(char *out, size_t cap, const char *fmt, ...)
 	if (out && cap) {
 		n = fread(out, 1, cap - 1, f);
 		out[n] = 0;
-	} else {
-		char sink[4096];
-		while (fread(sink, 1, sizeof sink, f) > 0)
-			;
 	}
+	/* Read what did not fit too: closing early would kill the command
+	 * with SIGPIPE and turn a long answer into a failure. */
+	char sink[4096];
+	while (fread(sink, 1, sizeof sink, f) > 0)
+		;
 	int st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
