@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "display.h"
+#include "inspect.h"
 #include "item.h"
 #include "log.h"
 #include "xmem.h"
@@ -1079,6 +1080,16 @@ static void dispatch(api *a, const http_request *req, http_response *resp, need 
 			answer_hot(a, req, resp);
 		else
 			method_not_allowed(resp, "GET");
+	} else if (path_is(path, "/v1/admin/inspect") && a->lg && from_loopback(req)) {
+		if (!get) {
+			method_not_allowed(resp, "GET");
+			return;
+		}
+		/* Pending batches, watermarks, snapshots: edge inspect (inspect.h). */
+		size_t len;
+		char *body = inspect_json(a->lg, a->tm ? a->tm->up : NULL, clock_wall_ms(), &len);
+		api_respond(resp, 200, body, len);
+		api_header(resp, "cache-control", "no-store");
 	} else if (path_is(path, "/v1/counts")) {
 		if (get)
 			api_counts(a, req, resp, n);

@@ -9,6 +9,7 @@
  *   GET    /healthz                             alive: 200 while the loop runs
  *   GET    /readyz                              ready: the daemon's checks (below)
  *   GET    /metrics, /v1/hot?limit=N             loopback clients only
+ *   GET    /v1/admin/inspect                    loopback clients only
  * docs/api.md is the reference for bodies, headers and error codes.
  *
  * api_handle is an http_handler on the loop thread that owns the

@@ -532,3 +532,37 @@ size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 	pthread_mutex_unlock(&l->mu);
 	return n;
 }
+
+ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
+{
+	ledger_part_state *out = xcalloc(l->o.partitions, sizeof *out);
+	pthread_mutex_lock(&l->mu);
+	*sum = (ledger_summary){.edge_id = l->edge_id, .region = l->region,
+				.partitions = l->o.partitions, .budget_bytes = l->o.budget_bytes,
+				.window_bytes = l->o.window_bytes, .st = l->st};
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		const part *pt = &l->parts[p];
+		ledger_part_state *ps = &out[p];
+		ps->open_ops = pt->open.len;
+		ps->open_bytes = pt->open.bytes;
+		ps->sealed = pt->nsealed;
+		if (pt->nsealed) {
+			ps->seq_lo = pt->sealed[0].seq;
+			ps->seq_hi = pt->sealed[pt->nsealed - 1].seq;
+		}
+		for (size_t i = 0; i < pt->nsealed; i++) {
+			const sealed *s = &pt->sealed[i];
+			ps->sealed_bytes += s->len;
+			ps->unsent += s->state == SEALED_UNSENT;
+			ps->inflight += s->state == SEALED_INFLIGHT;
+			ps->delivered += s->state == SEALED_DELIVERED;
+		}
+		ps->last_seq = pt->last_seq;
+		ps->applied = pt->applied;
+		ps->version = pt->snap_offset;
+		ps->as_of = pt->snap_ms;
+		ps->in_window = ps->sealed_bytes <= l->o.window_bytes;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return out;
+}

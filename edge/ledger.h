@@ -141,6 +141,32 @@ typedef struct ledger_part_info {
 	uint64_t version; /* the partition's input offset it reflects */
 } ledger_part_info;
 
+/* One partition as `edge inspect` shows it (ledger_inspect). */
+typedef struct ledger_part_state {
+	uint64_t open_ops;     /* ops in the open batch */
+	uint64_t open_bytes;   /* their stored size */
+	uint64_t sealed;       /* sealed batches no snapshot has confirmed */
+	uint64_t sealed_bytes; /* their wire size */
+	uint64_t seq_lo, seq_hi; /* their lowest and highest seq; 0 when none */
+	uint64_t unsent;       /* of them: waiting for the producer (or the window) */
+	uint64_t inflight;     /* handed to Kafka, no delivery report yet */
+	uint64_t delivered;    /* in Kafka, not applied by central yet */
+	uint64_t last_seq;     /* the last seq sealed */
+	uint64_t applied;      /* the highest seq central's snapshots confirmed */
+	uint64_t version;      /* the last snapshot's input offset at central */
+	uint64_t as_of;        /* central's clock (ms) when it made it; 0: none yet */
+	bool in_window;        /* sealed_bytes within window_bytes: nothing held back */
+} ledger_part_state;
+
+/* The edge as a whole, filled with the partitions by ledger_inspect. */
+typedef struct ledger_summary {
+	const char *edge_id, *region; /* the ledger's: valid until ledger_free */
+	uint32_t partitions;
+	uint64_t budget_bytes; /* pending bytes past which writes are refused */
+	uint64_t window_bytes; /* per partition, unapplied bytes let into Kafka */
+	ledger_stats st;
+} ledger_summary;
+
 /* Group commit. A write staged with a ticket (ledger_stage_ops) is not
  * written at once: every write staged before the next ledger_commit goes
  * into the store in one write (one fsync with store.sync), and only then
@@ -242,5 +268,10 @@ bool ledger_accepting(ledger *l);
 void ledger_get_stats(ledger *l, ledger_stats *out);
 /* Fills out[0..max) with partitions 0.. ; returns how many. */
 size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max);
+/* Every partition's state and the totals, read under one lock hold so
+ * they agree: from memory only (no store read), O(partitions + sealed
+ * batches). Returns sum->partitions entries (malloc'ed, the caller
+ * frees). */
+ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum);
 
 #endif

@@ -1,6 +1,7 @@
 /* main.c - edge: arguments, configuration and wiring; then the loop.
  *
  *   edge -c FILE [-s section.key=value]...
+ *   edge inspect -c FILE [--json] [--offline]   per-partition state (inspect.h)
  *
  * edge.workers event loops (libevent) serve HTTP, each on its own thread
  * (the first on the main thread), all sharing the ledger and the Kafka
@@ -38,6 +39,7 @@
 #include "clock.h"
 #include "edge.h"
 #include "http.h"
+#include "inspect.h"
 #include "ledger.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -912,6 +914,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: edge -c CONFIG [-s section.key=value]... [-t]\n"
 			"       edge --options   (every option as Markdown, as in docs/config.md)\n"
+			"       edge inspect -c CONFIG [--json] [--offline]   (pending batches,\n"
+			"                watermarks, snapshots per partition; see docs/ops.md)\n"
 			"  -t  load and check the config, then exit\n");
 }
 
@@ -919,6 +923,8 @@ int main(int argc, char **argv)
 {
 	static edge e = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
 	char err[512] = "";
+	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+		return inspect_main(argc, argv, edge_options, edge_noptions);
 	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
 		cfg_write_markdown(edge_options, edge_noptions, stdout);
 		return 0;
