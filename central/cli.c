@@ -12,16 +12,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "central.h"
+#include "hclient.h"
 #include "item.h"
 #include "keys.h"
 #include "log.h"
@@ -34,10 +32,8 @@
 #define CLI_USAGE 2
 #define CLI_UNREACHABLE 3
 
-#define CLI_CONNECT_MS 5000
-#define CLI_READ_MS 120000
+#define CLI_TIMEOUT_MS 120000 /* a verify scans the whole store */
 #define CLI_BODY_MAX (64u << 20)
-#define CLI_HEAD_MAX 16384
 #define CLI_LIST_MAX 1000
 #define CLI_REPAIR_BATCH 1000
 #define CLI_HOT_LIST 10
@@ -69,88 +65,10 @@ static void usage(void)
 
 /* ---- HTTP to the ops API ------------------------------------------------- */
 
-typedef struct http_answer {
-	int status;
-	char *body; /* NUL-terminated; NULL when streamed */
-	size_t len;
-} http_answer;
-
-static int connect_to(const char *host, int port, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	int g = getaddrinfo(host, ps, &hints, &res);
-	if (g) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(g));
-		return -1;
-	}
-	int fd = -1;
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			continue;
-		int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (rc && errno == EINPROGRESS) {
-			struct pollfd pfd = {fd, POLLOUT, 0};
-			int soerr = 0;
-			socklen_t sl = sizeof soerr;
-			if (poll(&pfd, 1, CLI_CONNECT_MS) == 1 &&
-			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-				rc = 0;
-			else
-				errno = soerr ? soerr : ETIMEDOUT;
-		}
-		if (rc) {
-			snprintf(err, errlen, "connect %s:%d: %s", host, port, strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* Reads up to cap bytes, waiting at most CLI_READ_MS: >0, 0 at EOF, -1. */
-static ssize_t read_some(int fd, char *buf, size_t cap)
-{
-	struct pollfd pfd = {fd, POLLIN, 0};
-	for (;;) {
-		int p = poll(&pfd, 1, CLI_READ_MS);
-		if (p == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (p < 0 && errno == EINTR)
-			continue;
-		if (p < 0)
-			return -1;
-		ssize_t n = read(fd, buf, cap);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		return n;
-	}
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		struct pollfd pfd = {fd, POLLOUT, 0};
-		if (poll(&pfd, 1, CLI_CONNECT_MS) != 1)
-			return false;
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
+typedef hclient_answer http_answer;
 
 /* method path to central's ops API. With stream, a 200 body goes to it
- * as it comes (other answers are kept in a->body). 0, or CLI_UNREACHABLE
+ * as it comes (other answers are kept in a->body). 0, or an exit code
  * with the reason on stderr. */
 static int http(const cli *c, const char *method, const char *path, FILE *stream,
 		http_answer *a)
@@ -163,98 +81,24 @@ static int http(const cli *c, const char *method, const char *path, FILE *stream
 				"stop central and use --offline\n");
 		return CLI_USAGE;
 	}
-	if (cfg_parse_hostport(c->cfg.ops_listen, host, sizeof host, &port)) {
+	if (hclient_local_target(c->cfg.ops_listen, host, sizeof host, &port)) {
 		fprintf(stderr, "central: central.ops_listen '%s' is not host:port\n",
 			c->cfg.ops_listen);
 		return CLI_USAGE;
 	}
-	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
-	else if (strcmp(host, "::") == 0)
-		snprintf(host, sizeof host, "::1");
-	int fd = connect_to(host, port, err, sizeof err);
-	if (fd < 0) {
+	hclient_req r = {.host = host, .port = port, .method = method, .path = path,
+			 .token = c->cfg.ops_token, .stream = stream, .timeout_ms = CLI_TIMEOUT_MS,
+			 .max_body = CLI_BODY_MAX};
+	if (hclient_do(&r, a, err, sizeof err) == 0)
+		return 0;
+	if (strncmp(err, "connect", 7) == 0)
 		fprintf(stderr,
 			"central: cannot reach central's ops API (%s); is central running? "
 			"When it is stopped, use --offline\n",
 			err);
-		return CLI_UNREACHABLE;
-	}
-	char req[2048];
-	int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s\r\n", method, path,
-			 host, c->cfg.ops_token[0] ? "Authorization: Bearer " : "",
-			 c->cfg.ops_token, c->cfg.ops_token[0] ? "\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof req || !write_all(fd, req, (size_t)n)) {
-		fprintf(stderr, "central: sending the request failed: %s\n", strerror(errno));
-		close(fd);
-		return CLI_UNREACHABLE;
-	}
-	size_t len = 0, cap = CLI_HEAD_MAX + 1;
-	char *buf = xmalloc(cap);
-	char *body = NULL;
-	int rc = 0;
-	for (;;) {
-		if (body && stream && a->status == 200) {
-			size_t off = (size_t)(body - buf);
-			if (len > off && fwrite(body, 1, len - off, stream) != len - off) {
-				fprintf(stderr, "central: writing the output failed\n");
-				rc = CLI_UNREACHABLE;
-				break;
-			}
-			len = 0;
-			body = buf;
-		}
-		if (len + 1 >= cap) {
-			if (!body || cap > CLI_BODY_MAX) {
-				fprintf(stderr, "central: the answer is too large\n");
-				rc = CLI_UNREACHABLE;
-				break;
-			}
-			size_t off = (size_t)(body - buf);
-			buf = xrealloc(buf, cap *= 2);
-			body = buf + off;
-		}
-		ssize_t got = read_some(fd, buf + len, cap - len - 1);
-		if (got < 0) {
-			fprintf(stderr, "central: reading the answer failed: %s\n", strerror(errno));
-			rc = CLI_UNREACHABLE;
-			break;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		buf[len] = 0;
-		if (!body) {
-			char *sep = strstr(buf, "\r\n\r\n");
-			if (!sep)
-				continue;
-			if (sscanf(buf, "HTTP/1.%*d %d", &a->status) != 1) {
-				fprintf(stderr, "central: the answer has no status line\n");
-				rc = CLI_UNREACHABLE;
-				break;
-			}
-			body = sep + 4;
-		}
-	}
-	close(fd);
-	if (!rc && !body) {
-		fprintf(stderr, "central: the answer ended before its headers\n");
-		rc = CLI_UNREACHABLE;
-	}
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	if (stream && a->status == 200) {
-		free(buf);
-		return 0;
-	}
-	a->len = len - (size_t)(body - buf);
-	a->body = xmalloc(a->len + 1);
-	memcpy(a->body, body, a->len);
-	a->body[a->len] = 0;
-	free(buf);
-	return 0;
+	else
+		fprintf(stderr, "central: %s\n", err);
+	return CLI_UNREACHABLE;
 }
 
 /* A non-200 answer, said on stderr: 2 for auth (the config's token is

@@ -16,19 +16,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "edge.h"
+#include "hclient.h"
 #include "item.h"
 #include "log.h"
 #include "store.h"
@@ -36,8 +32,7 @@
 #include "xmem.h"
 
 #define INSPECT_PATH "/v1/admin/inspect"
-#define INSPECT_TIMEOUT_S 10
-#define INSPECT_HEAD_MAX 16384
+#define INSPECT_TIMEOUT_MS 10000
 #define INSPECT_BODY_MAX (32u << 20) /* 4096 partitions fit many times over */
 #define INSPECT_SETS_MAX 64
 
@@ -194,123 +189,6 @@ static void usage(void)
 		"exit: 0 ok, 2 usage or config error, 3 the edge or its store cannot be reached\n");
 }
 
-/* A blocking connection to the edge, through TLS when ssl is set. */
-typedef struct conn {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-} conn;
-
-static void conn_close(conn *c)
-{
-	if (c->ssl) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	if (c->ctx)
-		SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		close(c->fd);
-	*c = (conn){.fd = -1};
-}
-
-static void tls_reason(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-	ERR_error_string_n(e, buf, sizeof buf);
-	snprintf(err, errlen, "%s: %s", what, e ? buf : strerror(errno));
-	ERR_clear_error();
-}
-
-/* Connects to host:port (timeouts on every call); 0 or -1 with err. */
-static int conn_open(conn *c, const char *host, int port, bool tls, char *err, size_t errlen)
-{
-	*c = (conn){.fd = -1};
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	int g = getaddrinfo(host, ps, &hints, &res);
-	if (g) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(g));
-		return -1;
-	}
-	struct timeval tv = {INSPECT_TIMEOUT_S, 0};
-	for (struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next) {
-		c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			continue;
-		/* On Linux the send timeout bounds connect() too. */
-		if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) ||
-		    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) ||
-		    connect(c->fd, ai->ai_addr, ai->ai_addrlen)) {
-			snprintf(err, errlen, "connect %s:%d: %s", host, port, strerror(errno));
-			close(c->fd);
-			c->fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (c->fd < 0)
-		return -1;
-	if (!tls)
-		return 0;
-	static const unsigned char alpn[] = "\x08http/1.1";
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx || !(c->ssl = SSL_new(c->ctx))) {
-		tls_reason(err, errlen, "TLS setup");
-		conn_close(c);
-		return -1;
-	}
-	/* Loopback only, to this host's own edge: nothing to verify. */
-	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
-	SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (SSL_set_alpn_protos(c->ssl, alpn, sizeof alpn - 1) || !SSL_set_fd(c->ssl, c->fd) ||
-	    SSL_connect(c->ssl) != 1) {
-		tls_reason(err, errlen, "TLS handshake");
-		conn_close(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* >0 bytes, 0 at EOF, -1 on error (a timeout included). */
-static ssize_t conn_read(conn *c, char *buf, size_t cap)
-{
-	if (!c->ssl) {
-		for (;;) {
-			ssize_t n = read(c->fd, buf, cap);
-			if (n < 0 && errno == EINTR)
-				continue;
-			return n;
-		}
-	}
-	int cut = cap > INT32_MAX ? INT32_MAX : (int)cap;
-	int n = SSL_read(c->ssl, buf, cut);
-	if (n > 0)
-		return n;
-	return SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
-}
-
-static bool conn_write_all(conn *c, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w;
-		if (c->ssl) {
-			int k = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-			w = k > 0 ? k : -1;
-		} else {
-			w = write(c->fd, p, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-		}
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* The listener to ask: http.listen, else http.tls_listen. 0 with host
  * (a wildcard becomes loopback), port and tls; or an exit code. */
 static int pick_listener(const cmd *c, char *host, size_t cap, int *port, bool *tls)
@@ -326,25 +204,12 @@ static int pick_listener(const cmd *c, char *host, size_t cap, int *port, bool *
 				"with the edge stopped, use --offline\n");
 		return INSPECT_USAGE;
 	}
-	if (cfg_parse_hostport(addr, host, cap, port) || *port == 0) {
+	if (hclient_local_target(addr, host, cap, port)) {
 		fprintf(stderr, "edge: %s '%s' is not host:port\n",
 			*tls ? "http.tls_listen" : "http.listen", addr);
 		return INSPECT_USAGE;
 	}
-	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
-		snprintf(host, cap, "127.0.0.1");
-	else if (strcmp(host, "::") == 0)
-		snprintf(host, cap, "::1");
 	return 0;
-}
-
-/* The content-length of a head ending at end, or -1 when it has none. */
-static long long content_length(const char *head, const char *end)
-{
-	for (const char *p = strstr(head, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n"))
-		if (strncasecmp(p + 2, "content-length:", 15) == 0)
-			return strtoll(p + 17, NULL, 10);
-	return -1;
 }
 
 /* GET INSPECT_PATH from the running edge: 0 with the body (malloc'ed,
@@ -357,76 +222,33 @@ static int fetch(const cmd *c, char **body)
 	int rc = pick_listener(c, host, sizeof host, &port, &tls);
 	if (rc)
 		return rc;
-	conn cn;
-	if (conn_open(&cn, host, port, tls, err, sizeof err)) {
-		fprintf(stderr,
-			"edge: cannot reach the edge (%s); is it running? When it is stopped, use "
-			"--offline\n",
-			err);
+	hclient_req r = {.host = host, .port = port, .tls = tls, .method = "GET",
+			 .path = INSPECT_PATH, .timeout_ms = INSPECT_TIMEOUT_MS,
+			 .max_body = INSPECT_BODY_MAX};
+	hclient_answer a;
+	if (hclient_do(&r, &a, err, sizeof err)) {
+		if (strncmp(err, "connect", 7) == 0)
+			fprintf(stderr,
+				"edge: cannot reach the edge (%s); is it running? When it is "
+				"stopped, use --offline\n",
+				err);
+		else
+			fprintf(stderr, "edge: %s\n", err);
 		return INSPECT_UNREACHABLE;
 	}
-	char req[512];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", INSPECT_PATH,
-			 host);
-	if (n < 0 || (size_t)n >= sizeof req || !conn_write_all(&cn, req, (size_t)n)) {
-		fprintf(stderr, "edge: sending the request failed\n");
-		conn_close(&cn);
-		return INSPECT_UNREACHABLE;
-	}
-	size_t len = 0, cap = INSPECT_HEAD_MAX + 1;
-	char *buf = xmalloc(cap);
-	char *sep = NULL;
-	long long want = -1;
-	rc = 0;
-	for (;;) {
-		if (sep && want >= 0 && len - (size_t)(sep + 4 - buf) >= (unsigned long long)want)
-			break;
-		if (len + 1 >= cap) {
-			if (!sep || cap > INSPECT_BODY_MAX) {
-				fprintf(stderr, "edge: the answer is too large\n");
-				rc = INSPECT_UNREACHABLE;
-				break;
-			}
-			size_t off = (size_t)(sep - buf);
-			buf = xrealloc(buf, cap *= 2);
-			sep = buf + off;
-		}
-		ssize_t got = conn_read(&cn, buf + len, cap - len - 1);
-		if (got < 0) {
-			fprintf(stderr, "edge: reading the answer failed\n");
-			rc = INSPECT_UNREACHABLE;
-			break;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		buf[len] = 0;
-		if (!sep && (sep = strstr(buf, "\r\n\r\n")))
-			want = content_length(buf, sep);
-	}
-	conn_close(&cn);
-	int status = 0;
-	if (!rc && (!sep || sscanf(buf, "HTTP/1.%*d %d", &status) != 1)) {
-		fprintf(stderr, "edge: the answer is not HTTP\n");
-		rc = INSPECT_UNREACHABLE;
-	}
-	if (!rc && status != 200) {
-		if (status == 404)
+	if (a.status != 200) {
+		if (a.status == 404)
 			fprintf(stderr,
 				"edge: %s answered 404: the edge shows it to loopback clients only "
 				"(is %s:%d a loopback address?), or it is older than this command\n",
 				INSPECT_PATH, host, port);
 		else
-			fprintf(stderr, "edge: %s answered HTTP %d: %s\n", INSPECT_PATH, status,
-				sep + 4);
-		rc = INSPECT_UNREACHABLE;
+			fprintf(stderr, "edge: %s answered HTTP %d: %s\n", INSPECT_PATH, a.status,
+				a.body);
+		free(a.body);
+		return INSPECT_UNREACHABLE;
 	}
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	*body = xstrdup(sep + 4);
-	free(buf);
+	*body = a.body;
 	return 0;
 }
 
