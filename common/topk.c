@@ -1,30 +1,37 @@
 /* topk.c - space-saving over two windows (topk.h).
  *
- * Owns two tables of k slots (current and last window), each with an
- * smap from key to slot index for lookups. Finding the smallest slot is a
- * scan of k: k is small (tens to a few hundred) and the scan runs only
- * when a new key arrives while the table is full. Any thread, under the
- * mutex.
+ * Owns two tables of k slots (current and last window), each with a
+ * small open-addressing index from key to slot (linear probing, deletion
+ * by shifting back, so no tombstones pile up as keys come and go) and a
+ * min-heap of the slots by count, so the smallest is at hand when a new key arrives while the
+ * table is full (a long tail of items makes that most adds): an add is
+ * a hash lookup and O(log k) heap moves. Any thread, under the mutex.
  */
 #include "topk.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "smap.h"
+#include <xxhash.h>
+
 #include "xmem.h"
 
 typedef struct slot {
 	char key[TOPK_KEY_MAX + 1];
 	size_t len;
+	uint64_t hash;
 	uint64_t count, error;
 } slot;
 
 typedef struct table {
 	slot *slots;
 	size_t used;
-	smap index; /* key -> slot number */
+	uint32_t *index; /* slot number + 1 per bucket, 0 = empty */
+	size_t mask;     /* buckets - 1: a power of two at least 4k */
+	uint32_t *heap; /* slot numbers, smallest count first */
+	uint32_t *pos;  /* each slot's place in heap */
 } table;
 
 struct topk {
@@ -38,14 +45,96 @@ struct topk {
 static void table_init(table *tb, size_t k)
 {
 	tb->slots = xcalloc(k, sizeof *tb->slots);
+	tb->heap = xcalloc(k, sizeof *tb->heap);
+	tb->pos = xcalloc(k, sizeof *tb->pos);
 	tb->used = 0;
-	smap_init(&tb->index);
+	size_t n = 8;
+	while (n < 4 * k)
+		n *= 2;
+	tb->index = xcalloc(n, sizeof *tb->index);
+	tb->mask = n - 1;
+}
+
+/* The bucket holding key, or the empty one where it would go. */
+static size_t index_find(const table *tb, const char *key, size_t len, uint64_t h)
+{
+	size_t b = (size_t)h & tb->mask;
+	for (;; b = (b + 1) & tb->mask) {
+		uint32_t e = tb->index[b];
+		if (!e)
+			return b;
+		const slot *s = &tb->slots[e - 1];
+		if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+			return b;
+	}
+}
+
+/* Empties bucket b and shifts back the entries that probed past it. */
+static void index_del(table *tb, size_t b)
+{
+	tb->index[b] = 0;
+	for (size_t j = (b + 1) & tb->mask; tb->index[j]; j = (j + 1) & tb->mask) {
+		size_t home = (size_t)tb->slots[tb->index[j] - 1].hash & tb->mask;
+		/* Move it to b unless its home lies cyclically in (b, j]. */
+		bool stays = b < j ? (home > b && home <= j) : (home > b || home <= j);
+		if (stays)
+			continue;
+		tb->index[b] = tb->index[j];
+		tb->index[j] = 0;
+		b = j;
+	}
+}
+
+static void table_free(table *tb)
+{
+	free(tb->slots);
+	free(tb->heap);
+	free(tb->pos);
+	free(tb->index);
+}
+
+static uint64_t count_at(const table *tb, size_t h)
+{
+	return tb->slots[tb->heap[h]].count;
+}
+
+static void heap_swap(table *tb, size_t a, size_t b)
+{
+	uint32_t t = tb->heap[a];
+	tb->heap[a] = tb->heap[b];
+	tb->heap[b] = t;
+	tb->pos[tb->heap[a]] = (uint32_t)a;
+	tb->pos[tb->heap[b]] = (uint32_t)b;
+}
+
+/* The slot at heap place h grew: move it down to where it belongs. */
+static void sift_down(table *tb, size_t h)
+{
+	for (;;) {
+		size_t l = 2 * h + 1, r = l + 1, m = h;
+		if (l < tb->used && count_at(tb, l) < count_at(tb, m))
+			m = l;
+		if (r < tb->used && count_at(tb, r) < count_at(tb, m))
+			m = r;
+		if (m == h)
+			return;
+		heap_swap(tb, h, m);
+		h = m;
+	}
+}
+
+static void sift_up(table *tb, size_t h)
+{
+	while (h > 0 && count_at(tb, (h - 1) / 2) > count_at(tb, h)) {
+		heap_swap(tb, h, (h - 1) / 2);
+		h = (h - 1) / 2;
+	}
 }
 
 static void table_clear(table *tb)
 {
 	tb->used = 0;
-	smap_clear(&tb->index);
+	memset(tb->index, 0, (tb->mask + 1) * sizeof *tb->index);
 }
 
 topk *topk_new(size_t k, uint64_t window_ms)
@@ -63,10 +152,8 @@ void topk_free(topk *t)
 {
 	if (!t)
 		return;
-	free(t->cur.slots);
-	free(t->last.slots);
-	smap_free(&t->cur.index);
-	smap_free(&t->last.index);
+	table_free(&t->cur);
+	table_free(&t->last);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
@@ -91,31 +178,40 @@ static void roll(topk *t, uint64_t now)
 
 static void table_add(table *tb, size_t k, const char *key, size_t len, uint64_t n)
 {
-	smap_val *v = smap_get(&tb->index, key, len);
-	if (v) {
-		tb->slots[v->u].count += n;
+	uint64_t h = XXH3_64bits(key, len);
+	size_t b = index_find(tb, key, len, h);
+	if (tb->index[b]) {
+		uint32_t at = tb->index[b] - 1;
+		tb->slots[at].count += n;
+		sift_down(tb, tb->pos[at]);
 		return;
 	}
 	size_t i;
 	uint64_t carried = 0;
-	if (tb->used < k) {
+	bool fresh = tb->used < k;
+	if (fresh) {
 		i = tb->used++;
+		tb->heap[i] = (uint32_t)i;
+		tb->pos[i] = (uint32_t)i;
 	} else {
-		i = 0;
-		for (size_t j = 1; j < k; j++)
-			if (tb->slots[j].count < tb->slots[i].count)
-				i = j;
+		i = tb->heap[0]; /* the smallest count gives way */
 		carried = tb->slots[i].count;
-		smap_del(&tb->index, tb->slots[i].key, tb->slots[i].len);
+		const slot *old = &tb->slots[i];
+		index_del(tb, index_find(tb, old->key, old->len, old->hash));
+		b = index_find(tb, key, len, h); /* the shift may have moved it */
 	}
 	slot *s = &tb->slots[i];
 	memcpy(s->key, key, len);
 	s->key[len] = 0;
 	s->len = len;
+	s->hash = h;
 	s->count = carried + n;
 	s->error = carried;
-	bool created;
-	smap_put(&tb->index, key, len, &created)->u = i;
+	tb->index[b] = (uint32_t)i + 1;
+	if (fresh)
+		sift_up(tb, tb->pos[i]);
+	else
+		sift_down(tb, 0);
 }
 
 void topk_add(topk *t, const char *key, size_t len, uint64_t n, uint64_t now_ms)
@@ -149,13 +245,13 @@ size_t topk_list(topk *t, uint64_t now_ms, topk_entry *out, size_t max)
 		e->count = s->count;
 		e->error = s->error;
 		e->rate = (double)s->count;
-		smap_val *lv = smap_get(&t->last.index, s->key, s->len);
+		uint32_t lv = t->last.index[index_find(&t->last, s->key, s->len, s->hash)];
 		if (lv)
-			e->rate += weight * (double)t->last.slots[lv->u].count;
+			e->rate += weight * (double)t->last.slots[lv - 1].count;
 	}
 	for (size_t i = 0; i < t->last.used; i++) {
 		const slot *s = &t->last.slots[i];
-		if (smap_get(&t->cur.index, s->key, s->len))
+		if (t->cur.index[index_find(&t->cur, s->key, s->len, s->hash)])
 			continue;
 		topk_entry *e = &all[n++];
 		memcpy(e->key, s->key, s->len + 1);
