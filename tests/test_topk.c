@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -112,4 +113,37 @@ Test(topk, long_keys_are_cut_and_memory_stays_at_k)
 	add(big, 100, T0);
 	n = topk_list(K, T0, e, 10);
 	cr_assert_eq(strlen(e[0].key), TOPK_KEY_MAX);
+}
+
+Test(topk, counts_keep_the_space_saving_bounds_over_a_random_stream)
+{
+	K = topk_new(8, W);
+	uint64_t truth[64] = {0}, total = 0;
+	unsigned seed = 12345;
+	char key[16];
+	for (int i = 0; i < 20000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		/* skewed: low numbers far more often */
+		unsigned r = (seed >> 16) % 64, x = r * r / 64;
+		snprintf(key, sizeof key, "k%u", x);
+		uint64_t n = 1 + (seed >> 8) % 3;
+		add(key, n, T0);
+		truth[x] += n;
+		total += n;
+	}
+	topk_entry e[8];
+	size_t n = topk_list(K, T0, e, 8);
+	cr_assert_eq(n, 8);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned x = (unsigned)atoi(e[i].key + 1);
+		cr_assert_geq(e[i].count, truth[x], "%s undercounted", e[i].key);
+		cr_assert_leq(e[i].count - e[i].error, truth[x], "%s: count - error too high",
+		              e[i].key);
+		sum += e[i].count;
+		if (i)
+			cr_assert_geq(e[i - 1].rate, e[i].rate);
+	}
+	cr_assert_eq(sum, total, "the counters of a full table add up to the stream");
+	cr_assert_str_eq(e[0].key, "k0", "the heaviest key leads");
 }
