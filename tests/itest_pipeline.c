@@ -233,7 +233,8 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 	long long got;
 	while ((got = central_total()) != want) {
 		cr_assert(proc_now_ms() < deadline, "central total %lld, truth %lld", got, want);
-		cr_assert(proc_alive(S.central_pid), "central died");
+		cr_assert(proc_alive(S.central_pid), "central died; its log ends:\n%s",
+			  stack_tail("central.log"));
 		proc_sleep_ms(500);
 	}
 	cr_log_info("central total %lld reached the truth %llu ms after restart", got,

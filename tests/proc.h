@@ -81,18 +81,30 @@ static inline bool proc_alive(pid_t pid)
 }
 
 /* A TCP port free on 127.0.0.1 right now (the kernel picks it). */
+/* A loopback port free now, below the kernel's ephemeral range (32768
+ * and up): a daemon a test restarts on the same port must not find it
+ * taken meanwhile by some connection's local end, which the kernel picks
+ * from that range. -1 when none is found. */
 static inline int proc_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
+	static unsigned seed;
+	if (!seed)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)proc_now_ms();
+	for (int tries = 0; tries < 500; tries++) {
+		seed = seed * 1103515245u + 12345u;
+		int port = 20000 + (int)((seed >> 8) % 12000);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
 		close(fd);
-	return port;
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 /* Runs a shell command and captures its stdout; returns the exit status. */

@@ -169,6 +169,16 @@ TESTDIR_UTIL void stack_down(void)
 		testdir_remove(S.dir);
 }
 
+/* The last lines of the named file in the stack's dir (for a failure
+ * message); a static buffer. */
+TESTDIR_UTIL const char *stack_tail(const char *name)
+{
+	static char out[4096];
+	if (proc_capture(out, sizeof out, "tail -n 15 '%s/%s' | cut -c1-240", S.dir, name))
+		snprintf(out, sizeof out, "(no %s)", name);
+	return out;
+}
+
 /* Does the named file in the stack's dir contain needle? */
 TESTDIR_UTIL bool stack_file_has(const char *name, const char *needle)
 {
