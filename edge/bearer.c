@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokcache.h"
 #include "xmem.h"
 
 #define KID_MAX 64
@@ -41,6 +42,7 @@ struct bearer_keys {
 	char *audience; /* NULL: not checked */
 	int64_t leeway_s;
 	atomic_size_t refs; /* ring only: holders of this set (the ring is one) */
+	tokcache *verified; /* tokens whose signature this set checked */
 };
 
 struct bearer_ring {
@@ -182,6 +184,7 @@ bearer_keys *bearer_keys_new(const char *spec, const char *issuer, const char *a
 			     int64_t leeway_s, char *err, size_t errlen)
 {
 	bearer_keys *k = xcalloc(1, sizeof *k);
+	k->verified = tokcache_new(BEARER_CACHE_ENTRIES);
 	k->leeway_s = leeway_s;
 	k->issuer = issuer && issuer[0] ? xstrdup(issuer) : NULL;
 	k->audience = audience && audience[0] ? xstrdup(audience) : NULL;
@@ -234,6 +237,7 @@ void bearer_keys_free(bearer_keys *k)
 		free(k->keys[i].bytes);
 	}
 	free(k->keys);
+	tokcache_free(k->verified);
 	free(k->issuer);
 	free(k->audience);
 	free(k);
@@ -521,18 +525,25 @@ int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t n
 	if (!key)
 		return ERR_INVAL;
 
-	/* libjwt wants a C string; the length is capped above. */
-	char copy[BEARER_TOKEN_MAX + 1];
-	memcpy(copy, token, len);
-	copy[len] = '\0';
-	jwt_t *jwt = NULL;
-	int rc = jwt_decode(&jwt, copy, key->bytes, (int)key->len);
-	bool ok = rc == 0 && jwt && jwt_get_alg(jwt) == key->jalg;
-	jwt_free(jwt);
-	if (!ok) {
-		*reason = "bad signature";
-		return ERR_INVAL;
+	/* The same token again: its signature was checked by this set. */
+	unsigned char dg[TOKCACHE_DIGEST];
+	tokcache_digest(token, len, dg);
+	if (!tokcache_has(k->verified, dg)) {
+		/* libjwt wants a C string; the length is capped above. */
+		char copy[BEARER_TOKEN_MAX + 1];
+		memcpy(copy, token, len);
+		copy[len] = '\0';
+		jwt_t *jwt = NULL;
+		int drc = jwt_decode(&jwt, copy, key->bytes, (int)key->len);
+		bool ok = drc == 0 && jwt && jwt_get_alg(jwt) == key->jalg;
+		jwt_free(jwt);
+		if (!ok) {
+			*reason = "bad signature";
+			return ERR_INVAL;
+		}
+		tokcache_put(k->verified, dg);
 	}
+	int rc;
 	json_t *claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
 	if (!claims) {
 		*reason = "token claims are not base64url JSON";

@@ -9,8 +9,10 @@
  * nbf optional (both with a leeway), iss and aud checked when configured,
  * sub required and a valid user id (item_user_valid).
  *
- * A key set is immutable once built: any thread may verify with it at
- * once. The caller owns it and frees it after the last verification.
+ * A key set's keys are immutable once built, and any thread may verify
+ * with it at once; it remembers (under its own locks) the tokens whose
+ * signature it has checked, so a client's next request with the same
+ * token skips the signature (the claims are checked every time). The caller owns it and frees it after the last verification.
  * A bearer_ring (below) holds the set of a daemon that reloads its keys.
  */
 #ifndef EDGE_BEARER_H
@@ -26,6 +28,9 @@
 #define BEARER_TOKEN_MAX 4096
 /* Key files larger than this are refused at load. */
 #define BEARER_KEYFILE_MAX 65536
+/* Tokens whose signature a key set remembers having checked (32 bytes
+ * each; edge/tokcache.h): later requests with one skip the signature. */
+#define BEARER_CACHE_ENTRIES 65536
 /* An HS256 secret shorter than this is refused (RFC 7518 3.2). */
 #define BEARER_HS_MIN 32
 

@@ -197,6 +197,34 @@ Test(identity, valid_tokens_of_each_algorithm_give_their_sub)
 	cr_assert_str_eq(user, "carol");
 }
 
+Test(identity, a_token_seen_before_skips_its_signature_but_not_its_claims)
+{
+	keys("e1", NULL, NULL);
+	char user[USER_MAX + 1];
+	claims c = {.kid = "e1", .sub = "carol", .exp = NOW + 600};
+	char *tok = sign(JWT_ALG_ES256, T.es_priv, strlen(T.es_priv), &c);
+	cr_assert_str_eq(verify(tok, user), "");
+	cr_assert_str_eq(verify(tok, user), "", "the remembered token is accepted again");
+	cr_assert_str_eq(user, "carol");
+	/* Its claims still count: past exp it is refused though remembered. */
+	const char *why = "";
+	cr_assert_eq(bearer_verify(T.k, tok, strlen(tok), NOW + 3600, user, &why), ERR_INVAL);
+	cr_assert_str_eq(why, "token expired");
+	/* A token differing in one signature byte is a different token. */
+	size_t n = strlen(tok);
+	tok[n - 2] = tok[n - 2] == 'A' ? 'B' : 'A';
+	cr_assert_str_eq(verify(tok, user), "bad signature");
+	cr_assert_str_eq(verify(tok, user), "bad signature", "a refusal is not remembered");
+	free(tok);
+	/* A new key set (a reload) remembers nothing of the old one's. */
+	c = (claims){.kid = "e1", .sub = "dave", .exp = NOW + 600};
+	tok = sign(JWT_ALG_ES256, T.es_priv, strlen(T.es_priv), &c);
+	cr_assert_str_eq(verify(tok, user), "");
+	keys("k1", NULL, NULL);
+	cr_assert_str_eq(verify(tok, user), "unknown key id");
+	free(tok);
+}
+
 Test(identity, two_keys_at_once_are_selected_by_kid)
 {
 	keys("k1,k2", NULL, NULL);

@@ -1,0 +1,33 @@
+/* tokcache.h - the tokens whose signature a key set has already checked.
+ *
+ * Verifying a signature through libjwt re-reads the key from its PEM
+ * text on every call: about 1 ms for ES256 and 0.7 ms for RS256 on the
+ * development machine, against a few microseconds for the rest of a
+ * request. A client sends the same token with every request until it
+ * expires, so a key set remembers the SHA-256 of each token whose
+ * signature it verified; the claims (exp, nbf, iss, aud, sub) are still
+ * checked on every request. A cryptographic digest, not a fast hash:
+ * nobody can make another token land on a remembered one.
+ *
+ * Fixed size (sets of 4 digests in lock stripes; a full set forgets its
+ * oldest). Any thread.
+ */
+#ifndef EDGE_TOKCACHE_H
+#define EDGE_TOKCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TOKCACHE_DIGEST 32
+
+typedef struct tokcache tokcache;
+
+/* About entries digests (rounded up to whole sets; at least one set). */
+tokcache *tokcache_new(size_t entries);
+void tokcache_free(tokcache *c);
+/* The SHA-256 of token. */
+void tokcache_digest(const char *token, size_t len, unsigned char d[TOKCACHE_DIGEST]);
+bool tokcache_has(tokcache *c, const unsigned char d[TOKCACHE_DIGEST]);
+void tokcache_put(tokcache *c, const unsigned char d[TOKCACHE_DIGEST]);
+
+#endif
