@@ -2,7 +2,8 @@
  *
  * One thread owns the consumer, the applier and the snapshot producer;
  * the ops API (opsapi.c) runs on a thread of its own and only reads the
- * store. The consumer is assigned every partition explicitly, starting at
+ * store. The consumer is assigned every owned partition (central.partitions,
+ * shard.h) explicitly, starting at
  * the offsets stored with the applied effects, so no group rebalance can
  * move input and nothing is committed to Kafka that the store does not
  * already reflect. Input the applier refuses goes, unchanged, to the
@@ -35,6 +36,7 @@
 #include "opsapi.h"
 #include "runq.h"
 #include "sdnotify.h"
+#include "shard.h"
 #include "store.h"
 #include "wire.h"
 #include "xmem.h"
@@ -79,6 +81,7 @@ typedef struct central {
 	ops_run_stats run; /* read by the ops API thread */
 	runq *jobs;        /* work the ops thread hands to the run loop */
 	cmetrics *cm;      /* the registry /metrics serves */
+	shard_set own;     /* the partitions this instance owns (central.partitions) */
 	bool assigned;
 	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
 } central;
@@ -116,6 +119,8 @@ static int post_repair(void *ctx, const verify_target *t, size_t n, verify_repor
 static void note_watermarks(central *c, bool ask)
 {
 	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
+		if (!shard_owns(&c->own, (uint32_t)p))
+			continue;
 		int64_t lo = -1, hi = -1;
 		rd_kafka_resp_err_t e =
 		    ask ? rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
@@ -214,11 +219,14 @@ static int check_topic(central *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Assigns the owned partitions, each from its stored offset. */
 static int assign_all(central *c, char *err, size_t errlen)
 {
 	int np = (int)c->cfg->partitions;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 	for (int p = 0; p < np; p++) {
+		if (!shard_owns(&c->own, (uint32_t)p))
+			continue;
 		int64_t off;
 		if (applier_resume_offset(c->ap, (uint32_t)p, &off) != 0)
 			off = RD_KAFKA_OFFSET_BEGINNING;
@@ -388,6 +396,8 @@ static void check_readiness(central *c, uint64_t now)
 	}
 	int64_t lag = 0;
 	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
+		if (!shard_owns(&c->own, (uint32_t)p))
+			continue;
 		int64_t lo = -1, hi = -1;
 		if (rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo, &hi) ||
 		    hi < 0)
@@ -459,7 +469,8 @@ static int loop(central *c)
 			bool heartbeat = c->cfg->heartbeat_every > 0 &&
 					 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
 			for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
-				if (heartbeat || applier_dirty(c->ap, p))
+				if (shard_owns(&c->own, p) &&
+				    (heartbeat || applier_dirty(c->ap, p)))
 					publish_partition(c, p);
 			note_watermarks(c, false);
 			ticks++;
@@ -482,7 +493,7 @@ static int loop(central *c)
 	if (sdnotify_send("STOPPING=1\nSTATUS=stopping"))
 		log_warn("sd_notify STOPPING=1 failed", "%s", "");
 	for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
-		if (applier_dirty(c->ap, p))
+		if (shard_owns(&c->own, p) && applier_dirty(c->ap, p))
 			publish_partition(c, p);
 	return 0;
 }
@@ -501,6 +512,10 @@ int central_run(const central_config *cfg)
 		snprintf(err, sizeof err, "[counters]: %s", why);
 		goto out;
 	}
+	rc = shard_set_parse(&c.own, cfg->owned_partitions, (uint32_t)cfg->partitions, err,
+			     sizeof err);
+	if (rc)
+		goto out;
 	if (cfg->ops_listen[0]) {
 		/* Refused now, not after the wait for Kafka. */
 		char host[256];
@@ -517,12 +532,20 @@ int central_run(const central_config *cfg)
 	so.sync = cfg->store_sync;
 	c.db = store_open_dir(cfg->data_dir, &so, err, sizeof err);
 	if (!c.db) {
+		if (shard_store_in_use(cfg->data_dir))
+			snprintf(err, sizeof err,
+				 "the store at %s is in use by another process (another central "
+				 "on the same data_dir?)",
+				 cfg->data_dir);
 		rc = ERR_IO;
 		goto out;
 	}
 	char parts[32];
 	snprintf(parts, sizeof parts, "%" PRId64, cfg->partitions);
 	rc = store_meta_ensure(c.db, "partitions", parts, err, sizeof err);
+	if (rc)
+		goto out;
+	rc = shard_note_owned(c.db, &c.own, err, sizeof err);
 	if (rc)
 		goto out;
 	c.ap = applier_new(c.db, (uint32_t)cfg->partitions, &c.ctr, err, sizeof err);
@@ -533,7 +556,7 @@ int central_run(const central_config *cfg)
 	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
 	cmetrics_opts mo = {.ctr = &c.ctr, .partitions = (uint32_t)cfg->partitions, .ap = c.ap,
 			    .run = &c.run, .db = c.db, .data_dir = cfg->data_dir,
-			    .hot_k = (size_t)cfg->hot_items};
+			    .hot_k = (size_t)cfg->hot_items, .owned = &c.own};
 	c.cm = cmetrics_new(&mo);
 	cmetrics_feed(c.cm, c.ap);
 	rc = open_kafka(&c, err, sizeof err);
@@ -558,15 +581,20 @@ int central_run(const central_config *cfg)
 			   .repair = post_repair,
 			   .repair_ctx = &c,
 			   .data_dir = cfg->data_dir,
-			   .metrics = c.cm};
+			   .metrics = c.cm,
+			   .owned = &c.own,
+			   .instance_id = cfg->id};
 	c.api = ops_api_start(&oo, err, sizeof err);
 	if (!c.api && cfg->ops_listen[0]) {
 		rc = ERR_IO;
 		goto out;
 	}
+	char owned[1024];
+	shard_set_format(&c.own, owned, sizeof owned);
 	log_info("central started",
-		 "id=%s partitions=%" PRId64 " set_counters=%s sum_counters=%s ops=%s", cfg->id,
-		 cfg->partitions, cfg->counters_set, cfg->counters_sum, cfg->ops_listen);
+		 "id=%s partitions=%" PRId64 " owned=\"%s\" set_counters=%s sum_counters=%s ops=%s",
+		 cfg->id, cfg->partitions, owned, cfg->counters_set, cfg->counters_sum,
+		 cfg->ops_listen);
 	if (sdnotify_send("READY=1\nSTATUS=applying"))
 		log_warn("sd_notify READY=1 failed", "%s", "");
 	rc = loop(&c);
@@ -599,5 +627,6 @@ out:
 	cmetrics_free(c.cm);
 	store_close(c.db);
 	counters_free(&c.ctr);
+	shard_set_free(&c.own);
 	return rc;
 }

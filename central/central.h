@@ -1,6 +1,7 @@
 /* central.h - the central reconciler: configuration and run loop.
  *
- * central_run() consumes every partition of the batch topic into the
+ * central_run() consumes the partitions it owns (central.partitions) of
+ * the batch topic into the
  * applier and publishes per-partition snapshots on a timer, until
  * central_stop() is called (from a signal handler: it only sets a flag):
  * the message being applied is finished (its effects and next offset in
@@ -28,6 +29,7 @@ typedef struct central_config {
 	char *counters_set; /* [counters] set: comma-separated set counters */
 	char *counters_sum; /* [counters] sum: comma-separated sum counters */
 	int64_t partitions;
+	char *owned_partitions; /* central.partitions: "all" or a list (shard.h) */
 	char *batch_topic;
 	char *snapshot_topic;
 	char *deadletter_topic; /* poison input goes here; "" = log only */

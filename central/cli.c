@@ -1,11 +1,13 @@
 /* cli.c - central's operator commands (see cli.h): verify [--repair],
- * stats, get and export.
+ * stats, get, export, backup and prune.
  *
  * Live (the default) they ask the running central's ops API, at the
  * address and with the token of its config, over plain HTTP/1.0 (one
  * request per connection, the answer read to EOF). --offline opens the
  * store itself instead, which LevelDB's lock allows only while central
- * is stopped. Output goes to stdout, errors to stderr. Main thread only.
+ * is stopped; prune works only that way (it deletes keys, and central
+ * must not be writing). Output goes to stdout, errors to stderr. Main
+ * thread only.
  */
 #include "cli.h"
 
@@ -24,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "opsapi.h"
+#include "shard.h"
 #include "verify.h"
 #include "xmem.h"
 
@@ -44,6 +47,7 @@ typedef struct cli {
 	const char *cmd;
 	bool repair, offline;
 	const char *format; /* csv or json */
+	const char *to;     /* backup --to PATH */
 	const char *args[2];
 	int nargs;
 	counters ctr;
@@ -58,6 +62,8 @@ static void usage(void)
 		"       central stats  -c FILE [--offline]\n"
 		"       central get    -c FILE [--offline] ITEM [COUNTER]\n"
 		"       central export -c FILE [--offline] [--format csv|json]\n"
+		"       central backup -c FILE --to PATH   (a new dir, absolute; central running)\n"
+		"       central prune  -c FILE --offline   (delete partitions not owned)\n"
 		"  (-s section.key=value overrides the config, as for the daemon)\n"
 		"exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
 		"      store cannot be reached\n");
@@ -332,6 +338,66 @@ static int stats_offline(cli *c, store *db)
 	return rc ? CLI_UNREACHABLE : CLI_OK;
 }
 
+/* The per-partition digests of the owned partitions, from one view. */
+static int digests_offline(cli *c, store *db)
+{
+	shard_set own;
+	char err[512];
+	if (shard_set_parse(&own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
+			    sizeof err)) {
+		fprintf(stderr, "central: %s\n", err);
+		return CLI_USAGE;
+	}
+	shard_digest *d = xcalloc((size_t)c->cfg.partitions, sizeof *d);
+	store_snap *sn = store_snap_new(db);
+	int rc = shard_digest_all(sn, (uint32_t)c->cfg.partitions, d);
+	store_snap_free(sn);
+	if (!rc) {
+		printf("%-9s %-16s %10s %12s\n", "partition", "digest", "keys", "offset");
+		for (uint32_t p = 0; p < (uint32_t)c->cfg.partitions; p++)
+			if (shard_owns(&own, p))
+				printf("%-9u %016" PRIx64 " %10" PRIu64 " %12" PRIu64 "\n", p,
+				       d[p].digest, d[p].keys, d[p].offset);
+	}
+	free(d);
+	shard_set_free(&own);
+	if (rc) {
+		fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
+		return CLI_UNREACHABLE;
+	}
+	return CLI_OK;
+}
+
+/* Deletes the keys of partitions the config does not own. */
+static int prune_offline(cli *c, store *db)
+{
+	shard_set own;
+	char err[512];
+	if (shard_set_parse(&own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
+			    sizeof err)) {
+		fprintf(stderr, "central: %s\n", err);
+		return CLI_USAGE;
+	}
+	char text[1024];
+	shard_set_format(&own, text, sizeof text);
+	shard_prune_counts n;
+	int rc = shard_prune(db, &own, &n);
+	shard_set_free(&own);
+	if (rc) {
+		fprintf(stderr, "central: prune stopped on a store error (%s) after %" PRIu64
+				" deletions; run it again\n",
+			err_str(rc), n.deleted);
+		return CLI_UNREACHABLE;
+	}
+	printf("prune: owned=%s scanned=%" PRIu64 " deleted=%" PRIu64 " memberships=%" PRIu64
+	       " counts=%" PRIu64 " regions=%" PRIu64 " days=%" PRIu64 " applied=%" PRIu64
+	       " held=%" PRIu64 " offsets=%" PRIu64 "\n",
+	       text, n.scanned, n.deleted, n.by_tag['S' - 'A'], n.by_tag['C' - 'A'],
+	       n.by_tag['R' - 'A'], n.by_tag['Y' - 'A'], n.by_tag['A' - 'A'], n.by_tag['H' - 'A'],
+	       n.by_tag['O' - 'A']);
+	return CLI_OK;
+}
+
 static int run_offline(cli *c)
 {
 	store *db = open_offline(c);
@@ -344,8 +410,10 @@ static int run_offline(cli *c)
 		rc = get_offline(c, db, c->args[0], c->args[1]);
 	else if (strcmp(c->cmd, "export") == 0)
 		rc = export_offline(c, db);
-	else
-		rc = stats_offline(c, db);
+	else if (strcmp(c->cmd, "prune") == 0)
+		rc = prune_offline(c, db);
+	else if ((rc = stats_offline(c, db)) == CLI_OK)
+		rc = digests_offline(c, db);
 	store_close(db);
 	return rc;
 }
@@ -429,6 +497,46 @@ static int export_live(cli *c)
 	return fflush(stdout) ? CLI_UNREACHABLE : CLI_OK;
 }
 
+/* The per-partition state digests of the owned partitions. */
+static int digests_live(cli *c)
+{
+	json_t *j = NULL;
+	int rc = http_json(c, "GET", "/v1/digest", &j);
+	if (rc)
+		return rc;
+	printf("%-9s %-16s %10s %12s\n", "partition", "digest", "keys", "offset");
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(j, "partitions"), i, p)
+	{
+		printf("%-9" PRIu64 " %-16s %10" PRIu64 " %12" PRIu64 "\n", jnum(p, "partition"),
+		       jstr(p, "digest"), jnum(p, "keys"), jnum(p, "offset"));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+static int backup_live(cli *c)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "/v1/admin/backup?dir=%s", c->to);
+	json_t *j = NULL;
+	int rc = http_json(c, "POST", path, &j);
+	if (rc)
+		return rc;
+	printf("backup dir=%s keys=%" PRIu64 " ms=%" PRIu64 "\n", jstr(j, "dir"), jnum(j, "keys"),
+	       jnum(j, "ms"));
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(j, "offsets"), i, p)
+	{
+		printf("offset partition=%" PRIu64 " offset=%" PRIu64 "\n", jnum(p, "partition"),
+		       jnum(p, "offset"));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
 /* The fastest-moving counts, after the stats. */
 static int hot_live(cli *c)
 {
@@ -488,7 +596,8 @@ static int stats_live(cli *c)
 		       jnum(p, "partition"), jnum(p, "seq"));
 	}
 	json_decref(j);
-	return hot_live(c);
+	rc = digests_live(c);
+	return rc ? rc : hot_live(c);
 }
 
 /* ---- arguments ----------------------------------------------------------- */
@@ -496,7 +605,8 @@ static int stats_live(cli *c)
 bool cli_is_command(const char *arg)
 {
 	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
-		       strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0);
+		       strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
+		       strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0);
 }
 
 /* Parses argv (argv[1] is the command); false after saying why. */
@@ -509,7 +619,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 	c->format = "csv";
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "--format") == 0) &&
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "--format") == 0 ||
+		     strcmp(a, "--to") == 0) &&
 		    i + 1 >= argc) {
 			fprintf(stderr, "central: %s needs a value\n", a);
 			return false;
@@ -528,6 +639,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 				fprintf(stderr, "central: --format is csv or json\n");
 				return false;
 			}
+		} else if (strcmp(a, "--to") == 0 && strcmp(c->cmd, "backup") == 0) {
+			c->to = argv[++i];
 		} else if (strcmp(a, "--repair") == 0 && strcmp(c->cmd, "verify") == 0) {
 			c->repair = true;
 		} else if (strcmp(a, "--offline") == 0) {
@@ -542,6 +655,25 @@ static bool parse_args(cli *c, int argc, char **argv)
 	bool is_get = strcmp(c->cmd, "get") == 0;
 	if (!file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
 		fprintf(stderr, "central: %s\n", !file ? "-c FILE is needed" : "wrong arguments");
+		return false;
+	}
+	if (strcmp(c->cmd, "backup") == 0) {
+		if (!c->to || c->offline) {
+			fprintf(stderr, "central: backup needs --to PATH and a running central "
+					"(stopped, copy data_dir instead)\n");
+			return false;
+		}
+		if (c->to[0] != '/' || strspn(c->to, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+						     "rstuvwxyz0123456789/._-") != strlen(c->to) ||
+		    strlen(c->to) > 1024) {
+			fprintf(stderr, "central: --to must be an absolute path of "
+					"[A-Za-z0-9/._-]\n");
+			return false;
+		}
+	}
+	if (strcmp(c->cmd, "prune") == 0 && !c->offline) {
+		fprintf(stderr, "central: prune deletes keys and needs central stopped: stop it, "
+				"then run prune --offline\n");
 		return false;
 	}
 	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {
@@ -595,6 +727,8 @@ int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 		rc = get_live(&c);
 	else if (strcmp(c.cmd, "export") == 0)
 		rc = export_live(&c);
+	else if (strcmp(c.cmd, "backup") == 0)
+		rc = backup_live(&c);
 	else
 		rc = stats_live(&c);
 	counters_free(&c.ctr);

@@ -5,6 +5,9 @@
  *   central stats  -c FILE [--offline]
  *   central get    -c FILE [--offline] ITEM [COUNTER]
  *   central export -c FILE [--offline] [--format csv|json]
+ *   central backup -c FILE --to PATH     (live only: POST /v1/admin/backup)
+ *   central prune  -c FILE --offline     (offline only: drops partitions
+ *                                         central.partitions does not own)
  *
  * They ask the running central's ops API (address and token from the
  * config); --offline opens its store directly, which works only while

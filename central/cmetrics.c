@@ -10,6 +10,7 @@
  * only read atomics, LevelDB and the sketch (its own mutex).
  */
 #include "cmetrics.h"
+#include "shard.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -164,6 +165,8 @@ static int64_t lag_of(const cmetrics *cm, uint32_t p)
 void cmetrics_note_lag(cmetrics *cm)
 {
 	for (uint32_t p = 0; p < cm->o.partitions; p++) {
+		if (!shard_owns(cm->o.owned, p))
+			continue;
 		int64_t lag = lag_of(cm, p);
 		if (lag > atomic_load_explicit(&cm->lag_max[p], memory_order_relaxed))
 			atomic_store_explicit(&cm->lag_max[p], lag, memory_order_relaxed);
@@ -267,6 +270,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 		metrics_family(reg, out, "input_next_offset", METRIC_GAUGE,
 		               "Next batch-topic offset per partition (0 before any).");
 		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			if (!shard_owns(cm->o.owned, p))
+				continue;
 			int64_t off = applier_input_offset(cm->o.ap, p);
 			partition_label(lb, sizeof lb, p);
 			metrics_sample(reg, out, "input_next_offset", lb,
@@ -275,6 +280,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 		metrics_family(reg, out, "held_batches", METRIC_GAUGE,
 		               "Batches waiting for a gap to fill, per partition.");
 		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			if (!shard_owns(cm->o.owned, p))
+				continue;
 			partition_label(lb, sizeof lb, p);
 			metrics_sample(reg, out, "held_batches", lb,
 			               (double)applier_held_batches(cm->o.ap, p));
@@ -285,6 +292,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 		               "The broker's high watermark of each batch-topic partition as "
 		               "central last saw it (absent until known).");
 		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			if (!shard_owns(cm->o.owned, p))
+				continue;
 			int64_t high =
 			    atomic_load_explicit(&cm->o.run->input_high[p], memory_order_relaxed);
 			partition_label(lb, sizeof lb, p);
@@ -295,6 +304,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 		               "Batch-topic messages not yet applied per partition: high watermark "
 		               "less the next offset (absent until the watermark is known).");
 		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			if (!shard_owns(cm->o.owned, p))
+				continue;
 			int64_t lag = lag_of(cm, p);
 			partition_label(lb, sizeof lb, p);
 			if (lag >= 0)
@@ -305,6 +316,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 		               "(watermarks asked of the broker before consuming) and at every "
 		               "snapshot tick.");
 		for (uint32_t p = 0; p < cm->o.partitions; p++) {
+			if (!shard_owns(cm->o.owned, p))
+				continue;
 			int64_t m = atomic_load_explicit(&cm->lag_max[p], memory_order_relaxed);
 			partition_label(lb, sizeof lb, p);
 			if (m >= 0)
@@ -316,6 +329,8 @@ static void hook_partitions(void *ctx, sbuf *out)
 	               "(absent before the first).");
 	uint64_t now = clock_mono_ms();
 	for (uint32_t p = 0; p < cm->o.partitions; p++) {
+		if (!shard_owns(cm->o.owned, p))
+			continue;
 		uint64_t t = atomic_load_explicit(&cm->snap_ok_ms[p], memory_order_relaxed);
 		partition_label(lb, sizeof lb, p);
 		if (t)

@@ -46,6 +46,7 @@ typedef struct cmetrics_opts {
 	const char *data_dir;     /* the store's files, for their size; may be NULL */
 	size_t hot_k;             /* keys the sketch keeps; 0 = CMETRICS_HOT_DEFAULT */
 	uint64_t hot_window_ms;   /* 0 = CMETRICS_HOT_WINDOW_MS */
+	const struct shard_set *owned; /* per-partition series for these only; NULL = all */
 } cmetrics_opts;
 
 /* Everything the opts point to must outlive the metrics. */

@@ -1,7 +1,7 @@
 /* main.c - central: arguments, configuration, signals; then central_run.
  *
  *   central -c FILE [-s section.key=value]...
- *   central verify|stats|get|export -c FILE ...   operator commands (cli.h)
+ *   central verify|stats|get|export|backup|prune -c FILE ...   operator commands (cli.h)
  *
  * SIGTERM/SIGINT: central_stop (the loop finishes the message it is
  * applying and stops). SIGHUP: central_reload (reopens log.file).
@@ -27,6 +27,8 @@
 const cfg_opt central_options[] = {
 	OPT("central", "id", CFG_STR, id, "central-1", 0, 0, "instance id, named in snapshots"),
 	OPT("central", "data_dir", CFG_STR, data_dir, "run/central", 0, 0, "store directory"),
+	OPT("central", "partitions", CFG_STR, owned_partitions, "all", 0, 0,
+	    "partitions this instance owns: all, or numbers and ranges such as 0-3,8-11"),
 	OPT("central", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
 	OPT("log", "file", CFG_STR, log_file, "", 0, 0,
 	    "append log lines to this file (reopened on SIGHUP); empty = stderr"),
@@ -82,7 +84,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]... [-t]\n"
 			"       central --options   (every option as Markdown, as in docs/config.md)\n"
-			"       central verify|stats|get|export -c CONFIG ... (central verify -h)\n");
+			"       central verify|stats|get|export|backup|prune -c CONFIG ... (central verify -h)\n");
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* opsadmin.c - the ops API's admin and bulk routes (see opsapi.h):
  * verify and repair of the derived counts (verify.h), the export of
- * every count as a stream, and per-partition stats.
+ * every count as a stream, per-partition stats and digests, and the
+ * online backup.
  *
  * Runs on the ops API's thread. verify reads one store snapshot there;
  * repair finds the mismatched items the same way, then hands them to the
@@ -8,7 +9,8 @@
  * run loop is the store's only writer), and waits for it with a deadline.
  * The export streams from one snapshot in chunks, the next one produced
  * only when the last has gone out, so its memory stays bounded whatever
- * the store holds.
+ * the store holds. A backup copies one snapshot into a new store on this
+ * thread (other ops requests wait for it; the run loop does not).
  */
 #include <dirent.h>
 #include <event2/buffer.h>
@@ -17,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #include "clock.h"
 #include "item.h"
 #include "keys.h"
 #include "log.h"
 #include "opsadmin.h"
+#include "shard.h"
 #include "xmem.h"
 
 #define VERIFY_LIMIT_DEFAULT 100
@@ -33,6 +37,8 @@
 
 const char *const ops_verify_params[] = {"limit", NULL};
 const char *const ops_export_params[] = {"format", "counter", NULL};
+const char *const ops_digest_params[] = {"partition", NULL};
+const char *const ops_backup_params[] = {"dir", NULL};
 
 /* ?limit=N within 1..max (default def); false after a 400. */
 static bool limit_of(struct evhttp_request *req, struct evkeyvalq *kv, size_t def, size_t max,
@@ -326,7 +332,10 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 	store_snap *sn = store_snap_new(api->db);
 	int rc = 0;
 	evbuffer_add_printf(out, "{\"partitions\":[");
+	int np = 0;
 	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
+		if (!shard_owns(api->owned, p))
+			continue;
 		unsigned char key[8];
 		uint64_t stored = 0;
 		rc = store_snap_read_u64(sn, key, ckey_offset(key, p), &stored);
@@ -344,7 +353,7 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 				    ",\"stored_offset\":%" PRIu64 ",\"high_watermark\":%" PRId64
 				    ",\"lag\":%" PRId64 ",\"held_batches\":%" PRIu64
 				    ",\"status\":\"%s\"}",
-				    p ? "," : "", p, next < 0 ? 0 : next, stored, high,
+				    np++ ? "," : "", p, next < 0 ? 0 : next, stored, high,
 				    lag < 0 && high >= 0 ? 0 : lag, held, status);
 	}
 	evbuffer_add_printf(out, "],\"applied\":[");
@@ -355,7 +364,8 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
 		const char *z = memchr(k + 1, 0, kn - 1);
 		if (!z || (size_t)(k + kn - z) != 5 || vn != 8 ||
-		    !item_edge_valid(k + 1, (size_t)(z - k - 1)))
+		    !item_edge_valid(k + 1, (size_t)(z - k - 1)) ||
+		    !shard_owns(api->owned, store_get_u32((const unsigned char *)z + 1)))
 			continue;
 		evbuffer_add_printf(out,
 				    "%s{\"edge\":\"%.*s\",\"partition\":%u,\"seq\":%" PRIu64 "}",
@@ -383,5 +393,142 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 		ops_reply_error(req, 503, "store_error", "the store could not be read");
 	else
 		ops_reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
+/* ---- /v1/digest ---------------------------------------------------------- */
+
+/* The hash of the whole merged state (every key but metadata) as before
+ * sharding, kept for the replicas check that compares it. */
+static int whole_digest(store_snap *sn, uint64_t *digest, uint64_t *keys)
+{
+	XXH64_state_t *h = XXH64_createState();
+	if (!h)
+		abort();
+	XXH64_reset(h, 0);
+	store_iter *it = store_snap_iter_from(sn, "", 0, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	*keys = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn && k[0] == 'M')
+			continue;
+		uint64_t lens[2] = {kn, vn};
+		XXH64_update(h, lens, sizeof lens);
+		XXH64_update(h, k, kn);
+		XXH64_update(h, v, vn);
+		(*keys)++;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	*digest = XXH64_digest(h);
+	XXH64_freeState(h);
+	return rc;
+}
+
+/* Per owned partition (or the one asked): the order-independent digest
+ * of its state and the offset it reflects, all from one snapshot; and,
+ * as before sharding, the whole store's digest and every partition's
+ * offset (sim/check.c compares replicas with those). */
+void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+{
+	const char *pq = evhttp_find_header(kv, "partition");
+	int64_t only = -1;
+	if (pq) {
+		char *end;
+		unsigned long v = strtoul(pq, &end, 10);
+		if (!pq[0] || *end || pq[0] == '-' || v >= api->partitions) {
+			ops_reply_error(req, 400, "bad_request", "partition must be 0 to %u",
+					api->partitions - 1);
+			return;
+		}
+		if (!shard_owns(api->owned, (uint32_t)v)) {
+			char body[256];
+			snprintf(body, sizeof body,
+				 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %lu "
+				 "is not owned by this central\",\"partition\":%lu}}",
+				 v, v);
+			ops_reply_json(req, 421, body);
+			return;
+		}
+		only = (int64_t)v;
+	}
+	shard_digest *d = xcalloc(api->partitions, sizeof *d);
+	store_snap *sn = store_snap_new(api->db);
+	uint64_t whole = 0, keys = 0;
+	int rc = shard_digest_all(sn, api->partitions, d);
+	if (!rc)
+		rc = whole_digest(sn, &whole, &keys);
+	store_snap_free(sn);
+	if (rc) {
+		free(d);
+		ops_reply_error(req, 503, "store_error", "the store could not be read");
+		return;
+	}
+	struct evbuffer *out = evbuffer_new();
+	if (!out)
+		abort();
+	evbuffer_add_printf(out, "{\"partitions\":[");
+	int n = 0;
+	for (uint32_t p = 0; p < api->partitions; p++) {
+		if (!shard_owns(api->owned, p) || (only >= 0 && p != (uint32_t)only))
+			continue;
+		evbuffer_add_printf(out,
+				    "%s{\"partition\":%u,\"digest\":\"%016" PRIx64
+				    "\",\"keys\":%" PRIu64 ",\"offset\":%" PRIu64 "}",
+				    n++ ? "," : "", p, d[p].digest, d[p].keys, d[p].offset);
+	}
+	evbuffer_add_printf(out,
+			    "],\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[",
+			    whole, keys);
+	for (uint32_t p = 0; p < api->partitions; p++)
+		evbuffer_add_printf(out, "%s%" PRIu64, p ? "," : "", d[p].offset);
+	evbuffer_add_printf(out, "]}");
+	free(d);
+	ops_reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
+/* ---- /v1/admin/backup ---------------------------------------------------- */
+
+void ops_route_backup(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+{
+	const char *dir = evhttp_find_header(kv, "dir");
+	if (!dir) {
+		ops_reply_error(req, 400, "bad_request", "dir=PATH (absolute, new) is needed");
+		return;
+	}
+	char err[512];
+	shard_backup_info info;
+	uint64_t t0 = clock_mono_ms();
+	int rc = shard_backup(api->db, dir, api->instance_id, api->partitions, &info, err,
+			      sizeof err);
+	if (rc == ERR_INVAL || rc == ERR_CONFLICT) {
+		/* The alphabet is checked before any path goes in err: nothing
+		 * in it needs escaping. */
+		ops_reply_error(req, rc == ERR_INVAL ? 400 : 409,
+				rc == ERR_INVAL ? "bad_request" : "exists", "%s", err);
+		return;
+	}
+	if (rc) {
+		log_error("backup failed", "dir=%s err=\"%s\"", dir, err);
+		ops_reply_error(req, 500, "backup_failed",
+				"the backup failed (%s); see central's log", err_str(rc));
+		return;
+	}
+	struct evbuffer *out = evbuffer_new();
+	if (!out)
+		abort();
+	evbuffer_add_printf(out,
+			    "{\"dir\":\"%s\",\"keys\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"offsets\":[",
+			    dir, info.keys, clock_mono_ms() - t0);
+	int n = 0;
+	for (uint32_t p = 0; p < api->partitions; p++)
+		if (shard_owns(api->owned, p))
+			evbuffer_add_printf(out, "%s{\"partition\":%u,\"offset\":%" PRIu64 "}",
+					    n++ ? "," : "", p, info.offsets[p]);
+	evbuffer_add_printf(out, "]}");
+	free(info.offsets);
+	ops_reply_buf(req, 200, "application/json", out);
 	evbuffer_free(out);
 }

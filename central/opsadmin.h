@@ -26,6 +26,8 @@ struct ops_api {
 	void *repair_ctx;
 	char *data_dir; /* NULL: store size not reported */
 	struct cmetrics *metrics;
+	const struct shard_set *owned; /* NULL = every partition */
+	char *instance_id;
 	bool own_metrics; /* made by ops_api_start, freed with the API */
 	char *token;
 	int port;
@@ -52,6 +54,14 @@ void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 /* GET /v1/stats */
 void ops_route_stats(ops_api *api, struct evhttp_request *req);
 
+/* 421 not_owner for item (validated) of partition p. */
+void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p);
+/* GET /v1/digest[?partition=N] */
+void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+/* POST /v1/admin/backup?dir=PATH, once the caller checked the method and
+ * the token. */
+void ops_route_backup(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+
 /* GET /metrics (opsmetrics.c) */
 void ops_route_metrics(ops_api *api, struct evhttp_request *req);
 /* GET /v1/hot[?limit=N] (opsmetrics.c) */
@@ -60,5 +70,7 @@ void ops_route_hot(ops_api *api, struct evhttp_request *req, struct evkeyvalq *k
 extern const char *const ops_hot_params[];
 extern const char *const ops_verify_params[];
 extern const char *const ops_export_params[];
+extern const char *const ops_digest_params[];
+extern const char *const ops_backup_params[];
 
 #endif

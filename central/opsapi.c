@@ -32,7 +32,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "clock.h"
 #include "config.h"
@@ -42,6 +41,7 @@
 #include "log.h"
 #include "merge.h"
 #include "partition.h"
+#include "shard.h"
 #include "xmem.h"
 
 #define OPS_MAX_ITEMS 100
@@ -87,6 +87,17 @@ void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, co
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
 	ops_reply_json(req, code, body);
+}
+
+void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+{
+	char body[512];
+	snprintf(body, sizeof body,
+		 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %u of item %s is "
+		 "not owned by this central (central.partitions): ask the shard that owns "
+		 "it\",\"partition\":%u}}",
+		 p, item, p);
+	ops_reply_json(req, 421, body);
 }
 
 static void reply_store_error(struct evhttp_request *req)
@@ -283,7 +294,8 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 			    OPS_MAX_ITEMS);
 		return;
 	}
-	int nitems = 0;
+	int nitems = 0, nother = 0;
+	span other[OPS_MAX_ITEMS];
 	for (int i = 0; i < nraw; i++) {
 		if (!item_valid(raw[i].p, raw[i].n)) {
 			ops_reply_error(req, 400, "invalid_item",
@@ -291,8 +303,18 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 				    ITEM_ID_MAX);
 			return;
 		}
-		if (!span_in(items, nitems, raw[i]))
+		if (span_in(items, nitems, raw[i]) || span_in(other, nother, raw[i]))
+			continue;
+		if (shard_owns(api->owned, partition_of(raw[i].p, raw[i].n, api->partitions)))
 			items[nitems++] = raw[i];
+		else
+			other[nother++] = raw[i];
+	}
+	if (!nitems) {
+		char item[ITEM_MAX + 1];
+		snprintf(item, sizeof item, "%.*s", (int)other[0].n, other[0].p);
+		ops_reply_not_owner(req, item, partition_of(other[0].p, other[0].n, api->partitions));
+		return;
 	}
 	const counter_def *defs[COUNTERS_MAX];
 	int ndefs = 0;
@@ -360,7 +382,16 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		}
 		evbuffer_add_printf(out, "}}");
 	}
-	evbuffer_add_printf(out, "}}");
+	evbuffer_add_printf(out, "}");
+	if (nother) {
+		evbuffer_add_printf(out, ",\"not_owned\":[");
+		for (int i = 0; i < nother; i++)
+			evbuffer_add_printf(out, "%s{\"item\":\"%.*s\",\"partition\":%u}",
+					    i ? "," : "", (int)other[i].n, other[i].p,
+					    partition_of(other[i].p, other[i].n, api->partitions));
+		evbuffer_add_printf(out, "]");
+	}
+	evbuffer_add_printf(out, "}");
 	reply_read(req, sn, out, rc);
 }
 
@@ -614,6 +645,11 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 			    "a user id is 1 to %d visible ASCII characters", USER_MAX);
 		return;
 	}
+	uint32_t p = partition_of(r.item, r.in, api->partitions);
+	if (!shard_owns(api->owned, p)) {
+		ops_reply_not_owner(req, r.item, p);
+		return;
+	}
 	static const char *const none[] = {NULL};
 	struct evkeyvalq kv;
 	if (!parse_query(req, uri, &kv, users ? none : item_params))
@@ -662,47 +698,6 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 	ops_reply_json(req, 200, body);
 }
 
-/* ---- /v1/digest ---------------------------------------------------------- */
-
-/* A hash of the whole merged state (every key but deployment metadata),
- * read from one snapshot, with the input offsets it reflects. The merge
- * is deterministic in log order, so two replicas at the same offsets
- * must give the same digest. */
-static void route_digest(ops_api *api, struct evhttp_request *req)
-{
-	store_snap *sn = store_snap_new(api->db);
-	struct evbuffer *out = evbuffer_new();
-	XXH64_state_t *h = XXH64_createState();
-	if (!out || !h)
-		abort();
-	XXH64_reset(h, 0);
-	store_iter *it = store_snap_iter_from(sn, "", 0, NULL, 0);
-	const char *k, *v;
-	size_t kn, vn;
-	uint64_t keys = 0;
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn && k[0] == 'M')
-			continue;
-		uint64_t lens[2] = {kn, vn};
-		XXH64_update(h, lens, sizeof lens);
-		XXH64_update(h, k, kn);
-		XXH64_update(h, v, vn);
-		keys++;
-	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	evbuffer_add_printf(out, "{\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[",
-			    XXH64_digest(h), keys);
-	XXH64_freeState(h);
-	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
-		uint64_t off = 0;
-		rc = snap_version(sn, p, &off);
-		evbuffer_add_printf(out, "%s%" PRIu64, p ? "," : "", off);
-	}
-	evbuffer_add_printf(out, "]}");
-	reply_read(req, sn, out, rc);
-}
-
 /* ---- /readyz ------------------------------------------------------------- */
 
 /* The run loop's checks (central.h): 200 when all pass, else 503. */
@@ -744,8 +739,8 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 			route_counts(api, req, &kv);
 		evhttp_clear_headers(&kv);
 	} else if (strcmp(path, "/v1/digest") == 0) {
-		if (parse_query(req, uri, &kv, none))
-			route_digest(api, req);
+		if (parse_query(req, uri, &kv, ops_digest_params))
+			ops_route_digest(api, req, &kv);
 		evhttp_clear_headers(&kv);
 	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
 		if (parse_query(req, uri, &kv, none))
@@ -780,23 +775,29 @@ static void handle(struct evhttp_request *req, void *arg)
 	struct evhttp_uri *uri = evhttp_uri_parse(evhttp_request_get_uri(req));
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	bool repair = path && strcmp(path, "/v1/admin/repair") == 0;
+	bool backup = path && strcmp(path, "/v1/admin/backup") == 0;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!path || path[0] != '/' || strlen(path) > OPS_MAX_PATH) {
 		ops_reply_error(req, 400, "bad_request", "the request target does not parse");
-	} else if (repair) {
-		/* Its own checks: the token always, POST only. */
+	} else if (repair || backup) {
+		/* Their own checks: the token always, POST only. */
+		const char *what = repair ? "repair" : "backup";
 		struct evkeyvalq kv;
 		if (cmd != EVHTTP_REQ_POST) {
-			ops_reply_error(req, 405, "method_not_allowed", "repair is POST only");
+			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
 		} else if (!api->token[0]) {
 			ops_reply_error(req, 403, "forbidden",
-					"repair needs central.ops_token to be set");
+					"%s needs central.ops_token to be set", what);
 		} else if (!ops_bearer_ok(api, req)) {
 			ops_reply_error(req, 401, "unauthorized",
 					"a valid Authorization: Bearer token is needed");
-		} else {
+		} else if (repair) {
 			if (parse_query(req, uri, &kv, ops_verify_params))
 				ops_route_repair(api, req, &kv);
+			evhttp_clear_headers(&kv);
+		} else {
+			if (parse_query(req, uri, &kv, ops_backup_params))
+				ops_route_backup(api, req, &kv);
 			evhttp_clear_headers(&kv);
 		}
 	} else if (!authorized(api, req, path)) {
@@ -804,7 +805,8 @@ static void handle(struct evhttp_request *req, void *arg)
 				"a valid Authorization: Bearer token is needed");
 	} else if (cmd != EVHTTP_REQ_GET) {
 		ops_reply_error(req, 405, "method_not_allowed",
-				"the ops API reads with GET only; POST is for /v1/admin/repair");
+				"the ops API reads with GET only; POST is for /v1/admin/repair and "
+				"/v1/admin/backup");
 	} else {
 		route(api, req, uri, path);
 	}
@@ -844,6 +846,7 @@ static void api_free(ops_api *api)
 		cmetrics_free(api->metrics);
 	free(api->token);
 	free(api->data_dir);
+	free(api->instance_id);
 	free(api);
 }
 
@@ -888,9 +891,12 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
 	api->token = xstrdup(o->token ? o->token : "");
 	api->metrics = o->metrics;
+	api->owned = o->owned;
+	api->instance_id = xstrdup(o->instance_id ? o->instance_id : "");
 	if (!api->metrics) {
 		cmetrics_opts mo = {.ctr = o->ctr, .partitions = o->partitions, .ap = o->ap,
-				    .run = o->run, .db = o->db, .data_dir = api->data_dir};
+				    .run = o->run, .db = o->db, .data_dir = api->data_dir,
+				    .owned = o->owned};
 		api->metrics = cmetrics_new(&mo);
 		api->own_metrics = true;
 	}

@@ -11,19 +11,27 @@
  *   GET /v1/items/{type}/{id}/{counter}[?by=region|?by=day[&from][&to]]
  *   GET /v1/items/{type}/{id}/{counter}/users/{user}   set counters only
  *   GET /v1/totals/{counter}                           items and sum (full scan)
- *   GET /v1/digest                                     hash of the whole state
+ *   GET /v1/digest[?partition=N]                       state digests (shard.h)
  *   GET /v1/export[?format=csv|json][&counter=C]       every count, streamed
  *   GET /v1/stats                                      per-partition offsets, lag
  *   GET /v1/hot[?limit=N]                              fastest-moving counts
  *   GET /v1/admin/verify[?limit=N]                     recount (verify.h), read-only
  *   POST /v1/admin/repair[?limit=N]                    recount and repair
+ *   POST /v1/admin/backup?dir=PATH                     copy of the store (shard.h)
+ *
+ * Sharding: the item and count routes answer only for items of owned
+ * partitions (opts.owned); any other item gets 421 not_owner naming its
+ * partition, and /v1/counts lists such items under "not_owned" when it
+ * has owned ones to answer. /v1/stats, /v1/digest and /metrics cover the
+ * owned partitions.
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz and /metrics asked from a loopback address;
  * otherwise 401 unauthorized. POST /v1/admin/repair always needs the
- * token, from loopback too, and is refused (403) when none is set; it
- * is the only route that is not GET, and the only one that changes the
- * store, through the repair hook (which runs it on central's run loop). An empty token is allowed only when the
+ * token, from loopback too, and is refused (403) when none is set; so
+ * does POST /v1/admin/backup (which writes a new store elsewhere, on the
+ * ops thread). Repair is the only route that changes the store, through
+ * the repair hook (which runs it on central's run loop). An empty token is allowed only when the
  * listen address is loopback (127.0.0.0/8, ::1, localhost; an empty
  * host, 0.0.0.0 or :: is every interface): then nothing is checked and a
  * warning is logged at start; elsewhere ops_api_start refuses. Any
@@ -75,6 +83,8 @@ typedef struct ops_api_opts {
 	 * NULL: the API makes its own from ap, run, db and data_dir, with
 	 * nothing fed to it (no histograms move, no hot items). */
 	struct cmetrics *metrics;
+	const struct shard_set *owned; /* partitions answered for; NULL = all */
+	const char *instance_id;       /* recorded in backups as backup_of; may be NULL */
 } ops_api_opts;
 
 typedef struct ops_api ops_api;
