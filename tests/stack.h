@@ -6,7 +6,8 @@
  *
  * Extra config text goes in central_extra (keys of [central]) and
  * edge_extra (whole sections) before stack_up; the edges read through
- * to central's ops API.
+ * to central's ops API. stack_spawn_central starts further centrals
+ * (shards, replicas) from configs the test writes with stack_write.
  */
 #ifndef TESTS_STACK_H
 #define TESTS_STACK_H
@@ -80,6 +81,31 @@ TESTDIR_UTIL void stack_start_central(void)
 			  stack_log_tail("central.log"));
 		proc_sleep_ms(50);
 	}
+}
+
+/* Starts one more central (a shard or a replica) from the config file
+ * name in the stack's dir, logging to log_name there, and waits for its
+ * ops API on ops_port. The caller stops it (proc_stop). */
+TESTDIR_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, int ops_port)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/%s", S.dir, name);
+	snprintf(log, sizeof log, "%s/%s", S.dir, log_name);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	pid_t pid = proc_spawn(log, argv);
+	cr_assert(pid > 0);
+	uint64_t deadline = proc_now_ms() + 20000;
+	char out[256];
+	while (proc_capture(out, sizeof out, "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+				   "http://127.0.0.1:%d/healthz",
+			    ops_port) != 0 ||
+	       strcmp(out, "200") != 0) {
+		cr_assert(proc_now_ms() < deadline, "%s never answered /healthz", name);
+		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", name,
+			  stack_log_tail(log_name));
+		proc_sleep_ms(50);
+	}
+	return pid;
 }
 
 TESTDIR_UTIL void stack_start_edge(int i)

@@ -1,0 +1,252 @@
+/* itest_shard.c - central sharded by partition, with the real binaries:
+ * the embedded broker, two centrals owning partitions 0-1 and 2-3 of 4,
+ * and two edges. Likes flow through; each central applies and answers
+ * only for its partitions (421 for the others), and the union of their
+ * counts equals the likes sent. A third central on the first one's
+ * data_dir is refused with a clear reason, and so is a bad partition
+ * list. Then a live `central backup` of a shard, and a central started
+ * on the backup (a replica with its own ops port) catches up from Kafka
+ * to the same per-partition digests as the original.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sys/wait.h>
+
+#include "partition.h"
+#include "stack.h"
+
+#define NPARTS 4
+#define TOKEN "itest-shard-token"
+#define NITEMS 12
+
+static void setup(void)
+{
+	S.central_extra = "ops_token = " TOKEN "\npartitions = 0-1\n";
+	S.edge_extra = "[central]\ntoken = " TOKEN "\n";
+	stack_up(2, NPARTS, 200);
+}
+
+TestSuite(shard, .init = setup, .fini = stack_down, .timeout = 240);
+
+/* Writes NAME: a central with id, data dir, owned partitions and port. */
+static void write_central(const char *name, const char *id, const char *data_dir,
+			  const char *parts, int port)
+{
+	stack_write(name,
+		    "[central]\nid = %s\ndata_dir = %s\nsnapshot_interval_ms = 200\n"
+		    "ops_listen = 127.0.0.1:%d\nops_token = " TOKEN "\npartitions = %s\n"
+		    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+		    "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
+		    id, data_dir, port, parts, S.dir, NPARTS);
+}
+
+static void like(int edge, const char *id, const char *user)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+	uint64_t deadline = proc_now_ms() + 30000;
+	int code;
+	while ((code = proc_http("POST", S.edge_port[edge], path, user, NULL, 0)) != 200) {
+		cr_assert_lt(proc_now_ms(), deadline, "like %s by %s -> %d", id, user, code);
+		proc_sleep_ms(50);
+	}
+}
+
+/* GET path at a central's ops API: the status, the body in out. */
+static int ops_get(int port, const char *path, char *out, size_t cap)
+{
+	return proc_curl(out, cap, "-H 'Authorization: Bearer " TOKEN "'", port, path);
+}
+
+/* The likes count of post:id at port; -1 unless it answers 200. */
+static long long count_at(int port, const char *id)
+{
+	char out[2048], path[128];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+	if (ops_get(port, path, out, sizeof out) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+static void wait_count(int port, const char *id, long long want)
+{
+	uint64_t deadline = proc_now_ms() + 30000;
+	long long got;
+	while ((got = count_at(port, id)) != want) {
+		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld", id,
+			     got, port, want);
+		proc_sleep_ms(50);
+	}
+}
+
+static uint32_t part_of(const char *id)
+{
+	char item[64];
+	snprintf(item, sizeof item, "post:%s", id);
+	return partition_of(item, strlen(item), NPARTS);
+}
+
+/* The "partitions" member of GET path as compact JSON (malloc'ed). */
+static char *partitions_json(int port, const char *path)
+{
+	static char out[65536];
+	cr_assert_eq(ops_get(port, path, out, sizeof out), 200, "%s: %s", path, out);
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "%s: %s", path, out);
+	char *s = json_dumps(json_object_get(j, "partitions"), JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
+}
+
+Test(shard, two_shards_split_the_partitions_and_together_count_everything)
+{
+	int port2 = proc_free_port();
+	char dir2[512];
+	snprintf(dir2, sizeof dir2, "%s/central2", S.dir);
+	write_central("central2.ini", "c2", dir2, "2-3", port2);
+	pid_t c2 = stack_spawn_central("central2.ini", "central2.log", port2);
+
+	long long truth[NITEMS], total = 0;
+	bool seen[NPARTS] = {false};
+	const char *users[3] = {"ann", "bob", "cy"};
+	for (int i = 0; i < NITEMS; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "s%d", i);
+		truth[i] = i % 3 + 1;
+		total += truth[i];
+		seen[part_of(id)] = true;
+		for (int u = 0; u < truth[i]; u++)
+			like((i + u) % 2, id, users[u]);
+	}
+	cr_assert(seen[0] || seen[1], "some items on the first shard");
+	cr_assert(seen[2] || seen[3], "some items on the second shard");
+	for (int i = 0; i < NITEMS; i++) {
+		char id[16], out[2048], path[128];
+		snprintf(id, sizeof id, "s%d", i);
+		bool first = part_of(id) < 2;
+		wait_count(first ? S.ops_port : port2, id, truth[i]);
+		snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+		int code = ops_get(first ? port2 : S.ops_port, path, out, sizeof out);
+		cr_expect_eq(code, 421, "the other shard answers post:%s with %d %s", id, code, out);
+		cr_expect_not_null(strstr(out, "not_owner"), "%s", out);
+	}
+	/* The union of the shards' counts is the truth. */
+	char out[65536];
+	cr_assert_eq(ops_get(S.ops_port, "/v1/totals/likes", out, sizeof out), 200);
+	long long sum1 = proc_json_num(out, "sum");
+	cr_assert_eq(ops_get(port2, "/v1/totals/likes", out, sizeof out), 200);
+	long long sum2 = proc_json_num(out, "sum");
+	cr_expect_eq(sum1 + sum2, total, "%lld + %lld", sum1, sum2);
+
+	/* Each applies, tracks and reports only its own partitions. */
+	char *p1 = partitions_json(S.ops_port, "/v1/stats");
+	char *p2 = partitions_json(port2, "/v1/stats");
+	cr_expect(strstr(p1, "\"partition\":0,") && strstr(p1, "\"partition\":1,") &&
+		      !strstr(p1, "\"partition\":2,") && !strstr(p1, "\"partition\":3,"),
+		  "%s", p1);
+	cr_expect(strstr(p2, "\"partition\":2,") && strstr(p2, "\"partition\":3,") &&
+		      !strstr(p2, "\"partition\":0,") && !strstr(p2, "\"partition\":1,"),
+		  "%s", p2);
+	free(p1);
+	free(p2);
+	cr_assert_eq(ops_get(S.ops_port, "/v1/stats", out, sizeof out), 200);
+	json_t *j = json_loads(out, 0, NULL);
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(j, "applied"), i, a)
+	{
+		cr_expect_lt(json_integer_value(json_object_get(a, "partition")), 2, "%s", out);
+	}
+	json_decref(j);
+
+	/* A third central on the first one's store is refused, loudly. */
+	int port3 = proc_free_port();
+	char dir1[512], log[512];
+	snprintf(dir1, sizeof dir1, "%s/central", S.dir);
+	write_central("central3.ini", "c3", dir1, "0-1", port3);
+	snprintf(log, sizeof log, "%s/central3.log", S.dir);
+	char cfg[512];
+	snprintf(cfg, sizeof cfg, "%s/central3.ini", S.dir);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	pid_t c3 = proc_spawn(log, argv);
+	uint64_t deadline = proc_now_ms() + 30000;
+	int status = 0;
+	while (waitpid(c3, &status, WNOHANG) == 0) {
+		cr_assert_lt(proc_now_ms(), deadline, "a second central on one store kept running");
+		proc_sleep_ms(50);
+	}
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	cr_expect(stack_file_has("central3.log", "is in use by another process (another central "
+						 "on the same data_dir?)"),
+		  "%s", stack_tail("central3.log"));
+	cr_expect(proc_alive(S.central_pid), "the first central runs on");
+
+	/* A partition list out of range stops start-up with the reason. */
+	char dir4[512];
+	snprintf(dir4, sizeof dir4, "%s/central4", S.dir);
+	write_central("central4.ini", "c4", dir4, "0-9", proc_free_port());
+	cr_expect_neq(proc_capture(out, sizeof out, "build/central -c %s/central4.ini 2>&1", S.dir),
+		      0);
+	cr_expect_not_null(strstr(out, "out of range"), "%s", out);
+	proc_stop(c2, SIGTERM);
+}
+
+Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
+{
+	/* Items of the first shard's partitions only. */
+	char ids[8][16];
+	int n = 0;
+	for (int i = 0; n < 8; i++) {
+		snprintf(ids[n], sizeof ids[n], "b%d", i);
+		if (part_of(ids[n]) < 2)
+			n++;
+	}
+	for (int i = 0; i < 4; i++) {
+		like(0, ids[i], "ann");
+		like(1, ids[i], "bob");
+	}
+	for (int i = 0; i < 4; i++)
+		wait_count(S.ops_port, ids[i], 2);
+
+	char bk[512], out[8192];
+	snprintf(bk, sizeof bk, "%s/backup", S.dir);
+	int rc = proc_capture(out, sizeof out, "build/central backup -c %s/central.ini --to %s 2>&1",
+			      S.dir, bk);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_expect_not_null(strstr(out, "backup dir="), "%s", out);
+	cr_expect_not_null(strstr(out, "offset partition=1 "), "%s", out);
+	/* The same dir again: refused, exit 3 (the ops API says 409). */
+	cr_expect_eq(proc_capture(out, sizeof out,
+				  "build/central backup -c %s/central.ini --to %s 2>&1", S.dir, bk),
+		     3, "%s", out);
+	cr_expect_eq(proc_capture(out, sizeof out,
+				  "build/central backup -c %s/central.ini --to rel/dir 2>&1", S.dir),
+		     2, "%s", out);
+
+	/* More likes after the backup: the restored shard reads them from Kafka. */
+	for (int i = 2; i < 8; i++)
+		like(i % 2, ids[i], "cy");
+	for (int i = 2; i < 8; i++)
+		wait_count(S.ops_port, ids[i], i < 4 ? 3 : 1);
+
+	int rport = proc_free_port();
+	write_central("replica.ini", "c1-restored", bk, "0-1", rport);
+	pid_t r = stack_spawn_central("replica.ini", "replica.log", rport);
+	for (int i = 0; i < 8; i++)
+		wait_count(rport, ids[i], i < 2 ? 2 : i < 4 ? 3 : 1);
+	uint64_t deadline = proc_now_ms() + 30000;
+	char *want = partitions_json(S.ops_port, "/v1/digest");
+	char *got = NULL;
+	for (;;) {
+		free(got);
+		got = partitions_json(rport, "/v1/digest");
+		if (strcmp(want, got) == 0)
+			break;
+		cr_assert_lt(proc_now_ms(), deadline, "digests differ:\n%s\n%s", want, got);
+		proc_sleep_ms(100);
+	}
+	cr_expect_not_null(strstr(want, "\"partition\":1"), "%s", want);
+	free(want);
+	free(got);
+	proc_stop(r, SIGTERM);
+}
