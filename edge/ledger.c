@@ -281,6 +281,7 @@ static int load(ledger *l, char *err, size_t errlen)
 				pt->applied = store_get_u64((unsigned char *)buf);
 				pt->snap_offset = store_get_u64((unsigned char *)buf + 8);
 				pt->snap_ms = store_get_u64((unsigned char *)buf + 16);
+				pt->snap_seen = pt->snap_offset;
 			}
 			free(buf);
 		} else if (rc != ERR_NOTFOUND) {

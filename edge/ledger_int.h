@@ -50,8 +50,12 @@ typedef struct part {
 	sealed *sealed;
 	size_t nsealed, capsealed;
 	uint64_t applied;
-	uint64_t snap_offset;
+	uint64_t snap_offset; /* the input offset of the last whole snapshot */
 	uint64_t snap_ms;
+	/* The highest input offset of any snapshot message applied, whole
+	 * or a part (in memory: snap_offset after a restart). Central's
+	 * primary and replicas both publish: a message below it is stale. */
+	uint64_t snap_seen;
 } part;
 
 typedef struct overlay_entry {

@@ -379,8 +379,17 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	store_batch_clear(l->wb);
 	store_put_u64(val, (uint64_t)msg_offset + 1);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
-	if (s->offset < pt->snap_offset) {
-		/* From a replica that is behind: what we have is newer. */
+	/* A shard's primary and replicas each publish every partition's
+	 * snapshots, with the same deterministic state at the same input
+	 * offset. Per partition the newest wins: a message older than any
+	 * applied (whole, or a part of a split one) is stale, even if it
+	 * comes later from another instance; one at the same offset carries
+	 * the same counts and applied sequences, so applying it again
+	 * changes nothing (applied only grows, dropped batches are gone). */
+	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
+	bool again = s->offset == pt->snap_offset && pt->snap_offset > 0;
+	if (s->offset < newest) {
+		/* From an instance that is behind: what we have is newer. */
 		l->st.snapshots_stale++;
 		rc = store_write(l->db, l->wb);
 		goto out;
@@ -437,6 +446,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 			  c->count | COUNT_KNOWN);
 	}
 	l->st.snapshots_applied++;
+	if (s->offset > pt->snap_seen)
+		pt->snap_seen = s->offset;
 	if (!s->last)
 		goto done;
 	drop_confirmed(l, p, ndrop, bufs, lens);
@@ -449,7 +460,10 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		sealed *b = &pt->sealed[i];
 		if (b->state != SEALED_DELIVERED)
 			continue;
-		if ((uint64_t)b->offset < s->offset || (held && b->seq < held)) {
+		/* Held behind a gap: resent once per snapshot offset, not
+		 * again when another instance reports the same offset (no
+		 * new input read there, so the resend is still unread). */
+		if ((uint64_t)b->offset < s->offset || (held && b->seq < held && !again)) {
 			b->state = SEALED_UNSENT;
 			b->resend = true;
 			log_info("batch resent: central passed it without applying it",
