@@ -18,6 +18,7 @@
 #include "inspect.h"
 #include "item.h"
 #include "log.h"
+#include "partition.h"
 #include "xmem.h"
 
 /* --- answers -------------------------------------------------------------- */
@@ -718,10 +719,19 @@ typedef struct waiting {
 	uint64_t t0_ns;
 } waiting;
 
-typedef struct member_ask {
+/* One request to central on behalf of a waiting answer: the counts of
+ * one shard's items, or one membership. It may be sent twice: to the
+ * address the router picked, then once to the shard's next one. */
+typedef struct ask {
 	waiting *w;
+	size_t shard;
+	int alt;      /* the shard's address it went to */
+	bool retried; /* sent to a second address already */
+	bool member;  /* a membership (else counts) */
 	need_member m;
-} member_ask;
+	uint32_t partition; /* a membership's, or a counts request's first item's */
+	char *path;
+} ask;
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -802,38 +812,146 @@ static void waiting_done(waiting *w)
 	waiting_free(w);
 }
 
-static void on_counts(void *arg, int rc, int status, const char *body, size_t len)
+/* Items a 200 /v1/counts answer lists under "not_owned" (central does
+ * not own their partitions): how many, and the partition of the first. */
+static size_t not_owned(const shard_router *r, const char *body, size_t len, uint32_t *partition)
 {
-	waiting *w = arg;
-	api *a = w->a;
-	central_count *cs = NULL;
-	size_t nc = 0;
-	if (rc || status != 200 || central_parse_counts(body, len, &cs, &nc)) {
-		a->st.readthrough_failed++;
-		log_debug("read-through failed", "rc=\"%s\" status=%d", err_str(rc), status);
+	if (!memmem(body, len, "\"not_owned\"", 11))
+		return 0;
+	json_t *root = json_loadb(body, len, 0, NULL);
+	json_t *no = root ? json_object_get(root, "not_owned") : NULL;
+	size_t n = json_is_array(no) ? json_array_size(no) : 0;
+	if (n) {
+		/* An item's name, or an object with it or its partition. */
+		json_t *e = json_array_get(no, 0);
+		json_t *it = json_is_object(e) ? json_object_get(e, "item") : e;
+		json_t *pj = json_is_object(e) ? json_object_get(e, "partition") : NULL;
+		const shard_map *m = shards_router_map(r);
+		if (json_is_string(it))
+			*partition = partition_of(json_string_value(it), json_string_length(it),
+						  m->partitions);
+		else if (json_is_integer(pj) && json_integer_value(pj) >= 0)
+			*partition = (uint32_t)json_integer_value(pj);
 	}
-	for (size_t i = 0; i < nc; i++)
-		ledger_readthrough_put(a->lg, cs[i].counter, cs[i].item, cs[i].count, cs[i].version,
-				       cs[i].applied, cs[i].as_of);
-	free(cs);
+	json_decref(root);
+	return n;
+}
+
+static void ask_send(ask *q);
+static void on_answer(void *arg, int rc, int status, const char *body, size_t len);
+
+/* Central answered that it does not own a partition: the shard map and
+ * central's partitions disagree. */
+static void misrouted(api *a, const ask *q, int status, size_t items)
+{
+	a->st.readthrough_misrouted++;
+	uint64_t skipped;
+	if (log_every(&a->misrouted, 1000, &skipped))
+		log_warn("central does not own the partition: central.ops and central.partitions "
+			 "disagree",
+			 "partition=%u address=%s shard=%zu status=%d items=%zu skipped=%" PRIu64,
+			 q->partition, shards_router_address(a->central, q->shard, (size_t)q->alt),
+			 q->shard + 1, status, items, skipped);
+}
+
+static void ask_free(ask *q)
+{
+	waiting *w = q->w;
+	free(q->path);
+	free(q);
 	waiting_done(w);
 }
 
-static void on_member(void *arg, int rc, int status, const char *body, size_t len)
+/* The answer of one shard's request. Whatever usable came is kept; a
+ * failure goes once to the shard's next address, if it has one. */
+static void on_answer(void *arg, int rc, int status, const char *body, size_t len)
 {
-	member_ask *m = arg;
-	api *a = m->w->a;
-	central_member cm;
-	if (rc || status != 200 || central_parse_member(body, len, &cm)) {
-		a->st.readthrough_failed++;
-		log_debug("membership read-through failed", "rc=\"%s\" status=%d", err_str(rc),
-			  status);
-	} else {
-		member_put(a, m->m.counter, m->m.item, m->m.user, cm.known && cm.member ? 1 : 0);
+	ask *q = arg;
+	api *a = q->w->a;
+	bool ok = rc == 0 && status == 200;
+	size_t lost = 0; /* items central said it does not own */
+	if (rc == 0 && status == 421) {
+		misrouted(a, q, status, 0);
+	} else if (ok && q->member) {
+		central_member cm;
+		if (central_parse_member(body, len, &cm))
+			ok = false;
+		else
+			member_put(a, q->m.counter, q->m.item, q->m.user,
+				   cm.known && cm.member ? 1 : 0);
+	} else if (ok) {
+		central_count *cs = NULL;
+		size_t nc = 0;
+		if (central_parse_counts(body, len, &cs, &nc))
+			ok = false;
+		for (size_t i = 0; i < nc; i++)
+			ledger_readthrough_put(a->lg, cs[i].counter, cs[i].item, cs[i].count,
+					       cs[i].version, cs[i].applied, cs[i].as_of);
+		free(cs);
+		uint32_t p = q->partition;
+		if (ok && (lost = not_owned(a->central, body, len, &p))) {
+			ask tmp = *q;
+			tmp.partition = p;
+			misrouted(a, &tmp, status, lost);
+			ok = false;
+		}
 	}
-	waiting *w = m->w;
-	free(m);
-	waiting_done(w);
+	if (ok) {
+		ask_free(q);
+		return;
+	}
+	int next = q->retried || rc == ERR_CLOSED
+			   ? -1
+			   : shards_router_pick(a->central, q->shard, (size_t)q->alt + 1);
+	if (next >= 0) {
+		q->retried = true;
+		q->alt = next;
+		a->st.readthrough_retried++;
+		log_debug("read-through asked again at the shard's next address",
+			  "shard=%zu address=%s rc=\"%s\" status=%d", q->shard + 1,
+			  shards_router_address(a->central, q->shard, (size_t)next), err_str(rc),
+			  status);
+		ask_send(q);
+		return;
+	}
+	a->st.readthrough_failed++;
+	log_debug("read-through failed", "shard=%zu path=%s rc=\"%s\" status=%d", q->shard + 1,
+		  q->path, err_str(rc), status);
+	ask_free(q);
+}
+
+static void ask_send(ask *q)
+{
+	api *a = q->w->a;
+	a->st.readthrough_asked++;
+	central_client *c = shards_router_client(a->central, q->shard, (size_t)q->alt);
+	if (central_client_get(c, q->path, on_answer, q)) {
+		/* Refused at once (never called back): a failure, retried or not. */
+		if (q->retried) {
+			a->st.readthrough_failed++;
+			ask_free(q);
+		} else {
+			on_answer(q, ERR_AGAIN, 0, NULL, 0);
+		}
+	}
+}
+
+/* Sends one request for w, to the address the router picks for shard. */
+static void ask_start(waiting *w, size_t shard, char *path, const need_member *m,
+		      uint32_t partition)
+{
+	ask *q = xcalloc(1, sizeof *q);
+	q->w = w;
+	q->shard = shard;
+	q->alt = shards_router_pick(w->a->central, shard, 0);
+	q->path = path;
+	q->partition = partition;
+	if (m) {
+		q->member = true;
+		q->m = *m;
+	}
+	w->outstanding++;
+	ask_send(q);
 }
 
 static void on_breakdown(void *arg, int rc, int status, const char *body, size_t len)
@@ -855,49 +973,68 @@ static void on_breakdown(void *arg, int rc, int status, const char *body, size_t
 	waiting_free(w);
 }
 
-static void ask(waiting *w, const char *path, central_done cb, void *arg)
-{
-	w->a->st.readthrough_asked++;
-	w->outstanding++;
-	if (central_client_get(w->a->cc, path, cb, arg)) {
-		/* Refused at once: run the callback as a failure ourselves. */
-		cb(arg, ERR_AGAIN, 0, NULL, 0);
-	}
-}
-
-/* Defers the answer and asks central for everything n lists. */
+/* Defers the answer and asks central for everything n lists: the counts
+ * split by shard (one request per shard involved), each membership of
+ * its item's shard. */
 static void defer(api *a, const http_request *req, const need *n)
 {
 	waiting *w = waiting_new(a, req, n);
 	w->outstanding = 1; /* held until every request is out */
 	if (n->nitems) {
-		sbuf p;
-		sbuf_init(&p);
-		sbuf_addf(&p, "/v1/counts?items=%s&counters=", n->items.p);
+		const shard_map *m = shards_router_map(a->central);
+		sbuf cnames;
+		sbuf_init(&cnames);
 		bool first = true;
 		for (size_t i = 0; i < a->counters.n; i++) {
 			if (!n->counter_used[i])
 				continue;
-			sbuf_addf(&p, "%s%s", first ? "" : ",", a->counters.defs[i].name);
+			sbuf_addf(&cnames, "%s%s", first ? "" : ",", a->counters.defs[i].name);
 			first = false;
 		}
-		sbuf_addf(&p, "&edge=%s", a->edge_id);
-		ask(w, p.p, on_counts, w);
-		sbuf_free(&p);
+		/* Per shard, the path being built (NULL: no item yet). */
+		sbuf *paths = xcalloc(m->nshards, sizeof *paths);
+		uint32_t *firstp = xcalloc(m->nshards, sizeof *firstp);
+		const char *p = n->items.p;
+		for (uint32_t i = 0; i < n->nitems && p; i++) {
+			const char *e = strchr(p, ',');
+			size_t l = e ? (size_t)(e - p) : strlen(p);
+			uint32_t part = partition_of(p, l, m->partitions);
+			size_t sh = shards_of(m, part);
+			if (!paths[sh].p) {
+				sbuf_init(&paths[sh]);
+				sbuf_addf(&paths[sh], "/v1/counts?items=%.*s", (int)l, p);
+				firstp[sh] = part;
+			} else {
+				sbuf_addf(&paths[sh], ",%.*s", (int)l, p);
+			}
+			p = e ? e + 1 : NULL;
+		}
+		for (size_t sh = 0; sh < m->nshards; sh++) {
+			if (!paths[sh].p)
+				continue;
+			sbuf_addf(&paths[sh], "&counters=%s&edge=%s", cnames.p ? cnames.p : "",
+				  a->edge_id);
+			size_t len;
+			ask_start(w, sh, sbuf_take(&paths[sh], &len), NULL, firstp[sh]);
+		}
+		free(paths);
+		free(firstp);
+		sbuf_free(&cnames);
 	}
 	for (size_t i = 0; i < n->nmembers; i++) {
 		const need_member *nm = &n->members[i];
 		char *user = evhttp_uriencode(nm->user, -1, 0);
-		char path[COUNTER_MAX + ITEM_MAX + 3 * USER_MAX + 64];
+		sbuf path;
+		sbuf_init(&path);
 		const char *colon = strchr(nm->item, ':');
-		snprintf(path, sizeof path, "/v1/items/%.*s/%s/%s/users/%s",
-			 (int)(colon - nm->item), nm->item, colon + 1, nm->counter,
-			 user ? user : "");
+		sbuf_addf(&path, "/v1/items/%.*s/%s/%s/users/%s", (int)(colon - nm->item), nm->item,
+			  colon + 1, nm->counter, user ? user : "");
 		free(user);
-		member_ask *m = xmalloc(sizeof *m);
-		m->w = w;
-		m->m = *nm;
-		ask(w, path, on_member, m);
+		uint32_t part = partition_of(nm->item, strlen(nm->item),
+					     shards_router_map(a->central)->partitions);
+		size_t len;
+		ask_start(w, shards_of(shards_router_map(a->central), part),
+			  sbuf_take(&path, &len), nm, part);
 	}
 	waiting_done(w);
 }
@@ -925,7 +1062,7 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 		char path[256];
 		if ((st = breakdown_path(req, &r, path, sizeof path, &why))) {
 			api_error(resp, st, "bad_breakdown", why);
-		} else if (!a->cc || !n->on) {
+		} else if (!a->central || !n->on) {
 			api_error(resp, 503, "central_unavailable",
 				  "breakdowns come from central, which this edge cannot reach");
 		} else {
@@ -933,7 +1070,10 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 			w->passthrough = true;
 			n->deferred = true;
 			a->st.readthrough_asked++;
-			if (central_client_get(a->cc, path, on_breakdown, w))
+			size_t sh = shards_router_shard_of(a->central, r.item, strlen(r.item));
+			int alt = shards_router_pick(a->central, sh, 0);
+			central_client *c = shards_router_client(a->central, sh, (size_t)alt);
+			if (central_client_get(c, path, on_breakdown, w))
 				on_breakdown(w, ERR_AGAIN, 0, NULL, 0);
 		}
 		return;
@@ -1139,7 +1279,7 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	api *a = ctx;
 	a->st.requests++;
 	need n;
-	need_init(&n, a->cc != NULL, false);
+	need_init(&n, a->central != NULL, false);
 	if (a->tm) {
 		n.t0_ns = telemetry_now_ns();
 		n.route = route_of(req);

@@ -15,8 +15,12 @@
  * api_handle is an http_handler on the loop thread that owns the
  * connection; it calls into the ledger (which locks for itself) and, for
  * what the edge does not know, into central's ops API through the
- * central client on the same loop (the answer is then deferred). One api
- * per loop thread.
+ * central clients on the same loop (the answer is then deferred). With a
+ * sharded central, each item is asked of the shard owning its partition:
+ * a GET /v1/counts becomes one request per shard involved, a membership
+ * goes to its item's shard; a shard's request that fails (connection
+ * error, timeout, 5xx, or 421 not_owner) is asked once more of the
+ * shard's next address. One api per loop thread.
  *
  * With group commit on (base set and group_commit true before api_init),
  * a write is staged in the ledger and its answer parked; once per loop
@@ -32,6 +36,7 @@
 #include <stdint.h>
 
 #include "central_client.h"
+#include "shards.h"
 #include "counter.h"
 #include "http.h"
 #include "identity.h"
@@ -55,6 +60,9 @@ typedef struct api_stats {
 	uint64_t requests;           /* handled by this api (this worker) */
 	uint64_t readthrough_asked;  /* requests sent to central */
 	uint64_t readthrough_failed; /* no usable answer */
+	uint64_t readthrough_retried; /* asked again of a shard's next address */
+	uint64_t readthrough_misrouted; /* answers saying central does not own
+	                                   the partition (421, not_owned) */
 	uint64_t unknown_503;        /* reads refused: count unknown, central unreachable */
 	uint64_t replayed;           /* writes answered from an idempotency record */
 	uint64_t not_modified;       /* 304 answers */
@@ -80,7 +88,10 @@ typedef struct api {
 	ledger *lg;
 	struct event_base *base; /* the loop this api serves (group commit) */
 	bool group_commit;
-	central_client *cc; /* NULL: no read-through (unknown counts are 503) */
+	/* Central's instances by partition (edge/shards.h): a read-through
+	 * goes to its item's shard. NULL: no read-through (unknown counts
+	 * are 503). */
+	shard_router *central;
 	identity_config ic;
 	char *types[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
 	counters counters;
@@ -99,6 +110,7 @@ typedef struct api {
 	char cache_control[96];
 	api_stats st;
 	log_limit write_errors; /* one "write failed" line a second */
+	log_limit misrouted;    /* one "central does not own" line a second */
 	struct event *commit_ev;     /* runs the group commit at the turn's end */
 	parked *parked, **parked_tail; /* answers waiting for the commit */
 	parked *parked_free;         /* a pool of them */

@@ -615,6 +615,24 @@ int central_client_get(central_client *c, const char *path, central_done cb, voi
 	return 0;
 }
 
+bool central_client_usable(const central_client *c)
+{
+	if (c->closing)
+		return false;
+	if (c->state == CIRCUIT_CLOSED)
+		return true;
+	if (c->state == CIRCUIT_OPEN)
+		return clock_mono_ms() >= c->open_until;
+	return !c->probe_inflight;
+}
+
+int central_check_address(const char *address)
+{
+	char host[64];
+	uint16_t port;
+	return address && parse_address(address, host, sizeof host, &port) == 0 ? 0 : ERR_INVAL;
+}
+
 void central_client_get_stats(const central_client *c, central_client_stats *out)
 {
 	*out = c->st;

@@ -85,6 +85,14 @@ void central_client_free(central_client *c);
  * is then never called. */
 int central_client_get(central_client *c, const char *path, central_done cb, void *arg) WARN_UNUSED;
 
+/* True when a get now would reach central: the circuit is closed, or has
+ * been open long enough for a probe and none is in flight. */
+bool central_client_usable(const central_client *c);
+
+/* 0 when address is what central_client_opts.address accepts (numeric
+ * "IPv4:port" or "[IPv6]:port", port 1..65535), else ERR_INVAL. Pure. */
+int central_check_address(const char *address) WARN_UNUSED;
+
 /* Counters since central_client_new(), and the state now. */
 void central_client_get_stats(const central_client *c, central_client_stats *out);
 

@@ -43,6 +43,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "shards.h"
 #include "store.h"
 #include "uplink.h"
 #include "xmem.h"
@@ -173,7 +174,7 @@ const size_t edge_noptions = sizeof edge_options / sizeof edge_options[0];
 typedef struct worker {
 	struct event_base *base; /* worker 0: the edge's */
 	http_server *http;
-	central_client *cc;
+	shard_router *central; /* NULL without central.ops */
 	api api;
 	size_t index;
 	struct event *stats_ev; /* its own 30 s stats line */
@@ -196,6 +197,7 @@ typedef struct edge {
 	ledger *lg;
 	uplink *up;
 	api tmpl; /* types, counters and api settings every worker copies */
+	shard_map shards; /* central.ops; nshards 0 without it */
 	bearer_ring *keys; /* NULL: no bearer tokens; read by every worker */
 	guard *guard;      /* admission limits, shared by every worker */
 	worker *w;
@@ -229,15 +231,17 @@ static atomic_bool hurry_flag; /* a signal after the loops stopped */
 static void log_worker_stats(size_t i, worker *w)
 {
 	central_client_stats cs = {0};
-	if (w->cc)
-		central_client_get_stats(w->cc, &cs);
+	if (w->central)
+		shards_router_get_stats(w->central, &cs);
 	const api_stats *as = &w->api.st;
 	log_info("worker stats",
 		 "worker=%zu requests=%" PRIu64 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
+		 " readthrough_retried=%" PRIu64 " readthrough_misrouted=%" PRIu64
 		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64 " replayed=%" PRIu64
 		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
 		 " central_failures=%" PRIu64,
-		 i, as->requests, as->readthrough_asked, as->readthrough_failed, as->unknown_503,
+		 i, as->requests, as->readthrough_asked, as->readthrough_failed,
+		 as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
 		 as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures);
 }
 
@@ -508,17 +512,16 @@ static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size
 	}
 	w->api = e->tmpl;
 	w->api.base = w->base;
-	if (cfg->central_ops[0]) {
+	if (e->shards.nshards) {
 		central_client_opts co = {
-			.address = cfg->central_ops,
 			.token = cfg->central_token,
 			.timeout_ms = (unsigned)cfg->central_timeout_ms,
 			.tm = e->tm,
 		};
-		w->cc = central_client_new(w->base, &co, err, errlen);
-		if (!w->cc)
+		w->central = shards_router_new(w->base, &e->shards, &co, err, errlen);
+		if (!w->central)
 			return ERR_CONFIG;
-		w->api.cc = w->cc;
+		w->api.central = w->central;
 	}
 	if (api_init(&w->api)) {
 		snprintf(err, errlen, "api setup failed");
@@ -626,7 +629,7 @@ static void workers_free(edge *e)
 			event_free(w->beat_ev);
 		if (w->http)
 			http_server_free(w->http);
-		central_client_free(w->cc);
+		shards_router_free(w->central);
 		if (w->base)
 			api_free(&w->api);
 		if (i > 0 && w->base)
@@ -719,6 +722,9 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "counters: %s", cerr);
 		return ERR_CONFIG;
 	}
+	if (cfg->central_ops[0] &&
+	    shards_parse(&e->shards, cfg->central_ops, (uint32_t)cfg->partitions, err, errlen))
+		return ERR_CONFIG;
 	store_opts so;
 	store_opts_default(&so);
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
@@ -904,6 +910,7 @@ static void stop(edge *e)
 		event_base_free(e->base);
 	item_free_names(e->tmpl.types);
 	counters_free(&e->tmpl.counters);
+	shards_free(&e->shards);
 	bearer_ring_free(e->keys);
 	guard_free(e->guard);
 	telemetry_free(e->tm);
