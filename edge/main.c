@@ -135,7 +135,8 @@ const cfg_opt edge_options[] = {
 	OPT("api", "client_clock_ahead_ms", CFG_INT, max_ahead_ms, "60000", 0, 86400000,
 	    "a client clock (hlc) further ahead of ours is ignored"),
 	OPT("central", "ops", CFG_STR, central_ops, "127.0.0.1:9090", 0, 0,
-	    "central's ops API for read-through, empty = none (unknown counts: 503)"),
+	    "central's ops API for read-through: host:port, or a shard map "
+	    "RANGES=ADDR[|ADDR...];... (docs/ops.md); empty = none (unknown counts: 503)"),
 	{"central", "token", CFG_STR, offsetof(edge_config, central_token), "", 0, 0, true,
 	 "bearer token for central's ops API"},
 	OPT("central", "timeout_ms", CFG_INT, central_timeout_ms, "300", 10, 60000,

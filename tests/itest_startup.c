@@ -1,7 +1,9 @@
 /* itest_startup.c - what the real daemons refuse at start-up: the
  * development identity mode on an address others can reach, central's
  * ops API without a token off loopback, and config files with unknown
- * keys or bad values (named by file:line). Each case runs build/edge or
+ * keys or bad values (named by file:line), a store made for another
+ * partition count, and a central.ops shard map that does not cover
+ * every partition. Each case runs build/edge or
  * build/central on a config written to the test's temp dir and expects
  * it to exit non-zero at once with the reason in its log; no broker is
  * needed, since nothing gets that far. One more runs the shipped region
@@ -81,7 +83,7 @@ static int run(const char *bin, char *out, size_t cap)
 /* The log of a refused start-up holds every needle. */
 static void refused(const char *bin, const char *needle1, const char *needle2)
 {
-	char out[8192];
+	static char out[65536]; /* the config dump alone is over 8 KB */
 	int rc = run(bin, out, sizeof out);
 	cr_assert_neq(rc, -1, "%s did not exit: %s", bin, out);
 	cr_assert_neq(rc, 0, "%s started: %s", bin, out);
@@ -135,6 +137,23 @@ Test(startup, a_bad_value_stops_the_edge_naming_file_and_line)
 	char where[320];
 	snprintf(where, sizeof where, "%s:10:", T.cfg);
 	refused("build/edge", where, "max_streams");
+}
+
+Test(startup, the_edge_refuses_a_store_made_for_another_partition_count)
+{
+	/* The first start records partitions = 4 in the store, then stops
+	 * on a Kafka property that does not exist (after the store check). */
+	edge_cfg("127.0.0.1:0", "[topics]\npartitions = 4\n[kafka]\nno.such.property = 1\n");
+	refused("build/edge", "no.such.property", NULL);
+	edge_cfg("127.0.0.1:0", "[topics]\npartitions = 8\n");
+	refused("build/edge", "records partitions=4, configuration says 8", NULL);
+}
+
+Test(startup, a_shard_map_that_misses_a_partition_stops_the_edge)
+{
+	edge_cfg("127.0.0.1:0",
+		 "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
+	refused("build/edge", "central.ops: partition 4 is in no entry", NULL);
 }
 
 Test(startup, central_refuses_an_ops_api_without_token_off_loopback)
