@@ -6,7 +6,10 @@
  * data_dir is refused with a clear reason, and so is a bad partition
  * list. Then a live `central backup` of a shard, and a central started
  * on the backup (a replica with its own ops port) catches up from Kafka
- * to the same per-partition digests as the original.
+ * to the same per-partition digests as the original. Last, two shards one
+ * of which has a replica: the replica's digests equal its primary's, the
+ * primary is killed mid-run, and every edge still converges on the truth
+ * from the replica's snapshots, the live instances counting every like.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -81,7 +84,7 @@ static void wait_count(int port, const char *id, long long want)
 
 static uint32_t part_of(const char *id)
 {
-	char item[64];
+	char item[320];
 	snprintf(item, sizeof item, "post:%s", id);
 	return partition_of(item, strlen(item), NPARTS);
 }
@@ -249,4 +252,89 @@ Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
 	free(want);
 	free(got);
 	proc_stop(r, SIGTERM);
+}
+
+/* The likes count of post:id as edge e answers it; -1 unless 200. */
+static long long edge_count(int e, const char *id)
+{
+	char out[2048], path[320];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+	if (proc_curl(out, sizeof out, "", S.edge_port[e], path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
+{
+	/* Shard A (0-1): the stack's central and a replica; shard B (2-3). */
+	int bport = proc_free_port(), rport = proc_free_port();
+	char bdir[512], rdir[512];
+	snprintf(bdir, sizeof bdir, "%s/central-b", S.dir);
+	snprintf(rdir, sizeof rdir, "%s/central-a2", S.dir);
+	write_central("central-b.ini", "cb", bdir, "2-3", bport);
+	write_central("central-a2.ini", "ca2", rdir, "0-1", rport);
+	pid_t b = stack_spawn_central("central-b.ini", "central-b.log", bport);
+	pid_t r = stack_spawn_central("central-a2.ini", "central-a2.log", rport);
+
+	enum { N = 16 };
+	long long truth[N] = {0};
+	const char *users[4] = {"ann", "bob", "cy", "dee"};
+	char ids[N][16];
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof ids[i], "f%d", i);
+		for (int u = 0; u < i % 3 + 1; u++, truth[i]++)
+			like((i + u) % 2, ids[i], users[u]);
+	}
+	/* Both instances of shard A reach the same per-partition state. */
+	for (int i = 0; i < N; i++)
+		if (part_of(ids[i]) < 2)
+			wait_count(rport, ids[i], truth[i]);
+	uint64_t deadline = proc_now_ms() + 30000;
+	char *a = NULL, *a2 = NULL;
+	for (;;) {
+		free(a);
+		free(a2);
+		a = partitions_json(S.ops_port, "/v1/digest");
+		a2 = partitions_json(rport, "/v1/digest");
+		if (strcmp(a, a2) == 0)
+			break;
+		cr_assert_lt(proc_now_ms(), deadline, "replica digests differ:\n%s\n%s", a, a2);
+		proc_sleep_ms(100);
+	}
+	cr_expect_not_null(strstr(a, "\"partition\":0"), "%s", a);
+	free(a);
+	free(a2);
+
+	/* The primary dies; likes go on, on every partition. */
+	proc_stop(S.central_pid, SIGKILL);
+	S.central_pid = 0;
+	for (int i = 0; i < N; i++) {
+		like(i % 2, ids[i], "eve");
+		truth[i]++;
+	}
+	/* Every edge converges on the truth from the replica's and shard B's
+	 * snapshots (no read-through needed: both edges saw every item). */
+	deadline = proc_now_ms() + 60000;
+	for (int e = 0; e < 2; e++)
+		for (int i = 0; i < N; i++) {
+			long long got;
+			while ((got = edge_count(e, ids[i])) != truth[i]) {
+				cr_assert_lt(proc_now_ms(), deadline,
+					     "edge %d: post:%s at %lld, truth %lld (partition %u)", e,
+					     ids[i], got, truth[i], part_of(ids[i]));
+				proc_sleep_ms(100);
+			}
+		}
+	/* And the live instances together count every like. */
+	long long total = 0;
+	for (int i = 0; i < N; i++)
+		total += truth[i];
+	char out[8192];
+	cr_assert_eq(ops_get(rport, "/v1/totals/likes", out, sizeof out), 200);
+	long long s1 = proc_json_num(out, "sum");
+	cr_assert_eq(ops_get(bport, "/v1/totals/likes", out, sizeof out), 200);
+	long long s2 = proc_json_num(out, "sum");
+	cr_expect_eq(s1 + s2, total, "%lld + %lld", s1, s2);
+	proc_stop(r, SIGTERM);
+	proc_stop(b, SIGTERM);
 }
