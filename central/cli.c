@@ -612,28 +612,24 @@ bool cli_is_command(const char *arg)
 /* Parses argv (argv[1] is the command); false after saying why. */
 static bool parse_args(cli *c, int argc, char **argv)
 {
-	const char *file = NULL;
-	const char *sets[64];
-	int nsets = 0;
+	cfg_cmdline cl = {0};
+	char err[512];
 	c->cmd = argv[1];
 	c->format = "csv";
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "--format") == 0 ||
-		     strcmp(a, "--to") == 0) &&
-		    i + 1 >= argc) {
+		int took = cfg_cmdline_take(&cl, argc, argv, &i, err, sizeof err);
+		if (took < 0) {
+			fprintf(stderr, "central: %s\n", err);
+			return false;
+		}
+		if (took)
+			continue;
+		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0) && i + 1 >= argc) {
 			fprintf(stderr, "central: %s needs a value\n", a);
 			return false;
 		}
-		if (strcmp(a, "-c") == 0) {
-			file = argv[++i];
-		} else if (strcmp(a, "-s") == 0) {
-			if (nsets == 64) {
-				fprintf(stderr, "central: too many -s\n");
-				return false;
-			}
-			sets[nsets++] = argv[++i];
-		} else if (strcmp(a, "--format") == 0) {
+		if (strcmp(a, "--format") == 0) {
 			c->format = argv[++i];
 			if (strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
 				fprintf(stderr, "central: --format is csv or json\n");
@@ -653,8 +649,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 		}
 	}
 	bool is_get = strcmp(c->cmd, "get") == 0;
-	if (!file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
-		fprintf(stderr, "central: %s\n", !file ? "-c FILE is needed" : "wrong arguments");
+	if (!cl.file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
+		fprintf(stderr, "central: %s\n", !cl.file ? "-c FILE is needed" : "wrong arguments");
 		return false;
 	}
 	if (strcmp(c->cmd, "backup") == 0) {
@@ -680,17 +676,11 @@ static bool parse_args(cli *c, int argc, char **argv)
 		fprintf(stderr, "central: '%s' is not an item (type:id)\n", c->args[0]);
 		return false;
 	}
-	char err[512];
-	if (cfg_load(c->opts, c->nopts, &c->cfg, file, err, sizeof err)) {
+	if (cfg_cmdline_load(c->opts, c->nopts, &c->cfg, &cl, err, sizeof err)) {
 		fprintf(stderr, "central: %s\n", err);
 		return false;
 	}
 	c->cfg_loaded = true;
-	for (int i = 0; i < nsets; i++)
-		if (cfg_set(c->opts, c->nopts, &c->cfg, sets[i], err, sizeof err)) {
-			fprintf(stderr, "central: %s\n", err);
-			return false;
-		}
 	if (counters_parse(&c->ctr, c->cfg.counters_set, c->cfg.counters_sum, err, sizeof err)) {
 		fprintf(stderr, "central: [counters]: %s\n", err);
 		return false;

@@ -662,6 +662,49 @@ int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **ar
 	return rc == 0 && check ? CFG_ARGS_CHECK : rc;
 }
 
+int cfg_cmdline_take(cfg_cmdline *cl, int argc, char **argv, int *i, char *err, size_t errlen)
+{
+	const char *a = argv[*i];
+	bool c = strcmp(a, "-c") == 0, s = strcmp(a, "-s") == 0;
+	if (!c && !s)
+		return 0;
+	if (*i + 1 >= argc) {
+		snprintf(err, errlen, "%s needs a value", a);
+		return ERR_CONFIG;
+	}
+	const char *v = argv[++*i];
+	if (c) {
+		cl->file = v;
+	} else if (cl->nsets == CFG_CMDLINE_SETS) {
+		snprintf(err, errlen, "too many -s");
+		return ERR_CONFIG;
+	} else {
+		cl->sets[cl->nsets++] = v;
+	}
+	return 1;
+}
+
+int cfg_cmdline_load(const cfg_opt *table, size_t n, void *out, const cfg_cmdline *cl, char *err,
+		     size_t errlen)
+{
+	if (!cl->file) {
+		cfg_defaults(table, n, out);
+		cfg_free(table, n, out);
+		snprintf(err, errlen, "-c FILE is needed");
+		return ERR_CONFIG;
+	}
+	int rc = cfg_load(table, n, out, cl->file, err, errlen);
+	if (rc)
+		return ERR_CONFIG; /* cfg_load released out */
+	for (int i = 0; i < cl->nsets; i++) {
+		if (cfg_set(table, n, out, cl->sets[i], err, errlen)) {
+			cfg_free(table, n, out);
+			return ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
 /* A cell of a Markdown table: | would end it. */
 static void md_cell(FILE *f, const char *s)
 {

@@ -34,7 +34,6 @@
 #define INSPECT_PATH "/v1/admin/inspect"
 #define INSPECT_TIMEOUT_MS 10000
 #define INSPECT_BODY_MAX (32u << 20) /* 4096 partitions fit many times over */
-#define INSPECT_SETS_MAX 64
 
 /* ---- the JSON ------------------------------------------------------------- */
 
@@ -322,23 +321,18 @@ static int read_offline(const cmd *c, char **body)
 
 static bool parse_args(cmd *c, int argc, char **argv)
 {
-	const char *file = NULL, *sets[INSPECT_SETS_MAX];
-	int nsets = 0;
+	cfg_cmdline cl = {0};
+	char err[512];
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0) && i + 1 >= argc) {
-			fprintf(stderr, "edge: %s needs a value\n", a);
+		int took = cfg_cmdline_take(&cl, argc, argv, &i, err, sizeof err);
+		if (took < 0) {
+			fprintf(stderr, "edge: %s\n", err);
 			return false;
 		}
-		if (strcmp(a, "-c") == 0) {
-			file = argv[++i];
-		} else if (strcmp(a, "-s") == 0) {
-			if (nsets == INSPECT_SETS_MAX) {
-				fprintf(stderr, "edge: too many -s\n");
-				return false;
-			}
-			sets[nsets++] = argv[++i];
-		} else if (strcmp(a, "--json") == 0) {
+		if (took)
+			continue;
+		if (strcmp(a, "--json") == 0) {
 			c->json = true;
 		} else if (strcmp(a, "--offline") == 0) {
 			c->offline = true;
@@ -347,21 +341,11 @@ static bool parse_args(cmd *c, int argc, char **argv)
 			return false;
 		}
 	}
-	if (!file) {
-		fprintf(stderr, "edge: -c FILE is needed\n");
-		return false;
-	}
-	char err[512];
-	if (cfg_load(c->opts, c->nopts, &c->cfg, file, err, sizeof err)) {
+	if (cfg_cmdline_load(c->opts, c->nopts, &c->cfg, &cl, err, sizeof err)) {
 		fprintf(stderr, "edge: %s\n", err);
 		return false;
 	}
 	c->cfg_loaded = true;
-	for (int i = 0; i < nsets; i++)
-		if (cfg_set(c->opts, c->nopts, &c->cfg, sets[i], err, sizeof err)) {
-			fprintf(stderr, "edge: %s\n", err);
-			return false;
-		}
 	if (!item_edge_valid(c->cfg.id, strlen(c->cfg.id)) ||
 	    !item_edge_valid(c->cfg.region, strlen(c->cfg.region))) {
 		fprintf(stderr, "edge: edge.id and edge.region must match [a-z0-9_-]{1,64}\n");

@@ -81,6 +81,25 @@ int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
 #define CFG_ARGS_CHECK 2
 int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
 		  size_t errlen) WARN_UNUSED;
+/* For commands with flags of their own (central verify, edge inspect):
+ * collects -c FILE and -s section.key=value while the caller walks argv,
+ * then loads them as cfg_load_args does. */
+#define CFG_CMDLINE_SETS 64
+typedef struct cfg_cmdline {
+	const char *file;
+	const char *sets[CFG_CMDLINE_SETS];
+	int nsets;
+} cfg_cmdline;
+/* argv[*i] is -c or -s: takes it and its value (advancing *i) and returns
+ * 1; 0 when it is neither; ERR_CONFIG with the reason in err when the
+ * value is missing or there are too many -s. */
+int cfg_cmdline_take(cfg_cmdline *cl, int argc, char **argv, int *i, char *err, size_t errlen);
+/* Defaults, cl->file, then cl->sets in order. 0, or ERR_CONFIG with the
+ * reason in err ("-c FILE is needed" without a file); on error out is
+ * released. */
+int cfg_cmdline_load(const cfg_opt *table, size_t n, void *out, const cfg_cmdline *cl, char *err,
+		     size_t errlen) WARN_UNUSED;
+
 /* Every option as a Markdown table (key, default, allowed values,
  * meaning), in table order: what docs/config.md holds. */
 void cfg_write_markdown(const cfg_opt *table, size_t n, FILE *out);

@@ -557,3 +557,34 @@ Test(config, hostport_host_too_long_for_buffer)
 	cr_assert_eq(cfg_parse_hostport("abc:80", host, sizeof host, &port), 0);
 	cr_assert_str_eq(host, "abc");
 }
+
+Test(config, cmdline_takes_c_and_s_and_loads_them_in_order)
+{
+	write_cfg("[server]\nname = file\n[batch]\nmax_ops = 1\n");
+	char *argv[] = {"cmd", "-c", cfgpath, "--other", "-s", "batch.max_ops=7",
+			"-s", "server.name=set", "-s", NULL};
+	int argc = 9;
+	cfg_cmdline cl = {0};
+	char e[256] = "";
+	int took[9] = {0};
+	for (int i = 1; i < argc; i++) {
+		int at = i;
+		took[at] = cfg_cmdline_take(&cl, argc, argv, &i, e, sizeof e);
+	}
+	cr_assert_eq(took[1], 1);
+	cr_assert_eq(took[3], 0, "--other is the caller's");
+	cr_assert_eq(took[8], ERR_CONFIG, "-s with no value");
+	cr_assert_str_eq(e, "-s needs a value");
+	cr_assert_str_eq(cl.file, cfgpath);
+	cr_assert_eq(cl.nsets, 2);
+	cr_assert_eq(cfg_cmdline_load(table, NOPT, &cfg, &cl, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(cfg.max_ops, 7);
+	cr_assert_str_eq(cfg.name, "set");
+	cfg_free(table, NOPT, &cfg);
+	cl.sets[cl.nsets++] = "server.nope=1";
+	cr_assert_eq(cfg_cmdline_load(table, NOPT, &cfg, &cl, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "nope"), "%s", err);
+	cfg_cmdline none = {0};
+	cr_assert_eq(cfg_cmdline_load(table, NOPT, &cfg, &none, err, sizeof err), ERR_CONFIG);
+	cr_assert_str_eq(err, "-c FILE is needed");
+}
