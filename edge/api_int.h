@@ -68,6 +68,21 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item);
 int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
 		   int *state, const char **source);
 bool api_need_any(const need *n);
+/* n set up for a pass: on lets a route ask central, rerun is the pass
+ * after central answered. */
+void api_need_init(need *n, bool on, bool rerun);
+/* Remembers for a while what central said of a membership (1, 0). */
+void api_member_put(api *a, const char *counter, const char *item, const char *user, int state);
+/* Runs the route of req (the request router of api.c). */
+void api_dispatch(api *a, const http_request *req, http_response *resp, need *n);
+
+/* Asking central (api_central.c). Defers req's answer, asks for every
+ * count and membership n lists, and runs the route again when all are
+ * in. */
+void api_defer(api *a, const http_request *req, const need *n);
+/* Defers req's answer to central's breakdown at path, for item's shard. */
+void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
+		       const char *path);
 
 /* The decoded query parameters of path (empty when it has none);
  * evhttp_clear_headers frees them. 0 or ERR_INVAL. */
