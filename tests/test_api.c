@@ -13,6 +13,7 @@
 #include "ledger_sink.h"
 #include "prom_util.h"
 #include "../edge/api.h"
+#include "api_util.h"
 #include "../edge/ledger.h"
 #include "log.h"
 #include "partition.h"
@@ -44,29 +45,20 @@ static void setup(void)
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
-	T.a.lg = T.l;
 	T.a.tm = T.tm;
 	telemetry_attach(T.tm, NULL, T.l, T.db, NULL);
-	T.a.ic.dev_header = true;
-	T.a.edge_id = "e1";
-	cr_assert_eq(item_parse_names("post,reel", T.a.types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&T.a.counters, "likes,saves", "views", err, sizeof err), 0);
-	T.a.cfg = (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-			       .member_entries = 16};
-	cr_assert_eq(api_init(&T.a), 0);
-	T.ip[10] = T.ip[11] = 0xff;
-	T.ip[12] = 127;
-	T.ip[15] = 1;
+	api_fix_init(&T.a, T.l, "post,reel", "likes,saves", "views",
+		     (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
+				  .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
+				  .member_entries = 16});
+	api_fix_loopback(T.ip);
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
-	api_free(&T.a);
+	api_fix_free(&T.a);
 	guard_free(T.a.guard);
-	item_free_names(T.a.types);
-	counters_free(&T.a.counters);
 	ledger_free(T.l);
 	telemetry_free(T.tm);
 	store_close(T.db);
@@ -79,23 +71,7 @@ TestSuite(api, .init = setup, .fini = teardown, .timeout = 30);
 static int req(const char *method, const char *path, const char *user, const char *body,
 	       const char *hname, const char *hval)
 {
-	http_header h[2];
-	size_t nh = 0;
-	if (user)
-		h[nh++] = (http_header){"x-user-id", 9, user, strlen(user)};
-	if (hname)
-		h[nh++] = (http_header){hname, strlen(hname), hval, strlen(hval)};
-	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
-			   .body = body, .body_len = body ? strlen(body) : 0, .peer = "127.0.0.1:1",
-			   .peer_ip = T.ip};
-	free(T.r.body);
-	memset(&T.r, 0, sizeof T.r);
-	api_handle(&T.a, &rq, &T.r);
-	if (T.r.body) {
-		T.r.body = realloc(T.r.body, T.r.body_len + 1);
-		T.r.body[T.r.body_len] = 0;
-	}
-	return T.r.status ? T.r.status : 200;
+	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, body, hname, hval);
 }
 
 static const char *body(void)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../edge/api.h"
+#include "api_util.h"
 #include "../edge/ledger.h"
 #include "../edge/shards.h"
 #include "clock.h"
@@ -123,19 +124,12 @@ static void route_setup(void)
 	o.tm = T.tm;
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
-	T.a.lg = T.l;
 	T.a.tm = T.tm;
-	T.a.ic.dev_header = true;
-	T.a.edge_id = "e1";
-	cr_assert_eq(item_parse_names("post,reel", T.a.types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&T.a.counters, "likes", "views", err, sizeof err), 0);
-	T.a.cfg = (api_config){.max_items = 20, .max_ops = 3, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 60000,
-			       .member_entries = 16};
-	cr_assert_eq(api_init(&T.a), 0);
-	T.ip[10] = T.ip[11] = 0xff;
-	T.ip[12] = 127;
-	T.ip[15] = 1;
+	api_fix_init(&T.a, T.l, "post,reel", "likes", "views",
+		     (api_config){.max_items = 20, .max_ops = 3, .idem_retention_ms = 60000,
+				  .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 60000,
+				  .member_entries = 16});
+	api_fix_loopback(T.ip);
 	fakesrv_init(&T.srv);
 	for (int i = 0; i < NFAKES; i++) {
 		fake *f = &T.f[i];
@@ -150,9 +144,7 @@ static void route_teardown(void)
 {
 	free(T.r.body);
 	shards_router_free(T.router);
-	api_free(&T.a);
-	item_free_names(T.a.types);
-	counters_free(&T.a.counters);
+	api_fix_free(&T.a);
 	ledger_free(T.l);
 	telemetry_free(T.tm);
 	store_close(T.db);
@@ -178,20 +170,7 @@ static void route_by(const char *fmt)
 
 static int req(const char *method, const char *path, const char *user)
 {
-	http_header h[1];
-	size_t nh = 0;
-	if (user)
-		h[nh++] = (http_header){"x-user-id", 9, user, strlen(user)};
-	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
-			   .peer = "127.0.0.1:1", .peer_ip = T.ip};
-	free(T.r.body);
-	memset(&T.r, 0, sizeof T.r);
-	api_handle(&T.a, &rq, &T.r);
-	if (T.r.body) {
-		T.r.body = realloc(T.r.body, T.r.body_len + 1);
-		T.r.body[T.r.body_len] = 0;
-	}
-	return T.r.status ? T.r.status : 200;
+	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
 }
 
 /* Turns the loop until cond() holds, within WAIT_MS. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../edge/api.h"
+#include "api_util.h"
 #include "../edge/inspect.h"
 #include "../edge/ledger.h"
 #include "clock.h"
@@ -74,27 +75,17 @@ static void setup(void)
 	testdir_make(T.dir, sizeof T.dir, "test_inspect");
 	T.db = testdir_open_store(T.dir);
 	T.l = open_ledger(sink, 1u << 20);
-	T.a.lg = T.l;
-	T.a.ic.dev_header = true;
-	T.a.edge_id = "e1";
-	char err[256];
-	cr_assert_eq(item_parse_names("post", T.a.types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&T.a.counters, "likes", "views", err, sizeof err), 0);
-	T.a.cfg = (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-			       .member_entries = 16};
-	cr_assert_eq(api_init(&T.a), 0);
-	T.ip[10] = T.ip[11] = 0xff;
-	T.ip[12] = 127;
-	T.ip[15] = 1;
+	api_fix_init(&T.a, T.l, "post", "likes", "views",
+		     (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
+				  .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
+				  .member_entries = 16});
+	api_fix_loopback(T.ip);
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
-	api_free(&T.a);
-	item_free_names(T.a.types);
-	counters_free(&T.a.counters);
+	api_fix_free(&T.a);
 	ledger_free(T.l);
 	store_close(T.db);
 	testdir_remove(T.dir);
@@ -105,17 +96,7 @@ TestSuite(inspect, .init = setup, .fini = teardown, .timeout = 30);
 /* Runs one request; the answer is in T.r (body NUL-terminated). */
 static int req(const char *method, const char *path, const char *user)
 {
-	http_header h = {"x-user-id", 9, user, user ? strlen(user) : 0};
-	http_request rq = {.method = method, .path = path, .headers = &h, .nheaders = user ? 1 : 0,
-			   .peer = "127.0.0.1:1", .peer_ip = T.ip};
-	free(T.r.body);
-	memset(&T.r, 0, sizeof T.r);
-	api_handle(&T.a, &rq, &T.r);
-	if (T.r.body) {
-		T.r.body = realloc(T.r.body, T.r.body_len + 1);
-		T.r.body[T.r.body_len] = 0;
-	}
-	return T.r.status ? T.r.status : 200;
+	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
 }
 
 /* Likes item (of partition p) by n new users. */
