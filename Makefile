@@ -99,13 +99,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CRIT_LIBS)
 
-# The fuzzers link the real edge option table from edge/main.c, with its
-# main() renamed so that libFuzzer's own main runs.
-build-fuzz/obj/edge/main-nomain.o: edge/main.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Dmain=edge_main_unused -c $< -o $@
-
-build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o build-fuzz/obj/edge/main-nomain.o \
+# The fuzzers link the real edge option table (edge/options.c, one of
+# EDGE_OBJ).
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o \
 		$(EDGE_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)

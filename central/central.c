@@ -498,6 +498,37 @@ static int loop(central *c)
 	return 0;
 }
 
+/* The checks start-up makes before it opens the store or reaches Kafka:
+ * the counters, the owned partitions (into c->ctr and c->own) and the
+ * ops API's address and token. `central -t` makes them too. */
+static int configure(central *c, char *err, size_t errlen)
+{
+	const central_config *cfg = c->cfg;
+	char why[256] = "";
+	int rc = counters_parse(&c->ctr, cfg->counters_set, cfg->counters_sum, why, sizeof why);
+	if (rc) {
+		snprintf(err, errlen, "[counters]: %s", why);
+		return rc;
+	}
+	rc = shard_set_parse(&c->own, cfg->owned_partitions, (uint32_t)cfg->partitions, err,
+			     errlen);
+	if (rc || !cfg->ops_listen[0])
+		return rc;
+	char host[256];
+	int port;
+	return ops_api_check(cfg->ops_listen, cfg->ops_token, host, sizeof host, &port, err,
+			     errlen);
+}
+
+int central_config_check(const central_config *cfg, char *err, size_t errlen)
+{
+	central c = {.cfg = cfg};
+	int rc = configure(&c, err, errlen);
+	counters_free(&c.ctr);
+	shard_set_free(&c.own);
+	return rc;
+}
+
 int central_run(const central_config *cfg)
 {
 	central c = {.cfg = cfg};
@@ -506,25 +537,9 @@ int central_run(const central_config *cfg)
 	for (int64_t p = 0; p < cfg->partitions; p++)
 		atomic_init(&c.run.input_high[p], -1);
 	char err[512] = "";
-	char why[256] = "";
-	int rc = counters_parse(&c.ctr, cfg->counters_set, cfg->counters_sum, why, sizeof why);
-	if (rc) {
-		snprintf(err, sizeof err, "[counters]: %s", why);
-		goto out;
-	}
-	rc = shard_set_parse(&c.own, cfg->owned_partitions, (uint32_t)cfg->partitions, err,
-			     sizeof err);
+	int rc = configure(&c, err, sizeof err);
 	if (rc)
 		goto out;
-	if (cfg->ops_listen[0]) {
-		/* Refused now, not after the wait for Kafka. */
-		char host[256];
-		int port;
-		rc = ops_api_check(cfg->ops_listen, cfg->ops_token, host, sizeof host, &port, err,
-				   sizeof err);
-		if (rc)
-			goto out;
-	}
 
 	store_opts so;
 	store_opts_default(&so);

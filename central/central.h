@@ -65,6 +65,10 @@ typedef struct central_readiness {
 extern const cfg_opt central_options[];
 extern const size_t central_noptions;
 
+/* The config checks central_run makes before it opens the store or
+ * reaches Kafka (counters, central.partitions, the ops API's address and
+ * token): 0, or ERR_CONFIG or ERR_INVAL with the reason in err. */
+int central_config_check(const central_config *cfg, char *err, size_t errlen) WARN_UNUSED;
 /* Runs until central_stop(). 0 on a clean stop, or a negative code. */
 int central_run(const central_config *cfg);
 void central_stop(void);

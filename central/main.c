@@ -99,9 +99,13 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int rc = cfg_load_args(central_options, central_noptions, &cfg, argc, argv, err, sizeof err);
 	if (rc == CFG_ARGS_CHECK) {
-		printf("central: config OK\n");
+		rc = central_config_check(&cfg, err, sizeof err);
+		if (rc)
+			fprintf(stderr, "central: %s\n", err);
+		else
+			printf("central: config OK\n");
 		cfg_free(central_options, central_noptions, &cfg);
-		return 0;
+		return rc ? 2 : 0;
 	}
 	if (rc) {
 		if (rc < 0)

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "demo.h"
 #include "display.h"
 #include "inspect.h"
 #include "item.h"
@@ -896,7 +897,7 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 			method_not_allowed(resp, "POST");
 	} else if (strncmp(path, "/v1/items/", 10) == 0) {
 		item_routes(a, req, resp, n);
-	} else {
+	} else if (!a->demo || !demo_site_answer(a->demo, req, resp)) {
 		api_error(resp, 404, "not_found", "no such route");
 	}
 }

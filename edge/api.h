@@ -102,6 +102,8 @@ typedef struct api {
 	 * /v1/hot lists its hot items, every answer is counted in it. NULL:
 	 * none (/metrics and /v1/hot answer 404). */
 	telemetry *tm;
+	/* The demo page's files, served under /demo/ (demo.h); NULL: off. */
+	const struct demo_site *demo;
 	/* Fills the checks of GET /readyz; called on the worker's thread.
 	 * NULL: /readyz answers ready. */
 	void (*readiness)(void *ctx, api_readiness *out);

@@ -37,6 +37,7 @@
 #include "api.h"
 #include "bearer.h"
 #include "clock.h"
+#include "demo.h"
 #include "edge.h"
 #include "http.h"
 #include "inspect.h"
@@ -47,128 +48,6 @@
 #include "store.h"
 #include "uplink.h"
 #include "xmem.h"
-
-#define OPT(sec, name, type, field, def, lo, hi, help)                                         \
-	{sec, name, type, offsetof(edge_config, field), def, lo, hi, false, help}
-
-const cfg_opt edge_options[] = {
-	OPT("edge", "id", CFG_STR, id, "edge-1", 0, 0, "edge id: unique per edge process"),
-	OPT("edge", "region", CFG_STR, region, "local", 0, 0, "region this edge serves"),
-	OPT("edge", "data_dir", CFG_STR, data_dir, "run/edge", 0, 0, "store directory"),
-	OPT("edge", "log_level", CFG_STR, log_level, "info", 0, 0, "error, warn, info, debug"),
-	OPT("log", "file", CFG_STR, log_file, "", 0, 0,
-	    "append log lines to this file (reopened on SIGHUP); empty = stderr"),
-	OPT("edge", "drain_timeout_ms", CFG_INT, drain_timeout_ms, "10000", 100, 3600000,
-	    "SIGTERM: answer what was received, seal and hand batches to Kafka within this"),
-	OPT("edge", "ready_snapshot_age_s", CFG_INT, ready_snapshot_age_s, "30", 1, 86400,
-	    "/readyz: not ready while a partition's newest snapshot is older than this"),
-	OPT("clock", "skew_ms", CFG_INT, clock_skew_ms, "0", -86400000, 86400000,
-	    "drills only: the wall clock runs this far ahead (negative: behind)"),
-	OPT("edge", "workers", CFG_INT, workers, "1", 1, 64,
-	    "HTTP event loops (threads) sharing the listeners, the store and Kafka"),
-	OPT("edge", "types", CFG_STR, types, "post,reel,comment,story", 0, 0, "item types"),
-	OPT("counters", "set", CFG_STR, set_counters, "likes,saves", 0, 0,
-	    "counters of distinct users"),
-	OPT("counters", "sum", CFG_STR, sum_counters, "views,shares", 0, 0,
-	    "counters that add n per call"),
-	OPT("http", "listen", CFG_STR, listen, "127.0.0.1:8081", 0, 0, "h2c address, empty = off"),
-	OPT("http", "tls_listen", CFG_STR, tls_listen, "", 0, 0, "TLS (ALPN h2) address, empty = off"),
-	OPT("http", "tls_cert", CFG_STR, tls_cert, "", 0, 0, "PEM certificate chain"),
-	OPT("http", "tls_key", CFG_STR, tls_key, "", 0, 0, "PEM private key"),
-	OPT("http", "max_body", CFG_INT, max_body, "65536", 0, 16777216, "request body cap, bytes"),
-	OPT("http", "max_header_list", CFG_INT, max_header_list, "16384", 1024, 1048576,
-	    "header list cap, bytes"),
-	OPT("http", "max_streams", CFG_INT, max_streams, "128", 1, 10000,
-	    "concurrent streams per connection"),
-	OPT("http", "idle_timeout_ms", CFG_INT, idle_timeout_ms, "60000", 100, 3600000,
-	    "close a connection with no traffic for this long"),
-	OPT("http", "request_timeout_ms", CFG_INT, request_timeout_ms, "10000", 100, 600000,
-	    "a request (or a TLS handshake, or the HTTP/2 preface) must be whole within this: "
-	    "else 408 (slowloris)"),
-	OPT("http", "reset_burst", CFG_INT, reset_burst, "100", 1, 1000000,
-	    "HTTP/2 stream resets a client may send at once (rapid reset)"),
-	OPT("http", "reset_rate", CFG_INT, reset_rate, "10", 1, 1000000,
-	    "and per second after that; over it: GOAWAY ENHANCE_YOUR_CALM, closed"),
-	OPT("http", "max_conns_per_addr", CFG_INT, max_conns_per_addr, "256", 0, 1000000,
-	    "open connections from one client address; 0 = no cap"),
-	OPT("limits", "user_writes_per_min", CFG_INT, user_writes_per_min, "100", 0, 100000000,
-	    "writes (ops) per user over a sliding minute, 429 past it; 0 = no limit"),
-	OPT("limits", "addr_requests_per_s", CFG_INT, addr_requests_per_s, "1000", 0, 100000000,
-	    "requests without a valid identity per client address and second, 429 past it; "
-	    "0 = no limit"),
-	OPT("limits", "addr_burst", CFG_INT, addr_burst, "2000", 0, 100000000,
-	    "of those, how many may come at once; 0 = twice the rate"),
-	OPT("limits", "users", CFG_INT, limit_users, "262144", 512, 100000000,
-	    "users tracked for the write limit (32 bytes each)"),
-	OPT("limits", "addrs", CFG_INT, limit_addrs, "65536", 512, 100000000,
-	    "client addresses tracked (32 bytes each)"),
-	OPT("identity", "dev_header", CFG_BOOL, dev_identity, "false", 0, 0,
-	    "trust X-User-Id (local runs and sim only)"),
-	OPT("identity", "dev_header_force", CFG_BOOL, dev_identity_force, "false", 0, 0,
-	    "allow dev_header on a non-loopback listener (sim's namespaces only)"),
-	OPT("identity", "jwt_keys", CFG_STR, jwt_keys, "", 0, 0,
-	    "bearer token keys: comma list of kid:ALG:path, ALG HS256 (secret file), "
-	    "RS256 or ES256 (PEM public key); empty = no tokens"),
-	OPT("identity", "issuer", CFG_STR, jwt_issuer, "", 0, 0,
-	    "tokens must carry this iss; empty = not checked"),
-	OPT("identity", "audience", CFG_STR, jwt_audience, "", 0, 0,
-	    "tokens' aud must contain this; empty = not checked"),
-	OPT("identity", "leeway_s", CFG_INT, jwt_leeway_s, "30", 0, 3600,
-	    "clock leeway for a token's exp and nbf, seconds"),
-	OPT("batch", "max_ops", CFG_INT, seal_ops, "1000", 1, 100000, "seal a batch at this many ops"),
-	OPT("batch", "max_age_ms", CFG_INT, seal_age_ms, "5000", 1, 3600000,
-	    "seal a batch when its first op is this old"),
-	OPT("batch", "budget_mb", CFG_INT, budget_mb, "1024", 1, 1048576,
-	    "pending (unapplied) bytes past which writes get 503"),
-	OPT("batch", "window_kb", CFG_INT, window_kb, "4096", 64, 1048576,
-	    "per partition, unapplied batch bytes this edge lets into Kafka at once"),
-	OPT("cache", "entries", CFG_INT, cache_entries, "1000000", 2, 1000000000,
-	    "snapshot counts kept in memory"),
-	OPT("api", "max_items", CFG_INT, max_items, "100", 1, 1000, "items per GET /v1/counts"),
-	OPT("api", "max_ops", CFG_INT, max_ops, "100", 1, 1000, "ops per POST /v1/ops"),
-	OPT("api", "idempotency_retention_s", CFG_INT, idem_retention_s, "86400", 1, 2592000,
-	    "how long an Idempotency-Key answer is kept"),
-	OPT("api", "max_age_s", CFG_INT, max_age_s, "2", 0, 3600,
-	    "count GETs: Cache-Control max-age"),
-	OPT("api", "stale_while_revalidate_s", CFG_INT, stale_s, "10", 0, 86400,
-	    "count GETs: Cache-Control stale-while-revalidate"),
-	OPT("api", "client_clock_ahead_ms", CFG_INT, max_ahead_ms, "60000", 0, 86400000,
-	    "a client clock (hlc) further ahead of ours is ignored"),
-	OPT("central", "ops", CFG_STR, central_ops, "127.0.0.1:9090", 0, 0,
-	    "central's ops API for read-through: host:port, or a shard map "
-	    "RANGES=ADDR[|ADDR...];... (docs/ops.md); empty = none (unknown counts: 503)"),
-	{"central", "token", CFG_STR, offsetof(edge_config, central_token), "", 0, 0, true,
-	 "bearer token for central's ops API"},
-	OPT("central", "timeout_ms", CFG_INT, central_timeout_ms, "300", 10, 60000,
-	    "read-through request timeout"),
-	OPT("central", "count_ttl_ms", CFG_INT, readthrough_ttl_ms, "5000", 0, 3600000,
-	    "a read-through count is used this long unless snapshots catch up"),
-	OPT("central", "member_ttl_ms", CFG_INT, member_ttl_ms, "10000", 0, 3600000,
-	    "a membership read through from central is used this long"),
-	OPT("central", "cache_entries", CFG_INT, readthrough_entries, "100000", 2, 100000000,
-	    "read-through counts and memberships kept in memory (each)"),
-	OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
-	OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
-	OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
-	    "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
-	    "0 = none"),
-	OPT("store", "group_commit", CFG_BOOL, group_commit, "true", 0, 0,
-	    "write the ops of one loop turn in one store write (one fsync)"),
-	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
-	    "partition count, fixed per deployment"),
-	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),
-	OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0,
-	    "snapshot topic"),
-	OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
-	    "refused snapshots are copied here with their reason; empty = log only"),
-	OPT("metrics", "hot_items", CFG_INT, hot_items, "100", 0, 10000,
-	    "items the hot-items sketch tracks (/v1/hot, hot_item_rate); 0 = off"),
-	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
-	    "file holding bootstrap.servers (the embedded broker writes one)"),
-	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
-	 "librdkafka properties, passed unchanged"},
-};
-const size_t edge_noptions = sizeof edge_options / sizeof edge_options[0];
 
 /* One event loop serving HTTP: worker 0 runs on the main loop (which also
  * runs the tick and the signals), the others on threads of their own. */
@@ -207,6 +86,7 @@ typedef struct edge {
 	struct event *tick, *sigterm, *sigint;
 	struct event *sighup; /* reloads the TLS certificate */
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
+	demo_site *demo;      /* the demo page's files; NULL when off */
 	telemetry *tm;          /* /metrics: one registry for every module */
 	uint64_t next_pump, next_stats, next_sweep;
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
@@ -703,7 +583,11 @@ static int identity_setup(edge *e, char *err, size_t errlen)
 	return 0;
 }
 
-static int start(edge *e, char *err, size_t errlen)
+/* Everything start-up checks before it opens the store or reaches
+ * Kafka: identity keys, names, counters, the shard map, the TLS
+ * certificate and the demo page. `edge -t` runs it too, so a config that
+ * passes -t fails later only on the disk or the network. */
+static int configure(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
 	if (identity_setup(e, err, errlen))
@@ -726,6 +610,21 @@ static int start(edge *e, char *err, size_t errlen)
 	if (cfg->central_ops[0] &&
 	    shards_parse(&e->shards, cfg->central_ops, (uint32_t)cfg->partitions, err, errlen))
 		return ERR_CONFIG;
+	if (cfg->tls_listen[0] &&
+	    !(e->tls = http_tls_store_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
+		return ERR_CONFIG;
+	if (cfg->demo_dir[0] && !(e->demo = demo_site_load(cfg->demo_dir, err, errlen)))
+		return ERR_CONFIG;
+	e->tmpl.demo = e->demo;
+	return 0;
+}
+
+static int start(edge *e, char *err, size_t errlen)
+{
+	edge_config *cfg = &e->cfg;
+	int rc = configure(e, err, errlen);
+	if (rc)
+		return rc;
 	store_opts so;
 	store_opts_default(&so);
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
@@ -805,9 +704,6 @@ static int start(edge *e, char *err, size_t errlen)
 	}
 	e->nw = (size_t)cfg->workers;
 	e->w = xcalloc(e->nw, sizeof *e->w);
-	if (cfg->tls_listen[0] &&
-	    !(e->tls = http_tls_store_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
-		return ERR_CONFIG;
 	if (workers_start(e, err, errlen))
 		return ERR_IO;
 	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
@@ -914,6 +810,7 @@ static void stop(edge *e)
 	shards_free(&e->shards);
 	bearer_ring_free(e->keys);
 	guard_free(e->guard);
+	demo_site_free(e->demo);
 	telemetry_free(e->tm);
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
@@ -939,9 +836,13 @@ int main(int argc, char **argv)
 	}
 	int rc = cfg_load_args(edge_options, edge_noptions, &e.cfg, argc, argv, err, sizeof err);
 	if (rc == CFG_ARGS_CHECK) {
-		printf("edge: config OK\n");
-		cfg_free(edge_options, edge_noptions, &e.cfg);
-		return 0;
+		rc = configure(&e, err, sizeof err);
+		if (rc)
+			fprintf(stderr, "edge: %s\n", err);
+		else
+			printf("edge: config OK\n");
+		stop(&e);
+		return rc ? 2 : 0;
 	}
 	if (rc) {
 		if (rc < 0)

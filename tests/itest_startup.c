@@ -3,7 +3,8 @@
  * ops API without a token off loopback, and config files with unknown
  * keys or bad values (named by file:line), a store made for another
  * partition count, and a central.ops shard map that does not cover
- * every partition. Each case runs build/edge or
+ * every partition; and what `-t` (check the config and exit) refuses
+ * without starting anything. Each case runs build/edge or
  * build/central on a config written to the test's temp dir and expects
  * it to exit non-zero at once with the reason in its log; no broker is
  * needed, since nothing gets that far. One more runs the shipped region
@@ -212,28 +213,42 @@ static int like(int port, const char *header)
 	return atoi(out);
 }
 
-Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
+/* Throwaway stand-ins for the key and certificate files a shipped region
+ * config names under /etc/likes: the JWT signing key (private, for
+ * token()) and the -s overrides that point the config at the rest. */
+static struct {
+	char jwt_key[300];
+	char s_crt[400], s_key[400], s_jwt[400];
+} K;
+
+static void throwaway_keys(void)
 {
-	char k[300], pub[300], crt[300], key[300];
-	snprintf(k, sizeof k, "%s/jwt.pem", T.dir);
+	char pub[300], crt[300], key[300];
+	snprintf(K.jwt_key, sizeof K.jwt_key, "%s/jwt.pem", T.dir);
 	snprintf(pub, sizeof pub, "%s/jwt.pub", T.dir);
 	snprintf(crt, sizeof crt, "%s/tls.crt", T.dir);
 	snprintf(key, sizeof key, "%s/tls.key", T.dir);
-	cr_assert_eq(sh("openssl ecparam -genkey -name prime256v1 -noout -out %s%s", k, ""), 0);
-	cr_assert_eq(sh("openssl ec -in %s -pubout -out %s 2>/dev/null", k, pub), 0);
+	cr_assert_eq(sh("openssl ecparam -genkey -name prime256v1 -noout -out %s%s", K.jwt_key, ""),
+		     0);
+	cr_assert_eq(sh("openssl ec -in %s -pubout -out %s 2>/dev/null", K.jwt_key, pub), 0);
 	cr_assert_eq(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 			"-subj /CN=localhost -days 1 -keyout %s -out %s 2>/dev/null",
 			key, crt),
 		     0);
+	snprintf(K.s_crt, sizeof K.s_crt, "http.tls_cert=%s", crt);
+	snprintf(K.s_key, sizeof K.s_key, "http.tls_key=%s", key);
+	snprintf(K.s_jwt, sizeof K.s_jwt, "identity.jwt_keys=k2026a:ES256:%s", pub);
+}
+
+Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
+{
+	throwaway_keys();
 	int port = proc_free_port();
-	char s_data[400], s_tls[64], s_crt[400], s_key[400], s_jwt[400];
+	char s_data[400], s_tls[64];
 	snprintf(s_data, sizeof s_data, "edge.data_dir=%s/edge", T.dir);
 	snprintf(s_tls, sizeof s_tls, "http.tls_listen=127.0.0.1:%d", port);
-	snprintf(s_crt, sizeof s_crt, "http.tls_cert=%s", crt);
-	snprintf(s_key, sizeof s_key, "http.tls_key=%s", key);
-	snprintf(s_jwt, sizeof s_jwt, "identity.jwt_keys=k2026a:ES256:%s", pub);
 	char *argv[] = {"build/edge", "-c", "configs/deploy/edge-mumbai.ini", "-s", s_data, "-s", s_tls,
-			"-s", s_crt, "-s", s_key, "-s", s_jwt, "-s", "central.ops=",
+			"-s", K.s_crt, "-s", K.s_key, "-s", K.s_jwt, "-s", "central.ops=",
 			"-s", "kafka.bootstrap.servers=127.0.0.1:1", NULL};
 	T.pid = proc_spawn(T.log, argv);
 	cr_assert_gt(T.pid, 0);
@@ -247,7 +262,7 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 		proc_sleep_ms(100);
 	}
 	cr_assert_eq(like(port, "x-user-id: mallory"), 401, "the dev header is off when shipped");
-	char *tok = token(k, "alice");
+	char *tok = token(K.jwt_key, "alice");
 	char auth[1200];
 	snprintf(auth, sizeof auth, "authorization: Bearer %s", tok);
 	free(tok);
@@ -292,23 +307,91 @@ Test(startup, docs_config_lists_every_option_as_the_binaries_do)
 	doc_matches("build/central", "central");
 }
 
+/* build/edge or build/central -t on path with extra arguments; its exit
+ * status (2 for a refused config). */
+static int check(const char *bin, const char *path, const char *extra)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "%s -t -c %s %s >/dev/null 2>>%s", bin, path, extra, T.log);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* -t makes every check start-up makes before the store and Kafka, so
+ * the key and certificate files a config names must be readable: the
+ * shipped region configs are checked with throwaway ones. */
 Test(startup, every_shipped_config_passes_the_check_and_a_broken_one_does_not)
 {
-	const char *edges[] = {"configs/deploy/edge-mumbai.ini", "configs/deploy/edge-virginia.ini",
-			       "configs/deploy/edge-singapore.ini", "configs/local/edge-mumbai.ini"};
-	char cmd[512];
-	for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
-		snprintf(cmd, sizeof cmd, "build/edge -t -c %s >/dev/null", edges[i]);
-		cr_assert_eq(system(cmd), 0, "%s", edges[i]);
-	}
+	throwaway_keys();
+	char keys[1400];
+	snprintf(keys, sizeof keys, "-s '%s' -s '%s' -s '%s'", K.s_crt, K.s_key, K.s_jwt);
+	const char *deploy[] = {"configs/deploy/edge-mumbai.ini", "configs/deploy/edge-virginia.ini",
+				"configs/deploy/edge-singapore.ini"};
+	for (size_t i = 0; i < sizeof deploy / sizeof deploy[0]; i++)
+		cr_assert_eq(check("build/edge", deploy[i], keys), 0, "%s", deploy[i]);
+	const char *local[] = {"configs/local/edge-mumbai.ini", "configs/local/edge-virginia.ini",
+			       "configs/local/edge-singapore.ini"};
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		cr_assert_eq(check("build/edge", local[i], ""), 0, "%s", local[i]);
 	const char *centrals[] = {"configs/deploy/central.ini", "configs/deploy/central-replica.ini",
 				  "configs/local/central.ini"};
-	for (size_t i = 0; i < sizeof centrals / sizeof centrals[0]; i++) {
-		snprintf(cmd, sizeof cmd, "build/central -t -c %s >/dev/null", centrals[i]);
-		cr_assert_eq(system(cmd), 0, "%s", centrals[i]);
-	}
+	for (size_t i = 0; i < sizeof centrals / sizeof centrals[0]; i++)
+		cr_assert_eq(check("build/central", centrals[i], ""), 0, "%s", centrals[i]);
 	edge_cfg("127.0.0.1:0", "[http]\nmax_streams = many\n");
-	snprintf(cmd, sizeof cmd, "build/edge -t -c %s 2>/dev/null", T.cfg);
-	int st = system(cmd);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
+	cr_assert_eq(check("build/edge", T.cfg, ""), 2);
+}
+
+/* What -t refuses beyond the file's syntax: each case exits 2 and names
+ * the reason on stderr. */
+static void check_refuses(const char *bin, const char *needle)
+{
+	cr_assert_eq(check(bin, T.cfg, ""), 2, "%s -t accepted the config", bin);
+	char out[8192];
+	FILE *f = fopen(T.log, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(out, 1, sizeof out - 1, f);
+	out[n] = 0;
+	fclose(f);
+	cr_assert(strstr(out, needle), "no \"%s\" in: %s", needle, out);
+}
+
+Test(startup, central_check_refuses_a_partition_list_outside_the_topic)
+{
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "[central]\nid = c1\ndata_dir = %s/central\npartitions = 8-19\n"
+		 "[topics]\npartitions = 16\n",
+		 T.dir);
+	write_cfg(text);
+	check_refuses("build/central", "central.partitions");
+}
+
+Test(startup, central_check_refuses_an_open_ops_api_without_token)
+{
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "[central]\nid = c1\ndata_dir = %s/central\nops_listen = 0.0.0.0:9999\n", T.dir);
+	write_cfg(text);
+	check_refuses("build/central", "central.ops_token is empty");
+}
+
+Test(startup, edge_check_refuses_a_shard_map_with_a_hole)
+{
+	edge_cfg("127.0.0.1:0",
+		 "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
+	check_refuses("build/edge", "partition 4 is in no entry");
+}
+
+Test(startup, edge_check_refuses_a_missing_demo_dir_or_certificate)
+{
+	char extra[1024];
+	snprintf(extra, sizeof extra, "[demo]\ndir = %s/no-such-dir\n", T.dir);
+	edge_cfg("127.0.0.1:0", extra);
+	check_refuses("build/edge", "no-such-dir");
+
+	snprintf(extra, sizeof extra,
+		 "[http]\ntls_listen = 127.0.0.1:0\ntls_cert = %s/none.crt\ntls_key = %s/none.key\n",
+		 T.dir, T.dir);
+	edge_cfg("127.0.0.1:0", extra);
+	check_refuses("build/edge", "none.crt");
 }
