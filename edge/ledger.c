@@ -288,6 +288,14 @@ static int load(ledger *l, char *err, size_t errlen)
 			snprintf(err, errlen, "reading applied state: %s", err_str(rc));
 			return rc;
 		}
+		uint64_t seen = 0;
+		rc = store_read_u64(l->db, key, ledger_key_part(key, 'N', p), &seen);
+		if (rc && rc != ERR_NOTFOUND) {
+			snprintf(err, errlen, "reading snapshot offsets: %s", err_str(rc));
+			return rc;
+		}
+		if (seen > pt->snap_seen)
+			pt->snap_seen = seen;
 		/* A sequence read wrong would reuse numbers central has
 		 * applied already: refuse to start rather than guess. */
 		rc = store_read_u64(l->db, key, ledger_key_part(key, 'S', p), &pt->last_seq);

@@ -11,6 +11,8 @@
  *                                [applied u64][offset u64][produced_ms u64]
  *   'C' counter 0 item        -> snapshot count [count u64][version u64]
  *   'K' partition             -> next snapshot-topic offset to read
+ *   'N' partition             -> the highest input offset of any snapshot
+ *                                message applied, whole or a part [u64]
  *   'I', 'J'                  -> idempotency records (idem.h), written in
  *                                the same batch as the ops they answer
  * and, in memory, the open batches, the sealed-but-unapplied batch index,

@@ -53,8 +53,8 @@ typedef struct part {
 	uint64_t snap_offset; /* the input offset of the last whole snapshot */
 	uint64_t snap_ms;
 	/* The highest input offset of any snapshot message applied, whole
-	 * or a part (in memory: snap_offset after a restart). Central's
-	 * primary and replicas both publish: a message below it is stale. */
+	 * or a part ('N', stored with it). Central's primary and replicas
+	 * both publish: a message below it is stale. */
 	uint64_t snap_seen;
 } part;
 

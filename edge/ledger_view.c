@@ -404,6 +404,13 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		store_put_u64(val + 8, s->offset);
 		store_batch_put(l->wb, key, kn, val, 16);
 	}
+	if (s->offset > pt->snap_seen) {
+		/* Kept across a restart: without it a part applied before
+		 * the restart could be followed by an older snapshot from a
+		 * lagging replica, and counts would step back. */
+		store_put_u64(val, s->offset);
+		store_batch_put(l->wb, key, ledger_key_part(key, 'N', p), val, 8);
+	}
 	uint64_t applied = pt->applied, held = 0;
 	size_t ndrop = 0;
 	char **bufs = NULL;

@@ -156,3 +156,21 @@ Test(ledger_replicas, parts_of_an_older_split_snapshot_are_ignored_mid_way)
 	cr_assert_eq(view().count, 7);
 	cr_assert_eq(view().version, 10);
 }
+
+Test(ledger_replicas, a_part_applied_before_a_restart_still_outdates_older_snapshots)
+{
+	msg_offset = 0;
+	snapshot(PRIMARY, 5, true, 0, 0, 2);
+	snapshot(PRIMARY, 10, false, 0, 0, 7);
+	cr_assert_eq(view().count, 7);
+	/* The edge restarts before the last part at 10 arrives. */
+	reopen();
+	cr_assert_eq(view().count, 7, "the part's counts are in the store");
+	snapshot(REPLICA, 8, false, 0, 0, 5);
+	snapshot(REPLICA, 8, true, 0, 0, 5);
+	cr_assert_eq(stats().snapshots_stale, 2, "the part at 10 is remembered across the restart");
+	cr_assert_eq(view().count, 7, "no count goes backwards");
+	snapshot(PRIMARY, 10, true, 0, 0, 7);
+	cr_assert_eq(view().count, 7);
+	cr_assert_eq(view().version, 10);
+}
