@@ -1,0 +1,85 @@
+/*
+ * demo.js - drives the demo feed (index.html) with likes.js: reads the
+ * posts' counts on load, turns heart taps into like/unlike, and draws each
+ * post's state and the number of requests sent. The posts are whatever
+ * [data-item] elements the page has. Query parameters, so a test can run
+ * it fast: user (X-User-Id, default demo-user), debounce and backoff (ms),
+ * retries. Sets window.likesReady once the first read is done, whether it
+ * succeeded or not.
+ */
+import { createLikes } from './likes.js';
+
+const params = new URLSearchParams(location.search);
+const user = params.get('user') || 'demo-user';
+const posts = new Map(
+	Array.from(document.querySelectorAll('[data-item]'), (el) => [el.dataset.item, el]));
+const sent = { all: 0, ops: 0 };
+
+const likes = createLikes({
+	user,
+	debounceMs: numberParam('debounce', 2000),
+	retries: numberParam('retries', 4),
+	backoffMs: numberParam('backoff', 250),
+	onRequest: countRequest,
+	onChange: (item, state) => {
+		if (state.counter === 'likes')
+			draw(state);
+	},
+});
+
+/* A non-negative number from the query, else the default. */
+function numberParam(name, fallback) {
+	const raw = params.get(name);
+	const value = Number(raw);
+	return raw !== null && raw !== '' && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+function countRequest({ method, path }) {
+	sent.all++;
+	if (method === 'POST' && path === '/v1/ops')
+		sent.ops++;
+	document.getElementById('sent').textContent = String(sent.all);
+	document.getElementById('sent-ops').textContent = String(sent.ops);
+}
+
+function draw(state) {
+	const post = posts.get(state.item);
+	if (!post)
+		return;
+	post.querySelector('.like').setAttribute('aria-pressed', String(state.member));
+	post.querySelector('.count').textContent = state.display;
+	post.querySelector('.confirmed').textContent = state.confirmed.display;
+	post.querySelector('.status').textContent =
+		state.status === 'rolled back' ? `rolled back: ${state.reason}` : state.status;
+}
+
+/* The outcome of a tap is drawn through onChange, so the promise that
+ * like() and unlike() return (which never rejects) is not needed here. */
+function toggle(item) {
+	if (likes.state(item).member)
+		likes.unlike(item);
+	else
+		likes.like(item);
+}
+
+document.getElementById('user').textContent = user;
+document.getElementById('feed').addEventListener('click', (event) => {
+	const button = event.target.closest('button.like');
+	if (button)
+		toggle(button.closest('[data-item]').dataset.item);
+});
+/* A page being left sends its taps now rather than after the window. */
+document.addEventListener('visibilitychange', () => {
+	if (document.visibilityState === 'hidden')
+		likes.flush();
+});
+
+for (const item of posts.keys())
+	draw(likes.state(item));
+likes.getCounts([...posts.keys()], ['likes'])
+	.catch((err) => {
+		document.getElementById('notice').textContent = `Counts could not be read: ${err.reason}`;
+	})
+	.finally(() => {
+		window.likesReady = true;
+	});
