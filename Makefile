@@ -69,7 +69,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest san-test drill drills short-drills bench format clean check-deps \
+.PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills bench format clean check-deps \
         bench-deps check-bench-deps bench-mem fuzz fuzz-short
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -116,7 +116,7 @@ DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
-            openssl procps iproute2 libclang-rt-14-dev
+            openssl procps iproute2 libclang-rt-14-dev nodejs chromium
 
 deps:
 	apt-get update
@@ -169,7 +169,7 @@ run: check-deps
 
 test: check-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit itest short-drills
+	@$(MAKE) --no-print-directory unit itest client-test browser-test short-drills
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
 	@$(MAKE) --no-print-directory fuzz-short
 	@echo "make test: all suites passed"
@@ -179,6 +179,15 @@ unit: $(TESTS)
 
 itest: $(BINS) $(ITESTS)
 	@set -e; for t in $(ITESTS); do echo "== $$t"; $$t --jobs 1; done
+
+# The JavaScript client's unit tests (Node's test runner, no packages).
+client-test:
+	node --test client/test/*.test.mjs
+
+# The demo page in headless Chromium against the real binaries
+# (tests/browser/); the screenshot lands in build/browser/demo.png.
+browser-test: $(BINS)
+	node --test tests/browser/*.test.mjs
 
 # Criterion counts a test as passed even when LeakSanitizer reports at the
 # worker's exit, so any sanitizer report in the output fails the run.

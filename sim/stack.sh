@@ -81,6 +81,10 @@ Count views, read a feed page, send debounced taps in one request:
   curl -X POST -H 'X-User-Id: alice' -H 'Idempotency-Key: tap-1' http://127.0.0.1:8081/v1/ops \
        -d '{"ops":[{"op":"add","item":"post:2","counter":"likes"},{"op":"add","item":"post:2","counter":"saves"}]}'
 
+The demo feed (the JavaScript client in client/, optimistic likes sent
+in batches) in a browser:
+  http://127.0.0.1:8081/demo/?user=alice
+
 Every route, with examples: docs/api.md
 
 Press Ctrl-C to stop everything.
