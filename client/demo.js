@@ -2,7 +2,8 @@
  * demo.js - drives the demo feed (index.html) with likes.js: reads the
  * posts' counts on load, turns heart taps into like/unlike, and draws each
  * post's state and the number of requests sent. The posts are whatever
- * [data-item] elements the page has. Query parameters, so a test can run
+ * [data-item] elements the page has; on load it reads their counts and
+ * whether this user liked each (getMine), so a reload shows red hearts. Query parameters, so a test can run
  * it fast: user (X-User-Id, default demo-user), debounce and backoff (ms),
  * retries. Sets window.likesReady once the first read is done, whether it
  * succeeded or not.
@@ -76,10 +77,18 @@ document.addEventListener('visibilitychange', () => {
 
 for (const item of posts.keys())
 	draw(likes.state(item));
-likes.getCounts([...posts.keys()], ['likes'])
-	.catch((err) => {
-		document.getElementById('notice').textContent = `Counts could not be read: ${err.reason}`;
-	})
-	.finally(() => {
-		window.likesReady = true;
-	});
+/* Counts and this user's hearts, read together; a failure of either is
+ * shown and the page still works (taps are confirmed by their answers). */
+const items = [...posts.keys()];
+Promise.all([
+	likes.getCounts(items, ['likes']).catch((err) => `counts could not be read (${err.reason})`),
+	likes.getMine(items).then((got) => {
+		const failed = Object.values(got.failed);
+		return failed.length ? `your likes could not be read (${failed[0]})` : null;
+	}),
+]).then((results) => {
+	const problems = results.filter((r) => typeof r === 'string');
+	if (problems.length)
+		document.getElementById('notice').textContent = `Note: ${problems.join('; ')}.`;
+	window.likesReady = true;
+});

@@ -44,7 +44,8 @@
  * else after an exponential backoff with jitter; other statuses are final.
  * When the retries are spent the last answer's reason rolls the ops back.
  *
- * Reads. getCounts() moves a count into confirmed only when that is safe:
+ * Reads. getCounts() moves a count, getMine() a membership, into
+ * confirmed only when that is safe:
  * no write of it is in flight, the read was sent after the last write
  * answer for it (a read cannot tell whether it saw a racing write), and its
  * version is not older than the confirmed one (a cache or another edge may
@@ -205,6 +206,38 @@ class Likes {
 			all.missing.push(...a.missing);
 		}
 		return all;
+	}
+
+	/* Reads whether this user is in counter (a set counter) for each item,
+	 * with one GET .../{counter}/me per item (the API has no list form),
+	 * all at once. Resolves with {member: {item: bool}, failed: {item:
+	 * reason}}; never rejects. An answer becomes the confirmed membership
+	 * under the same rule as a read count (see the header), so a feed
+	 * loaded after a like shows the heart red. */
+	async getMine(items, counter = 'likes') {
+		const list = [...new Set(items)];
+		list.forEach(checkItem);
+		checkCounter(counter);
+		const answers = await Promise.all(list.map((item) => {
+			const [type, id] = item.split(':');
+			const path = `/v1/items/${type}/${id}/${counter}/me`;
+			return this.#send('GET', path, undefined, undefined, readRetryable);
+		}));
+		const out = { member: {}, failed: {} };
+		answers.forEach((a, i) => {
+			const item = list[i];
+			if (a.status !== 200 || typeof a.data?.member !== 'boolean') {
+				out.failed[item] = a.status === 200 ? 'bad_answer' : a.reason;
+				return;
+			}
+			out.member[item] = a.data.member;
+			const e = this.#entry(item, counter, 'set');
+			if (!readIsNewer(e, a.sentAt, undefined))
+				return;
+			e.confirmed = { ...e.confirmed, member: a.data.member };
+			this.#changed(e);
+		});
+		return out;
 	}
 
 	/* --- taps and windows --- */

@@ -2,7 +2,7 @@
  * helpers.mjs - fakes for the client library's tests: a clock whose
  * timers run only when a test advances it, a fetch that records every
  * request and answers from a test's function, and a small edge that
- * answers /v1/ops and /v1/counts for one user from counts in memory.
+ * answers /v1/ops, /v1/counts and /me for one user from state in memory.
  */
 import { createLikes } from '../likes.js';
 
@@ -117,6 +117,11 @@ export function fakeEdge(counts = {}) {
 				return reply(200, { results: JSON.parse(call.body).ops.map((op) => edge.apply(op)) });
 			if (call.method === 'GET' && url.pathname === '/v1/counts')
 				return reply(200, edge.read(url.searchParams));
+			const me = url.pathname.match(/^\/v1\/items\/([^/]+)\/([^/]+)\/([^/]+)\/me$/);
+			if (call.method === 'GET' && me) {
+				const [item, counter] = [`${me[1]}:${me[2]}`, me[3]];
+				return reply(200, { item, counter, member: edge.members.has(`${item}/${counter}`) });
+			}
 			return reply(404, { error: { code: 'not_found', message: 'no such route' } });
 		},
 		apply(op) {
