@@ -1,19 +1,19 @@
 /*
- * demo.js - drives the demo feed (index.html) with likes.js: reads the
- * posts' counts on load, turns heart taps into like/unlike, and draws each
- * post's state and the number of requests sent. The posts are whatever
- * [data-item] elements the page has; on load it reads their counts and
- * whether this user liked each (getMine), so a reload shows red hearts. Query parameters, so a test can run
- * it fast: user (X-User-Id, default demo-user), debounce and backoff (ms),
- * retries. Sets window.likesReady once the first read is done, whether it
- * succeeded or not.
+ * demo.js - drives the demo feed (index.html) with likes.js: builds one
+ * post per item of the feed's data-posts from the page's template, reads
+ * their counts and whether this user liked each (getMine, so a reload
+ * shows red hearts), turns heart taps into like/unlike, and draws each
+ * post's state and the number of requests sent. Query parameters, so a
+ * test can run it fast: user (X-User-Id, default demo-user), debounce and
+ * backoff (ms), retries. Sets window.likesReady once the first reads are
+ * done, whether they succeeded or not.
  */
 import { createLikes } from './likes.js';
 
 const params = new URLSearchParams(location.search);
 const user = params.get('user') || 'demo-user';
-const posts = new Map(
-	Array.from(document.querySelectorAll('[data-item]'), (el) => [el.dataset.item, el]));
+const posts = buildFeed(document.getElementById('feed'),
+	document.getElementById('post-template'));
 const sent = { all: 0, ops: 0 };
 
 const likes = createLikes({
@@ -27,6 +27,26 @@ const likes = createLikes({
 			draw(state);
 	},
 });
+
+/* One article per item of the feed's data-posts, from the template;
+ * item -> its article. */
+function buildFeed(feed, template) {
+	const posts = new Map();
+	feed.dataset.posts.split(' ').forEach((item, i) => {
+		const post = template.content.firstElementChild.cloneNode(true);
+		const name = `Post ${i + 1}`;
+		post.dataset.item = item;
+		post.setAttribute('aria-labelledby', `title-${i + 1}`);
+		post.querySelector('.photo').classList.add(`photo-${(i % 4) + 1}`);
+		post.querySelector('.photo').setAttribute('aria-label', `Photo of ${name.toLowerCase()}`);
+		post.querySelector('h2').id = `title-${i + 1}`;
+		post.querySelector('h2').textContent = name;
+		post.querySelector('.like').setAttribute('aria-label', `Like ${name.toLowerCase()}`);
+		feed.append(post);
+		posts.set(item, post);
+	});
+	return posts;
+}
 
 /* A non-negative number from the query, else the default. */
 function numberParam(name, fallback) {
