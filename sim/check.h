@@ -5,9 +5,12 @@
  * are compared with the truth for every (counter, item) an acknowledged
  * op touched, polling until they all agree or a deadline passes; what
  * still disagrees then is a violation naming the item, the counter, where,
- * the expected and the seen value. Two central replicas must also reach
- * the same state digest at the same input offsets, and no central may
- * have logged a number about to go below zero. Runner thread only.
+ * the expected and the seen value; a central is asked only for the items
+ * of its shard. Central replicas of one shard must also reach the same
+ * state digest at the same input offsets, and no central may have logged
+ * a number about to go below zero. A sharded drill also checks that one
+ * central owning everything, fed the same input, ends where the shards
+ * together do. Runner thread only.
  */
 #ifndef SIM_CHECK_H
 #define SIM_CHECK_H
@@ -23,8 +26,18 @@
  * long that took. True when it converged (violations go to r if not). */
 bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
 		    report *r, double *seconds);
-/* True when the central replicas (if two) reach one digest in time. */
+/* True when the replicas of each shard (every central when not sharded)
+ * reach one digest in time; with shards each owned partition's digest
+ * and offset must agree too. */
 bool check_digests(cluster *c, unsigned timeout_s, report *r);
+/* Sharded drills (true at once otherwise): starts the single-instance
+ * central (cluster_single_start), waits until its every partition's
+ * input offset is the owning shard's, and compares each partition's
+ * digest with the shard's, and a few items' counts (from truth, n
+ * entries) side by side. Both sides go to r as texts; any difference is
+ * a violation. */
+bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
+		  report *r);
 /* True when no central log has a "would go below zero" line. */
 bool check_logs(cluster *c, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does

@@ -23,6 +23,8 @@
 
 #define READY_MS 30000
 
+_Static_assert(DRILL_CENTRALS_MAX <= CLUSTER_PATHS_MAX, "an edge's central paths fit");
+
 /* --- small helpers -------------------------------------------------------- */
 
 /* A port free on 127.0.0.1 of sim's namespace right now. */
@@ -61,9 +63,47 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 /* --- configs ---------------------------------------------------------------- */
 
+/* Shard s's partitions as a list for central.partitions and the shard
+ * map: "F-L", or "F" for one partition. */
+static void shard_text(const drill *d, unsigned s, char *out, size_t cap)
+{
+	unsigned first, last;
+	drill_shard_range(d, s, &first, &last);
+	if (first == last)
+		snprintf(out, cap, "%u", first);
+	else
+		snprintf(out, cap, "%u-%u", first, last);
+}
+
+/* central.ops of an edge: central0's address, or with shards the map
+ * "F-L=addr|addr;..." listing each shard's centrals, primary first. */
+static void edge_ops(const cluster *c, char *out, size_t cap)
+{
+	const drill *d = c->d;
+	if (!d->shards) {
+		snprintf(out, cap, "127.0.0.1:%d",
+			 c->isolated ? CLUSTER_OPS_PORT : c->centrals[0].port);
+		return;
+	}
+	size_t k = 0;
+	out[0] = '\0';
+	for (unsigned s = 0; s < d->shards; s++) {
+		char parts[32];
+		shard_text(d, s, parts, sizeof parts);
+		k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s%s=", s ? ";" : "", parts);
+		for (unsigned j = s; j < d->centrals; j += d->shards) {
+			int port = c->isolated ? CLUSTER_OPS_PORT + (int)j : c->centrals[j].port;
+			k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s127.0.0.1:%d",
+					      j == s ? "" : "|", port);
+		}
+	}
+}
+
 static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
 	const drill *d = c->d;
+	char ops[512];
+	edge_ops(c, ops, sizeof ops);
 	char text[2048];
 	snprintf(text, sizeof text,
 		 "; written by sim for drill %s\n"
@@ -74,30 +114,34 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 		  * count every op: the limits have tests of their own. */
 		 "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
 		 "[batch]\nmax_age_ms = %u\n"
-		 "[central]\nops = 127.0.0.1:%d\ntoken = %s\n"
+		 "[central]\nops = %s\ntoken = %s\n"
 		 "[clock]\nskew_ms = %lld\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
 		 "[kafka]\nfetch.wait.max.ms = 10\n",
 		 d->name, n->name, n->index, c->dir, n->name,
-		 c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms,
-		 c->isolated ? CLUSTER_OPS_PORT : c->centrals[0].port, CLUSTER_TOKEN,
+		 c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
 		 (long long)d->skew_ms[n->index], d->partitions, c->dir);
 	return write_text(n->cfg, text, err, errlen);
 }
 
-static int write_central_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
+/* parts: central.partitions ("all", "F-L"), NULL to leave it out. */
+static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, char *err,
+			     size_t errlen)
 {
 	const drill *d = c->d;
+	char owned[64] = "";
+	if (parts)
+		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
 	char text[2048];
 	snprintf(text, sizeof text,
 		 "; written by sim for drill %s\n"
-		 "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n"
+		 "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
 		 "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
 		 "[kafka]\nfetch.wait.max.ms = 10\n",
-		 d->name, n->name, c->dir, n->name, d->snapshot_ms,
+		 d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
 		 c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir);
 	return write_text(n->cfg, text, err, errlen);
 }
@@ -360,8 +404,9 @@ int cluster_paths(cluster_node *n, drill_link link, relay_path **out)
 			out[i] = n->kafka[i];
 		return n->nkafka;
 	case DRILL_LINK_CENTRAL:
-		out[0] = n->central;
-		return n->central ? 1 : 0;
+		for (int i = 0; i < n->ncentral; i++)
+			out[i] = n->central[i];
+		return n->ncentral;
 	case DRILL_LINK_CLIENTS:
 		out[0] = n->clients;
 		return n->clients ? 1 : 0;
@@ -419,10 +464,35 @@ static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 	return n->clients ? 0 : ERR_IO;
 }
 
-static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index)
+/* An edge's read-through paths: to central0, or with shards one to each
+ * central J, on CLUSTER_OPS_PORT + J inside the edge's namespace. */
+static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	unsigned paths = c->d->shards ? c->d->centrals : 1;
+	for (unsigned j = 0; j < paths; j++) {
+		char name[RELAY_NAME_MAX];
+		if (c->d->shards)
+			snprintf(name, sizeof name, "%s-central%u", n->name, j);
+		else
+			snprintf(name, sizeof name, "%s-central", n->name);
+		n->central[j] = relay_add(c->relay, name, n->ns, CLUSTER_OPS_PORT + (int)j,
+					  c->centrals[j].ns, CLUSTER_OPS_PORT, NULL, err, errlen);
+		if (!n->central[j])
+			return ERR_IO;
+		n->ncentral++;
+	}
+	return 0;
+}
+
+/* Names the node kindN unless given a name of its own. */
+static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index,
+		      const char *own_name)
 {
 	char name[sizeof n->name];
-	snprintf(name, sizeof name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
+	if (own_name)
+		snprintf(name, sizeof name, "%s", own_name);
+	else
+		snprintf(name, sizeof name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
 	n->kind = kind;
 	n->index = index;
 	memcpy(n->name, name, sizeof name);
@@ -440,6 +510,7 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		c->edges[i].disk_ns = -1;
 	for (size_t j = 0; j < DRILL_CENTRALS_MAX; j++)
 		c->centrals[j].disk_ns = -1;
+	c->single.disk_ns = -1;
 	c->d = d;
 	c->isolated = isolated;
 	/* Absolute: a process that enters a mount namespace starts at its root. */
@@ -477,26 +548,22 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		goto fail;
 	}
 	for (unsigned j = 0; j < d->centrals; j++) {
-		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j);
+		char parts[32], *owned = NULL;
+		if (d->shards) {
+			shard_text(d, drill_shard_of_central(d, j), parts, sizeof parts);
+			owned = parts;
+		}
+		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j, NULL);
 		if ((rc = node_network(c, &c->centrals[j], err, errlen)) ||
-		    (rc = write_central_cfg(c, &c->centrals[j], err, errlen)))
+		    (rc = write_central_cfg(c, &c->centrals[j], owned, err, errlen)))
 			goto fail;
 	}
 	for (unsigned i = 0; i < d->regions; i++) {
 		cluster_node *n = &c->edges[i];
-		node_init(dir, n, DRILL_EDGE, (int)i);
-		if ((rc = node_network(c, n, err, errlen)))
+		node_init(dir, n, DRILL_EDGE, (int)i, NULL);
+		if ((rc = node_network(c, n, err, errlen)) ||
+		    (isolated && (rc = central_paths(c, n, err, errlen))))
 			goto fail;
-		if (isolated) {
-			char name[RELAY_NAME_MAX];
-			snprintf(name, sizeof name, "%s-central", n->name);
-			n->central = relay_add(c->relay, name, n->ns, CLUSTER_OPS_PORT,
-					       c->centrals[0].ns, CLUSTER_OPS_PORT, NULL, err, errlen);
-			if (!n->central) {
-				rc = ERR_IO;
-				goto fail;
-			}
-		}
 		if ((rc = write_edge_cfg(c, n, err, errlen)))
 			goto fail;
 		if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
@@ -516,6 +583,34 @@ fail:
 	return rc;
 }
 
+cluster_node *cluster_owner(cluster *c, unsigned p)
+{
+	const drill *d = c->d;
+	unsigned n = drill_shard_count(d);
+	for (unsigned j = drill_shard_of_partition(d, p); j < d->centrals; j += n)
+		if (cluster_node_alive(&c->centrals[j]))
+			return &c->centrals[j];
+	return NULL;
+}
+
+int cluster_single_start(cluster *c, char *err, size_t errlen)
+{
+	cluster_node *n = &c->single;
+	if (c->single_made) {
+		snprintf(err, errlen, "%s was made already", n->name);
+		return ERR_INVAL;
+	}
+	c->single_made = true;
+	char dir[sizeof c->dir];
+	memcpy(dir, c->dir, sizeof dir);
+	node_init(dir, n, DRILL_CENTRAL, (int)c->d->centrals, CLUSTER_SINGLE_NAME);
+	int rc;
+	if ((rc = node_network(c, n, err, errlen)) ||
+	    (rc = write_central_cfg(c, n, "all", err, errlen)))
+		return rc;
+	return cluster_node_start(c, n, err, errlen);
+}
+
 void cluster_stop(cluster *c, bool keep)
 {
 	if (!c->d)
@@ -524,6 +619,8 @@ void cluster_stop(cluster *c, bool keep)
 		node_stop(&c->edges[i]);
 	for (unsigned j = 0; j < c->d->centrals; j++)
 		node_stop(&c->centrals[j]);
+	if (c->single_made)
+		node_stop(&c->single);
 	relay_free(c->relay);
 	c->relay = NULL;
 	for (unsigned i = 0; i < c->d->regions; i++) {
@@ -543,6 +640,9 @@ void cluster_stop(cluster *c, bool keep)
 		netns_free(c->centrals[j].ns);
 		c->centrals[j].ns = NULL;
 	}
+	netns_free(c->single.ns);
+	c->single.ns = NULL;
+	c->single_made = false;
 	sim_broker_stop(c->broker);
 	c->broker = NULL;
 	if (!keep && c->dir[0])

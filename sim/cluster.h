@@ -7,7 +7,10 @@
  *   kafka    one path per broker, from the node's namespace to the broker
  *            (the brokers advertise 127.0.0.1:port, which inside the
  *            node's namespace is the relay)
- *   central  an edge's read-through path to central0's ops API
+ *   central  an edge's read-through path to central0's ops API; in a
+ *            sharded drill (drill.h, shards) one path per central, the
+ *            path to centralJ listening on CLUSTER_OPS_PORT + J inside
+ *            the edge's namespace
  *   clients  sim's way in: the users' path to an edge's HTTP port, the
  *            checker's path to a central's ops API
  * Daemons listen on fixed ports inside their namespaces (edge 8080,
@@ -17,6 +20,11 @@
  * on a small tmpfs (CLUSTER_DISK_MB) mounted in a mount namespace of its
  * own, held by a helper process, so filling it touches nothing else on
  * the machine and the store survives the edge's restarts.
+ *
+ * A sharded drill's end checks add one more central (cluster_single_start),
+ * owning every partition, with an id, a store and a consumer group of its
+ * own, so it reads the whole input from the start; it is stopped with the
+ * rest.
  *
  * Without network namespaces (cluster_opts.isolated false) every daemon
  * runs in sim's namespace on ports of its own, there are no kafka or
@@ -43,6 +51,9 @@
 #define CLUSTER_EDGE_PORT 8080
 #define CLUSTER_OPS_PORT 9090
 #define CLUSTER_DISK_MB 32
+/* Most paths of one link of a node. */
+#define CLUSTER_PATHS_MAX SIM_BROKER_BROKERS_MAX
+#define CLUSTER_SINGLE_NAME "central-all"
 
 typedef struct cluster_node {
 	drill_node_kind kind;
@@ -54,7 +65,8 @@ typedef struct cluster_node {
 	int port;            /* where sim reaches it: edge HTTP or central ops */
 	relay_path *kafka[SIM_BROKER_BROKERS_MAX];
 	int nkafka;
-	relay_path *central; /* edges: read-through path */
+	relay_path *central[DRILL_CENTRALS_MAX]; /* edges: read-through paths */
+	int ncentral;
 	relay_path *clients;
 	pid_t disk_holder;   /* holds the mount namespace with the tmpfs */
 	int disk_ns;         /* its descriptor, -1 without one */
@@ -72,6 +84,8 @@ typedef struct cluster {
 	relay *relay;
 	cluster_node edges[DRILL_REGIONS_MAX];
 	cluster_node centrals[DRILL_CENTRALS_MAX];
+	cluster_node single; /* sharded drills: every partition, at the end */
+	bool single_made;    /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
 } cluster;
 
@@ -93,9 +107,18 @@ int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WA
 /* Sends sig to a running node; SIGKILL also reaps it. */
 int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
 
-/* The paths of one link of a node (up to SIM_BROKER_BROKERS_MAX); 0 when
- * the link does not exist here (not isolated, or central of a central). */
+/* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
+ * link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* A running central that owns partition p, the shard's lowest index
+ * first; NULL when none of them is running. */
+cluster_node *cluster_owner(cluster *c, unsigned p);
+
+/* Makes and starts c->single: one more central owning every partition,
+ * under CLUSTER_SINGLE_NAME (its id, so its consumer group is new), with
+ * an empty store; waits for /healthz. */
+int cluster_single_start(cluster *c, char *err, size_t errlen) WARN_UNUSED;
 
 /* Can this machine give a process a mount namespace with a tmpfs? */
 bool cluster_disk_supported(void);

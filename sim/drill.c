@@ -41,6 +41,7 @@ enum {
 	SET_REGIONS,
 	SET_CENTRALS,
 	SET_PARTITIONS,
+	SET_SHARDS,
 	SET_DURATION,
 	SET_RATE,
 	SET_USERS,
@@ -74,6 +75,7 @@ static const num_setting num_settings[] = {
     {"centrals", SET_CENTRALS, NUM_UINT, offsetof(drill, centrals), 1, DRILL_CENTRALS_MAX},
     {"partitions", SET_PARTITIONS, NUM_UINT, offsetof(drill, partitions), 1,
      SIM_BROKER_PARTITIONS_MAX},
+    {"shards", SET_SHARDS, NUM_UINT, offsetof(drill, shards), 1, DRILL_CENTRALS_MAX},
     {"users", SET_USERS, NUM_UINT, offsetof(drill, users), 1, USERS_MAX},
     {"items", SET_ITEMS, NUM_UINT, offsetof(drill, items), 1, USERS_MAX},
     {"zipf", SET_ZIPF, NUM_REAL, offsetof(drill, zipf), 0.01, 5},
@@ -586,7 +588,8 @@ static int parse_line(parser *p, const char *raw, size_t len)
 	return parse_setting(p, w, nw);
 }
 
-/* Checks that need every setting: node indexes, step times, skews. */
+/* Checks that need every setting: shards, node indexes, step times,
+ * skews. */
 static void check_late(parser *p)
 {
 	const drill *d = p->d;
@@ -594,6 +597,12 @@ static void check_late(parser *p)
 		if (p->skew_line[i] && i >= d->regions)
 			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
 				  d->regions);
+	if (d->shards > d->centrals)
+		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,
+			  d->centrals);
+	if (d->shards > d->partitions)
+		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than partitions %u", d->shards,
+			  d->partitions);
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
 		if (s->node == DRILL_EDGE && (unsigned)s->index >= d->regions)
@@ -774,4 +783,35 @@ double drill_step_rate(const drill *d, const drill_step *s, bool short_run)
 	if (!short_run || d->rate <= 0)
 		return s->x;
 	return s->x * d->short_rate / d->rate;
+}
+
+unsigned drill_shard_count(const drill *d)
+{
+	return d->shards ? d->shards : 1;
+}
+
+unsigned drill_shard_of_central(const drill *d, unsigned j)
+{
+	return j % drill_shard_count(d);
+}
+
+/* Shard s starts at floor(s * P / N): equal ranges, the longer ones
+ * last when N does not divide P. */
+void drill_shard_range(const drill *d, unsigned s, unsigned *first, unsigned *last)
+{
+	uint64_t n = drill_shard_count(d), p = d->partitions;
+	*first = (unsigned)(s * p / n);
+	*last = (unsigned)((s + 1) * p / n) - 1;
+}
+
+unsigned drill_shard_of_partition(const drill *d, unsigned p)
+{
+	unsigned n = drill_shard_count(d);
+	for (unsigned s = 0; s < n; s++) {
+		unsigned first, last;
+		drill_shard_range(d, s, &first, &last);
+		if (p >= first && p <= last)
+			return s;
+	}
+	return n - 1;
 }

@@ -4,8 +4,23 @@
  * line, '#' starts a comment. Settings (any order, each at most once):
  *   name NAME                       (default: the file's base name)
  *   regions N                       edges, 1..8 (default 3)
- *   centrals N                      central replicas, 1..2 (default 1)
+ *   centrals N                      central instances, 1..4 (default 1)
  *   partitions N                    (default 8)
+ *   shards N                        split the partitions into N equal
+ *                                   contiguous ranges, 1..centrals and
+ *                                   at most partitions; central i owns
+ *                                   shard i % N (so with shards 2 and
+ *                                   centrals 3, central0 and central2
+ *                                   are shard 0's primary and replica,
+ *                                   central1 is shard 1) and edges get a
+ *                                   shard map listing each shard's
+ *                                   centrals, lowest index first. The
+ *                                   end checks then also start one more
+ *                                   central owning every partition on the
+ *                                   same input and compare it with the
+ *                                   shards. Without shards every central
+ *                                   owns every partition and edges ask
+ *                                   central0 only.
  *   duration FULL_S [short SHORT_S] load time, required; the short run
  *                                   scales every step time by SHORT_S /
  *                                   FULL_S (no short: SHORT_S = FULL_S)
@@ -42,7 +57,8 @@
  *                                           run scales OPS by its rate
  *                                           over the full rate)
  * NODE is edgeN or centralN (0-based); LINK is kafka, central (an
- * edge's read-through path) or clients (the users' or checker's path).
+ * edge's read-through path; with shards, its paths to every central) or
+ * clients (the users' or checker's path).
  * "forward" is from the node outwards.
  * Pure: parsing only. Any thread.
  */
@@ -57,7 +73,7 @@
 
 #define DRILL_NAME_MAX 64
 #define DRILL_REGIONS_MAX 8
-#define DRILL_CENTRALS_MAX 2
+#define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
 
 typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
@@ -101,6 +117,7 @@ typedef struct drill_step {
 typedef struct drill {
 	char name[DRILL_NAME_MAX + 1];
 	unsigned regions, centrals, partitions, users, items;
+	unsigned shards; /* 0: not sharded (every central owns everything) */
 	double zipf, viral, unlike, sum, roam, reads;
 	double duration_s, short_duration_s;
 	double rate, short_rate;
@@ -125,5 +142,13 @@ double drill_duration(const drill *d, bool short_run);
 /* The ops/s of a load_rate step s: s->x, times short_rate / rate in the
  * short run (s->x unchanged when rate is 0). */
 double drill_step_rate(const drill *d, const drill_step *s, bool short_run);
+
+/* Shards: how many (1 when not sharded), which one central j serves, the
+ * partitions [*first, *last] of shard s (every partition when not
+ * sharded), and the shard that owns partition p. */
+unsigned drill_shard_count(const drill *d);
+unsigned drill_shard_of_central(const drill *d, unsigned j);
+void drill_shard_range(const drill *d, unsigned s, unsigned *first, unsigned *last);
+unsigned drill_shard_of_partition(const drill *d, unsigned p);
 
 #endif

@@ -120,7 +120,7 @@ static void window_close(runner *rn, int key, const char *healed_by)
 
 static int path_step(runner *rn, const drill_step *s, cluster_node *n)
 {
-	relay_path *paths[SIM_BROKER_BROKERS_MAX];
+	relay_path *paths[CLUSTER_PATHS_MAX];
 	int np = cluster_paths(n, s->link, paths);
 	if (np == 0) {
 		log_error("drill step has no path here", "step=\"%s\"", s->text);
@@ -250,7 +250,7 @@ static void heal_all(runner *rn)
 		nodes[nn++] = &c->centrals[j];
 	for (size_t i = 0; i < nn; i++) {
 		cluster_node *n = nodes[i];
-		relay_path *p[SIM_BROKER_BROKERS_MAX];
+		relay_path *p[CLUSTER_PATHS_MAX];
 		for (int link = DRILL_LINK_KAFKA; link <= DRILL_LINK_CLIENTS; link++) {
 			int np = cluster_paths(n, (drill_link)link, p);
 			for (int k = 0; k < np; k++)
@@ -328,6 +328,24 @@ static bool needs_disk(const drill *d)
 	return false;
 }
 
+/* likes_central_batches_applied_total of a central; -1 without one. */
+static double applied_of(const cluster_node *n)
+{
+	int status = 0;
+	char *body = NULL;
+	size_t len;
+	double v = -1;
+	if (httpget(n->port, "/metrics", NULL, 2000, &status, &body, &len) == 0 &&
+	    status == 200) {
+		const char *key = "\nlikes_central_batches_applied_total ";
+		const char *p = strstr(body, key);
+		if (p)
+			v = strtod(p + strlen(key), NULL);
+	}
+	free(body);
+	return v;
+}
+
 static void numbers(runner *rn)
 {
 	load_stats st;
@@ -342,18 +360,27 @@ static void numbers(runner *rn)
 	report_number(rn->r, "read_errors", (double)st.read_errors);
 	if (st.refused)
 		report_violation(rn->r, "%" PRIu64 " ops were refused with a 4xx", st.refused);
-	/* Kafka messages per op: central0's applied batches over acked ops. */
-	int status = 0;
-	char *body = NULL;
-	size_t len;
-	if (httpget(rn->c.centrals[0].port, "/metrics", NULL, 2000, &status, &body, &len) == 0 &&
-	    status == 200) {
-		const char *p = strstr(body, "\nlikes_central_batches_applied_total ");
-		if (p && st.acked)
-			report_number(rn->r, "kafka_messages_per_op",
-				      strtod(p + 38, NULL) / (double)st.acked);
+	/* Kafka messages per op: batches applied over acked ops, as central0
+	 * counts them; with shards, per shard the most any of its centrals
+	 * counts (one restarted counts only since), summed. */
+	double applied = 0;
+	bool any = false;
+	for (unsigned s = 0; s < drill_shard_count(&rn->d); s++) {
+		double most = -1;
+		unsigned step = drill_shard_count(&rn->d);
+		unsigned last = rn->d.shards ? rn->d.centrals : 1;
+		for (unsigned j = s; j < last; j += step) {
+			double v = applied_of(&rn->c.centrals[j]);
+			if (v > most)
+				most = v;
+		}
+		if (most >= 0) {
+			applied += most;
+			any = true;
+		}
 	}
-	free(body);
+	if (any && st.acked)
+		report_number(rn->r, "kafka_messages_per_op", applied / (double)st.acked);
 	for (unsigned p = 0; p <= rn->phase; p++) {
 		for (int reads = 0; reads < 2; reads++) {
 			hist h;
@@ -426,6 +453,7 @@ static int finish(runner *rn)
 	bool ok = check_converge(&rn->c, truth, n, d->converge_s, rn->r, &secs);
 	report_convergence(rn->r, "end of load (every count, everywhere)", now_s(rn) - end, ok);
 	check_digests(&rn->c, d->converge_s, rn->r);
+	check_single(&rn->c, truth, n, d->converge_s, rn->r);
 	check_logs(&rn->c, rn->r);
 	free(truth);
 	if (rn->failed_step)

@@ -1,6 +1,7 @@
 /* test_drill.c - the drill file parser (sim/drill.c): a full example,
  * defaults, every kind of bad input with its line, step time scaling for
- * the short run, and every drill shipped in sim/drills/. */
+ * the short run, shards and their partition ranges, and every drill
+ * shipped in sim/drills/. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -193,6 +194,7 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 	cr_assert_eq(d.batch_age_ms, 500);
 	cr_assert_eq(d.converge_s, 60);
 	cr_assert_eq(d.seed, 1);
+	cr_assert_eq(d.shards, 0, "not sharded unless asked");
 	for (int i = 0; i < DRILL_REGIONS_MAX; i++)
 		cr_assert_eq(d.skew_ms[i], 0);
 	/* No short duration: the short run is the full one. */
@@ -227,6 +229,80 @@ Test(drill, short_run_scales_step_times_and_rates)
 	drill_free(&d);
 }
 
+Test(drill, shards_give_each_central_a_shard_and_each_shard_a_contiguous_range)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 3\nshards 2\npartitions 10\n", &d,
+				 err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(d.shards, 2);
+	cr_assert_eq(drill_shard_count(&d), 2);
+	/* central0 and central2 are shard 0's primary and replica. */
+	cr_assert_eq(drill_shard_of_central(&d, 0), 0);
+	cr_assert_eq(drill_shard_of_central(&d, 1), 1);
+	cr_assert_eq(drill_shard_of_central(&d, 2), 0);
+	unsigned first, last;
+	drill_shard_range(&d, 0, &first, &last);
+	cr_assert(first == 0 && last == 4, "shard 0: %u-%u", first, last);
+	drill_shard_range(&d, 1, &first, &last);
+	cr_assert(first == 5 && last == 9, "shard 1: %u-%u", first, last);
+	for (unsigned p = 0; p < 10; p++)
+		cr_assert_eq(drill_shard_of_partition(&d, p), p < 5 ? 0 : 1, "partition %u", p);
+	drill_free(&d);
+
+	/* Uneven: every partition in exactly one shard, in order, none empty. */
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 4\nshards 3\npartitions 7\n", &d,
+				 err, sizeof err),
+		     0, "%s", err);
+	unsigned next = 0;
+	for (unsigned s = 0; s < 3; s++) {
+		drill_shard_range(&d, s, &first, &last);
+		cr_assert_eq(first, next, "shard %u starts at %u", s, first);
+		cr_assert_geq(last, first, "shard %u is empty", s);
+		for (unsigned p = first; p <= last; p++)
+			cr_assert_eq(drill_shard_of_partition(&d, p), s, "partition %u", p);
+		next = last + 1;
+	}
+	cr_assert_eq(next, 7, "the shards end at %u", next);
+	cr_assert_eq(drill_shard_of_central(&d, 3), 0);
+	drill_free(&d);
+
+	/* As many shards as partitions: one partition each. */
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 2\nshards 2\npartitions 2\n", &d,
+				 err, sizeof err),
+		     0, "%s", err);
+	drill_shard_range(&d, 1, &first, &last);
+	cr_assert(first == 1 && last == 1, "shard 1: %u-%u", first, last);
+	drill_free(&d);
+}
+
+Test(drill, without_shards_one_shard_owns_every_partition)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("u", "duration 60\ncentrals 2\npartitions 12\n", &d, err,
+				 sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(d.shards, 0);
+	cr_assert_eq(drill_shard_count(&d), 1);
+	cr_assert_eq(drill_shard_of_central(&d, 1), 0);
+	unsigned first, last;
+	drill_shard_range(&d, 0, &first, &last);
+	cr_assert(first == 0 && last == 11, "%u-%u", first, last);
+	cr_assert_eq(drill_shard_of_partition(&d, 11), 0);
+	drill_free(&d);
+
+	/* shards 1 is sharded (a shard map, explicit ranges) with one shard. */
+	cr_assert_eq(drill_parse("u", "duration 60\ncentrals 2\nshards 1\n", &d, err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(d.shards, 1);
+	drill_shard_range(&d, 0, &first, &last);
+	cr_assert(first == 0 && last == 7, "%u-%u", first, last);
+	cr_assert_eq(drill_shard_of_central(&d, 1), 0);
+	drill_free(&d);
+}
+
 /* Inline arrays, not pointers: Criterion runs each parameter in a new
  * process, where pointers into this one mean nothing. */
 typedef struct bad_case {
@@ -246,7 +322,15 @@ static bad_case bad_cases[] = {
     {"duration 60\nregions -1\n", 2, "regions -1 out of range 1..8"},
     {"duration 60\n\nregions 9\n", 3, "regions 9 out of range 1..8"},
     {"duration 60\nregions 0\n", 2, "out of range"},
-    {"duration 60\ncentrals 3\n", 2, "centrals 3 out of range 1..2"},
+    {"duration 60\ncentrals 5\n", 2, "centrals 5 out of range 1..4"},
+    {"duration 60\nshards 0\n", 2, "shards 0 out of range 1..4"},
+    {"duration 60\ncentrals 4\nshards 5\n", 3, "shards 5 out of range 1..4"},
+    {"duration 60\nshards 2\ncentrals 3\nshards 3\n", 4, "shards given twice"},
+    {"duration 60\nshards 2\n", 2, "shards 2 is more than centrals 1"},
+    {"shards 3\nduration 60\ncentrals 2\n", 1, "shards 3 is more than centrals 2"},
+    {"duration 60\ncentrals 4\npartitions 2\nshards 3\n", 4,
+     "shards 3 is more than partitions 2"},
+    {"duration 60\nshards two\n", 2, "bad number 'two'"},
     {"duration 60\nseed 18446744073709551616\n", 2, "out of range"},
     {"duration 60\nviral 1.5\n", 2, "viral 1.5 out of range 0..1"},
     {"duration 60\nroam 1.01\n", 2, "out of range"},
@@ -412,7 +496,7 @@ Test(drill, every_shipped_drill_parses)
 	DIR *dir = opendir("sim/drills");
 	cr_assert_not_null(dir, "run the tests from the repository root");
 	int n = 0;
-	bool central2 = false;
+	bool central2 = false, sharded = false;
 	double short_total = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
@@ -433,11 +517,13 @@ Test(drill, every_shipped_drill_parses)
 			  path, d.short_duration_s);
 		short_total += d.short_duration_s;
 		central2 |= d.centrals == 2;
+		sharded |= d.shards >= 2 && d.centrals > d.shards;
 		drill_free(&d);
 		n++;
 	}
 	closedir(dir);
 	cr_assert_geq(n, 9, "found %d drills", n);
 	cr_assert(central2, "no drill runs two central replicas");
+	cr_assert(sharded, "no drill runs shards with a replica");
 	cr_assert_leq(short_total, 200, "short runs add up to %g s", short_total);
 }
