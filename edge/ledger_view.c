@@ -339,20 +339,27 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 
 /* --- snapshots ----------------------------------------------------------- */
 
-/* Drops confirmed batches [0, ndrop) of pt from memory and the overlay. */
-static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, char **bufs, size_t *lens)
+/* A confirmed batch as read before its keys are deleted: its wire bytes
+ * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
+typedef struct dropped {
+	char *batch, *flags;
+	size_t len, nflags;
+} dropped;
+
+/* Drops confirmed batches [0, ndrop) of pt from memory and the overlay:
+ * each op takes out what it put in (nothing for a repeat). */
+static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const dropped *d)
 {
 	part *pt = &l->parts[p];
 	for (size_t i = 0; i < ndrop; i++) {
 		wire_batch b;
-		if (bufs[i] && wire_decode_batch(bufs[i], lens[i], &b) == 0) {
-			char *flags = ledger_read_flags(l, p, pt->sealed[i].seq, b.nops);
+		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
+			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
 			for (uint32_t j = 0; j < b.nops; j++)
 				ledger_overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
 						      b.ops[j].item.p, b.ops[j].item.n,
 						      ledger_op_delta(b.ops[j].kind, b.ops[j].n,
 								      !flags || flags[j]));
-			free(flags);
 			wire_batch_free(&b);
 		}
 		l->st.pending_bytes -= pt->sealed[i].len;
@@ -413,8 +420,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	}
 	uint64_t applied = pt->applied, held = 0;
 	size_t ndrop = 0;
-	char **bufs = NULL;
-	size_t *lens = NULL;
+	dropped *drop = NULL;
 	if (s->last) {
 		for (uint32_t i = 0; i < s->nedges; i++) {
 			const wire_edge_seq *e = &s->edges[i];
@@ -427,14 +433,16 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		}
 		while (ndrop < pt->nsealed && pt->sealed[ndrop].seq <= applied)
 			ndrop++;
-		bufs = xcalloc(ndrop + 1, sizeof *bufs);
-		lens = xcalloc(ndrop + 1, sizeof *lens);
+		/* Read now: the same write deletes them. */
+		drop = xcalloc(ndrop + 1, sizeof *drop);
 		for (size_t i = 0; i < ndrop; i++) {
 			size_t bk = ledger_key_part_seq(key, 'B', p, pt->sealed[i].seq);
-			if (store_get(l->db, key, bk, &bufs[i], &lens[i]))
-				bufs[i] = NULL;
+			if (store_get(l->db, key, bk, &drop[i].batch, &drop[i].len))
+				drop[i].batch = NULL;
 			store_batch_del(l->wb, key, bk);
 			key[0] = 'D';
+			if (store_get(l->db, key, bk, &drop[i].flags, &drop[i].nflags))
+				drop[i].flags = NULL;
 			store_batch_del(l->wb, key, bk);
 		}
 		store_put_u64(val, applied);
@@ -457,7 +465,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		pt->snap_seen = s->offset;
 	if (!s->last)
 		goto done;
-	drop_confirmed(l, p, ndrop, bufs, lens);
+	drop_confirmed(l, p, ndrop, drop);
 	pt->applied = applied;
 	pt->snap_offset = s->offset;
 	pt->snap_ms = s->produced_ms;
@@ -481,11 +489,12 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	}
 	ledger_pump_part(l, p);
 done:
-	if (bufs)
-		for (size_t i = 0; i < ndrop; i++)
-			free(bufs[i]);
-	free(bufs);
-	free(lens);
+	if (drop)
+		for (size_t i = 0; i < ndrop; i++) {
+			free(drop[i].batch);
+			free(drop[i].flags);
+		}
+	free(drop);
 out:
 	pthread_mutex_unlock(&l->mu);
 	return rc;

@@ -254,6 +254,25 @@ Test(ledger, batch_stays_until_a_snapshot_confirms_it)
 	cr_assert_eq(resume, 2);
 }
 
+/* A repeated like added nothing to the overlay, so confirming its batch
+ * must take nothing out: the 'D' flags say which ops moved the overlay,
+ * and they must still be readable when the batch is dropped. */
+Test(ledger, a_confirmed_repeat_leaves_the_overlay_of_later_ops_alone)
+{
+	open_ledger();
+	write_op("u1", true, WALL);
+	write_op("u1", true, WALL); /* a repeat: counts nothing */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	ledger_delivered(T.l, T.p, 1, 10);
+	write_op("u2", true, WALL); /* pending in the open batch */
+	cr_assert_eq(count(), 2);
+
+	/* Central applied batch 1: u1 alone is in, so 1. */
+	apply_snapshot(1, 0, 11, true, 1, 0);
+	cr_assert_eq(stats().batches_applied, 1);
+	cr_assert_eq(count(), 2, "1 from central + u2 still pending here");
+}
+
 Test(ledger, snapshot_past_a_delivered_batch_without_it_resends_it)
 {
 	open_ledger();
