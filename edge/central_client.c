@@ -264,13 +264,20 @@ static int circuit_admit(central_client *c, bool *probe)
 	return 0;
 }
 
+/* Opens the circuit. Logged once when it opens after working; a probe
+ * that fails while central stays down reopens it quietly (debug), so a
+ * dead central costs one warning, not one a second. */
 static void circuit_open(central_client *c)
 {
+	if (c->state == CIRCUIT_CLOSED)
+		log_warn("central failing, circuit open", "address=%s for_ms=%u", c->address,
+		         c->fail_open_ms);
+	else
+		log_debug("central still failing, circuit open again", "address=%s for_ms=%u",
+		          c->address, c->fail_open_ms);
 	c->state = CIRCUIT_OPEN;
 	c->fails = 0;
 	c->open_until = clock_mono_ms() + c->fail_open_ms;
-	log_warn("central failing, circuit open", "address=%s for_ms=%u", c->address,
-	         c->fail_open_ms);
 }
 
 static void circuit_record(central_client *c, bool probe, enum outcome out)

@@ -26,6 +26,7 @@
 #include "../edge/central_client.h"
 #include "clock.h"
 #include "evserver.h"
+#include "log.h"
 #include "xmem.h"
 
 #define WAIT_MS 3000
@@ -456,6 +457,41 @@ Test(central_client, failed_probe_reopens_the_circuit)
 	WAIT_UNTIL(next.calls == 1);
 	cr_assert_eq(next.rc, ERR_AGAIN);
 	cr_assert_eq(S.hits, 4);
+}
+
+/* A central that stays down costs one warning, not one per failed probe. */
+Test(central_client, a_central_that_stays_down_is_warned_about_once)
+{
+	char path[] = "/tmp/test_central_client_log.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	char err[256];
+	cr_assert_eq(log_set_file(path, err, sizeof err), 0, "%s", err);
+	central_client *c = client("", 0, 0, 50);
+	for (int i = 0; i < 3; i++) {
+		rec r = {0};
+		get_ok(c, "/fail", &r);
+		WAIT_UNTIL(r.calls == 1);
+	}
+	for (int probes = 0; probes < 3; probes++) {
+		uint64_t opened = clock_mono_ms();
+		WAIT_UNTIL(clock_mono_ms() >= opened + 60);
+		rec probe = {0};
+		get_ok(c, "/fail", &probe);
+		WAIT_UNTIL(probe.calls == 1);
+		cr_assert_eq(probe.status, 503);
+	}
+	cr_assert_eq(S.hits, 6, "three failures and three failed probes reached central");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char line[1024];
+	int warned = 0;
+	while (fgets(line, sizeof line, f))
+		warned += strstr(line, "msg=\"central failing, circuit open\"") != NULL;
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(warned, 1);
 }
 
 Test(central_client, two_failures_then_success_keep_it_closed)
