@@ -5,23 +5,19 @@
  * fixes them, tells the applier (its cache and next snapshot), and never
  * undoes a like applied between the scan and the repair. Also the run
  * loop's job queue (runq) and the ops API's admin, export and stats
- * routes, asked over a raw socket.
+ * routes, asked with the operator commands' HTTP client (hclient).
  *
  * Each test gets its own temp dir with a store, an applier for 4
  * partitions (set counters likes, saves; sum counters views, shares).
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <event2/thread.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "testdir.h"
@@ -34,6 +30,7 @@
 #include "clock.h"
 #include "counter.h"
 #include "err.h"
+#include "hclient.h"
 #include "hlc.h"
 #include "log.h"
 #include "partition.h"
@@ -516,40 +513,20 @@ typedef struct resp {
 	json_t *json;
 } resp;
 
+/* One request to the ops API with the project's own client (hclient). */
 static resp ask(const char *method, const char *path, bool with_token)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct timeval tv = {10, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)ops_api_port(T.api))};
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	char req[512];
-	int n = snprintf(req, sizeof req,
-			 "%s %s HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n%s\r\n",
-			 method, path, with_token ? "Authorization: Bearer " TOKEN "\r\n" : "");
-	cr_assert_eq(write(fd, req, (size_t)n), n);
-	size_t len = 0, cap = 1 << 16;
-	char *buf = xmalloc(cap);
-	for (;;) {
-		if (len + 1 == cap)
-			buf = xrealloc(buf, cap *= 2);
-		ssize_t got = read(fd, buf + len, cap - len - 1);
-		cr_assert_geq(got, 0, "read failed or timed out");
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
-	buf[len] = 0;
-	resp r = {0};
-	cr_assert_eq(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1, "no status: %s", buf);
-	char *sep = strstr(buf, "\r\n\r\n");
-	cr_assert_not_null(sep);
-	r.body = xstrdup(sep + 4);
-	free(buf);
+	hclient_req rq = {.host = "127.0.0.1",
+			  .port = ops_api_port(T.api),
+			  .method = method,
+			  .path = path,
+			  .token = with_token ? TOKEN : NULL,
+			  .timeout_ms = 10000,
+			  .max_body = 1 << 24};
+	hclient_answer a;
+	char err[256];
+	cr_assert_eq(hclient_do(&rq, &a, err, sizeof err), 0, "%s %s: %s", method, path, err);
+	resp r = {.status = a.status, .body = a.body};
 	r.json = json_loads(r.body, 0, NULL);
 	return r;
 }
