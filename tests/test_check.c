@@ -1,7 +1,7 @@
 /* test_check.c - the drill checker can fail: fake centrals and edges
  * (listeners of one evserver.h fakesrv, on its own thread) answer counts
  * and digests chosen by each test, and check_converge / check_digests
- * must name what disagrees.
+ * must name what disagrees, and a central that is not running.
  */
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
@@ -10,6 +10,7 @@
 #include <event2/thread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../sim/check.h"
 #include "evserver.h"
@@ -58,11 +59,14 @@ static void setup(void)
 	T.d.regions = 1;
 	T.d.centrals = 1;
 	T.c.d = &T.d;
+	/* The fakes are served by this process: its pid is theirs, so the
+	 * checker finds them running. */
 	T.c.centrals[0] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central0",
-					 .port = T.central.port};
+					 .port = T.central.port, .pid = getpid()};
 	T.c.centrals[1] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central1",
-					 .port = T.replica.port};
-	T.c.edges[0] = (cluster_node){.kind = DRILL_EDGE, .name = "edge0", .port = T.edge.port};
+					 .port = T.replica.port, .pid = getpid()};
+	T.c.edges[0] = (cluster_node){.kind = DRILL_EDGE, .name = "edge0", .port = T.edge.port,
+				      .pid = getpid()};
 	T.r = report_new("fake", true, 1);
 }
 
@@ -110,6 +114,19 @@ Test(check, a_wrong_or_missing_count_is_a_violation)
 	cr_assert_not(check_converge(&T.c, truth, 3, 1, T.r, &secs));
 	cr_assert_eq(report_violations(T.r), 2);
 	cr_assert_geq(secs, 1, "it waited for the deadline");
+	cr_assert_not(report_passed(T.r));
+}
+
+Test(check, a_central_not_running_at_the_end_is_a_violation)
+{
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":10}},"
+		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
+		"\"post:b\":{\"likes\":0,\"views\":0}}}");
+	T.c.centrals[0].pid = 0; /* stopped, or never started again */
+	double secs;
+	check_converge(&T.c, truth, 3, 1, T.r, &secs);
+	cr_assert_eq(report_violations(T.r), 1);
 	cr_assert_not(report_passed(T.r));
 }
 
