@@ -20,7 +20,10 @@ stop_all() {
 		wait "${pids[$i]}" 2>/dev/null || true
 	done
 }
-trap stop_all INT TERM EXIT
+# Ctrl-C or SIGTERM: stop everything and exit 0 (a stop that was asked
+# for); any other exit stops everything too, keeping its status.
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 start() { # name, command...
 	local name=$1
