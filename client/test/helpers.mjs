@@ -4,7 +4,13 @@
  * request and answers from a test's function, and a small edge that
  * answers /v1/ops, /v1/counts and /me for one user from state in memory.
  */
+import { webcrypto } from 'node:crypto';
+
 import { createLikes } from '../likes.js';
+
+/* The library makes its keys with Web Crypto, global in browsers and in
+ * Node 19 and later; Debian 12's Node 18 has it only as a module. */
+globalThis.crypto ??= webcrypto;
 
 /* Lets every promise chain and I/O callback that is ready run. */
 export async function settle() {
