@@ -29,6 +29,9 @@ export class Browser {
 			'--no-first-run',
 			'--no-default-browser-check',
 			'--disable-gpu',
+			// Containers often give /dev/shm only 64 MB, which Chromium
+			// can run out of; its temp dir is used instead.
+			'--disable-dev-shm-usage',
 			'--disable-extensions',
 			'--disable-background-networking',
 			'--disable-component-update',
