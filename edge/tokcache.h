@@ -1,9 +1,8 @@
 /* tokcache.h - the tokens whose signature a key set has already checked.
  *
- * Verifying a signature through libjwt re-reads the key from its PEM
- * text on every call: about 1 ms for ES256 and 0.7 ms for RS256 on the
- * development machine, against a few microseconds for the rest of a
- * request. A client sends the same token with every request until it
+ * Verifying a signature costs about 120 us for ES256 and 47 us for
+ * RS256 on the development machine (one core, keys parsed at load),
+ * against a few microseconds for the rest of a request. A client sends the same token with every request until it
  * expires, so a key set remembers the SHA-256 of each token whose
  * signature it verified; the claims (exp, nbf, iss, aud, sub) are still
  * checked on every request. A cryptographic digest, not a fast hash:

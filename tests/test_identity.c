@@ -375,6 +375,113 @@ Test(identity, malformed_tokens_are_refused)
 	free(tok);
 }
 
+/* A copy of tok with its signature segment replaced by sig64. */
+static char *with_signature(const char *tok, const char *sig64)
+{
+	size_t head = (size_t)(strrchr(tok, '.') + 1 - tok);
+	char *out = malloc(head + strlen(sig64) + 1);
+	memcpy(out, tok, head);
+	strcpy(out + head, sig64);
+	return out;
+}
+
+/* The signature check is the project's own (OpenSSL on keys parsed at
+ * load): every algorithm must refuse a changed signature, changed
+ * claims, and a signature of the wrong length or encoding. */
+Test(identity, changed_signatures_and_claims_are_refused_for_every_algorithm)
+{
+	keys("k1,r1,e1", NULL, NULL);
+	struct {
+		const char *kid;
+		char *tok;
+	} t[3];
+	claims c = OK_CLAIMS("k1");
+	t[0].kid = "k1";
+	t[0].tok = hs(SECRET1, &c);
+	c.kid = t[1].kid = "r1";
+	t[1].tok = sign(JWT_ALG_RS256, T.rs_priv, strlen(T.rs_priv), &c);
+	c.kid = t[2].kid = "e1";
+	t[2].tok = sign(JWT_ALG_ES256, T.es_priv, strlen(T.es_priv), &c);
+	for (int i = 0; i < 3; i++) {
+		char *tok = t[i].tok;
+		cr_assert_str_eq(verify(tok, NULL), "", "%s: the untouched token", t[i].kid);
+		char *sig = strrchr(tok, '.') + 1;
+		size_t sl = strlen(sig);
+
+		/* One bit of the middle of the signature. */
+		char *x = strdup(tok);
+		char *m = strrchr(x, '.') + 1 + sl / 2;
+		*m = *m == 'A' ? 'B' : 'A';
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: changed signature", t[i].kid);
+		free(x);
+
+		/* Another user in the claims, the signature kept. */
+		char claims_b64[] = "eyJzdWIiOiJtYWxsb3J5IiwiZXhwIjo0MDAwMDAwMDAwfQ";
+		const char *d1 = strchr(tok, '.');
+		size_t hl = (size_t)(d1 - tok) + 1;
+		x = malloc(strlen(tok) + sizeof claims_b64);
+		memcpy(x, tok, hl);
+		sprintf(x + hl, "%s.%s", claims_b64, sig); /* {"sub":"mallory",...} */
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: changed claims", t[i].kid);
+		free(x);
+
+		/* The signature cut short by one byte (4 base64url characters
+		 * carry 3 bytes: drop the last group and re-pad nothing). */
+		char *cut = strndup(sig, sl - (sl % 4 ? sl % 4 : 4));
+		x = with_signature(tok, cut);
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: short signature", t[i].kid);
+		free(x);
+		free(cut);
+
+		/* No signature, and one far longer than any key's. */
+		x = with_signature(tok, "");
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: empty signature", t[i].kid);
+		free(x);
+		char longsig[1200];
+		memset(longsig, 'A', sizeof longsig - 1);
+		longsig[sizeof longsig - 1] = 0;
+		x = with_signature(tok, longsig);
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: long signature", t[i].kid);
+		free(x);
+		free(tok);
+	}
+}
+
+/* ES256 signatures are R||S (64 bytes), not DER: a DER signature of the
+ * same token, valid as ECDSA, is refused. */
+Test(identity, an_es256_signature_in_der_is_refused)
+{
+	keys("e1", NULL, NULL);
+	claims c = OK_CLAIMS("e1");
+	char *tok = sign(JWT_ALG_ES256, T.es_priv, strlen(T.es_priv), &c);
+	cr_assert_str_eq(verify(tok, NULL), "");
+	/* Sign header.claims with the private key directly, in DER. */
+	const char *d2 = strrchr(tok, '.');
+	BIO *bio = BIO_new_mem_buf(T.es_priv, -1);
+	EVP_PKEY *pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	cr_assert_not_null(pk);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char der[128];
+	size_t dl = sizeof der;
+	cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk), 1);
+	cr_assert_eq(EVP_DigestSign(ctx, der, &dl, (const unsigned char *)tok, (size_t)(d2 - tok)),
+		     1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	char b64[256];
+	int n = EVP_EncodeBlock((unsigned char *)b64, der, (int)dl);
+	/* base64 to unpadded base64url */
+	while (n > 0 && b64[n - 1] == '=')
+		b64[--n] = 0;
+	for (int i = 0; i < n; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	char *x = with_signature(tok, b64);
+	cr_assert_str_eq(verify(x, NULL), "bad signature");
+	free(x);
+	free(tok);
+}
+
 Test(identity, sub_must_be_present_and_a_valid_user_id)
 {
 	keys("k1", NULL, NULL);
