@@ -338,16 +338,25 @@ static int stats_offline(cli *c, store *db)
 	return rc ? CLI_UNREACHABLE : CLI_OK;
 }
 
+/* The config's central.partitions into own (shard_set_free it); false,
+ * said on stderr, when the list is bad. */
+static bool owned_partitions(const cli *c, shard_set *own)
+{
+	char err[512];
+	if (shard_set_parse(own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
+			    sizeof err)) {
+		fprintf(stderr, "central: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
 /* The per-partition digests of the owned partitions, from one view. */
 static int digests_offline(cli *c, store *db)
 {
 	shard_set own;
-	char err[512];
-	if (shard_set_parse(&own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
-			    sizeof err)) {
-		fprintf(stderr, "central: %s\n", err);
+	if (!owned_partitions(c, &own))
 		return CLI_USAGE;
-	}
 	shard_digest *d = xcalloc((size_t)c->cfg.partitions, sizeof *d);
 	store_snap *sn = store_snap_new(db);
 	int rc = shard_digest_all(sn, (uint32_t)c->cfg.partitions, d);
@@ -372,12 +381,8 @@ static int digests_offline(cli *c, store *db)
 static int prune_offline(cli *c, store *db)
 {
 	shard_set own;
-	char err[512];
-	if (shard_set_parse(&own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
-			    sizeof err)) {
-		fprintf(stderr, "central: %s\n", err);
+	if (!owned_partitions(c, &own))
 		return CLI_USAGE;
-	}
 	char text[1024];
 	shard_set_format(&own, text, sizeof text);
 	shard_prune_counts n;
