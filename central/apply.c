@@ -40,6 +40,7 @@ typedef struct edge_seq {
 
 typedef struct part {
 	_Atomic int64_t next_offset; /* -1 until known */
+	uint32_t epoch;              /* the 'E' key; 0 when absent */
 	_Atomic uint64_t held;       /* sum of held_count over edges */
 	smap edges;                  /* edge id -> edge_seq* */
 	smap changed;                /* counter 0 item -> count, since last snapshot */
@@ -93,6 +94,17 @@ static void held_add(part *pt, edge_seq *es, int64_t n)
 	atomic_fetch_add_explicit(&pt->held, (uint64_t)n, memory_order_relaxed);
 }
 
+/* An 'E' value of partition p: 0, or ERR_CORRUPT (logged). */
+static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
+{
+	if (vn != CKEY_EPOCH_LEN) {
+		log_error("stored epoch has the wrong size", "partition=%u size=%zu", p, vn);
+		return ERR_CORRUPT;
+	}
+	*epoch = store_get_u32(v);
+	return 0;
+}
+
 static int load(applier *a)
 {
 	const char *k, *v;
@@ -137,6 +149,13 @@ static int load(applier *a)
 		if (rc == 0)
 			atomic_store(&a->parts[p].next_offset, (int64_t)off);
 		else if (rc != ERR_NOTFOUND)
+			return rc;
+		unsigned char val[CKEY_EPOCH_LEN];
+		size_t vlen;
+		rc = store_get_into(a->db, key, ckey_epoch(key, p), val, sizeof val, &vlen);
+		if (rc == 0)
+			rc = epoch_decode(p, val, vlen, &a->parts[p].epoch);
+		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 	}
 	return 0;
@@ -849,20 +868,63 @@ write:;
 	return 0;
 }
 
-int applier_reset_offset(applier *a, uint32_t p, int64_t offset)
+int applier_reset_offset(applier *a, uint32_t p, int64_t offset, bool new_epoch)
 {
-	if (p >= a->nparts)
+	if (p >= a->nparts || offset < 0)
 		return ERR_INVAL;
-	unsigned char okey[8], oval[8];
+	part *pt = &a->parts[p];
+	if (new_epoch && pt->epoch >= VERSION_EPOCH_MAX)
+		return ERR_FULL;
+	uint32_t epoch = pt->epoch + (new_epoch ? 1 : 0);
+	unsigned char okey[8], oval[8], ekey[8], eval[CKEY_EPOCH_LEN];
 	store_put_u64(oval, (uint64_t)offset);
 	store_batch_clear(a->wb);
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
+	if (new_epoch) {
+		store_put_u32(eval, epoch);
+		store_batch_put(a->wb, ekey, ckey_epoch(ekey, p), eval, sizeof eval);
+	}
 	int rc = store_write(a->db, a->wb);
 	if (rc == 0) {
-		atomic_store(&a->parts[p].next_offset, offset);
-		a->parts[p].dirty = true;
+		atomic_store(&pt->next_offset, offset);
+		pt->epoch = epoch;
+		pt->dirty = true;
 	}
 	return rc;
+}
+
+uint32_t applier_epoch(const applier *a, uint32_t p)
+{
+	return p < a->nparts ? a->parts[p].epoch : 0;
+}
+
+uint64_t applier_version(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return 0;
+	int64_t off = atomic_load(&a->parts[p].next_offset);
+	return version_make(a->parts[p].epoch, off < 0 ? 0 : (uint64_t)off);
+}
+
+int applier_view_version(store_snap *sn, uint32_t p, uint64_t *version)
+{
+	unsigned char key[8];
+	uint64_t off = 0;
+	uint32_t epoch = 0;
+	int rc = store_snap_read_u64(sn, key, ckey_offset(key, p), &off);
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	char *v;
+	size_t vn;
+	rc = store_snap_get(sn, key, ckey_epoch(key, p), &v, &vn);
+	if (rc == 0) {
+		rc = epoch_decode(p, v, vn, &epoch);
+		free(v);
+	}
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	*version = version_make(epoch, off);
+	return 0;
 }
 
 /* ---- snapshots ----------------------------------------------------------- */
@@ -894,8 +956,7 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 	part *pt = &a->parts[p];
 	memset(s, 0, sizeof *s);
 	s->partition = p;
-	int64_t off = atomic_load(&pt->next_offset);
-	s->offset = off < 0 ? 0 : (uint64_t)off;
+	s->offset = applier_version(a, p);
 	smap_clear(&pt->emitted);
 
 	size_t n = pt->changed.len < max_counts ? pt->changed.len : max_counts;

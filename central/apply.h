@@ -35,8 +35,17 @@
  * add of each present member, for a sum counter each add. Each
  * breakdown's buckets sum to the count.
  *
+ * Versions: what a snapshot says it covers is the partition's version
+ * (version.h): its epoch (an 'E' key, 0 when absent) over its next input
+ * offset. The epoch goes up when the input offsets went backwards
+ * (applier_reset_offset with new_epoch), so versions only grow.
+ * applier_version (the applier's memory) and applier_view_version (a
+ * store read view) compute it the same way, for the snapshots and for
+ * the ops API's answers.
+ *
  * One thread owns an applier. applier_get_stats, applier_input_offset and
- * applier_held_batches may be called from any thread.
+ * applier_held_batches may be called from any thread; applier_view_version
+ * only reads the view it is given, from any thread.
  */
 #ifndef CENTRAL_APPLY_H
 #define CENTRAL_APPLY_H
@@ -49,6 +58,7 @@
 #include "err.h"
 #include "smap.h"
 #include "store.h"
+#include "version.h"
 #include "wire.h"
 
 typedef struct applier applier;
@@ -141,12 +151,29 @@ int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len) WARN_UNUSED;
 
 /* Records that the partition's input was reset to offset (out of range):
- * the stored resume offset moves there. */
-int applier_reset_offset(applier *a, uint32_t p, int64_t offset) WARN_UNUSED;
+ * the stored resume offset moves there and, with new_epoch (the input's
+ * offsets went backwards: a broker restarted empty, a topic recreated),
+ * the partition's epoch goes up by one in the same store write, so the
+ * versions after it are above every version before it. 0; ERR_INVAL
+ * for a partition out of range; ERR_FULL when the epoch is already
+ * VERSION_EPOCH_MAX (nothing written); ERR_IO (nothing changed). */
+int applier_reset_offset(applier *a, uint32_t p, int64_t offset, bool new_epoch) WARN_UNUSED;
+/* Partition p's epoch (0 until the first new_epoch reset; 0 for a p out
+ * of range). The applier's thread. */
+uint32_t applier_epoch(const applier *a, uint32_t p);
+/* Partition p's version: version_make(epoch, next input offset), the
+ * offset 0 while none is known. What applier_snapshot puts in `n`. The
+ * applier's thread. */
+uint64_t applier_version(const applier *a, uint32_t p);
+/* The same version read from a store view: its 'E' and 'O' keys (0 when
+ * absent). 0, ERR_CORRUPT (a value of the wrong size, logged) or ERR_IO.
+ * Any thread. */
+int applier_view_version(store_snap *sn, uint32_t p, uint64_t *version) WARN_UNUSED;
 
 /* Fills a snapshot of partition p: counts changed since the last call
  * (at most max_counts; the rest stay for the next), every edge's applied
- * and held sequence, and the input offset. *more says counts remain.
+ * and held sequence, and the version (applier_version) in s->offset.
+ * *more says counts remain.
  * The snapshot's strings point into the applier until the next apply or
  * snapshot call; free the arrays with wire_snapshot_free. */
 void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *s, bool *more);

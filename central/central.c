@@ -11,6 +11,14 @@
  * bounded wait when its queue is full, then counted as failed, so a
  * poison message never holds up its partition.
  *
+ * An out-of-range input offset (the broker no longer has the stored
+ * offset) restarts that partition alone (reseek.h) at the earliest
+ * offset kept; when the offsets went backwards (the stored one is above
+ * what the broker has: it restarted empty, the topic was recreated) the
+ * partition's epoch goes up with the new offset, so the versions edges
+ * see keep growing (version.h). A recovery that cannot finish (the
+ * watermarks unknown, the re-seek refused) is tried again every second.
+ *
  * A repair asked on the ops API (POST /v1/admin/repair) must write the
  * store, and the applier is its only writer: so the ops thread posts it
  * to a job queue (runq.h) that this loop drains on every turn, between
@@ -34,6 +42,7 @@
 #include "item.h"
 #include "log.h"
 #include "opsapi.h"
+#include "reseek.h"
 #include "runq.h"
 #include "sdnotify.h"
 #include "shard.h"
@@ -82,6 +91,8 @@ typedef struct central {
 	runq *jobs;        /* work the ops thread hands to the run loop */
 	cmetrics *cm;      /* the registry /metrics serves */
 	shard_set own;     /* the partitions this instance owns (central.partitions) */
+	reseek rs;         /* partitions restarted after an out-of-range offset */
+	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
 	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
 } central;
@@ -243,40 +254,107 @@ static int assign_all(central *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The stored offset is below what the broker still has: data between them
- * is gone (retention, or the embedded broker's size cap). Say so, resume
- * at the earliest offset kept, and let the edges' end-to-end resend fill
- * the gaps that the snapshots will now show. */
-static int recover_out_of_range(central *c, int32_t p)
+/* What a recovery left to do (central.recover_due), retried each second. */
+enum { RECOVER_NONE, RECOVER_DECIDE, RECOVER_SEEK };
+
+/* Restarts partition p at its stored offset (reseek.h). 0, or ERR_AGAIN
+ * with the retry noted. */
+static int reseek_stored(central *c, uint32_t p)
+{
+	int64_t off;
+	if (applier_resume_offset(c->ap, p, &off) != 0)
+		off = 0;
+	char err[256];
+	if (reseek_partition(&c->rs, c->consumer, c->cfg->batch_topic, p, off, err, sizeof err)) {
+		log_warn("input partition not restarted; will retry",
+			 "partition=%u offset=%" PRId64 " err=\"%s\"", p, off, err);
+		c->recover_due[p] = RECOVER_SEEK;
+		return ERR_AGAIN;
+	}
+	c->recover_due[p] = RECOVER_NONE;
+	log_info("input partition restarted", "partition=%u offset=%" PRId64, p, off);
+	return 0;
+}
+
+/* The broker no longer has partition p's stored offset. Below the low
+ * watermark, the data between them is gone (retention, or the embedded
+ * broker's size cap): resume at the earliest offset kept, in the same
+ * epoch. Above the high watermark (or inside the watermarks by the time
+ * they are asked, which means the log was replaced and refilled since),
+ * the offsets went backwards: resume at the earliest offset in a new
+ * epoch, written with it. Either way the edges' end-to-end resend fills
+ * the gaps the snapshots will now show. Then only p is restarted.
+ * 0; ERR_AGAIN with a retry noted; ERR_IO or ERR_FULL (the store, or
+ * the epochs are spent), which stop central. */
+static int recover_out_of_range(central *c, uint32_t p)
 {
 	int64_t lo = 0, hi = 0;
 	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic,
-								  p, &lo, &hi, 5000);
+								  (int32_t)p, &lo, &hi, 5000);
 	if (e) {
-		log_warn("watermark query failed; will retry", "partition=%d err=\"%s\"", p,
+		log_warn("watermark query failed; will retry", "partition=%u err=\"%s\"", p,
 			 rd_kafka_err2str(e));
+		c->recover_due[p] = RECOVER_DECIDE;
 		return ERR_AGAIN;
 	}
 	int64_t had = -1;
-	int rc = applier_resume_offset(c->ap, (uint32_t)p, &had);
+	int rc = applier_resume_offset(c->ap, p, &had);
 	if (rc && rc != ERR_NOTFOUND)
 		return rc;
+	bool backwards = reseek_went_backwards(had, lo, hi);
+	uint32_t epoch = applier_epoch(c->ap, p);
 	RUN_ADD(c, offset_resets);
-	log_error("input offset out of range: messages were dropped by the broker before central "
-		  "read them; resuming at the earliest offset, edges will resend what is missing",
-		  "topic=%s partition=%d stored_offset=%" PRId64 " low=%" PRId64 " high=%" PRId64,
-		  c->cfg->batch_topic, p, had, lo, hi);
-	rc = applier_reset_offset(c->ap, (uint32_t)p, lo);
+	if (backwards)
+		log_error("input offsets went backwards: the broker no longer has the log central "
+			  "read (restarted empty, or the topic recreated); a new epoch starts at "
+			  "the earliest offset, edges will resend what is missing",
+			  "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
+			  " high=%" PRId64 " epoch=%u new_epoch=%u",
+			  c->cfg->batch_topic, p, had, lo, hi, epoch, epoch + 1);
+	else
+		log_error("input offset out of range: messages were dropped by the broker before "
+			  "central read them; resuming at the earliest offset, edges will resend "
+			  "what is missing",
+			  "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
+			  " high=%" PRId64 " epoch=%u new_epoch=%u",
+			  c->cfg->batch_topic, p, had, lo, hi, epoch, epoch);
+	rc = applier_reset_offset(c->ap, p, lo, backwards);
+	if (rc == ERR_FULL)
+		log_error("the partition's epochs are spent: versions could no longer grow; "
+			  "stopping",
+			  "partition=%u epoch=%u", p, epoch);
 	if (rc)
 		return rc;
 	/* A seek does not restart a partition stopped by
-	 * auto.offset.reset=error; a new assignment from the stored offsets
-	 * (exact positions, since every message stores its next offset) does. */
-	char err[256];
-	rc = assign_all(c, err, sizeof err);
-	if (rc) {
-		log_warn("reassignment failed; will retry", "partition=%d err=\"%s\"", p, err);
-		return ERR_AGAIN;
+	 * auto.offset.reset=error; re-assigning it does. */
+	return reseek_stored(c, p);
+}
+
+/* An out-of-range event for p at offset: recovered, unless it echoes a
+ * re-seek still under way. 0, or what recover_out_of_range returns. */
+static int on_out_of_range(central *c, uint32_t p, int64_t offset)
+{
+	if (p >= (uint32_t)c->cfg->partitions || !shard_owns(&c->own, p))
+		return 0;
+	if (!reseek_wanted(&c->rs, p, offset)) {
+		log_debug("out-of-range event of a fetch before the restart; ignored",
+			  "partition=%u offset=%" PRId64, p, offset);
+		return 0;
+	}
+	return recover_out_of_range(c, p);
+}
+
+/* Once a second: recoveries that could not finish. 0 or a fatal error. */
+static int retry_recoveries(central *c)
+{
+	for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++) {
+		int rc = 0;
+		if (c->recover_due[p] == RECOVER_DECIDE)
+			rc = recover_out_of_range(c, p);
+		else if (c->recover_due[p] == RECOVER_SEEK)
+			rc = reseek_stored(c, p);
+		if (rc && rc != ERR_AGAIN)
+			return rc;
 	}
 	return 0;
 }
@@ -440,14 +518,16 @@ static int loop(central *c)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, 20);
 		if (m) {
 			int rc = 0;
-			if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				c->kafka_ok_ms = clock_mono_ms();
+				reseek_note_fetch(&c->rs, (uint32_t)m->partition, m->offset);
+			}
 			if (!m->err) {
 				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition,
 						    m->offset, m->payload, m->len);
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-				rc = recover_out_of_range(c, m->partition);
+				rc = on_out_of_range(c, (uint32_t)m->partition, m->offset);
 				if (rc == ERR_AGAIN)
 					rc = 0;
 			} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -483,6 +563,13 @@ static int loop(central *c)
 		if (now >= next_ready) {
 			check_readiness(c, now);
 			next_ready = now + 1000;
+			int rc = retry_recoveries(c);
+			if (rc) {
+				log_error("input recovery failed; stopping so that a restart "
+					  "resumes from the last durable offset",
+					  "err=\"%s\"", err_str(rc));
+				return rc;
+			}
 		}
 		if (atomic_exchange(&reload_asked, false))
 			reload();
@@ -533,6 +620,8 @@ int central_run(const central_config *cfg)
 {
 	central c = {.cfg = cfg};
 	c.jobs = runq_new();
+	reseek_init(&c.rs, (uint32_t)cfg->partitions);
+	c.recover_due = xcalloc((size_t)cfg->partitions, 1);
 	c.run.input_high = xcalloc((size_t)cfg->partitions, sizeof *c.run.input_high);
 	for (int64_t p = 0; p < cfg->partitions; p++)
 		atomic_init(&c.run.input_high[p], -1);
@@ -643,5 +732,7 @@ out:
 	store_close(c.db);
 	counters_free(&c.ctr);
 	shard_set_free(&c.own);
+	reseek_free(&c.rs);
+	free(c.recover_due);
 	return rc;
 }

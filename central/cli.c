@@ -396,10 +396,10 @@ static int prune_offline(cli *c, store *db)
 	}
 	printf("prune: owned=%s scanned=%" PRIu64 " deleted=%" PRIu64 " memberships=%" PRIu64
 	       " counts=%" PRIu64 " regions=%" PRIu64 " days=%" PRIu64 " applied=%" PRIu64
-	       " held=%" PRIu64 " offsets=%" PRIu64 "\n",
+	       " held=%" PRIu64 " offsets=%" PRIu64 " epochs=%" PRIu64 "\n",
 	       text, n.scanned, n.deleted, n.by_tag['S' - 'A'], n.by_tag['C' - 'A'],
 	       n.by_tag['R' - 'A'], n.by_tag['Y' - 'A'], n.by_tag['A' - 'A'], n.by_tag['H' - 'A'],
-	       n.by_tag['O' - 'A']);
+	       n.by_tag['O' - 'A'], n.by_tag['E' - 'A']);
 	return CLI_OK;
 }
 

@@ -13,6 +13,8 @@
  *   'A' edge 0 partition u32     -> applied sequence u64
  *   'H' edge 0 partition u32 seq u64 -> held batch (wire bytes)
  *   'O' partition u32            -> next input offset u64
+ *   'E' partition u32            -> epoch of the partition's input u32
+ *                                   (absent = 0; version.h)
  *   'M' name                     -> deployment metadata (store.c)
  *
  * 'R' and 'Y' keys whose value falls to 0 are deleted. Pure, any thread.
@@ -20,6 +22,7 @@
 #ifndef CENTRAL_KEYS_H
 #define CENTRAL_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -97,6 +100,55 @@ static inline size_t ckey_offset(unsigned char *k, uint32_t p)
 	k[0] = 'O';
 	store_put_u32(k + 1, p);
 	return 5;
+}
+
+/* The epoch of partition p's input: bumped, in the same store write as
+ * the 'O' key, when the input offsets went backwards (version.h). */
+static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
+{
+	k[0] = 'E';
+	store_put_u32(k + 1, p);
+	return 5;
+}
+
+#define CKEY_EPOCH_LEN 4 /* an 'E' value: u32 big-endian */
+
+/* ---- reading keys back (pointers into k; nothing validated but the
+ * layout) ---- */
+
+/* A 'C' key: its counter and item, both non-empty. */
+static inline bool ckey_parse_count(const char *k, size_t kn, const char **counter, size_t *cn,
+				    const char **item, size_t *in)
+{
+	if (kn < 4 || k[0] != 'C')
+		return false;
+	const char *z = memchr(k + 1, 0, kn - 1);
+	if (!z || z == k + 1 || z == k + kn - 1)
+		return false;
+	*counter = k + 1;
+	*cn = (size_t)(z - k - 1);
+	*item = z + 1;
+	*in = kn - *cn - 2;
+	return true;
+}
+
+/* An 'A' key (tag 'A', seq may be NULL) or an 'H' key (tag 'H'): its
+ * edge (non-empty), partition and, for 'H', the held sequence. */
+static inline bool ckey_parse_edge(const char *k, size_t kn, char tag, const char **edge,
+				   size_t *en, uint32_t *p, uint64_t *seq)
+{
+	size_t tail = tag == 'H' ? 13 : 5; /* 0, partition [, seq] */
+	if (kn < 1 + 1 + tail || k[0] != tag)
+		return false;
+	const char *z = memchr(k + 1, 0, kn - 1);
+	if (!z || z == k + 1 || (size_t)(k + kn - z) != tail)
+		return false;
+	*edge = k + 1;
+	*en = (size_t)(z - k - 1);
+	*p = store_get_u32((const unsigned char *)z + 1);
+	if (seq)
+		*seq = tag == 'H' ? store_get_u64((const unsigned char *)z + 5) : 0;
+	return true;
 }
 
 #endif

@@ -202,6 +202,7 @@ static void export_closed(struct evhttp_connection *con, void *arg)
 	(void)con;
 	export_job *x = arg;
 	log_warn("export stopped: the client went away", "rows=%" PRIu64, x->rows);
+	ops_stream_gone(x->req);
 	export_free(x);
 }
 
@@ -341,6 +342,9 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 		rc = store_snap_read_u64(sn, key, ckey_offset(key, p), &stored);
 		if (rc == ERR_NOTFOUND)
 			rc = 0;
+		uint64_t version = 0;
+		if (!rc)
+			rc = applier_view_version(sn, p, &version);
 		int64_t next = api->ap ? applier_input_offset(api->ap, p) : (int64_t)stored;
 		int64_t high = -1;
 		if (api->run && api->run->input_high)
@@ -350,10 +354,12 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 		const char *status = held ? "held" : high < 0 ? "unknown" : lag > 0 ? "behind" : "ok";
 		evbuffer_add_printf(out,
 				    "%s{\"partition\":%u,\"next_offset\":%" PRId64
-				    ",\"stored_offset\":%" PRIu64 ",\"high_watermark\":%" PRId64
-				    ",\"lag\":%" PRId64 ",\"held_batches\":%" PRIu64
-				    ",\"status\":\"%s\"}",
-				    np++ ? "," : "", p, next < 0 ? 0 : next, stored, high,
+				    ",\"stored_offset\":%" PRIu64 ",\"epoch\":%u"
+				    ",\"version\":%" PRIu64 ",\"high_watermark\":%" PRId64
+				    ",\"lag\":%" PRId64
+				    ",\"held_batches\":%" PRIu64 ",\"status\":\"%s\"}",
+				    np++ ? "," : "", p, next < 0 ? 0 : next, stored,
+				    version_epoch(version), version, high,
 				    lag < 0 && high >= 0 ? 0 : lag, held, status);
 	}
 	evbuffer_add_printf(out, "],\"applied\":[");
@@ -443,12 +449,7 @@ void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 			return;
 		}
 		if (!shard_owns(api->owned, (uint32_t)v)) {
-			char body[256];
-			snprintf(body, sizeof body,
-				 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %lu "
-				 "is not owned by this central\",\"partition\":%lu}}",
-				 v, v);
-			ops_reply_json(req, 421, body);
+			ops_reply_not_owner_partition(req, (uint32_t)v);
 			return;
 		}
 		only = (int64_t)v;

@@ -1,7 +1,8 @@
 /* opsadmin.h - internal to the ops API: its state, shared by opsapi.c
- * (routing, auth, item reads) and opsadmin.c (the admin routes verify
- * and repair, the export stream and the stats), and the answer helpers
- * both use. The ops API's thread only.
+ * (routing, auth, item reads), opsadmin.c (the admin routes verify and
+ * repair, the export stream and the stats) and opsckpt.c (the
+ * checkpoint stream), and the answer helpers they use. The ops API's
+ * thread only.
  */
 #ifndef CENTRAL_OPSADMIN_H
 #define CENTRAL_OPSADMIN_H
@@ -41,6 +42,11 @@ void ops_reply_json(struct evhttp_request *req, int code, const char *body);
 /* msg is ours (a fixed text, numbers or validated names): no escaping. */
 void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
+/* From the close callback of a streamed answer's connection (the client
+ * went away, or the API stops): evhttp leaves a request it detached
+ * from its connection to us, and this frees it; one still attached goes
+ * with its connection. The request is not to be used after. */
+void ops_stream_gone(struct evhttp_request *req);
 /* Does the request carry the configured token? False when none is set. */
 bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req);
 
@@ -53,9 +59,14 @@ void ops_route_repair(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
 /* GET /v1/stats */
 void ops_route_stats(ops_api *api, struct evhttp_request *req);
+/* GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I]
+ * (opsckpt.c) */
+void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
 
 /* 421 not_owner for item (validated) of partition p. */
 void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p);
+/* 421 not_owner for partition p asked by number. */
+void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p);
 /* GET /v1/digest[?partition=N] */
 void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
 /* POST /v1/admin/backup?dir=PATH, once the caller checked the method and
@@ -72,5 +83,6 @@ extern const char *const ops_verify_params[];
 extern const char *const ops_export_params[];
 extern const char *const ops_digest_params[];
 extern const char *const ops_backup_params[];
+extern const char *const ops_checkpoint_params[];
 
 #endif

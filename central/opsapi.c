@@ -100,6 +100,23 @@ void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t 
 	ops_reply_json(req, 421, body);
 }
 
+void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
+{
+	char body[384];
+	snprintf(body, sizeof body,
+		 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %u is not owned "
+		 "by this central (central.partitions): ask the shard that owns "
+		 "it\",\"partition\":%u}}",
+		 p, p);
+	ops_reply_json(req, 421, body);
+}
+
+void ops_stream_gone(struct evhttp_request *req)
+{
+	if (!evhttp_request_get_connection(req))
+		evhttp_send_reply_end(req); /* with no connection: frees it */
+}
+
 static void reply_store_error(struct evhttp_request *req)
 {
 	ops_reply_error(req, 503, "store_error", "the store could not be read");
@@ -267,12 +284,6 @@ static int snap_u64(store_snap *sn, const unsigned char *key, size_t kn, uint64_
 	return rc;
 }
 
-static int snap_version(store_snap *sn, uint32_t p, uint64_t *v)
-{
-	unsigned char key[8];
-	return snap_u64(sn, key, ckey_offset(key, p), v);
-}
-
 /* ---- /v1/counts ---------------------------------------------------------- */
 
 static const char *const counts_params[] = {"items", "counters", "edge", NULL};
@@ -361,7 +372,7 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	for (int i = 0; i < nitems && !rc; i++) {
 		uint32_t p = partition_of(items[i].p, items[i].n, api->partitions);
 		uint64_t version = 0, applied = 0;
-		rc = snap_version(sn, p, &version);
+		rc = applier_view_version(sn, p, &version);
 		if (!rc && edge) {
 			unsigned char key[CKEY_MAX];
 			rc =
@@ -532,7 +543,8 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 	unsigned char key[CKEY_MAX];
 	int rc = snap_u64(sn, key, ckey_count(key, c, strlen(c), r->item, r->in), &count);
 	if (!rc)
-		rc = snap_version(sn, partition_of(r->item, r->in, api->partitions), &version);
+		rc = applier_view_version(sn, partition_of(r->item, r->in, api->partitions),
+					  &version);
 	evbuffer_add_printf(out,
 			    "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64
 			    ",\"version\":%" PRIu64 ",\"as_of\":%" PRIu64,
@@ -755,6 +767,10 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	} else if (strcmp(path, "/v1/export") == 0) {
 		if (parse_query(req, uri, &kv, ops_export_params))
 			ops_route_export(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/checkpoint") == 0) {
+		if (parse_query(req, uri, &kv, ops_checkpoint_params))
+			ops_route_checkpoint(api, req, &kv);
 		evhttp_clear_headers(&kv);
 	} else if (strcmp(path, "/v1/hot") == 0) {
 		if (parse_query(req, uri, &kv, ops_hot_params))

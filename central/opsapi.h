@@ -13,6 +13,11 @@
  *   GET /v1/totals/{counter}                           items and sum (full scan)
  *   GET /v1/digest[?partition=N]                       state digests (shard.h)
  *   GET /v1/export[?format=csv|json][&counter=C]       every count, streamed
+ *   GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I]
+ *                                                      the counts of those
+ *                                                      partitions, versions and
+ *                                                      edges' sequences, as
+ *                                                      framed snapshots (ckpt.h)
  *   GET /v1/stats                                      per-partition offsets, lag
  *   GET /v1/hot[?limit=N]                              fastest-moving counts
  *   GET /v1/admin/verify[?limit=N]                     recount (verify.h), read-only
@@ -22,8 +27,26 @@
  * Sharding: the item and count routes answer only for items of owned
  * partitions (opts.owned); any other item gets 421 not_owner naming its
  * partition, and /v1/counts lists such items under "not_owned" when it
- * has owned ones to answer. /v1/stats, /v1/digest and /metrics cover the
- * owned partitions.
+ * has owned ones to answer; /v1/checkpoint and /v1/digest?partition=N
+ * answer 421 for a partition not owned. /v1/stats, /v1/digest and
+ * /metrics cover the owned partitions.
+ *
+ * Versions: every "version" in an answer, and a checkpoint's `n`, is the
+ * partition's version (version.h: epoch and next input offset, read with
+ * applier_view_version), what the snapshots carry.
+ *
+ * Checkpoint: LIST as in central.partitions (shard.h, "all" too); 400
+ * for a bad LIST, for one of after_counter/after_item without the other
+ * or either invalid. 200 application/octet-stream: frames (ckpt.h), all
+ * read from one store view taken as the request arrives. First the
+ * counts: one scan of the 'C' keys in key order (strictly after
+ * after_counter 0 after_item when given), each count of a listed
+ * partition once, in messages of partition p with n = p's version,
+ * l = false, no edges, up to 4096 counts in key order. Then per listed
+ * partition, ascending, one message with l = true, no counts, and every
+ * edge's applied and held sequences there (as the snapshots carry them).
+ * Then the end frame; a stream without it was cut short (a store error,
+ * logged).
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz and /metrics asked from a loopback address;

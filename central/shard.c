@@ -218,6 +218,7 @@ int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 		return 0;
 	}
 	case 'O':
+	case 'E':
 		if (kn != 5)
 			return ERR_NOTFOUND;
 		*p = store_get_u32((const unsigned char *)k + 1);
@@ -248,8 +249,8 @@ int shard_digest_all(store_snap *sn, uint32_t nparts, shard_digest *out)
 				out[p].offset = store_get_u64((const unsigned char *)v);
 			continue;
 		}
-		if (k[0] == 'H')
-			continue; /* held input: not state yet */
+		if (k[0] == 'H' || k[0] == 'E')
+			continue; /* held input: not state yet; the epoch: where input is */
 		unsigned char len[4];
 		store_put_u32(len, (uint32_t)kn);
 		XXH3_64bits_reset(h);

@@ -9,7 +9,7 @@
  * any thread may read it.
  *
  * Partition of a key (keys.h): S, C, R and Y keys belong to the
- * partition of their item (partition_of); A, H and O keys carry their
+ * partition of their item (partition_of); A, H, O and E keys carry their
  * partition; M keys (metadata) belong to none.
  *
  * The digest of a partition is the sum, mod 2^64, of XXH3-64 over
@@ -17,7 +17,8 @@
  * not depend on the order keys were written in, and two stores that
  * applied the same input reach the same digest. It is read from one
  * store snapshot together with the partition's 'O' key (the input
- * offset the state reflects).
+ * offset the state reflects); 'O', 'E' (the input's epoch) and 'H'
+ * (held input) keys are not hashed.
  *
  * shard_backup and shard_prune write: shard_backup a new store of its
  * own, any thread; shard_prune the given store, which must then have no

@@ -2,13 +2,15 @@
  * order per (edge, partition), duplicates, gaps and held batches, LWW
  * across edges, sum counters and their exactly-once delivery, invalid ops
  * skipped among valid ones, per-region and per-day aggregates, malformed
- * input, restarts and snapshots.
+ * input, restarts and snapshots, and the versions snapshots carry
+ * (epoch and offset: a reset to an earlier offset starts a new epoch).
  *
  * Each test gets its own temp dir (made in .init, removed in .fini) with
  * a store and an applier for 4 partitions with set counters likes, saves
  * and sum counters views, shares.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "store.h"
+#include "version.h"
 #include "wire.h"
 
 #define NPARTS 4
@@ -465,14 +468,147 @@ Test(apply, failed_snapshot_puts_counts_back)
 Test(apply, reset_offset_moves_the_resume_point)
 {
 	apply_msg(0, 5, one_op("a", 0, 1, "u1", true, 10));
-	cr_assert_eq(applier_reset_offset(T.a, 0, 100), 0);
+	cr_assert_eq(applier_reset_offset(T.a, 0, 100, false), 0);
 	int64_t off;
 	cr_assert_eq(applier_resume_offset(T.a, 0, &off), 0);
 	cr_assert_eq(off, 100);
 	reopen();
 	cr_assert_eq(applier_resume_offset(T.a, 0, &off), 0);
 	cr_assert_eq(off, 100);
-	cr_assert_eq(applier_reset_offset(T.a, NPARTS, 1), ERR_INVAL);
+	cr_assert_eq(applier_reset_offset(T.a, NPARTS, 1, false), ERR_INVAL);
+	cr_assert_eq(applier_reset_offset(T.a, 0, -1, true), ERR_INVAL);
+}
+
+/* ---- versions and epochs ------------------------------------------------- */
+
+/* The n of the next snapshot of p. */
+static uint64_t snapshot_n(uint32_t p)
+{
+	wire_snapshot s;
+	bool more;
+	applier_snapshot(T.a, p, 100, &s, &more);
+	uint64_t n = s.offset;
+	wire_snapshot_free(&s);
+	return n;
+}
+
+/* The version of p read from a store view, as the ops API reads it. */
+static uint64_t view_version(uint32_t p)
+{
+	store_snap *sn = store_snap_new(T.db);
+	uint64_t v = 12345;
+	cr_assert_eq(applier_view_version(sn, p, &v), 0);
+	store_snap_free(sn);
+	return v;
+}
+
+Test(apply, epoch_0_versions_are_the_offsets)
+{
+	cr_assert_eq(applier_epoch(T.a, 1), 0);
+	cr_assert_eq(applier_version(T.a, 1), 0, "nothing consumed yet");
+	cr_assert_eq(view_version(1), 0);
+	apply_msg(1, 41, one_op("a", 1, 1, "u1", true, 10));
+	cr_assert_eq(applier_version(T.a, 1), 42);
+	cr_assert_eq(view_version(1), 42);
+	cr_assert_eq(snapshot_n(1), 42);
+}
+
+Test(apply, offsets_going_backwards_start_a_new_epoch_and_versions_still_grow)
+{
+	uint64_t seen = 0;
+	for (int64_t off = 0; off < 50; off++) {
+		apply_msg(2, off, one_op("a", 2, (uint64_t)off + 1, "u1", off % 2 == 0, 10 + off));
+		uint64_t n = snapshot_n(2);
+		cr_assert_gt(n, seen);
+		seen = n;
+	}
+	cr_assert_eq(seen, 50);
+	/* The broker restarted empty: its offsets begin again at 0. */
+	cr_assert_eq(applier_reset_offset(T.a, 2, 0, true), 0);
+	cr_assert_eq(applier_epoch(T.a, 2), 1);
+	uint64_t n = snapshot_n(2);
+	cr_assert_gt(n, seen, "the reset's own snapshot: %" PRIu64 " after %" PRIu64, n, seen);
+	cr_assert_eq(n, version_make(1, 0));
+	cr_assert_eq(view_version(2), n, "the view reads the same version");
+	seen = n;
+	for (int64_t off = 0; off < 10; off++) {
+		apply_msg(2, off, one_op("b", 2, (uint64_t)off + 1, "u2", true, 100 + off));
+		n = snapshot_n(2);
+		cr_assert_gt(n, seen);
+		cr_assert_gt(n, (uint64_t)50, "above every version of the old epoch");
+		seen = n;
+	}
+	cr_assert_eq(version_epoch(seen), 1);
+	cr_assert_eq(version_offset(seen), 10);
+	cr_assert_eq(applier_version(T.a, 2), seen);
+	cr_assert_eq(view_version(2), seen);
+	cr_assert_eq(view_version(3), 0, "other partitions keep epoch 0");
+
+	/* The epoch is stored with the offset: it survives a restart. */
+	reopen();
+	cr_assert_eq(applier_epoch(T.a, 2), 1);
+	cr_assert_eq(applier_version(T.a, 2), seen);
+	cr_assert_eq(snapshot_n(2), seen);
+}
+
+Test(apply, offsets_lost_to_retention_keep_the_epoch)
+{
+	apply_msg(0, 0, one_op("a", 0, 1, "u1", true, 10));
+	cr_assert_eq(applier_reset_offset(T.a, 0, 0, true), 0); /* epoch 1 */
+	apply_msg(0, 3, one_op("a", 0, 2, "u2", true, 11));
+	uint64_t before = snapshot_n(0);
+	cr_assert_eq(before, version_make(1, 4));
+	/* Retention dropped offsets 4..99 before central read them. */
+	cr_assert_eq(applier_reset_offset(T.a, 0, 100, false), 0);
+	cr_assert_eq(applier_epoch(T.a, 0), 1);
+	uint64_t after = snapshot_n(0);
+	cr_assert_eq(after, version_make(1, 100));
+	cr_assert_gt(after, before);
+	reopen();
+	cr_assert_eq(view_version(0), after);
+}
+
+Test(apply, a_failed_reset_changes_neither_offset_nor_epoch)
+{
+	apply_msg(0, 7, one_op("a", 0, 1, "u1", true, 10));
+	store_fail_writes(T.db, 1);
+	cr_assert_eq(applier_reset_offset(T.a, 0, 0, true), ERR_IO);
+	cr_assert_eq(applier_epoch(T.a, 0), 0);
+	cr_assert_eq(applier_version(T.a, 0), 8);
+	cr_assert_eq(view_version(0), 8);
+}
+
+Test(apply, epochs_stop_at_their_maximum)
+{
+	unsigned char k[8], v[CKEY_EPOCH_LEN];
+	store_batch *b = store_batch_new();
+	store_put_u32(v, VERSION_EPOCH_MAX);
+	store_batch_put(b, k, ckey_epoch(k, 1), v, sizeof v);
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	reopen();
+	cr_assert_eq(applier_epoch(T.a, 1), VERSION_EPOCH_MAX);
+	cr_assert_eq(applier_reset_offset(T.a, 1, 0, true), ERR_FULL);
+	cr_assert_eq(applier_epoch(T.a, 1), VERSION_EPOCH_MAX);
+	cr_assert_eq(applier_reset_offset(T.a, 1, 5, false), 0, "retention still moves on");
+	cr_assert_eq(view_version(1), version_make(VERSION_EPOCH_MAX, 5));
+}
+
+Test(apply, a_stored_epoch_of_the_wrong_size_is_refused_at_start)
+{
+	unsigned char k[8];
+	store_batch *b = store_batch_new();
+	store_batch_put(b, k, ckey_epoch(k, 0), "xyz", 3);
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	applier_free(T.a);
+	char err[256];
+	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_null(T.a);
+	store_snap *sn = store_snap_new(T.db);
+	uint64_t ver;
+	cr_assert_eq(applier_view_version(sn, 0, &ver), ERR_CORRUPT);
+	store_snap_free(sn);
 }
 
 /* ---- header checks ------------------------------------------------------- */
