@@ -151,7 +151,7 @@ void api_member_put(api *a, const char *counter, const char *item, const char *u
 	e->fetched_mono = clock_mono_ms();
 }
 
-static int member_cached(api *a, const char *counter, const char *item, const char *user)
+int api_member_cached(api *a, const char *counter, const char *item, const char *user)
 {
 	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
 	size_t kn = member_key(k, counter, item, user);
@@ -209,7 +209,7 @@ int api_membership(api *a, need *n, const char *counter, const char *item, const
 	*source = "local";
 	if (*state >= 0)
 		return 0;
-	*state = member_cached(a, counter, item, user);
+	*state = api_member_cached(a, counter, item, user);
 	*source = "central";
 	if (*state >= 0 || !n->on)
 		return 0;
@@ -385,10 +385,16 @@ void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a)
 	if (w->c->kind == COUNTER_SET)
 		sbuf_adds(b, a->member ? "\"member\":true," : "\"member\":false,");
 	sbuf_adds(b, a->changed ? "\"changed\":true,\"count\":" : "\"changed\":false,\"count\":");
-	sbuf_addu64(b, a->view.count);
-	sbuf_adds(b, ",\"display\":\"");
-	sbuf_adds(b, disp);
-	sbuf_adds(b, "\",\"version\":");
+	if (a->view.known) {
+		sbuf_addu64(b, a->view.count);
+		sbuf_adds(b, ",\"display\":\"");
+		sbuf_adds(b, disp);
+		sbuf_adds(b, "\",\"version\":");
+	} else {
+		/* The replica is still loading: the count is not known here,
+		 * and a write never waits for central to learn it. */
+		sbuf_adds(b, "null,\"display\":null,\"version\":");
+	}
 	sbuf_addu64(b, a->view.version);
 	sbuf_adds(b, ",\"hlc\":");
 	sbuf_addu64(b, a->hlc);
@@ -507,25 +513,17 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 		return;
 	if (!api_charge_writes(a, n, user, 1, resp))
 		return;
-	/* An unlike of a pair this edge never saw asks central first: if the
-	 * user was never in, the count must not drop. */
-	int prior = -1;
-	const char *source;
-	int rc = 0;
-	if (r->c->kind == COUNTER_SET && !add)
-		rc = api_membership(a, n, r->c->name, r->item, user, &prior, &source);
-	if (rc || api_need_any(n)) {
-		if (rc)
-			api_error(resp, 503, "store_unavailable", "the write could not be recorded");
-		return; /* or wait for central */
-	}
-	/* On the first pass a count this edge does not know makes the ledger
-	 * refuse (checked under its lock, with the write): central is asked
-	 * and the write runs again. */
+	/* A write never waits for central. An unlike of a pair this edge
+	 * never saw uses what central said of it, if a lookup is cached;
+	 * otherwise the ledger records it without moving the count, and
+	 * central's snapshot settles it. */
+	int prior = r->c->kind == COUNTER_SET && !add
+			? api_member_cached(a, r->c->name, r->item, user)
+			: -1;
 	uint64_t now = clock_wall_ms();
 	ledger_op op = {.counter = r->c->name, .item = r->item, .user = user,
 			.sum = r->c->kind == COUNTER_SUM, .add = add, .n = w.n, .prior = prior,
-			.client_hlc = w.client_hlc, .need_known = n->on};
+			.client_hlc = w.client_hlc};
 	ledger_idem idem = {.render = render_one, .ctx = &w};
 	ledger_replay replay;
 	if (key) {
@@ -536,11 +534,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	}
 	ledger_answer ans;
 	uint64_t skipped;
-	rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, n->ticket);
-	if (rc == ERR_NOTFOUND && n->on) {
-		api_need_count(a, n, r->c, r->item);
-		return;
-	}
+	int rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, n->ticket);
 	if (rc) {
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)
@@ -822,18 +816,22 @@ static void answer_hot(api *a, const http_request *req, http_response *resp)
  * 503 when a check fails. */
 static void answer_ready(api *a, http_response *resp)
 {
-	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true};
+	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true,
+			   .replica.ok = true};
 	if (a->readiness)
 		a->readiness(a->readiness_ctx, &r);
 	const struct {
 		const char *name;
 		const api_check *c;
-	} ch[] = {{"store", &r.store}, {"kafka", &r.kafka}, {"snapshots", &r.snapshots}};
-	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok;
+	} ch[] = {{"store", &r.store},
+		  {"kafka", &r.kafka},
+		  {"snapshots", &r.snapshots},
+		  {"replica", &r.replica}};
+	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok;
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_addf(&b, "{\"ready\":%s,\"checks\":{", ready ? "true" : "false");
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof ch / sizeof ch[0]; i++) {
 		sbuf_addf(&b, "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
 			  ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
 	}

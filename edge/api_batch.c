@@ -635,24 +635,15 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 		write_req *w = &pl.w[i];
 		if (pl.res[i].status != 200)
 			continue;
-		int prior = -1, rc = 0;
-		const char *source;
-		ledger_view v;
-		if (w->c->kind == COUNTER_SET && !w->add)
-			rc = api_membership(a, n, w->c->name, w->item, user, &prior, &source);
-		if (rc == 0)
-			rc = api_view(a, n, w->c, w->item, &v);
-		if (rc < 0) {
-			api_error(resp, 503, "store_unavailable", "the ops could not be recorded");
-			goto out;
-		}
+		/* As a single write: never waits for central (api.c). */
+		int prior = w->c->kind == COUNTER_SET && !w->add
+				? api_member_cached(a, w->c->name, w->item, user)
+				: -1;
 		pl.slot[i] = nl;
 		lops[nl++] = (ledger_op){.counter = w->c->name, .item = w->item, .user = user,
 					 .sum = w->c->kind == COUNTER_SUM, .add = w->add, .n = w->n,
 					 .prior = prior, .client_hlc = w->client_hlc};
 	}
-	if (api_need_any(n))
-		goto out; /* asks central, then runs again */
 	size_t len;
 	char *body;
 	if (nl == 0) {

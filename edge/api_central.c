@@ -327,6 +327,8 @@ void api_defer(api *a, const http_request *req, const need *n)
 			sbuf_addf(&paths[sh], "&counters=%s&edge=%s", cnames.p ? cnames.p : "",
 				  a->edge_id);
 			size_t len;
+			if (a->tm)
+				metric_add(a->tm->rt_counts, 1);
 			ask_start(w, sh, sbuf_take(&paths[sh], &len), NULL, firstp[sh]);
 		}
 		free(paths);

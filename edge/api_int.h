@@ -67,6 +67,9 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item);
  * added to the needs. */
 int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
 		   int *state, const char **source);
+/* What central said of a pair recently, from the cache only: 1, 0, or -1
+ * when nothing fresh is cached. */
+int api_member_cached(api *a, const char *counter, const char *item, const char *user);
 bool api_need_any(const need *n);
 /* n set up for a pass: on lets a route ask central, rerun is the pass
  * after central answered. */

@@ -304,6 +304,9 @@ static int load(ledger *l, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	int rrc = ledger_replica_load(l, err, errlen);
+	if (rrc)
+		return rrc;
 	store_iter *it = store_iter_new(l->db, "B", 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		if (kn != 13)

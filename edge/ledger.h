@@ -11,8 +11,9 @@
  *                                [applied u64][offset u64][produced_ms u64]
  *   'C' counter 0 item        -> snapshot count [count u64][version u64]
  *   'K' partition             -> next snapshot-topic offset to read
- *   'N' partition             -> the highest input offset of any snapshot
+ *   'N' partition             -> the highest version of any snapshot
  *                                message applied, whole or a part [u64]
+ *   'R' partition             -> the replica's state (ledger_replica.c)
  *   'I', 'J'                  -> idempotency records (idem.h), written in
  *                                the same batch as the ops they answer
  * and, in memory, the open batches, the sealed-but-unapplied batch index,
@@ -37,6 +38,7 @@
 
 #include "err.h"
 #include "idem.h"
+#include "item.h"
 #include "store.h"
 #include "wire.h"
 
@@ -83,8 +85,6 @@ typedef struct ledger_op {
 	int prior;           /* set counters: membership central reported,
 	                        used when this edge has none: -1, 0 or 1 */
 	uint64_t client_hlc; /* a clock the client sent back, or 0 */
-	bool need_known;     /* no count known here for the item: refuse with
-	                        ERR_NOTFOUND so the caller can ask central */
 } ledger_op;
 
 typedef struct ledger_answer {
@@ -198,8 +198,10 @@ void ledger_free(ledger *l);
  * another region) but answer changed=false and leave the count alone.
  * With idem, a live record for the same key answers from it instead
  * (replay->replayed, nothing recorded), and ERR_CONFLICT when that key
- * was used for a different request. ERR_NOTFOUND for an op with
- * need_known whose count this edge does not know. ERR_INVAL for an op
+ * was used for a different request. An unlike of a pair never seen here
+ * (and no prior) is recorded and sent but does not move the count:
+ * changed=false, central settles it. A count this edge does not know
+ * yet answers view.known=false. ERR_INVAL for an op
  * out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
  * failed: nothing is recorded in those cases. Ops staged by others
@@ -258,6 +260,38 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
  * this edge's applied sequence (dropping confirmed batches) and resends
  * when central passed a batch without applying it. */
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset) WARN_UNUSED;
+
+/* The replica of counts (ledger_replica.c). A partition's replica is
+ * complete once a whole checkpoint of central's has been loaded over the
+ * snapshots tailed from before it: from then on an item with no count
+ * here is 0, not unknown. */
+enum { LEDGER_REPLICA_NONE = 0, LEDGER_REPLICA_LOADING = 1, LEDGER_REPLICA_COMPLETE = 2 };
+
+typedef struct ledger_replica {
+	int state;        /* LEDGER_REPLICA_* */
+	uint64_t version; /* the lowest checkpoint version loaded (complete to it) */
+	uint64_t loaded;  /* counts loaded by the current or last checkpoint */
+	uint32_t gen;     /* which load: ledger_replica_apply checks it */
+	bool resume;      /* a cut-off load goes on after (counter, item) */
+	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1];
+} ledger_replica;
+
+int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out) WARN_UNUSED;
+/* Starts (or starts again) loading partition p: not complete until a
+ * whole checkpoint is loaded. With tail >= 0 the snapshot stream of p
+ * resumes there (the caller re-reads it from that offset), in the same
+ * store write. */
+int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail) WARN_UNUSED;
+/* Loads one checkpoint message for the load gen of its partition (from
+ * ledger_replica_get): its counts, each unless the count here is newer;
+ * the last message (s->last) also takes its edge list as a snapshot's and
+ * completes the partition. 0; ERR_AGAIN when that load is over (the
+ * partition is complete, or started loading again since: the caller
+ * drops what it is reading); ERR_CORRUPT, ERR_IO. */
+int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen) WARN_UNUSED;
+/* How many partitions are complete; *loaded (may be NULL) the counts
+ * loaded by checkpoints. */
+uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded);
 
 /* Where to resume reading snapshot partition p; ERR_NOTFOUND if never. */
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;

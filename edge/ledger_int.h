@@ -13,6 +13,7 @@
 #include "item.h"
 #include "ledger.h"
 #include "smap.h"
+#include "version.h"
 
 #define KEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX)
 #define COUNT_KNOWN (UINT64_C(1) << 63)
@@ -56,6 +57,15 @@ typedef struct part {
 	 * or a part ('N', stored with it). Central's primary and replicas
 	 * both publish: a message below it is stale. */
 	uint64_t snap_seen;
+	/* The replica (ledger_replica.c): LEDGER_REPLICA_*, the lowest and
+	 * highest version of the checkpoint messages loaded, the counts
+	 * loaded, and where a cut-off load resumes ("counter 0 item"). */
+	int rstate;
+	uint32_t rgen; /* moves with every start of a load (not stored) */
+	uint64_t ckpt_lo, ckpt_hi;
+	uint64_t loaded;
+	char after[KEY_MAX];
+	size_t after_len;
 } part;
 
 typedef struct overlay_entry {
@@ -161,6 +171,41 @@ void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char
 			   size_t il, int64_t delta);
 /* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. */
 char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
+
+/* A confirmed batch as read before its keys are deleted: its wire bytes
+ * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
+typedef struct ledger_dropped {
+	char *batch, *flags;
+	size_t len, nflags;
+} ledger_dropped;
+
+/* What a whole snapshot (or a checkpoint's last message) says of this
+ * edge's batches of one partition, between staging and finishing. */
+typedef struct ledger_confirm {
+	uint64_t applied, held;
+	size_t ndrop;
+	ledger_dropped *drop;
+} ledger_confirm;
+
+/* The version stored with key's ("counter 0 item") count: 0, or
+ * ERR_NOTFOUND (*version 0), or ERR_IO. */
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+/* Puts s's counts into l->wb, each with s->offset as its version. With
+ * check, a count whose stored version is newer is left alone. skip gets
+ * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
+/* After the write: the written counts into the cache; with only_cached
+ * only those it holds already (a checkpoint does not flood it). */
+void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
+/* Stages into l->wb what s's edge list confirms for partition p (the
+ * applied sequence, deleting confirmed batches), then, after the write,
+ * drops them from memory and the overlay, moves the partition's version
+ * and resends what central passed over. ledger_confirm_free always. */
+void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_free(ledger_confirm *c);
+/* Reads the partitions' replica records at start-up: 0 or ERR_*. */
+int ledger_replica_load(ledger *l, char *err, size_t errlen);
 
 /* Count, version and freshness of (counter, item) as this edge shows it. */
 int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out);

@@ -12,6 +12,7 @@
 #include "ledger_int.h"
 #include "log.h"
 #include "partition.h"
+#include "version.h"
 #include "xmem.h"
 
 size_t ledger_pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il)
@@ -269,12 +270,14 @@ static int view_locked(ledger *l, const char *counter, size_t cl, const char *it
 		delta = ((overlay_entry *)v->p)->delta;
 	out->version = pt->snap_offset;
 	out->as_of = pt->snap_ms;
-	out->known = known;
+	/* A complete replica holds every count central has: an item it has
+	 * none for is 0 at the partition's version. */
+	out->known = known || pt->rstate == LEDGER_REPLICA_COMPLETE;
 	/* A read-through count is newer than the snapshots until they reach
 	 * its version; then they take over. */
 	rt_entry *e = rt_find_h(l, key, kn, h);
 	if (e && pt->snap_offset >= e->version && pt->snap_offset > 0) {
-		if (known) {
+		if (out->known) {
 			rt_forget(l, key, kn);
 		} else {
 			rc = rt_keep(l, key, kn, e, pt);
@@ -339,16 +342,82 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 
 /* --- snapshots ----------------------------------------------------------- */
 
-/* A confirmed batch as read before its keys are deleted: its wire bytes
- * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
-typedef struct dropped {
-	char *batch, *flags;
-	size_t len, nflags;
-} dropped;
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version)
+{
+	char skey[KEY_MAX + 1];
+	unsigned char val[16];
+	size_t vn;
+	skey[0] = 'C';
+	memcpy(skey + 1, key, kn);
+	int rc = store_get_into(l->db, skey, kn + 1, val, sizeof val, &vn);
+	if (rc == ERR_NOTFOUND) {
+		*version = 0;
+		return ERR_NOTFOUND;
+	}
+	if (rc)
+		return rc;
+	*version = vn == 16 ? store_get_u64(val + 8) : 0;
+	return 0;
+}
+
+/* The cached count of key, if the cache holds one, becomes val. */
+static void cache_refresh(ledger *l, const char *key, size_t kn, uint64_t val)
+{
+	smap_val *v = smap_get(&l->cache_hot, key, kn);
+	if (!v)
+		v = smap_get(&l->cache_cold, key, kn);
+	if (v)
+		v->u = val;
+}
+
+int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip)
+{
+	char key[KEY_MAX + 1];
+	unsigned char val[16];
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const wire_count *c = &s->counts[i];
+		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX;
+		if (skip[i])
+			continue;
+		key[0] = 'C';
+		size_t kn = 1 + ledger_pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		if (check) {
+			/* A checkpoint read later than this message, or a later
+			 * snapshot, already brought a newer count. */
+			uint64_t have;
+			int rc = ledger_count_version(l, key + 1, kn - 1, &have);
+			if (rc && rc != ERR_NOTFOUND)
+				return rc;
+			if (rc == 0 && have > s->offset) {
+				skip[i] = true;
+				continue;
+			}
+		}
+		store_put_u64(val, c->count);
+		store_put_u64(val + 8, s->offset);
+		store_batch_put(l->wb, key, kn, val, 16);
+	}
+	return 0;
+}
+
+void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached)
+{
+	char key[KEY_MAX];
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const wire_count *c = &s->counts[i];
+		if (skip[i])
+			continue;
+		size_t kn = ledger_pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		if (only_cached)
+			cache_refresh(l, key, kn, c->count | COUNT_KNOWN);
+		else
+			cache_set(l, key, kn, c->count | COUNT_KNOWN);
+	}
+}
 
 /* Drops confirmed batches [0, ndrop) of pt from memory and the overlay:
  * each op takes out what it put in (nothing for a repeat). */
-static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const dropped *d)
+static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dropped *d)
 {
 	part *pt = &l->parts[p];
 	for (size_t i = 0; i < ndrop; i++) {
@@ -373,6 +442,93 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const dropped *d
 	}
 }
 
+void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	part *pt = &l->parts[p];
+	char key[16];
+	unsigned char val[24];
+	c->applied = pt->applied;
+	c->held = 0;
+	for (uint32_t i = 0; i < s->nedges; i++) {
+		const wire_edge_seq *e = &s->edges[i];
+		if (e->edge.n == strlen(l->edge_id) && memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+			if (e->applied > c->applied)
+				c->applied = e->applied;
+			c->held = e->held;
+		}
+	}
+	c->ndrop = 0;
+	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
+		c->ndrop++;
+	/* Read now: the same write deletes them. */
+	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
+	for (size_t i = 0; i < c->ndrop; i++) {
+		size_t bk = ledger_key_part_seq(key, 'B', p, pt->sealed[i].seq);
+		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
+			c->drop[i].batch = NULL;
+		store_batch_del(l->wb, key, bk);
+		key[0] = 'D';
+		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
+			c->drop[i].flags = NULL;
+		store_batch_del(l->wb, key, bk);
+	}
+	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
+	uint64_t produced = s->offset >= pt->snap_offset ? s->produced_ms : pt->snap_ms;
+	store_put_u64(val, c->applied);
+	store_put_u64(val + 8, version);
+	store_put_u64(val + 16, produced);
+	store_batch_put(l->wb, key, ledger_key_part(key, 'A', p), val, 24);
+}
+
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	part *pt = &l->parts[p];
+	bool again = s->offset == pt->snap_offset && pt->snap_offset > 0;
+	/* Versions carry central's input epoch: in a new one the offsets
+	 * below are of another log, and every batch not applied yet may be
+	 * lost with the old one. */
+	bool new_epoch = pt->snap_offset > 0 &&
+			 version_epoch(s->offset) > version_epoch(pt->snap_offset);
+	drop_confirmed(l, p, c->ndrop, c->drop);
+	pt->applied = c->applied;
+	if (s->offset >= pt->snap_offset) {
+		pt->snap_offset = s->offset;
+		pt->snap_ms = s->produced_ms;
+	}
+	/* Central read past a batch without applying it (dropped by the
+	 * broker, or held behind a gap): send it again. */
+	for (size_t i = 0; i < pt->nsealed; i++) {
+		sealed *b = &pt->sealed[i];
+		if (b->state != SEALED_DELIVERED)
+			continue;
+		/* Held behind a gap: resent once per snapshot offset, not
+		 * again when another instance reports the same offset (no
+		 * new input read there, so the resend is still unread). */
+		if (new_epoch || (uint64_t)b->offset < version_offset(s->offset) ||
+		    (c->held && b->seq < c->held && !again)) {
+			b->state = SEALED_UNSENT;
+			b->resend = true;
+			log_info("batch resent: central passed it without applying it",
+				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
+				 " snapshot_version=%" PRIu64 " applied=%" PRIu64,
+				 p, b->seq, b->offset, s->offset, c->applied);
+		}
+	}
+	ledger_pump_part(l, p);
+}
+
+void ledger_confirm_free(ledger_confirm *c)
+{
+	if (!c->drop)
+		return;
+	for (size_t i = 0; i < c->ndrop; i++) {
+		free(c->drop[i].batch);
+		free(c->drop[i].flags);
+	}
+	free(c->drop);
+	c->drop = NULL;
+}
+
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 {
 	if (s->partition >= l->o.partitions)
@@ -381,8 +537,10 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	pthread_mutex_lock(&l->mu);
 	part *pt = &l->parts[p];
 	int rc = 0;
-	char key[KEY_MAX + 1];
-	unsigned char val[24];
+	char key[16];
+	unsigned char val[8];
+	ledger_confirm conf = {0};
+	bool *skip = NULL;
 	store_batch_clear(l->wb);
 	store_put_u64(val, (uint64_t)msg_offset + 1);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
@@ -394,23 +552,18 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	 * the same counts and applied sequences, so applying it again
 	 * changes nothing (applied only grows, dropped batches are gone). */
 	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
-	bool again = s->offset == pt->snap_offset && pt->snap_offset > 0;
 	if (s->offset < newest) {
 		/* From an instance that is behind: what we have is newer. */
 		l->st.snapshots_stale++;
 		rc = store_write(l->db, l->wb);
 		goto out;
 	}
-	for (uint32_t i = 0; i < s->ncounts; i++) {
-		const wire_count *c = &s->counts[i];
-		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
-			continue;
-		key[0] = 'C';
-		size_t kn = 1 + ledger_pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
-		store_put_u64(val, c->count);
-		store_put_u64(val + 8, s->offset);
-		store_batch_put(l->wb, key, kn, val, 16);
-	}
+	/* Below what a checkpoint brought, each count is checked against
+	 * the version stored with it. */
+	skip = xcalloc(s->ncounts + 1, sizeof *skip);
+	rc = ledger_stage_counts(l, s, s->offset < pt->ckpt_hi, skip);
+	if (rc)
+		goto out;
 	if (s->offset > pt->snap_seen) {
 		/* Kept across a restart: without it a part applied before
 		 * the restart could be followed by an older snapshot from a
@@ -418,84 +571,20 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		store_put_u64(val, s->offset);
 		store_batch_put(l->wb, key, ledger_key_part(key, 'N', p), val, 8);
 	}
-	uint64_t applied = pt->applied, held = 0;
-	size_t ndrop = 0;
-	dropped *drop = NULL;
-	if (s->last) {
-		for (uint32_t i = 0; i < s->nedges; i++) {
-			const wire_edge_seq *e = &s->edges[i];
-			if (e->edge.n == strlen(l->edge_id) &&
-			    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
-				if (e->applied > applied)
-					applied = e->applied;
-				held = e->held;
-			}
-		}
-		while (ndrop < pt->nsealed && pt->sealed[ndrop].seq <= applied)
-			ndrop++;
-		/* Read now: the same write deletes them. */
-		drop = xcalloc(ndrop + 1, sizeof *drop);
-		for (size_t i = 0; i < ndrop; i++) {
-			size_t bk = ledger_key_part_seq(key, 'B', p, pt->sealed[i].seq);
-			if (store_get(l->db, key, bk, &drop[i].batch, &drop[i].len))
-				drop[i].batch = NULL;
-			store_batch_del(l->wb, key, bk);
-			key[0] = 'D';
-			if (store_get(l->db, key, bk, &drop[i].flags, &drop[i].nflags))
-				drop[i].flags = NULL;
-			store_batch_del(l->wb, key, bk);
-		}
-		store_put_u64(val, applied);
-		store_put_u64(val + 8, s->offset);
-		store_put_u64(val + 16, s->produced_ms);
-		store_batch_put(l->wb, key, ledger_key_part(key, 'A', p), val, 24);
-	}
+	if (s->last)
+		ledger_confirm_stage(l, p, s, &conf);
 	rc = store_write(l->db, l->wb);
 	if (rc)
-		goto done;
-	for (uint32_t i = 0; i < s->ncounts; i++) {
-		const wire_count *c = &s->counts[i];
-		if (c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX)
-			continue;
-		cache_set(l, key, ledger_pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n),
-			  c->count | COUNT_KNOWN);
-	}
+		goto out;
+	ledger_cache_counts(l, s, skip, false);
 	l->st.snapshots_applied++;
 	if (s->offset > pt->snap_seen)
 		pt->snap_seen = s->offset;
-	if (!s->last)
-		goto done;
-	drop_confirmed(l, p, ndrop, drop);
-	pt->applied = applied;
-	pt->snap_offset = s->offset;
-	pt->snap_ms = s->produced_ms;
-	/* Central read past a batch without applying it (dropped by the
-	 * broker, or held behind a gap): send it again. */
-	for (size_t i = 0; i < pt->nsealed; i++) {
-		sealed *b = &pt->sealed[i];
-		if (b->state != SEALED_DELIVERED)
-			continue;
-		/* Held behind a gap: resent once per snapshot offset, not
-		 * again when another instance reports the same offset (no
-		 * new input read there, so the resend is still unread). */
-		if ((uint64_t)b->offset < s->offset || (held && b->seq < held && !again)) {
-			b->state = SEALED_UNSENT;
-			b->resend = true;
-			log_info("batch resent: central passed it without applying it",
-				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
-				 " snapshot_offset=%" PRIu64 " applied=%" PRIu64,
-				 p, b->seq, b->offset, s->offset, applied);
-		}
-	}
-	ledger_pump_part(l, p);
-done:
-	if (drop)
-		for (size_t i = 0; i < ndrop; i++) {
-			free(drop[i].batch);
-			free(drop[i].flags);
-		}
-	free(drop);
+	if (s->last)
+		ledger_confirm_finish(l, p, s, &conf);
 out:
+	ledger_confirm_free(&conf);
+	free(skip);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }

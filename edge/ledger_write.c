@@ -203,7 +203,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	s->op.n = o->sum ? o->n : 1;
 	s->chash = hash2(o->counter, o->item);
 	uint64_t seen = 0;
-	bool repeat = false;
+	bool repeat = false, unsettled = false;
 	if (s->set) {
 		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
 		s->mhash = XXH3_64bits(s->mkey, s->mkn);
@@ -212,13 +212,16 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 		if (rc)
 			return rc;
 		repeat = state == (o->add ? 1 : 0);
+		/* An unlike of a pair never seen here: the user may never have
+		 * been in, so it must not take one off. Central settles it. */
+		unsettled = state < 0 && !o->add;
 	}
 	/* A client's clock counts only when it is not too far ahead of ours;
 	 * per pair, a later op here always gets a later clock. */
 	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
 		seen = o->client_hlc;
 	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
-	s->op.counts = !repeat;
+	s->op.counts = !repeat && !unsettled;
 	uint64_t opno = l->parts[s->p].next_opno + g->per_part[s->p];
 	for (size_t j = 0; j < i; j++)
 		if (sg[j].p == s->p)
@@ -238,10 +241,8 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	int rc = ledger_view_plus_locked(l, o->counter, o->item, plus, &a->view);
 	if (rc)
 		return rc;
-	if (o->need_known && !a->view.known)
-		return ERR_NOTFOUND;
 	a->member = s->set && o->add;
-	a->changed = !repeat;
+	a->changed = s->op.counts;
 	a->hlc = s->op.hlc;
 	return 0;
 }

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bootstrap.h"
 #include "bearer.h"
 #include "clock.h"
 #include "demo.h"
@@ -76,6 +77,7 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
+	bootstrap *boot; /* NULL without central.ops */
 	api tmpl; /* types, counters and api settings every worker copies */
 	shard_map shards; /* central.ops; nshards 0 without it */
 	bearer_ring *keys; /* NULL: no bearer tokens; read by every worker */
@@ -181,7 +183,8 @@ static void check_readiness(edge *e, uint64_t now)
 	e->last_snapshot_retries = us.snapshot_retries;
 
 	uint64_t age_ms = (uint64_t)e->cfg.ready_snapshot_age_s * 1000;
-	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true};
+	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true,
+			   .replica.ok = true};
 	if (e->store_fail_ms > e->store_ok_ms) {
 		r.store.ok = false;
 		snprintf(r.store.reason, sizeof r.store.reason,
@@ -206,6 +209,15 @@ static void check_readiness(edge *e, uint64_t now)
 		snprintf(r.snapshots.reason, sizeof r.snapshots.reason,
 			 "partition %u: newest snapshot read %" PRIu64 "s ago", h.stale_partition,
 			 (now - h.snapshot_ms) / 1000);
+	}
+	uint64_t loaded;
+	uint32_t complete = ledger_replica_ready(e->lg, &loaded);
+	if (e->boot && complete < (uint32_t)e->cfg.partitions) {
+		r.replica.ok = false;
+		snprintf(r.replica.reason, sizeof r.replica.reason,
+			 "loading the replica from central: %u of %" PRId64
+			 " partitions complete, %" PRIu64 " counts loaded",
+			 complete, e->cfg.partitions, loaded);
 	}
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;
@@ -667,6 +679,15 @@ static int start(edge *e, char *err, size_t errlen)
 	/* Everything sealed and not yet confirmed by central goes out again,
 	 * in order: central drops what it already applied. */
 	ledger_pump(e->lg);
+	if (cfg->central_ops[0]) {
+		/* A checkpoint streams for a while: each read may take longer
+		 * than a read-through's whole answer. */
+		unsigned t = (unsigned)cfg->central_timeout_ms;
+		e->boot = bootstrap_new(e->lg, &e->shards, cfg->central_token,
+					t > 10000 ? t : 10000, err, errlen);
+		if (!e->boot)
+			return ERR_IO;
+	}
 
 	guard_config gc = {
 		.user_writes_per_min = (unsigned)cfg->user_writes_per_min,
@@ -800,6 +821,7 @@ static void stop(edge *e)
 		event_free(e->sighup);
 	workers_free(e);
 	http_tls_store_free(e->tls); /* after every server that used it */
+	bootstrap_free(e->boot); /* before the ledger it loads into */
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	store_close(e->db);

@@ -122,6 +122,10 @@ telemetry *telemetry_new(size_t hot_k)
 	                                        "Dead letters that could not be produced.", NULL);
 	tm->rt_requests = metrics_counter(m, "readthrough_requests_total",
 	                                  "HTTP requests sent to central's ops API.", NULL);
+	tm->rt_counts = metrics_counter(
+	    m, "readthrough_counts_total",
+	    "Requests to central for counts this edge does not hold (its replica is loading).",
+	    NULL);
 	tm->rt_failures = metrics_counter(
 	    m, "readthrough_failures_total",
 	    "Requests to central without a usable answer (errors, timeouts, 5xx).", NULL);
@@ -276,6 +280,14 @@ static void ledger_hook(void *ctx, sbuf *out)
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
 		one(tm, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
+	uint64_t loaded;
+	uint32_t complete = ledger_replica_ready(tm->lg, &loaded);
+	one(tm, out, "replica_partitions_complete", METRIC_GAUGE,
+	    "Partitions whose replica of counts is complete (every count central has is here).",
+	    (double)complete);
+	one(tm, out, "replica_counts_loaded", METRIC_GAUGE,
+	    "Counts the current or last checkpoint load of each partition brought, summed.",
+	    (double)loaded);
 
 	ledger_part_info parts[PARTITION_MAX];
 	size_t np = ledger_get_parts(tm->lg, parts, PARTITION_MAX);
@@ -292,8 +304,8 @@ static void ledger_hook(void *ctx, sbuf *out)
 		metrics_sample(tm->reg, out, "snapshot_age_seconds", labels, age);
 	}
 	metrics_family(tm->reg, out, "snapshot_version", METRIC_GAUGE,
-	               "Central's input offset the newest applied snapshot reflects, by "
-	               "partition.");
+	               "The version (central's input epoch and offset) the newest applied "
+	               "snapshot reflects, by partition.");
 	for (size_t p = 0; p < np; p++) {
 		if (!parts[p].as_of)
 			continue;

@@ -85,6 +85,7 @@ typedef struct telemetry {
 	metric *snapshots_dlq;    /* copied to the dead-letter topic */
 	metric *deadletter_failed;
 	metric *rt_requests;      /* HTTP requests to central */
+	metric *rt_counts;        /* of them, for counts (not memberships) */
 	metric *rt_failures;
 	metric *rt_latency;       /* histogram: request sent to answer */
 	topk *hot;                /* NULL: hot items off */

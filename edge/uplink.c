@@ -18,6 +18,7 @@
 #include "item.h"
 #include "log.h"
 #include "partition.h"
+#include "version.h"
 #include "wire.h"
 #include "xmem.h"
 
@@ -41,6 +42,10 @@ struct uplink {
 	uint64_t *snap_seen;   /* per partition: mono ms its last snapshot was read */
 	uint64_t retry_at; /* mono ms to read snapshots again from the store's
 			      offsets after one failed to apply; 0 = reading */
+	int64_t *next;     /* per partition: the offset the next snapshot
+			      message must have; -1 = not known yet */
+	int64_t *epoch;    /* per partition: the newest version epoch seen
+			      (version.h); -1 = none yet */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -86,6 +91,8 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 	u->cfg = cfg;
 	u->tm = tm;
 	u->snap_seen = xcalloc((size_t)cfg->partitions, sizeof *u->snap_seen);
+	u->next = xcalloc((size_t)cfg->partitions, sizeof *u->next);
+	u->epoch = xcalloc((size_t)cfg->partitions, sizeof *u->epoch);
 	rd_kafka_conf_t *conf =
 	    bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
@@ -130,7 +137,7 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 }
 
 /* Assigns every snapshot partition at the offset the ledger stored with
- * the last snapshot it applied (or the beginning). */
+ * the last snapshot it applied. */
 static int assign_all(uplink *u, char *err, size_t errlen)
 {
 	int np = (int)u->cfg->partitions;
@@ -139,6 +146,7 @@ static int assign_all(uplink *u, char *err, size_t errlen)
 		int64_t off;
 		if (ledger_snapshot_resume(u->lg, (uint32_t)p, &off))
 			off = RD_KAFKA_OFFSET_BEGINNING;
+		u->next[p] = off >= 0 ? off : -1;
 		rd_kafka_topic_partition_list_add(l, u->cfg->snapshot_topic, p)->offset = off;
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(u->consumer, l);
@@ -146,6 +154,52 @@ static int assign_all(uplink *u, char *err, size_t errlen)
 	if (e) {
 		snprintf(err, errlen, "assign %s: %s", u->cfg->snapshot_topic, rd_kafka_err2str(e));
 		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* At start: a partition whose replica was never loaded starts loading,
+ * its snapshots tailed from the end of the topic as it is now (the
+ * checkpoint asked for after this covers everything before); one whose
+ * resume offset the broker no longer has (below its low watermark, or
+ * above its end: it started again empty) is loaded again the same way.
+ * When the broker cannot say where the end is, a new partition is read
+ * from the beginning (every older snapshot is skipped or checked per
+ * count) and a stored resume offset is trusted until the stream jumps. */
+static int begin_replicas(uplink *u, char *err, size_t errlen)
+{
+	bool asking = true;
+	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
+		ledger_replica r;
+		int rc = ledger_replica_get(u->lg, p, &r);
+		if (rc)
+			return rc;
+		int64_t stored, lo = 0, hi = 0;
+		bool have = ledger_snapshot_resume(u->lg, p, &stored) == 0;
+		bool known = asking && rd_kafka_query_watermark_offsets(
+					   u->consumer, u->cfg->snapshot_topic, (int32_t)p, &lo,
+					   &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+		asking = known; /* one timeout is enough to know Kafka is away */
+		int64_t tail;
+		if (r.state == LEDGER_REPLICA_NONE) {
+			tail = have ? stored : known ? hi : 0;
+		} else if (have && known && (stored < lo || stored > hi)) {
+			u->st.offset_resets++;
+			log_error("snapshot resume offset no longer in the topic: loading the "
+				  "replica again",
+				  "topic=%s partition=%u offset=%" PRId64 " low=%" PRId64
+				  " high=%" PRId64,
+				  u->cfg->snapshot_topic, p, stored, lo, hi);
+			tail = hi;
+		} else {
+			continue;
+		}
+		rc = ledger_replica_begin(u->lg, p, tail);
+		if (rc) {
+			snprintf(err, errlen, "partition %u: recording the replica's start: %s", p,
+				 err_str(rc));
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -160,29 +214,48 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 		bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
+	/* An offset out of range (retention passed it, the broker restarted
+	 * empty, the topic was recreated) resumes at the end; the jump it
+	 * makes is seen on the next message and the partition's replica is
+	 * loaded again (uplink_poll). */
+	char cerr[256];
+	if (rd_kafka_conf_set(conf, "auto.offset.reset", "latest", cerr, sizeof cerr) !=
+	    RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "auto.offset.reset: %s", cerr);
+		rd_kafka_conf_destroy(conf);
+		return ERR_CONFIG;
+	}
 	u->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
 	if (!u->consumer)
 		return ERR_KAFKA;
 	rd_kafka_poll_set_consumer(u->consumer);
-	return assign_all(u, err, errlen);
+	ledger_part_info *pi = xcalloc((size_t)cfg->partitions, sizeof *pi);
+	size_t np = ledger_get_parts(lg, pi, (size_t)cfg->partitions);
+	for (size_t p = 0; p < np; p++)
+		u->epoch[p] = pi[p].version ? (int64_t)version_epoch(pi[p].version) : -1;
+	free(pi);
+	int rc = u->cfg->central_ops[0] ? begin_replicas(u, err, errlen) : 0;
+	return rc ? rc : assign_all(u, err, errlen);
 }
 
-/* Snapshots older than the broker keeps are gone: counts for items that
- * changed only then stay as they were here until they change again. */
-static void recover_out_of_range(uplink *u, int32_t p)
+/* The snapshot stream of p jumped from where it was to offset: snapshots
+ * were lost to it (older than the broker keeps, or a broker or topic that
+ * started again empty). Counts can no longer be trusted to be complete:
+ * the replica is loaded again, tailing from here. */
+static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset)
 {
-	int64_t lo = 0, hi = 0;
-	if (rd_kafka_query_watermark_offsets(u->consumer, u->cfg->snapshot_topic, p, &lo, &hi,
-					     2000))
-		return;
 	u->st.offset_resets++;
-	log_error("snapshot offset out of range: some snapshots were dropped before this edge "
-		  "read them; resuming at the earliest kept",
-		  "topic=%s partition=%d low=%" PRId64 " high=%" PRId64, u->cfg->snapshot_topic, p,
-		  lo, hi);
-	char err[256];
-	if (ledger_snapshot_reset(u->lg, (uint32_t)p, lo) || assign_all(u, err, sizeof err))
-		log_warn("snapshot reassignment failed; will retry", "partition=%d", p);
+	bool reload = u->cfg->central_ops[0] != 0;
+	log_error("snapshot stream jumped: snapshots were lost before this edge read them",
+		  "topic=%s partition=%d expected_offset=%" PRId64 " offset=%" PRId64
+		  " replica=%s",
+		  u->cfg->snapshot_topic, p, expected, offset, reload ? "reloading" : "kept");
+	if (!reload)
+		return;
+	int rc = ledger_replica_begin(u->lg, (uint32_t)p, offset);
+	if (rc)
+		log_error("could not record the replica's new start; the next jump retries",
+			  "partition=%d err=\"%s\"", p, err_str(rc));
 }
 
 /* Counts a refused snapshot and copies it, unchanged, to the dead-letter
@@ -316,6 +389,14 @@ static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
 		wire_snapshot_free(&s);
 		return true;
 	}
+	/* Central's input started a new epoch (its offsets went back): this
+	 * edge cannot tell whether it read every snapshot since, so it loads
+	 * the replica again, tailing from here. */
+	int64_t ep = (int64_t)version_epoch(s.offset);
+	if (u->epoch[m->partition] >= 0 && ep > u->epoch[m->partition])
+		stream_jumped(u, m->partition, u->next[m->partition], m->offset);
+	if (ep > u->epoch[m->partition])
+		u->epoch[m->partition] = ep;
 	rc = ledger_apply_snapshot(u->lg, &s, m->offset);
 	wire_snapshot_free(&s);
 	if (rc) {
@@ -358,20 +439,23 @@ void uplink_poll(uplink *u, int max)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(u->consumer, 0);
 		if (!m)
 			break;
-		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-		    m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-			recover_out_of_range(u, m->partition);
-		} else if (m->err) {
+		if (m->err) {
+			/* An offset reset is handled when the next message
+			 * shows where the stream resumed. */
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
 					 m->partition, rd_kafka_message_errstr(m));
-		} else {
+		} else if (m->partition >= 0 && m->partition < u->cfg->partitions) {
+			int32_t p = m->partition;
 			if (u->tm)
 				metric_add(u->tm->snapshot_msgs, 1);
 			u->kafka_ok_ms = clock_mono_ms();
-			if (m->partition >= 0 && m->partition < u->cfg->partitions)
-				u->snap_seen[m->partition] = u->kafka_ok_ms;
+			u->snap_seen[p] = u->kafka_ok_ms;
+			if (u->next[p] >= 0 && m->offset != u->next[p])
+				stream_jumped(u, p, u->next[p], m->offset);
 			failed = !take_snapshot(u, m);
+			if (!failed)
+				u->next[p] = m->offset + 1;
 		}
 		rd_kafka_message_destroy(m);
 	}
@@ -421,6 +505,8 @@ void uplink_free(uplink *u)
 	if (!u)
 		return;
 	free(u->snap_seen);
+	free(u->next);
+	free(u->epoch);
 	if (u->consumer) {
 		rd_kafka_consumer_close(u->consumer);
 		rd_kafka_destroy(u->consumer);

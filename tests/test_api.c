@@ -639,3 +639,47 @@ Test(api, hot_items_list_the_most_liked_item_first)
 	T.ip[12] = 10;
 	cr_assert_eq(req("GET", "/v1/hot", NULL, NULL, NULL, NULL), 404, "loopback only");
 }
+
+Test(api, a_write_of_a_count_the_edge_cannot_know_yet_answers_count_null)
+{
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "alice", NULL, NULL, NULL), 200,
+		     "%s", body());
+	cr_assert(strstr(body(), "\"member\":true,\"changed\":true,\"count\":null,"
+				 "\"display\":null,\"version\":"),
+		  "%s", body());
+	/* Recorded all the same: once the count is known the like is in it. */
+	known("likes", "post:1", 10);
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":11,"), "%s", body());
+	cr_assert_eq(req("POST", "/v1/ops", "bob",
+			 "{\"ops\":[{\"op\":\"add\",\"item\":\"post:2\",\"counter\":\"likes\"}]}",
+			 NULL, NULL),
+		     200);
+	cr_assert(strstr(body(), "\"count\":null"), "%s", body());
+}
+
+Test(api, a_complete_replica_answers_zero_for_an_item_it_holds_no_count_for)
+{
+	cr_assert_eq(ledger_sink_complete(T.l, 4), 0);
+	cr_assert_eq(req("GET", "/v1/items/post/77/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":0,"), "%s", body());
+	cr_assert_eq(req("GET", "/v1/counts?items=post:77,reel:5", NULL, NULL, NULL, NULL), 200);
+	cr_assert_null(strstr(body(), "missing"), "%s", body());
+	cr_assert_eq(req("POST", "/v1/items/post/77/likes", "alice", NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":1,"), "%s", body());
+}
+
+Test(api, an_unlike_of_a_pair_never_seen_is_recorded_without_a_drop)
+{
+	known("likes", "post:1", 5);
+	cr_assert_eq(req("DELETE", "/v1/items/post/1/likes", "stranger", NULL, NULL, NULL), 200,
+		     "%s", body());
+	cr_assert(strstr(body(), "\"member\":false,\"changed\":false,\"count\":5,"), "%s",
+		  body());
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	cr_assert_eq(s.pending_ops, 1, "recorded, to be sent to central");
+	cr_assert_eq(s.ops_duplicate, 1, "counted as not moving the count");
+	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"count\":5,"), "%s", body());
+}

@@ -63,6 +63,7 @@ static void setup(void)
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
+	cr_assert_eq(ledger_sink_complete(T.l, o.partitions), 0);
 	T.base = event_base_new();
 	cr_assert_not_null(T.base);
 	T.a.lg = T.l;

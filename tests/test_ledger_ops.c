@@ -325,20 +325,23 @@ Test(ledger_ops, read_through_expires)
 	cr_assert_not(view("likes", ITEM).known);
 }
 
-Test(ledger_ops, need_known_refuses_an_unknown_count_and_records_nothing)
+Test(ledger_ops, a_write_of_an_unknown_count_is_recorded_and_says_it_is_unknown)
 {
 	ledger_op op = set_op("u1", true);
-	op.need_known = true;
 	ledger_answer a;
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), ERR_NOTFOUND);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_not(a.view.known, "no count here: the answer does not invent one");
+	cr_assert(a.changed);
 	int state;
 	cr_assert_eq(ledger_member(T.l, "likes", ITEM, "u1", &state), 0);
-	cr_assert_eq(state, -1, "nothing was recorded");
+	cr_assert_eq(state, 1, "recorded without waiting for central");
 	ledger_stats s;
 	ledger_get_stats(T.l, &s);
-	cr_assert_eq(s.pending_ops, 0);
-	/* Once central's count is known the same op goes through. */
+	cr_assert_eq(s.pending_ops, 1);
+	/* Once central's count is known the answer has it, with the like. */
 	ledger_readthrough_put(T.l, "likes", ITEM, 7, 3, 0, WALL);
+	op.user = "u2";
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
-	cr_assert_eq(a.view.count, 8);
+	cr_assert(a.view.known);
+	cr_assert_eq(a.view.count, 9);
 }
