@@ -12,7 +12,8 @@
  *              counters only; unknown until a write answers, and shown
  *              as "not a member" while unknown), version and as_of.
  *              Written by write answers and by fresh enough reads, never
- *              by a guess.
+ *              by a guess of its own (a write answered without a count
+ *              keeps the count the page showed for that write).
  *   in flight  the op of the one write request being sent, not answered
  *              yet: the membership it asks for (set) or the n it adds (sum).
  *   pending    the taps of the current window, not sent yet, collapsed:
@@ -35,7 +36,11 @@
  * window, which opens when the request is done. Each op's result settles
  * its layer: 200 moves the answer into confirmed, any other status drops
  * the layer, which is the rollback, and records the reason. The promise a
- * tap returns settles with its layer and never rejects.
+ * tap returns settles with its layer and never rejects. A 200 whose count
+ * is null (an edge whose replica of counts is still loading records the
+ * write but does not know the count) confirms the member the answer gives
+ * and keeps the guess: the confirmed count moved by this op's own effect
+ * (see keptCount), which a later read may replace as usual.
  *
  * Retries. Every write request has its own random Idempotency-Key. A
  * network error, a timeout, 429, 502, 503, 504, or a 200 whose ops all
@@ -336,16 +341,17 @@ class Likes {
 		const body = opsBody(batch.map((b) => b.op), this.#hlc);
 		const answer = await this.#send('POST', '/v1/ops', body, newKey(), opsRetryable);
 		const results = opResults(answer, batch.length);
-		batch.forEach((b, i) => this.#settle(b.entry, results[i]));
+		batch.forEach((b, i) => this.#settle(b.entry, b.op, results[i]));
 	}
 
 	/* Records one op's result; the layer settles with its last op. A sum
 	 * split in several ops is confirmed by the last answer that came back
-	 * 200 (ops run in order) and rolled back if any failed. */
-	#settle(e, result) {
+	 * 200 (ops run in order) and rolled back if any failed; answers without
+	 * a count each fold in their own op's n. */
+	#settle(e, op, result) {
 		const layer = e.inflight;
 		if (result.ok)
-			this.#confirmWrite(e, result.body);
+			this.#confirmWrite(e, op, result.body);
 		else
 			layer.failure ??= result;
 		if (--layer.left > 0)
@@ -361,15 +367,35 @@ class Likes {
 		this.#changed(e);
 	}
 
-	#confirmWrite(e, body) {
+	/* Moves a 200 answer to op into confirmed. An answer without a count
+	 * (null from an edge still loading its replica: the write was recorded,
+	 * the count is not known there) keeps the previous count with op's
+	 * effect folded in, i.e. the guess the page showed, and keeps the
+	 * previous version: the answer's version describes no count, and our
+	 * count is still the one read at c.version plus a guess; taking the
+	 * newer version would make a read from a version in between, which
+	 * carries a real count, lose to that guess. */
+	#confirmWrite(e, op, body) {
 		const c = e.confirmed;
-		e.confirmed = {
-			count: body.count,
-			display: typeof body.display === 'string' ? body.display : formatCount(body.count),
-			member: typeof body.member === 'boolean' ? body.member : c.member,
-			version: Number.isSafeInteger(body.version) ? body.version : c.version,
-			asOf: null, /* write answers do not carry it */
-		};
+		const member = typeof body.member === 'boolean' ? body.member : c.member;
+		if (isCount(body.count)) {
+			e.confirmed = {
+				count: body.count,
+				display: typeof body.display === 'string' ? body.display : formatCount(body.count),
+				member,
+				version: Number.isSafeInteger(body.version) ? body.version : c.version,
+				asOf: null, /* write answers do not carry it */
+			};
+		} else {
+			const count = keptCount(e, op, body);
+			e.confirmed = {
+				count,
+				display: count === null ? '' : count === c.count ? c.display : formatCount(count),
+				member,
+				version: c.version,
+				asOf: null,
+			};
+		}
 		e.basis = this.#sent;
 		if (typeof body.hlc === 'string' && (this.#hlc === null || BigInt(body.hlc) > BigInt(this.#hlc)))
 			this.#hlc = body.hlc;
@@ -606,7 +632,29 @@ function opsBody(ops, hlc) {
 	return `{"ops":[${parts.join(',')}]}`;
 }
 
-/* One result per op: {ok: true, body} or {ok: false, reason, message}. */
+/* The confirmed count after op was recorded by an answer that gave no
+ * count: null while no count is known, else the confirmed count moved by
+ * op's own effect. A sum adds op's n (each op of a split layer once, as
+ * its own answer comes). A set moves by the answer's membership against
+ * the one before: the confirmed one, or when that is unknown (a count
+ * read, no membership) the one the answer's "changed" implies, since such
+ * a count already holds this user's heart if there was one; never below
+ * 0. */
+function keptCount(e, op, body) {
+	const c = e.confirmed;
+	if (c.count === null)
+		return null;
+	if (e.kind === 'sum')
+		return c.count + (op.n ?? 1);
+	const now = typeof body.member === 'boolean' ? body.member : op.op === 'add';
+	let was = c.member;
+	if (typeof was !== 'boolean')
+		was = typeof body.changed === 'boolean' ? now !== body.changed : false;
+	return Math.max(0, c.count + Number(now) - Number(was));
+}
+
+/* One result per op: {ok: true, body} or {ok: false, reason, message}. A
+ * 200 is a recorded write whether or not its body has a count. */
 function opResults(answer, count) {
 	const results = answer.status === 200 ? answer.data?.results : null;
 	if (!Array.isArray(results) || results.length !== count) {
@@ -616,7 +664,7 @@ function opResults(answer, count) {
 		return Array(count).fill(whole);
 	}
 	return results.map((r) => {
-		if (r?.status === 200 && isObject(r.body) && isCount(r.body.count))
+		if (r?.status === 200 && isObject(r.body))
 			return { ok: true, body: r.body };
 		const err = isObject(r?.body?.error) ? r.body.error : {};
 		return {

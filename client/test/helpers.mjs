@@ -108,8 +108,10 @@ export function gate() {
 }
 
 /* The edge for one user. counts: {"post:1/likes": 5}; failOp(op) may
- * return [status, code] to refuse an op; other users' likes can be added
- * to counts at any time. */
+ * return [status, code] to refuse an op; loading(op) true answers the op
+ * as an edge whose replica is still loading does (recorded, with count
+ * and display null); other users' likes can be added to counts at any
+ * time. */
 export function fakeEdge(counts = {}) {
 	const edge = {
 		counts: new Map(Object.entries(counts)),
@@ -117,6 +119,7 @@ export function fakeEdge(counts = {}) {
 		version: 7,
 		hlc: 1n << 60n,
 		failOp: () => null,
+		loading: () => false,
 		answer(call) {
 			const url = new URL(call.url, 'http://edge');
 			if (call.method === 'POST' && url.pathname === '/v1/ops')
@@ -153,8 +156,9 @@ export function fakeEdge(counts = {}) {
 			}
 			edge.counts.set(key, count);
 			edge.hlc += 1n;
-			return { status: 200, body: { ...body, count, display: String(count),
-				version: edge.version, hlc: String(edge.hlc) } };
+			const known = !edge.loading(op);
+			return { status: 200, body: { ...body, count: known ? count : null,
+				display: known ? String(count) : null, version: edge.version, hlc: String(edge.hlc) } };
 		},
 		read(params) {
 			const out = { counts: {}, display: {}, freshness: {} };
