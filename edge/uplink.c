@@ -200,6 +200,7 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 				 err_str(rc));
 			return rc;
 		}
+		u->epoch[p] = -1; /* loading from scratch: any epoch is news to none */
 	}
 	return 0;
 }
@@ -242,14 +243,18 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
  * were lost to it (older than the broker keeps, or a broker or topic that
  * started again empty). Counts can no longer be trusted to be complete:
  * the replica is loaded again, tailing from here. */
-static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset)
+static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset,
+			  const char *why)
 {
 	u->st.offset_resets++;
 	bool reload = u->cfg->central_ops[0] != 0;
-	log_error("snapshot stream jumped: snapshots were lost before this edge read them",
-		  "topic=%s partition=%d expected_offset=%" PRId64 " offset=%" PRId64
+	log_error("snapshot stream jumped: snapshots may have been lost before this edge read "
+		  "them",
+		  "topic=%s partition=%d why=%s expected_offset=%" PRId64 " offset=%" PRId64
 		  " replica=%s",
-		  u->cfg->snapshot_topic, p, expected, offset, reload ? "reloading" : "kept");
+		  u->cfg->snapshot_topic, p, why, expected, offset, reload ? "reloading" : "kept");
+	/* The stream is taken as it is from here: its epoch is not news. */
+	u->epoch[p] = -1;
 	if (!reload)
 		return;
 	int rc = ledger_replica_begin(u->lg, (uint32_t)p, offset);
@@ -394,7 +399,7 @@ static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
 	 * the replica again, tailing from here. */
 	int64_t ep = (int64_t)version_epoch(s.offset);
 	if (u->epoch[m->partition] >= 0 && ep > u->epoch[m->partition])
-		stream_jumped(u, m->partition, u->next[m->partition], m->offset);
+		stream_jumped(u, m->partition, u->next[m->partition], m->offset, "new_epoch");
 	if (ep > u->epoch[m->partition])
 		u->epoch[m->partition] = ep;
 	rc = ledger_apply_snapshot(u->lg, &s, m->offset);
@@ -452,7 +457,7 @@ void uplink_poll(uplink *u, int max)
 			u->kafka_ok_ms = clock_mono_ms();
 			u->snap_seen[p] = u->kafka_ok_ms;
 			if (u->next[p] >= 0 && m->offset != u->next[p])
-				stream_jumped(u, p, u->next[p], m->offset);
+				stream_jumped(u, p, u->next[p], m->offset, "offset");
 			failed = !take_snapshot(u, m);
 			if (!failed)
 				u->next[p] = m->offset + 1;
