@@ -2,6 +2,11 @@
 # stack.sh - the local stack for `make run`: embedded Kafka, central and
 # three edges (mumbai, virginia, singapore) from configs/local/, all data
 # under run/. Ctrl-C (or SIGTERM) stops exactly the processes it started.
+#
+# The stores in run/ are kept from one run to the next; the embedded
+# broker is not (it lives in memory). Central starts a new epoch of its
+# input and the edges load their replicas again from central's
+# checkpoint, so counts carry over exactly. `rm -rf run` starts afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,14 +58,16 @@ start central build/central -c configs/local/central.ini
 for region in mumbai virginia singapore; do
 	start "edge-$region" build/edge -c "configs/local/edge-$region.ini"
 done
+# Ready: each edge has its replica of counts (loaded from central's
+# checkpoint after a restart or on an empty store) and fresh snapshots.
 for port in 8081 8082 8083; do
-	wait_for "the edge on port $port" 30 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/healthz"
+	wait_for "the edge on port $port to be ready" 60 \
+		curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/readyz"
 done
 
 cat <<MSG
 
-The local stack is up (logs in $RUN/):
+The local stack is up (logs in $RUN/; counts from earlier runs kept):
   Kafka (embedded mock, 3 brokers)  $(cat "$RUN/kafka.bootstrap")
   central ops API                   http://127.0.0.1:9090
   edge mumbai                       http://127.0.0.1:8081  (h2c and HTTP/1.1)
