@@ -596,6 +596,109 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 	ops_reply_json(req, 200, body);
 }
 
+/* ---- /v1/memberships?pairs=counter/item/userhex,... ----------------------- */
+
+static const char *const memberships_params[] = {"pairs", NULL};
+
+/* Hex digits (even count, lower or upper case) into out (cap bytes with
+ * the NUL): false when they do not decode or do not fit. */
+static bool unhex(const char *s, size_t n, char *out, size_t cap)
+{
+	if (n % 2 || n / 2 >= cap)
+		return false;
+	for (size_t i = 0; i < n; i += 2) {
+		int v = 0;
+		for (size_t j = i; j < i + 2; j++) {
+			char c = s[j];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+				: c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: c >= 'A' && c <= 'F' ? c - 'A' + 10
+						       : -1;
+			if (d < 0)
+				return false;
+			v = v * 16 + d;
+		}
+		out[i / 2] = (char)v;
+	}
+	out[n / 2] = 0;
+	return true;
+}
+
+/* Many memberships in one request: what an edge's lookups of one loop
+ * turn ask together. Each pair is counter/item/user, the user in hex so
+ * that no byte of it needs escaping; the answer lists the pairs in the
+ * order asked, each {"member","known"} as /users/{user} says them. Every
+ * pair must be of a set counter and an owned partition (421 otherwise:
+ * the edge's shard map is wrong). */
+static void route_memberships(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+{
+	const char *q = evhttp_find_header(kv, "pairs");
+	span raw[OPS_MAX_ITEMS];
+	int n = q ? split(q, raw, OPS_MAX_ITEMS) : -1;
+	if (n < 0 || n > OPS_MAX_ITEMS) {
+		ops_reply_error(req, 400, "invalid_pairs",
+				"pairs must list 1 to %d counter/item/userhex", OPS_MAX_ITEMS);
+		return;
+	}
+	struct evbuffer *out = evbuffer_new();
+	if (!out) {
+		ops_reply_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	evbuffer_add_printf(out, "{\"members\":[");
+	for (int i = 0; i < n; i++) {
+		const char *a = memchr(raw[i].p, '/', raw[i].n);
+		const char *b = a ? memchr(a + 1, '/', raw[i].n - (size_t)(a + 1 - raw[i].p)) : NULL;
+		char user[USER_MAX + 1];
+		const counter_def *def = a ? counters_find(api->ctr, raw[i].p, (size_t)(a - raw[i].p))
+					   : NULL;
+		size_t in = b ? (size_t)(b - a - 1) : 0;
+		if (!b || !def || def->kind != COUNTER_SET || !item_valid(a + 1, in) ||
+		    !unhex(b + 1, raw[i].n - (size_t)(b + 1 - raw[i].p), user, sizeof user) ||
+		    !item_user_valid(user, strlen(user))) {
+			evbuffer_free(out);
+			ops_reply_error(req, 400, "invalid_pairs",
+					"pair %d is not set-counter/type:id/userhex", i + 1);
+			return;
+		}
+		uint32_t p = partition_of(a + 1, in, api->partitions);
+		if (!shard_owns(api->owned, p)) {
+			char item[ITEM_MAX + 1];
+			snprintf(item, sizeof item, "%.*s", (int)in, a + 1);
+			evbuffer_free(out);
+			ops_reply_not_owner(req, item, p);
+			return;
+		}
+		unsigned char key[CKEY_MAX];
+		size_t kn = ckey_state(key, def->name, strlen(def->name), a + 1, in, user,
+				       strlen(user));
+		char *val;
+		size_t vlen;
+		int rc = store_get(api->db, key, kn, &val, &vlen);
+		merge_state st;
+		memset(&st, 0, sizeof st);
+		bool known = rc == 0;
+		if (known) {
+			rc = merge_state_decode(val, vlen, &st);
+			free(val);
+		} else if (rc == ERR_NOTFOUND) {
+			rc = 0;
+		}
+		if (rc) {
+			log_error("membership state unreadable", "item=%.*s counter=%s err=\"%s\"",
+				  (int)in, a + 1, def->name, err_str(rc));
+			evbuffer_free(out);
+			reply_store_error(req);
+			return;
+		}
+		evbuffer_add_printf(out, "%s{\"member\":%s,\"known\":%s}", i ? "," : "",
+				    st.present ? "true" : "false", known ? "true" : "false");
+	}
+	evbuffer_add_printf(out, "]}");
+	ops_reply_buf(req, 200, "application/json", out);
+	evbuffer_free(out);
+}
+
 /* Decodes one path segment (s, n bytes, still %-encoded) into out (cap
  * bytes with the NUL). False when it does not decode or does not fit. */
 static bool segment(const char *s, size_t n, char *out, size_t cap)
@@ -749,6 +852,10 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	} else if (strcmp(path, "/v1/counts") == 0) {
 		if (parse_query(req, uri, &kv, counts_params))
 			route_counts(api, req, &kv);
+		evhttp_clear_headers(&kv);
+	} else if (strcmp(path, "/v1/memberships") == 0) {
+		if (parse_query(req, uri, &kv, memberships_params))
+			route_memberships(api, req, &kv);
 		evhttp_clear_headers(&kv);
 	} else if (strcmp(path, "/v1/digest") == 0) {
 		if (parse_query(req, uri, &kv, ops_digest_params))

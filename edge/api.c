@@ -888,6 +888,11 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 			api_counts(a, req, resp, n);
 		else
 			method_not_allowed(resp, "GET");
+	} else if (path_is(path, "/v1/me")) {
+		if (get)
+			api_me_batch(a, req, resp, n);
+		else
+			method_not_allowed(resp, "GET");
 	} else if (path_is(path, "/v1/ops")) {
 		if (strcmp(req->method, "POST") == 0)
 			api_ops(a, req, resp, n);
@@ -914,6 +919,8 @@ static tm_route route_of(const http_request *req)
 	}
 	if (path_is(path, "/v1/counts"))
 		return TM_ROUTE_COUNTS;
+	if (path_is(path, "/v1/me"))
+		return TM_ROUTE_ME;
 	if (path_is(path, "/v1/ops"))
 		return TM_ROUTE_OPS;
 	if (path_is(path, "/healthz"))
@@ -968,6 +975,7 @@ int api_init(api *a)
 
 void api_free(api *a)
 {
+	api_central_free(a);
 	api_group_free(a);
 	smap_free_values(&a->member_hot);
 	smap_free_values(&a->member_cold);

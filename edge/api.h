@@ -66,7 +66,12 @@ typedef struct api_stats {
 	uint64_t unknown_503;        /* reads refused: count unknown, central unreachable */
 	uint64_t replayed;           /* writes answered from an idempotency record */
 	uint64_t not_modified;       /* 304 answers */
+	uint64_t member_refused;     /* membership lookups refused: MEMBER_LOOKUPS
+	                                queued or in flight already */
 } api_stats;
+
+#define MEMBER_BATCH 100    /* memberships in one request to central */
+#define MEMBER_LOOKUPS 2048 /* lookups queued or in flight, per worker */
 
 /* One readiness check of GET /readyz: ok, or why not (a short static or
  * copied phrase, JSON-safe: no quotes or backslashes). */
@@ -115,6 +120,10 @@ typedef struct api {
 	log_limit write_errors; /* one "write failed" line a second */
 	log_limit misrouted;    /* one "central does not own" line a second */
 	struct event *commit_ev;     /* runs the group commit at the turn's end */
+	struct ask **mbatch;         /* per shard: the open membership batch */
+	size_t nmbatch;
+	struct event *mflush_ev;     /* sends them at the turn's end */
+	size_t member_lookups;       /* queued or in flight */
 	parked *parked, **parked_tail; /* answers waiting for the commit */
 	parked *parked_free;         /* a pool of them */
 	size_t parked_nfree;

@@ -483,6 +483,125 @@ out:
 		free(dec);
 }
 
+/* --- GET /v1/me ----------------------------------------------------------- */
+
+void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
+{
+	char user[USER_MAX + 1];
+	if (!api_user(a, n, req, resp, user))
+		return;
+	const char *qs = strchr(req->path, '?');
+	qs = qs ? qs + 1 : "";
+	size_t qlen = strlen(qs);
+	char *dec = xmalloc(qlen + 2);
+	counts_req cr = {0};
+	int8_t *states = NULL;
+	char *items, *cnames;
+	if (counts_query(qs, dec, &items, &cnames)) {
+		api_error(resp, 400, "bad_query", "the query string does not parse");
+		goto out;
+	}
+	if (!items || !items[0]) {
+		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
+		goto out;
+	}
+	cr.cap = count_elements(items);
+	if (cr.cap > a->cfg.max_items)
+		cr.cap = a->cfg.max_items;
+	size_t slots = 4;
+	while (slots < 2 * cr.cap)
+		slots *= 2;
+	cr.items = xmalloc(cr.cap * sizeof *cr.items);
+	cr.ilen = xmalloc(cr.cap * sizeof *cr.ilen);
+	cr.seen = xcalloc(slots, sizeof *cr.seen);
+	cr.seen_mask = slots - 1;
+	if (parse_items(a, &cr, items) || (cnames && cnames[0] && parse_counters(a, &cr, cnames))) {
+		if (strcmp(cr.code, "too_many_items") == 0)
+			guard_count(a->guard, GUARD_BATCH);
+		api_error(resp, 400, cr.code, cr.why);
+		goto out;
+	}
+	if (!cr.ncs)
+		for (size_t i = 0; i < a->counters.n; i++)
+			if (a->counters.defs[i].kind == COUNTER_SET)
+				cr.cs[cr.ncs++] = &a->counters.defs[i];
+	for (size_t j = 0; j < cr.ncs; j++) {
+		if (cr.cs[j]->kind != COUNTER_SET) {
+			api_error(resp, 400, "unknown_counter", "/me exists for set counters only");
+			goto out;
+		}
+	}
+	/* Known here or cached, else asked of central: every lookup of this
+	 * request, with those of the loop turn's other requests, in one
+	 * request per shard. */
+	states = xmalloc(cr.nitems * cr.ncs + 1);
+	for (size_t i = 0; i < cr.nitems; i++) {
+		for (size_t j = 0; j < cr.ncs; j++) {
+			int st;
+			const char *source;
+			if (api_membership(a, n, cr.cs[j]->name, cr.items[i], user, &st, &source)) {
+				api_error(resp, 503, "store_unavailable", "membership could not be read");
+				goto out;
+			}
+			states[i * cr.ncs + j] = (int8_t)st;
+		}
+	}
+	if (api_need_any(n))
+		goto out; /* asks central, then runs again */
+	api_header(resp, "cache-control", "private, no-store");
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adds(&b, "{\"me\":{");
+	size_t unknown = 0;
+	bool first_item = true;
+	for (size_t i = 0; i < cr.nitems; i++) {
+		bool first = true;
+		for (size_t j = 0; j < cr.ncs; j++) {
+			int8_t st = states[i * cr.ncs + j];
+			if (st < 0) {
+				unknown++;
+				continue;
+			}
+			if (first)
+				sbuf_addf(&b, "%s\"%s\":{", first_item ? "" : ",", cr.items[i]);
+			sbuf_addf(&b, "%s\"%s\":%s", first ? "" : ",", cr.cs[j]->name,
+				  st ? "true" : "false");
+			first = first_item = false;
+		}
+		if (!first)
+			sbuf_adds(&b, "}");
+	}
+	sbuf_adds(&b, "}");
+	if (unknown) {
+		sbuf_adds(&b, ",\"unknown\":[");
+		bool first = true;
+		for (size_t i = 0; i < cr.nitems; i++)
+			for (size_t j = 0; j < cr.ncs; j++)
+				if (states[i * cr.ncs + j] < 0) {
+					sbuf_addf(&b, "%s\"%s/%s\"", first ? "" : ",", cr.items[i],
+						  cr.cs[j]->name);
+					first = false;
+				}
+		sbuf_adds(&b, "]");
+	}
+	sbuf_adds(&b, "}");
+	if (unknown == cr.nitems * cr.ncs) {
+		sbuf_free(&b);
+		api_error(resp, 503, "membership_unavailable",
+			  "this edge has not seen these pairs and central cannot be reached");
+		goto out;
+	}
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+out:
+	free(states);
+	free(cr.items);
+	free(cr.ilen);
+	free(cr.seen);
+	free(dec);
+}
+
 /* --- POST /v1/ops --------------------------------------------------------- */
 
 typedef struct ops_plan {

@@ -1,8 +1,13 @@
 /* api_central.c - asking central for what a route needs (api_int.h): a
- * waiting copy of the request, one request per shard for its counts and
- * one per membership (each retried once at the shard's next address),
- * breakdowns passed through, and the route run again once every answer is
- * in. Owns the waiting copies and the requests in flight; loop thread.
+ * waiting copy of the request, one request per shard for its counts, and
+ * memberships batched per shard across every request of a loop turn
+ * (GET /v1/memberships: N concurrent lookups cost one round trip, not N
+ * on a few connections), each request retried once at the shard's next
+ * address; breakdowns passed through; the route run again once every
+ * answer is in. Lookups queued or in flight are bounded (MEMBER_LOOKUPS)
+ * and refused past it, so the queue never grows with load. Owns the
+ * waiting copies, the open batches and the requests in flight; loop
+ * thread.
  */
 #include "api_int.h"
 
@@ -10,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
 
@@ -33,17 +39,28 @@ typedef struct waiting {
 	uint64_t t0_ns;
 } waiting;
 
-/* One request to central on behalf of a waiting answer: the counts of
- * one shard's items, or one membership. It may be sent twice: to the
- * address the router picked, then once to the shard's next one. */
-typedef struct ask {
+/* One membership lookup of a waiting answer, in a batch. */
+typedef struct mlookup {
 	waiting *w;
+	need_member m;
+} mlookup;
+
+/* One request to central: the counts of one shard's items for a waiting
+ * answer, or a batch of memberships of one shard for any number of them
+ * (every lookup made on this loop in one turn, up to MEMBER_BATCH). It
+ * may be sent twice: to the address the router picked, then once to the
+ * shard's next one. */
+typedef struct ask {
+	api *a;
+	waiting *w;   /* counts: the answer waiting (memberships: per lookup) */
 	size_t shard;
 	int alt;      /* the shard's address it went to */
 	bool retried; /* sent to a second address already */
-	bool member;  /* a membership (else counts) */
-	need_member m;
-	uint32_t partition; /* a membership's, or a counts request's first item's */
+	bool member;  /* a batch of memberships (else counts) */
+	mlookup *ml;  /* MEMBER_BATCH entries */
+	size_t nml;
+	sbuf pairs;   /* the path, while the batch is open */
+	uint32_t partition; /* the first item's */
 	char *path;
 } ask;
 
@@ -169,9 +186,20 @@ static void misrouted(api *a, const ask *q, int status, size_t items)
 static void ask_free(ask *q)
 {
 	waiting *w = q->w;
+	mlookup *ml = q->ml;
+	size_t n = q->nml;
+	api *a = q->a;
 	free(q->path);
+	sbuf_free(&q->pairs);
 	free(q);
-	waiting_done(w);
+	if (!ml) {
+		waiting_done(w);
+		return;
+	}
+	a->member_lookups -= n;
+	for (size_t i = 0; i < n; i++)
+		waiting_done(ml[i].w);
+	free(ml);
 }
 
 /* The answer of one shard's request. Whatever usable came is kept; a
@@ -179,18 +207,19 @@ static void ask_free(ask *q)
 static void on_answer(void *arg, int rc, int status, const char *body, size_t len)
 {
 	ask *q = arg;
-	api *a = q->w->a;
+	api *a = q->a;
 	bool ok = rc == 0 && status == 200;
 	size_t lost = 0; /* items central said it does not own */
 	if (rc == 0 && status == 421) {
 		misrouted(a, q, status, 0);
 	} else if (ok && q->member) {
-		central_member cm;
-		if (central_parse_member(body, len, &cm))
+		int8_t st[MEMBER_BATCH];
+		if (central_parse_memberships(body, len, st, q->nml))
 			ok = false;
 		else
-			api_member_put(a, q->m.counter, q->m.item, q->m.user,
-				   cm.known && cm.member ? 1 : 0);
+			for (size_t i = 0; i < q->nml; i++)
+				api_member_put(a, q->ml[i].m.counter, q->ml[i].m.item,
+					       q->ml[i].m.user, st[i]);
 	} else if (ok) {
 		central_count *cs = NULL;
 		size_t nc = 0;
@@ -234,7 +263,7 @@ static void on_answer(void *arg, int rc, int status, const char *body, size_t le
 
 static void ask_send(ask *q)
 {
-	api *a = q->w->a;
+	api *a = q->a;
 	a->st.readthrough_asked++;
 	central_client *c = shards_router_client(a->central, q->shard, (size_t)q->alt);
 	if (central_client_get(c, q->path, on_answer, q)) {
@@ -248,22 +277,107 @@ static void ask_send(ask *q)
 	}
 }
 
-/* Sends one request for w, to the address the router picks for shard. */
-static void ask_start(waiting *w, size_t shard, char *path, const need_member *m,
-		      uint32_t partition)
+/* Sends one counts request for w, to the address the router picks for
+ * shard. */
+static void ask_start(waiting *w, size_t shard, char *path, uint32_t partition)
 {
 	ask *q = xcalloc(1, sizeof *q);
+	q->a = w->a;
 	q->w = w;
 	q->shard = shard;
 	q->alt = shards_router_pick(w->a->central, shard, 0);
 	q->path = path;
 	q->partition = partition;
-	if (m) {
-		q->member = true;
-		q->m = *m;
-	}
 	w->outstanding++;
 	ask_send(q);
+}
+
+/* --- membership batches ------------------------------------------------------ */
+
+static void member_send(api *a, size_t shard)
+{
+	ask *q = a->mbatch[shard];
+	a->mbatch[shard] = NULL;
+	size_t len;
+	q->path = sbuf_take(&q->pairs, &len);
+	q->alt = shards_router_pick(a->central, shard, 0);
+	ask_send(q);
+}
+
+/* The end of the loop turn: every open batch goes. */
+static void on_member_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	api *a = arg;
+	for (size_t s = 0; s < a->nmbatch; s++)
+		if (a->mbatch[s])
+			member_send(a, s);
+}
+
+/* Adds one lookup for w to its shard's open batch; the batch leaves at
+ * the end of this loop turn (or at once when full). A lookup past
+ * MEMBER_LOOKUPS is refused: w does not wait for it, and the route
+ * answers what it knows without it (503 membership_unavailable). */
+static void member_enqueue(waiting *w, const need_member *m)
+{
+	api *a = w->a;
+	const shard_map *map = shards_router_map(a->central);
+	if (a->member_lookups >= MEMBER_LOOKUPS) {
+		a->st.member_refused++;
+		return;
+	}
+	if (!a->mbatch) {
+		a->nmbatch = map->nshards;
+		a->mbatch = xcalloc(a->nmbatch, sizeof *a->mbatch);
+		if (a->base)
+			a->mflush_ev = event_new(a->base, -1, 0, on_member_flush, a);
+	}
+	uint32_t part = partition_of(m->item, strlen(m->item), map->partitions);
+	size_t shard = shards_of(map, part);
+	size_t ul = strlen(m->user);
+	size_t more = strlen(m->counter) + 1 + strlen(m->item) + 1 + 2 * ul + 1;
+	ask *q = a->mbatch[shard];
+	if (q && (q->nml == MEMBER_BATCH || q->pairs.len + more > CENTRAL_PATH_MAX))
+		member_send(a, shard), q = NULL;
+	if (!q) {
+		q = xcalloc(1, sizeof *q);
+		q->a = a;
+		q->shard = shard;
+		q->member = true;
+		q->partition = part;
+		q->ml = xcalloc(MEMBER_BATCH, sizeof *q->ml);
+		sbuf_init(&q->pairs);
+		sbuf_adds(&q->pairs, "/v1/memberships?pairs=");
+		a->mbatch[shard] = q;
+		if (a->mflush_ev)
+			event_active(a->mflush_ev, EV_TIMEOUT, 1);
+	} else {
+		sbuf_adds(&q->pairs, ",");
+	}
+	sbuf_addf(&q->pairs, "%s/%s/", m->counter, m->item);
+	for (size_t i = 0; i < ul; i++)
+		sbuf_addf(&q->pairs, "%02x", (unsigned char)m->user[i]);
+	q->ml[q->nml++] = (mlookup){w, *m};
+	a->member_lookups++;
+	w->outstanding++;
+	if (!a->mflush_ev)
+		member_send(a, shard); /* no loop to wait for (tests) */
+}
+
+void api_central_free(api *a)
+{
+	for (size_t s = 0; s < a->nmbatch; s++) {
+		ask *q = a->mbatch[s];
+		if (q)
+			ask_free(q); /* never sent: the waiting answers fail */
+	}
+	free(a->mbatch);
+	a->mbatch = NULL;
+	a->nmbatch = 0;
+	if (a->mflush_ev)
+		event_free(a->mflush_ev);
+	a->mflush_ev = NULL;
 }
 
 static void on_breakdown(void *arg, int rc, int status, const char *body, size_t len)
@@ -329,27 +443,14 @@ void api_defer(api *a, const http_request *req, const need *n)
 			size_t len;
 			if (a->tm)
 				metric_add(a->tm->rt_counts, 1);
-			ask_start(w, sh, sbuf_take(&paths[sh], &len), NULL, firstp[sh]);
+			ask_start(w, sh, sbuf_take(&paths[sh], &len), firstp[sh]);
 		}
 		free(paths);
 		free(firstp);
 		sbuf_free(&cnames);
 	}
-	for (size_t i = 0; i < n->nmembers; i++) {
-		const need_member *nm = &n->members[i];
-		char *user = evhttp_uriencode(nm->user, -1, 0);
-		sbuf path;
-		sbuf_init(&path);
-		const char *colon = strchr(nm->item, ':');
-		sbuf_addf(&path, "/v1/items/%.*s/%s/%s/users/%s", (int)(colon - nm->item), nm->item,
-			  colon + 1, nm->counter, user ? user : "");
-		free(user);
-		uint32_t part = partition_of(nm->item, strlen(nm->item),
-					     shards_router_map(a->central)->partitions);
-		size_t len;
-		ask_start(w, shards_of(shards_router_map(a->central), part),
-			  sbuf_take(&path, &len), nm, part);
-	}
+	for (size_t i = 0; i < n->nmembers; i++)
+		member_enqueue(w, &n->members[i]);
 	waiting_done(w);
 }
 

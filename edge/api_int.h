@@ -17,7 +17,8 @@
 #include "api.h"
 #include "sbuf.h"
 
-#define NEED_MAX 100 /* members to ask central about in one request */
+#define NEED_MAX 256 /* members one request may ask central about (GET
+                        /v1/me: 100 items x the set counters) */
 
 typedef struct need_member {
 	char counter[COUNTER_MAX + 1];
@@ -67,6 +68,9 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item);
  * added to the needs. */
 int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
 		   int *state, const char **source);
+/* Frees the membership batches not sent yet (their answers fail) and
+ * the flush event; api_free calls it. */
+void api_central_free(api *a);
 /* What central said of a pair recently, from the cache only: 1, 0, or -1
  * when nothing fresh is cached. */
 int api_member_cached(api *a, const char *counter, const char *item, const char *user);
@@ -135,6 +139,9 @@ void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp)
 
 void api_counts(api *a, const http_request *req, http_response *resp, need *n);
 void api_ops(api *a, const http_request *req, http_response *resp, need *n);
+/* GET /v1/me?items=...[&counters=...]: this user's memberships of up to
+ * max_items items, every set counter unless counters names some. */
+void api_me_batch(api *a, const http_request *req, http_response *resp, need *n);
 
 /* One write's outcome as the single-item route answers it. */
 typedef struct write_result {

@@ -846,3 +846,28 @@ out:
 	json_decref(root);
 	return rc;
 }
+
+int central_parse_memberships(const char *body, size_t len, int8_t *states, size_t n)
+{
+	if (len > CENTRAL_BODY_MAX)
+		return ERR_TOOBIG;
+	json_t *root = load_object(body, len);
+	if (!root)
+		return ERR_CORRUPT;
+	int rc = ERR_CORRUPT;
+	json_t *arr = json_object_get(root, "members");
+	if (!json_is_array(arr) || json_array_size(arr) != n)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		bool member, known;
+		if (!json_is_object(e) || get_bool(e, "member", &member) ||
+		    get_bool(e, "known", &known) || (member && !known))
+			goto out;
+		states[i] = member ? 1 : 0;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}

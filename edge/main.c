@@ -122,10 +122,11 @@ static void log_worker_stats(size_t i, worker *w)
 		 " readthrough_retried=%" PRIu64 " readthrough_misrouted=%" PRIu64
 		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64 " replayed=%" PRIu64
 		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
-		 " central_failures=%" PRIu64,
+		 " central_failures=%" PRIu64 " member_refused=%" PRIu64,
 		 i, as->requests, as->readthrough_asked, as->readthrough_failed,
 		 as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
-		 as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures);
+		 as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures,
+		 as->member_refused);
 }
 
 static void log_stats(edge *e)

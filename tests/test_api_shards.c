@@ -97,15 +97,23 @@ static void on_fake(struct evhttp_request *req, void *arg)
 		}
 		snprintf(body + n, sizeof body - (size_t)n, "}}");
 	} else {
-		/* /v1/items/{type}/{id}/{counter}/users/{user} */
-		char type[32], id[32], counter[32], user[64];
-		cr_assert_eq(sscanf(uri, "/v1/items/%31[^/]/%31[^/]/%31[^/]/users/%63s", type, id,
-				    counter, user),
-			     4, "%s", uri);
-		snprintf(body, sizeof body,
-			 "{\"item\":\"%s:%s\",\"counter\":\"%s\",\"user\":\"%s\",\"member\":true,"
-			 "\"known\":true,\"hlc\":1,\"edge\":\"e9\",\"region\":\"r9\"}",
-			 type, id, counter, user);
+		/* /v1/memberships?pairs=counter/item/userhex,...: every pair a
+		 * member, except users whose id starts with "n". */
+		cr_assert_eq(strncmp(uri, "/v1/memberships?pairs=", 22), 0, "%s", uri);
+		int n = snprintf(body, sizeof body, "{\"members\":[");
+		for (const char *p = uri + 22; p && *p;) {
+			const char *end = strchr(p, ',');
+			const char *hex = end ? end : p + strlen(p);
+			while (hex > p && *hex != '/')
+				hex--;
+			cr_assert(*hex == '/', "%s", uri);
+			bool no = hex[1] == '6' && hex[2] == 'e'; /* 'n' */
+			n += snprintf(body + n, sizeof body - (size_t)n,
+				      "%s{\"member\":%s,\"known\":true}", p == uri + 22 ? "" : ",",
+				      no ? "false" : "true");
+			p = end ? end + 1 : NULL;
+		}
+		snprintf(body + n, sizeof body - (size_t)n, "]}");
 	}
 	send_body(req, 200, body);
 }
@@ -254,8 +262,8 @@ Test(shard_routing, a_membership_goes_to_its_items_shard)
 	cr_assert_eq(T.f[0].hits, 0, "partition 3 is not shard 1's");
 	cr_assert_eq(T.f[1].hits, 1);
 	char want[128];
-	snprintf(want, sizeof want, "/v1/items/post/%s/likes/users/u7", colon + 1);
-	cr_assert_str_eq(T.f[1].path, want);
+	snprintf(want, sizeof want, "/v1/memberships?pairs=likes/%s/7537", a);
+	cr_assert_str_eq(T.f[1].path, want, "u7 in hex");
 	cr_assert_eq(req("GET", path, "u7"), 200, "%s", T.r.body);
 	cr_assert(strstr(T.r.body, "\"member\":true"), "%s", T.r.body);
 	cr_assert(strstr(T.r.body, "\"source\":\"central\""), "%s", T.r.body);
@@ -331,4 +339,84 @@ Test(shard_routing, a_dead_primary_is_passed_over_for_its_replica)
 	cr_assert_eq(T.f[0].hits, 1);
 	cr_assert_eq(T.a.st.readthrough_retried, 1, "a connection error is retried");
 	cr_assert_eq(T.a.st.readthrough_misrouted, 0);
+}
+
+/* --- membership batches --------------------------------------------------- */
+
+static bool lookups_answered(void)
+{
+	central_client_stats cs;
+	shards_router_get_stats(T.router, &cs);
+	return cs.inflight == 0 && T.f[0].hits + T.f[1].hits >= 1 && T.a.member_lookups == 0;
+}
+
+Test(shard_routing, the_lookups_of_one_turn_go_as_one_request_per_shard)
+{
+	route_by("0,2=%s;1,3=%s");
+	T.a.base = T.srv.base; /* a loop: lookups wait for the turn's end */
+	char a[32], b[32], path[160];
+	item_in(1, a, sizeof a);
+	item_in(3, b, sizeof b);
+	/* Forty /me lookups of users this edge never saw, in one turn. */
+	for (int i = 0; i < 40; i++) {
+		char user[16];
+		snprintf(user, sizeof user, i % 2 ? "u%d" : "n%d", i);
+		snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", strchr(i < 20 ? a : b, ':') + 1);
+		req("GET", path, user);
+	}
+	cr_assert_eq(T.f[0].hits + T.f[1].hits, 0, "nothing sent before the turn ends");
+	wait_for(lookups_answered, "the batch");
+	cr_assert_eq(T.f[0].hits, 0);
+	cr_assert_eq(T.f[1].hits, 1, "forty lookups, one request: %d", T.f[1].hits);
+	/* Each lookup's answer went to its own pair (the last ones are
+	 * still in the 16-entry cache). */
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", strchr(b, ':') + 1);
+	cr_assert_eq(req("GET", path, "u39"), 200);
+	cr_assert(T.r.body && strstr(T.r.body, "\"member\":true"), "%s", T.r.body);
+	cr_assert_eq(req("GET", path, "n38"), 200);
+	cr_assert(T.r.body && strstr(T.r.body, "\"member\":false"), "%s", T.r.body);
+	cr_assert_eq(T.f[1].hits, 1, "answered from the cache");
+	T.a.base = NULL;
+}
+
+Test(shard_routing, lookups_past_the_bound_are_refused_at_once)
+{
+	route_by("0-3=%s");
+	T.a.base = T.srv.base;
+	char a[32], path[160];
+	item_in(2, a, sizeof a);
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", strchr(a, ':') + 1);
+	T.a.member_lookups = MEMBER_LOOKUPS; /* as if that many were in flight */
+	req("GET", path, "u1");
+	cr_assert_eq(T.a.st.member_refused, 1);
+	T.a.member_lookups = 0;
+	/* Nothing was queued: the turn sends nothing. */
+	event_base_loop(T.srv.base, EVLOOP_NONBLOCK);
+	cr_assert_eq(T.f[0].hits, 0);
+	T.a.base = NULL;
+}
+
+Test(shard_routing, a_feed_of_memberships_costs_one_request_per_shard)
+{
+	route_by("0,2=%s;1,3=%s");
+	char a[32], b[32], c[32], path[200];
+	item_in(0, a, sizeof a);
+	item_in(1, b, sizeof b);
+	item_in(2, c, sizeof c);
+	/* One pair known here: it is answered without central. */
+	ledger_answer la;
+	cr_assert_eq(ledger_write(T.l, "likes", c, "u5", true, 1800000000000ULL, &la), 0);
+	snprintf(path, sizeof path, "/v1/me?items=%s,%s,%s", a, b, c);
+	req("GET", path, "u5");
+	wait_for(all_done, "the feed's lookups");
+	cr_assert_eq(T.f[0].hits, 1, "shard 1: one request for its item");
+	cr_assert_eq(T.f[1].hits, 1, "shard 2: one request");
+	cr_assert_null(strstr(T.f[0].path, c), "the pair known here is not asked: %s", T.f[0].path);
+	cr_assert_eq(req("GET", path, "u5"), 200, "%s", T.r.body);
+	char want[200];
+	snprintf(want, sizeof want, "{\"me\":{\"%s\":{\"likes\":true},\"%s\":{\"likes\":true},"
+				    "\"%s\":{\"likes\":true}}}", a, b, c);
+	cr_assert_str_eq(T.r.body, want);
+	cr_assert_eq(req("GET", "/v1/me?items=post:1&counters=views", "u5"), 400);
+	cr_assert_eq(req("GET", "/v1/me?items=post:1", NULL), 401);
 }

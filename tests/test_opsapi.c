@@ -767,6 +767,31 @@ Test(opsapi, users_route_tells_membership_with_its_origin)
 	expect_error("/v1/items/post/1/likes/users/u1?by=region", 400, "bad_request");
 }
 
+Test(opsapi, memberships_answer_many_pairs_in_the_order_asked)
+{
+	fill();
+	/* u1 member, u2 unliked, x@y member, stranger never seen; users in hex. */
+	resp r = get("/v1/memberships?pairs=likes/post:1/7531,likes/post:1/7532,"
+		     "likes/post:1/784079,likes/post:1/737472616e676572",
+		     true);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *m = json_object_get(r.json, "members");
+	cr_assert_eq(json_array_size(m), 4, "%s", r.body);
+	const bool member[4] = {true, false, true, false}, known[4] = {true, true, true, false};
+	for (size_t i = 0; i < 4; i++) {
+		json_t *e = json_array_get(m, i);
+		cr_assert_eq(json_is_true(json_object_get(e, "member")), member[i], "pair %zu", i);
+		cr_assert_eq(json_is_true(json_object_get(e, "known")), known[i], "pair %zu", i);
+	}
+	resp_free(&r);
+	expect_error("/v1/memberships?pairs=views/post:1/7531", 400, "invalid_pairs");
+	expect_error("/v1/memberships?pairs=likes/post:1/753", 400, "invalid_pairs");
+	expect_error("/v1/memberships?pairs=likes/post:1/zz", 400, "invalid_pairs");
+	expect_error("/v1/memberships?pairs=likes/post:1", 400, "invalid_pairs");
+	expect_error("/v1/memberships?pairs=likes/post:1/7531,", 400, "invalid_pairs");
+	expect_error("/v1/memberships", 400, "invalid_pairs");
+}
+
 Test(opsapi, totals_sum_a_counter_over_items)
 {
 	fill();
