@@ -5,6 +5,8 @@
 #   make test     deps if missing, build, unit + integration + sanitizer tests
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
+#   make bench-replica  checkpoint size, bootstrap time, replica bytes and
+#                   RSS per million counts -> build/bench/replica.kv
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 
@@ -70,7 +72,7 @@ ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills bench format clean check-deps \
-        bench-deps check-bench-deps bench-mem fuzz fuzz-short
+        bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -226,6 +228,14 @@ short-drills: $(BINS)
 bench: check-bench-deps
 	@$(MAKE) --no-print-directory all
 	./sim/bench.sh
+
+# The replica bench: 1M items through one edge, then a second edge loads
+# them all from central's checkpoint (about 5 minutes; BENCH_REPLICA_ITEMS
+# changes the size). Figures in docs/capacity.md.
+bench-replica: check-deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/bench
+	@./sim/bench_replica.sh build/bench/replica.kv
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages
