@@ -557,6 +557,33 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 	reply_read(req, sn, out, rc);
 }
 
+/* The stored state of (counter, item, user): *known false (st zeroed)
+ * when central never saw the pair. 0, or ERR_IO / ERR_CORRUPT (logged). */
+static int read_member(ops_api *api, const char *counter, const char *item, size_t in,
+		       const char *user, merge_state *st, bool *known)
+{
+	unsigned char key[CKEY_MAX];
+	size_t kn = ckey_state(key, counter, strlen(counter), item, in, user, strlen(user));
+	char *val;
+	size_t vlen;
+	memset(st, 0, sizeof *st);
+	int rc = store_get(api->db, key, kn, &val, &vlen);
+	*known = rc == 0;
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = merge_state_decode(val, vlen, st);
+	free(val);
+	if (rc || !item_edge_valid(st->edge, st->edge_len) ||
+	    !item_edge_valid(st->region, st->region_len)) {
+		log_error("corrupt membership state in store", "item=%.*s counter=%s", (int)in,
+			  item, counter);
+		return ERR_CORRUPT;
+	}
+	return 0;
+}
+
 static void route_user(ops_api *api, struct evhttp_request *req, const item_req *r)
 {
 	const char *c = r->def->name;
@@ -564,28 +591,11 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 		ops_reply_error(req, 400, "not_a_set_counter", "%s counts sums, not members", c);
 		return;
 	}
-	unsigned char key[CKEY_MAX];
-	size_t kn = ckey_state(key, c, strlen(c), r->item, r->in, r->user, strlen(r->user));
-	char *val;
-	size_t vlen;
-	int rc = store_get(api->db, key, kn, &val, &vlen);
-	if (rc && rc != ERR_NOTFOUND) {
+	merge_state st;
+	bool known;
+	if (read_member(api, c, r->item, r->in, r->user, &st, &known)) {
 		reply_store_error(req);
 		return;
-	}
-	merge_state st;
-	memset(&st, 0, sizeof st);
-	bool known = rc == 0;
-	if (known) {
-		rc = merge_state_decode(val, vlen, &st);
-		free(val);
-		if (rc || !item_edge_valid(st.edge, st.edge_len) ||
-		    !item_edge_valid(st.region, st.region_len)) {
-			log_error("corrupt membership state in store", "item=%s counter=%s",
-				  r->item, c);
-			reply_store_error(req);
-			return;
-		}
 	}
 	char body[768];
 	snprintf(body, sizeof body,
@@ -669,24 +679,9 @@ static void route_memberships(ops_api *api, struct evhttp_request *req, struct e
 			ops_reply_not_owner(req, item, p);
 			return;
 		}
-		unsigned char key[CKEY_MAX];
-		size_t kn = ckey_state(key, def->name, strlen(def->name), a + 1, in, user,
-				       strlen(user));
-		char *val;
-		size_t vlen;
-		int rc = store_get(api->db, key, kn, &val, &vlen);
 		merge_state st;
-		memset(&st, 0, sizeof st);
-		bool known = rc == 0;
-		if (known) {
-			rc = merge_state_decode(val, vlen, &st);
-			free(val);
-		} else if (rc == ERR_NOTFOUND) {
-			rc = 0;
-		}
-		if (rc) {
-			log_error("membership state unreadable", "item=%.*s counter=%s err=\"%s\"",
-				  (int)in, a + 1, def->name, err_str(rc));
+		bool known;
+		if (read_member(api, def->name, a + 1, in, user, &st, &known)) {
 			evbuffer_free(out);
 			reply_store_error(req);
 			return;

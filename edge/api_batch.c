@@ -404,52 +404,82 @@ static size_t count_elements(const char *s)
 	return n;
 }
 
+/* Where a feed request's query and items live: on the stack for a feed
+ * page, allocated past it (feed_free releases what was). */
+typedef struct feed_stack {
+	char q[COUNTS_QUERY_STACK];
+	char *items[COUNTS_ITEMS_STACK];
+	size_t ilen[COUNTS_ITEMS_STACK];
+	uint32_t seen[2 * COUNTS_ITEMS_STACK];
+	char *dec; /* the decoded query: q or allocated */
+} feed_stack;
+
+static void feed_free(feed_stack *fs, counts_req *cr)
+{
+	if (cr->items && cr->items != fs->items) {
+		free(cr->items);
+		free(cr->ilen);
+		free(cr->seen);
+	}
+	if (fs->dec && fs->dec != fs->q)
+		free(fs->dec);
+}
+
+/* Parses ?items=...[&counters=...] of a feed request (GET /v1/counts,
+ * GET /v1/me) into cr: the distinct items, at most api.max_items, and
+ * the counters named (none: cr->ncs 0, the caller's default). false with
+ * a 400 in resp. feed_free afterwards, either way. */
+static bool feed_parse(api *a, const http_request *req, http_response *resp, feed_stack *fs,
+		       counts_req *cr)
+{
+	const char *qs = strchr(req->path, '?');
+	qs = qs ? qs + 1 : "";
+	size_t qlen = strlen(qs);
+	fs->dec = qlen + 2 <= sizeof fs->q ? fs->q : xmalloc(qlen + 2);
+	*cr = (counts_req){.items = fs->items, .ilen = fs->ilen, .seen = fs->seen};
+	char *items, *cnames;
+	if (counts_query(qs, fs->dec, &items, &cnames)) {
+		api_error(resp, 400, "bad_query", "the query string does not parse");
+		return false;
+	}
+	if (!items || !items[0]) {
+		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
+		return false;
+	}
+	/* At most max_items distinct items are kept; the table that finds
+	 * repeats is at least twice that, a power of two. */
+	cr->cap = count_elements(items);
+	if (cr->cap > a->cfg.max_items)
+		cr->cap = a->cfg.max_items;
+	size_t slots = 4;
+	while (slots < 2 * cr->cap)
+		slots *= 2;
+	if (cr->cap > COUNTS_ITEMS_STACK) {
+		cr->items = xmalloc(cr->cap * sizeof *cr->items);
+		cr->ilen = xmalloc(cr->cap * sizeof *cr->ilen);
+		cr->seen = xmalloc(slots * sizeof *cr->seen);
+	}
+	memset(cr->seen, 0, slots * sizeof *cr->seen);
+	cr->seen_mask = slots - 1;
+	if (parse_items(a, cr, items) || (cnames && cnames[0] && parse_counters(a, cr, cnames))) {
+		if (strcmp(cr->code, "too_many_items") == 0)
+			guard_count(a->guard, GUARD_BATCH);
+		api_error(resp, 400, cr->code, cr->why);
+		return false;
+	}
+	return true;
+}
+
 void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 {
 	/* The query, the items and the answers live on the stack for a
 	 * feed page; nothing is allocated but the answer. */
-	char qbuf[COUNTS_QUERY_STACK];
-	char *istack[COUNTS_ITEMS_STACK];
-	size_t lstack[COUNTS_ITEMS_STACK];
-	uint32_t sstack[2 * COUNTS_ITEMS_STACK];
+	feed_stack fs;
+	counts_req cr;
 	ledger_view vstack[COUNTS_VIEWS_STACK];
-
-	const char *qs = strchr(req->path, '?');
-	qs = qs ? qs + 1 : "";
-	size_t qlen = strlen(qs);
-	char *dec = qlen + 2 <= sizeof qbuf ? qbuf : xmalloc(qlen + 2);
-	counts_req cr = {.items = istack, .ilen = lstack, .seen = sstack};
 	ledger_view *views = vstack;
-	char *items, *cnames;
-	if (counts_query(qs, dec, &items, &cnames)) {
-		api_error(resp, 400, "bad_query", "the query string does not parse");
+	if (!feed_parse(a, req, resp, &fs, &cr))
 		goto out;
-	}
-	if (!items || !items[0]) {
-		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
-		goto out;
-	}
-	/* At most max_items distinct items are kept; the table that finds
-	 * repeats is at least twice that, a power of two. */
-	cr.cap = count_elements(items);
-	if (cr.cap > a->cfg.max_items)
-		cr.cap = a->cfg.max_items;
-	size_t slots = 4;
-	while (slots < 2 * cr.cap)
-		slots *= 2;
-	if (cr.cap > COUNTS_ITEMS_STACK) {
-		cr.items = xmalloc(cr.cap * sizeof *cr.items);
-		cr.ilen = xmalloc(cr.cap * sizeof *cr.ilen);
-		cr.seen = xmalloc(slots * sizeof *cr.seen);
-	}
-	memset(cr.seen, 0, slots * sizeof *cr.seen);
-	cr.seen_mask = slots - 1;
-	if (parse_items(a, &cr, items) || (cnames && cnames[0] && parse_counters(a, &cr, cnames))) {
-		if (strcmp(cr.code, "too_many_items") == 0)
-			guard_count(a->guard, GUARD_BATCH);
-		api_error(resp, 400, cr.code, cr.why);
-		goto out;
-	}
 	if (!cr.ncs)
 		for (size_t i = 0; i < a->counters.n; i++)
 			cr.cs[cr.ncs++] = &a->counters.defs[i];
@@ -474,13 +504,7 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 out:
 	if (views != vstack)
 		free(views);
-	if (cr.items != istack) {
-		free(cr.items);
-		free(cr.ilen);
-		free(cr.seen);
-	}
-	if (dec != qbuf)
-		free(dec);
+	feed_free(&fs, &cr);
 }
 
 /* --- GET /v1/me ----------------------------------------------------------- */
@@ -490,37 +514,11 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 	char user[USER_MAX + 1];
 	if (!api_user(a, n, req, resp, user))
 		return;
-	const char *qs = strchr(req->path, '?');
-	qs = qs ? qs + 1 : "";
-	size_t qlen = strlen(qs);
-	char *dec = xmalloc(qlen + 2);
-	counts_req cr = {0};
+	feed_stack fs;
+	counts_req cr;
 	int8_t *states = NULL;
-	char *items, *cnames;
-	if (counts_query(qs, dec, &items, &cnames)) {
-		api_error(resp, 400, "bad_query", "the query string does not parse");
+	if (!feed_parse(a, req, resp, &fs, &cr))
 		goto out;
-	}
-	if (!items || !items[0]) {
-		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
-		goto out;
-	}
-	cr.cap = count_elements(items);
-	if (cr.cap > a->cfg.max_items)
-		cr.cap = a->cfg.max_items;
-	size_t slots = 4;
-	while (slots < 2 * cr.cap)
-		slots *= 2;
-	cr.items = xmalloc(cr.cap * sizeof *cr.items);
-	cr.ilen = xmalloc(cr.cap * sizeof *cr.ilen);
-	cr.seen = xcalloc(slots, sizeof *cr.seen);
-	cr.seen_mask = slots - 1;
-	if (parse_items(a, &cr, items) || (cnames && cnames[0] && parse_counters(a, &cr, cnames))) {
-		if (strcmp(cr.code, "too_many_items") == 0)
-			guard_count(a->guard, GUARD_BATCH);
-		api_error(resp, 400, cr.code, cr.why);
-		goto out;
-	}
 	if (!cr.ncs)
 		for (size_t i = 0; i < a->counters.n; i++)
 			if (a->counters.defs[i].kind == COUNTER_SET)
@@ -596,10 +594,7 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 	api_respond(resp, 200, body, len);
 out:
 	free(states);
-	free(cr.items);
-	free(cr.ilen);
-	free(cr.seen);
-	free(dec);
+	feed_free(&fs, &cr);
 }
 
 /* --- POST /v1/ops --------------------------------------------------------- */
