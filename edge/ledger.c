@@ -210,16 +210,26 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	open_batch *ob = &pt->open;
 	if (!ob->len)
 		return 0;
+	/* A store that never sealed this partition may belong to an edge
+	 * rebuilt under its old id: central has applied its old batches,
+	 * and a sequence from 1 would be dropped as a repeat. The ops wait
+	 * in the open batch (durable, within the budget) until the
+	 * checkpoint says where central's sequence is. */
+	if (!pt->seq_known)
+		return 0;
+	/* At most seal_ops ops (a backlog held above leaves in batches of
+	 * the usual size); the rest stay open. */
+	size_t n = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
 	wire_batch b = {
 		.edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
 		.region = wire_cstr(l->region, strlen(l->region)),
 		.partition = p,
 		.seq = pt->last_seq + 1,
 		.created_ms = wall_ms,
-		.nops = (uint32_t)ob->len,
+		.nops = (uint32_t)n,
 	};
-	b.ops = xcalloc(ob->len, sizeof *b.ops);
-	for (size_t i = 0; i < ob->len; i++) {
+	b.ops = xcalloc(n, sizeof *b.ops);
+	for (size_t i = 0; i < n; i++) {
 		pend_op *op = &ob->ops[i];
 		b.ops[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
 				     wire_cstr(op->item, strlen(op->item)),
@@ -235,16 +245,22 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	}
 	char key[13];
 	unsigned char v[8];
-	char *flags = xmalloc(ob->len);
-	for (size_t i = 0; i < ob->len; i++)
+	char *flags = xmalloc(n);
+	uint64_t bytes = 0; /* the sealed ops' stored size */
+	unsigned char enc[32 + KEY_MAX];
+	for (size_t i = 0; i < n; i++) {
 		flags[i] = ob->ops[i].counts ? 1 : 0;
+		bytes += n == ob->len ? 0 : ledger_op_encode(&ob->ops[i], enc);
+	}
+	if (n == ob->len)
+		bytes = ob->bytes;
 	store_batch_clear(l->wb);
 	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'B', p, b.seq), buf, len);
-	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), flags, ob->len);
+	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), flags, n);
 	free(flags);
 	store_put_u64(v, b.seq);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
-	for (size_t i = 0; i < ob->len; i++)
+	for (size_t i = 0; i < n; i++)
 		store_batch_del(l->wb, key, ledger_key_part_seq(key, 'O', p, ob->ops[i].opno));
 	rc = store_write(l->db, l->wb);
 	if (rc) {
@@ -253,12 +269,16 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	}
 	pt->last_seq = b.seq;
 	sealed_push(pt, b.seq, (uint32_t)len);
-	l->st.pending_bytes = l->st.pending_bytes - ob->bytes + len;
-	l->st.pending_ops -= ob->len;
+	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
+	l->st.pending_ops -= n;
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
 	telemetry_sealed(l->o.tm, (tm_seal)why, b.nops);
-	pend_free(ob);
+	for (size_t i = 0; i < n; i++)
+		free(ob->ops[i].counter);
+	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
+	ob->len -= n;
+	ob->bytes -= bytes;
 	free(buf);
 	ledger_pump_part(l, p);
 	return 0;
@@ -303,6 +323,7 @@ static int load(ledger *l, char *err, size_t errlen)
 			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
 			return rc;
 		}
+		pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
 	}
 	int rrc = ledger_replica_load(l, err, errlen);
 	if (rrc)
@@ -466,10 +487,14 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 			      : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
 				  ? TM_SEAL_CLOCK
 				  : TM_NSEALS;
-		if (why != TM_NSEALS) {
+		/* A backlog larger than one batch leaves in several. */
+		while (why != TM_NSEALS && ob->len && l->parts[p].seq_known) {
 			int r = ledger_seal(l, p, wall_ms, why);
-			if (r && !rc)
-				rc = r;
+			if (r) {
+				if (!rc)
+					rc = r;
+				break;
+			}
 		}
 	}
 	pthread_mutex_unlock(&l->mu);

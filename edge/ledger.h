@@ -61,6 +61,10 @@ typedef struct ledger_opts {
 	size_t rt_entries;      /* read-through counts kept in memory */
 	uint64_t rt_ttl_ms;     /* how long a read-through count is used */
 	uint64_t max_ahead_ms;  /* a client clock further ahead is ignored */
+	bool seq_from_checkpoint; /* a partition this store never sealed
+	                             takes its batch sequence from central's
+	                             checkpoint before it seals (central.ops
+	                             set: the edge loads its replica) */
 	size_t member_filter_bytes; /* Bloom filter of the pairs with a
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */

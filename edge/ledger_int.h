@@ -48,6 +48,8 @@ typedef struct part {
 	open_batch open;
 	uint64_t next_opno;
 	uint64_t last_seq;
+	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
+			   or a complete checkpoint): batches may be sealed */
 	sealed *sealed;
 	size_t nsealed, capsealed;
 	uint64_t applied;

@@ -166,10 +166,22 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	 * snapshots above it still apply (checked per count). */
 	wire_snapshot eff = *s;
 	eff.offset = pt->ckpt_lo;
+	uint64_t seq = pt->last_seq;
 	if (s->last) {
 		pt->rstate = LEDGER_REPLICA_COMPLETE;
 		pt->after_len = 0;
 		ledger_confirm_stage(l, p, &eff, &conf);
+		/* Batches continue after what central applied of this edge id:
+		 * an edge rebuilt on an empty store keeps its sequence. */
+		if (!pt->seq_known) {
+			/* Written even when 0: a restart must know it is known. */
+			char skey[8];
+			unsigned char v[8];
+			if (conf.applied > seq)
+				seq = conf.applied;
+			store_put_u64(v, seq);
+			store_batch_put(l->wb, skey, ledger_key_part(skey, 'S', p), v, 8);
+		}
 	}
 	replica_put(l, p);
 	rc = store_write(l->db, l->wb);
@@ -183,6 +195,10 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		goto out;
 	}
 	ledger_cache_counts(l, s, skip, true);
+	if (s->last && !pt->seq_known) {
+		pt->last_seq = seq;
+		pt->seq_known = true;
+	}
 	if (s->last) {
 		if (eff.offset > pt->snap_seen)
 			pt->snap_seen = eff.offset;

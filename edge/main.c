@@ -668,6 +668,7 @@ static int start(edge *e, char *err, size_t errlen)
 		.rt_ttl_ms = (uint64_t)cfg->readthrough_ttl_ms,
 		.max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
 		.member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
+		.seq_from_checkpoint = cfg->central_ops[0] != 0,
 		.send = uplink_send,
 		.send_ctx = e->up,
 		.tm = e->tm,

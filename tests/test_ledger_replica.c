@@ -245,3 +245,51 @@ Test(ledger_replica, an_unlike_of_a_pair_never_seen_here_does_not_move_the_count
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 5);
 }
+
+Test(ledger_replica, a_rebuilt_edge_seals_after_the_sequence_central_applied)
+{
+	/* The same edge id on an empty store, as after a rebuild: central
+	 * applied its batches up to 50 of this partition. */
+	ledger_free(T.l);
+	T.o.seq_from_checkpoint = true;
+	T.o.seal_ops = 2;
+	open_ledger();
+	ledger_answer a;
+	for (int i = 0; i < 5; i++) {
+		char user[8];
+		snprintf(user, sizeof user, "u%d", i);
+		cr_assert_eq(ledger_write(T.l, "likes", ITEM, user, true, WALL, &a), 0);
+	}
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 60000, true), 0);
+	cr_assert_eq(T.nsent, 0, "no batch before the sequence is known");
+	cr_assert_eq(ledger_replica_begin(T.l, T.p, 0), 0);
+	const char *it = ITEM;
+	uint64_t c = 0;
+	ckpt(T.p, replica(T.p).gen, 10, true, 50, &it, &c, 0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 60000, false), 0);
+	cr_assert_eq(T.nsent, 3, "five ops held, sealed two at a time: %zu", T.nsent);
+	for (size_t i = 0; i < T.nsent; i++)
+		cr_assert_eq(T.sent[i].seq, 51 + i, "after central's 50");
+	cr_assert_eq(view(ITEM).count, 5);
+	/* Kept: a restart seals after 53. */
+	reopen();
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u9", true, WALL, &a), 0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 60000, true), 0);
+	cr_assert_eq(T.sent[T.nsent - 1].seq, 54);
+}
+
+Test(ledger_replica, a_sequence_learnt_from_a_checkpoint_survives_a_restart)
+{
+	ledger_free(T.l);
+	T.o.seq_from_checkpoint = true;
+	open_ledger();
+	cr_assert_eq(ledger_replica_begin(T.l, T.p, 0), 0);
+	ckpt(T.p, replica(T.p).gen, 10, true, 0, NULL, NULL, 0);
+	/* Central never saw this edge: 0, and known. A restart keeps it. */
+	reopen();
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	cr_assert_eq(T.sent[0].seq, 1);
+}
