@@ -28,6 +28,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 10000
 #define IDLE_MS 1000
+#define BOOT_SLICE 256 /* counts loaded under one hold of the ledger's lock */
 
 struct bootstrap {
 	ledger *lg;
@@ -72,7 +73,24 @@ static int on_message(void *ctx, const wire_snapshot *s)
 	load *ld = ctx;
 	if (s->partition >= PARTITION_MAX || !ld->want[s->partition])
 		return 0; /* not asked for, or its load started again */
-	int rc = ledger_replica_apply(ld->b->lg, s, ld->gen[s->partition]);
+	/* In slices of BOOT_SLICE counts: each holds the ledger's lock, which
+	 * the edge's requests wait for, for a store read and write per count. */
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i + BOOT_SLICE < s->ncounts; i += BOOT_SLICE) {
+		wire_snapshot part = *s;
+		part.counts = s->counts + i;
+		part.ncounts = BOOT_SLICE;
+		part.last = false;
+		part.nedges = 0;
+		rc = ledger_replica_apply(ld->b->lg, &part, ld->gen[s->partition]);
+	}
+	if (rc == 0) {
+		wire_snapshot rest = *s;
+		uint32_t done = s->ncounts ? (s->ncounts - 1) / BOOT_SLICE * BOOT_SLICE : 0;
+		rest.counts = s->counts + done;
+		rest.ncounts = s->ncounts - done;
+		rc = ledger_replica_apply(ld->b->lg, &rest, ld->gen[s->partition]);
+	}
 	if (rc == ERR_AGAIN) {
 		ld->want[s->partition] = false;
 		return 0;
