@@ -22,11 +22,31 @@
 #define TOKEN "itest-shard-token"
 #define NITEMS 12
 
+/* The ops ports of the other instances the tests start: shard B (2-3)
+ * and a second instance of shard A (0-1: a replica, or one restored
+ * from a backup). */
+static int port_b, port_a2;
+
+/* The stack's central is shard A's primary. The edges' shard map names
+ * every instance a test may start, as a deployment's would: an edge
+ * with an empty store learns its batch sequence of each partition from
+ * that partition's owner (its checkpoint) before it sends any. */
 static void setup(void)
 {
 	S.central_extra = "ops_token = " TOKEN "\npartitions = 0-1\n";
 	S.edge_extra = "[central]\ntoken = " TOKEN "\n";
-	stack_up(2, NPARTS, 200);
+	stack_up(0, NPARTS, 200);
+	port_b = proc_free_port();
+	port_a2 = proc_free_port();
+	char ops[128];
+	snprintf(ops, sizeof ops, "0-1=127.0.0.1:%d|127.0.0.1:%d;2-3=127.0.0.1:%d", S.ops_port,
+		 port_a2, port_b);
+	S.nedges = 2;
+	for (int i = 0; i < S.nedges; i++) {
+		S.edge_port[i] = proc_free_port();
+		stack_write_edge(i, ops);
+		stack_start_edge(i);
+	}
 }
 
 TestSuite(shard, .init = setup, .fini = stack_down, .timeout = 240);
@@ -103,7 +123,7 @@ static char *partitions_json(int port, const char *path)
 
 Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 {
-	int port2 = proc_free_port();
+	int port2 = port_b;
 	char dir2[512];
 	snprintf(dir2, sizeof dir2, "%s/central2", S.dir);
 	write_central("central2.ini", "c2", dir2, "2-3", port2);
@@ -232,7 +252,7 @@ Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
 	for (int i = 2; i < 8; i++)
 		wait_count(S.ops_port, ids[i], i < 4 ? 3 : 1);
 
-	int rport = proc_free_port();
+	int rport = port_a2;
 	write_central("replica.ini", "c1-restored", bk, "0-1", rport);
 	pid_t r = stack_spawn_central("replica.ini", "replica.log", rport);
 	for (int i = 0; i < 8; i++)
@@ -267,7 +287,7 @@ static long long edge_count(int e, const char *id)
 Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
 {
 	/* Shard A (0-1): the stack's central and a replica; shard B (2-3). */
-	int bport = proc_free_port(), rport = proc_free_port();
+	int bport = port_b, rport = port_a2;
 	char bdir[512], rdir[512];
 	snprintf(bdir, sizeof bdir, "%s/central-b", S.dir);
 	snprintf(rdir, sizeof rdir, "%s/central-a2", S.dir);

@@ -129,6 +129,34 @@ TESTDIR_UTIL void stack_start_edge(int i)
 	}
 }
 
+/* The config sections every daemon of the stack shares (a static buffer). */
+TESTDIR_UTIL const char *stack_common(void)
+{
+	static char common[512];
+	snprintf(common, sizeof common,
+		 "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+		 "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
+		 S.dir, S.nparts);
+	return common;
+}
+
+/* Writes edge i's config (edgeI.ini) for S.edge_port[i], with central_ops
+ * as its central.ops (one address, or a shard map). */
+TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
+{
+	char name[32];
+	snprintf(name, sizeof name, "edge%d.ini", i);
+	stack_write(name,
+		    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
+		    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+		    "[identity]\ndev_header = true\n"
+		    "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
+		    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
+		    "[central]\nops = %s\n%s%s",
+		    i, i, S.dir, i, S.edge_port[i], central_ops, stack_common(),
+		    S.edge_extra ? S.edge_extra : "");
+}
+
 /* Writes the configs and starts broker, central and the edges. */
 TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 {
@@ -157,29 +185,15 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 	S.ops_port = proc_free_port();
 	for (int i = 0; i < nedges; i++)
 		S.edge_port[i] = proc_free_port();
-	char common[512];
-	snprintf(common, sizeof common,
-		 "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-		 "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
-		 S.dir, nparts);
 	stack_write("central.ini",
 		    "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
 		    "ops_listen = 127.0.0.1:%d\n%s%s",
 		    S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
-		    common);
-	for (int i = 0; i < nedges; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "edge%d.ini", i);
-		stack_write(name,
-			    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
-			    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
-			    "[identity]\ndev_header = true\n"
-			    "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
-			    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
-			    "[central]\nops = 127.0.0.1:%d\n%s%s",
-			    i, i, S.dir, i, S.edge_port[i], S.ops_port, common,
-			    S.edge_extra ? S.edge_extra : "");
-	}
+		    stack_common());
+	char ops[64];
+	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
+	for (int i = 0; i < nedges; i++)
+		stack_write_edge(i, ops);
 	stack_start_central();
 	for (int i = 0; i < nedges; i++)
 		stack_start_edge(i);
