@@ -249,6 +249,55 @@ int cluster_node_signal(cluster_node *n, int sig)
 	return 0;
 }
 
+/* nftw callbacks take no argument of their own: what wipe_one needs
+ * and the first failure, for the message (the runner's thread only). */
+static struct {
+	bool keep_root; /* the data dir is a mount point: empty it */
+	int err;
+	char path[PATH_MAX];
+} wipe;
+
+static int wipe_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0 && wipe.keep_root)
+		return 0;
+	if (remove(path) && !wipe.err) {
+		wipe.err = errno;
+		snprintf(wipe.path, sizeof wipe.path, "%s", path);
+	}
+	return 0;
+}
+
+int cluster_node_wipe(cluster_node *n, char *err, size_t errlen)
+{
+	if (n->pid > 0 && cluster_node_signal(n, SIGKILL)) {
+		snprintf(err, errlen, "cannot kill %s: %s", n->name, strerror(errno));
+		return ERR_IO;
+	}
+	/* A tmpfs of its own is mounted in the holder's mount namespace
+	 * only: reach it through the holder's root, and keep the mount point. */
+	char dir[PATH_MAX];
+	if (n->disk_holder > 0)
+		snprintf(dir, sizeof dir, "/proc/%d/root%s", (int)n->disk_holder, n->data);
+	else
+		snprintf(dir, sizeof dir, "%s", n->data);
+	wipe.keep_root = n->disk_holder > 0;
+	wipe.err = 0;
+	wipe.path[0] = '\0';
+	if (nftw(dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT && !wipe.err) {
+		wipe.err = errno;
+		snprintf(wipe.path, sizeof wipe.path, "%s", dir);
+	}
+	if (wipe.err) {
+		snprintf(err, errlen, "cannot delete %s: %s", wipe.path, strerror(wipe.err));
+		return ERR_IO;
+	}
+	log_info("node wiped", "node=%s dir=%s", n->name, n->data);
+	return 0;
+}
+
 static void node_stop(cluster_node *n)
 {
 	if (n->pid <= 0)

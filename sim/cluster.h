@@ -106,6 +106,11 @@ cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index);
 int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
 /* Sends sig to a running node; SIGKILL also reaps it. */
 int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
+/* An edge loses its store: SIGKILL (and reap) when it runs, then its
+ * data dir is deleted (with a tmpfs of its own, everything in it), so
+ * the next cluster_node_start starts an empty edge. 0, or ERR_IO with
+ * the path and reason in err. */
+int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
 
 /* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
  * link does not exist here (not isolated, or central of a central). */

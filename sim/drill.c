@@ -128,9 +128,27 @@ static const action_def actions[] = {
     {"region_up", DRILL_REGION_UP, SHAPE_REGION},
     {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
     {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
+    {"wipe", DRILL_WIPE, SHAPE_REGION},
     {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
     {"viral", DRILL_VIRAL, SHAPE_SHARE},
 };
+
+/* The keys of "expect KEY MAX": the word, and the most MAX may be. */
+static const struct {
+	drill_expect_key key;
+	const char *word;
+	double hi;
+} expect_keys[] = {
+    {DRILL_EXPECT_READY_WRITE_P99, "ready_write_p99_ms", MS_MAX},
+    {DRILL_EXPECT_READY_WRITE_P999, "ready_write_p999_ms", MS_MAX},
+    {DRILL_EXPECT_READY_READ_P99, "ready_read_p99_ms", MS_MAX},
+    {DRILL_EXPECT_READY_READ_ERRORS, "ready_read_errors", 1e12},
+    {DRILL_EXPECT_READY_READTHROUGHS, "ready_readthroughs", 1e12},
+    {DRILL_EXPECT_READ_ERRORS, "read_errors", 1e12},
+};
+
+_Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
+	       "every expect key fits in a drill");
 
 /* Fixed arguments after the action word, and how many may be optional. */
 static const struct {
@@ -460,6 +478,31 @@ static int get_full_short(parser *p, char **w, int nw, int id, const char *args,
 	return 0;
 }
 
+/* "expect KEY MAX": each key once, MAX in 0..the key's bound. */
+static int parse_expect(parser *p, char **w, int nw)
+{
+	drill *d = p->d;
+	if (nw != 3)
+		return fail(p, "expect takes KEY MAX");
+	size_t k = 0, nkeys = sizeof expect_keys / sizeof expect_keys[0];
+	while (k < nkeys && strcmp(w[1], expect_keys[k].word) != 0)
+		k++;
+	if (k == nkeys)
+		return fail(p, "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
+			       "ready_read_p99_ms, ready_read_errors, ready_readthroughs or "
+			       "read_errors)",
+			    w[1]);
+	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
+	if (prev)
+		return fail(p, "expect %s given twice (first on line %d)", w[1], prev->line);
+	double max;
+	int rc = get_real(p, w[1], w[2], 0, expect_keys[k].hi, &max);
+	if (rc)
+		return rc;
+	d->expects[d->nexpects++] = (drill_expect){expect_keys[k].key, max, p->line};
+	return 0;
+}
+
 static int parse_setting(parser *p, char **w, int nw)
 {
 	drill *d = p->d;
@@ -521,6 +564,8 @@ static int parse_setting(parser *p, char **w, int nw)
 			return rc;
 		return get_u64(p, "seed", w[1], &d->seed);
 	}
+	if (strcmp(key, "expect") == 0)
+		return parse_expect(p, w, nw);
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
 			return fail(p, "skew takes edgeN MS");
@@ -764,6 +809,7 @@ void drill_free(drill *d)
 	free(d->steps);
 	d->steps = NULL;
 	d->nsteps = 0;
+	d->nexpects = 0;
 }
 
 double drill_duration(const drill *d, bool short_run)
@@ -783,6 +829,22 @@ double drill_step_rate(const drill *d, const drill_step *s, bool short_run)
 	if (!short_run || d->rate <= 0)
 		return s->x;
 	return s->x * d->short_rate / d->rate;
+}
+
+const char *drill_expect_name(drill_expect_key key)
+{
+	for (size_t k = 0; k < sizeof expect_keys / sizeof expect_keys[0]; k++)
+		if (expect_keys[k].key == key)
+			return expect_keys[k].word;
+	return "?";
+}
+
+const drill_expect *drill_expect_of(const drill *d, drill_expect_key key)
+{
+	for (size_t i = 0; i < d->nexpects; i++)
+		if (d->expects[i].key == key)
+			return &d->expects[i];
+	return NULL;
 }
 
 unsigned drill_shard_count(const drill *d)

@@ -36,6 +36,20 @@
  *   converge_s N                    bound on convergence after the end
  *                                   (default 60)
  *   seed N                          (default 1)
+ *   expect KEY MAX                  the run fails (a violation) unless the
+ *                                   figure KEY is at most MAX; each KEY
+ *                                   at most once (drill_expect_key):
+ *     ready_write_p99_ms, ready_write_p999_ms, ready_read_p99_ms
+ *         ack / count-read latency of the clients of every edge while
+ *         that edge is ready (its /readyz answers 200), in each rate
+ *         phase (from the start and from each load_rate step) and over
+ *         the run; an edge never ready with clients is a violation too;
+ *         held in the full run only (the short run is part of `make
+ *         test`, where timing is no target), reported in both
+ *     ready_read_errors   failed reads at every edge while it was ready
+ *     ready_readthroughs  count read-throughs to central of every edge
+ *                         after it was first ready (its metrics)
+ *     read_errors         failed reads over the whole run, every edge
  * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
  * (of the full run), in any order (they are sorted):
  *   cut NODE LINK [forward|backward|both]  block a path (default both)
@@ -44,6 +58,10 @@
  *   throttle NODE LINK BYTES_PER_S          limit bandwidth
  *   reset NODE LINK                         close the path's connections
  *   kill NODE / start NODE                  SIGKILL / start again
+ *   wipe edgeN                              SIGKILL if running, then
+ *                                           delete its data dir (the
+ *                                           store): the next start is
+ *                                           an empty edge (not centrals)
  *   stop NODE / cont NODE                   SIGSTOP / SIGCONT
  *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
  *   broker_rtt ID|all MS
@@ -75,6 +93,7 @@
 #define DRILL_REGIONS_MAX 8
 #define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
+#define DRILL_EXPECTS_MAX 8 /* at least the number of drill_expect_key values */
 
 typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
 typedef enum drill_link { DRILL_LINK_KAFKA = 1, DRILL_LINK_CENTRAL, DRILL_LINK_CLIENTS } drill_link;
@@ -99,7 +118,24 @@ typedef enum drill_action {
 	DRILL_VIRAL,
 	DRILL_DISK_FULL,
 	DRILL_DISK_FREE,
+	DRILL_WIPE,
 } drill_action;
+
+/* What an "expect KEY MAX" line holds to MAX (see the grammar above). */
+typedef enum drill_expect_key {
+	DRILL_EXPECT_READY_WRITE_P99 = 1,
+	DRILL_EXPECT_READY_WRITE_P999,
+	DRILL_EXPECT_READY_READ_P99,
+	DRILL_EXPECT_READY_READ_ERRORS,
+	DRILL_EXPECT_READY_READTHROUGHS,
+	DRILL_EXPECT_READ_ERRORS,
+} drill_expect_key;
+
+typedef struct drill_expect {
+	drill_expect_key key;
+	double max; /* ms for the latencies, a count otherwise */
+	int line;
+} drill_expect;
 
 typedef struct drill_step {
 	double at_s;         /* in the full run */
@@ -126,6 +162,8 @@ typedef struct drill {
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */
 	size_t nsteps;
+	drill_expect expects[DRILL_EXPECTS_MAX]; /* in file order */
+	size_t nexpects;
 } drill;
 
 /* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
@@ -142,6 +180,12 @@ double drill_duration(const drill *d, bool short_run);
 /* The ops/s of a load_rate step s: s->x, times short_rate / rate in the
  * short run (s->x unchanged when rate is 0). */
 double drill_step_rate(const drill *d, const drill_step *s, bool short_run);
+
+/* The word of an expect key in drill files ("ready_write_p99_ms"); "?"
+ * for a value that is not one. */
+const char *drill_expect_name(drill_expect_key key);
+/* The expectation on key, or NULL when the drill has none. */
+const drill_expect *drill_expect_of(const drill *d, drill_expect_key key);
 
 /* Shards: how many (1 when not sharded), which one central j serves, the
  * partitions [*first, *last] of shard s (every partition when not

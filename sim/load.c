@@ -195,10 +195,13 @@ static bool op_claim(load *l, op *o)
 			l->ops->prev = o;
 		l->ops = o;
 		l->st.in_flight++;
-		if (o->kind == OP_READ)
+		if (o->kind == OP_READ) {
 			l->st.reads++;
-		else
+			l->reg[o->region].reads++;
+		} else {
 			l->st.started++;
+		}
+		o->ready_epoch = l->ready[o->region] ? l->ready_epoch[o->region] : 0;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return ok;
@@ -427,6 +430,10 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->touched = xcalloc(o->items + 1, 1);
 	l->wr = xcalloc(LOAD_PHASES_MAX, sizeof *l->wr);
 	l->rd = xcalloc(LOAD_PHASES_MAX, sizeof *l->rd);
+	size_t slots = (size_t)o->regions * LOAD_READY_PHASES_MAX;
+	l->rwr = xcalloc(slots, sizeof *l->rwr);
+	l->rrd = xcalloc(slots, sizeof *l->rrd);
+	l->rst = xcalloc(slots, sizeof *l->rst);
 	hist_init(&l->window);
 
 	unsigned per = l->o.conns_per_region;
@@ -507,6 +514,9 @@ void load_free(load *l)
 	free(l->touched);
 	free(l->wr);
 	free(l->rd);
+	free(l->rwr);
+	free(l->rrd);
+	free(l->rst);
 	pthread_cond_destroy(&l->drained);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -543,6 +553,38 @@ void load_set_region_up(load *l, unsigned region, bool up)
 	pthread_mutex_lock(&l->mu);
 	l->up[region] = up;
 	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_region_ready(load *l, unsigned region, bool ready)
+{
+	if (region >= l->o.regions) {
+		log_warn("load: no such region", "region=%u", region);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	if (ready && !l->ready[region])
+		l->ready_epoch[region]++; /* a new spell: ops of the last one are out */
+	l->ready[region] = ready;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_ready_phase(load *l, unsigned phase)
+{
+	if (phase >= LOAD_READY_PHASES_MAX) {
+		log_warn("load: ready phase out of range", "phase=%u", phase);
+		phase = LOAD_READY_PHASES_MAX - 1;
+	}
+	pthread_mutex_lock(&l->mu);
+	l->ready_phase = phase;
+	pthread_mutex_unlock(&l->mu);
+}
+
+int load_ready_slot(const load *l, const op *o)
+{
+	unsigned r = o->region;
+	if (!o->ready_epoch || !l->ready[r] || l->ready_epoch[r] != o->ready_epoch)
+		return -1;
+	return (int)(r * LOAD_READY_PHASES_MAX + l->ready_phase);
 }
 
 void load_set_phase(load *l, unsigned phase)
@@ -655,6 +697,38 @@ void load_get_hist(load *l, unsigned phase, bool reads, hist *out)
 	}
 	pthread_mutex_lock(&l->mu);
 	*out = reads ? l->rd[phase] : l->wr[phase];
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_region_stats(load *l, unsigned region, int phase, load_region_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (region >= l->o.regions || phase >= LOAD_READY_PHASES_MAX)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (phase >= 0) {
+		*out = l->rst[region * LOAD_READY_PHASES_MAX + (unsigned)phase];
+	} else {
+		*out = l->reg[region];
+		for (unsigned p = 0; p < LOAD_READY_PHASES_MAX; p++) {
+			const load_region_stats *s = &l->rst[region * LOAD_READY_PHASES_MAX + p];
+			out->ready_acked += s->ready_acked;
+			out->ready_reads += s->ready_reads;
+			out->ready_read_errors += s->ready_read_errors;
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, hist *out)
+{
+	if (region >= l->o.regions || phase >= LOAD_READY_PHASES_MAX) {
+		hist_init(out);
+		return;
+	}
+	size_t i = (size_t)region * LOAD_READY_PHASES_MAX + phase;
+	pthread_mutex_lock(&l->mu);
+	*out = reads ? l->rrd[i] : l->rwr[i];
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -20,6 +20,13 @@
  * is a refusal: counted, never in the truth. Reads (read_share of ops)
  * are GET /v1/counts of 1..20 items; their latency is kept apart.
  *
+ * Ready figures: the runner says when a region's edge is ready
+ * (load_set_region_ready). An op sent to a region whose edge was ready
+ * when it started, and still is (without a not-ready spell in between)
+ * when it ends, also counts in that region's ready histograms and read
+ * errors, under the ready phase of its end (load_set_ready_phase; the
+ * runner starts one at each load_rate step).
+ *
  * Ops start on a timer at `rate` per second (open loop, skipping users
  * with an op in flight). New ops never start at a region that is down
  * (load_set_region_up); ops in flight there keep retrying.
@@ -40,6 +47,7 @@
 
 #define LOAD_REGIONS_MAX 8
 #define LOAD_PHASES_MAX 32
+#define LOAD_READY_PHASES_MAX 8
 #define LOAD_VIRAL "post:viral"
 #define LOAD_SET_COUNTER "likes"
 #define LOAD_SUM_COUNTER "views"
@@ -101,7 +109,29 @@ typedef struct load_truth_entry {
  * (malloc'ed array in *out). */
 size_t load_truth(load *l, load_truth_entry **out);
 
+/* One region's ops: all of them, and those counted as ready (above). */
+typedef struct load_region_stats {
+	uint64_t acked;             /* writes answered 2xx */
+	uint64_t reads;             /* reads started */
+	uint64_t read_errors;       /* as load_stats.read_errors */
+	uint64_t ready_acked;       /* of the acked, counted as ready */
+	uint64_t ready_reads;       /* reads answered 2xx, counted as ready */
+	uint64_t ready_read_errors; /* read errors counted as ready */
+} load_region_stats;
+
 void load_get_stats(load *l, load_stats *out);
+/* Region r's edge is ready (true) or not from now on; false also ends
+ * the readiness of every op in flight there. */
+void load_set_region_ready(load *l, unsigned region, bool ready);
+/* Ready figures from now on are kept under ready phase p
+ * (0..LOAD_READY_PHASES_MAX-1). */
+void load_set_ready_phase(load *l, unsigned p);
+/* Region r's counts over the run, or (phase >= 0) its ready counts of
+ * that ready phase only (the all-ops fields are then 0). */
+void load_get_region_stats(load *l, unsigned region, int phase, load_region_stats *out);
+/* Region r's ready ack (reads false) or read latencies of ready phase
+ * p, copied into *out. */
+void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, hist *out);
 /* Ack latencies (writes, retries included) or read latencies of phase p,
  * copied into *out. */
 void load_get_hist(load *l, unsigned phase, bool reads, hist *out);

@@ -66,6 +66,10 @@ static void attempt_failed(op *o, int status, const char *why)
 		l->st.read_errors++;
 		if (status == 503)
 			l->st.read_unavailable++;
+		l->reg[o->region].read_errors++;
+		int slot = load_ready_slot(l, o);
+		if (slot >= 0)
+			l->rst[slot].ready_read_errors++;
 		pthread_mutex_unlock(&l->mu);
 		load_op_finish(o);
 		return;
@@ -145,6 +149,12 @@ static void write_acked(op *o, struct evhttp_request *req)
 	}
 	hist_add(&l->wr[l->phase], lat);
 	hist_add(&l->window, lat);
+	l->reg[o->region].acked++;
+	int slot = load_ready_slot(l, o);
+	if (slot >= 0) {
+		hist_add(&l->rwr[slot], lat);
+		l->rst[slot].ready_acked++;
+	}
 	pthread_mutex_unlock(&l->mu);
 	load_op_finish(o);
 }
@@ -168,6 +178,11 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		uint64_t lat = load_now_us() - o->first_us;
 		pthread_mutex_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);
+		int slot = load_ready_slot(l, o);
+		if (slot >= 0) {
+			hist_add(&l->rrd[slot], lat);
+			l->rst[slot].ready_reads++;
+		}
 		pthread_mutex_unlock(&l->mu);
 		load_op_finish(o);
 		return;

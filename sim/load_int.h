@@ -36,6 +36,7 @@ struct op {
 	unsigned user, item, n, region; /* item == items: viral */
 	uint64_t seq;                   /* the user's op number: the key */
 	unsigned attempts;              /* under mu */
+	uint64_t ready_epoch;           /* the region's, when ready at the start; 0 */
 	unsigned backoff_ms;
 	uint64_t first_us;
 	struct evhttp_request *req; /* the attempt in flight; NULL while backing off */
@@ -77,6 +78,15 @@ struct load {
 	load_stats st;
 	hist *wr, *rd; /* per phase */
 	hist window;
+	/* Ready figures: per region, its edge ready now and the count of its
+	 * ready spells (an op's ready_epoch); per region x ready phase, the
+	 * histograms and counts of ops that stayed within one spell. */
+	bool ready[LOAD_REGIONS_MAX];
+	uint64_t ready_epoch[LOAD_REGIONS_MAX];
+	unsigned ready_phase;
+	hist *rwr, *rrd;                         /* [region * LOAD_READY_PHASES_MAX + phase] */
+	load_region_stats *rst;                  /* the same index: the ready_* fields */
+	load_region_stats reg[LOAD_REGIONS_MAX]; /* the all-ops fields */
 	op *ops;
 };
 
@@ -90,6 +100,10 @@ unsigned load_rnd_below(load *l, unsigned n);
 /* "viral" or "i<k>": the item's id within type post. */
 void load_item_id(const load *l, unsigned item, char *buf, size_t cap);
 const char *load_kind_name(op_kind k);
+
+/* Under mu: is o still within the ready spell it started in? Its
+ * region x ready phase slot then, else -1. */
+int load_ready_slot(const load *l, const op *o);
 
 /* load_http.c: the loop thread only. */
 /* A new op with its timer, or NULL. */

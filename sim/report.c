@@ -133,6 +133,7 @@ void report_free(report *r)
 	free(r->faults);
 	free(r->lat);
 	free(r->conv);
+	free(r->ready);
 	free(r->nums);
 	free(r->texts);
 	free(r->viol);
@@ -189,6 +190,26 @@ void report_latency(report *r, const char *phase, bool reads, uint64_t n, double
 	l->p50_ms = p50_ms;
 	l->p99_ms = p99_ms;
 	l->p999_ms = p999_ms;
+}
+
+/* Cleans s into a field of cap bytes (clean never makes text longer;
+ * a character cut at the end becomes '?'). */
+static void clean_into(char *dst, size_t cap, const char *s)
+{
+	char *c = clean(s, strnlen(s, cap - 1));
+	snprintf(dst, cap, "%s", c);
+	free(c);
+}
+
+void report_ready(report *r, const report_ready_row *row)
+{
+	if (full(r, r->nready, REPORT_ROWS_MAX, "ready"))
+		return;
+	r->ready = grow(r->ready, &r->capready, r->nready, sizeof *r->ready);
+	report_ready_row *q = &r->ready[r->nready++];
+	*q = *row;
+	clean_into(q->edge, sizeof q->edge, row->edge);
+	clean_into(q->phase, sizeof q->phase, row->phase);
 }
 
 void report_convergence(report *r, const char *after, double seconds, bool converged)
@@ -325,6 +346,39 @@ static json_t *build_json(const report *r, bool *ok)
 	}
 	jset(root, "latency", lat, ok);
 
+	json_t *ready = json_array();
+	for (size_t i = 0; ready && i < r->nready; i++) {
+		const report_ready_row *q = &r->ready[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "edge", json_string(q->edge), ok);
+			jset(o, "phase", json_string(q->phase), ok);
+			jset(o, "writes", json_integer((json_int_t)(q->writes > INT64_MAX ? INT64_MAX : q->writes)), ok);
+			/* No ops: no quantiles (null, not 0). */
+			jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
+			jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
+			jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(), ok);
+			jset(o, "reads", json_integer((json_int_t)(q->reads > INT64_MAX ? INT64_MAX : q->reads)), ok);
+			jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
+			jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
+			jset(o, "read_errors",
+			     json_integer((json_int_t)(q->read_errors > INT64_MAX ? INT64_MAX : q->read_errors)), ok);
+			jset(o, "readthroughs",
+			     q->readthroughs < 0 ? json_null() : jnum(q->readthroughs), ok);
+			/* Bucket bounds: unknown or past the last bound is null. */
+			jset(o, "edge_write_p99_ms_at_most",
+			     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
+									   : jnum(q->w_srv_p99_ms),
+			     ok);
+			jset(o, "edge_read_p99_ms_at_most",
+			     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
+									   : jnum(q->r_srv_p99_ms),
+			     ok);
+		}
+		jpush(ready, o, ok);
+	}
+	jset(root, "ready", ready, ok);
+
 	json_t *faults = json_array();
 	for (size_t i = 0; faults && i < r->nfaults; i++) {
 		const report_fault_row *f = &r->faults[i];
@@ -399,6 +453,17 @@ static void fmt_ms(char *buf, size_t cap, double v)
 		snprintf(buf, cap, "%.2f", v);
 }
 
+/* A bucket bound: "<=5", ">10000" past the last one, "-" unknown. */
+static void fmt_bound(char *buf, size_t cap, double v)
+{
+	if (isinf(v))
+		snprintf(buf, cap, ">10000");
+	else if (v < 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "<=%g", v);
+}
+
 static void write_summary_to(const report *r, FILE *f)
 {
 	char a[64], b[64], c[64];
@@ -439,6 +504,35 @@ static void write_summary_to(const report *r, FILE *f)
 		fmt_ms(c, sizeof c, l->p999_ms);
 		fprintf(f, "  %-24s %-5s %10" PRIu64 " %9s %9s %9s\n", l->phase,
 			l->reads ? "read" : "write", l->n, a, b, c);
+	}
+
+	if (r->nready) {
+		fprintf(f, "\nready edges (ms; each edge's clients while its /readyz answered 200;\n"
+			   "  edge w/r p99: the edge's own p99 for writes / count reads, at most)\n");
+		fprintf(f, "  %-7s %-24s %8s %7s %7s %7s %7s %7s %7s %7s %9s %7s %7s\n", "edge",
+			"phase", "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "rd err",
+			"rd-thru", "edge w", "edge r");
+	}
+	for (size_t i = 0; i < r->nready; i++) {
+		const report_ready_row *q = &r->ready[i];
+		char d[64], e[64], rt[64];
+		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
+		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
+		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
+		fmt_ms(d, sizeof d, q->reads ? q->r_p50_ms : -1);
+		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
+		if (q->readthroughs < 0)
+			snprintf(rt, sizeof rt, "-");
+		else
+			fmt_value(rt, sizeof rt, q->readthroughs);
+		char sw[32], sr[32];
+		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
+		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
+		fprintf(f,
+			"  %-7s %-24s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7" PRIu64
+			" %9s %7s %7s\n",
+			q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt, sw,
+			sr);
 	}
 
 	fprintf(f, "\nfaults\n");

@@ -32,6 +32,24 @@ void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answere
 /* A latency row: phase label, writes or reads, quantiles in ms. */
 void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
 		    double p99_ms, double p999_ms);
+/* One edge's figures while it was ready (its /readyz answered 200), for
+ * its clients, over one rate phase or the whole run. */
+typedef struct report_ready_row {
+	char edge[16];   /* "edge2" */
+	char phase[64];  /* "300 ops/s from 0.0s", "whole run" */
+	uint64_t writes; /* acks */
+	double w_p50_ms, w_p99_ms, w_p999_ms;
+	uint64_t reads; /* answered count reads */
+	double r_p50_ms, r_p99_ms;
+	uint64_t read_errors;
+	double readthroughs; /* count read-throughs to central; < 0: unknown */
+	/* The edge's own p99 for writes and count reads: the upper bound of
+	 * its histogram bucket (INFINITY: past the last; < 0: unknown). */
+	double w_srv_p99_ms, r_srv_p99_ms;
+} report_ready_row;
+
+/* Adds a row (copied; strings cleaned) to the "ready edges" table. */
+void report_ready(report *r, const report_ready_row *row);
 /* Time from a heal (or the end of the load) to every count agreeing. */
 void report_convergence(report *r, const char *after, double seconds, bool converged);
 /* A failed check: item, counter, where, expected, seen. */

@@ -57,6 +57,8 @@ struct report {
 	size_t nlat, caplat;
 	report_convergence_row *conv;
 	size_t nconv, capconv;
+	report_ready_row *ready;
+	size_t nready, capready;
 	report_number_row *nums;
 	size_t nnums, capnums;
 	report_text_row *texts;

@@ -12,15 +12,19 @@
 
 #include "check.h"
 #include "clock.h"
+#include "cpustat.h"
 #include "cluster.h"
 #include "drill.h"
 #include "hist.h"
 #include "httpget.h"
 #include "load.h"
 #include "log.h"
+#include "ready.h"
 #include "report.h"
+#include "xmem.h"
 
 #define TICK_MS 250
+#define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
 #define WINDOWS_MAX 64
 
 /* A fault in force, from the step that made it to the one that ends it;
@@ -47,6 +51,9 @@ typedef struct runner {
 	unsigned phase;
 	char phase_names[LOAD_PHASES_MAX][128];
 	bool failed_step;
+	ready_watch rw; /* which edges are ready; their read-throughs */
+	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
+	bool phase_cpu_ok[READY_PHASES_MAX];
 } runner;
 
 static double now_s(const runner *rn)
@@ -65,6 +72,7 @@ static int key_of(const drill_step *s)
 	case DRILL_THROTTLE:
 		return (int)s->node * 1000 + s->index * 10 + (int)s->link;
 	case DRILL_KILL:
+	case DRILL_WIPE:
 	case DRILL_START:
 	case DRILL_STOP:
 	case DRILL_CONT:
@@ -170,6 +178,69 @@ static int broker_step(runner *rn, const drill_step *s)
 	}
 }
 
+/* --- readiness --------------------------------------------------------------- */
+
+/* Polls the edges (all, or only those answering not ready: loading)
+ * and tells the load. One that did not answer at all is asked once a
+ * second only, as each try may wait out the timeout. */
+static void poll_ready(runner *rn, bool all)
+{
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		const ready_edge *e = &rn->rw.e[i];
+		if (!all && (e->ready || e->last_status == 0))
+			continue;
+		bool ready = ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), false);
+		load_set_region_ready(rn->l, i, ready);
+	}
+}
+
+/* Edge i is not ready from now on (gone: its process is about to go;
+ * its read-throughs so far are taken first). */
+static void edge_down(runner *rn, unsigned i, bool gone)
+{
+	if (gone)
+		(void)ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), true);
+	ready_down(&rn->rw.e[i], gone);
+	load_set_region_ready(rn->l, i, false);
+}
+
+/* What a wipe of edge i may lose: ops it acknowledged that central has
+ * not confirmed applying yet (its gauges, as edge_down just read them). */
+static void wipe_note(runner *rn, unsigned i)
+{
+	const ready_edge *e = &rn->rw.e[i];
+	char key[64], text[256];
+	snprintf(key, sizeof key, "wipe_at_%.1fs", now_s(rn));
+	if (!e->have_pending)
+		snprintf(text, sizeof text, "%s: its pending ops were not known (no metrics)",
+			 rn->c.edges[i].name);
+	else if (e->pending_ops > 0 || e->pending_batches > 0)
+		snprintf(text, sizeof text,
+			 "%s: %.0f ops in open batches and %.0f sealed batches central had not "
+			 "confirmed applying (lost with the store unless Kafka had them already)",
+			 rn->c.edges[i].name, e->pending_ops, e->pending_batches);
+	else
+		snprintf(text, sizeof text, "%s: nothing pending, central had every op",
+			 rn->c.edges[i].name);
+	report_text(rn->r, key, text);
+	log_info("wiping an edge", "node=%s %s", rn->c.edges[i].name, text);
+}
+
+/* A new rate phase of the ready figures. */
+static void rate_phase(runner *rn, double rate, bool load_too)
+{
+	ready_poll(&rn->rw, &rn->c, load_too ? rn->l : NULL, now_s(rn));
+	char name[READY_PHASE_NAME_MAX + 1];
+	if (rate < 0)
+		snprintf(name, sizeof name, "after the load");
+	else
+		snprintf(name, sizeof name, "%.0f ops/s from %.1fs", rate, now_s(rn));
+	unsigned p = ready_phase(&rn->rw, name);
+	rn->phase_cpu_ok[p] = cpustat_read(&rn->phase_cpu[p]);
+	if (load_too)
+		load_set_ready_phase(rn->l, p);
+}
+
 static int run_step(runner *rn, const drill_step *s)
 {
 	log_info("drill step", "t=%.1f step=\"%s\"", now_s(rn), s->text);
@@ -181,6 +252,12 @@ static int run_step(runner *rn, const drill_step *s)
 	cluster_node *n = s->node ? cluster_node_of(&rn->c, s->node, s->index) : NULL;
 	char err[256] = "";
 	int rc = 0;
+	bool edge = s->node == DRILL_EDGE;
+	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE))
+		edge_down(rn, (unsigned)s->index, true);
+	else if (edge && (s->action == DRILL_STOP ||
+			  (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS)))
+		edge_down(rn, (unsigned)s->index, false);
 	switch (s->action) {
 	case DRILL_CUT:
 	case DRILL_HEAL:
@@ -196,9 +273,18 @@ static int run_step(runner *rn, const drill_step *s)
 		rc = cluster_node_signal(n, SIGSTOP);
 		window_open(rn, key_of(s), s->text);
 		break;
+	case DRILL_WIPE:
+		wipe_note(rn, (unsigned)s->index);
+		rc = cluster_node_wipe(n, err, sizeof err);
+		window_open(rn, key_of(s), s->text);
+		break;
 	case DRILL_START:
 		rc = cluster_node_start(&rn->c, n, err, sizeof err);
 		window_close(rn, key_of(s), s->text);
+		if (edge) /* its incarnation starts now, not at the next poll */
+			load_set_region_ready(rn->l, (unsigned)s->index,
+					      ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index,
+							      now_s(rn), false));
 		break;
 	case DRILL_CONT:
 		rc = cluster_node_signal(n, SIGCONT);
@@ -217,9 +303,12 @@ static int run_step(runner *rn, const drill_step *s)
 		load_set_region_up(rn->l, (unsigned)s->index, true);
 		window_close(rn, key_of(s), s->text);
 		break;
-	case DRILL_LOAD_RATE:
-		load_set_rate(rn->l, drill_step_rate(&rn->d, s, rn->o->short_run));
+	case DRILL_LOAD_RATE: {
+		double rate = drill_step_rate(&rn->d, s, rn->o->short_run);
+		rate_phase(rn, rate, true);
+		load_set_rate(rn->l, rate);
 		break;
+	}
 	case DRILL_VIRAL:
 		load_set_viral_share(rn->l, s->x);
 		break;
@@ -395,6 +484,108 @@ static void numbers(runner *rn)
 	}
 }
 
+/* One ready row of edge i: rate phase p, or the whole run (p < 0). */
+static void ready_row(runner *rn, unsigned i, int p, report_ready_row *q)
+{
+	memset(q, 0, sizeof *q);
+	snprintf(q->edge, sizeof q->edge, "%s", rn->c.edges[i].name);
+	snprintf(q->phase, sizeof q->phase, "%s", p < 0 ? "whole run" : rn->rw.phase_name[p]);
+	hist w, r;
+	hist_init(&w);
+	hist_init(&r);
+	for (unsigned k = 0; k < LOAD_READY_PHASES_MAX; k++) {
+		if (p >= 0 && k != (unsigned)p)
+			continue;
+		hist h;
+		load_get_ready_hist(rn->l, i, k, false, &h);
+		hist_merge(&w, &h);
+		load_get_ready_hist(rn->l, i, k, true, &h);
+		hist_merge(&r, &h);
+	}
+	load_region_stats st;
+	load_get_region_stats(rn->l, i, p, &st);
+	q->writes = w.n;
+	q->w_p50_ms = (double)hist_quantile(&w, 0.5) / 1000.0;
+	q->w_p99_ms = (double)hist_quantile(&w, 0.99) / 1000.0;
+	q->w_p999_ms = (double)hist_quantile(&w, 0.999) / 1000.0;
+	q->reads = r.n;
+	q->r_p50_ms = (double)hist_quantile(&r, 0.5) / 1000.0;
+	q->r_p99_ms = (double)hist_quantile(&r, 0.99) / 1000.0;
+	q->read_errors = st.ready_read_errors;
+	q->readthroughs = p < 0 ? ready_readthroughs(&rn->rw.e[i])
+				: ready_phase_readthroughs(&rn->rw, i, (unsigned)p);
+	double wc[READY_BUCKETS], rc[READY_BUCKETS];
+	if (p < 0) {
+		ready_run_srv(&rn->rw.e[i], READY_ROUTE_WRITE, wc);
+		ready_run_srv(&rn->rw.e[i], READY_ROUTE_COUNTS, rc);
+	} else {
+		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_WRITE, wc);
+		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_COUNTS, rc);
+	}
+	q->w_srv_p99_ms = ready_srv_quantile_ms(wc, 0.99);
+	q->r_srv_p99_ms = ready_srv_quantile_ms(rc, 0.99);
+}
+
+/* How much of the machine's CPU the hypervisor took in each ready phase,
+ * beside how much was busy: latencies measured while a large share is
+ * stolen say as much about the host as about the code. */
+static void cpu_figures(runner *rn)
+{
+	cpustat end;
+	bool end_ok = cpustat_read(&end);
+	for (unsigned p = 0; p < rn->rw.nphases; p++) {
+		const cpustat *b = p + 1 < rn->rw.nphases ? &rn->phase_cpu[p + 1] : &end;
+		bool b_ok = p + 1 < rn->rw.nphases ? rn->phase_cpu_ok[p + 1] : end_ok;
+		double steal, busy;
+		char key[32], text[160];
+		snprintf(key, sizeof key, "cpu_phase_%u", p);
+		if (rn->phase_cpu_ok[p] && b_ok &&
+		    cpustat_shares(&rn->phase_cpu[p], b, &steal, &busy))
+			snprintf(text, sizeof text, "%s: %.0f%% of the CPU stolen by the host, %.0f%% busy",
+				 rn->rw.phase_name[p], steal * 100, busy * 100);
+		else
+			snprintf(text, sizeof text, "%s: not known (no /proc/stat)",
+				 rn->rw.phase_name[p]);
+		report_text(rn->r, key, text);
+	}
+}
+
+/* Each edge's figures while ready, per rate phase and over the run,
+ * held to the drill's expectations. */
+static void ready_figures(runner *rn)
+{
+	const drill *d = &rn->d;
+	size_t max = (size_t)d->regions * (READY_PHASES_MAX + 1), n = 0;
+	report_ready_row *rows = xcalloc(max, sizeof *rows);
+	bool *whole = xcalloc(max, sizeof *whole);
+	const char *metric = NULL;
+	for (unsigned i = 0; i < d->regions; i++) {
+		for (unsigned p = 0; p < rn->rw.nphases; p++)
+			ready_row(rn, i, (int)p, &rows[n++]);
+		ready_row(rn, i, -1, &rows[n]);
+		whole[n++] = true;
+		char key[32], text[512];
+		snprintf(key, sizeof key, "ready_%s", rn->c.edges[i].name);
+		ready_spells_text(&rn->rw.e[i], text, sizeof text);
+		report_text(rn->r, key, text);
+		if (rn->rw.e[i].rt_metric && (!metric || strcmp(metric, READY_METRIC_COUNTS) == 0))
+			metric = rn->rw.e[i].rt_metric;
+	}
+	for (size_t k = 0; k < n; k++)
+		report_ready(rn->r, &rows[k]);
+	if (metric && strcmp(metric, READY_METRIC_REQUESTS) == 0)
+		report_text(rn->r, "readthrough_metric",
+			    READY_METRIC_REQUESTS " (no " READY_METRIC_COUNTS
+			    " on the edge: every request to central, memberships too)");
+	else if (metric)
+		report_text(rn->r, "readthrough_metric", metric);
+	load_stats st;
+	load_get_stats(rn->l, &st);
+	ready_check(d, rn->o->short_run, rows, whole, n, st.read_errors, rn->r);
+	free(rows);
+	free(whole);
+}
+
 static int start_load(runner *rn, char *err, size_t errlen)
 {
 	const drill *d = &rn->d;
@@ -402,12 +593,19 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	for (unsigned i = 0; i < d->regions; i++)
 		ports[i] = rn->c.edges[i].port;
 	double rate = rn->o->short_run ? d->short_rate : d->rate;
+	/* Idle until every edge's readiness is known, so the first ops
+	 * already count as ready where they are. */
 	load_opts lo = {.regions = d->regions, .ports = ports, .users = d->users, .items = d->items,
 			.zipf_s = d->zipf, .viral_share = d->viral, .unlike_share = d->unlike,
 			.sum_share = d->sum, .roam_share = d->roam, .read_share = d->reads,
-			.rate = rate, .timeout_ms = 2000, .conns_per_region = 8, .seed = d->seed};
+			.rate = 0, .timeout_ms = 2000, .conns_per_region = 8, .seed = d->seed};
 	rn->l = load_new(&lo, err, errlen);
-	return rn->l ? 0 : ERR_INVAL;
+	if (!rn->l)
+		return ERR_INVAL;
+	rn->t0 = clock_mono_ms();
+	rate_phase(rn, rate, true);
+	load_set_rate(rn->l, rate);
+	return 0;
 }
 
 /* Runs the steps on schedule while the load goes on. */
@@ -416,6 +614,7 @@ static void timeline(runner *rn)
 	double duration = drill_duration(&rn->d, rn->o->short_run);
 	size_t next = 0;
 	uint64_t next_sample = clock_mono_ms();
+	uint64_t next_poll = next_sample + READY_POLL_MS;
 	while (now_s(rn) < duration) {
 		while (next < rn->d.nsteps &&
 		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
@@ -425,6 +624,10 @@ static void timeline(runner *rn)
 		}
 		if (clock_mono_ms() >= next_sample) {
 			sample(rn);
+			bool all = clock_mono_ms() >= next_poll;
+			poll_ready(rn, all);
+			if (all)
+				next_poll += READY_POLL_MS;
 			next_sample += TICK_MS;
 		}
 		usleep(20 * 1000);
@@ -435,6 +638,9 @@ static int finish(runner *rn)
 {
 	const drill *d = &rn->d;
 	load_set_rate(rn->l, 0);
+	/* Read-throughs from here on are the final checks' (ops still in
+	 * flight stay in the last rate phase). */
+	rate_phase(rn, -1, false);
 	heal_all(rn);
 	if (rn->phase + 1 < LOAD_PHASES_MAX) {
 		rn->phase++;
@@ -458,7 +664,10 @@ static int finish(runner *rn)
 	free(truth);
 	if (rn->failed_step)
 		report_violation(rn->r, "a drill step could not be carried out (see the log)");
+	ready_poll(&rn->rw, &rn->c, NULL, now_s(rn)); /* the end of the read-throughs */
 	numbers(rn);
+	cpu_figures(rn);
+	ready_figures(rn);
 	return report_passed(rn->r) ? 0 : 1;
 }
 
@@ -494,6 +703,7 @@ int run_drill(const run_opts *o)
 		return 2;
 	}
 	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
+	ready_init(&rn.rw, rn.d.regions);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
 	bool isolated = !o->no_netns && netns_supported();
 	int status;
@@ -528,7 +738,6 @@ int run_drill(const run_opts *o)
 		status = 3;
 		goto out;
 	}
-	rn.t0 = clock_mono_ms();
 	timeline(&rn);
 	status = finish(&rn);
 	if (write_report(&rn))

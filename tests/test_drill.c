@@ -1,7 +1,7 @@
 /* test_drill.c - the drill file parser (sim/drill.c): a full example,
  * defaults, every kind of bad input with its line, step time scaling for
- * the short run, shards and their partition ranges, and every drill
- * shipped in sim/drills/. */
+ * the short run, shards and their partition ranges, wipe steps and
+ * expectations, and every drill shipped in sim/drills/. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -229,6 +229,64 @@ Test(drill, short_run_scales_step_times_and_rates)
 	drill_free(&d);
 }
 
+Test(drill, wipe_takes_an_edge_and_sorts_with_the_other_steps)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60 short 12\n"
+			   "at 30 start edge2\n"
+			   "at 25 wipe   edge2   # its store goes\n"
+			   "at 40 wipe edge0\n";
+	cr_assert_eq(drill_parse("w", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 3);
+	const drill_step *s = d.steps;
+	cr_assert_eq(s[0].action, DRILL_WIPE);
+	cr_assert_eq(s[0].node, DRILL_EDGE);
+	cr_assert_eq(s[0].index, 2);
+	cr_assert_eq(s[0].line, 3);
+	cr_assert_str_eq(s[0].text, "at 25 wipe   edge2");
+	cr_assert_eq(s[1].action, DRILL_START);
+	cr_assert_eq(s[2].action, DRILL_WIPE);
+	cr_assert_eq(s[2].index, 0);
+	cr_assert_float_eq(drill_step_time(&d, &s[0], true), 5, 1e-9);
+	drill_free(&d);
+}
+
+Test(drill, expectations_parse_each_key_once)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\n"
+			   "expect ready_write_p99_ms 5\n"
+			   "expect ready_write_p999_ms 12.5\n"
+			   "expect ready_read_p99_ms 2   # count reads\n"
+			   "expect ready_read_errors 0\n"
+			   "expect ready_readthroughs 0\n"
+			   "expect read_errors 3\n";
+	cr_assert_eq(drill_parse("e", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nexpects, 6);
+	cr_assert_eq(d.expects[0].key, DRILL_EXPECT_READY_WRITE_P99);
+	cr_assert_float_eq(d.expects[0].max, 5, 1e-9);
+	cr_assert_eq(d.expects[0].line, 2);
+	cr_assert_float_eq(d.expects[1].max, 12.5, 1e-9);
+	cr_assert_eq(d.expects[5].key, DRILL_EXPECT_READ_ERRORS);
+	cr_assert_float_eq(d.expects[5].max, 3, 1e-9);
+	const drill_expect *x = drill_expect_of(&d, DRILL_EXPECT_READY_READ_P99);
+	cr_assert_not_null(x);
+	cr_assert_float_eq(x->max, 2, 1e-9);
+	cr_assert_eq(x->line, 4);
+	cr_assert_str_eq(drill_expect_name(DRILL_EXPECT_READY_READTHROUGHS), "ready_readthroughs");
+	cr_assert_str_eq(drill_expect_name((drill_expect_key)99), "?");
+	drill_free(&d);
+	cr_assert_eq(d.nexpects, 0);
+
+	/* None given: none held. */
+	cr_assert_eq(drill_parse("e", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nexpects, 0);
+	cr_assert_null(drill_expect_of(&d, DRILL_EXPECT_READ_ERRORS));
+	drill_free(&d);
+}
+
 Test(drill, shards_give_each_central_a_shard_and_each_shard_a_contiguous_range)
 {
 	drill d;
@@ -356,6 +414,18 @@ static bad_case bad_cases[] = {
     {"duration 60\nat 5 kill node0\n", 2, "bad node 'node0'"},
     {"duration 60\nat 5 kill edge\n", 2, "bad node 'edge'"},
     {"duration 60\nat 5 region_down central0\n", 2, "takes an edge"},
+    {"duration 60\nat 5 wipe central0\n", 2, "wipe takes an edge, not 'central0'"},
+    {"duration 60\nat 5 wipe edge0 now\n", 2, "unexpected 'now'"},
+    {"duration 60\nat 5 wipe\n", 2, "missing arguments"},
+    {"duration 60\nregions 2\nat 5 wipe edge2\n", 3, "edge2 is past regions 2"},
+    {"duration 60\nexpect ready_write_p50_ms 5\n", 2, "unknown expect key 'ready_write_p50_ms'"},
+    {"duration 60\nexpect read_errors\n", 2, "expect takes KEY MAX"},
+    {"duration 60\nexpect read_errors 0 1\n", 2, "expect takes KEY MAX"},
+    {"duration 60\nexpect read_errors -1\n", 2, "read_errors -1 out of range"},
+    {"duration 60\nexpect ready_read_p99_ms 2ms\n", 2, "bad number '2ms'"},
+    {"duration 60\nexpect ready_read_p99_ms 70000\n", 2, "out of range"},
+    {"expect read_errors 0\nduration 60\nexpect read_errors 1\n", 3,
+     "expect read_errors given twice (first on line 1)"},
     {"duration 60\nat 5 broker_down 0\n", 2, "broker id 0 out of range"},
     {"duration 60\nat 5 broker_errors 0\n", 2, "out of range"},
     {"duration 60\nat 5 delay edge0 kafka 70000\n", 2, "delay ms 70000 out of range"},
@@ -496,7 +566,7 @@ Test(drill, every_shipped_drill_parses)
 	DIR *dir = opendir("sim/drills");
 	cr_assert_not_null(dir, "run the tests from the repository root");
 	int n = 0;
-	bool central2 = false, sharded = false;
+	bool central2 = false, sharded = false, wiped = false, expects = false;
 	double short_total = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
@@ -518,6 +588,9 @@ Test(drill, every_shipped_drill_parses)
 		short_total += d.short_duration_s;
 		central2 |= d.centrals == 2;
 		sharded |= d.shards >= 2 && d.centrals > d.shards;
+		for (size_t i = 0; i < d.nsteps; i++)
+			wiped |= d.steps[i].action == DRILL_WIPE;
+		expects |= d.nexpects > 0;
 		drill_free(&d);
 		n++;
 	}
@@ -525,5 +598,7 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert_geq(n, 9, "found %d drills", n);
 	cr_assert(central2, "no drill runs two central replicas");
 	cr_assert(sharded, "no drill runs shards with a replica");
-	cr_assert_leq(short_total, 200, "short runs add up to %g s", short_total);
+	cr_assert(wiped, "no drill wipes an edge");
+	cr_assert(expects, "no drill holds its figures to expectations");
+	cr_assert_leq(short_total, 220, "short runs add up to %g s", short_total);
 }

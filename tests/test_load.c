@@ -744,6 +744,73 @@ Test(load, viral_share_can_change_while_running)
 	cr_assert_geq(fake_count(&F.item_ops, "post:viral"), 150);
 }
 
+static load_region_stats region_stats(unsigned r, int phase)
+{
+	load_region_stats s;
+	load_get_region_stats(L, r, phase, &s);
+	return s;
+}
+
+Test(load, only_ops_within_a_ready_spell_count_as_ready)
+{
+	load_opts o = base_opts();
+	o.rate = 0; /* region 0's edge is ready before the first op */
+	o.read_share = 0.3;
+	start(&o);
+	load_set_region_ready(L, 0, true);
+	load_set_ready_phase(L, 0);
+	load_set_rate(L, 1000);
+	wait_acked(300, 5000);
+
+	/* Region 1 becomes ready, in a new phase. */
+	load_set_ready_phase(L, 1);
+	load_set_region_ready(L, 1, true);
+	uint64_t more = stats().acked + 300;
+	wait_acked(more, 5000);
+
+	/* Region 0 is not ready any more: nothing more counts there. */
+	load_set_region_ready(L, 0, false);
+	load_region_stats r0 = region_stats(0, -1);
+	more = stats().acked + 300;
+	wait_acked(more, 5000);
+	cr_assert_eq(load_drain(L, 3000), 0);
+	load_region_stats a0 = region_stats(0, -1), a1 = region_stats(1, -1);
+	cr_assert_eq(a0.ready_acked, r0.ready_acked, "acks at region 0 counted after not ready");
+	cr_assert_eq(a0.ready_reads, r0.ready_reads);
+	cr_assert_gt(a0.acked, a0.ready_acked);
+
+	load_stats s = stats();
+	cr_assert_eq(a0.acked + a1.acked, s.acked, "every ack at one region");
+	cr_assert_eq(a0.reads + a1.reads, s.reads);
+	cr_assert_eq(a0.read_errors + a1.read_errors, s.read_errors);
+	cr_assert_leq(a0.ready_read_errors, a0.read_errors);
+	cr_assert_gt(a1.ready_acked, 0);
+	cr_assert_lt(a1.ready_acked, a1.acked, "region 1's first ops were not ready");
+
+	hist h;
+	load_get_ready_hist(L, 1, 0, false, &h);
+	cr_assert_eq(h.n, 0, "region 1 was not ready in phase 0");
+	cr_assert_eq(region_stats(1, 0).ready_acked, 0);
+	load_get_ready_hist(L, 0, 0, false, &h);
+	cr_assert_gt(h.n, 100, "region 0 was ready from the start");
+	cr_assert_eq(h.n, region_stats(0, 0).ready_acked);
+	cr_assert_gt(hist_quantile(&h, 0.99), 0);
+	load_get_ready_hist(L, 0, 0, true, &h);
+	cr_assert_gt(h.n, 0);
+	cr_assert_eq(h.n, region_stats(0, 0).ready_reads);
+	uint64_t sum = 0;
+	for (unsigned p = 0; p < LOAD_READY_PHASES_MAX; p++) {
+		load_get_ready_hist(L, 1, p, false, &h);
+		sum += h.n;
+		cr_assert_eq(h.n, region_stats(1, (int)p).ready_acked, "phase %u", p);
+	}
+	cr_assert_eq(sum, a1.ready_acked);
+	load_get_ready_hist(L, 2, 0, false, &h);
+	cr_assert_eq(h.n, 0, "no such region");
+	load_get_ready_hist(L, 0, LOAD_READY_PHASES_MAX, false, &h);
+	cr_assert_eq(h.n, 0, "no such phase");
+}
+
 Test(load, bad_options_are_refused)
 {
 	char err[128];

@@ -1,8 +1,8 @@
 /* test_report.c - a drill's report (sim/report.c, sim/report_svg.c):
  * report.json parses with every field, summary.txt says PASS or FAIL for
  * the right reasons, viral.svg is well formed with one polyline per
- * unbroken series and escaped labels, and empty, single-sample, gapped
- * and huge inputs all render. */
+ * unbroken series and escaped labels, the ready edges' table, and empty,
+ * single-sample, gapped and huge inputs all render. */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -199,6 +199,53 @@ Test(report, full_report_writes_all_three_files)
 	cr_assert_not_null(strstr(svg, "edge2 answer"));
 	cr_assert_not_null(strstr(svg, "ack p99 (ms)"));
 	free(svg);
+}
+
+Test(report, ready_rows_go_to_the_json_and_the_summary)
+{
+	report *r = report_new("geo", false, 2);
+	report_ready_row q = {.edge = "edge0", .phase = "300 ops/s from 0.0s",
+			      .writes = 9000, .w_p50_ms = 0.5, .w_p99_ms = 3.25, .w_p999_ms = 7.5,
+			      .reads = 1800, .r_p50_ms = 0.25, .r_p99_ms = 1.75, .read_errors = 2,
+			      .readthroughs = 0};
+	report_ready(r, &q);
+	report_ready_row none = {.edge = "edge1", .phase = "whole run \x01\xff",
+				 .readthroughs = -1};
+	report_ready(r, &none);
+	cr_assert(report_passed(r), "rows alone hold nothing");
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	json_t *rows = json_object_get(j, "ready");
+	cr_assert_eq(json_array_size(rows), 2);
+	json_t *a = json_array_get(rows, 0), *b = json_array_get(rows, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(a, "edge")), "edge0");
+	cr_assert_str_eq(json_string_value(json_object_get(a, "phase")), "300 ops/s from 0.0s");
+	cr_assert_eq(json_integer_value(json_object_get(a, "writes")), 9000);
+	cr_assert_float_eq(json_number_value(json_object_get(a, "write_p99_ms")), 3.25, 1e-9);
+	cr_assert_float_eq(json_number_value(json_object_get(a, "write_p999_ms")), 7.5, 1e-9);
+	cr_assert_eq(json_integer_value(json_object_get(a, "reads")), 1800);
+	cr_assert_float_eq(json_number_value(json_object_get(a, "read_p99_ms")), 1.75, 1e-9);
+	cr_assert_eq(json_integer_value(json_object_get(a, "read_errors")), 2);
+	cr_assert_float_eq(json_number_value(json_object_get(a, "readthroughs")), 0, 1e-9);
+	cr_assert(json_is_null(json_object_get(b, "readthroughs")), "unknown is null");
+	cr_assert(json_is_null(json_object_get(b, "write_p99_ms")), "no writes, no quantile");
+	cr_assert(json_is_null(json_object_get(b, "read_p50_ms")));
+	cr_assert_eq(json_integer_value(json_object_get(b, "writes")), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(b, "phase")), "whole run  ?");
+	json_decref(j);
+
+	char *sum = slurp("summary.txt");
+	cr_assert_not_null(strstr(sum, "ready edges"));
+	cr_assert_not_null(strstr(sum, "300 ops/s from 0.0s"));
+	cr_assert_not_null(strstr(sum, "3.25"));
+	cr_assert_not_null(strstr(sum, "1.75"));
+	/* A row without ops shows dashes, not zeros, for its quantiles. */
+	const char *line = strstr(sum, "edge1");
+	cr_assert_not_null(line);
+	cr_assert_not_null(strstr(line, "       -"), "%s", line);
+	free(sum);
 }
 
 Test(report, a_violation_fails_the_run)
