@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xmem.h"
 
 typedef enum state { QUEUED, RUNNING, DONE, CANCELLED } state;
@@ -80,14 +81,7 @@ static void unlink_job(runq *q, job *j)
 int runq_call(runq *q, runq_fn fn, void *arg, int timeout_ms)
 {
 	job j = {.fn = fn, .arg = arg, .st = QUEUED};
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_mono_deadline(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
 	pthread_mutex_lock(&q->mu);
 	if (q->closed || q->n >= RUNQ_MAX) {
 		int rc = q->closed ? ERR_CLOSED : ERR_FULL;

@@ -22,6 +22,19 @@ uint64_t clock_mono_ms(void)
 	return ms_of(CLOCK_MONOTONIC);
 }
 
+struct timespec clock_mono_deadline(unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 void clock_set_skew_ms(int64_t skew_ms)
 {
 	skew = skew_ms;

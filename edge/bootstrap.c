@@ -263,14 +263,7 @@ out:
 
 static void nap(bootstrap *b, unsigned ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = clock_mono_deadline(ms);
 	pthread_mutex_lock(&b->mu);
 	while (!b->kicked && !atomic_load(&b->stop))
 		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts))

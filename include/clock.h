@@ -9,9 +9,13 @@
 #define LIKES_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 uint64_t clock_wall_ms(void);
 uint64_t clock_mono_ms(void);
+/* CLOCK_MONOTONIC now plus ms, as pthread_cond_timedwait takes it on a
+ * condition variable set to that clock. */
+struct timespec clock_mono_deadline(unsigned ms);
 /* Offsets clock_wall_ms() by skew_ms from now on (start-up only). */
 void clock_set_skew_ms(int64_t skew_ms);
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "load_int.h"
 #include "log.h"
 #include "xmem.h"
@@ -600,14 +601,7 @@ void load_set_phase(load *l, unsigned phase)
 
 int load_drain(load *l, unsigned timeout_ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = clock_mono_deadline(timeout_ms);
 	pthread_mutex_lock(&l->mu);
 	l->draining = true;
 	int rc = 0;
