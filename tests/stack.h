@@ -157,21 +157,17 @@ TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
 		    S.edge_extra ? S.edge_extra : "");
 }
 
-/* Writes the configs and starts broker, central and the edges. */
-TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
+/* Starts an embedded broker with the stack's topics, empty, and waits
+ * for it to write S.dir/bootstrap (removed first: a broker started again
+ * listens on new ports, which the daemons read at their start). */
+TESTDIR_UTIL void stack_start_broker(void)
 {
-	cr_assert_leq(nedges, STACK_EDGES);
-	S.nedges = nedges;
-	S.nparts = nparts;
-	testdir_make(S.dir, sizeof S.dir, "likes-itest");
-	/* The broker first: its listeners take ports of their own, so the
-	 * free ports picked below cannot be taken by it before the daemons
-	 * bind them. */
 	char bs[512], log[512], t1[64], t2[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
-	snprintf(t1, sizeof t1, "likes.batches:%d", nparts);
-	snprintf(t2, sizeof t2, "likes.snapshots:%d", nparts);
+	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
+	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
+	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
 	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
 			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
 	S.broker_pid = proc_spawn(log, argv);
@@ -182,6 +178,19 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
 		proc_sleep_ms(20);
 	}
+}
+
+/* Writes the configs and starts broker, central and the edges. */
+TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
+{
+	cr_assert_leq(nedges, STACK_EDGES);
+	S.nedges = nedges;
+	S.nparts = nparts;
+	testdir_make(S.dir, sizeof S.dir, "likes-itest");
+	/* The broker first: its listeners take ports of their own, so the
+	 * free ports picked below cannot be taken by it before the daemons
+	 * bind them. */
+	stack_start_broker();
 	S.ops_port = proc_free_port();
 	for (int i = 0; i < nedges; i++)
 		S.edge_port[i] = proc_free_port();
