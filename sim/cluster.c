@@ -509,7 +509,7 @@ static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 	}
 	snprintf(name, sizeof name, "%s-clients", n->name);
 	int inner = n->kind == DRILL_EDGE ? CLUSTER_EDGE_PORT : CLUSTER_OPS_PORT;
-	n->clients = relay_add(c->relay, name, NULL, 0, n->ns, inner, &n->port, err, errlen);
+	n->clients = relay_add(c->crelay, name, NULL, 0, n->ns, inner, &n->port, err, errlen);
 	return n->clients ? 0 : ERR_IO;
 }
 
@@ -592,7 +592,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 			snprintf(err, errlen, "cannot write %s", path);
 		goto fail;
 	}
-	if (isolated && !(c->relay = relay_new(err, errlen))) {
+	if (isolated &&
+	    (!(c->relay = relay_new(err, errlen)) || !(c->crelay = relay_new(err, errlen)))) {
 		rc = ERR_IO;
 		goto fail;
 	}
@@ -672,6 +673,8 @@ void cluster_stop(cluster *c, bool keep)
 		node_stop(&c->single);
 	relay_free(c->relay);
 	c->relay = NULL;
+	relay_free(c->crelay);
+	c->crelay = NULL;
 	for (unsigned i = 0; i < c->d->regions; i++) {
 		cluster_node *n = &c->edges[i];
 		netns_free(n->ns);

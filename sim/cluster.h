@@ -81,7 +81,10 @@ typedef struct cluster {
 	sim_broker *broker;
 	int broker_ports[SIM_BROKER_BROKERS_MAX];
 	int nbrokers;
-	relay *relay;
+	relay *relay;  /* the daemons' paths to Kafka and to central */
+	relay *crelay; /* the clients' paths: a thread of their own, so that a
+	                * client's request never waits behind delayed Kafka
+	                * traffic in the other relay's loop */
 	cluster_node edges[DRILL_REGIONS_MAX];
 	cluster_node centrals[DRILL_CENTRALS_MAX];
 	cluster_node single; /* sharded drills: every partition, at the end */
