@@ -247,7 +247,11 @@ void http_response_refuse(const conn *c, http_response *resp, int status, const 
 		                    "the request did not arrive in time");
 	} else {
 		r = GUARD_MALFORMED;
-		http_response_error(resp, status, "bad_request", why);
+		const char *code = status == 414   ? "target_too_long"
+		                   : status == 501 ? "not_implemented"
+		                   : status == 505 ? "version_not_supported"
+		                                   : "bad_request";
+		http_response_error(resp, status, code, why);
 	}
 	guard_count(c->srv->guard, r);
 }

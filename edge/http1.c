@@ -21,11 +21,13 @@
 #include <http_parser.h>
 
 #include "clock.h"
+#include "h1strict.h"
 #include "http_conn.h"
 #include "log.h"
 #include "xmem.h"
 
 #define INPUT_MAX (64 * 1024) /* unparsed input buffered while a request waits */
+#define TARGET_MAX 8192       /* a longer request target is refused with 414 */
 
 struct h1conn {
 	http_parser p;
@@ -52,6 +54,14 @@ struct h1conn {
 	bool in_msg;   /* a request has begun and is not complete yet */
 	bool out_wait; /* the output is over its high mark */
 	bool done;     /* no more requests: close after the answer */
+	/* The strict framing of the request the parser reads (h1strict.h):
+	 * no byte reaches http-parser before it has passed these checks,
+	 * and none past the request's end, so the next head is checked too. */
+	bool framed;        /* its head passed; the counts below hold */
+	size_t head_left;   /* head bytes not yet given to the parser */
+	bool chunked;
+	uint64_t body_left; /* Content-Length bytes not yet given */
+	h1_chunks chunks;
 };
 
 /* --- status line ----------------------------------------------------------- */
@@ -408,6 +418,68 @@ static const http_parser_settings settings = {
 
 /* --- driving the parser ------------------------------------------------- */
 
+/* Refuses the request being read with status and why (a 400 of ours). */
+static void refuse_strict(conn *c, int status, const char *why)
+{
+	c->h1->reject = status;
+	c->h1->reject_why = why;
+	refuse(c, HPE_UNKNOWN);
+}
+
+/* How many of the avail bytes at data the parser may read now: the rest
+ * of the current request's head and body as h1strict checked them, never
+ * past the request's end. 0: wait for more input, or the request was
+ * refused (h->done). */
+static size_t frame(conn *c, const char *data, size_t avail)
+{
+	h1conn *h = c->h1;
+	if (!h->framed) {
+		h1_head_info info;
+		int status = 400;
+		const char *why = NULL;
+		h1s_result r = h1strict_head(data, avail, TARGET_MAX, &info, &status, &why);
+		if (r == H1S_MORE && avail < INPUT_MAX)
+			return 0;
+		if (r == H1S_MORE) {
+			status = 431;
+			why = "a request head larger than this server reads";
+		}
+		if (r != H1S_OK) {
+			refuse_strict(c, status, why);
+			return 0;
+		}
+		h->framed = true;
+		h->head_left = info.head_len;
+		h->chunked = info.chunked;
+		h->body_left = info.length;
+		h1strict_chunks_init(&h->chunks);
+	}
+	size_t take = avail < h->head_left ? avail : h->head_left;
+	h->head_left -= take;
+	if (h->head_left)
+		return take;
+	bool end;
+	if (h->chunked) {
+		const char *why = NULL;
+		ssize_t k = h1strict_chunks(&h->chunks, data + take, avail - take, &end, &why);
+		if (k < 0) {
+			refuse_strict(c, 400, why);
+			return 0;
+		}
+		take += (size_t)k;
+	} else {
+		size_t k = avail - take;
+		if (k > h->body_left)
+			k = (size_t)h->body_left;
+		h->body_left -= k;
+		take += k;
+		end = h->body_left == 0;
+	}
+	if (end)
+		h->framed = false;
+	return take;
+}
+
 /* Parses buffered input while nothing holds the next request back; closes
  * the connection once the last answer is queued. May free c. */
 static void process(conn *c)
@@ -417,13 +489,16 @@ static void process(conn *c)
 	while (!h->def && !h->done && !h->out_wait && evbuffer_get_length(in) > 0) {
 		if (HTTP_PARSER_ERRNO(&h->p) == HPE_PAUSED)
 			http_parser_pause(&h->p, 0);
-		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
-		char *data = (char *)evbuffer_pullup(in, (ev_ssize_t)chunk);
+		size_t avail = evbuffer_get_length(in);
+		char *data = (char *)evbuffer_pullup(in, -1); /* a head is checked whole */
 		if (!data) {
 			log_warn("cannot read input", "peer=%s", c->peer);
 			http_conn_free(c);
 			return;
 		}
+		size_t chunk = frame(c, data, avail);
+		if (!chunk)
+			break; /* more input is needed, or the request was refused */
 		size_t n = http_parser_execute(&h->p, &settings, data, chunk);
 		enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
 		if (e != HPE_OK && e != HPE_PAUSED) {

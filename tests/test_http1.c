@@ -597,7 +597,7 @@ Test(http1, malformed_request_gets_400_json_and_close)
 	h1_close(&cl);
 }
 
-Test(http1, request_for_another_http_version_gets_400)
+Test(http1, request_for_another_http_version_gets_505)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
@@ -605,7 +605,7 @@ Test(http1, request_for_another_http_version_gets_400)
 	h1_open(&cl, port(false), false, "", 0);
 	h1_send_str(&cl, "GET / HTTP/3.0\r\nHost: x\r\n\r\n");
 	cr_assert(h1_wait(&cl, 1));
-	assert_error(&cl.r[0], 400, "bad_request");
+	assert_error(&cl.r[0], 505, "version_not_supported"); /* RFC 9110 15.6.6 */
 	cr_assert_not_null(strstr(cl.r[0].body, "HTTP/1.0 and HTTP/1.1"));
 	h1_close(&cl);
 }
@@ -652,14 +652,14 @@ Test(http1, preface_prefix_that_then_differs_is_http1)
 	cr_assert_not(h1_pump(&cl, 200), "the server answered half a preface");
 	h1_send_str(&cl, "\r\nSX\r\n\r\n");
 	cr_assert(h1_wait(&cl, 1));
-	assert_error(&cl.r[0], 400, "bad_request");
+	assert_error(&cl.r[0], 505, "version_not_supported");
 	cr_assert(h1_wait_eof(&cl, WAIT_MS));
 	h1_close(&cl);
 
 	h1_open(&cl, port(false), false, "", 0);
 	h1_send_str(&cl, "PRX / HTTP/1.1\r\nHost: x\r\n\r\n");
 	cr_assert(h1_wait(&cl, 1));
-	assert_error(&cl.r[0], 400, "bad_request");
+	assert_error(&cl.r[0], 501, "not_implemented");
 	h1_close(&cl);
 	cr_assert_eq(atomic_load(&H.calls), 0);
 }
