@@ -497,7 +497,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	if (!api_user(a, n, req, resp, user))
 		return;
 	if (r->c->kind == COUNTER_SUM && !add) {
-		method_not_allowed(resp, "GET, POST");
+		method_not_allowed(resp, "GET, HEAD, POST");
 		return;
 	}
 	write_req w = {.c = r->c, .add = add};
@@ -711,7 +711,7 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 		if (get)
 			answer_me(a, req, resp, &r, n);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 		return;
 	}
 	if (get && strchr(req->path, '?')) {
@@ -734,7 +734,8 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 	else if (strcmp(req->method, "DELETE") == 0)
 		answer_write(a, req, resp, &r, false, n);
 	else
-		method_not_allowed(resp, r.c->kind == COUNTER_SET ? "GET, POST, DELETE" : "GET, POST");
+		method_not_allowed(resp, r.c->kind == COUNTER_SET ? "GET, HEAD, POST, DELETE"
+							   : "GET, HEAD, POST");
 }
 
 static bool path_is(const char *path, const char *route_path)
@@ -763,6 +764,7 @@ static void answer_metrics(api *a, http_response *resp)
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);
 	resp->content_type = "text/plain; version=0.0.4";
+	api_header(resp, "cache-control", "no-store");
 }
 
 #define HOT_LIMIT_DEFAULT 10
@@ -848,7 +850,7 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 	bool get = strcmp(req->method, "GET") == 0;
 	if (path_is(path, "/healthz")) {
 		if (!get) {
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 			return;
 		}
 		/* Alive: the loop answers. Over budget is readiness's. */
@@ -858,24 +860,25 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 		size_t len;
 		char *body = sbuf_take(&b, &len);
 		api_respond(resp, 200, body, len);
+		api_header(resp, "cache-control", "no-store");
 	} else if (path_is(path, "/readyz")) {
 		if (get)
 			answer_ready(a, resp);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 	} else if (path_is(path, "/metrics") && a->tm && from_loopback(req)) {
 		if (get)
 			answer_metrics(a, resp);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 	} else if (path_is(path, "/v1/hot") && a->tm && from_loopback(req)) {
 		if (get)
 			answer_hot(a, req, resp);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 	} else if (path_is(path, "/v1/admin/inspect") && a->lg && from_loopback(req)) {
 		if (!get) {
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 			return;
 		}
 		/* Pending batches, watermarks, snapshots: edge inspect (inspect.h). */
@@ -887,12 +890,12 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 		if (get)
 			api_counts(a, req, resp, n);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 	} else if (path_is(path, "/v1/me")) {
 		if (get)
 			api_me_batch(a, req, resp, n);
 		else
-			method_not_allowed(resp, "GET");
+			method_not_allowed(resp, "GET, HEAD");
 	} else if (path_is(path, "/v1/ops")) {
 		if (strcmp(req->method, "POST") == 0)
 			api_ops(a, req, resp, n);
@@ -938,6 +941,20 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 {
 	api *a = ctx;
 	a->st.requests++;
+	if (!http_method_known(req->method, strlen(req->method))) {
+		api_error(resp, 501, "not_implemented", "a method this server does not implement");
+		if (a->tm)
+			telemetry_request(a->tm, TM_ROUTE_OTHER, 501, telemetry_now_ns());
+		return;
+	}
+	/* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET; the
+	 * transports send the head alone. */
+	http_request as_get;
+	if (strcmp(req->method, "HEAD") == 0) {
+		as_get = *req;
+		as_get.method = "GET";
+		req = &as_get;
+	}
 	need n;
 	api_need_init(&n, a->central != NULL, false);
 	if (a->tm) {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http.h"
+
 /* tchar of RFC 9110 section 5.6.2. */
 static bool is_tchar(unsigned char c)
 {
@@ -110,17 +112,6 @@ static bool host_ok(const char *v, size_t n)
 		if (v[i] < '0' || v[i] > '9')
 			return false;
 	return true;
-}
-
-/* The methods of RFC 9110 and PATCH: anything else is not implemented. */
-static bool method_known(const char *m, size_t n)
-{
-	static const char *const known[] = {"GET",     "HEAD",  "POST",  "PUT",  "DELETE",
-	                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
-			return true;
-	return false;
 }
 
 /* A Transfer-Encoding value: 0 when it is exactly "chunked", else the
@@ -228,7 +219,7 @@ static int request_line(const char *p, size_t n, size_t target_max, bool *v11, c
 		*why = "only HTTP/1.0 and HTTP/1.1 are served";
 		return 505;
 	}
-	if (!method_known(p, m)) {
+	if (!http_method_known(p, m)) {
 		*why = "a method this server does not implement";
 		return 501;
 	}

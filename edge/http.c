@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -206,7 +208,47 @@ int http_response_check(const conn *c, int32_t id, http_response *resp)
 	}
 	if (!resp->body)
 		resp->body_len = 0;
+	/* No cache in front may keep an error: it would outlive its cause. */
+	if (status >= 400 && !http_has_header(resp, "cache-control") &&
+	    http_add_header(resp, "cache-control", "no-store"))
+		log_warn("no room for cache-control on an error answer", "peer=%s status=%d",
+		         c->peer, status);
 	return status;
+}
+
+bool http_method_known(const char *m, size_t n)
+{
+	static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+	                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
+			return true;
+	return false;
+}
+
+bool http_has_header(const http_response *resp, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (resp->headers[i].namelen == n && strncasecmp(resp->headers[i].name, name, n) == 0)
+			return true;
+	return false;
+}
+
+const char *http_date_now(void)
+{
+	/* One text per second, per loop thread (each worker has its own). */
+	static _Thread_local char text[HTTP_DATE_LEN + 1];
+	static _Thread_local time_t at = -1;
+	time_t now = time(NULL);
+	if (now != at) {
+		struct tm tm;
+		if (!gmtime_r(&now, &tm) ||
+		    strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm) != HTTP_DATE_LEN)
+			snprintf(text, sizeof text, "Thu, 01 Jan 1970 00:00:00 GMT");
+		at = now;
+	}
+	return text;
 }
 
 bool http_status_has_body(int status)

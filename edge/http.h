@@ -190,6 +190,11 @@ const http_header *http_find_header(const http_request *req, const char *name);
  * CR or LF. The response must not be copied after headers are added:
  * they point into its own hbuf. */
 int http_add_header(http_response *resp, const char *name, const char *value) WARN_UNUSED;
+/* Is m[0..n) a method some HTTP RFC defines (RFC 9110's and PATCH)? An
+ * unknown one is answered 501, a known one a route lacks 405. */
+bool http_method_known(const char *m, size_t n);
+/* Does resp carry a header of that name (any case)? */
+bool http_has_header(const http_response *resp, const char *name);
 
 /* For a handler that cannot answer yet: after it returns the server sends
  * nothing (and frees whatever it put in resp). The request's fields stay

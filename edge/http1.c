@@ -218,6 +218,7 @@ static void write_answer(conn *c, http_response *resp)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int bad =
 	    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status)) < 0;
+	bad |= evbuffer_add_printf(out, "date: %s\r\n", http_date_now()) < 0;
 	if (ctype[0])
 		bad |= evbuffer_add_printf(out, "content-type: %s\r\n", ctype) < 0;
 	for (size_t i = 0; i < resp->nheaders && i < HTTP_MAX_RESP_HEADERS; i++) {

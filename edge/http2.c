@@ -117,9 +117,10 @@ static void submit_response(conn *c, stream *st, http_response *resp)
 	size_t len_n = sbuf_fmt_u64(len_s, len);
 	const char *ctype = resp->content_type ? resp->content_type : "application/json";
 
-	nghttp2_nv nv[3 + HTTP_MAX_RESP_HEADERS];
+	nghttp2_nv nv[4 + HTTP_MAX_RESP_HEADERS];
 	size_t n = 0;
 	nv[n++] = make_nv(":status", 7, status_s, sizeof status_s);
+	nv[n++] = make_nv("date", 4, http_date_now(), HTTP_DATE_LEN);
 	if (ctype[0])
 		nv[n++] = make_nv("content-type", 12, ctype, strlen(ctype));
 	for (size_t i = 0; i < resp->nheaders && i < HTTP_MAX_RESP_HEADERS; i++) {

@@ -106,9 +106,14 @@ void http_conn_close(conn *c, bool linger);
 /* Bytes queued for the client. */
 size_t http_conn_queued(const conn *c);
 /* Normalises resp before it is sent: status 0 -> 200, a status outside
- * 200..599 -> 500 with no body or headers; no body -> length 0. Returns
- * the status to send. id names the stream in logs (0 for HTTP/1.1). */
+ * 200..599 -> 500 with no body or headers; no body -> length 0; an error
+ * (4xx, 5xx) without cache-control gets "no-store". Returns the status to
+ * send. id names the stream in logs (0 for HTTP/1.1). */
 int http_response_check(const conn *c, int32_t id, http_response *resp);
+/* The Date header's value now (RFC 9110 5.6.7, IMF-fixdate); this
+ * thread's buffer, remade once a second. */
+#define HTTP_DATE_LEN 29
+const char *http_date_now(void);
 /* Fills resp with a JSON error: {"error":{"code":...,"message":...}}. */
 void http_response_error(http_response *resp, int status, const char *code, const char *message);
 /* Fills resp with the JSON error for a request refused before the

@@ -179,3 +179,38 @@ Test(h1conform, a_target_longer_than_the_edge_reads_is_414)
 	cr_assert_eq(answers(out, &first), 1, "%s", out);
 	cr_assert_eq(first, 414, "%.300s", out);
 }
+
+/* HEAD, Date and Cache-Control, over HTTP/1.1 (raw) and HTTP/2 (curl). */
+Test(h1conform, head_date_and_cache_control_on_both_protocols)
+{
+	static char out[16384];
+	const char *head = "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+			   "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+	exchange(head, strlen(head), out, sizeof out);
+	int first;
+	cr_assert_eq(answers(out, &first), 2, "%s", out);
+	cr_assert_eq(first, 200, "%s", out);
+	/* The HEAD answer: GET's length, no body; the 404 right after it. */
+	const char *second = strstr(out + 1, "HTTP/1.1 404 ");
+	cr_assert_not_null(second, "%s", out);
+	cr_assert_not_null(strstr(out, "content-length: 30\r\n"), "%s", out);
+	cr_assert(strncmp(second - 4, "\r\n\r\n", 4) == 0, "no body after HEAD's head:\n%s", out);
+	cr_assert_not_null(strstr(out, "date: "), "%s", out);
+	cr_assert_not_null(strstr(second, "cache-control: no-store\r\n"), "%s", second);
+	/* HEAD answer of /healthz carries no-store too. */
+	cr_assert(strstr(out, "cache-control: no-store\r\n") < second, "%s", out);
+
+	/* HTTP/2: the same rules. */
+	cr_assert_eq(proc_curl(out, sizeof out, "-sI --http2-prior-knowledge", S.edge_port[0],
+			       "/healthz"),
+		     200, "%s", out);
+	cr_assert_not_null(strcasestr(out, "date: "), "%s", out);
+	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "%s", out);
+	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge", S.edge_port[0],
+			       "/v1/items/blog/1/likes"),
+		     400, "%s", out);
+	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "an error: %s", out);
+	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge -X BREW",
+			       S.edge_port[0], "/healthz"),
+		     501, "%s", out);
+}

@@ -106,9 +106,17 @@ Test(api, validation_errors_are_json_with_the_right_status)
 	cr_assert_eq(req("GET", "/v1/items/post/1/likes/", NULL, NULL, NULL, NULL), 404);
 	cr_assert_eq(req("GET", "/v2/x", NULL, NULL, NULL, NULL), 404);
 	cr_assert_eq(req("PUT", "/v1/items/post/1/likes", "u", NULL, NULL, NULL), 405);
-	cr_assert_str_eq(header("allow"), "GET, POST, DELETE");
+	cr_assert_str_eq(header("allow"), "GET, HEAD, POST, DELETE");
 	cr_assert_eq(req("DELETE", "/v1/items/post/1/views", "u", NULL, NULL, NULL), 405);
-	cr_assert_str_eq(header("allow"), "GET, POST");
+	cr_assert_str_eq(header("allow"), "GET, HEAD, POST");
+	/* A method no RFC defines is not implemented; HEAD is GET's head. */
+	cr_assert_eq(req("BREW", "/v1/items/post/1/likes", "u", NULL, NULL, NULL), 501);
+	cr_assert(strstr(body(), "\"code\":\"not_implemented\""));
+	int get = req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL);
+	cr_assert_eq(req("HEAD", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), get);
+	cr_assert_eq(req("HEAD", "/healthz", NULL, NULL, NULL, NULL), 200);
+	cr_assert_str_eq(header("cache-control"), "no-store");
+	cr_assert_eq(req("HEAD", "/readyz", NULL, NULL, NULL, NULL), 200);
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
 	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u", "{\"n\":1001}", NULL, NULL), 400);
 	cr_assert_eq(req("POST", "/v1/items/post/1/views", "u", "[1]", NULL, NULL), 400);
