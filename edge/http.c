@@ -58,6 +58,9 @@
 /* What an HTTP/2 client sends first (RFC 9113 3.4). */
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN (sizeof PREFACE - 1)
+/* "PRI * HTTP/2.0\r\n": bytes that start so can only be meant as HTTP/2;
+ * a preface that goes wrong after them is HTTP/2's to refuse (GOAWAY). */
+#define PREFACE_LINE_LEN 16
 
 enum { LIS_PLAIN = 0, LIS_TLS = 1 };
 
@@ -410,9 +413,11 @@ static int conn_choose(conn *c, enum conn_proto proto)
 	return 0;
 }
 
-/* Cleartext: HTTP/2 once the bytes read are the whole preface, HTTP/1.1
- * as soon as one differs from it. Looks at the input without consuming
- * it. 1: wait for more; 0: chosen; <0: c was freed. */
+/* Cleartext: HTTP/2 once the bytes read are the whole preface, or once
+ * they start with its request line (RFC 9113 3.4: a wrong preface after
+ * that is a connection error, answered with GOAWAY); HTTP/1.1 as soon as
+ * a byte before that differs. Looks at the input without consuming it.
+ * 1: wait for more; 0: chosen; <0: c was freed. */
 static int conn_sniff(conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -425,10 +430,12 @@ static int conn_sniff(conn *c)
 		http_conn_free(c);
 		return ERR_IO;
 	}
-	bool same = memcmp(head, PREFACE, n) == 0;
-	if (same && n < PREFACE_LEN)
+	size_t match = 0;
+	while (match < n && head[match] == PREFACE[match])
+		match++;
+	if (match == n && n < PREFACE_LEN)
 		return 1;
-	return conn_choose(c, same ? PROTO_H2 : PROTO_H1);
+	return conn_choose(c, match >= PREFACE_LINE_LEN ? PROTO_H2 : PROTO_H1);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)

@@ -235,6 +235,23 @@ static void stream_free(stream *st)
 	free(st);
 }
 
+/* Every frame's header, before nghttp2 acts on it. A HEADERS frame on a
+ * client stream at or below the highest one a request opened, which is
+ * not an open stream of ours (trailers), reuses a stream id: a connection
+ * error of type PROTOCOL_ERROR (RFC 9113 5.1.1). nghttp2 lets it pass
+ * by design, as a race with RST_STREAM; the edge holds to the RFC. */
+static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, void *user)
+{
+	conn *c = user;
+	if (hd->type != NGHTTP2_HEADERS || !(hd->stream_id & 1) || hd->stream_id > c->last_req_id)
+		return 0;
+	if (nghttp2_session_get_stream_user_data(sess, hd->stream_id))
+		return 0;
+	log_debug("headers on a stream id already used", "peer=%s stream=%d last=%d", c->peer,
+	          hd->stream_id, c->last_req_id);
+	return NGHTTP2_ERR_CALLBACK_FAILURE; /* the reader sends GOAWAY(PROTOCOL_ERROR) */
+}
+
 static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
 {
 	conn *c = user;
@@ -249,6 +266,8 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
+	if (st->id > c->last_req_id)
+		c->last_req_id = st->id;
 	st->started = clock_mono_ms();
 	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
 	if (rv != 0) {
@@ -467,6 +486,7 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create http2 callbacks: %s", nghttp2_strerror(rv));
 		return NULL;
 	}
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
@@ -625,10 +645,9 @@ void http2_read(conn *c)
 		if (n < 0) {
 			log_debug("closing connection", "peer=%s reason=\"%s\"", c->peer,
 			          nghttp2_strerror((int)n));
-			if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-				http_conn_free(c);
-			else
-				shutdown_session(c, NGHTTP2_PROTOCOL_ERROR);
+			/* A wrong preface too is a connection error of type
+			 * PROTOCOL_ERROR (RFC 9113 3.4): GOAWAY, then close. */
+			shutdown_session(c, NGHTTP2_PROTOCOL_ERROR);
 			return;
 		}
 		if (evbuffer_drain(in, (size_t)n) != 0) {

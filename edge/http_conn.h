@@ -43,6 +43,7 @@ struct conn {
 	nghttp2_session *sess; /* HTTP/2 only */
 	stream *streams;       /* HTTP/2 only; freed with the connection */
 	unsigned nstreams;     /* HTTP/2: how many */
+	int32_t last_req_id;   /* HTTP/2: the highest stream a request opened */
 	h1conn *h1;            /* HTTP/1.1 only */
 	bool tls;
 	bool closing;     /* answering is over; freed once the output drains */

@@ -641,27 +641,92 @@ Test(http1, h1_and_h2c_share_the_port_and_answer_alike)
 	h1_close(&one);
 }
 
-Test(http1, preface_prefix_that_then_differs_is_http1)
+/* Reads frames off fd until it closes (or WAIT_MS); the error code of
+ * the GOAWAY among them, -1 when none came. */
+static long goaway_code(int fd)
+{
+	unsigned char buf[4096];
+	size_t len = 0;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	while (len < sizeof buf && poll(&pfd, 1, WAIT_MS) == 1) {
+		ssize_t k = recv(fd, buf + len, sizeof buf - len, 0);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	for (size_t at = 0; at + 9 <= len;) {
+		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
+		if (buf[at + 3] == 7 && flen >= 8 && at + 9 + flen <= len) {
+			const unsigned char *e = buf + at + 9 + 4;
+			return (long)((unsigned long)e[0] << 24 | (unsigned long)e[1] << 16 |
+				      (unsigned long)e[2] << 8 | e[3]);
+		}
+		at += 9 + flen;
+	}
+	return -1;
+}
+
+Test(http1, a_wrong_preface_after_its_request_line_is_an_http2_error)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
-	h1client cl;
-	h1_open(&cl, port(false), false, "", 0);
-	/* The server must wait while the bytes could still be the preface. */
-	h1_send_str(&cl, "PRI * HTTP/2.0\r\n");
-	cr_assert_not(h1_pump(&cl, 200), "the server answered half a preface");
-	h1_send_str(&cl, "\r\nSX\r\n\r\n");
-	cr_assert(h1_wait(&cl, 1));
-	assert_error(&cl.r[0], 505, "version_not_supported");
-	cr_assert(h1_wait_eof(&cl, WAIT_MS));
-	h1_close(&cl);
+	int fd = h2client_tcp_connect(port(false));
+	cr_assert(fd >= 0);
+	/* The server waits while the bytes could still be the preface. */
+	cr_assert_eq(send(fd, "PRI * HTTP/2.0\r\n", 16, MSG_NOSIGNAL), 16);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	cr_assert_eq(poll(&pfd, 1, 200), 0, "the server answered half a preface");
+	/* Only HTTP/2 starts so: the rest going wrong is a connection error
+	 * of type PROTOCOL_ERROR (RFC 9113 3.4), not an HTTP/1.1 answer. */
+	cr_assert_eq(send(fd, "\r\nSX\r\n\r\n", 8, MSG_NOSIGNAL), 8);
+	cr_assert_eq(goaway_code(fd), 1, "GOAWAY(PROTOCOL_ERROR)");
+	close(fd);
 
+	/* A byte off before the request line ends: HTTP/1.1, which does not
+	 * know the method. */
+	h1client cl;
 	h1_open(&cl, port(false), false, "", 0);
 	h1_send_str(&cl, "PRX / HTTP/1.1\r\nHost: x\r\n\r\n");
 	cr_assert(h1_wait(&cl, 1));
 	assert_error(&cl.r[0], 501, "not_implemented");
 	h1_close(&cl);
+	h1_open(&cl, port(false), false, "", 0);
+	h1_send_str(&cl, "PRI * HTTP/2.1\r\n\r\n");
+	cr_assert(h1_wait(&cl, 1));
+	assert_error(&cl.r[0], 505, "version_not_supported");
+	h1_close(&cl);
 	cr_assert_eq(atomic_load(&H.calls), 0);
+}
+
+/* A request HEADERS frame (GET / over http, END_STREAM|END_HEADERS) on
+ * stream id, in HPACK's static table. */
+static void h2_get_frame(unsigned char f[12], uint32_t id)
+{
+	const unsigned char frame[12] = {0, 0, 3, 1, 5, (unsigned char)(id >> 24),
+					 (unsigned char)(id >> 16), (unsigned char)(id >> 8),
+					 (unsigned char)id, 0x82, 0x86, 0x84};
+	memcpy(f, frame, sizeof frame);
+}
+
+Test(http1, a_headers_frame_on_a_lower_stream_id_is_a_connection_error)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	int fd = h2client_tcp_connect(port(false));
+	cr_assert(fd >= 0);
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+	unsigned char five[12], three[12];
+	h2_get_frame(five, 5);
+	h2_get_frame(three, 3);
+	cr_assert_eq(send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL), (ssize_t)sizeof preface - 1);
+	cr_assert_eq(send(fd, settings, sizeof settings, MSG_NOSIGNAL), 9);
+	cr_assert_eq(send(fd, five, sizeof five, MSG_NOSIGNAL), 12);
+	cr_assert_eq(send(fd, three, sizeof three, MSG_NOSIGNAL), 12);
+	/* RFC 9113 5.1.1: a new stream id must be larger than every one the
+	 * client used; 3 after 5 is a connection error of type PROTOCOL_ERROR. */
+	cr_assert_eq(goaway_code(fd), 1, "GOAWAY(PROTOCOL_ERROR)");
+	close(fd);
 }
 
 Test(http1, preface_split_over_two_writes_is_http2)

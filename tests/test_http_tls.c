@@ -477,3 +477,62 @@ Test(http_tls, alpn_http11_alone_negotiates_http11)
 	cr_assert(tls && h1);
 	client_close(&cl);
 }
+
+/* --- HTTP/2 connection errors over TLS (RFC 9113) ------------------------- */
+
+/* Reads TLS records until the server closes (or the receive timeout); the
+ * error code of the first GOAWAY frame, -1 when none came. */
+static long tls_goaway_code(client *cl)
+{
+	unsigned char buf[8192];
+	size_t len = 0;
+	for (;;) {
+		int k = SSL_read(cl->ssl, buf + len, (int)(sizeof buf - len));
+		if (k <= 0 || (len += (size_t)k) == sizeof buf)
+			break;
+	}
+	for (size_t at = 0; at + 9 <= len;) {
+		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
+		if (buf[at + 3] == 7 && flen >= 8 && at + 9 + flen <= len) {
+			const unsigned char *e = buf + at + 9 + 4;
+			return (long)((unsigned long)e[0] << 24 | (unsigned long)e[1] << 16 |
+			              (unsigned long)e[2] << 8 | e[3]);
+		}
+		at += 9 + flen;
+	}
+	return -1;
+}
+
+static void tls_send(client *cl, const void *p, size_t n)
+{
+	cr_assert_eq(SSL_write(cl->ssl, p, (int)n), (int)n);
+}
+
+Test(http_tls, a_wrong_preface_is_goaway_protocol_error)
+{
+	start_with("edge-one", false);
+	client cl;
+	client_opts o = {.alpn = "\x02h2", .alpn_len = 3};
+	cr_assert(client_open(&cl, port(true), &o));
+	tls_send(&cl, "PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n", 24);
+	cr_assert_eq(tls_goaway_code(&cl), 1, "GOAWAY(PROTOCOL_ERROR)");
+	client_close(&cl);
+}
+
+Test(http_tls, a_headers_frame_on_a_lower_stream_id_is_goaway_protocol_error)
+{
+	start_with("edge-one", false);
+	client cl;
+	client_opts o = {.alpn = "\x02h2", .alpn_len = 3};
+	cr_assert(client_open(&cl, port(true), &o));
+	static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+	/* GET / over https from HPACK's static table, END_STREAM|END_HEADERS. */
+	static const unsigned char five[12] = {0, 0, 3, 1, 5, 0, 0, 0, 5, 0x82, 0x87, 0x84};
+	static const unsigned char three[12] = {0, 0, 3, 1, 5, 0, 0, 0, 3, 0x82, 0x87, 0x84};
+	tls_send(&cl, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	tls_send(&cl, settings, sizeof settings);
+	tls_send(&cl, five, sizeof five);
+	tls_send(&cl, three, sizeof three);
+	cr_assert_eq(tls_goaway_code(&cl), 1, "GOAWAY(PROTOCOL_ERROR)");
+	client_close(&cl);
+}
