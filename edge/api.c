@@ -302,7 +302,8 @@ static bool charge_address(api *a, need *n, const http_request *req, http_respon
 	unsigned retry_s;
 	if (!a->guard || n->rerun || !guard_addr_limited(a->guard) ||
 	    resolve_identity(a, n, req) == 0 ||
-	    guard_addr_request(a->guard, req->peer_ip, clock_mono_ms(), &retry_s))
+	    guard_addr_request(a->guard, req->client_ip ? req->client_ip : req->peer_ip,
+			       clock_mono_ms(), &retry_s))
 		return true;
 	too_many(resp, "rate_limited",
 		 "too many requests without a valid identity from this address: see Retry-After",
@@ -744,12 +745,16 @@ static bool path_is(const char *path, const char *route_path)
 	return plen == rl && strncmp(path, route_path, rl) == 0;
 }
 
+/* The loopback-only routes judge the client (through trusted proxies:
+ * the one their headers name), and refuse a request that came through a
+ * proxy the edge does not trust, wherever that proxy is. */
 static bool from_loopback(const http_request *req)
 {
 	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	static const uint8_t v6[16] = {[15] = 1};
-	const uint8_t *ip = req->peer_ip;
-	return ip && ((memcmp(ip, v4, 12) == 0 && ip[12] == 127) || memcmp(ip, v6, 16) == 0);
+	const uint8_t *ip = req->client_ip;
+	return ip && !req->via_untrusted &&
+	       ((memcmp(ip, v4, 12) == 0 && ip[12] == 127) || memcmp(ip, v6, 16) == 0);
 }
 
 /* Prometheus text of the edge's registry (telemetry.h). Served to

@@ -73,6 +73,7 @@ typedef struct edge_config {
 	char *log_file;              /* "" = stderr; reopened on SIGHUP */
 	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */
 	int64_t ready_snapshot_age_s; /* /readyz: snapshots older than this: not ready */
+	char *trusted_proxies;       /* http.trusted_proxies (proxy.h) */
 	char *demo_dir;              /* the demo page's files (client/); "" = off */
 } edge_config;
 

@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http_conn.h"
+#include "proxy.h"
 #include "http_tls.h"
 #include "log.h"
 #include "xmem.h"
@@ -309,6 +310,10 @@ bool http_call_handler(conn *c, stream *st, http_request *req, http_response *re
 	http_call call = {.c = c, .st = st};
 	req->peer = c->peer;
 	req->peer_ip = c->ip_known ? c->ip : NULL;
+	uint8_t client[PROXY_IP_LEN];
+	proxy_verdict v = proxy_client(srv->trusted, req->peer_ip, req->headers, req->nheaders, client);
+	req->client_ip = v == PROXY_BAD || !req->peer_ip ? NULL : client;
+	req->via_untrusted = v == PROXY_UNTRUSTED;
 	req->tls = c->tls;
 	req->handle = &call;
 	http_response_init(resp);
@@ -807,6 +812,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 	srv->reset_burst = cfg->reset_burst ? cfg->reset_burst : DEFAULT_RESET_BURST;
 	srv->reset_rate = cfg->reset_rate ? cfg->reset_rate : DEFAULT_RESET_RATE;
 	srv->guard = cfg->guard;
+	srv->trusted = cfg->trusted;
 	srv->accepting = true;
 
 	char why[512];

@@ -57,6 +57,8 @@ typedef struct http_header {
 	size_t valuelen;
 } http_header;
 
+typedef struct proxy_list proxy_list; /* proxy.h */
+
 typedef struct http_request {
 	const char *method;         /* NUL-terminated: "GET", "POST", ... */
 	const char *path;           /* NUL-terminated :path, query included (for
@@ -68,6 +70,11 @@ typedef struct http_request {
 	const char *peer; /* "127.0.0.1:40000" */
 	const uint8_t *peer_ip; /* GUARD_IP_LEN bytes (IPv4 v4-mapped); NULL
 	                           when unknown */
+	/* The client after the trusted-proxy rule (proxy.h): the peer, or
+	 * from a trusted proxy the address its headers name; NULL when
+	 * unknown. Valid during the handler call only. */
+	const uint8_t *client_ip;
+	bool via_untrusted; /* forwarding headers from a peer not trusted */
 	bool tls;
 	bool h1;      /* HTTP/1.x rather than HTTP/2 */
 	void *handle; /* the server's own, for http_defer; leave it alone */
@@ -127,6 +134,9 @@ typedef struct http_config {
 	                             ENHANCE_YOUR_CALM and is closed */
 	guard *guard;             /* connections per address and refusal
 	                             counters; NULL: neither */
+	const proxy_list *trusted; /* proxies whose forwarding headers are
+	                              believed (outlives the server); NULL:
+	                              none */
 } http_config;
 
 /* Binds the listeners and starts accepting on base. NULL with the reason

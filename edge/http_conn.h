@@ -69,6 +69,7 @@ struct http_server {
 	unsigned max_streams, idle_ms, request_ms;
 	unsigned reset_burst, reset_rate;
 	guard *guard;        /* may be NULL */
+	const proxy_list *trusted; /* may be NULL */
 	struct event *sweep; /* finds requests that take too long */
 	struct evconnlistener *lis[2];
 	struct event *retry; /* re-enables the listeners after accept errors */

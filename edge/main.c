@@ -45,6 +45,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "proxy.h"
 #include "shards.h"
 #include "store.h"
 #include "uplink.h"
@@ -80,6 +81,7 @@ typedef struct edge {
 	bootstrap *boot; /* NULL without central.ops */
 	api tmpl; /* types, counters and api settings every worker copies */
 	shard_map shards; /* central.ops; nshards 0 without it */
+	proxy_list trusted; /* http.trusted_proxies */
 	bearer_ring *keys; /* NULL: no bearer tokens; read by every worker */
 	guard *guard;      /* admission limits, shared by every worker */
 	worker *w;
@@ -467,6 +469,7 @@ static int workers_start(edge *e, char *err, size_t errlen)
 		.reset_burst = (unsigned)cfg->reset_burst,
 		.reset_rate = (unsigned)cfg->reset_rate,
 		.guard = e->guard,
+		.trusted = &e->trusted,
 	};
 	char listen[128], tls_listen[128];
 	for (size_t i = 0; i < e->nw; i++) {
@@ -622,6 +625,8 @@ static int configure(edge *e, char *err, size_t errlen)
 	}
 	if (cfg->central_ops[0] &&
 	    shards_parse(&e->shards, cfg->central_ops, (uint32_t)cfg->partitions, err, errlen))
+		return ERR_CONFIG;
+	if (proxy_list_parse(cfg->trusted_proxies, &e->trusted, err, errlen))
 		return ERR_CONFIG;
 	if (cfg->tls_listen[0] &&
 	    !(e->tls = http_tls_store_new(cfg->tls_cert, cfg->tls_key, err, errlen)))

@@ -50,6 +50,10 @@ const cfg_opt edge_options[] = {
 	    "and per second after that; over it: GOAWAY ENHANCE_YOUR_CALM, closed"),
 	OPT("http", "max_conns_per_addr", CFG_INT, max_conns_per_addr, "256", 0, 1000000,
 	    "open connections from one client address; 0 = no cap"),
+	OPT("http", "trusted_proxies", CFG_STR, trusted_proxies, "", 0, 0,
+	    "proxies (addresses, CIDR ranges, comma-separated) whose Forwarded or "
+	    "X-Forwarded-For is believed: loopback-only routes and per-address limits then "
+	    "judge the client they name; empty = none"),
 	OPT("demo", "dir", CFG_STR, demo_dir, "", 0, 0,
 	    "serve the demo page's files from this directory at /demo/ (the project's "
 	    "client/); empty = off"),

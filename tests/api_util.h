@@ -63,7 +63,7 @@ API_UTIL int api_fix_call(api *a, http_response *r, const uint8_t *ip, const cha
 		h[nh++] = (http_header){hname, strlen(hname), hval, strlen(hval)};
 	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
 	                   .body = body, .body_len = body ? strlen(body) : 0,
-	                   .peer = "127.0.0.1:1", .peer_ip = ip};
+	                   .peer = "127.0.0.1:1", .peer_ip = ip, .client_ip = ip};
 	free(r->body);
 	memset(r, 0, sizeof *r);
 	api_handle(a, &rq, r);

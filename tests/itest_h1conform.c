@@ -214,3 +214,21 @@ Test(h1conform, head_date_and_cache_control_on_both_protocols)
 			       S.edge_port[0], "/healthz"),
 		     501, "%s", out);
 }
+
+/* This edge trusts no proxy: forwarding headers are not believed, and a
+ * request that carries them came through a proxy the edge does not trust,
+ * even from 127.0.0.1, so the loopback-only routes refuse it. */
+Test(h1conform, a_proxy_the_edge_does_not_trust_gets_no_loopback_route)
+{
+	static char out[256 * 1024];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[0], "/metrics"), 200);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
+			       "/metrics"),
+		     404);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'Forwarded: for=127.0.0.1'", S.edge_port[0],
+			       "/v1/admin/inspect"),
+		     404);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
+			       "/healthz"),
+		     200, "other routes do not care");
+}

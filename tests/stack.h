@@ -27,6 +27,8 @@ typedef struct stack {
 	int edge_port[STACK_EDGES], ops_port;
 	const char *central_extra; /* appended to central.ini */
 	const char *edge_extra;    /* appended to every edge's ini */
+	const char *edge_limits;   /* the [limits] keys of every edge; NULL:
+	                              no per-user or per-address limit */
 } stack;
 
 static stack S;
@@ -150,10 +152,12 @@ TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
 		    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
 		    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
 		    "[identity]\ndev_header = true\n"
-		    "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
+		    "[limits]\n%s"
 		    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
 		    "[central]\nops = %s\n%s%s",
-		    i, i, S.dir, i, S.edge_port[i], central_ops, stack_common(),
+		    i, i, S.dir, i, S.edge_port[i],
+		    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
+		    central_ops, stack_common(),
 		    S.edge_extra ? S.edge_extra : "");
 }
 
