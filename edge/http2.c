@@ -235,21 +235,26 @@ static void stream_free(stream *st)
 	free(st);
 }
 
-/* Every frame's header, before nghttp2 acts on it. A HEADERS frame on a
- * client stream at or below the highest one a request opened, which is
- * not an open stream of ours (trailers), reuses a stream id: a connection
- * error of type PROTOCOL_ERROR (RFC 9113 5.1.1). nghttp2 lets it pass
- * by design, as a race with RST_STREAM; the edge holds to the RFC. */
+/* Every frame's header, before nghttp2 acts on it. A HEADERS frame that
+ * would open a client stream id the client skipped, below the highest it
+ * opened, is an unexpected stream identifier: a connection error of type
+ * PROTOCOL_ERROR (RFC 9113 5.1.1). nghttp2 lets it pass by design, as a
+ * race with RST_STREAM; the edge holds to the RFC. A HEADERS frame on an
+ * id that was used (trailers, or a closed stream) is nghttp2's to judge. */
 static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, void *user)
 {
+	(void)sess;
 	conn *c = user;
 	if (hd->type != NGHTTP2_HEADERS || !(hd->stream_id & 1) || hd->stream_id > c->last_req_id)
 		return 0;
-	if (nghttp2_session_get_stream_user_data(sess, hd->stream_id))
-		return 0;
-	log_debug("headers on a stream id already used", "peer=%s stream=%d last=%d", c->peer,
-	          hd->stream_id, c->last_req_id);
-	return NGHTTP2_ERR_CALLBACK_FAILURE; /* the reader sends GOAWAY(PROTOCOL_ERROR) */
+	for (unsigned i = 0; i < c->nid_holes; i++) {
+		if (hd->stream_id >= c->id_holes[i][0] && hd->stream_id <= c->id_holes[i][1]) {
+			log_debug("headers on a stream id below one already used", "peer=%s stream=%d "
+			          "last=%d", c->peer, hd->stream_id, c->last_req_id);
+			return NGHTTP2_ERR_CALLBACK_FAILURE; /* the reader sends GOAWAY */
+		}
+	}
+	return 0;
 }
 
 static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, void *user)
@@ -266,6 +271,15 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
+	if (st->id > c->last_req_id + 2) { /* ids skipped: keep the run, forget the oldest */
+		if (c->nid_holes == CONN_ID_HOLES) {
+			memmove(c->id_holes, c->id_holes + 1, sizeof c->id_holes[0] * (CONN_ID_HOLES - 1));
+			c->nid_holes--;
+		}
+		c->id_holes[c->nid_holes][0] = c->last_req_id + (c->last_req_id ? 2 : 1);
+		c->id_holes[c->nid_holes][1] = st->id - 2;
+		c->nid_holes++;
+	}
 	if (st->id > c->last_req_id)
 		c->last_req_id = st->id;
 	st->started = clock_mono_ms();

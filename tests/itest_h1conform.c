@@ -9,17 +9,43 @@
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "stack.h"
 
+static char certdir[256], extra[1024];
+static int tls_port;
+
+/* The edge also listens with TLS, on a throwaway self-signed certificate. */
 static void setup(void)
 {
+	testdir_make(certdir, sizeof certdir, "likes-h1conform");
+	char out[4096];
+	cr_assert_eq(proc_capture(out, sizeof out,
+				  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+				  "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
+				  "-out %s/cert.pem 2>&1",
+				  certdir, certdir),
+		     0, "%s", out);
+	tls_port = proc_free_port();
+	snprintf(extra, sizeof extra,
+		 "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\n"
+		 "tls_key = %s/key.pem\n",
+		 tls_port, certdir, certdir);
+	S.edge_extra = extra;
 	stack_up(1, 2, 200);
 }
 
-TestSuite(h1conform, .init = setup, .fini = stack_down, .timeout = 120);
+static void teardown(void)
+{
+	stack_down();
+	testdir_remove(certdir);
+}
+
+TestSuite(h1conform, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Sends n bytes on a new connection, half-closes, reads up to cap-1
  * bytes until the edge closes (or 5 s); the bytes read. */
@@ -46,6 +72,46 @@ static size_t exchange(const char *req, size_t n, char *out, size_t cap)
 		if (k <= 0 || (got += (size_t)k) == cap - 1)
 			break;
 	}
+	close(fd);
+	out[got] = 0;
+	return got;
+}
+
+/* exchange over TLS with ALPN http/1.1: close_notify stands for the
+ * half-close. */
+static size_t exchange_tls(const char *req, size_t n, char *out, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tls_port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	cr_assert_not_null(ctx);
+	cr_assert_eq(SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9), 0);
+	SSL *ssl = SSL_new(ctx);
+	cr_assert_not_null(ssl);
+	cr_assert_eq(SSL_set_fd(ssl, fd), 1);
+	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with the edge");
+	size_t sent = 0;
+	while (sent < n) {
+		int k = SSL_write(ssl, req + sent, (int)(n - sent));
+		if (k <= 0)
+			break;
+		sent += (size_t)k;
+	}
+	SSL_shutdown(ssl);
+	size_t got = 0;
+	for (;;) {
+		int k = SSL_read(ssl, out + got, (int)(cap - 1 - got));
+		if (k <= 0 || (got += (size_t)k) == cap - 1)
+			break;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
 	close(fd);
 	out[got] = 0;
 	return got;
@@ -146,22 +212,33 @@ static const vector vectors[] = {
     {"HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", 200, 1},
 };
 
-Test(h1conform, every_vector_is_answered_as_a_strict_server_would)
+/* Every vector through exchange (plain or TLS). */
+static void run_vectors(size_t (*xchg)(const char *, size_t, char *, size_t), const char *how)
 {
 	static char out[64 * 1024];
 	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
 		const vector *v = &vectors[i];
-		exchange(v->bytes, strlen(v->bytes), out, sizeof out);
+		xchg(v->bytes, strlen(v->bytes), out, sizeof out);
 		int first;
 		int n = answers(out, &first);
-		cr_expect_eq(first, v->status, "%s: first answer %d, want %d:\n%.400s", v->name, first,
-			     v->status, out);
-		cr_expect_eq(n, v->answers, "%s: %d answers, want %d:\n%.600s", v->name, n, v->answers,
-			     out);
+		cr_expect_eq(first, v->status, "%s, %s: first answer %d, want %d:\n%.400s", how,
+			     v->name, first, v->status, out);
+		cr_expect_eq(n, v->answers, "%s, %s: %d answers, want %d:\n%.600s", how, v->name, n,
+			     v->answers, out);
 		if (v->answers == 1)
-			cr_expect_null(strstr(out, "SMUGGLED"), "%s", v->name);
+			cr_expect_null(strstr(out, "SMUGGLED"), "%s, %s", how, v->name);
 	}
 	cr_assert(proc_alive(S.edge_pid[0]), "the edge runs on");
+}
+
+Test(h1conform, every_vector_is_answered_as_a_strict_server_would)
+{
+	run_vectors(exchange, "cleartext");
+}
+
+Test(h1conform, every_vector_over_tls_too)
+{
+	run_vectors(exchange_tls, "TLS");
 }
 
 Test(h1conform, a_target_longer_than_the_edge_reads_is_414)
