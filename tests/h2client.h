@@ -354,6 +354,22 @@ H2CLIENT_FN const char *h2client_header(const h2client_stream *cs, const char *n
 	return NULL;
 }
 
+/* The error code of the first whole GOAWAY frame in the raw frames
+ * buf[0..len) (what a server sent after its preface), -1 when none. */
+H2CLIENT_FN long h2_goaway_code(const unsigned char *buf, size_t len)
+{
+	for (size_t at = 0; at + 9 <= len;) {
+		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
+		if (buf[at + 3] == 7 && flen >= 8 && at + 9 + flen <= len) {
+			const unsigned char *e = buf + at + 9 + 4;
+			return (long)((unsigned long)e[0] << 24 | (unsigned long)e[1] << 16 |
+			              (unsigned long)e[2] << 8 | e[3]);
+		}
+		at += 9 + flen;
+	}
+	return -1;
+}
+
 H2CLIENT_FN bool h2client_eof_seen(int fd, int ms)
 {
 	uint64_t end = clock_mono_ms() + (uint64_t)ms;

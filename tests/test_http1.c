@@ -654,16 +654,7 @@ static long goaway_code(int fd)
 			break;
 		len += (size_t)k;
 	}
-	for (size_t at = 0; at + 9 <= len;) {
-		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
-		if (buf[at + 3] == 7 && flen >= 8 && at + 9 + flen <= len) {
-			const unsigned char *e = buf + at + 9 + 4;
-			return (long)((unsigned long)e[0] << 24 | (unsigned long)e[1] << 16 |
-				      (unsigned long)e[2] << 8 | e[3]);
-		}
-		at += 9 + flen;
-	}
-	return -1;
+	return h2_goaway_code(buf, len);
 }
 
 Test(http1, a_wrong_preface_after_its_request_line_is_an_http2_error)

@@ -491,16 +491,7 @@ static long tls_goaway_code(client *cl)
 		if (k <= 0 || (len += (size_t)k) == sizeof buf)
 			break;
 	}
-	for (size_t at = 0; at + 9 <= len;) {
-		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
-		if (buf[at + 3] == 7 && flen >= 8 && at + 9 + flen <= len) {
-			const unsigned char *e = buf + at + 9 + 4;
-			return (long)((unsigned long)e[0] << 24 | (unsigned long)e[1] << 16 |
-			              (unsigned long)e[2] << 8 | e[3]);
-		}
-		at += 9 + flen;
-	}
-	return -1;
+	return h2_goaway_code(buf, len);
 }
 
 static void tls_send(client *cl, const void *p, size_t n)
