@@ -176,8 +176,8 @@ bool demo_site_answer(const demo_site *s, const http_request *req, http_response
 	    (plen > pre && req->path[pre] != '/'))
 		return false;
 	if (strcmp(req->method, "GET") != 0) {
-		api_error(resp, 405, "method_not_allowed", "use GET");
-		api_header(resp, "allow", "GET");
+		api_error(resp, 405, "method_not_allowed", "use GET or HEAD");
+		api_header(resp, "allow", "GET, HEAD");
 		return true;
 	}
 	if (plen == pre) {

@@ -121,7 +121,7 @@ Test(api, sum_counter_adds_n_and_refuses_delete_and_bad_n)
 	cr_assert_eq(call(0, "DELETE", "/v1/items/reel/r1/views", "u1", NULL), 405);
 	char allow[64];
 	cr_assert(proc_header(out, "allow", allow, sizeof allow));
-	cr_assert_str_eq(allow, "GET, POST");
+	cr_assert_str_eq(allow, "GET, HEAD, POST");
 	cr_assert_eq(call(0, "POST", "/v1/items/reel/r1/nope", "u1", NULL), 404);
 	cr_assert_eq(call(0, "POST", "/v1/items/blog/r1/views", "u1", NULL), 400);
 	/* Saves are a set counter next to likes. */

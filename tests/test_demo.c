@@ -125,7 +125,7 @@ Test(demo, only_get_is_allowed)
 	load_site();
 	cr_assert(ask("POST", "/demo/index.html"));
 	cr_assert_eq(resp.status, 405);
-	cr_assert_str_eq(header("allow"), "GET");
+	cr_assert_str_eq(header("allow"), "GET, HEAD");
 }
 
 Test(demo, nothing_outside_the_kept_files_is_reachable)
