@@ -58,6 +58,8 @@ struct h1conn {
 	 * no byte reaches http-parser before it has passed these checks,
 	 * and none past the request's end, so the next head is checked too. */
 	bool framed;        /* its head passed; the counts below hold */
+	size_t no_lf;       /* unframed: input bytes already looked at for a LF */
+	bool no_lf_seen;    /* unframed: a LF has come (the request line ended) */
 	size_t head_left;   /* head bytes not yet given to the parser */
 	bool chunked;
 	uint64_t body_left; /* Content-Length bytes not yet given */
@@ -435,13 +437,34 @@ static size_t frame(conn *c, const char *data, size_t avail)
 {
 	h1conn *h = c->h1;
 	if (!h->framed) {
+		/* A head is checked again only when a line has ended since the
+		 * last check (a client sending a byte at a time costs one scan
+		 * per line, not per byte), and is bounded by the header list
+		 * size, so the rescans stay linear in what the limit allows. */
+		size_t head_max = c->srv->max_header_list + TARGET_MAX;
+		if (head_max > INPUT_MAX)
+			head_max = INPUT_MAX;
+		bool line_end = h->no_lf < avail && memchr(data + h->no_lf, '\n', avail - h->no_lf);
+		bool first_line_long = !h->no_lf_seen && avail > TARGET_MAX + 64;
+		if (!line_end && !first_line_long && avail < head_max) {
+			h->no_lf = avail;
+			return 0;
+		}
+		h->no_lf_seen = h->no_lf_seen || line_end;
+		h->no_lf = avail;
 		h1_head_info info;
 		int status = 400;
 		const char *why = NULL;
 		h1s_result r = h1strict_head(data, avail, TARGET_MAX, &info, &status, &why);
-		if (r == H1S_MORE && avail < INPUT_MAX)
+		if (r == H1S_MORE && first_line_long && !line_end) {
+			r = H1S_BAD; /* a request line longer than any this server reads */
+			if (status != 414) {
+				status = 400;
+				why = "a request line longer than this server reads";
+			}
+		} else if (r == H1S_MORE && avail < head_max) {
 			return 0;
-		if (r == H1S_MORE) {
+		} else if (r == H1S_MORE) {
 			status = 431;
 			why = "a request head larger than this server reads";
 		}
@@ -450,6 +473,8 @@ static size_t frame(conn *c, const char *data, size_t avail)
 			return 0;
 		}
 		h->framed = true;
+		h->no_lf = 0;
+		h->no_lf_seen = false;
 		h->head_left = info.head_len;
 		h->chunked = info.chunked;
 		h->body_left = info.length;
