@@ -343,6 +343,29 @@ Test(http1, chunked_body_reaches_handler_reassembled)
 	h1_close(&cl);
 }
 
+/* A client writing one byte at a time: the strict checks wait for each
+ * line's end (and the server reads what TCP gives it) and the requests,
+ * a chunked one among them, come out whole and in order. */
+Test(http1, requests_sent_a_byte_at_a_time_are_read_whole)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	h1client cl;
+	h1_open(&cl, port(false), false, "", 0);
+	const char *text = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			   "3;a=b\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+			   "GET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	for (const char *p = text; *p; p++) {
+		h1_send(&cl, p, 1);
+		h1_pump(&cl, 1);
+	}
+	cr_assert(h1_wait(&cl, 2));
+	cr_assert_eq(cl.r[0].status, 200);
+	cr_assert_str_eq(cl.r[0].body, "abcde");
+	cr_assert_str_eq(h1_header(&cl.r[1], "x-path"), "/p/2");
+	h1_close(&cl);
+}
+
 Test(http1, keep_alive_serves_two_requests_on_one_connection)
 {
 	http_config cfg = base_config();
