@@ -74,6 +74,7 @@ typedef struct edge_config {
 	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */
 	int64_t ready_snapshot_age_s; /* /readyz: snapshots older than this: not ready */
 	char *trusted_proxies;       /* http.trusted_proxies (proxy.h) */
+	char *trusted_proxy_header;  /* the header they write (proxy.h) */
 	char *demo_dir;              /* the demo page's files (client/); "" = off */
 } edge_config;
 

@@ -626,7 +626,8 @@ static int configure(edge *e, char *err, size_t errlen)
 	if (cfg->central_ops[0] &&
 	    shards_parse(&e->shards, cfg->central_ops, (uint32_t)cfg->partitions, err, errlen))
 		return ERR_CONFIG;
-	if (proxy_list_parse(cfg->trusted_proxies, &e->trusted, err, errlen))
+	if (proxy_list_parse(cfg->trusted_proxies, &e->trusted, err, errlen) ||
+	    proxy_list_header(&e->trusted, cfg->trusted_proxy_header, err, errlen))
 		return ERR_CONFIG;
 	if (cfg->tls_listen[0] &&
 	    !(e->tls = http_tls_store_new(cfg->tls_cert, cfg->tls_key, err, errlen)))

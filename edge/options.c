@@ -51,9 +51,13 @@ const cfg_opt edge_options[] = {
 	OPT("http", "max_conns_per_addr", CFG_INT, max_conns_per_addr, "256", 0, 1000000,
 	    "open connections from one client address; 0 = no cap"),
 	OPT("http", "trusted_proxies", CFG_STR, trusted_proxies, "", 0, 0,
-	    "proxies (addresses, CIDR ranges, comma-separated) whose Forwarded or "
-	    "X-Forwarded-For is believed: loopback-only routes and per-address limits then "
-	    "judge the client they name; empty = none"),
+	    "proxies (addresses, CIDR ranges, comma-separated) whose forwarding header "
+	    "(trusted_proxy_header) is believed: the loopback-only routes and the per-address "
+	    "request budget then judge the client it names (max_conns_per_addr still counts "
+	    "TCP peers); empty = none"),
+	OPT("http", "trusted_proxy_header", CFG_STR, trusted_proxy_header, "x-forwarded-for", 0, 0,
+	    "the header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239); "
+	    "only that one is read, the other is the client's own word"),
 	OPT("demo", "dir", CFG_STR, demo_dir, "", 0, 0,
 	    "serve the demo page's files from this directory at /demo/ (the project's "
 	    "client/); empty = off"),

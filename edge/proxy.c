@@ -9,9 +9,25 @@
 
 #include "err.h"
 
-bool proxy_parse_ip(const char *text, size_t n, uint8_t ip[PROXY_IP_LEN])
+/* A port after an address: 1-5 digits, or an obfuscated one as RFC 7239
+ * section 6.3 allows ("_" then letters, digits, '.', '_', '-'). */
+static bool port_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0)
+		return false;
+	if (p[0] == '_')
+		return strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                     "0123456789._-") == n - 1;
+	return n <= 5 && strspn(p, "0123456789") == n;
+}
+
+/* proxy_parse_ip, and whether the text was an IPv4 address (a v4-mapped
+ * or NAT64 address written in IPv6 form is IPv6). */
+static bool parse_ip(const char *text, size_t n, uint8_t ip[PROXY_IP_LEN], bool *v4)
 {
 	char buf[64];
+	*v4 = false;
 	while (n && (*text == ' ' || *text == '\t'))
 		text++, n--;
 	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t'))
@@ -23,28 +39,33 @@ bool proxy_parse_ip(const char *text, size_t n, uint8_t ip[PROXY_IP_LEN])
 	char *s = buf;
 	if (s[0] == '[') { /* [v6] or [v6]:port */
 		char *close = strchr(s, ']');
-		if (!close || (close[1] && close[1] != ':'))
+		if (!close || (close[1] && (close[1] != ':' || !port_ok(close + 2))))
 			return false;
 		*close = '\0';
-		s++;
-		return inet_pton(AF_INET6, s, ip) == 1;
+		return inet_pton(AF_INET6, s + 1, ip) == 1;
 	}
 	if (inet_pton(AF_INET6, s, ip) == 1)
 		return true;
 	char *colon = strchr(s, ':');
 	if (colon) { /* v4:port */
-		for (char *d = colon + 1; *d; d++)
-			if (*d < '0' || *d > '9')
-				return false;
+		if (!port_ok(colon + 1))
+			return false;
 		*colon = '\0';
 	}
-	uint8_t v4[4];
-	if (inet_pton(AF_INET, s, v4) != 1)
+	uint8_t a[4];
+	if (inet_pton(AF_INET, s, a) != 1)
 		return false;
 	memset(ip, 0, 10);
 	ip[10] = ip[11] = 0xff;
-	memcpy(ip + 12, v4, 4);
+	memcpy(ip + 12, a, 4);
+	*v4 = true;
 	return true;
+}
+
+bool proxy_parse_ip(const char *text, size_t n, uint8_t ip[PROXY_IP_LEN])
+{
+	bool v4;
+	return parse_ip(text, n, ip, &v4);
 }
 
 int proxy_list_parse(const char *text, proxy_list *out, char *err, size_t errlen)
@@ -58,8 +79,9 @@ int proxy_list_parse(const char *text, proxy_list *out, char *err, size_t errlen
 		proxy_net net = {.bits = 128};
 		bool blank = strspn(p, " \t") >= n;
 		if (!blank) {
-			bool v4 = memchr(p, '.', an) != NULL;
-			if (!proxy_parse_ip(p, an, net.addr) || memchr(p, '[', an)) {
+			bool v4;
+			if (!parse_ip(p, an, net.addr, &v4) || memchr(p, '[', an) ||
+			    (memchr(p, ':', an) && v4)) {
 				snprintf(err, errlen, "http.trusted_proxies: '%.*s' is not an address",
 				         (int)n, p);
 				return ERR_CONFIG;
@@ -120,18 +142,30 @@ static bool forwarded_for(const char *e, size_t n, uint8_t ip[PROXY_IP_LEN], boo
 	size_t i = 0;
 	while (i < n) {
 		size_t pn = i;
-		while (pn < n && e[pn] != ';')
+		bool quoted = false;
+		while (pn < n && (quoted || e[pn] != ';')) {
+			if (quoted && e[pn] == '\\')
+				pn++;
+			else if (e[pn] == '"')
+				quoted = !quoted;
 			pn++;
+		}
+		if (pn > n)
+			pn = n;
 		const char *kv = e + i;
 		size_t kn = pn - i;
 		while (kn && (*kv == ' ' || *kv == '\t'))
 			kv++, kn--;
+		while (kn && (kv[kn - 1] == ' ' || kv[kn - 1] == '\t'))
+			kn--;
 		if (kn > 4 && strncasecmp(kv, "for=", 4) == 0) {
 			*present = true;
 			const char *v = kv + 4;
 			size_t vn = kn - 4;
 			if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"')
 				v++, vn -= 2;
+			if (memchr(v, '\\', vn) || memchr(v, '"', vn))
+				return false; /* no address needs either */
 			return proxy_parse_ip(v, vn, ip);
 		}
 		i = pn + 1;
@@ -164,10 +198,16 @@ static size_t hops(const http_header *h, size_t nh, bool forwarded, hop *out)
 			size_t e = i;
 			bool quoted = false;
 			while (e < vn && (quoted || v[e] != ',')) {
-				if (v[e] == '"')
+				/* Only Forwarded has quoted strings (RFC 7239);
+				 * X-Forwarded-For is a plain list. */
+				if (forwarded && quoted && v[e] == '\\')
+					e++;
+				else if (forwarded && v[e] == '"')
 					quoted = !quoted;
 				e++;
 			}
+			if (e > vn)
+				e = vn;
 			hop x;
 			bool present = true;
 			x.valid = forwarded ? forwarded_for(v + i, e - i, x.ip, &present)
@@ -194,6 +234,21 @@ static bool has_header(const http_header *h, size_t nh, const char *name)
 	return false;
 }
 
+int proxy_list_header(proxy_list *l, const char *name, char *err, size_t errlen)
+{
+	if (strcasecmp(name, "x-forwarded-for") == 0)
+		l->forwarded = false;
+	else if (strcasecmp(name, "forwarded") == 0)
+		l->forwarded = true;
+	else {
+		snprintf(err, errlen,
+		         "http.trusted_proxy_header: '%s' is neither x-forwarded-for nor forwarded",
+		         name);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
 proxy_verdict proxy_client(const proxy_list *l, const uint8_t *peer, const http_header *h,
                            size_t nh, uint8_t client[PROXY_IP_LEN])
 {
@@ -206,8 +261,13 @@ proxy_verdict proxy_client(const proxy_list *l, const uint8_t *peer, const http_
 		return PROXY_DIRECT;
 	if (!peer || !proxy_list_has(l, peer))
 		return PROXY_UNTRUSTED;
+	/* Only the header the proxies are known to write: a proxy that adds
+	 * X-Forwarded-For passes a client's own Forwarded through untouched,
+	 * and believing that would let the client name itself. */
+	if (!(l->forwarded ? fwd : xff))
+		return PROXY_BAD;
 	hop list[HOPS_MAX];
-	size_t n = hops(h, nh, fwd, list);
+	size_t n = hops(h, nh, l->forwarded, list);
 	/* From the nearest hop outwards, past the proxies we trust: what a
 	 * client wrote further out is its own word and is not read. */
 	size_t i = n;

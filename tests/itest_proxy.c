@@ -37,9 +37,18 @@ Test(proxy, loopback_routes_judge_the_client_behind_a_trusted_proxy)
 		     "an outside client through a trusted proxy on the same host");
 	cr_assert_eq(get("/metrics", "X-Forwarded-For: 203.0.113.9, 10.1.2.3"), 404,
 		     "past a chain of trusted proxies");
-	cr_assert_eq(get("/metrics", "Forwarded: for=unknown"), 404, "a client not named");
-	cr_assert_eq(get("/v1/admin/inspect", "Forwarded: for=198.51.100.1"), 404);
-	cr_assert_eq(get("/v1/hot", "Forwarded: for=\"[::1]:1234\""), 200);
+	cr_assert_eq(get("/metrics", "X-Forwarded-For: unknown"), 404, "a client not named");
+	cr_assert_eq(get("/v1/admin/inspect", "X-Forwarded-For: 198.51.100.1"), 404);
+	cr_assert_eq(get("/v1/hot", "X-Forwarded-For: [::1]:1234"), 200);
+	/* The proxies write X-Forwarded-For (the default): a Forwarded the
+	 * client wrote itself and the proxy passed on is not believed. */
+	cr_assert_eq(get("/metrics", "Forwarded: for=127.0.0.1"), 404,
+		     "a header the proxy does not write names no client");
+	static char out[4096];
+	cr_assert_eq(proc_curl(out, sizeof out,
+			       "-H 'Forwarded: for=127.0.0.1' -H 'X-Forwarded-For: 203.0.113.9'",
+			       S.edge_port[0], "/metrics"),
+		     404, "a client naming itself loopback in Forwarded");
 }
 
 Test(proxy, the_per_address_budget_counts_each_client_behind_the_proxy)
