@@ -227,31 +227,36 @@ static int request_line(const char *p, size_t n, size_t target_max, bool *v11, c
 	return 0;
 }
 
-h1s_result h1strict_head(const char *buf, size_t len, size_t target_max, h1_head_info *info,
-                         int *status, const char **why)
+void h1strict_head_init(h1_head *s)
 {
-	ssize_t e = line_end(buf, len);
-	if (e == -2)
-		BAD(400, "a bare CR or LF in the request line");
-	if (e == -1) {
-		int st = partial_line(buf, len, target_max, why);
+	memset(s, 0, sizeof *s);
+}
+
+h1s_result h1strict_head_step(h1_head *s, const char *buf, size_t len, size_t target_max,
+                              h1_head_info *info, int *status, const char **why)
+{
+	if (s->at == 0) {
+		ssize_t e = line_end(buf, len);
+		if (e == -2)
+			BAD(400, "a bare CR or LF in the request line");
+		if (e == -1) {
+			int st = partial_line(buf, len, target_max, why);
+			if (st) {
+				*status = st;
+				return H1S_BAD;
+			}
+			return H1S_MORE;
+		}
+		int st = request_line(buf, (size_t)e, target_max, &s->v11, why);
 		if (st) {
 			*status = st;
 			return H1S_BAD;
 		}
-		return H1S_MORE;
+		s->at = (size_t)e + 2;
 	}
-	bool v11 = false;
-	int st = request_line(buf, (size_t)e, target_max, &v11, why);
-	if (st) {
-		*status = st;
-		return H1S_BAD;
-	}
-	unsigned hosts = 0, lengths = 0, codings = 0, auths = 0, ctypes = 0, idems = 0;
-	bool chunked = false, host_bad = false;
-	uint64_t length = 0;
-	size_t at = (size_t)e + 2;
+	/* Each field line is checked once: s->at moves past it. */
 	for (;;) {
+		size_t at = s->at;
 		ssize_t le = line_end(buf + at, len - at);
 		if (le == -2)
 			BAD(400, "a bare CR or LF in the request head");
@@ -261,7 +266,7 @@ h1s_result h1strict_head(const char *buf, size_t len, size_t target_max, h1_head
 			return H1S_MORE;
 		}
 		if (le == 0) {
-			at += 2;
+			s->at += 2;
 			break;
 		}
 		const char *name, *value;
@@ -269,56 +274,64 @@ h1s_result h1strict_head(const char *buf, size_t len, size_t target_max, h1_head
 		const char *bad = field_line(buf + at, (size_t)le, &name, &nlen, &value, &vlen);
 		if (bad)
 			BAD(400, bad);
-		at += (size_t)le + 2;
+		s->at += (size_t)le + 2;
 		if (name_is(name, nlen, "host")) {
-			hosts++;
-			host_bad |= !host_ok(value, vlen);
+			s->hosts++;
+			s->host_bad |= !host_ok(value, vlen);
 		} else if (name_is(name, nlen, "content-length")) {
-			lengths++;
+			s->lengths++;
 			if (vlen == 0 || vlen > 19)
 				BAD(400, "a Content-Length that is not a decimal number");
-			length = 0;
+			s->length = 0;
 			for (size_t k = 0; k < vlen; k++) {
 				if (value[k] < '0' || value[k] > '9')
 					BAD(400, "a Content-Length that is not a decimal number");
-				length = length * 10 + (uint64_t)(value[k] - '0');
+				s->length = s->length * 10 + (uint64_t)(value[k] - '0');
 			}
 		} else if (name_is(name, nlen, "transfer-encoding")) {
-			codings++;
+			s->codings++;
 			int rc = coding_list(value, vlen, why);
 			if (rc) {
 				*status = rc;
 				return H1S_BAD;
 			}
-			chunked = true;
+			s->chunked = true;
 		} else if (name_is(name, nlen, "authorization")) {
-			auths++;
+			s->auths++;
 		} else if (name_is(name, nlen, "content-type")) {
-			ctypes++;
+			s->ctypes++;
 		} else if (name_is(name, nlen, "idempotency-key")) {
-			idems++;
+			s->idems++;
 		}
 	}
-	if (codings > 1)
+	if (s->codings > 1)
 		BAD(400, "more than one Transfer-Encoding field");
-	if (lengths > 1)
+	if (s->lengths > 1)
 		BAD(400, "more than one Content-Length field");
-	if (codings && lengths)
+	if (s->codings && s->lengths)
 		BAD(400, "both Content-Length and Transfer-Encoding");
-	if (codings && !v11)
+	if (s->codings && !s->v11)
 		BAD(400, "Transfer-Encoding in an HTTP/1.0 request");
-	if (hosts > 1)
+	if (s->hosts > 1)
 		BAD(400, "more than one Host field");
-	if (v11 && hosts == 0)
+	if (s->v11 && s->hosts == 0)
 		BAD(400, "an HTTP/1.1 request without Host");
-	if (host_bad)
+	if (s->host_bad)
 		BAD(400, "a Host that is not host[:port]");
-	if (auths > 1 || ctypes > 1 || idems > 1)
+	if (s->auths > 1 || s->ctypes > 1 || s->idems > 1)
 		BAD(400, "a field that may appear once appears more than once");
-	info->head_len = at;
-	info->chunked = chunked;
-	info->length = chunked ? 0 : length;
+	info->head_len = s->at;
+	info->chunked = s->chunked;
+	info->length = s->chunked ? 0 : s->length;
 	return H1S_OK;
+}
+
+h1s_result h1strict_head(const char *buf, size_t len, size_t target_max, h1_head_info *info,
+                         int *status, const char **why)
+{
+	h1_head s;
+	h1strict_head_init(&s);
+	return h1strict_head_step(&s, buf, len, target_max, info, status, why);
 }
 
 /* --- chunked bodies ------------------------------------------------------ */

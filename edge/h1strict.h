@@ -9,7 +9,8 @@
  * every chunked body's framing pass through here first:
  *
  *   - h1strict_head checks a whole head (request line, fields, the empty
- *     line) and says how the body is framed;
+ *     line) and says how the body is framed; h1strict_head_step does the
+ *     same as the head arrives, checking each line once;
  *   - h1strict_chunks checks a chunked body as its bytes arrive and says
  *     where the message ends, so that the next request's head is checked
  *     before the parser reads it.
@@ -45,6 +46,24 @@ typedef struct h1_head_info {
  * clear, without waiting for its end. */
 h1s_result h1strict_head(const char *buf, size_t len, size_t target_max, h1_head_info *info,
                          int *status, const char **why);
+
+/* The state of a head checked as it arrives: the lines before at have
+ * passed, and what they said. */
+typedef struct h1_head {
+	size_t at; /* 0: the request line has not passed yet */
+	bool v11, chunked, host_bad;
+	unsigned hosts, lengths, codings, auths, ctypes, idems;
+	uint64_t length;
+} h1_head;
+
+void h1strict_head_init(h1_head *s);
+/* h1strict_head over a head that grows: buf[0..len) is the same head as
+ * in the last call on s, with more bytes after it (the caller keeps them
+ * in place). Lines already passed are not read again, so a head that
+ * arrives a line at a time costs linear work in all. After H1S_BAD or
+ * H1S_OK, init s again for the next head. */
+h1s_result h1strict_head_step(h1_head *s, const char *buf, size_t len, size_t target_max,
+                              h1_head_info *info, int *status, const char **why);
 
 /* The state of a chunked body being checked. */
 typedef struct h1_chunks {

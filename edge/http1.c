@@ -28,6 +28,7 @@
 
 #define INPUT_MAX (64 * 1024) /* unparsed input buffered while a request waits */
 #define TARGET_MAX 8192       /* a longer request target is refused with 414 */
+#define CRLFS_MAX 8           /* empty lines ignored before a request line */
 
 struct h1conn {
 	http_parser p;
@@ -58,6 +59,8 @@ struct h1conn {
 	 * no byte reaches http-parser before it has passed these checks,
 	 * and none past the request's end, so the next head is checked too. */
 	bool framed;        /* its head passed; the counts below hold */
+	h1_head hs;         /* unframed: the lines of the head checked so far */
+	unsigned crlfs;     /* unframed: empty lines skipped before the head */
 	size_t no_lf;       /* unframed: input bytes already looked at for a LF */
 	bool no_lf_seen;    /* unframed: a LF has come (the request line ended) */
 	size_t head_left;   /* head bytes not yet given to the parser */
@@ -437,10 +440,25 @@ static size_t frame(conn *c, const char *data, size_t avail)
 {
 	h1conn *h = c->h1;
 	if (!h->framed) {
-		/* A head is checked again only when a line has ended since the
-		 * last check (a client sending a byte at a time costs one scan
-		 * per line, not per byte), and is bounded by the header list
-		 * size, so the rescans stay linear in what the limit allows. */
+		/* RFC 9112 section 2.2: empty lines before a request line are
+		 * ignored (some clients send one after a body), a few of them;
+		 * the parser skips them too. They start no request timer. */
+		if (h->no_lf == 0 && data[0] == '\r') {
+			if (avail < 2)
+				return 0;
+			if (data[1] == '\n' && h->crlfs < CRLFS_MAX) {
+				h->crlfs++;
+				return 2;
+			}
+		}
+		/* A request has begun: it must be whole within the request
+		 * timeout (the first one on a connection is timed from accept). */
+		if (!c->req_started)
+			c->req_started = clock_mono_ms();
+		/* A head is checked only when a line has ended since the last
+		 * check, and each line once (h1strict_head_step), so a client
+		 * sending a byte at a time costs linear work; the head is
+		 * bounded by the header list size. */
 		size_t head_max = c->srv->max_header_list + TARGET_MAX;
 		if (head_max > INPUT_MAX)
 			head_max = INPUT_MAX;
@@ -455,7 +473,7 @@ static size_t frame(conn *c, const char *data, size_t avail)
 		h1_head_info info;
 		int status = 400;
 		const char *why = NULL;
-		h1s_result r = h1strict_head(data, avail, TARGET_MAX, &info, &status, &why);
+		h1s_result r = h1strict_head_step(&h->hs, data, avail, TARGET_MAX, &info, &status, &why);
 		if (r == H1S_MORE && first_line_long && !line_end) {
 			r = H1S_BAD; /* a request line longer than any this server reads */
 			if (status != 414) {
@@ -475,6 +493,8 @@ static size_t frame(conn *c, const char *data, size_t avail)
 		h->framed = true;
 		h->no_lf = 0;
 		h->no_lf_seen = false;
+		h->crlfs = 0;
+		h1strict_head_init(&h->hs);
 		h->head_left = info.head_len;
 		h->chunked = info.chunked;
 		h->body_left = info.length;
@@ -616,8 +636,10 @@ unsigned http1_drain(conn *c)
 		h->done = true;
 		return 1;
 	}
-	if (h->in_msg)
-		return 1; /* on_message_complete sees srv->draining */
+	/* A request under way, parsed or still arriving unchecked, is
+	 * answered first: on_message_complete sees srv->draining. */
+	if (h->in_msg || h->framed || h->no_lf > 0)
+		return 1;
 	h->done = true;
 	http_conn_close(c, true); /* once what is queued is written */
 	return 0;

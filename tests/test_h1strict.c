@@ -189,3 +189,42 @@ Test(h1strict, chunk_framing_a_lenient_reader_would_take_is_refused)
 		cr_expect_eq(chunks(bad[i], 3, &done), -1, "passed: %s", bad[i]);
 	}
 }
+
+Test(h1strict, a_head_checked_as_it_arrives_gets_the_verdict_it_gets_whole)
+{
+	const char *heads[] = {
+	    "GET /a HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\nGET /next",
+	    "POST /v1/ops HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n",
+	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",
+	    "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
+	    "BREW / HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "GET / HTTP/1.1\nHost: a\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		const char *t = heads[i];
+		size_t n = strlen(t);
+		h1_head_info whole, part;
+		int sw = 0, sp = 0;
+		const char *ww = NULL, *wp = NULL;
+		h1s_result rw = h1strict_head(t, n, TARGET_MAX, &whole, &sw, &ww);
+		h1_head hs;
+		h1strict_head_init(&hs);
+		h1s_result rp = H1S_MORE;
+		size_t k = 0;
+		while (rp == H1S_MORE && k < n)
+			rp = h1strict_head_step(&hs, t, ++k, TARGET_MAX, &part, &sp, &wp);
+		if (rw == H1S_OK) {
+			cr_expect_eq(rp, H1S_OK, "%s", t);
+			cr_expect_eq(part.head_len, whole.head_len, "%s", t);
+			cr_expect_eq(part.chunked, whole.chunked, "%s", t);
+			cr_expect_eq(part.length, whole.length, "%s", t);
+		} else {
+			cr_expect_eq(rp, rw, "%s", t);
+			cr_expect_eq(sp, sw, "%s", t);
+		}
+	}
+}

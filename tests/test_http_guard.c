@@ -152,6 +152,33 @@ Test(http_guard, a_slow_http1_request_gets_408_and_the_connection_closes)
 	cr_assert_eq(atomic_load(&H.calls), 1, "the handler saw only the good request");
 }
 
+Test(http_guard, a_slow_second_request_on_a_kept_connection_gets_408)
+{
+	http_config cfg = guarded(0);
+	cfg.request_timeout_ms = 300;
+	start_server(&cfg);
+	int fd = h2client_tcp_connect(port(false));
+	cr_assert_geq(fd, 0);
+	const char *first = "GET /first HTTP/1.1\r\nhost: a\r\n\r\n";
+	cr_assert_eq(send(fd, first, strlen(first), 0), (ssize_t)strlen(first));
+	/* Idle between requests is not a slow request (idle_timeout is). */
+	usleep(400 * 1000);
+	const char *part = "GET /slow HTTP/1.1\r\nhost: a\r\n";
+	cr_assert_eq(send(fd, part, strlen(part), 0), (ssize_t)strlen(part));
+	uint64_t t0 = clock_mono_ms();
+	char buf[4096];
+	bool eof;
+	read_to_eof(fd, buf, sizeof buf, WAIT_MS, &eof);
+	close(fd);
+	cr_assert(eof, "the half-sent request was never timed out");
+	cr_assert(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "got: %s", buf);
+	const char *second = strstr(buf + 13, "HTTP/1.1 ");
+	cr_assert_not_null(second, "got: %s", buf);
+	cr_assert(strncmp(second, "HTTP/1.1 408 ", 13) == 0, "got: %s", second);
+	cr_assert_geq(clock_mono_ms() - t0, 200);
+	cr_assert_eq(guard_refusals(G, GUARD_SLOW), 1);
+}
+
 Test(http_guard, a_connection_that_never_finishes_its_preface_is_closed)
 {
 	http_config cfg = guarded(0);
