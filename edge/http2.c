@@ -240,17 +240,34 @@ static void stream_free(stream *st)
  * opened, is an unexpected stream identifier: a connection error of type
  * PROTOCOL_ERROR (RFC 9113 5.1.1). nghttp2 lets it pass by design, as a
  * race with RST_STREAM; the edge holds to the RFC. A HEADERS frame on an
- * id that was used (trailers, or a closed stream) is nghttp2's to judge. */
+ * id that was used (trailers, a closed stream, one nghttp2 refused
+ * before it became a request) is nghttp2's to judge, so ids are recorded
+ * here, as the client uses them, not when a request begins. */
 static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, void *user)
 {
 	(void)sess;
 	conn *c = user;
-	if (hd->type != NGHTTP2_HEADERS || !(hd->stream_id & 1) || hd->stream_id > c->last_req_id)
+	int32_t id = hd->stream_id;
+	if (hd->type != NGHTTP2_HEADERS || !(id & 1))
 		return 0;
+	if (id > c->last_req_id) {
+		if (id > c->last_req_id + 2) { /* ids skipped: keep the run, forget the oldest */
+			if (c->nid_holes == CONN_ID_HOLES) {
+				memmove(c->id_holes, c->id_holes + 1,
+				        sizeof c->id_holes[0] * (CONN_ID_HOLES - 1));
+				c->nid_holes--;
+			}
+			c->id_holes[c->nid_holes][0] = c->last_req_id + (c->last_req_id ? 2 : 1);
+			c->id_holes[c->nid_holes][1] = id - 2;
+			c->nid_holes++;
+		}
+		c->last_req_id = id;
+		return 0;
+	}
 	for (unsigned i = 0; i < c->nid_holes; i++) {
-		if (hd->stream_id >= c->id_holes[i][0] && hd->stream_id <= c->id_holes[i][1]) {
+		if (id >= c->id_holes[i][0] && id <= c->id_holes[i][1]) {
 			log_debug("headers on a stream id below one already used", "peer=%s stream=%d "
-			          "last=%d", c->peer, hd->stream_id, c->last_req_id);
+			          "last=%d", c->peer, id, c->last_req_id);
 			return NGHTTP2_ERR_CALLBACK_FAILURE; /* the reader sends GOAWAY */
 		}
 	}
@@ -271,17 +288,6 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
-	if (st->id > c->last_req_id + 2) { /* ids skipped: keep the run, forget the oldest */
-		if (c->nid_holes == CONN_ID_HOLES) {
-			memmove(c->id_holes, c->id_holes + 1, sizeof c->id_holes[0] * (CONN_ID_HOLES - 1));
-			c->nid_holes--;
-		}
-		c->id_holes[c->nid_holes][0] = c->last_req_id + (c->last_req_id ? 2 : 1);
-		c->id_holes[c->nid_holes][1] = st->id - 2;
-		c->nid_holes++;
-	}
-	if (st->id > c->last_req_id)
-		c->last_req_id = st->id;
 	st->started = clock_mono_ms();
 	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
 	if (rv != 0) {

@@ -45,9 +45,9 @@ struct conn {
 	nghttp2_session *sess; /* HTTP/2 only */
 	stream *streams;       /* HTTP/2 only; freed with the connection */
 	unsigned nstreams;     /* HTTP/2: how many */
-	int32_t last_req_id;   /* HTTP/2: the highest stream a request opened */
-	/* HTTP/2: client stream ids below last_req_id that no request used
-	 * (skipped), the latest CONN_ID_HOLES runs of them, [first, last] */
+	int32_t last_req_id;   /* HTTP/2: the highest id a client HEADERS used */
+	/* HTTP/2: client stream ids below last_req_id that no HEADERS frame
+	 * used (skipped), the latest CONN_ID_HOLES runs of them, [first, last] */
 	int32_t id_holes[CONN_ID_HOLES][2];
 	unsigned nid_holes;
 	h1conn *h1;            /* HTTP/1.1 only */
