@@ -9,6 +9,8 @@
 #                   RSS per million counts -> build/bench/replica.kv
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
+#   make install  binaries, units, configs, docs (PREFIX, DESTDIR, ...)
+#   make deb      the Debian package -> build/deb/likes_VERSION_ARCH.deb
 
 CC      ?= cc
 PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson libjwt
@@ -54,6 +56,15 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := $(PKG_LIBS) -lleveldb -lhttp_parser -lpthread -lm
 
+# The build's identity (include/buildinfo.h): the VERSION file, the
+# commit and the build date (SOURCE_DATE_EPOCH when set, as Debian's
+# package builds do). A package build from an exported tree has no .git
+# and gets the commit handed down as LIKES_COMMIT.
+LIKES_VERSION := $(shell cat VERSION)
+LIKES_COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LIKES_DATE    ?= $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%d)
+BUILDINFO     := $(LIKES_VERSION) $(LIKES_COMMIT) $(LIKES_DATE)
+
 COMMON_SRC  := $(wildcard common/*.c)
 EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c))
 CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c))
@@ -72,7 +83,8 @@ ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills bench format clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short
+        bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
+        check-deb-deps install-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -81,7 +93,16 @@ all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# buildinfo.o is rebuilt when the version, commit or date changes: the
+# stamp is rewritten only then.
+$(BUILD)/buildinfo.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BUILDINFO)' | cmp -s - $@ || echo '$(BUILDINFO)' > $@
+$(call obj,common/buildinfo.c): $(BUILD)/buildinfo.stamp
+$(call obj,common/buildinfo.c): CFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
+	-DLIKES_COMMIT='"$(LIKES_COMMIT)"' -DLIKES_DATE='"$(LIKES_DATE)"'
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -120,15 +141,27 @@ DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
             openssl procps iproute2 libclang-rt-14-dev nodejs chromium
 
+# prometheus is installed for promtool, which checks the daemons' metrics
+# and the shipped alert rules in make test. Its own server must not start
+# (it would take port 9090, central's ops port in the local stack): the
+# install runs under a policy-rc.d that refuses service starts, unless
+# the machine already has one.
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS)
+	@if [ -e /usr/sbin/policy-rc.d ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; \
+	else \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; rc=$$?; \
+	  rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
 
 # Installs the packages only when one is missing, so run/test stay fast.
 check-deps:
-	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) prometheus 2>/dev/null \
 	    | awk '$$NF!="installed"{print $$1}'; \
-	  for p in $(DEB_PKGS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	  for p in $(DEB_PKGS) prometheus; do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing missing packages: $$missing"; \
 	  $(MAKE) --no-print-directory deps; \
@@ -171,7 +204,7 @@ run: check-deps
 
 test: check-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit itest client-test browser-test short-drills
+	@$(MAKE) --no-print-directory unit itest install-test client-test browser-test short-drills
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
 	@$(MAKE) --no-print-directory fuzz-short
 	@echo "make test: all suites passed"
@@ -254,6 +287,65 @@ fuzz:
 
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS)
+
+# --- install and package ------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] installs the daemons as
+# likes-edge and likes-central, the systemd units (their paths filled
+# in), the shipped configs into SYSCONFDIR/likes (mode 0640: they hold
+# tokens; an existing file is kept, the new one lands beside it as
+# .dist), and the docs. The likes user and group are the package's job
+# (debian/likes.postinst) or the operator's (docs/ops.md, "systemd").
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/likes
+SHIPPED_CONFIGS := configs/deploy/central.ini $(wildcard configs/deploy/edge-*.ini)
+
+install: $(BUILD)/edge $(BUILD)/central
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/likes
+	install -m 0755 $(BUILD)/edge $(DESTDIR)$(BINDIR)/likes-edge
+	install -m 0755 $(BUILD)/central $(DESTDIR)$(BINDIR)/likes-central
+	@set -e; for u in configs/systemd/*.service.in; do \
+	  out=$(DESTDIR)$(UNITDIR)/$$(basename $$u .in); \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u > $$out.tmp; \
+	  chmod 0644 $$out.tmp; mv $$out.tmp $$out; echo "installed $$out"; \
+	done
+	@set -e; for c in $(SHIPPED_CONFIGS); do \
+	  out=$(DESTDIR)$(SYSCONFDIR)/likes/$$(basename $$c); \
+	  if [ -e $$out ] && ! cmp -s $$c $$out; then out=$$out.dist; fi; \
+	  install -m 0640 $$c $$out; echo "installed $$out"; \
+	done
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 configs/deploy/README.md configs/deploy/*.ini $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 configs/deploy/move-partitions.sh $(DESTDIR)$(DOCDIR)/examples/
+
+# The package is built with Debian's own tools from an export of the
+# tree (git ls-files) in build/deb/, so the checkout stays clean;
+# lintian checks it. deb-deps installs what that needs.
+DEB_TOOLS := debhelper dpkg-dev fakeroot lintian
+
+deb-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_TOOLS)
+
+check-deb-deps:
+	@for p in $(DEB_TOOLS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || \
+	  { echo "installing package-build tools"; $(MAKE) --no-print-directory deb-deps; break; }; done
+
+deb: check-deps check-deb-deps
+	@rm -rf build/deb && mkdir -p build/deb/likes-$(LIKES_VERSION)
+	@git ls-files -z | xargs -0 cp --parents -t build/deb/likes-$(LIKES_VERSION)
+	cd build/deb/likes-$(LIKES_VERSION) && \
+	  LIKES_COMMIT=$(LIKES_COMMIT) dpkg-buildpackage -b -us -uc -j2
+	lintian --fail-on error build/deb/likes_*.changes
+	@ls -l build/deb/*.deb
+
+# The install tree as a package or an operator would get it: units that
+# systemd-analyze accepts and rates, configs that agree with the units.
+install-test: $(BUILD)/edge $(BUILD)/central
+	./tests/install_test.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

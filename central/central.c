@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "buildinfo.h"
 #include "bus.h"
 #include "clock.h"
 #include "cmetrics.h"
@@ -696,9 +697,10 @@ int central_run(const central_config *cfg)
 	char owned[1024];
 	shard_set_format(&c.own, owned, sizeof owned);
 	log_info("central started",
-		 "id=%s partitions=%" PRId64 " owned=\"%s\" set_counters=%s sum_counters=%s ops=%s",
-		 cfg->id, cfg->partitions, owned, cfg->counters_set, cfg->counters_sum,
-		 cfg->ops_listen);
+		 "version=%s commit=%s id=%s partitions=%" PRId64
+		 " owned=\"%s\" set_counters=%s sum_counters=%s ops=%s",
+		 build_version, build_commit, cfg->id, cfg->partitions, owned, cfg->counters_set,
+		 cfg->counters_sum, cfg->ops_listen);
 	if (sdnotify_send("READY=1\nSTATUS=applying"))
 		log_warn("sd_notify READY=1 failed", "%s", "");
 	rc = loop(&c);

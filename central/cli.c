@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buildinfo.h"
 #include "central.h"
 #include "hclient.h"
 #include "item.h"
@@ -55,9 +56,9 @@ typedef struct cli {
 	size_t nopts;
 } cli;
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: central verify -c FILE [--repair] [--offline]\n"
 		"       central stats  -c FILE [--offline]\n"
 		"       central get    -c FILE [--offline] ITEM [COUNTER]\n"
@@ -704,8 +705,12 @@ int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 	memset(&c, 0, sizeof c);
 	c.opts = opts;
 	c.nopts = nopts;
+	char prog[32];
+	snprintf(prog, sizeof prog, "central %s", argv[1]);
+	if (build_help_version(argc, argv, 2, prog, usage) == 0)
+		return 0;
 	if (!parse_args(&c, argc, argv)) {
-		usage();
+		usage(stderr);
 		if (c.cfg_loaded)
 			cfg_free(c.opts, c.nopts, &c.cfg);
 		return CLI_USAGE;

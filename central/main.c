@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buildinfo.h"
 #include "central.h"
 #include "cli.h"
 #include "log.h"
@@ -80,17 +81,20 @@ static void on_signal(int sig)
 		central_stop();
 }
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: central -c CONFIG [-s section.key=value]... [-t]\n"
-			"       central --options   (every option as Markdown, as in docs/config.md)\n"
-			"       central verify|stats|get|export|backup|prune -c CONFIG ... (central verify -h)\n");
+	fprintf(out, "usage: central -c CONFIG [-s section.key=value]... [-t]\n"
+		     "       central --options   (every option as Markdown, as in docs/config.md)\n"
+		     "       central verify|stats|get|export|backup|prune -c CONFIG ... (central verify -h)\n"
+		     "       central --help | --version\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && cli_is_command(argv[1]))
 		return cli_main(argc, argv, central_options, central_noptions);
+	if (build_help_version(argc, argv, 1, "central", usage) == 0)
+		return 0;
 	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
 		cfg_write_markdown(central_options, central_noptions, stdout);
 		return 0;
@@ -110,7 +114,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		if (rc < 0)
 			fprintf(stderr, "central: %s\n", err);
-		usage();
+		usage(rc < 0 ? stderr : stdout);
 		return rc < 0 ? 2 : 0;
 	}
 	log_set_component("central");

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buildinfo.h"
 #include "clock.h"
 #include "edge.h"
 #include "hclient.h"
@@ -179,9 +180,9 @@ typedef struct cmd {
 	size_t nopts;
 } cmd;
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: edge inspect -c FILE [-s section.key=value]... [--json] [--offline]\n"
 		"  --json     the edge's answer as it is, instead of the table\n"
 		"  --offline  read the store of a stopped edge instead of asking it\n"
@@ -360,8 +361,10 @@ int inspect_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 	memset(&c, 0, sizeof c);
 	c.opts = opts;
 	c.nopts = nopts;
+	if (build_help_version(argc, argv, 2, "edge inspect", usage) == 0)
+		return 0;
 	if (!parse_args(&c, argc, argv)) {
-		usage();
+		usage(stderr);
 		if (c.cfg_loaded)
 			cfg_free(c.opts, c.nopts, &c.cfg);
 		return INSPECT_USAGE;

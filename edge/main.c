@@ -46,6 +46,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "proxy.h"
+#include "buildinfo.h"
 #include "shards.h"
 #include "store.h"
 #include "uplink.h"
@@ -754,10 +755,10 @@ static int start(edge *e, char *err, size_t errlen)
 	check_readiness(e, e->started_ms);
 	sdnotify_watchdog_init(&e->wd);
 	log_info("edge started",
-		 "id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64 " workers=%zu "
-		 "group_commit=%s",
-		 cfg->id, cfg->region, cfg->listen, cfg->tls_listen, cfg->partitions, e->nw,
-		 cfg->group_commit ? "true" : "false");
+		 "version=%s commit=%s id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64
+		 " workers=%zu group_commit=%s",
+		 build_version, build_commit, cfg->id, cfg->region, cfg->listen, cfg->tls_listen,
+		 cfg->partitions, e->nw, cfg->group_commit ? "true" : "false");
 	return 0;
 }
 
@@ -845,13 +846,14 @@ static void stop(edge *e)
 	cfg_free(edge_options, edge_noptions, &e->cfg);
 }
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: edge -c CONFIG [-s section.key=value]... [-t]\n"
-			"       edge --options   (every option as Markdown, as in docs/config.md)\n"
-			"       edge inspect -c CONFIG [--json] [--offline]   (pending batches,\n"
-			"                watermarks, snapshots per partition; see docs/ops.md)\n"
-			"  -t  load and check the config, then exit\n");
+	fprintf(out, "usage: edge -c CONFIG [-s section.key=value]... [-t]\n"
+		     "       edge --options   (every option as Markdown, as in docs/config.md)\n"
+		     "       edge inspect -c CONFIG [--json] [--offline]   (pending batches,\n"
+		     "                watermarks, snapshots per partition; see docs/ops.md)\n"
+		     "       edge --help | --version\n"
+		     "  -t  load and check the config, then exit\n");
 }
 
 int main(int argc, char **argv)
@@ -860,6 +862,8 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
 		return inspect_main(argc, argv, edge_options, edge_noptions);
+	if (build_help_version(argc, argv, 1, "edge", usage) == 0)
+		return 0;
 	if (argc == 2 && strcmp(argv[1], "--options") == 0) {
 		cfg_write_markdown(edge_options, edge_noptions, stdout);
 		return 0;
@@ -877,7 +881,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		if (rc < 0)
 			fprintf(stderr, "edge: %s\n", err);
-		usage();
+		usage(rc < 0 ? stderr : stdout);
 		return rc < 0 ? 2 : 0;
 	}
 	char comp[128];

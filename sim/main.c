@@ -27,6 +27,7 @@
 
 #include "bench_central.h"
 #include "broker.h"
+#include "buildinfo.h"
 #include "fill.h"
 #include "log.h"
 #include "partition.h"
@@ -564,6 +565,8 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return bad_usage("no command", NULL);
+	if (build_help_version(argc, argv, 1, "sim", usage) == 0)
+		return 0;
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "broker") == 0)
 		return cmd_broker(argc - 1, argv + 1);
