@@ -447,6 +447,7 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	cmetrics *cm = xcalloc(1, sizeof *cm);
 	cm->o = *o;
 	cm->reg = metrics_new("likes_central_");
+	metrics_add_process(cm->reg);
 	cm->hot_k = o->hot_k ? o->hot_k : CMETRICS_HOT_DEFAULT;
 	cm->window_ms = o->hot_window_ms ? o->hot_window_ms : CMETRICS_HOT_WINDOW_MS;
 	cm->hot = topk_new(cm->hot_k, cm->window_ms);

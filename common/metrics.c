@@ -9,13 +9,18 @@
  */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "buildinfo.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -284,4 +289,100 @@ void metrics_render(metrics *m, sbuf *out, bool keep_zero)
 	}
 	for (hook *h = m->hooks; h; h = h->next)
 		h->fn(h->ctx, out);
+}
+
+/* --- the process ------------------------------------------------------------ */
+
+static double process_started; /* unix seconds; set once at start-up */
+
+/* utime, stime (clock ticks), vsize (bytes) and rss (pages) of
+ * /proc/self/stat; false when it cannot be read. */
+static bool self_stat(double *cpu_s, double *vsize, double *rss_bytes)
+{
+	FILE *f = fopen("/proc/self/stat", "r");
+	if (!f)
+		return false;
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields start
+	 * after the last ')'. Then state is field 3; utime 14, stime 15,
+	 * vsize 23, rss 24. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	unsigned long long utime, stime, vs;
+	long long rss;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	                  "%*d %*d %*u %llu %lld",
+	           &utime, &stime, &vs, &rss) != 4)
+		return false;
+	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	if (tck <= 0 || page <= 0)
+		return false;
+	*cpu_s = (double)(utime + stime) / (double)tck;
+	*vsize = (double)vs;
+	*rss_bytes = (double)rss * (double)page;
+	return true;
+}
+
+static long open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	long n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own descriptor */
+}
+
+/* One unprefixed family with a single sample. */
+static void raw_family(sbuf *out, const char *name, const char *type, const char *help,
+                       double v)
+{
+	sbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
+	add_number(out, v);
+	sbuf_adds(out, "\n");
+}
+
+static void render_process(void *ctx, sbuf *out)
+{
+	(void)ctx;
+	sbuf_addf(out,
+	          "# HELP likes_build_info The running build: version, commit and build date.\n"
+	          "# TYPE likes_build_info gauge\n"
+	          "likes_build_info{version=\"%s\",commit=\"%s\",date=\"%s\"} 1\n",
+	          build_version, build_commit, build_date);
+	double cpu, vsize, rss;
+	if (self_stat(&cpu, &vsize, &rss)) {
+		raw_family(out, "process_cpu_seconds_total", "counter",
+		           "Total user and system CPU time spent in seconds.", cpu);
+		raw_family(out, "process_resident_memory_bytes", "gauge",
+		           "Resident memory size in bytes.", rss);
+		raw_family(out, "process_virtual_memory_bytes", "gauge",
+		           "Virtual memory size in bytes.", vsize);
+	}
+	long fds = open_fds();
+	if (fds >= 0)
+		raw_family(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+		           (double)fds);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		raw_family(out, "process_max_fds", "gauge",
+		           "Maximum number of open file descriptors.", (double)rl.rlim_cur);
+	raw_family(out, "process_start_time_seconds", "gauge",
+	           "Start time of the process since unix epoch in seconds.", process_started);
+}
+
+void metrics_add_process(metrics *m)
+{
+	struct timespec ts;
+	if (!process_started && clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		process_started = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+	metrics_add_hook(m, render_process, NULL);
 }

@@ -68,6 +68,7 @@ telemetry *telemetry_new(size_t hot_k)
 {
 	telemetry *tm = xcalloc(1, sizeof *tm);
 	metrics *m = tm->reg = metrics_new("likes_edge_");
+	metrics_add_process(m);
 	char labels[128];
 	for (int r = 0; r < TM_NROUTES; r++) {
 		for (size_t s = 0; s < TM_NSTATUS; s++) {

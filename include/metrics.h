@@ -76,6 +76,16 @@ void metrics_family(const metrics *m, sbuf *out, const char *name, metric_kind k
 void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels,
                     double v);
 
+/* Adds, at every render, the families every daemon exports whatever its
+ * prefix: likes_build_info{version,commit,date} 1 (buildinfo.h) and the
+ * Prometheus client conventions for a process, read from /proc/self:
+ * process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_open_fds, process_max_fds and
+ * process_start_time_seconds (the wall clock when this was called, at
+ * start-up: the units hide /proc/stat). A figure that cannot be read is
+ * left out. Start-up only, like the other registrations. */
+void metrics_add_process(metrics *m);
+
 /* Bounds for request latencies in seconds: 100 us .. 10 s. */
 extern const double metrics_latency_bounds[];
 extern const size_t metrics_latency_nbounds;

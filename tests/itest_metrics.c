@@ -189,3 +189,49 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 		proc_sleep_ms(100);
 	cr_assert_lt(metric(age), 2, "fresh snapshots again");
 }
+
+/* What Prometheus's own checker says of one scrape: its output, empty
+ * when it found nothing. Fails when promtool cannot run (make deps
+ * installs it). */
+static void promtool_check(const char *what, int port, char *out, size_t cap)
+{
+	cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
+	char path[] = "/tmp/likes-metrics-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	const char *body = proc_body(text);
+	size_t n = strlen(body);
+	cr_assert_eq(write(fd, body, n), (ssize_t)n);
+	close(fd);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t got = fread(out, 1, cap - 1, p);
+	out[got] = '\0';
+	int rc = pclose(p);
+	unlink(path);
+	cr_assert_eq(rc, 0, "promtool check metrics on %s's /metrics (exit %d):\n%s", what, rc,
+		     out);
+	cr_assert_eq(got, 0, "promtool on %s's /metrics:\n%s", what, out);
+}
+
+Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
+{
+	like(1, "u-prom"); /* a little traffic, so that more series have moved */
+	char out[8192];
+	promtool_check("the edge", S.edge_port[0], out, sizeof out);
+	promtool_check("central", S.ops_port, out, sizeof out);
+	const int ports[2] = {S.edge_port[0], S.ops_port};
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(proc_curl(text, METRICS_CAP, "", ports[i], "/metrics"), 200);
+		const char *want[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
+				      "process_open_fds", "process_max_fds",
+				      "process_start_time_seconds"};
+		/* CPU may still read 0 ticks in a process this young. */
+		cr_expect_geq(prom_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
+		for (size_t k = 1; k < sizeof want / sizeof want[0]; k++)
+			cr_expect_gt(prom_get(text, want[k]), 0, "%s on port %d", want[k], ports[i]);
+		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d", ports[i]);
+	}
+}
