@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdbool.h>
+#include <xxhash.h>
+
 #include "partition.h"
 
 static void setup(void) {}
@@ -86,4 +89,35 @@ Test(partition, items_spread_evenly_over_16_partitions)
 	for (int p = 0; p < NPARTS; p++)
 		cr_assert(count[p] >= mean * 0.9 && count[p] <= mean * 1.1,
 		          "partition %d holds %u items, mean %.0f", p, count[p], mean);
+}
+
+/* docs/wire.md states the function with a table of vectors for other
+ * producers and consumers to check against; the table must be true. */
+Test(partition, the_vectors_in_wire_md_hold)
+{
+	FILE *f = fopen("docs/wire.md", "r");
+	cr_assert_not_null(f, "docs/wire.md (tests run from the tree's top)");
+	char line[512];
+	bool in = false;
+	int rows = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (strstr(line, "<!-- partition-vectors -->")) {
+			in = true;
+			continue;
+		}
+		if (strstr(line, "<!-- /partition-vectors -->"))
+			break;
+		char item[64];
+		unsigned long long h;
+		unsigned p16, p64;
+		if (!in || sscanf(line, "| `%63[^`]` | `%llx` | %u | %u |", item, &h, &p16, &p64) != 4)
+			continue;
+		size_t n = strlen(item);
+		cr_expect_eq(XXH64(item, n, 0), h, "XXH64 of %s", item);
+		cr_expect_eq(partition_of(item, n, 16), p16, "%s over 16", item);
+		cr_expect_eq(partition_of(item, n, 64), p64, "%s over 64", item);
+		rows++;
+	}
+	fclose(f);
+	cr_assert_geq(rows, 6, "the vector table was not found or is short");
 }
