@@ -3,6 +3,8 @@
  * Role defaults first (idempotent producer with acks=all; a consumer that
  * never commits or stores offsets by itself), then every passthrough
  * property unchanged, so an operator can override anything. Start-up only.
+ * librdkafka's own lines go through log.h like ours (bus_log_line runs on
+ * librdkafka's threads; log_emit may be called from any).
  */
 #include "bus.h"
 
@@ -57,6 +59,15 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		 rd_kafka_err2name(err), reason);
 }
 
+void bus_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	/* librdkafka's levels are syslog's: 0-3 emerg..err, 4 warning,
+	 * 5-6 notice and info, 7 debug. */
+	int lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+	LOG_AT(lvl, "librdkafka", "kafka_fac=%s kafka_client=%s detail=\"%s\"", fac ? fac : "",
+	       rk ? rd_kafka_name(rk) : "", buf ? buf : "");
+}
+
 int bus_read_bootstrap(const char *path, char *buf, size_t cap)
 {
 	FILE *f = fopen(path, "r");
@@ -89,6 +100,7 @@ rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const cha
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, bus_log_line);
 	const struct kv_default *defs = role == BUS_PRODUCER ? producer_defaults : consumer_defaults;
 	size_t ndefs = role == BUS_PRODUCER
 			       ? sizeof producer_defaults / sizeof producer_defaults[0]

@@ -44,6 +44,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "bus.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -104,21 +105,14 @@ int sim_broker_parse_topic(const char *spec, sim_broker_topic *t)
 	return 0;
 }
 
-/* librdkafka's syslog levels onto ours. Called on librdkafka's threads. */
+/* The host handle's lines go through the daemons' own callback, less
+ * one warning. Called on librdkafka's threads. */
 static void forward_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	(void)rk;
 	/* The host handle has no bootstrap.servers on purpose. */
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "bootstrap.servers"))
 		return;
-	if (level <= 3)
-		log_error("rdkafka", "facility=%s detail=\"%s\"", fac, buf);
-	else if (level == 4)
-		log_warn("rdkafka", "facility=%s detail=\"%s\"", fac, buf);
-	else if (level <= 6)
-		log_info("rdkafka", "facility=%s detail=\"%s\"", fac, buf);
-	else
-		log_debug("rdkafka", "facility=%s detail=\"%s\"", fac, buf);
+	bus_log_line(rk, level, fac, buf);
 }
 
 static int check_opts(const sim_broker_opts *o, const sim_broker_topic *topics, size_t ntopics,
