@@ -476,42 +476,11 @@ static bool key_is_secret(const char *key)
 	return strstr(key, "password") || strstr(key, "secret");
 }
 
-/* A logfmt value: bare when it can be, else quoted with " and \ escaped.
- * Returns a malloc'ed string. */
-static char *logfmt_value(const char *v)
-{
-	bool bare = v[0] != '\0';
-	for (const char *s = v; *s && bare; s++)
-		if (*s <= ' ' || *s == '"' || *s == '=' || *s == '\\' || *s == 0x7f)
-			bare = false;
-	if (bare)
-		return xstrdup(v);
-	char *q = xmalloc(strlen(v) * 2 + 3);
-	char *w = q;
-	*w++ = '"';
-	for (const char *s = v; *s; s++) {
-		if (*s == '"' || *s == '\\') {
-			*w++ = '\\';
-			*w++ = *s;
-		} else if (*s == '\n') {
-			*w++ = '\\';
-			*w++ = 'n';
-		} else if ((unsigned char)*s < ' ' || *s == 0x7f) {
-			*w++ = '?';
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w++ = '"';
-	*w = '\0';
-	return q;
-}
-
+/* log.h quotes the value when it has to (an empty one, a list with
+ * spaces). */
 static void log_one(const char *section, const char *name, const char *value, bool secret)
 {
-	char *q = logfmt_value(secret ? "***" : value);
-	log_info("config", "key=%s.%s value=%s", section, name, q);
-	free(q);
+	log_info("config", "key=%s.%s value=%s", section, name, secret ? "***" : value);
 }
 
 void cfg_log(const cfg_opt *table, size_t n, const void *cfg)
