@@ -2,7 +2,9 @@
  * broker (build/sim broker), central and N edges, real processes on
  * loopback in one temp dir. Each process is started by PID and stopped by
  * PID; stack_down kills whatever is still running and removes the dir
- * (kept when KEEP_ITEST_DIR is set).
+ * (kept when KEEP_ITEST_DIR is set). Before that it holds every line the
+ * processes wrote to the dir's *.log files to the strict logfmt reader
+ * of logfmt.h: a line that a log shipper could not parse fails the test.
  *
  * Extra config text goes in central_extra (keys of [central]) and
  * edge_extra (whole sections) before stack_up; the edges read through
@@ -13,8 +15,11 @@
 #define TESTS_STACK_H
 
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <dirent.h>
 #include <stdarg.h>
 
+#include "logfmt.h"
 #include "proc.h"
 #include "testdir.h"
 
@@ -212,12 +217,58 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 		stack_start_edge(i);
 }
 
+/* Every *.log in the stack's dir (the broker's, centrals' and edges'
+ * stderr, all written by log.h) must hold strict logfmt lines only; a
+ * raw line (librdkafka's "%4|...|CONFWARN|..." once was one) or a value
+ * that breaks its quotes fails the test, naming file, line and reason. */
+TESTDIR_UTIL void stack_check_logs(void)
+{
+	DIR *d = S.dir[0] ? opendir(S.dir) : NULL;
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0)
+			continue;
+		char path[512], report[4096];
+		snprintf(path, sizeof path, "%s/%s", S.dir, e->d_name);
+		long bad = logfmt_check_file(path, false, report, sizeof report);
+		cr_expect_eq(bad, 0, "%ld lines of %s are not strict logfmt:\n%s", bad, e->d_name,
+			     report);
+	}
+	closedir(d);
+}
+
+/* Criterion 2.4 prints an assertion that fails in a .fini, such as the
+ * log check of stack_down, but counts the test as passed and exits 0.
+ * This hook runs in the runner process after each teardown: a test that
+ * passed its body and then failed an assertion makes the run exit 1. */
+static size_t stack_teardown_failures;
+
+static void stack_exit_failed(void)
+{
+	if (stack_teardown_failures == 0)
+		return;
+	fprintf(stderr, "%zu test(s) failed in their teardown (see the assertions above)\n",
+		stack_teardown_failures);
+	_exit(1);
+}
+
+ReportHook(POST_FINI)(struct criterion_test_stats *st)
+{
+	if (st->failed_asserts > 0 && st->test_status == CR_STATUS_PASSED &&
+	    stack_teardown_failures++ == 0)
+		atexit(stack_exit_failed);
+}
+
 TESTDIR_UTIL void stack_down(void)
 {
 	for (int i = 0; i < S.nedges; i++)
 		proc_stop(S.edge_pid[i], SIGKILL);
 	proc_stop(S.central_pid, SIGKILL);
 	proc_stop(S.broker_pid, SIGKILL);
+	stack_check_logs();
 	if (!getenv("KEEP_ITEST_DIR"))
 		testdir_remove(S.dir);
 }
