@@ -410,9 +410,9 @@ static int repair_one(store *db, store_batch *wb, applier *a, const verify_targe
 	for (size_t i = 0; i < f.n; i++) {
 		const verify_mismatch *m = &f.m[i];
 		log_info("repaired",
-			 "counter=%s item=%s key=%c what=%s old=%" PRIu64 "%s new=%" PRIu64,
+			 "counter=%s item=%s key=%c what=%s old=%" PRIu64 " old_state=%s new=%" PRIu64,
 			 m->counter, m->item, m->kind, m->what, m->stored,
-			 m->stored_bad ? " old_bad=1" : (m->stored_present ? "" : " old_absent=1"),
+			 m->stored_bad ? "bad" : (m->stored_present ? "present" : "absent"),
 			 m->expected);
 		if (a)
 			applier_note_repair(a, m->key, m->kn, m->expected);

@@ -75,9 +75,9 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* What the logs say about ctx's certificate: its subject (quotes and
- * control bytes replaced, so the logfmt value stays one quoted string)
- * and notAfter as UTC ISO 8601. */
+/* What the logs say about ctx's certificate: its subject as OpenSSL's
+ * one-line form (log.c escapes whatever it holds) and notAfter as UTC
+ * ISO 8601. */
 typedef struct cert_desc {
 	char subject[256];
 	char not_after[32];
@@ -92,11 +92,8 @@ static void describe(SSL_CTX *ctx, cert_desc *d)
 	X509 *x = SSL_CTX_get0_certificate(ctx);
 	if (!x)
 		return;
-	if (X509_NAME_oneline(X509_get_subject_name(x), d->subject, (int)sizeof d->subject)) {
-		for (char *p = d->subject; *p; p++)
-			if (*p == '"' || *p == '\\' || (unsigned char)*p < ' ')
-				*p = '?';
-	}
+	if (!X509_NAME_oneline(X509_get_subject_name(x), d->subject, (int)sizeof d->subject))
+		snprintf(d->subject, sizeof d->subject, "?");
 	struct tm tm;
 	const ASN1_TIME *na = X509_get0_notAfter(x);
 	if (na && ASN1_TIME_to_tm(na, &tm) == 1)

@@ -223,7 +223,7 @@ static void wipe_note(runner *rn, unsigned i)
 		snprintf(text, sizeof text, "%s: nothing pending, central had every op",
 			 rn->c.edges[i].name);
 	report_text(rn->r, key, text);
-	log_info("wiping an edge", "node=%s %s", rn->c.edges[i].name, text);
+	log_info("wiping an edge", "node=%s pending=\"%s\"", rn->c.edges[i].name, text);
 }
 
 /* A new rate phase of the ready figures. */
