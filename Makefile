@@ -139,7 +139,7 @@ DEB_PKGS := build-essential pkg-config clang libevent-dev libnghttp2-dev \
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
-            openssl procps iproute2 libclang-rt-14-dev nodejs chromium
+            openssl procps iproute2 libclang-rt-14-dev nodejs chromium groff-base
 
 # prometheus is installed for promtool, which checks the daemons' metrics
 # and the shipped alert rules in make test. Its own server must not start
@@ -293,17 +293,19 @@ fuzz-short:
 # likes-edge and likes-central, the systemd units (their paths filled
 # in), the shipped configs into SYSCONFDIR/likes (mode 0640: they hold
 # tokens; an existing file is kept, the new one lands beside it as
-# .dist), and the docs. The likes user and group are the package's job
+# .dist), the man pages (man/, version filled in) and the docs. The likes user and group are the package's job
 # (debian/likes.postinst) or the operator's (docs/ops.md, "systemd").
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/likes
+MANDIR     ?= $(PREFIX)/share/man
 SHIPPED_CONFIGS := configs/deploy/central.ini $(wildcard configs/deploy/edge-*.ini)
 
 install: $(BUILD)/edge $(BUILD)/central
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
+	  $(DESTDIR)$(MANDIR)/man8
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/likes
 	install -m 0755 $(BUILD)/edge $(DESTDIR)$(BINDIR)/likes-edge
 	install -m 0755 $(BUILD)/central $(DESTDIR)$(BINDIR)/likes-central
@@ -316,6 +318,11 @@ install: $(BUILD)/edge $(BUILD)/central
 	  out=$(DESTDIR)$(SYSCONFDIR)/likes/$$(basename $$c); \
 	  if [ -e $$out ] && ! cmp -s $$c $$out; then out=$$out.dist; fi; \
 	  install -m 0640 $$c $$out; echo "installed $$out"; \
+	done
+	@set -e; for m in man/*.8; do \
+	  out=$(DESTDIR)$(MANDIR)/man8/$$(basename $$m); \
+	  sed -e "s|@VERSION@|$$(cat VERSION)|g" $$m > $$out.tmp; \
+	  chmod 0644 $$out.tmp; mv $$out.tmp $$out; echo "installed $$out"; \
 	done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 configs/deploy/README.md configs/deploy/*.ini $(DESTDIR)$(DOCDIR)/examples/

@@ -12,7 +12,9 @@
 #      makes writable (StateDirectory, LogsDirectory, ReadWritePaths);
 #   5. every shipped config passes -t (its key and certificate files,
 #      which only the operator has, replaced by scratch ones);
-#   6. --help and --version answer with exit 0 on every command.
+#   6. --help and --version answer with exit 0 on every command;
+#   7. each man page renders without a groff warning, carries the
+#      version, and names every option and command its --help names.
 #
 # Uses only a scratch directory, removed on exit; starts no daemon.
 set -euo pipefail
@@ -170,6 +172,34 @@ for cmd in "$edge" "$edge inspect" "$central" "$central verify" "$central stats"
 	done
 done
 [ "$fail" = 0 ] && echo "ok: --help and --version on every command"
+
+# --- 7. man pages -------------------------------------------------------------
+man8=$root/usr/share/man/man8
+for name in likes-edge likes-central; do
+	page=$man8/$name.8
+	if [ ! -f "$page" ]; then
+		bad "$name.8 not installed"
+		continue
+	fi
+	if ! warn=$(groff -man -ww -z "$page" 2>&1) || [ -n "$warn" ]; then
+		bad "groff warns on $name.8: $warn"
+	fi
+	grep -q "\"likes $version\"" "$page" || bad "$name.8 does not carry version $version"
+	# The page's words with roff's escaped hyphens as plain ones.
+	words=$(sed 's/\\-/-/g; s/\\f[BIRP]//g' "$page" | tr -cs 'A-Za-z0-9-' '\n' | sort -u)
+	bin=$root/usr/bin/$name
+	helps=$("$bin" --help 2>&1)
+	[ "$name" = likes-edge ] && helps+=$'\n'$("$bin" inspect --help 2>&1)
+	[ "$name" = likes-central ] && helps+=$'\n'$("$bin" verify --help 2>&1)
+	# Options (-x, --xyz) and the commands named after the program.
+	want=$( { grep -o -- '\(^\|[ [|(]\)--\?[a-z][a-z-]*' <<<"$helps" | tr -d ' [|(';
+		sed -n 's/^ *\(usage: \)\?\(edge\|central\) \([a-z|]*\).*/\3/p' <<<"$helps" |
+			tr '|' '\n'; } | sort -u)
+	for w in $want; do
+		grep -qx -- "$w" <<<"$words" || bad "$name.8 does not mention '$w' from --help"
+	done
+done
+[ "$fail" = 0 ] && echo "ok: man pages render and cover --help"
 
 if [ "$fail" != 0 ]; then
 	echo "install test FAILED"
