@@ -97,7 +97,8 @@ pend_op ledger_op_make(const char *counter, const char *item, const char *user, 
 	return op;
 }
 
-static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
+/* Decodes the op at the start of buf (len bytes); *used gets its length. */
+static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, size_t *used)
 {
 	if (len < 15 || buf[13] > 1)
 		return ERR_CORRUPT;
@@ -112,13 +113,74 @@ static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
 		s[i] = buf + n;
 		n += l[i];
 	}
-	if (n != len || (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE))
+	if (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE)
 		return ERR_CORRUPT;
+	*used = n;
 	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1], l[2]);
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
 	op->counts = buf[13] == 1;
+	return 0;
+}
+
+/* A record holding exactly one op ('O'). */
+static int op_decode(const unsigned char *buf, size_t len, pend_op *op)
+{
+	size_t used;
+	int rc = op_decode_next(buf, len, op, &used);
+	if (rc == 0 && used != len) {
+		free(op->counter);
+		return ERR_CORRUPT;
+	}
+	return rc;
+}
+
+void ledger_run_head(unsigned char *buf, uint32_t nops)
+{
+	buf[0] = RUN_FORMAT;
+	store_put_u32(buf + 1, nops);
+}
+
+void ledger_run_push(open_batch *ob, op_run r)
+{
+	if (ob->nruns == ob->capruns) {
+		ob->capruns = ob->capruns ? ob->capruns * 2 : 16;
+		ob->runs = xrealloc(ob->runs, ob->capruns * sizeof *ob->runs);
+	}
+	ob->runs[ob->nruns++] = r;
+}
+
+/* The ops of a run record ('P'), first at opno: *ops (malloc'ed) and *n.
+ * ERR_CORRUPT unless the record holds exactly its count of whole ops. */
+static int run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
+		      uint32_t *n)
+{
+	*ops = NULL;
+	*n = 0;
+	if (len < RUN_HEAD || buf[0] != RUN_FORMAT)
+		return ERR_CORRUPT;
+	uint32_t want = store_get_u32(buf + 1);
+	if (want == 0 || want > LEDGER_GROUP_OPS)
+		return ERR_CORRUPT;
+	pend_op *v = xcalloc(want, sizeof *v);
+	size_t at = RUN_HEAD;
+	uint32_t i = 0;
+	for (; i < want; i++) {
+		size_t used;
+		if (op_decode_next(buf + at, len - at, &v[i], &used))
+			break;
+		v[i].opno = opno + i;
+		at += used;
+	}
+	if (i < want || at != len) {
+		for (uint32_t j = 0; j < i; j++)
+			free(v[j].counter);
+		free(v);
+		return ERR_CORRUPT;
+	}
+	*ops = v;
+	*n = want;
 	return 0;
 }
 
@@ -196,6 +258,39 @@ void ledger_pump_part(ledger *l, uint32_t p)
 	}
 }
 
+/* Stages into l->wb the deletion of the run records holding the first n
+ * ops of p's open batch. A run only partly sealed is replaced by a run of
+ * its ops left open, put under the first of them; *rest describes it
+ * (n 0 when every run ends inside the seal). Returns how many runs are
+ * gone whole; the open batch's run list changes only after the write. */
+static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
+{
+	open_batch *ob = &l->parts[p].open;
+	char key[13];
+	size_t left = n, gone = 0;
+	*rest = (op_run){0};
+	for (; gone < ob->nruns && left; gone++) {
+		op_run *r = &ob->runs[gone];
+		store_batch_del(l->wb, key, ledger_key_part_seq(key, r->tag, p, r->opno));
+		if (r->n <= left) {
+			left -= r->n;
+			continue;
+		}
+		/* Ops n .. n + kept - 1 of the open batch are this run's tail. */
+		uint32_t kept = r->n - (uint32_t)left;
+		unsigned char *rec = l->g.run;
+		size_t len = RUN_HEAD;
+		for (uint32_t i = 0; i < kept; i++)
+			len += ledger_op_encode(&ob->ops[n + i], rec + len);
+		ledger_run_head(rec, kept);
+		*rest = (op_run){ob->ops[n].opno, kept, 'P'};
+		store_batch_put(l->wb, key, ledger_key_part_seq(key, 'P', p, rest->opno), rec, len);
+		gone++;
+		break;
+	}
+	return gone;
+}
+
 static void pend_free(open_batch *ob)
 {
 	for (size_t i = 0; i < ob->len; i++)
@@ -247,7 +342,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	unsigned char v[8];
 	char *flags = xmalloc(n);
 	uint64_t bytes = 0; /* the sealed ops' stored size */
-	unsigned char enc[32 + KEY_MAX];
+	unsigned char enc[OP_ENC_MAX];
 	for (size_t i = 0; i < n; i++) {
 		flags[i] = ob->ops[i].counts ? 1 : 0;
 		bytes += n == ob->len ? 0 : ledger_op_encode(&ob->ops[i], enc);
@@ -255,18 +350,22 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	if (n == ob->len)
 		bytes = ob->bytes;
 	store_batch_clear(l->wb);
+	op_run rest;
+	size_t gone = seal_runs(l, p, n, &rest);
 	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'B', p, b.seq), buf, len);
 	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), flags, n);
 	free(flags);
 	store_put_u64(v, b.seq);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
-	for (size_t i = 0; i < n; i++)
-		store_batch_del(l->wb, key, ledger_key_part_seq(key, 'O', p, ob->ops[i].opno));
 	rc = store_write(l->db, l->wb);
 	if (rc) {
 		free(buf);
 		return rc;
 	}
+	if (rest.n)
+		ob->runs[--gone] = rest; /* the partly sealed run's slot */
+	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
+	ob->nruns -= gone;
 	pt->last_seq = b.seq;
 	sealed_push(pt, b.seq, (uint32_t)len);
 	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
@@ -285,6 +384,70 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 }
 
 /* --- public --------------------------------------------------------------- */
+
+/* Appends op (decoded from a pending record) to its open batch. */
+static void load_op(ledger *l, uint32_t p, pend_op op, uint64_t now)
+{
+	part *pt = &l->parts[p];
+	open_batch *ob = &pt->open;
+	if (ob->len == ob->cap) {
+		ob->cap = ob->cap ? ob->cap * 2 : 64;
+		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
+	}
+	ob->ops[ob->len++] = op;
+	unsigned char enc[OP_ENC_MAX];
+	size_t bytes = ledger_op_encode(&op, enc);
+	ob->bytes += bytes;
+	if (!ob->first_ms)
+		ob->first_ms = now;
+	if (op.opno >= pt->next_opno)
+		pt->next_opno = op.opno + 1;
+	if (op.hlc > l->clock.last)
+		l->clock.last = op.hlc;
+	ledger_overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
+			   ledger_op_delta(op.kind, op.n, op.counts));
+	l->st.pending_bytes += bytes;
+	l->st.pending_ops++;
+}
+
+/* Reads the pending records of one tag ('O': an op each, 'P': runs) into
+ * the open batches. A record that does not decode stays on disk, out of
+ * the batch and of its run list alike. 0 or the store's error. */
+static int load_pending(ledger *l, char tag)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	uint64_t now = clock_wall_ms();
+	char prefix[1] = {tag};
+	store_iter *it = store_iter_new(l->db, prefix, 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn != 13)
+			continue;
+		uint32_t p = store_get_u32((const unsigned char *)k + 1);
+		uint64_t opno = store_get_u64((const unsigned char *)k + 5);
+		pend_op one, *ops = &one;
+		uint32_t n = 1;
+		int rc = ERR_CORRUPT;
+		if (p < l->o.partitions)
+			rc = tag == 'O' ? op_decode((const unsigned char *)v, vn, &one)
+					: run_decode((const unsigned char *)v, vn, opno, &ops, &n);
+		if (rc) {
+			log_error("pending ops do not decode; they stay on disk",
+				  "tag=%c partition=%u opno=%" PRIu64, tag, p, opno);
+			continue;
+		}
+		if (tag == 'O')
+			one.opno = opno;
+		for (uint32_t i = 0; i < n; i++)
+			load_op(l, p, ops[i], now);
+		ledger_run_push(&l->parts[p].open, (op_run){opno, n, tag});
+		if (ops != &one)
+			free(ops);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
 
 static int load(ledger *l, char *err, size_t errlen)
 {
@@ -364,39 +527,11 @@ static int load(ledger *l, char *err, size_t errlen)
 		snprintf(err, errlen, "reading sealed batches: %s", err_str(rc));
 		return rc;
 	}
-	uint64_t now = clock_wall_ms();
-	it = store_iter_new(l->db, "O", 1);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn != 13)
-			continue;
-		uint32_t p = store_get_u32((const unsigned char *)k + 1);
-		pend_op op;
-		if (p >= l->o.partitions || op_decode((const unsigned char *)v, vn, &op)) {
-			log_error("pending op does not decode; it stays on disk", "%s", "");
-			continue;
-		}
-		op.opno = store_get_u64((const unsigned char *)k + 5);
-		part *pt = &l->parts[p];
-		open_batch *ob = &pt->open;
-		if (ob->len == ob->cap) {
-			ob->cap = ob->cap ? ob->cap * 2 : 64;
-			ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
-		}
-		ob->ops[ob->len++] = op;
-		ob->bytes += vn;
-		if (!ob->first_ms)
-			ob->first_ms = now;
-		if (op.opno >= pt->next_opno)
-			pt->next_opno = op.opno + 1;
-		if (op.hlc > l->clock.last)
-			l->clock.last = op.hlc;
-		ledger_overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
-				   ledger_op_delta(op.kind, op.n, op.counts));
-		l->st.pending_bytes += vn;
-		l->st.pending_ops++;
-	}
-	rc = store_iter_status(it);
-	store_iter_free(it);
+	/* Single-op records ('O', from before runs) hold lower opnos than
+	 * any run, so they are read first. */
+	rc = load_pending(l, 'O');
+	if (rc == 0)
+		rc = load_pending(l, 'P');
 	if (rc) {
 		snprintf(err, errlen, "reading pending ops: %s", err_str(rc));
 		return rc;
@@ -458,6 +593,7 @@ void ledger_free(ledger *l)
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		pend_free(&l->parts[p].open);
 		free(l->parts[p].open.ops);
+		free(l->parts[p].open.runs);
 		free(l->parts[p].sealed);
 	}
 	ledger_group_free(l);

@@ -2,7 +2,11 @@
  *
  * The ledger owns, in the edge's LevelDB:
  *   'M' counter 0 item 0 user -> membership [state u8][hlc u64]
- *   'O' partition opno        -> a pending op of the open batch
+ *   'P' partition opno        -> a run: the open batch's ops that one group
+ *                                commit staged for the partition, the
+ *                                first numbered opno [format u8][n u32][op]...
+ *   'O' partition opno        -> one pending op (stores from before runs;
+ *                                read at start, deleted at seal)
  *   'B' partition seq         -> a sealed batch (wire bytes, as produced)
  *   'D' partition seq         -> a byte per op of that batch: 1 when the op
  *                                moves this edge's overlay, 0 for a repeat
@@ -21,7 +25,7 @@
  * bounded cache of snapshot counts, and a bounded cache of counts read
  * through from central for items no snapshot has brought yet.
  *
- * A write's records (membership + pending op) reach LevelDB before the
+ * A write's records (membership + its op in a run) reach LevelDB before the
  * caller answers: at once (ledger_write_ops), or staged with the other
  * writes of a loop turn and written with them in one batch
  * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay until a snapshot shows them

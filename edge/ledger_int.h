@@ -29,11 +29,23 @@ typedef struct pend_op {
 	bool counts; /* moves the overlay (a repeat of the known state does not) */
 } pend_op;
 
+/* The store records holding an open batch's ops, oldest first: each is
+ * 'P' partition opno (a run: the ops one group commit staged for the
+ * partition, opno its first) or, from stores written before runs, 'O'
+ * partition opno (one op). Their ops, in order, are the open batch's. */
+typedef struct op_run {
+	uint64_t opno; /* the record's key */
+	uint32_t n;    /* ops in it */
+	char tag;      /* 'P' or 'O' */
+} op_run;
+
 typedef struct open_batch {
 	pend_op *ops;
 	size_t len, cap;
 	uint64_t first_ms;
-	uint64_t bytes;
+	uint64_t bytes; /* the ops' encoded size (ledger_op_encode) */
+	op_run *runs;
+	size_t nruns, capruns;
 } open_batch;
 
 typedef struct sealed {
@@ -91,6 +103,7 @@ typedef struct group_op {
 	uint32_t p;
 	uint32_t bytes;        /* encoded size: pending bytes once committed */
 	uint16_t mslot, cslot; /* its slots in member[] (set ops) and count[] */
+	uint32_t next;         /* 1 + the index of the partition's next op, or 0 */
 } group_op;
 
 /* An open-addressed index entry: at is 1 + the index of a staged op. */
@@ -106,6 +119,9 @@ typedef struct group {
 	group_op *ops; /* LEDGER_GROUP_OPS */
 	size_t n;
 	uint32_t *per_part; /* staged ops per partition */
+	uint32_t *head, *tail; /* 1 + the index of the partition's first and
+	                          last staged op, or 0 */
+	unsigned char *run;    /* a run record being built (RUN_MAX bytes) */
 	group_slot member[GROUP_SLOTS];
 	group_slot count[GROUP_SLOTS];
 	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
@@ -141,8 +157,17 @@ struct ledger {
 	ledger_stats st;
 };
 
-/* A pending op's store record; buf holds 32 + KEY_MAX bytes. */
+/* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
+#define OP_ENC_MAX (32 + KEY_MAX)
 size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
+/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
+#define RUN_FORMAT 1
+#define RUN_HEAD 5
+#define RUN_MAX (RUN_HEAD + (size_t)LEDGER_GROUP_OPS * OP_ENC_MAX)
+/* Writes the head of a run of nops ops into buf. */
+void ledger_run_head(unsigned char *buf, uint32_t nops);
+/* Appends r to ob's runs. */
+void ledger_run_push(open_batch *ob, op_run r);
 /* A pending op with its three strings in one allocation (at counter). */
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
 		       size_t il, size_t ul);

@@ -1,12 +1,14 @@
 /* ledger_write.c - the edge's write path (ledger.h): ops staged into the
  * open group, and the group commit that makes them durable.
  *
- * A write stages its ops: their membership and pending-op records go into
- * the group's store batch, and two small indexes let later writes of the
- * same group see the memberships and count changes staged before them.
- * Nothing a reader sees (overlay, open batches, stats) changes until the
- * group is written: ledger_group_commit writes it in one store write,
- * then makes every op part of its open batch and of the overlay, and
+ * A write stages its ops: their membership records go into the group's
+ * store batch, the ops join their partition's chain, and two small
+ * indexes let later writes of the same group see the memberships and
+ * count changes staged before them. Nothing a reader sees (overlay, open
+ * batches, stats) changes until the group is written: ledger_group_commit
+ * adds one run record per partition (its chain's ops), writes it all in
+ * one store write, then makes every op part of its open batch and of the
+ * overlay, and
  * resolves the group's tickets. A failed write drops the whole group: no
  * op of it is recorded and every ticket carries the error.
  *
@@ -35,6 +37,9 @@ void ledger_group_init(ledger *l)
 	g->wb = store_batch_new();
 	g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
 	g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
+	g->head = xcalloc(l->o.partitions, sizeof *g->head);
+	g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
+	g->run = xmalloc(RUN_MAX);
 }
 
 /* Forgets what the group staged (the ops' strings are gone already). */
@@ -43,6 +48,7 @@ static void group_reset(group *g)
 	for (size_t i = 0; i < g->n; i++) {
 		group_op *go = &g->ops[i];
 		g->per_part[go->p] = 0;
+		g->head[go->p] = g->tail[go->p] = 0;
 		g->member[go->mslot].at = 0;
 		g->count[go->cslot].at = 0;
 	}
@@ -63,6 +69,9 @@ void ledger_group_free(ledger *l)
 		t->state = ERR_CLOSED;
 	free(g->ops);
 	free(g->per_part);
+	free(g->head);
+	free(g->tail);
+	free(g->run);
 	store_batch_free(g->wb);
 	memset(g, 0, sizeof *g);
 }
@@ -251,7 +260,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 static void group_add(ledger *l, staged *s)
 {
 	group *g = &l->g;
-	unsigned char buf[32 + KEY_MAX];
+	unsigned char buf[OP_ENC_MAX];
 	if (s->set) {
 		buf[0] = s->op.kind == WIRE_ADD ? 1 : 0;
 		store_put_u64(buf + 1, s->op.hlc);
@@ -260,15 +269,20 @@ static void group_add(ledger *l, staged *s)
 		 * more key that is absent, which costs a store read later. */
 		bloom_add(&l->members, s->mkey, s->mkn);
 	}
+	/* The pending op itself is written with its partition's run at the
+	 * commit (group_runs); here it only joins the partition's chain. */
 	size_t n = ledger_op_encode(&s->op, buf);
-	char okey[13];
-	store_batch_put(g->wb, okey, ledger_key_part_seq(okey, 'O', s->p, s->op.opno), buf, n);
-
 	uint32_t at = (uint32_t)g->n + 1;
 	group_op *go = &g->ops[g->n++];
 	go->op = s->op;
 	go->p = s->p;
 	go->bytes = (uint32_t)n;
+	go->next = 0;
+	if (g->tail[s->p])
+		g->ops[g->tail[s->p] - 1].next = at;
+	else
+		g->head[s->p] = at;
+	g->tail[s->p] = at;
 	s->op.counter = NULL; /* the group owns the strings now */
 	g->per_part[s->p]++;
 	size_t cs = slot_find(g, g->count, s->chash, &go->op, false);
@@ -287,6 +301,27 @@ static void group_add(ledger *l, staged *s)
 }
 
 /* --- commit ----------------------------------------------------------------- */
+
+/* Puts one run record per partition the group touched into its store
+ * batch: the partition's staged ops, in opno order, under the first's
+ * opno. One put per partition and group, where a record per op cost a put
+ * at the commit and a delete at the seal. */
+static void group_runs(ledger *l)
+{
+	group *g = &l->g;
+	for (size_t i = 0; i < g->n; i++) {
+		uint32_t p = g->ops[i].p;
+		if (g->head[p] != i + 1)
+			continue;
+		size_t len = RUN_HEAD;
+		for (uint32_t at = g->head[p]; at; at = g->ops[at - 1].next)
+			len += ledger_op_encode(&g->ops[at - 1].op, g->run + len);
+		ledger_run_head(g->run, g->per_part[p]);
+		char key[13];
+		store_batch_put(g->wb, key, ledger_key_part_seq(key, 'P', p, g->ops[i].op.opno),
+				g->run, len);
+	}
+}
 
 /* Makes a written op part of its open batch and of the overlay. */
 static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
@@ -322,6 +357,7 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	group *g = &l->g;
 	if (!g->n)
 		return 0;
+	group_runs(l);
 	int rc = store_write(l->db, g->wb);
 	l->st.commits++;
 	if (rc) {
@@ -330,8 +366,13 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {
-		for (size_t i = 0; i < g->n; i++)
-			commit_op(l, &g->ops[i], wall_ms);
+		for (size_t i = 0; i < g->n; i++) {
+			group_op *go = &g->ops[i];
+			if (g->head[go->p] == i + 1)
+				ledger_run_push(&l->parts[go->p].open,
+						(op_run){go->op.opno, g->per_part[go->p], 'P'});
+			commit_op(l, go, wall_ms);
+		}
 	}
 	for (ledger_ticket *t = g->tickets; t; t = t->next)
 		t->state = rc ? rc : LEDGER_DURABLE;

@@ -23,7 +23,7 @@
 #define ITEM "post:1"
 #define NPARTS 4
 #define WALL UINT64_C(1800000000000)
-#define MAX_SENT 64
+#define MAX_SENT 1024
 
 typedef struct sent {
 	uint32_t partition;
