@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "counter.h"
+#include "failpoint.h"
 #include "hlc.h"
 #include "item.h"
 #include "log.h"
@@ -218,6 +219,7 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
 {
 	int rc = l->o.send(l->o.send_ctx, p, s->seq, buf, len);
 	if (rc == 0) {
+		FAILPOINT("batch.queued");
 		s->state = SEALED_INFLIGHT;
 		if (s->resend)
 			l->st.batches_resent++;
@@ -357,11 +359,13 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	free(flags);
 	store_put_u64(v, b.seq);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
+	FAILPOINT("seal.encoded");
 	rc = store_write(l->db, l->wb);
 	if (rc) {
 		free(buf);
 		return rc;
 	}
+	FAILPOINT("seal.written");
 	if (rest.n)
 		ob->runs[--gone] = rest; /* the partly sealed run's slot */
 	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
@@ -654,6 +658,8 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
 	if (s && s->state == SEALED_INFLIGHT) {
 		s->state = offset >= 0 ? SEALED_DELIVERED : SEALED_UNSENT;
 		s->offset = offset;
+		if (offset >= 0)
+			FAILPOINT("batch.delivered");
 	}
 	pthread_mutex_unlock(&l->mu);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "failpoint.h"
 #include "ledger_int.h"
 #include "log.h"
 #include "partition.h"
@@ -576,6 +577,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	rc = store_write(l->db, l->wb);
 	if (rc)
 		goto out;
+	if (conf.ndrop)
+		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 	ledger_cache_counts(l, s, skip, false);
 	l->st.snapshots_applied++;
 	if (s->offset > pt->snap_seen)

@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "counter.h"
+#include "failpoint.h"
 #include "log.h"
 #include "telemetry.h"
 #include "xmem.h"
@@ -358,7 +359,10 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	if (!g->n)
 		return 0;
 	group_runs(l);
+	FAILPOINT("group.staged");
 	int rc = store_write(l->db, g->wb);
+	if (rc == 0)
+		FAILPOINT("group.written");
 	l->st.commits++;
 	if (rc) {
 		l->st.commits_failed++;

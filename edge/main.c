@@ -38,6 +38,7 @@
 #include "bootstrap.h"
 #include "bearer.h"
 #include "clock.h"
+#include "failpoint.h"
 #include "demo.h"
 #include "edge.h"
 #include "http.h"
@@ -893,6 +894,10 @@ int main(int argc, char **argv)
 	}
 	if (log_set_file(e.cfg.log_file, err, sizeof err)) {
 		fprintf(stderr, "edge: log.file: %s\n", err);
+		return 2;
+	}
+	if (!failpoint_init(err, sizeof err)) {
+		fprintf(stderr, "edge: %s\n", err);
 		return 2;
 	}
 	if (e.cfg.clock_skew_ms) {

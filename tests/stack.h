@@ -34,6 +34,8 @@ typedef struct stack {
 	const char *edge_extra;    /* appended to every edge's ini */
 	const char *edge_limits;   /* the [limits] keys of every edge; NULL:
 	                              no per-user or per-address limit */
+	const char *edge_batch;    /* the [batch] keys of every edge; NULL:
+	                              1000 ops or 200 ms, 1 MiB window */
 } stack;
 
 static stack S;
@@ -158,10 +160,11 @@ TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
 		    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
 		    "[identity]\ndev_header = true\n"
 		    "[limits]\n%s"
-		    "[batch]\nmax_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n"
+		    "[batch]\n%s"
 		    "[central]\nops = %s\n%s%s",
 		    i, i, S.dir, i, S.edge_port[i],
 		    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
+		    S.edge_batch ? S.edge_batch : "max_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n",
 		    central_ops, stack_common(),
 		    S.edge_extra ? S.edge_extra : "");
 }
