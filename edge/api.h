@@ -25,7 +25,8 @@
  * With group commit on (base set and group_commit true before api_init),
  * a write is staged in the ledger and its answer parked; once per loop
  * turn, after the requests read in that turn, one ledger_commit writes
- * every staged op and the parked answers go out (or, if the write
+ * every staged op (or asks the ledger's commit thread to, which wakes the
+ * loop when it has) and the parked answers go out (or, if the write
  * failed, 503 store_unavailable in their place). Without it each write
  * is its own store write, answered at once.
  */

@@ -803,7 +803,7 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
-	if (n->ticket && n->ticket->state == LEDGER_STAGED) {
+	if (n->ticket && ledger_ticket_state(n->ticket) == LEDGER_STAGED) {
 		/* Should the group's write fail, every op the ledger had gets
 		 * its error, as when this call's own write fails above. */
 		write_result e = api_write_error(ERR_IO);

@@ -7,7 +7,11 @@
  * deferred) and the commit event is made active. libevent runs active
  * events in order, so the commit runs after the callbacks already due in
  * this turn: every request read in the turn is staged before the one
- * store write. Owns the pool and the parked list. Loop thread only.
+ * store write. With the ledger's commit thread (store.commit_thread) the
+ * event only asks for the write; the thread makes the event active again
+ * (the tickets' wake) once it has resolved the group, and the answers
+ * whose tickets are resolved go out then, in the order parked. Owns the
+ * pool and the parked list. Loop thread only, but for api_wake.
  */
 #include "api_int.h"
 
@@ -22,6 +26,14 @@
 
 #define POOL_MAX 1024 /* parked entries kept for reuse */
 
+/* A ticket's wake: runs on the ledger's commit thread. event_active is
+ * safe from any thread (the bases are made after evthread_use_pthreads). */
+static void api_wake(void *ctx)
+{
+	api *a = ctx;
+	event_active(a->commit_ev, EV_TIMEOUT, 1);
+}
+
 parked *api_park_get(api *a)
 {
 	if (!a->commit_ev)
@@ -33,7 +45,7 @@ parked *api_park_get(api *a)
 	} else {
 		p = xmalloc(sizeof *p);
 	}
-	p->ticket = (ledger_ticket){LEDGER_UNSTAGED, NULL};
+	p->ticket = (ledger_ticket){LEDGER_UNSTAGED, NULL, api_wake, a};
 	p->d = NULL;
 	p->fail_body = NULL;
 	p->next = NULL;
@@ -57,7 +69,7 @@ void api_park_put(api *a, parked *p)
 
 bool api_park_staged(const parked *p)
 {
-	return p && p->ticket.state == LEDGER_STAGED;
+	return p && ledger_ticket_state(&p->ticket) == LEDGER_STAGED;
 }
 
 void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp)
@@ -89,16 +101,19 @@ static void answer_failed(parked *p, http_response *resp)
 		p->fail_body = NULL;
 		return;
 	}
-	write_result e = api_write_error(p->ticket.state);
+	write_result e = api_write_error(ledger_ticket_state(&p->ticket));
 	api_error(resp, e.status, e.code, e.message);
 }
 
-/* Commits the staged writes, then answers every parked request. Answers
- * may start new requests (an HTTP/1.1 connection parses its next one):
- * those park on a fresh list and make the event active again. */
-static void finish_parked(api *a)
+/* Commits the staged writes (with the commit thread: asks for it, or with
+ * now waits for it), then answers every parked request whose ticket is
+ * resolved; the others stay parked, in order. Answers may start new
+ * requests (an HTTP/1.1 connection parses its next one): those park
+ * behind and make the event active again. */
+static void finish_parked(api *a, bool now)
 {
-	int rc = ledger_commit(a->lg, clock_wall_ms());
+	int rc = now ? ledger_commit_now(a->lg, clock_wall_ms())
+		     : ledger_commit(a->lg, clock_wall_ms());
 	uint64_t skipped;
 	if (rc && log_every(&a->write_errors, 1000, &skipped))
 		log_error("group write failed; its writes answer 503", "err=\"%s\" similar_since_last=%" PRIu64,
@@ -109,7 +124,14 @@ static void finish_parked(api *a)
 	while (list) {
 		parked *p = list;
 		list = p->next;
-		if (p->ticket.state == LEDGER_DURABLE) {
+		int st = ledger_ticket_state(&p->ticket);
+		if (st == LEDGER_STAGED) {
+			p->next = NULL;
+			*a->parked_tail = p;
+			a->parked_tail = &p->next;
+			continue;
+		}
+		if (st == LEDGER_DURABLE) {
 			telemetry_request(a->tm, p->route, p->resp.status, p->t0_ns);
 			http_finish(p->d, &p->resp);
 		} else {
@@ -126,7 +148,7 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	finish_parked(arg);
+	finish_parked(arg, false);
 }
 
 int api_group_init(api *a)
@@ -146,7 +168,7 @@ void api_group_free(api *a)
 {
 	if (!a->commit_ev)
 		return;
-	finish_parked(a);
+	finish_parked(a, true);
 	event_free(a->commit_ev);
 	a->commit_ev = NULL;
 	while (a->parked_free) {

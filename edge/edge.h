@@ -61,6 +61,7 @@ typedef struct edge_config {
 	int64_t member_filter_mb;
 	bool store_sync;
 	bool group_commit;
+	char *commit_thread; /* "auto", "true" or "false" */
 	int64_t workers;
 	int64_t partitions;
 	int64_t clock_skew_ms; /* drills only: run this edge's clock ahead/behind */

@@ -280,7 +280,7 @@ static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
 		}
 		/* Ops n .. n + kept - 1 of the open batch are this run's tail. */
 		uint32_t kept = r->n - (uint32_t)left;
-		unsigned char *rec = l->g.run;
+		unsigned char *rec = l->g->run;
 		size_t len = RUN_HEAD;
 		for (uint32_t i = 0; i < kept; i++)
 			len += ledger_op_encode(&ob->ops[n + i], rec + len);
@@ -587,6 +587,11 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		 "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 		 " pending_bytes=%" PRIu64,
 		 l->edge_id, l->st.pending_batches, l->st.pending_ops, l->st.pending_bytes);
+	if (ledger_committer_start(l)) {
+		snprintf(err, errlen, "cannot start the commit thread");
+		ledger_free(l);
+		return NULL;
+	}
 	return l;
 }
 
@@ -594,6 +599,7 @@ void ledger_free(ledger *l)
 {
 	if (!l)
 		return;
+	ledger_committer_stop(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		pend_free(&l->parts[p].open);
 		free(l->parts[p].open.ops);

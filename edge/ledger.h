@@ -36,6 +36,7 @@
 #ifndef EDGE_LEDGER_H
 #define EDGE_LEDGER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,10 @@ typedef struct ledger_opts {
 	size_t member_filter_bytes; /* Bloom filter of the pairs with a
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
+	bool commit_thread;     /* group writes on a thread of their own */
+	/* Tests only: the commit thread calls it before each group write. */
+	void (*before_group_write)(void *ctx);
+	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;
 	struct telemetry *tm; /* seals, refusals, hot items; NULL: none */
@@ -181,18 +186,32 @@ typedef struct ledger_summary {
  * written at once: every write staged before the next ledger_commit goes
  * into the store in one write (one fsync with store.sync), and only then
  * may its answer be sent. The caller owns the ticket and keeps it in
- * place until it is resolved; it reads state only on the thread that
- * staged it, after a ledger_commit there has returned: by then it is
- * LEDGER_DURABLE or the negative ERR_* of the failed write, in which case
- * none of the group's ops was recorded. */
+ * place until it is resolved: LEDGER_DURABLE, or the negative ERR_* of
+ * the failed write, in which case none of the group's ops was recorded.
+ *
+ * Without commit_thread, ledger_commit writes the group before it returns
+ * and resolves its tickets. With it, ledger_commit only asks the ledger's
+ * commit thread, which writes the group while writes go on staging into
+ * the next one (they see the memberships and counts of the group being
+ * written), then resolves the tickets and calls each distinct wake
+ * (wake_ctx) of the group's tickets once, on its own thread. Either way
+ * groups reach the store in the order they were staged, and state is
+ * read with an acquire load (ledger_ticket_state). */
 #define LEDGER_GROUP_OPS 1024 /* ops in one group, and in one call */
 
 enum { LEDGER_UNSTAGED = 0, LEDGER_STAGED = 1, LEDGER_DURABLE = 2 };
 
 typedef struct ledger_ticket {
-	int state;                  /* LEDGER_* or a negative ERR_* */
+	atomic_int state;           /* LEDGER_* or a negative ERR_* */
 	struct ledger_ticket *next; /* the ledger's */
+	void (*wake)(void *ctx);    /* commit thread: the group is resolved */
+	void *wake_ctx;
 } ledger_ticket;
+
+static inline int ledger_ticket_state(const ledger_ticket *t)
+{
+	return atomic_load_explicit(&t->state, memory_order_acquire);
+}
 
 /* Loads the pending state from db (which the ledger does not own) and
  * rebuilds the overlay. NULL with the reason in err. */
@@ -229,8 +248,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		     ledger_ticket *t) WARN_UNUSED;
 
 /* Writes every staged op in one store write and resolves their tickets.
- * 0 (also when nothing was staged) or the write's ERR_IO. */
+ * 0 (also when nothing was staged) or the write's ERR_IO. With
+ * commit_thread it asks the commit thread instead and returns 0 at once. */
 int ledger_commit(ledger *l, uint64_t wall_ms);
+/* Writes every staged op before it returns, in either mode (after the
+ * group the commit thread is writing, if any). 0 or ERR_IO. */
+int ledger_commit_now(ledger *l, uint64_t wall_ms);
+bool ledger_commits_async(const ledger *l);
 
 /* One set-counter op, without an idempotency key. */
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,

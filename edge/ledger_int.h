@@ -150,7 +150,17 @@ struct ledger {
 	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
 	hlc clock;
 	store_batch *wb; /* sealing, snapshots: one write at a time */
-	group g;
+	/* The open group (g: writes stage into it) and, while the commit
+	 * thread writes one outside the mutex, that one (gc, else NULL);
+	 * they take turns in grp[]. */
+	group grp[2];
+	group *g, *gc;
+	bool async;        /* a commit thread runs */
+	bool commit_asked; /* ledger_commit asked since the last swap */
+	bool stopping;
+	pthread_t committer;
+	pthread_cond_t work; /* commit thread: asked, or stopping */
+	pthread_cond_t done; /* gc written and resolved */
 	bloom members; /* every 'M' key this store holds (and maybe others) */
 	delta_batch deltas[LEDGER_DELTA_BATCHES]; /* a ring, for read-through counts */
 	size_t next_delta;
@@ -174,12 +184,17 @@ pend_op ledger_op_make(const char *counter, const char *item, const char *user, 
 /* Seals partition p's open batch (why: a tm_seal, for the metrics):
  * one store write. */
 int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
-/* Sets up and frees the open group (ledger_write.c). */
+/* Sets up and frees the groups and the commit thread (ledger_write.c). */
 void ledger_group_init(ledger *l);
 void ledger_group_free(ledger *l);
+/* Starts the commit thread: 0 or ERR_IO. */
+int ledger_committer_start(ledger *l);
+/* Stops it after the group it is writing; staged writes stay staged. */
+void ledger_committer_stop(ledger *l);
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
 int ledger_members_load(ledger *l);
-/* Writes the open group (nothing to do when it is empty): 0 or ERR_IO. */
+/* Writes the open group (nothing to do when it is empty), after the one
+ * the commit thread is writing: 0 or ERR_IO. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms);
 
 /* "tag a 0 b [0 c]" into k (KEY_MAX + 1 bytes); returns its length. */

@@ -34,13 +34,19 @@
 
 void ledger_group_init(ledger *l)
 {
-	group *g = &l->g;
-	g->wb = store_batch_new();
-	g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
-	g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
-	g->head = xcalloc(l->o.partitions, sizeof *g->head);
-	g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
-	g->run = xmalloc(RUN_MAX);
+	for (int i = 0; i < 2; i++) {
+		group *g = &l->grp[i];
+		g->wb = store_batch_new();
+		g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
+		g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
+		g->head = xcalloc(l->o.partitions, sizeof *g->head);
+		g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
+		g->run = xmalloc(RUN_MAX);
+	}
+	l->g = &l->grp[0];
+	l->gc = NULL;
+	pthread_cond_init(&l->work, NULL);
+	pthread_cond_init(&l->done, NULL);
 }
 
 /* Forgets what the group staged (the ops' strings are gone already). */
@@ -61,20 +67,25 @@ static void group_reset(group *g)
 
 void ledger_group_free(ledger *l)
 {
-	group *g = &l->g;
-	if (!g->ops)
-		return;
-	for (size_t i = 0; i < g->n; i++)
-		free(g->ops[i].op.counter);
-	for (ledger_ticket *t = g->tickets; t; t = t->next)
-		t->state = ERR_CLOSED;
-	free(g->ops);
-	free(g->per_part);
-	free(g->head);
-	free(g->tail);
-	free(g->run);
-	store_batch_free(g->wb);
-	memset(g, 0, sizeof *g);
+	for (int i = 0; i < 2; i++) {
+		group *g = &l->grp[i];
+		if (!g->ops)
+			continue;
+		for (size_t j = 0; j < g->n; j++)
+			free(g->ops[j].op.counter);
+		for (ledger_ticket *t = g->tickets; t; t = t->next)
+			atomic_store_explicit(&t->state, ERR_CLOSED, memory_order_release);
+		free(g->ops);
+		free(g->per_part);
+		free(g->head);
+		free(g->tail);
+		free(g->run);
+		store_batch_free(g->wb);
+		memset(g, 0, sizeof *g);
+	}
+	l->g = l->gc = NULL;
+	pthread_cond_destroy(&l->work);
+	pthread_cond_destroy(&l->done);
 }
 
 /* A hash of "a 0 b" (counter and item, or user and idempotency key). */
@@ -184,13 +195,19 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 			return 0;
 		}
 	}
-	group *g = &l->g;
-	const group_slot *gs = &g->member[slot_find(g, g->member, sg[i].mhash, &sg[i].op, true)];
-	if (gs->at) {
-		const pend_op *o = &g->ops[gs->at - 1].op;
-		*state = o->kind == WIRE_ADD;
-		*stamp = o->hlc;
-		return 0;
+	/* The open group, then the one being written: both are newer than
+	 * the store's state. */
+	group *gs2[2] = {l->g, l->gc};
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		group *g = gs2[k];
+		const group_slot *gs =
+		    &g->member[slot_find(g, g->member, sg[i].mhash, &sg[i].op, true)];
+		if (gs->at) {
+			const pend_op *o = &g->ops[gs->at - 1].op;
+			*state = o->kind == WIRE_ADD;
+			*stamp = o->hlc;
+			return 0;
+		}
 	}
 	int rc = member_locked(l, sg[i].mkey, sg[i].mkn, state, stamp);
 	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
@@ -205,7 +222,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	const ledger_op *o = &ops[i];
 	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
 	staged *s = &sg[i];
-	group *g = &l->g;
+	group *g = l->g, *gc = l->gc;
 	s->set = !o->sum;
 	s->p = ledger_part_of(l, o->item);
 	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
@@ -232,7 +249,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 		seen = o->client_hlc;
 	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
 	s->op.counts = !repeat && !unsettled;
-	uint64_t opno = l->parts[s->p].next_opno + g->per_part[s->p];
+	uint64_t opno = l->parts[s->p].next_opno + g->per_part[s->p] + (gc ? gc->per_part[s->p] : 0);
 	for (size_t j = 0; j < i; j++)
 		if (sg[j].p == s->p)
 			opno++;
@@ -244,6 +261,11 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	const group_slot *gs = &g->count[slot_find(g, g->count, s->chash, &s->op, false)];
 	if (gs->at)
 		plus += gs->delta;
+	if (gc) {
+		gs = &gc->count[slot_find(gc, gc->count, s->chash, &s->op, false)];
+		if (gs->at)
+			plus += gs->delta;
+	}
 	for (size_t j = 0; j <= i; j++)
 		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
 		    strcmp(sg[j].op.item, s->op.item) == 0)
@@ -260,7 +282,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 /* Moves the staged op s into the group: its store records and indexes. */
 static void group_add(ledger *l, staged *s)
 {
-	group *g = &l->g;
+	group *g = l->g;
 	unsigned char buf[OP_ENC_MAX];
 	if (s->set) {
 		buf[0] = s->op.kind == WIRE_ADD ? 1 : 0;
@@ -303,13 +325,12 @@ static void group_add(ledger *l, staged *s)
 
 /* --- commit ----------------------------------------------------------------- */
 
-/* Puts one run record per partition the group touched into its store
- * batch: the partition's staged ops, in opno order, under the first's
- * opno. One put per partition and group, where a record per op cost a put
- * at the commit and a delete at the seal. */
-static void group_runs(ledger *l)
+/* Puts one run record per partition g touched into its store batch: the
+ * partition's staged ops, in opno order, under the first's opno. One put
+ * per partition and group, where a record per op cost a put at the commit
+ * and a delete at the seal. */
+static void group_runs(group *g)
 {
-	group *g = &l->g;
 	for (size_t i = 0; i < g->n; i++) {
 		uint32_t p = g->ops[i].p;
 		if (g->head[p] != i + 1)
@@ -353,16 +374,24 @@ static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
 			   ledger_op_delta(op->kind, op->n, op->counts));
 }
 
-int ledger_group_commit(ledger *l, uint64_t wall_ms)
+/* g's store write; the mutex need not be held (g's batch is the writer's
+ * alone), and is not on the commit thread. */
+static int group_write(ledger *l, group *g)
 {
-	group *g = &l->g;
-	if (!g->n)
-		return 0;
-	group_runs(l);
 	FAILPOINT("group.staged");
 	int rc = store_write(l->db, g->wb);
 	if (rc == 0)
 		FAILPOINT("group.written");
+	return rc;
+}
+
+#define WAKE_MAX 64 /* distinct wakes called per group; more: each at once */
+
+/* After g's write (rc): its ops into the open batches and the overlay,
+ * its tickets resolved and their wakes called once each, full batches
+ * sealed, g emptied. Mutex held. */
+static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
+{
 	l->st.commits++;
 	if (rc) {
 		l->st.commits_failed++;
@@ -378,8 +407,34 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 			commit_op(l, go, wall_ms);
 		}
 	}
-	for (ledger_ticket *t = g->tickets; t; t = t->next)
-		t->state = rc ? rc : LEDGER_DURABLE;
+	struct {
+		void (*fn)(void *);
+		void *ctx;
+	} wakes[WAKE_MAX];
+	size_t nwakes = 0;
+	for (ledger_ticket *t = g->tickets, *next; t; t = next) {
+		/* Read before the release: from then on the ticket is the
+		 * staging thread's again, and may be reused. */
+		next = t->next;
+		void (*fn)(void *) = t->wake;
+		void *ctx = t->wake_ctx;
+		atomic_store_explicit(&t->state, rc ? rc : LEDGER_DURABLE, memory_order_release);
+		if (!l->async || !fn)
+			continue;
+		size_t w = 0;
+		while (w < nwakes && (wakes[w].fn != fn || wakes[w].ctx != ctx))
+			w++;
+		if (w < nwakes)
+			continue;
+		if (nwakes < WAKE_MAX) {
+			wakes[nwakes].fn = fn;
+			wakes[nwakes++].ctx = ctx;
+		} else {
+			fn(ctx);
+		}
+	}
+	for (size_t w = 0; w < nwakes; w++)
+		wakes[w].fn(wakes[w].ctx);
 	/* Partitions that filled a batch seal now; the reset below needs the
 	 * ops' partitions, so seal first. */
 	for (size_t i = 0; i < g->n && !rc; i++) {
@@ -392,15 +447,104 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 				  err_str(src));
 	}
 	group_reset(g);
+}
+
+int ledger_group_commit(ledger *l, uint64_t wall_ms)
+{
+	/* Groups reach the store in the order they were staged. */
+	while (l->gc)
+		pthread_cond_wait(&l->done, &l->mu);
+	group *g = l->g;
+	if (!g->n)
+		return 0;
+	group_runs(g);
+	int rc = group_write(l, g);
+	group_finish(l, g, rc, wall_ms);
 	return rc;
+}
+
+/* The commit thread: takes the open group as gc when asked, writes it
+ * outside the mutex while writes stage into the other one, then finishes
+ * it under the mutex. */
+static void *committer(void *arg)
+{
+	ledger *l = arg;
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (!l->stopping && !(l->commit_asked && l->g->n))
+			pthread_cond_wait(&l->work, &l->mu);
+		if (l->stopping)
+			break;
+		l->commit_asked = false;
+		group *g = l->g;
+		l->gc = g;
+		l->g = g == &l->grp[0] ? &l->grp[1] : &l->grp[0];
+		group_runs(g);
+		pthread_mutex_unlock(&l->mu);
+		if (l->o.before_group_write)
+			l->o.before_group_write(l->o.hook_ctx);
+		int rc = group_write(l, g);
+		pthread_mutex_lock(&l->mu);
+		if (rc)
+			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
+				  g->n, err_str(rc));
+		group_finish(l, g, rc, clock_wall_ms());
+		l->gc = NULL;
+		pthread_cond_broadcast(&l->done);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+int ledger_committer_start(ledger *l)
+{
+	if (!l->o.commit_thread)
+		return 0;
+	if (pthread_create(&l->committer, NULL, committer, l) != 0)
+		return ERR_IO;
+	l->async = true;
+	return 0;
+}
+
+void ledger_committer_stop(ledger *l)
+{
+	if (l->async) {
+		pthread_mutex_lock(&l->mu);
+		l->stopping = true;
+		pthread_cond_signal(&l->work);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->committer, NULL);
+		l->async = false;
+	}
 }
 
 int ledger_commit(ledger *l, uint64_t wall_ms)
 {
 	pthread_mutex_lock(&l->mu);
+	int rc = 0;
+	if (l->async) {
+		if (l->g->n) {
+			l->commit_asked = true;
+			pthread_cond_signal(&l->work);
+		}
+	} else {
+		rc = ledger_group_commit(l, wall_ms);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int ledger_commit_now(ledger *l, uint64_t wall_ms)
+{
+	pthread_mutex_lock(&l->mu);
 	int rc = ledger_group_commit(l, wall_ms);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
+}
+
+bool ledger_commits_async(const ledger *l)
+{
+	return l->async;
 }
 
 /* --- entry points ----------------------------------------------------------- */
@@ -434,8 +578,10 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 {
 	if (replay)
 		memset(replay, 0, sizeof *replay);
-	if (t)
-		*t = (ledger_ticket){LEDGER_UNSTAGED, NULL};
+	if (t) {
+		atomic_store_explicit(&t->state, LEDGER_UNSTAGED, memory_order_relaxed);
+		t->next = NULL;
+	}
 	if (!n || n > LEDGER_GROUP_OPS || (idem && !replay))
 		return ERR_INVAL;
 	for (size_t i = 0; i < n; i++)
@@ -443,7 +589,6 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 			return ERR_INVAL;
 	memset(answers, 0, n * sizeof *answers);
 	pthread_mutex_lock(&l->mu);
-	group *g = &l->g;
 	int rc = 0;
 	/* A single like (the common call) stages on the stack. */
 	staged one[STAGE_ON_STACK];
@@ -453,9 +598,15 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	char *rendered = NULL;
 	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
 	/* A full group, or one holding a record for this key (a retry faster
-	 * than a loop turn), is written first: the retry must see it. */
-	if (g->n + n > LEDGER_GROUP_OPS || (idem && (g->nidem == GROUP_IDEM || idem_staged(g, ih))))
+	 * than a loop turn), is written first: the retry must see it. The
+	 * same for the group the commit thread is writing. */
+	while (idem && l->gc && idem_staged(l->gc, ih))
+		pthread_cond_wait(&l->done, &l->mu);
+	if (l->g->n + n > LEDGER_GROUP_OPS ||
+	    (idem && (l->g->nidem == GROUP_IDEM || idem_staged(l->g, ih))))
 		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
+	/* Only now: waiting for the commit thread may have swapped groups. */
+	group *g = l->g;
 	if (idem) {
 		rc = replay_lookup(l, idem, wall_ms, replay);
 		if (rc == ERR_CONFLICT)
@@ -490,7 +641,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	for (size_t i = 0; i < n; i++)
 		group_add(l, &sg[i]);
 	if (t) {
-		t->state = LEDGER_STAGED;
+		atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
 		t->next = g->tickets;
 		g->tickets = t;
 	} else {

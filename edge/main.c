@@ -625,6 +625,12 @@ static int configure(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "counters: %s", cerr);
 		return ERR_CONFIG;
 	}
+	if (strcmp(cfg->commit_thread, "auto") != 0 && strcmp(cfg->commit_thread, "true") != 0 &&
+	    strcmp(cfg->commit_thread, "false") != 0) {
+		snprintf(err, errlen, "store.commit_thread: '%s' is not auto, true or false",
+			 cfg->commit_thread);
+		return ERR_CONFIG;
+	}
 	if (cfg->central_ops[0] &&
 	    shards_parse(&e->shards, cfg->central_ops, (uint32_t)cfg->partitions, err, errlen))
 		return ERR_CONFIG;
@@ -677,6 +683,9 @@ static int start(edge *e, char *err, size_t errlen)
 		.max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
 		.member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 		.seq_from_checkpoint = cfg->central_ops[0] != 0,
+		.commit_thread = cfg->group_commit && (strcmp(cfg->commit_thread, "true") == 0 ||
+							(strcmp(cfg->commit_thread, "auto") == 0 &&
+							 cfg->store_sync)),
 		.send = uplink_send,
 		.send_ctx = e->up,
 		.tm = e->tm,
@@ -757,9 +766,10 @@ static int start(edge *e, char *err, size_t errlen)
 	sdnotify_watchdog_init(&e->wd);
 	log_info("edge started",
 		 "version=%s commit=%s id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64
-		 " workers=%zu group_commit=%s",
+		 " workers=%zu group_commit=%s commit_thread=%s",
 		 build_version, build_commit, cfg->id, cfg->region, cfg->listen, cfg->tls_listen,
-		 cfg->partitions, e->nw, cfg->group_commit ? "true" : "false");
+		 cfg->partitions, e->nw, cfg->group_commit ? "true" : "false",
+		 ledger_commits_async(e->lg) ? "true" : "false");
 	return 0;
 }
 

@@ -124,6 +124,9 @@ const cfg_opt edge_options[] = {
 	    "0 = none"),
 	OPT("store", "group_commit", CFG_BOOL, group_commit, "true", 0, 0,
 	    "write the ops of one loop turn in one store write (one fsync)"),
+	OPT("store", "commit_thread", CFG_STR, commit_thread, "auto", 0, 0,
+	    "group writes on a thread of their own, so the loops stage the next "
+	    "group during a write's fsync: true, false, or auto (true when store.sync)"),
 	OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
 	    "partition count, fixed per deployment"),
 	OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),

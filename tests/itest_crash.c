@@ -1,7 +1,8 @@
 /* itest_crash.c - an edge killed at each step of a group commit, a seal,
  * a send and a confirmation loses no acknowledged op and applies none
  * twice, with the real binaries (stack.h: the embedded broker, central,
- * one edge, 4 partitions).
+ * one edge, 4 partitions), once with the loop writing its groups and once
+ * with store.sync on, where the commit thread writes them.
  *
  * The edge starts with LIKES_FAILPOINT naming one step (failpoint.h); it
  * takes /v1/ops requests of 8 views each, every view on an item of its
@@ -81,12 +82,16 @@ static long long wait_counted(int req, long long want, unsigned ms)
 	}
 }
 
-static void crash_at(const char *point)
+/* durable: store.sync on, so the writes go through the commit thread
+ * (store.commit_thread = auto), as the shipped deploy configs run. */
+static void crash_at(const char *point, bool durable)
 {
 	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	S.edge_extra = durable ? "[store]\nsync = true\n" : NULL;
 	cr_assert_eq(setenv("LIKES_FAILPOINT", point, 1), 0);
 	stack_up(1, NPARTS, 100);
 	cr_assert_eq(unsetenv("LIKES_FAILPOINT"), 0);
+	cr_assert(stack_file_has("edge0.log", durable ? "commit_thread=true" : "commit_thread=false"));
 
 	int acked = 0, code = 0;
 	while (acked < MAX_REQS && (code = views(acked)) == 200) {
@@ -114,10 +119,29 @@ static void crash_at(const char *point)
 		    c);
 }
 
-Test(crash, before_a_group_is_written) { crash_at("group.staged:3"); }
-Test(crash, after_a_group_is_written_before_its_answers) { crash_at("group.written:3"); }
-Test(crash, before_a_seal_is_written) { crash_at("seal.encoded:4"); }
-Test(crash, after_a_seal_is_written_before_it_is_sent) { crash_at("seal.written:4"); }
-Test(crash, after_a_batch_is_queued_to_kafka) { crash_at("batch.queued:4"); }
-Test(crash, after_kafka_took_a_batch) { crash_at("batch.delivered:4"); }
-Test(crash, after_a_snapshot_deleted_applied_batches) { crash_at("confirm.written:2"); }
+static const char *const points[] = {
+    "group.staged:3",  "group.written:3",   "seal.encoded:4",    "seal.written:4",
+    "batch.queued:4",  "batch.delivered:4", "confirm.written:2",
+};
+
+/* One test per point and mode, so a failure names both. */
+#define POINT_TESTS(mode, durable)                                                             \
+	Test(crash, mode##_before_a_group_is_written) { crash_at(points[0], durable); }        \
+	Test(crash, mode##_after_a_group_is_written_before_its_answers)                        \
+	{                                                                                      \
+		crash_at(points[1], durable);                                                  \
+	}                                                                                      \
+	Test(crash, mode##_before_a_seal_is_written) { crash_at(points[2], durable); }         \
+	Test(crash, mode##_after_a_seal_is_written_before_it_is_sent)                          \
+	{                                                                                      \
+		crash_at(points[3], durable);                                                  \
+	}                                                                                      \
+	Test(crash, mode##_after_a_batch_is_queued_to_kafka) { crash_at(points[4], durable); } \
+	Test(crash, mode##_after_kafka_took_a_batch) { crash_at(points[5], durable); }         \
+	Test(crash, mode##_after_a_snapshot_deleted_applied_batches)                           \
+	{                                                                                      \
+		crash_at(points[6], durable);                                                  \
+	}
+
+POINT_TESTS(loop, false)
+POINT_TESTS(thread, true)

@@ -395,3 +395,9 @@ Test(startup, edge_check_refuses_a_missing_demo_dir_or_certificate)
 	edge_cfg("127.0.0.1:0", extra);
 	check_refuses("build/edge", "none.crt");
 }
+
+Test(startup, edge_check_refuses_a_commit_thread_that_is_not_auto_true_or_false)
+{
+	edge_cfg("127.0.0.1:0", "[store]\ncommit_thread = sometimes\n");
+	check_refuses("build/edge", "store.commit_thread");
+}
