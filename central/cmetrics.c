@@ -481,7 +481,7 @@ void cmetrics_free(cmetrics *cm)
 
 void cmetrics_render(cmetrics *cm, sbuf *out)
 {
-	metrics_render(cm->reg, out, false);
+	metrics_render(cm->reg, out);
 }
 
 size_t cmetrics_hot(cmetrics *cm, cmetrics_hot_item *out, size_t max)

@@ -271,14 +271,12 @@ static void render_histogram(const metrics *m, sbuf *out, const family *f, const
 	          cum);
 }
 
-void metrics_render(metrics *m, sbuf *out, bool keep_zero)
+void metrics_render(metrics *m, sbuf *out)
 {
 	for (family *f = m->families; f; f = f->next) {
 		metrics_family(m, out, f->name, f->kind, f->help);
 		for (metric *x = f->first; x; x = x->next) {
 			uint64_t v = atomic_load_explicit(&x->v, memory_order_relaxed);
-			if (!v && !keep_zero && x->labels[0])
-				continue;
 			if (f->kind == METRIC_HISTOGRAM)
 				render_histogram(m, out, f, x);
 			else if (f->kind == METRIC_GAUGE)

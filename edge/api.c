@@ -764,7 +764,7 @@ static void answer_metrics(api *a, http_response *resp)
 {
 	sbuf b;
 	sbuf_init(&b);
-	metrics_render(a->tm->reg, &b, false);
+	metrics_render(a->tm->reg, &b);
 	size_t len;
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);

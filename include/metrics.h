@@ -5,6 +5,9 @@
  * will have: a family name (with the registry's prefix, e.g.
  * "likes_edge_"), its help text, and for a labelled series the label text
  * as it appears between the braces ("route=\"count\",status=\"200\"").
+ * Label values come from sets fixed at start-up (routes, reasons, the
+ * configured counters, partitions), never from requests or data: each
+ * value is a series Prometheus keeps for good.
  * Registration hands back a metric that the hot path updates with one
  * relaxed atomic operation (a histogram: two, plus one per observation's
  * bucket), from any thread, without a lock. Series of one family must be
@@ -65,9 +68,11 @@ uint64_t metric_value(const metric *c);       /* counter or gauge (as set) */
 uint64_t metric_count(const metric *h);       /* histogram: observations */
 
 /* The whole exposition: every family once, HELP and TYPE first, then its
- * series; histograms as _bucket{le=...}, _sum and _count. Series of a
- * labelled family that never moved (0) are left out unless keep_zero. */
-void metrics_render(metrics *m, sbuf *out, bool keep_zero);
+ * series; histograms as _bucket{le=...}, _sum and _count. Every series
+ * registered is rendered, at 0 if it never moved: a labelled counter that
+ * first appears at its first event hides that event from increase() and
+ * rate(), so each family registers its whole label set at start-up. */
+void metrics_render(metrics *m, sbuf *out);
 
 /* For hooks: the HELP and TYPE lines of a family (prefix included by the
  * caller's registry), then samples. labels NULL or "" for none. */
