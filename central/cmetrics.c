@@ -377,23 +377,6 @@ static void hook_store(void *ctx, sbuf *out)
 	}
 }
 
-/* The top CMETRICS_HOT_ON_METRICS hot items. */
-static void hook_hot(void *ctx, sbuf *out)
-{
-	cmetrics *cm = ctx;
-	cmetrics_hot_item top[CMETRICS_HOT_ON_METRICS];
-	size_t n = cmetrics_hot(cm, top, CMETRICS_HOT_ON_METRICS);
-	metrics_family(cm->reg, out, "hot_item_rate", METRIC_GAUGE,
-	               "Count changes per second over the last window of the fastest-moving "
-	               "counts (top 10 of the hot-items sketch; GET /v1/hot lists more).");
-	for (size_t i = 0; i < n; i++) {
-		char lb[COUNTER_MAX + TOPK_KEY_MAX + 32];
-		snprintf(lb, sizeof lb, "counter=\"%.*s\",item=\"%.*s\"", COUNTER_MAX,
-		         top[i].counter, TOPK_KEY_MAX, top[i].item);
-		metrics_sample(cm->reg, out, "hot_item_rate", lb, top[i].rate);
-	}
-}
-
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void register_series(cmetrics *cm)
@@ -464,7 +447,6 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	metrics_add_hook(cm->reg, hook_counters, cm);
 	metrics_add_hook(cm->reg, hook_partitions, cm);
 	metrics_add_hook(cm->reg, hook_store, cm);
-	metrics_add_hook(cm->reg, hook_hot, cm);
 	return cm;
 }
 

@@ -33,7 +33,6 @@
 
 #define CMETRICS_HOT_DEFAULT 100     /* central.hot_items */
 #define CMETRICS_HOT_WINDOW_MS 60000 /* the sketch's window */
-#define CMETRICS_HOT_ON_METRICS 10   /* hot_item_rate series on /metrics */
 
 typedef struct cmetrics cmetrics;
 

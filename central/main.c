@@ -48,7 +48,7 @@ const cfg_opt central_options[] = {
 	OPT("central", "cache_members", CFG_INT, cache_members, "100000", 0, 100000000,
 	    "memberships read back at least once, kept in memory, about 100 B each; 0 = off"),
 	OPT("central", "hot_items", CFG_INT, hot_items, "100", 1, 100000,
-	    "fastest-moving counts tracked over the last minute (/v1/hot, hot_item_rate)"),
+	    "fastest-moving counts tracked over the last minute (GET /v1/hot, central stats)"),
 	OPT("central", "ops_listen", CFG_STR, ops_listen, "127.0.0.1:9090", 0, 0,
 	    "ops API address, empty = off"),
 	SECRET("central", "ops_token", ops_token,

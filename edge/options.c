@@ -135,7 +135,7 @@ const cfg_opt edge_options[] = {
 	OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
 	    "refused snapshots are copied here with their reason; empty = log only"),
 	OPT("metrics", "hot_items", CFG_INT, hot_items, "100", 0, 10000,
-	    "items the hot-items sketch tracks (/v1/hot, hot_item_rate); 0 = off"),
+	    "items the hot-items sketch tracks (GET /v1/hot); 0 = off"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,

@@ -371,28 +371,6 @@ static void store_hook(void *ctx, sbuf *out)
 	}
 }
 
-static void hot_hook(void *ctx, sbuf *out)
-{
-	telemetry *tm = ctx;
-	topk_entry e[TM_HOT_METRICS];
-	size_t n = telemetry_hot(tm, e, TM_HOT_METRICS);
-	metrics_family(tm->reg, out, "hot_item_rate", METRIC_GAUGE,
-	               "The fastest-moving items: accepted ops per second over the last minute "
-	               "(estimated; the top 10).");
-	char labels[2 * TOPK_KEY_MAX + 32];
-	for (size_t i = 0; i < n; i++) {
-		char *sp = strchr(e[i].key, ' ');
-		if (!sp)
-			continue;
-		*sp = 0;
-		/* Names are validated ([a-z0-9_:-]): nothing to escape. */
-		snprintf(labels, sizeof labels, "counter=\"%.160s\",item=\"%.160s\"", e[i].key,
-		         sp + 1);
-		metrics_sample(tm->reg, out, "hot_item_rate", labels,
-		               telemetry_hot_per_s(e[i].rate));
-	}
-}
-
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
                       struct uplink *up)
 {
@@ -409,6 +387,4 @@ void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct 
 		metrics_add_hook(tm->reg, uplink_hook, tm);
 	if (db)
 		metrics_add_hook(tm->reg, store_hook, tm);
-	if (tm->hot)
-		metrics_add_hook(tm->reg, hot_hook, tm);
 }

@@ -9,8 +9,9 @@
  * errors, snapshot messages, read-through requests to central. What is
  * cheaper to read when scraped (the ledger's counters and gauges, the
  * snapshot age and version per partition, the producer queue, LevelDB's
- * figures, the guard's refusals, the hot items) comes from render hooks
- * that telemetry_attach registers.
+ * figures, the guard's refusals) comes from render hooks that
+ * telemetry_attach registers. The hot items are served by GET /v1/hot
+ * only: their labels would be item ids, an unbounded set of series.
  *
  * telemetry_new, telemetry_attach and telemetry_free: start-up and
  * shutdown, one thread. Everything else: any thread. Modules take a
@@ -68,7 +69,6 @@ typedef enum tm_refusal {
 
 #define TM_NSTATUS 19 /* the statuses kept apart, and "other" */
 #define TM_HOT_WINDOW_MS 60000
-#define TM_HOT_METRICS 10 /* hot items shown on /metrics */
 
 typedef struct telemetry {
 	metrics *reg;
