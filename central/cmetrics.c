@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "store_metrics.h"
 #include "wire.h"
 #include "xmem.h"
 
@@ -30,14 +31,12 @@ static const char *const invalid_reasons[] = {
     "remove_on_sum",   "sum_n_out_of_range", "other"};
 #define NREASONS (sizeof invalid_reasons / sizeof invalid_reasons[0])
 
-#define STORE_LEVELS 7
-
 struct cmetrics {
 	metrics *reg;
 	cmetrics_opts o;
 	applier_obs obs;
 	/* series fed directly */
-	metric *apply_seconds, *store_write_seconds, *snap_publish_seconds;
+	metric *apply_duration, *store_write_duration, *produce_duration;
 	metric *snap_counts, *snap_delivered;
 	metric *ops_by_counter[COUNTERS_MAX][2]; /* [counter][0 add, 1 remove] */
 	metric *invalid_by_reason[NREASONS];
@@ -111,7 +110,7 @@ static void on_invalid(void *ctx, const char *why)
 static void on_store_write(void *ctx, uint64_t ns)
 {
 	cmetrics *cm = ctx;
-	metric_observe(cm->store_write_seconds, (double)ns / 1e9);
+	metric_observe(cm->store_write_duration, (double)ns / 1e9);
 }
 
 void cmetrics_feed(cmetrics *cm, applier *ap)
@@ -127,7 +126,7 @@ int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const 
 	int rc = applier_apply(ap, p, offset, msg, len);
 	hot_flush(cm);
 	cm->now_ms = 0;
-	metric_observe(cm->apply_seconds, mono_s() - t0);
+	metric_observe(cm->apply_duration, mono_s() - t0);
 	return rc;
 }
 
@@ -140,10 +139,10 @@ void cmetrics_snapshot_queued(cmetrics *cm, uint32_t p, size_t ncounts)
 void cmetrics_snapshot_delivered(cmetrics *cm, int32_t p, bool ok, int64_t latency_us)
 {
 	if (!ok)
-		return; /* counted in snapshot_errors_total by the run loop */
+		return; /* counted in kafka_produce_errors_total by the run loop */
 	metric_add(cm->snap_delivered, 1);
 	if (latency_us >= 0)
-		metric_observe(cm->snap_publish_seconds, (double)latency_us / 1e6);
+		metric_observe(cm->produce_duration, (double)latency_us / 1e6);
 	if (p >= 0 && (uint32_t)p < cm->o.partitions)
 		atomic_store_explicit(&cm->snap_ok_ms[p], clock_mono_ms(), memory_order_relaxed);
 }
@@ -196,10 +195,6 @@ static const legacy applier_families[] = {
            "Messages refused in whole or in part and quarantined (dead-letter topic)."),
     LEGACY(deadletter_failed, "deadletter_failed_total",
            "Quarantined messages that did not reach the dead-letter topic."),
-    LEGACY(ops_applied, "ops_applied_total",
-           "Valid ops merged or summed (an op that loses LWW included)."),
-    LEGACY(ops_invalid, "ops_invalid_total",
-           "Ops skipped as invalid while the rest of their batch applied."),
     LEGACY(store_writes, "store_writes_total",
            "Atomic store writes of applied input (one per consumed message)."),
 };
@@ -211,8 +206,7 @@ static void counter_family(const metrics *reg, sbuf *out, const char *name, cons
 	metrics_sample(reg, out, name, NULL, (double)v);
 }
 
-/* The applier's and the run loop's counters, under the names /metrics
- * always had, and the applier's caches. */
+/* The applier's and the run loop's counters, and the applier's caches. */
 static void hook_counters(void *ctx, sbuf *out)
 {
 	cmetrics *cm = ctx;
@@ -241,10 +235,10 @@ static void hook_counters(void *ctx, sbuf *out)
 	}
 	if (cm->o.run) {
 		const ops_run_stats *rs = cm->o.run;
-		counter_family(cm->reg, out, "snapshot_messages_total",
+		counter_family(cm->reg, out, "snapshots_sent_total",
 		               "Snapshot messages handed to Kafka.",
 		               atomic_load(&rs->snapshot_messages));
-		counter_family(cm->reg, out, "snapshot_errors_total",
+		counter_family(cm->reg, out, "kafka_produce_errors_total",
 		               "Snapshot messages not queued or not delivered (their counts go "
 		               "again).",
 		               atomic_load(&rs->snapshot_errors));
@@ -339,7 +333,7 @@ static void hook_partitions(void *ctx, sbuf *out)
 	}
 }
 
-/* LevelDB's figures. */
+/* The bytes of the store's files (LevelDB's own figures: store_metrics.h). */
 static void hook_store(void *ctx, sbuf *out)
 {
 	cmetrics *cm = ctx;
@@ -350,31 +344,6 @@ static void hook_store(void *ctx, sbuf *out)
 		metrics_sample(reg, out, "store_disk_bytes", NULL,
 		               (double)ops_store_bytes(cm->o.data_dir));
 	}
-	if (!cm->o.db)
-		return;
-	uint64_t bytes;
-	if (store_approximate_size(cm->o.db, &bytes) == 0) {
-		metrics_family(reg, out, "store_approximate_bytes", METRIC_GAUGE,
-		               "LevelDB's estimate of the bytes the whole key range takes in its "
-		               "tables (the memtable not included).");
-		metrics_sample(reg, out, "store_approximate_bytes", NULL, (double)bytes);
-	}
-	char v[64];
-	if (store_property(cm->o.db, "leveldb.approximate-memory-usage", v, sizeof v) == 0) {
-		metrics_family(reg, out, "store_memory_bytes", METRIC_GAUGE,
-		               "LevelDB's memory in use (memtables and block cache).");
-		metrics_sample(reg, out, "store_memory_bytes", NULL, strtod(v, NULL));
-	}
-	metrics_family(reg, out, "store_level_files", METRIC_GAUGE,
-	               "LevelDB table files per level; many at level 0 means compaction is "
-	               "behind and writes will be slowed.");
-	for (int l = 0; l < STORE_LEVELS; l++) {
-		char name[48], lb[16];
-		snprintf(name, sizeof name, "leveldb.num-files-at-level%d", l);
-		snprintf(lb, sizeof lb, "level=\"%d\"", l);
-		if (store_property(cm->o.db, name, v, sizeof v) == 0)
-			metrics_sample(reg, out, "store_level_files", lb, strtod(v, NULL));
-	}
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -382,13 +351,14 @@ static void hook_store(void *ctx, sbuf *out)
 static void register_series(cmetrics *cm)
 {
 	metrics *reg = cm->reg;
-	cm->apply_seconds = metrics_histogram(
-	    reg, "apply_seconds",
+	cm->apply_duration = metrics_histogram(
+	    reg, "apply_duration_seconds",
 	    "Time to apply one batch-topic message, from its poll to its store write done; "
 	    "its _count rate is the messages applied per second.",
 	    NULL, metrics_latency_bounds, metrics_latency_nbounds);
-	cm->store_write_seconds = metrics_histogram(
-	    reg, "store_write_seconds", "Time of one atomic LevelDB write of applied input.", NULL,
+	cm->store_write_duration = metrics_histogram(
+	    reg, "store_write_duration_seconds", "Time of one atomic LevelDB write of applied input.",
+	    NULL,
 	    metrics_latency_bounds, metrics_latency_nbounds);
 	for (size_t i = 0; i < cm->o.ctr->n && i < COUNTERS_MAX; i++) {
 		const counter_def *d = &cm->o.ctr->defs[i];
@@ -398,9 +368,9 @@ static void register_series(cmetrics *cm)
 			snprintf(lb, sizeof lb, "counter=\"%s\",kind=\"%s\",op=\"%s\"", d->name,
 			         set ? "set" : "sum", k ? "remove" : "add");
 			cm->ops_by_counter[i][k] = metrics_counter(
-			    reg, "ops_applied_by_counter_total",
-			    "Valid ops applied, by counter, its kind (set or sum) and the op (add "
-			    "or remove).",
+			    reg, "ops_applied_total",
+			    "Valid ops merged or summed (an op that loses LWW included), by "
+			    "counter, its kind (set or sum) and the op (add or remove).",
 			    lb);
 		}
 		if (!set) /* a remove on a sum counter is invalid: never applied */
@@ -410,17 +380,17 @@ static void register_series(cmetrics *cm)
 		char lb[64];
 		snprintf(lb, sizeof lb, "reason=\"%s\"", invalid_reasons[i]);
 		cm->invalid_by_reason[i] = metrics_counter(
-		    reg, "ops_invalid_by_reason_total",
-		    "Ops skipped as invalid, by reason (they sum to ops_invalid_total).", lb);
+		    reg, "ops_invalid_total",
+		    "Ops skipped as invalid while the rest of their batch applied, by reason.", lb);
 	}
 	cm->snap_counts =
 	    metrics_counter(reg, "snapshot_counts_total",
 	                    "Counts carried by the snapshot messages handed to Kafka.", NULL);
 	cm->snap_delivered = metrics_counter(
-	    reg, "snapshot_delivered_total",
+	    reg, "kafka_delivered_total",
 	    "Snapshot messages the broker acknowledged (delivery report without error).", NULL);
-	cm->snap_publish_seconds = metrics_histogram(
-	    reg, "snapshot_publish_seconds",
+	cm->produce_duration = metrics_histogram(
+	    reg, "kafka_produce_duration_seconds",
 	    "Time from handing a snapshot message to Kafka to its delivery report.", NULL,
 	    metrics_latency_bounds, metrics_latency_nbounds);
 }
@@ -447,6 +417,8 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	metrics_add_hook(cm->reg, hook_counters, cm);
 	metrics_add_hook(cm->reg, hook_partitions, cm);
 	metrics_add_hook(cm->reg, hook_store, cm);
+	if (o->db)
+		store_metrics_add(cm->reg, o->db);
 	return cm;
 }
 

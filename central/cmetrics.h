@@ -9,8 +9,9 @@
  *   - the run loop: each message's apply time (cmetrics_apply), snapshots
  *     queued and delivered, the lag after a watermark refresh;
  *   - render hooks, read at scrape time from atomics and LevelDB: the
- *     applier's stats (the names /metrics always had), per-partition
- *     offsets, lag and snapshot age, the caches, the store.
+ *     applier's stats, per-partition offsets, lag and snapshot age, the
+ *     caches, the store (its LevelDB figures through store_metrics.h,
+ *     under the names the edge uses too).
  *
  * docs/ops.md lists the families. Making and feeding: the run loop's
  * thread (cmetrics_snapshot_delivered: the producer's delivery callback,
@@ -56,8 +57,8 @@ void cmetrics_free(cmetrics *cm);
 void cmetrics_feed(cmetrics *cm, applier *ap);
 
 /* Run loop: applier_apply of one message just polled, timed into
- * apply_seconds (poll to store write done); the message's hot-item adds
- * reach the sketch before it returns. Returns what applier_apply does. */
+ * apply_duration_seconds (poll to store write done); the message's
+ * hot-item adds reach the sketch before it returns. Returns what applier_apply does. */
 int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const void *msg,
                    size_t len) WARN_UNUSED;
 

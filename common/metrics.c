@@ -53,6 +53,7 @@ typedef struct hook {
 	struct hook *next;
 	metrics_hook fn;
 	void *ctx;
+	bool owned; /* ctx freed with the registry */
 } hook;
 
 struct metrics {
@@ -91,6 +92,8 @@ void metrics_free(metrics *m)
 	while (m->hooks) {
 		hook *h = m->hooks;
 		m->hooks = h->next;
+		if (h->owned)
+			free(h->ctx);
 		free(h);
 	}
 	free(m->prefix);
@@ -165,13 +168,24 @@ metric *metrics_histogram(metrics *m, const char *name, const char *help, const 
 	return series(m, name, help, METRIC_HISTOGRAM, labels, bounds, nbounds);
 }
 
-void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx)
+static void add_hook(metrics *m, metrics_hook fn, void *ctx, bool owned)
 {
 	hook *h = xcalloc(1, sizeof *h);
 	h->fn = fn;
 	h->ctx = ctx;
+	h->owned = owned;
 	*m->htail = h;
 	m->htail = &h->next;
+}
+
+void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx)
+{
+	add_hook(m, fn, ctx, false);
+}
+
+void metrics_add_hook_owned(metrics *m, metrics_hook fn, void *ctx)
+{
+	add_hook(m, fn, ctx, true);
 }
 
 void metric_add(metric *c, uint64_t n)

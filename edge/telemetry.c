@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "partition.h"
 #include "store.h"
+#include "store_metrics.h"
 #include "uplink.h"
 #include "xmem.h"
 
@@ -112,7 +113,7 @@ telemetry *telemetry_new(size_t hot_k)
 	tm->produce_errors = metrics_counter(
 	    m, "kafka_produce_errors_total",
 	    "Batch messages whose delivery failed (they are sent again).", NULL);
-	tm->snapshot_msgs = metrics_counter(m, "snapshot_messages_total",
+	tm->snapshot_msgs = metrics_counter(m, "snapshots_received_total",
 	                                    "Snapshot messages read from Kafka.", NULL);
 	tm->snapshots_bad = metrics_counter(m, "snapshots_bad_total", "Snapshots refused whole.",
 	                                    NULL);
@@ -245,8 +246,6 @@ static void ledger_hook(void *ctx, sbuf *out)
 	     METRIC_COUNTER, ls.ops_duplicate},
 	    {"ops_replayed_total", "Writes answered from an idempotency record.", METRIC_COUNTER,
 	     ls.ops_replayed},
-	    {"ops_refused_budget_total", "Write ops refused: pending budget spent.",
-	     METRIC_COUNTER, ls.ops_refused_budget},
 	    {"pending_ops", "Ops in open (unsealed) batches.", METRIC_GAUGE, ls.pending_ops},
 	    {"pending_bytes", "Bytes of ops and batches central has not applied.", METRIC_GAUGE,
 	     ls.pending_bytes},
@@ -261,10 +260,6 @@ static void ledger_hook(void *ctx, sbuf *out)
 	     ls.snapshots_applied},
 	    {"snapshots_stale_total", "Snapshots older than what the edge had (skipped).",
 	     METRIC_COUNTER, ls.snapshots_stale},
-	    {"snapshot_cache_hits_total", "Snapshot counts found in the in-memory cache.",
-	     METRIC_COUNTER, ls.cache_hits},
-	    {"snapshot_cache_misses_total", "Snapshot counts read from the store.",
-	     METRIC_COUNTER, ls.cache_misses},
 	    {"readthrough_kept_total",
 	     "Counts read through from central that snapshots caught up with and that are now "
 	     "kept.",
@@ -281,6 +276,15 @@ static void ledger_hook(void *ctx, sbuf *out)
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
 		one(tm, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
+	metrics_family(tm->reg, out, "cache_hits_total", METRIC_COUNTER,
+	               "Cache lookups answered from memory, by cache (snapshots: the snapshot "
+	               "counts, cache.entries).");
+	metrics_sample(tm->reg, out, "cache_hits_total", "cache=\"snapshots\"",
+	               (double)ls.cache_hits);
+	metrics_family(tm->reg, out, "cache_misses_total", METRIC_COUNTER,
+	               "Cache lookups that went to the store, by cache.");
+	metrics_sample(tm->reg, out, "cache_misses_total", "cache=\"snapshots\"",
+	               (double)ls.cache_misses);
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(tm->lg, &loaded);
 	one(tm, out, "replica_partitions_complete", METRIC_GAUGE,
@@ -323,54 +327,6 @@ static void uplink_hook(void *ctx, sbuf *out)
 	    (double)uplink_outq_len(tm->up));
 }
 
-/* Sums the Read(MB) and Write(MB) columns of "leveldb.stats": bytes
- * compactions read and wrote. False when the text is not as expected. */
-static bool compaction_bytes(const char *stats, double *rd, double *wr)
-{
-	*rd = *wr = 0;
-	const char *p = strstr(stats, "-----");
-	if (!p)
-		return false;
-	p = strchr(p, '\n');
-	while (p && *++p) {
-		int level;
-		double files, size, secs, r, w;
-		if (sscanf(p, "%d %lf %lf %lf %lf %lf", &level, &files, &size, &secs, &r, &w) == 6) {
-			*rd += r * 1048576.0;
-			*wr += w * 1048576.0;
-		}
-		p = strchr(p, '\n');
-	}
-	return true;
-}
-
-static void store_hook(void *ctx, sbuf *out)
-{
-	telemetry *tm = ctx;
-	char buf[4096], name[64], labels[48];
-	metrics_family(tm->reg, out, "leveldb_files", METRIC_GAUGE,
-	               "LevelDB table files, by level.");
-	for (int lv = 0; lv < 7; lv++) {
-		snprintf(name, sizeof name, "leveldb.num-files-at-level%d", lv);
-		if (store_property(tm->db, name, buf, sizeof buf))
-			continue;
-		snprintf(labels, sizeof labels, "level=\"%d\"", lv);
-		metrics_sample(tm->reg, out, "leveldb_files", labels, strtod(buf, NULL));
-	}
-	uint64_t size;
-	if (store_approximate_size(tm->db, &size) == 0)
-		one(tm, out, "leveldb_size_bytes", METRIC_GAUGE,
-		    "LevelDB's estimate of the store's size on disk.", (double)size);
-	double rd, wr;
-	if (store_property(tm->db, "leveldb.stats", buf, sizeof buf) == 0 &&
-	    compaction_bytes(buf, &rd, &wr)) {
-		one(tm, out, "leveldb_compaction_read_bytes_total", METRIC_COUNTER,
-		    "Bytes LevelDB compactions read since start (MB resolution).", rd);
-		one(tm, out, "leveldb_compaction_written_bytes_total", METRIC_COUNTER,
-		    "Bytes LevelDB compactions wrote since start (MB resolution).", wr);
-	}
-}
-
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
                       struct uplink *up)
 {
@@ -386,5 +342,5 @@ void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct 
 	if (up)
 		metrics_add_hook(tm->reg, uplink_hook, tm);
 	if (db)
-		metrics_add_hook(tm->reg, store_hook, tm);
+		store_metrics_add(tm->reg, db);
 }

@@ -59,6 +59,9 @@ metric *metrics_histogram(metrics *m, const char *name, const char *help, const 
                           const double *bounds, size_t nbounds);
 /* Called at every render, in registration order, after the series. */
 void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx);
+/* The same, and ctx (from malloc) becomes the registry's: metrics_free
+ * frees it. */
+void metrics_add_hook_owned(metrics *m, metrics_hook fn, void *ctx);
 
 void metric_add(metric *c, uint64_t n);       /* counter */
 void metric_set(metric *g, int64_t v);        /* gauge */

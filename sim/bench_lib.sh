@@ -224,9 +224,10 @@ start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	edge_start edge "$2"
 }
 
-central_metric() { # name (without likes_central_)
+central_metric() { # name (without likes_central_): the sum of its series, as sum() does
 	curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$OPS_PORT/metrics" |
-		awk -v k="likes_central_$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
+		awk -v k="likes_central_$1" '$1 == k || index($1, k "{") == 1 { s += $NF }
+			END { printf "%.0f\n", s }'
 }
 
 # Polls central's ops_applied_total once a second until it is want above

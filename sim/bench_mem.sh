@@ -107,7 +107,7 @@ fill() {
 
 # True once central has handed at least n snapshot messages to Kafka.
 snapshots_reach() { # n
-	(($(central_metric snapshot_messages_total) >= $1))
+	(($(central_metric snapshots_sent_total) >= $1))
 }
 
 # Waits until central has applied every like (or stops moving for 60 s),
@@ -124,7 +124,7 @@ drain_central() {
 		exit 1
 	fi
 	DRAINED_S=$((SECONDS - T_START))
-	snaps=$(central_metric snapshot_messages_total)
+	snaps=$(central_metric snapshots_sent_total)
 	wait_until "a round of snapshots after the last apply" 30 \
 		snapshots_reach $((snaps + PARTITIONS))
 }

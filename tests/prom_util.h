@@ -1,7 +1,8 @@
 /* prom_util.h - for tests that scrape /metrics: a small checker of the
  * Prometheus text format (each family's HELP then TYPE before its
  * samples, once per family, samples of a family together, values that
- * parse) and a lookup of one sample's value. Header-only.
+ * parse), a lookup of one sample's value, the sum of a family's
+ * samples and the first family without any. Header-only.
  */
 #ifndef TESTS_PROM_UTIL_H
 #define TESTS_PROM_UTIL_H
@@ -147,6 +148,52 @@ PROM_UTIL double prom_get(const char *text, const char *series)
 {
 	double v;
 	return prom_value(text, series, &v) ? v : -1;
+}
+
+/* The sum of every sample of one family, labelled or not ("x_total"
+ * sums x_total and x_total{...}), as PromQL's sum(x_total); -1 when the
+ * family has no sample. */
+PROM_UTIL double prom_sum(const char *text, const char *family)
+{
+	size_t n = strlen(family);
+	double sum = 0;
+	bool any = false;
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, family, n) != 0 || (l[n] != ' ' && l[n] != '{'))
+			continue;
+		const char *v = l + n;
+		if (*v == '{') {
+			bool inq = false;
+			for (v++; *v && *v != '\n' && (inq || *v != '}'); v++)
+				if (*v == '"' && v[-1] != '\\')
+					inq = !inq;
+			if (*v != '}')
+				continue;
+			v++;
+		}
+		sum += strtod(v, NULL);
+		any = true;
+	}
+	return any ? sum : -1;
+}
+
+/* The first family of text that has HELP and TYPE but no sample, copied
+ * into name; false when every family has at least one. */
+PROM_UTIL bool prom_empty_family(const char *text, char *name, size_t cap)
+{
+	const char *t = text;
+	while ((t = strstr(t, "# TYPE ")) != NULL) {
+		t += 7;
+		size_t n = strcspn(t, " \n");
+		const char *nl = strchr(t, '\n');
+		const char *next = nl ? nl + 1 : t + strlen(t);
+		/* A family's samples follow its TYPE line and start with its name. */
+		if (strncmp(next, t, n) != 0) {
+			snprintf(name, cap, "%.*s", (int)n, t);
+			return true;
+		}
+	}
+	return false;
 }
 
 #endif

@@ -1,0 +1,86 @@
+/* store_metrics.c - LevelDB's figures as the shared store_* families
+ * (store_metrics.h). Owns nothing: the hook borrows the registry's store.
+ * The hook runs on whichever thread renders; LevelDB's property calls
+ * are thread-safe.
+ */
+#include "store_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmem.h"
+
+typedef struct hook_ctx {
+	const metrics *m;
+	store *db;
+} hook_ctx;
+
+bool store_metrics_compaction_bytes(const char *stats, double *read, double *written)
+{
+	*read = *written = 0;
+	const char *p = strstr(stats, "-----");
+	if (!p)
+		return false;
+	p = strchr(p, '\n');
+	while (p && *++p) {
+		int level;
+		double files, size, secs, r, w;
+		if (sscanf(p, "%d %lf %lf %lf %lf %lf", &level, &files, &size, &secs, &r, &w) == 6) {
+			*read += r * 1048576.0;
+			*written += w * 1048576.0;
+		}
+		p = strchr(p, '\n');
+	}
+	return true;
+}
+
+static void gauge(const metrics *m, sbuf *out, const char *name, const char *help, double v)
+{
+	metrics_family(m, out, name, METRIC_GAUGE, help);
+	metrics_sample(m, out, name, NULL, v);
+}
+
+static void render(void *arg, sbuf *out)
+{
+	const hook_ctx *c = arg;
+	char buf[4096];
+	uint64_t bytes;
+	if (store_approximate_size(c->db, &bytes) == 0)
+		gauge(c->m, out, "store_approximate_bytes",
+		      "LevelDB's estimate of the bytes the whole key range takes in its tables "
+		      "(the memtable not included).",
+		      (double)bytes);
+	if (store_property(c->db, "leveldb.approximate-memory-usage", buf, sizeof buf) == 0)
+		gauge(c->m, out, "store_memory_bytes",
+		      "LevelDB's memory in use (memtables and block cache).", strtod(buf, NULL));
+	metrics_family(c->m, out, "store_level_files", METRIC_GAUGE,
+	               "LevelDB table files per level; many at level 0 means compaction is "
+	               "behind and writes will be slowed.");
+	for (int lv = 0; lv < STORE_METRICS_LEVELS; lv++) {
+		char name[48], labels[16];
+		snprintf(name, sizeof name, "leveldb.num-files-at-level%d", lv);
+		if (store_property(c->db, name, buf, sizeof buf) != 0)
+			continue;
+		snprintf(labels, sizeof labels, "level=\"%d\"", lv);
+		metrics_sample(c->m, out, "store_level_files", labels, strtod(buf, NULL));
+	}
+	double rd, wr;
+	if (store_property(c->db, "leveldb.stats", buf, sizeof buf) == 0 &&
+	    store_metrics_compaction_bytes(buf, &rd, &wr)) {
+		metrics_family(c->m, out, "store_compaction_read_bytes_total", METRIC_COUNTER,
+		               "Bytes LevelDB compactions read since start (MB resolution).");
+		metrics_sample(c->m, out, "store_compaction_read_bytes_total", NULL, rd);
+		metrics_family(c->m, out, "store_compaction_written_bytes_total", METRIC_COUNTER,
+		               "Bytes LevelDB compactions wrote since start (MB resolution).");
+		metrics_sample(c->m, out, "store_compaction_written_bytes_total", NULL, wr);
+	}
+}
+
+void store_metrics_add(metrics *m, store *db)
+{
+	hook_ctx *c = xcalloc(1, sizeof *c);
+	c->m = m;
+	c->db = db;
+	metrics_add_hook_owned(m, render, c);
+}

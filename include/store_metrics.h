@@ -1,0 +1,31 @@
+/* store_metrics.h - a LevelDB store's figures as Prometheus families,
+ * under the names both daemons share (docs/ops.md, *Metrics*), so that
+ * the same thing has the same name at the edge and at central.
+ *
+ * store_metrics_add registers a render hook (metrics.h) that reads, at
+ * every scrape, LevelDB's properties of db:
+ *   store_approximate_bytes        gauge    LevelDB's estimate of the key range's bytes
+ *   store_memory_bytes             gauge    memtables and block cache
+ *   store_level_files{level}       gauge    table files per level, 0..6
+ *   store_compaction_read_bytes_total, store_compaction_written_bytes_total
+ *                                  counter  bytes compactions read and wrote
+ * A figure LevelDB does not give is left out. Start-up only, like other
+ * registrations; db must outlive the registry.
+ */
+#ifndef LIKES_STORE_METRICS_H
+#define LIKES_STORE_METRICS_H
+
+#include <stdbool.h>
+
+#include "metrics.h"
+#include "store.h"
+
+#define STORE_METRICS_LEVELS 7 /* LevelDB's levels: 0..6 */
+
+void store_metrics_add(metrics *m, store *db);
+
+/* Sums the Read(MB) and Write(MB) columns of a "leveldb.stats" text into
+ * bytes; false when the text is not laid out as expected. Pure. */
+bool store_metrics_compaction_bytes(const char *stats, double *read, double *written);
+
+#endif
