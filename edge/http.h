@@ -186,6 +186,9 @@ http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err,
  * when the new files are bad: the old context stays in use. Any thread,
  * also while servers accept on their own threads. */
 int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNUSED;
+/* When the certificate new connections get stops being valid (its
+ * notAfter), as Unix seconds; false when it cannot be read. Any thread. */
+bool http_tls_store_not_after(http_tls_store *ts, double *unix_s);
 /* Drops the store's context (open connections keep theirs); NULL is a
  * no-op. Only once no server uses it. */
 void http_tls_store_free(http_tls_store *ts);

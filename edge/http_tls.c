@@ -216,6 +216,25 @@ int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen)
 	return 0;
 }
 
+bool http_tls_store_not_after(http_tls_store *ts, double *unix_s)
+{
+	pthread_mutex_lock(&ts->mu);
+	SSL_CTX *ctx = ts->ctx;
+	SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&ts->mu);
+	bool ok = false;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	const ASN1_TIME *na = x ? X509_get0_notAfter(x) : NULL;
+	struct tm tm;
+	if (na && ASN1_TIME_to_tm(na, &tm) == 1) {
+		*unix_s = (double)timegm(&tm);
+		ok = true;
+	}
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
 SSL *http_tls_store_ssl_new(http_tls_store *ts)
 {
 	pthread_mutex_lock(&ts->mu);

@@ -719,6 +719,7 @@ static int start(edge *e, char *err, size_t errlen)
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
 	telemetry_attach(e->tm, e->guard, e->lg, e->db, e->up);
+	telemetry_attach_tls(e->tm, e->tls);
 	e->tmpl.tm = e->tm;
 	e->tmpl.readiness = read_readiness;
 	e->tmpl.readiness_ctx = e;

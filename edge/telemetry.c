@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "guard.h"
+#include "http.h"
 #include "item.h"
 #include "ledger.h"
 #include "partition.h"
@@ -296,6 +297,10 @@ static void ledger_hook(void *ctx, sbuf *out)
 
 	ledger_part_info parts[PARTITION_MAX];
 	size_t np = ledger_get_parts(tm->lg, parts, PARTITION_MAX);
+	one(tm, out, "partitions", METRIC_GAUGE,
+	    "Partitions of the deployment (topics.partitions): what "
+	    "replica_partitions_complete reaches once the replica is complete.",
+	    (double)np);
 	uint64_t now = clock_wall_ms();
 	char labels[48];
 	metrics_family(tm->reg, out, "snapshot_age_seconds", METRIC_GAUGE,
@@ -343,4 +348,23 @@ void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct 
 		metrics_add_hook(tm->reg, uplink_hook, tm);
 	if (db)
 		store_metrics_add(tm->reg, db);
+}
+
+static void tls_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	double t;
+	if (http_tls_store_not_after(tm->tls, &t))
+		one(tm, out, "tls_cert_expiry_timestamp_seconds", METRIC_GAUGE,
+		    "When the certificate new TLS connections get expires (its notAfter), in "
+		    "Unix seconds; it follows a reload (SIGHUP).",
+		    t);
+}
+
+void telemetry_attach_tls(telemetry *tm, struct http_tls_store *ts)
+{
+	if (!tm || !ts)
+		return;
+	tm->tls = ts;
+	metrics_add_hook(tm->reg, tls_hook, tm);
 }

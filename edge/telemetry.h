@@ -32,6 +32,7 @@ struct ledger;
 struct store;
 struct guard;
 struct uplink;
+struct http_tls_store;
 
 /* Routes as requests_total and request_duration_seconds label them. */
 typedef enum tm_route {
@@ -94,6 +95,7 @@ typedef struct telemetry {
 	struct store *db;
 	struct guard *guard;
 	struct uplink *up;
+	struct http_tls_store *tls;
 } telemetry;
 
 /* A registry with every series above; hot_k = 0 keeps no hot items. */
@@ -101,6 +103,10 @@ telemetry *telemetry_new(size_t hot_k);
 /* Registers the render hooks over what is not NULL. Start-up only. */
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
                       struct uplink *up);
+/* Registers tls_cert_expiry_timestamp_seconds over the TLS store every
+ * worker takes its certificate from (it must outlive the renders).
+ * Start-up only. */
+void telemetry_attach_tls(telemetry *tm, struct http_tls_store *ts);
 void telemetry_free(telemetry *tm);
 
 /* Monotonic nanoseconds: the request clock. */

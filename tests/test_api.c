@@ -565,6 +565,8 @@ Test(api, metrics_parse_and_keep_their_names)
 	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++)
 		cr_assert_null(strstr(body(), gone[i]), "%s is still there", gone[i]);
 	cr_assert_eq(prom_get(body(), "likes_edge_pending_ops"), 1);
+	cr_assert_eq(prom_get(body(), "likes_edge_partitions"), 4,
+		     "what replica_partitions_complete is compared with");
 	cr_assert_eq(prom_get(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
 		     partition_of("post:1", 6, 4) == 1 ? 7 : -1);
 }

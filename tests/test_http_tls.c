@@ -17,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -394,6 +395,21 @@ Test(http_tls, workers_sharing_a_store_all_serve_the_reloaded_certificate)
 	cr_assert_eq(http_tls_store_reload(T.store, err, sizeof err), 0, "reload: %s", err);
 	expect_served(port(true), "edge-two");
 	expect_served(p2, "edge-two");
+}
+
+Test(http_tls, the_store_tells_when_its_certificate_expires_and_follows_a_reload)
+{
+	write_cert("edge-one", -60, 3600, H.cert, H.key);
+	char err[512] = "";
+	T.store = http_tls_store_new(H.cert, H.key, err, sizeof err);
+	cr_assert_not_null(T.store, "http_tls_store_new: %s", err);
+	double t, now = (double)time(NULL);
+	cr_assert(http_tls_store_not_after(T.store, &t));
+	cr_assert(t > now + 3590 && t < now + 3610, "not_after %.0f, now %.0f", t, now);
+	write_cert("edge-two", -60, 86400, H.cert, H.key);
+	cr_assert_eq(http_tls_store_reload(T.store, err, sizeof err), 0, "reload: %s", err);
+	cr_assert(http_tls_store_not_after(T.store, &t));
+	cr_assert(t > now + 86390 && t < now + 86410, "not_after %.0f after the reload", t);
 }
 
 Test(http_tls, store_with_a_mismatched_key_is_not_made)
