@@ -52,6 +52,7 @@ typedef struct stats {
 	_Atomic uint64_t batches_applied, batches_duplicate, batches_held, batches_bad;
 	_Atomic uint64_t batches_deadlettered, deadletter_failed;
 	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
+	_Atomic uint64_t numbers_clamped;
 } stats;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
@@ -378,9 +379,11 @@ static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delt
 	if (delta < 0 && *v < (uint64_t)-delta) {
 		log_error("number would go below zero; its effects disagree",
 			  "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], *v, delta);
+		STAT_ADD(a, numbers_clamped, 1);
 		*v = 0;
 	} else if (delta > 0 && *v > UINT64_MAX - (uint64_t)delta) {
 		log_error("number would overflow", "key_tag=%c", key[0]);
+		STAT_ADD(a, numbers_clamped, 1);
 		*v = UINT64_MAX;
 	} else {
 		*v = (uint64_t)((int64_t)*v + delta);
@@ -1027,6 +1030,7 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->ops_applied = STAT_GET(a, ops_applied);
 	out->ops_invalid = STAT_GET(a, ops_invalid);
 	out->store_writes = STAT_GET(a, store_writes);
+	out->numbers_clamped = STAT_GET(a, numbers_clamped);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);

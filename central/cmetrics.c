@@ -197,6 +197,9 @@ static const legacy applier_families[] = {
            "Quarantined messages that did not reach the dead-letter topic."),
     LEGACY(store_writes, "store_writes_total",
            "Atomic store writes of applied input (one per consumed message)."),
+    LEGACY(numbers_clamped, "numbers_clamped_total",
+           "Counts or buckets an op would have taken below 0 (or past the top), held there: "
+           "the stored numbers disagree with the memberships (central verify)."),
 };
 
 static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,

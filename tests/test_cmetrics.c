@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../central/cmetrics.h"
+#include "../central/keys.h"
 #include "../central/opsapi.h"
 #include "counter.h"
 #include "err.h"
@@ -238,6 +239,26 @@ Test(cmetrics, apply_histograms_and_op_counters_move_with_applied_batches)
 	/* Counts were read from the store once, then from the cache. */
 	cr_assert_gt(value(m, "likes_central_cache_hits_total{cache=\"counts\"}"), 0);
 	cr_assert_gt(value(m, "likes_central_cache_misses_total{cache=\"counts\"}"), 0);
+}
+
+Test(cmetrics, a_count_an_op_would_take_below_zero_is_counted_as_clamped)
+{
+	const char *m = scrape("/metrics");
+	cr_assert_eq(value(m, "likes_central_numbers_clamped_total"), 0);
+	applier_set_cache(T.a, 0, 0); /* the store's word, not a cached one */
+	like("post:5", 1);
+	/* The stored count disagrees with the membership: 0 for one like. */
+	unsigned char k[256], zero[8];
+	size_t kn = ckey_count(k, "likes", 5, "post:5", 6);
+	store_put_u64(zero, 0);
+	store_batch *b = store_batch_new();
+	store_batch_put(b, k, kn, zero, sizeof zero);
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	wire_op un = op("likes", "post:5", "u0", WIRE_REMOVE, 1);
+	send_ops(&un, 1); /* logs "number would go below zero" */
+	m = scrape("/metrics");
+	cr_assert_eq(value(m, "likes_central_numbers_clamped_total"), 1, "%s", m);
 }
 
 Test(cmetrics, lag_is_watermark_less_next_offset_and_its_maximum_sticks)
