@@ -9,7 +9,7 @@
 #                   RSS per million counts -> build/bench/replica.kv
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
-#   make install  binaries, units, configs, docs (PREFIX, DESTDIR, ...)
+#   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
 #   make deb      the Debian package -> build/deb/likes_VERSION_ARCH.deb
 
 CC      ?= cc
@@ -84,7 +84,7 @@ BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills bench format clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
-        check-deb-deps install-test FORCE
+        check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -204,7 +204,7 @@ run: check-deps
 
 test: check-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit itest install-test client-test browser-test short-drills
+	@$(MAKE) --no-print-directory unit itest install-test rules-test client-test browser-test short-drills
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
 	@$(MAKE) --no-print-directory fuzz-short
 	@echo "make test: all suites passed"
@@ -214,6 +214,12 @@ unit: $(TESTS)
 
 itest: $(BINS) $(ITESTS)
 	@set -e; for t in $(ITESTS); do echo "== $$t"; $$t --jobs 1; done
+
+# The shipped Prometheus rules: promtool check rules, promtool test rules
+# (tests/prometheus/), every alert tested firing and quiet and tied to a
+# runbook of docs/ops.md (tests/rules_test.sh).
+rules-test:
+	./tests/rules_test.sh
 
 # The JavaScript client's unit tests (Node's test runner, no packages).
 client-test:
@@ -305,7 +311,7 @@ SHIPPED_CONFIGS := configs/deploy/central.ini $(wildcard configs/deploy/edge-*.i
 
 install: $(BUILD)/edge $(BUILD)/central
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
-	  $(DESTDIR)$(MANDIR)/man8
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples/prometheus
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/likes
 	install -m 0755 $(BUILD)/edge $(DESTDIR)$(BINDIR)/likes-edge
 	install -m 0755 $(BUILD)/central $(DESTDIR)$(BINDIR)/likes-central
@@ -327,6 +333,7 @@ install: $(BUILD)/edge $(BUILD)/central
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 configs/deploy/README.md configs/deploy/*.ini $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0755 configs/deploy/move-partitions.sh $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 configs/prometheus/*.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/
 
 # The package is built with Debian's own tools from an export of the
 # tree (git ls-files) in build/deb/, so the checkout stays clean;

@@ -14,7 +14,9 @@
 #      which only the operator has, replaced by scratch ones);
 #   6. --help and --version answer with exit 0 on every command;
 #   7. each man page renders without a groff warning, carries the
-#      version, and names every option and command its --help names.
+#      version, and names every option and command its --help names;
+#   8. the Prometheus rules are installed among the examples, and
+#      promtool accepts the installed copy.
 #
 # Uses only a scratch directory, removed on exit; starts no daemon.
 set -euo pipefail
@@ -200,6 +202,16 @@ for name in likes-edge likes-central; do
 	done
 done
 [ "$fail" = 0 ] && echo "ok: man pages render and cover --help"
+
+# --- 8. Prometheus rules ------------------------------------------------------
+rules=$root/usr/share/doc/likes/examples/prometheus/likes-rules.yml
+if [ ! -f "$rules" ]; then
+	bad "no $rules"
+elif out=$(promtool check rules "$rules" 2>&1); then
+	echo "ok: promtool check rules on the installed likes-rules.yml"
+else
+	bad "promtool check rules $rules: $out"
+fi
 
 if [ "$fail" != 0 ]; then
 	echo "install test FAILED"
