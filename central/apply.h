@@ -73,7 +73,7 @@ typedef struct applier_stats {
 	uint64_t ops_applied;       /* valid ops merged or summed (a losing LWW op too) */
 	uint64_t ops_invalid;       /* ops skipped as invalid */
 	uint64_t store_writes;
-	uint64_t numbers_clamped;   /* a count or bucket held at 0 (or the top): a bug, logged */
+	uint64_t numbers_clamped;   /* a count or bucket held at 0 or the top: a bug */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;

@@ -359,10 +359,10 @@ static void register_series(cmetrics *cm)
 	    "Time to apply one batch-topic message, from its poll to its store write done; "
 	    "its _count rate is the messages applied per second.",
 	    NULL, metrics_latency_bounds, metrics_latency_nbounds);
-	cm->store_write_duration = metrics_histogram(
-	    reg, "store_write_duration_seconds", "Time of one atomic LevelDB write of applied input.",
-	    NULL,
-	    metrics_latency_bounds, metrics_latency_nbounds);
+	cm->store_write_duration =
+	    metrics_histogram(reg, "store_write_duration_seconds",
+	                      "Time of one atomic LevelDB write of applied input.", NULL,
+	                      metrics_latency_bounds, metrics_latency_nbounds);
 	for (size_t i = 0; i < cm->o.ctr->n && i < COUNTERS_MAX; i++) {
 		const counter_def *d = &cm->o.ctr->defs[i];
 		bool set = d->kind == COUNTER_SET;

@@ -26,7 +26,8 @@ bool store_metrics_compaction_bytes(const char *stats, double *read, double *wri
 	while (p && *++p) {
 		int level;
 		double files, size, secs, r, w;
-		if (sscanf(p, "%d %lf %lf %lf %lf %lf", &level, &files, &size, &secs, &r, &w) == 6) {
+		if (sscanf(p, "%d %lf %lf %lf %lf %lf", &level, &files, &size, &secs, &r, &w) ==
+		    6) {
 			*read += r * 1048576.0;
 			*written += w * 1048576.0;
 		}

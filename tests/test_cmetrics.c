@@ -191,9 +191,13 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	cr_assert_eq(prom_sum(m, "likes_central_ops_invalid_total"), 1);
 	cr_assert_eq(value(m, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
 	/* The names issue 18 replaced (docs/ops.md, *Renamed metrics*). */
-	static const char *const gone[] = {"_by_counter_", "_by_reason_", "apply_seconds",
-	                                   "store_write_seconds", "snapshot_publish_seconds",
-	                                   "snapshot_delivered_total", "snapshot_errors_total",
+	static const char *const gone[] = {"_by_counter_",
+	                                   "_by_reason_",
+	                                   "apply_seconds",
+	                                   "store_write_seconds",
+	                                   "snapshot_publish_seconds",
+	                                   "snapshot_delivered_total",
+	                                   "snapshot_errors_total",
 	                                   "snapshot_messages_total"};
 	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
 		cr_assert_null(strstr(m, gone[i]), "%s is still there", gone[i]);
@@ -212,8 +216,7 @@ Test(cmetrics, apply_histograms_and_op_counters_move_with_applied_batches)
 	cr_assert_eq(value(m, "likes_central_ops_applied_total{counter=\"views\","
 	                      "kind=\"sum\",op=\"add\"}"),
 	             0);
-	cr_assert_eq(
-	    value(m, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 0);
+	cr_assert_eq(value(m, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 0);
 	like("post:1", 3);
 	wire_op un = op("likes", "post:1", "u0", WIRE_REMOVE, 1);
 	send_ops(&un, 1);
@@ -340,8 +343,10 @@ Test(cmetrics, snapshot_delivery_feeds_latency_counts_and_age)
 	cr_assert_eq(value(m, "likes_central_snapshot_counts_total"), 12);
 	cr_assert_eq(value(m, "likes_central_kafka_delivered_total"), 1);
 	cr_assert_eq(value(m, "likes_central_kafka_produce_duration_seconds_count"), 1);
-	cr_assert_eq(value(m, "likes_central_kafka_produce_duration_seconds_bucket{le=\"0.0025\"}"), 1);
-	cr_assert_eq(value(m, "likes_central_kafka_produce_duration_seconds_bucket{le=\"0.001\"}"), 0);
+	cr_assert_eq(value(m, "likes_central_kafka_produce_duration_seconds_bucket{le=\"0.0025\"}"),
+	             1);
+	cr_assert_eq(value(m, "likes_central_kafka_produce_duration_seconds_bucket{le=\"0.001\"}"),
+	             0);
 	cr_assert_lt(value(m, "likes_central_snapshot_age_seconds{partition=\"1\"}"), 30);
 	cr_assert_null(strstr(m, "snapshot_age_seconds{partition=\"0\"}"), "never delivered");
 }

@@ -48,12 +48,12 @@ Test(metrics, counters_and_gauges_render_in_the_text_format)
 	metric_set(g, 7);
 	metric_gauge_add(g, -9);
 	cr_assert_str_eq(render(), "# HELP t_reqs_total Requests.\n"
-	                                "# TYPE t_reqs_total counter\n"
-	                                "t_reqs_total{route=\"count\"} 5\n"
-	                                "t_reqs_total{route=\"ops\"} 1\n"
-	                                "# HELP t_pending Pending ops.\n"
-	                                "# TYPE t_pending gauge\n"
-	                                "t_pending -2\n");
+	                           "# TYPE t_reqs_total counter\n"
+	                           "t_reqs_total{route=\"count\"} 5\n"
+	                           "t_reqs_total{route=\"ops\"} 1\n"
+	                           "# HELP t_pending Pending ops.\n"
+	                           "# TYPE t_pending gauge\n"
+	                           "t_pending -2\n");
 	cr_assert_eq(metrics_counter(M, "reqs_total", "Requests.", "route=\"ops\""), b,
 	             "the same series twice is one metric");
 	cr_assert_eq(metric_value(a), 5);
@@ -107,10 +107,10 @@ Test(metrics, hooks_append_their_families_after_the_series)
 	metric_add(metrics_counter(M, "a_total", "A.", NULL), 1);
 	metrics_add_hook(M, hook, "Consumer lag.");
 	cr_assert_str_eq(render(), "# HELP t_a_total A.\n# TYPE t_a_total counter\n"
-	                                "t_a_total 1\n"
-	                                "# HELP t_lag Consumer lag.\n# TYPE t_lag gauge\n"
-	                                "t_lag{partition=\"0\"} 12\n"
-	                                "t_lag{partition=\"1\"} 0.5\n");
+	                           "t_a_total 1\n"
+	                           "# HELP t_lag Consumer lag.\n# TYPE t_lag gauge\n"
+	                           "t_lag{partition=\"0\"} 12\n"
+	                           "t_lag{partition=\"1\"} 0.5\n");
 }
 
 static metric *shared_c, *shared_h;
