@@ -441,6 +441,19 @@ static const char *op_invalid(const applier *a, const wire_op *op, const counter
 	return op->n >= 1 && op->n <= COUNTER_SUM_MAX ? NULL : "sum_n_out_of_range";
 }
 
+/* NULL when sum fits a sum counter (*def then names it), else the reason. */
+static const char *sum_invalid(const applier *a, const wire_sum *sm, const counter_def **def)
+{
+	*def = counters_find(a->ctr, sm->counter.p, sm->counter.n);
+	if (!*def)
+		return "unknown_counter";
+	if (!item_valid(sm->item.p, sm->item.n))
+		return "bad_item";
+	if ((*def)->kind != COUNTER_SUM)
+		return "sum_on_set";
+	return NULL; /* n is 1..WIRE_MAX_SUM: the decoder checked */
+}
+
 /* Applies a set op; *moved says whether its count changed (0 or 1). */
 static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_t *moved)
 {
@@ -566,6 +579,36 @@ static void scan_ops(applier *a, const wire_batch *b, invalid *inv)
 	}
 }
 
+/* Applies b's sums: each moves its count and its region and day buckets
+ * by n at once. Invalid ones are skipped and noted in inv, numbered after
+ * the ops. */
+static int apply_sums(applier *a, const wire_batch *b, invalid *inv)
+{
+	for (uint32_t i = 0; i < b->nsums; i++) {
+		const wire_sum *sm = &b->sums[i];
+		const counter_def *def;
+		const char *bad = sum_invalid(a, sm, &def);
+		if (bad) {
+			if (!inv->n++) {
+				inv->first = b->nops + i;
+				inv->why = bad;
+			}
+			if (a->obs && a->obs->invalid)
+				a->obs->invalid(a->obs->ctx, bad);
+			continue;
+		}
+		/* As an op of n for bump and the observers; a sum has no user. */
+		wire_op op = {sm->counter, sm->item, {"", 0}, WIRE_ADD, (uint32_t)sm->n, sm->hlc};
+		int rc = bump(a, &op, b->region.p, b->region.n, sm->hlc, (int64_t)sm->n, true);
+		if (rc)
+			return rc;
+		STAT_ADD(a, ops_applied, 1);
+		if (a->obs && a->obs->op)
+			a->obs->op(a->obs->ctx, def, &op, sm->n);
+	}
+	return 0;
+}
+
 /* Applies the valid ops of b; inv (when not NULL) says which were not. */
 static int apply_ops(applier *a, const wire_batch *b, invalid *inv)
 {
@@ -598,6 +641,14 @@ static int apply_ops(applier *a, const wire_batch *b, invalid *inv)
 		if (!a->defs[i])
 			a->obs->invalid(a->obs->ctx, op_invalid(a, &b->ops[i], &d));
 	}
+	rc = apply_sums(a, b, inv);
+	if (rc)
+		return rc;
+	if (inv->n > nbad && !nbad) {
+		first_bad = inv->first;
+		why = inv->why;
+	}
+	nbad = inv->n;
 	if (nbad) {
 		STAT_ADD(a, ops_invalid, nbad);
 		report_invalid(a, b, nbad, first_bad, why);

@@ -1,5 +1,5 @@
-/* wire.c - msgpack wire format v1: encode and decode batches and
- * snapshots (docs/wire.md is the specification).
+/* wire.c - msgpack wire format v1 and v2 (batches with sums): encode and
+ * decode batches and snapshots (docs/wire.md is the specification).
  *
  * Encoding packs with msgpack-c into a buffer the caller then owns.
  * Decoding runs the strict reader in mpr.c over the caller's buffer and
@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hlc.h"
 #include "log.h"
 #include "mpr.h"
+#include "smap.h"
 #include "xmem.h"
 
 /* Most key/value pairs a top-level map may declare (known keys plus
@@ -27,6 +29,7 @@
 #define MIN_OP_BYTES 10   /* 1 + 3 * 2 + 3 * 1 */
 #define MIN_EDGE_BYTES 5  /* 1 + 2 + 2 * 1 */
 #define MIN_COUNT_BYTES 6 /* 1 + 2 * 2 + 1 */
+#define MIN_SUM_BYTES 7   /* 1 + 2 * 2 + 2 * 1 */
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -86,21 +89,31 @@ static bool op_ok(const wire_op *op)
 	       op->n <= WIRE_MAX_N;
 }
 
+static bool sum_ok(const wire_sum *s)
+{
+	return str_ok(s->counter, true) && str_ok(s->item, true) && s->n >= 1 &&
+	       s->n <= WIRE_MAX_SUM;
+}
+
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 {
 	enc e;
 
 	if (!str_ok(b->edge, true) || !str_ok(b->region, false) || b->seq == 0 ||
-	    b->nops > WIRE_MAX_OPS || (b->nops && !b->ops))
+	    b->nops > WIRE_MAX_OPS || (b->nops && !b->ops) || b->nsums > WIRE_MAX_OPS ||
+	    (b->nsums && !b->sums))
 		return ERR_INVAL;
 	for (uint32_t i = 0; i < b->nops; i++)
 		if (!op_ok(&b->ops[i]))
 			return ERR_INVAL;
+	for (uint32_t i = 0; i < b->nsums; i++)
+		if (!sum_ok(&b->sums[i]))
+			return ERR_INVAL;
 
 	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, 8);
+	e.rc |= msgpack_pack_map(&e.pk, b->nsums ? 9 : 8);
 	put_key(&e, "v");
-	put_uint(&e, WIRE_VERSION);
+	put_uint(&e, b->nsums ? WIRE_VERSION_SUMS : WIRE_VERSION);
 	put_key(&e, "t");
 	put_key(&e, "b");
 	put_key(&e, "e");
@@ -125,6 +138,19 @@ int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 		put_uint(&e, op->kind);
 		put_uint(&e, op->n);
 		put_uint(&e, op->hlc);
+	}
+	if (b->nsums) {
+		put_key(&e, "g");
+		e.rc |= msgpack_pack_array(&e.pk, b->nsums);
+		for (uint32_t i = 0; i < b->nsums; i++) {
+			const wire_sum *sm = &b->sums[i];
+
+			e.rc |= msgpack_pack_array(&e.pk, 4);
+			put_str(&e, sm->counter);
+			put_str(&e, sm->item);
+			put_uint(&e, sm->n);
+			put_uint(&e, sm->hlc);
+		}
 	}
 	enc_finish(&e, out, outlen);
 	return 0;
@@ -180,6 +206,62 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 	return 0;
 }
 
+/* ---- adding up sums ------------------------------------------------------ */
+
+void wire_batch_add_up(const wire_op *in, const bool *is_sum, size_t n, wire_batch *b,
+		       uint32_t **from, uint32_t **merged)
+{
+	b->ops = n ? xcalloc(n, sizeof *b->ops) : NULL;
+	b->sums = NULL;
+	b->nops = b->nsums = 0;
+	uint32_t *fr = from ? xcalloc(n ? n : 1, sizeof *fr) : NULL;
+	uint32_t *mg = NULL;
+	smap at; /* counter 0 item 0 day(u32) -> 1 + index in b->sums */
+	smap_init(&at);
+	for (size_t i = 0; i < n; i++) {
+		const wire_op *op = &in[i];
+		if (!is_sum[i]) {
+			if (fr)
+				fr[b->nops] = (uint32_t)i;
+			b->ops[b->nops++] = *op;
+			continue;
+		}
+		char k[2 * WIRE_MAX_STR + 6];
+		size_t kn = 0;
+		memcpy(k, op->counter.p, op->counter.n);
+		kn += op->counter.n;
+		k[kn++] = 0;
+		memcpy(k + kn, op->item.p, op->item.n);
+		kn += op->item.n;
+		k[kn++] = 0;
+		uint32_t day = (uint32_t)(hlc_ms(op->hlc) / 86400000u);
+		memcpy(k + kn, &day, sizeof day);
+		kn += sizeof day;
+		bool created;
+		smap_val *v = smap_put(&at, k, kn, &created);
+		if (created) {
+			if (!b->sums) {
+				b->sums = xcalloc(n, sizeof *b->sums);
+				mg = xcalloc(n, sizeof *mg);
+			}
+			v->u = ++b->nsums;
+			b->sums[v->u - 1] = (wire_sum){op->counter, op->item, 0, 0};
+		}
+		wire_sum *sm = &b->sums[v->u - 1];
+		sm->n += op->n;
+		if (op->hlc > sm->hlc)
+			sm->hlc = op->hlc;
+		mg[v->u - 1]++;
+	}
+	smap_free(&at);
+	if (from)
+		*from = fr;
+	if (merged)
+		*merged = mg ? mg : xcalloc(1, sizeof *mg);
+	else
+		free(mg);
+}
+
 /* ---- decoding ---------------------------------------------------------- */
 
 /* Reads a string that must hold at least one byte. */
@@ -208,9 +290,11 @@ static bool key_is(wire_str k, const char *name)
 }
 
 /* Reads the top-level map header and the two fixed leading pairs, "v"
- * then "t", and leaves *nrest pairs to read. The version comes first so
- * that a newer writer may change everything after it. */
-static int read_head(mpr *r, const char *type, uint32_t *nrest)
+ * then "t", and leaves *nrest pairs to read and the version in *ver (1
+ * up to max_version). The version comes first so that a newer writer may
+ * change everything after it. */
+static int read_head(mpr *r, const char *type, uint64_t max_version, uint32_t *nrest,
+		     uint64_t *ver)
 {
 	uint32_t n;
 	uint64_t v;
@@ -227,8 +311,9 @@ static int read_head(mpr *r, const char *type, uint32_t *nrest)
 		return ERR_CORRUPT;
 	if ((rc = mpr_read_uint(r, UINT64_MAX, &v)))
 		return rc;
-	if (v != WIRE_VERSION)
+	if (v < WIRE_VERSION || v > max_version)
 		return ERR_VERSION;
+	*ver = v;
 	if (n > WIRE_MAX_KEYS)
 		return ERR_TOOBIG;
 	if (n < 2 || n - 1 > r->left / 2)
@@ -292,6 +377,29 @@ static int read_op(mpr *r, wire_op *op)
 	return 0;
 }
 
+static int read_sums(mpr *r, wire_batch *b)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_OPS, MIN_SUM_BYTES, &n)))
+		return rc;
+	b->sums = n ? xcalloc(n, sizeof(*b->sums)) : NULL;
+	b->nsums = n;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_sum *sm = &b->sums[i];
+
+		if ((rc = read_tuple(r, 4)) || (rc = read_name(r, &sm->counter)) ||
+		    (rc = read_name(r, &sm->item)) ||
+		    (rc = mpr_read_uint(r, WIRE_MAX_SUM, &sm->n)) ||
+		    (rc = mpr_read_uint(r, UINT64_MAX, &sm->hlc)))
+			return rc;
+		if (sm->n == 0)
+			return ERR_CORRUPT;
+	}
+	return 0;
+}
+
 static int read_ops(mpr *r, wire_batch *b)
 {
 	uint32_t n;
@@ -321,15 +429,17 @@ enum {
 	F_EDGES = 1 << 9,
 	F_COUNTS = 1 << 10,
 	F_HEAD = 1 << 11, /* "v" and "t": always seen before the loop */
+	F_SUMS = 1 << 12,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
 #define SNAPSHOT_FIELDS (F_SOURCE | F_PARTITION | F_OFFSET | F_WALL | F_LAST | F_EDGES | F_COUNTS)
 
-/* Map a one-letter key to its field bit for the message type; 0 for a
- * key this version does not know. "v" and "t" map to F_HEAD, which is
- * set before the loop, so a second copy reads as a duplicate. */
-static int batch_field(wire_str k)
+/* Map a one-letter key to its field bit for the message type and
+ * version; 0 for a key that version does not know. "v" and "t" map to
+ * F_HEAD, which is set before the loop, so a second copy reads as a
+ * duplicate. */
+static int batch_field(wire_str k, uint64_t ver)
 {
 	if (k.n != 1)
 		return 0;
@@ -342,12 +452,14 @@ static int batch_field(wire_str k)
 	case 'q': return F_SEQ;
 	case 'w': return F_WALL;
 	case 'o': return F_OPS;
+	case 'g': return ver >= WIRE_VERSION_SUMS ? F_SUMS : 0;
 	default: return 0;
 	}
 }
 
-static int snapshot_field(wire_str k)
+static int snapshot_field(wire_str k, uint64_t ver)
 {
+	(void)ver;
 	if (k.n != 1)
 		return 0;
 	switch (k.p[0]) {
@@ -368,9 +480,10 @@ static int snapshot_field(wire_str k)
  * field into the message, and the fields it must carry. */
 typedef struct msg_kind {
 	const char *type;
-	int (*field)(wire_str key);
+	uint64_t max_version;
+	int (*field)(wire_str key, uint64_t version);
 	int (*read)(mpr *r, int field, void *msg);
-	int required;
+	int (*required)(uint64_t version);
 } msg_kind;
 
 /* Walks the top-level map shared by every message: the head, then each
@@ -378,9 +491,10 @@ typedef struct msg_kind {
 static int decode_map(mpr *r, const msg_kind *kind, void *msg)
 {
 	uint32_t n;
+	uint64_t ver;
 	int seen = F_HEAD, rc;
 
-	if ((rc = read_head(r, kind->type, &n)))
+	if ((rc = read_head(r, kind->type, kind->max_version, &n, &ver)))
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
 		wire_str k;
@@ -388,7 +502,7 @@ static int decode_map(mpr *r, const msg_kind *kind, void *msg)
 
 		if ((rc = mpr_read_str(r, WIRE_MAX_STR, &k)))
 			return rc;
-		if (!(f = kind->field(k))) {
+		if (!(f = kind->field(k, ver))) {
 			if ((rc = mpr_skip(r)))
 				return rc;
 			continue;
@@ -399,7 +513,8 @@ static int decode_map(mpr *r, const msg_kind *kind, void *msg)
 		if ((rc = kind->read(r, f, msg)))
 			return rc;
 	}
-	if ((seen & kind->required) != kind->required)
+	int required = kind->required(ver);
+	if ((seen & required) != required)
 		return ERR_CORRUPT;
 	return r->left ? ERR_CORRUPT : 0;
 }
@@ -414,11 +529,19 @@ static int read_batch_field(mpr *r, int f, void *msg)
 	case F_PARTITION: return read_u32(r, &b->partition);
 	case F_SEQ: return mpr_read_uint(r, UINT64_MAX, &b->seq);
 	case F_WALL: return mpr_read_uint(r, UINT64_MAX, &b->created_ms);
+	case F_SUMS: return read_sums(r, b);
 	default: return read_ops(r, b);
 	}
 }
 
-static const msg_kind batch_kind = {"b", batch_field, read_batch_field, BATCH_FIELDS};
+/* Version 2 differs from 1 only by its sums, which it must carry. */
+static int batch_required(uint64_t ver)
+{
+	return ver >= WIRE_VERSION_SUMS ? BATCH_FIELDS | F_SUMS : BATCH_FIELDS;
+}
+
+static const msg_kind batch_kind = {"b", WIRE_VERSION_SUMS, batch_field, read_batch_field,
+				    batch_required};
 
 static int decode_batch(mpr *r, wire_batch *b)
 {
@@ -495,8 +618,14 @@ static int read_snapshot_field(mpr *r, int f, void *msg)
 	}
 }
 
-static const msg_kind snapshot_kind = {"s", snapshot_field, read_snapshot_field,
-				       SNAPSHOT_FIELDS};
+static int snapshot_required(uint64_t ver)
+{
+	(void)ver;
+	return SNAPSHOT_FIELDS;
+}
+
+static const msg_kind snapshot_kind = {"s", WIRE_VERSION, snapshot_field, read_snapshot_field,
+				       snapshot_required};
 
 static int decode_snapshot(mpr *r, wire_snapshot *s)
 {
@@ -522,6 +651,7 @@ void wire_batch_free(wire_batch *b)
 	if (!b)
 		return;
 	free(b->ops);
+	free(b->sums);
 	memset(b, 0, sizeof(*b));
 }
 

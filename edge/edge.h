@@ -41,6 +41,7 @@ typedef struct edge_config {
 	char *jwt_audience;   /* required aud, empty = not checked */
 	int64_t jwt_leeway_s; /* clock leeway for exp and nbf */
 	int64_t seal_ops;
+	bool seal_sums;
 	int64_t seal_age_ms;
 	int64_t budget_mb;
 	int64_t window_kb;

@@ -61,8 +61,10 @@ size_t ledger_key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
 	return 13;
 }
 
-/* A pending op: [kind u8][n u32][hlc u64][counts u8]
- *               [clen u8][counter][ilen u8][item][ulen u8][user] */
+/* A pending op: [kind u8][n u32][hlc u64][flags u8]
+ *               [clen u8][counter][ilen u8][item][ulen u8][user]
+ * flags: bit 0 counts (moves the overlay), bit 1 sum (a sum counter's op;
+ * ops written before sums were sealed apart carry 0 there). */
 size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 {
 	size_t n = 0;
@@ -71,7 +73,7 @@ size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 	n += 4;
 	store_put_u64(buf + n, op->hlc);
 	n += 8;
-	buf[n++] = op->counts ? 1 : 0;
+	buf[n++] = (uint8_t)((op->counts ? 1 : 0) | (op->sum ? 2 : 0));
 	const char *s[3] = {op->counter, op->item, op->user};
 	for (int i = 0; i < 3; i++) {
 		size_t l = strlen(s[i]);
@@ -101,7 +103,7 @@ pend_op ledger_op_make(const char *counter, const char *item, const char *user, 
 /* Decodes the op at the start of buf (len bytes); *used gets its length. */
 static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, size_t *used)
 {
-	if (len < 15 || buf[13] > 1)
+	if (len < 15 || buf[13] > 3)
 		return ERR_CORRUPT;
 	size_t n = 14, l[3];
 	const unsigned char *s[3];
@@ -121,7 +123,8 @@ static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, siz
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
-	op->counts = buf[13] == 1;
+	op->counts = (buf[13] & 1) != 0;
+	op->sum = (buf[13] & 2) != 0;
 	return 0;
 }
 
@@ -301,6 +304,51 @@ static void pend_free(open_batch *ob)
 	ob->bytes = 0;
 }
 
+/* What a seal builds besides the wire batch: the 'D' flags of its ops and,
+ * per sum, how many ops it adds up. */
+typedef struct sealed_ops {
+	char *flags;      /* b->nops */
+	uint32_t *merged; /* b->nsums */
+} sealed_ops;
+
+/* Fills b from the first n ops of ob: a set counter's op as it is, a sum
+ * counter's ops added up per item and day (wire_batch_add_up), unless
+ * sums is false: then every op as it is (version 1, for centrals that
+ * read nothing newer). Pointers into the ops' strings: b lives no longer
+ * than them. */
+static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b,
+		       sealed_ops *so)
+{
+	wire_op *in = xcalloc(n ? n : 1, sizeof *in);
+	bool *is_sum = xcalloc(n ? n : 1, sizeof *is_sum);
+	for (size_t i = 0; i < n; i++) {
+		const pend_op *op = &ob->ops[i];
+		in[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
+				  wire_cstr(op->item, strlen(op->item)),
+				  wire_cstr(op->user, strlen(op->user)), op->kind, op->n, op->hlc};
+		is_sum[i] = sums && op->sum;
+	}
+	uint32_t *from;
+	wire_batch_add_up(in, is_sum, n, b, &from, &so->merged);
+	so->flags = xmalloc(b->nops ? b->nops : 1);
+	for (uint32_t j = 0; j < b->nops; j++)
+		so->flags[j] = ob->ops[from[j]].counts ? 1 : 0;
+	free(from);
+	free(is_sum);
+	free(in);
+}
+
+/* Frees what seal_build allocated; b's other fields stay. */
+static void sealed_ops_free(wire_batch *b, sealed_ops *so)
+{
+	free(b->ops);
+	free(b->sums);
+	b->ops = NULL;
+	b->sums = NULL;
+	free(so->flags);
+	free(so->merged);
+}
+
 int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 {
 	part *pt = &l->parts[p];
@@ -323,49 +371,46 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 		.partition = p,
 		.seq = pt->last_seq + 1,
 		.created_ms = wall_ms,
-		.nops = (uint32_t)n,
 	};
-	b.ops = xcalloc(n, sizeof *b.ops);
-	for (size_t i = 0; i < n; i++) {
-		pend_op *op = &ob->ops[i];
-		b.ops[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
-				     wire_cstr(op->item, strlen(op->item)),
-				     wire_cstr(op->user, strlen(op->user)), op->kind, op->n, op->hlc};
-	}
+	sealed_ops so;
+	seal_build(ob, n, l->o.seal_sums, &b, &so);
 	char *buf;
 	size_t len;
 	int rc = wire_encode_batch(&b, &buf, &len);
-	free(b.ops);
 	if (rc) {
 		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
+		sealed_ops_free(&b, &so);
 		return rc;
 	}
 	char key[13];
 	unsigned char v[8];
-	char *flags = xmalloc(n);
 	uint64_t bytes = 0; /* the sealed ops' stored size */
 	unsigned char enc[OP_ENC_MAX];
-	for (size_t i = 0; i < n; i++) {
-		flags[i] = ob->ops[i].counts ? 1 : 0;
-		bytes += n == ob->len ? 0 : ledger_op_encode(&ob->ops[i], enc);
-	}
+	for (size_t i = 0; i < n && n != ob->len; i++)
+		bytes += ledger_op_encode(&ob->ops[i], enc);
 	if (n == ob->len)
 		bytes = ob->bytes;
 	store_batch_clear(l->wb);
 	op_run rest;
 	size_t gone = seal_runs(l, p, n, &rest);
 	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'B', p, b.seq), buf, len);
-	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), flags, n);
-	free(flags);
+	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), so.flags, b.nops);
 	store_put_u64(v, b.seq);
 	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
 	FAILPOINT("seal.encoded");
 	rc = store_write(l->db, l->wb);
 	if (rc) {
 		free(buf);
+		sealed_ops_free(&b, &so);
 		return rc;
 	}
 	FAILPOINT("seal.written");
+	/* Each sum stands for its ops in the overlay from now on. */
+	for (uint32_t i = 0; i < b.nsums; i++)
+		if (so.merged[i] > 1)
+			ledger_overlay_merge(l, b.sums[i].counter.p, b.sums[i].counter.n,
+					     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
+	sealed_ops_free(&b, &so);
 	if (rest.n)
 		ob->runs[--gone] = rest; /* the partly sealed run's slot */
 	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
@@ -376,7 +421,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	l->st.pending_ops -= n;
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
-	telemetry_sealed(l->o.tm, (tm_seal)why, b.nops);
+	telemetry_sealed(l->o.tm, (tm_seal)why, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		free(ob->ops[i].counter);
 	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
@@ -388,6 +433,12 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 }
 
 /* --- public --------------------------------------------------------------- */
+
+/* ledger_batch_deltas callback at load: a sealed entry into the overlay. */
+static void overlay_in(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	ledger_overlay_add(ctx, counter.p, counter.n, item.p, item.n, delta);
+}
 
 /* Appends op (decoded from a pending record) to its open batch. */
 static void load_op(ledger *l, uint32_t p, pend_op op, uint64_t now)
@@ -510,15 +561,14 @@ static int load(ledger *l, char *err, size_t errlen)
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		for (uint32_t i = 0; i < b.nops; i++)
-			ledger_overlay_add(l, b.ops[i].counter.p, b.ops[i].counter.n,
-					   b.ops[i].item.p, b.ops[i].item.n,
-					   ledger_op_delta(b.ops[i].kind, b.ops[i].n,
-							   !flags || flags[i]));
+		ledger_batch_deltas(&b, flags, overlay_in, l);
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			if (b.ops[i].hlc > l->clock.last)
 				l->clock.last = b.ops[i].hlc;
+		for (uint32_t i = 0; i < b.nsums; i++)
+			if (b.sums[i].hlc > l->clock.last)
+				l->clock.last = b.sums[i].hlc;
 		wire_batch_free(&b);
 		sealed_push(&l->parts[p], seq, (uint32_t)vn);
 		l->parts[p].sealed[l->parts[p].nsealed - 1].resend = true;
@@ -705,6 +755,7 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 {
 	pthread_mutex_lock(&l->mu);
 	*out = l->st;
+	out->overlay_entries = l->overlay.len;
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -59,6 +59,7 @@ typedef struct ledger_opts {
 	const char *region;
 	uint32_t partitions;
 	uint32_t seal_ops;      /* seal a batch at this many ops */
+	bool seal_sums;         /* sum counters' ops sealed as per-item sums (v2) */
 	uint64_t seal_age_ms;   /* or when its first op is this old */
 	uint64_t budget_bytes;  /* pending bytes past which writes are refused */
 	uint64_t window_bytes;  /* unapplied bytes per partition let into Kafka */
@@ -148,6 +149,7 @@ typedef struct ledger_stats {
 	uint64_t member_reads_skipped; /* the filter said: never recorded */
 	uint64_t cache_hits;       /* snapshot counts found in memory */
 	uint64_t cache_misses;     /* ... read from the store instead */
+	uint64_t overlay_entries;  /* (counter, item) pairs with ops here unapplied */
 } ledger_stats;
 
 /* What the snapshots applied for one partition said last. */

@@ -27,6 +27,7 @@ typedef struct pend_op {
 	uint64_t hlc;
 	uint64_t opno;
 	bool counts; /* moves the overlay (a repeat of the known state does not) */
+	bool sum;    /* of a sum counter: sealed into a per-item sum, no user */
 } pend_op;
 
 /* The store records holding an open batch's ops, oldest first: each is
@@ -211,6 +212,16 @@ void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 			int64_t delta);
 void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item,
 			   size_t il, int64_t delta);
+/* k ops of (counter, item) became one entry of a sealed batch (a sum): the
+ * overlay now counts them as one, so that entry's removal drops them all. */
+void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+			  uint64_t k);
+/* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
+ * item, delta) per op (flags as the 'D' record, or NULL: all count) and
+ * per sum. */
+void ledger_batch_deltas(const wire_batch *b, const char *flags,
+			 void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+			 void *ctx);
 /* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. */
 char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 

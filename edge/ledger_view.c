@@ -63,6 +63,49 @@ void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char
 	}
 }
 
+void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+			  uint64_t k)
+{
+	char key[KEY_MAX];
+	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	smap_val *v = smap_get(&l->overlay, key, kn);
+	if (!v || k < 2)
+		return;
+	overlay_entry *e = v->p;
+	/* The k ops are all in it (sealed from the open batch), so at least
+	 * one op stays counted. */
+	e->nops = e->nops > k - 1 ? e->nops - (k - 1) : 1;
+}
+
+void ledger_batch_deltas(const wire_batch *b, const char *flags,
+			 void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+			 void *ctx)
+{
+	for (uint32_t j = 0; j < b->nops; j++)
+		fn(ctx, b->ops[j].counter, b->ops[j].item,
+		   ledger_op_delta(b->ops[j].kind, b->ops[j].n, !flags || flags[j]));
+	for (uint32_t j = 0; j < b->nsums; j++)
+		fn(ctx, b->sums[j].counter, b->sums[j].item, (int64_t)b->sums[j].n);
+}
+
+/* ledger_batch_deltas callbacks: an entry's delta into a "counter 0
+ * item" map, and an entry taken off the overlay. */
+static void delta_into(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	char k[KEY_MAX];
+	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
+		return;
+	size_t kn = ledger_pair_key(k, counter.p, counter.n, item.p, item.n);
+	smap_put(ctx, k, kn, NULL)->i += delta;
+}
+
+static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
+		return;
+	ledger_overlay_remove(ctx, counter.p, counter.n, item.p, item.n, delta);
+}
+
 char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
 {
 	char key[13];
@@ -106,15 +149,7 @@ static const smap *batch_deltas(ledger *l, uint32_t p, uint64_t seq)
 	d->p = p;
 	d->seq = seq;
 	char *flags = ledger_read_flags(l, p, seq, b.nops);
-	for (uint32_t j = 0; j < b.nops; j++) {
-		const wire_op *op = &b.ops[j];
-		char ok[KEY_MAX];
-		if (op->counter.n > COUNTER_MAX || op->item.n > ITEM_MAX)
-			continue;
-		size_t okn = ledger_pair_key(ok, op->counter.p, op->counter.n, op->item.p, op->item.n);
-		smap_put(&d->items, ok, okn, NULL)->i +=
-		    ledger_op_delta(op->kind, op->n, !flags || flags[j]);
-	}
+	ledger_batch_deltas(&b, flags, delta_into, &d->items);
 	free(flags);
 	wire_batch_free(&b);
 	free(buf);
@@ -425,11 +460,7 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dro
 		wire_batch b;
 		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
 			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
-			for (uint32_t j = 0; j < b.nops; j++)
-				ledger_overlay_remove(l, b.ops[j].counter.p, b.ops[j].counter.n,
-						      b.ops[j].item.p, b.ops[j].item.n,
-						      ledger_op_delta(b.ops[j].kind, b.ops[j].n,
-								      !flags || flags[j]));
+			ledger_batch_deltas(&b, flags, overlay_out, l);
 			wire_batch_free(&b);
 		}
 		l->st.pending_bytes -= pt->sealed[i].len;

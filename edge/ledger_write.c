@@ -227,6 +227,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	s->p = ledger_part_of(l, o->item);
 	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
 	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
+	s->op.sum = o->sum;
 	s->op.n = o->sum ? o->n : 1;
 	s->chash = hash2(o->counter, o->item);
 	uint64_t seen = 0;

@@ -674,6 +674,7 @@ static int start(edge *e, char *err, size_t errlen)
 		.region = cfg->region,
 		.partitions = (uint32_t)cfg->partitions,
 		.seal_ops = (uint32_t)cfg->seal_ops,
+		.seal_sums = cfg->seal_sums,
 		.seal_age_ms = (uint64_t)cfg->seal_age_ms,
 		.budget_bytes = (uint64_t)cfg->budget_mb << 20,
 		.window_bytes = (uint64_t)cfg->window_kb << 10,

@@ -86,6 +86,9 @@ const cfg_opt edge_options[] = {
 	OPT("identity", "leeway_s", CFG_INT, jwt_leeway_s, "30", 0, 3600,
 	    "clock leeway for a token's exp and nbf, seconds"),
 	OPT("batch", "max_ops", CFG_INT, seal_ops, "1000", 1, 100000, "seal a batch at this many ops"),
+	OPT("batch", "sums", CFG_BOOL, seal_sums, "true", 0, 0,
+	    "a sealed batch carries one sum per sum counter, item and day (wire version 2) "
+	    "instead of an op per view; false while any central still reads only version 1"),
 	OPT("batch", "max_age_ms", CFG_INT, seal_age_ms, "5000", 1, 3600000,
 	    "seal a batch when its first op is this old"),
 	OPT("batch", "budget_mb", CFG_INT, budget_mb, "1024", 1, 1048576,

@@ -21,8 +21,10 @@
 
 #include "err.h"
 
-#define WIRE_VERSION 1
-#define WIRE_MAX_OPS 100000     /* ops in one batch */
+#define WIRE_VERSION 1          /* snapshots, and batches without sums */
+#define WIRE_VERSION_SUMS 2     /* batches that carry sums ("g") */
+#define WIRE_MAX_OPS 100000     /* ops in one batch, and sums in one batch */
+#define WIRE_MAX_SUM UINT64_C(100000000) /* n of one sum: 100,000 ops of 1,000 */
 #define WIRE_MAX_EDGES 4096     /* edge entries in one snapshot */
 #define WIRE_MAX_COUNTS 100000  /* count entries in one snapshot */
 #define WIRE_MAX_STR 256        /* bytes in any string field */
@@ -43,6 +45,16 @@ typedef struct wire_op {
 	uint64_t hlc;     /* hybrid logical clock of the op at its edge */
 } wire_op;
 
+/* What the batch adds to one sum counter of one item: the ops of that
+ * (counter, item) the edge recorded on one UTC day (of their hlc), summed.
+ * A sum has no user: exactly-once comes from the batch sequence. */
+typedef struct wire_sum {
+	wire_str counter; /* "views" */
+	wire_str item;
+	uint64_t n;   /* 1..WIRE_MAX_SUM */
+	uint64_t hlc; /* the latest summed op's clock: names the day */
+} wire_sum;
+
 typedef struct wire_batch {
 	wire_str edge;        /* edge id: the LWW tie-break after hlc */
 	wire_str region;      /* region the edge serves */
@@ -51,6 +63,8 @@ typedef struct wire_batch {
 	uint64_t created_ms;  /* wall time the batch was sealed */
 	uint32_t nops;
 	wire_op *ops;
+	uint32_t nsums; /* 0: encoded as version 1, else version 2 */
+	wire_sum *sums;
 } wire_batch;
 
 typedef struct wire_edge_seq {
@@ -80,13 +94,17 @@ typedef struct wire_snapshot {
 /* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that
  * the caller frees with free(). ERR_INVAL for a field out of bounds
  * (string too long, empty edge/counter/item/user, too many entries, bad
- * kind, n outside 1..1000, seq 0); *out is then untouched. The same
- * message always encodes to the same bytes. */
+ * kind, n outside 1..1000, a sum's n outside 1..WIRE_MAX_SUM, seq 0);
+ * *out is then untouched. The same message always encodes to the same
+ * bytes. A batch without sums is version 1, byte for byte as before
+ * sums existed; one with sums is version 2, which version-1 readers
+ * refuse rather than skip its sums. */
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen) WARN_UNUSED;
 int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WARN_UNUSED;
 
 /* Decoders: fill *b / *s from buf, which must hold exactly one message.
- * ERR_VERSION for a version other than WIRE_VERSION, ERR_TOOBIG for a
+ * ERR_VERSION for a version other than 1 or 2 (batches) or 1
+ * (snapshots), ERR_TOOBIG for a
  * string or entry count over the limits above, ERR_CORRUPT for anything
  * else malformed (including the other message type and trailing bytes).
  * On error *b / *s is zeroed and nothing needs freeing. */
@@ -94,6 +112,19 @@ int wire_decode_batch(const void *buf, size_t len, wire_batch *b) WARN_UNUSED;
 int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNUSED;
 void wire_batch_free(wire_batch *b);
 void wire_snapshot_free(wire_snapshot *s);
+
+/* Fills b's ops and sums from in[0..n): in[i] with is_sum[i] false is
+ * copied to b->ops, in order; the others (adds of a sum counter) are
+ * added up per (counter, item, UTC day of their hlc) into one b->sums
+ * entry each, in the order of their first op, carrying the latest hlc.
+ * b->ops and b->sums are malloc'ed (wire_batch_free frees them, as after
+ * a decode); strings point into in's. When from is not NULL, (*from)[j]
+ * is the index in `in` of b->ops[j]; when merged is not NULL,
+ * (*merged)[k] is how many ops b->sums[k] adds up (both malloc'ed). The
+ * caller checks that each sum stays within WIRE_MAX_SUM (n ops of at most
+ * 1,000 each, n <= WIRE_MAX_OPS, always do). Any thread. */
+void wire_batch_add_up(const wire_op *in, const bool *is_sum, size_t n, wire_batch *b,
+		       uint32_t **from, uint32_t **merged);
 
 /* Convenience for building messages from C strings. */
 static inline wire_str wire_cstr(const char *s, size_t n)

@@ -84,7 +84,7 @@ static wire_op like(const char *item, const char *user)
 static int64_t put_batch(rd_kafka_t *rk, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
 	wire_batch b = {wire_cstr("itest", 5), wire_cstr("rx", 2), p, seq, clock_wall_ms(),
-			(uint32_t)n, (wire_op *)ops};
+			(uint32_t)n, (wire_op *)ops, 0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -227,7 +227,7 @@ Test(deadletter, poison_batch_is_quarantined_and_the_partition_goes_on)
 	/* Then one with an invalid op beside a valid one. */
 	wire_op mixed[2] = {like(it[0], "u2"), like("post:not valid", "u3")};
 	wire_batch mb = {wire_cstr("itest", 5), wire_cstr("rx", 2), 1, 2, clock_wall_ms(), 2,
-			 mixed};
+			 mixed, 0, NULL};
 	char *mbuf;
 	size_t mlen;
 	cr_assert_eq(wire_encode_batch(&mb, &mbuf, &mlen), 0);

@@ -76,6 +76,7 @@ TESTDIR_UTIL void ledger_util_setup(const char *name)
 	    .region = "eu",
 	    .partitions = NPARTS,
 	    .seal_ops = 100,
+	    .seal_sums = true,
 	    .seal_age_ms = 1000,
 	    .budget_bytes = 1u << 20,
 	    .window_bytes = 1u << 20,

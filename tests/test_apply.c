@@ -89,7 +89,7 @@ static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint6
 			 const wire_op *ops, size_t nops)
 {
 	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops};
+			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
 	msg m;
 	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
 	return m;
@@ -720,6 +720,63 @@ Test(apply, sum_ops_add_n_to_the_count_and_its_buckets)
 	assert_breakdowns_sum_to_count("views");
 	assert_breakdowns_sum_to_count("shares");
 	cr_assert_eq(stats().ops_applied, 4);
+}
+
+/* A version-2 batch: ops plus sums, with the given invalid sums too. */
+static msg make_sums_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
+			   const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
+{
+	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
+			1000, (uint32_t)nops, (wire_op *)ops, (uint32_t)nsums, (wire_sum *)sums};
+	msg m;
+	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
+	return m;
+}
+
+static wire_sum item_sum(const char *counter, uint64_t n, uint64_t ts)
+{
+	return (wire_sum){wire_cstr(counter, strlen(counter)), wire_cstr(ITEM, strlen(ITEM)), n,
+			  ts};
+}
+
+Test(apply, sums_move_the_count_and_its_buckets_as_their_ops_would)
+{
+	wire_op like = like_op("u1", true, hlc_on(DAY0, 1));
+	wire_sum sums[3] = {item_sum("views", 5000, hlc_on(DAY0, 9)),
+			    item_sum("views", 3, hlc_on(DAY0 + 1, 1)),
+			    item_sum("shares", 2, hlc_on(DAY0, 3))};
+	apply_msg(0, 0, make_sums_batch("m1", "mumbai", 0, 1, &like, 1, sums, 3));
+	/* The same views as ops, from another region, for comparison. */
+	wire_op ops[2] = {sum_op("views", "u7", 4, hlc_on(DAY0, 2)),
+			  sum_op("views", "u8", 1, hlc_on(DAY0 + 1, 2))};
+	apply_msg(0, 1, make_batch_in("v1", "virginia", 0, 1, ops, 2));
+	cr_assert_eq(count(), 1, "the like in the same batch applies");
+	cr_assert_eq(count_of("views"), 5008);
+	cr_assert_eq(count_of("shares"), 2);
+	cr_assert_eq(by_region("views", "mumbai"), 5003);
+	cr_assert_eq(by_region("views", "virginia"), 5);
+	cr_assert_eq(by_day("views", DAY0), 5004);
+	cr_assert_eq(by_day("views", DAY0 + 1), 4);
+	assert_breakdowns_sum_to_count("views");
+	assert_breakdowns_sum_to_count("shares");
+	/* A redelivery of the sums batch changes nothing. */
+	apply_msg(0, 2, make_sums_batch("m1", "mumbai", 0, 1, &like, 1, sums, 3));
+	cr_assert_eq(count_of("views"), 5008);
+}
+
+Test(apply, invalid_sums_are_skipped_and_the_rest_applies)
+{
+	wire_sum sums[4] = {item_sum("likes", 2, hlc_on(DAY0, 1)), /* a set counter */
+			    item_sum("nope", 2, hlc_on(DAY0, 1)),
+			    {wire_cstr("views", 5), wire_cstr("bad item", 8), 2, hlc_on(DAY0, 1)},
+			    item_sum("views", 6, hlc_on(DAY0, 1))};
+	apply_msg(0, 0, make_sums_batch("m1", "mumbai", 0, 1, NULL, 0, sums, 4));
+	cr_assert_eq(count_of("views"), 6);
+	cr_assert_eq(count(), 0, "a sum never moves a set counter");
+	applier_stats st = stats();
+	cr_assert_eq(st.ops_invalid, 3);
+	cr_assert_eq(st.ops_applied, 1);
+	cr_assert_eq(st.batches_applied, 1);
 }
 
 Test(apply, redelivered_sum_batch_does_not_count_twice)

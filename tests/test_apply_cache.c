@@ -91,7 +91,7 @@ static int apply_to(int i, const char *edge, const char *region, uint32_t p, uin
 		    int64_t offset, const wire_op *ops, size_t nops)
 {
 	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops};
+			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

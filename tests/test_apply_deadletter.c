@@ -107,7 +107,7 @@ static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint6
 			 const wire_op *ops, size_t nops)
 {
 	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops};
+			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
 	msg m;
 	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
 	return m;

@@ -127,7 +127,7 @@ static wire_op op(const char *counter, const char *item, const char *user, uint3
 static void send_seq(int e, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
 	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])), wire_cstr("eu", 2), p, seq, 1000,
-			(uint32_t)n, (wire_op *)ops};
+			(uint32_t)n, (wire_op *)ops, 0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -900,7 +900,7 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 			n++;
 		}
 		wire_batch b = {wire_cstr("m1", 2), wire_cstr("eu", 2), p, 1, 1000, (uint32_t)n,
-				ops};
+				ops, 0, NULL};
 		char *buf;
 		size_t len;
 		cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

@@ -81,14 +81,98 @@ Test(ledger_ops, sum_ops_add_n_and_are_never_repeats)
 	cr_assert_eq(T.nsent, 1);
 	wire_batch b;
 	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
-	cr_assert_eq(b.nops, 2);
-	cr_assert_eq(b.ops[0].kind, WIRE_ADD);
-	cr_assert_eq(b.ops[0].n, 5);
-	cr_assert_eq(b.ops[1].n, 7);
+	/* A batch carries one sum per item and day, not an op per view. */
+	cr_assert_eq(b.nops, 0);
+	cr_assert_eq(b.nsums, 1);
+	cr_assert_eq(b.sums[0].n, 12);
 	wire_batch_free(&b);
 	/* Central applied it: 12 from the snapshot, nothing from the overlay. */
 	snapshot(1, 10, "views", 12);
 	cr_assert_eq(view("views", ITEM).count, 12);
+	ledger_stats st;
+	ledger_get_stats(T.l, &st);
+	cr_assert_eq(st.overlay_entries, 0, "the sum took both ops off the overlay");
+}
+
+Test(ledger_ops, a_seal_sums_views_per_item_and_day_and_keeps_set_ops_whole)
+{
+	const char *shares = "shares";
+	ledger_op ops[5] = {
+	    sum_op("u1", 3), set_op("u1", true), sum_op("u2", 4),
+	    {.counter = shares, .item = ITEM, .user = "u3", .sum = true, .n = 2, .prior = -1},
+	    sum_op("u4", 1),
+	};
+	ledger_answer a[5];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 3, WALL, a, NULL, NULL), 0);
+	cr_assert_eq(ledger_write_ops(T.l, ops + 3, 1, WALL + 1, a, NULL, NULL), 0);
+	/* The next UTC day: a sum of its own, so central's day buckets stay right. */
+	uint64_t next_day = (WALL / 86400000 + 1) * 86400000 + 5;
+	cr_assert_eq(ledger_write_ops(T.l, ops + 4, 1, next_day, a, NULL, NULL), 0);
+	cr_assert_eq(view("views", ITEM).count, 8);
+	cr_assert_eq(ledger_seal_due(T.l, next_day, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	wire_batch b;
+	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
+	cr_assert_eq(b.nops, 1, "the like stays an op, with its user");
+	cr_assert(b.ops[0].user.n == 2 && memcmp(b.ops[0].user.p, "u1", 2) == 0);
+	cr_assert_eq(b.nsums, 3);
+	cr_assert(b.sums[0].counter.n == 5 && memcmp(b.sums[0].counter.p, "views", 5) == 0);
+	cr_assert_eq(b.sums[0].n, 7, "3 + 4 on the first day");
+	cr_assert_eq(hlc_ms(b.sums[0].hlc), WALL, "the latest of the two");
+	cr_assert(b.sums[1].counter.n == 6 && memcmp(b.sums[1].counter.p, "shares", 6) == 0);
+	cr_assert_eq(b.sums[1].n, 2);
+	cr_assert_eq(b.sums[2].n, 1);
+	cr_assert_eq(hlc_ms(b.sums[2].hlc) / 86400000, WALL / 86400000 + 1);
+	wire_batch_free(&b);
+	/* After a restart the sealed batch rebuilds the same overlay. */
+	reopen();
+	cr_assert_eq(view("views", ITEM).count, 8);
+	cr_assert_eq(view("shares", ITEM).count, 2);
+	cr_assert_eq(view("likes", ITEM).count, 1);
+	/* Applied: nothing of it stays in the overlay. */
+	snapshot(1, 10, "views", 8);
+	ledger_stats st;
+	ledger_get_stats(T.l, &st);
+	cr_assert_eq(st.overlay_entries, 0);
+}
+
+Test(ledger_ops, without_batch_sums_views_go_out_as_ops_in_version_1)
+{
+	ledger_free(T.l);
+	T.o.seal_sums = false;
+	open_ledger();
+	ledger_op ops[2] = {sum_op("u1", 5), sum_op("u2", 7)};
+	ledger_answer a[2];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 2, WALL, a, NULL, NULL), 0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(((const unsigned char *)T.sent[0].buf)[3], WIRE_VERSION);
+	wire_batch b;
+	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
+	cr_assert_eq(b.nops, 2);
+	cr_assert_eq(b.nsums, 0);
+	cr_assert_eq(b.ops[1].n, 7);
+	wire_batch_free(&b);
+	snapshot(1, 10, "views", 12);
+	ledger_stats st;
+	ledger_get_stats(T.l, &st);
+	cr_assert_eq(st.overlay_entries, 0);
+}
+
+Test(ledger_ops, a_sum_applied_without_a_restart_leaves_no_overlay_entry)
+{
+	for (int i = 0; i < 5; i++) {
+		ledger_op op = sum_op("u1", 1);
+		ledger_answer a;
+		cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	}
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	ledger_stats st;
+	ledger_get_stats(T.l, &st);
+	cr_assert_eq(st.overlay_entries, 1);
+	snapshot(1, 10, "views", 5);
+	cr_assert_eq(view("views", ITEM).count, 5);
+	ledger_get_stats(T.l, &st);
+	cr_assert_eq(st.overlay_entries, 0, "five ops, one sum, one removal");
 }
 
 Test(ledger_ops, out_of_range_ops_are_refused_whole)

@@ -146,7 +146,7 @@ static void send_ops(int e, const wire_op *ops, size_t n)
 			++T.seq[e][p],
 			1000,
 			(uint32_t)n,
-			(wire_op *)ops};
+			(wire_op *)ops, 0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

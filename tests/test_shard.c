@@ -192,7 +192,7 @@ static void make_log(void)
 		     wire_cstr(user, strlen(user)), WIRE_ADD, (uint32_t)(i % 3 + 1),
 		     hlc_make(1700000000000ull + i * 1000, 1)}};
 		wire_batch b = {wire_cstr(edges[e], 2), wire_cstr(regions[e], strlen(regions[e])),
-				p, ++seq[e][p], 1000, 2, ops};
+				p, ++seq[e][p], 1000, 2, ops, 0, NULL};
 		msg *m = &T.log[T.nlog++];
 		cr_assert_eq(wire_encode_batch(&b, &m->buf, &m->len), 0);
 		m->p = p;

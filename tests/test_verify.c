@@ -104,7 +104,7 @@ static void send_op(int e, wire_op o)
 {
 	uint32_t p = partition_of(o.item.p, o.item.n, NPARTS);
 	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-			wire_cstr(regions[e], strlen(regions[e])), p, ++T.seq[e][p], 1000, 1, &o};
+			wire_cstr(regions[e], strlen(regions[e])), p, ++T.seq[e][p], 1000, 1, &o, 0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

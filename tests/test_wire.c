@@ -5,6 +5,7 @@
  * Vectors are read from tests/vectors/ relative to the repository root,
  * where the tests are run. Pure: no files are written.
  */
+#include "hlc.h"
 #include "wire_util.h"
 
 static void setup(void)
@@ -28,14 +29,14 @@ Test(wire, batch_round_trip_preserves_every_field)
 
 Test(wire, batch_with_zero_ops_round_trips)
 {
-	wire_batch b = {S("e1"), S("eu"), 0, 1, 0, 0, NULL};
+	wire_batch b = {S("e1"), S("eu"), 0, 1, 0, 0, NULL, 0, NULL};
 
 	batch_round_trip(&b);
 }
 
 Test(wire, empty_region_and_source_round_trip)
 {
-	wire_batch b = {S("e1"), S(""), 7, 1, 5, 0, NULL};
+	wire_batch b = {S("e1"), S(""), 7, 1, 5, 0, NULL, 0, NULL};
 	wire_snapshot s = {S(""), 7, 0, 0, false, 0, NULL, 0, NULL};
 
 	batch_round_trip(&b);
@@ -55,7 +56,7 @@ Test(wire, max_length_strings_round_trip)
 	memset(big, 'z', sizeof(big));
 	w = wire_cstr(big, sizeof(big));
 	op = (wire_op){w, w, w, WIRE_REMOVE, 1000, 1};
-	b = (wire_batch){w, w, 1, 1, 1, 1, &op};
+	b = (wire_batch){w, w, 1, 1, 1, 1, &op, 0, NULL};
 	batch_round_trip(&b);
 	es = (wire_edge_seq){w, 1, 2};
 	c = (wire_count){w, w, 3};
@@ -66,7 +67,7 @@ Test(wire, max_length_strings_round_trip)
 Test(wire, uint64_max_values_round_trip)
 {
 	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1000, UINT64_MAX};
-	wire_batch b = {S("e"), S("r"), UINT32_MAX, UINT64_MAX, UINT64_MAX, 1, &op};
+	wire_batch b = {S("e"), S("r"), UINT32_MAX, UINT64_MAX, UINT64_MAX, 1, &op, 0, NULL};
 	wire_edge_seq es = {S("e"), UINT64_MAX, UINT64_MAX};
 	wire_count c = {S("likes"), S("post:1"), UINT64_MAX};
 	wire_snapshot s = {S("c"), UINT32_MAX, UINT64_MAX, UINT64_MAX, false, 1, &es, 1, &c};
@@ -80,7 +81,7 @@ Test(wire, every_integer_width_round_trips)
 	static const uint64_t vals[] = {
 	    0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, UINT64_C(1) << 32, UINT64_MAX - 1};
 	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1, 0};
-	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op};
+	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		op.hlc = vals[i];
@@ -94,7 +95,7 @@ Test(wire, every_integer_width_round_trips)
 Test(wire, batch_with_max_ops_round_trips)
 {
 	wire_op *ops = xcalloc(WIRE_MAX_OPS, sizeof(*ops));
-	wire_batch b = {S("edge-1"), S("eu"), 1, 1, 1, WIRE_MAX_OPS, ops};
+	wire_batch b = {S("edge-1"), S("eu"), 1, 1, 1, WIRE_MAX_OPS, ops, 0, NULL};
 
 	for (uint32_t i = 0; i < WIRE_MAX_OPS; i++)
 		ops[i] = (wire_op){S("likes"), S("post:1"), S("u"), WIRE_ADD, 1 + i % 1000, i};
@@ -119,7 +120,7 @@ Test(wire, encoder_rejects_fields_out_of_bounds)
 	char big[WIRE_MAX_STR + 1], *buf = NULL;
 	size_t len;
 	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1};
-	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op};
+	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 	wire_edge_seq es = {S(""), 1, 0};
 	wire_snapshot s = {S("c"), 0, 0, 0, false, 1, &es, 0, NULL};
 
@@ -185,6 +186,102 @@ Test(wire, encoder_produces_exact_batch_vector_bytes)
 	free(vec);
 }
 
+Test(wire, batch_v2_vector_decodes_to_documented_values)
+{
+	size_t len;
+	uint8_t *buf = load_hex("tests/vectors/batch_v2.hex", &len);
+	wire_batch want, got;
+
+	vector_batch_v2(&want);
+	cr_assert_eq(len, 141);
+	cr_assert_eq(buf[3], WIRE_VERSION_SUMS, "a batch with sums says version 2");
+	cr_assert_eq(wire_decode_batch(buf, len, &got), 0);
+	assert_batch_eq(&want, &got);
+	wire_batch_free(&got);
+	free(buf);
+}
+
+Test(wire, encoder_produces_exact_batch_v2_vector_bytes)
+{
+	size_t len, vlen;
+	uint8_t *vec = load_hex("tests/vectors/batch_v2.hex", &vlen);
+	char *buf;
+	wire_batch b;
+
+	vector_batch_v2(&b);
+	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
+	cr_assert_eq(len, vlen);
+	cr_assert_arr_eq(buf, vec, len);
+	free(buf);
+	free(vec);
+}
+
+Test(wire, sums_round_trip_at_their_bounds)
+{
+	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1};
+	wire_sum sums[3] = {{S("views"), S("reel:1"), 1, 0},
+			    {S("views"), S("reel:2"), WIRE_MAX_SUM, UINT64_MAX},
+			    {S("shares"), S("reel:1"), 65536, 7}};
+	wire_batch b = {S("e"), S("r"), 1, 1, 1, 1, &op, 3, sums};
+
+	batch_round_trip(&b);
+	b.nops = 0; /* sums alone */
+	b.ops = NULL;
+	batch_round_trip(&b);
+}
+
+Test(wire, adding_up_keeps_set_ops_and_sums_per_item_and_day)
+{
+	const uint64_t day = UINT64_C(86400000);
+	const uint64_t t0 = UINT64_C(20000) * day; /* a day's first ms */
+	wire_op in[6] = {
+	    {S("views"), S("reel:1"), S("u1"), WIRE_ADD, 3, hlc_make(t0 + 5, 0)},
+	    {S("likes"), S("reel:1"), S("u1"), WIRE_ADD, 1, hlc_make(t0 + 6, 0)},
+	    {S("views"), S("reel:2"), S("u2"), WIRE_ADD, 1, hlc_make(t0 + 7, 0)},
+	    {S("views"), S("reel:1"), S("u3"), WIRE_ADD, 1000, hlc_make(t0 + 9, 2)},
+	    {S("views"), S("reel:1"), S("u4"), WIRE_ADD, 2, hlc_make(t0 + day, 0)},
+	    {S("likes"), S("reel:2"), S("u2"), WIRE_REMOVE, 1, hlc_make(t0 + 8, 0)},
+	};
+	bool is_sum[6] = {true, false, true, true, true, false};
+	wire_batch b = {S("e"), S("r"), 0, 1, 0, 0, NULL, 0, NULL};
+	uint32_t *from, *merged;
+
+	wire_batch_add_up(in, is_sum, 6, &b, &from, &merged);
+	cr_assert_eq(b.nops, 2);
+	cr_assert_eq(from[0], 1);
+	cr_assert_eq(from[1], 5);
+	cr_assert_eq(b.ops[1].kind, WIRE_REMOVE);
+	cr_assert_eq(b.nsums, 3, "reel:1 on two days, reel:2 on one");
+	cr_assert(str_is(b.sums[0].item, "reel:1"));
+	cr_assert_eq(b.sums[0].n, 1003);
+	cr_assert_eq(b.sums[0].hlc, hlc_make(t0 + 9, 2), "the latest clock");
+	cr_assert_eq(merged[0], 2);
+	cr_assert(str_is(b.sums[1].item, "reel:2"));
+	cr_assert_eq(b.sums[1].n, 1);
+	cr_assert_eq(b.sums[2].n, 2);
+	cr_assert_eq(merged[2], 1);
+	batch_round_trip(&b);
+	free(from);
+	free(merged);
+	wire_batch_free(&b);
+}
+
+Test(wire, encoder_refuses_sums_out_of_bounds)
+{
+	char *buf = NULL;
+	size_t len;
+	wire_sum sm = {S("views"), S("reel:1"), 0, 1};
+	wire_batch b = {S("e"), S("r"), 1, 1, 1, 0, NULL, 1, &sm};
+
+	cr_assert_eq(wire_encode_batch(&b, &buf, &len), ERR_INVAL);
+	sm.n = WIRE_MAX_SUM + 1;
+	cr_assert_eq(wire_encode_batch(&b, &buf, &len), ERR_INVAL);
+	sm.n = 1;
+	sm.item = S("");
+	cr_assert_eq(wire_encode_batch(&b, &buf, &len), ERR_INVAL);
+	cr_assert_null(buf);
+}
+
 Test(wire, snapshot_vector_decodes_to_documented_values)
 {
 	size_t len;
@@ -224,7 +321,8 @@ typedef struct bad_vector {
 ParameterizedTestParameters(wire, bad_vectors_are_refused_with_documented_error)
 {
 	static bad_vector v[] = {
-	    {"tests/vectors/bad_version2.hex", ERR_VERSION},
+	    {"tests/vectors/bad_version2.hex", ERR_CORRUPT}, /* a v2 batch must carry "g" */
+	    {"tests/vectors/bad_version3.hex", ERR_VERSION},
 	    {"tests/vectors/bad_trailing.hex", ERR_CORRUPT},
 	    {"tests/vectors/bad_ops_count.hex", ERR_TOOBIG},
 	    {"tests/vectors/bad_kind.hex", ERR_CORRUPT},

@@ -182,6 +182,7 @@ static int snapshot_with(const char *key, val_fn val)
 	}
 
 VAL(v_two, msgpack_pack_uint8(pk, 2))
+VAL(v_three, msgpack_pack_uint8(pk, 3))
 VAL(v_neg1, msgpack_pack_int8(pk, -1))
 VAL(v_str1, pk_str(pk, "1"))
 VAL(v_str_s, pk_str(pk, "s"))
@@ -361,10 +362,82 @@ Test(wire, count_larger_than_the_bytes_left_is_corrupt)
 	cr_assert_eq(batch_with("o", ops_count_over_bytes), ERR_CORRUPT);
 }
 
-Test(wire, version_2_is_err_version)
+/* Version 2 is a batch with sums: without them it is malformed; a
+ * snapshot has no version 2; version 3 is nobody's. */
+Test(wire, version_2_needs_sums_and_version_3_is_err_version)
 {
-	cr_assert_eq(batch_with("v", v_two), ERR_VERSION);
+	cr_assert_eq(batch_with("v", v_two), ERR_CORRUPT);
 	cr_assert_eq(snapshot_with("v", v_two), ERR_VERSION);
+	cr_assert_eq(batch_with("v", v_three), ERR_VERSION);
+	cr_assert_eq(snapshot_with("v", v_three), ERR_VERSION);
+}
+
+static void std_batch2_val(msgpack_packer *pk, char key)
+{
+	switch (key) {
+	case 'v': msgpack_pack_uint8(pk, 2); break;
+	case 'g':
+		msgpack_pack_array(pk, 1);
+		msgpack_pack_array(pk, 4);
+		pk_str(pk, "views");
+		pk_str(pk, "reel:1");
+		msgpack_pack_uint64(pk, 5000);
+		msgpack_pack_uint64(pk, 77);
+		break;
+	default: std_batch_val(pk, key);
+	}
+}
+
+/* A version-2 batch with key replaced by val (see msg_build). */
+static int batch2_with(const char *key, val_fn val, uint32_t *nsums)
+{
+	msg m;
+	wire_batch b;
+
+	msg_build(&m, "vteprqwog", std_batch2_val, key, val);
+	int rc = decode_batch_msg(&m, &b);
+	if (nsums)
+		*nsums = b.nsums;
+	wire_batch_free(&b);
+	msgpack_sbuffer_destroy(&m.sb);
+	return rc;
+}
+
+VAL(g_n_zero, msgpack_pack_array(pk, 1); msgpack_pack_array(pk, 4); pk_str(pk, "views");
+    pk_str(pk, "reel:1"); msgpack_pack_uint64(pk, 0); msgpack_pack_uint64(pk, 1))
+VAL(g_n_over, msgpack_pack_array(pk, 1); msgpack_pack_array(pk, 4); pk_str(pk, "views");
+    pk_str(pk, "reel:1"); msgpack_pack_uint64(pk, WIRE_MAX_SUM + 1); msgpack_pack_uint64(pk, 1))
+VAL(g_three, msgpack_pack_array(pk, 1); msgpack_pack_array(pk, 3); pk_str(pk, "views");
+    pk_str(pk, "reel:1"); msgpack_pack_uint64(pk, 1))
+VAL(g_no_counter, msgpack_pack_array(pk, 1); msgpack_pack_array(pk, 4); msgpack_pack_str(pk, 0);
+    pk_str(pk, "reel:1"); msgpack_pack_uint64(pk, 1); msgpack_pack_uint64(pk, 1))
+VAL(g_not_array, msgpack_pack_uint8(pk, 1))
+VAL(g_over_limit, msgpack_pack_array(pk, WIRE_MAX_OPS + 1))
+
+Test(wire, version_2_sums_decode_and_bad_ones_are_refused)
+{
+	uint32_t nsums = 0;
+	cr_assert_eq(batch2_with(NULL, NULL, &nsums), 0);
+	cr_assert_eq(nsums, 1);
+	cr_assert_eq(batch2_with("g", NULL, NULL), ERR_CORRUPT, "v2 without sums");
+	cr_assert_eq(batch2_with("g", g_n_zero, NULL), ERR_CORRUPT);
+	cr_assert_eq(batch2_with("g", g_n_over, NULL), ERR_CORRUPT);
+	cr_assert_eq(batch2_with("g", g_three, NULL), ERR_CORRUPT);
+	cr_assert_eq(batch2_with("g", g_no_counter, NULL), ERR_CORRUPT);
+	cr_assert_eq(batch2_with("g", g_not_array, NULL), ERR_CORRUPT);
+	cr_assert_eq(batch2_with("g", g_over_limit, NULL), ERR_TOOBIG);
+}
+
+Test(wire, a_version_1_batch_skips_a_g_key_as_unknown)
+{
+	msg m;
+	wire_batch b;
+
+	msg_build(&m, "vteprqwo", std_batch_val, "+g", g_n_zero);
+	cr_assert_eq(decode_batch_msg(&m, &b), 0, "in v1, g is a key from the future");
+	cr_assert_eq(b.nsums, 0);
+	wire_batch_free(&b);
+	msgpack_sbuffer_destroy(&m.sb);
 }
 
 Test(wire, version_of_the_wrong_type_is_corrupt)

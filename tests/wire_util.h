@@ -84,7 +84,21 @@ static __attribute__((unused)) void vector_batch(wire_batch *b)
 	vec_ops[2] = (wire_op){
 	    S("likes"), S("post:123"), S("u1001"), WIRE_REMOVE, 1, UINT64_C(117637120000327680)};
 	*b = (wire_batch){
-	    S("edge-mumbai-1"), S("ap-south"), 3, 42, UINT64_C(1795000000000), 3, vec_ops};
+	    S("edge-mumbai-1"), S("ap-south"), 3, 42, UINT64_C(1795000000000), 3, vec_ops, 0, NULL};
+}
+
+/* The documented contents of tests/vectors/batch_v2.hex: a like and
+ * two sums. */
+static wire_op vec2_op[1];
+static wire_sum vec2_sums[2];
+static __attribute__((unused)) void vector_batch_v2(wire_batch *b)
+{
+	vec2_op[0] = (wire_op){
+	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
+	vec2_sums[0] = (wire_sum){S("views"), S("reel:9"), 1250, UINT64_C(117637120000000002)};
+	vec2_sums[1] = (wire_sum){S("views"), S("reel:7"), 3, UINT64_C(117637120000327680)};
+	*b = (wire_batch){S("edge-mumbai-1"), S("ap-south"), 3, 43, UINT64_C(1795000001000),
+			  1, vec2_op, 2, vec2_sums};
 }
 
 /* The documented contents of tests/vectors/snapshot_v1.hex. */
@@ -117,6 +131,15 @@ static __attribute__((unused)) void assert_batch_eq(const wire_batch *a, const w
 		cr_assert_eq(x->kind, y->kind, "op %u kind", i);
 		cr_assert_eq(x->n, y->n, "op %u n", i);
 		cr_assert_eq(x->hlc, y->hlc, "op %u hlc", i);
+	}
+	cr_assert_eq(a->nsums, b->nsums);
+	for (uint32_t i = 0; i < a->nsums; i++) {
+		const wire_sum *x = &a->sums[i], *y = &b->sums[i];
+
+		cr_assert(str_eq(x->counter, y->counter), "sum %u counter", i);
+		cr_assert(str_eq(x->item, y->item), "sum %u item", i);
+		cr_assert_eq(x->n, y->n, "sum %u n", i);
+		cr_assert_eq(x->hlc, y->hlc, "sum %u hlc", i);
 	}
 }
 
@@ -193,6 +216,15 @@ static __attribute__((unused)) void assert_batch_sane(const wire_batch *b, const
 		cr_assert(op->kind == WIRE_ADD || op->kind == WIRE_REMOVE);
 		cr_assert(op->n >= 1 && op->n <= 1000);
 	}
+	cr_assert(b->nsums <= WIRE_MAX_OPS);
+	cr_assert(b->nsums == 0 || b->sums != NULL);
+	for (uint32_t i = 0; i < b->nsums; i++) {
+		const wire_sum *sm = &b->sums[i];
+
+		cr_assert(inside(sm->counter, buf, len, true));
+		cr_assert(inside(sm->item, buf, len, true));
+		cr_assert(sm->n >= 1 && sm->n <= WIRE_MAX_SUM);
+	}
 }
 
 static __attribute__((unused)) void assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len)
@@ -226,7 +258,8 @@ static __attribute__((unused)) void decode_anything(const void *buf, size_t len)
 		wire_batch_free(&b);
 	} else {
 		cr_assert(is_decode_error(rc), "batch decoder returned %d", rc);
-		cr_assert(b.ops == NULL && b.nops == 0, "batch left allocated on error");
+		cr_assert(b.ops == NULL && b.nops == 0 && b.sums == NULL && b.nsums == 0,
+			  "batch left allocated on error");
 	}
 	rc = wire_decode_snapshot(buf, len, &s);
 	if (rc == 0) {

@@ -45,7 +45,7 @@ static void wire_seeds(void)
 		{S("likes"), S("post:1"), S("u2"), WIRE_REMOVE, 1, (1700000000001ull << 16) | 3},
 		{S("views"), S("reel:77"), S("u1"), WIRE_ADD, 1000, 1},
 	};
-	wire_batch b = {S("mumbai"), S("mumbai"), 3, 1, 1700000000000ull, 3, ops};
+	wire_batch b = {S("mumbai"), S("mumbai"), 3, 1, 1700000000000ull, 3, ops, 0, NULL};
 	char *out;
 	size_t len;
 
@@ -61,6 +61,14 @@ static void wire_seeds(void)
 	if (wire_encode_batch(&b, &out, &len))
 		exit(1);
 	put("wire_batch", "empty-max-seq", out, len);
+	free(out);
+	/* version 2: an op and sums */
+	wire_sum sums[2] = {{S("views"), S("reel:77"), 123456, 1700000000000ull << 16},
+			    {S("shares"), S("reel:77"), 1, 7}};
+	b = (wire_batch){S("mumbai"), S("mumbai"), 3, 2, 1700000000000ull, 1, ops, 2, sums};
+	if (wire_encode_batch(&b, &out, &len))
+		exit(1);
+	put("wire_batch", "v2-sums", out, len);
 	free(out);
 
 	wire_edge_seq edges[2] = {{S("mumbai"), 10, 0}, {S("virginia"), 4, 9}};
@@ -78,7 +86,7 @@ static void wire_seeds(void)
 	put("wire_snapshot", "empty", out, len);
 	free(out);
 	/* a batch fed to the snapshot decoder and back: the other type */
-	b = (wire_batch){S("e"), S("r"), 0, 1, 0, 1, ops};
+	b = (wire_batch){S("e"), S("r"), 0, 1, 0, 1, ops, 0, NULL};
 	if (wire_encode_batch(&b, &out, &len))
 		exit(1);
 	put("wire_snapshot", "a-batch", out, len);
