@@ -1,0 +1,194 @@
+/* kcommit.c - stored positions copied to the consumer's group (kcommit.h).
+ *
+ * Owns a result queue on the borrowed client, the copies of the names and
+ * of the owned set. The counters are atomics so the metrics thread can
+ * read them; everything else is the owner's thread's.
+ */
+#include "kcommit.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmem.h"
+
+/* While commits keep failing, one warning a minute. */
+#define KCOMMIT_WARN_EVERY_MS 60000
+
+struct kcommit {
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q; /* results of our requests */
+	char *group, *topic;
+	uint32_t partitions;
+	uint8_t *owned; /* NULL: all */
+	uint64_t interval_ms;
+	int timeout_ms;
+	kcommit_position_fn position;
+	void *ctx;
+	bool inflight;
+	uint64_t next_ms;      /* mono ms of the next send */
+	bool failing;          /* the last request failed */
+	uint64_t warned_ms;    /* mono ms of the last warning */
+	_Atomic uint64_t sent, ok, failed;
+};
+
+kcommit *kcommit_new(const kcommit_opts *o)
+{
+	if (o->interval_ms <= 0)
+		return NULL;
+	kcommit *kc = xcalloc(1, sizeof *kc);
+	kc->rk = o->rk;
+	kc->q = rd_kafka_queue_new(o->rk);
+	kc->group = xstrdup(o->group);
+	kc->topic = xstrdup(o->topic);
+	kc->partitions = o->partitions;
+	if (o->owned) {
+		kc->owned = xmalloc(o->partitions ? o->partitions : 1);
+		memcpy(kc->owned, o->owned, o->partitions);
+	}
+	kc->interval_ms = (uint64_t)o->interval_ms;
+	kc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	kc->position = o->position;
+	kc->ctx = o->ctx;
+	return kc;
+}
+
+/* One failure: counted; logged at warn when it starts a run of failures
+ * or a minute after the last warning, else at debug. */
+static void note_failure(kcommit *kc, uint64_t now, const char *what, const char *err)
+{
+	atomic_fetch_add_explicit(&kc->failed, 1, memory_order_relaxed);
+	if (!kc->failing || now - kc->warned_ms >= KCOMMIT_WARN_EVERY_MS) {
+		log_warn("offset commit for tooling failed; consuming goes on, positions stay in "
+			 "the store",
+			 "group=%s topic=%s what=%s err=\"%s\"", kc->group, kc->topic, what, err);
+		kc->warned_ms = now;
+	} else {
+		log_debug("offset commit for tooling failed", "group=%s topic=%s what=%s err=\"%s\"",
+			  kc->group, kc->topic, what, err);
+	}
+	kc->failing = true;
+}
+
+/* A finished request: true when every partition was taken. */
+static bool read_result(kcommit *kc, rd_kafka_event_t *ev, uint64_t now)
+{
+	if (rd_kafka_event_error(ev)) {
+		note_failure(kc, now, "request", rd_kafka_event_error_string(ev));
+		return false;
+	}
+	const rd_kafka_AlterConsumerGroupOffsets_result_t *res =
+	    rd_kafka_event_AlterConsumerGroupOffsets_result(ev);
+	size_t n = 0;
+	const rd_kafka_group_result_t **gr =
+	    res ? rd_kafka_AlterConsumerGroupOffsets_result_groups(res, &n) : NULL;
+	if (n != 1) {
+		note_failure(kc, now, "request", "no result for the group");
+		return false;
+	}
+	const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[0]);
+	if (ge) {
+		note_failure(kc, now, "group", rd_kafka_error_string(ge));
+		return false;
+	}
+	const rd_kafka_topic_partition_list_t *l = rd_kafka_group_result_partitions(gr[0]);
+	for (int i = 0; l && i < l->cnt; i++) {
+		if (l->elems[i].err) {
+			char what[32];
+			snprintf(what, sizeof what, "partition=%d", (int)l->elems[i].partition);
+			note_failure(kc, now, what, rd_kafka_err2str(l->elems[i].err));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void collect(kcommit *kc, uint64_t now)
+{
+	rd_kafka_event_t *ev;
+	while ((ev = rd_kafka_queue_poll(kc->q, 0))) {
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT) {
+			kc->inflight = false;
+			if (read_result(kc, ev, now)) {
+				atomic_fetch_add_explicit(&kc->ok, 1, memory_order_relaxed);
+				if (kc->failing)
+					log_info("offset commits for tooling work again",
+						 "group=%s topic=%s", kc->group, kc->topic);
+				kc->failing = false;
+			}
+		}
+		rd_kafka_event_destroy(ev);
+	}
+}
+
+static void send_positions(kcommit *kc, uint64_t now)
+{
+	rd_kafka_topic_partition_list_t *l =
+	    rd_kafka_topic_partition_list_new((int)(kc->partitions ? kc->partitions : 1));
+	for (uint32_t p = 0; p < kc->partitions; p++) {
+		if (kc->owned && !kc->owned[p])
+			continue;
+		int64_t next = kc->position(kc->ctx, p);
+		if (next >= 0)
+			rd_kafka_topic_partition_list_add(l, kc->topic, (int32_t)p)->offset = next;
+	}
+	if (l->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return;
+	}
+	rd_kafka_AlterConsumerGroupOffsets_t *req =
+	    rd_kafka_AlterConsumerGroupOffsets_new(kc->group, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_AdminOptions_t *opt =
+	    rd_kafka_AdminOptions_new(kc->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+	char err[256];
+	if (!opt || rd_kafka_AdminOptions_set_request_timeout(opt, kc->timeout_ms, err,
+							       sizeof err)) {
+		note_failure(kc, now, "options", opt ? err : "no admin options");
+		if (opt)
+			rd_kafka_AdminOptions_destroy(opt);
+		rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+		return;
+	}
+	rd_kafka_AlterConsumerGroupOffsets(kc->rk, &req, 1, opt, kc->q);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+	kc->inflight = true;
+	atomic_fetch_add_explicit(&kc->sent, 1, memory_order_relaxed);
+}
+
+void kcommit_poll(kcommit *kc, uint64_t now_ms)
+{
+	if (!kc)
+		return;
+	collect(kc, now_ms);
+	if (kc->inflight || now_ms < kc->next_ms)
+		return;
+	kc->next_ms = now_ms + kc->interval_ms;
+	send_positions(kc, now_ms);
+}
+
+void kcommit_get_stats(const kcommit *kc, kcommit_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!kc)
+		return;
+	out->sent = atomic_load_explicit(&kc->sent, memory_order_relaxed);
+	out->ok = atomic_load_explicit(&kc->ok, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&kc->failed, memory_order_relaxed);
+}
+
+void kcommit_free(kcommit *kc)
+{
+	if (!kc)
+		return;
+	rd_kafka_queue_destroy(kc->q);
+	free(kc->group);
+	free(kc->topic);
+	free(kc->owned);
+	free(kc);
+}
