@@ -5,8 +5,10 @@
  * store. The consumer is assigned every owned partition (central.partitions,
  * shard.h) explicitly, starting at
  * the offsets stored with the applied effects, so no group rebalance can
- * move input and nothing is committed to Kafka that the store does not
- * already reflect. Input the applier refuses goes, unchanged, to the
+ * move input. For Kafka's lag tools only, those stored offsets are
+ * copied to the group likes-central-<id> every bus.commit_interval_ms
+ * (kcommit.h): nothing is committed that the store does not already
+ * reflect, and nothing committed is ever read back. Input the applier refuses goes, unchanged, to the
  * dead-letter topic through the same producer (dead_letter below): a
  * bounded wait when its queue is full, then counted as failed, so a
  * poison message never holds up its partition.
@@ -41,6 +43,7 @@
 #include "clock.h"
 #include "cmetrics.h"
 #include "item.h"
+#include "kcommit.h"
 #include "log.h"
 #include "opsapi.h"
 #include "reseek.h"
@@ -83,6 +86,8 @@ typedef struct central {
 	store *db;
 	applier *ap;
 	rd_kafka_t *consumer;
+	kcommit *commits;  /* stored positions to the group, for tools; NULL = off */
+	char group[256];   /* the consumer's group id: likes-central-<id> */
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
 	rd_kafka_topic_t *dlq_topic; /* NULL: dead letters are only logged */
@@ -200,9 +205,8 @@ static int open_kafka(central *c, char *err, size_t errlen)
 		return ERR_KAFKA;
 	}
 
-	char group[256];
-	snprintf(group, sizeof group, "likes-central-%s", cfg->id);
-	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, group, err, errlen);
+	snprintf(c->group, sizeof c->group, "likes-central-%s", cfg->id);
+	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, c->group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	c->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
@@ -253,6 +257,35 @@ static int assign_all(central *c, char *err, size_t errlen)
 		return ERR_KAFKA;
 	}
 	return 0;
+}
+
+/* The next input offset the store holds the effects of: what Kafka's
+ * tools are told (kcommit). */
+static int64_t stored_position(void *ctx, uint32_t p)
+{
+	return applier_input_offset(((central *)ctx)->ap, p);
+}
+
+/* After the assignment: copies of the stored positions go to the
+ * consumer's group every commit_interval_ms (off at 0). */
+static void start_commits(central *c)
+{
+	uint32_t np = (uint32_t)c->cfg->partitions;
+	uint8_t *owned = xcalloc(np, 1);
+	for (uint32_t p = 0; p < np; p++)
+		owned[p] = shard_owns(&c->own, p);
+	kcommit_opts o = {.rk = c->consumer,
+			  .group = c->group,
+			  .topic = c->cfg->batch_topic,
+			  .partitions = np,
+			  .owned = owned,
+			  .interval_ms = c->cfg->commit_interval_ms,
+			  .timeout_ms = 10000,
+			  .position = stored_position,
+			  .ctx = c};
+	c->commits = kcommit_new(&o);
+	c->run.commits = c->commits;
+	free(owned);
 }
 
 /* What a recovery left to do (central.recover_due), retried each second. */
@@ -546,6 +579,7 @@ static int loop(central *c)
 		rd_kafka_poll(c->producer, 0);
 		runq_drain(c->jobs);
 		uint64_t now = clock_mono_ms();
+		kcommit_poll(c->commits, now);
 		if (now >= next_tick) {
 			bool heartbeat = c->cfg->heartbeat_every > 0 &&
 					 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
@@ -674,6 +708,7 @@ int central_run(const central_config *cfg)
 	rc = assign_all(&c, err, sizeof err);
 	if (rc)
 		goto out;
+	start_commits(&c);
 	note_watermarks(&c, true);
 	c.assigned = true;
 	ops_api_opts oo = {.listen = cfg->ops_listen,
@@ -714,6 +749,7 @@ out:
 	ops_api_stop(c.api);
 	runq_free(c.jobs);
 	free((void *)c.run.input_high);
+	kcommit_free(c.commits);
 	if (c.consumer) {
 		rd_kafka_consumer_close(c.consumer);
 		rd_kafka_destroy(c.consumer);

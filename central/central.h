@@ -44,6 +44,7 @@ typedef struct central_config {
 	char *ops_listen; /* host:port of the ops API, "" = off */
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */
 	char *bootstrap_file;
+	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
 	cfg_kv *kafka;
 	char *log_file;            /* "" = stderr; reopened on SIGHUP */
 	int64_t ready_max_lag;     /* /readyz: input messages behind, summed */

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "kcommit.h"
 #include "log.h"
 #include "store_metrics.h"
 #include "wire.h"
@@ -249,6 +250,16 @@ static void hook_counters(void *ctx, sbuf *out)
 		               "Input offsets found out of range (the broker dropped unread "
 		               "batches).",
 		               atomic_load(&rs->offset_resets));
+		kcommit_stats ks;
+		kcommit_get_stats(rs->commits, &ks);
+		counter_family(cm->reg, out, "kafka_offset_commits_total",
+		               "Requests committing the stored input positions to the group "
+		               "likes-central-ID (for Kafka's lag tools).",
+		               ks.sent);
+		counter_family(cm->reg, out, "kafka_offset_commit_errors_total",
+		               "Of those, refused in whole or in part, or timed out (positions "
+		               "stay in the store; consuming goes on).",
+		               ks.failed);
 	}
 }
 

@@ -68,6 +68,9 @@ const cfg_opt central_options[] = {
 	    "refused input is copied here with its reason; empty = log only"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
+	OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
+	    "how often the stored input positions are committed to the group likes-central-ID "
+	    "for Kafka's lag tools (never read back); 0 = never"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka), NULL, 0, 0, false,
 	 "librdkafka properties, passed unchanged"},
 };

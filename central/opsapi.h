@@ -82,6 +82,8 @@ typedef struct ops_run_stats {
 	_Atomic uint64_t offset_resets;     /* input offsets found out of range */
 	_Atomic int64_t *input_high; /* per partition: the broker's high watermark
 				      * as last seen, -1 unknown; NULL = not kept */
+	const struct kcommit *commits; /* positions committed for tools (kcommit.h);
+					* set before the ops API starts; NULL = off */
 } ops_run_stats;
 
 /* Runs verify_repair of the n targets where the store's only writer is

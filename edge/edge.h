@@ -71,6 +71,7 @@ typedef struct edge_config {
 	char *snapshot_topic;
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
+	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
 	cfg_kv *kafka;
 	char *log_file;              /* "" = stderr; reopened on SIGHUP */
 	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */

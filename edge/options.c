@@ -141,6 +141,9 @@ const cfg_opt edge_options[] = {
 	    "items the hot-items sketch tracks (GET /v1/hot); 0 = off"),
 	OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
 	    "file holding bootstrap.servers (the embedded broker writes one)"),
+	OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
+	    "how often the stored snapshot positions are committed to the group likes-edge-ID "
+	    "for Kafka's lag tools (never read back); 0 = never"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
 	 "librdkafka properties, passed unchanged"},
 };

@@ -313,6 +313,16 @@ static void ledger_hook(void *ctx, sbuf *out)
 		double age = now > parts[p].as_of ? (double)(now - parts[p].as_of) / 1000.0 : 0;
 		metrics_sample(tm->reg, out, "snapshot_age_seconds", labels, age);
 	}
+	metrics_family(tm->reg, out, "snapshot_next_offset", METRIC_GAUGE,
+	               "The snapshot-topic offset this edge resumes from, by partition, as "
+	               "stored with the snapshots' effects (none before the first).");
+	for (size_t p = 0; p < np; p++) {
+		int64_t off;
+		if (ledger_snapshot_resume(tm->lg, (uint32_t)p, &off))
+			continue;
+		snprintf(labels, sizeof labels, "partition=\"%zu\"", p);
+		metrics_sample(tm->reg, out, "snapshot_next_offset", labels, (double)off);
+	}
 	metrics_family(tm->reg, out, "snapshot_version", METRIC_GAUGE,
 	               "The version (central's input epoch and offset) the newest applied "
 	               "snapshot reflects, by partition.");
@@ -330,6 +340,15 @@ static void uplink_hook(void *ctx, sbuf *out)
 	one(tm, out, "kafka_inflight_messages", METRIC_GAUGE,
 	    "Messages in the producer's queue, not yet acknowledged by Kafka.",
 	    (double)uplink_outq_len(tm->up));
+	kcommit_stats ks;
+	uplink_commit_stats(tm->up, &ks);
+	one(tm, out, "kafka_offset_commits_total", METRIC_COUNTER,
+	    "Requests committing the stored snapshot positions to the group likes-edge-ID (for "
+	    "Kafka's lag tools).",
+	    (double)ks.sent);
+	one(tm, out, "kafka_offset_commit_errors_total", METRIC_COUNTER,
+	    "Of those, refused in whole or in part, or timed out (positions stay in the store).",
+	    (double)ks.failed);
 }
 
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,

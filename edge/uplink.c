@@ -3,8 +3,11 @@
  * Owns the producer, the consumer and the batch and dead-letter topic
  * handles. A batch's (partition, seq) rides along as the message opaque
  * so its delivery report can update the ledger; dead letters carry a
- * NULL opaque (a batch's is never 0: its seq starts at 1). Loop thread
- * only, except uplink_check_snapshot (pure).
+ * NULL opaque (a batch's is never 0: its seq starts at 1). The snapshot
+ * offsets the store holds are copied, for Kafka's lag tools only, to the
+ * group likes-edge-<id> every bus.commit_interval_ms (kcommit.h); the
+ * consumer always resumes from the store. Loop thread only, except
+ * uplink_check_snapshot (pure) and uplink_commit_stats.
  */
 #include "uplink.h"
 
@@ -16,6 +19,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "item.h"
+#include "kcommit.h"
 #include "log.h"
 #include "partition.h"
 #include "version.h"
@@ -35,6 +39,7 @@ struct uplink {
 	rd_kafka_topic_t *batches;
 	rd_kafka_topic_t *dlq; /* NULL: dead letters are only logged */
 	rd_kafka_t *consumer;
+	kcommit *commits; /* stored positions to the group, for tools; NULL = off */
 	ledger *lg;
 	telemetry *tm; /* may be NULL */
 	uplink_stats st;
@@ -205,6 +210,13 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 	return 0;
 }
 
+/* The next snapshot offset the store holds the effects of (kcommit). */
+static int64_t stored_position(void *ctx, uint32_t p)
+{
+	int64_t off;
+	return ledger_snapshot_resume(((uplink *)ctx)->lg, p, &off) == 0 ? off : -1;
+}
+
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 {
 	const edge_config *cfg = u->cfg;
@@ -236,7 +248,20 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 		u->epoch[p] = pi[p].version ? (int64_t)version_epoch(pi[p].version) : -1;
 	free(pi);
 	int rc = u->cfg->central_ops[0] ? begin_replicas(u, err, errlen) : 0;
-	return rc ? rc : assign_all(u, err, errlen);
+	if (!rc)
+		rc = assign_all(u, err, errlen);
+	if (rc)
+		return rc;
+	kcommit_opts o = {.rk = u->consumer,
+			  .group = group,
+			  .topic = cfg->snapshot_topic,
+			  .partitions = (uint32_t)cfg->partitions,
+			  .interval_ms = cfg->commit_interval_ms,
+			  .timeout_ms = 10000,
+			  .position = stored_position,
+			  .ctx = u};
+	u->commits = kcommit_new(&o);
+	return 0;
 }
 
 /* The snapshot stream of p jumped from where it was to offset: snapshots
@@ -426,6 +451,7 @@ void uplink_poll(uplink *u, int max)
 	rd_kafka_poll(u->producer, 0);
 	if (!u->consumer)
 		return;
+	kcommit_poll(u->commits, clock_mono_ms());
 	if (u->retry_at) {
 		if (clock_mono_ms() < u->retry_at)
 			return;
@@ -479,6 +505,11 @@ size_t uplink_queued(const uplink *u)
 	return n > 0 ? (size_t)n : 0;
 }
 
+void uplink_commit_stats(const uplink *u, kcommit_stats *out)
+{
+	kcommit_get_stats(u ? u->commits : NULL, out);
+}
+
 void uplink_get_stats(const uplink *u, uplink_stats *out)
 {
 	*out = u->st;
@@ -512,6 +543,7 @@ void uplink_free(uplink *u)
 	free(u->snap_seen);
 	free(u->next);
 	free(u->epoch);
+	kcommit_free(u->commits);
 	if (u->consumer) {
 		rd_kafka_consumer_close(u->consumer);
 		rd_kafka_destroy(u->consumer);

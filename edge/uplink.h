@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "edge.h"
+#include "kcommit.h"
 #include "ledger.h"
 #include "telemetry.h"
 
@@ -72,6 +73,9 @@ void uplink_flush(uplink *u, int timeout_ms);
 /* Messages handed to the producer that Kafka has not acknowledged yet. */
 size_t uplink_queued(const uplink *u);
 void uplink_get_stats(const uplink *u, uplink_stats *out);
+/* The commits of stored snapshot positions for Kafka's tools (zeros when
+ * off or not started). Any thread. */
+void uplink_commit_stats(const uplink *u, kcommit_stats *out);
 /* Messages in the producer's queue not yet acknowledged (any thread). */
 uint64_t uplink_outq_len(uplink *u);
 /* Scans every partition: call it once a second, not per request. */
