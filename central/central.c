@@ -189,7 +189,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static int open_kafka(central *c, char *err, size_t errlen)
 {
 	const central_config *cfg = c->cfg;
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
+	bus_props bp = central_bus_props(cfg);
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -206,7 +207,7 @@ static int open_kafka(central *c, char *err, size_t errlen)
 	}
 
 	snprintf(c->group, sizeof c->group, "likes-central-%s", cfg->id);
-	conf = bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, c->group, err, errlen);
+	conf = bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, c->group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	c->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
@@ -621,11 +622,15 @@ static int loop(central *c)
 }
 
 /* The checks start-up makes before it opens the store or reaches Kafka:
- * the counters, the owned partitions (into c->ctr and c->own) and the
- * ops API's address and token. `central -t` makes them too. */
+ * which section holds each librdkafka property, the counters, the owned
+ * partitions (into c->ctr and c->own) and the ops API's address and
+ * token. `central -t` makes them too. */
 static int configure(central *c, char *err, size_t errlen)
 {
 	const central_config *cfg = c->cfg;
+	bus_props bp = central_bus_props(cfg);
+	if (bus_check_props(&bp, false, err, errlen))
+		return ERR_CONFIG;
 	char why[256] = "";
 	int rc = counters_parse(&c->ctr, cfg->counters_set, cfg->counters_sum, why, sizeof why);
 	if (rc) {
@@ -646,6 +651,11 @@ int central_config_check(const central_config *cfg, char *err, size_t errlen)
 {
 	central c = {.cfg = cfg};
 	int rc = configure(&c, err, errlen);
+	/* -t also sets each librdkafka property on a scratch conf: an
+	 * unknown name or a bad value shows without a client. */
+	bus_props bp = central_bus_props(cfg);
+	if (!rc)
+		rc = bus_check_props(&bp, true, err, errlen);
 	counters_free(&c.ctr);
 	shard_set_free(&c.own);
 	return rc;

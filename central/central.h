@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "config.h"
 
 typedef struct central_config {
@@ -45,11 +46,19 @@ typedef struct central_config {
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */
 	char *bootstrap_file;
 	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
-	cfg_kv *kafka;
+	cfg_kv *kafka;          /* [kafka]: both clients (bus.h) */
+	cfg_kv *kafka_producer; /* [kafka.producer] */
+	cfg_kv *kafka_consumer; /* [kafka.consumer] */
 	char *log_file;            /* "" = stderr; reopened on SIGHUP */
 	int64_t ready_max_lag;     /* /readyz: input messages behind, summed */
 	int64_t ready_kafka_age_s; /* /readyz: Kafka silent this long = unreachable */
 } central_config;
+
+/* The config's librdkafka sections, as bus.h takes them. */
+static inline bus_props central_bus_props(const central_config *cfg)
+{
+	return (bus_props){cfg->kafka, cfg->kafka_producer, cfg->kafka_consumer};
+}
 
 /* One check of the ops API's GET /readyz; reason is JSON-safe. */
 typedef struct central_check {

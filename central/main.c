@@ -72,7 +72,12 @@ const cfg_opt central_options[] = {
 	    "how often the stored input positions are committed to the group likes-central-ID "
 	    "for Kafka's lag tools (never read back); 0 = never"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka), NULL, 0, 0, false,
-	 "librdkafka properties, passed unchanged"},
+	 "librdkafka properties both clients take (bootstrap.servers, security, socket.*), passed "
+	 "unchanged"},
+	{"kafka.producer", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka_producer), NULL, 0, 0,
+	 false, "librdkafka properties for the producer only (linger.ms, compression.type, ...)"},
+	{"kafka.consumer", NULL, CFG_PASSTHROUGH, offsetof(central_config, kafka_consumer), NULL, 0, 0,
+	 false, "librdkafka properties for the consumer only (fetch.wait.max.ms, ...)"},
 };
 const size_t central_noptions = sizeof central_options / sizeof central_options[0];
 

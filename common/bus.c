@@ -1,19 +1,23 @@
-/* bus.c - librdkafka clients built from a config's [kafka] section.
+/* bus.c - librdkafka clients built from a config's [kafka] sections.
  *
  * Role defaults first (idempotent producer with acks=all; a consumer that
- * never commits or stores offsets by itself), then every passthrough
- * property unchanged, so an operator can override anything. Start-up only.
- * librdkafka's own lines go through log.h like ours (bus_log_line runs on
- * librdkafka's threads; log_emit may be called from any).
+ * never commits or stores offsets by itself), then [kafka], then the
+ * role's own section, every property unchanged, so an operator can
+ * override anything. Start-up only, except bus_property_scope (its table
+ * is read once, under pthread_once) and bus_log_line, which runs on
+ * librdkafka's threads (log_emit may be called from any).
  */
 #include "bus.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "xmem.h"
 
 struct kv_default {
 	const char *key;
@@ -85,18 +89,165 @@ int bus_read_bootstrap(const char *path, char *buf, size_t cap)
 	return rc;
 }
 
-static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+/* --- which client reads a property ------------------------------------- */
+
+typedef struct scope_ent {
+	char *name;
+	enum bus_scope scope;
+} scope_ent;
+
+static scope_ent *scopes;
+static size_t nscopes;
+static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
+
+static char *trim(char *s, char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* The lookup itself, without the once: load_scopes uses it while it
+ * fills the table. */
+static enum bus_scope find_scope(const char *name)
+{
+	for (size_t i = 0; i < nscopes; i++)
+		if (strcmp(scopes[i].name, name) == 0)
+			return scopes[i].scope;
+	return BUS_SCOPE_UNKNOWN;
+}
+
+/* librdkafka prints its properties as Markdown tables (what its
+ * CONFIGURATION.md is made from): "name | C/P | range | default | ...",
+ * the C/P column "C" (consumer), "P" (producer) or "*" (both); the global
+ * table first, then the topic-level one. The first row of a name wins. */
+static void load_scopes(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	rd_kafka_conf_properties_show(f);
+	fclose(f);
+	size_t cap = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *bar = strchr(line, '|');
+		char *bar2 = bar ? strchr(bar + 1, '|') : NULL;
+		if (!bar2)
+			continue;
+		char *name = trim(line, bar);
+		char *col = trim(bar + 1, bar2);
+		enum bus_scope s = strcmp(col, "*") == 0   ? BUS_SCOPE_BOTH
+				   : strcmp(col, "P") == 0 ? BUS_SCOPE_PRODUCER
+				   : strcmp(col, "C") == 0 ? BUS_SCOPE_CONSUMER
+							   : BUS_SCOPE_UNKNOWN;
+		if (s == BUS_SCOPE_UNKNOWN || !name[0] || find_scope(name) != BUS_SCOPE_UNKNOWN)
+			continue;
+		if (nscopes == cap) {
+			cap = cap ? 2 * cap : 256;
+			scopes = xrealloc(scopes, cap * sizeof *scopes);
+		}
+		scopes[nscopes++] = (scope_ent){xstrdup(name), s};
+	}
+	free(buf);
+	if (nscopes == 0)
+		log_warn("librdkafka listed no properties; properties are not checked for their role",
+			 "%s", "");
+}
+
+enum bus_scope bus_property_scope(const char *name)
+{
+	pthread_once(&scopes_once, load_scopes);
+	return find_scope(name);
+}
+
+/* --- checks and confs ---------------------------------------------------- */
+
+/* The sections as the config names them, for messages. */
+#define SEC_COMMON "kafka"
+#define SEC_PRODUCER "kafka.producer"
+#define SEC_CONSUMER "kafka.consumer"
+
+/* One section: refuses a property of scope `wrong` (and, for [kafka],
+ * of scope `wrong2`), naming the section it belongs in. */
+static int check_section(const cfg_kv *kv, const char *sec, enum bus_scope wrong,
+			 enum bus_scope wrong2, rd_kafka_conf_t *scratch, char *err, size_t errlen)
+{
+	for (; kv; kv = kv->next) {
+		enum bus_scope s = bus_property_scope(kv->key);
+		const char *where = kv->where ? kv->where : "-s";
+		if (s != BUS_SCOPE_UNKNOWN && (s == wrong || s == wrong2)) {
+			bool prod = s == BUS_SCOPE_PRODUCER;
+			snprintf(err, errlen,
+				 "%s: %s.%s is a %s property, which the %s does not read: move it "
+				 "to [%s]",
+				 where, sec, kv->key, prod ? "producer" : "consumer",
+				 strcmp(sec, SEC_COMMON) == 0 ? "other client"
+				 : prod                       ? "consumer"
+							      : "producer",
+				 prod ? SEC_PRODUCER : SEC_CONSUMER);
+			return ERR_CONFIG;
+		}
+		char kerr[256];
+		if (scratch && rd_kafka_conf_set(scratch, kv->key, kv->value, kerr, sizeof kerr) !=
+				   RD_KAFKA_CONF_OK) {
+			snprintf(err, errlen, "%s: %s.%s: %s", where, sec, kv->key, kerr);
+			return ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+int bus_check_props(const bus_props *p, bool values, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *scratch = values ? rd_kafka_conf_new() : NULL;
+	int rc = check_section(p->common, SEC_COMMON, BUS_SCOPE_PRODUCER, BUS_SCOPE_CONSUMER,
+			       scratch, err, errlen);
+	if (!rc)
+		rc = check_section(p->producer, SEC_PRODUCER, BUS_SCOPE_CONSUMER,
+				   BUS_SCOPE_CONSUMER, scratch, err, errlen);
+	if (!rc)
+		rc = check_section(p->consumer, SEC_CONSUMER, BUS_SCOPE_PRODUCER,
+				   BUS_SCOPE_PRODUCER, scratch, err, errlen);
+	if (scratch)
+		rd_kafka_conf_destroy(scratch);
+	return rc;
+}
+
+static int set(rd_kafka_conf_t *conf, const char *sec, const char *k, const char *v, char *err,
+	       size_t errlen)
 {
 	char kerr[256];
 	if (rd_kafka_conf_set(conf, k, v, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "kafka.%s: %s", k, kerr);
+		snprintf(err, errlen, "%s.%s: %s", sec, k, kerr);
 		return ERR_CONFIG;
 	}
 	return 0;
 }
 
-rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const char *bootstrap_file,
-			      const char *group, char *err, size_t errlen)
+/* Sets a section's properties; notes whether it named bootstrap.servers. */
+static int set_section(rd_kafka_conf_t *conf, const char *sec, const cfg_kv *kv,
+		       bool *have_bootstrap, char *err, size_t errlen)
+{
+	for (; kv; kv = kv->next) {
+		if (set(conf, sec, kv->key, kv->value, err, errlen))
+			return ERR_CONFIG;
+		if (strcmp(kv->key, "bootstrap.servers") == 0)
+			*have_bootstrap = true;
+	}
+	return 0;
+}
+
+rd_kafka_conf_t *bus_conf_new(enum bus_role role, const bus_props *props,
+			      const char *bootstrap_file, const char *group, char *err,
+			      size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -106,18 +257,20 @@ rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const cha
 			       ? sizeof producer_defaults / sizeof producer_defaults[0]
 			       : sizeof consumer_defaults / sizeof consumer_defaults[0];
 	for (size_t i = 0; i < ndefs; i++)
-		if (set(conf, defs[i].key, defs[i].value, err, errlen))
+		if (set(conf, "default", defs[i].key, defs[i].value, err, errlen))
 			goto fail;
-	if (role == BUS_CONSUMER && group && set(conf, "group.id", group, err, errlen))
+	if (role == BUS_CONSUMER && group && set(conf, "default", "group.id", group, err, errlen))
 		goto fail;
 
 	bool have_bootstrap = false;
-	for (const cfg_kv *kv = props; kv; kv = kv->next) {
-		if (set(conf, kv->key, kv->value, err, errlen))
-			goto fail;
-		if (strcmp(kv->key, "bootstrap.servers") == 0)
-			have_bootstrap = true;
-	}
+	if (props && set_section(conf, SEC_COMMON, props->common, &have_bootstrap, err, errlen))
+		goto fail;
+	if (props && role == BUS_PRODUCER &&
+	    set_section(conf, SEC_PRODUCER, props->producer, &have_bootstrap, err, errlen))
+		goto fail;
+	if (props && role == BUS_CONSUMER &&
+	    set_section(conf, SEC_CONSUMER, props->consumer, &have_bootstrap, err, errlen))
+		goto fail;
 	if (!have_bootstrap && bootstrap_file && bootstrap_file[0]) {
 		char list[1024];
 		int rc = bus_read_bootstrap(bootstrap_file, list, sizeof list);
@@ -125,7 +278,7 @@ rd_kafka_conf_t *bus_conf_new(enum bus_role role, const cfg_kv *props, const cha
 			snprintf(err, errlen, "bootstrap file %s: %s", bootstrap_file, err_str(rc));
 			goto fail;
 		}
-		if (set(conf, "bootstrap.servers", list, err, errlen))
+		if (set(conf, "bus.bootstrap_file", "bootstrap.servers", list, err, errlen))
 			goto fail;
 	}
 	return conf;

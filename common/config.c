@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,11 +191,12 @@ static cfg_kv *kv_find(cfg_kv *head, const char *key)
 	return NULL;
 }
 
-static void kv_append(cfg_kv **head, const char *key, const char *value)
+static void kv_append(cfg_kv **head, const char *key, const char *value, const char *where)
 {
 	cfg_kv *kv = xcalloc(1, sizeof *kv);
 	kv->key = xstrdup(key);
 	kv->value = xstrdup(value);
+	kv->where = xstrdup(where);
 	while (*head)
 		head = &(*head)->next;
 	*head = kv;
@@ -350,7 +352,9 @@ static int on_pair(void *user, const char *section, const char *name, const char
 			fail(p, "'%s.%s' is set twice", section, name);
 			return 0;
 		}
-		kv_append(head, name, value);
+		char where[PATH_MAX + 16];
+		snprintf(where, sizeof where, "%s:%d", p->path, p->lineno);
+		kv_append(head, name, value, where);
 		return 1;
 	}
 	if (p->seen[idx]) {
@@ -431,9 +435,22 @@ int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment, c
 	const char *value = trim(valbuf);
 	int rc = ERR_CONFIG;
 
-	/* The first dot ends the section, so "kafka.bootstrap.servers" is the
-	 * key "bootstrap.servers" of [kafka]. */
-	char *dot = strchr(key, '.');
+	/* The longest section of the table that the key starts with (then a
+	 * dot): "kafka.producer.linger.ms" is key "linger.ms" of
+	 * [kafka.producer], "kafka.bootstrap.servers" key "bootstrap.servers"
+	 * of [kafka]. With none, the first dot ends the section (an unknown
+	 * one, reported below). */
+	char *dot = NULL;
+	size_t best = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(table[i].section);
+		if (sl > best && strncmp(key, table[i].section, sl) == 0 && key[sl] == '.') {
+			best = sl;
+			dot = (char *)key + sl;
+		}
+	}
+	if (!dot)
+		dot = strchr(key, '.');
 	if (!dot || dot == key || dot[1] == '\0') {
 		set_err(err, errlen, "override: expected section.name=value, not '%.64s'", key);
 		goto out;
@@ -453,8 +470,10 @@ int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment, c
 		if (kv) {
 			free(kv->value);
 			kv->value = xstrdup(value);
+			free(kv->where);
+			kv->where = xstrdup("-s");
 		} else {
-			kv_append(head, name, value);
+			kv_append(head, name, value, "-s");
 		}
 		rc = 0;
 		goto out;
@@ -526,6 +545,7 @@ void cfg_free(const cfg_opt *table, size_t n, void *out)
 				cfg_kv *next = kv->next;
 				free(kv->key);
 				free(kv->value);
+				free(kv->where);
 				free(kv);
 				kv = next;
 			}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "config.h"
 
 typedef struct edge_config {
@@ -72,7 +73,9 @@ typedef struct edge_config {
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
 	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
-	cfg_kv *kafka;
+	cfg_kv *kafka;          /* [kafka]: both clients (bus.h) */
+	cfg_kv *kafka_producer; /* [kafka.producer] */
+	cfg_kv *kafka_consumer; /* [kafka.consumer] */
 	char *log_file;              /* "" = stderr; reopened on SIGHUP */
 	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */
 	int64_t ready_snapshot_age_s; /* /readyz: snapshots older than this: not ready */
@@ -80,6 +83,12 @@ typedef struct edge_config {
 	char *trusted_proxy_header;  /* the header they write (proxy.h) */
 	char *demo_dir;              /* the demo page's files (client/); "" = off */
 } edge_config;
+
+/* The config's librdkafka sections, as bus.h takes them. */
+static inline bus_props edge_bus_props(const edge_config *cfg)
+{
+	return (bus_props){cfg->kafka, cfg->kafka_producer, cfg->kafka_consumer};
+}
 
 extern const cfg_opt edge_options[];
 extern const size_t edge_noptions;

@@ -603,11 +603,15 @@ static int identity_setup(edge *e, char *err, size_t errlen)
 
 /* Everything start-up checks before it opens the store or reaches
  * Kafka: identity keys, names, counters, the shard map, the TLS
- * certificate and the demo page. `edge -t` runs it too, so a config that
- * passes -t fails later only on the disk or the network. */
+ * certificate, the demo page and which section holds each librdkafka
+ * property. `edge -t` runs it too, so a config that passes -t fails
+ * later only on the disk or the network. */
 static int configure(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
+	bus_props bp = edge_bus_props(cfg);
+	if (bus_check_props(&bp, false, err, errlen))
+		return ERR_CONFIG;
 	if (identity_setup(e, err, errlen))
 		return ERR_CONFIG;
 	if (!item_edge_valid(cfg->id, strlen(cfg->id)) ||
@@ -883,7 +887,12 @@ int main(int argc, char **argv)
 	}
 	int rc = cfg_load_args(edge_options, edge_noptions, &e.cfg, argc, argv, err, sizeof err);
 	if (rc == CFG_ARGS_CHECK) {
+		/* -t also sets each librdkafka property on a scratch conf:
+		 * an unknown name or a bad value shows without a client. */
+		bus_props bp = edge_bus_props(&e.cfg);
 		rc = configure(&e, err, sizeof err);
+		if (!rc)
+			rc = bus_check_props(&bp, true, err, sizeof err);
 		if (rc)
 			fprintf(stderr, "edge: %s\n", err);
 		else

@@ -145,6 +145,11 @@ const cfg_opt edge_options[] = {
 	    "how often the stored snapshot positions are committed to the group likes-edge-ID "
 	    "for Kafka's lag tools (never read back); 0 = never"),
 	{"kafka", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka), NULL, 0, 0, false,
-	 "librdkafka properties, passed unchanged"},
+	 "librdkafka properties both clients take (bootstrap.servers, security, socket.*), passed "
+	 "unchanged"},
+	{"kafka.producer", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka_producer), NULL, 0, 0,
+	 false, "librdkafka properties for the producer only (linger.ms, compression.type, ...)"},
+	{"kafka.consumer", NULL, CFG_PASSTHROUGH, offsetof(edge_config, kafka_consumer), NULL, 0, 0,
+	 false, "librdkafka properties for the consumer only (fetch.wait.max.ms, ...)"},
 };
 const size_t edge_noptions = sizeof edge_options / sizeof edge_options[0];

@@ -98,8 +98,8 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 	u->snap_seen = xcalloc((size_t)cfg->partitions, sizeof *u->snap_seen);
 	u->next = xcalloc((size_t)cfg->partitions, sizeof *u->next);
 	u->epoch = xcalloc((size_t)cfg->partitions, sizeof *u->epoch);
-	rd_kafka_conf_t *conf =
-	    bus_conf_new(BUS_PRODUCER, cfg->kafka, cfg->bootstrap_file, NULL, err, errlen);
+	bus_props bp = edge_bus_props(cfg);
+	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -223,8 +223,9 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 	u->lg = lg;
 	char group[256];
 	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
+	bus_props bp = edge_bus_props(cfg);
 	rd_kafka_conf_t *conf =
-		bus_conf_new(BUS_CONSUMER, cfg->kafka, cfg->bootstrap_file, group, err, errlen);
+		bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	/* An offset out of range (retention passed it, the broker restarted

@@ -5,7 +5,8 @@
  * default and bounds. cfg_load() fills the struct with the defaults, then
  * reads the file; an unknown key or a bad value stops the load with
  * "file:line: reason". A section marked CFG_PASSTHROUGH collects every key
- * unchanged (the [kafka] section: librdkafka properties).
+ * unchanged (the [kafka], [kafka.producer] and [kafka.consumer] sections:
+ * librdkafka properties). A section name may hold dots.
  *
  * Values: CFG_INT is a decimal integer with an optional k, m or g suffix
  * (powers of 1024: "64k" is 65536); CFG_BOOL is true/false, yes/no,
@@ -37,6 +38,7 @@ typedef enum cfg_type {
 typedef struct cfg_kv {
 	char *key;
 	char *value;
+	char *where; /* "file:line" it was read from, or "-s" for an override */
 	struct cfg_kv *next;
 } cfg_kv;
 
@@ -64,9 +66,11 @@ void cfg_defaults(const cfg_opt *table, size_t n, void *out);
 int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
 	     char *err, size_t errlen) WARN_UNUSED;
 /* Applies one "section.name=value" override (command line) on top of a
- * loaded config. The first dot ends the section and the first '=' ends
- * the name, so "kafka.bootstrap.servers=a:1" is key "bootstrap.servers" of
- * [kafka]: it replaces that passthrough key or appends it. Whitespace
+ * loaded config. The section is the longest one of the table the key
+ * starts with, followed by a dot, and the first '=' ends the name, so
+ * "kafka.bootstrap.servers=a:1" is key "bootstrap.servers" of [kafka] and
+ * "kafka.producer.linger.ms=5" key "linger.ms" of [kafka.producer]: it
+ * replaces that passthrough key or appends it. Whitespace
  * around name and value is dropped. 0, or ERR_CONFIG with a reason in err
  * and out unchanged. */
 int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,

@@ -158,7 +158,7 @@ need_tools() { # hint tool...
 
 # The part of both daemons' configs that finds the embedded broker.
 bus_ini() {
-	printf '[bus]\nbootstrap_file = %s\n[kafka]\nfetch.wait.max.ms = 10\n' "$TMP/bootstrap"
+	printf '[bus]\nbootstrap_file = %s\n[kafka.consumer]\nfetch.wait.max.ms = 10\n' "$TMP/bootstrap"
 }
 
 central_ini() { # file

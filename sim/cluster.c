@@ -118,7 +118,7 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 		 "[clock]\nskew_ms = %lld\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-		 "[kafka]\nfetch.wait.max.ms = 10\n",
+		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 		 d->name, n->name, n->index, c->dir, n->name,
 		 c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
 		 (long long)d->skew_ms[n->index], d->partitions, c->dir);
@@ -140,7 +140,7 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 		 "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-		 "[kafka]\nfetch.wait.max.ms = 10\n",
+		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 		 d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
 		 c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir);
 	return write_text(n->cfg, text, err, errlen);

@@ -44,7 +44,7 @@ addr_requests_per_s = 0
 ops =
 [bus]
 bootstrap_file = $TMP/bootstrap
-[kafka]
+[kafka.consumer]
 fetch.wait.max.ms = 10
 INI
 "$BIN/edge" -c "$TMP/edge.ini" >"$TMP/edge.log" 2>&1 &

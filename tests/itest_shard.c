@@ -59,7 +59,7 @@ static void write_central(const char *name, const char *id, const char *data_dir
 		    "[central]\nid = %s\ndata_dir = %s\nsnapshot_interval_ms = 200\n"
 		    "ops_listen = 127.0.0.1:%d\nops_token = " TOKEN "\npartitions = %s\n"
 		    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-		    "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
+		    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
 		    id, data_dir, port, parts, S.dir, NPARTS);
 }
 

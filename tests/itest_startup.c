@@ -409,3 +409,52 @@ Test(startup, edge_check_refuses_a_commit_thread_that_is_not_auto_true_or_false)
 	edge_cfg("127.0.0.1:0", "[store]\ncommit_thread = sometimes\n");
 	check_refuses("build/edge", "store.commit_thread");
 }
+
+/* Runs bin -t on T.cfg with extra arguments on an empty log: it must
+ * exit 2 with needle on stderr. */
+static void check_refuses_with(const char *bin, const char *extra, const char *needle)
+{
+	cr_assert(unlink(T.log) == 0 || errno == ENOENT);
+	cr_assert_eq(check(bin, T.cfg, extra), 2, "%s -t %s accepted the config", bin, extra);
+	char out[8192];
+	FILE *f = fopen(T.log, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(out, 1, sizeof out - 1, f);
+	out[n] = 0;
+	fclose(f);
+	cr_assert(strstr(out, needle), "no \"%s\" in: %s", needle, out);
+}
+
+/* A librdkafka property in a section whose client would ignore it stops
+ * start-up, and -t, naming file:line and the section it belongs in. */
+Test(startup, a_kafka_property_in_the_wrong_role_section_is_refused)
+{
+	/* line 10 (after edge_cfg's nine): [kafka] holds what both clients take */
+	edge_cfg("127.0.0.1:0", "[kafka]\nlinger.ms = 5\n");
+	char where[400];
+	snprintf(where, sizeof where, "%s:10: kafka.linger.ms is a producer property", T.cfg);
+	refused("build/edge", where, "move it to [kafka.producer]");
+	check_refuses_with("build/edge", "", where);
+
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "[central]\nid = c1\ndata_dir = %s/central\n[kafka.producer]\n"
+		 "fetch.wait.max.ms = 10\n",
+		 T.dir);
+	write_cfg(text);
+	snprintf(where, sizeof where,
+		 "%s:5: kafka.producer.fetch.wait.max.ms is a consumer property", T.cfg);
+	refused("build/central", where, "move it to [kafka.consumer]");
+	check_refuses_with("build/central", "", where);
+}
+
+/* -t also hands every property to librdkafka: an unknown name in a role
+ * section is refused without a client; an override is named -s. */
+Test(startup, check_refuses_an_unknown_kafka_property_and_names_an_override)
+{
+	edge_cfg("127.0.0.1:0", "[kafka.consumer]\nno.such.property = 1\n");
+	check_refuses_with("build/edge", "", "kafka.consumer.no.such.property");
+	edge_cfg("127.0.0.1:0", "");
+	check_refuses_with("build/edge", "-s kafka.consumer.acks=all",
+			   "-s: kafka.consumer.acks is a producer property");
+}

@@ -144,7 +144,7 @@ TESTDIR_UTIL const char *stack_common(void)
 	static char common[512];
 	snprintf(common, sizeof common,
 		 "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-		 "[kafka]\nfetch.wait.max.ms = 10\ncompression.type = none\n",
+		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
 		 S.dir, S.nparts);
 	return common;
 }
@@ -223,7 +223,10 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 /* Every *.log in the stack's dir (the broker's, centrals' and edges'
  * stderr, all written by log.h) must hold strict logfmt lines only; a
  * raw line (librdkafka's "%4|...|CONFWARN|..." once was one) or a value
- * that breaks its quotes fails the test, naming file, line and reason. */
+ * that breaks its quotes fails the test, naming file, line and reason.
+ * Nor may any hold a librdkafka configuration warning (kafka_fac=CONFWARN:
+ * a property given to a client that ignores it, say): each client gets
+ * only its role's properties (bus.h). */
 TESTDIR_UTIL void stack_check_logs(void)
 {
 	DIR *d = S.dir[0] ? opendir(S.dir) : NULL;
@@ -239,6 +242,9 @@ TESTDIR_UTIL void stack_check_logs(void)
 		long bad = logfmt_check_file(path, false, report, sizeof report);
 		cr_expect_eq(bad, 0, "%ld lines of %s are not strict logfmt:\n%s", bad, e->d_name,
 			     report);
+		cr_expect_neq(proc_capture(report, sizeof report,
+					   "grep -m 3 'kafka_fac=CONFWARN' '%s'", path),
+			      0, "%s has librdkafka configuration warnings:\n%s", e->d_name, report);
 	}
 	closedir(d);
 }

@@ -588,3 +588,50 @@ Test(config, cmdline_takes_c_and_s_and_loads_them_in_order)
 	cr_assert_eq(cfg_cmdline_load(table, NOPT, &cfg, &none, err, sizeof err), ERR_CONFIG);
 	cr_assert_str_eq(err, "-c FILE is needed");
 }
+
+/* Sections whose names hold dots, as the daemons' [kafka.producer] and
+ * [kafka.consumer]: in a file, and in an override, where the longest
+ * section the key starts with wins. Each passthrough key remembers the
+ * file and line it came from ("-s" for an override). */
+typedef struct role_cfg {
+	cfg_kv *common, *producer;
+} role_cfg;
+
+static const cfg_opt role_table[] = {
+    {"kafka", NULL, CFG_PASSTHROUGH, offsetof(role_cfg, common), NULL, 0, 0, false, ""},
+    {"kafka.producer", NULL, CFG_PASSTHROUGH, offsetof(role_cfg, producer), NULL, 0, 0, false,
+     ""},
+};
+#define NROLE (sizeof role_table / sizeof role_table[0])
+
+Test(config, dotted_sections_in_files_and_overrides)
+{
+	role_cfg rc = {0};
+	write_cfg("[kafka]\nbootstrap.servers = a:1\n[kafka.producer]\nlinger.ms = 5\n");
+	cr_assert_eq(cfg_load(role_table, NROLE, &rc, cfgpath, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(kv_count(rc.common), 1);
+	cr_assert_eq(kv_count(rc.producer), 1);
+	cr_assert_str_eq(rc.producer->key, "linger.ms");
+	char where[400];
+	snprintf(where, sizeof where, "%s:4", cfgpath);
+	cr_assert_str_eq(rc.producer->where, where);
+	snprintf(where, sizeof where, "%s:2", cfgpath);
+	cr_assert_str_eq(rc.common->where, where);
+
+	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.producer.acks=all", err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.producer.linger.ms=9", err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.socket.timeout.ms=100", err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(kv_count(rc.common), 2, "an override of [kafka.producer] went to [kafka]");
+	cr_assert_eq(kv_count(rc.producer), 2);
+	cr_assert_str_eq(rc.producer->value, "9");
+	cr_assert_str_eq(rc.producer->where, "-s", "a replaced value says where it now comes from");
+	cr_assert_str_eq(rc.producer->next->key, "acks");
+	cr_assert_str_eq(rc.common->next->key, "socket.timeout.ms");
+	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafkaproducer.x=1", err, sizeof err),
+		     ERR_CONFIG);
+	cfg_free(role_table, NROLE, &rc);
+	cr_assert_null(rc.producer);
+}
