@@ -30,9 +30,9 @@ struct kcommit {
 	kcommit_position_fn position;
 	void *ctx;
 	bool inflight;
-	uint64_t next_ms;      /* mono ms of the next send */
-	bool failing;          /* the last request failed */
-	uint64_t warned_ms;    /* mono ms of the last warning */
+	uint64_t next_ms;   /* mono ms of the next send */
+	bool failing;       /* the last request failed */
+	uint64_t warned_ms; /* mono ms of the last warning */
 	_Atomic uint64_t sent, ok, failed;
 };
 
@@ -64,12 +64,12 @@ static void note_failure(kcommit *kc, uint64_t now, const char *what, const char
 	atomic_fetch_add_explicit(&kc->failed, 1, memory_order_relaxed);
 	if (!kc->failing || now - kc->warned_ms >= KCOMMIT_WARN_EVERY_MS) {
 		log_warn("offset commit for tooling failed; consuming goes on, positions stay in "
-			 "the store",
-			 "group=%s topic=%s what=%s err=\"%s\"", kc->group, kc->topic, what, err);
+		         "the store",
+		         "group=%s topic=%s what=%s err=\"%s\"", kc->group, kc->topic, what, err);
 		kc->warned_ms = now;
 	} else {
-		log_debug("offset commit for tooling failed", "group=%s topic=%s what=%s err=\"%s\"",
-			  kc->group, kc->topic, what, err);
+		log_debug("offset commit for tooling failed",
+		          "group=%s topic=%s what=%s err=\"%s\"", kc->group, kc->topic, what, err);
 	}
 	kc->failing = true;
 }
@@ -117,7 +117,7 @@ static void collect(kcommit *kc, uint64_t now)
 				atomic_fetch_add_explicit(&kc->ok, 1, memory_order_relaxed);
 				if (kc->failing)
 					log_info("offset commits for tooling work again",
-						 "group=%s topic=%s", kc->group, kc->topic);
+					         "group=%s topic=%s", kc->group, kc->topic);
 				kc->failing = false;
 			}
 		}
@@ -146,8 +146,8 @@ static void send_positions(kcommit *kc, uint64_t now)
 	rd_kafka_AdminOptions_t *opt =
 	    rd_kafka_AdminOptions_new(kc->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
 	char err[256];
-	if (!opt || rd_kafka_AdminOptions_set_request_timeout(opt, kc->timeout_ms, err,
-							       sizeof err)) {
+	if (!opt ||
+	    rd_kafka_AdminOptions_set_request_timeout(opt, kc->timeout_ms, err, sizeof err)) {
 		note_failure(kc, now, "options", opt ? err : "no admin options");
 		if (opt)
 			rd_kafka_AdminOptions_destroy(opt);

@@ -38,12 +38,12 @@ static pid_t spawn(char **argv, const char *name, int port, bool h2)
 	char out[256];
 	for (;;) {
 		int code = h2 ? proc_http("GET", port, "/healthz", NULL, NULL, 0)
-			      : proc_curl(out, sizeof out, "", port, "/healthz");
+		              : proc_curl(out, sizeof out, "", port, "/healthz");
 		if (code == 200)
 			return pid;
 		cr_assert(proc_now_ms() < deadline, "%s never answered /healthz", argv[2]);
 		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", argv[2],
-			  stack_log_tail(name));
+		          stack_log_tail(name));
 		proc_sleep_ms(50);
 	}
 }
@@ -62,15 +62,25 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 	snprintf(data, sizeof data, "central.data_dir=%s/central", S.dir);
 	snprintf(ops, sizeof ops, "central.ops_listen=127.0.0.1:%d", S.ops_port);
 	snprintf(bs, sizeof bs, "bus.bootstrap_file=%s/bootstrap", S.dir);
-	char *cargv[] = {"build/central", "-c", "configs/local/central.ini", "-s", data,
-			 "-s", ops, "-s", bs, NULL};
+	char *cargv[] = {"build/central",
+	                 "-c",
+	                 "configs/local/central.ini",
+	                 "-s",
+	                 data,
+	                 "-s",
+	                 ops,
+	                 "-s",
+	                 bs,
+	                 NULL};
 	S.central_pid = spawn(cargv, "central.log", S.ops_port, false);
 
 	snprintf(edata, sizeof edata, "edge.data_dir=%s/edge", S.dir);
 	snprintf(listen, sizeof listen, "http.listen=127.0.0.1:%d", S.edge_port[0]);
 	snprintf(cops, sizeof cops, "central.ops=127.0.0.1:%d", S.ops_port);
-	char *eargv[] = {"build/edge", "-c", "configs/local/edge-mumbai.ini", "-s", edata,
-			 "-s", listen, "-s", cops, "-s", bs, NULL};
+	char *eargv[] = {"build/edge", "-c",  "configs/local/edge-mumbai.ini",
+	                 "-s",         edata, "-s",
+	                 listen,       "-s",  cops,
+	                 "-s",         bs,    NULL};
 	S.edge_pid[0] = spawn(eargv, "edge0.log", S.edge_port[0], true);
 
 	/* One like through both clients of each: the edge's producer,
@@ -84,7 +94,7 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 		cr_assert(proc_now_ms() < deadline, "the like never came back in a snapshot");
 		proc_sleep_ms(100);
 	} while (proc_curl(text, sizeof text, "", S.edge_port[0], "/metrics") != 200 ||
-		 !prom_value(text, "likes_edge_batches_applied_total", &v) || v < 1);
+	         !prom_value(text, "likes_edge_batches_applied_total", &v) || v < 1);
 
 	proc_stop(S.edge_pid[0], SIGTERM);
 	S.edge_pid[0] = 0;
@@ -93,7 +103,7 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 	/* The clients were made and used: their lines are there. */
 	cr_assert_gt(count_lines("central.log", "central started"), 0);
 	cr_assert_eq(count_lines("central.log", "kafka_fac=CONFWARN"), 0, "%s",
-		     stack_tail("central.log"));
+	             stack_tail("central.log"));
 	cr_assert_eq(count_lines("edge0.log", "kafka_fac=CONFWARN"), 0, "%s",
-		     stack_tail("edge0.log"));
+	             stack_tail("edge0.log"));
 }

@@ -107,7 +107,7 @@ static bool same(const int64_t *a, const int64_t *b, char *why, size_t cap)
 		int64_t want = a[p] < 0 ? RD_KAFKA_OFFSET_INVALID : a[p];
 		if (want != b[p]) {
 			snprintf(why, cap, "partition %d: reported %lld, committed %lld", p,
-				 (long long)a[p], (long long)b[p]);
+			         (long long)a[p], (long long)b[p]);
 			return false;
 		}
 	}
@@ -117,7 +117,7 @@ static bool same(const int64_t *a, const int64_t *b, char *why, size_t cap)
 /* Waits until group's committed offsets on topic equal the positions
  * port reports in series, which must have moved past min_sum. */
 static void wait_committed_is_reported(rd_kafka_t *adm, const char *group, const char *topic,
-				       int port, const char *series, double min_sum)
+                                       int port, const char *series, double min_sum)
 {
 	int64_t rep[NPARTS], com[NPARTS];
 	char why[160] = "";
@@ -129,7 +129,7 @@ static void wait_committed_is_reported(rd_kafka_t *adm, const char *group, const
 			return;
 		if (sum <= min_sum)
 			snprintf(why, sizeof why, "%s summed %.0f, not past %.0f", series, sum,
-				 min_sum);
+			         min_sum);
 		cr_assert(proc_now_ms() < deadline, "group %s: %s", group, why);
 		proc_sleep_ms(100);
 	}
@@ -153,12 +153,12 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 
 	rd_kafka_t *adm = kafka_new_producer(bootstraps());
 	wait_committed_is_reported(adm, "likes-central-c1", "likes.batches", S.ops_port,
-				   "likes_central_input_next_offset", 0);
+	                           "likes_central_input_next_offset", 0);
 	for (int i = 0; i < NEDGES; i++) {
 		char group[64];
 		snprintf(group, sizeof group, "likes-edge-edge%d", i);
 		wait_committed_is_reported(adm, group, "likes.snapshots", S.edge_port[i],
-					   "likes_edge_snapshot_next_offset", 0);
+		                           "likes_edge_snapshot_next_offset", 0);
 	}
 	cr_assert_gt(metric(S.ops_port, "likes_central_kafka_offset_commits_total"), 0);
 	cr_assert_eq(metric(S.ops_port, "likes_central_kafka_offset_commit_errors_total"), 0);
@@ -182,7 +182,7 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, WAIT_MS);
 	cr_assert(ev && !rd_kafka_event_error(ev), "reset: %s",
-		  ev ? rd_kafka_event_error_string(ev) : "no answer");
+	          ev ? rd_kafka_event_error_string(ev) : "no answer");
 	rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	int64_t reset[NPARTS];
@@ -196,8 +196,8 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 	char why[160] = "";
 	cr_assert(same(before, after, why, sizeof why), "central resumed elsewhere: %s", why);
 	wait_committed_is_reported(adm, "likes-central-c1", "likes.batches", S.ops_port,
-				   "likes_central_input_next_offset", 0);
+	                           "likes_central_input_next_offset", 0);
 	cr_assert_eq(metric(S.ops_port, "likes_central_batches_duplicate_total"), 0,
-		     "central read batches it had applied again");
+	             "central read batches it had applied again");
 	rd_kafka_destroy(adm);
 }

@@ -73,26 +73,26 @@ Test(bus, a_property_in_the_wrong_section_is_refused_naming_the_right_one)
 	bus_props bp = {.common = &a};
 	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
 	cr_assert_str_eq(err, "local.ini:18: kafka.fetch.wait.max.ms is a consumer property, which "
-			      "the other client does not read: move it to [kafka.consumer]");
+	                      "the other client does not read: move it to [kafka.consumer]");
 
 	cfg_kv b = kv("compression.type", "lz4", "local.ini:4");
 	bp = (bus_props){.common = &b};
 	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
 	cr_assert(strstr(err, "local.ini:4: kafka.compression.type is a producer property"), "%s",
-		  err);
+	          err);
 	cr_assert(strstr(err, "move it to [kafka.producer]"), "%s", err);
 
 	bp = (bus_props){.producer = &a};
 	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
 	cr_assert_str_eq(err, "local.ini:18: kafka.producer.fetch.wait.max.ms is a consumer "
-			      "property, which the producer does not read: move it to "
-			      "[kafka.consumer]");
+	                      "property, which the producer does not read: move it to "
+	                      "[kafka.consumer]");
 
 	cfg_kv c = kv("acks", "all", "-s");
 	bp = (bus_props){.consumer = &c};
 	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
 	cr_assert_str_eq(err, "-s: kafka.consumer.acks is a producer property, which the consumer "
-			      "does not read: move it to [kafka.producer]");
+	                      "does not read: move it to [kafka.producer]");
 }
 
 Test(bus, each_client_gets_common_then_its_own_section_only)
@@ -113,7 +113,7 @@ Test(bus, each_client_gets_common_then_its_own_section_only)
 	cr_assert_str_eq(get(prod, "linger.ms"), "7");
 	cr_assert_str_eq(get(prod, "socket.timeout.ms"), "7000");
 	cr_assert_str_eq(get(prod, "fetch.wait.max.ms"), "500",
-			 "the consumer's property reached the producer");
+	                 "the consumer's property reached the producer");
 	cr_assert_str_eq(get(prod, "enable.idempotence"), "true", "role default");
 	rd_kafka_conf_destroy(prod);
 
@@ -122,7 +122,8 @@ Test(bus, each_client_gets_common_then_its_own_section_only)
 	cr_assert_str_eq(get(cons, "bootstrap.servers"), "a:1");
 	cr_assert_str_eq(get(cons, "fetch.wait.max.ms"), "10");
 	cr_assert_str_eq(get(cons, "socket.timeout.ms"), "5000");
-	cr_assert_str_eq(get(cons, "linger.ms"), "5", "the producer's property reached the consumer");
+	cr_assert_str_eq(get(cons, "linger.ms"), "5",
+	                 "the producer's property reached the consumer");
 	cr_assert_str_eq(get(cons, "group.id"), "g1");
 	rd_kafka_conf_destroy(cons);
 }

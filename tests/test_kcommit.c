@@ -71,13 +71,13 @@ TestSuite(kcommit, .init = setup, .fini = teardown, .timeout = 90);
 static kcommit *start(int64_t interval_ms, const uint8_t *owned)
 {
 	kcommit_opts o = {.rk = client,
-			  .group = GROUP,
-			  .topic = TOPIC,
-			  .partitions = NPARTS,
-			  .owned = owned,
-			  .interval_ms = interval_ms,
-			  .timeout_ms = 2000,
-			  .position = position};
+	                  .group = GROUP,
+	                  .topic = TOPIC,
+	                  .partitions = NPARTS,
+	                  .owned = owned,
+	                  .interval_ms = interval_ms,
+	                  .timeout_ms = 2000,
+	                  .position = position};
 	kcommit *k = kcommit_new(&o);
 	cr_assert_not_null(k);
 	return k;
@@ -96,7 +96,7 @@ static void poll_until_ok(uint64_t ok)
 		rd_kafka_poll(client, 10);
 	} while (clock_mono_ms() < end);
 	cr_assert_fail("%" PRIu64 " commits succeeded, wanted %" PRIu64 " (failed %" PRIu64 ")",
-		       st.ok, ok, st.failed);
+	               st.ok, ok, st.failed);
 }
 
 /* The group's committed offsets as a client outside the group reads them. */
@@ -116,8 +116,12 @@ static void read_committed(int64_t *out)
 
 Test(kcommit, interval_zero_means_off)
 {
-	kcommit_opts o = {.rk = client, .group = GROUP, .topic = TOPIC, .partitions = NPARTS,
-			  .interval_ms = 0, .position = position};
+	kcommit_opts o = {.rk = client,
+	                  .group = GROUP,
+	                  .topic = TOPIC,
+	                  .partitions = NPARTS,
+	                  .interval_ms = 0,
+	                  .position = position};
 	cr_assert_null(kcommit_new(&o));
 	kcommit_poll(NULL, clock_mono_ms()); /* accepted, does nothing */
 	kcommit_stats st;
@@ -131,8 +135,8 @@ Test(kcommit, known_owned_positions_are_committed_and_read_back_outside_the_grou
 	 * stacks: a commit must never make anyone join the group. */
 	for (int b = 1; b <= 3; b++)
 		cr_assert_eq(rd_kafka_mock_broker_push_request_error_rtts(
-				 mc, b, JOIN_GROUP_API, 1, RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 0),
-			     0);
+		                 mc, b, JOIN_GROUP_API, 1, RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 0),
+		             0);
 	uint8_t owned[NPARTS] = {1, 1, 1, 0};
 	pos[0] = 7;
 	pos[1] = 0;
@@ -145,9 +149,9 @@ Test(kcommit, known_owned_positions_are_committed_and_read_back_outside_the_grou
 	cr_assert_eq(got[0], 7);
 	cr_assert_eq(got[1], 0);
 	cr_assert_eq(got[2], RD_KAFKA_OFFSET_INVALID, "unknown position committed: %" PRId64,
-		     got[2]);
+	             got[2]);
 	cr_assert_eq(got[3], RD_KAFKA_OFFSET_INVALID, "unowned partition committed: %" PRId64,
-		     got[3]);
+	             got[3]);
 
 	/* Positions move; the next interval carries them. */
 	pos[0] = 12;
@@ -215,5 +219,5 @@ Test(kcommit, unreachable_brokers_are_counted_never_waited_for)
 	kc = NULL;
 	kafka_destroy_clients(NULL, &client);
 	cr_assert_lt(clock_mono_ms() - t0, 3000, "closing waited %" PRIu64 " ms",
-		     clock_mono_ms() - t0);
+	             clock_mono_ms() - t0);
 }
