@@ -44,6 +44,14 @@ static double metric(int port, const char *series)
 	return prom_value(text, series, &v) ? v : -1;
 }
 
+/* A family's series summed on port's /metrics; -1 when unreachable. */
+static double metric_sum(int port, const char *family)
+{
+	if (proc_curl(text, sizeof text, "", port, "/metrics") != 200)
+		return -1;
+	return prom_sum(text, family);
+}
+
 static const char *bootstraps(void)
 {
 	static char bs[512];
@@ -146,7 +154,7 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 	}
 	/* Every like is applied at central: the ops counter says so. */
 	uint64_t deadline = proc_now_ms() + WAIT_MS;
-	while (metric(S.ops_port, "likes_central_ops_applied_total") < LIKES) {
+	while (metric_sum(S.ops_port, "likes_central_ops_applied_total") < LIKES) {
 		cr_assert(proc_now_ms() < deadline, "central never applied the likes");
 		proc_sleep_ms(50);
 	}
