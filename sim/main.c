@@ -4,6 +4,8 @@
  *   sim drill FILE [opts]  a partition drill against the real binaries
  *                          (sim/run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
+ *   sim bench-views        views added up per item against views as ops
+ *                          (sim/bench_views.c)
  *                          (sim/bench_central.c)
  *   sim converge-probe     ack at one edge -> visible at another
  *                          (sim/probe.c)
@@ -26,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "bench_central.h"
+#include "bench_views.h"
 #include "broker.h"
 #include "buildinfo.h"
 #include "fill.h"
@@ -49,6 +52,9 @@ static void usage(FILE *f)
 	        "  bench-central\n"
 	        "           apply generated likes with central's applier, then with a\n"
 	        "           raw LevelDB read-modify-write loop; print both rates\n"
+	        "  bench-views\n"
+	        "           seal a views-heavy load with each view as an op and with\n"
+	        "           views added up per item; wire bytes and apply time of each\n"
 	        "  converge-probe\n"
 	        "           like fresh items at one edge, poll another edge's counts,\n"
 	        "           and print how long each like took to show there\n"
@@ -78,6 +84,16 @@ static void usage(FILE *f)
 	        "                          machine without namespaces (drills that cut\n"
 	        "                          paths are skipped)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
+	        "\n"
+	        "sim bench-views options:\n"
+	        "  --ops N                 ops (default 1000000)\n"
+	        "  --views-pct N           share of the ops that are views (default 90)\n"
+	        "  --viral-pct N           share of the views on one reel (default 50)\n"
+	        "  --items N               items (default 100000)\n"
+	        "  --ops-per-batch N       ops per sealed batch (default 1000)\n"
+	        "  --partitions N          Kafka partitions (default 16)\n"
+	        "  --dir PATH              parent of the temp stores (default /tmp)\n"
+	        "  --json                  one JSON object on stdout (table on stderr)\n"
 	        "\n"
 	        "sim bench-central options:\n"
 	        "  --ops N                 likes (default 1000000)\n"
@@ -382,6 +398,61 @@ static int cmd_bench_central(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_bench_views(int argc, char **argv)
+{
+	enum { OPT_OPS = 256, OPT_VIEWS, OPT_VIRAL, OPT_ITEMS, OPT_OPB, OPT_PARTS, OPT_DIR,
+	       OPT_JSON, OPT_HELP };
+	static const struct option longopts[] = {
+	    {"ops", required_argument, NULL, OPT_OPS},
+	    {"views-pct", required_argument, NULL, OPT_VIEWS},
+	    {"viral-pct", required_argument, NULL, OPT_VIRAL},
+	    {"items", required_argument, NULL, OPT_ITEMS},
+	    {"ops-per-batch", required_argument, NULL, OPT_OPB},
+	    {"partitions", required_argument, NULL, OPT_PARTS},
+	    {"dir", required_argument, NULL, OPT_DIR},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	bench_views_opts o;
+	bench_views_opts_default(&o);
+	const num_opt num[] = {
+	    NUM_OPT(OPT_OPS, 1, BENCH_VIEWS_OPS_MAX, o.ops, 0, "bad --ops"),
+	    NUM_OPT(OPT_VIEWS, 0, 100, o.views_pct, 0, "bad --views-pct"),
+	    NUM_OPT(OPT_VIRAL, 0, 100, o.viral_pct, 0, "bad --viral-pct"),
+	    NUM_OPT(OPT_ITEMS, 1, BENCH_VIEWS_ITEMS_MAX, o.items, 0, "bad --items"),
+	    NUM_OPT(OPT_OPB, 1, WIRE_MAX_OPS, o.ops_per_batch, 0, "bad --ops-per-batch"),
+	    NUM_OPT(OPT_PARTS, 1, PARTITION_MAX, o.partitions, 0, "bad --partitions"),
+	};
+	bool json = false;
+	opterr = 0;
+	optind = 1;
+	int c, rc;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DIR: o.dir = optarg; break;
+		case OPT_JSON: json = true; break;
+		case OPT_HELP: usage(stdout); return 0;
+		default:
+			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
+				return rc;
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	log_set_component("sim/bench");
+	bench_views_result r;
+	char err[512];
+	if (bench_views_run(&o, &r, err, sizeof err)) {
+		fprintf(stderr, "sim bench-views: %s\n", err);
+		return 1;
+	}
+	bench_views_print(json ? stderr : stdout, &o, &r, false);
+	if (json)
+		bench_views_print(stdout, &o, &r, true);
+	return 0;
+}
+
 static int cmd_fill(int argc, char **argv)
 {
 	enum {
@@ -574,6 +645,8 @@ int main(int argc, char **argv)
 		return cmd_drill(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench-central") == 0)
 		return cmd_bench_central(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench-views") == 0)
+		return cmd_bench_views(argc - 1, argv + 1);
 	if (strcmp(cmd, "converge-probe") == 0)
 		return cmd_converge_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "fill") == 0)
