@@ -6,10 +6,9 @@
 
 #include <xxhash.h>
 
+#include "keys.h"
 #include "xmem.h"
 
-#define IKEY_MAX (1 + USER_MAX + 1 + IDEM_KEY_MAX)
-#define JKEY_MAX (1 + 8 + USER_MAX + 1 + IDEM_KEY_MAX)
 #define HEAD 18 /* expires, fingerprint, status */
 
 bool idem_key_valid(const char *key, size_t n)
@@ -37,16 +36,6 @@ uint64_t idem_fingerprint(const char *method, const char *path, const char *body
 	return h;
 }
 
-/* "user 0 key" after one tag byte (and, for 'J', the expiry). */
-static size_t tail(char *k, const idem_req *r)
-{
-	size_t ul = strlen(r->user), kl = strlen(r->key);
-	memcpy(k, r->user, ul);
-	k[ul] = 0;
-	memcpy(k + ul + 1, r->key, kl);
-	return ul + 1 + kl;
-}
-
 static bool fits(const idem_req *r)
 {
 	return strlen(r->user) <= USER_MAX && idem_key_valid(r->key, strlen(r->key));
@@ -57,9 +46,8 @@ int idem_lookup(store *db, const idem_req *r, uint64_t now_ms, int *status, char
 {
 	if (!fits(r))
 		return ERR_NOTFOUND;
-	char k[IKEY_MAX];
-	k[0] = 'I';
-	size_t kn = 1 + tail(k + 1, r);
+	char k[EKEY_IDEM_MAX];
+	size_t kn = ekey_idem(k, r->user, r->key);
 	char *v;
 	size_t vn;
 	int rc = store_get(db, k, kn, &v, &vn);
@@ -87,9 +75,8 @@ void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *a
 {
 	if (!fits(r))
 		return;
-	char k[JKEY_MAX];
-	k[0] = 'I';
-	size_t kn = 1 + tail(k + 1, r);
+	char k[EKEY_IDEM_MAX];
+	size_t kn = ekey_idem(k, r->user, r->key);
 	unsigned char *v = xmalloc(HEAD + len);
 	store_put_u64(v, r->expires_ms);
 	store_put_u64(v + 8, r->fingerprint);
@@ -98,39 +85,36 @@ void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *a
 	memcpy(v + HEAD, answer, len);
 	store_batch_put(b, k, kn, v, HEAD + len);
 	free(v);
-	k[0] = 'J';
-	store_put_u64((unsigned char *)k + 1, r->expires_ms);
-	kn = 9 + tail(k + 9, r);
+	kn = ekey_idem_expiry(k, r->expires_ms, r->user, r->key);
 	store_batch_put(b, k, kn, "", 0);
 }
 
 int idem_sweep(store *db, uint64_t now_ms, int max)
 {
 	store_batch *b = store_batch_new();
-	store_iter *it = store_iter_new(db, "J", 1);
+	store_iter *it = store_iter_new(db, ekey_prefix(EKEY_IDEM_EXPIRY), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	int n = 0;
 	while (n < max && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn < 10 || kn > JKEY_MAX) {
+		uint64_t exp;
+		char ik[EKEY_IDEM_MAX];
+		size_t ikn;
+		if (!ekey_idem_expiry_parse(k, kn, &exp, ik, &ikn)) {
 			store_batch_del(b, k, kn);
 			continue;
 		}
-		uint64_t exp = store_get_u64((const unsigned char *)k + 1);
 		if (exp > now_ms)
 			break;
 		store_batch_del(b, k, kn);
 		/* The record goes too unless the key was used again since
 		 * (then it has a later expiry of its own). */
-		char ik[IKEY_MAX];
-		ik[0] = 'I';
-		memcpy(ik + 1, k + 9, kn - 9);
 		char *rec;
 		size_t rn;
-		int rc = store_get(db, ik, kn - 8, &rec, &rn);
+		int rc = store_get(db, ik, ikn, &rec, &rn);
 		if (rc == 0) {
 			if (rn >= HEAD && store_get_u64((unsigned char *)rec) == exp)
-				store_batch_del(b, ik, kn - 8);
+				store_batch_del(b, ik, ikn);
 			free(rec);
 		} else if (rc != ERR_NOTFOUND) {
 			n = rc;

@@ -27,40 +27,6 @@
 
 /* --- keys and encodings --------------------------------------------------- */
 
-size_t ledger_key_join(char *k, char tag, const char *a, const char *b, const char *c)
-{
-	size_t n = 0, l;
-	k[n++] = tag;
-	l = strlen(a);
-	memcpy(k + n, a, l);
-	n += l;
-	k[n++] = 0;
-	l = strlen(b);
-	memcpy(k + n, b, l);
-	n += l;
-	if (c) {
-		k[n++] = 0;
-		l = strlen(c);
-		memcpy(k + n, c, l);
-		n += l;
-	}
-	return n;
-}
-
-size_t ledger_key_part(char *k, char tag, uint32_t p)
-{
-	k[0] = tag;
-	store_put_u32((unsigned char *)k + 1, p);
-	return 5;
-}
-
-size_t ledger_key_part_seq(char *k, char tag, uint32_t p, uint64_t seq)
-{
-	ledger_key_part(k, tag, p);
-	store_put_u64((unsigned char *)k + 5, seq);
-	return 13;
-}
-
 /* A pending op: [kind u8][n u32][hlc u64][flags u8]
  *               [clen u8][counter][ilen u8][item][ulen u8][user]
  * flags: bit 0 counts (moves the overlay), bit 1 sum (a sum counter's op;
@@ -250,7 +216,7 @@ void ledger_pump_part(ledger *l, uint32_t p)
 		char key[13];
 		char *buf;
 		size_t len;
-		int rc = store_get(l->db, key, ledger_key_part_seq(key, 'B', p, s->seq), &buf, &len);
+		int rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf, &len);
 		if (rc) {
 			log_error("sealed batch unreadable", "partition=%u seq=%" PRIu64 " err=\"%s\"",
 				  p, s->seq, err_str(rc));
@@ -276,7 +242,7 @@ static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
 	*rest = (op_run){0};
 	for (; gone < ob->nruns && left; gone++) {
 		op_run *r = &ob->runs[gone];
-		store_batch_del(l->wb, key, ledger_key_part_seq(key, r->tag, p, r->opno));
+		store_batch_del(l->wb, key, ekey_part_seq(key, (enum ekey_tag)r->tag, p, r->opno));
 		if (r->n <= left) {
 			left -= r->n;
 			continue;
@@ -288,8 +254,8 @@ static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
 		for (uint32_t i = 0; i < kept; i++)
 			len += ledger_op_encode(&ob->ops[n + i], rec + len);
 		ledger_run_head(rec, kept);
-		*rest = (op_run){ob->ops[n].opno, kept, 'P'};
-		store_batch_put(l->wb, key, ledger_key_part_seq(key, 'P', p, rest->opno), rec, len);
+		*rest = (op_run){ob->ops[n].opno, kept, EKEY_RUN};
+		store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_RUN, p, rest->opno), rec, len);
 		gone++;
 		break;
 	}
@@ -393,10 +359,10 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	store_batch_clear(l->wb);
 	op_run rest;
 	size_t gone = seal_runs(l, p, n, &rest);
-	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'B', p, b.seq), buf, len);
-	store_batch_put(l->wb, key, ledger_key_part_seq(key, 'D', p, b.seq), so.flags, b.nops);
+	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_BATCH, p, b.seq), buf, len);
+	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_FLAGS, p, b.seq), so.flags, b.nops);
 	store_put_u64(v, b.seq);
-	store_batch_put(l->wb, key, ledger_key_part(key, 'S', p), v, 8);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_SEALED, p), v, 8);
 	FAILPOINT("seal.encoded");
 	rc = store_write(l->db, l->wb);
 	if (rc) {
@@ -468,34 +434,33 @@ static void load_op(ledger *l, uint32_t p, pend_op op, uint64_t now)
 /* Reads the pending records of one tag ('O': an op each, 'P': runs) into
  * the open batches. A record that does not decode stays on disk, out of
  * the batch and of its run list alike. 0 or the store's error. */
-static int load_pending(ledger *l, char tag)
+static int load_pending(ledger *l, enum ekey_tag tag)
 {
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t now = clock_wall_ms();
-	char prefix[1] = {tag};
-	store_iter *it = store_iter_new(l->db, prefix, 1);
+	store_iter *it = store_iter_new(l->db, ekey_prefix(tag), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn != 13)
+		uint32_t p;
+		uint64_t opno;
+		if (!ekey_part_seq_parse(k, kn, &p, &opno))
 			continue;
-		uint32_t p = store_get_u32((const unsigned char *)k + 1);
-		uint64_t opno = store_get_u64((const unsigned char *)k + 5);
 		pend_op one, *ops = &one;
 		uint32_t n = 1;
 		int rc = ERR_CORRUPT;
 		if (p < l->o.partitions)
-			rc = tag == 'O' ? op_decode((const unsigned char *)v, vn, &one)
+			rc = tag == EKEY_OP ? op_decode((const unsigned char *)v, vn, &one)
 					: run_decode((const unsigned char *)v, vn, opno, &ops, &n);
 		if (rc) {
 			log_error("pending ops do not decode; they stay on disk",
 				  "tag=%c partition=%u opno=%" PRIu64, tag, p, opno);
 			continue;
 		}
-		if (tag == 'O')
+		if (tag == EKEY_OP)
 			one.opno = opno;
 		for (uint32_t i = 0; i < n; i++)
 			load_op(l, p, ops[i], now);
-		ledger_run_push(&l->parts[p].open, (op_run){opno, n, tag});
+		ledger_run_push(&l->parts[p].open, (op_run){opno, n, (char)tag});
 		if (ops != &one)
 			free(ops);
 	}
@@ -513,7 +478,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		part *pt = &l->parts[p];
 		char *buf;
 		size_t len;
-		int rc = store_get(l->db, key, ledger_key_part(key, 'A', p), &buf, &len);
+		int rc = store_get(l->db, key, ekey_part(key, EKEY_APPLIED, p), &buf, &len);
 		if (rc == 0) {
 			if (len == 24) {
 				pt->applied = store_get_u64((unsigned char *)buf);
@@ -527,7 +492,7 @@ static int load(ledger *l, char *err, size_t errlen)
 			return rc;
 		}
 		uint64_t seen = 0;
-		rc = store_read_u64(l->db, key, ledger_key_part(key, 'N', p), &seen);
+		rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SNAP_SEEN, p), &seen);
 		if (rc && rc != ERR_NOTFOUND) {
 			snprintf(err, errlen, "reading snapshot offsets: %s", err_str(rc));
 			return rc;
@@ -536,7 +501,7 @@ static int load(ledger *l, char *err, size_t errlen)
 			pt->snap_seen = seen;
 		/* A sequence read wrong would reuse numbers central has
 		 * applied already: refuse to start rather than guess. */
-		rc = store_read_u64(l->db, key, ledger_key_part(key, 'S', p), &pt->last_seq);
+		rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SEALED, p), &pt->last_seq);
 		if (rc && rc != ERR_NOTFOUND) {
 			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
 			return rc;
@@ -546,12 +511,12 @@ static int load(ledger *l, char *err, size_t errlen)
 	int rrc = ledger_replica_load(l, err, errlen);
 	if (rrc)
 		return rrc;
-	store_iter *it = store_iter_new(l->db, "B", 1);
+	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_BATCH), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn != 13)
+		uint32_t p;
+		uint64_t seq;
+		if (!ekey_part_seq_parse(k, kn, &p, &seq))
 			continue;
-		uint32_t p = store_get_u32((const unsigned char *)k + 1);
-		uint64_t seq = store_get_u64((const unsigned char *)k + 5);
 		if (p >= l->o.partitions || seq <= l->parts[p].applied)
 			continue; /* confirmed; removed with the next snapshot */
 		wire_batch b;
@@ -583,9 +548,9 @@ static int load(ledger *l, char *err, size_t errlen)
 	}
 	/* Single-op records ('O', from before runs) hold lower opnos than
 	 * any run, so they are read first. */
-	rc = load_pending(l, 'O');
+	rc = load_pending(l, EKEY_OP);
 	if (rc == 0)
-		rc = load_pending(l, 'P');
+		rc = load_pending(l, EKEY_RUN);
 	if (rc) {
 		snprintf(err, errlen, "reading pending ops: %s", err_str(rc));
 		return rc;
@@ -724,7 +689,7 @@ int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 {
 	char key[8];
 	uint64_t off;
-	int rc = store_read_u64(l->db, key, ledger_key_part(key, 'K', p), &off);
+	int rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SNAP_OFFSET, p), &off);
 	if (rc == 0)
 		*offset = (int64_t)off;
 	return rc;
@@ -737,7 +702,7 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	store_put_u64(val, (uint64_t)offset);
 	pthread_mutex_lock(&l->mu);
 	store_batch_clear(l->wb);
-	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	int rc = store_write(l->db, l->wb);
 	pthread_mutex_unlock(&l->mu);
 	return rc;

@@ -11,11 +11,12 @@
 #include "bloom.h"
 #include "hlc.h"
 #include "item.h"
+#include "keys.h"
 #include "ledger.h"
 #include "smap.h"
 #include "version.h"
 
-#define KEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX)
+#define KEY_MAX EKEY_MEMBER_MAX
 #define COUNT_KNOWN (UINT64_C(1) << 63)
 
 enum { SEALED_UNSENT, SEALED_INFLIGHT, SEALED_DELIVERED };
@@ -37,7 +38,7 @@ typedef struct pend_op {
 typedef struct op_run {
 	uint64_t opno; /* the record's key */
 	uint32_t n;    /* ops in it */
-	char tag;      /* 'P' or 'O' */
+	char tag;      /* EKEY_RUN or EKEY_OP */
 } op_run;
 
 typedef struct open_batch {
@@ -198,13 +199,6 @@ int ledger_members_load(ledger *l);
  * the commit thread is writing: 0 or ERR_IO. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms);
 
-/* "tag a 0 b [0 c]" into k (KEY_MAX + 1 bytes); returns its length. */
-size_t ledger_key_join(char *k, char tag, const char *a, const char *b, const char *c);
-/* "tag partition(u32) [seq(u64)]" into k; returns its length. */
-size_t ledger_key_part(char *k, char tag, uint32_t p);
-size_t ledger_key_part_seq(char *k, char tag, uint32_t p, uint64_t seq);
-/* "counter 0 item": the overlay's and the caches' key. */
-size_t ledger_pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il);
 uint32_t ledger_part_of(const ledger *l, const char *item);
 
 int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts);

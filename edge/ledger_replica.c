@@ -41,7 +41,7 @@ static void replica_put(ledger *l, uint32_t p)
 	store_put_u64(val + 9, pt->ckpt_hi);
 	store_put_u64(val + 17, pt->loaded);
 	memcpy(val + RHEAD, pt->after, pt->after_len);
-	store_batch_put(l->wb, key, ledger_key_part(key, 'R', p), val, RHEAD + pt->after_len);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + pt->after_len);
 }
 
 int ledger_replica_load(ledger *l, char *err, size_t errlen)
@@ -51,7 +51,7 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen)
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		part *pt = &l->parts[p];
 		size_t vn;
-		int rc = store_get_into(l->db, key, ledger_key_part(key, 'R', p), val, sizeof val, &vn);
+		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val, sizeof val, &vn);
 		if (rc == ERR_NOTFOUND)
 			continue;
 		if (rc == 0 && (vn < RHEAD || val[0] < LEDGER_REPLICA_LOADING ||
@@ -116,7 +116,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	replica_put(l, p);
 	if (tail >= 0) {
 		store_put_u64(val, (uint64_t)tail);
-		store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
+		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	}
 	int rc = store_write(l->db, l->wb);
 	if (rc) {
@@ -159,7 +159,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->ncounts) {
 		const wire_count *c = &s->counts[s->ncounts - 1];
 		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
-			pt->after_len = ledger_pair_key(pt->after, c->counter.p, c->counter.n,
+			pt->after_len = ekey_pair(pt->after, c->counter.p, c->counter.n,
 							c->item.p, c->item.n);
 	}
 	/* The partition is complete to the lowest version loaded: the
@@ -180,7 +180,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 			if (conf.applied > seq)
 				seq = conf.applied;
 			store_put_u64(v, seq);
-			store_batch_put(l->wb, skey, ledger_key_part(skey, 'S', p), v, 8);
+			store_batch_put(l->wb, skey, ekey_part(skey, EKEY_SEALED, p), v, 8);
 		}
 	}
 	replica_put(l, p);

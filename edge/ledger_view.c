@@ -16,14 +16,6 @@
 #include "version.h"
 #include "xmem.h"
 
-size_t ledger_pair_key(char *k, const char *counter, size_t cl, const char *item, size_t il)
-{
-	memcpy(k, counter, cl);
-	k[cl] = 0;
-	memcpy(k + cl + 1, item, il);
-	return cl + 1 + il;
-}
-
 /* --- overlay -------------------------------------------------------------- */
 
 int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
@@ -37,7 +29,7 @@ void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 			int64_t delta)
 {
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	size_t kn = ekey_pair(key, counter, cl, item, il);
 	bool created;
 	smap_val *v = smap_put(&l->overlay, key, kn, &created);
 	if (created)
@@ -51,7 +43,7 @@ void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char
 			   size_t il, int64_t delta)
 {
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	size_t kn = ekey_pair(key, counter, cl, item, il);
 	smap_val *v = smap_get(&l->overlay, key, kn);
 	if (!v)
 		return;
@@ -67,7 +59,7 @@ void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char 
 			  uint64_t k)
 {
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	size_t kn = ekey_pair(key, counter, cl, item, il);
 	smap_val *v = smap_get(&l->overlay, key, kn);
 	if (!v || k < 2)
 		return;
@@ -95,7 +87,7 @@ static void delta_into(void *ctx, wire_str counter, wire_str item, int64_t delta
 	char k[KEY_MAX];
 	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
 		return;
-	size_t kn = ledger_pair_key(k, counter.p, counter.n, item.p, item.n);
+	size_t kn = ekey_pair(k, counter.p, counter.n, item.p, item.n);
 	smap_put(ctx, k, kn, NULL)->i += delta;
 }
 
@@ -111,7 +103,7 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
 	char key[13];
 	char *buf;
 	size_t len;
-	if (store_get(l->db, key, ledger_key_part_seq(key, 'D', p, seq), &buf, &len))
+	if (store_get(l->db, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
 		return NULL;
 	if (len != nops) {
 		free(buf);
@@ -135,7 +127,7 @@ static const smap *batch_deltas(ledger *l, uint32_t p, uint64_t seq)
 	char bkey[13];
 	char *buf;
 	size_t len;
-	if (store_get(l->db, bkey, ledger_key_part_seq(bkey, 'B', p, seq), &buf, &len))
+	if (store_get(l->db, bkey, ekey_part_seq(bkey, EKEY_BATCH, p, seq), &buf, &len))
 		return NULL;
 	wire_batch b;
 	if (wire_decode_batch(buf, len, &b)) {
@@ -242,12 +234,11 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
 		cache_set(l, key, kn, val);
 	} else {
 		l->st.cache_misses++;
-		char skey[KEY_MAX + 1];
-		skey[0] = 'C';
-		memcpy(skey + 1, key, kn);
+		char skey[EKEY_COUNT_MAX];
+		size_t skn = ekey_count(skey, key, kn);
 		char *buf;
 		size_t blen;
-		int rc = store_get(l->db, skey, kn + 1, &buf, &blen);
+		int rc = store_get(l->db, skey, skn, &buf, &blen);
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 		val = 0;
@@ -268,14 +259,13 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
  * snapshot would have brought it. */
 static int rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const part *pt)
 {
-	char skey[KEY_MAX + 1];
+	char skey[EKEY_COUNT_MAX];
 	unsigned char val[16];
-	skey[0] = 'C';
-	memcpy(skey + 1, key, kn);
+	size_t skn = ekey_count(skey, key, kn);
 	store_put_u64(val, e->count);
 	store_put_u64(val + 8, pt->snap_offset);
 	store_batch_clear(l->wb);
-	store_batch_put(l->wb, skey, kn + 1, val, 16);
+	store_batch_put(l->wb, skey, skn, val, 16);
 	int rc = store_write(l->db, l->wb);
 	if (rc)
 		return rc;
@@ -291,7 +281,7 @@ static int view_locked(ledger *l, const char *counter, size_t cl, const char *it
                        int64_t plus, ledger_view *out)
 {
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	size_t kn = ekey_pair(key, counter, cl, item, il);
 	uint32_t h = smap_hash(key, kn);
 	uint32_t p = partition_of(item, il, l->o.partitions);
 	part *pt = &l->parts[p];
@@ -363,7 +353,7 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return;
 	char key[KEY_MAX];
-	size_t kn = ledger_pair_key(key, counter, cl, item, il);
+	size_t kn = ekey_pair(key, counter, cl, item, il);
 	pthread_mutex_lock(&l->mu);
 	rt_entry *e = rt_find(l, key, kn);
 	if (!e || version >= e->version) {
@@ -380,12 +370,11 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version)
 {
-	char skey[KEY_MAX + 1];
+	char skey[EKEY_COUNT_MAX];
 	unsigned char val[16];
 	size_t vn;
-	skey[0] = 'C';
-	memcpy(skey + 1, key, kn);
-	int rc = store_get_into(l->db, skey, kn + 1, val, sizeof val, &vn);
+	size_t skn = ekey_count(skey, key, kn);
+	int rc = store_get_into(l->db, skey, skn, val, sizeof val, &vn);
 	if (rc == ERR_NOTFOUND) {
 		*version = 0;
 		return ERR_NOTFOUND;
@@ -415,8 +404,9 @@ int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *ski
 		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX;
 		if (skip[i])
 			continue;
-		key[0] = 'C';
-		size_t kn = 1 + ledger_pair_key(key + 1, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		char pair[EKEY_PAIR_MAX];
+		size_t pn = ekey_pair(pair, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		size_t kn = ekey_count(key, pair, pn);
 		if (check) {
 			/* A checkpoint read later than this message, or a later
 			 * snapshot, already brought a newer count. */
@@ -443,7 +433,7 @@ void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bo
 		const wire_count *c = &s->counts[i];
 		if (skip[i])
 			continue;
-		size_t kn = ledger_pair_key(key, c->counter.p, c->counter.n, c->item.p, c->item.n);
+		size_t kn = ekey_pair(key, c->counter.p, c->counter.n, c->item.p, c->item.n);
 		if (only_cached)
 			cache_refresh(l, key, kn, c->count | COUNT_KNOWN);
 		else
@@ -495,11 +485,11 @@ void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_
 	/* Read now: the same write deletes them. */
 	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
 	for (size_t i = 0; i < c->ndrop; i++) {
-		size_t bk = ledger_key_part_seq(key, 'B', p, pt->sealed[i].seq);
+		size_t bk = ekey_part_seq(key, EKEY_BATCH, p, pt->sealed[i].seq);
 		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
 			c->drop[i].batch = NULL;
 		store_batch_del(l->wb, key, bk);
-		key[0] = 'D';
+		bk = ekey_part_seq(key, EKEY_FLAGS, p, pt->sealed[i].seq);
 		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
 			c->drop[i].flags = NULL;
 		store_batch_del(l->wb, key, bk);
@@ -509,7 +499,7 @@ void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_
 	store_put_u64(val, c->applied);
 	store_put_u64(val + 8, version);
 	store_put_u64(val + 16, produced);
-	store_batch_put(l->wb, key, ledger_key_part(key, 'A', p), val, 24);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
 }
 
 void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
@@ -575,7 +565,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	bool *skip = NULL;
 	store_batch_clear(l->wb);
 	store_put_u64(val, (uint64_t)msg_offset + 1);
-	store_batch_put(l->wb, key, ledger_key_part(key, 'K', p), val, 8);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	/* A shard's primary and replicas each publish every partition's
 	 * snapshots, with the same deterministic state at the same input
 	 * offset. Per partition the newest wins: a message older than any
@@ -601,7 +591,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		 * the restart could be followed by an older snapshot from a
 		 * lagging replica, and counts would step back. */
 		store_put_u64(val, s->offset);
-		store_batch_put(l->wb, key, ledger_key_part(key, 'N', p), val, 8);
+		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
 	}
 	if (s->last)
 		ledger_confirm_stage(l, p, s, &conf);

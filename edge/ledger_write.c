@@ -123,7 +123,7 @@ int ledger_members_load(ledger *l)
 	if (!bloom_bytes(&l->members))
 		return 0;
 	uint64_t t0 = clock_mono_ms();
-	store_iter *it = store_iter_new(l->db, "M", 1);
+	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_MEMBER), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn))
@@ -233,7 +233,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	uint64_t seen = 0;
 	bool repeat = false, unsettled = false;
 	if (s->set) {
-		s->mkn = ledger_key_join(s->mkey, 'M', o->counter, o->item, o->user);
+		s->mkn = ekey_member(s->mkey, o->counter, o->item, o->user);
 		s->mhash = XXH3_64bits(s->mkey, s->mkn);
 		int state;
 		int rc = state_before(l, ops, sg, i, &state, &seen);
@@ -341,7 +341,7 @@ static void group_runs(group *g)
 			len += ledger_op_encode(&g->ops[at - 1].op, g->run + len);
 		ledger_run_head(g->run, g->per_part[p]);
 		char key[13];
-		store_batch_put(g->wb, key, ledger_key_part_seq(key, 'P', p, g->ops[i].op.opno),
+		store_batch_put(g->wb, key, ekey_part_seq(key, EKEY_RUN, p, g->ops[i].op.opno),
 				g->run, len);
 	}
 }
@@ -404,7 +404,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 			group_op *go = &g->ops[i];
 			if (g->head[go->p] == i + 1)
 				ledger_run_push(&l->parts[go->p].open,
-						(op_run){go->op.opno, g->per_part[go->p], 'P'});
+						(op_run){go->op.opno, g->per_part[go->p], EKEY_RUN});
 			commit_op(l, go, wall_ms);
 		}
 	}
@@ -681,7 +681,7 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 	char mkey[KEY_MAX];
 	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
 		return ERR_INVAL;
-	size_t mkn = ledger_key_join(mkey, 'M', counter, item, user);
+	size_t mkn = ekey_member(mkey, counter, item, user);
 	uint64_t stamp;
 	pthread_mutex_lock(&l->mu);
 	int rc = member_locked(l, mkey, mkn, state, &stamp);

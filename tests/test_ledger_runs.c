@@ -41,11 +41,11 @@ static void item_in(uint32_t p, int *next, char *item, size_t cap)
 
 /* Store records whose key starts with tag (for p, or any partition when p
  * is NPARTS). */
-static size_t records(char tag, uint32_t p)
+static size_t records(enum ekey_tag tag, uint32_t p)
 {
 	char prefix[5];
-	size_t plen = p < NPARTS ? ledger_key_part(prefix, tag, p) : 1;
-	prefix[0] = tag;
+	size_t plen = p < NPARTS ? ekey_part(prefix, tag, p) : 1;
+	prefix[0] = (char)tag;
 	store_iter *it = store_iter_new(T.db, prefix, plen);
 	const char *k, *v;
 	size_t kn, vn, n = 0;
@@ -134,12 +134,12 @@ Test(ledger_runs, a_group_writes_one_run_per_partition_it_touched)
 		}
 	}
 	group_of((const char(*)[16])users, (const char(*)[16])items, 30);
-	cr_assert_eq(records('P', NPARTS), parts, "one run per partition, not one record per op");
-	cr_assert_eq(records('O', NPARTS), 0);
+	cr_assert_eq(records(EKEY_RUN, NPARTS), parts, "one run per partition, not one record per op");
+	cr_assert_eq(records(EKEY_OP, NPARTS), 0);
 	cr_assert_eq(stats().pending_ops, 30);
 	reopen();
 	cr_assert_eq(stats().pending_ops, 30, "the runs hold every op");
-	cr_assert_eq(records('P', NPARTS), parts);
+	cr_assert_eq(records(EKEY_RUN, NPARTS), parts);
 }
 
 Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
@@ -157,7 +157,7 @@ Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
 	group_of((const char(*)[16])users, (const char(*)[16])items, 10);
 	cr_assert_eq(T.nsent, 1);
 	cr_assert_eq(stats().pending_ops, 3);
-	cr_assert_eq(records('P', T.p), 1, "the run's tail, put again under its first op");
+	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the run's tail, put again under its first op");
 	reopen();
 	cr_assert_eq(stats().pending_ops, 3);
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
@@ -169,7 +169,7 @@ Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
 		snprintf(want, sizeof want, "%s@%s", users[i], items[i]);
 		cr_assert_str_eq(got[i], want, "op %d", i);
 	}
-	cr_assert_eq(records('P', NPARTS), 0, "every run sealed is gone");
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 0, "every run sealed is gone");
 }
 
 Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
@@ -203,7 +203,7 @@ Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
 	reopen();
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(stats().pending_ops, 0);
-	cr_assert_eq(records('P', NPARTS), 0);
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
 	size_t n = sent_ops(got, OPS);
 	cr_assert_eq(n, OPS, "%zu ops sent of %d", n, OPS);
 	/* Per partition the order is the order written. */
@@ -255,7 +255,7 @@ Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
 		unsigned char enc[OP_ENC_MAX];
 		size_t len = ledger_op_encode(&op, enc);
 		char key[13];
-		plant(key, ledger_key_part_seq(key, 'O', T.p, (uint64_t)i), enc, len);
+		plant(key, ekey_part_seq(key, EKEY_OP, T.p, (uint64_t)i), enc, len);
 		free(op.counter);
 	}
 	open_ledger();
@@ -272,8 +272,8 @@ Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
 		snprintf(want, sizeof want, "%s@%s", users[i], items[i]);
 		cr_assert_str_eq(got[i], want, "op %d", i);
 	}
-	cr_assert_eq(records('O', NPARTS), 0, "the old records are deleted at the seal");
-	cr_assert_eq(records('P', NPARTS), 0);
+	cr_assert_eq(records(EKEY_OP, NPARTS), 0, "the old records are deleted at the seal");
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
 }
 
 Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
@@ -284,7 +284,7 @@ Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 	ledger_run_head(bad, 2); /* says two ops, holds three junk bytes */
 	memset(bad + RUN_HEAD, 0xee, 3);
 	char key[13];
-	plant(key, ledger_key_part_seq(key, 'P', T.p, 100), bad, sizeof bad);
+	plant(key, ekey_part_seq(key, EKEY_RUN, T.p, 100), bad, sizeof bad);
 	open_ledger();
 	cr_assert_eq(stats().pending_ops, 0);
 	char users[1][16] = {"u1"}, items[1][16];
@@ -294,5 +294,5 @@ Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	char got[4][40];
 	cr_assert_eq(sent_ops(got, 4), 1, "the edge runs on with what decodes");
-	cr_assert_eq(records('P', T.p), 1, "the bad run is kept for a person to look at");
+	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the bad run is kept for a person to look at");
 }
