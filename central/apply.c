@@ -40,7 +40,7 @@ typedef struct edge_seq {
 
 typedef struct part {
 	_Atomic int64_t next_offset; /* -1 until known */
-	uint32_t epoch;              /* the 'E' key; 0 when absent */
+	uint32_t epoch;              /* the CKEY_EPOCH key; 0 when absent */
 	_Atomic uint64_t held;       /* sum of held_count over edges */
 	smap edges;                  /* edge id -> edge_seq* */
 	smap changed;                /* counter 0 item -> count, since last snapshot */
@@ -110,31 +110,29 @@ static int load(applier *a)
 {
 	const char *k, *v;
 	size_t kn, vn;
-	store_iter *it = store_iter_new(a->db, "A", 1);
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_APPLIED), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || (size_t)(k + kn - z) != 5 || vn != 8)
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
+		    p >= a->nparts)
 			continue;
-		uint32_t p = store_get_u32((const unsigned char *)z + 1);
-		if (p >= a->nparts)
-			continue;
-		edge_of(&a->parts[p], k + 1, (size_t)(z - k - 1))->applied =
-		    store_get_u64((const unsigned char *)v);
+		edge_of(&a->parts[p], e, en)->applied = store_get_u64((const unsigned char *)v);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (rc)
 		return rc;
-	it = store_iter_new(a->db, "H", 1);
+	it = store_iter_new(a->db, ckey_prefix(CKEY_HELD), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || (size_t)(k + kn - z) != 13)
+		const char *e;
+		size_t en;
+		uint32_t p;
+		uint64_t seq;
+		if (!ckey_parse_edge(k, kn, CKEY_HELD, &e, &en, &p, &seq) || p >= a->nparts)
 			continue;
-		uint32_t p = store_get_u32((const unsigned char *)z + 1);
-		if (p >= a->nparts)
-			continue;
-		uint64_t seq = store_get_u64((const unsigned char *)z + 5);
-		edge_seq *es = edge_of(&a->parts[p], k + 1, (size_t)(z - k - 1));
+		edge_seq *es = edge_of(&a->parts[p], e, en);
 		held_add(&a->parts[p], es, 1);
 		if (!es->held_min || seq < es->held_min)
 			es->held_min = seq;
@@ -218,15 +216,12 @@ void applier_set_cache(applier *a, size_t counts, size_t members)
 
 void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value)
 {
-	const unsigned char *k = key;
+	const char *k = key;
 	kcache_del(&a->counts, key, kn, ktab_hash(key, kn));
-	if (kn < 3 || k[0] != 'C')
+	const char *counter, *item;
+	size_t cn, in;
+	if (!ckey_parse_count(k, kn, &counter, &cn, &item, &in))
 		return;
-	const unsigned char *z = memchr(k + 1, 0, kn - 1);
-	if (!z)
-		return;
-	const char *item = (const char *)z + 1;
-	size_t in = kn - (size_t)(z + 1 - k);
 	part *pt = &a->parts[partition_of(item, in, a->nparts)];
 	smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = value;
 	pt->dirty = true;
@@ -673,20 +668,20 @@ static void flush_cache(applier *a, part *pt)
 		const ktab_ent *e = a->order[i];
 		const unsigned char *k = e->key;
 		size_t kn = e->klen;
-		if (k[0] == 'S') {
+		if (k[0] == CKEY_STATE) {
 			const merge_state *st = (const merge_state *)e->val;
 			if (st->edge_len)
 				store_batch_put(a->wb, k, kn, buf, merge_state_encode(st, buf));
 			continue;
 		}
 		uint64_t v = *(const uint64_t *)e->val;
-		if (k[0] != 'C' && v == 0) {
+		if (k[0] != CKEY_COUNT && v == 0) {
 			store_batch_del(a->wb, k, kn); /* empty buckets are not kept */
 			continue;
 		}
 		store_put_u64(buf, v);
 		store_batch_put(a->wb, k, kn, buf, 8);
-		if (k[0] == 'C') {
+		if (k[0] == CKEY_COUNT) {
 			smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = v;
 			pt->dirty = true;
 		}
@@ -701,7 +696,7 @@ static void commit_cache(applier *a)
 	unsigned char buf[MERGE_STATE_MAX];
 	for (size_t i = 0; i < a->nflushed; i++) {
 		const ktab_ent *e = a->order[i];
-		if (e->key[0] == 'S') {
+		if (e->key[0] == CKEY_STATE) {
 			/* A membership enters the cache the second time it is
 			 * loaded: most are set once and never read again. */
 			const merge_state *st = (const merge_state *)e->val;
@@ -729,7 +724,7 @@ static void drop_cache(applier *a)
 static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
 {
 	unsigned char pre[1 + EDGE_ID_MAX + 5];
-	size_t pn = ckey_edge(pre, 'H', edge->p, edge->n, p);
+	size_t pn = ckey_edge(pre, CKEY_HELD, edge->p, edge->n, p);
 	unsigned char from[sizeof pre + 8];
 	memcpy(from, pre, pn);
 	store_put_u64(from + pn, es->applied + 1);
@@ -745,14 +740,14 @@ static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
 }
 
 /* Stores a batch that arrived after a gap. */
-static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, unsigned char *skey,
-		size_t sn, const void *msg, size_t len, int64_t offset)
+static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const void *msg,
+                size_t len, int64_t offset)
 {
-	skey[0] = 'H';
-	store_put_u64(skey + sn, b->seq);
+	unsigned char hkey[CKEY_MAX];
+	size_t hkn = ckey_held(hkey, b->edge.p, b->edge.n, b->partition, b->seq);
 	char *old;
 	size_t oldn;
-	int rc = store_get(a->db, skey, sn + 8, &old, &oldn);
+	int rc = store_get(a->db, hkey, hkn, &old, &oldn);
 	if (rc == 0) {
 		free(old);
 	} else if (rc != ERR_NOTFOUND) {
@@ -768,7 +763,7 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, unsigne
 				   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
 				   inv.first, inv.why);
 	}
-	store_batch_put(a->wb, skey, sn + 8, msg, len);
+	store_batch_put(a->wb, hkey, hkn, msg, len);
 	STAT_ADD(a, batches_held, 1);
 	if (!es->held_min || b->seq < es->held_min)
 		es->held_min = b->seq;
@@ -788,13 +783,11 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	uint64_t applied = b->seq;
 	uint64_t held_used = 0;
 	while (rc == 0 && es->held_count > held_used) {
-		unsigned char hkey[1 + EDGE_ID_MAX + 5 + 8];
-		memcpy(hkey, skey, sn);
-		hkey[0] = 'H';
-		store_put_u64(hkey + sn, applied + 1);
+		unsigned char hkey[CKEY_MAX];
+		size_t hkn = ckey_held(hkey, b->edge.p, b->edge.n, p, applied + 1);
 		char *hv;
 		size_t hn;
-		rc = store_get(a->db, hkey, sn + 8, &hv, &hn);
+		rc = store_get(a->db, hkey, hkn, &hv, &hn);
 		if (rc == ERR_NOTFOUND) {
 			rc = 0;
 			break;
@@ -814,7 +807,7 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 				   applied + 1, err_str(drc));
 		}
 		free(hv);
-		store_batch_del(a->wb, hkey, sn + 8);
+		store_batch_del(a->wb, hkey, hkn);
 		applied++;
 		held_used++;
 	}
@@ -887,12 +880,12 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	}
 	edge_seq *es = edge_of(pt, b.edge.p, b.edge.n);
 	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
-	size_t sn = ckey_edge(skey, 'A', b.edge.p, b.edge.n, p);
+	size_t sn = ckey_edge(skey, CKEY_APPLIED, b.edge.p, b.edge.n, p);
 	invalid inv = {0, 0, NULL};
 	if (b.seq <= es->applied)
 		STAT_ADD(a, batches_duplicate, 1);
 	else if (b.seq > es->applied + 1)
-		rc = hold(a, pt, es, &b, skey, sn, msg, len, offset);
+		rc = hold(a, pt, es, &b, msg, len, offset);
 	else
 		rc = apply_in_order(a, pt, es, &b, skey, sn, &inv);
 	wire_batch_free(&b);
@@ -1030,9 +1023,12 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 	i = 0;
 	while (smap_next(&pt->emitted, &pos, &k, &kn, &v)) {
 		smap_del(&pt->changed, k, kn);
-		const char *z = memchr(k, 0, kn);
-		s->counts[i].counter = wire_cstr(k, (size_t)(z - k));
-		s->counts[i].item = wire_cstr(z + 1, kn - (size_t)(z - k) - 1);
+		const char *counter, *item;
+		size_t cn, in;
+		if (!ckey_split_pair(k, kn, &counter, &cn, &item, &in))
+			abort(); /* only pairs of valid names are ever put in changed */
+		s->counts[i].counter = wire_cstr(counter, cn);
+		s->counts[i].item = wire_cstr(item, in);
 		s->counts[i].count = v->u;
 		i++;
 	}

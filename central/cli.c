@@ -282,22 +282,22 @@ static int get_offline(cli *c, store *db, const char *item, const char *counter)
 static int export_offline(cli *c, store *db)
 {
 	bool json = strcmp(c->format, "json") == 0;
-	store_iter *it = store_iter_new(db, "C", 1);
+	store_iter *it = store_iter_new(db, ckey_prefix(CKEY_COUNT), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	if (!json)
 		printf("counter,item,count\n");
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || vn != 8)
+		const char *counter, *item;
+		size_t cn, in;
+		if (!ckey_parse_count(k, kn, &counter, &cn, &item, &in) || vn != 8)
 			continue;
-		int cn = (int)(z - k - 1), in = (int)(kn - (size_t)cn - 2);
 		uint64_t n = store_get_u64((const unsigned char *)v);
 		if (json)
-			printf("{\"counter\":\"%.*s\",\"item\":\"%.*s\",\"count\":%" PRIu64 "}\n", cn,
-			       k + 1, in, z + 1, n);
+			printf("{\"counter\":\"%.*s\",\"item\":\"%.*s\",\"count\":%" PRIu64 "}\n",
+			       (int)cn, counter, (int)in, item, n);
 		else
-			printf("%.*s,%.*s,%" PRIu64 "\n", cn, k + 1, in, z + 1, n);
+			printf("%.*s,%.*s,%" PRIu64 "\n", (int)cn, counter, (int)in, item, n);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
@@ -323,15 +323,16 @@ static int stats_offline(cli *c, store *db)
 		}
 		printf("%-9u %12" PRIu64 "\n", p, off);
 	}
-	store_iter *it = store_iter_new(db, "A", 1);
+	store_iter *it = store_iter_new(db, ckey_prefix(CKEY_APPLIED), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || (size_t)(k + kn - z) != 5 || vn != 8)
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8)
 			continue;
-		printf("applied edge=%.*s partition=%u seq=%" PRIu64 "\n", (int)(z - k - 1), k + 1,
-		       store_get_u32((const unsigned char *)z + 1),
+		printf("applied edge=%.*s partition=%u seq=%" PRIu64 "\n", (int)en, e, p,
 		       store_get_u64((const unsigned char *)v));
 	}
 	int rc = store_iter_status(it);
@@ -398,9 +399,9 @@ static int prune_offline(cli *c, store *db)
 	printf("prune: owned=%s scanned=%" PRIu64 " deleted=%" PRIu64 " memberships=%" PRIu64
 	       " counts=%" PRIu64 " regions=%" PRIu64 " days=%" PRIu64 " applied=%" PRIu64
 	       " held=%" PRIu64 " offsets=%" PRIu64 " epochs=%" PRIu64 "\n",
-	       text, n.scanned, n.deleted, n.by_tag['S' - 'A'], n.by_tag['C' - 'A'],
-	       n.by_tag['R' - 'A'], n.by_tag['Y' - 'A'], n.by_tag['A' - 'A'], n.by_tag['H' - 'A'],
-	       n.by_tag['O' - 'A'], n.by_tag['E' - 'A']);
+	       text, n.scanned, n.deleted, n.by_tag[CKEY_STATE - 'A'], n.by_tag[CKEY_COUNT - 'A'],
+	       n.by_tag[CKEY_REGION - 'A'], n.by_tag[CKEY_DAY - 'A'], n.by_tag[CKEY_APPLIED - 'A'],
+	       n.by_tag[CKEY_HELD - 'A'], n.by_tag[CKEY_OFFSET - 'A'], n.by_tag[CKEY_EPOCH - 'A']);
 	return CLI_OK;
 }
 

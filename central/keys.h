@@ -30,12 +30,33 @@
 #include "item.h"
 #include "store.h"
 
+/* The first byte of each kind of key. */
+enum ckey_tag {
+	CKEY_STATE = 'S',
+	CKEY_COUNT = 'C',
+	CKEY_REGION = 'R',
+	CKEY_DAY = 'Y',
+	CKEY_APPLIED = 'A',
+	CKEY_HELD = 'H',
+	CKEY_OFFSET = 'O',
+	CKEY_EPOCH = 'E',
+	CKEY_META = 'M',
+};
+
+/* A kind's first byte as a one-byte prefix for store_iter_new. */
+static inline const char *ckey_prefix(enum ckey_tag tag)
+{
+	static const char tags[] = "SCRYAHOEM";
+	const char *at = strchr(tags, (int)tag);
+	return at ? at : "";
+}
+
 /* Room for the longest key of any kind. */
 #define CKEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
 
 /* tag a 0 b [0 c]: the S, C and R keys, and the prefix of Y keys. */
-static inline size_t ckey_join(unsigned char *k, char tag, const char *a, size_t an, const char *b,
-			       size_t bn, const char *c, size_t cn, int with_c)
+static inline size_t ckey_join(unsigned char *k, enum ckey_tag tag, const char *a, size_t an,
+                               const char *b, size_t bn, const char *c, size_t cn, int with_c)
 {
 	size_t n = 0;
 	k[n++] = (unsigned char)tag;
@@ -55,24 +76,24 @@ static inline size_t ckey_join(unsigned char *k, char tag, const char *a, size_t
 static inline size_t ckey_state(unsigned char *k, const char *counter, size_t cn, const char *item,
 				size_t in, const char *user, size_t un)
 {
-	return ckey_join(k, 'S', counter, cn, item, in, user, un, 1);
+	return ckey_join(k, CKEY_STATE, counter, cn, item, in, user, un, 1);
 }
 
 static inline size_t ckey_count(unsigned char *k, const char *counter, size_t cn, const char *item,
 				size_t in)
 {
-	return ckey_join(k, 'C', counter, cn, item, in, NULL, 0, 0);
+	return ckey_join(k, CKEY_COUNT, counter, cn, item, in, NULL, 0, 0);
 }
 
 static inline size_t ckey_region(unsigned char *k, const char *counter, size_t cn, const char *item,
 				 size_t in, const char *region, size_t rn)
 {
-	return ckey_join(k, 'R', counter, cn, item, in, region, rn, 1);
+	return ckey_join(k, CKEY_REGION, counter, cn, item, in, region, rn, 1);
 }
 
 /* The 'R' or 'Y' prefix of one (counter, item), trailing 0 included. */
-static inline size_t ckey_breakdown_prefix(unsigned char *k, char tag, const char *counter,
-					   size_t cn, const char *item, size_t in)
+static inline size_t ckey_breakdown_prefix(unsigned char *k, enum ckey_tag tag, const char *counter,
+                                           size_t cn, const char *item, size_t in)
 {
 	return ckey_join(k, tag, counter, cn, item, in, "", 0, 1);
 }
@@ -80,13 +101,14 @@ static inline size_t ckey_breakdown_prefix(unsigned char *k, char tag, const cha
 static inline size_t ckey_day(unsigned char *k, const char *counter, size_t cn, const char *item,
 			      size_t in, uint32_t day)
 {
-	size_t n = ckey_breakdown_prefix(k, 'Y', counter, cn, item, in);
+	size_t n = ckey_breakdown_prefix(k, CKEY_DAY, counter, cn, item, in);
 	store_put_u32(k + n, day);
 	return n + 4;
 }
 
 /* 'A' or 'H' edge 0 partition (an 'H' key then takes the seq, 8 more). */
-static inline size_t ckey_edge(unsigned char *k, char tag, const char *edge, size_t en, uint32_t p)
+static inline size_t ckey_edge(unsigned char *k, enum ckey_tag tag, const char *edge, size_t en,
+                               uint32_t p)
 {
 	k[0] = (unsigned char)tag;
 	memcpy(k + 1, edge, en);
@@ -95,9 +117,18 @@ static inline size_t ckey_edge(unsigned char *k, char tag, const char *edge, siz
 	return 6 + en;
 }
 
+/* 'H' edge 0 partition seq: a batch held after a gap. */
+static inline size_t ckey_held(unsigned char *k, const char *edge, size_t en, uint32_t p,
+                               uint64_t seq)
+{
+	size_t n = ckey_edge(k, CKEY_HELD, edge, en, p);
+	store_put_u64(k + n, seq);
+	return n + 8;
+}
+
 static inline size_t ckey_offset(unsigned char *k, uint32_t p)
 {
-	k[0] = 'O';
+	k[0] = CKEY_OFFSET;
 	store_put_u32(k + 1, p);
 	return 5;
 }
@@ -106,7 +137,7 @@ static inline size_t ckey_offset(unsigned char *k, uint32_t p)
  * the 'O' key, when the input offsets went backwards (version.h). */
 static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 {
-	k[0] = 'E';
+	k[0] = CKEY_EPOCH;
 	store_put_u32(k + 1, p);
 	return 5;
 }
@@ -120,7 +151,7 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 static inline bool ckey_parse_count(const char *k, size_t kn, const char **counter, size_t *cn,
 				    const char **item, size_t *in)
 {
-	if (kn < 4 || k[0] != 'C')
+	if (kn < 4 || k[0] != CKEY_COUNT)
 		return false;
 	const char *z = memchr(k + 1, 0, kn - 1);
 	if (!z || z == k + 1 || z == k + kn - 1)
@@ -134,11 +165,11 @@ static inline bool ckey_parse_count(const char *k, size_t kn, const char **count
 
 /* An 'A' key (tag 'A', seq may be NULL) or an 'H' key (tag 'H'): its
  * edge (non-empty), partition and, for 'H', the held sequence. */
-static inline bool ckey_parse_edge(const char *k, size_t kn, char tag, const char **edge,
-				   size_t *en, uint32_t *p, uint64_t *seq)
+static inline bool ckey_parse_edge(const char *k, size_t kn, enum ckey_tag tag, const char **edge,
+                                   size_t *en, uint32_t *p, uint64_t *seq)
 {
-	size_t tail = tag == 'H' ? 13 : 5; /* 0, partition [, seq] */
-	if (kn < 1 + 1 + tail || k[0] != tag)
+	size_t tail = tag == CKEY_HELD ? 13 : 5; /* 0, partition [, seq] */
+	if (kn < 1 + 1 + tail || k[0] != (char)tag)
 		return false;
 	const char *z = memchr(k + 1, 0, kn - 1);
 	if (!z || z == k + 1 || (size_t)(k + kn - z) != tail)
@@ -147,7 +178,54 @@ static inline bool ckey_parse_edge(const char *k, size_t kn, char tag, const cha
 	*en = (size_t)(z - k - 1);
 	*p = store_get_u32((const unsigned char *)z + 1);
 	if (seq)
-		*seq = tag == 'H' ? store_get_u64((const unsigned char *)z + 5) : 0;
+		*seq = tag == CKEY_HELD ? store_get_u64((const unsigned char *)z + 5) : 0;
+	return true;
+}
+
+/* "counter 0 item" (a 'C' key without its tag, as in the applier's
+ * changed-counts map): its two parts. */
+static inline bool ckey_split_pair(const char *k, size_t kn, const char **counter, size_t *cn,
+                                   const char **item, size_t *in)
+{
+	const char *z = memchr(k, 0, kn);
+	if (!z || z == k || z == k + kn - 1)
+		return false;
+	*counter = k;
+	*cn = (size_t)(z - k);
+	*item = z + 1;
+	*in = kn - *cn - 1;
+	return true;
+}
+
+/* The item of an 'S', 'C', 'R' or 'Y' key (non-empty). */
+static inline bool ckey_item_of(const char *k, size_t kn, const char **item, size_t *in)
+{
+	if (kn < 2 ||
+	    (k[0] != CKEY_STATE && k[0] != CKEY_COUNT && k[0] != CKEY_REGION && k[0] != CKEY_DAY))
+		return false;
+	const char *z = memchr(k + 1, 0, kn - 1);
+	if (!z)
+		return false;
+	const char *it = z + 1, *end = k + kn;
+	if (k[0] != CKEY_COUNT) {
+		const char *z2 = memchr(it, 0, (size_t)(end - it));
+		if (!z2)
+			return false;
+		end = z2;
+	}
+	if (end == it)
+		return false;
+	*item = it;
+	*in = (size_t)(end - it);
+	return true;
+}
+
+/* The partition of an 'O' or 'E' key. */
+static inline bool ckey_parse_part(const char *k, size_t kn, uint32_t *p)
+{
+	if (kn != 5 || (k[0] != CKEY_OFFSET && k[0] != CKEY_EPOCH))
+		return false;
+	*p = store_get_u32((const unsigned char *)k + 1);
 	return true;
 }
 

@@ -71,7 +71,7 @@ static void add_totals(struct evbuffer *out, const verify_totals *t)
 
 static const char *kind_name(char kind)
 {
-	return kind == 'C' ? "count" : kind == 'R' ? "region" : "day";
+	return kind == CKEY_COUNT ? "count" : kind == CKEY_REGION ? "region" : "day";
 }
 
 /* ,"name":[{...},...] with the report's mismatches. */
@@ -222,21 +222,20 @@ static void export_more(struct evhttp_connection *con, void *arg)
 			done = true;
 			break;
 		}
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || vn != 8)
+		const char *counter, *item;
+		size_t cn, in;
+		if (!ckey_parse_count(k, kn, &counter, &cn, &item, &in) || vn != 8)
 			continue;
-		size_t cn = (size_t)(z - k - 1), in = kn - cn - 2;
-		if (!item_counter_valid(k + 1, cn) || !item_valid(z + 1, in))
+		if (!item_counter_valid(counter, cn) || !item_valid(item, in))
 			continue;
 		uint64_t n = store_get_u64((const unsigned char *)v);
 		if (x->json)
-			evbuffer_add_printf(out,
-					    "{\"counter\":\"%.*s\",\"item\":\"%.*s\",\"count\":%" PRIu64
-					    "}\n",
-					    (int)cn, k + 1, (int)in, z + 1, n);
+			evbuffer_add_printf(
+			    out, "{\"counter\":\"%.*s\",\"item\":\"%.*s\",\"count\":%" PRIu64 "}\n",
+			    (int)cn, counter, (int)in, item, n);
 		else
-			evbuffer_add_printf(out, "%.*s,%.*s,%" PRIu64 "\n", (int)cn, k + 1, (int)in,
-					    z + 1, n);
+			evbuffer_add_printf(out, "%.*s,%.*s,%" PRIu64 "\n", (int)cn, counter,
+			                    (int)in, item, n);
 		x->rows++;
 	}
 	if (!done) {
@@ -282,8 +281,9 @@ void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 	x->json = format && strcmp(format, "json") == 0;
 	x->sn = store_snap_new(api->db);
 	unsigned char pre[COUNTER_MAX + 2];
-	size_t pn = counter ? ckey_join(pre, 'C', counter, strlen(counter), "", 0, NULL, 0, 0) : 1;
-	pre[0] = 'C';
+	size_t pn =
+	    counter ? ckey_join(pre, CKEY_COUNT, counter, strlen(counter), "", 0, NULL, 0, 0) : 1;
+	pre[0] = CKEY_COUNT;
 	x->it = store_snap_iter_from(x->sn, pre, pn, NULL, 0);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type",
@@ -363,21 +363,20 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 				    lag < 0 && high >= 0 ? 0 : lag, held, status);
 	}
 	evbuffer_add_printf(out, "],\"applied\":[");
-	store_iter *it = store_snap_iter_from(sn, "A", 1, NULL, 0);
+	store_iter *it = store_snap_iter_from(sn, ckey_prefix(CKEY_APPLIED), 1, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
 	int n = 0;
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || (size_t)(k + kn - z) != 5 || vn != 8 ||
-		    !item_edge_valid(k + 1, (size_t)(z - k - 1)) ||
-		    !shard_owns(api->owned, store_get_u32((const unsigned char *)z + 1)))
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
+		    !item_edge_valid(e, en) || !shard_owns(api->owned, p))
 			continue;
-		evbuffer_add_printf(out,
-				    "%s{\"edge\":\"%.*s\",\"partition\":%u,\"seq\":%" PRIu64 "}",
-				    n++ ? "," : "", (int)(z - k - 1), k + 1,
-				    store_get_u32((const unsigned char *)z + 1),
-				    store_get_u64((const unsigned char *)v));
+		evbuffer_add_printf(
+		    out, "%s{\"edge\":\"%.*s\",\"partition\":%u,\"seq\":%" PRIu64 "}",
+		    n++ ? "," : "", (int)en, e, p, store_get_u64((const unsigned char *)v));
 	}
 	if (!rc)
 		rc = store_iter_status(it);
@@ -417,7 +416,7 @@ static int whole_digest(store_snap *sn, uint64_t *digest, uint64_t *keys)
 	size_t kn, vn;
 	*keys = 0;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn && k[0] == 'M')
+		if (kn && k[0] == CKEY_META)
 			continue;
 		uint64_t lens[2] = {kn, vn};
 		XXH64_update(h, lens, sizeof lens);

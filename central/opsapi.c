@@ -375,8 +375,8 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		rc = applier_view_version(sn, p, &version);
 		if (!rc && edge) {
 			unsigned char key[CKEY_MAX];
-			rc =
-			    snap_u64(sn, key, ckey_edge(key, 'A', edge, strlen(edge), p), &applied);
+			rc = snap_u64(sn, key, ckey_edge(key, CKEY_APPLIED, edge, strlen(edge), p),
+			              &applied);
 		}
 		evbuffer_add_printf(out,
 				    "%s\"%.*s\":{\"partition\":%u,\"version\":%" PRIu64
@@ -422,7 +422,7 @@ static int add_by_region(store_snap *sn, struct evbuffer *out, const item_req *r
 {
 	unsigned char pre[CKEY_MAX];
 	const char *c = r->def->name;
-	size_t pn = ckey_breakdown_prefix(pre, 'R', c, strlen(c), r->item, r->in);
+	size_t pn = ckey_breakdown_prefix(pre, CKEY_REGION, c, strlen(c), r->item, r->in);
 	store_iter *it = store_snap_iter_from(sn, pre, pn, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
@@ -452,7 +452,7 @@ static int add_by_day(store_snap *sn, struct evbuffer *out, const item_req *r, u
 {
 	unsigned char pre[CKEY_MAX], start[CKEY_MAX];
 	const char *c = r->def->name;
-	size_t pn = ckey_breakdown_prefix(pre, 'Y', c, strlen(c), r->item, r->in);
+	size_t pn = ckey_breakdown_prefix(pre, CKEY_DAY, c, strlen(c), r->item, r->in);
 	size_t sn_len = ckey_day(start, c, strlen(c), r->item, r->in, from);
 	char d[DAY_TEXT_MAX];
 	day_format(from, d);
@@ -784,7 +784,7 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 		return;
 	}
 	unsigned char prefix[COUNTER_MAX + 2];
-	size_t pn = ckey_join(prefix, 'C', def->name, strlen(def->name), "", 0, NULL, 0, 0);
+	size_t pn = ckey_join(prefix, CKEY_COUNT, def->name, strlen(def->name), "", 0, NULL, 0, 0);
 	store_iter *it = store_iter_new(api->db, prefix, pn);
 	const char *k, *v;
 	size_t kn, vn;

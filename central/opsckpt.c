@@ -152,9 +152,9 @@ static int read_edges(ckpt_job *x)
 	size_t kn, vn, en;
 	uint32_t p;
 	uint64_t seq;
-	store_iter *it = store_snap_iter_from(x->sn, "A", 1, NULL, 0);
+	store_iter *it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_APPLIED), 1, NULL, 0);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (!ckey_parse_edge(k, kn, 'A', &e, &en, &p, NULL) || vn != 8 ||
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
 		    !item_edge_valid(e, en) || !shard_owns(&x->want, p))
 			continue;
 		edge_add(&x->parts[p], e, en)->applied = store_get_u64((const unsigned char *)v);
@@ -165,10 +165,10 @@ static int read_edges(ckpt_job *x)
 		return rc;
 	/* H keys sort by edge, partition, then sequence: the first of each
 	 * (edge, partition) is its lowest. */
-	it = store_snap_iter_from(x->sn, "H", 1, NULL, 0);
+	it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_HELD), 1, NULL, 0);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (!ckey_parse_edge(k, kn, 'H', &e, &en, &p, &seq) || !item_edge_valid(e, en) ||
-		    !shard_owns(&x->want, p))
+		if (!ckey_parse_edge(k, kn, CKEY_HELD, &e, &en, &p, &seq) ||
+		    !item_edge_valid(e, en) || !shard_owns(&x->want, p))
 			continue;
 		ck_edge *ed = edge_find(&x->parts[p], e, en);
 		if (!ed)
@@ -495,9 +495,10 @@ void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, struct evkey
 	}
 	x->scratch = xcalloc(CKPT_COUNTS_PER_MSG, sizeof *x->scratch);
 	if (x->after_len)
-		x->it = store_snap_iter_from(x->sn, "C", 1, x->after, x->after_len);
+		x->it =
+		    store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, x->after, x->after_len);
 	else
-		x->it = store_snap_iter_from(x->sn, "C", 1, NULL, 0);
+		x->it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, NULL, 0);
 	x->phase = CK_SCAN;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "application/octet-stream");

@@ -186,46 +186,16 @@ void shard_set_format(const shard_set *s, char *out, size_t cap)
 
 int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 {
-	if (kn < 2)
-		return ERR_NOTFOUND;
-	switch (k[0]) {
-	case 'S':
-	case 'C':
-	case 'R':
-	case 'Y': {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z)
-			return ERR_NOTFOUND;
-		const char *item = z + 1;
-		const char *end = k + kn;
-		if (k[0] != 'C') {
-			const char *z2 = memchr(item, 0, (size_t)(end - item));
-			if (!z2)
-				return ERR_NOTFOUND;
-			end = z2;
-		}
-		if (end == item)
-			return ERR_NOTFOUND;
-		*p = partition_of(item, (size_t)(end - item), nparts);
+	const char *item, *edge;
+	size_t in, en;
+	if (ckey_item_of(k, kn, &item, &in)) {
+		*p = partition_of(item, in, nparts);
 		return 0;
 	}
-	case 'A':
-	case 'H': {
-		const char *z = memchr(k + 1, 0, kn - 1);
-		if (!z || (size_t)(k + kn - z) < 5)
-			return ERR_NOTFOUND;
-		*p = store_get_u32((const unsigned char *)z + 1);
+	if (ckey_parse_edge(k, kn, CKEY_APPLIED, &edge, &en, p, NULL) ||
+	    ckey_parse_edge(k, kn, CKEY_HELD, &edge, &en, p, NULL) || ckey_parse_part(k, kn, p))
 		return 0;
-	}
-	case 'O':
-	case 'E':
-		if (kn != 5)
-			return ERR_NOTFOUND;
-		*p = store_get_u32((const unsigned char *)k + 1);
-		return 0;
-	default:
-		return ERR_NOTFOUND;
-	}
+	return ERR_NOTFOUND;
 }
 
 /* ---- digests ------------------------------------------------------------- */
@@ -244,12 +214,12 @@ int shard_digest_all(store_snap *sn, uint32_t nparts, shard_digest *out)
 		uint32_t p;
 		if (shard_key_partition(k, kn, nparts, &p) || p >= nparts)
 			continue;
-		if (k[0] == 'O') {
+		if (k[0] == CKEY_OFFSET) {
 			if (vn == 8)
 				out[p].offset = store_get_u64((const unsigned char *)v);
 			continue;
 		}
-		if (k[0] == 'H' || k[0] == 'E')
+		if (k[0] == CKEY_HELD || k[0] == CKEY_EPOCH)
 			continue; /* held input: not state yet; the epoch: where input is */
 		unsigned char len[4];
 		store_put_u32(len, (uint32_t)kn);
@@ -401,8 +371,8 @@ int shard_backup(store *db, const char *dir, const char *source_id, uint32_t npa
 	int rc = 0;
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
 		uint32_t p;
-		if (kn == 5 && k[0] == 'O' && vn == 8 && shard_key_partition(k, kn, nparts, &p) == 0 &&
-		    p < nparts)
+		if (kn == 5 && k[0] == CKEY_OFFSET && vn == 8 &&
+		    shard_key_partition(k, kn, nparts, &p) == 0 && p < nparts)
 			offsets[p] = store_get_u64((const unsigned char *)v);
 		store_batch_put(b, k, kn, v, vn);
 		pending += kn + vn + 16;

@@ -67,7 +67,7 @@ static void cur_next(cursor *c)
 		return;
 	c->item = c->k + c->base;
 	size_t rest = c->kn - c->base;
-	const char *z = c->tag == 'C' ? NULL : memchr(c->item, 0, rest);
+	const char *z = c->tag == CKEY_COUNT ? NULL : memchr(c->item, 0, rest);
 	c->in = z ? (size_t)(z - c->item) : rest;
 }
 
@@ -165,10 +165,10 @@ static void feed_state(acc *a, const cursor *c, verify_totals *t)
 		return;
 	t->present++;
 	a->exp_c++;
-	acc_bucket(a, 'R', st.region, st.region_len)->expected++;
+	acc_bucket(a, CKEY_REGION, st.region, st.region_len)->expected++;
 	unsigned char day[4];
 	store_put_u32(day, day_of_hlc(st.hlc));
-	acc_bucket(a, 'Y', day, 4)->expected++;
+	acc_bucket(a, CKEY_DAY, day, 4)->expected++;
 }
 
 static void feed_bucket(acc *a, const cursor *c, verify_totals *t)
@@ -176,7 +176,7 @@ static void feed_bucket(acc *a, const cursor *c, verify_totals *t)
 	const char *s;
 	size_t n;
 	if (!cur_suffix(c, &s, &n) || n > NAME_MAX_LEN ||
-	    (c->tag == 'R' ? !item_edge_valid(s, n) : n != 4)) {
+	    (c->tag == CKEY_REGION ? !item_edge_valid(s, n) : n != 4)) {
 		t->bad_keys++;
 		log_warn("malformed bucket key skipped", "counter=%s item=%s tag=%c", a->counter,
 			 a->item, c->tag);
@@ -190,10 +190,8 @@ static void feed_bucket(acc *a, const cursor *c, verify_totals *t)
 static void feed(acc *a, const cursor *c, verify_totals *t)
 {
 	switch (c->tag) {
-	case 'S':
-		feed_state(a, c, t);
-		break;
-	case 'C':
+	case CKEY_STATE: feed_state(a, c, t); break;
+	case CKEY_COUNT:
 		a->c_present = true;
 		num_value(c->v, c->vn, &a->got_c, &a->c_bad);
 		break;
@@ -207,7 +205,7 @@ static void describe(verify_mismatch *m, const bucket *b)
 {
 	if (!b) {
 		snprintf(m->what, sizeof m->what, "count");
-	} else if (b->kind == 'R') {
+	} else if (b->kind == CKEY_REGION) {
 		snprintf(m->what, sizeof m->what, "region=%.*s", (int)b->nn, (const char *)b->name);
 	} else {
 		char d[DAY_TEXT_MAX];
@@ -233,7 +231,7 @@ static void acc_finish(acc *a, verify_fn fn, void *ctx, verify_totals *t)
 		memset(&m, 0, sizeof m);
 		memcpy(m.counter, a->counter, a->cn + 1);
 		memcpy(m.item, a->item, a->in + 1);
-		m.kind = b ? b->kind : 'C';
+		m.kind = b ? b->kind : CKEY_COUNT;
 		if (!b) {
 			m.kn = ckey_count(m.key, a->counter, a->cn, a->item, a->in);
 		} else {
@@ -260,7 +258,7 @@ static void acc_finish(acc *a, verify_fn fn, void *ctx, verify_totals *t)
 static int walk(store_snap *sn, const char *counter, const char *only, verify_fn fn, void *ctx,
 		verify_totals *t)
 {
-	static const char tags[4] = {'S', 'C', 'R', 'Y'};
+	static const char tags[4] = {CKEY_STATE, CKEY_COUNT, CKEY_REGION, CKEY_DAY};
 	size_t cn = strlen(counter), on = only ? strlen(only) : 0;
 	cursor cur[4];
 	int rc = 0;
@@ -269,7 +267,7 @@ static int walk(store_snap *sn, const char *counter, const char *only, verify_fn
 		size_t pn;
 		if (!only)
 			pn = ckey_join(pre, tags[i], counter, cn, "", 0, NULL, 0, 0);
-		else if (tags[i] == 'C')
+		else if (tags[i] == CKEY_COUNT)
 			pn = ckey_count(pre, counter, cn, only, on);
 		else
 			pn = ckey_breakdown_prefix(pre, tags[i], counter, cn, only, on);
@@ -392,7 +390,7 @@ static int repair_one(store *db, store_batch *wb, applier *a, const verify_targe
 	store_batch_clear(wb);
 	for (size_t i = 0; i < f.n; i++) {
 		const verify_mismatch *m = &f.m[i];
-		if (m->kind != 'C' && m->expected == 0) {
+		if (m->kind != CKEY_COUNT && m->expected == 0) {
 			store_batch_del(wb, m->key, m->kn);
 		} else {
 			unsigned char v[8];
