@@ -39,6 +39,7 @@
 #include "item.h"
 #include "keys.h"
 #include "log.h"
+#include "netaddr.h"
 #include "merge.h"
 #include "partition.h"
 #include "shard.h"
@@ -143,16 +144,8 @@ static bool from_loopback(struct evhttp_request *req)
 	if (!con)
 		return false;
 	evhttp_connection_get_peer(con, &addr, &port);
-	if (!addr)
-		return false;
-	struct in_addr v4;
-	struct in6_addr v6;
-	if (inet_pton(AF_INET, addr, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &v6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&v6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
-	return false;
+	/* A peer is numeric: "localhost" cannot come from here. */
+	return addr && netaddr_host_is_loopback(addr, strlen(addr));
 }
 
 /* Is the configured listen host loopback only? "" (and 0.0.0.0 or ::)
@@ -160,15 +153,7 @@ static bool from_loopback(struct evhttp_request *req)
  * resolved here, so no either. */
 static bool host_is_loopback(const char *host)
 {
-	struct in_addr v4;
-	struct in6_addr v6;
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &v6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&v6);
-	return false;
+	return netaddr_host_is_loopback(host, strlen(host));
 }
 
 /* Compares in time that depends only on the configured token's length. */

@@ -19,6 +19,7 @@
 #include "inspect.h"
 #include "item.h"
 #include "log.h"
+#include "netaddr.h"
 #include "xmem.h"
 
 /* --- answers -------------------------------------------------------------- */
@@ -750,11 +751,7 @@ static bool path_is(const char *path, const char *route_path)
  * proxy the edge does not trust, wherever that proxy is. */
 static bool from_loopback(const http_request *req)
 {
-	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	static const uint8_t v6[16] = {[15] = 1};
-	const uint8_t *ip = req->client_ip;
-	return ip && !req->via_untrusted &&
-	       ((memcmp(ip, v4, 12) == 0 && ip[12] == 127) || memcmp(ip, v6, 16) == 0);
+	return req->client_ip && !req->via_untrusted && netaddr_ip_is_loopback(req->client_ip);
 }
 
 /* Prometheus text of the edge's registry (telemetry.h). Served to

@@ -45,6 +45,7 @@
 #include "inspect.h"
 #include "ledger.h"
 #include "log.h"
+#include "netaddr.h"
 #include "sdnotify.h"
 #include "proxy.h"
 #include "buildinfo.h"
@@ -539,22 +540,6 @@ static void workers_free(edge *e)
 	e->nw = 0;
 }
 
-/* Is the listen address (host:port, [v6]:port) on loopback only? */
-static bool loopback_addr(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-	size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		addr++;
-		n -= 2;
-	}
-	if (n == 3 && memcmp(addr, "::1", 3) == 0)
-		return true;
-	if (n == 9 && memcmp(addr, "localhost", 9) == 0)
-		return true;
-	return n > 4 && memcmp(addr, "127.", 4) == 0;
-}
-
 /* Trusting X-User-Id lets anyone who reaches the port be anyone: only on
  * loopback, unless forced (sim runs edges in network namespaces). */
 static int identity_setup(edge *e, char *err, size_t errlen)
@@ -562,9 +547,9 @@ static int identity_setup(edge *e, char *err, size_t errlen)
 	edge_config *cfg = &e->cfg;
 	if (cfg->dev_identity) {
 		const char *open_addr = NULL;
-		if (cfg->listen[0] && !loopback_addr(cfg->listen))
+		if (cfg->listen[0] && !netaddr_listen_is_loopback(cfg->listen))
 			open_addr = cfg->listen;
-		else if (cfg->tls_listen[0] && !loopback_addr(cfg->tls_listen))
+		else if (cfg->tls_listen[0] && !netaddr_listen_is_loopback(cfg->tls_listen))
 			open_addr = cfg->tls_listen;
 		if (open_addr && !cfg->dev_identity_force) {
 			snprintf(err, errlen,
