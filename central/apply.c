@@ -898,13 +898,10 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 			   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
 			   inv.why);
 write:;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = clock_mono_ns();
 	rc = store_write(a->db, a->wb);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (a->obs && a->obs->store_write)
-		a->obs->store_write(a->obs->ctx, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
-							    (t1.tv_nsec - t0.tv_nsec)));
+		a->obs->store_write(a->obs->ctx, clock_mono_ns() - t0);
 	if (rc) {
 		drop_cache(a);
 		return rc;

@@ -54,13 +54,6 @@ struct cmetrics {
 	uint64_t pend_n;
 };
 
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- instruments --------------------------------------------------------- */
 
 static void hot_flush(cmetrics *cm)
@@ -122,12 +115,12 @@ void cmetrics_feed(cmetrics *cm, applier *ap)
 int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const void *msg,
                    size_t len)
 {
-	double t0 = mono_s();
+	double t0 = clock_mono_s();
 	cm->now_ms = clock_mono_ms();
 	int rc = applier_apply(ap, p, offset, msg, len);
 	hot_flush(cm);
 	cm->now_ms = 0;
-	metric_observe(cm->apply_duration, mono_s() - t0);
+	metric_observe(cm->apply_duration, clock_mono_s() - t0);
 	return rc;
 }
 

@@ -946,7 +946,7 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	if (!http_method_known(req->method, strlen(req->method))) {
 		api_error(resp, 501, "not_implemented", "a method this server does not implement");
 		if (a->tm)
-			telemetry_request(a->tm, TM_ROUTE_OTHER, 501, telemetry_now_ns());
+			telemetry_request(a->tm, TM_ROUTE_OTHER, 501, clock_mono_ns());
 		return;
 	}
 	/* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET; the
@@ -960,7 +960,7 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	need n;
 	api_need_init(&n, a->central != NULL, false);
 	if (a->tm) {
-		n.t0_ns = telemetry_now_ns();
+		n.t0_ns = clock_mono_ns();
 		n.route = route_of(req);
 	}
 	parked *p = api_park_get(a);

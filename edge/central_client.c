@@ -361,7 +361,7 @@ static void finish(central_client *c, flight *f, int rc, int status, const char 
 	else
 		out = OUTCOME_NEUTRAL;
 	if (f->sent_ns)
-		telemetry_readthrough(c->tm, (double)(telemetry_now_ns() - f->sent_ns) / 1e9,
+		telemetry_readthrough(c->tm, (double)(clock_mono_ns() - f->sent_ns) / 1e9,
 		                      rc == 0 && status < 500);
 	if (rc != 0 || status >= 500) {
 		c->st.failures++;
@@ -519,7 +519,7 @@ static int start(central_client *c, flight *f)
 	f->cn = least_loaded(c);
 	f->cn->load++;
 	f->req = req;
-	f->sent_ns = telemetry_now_ns();
+	f->sent_ns = clock_mono_ns();
 	c->st.requests++;
 	/* On failure evhttp has freed the request (http.h says so); a
 	 * callback it ran already cleared f->req. */

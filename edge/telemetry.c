@@ -154,7 +154,7 @@ void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns
 	if (!tm || route >= TM_NROUTES)
 		return;
 	metric_add(tm->requests[route][status_index(status)], 1);
-	uint64_t now = telemetry_now_ns();
+	uint64_t now = clock_mono_ns();
 	metric_observe(tm->latency[route], now > t0_ns ? (double)(now - t0_ns) / 1e9 : 0);
 }
 

@@ -109,14 +109,6 @@ void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct 
 void telemetry_attach_tls(telemetry *tm, struct http_tls_store *ts);
 void telemetry_free(telemetry *tm);
 
-/* Monotonic nanoseconds: the request clock. */
-static inline uint64_t telemetry_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A request of route answered status, started at t0_ns. */
 void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns);
 /* n ops refused for why. */

@@ -17,6 +17,7 @@
 
 #include "../central/apply.h"
 #include "bench_central.h"
+#include "clock.h"
 #include "counter.h"
 #include "err.h"
 #include "hlc.h"
@@ -86,10 +87,11 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static double clock_s(clockid_t id)
+/* CPU time of the calling thread (LevelDB's own thread not included). */
+static double thread_cpu_s(void)
 {
 	struct timespec ts;
-	clock_gettime(id, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -237,15 +239,15 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 	if (!a)
 		return ERR_IO;
 	int rc = 0;
-	double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	double t0 = clock_mono_s(), c0 = thread_cpu_s();
 	for (size_t i = 0; i < g->longest && !rc; i++)
 		for (uint32_t p = 0; p < g->o->partitions && !rc; p++) {
 			const plog *l = &g->logs[k][p];
 			if (i < l->n)
 				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
 		}
-	m->apply_s = clock_s(CLOCK_MONOTONIC) - t0;
-	m->apply_cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+	m->apply_s = clock_mono_s() - t0;
+	m->apply_cpu_s = thread_cpu_s() - c0;
 	applier_stats st;
 	applier_get_stats(a, &st);
 	m->store_writes = st.store_writes;
