@@ -445,28 +445,9 @@ void cmetrics_render(cmetrics *cm, sbuf *out)
 	metrics_render(cm->reg, out);
 }
 
-size_t cmetrics_hot(cmetrics *cm, cmetrics_hot_item *out, size_t max)
+size_t cmetrics_hot(cmetrics *cm, topk_entry *out, size_t max)
 {
-	if (!max)
-		return 0;
-	topk_entry *e = xcalloc(max, sizeof *e);
-	size_t n = topk_list(cm->hot, clock_mono_ms(), e, max), kept = 0;
-	double secs = (double)cm->window_ms / 1000.0;
-	for (size_t i = 0; i < n; i++) {
-		const char *sp = strchr(e[i].key, ' ');
-		size_t cn = sp ? (size_t)(sp - e[i].key) : 0;
-		if (!sp || cn > COUNTER_MAX)
-			continue; /* not a key on_op made */
-		cmetrics_hot_item *h = &out[kept++];
-		memcpy(h->counter, e[i].key, cn);
-		h->counter[cn] = 0;
-		snprintf(h->item, sizeof h->item, "%s", sp + 1);
-		h->rate = e[i].rate / secs;
-		h->count = e[i].count;
-		h->error = e[i].error;
-	}
-	free(e);
-	return kept;
+	return max ? topk_list(cm->hot, clock_mono_ms(), out, max) : 0;
 }
 
 size_t cmetrics_hot_k(const cmetrics *cm)

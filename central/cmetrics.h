@@ -76,14 +76,7 @@ void cmetrics_note_lag(cmetrics *cm);
 void cmetrics_render(cmetrics *cm, sbuf *out);
 
 /* Any thread: the hottest count keys, up to max, fastest first. */
-typedef struct cmetrics_hot_item {
-	char counter[COUNTER_MAX + 1];
-	char item[TOPK_KEY_MAX + 1];
-	double rate;    /* changes per second over the last window */
-	uint64_t count; /* changes counted in the current window */
-	uint64_t error; /* of which at most this many may belong to other keys */
-} cmetrics_hot_item;
-size_t cmetrics_hot(cmetrics *cm, cmetrics_hot_item *out, size_t max);
+size_t cmetrics_hot(cmetrics *cm, topk_entry *out, size_t max);
 /* The sketch's size (k) and window. */
 size_t cmetrics_hot_k(const cmetrics *cm);
 uint64_t cmetrics_hot_window_ms(const cmetrics *cm);

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "cmetrics.h"
+#include "hot.h"
 #include "opsadmin.h"
 #include "sbuf.h"
 #include "xmem.h"
 
-#define OPS_HOT_DEFAULT 10
 
 const char *const ops_hot_params[] = {"limit", NULL};
 
@@ -50,50 +50,24 @@ void ops_route_metrics(ops_api *api, struct evhttp_request *req)
 	evbuffer_free(out);
 }
 
-/* limit as a number 1..max; false when it is not one. */
-static bool parse_limit(const char *s, size_t max, size_t *out)
-{
-	if (!s || !*s || strlen(s) > 9)
-		return false;
-	size_t v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		v = v * 10 + (size_t)(*p - '0');
-	}
-	if (v < 1 || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 void ops_route_hot(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
 {
-	size_t k = cmetrics_hot_k(api->metrics);
-	size_t limit = OPS_HOT_DEFAULT < k ? OPS_HOT_DEFAULT : k;
-	const char *lq = evhttp_find_header(kv, "limit");
-	if (lq && !parse_limit(lq, k, &limit)) {
-		ops_reply_error(req, 400, "bad_limit", "limit must be 1 to %zu (central.hot_items)",
-		                k);
+	size_t k = cmetrics_hot_k(api->metrics), limit;
+	if (!hot_limit(evhttp_find_header(kv, "limit"), k, &limit)) {
+		ops_reply_error(req, 400, "bad_limit", "%s", HOT_LIMIT_MESSAGE);
 		return;
 	}
-	cmetrics_hot_item *hot = xcalloc(limit, sizeof *hot);
-	size_t n = cmetrics_hot(api->metrics, hot, limit);
+	topk_entry *e = xcalloc(limit ? limit : 1, sizeof *e);
+	size_t n = cmetrics_hot(api->metrics, e, limit);
+	sbuf b;
+	sbuf_init(&b);
+	hot_render(&b, e, n, cmetrics_hot_window_ms(api->metrics), k);
+	free(e);
 	struct evbuffer *out = evbuffer_new();
 	if (!out)
 		abort();
-	/* Counters and items were validated by the applier before they were
-	 * counted: nothing to escape. */
-	evbuffer_add_printf(out, "{\"window_ms\":%" PRIu64 ",\"k\":%zu,\"items\":[",
-	                    cmetrics_hot_window_ms(api->metrics), k);
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(out,
-		                    "%s{\"item\":\"%s\",\"counter\":\"%s\",\"rate\":%.3f,"
-		                    "\"count\":%" PRIu64 ",\"error\":%" PRIu64 "}",
-		                    i ? "," : "", hot[i].item, hot[i].counter, hot[i].rate,
-		                    hot[i].count, hot[i].error);
-	evbuffer_add_printf(out, "]}");
-	free(hot);
+	evbuffer_add(out, b.p, b.len);
+	sbuf_free(&b);
 	ops_reply_buf(req, 200, "application/json", out);
 	evbuffer_free(out);
 }

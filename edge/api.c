@@ -19,6 +19,7 @@
 #include "inspect.h"
 #include "item.h"
 #include "log.h"
+#include "hot.h"
 #include "netaddr.h"
 #include "xmem.h"
 
@@ -769,46 +770,28 @@ static void answer_metrics(api *a, http_response *resp)
 	api_header(resp, "cache-control", "no-store");
 }
 
-#define HOT_LIMIT_DEFAULT 10
-#define HOT_LIMIT_MAX 1000
-
-/* GET /v1/hot[?limit=N]: the hot items, fastest first (loopback only). */
+/* GET /v1/hot[?limit=N]: the hot items, fastest first (loopback only;
+ * hot.h: the same answer as central's). */
 static void answer_hot(api *a, const http_request *req, http_response *resp)
 {
 	struct evkeyvalq q;
-	long limit = HOT_LIMIT_DEFAULT;
-	int bad = api_query(req->path, &q);
-	const char *ls = bad ? NULL : evhttp_find_header(&q, "limit");
-	if (ls) {
-		char *end;
-		limit = strtol(ls, &end, 10);
-		bad = *ls < '0' || *ls > '9' || *end || limit < 1 || limit > HOT_LIMIT_MAX;
-	}
-	evhttp_clear_headers(&q);
-	if (bad) {
-		api_error(resp, 400, "bad_query", "limit is a number from 1 to 1000");
+	size_t k = telemetry_hot_k(a->tm), limit = 0;
+	if (api_query(req->path, &q)) {
+		evhttp_clear_headers(&q);
+		api_error(resp, 400, "bad_query", "the query string does not parse");
 		return;
 	}
-	topk_entry *e = xcalloc((size_t)limit, sizeof *e);
-	size_t n = telemetry_hot(a->tm, e, (size_t)limit);
+	bool ok = hot_limit(evhttp_find_header(&q, "limit"), k, &limit);
+	evhttp_clear_headers(&q);
+	if (!ok) {
+		api_error(resp, 400, "bad_limit", HOT_LIMIT_MESSAGE);
+		return;
+	}
+	topk_entry *e = xcalloc(limit ? limit : 1, sizeof *e);
+	size_t n = telemetry_hot(a->tm, e, limit);
 	sbuf b;
 	sbuf_init(&b);
-	sbuf_addf(&b, "{\"window_s\":%d,\"items\":[", TM_HOT_WINDOW_MS / 1000);
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		char *sp = strchr(e[i].key, ' ');
-		if (!sp)
-			continue;
-		*sp = 0;
-		/* Counter and item names are validated: nothing to escape. */
-		sbuf_addf(&b,
-			  "%s{\"item\":\"%s\",\"counter\":\"%s\",\"rate\":%.3f,\"count\":%" PRIu64
-			  ",\"error\":%" PRIu64 "}",
-			  first ? "" : ",", sp + 1, e[i].key, telemetry_hot_per_s(e[i].rate),
-			  e[i].count, e[i].error);
-		first = false;
-	}
-	sbuf_adds(&b, "]}");
+	hot_render(&b, e, n, TM_HOT_WINDOW_MS, k);
 	free(e);
 	size_t len;
 	char *body = sbuf_take(&b, &len);

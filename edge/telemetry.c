@@ -137,6 +137,7 @@ telemetry *telemetry_new(size_t hot_k)
 	                                   NULL, metrics_latency_bounds, metrics_latency_nbounds);
 	if (hot_k)
 		tm->hot = topk_new(hot_k, TM_HOT_WINDOW_MS);
+	tm->hot_k = tm->hot ? hot_k : 0;
 	return tm;
 }
 
@@ -194,9 +195,9 @@ void telemetry_readthrough(telemetry *tm, double seconds, int ok)
 	metric_observe(tm->rt_latency, seconds);
 }
 
-double telemetry_hot_per_s(double rate)
+size_t telemetry_hot_k(const telemetry *tm)
 {
-	return rate / (TM_HOT_WINDOW_MS / 1000.0);
+	return tm ? tm->hot_k : 0;
 }
 
 size_t telemetry_hot(telemetry *tm, topk_entry *out, size_t max)

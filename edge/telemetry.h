@@ -90,6 +90,7 @@ typedef struct telemetry {
 	metric *rt_failures;
 	metric *rt_latency;       /* histogram: request sent to answer */
 	topk *hot;                /* NULL: hot items off */
+	size_t hot_k;             /* the keys it keeps (metrics.hot_items) */
 	/* For the hooks (telemetry_attach); not owned. */
 	struct ledger *lg;
 	struct store *db;
@@ -126,6 +127,7 @@ void telemetry_readthrough(telemetry *tm, double seconds, int ok);
  * "counter item". rate_per_s is the entry's rate over the window, per
  * second. Returns how many. */
 size_t telemetry_hot(telemetry *tm, topk_entry *out, size_t max);
-double telemetry_hot_per_s(double rate);
+/* How many keys the hot-items sketch keeps; 0 when it is off. */
+size_t telemetry_hot_k(const telemetry *tm);
 
 #endif

@@ -644,7 +644,8 @@ Test(api, hot_items_list_the_most_liked_item_first)
 	for (int i = 0; i < 50; i++)
 		cr_assert_eq(req("POST", "/v1/items/post/9/likes", "u1", NULL, NULL, NULL), 200);
 	cr_assert_eq(req("GET", "/v1/hot?limit=3", NULL, NULL, NULL, NULL), 200);
-	const char *want = "{\"window_s\":60,\"items\":[{\"item\":\"post:7\",\"counter\":"
+	/* The same answer as central's (hot.h): window in ms, the sketch's k. */
+	const char *want = "{\"window_ms\":60000,\"k\":16,\"items\":[{\"item\":\"post:7\",\"counter\":"
 			   "\"likes\",\"rate\":0.667,\"count\":40,\"error\":0},"
 			   "{\"item\":\"reel:3\",\"counter\":\"likes\"";
 	cr_assert(strncmp(body(), want, strlen(want)) == 0, "%s", body());
@@ -655,7 +656,11 @@ Test(api, hot_items_list_the_most_liked_item_first)
 	cr_assert_eq(req("GET", "/v1/hot?limit=1", NULL, NULL, NULL, NULL), 200);
 	cr_assert_null(strstr(body(), "reel:3"), "%s", body());
 	cr_assert_eq(req("GET", "/v1/hot?limit=0", NULL, NULL, NULL, NULL), 400);
+	cr_assert(strstr(body(), "\"bad_limit\""), "%s", body());
 	cr_assert_eq(req("GET", "/v1/hot?limit=x", NULL, NULL, NULL, NULL), 400);
+	cr_assert_eq(req("GET", "/v1/hot?limit=17", NULL, NULL, NULL, NULL), 400,
+		     "no more than the sketch keeps");
+	cr_assert_eq(req("GET", "/v1/hot?limit=16", NULL, NULL, NULL, NULL), 200);
 	/* Item ids are not label values: /metrics has no hot items (issue 18). */
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
 	cr_assert_null(strstr(body(), "post:7"), "%s", body());
