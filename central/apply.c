@@ -538,7 +538,8 @@ static int preload_states(applier *a, const wire_batch *b, const counter_def *co
 	size_t first = ktab_len(&a->ws) - n;
 	for (size_t i = 0; i < n; i++)
 		a->order[i] = ktab_at(&a->ws, first + i);
-	qsort(a->order, n, sizeof *a->order, by_key);
+	if (n > 1) /* a NULL order when nothing was added */
+		qsort(a->order, n, sizeof *a->order, by_key);
 	for (size_t i = 0; i < n; i++) {
 		int rc = load_state(a, a->order[i]);
 		if (rc)
@@ -662,7 +663,8 @@ static void flush_cache(applier *a, part *pt)
 		if (!e->dead)
 			a->order[live++] = e;
 	}
-	qsort(a->order, live, sizeof *a->order, by_key);
+	if (live > 1)
+		qsort(a->order, live, sizeof *a->order, by_key);
 	unsigned char buf[MERGE_STATE_MAX];
 	for (size_t i = 0; i < live; i++) {
 		const ktab_ent *e = a->order[i];
