@@ -24,6 +24,8 @@
 #include "../central/apply.h"
 #include "../central/keys.h"
 #include "../central/merge.h"
+#include "benchutil.h"
+#include "clock.h"
 #include "counter.h"
 #include "hlc.h"
 #include "partition.h"
@@ -83,38 +85,6 @@ typedef struct gen {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU time of the calling thread: what the loop itself cost, which other
- * processes on a shared machine disturb less than wall time. */
-static double cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* A set of nonzero 64-bit keys, open addressing: counts distinct pairs. */
 typedef struct u64set {
 	uint64_t *k;
@@ -133,7 +103,7 @@ static void u64set_init(u64set *s, uint64_t expect)
 static void u64set_add(u64set *s, uint64_t key)
 {
 	uint64_t h = key;
-	size_t i = (size_t)splitmix(&h) & (s->cap - 1);
+	size_t i = (size_t)bench_splitmix(&h) & (s->cap - 1);
 	while (s->k[i] && s->k[i] != key)
 		i = (i + 1) & (s->cap - 1);
 	if (!s->k[i]) {
@@ -146,7 +116,7 @@ static void u64set_add(u64set *s, uint64_t key)
 
 static uint32_t zipf_item(gen *g)
 {
-	double u = (double)(splitmix(&g->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+	double u = (double)(bench_splitmix(&g->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
 	size_t lo = 0, hi = g->o->items - 1;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -416,15 +386,15 @@ static int run_central(const gen *g, const char *dir, bench_central_result *r, c
 		rc = ERR_IO;
 		goto out;
 	}
-	double t0 = now_s(), c0 = cpu_s();
+	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
 	for (size_t i = 0; i < g->max_per_part && !rc; i++)
 		for (uint32_t p = 0; p < o->partitions && !rc; p++) {
 			const part_log *pl = &g->parts[p];
 			if (i < pl->n)
 				rc = applier_apply(a, p, (int64_t)i, pl->m[i].buf, pl->m[i].len);
 		}
-	r->central_s = now_s() - t0;
-	r->central_cpu_s = cpu_s() - c0;
+	r->central_s = clock_mono_s() - t0;
+	r->central_cpu_s = bench_thread_cpu_s() - c0;
 	applier_stats st;
 	applier_get_stats(a, &st);
 	r->central_store_writes = st.store_writes;
@@ -526,11 +496,11 @@ static int run_raw(const gen *g, const char *dir, bench_central_result *r, char 
 				         err_str(rc));
 				break;
 			}
-			double t0 = now_s(), c0 = cpu_s();
+			double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
 			for (uint32_t j = 0; j < b.nops && !rc; j++)
 				rc = raw_like(db, wb, &b, &b.ops[j], &r->raw_store_writes);
-			spent += now_s() - t0;
-			cpu += cpu_s() - c0;
+			spent += clock_mono_s() - t0;
+			cpu += bench_thread_cpu_s() - c0;
 			wire_batch_free(&b);
 			if (rc)
 				snprintf(err, errlen, "raw: store failed: %s", err_str(rc));
@@ -645,7 +615,7 @@ int bench_central_run(const bench_central_opts *o, bench_central_result *r, char
 		rc = compare_runs(sub, sub2, r, err, errlen);
 out:
 	gen_free(&g);
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rmtree(tmp);
 	return rc;
 }
 

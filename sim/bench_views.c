@@ -17,6 +17,7 @@
 
 #include "../central/apply.h"
 #include "bench_central.h"
+#include "benchutil.h"
 #include "clock.h"
 #include "counter.h"
 #include "err.h"
@@ -79,22 +80,6 @@ typedef struct gen {
 	uint64_t rng;
 } gen;
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* CPU time of the calling thread (LevelDB's own thread not included). */
-static double thread_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void log_push(plog *l, msg m, size_t *longest)
 {
 	if (l->n == l->cap) {
@@ -155,12 +140,12 @@ static int build(gen *g, bench_views_result *r)
 	const bench_views_opts *o = g->o;
 	int rc = 0;
 	for (uint64_t i = 0; i < o->ops && !rc; i++) {
-		bool view = splitmix(&g->rng) % 100 < o->views_pct;
+		bool view = bench_splitmix(&g->rng) % 100 < o->views_pct;
 		uint32_t item;
-		if (view && splitmix(&g->rng) % 100 < o->viral_pct)
+		if (view && bench_splitmix(&g->rng) % 100 < o->viral_pct)
 			item = 0;
 		else
-			item = (uint32_t)(splitmix(&g->rng) % o->items);
+			item = (uint32_t)(bench_splitmix(&g->rng) % o->items);
 		uint32_t p = g->item_part[item];
 		g->waiting[p][g->nwaiting[p]++] =
 		    (pend){item, view, i, hlc_make(BASE_MS + i / OPS_PER_MS, i % OPS_PER_MS)};
@@ -239,7 +224,7 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 	if (!a)
 		return ERR_IO;
 	int rc = 0;
-	double t0 = clock_mono_s(), c0 = thread_cpu_s();
+	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
 	for (size_t i = 0; i < g->longest && !rc; i++)
 		for (uint32_t p = 0; p < g->o->partitions && !rc; p++) {
 			const plog *l = &g->logs[k][p];
@@ -247,7 +232,7 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
 		}
 	m->apply_s = clock_mono_s() - t0;
-	m->apply_cpu_s = thread_cpu_s() - c0;
+	m->apply_cpu_s = bench_thread_cpu_s() - c0;
 	applier_stats st;
 	applier_get_stats(a, &st);
 	m->store_writes = st.store_writes;
@@ -266,14 +251,6 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 		return ERR_CORRUPT;
 	}
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 int bench_views_run(const bench_views_opts *o, bench_views_result *r, char *err, size_t errlen)
@@ -320,7 +297,7 @@ int bench_views_run(const bench_views_opts *o, bench_views_result *r, char *err,
 			store_close(db[k]);
 	gen_free(&g);
 	counters_free(&ctr);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rmtree(root);
 	return rc;
 }
 

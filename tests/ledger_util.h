@@ -97,6 +97,29 @@ TESTDIR_UTIL void ledger_util_teardown(void)
 	testdir_remove(T.dir);
 }
 
+/* The likes count of item, as the ledger answers it. */
+TESTDIR_UTIL uint64_t count_of(const char *item)
+{
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "likes", item, &v), 0);
+	return v.count;
+}
+
+/* user's likes membership of item: 1, 0, or -1 when none is recorded. */
+TESTDIR_UTIL int member_of(const char *user, const char *item)
+{
+	int st;
+	cr_assert_eq(ledger_member(T.l, "likes", item, user, &st), 0);
+	return st;
+}
+
+TESTDIR_UTIL ledger_stats stats_now(void)
+{
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	return s;
+}
+
 TESTDIR_UTIL void reopen(void)
 {
 	ledger_free(T.l);

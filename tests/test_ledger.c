@@ -40,13 +40,6 @@ static uint64_t count(void)
 	return v.count;
 }
 
-static ledger_stats stats(void)
-{
-	ledger_stats s;
-	ledger_get_stats(T.l, &s);
-	return s;
-}
-
 /* Decodes sent[i]; the caller frees it with wire_batch_free. */
 static void decode_sent(size_t i, wire_batch *b)
 {
@@ -117,8 +110,8 @@ Test(ledger, repeat_answers_unchanged_but_is_still_sent)
 	cr_assert(a.member);
 	cr_assert_not(a.changed);
 	cr_assert_eq(a.view.count, 1, "a repeat does not move the count");
-	cr_assert_eq(stats().ops_duplicate, 1);
-	cr_assert_eq(stats().pending_ops, 2);
+	cr_assert_eq(stats_now().ops_duplicate, 1);
+	cr_assert_eq(stats_now().pending_ops, 2);
 
 	cr_assert_eq(ledger_seal_due(T.l, WALL + 2, true), 0);
 	cr_assert_eq(T.nsent, 1);
@@ -171,7 +164,7 @@ Test(ledger, third_write_seals_and_sends_batch_one)
 		cr_assert_eq(b.ops[i].hlc, w[i].hlc, "op %u", i);
 	}
 	wire_batch_free(&b);
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.batches_sealed, 1);
 	cr_assert_eq(s.pending_ops, 0);
 	cr_assert_eq(s.pending_batches, 1);
@@ -211,7 +204,7 @@ Test(ledger, full_producer_queue_is_retried_on_pump)
 	T.answer = ERR_AGAIN;
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(T.nsent, 0);
-	cr_assert_eq(stats().batches_sent, 0);
+	cr_assert_eq(stats_now().batches_sent, 0);
 	T.answer = 0;
 	ledger_pump(T.l);
 	cr_assert_eq(T.nsent, 1);
@@ -232,13 +225,13 @@ Test(ledger, batch_stays_until_a_snapshot_confirms_it)
 
 	/* A snapshot that has not reached the batch yet. */
 	apply_snapshot(0, 0, 5, true, 0, 0);
-	cr_assert_eq(stats().pending_batches, 1);
+	cr_assert_eq(stats_now().pending_batches, 1);
 	cr_assert_eq(count(), 1, "snapshot 0 + overlay 1");
 	cr_assert_eq(T.nsent, 1, "offset 5 is below the delivered 10: no resend");
 
 	/* Central applied it: the count comes from the snapshot alone. */
 	apply_snapshot(1, 0, 11, true, 1, 1);
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.pending_batches, 0);
 	cr_assert_eq(s.batches_applied, 1);
 	cr_assert_eq(s.pending_bytes, 0);
@@ -269,7 +262,7 @@ Test(ledger, a_confirmed_repeat_leaves_the_overlay_of_later_ops_alone)
 
 	/* Central applied batch 1: u1 alone is in, so 1. */
 	apply_snapshot(1, 0, 11, true, 1, 0);
-	cr_assert_eq(stats().batches_applied, 1);
+	cr_assert_eq(stats_now().batches_applied, 1);
 	cr_assert_eq(count(), 2, "1 from central + u2 still pending here");
 }
 
@@ -288,7 +281,7 @@ Test(ledger, snapshot_past_a_delivered_batch_without_it_resends_it)
 	cr_assert_eq(T.sent[1].len, T.sent[0].len);
 	cr_assert(memcmp(T.sent[1].buf, T.sent[0].buf, T.sent[0].len) == 0,
 		  "the resend carries the same bytes");
-	cr_assert_eq(stats().batches_resent, 1);
+	cr_assert_eq(stats_now().batches_resent, 1);
 	cr_assert_eq(count(), 1, "still counted by the overlay");
 }
 
@@ -311,7 +304,7 @@ Test(ledger, stale_snapshot_is_ignored)
 	ledger_delivered(T.l, T.p, 1, 10);
 	apply_snapshot(1, 0, 20, true, 1, 0);
 	apply_snapshot(0, 0, 15, true, 7, 1);
-	cr_assert_eq(stats().snapshots_stale, 1);
+	cr_assert_eq(stats_now().snapshots_stale, 1);
 	cr_assert_eq(count(), 1);
 }
 
@@ -336,7 +329,7 @@ Test(ledger, reopen_rebuilds_pending_ops_overlay_and_resends_in_order)
 	cr_assert_eq(count(), 7);
 
 	reopen();
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.pending_batches, 2, "seq 2 and 3 are unconfirmed");
 	cr_assert_eq(s.pending_ops, 1);
 	cr_assert_eq(count(), 7, "snapshot 2 + overlay 5");
@@ -377,7 +370,7 @@ Test(ledger, confirmed_batches_are_not_resent_after_reopen)
 	reopen();
 	ledger_pump(T.l);
 	cr_assert_eq(T.nsent, 1);
-	cr_assert_eq(stats().pending_batches, 0);
+	cr_assert_eq(stats_now().pending_batches, 0);
 	cr_assert_eq(count(), 1);
 	int64_t resume;
 	cr_assert_eq(ledger_snapshot_resume(T.l, T.p, &resume), 0);
@@ -395,12 +388,12 @@ Test(ledger, spent_budget_refuses_new_writes)
 	cr_assert_not(ledger_accepting(T.l));
 	ledger_answer a;
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL + 1, &a), ERR_FULL);
-	cr_assert_eq(stats().ops_refused_budget, 1);
+	cr_assert_eq(stats_now().ops_refused_budget, 1);
 	int state;
 	cr_assert_eq(ledger_member(T.l, "likes", ITEM, "u2", &state), 0);
 	cr_assert_eq(state, -1, "nothing is recorded for a refused write");
 	cr_assert_eq(count(), 1);
-	cr_assert_eq(stats().pending_ops, 1);
+	cr_assert_eq(stats_now().pending_ops, 1);
 }
 
 Test(ledger, zero_budget_refuses_the_first_write)

@@ -112,27 +112,6 @@ static int resolved(const ledger_ticket *t)
 	return 0;
 }
 
-static uint64_t count(const char *item)
-{
-	ledger_view v;
-	cr_assert_eq(ledger_read(T.l, "likes", item, &v), 0);
-	return v.count;
-}
-
-static int member(const char *user, const char *item)
-{
-	int st;
-	cr_assert_eq(ledger_member(T.l, "likes", item, user, &st), 0);
-	return st;
-}
-
-static ledger_stats stats(void)
-{
-	ledger_stats s;
-	ledger_get_stats(T.l, &s);
-	return s;
-}
-
 Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 {
 	H.hold = true;
@@ -148,15 +127,15 @@ Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 	a = stage1(like("u2", ITEM, true), &t3);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 2);
-	cr_assert_eq(count(ITEM), 0, "a reader sees no unwritten group");
-	cr_assert_eq(member("u1", ITEM), -1);
+	cr_assert_eq(count_of(ITEM), 0, "a reader sees no unwritten group");
+	cr_assert_eq(member_of("u1", ITEM), -1);
 
 	sem_post(&H.release);
 	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(atomic_load(&H.wakes), 1, "one wake for the group");
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED, "group 2 was not asked for");
-	cr_assert_eq(count(ITEM), 1);
-	cr_assert_eq(member("u1", ITEM), 1);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
 
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	sem_wait(&H.entered);
@@ -164,16 +143,16 @@ Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 	cr_assert_eq(resolved(&t2), LEDGER_DURABLE);
 	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(atomic_load(&H.wakes), 2, "one wake for both tickets of group 2");
-	cr_assert_eq(count(ITEM), 2);
-	ledger_stats s = stats();
+	cr_assert_eq(count_of(ITEM), 2);
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.pending_ops, 3);
 	cr_assert_eq(s.commits, 2);
 	cr_assert_eq(s.ops_duplicate, 1);
 	/* The op numbers of group 2 followed group 1's: all three load. */
 	H.hold = false;
 	reopen();
-	cr_assert_eq(stats().pending_ops, 3);
-	cr_assert_eq(count(ITEM), 2);
+	cr_assert_eq(stats_now().pending_ops, 3);
+	cr_assert_eq(count_of(ITEM), 2);
 }
 
 Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
@@ -185,9 +164,9 @@ Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	cr_assert_eq(resolved(&t1), ERR_IO);
 	cr_assert_eq(resolved(&t2), ERR_IO);
-	cr_assert_eq(count(ITEM), 0);
-	cr_assert_eq(member("u1", ITEM), -1);
-	ledger_stats s = stats();
+	cr_assert_eq(count_of(ITEM), 0);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.pending_ops, 0);
 	cr_assert_eq(s.commits_failed, 1);
 	/* The same like again is new, and goes through. */
@@ -195,7 +174,7 @@ Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
-	cr_assert_eq(count(ITEM), 1);
+	cr_assert_eq(count_of(ITEM), 1);
 }
 
 static void *commit_now(void *arg)
@@ -226,12 +205,12 @@ Test(ledger_async, a_commit_at_once_waits_for_the_group_being_written)
 	cr_assert_eq((intptr_t)rc, 0);
 	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
-	cr_assert_eq(member("u1", ITEM), 0, "the unlike is the last word");
-	cr_assert_eq(count(ITEM), 0);
+	cr_assert_eq(member_of("u1", ITEM), 0, "the unlike is the last word");
+	cr_assert_eq(count_of(ITEM), 0);
 	H.hold = false;
 	reopen();
-	cr_assert_eq(member("u1", ITEM), 0);
-	cr_assert_eq(stats().pending_ops, 2);
+	cr_assert_eq(member_of("u1", ITEM), 0);
+	cr_assert_eq(stats_now().pending_ops, 2);
 }
 
 Test(ledger_async, sealing_everything_writes_what_is_staged_and_being_written)
@@ -247,7 +226,7 @@ Test(ledger_async, sealing_everything_writes_what_is_staged_and_being_written)
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(ledger_ticket_state(&t1), LEDGER_DURABLE);
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
-	cr_assert_eq(stats().pending_ops, 0);
+	cr_assert_eq(stats_now().pending_ops, 0);
 	cr_assert_eq(T.nsent, 1, "both ops in one sealed batch");
 }
 
@@ -318,5 +297,5 @@ Test(ledger_async, a_random_run_answers_as_one_op_at_a_time)
 	H.jitter = 0;
 	uint64_t before = s1.pending_ops;
 	reopen();
-	cr_assert_eq(stats().pending_ops, before);
+	cr_assert_eq(stats_now().pending_ops, before);
 }

@@ -42,45 +42,24 @@ static ledger_answer stage1(ledger_op op, ledger_ticket *t)
 	return a;
 }
 
-static uint64_t count(const char *item)
-{
-	ledger_view v;
-	cr_assert_eq(ledger_read(T.l, "likes", item, &v), 0);
-	return v.count;
-}
-
-static int member(const char *user, const char *item)
-{
-	int st;
-	cr_assert_eq(ledger_member(T.l, "likes", item, user, &st), 0);
-	return st;
-}
-
-static ledger_stats stats(void)
-{
-	ledger_stats s;
-	ledger_get_stats(T.l, &s);
-	return s;
-}
-
 Test(ledger_group, staged_ops_are_invisible_until_the_commit)
 {
 	ledger_ticket t;
 	ledger_answer a = stage1(like("u1", ITEM, true), &t);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 1, "the writer's answer includes its own op");
-	cr_assert_eq(count(ITEM), 0, "a reader sees nothing staged");
-	cr_assert_eq(member("u1", ITEM), -1, "nor does the store hold it");
-	cr_assert_eq(stats().pending_ops, 0);
+	cr_assert_eq(count_of(ITEM), 0, "a reader sees nothing staged");
+	cr_assert_eq(member_of("u1", ITEM), -1, "nor does the store hold it");
+	cr_assert_eq(stats_now().pending_ops, 0);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	cr_assert_eq(t.state, LEDGER_DURABLE);
-	cr_assert_eq(count(ITEM), 1);
-	cr_assert_eq(member("u1", ITEM), 1);
-	cr_assert_eq(stats().pending_ops, 1);
-	cr_assert_eq(stats().commits, 1);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+	cr_assert_eq(stats_now().pending_ops, 1);
+	cr_assert_eq(stats_now().commits, 1);
 	/* Nothing staged: a commit writes nothing. */
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(stats().commits, 1);
+	cr_assert_eq(stats_now().commits, 1);
 }
 
 Test(ledger_group, one_store_write_for_many_writers_and_their_counts_add_up)
@@ -96,8 +75,8 @@ Test(ledger_group, one_store_write_for_many_writers_and_their_counts_add_up)
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	for (int i = 0; i < N; i++)
 		cr_assert_eq(t[i].state, LEDGER_DURABLE);
-	cr_assert_eq(count(ITEM), N);
-	ledger_stats s = stats();
+	cr_assert_eq(count_of(ITEM), N);
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.commits, 1);
 	cr_assert_eq(s.ops_accepted, N);
 }
@@ -113,10 +92,10 @@ Test(ledger_group, a_repeat_in_the_same_group_sees_the_staged_membership)
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 0);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(count(ITEM), 0);
-	cr_assert_eq(member("u1", ITEM), 0);
-	cr_assert_eq(stats().ops_duplicate, 1);
-	cr_assert_eq(stats().pending_ops, 3, "every op is sent, repeats included");
+	cr_assert_eq(count_of(ITEM), 0);
+	cr_assert_eq(member_of("u1", ITEM), 0);
+	cr_assert_eq(stats_now().ops_duplicate, 1);
+	cr_assert_eq(stats_now().pending_ops, 3, "every op is sent, repeats included");
 }
 
 Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
@@ -128,9 +107,9 @@ Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
 	cr_assert_eq(ledger_commit(T.l, WALL), ERR_IO);
 	cr_assert_eq(t1.state, ERR_IO);
 	cr_assert_eq(t2.state, ERR_IO);
-	cr_assert_eq(count(ITEM), 0);
-	cr_assert_eq(member("u1", ITEM), -1);
-	ledger_stats s = stats();
+	cr_assert_eq(count_of(ITEM), 0);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.pending_ops, 0);
 	cr_assert_eq(s.commits_failed, 1);
 	/* The group is gone: the same like again is new, and the next commit
@@ -140,8 +119,8 @@ Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 1);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(count(ITEM), 1);
-	cr_assert_eq(stats().pending_ops, 1);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(stats_now().pending_ops, 1);
 }
 
 Test(ledger_group, a_write_without_ticket_commits_the_staged_ops_with_its_own)
@@ -152,8 +131,8 @@ Test(ledger_group, a_write_without_ticket_commits_the_staged_ops_with_its_own)
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
 	cr_assert_eq(a.view.count, 2);
 	cr_assert_eq(t.state, LEDGER_DURABLE, "resolved by the other writer's commit");
-	cr_assert_eq(count(ITEM), 2);
-	cr_assert_eq(stats().commits, 1);
+	cr_assert_eq(count_of(ITEM), 2);
+	cr_assert_eq(stats_now().commits, 1);
 }
 
 Test(ledger_group, sealing_everything_writes_the_staged_ops_first)
@@ -191,7 +170,7 @@ Test(ledger_group, a_retry_with_the_same_key_in_the_same_group_is_replayed)
 	free(r.body);
 	cr_assert_eq(t1.state, LEDGER_DURABLE);
 	cr_assert_eq(t2.state, LEDGER_UNSTAGED, "a replay stages nothing");
-	cr_assert_eq(count(ITEM), 1);
+	cr_assert_eq(count_of(ITEM), 1);
 }
 
 Test(ledger_group, a_refused_write_leaves_the_group_as_it_was)
@@ -204,8 +183,8 @@ Test(ledger_group, a_refused_write_leaves_the_group_as_it_was)
 	cr_assert_eq(ledger_stage_ops(T.l, ops, 2, WALL, a, NULL, NULL, &t2), ERR_INVAL);
 	cr_assert_eq(t2.state, LEDGER_UNSTAGED);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(count(ITEM), 1);
-	cr_assert_eq(member("u2", ITEM), -1);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u2", ITEM), -1);
 }
 
 /* --- a random run, staged in groups and written one op at a time --------- */
@@ -280,17 +259,17 @@ Test(ledger_group, the_filter_skips_the_read_of_a_new_pair_and_survives_a_restar
 	ledger_answer a;
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
 	cr_assert(a.changed);
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.member_reads_skipped, 1, "a first like reads nothing");
 	cr_assert_eq(s.member_reads, 0);
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
 	cr_assert_not(a.changed, "the filter knows the pair: the repeat is read and found");
-	cr_assert_eq(stats().member_reads, 1);
+	cr_assert_eq(stats_now().member_reads, 1);
 	/* A new process rebuilds the filter from the store's records. */
 	reopen();
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u1", true, WALL, &a), 0);
 	cr_assert_not(a.changed, "no false negative after a restart");
-	cr_assert_eq(stats().member_reads, 1);
+	cr_assert_eq(stats_now().member_reads, 1);
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
 	cr_assert(a.changed);
 }

@@ -57,13 +57,6 @@ static ledger_view view(void)
 	return v;
 }
 
-static ledger_stats stats(void)
-{
-	ledger_stats s;
-	ledger_get_stats(T.l, &s);
-	return s;
-}
-
 Test(ledger_replicas, newest_offset_wins_whatever_instance_sends_it)
 {
 	msg_offset = 0;
@@ -75,7 +68,7 @@ Test(ledger_replicas, newest_offset_wins_whatever_instance_sends_it)
 
 	/* Primary at 10: seq 1 and 2 applied (7 likes from elsewhere). */
 	snapshot(PRIMARY, 10, true, 2, 0, 9);
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.batches_applied, 2);
 	cr_assert_eq(s.pending_batches, 1);
 	cr_assert_eq(view().count, 10, "9 at central + seq 3 still in the overlay");
@@ -83,7 +76,7 @@ Test(ledger_replicas, newest_offset_wins_whatever_instance_sends_it)
 
 	/* Replica behind, at 8: ignored, nothing moves back. */
 	snapshot(REPLICA, 8, true, 1, 0, 8);
-	s = stats();
+	s = stats_now();
 	cr_assert_eq(s.snapshots_stale, 1);
 	cr_assert_eq(s.batches_applied, 2);
 	cr_assert_eq(s.pending_batches, 1);
@@ -92,7 +85,7 @@ Test(ledger_replicas, newest_offset_wins_whatever_instance_sends_it)
 
 	/* Replica ahead, at 12: applied, seq 3 confirmed. */
 	snapshot(REPLICA, 12, true, 3, 0, 11);
-	s = stats();
+	s = stats_now();
 	cr_assert_eq(s.batches_applied, 3);
 	cr_assert_eq(s.pending_batches, 0);
 	cr_assert_eq(s.pending_bytes, 0);
@@ -101,7 +94,7 @@ Test(ledger_replicas, newest_offset_wins_whatever_instance_sends_it)
 
 	/* Primary at 11, later than the replica's 12 but older: ignored. */
 	snapshot(PRIMARY, 11, true, 2, 0, 10);
-	s = stats();
+	s = stats_now();
 	cr_assert_eq(s.snapshots_stale, 2);
 	cr_assert_eq(s.snapshots_applied, 2);
 	cr_assert_eq(s.batches_applied, 3);
@@ -125,14 +118,14 @@ Test(ledger_replicas, equal_offsets_from_primary_and_replica_change_nothing)
 	cr_assert_eq(T.nsent, 4);
 	cr_assert_eq(T.sent[3].seq, 2);
 	ledger_delivered(T.l, T.p, 2, 14);
-	ledger_stats s = stats();
+	ledger_stats s = stats_now();
 	cr_assert_eq(s.batches_applied, 1);
 	cr_assert_eq(s.batches_resent, 1);
 	cr_assert_eq(view().count, 6, "4 at central + seq 2 and 3 in the overlay");
 
 	/* The replica reports the same offset: same counts, same sequences. */
 	snapshot(REPLICA, 10, true, 1, 3, 4);
-	s = stats();
+	s = stats_now();
 	cr_assert_eq(s.batches_applied, 1, "seq 1 is not confirmed twice");
 	cr_assert_eq(s.pending_batches, 2);
 	cr_assert_eq(s.batches_resent, 1, "the held batch is not resent a second time");
@@ -152,7 +145,7 @@ Test(ledger_replicas, parts_of_an_older_split_snapshot_are_ignored_mid_way)
 	cr_assert_eq(view().count, 7, "the part at 8 is older than the part at 10 applied");
 	snapshot(PRIMARY, 10, true, 0, 0, 7);
 	snapshot(REPLICA, 8, true, 0, 0, 5);
-	cr_assert_eq(stats().snapshots_stale, 2);
+	cr_assert_eq(stats_now().snapshots_stale, 2);
 	cr_assert_eq(view().count, 7);
 	cr_assert_eq(view().version, 10);
 }
@@ -168,7 +161,7 @@ Test(ledger_replicas, a_part_applied_before_a_restart_still_outdates_older_snaps
 	cr_assert_eq(view().count, 7, "the part's counts are in the store");
 	snapshot(REPLICA, 8, false, 0, 0, 5);
 	snapshot(REPLICA, 8, true, 0, 0, 5);
-	cr_assert_eq(stats().snapshots_stale, 2, "the part at 10 is remembered across the restart");
+	cr_assert_eq(stats_now().snapshots_stale, 2, "the part at 10 is remembered across the restart");
 	cr_assert_eq(view().count, 7, "no count goes backwards");
 	snapshot(PRIMARY, 10, true, 0, 0, 7);
 	cr_assert_eq(view().count, 7);

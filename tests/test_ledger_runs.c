@@ -56,13 +56,6 @@ static size_t records(enum ekey_tag tag, uint32_t p)
 	return n;
 }
 
-static ledger_stats stats(void)
-{
-	ledger_stats s;
-	ledger_get_stats(T.l, &s);
-	return s;
-}
-
 /* Stages (user, item) likes as one group and commits it. */
 static void group_of(const char (*users)[16], const char (*items)[16], size_t n)
 {
@@ -136,9 +129,9 @@ Test(ledger_runs, a_group_writes_one_run_per_partition_it_touched)
 	group_of((const char(*)[16])users, (const char(*)[16])items, 30);
 	cr_assert_eq(records(EKEY_RUN, NPARTS), parts, "one run per partition, not one record per op");
 	cr_assert_eq(records(EKEY_OP, NPARTS), 0);
-	cr_assert_eq(stats().pending_ops, 30);
+	cr_assert_eq(stats_now().pending_ops, 30);
 	reopen();
-	cr_assert_eq(stats().pending_ops, 30, "the runs hold every op");
+	cr_assert_eq(stats_now().pending_ops, 30, "the runs hold every op");
 	cr_assert_eq(records(EKEY_RUN, NPARTS), parts);
 }
 
@@ -156,10 +149,10 @@ Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
 	/* One group of 10 in one partition: the commit seals the first 7. */
 	group_of((const char(*)[16])users, (const char(*)[16])items, 10);
 	cr_assert_eq(T.nsent, 1);
-	cr_assert_eq(stats().pending_ops, 3);
+	cr_assert_eq(stats_now().pending_ops, 3);
 	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the run's tail, put again under its first op");
 	reopen();
-	cr_assert_eq(stats().pending_ops, 3);
+	cr_assert_eq(stats_now().pending_ops, 3);
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	char got[16][40];
 	size_t n = sent_ops(got, 16);
@@ -202,7 +195,7 @@ Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
 	}
 	reopen();
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
-	cr_assert_eq(stats().pending_ops, 0);
+	cr_assert_eq(stats_now().pending_ops, 0);
 	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
 	size_t n = sent_ops(got, OPS);
 	cr_assert_eq(n, OPS, "%zu ops sent of %d", n, OPS);
@@ -259,7 +252,7 @@ Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
 		free(op.counter);
 	}
 	open_ledger();
-	cr_assert_eq(stats().pending_ops, 3);
+	cr_assert_eq(stats_now().pending_ops, 3);
 	ledger_view v;
 	cr_assert_eq(ledger_read(T.l, "likes", items[0], &v), 0);
 	cr_assert_eq(v.count, 1, "an old pending op shows in the overlay");
@@ -286,7 +279,7 @@ Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 	char key[13];
 	plant(key, ekey_part_seq(key, EKEY_RUN, T.p, 100), bad, sizeof bad);
 	open_ledger();
-	cr_assert_eq(stats().pending_ops, 0);
+	cr_assert_eq(stats_now().pending_ops, 0);
 	char users[1][16] = {"u1"}, items[1][16];
 	int next = 0;
 	item_in(T.p, &next, items[0], sizeof items[0]);
