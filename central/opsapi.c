@@ -9,6 +9,7 @@
  */
 #include "opsapi.h"
 #include "opsadmin.h"
+#include "sbuf.h"
 #include "cmetrics.h"
 
 #include "central.h"
@@ -78,38 +79,49 @@ void ops_reply_json(struct evhttp_request *req, int code, const char *body)
 void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
 			...)
 {
-	char msg[256], body[384];
+	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", ecode, msg);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, ecode, msg, NULL);
 	if (code == 401)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
-	ops_reply_json(req, code, body);
+	ops_reply_json(req, code, b.p);
+	sbuf_free(&b);
 }
 
 void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
 {
-	char body[512];
-	snprintf(body, sizeof body,
-		 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %u of item %s is "
-		 "not owned by this central (central.partitions): ask the shard that owns "
-		 "it\",\"partition\":%u}}",
-		 p, item, p);
-	ops_reply_json(req, 421, body);
+	char msg[320], extra[32];
+	snprintf(msg, sizeof msg,
+		 "partition %u of item %s is not owned by this central (central.partitions): "
+		 "ask the shard that owns it",
+		 p, item);
+	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, "not_owner", msg, extra);
+	ops_reply_json(req, 421, b.p);
+	sbuf_free(&b);
 }
 
 void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
 {
-	char body[384];
-	snprintf(body, sizeof body,
-		 "{\"error\":{\"code\":\"not_owner\",\"message\":\"partition %u is not owned "
-		 "by this central (central.partitions): ask the shard that owns "
-		 "it\",\"partition\":%u}}",
-		 p, p);
-	ops_reply_json(req, 421, body);
+	char msg[160], extra[32];
+	snprintf(msg, sizeof msg,
+		 "partition %u is not owned by this central (central.partitions): ask the shard "
+		 "that owns it",
+		 p);
+	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, "not_owner", msg, extra);
+	ops_reply_json(req, 421, b.p);
+	sbuf_free(&b);
 }
 
 void ops_stream_gone(struct evhttp_request *req)

@@ -97,6 +97,37 @@ void sbuf_addu64(sbuf *b, uint64_t v)
 	sbuf_put_u64(b, v);
 }
 
+void sbuf_addjstr(sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	sbuf_reserve(b, n + 2);
+	b->p[b->len++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			sbuf_put(b, e, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			sbuf_put(b, e, 6);
+		} else {
+			sbuf_put(b, &s[i], 1);
+		}
+	}
+	sbuf_put(b, "\"", 1);
+}
+
+void sbuf_adderror(sbuf *b, const char *code, const char *message, const char *extra)
+{
+	sbuf_adds(b, "{\"error\":{\"code\":");
+	sbuf_addjstr(b, code, strlen(code));
+	sbuf_adds(b, ",\"message\":");
+	sbuf_addjstr(b, message, strlen(message));
+	if (extra)
+		sbuf_adds(b, extra);
+	sbuf_adds(b, "}}");
+}
+
 void sbuf_addkey(sbuf *b, const char *sep, const char *key)
 {
 	size_t sl = strlen(sep), kl = strlen(key);

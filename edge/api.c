@@ -42,7 +42,7 @@ void api_header(http_response *resp, const char *name, const char *value)
 
 void api_error_json(sbuf *b, const char *code, const char *message)
 {
-	sbuf_addf(b, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+	sbuf_adderror(b, code, message, NULL);
 }
 
 void api_error(http_response *resp, int status, const char *code, const char *message)

@@ -109,23 +109,19 @@ static int counts_query(const char *qs, char *buf, char **items, char **cnames)
 	return 0;
 }
 
-/* Quotes n bytes of s (at most max) for a JSON error message that
- * api_error_json pastes as it is: quotes and backslashes are escaped,
- * control and non-ASCII bytes become '?'. */
+/* Quotes n bytes of s (at most max) for an error message (api_error
+ * escapes the message for JSON); control and non-ASCII bytes become '?',
+ * so a message never carries bytes that are not text. */
 static void quote_into(char *out, size_t cap, const char *s, size_t n, size_t max)
 {
 	size_t j = 0;
 	if (n > max)
 		n = max;
-	out[j++] = '\\';
 	out[j++] = '"';
-	for (size_t i = 0; i < n && j + 4 < cap; i++) {
+	for (size_t i = 0; i < n && j + 3 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			out[j++] = '\\';
 		out[j++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}
-	out[j++] = '\\';
 	out[j++] = '"';
 	out[j] = 0;
 }

@@ -43,6 +43,7 @@
 #include "proxy.h"
 #include "http_tls.h"
 #include "log.h"
+#include "sbuf.h"
 #include "xmem.h"
 
 #define DEFAULT_MAX_BODY (64 * 1024)
@@ -267,13 +268,10 @@ void http_response_error(http_response *resp, int status, const char *code, cons
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
-	                 message);
-	if (n > 0 && (size_t)n < sizeof buf) {
-		resp->body = xmemdup(buf, (size_t)n);
-		resp->body_len = (size_t)n;
-	}
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, code, message, NULL);
+	resp->body = sbuf_take(&b, &resp->body_len);
 }
 
 void http_response_refuse(const conn *c, http_response *resp, int status, const char *why)

@@ -25,6 +25,13 @@ void sbuf_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void sbuf_addu64(sbuf *b, uint64_t v);
 /* JSON: sep (may be "") then "key": */
 void sbuf_addkey(sbuf *b, const char *sep, const char *key);
+/* JSON: s (n bytes) as a string, quoted, with '"', '\\' and control
+ * bytes escaped (bytes from 0x80 copied as they are). */
+void sbuf_addjstr(sbuf *b, const char *s, size_t n);
+/* The error body every route of both daemons answers with:
+ * {"error":{"code":"<code>","message":"<message>"<extra>}}, where extra,
+ * when not NULL, is more JSON members with their leading comma. */
+void sbuf_adderror(sbuf *b, const char *code, const char *message, const char *extra);
 /* The bytes (malloc'ed, NUL-terminated) and their length. */
 char *sbuf_take(sbuf *b, size_t *len);
 

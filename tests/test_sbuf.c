@@ -99,3 +99,31 @@ Test(sbuf, puts_grow_past_a_short_reserve)
 	cr_assert_eq(strlen(b.p), 3000, "still NUL-terminated");
 	sbuf_free(&b);
 }
+
+Test(sbuf, json_strings_escape_quotes_backslashes_and_control_bytes)
+{
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addjstr(&b, "a\"b\\c\nd\x01\x7f\xc3\xa9", 11);
+	cr_assert_str_eq(b.p, "\"a\\\"b\\\\c\\u000ad\\u0001\\u007f\xc3\xa9\"");
+	sbuf_free(&b);
+	sbuf_init(&b);
+	sbuf_addjstr(&b, "", 0);
+	cr_assert_str_eq(b.p, "\"\"");
+	sbuf_free(&b);
+}
+
+Test(sbuf, the_error_body_is_one_shape_and_its_message_is_escaped)
+{
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, "bad_item", "not an item: \"x y\"", NULL);
+	cr_assert_str_eq(b.p, "{\"error\":{\"code\":\"bad_item\",\"message\":\"not an item: "
+			      "\\\"x y\\\"\"}}");
+	sbuf_free(&b);
+	sbuf_init(&b);
+	sbuf_adderror(&b, "not_owner", "ask its shard", ",\"partition\":3");
+	cr_assert_str_eq(b.p,
+			 "{\"error\":{\"code\":\"not_owner\",\"message\":\"ask its shard\",\"partition\":3}}");
+	sbuf_free(&b);
+}
