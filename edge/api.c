@@ -829,97 +829,134 @@ static void answer_ready(api *a, http_response *resp)
 	api_respond(resp, ready ? 200 : 503, body, len);
 }
 
+/* --- the route table ---------------------------------------------------------- */
+
+static void r_healthz(api *a, const http_request *req, http_response *resp, need *n)
+{
+	(void)req;
+	(void)n;
+	/* Alive: the loop answers. Over budget is readiness's. */
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_addf(&b, "{\"status\":\"ok\",\"edge\":\"%s\"}", a->edge_id);
+	size_t len;
+	char *body = sbuf_take(&b, &len);
+	api_respond(resp, 200, body, len);
+	api_header(resp, "cache-control", "no-store");
+}
+
+static void r_readyz(api *a, const http_request *req, http_response *resp, need *n)
+{
+	(void)req;
+	(void)n;
+	answer_ready(a, resp);
+}
+
+static void r_metrics(api *a, const http_request *req, http_response *resp, need *n)
+{
+	(void)req;
+	(void)n;
+	answer_metrics(a, resp);
+}
+
+static void r_hot(api *a, const http_request *req, http_response *resp, need *n)
+{
+	(void)n;
+	answer_hot(a, req, resp);
+}
+
+/* Pending batches, watermarks, snapshots: edge inspect (inspect.h). */
+static void r_inspect(api *a, const http_request *req, http_response *resp, need *n)
+{
+	(void)req;
+	(void)n;
+	size_t len;
+	char *body = inspect_json(a->lg, a->tm ? a->tm->up : NULL, clock_wall_ms(), &len);
+	api_respond(resp, 200, body, len);
+	api_header(resp, "cache-control", "no-store");
+}
+
+typedef void (*route_fn)(api *a, const http_request *req, http_response *resp, need *n);
+
+/* The edge's fixed-path routes, in one table that both dispatch and the
+ * metrics' route label read. A route a request's method does not match
+ * answers 405 with allow; a loopback route is absent for anyone else
+ * (404, as for a path nobody serves). The item routes
+ * (/v1/items/{type}/{id}/...) sit under a prefix: item_routes and
+ * item_metric. */
+typedef struct path_route {
+	const char *path;
+	const char *method; /* "GET" (HEAD too) or "POST" */
+	const char *allow;
+	bool loopback;      /* for loopback clients only */
+	bool needs_tm, needs_lg;
+	tm_route metric;
+	route_fn fn;
+} path_route;
+
+static const path_route routes[] = {
+    {"/healthz", "GET", "GET, HEAD", false, false, false, TM_ROUTE_HEALTHZ, r_healthz},
+    {"/readyz", "GET", "GET, HEAD", false, false, false, TM_ROUTE_READYZ, r_readyz},
+    {"/metrics", "GET", "GET, HEAD", true, true, false, TM_ROUTE_METRICS, r_metrics},
+    {"/v1/hot", "GET", "GET, HEAD", true, true, false, TM_ROUTE_HOT, r_hot},
+    {"/v1/admin/inspect", "GET", "GET, HEAD", true, false, true, TM_ROUTE_OTHER, r_inspect},
+    {"/v1/counts", "GET", "GET, HEAD", false, false, false, TM_ROUTE_COUNTS, api_counts},
+    {"/v1/me", "GET", "GET, HEAD", false, false, false, TM_ROUTE_ME, api_me_batch},
+    {"/v1/ops", "POST", "POST", false, false, false, TM_ROUTE_OPS, api_ops},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+#define ITEMS_PREFIX "/v1/items/"
+
+static const path_route *route_find(const char *path)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		if (path_is(path, routes[i].path))
+			return &routes[i];
+	return NULL;
+}
+
+/* Is route r there for this request (its daemon parts set up, and a
+ * loopback client for a loopback route)? */
+static bool route_serves(const api *a, const path_route *r, const http_request *req)
+{
+	return (!r->needs_tm || a->tm) && (!r->needs_lg || a->lg) &&
+	       (!r->loopback || from_loopback(req));
+}
+
 void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 {
 	const char *path = req->path;
-	bool get = strcmp(req->method, "GET") == 0;
-	if (path_is(path, "/healthz")) {
-		if (!get) {
-			method_not_allowed(resp, "GET, HEAD");
-			return;
-		}
-		/* Alive: the loop answers. Over budget is readiness's. */
-		sbuf b;
-		sbuf_init(&b);
-		sbuf_addf(&b, "{\"status\":\"ok\",\"edge\":\"%s\"}", a->edge_id);
-		size_t len;
-		char *body = sbuf_take(&b, &len);
-		api_respond(resp, 200, body, len);
-		api_header(resp, "cache-control", "no-store");
-	} else if (path_is(path, "/readyz")) {
-		if (get)
-			answer_ready(a, resp);
+	const path_route *r = route_find(path);
+	if (r && route_serves(a, r, req)) {
+		if (strcmp(req->method, r->method) == 0)
+			r->fn(a, req, resp, n);
 		else
-			method_not_allowed(resp, "GET, HEAD");
-	} else if (path_is(path, "/metrics") && a->tm && from_loopback(req)) {
-		if (get)
-			answer_metrics(a, resp);
-		else
-			method_not_allowed(resp, "GET, HEAD");
-	} else if (path_is(path, "/v1/hot") && a->tm && from_loopback(req)) {
-		if (get)
-			answer_hot(a, req, resp);
-		else
-			method_not_allowed(resp, "GET, HEAD");
-	} else if (path_is(path, "/v1/admin/inspect") && a->lg && from_loopback(req)) {
-		if (!get) {
-			method_not_allowed(resp, "GET, HEAD");
-			return;
-		}
-		/* Pending batches, watermarks, snapshots: edge inspect (inspect.h). */
-		size_t len;
-		char *body = inspect_json(a->lg, a->tm ? a->tm->up : NULL, clock_wall_ms(), &len);
-		api_respond(resp, 200, body, len);
-		api_header(resp, "cache-control", "no-store");
-	} else if (path_is(path, "/v1/counts")) {
-		if (get)
-			api_counts(a, req, resp, n);
-		else
-			method_not_allowed(resp, "GET, HEAD");
-	} else if (path_is(path, "/v1/me")) {
-		if (get)
-			api_me_batch(a, req, resp, n);
-		else
-			method_not_allowed(resp, "GET, HEAD");
-	} else if (path_is(path, "/v1/ops")) {
-		if (strcmp(req->method, "POST") == 0)
-			api_ops(a, req, resp, n);
-		else
-			method_not_allowed(resp, "POST");
-	} else if (strncmp(path, "/v1/items/", 10) == 0) {
+			method_not_allowed(resp, r->allow);
+	} else if (strncmp(path, ITEMS_PREFIX, strlen(ITEMS_PREFIX)) == 0) {
 		item_routes(a, req, resp, n);
 	} else if (!a->demo || !demo_site_answer(a->demo, req, resp)) {
 		api_error(resp, 404, "not_found", "no such route");
 	}
 }
 
+/* The metrics label of an item route. */
+static tm_route item_metric(const http_request *req)
+{
+	size_t len = strcspn(req->path, "?");
+	if (len > 13 && memcmp(req->path + len - 3, "/me", 3) == 0)
+		return TM_ROUTE_ME;
+	if (strcmp(req->method, "GET") != 0)
+		return TM_ROUTE_WRITE;
+	return req->path[len] == '?' ? TM_ROUTE_COUNT_BREAKDOWN : TM_ROUTE_COUNT;
+}
+
 /* The route a request is counted under; cheap, as every request asks. */
 static tm_route route_of(const http_request *req)
 {
-	const char *path = req->path;
-	if (strncmp(path, "/v1/items/", 10) == 0) {
-		size_t len = strcspn(path, "?");
-		if (len > 13 && memcmp(path + len - 3, "/me", 3) == 0)
-			return TM_ROUTE_ME;
-		if (strcmp(req->method, "GET") != 0)
-			return TM_ROUTE_WRITE;
-		return path[len] == '?' ? TM_ROUTE_COUNT_BREAKDOWN : TM_ROUTE_COUNT;
-	}
-	if (path_is(path, "/v1/counts"))
-		return TM_ROUTE_COUNTS;
-	if (path_is(path, "/v1/me"))
-		return TM_ROUTE_ME;
-	if (path_is(path, "/v1/ops"))
-		return TM_ROUTE_OPS;
-	if (path_is(path, "/healthz"))
-		return TM_ROUTE_HEALTHZ;
-	if (path_is(path, "/readyz"))
-		return TM_ROUTE_READYZ;
-	if (path_is(path, "/metrics"))
-		return TM_ROUTE_METRICS;
-	if (path_is(path, "/v1/hot"))
-		return TM_ROUTE_HOT;
-	return TM_ROUTE_OTHER;
+	if (strncmp(req->path, ITEMS_PREFIX, strlen(ITEMS_PREFIX)) == 0)
+		return item_metric(req);
+	const path_route *r = route_find(req->path);
+	return r ? r->metric : TM_ROUTE_OTHER;
 }
 
 void api_handle(void *ctx, const http_request *req, http_response *resp)
