@@ -530,6 +530,8 @@ static void check_readiness(central *c, uint64_t now)
 	pthread_mutex_lock(&ready_mu);
 	ready = r;
 	pthread_mutex_unlock(&ready_mu);
+	if (c->cm)
+		cmetrics_readiness(c->cm, r.store.ok, r.kafka.ok, r.lag.ok);
 }
 
 static void reload(void)

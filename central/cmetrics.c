@@ -39,6 +39,7 @@ struct cmetrics {
 	/* series fed directly */
 	metric *apply_duration, *store_write_duration, *produce_duration;
 	metric *snap_counts, *snap_delivered;
+	metric *ready, *ready_check[3]; /* /readyz: overall; store, kafka, lag */
 	metric *ops_by_counter[COUNTERS_MAX][2]; /* [counter][0 add, 1 remove] */
 	metric *invalid_by_reason[NREASONS];
 	/* per partition, read by hooks */
@@ -421,6 +422,14 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	cm->obs = (applier_obs){
 	    .ctx = cm, .op = on_op, .invalid = on_invalid, .store_write = on_store_write};
 	register_series(cm);
+	cm->ready = metrics_gauge(cm->reg, "ready", "1 while /readyz answers 200, else 0.", NULL);
+	static const char *const checks[3] = {"store", "kafka", "lag"};
+	for (int i = 0; i < 3; i++) {
+		char lb[32];
+		snprintf(lb, sizeof lb, "check=\"%s\"", checks[i]);
+		cm->ready_check[i] = metrics_gauge(cm->reg, "ready_check",
+						   "1 while this /readyz check passes, else 0.", lb);
+	}
 	metrics_add_hook(cm->reg, hook_counters, cm);
 	metrics_add_hook(cm->reg, hook_partitions, cm);
 	metrics_add_hook(cm->reg, hook_store, cm);
@@ -448,6 +457,14 @@ void cmetrics_render(cmetrics *cm, sbuf *out)
 size_t cmetrics_hot(cmetrics *cm, topk_entry *out, size_t max)
 {
 	return max ? topk_list(cm->hot, clock_mono_ms(), out, max) : 0;
+}
+
+void cmetrics_readiness(cmetrics *cm, bool store_ok, bool kafka, bool lag)
+{
+	metric_set(cm->ready, store_ok && kafka && lag ? 1 : 0);
+	metric_set(cm->ready_check[0], store_ok ? 1 : 0);
+	metric_set(cm->ready_check[1], kafka ? 1 : 0);
+	metric_set(cm->ready_check[2], lag ? 1 : 0);
 }
 
 size_t cmetrics_hot_k(const cmetrics *cm)

@@ -77,6 +77,9 @@ void cmetrics_render(cmetrics *cm, sbuf *out);
 
 /* Any thread: the hottest count keys, up to max, fastest first. */
 size_t cmetrics_hot(cmetrics *cm, topk_entry *out, size_t max);
+/* What /readyz found (the run loop, each readiness check): ready and
+ * ready_check{check="store|kafka|lag"}. */
+void cmetrics_readiness(cmetrics *cm, bool store_ok, bool kafka, bool lag);
 /* The sketch's size (k) and window. */
 size_t cmetrics_hot_k(const cmetrics *cm);
 uint64_t cmetrics_hot_window_ms(const cmetrics *cm);

@@ -228,6 +228,11 @@ static void check_readiness(edge *e, uint64_t now)
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;
 	pthread_mutex_unlock(&e->pub_mu);
+	bool ok[TM_NCHECKS] = {[TM_CHECK_STORE] = r.store.ok,
+			       [TM_CHECK_KAFKA] = r.kafka.ok,
+			       [TM_CHECK_SNAPSHOTS] = r.snapshots.ok,
+			       [TM_CHECK_REPLICA] = r.replica.ok};
+	telemetry_readiness(e->tm, r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok, ok);
 }
 
 /* Every worker's loop turned within the last few seconds. */
@@ -683,6 +688,7 @@ static int start(edge *e, char *err, size_t errlen)
 	e->lg = ledger_open(e->db, &lo, err, errlen);
 	if (!e->lg)
 		return ERR_IO;
+	telemetry_budget(e->tm, lo.budget_bytes);
 	if (uplink_start(e->up, e->lg, err, errlen))
 		return ERR_KAFKA;
 	/* Everything sealed and not yet confirmed by central goes out again,

@@ -135,10 +135,35 @@ telemetry *telemetry_new(size_t hot_k)
 	tm->rt_latency = metrics_histogram(m, "readthrough_duration_seconds",
 	                                   "Time from sending a request to central to its end.",
 	                                   NULL, metrics_latency_bounds, metrics_latency_nbounds);
+	tm->ready = metrics_gauge(m, "ready", "1 while /readyz answers 200, else 0.", NULL);
+	static const char *const checks[TM_NCHECKS] = {"store", "kafka", "snapshots", "replica"};
+	for (int i = 0; i < TM_NCHECKS; i++) {
+		snprintf(labels, sizeof labels, "check=\"%s\"", checks[i]);
+		tm->ready_check[i] = metrics_gauge(
+		    m, "ready_check", "1 while this /readyz check passes, else 0.", labels);
+	}
+	tm->budget_bytes = metrics_gauge(
+	    m, "pending_budget_bytes",
+	    "batch.budget_mb in bytes: writes are refused once pending_bytes reaches it.", NULL);
 	if (hot_k)
 		tm->hot = topk_new(hot_k, TM_HOT_WINDOW_MS);
 	tm->hot_k = tm->hot ? hot_k : 0;
 	return tm;
+}
+
+void telemetry_readiness(telemetry *tm, bool ready, const bool ok[TM_NCHECKS])
+{
+	if (!tm)
+		return;
+	metric_set(tm->ready, ready ? 1 : 0);
+	for (int i = 0; i < TM_NCHECKS; i++)
+		metric_set(tm->ready_check[i], ok[i] ? 1 : 0);
+}
+
+void telemetry_budget(telemetry *tm, uint64_t bytes)
+{
+	if (tm)
+		metric_set(tm->budget_bytes, (int64_t)bytes);
 }
 
 void telemetry_free(telemetry *tm)

@@ -50,6 +50,9 @@ typedef enum tm_route {
 	TM_NROUTES
 } tm_route;
 
+/* /readyz's checks, as the ready_check{check} series label them. */
+typedef enum { TM_CHECK_STORE, TM_CHECK_KAFKA, TM_CHECK_SNAPSHOTS, TM_CHECK_REPLICA, TM_NCHECKS } tm_check;
+
 /* Why a batch was sealed. */
 typedef enum tm_seal {
 	TM_SEAL_OPS,   /* it reached batch.max_ops */
@@ -89,6 +92,9 @@ typedef struct telemetry {
 	metric *rt_counts;        /* of them, for counts (not memberships) */
 	metric *rt_failures;
 	metric *rt_latency;       /* histogram: request sent to answer */
+	metric *ready;            /* 1 while /readyz answers 200 */
+	metric *ready_check[TM_NCHECKS]; /* each /readyz check: 1 passing */
+	metric *budget_bytes;     /* batch.budget_mb, in bytes */
 	topk *hot;                /* NULL: hot items off */
 	size_t hot_k;             /* the keys it keeps (metrics.hot_items) */
 	/* For the hooks (telemetry_attach); not owned. */
@@ -127,6 +133,12 @@ void telemetry_readthrough(telemetry *tm, double seconds, int ok);
  * "counter item". rate_per_s is the entry's rate over the window, per
  * second. Returns how many. */
 size_t telemetry_hot(telemetry *tm, topk_entry *out, size_t max);
+/* What /readyz found (main thread, each readiness check): the overall
+ * answer and each check, in tm_check order. */
+void telemetry_readiness(telemetry *tm, bool ready, const bool ok[TM_NCHECKS]);
+/* The pending-bytes budget, set once at start. */
+void telemetry_budget(telemetry *tm, uint64_t bytes);
+
 /* How many keys the hot-items sketch keeps; 0 when it is off. */
 size_t telemetry_hot_k(const telemetry *tm);
 

@@ -140,6 +140,18 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 		proc_sleep_ms(50);
 	}
 
+	/* Caught up and fetching: /readyz and its gauges say ready. */
+	deadline = proc_now_ms() + 5000;
+	while (sample("likes_central_ready") != 1) {
+		cr_assert(proc_now_ms() < deadline, "central never ready:\n%s", metrics_text);
+		proc_sleep_ms(100);
+	}
+	cr_assert_eq(sample("likes_central_ready_check{check=\"store\"}"), 1);
+	cr_assert_eq(sample("likes_central_ready_check{check=\"kafka\"}"), 1);
+	cr_assert_eq(sample("likes_central_ready_check{check=\"lag\"}"), 1);
+	char rz[512];
+	cr_assert_eq(proc_curl(rz, sizeof rz, "", S.ops_port, "/readyz"), 200, "%s", rz);
+
 	char out[8192];
 	cr_assert_eq(proc_capture(out, sizeof out, "build/central stats -c %s/central.ini", S.dir),
 	             0, "%s", out);

@@ -126,6 +126,18 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_geq(prom_get(text, "likes_edge_batch_ops_count"), 1);
 	cr_assert_geq(prom_get(text, "likes_edge_store_approximate_bytes"), 0);
 	cr_assert_eq(prom_get(text, "likes_edge_kafka_inflight_messages"), 0);
+	/* /readyz answered 200, and the gauges say so, check by check. The
+	 * readiness tick runs once a second: wait for it. */
+	cr_assert_eq(wait_for("likes_edge_ready", positive, 5000), 1);
+	cr_assert(scrape());
+	const char *checks[] = {"store", "kafka", "snapshots", "replica"};
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "likes_edge_ready_check{check=\"%s\"}", checks[i]);
+		cr_assert_eq(prom_get(text, name), 1, "%s", name);
+	}
+	cr_assert_eq(prom_get(text, "likes_edge_pending_budget_bytes"), 1024.0 * 1024 * 1024,
+		     "batch.budget_mb's default, in bytes");
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
 		     200);
 	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
