@@ -47,8 +47,9 @@ void bloom_add(bloom *b, const void *key, size_t n)
 	XXH128_hash_t h = XXH3_128bits(key, n);
 	uint64_t *blk = block_of(b, h);
 	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
+	/* Atomic bits: bloom_maybe may run on another thread meanwhile. */
 	for (unsigned i = 0; i < b->probes; i++, x += step)
-		blk[(x >> 6) & 7] |= UINT64_C(1) << (x & 63);
+		__atomic_fetch_or(&blk[(x >> 6) & 7], UINT64_C(1) << (x & 63), __ATOMIC_RELAXED);
 	b->added++;
 }
 
@@ -60,7 +61,8 @@ bool bloom_maybe(const bloom *b, const void *key, size_t n)
 	const uint64_t *blk = block_of(b, h);
 	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
 	for (unsigned i = 0; i < b->probes; i++, x += step)
-		if (!(blk[(x >> 6) & 7] & (UINT64_C(1) << (x & 63))))
+		if (!(__atomic_load_n(&blk[(x >> 6) & 7], __ATOMIC_RELAXED) &
+		      (UINT64_C(1) << (x & 63))))
 			return false;
 	return true;
 }

@@ -27,6 +27,8 @@ struct store {
 	char *path;
 	log_limit write_errors;
 	_Atomic unsigned fail_writes; /* store_fail_writes */
+	void (*write_hook)(void *ctx); /* store_write_hook */
+	void *write_hook_ctx;
 };
 
 struct store_batch {
@@ -243,6 +245,8 @@ int store_write(store *db, store_batch *b)
 		lerr = strdup("injected write failure");
 	else
 		leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
+	if (db->write_hook)
+		db->write_hook(db->write_hook_ctx);
 	if (lerr) {
 		/* A full disk fails every write: one line a second. */
 		uint64_t skipped;
@@ -402,6 +406,12 @@ store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen
 void store_fail_writes(store *db, unsigned n)
 {
 	atomic_store(&db->fail_writes, n);
+}
+
+void store_write_hook(store *db, void (*fn)(void *ctx), void *ctx)
+{
+	db->write_hook = fn;
+	db->write_hook_ctx = ctx;
 }
 
 int store_property(store *s, const char *name, char *out, size_t cap)

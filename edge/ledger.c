@@ -3,8 +3,9 @@
  *
  * Owns the open batches and the sealed-batch index; the store handle is
  * borrowed. Writes are staged and committed in ledger_write.c, counts and
- * snapshots live in ledger_view.c. Every entry point takes the ledger's
- * mutex.
+ * snapshots live in ledger_view.c. Every entry point takes the writer
+ * mutex (ledger_int.h); a seal takes the view mutex too, only to update
+ * the overlay after its store write.
  */
 #include "ledger_int.h"
 
@@ -372,10 +373,12 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	}
 	FAILPOINT("seal.written");
 	/* Each sum stands for its ops in the overlay from now on. */
+	ledger_vlock(l);
 	for (uint32_t i = 0; i < b.nsums; i++)
 		if (so.merged[i] > 1)
 			ledger_overlay_merge(l, b.sums[i].counter.p, b.sums[i].counter.n,
 					     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
+	ledger_vunlock(l);
 	sealed_ops_free(&b, &so);
 	if (rest.n)
 		ob->runs[--gone] = rest; /* the partly sealed run's slot */
@@ -567,6 +570,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	}
 	ledger *l = xcalloc(1, sizeof *l);
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->vmu, NULL);
 	l->db = db;
 	l->o = *o;
 	l->edge_id = xstrdup(o->edge_id);
@@ -578,13 +582,12 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	if (!l->o.rt_entries)
 		l->o.rt_entries = 2;
 	l->parts = xcalloc(o->partitions, sizeof *l->parts);
+	l->pv = xcalloc(o->partitions, sizeof *l->pv);
 	smap_init(&l->overlay);
 	smap_init(&l->cache_hot);
 	smap_init(&l->cache_cold);
 	smap_init(&l->rt_hot);
 	smap_init(&l->rt_cold);
-	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++)
-		smap_init(&l->deltas[i].items);
 	hlc_init(&l->clock);
 	l->wb = store_batch_new();
 	ledger_group_init(l);
@@ -598,6 +601,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		ledger_free(l);
 		return NULL;
 	}
+	for (uint32_t p = 0; p < l->o.partitions; p++)
+		ledger_view_publish(l, p); /* no reader yet: no lock needed */
 	log_info("ledger loaded",
 		 "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 		 " pending_bytes=%" PRIu64,
@@ -615,6 +620,11 @@ void ledger_free(ledger *l)
 	if (!l)
 		return;
 	ledger_committer_stop(l);
+	if (l->pv) {
+		ledger_lock(l);
+		ledger_keep_flush(l); /* what readers kept since the last seal tick */
+		ledger_unlock(l);
+	}
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		pend_free(&l->parts[p].open);
 		free(l->parts[p].open.ops);
@@ -627,6 +637,7 @@ void ledger_free(ledger *l)
 	ledger_views_free(l);
 	store_batch_free(l->wb);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->vmu);
 	free(l->edge_id);
 	free(l->region);
 	free(l);
@@ -635,10 +646,11 @@ void ledger_free(ledger *l)
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 {
 	int rc = 0;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
 	if (force)
 		rc = ledger_group_commit(l, wall_ms);
+	ledger_keep_flush(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		open_batch *ob = &l->parts[p].open;
 		if (!ob->len)
@@ -658,23 +670,23 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 			}
 		}
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
 void ledger_pump(ledger *l)
 {
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++)
 		ledger_pump_part(l, p);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 }
 
 void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offset)
 {
 	if (partition >= l->o.partitions)
 		return;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	sealed *s = sealed_find(&l->parts[partition], seq);
 	if (s && s->state == SEALED_INFLIGHT) {
 		s->state = offset >= 0 ? SEALED_DELIVERED : SEALED_UNSENT;
@@ -682,7 +694,7 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
 		if (offset >= 0)
 			FAILPOINT("batch.delivered");
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 }
 
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
@@ -700,47 +712,57 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	char key[8];
 	unsigned char val[8];
 	store_put_u64(val, (uint64_t)offset);
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	store_batch_clear(l->wb);
 	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	int rc = store_write(l->db, l->wb);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
 bool ledger_accepting(ledger *l)
 {
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	bool ok = l->st.pending_bytes < l->o.budget_bytes;
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return ok;
 }
 
 void ledger_get_stats(ledger *l, ledger_stats *out)
 {
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
+	ledger_vlock(l);
 	*out = l->st;
 	out->overlay_entries = l->overlay.len;
-	pthread_mutex_unlock(&l->mu);
+	ledger_vunlock(l);
+	ledger_unlock(l);
+	out->member_reads = atomic_load_explicit(&l->member_reads, memory_order_relaxed);
+	out->member_reads_skipped =
+	    atomic_load_explicit(&l->member_reads_skipped, memory_order_relaxed);
 }
 
 size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 {
 	size_t n = l->o.partitions < max ? l->o.partitions : max;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	for (size_t p = 0; p < n; p++)
 		out[p] = (ledger_part_info){l->parts[p].snap_ms, l->parts[p].snap_offset};
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return n;
 }
 
 ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 {
 	ledger_part_state *out = xcalloc(l->o.partitions, sizeof *out);
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
+	ledger_vlock(l);
 	*sum = (ledger_summary){.edge_id = l->edge_id, .region = l->region,
 				.partitions = l->o.partitions, .budget_bytes = l->o.budget_bytes,
 				.window_bytes = l->o.window_bytes, .st = l->st};
+	ledger_vunlock(l);
+	sum->st.member_reads = atomic_load_explicit(&l->member_reads, memory_order_relaxed);
+	sum->st.member_reads_skipped =
+	    atomic_load_explicit(&l->member_reads_skipped, memory_order_relaxed);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		const part *pt = &l->parts[p];
 		ledger_part_state *ps = &out[p];
@@ -764,6 +786,6 @@ ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 		ps->as_of = pt->snap_ms;
 		ps->in_window = ps->sealed_bytes <= l->o.window_bytes;
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return out;
 }

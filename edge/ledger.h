@@ -28,10 +28,15 @@
  * A write's records (membership + its op in a run) reach LevelDB before the
  * caller answers: at once (ledger_write_ops), or staged with the other
  * writes of a loop turn and written with them in one batch
- * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay until a snapshot shows them
- * applied at central. All functions take the ledger's lock, so any thread
- * may call them; the sink is called with the lock held and must not call
- * back into the ledger.
+ * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay
+ * until a snapshot shows them applied at central.
+ *
+ * Any thread may call any function. Writes, seals, sends and snapshots
+ * take the ledger's writer lock, which may be held across store writes
+ * and fsyncs; count reads (ledger_read) take only its view lock, which is
+ * never held across store I/O, and ledger_member takes no lock: no read
+ * waits for a write (ledger_int.h). The sink is called with the writer
+ * lock held and must not call back into the ledger.
  */
 #ifndef EDGE_LEDGER_H
 #define EDGE_LEDGER_H
@@ -150,6 +155,12 @@ typedef struct ledger_stats {
 	uint64_t cache_hits;       /* snapshot counts found in memory */
 	uint64_t cache_misses;     /* ... read from the store instead */
 	uint64_t overlay_entries;  /* (counter, item) pairs with ops here unapplied */
+	/* Time spent where one thread at a time can be, summed over threads
+	 * (ns): holding the writer mutex, holding the view mutex, and the
+	 * commit thread's group writes (LevelDB takes one writer at a time). */
+	uint64_t writer_lock_ns;
+	uint64_t view_lock_ns;
+	uint64_t commit_write_ns;
 } ledger_stats;
 
 /* What the snapshots applied for one partition said last. */

@@ -1,14 +1,26 @@
-/* ledger_int.h - the ledger's private state, shared by ledger.c (writes,
- * batches, restarts) and ledger_view.c (counts, overlay, caches,
- * snapshots). Not for other modules. Every function here expects the
- * ledger's mutex held.
+/* ledger_int.h - the ledger's private state, shared by ledger.c (batches,
+ * restarts), ledger_write.c (staging, group commit), ledger_view.c
+ * (counts, overlay, caches, snapshots) and ledger_replica.c. Not for
+ * other modules.
+ *
+ * Two mutexes. The writer mutex (mu) guards what writes, seals, sends and
+ * snapshots change: the groups, the partitions' batches and sequences, the
+ * clock, the store batch wb. It may be held across store I/O. The view
+ * mutex (vmu) guards what a count read looks at: the overlay, the caches,
+ * read-through counts, the partitions' published views (pview) and the
+ * read-side stats. It is never held across store I/O, and a count read or
+ * /me takes no other ledger lock, so no read waits for a write, a seal or
+ * a snapshot's fsync. Order: mu before vmu. Functions here expect mu held
+ * unless they say otherwise.
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "bloom.h"
+#include "clock.h"
 #include "hlc.h"
 #include "item.h"
 #include "keys.h"
@@ -131,18 +143,41 @@ typedef struct group {
 	ledger_ticket *tickets;
 } group;
 
-/* A sealed batch's ops summed per "counter 0 item" (ledger_view.c). */
-#define LEDGER_DELTA_BATCHES 32
+/* A store view taken just before a write that changes counts or sealed
+ * batches; readers that looked while the write ran read through it, as
+ * the in-memory state they combine it with is still the one before the
+ * write. Freed by whoever drops the last reference (under vmu). */
+typedef struct vsnap {
+	store_snap *sn;
+	unsigned refs;
+} vsnap;
 
-typedef struct delta_batch {
-	bool used;
-	uint32_t p;
-	uint64_t seq;
-	smap items; /* -> int64 delta */
-} delta_batch;
+/* A partition as count reads see it (under vmu): the writer's fields as
+ * of its last finished store write, published by ledger_view_publish. */
+typedef struct pview {
+	uint64_t snap_offset, snap_ms, applied;
+	bool complete; /* the replica is complete */
+	/* Moves by one when a write that changes the partition's counts or
+	 * sealed batches starts (odd) and again when the memory that goes
+	 * with it is updated (even). A read that fetched from the store
+	 * keeps what it fetched only if gen did not move meanwhile. */
+	uint64_t gen;
+	vsnap *pre; /* gen odd: the store as it was before the write */
+} pview;
+
+/* A read-through count a reader found settled by the snapshots: cached at
+ * once, written to the store by the next writer (ledger_keep_flush). */
+#define LEDGER_KEEP_MAX 64
+typedef struct keep_req {
+	char key[KEY_MAX];
+	size_t kn;
+	uint64_t count, version;
+} keep_req;
 
 struct ledger {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;  /* the writer mutex: see the top of this file */
+	pthread_mutex_t vmu; /* the view mutex */
+	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
 	store *db;
 	char *edge_id, *region;
 	ledger_opts o;
@@ -164,10 +199,60 @@ struct ledger {
 	pthread_cond_t work; /* commit thread: asked, or stopping */
 	pthread_cond_t done; /* gc written and resolved */
 	bloom members; /* every 'M' key this store holds (and maybe others) */
-	delta_batch deltas[LEDGER_DELTA_BATCHES]; /* a ring, for read-through counts */
-	size_t next_delta;
+	/* Under vmu: */
+	pview *pv;
+	keep_req keep[LEDGER_KEEP_MAX];
+	size_t nkeep;
+	/* Lock-free: membership lookups (ledger_member takes no lock). */
+	atomic_uint_fast64_t member_reads, member_reads_skipped;
+	/* Under mu, except the fields the view side counts (cache_hits,
+	 * cache_misses, readthrough_kept, view_lock_ns): under vmu. */
 	ledger_stats st;
 };
+
+/* The two mutexes, timed: the time each is held goes to the stats (the
+ * serial fraction every worker shares). Waiting on a condition variable
+ * does not count as holding. */
+static inline void ledger_lock(ledger *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->mu_since = clock_mono_ns();
+}
+
+static inline void ledger_unlock(ledger *l)
+{
+	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static inline void ledger_wait(ledger *l, pthread_cond_t *c)
+{
+	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
+	pthread_cond_wait(c, &l->mu);
+	l->mu_since = clock_mono_ns();
+}
+
+static inline void ledger_vlock(ledger *l)
+{
+	pthread_mutex_lock(&l->vmu);
+	l->vmu_since = clock_mono_ns();
+}
+
+static inline void ledger_vunlock(ledger *l)
+{
+	l->st.view_lock_ns += clock_mono_ns() - l->vmu_since;
+	pthread_mutex_unlock(&l->vmu);
+}
+
+/* Publishes partition p's writer fields to its view; vmu held. */
+void ledger_view_publish(ledger *l, uint32_t p);
+/* Before a store write that changes p's counts or sealed batches: readers
+ * read the store as it is now until ledger_view_end. mu held, not vmu. */
+void ledger_view_begin(ledger *l, uint32_t p);
+/* After that write and the memory that goes with it; vmu held. */
+void ledger_view_end(ledger *l, uint32_t p);
+/* Writes the read-through counts readers found settled; mu held. */
+void ledger_keep_flush(ledger *l);
 
 /* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
 #define OP_ENC_MAX (32 + KEY_MAX)
@@ -230,6 +315,7 @@ typedef struct ledger_dropped {
  * edge's batches of one partition, between staging and finishing. */
 typedef struct ledger_confirm {
 	uint64_t applied, held;
+	bool again, new_epoch; /* set by ledger_confirm_view */
 	size_t ndrop;
 	ledger_dropped *drop;
 } ledger_confirm;
@@ -241,25 +327,26 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
  * check, a count whose stored version is newer is left alone. skip gets
  * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
 int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
-/* After the write: the written counts into the cache; with only_cached
- * only those it holds already (a checkpoint does not flood it). */
+/* After the write (vmu held): the written counts into the cache; with
+ * only_cached only those it holds already (a checkpoint does not flood it). */
 void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
 /* Stages into l->wb what s's edge list confirms for partition p (the
- * applied sequence, deleting confirmed batches), then, after the write,
- * drops them from memory and the overlay, moves the partition's version
- * and resends what central passed over. ledger_confirm_free always. */
+ * applied sequence, deleting confirmed batches); after the write,
+ * ledger_confirm_view (vmu held too) drops them from memory and the
+ * overlay and moves the partition's version, then ledger_confirm_finish
+ * (mu only) resends what central passed over. ledger_confirm_free always. */
 void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_free(ledger_confirm *c);
 /* Reads the partitions' replica records at start-up: 0 or ERR_*. */
 int ledger_replica_load(ledger *l, char *err, size_t errlen);
 
-/* Count, version and freshness of (counter, item) as this edge shows it. */
-int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out);
-/* The same with plus (ops not in the overlay yet) added before the count
- * is clamped at 0. */
-int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
-			    ledger_view *out);
+/* Count, version and freshness of (counter, item) as this edge shows it,
+ * with plus (ops not in the overlay yet) added before the count is
+ * clamped at 0. Takes vmu (and lets it go while it reads the store). */
+int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
+		     ledger_view *out);
 void ledger_views_free(ledger *l);
 /* Applies a pump to partition p (ledger.c). */
 void ledger_pump_part(ledger *l, uint32_t p);

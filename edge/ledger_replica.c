@@ -17,7 +17,9 @@
  * later version than the first ones: the partition counts as complete
  * only to the lowest, so the snapshots between the two are applied (each
  * count checked against the version stored with it) rather than skipped
- * as stale. Every entry point takes the ledger's mutex.
+ * as stale. Every entry point takes the ledger's writer mutex; what
+ * readers see (complete or not, the counts) is published after the store
+ * write, under the view mutex.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -77,7 +79,7 @@ int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
 	if (p >= l->o.partitions)
 		return ERR_INVAL;
 	memset(out, 0, sizeof *out);
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	const part *pt = &l->parts[p];
 	out->state = pt->rstate;
 	out->gen = pt->rgen;
@@ -93,7 +95,7 @@ int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
 			memcpy(out->item, z + 1, il);
 		}
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return 0;
 }
 
@@ -103,7 +105,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		return ERR_INVAL;
 	char key[8];
 	unsigned char val[8];
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	part *pt = &l->parts[p];
 	int was = pt->rstate;
 	uint64_t lo = pt->ckpt_lo, hi = pt->ckpt_hi, loaded = pt->loaded;
@@ -125,8 +127,12 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		pt->ckpt_hi = hi;
 		pt->loaded = loaded;
 		pt->after_len = al;
+	} else {
+		ledger_vlock(l);
+		ledger_view_publish(l, p);
+		ledger_vunlock(l);
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
@@ -135,10 +141,10 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	part *pt = &l->parts[p];
 	if (pt->rstate != LEDGER_REPLICA_LOADING || pt->rgen != gen) {
-		pthread_mutex_unlock(&l->mu);
+		ledger_unlock(l);
 		return ERR_AGAIN;
 	}
 	ledger_confirm conf = {0};
@@ -184,7 +190,17 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		}
 	}
 	replica_put(l, p);
+	ledger_view_begin(l, p);
 	rc = store_write(l->db, l->wb);
+	ledger_vlock(l);
+	if (rc == 0) {
+		ledger_cache_counts(l, s, skip, true);
+		if (s->last)
+			ledger_confirm_view(l, p, &eff, &conf);
+		ledger_view_publish(l, p);
+	}
+	ledger_view_end(l, p);
+	ledger_vunlock(l);
 	if (rc) {
 		pt->rstate = LEDGER_REPLICA_LOADING;
 		pt->ckpt_lo = lo;
@@ -194,7 +210,6 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		memcpy(pt->after, after, al);
 		goto out;
 	}
-	ledger_cache_counts(l, s, skip, true);
 	if (s->last && !pt->seq_known) {
 		pt->last_seq = seq;
 		pt->seq_known = true;
@@ -209,7 +224,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
@@ -217,12 +232,12 @@ uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
 {
 	uint32_t n = 0;
 	uint64_t sum = 0;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		n += l->parts[p].rstate == LEDGER_REPLICA_COMPLETE;
 		sum += l->parts[p].loaded;
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	if (loaded)
 		*loaded = sum;
 	return n;

@@ -1,7 +1,11 @@
 /* ledger_view.c - how the edge shows counts (ledger.h): the overlay of
  * its own unreflected ops, the snapshot-count cache, read-through counts
- * from central, and applying central's snapshots. Every entry point takes
- * the ledger's mutex; the *_locked helpers expect it held.
+ * from central, and applying central's snapshots.
+ *
+ * A count read takes only the view mutex and lets it go while it reads
+ * the store (view_read); applying a snapshot takes the writer mutex, and
+ * the view mutex only to publish what its store write changed
+ * (ledger_int.h has the rules).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -80,17 +84,7 @@ void ledger_batch_deltas(const wire_batch *b, const char *flags,
 		fn(ctx, b->sums[j].counter, b->sums[j].item, (int64_t)b->sums[j].n);
 }
 
-/* ledger_batch_deltas callbacks: an entry's delta into a "counter 0
- * item" map, and an entry taken off the overlay. */
-static void delta_into(void *ctx, wire_str counter, wire_str item, int64_t delta)
-{
-	char k[KEY_MAX];
-	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
-		return;
-	size_t kn = ekey_pair(k, counter.p, counter.n, item.p, item.n);
-	smap_put(ctx, k, kn, NULL)->i += delta;
-}
-
+/* ledger_batch_deltas callback: an entry taken off the overlay. */
 static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
 {
 	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
@@ -98,12 +92,21 @@ static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delt
 	ledger_overlay_remove(ctx, counter.p, counter.n, item.p, item.n, delta);
 }
 
-char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
+/* A store read from the view (NULL: the live store). */
+static int get_from(ledger *l, const vsnap *from, const void *key, size_t kn, char **buf,
+		    size_t *len)
+{
+	return from ? store_snap_get(from->sn, key, kn, buf, len) : store_get(l->db, key, kn, buf, len);
+}
+
+/* The 'D' flags of (p, seq) as from holds them (malloc'ed, nops bytes),
+ * or NULL. */
+static char *flags_from(ledger *l, const vsnap *from, uint32_t p, uint64_t seq, uint32_t nops)
 {
 	char key[13];
 	char *buf;
 	size_t len;
-	if (store_get(l->db, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
+	if (get_from(l, from, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
 		return NULL;
 	if (len != nops) {
 		free(buf);
@@ -112,58 +115,49 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
 	return buf;
 }
 
-/* What this edge's sealed batches of p with lo < seq <= hi add to
- * (counter, item): the part of the overlay a read-through count taken
- * after central applied them already holds. */
-/* The per-item deltas of sealed batch (p, seq): decoded once, then kept
- * (a sealed batch never changes) in a small ring until pushed out. */
-static const smap *batch_deltas(ledger *l, uint32_t p, uint64_t seq)
+char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
 {
-	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++) {
-		delta_batch *d = &l->deltas[i];
-		if (d->used && d->p == p && d->seq == seq)
-			return &d->items;
-	}
-	char bkey[13];
-	char *buf;
-	size_t len;
-	if (store_get(l->db, bkey, ekey_part_seq(bkey, EKEY_BATCH, p, seq), &buf, &len))
-		return NULL;
-	wire_batch b;
-	if (wire_decode_batch(buf, len, &b)) {
-		free(buf);
-		return NULL;
-	}
-	delta_batch *d = &l->deltas[l->next_delta];
-	l->next_delta = (l->next_delta + 1) % LEDGER_DELTA_BATCHES;
-	smap_clear(&d->items);
-	d->used = true;
-	d->p = p;
-	d->seq = seq;
-	char *flags = ledger_read_flags(l, p, seq, b.nops);
-	ledger_batch_deltas(&b, flags, delta_into, &d->items);
-	free(flags);
-	wire_batch_free(&b);
-	free(buf);
-	return &d->items;
+	return flags_from(l, NULL, p, seq, nops);
 }
 
-/* What this edge's ops in its sealed batches (lo, hi] of partition p add
- * to key's count. */
-static int64_t sealed_delta(ledger *l, uint32_t p, const char *key, size_t kn, uint64_t lo,
-			    uint64_t hi)
+/* --- published views -------------------------------------------------------- */
+
+static void vsnap_put(vsnap *v)
 {
-	part *pt = &l->parts[p];
-	int64_t sum = 0;
-	for (size_t i = 0; i < pt->nsealed && pt->sealed[i].seq <= hi; i++) {
-		if (pt->sealed[i].seq <= lo)
-			continue;
-		const smap *m = batch_deltas(l, p, pt->sealed[i].seq);
-		const smap_val *v = m ? smap_get(m, key, kn) : NULL;
-		if (v)
-			sum += v->i;
+	if (v && --v->refs == 0) {
+		store_snap_free(v->sn);
+		free(v);
 	}
-	return sum;
+}
+
+void ledger_view_publish(ledger *l, uint32_t p)
+{
+	const part *pt = &l->parts[p];
+	pview *pv = &l->pv[p];
+	pv->snap_offset = pt->snap_offset;
+	pv->snap_ms = pt->snap_ms;
+	pv->applied = pt->applied;
+	pv->complete = pt->rstate == LEDGER_REPLICA_COMPLETE;
+}
+
+void ledger_view_begin(ledger *l, uint32_t p)
+{
+	vsnap *v = xmalloc(sizeof *v);
+	v->sn = store_snap_new(l->db);
+	v->refs = 1;
+	ledger_vlock(l);
+	pview *pv = &l->pv[p];
+	pv->gen++;
+	pv->pre = v;
+	ledger_vunlock(l);
+}
+
+void ledger_view_end(ledger *l, uint32_t p)
+{
+	pview *pv = &l->pv[p];
+	pv->gen++;
+	vsnap_put(pv->pre);
+	pv->pre = NULL;
 }
 
 /* --- caches --------------------------------------------------------------- */
@@ -207,19 +201,114 @@ static rt_entry *rt_find_h(ledger *l, const char *key, size_t kn, uint32_t h)
 
 void ledger_views_free(ledger *l)
 {
-	for (size_t i = 0; i < LEDGER_DELTA_BATCHES; i++)
-		smap_free(&l->deltas[i].items);
 	smap_free_values(&l->overlay);
 	smap_free(&l->cache_hot);
 	smap_free(&l->cache_cold);
 	smap_free_values(&l->rt_hot);
 	smap_free_values(&l->rt_cold);
+	if (l->pv)
+		for (uint32_t p = 0; p < l->o.partitions; p++)
+			vsnap_put(l->pv[p].pre);
+	free(l->pv);
+	l->pv = NULL;
 }
 
-/* The snapshot count of key ("counter 0 item", whose smap_hash is h);
- * *known false when the edge has never received one. */
-static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint64_t *count,
-                          bool *known)
+/* --- reading ---------------------------------------------------------------- */
+
+/* A store read a count read needs before it can answer. It runs with the
+ * view mutex let go; what it read is used only if the partition's view
+ * did not move meanwhile (the same gen), else it is read again. */
+enum { FETCH_COUNT, FETCH_DELTA, FETCH_KINDS };
+
+typedef struct fetch {
+	int kind;       /* the read asked for */
+	uint32_t p;
+	vsnap *from;    /* a reference to the store before a write, or NULL */
+	/* What was read, per kind, and the partition's gen it was read for
+	 * (valid[kind]); a read stays usable for the rest of the view. */
+	bool valid[FETCH_KINDS];
+	uint64_t gen[FETCH_KINDS];
+	uint64_t val;    /* FETCH_COUNT: count | COUNT_KNOWN, or 0 */
+	uint64_t lo, hi; /* FETCH_DELTA: the sealed batches (lo, hi] */
+	int64_t sum;     /* ... and what they add to the key */
+} fetch;
+
+/* Whether f holds a read of kind for partition p's current view. */
+static bool fetched(const fetch *f, const pview *pv, int kind)
+{
+	return f->valid[kind] && f->gen[kind] == pv->gen;
+}
+
+/* Asks for a read of kind; the caller returns 1. */
+static int need(fetch *f, uint32_t p, int kind)
+{
+	f->kind = kind;
+	f->p = p;
+	f->valid[kind] = false;
+	return 1;
+}
+
+typedef struct key_sum {
+	const char *key;
+	size_t kn;
+	int64_t sum;
+} key_sum;
+
+/* ledger_batch_deltas callback: the entries of one key, summed. */
+static void sum_of_key(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	key_sum *ks = ctx;
+	char k[KEY_MAX];
+	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
+		return;
+	size_t kn = ekey_pair(k, counter.p, counter.n, item.p, item.n);
+	if (kn == ks->kn && memcmp(k, ks->key, kn) == 0)
+		ks->sum += delta;
+}
+
+/* Runs f (no ledger lock held): key's stored count, or what this edge's
+ * sealed batches (lo, hi] of f->p add to key's count. */
+static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
+{
+	char *buf;
+	size_t len;
+	if (f->kind == FETCH_COUNT) {
+		char skey[EKEY_COUNT_MAX];
+		int rc = get_from(l, f->from, skey, ekey_count(skey, key, kn), &buf, &len);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		f->val = 0;
+		if (rc == 0) {
+			if (len >= 8)
+				f->val = store_get_u64((unsigned char *)buf) | COUNT_KNOWN;
+			free(buf);
+		}
+		return 0;
+	}
+	key_sum ks = {key, kn, 0};
+	for (uint64_t seq = f->lo + 1; seq <= f->hi; seq++) {
+		char bkey[13];
+		if (get_from(l, f->from, bkey, ekey_part_seq(bkey, EKEY_BATCH, f->p, seq), &buf,
+			     &len))
+			continue;
+		wire_batch b;
+		if (wire_decode_batch(buf, len, &b) == 0) {
+			char *flags = flags_from(l, f->from, f->p, seq, b.nops);
+			ledger_batch_deltas(&b, flags, sum_of_key, &ks);
+			free(flags);
+			wire_batch_free(&b);
+		}
+		free(buf);
+	}
+	f->sum = ks.sum;
+	return 0;
+}
+
+/* The snapshot count of key ("counter 0 item", whose smap_hash is h):
+ * 0 with *count and *known (false when the edge never received one), or
+ * 1 when it must be read from the store first (f). */
+static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p,
+			  fetch *f, uint64_t *count, bool *known)
 {
 	smap_val *v = smap_get_h(&l->cache_hot, key, kn, h);
 	uint64_t val;
@@ -232,22 +321,12 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
 		 * v's map, whole. */
 		val = v->u;
 		cache_set(l, key, kn, val);
+	} else if (fetched(f, &l->pv[p], FETCH_COUNT)) {
+		val = f->val;
+		cache_set(l, key, kn, val);
 	} else {
 		l->st.cache_misses++;
-		char skey[EKEY_COUNT_MAX];
-		size_t skn = ekey_count(skey, key, kn);
-		char *buf;
-		size_t blen;
-		int rc = store_get(l->db, skey, skn, &buf, &blen);
-		if (rc && rc != ERR_NOTFOUND)
-			return rc;
-		val = 0;
-		if (rc == 0) {
-			if (blen >= 8)
-				val = store_get_u64((unsigned char *)buf) | COUNT_KNOWN;
-			free(buf);
-		}
-		cache_set(l, key, kn, val);
+		return need(f, p, FETCH_COUNT);
 	}
 	*known = (val & COUNT_KNOWN) != 0;
 	*count = val & ~COUNT_KNOWN;
@@ -256,65 +335,101 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
 
 /* A read-through count whose version the partition's snapshots have
  * reached becomes a snapshot count: had the item changed since, a
- * snapshot would have brought it. */
-static int rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const part *pt)
+ * snapshot would have brought it. Cached now; written to the store by
+ * the next writer (a reader writes nothing). */
+static void rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const pview *pv)
 {
-	char skey[EKEY_COUNT_MAX];
-	unsigned char val[16];
-	size_t skn = ekey_count(skey, key, kn);
-	store_put_u64(val, e->count);
-	store_put_u64(val + 8, pt->snap_offset);
-	store_batch_clear(l->wb);
-	store_batch_put(l->wb, skey, skn, val, 16);
-	int rc = store_write(l->db, l->wb);
-	if (rc)
-		return rc;
+	if (l->nkeep < LEDGER_KEEP_MAX) {
+		keep_req *k = &l->keep[l->nkeep++];
+		memcpy(k->key, key, kn);
+		k->kn = kn;
+		k->count = e->count;
+		k->version = pv->snap_offset;
+	}
 	cache_set(l, key, kn, e->count | COUNT_KNOWN);
 	rt_forget(l, key, kn);
 	l->st.readthrough_kept++;
-	return 0;
 }
 
-/* ledger_view_locked with the lengths known. The pair's key is hashed
- * once for the five maps it is looked up in. */
-static int view_locked(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-                       int64_t plus, ledger_view *out)
+void ledger_keep_flush(ledger *l)
 {
-	char key[KEY_MAX];
-	size_t kn = ekey_pair(key, counter, cl, item, il);
+	ledger_vlock(l);
+	size_t n = l->nkeep;
+	keep_req *ks = n ? xmalloc(n * sizeof *ks) : NULL;
+	if (n)
+		memcpy(ks, l->keep, n * sizeof *ks);
+	l->nkeep = 0;
+	ledger_vunlock(l);
+	if (!n)
+		return;
+	store_batch_clear(l->wb);
+	size_t puts = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t have;
+		int rc = ledger_count_version(l, ks[i].key, ks[i].kn, &have);
+		if (rc == 0 && have >= ks[i].version)
+			continue; /* a snapshot since brought it, or a newer one */
+		if (rc && rc != ERR_NOTFOUND)
+			continue; /* cached still; read through again after eviction */
+		char skey[EKEY_COUNT_MAX];
+		unsigned char val[16];
+		store_put_u64(val, ks[i].count);
+		store_put_u64(val + 8, ks[i].version);
+		store_batch_put(l->wb, skey, ekey_count(skey, ks[i].key, ks[i].kn), val, 16);
+		puts++;
+	}
+	if (puts) {
+		int rc = store_write(l->db, l->wb);
+		if (rc)
+			log_warn("read-through counts not kept; they stay cached",
+				 "counts=%zu err=\"%s\"", puts, err_str(rc));
+	}
+	free(ks);
+}
+
+/* One try at the view of (counter, item) under vmu: 0 with *out filled,
+ * 1 with f saying what to read from the store first, or ERR_*. The
+ * pair's key is hashed once for the maps it is looked up in. */
+static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t plus, fetch *f,
+		    ledger_view *out)
+{
 	uint32_t h = smap_hash(key, kn);
-	uint32_t p = partition_of(item, il, l->o.partitions);
-	part *pt = &l->parts[p];
+	pview *pv = &l->pv[p];
 	uint64_t base;
 	bool known;
-	int rc = snapshot_count(l, key, kn, h, &base, &known);
-	if (rc)
-		return rc;
+	if (snapshot_count(l, key, kn, h, p, f, &base, &known))
+		return 1;
 	int64_t delta = 0;
 	smap_val *v = smap_get_h(&l->overlay, key, kn, h);
 	if (v)
 		delta = ((overlay_entry *)v->p)->delta;
-	out->version = pt->snap_offset;
-	out->as_of = pt->snap_ms;
+	out->version = pv->snap_offset;
+	out->as_of = pv->snap_ms;
 	/* A complete replica holds every count central has: an item it has
 	 * none for is 0 at the partition's version. */
-	out->known = known || pt->rstate == LEDGER_REPLICA_COMPLETE;
+	out->known = known || pv->complete;
 	/* A read-through count is newer than the snapshots until they reach
 	 * its version; then they take over. */
 	rt_entry *e = rt_find_h(l, key, kn, h);
-	if (e && pt->snap_offset >= e->version && pt->snap_offset > 0) {
+	if (e && pv->snap_offset >= e->version && pv->snap_offset > 0) {
 		if (out->known) {
 			rt_forget(l, key, kn);
 		} else {
-			rc = rt_keep(l, key, kn, e, pt);
-			if (rc)
-				return rc;
-			return view_locked(l, counter, cl, item, il, plus, out);
+			rt_keep(l, key, kn, e, pv);
+			return view_try(l, key, kn, p, plus, f, out);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
-		if (e->applied > pt->applied)
-			delta -= sealed_delta(l, p, key, kn, pt->applied, e->applied);
+		/* Central had applied this edge's batches up to e->applied:
+		 * those the overlay still holds are in the count already. */
+		if (e->applied > pv->applied) {
+			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied || f->hi != e->applied) {
+				f->lo = pv->applied;
+				f->hi = e->applied;
+				return need(f, p, FETCH_DELTA);
+			}
+			delta -= f->sum;
+		}
 		out->version = e->version;
 		out->as_of = e->as_of;
 		out->known = true;
@@ -324,15 +439,42 @@ static int view_locked(ledger *l, const char *counter, size_t cl, const char *it
 	return 0;
 }
 
-int ledger_view_locked(ledger *l, const char *counter, const char *item, ledger_view *out)
+/* The view of (counter, item): tries under vmu, and between tries reads
+ * the store with vmu let go, so no store read holds up another reader. */
+static int view_read(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+		     int64_t plus, ledger_view *out)
 {
-	return view_locked(l, counter, strlen(counter), item, strlen(item), 0, out);
+	char key[KEY_MAX];
+	size_t kn = ekey_pair(key, counter, cl, item, il);
+	uint32_t p = partition_of(item, il, l->o.partitions);
+	fetch f = {0};
+	int rc;
+	ledger_vlock(l);
+	while ((rc = view_try(l, key, kn, p, plus, &f, out)) == 1) {
+		pview *pv = &l->pv[p];
+		f.gen[f.kind] = pv->gen;
+		/* A write is running (gen odd): the memory read with this is
+		 * still the one before it, so read the store before it too. */
+		f.from = pv->gen & 1 ? pv->pre : NULL;
+		if (f.from)
+			f.from->refs++;
+		ledger_vunlock(l);
+		rc = fetch_run(l, &f, key, kn);
+		ledger_vlock(l);
+		vsnap_put(f.from);
+		f.from = NULL;
+		if (rc)
+			break;
+		f.valid[f.kind] = true;
+	}
+	ledger_vunlock(l);
+	return rc;
 }
 
-int ledger_view_plus_locked(ledger *l, const char *counter, const char *item, int64_t plus,
-			    ledger_view *out)
+int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
+		     ledger_view *out)
 {
-	return view_locked(l, counter, strlen(counter), item, strlen(item), plus, out);
+	return view_read(l, counter, strlen(counter), item, strlen(item), plus, out);
 }
 
 int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out)
@@ -340,10 +482,7 @@ int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *o
 	size_t cl = strlen(counter), il = strlen(item);
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return ERR_INVAL;
-	pthread_mutex_lock(&l->mu);
-	int rc = view_locked(l, counter, cl, item, il, 0, out);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	return view_read(l, counter, cl, item, il, 0, out);
 }
 
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
@@ -354,7 +493,7 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 		return;
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	pthread_mutex_lock(&l->mu);
+	ledger_vlock(l);
 	rt_entry *e = rt_find(l, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(l, key, kn);
@@ -363,7 +502,7 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_vunlock(l);
 }
 
 /* --- snapshots ----------------------------------------------------------- */
@@ -502,21 +641,27 @@ void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_
 	store_batch_put(l->wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
 }
 
-void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
 {
 	part *pt = &l->parts[p];
-	bool again = s->offset == pt->snap_offset && pt->snap_offset > 0;
+	c->again = s->offset == pt->snap_offset && pt->snap_offset > 0;
 	/* Versions carry central's input epoch: in a new one the offsets
 	 * below are of another log, and every batch not applied yet may be
 	 * lost with the old one. */
-	bool new_epoch = pt->snap_offset > 0 &&
-			 version_epoch(s->offset) > version_epoch(pt->snap_offset);
+	c->new_epoch = pt->snap_offset > 0 &&
+		       version_epoch(s->offset) > version_epoch(pt->snap_offset);
 	drop_confirmed(l, p, c->ndrop, c->drop);
 	pt->applied = c->applied;
 	if (s->offset >= pt->snap_offset) {
 		pt->snap_offset = s->offset;
 		pt->snap_ms = s->produced_ms;
 	}
+}
+
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	part *pt = &l->parts[p];
+	bool again = c->again, new_epoch = c->new_epoch;
 	/* Central read past a batch without applying it (dropped by the
 	 * broker, or held behind a gap): send it again. */
 	for (size_t i = 0; i < pt->nsealed; i++) {
@@ -556,7 +701,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	part *pt = &l->parts[p];
 	int rc = 0;
 	char key[16];
@@ -595,12 +740,24 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	}
 	if (s->last)
 		ledger_confirm_stage(l, p, s, &conf);
+	/* Readers go on meanwhile, from the store as it was (ledger_int.h). */
+	ledger_view_begin(l, p);
 	rc = store_write(l->db, l->wb);
+	if (rc == 0 && conf.ndrop)
+		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
+	/* The new counts, the overlay without the confirmed batches and the
+	 * new version, all at once for a reader. */
+	ledger_vlock(l);
+	if (rc == 0) {
+		ledger_cache_counts(l, s, skip, false);
+		if (s->last)
+			ledger_confirm_view(l, p, s, &conf);
+		ledger_view_publish(l, p);
+	}
+	ledger_view_end(l, p);
+	ledger_vunlock(l);
 	if (rc)
 		goto out;
-	if (conf.ndrop)
-		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
-	ledger_cache_counts(l, s, skip, false);
 	l->st.snapshots_applied++;
 	if (s->offset > pt->snap_seen)
 		pt->snap_seen = s->offset;
@@ -609,6 +766,6 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }

@@ -12,8 +12,9 @@
  * resolves the group's tickets. A failed write drops the whole group: no
  * op of it is recorded and every ticket carries the error.
  *
- * Owns the group (struct ledger's g). Every entry point takes the ledger's
- * mutex; the static helpers expect it held.
+ * Owns the group (struct ledger's g). Every entry point but ledger_member
+ * takes the writer mutex, and the view mutex to put written ops into the
+ * overlay; the static helpers expect the writer mutex held.
  */
 #include "ledger_int.h"
 
@@ -138,15 +139,17 @@ int ledger_members_load(ledger *l)
 	return 0;
 }
 
-static int member_locked(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
+/* The stored membership of mkey: no lock needed (the filter and the
+ * store may be read by any thread). */
+static int member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
 {
 	*state = -1;
 	*stamp = 0;
 	if (!bloom_maybe(&l->members, mkey, kn)) {
-		l->st.member_reads_skipped++;
+		atomic_fetch_add_explicit(&l->member_reads_skipped, 1, memory_order_relaxed);
 		return 0;
 	}
-	l->st.member_reads++;
+	atomic_fetch_add_explicit(&l->member_reads, 1, memory_order_relaxed);
 	char *buf;
 	size_t len;
 	int rc = store_get(l->db, mkey, kn, &buf, &len);
@@ -209,7 +212,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 			return 0;
 		}
 	}
-	int rc = member_locked(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	int rc = member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
 	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
 		*state = ops[i].prior ? 1 : 0;
 	return rc;
@@ -271,7 +274,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
 		    strcmp(sg[j].op.item, s->op.item) == 0)
 			plus += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
-	int rc = ledger_view_plus_locked(l, o->counter, o->item, plus, &a->view);
+	int rc = ledger_view_plus(l, o->counter, o->item, plus, &a->view);
 	if (rc)
 		return rc;
 	a->member = s->set && o->add;
@@ -400,6 +403,8 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {
+		/* Every op of the group joins the overlay at once for a reader. */
+		ledger_vlock(l);
 		for (size_t i = 0; i < g->n; i++) {
 			group_op *go = &g->ops[i];
 			if (g->head[go->p] == i + 1)
@@ -407,6 +412,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 						(op_run){go->op.opno, g->per_part[go->p], EKEY_RUN});
 			commit_op(l, go, wall_ms);
 		}
+		ledger_vunlock(l);
 	}
 	struct {
 		void (*fn)(void *);
@@ -454,7 +460,7 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 {
 	/* Groups reach the store in the order they were staged. */
 	while (l->gc)
-		pthread_cond_wait(&l->done, &l->mu);
+		ledger_wait(l, &l->done);
 	group *g = l->g;
 	if (!g->n)
 		return 0;
@@ -470,10 +476,10 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 static void *committer(void *arg)
 {
 	ledger *l = arg;
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	for (;;) {
 		while (!l->stopping && !(l->commit_asked && l->g->n))
-			pthread_cond_wait(&l->work, &l->mu);
+			ledger_wait(l, &l->work);
 		if (l->stopping)
 			break;
 		l->commit_asked = false;
@@ -481,11 +487,14 @@ static void *committer(void *arg)
 		l->gc = g;
 		l->g = g == &l->grp[0] ? &l->grp[1] : &l->grp[0];
 		group_runs(g);
-		pthread_mutex_unlock(&l->mu);
+		ledger_unlock(l);
 		if (l->o.before_group_write)
 			l->o.before_group_write(l->o.hook_ctx);
+		uint64_t t0 = clock_mono_ns();
 		int rc = group_write(l, g);
-		pthread_mutex_lock(&l->mu);
+		uint64_t t1 = clock_mono_ns();
+		ledger_lock(l);
+		l->st.commit_write_ns += t1 - t0;
 		if (rc)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 				  g->n, err_str(rc));
@@ -493,7 +502,7 @@ static void *committer(void *arg)
 		l->gc = NULL;
 		pthread_cond_broadcast(&l->done);
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return NULL;
 }
 
@@ -510,10 +519,10 @@ int ledger_committer_start(ledger *l)
 void ledger_committer_stop(ledger *l)
 {
 	if (l->async) {
-		pthread_mutex_lock(&l->mu);
+		ledger_lock(l);
 		l->stopping = true;
 		pthread_cond_signal(&l->work);
-		pthread_mutex_unlock(&l->mu);
+		ledger_unlock(l);
 		pthread_join(l->committer, NULL);
 		l->async = false;
 	}
@@ -521,7 +530,7 @@ void ledger_committer_stop(ledger *l)
 
 int ledger_commit(ledger *l, uint64_t wall_ms)
 {
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	int rc = 0;
 	if (l->async) {
 		if (l->g->n) {
@@ -531,15 +540,15 @@ int ledger_commit(ledger *l, uint64_t wall_ms)
 	} else {
 		rc = ledger_group_commit(l, wall_ms);
 	}
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
 int ledger_commit_now(ledger *l, uint64_t wall_ms)
 {
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	int rc = ledger_group_commit(l, wall_ms);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
@@ -589,7 +598,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		if (!op_fits(&ops[i]))
 			return ERR_INVAL;
 	memset(answers, 0, n * sizeof *answers);
-	pthread_mutex_lock(&l->mu);
+	ledger_lock(l);
 	int rc = 0;
 	/* A single like (the common call) stages on the stack. */
 	staged one[STAGE_ON_STACK];
@@ -602,7 +611,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	 * than a loop turn), is written first: the retry must see it. The
 	 * same for the group the commit thread is writing. */
 	while (idem && l->gc && idem_staged(l->gc, ih))
-		pthread_cond_wait(&l->done, &l->mu);
+		ledger_wait(l, &l->done);
 	if (l->g->n + n > LEDGER_GROUP_OPS ||
 	    (idem && (l->g->nidem == GROUP_IDEM || idem_staged(l->g, ih))))
 		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
@@ -654,7 +663,7 @@ out:
 	if (sg != one)
 		free(sg);
 	free(rendered);
-	pthread_mutex_unlock(&l->mu);
+	ledger_unlock(l);
 	return rc;
 }
 
@@ -683,8 +692,5 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 		return ERR_INVAL;
 	size_t mkn = ekey_member(mkey, counter, item, user);
 	uint64_t stamp;
-	pthread_mutex_lock(&l->mu);
-	int rc = member_locked(l, mkey, mkn, state, &stamp);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	return member_read(l, mkey, mkn, state, &stamp);
 }

@@ -312,6 +312,16 @@ static void ledger_hook(void *ctx, sbuf *out)
 	               "Cache lookups that went to the store, by cache.");
 	metrics_sample(tm->reg, out, "cache_misses_total", "cache=\"snapshots\"",
 	               (double)ls.cache_misses);
+	metrics_family(tm->reg, out, "ledger_serial_seconds_total", METRIC_COUNTER,
+	               "Time spent where one thread at a time can be, summed over threads, by "
+	               "section (writer_lock, view_lock, commit_write): over CPU seconds, the "
+	               "serial fraction that bounds the speed-up of more workers.");
+	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"writer_lock\"",
+	               (double)ls.writer_lock_ns / 1e9);
+	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"view_lock\"",
+	               (double)ls.view_lock_ns / 1e9);
+	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"commit_write\"",
+	               (double)ls.commit_write_ns / 1e9);
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(tm->lg, &loaded);
 	one(tm, out, "replica_partitions_complete", METRIC_GAUGE,

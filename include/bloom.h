@@ -5,8 +5,12 @@
  * false-positive rate that grows with the keys added (about 1% at 10 bits
  * per key with the default 7 probes). Its memory is set at init and never
  * grows; it is at least one 64-byte block. A filter of size 0 is off and
- * says "maybe" to everything. Not
- * thread-safe: one owner, or the owner's lock.
+ * says "maybe" to everything.
+ *
+ * Threads: one adder at a time (its owner, or under the owner's lock);
+ * bloom_maybe may run on any thread meanwhile, as the bits are set and read
+ * atomically. A key's bits are visible to a reader that learned of the key
+ * through anything ordered after bloom_add (a store write, a mutex).
  */
 #ifndef LIKES_BLOOM_H
 #define LIKES_BLOOM_H

@@ -57,6 +57,10 @@ int store_write(store *db, store_batch *b) WARN_UNUSED;
 /* Tests only: the next n store_write calls fail with ERR_IO, writing
  * nothing, as on a full disk. Any thread. */
 void store_fail_writes(store *db, unsigned n);
+/* Tests only: fn(ctx) runs at the end of every store_write, once LevelDB
+ * applied the batch (or failed to), on the writing thread, before the
+ * caller learns the outcome (NULL: none). Set it while no write runs. */
+void store_write_hook(store *db, void (*fn)(void *ctx), void *ctx);
 
 /* Iterates keys that start with prefix, in order. The pointers returned by
  * store_iter_next stay valid until the next call. */
@@ -71,8 +75,8 @@ void store_iter_free(store_iter *it);
 
 /* A consistent read view: every read through one store_snap sees the
  * store as it was when the view was taken, whatever is written after.
- * Any thread may take one; a store_snap belongs to one thread at a time
- * and must be freed before the store is closed. */
+ * Any thread may take one, and any number of threads may read through
+ * one at once; it must be freed (once) before the store is closed. */
 typedef struct store_snap store_snap;
 
 store_snap *store_snap_new(store *db);
