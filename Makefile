@@ -5,6 +5,8 @@
 #   make test     deps if missing, build, unit + integration + sanitizer tests
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
+#   make soak     30 minutes of steady load; every daemon's RSS and fds must
+#                 stay flat -> build/soak/ (SOAK_MIN=N minutes instead)
 #   make bench-replica  checkpoint size, bootstrap time, replica bytes and
 #                   RSS per million counts -> build/bench/replica.kv
 #   make SANITIZE=address,undefined   builds into build-san/
@@ -82,7 +84,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills bench format clean check-deps \
+.PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills soak bench format clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -260,6 +262,15 @@ short-drills: $(BINS)
 	    cat $(BUILD)/drills/$$d-short.out; echo "drill $$d failed"; exit 1; fi; \
 	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \
 	done
+
+# The soak (sim/soak.drill): SOAK_MIN minutes of steady mixed load on the
+# real stack, each daemon's RSS and open descriptors read every 30 s;
+# fails unless they stay flat after the warm-up and under the bound from
+# each daemon's config. Report in build/soak/ (summary.txt, report.json,
+# procs.csv, procs.svg), see docs/performance.md "Soak".
+SOAK_MIN ?= 30
+soak: $(BINS)
+	./$(BUILD)/sim drill --duration $$(( $(SOAK_MIN) * 60 )) --out $(BUILD)/soak sim/soak.drill
 
 # Side-by-side benchmarks (edge vs nghttpd, Redis and a PostgreSQL hot
 # row, convergence between two edges, central vs LevelDB); the ratios land

@@ -56,6 +56,7 @@ enum {
 	SET_BATCH_AGE,
 	SET_CONVERGE,
 	SET_SEED,
+	SET_PROCS,
 	SET_COUNT,
 };
 
@@ -87,6 +88,7 @@ static const num_setting num_settings[] = {
     {"snapshot_ms", SET_SNAPSHOT, NUM_UINT, offsetof(drill, snapshot_ms), 10, MS_MAX},
     {"batch_age_ms", SET_BATCH_AGE, NUM_UINT, offsetof(drill, batch_age_ms), 1, MS_MAX},
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
+    {"procs_every", SET_PROCS, NUM_UINT, offsetof(drill, procs_every_s), 1, 3600},
 };
 
 /* What follows "at T ACTION". */
@@ -815,6 +817,14 @@ void drill_free(drill *d)
 double drill_duration(const drill *d, bool short_run)
 {
 	return short_run ? d->short_duration_s : d->duration_s;
+}
+
+void drill_set_duration(drill *d, double duration_s)
+{
+	if (d->duration_s > 0)
+		for (size_t i = 0; i < d->nsteps; i++)
+			d->steps[i].at_s = d->steps[i].at_s * duration_s / d->duration_s;
+	d->duration_s = duration_s;
 }
 
 double drill_step_time(const drill *d, const drill_step *s, bool short_run)

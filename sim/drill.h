@@ -35,6 +35,11 @@
  *                                   (negative: behind)
  *   converge_s N                    bound on convergence after the end
  *                                   (default 60)
+ *   procs_every S                   sample every daemon's RSS and open
+ *                                   descriptors every S seconds (1..3600;
+ *                                   default 0, off) and judge at the end
+ *                                   whether they stay flat and under the
+ *                                   bound from its config (sim/soak.h)
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -158,6 +163,7 @@ typedef struct drill {
 	double duration_s, short_duration_s;
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;
+	unsigned procs_every_s; /* 0: no process samples */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */
@@ -177,6 +183,10 @@ void drill_free(drill *d);
 /* When step s runs, in seconds from the start of the load. */
 double drill_step_time(const drill *d, const drill_step *s, bool short_run);
 double drill_duration(const drill *d, bool short_run);
+/* Makes the full run last duration_s instead (`sim drill --duration`):
+ * every step keeps its place in the run, scaled by the new duration over
+ * the old. The short run is left as it was. */
+void drill_set_duration(drill *d, double duration_s);
 /* The ops/s of a load_rate step s: s->x, times short_rate / rate in the
  * short run (s->x unchanged when rate is 0). */
 double drill_step_rate(const drill *d, const drill_step *s, bool short_run);

@@ -76,6 +76,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "sim drill FILE options:\n"
 	        "  --short                 the drill's short version\n"
+	        "  --duration S            the full run lasts S seconds instead of the\n"
+	        "                          drill's duration (steps keep their places)\n"
 	        "  --out DIR               report dir (default build/drills/NAME[-short])\n"
 	        "  --bin DIR               where edge and central are (default build)\n"
 	        "  --run-root DIR          parent of the run dir (default /tmp)\n"
@@ -216,11 +218,15 @@ out:
 	return rc;
 }
 
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
 static int cmd_drill(int argc, char **argv)
 {
-	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_NONS, OPT_LOG, OPT_HELP };
+	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_NONS, OPT_LOG, OPT_HELP,
+	       OPT_DURATION };
 	static const struct option longopts[] = {
 	    {"short", no_argument, NULL, OPT_SHORT},
+	    {"duration", required_argument, NULL, OPT_DURATION},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"bin", required_argument, NULL, OPT_BIN},
 	    {"run-root", required_argument, NULL, OPT_ROOT},
@@ -237,6 +243,13 @@ static int cmd_drill(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SHORT: o.short_run = true; break;
+		case OPT_DURATION: {
+			uint64_t secs;
+			if (parse_u64(optarg, 1, 86400, &secs))
+				return bad_usage("bad --duration (seconds, 1..86400)", optarg);
+			o.duration_s = (double)secs;
+			break;
+		}
 		case OPT_OUT: o.out_dir = optarg; break;
 		case OPT_BIN: o.bin_dir = optarg; break;
 		case OPT_ROOT: o.run_root = optarg; break;

@@ -138,6 +138,9 @@ void report_free(report *r)
 	free(r->texts);
 	free(r->viol);
 	free(r->samples);
+	free(r->procs);
+	for (unsigned i = 0; i < r->nproc_nodes; i++)
+		free(r->proc_nodes[i].name);
 	free(r->drill);
 	free(r);
 }
@@ -266,6 +269,51 @@ void report_text(report *r, const char *key, const char *value)
 	r->texts[r->ntexts++].value = clean(value, REPORT_VIOLATION_MAX);
 }
 
+/* The index of node among the sampled daemons, added when new; -1 when
+ * there is no room. */
+static int proc_node(report *r, const char *node)
+{
+	char *name = clean(node, REPORT_LABEL_MAX);
+	for (unsigned i = 0; i < r->nproc_nodes; i++)
+		if (strcmp(r->proc_nodes[i].name, name) == 0) {
+			free(name);
+			return (int)i;
+		}
+	if (full(r, r->nproc_nodes, REPORT_NODES_MAX, "process nodes")) {
+		free(name);
+		return -1;
+	}
+	r->proc_nodes[r->nproc_nodes].name = name;
+	return (int)r->nproc_nodes++;
+}
+
+void report_proc(report *r, const char *node, int pid, const soak_sample *s)
+{
+	int k = proc_node(r, node);
+	if (k < 0 || full(r, r->nprocs, REPORT_SAMPLES_MAX, "process samples"))
+		return;
+	r->procs = grow(r->procs, &r->capprocs, r->nprocs, sizeof *r->procs);
+	r->procs[r->nprocs++] = (report_proc_row){.node = (unsigned)k, .pid = pid, .s = *s};
+}
+
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v,
+			 const soak_bound *b)
+{
+	int k = proc_node(r, node);
+	if (k < 0)
+		return;
+	report_proc_node *n = &r->proc_nodes[k];
+	n->judged = true;
+	n->v = *v;
+	n->bound = *b;
+}
+
+void report_proc_rules(report *r, double warmup_s, double every_s)
+{
+	r->proc_warmup_s = warmup_s;
+	r->proc_every_s = every_s;
+}
+
 size_t report_violations(const report *r)
 {
 	return r->nviol;
@@ -300,6 +348,57 @@ static void jpush(json_t *arr, json_t *v, bool *ok)
 {
 	if (!v || json_array_append_new(arr, v) != 0)
 		*ok = false;
+}
+
+/* The sampled daemons: the rules, then per daemon its figures (MB,
+ * descriptors without the store's own files), its bound and verdict. */
+static json_t *procs_json(const report *r, bool *ok)
+{
+	json_t *o = json_object(), *nodes = json_array();
+	if (!o || !nodes) {
+		json_decref(nodes);
+		*ok = false;
+		return o;
+	}
+	jset(o, "warmup_s", jnum(r->proc_warmup_s), ok);
+	jset(o, "every_s", jnum(r->proc_every_s), ok);
+	jset(o, "samples", json_integer((json_int_t)r->nprocs), ok);
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		json_t *j = json_object();
+		if (j) {
+			const soak_verdict *v = &n->v;
+			jset(j, "node", json_string(n->name), ok);
+			jset(j, "judged", json_boolean(n->judged && v->judged), ok);
+			if (n->judged) {
+				char text[1024];
+				soak_bound_text(&n->bound, text, sizeof text);
+				jset(j, "pass", json_boolean(!v->why[0]), ok);
+				jset(j, "why", json_string(v->why), ok);
+				jset(j, "samples", json_integer((json_int_t)v->n), ok);
+				jset(j, "samples_after_warmup", json_integer((json_int_t)v->npost), ok);
+				jset(j, "rss_start_mb", jnum(v->rss_start), ok);
+				jset(j, "rss_settled_mb", jnum(v->rss_settled), ok);
+				jset(j, "rss_end_mb", jnum(v->rss_end), ok);
+				jset(j, "rss_peak_mb", jnum(v->rss_peak), ok);
+				jset(j, "rss_growth_mb", jnum(v->rss_growth), ok);
+				jset(j, "rss_trend_mb", jnum(v->rss_trend), ok);
+				jset(j, "rss_allowed_mb", jnum(v->rss_allowed), ok);
+				jset(j, "fds_start", jnum(v->fds_start), ok);
+				jset(j, "fds_settled", jnum(v->fds_settled), ok);
+				jset(j, "fds_end", jnum(v->fds_end), ok);
+				jset(j, "fds_growth", jnum(v->fds_growth), ok);
+				jset(j, "fds_trend", jnum(v->fds_trend), ok);
+				jset(j, "fds_allowed", jnum(v->fds_allowed), ok);
+				jset(j, "store_fds_max", jnum(v->store_fds_max), ok);
+				jset(j, "bound_mb", jnum(n->bound.total_mb), ok);
+				jset(j, "bound", json_string(text), ok);
+			}
+		}
+		jpush(nodes, j, ok);
+	}
+	jset(o, "nodes", nodes, ok);
+	return o;
 }
 
 static json_t *build_json(const report *r, bool *ok)
@@ -411,6 +510,8 @@ static json_t *build_json(const report *r, bool *ok)
 	jset(root, "violations", viol, ok);
 	jset(root, "violations_total", json_integer((json_int_t)r->nviol), ok);
 	jset(root, "samples", json_integer((json_int_t)r->nsamples), ok);
+	if (r->nproc_nodes)
+		jset(root, "processes", procs_json(r, ok), ok);
 	return root;
 }
 
@@ -462,6 +563,37 @@ static void fmt_bound(char *buf, size_t cap, double v)
 		snprintf(buf, cap, "-");
 	else
 		snprintf(buf, cap, "<=%g", v);
+}
+
+/* The sampled daemons: start, settled, end and peak, and the verdict. */
+static void procs_summary(const report *r, FILE *f)
+{
+	fprintf(f,
+		"\nprocesses (RSS MB; fds without the store's files; settled and end: medians of\n"
+		"  the first and last fifth after a warm-up of %.0f s; a reading every %.0f s)\n",
+		r->proc_warmup_s, r->proc_every_s);
+	fprintf(f, "  %-9s %7s %7s %7s %7s %7s %5s %5s %5s %5s %6s  %s\n", "node", "start", "settled",
+		"end", "peak", "bound", "fds0", "fds", "fdsN", "store", "trend", "verdict");
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		const soak_verdict *v = &n->v;
+		if (!n->judged) {
+			fprintf(f, "  %-9s (not judged)\n", n->name);
+			continue;
+		}
+		fprintf(f, "  %-9s %7.1f %7.1f %7.1f %7.1f %7.1f %5.0f %5.0f %5.0f %5.0f %+6.1f  %s\n",
+			n->name, v->rss_start, v->rss_settled, v->rss_end, v->rss_peak,
+			n->bound.total_mb, v->fds_start, v->fds_settled, v->fds_end, v->store_fds_max,
+			v->rss_trend, v->why[0] ? v->why : "flat, under the bound");
+	}
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		if (!n->judged)
+			continue;
+		char text[1024];
+		soak_bound_text(&n->bound, text, sizeof text);
+		fprintf(f, "  bound of %s: %s\n", n->name, text);
+	}
 }
 
 static void write_summary_to(const report *r, FILE *f)
@@ -535,6 +667,9 @@ static void write_summary_to(const report *r, FILE *f)
 			sr);
 	}
 
+	if (r->nproc_nodes)
+		procs_summary(r, f);
+
 	fprintf(f, "\nfaults\n");
 	if (r->nfaults == 0)
 		fprintf(f, "  (none)\n");
@@ -567,6 +702,18 @@ static void write_summary_to(const report *r, FILE *f)
 		fprintf(f, "  ... and %zu more not kept\n", r->nviol - r->nviol_kept);
 	if (r->dropped)
 		fprintf(f, "\n(%" PRIu64 " entries dropped past the report's caps)\n", r->dropped);
+}
+
+/* Every reading of every sampled daemon, in the order taken. */
+static void procs_csv(const report *r, FILE *f)
+{
+	fputs("t_s,node,pid,rss_mb,hwm_mb,fds,store_fds\n", f);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const report_proc_row *p = &r->procs[i];
+		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
+			r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.hwm_mb, p->s.fds,
+			p->s.store_fds);
+	}
 }
 
 /* Opens dir/name for writing, renders with fn, checks every step. */
@@ -607,6 +754,9 @@ int report_write(report *r, const char *dir)
 	if (rc)
 		return rc;
 	if ((rc = write_file(r, dir, "summary.txt", write_summary_to)))
+		return rc;
+	if (r->nproc_nodes && ((rc = write_file(r, dir, "procs.csv", procs_csv)) ||
+			       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
 		return rc;
 	return write_file(r, dir, "viral.svg", report_svg_render);
 }

@@ -1,7 +1,10 @@
 /* report.h - what a drill run writes: summary.txt (for people),
  * report.json (for machines) and viral.svg (the viral item's true count
  * against each region's answered count over time, fault windows shaded,
- * ack p99 latency underneath), all in one directory.
+ * ack p99 latency underneath), all in one directory. A drill that samples
+ * its daemons' processes (procs_every) adds procs.csv (every reading),
+ * procs.svg (RSS and open descriptors over time, the warm-up shaded) and
+ * each daemon's verdict in the other two (sim/soak.h).
  *
  * The runner feeds it as the drill goes; report_write renders. Not
  * thread-safe: one owner.
@@ -14,8 +17,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "soak.h"
 
 #define REPORT_SERIES_MAX 8 /* regions in the picture */
+#define REPORT_NODES_MAX 16 /* daemons whose processes are sampled */
 
 typedef struct report report;
 
@@ -58,10 +63,19 @@ void report_violation(report *r, const char *fmt, ...) __attribute__((format(pri
 void report_number(report *r, const char *key, double value);
 void report_text(report *r, const char *key, const char *value);
 
+/* One reading of a daemon's process; the first REPORT_NODES_MAX node
+ * names are kept, readings of others are dropped (and counted). */
+void report_proc(report *r, const char *node, int pid, const soak_sample *s);
+/* The verdict on a node's readings and the bound it was held to. */
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v,
+			 const soak_bound *b);
+/* The warm-up the verdicts leave out, and the interval between readings. */
+void report_proc_rules(report *r, double warmup_s, double every_s);
+
 size_t report_violations(const report *r);
 /* True when there is no violation and every convergence converged. */
 bool report_passed(const report *r);
-/* Writes the three files into dir (which exists). 0 or ERR_IO. */
+/* Writes the files into dir (which exists). 0 or ERR_IO. */
 int report_write(report *r, const char *dir) WARN_UNUSED;
 
 #endif

@@ -340,3 +340,111 @@ void report_svg_render(const report *r, FILE *f)
 	legend_row(f, (int)r->regions + 2, "#f4a261", 10, "fault window");
 	fputs("</svg>\n", f);
 }
+
+/* ---- procs.svg ---- */
+
+/* Series k (a node) of the process readings: RSS (MB) or descriptors
+ * without the store's files; a polyline per run of readings of one pid
+ * (a restart breaks the line). */
+static void proc_series(FILE *f, const report *r, unsigned k, bool rss, const axis *ax,
+			const axis *ay)
+{
+	const char *color = palette[k % REPORT_SERIES_MAX];
+	const char *dash = k >= REPORT_SERIES_MAX ? " stroke-dasharray=\"6 3\"" : "";
+	int pid = 0;
+	bool open = false;
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const report_proc_row *p = &r->procs[i];
+		if (p->node != k)
+			continue;
+		if (open && p->pid != pid) {
+			fputs("\"/>\n", f);
+			open = false;
+		}
+		double v = rss ? p->s.rss_mb : p->s.fds - p->s.store_fds;
+		if (!open) {
+			fprintf(f,
+				"<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+				"stroke-linejoin=\"round\" points=\"",
+				rss ? "rss" : "fds", color, dash);
+			open = true;
+			pid = p->pid;
+		} else {
+			fputc(' ', f);
+		}
+		fprintf(f, "%.1f,%.1f", map(ax, p->s.t_s), map(ay, v));
+	}
+	if (open)
+		fputs("\"/>\n", f);
+}
+
+void report_svg_render_procs(const report *r, FILE *f)
+{
+	axis ax = {0, 1, PLOT_L, PLOT_R};
+	double rmax = 0, fmax_ = 0;
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const soak_sample *s = &r->procs[i].s;
+		if (isfinite(s->t_s))
+			ax.hi = fmax(ax.hi, s->t_s);
+		rmax = fmax(rmax, s->rss_mb);
+		fmax_ = fmax(fmax_, s->fds - s->store_fds);
+	}
+	double rstep = nice_step(rmax > 0 ? rmax : 1, 5);
+	double fstep = nice_step(fmax_ > 0 ? fmax_ : 1, 3);
+	axis ay = {0, fmax(rstep, ceil((rmax > 0 ? rmax : 1) / rstep) * rstep), TOP_Y1, TOP_Y0};
+	axis fy = {0, fmax(fstep, ceil((fmax_ > 0 ? fmax_ : 1) / fstep) * fstep), BOT_Y1, BOT_Y0};
+
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
+		SVG_W, SVG_H, SVG_W, SVG_H);
+	put_escaped(f, r->drill);
+	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
+	      "text-anchor=\"middle\">",
+	      f);
+	put_escaped(f, r->drill);
+	fputs(": each daemon's RSS and open descriptors</text>\n", f);
+
+	/* The warm-up, which the verdicts leave out. */
+	double w = map(&ax, r->proc_warmup_s) - PLOT_L;
+	if (w > 0)
+		fprintf(f,
+			"<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"fill=\"#999\" fill-opacity=\"0.15\"/>\n"
+			"<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"fill=\"#999\" fill-opacity=\"0.15\"/>\n"
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555\">warm-up</text>\n",
+			PLOT_L, TOP_Y0, w, TOP_Y1 - TOP_Y0, PLOT_L, BOT_Y0, w, BOT_Y1 - BOT_Y0,
+			PLOT_L + 3, TOP_Y0 + 12);
+
+	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), TOP_Y0, TOP_Y1, false);
+	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), BOT_Y0, BOT_Y1, true);
+	y_ticks(f, &ay, rstep);
+	y_ticks(f, &fy, fstep);
+	frame(f, TOP_Y0, TOP_Y1);
+	frame(f, BOT_Y0, BOT_Y1);
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
+		"time since the load started (s)</text>\n",
+		(PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
+	fprintf(f,
+		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+		"transform=\"rotate(-90 20 %.1f)\">RSS (MB)</text>\n",
+		(TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
+	fprintf(f,
+		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+		"transform=\"rotate(-90 20 %.1f)\">open fds (not the store's)</text>\n",
+		(BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
+	if (r->nprocs == 0)
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
+			"text-anchor=\"middle\">no samples</text>\n",
+			(PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
+	for (unsigned k = 0; k < r->nproc_nodes; k++) {
+		proc_series(f, r, k, true, &ax, &ay);
+		proc_series(f, r, k, false, &ax, &fy);
+		legend_row(f, (int)k, palette[k % REPORT_SERIES_MAX], 1.5, r->proc_nodes[k].name);
+	}
+	fputs("</svg>\n", f);
+}

@@ -43,6 +43,21 @@ typedef struct report_text_row {
 	char *key, *value;
 } report_text_row;
 
+/* One reading of a daemon's process. */
+typedef struct report_proc_row {
+	unsigned node; /* index into the report's proc_nodes */
+	int pid;
+	soak_sample s;
+} report_proc_row;
+
+/* A daemon whose process is sampled, and its verdict once judged. */
+typedef struct report_proc_node {
+	char *name;
+	bool judged; /* v and bound are set */
+	soak_verdict v;
+	soak_bound bound;
+} report_proc_node;
+
 /* Every string here is owned by the report and is valid UTF-8 without
  * control characters. */
 struct report {
@@ -67,9 +82,17 @@ struct report {
 	size_t nviol_kept, capviol;
 	size_t nviol;     /* every violation reported */
 	uint64_t dropped; /* entries past a list's cap */
+	report_proc_row *procs;
+	size_t nprocs, capprocs;
+	report_proc_node proc_nodes[REPORT_NODES_MAX];
+	unsigned nproc_nodes;
+	double proc_warmup_s, proc_every_s;
 };
 
 /* Writes viral.svg's content to f; errors show in ferror(f). */
 void report_svg_render(const report *r, FILE *f);
+/* Writes procs.svg's content to f: each sampled daemon's RSS on top,
+ * its open descriptors below, the warm-up shaded. */
+void report_svg_render_procs(const report *r, FILE *f);
 
 #endif

@@ -2,7 +2,9 @@
 #include "run.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +23,14 @@
 #include "log.h"
 #include "ready.h"
 #include "report.h"
+#include "soak.h"
 #include "xmem.h"
 
 #define TICK_MS 250
 #define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
 #define WINDOWS_MAX 64
+#define NODES_MAX (DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX)
+#define LOG_READ_MAX (64u << 20) /* of a daemon's log, for its config lines */
 
 /* A fault in force, from the step that made it to the one that ends it;
  * or a heal waiting for the regions to catch up. */
@@ -35,6 +40,15 @@ typedef struct window {
 	uint64_t truth; /* heals: the viral item's true count at the heal */
 	char label[128];
 } window;
+
+/* A daemon's process readings (procs_every): those of its latest run,
+ * which is what the verdict judges. */
+typedef struct proc_series {
+	soak_sample *s;
+	size_t n, cap;
+	pid_t pid;
+	unsigned runs; /* processes seen */
+} proc_series;
 
 typedef struct runner {
 	const run_opts *o;
@@ -54,6 +68,8 @@ typedef struct runner {
 	ready_watch rw; /* which edges are ready; their read-throughs */
 	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
 	bool phase_cpu_ok[READY_PHASES_MAX];
+	proc_series procs[NODES_MAX]; /* edges, then centrals */
+	bool interrupted; /* SIGINT or SIGTERM during the load */
 } runner;
 
 static double now_s(const runner *rn)
@@ -608,6 +624,99 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- process readings ---------------------------------------------------------- */
+
+static cluster_node *node_at(runner *rn, size_t k)
+{
+	return k < rn->d.regions ? &rn->c.edges[k] : &rn->c.centrals[k - rn->d.regions];
+}
+
+/* Reads every running daemon's RSS and descriptors (soak.h). */
+static void sample_procs(runner *rn)
+{
+	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+		cluster_node *n = node_at(rn, k);
+		soak_sample s;
+		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, now_s(rn), &s))
+			continue;
+		proc_series *ps = &rn->procs[k];
+		if (ps->pid != n->pid) { /* a new run: judge this one */
+			ps->pid = n->pid;
+			ps->n = 0;
+			ps->runs++;
+		}
+		if (ps->n == ps->cap) {
+			ps->cap = ps->cap ? ps->cap * 2 : 64;
+			ps->s = xrealloc(ps->s, ps->cap * sizeof *ps->s);
+		}
+		ps->s[ps->n++] = s;
+		report_proc(rn->r, n->name, (int)n->pid, &s);
+	}
+}
+
+/* nftw has no argument of its own: the bytes of the dir being summed
+ * (the runner's thread only). */
+static double du_bytes;
+
+static int du_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		du_bytes += (double)st->st_size;
+	return 0;
+}
+
+static double dir_mb(const char *dir)
+{
+	du_bytes = 0;
+	if (nftw(dir, du_one, 16, FTW_PHYS))
+		return 0;
+	return du_bytes / 1048576.0;
+}
+
+/* Judges each daemon's readings: flat after the warm-up, under the bound
+ * its configuration gives (soak.h). */
+static void judge_procs(runner *rn)
+{
+	double duration = drill_duration(&rn->d, rn->o->short_run);
+	soak_rules rules;
+	soak_rules_default(duration, &rules);
+	report_proc_rules(rn->r, rules.warmup_s, rn->d.procs_every_s);
+	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+		cluster_node *n = node_at(rn, k);
+		proc_series *ps = &rn->procs[k];
+		char *log_text = soak_read_file(n->log, LOG_READ_MAX);
+		soak_bound b;
+		if (n->kind == DRILL_EDGE)
+			soak_bound_edge(log_text ? log_text : "", dir_mb(n->data), &b);
+		else
+			soak_bound_central(log_text ? log_text : "", dir_mb(n->data), &b);
+		free(log_text);
+		soak_verdict v;
+		bool ok = soak_judge(ps->s, ps->n, &rules, &b, &v);
+		report_proc_verdict(rn->r, n->name, &v, &b);
+		if (!ok)
+			report_violation(rn->r, "%s: %s", n->name, v.why);
+		if (ps->runs > 1) {
+			char key[48], text[160];
+			snprintf(key, sizeof key, "procs_%s", n->name);
+			snprintf(text, sizeof text, "%u processes ran; only the last one's readings "
+				 "(%zu) were judged", ps->runs, ps->n);
+			report_text(rn->r, key, text);
+		}
+	}
+}
+
+/* SIGINT or SIGTERM is pending: the run should end early. Every thread
+ * of sim blocks both (run_drill), so this is the only place they land. */
+static bool stop_asked(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
 /* Runs the steps on schedule while the load goes on. */
 static void timeline(runner *rn)
 {
@@ -615,7 +724,16 @@ static void timeline(runner *rn)
 	size_t next = 0;
 	uint64_t next_sample = clock_mono_ms();
 	uint64_t next_poll = next_sample + READY_POLL_MS;
+	uint64_t next_procs = next_sample;
 	while (now_s(rn) < duration) {
+		if (stop_asked()) {
+			rn->interrupted = true;
+			return;
+		}
+		if (rn->d.procs_every_s && clock_mono_ms() >= next_procs) {
+			sample_procs(rn);
+			next_procs += (uint64_t)rn->d.procs_every_s * 1000;
+		}
 		while (next < rn->d.nsteps &&
 		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
 			if (run_step(rn, &rn->d.steps[next]))
@@ -632,6 +750,8 @@ static void timeline(runner *rn)
 		}
 		usleep(20 * 1000);
 	}
+	if (rn->d.procs_every_s)
+		sample_procs(rn); /* the end of the load */
 }
 
 static int finish(runner *rn)
@@ -662,6 +782,8 @@ static int finish(runner *rn)
 	check_single(&rn->c, truth, n, d->converge_s, rn->r);
 	check_logs(&rn->c, rn->r);
 	free(truth);
+	if (rn->d.procs_every_s)
+		judge_procs(rn);
 	if (rn->failed_step)
 		report_violation(rn->r, "a drill step could not be carried out (see the log)");
 	ready_poll(&rn->rw, &rn->c, NULL, now_s(rn)); /* the end of the read-throughs */
@@ -702,6 +824,14 @@ int run_drill(const run_opts *o)
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
+	if (o->duration_s > 0) {
+		if (o->short_run) {
+			fprintf(stderr, "sim: --duration is for the full run, not --short\n");
+			drill_free(&rn.d);
+			return 2;
+		}
+		drill_set_duration(&rn.d, o->duration_s);
+	}
 	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
 	ready_init(&rn.rw, rn.d.regions);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
@@ -727,25 +857,54 @@ int run_drill(const run_opts *o)
 	}
 	if (!isolated)
 		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
+	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
+	 * blocked here, so every thread started from now on blocks them too
+	 * (the daemons unblock them before exec), and the timeline looks for
+	 * them between ticks. */
+	sigset_t stops, old;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stops, &old);
 	if (cluster_start(&rn.c, &rn.d, o->bin_dir, o->run_root, isolated, err, sizeof err)) {
 		fprintf(stderr, "sim: the cluster did not start: %s\n", err);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		status = 3;
 		goto out;
 	}
 	if (start_load(&rn, err, sizeof err)) {
 		fprintf(stderr, "sim: the load did not start: %s\n", err);
 		cluster_stop(&rn.c, true);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		status = 3;
 		goto out;
 	}
 	timeline(&rn);
-	status = finish(&rn);
-	if (write_report(&rn))
-		status = 1;
+	if (rn.interrupted) {
+		fprintf(stderr, "sim: interrupted; stopping the drill\n");
+		report_violation(rn.r, "interrupted at %.1f s, before the end of the load",
+				 now_s(&rn));
+		load_set_rate(rn.l, 0);
+		if (rn.d.procs_every_s)
+			judge_procs(&rn);
+		status = 130;
+		(void)write_report(&rn);
+	} else {
+		status = finish(&rn);
+		if (write_report(&rn))
+			status = 1;
+	}
 	load_free(rn.l);
 	rn.l = NULL;
-	cluster_stop(&rn.c, o->keep || status != 0);
+	cluster_stop(&rn.c, o->keep || (status != 0 && !rn.interrupted));
+	/* A stop asked for meanwhile is taken here, not on unblocking. */
+	const struct timespec zero = {0, 0};
+	while (sigtimedwait(&stops, NULL, &zero) > 0)
+		status = 130;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
+	for (size_t k = 0; k < NODES_MAX; k++)
+		free(rn.procs[k].s);
 	report_free(rn.r);
 	drill_free(&rn.d);
 	return status;

@@ -6,7 +6,8 @@
  * counts to converge, checks them against the truth (check.h) and writes
  * the report (report.h). Exit status: 0 when every check held, 1 when
  * one did not, 2 for a bad drill or command line, 3 when the cluster did
- * not start. A drill that needs network namespaces on a machine without
+ * not start, 130 when SIGINT or SIGTERM ended the load early (the report
+ * is written, every daemon stopped and the run dir removed). A drill that needs network namespaces on a machine without
  * them is skipped (said loudly) with status 0 and "skipped" in its
  * summary. Main thread only.
  */
@@ -23,6 +24,7 @@ typedef struct run_opts {
 	const char *run_root; /* parent of the run dir */
 	bool keep;            /* keep the run dir (kept anyway on failure) */
 	bool no_netns;        /* run as if namespaces were not allowed */
+	double duration_s;    /* > 0: the full run lasts this long instead */
 } run_opts;
 
 int run_drill(const run_opts *o);

@@ -602,3 +602,49 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert(expects, "no drill holds its figures to expectations");
 	cr_assert_leq(short_total, 220, "short runs add up to %g s", short_total);
 }
+
+Test(drill, procs_every_turns_process_readings_on)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.procs_every_s, 0, "off unless asked for");
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nprocs_every 30\n", &d, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(d.procs_every_s, 30);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nprocs_every 0\n", &d, err, sizeof err), 0);
+	cr_assert_neq(drill_parse("t", "duration 60\nprocs_every 30\nprocs_every 20\n", &d, err,
+				  sizeof err),
+		      0);
+	cr_assert_not_null(strstr(err, "twice"), "%s", err);
+}
+
+Test(drill, a_new_duration_keeps_each_step_at_its_place_in_the_run)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 90 short 18\nat 45 kill edge0\nat 90 start edge0\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	drill_set_duration(&d, 1800);
+	cr_assert_float_eq(drill_duration(&d, false), 1800, 1e-9);
+	cr_assert_float_eq(drill_step_time(&d, &d.steps[0], false), 900, 1e-9);
+	cr_assert_float_eq(drill_step_time(&d, &d.steps[1], false), 1800, 1e-9);
+	/* The short run is unchanged. */
+	cr_assert_float_eq(drill_duration(&d, true), 18, 1e-9);
+	cr_assert_float_eq(drill_step_time(&d, &d.steps[0], true), 9, 1e-9);
+	drill_free(&d);
+}
+
+Test(drill, the_soak_drill_parses_and_samples_its_daemons)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse_file("sim/soak.drill", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(d.name, "soak");
+	cr_assert_eq(d.nsteps, 0, "a soak breaks nothing");
+	cr_assert_gt(d.procs_every_s, 0);
+	cr_assert_float_eq(d.duration_s, 1800, 1e-9);
+	drill_free(&d);
+}
