@@ -7,6 +7,10 @@
 # in one run are the result; absolute rates drift on a shared machine.
 # Writes build/bench/latest.json and prints a table.
 #
+# `sim/bench.sh sync` runs only the store.sync comparison (bench_sync:
+# likes/s and like latency with fsync off and on, one edge, same run) and
+# writes build/bench/sync.json.
+#
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
 # central, two edges, nghttpd, redis-server, postgres, the load generators
@@ -281,6 +285,80 @@ bench_workers() {
 		LOAD_CPU=$both measure "get_w$w" "$NREQ" "$TMP/likes.txt" reader 0 0
 	done
 	edge_start edge "$SERVER_CPU"
+}
+
+# Durability's price (store.sync): the edge is restarted on its store with
+# store.sync = true (each group commit's LevelDB write is fsynced before
+# its answers leave), then with false (the default: the write reaches the
+# OS, which writes it back later; safe against a crash of the process,
+# not of the machine). Each gets a like run (fresh users on known items,
+# the like run's size) and a paced run at half the fsync peak, the same
+# offered load for both, so their latencies compare.
+bench_sync() {
+	local s likes=$((ITEMS * CONNS))
+	echo "store.sync: like runs with fsync on, then off (edge on CPU $SERVER_CPU," \
+		"data in $TMP: $(df -PT "$TMP" | awk 'NR == 2 { print $2 " on " $1 }'))"
+	for s in true false; do
+		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
+		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
+		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
+			"syl${s}u" 1
+	done
+	R[edge_like_sync_vs_nosync]=$(div "${RATE[like_sync_true]}" "${RATE[like_sync_false]}")
+}
+
+# `sim/bench.sh sync`: the stack, one untimed like run so every item is
+# known, then bench_sync; a table and OUT/sync.json.
+main_sync() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	printf '{}' >"$TMP/body.json"
+	LAT_LIKES=0
+	start_stack "$LOAD_CPU" "$SERVER_CPU"
+	uri_list "$TMP/likes.txt" "http://127.0.0.1:$EDGE_PORT" /v1/items/post/ "$ITEMS"
+	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+	bench_sync
+	stop_stack
+	{
+		printf '{\n  "date": %s,\n  "machine": %s,\n' "$(jstr "$DATE")" "$(jstr "$MACHINE")"
+		printf '  "edge_like_sync_vs_nosync": %s,\n  "rates_per_s": {\n' \
+			"$(jnum "${R[edge_like_sync_vs_nosync]}")"
+		jobject '    ' RATE like_cold like_sync_true like_sync_false
+		printf '\n  },\n  "latency_ms": {\n'
+		jobject '    ' LAT like_sync_true_50.target like_sync_true_50.rate \
+			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
+			like_sync_false_50.target like_sync_false_50.rate like_sync_false_50.p50 \
+			like_sync_false_50.p99 like_sync_false_50.p999
+		printf '\n  },\n  "warnings": ['
+		local w first=1
+		for w in "${WARN[@]+"${WARN[@]}"}"; do
+			((first)) || printf ', '
+			first=0
+			jstr "$w"
+		done
+		printf ']\n}\n'
+	} >"$OUT/sync.json"
+	echo
+	echo "store.sync, $DATE, $MACHINE"
+	print_sync
+	echo "written: $OUT/sync.json"
+}
+
+# The store.sync lines of the table.
+print_sync() {
+	local s
+	printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' store.sync "likes/s" "paced at (/s)" \
+		"p50 ms" "p99 ms" "p999 ms"
+	printf '|%s|%s|%s|%s|%s|%s|\n' ------------------ ----------- ---------------- \
+		---------- ---------- ----------
+	for s in false true; do
+		printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' "$s" "${RATE[like_sync_$s]:-}" \
+			"${LAT[like_sync_${s}_50.rate]:-}" "${LAT[like_sync_${s}_50.p50]:-}" \
+			"${LAT[like_sync_${s}_50.p99]:-}" "${LAT[like_sync_${s}_50.p999]:-}"
+	done
+	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}"
 }
 
 # End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
@@ -668,7 +746,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	central_rss_mb_10m_items edge_mem_bound_mb central_mem_bound_mb
 	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
 	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
-	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get)
+	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get
+	edge_like_sync_vs_nosync)
 
 write_json() {
 	local k why=() w first=1
@@ -682,12 +761,17 @@ write_json() {
 		if ((${#why[@]})); then jobject '    ' WHY "${why[@]}"; fi
 		printf '\n  },\n  "rates_per_s": {\n'
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
-			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2
+			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
+			like_sync_false
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
 			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
 			get_50.target get_50.rate get_50.p50 get_50.p99 get_50.p999 \
-			get_80.target get_80.rate get_80.p50 get_80.p99 get_80.p999
+			get_80.target get_80.rate get_80.p50 get_80.p99 get_80.p999 \
+			like_sync_true_50.target like_sync_true_50.rate like_sync_true_50.p50 \
+			like_sync_true_50.p99 like_sync_true_50.p999 like_sync_false_50.target \
+			like_sync_false_50.rate like_sync_false_50.p50 like_sync_false_50.p99 \
+			like_sync_false_50.p999
 		printf '\n  },\n  "batching": {"likes_posted": %s, "ops_applied": %s, ' \
 			"$(jnum "$LIKES_TOTAL")" "$(jnum "$OPS_APPLIED")"
 		printf '"kafka_msgs": %s, "store_writes": %s},\n' "$(jnum "$BATCHES")" "$(jnum "$WRITES")"
@@ -762,7 +846,9 @@ print_table() {
 	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
 	row "like rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_like "" ""
 	row "GET rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_get "" ""
+	row "like rate, store.sync on / off" edge_like_sync_vs_nosync "" ""
 	echo
+	print_sync
 	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
 		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
 		"batch50 all counters ${RATE[batch50_all]};" \
@@ -803,7 +889,8 @@ main() {
 		PLACEMENT="one CPU: nothing pinned"
 	fi
 	SETTINGS="h2load: $CONNS processes x (-c 1 -m $DEPTH -t 1), one X-User-Id each, POST body '{}';"
-	SETTINGS+=" redis-benchmark -c $CONNS -P $DEPTH EVALSHA; edge store.sync=false (default);"
+	SETTINGS+=" redis-benchmark -c $CONNS -P $DEPTH EVALSHA; edge store.sync=false (default)"
+	SETTINGS+=" except the store.sync runs;"
 	SETTINGS+=" latency runs: h2load --rps for ${LAT_S}s, percentiles from --log-file;"
 	SETTINGS+=" PostgreSQL: pgbench -c $CONNS -j 1 -M prepared -T $PG_S, unix socket, fsync and"
 	SETTINGS+=" synchronous_commit on, $ITEMS count rows, otherwise defaults;"
@@ -820,6 +907,7 @@ main() {
 	start_stack "$LOAD_CPU" "$SERVER_CPU"
 	bench_edge
 	bench_workers
+	bench_sync
 	bench_converge
 	stop_stack
 	bench_bare
@@ -831,4 +919,4 @@ main() {
 	print_table
 }
 
-main "$@"
+if [[ ${1:-} == sync ]]; then main_sync; else main "$@"; fi

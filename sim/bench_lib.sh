@@ -171,8 +171,9 @@ central_ini() { # file
 }
 
 # An edge's config; max_age_ms empty keeps the default batch.max_age_ms,
-# workers empty the default edge.workers (1).
-edge_ini() { # file id port data-dir [max_age_ms] [workers]
+# workers empty the default edge.workers (1), sync empty the default
+# store.sync (false).
+edge_ini() { # file id port data-dir [max_age_ms] [workers] [sync]
 	{
 		printf '[edge]\nid = %s\nregion = %s\ndata_dir = %s\n' "$2" "$2" "$4"
 		printf '[http]\nlisten = 127.0.0.1:%s\nmax_conns_per_addr = 0\n' "$3"
@@ -183,6 +184,7 @@ edge_ini() { # file id port data-dir [max_age_ms] [workers]
 		bus_ini
 		if [[ -n ${5:-} ]]; then printf '[batch]\nmax_age_ms = %s\n' "$5"; fi
 		if [[ -n ${6:-} ]]; then printf '[edge]\nworkers = %s\n' "$6"; fi
+		if [[ -n ${7:-} ]]; then printf '[store]\nsync = %s\n' "$7"; fi
 	} >"$1"
 }
 
@@ -193,9 +195,9 @@ edge_up() { # what port
 
 # (Re)starts the edge on TMP/edge with a fresh TMP/edge.ini: stops the one
 # running first, if any; sets EDGE_PID.
-edge_start() { # log-name cpus [max_age_ms] [workers]
+edge_start() { # log-name cpus [max_age_ms] [workers] [sync]
 	if [[ -n ${EDGE_PID:-} ]]; then stop "$EDGE_PID"; fi
-	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "${3:-}" "${4:-}"
+	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "${3:-}" "${4:-}" "${5:-}"
 	start "$1" "$2" "$BIN/edge" -c "$TMP/edge.ini"
 	EDGE_PID=$LAST_PID
 	edge_up "edge${4:+ ($4 workers)}" "$EDGE_PORT"
