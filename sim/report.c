@@ -378,12 +378,14 @@ static json_t *procs_json(const report *r, bool *ok)
 				jset(j, "samples", json_integer((json_int_t)v->n), ok);
 				jset(j, "samples_after_warmup", json_integer((json_int_t)v->npost), ok);
 				jset(j, "rss_start_mb", jnum(v->rss_start), ok);
-				jset(j, "rss_settled_mb", jnum(v->rss_settled), ok);
 				jset(j, "rss_end_mb", jnum(v->rss_end), ok);
 				jset(j, "rss_peak_mb", jnum(v->rss_peak), ok);
-				jset(j, "rss_growth_mb", jnum(v->rss_growth), ok);
-				jset(j, "rss_trend_mb", jnum(v->rss_trend), ok);
-				jset(j, "rss_allowed_mb", jnum(v->rss_allowed), ok);
+				jset(j, "anon_start_mb", jnum(v->anon_start), ok);
+				jset(j, "anon_settled_mb", jnum(v->anon_settled), ok);
+				jset(j, "anon_end_mb", jnum(v->anon_end), ok);
+				jset(j, "anon_growth_mb", jnum(v->anon_growth), ok);
+				jset(j, "anon_trend_mb", jnum(v->anon_trend), ok);
+				jset(j, "anon_allowed_mb", jnum(v->anon_allowed), ok);
 				jset(j, "fds_start", jnum(v->fds_start), ok);
 				jset(j, "fds_settled", jnum(v->fds_settled), ok);
 				jset(j, "fds_end", jnum(v->fds_end), ok);
@@ -565,15 +567,20 @@ static void fmt_bound(char *buf, size_t cap, double v)
 		snprintf(buf, cap, "<=%g", v);
 }
 
-/* The sampled daemons: start, settled, end and peak, and the verdict. */
+/* The sampled daemons: RSS at the start, the end and its peak; the
+ * anonymous part at the start, settled, at the end and its trend; the
+ * descriptors; the bound and the verdict. */
 static void procs_summary(const report *r, FILE *f)
 {
 	fprintf(f,
-		"\nprocesses (RSS MB; fds without the store's files; settled and end: medians of\n"
-		"  the first and last fifth after a warm-up of %.0f s; a reading every %.0f s)\n",
+		"\nprocesses (MB; RSS: all of it, anon: its anonymous part, which is judged;\n"
+		"  settled and end: medians of the first and last fifth after a warm-up of %.0f s;\n"
+		"  trend: the least-squares rise after it; fds without the store's files;\n"
+		"  a reading every %.0f s)\n",
 		r->proc_warmup_s, r->proc_every_s);
-	fprintf(f, "  %-9s %7s %7s %7s %7s %7s %5s %5s %5s %5s %6s  %s\n", "node", "start", "settled",
-		"end", "peak", "bound", "fds0", "fds", "fdsN", "store", "trend", "verdict");
+	fprintf(f, "  %-9s %6s %6s %6s %6s | %6s %6s %6s %6s | %5s %5s %5s %5s  %s\n", "node",
+		"rss0", "rssN", "peak", "bound", "anon0", "settle", "anonN", "trend", "fds0", "fds",
+		"fdsN", "store", "verdict");
 	for (unsigned i = 0; i < r->nproc_nodes; i++) {
 		const report_proc_node *n = &r->proc_nodes[i];
 		const soak_verdict *v = &n->v;
@@ -581,10 +588,13 @@ static void procs_summary(const report *r, FILE *f)
 			fprintf(f, "  %-9s (not judged)\n", n->name);
 			continue;
 		}
-		fprintf(f, "  %-9s %7.1f %7.1f %7.1f %7.1f %7.1f %5.0f %5.0f %5.0f %5.0f %+6.1f  %s\n",
-			n->name, v->rss_start, v->rss_settled, v->rss_end, v->rss_peak,
-			n->bound.total_mb, v->fds_start, v->fds_settled, v->fds_end, v->store_fds_max,
-			v->rss_trend, v->why[0] ? v->why : "flat, under the bound");
+		fprintf(f,
+			"  %-9s %6.1f %6.1f %6.1f %6.1f | %6.1f %6.1f %6.1f %+6.1f | %5.0f %5.0f %5.0f "
+			"%5.0f  %s\n",
+			n->name, v->rss_start, v->rss_end, v->rss_peak, n->bound.total_mb,
+			v->anon_start, v->anon_settled, v->anon_end, v->anon_trend, v->fds_start,
+			v->fds_settled, v->fds_end, v->store_fds_max,
+			v->why[0] ? v->why : "flat, under the bound");
 	}
 	for (unsigned i = 0; i < r->nproc_nodes; i++) {
 		const report_proc_node *n = &r->proc_nodes[i];
@@ -707,12 +717,12 @@ static void write_summary_to(const report *r, FILE *f)
 /* Every reading of every sampled daemon, in the order taken. */
 static void procs_csv(const report *r, FILE *f)
 {
-	fputs("t_s,node,pid,rss_mb,hwm_mb,fds,store_fds\n", f);
+	fputs("t_s,node,pid,rss_mb,anon_mb,hwm_mb,fds,store_fds\n", f);
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const report_proc_row *p = &r->procs[i];
-		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
-			r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.hwm_mb, p->s.fds,
-			p->s.store_fds);
+		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
+			r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.anon_mb, p->s.hwm_mb,
+			p->s.fds, p->s.store_fds);
 	}
 }
 

@@ -343,14 +343,23 @@ void report_svg_render(const report *r, FILE *f)
 
 /* ---- procs.svg ---- */
 
-/* Series k (a node) of the process readings: RSS (MB) or descriptors
- * without the store's files; a polyline per run of readings of one pid
- * (a restart breaks the line). */
-static void proc_series(FILE *f, const report *r, unsigned k, bool rss, const axis *ax,
+/* What a series of process readings shows. */
+typedef enum proc_field { PROC_RSS, PROC_ANON, PROC_FDS } proc_field;
+
+static double proc_value(const soak_sample *s, proc_field what)
+{
+	return what == PROC_RSS ? s->rss_mb : what == PROC_ANON ? s->anon_mb : s->fds - s->store_fds;
+}
+
+/* Series k (a node) of the process readings: all of RSS (dashed, thin),
+ * its anonymous part (MB) or the descriptors without the store's files;
+ * a polyline per run of readings of one pid (a restart breaks the line). */
+static void proc_series(FILE *f, const report *r, unsigned k, proc_field what, const axis *ax,
 			const axis *ay)
 {
+	static const char *const cls[] = {"rss", "anon", "fds"};
 	const char *color = palette[k % REPORT_SERIES_MAX];
-	const char *dash = k >= REPORT_SERIES_MAX ? " stroke-dasharray=\"6 3\"" : "";
+	const char *dash = what == PROC_RSS ? " stroke-dasharray=\"5 3\" stroke-opacity=\"0.7\"" : "";
 	int pid = 0;
 	bool open = false;
 	for (size_t i = 0; i < r->nprocs; i++) {
@@ -361,12 +370,12 @@ static void proc_series(FILE *f, const report *r, unsigned k, bool rss, const ax
 			fputs("\"/>\n", f);
 			open = false;
 		}
-		double v = rss ? p->s.rss_mb : p->s.fds - p->s.store_fds;
+		double v = proc_value(&p->s, what);
 		if (!open) {
 			fprintf(f,
-				"<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+				"<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s "
 				"stroke-linejoin=\"round\" points=\"",
-				rss ? "rss" : "fds", color, dash);
+				cls[what], color, what == PROC_RSS ? "1" : "1.5", dash);
 			open = true;
 			pid = p->pid;
 		} else {
@@ -405,6 +414,10 @@ void report_svg_render_procs(const report *r, FILE *f)
 	      f);
 	put_escaped(f, r->drill);
 	fputs(": each daemon's RSS and open descriptors</text>\n", f);
+	fputs("<text x=\"450\" y=\"46\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">"
+	      "solid: anonymous RSS (judged); dashed: all of RSS, LevelDB's mapped tables "
+	      "included</text>\n",
+	      f);
 
 	/* The warm-up, which the verdicts leave out. */
 	double w = map(&ax, r->proc_warmup_s) - PLOT_L;
@@ -442,9 +455,13 @@ void report_svg_render_procs(const report *r, FILE *f)
 			"text-anchor=\"middle\">no samples</text>\n",
 			(PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
 	for (unsigned k = 0; k < r->nproc_nodes; k++) {
-		proc_series(f, r, k, true, &ax, &ay);
-		proc_series(f, r, k, false, &ax, &fy);
+		proc_series(f, r, k, PROC_RSS, &ax, &ay);
+		proc_series(f, r, k, PROC_ANON, &ax, &ay);
+		proc_series(f, r, k, PROC_FDS, &ax, &fy);
 		legend_row(f, (int)k, palette[k % REPORT_SERIES_MAX], 1.5, r->proc_nodes[k].name);
 	}
+	int row = (int)r->nproc_nodes + 1;
+	legend_row(f, row++, "#333", 1.5, "anonymous RSS");
+	legend_row(f, row++, "#333", 1, "all of RSS (dashed)");
 	fputs("</svg>\n", f);
 }

@@ -11,17 +11,23 @@
  *  - Level: the median of the first fifth of the samples after the
  *    warm-up (at least SOAK_WINDOW_MIN samples) is where the daemon
  *    settled; the median of the last fifth is where it ended.
- *  - Flat: for RSS and for descriptors alike, the end level may exceed
- *    the settled level by at most the slack, and so may the least-squares
- *    line through every sample after the warm-up, over that span (an
- *    upward trend a noisy end level could hide). RSS slack:
+ *  - Flat: for memory and for descriptors alike, the end level may
+ *    exceed the settled level by at most the slack, and so may the
+ *    least-squares line through every sample after the warm-up, over that
+ *    span (an upward trend a noisy end level could hide). Memory slack:
  *    SOAK_RSS_SLACK_MB + SOAK_RSS_SLACK_SHARE of the settled level;
- *    descriptors: SOAK_FD_SLACK. Descriptors of the store's own files
+ *    descriptors: SOAK_FD_SLACK. The memory judged is the anonymous part
+ *    of RSS (RssAnon: heap, stacks, allocator arenas), where a leak
+ *    grows. The file-backed part (RssFile) is mostly LevelDB's table
+ *    files, which it maps into memory to read: it grows with the store
+ *    on disk, is page cache the kernel can take back, and is held by the
+ *    bound instead. Descriptors of the store's own files
  *    (under the daemon's data dir: LevelDB tables, its log, manifest)
  *    are left out of that: LevelDB opens one per table as the store
  *    grows, up to its max_open_files, which the bound holds instead.
- *  - Bounded: the peak RSS (the kernel's high-water mark) stays under the
- *    bound from the daemon's configuration (soak_bound_edge,
+ *  - Bounded: the peak RSS (the kernel's high-water mark, file-backed
+ *    pages included) stays under the bound from the daemon's
+ *    configuration and its store's size (soak_bound_edge,
  *    soak_bound_central), and the store's descriptors under LevelDB's
  *    max_open_files plus its few fixed files.
  * Fewer than SOAK_POST_MIN samples after the warm-up cannot be judged;
@@ -49,20 +55,21 @@
 /* What the bound adds for code, libraries, thread stacks and the
  * allocator's own slack: an idle edge or central starts at 15-25 MB. */
 #define SOAK_BASE_MB 48.0
-#define SOAK_TERMS_MAX 12
+#define SOAK_TERMS_MAX 16
 
 /* One reading of a process. */
 typedef struct soak_sample {
 	double t_s;      /* since the load started */
 	double rss_mb;   /* VmRSS */
+	double anon_mb;  /* RssAnon: the part a leak grows */
 	double hwm_mb;   /* VmHWM: the peak so far */
 	double fds;      /* open descriptors, all of them */
 	double store_fds; /* of those, files under the data dir */
 } soak_sample;
 
-/* VmRSS and VmHWM (kB) from the text of /proc/PID/status; false when
- * either is missing. */
-bool soak_parse_status(const char *text, double *rss_kb, double *hwm_kb);
+/* VmRSS, RssAnon and VmHWM (kB) from the text of /proc/PID/status;
+ * false when one is missing. */
+bool soak_parse_status(const char *text, double *rss_kb, double *anon_kb, double *hwm_kb);
 
 /* Reads /proc/PID/status and /proc/PID/fd; a descriptor whose link
  * target starts with data_dir + "/" counts as the store's. false when
@@ -94,7 +101,8 @@ typedef struct soak_bound {
 
 /* The most an edge / a central should hold from its configuration
  * (log_text: its log, for the config lines) and its store's size on
- * disk (store_mb: the open tables' index and filter blocks). */
+ * disk (store_mb: the open tables' index and filter blocks, and the
+ * table files LevelDB maps, at most the whole store). */
 void soak_bound_edge(const char *log_text, double store_mb, soak_bound *b);
 void soak_bound_central(const char *log_text, double store_mb, soak_bound *b);
 /* "48 base + 64 block cache + ..." into buf. */
@@ -111,13 +119,14 @@ void soak_rules_default(double duration_s, soak_rules *r);
 
 typedef struct soak_verdict {
 	size_t n, npost;          /* samples, and those after the warm-up */
-	double rss_start, rss_settled, rss_end, rss_peak; /* MB */
-	double rss_growth, rss_trend, rss_allowed;
+	double rss_start, rss_end, rss_peak;              /* VmRSS, MB */
+	double anon_start, anon_settled, anon_end;         /* RssAnon, MB */
+	double anon_growth, anon_trend, anon_allowed;        /* of RssAnon */
 	double fds_start, fds_settled, fds_end;           /* without the store's */
 	double fds_growth, fds_trend, fds_allowed;
 	double store_fds_max;
 	bool judged; /* enough samples after the warm-up */
-	bool rss_flat, fds_flat, under_bound;
+	bool anon_flat, fds_flat, under_bound;
 	char why[512]; /* empty when it passed; else each reason */
 } soak_verdict;
 
