@@ -45,6 +45,7 @@
 #include "item.h"
 #include "kcommit.h"
 #include "log.h"
+#include "memtrim.h"
 #include "opsapi.h"
 #include "reseek.h"
 #include "runq.h"
@@ -478,13 +479,15 @@ static void log_stats(central *c)
 {
 	applier_stats st;
 	applier_get_stats(c->ap, &st);
+	size_t heap_free = memtrim_free_bytes();
 	log_info("stats",
-		 "batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
+		 "heap_free_kb=%zu batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
 		 " batches_bad=%" PRIu64 " batches_deadlettered=%" PRIu64
 		 " deadletter_failed=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
 		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
 		 " offset_resets=%" PRIu64,
-		 st.batches_applied, st.batches_duplicate, st.batches_held, st.batches_bad,
+		 heap_free / 1024, st.batches_applied, st.batches_duplicate, st.batches_held,
+		 st.batches_bad,
 		 st.batches_deadlettered, st.deadletter_failed, st.ops_applied, st.ops_invalid, st.store_writes,
 		 atomic_load(&c->run.snapshot_messages), atomic_load(&c->run.snapshot_errors),
 		 atomic_load(&c->run.offset_resets));
@@ -596,6 +599,7 @@ static int loop(central *c)
 		}
 		if (now >= next_stats) {
 			log_stats(c);
+			(void)memtrim_release();
 			next_stats = now + 30000;
 		}
 		if (now >= next_ready) {

@@ -45,6 +45,7 @@
 #include "inspect.h"
 #include "ledger.h"
 #include "log.h"
+#include "memtrim.h"
 #include "netaddr.h"
 #include "sdnotify.h"
 #include "proxy.h"
@@ -140,8 +141,9 @@ static void log_stats(edge *e)
 	uplink_stats us;
 	ledger_get_stats(e->lg, &ls);
 	uplink_get_stats(e->up, &us);
+	size_t heap_free = memtrim_free_bytes();
 	log_info("stats",
-		 "ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " ops_replayed=%" PRIu64
+		 "heap_free_kb=%zu ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " ops_replayed=%" PRIu64
 		 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64
 		 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64 " produced=%" PRIu64
 		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
@@ -150,7 +152,8 @@ static void log_stats(edge *e)
 		 " deadletter_failed=%" PRIu64 " snapshot_offset_resets=%" PRIu64
 		 " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
 		 " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
-		 ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed, ls.ops_refused_budget,
+		 heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
+		 ls.ops_refused_budget,
 		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
 		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
 		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
@@ -281,6 +284,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (now >= e->next_stats) {
 		log_stats(e);
+		(void)memtrim_release();
 		e->next_stats = now + 30000;
 	}
 }

@@ -1,0 +1,59 @@
+/* test_memtrim.c - the allocator's free memory goes back to the kernel
+ * (common/memtrim.c): holes left in the heap between live allocations,
+ * as a flushed LevelDB memtable leaves them, are released. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memtrim.h"
+
+#define HOLES 2000
+#define HOLE_BYTES (16 * 1024)
+
+/* RssAnon of this process in kB. */
+static double anon_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	cr_assert_not_null(f);
+	char line[256];
+	double kb = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "RssAnon: %lf", &kb) == 1)
+			break;
+	fclose(f);
+	cr_assert_geq(kb, 0, "no RssAnon in /proc/self/status");
+	return kb;
+}
+
+Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 20)
+{
+	static char *big[HOLES], *small[HOLES];
+	/* 32 MB in 16 KB blocks, each followed by a small block that stays:
+	 * once the big ones are freed the heap is full of holes that no
+	 * trim at its top can reach. */
+	for (int i = 0; i < HOLES; i++) {
+		big[i] = malloc(HOLE_BYTES);
+		small[i] = malloc(64);
+		cr_assert(big[i] && small[i]);
+		memset(big[i], 0x5a, HOLE_BYTES);
+		memset(small[i], 0xa5, 64);
+	}
+	for (int i = 0; i < HOLES; i++)
+		free(big[i]);
+	double before = anon_kb();
+#if defined(__GLIBC__)
+	cr_assert_geq(memtrim_free_bytes(), (size_t)HOLES * HOLE_BYTES * 9 / 10,
+		      "the freed blocks are still the allocator's (%zu bytes free)", memtrim_free_bytes());
+	cr_assert(memtrim_release());
+	double after = anon_kb();
+	cr_assert_gt(before - after, HOLES * (HOLE_BYTES / 1024) / 2,
+		     "RssAnon %.0f kB before, %.0f kB after", before, after);
+#else
+	(void)before;
+	cr_assert_not(memtrim_release(), "nothing to do off glibc");
+#endif
+	for (int i = 0; i < HOLES; i++)
+		free(small[i]);
+}
