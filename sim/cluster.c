@@ -99,11 +99,20 @@ static void edge_ops(const cluster *c, char *out, size_t cap)
 	}
 }
 
+/* "[store]\ncache_mb = N\n" when the drill sets it, else "". */
+static void store_text(const drill *d, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (d->store_cache_mb)
+		snprintf(out, cap, "[store]\ncache_mb = %u\n", d->store_cache_mb);
+}
+
 static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
 	const drill *d = c->d;
-	char ops[512];
+	char ops[512], st[64];
 	edge_ops(c, ops, sizeof ops);
+	store_text(d, st, sizeof st);
 	char text[2048];
 	snprintf(text, sizeof text,
 		 "; written by sim for drill %s\n"
@@ -118,10 +127,11 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 		 "[clock]\nskew_ms = %lld\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+		 "%s"
 		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 		 d->name, n->name, n->index, c->dir, n->name,
 		 c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-		 (long long)d->skew_ms[n->index], d->partitions, c->dir);
+		 (long long)d->skew_ms[n->index], d->partitions, c->dir, st);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -130,9 +140,10 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 			     size_t errlen)
 {
 	const drill *d = c->d;
-	char owned[64] = "";
+	char owned[64] = "", st[64];
 	if (parts)
 		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
+	store_text(d, st, sizeof st);
 	char text[2048];
 	snprintf(text, sizeof text,
 		 "; written by sim for drill %s\n"
@@ -140,9 +151,10 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 		 "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
 		 "[topics]\npartitions = %u\n"
 		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+		 "%s"
 		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 		 d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
-		 c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir);
+		 c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir, st);
 	return write_text(n->cfg, text, err, errlen);
 }
 

@@ -57,6 +57,7 @@ enum {
 	SET_CONVERGE,
 	SET_SEED,
 	SET_PROCS,
+	SET_STORE_CACHE,
 	SET_COUNT,
 };
 
@@ -89,6 +90,7 @@ static const num_setting num_settings[] = {
     {"batch_age_ms", SET_BATCH_AGE, NUM_UINT, offsetof(drill, batch_age_ms), 1, MS_MAX},
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
     {"procs_every", SET_PROCS, NUM_UINT, offsetof(drill, procs_every_s), 1, 3600},
+    {"store_cache_mb", SET_STORE_CACHE, NUM_UINT, offsetof(drill, store_cache_mb), 1, 65536},
 };
 
 /* What follows "at T ACTION". */

@@ -35,6 +35,9 @@
  *                                   (negative: behind)
  *   converge_s N                    bound on convergence after the end
  *                                   (default 60)
+ *   store_cache_mb N                every daemon's LevelDB block cache
+ *                                   (store.cache_mb, 1..65536; default 0:
+ *                                   the daemons' own default)
  *   procs_every S                   sample every daemon's RSS and open
  *                                   descriptors every S seconds (1..3600;
  *                                   default 0, off) and judge at the end
@@ -164,6 +167,7 @@ typedef struct drill {
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;
 	unsigned procs_every_s; /* 0: no process samples */
+	unsigned store_cache_mb; /* 0: the daemons' default */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

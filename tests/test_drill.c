@@ -648,3 +648,17 @@ Test(drill, the_soak_drill_parses_and_samples_its_daemons)
 	cr_assert_float_eq(d.duration_s, 1800, 1e-9);
 	drill_free(&d);
 }
+
+Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.store_cache_mb, 0, "the daemons' own default unless set");
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nstore_cache_mb 1\n", &d, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(d.store_cache_mb, 1);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);
+}
