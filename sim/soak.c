@@ -105,11 +105,11 @@ bool soak_read(pid_t pid, const char *data_dir, double t_s, soak_sample *out)
 	closedir(dir);
 	/* opendir's own descriptor is in sim, not in pid: nothing to take off. */
 	*out = (soak_sample){.t_s = t_s,
-			     .rss_mb = rss_kb / 1024.0,
-			     .anon_mb = anon_kb / 1024.0,
-			     .hwm_mb = hwm_kb / 1024.0,
-			     .fds = fds,
-			     .store_fds = store_fds};
+	                     .rss_mb = rss_kb / 1024.0,
+	                     .anon_mb = anon_kb / 1024.0,
+	                     .hwm_mb = hwm_kb / 1024.0,
+	                     .fds = fds,
+	                     .store_fds = store_fds};
 	return true;
 }
 
@@ -214,7 +214,8 @@ void soak_bound_central(const char *log_text, double store_mb, soak_bound *b)
 	common_terms(log_text, store_mb, b);
 	double counts = cfg_or(log_text, "central.cache_counts", 500000);
 	double members = cfg_or(log_text, "central.cache_members", 100000);
-	term(b, "count and member caches (x 160 B)", (counts + members) * CENTRAL_CACHE_ENTRY_B / MB);
+	term(b, "count and member caches (x 160 B)",
+	     (counts + members) * CENTRAL_CACHE_ENTRY_B / MB);
 }
 
 void soak_bound_text(const soak_bound *b, char *buf, size_t cap)
@@ -223,8 +224,8 @@ void soak_bound_text(const soak_bound *b, char *buf, size_t cap)
 	if (cap)
 		buf[0] = '\0';
 	for (size_t i = 0; i < b->nterms && k < cap; i++)
-		k += (size_t)snprintf(buf + k, cap - k, "%s%.1f %s", i ? " + " : "",
-				      b->terms[i].mb, b->terms[i].what);
+		k += (size_t)snprintf(buf + k, cap - k, "%s%.1f %s", i ? " + " : "", b->terms[i].mb,
+		                      b->terms[i].what);
 	if (k < cap)
 		snprintf(buf + k, cap - k, " = %.1f MB", b->total_mb);
 }
@@ -294,7 +295,7 @@ static void why(soak_verdict *v, const char *fmt, double a, double b)
 }
 
 bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_bound *b,
-		soak_verdict *v)
+                soak_verdict *v)
 {
 	memset(v, 0, sizeof *v);
 	v->n = n;
@@ -312,8 +313,8 @@ bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_
 		v->anon_start = s[0].anon_mb;
 		v->fds_start = field(&s[0], false);
 	}
-	v->under_bound = v->rss_peak <= b->total_mb &&
-			 v->store_fds_max <= b->max_open_files + STORE_FIXED_FILES;
+	v->under_bound =
+	    v->rss_peak <= b->total_mb && v->store_fds_max <= b->max_open_files + STORE_FIXED_FILES;
 	if (v->rss_peak > b->total_mb)
 		why(v, "%speak RSS %.1f MB is over the bound of %.1f MB", v->rss_peak, b->total_mb);
 	if (v->store_fds_max > b->max_open_files + STORE_FIXED_FILES)
@@ -342,8 +343,8 @@ bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_
 	v->anon_flat = v->anon_growth <= v->anon_allowed && v->anon_trend <= v->anon_allowed;
 	v->fds_flat = v->fds_growth <= v->fds_allowed && v->fds_trend <= v->fds_allowed;
 	if (v->anon_growth > v->anon_allowed)
-		why(v, "%sanonymous RSS grew %.1f MB after the warm-up (%.1f allowed)", v->anon_growth,
-		    v->anon_allowed);
+		why(v, "%sanonymous RSS grew %.1f MB after the warm-up (%.1f allowed)",
+		    v->anon_growth, v->anon_allowed);
 	if (v->anon_trend > v->anon_allowed)
 		why(v, "%sanonymous RSS trends up %.1f MB after the warm-up (%.1f allowed)",
 		    v->anon_trend, v->anon_allowed);
@@ -351,7 +352,9 @@ bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_
 		why(v, "%sopen descriptors grew by %.0f after the warm-up (%.0f allowed)",
 		    v->fds_growth, v->fds_allowed);
 	if (v->fds_trend > v->fds_allowed)
-		why(v, "%sopen descriptors trend up %.1f over the run after the warm-up (%.0f allowed)",
+		why(v,
+		    "%sopen descriptors trend up %.1f over the run after the warm-up (%.0f "
+		    "allowed)",
 		    v->fds_trend, v->fds_allowed);
 	return v->anon_flat && v->fds_flat && v->under_bound;
 }

@@ -59,11 +59,11 @@
 
 /* One reading of a process. */
 typedef struct soak_sample {
-	double t_s;      /* since the load started */
-	double rss_mb;   /* VmRSS */
-	double anon_mb;  /* RssAnon: the part a leak grows */
-	double hwm_mb;   /* VmHWM: the peak so far */
-	double fds;      /* open descriptors, all of them */
+	double t_s;       /* since the load started */
+	double rss_mb;    /* VmRSS */
+	double anon_mb;   /* RssAnon: the part a leak grows */
+	double hwm_mb;    /* VmHWM: the peak so far */
+	double fds;       /* open descriptors, all of them */
 	double store_fds; /* of those, files under the data dir */
 } soak_sample;
 
@@ -118,11 +118,11 @@ typedef struct soak_rules {
 void soak_rules_default(double duration_s, soak_rules *r);
 
 typedef struct soak_verdict {
-	size_t n, npost;          /* samples, and those after the warm-up */
-	double rss_start, rss_end, rss_peak;              /* VmRSS, MB */
-	double anon_start, anon_settled, anon_end;         /* RssAnon, MB */
-	double anon_growth, anon_trend, anon_allowed;        /* of RssAnon */
-	double fds_start, fds_settled, fds_end;           /* without the store's */
+	size_t n, npost;                              /* samples, and those after the warm-up */
+	double rss_start, rss_end, rss_peak;          /* VmRSS, MB */
+	double anon_start, anon_settled, anon_end;    /* RssAnon, MB */
+	double anon_growth, anon_trend, anon_allowed; /* of RssAnon */
+	double fds_start, fds_settled, fds_end;       /* without the store's */
 	double fds_growth, fds_trend, fds_allowed;
 	double store_fds_max;
 	bool judged; /* enough samples after the warm-up */
@@ -133,6 +133,6 @@ typedef struct soak_verdict {
 /* Judges one daemon's samples (in time order) against the rules and
  * bound. Returns true when it passed: judged, flat and under the bound. */
 bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_bound *b,
-		soak_verdict *v);
+                soak_verdict *v);
 
 #endif

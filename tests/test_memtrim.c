@@ -45,11 +45,12 @@ Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 2
 	double before = anon_kb();
 #if defined(__GLIBC__)
 	cr_assert_geq(memtrim_free_bytes(), (size_t)HOLES * HOLE_BYTES * 9 / 10,
-		      "the freed blocks are still the allocator's (%zu bytes free)", memtrim_free_bytes());
+	              "the freed blocks are still the allocator's (%zu bytes free)",
+	              memtrim_free_bytes());
 	cr_assert(memtrim_release());
 	double after = anon_kb();
 	cr_assert_gt(before - after, HOLES * (HOLE_BYTES / 1024) / 2,
-		     "RssAnon %.0f kB before, %.0f kB after", before, after);
+	             "RssAnon %.0f kB before, %.0f kB after", before, after);
 #else
 	(void)before;
 	cr_assert_not(memtrim_release(), "nothing to do off glibc");

@@ -51,11 +51,11 @@ static void flat_series(soak_sample *s)
 		double rss = t < 180 ? 40 + 40 * t / 180 : 80 + (i % 6) * 0.6 + ((i * 7) % 3 - 1);
 		double files = 10 + 20 * t / RUN_S;
 		s[i] = (soak_sample){.t_s = t,
-				     .rss_mb = rss + 10,
-				     .anon_mb = rss,
-				     .hwm_mb = 94,
-				     .fds = 40 + ((i * 5) % 5 - 2) + files,
-				     .store_fds = files};
+		                     .rss_mb = rss + 10,
+		                     .anon_mb = rss,
+		                     .hwm_mb = 94,
+		                     .fds = 40 + ((i * 5) % 5 - 2) + files,
+		                     .store_fds = files};
 	}
 }
 
@@ -227,16 +227,16 @@ Test(soak, a_run_too_short_to_judge_fails)
 Test(soak, parses_rss_and_peak_from_proc_status)
 {
 	const char *text = "Name:\tedge\nVmPeak:\t  900000 kB\nVmHWM:\t   81920 kB\n"
-			   "VmRSS:\t   65536 kB\nRssAnon:\t   51200 kB\nRssFile:\t   14336 kB\n"
-			   "Threads:\t9\n";
+	                   "VmRSS:\t   65536 kB\nRssAnon:\t   51200 kB\nRssFile:\t   14336 kB\n"
+	                   "Threads:\t9\n";
 	double rss, anon, hwm;
 	cr_assert(soak_parse_status(text, &rss, &anon, &hwm));
 	cr_assert_float_eq(rss, 65536, 1e-9);
 	cr_assert_float_eq(anon, 51200, 1e-9);
 	cr_assert_float_eq(hwm, 81920, 1e-9);
-	cr_assert_not(soak_parse_status("Name:\tedge\nVmRSS:\t 1 kB\nRssAnon:\t 1 kB\n", &rss,
-					&anon, &hwm),
-		      "no VmHWM (a kernel thread)");
+	cr_assert_not(
+	    soak_parse_status("Name:\tedge\nVmRSS:\t 1 kB\nRssAnon:\t 1 kB\n", &rss, &anon, &hwm),
+	    "no VmHWM (a kernel thread)");
 	cr_assert_not(soak_parse_status("", &rss, &anon, &hwm));
 }
 
@@ -269,9 +269,12 @@ Test(soak, reads_this_process_and_counts_the_files_under_its_data_dir)
 
 static const char edge_log[] =
     "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"config\" key=edge.id value=e0\n"
-    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"config\" key=store.cache_mb value=64\n"
-    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"something\" key=store.cache_mb value=999\n"
-    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"config\" key=cache.entries value=1000000\n";
+    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"config\" key=store.cache_mb "
+    "value=64\n"
+    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"something\" key=store.cache_mb "
+    "value=999\n"
+    "ts=2026-11-23T10:00:00.000Z level=info component=edge/e0 msg=\"config\" key=cache.entries "
+    "value=1000000\n";
 
 Test(soak, reads_numbers_from_the_config_lines_a_daemon_logged)
 {
@@ -283,9 +286,10 @@ Test(soak, reads_numbers_from_the_config_lines_a_daemon_logged)
 	cr_assert_not(soak_config_number("", "store.cache_mb", &v));
 	/* Started again with another value: the last start counts. */
 	char *twice = malloc(2 * sizeof edge_log + 128);
-	snprintf(twice, 2 * sizeof edge_log + 128,
-		 "%sts=x level=info component=edge/e0 msg=\"config\" key=store.cache_mb value=\"8\"\n",
-		 edge_log);
+	snprintf(
+	    twice, 2 * sizeof edge_log + 128,
+	    "%sts=x level=info component=edge/e0 msg=\"config\" key=store.cache_mb value=\"8\"\n",
+	    edge_log);
 	cr_assert(soak_config_number(twice, "store.cache_mb", &v));
 	cr_assert_float_eq(v, 8, 1e-9);
 	free(twice);
@@ -296,8 +300,8 @@ Test(soak, the_bound_follows_the_config_each_daemon_ran_with)
 	soak_bound a, b, c;
 	soak_bound_edge(edge_log, 0, &a);
 	soak_bound_edge("ts=x msg=\"config\" key=store.cache_mb value=32\n"
-			"ts=x msg=\"config\" key=cache.entries value=1000000\n",
-			0, &b);
+	                "ts=x msg=\"config\" key=cache.entries value=1000000\n",
+	                0, &b);
 	cr_assert_float_eq(a.total_mb - b.total_mb, 32, 1e-6, "the block cache is a term");
 	soak_bound_edge("ts=x msg=\"config\" key=cache.entries value=2000\n", 0, &c);
 	cr_assert_gt(a.total_mb - c.total_mb, 70, "a million snapshot counts are about 78 MB");
@@ -308,7 +312,7 @@ Test(soak, the_bound_follows_the_config_each_daemon_ran_with)
 	cr_assert_float_eq(sum, a.total_mb, 1e-6, "the total is the sum of its terms");
 	soak_bound_edge(edge_log, 100, &b);
 	cr_assert_float_eq(b.total_mb - a.total_mb, 103, 1e-6,
-			   "3% of the store for open tables, and the mapped tables");
+	                   "3% of the store for open tables, and the mapped tables");
 
 	soak_bound_central("", 0, &a);
 	soak_bound_central("ts=x msg=\"config\" key=central.cache_counts value=0\n", 0, &b);
