@@ -43,7 +43,15 @@ Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 2
 	for (int i = 0; i < HOLES; i++)
 		free(big[i]);
 	double before = anon_kb();
-#if defined(__GLIBC__)
+#if defined(__SANITIZE_ADDRESS__)
+	/* Under AddressSanitizer malloc is ASan's own allocator: glibc's
+	 * arenas hold none of these blocks, so there is nothing to give back
+	 * or measure; the calls must still be safe. The normal build runs
+	 * the measurement below. */
+	(void)before;
+	(void)memtrim_free_bytes();
+	(void)memtrim_release();
+#elif defined(__GLIBC__)
 	cr_assert_geq(memtrim_free_bytes(), (size_t)HOLES * HOLE_BYTES * 9 / 10,
 	              "the freed blocks are still the allocator's (%zu bytes free)",
 	              memtrim_free_bytes());
