@@ -51,12 +51,20 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null)
 endif
 
+# The flags the build needs are LIKES_*, always applied. CPPFLAGS,
+# CFLAGS, LDFLAGS and LDLIBS are the user's (and dpkg-buildflags'): they
+# come after LIKES_*, so they add to them or override them (an -O level,
+# warnings, -Wno-error, a sanitizer) but cannot drop -Iinclude, -std=c11,
+# -MMD or the libraries. `make CFLAGS=-O0` is an -O0 build of the same
+# tree.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-           -Wstrict-prototypes -Wmissing-prototypes -Iinclude -MMD -MP \
-           $(PKG_CFLAGS) $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(PKG_LIBS) -lleveldb -lhttp_parser -lpthread -lm
+LIKES_CPPFLAGS := -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+LIKES_CFLAGS   := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                  -Wmissing-prototypes -MMD -MP $(SANFLAGS)
+LIKES_LDFLAGS  := $(SANFLAGS)
+LIKES_LIBS     := $(PKG_LIBS) -lleveldb -lhttp_parser -lpthread -lm
+COMPILE = $(CC) $(LIKES_CPPFLAGS) $(CPPFLAGS) $(LIKES_CFLAGS) $(CFLAGS)
+LINK    = $(CC) $(LIKES_LDFLAGS) $(LDFLAGS)
 
 # The build's identity (include/buildinfo.h): the VERSION file, the
 # commit and the build date (SOURCE_DATE_EPOCH when set, as Debian's
@@ -93,9 +101,17 @@ BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 all: $(BINS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
+
+# Every object is rebuilt when the compile or link command changes (make
+# CFLAGS=-O0 after a plain make, a new pkg-config answer): the stamp is
+# rewritten only then. Links are redone through the objects.
+FLAGS_NOW = $(COMPILE) | $(LINK) $(LIKES_LIBS) $(LDLIBS)
+$(BUILD)/flags.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
 
 # buildinfo.o is rebuilt when the version, commit or date changes: the
 # stamp is rewritten only then.
@@ -103,37 +119,37 @@ $(BUILD)/buildinfo.stamp: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(BUILDINFO)' | cmp -s - $@ || echo '$(BUILDINFO)' > $@
 $(call obj,common/buildinfo.c): $(BUILD)/buildinfo.stamp
-$(call obj,common/buildinfo.c): CFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
+$(call obj,common/buildinfo.c): LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
 	-DLIKES_COMMIT='"$(LIKES_COMMIT)"' -DLIKES_DATE='"$(LIKES_DATE)"'
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/edge: $(call obj,edge/main.c) $(EDGE_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
 $(BUILD)/central: $(call obj,central/main.c) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
 $(BUILD)/sim: $(call obj,sim/main.c) $(SIM_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
 # Unit tests link every non-main object of the daemons, so a test may
 # exercise edge or central modules directly.
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CRIT_LIBS)
+	$(LINK) -o $@ $^ $(LIKES_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
 # The fuzzers link the real edge option table (edge/options.c, one of
 # EDGE_OBJ).
 build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o \
 		$(EDGE_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(LINK) -fsanitize=fuzzer -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
 # Writes the generated seeds of tests/fuzz/corpus/ (committed).
 build-fuzz/mkseeds: build-fuzz/obj/tests/fuzz/mkseeds.o $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(LDLIBS)
+	$(LINK) -fsanitize=fuzzer-no-link -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
 # --- dependencies -----------------------------------------------------------
 
