@@ -122,28 +122,40 @@ $(call obj,common/buildinfo.c): $(BUILD)/buildinfo.stamp
 $(call obj,common/buildinfo.c): LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
 	-DLIKES_COMMIT='"$(LIKES_COMMIT)"' -DLIKES_DATE='"$(LIKES_DATE)"'
 
+# One static archive per component, main() left out. The linker takes
+# from an archive only the members that resolve a symbol still undefined,
+# so a binary carries just the objects it reaches. The order of the
+# archives on a link line is their dependency order: sim uses central,
+# edge and central use common, common uses none of them.
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
+$(BUILD)/libedge.a: $(EDGE_OBJ)
+$(BUILD)/libcentral.a: $(CENTRAL_OBJ)
+$(BUILD)/libsim.a: $(SIM_OBJ)
+$(BUILD)/lib%.a:
+	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/edge: $(call obj,edge/main.c) $(EDGE_OBJ) $(BUILD)/libcommon.a
+$(BUILD)/edge: $(call obj,edge/main.c) $(BUILD)/libedge.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
-$(BUILD)/central: $(call obj,central/main.c) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
+$(BUILD)/central: $(call obj,central/main.c) $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
-$(BUILD)/sim: $(call obj,sim/main.c) $(SIM_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
+$(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
-# Unit tests link every non-main object of the daemons, so a test may
-# exercise edge or central modules directly.
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(EDGE_OBJ) $(CENTRAL_OBJ) $(SIM_OBJ) $(BUILD)/libcommon.a
+# Every test links all four archives and gets only the objects it
+# reaches: test_bloom.c takes common/bloom.o and what that calls, not
+# the edge (docs/ARCHITECTURE.md, "Build and tests").
+LIBS_ALL := $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libedge.a $(BUILD)/libcommon.a
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
-# The fuzzers link the real edge option table (edge/options.c, one of
-# EDGE_OBJ).
-build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o \
-		$(EDGE_OBJ) $(CENTRAL_OBJ) $(BUILD)/libcommon.a
+# The fuzzers link the real edge option table (edge/options.c, from
+# libedge.a).
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(LINK) -fsanitize=fuzzer -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
