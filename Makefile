@@ -15,7 +15,7 @@
 #   make deb      the Debian package -> build/deb/likes_VERSION_ARCH.deb
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson libjwt
+PKGS    := libevent libevent_openssl libevent_pthreads libnghttp2 rdkafka msgpack libssl libcrypto inih libxxhash jansson
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -49,6 +49,8 @@ ifeq ($(filter deps,$(MAKECMDGOALS)),)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null)
+JWT_CFLAGS := $(shell pkg-config --cflags libjwt 2>/dev/null)
+JWT_LIBS   := $(shell pkg-config --libs libjwt 2>/dev/null)
 endif
 
 # The flags the build needs are LIKES_*, always applied. CPPFLAGS,
@@ -151,7 +153,14 @@ LIBS_ALL := $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libedge.a $(BUILD)/
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(LINK) -o $@ $^ $(LIKES_LIBS) $(CRIT_LIBS) $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
+
+# libjwt signs the tokens some tests send; the edge verifies tokens with
+# its own code (edge/bearer.c, OpenSSL), so only the tests that include
+# <jwt.h> link it, and the daemons do not.
+JWT_TESTS := $(patsubst tests/%.c,%,$(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC)))
+$(patsubst %,$(BUILD)/tests/%,$(JWT_TESTS)): TEST_LIBS += $(JWT_LIBS)
+$(patsubst %,$(BUILD)/obj/tests/%.o,$(JWT_TESTS)): LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
 # The fuzzers link the real edge option table (edge/options.c, from
 # libedge.a).
