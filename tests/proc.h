@@ -80,19 +80,33 @@ static inline bool proc_alive(pid_t pid)
 	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
 }
 
-/* A TCP port free on 127.0.0.1 right now (the kernel picks it). */
 /* A loopback port free now, below the kernel's ephemeral range (32768
  * and up): a daemon a test restarts on the same port must not find it
  * taken meanwhile by some connection's local end, which the kernel picks
- * from that range. -1 when none is found. */
+ * from that range. The port is picked from 20000-31999, or from the
+ * range LO-HI in $ITEST_PORTS: make gives each integration test binary
+ * a range of its own, so two binaries that run at once (make -j2 itest)
+ * cannot pick the same port in the moment between this check and the
+ * daemon's bind. -1 when none is found. */
 static inline int proc_free_port(void)
 {
 	static unsigned seed;
+	static int lo, span;
 	if (!seed)
 		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)proc_now_ms();
+	if (!span) {
+		const char *env = getenv("ITEST_PORTS");
+		int a, b;
+		lo = 20000;
+		span = 12000;
+		if (env && sscanf(env, "%d-%d", &a, &b) == 2 && a >= 1024 && a <= b && b < 32768) {
+			lo = a;
+			span = b - a + 1;
+		}
+	}
 	for (int tries = 0; tries < 500; tries++) {
 		seed = seed * 1103515245u + 12345u;
-		int port = 20000 + (int)((seed >> 8) % 12000);
+		int port = lo + (int)((seed >> 8) % (unsigned)span);
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
