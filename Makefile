@@ -94,7 +94,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test unit itest client-test browser-test san-test drill drills short-drills soak bench format clean check-deps \
+.PHONY: all deps run test test-bins unit itest client-test browser-test san-test drill drills short-drills soak bench format clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -241,18 +241,63 @@ run: check-deps
 	@$(MAKE) --no-print-directory all
 	@./sim/stack.sh
 
+# The suites run one after another, in this order. The builds (build/,
+# build-san/, build-fuzz/) and the suites made of test binaries (unit,
+# itest, san-test) run TEST_JOBS jobs at once (make -jN test: N); each
+# binary's output is printed whole when it ends.
+TEST_JOBS ?= 2
+TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
+
 test: check-deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit itest install-test rules-test client-test browser-test short-drills
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
-	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory $(TEST_J) all
+	@$(MAKE) --no-print-directory $(TEST_J) unit
+	@$(MAKE) --no-print-directory $(TEST_J) itest
+	@$(MAKE) --no-print-directory install-test
+	@$(MAKE) --no-print-directory rules-test
+	@$(MAKE) --no-print-directory client-test
+	@$(MAKE) --no-print-directory browser-test
+	@$(MAKE) --no-print-directory short-drills
+	@$(MAKE) --no-print-directory $(TEST_J) SANITIZE=address,undefined san-test
+	@$(MAKE) --no-print-directory $(TEST_J) fuzz-short
 	@echo "make test: all suites passed"
 
-unit: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2; done
+# Each test binary has a target of its own, run-NAME (run-test_bloom,
+# run-itest_api), so that make -j2 unit runs two binaries at once. They
+# always run: a result depends on more than the binary (the daemons,
+# configs, test vectors, the machine). tests/run_test.sh writes the
+# output to build/tests/NAME.log and prints it whole when the binary
+# ends; a failing binary fails its target and the suite.
+UNIT_RUNS  := $(patsubst tests/%.c,run-%,$(TEST_SRC))
+ITEST_RUNS := $(patsubst tests/%.c,run-%,$(ITEST_SRC))
+.PHONY: $(UNIT_RUNS) $(ITEST_RUNS)
 
-itest: $(BINS) $(ITESTS)
-	@set -e; for t in $(ITESTS); do echo "== $$t"; $$t --jobs 1; done
+# Every test binary, built and not run.
+test-bins: $(TESTS) $(ITESTS)
+
+unit: $(UNIT_RUNS)
+
+# In the ASan+UBSan build (SANITIZE set) the same targets check the
+# output for sanitizer reports as well.
+$(UNIT_RUNS): run-%: $(BUILD)/tests/%
+	@$(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1) ./tests/run_test.sh $(if $(SANITIZE),--san) $< --jobs 2
+
+# Integration tests run one test at a time within a binary (each starts
+# real daemons), and may run two binaries at once: their stores live in
+# fresh temp dirs, their daemons on loopback ports picked free
+# (tests/proc.h), and each binary picks from a range of ports of its own,
+# ITEST_PORTS: the 12,000 ports of 20000-31999 cut into one slice per
+# binary, so that two binaries cannot pick the same port before either
+# daemon binds it.
+itest: $(ITEST_RUNS)
+
+itest_slots :=
+$(foreach r,$(ITEST_RUNS),$(eval $(r): ITEST_SLOT := $(words $(itest_slots)))$(eval itest_slots += x))
+ITEST_SPAN := $(shell echo $$((12000 / $(words $(ITEST_RUNS)))))
+
+$(ITEST_RUNS): run-%: $(BUILD)/tests/% $(BINS)
+	@ITEST_PORTS=$$((20000 + $(ITEST_SLOT) * $(ITEST_SPAN)))-$$((20000 + ($(ITEST_SLOT) + 1) * $(ITEST_SPAN) - 1)) \
+	  ./tests/run_test.sh $< --jobs 1
 
 # The shipped Prometheus rules: promtool check rules, promtool test rules
 # (tests/prometheus/), every alert tested firing and quiet and tied to a
@@ -269,17 +314,13 @@ client-test:
 browser-test: $(BINS)
 	node --test tests/browser/*.test.mjs
 
-# Criterion counts a test as passed even when LeakSanitizer reports at the
-# worker's exit, so any sanitizer report in the output fails the run.
-san-test: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t (asan+ubsan)"; rc=0; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $$t --jobs 2 > $$t.log 2>&1 || rc=$$?; \
-	  cat $$t.log; \
-	  if [ $$rc -ne 0 ]; then exit $$rc; fi; \
-	  if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' $$t.log; then \
-	    echo "sanitizer report in $$t"; exit 1; fi; \
-	done
+# The unit tests under ASan+UBSan, built into build-san/.
+ifeq ($(SANITIZE),)
+san-test:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined san-test
+else
+san-test: $(UNIT_RUNS)
+endif
 
 # Drills (sim/drills/*.drill) against the real binaries; reports land in
 # build/drills/NAME[-short]/ (summary.txt, report.json, viral.svg).
