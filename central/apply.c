@@ -64,9 +64,9 @@ struct applier {
 	part *parts;
 	const counters *ctr;
 	store_batch *wb;
-	ktab ws;        /* per message: S key -> merge_state, C/R/Y key -> u64 */
-	kcache members; /* S key -> its stored encoding */
-	kcache counts;  /* C, R or Y key -> its stored value (absent = 0) */
+	ktab ws;          /* per message: S key -> merge_state, C/R/Y key -> u64 */
+	kcache members;   /* S key -> its stored encoding */
+	kcache counts;    /* C, R or Y key -> its stored value (absent = 0) */
 	ktab_ent **order; /* preload and flush: working-set entries in key order */
 	size_t order_cap, nflushed;
 	const counter_def **defs; /* per op of the batch: its counter, NULL = invalid */
@@ -245,9 +245,9 @@ void applier_dead_letter_failed(applier *a)
 
 /* Counts a refused message and hands it to the dead-letter hook, with
  * the reason formatted from fmt. */
-__attribute__((format(printf, 6, 7))) static void quarantine(applier *a, uint32_t p,
-							      int64_t offset, const void *msg,
-							      size_t len, const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static void quarantine(applier *a, uint32_t p, int64_t offset,
+                                                             const void *msg, size_t len,
+                                                             const char *fmt, ...)
 {
 	char reason[APPLIER_REASON_MAX];
 	va_list ap;
@@ -322,7 +322,7 @@ static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state
  * always in the store: every key the applier touches is written, C keys
  * even at 0). */
 static int stored_num(applier *a, const unsigned char *key, size_t kn, uint64_t h, uint64_t *v,
-		      bool *absent)
+                      bool *absent)
 {
 	size_t vlen;
 	*absent = false;
@@ -353,7 +353,7 @@ static int stored_num(applier *a, const unsigned char *key, size_t kn, uint64_t 
  * would is a bug elsewhere, logged at error level and clamped. The entry
  * goes to *ent when ent is not NULL. */
 static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta,
-		   bool known_absent, ktab_ent **ent)
+                   bool known_absent, ktab_ent **ent)
 {
 	uint64_t h = ktab_hash(key, kn);
 	bool created;
@@ -373,7 +373,7 @@ static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delt
 		*ent = e;
 	if (delta < 0 && *v < (uint64_t)-delta) {
 		log_error("number would go below zero; its effects disagree",
-			  "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], *v, delta);
+		          "key_tag=%c value=%" PRIu64 " delta=%" PRId64, key[0], *v, delta);
 		STAT_ADD(a, numbers_clamped, 1);
 		*v = 0;
 	} else if (delta > 0 && *v > UINT64_MAX - (uint64_t)delta) {
@@ -392,7 +392,7 @@ static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delt
  * count key is never deleted: so when the store has no count key for the
  * item, it has none of its buckets either, and they are not read. */
 static int bump(applier *a, const wire_op *op, const char *region, size_t rn, uint64_t hlc,
-		int64_t delta, bool count_too)
+                int64_t delta, bool count_too)
 {
 	unsigned char key[CKEY_MAX];
 	int rc = 0;
@@ -400,20 +400,20 @@ static int bump(applier *a, const wire_op *op, const char *region, size_t rn, ui
 	if (count_too) {
 		ktab_ent *c;
 		rc = num_add(a, key,
-			     ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
-			     delta, false, &c);
+		             ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
+		             delta, false, &c);
 		none = rc == 0 && c->mark == MARK_ABSENT;
 	}
 	if (!rc)
 		rc = num_add(a, key,
-			     ckey_region(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-					 region, rn),
-			     delta, none, NULL);
+		             ckey_region(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+		                         region, rn),
+		             delta, none, NULL);
 	if (!rc)
 		rc = num_add(a, key,
-			     ckey_day(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-				      day_of_hlc(hlc)),
-			     delta, none, NULL);
+		             ckey_day(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
+		                      day_of_hlc(hlc)),
+		             delta, none, NULL);
 	return rc;
 }
 
@@ -454,7 +454,7 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 {
 	unsigned char key[CKEY_MAX];
 	size_t kn = ckey_state(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-			       op->user.p, op->user.n);
+	                       op->user.p, op->user.n);
 	merge_state *st;
 	bool known, changed;
 	int rc = state_of(a, key, kn, &st, &known);
@@ -463,7 +463,7 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	merge_state old = *st;
 	bool was = known && st->present;
 	int delta = merge_apply(st, known, op->kind == WIRE_ADD, op->hlc, b->edge.p, b->edge.n,
-				b->region.p, b->region.n, &changed);
+	                        b->region.p, b->region.n, &changed);
 	*moved = delta != 0;
 	if (!changed)
 		return 0;
@@ -478,17 +478,17 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 }
 
 static void report_invalid(applier *a, const wire_batch *b, uint32_t nbad, uint32_t first,
-			   const char *why)
+                           const char *why)
 {
 	a->invalid_unlogged += nbad;
 	uint64_t now = clock_mono_ms();
 	if (a->invalid_logged_ms && now - a->invalid_logged_ms < INVALID_LOG_EVERY_MS)
 		return;
 	log_warn("invalid ops skipped; the rest of their batches applied",
-		 "edge=%.*s partition=%u seq=%" PRIu64 " in_batch=%u first_index=%u reason=%s "
-		 "since_last_line=%" PRIu64,
-		 (int)b->edge.n, b->edge.p, b->partition, b->seq, nbad, first, why,
-		 a->invalid_unlogged);
+	         "edge=%.*s partition=%u seq=%" PRIu64 " in_batch=%u first_index=%u reason=%s "
+	         "since_last_line=%" PRIu64,
+	         (int)b->edge.n, b->edge.p, b->partition, b->seq, nbad, first, why,
+	         a->invalid_unlogged);
 	a->invalid_logged_ms = now;
 	a->invalid_unlogged = 0;
 }
@@ -527,7 +527,7 @@ static int preload_states(applier *a, const wire_batch *b, const counter_def *co
 			continue;
 		unsigned char key[CKEY_MAX];
 		size_t kn = ckey_state(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-				       op->user.p, op->user.n);
+		                       op->user.p, op->user.n);
 		bool created;
 		ktab_add(&a->ws, key, kn, ktab_hash(key, kn), sizeof(merge_state), &created);
 		if (created)
@@ -624,8 +624,8 @@ static int apply_ops(applier *a, const wire_batch *b, invalid *inv)
 			continue;
 		uint64_t moved = op->n;
 		rc = def->kind == COUNTER_SET
-			 ? apply_set(a, b, op, &moved)
-			 : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
+		         ? apply_set(a, b, op, &moved)
+		         : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
 		if (rc)
 			return rc;
 		STAT_ADD(a, ops_applied, 1);
@@ -704,7 +704,7 @@ static void commit_cache(applier *a)
 			const merge_state *st = (const merge_state *)e->val;
 			if (st->edge_len && e->mark == MARK_STORED)
 				kcache_put(&a->members, e->key, e->klen, e->hash, buf,
-					   merge_state_encode(st, buf));
+				           merge_state_encode(st, buf));
 		} else {
 			kcache_put(&a->counts, e->key, e->klen, e->hash, e->val, sizeof(uint64_t));
 		}
@@ -762,8 +762,8 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const v
 		scan_ops(a, b, &inv);
 		if (inv.n)
 			quarantine(a, b->partition, offset, msg, len,
-				   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
-				   inv.first, inv.why);
+			           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
+			           inv.first, inv.why);
 	}
 	store_batch_put(a->wb, hkey, hkn, msg, len);
 	STAT_ADD(a, batches_held, 1);
@@ -771,14 +771,14 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const v
 		es->held_min = b->seq;
 	pt->dirty = true;
 	log_warn("batch held after a gap",
-		 "edge=%.*s partition=%u seq=%" PRIu64 " applied=%" PRIu64, (int)b->edge.n,
-		 b->edge.p, b->partition, b->seq, es->applied);
+	         "edge=%.*s partition=%u seq=%" PRIu64 " applied=%" PRIu64, (int)b->edge.n,
+	         b->edge.p, b->partition, b->seq, es->applied);
 	return 0;
 }
 
 /* Applies b (seq = applied + 1), then every held batch that follows. */
 static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *b,
-			  const unsigned char *skey, size_t sn, invalid *inv)
+                          const unsigned char *skey, size_t sn, invalid *inv)
 {
 	uint32_t p = b->partition;
 	int rc = apply_ops(a, b, inv);
@@ -804,9 +804,9 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 		} else {
 			STAT_ADD(a, batches_bad, 1);
 			log_error("held batch no longer decodes; skipped",
-				  "partition=%u seq=%" PRIu64, p, applied + 1);
+			          "partition=%u seq=%" PRIu64, p, applied + 1);
 			quarantine(a, p, -1, hv, hn, "held_undecodable seq=%" PRIu64 " err=\"%s\"",
-				   applied + 1, err_str(drc));
+			           applied + 1, err_str(drc));
 		}
 		free(hv);
 		store_batch_del(a->wb, hkey, hkn);
@@ -822,8 +822,8 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	held_add(pt, es, -(int64_t)held_used);
 	if (held_used)
 		log_info("gap filled; held batches applied",
-			 "edge=%.*s partition=%u applied=%" PRIu64, (int)b->edge.n, b->edge.p, p,
-			 applied);
+		         "edge=%.*s partition=%u applied=%" PRIu64, (int)b->edge.n, b->edge.p, p,
+		         applied);
 	unsigned char aval[8];
 	store_put_u64(aval, applied);
 	store_batch_put(a->wb, skey, sn, aval, 8);
@@ -863,7 +863,7 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	if (rc) {
 		STAT_ADD(a, batches_bad, 1);
 		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
-			  p, offset, err_str(rc));
+		          p, offset, err_str(rc));
 		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
@@ -871,12 +871,12 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	    !item_edge_valid(b.region.p, b.region.n) || b.seq == 0) {
 		STAT_ADD(a, batches_bad, 1);
 		log_error("batch with bad header skipped",
-			  "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
-			  " edge_ok=%d region_ok=%d",
-			  p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
-			  item_edge_valid(b.region.p, b.region.n));
+		          "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
+		          " edge_ok=%d region_ok=%d",
+		          p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
+		          item_edge_valid(b.region.p, b.region.n));
 		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
-			   header_fault(&b, p), b.partition, b.seq);
+		           header_fault(&b, p), b.partition, b.seq);
 		wire_batch_free(&b);
 		goto write;
 	}
@@ -897,8 +897,8 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 	}
 	if (inv.n)
 		quarantine(a, p, offset, msg, len,
-			   "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
-			   inv.why);
+		           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
+		           inv.why);
 write:;
 	uint64_t t0 = clock_mono_ns();
 	rc = store_write(a->db, a->wb);

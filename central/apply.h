@@ -64,16 +64,16 @@
 typedef struct applier applier;
 
 typedef struct applier_stats {
-	uint64_t batches_applied;   /* applied in order, held ones included */
-	uint64_t batches_duplicate; /* seq already applied: skipped */
-	uint64_t batches_held;      /* stored after a gap (a re-delivery counts again) */
-	uint64_t batches_bad;       /* undecodable or bad header: skipped */
+	uint64_t batches_applied;      /* applied in order, held ones included */
+	uint64_t batches_duplicate;    /* seq already applied: skipped */
+	uint64_t batches_held;         /* stored after a gap (a re-delivery counts again) */
+	uint64_t batches_bad;          /* undecodable or bad header: skipped */
 	uint64_t batches_deadlettered; /* handed to the dead-letter hook (whole or in part bad) */
 	uint64_t deadletter_failed;    /* of those, not queued or not delivered (hook says) */
-	uint64_t ops_applied;       /* valid ops merged or summed (a losing LWW op too) */
-	uint64_t ops_invalid;       /* ops skipped as invalid */
+	uint64_t ops_applied;          /* valid ops merged or summed (a losing LWW op too) */
+	uint64_t ops_invalid;          /* ops skipped as invalid */
 	uint64_t store_writes;
-	uint64_t numbers_clamped;   /* a count or bucket held at 0 or the top: a bug */
+	uint64_t numbers_clamped; /* a count or bucket held at 0 or the top: a bug */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
@@ -114,7 +114,7 @@ void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value)
  * Called on the applier's thread, from applier_apply; it must not call
  * back into the applier, except applier_dead_letter_failed. */
 typedef void (*applier_dead_letter_fn)(void *ctx, uint32_t partition, int64_t offset,
-				       const void *msg, size_t len, const char *reason);
+                                       const void *msg, size_t len, const char *reason);
 #define APPLIER_REASON_MAX 192
 
 /* Sets (or, with fn NULL, clears) the dead-letter hook. Without one,

@@ -8,10 +8,9 @@
  * move input. For Kafka's lag tools only, those stored offsets are
  * copied to the group likes-central-<id> every bus.commit_interval_ms
  * (kcommit.h): nothing is committed that the store does not already
- * reflect, and nothing committed is ever read back. Input the applier refuses goes, unchanged, to the
- * dead-letter topic through the same producer (dead_letter below): a
- * bounded wait when its queue is full, then counted as failed, so a
- * poison message never holds up its partition.
+ * reflect, and nothing committed is ever read back. Input the applier refuses goes, unchanged, to
+ * the dead-letter topic through the same producer (dead_letter below): a bounded wait when its
+ * queue is full, then counted as failed, so a poison message never holds up its partition.
  *
  * An out-of-range input offset (the broker no longer has the stored
  * offset) restarts that partition alone (reseek.h) at the earliest
@@ -87,18 +86,18 @@ typedef struct central {
 	store *db;
 	applier *ap;
 	rd_kafka_t *consumer;
-	kcommit *commits;  /* stored positions to the group, for tools; NULL = off */
-	char group[256];   /* the consumer's group id: likes-central-<id> */
+	kcommit *commits; /* stored positions to the group, for tools; NULL = off */
+	char group[256];  /* the consumer's group id: likes-central-<id> */
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
 	rd_kafka_topic_t *dlq_topic; /* NULL: dead letters are only logged */
 	ops_api *api;
 	counters ctr;
-	ops_run_stats run; /* read by the ops API thread */
-	runq *jobs;        /* work the ops thread hands to the run loop */
-	cmetrics *cm;      /* the registry /metrics serves */
-	shard_set own;     /* the partitions this instance owns (central.partitions) */
-	reseek rs;         /* partitions restarted after an out-of-range offset */
+	ops_run_stats run;          /* read by the ops API thread */
+	runq *jobs;                 /* work the ops thread hands to the run loop */
+	cmetrics *cm;               /* the registry /metrics serves */
+	shard_set own;              /* the partitions this instance owns (central.partitions) */
+	reseek rs;                  /* partitions restarted after an out-of-range offset */
 	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
 	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
@@ -117,12 +116,12 @@ static void run_repair(void *arg)
 {
 	repair_job *j = arg;
 	j->rc = verify_repair(j->c->db, &j->c->ctr, j->c->ap, j->targets, j->n, verify_report_add,
-			      j->r, &j->r->t);
+	                      j->r, &j->r->t);
 }
 
 /* The ops API's repair hook: runs on the ops thread, waits for the loop. */
 static int post_repair(void *ctx, const verify_target *t, size_t n, verify_report *r,
-		       int timeout_ms)
+                       int timeout_ms)
 {
 	repair_job j = {.c = ctx, .targets = t, .n = n, .r = r, .rc = 0};
 	int rc = runq_call(j.c->jobs, run_repair, &j, timeout_ms);
@@ -142,14 +141,14 @@ static void note_watermarks(central *c, bool ask)
 		int64_t lo = -1, hi = -1;
 		rd_kafka_resp_err_t e =
 		    ask ? rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
-							   &hi, 2000)
-			: rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
-							 &hi);
+		                                           &hi, 2000)
+		        : rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
+		                                         &hi);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
 			atomic_store_explicit(&c->run.input_high[p], hi, memory_order_relaxed);
 		else if (ask)
 			log_warn("high watermark unknown at start; lag shows after the first tick",
-				 "partition=%d err=\"%s\"", p, rd_kafka_err2str(e));
+			         "partition=%d err=\"%s\"", p, rd_kafka_err2str(e));
 	}
 	cmetrics_note_lag(c->cm);
 }
@@ -172,8 +171,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		if (m->err) {
 			applier_dead_letter_failed(c->ap);
 			log_error("dead letter not delivered; the message is only in the log",
-				  "topic=%s err=\"%s\"", c->cfg->deadletter_topic,
-				  rd_kafka_err2str(m->err));
+			          "topic=%s err=\"%s\"", c->cfg->deadletter_topic,
+			          rd_kafka_err2str(m->err));
 		}
 		return;
 	}
@@ -181,7 +180,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (m->err) {
 		RUN_ADD(c, snapshot_errors);
 		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
-			 rd_kafka_err2str(m->err));
+		         rd_kafka_err2str(m->err));
 		return;
 	}
 	c->kafka_ok_ms = clock_mono_ms(); /* delivery reports run on the loop thread */
@@ -191,7 +190,8 @@ static int open_kafka(central *c, char *err, size_t errlen)
 {
 	const central_config *cfg = c->cfg;
 	bus_props bp = central_bus_props(cfg);
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -231,7 +231,7 @@ static int check_topic(central *c, char *err, size_t errlen)
 	}
 	if (n != c->cfg->partitions) {
 		snprintf(err, errlen, "topic %s has %d partitions, configuration says %" PRId64,
-			 c->cfg->batch_topic, n, c->cfg->partitions);
+		         c->cfg->batch_topic, n, c->cfg->partitions);
 		return ERR_CONFIG;
 	}
 	return 0;
@@ -250,7 +250,7 @@ static int assign_all(central *c, char *err, size_t errlen)
 			off = RD_KAFKA_OFFSET_BEGINNING;
 		rd_kafka_topic_partition_list_add(l, c->cfg->batch_topic, p)->offset = off;
 		log_debug("input assigned", "topic=%s partition=%d offset=%" PRId64,
-			  c->cfg->batch_topic, p, off);
+		          c->cfg->batch_topic, p, off);
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(c->consumer, l);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -277,14 +277,14 @@ static void start_commits(central *c)
 	for (uint32_t p = 0; p < np; p++)
 		owned[p] = shard_owns(&c->own, p);
 	kcommit_opts o = {.rk = c->consumer,
-			  .group = c->group,
-			  .topic = c->cfg->batch_topic,
-			  .partitions = np,
-			  .owned = owned,
-			  .interval_ms = c->cfg->commit_interval_ms,
-			  .timeout_ms = 10000,
-			  .position = stored_position,
-			  .ctx = c};
+	                  .group = c->group,
+	                  .topic = c->cfg->batch_topic,
+	                  .partitions = np,
+	                  .owned = owned,
+	                  .interval_ms = c->cfg->commit_interval_ms,
+	                  .timeout_ms = 10000,
+	                  .position = stored_position,
+	                  .ctx = c};
 	c->commits = kcommit_new(&o);
 	c->run.commits = c->commits;
 	free(owned);
@@ -303,7 +303,7 @@ static int reseek_stored(central *c, uint32_t p)
 	char err[256];
 	if (reseek_partition(&c->rs, c->consumer, c->cfg->batch_topic, p, off, err, sizeof err)) {
 		log_warn("input partition not restarted; will retry",
-			 "partition=%u offset=%" PRId64 " err=\"%s\"", p, off, err);
+		         "partition=%u offset=%" PRId64 " err=\"%s\"", p, off, err);
 		c->recover_due[p] = RECOVER_SEEK;
 		return ERR_AGAIN;
 	}
@@ -326,10 +326,10 @@ static int recover_out_of_range(central *c, uint32_t p)
 {
 	int64_t lo = 0, hi = 0;
 	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic,
-								  (int32_t)p, &lo, &hi, 5000);
+	                                                         (int32_t)p, &lo, &hi, 5000);
 	if (e) {
 		log_warn("watermark query failed; will retry", "partition=%u err=\"%s\"", p,
-			 rd_kafka_err2str(e));
+		         rd_kafka_err2str(e));
 		c->recover_due[p] = RECOVER_DECIDE;
 		return ERR_AGAIN;
 	}
@@ -342,23 +342,23 @@ static int recover_out_of_range(central *c, uint32_t p)
 	RUN_ADD(c, offset_resets);
 	if (backwards)
 		log_error("input offsets went backwards: the broker no longer has the log central "
-			  "read (restarted empty, or the topic recreated); a new epoch starts at "
-			  "the earliest offset, edges will resend what is missing",
-			  "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
-			  " high=%" PRId64 " epoch=%u new_epoch=%u",
-			  c->cfg->batch_topic, p, had, lo, hi, epoch, epoch + 1);
+		          "read (restarted empty, or the topic recreated); a new epoch starts at "
+		          "the earliest offset, edges will resend what is missing",
+		          "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
+		          " high=%" PRId64 " epoch=%u new_epoch=%u",
+		          c->cfg->batch_topic, p, had, lo, hi, epoch, epoch + 1);
 	else
 		log_error("input offset out of range: messages were dropped by the broker before "
-			  "central read them; resuming at the earliest offset, edges will resend "
-			  "what is missing",
-			  "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
-			  " high=%" PRId64 " epoch=%u new_epoch=%u",
-			  c->cfg->batch_topic, p, had, lo, hi, epoch, epoch);
+		          "central read them; resuming at the earliest offset, edges will resend "
+		          "what is missing",
+		          "topic=%s partition=%u stored_offset=%" PRId64 " low=%" PRId64
+		          " high=%" PRId64 " epoch=%u new_epoch=%u",
+		          c->cfg->batch_topic, p, had, lo, hi, epoch, epoch);
 	rc = applier_reset_offset(c->ap, p, lo, backwards);
 	if (rc == ERR_FULL)
 		log_error("the partition's epochs are spent: versions could no longer grow; "
-			  "stopping",
-			  "partition=%u epoch=%u", p, epoch);
+		          "stopping",
+		          "partition=%u epoch=%u", p, epoch);
 	if (rc)
 		return rc;
 	/* A seek does not restart a partition stopped by
@@ -374,7 +374,7 @@ static int on_out_of_range(central *c, uint32_t p, int64_t offset)
 		return 0;
 	if (!reseek_wanted(&c->rs, p, offset)) {
 		log_debug("out-of-range event of a fetch before the restart; ignored",
-			  "partition=%u offset=%" PRId64, p, offset);
+		          "partition=%u offset=%" PRId64, p, offset);
 		return 0;
 	}
 	return recover_out_of_range(c, p);
@@ -398,14 +398,14 @@ static int retry_recoveries(central *c)
 /* The applier's dead-letter hook: the refused message, unchanged, to the
  * dead-letter topic, with headers saying why and where it came from. */
 static void dead_letter(void *ctx, uint32_t p, int64_t offset, const void *msg, size_t len,
-			const char *reason)
+                        const char *reason)
 {
 	central *c = ctx;
 	const central_config *cfg = c->cfg;
 	if (!c->dlq_topic) {
 		log_warn("input refused; no dead-letter topic, so only this line records it",
-			 "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\"",
-			 cfg->batch_topic, p, offset, len, reason);
+		         "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+		         cfg->batch_topic, p, offset, len, reason);
 		return;
 	}
 	char part[16], off[24];
@@ -413,8 +413,8 @@ static void dead_letter(void *ctx, uint32_t p, int64_t offset, const void *msg, 
 	snprintf(off, sizeof off, "%" PRId64, offset);
 	for (int tries = 0;; tries++) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    c->producer, RD_KAFKA_V_RKT(c->dlq_topic),
-		    RD_KAFKA_V_VALUE((void *)msg, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    c->producer, RD_KAFKA_V_RKT(c->dlq_topic), RD_KAFKA_V_VALUE((void *)msg, len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		    RD_KAFKA_V_HEADER("reason", reason, -1),
 		    RD_KAFKA_V_HEADER("source_topic", cfg->batch_topic, -1),
 		    RD_KAFKA_V_HEADER("source_partition", part, -1),
@@ -423,16 +423,17 @@ static void dead_letter(void *ctx, uint32_t p, int64_t offset, const void *msg, 
 		    RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			log_warn("input refused; copied to the dead-letter topic",
-				 "topic=%s partition=%u offset=%" PRId64 " dlq=%s reason=\"%s\"",
-				 cfg->batch_topic, p, offset, cfg->deadletter_topic, reason);
+			         "topic=%s partition=%u offset=%" PRId64 " dlq=%s reason=\"%s\"",
+			         cfg->batch_topic, p, offset, cfg->deadletter_topic, reason);
 			return;
 		}
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
 			applier_dead_letter_failed(c->ap);
 			log_error("input refused and not dead-lettered; only this line records it",
-				  "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\" "
-				  "err=\"%s\"",
-				  cfg->batch_topic, p, offset, len, reason, rd_kafka_err2str(e));
+			          "topic=%s partition=%u offset=%" PRId64
+			          " bytes=%zu reason=\"%s\" "
+			          "err=\"%s\"",
+			          cfg->batch_topic, p, offset, len, reason, rd_kafka_err2str(e));
 			return;
 		}
 		rd_kafka_poll(c->producer, DLQ_FULL_POLL_MS);
@@ -452,17 +453,18 @@ static void publish_partition(central *c, uint32_t p)
 		int rc = wire_encode_snapshot(&s, &buf, &len);
 		wire_snapshot_free(&s);
 		if (rc) {
-			log_error("snapshot encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
+			log_error("snapshot encoding failed", "partition=%u err=\"%s\"", p,
+			          err_str(rc));
 			applier_snapshot_failed(c->ap, p);
 			return;
 		}
 		int tries = 0;
 		while (rd_kafka_produce(c->snap_topic, (int32_t)p, RD_KAFKA_MSG_F_FREE, buf, len,
-					NULL, 0, NULL) == -1) {
+		                        NULL, 0, NULL) == -1) {
 			rd_kafka_resp_err_t e = rd_kafka_last_error();
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ++tries > 10) {
 				log_warn("snapshot not queued; its counts go in the next one",
-					 "partition=%u err=\"%s\"", p, rd_kafka_err2str(e));
+				         "partition=%u err=\"%s\"", p, rd_kafka_err2str(e));
 				free(buf);
 				RUN_ADD(c, snapshot_errors);
 				applier_snapshot_failed(c->ap, p);
@@ -481,16 +483,15 @@ static void log_stats(central *c)
 	applier_get_stats(c->ap, &st);
 	size_t heap_free = memtrim_free_bytes();
 	log_info("stats",
-		 "heap_free_kb=%zu batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64 " batches_held=%" PRIu64
-		 " batches_bad=%" PRIu64 " batches_deadlettered=%" PRIu64
-		 " deadletter_failed=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
-		 " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
-		 " offset_resets=%" PRIu64,
-		 heap_free / 1024, st.batches_applied, st.batches_duplicate, st.batches_held,
-		 st.batches_bad,
-		 st.batches_deadlettered, st.deadletter_failed, st.ops_applied, st.ops_invalid, st.store_writes,
-		 atomic_load(&c->run.snapshot_messages), atomic_load(&c->run.snapshot_errors),
-		 atomic_load(&c->run.offset_resets));
+	         "heap_free_kb=%zu batches_applied=%" PRIu64 " batches_duplicate=%" PRIu64
+	         " batches_held=%" PRIu64 " batches_bad=%" PRIu64 " batches_deadlettered=%" PRIu64
+	         " deadletter_failed=%" PRIu64 " ops_applied=%" PRIu64 " ops_invalid=%" PRIu64
+	         " store_writes=%" PRIu64 " snapshots=%" PRIu64 " snapshot_errors=%" PRIu64
+	         " offset_resets=%" PRIu64,
+	         heap_free / 1024, st.batches_applied, st.batches_duplicate, st.batches_held,
+	         st.batches_bad, st.batches_deadlettered, st.deadletter_failed, st.ops_applied,
+	         st.ops_invalid, st.store_writes, atomic_load(&c->run.snapshot_messages),
+	         atomic_load(&c->run.snapshot_errors), atomic_load(&c->run.offset_resets));
 }
 
 /* Once a second: store, Kafka (assignment and recent traffic: fetched
@@ -508,7 +509,7 @@ static void check_readiness(central *c, uint64_t now)
 	} else if (!c->kafka_ok_ms || now - c->kafka_ok_ms >= age_ms) {
 		r.kafka.ok = false;
 		snprintf(r.kafka.reason, sizeof r.kafka.reason,
-			 "no fetch or delivery for %" PRId64 "s", c->cfg->ready_kafka_age_s);
+		         "no fetch or delivery for %" PRId64 "s", c->cfg->ready_kafka_age_s);
 	}
 	int64_t lag = 0;
 	for (int32_t p = 0; p < (int32_t)c->cfg->partitions; p++) {
@@ -527,8 +528,8 @@ static void check_readiness(central *c, uint64_t now)
 	if (lag > c->cfg->ready_max_lag) {
 		r.lag.ok = false;
 		snprintf(r.lag.reason, sizeof r.lag.reason,
-			 "%" PRId64 " input messages behind, over %" PRId64, lag,
-			 c->cfg->ready_max_lag);
+		         "%" PRId64 " input messages behind, over %" PRId64, lag,
+		         c->cfg->ready_max_lag);
 	}
 	pthread_mutex_lock(&ready_mu);
 	ready = r;
@@ -563,22 +564,22 @@ static int loop(central *c)
 				reseek_note_fetch(&c->rs, (uint32_t)m->partition, m->offset);
 			}
 			if (!m->err) {
-				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition,
-						    m->offset, m->payload, m->len);
+				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition, m->offset,
+				                    m->payload, m->len);
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-				   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+			           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
 				rc = on_out_of_range(c, (uint32_t)m->partition, m->offset);
 				if (rc == ERR_AGAIN)
 					rc = 0;
 			} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				log_warn("consumer error", "partition=%d err=\"%s\"", m->partition,
-					 rd_kafka_message_errstr(m));
+				         rd_kafka_message_errstr(m));
 			}
 			rd_kafka_message_destroy(m);
 			if (rc) {
 				log_error("store failed; stopping so that a restart resumes from "
-					  "the last durable offset",
-					  "err=\"%s\"", err_str(rc));
+				          "the last durable offset",
+				          "err=\"%s\"", err_str(rc));
 				return rc;
 			}
 		}
@@ -588,7 +589,7 @@ static int loop(central *c)
 		kcommit_poll(c->commits, now);
 		if (now >= next_tick) {
 			bool heartbeat = c->cfg->heartbeat_every > 0 &&
-					 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
+			                 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
 			for (uint32_t p = 0; p < (uint32_t)c->cfg->partitions; p++)
 				if (shard_owns(&c->own, p) &&
 				    (heartbeat || applier_dirty(c->ap, p)))
@@ -608,8 +609,8 @@ static int loop(central *c)
 			int rc = retry_recoveries(c);
 			if (rc) {
 				log_error("input recovery failed; stopping so that a restart "
-					  "resumes from the last durable offset",
-					  "err=\"%s\"", err_str(rc));
+				          "resumes from the last durable offset",
+				          "err=\"%s\"", err_str(rc));
 				return rc;
 			}
 		}
@@ -643,14 +644,14 @@ static int configure(central *c, char *err, size_t errlen)
 		snprintf(err, errlen, "[counters]: %s", why);
 		return rc;
 	}
-	rc = shard_set_parse(&c->own, cfg->owned_partitions, (uint32_t)cfg->partitions, err,
-			     errlen);
+	rc =
+	    shard_set_parse(&c->own, cfg->owned_partitions, (uint32_t)cfg->partitions, err, errlen);
 	if (rc || !cfg->ops_listen[0])
 		return rc;
 	char host[256];
 	int port;
 	return ops_api_check(cfg->ops_listen, cfg->ops_token, host, sizeof host, &port, err,
-			     errlen);
+	                     errlen);
 }
 
 int central_config_check(const central_config *cfg, char *err, size_t errlen)
@@ -689,9 +690,9 @@ int central_run(const central_config *cfg)
 	if (!c.db) {
 		if (shard_store_in_use(cfg->data_dir))
 			snprintf(err, sizeof err,
-				 "the store at %s is in use by another process (another central "
-				 "on the same data_dir?)",
-				 cfg->data_dir);
+			         "the store at %s is in use by another process (another central "
+			         "on the same data_dir?)",
+			         cfg->data_dir);
 		rc = ERR_IO;
 		goto out;
 	}
@@ -709,9 +710,14 @@ int central_run(const central_config *cfg)
 		goto out;
 	}
 	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
-	cmetrics_opts mo = {.ctr = &c.ctr, .partitions = (uint32_t)cfg->partitions, .ap = c.ap,
-			    .run = &c.run, .db = c.db, .data_dir = cfg->data_dir,
-			    .hot_k = (size_t)cfg->hot_items, .owned = &c.own};
+	cmetrics_opts mo = {.ctr = &c.ctr,
+	                    .partitions = (uint32_t)cfg->partitions,
+	                    .ap = c.ap,
+	                    .run = &c.run,
+	                    .db = c.db,
+	                    .data_dir = cfg->data_dir,
+	                    .hot_k = (size_t)cfg->hot_items,
+	                    .owned = &c.own};
 	c.cm = cmetrics_new(&mo);
 	cmetrics_feed(c.cm, c.ap);
 	rc = open_kafka(&c, err, sizeof err);
@@ -728,18 +734,18 @@ int central_run(const central_config *cfg)
 	note_watermarks(&c, true);
 	c.assigned = true;
 	ops_api_opts oo = {.listen = cfg->ops_listen,
-			   .token = cfg->ops_token,
-			   .db = c.db,
-			   .ctr = &c.ctr,
-			   .partitions = (uint32_t)cfg->partitions,
-			   .ap = c.ap,
-			   .run = &c.run,
-			   .repair = post_repair,
-			   .repair_ctx = &c,
-			   .data_dir = cfg->data_dir,
-			   .metrics = c.cm,
-			   .owned = &c.own,
-			   .instance_id = cfg->id};
+	                   .token = cfg->ops_token,
+	                   .db = c.db,
+	                   .ctr = &c.ctr,
+	                   .partitions = (uint32_t)cfg->partitions,
+	                   .ap = c.ap,
+	                   .run = &c.run,
+	                   .repair = post_repair,
+	                   .repair_ctx = &c,
+	                   .data_dir = cfg->data_dir,
+	                   .metrics = c.cm,
+	                   .owned = &c.own,
+	                   .instance_id = cfg->id};
 	c.api = ops_api_start(&oo, err, sizeof err);
 	if (!c.api && cfg->ops_listen[0]) {
 		rc = ERR_IO;
@@ -748,10 +754,10 @@ int central_run(const central_config *cfg)
 	char owned[1024];
 	shard_set_format(&c.own, owned, sizeof owned);
 	log_info("central started",
-		 "version=%s commit=%s id=%s partitions=%" PRId64
-		 " owned=\"%s\" set_counters=%s sum_counters=%s ops=%s",
-		 build_version, build_commit, cfg->id, cfg->partitions, owned, cfg->counters_set,
-		 cfg->counters_sum, cfg->ops_listen);
+	         "version=%s commit=%s id=%s partitions=%" PRId64
+	         " owned=\"%s\" set_counters=%s sum_counters=%s ops=%s",
+	         build_version, build_commit, cfg->id, cfg->partitions, owned, cfg->counters_set,
+	         cfg->counters_sum, cfg->ops_listen);
 	if (sdnotify_send("READY=1\nSTATUS=applying"))
 		log_warn("sd_notify READY=1 failed", "%s", "");
 	rc = loop(&c);

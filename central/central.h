@@ -35,7 +35,7 @@ typedef struct central_config {
 	char *snapshot_topic;
 	char *deadletter_topic; /* poison input goes here; "" = log only */
 	int64_t snapshot_interval_ms;
-	int64_t heartbeat_every;  /* full snapshot of every partition each N ticks */
+	int64_t heartbeat_every; /* full snapshot of every partition each N ticks */
 	int64_t snapshot_max_counts;
 	int64_t store_cache_mb;
 	int64_t cache_counts;  /* applier: stored counts kept in memory (entries) */
@@ -46,12 +46,12 @@ typedef struct central_config {
 	char *ops_token;  /* bearer token of the ops API, "" = none (warned) */
 	char *bootstrap_file;
 	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
-	cfg_kv *kafka;          /* [kafka]: both clients (bus.h) */
-	cfg_kv *kafka_producer; /* [kafka.producer] */
-	cfg_kv *kafka_consumer; /* [kafka.consumer] */
-	char *log_file;            /* "" = stderr; reopened on SIGHUP */
-	int64_t ready_max_lag;     /* /readyz: input messages behind, summed */
-	int64_t ready_kafka_age_s; /* /readyz: Kafka silent this long = unreachable */
+	cfg_kv *kafka;              /* [kafka]: both clients (bus.h) */
+	cfg_kv *kafka_producer;     /* [kafka.producer] */
+	cfg_kv *kafka_consumer;     /* [kafka.consumer] */
+	char *log_file;             /* "" = stderr; reopened on SIGHUP */
+	int64_t ready_max_lag;      /* /readyz: input messages behind, summed */
+	int64_t ready_kafka_age_s;  /* /readyz: Kafka silent this long = unreachable */
 } central_config;
 
 /* The config's librdkafka sections, as bus.h takes them. */

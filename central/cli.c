@@ -59,15 +59,15 @@ typedef struct cli {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: central verify -c FILE [--repair] [--offline]\n"
-		"       central stats  -c FILE [--offline]\n"
-		"       central get    -c FILE [--offline] ITEM [COUNTER]\n"
-		"       central export -c FILE [--offline] [--format csv|json]\n"
-		"       central backup -c FILE --to PATH   (a new dir, absolute; central running)\n"
-		"       central prune  -c FILE --offline   (delete partitions not owned)\n"
-		"  (-s section.key=value overrides the config, as for the daemon)\n"
-		"exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
-		"      store cannot be reached\n");
+	        "usage: central verify -c FILE [--repair] [--offline]\n"
+	        "       central stats  -c FILE [--offline]\n"
+	        "       central get    -c FILE [--offline] ITEM [COUNTER]\n"
+	        "       central export -c FILE [--offline] [--format csv|json]\n"
+	        "       central backup -c FILE --to PATH   (a new dir, absolute; central running)\n"
+	        "       central prune  -c FILE --offline   (delete partitions not owned)\n"
+	        "  (-s section.key=value overrides the config, as for the daemon)\n"
+	        "exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
+	        "      store cannot be reached\n");
 }
 
 /* ---- HTTP to the ops API ------------------------------------------------- */
@@ -77,32 +77,36 @@ typedef hclient_answer http_answer;
 /* method path to central's ops API. With stream, a 200 body goes to it
  * as it comes (other answers are kept in a->body). 0, or an exit code
  * with the reason on stderr. */
-static int http(const cli *c, const char *method, const char *path, FILE *stream,
-		http_answer *a)
+static int http(const cli *c, const char *method, const char *path, FILE *stream, http_answer *a)
 {
 	char host[256], err[512];
 	int port;
 	memset(a, 0, sizeof *a);
 	if (!c->cfg.ops_listen[0]) {
 		fprintf(stderr, "central: the ops API is off in this config (central.ops_listen); "
-				"stop central and use --offline\n");
+		                "stop central and use --offline\n");
 		return CLI_USAGE;
 	}
 	if (hclient_local_target(c->cfg.ops_listen, host, sizeof host, &port)) {
 		fprintf(stderr, "central: central.ops_listen '%s' is not host:port\n",
-			c->cfg.ops_listen);
+		        c->cfg.ops_listen);
 		return CLI_USAGE;
 	}
-	hclient_req r = {.host = host, .port = port, .method = method, .path = path,
-			 .token = c->cfg.ops_token, .stream = stream, .timeout_ms = CLI_TIMEOUT_MS,
-			 .max_body = CLI_BODY_MAX};
+	hclient_req r = {.host = host,
+	                 .port = port,
+	                 .method = method,
+	                 .path = path,
+	                 .token = c->cfg.ops_token,
+	                 .stream = stream,
+	                 .timeout_ms = CLI_TIMEOUT_MS,
+	                 .max_body = CLI_BODY_MAX};
 	if (hclient_do(&r, a, err, sizeof err) == 0)
 		return 0;
 	if (strncmp(err, "connect", 7) == 0)
 		fprintf(stderr,
-			"central: cannot reach central's ops API (%s); is central running? "
-			"When it is stopped, use --offline\n",
-			err);
+		        "central: cannot reach central's ops API (%s); is central running? "
+		        "When it is stopped, use --offline\n",
+		        err);
 	else
 		fprintf(stderr, "central: %s\n", err);
 	return CLI_UNREACHABLE;
@@ -113,11 +117,10 @@ static int http(const cli *c, const char *method, const char *path, FILE *stream
 static int http_failed(const http_answer *a, const char *what)
 {
 	json_t *j = a->body ? json_loads(a->body, 0, NULL) : NULL;
-	const char *msg = j ? json_string_value(json_object_get(json_object_get(j, "error"),
-								 "message"))
-			    : NULL;
+	const char *msg =
+	    j ? json_string_value(json_object_get(json_object_get(j, "error"), "message")) : NULL;
 	fprintf(stderr, "central: %s: HTTP %d: %s\n", what, a->status,
-		msg ? msg : (a->body ? a->body : ""));
+	        msg ? msg : (a->body ? a->body : ""));
 	if (j)
 		json_decref(j);
 	return a->status == 401 || a->status == 403 ? CLI_USAGE : CLI_UNREACHABLE;
@@ -160,15 +163,15 @@ static const char *jstr(json_t *o, const char *k)
 /* ---- output shared by live and offline ----------------------------------- */
 
 static void print_totals(const char *what, uint64_t items, uint64_t memberships,
-			 uint64_t mismatches, uint64_t items_mismatched, uint64_t sums)
+                         uint64_t mismatches, uint64_t items_mismatched, uint64_t sums)
 {
 	printf("%s: items=%" PRIu64 " memberships=%" PRIu64 " mismatches=%" PRIu64
 	       " items_mismatched=%" PRIu64 " sum_counters_skipped=%" PRIu64 "\n",
 	       what, items, memberships, mismatches, items_mismatched, sums);
 }
 
-static void print_mismatch(const char *tag, const char *counter, const char *item,
-			   const char *what, uint64_t stored, bool present, uint64_t expected)
+static void print_mismatch(const char *tag, const char *counter, const char *item, const char *what,
+                           uint64_t stored, bool present, uint64_t expected)
 {
 	printf("%s counter=%s item=%s what=%s stored=%" PRIu64 "%s expected=%" PRIu64 "\n", tag,
 	       counter, item, what, stored, present ? "" : " (absent)", expected);
@@ -180,9 +183,9 @@ static void print_list(json_t *list, const char *tag)
 	json_t *m;
 	json_array_foreach(list, i, m)
 	{
-		print_mismatch(tag, jstr(m, "counter"), jstr(m, "item"), jstr(m, "what"),
-			       jnum(m, "stored"), json_is_true(json_object_get(m, "stored_present")),
-			       jnum(m, "expected"));
+		print_mismatch(
+		    tag, jstr(m, "counter"), jstr(m, "item"), jstr(m, "what"), jnum(m, "stored"),
+		    json_is_true(json_object_get(m, "stored_present")), jnum(m, "expected"));
 	}
 }
 
@@ -195,7 +198,7 @@ static store *open_offline(const cli *c)
 	snprintf(path, sizeof path, "%s/store/CURRENT", c->cfg.data_dir);
 	if (stat(path, &st) != 0) {
 		fprintf(stderr, "central: no store at %s/store (central.data_dir)\n",
-			c->cfg.data_dir);
+		        c->cfg.data_dir);
 		return NULL;
 	}
 	store_opts so;
@@ -204,10 +207,11 @@ static store *open_offline(const cli *c)
 	store *db = store_open_dir(c->cfg.data_dir, &so, err, sizeof err);
 	if (!db) {
 		if (strstr(err, "lock") || strstr(err, "LOCK"))
-			fprintf(stderr,
-				"central: the store at %s/store is locked: central is running. Drop "
-				"--offline to ask it, or stop it first (%s)\n",
-				c->cfg.data_dir, err);
+			fprintf(
+			    stderr,
+			    "central: the store at %s/store is locked: central is running. Drop "
+			    "--offline to ask it, or stop it first (%s)\n",
+			    c->cfg.data_dir, err);
 		else
 			fprintf(stderr, "central: cannot open the store: %s\n", err);
 	}
@@ -217,7 +221,7 @@ static store *open_offline(const cli *c)
 static void print_fn(void *ctx, const verify_mismatch *m)
 {
 	print_mismatch((const char *)ctx, m->counter, m->item, m->what, m->stored,
-		       m->stored_present, m->expected);
+	               m->stored_present, m->expected);
 }
 
 static int verify_offline(cli *c, store *db)
@@ -231,7 +235,7 @@ static int verify_offline(cli *c, store *db)
 		return CLI_UNREACHABLE;
 	}
 	print_totals("verify", t.items, t.memberships, t.mismatches, t.items_mismatched,
-		     t.sum_counters);
+	             t.sum_counters);
 	if (!c->repair || !t.mismatches)
 		return t.mismatches ? CLI_MISMATCH : CLI_OK;
 	/* Nothing else writes: central is stopped (the lock says so). */
@@ -245,7 +249,7 @@ static int verify_offline(cli *c, store *db)
 		verify_totals done = {0};
 		if (!rc && r.ntargets)
 			rc = verify_repair(db, &c->ctr, NULL, r.targets, r.ntargets, print_fn,
-					   "REPAIRED", &done);
+			                   "REPAIRED", &done);
 		repaired += done.repaired;
 		bool more = r.targets_truncated && done.repaired;
 		verify_report_free(&r);
@@ -268,8 +272,8 @@ static int get_offline(cli *c, store *db, const char *item, const char *counter)
 			continue;
 		unsigned char key[CKEY_MAX];
 		uint64_t v = 0;
-		int rc = store_read_u64(db, key, ckey_count(key, name, strlen(name), item, strlen(item)),
-					&v);
+		int rc = store_read_u64(
+		    db, key, ckey_count(key, name, strlen(name), item, strlen(item)), &v);
 		if (rc && rc != ERR_NOTFOUND) {
 			fprintf(stderr, "central: reading the store failed: %s\n", err_str(rc));
 			return CLI_UNREACHABLE;
@@ -346,7 +350,7 @@ static bool owned_partitions(const cli *c, shard_set *own)
 {
 	char err[512];
 	if (shard_set_parse(own, c->cfg.owned_partitions, (uint32_t)c->cfg.partitions, err,
-			    sizeof err)) {
+	                    sizeof err)) {
 		fprintf(stderr, "central: %s\n", err);
 		return false;
 	}
@@ -391,9 +395,10 @@ static int prune_offline(cli *c, store *db)
 	int rc = shard_prune(db, &own, &n);
 	shard_set_free(&own);
 	if (rc) {
-		fprintf(stderr, "central: prune stopped on a store error (%s) after %" PRIu64
-				" deletions; run it again\n",
-			err_str(rc), n.deleted);
+		fprintf(stderr,
+		        "central: prune stopped on a store error (%s) after %" PRIu64
+		        " deletions; run it again\n",
+		        err_str(rc), n.deleted);
 		return CLI_UNREACHABLE;
 	}
 	printf("prune: owned=%s scanned=%" PRIu64 " deleted=%" PRIu64 " memberships=%" PRIu64
@@ -438,8 +443,8 @@ static int verify_live(cli *c)
 			return rc;
 		print_list(json_object_get(j, "list"), "MISMATCH");
 		print_totals("verify", jnum(j, "items"), jnum(j, "memberships"),
-			     jnum(j, "mismatches"), jnum(j, "items_mismatched"),
-			     jnum(j, "sum_counters_skipped"));
+		             jnum(j, "mismatches"), jnum(j, "items_mismatched"),
+		             jnum(j, "sum_counters_skipped"));
 		if (json_is_true(json_object_get(j, "truncated")))
 			printf("(only the first %d mismatches are listed)\n", CLI_LIST_MAX);
 		rc = jnum(j, "mismatches") ? CLI_MISMATCH : CLI_OK;
@@ -453,8 +458,8 @@ static int verify_live(cli *c)
 			return rc;
 		json_t *found = json_object_get(j, "found");
 		print_totals("verify", jnum(found, "items"), jnum(found, "memberships"),
-			     jnum(found, "mismatches"), jnum(found, "items_mismatched"),
-			     jnum(found, "sum_counters_skipped"));
+		             jnum(found, "mismatches"), jnum(found, "items_mismatched"),
+		             jnum(found, "sum_counters_skipped"));
 		print_list(json_object_get(j, "fixes"), "REPAIRED");
 		uint64_t n = jnum(j, "repaired");
 		repaired += n;
@@ -471,13 +476,13 @@ static int get_live(cli *c)
 {
 	char path[512];
 	snprintf(path, sizeof path, "/v1/counts?items=%s%s%s", c->args[0],
-		 c->args[1] ? "&counters=" : "", c->args[1] ? c->args[1] : "");
+	         c->args[1] ? "&counters=" : "", c->args[1] ? c->args[1] : "");
 	json_t *j = NULL;
 	int rc = http_json(c, "GET", path, &j);
 	if (rc)
 		return rc;
-	json_t *counts = json_object_get(json_object_get(json_object_get(j, "items"), c->args[0]),
-					 "counts");
+	json_t *counts =
+	    json_object_get(json_object_get(json_object_get(j, "items"), c->args[0]), "counts");
 	const char *name;
 	json_t *v;
 	json_object_foreach(counts, name, v)
@@ -612,8 +617,8 @@ static int stats_live(cli *c)
 bool cli_is_command(const char *arg)
 {
 	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
-		       strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
-		       strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0);
+	               strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
+	               strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0);
 }
 
 /* Parses argv (argv[1] is the command); false after saying why. */
@@ -657,26 +662,28 @@ static bool parse_args(cli *c, int argc, char **argv)
 	}
 	bool is_get = strcmp(c->cmd, "get") == 0;
 	if (!cl.file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
-		fprintf(stderr, "central: %s\n", !cl.file ? "-c FILE is needed" : "wrong arguments");
+		fprintf(stderr, "central: %s\n",
+		        !cl.file ? "-c FILE is needed" : "wrong arguments");
 		return false;
 	}
 	if (strcmp(c->cmd, "backup") == 0) {
 		if (!c->to || c->offline) {
 			fprintf(stderr, "central: backup needs --to PATH and a running central "
-					"(stopped, copy data_dir instead)\n");
+			                "(stopped, copy data_dir instead)\n");
 			return false;
 		}
-		if (c->to[0] != '/' || strspn(c->to, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-						     "rstuvwxyz0123456789/._-") != strlen(c->to) ||
+		if (c->to[0] != '/' ||
+		    strspn(c->to, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+		                  "rstuvwxyz0123456789/._-") != strlen(c->to) ||
 		    strlen(c->to) > 1024) {
 			fprintf(stderr, "central: --to must be an absolute path of "
-					"[A-Za-z0-9/._-]\n");
+			                "[A-Za-z0-9/._-]\n");
 			return false;
 		}
 	}
 	if (strcmp(c->cmd, "prune") == 0 && !c->offline) {
 		fprintf(stderr, "central: prune deletes keys and needs central stopped: stop it, "
-				"then run prune --offline\n");
+		                "then run prune --offline\n");
 		return false;
 	}
 	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {

@@ -39,7 +39,7 @@ struct cmetrics {
 	/* series fed directly */
 	metric *apply_duration, *store_write_duration, *produce_duration;
 	metric *snap_counts, *snap_delivered;
-	metric *ready, *ready_check[3]; /* /readyz: overall; store, kafka, lag */
+	metric *ready, *ready_check[3];          /* /readyz: overall; store, kafka, lag */
 	metric *ops_by_counter[COUNTERS_MAX][2]; /* [counter][0 add, 1 remove] */
 	metric *invalid_by_reason[NREASONS];
 	/* per partition, read by hooks */
@@ -427,8 +427,8 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	for (int i = 0; i < 3; i++) {
 		char lb[32];
 		snprintf(lb, sizeof lb, "check=\"%s\"", checks[i]);
-		cm->ready_check[i] = metrics_gauge(cm->reg, "ready_check",
-						   "1 while this /readyz check passes, else 0.", lb);
+		cm->ready_check[i] = metrics_gauge(
+		    cm->reg, "ready_check", "1 while this /readyz check passes, else 0.", lb);
 	}
 	metrics_add_hook(cm->reg, hook_counters, cm);
 	metrics_add_hook(cm->reg, hook_partitions, cm);

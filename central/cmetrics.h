@@ -40,12 +40,12 @@ typedef struct cmetrics cmetrics;
 typedef struct cmetrics_opts {
 	const counters *ctr; /* outlives the metrics */
 	uint32_t partitions;
-	const applier *ap;        /* stats and offsets; may be NULL */
-	const ops_run_stats *run; /* may be NULL */
-	store *db;                /* LevelDB figures; may be NULL */
-	const char *data_dir;     /* the store's files, for their size; may be NULL */
-	size_t hot_k;             /* keys the sketch keeps; 0 = CMETRICS_HOT_DEFAULT */
-	uint64_t hot_window_ms;   /* 0 = CMETRICS_HOT_WINDOW_MS */
+	const applier *ap;             /* stats and offsets; may be NULL */
+	const ops_run_stats *run;      /* may be NULL */
+	store *db;                     /* LevelDB figures; may be NULL */
+	const char *data_dir;          /* the store's files, for their size; may be NULL */
+	size_t hot_k;                  /* keys the sketch keeps; 0 = CMETRICS_HOT_DEFAULT */
+	uint64_t hot_window_ms;        /* 0 = CMETRICS_HOT_WINDOW_MS */
 	const struct shard_set *owned; /* per-partition series for these only; NULL = all */
 } cmetrics_opts;
 

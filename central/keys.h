@@ -74,19 +74,19 @@ static inline size_t ckey_join(unsigned char *k, enum ckey_tag tag, const char *
 }
 
 static inline size_t ckey_state(unsigned char *k, const char *counter, size_t cn, const char *item,
-				size_t in, const char *user, size_t un)
+                                size_t in, const char *user, size_t un)
 {
 	return ckey_join(k, CKEY_STATE, counter, cn, item, in, user, un, 1);
 }
 
 static inline size_t ckey_count(unsigned char *k, const char *counter, size_t cn, const char *item,
-				size_t in)
+                                size_t in)
 {
 	return ckey_join(k, CKEY_COUNT, counter, cn, item, in, NULL, 0, 0);
 }
 
 static inline size_t ckey_region(unsigned char *k, const char *counter, size_t cn, const char *item,
-				 size_t in, const char *region, size_t rn)
+                                 size_t in, const char *region, size_t rn)
 {
 	return ckey_join(k, CKEY_REGION, counter, cn, item, in, region, rn, 1);
 }
@@ -99,7 +99,7 @@ static inline size_t ckey_breakdown_prefix(unsigned char *k, enum ckey_tag tag, 
 }
 
 static inline size_t ckey_day(unsigned char *k, const char *counter, size_t cn, const char *item,
-			      size_t in, uint32_t day)
+                              size_t in, uint32_t day)
 {
 	size_t n = ckey_breakdown_prefix(k, CKEY_DAY, counter, cn, item, in);
 	store_put_u32(k + n, day);
@@ -149,7 +149,7 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 
 /* A 'C' key: its counter and item, both non-empty. */
 static inline bool ckey_parse_count(const char *k, size_t kn, const char **counter, size_t *cn,
-				    const char **item, size_t *in)
+                                    const char **item, size_t *in)
 {
 	if (kn < 4 || k[0] != CKEY_COUNT)
 		return false;

@@ -69,7 +69,7 @@ static unsigned char *carve(ktab *t, size_t n)
 /* A slot holds the entry number + 1 in its low half and the top half of
  * the key's hash in its high half, so most mismatches are rejected
  * without touching the entry. */
-#define SLOT_TAG(h) ((h) & UINT64_C(0xffffffff00000000))
+#define SLOT_TAG(h) ((h)&UINT64_C(0xffffffff00000000))
 
 ktab_ent *ktab_find(const ktab *t, const void *key, size_t klen, uint64_t h)
 {
@@ -109,8 +109,7 @@ static void grow_slots(ktab *t)
 		place(t, i);
 }
 
-ktab_ent *ktab_add(ktab *t, const void *key, size_t klen, uint64_t h, size_t vlen,
-		   bool *created)
+ktab_ent *ktab_add(ktab *t, const void *key, size_t klen, uint64_t h, size_t vlen, bool *created)
 {
 	ktab_ent *e = ktab_find(t, key, klen, h);
 	if (e) {
@@ -160,7 +159,7 @@ void ktab_resize(ktab *t, ktab_ent *e, size_t vlen)
 static inline void count_one(_Atomic uint64_t *x)
 {
 	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 void kcache_init(kcache *c, size_t cap)
@@ -198,7 +197,7 @@ static ktab *hot_with_room(kcache *c)
 }
 
 static void put_hot(kcache *c, const void *key, size_t klen, uint64_t h, const void *val,
-		    size_t vlen)
+                    size_t vlen)
 {
 	ktab_ent *e = ktab_find(&c->gen[c->hot], key, klen, h);
 	if (!e)
@@ -208,7 +207,7 @@ static void put_hot(kcache *c, const void *key, size_t klen, uint64_t h, const v
 }
 
 bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, size_t cap,
-		size_t *vlen)
+                size_t *vlen)
 {
 	if (!c->cap) {
 		count_one(&c->misses);
@@ -244,8 +243,7 @@ void kcache_del(kcache *c, const void *key, size_t klen, uint64_t h)
 	}
 }
 
-void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val,
-		size_t vlen)
+void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val, size_t vlen)
 {
 	if (!c->cap)
 		return;

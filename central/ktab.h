@@ -63,8 +63,7 @@ ktab_ent *ktab_find(const ktab *t, const void *key, size_t klen, uint64_t h);
 /* The entry of key, added with a zeroed value of vlen bytes when absent
  * (*created then says so; vlen is ignored for an existing entry). The
  * value is 8-byte aligned. */
-ktab_ent *ktab_add(ktab *t, const void *key, size_t klen, uint64_t h, size_t vlen,
-		   bool *created);
+ktab_ent *ktab_add(ktab *t, const void *key, size_t klen, uint64_t h, size_t vlen, bool *created);
 /* Makes e's value area hold at least vlen bytes (moving it, contents
  * kept up to the old size, when it has to grow) and sets its size. */
 void ktab_resize(ktab *t, ktab_ent *e, size_t vlen);
@@ -96,11 +95,10 @@ void kcache_clear(kcache *c);
 /* Copies key's value (at most cap bytes) into out: true with its size in
  * *vlen, false when absent (or its value is larger than cap). */
 bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, size_t cap,
-		size_t *vlen);
+                size_t *vlen);
 /* Stores a copy of value (at most KCACHE_VALUE_MAX bytes; longer ones
  * drop the key instead) under key, replacing what was there. */
-void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val,
-		size_t vlen);
+void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val, size_t vlen);
 /* Forgets key in both generations (a no-op when absent). */
 void kcache_del(kcache *c, const void *key, size_t klen, uint64_t h);
 /* Entries held now, both generations (a key may count twice for a

@@ -7,7 +7,7 @@
 #include "store.h"
 
 int merge_cmp(uint64_t hlc_a, const char *edge_a, size_t alen, uint64_t hlc_b, const char *edge_b,
-	      size_t blen)
+              size_t blen)
 {
 	if (hlc_a != hlc_b)
 		return hlc_a < hlc_b ? -1 : 1;
@@ -21,7 +21,7 @@ int merge_cmp(uint64_t hlc_a, const char *edge_a, size_t alen, uint64_t hlc_b, c
 }
 
 int merge_apply(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge, size_t elen,
-		const char *region, size_t rlen, bool *changed)
+                const char *region, size_t rlen, bool *changed)
 {
 	*changed = false;
 	if (elen > EDGE_ID_MAX || rlen > MERGE_REGION_MAX)

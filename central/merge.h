@@ -34,7 +34,7 @@ typedef struct merge_state {
 
 /* Compares (hlc, edge) pairs: <0, 0, >0. */
 int merge_cmp(uint64_t hlc_a, const char *edge_a, size_t alen, uint64_t hlc_b, const char *edge_b,
-	      size_t blen);
+              size_t blen);
 
 /* Applies an op (add: present = true, remove: present = false) from edge
  * in region to *st, which is unset when known is false. Returns the count
@@ -44,7 +44,7 @@ int merge_cmp(uint64_t hlc_a, const char *edge_a, size_t alen, uint64_t hlc_b, c
  * come from the winning op). An edge id or region longer than the maximum
  * changes nothing. */
 int merge_apply(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge, size_t elen,
-		const char *region, size_t rlen, bool *changed);
+                const char *region, size_t rlen, bool *changed);
 
 /* Store encoding, at most MERGE_STATE_MAX bytes:
  *   [version u8 = 2][present u8][hlc u64 BE][edge_len u8][edge]

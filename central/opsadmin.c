@@ -42,7 +42,7 @@ const char *const ops_backup_params[] = {"dir", NULL};
 
 /* ?limit=N within 1..max (default def); false after a 400. */
 static bool limit_of(struct evhttp_request *req, struct evkeyvalq *kv, size_t def, size_t max,
-		     size_t *out)
+                     size_t *out)
 {
 	const char *q = evhttp_find_header(kv, "limit");
 	*out = def;
@@ -61,12 +61,12 @@ static bool limit_of(struct evhttp_request *req, struct evkeyvalq *kv, size_t de
 static void add_totals(struct evbuffer *out, const verify_totals *t)
 {
 	evbuffer_add_printf(out,
-			    "\"items\":%" PRIu64 ",\"memberships\":%" PRIu64 ",\"present\":%" PRIu64
-			    ",\"mismatches\":%" PRIu64 ",\"items_mismatched\":%" PRIu64
-			    ",\"bad_states\":%" PRIu64 ",\"bad_keys\":%" PRIu64
-			    ",\"sum_counters_skipped\":%" PRIu64,
-			    t->items, t->memberships, t->present, t->mismatches,
-			    t->items_mismatched, t->bad_states, t->bad_keys, t->sum_counters);
+	                    "\"items\":%" PRIu64 ",\"memberships\":%" PRIu64 ",\"present\":%" PRIu64
+	                    ",\"mismatches\":%" PRIu64 ",\"items_mismatched\":%" PRIu64
+	                    ",\"bad_states\":%" PRIu64 ",\"bad_keys\":%" PRIu64
+	                    ",\"sum_counters_skipped\":%" PRIu64,
+	                    t->items, t->memberships, t->present, t->mismatches,
+	                    t->items_mismatched, t->bad_states, t->bad_keys, t->sum_counters);
 }
 
 static const char *kind_name(char kind)
@@ -81,12 +81,12 @@ static void add_list(struct evbuffer *out, const char *name, const verify_report
 	for (size_t i = 0; i < r->n; i++) {
 		const verify_mismatch *m = &r->m[i];
 		evbuffer_add_printf(out,
-				    "%s{\"counter\":\"%s\",\"item\":\"%s\",\"kind\":\"%s\","
-				    "\"what\":\"%s\",\"stored\":%" PRIu64 ",\"stored_present\":%s,"
-				    "\"stored_bad\":%s,\"expected\":%" PRIu64 "}",
-				    i ? "," : "", m->counter, m->item, kind_name(m->kind), m->what,
-				    m->stored, m->stored_present ? "true" : "false",
-				    m->stored_bad ? "true" : "false", m->expected);
+		                    "%s{\"counter\":\"%s\",\"item\":\"%s\",\"kind\":\"%s\","
+		                    "\"what\":\"%s\",\"stored\":%" PRIu64 ",\"stored_present\":%s,"
+		                    "\"stored_bad\":%s,\"expected\":%" PRIu64 "}",
+		                    i ? "," : "", m->counter, m->item, kind_name(m->kind), m->what,
+		                    m->stored, m->stored_present ? "true" : "false",
+		                    m->stored_bad ? "true" : "false", m->expected);
 	}
 	evbuffer_add_printf(out, "]");
 }
@@ -102,9 +102,9 @@ static int scan(ops_api *api, struct evhttp_request *req, verify_report *r)
 		ops_reply_error(req, 503, "store_error", "the store could not be read");
 		return rc;
 	}
-	log_info("verify scan", "items=%" PRIu64 " memberships=%" PRIu64 " mismatches=%" PRIu64
-				" ms=%" PRIu64,
-		 r->t.items, r->t.memberships, r->t.mismatches, clock_mono_ms() - t0);
+	log_info("verify scan",
+	         "items=%" PRIu64 " memberships=%" PRIu64 " mismatches=%" PRIu64 " ms=%" PRIu64,
+	         r->t.items, r->t.memberships, r->t.mismatches, clock_mono_ms() - t0);
 	return 0;
 }
 
@@ -149,24 +149,24 @@ void ops_route_repair(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 	int rc = 0;
 	if (found.ntargets)
 		rc = api->repair(api->repair_ctx, found.targets, found.ntargets, &fixed,
-				 REPAIR_WAIT_MS);
+		                 REPAIR_WAIT_MS);
 	if (rc == ERR_TIMEOUT || rc == ERR_FULL || rc == ERR_CLOSED) {
-		ops_reply_error(req, 503, "busy",
-				"the run loop did not take the repair in time (%s); nothing changed",
-				err_str(rc));
+		ops_reply_error(
+		    req, 503, "busy",
+		    "the run loop did not take the repair in time (%s); nothing changed",
+		    err_str(rc));
 	} else if (rc) {
 		ops_reply_error(req, 500, "repair_failed",
-				"the repair stopped on a store error (%s); see central's log",
-				err_str(rc));
+		                "the repair stopped on a store error (%s); see central's log",
+		                err_str(rc));
 	} else {
 		struct evbuffer *out = evbuffer_new();
 		if (!out)
 			abort();
 		evbuffer_add_printf(out, "{\"found\":{");
 		add_totals(out, &found.t);
-		evbuffer_add_printf(out,
-				    "},\"items_sent\":%zu,\"more\":%s,\"rechecked\":{", found.ntargets,
-				    found.targets_truncated ? "true" : "false");
+		evbuffer_add_printf(out, "},\"items_sent\":%zu,\"more\":%s,\"rechecked\":{",
+		                    found.ntargets, found.targets_truncated ? "true" : "false");
 		add_totals(out, &fixed.t);
 		evbuffer_add_printf(out, "},\"repaired\":%" PRIu64, fixed.t.repaired);
 		add_list(out, "fixes", &fixed);
@@ -247,7 +247,8 @@ static void export_more(struct evhttp_connection *con, void *arg)
 	if (rc) {
 		/* Too late for a status: the stream ends with a line saying so. */
 		log_error("export stopped on a store error", "rows=%" PRIu64, x->rows);
-		evbuffer_add_printf(out, x->json ? "{\"error\":\"store_error\"}\n" : "#error,store_error\n");
+		evbuffer_add_printf(out, x->json ? "{\"error\":\"store_error\"}\n"
+		                                 : "#error,store_error\n");
 	}
 	if (evbuffer_get_length(out))
 		evhttp_send_reply_chunk(x->req, out);
@@ -287,7 +288,7 @@ void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 	x->it = store_snap_iter_from(x->sn, pre, pn, NULL, 0);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type",
-			  x->json ? "application/x-ndjson" : "text/csv; charset=utf-8");
+	                  x->json ? "application/x-ndjson" : "text/csv; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply_start(req, 200, "OK");
 	evhttp_connection_set_closecb(con, export_closed, x);
@@ -351,16 +352,18 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 			high = atomic_load_explicit(&api->run->input_high[p], memory_order_relaxed);
 		uint64_t held = api->ap ? applier_held_batches(api->ap, p) : 0;
 		int64_t lag = high >= 0 ? high - (next < 0 ? 0 : next) : -1;
-		const char *status = held ? "held" : high < 0 ? "unknown" : lag > 0 ? "behind" : "ok";
-		evbuffer_add_printf(out,
-				    "%s{\"partition\":%u,\"next_offset\":%" PRId64
-				    ",\"stored_offset\":%" PRIu64 ",\"epoch\":%u"
-				    ",\"version\":%" PRIu64 ",\"high_watermark\":%" PRId64
-				    ",\"lag\":%" PRId64
-				    ",\"held_batches\":%" PRIu64 ",\"status\":\"%s\"}",
-				    np++ ? "," : "", p, next < 0 ? 0 : next, stored,
-				    version_epoch(version), version, high,
-				    lag < 0 && high >= 0 ? 0 : lag, held, status);
+		const char *status = held       ? "held"
+		                     : high < 0 ? "unknown"
+		                     : lag > 0  ? "behind"
+		                                : "ok";
+		evbuffer_add_printf(
+		    out,
+		    "%s{\"partition\":%u,\"next_offset\":%" PRId64 ",\"stored_offset\":%" PRIu64
+		    ",\"epoch\":%u"
+		    ",\"version\":%" PRIu64 ",\"high_watermark\":%" PRId64 ",\"lag\":%" PRId64
+		    ",\"held_batches\":%" PRIu64 ",\"status\":\"%s\"}",
+		    np++ ? "," : "", p, next < 0 ? 0 : next, stored, version_epoch(version),
+		    version, high, lag < 0 && high >= 0 ? 0 : lag, held, status);
 	}
 	evbuffer_add_printf(out, "],\"applied\":[");
 	store_iter *it = store_snap_iter_from(sn, ckey_prefix(CKEY_APPLIED), 1, NULL, 0);
@@ -383,15 +386,15 @@ void ops_route_stats(ops_api *api, struct evhttp_request *req)
 	store_iter_free(it);
 	store_snap_free(sn);
 	evbuffer_add_printf(out, "],\"store_bytes\":%" PRIu64,
-			    api->data_dir ? ops_store_bytes(api->data_dir) : 0);
+	                    api->data_dir ? ops_store_bytes(api->data_dir) : 0);
 	if (api->ap) {
 		applier_stats st;
 		applier_get_stats(api->ap, &st);
 		evbuffer_add_printf(out,
-				    ",\"batches_applied\":%" PRIu64 ",\"batches_held\":%" PRIu64
-				    ",\"batches_bad\":%" PRIu64 ",\"ops_applied\":%" PRIu64,
-				    st.batches_applied, st.batches_held, st.batches_bad,
-				    st.ops_applied);
+		                    ",\"batches_applied\":%" PRIu64 ",\"batches_held\":%" PRIu64
+		                    ",\"batches_bad\":%" PRIu64 ",\"ops_applied\":%" PRIu64,
+		                    st.batches_applied, st.batches_held, st.batches_bad,
+		                    st.ops_applied);
 	}
 	evbuffer_add_printf(out, "}");
 	if (rc)
@@ -444,7 +447,7 @@ void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 		unsigned long v = strtoul(pq, &end, 10);
 		if (!pq[0] || *end || pq[0] == '-' || v >= api->partitions) {
 			ops_reply_error(req, 400, "bad_request", "partition must be 0 to %u",
-					api->partitions - 1);
+			                api->partitions - 1);
 			return;
 		}
 		if (!shard_owns(api->owned, (uint32_t)v)) {
@@ -474,13 +477,12 @@ void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 		if (!shard_owns(api->owned, p) || (only >= 0 && p != (uint32_t)only))
 			continue;
 		evbuffer_add_printf(out,
-				    "%s{\"partition\":%u,\"digest\":\"%016" PRIx64
-				    "\",\"keys\":%" PRIu64 ",\"offset\":%" PRIu64 "}",
-				    n++ ? "," : "", p, d[p].digest, d[p].keys, d[p].offset);
+		                    "%s{\"partition\":%u,\"digest\":\"%016" PRIx64
+		                    "\",\"keys\":%" PRIu64 ",\"offset\":%" PRIu64 "}",
+		                    n++ ? "," : "", p, d[p].digest, d[p].keys, d[p].offset);
 	}
-	evbuffer_add_printf(out,
-			    "],\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[",
-			    whole, keys);
+	evbuffer_add_printf(
+	    out, "],\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[", whole, keys);
 	for (uint32_t p = 0; p < api->partitions; p++)
 		evbuffer_add_printf(out, "%s%" PRIu64, p ? "," : "", d[p].offset);
 	evbuffer_add_printf(out, "]}");
@@ -501,32 +503,32 @@ void ops_route_backup(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 	char err[512];
 	shard_backup_info info;
 	uint64_t t0 = clock_mono_ms();
-	int rc = shard_backup(api->db, dir, api->instance_id, api->partitions, &info, err,
-			      sizeof err);
+	int rc =
+	    shard_backup(api->db, dir, api->instance_id, api->partitions, &info, err, sizeof err);
 	if (rc == ERR_INVAL || rc == ERR_CONFLICT) {
 		/* The alphabet is checked before any path goes in err: nothing
 		 * in it needs escaping. */
 		ops_reply_error(req, rc == ERR_INVAL ? 400 : 409,
-				rc == ERR_INVAL ? "bad_request" : "exists", "%s", err);
+		                rc == ERR_INVAL ? "bad_request" : "exists", "%s", err);
 		return;
 	}
 	if (rc) {
 		log_error("backup failed", "dir=%s err=\"%s\"", dir, err);
 		ops_reply_error(req, 500, "backup_failed",
-				"the backup failed (%s); see central's log", err_str(rc));
+		                "the backup failed (%s); see central's log", err_str(rc));
 		return;
 	}
 	struct evbuffer *out = evbuffer_new();
 	if (!out)
 		abort();
 	evbuffer_add_printf(out,
-			    "{\"dir\":\"%s\",\"keys\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"offsets\":[",
-			    dir, info.keys, clock_mono_ms() - t0);
+	                    "{\"dir\":\"%s\",\"keys\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"offsets\":[",
+	                    dir, info.keys, clock_mono_ms() - t0);
 	int n = 0;
 	for (uint32_t p = 0; p < api->partitions; p++)
 		if (shard_owns(api->owned, p))
 			evbuffer_add_printf(out, "%s{\"partition\":%u,\"offset\":%" PRIu64 "}",
-					    n++ ? "," : "", p, info.offsets[p]);
+			                    n++ ? "," : "", p, info.offsets[p]);
 	evbuffer_add_printf(out, "]}");
 	free(info.offsets);
 	ops_reply_buf(req, 200, "application/json", out);

@@ -40,8 +40,8 @@ struct ops_api {
 void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out);
 void ops_reply_json(struct evhttp_request *req, int code, const char *body);
 /* msg is ours (a fixed text, numbers or validated names): no escaping. */
-void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
-		     ...) __attribute__((format(printf, 4, 5)));
+void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* From the close callback of a streamed answer's connection (the client
  * went away, or the API stops): evhttp leaves a request it detached
  * from its connection to us, and this frees it; one still attached goes

@@ -53,7 +53,6 @@
 #define OPS_MAX_PATH 1024
 #define OPS_TIMEOUT_S 10
 
-
 /* ---- answers ------------------------------------------------------------- */
 
 void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
@@ -76,8 +75,7 @@ void ops_reply_json(struct evhttp_request *req, int code, const char *body)
 	evbuffer_free(out);
 }
 
-void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt,
-			...)
+void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -89,7 +87,7 @@ void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, co
 	sbuf_adderror(&b, ecode, msg, NULL);
 	if (code == 401)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer");
+		                  "Bearer");
 	ops_reply_json(req, code, b.p);
 	sbuf_free(&b);
 }
@@ -98,9 +96,9 @@ void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t 
 {
 	char msg[320], extra[32];
 	snprintf(msg, sizeof msg,
-		 "partition %u of item %s is not owned by this central (central.partitions): "
-		 "ask the shard that owns it",
-		 p, item);
+	         "partition %u of item %s is not owned by this central (central.partitions): "
+	         "ask the shard that owns it",
+	         p, item);
 	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
 	sbuf b;
 	sbuf_init(&b);
@@ -113,9 +111,9 @@ void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
 {
 	char msg[160], extra[32];
 	snprintf(msg, sizeof msg,
-		 "partition %u is not owned by this central (central.partitions): ask the shard "
-		 "that owns it",
-		 p);
+	         "partition %u is not owned by this central (central.partitions): ask the shard "
+	         "that owns it",
+	         p);
 	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
 	sbuf b;
 	sbuf_init(&b);
@@ -207,7 +205,7 @@ bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
 /* Parses the query into kv; each key at most once and one of allowed
  * (NULL-terminated). On failure answers 400 and returns false. */
 static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri,
-			struct evkeyvalq *kv, const char *const *allowed)
+                        struct evkeyvalq *kv, const char *const *allowed)
 {
 	const char *q = evhttp_uri_get_query(uri);
 	TAILQ_INIT(kv);
@@ -228,7 +226,7 @@ static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri
 		for (struct evkeyval *f = TAILQ_NEXT(e, next); f; f = TAILQ_NEXT(f, next))
 			if (strcmp(e->key, f->key) == 0) {
 				ops_reply_error(req, 400, "bad_request",
-					    "a query parameter is repeated");
+				                "a query parameter is repeated");
 				return false;
 			}
 	}
@@ -294,12 +292,12 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	int nraw = items_q ? split(items_q, raw, OPS_MAX_ITEMS) : -1;
 	if (nraw < 0) {
 		ops_reply_error(req, 400, "invalid_item", "items must list 1 to %d items, type:id",
-			    OPS_MAX_ITEMS);
+		                OPS_MAX_ITEMS);
 		return;
 	}
 	if (nraw > OPS_MAX_ITEMS) {
 		ops_reply_error(req, 400, "too_many_items", "at most %d items per request",
-			    OPS_MAX_ITEMS);
+		                OPS_MAX_ITEMS);
 		return;
 	}
 	int nitems = 0, nother = 0;
@@ -307,8 +305,8 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	for (int i = 0; i < nraw; i++) {
 		if (!item_valid(raw[i].p, raw[i].n)) {
 			ops_reply_error(req, 400, "invalid_item",
-				    "item %d is not type:id with id [A-Za-z0-9_-]{1,%d}", i + 1,
-				    ITEM_ID_MAX);
+			                "item %d is not type:id with id [A-Za-z0-9_-]{1,%d}", i + 1,
+			                ITEM_ID_MAX);
 			return;
 		}
 		if (span_in(items, nitems, raw[i]) || span_in(other, nother, raw[i]))
@@ -321,7 +319,8 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	if (!nitems) {
 		char item[ITEM_MAX + 1];
 		snprintf(item, sizeof item, "%.*s", (int)other[0].n, other[0].p);
-		ops_reply_not_owner(req, item, partition_of(other[0].p, other[0].n, api->partitions));
+		ops_reply_not_owner(req, item,
+		                    partition_of(other[0].p, other[0].n, api->partitions));
 		return;
 	}
 	const counter_def *defs[COUNTERS_MAX];
@@ -331,14 +330,15 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		int nc = split(counters_q, cs, COUNTERS_MAX);
 		if (nc < 0 || nc > COUNTERS_MAX) {
 			ops_reply_error(req, 400, "unknown_counter",
-				    "counters must list 1 to %d configured counters", COUNTERS_MAX);
+			                "counters must list 1 to %d configured counters",
+			                COUNTERS_MAX);
 			return;
 		}
 		for (int i = 0; i < nc; i++) {
 			const counter_def *d = counters_find(api->ctr, cs[i].p, cs[i].n);
 			if (!d) {
 				ops_reply_error(req, 400, "unknown_counter",
-					    "counter %d is not configured at central", i + 1);
+				                "counter %d is not configured at central", i + 1);
 				return;
 			}
 			bool dup = false;
@@ -353,7 +353,7 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 	}
 	if (edge && !item_edge_valid(edge, strlen(edge))) {
 		ops_reply_error(req, 400, "bad_request", "edge must match [a-z0-9_-]{1,%d}",
-			    EDGE_ID_MAX);
+		                EDGE_ID_MAX);
 		return;
 	}
 
@@ -376,10 +376,10 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 			              &applied);
 		}
 		evbuffer_add_printf(out,
-				    "%s\"%.*s\":{\"partition\":%u,\"version\":%" PRIu64
-				    ",\"applied\":%" PRIu64 ",\"as_of\":%" PRIu64 ",\"counts\":{",
-				    i ? "," : "", (int)items[i].n, items[i].p, p, version, applied,
-				    as_of);
+		                    "%s\"%.*s\":{\"partition\":%u,\"version\":%" PRIu64
+		                    ",\"applied\":%" PRIu64 ",\"as_of\":%" PRIu64 ",\"counts\":{",
+		                    i ? "," : "", (int)items[i].n, items[i].p, p, version, applied,
+		                    as_of);
 		for (int j = 0; j < ndefs && !rc; j++) {
 			unsigned char key[CKEY_MAX];
 			const char *c = defs[j]->name;
@@ -395,8 +395,8 @@ static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyv
 		evbuffer_add_printf(out, ",\"not_owned\":[");
 		for (int i = 0; i < nother; i++)
 			evbuffer_add_printf(out, "%s{\"item\":\"%.*s\",\"partition\":%u}",
-					    i ? "," : "", (int)other[i].n, other[i].p,
-					    partition_of(other[i].p, other[i].n, api->partitions));
+			                    i ? "," : "", (int)other[i].n, other[i].p,
+			                    partition_of(other[i].p, other[i].n, api->partitions));
 		evbuffer_add_printf(out, "]");
 	}
 	evbuffer_add_printf(out, "}");
@@ -434,7 +434,7 @@ static int add_by_region(store_snap *sn, struct evbuffer *out, const item_req *r
 		uint64_t x = store_get_u64((const unsigned char *)v);
 		if (x)
 			evbuffer_add_printf(out, "%s\"%.*s\":%" PRIu64, n++ ? "," : "",
-					    (int)(kn - pn), k + pn, x);
+			                    (int)(kn - pn), k + pn, x);
 	}
 	if (!rc)
 		rc = store_iter_status(it);
@@ -445,7 +445,7 @@ static int add_by_region(store_snap *sn, struct evbuffer *out, const item_req *r
 
 /* Appends ,"from","to","by_day":{...} for days from..to; 0 or an error. */
 static int add_by_day(store_snap *sn, struct evbuffer *out, const item_req *r, uint32_t from,
-		      uint32_t to)
+                      uint32_t to)
 {
 	unsigned char pre[CKEY_MAX], start[CKEY_MAX];
 	const char *c = r->def->name;
@@ -484,7 +484,7 @@ static int add_by_day(store_snap *sn, struct evbuffer *out, const item_req *r, u
 
 /* The by=day range from the from/to parameters: 0 or false after a 400. */
 static bool day_range(struct evhttp_request *req, const char *from_q, const char *to_q,
-		      uint32_t *from, uint32_t *to)
+                      uint32_t *from, uint32_t *to)
 {
 	if (to_q) {
 		if (day_parse(to_q, strlen(to_q), to)) {
@@ -503,15 +503,15 @@ static bool day_range(struct evhttp_request *req, const char *from_q, const char
 		*from = *to >= OPS_DEFAULT_DAYS - 1 ? *to - (OPS_DEFAULT_DAYS - 1) : 0;
 	}
 	if (*from > *to || *to - *from >= OPS_MAX_DAYS) {
-		ops_reply_error(req, 400, "bad_range", "from must not be after to, and at most %d days",
-			    OPS_MAX_DAYS);
+		ops_reply_error(req, 400, "bad_range",
+		                "from must not be after to, and at most %d days", OPS_MAX_DAYS);
 		return false;
 	}
 	return true;
 }
 
 static void route_item(ops_api *api, struct evhttp_request *req, const item_req *r,
-		       struct evkeyvalq *kv)
+                       struct evkeyvalq *kv)
 {
 	const char *by = evhttp_find_header(kv, "by");
 	const char *from_q = evhttp_find_header(kv, "from");
@@ -541,11 +541,11 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 	int rc = snap_u64(sn, key, ckey_count(key, c, strlen(c), r->item, r->in), &count);
 	if (!rc)
 		rc = applier_view_version(sn, partition_of(r->item, r->in, api->partitions),
-					  &version);
+		                          &version);
 	evbuffer_add_printf(out,
-			    "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64
-			    ",\"version\":%" PRIu64 ",\"as_of\":%" PRIu64,
-			    r->item, c, count, version, as_of);
+	                    "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64
+	                    ",\"version\":%" PRIu64 ",\"as_of\":%" PRIu64,
+	                    r->item, c, count, version, as_of);
 	if (!rc && by_region)
 		rc = add_by_region(sn, out, r);
 	if (!rc && by_day)
@@ -557,7 +557,7 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 /* The stored state of (counter, item, user): *known false (st zeroed)
  * when central never saw the pair. 0, or ERR_IO / ERR_CORRUPT (logged). */
 static int read_member(ops_api *api, const char *counter, const char *item, size_t in,
-		       const char *user, merge_state *st, bool *known)
+                       const char *user, merge_state *st, bool *known)
 {
 	unsigned char key[CKEY_MAX];
 	size_t kn = ckey_state(key, counter, strlen(counter), item, in, user, strlen(user));
@@ -575,7 +575,7 @@ static int read_member(ops_api *api, const char *counter, const char *item, size
 	if (rc || !item_edge_valid(st->edge, st->edge_len) ||
 	    !item_edge_valid(st->region, st->region_len)) {
 		log_error("corrupt membership state in store", "item=%.*s counter=%s", (int)in,
-			  item, counter);
+		          item, counter);
 		return ERR_CORRUPT;
 	}
 	return 0;
@@ -596,10 +596,10 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 	}
 	char body[768];
 	snprintf(body, sizeof body,
-		 "{\"item\":\"%s\",\"counter\":\"%s\",\"user\":\"%s\",\"member\":%s,\"known\":%s,"
-		 "\"hlc\":%" PRIu64 ",\"edge\":\"%.*s\",\"region\":\"%.*s\"}",
-		 r->item, c, r->user, st.present ? "true" : "false", known ? "true" : "false",
-		 st.hlc, (int)st.edge_len, st.edge, (int)st.region_len, st.region);
+	         "{\"item\":\"%s\",\"counter\":\"%s\",\"user\":\"%s\",\"member\":%s,\"known\":%s,"
+	         "\"hlc\":%" PRIu64 ",\"edge\":\"%.*s\",\"region\":\"%.*s\"}",
+	         r->item, c, r->user, st.present ? "true" : "false", known ? "true" : "false",
+	         st.hlc, (int)st.edge_len, st.edge, (int)st.region_len, st.region);
 	ops_reply_json(req, 200, body);
 }
 
@@ -618,9 +618,9 @@ static bool unhex(const char *s, size_t n, char *out, size_t cap)
 		for (size_t j = i; j < i + 2; j++) {
 			char c = s[j];
 			int d = c >= '0' && c <= '9'   ? c - '0'
-				: c >= 'a' && c <= 'f' ? c - 'a' + 10
-				: c >= 'A' && c <= 'F' ? c - 'A' + 10
-						       : -1;
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
 			if (d < 0)
 				return false;
 			v = v * 16 + d;
@@ -644,7 +644,7 @@ static void route_memberships(ops_api *api, struct evhttp_request *req, struct e
 	int n = q ? split(q, raw, OPS_MAX_ITEMS) : -1;
 	if (n < 0 || n > OPS_MAX_ITEMS) {
 		ops_reply_error(req, 400, "invalid_pairs",
-				"pairs must list 1 to %d counter/item/userhex", OPS_MAX_ITEMS);
+		                "pairs must list 1 to %d counter/item/userhex", OPS_MAX_ITEMS);
 		return;
 	}
 	struct evbuffer *out = evbuffer_new();
@@ -655,17 +655,18 @@ static void route_memberships(ops_api *api, struct evhttp_request *req, struct e
 	evbuffer_add_printf(out, "{\"members\":[");
 	for (int i = 0; i < n; i++) {
 		const char *a = memchr(raw[i].p, '/', raw[i].n);
-		const char *b = a ? memchr(a + 1, '/', raw[i].n - (size_t)(a + 1 - raw[i].p)) : NULL;
+		const char *b =
+		    a ? memchr(a + 1, '/', raw[i].n - (size_t)(a + 1 - raw[i].p)) : NULL;
 		char user[USER_MAX + 1];
-		const counter_def *def = a ? counters_find(api->ctr, raw[i].p, (size_t)(a - raw[i].p))
-					   : NULL;
+		const counter_def *def =
+		    a ? counters_find(api->ctr, raw[i].p, (size_t)(a - raw[i].p)) : NULL;
 		size_t in = b ? (size_t)(b - a - 1) : 0;
 		if (!b || !def || def->kind != COUNTER_SET || !item_valid(a + 1, in) ||
 		    !unhex(b + 1, raw[i].n - (size_t)(b + 1 - raw[i].p), user, sizeof user) ||
 		    !item_user_valid(user, strlen(user))) {
 			evbuffer_free(out);
 			ops_reply_error(req, 400, "invalid_pairs",
-					"pair %d is not set-counter/type:id/userhex", i + 1);
+			                "pair %d is not set-counter/type:id/userhex", i + 1);
 			return;
 		}
 		uint32_t p = partition_of(a + 1, in, api->partitions);
@@ -684,7 +685,7 @@ static void route_memberships(ops_api *api, struct evhttp_request *req, struct e
 			return;
 		}
 		evbuffer_add_printf(out, "%s{\"member\":%s,\"known\":%s}", i ? "," : "",
-				    st.present ? "true" : "false", known ? "true" : "false");
+		                    st.present ? "true" : "false", known ? "true" : "false");
 	}
 	evbuffer_add_printf(out, "]}");
 	ops_reply_buf(req, 200, "application/json", out);
@@ -713,7 +714,7 @@ static bool segment(const char *s, size_t n, char *out, size_t cap)
 
 /* /v1/items/T/I/C or /v1/items/T/I/C/users/U (rest is after "/v1/items/"). */
 static void route_items(ops_api *api, struct evhttp_request *req, const char *rest,
-			const struct evhttp_uri *uri)
+                        const struct evhttp_uri *uri)
 {
 	span seg[6];
 	int n = 0;
@@ -736,7 +737,8 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 	    !segment(seg[1].p, seg[1].n, id, sizeof id) || !item_type_valid(type, strlen(type)) ||
 	    !item_id_valid(id, strlen(id))) {
 		ops_reply_error(req, 400, "invalid_item",
-			    "the item must be {type}/{id}, id [A-Za-z0-9_-]{1,%d}", ITEM_ID_MAX);
+		                "the item must be {type}/{id}, id [A-Za-z0-9_-]{1,%d}",
+		                ITEM_ID_MAX);
 		return;
 	}
 	r.in = (size_t)snprintf(r.item, sizeof r.item, "%s:%s", type, id);
@@ -747,9 +749,9 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 	}
 	r.user[0] = 0;
 	if (users && (!segment(seg[4].p, seg[4].n, r.user, sizeof r.user) ||
-		      !item_user_valid(r.user, strlen(r.user)))) {
+	              !item_user_valid(r.user, strlen(r.user)))) {
 		ops_reply_error(req, 400, "invalid_user",
-			    "a user id is 1 to %d visible ASCII characters", USER_MAX);
+		                "a user id is 1 to %d visible ASCII characters", USER_MAX);
 		return;
 	}
 	uint32_t p = partition_of(r.item, r.in, api->partitions);
@@ -800,8 +802,8 @@ static void route_totals(ops_api *api, struct evhttp_request *req, const char *c
 	}
 	char body[256];
 	snprintf(body, sizeof body,
-		 "{\"counter\":\"%s\",\"items\":%" PRIu64 ",\"sum\":%" PRIu64 "}", def->name, items,
-		 sum);
+	         "{\"counter\":\"%s\",\"items\":%" PRIu64 ",\"sum\":%" PRIu64 "}", def->name, items,
+	         sum);
 	ops_reply_json(req, 200, body);
 }
 
@@ -821,8 +823,8 @@ static void route_ready(struct evhttp_request *req)
 	int n = snprintf(body, sizeof body, "{\"ready\":%s,\"checks\":{", ok ? "true" : "false");
 	for (size_t i = 0; i < 3 && n > 0 && (size_t)n < sizeof body; i++)
 		n += snprintf(body + n, sizeof body - (size_t)n,
-			      "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
-			      ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
+		              "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
+		              ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
 	if (n > 0 && (size_t)n < sizeof body)
 		snprintf(body + n, sizeof body - (size_t)n, "}}");
 	ops_reply_json(req, ok ? 200 : 503, body);
@@ -831,7 +833,7 @@ static void route_ready(struct evhttp_request *req)
 /* ---- dispatch ------------------------------------------------------------ */
 
 static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
-		  const char *path)
+                  const char *path)
 {
 	static const char *const none[] = {NULL};
 	struct evkeyvalq kv;
@@ -902,10 +904,10 @@ static void handle(struct evhttp_request *req, void *arg)
 			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
 		} else if (!api->token[0]) {
 			ops_reply_error(req, 403, "forbidden",
-					"%s needs central.ops_token to be set", what);
+			                "%s needs central.ops_token to be set", what);
 		} else if (!ops_bearer_ok(api, req)) {
 			ops_reply_error(req, 401, "unauthorized",
-					"a valid Authorization: Bearer token is needed");
+			                "a valid Authorization: Bearer token is needed");
 		} else if (repair) {
 			if (parse_query(req, uri, &kv, ops_verify_params))
 				ops_route_repair(api, req, &kv);
@@ -917,11 +919,11 @@ static void handle(struct evhttp_request *req, void *arg)
 		}
 	} else if (!authorized(api, req, path)) {
 		ops_reply_error(req, 401, "unauthorized",
-				"a valid Authorization: Bearer token is needed");
+		                "a valid Authorization: Bearer token is needed");
 	} else if (cmd != EVHTTP_REQ_GET) {
 		ops_reply_error(req, 405, "method_not_allowed",
-				"the ops API reads with GET only; POST is for /v1/admin/repair and "
-				"/v1/admin/backup");
+		                "the ops API reads with GET only; POST is for /v1/admin/repair and "
+		                "/v1/admin/backup");
 	} else {
 		route(api, req, uri, path);
 	}
@@ -966,7 +968,7 @@ static void api_free(ops_api *api)
 }
 
 int ops_api_check(const char *listen, const char *token, char *host, size_t hostcap, int *port,
-		  char *err, size_t errlen)
+                  char *err, size_t errlen)
 {
 	if (cfg_parse_hostport(listen, host, hostcap, port)) {
 		snprintf(err, errlen, "ops listen address '%s' is not host:port", listen);
@@ -976,10 +978,10 @@ int ops_api_check(const char *listen, const char *token, char *host, size_t host
 	 * membership: that is only for loopback. */
 	if ((!token || !token[0]) && !host_is_loopback(host)) {
 		snprintf(err, errlen,
-			 "central.ops_token is empty and the ops API would listen on %s, "
-			 "which is not a loopback address: set central.ops_token, or "
-			 "listen on 127.0.0.1",
-			 listen);
+		         "central.ops_token is empty and the ops API would listen on %s, "
+		         "which is not a loopback address: set central.ops_token, or "
+		         "listen on 127.0.0.1",
+		         listen);
 		return ERR_CONFIG;
 	}
 	return 0;
@@ -1009,9 +1011,13 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->owned = o->owned;
 	api->instance_id = xstrdup(o->instance_id ? o->instance_id : "");
 	if (!api->metrics) {
-		cmetrics_opts mo = {.ctr = o->ctr, .partitions = o->partitions, .ap = o->ap,
-				    .run = o->run, .db = o->db, .data_dir = api->data_dir,
-				    .owned = o->owned};
+		cmetrics_opts mo = {.ctr = o->ctr,
+		                    .partitions = o->partitions,
+		                    .ap = o->ap,
+		                    .run = o->run,
+		                    .db = o->db,
+		                    .data_dir = api->data_dir,
+		                    .owned = o->owned};
 		api->metrics = cmetrics_new(&mo);
 		api->own_metrics = true;
 	}
@@ -1020,8 +1026,8 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->http = api->base ? evhttp_new(api->base) : NULL;
 	struct evhttp_bound_socket *bound =
 	    api->http ? evhttp_bind_socket_with_handle(api->http, host[0] ? host : "0.0.0.0",
-						       (ev_uint16_t)port)
-		      : NULL;
+	                                               (ev_uint16_t)port)
+	              : NULL;
 	if (!bound) {
 		snprintf(err, errlen, "ops API cannot listen on %s", o->listen);
 		api_free(api);
@@ -1031,9 +1037,9 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	socklen_t sl = sizeof ss;
 	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
 		api->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							   : ((struct sockaddr_in *)&ss)->sin_port);
+		                                           : ((struct sockaddr_in *)&ss)->sin_port);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-						  EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
 	evhttp_set_max_headers_size(api->http, OPS_MAX_HEADERS);
 	evhttp_set_max_body_size(api->http, 4096);
 	evhttp_set_timeout(api->http, OPS_TIMEOUT_S);
@@ -1054,7 +1060,7 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	}
 	if (!api->token[0])
 		log_warn("ops API serves without a token on loopback: set central.ops_token",
-			 "listen=%s", o->listen);
+		         "listen=%s", o->listen);
 	return api;
 }
 

@@ -80,10 +80,10 @@ typedef struct ops_run_stats {
 	_Atomic uint64_t snapshot_messages; /* snapshot messages handed to Kafka */
 	_Atomic uint64_t snapshot_errors;   /* not queued, or delivery failed */
 	_Atomic uint64_t offset_resets;     /* input offsets found out of range */
-	_Atomic int64_t *input_high; /* per partition: the broker's high watermark
-				      * as last seen, -1 unknown; NULL = not kept */
-	const struct kcommit *commits; /* positions committed for tools (kcommit.h);
-					* set before the ops API starts; NULL = off */
+	_Atomic int64_t *input_high;        /* per partition: the broker's high watermark
+	                                     * as last seen, -1 unknown; NULL = not kept */
+	const struct kcommit *commits;      /* positions committed for tools (kcommit.h);
+	                                     * set before the ops API starts; NULL = off */
 } ops_run_stats;
 
 /* Runs verify_repair of the n targets where the store's only writer is
@@ -91,7 +91,7 @@ typedef struct ops_run_stats {
  * timeout_ms for the repair to start. 0, ERR_TIMEOUT, ERR_CLOSED,
  * ERR_FULL or ERR_IO. Called on the ops API's thread. */
 typedef int (*ops_repair_fn)(void *ctx, const verify_target *t, size_t n, verify_report *r,
-			     int timeout_ms);
+                             int timeout_ms);
 
 typedef struct ops_api_opts {
 	const char *listen;  /* host:port; port 0 picks a free one */
@@ -103,7 +103,7 @@ typedef struct ops_api_opts {
 	const ops_run_stats *run; /* may be NULL */
 	ops_repair_fn repair;     /* NULL: POST /v1/admin/repair answers 503 */
 	void *repair_ctx;
-	const char *data_dir;     /* the store's dir, for its size; may be NULL */
+	const char *data_dir; /* the store's dir, for its size; may be NULL */
 	/* central's metrics (cmetrics.h), served on /metrics and /v1/hot;
 	 * NULL: the API makes its own from ap, run, db and data_dir, with
 	 * nothing fed to it (no histograms move, no hot items). */
@@ -123,7 +123,7 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen);
  * host:port (written to host and port), and an empty token needs a
  * loopback host. 0, or ERR_CONFIG with the reason in err. */
 int ops_api_check(const char *listen, const char *token, char *host, size_t hostcap, int *port,
-		  char *err, size_t errlen) WARN_UNUSED;
+                  char *err, size_t errlen) WARN_UNUSED;
 /* The port it listens on (the chosen one when asked for port 0). */
 int ops_api_port(const ops_api *api);
 /* Bytes in the files of the store under data_dir (store_open_dir's

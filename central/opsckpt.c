@@ -195,8 +195,8 @@ static bool put_frame(ckpt_job *x, struct evbuffer *out, const wire_snapshot *s)
 	int rc = ckpt_frame_put(s, &f, &n);
 	if (rc) {
 		log_error("checkpoint message cannot be encoded; the stream is cut short",
-			  "partition=%u counts=%u edges=%u err=\"%s\"", s->partition, s->ncounts,
-			  s->nedges, err_str(rc));
+		          "partition=%u counts=%u edges=%u err=\"%s\"", s->partition, s->ncounts,
+		          s->nedges, err_str(rc));
 		x->failed = true;
 		return false;
 	}
@@ -227,7 +227,7 @@ static void emit_counts(ckpt_job *x, uint32_t p, struct evbuffer *out)
 		const ck_count *c = &pt->counts[i];
 		const char *names = pt->names.p + c->off;
 		x->scratch[i] = (wire_count){wire_cstr(names, c->cn),
-					     wire_cstr(names + c->cn, c->in), c->count};
+		                             wire_cstr(names + c->cn, c->in), c->count};
 	}
 	s.counts = x->scratch;
 	s.ncounts = (uint32_t)pt->ncounts;
@@ -248,7 +248,7 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	wire_edge_seq *es = xcalloc(pt->nedges ? pt->nedges : 1, sizeof *es);
 	for (size_t i = 0; i < pt->nedges; i++)
 		es[i] = (wire_edge_seq){wire_cstr(pt->edges[i].name, pt->edges[i].n),
-					pt->edges[i].applied, pt->edges[i].held};
+		                        pt->edges[i].applied, pt->edges[i].held};
 	s.edges = es;
 	s.nedges = (uint32_t)pt->nedges;
 	put_frame(x, out, &s);
@@ -259,7 +259,7 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
  * that does not parse or is of a partition not asked for; p's buffer
  * leaves when full. */
 static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, size_t vn,
-		       struct evbuffer *out)
+                       struct evbuffer *out)
 {
 	const char *c, *item;
 	size_t cn, in;
@@ -279,7 +279,7 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 		pt->counts = xrealloc(pt->counts, pt->counts_cap * sizeof *pt->counts);
 	}
 	pt->counts[pt->ncounts++] = (ck_count){(uint32_t)pt->names.len, (uint8_t)cn, (uint8_t)in,
-					       store_get_u64((const unsigned char *)v)};
+	                                       store_get_u64((const unsigned char *)v)};
 	sbuf_add(&pt->names, c, cn);
 	sbuf_add(&pt->names, item, in);
 	x->buffered++;
@@ -322,7 +322,7 @@ static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
 		}
 		if (store_iter_status(x->it)) {
 			log_error("checkpoint stopped on a store error; the stream is cut short",
-				  "counts=%" PRIu64, x->counts);
+			          "counts=%" PRIu64, x->counts);
 			x->failed = true;
 			break;
 		}
@@ -347,8 +347,7 @@ static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
 		x->bytes += sizeof ckpt_end_frame;
 		x->phase = CK_DONE;
 		break;
-	case CK_DONE:
-		break;
+	case CK_DONE: break;
 	}
 	return true;
 }
@@ -376,8 +375,8 @@ static void on_closed(struct evhttp_connection *con, void *arg)
 	(void)con;
 	ckpt_job *x = arg;
 	log_warn("checkpoint stopped: the client went away",
-		 "counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64, x->counts,
-		 x->messages, x->bytes, clock_mono_ms() - x->t0);
+	         "counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64, x->counts,
+	         x->messages, x->bytes, clock_mono_ms() - x->t0);
 	ops_stream_gone(x->req);
 	job_free(x);
 }
@@ -412,9 +411,9 @@ static void ckpt_more(ckpt_job *x)
 		char parts[256];
 		shard_set_format(&x->want, parts, sizeof parts);
 		log_info("checkpoint sent",
-			 "partitions=\"%s\" counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
-			 " ms=%" PRIu64,
-			 parts, x->counts, x->messages, x->bytes, clock_mono_ms() - x->t0);
+		         "partitions=\"%s\" counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
+		         " ms=%" PRIu64,
+		         parts, x->counts, x->messages, x->bytes, clock_mono_ms() - x->t0);
 	}
 	job_free(x);
 }
@@ -423,7 +422,7 @@ static void ckpt_more(ckpt_job *x)
 
 /* Checks the query into x (want, after); false after an error answer. */
 static bool parse_request(const ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv,
-			  ckpt_job *x)
+                          ckpt_job *x)
 {
 	const char *list = evhttp_find_header(kv, "partitions");
 	const char *ac = evhttp_find_header(kv, "after_counter");
@@ -431,9 +430,9 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, struct
 	char err[256];
 	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
 		ops_reply_error(req, 400, "bad_request",
-				"partitions must be all, or partitions and ranges N-M below %u, "
-				"each once",
-				api->partitions);
+		                "partitions must be all, or partitions and ranges N-M below %u, "
+		                "each once",
+		                api->partitions);
 		return false;
 	}
 	for (uint32_t p = 0; p < x->want.nparts; p++)
@@ -443,16 +442,16 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, struct
 		}
 	if (!ac != !ai) {
 		ops_reply_error(req, 400, "bad_request",
-				"after_counter and after_item go together");
+		                "after_counter and after_item go together");
 		return false;
 	}
 	if (ac) {
 		size_t cn = strlen(ac), in = strlen(ai);
 		if (!item_counter_valid(ac, cn) || !item_valid(ai, in)) {
 			ops_reply_error(req, 400, "bad_request",
-					"after_counter must be a counter name [a-z0-9_]{1,%d} and "
-					"after_item an item type:id",
-					COUNTER_MAX);
+			                "after_counter must be a counter name [a-z0-9_]{1,%d} and "
+			                "after_item an item type:id",
+			                COUNTER_MAX);
 			return false;
 		}
 		x->after_len = ckey_count(x->after, ac, cn, ai, in);

@@ -16,7 +16,6 @@
 #include "sbuf.h"
 #include "xmem.h"
 
-
 const char *const ops_hot_params[] = {"limit", NULL};
 
 /* The rendered text is handed to libevent without a copy; it frees it

@@ -46,11 +46,11 @@ bool reseek_went_backwards(int64_t stored, int64_t lo, int64_t hi)
 }
 
 int reseek_partition(reseek *r, rd_kafka_t *rk, const char *topic, uint32_t p, int64_t offset,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	if (p >= r->nparts || offset < 0) {
 		snprintf(err, errlen, "partition %u or offset %lld out of range", p,
-			 (long long)offset);
+		         (long long)offset);
 		return ERR_KAFKA;
 	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);

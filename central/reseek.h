@@ -70,6 +70,6 @@ bool reseek_went_backwards(int64_t stored, int64_t lo, int64_t hi);
  * between its two steps) is only assigned. 0, or ERR_KAFKA with the
  * reason in err (nothing is remembered: call again later). */
 int reseek_partition(reseek *r, rd_kafka_t *rk, const char *topic, uint32_t p, int64_t offset,
-		     char *err, size_t errlen) WARN_UNUSED;
+                     char *err, size_t errlen) WARN_UNUSED;
 
 #endif

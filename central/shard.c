@@ -88,7 +88,8 @@ int shard_set_parse(shard_set *s, const char *spec, uint32_t nparts, char *err, 
 	s->nparts = nparts;
 	s->own = xcalloc(nparts ? nparts : 1, 1);
 	if (!*p) {
-		snprintf(err, errlen, "central.partitions is empty: give 'all' or a list such as 0-7");
+		snprintf(err, errlen,
+		         "central.partitions is empty: give 'all' or a list such as 0-7");
 		goto bad;
 	}
 	for (int n = 1;; n++) {
@@ -96,9 +97,9 @@ int shard_set_parse(shard_set *s, const char *spec, uint32_t nparts, char *err, 
 		skip_spaces(&p);
 		if (!number(&p, &lo)) {
 			snprintf(err, errlen,
-				 "central.partitions '%s': element %d is not a number or a range "
-				 "N-M",
-				 spec, n);
+			         "central.partitions '%s': element %d is not a number or a range "
+			         "N-M",
+			         spec, n);
 			goto bad;
 		}
 		hi = lo;
@@ -107,30 +108,31 @@ int shard_set_parse(shard_set *s, const char *spec, uint32_t nparts, char *err, 
 			p++;
 			skip_spaces(&p);
 			if (!number(&p, &hi)) {
-				snprintf(err, errlen,
-					 "central.partitions '%s': element %d: a range needs an end",
-					 spec, n);
+				snprintf(
+				    err, errlen,
+				    "central.partitions '%s': element %d: a range needs an end",
+				    spec, n);
 				goto bad;
 			}
 			skip_spaces(&p);
 		}
 		if (hi < lo) {
-			snprintf(err, errlen,
-				 "central.partitions '%s': range %u-%u runs backwards", spec, lo, hi);
+			snprintf(err, errlen, "central.partitions '%s': range %u-%u runs backwards",
+			         spec, lo, hi);
 			goto bad;
 		}
 		if (hi >= nparts) {
 			snprintf(err, errlen,
-				 "central.partitions '%s': partition %u is out of range: "
-				 "topics.partitions is %u (0-%u)",
-				 spec, hi, nparts, nparts ? nparts - 1 : 0);
+			         "central.partitions '%s': partition %u is out of range: "
+			         "topics.partitions is %u (0-%u)",
+			         spec, hi, nparts, nparts ? nparts - 1 : 0);
 			goto bad;
 		}
 		for (uint32_t x = lo; x <= hi; x++) {
 			if (s->own[x]) {
 				snprintf(err, errlen,
-					 "central.partitions '%s': partition %u is listed twice",
-					 spec, x);
+				         "central.partitions '%s': partition %u is listed twice",
+				         spec, x);
 				goto bad;
 			}
 			s->own[x] = 1;
@@ -140,8 +142,8 @@ int shard_set_parse(shard_set *s, const char *spec, uint32_t nparts, char *err, 
 			break;
 		if (*p != ',') {
 			snprintf(err, errlen,
-				 "central.partitions '%s': unexpected '%c' after element %d", spec,
-				 *p, n);
+			         "central.partitions '%s': unexpected '%c' after element %d", spec,
+			         *p, n);
 			goto bad;
 		}
 		p++;
@@ -166,7 +168,7 @@ static void format_flags(const unsigned char *own, uint32_t n, char *out, size_t
 		while (e + 1 < n && own[e + 1])
 			e++;
 		int w = e == p ? snprintf(out + len, cap - len, "%s%u", any ? "," : "", p)
-			       : snprintf(out + len, cap - len, "%s%u-%u", any ? "," : "", p, e);
+		               : snprintf(out + len, cap - len, "%s%u-%u", any ? "," : "", p, e);
 		if (w < 0 || (size_t)w >= cap - len)
 			return;
 		len += (size_t)w;
@@ -279,16 +281,16 @@ int shard_note_owned(store *db, const shard_set *s, char *err, size_t errlen)
 			char a[4096], d[4096];
 			format_flags(added, s->nparts, a, sizeof a);
 			format_flags(dropped, s->nparts, d, sizeof d);
-			log_warn("owned partitions changed since the last start (a rebalance): "
-				 "dropped partitions keep their keys until `central prune --offline`",
-				 "was=\"%s\" now=\"%s\" added=\"%s\" dropped=\"%s\"", text, now, a,
-				 d);
+			log_warn(
+			    "owned partitions changed since the last start (a rebalance): "
+			    "dropped partitions keep their keys until `central prune --offline`",
+			    "was=\"%s\" now=\"%s\" added=\"%s\" dropped=\"%s\"", text, now, a, d);
 			free(added);
 			free(dropped);
 			shard_set_free(&was);
 		} else {
 			log_warn("owned partitions changed since the last start (a rebalance)",
-				 "was=\"%s\" now=\"%s\"", text, now);
+			         "was=\"%s\" now=\"%s\"", text, now);
 		}
 		free(text);
 		free(old);
@@ -332,14 +334,14 @@ static bool backup_dir_ok(const char *dir)
 }
 
 int shard_backup(store *db, const char *dir, const char *source_id, uint32_t nparts,
-		 shard_backup_info *out, char *err, size_t errlen)
+                 shard_backup_info *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	if (!backup_dir_ok(dir)) {
 		snprintf(err, errlen,
-			 "the backup dir must be an absolute path of [A-Za-z0-9/._-], at most %d "
-			 "bytes",
-			 BACKUP_DIR_MAX);
+		         "the backup dir must be an absolute path of [A-Za-z0-9/._-], at most %d "
+		         "bytes",
+		         BACKUP_DIR_MAX);
 		return ERR_INVAL;
 	}
 	if (mkdir(dir, 0755) != 0) {
@@ -397,7 +399,7 @@ int shard_backup(store *db, const char *dir, const char *source_id, uint32_t npa
 	if (rc) {
 		free(offsets);
 		snprintf(err, errlen, "copying into %s failed (%s); remove it before trying again",
-			 dir, err_str(rc));
+		         dir, err_str(rc));
 		return rc;
 	}
 	out->keys = keys;

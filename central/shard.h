@@ -35,15 +35,15 @@
 #include "store.h"
 
 typedef struct shard_set {
-	uint32_t nparts;     /* topics.partitions */
-	uint32_t count;      /* partitions owned */
-	unsigned char *own;  /* nparts flags */
+	uint32_t nparts;    /* topics.partitions */
+	uint32_t count;     /* partitions owned */
+	unsigned char *own; /* nparts flags */
 } shard_set;
 
 /* Parses spec for a topic of nparts partitions into s (shard_set_free
  * it). 0, or ERR_CONFIG with the reason in err (s is then empty). */
 int shard_set_parse(shard_set *s, const char *spec, uint32_t nparts, char *err,
-		    size_t errlen) WARN_UNUSED;
+                    size_t errlen) WARN_UNUSED;
 /* Every partition of nparts. */
 void shard_set_all(shard_set *s, uint32_t nparts);
 void shard_set_free(shard_set *s);
@@ -95,12 +95,12 @@ typedef struct shard_backup_info {
  * out->offsets is allocated (free it); on failure it is NULL and a
  * partly written dir is left for the operator to remove. */
 int shard_backup(store *db, const char *dir, const char *source_id, uint32_t nparts,
-		 shard_backup_info *out, char *err, size_t errlen) WARN_UNUSED;
+                 shard_backup_info *out, char *err, size_t errlen) WARN_UNUSED;
 
 typedef struct shard_prune_counts {
-	uint64_t scanned;       /* keys looked at */
-	uint64_t deleted;       /* keys removed */
-	uint64_t by_tag[26];    /* removed, per key tag 'A'..'Z' */
+	uint64_t scanned;    /* keys looked at */
+	uint64_t deleted;    /* keys removed */
+	uint64_t by_tag[26]; /* removed, per key tag 'A'..'Z' */
 } shard_prune_counts;
 
 /* Deletes every key of a partition s does not own, in batches; metadata

@@ -158,7 +158,7 @@ static void feed_state(acc *a, const cursor *c, verify_totals *t)
 	if (merge_state_decode(c->v, c->vn, &st) || !item_edge_valid(st.region, st.region_len)) {
 		t->bad_states++;
 		log_warn("membership state does not decode; not counted", "counter=%s item=%s",
-			 a->counter, a->item);
+		         a->counter, a->item);
 		return;
 	}
 	if (!st.present)
@@ -179,7 +179,7 @@ static void feed_bucket(acc *a, const cursor *c, verify_totals *t)
 	    (c->tag == CKEY_REGION ? !item_edge_valid(s, n) : n != 4)) {
 		t->bad_keys++;
 		log_warn("malformed bucket key skipped", "counter=%s item=%s tag=%c", a->counter,
-			 a->item, c->tag);
+		         a->item, c->tag);
 		return;
 	}
 	bucket *b = acc_bucket(a, c->tag, s, n);
@@ -195,9 +195,7 @@ static void feed(acc *a, const cursor *c, verify_totals *t)
 		a->c_present = true;
 		num_value(c->v, c->vn, &a->got_c, &a->c_bad);
 		break;
-	default:
-		feed_bucket(a, c, t);
-		break;
+	default: feed_bucket(a, c, t); break;
 	}
 }
 
@@ -236,7 +234,7 @@ static void acc_finish(acc *a, verify_fn fn, void *ctx, verify_totals *t)
 			m.kn = ckey_count(m.key, a->counter, a->cn, a->item, a->in);
 		} else {
 			m.kn = ckey_breakdown_prefix(m.key, b->kind, a->counter, a->cn, a->item,
-						     a->in);
+			                             a->in);
 			memcpy(m.key + m.kn, b->name, b->nn);
 			m.kn += b->nn;
 		}
@@ -256,7 +254,7 @@ static void acc_finish(acc *a, verify_fn fn, void *ctx, verify_totals *t)
 
 /* Walks one set counter; with only set, just that item. */
 static int walk(store_snap *sn, const char *counter, const char *only, verify_fn fn, void *ctx,
-		verify_totals *t)
+                verify_totals *t)
 {
 	static const char tags[4] = {CKEY_STATE, CKEY_COUNT, CKEY_REGION, CKEY_DAY};
 	size_t cn = strlen(counter), on = only ? strlen(only) : 0;
@@ -342,7 +340,7 @@ int verify_scan(store_snap *sn, const counters *ctr, verify_fn fn, void *ctx, ve
 }
 
 int verify_item(store_snap *sn, const char *counter, const char *item, verify_fn fn, void *ctx,
-		verify_totals *t)
+                verify_totals *t)
 {
 	if (!item_counter_valid(counter, strlen(counter)) || !item_valid(item, strlen(item)))
 		return ERR_INVAL;
@@ -368,8 +366,8 @@ static void collect(void *ctx, const verify_mismatch *m)
 
 /* Repairs one item: its mismatches as the store holds them now, fixed in
  * one write. */
-static int repair_one(store *db, store_batch *wb, applier *a, const verify_target *tg,
-		      verify_fn fn, void *ctx, verify_totals *t)
+static int repair_one(store *db, store_batch *wb, applier *a, const verify_target *tg, verify_fn fn,
+                      void *ctx, verify_totals *t)
 {
 	found f = {0};
 	store_snap *sn = store_snap_new(db);
@@ -401,17 +399,18 @@ static int repair_one(store *db, store_batch *wb, applier *a, const verify_targe
 	rc = store_write(db, wb);
 	if (rc) {
 		log_error("repair write failed; nothing of this item changed",
-			  "counter=%s item=%s err=\"%s\"", tg->counter, tg->item, err_str(rc));
+		          "counter=%s item=%s err=\"%s\"", tg->counter, tg->item, err_str(rc));
 		free(f.m);
 		return rc;
 	}
 	for (size_t i = 0; i < f.n; i++) {
 		const verify_mismatch *m = &f.m[i];
 		log_info("repaired",
-			 "counter=%s item=%s key=%c what=%s old=%" PRIu64 " old_state=%s new=%" PRIu64,
-			 m->counter, m->item, m->kind, m->what, m->stored,
-			 m->stored_bad ? "bad" : (m->stored_present ? "present" : "absent"),
-			 m->expected);
+		         "counter=%s item=%s key=%c what=%s old=%" PRIu64
+		         " old_state=%s new=%" PRIu64,
+		         m->counter, m->item, m->kind, m->what, m->stored,
+		         m->stored_bad ? "bad" : (m->stored_present ? "present" : "absent"),
+		         m->expected);
 		if (a)
 			applier_note_repair(a, m->key, m->kn, m->expected);
 		t->repaired++;
@@ -423,7 +422,7 @@ static int repair_one(store *db, store_batch *wb, applier *a, const verify_targe
 }
 
 int verify_repair(store *db, const counters *ctr, applier *a, const verify_target *targets,
-		  size_t n, verify_fn fn, void *ctx, verify_totals *t)
+                  size_t n, verify_fn fn, void *ctx, verify_totals *t)
 {
 	store_batch *wb = store_batch_new();
 	int rc = 0;
@@ -432,7 +431,7 @@ int verify_repair(store *db, const counters *ctr, applier *a, const verify_targe
 		const counter_def *d = counters_find(ctr, tg->counter, strlen(tg->counter));
 		if (!d || d->kind != COUNTER_SET || !item_valid(tg->item, strlen(tg->item))) {
 			log_warn("repair skipped: not an item of a set counter", "counter=%s",
-				 tg->counter);
+			         tg->counter);
 			continue;
 		}
 		rc = repair_one(db, wb, a, tg, fn, ctx, t);

@@ -72,11 +72,11 @@ typedef void (*verify_fn)(void *ctx, const verify_mismatch *m);
  * 0, or ERR_IO when the store could not be read (t then covers what was
  * checked). */
 int verify_scan(store_snap *sn, const counters *ctr, verify_fn fn, void *ctx,
-		verify_totals *t) WARN_UNUSED;
+                verify_totals *t) WARN_UNUSED;
 
 /* Checks one (counter, item) of a set counter over sn; adds to *t. */
 int verify_item(store_snap *sn, const char *counter, const char *item, verify_fn fn, void *ctx,
-		verify_totals *t) WARN_UNUSED;
+                verify_totals *t) WARN_UNUSED;
 
 /* A (counter, item) to repair. */
 typedef struct verify_target {
@@ -95,7 +95,7 @@ typedef struct verify_target {
  * writes the store (see above). 0, or ERR_IO (items before the failing
  * one stay repaired). Adds to *t. */
 int verify_repair(store *db, const counters *ctr, applier *a, const verify_target *targets,
-		  size_t n, verify_fn fn, void *ctx, verify_totals *t) WARN_UNUSED;
+                  size_t n, verify_fn fn, void *ctx, verify_totals *t) WARN_UNUSED;
 
 /* A collector for verify_fn: keeps the first cap mismatches (any
  * number may come; `seen` counts them) and the distinct (counter, item)

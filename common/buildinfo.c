@@ -26,8 +26,7 @@ static int takes_value(const char *a)
 	       strcmp(a, "--to") == 0;
 }
 
-int build_help_version(int argc, char **argv, int first, const char *prog,
-                       void (*usage)(FILE *out))
+int build_help_version(int argc, char **argv, int first, const char *prog, void (*usage)(FILE *out))
 {
 	for (int i = first; i < argc; i++) {
 		if (takes_value(argv[i])) {

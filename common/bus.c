@@ -25,24 +25,22 @@ struct kv_default {
 };
 
 static const struct kv_default producer_defaults[] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
-	{"linger.ms", "5"},
-	{"compression.type", "lz4"},
-	{"message.timeout.ms", "0"}, /* the edge re-sends from its store; never give up */
-	{"queue.buffering.max.kbytes", "65536"},
-	/* A request the broker never answers holds its partition until this
-	 * runs out; Kafka's 60 s made every drill with a broker outage wait
-	 * a minute after the brokers were back. */
-	{"socket.timeout.ms", "10000"},
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"linger.ms", "5"},
+    {"compression.type", "lz4"},
+    {"message.timeout.ms", "0"}, /* the edge re-sends from its store; never give up */
+    {"queue.buffering.max.kbytes", "65536"},
+    /* A request the broker never answers holds its partition until this
+     * runs out; Kafka's 60 s made every drill with a broker outage wait
+     * a minute after the brokers were back. */
+    {"socket.timeout.ms", "10000"},
 };
 
 static const struct kv_default consumer_defaults[] = {
-	{"enable.auto.commit", "false"},
-	{"enable.auto.offset.store", "false"},
-	{"auto.offset.reset", "error"},
-	{"enable.partition.eof", "false"},
-	{"socket.timeout.ms", "10000"}, /* as for the producer */
+    {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "error"},  {"enable.partition.eof", "false"},
+    {"socket.timeout.ms", "10000"}, /* as for the producer */
 };
 
 /* Every client: a fatal error (an idempotent producer that can no longer
@@ -55,19 +53,22 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char why[512];
 		rd_kafka_fatal_error(rk, why, sizeof why);
-		log_error("fatal kafka error; exiting", "client=%s reason=\"%s\"", rd_kafka_name(rk),
-			  why);
+		log_error("fatal kafka error; exiting", "client=%s reason=\"%s\"",
+		          rd_kafka_name(rk), why);
 		_exit(3);
 	}
 	log_warn("kafka", "client=%s err=\"%s\" reason=\"%s\"", rd_kafka_name(rk),
-		 rd_kafka_err2name(err), reason);
+	         rd_kafka_err2name(err), reason);
 }
 
 void bus_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	/* librdkafka's levels are syslog's: 0-3 emerg..err, 4 warning,
 	 * 5-6 notice and info, 7 debug. */
-	int lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+	int lvl = level <= 3   ? LOG_ERROR
+	          : level == 4 ? LOG_WARN
+	          : level <= 6 ? LOG_INFO
+	                       : LOG_DEBUG;
 	LOG_AT(lvl, "librdkafka", "kafka_fac=%s kafka_client=%s detail=\"%s\"", fac ? fac : "",
 	       rk ? rd_kafka_name(rk) : "", buf ? buf : "");
 }
@@ -145,9 +146,9 @@ static void load_scopes(void)
 		char *name = trim(line, bar);
 		char *col = trim(bar + 1, bar2);
 		enum bus_scope s = strcmp(col, "*") == 0   ? BUS_SCOPE_BOTH
-				   : strcmp(col, "P") == 0 ? BUS_SCOPE_PRODUCER
-				   : strcmp(col, "C") == 0 ? BUS_SCOPE_CONSUMER
-							   : BUS_SCOPE_UNKNOWN;
+		                   : strcmp(col, "P") == 0 ? BUS_SCOPE_PRODUCER
+		                   : strcmp(col, "C") == 0 ? BUS_SCOPE_CONSUMER
+		                                           : BUS_SCOPE_UNKNOWN;
 		if (s == BUS_SCOPE_UNKNOWN || !name[0] || find_scope(name) != BUS_SCOPE_UNKNOWN)
 			continue;
 		if (nscopes == cap) {
@@ -158,8 +159,9 @@ static void load_scopes(void)
 	}
 	free(buf);
 	if (nscopes == 0)
-		log_warn("librdkafka listed no properties; properties are not checked for their role",
-			 "%s", "");
+		log_warn(
+		    "librdkafka listed no properties; properties are not checked for their role",
+		    "%s", "");
 }
 
 enum bus_scope bus_property_scope(const char *name)
@@ -178,7 +180,7 @@ enum bus_scope bus_property_scope(const char *name)
 /* One section: refuses a property of scope `wrong` (and, for [kafka],
  * of scope `wrong2`), naming the section it belongs in. */
 static int check_section(const cfg_kv *kv, const char *sec, enum bus_scope wrong,
-			 enum bus_scope wrong2, rd_kafka_conf_t *scratch, char *err, size_t errlen)
+                         enum bus_scope wrong2, rd_kafka_conf_t *scratch, char *err, size_t errlen)
 {
 	for (; kv; kv = kv->next) {
 		enum bus_scope s = bus_property_scope(kv->key);
@@ -186,18 +188,18 @@ static int check_section(const cfg_kv *kv, const char *sec, enum bus_scope wrong
 		if (s != BUS_SCOPE_UNKNOWN && (s == wrong || s == wrong2)) {
 			bool prod = s == BUS_SCOPE_PRODUCER;
 			snprintf(err, errlen,
-				 "%s: %s.%s is a %s property, which the %s does not read: move it "
-				 "to [%s]",
-				 where, sec, kv->key, prod ? "producer" : "consumer",
-				 strcmp(sec, SEC_COMMON) == 0 ? "other client"
-				 : prod                       ? "consumer"
-							      : "producer",
-				 prod ? SEC_PRODUCER : SEC_CONSUMER);
+			         "%s: %s.%s is a %s property, which the %s does not read: move it "
+			         "to [%s]",
+			         where, sec, kv->key, prod ? "producer" : "consumer",
+			         strcmp(sec, SEC_COMMON) == 0 ? "other client"
+			         : prod                       ? "consumer"
+			                                      : "producer",
+			         prod ? SEC_PRODUCER : SEC_CONSUMER);
 			return ERR_CONFIG;
 		}
 		char kerr[256];
 		if (scratch && rd_kafka_conf_set(scratch, kv->key, kv->value, kerr, sizeof kerr) !=
-				   RD_KAFKA_CONF_OK) {
+		                   RD_KAFKA_CONF_OK) {
 			snprintf(err, errlen, "%s: %s.%s: %s", where, sec, kv->key, kerr);
 			return ERR_CONFIG;
 		}
@@ -209,20 +211,20 @@ int bus_check_props(const bus_props *p, bool values, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *scratch = values ? rd_kafka_conf_new() : NULL;
 	int rc = check_section(p->common, SEC_COMMON, BUS_SCOPE_PRODUCER, BUS_SCOPE_CONSUMER,
-			       scratch, err, errlen);
+	                       scratch, err, errlen);
 	if (!rc)
 		rc = check_section(p->producer, SEC_PRODUCER, BUS_SCOPE_CONSUMER,
-				   BUS_SCOPE_CONSUMER, scratch, err, errlen);
+		                   BUS_SCOPE_CONSUMER, scratch, err, errlen);
 	if (!rc)
 		rc = check_section(p->consumer, SEC_CONSUMER, BUS_SCOPE_PRODUCER,
-				   BUS_SCOPE_PRODUCER, scratch, err, errlen);
+		                   BUS_SCOPE_PRODUCER, scratch, err, errlen);
 	if (scratch)
 		rd_kafka_conf_destroy(scratch);
 	return rc;
 }
 
 static int set(rd_kafka_conf_t *conf, const char *sec, const char *k, const char *v, char *err,
-	       size_t errlen)
+               size_t errlen)
 {
 	char kerr[256];
 	if (rd_kafka_conf_set(conf, k, v, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
@@ -234,7 +236,7 @@ static int set(rd_kafka_conf_t *conf, const char *sec, const char *k, const char
 
 /* Sets a section's properties; notes whether it named bootstrap.servers. */
 static int set_section(rd_kafka_conf_t *conf, const char *sec, const cfg_kv *kv,
-		       bool *have_bootstrap, char *err, size_t errlen)
+                       bool *have_bootstrap, char *err, size_t errlen)
 {
 	for (; kv; kv = kv->next) {
 		if (set(conf, sec, kv->key, kv->value, err, errlen))
@@ -246,16 +248,17 @@ static int set_section(rd_kafka_conf_t *conf, const char *sec, const cfg_kv *kv,
 }
 
 rd_kafka_conf_t *bus_conf_new(enum bus_role role, const bus_props *props,
-			      const char *bootstrap_file, const char *group, char *err,
-			      size_t errlen)
+                              const char *bootstrap_file, const char *group, char *err,
+                              size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, bus_log_line);
-	const struct kv_default *defs = role == BUS_PRODUCER ? producer_defaults : consumer_defaults;
+	const struct kv_default *defs =
+	    role == BUS_PRODUCER ? producer_defaults : consumer_defaults;
 	size_t ndefs = role == BUS_PRODUCER
-			       ? sizeof producer_defaults / sizeof producer_defaults[0]
-			       : sizeof consumer_defaults / sizeof consumer_defaults[0];
+	                   ? sizeof producer_defaults / sizeof producer_defaults[0]
+	                   : sizeof consumer_defaults / sizeof consumer_defaults[0];
 	for (size_t i = 0; i < ndefs; i++)
 		if (set(conf, "default", defs[i].key, defs[i].value, err, errlen))
 			goto fail;
@@ -290,7 +293,7 @@ fail:
 rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err, size_t errlen)
 {
 	rd_kafka_t *rk = rd_kafka_new(role == BUS_PRODUCER ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
-				      conf, err, errlen);
+	                              conf, err, errlen);
 	if (!rk)
 		rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
 	return rk;
@@ -309,10 +312,10 @@ int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
 			n = md->topics[0].partition_cnt;
 		else
 			log_warn("topic metadata error", "topic=%s err=\"%s\"", topic,
-				 rd_kafka_err2str(md->topics[0].err));
+			         rd_kafka_err2str(md->topics[0].err));
 	} else if (e) {
 		log_warn("metadata request failed", "topic=%s err=\"%s\"", topic,
-			 rd_kafka_err2str(e));
+		         rd_kafka_err2str(e));
 	}
 	if (md)
 		rd_kafka_metadata_destroy(md);

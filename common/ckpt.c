@@ -73,8 +73,7 @@ bool ckpt_reader_ended(const ckpt_reader *r)
 
 /* Decodes the frame at p (n bytes) and hands it on; an error becomes
  * the reader's. */
-static void deliver(ckpt_reader *r, const char *p, size_t n, ckpt_message_fn on_message,
-		   void *ctx)
+static void deliver(ckpt_reader *r, const char *p, size_t n, ckpt_message_fn on_message, void *ctx)
 {
 	wire_snapshot s;
 	int rc = wire_decode_snapshot(p, n, &s);
@@ -90,7 +89,7 @@ static void deliver(ckpt_reader *r, const char *p, size_t n, ckpt_message_fn on_
 }
 
 int ckpt_reader_feed(ckpt_reader *r, const void *buf, size_t len, ckpt_message_fn on_message,
-		     ckpt_end_fn on_end, void *ctx)
+                     ckpt_end_fn on_end, void *ctx)
 {
 	const char *p = buf;
 	while (len && !r->err) {

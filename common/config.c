@@ -620,7 +620,7 @@ int cfg_parse_hostport(const char *s, char *host, size_t hostcap, int *port)
 }
 
 int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	const char *path = NULL;
 	char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
@@ -634,9 +634,7 @@ int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **ar
 		case 's': sets[nsets++] = optarg; break;
 		case 't': check = true; break;
 		case 'h': rc = CFG_ARGS_USAGE; break;
-		default:
-			snprintf(err, errlen, "unknown option");
-			rc = ERR_CONFIG;
+		default: snprintf(err, errlen, "unknown option"); rc = ERR_CONFIG;
 		}
 	}
 	if (rc == 0 && (!path || optind != argc)) {
@@ -674,7 +672,7 @@ int cfg_cmdline_take(cfg_cmdline *cl, int argc, char **argv, int *i, char *err, 
 }
 
 int cfg_cmdline_load(const cfg_opt *table, size_t n, void *out, const cfg_cmdline *cl, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	if (!cl->file) {
 		cfg_defaults(table, n, out);
@@ -718,7 +716,9 @@ void cfg_write_markdown(const cfg_opt *table, size_t n, FILE *f)
 				md_cell(f, o->def);
 				fputs("`", f);
 			} else {
-				fputs(o->type == CFG_BOOL ? "`false`" : o->type == CFG_INT ? "`0`" : "empty",
+				fputs(o->type == CFG_BOOL  ? "`false`"
+				      : o->type == CFG_INT ? "`0`"
+				                           : "empty",
 				      f);
 			}
 			fputs(" | ", f);

@@ -11,11 +11,12 @@ static int add_list(counters *c, const char *list, counter_kind kind, char *err,
 {
 	char *copy = xstrdup(list);
 	int rc = 0;
-	for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+	for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save)) {
 		size_t n = strlen(t);
 		if (!item_counter_valid(t, n)) {
 			snprintf(err, errlen, "counter name \"%s\" must match [a-z0-9_]{1,%d}", t,
-				 COUNTER_MAX);
+			         COUNTER_MAX);
 			rc = ERR_CONFIG;
 			break;
 		}
@@ -37,7 +38,7 @@ static int add_list(counters *c, const char *list, counter_kind kind, char *err,
 }
 
 int counters_parse(counters *c, const char *set_list, const char *sum_list, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	int rc = add_list(c, set_list ? set_list : "", COUNTER_SET, err, errlen);

@@ -46,7 +46,7 @@ bool failpoint_init(char *err, size_t errlen)
 	atomic_store(&countdown, n);
 	failpoint_armed = true;
 	log_warn("failpoint armed: this process will kill itself; tests only", "point=%s pass=%ld",
-		 armed_name, n);
+	         armed_name, n);
 	return true;
 }
 

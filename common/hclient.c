@@ -71,7 +71,7 @@ static int conn_open(conn *c, const hclient_req *r, char *err, size_t errlen)
 		    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) ||
 		    connect(c->fd, ai->ai_addr, ai->ai_addrlen)) {
 			snprintf(err, errlen, "connect %s:%d: %s", r->host, r->port,
-				 strerror(errno));
+			         strerror(errno));
 			close(c->fd);
 			c->fd = -1;
 		}
@@ -146,8 +146,7 @@ static long long content_length(const char *head, const char *end)
 }
 
 /* Reads the answer on c into a (see hclient_do). */
-static int read_answer(conn *c, const hclient_req *r, hclient_answer *a, char *err,
-		       size_t errlen)
+static int read_answer(conn *c, const hclient_req *r, hclient_answer *a, char *err, size_t errlen)
 {
 	size_t len = 0, cap = HEAD_MAX + 1, body = 0, seen = 0;
 	char *buf = xmalloc(cap);
@@ -176,7 +175,7 @@ static int read_answer(conn *c, const hclient_req *r, hclient_answer *a, char *e
 		ssize_t got = conn_read(c, buf + len, cap - len - 1);
 		if (got < 0) {
 			snprintf(err, errlen, "reading the answer failed: %s",
-				 errno ? strerror(errno) : "TLS error");
+			         errno ? strerror(errno) : "TLS error");
 			rc = ERR_IO;
 			break;
 		}
@@ -226,8 +225,8 @@ int hclient_do(const hclient_req *r, hclient_answer *a, char *err, size_t errlen
 	char req[2048];
 	bool tok = r->token && r->token[0];
 	int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s\r\n", r->method,
-			 r->path, r->host, tok ? "Authorization: Bearer " : "", tok ? r->token : "",
-			 tok ? "\r\n" : "");
+	                 r->path, r->host, tok ? "Authorization: Bearer " : "", tok ? r->token : "",
+	                 tok ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof req) {
 		snprintf(err, errlen, "the request is too long");
 		rc = ERR_IO;

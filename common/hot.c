@@ -36,10 +36,10 @@ void hot_render(sbuf *b, const topk_entry *e, size_t n, uint64_t window_ms, size
 		/* The daemons count only validated counter and item names:
 		 * nothing to escape. */
 		sbuf_addf(b,
-			  "%s{\"item\":\"%s\",\"counter\":\"%.*s\",\"rate\":%.3f,\"count\":%" PRIu64
-			  ",\"error\":%" PRIu64 "}",
-			  first ? "" : ",", sp + 1, (int)(sp - e[i].key), e[i].key, e[i].rate / secs,
-			  e[i].count, e[i].error);
+		          "%s{\"item\":\"%s\",\"counter\":\"%.*s\",\"rate\":%.3f,\"count\":%" PRIu64
+		          ",\"error\":%" PRIu64 "}",
+		          first ? "" : ",", sp + 1, (int)(sp - e[i].key), e[i].key,
+		          e[i].rate / secs, e[i].count, e[i].error);
 		first = false;
 	}
 	sbuf_adds(b, "]}");

@@ -38,11 +38,26 @@ static bool user_char(char c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-bool item_id_valid(const char *s, size_t n) { return all_of(s, n, ITEM_ID_MAX, id_char); }
-bool item_type_valid(const char *s, size_t n) { return all_of(s, n, ITEM_TYPE_MAX, lower_char); }
-bool item_user_valid(const char *s, size_t n) { return all_of(s, n, USER_MAX, user_char); }
-bool item_counter_valid(const char *s, size_t n) { return all_of(s, n, COUNTER_MAX, lower_char); }
-bool item_edge_valid(const char *s, size_t n) { return all_of(s, n, EDGE_ID_MAX, edge_char); }
+bool item_id_valid(const char *s, size_t n)
+{
+	return all_of(s, n, ITEM_ID_MAX, id_char);
+}
+bool item_type_valid(const char *s, size_t n)
+{
+	return all_of(s, n, ITEM_TYPE_MAX, lower_char);
+}
+bool item_user_valid(const char *s, size_t n)
+{
+	return all_of(s, n, USER_MAX, user_char);
+}
+bool item_counter_valid(const char *s, size_t n)
+{
+	return all_of(s, n, COUNTER_MAX, lower_char);
+}
+bool item_edge_valid(const char *s, size_t n)
+{
+	return all_of(s, n, EDGE_ID_MAX, edge_char);
+}
 
 bool item_valid(const char *s, size_t n)
 {
@@ -54,11 +69,12 @@ bool item_valid(const char *s, size_t n)
 }
 
 int item_parse_names(const char *list, char *out[ITEM_MAX_NAMES + 1],
-		    bool (*valid)(const char *, size_t))
+                     bool (*valid)(const char *, size_t))
 {
 	char *copy = xstrdup(list);
 	int n = 0, rc = 0;
-	for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+	for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save)) {
 		if (n == ITEM_MAX_NAMES || !valid(t, strlen(t))) {
 			rc = ERR_CONFIG;
 			break;

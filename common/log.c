@@ -256,10 +256,22 @@ static const char *parse_conv(const char *p, va_list *ap, conv *c)
 		c->len = p[1] == 'l' ? LEN_LL : LEN_L;
 		p += c->len == LEN_LL ? 2 : 1;
 		break;
-	case 'z': c->len = LEN_Z; p++; break;
-	case 'j': c->len = LEN_J; p++; break;
-	case 't': c->len = LEN_T; p++; break;
-	case 'L': c->len = LEN_BIG_L; p++; break;
+	case 'z':
+		c->len = LEN_Z;
+		p++;
+		break;
+	case 'j':
+		c->len = LEN_J;
+		p++;
+		break;
+	case 't':
+		c->len = LEN_T;
+		p++;
+		break;
+	case 'L':
+		c->len = LEN_BIG_L;
+		p++;
+		break;
 	default: break;
 	}
 	c->type = *p;
@@ -462,9 +474,9 @@ void log_emit(int level, const char *msg, const char *fmt, ...)
 		level = LOG_ERROR;
 	out o = {.buf = line, .cap = sizeof line - 1 - (sizeof truncated_mark - 1) - 1};
 	int n = snprintf(line, o.cap, "%sts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s",
-			 journal ? journal_prefix[level] : "", tm.tm_year + 1900, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
-			 level_names[level]);
+	                 journal ? journal_prefix[level] : "", tm.tm_year + 1900, tm.tm_mon + 1,
+	                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+	                 level_names[level]);
 	if (n < 0 || (size_t)n >= o.cap)
 		return; /* cannot happen: the head is a few dozen bytes */
 	o.len = (size_t)n;

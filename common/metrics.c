@@ -24,16 +24,15 @@
 #include "log.h"
 #include "xmem.h"
 
-const double metrics_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                         0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                         1,      2.5,     5,      10};
+const double metrics_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 const size_t metrics_latency_nbounds = sizeof metrics_latency_bounds / sizeof(double);
 
 struct metric {
-	metric *next; /* in its family */
-	char *labels; /* "" for none */
-	_Atomic uint64_t v;   /* counter, gauge (as two's complement), count */
-	_Atomic uint64_t sum; /* histogram: sum in nanounits */
+	metric *next;              /* in its family */
+	char *labels;              /* "" for none */
+	_Atomic uint64_t v;        /* counter, gauge (as two's complement), count */
+	_Atomic uint64_t sum;      /* histogram: sum in nanounits */
 	_Atomic uint64_t *buckets; /* histogram: nbounds + 1, not cumulative */
 	const double *bounds;
 	size_t nbounds;
@@ -252,8 +251,7 @@ static void add_number(sbuf *out, double v)
 		sbuf_addf(out, "%.9g", v);
 }
 
-void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels,
-                    double v)
+void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels, double v)
 {
 	if (labels && labels[0])
 		sbuf_addf(out, "%s%s{%s} ", m->prefix, name, labels);
@@ -326,8 +324,9 @@ static bool self_stat(double *cpu_s, double *vsize, double *rss_bytes)
 		return false;
 	unsigned long long utime, stime, vs;
 	long long rss;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-	                  "%*d %*d %*u %llu %lld",
+	if (sscanf(p + 2,
+	           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	           "%*d %*d %*u %llu %lld",
 	           &utime, &stime, &vs, &rss) != 4)
 		return false;
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
@@ -354,8 +353,7 @@ static long open_fds(void)
 }
 
 /* One unprefixed family with a single sample. */
-static void raw_family(sbuf *out, const char *name, const char *type, const char *help,
-                       double v)
+static void raw_family(sbuf *out, const char *name, const char *type, const char *help, double v)
 {
 	sbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
 	add_number(out, v);

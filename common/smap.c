@@ -45,7 +45,7 @@ void smap_free_values(smap *m)
 }
 
 smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
-		       bool free_values, bool *created)
+                       bool free_values, bool *created)
 {
 	smap_val *v = smap_get(hot, key, klen);
 	if (v) {

@@ -26,7 +26,7 @@ struct store {
 	leveldb_writeoptions_t *wopts;
 	char *path;
 	log_limit write_errors;
-	_Atomic unsigned fail_writes; /* store_fail_writes */
+	_Atomic unsigned fail_writes;  /* store_fail_writes */
 	void (*write_hook)(void *ctx); /* store_write_hook */
 	void *write_hook_ctx;
 };
@@ -123,7 +123,7 @@ void store_close(store *db)
 /* LevelDB's own buffer for key through read options ro (the live store,
  * or a snapshot): 0 with *v to leveldb_free, ERR_NOTFOUND or ERR_IO. */
 static int raw_get(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
-		   char **v, size_t *n)
+                   char **v, size_t *n)
 {
 	char *lerr = NULL;
 	*n = 0;
@@ -138,7 +138,7 @@ static int raw_get(store *db, const leveldb_readoptions_t *ro, const void *key, 
 
 /* A get through read options ro. */
 static int get_with(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
-		    char **val, size_t *vlen)
+                    char **val, size_t *vlen)
 {
 	char *v;
 	size_t n;
@@ -157,8 +157,8 @@ static int get_with(store *db, const leveldb_readoptions_t *ro, const void *key,
 }
 
 /* A fixed-width number through read options ro. */
-static int read_u64_with(store *db, const leveldb_readoptions_t *ro, const void *key,
-			 size_t klen, uint64_t *v)
+static int read_u64_with(store *db, const leveldb_readoptions_t *ro, const void *key, size_t klen,
+                         uint64_t *v)
 {
 	char *val;
 	size_t vlen;
@@ -168,8 +168,8 @@ static int read_u64_with(store *db, const leveldb_readoptions_t *ro, const void 
 	if (vlen == 8) {
 		*v = store_get_u64((unsigned char *)val);
 	} else {
-		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu", db->path,
-			  klen ? ((const char *)key)[0] : '?', vlen);
+		log_error("stored number has the wrong size", "path=%s key_tag=%c size=%zu",
+		          db->path, klen ? ((const char *)key)[0] : '?', vlen);
 		rc = ERR_CORRUPT;
 	}
 	free(val);
@@ -189,8 +189,9 @@ int store_get_into(store *db, const void *key, size_t klen, void *buf, size_t ca
 	if (rc)
 		return rc;
 	if (n > cap) {
-		log_error("stored value is longer than expected", "path=%s key_tag=%c size=%zu max=%zu",
-			  db->path, klen ? ((const char *)key)[0] : '?', n, cap);
+		log_error("stored value is longer than expected",
+		          "path=%s key_tag=%c size=%zu max=%zu", db->path,
+		          klen ? ((const char *)key)[0] : '?', n, cap);
 		rc = ERR_CORRUPT;
 	} else {
 		memcpy(buf, v, n);
@@ -251,8 +252,9 @@ int store_write(store *db, store_batch *b)
 		/* A full disk fails every write: one line a second. */
 		uint64_t skipped;
 		if (log_every(&db->write_errors, 1000, &skipped))
-			log_error("leveldb write failed", "path=%s err=\"%s\" similar_since_last=%" PRIu64,
-				  db->path, lerr, skipped);
+			log_error("leveldb write failed",
+			          "path=%s err=\"%s\" similar_since_last=%" PRIu64, db->path, lerr,
+			          skipped);
 		leveldb_free(lerr);
 		return ERR_IO;
 	}
@@ -262,7 +264,7 @@ int store_write(store *db, store_batch *b)
 /* An iterator over prefix from `from` (or the prefix's start), reading
  * at snap (NULL: the live store). */
 static store_iter *iter_at(store *db, const leveldb_snapshot_t *snap, const void *prefix,
-			   size_t plen, const void *from, size_t flen)
+                           size_t plen, const void *from, size_t flen)
 {
 	store_iter *it = xcalloc(1, sizeof *it);
 	it->ropts = leveldb_readoptions_create();
@@ -280,7 +282,7 @@ static store_iter *iter_at(store *db, const leveldb_snapshot_t *snap, const void
 }
 
 store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const void *from,
-			    size_t flen)
+                            size_t flen)
 {
 	return iter_at(db, NULL, prefix, plen, from, flen);
 }
@@ -342,8 +344,9 @@ int store_meta_ensure(store *db, const char *name, const char *value, char *err,
 	if (rc == 0) {
 		bool same = oldn == strlen(value) && memcmp(old, value, oldn) == 0;
 		if (!same)
-			snprintf(err, errlen, "%s: store at %s records %s=%s, configuration says %s",
-				 name, db->path, name, old, value);
+			snprintf(err, errlen,
+			         "%s: store at %s records %s=%s, configuration says %s", name,
+			         db->path, name, old, value);
 		free(old);
 		return same ? 0 : ERR_CONFIG;
 	}
@@ -397,8 +400,8 @@ int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *
 	return read_u64_with(sn->db, sn->ropts, key, klen, v);
 }
 
-store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
-				 const void *from, size_t flen)
+store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen, const void *from,
+                                 size_t flen)
 {
 	return iter_at(sn->db, sn->snap, prefix, plen, from, flen);
 }
@@ -433,7 +436,7 @@ int store_approximate_size(store *s, uint64_t *bytes)
 	/* Every key sorts below 8 bytes of 0xff: the first byte of each is a
 	 * printable tag. */
 	static const char limit[8] = {'\xff', '\xff', '\xff', '\xff',
-				      '\xff', '\xff', '\xff', '\xff'};
+	                              '\xff', '\xff', '\xff', '\xff'};
 	const char *starts[1] = {""}, *limits[1] = {limit};
 	size_t start_lens[1] = {0}, limit_lens[1] = {sizeof limit};
 	uint64_t size = 0;

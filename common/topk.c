@@ -30,8 +30,8 @@ typedef struct table {
 	size_t used;
 	uint32_t *index; /* slot number + 1 per bucket, 0 = empty */
 	size_t mask;     /* buckets - 1: a power of two at least 4k */
-	uint32_t *heap; /* slot numbers, smallest count first */
-	uint32_t *pos;  /* each slot's place in heap */
+	uint32_t *heap;  /* slot numbers, smallest count first */
+	uint32_t *pos;   /* each slot's place in heap */
 } table;
 
 struct topk {

@@ -209,7 +209,7 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 /* ---- adding up sums ------------------------------------------------------ */
 
 void wire_batch_add_up(const wire_op *in, const bool *is_sum, size_t n, wire_batch *b,
-		       uint32_t **from, uint32_t **merged)
+                       uint32_t **from, uint32_t **merged)
 {
 	b->ops = n ? xcalloc(n, sizeof *b->ops) : NULL;
 	b->sums = NULL;
@@ -293,8 +293,7 @@ static bool key_is(wire_str k, const char *name)
  * then "t", and leaves *nrest pairs to read and the version in *ver (1
  * up to max_version). The version comes first so that a newer writer may
  * change everything after it. */
-static int read_head(mpr *r, const char *type, uint64_t max_version, uint32_t *nrest,
-		     uint64_t *ver)
+static int read_head(mpr *r, const char *type, uint64_t max_version, uint32_t *nrest, uint64_t *ver)
 {
 	uint32_t n;
 	uint64_t v;
@@ -541,7 +540,7 @@ static int batch_required(uint64_t ver)
 }
 
 static const msg_kind batch_kind = {"b", WIRE_VERSION_SUMS, batch_field, read_batch_field,
-				    batch_required};
+                                    batch_required};
 
 static int decode_batch(mpr *r, wire_batch *b)
 {
@@ -625,7 +624,7 @@ static int snapshot_required(uint64_t ver)
 }
 
 static const msg_kind snapshot_kind = {"s", WIRE_VERSION, snapshot_field, read_snapshot_field,
-				       snapshot_required};
+                                       snapshot_required};
 
 static int decode_snapshot(mpr *r, wire_snapshot *s)
 {

@@ -102,7 +102,6 @@ bool api_cacheable(api *a, const http_request *req, http_response *resp, const c
 	return false;
 }
 
-
 void api_need_init(need *n, bool on, bool rerun)
 {
 	/* Field by field: members is NEED_MAX entries that are only read
@@ -145,7 +144,7 @@ void api_member_put(api *a, const char *counter, const char *item, const char *u
 	size_t kn = member_key(k, counter, item, user);
 	bool created;
 	smap_val *v = smap_put_gen(&a->member_hot, &a->member_cold, a->cfg.member_entries, k, kn,
-				   true, &created);
+	                           true, &created);
 	if (created)
 		v->p = xmalloc(sizeof(member_entry));
 	member_entry *e = v->p;
@@ -203,7 +202,7 @@ int api_view(api *a, need *n, const counter_def *c, const char *item, ledger_vie
 }
 
 int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
-		   int *state, const char **source)
+                   int *state, const char **source)
 {
 	int rc = ledger_member(a->lg, counter, item, user, state);
 	if (rc)
@@ -235,7 +234,7 @@ bool api_item_ok(api *a, const char *s, size_t n)
 }
 
 bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
-		  bool *present)
+                  bool *present)
 {
 	const http_header *h = http_find_header(req, "idempotency-key");
 	*present = h != NULL;
@@ -243,7 +242,7 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 		return true;
 	if (!idem_key_valid(h->value, h->valuelen)) {
 		api_error(resp, 400, "invalid_idempotency_key",
-			  "Idempotency-Key must be 1-128 visible ASCII characters");
+		          "Idempotency-Key must be 1-128 visible ASCII characters");
 		return false;
 	}
 	memcpy(key, h->value, h->valuelen);
@@ -256,12 +255,12 @@ static int resolve_identity(api *a, need *n, const http_request *req)
 {
 	if (n->id_rc == 1)
 		n->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), n->user,
-					 &n->id_why);
+		                         &n->id_why);
 	return n->id_rc;
 }
 
 bool api_user(api *a, need *n, const http_request *req, http_response *resp,
-	      char user[USER_MAX + 1])
+              char user[USER_MAX + 1])
 {
 	int rc = resolve_identity(a, n, req);
 	if (rc == 0) {
@@ -272,12 +271,12 @@ bool api_user(api *a, need *n, const http_request *req, http_response *resp,
 	api_error(resp, 401, "unauthenticated", n->id_why);
 	/* RFC 6750 3: a refused token says so; no token just names the scheme. */
 	api_header(resp, "www-authenticate",
-		   rc == ERR_INVAL ? "Bearer error=\"invalid_token\"" : "Bearer");
+	           rc == ERR_INVAL ? "Bearer error=\"invalid_token\"" : "Bearer");
 	return false;
 }
 
 static void too_many(http_response *resp, const char *code, const char *message,
-		     unsigned retry_after_s)
+                     unsigned retry_after_s)
 {
 	char ra[16];
 	snprintf(ra, sizeof ra, "%u", retry_after_s);
@@ -285,8 +284,7 @@ static void too_many(http_response *resp, const char *code, const char *message,
 	api_header(resp, "retry-after", ra);
 }
 
-bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
-		       http_response *resp)
+bool api_charge_writes(api *a, const need *n, const char *user, unsigned count, http_response *resp)
 {
 	unsigned retry_s;
 	if (!a->guard || n->rerun ||
@@ -305,11 +303,11 @@ static bool charge_address(api *a, need *n, const http_request *req, http_respon
 	if (!a->guard || n->rerun || !guard_addr_limited(a->guard) ||
 	    resolve_identity(a, n, req) == 0 ||
 	    guard_addr_request(a->guard, req->client_ip ? req->client_ip : req->peer_ip,
-			       clock_mono_ms(), &retry_s))
+	                       clock_mono_ms(), &retry_s))
 		return true;
 	too_many(resp, "rate_limited",
-		 "too many requests without a valid identity from this address: see Retry-After",
-		 retry_s);
+	         "too many requests without a valid identity from this address: see Retry-After",
+	         retry_s);
 	return false;
 }
 
@@ -323,8 +321,7 @@ typedef struct route {
 
 /* Parses /v1/items/{type}/{id}/{counter}[/me]. 0, or a status with
  * *code and *why set. */
-static int parse_item_route(api *a, const char *path, route *r, const char **code,
-			    const char **why)
+static int parse_item_route(api *a, const char *path, route *r, const char **code, const char **why)
 {
 	const char *p = path + strlen("/v1/items/");
 	const char *end = p + strcspn(p, "?");
@@ -408,15 +405,14 @@ write_result api_write_error(int rc)
 {
 	switch (rc) {
 	case ERR_FULL:
-		return (write_result){503, "over_budget",
-				      "this edge cannot record more writes until its backlog drains"};
+		return (write_result){
+		    503, "over_budget",
+		    "this edge cannot record more writes until its backlog drains"};
 	case ERR_CONFLICT:
 		return (write_result){422, "idempotency_key_reused",
-				      "this Idempotency-Key was used for a different request"};
-	case ERR_INVAL:
-		return (write_result){400, "invalid_op", "the op is out of range"};
-	default:
-		return (write_result){503, "store_unavailable", "the write could not be recorded"};
+		                      "this Idempotency-Key was used for a different request"};
+	case ERR_INVAL: return (write_result){400, "invalid_op", "the op is out of range"};
+	default: return (write_result){503, "store_unavailable", "the write could not be recorded"};
 	}
 }
 
@@ -469,8 +465,9 @@ static bool parse_write_body(const http_request *req, write_req *w, const char *
 		if (!strcmp(key, "n")) {
 			json_int_t k = json_is_integer(val) ? json_integer_value(val) : 0;
 			if (k < 1 || k > COUNTER_SUM_MAX || (w->c->kind == COUNTER_SET && k != 1)) {
-				*why = w->c->kind == COUNTER_SET ? "n must be 1 for this counter"
-								 : "n must be an integer from 1 to 1000";
+				*why = w->c->kind == COUNTER_SET
+				           ? "n must be 1 for this counter"
+				           : "n must be an integer from 1 to 1000";
 				goto out;
 			}
 			w->n = (uint32_t)k;
@@ -494,7 +491,7 @@ out:
 }
 
 static void answer_write(api *a, const http_request *req, http_response *resp, const route *r,
-			 bool add, need *n)
+                         bool add, need *n)
 {
 	char user[USER_MAX + 1];
 	if (!api_user(a, n, req, resp, user))
@@ -521,19 +518,24 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	 * otherwise the ledger records it without moving the count, and
 	 * central's snapshot settles it. */
 	int prior = r->c->kind == COUNTER_SET && !add
-			? api_member_cached(a, r->c->name, r->item, user)
-			: -1;
+	                ? api_member_cached(a, r->c->name, r->item, user)
+	                : -1;
 	uint64_t now = clock_wall_ms();
-	ledger_op op = {.counter = r->c->name, .item = r->item, .user = user,
-			.sum = r->c->kind == COUNTER_SUM, .add = add, .n = w.n, .prior = prior,
-			.client_hlc = w.client_hlc};
+	ledger_op op = {.counter = r->c->name,
+	                .item = r->item,
+	                .user = user,
+	                .sum = r->c->kind == COUNTER_SUM,
+	                .add = add,
+	                .n = w.n,
+	                .prior = prior,
+	                .client_hlc = w.client_hlc};
 	ledger_idem idem = {.render = render_one, .ctx = &w};
 	ledger_replay replay;
 	if (key) {
-		idem.req = (idem_req){user, keybuf,
-				      idem_fingerprint(req->method, req->path, req->body,
-						       req->body_len),
-				      now + a->cfg.idem_retention_ms};
+		idem.req =
+		    (idem_req){user, keybuf,
+		               idem_fingerprint(req->method, req->path, req->body, req->body_len),
+		               now + a->cfg.idem_retention_ms};
 	}
 	ledger_answer ans;
 	uint64_t skipped;
@@ -543,8 +545,9 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 		if (rc == ERR_FULL)
 			api_header(resp, "retry-after", "5");
 		else if (rc != ERR_CONFLICT && log_every(&a->write_errors, 1000, &skipped))
-			log_error("write failed", "item=%s counter=%s err=\"%s\" similar_since_last=%" PRIu64,
-				  r->item, r->c->name, err_str(rc), skipped);
+			log_error("write failed",
+			          "item=%s counter=%s err=\"%s\" similar_since_last=%" PRIu64,
+			          r->item, r->c->name, err_str(rc), skipped);
 		api_error(resp, e.status, e.code, e.message);
 		return;
 	}
@@ -564,7 +567,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 }
 
 static void answer_count(api *a, const http_request *req, http_response *resp, const route *r,
-			 need *n)
+                         need *n)
 {
 	ledger_view v;
 	int rc = api_view(a, n, r->c, r->item, &v);
@@ -577,7 +580,7 @@ static void answer_count(api *a, const http_request *req, http_response *resp, c
 	if (!v.known) {
 		a->st.unknown_503++;
 		api_error(resp, 503, "count_unavailable",
-			  "this edge has no count for the item yet and central cannot be reached");
+		          "this edge has no count for the item yet and central cannot be reached");
 		return;
 	}
 	/* Built without printf: this is the hottest answer the edge gives. */
@@ -616,8 +619,7 @@ static void answer_count(api *a, const http_request *req, http_response *resp, c
 	api_respond(resp, 200, body, len);
 }
 
-static void answer_me(api *a, const http_request *req, http_response *resp, const route *r,
-		      need *n)
+static void answer_me(api *a, const http_request *req, http_response *resp, const route *r, need *n)
 {
 	char user[USER_MAX + 1];
 	if (!api_user(a, n, req, resp, user))
@@ -636,14 +638,15 @@ static void answer_me(api *a, const http_request *req, http_response *resp, cons
 		return;
 	api_header(resp, "cache-control", "private, no-store");
 	if (state < 0) {
-		api_error(resp, 503, "membership_unavailable",
-			  "this edge has not seen this user and item and central cannot be reached");
+		api_error(
+		    resp, 503, "membership_unavailable",
+		    "this edge has not seen this user and item and central cannot be reached");
 		return;
 	}
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_addf(&b, "{\"item\":\"%s\",\"counter\":\"%s\",\"member\":%s,\"source\":\"%s\"}",
-		  r->item, r->c->name, state == 1 ? "true" : "false", source);
+	          r->item, r->c->name, state == 1 ? "true" : "false", source);
 	size_t len;
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);
@@ -654,7 +657,7 @@ static void answer_me(api *a, const http_request *req, http_response *resp, cons
 /* Checks ?by=region | ?by=day[&from=..][&to=..] and builds central's path
  * from the checked parts only. 0, or 400 with *why. */
 static int breakdown_path(const http_request *req, const route *r, char *out, size_t cap,
-			  const char **why)
+                          const char **why)
 {
 	struct evkeyvalq q;
 	if (api_query(req->path, &q)) {
@@ -687,8 +690,8 @@ static int breakdown_path(const http_request *req, const route *r, char *out, si
 				st = 400;
 				break;
 			}
-			n += snprintf(out + n, cap - (size_t)n, "&%s=%04u-%02u-%02u", names[i], y, m,
-				      d);
+			n += snprintf(out + n, cap - (size_t)n, "&%s=%04u-%02u-%02u", names[i], y,
+			              m, d);
 		}
 	} else {
 		*why = "by is region or day (with optional from and to)";
@@ -723,7 +726,7 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 			api_error(resp, st, "bad_breakdown", why);
 		} else if (!a->central || !n->on) {
 			api_error(resp, 503, "central_unavailable",
-				  "breakdowns come from central, which this edge cannot reach");
+			          "breakdowns come from central, which this edge cannot reach");
 		} else {
 			n->deferred = true;
 			api_ask_breakdown(a, req, n, r.item, path);
@@ -738,7 +741,7 @@ static void item_routes(api *a, const http_request *req, http_response *resp, ne
 		answer_write(a, req, resp, &r, false, n);
 	else
 		method_not_allowed(resp, r.c->kind == COUNTER_SET ? "GET, HEAD, POST, DELETE"
-							   : "GET, HEAD, POST");
+		                                                  : "GET, HEAD, POST");
 }
 
 static bool path_is(const char *path, const char *route_path)
@@ -803,24 +806,24 @@ static void answer_hot(api *a, const http_request *req, http_response *resp)
  * 503 when a check fails. */
 static void answer_ready(api *a, http_response *resp)
 {
-	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true,
-			   .replica.ok = true};
+	api_readiness r = {
+	    .store.ok = true, .kafka.ok = true, .snapshots.ok = true, .replica.ok = true};
 	if (a->readiness)
 		a->readiness(a->readiness_ctx, &r);
 	const struct {
 		const char *name;
 		const api_check *c;
 	} ch[] = {{"store", &r.store},
-		  {"kafka", &r.kafka},
-		  {"snapshots", &r.snapshots},
-		  {"replica", &r.replica}};
+	          {"kafka", &r.kafka},
+	          {"snapshots", &r.snapshots},
+	          {"replica", &r.replica}};
 	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok;
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_addf(&b, "{\"ready\":%s,\"checks\":{", ready ? "true" : "false");
 	for (size_t i = 0; i < sizeof ch / sizeof ch[0]; i++) {
 		sbuf_addf(&b, "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
-			  ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
+		          ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
 	}
 	sbuf_addf(&b, "}}");
 	size_t len;
@@ -888,7 +891,7 @@ typedef struct path_route {
 	const char *path;
 	const char *method; /* "GET" (HEAD too) or "POST" */
 	const char *allow;
-	bool loopback;      /* for loopback clients only */
+	bool loopback; /* for loopback clients only */
 	bool needs_tm, needs_lg;
 	tm_route metric;
 	route_fn fn;
@@ -1007,7 +1010,7 @@ int api_init(api *a)
 	if (a->cfg.member_entries < 2)
 		a->cfg.member_entries = 2;
 	snprintf(a->cache_control, sizeof a->cache_control,
-		 "public, max-age=%u, stale-while-revalidate=%u", a->cfg.max_age_s, a->cfg.stale_s);
+	         "public, max-age=%u, stale-while-revalidate=%u", a->cfg.max_age_s, a->cfg.stale_s);
 	memset(&a->st, 0, sizeof a->st);
 	return api_group_init(a);
 }

@@ -48,27 +48,27 @@
 #include "telemetry.h"
 
 typedef struct api_config {
-	unsigned max_items;          /* items in one GET /v1/counts */
-	unsigned max_ops;            /* ops in one POST /v1/ops */
-	uint64_t idem_retention_ms;  /* how long Idempotency-Key answers are kept */
-	unsigned max_age_s;          /* count GETs: Cache-Control max-age */
-	unsigned stale_s;            /* and stale-while-revalidate */
-	uint64_t member_ttl_ms;      /* memberships asked of central kept this long */
-	size_t member_entries;       /* at most this many */
+	unsigned max_items;         /* items in one GET /v1/counts */
+	unsigned max_ops;           /* ops in one POST /v1/ops */
+	uint64_t idem_retention_ms; /* how long Idempotency-Key answers are kept */
+	unsigned max_age_s;         /* count GETs: Cache-Control max-age */
+	unsigned stale_s;           /* and stale-while-revalidate */
+	uint64_t member_ttl_ms;     /* memberships asked of central kept this long */
+	size_t member_entries;      /* at most this many */
 } api_config;
 
 typedef struct api_stats {
-	uint64_t requests;           /* handled by this api (this worker) */
-	uint64_t readthrough_asked;  /* requests sent to central */
-	uint64_t readthrough_failed; /* no usable answer */
-	uint64_t readthrough_retried; /* asked again of a shard's next address */
+	uint64_t requests;              /* handled by this api (this worker) */
+	uint64_t readthrough_asked;     /* requests sent to central */
+	uint64_t readthrough_failed;    /* no usable answer */
+	uint64_t readthrough_retried;   /* asked again of a shard's next address */
 	uint64_t readthrough_misrouted; /* answers saying central does not own
 	                                   the partition (421, not_owned) */
-	uint64_t unknown_503;        /* reads refused: count unknown, central unreachable */
-	uint64_t replayed;           /* writes answered from an idempotency record */
-	uint64_t not_modified;       /* 304 answers */
-	uint64_t member_refused;     /* membership lookups refused: MEMBER_LOOKUPS
-	                                queued or in flight already */
+	uint64_t unknown_503;           /* reads refused: count unknown, central unreachable */
+	uint64_t replayed;              /* writes answered from an idempotency record */
+	uint64_t not_modified;          /* 304 answers */
+	uint64_t member_refused;        /* membership lookups refused: MEMBER_LOOKUPS
+	                                   queued or in flight already */
 } api_stats;
 
 #define MEMBER_BATCH 100    /* memberships in one request to central */
@@ -118,15 +118,15 @@ typedef struct api {
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
 	char cache_control[96];
 	api_stats st;
-	log_limit write_errors; /* one "write failed" line a second */
-	log_limit misrouted;    /* one "central does not own" line a second */
-	struct event *commit_ev;     /* runs the group commit at the turn's end */
-	struct ask **mbatch;         /* per shard: the open membership batch */
+	log_limit write_errors;  /* one "write failed" line a second */
+	log_limit misrouted;     /* one "central does not own" line a second */
+	struct event *commit_ev; /* runs the group commit at the turn's end */
+	struct ask **mbatch;     /* per shard: the open membership batch */
 	size_t nmbatch;
-	struct event *mflush_ev;     /* sends them at the turn's end */
-	size_t member_lookups;       /* queued or in flight */
+	struct event *mflush_ev;       /* sends them at the turn's end */
+	size_t member_lookups;         /* queued or in flight */
 	parked *parked, **parked_tail; /* answers waiting for the commit */
-	parked *parked_free;         /* a pool of them */
+	parked *parked_free;           /* a pool of them */
 	size_t parked_nfree;
 } api;
 

@@ -199,7 +199,6 @@ static int parse_counters(api *a, counts_req *cr, const char *list)
 	}
 }
 
-
 /* Opens item i's object in one of the answer's maps: ,"item":{ (one
  * check for room, then plain stores: this runs three times an item). */
 static void open_item(sbuf *b, const counts_req *cr, size_t i, bool first)
@@ -247,7 +246,7 @@ static void put_key(sbuf *b, const counts_req *cr, size_t j, bool first)
  * (display) their display strings. Items with no known count are left
  * out. */
 static void put_map(sbuf *b, const counts_req *cr, const ledger_view *views, size_t ncs,
-		    bool display)
+                    bool display)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < cr->nitems; i++) {
@@ -276,7 +275,7 @@ static void put_map(sbuf *b, const counts_req *cr, const ledger_view *views, siz
 }
 
 static void answer_counts(api *a, const http_request *req, http_response *resp,
-			  const counts_req *cr, const ledger_view *views)
+                          const counts_req *cr, const ledger_view *views)
 {
 	const size_t ncs = cr->ncs;
 	/* The ETag is a hash over every (item, counter, count, version)
@@ -426,7 +425,7 @@ static void feed_free(feed_stack *fs, counts_req *cr)
  * the counters named (none: cr->ncs 0, the caller's default). false with
  * a 400 in resp. feed_free afterwards, either way. */
 static bool feed_parse(api *a, const http_request *req, http_response *resp, feed_stack *fs,
-		       counts_req *cr)
+                       counts_req *cr)
 {
 	const char *qs = strchr(req->path, '?');
 	qs = qs ? qs + 1 : "";
@@ -488,7 +487,8 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 		for (size_t j = 0; j < cr.ncs; j++) {
 			int rc = api_view(a, n, cr.cs[j], cr.items[i], &views[i * cr.ncs + j]);
 			if (rc < 0) {
-				api_error(resp, 503, "store_unavailable", "counts could not be read");
+				api_error(resp, 503, "store_unavailable",
+				          "counts could not be read");
 				goto out;
 			}
 		}
@@ -534,7 +534,8 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 			int st;
 			const char *source;
 			if (api_membership(a, n, cr.cs[j]->name, cr.items[i], user, &st, &source)) {
-				api_error(resp, 503, "store_unavailable", "membership could not be read");
+				api_error(resp, 503, "store_unavailable",
+				          "membership could not be read");
 				goto out;
 			}
 			states[i * cr.ncs + j] = (int8_t)st;
@@ -559,7 +560,7 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 			if (first)
 				sbuf_addf(&b, "%s\"%s\":{", first_item ? "" : ",", cr.items[i]);
 			sbuf_addf(&b, "%s\"%s\":%s", first ? "" : ",", cr.cs[j]->name,
-				  st ? "true" : "false");
+			          st ? "true" : "false");
 			first = first_item = false;
 		}
 		if (!first)
@@ -573,7 +574,7 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 			for (size_t j = 0; j < cr.ncs; j++)
 				if (states[i * cr.ncs + j] < 0) {
 					sbuf_addf(&b, "%s\"%s/%s\"", first ? "" : ",", cr.items[i],
-						  cr.cs[j]->name);
+					          cr.cs[j]->name);
 					first = false;
 				}
 		sbuf_adds(&b, "]");
@@ -582,7 +583,7 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 	if (unknown == cr.nitems * cr.ncs) {
 		sbuf_free(&b);
 		api_error(resp, 503, "membership_unavailable",
-			  "this edge has not seen these pairs and central cannot be reached");
+		          "this edge has not seen these pairs and central cannot be reached");
 		goto out;
 	}
 	size_t len;
@@ -621,7 +622,7 @@ static void parse_op(api *a, json_t *o, ops_plan *pl, size_t i)
 	json_t *clock = json_object_get(o, "hlc");
 	if (json_object_size(o) != (size_t)(!!op + !!item + !!counter + !!n + !!clock)) {
 		op_refuse(pl, i, 400, "invalid_op",
-			  "unknown field: an op may hold op, item, counter, n and hlc only");
+		          "unknown field: an op may hold op, item, counter, n and hlc only");
 		return;
 	}
 	const char *ops = json_string_value(op);
@@ -633,8 +634,8 @@ static void parse_op(api *a, json_t *o, ops_plan *pl, size_t i)
 	const char *is = json_string_value(item);
 	if (!is || !api_item_ok(a, is, json_string_length(item))) {
 		op_refuse(pl, i, 400, "invalid_item",
-			  "item is type:id with a configured type and an id matching "
-			  "[A-Za-z0-9_-]{1,64}");
+		          "item is type:id with a configured type and an id matching "
+		          "[A-Za-z0-9_-]{1,64}");
 		return;
 	}
 	snprintf(w->item, sizeof w->item, "%s", is);
@@ -653,8 +654,9 @@ static void parse_op(api *a, json_t *o, ops_plan *pl, size_t i)
 		json_int_t k = json_is_integer(n) ? json_integer_value(n) : 0;
 		if (k < 1 || k > COUNTER_SUM_MAX || (w->c->kind == COUNTER_SET && k != 1)) {
 			op_refuse(pl, i, 400, "invalid_body",
-				  w->c->kind == COUNTER_SET ? "n must be 1 for this counter"
-							    : "n must be an integer from 1 to 1000");
+			          w->c->kind == COUNTER_SET
+			              ? "n must be 1 for this counter"
+			              : "n must be an integer from 1 to 1000");
 			return;
 		}
 		w->n = (uint32_t)k;
@@ -692,13 +694,14 @@ static char *render_ops(void *ctx, const ledger_answer *answers, size_t nans, si
 static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_plan *pl)
 {
 	json_error_t jerr;
-	json_t *root = req->body_len ? json_loadb(req->body, req->body_len,
-						   JSON_REJECT_DUPLICATES, &jerr)
-				     : NULL;
+	json_t *root = req->body_len
+	                   ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
+	                   : NULL;
 	json_t *ops = json_object_get(root, "ops");
 	bool ok = false;
 	if (!json_is_array(ops) || json_array_size(ops) == 0) {
-		api_error(resp, 400, "invalid_body", "the body is {\"ops\": [ ... ]} with 1 or more ops");
+		api_error(resp, 400, "invalid_body",
+		          "the body is {\"ops\": [ ... ]} with 1 or more ops");
 	} else if (json_array_size(ops) > a->cfg.max_ops) {
 		char msg[64];
 		snprintf(msg, sizeof msg, "at most %u ops per request", a->cfg.max_ops);
@@ -747,12 +750,17 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 			continue;
 		/* As a single write: never waits for central (api.c). */
 		int prior = w->c->kind == COUNTER_SET && !w->add
-				? api_member_cached(a, w->c->name, w->item, user)
-				: -1;
+		                ? api_member_cached(a, w->c->name, w->item, user)
+		                : -1;
 		pl.slot[i] = nl;
-		lops[nl++] = (ledger_op){.counter = w->c->name, .item = w->item, .user = user,
-					 .sum = w->c->kind == COUNTER_SUM, .add = w->add, .n = w->n,
-					 .prior = prior, .client_hlc = w->client_hlc};
+		lops[nl++] = (ledger_op){.counter = w->c->name,
+		                         .item = w->item,
+		                         .user = user,
+		                         .sum = w->c->kind == COUNTER_SUM,
+		                         .add = w->add,
+		                         .n = w->n,
+		                         .prior = prior,
+		                         .client_hlc = w->client_hlc};
 	}
 	size_t len;
 	char *body;
@@ -765,13 +773,13 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	uint64_t now = clock_wall_ms();
 	ledger_idem idem = {.render = render_ops, .ctx = &pl};
 	if (key)
-		idem.req = (idem_req){user, keybuf,
-				      idem_fingerprint(req->method, req->path, req->body,
-						       req->body_len),
-				      now + a->cfg.idem_retention_ms};
+		idem.req =
+		    (idem_req){user, keybuf,
+		               idem_fingerprint(req->method, req->path, req->body, req->body_len),
+		               now + a->cfg.idem_retention_ms};
 	ledger_replay replay;
-	int rc = ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay,
-				  n->ticket);
+	int rc =
+	    ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay, n->ticket);
 	if (rc == ERR_CONFLICT) {
 		write_result e = api_write_error(rc);
 		api_error(resp, e.status, e.code, e.message);
@@ -793,8 +801,9 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 		api_header(resp, "retry-after", rc == ERR_FULL ? "5" : "1");
 		uint64_t skipped;
 		if (rc != ERR_FULL && log_every(&a->write_errors, 1000, &skipped))
-			log_error("ops write failed", "ops=%zu err=\"%s\" similar_since_last=%" PRIu64,
-				  nl, err_str(rc), skipped);
+			log_error("ops write failed",
+			          "ops=%zu err=\"%s\" similar_since_last=%" PRIu64, nl, err_str(rc),
+			          skipped);
 		nl = 0;
 	}
 	body = render_ops(&pl, ans, nl, &len);

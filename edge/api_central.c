@@ -52,14 +52,14 @@ typedef struct mlookup {
  * shard's next one. */
 typedef struct ask {
 	api *a;
-	waiting *w;   /* counts: the answer waiting (memberships: per lookup) */
+	waiting *w; /* counts: the answer waiting (memberships: per lookup) */
 	size_t shard;
 	int alt;      /* the shard's address it went to */
 	bool retried; /* sent to a second address already */
 	bool member;  /* a batch of memberships (else counts) */
 	mlookup *ml;  /* MEMBER_BATCH entries */
 	size_t nml;
-	sbuf pairs;   /* the path, while the batch is open */
+	sbuf pairs;         /* the path, while the batch is open */
 	uint32_t partition; /* the first item's */
 	char *path;
 } ask;
@@ -90,7 +90,7 @@ static waiting *waiting_new(api *a, const http_request *req, const need *n)
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const http_header *h = &req->headers[i];
 		w->headers[i] = (http_header){dup_n(h->name, h->namelen), h->namelen,
-					      dup_n(h->value, h->valuelen), h->valuelen};
+		                              dup_n(h->value, h->valuelen), h->valuelen};
 	}
 	w->d = http_defer(req);
 	return w;
@@ -116,10 +116,15 @@ static void waiting_done(waiting *w)
 		return;
 	http_response resp = {0};
 	if (w->d && http_deferred_alive(w->d)) {
-		http_request req = {.method = w->method, .path = w->path, .headers = w->headers,
-				    .nheaders = w->nheaders, .body = w->body,
-				    .body_len = w->body_len, .peer = w->peer, .tls = w->tls,
-				    .h1 = w->h1};
+		http_request req = {.method = w->method,
+		                    .path = w->path,
+		                    .headers = w->headers,
+		                    .nheaders = w->nheaders,
+		                    .body = w->body,
+		                    .body_len = w->body_len,
+		                    .peer = w->peer,
+		                    .tls = w->tls,
+		                    .h1 = w->h1};
 		need n;
 		api_need_init(&n, false, true);
 		n.route = w->route;
@@ -158,7 +163,7 @@ static size_t not_owned(const shard_router *r, const char *body, size_t len, uin
 		const shard_map *m = shards_router_map(r);
 		if (json_is_string(it))
 			*partition = partition_of(json_string_value(it), json_string_length(it),
-						  m->partitions);
+			                          m->partitions);
 		else if (json_is_integer(pj) && json_integer_value(pj) >= 0)
 			*partition = (uint32_t)json_integer_value(pj);
 	}
@@ -177,10 +182,10 @@ static void misrouted(api *a, const ask *q, int status, size_t items)
 	uint64_t skipped;
 	if (log_every(&a->misrouted, 1000, &skipped))
 		log_warn("central does not own the partition: central.ops and central.partitions "
-			 "disagree",
-			 "partition=%u address=%s shard=%zu status=%d items=%zu skipped=%" PRIu64,
-			 q->partition, shards_router_address(a->central, q->shard, (size_t)q->alt),
-			 q->shard + 1, status, items, skipped);
+		         "disagree",
+		         "partition=%u address=%s shard=%zu status=%d items=%zu skipped=%" PRIu64,
+		         q->partition, shards_router_address(a->central, q->shard, (size_t)q->alt),
+		         q->shard + 1, status, items, skipped);
 }
 
 static void ask_free(ask *q)
@@ -219,7 +224,7 @@ static void on_answer(void *arg, int rc, int status, const char *body, size_t le
 		else
 			for (size_t i = 0; i < q->nml; i++)
 				api_member_put(a, q->ml[i].m.counter, q->ml[i].m.item,
-					       q->ml[i].m.user, st[i]);
+				               q->ml[i].m.user, st[i]);
 	} else if (ok) {
 		central_count *cs = NULL;
 		size_t nc = 0;
@@ -227,7 +232,7 @@ static void on_answer(void *arg, int rc, int status, const char *body, size_t le
 			ok = false;
 		for (size_t i = 0; i < nc; i++)
 			ledger_readthrough_put(a->lg, cs[i].counter, cs[i].item, cs[i].count,
-					       cs[i].version, cs[i].applied, cs[i].as_of);
+			                       cs[i].version, cs[i].applied, cs[i].as_of);
 		free(cs);
 		uint32_t p = q->partition;
 		if (ok && (lost = not_owned(a->central, body, len, &p))) {
@@ -242,22 +247,22 @@ static void on_answer(void *arg, int rc, int status, const char *body, size_t le
 		return;
 	}
 	int next = q->retried || rc == ERR_CLOSED
-			   ? -1
-			   : shards_router_pick(a->central, q->shard, (size_t)q->alt + 1);
+	               ? -1
+	               : shards_router_pick(a->central, q->shard, (size_t)q->alt + 1);
 	if (next >= 0) {
 		q->retried = true;
 		q->alt = next;
 		a->st.readthrough_retried++;
 		log_debug("read-through asked again at the shard's next address",
-			  "shard=%zu address=%s rc=\"%s\" status=%d", q->shard + 1,
-			  shards_router_address(a->central, q->shard, (size_t)next), err_str(rc),
-			  status);
+		          "shard=%zu address=%s rc=\"%s\" status=%d", q->shard + 1,
+		          shards_router_address(a->central, q->shard, (size_t)next), err_str(rc),
+		          status);
 		ask_send(q);
 		return;
 	}
 	a->st.readthrough_failed++;
 	log_debug("read-through failed", "shard=%zu path=%s rc=\"%s\" status=%d", q->shard + 1,
-		  q->path, err_str(rc), status);
+	          q->path, err_str(rc), status);
 	ask_free(q);
 }
 
@@ -391,7 +396,7 @@ static void on_breakdown(void *arg, int rc, int status, const char *body, size_t
 	} else {
 		w->a->st.readthrough_failed++;
 		api_error(&resp, 503, "central_unavailable",
-			  "breakdowns come from central, which cannot be reached");
+		          "breakdowns come from central, which cannot be reached");
 	}
 	if (w->d && http_deferred_alive(w->d))
 		telemetry_request(w->a->tm, w->route, resp.status, w->t0_ns);
@@ -439,7 +444,7 @@ void api_defer(api *a, const http_request *req, const need *n)
 			if (!paths[sh].p)
 				continue;
 			sbuf_addf(&paths[sh], "&counters=%s&edge=%s", cnames.p ? cnames.p : "",
-				  a->edge_id);
+			          a->edge_id);
 			size_t len;
 			if (a->tm)
 				metric_add(a->tm->rt_counts, 1);
@@ -455,7 +460,7 @@ void api_defer(api *a, const http_request *req, const need *n)
 }
 
 void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
-		       const char *path)
+                       const char *path)
 {
 	waiting *w = waiting_new(a, req, n);
 	w->passthrough = true;

@@ -112,12 +112,12 @@ static void answer_failed(parked *p, http_response *resp)
  * behind and make the event active again. */
 static void finish_parked(api *a, bool now)
 {
-	int rc = now ? ledger_commit_now(a->lg, clock_wall_ms())
-		     : ledger_commit(a->lg, clock_wall_ms());
+	int rc =
+	    now ? ledger_commit_now(a->lg, clock_wall_ms()) : ledger_commit(a->lg, clock_wall_ms());
 	uint64_t skipped;
 	if (rc && log_every(&a->write_errors, 1000, &skipped))
-		log_error("group write failed; its writes answer 503", "err=\"%s\" similar_since_last=%" PRIu64,
-			  err_str(rc), skipped);
+		log_error("group write failed; its writes answer 503",
+		          "err=\"%s\" similar_since_last=%" PRIu64, err_str(rc), skipped);
 	parked *list = a->parked;
 	a->parked = NULL;
 	a->parked_tail = &a->parked;

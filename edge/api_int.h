@@ -17,8 +17,9 @@
 #include "api.h"
 #include "sbuf.h"
 
-#define NEED_MAX 256 /* members one request may ask central about (GET
-                        /v1/me: 100 items x the set counters) */
+#define NEED_MAX                                                                                   \
+	256 /* members one request may ask central about (GET                                      \
+	       /v1/me: 100 items x the set counters) */
 
 typedef struct need_member {
 	char counter[COUNTER_MAX + 1];
@@ -27,13 +28,13 @@ typedef struct need_member {
 } need_member;
 
 typedef struct need {
-	bool on;            /* the route may ask (first pass, central configured) */
-	bool rerun;         /* the pass after central answered: limits are
-	                       not charged again */
-	int id_rc;          /* identity_user's answer, 1 until asked */
+	bool on;    /* the route may ask (first pass, central configured) */
+	bool rerun; /* the pass after central answered: limits are
+	               not charged again */
+	int id_rc;  /* identity_user's answer, 1 until asked */
 	const char *id_why;
 	char user[USER_MAX + 1];
-	sbuf items;         /* "post:1,reel:9": counts to read through */
+	sbuf items; /* "post:1,reel:9": counts to read through */
 	uint32_t nitems;
 	bool counter_used[COUNTERS_MAX];
 	need_member members[NEED_MAX];
@@ -43,9 +44,9 @@ typedef struct need {
 	char *fail_body;       /* POST /v1/ops: the answer should the group's
 	                          write fail (malloc'ed), or NULL */
 	size_t fail_len;
-	tm_route route;     /* for the metrics: the request's route */
-	uint64_t t0_ns;     /* and when it reached the api */
-	bool deferred;      /* the route deferred the answer itself */
+	tm_route route; /* for the metrics: the request's route */
+	uint64_t t0_ns; /* and when it reached the api */
+	bool deferred;  /* the route deferred the answer itself */
 } need;
 
 /* Answers. */
@@ -67,7 +68,7 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item);
  * central said recently: -1 unknown. With n->on, an unknown pair is
  * added to the needs. */
 int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
-		   int *state, const char **source);
+                   int *state, const char **source);
 /* Frees the membership batches not sent yet (their answers fail) and
  * the flush event; api_free calls it. */
 void api_central_free(api *a);
@@ -89,7 +90,7 @@ void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
 void api_defer(api *a, const http_request *req, const need *n);
 /* Defers req's answer to central's breakdown at path, for item's shard. */
 void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
-		       const char *path);
+                       const char *path);
 
 /* The decoded query parameters of path (empty when it has none);
  * evhttp_clear_headers frees them. 0 or ERR_INVAL. */
@@ -100,15 +101,15 @@ bool api_item_ok(api *a, const char *s, size_t n);
 /* The Idempotency-Key header into key (*present false without one);
  * false with a 400 in resp when it is malformed. */
 bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
-		  bool *present);
+                  bool *present);
 /* The user, or a 401 in resp. The identity is worked out once per pass
  * (kept in n). */
 bool api_user(api *a, need *n, const http_request *req, http_response *resp,
-	      char user[USER_MAX + 1]);
+              char user[USER_MAX + 1]);
 /* Charges count writes to user's per-minute limit (on the first pass
  * only). False with a 429 and Retry-After in resp when they do not fit. */
 bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
-		       http_response *resp);
+                       http_response *resp);
 
 /* Group commit (api_group.c). A parked answer waits for the group
  * commit of the loop turn. */
@@ -118,7 +119,7 @@ struct parked {
 	http_response resp;
 	char *fail_body; /* see need */
 	size_t fail_len;
-	tm_route route;  /* see need */
+	tm_route route; /* see need */
 	uint64_t t0_ns;
 	parked *next;
 };

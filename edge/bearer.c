@@ -1,10 +1,9 @@
 /* bearer.c - JWT bearer token verification: key loading (start-up, main
  * thread), then header parsing, key selection, the signature check
- * (OpenSSL, on public keys parsed once at load) and the claim checks. Verification reads only the immutable
- * key set: any thread. The ring (bearer_ring_*) holds the current set
- * for a daemon that reloads keys: a mutex guards only the pointer and a
- * set's reference count, a verification holds a reference, and a set
- * replaced by a reload is freed by whoever drops its last reference.
+ * (OpenSSL, on public keys parsed once at load) and the claim checks. Verification reads only the
+ * immutable key set: any thread. The ring (bearer_ring_*) holds the current set for a daemon that
+ * reloads keys: a mutex guards only the pointer and a set's reference count, a verification holds a
+ * reference, and a set replaced by a reload is freed by whoever drops its last reference.
  */
 #include "bearer.h"
 
@@ -74,7 +73,7 @@ static bool kid_valid(const char *s, size_t n)
 }
 
 static int read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -87,7 +86,7 @@ static int read_file(const char *path, unsigned char **out, size_t *outlen, char
 	fclose(f);
 	if (bad || n > BEARER_KEYFILE_MAX) {
 		snprintf(err, errlen, "key file %s: %s", path,
-			 bad ? "read error" : "larger than 64 KiB");
+		         bad ? "read error" : "larger than 64 KiB");
 		free(buf);
 		return bad ? ERR_IO : ERR_TOOBIG;
 	}
@@ -116,7 +115,7 @@ static int load_pem(bearer_key *key, const char *path, char *err, size_t errlen)
 	if (key->kalg == ALG_RS256) {
 		if (!EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_get_bits(pk) < 2048) {
 			snprintf(err, errlen, "key file %s: RS256 needs an RSA key of 2048+ bits",
-				 path);
+			         path);
 			rc = ERR_CONFIG;
 		}
 	} else {
@@ -142,16 +141,16 @@ static int load_key(const char *s, size_t n, bearer_key *key, char *err, size_t 
 	const char *c1 = memchr(s, ':', n);
 	const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(s + n - c1 - 1)) : NULL;
 	if (!c2 || c2 + 1 == s + n) {
-		snprintf(err, errlen, "identity.jwt_keys: entry %.*s is not kid:ALG:path",
-			 (int)n, s);
+		snprintf(err, errlen, "identity.jwt_keys: entry %.*s is not kid:ALG:path", (int)n,
+		         s);
 		return ERR_CONFIG;
 	}
 	size_t kl = (size_t)(c1 - s), al = (size_t)(c2 - c1 - 1);
 	if (!kid_valid(s, kl)) {
 		snprintf(err, errlen,
-			 "identity.jwt_keys: key id %.*s must be 1-64 of "
-			 "[A-Za-z0-9._-]",
-			 (int)kl, s);
+		         "identity.jwt_keys: key id %.*s must be 1-64 of "
+		         "[A-Za-z0-9._-]",
+		         (int)kl, s);
 		return ERR_CONFIG;
 	}
 	memcpy(key->kid, s, kl);
@@ -168,9 +167,9 @@ static int load_key(const char *s, size_t n, bearer_key *key, char *err, size_t 
 		}
 	if (key->kalg == ALG_NONE) {
 		snprintf(err, errlen,
-			 "identity.jwt_keys: key %s: unknown algorithm %.*s "
-			 "(HS256, RS256, ES256)",
-			 key->kid, (int)al, c1 + 1);
+		         "identity.jwt_keys: key %s: unknown algorithm %.*s "
+		         "(HS256, RS256, ES256)",
+		         key->kid, (int)al, c1 + 1);
 		return ERR_CONFIG;
 	}
 	size_t pl = (size_t)(s + n - c2 - 1);
@@ -180,7 +179,7 @@ static int load_key(const char *s, size_t n, bearer_key *key, char *err, size_t 
 	int rc = read_file(path, &key->bytes, &key->len, err, errlen);
 	if (rc == 0 && key->kalg == ALG_HS256 && key->len < BEARER_HS_MIN) {
 		snprintf(err, errlen, "key file %s: an HS256 secret needs at least %d bytes", path,
-			 BEARER_HS_MIN);
+		         BEARER_HS_MIN);
 		rc = ERR_CONFIG;
 	}
 	if (rc == 0 && key->kalg != ALG_HS256)
@@ -190,7 +189,7 @@ static int load_key(const char *s, size_t n, bearer_key *key, char *err, size_t 
 }
 
 bearer_keys *bearer_keys_new(const char *spec, const char *issuer, const char *audience,
-			     int64_t leeway_s, char *err, size_t errlen)
+                             int64_t leeway_s, char *err, size_t errlen)
 {
 	bearer_keys *k = xcalloc(1, sizeof *k);
 	k->verified = tokcache_new(BEARER_CACHE_ENTRIES);
@@ -219,8 +218,8 @@ bearer_keys *bearer_keys_new(const char *spec, const char *issuer, const char *a
 			for (size_t i = 0; i + 1 < k->n; i++)
 				if (strcmp(k->keys[i].kid, key->kid) == 0) {
 					snprintf(err, errlen,
-						 "identity.jwt_keys: key id %s appears twice",
-						 key->kid);
+					         "identity.jwt_keys: key id %s appears twice",
+					         key->kid);
 					goto fail;
 				}
 		}
@@ -269,7 +268,7 @@ static void keys_unref(bearer_keys *k)
 }
 
 bearer_ring *bearer_ring_new(const char *spec, const char *issuer, const char *audience,
-			     int64_t leeway_s, char *err, size_t errlen)
+                             int64_t leeway_s, char *err, size_t errlen)
 {
 	bearer_keys *k = bearer_keys_new(spec, issuer, audience, leeway_s, err, errlen);
 	if (!k)
@@ -308,7 +307,7 @@ size_t bearer_ring_count(bearer_ring *r)
 }
 
 int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
-		       char user[USER_MAX + 1], const char **reason)
+                       char user[USER_MAX + 1], const char **reason)
 {
 	pthread_mutex_lock(&r->mu);
 	bearer_keys *k = r->cur;
@@ -391,12 +390,12 @@ static json_t *segment_json(const char *s, size_t n)
 
 /* EVP_DigestVerify with SHA-256: RSASSA-PKCS1-v1_5 for an RSA key, ECDSA
  * (sig in DER) for an EC one. */
-static bool digest_verify(EVP_PKEY *pk, const unsigned char *sig, size_t siglen,
-			  const char *data, size_t len)
+static bool digest_verify(EVP_PKEY *pk, const unsigned char *sig, size_t siglen, const char *data,
+                          size_t len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1 &&
-		  EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+	          EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
@@ -433,7 +432,7 @@ static int es256_der(const unsigned char sig[64], unsigned char *der)
  * "header.claims") under key? The algorithm is the key's: the header's
  * alg was checked against it. */
 static bool signature_ok(const bearer_key *key, const char *data, size_t len, const char *sig64,
-			 size_t n)
+                         size_t n)
 {
 	unsigned char sig[SIG_MAX + 3];
 	if (n > (SIG_MAX * 4 + 2) / 3)
@@ -445,21 +444,20 @@ static bool signature_ok(const bearer_key *key, const char *data, size_t len, co
 	case ALG_HS256: {
 		unsigned char mac[EVP_MAX_MD_SIZE];
 		unsigned int ml = 0;
-		if (sl != 32 || !HMAC(EVP_sha256(), key->bytes, (int)key->len,
-				      (const unsigned char *)data, len, mac, &ml) ||
+		if (sl != 32 ||
+		    !HMAC(EVP_sha256(), key->bytes, (int)key->len, (const unsigned char *)data, len,
+		          mac, &ml) ||
 		    ml != 32)
 			return false;
 		return CRYPTO_memcmp(mac, sig, 32) == 0;
 	}
-	case ALG_RS256:
-		return digest_verify(key->pk, sig, (size_t)sl, data, len);
+	case ALG_RS256: return digest_verify(key->pk, sig, (size_t)sl, data, len);
 	case ALG_ES256: {
 		unsigned char der[ES256_DER_MAX];
 		int dl = sl == 64 ? es256_der(sig, der) : -1;
 		return dl > 0 && digest_verify(key->pk, der, (size_t)dl, data, len);
 	}
-	case ALG_NONE:
-		break;
+	case ALG_NONE: break;
 	}
 	return false;
 }
@@ -538,7 +536,7 @@ static bool audience_ok(const char *want, json_t *aud)
 }
 
 static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, char user[USER_MAX + 1],
-			const char **reason)
+                        const char **reason)
 {
 	bool has;
 	double exp, nbf;
@@ -586,7 +584,7 @@ static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, char use
 }
 
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
-		  char user[USER_MAX + 1], const char **reason)
+                  char user[USER_MAX + 1], const char **reason)
 {
 	if (len == 0) {
 		*reason = "empty bearer token";
@@ -617,7 +615,7 @@ int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t n
 	tokcache_digest(token, len, dg);
 	if (!tokcache_has(k->verified, dg)) {
 		if (!signature_ok(key, token, (size_t)(d2 - token), d2 + 1,
-				  (size_t)(token + len - d2 - 1))) {
+		                  (size_t)(token + len - d2 - 1))) {
 			*reason = "bad signature";
 			return ERR_INVAL;
 		}

@@ -12,8 +12,9 @@
  * A key set's keys are immutable once built, and any thread may verify
  * with it at once; it remembers (under its own locks) the tokens whose
  * signature it has checked, so a client's next request with the same
- * token skips the signature (the claims are checked every time). The caller owns it and frees it after the last verification.
- * A bearer_ring (below) holds the set of a daemon that reloads its keys.
+ * token skips the signature (the claims are checked every time). The caller owns it and frees it
+ * after the last verification. A bearer_ring (below) holds the set of a daemon that reloads its
+ * keys.
  */
 #ifndef EDGE_BEARER_H
 #define EDGE_BEARER_H
@@ -43,7 +44,7 @@ typedef struct bearer_keys bearer_keys;
  * kid, an unknown alg, or a key file that cannot be read or is not a key
  * of that alg. */
 bearer_keys *bearer_keys_new(const char *spec, const char *issuer, const char *audience,
-			     int64_t leeway_s, char *err, size_t errlen);
+                             int64_t leeway_s, char *err, size_t errlen);
 
 void bearer_keys_free(bearer_keys *k);
 
@@ -55,7 +56,7 @@ size_t bearer_keys_count(const bearer_keys *k);
  * (NUL-terminated), or ERR_INVAL with *reason set to a short static
  * sentence saying why the token is refused. */
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
-		  char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+                  char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
 
 /* A reloadable key set (SIGHUP re-reads identity.jwt_keys). Thread
  * rules: bearer_ring_verify from any thread, at any time; it verifies
@@ -68,14 +69,14 @@ typedef struct bearer_ring bearer_ring;
 
 /* As bearer_keys_new; the arguments are copied for reloads. */
 bearer_ring *bearer_ring_new(const char *spec, const char *issuer, const char *audience,
-			     int64_t leeway_s, char *err, size_t errlen);
+                             int64_t leeway_s, char *err, size_t errlen);
 /* Reads every key file of the spec again into a new set and makes it
  * current. ERR_CONFIG with the reason in err when the new set does not
  * load: the old one stays current. */
 int bearer_ring_reload(bearer_ring *r, char *err, size_t errlen) WARN_UNUSED;
 /* bearer_verify with the current set. */
 int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
-		       char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+                       char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
 /* Keys in the current set. */
 size_t bearer_ring_count(bearer_ring *r);
 void bearer_ring_free(bearer_ring *r);

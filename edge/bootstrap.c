@@ -50,8 +50,8 @@ typedef struct load {
 	bootstrap *b;
 	bool want[PARTITION_MAX];
 	uint32_t gen[PARTITION_MAX];
-	bool ended;     /* the stream's end frame came */
-	int rc;         /* the first ledger error, which ends the request */
+	bool ended; /* the stream's end frame came */
+	int rc;     /* the first ledger error, which ends the request */
 	uint64_t messages, counts, bytes;
 	ckpt_reader rd;
 } load;
@@ -161,16 +161,21 @@ static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
 	ckpt_reader_init(&ld->rd);
 	ld->ended = false;
 	ld->rc = 0;
-	hclient_req r = {.host = host, .port = port, .method = "GET", .path = path,
-			 .token = b->token, .stream = f, .timeout_ms = b->timeout_ms,
-			 .max_body = 1 << 16};
+	hclient_req r = {.host = host,
+	                 .port = port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = b->token,
+	                 .stream = f,
+	                 .timeout_ms = b->timeout_ms,
+	                 .max_body = 1 << 16};
 	hclient_answer a;
 	int rc = hclient_do(&r, &a, err, sizeof err);
 	fclose(f);
 	ckpt_reader_free(&ld->rd);
 	if (rc == 0 && a.status != 200) {
 		log_warn("checkpoint refused", "central=%s status=%d body=\"%.200s\"", addr,
-			 a.status, a.body ? a.body : "");
+		         a.status, a.body ? a.body : "");
 		rc = ERR_AGAIN;
 	} else if (rc == 0 && !ld->ended) {
 		snprintf(err, sizeof err, "the stream ended before its end frame");
@@ -181,7 +186,7 @@ static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
 		rc = ld->rc;
 	if (rc && err[0])
 		log_warn("checkpoint cut off; it resumes where it stopped",
-			 "central=%s counts=%" PRIu64 " err=\"%s\"", addr, ld->counts, err);
+		         "central=%s counts=%" PRIu64 " err=\"%s\"", addr, ld->counts, err);
 	return rc;
 }
 
@@ -215,7 +220,7 @@ static int load_shard(bootstrap *b, size_t s, bool *any)
 		if (!r.resume) {
 			resume = false;
 		} else if (!rc_counter[0] || strcmp(r.counter, rc_counter) < 0 ||
-			   (strcmp(r.counter, rc_counter) == 0 && strcmp(r.item, rc_item) < 0)) {
+		           (strcmp(r.counter, rc_counter) == 0 && strcmp(r.item, rc_item) < 0)) {
 			snprintf(rc_counter, sizeof rc_counter, "%s", r.counter);
 			snprintf(rc_item, sizeof rc_item, "%s", r.item);
 		}
@@ -238,9 +243,9 @@ static int load_shard(bootstrap *b, size_t s, bool *any)
 			b->st.last_ms = ms;
 			pthread_mutex_unlock(&b->st_mu);
 			log_info("checkpoint loaded",
-				 "central=%s messages=%" PRIu64 " counts=%" PRIu64 " bytes=%" PRIu64
-				 " ms=%" PRIu64,
-				 se->addrs[i], ld->messages, ld->counts, ld->bytes, ms);
+			         "central=%s messages=%" PRIu64 " counts=%" PRIu64 " bytes=%" PRIu64
+			         " ms=%" PRIu64,
+			         se->addrs[i], ld->messages, ld->counts, ld->bytes, ms);
 		}
 		ld->messages = ld->counts = ld->bytes = 0;
 	}
@@ -251,7 +256,7 @@ static int load_shard(bootstrap *b, size_t s, bool *any)
 		if (ld->want[p] && ledger_replica_get(b->lg, p, &r) == 0 &&
 		    r.state == LEDGER_REPLICA_LOADING && r.gen == ld->gen[p]) {
 			log_warn("checkpoint ended without a partition it was asked for",
-				 "partition=%u", p);
+			         "partition=%u", p);
 			rc = ERR_CORRUPT;
 		}
 	}
@@ -295,7 +300,7 @@ static void *run(void *arg)
 }
 
 bootstrap *bootstrap_new(ledger *lg, const shard_map *map, const char *token,
-			 unsigned read_timeout_ms, char *err, size_t errlen)
+                         unsigned read_timeout_ms, char *err, size_t errlen)
 {
 	bootstrap *b = xcalloc(1, sizeof *b);
 	b->lg = lg;

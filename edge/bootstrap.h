@@ -25,12 +25,12 @@
 typedef struct bootstrap bootstrap;
 
 typedef struct bootstrap_stats {
-	uint64_t requests;  /* checkpoint requests sent */
-	uint64_t failures;  /* of them: no connection, not 200, cut off, refused */
-	uint64_t messages;  /* checkpoint messages loaded */
-	uint64_t counts;    /* counts in them */
-	uint64_t bytes;     /* checkpoint bytes read */
-	uint64_t last_ms;   /* how long the last whole load of a shard took */
+	uint64_t requests; /* checkpoint requests sent */
+	uint64_t failures; /* of them: no connection, not 200, cut off, refused */
+	uint64_t messages; /* checkpoint messages loaded */
+	uint64_t counts;   /* counts in them */
+	uint64_t bytes;    /* checkpoint bytes read */
+	uint64_t last_ms;  /* how long the last whole load of a shard took */
 } bootstrap_stats;
 
 /* Starts the thread. map (which must outlive b) says which central serves
@@ -38,7 +38,7 @@ typedef struct bootstrap_stats {
  * none); read_timeout_ms bounds connecting and each read. NULL with the
  * reason in err. */
 bootstrap *bootstrap_new(ledger *lg, const shard_map *map, const char *token,
-			 unsigned read_timeout_ms, char *err, size_t errlen);
+                         unsigned read_timeout_ms, char *err, size_t errlen);
 /* Looks for loading partitions now rather than within the next second. */
 void bootstrap_kick(bootstrap *b);
 void bootstrap_get_stats(bootstrap *b, bootstrap_stats *out);

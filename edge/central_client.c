@@ -82,9 +82,9 @@ typedef struct flight {
 	struct evhttp_request *req; /* NULL once evhttp no longer holds it for us */
 	conn *cn;
 	struct event *timer;
-	int ev_error; /* the reason evhttp gave, or -1 */
-	bool probe;   /* the request that decides a half-open circuit */
-	bool ready;   /* result parked below */
+	int ev_error;     /* the reason evhttp gave, or -1 */
+	bool probe;       /* the request that decides a half-open circuit */
+	bool ready;       /* result parked below */
 	uint64_t sent_ns; /* when the request went out; 0: it never did */
 	int rc, status;
 	char *body;
@@ -287,7 +287,8 @@ static void circuit_record(central_client *c, bool probe, enum outcome out)
 	switch (out) {
 	case OUTCOME_OK:
 		if (c->state != CIRCUIT_CLOSED)
-			log_info("central answering again, circuit closed", "address=%s", c->address);
+			log_info("central answering again, circuit closed", "address=%s",
+			         c->address);
 		c->state = CIRCUIT_CLOSED;
 		c->fails = 0;
 		break;

@@ -136,7 +136,6 @@ int central_parse_member(const char *body, size_t len, central_member *out) WARN
  * in the order asked. states[i] is 1 for a member, 0 for not (or never
  * seen at central). ERR_CORRUPT for anything else (another count, a
  * member that is not known), ERR_TOOBIG for len over CENTRAL_BODY_MAX. */
-int central_parse_memberships(const char *body, size_t len, int8_t *states,
-			      size_t n) WARN_UNUSED;
+int central_parse_memberships(const char *body, size_t len, int8_t *states, size_t n) WARN_UNUSED;
 
 #endif

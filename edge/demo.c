@@ -32,13 +32,13 @@ static const struct {
 	const char *ext;
 	const char *type;
 } types[] = {
-	{".html", "text/html; charset=utf-8"},
-	{".js", "text/javascript; charset=utf-8"},
-	{".mjs", "text/javascript; charset=utf-8"},
-	{".css", "text/css; charset=utf-8"},
-	{".svg", "image/svg+xml"},
-	{".png", "image/png"},
-	{".ico", "image/x-icon"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
 };
 
 static const char *type_of(const char *name)
@@ -94,7 +94,7 @@ static int read_file(int dirfd, const char *name, demo_file *f, char *err, size_
 			continue;
 		if (r <= 0) {
 			snprintf(err, errlen, "demo file %s: %s", name,
-				 r < 0 ? strerror(errno) : "shrank while read");
+			         r < 0 ? strerror(errno) : "shrank while read");
 			close(fd);
 			free(f->data);
 			f->data = NULL;
@@ -132,7 +132,7 @@ demo_site *demo_site_load(const char *dir, char *err, size_t errlen)
 			continue;
 		if (s->n == DEMO_FILES_MAX) {
 			snprintf(err, errlen, "demo.dir %s holds more than %d files to serve", dir,
-				 DEMO_FILES_MAX);
+			         DEMO_FILES_MAX);
 			rc = ERR_INVAL;
 			break;
 		}
@@ -205,6 +205,6 @@ bool demo_site_answer(const demo_site *s, const http_request *req, http_response
 	api_header(resp, "x-content-type-options", "nosniff");
 	/* Only this origin's scripts, styles and API. */
 	api_header(resp, "content-security-policy",
-		   "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+	           "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
 	return true;
 }

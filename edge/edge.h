@@ -15,7 +15,7 @@ typedef struct edge_config {
 	char *region;
 	char *data_dir;
 	char *log_level;
-	char *types;    /* comma-separated item types */
+	char *types;        /* comma-separated item types */
 	char *set_counters; /* comma-separated */
 	char *sum_counters; /* comma-separated */
 	char *listen;
@@ -35,12 +35,12 @@ typedef struct edge_config {
 	int64_t addr_burst;
 	int64_t limit_users;
 	int64_t limit_addrs;
-	bool dev_identity;    /* trust the X-User-Id header: local runs only */
+	bool dev_identity;       /* trust the X-User-Id header: local runs only */
 	bool dev_identity_force; /* ... even on a non-loopback listener */
-	char *jwt_keys;       /* kid:ALG:path,... (bearer.h); empty = no tokens */
-	char *jwt_issuer;     /* required iss, empty = not checked */
-	char *jwt_audience;   /* required aud, empty = not checked */
-	int64_t jwt_leeway_s; /* clock leeway for exp and nbf */
+	char *jwt_keys;          /* kid:ALG:path,... (bearer.h); empty = no tokens */
+	char *jwt_issuer;        /* required iss, empty = not checked */
+	char *jwt_audience;      /* required aud, empty = not checked */
+	int64_t jwt_leeway_s;    /* clock leeway for exp and nbf */
 	int64_t seal_ops;
 	bool seal_sums;
 	int64_t seal_age_ms;
@@ -72,16 +72,16 @@ typedef struct edge_config {
 	char *snapshot_topic;
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
-	int64_t commit_interval_ms; /* stored positions to the group, for tools; 0 = off */
-	cfg_kv *kafka;          /* [kafka]: both clients (bus.h) */
-	cfg_kv *kafka_producer; /* [kafka.producer] */
-	cfg_kv *kafka_consumer; /* [kafka.consumer] */
-	char *log_file;              /* "" = stderr; reopened on SIGHUP */
-	int64_t drain_timeout_ms;    /* SIGTERM: answer, seal and hand over within this */
+	int64_t commit_interval_ms;   /* stored positions to the group, for tools; 0 = off */
+	cfg_kv *kafka;                /* [kafka]: both clients (bus.h) */
+	cfg_kv *kafka_producer;       /* [kafka.producer] */
+	cfg_kv *kafka_consumer;       /* [kafka.consumer] */
+	char *log_file;               /* "" = stderr; reopened on SIGHUP */
+	int64_t drain_timeout_ms;     /* SIGTERM: answer, seal and hand over within this */
 	int64_t ready_snapshot_age_s; /* /readyz: snapshots older than this: not ready */
-	char *trusted_proxies;       /* http.trusted_proxies (proxy.h) */
-	char *trusted_proxy_header;  /* the header they write (proxy.h) */
-	char *demo_dir;              /* the demo page's files (client/); "" = off */
+	char *trusted_proxies;        /* http.trusted_proxies (proxy.h) */
+	char *trusted_proxy_header;   /* the header they write (proxy.h) */
+	char *demo_dir;               /* the demo page's files (client/); "" = off */
 } edge_config;
 
 /* The config's librdkafka sections, as bus.h takes them. */

@@ -24,8 +24,8 @@
 
 typedef struct user_slot {
 	uint64_t key;
-	uint64_t win_start; /* start of the current minute */
-	uint32_t prev, cur; /* writes in the previous and the current minute */
+	uint64_t win_start;           /* start of the current minute */
+	uint32_t prev, cur;           /* writes in the previous and the current minute */
 	uint32_t prev_last, cur_last; /* ms into its minute of each one's
 	                                 latest write */
 } user_slot;
@@ -53,16 +53,11 @@ struct guard {
 };
 
 static const char *const reason_names[GUARD_NREASONS] = {
-    [GUARD_USER_RATE] = "user_rate",
-    [GUARD_ADDR_RATE] = "addr_rate",
-    [GUARD_CONNS] = "conns_per_addr",
-    [GUARD_STREAMS] = "streams",
-    [GUARD_SLOW] = "slow_request",
-    [GUARD_RESETS] = "rapid_reset",
-    [GUARD_HEADERS] = "headers_too_large",
-    [GUARD_BODY] = "body_too_large",
-    [GUARD_MALFORMED] = "malformed",
-    [GUARD_UNAUTH] = "unauthenticated",
+    [GUARD_USER_RATE] = "user_rate",       [GUARD_ADDR_RATE] = "addr_rate",
+    [GUARD_CONNS] = "conns_per_addr",      [GUARD_STREAMS] = "streams",
+    [GUARD_SLOW] = "slow_request",         [GUARD_RESETS] = "rapid_reset",
+    [GUARD_HEADERS] = "headers_too_large", [GUARD_BODY] = "body_too_large",
+    [GUARD_MALFORMED] = "malformed",       [GUARD_UNAUTH] = "unauthenticated",
     [GUARD_BATCH] = "batch_too_large",
 };
 
@@ -238,8 +233,7 @@ bool guard_user_write(guard *g, const char *user, unsigned n, uint64_t now_ms,
 	if (ok) {
 		e->cur += n;
 		e->cur_last = (uint32_t)(now_ms - e->win_start);
-	}
-	else
+	} else
 		wait = n > limit ? WINDOW_MS : user_wait_ms(e, now_ms, n, limit);
 	pthread_mutex_unlock(&s->mu);
 	if (!ok) {

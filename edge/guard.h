@@ -31,17 +31,17 @@
 #define GUARD_IP_LEN 16 /* addresses as IPv6; IPv4 is v4-mapped */
 
 typedef enum guard_reason {
-	GUARD_USER_RATE,    /* 429: a user's writes over the per-minute limit */
-	GUARD_ADDR_RATE,    /* 429: unauthenticated requests from one address */
-	GUARD_CONNS,        /* a connection over the per-address cap: closed */
-	GUARD_STREAMS,      /* HTTP/2 stream over the concurrent cap: RST_STREAM */
-	GUARD_SLOW,         /* 408 or closed: a request that did not arrive in time */
-	GUARD_RESETS,       /* HTTP/2 rapid reset: GOAWAY and closed */
-	GUARD_HEADERS,      /* 431 */
-	GUARD_BODY,         /* 413 */
-	GUARD_MALFORMED,    /* 400 before the handler: not valid HTTP */
-	GUARD_UNAUTH,       /* 401 */
-	GUARD_BATCH,        /* 400: more items or ops than one request may hold */
+	GUARD_USER_RATE, /* 429: a user's writes over the per-minute limit */
+	GUARD_ADDR_RATE, /* 429: unauthenticated requests from one address */
+	GUARD_CONNS,     /* a connection over the per-address cap: closed */
+	GUARD_STREAMS,   /* HTTP/2 stream over the concurrent cap: RST_STREAM */
+	GUARD_SLOW,      /* 408 or closed: a request that did not arrive in time */
+	GUARD_RESETS,    /* HTTP/2 rapid reset: GOAWAY and closed */
+	GUARD_HEADERS,   /* 431 */
+	GUARD_BODY,      /* 413 */
+	GUARD_MALFORMED, /* 400 before the handler: not valid HTTP */
+	GUARD_UNAUTH,    /* 401 */
+	GUARD_BATCH,     /* 400: more items or ops than one request may hold */
 	GUARD_NREASONS
 } guard_reason;
 

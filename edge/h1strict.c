@@ -179,11 +179,11 @@ static int partial_line(const char *p, size_t n, size_t target_max, const char *
 	return 0;
 }
 
-#define BAD(st, text)                                                                       \
-	do {                                                                                \
-		*status = (st);                                                             \
-		*why = (text);                                                              \
-		return H1S_BAD;                                                             \
+#define BAD(st, text)                                                                              \
+	do {                                                                                       \
+		*status = (st);                                                                    \
+		*why = (text);                                                                     \
+		return H1S_BAD;                                                                    \
 	} while (0)
 
 /* The request line "method SP target SP HTTP/d.d" of n bytes; 0 or the
@@ -344,7 +344,7 @@ enum {
 	CH_DATA,
 	CH_DATA_CR,
 	CH_DATA_LF,
-	CH_TRAILER,    /* a trailer line or the final empty one, up to CR */
+	CH_TRAILER, /* a trailer line or the final empty one, up to CR */
 	CH_TRAILER_LF,
 	CH_DONE,
 };
@@ -360,8 +360,8 @@ void h1strict_chunks_init(h1_chunks *s)
 static bool chunk_ext_ok(const char *p, size_t n)
 {
 	size_t i = 0;
-#define SKIP_BWS()                                                                          \
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))                                      \
+#define SKIP_BWS()                                                                                 \
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))                                             \
 	i++
 	while (i < n) {
 		SKIP_BWS();
@@ -449,8 +449,9 @@ ssize_t h1strict_chunks(h1_chunks *s, const char *p, size_t n, bool *done, const
 				line_add(s, (char)c);
 				s->state = CH_SIZE_LINE;
 			} else {
-				*why = "a chunk size line with something other than hex digits and an "
-				       "extension";
+				*why =
+				    "a chunk size line with something other than hex digits and an "
+				    "extension";
 				return -1;
 			}
 			i++;
@@ -535,9 +536,7 @@ ssize_t h1strict_chunks(h1_chunks *s, const char *p, size_t n, bool *done, const
 			s->state = CH_TRAILER;
 			break;
 		}
-		default:
-			*why = "internal: a chunk state out of range";
-			return -1;
+		default: *why = "internal: a chunk state out of range"; return -1;
 		}
 	}
 	*done = s->state == CH_DONE;

@@ -68,11 +68,11 @@ h1s_result h1strict_head_step(h1_head *s, const char *buf, size_t len, size_t ta
 /* The state of a chunked body being checked. */
 typedef struct h1_chunks {
 	int state;
-	uint64_t left;    /* data bytes of the current chunk still to come */
-	unsigned digits;  /* hex digits of the size read so far */
-	char line[256];   /* the extension or trailer line being read */
+	uint64_t left;   /* data bytes of the current chunk still to come */
+	unsigned digits; /* hex digits of the size read so far */
+	char line[256];  /* the extension or trailer line being read */
 	size_t line_len;
-	bool line_long;   /* it did not fit: refused once it ends */
+	bool line_long; /* it did not fit: refused once it ends */
 } h1_chunks;
 
 void h1strict_chunks_init(h1_chunks *s);

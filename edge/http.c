@@ -184,9 +184,9 @@ void http_response_move(http_response *dst, http_response *src)
 	for (size_t i = 0; i < src->nheaders; i++) {
 		const http_header *h = &src->headers[i];
 		dst->headers[i] = (http_header){.name = dst->hbuf + (h->name - src->hbuf),
-						.namelen = h->namelen,
-						.value = dst->hbuf + (h->value - src->hbuf),
-						.valuelen = h->valuelen};
+		                                .namelen = h->namelen,
+		                                .value = dst->hbuf + (h->value - src->hbuf),
+		                                .valuelen = h->valuelen};
 	}
 	dst->body = src->body;
 	dst->body_len = src->body_len;
@@ -235,7 +235,8 @@ bool http_has_header(const http_response *resp, const char *name)
 {
 	size_t n = strlen(name);
 	for (size_t i = 0; i < resp->nheaders; i++)
-		if (resp->headers[i].namelen == n && strncasecmp(resp->headers[i].name, name, n) == 0)
+		if (resp->headers[i].namelen == n &&
+		    strncasecmp(resp->headers[i].name, name, n) == 0)
 			return true;
 	return false;
 }
@@ -309,7 +310,8 @@ bool http_call_handler(conn *c, stream *st, http_request *req, http_response *re
 	req->peer = c->peer;
 	req->peer_ip = c->ip_known ? c->ip : NULL;
 	uint8_t client[PROXY_IP_LEN];
-	proxy_verdict v = proxy_client(srv->trusted, req->peer_ip, req->headers, req->nheaders, client);
+	proxy_verdict v =
+	    proxy_client(srv->trusted, req->peer_ip, req->headers, req->nheaders, client);
 	req->client_ip = v == PROXY_BAD || !req->peer_ip ? NULL : client;
 	req->via_untrusted = v == PROXY_UNTRUSTED;
 	req->tls = c->tls;

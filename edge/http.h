@@ -67,7 +67,7 @@ typedef struct http_request {
 	size_t nheaders;
 	const char *body; /* NULL when empty; a NUL follows the last byte */
 	size_t body_len;
-	const char *peer; /* "127.0.0.1:40000" */
+	const char *peer;       /* "127.0.0.1:40000" */
 	const uint8_t *peer_ip; /* GUARD_IP_LEN bytes (IPv4 v4-mapped); NULL
 	                           when unknown */
 	/* The client after the trusted-proxy rule (proxy.h): the peer, or
@@ -99,26 +99,26 @@ typedef struct http_deferred http_deferred;
 /* Zero in a size or count field means its default. Port 0 binds any free
  * port (see http_server_port). */
 typedef struct http_config {
-	const char *listen;       /* "127.0.0.1:8081" for h2c and HTTP/1.1,
-	                             NULL or "" = none */
-	const char *tls_listen;   /* "127.0.0.1:8443" for TLS, NULL or "" = none */
-	const char *tls_cert;     /* PEM certificate chain file */
-	const char *tls_key;      /* PEM private key file */
+	const char *listen;     /* "127.0.0.1:8081" for h2c and HTTP/1.1,
+	                           NULL or "" = none */
+	const char *tls_listen; /* "127.0.0.1:8443" for TLS, NULL or "" = none */
+	const char *tls_cert;   /* PEM certificate chain file */
+	const char *tls_key;    /* PEM private key file */
 	/* The TLS listener's certificate, shared and reloadable (it outlives
 	 * the server); NULL: the server makes its own from tls_cert and
 	 * tls_key. */
 	http_tls_store *tls_store;
-	size_t max_body;          /* larger bodies: 413 without calling the
-	                             handler; default 64 KiB */
-	size_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
-	                             RFC 9113 does (name + value + 32 per
-	                             field; for HTTP/1.1 the request target
-	                             counts as one field); larger lists: 431;
-	                             default 16 KiB */
-	unsigned max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS (HTTP/2);
-	                             default 100 */
-	unsigned idle_timeout_ms; /* close a connection with no traffic for
-	                             this long; default 60000 */
+	size_t max_body;             /* larger bodies: 413 without calling the
+	                                handler; default 64 KiB */
+	size_t max_header_list;      /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
+	                                RFC 9113 does (name + value + 32 per
+	                                field; for HTTP/1.1 the request target
+	                                counts as one field); larger lists: 431;
+	                                default 16 KiB */
+	unsigned max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS (HTTP/2);
+	                                default 100 */
+	unsigned idle_timeout_ms;    /* close a connection with no traffic for
+	                                this long; default 60000 */
 	unsigned request_timeout_ms; /* a request (HTTP/1.1: from its first
 	                                byte, or from accept for the first
 	                                one; HTTP/2: from its HEADERS) must be
@@ -127,16 +127,16 @@ typedef struct http_config {
 	                                stream answered (HTTP/2); the TLS
 	                                handshake and the HTTP/2 preface too
 	                                (else closed); default 10000 */
-	unsigned reset_burst;     /* HTTP/2 streams a client may reset at once
-	                             (a token bucket); default 100 */
-	unsigned reset_rate;      /* and per second after that; default 10. A
-	                             client over it gets GOAWAY
-	                             ENHANCE_YOUR_CALM and is closed */
-	guard *guard;             /* connections per address and refusal
-	                             counters; NULL: neither */
-	const proxy_list *trusted; /* proxies whose forwarding headers are
-	                              believed (outlives the server); NULL:
-	                              none */
+	unsigned reset_burst;        /* HTTP/2 streams a client may reset at once
+	                                (a token bucket); default 100 */
+	unsigned reset_rate;         /* and per second after that; default 10. A
+	                                client over it gets GOAWAY
+	                                ENHANCE_YOUR_CALM and is closed */
+	guard *guard;                /* connections per address and refusal
+	                                counters; NULL: neither */
+	const proxy_list *trusted;   /* proxies whose forwarding headers are
+	                                believed (outlives the server); NULL:
+	                                none */
 } http_config;
 
 /* Binds the listeners and starts accepting on base. NULL with the reason

@@ -58,12 +58,12 @@ struct h1conn {
 	/* The strict framing of the request the parser reads (h1strict.h):
 	 * no byte reaches http-parser before it has passed these checks,
 	 * and none past the request's end, so the next head is checked too. */
-	bool framed;        /* its head passed; the counts below hold */
-	h1_head hs;         /* unframed: the lines of the head checked so far */
-	unsigned crlfs;     /* unframed: empty lines skipped before the head */
-	size_t no_lf;       /* unframed: input bytes already looked at for a LF */
-	bool no_lf_seen;    /* unframed: a LF has come (the request line ended) */
-	size_t head_left;   /* head bytes not yet given to the parser */
+	bool framed;      /* its head passed; the counts below hold */
+	h1_head hs;       /* unframed: the lines of the head checked so far */
+	unsigned crlfs;   /* unframed: empty lines skipped before the head */
+	size_t no_lf;     /* unframed: input bytes already looked at for a LF */
+	bool no_lf_seen;  /* unframed: a LF has come (the request line ended) */
+	size_t head_left; /* head bytes not yet given to the parser */
 	bool chunked;
 	uint64_t body_left; /* Content-Length bytes not yet given */
 	h1_chunks chunks;
@@ -473,7 +473,8 @@ static size_t frame(conn *c, const char *data, size_t avail)
 		h1_head_info info;
 		int status = 400;
 		const char *why = NULL;
-		h1s_result r = h1strict_head_step(&h->hs, data, avail, TARGET_MAX, &info, &status, &why);
+		h1s_result r =
+		    h1strict_head_step(&h->hs, data, avail, TARGET_MAX, &info, &status, &why);
 		if (r == H1S_MORE && first_line_long && !line_end) {
 			r = H1S_BAD; /* a request line longer than any this server reads */
 			if (status != 414) {

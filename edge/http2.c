@@ -266,8 +266,10 @@ static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, voi
 	}
 	for (unsigned i = 0; i < c->nid_holes; i++) {
 		if (id >= c->id_holes[i][0] && id <= c->id_holes[i][1]) {
-			log_debug("headers on a stream id below one already used", "peer=%s stream=%d "
-			          "last=%d", c->peer, id, c->last_req_id);
+			log_debug("headers on a stream id below one already used",
+			          "peer=%s stream=%d "
+			          "last=%d",
+			          c->peer, id, c->last_req_id);
 			return NGHTTP2_ERR_CALLBACK_FAILURE; /* the reader sends GOAWAY */
 		}
 	}

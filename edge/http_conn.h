@@ -50,14 +50,14 @@ struct conn {
 	 * used (skipped), the latest CONN_ID_HOLES runs of them, [first, last] */
 	int32_t id_holes[CONN_ID_HOLES][2];
 	unsigned nid_holes;
-	h1conn *h1;            /* HTTP/1.1 only */
+	h1conn *h1; /* HTTP/1.1 only */
 	bool tls;
-	bool closing;     /* answering is over; freed once the output drains */
-	bool linger;      /* closing: then shut down writing, read until EOF */
-	bool lingering;   /* the output drained and writing is shut down */
-	bool read_paused; /* HTTP/2 backpressure */
-	bool guarded;     /* counted in the guard's connections of ip */
-	size_t discarded; /* bytes read and dropped while closing */
+	bool closing;         /* answering is over; freed once the output drains */
+	bool linger;          /* closing: then shut down writing, read until EOF */
+	bool lingering;       /* the output drained and writing is shut down */
+	bool read_paused;     /* HTTP/2 backpressure */
+	bool guarded;         /* counted in the guard's connections of ip */
+	size_t discarded;     /* bytes read and dropped while closing */
 	uint64_t req_started; /* monotonic ms: a request (or the handshake)
 	                         is under way since; 0 = none */
 	double reset_tokens;  /* HTTP/2 resets the client may still send */
@@ -74,9 +74,9 @@ struct http_server {
 	size_t max_body, max_header_list;
 	unsigned max_streams, idle_ms, request_ms;
 	unsigned reset_burst, reset_rate;
-	guard *guard;        /* may be NULL */
+	guard *guard;              /* may be NULL */
 	const proxy_list *trusted; /* may be NULL */
-	struct event *sweep; /* finds requests that take too long */
+	struct event *sweep;       /* finds requests that take too long */
 	struct evconnlistener *lis[2];
 	struct event *retry; /* re-enables the listeners after accept errors */
 	bool accepting;

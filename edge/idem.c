@@ -42,7 +42,7 @@ static bool fits(const idem_req *r)
 }
 
 int idem_lookup(store *db, const idem_req *r, uint64_t now_ms, int *status, char **answer,
-		size_t *len)
+                size_t *len)
 {
 	if (!fits(r))
 		return ERR_NOTFOUND;

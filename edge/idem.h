@@ -42,7 +42,7 @@ uint64_t idem_fingerprint(const char *method, const char *path, const char *body
  * fingerprint (the key was used for a different request);
  * ERR_NOTFOUND when there is none (or it expired); ERR_IO. */
 int idem_lookup(store *db, const idem_req *r, uint64_t now_ms, int *status, char **answer,
-		size_t *len) WARN_UNUSED;
+                size_t *len) WARN_UNUSED;
 
 /* Adds the record and its expiry entry to b. */
 void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *answer, size_t len);

@@ -26,7 +26,7 @@ static int dev_user(const http_request *req, char user[USER_MAX + 1], const char
 }
 
 int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
-		  char user[USER_MAX + 1], const char **reason)
+                  char user[USER_MAX + 1], const char **reason)
 {
 	if (ic->keys || ic->ring) {
 		const http_header *h = http_find_header(req, "authorization");

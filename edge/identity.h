@@ -32,6 +32,6 @@ typedef struct identity_config {
  * when it carries a bearer token that is refused. Either way *reason
  * says why (the caller answers 401). now_s is the wall time in seconds. */
 int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
-		  char user[USER_MAX + 1], const char **reason);
+                  char user[USER_MAX + 1], const char **reason);
 
 #endif

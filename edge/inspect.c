@@ -132,10 +132,10 @@ int inspect_print(const char *json, bool offline, FILE *out)
 		return ERR_CORRUPT;
 	}
 	fprintf(out, "edge %s  region %s  partitions %zu  (%s)\n", edge, region,
-		json_array_size(parts), offline ? "offline, from the store" : "live");
+	        json_array_size(parts), offline ? "offline, from the store" : "live");
 	fprintf(out, "%4s %8s %7s %10s %-17s %6s %8s %9s %8s %10s %8s %6s\n", "PART", "OPEN_OPS",
-		"SEALED", "BYTES", "SEQS", "UNSENT", "INFLIGHT", "DELIVERED", "APPLIED", "VERSION",
-		"SNAP_AGE", "WINDOW");
+	        "SEALED", "BYTES", "SEQS", "UNSENT", "INFLIGHT", "DELIVERED", "APPLIED", "VERSION",
+	        "SNAP_AGE", "WINDOW");
 	size_t i;
 	json_t *p;
 	json_array_foreach(parts, i, p)
@@ -143,26 +143,26 @@ int inspect_print(const char *json, bool offline, FILE *out)
 		char seqs[48], age[32];
 		if (jnum(p, "sealed_batches"))
 			snprintf(seqs, sizeof seqs, "%" PRIu64 "-%" PRIu64, jnum(p, "seq_lo"),
-				 jnum(p, "seq_hi"));
+			         jnum(p, "seq_hi"));
 		else
 			snprintf(seqs, sizeof seqs, "-");
 		fmt_age(age, sizeof age, json_object_get(p, "snapshot_age_ms"));
 		fprintf(out,
-			"%4" PRIu64 " %8" PRIu64 " %7" PRIu64 " %10" PRIu64 " %-17s %6" PRIu64
-			" %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8s %6s\n",
-			jnum(p, "partition"), jnum(p, "open_ops"), jnum(p, "sealed_batches"),
-			jnum(p, "sealed_bytes"), seqs, jnum(p, "unsent"), jnum(p, "in_flight"),
-			jnum(p, "delivered"), jnum(p, "applied_seq"), jnum(p, "snapshot_version"),
-			age, json_is_true(json_object_get(p, "in_window")) ? "ok" : "over");
+		        "%4" PRIu64 " %8" PRIu64 " %7" PRIu64 " %10" PRIu64 " %-17s %6" PRIu64
+		        " %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8s %6s\n",
+		        jnum(p, "partition"), jnum(p, "open_ops"), jnum(p, "sealed_batches"),
+		        jnum(p, "sealed_bytes"), seqs, jnum(p, "unsent"), jnum(p, "in_flight"),
+		        jnum(p, "delivered"), jnum(p, "applied_seq"), jnum(p, "snapshot_version"),
+		        age, json_is_true(json_object_get(p, "in_window")) ? "ok" : "over");
 	}
 	uint64_t used = jnum(tot, "budget_used_bytes"), limit = jnum(tot, "budget_limit_bytes");
 	fprintf(out,
-		"total: pending_ops=%" PRIu64 " pending_batches=%" PRIu64 " pending_bytes=%" PRIu64
-		" budget=%" PRIu64 "/%" PRIu64 " (%.1f%%) window_bytes=%" PRIu64
-		" partitions_over_window=%" PRIu64,
-		jnum(tot, "pending_ops"), jnum(tot, "pending_batches"), jnum(tot, "pending_bytes"),
-		used, limit, limit ? 100.0 * (double)used / (double)limit : 0.0,
-		jnum(tot, "window_bytes"), jnum(tot, "partitions_over_window"));
+	        "total: pending_ops=%" PRIu64 " pending_batches=%" PRIu64 " pending_bytes=%" PRIu64
+	        " budget=%" PRIu64 "/%" PRIu64 " (%.1f%%) window_bytes=%" PRIu64
+	        " partitions_over_window=%" PRIu64,
+	        jnum(tot, "pending_ops"), jnum(tot, "pending_batches"), jnum(tot, "pending_bytes"),
+	        used, limit, limit ? 100.0 * (double)used / (double)limit : 0.0,
+	        jnum(tot, "window_bytes"), jnum(tot, "partitions_over_window"));
 	if (json_object_get(tot, "kafka_in_flight"))
 		fprintf(out, " kafka_in_flight=%" PRIu64, jnum(tot, "kafka_in_flight"));
 	fprintf(out, "\n");
@@ -183,10 +183,10 @@ typedef struct cmd {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: edge inspect -c FILE [-s section.key=value]... [--json] [--offline]\n"
-		"  --json     the edge's answer as it is, instead of the table\n"
-		"  --offline  read the store of a stopped edge instead of asking it\n"
-		"exit: 0 ok, 2 usage or config error, 3 the edge or its store cannot be reached\n");
+	        "usage: edge inspect -c FILE [-s section.key=value]... [--json] [--offline]\n"
+	        "  --json     the edge's answer as it is, instead of the table\n"
+	        "  --offline  read the store of a stopped edge instead of asking it\n"
+	        "exit: 0 ok, 2 usage or config error, 3 the edge or its store cannot be reached\n");
 }
 
 /* The listener to ask: http.listen, else http.tls_listen. 0 with host
@@ -201,12 +201,12 @@ static int pick_listener(const cmd *c, char *host, size_t cap, int *port, bool *
 	}
 	if (!addr[0]) {
 		fprintf(stderr, "edge: neither http.listen nor http.tls_listen is set; "
-				"with the edge stopped, use --offline\n");
+		                "with the edge stopped, use --offline\n");
 		return INSPECT_USAGE;
 	}
 	if (hclient_local_target(addr, host, cap, port)) {
 		fprintf(stderr, "edge: %s '%s' is not host:port\n",
-			*tls ? "http.tls_listen" : "http.listen", addr);
+		        *tls ? "http.tls_listen" : "http.listen", addr);
 		return INSPECT_USAGE;
 	}
 	return 0;
@@ -222,29 +222,34 @@ static int fetch(const cmd *c, char **body)
 	int rc = pick_listener(c, host, sizeof host, &port, &tls);
 	if (rc)
 		return rc;
-	hclient_req r = {.host = host, .port = port, .tls = tls, .method = "GET",
-			 .path = INSPECT_PATH, .timeout_ms = INSPECT_TIMEOUT_MS,
-			 .max_body = INSPECT_BODY_MAX};
+	hclient_req r = {.host = host,
+	                 .port = port,
+	                 .tls = tls,
+	                 .method = "GET",
+	                 .path = INSPECT_PATH,
+	                 .timeout_ms = INSPECT_TIMEOUT_MS,
+	                 .max_body = INSPECT_BODY_MAX};
 	hclient_answer a;
 	if (hclient_do(&r, &a, err, sizeof err)) {
 		if (strncmp(err, "connect", 7) == 0)
 			fprintf(stderr,
-				"edge: cannot reach the edge (%s); is it running? When it is "
-				"stopped, use --offline\n",
-				err);
+			        "edge: cannot reach the edge (%s); is it running? When it is "
+			        "stopped, use --offline\n",
+			        err);
 		else
 			fprintf(stderr, "edge: %s\n", err);
 		return INSPECT_UNREACHABLE;
 	}
 	if (a.status != 200) {
 		if (a.status == 404)
-			fprintf(stderr,
-				"edge: %s answered 404: the edge shows it to loopback clients only "
-				"(is %s:%d a loopback address?), or it is older than this command\n",
-				INSPECT_PATH, host, port);
+			fprintf(
+			    stderr,
+			    "edge: %s answered 404: the edge shows it to loopback clients only "
+			    "(is %s:%d a loopback address?), or it is older than this command\n",
+			    INSPECT_PATH, host, port);
 		else
 			fprintf(stderr, "edge: %s answered HTTP %d: %s\n", INSPECT_PATH, a.status,
-				a.body);
+			        a.body);
 		free(a.body);
 		return INSPECT_UNREACHABLE;
 	}
@@ -278,12 +283,12 @@ static int read_offline(const cmd *c, char **body)
 	if (!db) {
 		if (strstr(err, "lock") || strstr(err, "LOCK"))
 			fprintf(stderr,
-				"edge: the store is locked: is the edge running? use it without "
-				"--offline (%s/store: %s)\n",
-				c->cfg.data_dir, err);
+			        "edge: the store is locked: is the edge running? use it without "
+			        "--offline (%s/store: %s)\n",
+			        c->cfg.data_dir, err);
 		else
 			fprintf(stderr, "edge: cannot open the store at %s/store: %s\n",
-				c->cfg.data_dir, err);
+			        c->cfg.data_dir, err);
 		return INSPECT_UNREACHABLE;
 	}
 	char parts[32];
@@ -296,16 +301,16 @@ static int read_offline(const cmd *c, char **body)
 		return INSPECT_USAGE;
 	}
 	ledger_opts lo = {
-		.edge_id = c->cfg.id,
-		.region = c->cfg.region,
-		.partitions = (uint32_t)c->cfg.partitions,
-		.seal_ops = (uint32_t)c->cfg.seal_ops,
-		.seal_age_ms = (uint64_t)c->cfg.seal_age_ms,
-		.budget_bytes = (uint64_t)c->cfg.budget_mb << 20,
-		.window_bytes = (uint64_t)c->cfg.window_kb << 10,
-		.cache_entries = 2,
-		.rt_entries = 2,
-		.send = no_send,
+	    .edge_id = c->cfg.id,
+	    .region = c->cfg.region,
+	    .partitions = (uint32_t)c->cfg.partitions,
+	    .seal_ops = (uint32_t)c->cfg.seal_ops,
+	    .seal_age_ms = (uint64_t)c->cfg.seal_age_ms,
+	    .budget_bytes = (uint64_t)c->cfg.budget_mb << 20,
+	    .window_bytes = (uint64_t)c->cfg.window_kb << 10,
+	    .cache_entries = 2,
+	    .rt_entries = 2,
+	    .send = no_send,
 	};
 	ledger *lg = ledger_open(db, &lo, err, sizeof err);
 	if (!lg) {

@@ -60,7 +60,6 @@ size_t ekey_idem(char *k, const char *user, const char *key);
 size_t ekey_idem_expiry(char *k, uint64_t expiry_ms, const char *user, const char *key);
 /* From an expiry entry: its expiry and the key of the record it indexes
  * (into rec, EKEY_IDEM_MAX bytes). false when kn cannot be one. */
-bool ekey_idem_expiry_parse(const char *k, size_t kn, uint64_t *expiry_ms, char *rec,
-			    size_t *rn);
+bool ekey_idem_expiry_parse(const char *k, size_t kn, uint64_t *expiry_ms, char *rec, size_t *rn);
 
 #endif

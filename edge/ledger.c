@@ -52,7 +52,7 @@ size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 }
 
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
-		       size_t il, size_t ul)
+                       size_t il, size_t ul)
 {
 	pend_op op = {0};
 	op.counter = xmalloc(cl + il + ul + 3);
@@ -86,7 +86,8 @@ static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, siz
 	if (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE)
 		return ERR_CORRUPT;
 	*used = n;
-	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1], l[2]);
+	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1],
+	                     l[2]);
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
@@ -125,7 +126,7 @@ void ledger_run_push(open_batch *ob, op_run r)
 /* The ops of a run record ('P'), first at opno: *ops (malloc'ed) and *n.
  * ERR_CORRUPT unless the record holds exactly its count of whole ops. */
 static int run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
-		      uint32_t *n)
+                      uint32_t *n)
 {
 	*ops = NULL;
 	*n = 0;
@@ -168,8 +169,8 @@ static void sealed_push(part *pt, uint64_t seq, uint32_t len)
 		pt->capsealed = pt->capsealed ? pt->capsealed * 2 : 16;
 		pt->sealed = xrealloc(pt->sealed, pt->capsealed * sizeof *pt->sealed);
 	}
-	pt->sealed[pt->nsealed++] = (sealed){.seq = seq, .len = len, .state = SEALED_UNSENT,
-					     .offset = -1};
+	pt->sealed[pt->nsealed++] =
+	    (sealed){.seq = seq, .len = len, .state = SEALED_UNSENT, .offset = -1};
 }
 
 static sealed *sealed_find(part *pt, uint64_t seq)
@@ -217,10 +218,12 @@ void ledger_pump_part(ledger *l, uint32_t p)
 		char key[13];
 		char *buf;
 		size_t len;
-		int rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf, &len);
+		int rc =
+		    store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf, &len);
 		if (rc) {
-			log_error("sealed batch unreadable", "partition=%u seq=%" PRIu64 " err=\"%s\"",
-				  p, s->seq, err_str(rc));
+			log_error("sealed batch unreadable",
+			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, s->seq,
+			          err_str(rc));
 			return;
 		}
 		rc = send_one(l, p, s, buf, len);
@@ -283,16 +286,18 @@ typedef struct sealed_ops {
  * sums is false: then every op as it is (version 1, for centrals that
  * read nothing newer). Pointers into the ops' strings: b lives no longer
  * than them. */
-static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b,
-		       sealed_ops *so)
+static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b, sealed_ops *so)
 {
 	wire_op *in = xcalloc(n ? n : 1, sizeof *in);
 	bool *is_sum = xcalloc(n ? n : 1, sizeof *is_sum);
 	for (size_t i = 0; i < n; i++) {
 		const pend_op *op = &ob->ops[i];
 		in[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
-				  wire_cstr(op->item, strlen(op->item)),
-				  wire_cstr(op->user, strlen(op->user)), op->kind, op->n, op->hlc};
+		                  wire_cstr(op->item, strlen(op->item)),
+		                  wire_cstr(op->user, strlen(op->user)),
+		                  op->kind,
+		                  op->n,
+		                  op->hlc};
 		is_sum[i] = sums && op->sum;
 	}
 	uint32_t *from;
@@ -333,11 +338,11 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	 * the usual size); the rest stay open. */
 	size_t n = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
 	wire_batch b = {
-		.edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
-		.region = wire_cstr(l->region, strlen(l->region)),
-		.partition = p,
-		.seq = pt->last_seq + 1,
-		.created_ms = wall_ms,
+	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
+	    .region = wire_cstr(l->region, strlen(l->region)),
+	    .partition = p,
+	    .seq = pt->last_seq + 1,
+	    .created_ms = wall_ms,
 	};
 	sealed_ops so;
 	seal_build(ob, n, l->o.seal_sums, &b, &so);
@@ -377,7 +382,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	for (uint32_t i = 0; i < b.nsums; i++)
 		if (so.merged[i] > 1)
 			ledger_overlay_merge(l, b.sums[i].counter.p, b.sums[i].counter.n,
-					     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
+			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
 	ledger_vunlock(l);
 	sealed_ops_free(&b, &so);
 	if (rest.n)
@@ -429,7 +434,7 @@ static void load_op(ledger *l, uint32_t p, pend_op op, uint64_t now)
 	if (op.hlc > l->clock.last)
 		l->clock.last = op.hlc;
 	ledger_overlay_add(l, op.counter, strlen(op.counter), op.item, strlen(op.item),
-			   ledger_op_delta(op.kind, op.n, op.counts));
+	                   ledger_op_delta(op.kind, op.n, op.counts));
 	l->st.pending_bytes += bytes;
 	l->st.pending_ops++;
 }
@@ -452,11 +457,12 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 		uint32_t n = 1;
 		int rc = ERR_CORRUPT;
 		if (p < l->o.partitions)
-			rc = tag == EKEY_OP ? op_decode((const unsigned char *)v, vn, &one)
-					: run_decode((const unsigned char *)v, vn, opno, &ops, &n);
+			rc = tag == EKEY_OP
+			         ? op_decode((const unsigned char *)v, vn, &one)
+			         : run_decode((const unsigned char *)v, vn, opno, &ops, &n);
 		if (rc) {
 			log_error("pending ops do not decode; they stay on disk",
-				  "tag=%c partition=%u opno=%" PRIu64, tag, p, opno);
+			          "tag=%c partition=%u opno=%" PRIu64, tag, p, opno);
 			continue;
 		}
 		if (tag == EKEY_OP)
@@ -525,7 +531,7 @@ static int load(ledger *l, char *err, size_t errlen)
 		wire_batch b;
 		if (wire_decode_batch(v, vn, &b)) {
 			log_error("stored batch does not decode; it stays on disk",
-				  "partition=%u seq=%" PRIu64, p, seq);
+			          "partition=%u seq=%" PRIu64, p, seq);
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
@@ -604,9 +610,9 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	for (uint32_t p = 0; p < l->o.partitions; p++)
 		ledger_view_publish(l, p); /* no reader yet: no lock needed */
 	log_info("ledger loaded",
-		 "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
-		 " pending_bytes=%" PRIu64,
-		 l->edge_id, l->st.pending_batches, l->st.pending_ops, l->st.pending_bytes);
+	         "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
+	         " pending_bytes=%" PRIu64,
+	         l->edge_id, l->st.pending_batches, l->st.pending_ops, l->st.pending_bytes);
 	if (ledger_committer_start(l)) {
 		snprintf(err, errlen, "cannot start the commit thread");
 		ledger_free(l);
@@ -655,11 +661,11 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		open_batch *ob = &l->parts[p].open;
 		if (!ob->len)
 			continue;
-		tm_seal why = force ? TM_SEAL_DRAIN
-			      : wall_ms >= ob->first_ms + l->o.seal_age_ms ? TM_SEAL_AGE
-			      : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
-				  ? TM_SEAL_CLOCK
-				  : TM_NSEALS;
+		tm_seal why = force                                        ? TM_SEAL_DRAIN
+		              : wall_ms >= ob->first_ms + l->o.seal_age_ms ? TM_SEAL_AGE
+		              : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
+		                  ? TM_SEAL_CLOCK
+		                  : TM_NSEALS;
 		/* A backlog larger than one batch leaves in several. */
 		while (why != TM_NSEALS && ob->len && l->parts[p].seq_known) {
 			int r = ledger_seal(l, p, wall_ms, why);
@@ -756,9 +762,12 @@ ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 	ledger_part_state *out = xcalloc(l->o.partitions, sizeof *out);
 	ledger_lock(l);
 	ledger_vlock(l);
-	*sum = (ledger_summary){.edge_id = l->edge_id, .region = l->region,
-				.partitions = l->o.partitions, .budget_bytes = l->o.budget_bytes,
-				.window_bytes = l->o.window_bytes, .st = l->st};
+	*sum = (ledger_summary){.edge_id = l->edge_id,
+	                        .region = l->region,
+	                        .partitions = l->o.partitions,
+	                        .budget_bytes = l->o.budget_bytes,
+	                        .window_bytes = l->o.window_bytes,
+	                        .st = l->st};
 	ledger_vunlock(l);
 	sum->st.member_reads = atomic_load_explicit(&l->member_reads, memory_order_relaxed);
 	sum->st.member_reads_skipped =

@@ -57,29 +57,29 @@ typedef struct ledger ledger;
 /* Hands a sealed batch to Kafka. 0 when queued, ERR_AGAIN when the
  * producer is full (the ledger tries again on the next pump). */
 typedef int (*ledger_send_fn)(void *ctx, uint32_t partition, uint64_t seq, const void *buf,
-			      size_t len);
+                              size_t len);
 
 typedef struct ledger_opts {
 	const char *edge_id;
 	const char *region;
 	uint32_t partitions;
-	uint32_t seal_ops;      /* seal a batch at this many ops */
-	bool seal_sums;         /* sum counters' ops sealed as per-item sums (v2) */
-	uint64_t seal_age_ms;   /* or when its first op is this old */
-	uint64_t budget_bytes;  /* pending bytes past which writes are refused */
-	uint64_t window_bytes;  /* unapplied bytes per partition let into Kafka */
-	size_t cache_entries;   /* snapshot counts kept in memory */
-	size_t rt_entries;      /* read-through counts kept in memory */
-	uint64_t rt_ttl_ms;     /* how long a read-through count is used */
-	uint64_t max_ahead_ms;  /* a client clock further ahead is ignored */
-	bool seq_from_checkpoint; /* a partition this store never sealed
-	                             takes its batch sequence from central's
-	                             checkpoint before it seals (central.ops
-	                             set: the edge loads its replica) */
+	uint32_t seal_ops;          /* seal a batch at this many ops */
+	bool seal_sums;             /* sum counters' ops sealed as per-item sums (v2) */
+	uint64_t seal_age_ms;       /* or when its first op is this old */
+	uint64_t budget_bytes;      /* pending bytes past which writes are refused */
+	uint64_t window_bytes;      /* unapplied bytes per partition let into Kafka */
+	size_t cache_entries;       /* snapshot counts kept in memory */
+	size_t rt_entries;          /* read-through counts kept in memory */
+	uint64_t rt_ttl_ms;         /* how long a read-through count is used */
+	uint64_t max_ahead_ms;      /* a client clock further ahead is ignored */
+	bool seq_from_checkpoint;   /* a partition this store never sealed
+	                               takes its batch sequence from central's
+	                               checkpoint before it seals (central.ops
+	                               set: the edge loads its replica) */
 	size_t member_filter_bytes; /* Bloom filter of the pairs with a
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
-	bool commit_thread;     /* group writes on a thread of their own */
+	bool commit_thread;         /* group writes on a thread of their own */
 	/* Tests only: the commit thread calls it before each group write. */
 	void (*before_group_write)(void *ctx);
 	void *hook_ctx;
@@ -116,8 +116,7 @@ typedef struct ledger_answer {
 /* Renders the answers of a write that carries an idempotency key into
  * the bytes stored with it (malloc'ed); called with the lock held, after
  * every answer is known and before anything is written. */
-typedef char *(*ledger_render_fn)(void *ctx, const ledger_answer *answers, size_t n,
-				  size_t *len);
+typedef char *(*ledger_render_fn)(void *ctx, const ledger_answer *answers, size_t n, size_t *len);
 
 typedef struct ledger_idem {
 	idem_req req;
@@ -136,25 +135,25 @@ typedef struct ledger_replay {
 typedef struct ledger_stats {
 	uint64_t ops_accepted;
 	uint64_t ops_duplicate;
-	uint64_t ops_replayed;     /* answered from an idempotency record */
+	uint64_t ops_replayed; /* answered from an idempotency record */
 	uint64_t ops_refused_budget;
 	uint64_t batches_sealed;
-	uint64_t batches_sent;     /* produce calls, resends included */
+	uint64_t batches_sent; /* produce calls, resends included */
 	uint64_t batches_resent;
-	uint64_t batches_applied;  /* confirmed by a snapshot and dropped */
+	uint64_t batches_applied; /* confirmed by a snapshot and dropped */
 	uint64_t snapshots_applied;
 	uint64_t snapshots_stale;
 	uint64_t pending_bytes;
 	uint64_t pending_batches;
-	uint64_t pending_ops;      /* in open batches */
-	uint64_t readthrough_kept; /* read-through counts kept for good */
-	uint64_t commits;          /* store writes of staged ops (groups) */
-	uint64_t commits_failed;   /* of which failed: every op refused */
-	uint64_t member_reads;     /* membership lookups in the store */
+	uint64_t pending_ops;          /* in open batches */
+	uint64_t readthrough_kept;     /* read-through counts kept for good */
+	uint64_t commits;              /* store writes of staged ops (groups) */
+	uint64_t commits_failed;       /* of which failed: every op refused */
+	uint64_t member_reads;         /* membership lookups in the store */
 	uint64_t member_reads_skipped; /* the filter said: never recorded */
-	uint64_t cache_hits;       /* snapshot counts found in memory */
-	uint64_t cache_misses;     /* ... read from the store instead */
-	uint64_t overlay_entries;  /* (counter, item) pairs with ops here unapplied */
+	uint64_t cache_hits;           /* snapshot counts found in memory */
+	uint64_t cache_misses;         /* ... read from the store instead */
+	uint64_t overlay_entries;      /* (counter, item) pairs with ops here unapplied */
 	/* Time spent where one thread at a time can be, summed over threads
 	 * (ns): holding the writer mutex, holding the view mutex, and the
 	 * commit thread's group writes (LevelDB takes one writer at a time). */
@@ -171,19 +170,19 @@ typedef struct ledger_part_info {
 
 /* One partition as `edge inspect` shows it (ledger_inspect). */
 typedef struct ledger_part_state {
-	uint64_t open_ops;     /* ops in the open batch */
-	uint64_t open_bytes;   /* their stored size */
-	uint64_t sealed;       /* sealed batches no snapshot has confirmed */
-	uint64_t sealed_bytes; /* their wire size */
+	uint64_t open_ops;       /* ops in the open batch */
+	uint64_t open_bytes;     /* their stored size */
+	uint64_t sealed;         /* sealed batches no snapshot has confirmed */
+	uint64_t sealed_bytes;   /* their wire size */
 	uint64_t seq_lo, seq_hi; /* their lowest and highest seq; 0 when none */
-	uint64_t unsent;       /* of them: waiting for the producer (or the window) */
-	uint64_t inflight;     /* handed to Kafka, no delivery report yet */
-	uint64_t delivered;    /* in Kafka, not applied by central yet */
-	uint64_t last_seq;     /* the last seq sealed */
-	uint64_t applied;      /* the highest seq central's snapshots confirmed */
-	uint64_t version;      /* the last snapshot's input offset at central */
-	uint64_t as_of;        /* central's clock (ms) when it made it; 0: none yet */
-	bool in_window;        /* sealed_bytes within window_bytes: nothing held back */
+	uint64_t unsent;         /* of them: waiting for the producer (or the window) */
+	uint64_t inflight;       /* handed to Kafka, no delivery report yet */
+	uint64_t delivered;      /* in Kafka, not applied by central yet */
+	uint64_t last_seq;       /* the last seq sealed */
+	uint64_t applied;        /* the highest seq central's snapshots confirmed */
+	uint64_t version;        /* the last snapshot's input offset at central */
+	uint64_t as_of;          /* central's clock (ms) when it made it; 0: none yet */
+	bool in_window;          /* sealed_bytes within window_bytes: nothing held back */
 } ledger_part_state;
 
 /* The edge as a whole, filled with the partitions by ledger_inspect. */
@@ -247,8 +246,8 @@ void ledger_free(ledger *l);
  * failed: nothing is recorded in those cases. Ops staged by others
  * (ledger_stage_ops) are written in the same store write. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
-		     ledger_answer *answers, const ledger_idem *idem,
-		     ledger_replay *replay) WARN_UNUSED;
+                     ledger_answer *answers, const ledger_idem *idem,
+                     ledger_replay *replay) WARN_UNUSED;
 
 /* As ledger_write_ops, but with t the ops are staged rather than
  * written: the answers (and replay) are filled in, and t->state is
@@ -257,8 +256,8 @@ int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
  * included, before it returns. A replayed answer or an error stages
  * nothing (t->state stays LEDGER_UNSTAGED). At most LEDGER_GROUP_OPS ops. */
 int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
-		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
-		     ledger_ticket *t) WARN_UNUSED;
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                     ledger_ticket *t) WARN_UNUSED;
 
 /* Writes every staged op in one store write and resolves their tickets.
  * 0 (also when nothing was staged) or the write's ERR_IO. With
@@ -271,7 +270,7 @@ bool ledger_commits_async(const ledger *l);
 
 /* One set-counter op, without an idempotency key. */
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
-		 uint64_t wall_ms, ledger_answer *a) WARN_UNUSED;
+                 uint64_t wall_ms, ledger_answer *a) WARN_UNUSED;
 
 /* The count of (counter, item) as this edge should show it. */
 int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out) WARN_UNUSED;
@@ -281,14 +280,14 @@ int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *o
  * it, and central's clock. Used for rt_ttl_ms, and kept for good once
  * snapshots have caught up with it. */
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
-			    uint64_t version, uint64_t applied, uint64_t as_of);
+                            uint64_t version, uint64_t applied, uint64_t as_of);
 
 /* Drops expired idempotency records, at most max; how many, or ERR_IO. */
 int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
 
 /* Local membership: 1 present, 0 absent, -1 never seen here. */
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user,
-		  int *state) WARN_UNUSED;
+                  int *state) WARN_UNUSED;
 
 /* Seals open batches that are old enough; with force, every open batch. */
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force) WARN_UNUSED;

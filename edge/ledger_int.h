@@ -75,7 +75,7 @@ typedef struct part {
 	uint64_t next_opno;
 	uint64_t last_seq;
 	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
-			   or a complete checkpoint): batches may be sealed */
+	                   or a complete checkpoint): batches may be sealed */
 	sealed *sealed;
 	size_t nsealed, capsealed;
 	uint64_t applied;
@@ -132,7 +132,7 @@ typedef struct group {
 	store_batch *wb;
 	group_op *ops; /* LEDGER_GROUP_OPS */
 	size_t n;
-	uint32_t *per_part; /* staged ops per partition */
+	uint32_t *per_part;    /* staged ops per partition */
 	uint32_t *head, *tail; /* 1 + the index of the partition's first and
 	                          last staged op, or 0 */
 	unsigned char *run;    /* a run record being built (RUN_MAX bytes) */
@@ -175,8 +175,8 @@ typedef struct keep_req {
 } keep_req;
 
 struct ledger {
-	pthread_mutex_t mu;  /* the writer mutex: see the top of this file */
-	pthread_mutex_t vmu; /* the view mutex */
+	pthread_mutex_t mu;           /* the writer mutex: see the top of this file */
+	pthread_mutex_t vmu;          /* the view mutex */
 	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
 	store *db;
 	char *edge_id, *region;
@@ -198,7 +198,7 @@ struct ledger {
 	pthread_t committer;
 	pthread_cond_t work; /* commit thread: asked, or stopping */
 	pthread_cond_t done; /* gc written and resolved */
-	bloom members; /* every 'M' key this store holds (and maybe others) */
+	bloom members;       /* every 'M' key this store holds (and maybe others) */
 	/* Under vmu: */
 	pview *pv;
 	keep_req keep[LEDGER_KEEP_MAX];
@@ -267,7 +267,7 @@ void ledger_run_head(unsigned char *buf, uint32_t nops);
 void ledger_run_push(open_batch *ob, op_run r);
 /* A pending op with its three strings in one allocation (at counter). */
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
-		       size_t il, size_t ul);
+                       size_t il, size_t ul);
 /* Seals partition p's open batch (why: a tm_seal, for the metrics):
  * one store write. */
 int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
@@ -288,19 +288,19 @@ uint32_t ledger_part_of(const ledger *l, const char *item);
 
 int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts);
 void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			int64_t delta);
-void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item,
-			   size_t il, int64_t delta);
+                        int64_t delta);
+void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                           int64_t delta);
 /* k ops of (counter, item) became one entry of a sealed batch (a sum): the
  * overlay now counts them as one, so that entry's removal drops them all. */
 void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			  uint64_t k);
+                          uint64_t k);
 /* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
  * item, delta) per op (flags as the 'D' record, or NULL: all count) and
  * per sum. */
 void ledger_batch_deltas(const wire_batch *b, const char *flags,
-			 void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
-			 void *ctx);
+                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+                         void *ctx);
 /* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. */
 char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 
@@ -346,7 +346,7 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen);
  * with plus (ops not in the overlay yet) added before the count is
  * clamped at 0. Takes vmu (and lets it go while it reads the store). */
 int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
-		     ledger_view *out);
+                     ledger_view *out);
 void ledger_views_free(ledger *l);
 /* Applies a pump to partition p (ledger.c). */
 void ledger_pump_part(ledger *l, uint32_t p);

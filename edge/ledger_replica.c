@@ -53,15 +53,16 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen)
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		part *pt = &l->parts[p];
 		size_t vn;
-		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val, sizeof val, &vn);
+		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val,
+		                        sizeof val, &vn);
 		if (rc == ERR_NOTFOUND)
 			continue;
 		if (rc == 0 && (vn < RHEAD || val[0] < LEDGER_REPLICA_LOADING ||
-				val[0] > LEDGER_REPLICA_COMPLETE))
+		                val[0] > LEDGER_REPLICA_COMPLETE))
 			rc = ERR_CORRUPT;
 		if (rc) {
 			snprintf(err, errlen, "reading the replica state of partition %u: %s", p,
-				 err_str(rc));
+			         err_str(rc));
 			return rc;
 		}
 		pt->rstate = val[0];
@@ -165,8 +166,8 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->ncounts) {
 		const wire_count *c = &s->counts[s->ncounts - 1];
 		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
-			pt->after_len = ekey_pair(pt->after, c->counter.p, c->counter.n,
-							c->item.p, c->item.n);
+			pt->after_len =
+			    ekey_pair(pt->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
 	}
 	/* The partition is complete to the lowest version loaded: the
 	 * snapshots above it still apply (checked per count). */
@@ -218,8 +219,9 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		if (eff.offset > pt->snap_seen)
 			pt->snap_seen = eff.offset;
 		ledger_confirm_finish(l, p, &eff, &conf);
-		log_info("replica complete", "partition=%u version=%" PRIu64 " to_version=%" PRIu64
-			 " counts=%" PRIu64, p, pt->ckpt_lo, pt->ckpt_hi, pt->loaded);
+		log_info("replica complete",
+		         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64,
+		         p, pt->ckpt_lo, pt->ckpt_hi, pt->loaded);
 	}
 out:
 	ledger_confirm_free(&conf);

@@ -30,7 +30,7 @@ int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
 }
 
 void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			int64_t delta)
+                        int64_t delta)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
@@ -43,8 +43,8 @@ void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 	e->nops++;
 }
 
-void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item,
-			   size_t il, int64_t delta)
+void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                           int64_t delta)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
@@ -60,7 +60,7 @@ void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char
 }
 
 void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-			  uint64_t k)
+                          uint64_t k)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
@@ -74,8 +74,8 @@ void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char 
 }
 
 void ledger_batch_deltas(const wire_batch *b, const char *flags,
-			 void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
-			 void *ctx)
+                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+                         void *ctx)
 {
 	for (uint32_t j = 0; j < b->nops; j++)
 		fn(ctx, b->ops[j].counter, b->ops[j].item,
@@ -94,9 +94,10 @@ static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delt
 
 /* A store read from the view (NULL: the live store). */
 static int get_from(ledger *l, const vsnap *from, const void *key, size_t kn, char **buf,
-		    size_t *len)
+                    size_t *len)
 {
-	return from ? store_snap_get(from->sn, key, kn, buf, len) : store_get(l->db, key, kn, buf, len);
+	return from ? store_snap_get(from->sn, key, kn, buf, len)
+	            : store_get(l->db, key, kn, buf, len);
 }
 
 /* The 'D' flags of (p, seq) as from holds them (malloc'ed, nops bytes),
@@ -221,9 +222,9 @@ void ledger_views_free(ledger *l)
 enum { FETCH_COUNT, FETCH_DELTA, FETCH_KINDS };
 
 typedef struct fetch {
-	int kind;       /* the read asked for */
+	int kind; /* the read asked for */
 	uint32_t p;
-	vsnap *from;    /* a reference to the store before a write, or NULL */
+	vsnap *from; /* a reference to the store before a write, or NULL */
 	/* What was read, per kind, and the partition's gen it was read for
 	 * (valid[kind]); a read stays usable for the rest of the view. */
 	bool valid[FETCH_KINDS];
@@ -289,7 +290,7 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 	for (uint64_t seq = f->lo + 1; seq <= f->hi; seq++) {
 		char bkey[13];
 		if (get_from(l, f->from, bkey, ekey_part_seq(bkey, EKEY_BATCH, f->p, seq), &buf,
-			     &len))
+		             &len))
 			continue;
 		wire_batch b;
 		if (wire_decode_batch(buf, len, &b) == 0) {
@@ -307,8 +308,8 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 /* The snapshot count of key ("counter 0 item", whose smap_hash is h):
  * 0 with *count and *known (false when the edge never received one), or
  * 1 when it must be read from the store first (f). */
-static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p,
-			  fetch *f, uint64_t *count, bool *known)
+static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, fetch *f,
+                          uint64_t *count, bool *known)
 {
 	smap_val *v = smap_get_h(&l->cache_hot, key, kn, h);
 	uint64_t val;
@@ -382,7 +383,7 @@ void ledger_keep_flush(ledger *l)
 		int rc = store_write(l->db, l->wb);
 		if (rc)
 			log_warn("read-through counts not kept; they stay cached",
-				 "counts=%zu err=\"%s\"", puts, err_str(rc));
+			         "counts=%zu err=\"%s\"", puts, err_str(rc));
 	}
 	free(ks);
 }
@@ -391,7 +392,7 @@ void ledger_keep_flush(ledger *l)
  * 1 with f saying what to read from the store first, or ERR_*. The
  * pair's key is hashed once for the maps it is looked up in. */
 static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t plus, fetch *f,
-		    ledger_view *out)
+                    ledger_view *out)
 {
 	uint32_t h = smap_hash(key, kn);
 	pview *pv = &l->pv[p];
@@ -423,7 +424,8 @@ static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t p
 		/* Central had applied this edge's batches up to e->applied:
 		 * those the overlay still holds are in the count already. */
 		if (e->applied > pv->applied) {
-			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied || f->hi != e->applied) {
+			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied ||
+			    f->hi != e->applied) {
 				f->lo = pv->applied;
 				f->hi = e->applied;
 				return need(f, p, FETCH_DELTA);
@@ -442,7 +444,7 @@ static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t p
 /* The view of (counter, item): tries under vmu, and between tries reads
  * the store with vmu let go, so no store read holds up another reader. */
 static int view_read(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-		     int64_t plus, ledger_view *out)
+                     int64_t plus, ledger_view *out)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
@@ -472,7 +474,7 @@ static int view_read(ledger *l, const char *counter, size_t cl, const char *item
 }
 
 int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
-		     ledger_view *out)
+                     ledger_view *out)
 {
 	return view_read(l, counter, strlen(counter), item, strlen(item), plus, out);
 }
@@ -486,7 +488,7 @@ int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *o
 }
 
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
-			    uint64_t version, uint64_t applied, uint64_t as_of)
+                            uint64_t version, uint64_t applied, uint64_t as_of)
 {
 	size_t cl = strlen(counter), il = strlen(item);
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
@@ -497,7 +499,8 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 	rt_entry *e = rt_find(l, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(l, key, kn);
-		smap_val *v = smap_put_gen(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, true, NULL);
+		smap_val *v =
+		    smap_put_gen(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, true, NULL);
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
@@ -597,8 +600,7 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dro
 		l->st.batches_applied++;
 	}
 	if (ndrop) {
-		memmove(pt->sealed, pt->sealed + ndrop,
-			(pt->nsealed - ndrop) * sizeof *pt->sealed);
+		memmove(pt->sealed, pt->sealed + ndrop, (pt->nsealed - ndrop) * sizeof *pt->sealed);
 		pt->nsealed -= ndrop;
 	}
 }
@@ -612,7 +614,8 @@ void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_
 	c->held = 0;
 	for (uint32_t i = 0; i < s->nedges; i++) {
 		const wire_edge_seq *e = &s->edges[i];
-		if (e->edge.n == strlen(l->edge_id) && memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+		if (e->edge.n == strlen(l->edge_id) &&
+		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
 			if (e->applied > c->applied)
 				c->applied = e->applied;
 			c->held = e->held;
@@ -648,8 +651,8 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	/* Versions carry central's input epoch: in a new one the offsets
 	 * below are of another log, and every batch not applied yet may be
 	 * lost with the old one. */
-	c->new_epoch = pt->snap_offset > 0 &&
-		       version_epoch(s->offset) > version_epoch(pt->snap_offset);
+	c->new_epoch =
+	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
 	drop_confirmed(l, p, c->ndrop, c->drop);
 	pt->applied = c->applied;
 	if (s->offset >= pt->snap_offset) {
@@ -676,9 +679,9 @@ void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger
 			b->state = SEALED_UNSENT;
 			b->resend = true;
 			log_info("batch resent: central passed it without applying it",
-				 "partition=%u seq=%" PRIu64 " offset=%" PRId64
-				 " snapshot_version=%" PRIu64 " applied=%" PRIu64,
-				 p, b->seq, b->offset, s->offset, c->applied);
+			         "partition=%u seq=%" PRIu64 " offset=%" PRId64
+			         " snapshot_version=%" PRIu64 " applied=%" PRIu64,
+			         p, b->seq, b->offset, s->offset, c->applied);
 		}
 	}
 	ledger_pump_part(l, p);

@@ -104,7 +104,7 @@ static uint64_t hash2(const char *a, const char *b)
 /* The slot of (counter, item[, user]) in an index: its own, or the empty
  * one where it goes. The group never holds more than half the slots. */
 static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const pend_op *op,
-			bool pair)
+                        bool pair)
 {
 	for (size_t s = h & (GROUP_SLOTS - 1);; s = (s + 1) & (GROUP_SLOTS - 1)) {
 		const group_slot *gs = &idx[s];
@@ -133,9 +133,8 @@ int ledger_members_load(ledger *l)
 	store_iter_free(it);
 	if (rc)
 		return rc;
-	log_info("membership filter loaded",
-		 "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64, l->members.added,
-		 bloom_bytes(&l->members), clock_mono_ms() - t0);
+	log_info("membership filter loaded", "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64,
+	         l->members.added, bloom_bytes(&l->members), clock_mono_ms() - t0);
 	return 0;
 }
 
@@ -189,10 +188,11 @@ static bool op_fits(const ledger_op *o)
  * else in the group, else in the store, and the clock of the op that set
  * it. */
 static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, int *state,
-			uint64_t *stamp)
+                        uint64_t *stamp)
 {
 	for (size_t j = i; j-- > 0;) {
-		if (sg[j].set && sg[j].mkn == sg[i].mkn && memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
+		if (sg[j].set && sg[j].mkn == sg[i].mkn &&
+		    memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
 			*state = sg[j].op.kind == WIRE_ADD;
 			*stamp = sg[j].op.hlc;
 			return 0;
@@ -220,7 +220,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 
 /* Fills sg[i] and its answer; nothing is staged yet. */
 static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
-		 ledger_answer *a)
+                 ledger_answer *a)
 {
 	const ledger_op *o = &ops[i];
 	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
@@ -253,7 +253,8 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 		seen = o->client_hlc;
 	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
 	s->op.counts = !repeat && !unsettled;
-	uint64_t opno = l->parts[s->p].next_opno + g->per_part[s->p] + (gc ? gc->per_part[s->p] : 0);
+	uint64_t opno =
+	    l->parts[s->p].next_opno + g->per_part[s->p] + (gc ? gc->per_part[s->p] : 0);
 	for (size_t j = 0; j < i; j++)
 		if (sg[j].p == s->p)
 			opno++;
@@ -345,7 +346,7 @@ static void group_runs(group *g)
 		ledger_run_head(g->run, g->per_part[p]);
 		char key[13];
 		store_batch_put(g->wb, key, ekey_part_seq(key, EKEY_RUN, p, g->ops[i].op.opno),
-				g->run, len);
+		                g->run, len);
 	}
 }
 
@@ -375,7 +376,7 @@ static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
 		l->st.ops_duplicate++;
 	}
 	ledger_overlay_add(l, op->counter, cl, op->item, il,
-			   ledger_op_delta(op->kind, op->n, op->counts));
+	                   ledger_op_delta(op->kind, op->n, op->counts));
 }
 
 /* g's store write; the mutex need not be held (g's batch is the writer's
@@ -408,8 +409,9 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		for (size_t i = 0; i < g->n; i++) {
 			group_op *go = &g->ops[i];
 			if (g->head[go->p] == i + 1)
-				ledger_run_push(&l->parts[go->p].open,
-						(op_run){go->op.opno, g->per_part[go->p], EKEY_RUN});
+				ledger_run_push(
+				    &l->parts[go->p].open,
+				    (op_run){go->op.opno, g->per_part[go->p], EKEY_RUN});
 			commit_op(l, go, wall_ms);
 		}
 		ledger_vunlock(l);
@@ -450,8 +452,8 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 			continue;
 		int src = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
 		if (src)
-			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"", p,
-				  err_str(src));
+			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
+			          p, err_str(src));
 	}
 	group_reset(g);
 }
@@ -497,7 +499,7 @@ static void *committer(void *arg)
 		l->st.commit_write_ns += t1 - t0;
 		if (rc)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
-				  g->n, err_str(rc));
+			          g->n, err_str(rc));
 		group_finish(l, g, rc, clock_wall_ms());
 		l->gc = NULL;
 		pthread_cond_broadcast(&l->done);
@@ -583,8 +585,8 @@ static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, l
 }
 
 int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
-		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
-		     ledger_ticket *t)
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                     ledger_ticket *t)
 {
 	if (replay)
 		memset(replay, 0, sizeof *replay);
@@ -668,13 +670,13 @@ out:
 }
 
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
-		     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
 {
 	return ledger_stage_ops(l, ops, n, wall_ms, answers, idem, replay, NULL);
 }
 
 int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
-		 uint64_t wall_ms, ledger_answer *a)
+                 uint64_t wall_ms, ledger_answer *a)
 {
 	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
 	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);

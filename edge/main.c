@@ -70,10 +70,10 @@ typedef struct worker {
 	 * main thread sets drain_asked; the worker then drains its server
 	 * and reports, all through these atomics. */
 	struct event *beat_ev;
-	_Atomic uint64_t beat_ms;  /* mono ms of its loop's last beat */
+	_Atomic uint64_t beat_ms; /* mono ms of its loop's last beat */
 	atomic_bool drain_asked, drained;
 	_Atomic size_t drain_conns, drain_in_flight; /* at its drain */
-	_Atomic size_t busy;       /* connections still answering */
+	_Atomic size_t busy;                         /* connections still answering */
 } worker;
 
 typedef struct edge {
@@ -82,12 +82,12 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
-	bootstrap *boot; /* NULL without central.ops */
-	api tmpl; /* types, counters and api settings every worker copies */
-	shard_map shards; /* central.ops; nshards 0 without it */
+	bootstrap *boot;    /* NULL without central.ops */
+	api tmpl;           /* types, counters and api settings every worker copies */
+	shard_map shards;   /* central.ops; nshards 0 without it */
 	proxy_list trusted; /* http.trusted_proxies */
-	bearer_ring *keys; /* NULL: no bearer tokens; read by every worker */
-	guard *guard;      /* admission limits, shared by every worker */
+	bearer_ring *keys;  /* NULL: no bearer tokens; read by every worker */
+	guard *guard;       /* admission limits, shared by every worker */
 	worker *w;
 	size_t nw;
 	log_limit seal_errors;
@@ -95,11 +95,11 @@ typedef struct edge {
 	struct event *sighup; /* reloads the TLS certificate */
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
 	demo_site *demo;      /* the demo page's files; NULL when off */
-	telemetry *tm;          /* /metrics: one registry for every module */
+	telemetry *tm;        /* /metrics: one registry for every module */
 	uint64_t next_pump, next_stats, next_sweep;
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
 	enum { RUNNING, DRAINING } phase;
-	bool hurry;               /* a second signal: stop at once */
+	bool hurry; /* a second signal: stop at once */
 	bool drain_logged;
 	uint64_t drain_deadline;  /* mono ms: the whole drain ends */
 	uint64_t answer_deadline; /* mono ms: the loops stop answering */
@@ -124,15 +124,15 @@ static void log_worker_stats(size_t i, worker *w)
 		shards_router_get_stats(w->central, &cs);
 	const api_stats *as = &w->api.st;
 	log_info("worker stats",
-		 "worker=%zu requests=%" PRIu64 " readthrough_asked=%" PRIu64 " readthrough_failed=%" PRIu64
-		 " readthrough_retried=%" PRIu64 " readthrough_misrouted=%" PRIu64
-		 " unknown_503=%" PRIu64 " not_modified=%" PRIu64 " replayed=%" PRIu64
-		 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
-		 " central_failures=%" PRIu64 " member_refused=%" PRIu64,
-		 i, as->requests, as->readthrough_asked, as->readthrough_failed,
-		 as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
-		 as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures,
-		 as->member_refused);
+	         "worker=%zu requests=%" PRIu64 " readthrough_asked=%" PRIu64
+	         " readthrough_failed=%" PRIu64 " readthrough_retried=%" PRIu64
+	         " readthrough_misrouted=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
+	         " replayed=%" PRIu64 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
+	         " central_failures=%" PRIu64 " member_refused=%" PRIu64,
+	         i, as->requests, as->readthrough_asked, as->readthrough_failed,
+	         as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
+	         as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures,
+	         as->member_refused);
 }
 
 static void log_stats(edge *e)
@@ -143,23 +143,23 @@ static void log_stats(edge *e)
 	uplink_get_stats(e->up, &us);
 	size_t heap_free = memtrim_free_bytes();
 	log_info("stats",
-		 "heap_free_kb=%zu ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64 " ops_replayed=%" PRIu64
-		 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64 " batches_sent=%" PRIu64
-		 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64 " produced=%" PRIu64
-		 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " pending_bytes=%" PRIu64
-		 " produce_errors=%" PRIu64 " snapshots=%" PRIu64 " snapshots_stale=%" PRIu64
-		 " snapshots_bad=%" PRIu64 " snapshots_deadlettered=%" PRIu64
-		 " deadletter_failed=%" PRIu64 " snapshot_offset_resets=%" PRIu64
-		 " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
-		 " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
-		 heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
-		 ls.ops_refused_budget,
-		 ls.batches_sealed, ls.batches_sent, ls.batches_resent, ls.batches_applied,
-		 us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
-		 us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
-		 us.snapshots_deadlettered, us.deadletter_failed,
-		 us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
-		 ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
+	         "heap_free_kb=%zu ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64
+	         " ops_replayed=%" PRIu64 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64
+	         " batches_sent=%" PRIu64 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64
+	         " produced=%" PRIu64 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64
+	         " pending_bytes=%" PRIu64 " produce_errors=%" PRIu64 " snapshots=%" PRIu64
+	         " snapshots_stale=%" PRIu64 " snapshots_bad=%" PRIu64
+	         " snapshots_deadlettered=%" PRIu64 " deadletter_failed=%" PRIu64
+	         " snapshot_offset_resets=%" PRIu64 " snapshot_retries=%" PRIu64
+	         " readthrough_kept=%" PRIu64 " commits=%" PRIu64 " commits_failed=%" PRIu64
+	         " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
+	         heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
+	         ls.ops_refused_budget, ls.batches_sealed, ls.batches_sent, ls.batches_resent,
+	         ls.batches_applied, us.produced, ls.pending_batches, ls.pending_ops,
+	         ls.pending_bytes, us.produce_errors, ls.snapshots_applied, ls.snapshots_stale,
+	         us.snapshots_bad, us.snapshots_deadlettered, us.deadletter_failed,
+	         us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
+	         ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
 }
 
 /* /readyz (api.h's hook), on a worker's thread: the checks as of the
@@ -192,49 +192,49 @@ static void check_readiness(edge *e, uint64_t now)
 	e->last_snapshot_retries = us.snapshot_retries;
 
 	uint64_t age_ms = (uint64_t)e->cfg.ready_snapshot_age_s * 1000;
-	api_readiness r = {.store.ok = true, .kafka.ok = true, .snapshots.ok = true,
-			   .replica.ok = true};
+	api_readiness r = {
+	    .store.ok = true, .kafka.ok = true, .snapshots.ok = true, .replica.ok = true};
 	if (e->store_fail_ms > e->store_ok_ms) {
 		r.store.ok = false;
 		snprintf(r.store.reason, sizeof r.store.reason,
-			 "the last store write failed (disk full or failing)");
+		         "the last store write failed (disk full or failing)");
 	}
 	bool reachable = h.kafka_ok_ms && now - h.kafka_ok_ms < age_ms;
 	if (!reachable && !ledger_accepting(e->lg)) {
 		r.kafka.ok = false;
 		snprintf(r.kafka.reason, sizeof r.kafka.reason,
-			 "nothing from Kafka for %" PRId64 "s and the pending budget is spent",
-			 e->cfg.ready_snapshot_age_s);
+		         "nothing from Kafka for %" PRId64 "s and the pending budget is spent",
+		         e->cfg.ready_snapshot_age_s);
 	}
 	if (!h.snapshot_ms) {
 		r.snapshots.ok = false;
 		snprintf(r.snapshots.reason, sizeof r.snapshots.reason,
-			 now - e->started_ms < age_ms
-			     ? "waiting for the first snapshot of partition %u"
-			     : "no snapshot of partition %u since start",
-			 h.stale_partition);
+		         now - e->started_ms < age_ms
+		             ? "waiting for the first snapshot of partition %u"
+		             : "no snapshot of partition %u since start",
+		         h.stale_partition);
 	} else if (now - h.snapshot_ms >= age_ms) {
 		r.snapshots.ok = false;
 		snprintf(r.snapshots.reason, sizeof r.snapshots.reason,
-			 "partition %u: newest snapshot read %" PRIu64 "s ago", h.stale_partition,
-			 (now - h.snapshot_ms) / 1000);
+		         "partition %u: newest snapshot read %" PRIu64 "s ago", h.stale_partition,
+		         (now - h.snapshot_ms) / 1000);
 	}
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(e->lg, &loaded);
 	if (e->boot && complete < (uint32_t)e->cfg.partitions) {
 		r.replica.ok = false;
 		snprintf(r.replica.reason, sizeof r.replica.reason,
-			 "loading the replica from central: %u of %" PRId64
-			 " partitions complete, %" PRIu64 " counts loaded",
-			 complete, e->cfg.partitions, loaded);
+		         "loading the replica from central: %u of %" PRId64
+		         " partitions complete, %" PRIu64 " counts loaded",
+		         complete, e->cfg.partitions, loaded);
 	}
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;
 	pthread_mutex_unlock(&e->pub_mu);
 	bool ok[TM_NCHECKS] = {[TM_CHECK_STORE] = r.store.ok,
-			       [TM_CHECK_KAFKA] = r.kafka.ok,
-			       [TM_CHECK_SNAPSHOTS] = r.snapshots.ok,
-			       [TM_CHECK_REPLICA] = r.replica.ok};
+	                       [TM_CHECK_KAFKA] = r.kafka.ok,
+	                       [TM_CHECK_SNAPSHOTS] = r.snapshots.ok,
+	                       [TM_CHECK_REPLICA] = r.replica.ok};
 	telemetry_readiness(e->tm, r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok, ok);
 }
 
@@ -267,8 +267,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
 	if (rc && log_every(&e->seal_errors, 1000, &skipped))
-		log_error("sealing failed; the ops stay pending", "err=\"%s\" similar_since_last=%" PRIu64,
-			  err_str(rc), skipped);
+		log_error("sealing failed; the ops stay pending",
+		          "err=\"%s\" similar_since_last=%" PRIu64, err_str(rc), skipped);
 	uint64_t now = clock_mono_ms();
 	if (now >= e->next_pump) {
 		/* Retries batches the producer refused (queue full) earlier. */
@@ -309,14 +309,14 @@ static void drain_progress(edge *e, uint64_t now)
 	if (all && !e->drain_logged) {
 		e->drain_logged = true;
 		log_info("draining", "connections=%zu in_flight=%zu deadline_ms=%" PRId64, conns,
-			 in_flight, e->cfg.drain_timeout_ms);
+		         in_flight, e->cfg.drain_timeout_ms);
 	}
 	if (all && busy == 0) {
 		log_info("requests answered", "%s", "");
 		event_base_loopbreak(e->base);
 	} else if (now >= e->answer_deadline) {
 		log_warn("drain: connections still busy at half the deadline; closing them",
-			 "busy=%zu", busy);
+		         "busy=%zu", busy);
 		event_base_loopbreak(e->base);
 	}
 }
@@ -383,7 +383,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	if (e->keys) {
 		if (bearer_ring_reload(e->keys, err, sizeof err))
 			log_error("jwt key reload failed; the old keys stay in use", "err=\"%s\"",
-				  err);
+			          err);
 		else
 			log_info("jwt keys reloaded", "keys=%zu", bearer_ring_count(e->keys));
 	}
@@ -422,9 +422,9 @@ static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size
 	w->api.base = w->base;
 	if (e->shards.nshards) {
 		central_client_opts co = {
-			.token = cfg->central_token,
-			.timeout_ms = (unsigned)cfg->central_timeout_ms,
-			.tm = e->tm,
+		    .token = cfg->central_token,
+		    .timeout_ms = (unsigned)cfg->central_timeout_ms,
+		    .tm = e->tm,
 		};
 		w->central = shards_router_new(w->base, &e->shards, &co, err, errlen);
 		if (!w->central)
@@ -468,20 +468,20 @@ static int workers_start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
 	http_config hc = {
-		.listen = cfg->listen,
-		.tls_listen = cfg->tls_listen,
-		.tls_cert = cfg->tls_cert,
-		.tls_key = cfg->tls_key,
-		.tls_store = e->tls,
-		.max_body = (size_t)cfg->max_body,
-		.max_header_list = (size_t)cfg->max_header_list,
-		.max_streams = (unsigned)cfg->max_streams,
-		.idle_timeout_ms = (unsigned)cfg->idle_timeout_ms,
-		.request_timeout_ms = (unsigned)cfg->request_timeout_ms,
-		.reset_burst = (unsigned)cfg->reset_burst,
-		.reset_rate = (unsigned)cfg->reset_rate,
-		.guard = e->guard,
-		.trusted = &e->trusted,
+	    .listen = cfg->listen,
+	    .tls_listen = cfg->tls_listen,
+	    .tls_cert = cfg->tls_cert,
+	    .tls_key = cfg->tls_key,
+	    .tls_store = e->tls,
+	    .max_body = (size_t)cfg->max_body,
+	    .max_header_list = (size_t)cfg->max_header_list,
+	    .max_streams = (unsigned)cfg->max_streams,
+	    .idle_timeout_ms = (unsigned)cfg->idle_timeout_ms,
+	    .request_timeout_ms = (unsigned)cfg->request_timeout_ms,
+	    .reset_burst = (unsigned)cfg->reset_burst,
+	    .reset_rate = (unsigned)cfg->reset_rate,
+	    .guard = e->guard,
+	    .trusted = &e->trusted,
 	};
 	char listen[128], tls_listen[128];
 	for (size_t i = 0; i < e->nw; i++) {
@@ -562,33 +562,33 @@ static int identity_setup(edge *e, char *err, size_t errlen)
 			open_addr = cfg->tls_listen;
 		if (open_addr && !cfg->dev_identity_force) {
 			snprintf(err, errlen,
-				 "identity.dev_header = true on the non-loopback address %s: "
-				 "refused (identity.dev_header_force = true is for isolated "
-				 "test networks only)",
-				 open_addr);
+			         "identity.dev_header = true on the non-loopback address %s: "
+			         "refused (identity.dev_header_force = true is for isolated "
+			         "test networks only)",
+			         open_addr);
 			return ERR_CONFIG;
 		}
 		if (open_addr)
 			log_warn("DEVELOPMENT IDENTITY MODE FORCED ON A NON-LOOPBACK ADDRESS: "
-				 "anyone who reaches it can act as any user",
-				 "edge=%s addr=%s", cfg->id, open_addr);
+			         "anyone who reaches it can act as any user",
+			         "edge=%s addr=%s", cfg->id, open_addr);
 		else
 			log_warn("DEVELOPMENT IDENTITY MODE: the X-User-Id header is trusted "
-				 "as the user; never run this way in production",
-				 "edge=%s", cfg->id);
+			         "as the user; never run this way in production",
+			         "edge=%s", cfg->id);
 	}
 	if (cfg->jwt_keys[0]) {
 		e->keys = bearer_ring_new(cfg->jwt_keys, cfg->jwt_issuer, cfg->jwt_audience,
-					  cfg->jwt_leeway_s, err, errlen);
+		                          cfg->jwt_leeway_s, err, errlen);
 		if (!e->keys)
 			return ERR_CONFIG;
 		log_info("bearer tokens on",
-			 "keys=%zu issuer=\"%s\" audience=\"%s\" leeway_s=%" PRId64,
-			 bearer_ring_count(e->keys), cfg->jwt_issuer, cfg->jwt_audience,
-			 cfg->jwt_leeway_s);
+		         "keys=%zu issuer=\"%s\" audience=\"%s\" leeway_s=%" PRId64,
+		         bearer_ring_count(e->keys), cfg->jwt_issuer, cfg->jwt_audience,
+		         cfg->jwt_leeway_s);
 	} else if (!cfg->dev_identity) {
 		log_warn("no identity.jwt_keys and no dev_header: every write answers 401", "%s",
-			 "");
+		         "");
 	}
 	e->tmpl.ic.dev_header = cfg->dev_identity;
 	e->tmpl.ic.ring = e->keys;
@@ -619,14 +619,14 @@ static int configure(edge *e, char *err, size_t errlen)
 	}
 	char cerr[128];
 	if (counters_parse(&e->tmpl.counters, cfg->set_counters, cfg->sum_counters, cerr,
-			   sizeof cerr)) {
+	                   sizeof cerr)) {
 		snprintf(err, errlen, "counters: %s", cerr);
 		return ERR_CONFIG;
 	}
 	if (strcmp(cfg->commit_thread, "auto") != 0 && strcmp(cfg->commit_thread, "true") != 0 &&
 	    strcmp(cfg->commit_thread, "false") != 0) {
 		snprintf(err, errlen, "store.commit_thread: '%s' is not auto, true or false",
-			 cfg->commit_thread);
+		         cfg->commit_thread);
 		return ERR_CONFIG;
 	}
 	if (cfg->central_ops[0] &&
@@ -668,26 +668,26 @@ static int start(edge *e, char *err, size_t errlen)
 	if (!e->up)
 		return ERR_KAFKA;
 	ledger_opts lo = {
-		.edge_id = cfg->id,
-		.region = cfg->region,
-		.partitions = (uint32_t)cfg->partitions,
-		.seal_ops = (uint32_t)cfg->seal_ops,
-		.seal_sums = cfg->seal_sums,
-		.seal_age_ms = (uint64_t)cfg->seal_age_ms,
-		.budget_bytes = (uint64_t)cfg->budget_mb << 20,
-		.window_bytes = (uint64_t)cfg->window_kb << 10,
-		.cache_entries = (size_t)cfg->cache_entries,
-		.rt_entries = (size_t)cfg->readthrough_entries,
-		.rt_ttl_ms = (uint64_t)cfg->readthrough_ttl_ms,
-		.max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
-		.member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
-		.seq_from_checkpoint = cfg->central_ops[0] != 0,
-		.commit_thread = cfg->group_commit && (strcmp(cfg->commit_thread, "true") == 0 ||
-							(strcmp(cfg->commit_thread, "auto") == 0 &&
-							 cfg->store_sync)),
-		.send = uplink_send,
-		.send_ctx = e->up,
-		.tm = e->tm,
+	    .edge_id = cfg->id,
+	    .region = cfg->region,
+	    .partitions = (uint32_t)cfg->partitions,
+	    .seal_ops = (uint32_t)cfg->seal_ops,
+	    .seal_sums = cfg->seal_sums,
+	    .seal_age_ms = (uint64_t)cfg->seal_age_ms,
+	    .budget_bytes = (uint64_t)cfg->budget_mb << 20,
+	    .window_bytes = (uint64_t)cfg->window_kb << 10,
+	    .cache_entries = (size_t)cfg->cache_entries,
+	    .rt_entries = (size_t)cfg->readthrough_entries,
+	    .rt_ttl_ms = (uint64_t)cfg->readthrough_ttl_ms,
+	    .max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
+	    .member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
+	    .seq_from_checkpoint = cfg->central_ops[0] != 0,
+	    .commit_thread =
+	        cfg->group_commit && (strcmp(cfg->commit_thread, "true") == 0 ||
+	                              (strcmp(cfg->commit_thread, "auto") == 0 && cfg->store_sync)),
+	    .send = uplink_send,
+	    .send_ctx = e->up,
+	    .tm = e->tm,
 	};
 	e->lg = ledger_open(e->db, &lo, err, errlen);
 	if (!e->lg)
@@ -703,18 +703,18 @@ static int start(edge *e, char *err, size_t errlen)
 		 * than a read-through's whole answer. */
 		unsigned t = (unsigned)cfg->central_timeout_ms;
 		e->boot = bootstrap_new(e->lg, &e->shards, cfg->central_token,
-					t > 10000 ? t : 10000, err, errlen);
+		                        t > 10000 ? t : 10000, err, errlen);
 		if (!e->boot)
 			return ERR_IO;
 	}
 
 	guard_config gc = {
-		.user_writes_per_min = (unsigned)cfg->user_writes_per_min,
-		.addr_per_s = (unsigned)cfg->addr_requests_per_s,
-		.addr_burst = (unsigned)cfg->addr_burst,
-		.conns_per_addr = (unsigned)cfg->max_conns_per_addr,
-		.users = (size_t)cfg->limit_users,
-		.addrs = (size_t)cfg->limit_addrs,
+	    .user_writes_per_min = (unsigned)cfg->user_writes_per_min,
+	    .addr_per_s = (unsigned)cfg->addr_requests_per_s,
+	    .addr_burst = (unsigned)cfg->addr_burst,
+	    .conns_per_addr = (unsigned)cfg->max_conns_per_addr,
+	    .users = (size_t)cfg->limit_users,
+	    .addrs = (size_t)cfg->limit_addrs,
 	};
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
@@ -727,13 +727,13 @@ static int start(edge *e, char *err, size_t errlen)
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
 	e->tmpl.cfg = (api_config){
-		.max_items = (unsigned)cfg->max_items,
-		.max_ops = (unsigned)cfg->max_ops,
-		.idem_retention_ms = (uint64_t)cfg->idem_retention_s * 1000,
-		.max_age_s = (unsigned)cfg->max_age_s,
-		.stale_s = (unsigned)cfg->stale_s,
-		.member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
-		.member_entries = (size_t)cfg->readthrough_entries,
+	    .max_items = (unsigned)cfg->max_items,
+	    .max_ops = (unsigned)cfg->max_ops,
+	    .idem_retention_ms = (uint64_t)cfg->idem_retention_s * 1000,
+	    .max_age_s = (unsigned)cfg->max_age_s,
+	    .stale_s = (unsigned)cfg->stale_s,
+	    .member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
+	    .member_entries = (size_t)cfg->readthrough_entries,
 	};
 	if (!cfg->central_ops[0])
 		log_warn("no central.ops: counts this edge never received answer 503", "%s", "");
@@ -766,11 +766,11 @@ static int start(edge *e, char *err, size_t errlen)
 	check_readiness(e, e->started_ms);
 	sdnotify_watchdog_init(&e->wd);
 	log_info("edge started",
-		 "version=%s commit=%s id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64
-		 " workers=%zu group_commit=%s commit_thread=%s",
-		 build_version, build_commit, cfg->id, cfg->region, cfg->listen, cfg->tls_listen,
-		 cfg->partitions, e->nw, cfg->group_commit ? "true" : "false",
-		 ledger_commits_async(e->lg) ? "true" : "false");
+	         "version=%s commit=%s id=%s region=%s listen=%s tls_listen=%s partitions=%" PRId64
+	         " workers=%zu group_commit=%s commit_thread=%s",
+	         build_version, build_commit, cfg->id, cfg->region, cfg->listen, cfg->tls_listen,
+	         cfg->partitions, e->nw, cfg->group_commit ? "true" : "false",
+	         ledger_commits_async(e->lg) ? "true" : "false");
 	return 0;
 }
 
@@ -811,7 +811,7 @@ static void drain(edge *e)
 		int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
 		if (rc)
 			log_error("final seal failed; ops stay pending on disk", "err=\"%s\"",
-				  err_str(rc));
+			          err_str(rc));
 		ledger_pump(e->lg);
 	}
 	while (!e->hurry && !atomic_load(&hurry_flag) && uplink_queued(e->up) > 0 &&
@@ -822,9 +822,9 @@ static void drain(edge *e)
 	uplink_get_stats(e->up, &us);
 	ledger_get_stats(e->lg, &ls);
 	log_info("drained",
-		 "sent=%" PRIu64 " left_pending=%zu pending_batches=%" PRIu64 " hurried=%s",
-		 us.produced - e->produced_at_drain, uplink_queued(e->up), ls.pending_batches,
-		 e->hurry || atomic_load(&hurry_flag) ? "true" : "false");
+	         "sent=%" PRIu64 " left_pending=%zu pending_batches=%" PRIu64 " hurried=%s",
+	         us.produced - e->produced_at_drain, uplink_queued(e->up), ls.pending_batches,
+	         e->hurry || atomic_load(&hurry_flag) ? "true" : "false");
 	log_stats(e);
 	for (size_t i = 0; i < e->nw; i++)
 		log_worker_stats(i, &e->w[i]);
@@ -842,7 +842,7 @@ static void stop(edge *e)
 		event_free(e->sighup);
 	workers_free(e);
 	http_tls_store_free(e->tls); /* after every server that used it */
-	bootstrap_free(e->boot); /* before the ledger it loads into */
+	bootstrap_free(e->boot);     /* before the ledger it loads into */
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	store_close(e->db);
@@ -861,11 +861,11 @@ static void stop(edge *e)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: edge -c CONFIG [-s section.key=value]... [-t]\n"
-		     "       edge --options   (every option as Markdown, as in docs/config.md)\n"
-		     "       edge inspect -c CONFIG [--json] [--offline]   (pending batches,\n"
-		     "                watermarks, snapshots per partition; see docs/ops.md)\n"
-		     "       edge --help | --version\n"
-		     "  -t  load and check the config, then exit\n");
+	             "       edge --options   (every option as Markdown, as in docs/config.md)\n"
+	             "       edge inspect -c CONFIG [--json] [--offline]   (pending batches,\n"
+	             "                watermarks, snapshots per partition; see docs/ops.md)\n"
+	             "       edge --help | --version\n"
+	             "  -t  load and check the config, then exit\n");
 }
 
 int main(int argc, char **argv)
@@ -919,7 +919,7 @@ int main(int argc, char **argv)
 	if (e.cfg.clock_skew_ms) {
 		clock_set_skew_ms(e.cfg.clock_skew_ms);
 		log_warn("clock skewed for a drill; never set clock.skew_ms in production",
-			 "skew_ms=%" PRId64, e.cfg.clock_skew_ms);
+		         "skew_ms=%" PRId64, e.cfg.clock_skew_ms);
 	}
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);

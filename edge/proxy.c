@@ -82,8 +82,9 @@ int proxy_list_parse(const char *text, proxy_list *out, char *err, size_t errlen
 			bool v4;
 			if (!parse_ip(p, an, net.addr, &v4) || memchr(p, '[', an) ||
 			    (memchr(p, ':', an) && v4)) {
-				snprintf(err, errlen, "http.trusted_proxies: '%.*s' is not an address",
-				         (int)n, p);
+				snprintf(err, errlen,
+				         "http.trusted_proxies: '%.*s' is not an address", (int)n,
+				         p);
 				return ERR_CONFIG;
 			}
 			if (slash) {
@@ -92,10 +93,12 @@ int proxy_list_parse(const char *text, proxy_list *out, char *err, size_t errlen
 				while (*end == ' ' || *end == '\t')
 					end++;
 				long max = v4 ? 32 : 128;
-				if (end == slash + 1 || (size_t)(end - p) != n || bits < 0 || bits > max) {
-					snprintf(err, errlen,
-					         "http.trusted_proxies: '%.*s' has a bad prefix length",
-					         (int)n, p);
+				if (end == slash + 1 || (size_t)(end - p) != n || bits < 0 ||
+				    bits > max) {
+					snprintf(
+					    err, errlen,
+					    "http.trusted_proxies: '%.*s' has a bad prefix length",
+					    (int)n, p);
 					return ERR_CONFIG;
 				}
 				net.bits = (unsigned)bits + (v4 ? 96 : 0);

@@ -41,11 +41,11 @@ static int parse_num(const char *s, size_t n, uint32_t *out)
 
 /* Marks the partitions of "0-3,8" (s[0..n)) as served by shard idx. */
 static int parse_ranges(shard_map *m, const char *s, size_t n, uint16_t idx, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (n == 0) {
 		snprintf(err, errlen, "central.ops: entry %u has no partitions before '='",
-			 (unsigned)idx + 1);
+		         (unsigned)idx + 1);
 		return ERR_CONFIG;
 	}
 	const char *end = s + n;
@@ -55,27 +55,29 @@ static int parse_ranges(shard_map *m, const char *s, size_t n, uint16_t idx, cha
 		const char *dash = memchr(s, '-', (size_t)(e - s));
 		uint32_t lo = 0, hi = 0;
 		int rc = dash ? parse_num(s, (size_t)(dash - s), &lo) ||
-					parse_num(dash + 1, (size_t)(e - dash - 1), &hi)
-			      : parse_num(s, (size_t)(e - s), &lo);
+		                    parse_num(dash + 1, (size_t)(e - dash - 1), &hi)
+		              : parse_num(s, (size_t)(e - s), &lo);
 		if (!dash)
 			hi = lo;
 		if (rc || lo > hi) {
-			snprintf(err, errlen,
-				 "central.ops: \"%.*s\" is not a partition or range lo-hi (lo <= hi)",
-				 (int)(e - s > 40 ? 40 : e - s), s);
+			snprintf(
+			    err, errlen,
+			    "central.ops: \"%.*s\" is not a partition or range lo-hi (lo <= hi)",
+			    (int)(e - s > 40 ? 40 : e - s), s);
 			return ERR_CONFIG;
 		}
 		if (hi >= m->partitions) {
-			snprintf(err, errlen,
-				 "central.ops: partition %u is out of range: topics.partitions is %u",
-				 hi, m->partitions);
+			snprintf(
+			    err, errlen,
+			    "central.ops: partition %u is out of range: topics.partitions is %u",
+			    hi, m->partitions);
 			return ERR_CONFIG;
 		}
 		for (uint32_t p = lo; p <= hi; p++) {
 			if (m->of_part[p] != UINT16_MAX) {
 				snprintf(err, errlen,
-					 "central.ops: partition %u is in two entries (%u and %u)", p,
-					 (unsigned)m->of_part[p] + 1, (unsigned)idx + 1);
+				         "central.ops: partition %u is in two entries (%u and %u)",
+				         p, (unsigned)m->of_part[p] + 1, (unsigned)idx + 1);
 				return ERR_CONFIG;
 			}
 			m->of_part[p] = idx;
@@ -88,7 +90,8 @@ static int parse_ranges(shard_map *m, const char *s, size_t n, uint16_t idx, cha
 }
 
 /* Adds the '|' alternatives of s[0..n) to shard sh. */
-static int parse_addrs(shard_entry *sh, const char *s, size_t n, size_t idx, char *err, size_t errlen)
+static int parse_addrs(shard_entry *sh, const char *s, size_t n, size_t idx, char *err,
+                       size_t errlen)
 {
 	const char *end = s + n;
 	while (s <= end) {
@@ -96,7 +99,7 @@ static int parse_addrs(shard_entry *sh, const char *s, size_t n, size_t idx, cha
 		const char *e = bar ? bar : end;
 		if (sh->naddrs == SHARD_ALTS_MAX) {
 			snprintf(err, errlen, "central.ops: entry %zu has more than %d addresses",
-				 idx + 1, SHARD_ALTS_MAX);
+			         idx + 1, SHARD_ALTS_MAX);
 			return ERR_CONFIG;
 		}
 		char *a = xmalloc((size_t)(e - s) + 1);
@@ -105,9 +108,9 @@ static int parse_addrs(shard_entry *sh, const char *s, size_t n, size_t idx, cha
 		sh->addrs[sh->naddrs++] = a;
 		if (central_check_address(a)) {
 			snprintf(err, errlen,
-				 "central.ops: address \"%.80s\" of entry %zu: want a numeric "
-				 "IPv4:port or [IPv6]:port",
-				 a, idx + 1);
+			         "central.ops: address \"%.80s\" of entry %zu: want a numeric "
+			         "IPv4:port or [IPv6]:port",
+			         a, idx + 1);
 			return ERR_CONFIG;
 		}
 		if (!bar)
@@ -132,8 +135,8 @@ static int parse_entries(shard_map *m, const char *spec, char *err, size_t errle
 		const char *eq = memchr(s, '=', (size_t)(e - s));
 		if (!eq) {
 			snprintf(err, errlen,
-				 "central.ops: entry %zu \"%.*s\" is not RANGES=ADDR[|ADDR...]",
-				 m->nshards + 1, (int)(e - s > 60 ? 60 : e - s), s);
+			         "central.ops: entry %zu \"%.*s\" is not RANGES=ADDR[|ADDR...]",
+			         m->nshards + 1, (int)(e - s > 60 ? 60 : e - s), s);
 			return ERR_CONFIG;
 		}
 		size_t idx = m->nshards++;
@@ -142,7 +145,7 @@ static int parse_entries(shard_map *m, const char *spec, char *err, size_t errle
 		int rc = parse_ranges(m, s, (size_t)(eq - s), (uint16_t)idx, err, errlen);
 		if (!rc)
 			rc = parse_addrs(&m->shards[idx], eq + 1, (size_t)(e - eq - 1), idx, err,
-					 errlen);
+			                 errlen);
 		if (rc)
 			return rc;
 		if (!semi)
@@ -152,9 +155,9 @@ static int parse_entries(shard_map *m, const char *spec, char *err, size_t errle
 	for (uint32_t p = 0; p < m->partitions; p++)
 		if (m->of_part[p] == UINT16_MAX) {
 			snprintf(err, errlen,
-				 "central.ops: partition %u is in no entry (every partition 0..%u "
-				 "needs a shard)",
-				 p, m->partitions - 1);
+			         "central.ops: partition %u is in no entry (every partition 0..%u "
+			         "needs a shard)",
+			         p, m->partitions - 1);
 			return ERR_CONFIG;
 		}
 	return 0;
@@ -165,12 +168,13 @@ int shards_parse(shard_map *m, const char *spec, uint32_t partitions, char *err,
 	memset(m, 0, sizeof *m);
 	if (partitions == 0 || partitions > PARTITION_MAX) {
 		snprintf(err, errlen, "central.ops: partition count %u out of 1..%d", partitions,
-			 PARTITION_MAX);
+		         PARTITION_MAX);
 		return ERR_CONFIG;
 	}
 	size_t n = spec ? strlen(spec) : 0;
 	if (n == 0 || n > SHARDS_SPEC_MAX) {
-		snprintf(err, errlen, "central.ops: empty, or longer than %d bytes", SHARDS_SPEC_MAX);
+		snprintf(err, errlen, "central.ops: empty, or longer than %d bytes",
+		         SHARDS_SPEC_MAX);
 		return ERR_CONFIG;
 	}
 	m->partitions = partitions;
@@ -185,8 +189,9 @@ int shards_parse(shard_map *m, const char *spec, uint32_t partitions, char *err,
 		memset(m->of_part, 0, partitions * sizeof *m->of_part);
 		rc = parse_addrs(&m->shards[0], spec, n, 0, err, errlen);
 		if (!rc && m->shards[0].naddrs > 1) {
-			snprintf(err, errlen, "central.ops: alternatives need a shard map: 0-%u=A|B",
-				 partitions - 1);
+			snprintf(err, errlen,
+			         "central.ops: alternatives need a shard map: 0-%u=A|B",
+			         partitions - 1);
 			rc = ERR_CONFIG;
 		}
 	} else {
@@ -204,7 +209,7 @@ struct shard_router {
 	central_client **cl; /* one per distinct address */
 	char **addr;         /* and its address (points into m) */
 	size_t ncl;
-	size_t *client_of;   /* shard s, alternative a: index in cl at s * ALTS + a */
+	size_t *client_of; /* shard s, alternative a: index in cl at s * ALTS + a */
 };
 
 static void copy_map(shard_map *dst, const shard_map *src)
@@ -222,7 +227,7 @@ static void copy_map(shard_map *dst, const shard_map *src)
 }
 
 shard_router *shards_router_new(struct event_base *base, const shard_map *m,
-				const central_client_opts *o, char *err, size_t errlen)
+                                const central_client_opts *o, char *err, size_t errlen)
 {
 	shard_router *r = xcalloc(1, sizeof *r);
 	copy_map(&r->m, m);

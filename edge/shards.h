@@ -26,8 +26,8 @@
 #include "central_client.h"
 #include "err.h"
 
-#define SHARDS_MAX 256    /* entries in one map */
-#define SHARD_ALTS_MAX 8  /* addresses of one shard (primary + replicas) */
+#define SHARDS_MAX 256       /* entries in one map */
+#define SHARD_ALTS_MAX 8     /* addresses of one shard (primary + replicas) */
 #define SHARDS_SPEC_MAX 8192 /* longest central.ops accepted */
 
 typedef struct shard_entry {
@@ -36,9 +36,9 @@ typedef struct shard_entry {
 } shard_entry;
 
 typedef struct shard_map {
-	shard_entry *shards;      /* nshards entries, in the order written */
+	shard_entry *shards; /* nshards entries, in the order written */
 	size_t nshards;
-	uint16_t *of_part;  /* partition -> index in shards */
+	uint16_t *of_part; /* partition -> index in shards */
 	uint32_t partitions;
 } shard_map;
 
@@ -50,7 +50,7 @@ typedef struct shard_map {
  * a bad address, too many shards or alternatives. On error m is left
  * empty (shards_free is still safe). */
 int shards_parse(shard_map *m, const char *spec, uint32_t partitions, char *err,
-		 size_t errlen) WARN_UNUSED;
+                 size_t errlen) WARN_UNUSED;
 void shards_free(shard_map *m);
 
 /* The shard serving partition p (p < m->partitions). */
@@ -67,7 +67,7 @@ typedef struct shard_router shard_router;
  * is ignored). The router keeps its own copy of m. NULL with a reason in
  * err when a client cannot be made. */
 shard_router *shards_router_new(struct event_base *base, const shard_map *m,
-				const central_client_opts *o, char *err, size_t errlen);
+                                const central_client_opts *o, char *err, size_t errlen);
 /* Frees every client (their callbacks run with ERR_CLOSED first). NULL is
  * a no-op. Not from inside a client callback. */
 void shards_router_free(shard_router *r);

@@ -24,8 +24,8 @@
 #include "xmem.h"
 
 static const char *const route_names[TM_NROUTES] = {
-    "count", "count_breakdown", "me",      "write", "counts", "ops",
-    "healthz", "readyz",        "metrics", "hot",   "other",
+    "count",   "count_breakdown", "me",      "write", "counts", "ops",
+    "healthz", "readyz",          "metrics", "hot",   "other",
 };
 
 /* The statuses counted apart; anything else is "other" (the last). */
@@ -105,19 +105,19 @@ telemetry *telemetry_new(size_t hot_k)
 	}
 	tm->batch_ops = metrics_histogram(m, "batch_ops", "Ops per sealed batch.", NULL,
 	                                  batch_bounds, sizeof batch_bounds / sizeof *batch_bounds);
-	tm->produce_latency = metrics_histogram(
-	    m, "kafka_produce_duration_seconds",
-	    "Time from producing a batch to its delivery report.", NULL, metrics_latency_bounds,
-	    metrics_latency_nbounds);
-	tm->produced = metrics_counter(m, "kafka_delivered_total",
-	                               "Batch messages Kafka acknowledged.", NULL);
-	tm->produce_errors = metrics_counter(
-	    m, "kafka_produce_errors_total",
-	    "Batch messages whose delivery failed (they are sent again).", NULL);
+	tm->produce_latency =
+	    metrics_histogram(m, "kafka_produce_duration_seconds",
+	                      "Time from producing a batch to its delivery report.", NULL,
+	                      metrics_latency_bounds, metrics_latency_nbounds);
+	tm->produced =
+	    metrics_counter(m, "kafka_delivered_total", "Batch messages Kafka acknowledged.", NULL);
+	tm->produce_errors =
+	    metrics_counter(m, "kafka_produce_errors_total",
+	                    "Batch messages whose delivery failed (they are sent again).", NULL);
 	tm->snapshot_msgs = metrics_counter(m, "snapshots_received_total",
 	                                    "Snapshot messages read from Kafka.", NULL);
-	tm->snapshots_bad = metrics_counter(m, "snapshots_bad_total", "Snapshots refused whole.",
-	                                    NULL);
+	tm->snapshots_bad =
+	    metrics_counter(m, "snapshots_bad_total", "Snapshots refused whole.", NULL);
 	tm->snapshots_dlq = metrics_counter(
 	    m, "snapshots_deadlettered_total",
 	    "Snapshots refused in whole or in part and copied to the dead-letter topic.", NULL);
@@ -198,8 +198,8 @@ void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops)
 	metric_observe(tm->batch_ops, nops);
 }
 
-void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item,
-                        size_t il, uint32_t n)
+void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,
+                        uint32_t n)
 {
 	if (!tm || !tm->hot || cl > COUNTER_MAX || il > ITEM_MAX)
 		return;
@@ -248,7 +248,8 @@ static void guard_hook(void *ctx, sbuf *out)
 	               "Requests, streams and connections refused, by reason.");
 	char labels[64];
 	for (int r = 0; r < GUARD_NREASONS; r++) {
-		snprintf(labels, sizeof labels, "reason=\"%s\"", guard_reason_name((guard_reason)r));
+		snprintf(labels, sizeof labels, "reason=\"%s\"",
+		         guard_reason_name((guard_reason)r));
 		metrics_sample(tm->reg, out, "refused_total", labels,
 		               (double)guard_refusals(tm->guard, (guard_reason)r));
 	}
@@ -291,8 +292,8 @@ static void ledger_hook(void *ctx, sbuf *out)
 	     "Counts read through from central that snapshots caught up with and that are now "
 	     "kept.",
 	     METRIC_COUNTER, ls.readthrough_kept},
-	    {"store_commits_total", "Store writes of staged ops (group commits).",
-	     METRIC_COUNTER, ls.commits},
+	    {"store_commits_total", "Store writes of staged ops (group commits).", METRIC_COUNTER,
+	     ls.commits},
 	    {"store_commits_failed_total", "Of those, the ones that failed.", METRIC_COUNTER,
 	     ls.commits_failed},
 	    {"member_reads_total", "Membership lookups in the store.", METRIC_COUNTER,

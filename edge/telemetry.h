@@ -51,7 +51,13 @@ typedef enum tm_route {
 } tm_route;
 
 /* /readyz's checks, as the ready_check{check} series label them. */
-typedef enum { TM_CHECK_STORE, TM_CHECK_KAFKA, TM_CHECK_SNAPSHOTS, TM_CHECK_REPLICA, TM_NCHECKS } tm_check;
+typedef enum {
+	TM_CHECK_STORE,
+	TM_CHECK_KAFKA,
+	TM_CHECK_SNAPSHOTS,
+	TM_CHECK_REPLICA,
+	TM_NCHECKS
+} tm_check;
 
 /* Why a batch was sealed. */
 typedef enum tm_seal {
@@ -80,23 +86,23 @@ typedef struct telemetry {
 	metric *latency[TM_NROUTES];
 	metric *sealed[TM_NSEALS];
 	metric *refused[TM_NREFUSALS];
-	metric *batch_ops;        /* histogram: ops per sealed batch */
-	metric *produce_latency;  /* histogram: produce call to delivery report */
-	metric *produce_errors;   /* delivery reports with an error */
-	metric *produced;         /* delivered batch messages */
-	metric *snapshot_msgs;    /* snapshot messages read */
-	metric *snapshots_bad;    /* refused whole */
-	metric *snapshots_dlq;    /* copied to the dead-letter topic */
+	metric *batch_ops;       /* histogram: ops per sealed batch */
+	metric *produce_latency; /* histogram: produce call to delivery report */
+	metric *produce_errors;  /* delivery reports with an error */
+	metric *produced;        /* delivered batch messages */
+	metric *snapshot_msgs;   /* snapshot messages read */
+	metric *snapshots_bad;   /* refused whole */
+	metric *snapshots_dlq;   /* copied to the dead-letter topic */
 	metric *deadletter_failed;
-	metric *rt_requests;      /* HTTP requests to central */
-	metric *rt_counts;        /* of them, for counts (not memberships) */
+	metric *rt_requests; /* HTTP requests to central */
+	metric *rt_counts;   /* of them, for counts (not memberships) */
 	metric *rt_failures;
-	metric *rt_latency;       /* histogram: request sent to answer */
-	metric *ready;            /* 1 while /readyz answers 200 */
+	metric *rt_latency;              /* histogram: request sent to answer */
+	metric *ready;                   /* 1 while /readyz answers 200 */
 	metric *ready_check[TM_NCHECKS]; /* each /readyz check: 1 passing */
-	metric *budget_bytes;     /* batch.budget_mb, in bytes */
-	topk *hot;                /* NULL: hot items off */
-	size_t hot_k;             /* the keys it keeps (metrics.hot_items) */
+	metric *budget_bytes;            /* batch.budget_mb, in bytes */
+	topk *hot;                       /* NULL: hot items off */
+	size_t hot_k;                    /* the keys it keeps (metrics.hot_items) */
 	/* For the hooks (telemetry_attach); not owned. */
 	struct ledger *lg;
 	struct store *db;
@@ -124,8 +130,8 @@ void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n);
 void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops);
 /* An op recorded that moved a count: counts n for (counter, item) in the
  * hot items. */
-void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item,
-                        size_t il, uint32_t n);
+void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,
+                        uint32_t n);
 /* A read-through request to central ended after seconds; ok or not. */
 void telemetry_readthrough(telemetry *tm, double seconds, int ok);
 

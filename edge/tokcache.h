@@ -2,11 +2,10 @@
  *
  * Verifying a signature costs about 120 us for ES256 and 47 us for
  * RS256 on the development machine (one core, keys parsed at load),
- * against a few microseconds for the rest of a request. A client sends the same token with every request until it
- * expires, so a key set remembers the SHA-256 of each token whose
- * signature it verified; the claims (exp, nbf, iss, aud, sub) are still
- * checked on every request. A cryptographic digest, not a fast hash:
- * nobody can make another token land on a remembered one.
+ * against a few microseconds for the rest of a request. A client sends the same token with every
+ * request until it expires, so a key set remembers the SHA-256 of each token whose signature it
+ * verified; the claims (exp, nbf, iss, aud, sub) are still checked on every request. A
+ * cryptographic digest, not a fast hash: nobody can make another token land on a remembered one.
  *
  * Fixed size (sets of 4 digests in lock stripes; a full set forgets its
  * oldest). Any thread.

@@ -43,14 +43,14 @@ struct uplink {
 	ledger *lg;
 	telemetry *tm; /* may be NULL */
 	uplink_stats st;
-	uint64_t kafka_ok_ms;  /* readiness: mono ms of the last delivery or snapshot */
-	uint64_t *snap_seen;   /* per partition: mono ms its last snapshot was read */
-	uint64_t retry_at; /* mono ms to read snapshots again from the store's
-			      offsets after one failed to apply; 0 = reading */
-	int64_t *next;     /* per partition: the offset the next snapshot
-			      message must have; -1 = not known yet */
-	int64_t *epoch;    /* per partition: the newest version epoch seen
-			      (version.h); -1 = none yet */
+	uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
+	uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
+	uint64_t retry_at;    /* mono ms to read snapshots again from the store's
+	                         offsets after one failed to apply; 0 = reading */
+	int64_t *next;        /* per partition: the offset the next snapshot
+	                         message must have; -1 = not known yet */
+	int64_t *epoch;       /* per partition: the newest version epoch seen
+	                         (version.h); -1 = none yet */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -64,8 +64,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 			if (u->tm)
 				metric_add(u->tm->deadletter_failed, 1);
 			log_error("dead letter not delivered; the snapshot is only in the log",
-				  "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
-				  rd_kafka_err2str(m->err));
+			          "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
+			          rd_kafka_err2str(m->err));
 		}
 		return;
 	}
@@ -79,7 +79,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		if (u->tm)
 			metric_add(u->tm->produce_errors, 1);
 		log_warn("batch delivery failed; it will be sent again",
-			 "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq, rd_kafka_err2str(m->err));
+		         "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq,
+		         rd_kafka_err2str(m->err));
 		ledger_delivered(u->lg, p, seq, -1);
 		return;
 	}
@@ -99,7 +100,8 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 	u->next = xcalloc((size_t)cfg->partitions, sizeof *u->next);
 	u->epoch = xcalloc((size_t)cfg->partitions, sizeof *u->epoch);
 	bus_props bp = edge_bus_props(cfg);
-	rd_kafka_conf_t *conf = bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -110,14 +112,14 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 	u->batches = rd_kafka_topic_new(u->producer, cfg->batch_topic, NULL);
 	if (!u->batches) {
 		snprintf(err, errlen, "topic %s: %s", cfg->batch_topic,
-			 rd_kafka_err2str(rd_kafka_last_error()));
+		         rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
 	}
 	if (cfg->deadletter_topic[0]) {
 		u->dlq = rd_kafka_topic_new(u->producer, cfg->deadletter_topic, NULL);
 		if (!u->dlq) {
 			snprintf(err, errlen, "topic %s: %s", cfg->deadletter_topic,
-				 rd_kafka_err2str(rd_kafka_last_error()));
+			         rd_kafka_err2str(rd_kafka_last_error()));
 			goto fail;
 		}
 	}
@@ -132,12 +134,12 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 	uplink *u = ctx;
 	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
 	if (rd_kafka_produce(u->batches, (int32_t)partition, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
-			     NULL, 0, (void *)tag) == 0)
+	                     NULL, 0, (void *)tag) == 0)
 		return 0;
 	rd_kafka_resp_err_t e = rd_kafka_last_error();
 	if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		log_warn("batch not queued", "partition=%u seq=%" PRIu64 " err=\"%s\"", partition,
-			 seq, rd_kafka_err2str(e));
+		         seq, rd_kafka_err2str(e));
 	return ERR_AGAIN;
 }
 
@@ -182,8 +184,8 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 		int64_t stored, lo = 0, hi = 0;
 		bool have = ledger_snapshot_resume(u->lg, p, &stored) == 0;
 		bool known = asking && rd_kafka_query_watermark_offsets(
-					   u->consumer, u->cfg->snapshot_topic, (int32_t)p, &lo,
-					   &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+		                           u->consumer, u->cfg->snapshot_topic, (int32_t)p, &lo,
+		                           &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
 		asking = known; /* one timeout is enough to know Kafka is away */
 		int64_t tail;
 		if (r.state == LEDGER_REPLICA_NONE) {
@@ -191,10 +193,10 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 		} else if (have && known && (stored < lo || stored > hi)) {
 			u->st.offset_resets++;
 			log_error("snapshot resume offset no longer in the topic: loading the "
-				  "replica again",
-				  "topic=%s partition=%u offset=%" PRId64 " low=%" PRId64
-				  " high=%" PRId64,
-				  u->cfg->snapshot_topic, p, stored, lo, hi);
+			          "replica again",
+			          "topic=%s partition=%u offset=%" PRId64 " low=%" PRId64
+			          " high=%" PRId64,
+			          u->cfg->snapshot_topic, p, stored, lo, hi);
 			tail = hi;
 		} else {
 			continue;
@@ -202,7 +204,7 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 		rc = ledger_replica_begin(u->lg, p, tail);
 		if (rc) {
 			snprintf(err, errlen, "partition %u: recording the replica's start: %s", p,
-				 err_str(rc));
+			         err_str(rc));
 			return rc;
 		}
 		u->epoch[p] = -1; /* loading from scratch: any epoch is news to none */
@@ -225,7 +227,7 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
 	bus_props bp = edge_bus_props(cfg);
 	rd_kafka_conf_t *conf =
-		bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
+	    bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
 	if (!conf)
 		return ERR_CONFIG;
 	/* An offset out of range (retention passed it, the broker restarted
@@ -254,13 +256,13 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	kcommit_opts o = {.rk = u->consumer,
-			  .group = group,
-			  .topic = cfg->snapshot_topic,
-			  .partitions = (uint32_t)cfg->partitions,
-			  .interval_ms = cfg->commit_interval_ms,
-			  .timeout_ms = 10000,
-			  .position = stored_position,
-			  .ctx = u};
+	                  .group = group,
+	                  .topic = cfg->snapshot_topic,
+	                  .partitions = (uint32_t)cfg->partitions,
+	                  .interval_ms = cfg->commit_interval_ms,
+	                  .timeout_ms = 10000,
+	                  .position = stored_position,
+	                  .ctx = u};
 	u->commits = kcommit_new(&o);
 	return 0;
 }
@@ -269,16 +271,15 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
  * were lost to it (older than the broker keeps, or a broker or topic that
  * started again empty). Counts can no longer be trusted to be complete:
  * the replica is loaded again, tailing from here. */
-static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset,
-			  const char *why)
+static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset, const char *why)
 {
 	u->st.offset_resets++;
 	bool reload = u->cfg->central_ops[0] != 0;
 	log_error("snapshot stream jumped: snapshots may have been lost before this edge read "
-		  "them",
-		  "topic=%s partition=%d why=%s expected_offset=%" PRId64 " offset=%" PRId64
-		  " replica=%s",
-		  u->cfg->snapshot_topic, p, why, expected, offset, reload ? "reloading" : "kept");
+	          "them",
+	          "topic=%s partition=%d why=%s expected_offset=%" PRId64 " offset=%" PRId64
+	          " replica=%s",
+	          u->cfg->snapshot_topic, p, why, expected, offset, reload ? "reloading" : "kept");
 	/* The stream is taken as it is from here: its epoch is not news. */
 	u->epoch[p] = -1;
 	if (!reload)
@@ -286,7 +287,7 @@ static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset
 	int rc = ledger_replica_begin(u->lg, (uint32_t)p, offset);
 	if (rc)
 		log_error("could not record the replica's new start; the next jump retries",
-			  "partition=%d err=\"%s\"", p, err_str(rc));
+		          "partition=%d err=\"%s\"", p, err_str(rc));
 }
 
 /* Counts a refused snapshot and copies it, unchanged, to the dead-letter
@@ -300,8 +301,8 @@ static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reas
 		metric_add(u->tm->snapshots_dlq, 1);
 	if (!u->dlq) {
 		log_warn("snapshot refused; no dead-letter topic, so only this line records it",
-			 "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
-			 cfg->snapshot_topic, m->partition, m->offset, m->len, reason);
+		         "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+		         cfg->snapshot_topic, m->partition, m->offset, m->len, reason);
 		return;
 	}
 	char part[16], off[24];
@@ -310,7 +311,8 @@ static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reas
 	for (int tries = 0;; tries++) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
 		    u->producer, RD_KAFKA_V_RKT(u->dlq), RD_KAFKA_V_VALUE(m->payload, m->len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("reason", reason, -1),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADER("reason", reason, -1),
 		    RD_KAFKA_V_HEADER("source_topic", cfg->snapshot_topic, -1),
 		    RD_KAFKA_V_HEADER("source_partition", part, -1),
 		    RD_KAFKA_V_HEADER("source_offset", off, -1),
@@ -318,20 +320,21 @@ static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reas
 		    RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			log_warn("snapshot refused; copied to the dead-letter topic",
-				 "topic=%s partition=%d offset=%" PRId64 " dlq=%s reason=\"%s\"",
-				 cfg->snapshot_topic, m->partition, m->offset,
-				 cfg->deadletter_topic, reason);
+			         "topic=%s partition=%d offset=%" PRId64 " dlq=%s reason=\"%s\"",
+			         cfg->snapshot_topic, m->partition, m->offset,
+			         cfg->deadletter_topic, reason);
 			return;
 		}
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
 			u->st.deadletter_failed++;
 			if (u->tm)
 				metric_add(u->tm->deadletter_failed, 1);
-			log_error("snapshot refused and not dead-lettered; only this line records it",
-				  "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
-				  "err=\"%s\"",
-				  cfg->snapshot_topic, m->partition, m->offset, m->len, reason,
-				  rd_kafka_err2str(e));
+			log_error(
+			    "snapshot refused and not dead-lettered; only this line records it",
+			    "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
+			    "err=\"%s\"",
+			    cfg->snapshot_topic, m->partition, m->offset, m->len, reason,
+			    rd_kafka_err2str(e));
 			return;
 		}
 		rd_kafka_poll(u->producer, DLQ_FULL_POLL_MS);
@@ -353,7 +356,7 @@ static const char *count_fault(const wire_count *c, uint32_t p, uint32_t partiti
 }
 
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
-			  uint32_t *dropped, char *why, size_t whylen)
+                          uint32_t *dropped, char *why, size_t whylen)
 {
 	*dropped = 0;
 	if (why && whylen)
@@ -378,8 +381,8 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 	*dropped = s->ncounts - kept;
 	s->ncounts = kept;
 	if (fault)
-		snprintf(why, whylen, "bad_counts count=%u first_index=%u first_reason=%s", *dropped,
-			 first, fault);
+		snprintf(why, whylen, "bad_counts count=%u first_index=%u first_reason=%s",
+		         *dropped, first, fault);
 	return 0;
 }
 
@@ -391,14 +394,14 @@ static void refuse(uplink *u, const rd_kafka_message_t *m, const char *reason)
 	u->st.snapshots_bad++;
 	if (u->tm)
 		metric_add(u->tm->snapshots_bad, 1);
-	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"",
-		  m->partition, m->offset, reason);
+	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition,
+	          m->offset, reason);
 	dead_letter(u, m, reason);
 	int rc = ledger_snapshot_reset(u->lg, (uint32_t)m->partition, m->offset + 1);
 	if (rc)
 		log_warn("could not store the offset past a refused snapshot",
-			 "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
-			 err_str(rc));
+		         "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+		         err_str(rc));
 }
 
 /* Checks and applies one snapshot message; false when the store could
@@ -415,7 +418,7 @@ static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
 	}
 	uint32_t dropped;
 	if (uplink_check_snapshot(&s, (uint32_t)m->partition, (uint32_t)u->cfg->partitions,
-				  &dropped, why, sizeof why)) {
+	                          &dropped, why, sizeof why)) {
 		refuse(u, m, why);
 		wire_snapshot_free(&s);
 		return true;
@@ -432,16 +435,16 @@ static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
 	wire_snapshot_free(&s);
 	if (rc) {
 		log_error("snapshot not applied; reading it again in a second",
-			  "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
-			  err_str(rc));
+		          "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+		          err_str(rc));
 		u->st.snapshot_retries++;
 		u->retry_at = clock_mono_ms() + 1000;
 		return false;
 	}
 	if (dropped) {
 		log_error("snapshot applied without its bad count entries",
-			  "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition, m->offset,
-			  why);
+		          "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition, m->offset,
+		          why);
 		dead_letter(u, m, why);
 	}
 	return true;
@@ -476,7 +479,7 @@ void uplink_poll(uplink *u, int max)
 			 * shows where the stream resumed. */
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
-					 m->partition, rd_kafka_message_errstr(m));
+				         m->partition, rd_kafka_message_errstr(m));
 		} else if (m->partition >= 0 && m->partition < u->cfg->partitions) {
 			int32_t p = m->partition;
 			if (u->tm)

@@ -26,7 +26,7 @@
 typedef struct uplink uplink;
 
 typedef struct uplink_stats {
-	uint64_t produced;          /* batch messages delivered */
+	uint64_t produced; /* batch messages delivered */
 	uint64_t produce_errors;
 	uint64_t snapshots_bad;          /* refused in whole: undecodable or inconsistent */
 	uint64_t snapshots_deadlettered; /* refused in whole or in part: quarantined */
@@ -46,15 +46,15 @@ typedef struct uplink_stats {
  * first. Pure; any thread. */
 /* Readiness facts (GET /readyz), in monotonic ms. */
 typedef struct uplink_health {
-	uint64_t kafka_ok_ms;  /* last delivered batch or snapshot read; 0 = never */
-	uint64_t snapshot_ms;  /* the oldest of the partitions' newest snapshots
-	                          (when it was read); 0 while a partition has
-	                          had none */
+	uint64_t kafka_ok_ms;     /* last delivered batch or snapshot read; 0 = never */
+	uint64_t snapshot_ms;     /* the oldest of the partitions' newest snapshots
+	                             (when it was read); 0 while a partition has
+	                             had none */
 	uint32_t stale_partition; /* that partition */
 } uplink_health;
 
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
-			  uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
+                          uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
 /* tm (may be NULL) gets the produce latency, delivery errors and
  * snapshot messages. */

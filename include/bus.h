@@ -51,8 +51,8 @@ int bus_check_props(const bus_props *p, bool values, char *err, size_t errlen) W
  * themselves; the group only names them to the cluster and its tools).
  * NULL with the reason in err. */
 rd_kafka_conf_t *bus_conf_new(enum bus_role role, const bus_props *props,
-			      const char *bootstrap_file, const char *group, char *err,
-			      size_t errlen);
+                              const char *bootstrap_file, const char *group, char *err,
+                              size_t errlen);
 
 /* librdkafka's log callback (rd_kafka_conf_set_log_cb), which
  * bus_conf_new installs: each line becomes a log.h line with msg

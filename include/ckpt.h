@@ -32,8 +32,8 @@
 #include "err.h"
 #include "wire.h"
 
-#define CKPT_HEAD_LEN 4              /* the length before each frame */
-#define CKPT_FRAME_MAX (64u << 20)   /* the largest frame, its length excluded */
+#define CKPT_HEAD_LEN 4            /* the length before each frame */
+#define CKPT_FRAME_MAX (64u << 20) /* the largest frame, its length excluded */
 
 /* The end frame (a length of 0). */
 extern const unsigned char ckpt_end_frame[CKPT_HEAD_LEN];
@@ -55,12 +55,12 @@ typedef int (*ckpt_end_fn)(void *ctx);
 typedef struct ckpt_reader {
 	unsigned char head[CKPT_HEAD_LEN]; /* the current frame's length, as gathered */
 	size_t nhead;
-	char *buf;        /* the current frame's bytes when it came in pieces */
-	size_t cap;       /* buf's size, kept from frame to frame */
-	size_t len, have; /* the current frame's length, and its bytes in buf */
-	size_t max;       /* frames over this are refused */
-	bool ended;       /* the end frame was read */
-	int err;          /* the first error; 0 while none */
+	char *buf;         /* the current frame's bytes when it came in pieces */
+	size_t cap;        /* buf's size, kept from frame to frame */
+	size_t len, have;  /* the current frame's length, and its bytes in buf */
+	size_t max;        /* frames over this are refused */
+	bool ended;        /* the end frame was read */
+	int err;           /* the first error; 0 while none */
 	uint64_t messages; /* frames decoded and handed to on_message */
 } ckpt_reader;
 
@@ -80,7 +80,7 @@ void ckpt_reader_free(ckpt_reader *r);
  * not decode; ERR_CORRUPT for bytes after the end frame; or what a
  * callback returned. */
 int ckpt_reader_feed(ckpt_reader *r, const void *buf, size_t len, ckpt_message_fn on_message,
-		     ckpt_end_fn on_end, void *ctx) WARN_UNUSED;
+                     ckpt_end_fn on_end, void *ctx) WARN_UNUSED;
 
 /* True once the end frame was read. A stream that ended (EOF) without it
  * was cut short, even when it ended between two frames. */

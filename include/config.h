@@ -48,8 +48,8 @@ typedef struct cfg_opt {
 	cfg_type type;
 	size_t offset;    /* offsetof(the daemon's struct, field) */
 	const char *def;  /* default, as it would be written in the file;
-			   * NULL means "", 0 or false; unused for
-			   * CFG_PASSTHROUGH (starts empty) */
+	                   * NULL means "", 0 or false; unused for
+	                   * CFG_PASSTHROUGH (starts empty) */
 	int64_t min, max; /* bounds for CFG_INT */
 	bool secret;      /* masked when the effective config is logged */
 	const char *help;
@@ -63,8 +63,8 @@ void cfg_defaults(const cfg_opt *table, size_t n, void *out);
  * err (an unknown section or key, a bad or repeated value, a syntax
  * error; "file: reason" when it cannot be opened). On error out has
  * already been released with cfg_free(). */
-int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
-	     char *err, size_t errlen) WARN_UNUSED;
+int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path, char *err,
+             size_t errlen) WARN_UNUSED;
 /* Applies one "section.name=value" override (command line) on top of a
  * loaded config. The section is the longest one of the table the key
  * starts with, followed by a dot, and the first '=' ends the name, so
@@ -73,8 +73,8 @@ int cfg_load(const cfg_opt *table, size_t n, void *out, const char *path,
  * replaces that passthrough key or appends it. Whitespace
  * around name and value is dropped. 0, or ERR_CONFIG with a reason in err
  * and out unchanged. */
-int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
-	    char *err, size_t errlen) WARN_UNUSED;
+int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment, char *err,
+            size_t errlen) WARN_UNUSED;
 /* The daemons' command line: "-c FILE [-s section.key=value]... [-t]".
  * Loads the defaults, the file, then the overrides in order. 0;
  * CFG_ARGS_USAGE when -h asked for usage; CFG_ARGS_CHECK when -t asked
@@ -84,7 +84,7 @@ int cfg_set(const cfg_opt *table, size_t n, void *out, const char *assignment,
 #define CFG_ARGS_USAGE 1
 #define CFG_ARGS_CHECK 2
 int cfg_load_args(const cfg_opt *table, size_t n, void *out, int argc, char **argv, char *err,
-		  size_t errlen) WARN_UNUSED;
+                  size_t errlen) WARN_UNUSED;
 /* For commands with flags of their own (central verify, edge inspect):
  * collects -c FILE and -s section.key=value while the caller walks argv,
  * then loads them as cfg_load_args does. */
@@ -102,7 +102,7 @@ int cfg_cmdline_take(cfg_cmdline *cl, int argc, char **argv, int *i, char *err, 
  * reason in err ("-c FILE is needed" without a file); on error out is
  * released. */
 int cfg_cmdline_load(const cfg_opt *table, size_t n, void *out, const cfg_cmdline *cl, char *err,
-		     size_t errlen) WARN_UNUSED;
+                     size_t errlen) WARN_UNUSED;
 
 /* Every option as a Markdown table (key, default, allowed values,
  * meaning), in table order: what docs/config.md holds. */

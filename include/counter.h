@@ -34,7 +34,7 @@ typedef struct counters {
  * may be empty only when sum_list is not. ERR_CONFIG with the reason in
  * err for a bad name, a name in both lists or too many names. */
 int counters_parse(counters *c, const char *set_list, const char *sum_list, char *err,
-		   size_t errlen) WARN_UNUSED;
+                   size_t errlen) WARN_UNUSED;
 void counters_free(counters *c);
 /* The counter named s (n bytes), or NULL. */
 const counter_def *counters_find(const counters *c, const char *s, size_t n);

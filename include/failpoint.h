@@ -28,10 +28,10 @@ void failpoint_pass(const char *name);
 
 extern bool failpoint_armed; /* set by failpoint_init only */
 
-#define FAILPOINT(name)                                                                        \
-	do {                                                                                   \
-		if (failpoint_armed)                                                           \
-			failpoint_pass(name);                                                  \
+#define FAILPOINT(name)                                                                            \
+	do {                                                                                       \
+		if (failpoint_armed)                                                               \
+			failpoint_pass(name);                                                      \
 	} while (0)
 
 #endif

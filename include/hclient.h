@@ -17,15 +17,15 @@
 #include "err.h"
 
 typedef struct hclient_req {
-	const char *host;   /* a name or address */
+	const char *host; /* a name or address */
 	int port;
 	bool tls;
 	const char *method; /* "GET", "POST" */
 	const char *path;
-	const char *token;  /* sent as Authorization: Bearer; NULL or "" none */
-	FILE *stream;       /* set: a 200 body goes here as it arrives */
+	const char *token;   /* sent as Authorization: Bearer; NULL or "" none */
+	FILE *stream;        /* set: a 200 body goes here as it arrives */
 	unsigned timeout_ms; /* for connecting, and for each read and write */
-	size_t max_body;    /* larger answers are an error (kept ones only) */
+	size_t max_body;     /* larger answers are an error (kept ones only) */
 } hclient_req;
 
 typedef struct hclient_answer {

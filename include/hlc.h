@@ -36,7 +36,13 @@ static inline uint64_t hlc_make(uint64_t ms, uint64_t logical)
 {
 	return (ms << HLC_LOGICAL_BITS) | (logical & HLC_LOGICAL_MASK);
 }
-static inline uint64_t hlc_ms(uint64_t t) { return t >> HLC_LOGICAL_BITS; }
-static inline uint64_t hlc_logical(uint64_t t) { return t & HLC_LOGICAL_MASK; }
+static inline uint64_t hlc_ms(uint64_t t)
+{
+	return t >> HLC_LOGICAL_BITS;
+}
+static inline uint64_t hlc_logical(uint64_t t)
+{
+	return t & HLC_LOGICAL_MASK;
+}
 
 #endif

@@ -30,7 +30,7 @@ bool item_edge_valid(const char *s, size_t n);
  * strings malloc'ed). ERR_CONFIG for an empty list, a name valid()
  * refuses, or more than ITEM_MAX_NAMES; out is then empty. */
 int item_parse_names(const char *list, char *out[ITEM_MAX_NAMES + 1],
-		     bool (*valid)(const char *, size_t)) __attribute__((warn_unused_result));
+                     bool (*valid)(const char *, size_t)) __attribute__((warn_unused_result));
 void item_free_names(char *names[ITEM_MAX_NAMES + 1]);
 /* True when s (n bytes) is one of names. */
 bool item_in_names(char *const *names, const char *s, size_t n);

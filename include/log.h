@@ -4,7 +4,8 @@
  *
  * prints
  *
- *   ts=2026-11-21T06:00:00.123Z level=info component=edge/mumbai msg="batch sealed" partition=3 seq=17
+ *   ts=2026-11-21T06:00:00.123Z level=info component=edge/mumbai msg="batch sealed" partition=3
+ * seq=17
  *
  * to stderr, or to the file log_set_file names. The level is checked
  * before anything is formatted. Safe to call from any thread: each line
@@ -86,7 +87,7 @@ int log_set_file(const char *path, char *err, size_t errlen) WARN_UNUSED;
 int log_reopen(char *err, size_t errlen) WARN_UNUSED;
 
 void log_emit(int level, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* One line a second for a repeated failure: log_every() is true for the
  * first call and then at most once per interval; *skipped is how many
@@ -99,10 +100,10 @@ typedef struct log_limit {
 
 bool log_every(log_limit *l, uint64_t interval_ms, uint64_t *skipped);
 
-#define LOG_AT(lvl, msg, ...)                                                  \
-	do {                                                                   \
-		if ((lvl) <= log_threshold)                                    \
-			log_emit((lvl), (msg), __VA_ARGS__);                   \
+#define LOG_AT(lvl, msg, ...)                                                                      \
+	do {                                                                                       \
+		if ((lvl) <= log_threshold)                                                        \
+			log_emit((lvl), (msg), __VA_ARGS__);                                       \
 	} while (0)
 #define log_error(msg, ...) LOG_AT(LOG_ERROR, msg, __VA_ARGS__)
 #define log_warn(msg, ...) LOG_AT(LOG_WARN, msg, __VA_ARGS__)

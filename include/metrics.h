@@ -63,12 +63,12 @@ void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx);
  * frees it. */
 void metrics_add_hook_owned(metrics *m, metrics_hook fn, void *ctx);
 
-void metric_add(metric *c, uint64_t n);       /* counter */
-void metric_set(metric *g, int64_t v);        /* gauge */
-void metric_gauge_add(metric *g, int64_t d);  /* gauge, may be negative */
-void metric_observe(metric *h, double v);     /* histogram */
-uint64_t metric_value(const metric *c);       /* counter or gauge (as set) */
-uint64_t metric_count(const metric *h);       /* histogram: observations */
+void metric_add(metric *c, uint64_t n);      /* counter */
+void metric_set(metric *g, int64_t v);       /* gauge */
+void metric_gauge_add(metric *g, int64_t d); /* gauge, may be negative */
+void metric_observe(metric *h, double v);    /* histogram */
+uint64_t metric_value(const metric *c);      /* counter or gauge (as set) */
+uint64_t metric_count(const metric *h);      /* histogram: observations */
 
 /* The whole exposition: every family once, HELP and TYPE first, then its
  * series; histograms as _bucket{le=...}, _sum and _count. Every series
@@ -81,8 +81,7 @@ void metrics_render(metrics *m, sbuf *out);
  * caller's registry), then samples. labels NULL or "" for none. */
 void metrics_family(const metrics *m, sbuf *out, const char *name, metric_kind kind,
                     const char *help);
-void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels,
-                    double v);
+void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels, double v);
 
 /* Adds, at every render, the families every daemon exports whatever its
  * prefix: likes_build_info{version,commit,date} 1 (buildinfo.h) and the

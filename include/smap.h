@@ -26,9 +26,9 @@ typedef struct smap_slot {
 
 typedef struct smap {
 	smap_slot *slots;
-	size_t cap;   /* power of two */
-	size_t len;   /* live entries */
-	size_t used;  /* live + tombstones */
+	size_t cap;  /* power of two */
+	size_t len;  /* live entries */
+	size_t used; /* live + tombstones */
 } smap;
 
 void smap_init(smap *m);
@@ -40,7 +40,7 @@ void smap_free_values(smap *m);
  * When hot is full, cold is dropped whole (its pointer values free()d
  * first when free_values) and hot becomes cold. */
 smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
-		       bool free_values, bool *created);
+                       bool free_values, bool *created);
 void smap_clear(smap *m);
 /* The value slot for key, or NULL when absent. */
 smap_val *smap_get(const smap *m, const void *key, size_t klen);

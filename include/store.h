@@ -41,7 +41,7 @@ int store_get(store *db, const void *key, size_t klen, char **val, size_t *vlen)
  * allocation of ours: 0 with its size in *vlen, ERR_NOTFOUND, ERR_IO, or
  * ERR_CORRUPT when the value is longer than cap (logged). */
 int store_get_into(store *db, const void *key, size_t klen, void *buf, size_t cap,
-		   size_t *vlen) WARN_UNUSED;
+                   size_t *vlen) WARN_UNUSED;
 
 /* Reads a value stored as 8 big-endian bytes: 0, ERR_NOTFOUND, ERR_IO,
  * or ERR_CORRUPT when the value has another size (logged). */
@@ -66,8 +66,8 @@ void store_write_hook(store *db, void (*fn)(void *ctx), void *ctx);
  * store_iter_next stay valid until the next call. */
 store_iter *store_iter_new(store *db, const void *prefix, size_t plen);
 /* Starts at the first key >= from that still has the prefix. */
-store_iter *store_iter_from(store *db, const void *prefix, size_t plen,
-			    const void *from, size_t flen);
+store_iter *store_iter_from(store *db, const void *prefix, size_t plen, const void *from,
+                            size_t flen);
 bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v, size_t *vn);
 /* 0, or ERR_IO if the iteration stopped on an error. */
 int store_iter_status(store_iter *it) WARN_UNUSED;
@@ -83,18 +83,17 @@ store_snap *store_snap_new(store *db);
 void store_snap_free(store_snap *sn);
 /* As store_get and store_read_u64, read from the view. */
 int store_snap_get(store_snap *sn, const void *key, size_t klen, char **val,
-		   size_t *vlen) WARN_UNUSED;
+                   size_t *vlen) WARN_UNUSED;
 int store_snap_read_u64(store_snap *sn, const void *key, size_t klen, uint64_t *v) WARN_UNUSED;
 /* As store_iter_from (from may be NULL), iterating the view. */
-store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen,
-				 const void *from, size_t flen);
-
+store_iter *store_snap_iter_from(store_snap *sn, const void *prefix, size_t plen, const void *from,
+                                 size_t flen);
 
 /* Records name=value in the store's metadata on first use; later opens
  * must agree. 0, ERR_CONFIG (with both values in err) or ERR_IO. Used
  * for facts fixed per deployment, such as the partition count. */
 int store_meta_ensure(store *db, const char *name, const char *value, char *err,
-		      size_t errlen) WARN_UNUSED;
+                      size_t errlen) WARN_UNUSED;
 
 /* LevelDB's own figures, for metrics. store_property copies the value
  * of property name ("leveldb.num-files-at-level0", "leveldb.stats",

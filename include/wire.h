@@ -21,13 +21,13 @@
 
 #include "err.h"
 
-#define WIRE_VERSION 1          /* snapshots, and batches without sums */
-#define WIRE_VERSION_SUMS 2     /* batches that carry sums ("g") */
-#define WIRE_MAX_OPS 100000     /* ops in one batch, and sums in one batch */
+#define WIRE_VERSION 1                   /* snapshots, and batches without sums */
+#define WIRE_VERSION_SUMS 2              /* batches that carry sums ("g") */
+#define WIRE_MAX_OPS 100000              /* ops in one batch, and sums in one batch */
 #define WIRE_MAX_SUM UINT64_C(100000000) /* n of one sum: 100,000 ops of 1,000 */
-#define WIRE_MAX_EDGES 4096     /* edge entries in one snapshot */
-#define WIRE_MAX_COUNTS 100000  /* count entries in one snapshot */
-#define WIRE_MAX_STR 256        /* bytes in any string field */
+#define WIRE_MAX_EDGES 4096              /* edge entries in one snapshot */
+#define WIRE_MAX_COUNTS 100000           /* count entries in one snapshot */
+#define WIRE_MAX_STR 256                 /* bytes in any string field */
 
 typedef struct wire_str {
 	const char *p;
@@ -56,11 +56,11 @@ typedef struct wire_sum {
 } wire_sum;
 
 typedef struct wire_batch {
-	wire_str edge;        /* edge id: the LWW tie-break after hlc */
-	wire_str region;      /* region the edge serves */
-	uint32_t partition;   /* Kafka partition of every op's item */
-	uint64_t seq;         /* per-(edge, partition) sequence, from 1 */
-	uint64_t created_ms;  /* wall time the batch was sealed */
+	wire_str edge;       /* edge id: the LWW tie-break after hlc */
+	wire_str region;     /* region the edge serves */
+	uint32_t partition;  /* Kafka partition of every op's item */
+	uint64_t seq;        /* per-(edge, partition) sequence, from 1 */
+	uint64_t created_ms; /* wall time the batch was sealed */
 	uint32_t nops;
 	wire_op *ops;
 	uint32_t nsums; /* 0: encoded as version 1, else version 2 */
@@ -124,7 +124,7 @@ void wire_snapshot_free(wire_snapshot *s);
  * caller checks that each sum stays within WIRE_MAX_SUM (n ops of at most
  * 1,000 each, n <= WIRE_MAX_OPS, always do). Any thread. */
 void wire_batch_add_up(const wire_op *in, const bool *is_sum, size_t n, wire_batch *b,
-		       uint32_t **from, uint32_t **merged);
+                       uint32_t **from, uint32_t **merged);
 
 /* Convenience for building messages from C strings. */
 static inline wire_str wire_cstr(const char *s, size_t n)

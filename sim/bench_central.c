@@ -347,8 +347,8 @@ int bench_central_compare(store *a, store *b, const char *counter, uint64_t *n, 
 		}
 		if (van != 8 || vbn != 8 || memcmp(va, vb, 8) != 0) {
 			name_key(name, sizeof name, ka, kan);
-			snprintf(err, errlen, "count %s differs: %" PRIu64 " against %" PRIu64, name,
-			         van == 8 ? store_get_u64((const unsigned char *)va) : 0,
+			snprintf(err, errlen, "count %s differs: %" PRIu64 " against %" PRIu64,
+			         name, van == 8 ? store_get_u64((const unsigned char *)va) : 0,
 			         vbn == 8 ? store_get_u64((const unsigned char *)vb) : 0);
 			rc = ERR_CORRUPT;
 			break;
@@ -658,7 +658,6 @@ void bench_central_print_json(FILE *f, const bench_central_result *r)
 	        ",\"store_cache_mb\":%zu,\"store_bloom_bits\":%d,\"store_write_buffer_mb\":%zu}\n",
 	        r->ops, r->central_ops_per_s, r->raw_ops_per_s, ratio, r->central_store_writes,
 	        per_1m, r->raw_store_writes, r->central_s, r->raw_s, r->central_cpu_s, r->raw_cpu_s,
-	        cpu_ratio, r->distinct_pairs, r->batches,
-	        r->counts_compared, r->store.cache_bytes >> 20, r->store.bloom_bits,
-	        r->store.write_buffer >> 20);
+	        cpu_ratio, r->distinct_pairs, r->batches, r->counts_compared,
+	        r->store.cache_bytes >> 20, r->store.bloom_bits, r->store.write_buffer >> 20);
 }

@@ -56,10 +56,10 @@ void bench_central_opts_default(bench_central_opts *o);
 
 typedef struct bench_central_result {
 	uint64_t ops;
-	uint64_t distinct_pairs; /* distinct (item, user) among the likes */
-	uint64_t batches;        /* wire batches built (= Kafka messages) */
-	uint64_t wire_bytes;     /* their total size */
-	double central_s, raw_s; /* wall time of each timed loop */
+	uint64_t distinct_pairs;         /* distinct (item, user) among the likes */
+	uint64_t batches;                /* wire batches built (= Kafka messages) */
+	uint64_t wire_bytes;             /* their total size */
+	double central_s, raw_s;         /* wall time of each timed loop */
 	double central_cpu_s, raw_cpu_s; /* CPU time of the loop's thread (not LevelDB's) */
 	double central_ops_per_s, raw_ops_per_s;
 	uint64_t central_store_writes, raw_store_writes;

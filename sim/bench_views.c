@@ -39,12 +39,12 @@
 void bench_views_opts_default(bench_views_opts *o)
 {
 	*o = (bench_views_opts){.ops = 1000000,
-				.views_pct = 90,
-				.viral_pct = 50,
-				.items = 100000,
-				.partitions = 16,
-				.ops_per_batch = 1000,
-				.dir = "/tmp"};
+	                        .views_pct = 90,
+	                        .viral_pct = 50,
+	                        .items = 100000,
+	                        .partitions = 16,
+	                        .ops_per_batch = 1000,
+	                        .dir = "/tmp"};
 }
 
 /* One op waiting in its partition's batch. */
@@ -74,9 +74,9 @@ typedef struct gen {
 	uint64_t *seq;
 	plog *logs[2]; /* [0] ops, [1] summed: per partition */
 	size_t longest;
-	wire_op *ops;   /* scratch: ops_per_batch */
-	bool *is_view;  /* scratch */
-	char *users;    /* scratch: ops_per_batch * USER_STRIDE */
+	wire_op *ops;  /* scratch: ops_per_batch */
+	bool *is_view; /* scratch */
+	char *users;   /* scratch: ops_per_batch * USER_STRIDE */
 	uint64_t rng;
 } gen;
 
@@ -102,15 +102,24 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 		char *u = g->users + j * USER_STRIDE;
 		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		const char *counter = pd->view ? "views" : "likes";
-		g->ops[j] = (wire_op){wire_cstr(counter, strlen(counter)),
-				      wire_cstr(g->items + (size_t)pd->item * ITEM_STRIDE,
-						g->item_len[pd->item]),
-				      wire_cstr(u, (size_t)un), WIRE_ADD, 1, pd->hlc};
+		g->ops[j] = (wire_op){
+		    wire_cstr(counter, strlen(counter)),
+		    wire_cstr(g->items + (size_t)pd->item * ITEM_STRIDE, g->item_len[pd->item]),
+		    wire_cstr(u, (size_t)un),
+		    WIRE_ADD,
+		    1,
+		    pd->hlc};
 		g->is_view[j] = pd->view;
 	}
-	wire_batch b = {wire_cstr(EDGE, strlen(EDGE)), wire_cstr(REGION, strlen(REGION)),
-			p, ++g->seq[p], hlc_ms(g->waiting[p][n - 1].hlc), (uint32_t)n, g->ops,
-			0, NULL};
+	wire_batch b = {wire_cstr(EDGE, strlen(EDGE)),
+	                wire_cstr(REGION, strlen(REGION)),
+	                p,
+	                ++g->seq[p],
+	                hlc_ms(g->waiting[p][n - 1].hlc),
+	                (uint32_t)n,
+	                g->ops,
+	                0,
+	                NULL};
 	msg m;
 	int rc = wire_encode_batch(&b, &m.buf, &m.len);
 	if (rc)
@@ -213,7 +222,7 @@ static void gen_free(gen *g)
 
 /* Applies one set of batches into a new store at dir; *db stays open. */
 static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, store **db,
-		     bench_views_mode *m, char *err, size_t errlen)
+                     bench_views_mode *m, char *err, size_t errlen)
 {
 	store_opts so;
 	bench_central_store_opts(&so);
@@ -244,10 +253,10 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 	if (st.batches_applied != m->messages || st.ops_applied != m->entries || st.ops_invalid ||
 	    st.batches_bad) {
 		snprintf(err, errlen,
-			 "applier stats disagree with the input: batches %" PRIu64 "/%" PRIu64
-			 " entries %" PRIu64 "/%" PRIu64 " invalid %" PRIu64,
-			 st.batches_applied, m->messages, st.ops_applied, m->entries,
-			 st.ops_invalid);
+		         "applier stats disagree with the input: batches %" PRIu64 "/%" PRIu64
+		         " entries %" PRIu64 "/%" PRIu64 " invalid %" PRIu64,
+		         st.batches_applied, m->messages, st.ops_applied, m->entries,
+		         st.ops_invalid);
 		return ERR_CORRUPT;
 	}
 	return 0;
@@ -289,7 +298,7 @@ int bench_views_run(const bench_views_opts *o, bench_views_result *r, char *err,
 	uint64_t total = 0;
 	if (!rc && (rc = bench_central_total(db[1], "views", &total)) == 0 && total != r->views) {
 		snprintf(err, errlen, "the views add up to %" PRIu64 ", not the %" PRIu64 " sent",
-			 total, r->views);
+		         total, r->views);
 		rc = ERR_CORRUPT;
 	}
 	for (int k = 0; k < 2; k++)
@@ -302,43 +311,44 @@ int bench_views_run(const bench_views_opts *o, bench_views_result *r, char *err,
 }
 
 /* bytes/view: every batch byte (likes' too) over the views. */
-static void row(FILE *f, const char *name, const bench_views_mode *m, uint64_t views,
-		uint64_t ops)
+static void row(FILE *f, const char *name, const bench_views_mode *m, uint64_t views, uint64_t ops)
 {
 	fprintf(f, "  %-12s %9" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11.1f %8.2f %12.0f %7.2f\n",
-		name, m->messages, m->entries, m->wire_bytes,
-		views ? (double)m->wire_bytes / (double)views : 0.0, m->apply_s,
-		m->apply_s > 0 ? (double)ops / m->apply_s : 0.0, m->apply_cpu_s);
+	        name, m->messages, m->entries, m->wire_bytes,
+	        views ? (double)m->wire_bytes / (double)views : 0.0, m->apply_s,
+	        m->apply_s > 0 ? (double)ops / m->apply_s : 0.0, m->apply_cpu_s);
 }
 
-void bench_views_print(FILE *f, const bench_views_opts *o, const bench_views_result *r,
-		       bool json)
+void bench_views_print(FILE *f, const bench_views_opts *o, const bench_views_result *r, bool json)
 {
 	double bpv_ops = r->views ? (double)r->per_op.wire_bytes / (double)r->views : 0;
 	double bpv_sum = r->views ? (double)r->summed.wire_bytes / (double)r->views : 0;
 	if (json) {
 		fprintf(f,
-			"{\"ops\":%" PRIu64 ",\"views\":%" PRIu64 ",\"likes\":%" PRIu64
-			",\"viral_pct\":%u,\"items\":%u,\"partitions\":%u,\"ops_per_batch\":%u,"
-			"\"bytes_per_view_ops\":%.2f,\"bytes_per_view_summed\":%.2f,"
-			"\"apply_s_ops\":%.3f,\"apply_s_summed\":%.3f,"
-			"\"entries_ops\":%" PRIu64 ",\"entries_summed\":%" PRIu64 "}\n",
-			r->ops, r->views, r->likes, o->viral_pct, o->items, o->partitions,
-			o->ops_per_batch, bpv_ops, bpv_sum, r->per_op.apply_s, r->summed.apply_s,
-			r->per_op.entries, r->summed.entries);
+		        "{\"ops\":%" PRIu64 ",\"views\":%" PRIu64 ",\"likes\":%" PRIu64
+		        ",\"viral_pct\":%u,\"items\":%u,\"partitions\":%u,\"ops_per_batch\":%u,"
+		        "\"bytes_per_view_ops\":%.2f,\"bytes_per_view_summed\":%.2f,"
+		        "\"apply_s_ops\":%.3f,\"apply_s_summed\":%.3f,"
+		        "\"entries_ops\":%" PRIu64 ",\"entries_summed\":%" PRIu64 "}\n",
+		        r->ops, r->views, r->likes, o->viral_pct, o->items, o->partitions,
+		        o->ops_per_batch, bpv_ops, bpv_sum, r->per_op.apply_s, r->summed.apply_s,
+		        r->per_op.entries, r->summed.entries);
 		return;
 	}
-	fprintf(f,
-		"bench-views: %" PRIu64 " ops (%" PRIu64 " views, %u%% of them on one reel; %" PRIu64
-		" likes), %u items, %u partitions, %u ops per batch\n",
-		r->ops, r->views, o->viral_pct, r->likes, o->items, o->partitions, o->ops_per_batch);
+	fprintf(
+	    f,
+	    "bench-views: %" PRIu64 " ops (%" PRIu64 " views, %u%% of them on one reel; %" PRIu64
+	    " likes), %u items, %u partitions, %u ops per batch\n",
+	    r->ops, r->views, o->viral_pct, r->likes, o->items, o->partitions, o->ops_per_batch);
 	fprintf(f, "  %-12s %9s %10s %12s %11s %8s %12s %7s\n", "batches", "messages", "entries",
-		"wire bytes", "bytes/view", "apply s", "ops/s", "cpu s");
+	        "wire bytes", "bytes/view", "apply s", "ops/s", "cpu s");
 	row(f, "views as ops", &r->per_op, r->views, r->ops);
 	row(f, "views summed", &r->summed, r->views, r->ops);
-	fprintf(f, "  wire bytes per view %.1f -> %.1f (%.1fx less); apply %.2f s -> %.2f s "
-		   "(%.1fx faster); %" PRIu64 " counts equal in both stores\n",
-		bpv_ops, bpv_sum, bpv_sum > 0 ? bpv_ops / bpv_sum : 0, r->per_op.apply_s,
-		r->summed.apply_s, r->summed.apply_s > 0 ? r->per_op.apply_s / r->summed.apply_s : 0,
-		r->counts_compared);
+	fprintf(f,
+	        "  wire bytes per view %.1f -> %.1f (%.1fx less); apply %.2f s -> %.2f s "
+	        "(%.1fx faster); %" PRIu64 " counts equal in both stores\n",
+	        bpv_ops, bpv_sum, bpv_sum > 0 ? bpv_ops / bpv_sum : 0, r->per_op.apply_s,
+	        r->summed.apply_s,
+	        r->summed.apply_s > 0 ? r->per_op.apply_s / r->summed.apply_s : 0,
+	        r->counts_compared);
 }

@@ -42,7 +42,7 @@ void bench_views_opts_default(bench_views_opts *o);
 
 typedef struct bench_views_mode {
 	uint64_t messages, wire_bytes;
-	uint64_t entries;      /* ops plus sums in the batches */
+	uint64_t entries; /* ops plus sums in the batches */
 	double apply_s, apply_cpu_s;
 	uint64_t store_writes;
 } bench_views_mode;
@@ -57,7 +57,6 @@ typedef struct bench_views_result {
  * store failed, ERR_CORRUPT when the runs disagree with each other or
  * with the input (err says how). */
 int bench_views_run(const bench_views_opts *o, bench_views_result *r, char *err, size_t errlen);
-void bench_views_print(FILE *f, const bench_views_opts *o, const bench_views_result *r,
-		       bool json);
+void bench_views_print(FILE *f, const bench_views_opts *o, const bench_views_result *r, bool json);
 
 #endif

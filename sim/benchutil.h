@@ -30,8 +30,7 @@ static inline double bench_thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline int bench_rm_one(const char *path, const struct stat *st, int flag,
-			       struct FTW *ftw)
+static inline int bench_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;

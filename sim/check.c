@@ -16,11 +16,11 @@
 #include "sbuf.h"
 #include "xmem.h"
 
-#define CHUNK 100          /* items per /v1/counts request */
+#define CHUNK 100 /* items per /v1/counts request */
 #define REQ_TIMEOUT_MS 3000
-#define LIST_MAX 20        /* mismatches named one by one */
-#define SETTLE_MS 5000     /* digests given to agree once offsets do */
-#define SAMPLE_ITEMS 8     /* counts compared item by item with the single */
+#define LIST_MAX 20    /* mismatches named one by one */
+#define SETTLE_MS 5000 /* digests given to agree once offsets do */
+#define SAMPLE_ITEMS 8 /* counts compared item by item with the single */
 
 typedef struct mismatch {
 	const load_truth_entry *t;
@@ -35,7 +35,8 @@ static long long count_in(json_t *root, bool central, const char *counter, const
 {
 	json_t *o;
 	if (central)
-		o = json_object_get(json_object_get(json_object_get(root, "items"), item), "counts");
+		o = json_object_get(json_object_get(json_object_get(root, "items"), item),
+		                    "counts");
 	else
 		o = json_object_get(json_object_get(root, "counts"), item);
 	json_t *v = json_object_get(o, counter);
@@ -45,7 +46,7 @@ static long long count_in(json_t *root, bool central, const char *counter, const
 /* Compares truth[from, to) with one node's answers; counts mismatches in
  * *found and keeps the first cap of them. */
 static void compare_chunk(const cluster_node *node, const load_truth_entry *truth, size_t from,
-			    size_t to, mismatch *out, size_t cap, size_t *found)
+                          size_t to, mismatch *out, size_t cap, size_t *found)
 {
 	bool central = node->kind == DRILL_CENTRAL;
 	sbuf path;
@@ -60,12 +61,13 @@ static void compare_chunk(const cluster_node *node, const load_truth_entry *trut
 	char *body = NULL;
 	size_t len = 0;
 	json_t *root = NULL;
-	if (httpget(node->port, path.p, central ? CLUSTER_TOKEN : NULL, REQ_TIMEOUT_MS,
-		    &status, &body, &len) == 0 &&
+	if (httpget(node->port, path.p, central ? CLUSTER_TOKEN : NULL, REQ_TIMEOUT_MS, &status,
+	            &body, &len) == 0 &&
 	    status == 200)
 		root = json_loadb(body, len, 0, NULL);
 	for (size_t i = from; i < to; i++) {
-		long long got = root ? count_in(root, central, truth[i].counter, truth[i].item) : -1;
+		long long got =
+		    root ? count_in(root, central, truth[i].counter, truth[i].item) : -1;
 		if (got == (long long)truth[i].count)
 			continue;
 		if (*found < cap)
@@ -79,13 +81,14 @@ static void compare_chunk(const cluster_node *node, const load_truth_entry *trut
 
 /* Chunks of at most CHUNK distinct items (truth is sorted by item). */
 static void compare_node(const cluster_node *node, const load_truth_entry *truth, size_t n,
-			 mismatch *out, size_t cap, size_t *found)
+                         mismatch *out, size_t cap, size_t *found)
 {
 	size_t from = 0;
 	while (from < n) {
 		size_t to = from, items = 0;
 		while (to < n) {
-			bool new_item = to == from || strcmp(truth[to].item, truth[to - 1].item) != 0;
+			bool new_item =
+			    to == from || strcmp(truth[to].item, truth[to - 1].item) != 0;
 			if (new_item && items == CHUNK)
 				break;
 			items += new_item;
@@ -104,7 +107,7 @@ static int by_item(const void *a, const void *b)
 }
 
 bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
-		    report *r, double *seconds)
+                    report *r, double *seconds)
 {
 	const drill *d = c->d;
 	unsigned nshards = drill_shard_count(d);
@@ -118,8 +121,8 @@ bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigne
 		own[s] = xmalloc((n ? n : 1) * sizeof *own[s]);
 	for (size_t i = 0; i < n; i++) {
 		const char *item = sorted[i].item;
-		unsigned s = drill_shard_of_partition(
-		    d, partition_of(item, strlen(item), d->partitions));
+		unsigned s =
+		    drill_shard_of_partition(d, partition_of(item, strlen(item), d->partitions));
 		own[s][nown[s]++] = sorted[i];
 	}
 	mismatch list[LIST_MAX];
@@ -137,12 +140,12 @@ bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigne
 				if (down[j])
 					continue;
 				compare_node(&c->centrals[j], own[s], nown[s], list, LIST_MAX,
-					     &found);
+				             &found);
 				asked = true;
 			}
 			if (!asked)
 				compare_node(&c->centrals[s], own[s], nown[s], list, LIST_MAX,
-					     &found);
+				             &found);
 		}
 		for (unsigned i = 0; i < d->regions; i++)
 			compare_node(&c->edges[i], sorted, n, list, LIST_MAX, &found);
@@ -154,10 +157,10 @@ bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigne
 	for (unsigned j = 0; j < d->centrals; j++)
 		if (down[j])
 			report_violation(r, "%s was not running for the final checks",
-					 c->centrals[j].name);
+			                 c->centrals[j].name);
 	for (size_t i = 0; i < found && i < LIST_MAX; i++)
 		report_violation(r, "%s %s at %s: expected %" PRIu64 ", seen %lld", list[i].t->item,
-				 list[i].t->counter, list[i].where, list[i].t->count, list[i].seen);
+		                 list[i].t->counter, list[i].where, list[i].t->count, list[i].seen);
 	if (found > LIST_MAX)
 		report_violation(r, "%zu more counts disagree with the truth", found - LIST_MAX);
 	for (unsigned s = 0; s < nshards; s++)
@@ -180,8 +183,8 @@ static json_t *digest_json(const cluster_node *n)
 	char *body = NULL;
 	size_t len = 0;
 	json_t *root = NULL;
-	if (httpget(n->port, "/v1/digest", CLUSTER_TOKEN, REQ_TIMEOUT_MS, &status, &body,
-		    &len) == 0 &&
+	if (httpget(n->port, "/v1/digest", CLUSTER_TOKEN, REQ_TIMEOUT_MS, &status, &body, &len) ==
+	        0 &&
 	    status == 200)
 		root = json_loadb(body, len, 0, NULL);
 	free(body);
@@ -214,7 +217,7 @@ static void parts_text(sbuf *b, const part_digest *d, unsigned first, unsigned l
 	for (unsigned p = first; p <= last; p++) {
 		if (d[p].have)
 			sbuf_addf(b, "%sp%u=%s@%" PRIu64, p == first ? "" : " ", p, d[p].digest,
-				  d[p].offset);
+			          d[p].offset);
 		else
 			sbuf_addf(b, "%sp%u=(none)", p == first ? "" : " ", p);
 	}
@@ -234,7 +237,7 @@ static char *digest_of(const cluster *c, const cluster_node *n)
 	if (d && offs && c->d->shards) {
 		unsigned first, last;
 		drill_shard_range(c->d, drill_shard_of_central(c->d, (unsigned)n->index), &first,
-				  &last);
+		                  &last);
 		part_digest *pd = xcalloc(c->d->partitions, sizeof *pd);
 		parts_of(root, pd, c->d->partitions);
 		sbuf b;
@@ -283,10 +286,11 @@ static bool shard_digests(cluster *c, unsigned s, uint64_t end, report *r)
 	if (same)
 		report_text(r, key, first);
 	else if (bad == s)
-		report_violation(r, "central replicas differ: %s gives no digest", c->centrals[s].name);
+		report_violation(r, "central replicas differ: %s gives no digest",
+		                 c->centrals[s].name);
 	else
 		report_violation(r, "central replicas differ: %s %s, %s %s", c->centrals[s].name,
-				 first, c->centrals[bad].name, other ? other : "(no answer)");
+		                 first, c->centrals[bad].name, other ? other : "(no answer)");
 	free(first);
 	free(other);
 	return same;
@@ -335,7 +339,7 @@ static json_t *counts_json(const cluster_node *n, const char *items)
 {
 	char path[1024];
 	snprintf(path, sizeof path, "/v1/counts?items=%s&counters=%s,%s", items, LOAD_SET_COUNTER,
-		 LOAD_SUM_COUNTER);
+	         LOAD_SUM_COUNTER);
 	int status = 0;
 	char *body = NULL;
 	size_t len = 0;
@@ -362,9 +366,10 @@ static bool sample_item(cluster *c, const char *item, sbuf *b, report *r)
 		long long y = g ? count_in(g, true, counters[k], item) : -1;
 		sbuf_addf(b, " %s %lld/%lld", counters[k], x, y);
 		if (x != y) {
-			report_violation(r, "%s %s: the shards (%s) count %lld, the single instance "
-					    "%lld",
-					 item, counters[k], owner ? owner->name : "no owner", x, y);
+			report_violation(r,
+			                 "%s %s: the shards (%s) count %lld, the single instance "
+			                 "%lld",
+			                 item, counters[k], owner ? owner->name : "no owner", x, y);
 			ok = false;
 		}
 	}
@@ -393,7 +398,7 @@ static bool sample_counts(cluster *c, const load_truth_entry *truth, size_t n, r
 }
 
 bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
-		  report *r)
+                  report *r)
 {
 	if (!c->d->shards)
 		return true;
@@ -434,20 +439,22 @@ bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned 
 	sbuf_free(&b);
 	bool ok = true;
 	if (!even)
-		report_violation(r, "the single-instance central did not reach the shards' offsets "
-				    "within %u s",
-				 timeout_s);
+		report_violation(r,
+		                 "the single-instance central did not reach the shards' offsets "
+		                 "within %u s",
+		                 timeout_s);
 	for (unsigned p = 0; p < nparts; p++) {
 		if (want[p].have && got[p].have && want[p].offset == got[p].offset &&
 		    strcmp(want[p].digest, got[p].digest) == 0)
 			continue;
 		ok = false;
-		report_violation(r, "partition %u: the shards (%s) have %s, %" PRIu64
-				    " keys at offset %" PRIu64 "; the single instance %s, %" PRIu64
-				    " keys at offset %" PRIu64,
-				 p, who[p], want[p].have ? want[p].digest : "no digest", want[p].keys,
-				 want[p].offset, got[p].have ? got[p].digest : "no digest",
-				 got[p].keys, got[p].offset);
+		report_violation(
+		    r,
+		    "partition %u: the shards (%s) have %s, %" PRIu64 " keys at offset %" PRIu64
+		    "; the single instance %s, %" PRIu64 " keys at offset %" PRIu64,
+		    p, who[p], want[p].have ? want[p].digest : "no digest", want[p].keys,
+		    want[p].offset, got[p].have ? got[p].digest : "no digest", got[p].keys,
+		    got[p].offset);
 	}
 	ok &= sample_counts(c, truth, n, r);
 	free(want);
@@ -470,7 +477,7 @@ bool check_logs(cluster *c, report *r)
 		while (fgets(line, sizeof line, f)) {
 			if (strstr(line, "would go below zero")) {
 				report_violation(r, "%s logged a count going below zero: %.200s",
-						 n->name, line);
+				                 n->name, line);
 				ok = false;
 				break;
 			}
@@ -481,14 +488,14 @@ bool check_logs(cluster *c, report *r)
 }
 
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,
-			   unsigned timeout_ms)
+                           unsigned timeout_ms)
 {
 	char path[256];
 	const char *colon = strchr(item, ':');
 	if (!colon)
 		return -1;
 	snprintf(path, sizeof path, "/v1/items/%.*s/%s/%s", (int)(colon - item), item, colon + 1,
-		 counter);
+	         counter);
 	int status = 0;
 	char *body = NULL;
 	size_t len = 0;

@@ -25,7 +25,7 @@
 /* Polls until everything agrees with truth or timeout_s; *seconds is how
  * long that took. True when it converged (violations go to r if not). */
 bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
-		    report *r, double *seconds);
+                    report *r, double *seconds);
 /* True when the replicas of each shard (every central when not sharded)
  * reach one digest in time; with shards each owned partition's digest
  * and offset must agree too. */
@@ -37,12 +37,12 @@ bool check_digests(cluster *c, unsigned timeout_s, report *r);
  * entries) side by side. Both sides go to r as texts; any difference is
  * a violation. */
 bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
-		  report *r);
+                  report *r);
 /* True when no central log has a "would go below zero" line. */
 bool check_logs(cluster *c, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does
  * not answer 200 within timeout_ms. */
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,
-			   unsigned timeout_ms);
+                           unsigned timeout_ms);
 
 #endif

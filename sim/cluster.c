@@ -82,7 +82,7 @@ static void edge_ops(const cluster *c, char *out, size_t cap)
 	const drill *d = c->d;
 	if (!d->shards) {
 		snprintf(out, cap, "127.0.0.1:%d",
-			 c->isolated ? CLUSTER_OPS_PORT : c->centrals[0].port);
+		         c->isolated ? CLUSTER_OPS_PORT : c->centrals[0].port);
 		return;
 	}
 	size_t k = 0;
@@ -94,7 +94,7 @@ static void edge_ops(const cluster *c, char *out, size_t cap)
 		for (unsigned j = s; j < d->centrals; j += d->shards) {
 			int port = c->isolated ? CLUSTER_OPS_PORT + (int)j : c->centrals[j].port;
 			k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s127.0.0.1:%d",
-					      j == s ? "" : "|", port);
+			                      j == s ? "" : "|", port);
 		}
 	}
 }
@@ -115,29 +115,29 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	store_text(d, st, sizeof st);
 	char text[2048];
 	snprintf(text, sizeof text,
-		 "; written by sim for drill %s\n"
-		 "[edge]\nid = %s\nregion = r%d\ndata_dir = %s/%s\nlog_level = info\n"
-		 "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
-		 "[identity]\ndev_header = true\n"
-		 /* The load is many users from one address, and drills
-		  * count every op: the limits have tests of their own. */
-		 "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
-		 "[batch]\nmax_age_ms = %u\n"
-		 "[central]\nops = %s\ntoken = %s\n"
-		 "[clock]\nskew_ms = %lld\n"
-		 "[topics]\npartitions = %u\n"
-		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-		 "%s"
-		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
-		 d->name, n->name, n->index, c->dir, n->name,
-		 c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-		 (long long)d->skew_ms[n->index], d->partitions, c->dir, st);
+	         "; written by sim for drill %s\n"
+	         "[edge]\nid = %s\nregion = r%d\ndata_dir = %s/%s\nlog_level = info\n"
+	         "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+	         "[identity]\ndev_header = true\n"
+	         /* The load is many users from one address, and drills
+	          * count every op: the limits have tests of their own. */
+	         "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
+	         "[batch]\nmax_age_ms = %u\n"
+	         "[central]\nops = %s\ntoken = %s\n"
+	         "[clock]\nskew_ms = %lld\n"
+	         "[topics]\npartitions = %u\n"
+	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "%s"
+	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         d->name, n->name, n->index, c->dir, n->name,
+	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
+	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st);
 	return write_text(n->cfg, text, err, errlen);
 }
 
 /* parts: central.partitions ("all", "F-L"), NULL to leave it out. */
 static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	const drill *d = c->d;
 	char owned[64] = "", st[64];
@@ -146,15 +146,16 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 	store_text(d, st, sizeof st);
 	char text[2048];
 	snprintf(text, sizeof text,
-		 "; written by sim for drill %s\n"
-		 "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
-		 "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
-		 "[topics]\npartitions = %u\n"
-		 "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-		 "%s"
-		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
-		 d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
-		 c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir, st);
+	         "; written by sim for drill %s\n"
+	         "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
+	         "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
+	         "[topics]\npartitions = %u\n"
+	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "%s"
+	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
+	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir,
+	         st);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -221,7 +222,7 @@ static int wait_ready(cluster_node *n, char *err, size_t errlen)
 		usleep(50 * 1000);
 	}
 	snprintf(err, errlen, "%s did not answer /healthz within %d s; see %s", n->name,
-		 READY_MS / 1000, n->log);
+	         READY_MS / 1000, n->log);
 	return ERR_TIMEOUT;
 }
 
@@ -386,11 +387,10 @@ static int disk_setup(cluster_node *n, char *err, size_t errlen)
 	snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)n->disk_holder);
 	if (n->disk_holder <= 0 || (n->disk_ns = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "cannot give %s a tmpfs of its own (needs mount namespaces)",
-			 n->name);
+		         n->name);
 		return ERR_IO;
 	}
-	log_info("disk of its own", "node=%s dir=%s size_mb=%d", n->name, n->data,
-		 CLUSTER_DISK_MB);
+	log_info("disk of its own", "node=%s dir=%s size_mb=%d", n->name, n->data, CLUSTER_DISK_MB);
 	return 0;
 }
 
@@ -429,10 +429,10 @@ bool cluster_disk_supported(void)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWNS) == 0 &&
-			      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-			      mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m") == 0
-			  ? 0
-			  : 1);
+		              mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+		              mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m") == 0
+		          ? 0
+		          : 1);
 	int st = 0;
 	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -440,7 +440,8 @@ bool cluster_disk_supported(void)
 static bool disk_wanted(const drill *d, int edge)
 {
 	for (size_t i = 0; i < d->nsteps; i++)
-		if ((d->steps[i].action == DRILL_DISK_FULL || d->steps[i].action == DRILL_DISK_FREE) &&
+		if ((d->steps[i].action == DRILL_DISK_FULL ||
+		     d->steps[i].action == DRILL_DISK_FREE) &&
 		    d->steps[i].index == edge)
 			return true;
 	return false;
@@ -468,9 +469,7 @@ int cluster_paths(cluster_node *n, drill_link link, relay_path **out)
 		for (int i = 0; i < n->ncentral; i++)
 			out[i] = n->central[i];
 		return n->ncentral;
-	case DRILL_LINK_CLIENTS:
-		out[0] = n->clients;
-		return n->clients ? 1 : 0;
+	case DRILL_LINK_CLIENTS: out[0] = n->clients; return n->clients ? 1 : 0;
 	}
 	return 0;
 }
@@ -514,7 +513,7 @@ static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 	for (int i = 0; i < c->nbrokers; i++) {
 		snprintf(name, sizeof name, "%s-kafka-b%d", n->name, i + 1);
 		n->kafka[i] = relay_add(c->relay, name, n->ns, c->broker_ports[i], NULL,
-					c->broker_ports[i], NULL, err, errlen);
+		                        c->broker_ports[i], NULL, err, errlen);
 		if (!n->kafka[i])
 			return ERR_IO;
 		n->nkafka++;
@@ -537,7 +536,7 @@ static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 		else
 			snprintf(name, sizeof name, "%s-central", n->name);
 		n->central[j] = relay_add(c->relay, name, n->ns, CLUSTER_OPS_PORT + (int)j,
-					  c->centrals[j].ns, CLUSTER_OPS_PORT, NULL, err, errlen);
+		                          c->centrals[j].ns, CLUSTER_OPS_PORT, NULL, err, errlen);
 		if (!n->central[j])
 			return ERR_IO;
 		n->ncentral++;
@@ -547,7 +546,7 @@ static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 
 /* Names the node kindN unless given a name of its own. */
 static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index,
-		      const char *own_name)
+                      const char *own_name)
 {
 	char name[sizeof n->name];
 	if (own_name)
@@ -563,8 +562,8 @@ static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, in
 	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
 }
 
-int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent,
-		  bool isolated, char *err, size_t errlen)
+int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent, bool isolated,
+                  char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < DRILL_REGIONS_MAX; i++)
@@ -581,14 +580,15 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	snprintf(c->dir, sizeof c->dir, "%s/sim-%s-XXXXXX", parent, d->name);
 	if (!mkdtemp(c->dir)) {
-		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent, strerror(errno));
+		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent,
+		         strerror(errno));
 		return ERR_IO;
 	}
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
 	sim_broker_topic topics[3] = {{"likes.batches", (int)d->partitions},
-				      {"likes.snapshots", (int)d->partitions},
-				      {"likes.deadletter", 1}};
+	                              {"likes.snapshots", (int)d->partitions},
+	                              {"likes.deadletter", 1}};
 	sim_broker_opts bo = {.brokers = 3, .topics = topics, .ntopics = 3};
 	int rc;
 	c->broker = sim_broker_start(&bo, err, errlen);
@@ -638,7 +638,7 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		if ((rc = cluster_node_start(c, &c->edges[i], err, errlen)))
 			goto fail;
 	log_info("cluster up", "dir=%s edges=%u centrals=%u isolated=%d", c->dir, d->regions,
-		 d->centrals, isolated);
+	         d->centrals, isolated);
 	return 0;
 fail:
 	cluster_stop(c, true);

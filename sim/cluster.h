@@ -58,19 +58,19 @@
 typedef struct cluster_node {
 	drill_node_kind kind;
 	int index;
-	char name[16];       /* "edge0", "central1" */
-	netns *ns;           /* NULL when not isolated */
-	pid_t pid;           /* 0 when not running */
-	bool stopped;        /* SIGSTOP'ed */
-	int port;            /* where sim reaches it: edge HTTP or central ops */
+	char name[16]; /* "edge0", "central1" */
+	netns *ns;     /* NULL when not isolated */
+	pid_t pid;     /* 0 when not running */
+	bool stopped;  /* SIGSTOP'ed */
+	int port;      /* where sim reaches it: edge HTTP or central ops */
 	relay_path *kafka[SIM_BROKER_BROKERS_MAX];
 	int nkafka;
 	relay_path *central[DRILL_CENTRALS_MAX]; /* edges: read-through paths */
 	int ncentral;
 	relay_path *clients;
-	pid_t disk_holder;   /* holds the mount namespace with the tmpfs */
-	int disk_ns;         /* its descriptor, -1 without one */
-	char data[512];      /* the data dir */
+	pid_t disk_holder; /* holds the mount namespace with the tmpfs */
+	int disk_ns;       /* its descriptor, -1 without one */
+	char data[512];    /* the data dir */
 	char cfg[512], log[512];
 } cluster_node;
 
@@ -96,8 +96,8 @@ typedef struct cluster {
  * daemon, and waits until they answer /healthz. isolated: use network
  * namespaces. 0, or an ERR_* with the reason in err (everything started
  * is stopped again). */
-int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent,
-		  bool isolated, char *err, size_t errlen) WARN_UNUSED;
+int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent, bool isolated,
+                  char *err, size_t errlen) WARN_UNUSED;
 /* Stops every daemon (SIGTERM, then SIGKILL), the relay and the broker;
  * removes the run dir unless keep. */
 void cluster_stop(cluster *c, bool keep);

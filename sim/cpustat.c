@@ -18,7 +18,7 @@ bool cpustat_parse(const char *text, cpustat *out)
 	 * already inside user and nice). */
 	unsigned long long v[8];
 	if (sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7]) != 8)
+	           &v[4], &v[5], &v[6], &v[7]) != 8)
 		return false;
 	uint64_t total = 0;
 	for (int i = 0; i < 8; i++)

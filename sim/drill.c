@@ -152,7 +152,7 @@ static const struct {
 };
 
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
-	       "every expect key fits in a drill");
+               "every expect key fits in a drill");
 
 /* Fixed arguments after the action word, and how many may be optional. */
 static const struct {
@@ -251,7 +251,7 @@ static int get_int(parser *p, const char *what, const char *s, int64_t lo, int64
 	long long v = strtoll(s, NULL, 10);
 	if (errno == ERANGE || v < lo || v > hi)
 		return fail(p, "%s %s out of range %lld..%lld", what, s, (long long)lo,
-			    (long long)hi);
+		            (long long)hi);
 	*out = v;
 	return 0;
 }
@@ -275,7 +275,7 @@ static int get_u64(parser *p, const char *what, const char *s, uint64_t *out)
 	unsigned long long v = strtoull(s, NULL, 10);
 	if (errno == ERANGE)
 		return fail(p, "%s %s out of range 0..%llu", what, s,
-			    (unsigned long long)UINT64_MAX);
+		            (unsigned long long)UINT64_MAX);
 	*out = v;
 	return 0;
 }
@@ -409,7 +409,7 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 				s.dir = 3;
 			else
 				return fail(p, "bad direction '%s' (forward, backward or both)",
-					    a[2]);
+				            a[2]);
 		} else if (def->shape == SHAPE_DELAY) {
 			if ((rc = get_int(p, "delay ms", a[2], 0, MS_MAX, &s.a)))
 				return rc;
@@ -464,7 +464,7 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
  * second for short runs (*short_given then set). args names the values
  * for the error on a bad shape. */
 static int get_full_short(parser *p, char **w, int nw, int id, const char *args, double lo,
-			  double hi, double *full, double *short_val, bool *short_given)
+                          double hi, double *full, double *short_val, bool *short_given)
 {
 	const char *key = w[0];
 	int rc;
@@ -492,10 +492,11 @@ static int parse_expect(parser *p, char **w, int nw)
 	while (k < nkeys && strcmp(w[1], expect_keys[k].word) != 0)
 		k++;
 	if (k == nkeys)
-		return fail(p, "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
-			       "ready_read_p99_ms, ready_read_errors, ready_readthroughs or "
-			       "read_errors)",
-			    w[1]);
+		return fail(p,
+		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
+		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs or "
+		            "read_errors)",
+		            w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
 		return fail(p, "expect %s given twice (first on line %d)", w[1], prev->line);
@@ -545,14 +546,14 @@ static int parse_setting(parser *p, char **w, int nw)
 		for (size_t i = 0; i < n; i++)
 			if (!name_char(w[1][i]))
 				return fail(p, "bad name '%s' (letters, digits, '_', '-', '.')",
-					    w[1]);
+				            w[1]);
 		memcpy(d->name, w[1], n + 1);
 		return 0;
 	}
 	if (strcmp(key, "duration") == 0) {
 		if ((rc = get_full_short(p, w, nw, SET_DURATION, "FULL_S [short SHORT_S]", 1,
-					 TIME_MAX_S, &d->duration_s, &d->short_duration_s,
-					 &p->short_given)))
+		                         TIME_MAX_S, &d->duration_s, &d->short_duration_s,
+		                         &p->short_given)))
 			return rc;
 		if (nw == 4 && d->short_duration_s > d->duration_s)
 			return fail(p, "short duration %s is longer than the full %s", w[3], w[1]);
@@ -560,7 +561,7 @@ static int parse_setting(parser *p, char **w, int nw)
 	}
 	if (strcmp(key, "rate") == 0)
 		return get_full_short(p, w, nw, SET_RATE, "OPS [short OPS]", 0, RATE_MAX, &d->rate,
-				      &d->short_rate, &p->short_rate_given);
+		                      &d->short_rate, &p->short_rate_given);
 	if (strcmp(key, "seed") == 0) {
 		if (nw != 2)
 			return fail(p, "seed takes one value");
@@ -583,7 +584,7 @@ static int parse_setting(parser *p, char **w, int nw)
 			return fail(p, "%s is past the most regions (%d)", w[1], DRILL_REGIONS_MAX);
 		if (p->skew_line[idx])
 			return fail(p, "skew %s given twice (first on line %d)", w[1],
-				    p->skew_line[idx]);
+			            p->skew_line[idx]);
 		if ((rc = get_int(p, "skew ms", w[2], -SKEW_MAX_MS, SKEW_MAX_MS, &d->skew_ms[idx])))
 			return rc;
 		p->skew_line[idx] = p->line;
@@ -645,24 +646,24 @@ static void check_late(parser *p)
 	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
 		if (p->skew_line[i] && i >= d->regions)
 			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
-				  d->regions);
+			          d->regions);
 	if (d->shards > d->centrals)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,
-			  d->centrals);
+		          d->centrals);
 	if (d->shards > d->partitions)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than partitions %u", d->shards,
-			  d->partitions);
+		          d->partitions);
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
 		if (s->node == DRILL_EDGE && (unsigned)s->index >= d->regions)
 			fail_late(p, s->line, "edge%d is past regions %u (edge0..edge%u)", s->index,
-				  d->regions, d->regions - 1);
+			          d->regions, d->regions - 1);
 		if (s->node == DRILL_CENTRAL && (unsigned)s->index >= d->centrals)
 			fail_late(p, s->line, "central%d is past centrals %u (central0..central%u)",
-				  s->index, d->centrals, d->centrals - 1);
+			          s->index, d->centrals, d->centrals - 1);
 		if (s->at_s > d->duration_s)
 			fail_late(p, s->line, "step at %gs is past the duration %gs", s->at_s,
-				  d->duration_s);
+			          d->duration_s);
 	}
 }
 
@@ -785,7 +786,7 @@ int drill_parse_file(const char *path, drill *d, char *err, size_t errlen)
 	} else if (n > FILE_MAX_BYTES) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s:1: file larger than %u bytes", path,
-				 FILE_MAX_BYTES);
+			         FILE_MAX_BYTES);
 		rc = ERR_CONFIG;
 	} else if (memchr(buf, '\0', n)) {
 		/* The parser works on C strings: find the line for the message. */

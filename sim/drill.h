@@ -146,7 +146,7 @@ typedef struct drill_expect {
 } drill_expect;
 
 typedef struct drill_step {
-	double at_s;         /* in the full run */
+	double at_s; /* in the full run */
 	drill_action action;
 	drill_node_kind node; /* 0 when the action takes no node */
 	int index;            /* edgeN / centralN; broker id (-1: all) */
@@ -166,7 +166,7 @@ typedef struct drill {
 	double duration_s, short_duration_s;
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;
-	unsigned procs_every_s; /* 0: no process samples */
+	unsigned procs_every_s;  /* 0: no process samples */
 	unsigned store_cache_mb; /* 0: the daemons' default */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
@@ -181,8 +181,7 @@ typedef struct drill {
  * centrals, a step after the duration, ...). */
 int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_UNUSED;
 /* The same from text in memory; name is used for messages. */
-int drill_parse(const char *name, const char *text, drill *d, char *err,
-		size_t errlen) WARN_UNUSED;
+int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;
 void drill_free(drill *d);
 /* When step s runs, in seconds from the start of the load. */
 double drill_step_time(const drill *d, const drill_step *s, bool short_run);

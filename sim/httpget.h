@@ -15,6 +15,6 @@
  * the status and the body (malloc'ed, NUL-terminated) when an answer
  * came; ERR_TIMEOUT, ERR_IO or ERR_TOOBIG otherwise (*body NULL). */
 int httpget(int port, const char *path, const char *bearer, unsigned timeout_ms, int *status,
-	    char **body, size_t *len) WARN_UNUSED;
+            char **body, size_t *len) WARN_UNUSED;
 
 #endif

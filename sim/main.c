@@ -222,8 +222,17 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 static int cmd_drill(int argc, char **argv)
 {
-	enum { OPT_SHORT = 256, OPT_OUT, OPT_BIN, OPT_ROOT, OPT_KEEP, OPT_NONS, OPT_LOG, OPT_HELP,
-	       OPT_DURATION };
+	enum {
+		OPT_SHORT = 256,
+		OPT_OUT,
+		OPT_BIN,
+		OPT_ROOT,
+		OPT_KEEP,
+		OPT_NONS,
+		OPT_LOG,
+		OPT_HELP,
+		OPT_DURATION
+	};
 	static const struct option longopts[] = {
 	    {"short", no_argument, NULL, OPT_SHORT},
 	    {"duration", required_argument, NULL, OPT_DURATION},
@@ -273,7 +282,7 @@ static int cmd_drill(int argc, char **argv)
 		base = base ? base + 1 : o.drill_path;
 		size_t n = strcspn(base, ".");
 		snprintf(out, sizeof out, "build/drills/%.*s%s", (int)n, base,
-			 o.short_run ? "-short" : "");
+		         o.short_run ? "-short" : "");
 		o.out_dir = out;
 		if (mkdir("build", 0755) && errno != EEXIST)
 			return bad_usage("cannot make build/", NULL);
@@ -310,9 +319,9 @@ typedef struct num_opt {
 	const char *what; /* the usage message for a bad value */
 } num_opt;
 
-#define NUM_OPT(code, lo, hi, field, scale, what)                                              \
-	{                                                                                      \
-		(code), (lo), (hi), &(field), sizeof(field), (scale), (what)                   \
+#define NUM_OPT(code, lo, hi, field, scale, what)                                                  \
+	{                                                                                          \
+		(code), (lo), (hi), &(field), sizeof(field), (scale), (what)                       \
 	}
 _Static_assert(sizeof(int) == sizeof(uint32_t), "int options are stored as 32 bits");
 
@@ -413,8 +422,17 @@ static int cmd_bench_central(int argc, char **argv)
 
 static int cmd_bench_views(int argc, char **argv)
 {
-	enum { OPT_OPS = 256, OPT_VIEWS, OPT_VIRAL, OPT_ITEMS, OPT_OPB, OPT_PARTS, OPT_DIR,
-	       OPT_JSON, OPT_HELP };
+	enum {
+		OPT_OPS = 256,
+		OPT_VIEWS,
+		OPT_VIRAL,
+		OPT_ITEMS,
+		OPT_OPB,
+		OPT_PARTS,
+		OPT_DIR,
+		OPT_JSON,
+		OPT_HELP
+	};
 	static const struct option longopts[] = {
 	    {"ops", required_argument, NULL, OPT_OPS},
 	    {"views-pct", required_argument, NULL, OPT_VIEWS},
@@ -545,10 +563,10 @@ static int cmd_fill(int argc, char **argv)
 	fill_print(stdout, &r);
 	if (r.requests_failed || r.ops_failed || r.stopped_early) {
 		fprintf(stderr,
-			"sim fill: %" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
-			" ops)%s\n",
-			r.requests_failed, r.requests, r.ops_failed,
-			r.stopped_early ? "; stopped before the end" : "");
+		        "sim fill: %" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
+		        " ops)%s\n",
+		        r.requests_failed, r.requests, r.ops_failed,
+		        r.stopped_early ? "; stopped before the end" : "");
 		return 1;
 	}
 	return 0;

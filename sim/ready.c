@@ -57,9 +57,9 @@ bool ready_metric(const char *body, const char *name, double *out)
 }
 
 /* The edge's bucket bounds in seconds (edge/telemetry.c), +Inf last. */
-static const double bucket_le[READY_BUCKETS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   INFINITY};
+static const double bucket_le[READY_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,  0.005,
+                                                0.01,   0.025,   0.05,   0.1,   0.25,    0.5,
+                                                1,      2.5,     5,      10,    INFINITY};
 
 static const char *const route_name[READY_ROUTES] = {"write", "counts"};
 
@@ -76,8 +76,9 @@ bool ready_srv_parse(const char *body, ready_route route, double b[READY_BUCKETS
 			double le = strncmp(v, "+Inf\"", 5) == 0 ? INFINITY : strtod(v, NULL);
 			const char *close = strstr(v, "} ");
 			for (int k = 0; close && (!end || close < end) && k < READY_BUCKETS; k++) {
-				bool same = isinf(le) ? isinf(bucket_le[k])
-				                      : fabs(le - bucket_le[k]) <= 1e-9 * bucket_le[k];
+				bool same = isinf(le)
+				                ? isinf(bucket_le[k])
+				                : fabs(le - bucket_le[k]) <= 1e-9 * bucket_le[k];
 				if (same) {
 					b[k] = strtod(close + 2, NULL);
 					seen[k] = true;

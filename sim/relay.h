@@ -53,8 +53,8 @@ typedef struct relay_stats {
 	uint64_t accepted;      /* connections accepted */
 	uint64_t bytes_forward; /* delivered to the target */
 	uint64_t bytes_backward;
-	uint64_t resets;        /* connections closed by relay_reset */
-	unsigned open;          /* connections open now */
+	uint64_t resets; /* connections closed by relay_reset */
+	unsigned open;   /* connections open now */
 } relay_stats;
 
 /* Starts the relay's thread. NULL with the reason in err. */
@@ -68,7 +68,7 @@ void relay_free(relay *r);
  * 127.0.0.1:to_port inside to. NULL with the reason in err. The path
  * lives until relay_free. */
 relay_path *relay_add(relay *r, const char *name, const netns *from, int port, const netns *to,
-		      int to_port, int *bound, char *err, size_t errlen);
+                      int to_port, int *bound, char *err, size_t errlen);
 
 const char *relay_path_name(const relay_path *p);
 

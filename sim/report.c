@@ -167,7 +167,7 @@ void report_fault(report *r, double start_s, double end_s, const char *label)
 }
 
 void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
-		   unsigned nregions, double p99_ms)
+                   unsigned nregions, double p99_ms)
 {
 	if (full(r, r->nsamples, REPORT_SAMPLES_MAX, "samples"))
 		return;
@@ -181,7 +181,7 @@ void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answere
 }
 
 void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
-		    double p99_ms, double p999_ms)
+                    double p99_ms, double p999_ms)
 {
 	if (full(r, r->nlat, REPORT_ROWS_MAX, "latency"))
 		return;
@@ -296,8 +296,7 @@ void report_proc(report *r, const char *node, int pid, const soak_sample *s)
 	r->procs[r->nprocs++] = (report_proc_row){.node = (unsigned)k, .pid = pid, .s = *s};
 }
 
-void report_proc_verdict(report *r, const char *node, const soak_verdict *v,
-			 const soak_bound *b)
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b)
 {
 	int k = proc_node(r, node);
 	if (k < 0)
@@ -376,7 +375,8 @@ static json_t *procs_json(const report *r, bool *ok)
 				jset(j, "pass", json_boolean(!v->why[0]), ok);
 				jset(j, "why", json_string(v->why), ok);
 				jset(j, "samples", json_integer((json_int_t)v->n), ok);
-				jset(j, "samples_after_warmup", json_integer((json_int_t)v->npost), ok);
+				jset(j, "samples_after_warmup", json_integer((json_int_t)v->npost),
+				     ok);
 				jset(j, "rss_start_mb", jnum(v->rss_start), ok);
 				jset(j, "rss_end_mb", jnum(v->rss_end), ok);
 				jset(j, "rss_peak_mb", jnum(v->rss_peak), ok);
@@ -419,8 +419,8 @@ static json_t *build_json(const report *r, bool *ok)
 		double v = r->nums[i].value;
 		/* Whole numbers stay integers, so counters read as counters. */
 		json_t *j = (isfinite(v) && v == floor(v) && fabs(v) < 9.0e15)
-				? json_integer((json_int_t)v)
-				: jnum(v);
+		                ? json_integer((json_int_t)v)
+		                : jnum(v);
 		jset(nums, r->nums[i].key, j, ok);
 	}
 	jset(root, "numbers", nums, ok);
@@ -454,26 +454,35 @@ static json_t *build_json(const report *r, bool *ok)
 		if (o) {
 			jset(o, "edge", json_string(q->edge), ok);
 			jset(o, "phase", json_string(q->phase), ok);
-			jset(o, "writes", json_integer((json_int_t)(q->writes > INT64_MAX ? INT64_MAX : q->writes)), ok);
+			jset(o, "writes",
+			     json_integer(
+			         (json_int_t)(q->writes > INT64_MAX ? INT64_MAX : q->writes)),
+			     ok);
 			/* No ops: no quantiles (null, not 0). */
 			jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
 			jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
 			jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(), ok);
-			jset(o, "reads", json_integer((json_int_t)(q->reads > INT64_MAX ? INT64_MAX : q->reads)), ok);
+			jset(
+			    o, "reads",
+			    json_integer((json_int_t)(q->reads > INT64_MAX ? INT64_MAX : q->reads)),
+			    ok);
 			jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
 			jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
-			jset(o, "read_errors",
-			     json_integer((json_int_t)(q->read_errors > INT64_MAX ? INT64_MAX : q->read_errors)), ok);
+			jset(
+			    o, "read_errors",
+			    json_integer((json_int_t)(q->read_errors > INT64_MAX ? INT64_MAX
+			                                                         : q->read_errors)),
+			    ok);
 			jset(o, "readthroughs",
 			     q->readthroughs < 0 ? json_null() : jnum(q->readthroughs), ok);
 			/* Bucket bounds: unknown or past the last bound is null. */
 			jset(o, "edge_write_p99_ms_at_most",
 			     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
-									   : jnum(q->w_srv_p99_ms),
+			                                                   : jnum(q->w_srv_p99_ms),
 			     ok);
 			jset(o, "edge_read_p99_ms_at_most",
 			     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
-									   : jnum(q->r_srv_p99_ms),
+			                                                   : jnum(q->r_srv_p99_ms),
 			     ok);
 		}
 		jpush(ready, o, ok);
@@ -572,15 +581,16 @@ static void fmt_bound(char *buf, size_t cap, double v)
  * descriptors; the bound and the verdict. */
 static void procs_summary(const report *r, FILE *f)
 {
-	fprintf(f,
-		"\nprocesses (MB; RSS: all of it, anon: its anonymous part, which is judged;\n"
-		"  settled and end: medians of the first and last fifth after a warm-up of %.0f s;\n"
-		"  trend: the least-squares rise after it; fds without the store's files;\n"
-		"  a reading every %.0f s)\n",
-		r->proc_warmup_s, r->proc_every_s);
+	fprintf(
+	    f,
+	    "\nprocesses (MB; RSS: all of it, anon: its anonymous part, which is judged;\n"
+	    "  settled and end: medians of the first and last fifth after a warm-up of %.0f s;\n"
+	    "  trend: the least-squares rise after it; fds without the store's files;\n"
+	    "  a reading every %.0f s)\n",
+	    r->proc_warmup_s, r->proc_every_s);
 	fprintf(f, "  %-9s %6s %6s %6s %6s | %6s %6s %6s %6s | %5s %5s %5s %5s  %s\n", "node",
-		"rss0", "rssN", "peak", "bound", "anon0", "settle", "anonN", "trend", "fds0", "fds",
-		"fdsN", "store", "verdict");
+	        "rss0", "rssN", "peak", "bound", "anon0", "settle", "anonN", "trend", "fds0", "fds",
+	        "fdsN", "store", "verdict");
 	for (unsigned i = 0; i < r->nproc_nodes; i++) {
 		const report_proc_node *n = &r->proc_nodes[i];
 		const soak_verdict *v = &n->v;
@@ -588,13 +598,14 @@ static void procs_summary(const report *r, FILE *f)
 			fprintf(f, "  %-9s (not judged)\n", n->name);
 			continue;
 		}
-		fprintf(f,
-			"  %-9s %6.1f %6.1f %6.1f %6.1f | %6.1f %6.1f %6.1f %+6.1f | %5.0f %5.0f %5.0f "
-			"%5.0f  %s\n",
-			n->name, v->rss_start, v->rss_end, v->rss_peak, n->bound.total_mb,
-			v->anon_start, v->anon_settled, v->anon_end, v->anon_trend, v->fds_start,
-			v->fds_settled, v->fds_end, v->store_fds_max,
-			v->why[0] ? v->why : "flat, under the bound");
+		fprintf(
+		    f,
+		    "  %-9s %6.1f %6.1f %6.1f %6.1f | %6.1f %6.1f %6.1f %+6.1f | %5.0f %5.0f %5.0f "
+		    "%5.0f  %s\n",
+		    n->name, v->rss_start, v->rss_end, v->rss_peak, n->bound.total_mb,
+		    v->anon_start, v->anon_settled, v->anon_end, v->anon_trend, v->fds_start,
+		    v->fds_settled, v->fds_end, v->store_fds_max,
+		    v->why[0] ? v->why : "flat, under the bound");
 	}
 	for (unsigned i = 0; i < r->nproc_nodes; i++) {
 		const report_proc_node *n = &r->proc_nodes[i];
@@ -620,7 +631,7 @@ static void write_summary_to(const report *r, FILE *f)
 		fprintf(f, ", %zu violation%s", r->nviol, r->nviol == 1 ? "" : "s");
 	if (unconverged)
 		fprintf(f, ", %zu convergence%s not reached", unconverged,
-			unconverged == 1 ? "" : "s");
+		        unconverged == 1 ? "" : "s");
 	fprintf(f, "\nsamples  %zu\n", r->nsamples);
 
 	if (r->nnums || r->ntexts) {
@@ -638,22 +649,23 @@ static void write_summary_to(const report *r, FILE *f)
 		fprintf(f, "  (none recorded)\n");
 	else
 		fprintf(f, "  %-24s %-5s %10s %9s %9s %9s\n", "phase", "kind", "n", "p50", "p99",
-			"p99.9");
+		        "p99.9");
 	for (size_t i = 0; i < r->nlat; i++) {
 		const report_latency_row *l = &r->lat[i];
 		fmt_ms(a, sizeof a, l->p50_ms);
 		fmt_ms(b, sizeof b, l->p99_ms);
 		fmt_ms(c, sizeof c, l->p999_ms);
 		fprintf(f, "  %-24s %-5s %10" PRIu64 " %9s %9s %9s\n", l->phase,
-			l->reads ? "read" : "write", l->n, a, b, c);
+		        l->reads ? "read" : "write", l->n, a, b, c);
 	}
 
 	if (r->nready) {
-		fprintf(f, "\nready edges (ms; each edge's clients while its /readyz answered 200;\n"
-			   "  edge w/r p99: the edge's own p99 for writes / count reads, at most)\n");
+		fprintf(f,
+		        "\nready edges (ms; each edge's clients while its /readyz answered 200;\n"
+		        "  edge w/r p99: the edge's own p99 for writes / count reads, at most)\n");
 		fprintf(f, "  %-7s %-24s %8s %7s %7s %7s %7s %7s %7s %7s %9s %7s %7s\n", "edge",
-			"phase", "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "rd err",
-			"rd-thru", "edge w", "edge r");
+		        "phase", "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "rd err",
+		        "rd-thru", "edge w", "edge r");
 	}
 	for (size_t i = 0; i < r->nready; i++) {
 		const report_ready_row *q = &r->ready[i];
@@ -671,10 +683,10 @@ static void write_summary_to(const report *r, FILE *f)
 		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
 		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
 		fprintf(f,
-			"  %-7s %-24s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7" PRIu64
-			" %9s %7s %7s\n",
-			q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt, sw,
-			sr);
+		        "  %-7s %-24s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7" PRIu64
+		        " %9s %7s %7s\n",
+		        q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt,
+		        sw, sr);
 	}
 
 	if (r->nproc_nodes)
@@ -700,7 +712,7 @@ static void write_summary_to(const report *r, FILE *f)
 			fprintf(f, "  after %-32s converged in %.2fs\n", cv->after, cv->seconds);
 		else
 			fprintf(f, "  after %-32s NOT converged after %.2fs\n", cv->after,
-				cv->seconds);
+			        cv->seconds);
 	}
 
 	fprintf(f, "\nviolations (%zu)\n", r->nviol);
@@ -721,14 +733,14 @@ static void procs_csv(const report *r, FILE *f)
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const report_proc_row *p = &r->procs[i];
 		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
-			r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.anon_mb, p->s.hwm_mb,
-			p->s.fds, p->s.store_fds);
+		        r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.anon_mb, p->s.hwm_mb,
+		        p->s.fds, p->s.store_fds);
 	}
 }
 
 /* Opens dir/name for writing, renders with fn, checks every step. */
 static int write_file(const report *r, const char *dir, const char *name,
-		      void (*fn)(const report *, FILE *))
+                      void (*fn)(const report *, FILE *))
 {
 	char path[4096];
 	int k = snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -766,7 +778,7 @@ int report_write(report *r, const char *dir)
 	if ((rc = write_file(r, dir, "summary.txt", write_summary_to)))
 		return rc;
 	if (r->nproc_nodes && ((rc = write_file(r, dir, "procs.csv", procs_csv)) ||
-			       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
+	                       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
 		return rc;
 	return write_file(r, dir, "viral.svg", report_svg_render);
 }

@@ -33,10 +33,10 @@ void report_fault(report *r, double start_s, double end_s, const char *label);
 /* One sample of the picture: the viral item's true count, each region's
  * answer (-1: no answer), and the ack p99 (ms) over the last interval. */
 void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
-		   unsigned nregions, double p99_ms);
+                   unsigned nregions, double p99_ms);
 /* A latency row: phase label, writes or reads, quantiles in ms. */
 void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
-		    double p99_ms, double p999_ms);
+                    double p99_ms, double p999_ms);
 /* One edge's figures while it was ready (its /readyz answered 200), for
  * its clients, over one rate phase or the whole run. */
 typedef struct report_ready_row {
@@ -67,8 +67,7 @@ void report_text(report *r, const char *key, const char *value);
  * names are kept, readings of others are dropped (and counted). */
 void report_proc(report *r, const char *node, int pid, const soak_sample *s);
 /* The verdict on a node's readings and the bound it was held to. */
-void report_proc_verdict(report *r, const char *node, const soak_verdict *v,
-			 const soak_bound *b);
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b);
 /* The warm-up the verdicts leave out, and the interval between readings. */
 void report_proc_rules(report *r, double warmup_s, double every_s);
 

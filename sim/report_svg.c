@@ -127,9 +127,9 @@ static void x_ticks(FILE *f, const axis *ax, double step, double y0, double y1, 
 			char lbl[32];
 			fmt_tick(lbl, sizeof lbl, v);
 			fprintf(f,
-				"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-				"text-anchor=\"middle\">%s</text>\n",
-				x, y1 + 18, lbl);
+			        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+			        "text-anchor=\"middle\">%s</text>\n",
+			        x, y1 + 18, lbl);
 		}
 	}
 }
@@ -137,9 +137,9 @@ static void x_ticks(FILE *f, const axis *ax, double step, double y0, double y1, 
 static void frame(FILE *f, double y0, double y1)
 {
 	fprintf(f,
-		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-		"stroke=\"#333\"/>\n",
-		PLOT_L, y0, PLOT_R - PLOT_L, y1 - y0);
+	        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+	        "stroke=\"#333\"/>\n",
+	        PLOT_L, y0, PLOT_R - PLOT_L, y1 - y0);
 }
 
 /* The value of series k at sample i (k -1: truth, 0..: a region, -2: p99);
@@ -160,7 +160,7 @@ static bool value_at(const report_sample_row *s, int k, double *v)
 
 /* One series: a polyline per unbroken run, a dot for a lone sample. */
 static void series(FILE *f, const report *r, int k, const axis *ax, const axis *ay, const char *cls,
-		   const char *color, double width)
+                   const char *color, double width)
 {
 	size_t i = 0;
 	while (i < r->nsamples) {
@@ -171,17 +171,17 @@ static void series(FILE *f, const report *r, int k, const axis *ax, const axis *
 		}
 		size_t start = i;
 		fprintf(f,
-			"<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" "
-			"stroke-linejoin=\"round\" points=\"",
-			cls, color, width);
+		        "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" "
+		        "stroke-linejoin=\"round\" points=\"",
+		        cls, color, width);
 		for (; i < r->nsamples && value_at(&r->samples[i], k, &v); i++)
 			fprintf(f, "%s%.1f,%.1f", i == start ? "" : " ", map(ax, r->samples[i].t_s),
-				map(ay, v));
+			        map(ay, v));
 		fputs("\"/>\n", f);
 		if (i - start == 1) {
 			value_at(&r->samples[start], k, &v);
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"/>\n",
-				map(ax, r->samples[start].t_s), map(ay, v), width + 1.5, color);
+			        map(ax, r->samples[start].t_s), map(ay, v), width + 1.5, color);
 		}
 	}
 }
@@ -190,9 +190,9 @@ static void legend_row(FILE *f, int row, const char *color, double width, const 
 {
 	double y = TOP_Y0 + 10 + row * 18;
 	fprintf(f,
-		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-		"stroke-width=\"%.1f\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">",
-		LEGEND_X, y, LEGEND_X + 22, y, color, width, LEGEND_X + 28, y + 4);
+	        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+	        "stroke-width=\"%.1f\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">",
+	        LEGEND_X, y, LEGEND_X + 22, y, color, width, LEGEND_X + 28, y + 4);
 	put_escaped(f, label);
 	fputs("</text>\n", f);
 }
@@ -246,11 +246,11 @@ static void faults(FILE *f, const report *r, const axis *ax)
 		/* A label that would run past the plot ends at its right edge. */
 		bool right = x0 + 3 + LABEL_CHAR_W * (double)strlen(ft->label) > PLOT_R;
 		fprintf(f,
-			"<text class=\"fault-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
-			"fill=\"#8a4b14\"%s>",
-			right ? PLOT_R - 3 : x0 + 3,
-			TOP_Y0 + 12 + (double)(i % FAULT_LABEL_ROWS) * 12,
-			right ? " text-anchor=\"end\"" : "");
+		        "<text class=\"fault-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+		        "fill=\"#8a4b14\"%s>",
+		        right ? PLOT_R - 3 : x0 + 3,
+		        TOP_Y0 + 12 + (double)(i % FAULT_LABEL_ROWS) * 12,
+		        right ? " text-anchor=\"end\"" : "");
 		put_escaped(f, ft->label);
 		fputs("</text>\n", f);
 	}
@@ -281,10 +281,10 @@ void report_svg_render(const report *r, FILE *f)
 	axis ly = {0, fmax(lstep, ceil((lmax > 0 ? lmax : 1) / lstep) * lstep), BOT_Y1, BOT_Y0};
 
 	fprintf(f,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-		SVG_W, SVG_H, SVG_W, SVG_H);
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	        SVG_W, SVG_H, SVG_W, SVG_H);
 	fputs("<title>", f);
 	put_escaped(f, r->drill);
 	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
@@ -292,7 +292,7 @@ void report_svg_render(const report *r, FILE *f)
 	      f);
 	put_escaped(f, r->drill);
 	fprintf(f, "%s: viral item, true count and each region's answer</text>\n",
-		r->short_run ? " (short run)" : "");
+	        r->short_run ? " (short run)" : "");
 
 	faults(f, r, &ax);
 
@@ -304,23 +304,23 @@ void report_svg_render(const report *r, FILE *f)
 	frame(f, BOT_Y0, BOT_Y1);
 
 	fprintf(f,
-		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-		"time since the load started (s)</text>\n",
-		(PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
+	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
+	        "time since the load started (s)</text>\n",
+	        (PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
 	fprintf(f,
-		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-		"transform=\"rotate(-90 20 %.1f)\">count</text>\n",
-		(TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">count</text>\n",
+	        (TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
 	fprintf(f,
-		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-		"transform=\"rotate(-90 20 %.1f)\">ack p99 (ms)</text>\n",
-		(BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">ack p99 (ms)</text>\n",
+	        (BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
 
 	if (r->nsamples == 0) {
 		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
-			"text-anchor=\"middle\">no samples</text>\n",
-			(PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
+		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
+		        "text-anchor=\"middle\">no samples</text>\n",
+		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
 	}
 	/* The truth first: the thin lines stay visible on top of it. */
 	series(f, r, -1, &ax, &ay, "truth", "#000", 3.5);
@@ -348,18 +348,21 @@ typedef enum proc_field { PROC_RSS, PROC_ANON, PROC_FDS } proc_field;
 
 static double proc_value(const soak_sample *s, proc_field what)
 {
-	return what == PROC_RSS ? s->rss_mb : what == PROC_ANON ? s->anon_mb : s->fds - s->store_fds;
+	return what == PROC_RSS    ? s->rss_mb
+	       : what == PROC_ANON ? s->anon_mb
+	                           : s->fds - s->store_fds;
 }
 
 /* Series k (a node) of the process readings: all of RSS (dashed, thin),
  * its anonymous part (MB) or the descriptors without the store's files;
  * a polyline per run of readings of one pid (a restart breaks the line). */
 static void proc_series(FILE *f, const report *r, unsigned k, proc_field what, const axis *ax,
-			const axis *ay)
+                        const axis *ay)
 {
 	static const char *const cls[] = {"rss", "anon", "fds"};
 	const char *color = palette[k % REPORT_SERIES_MAX];
-	const char *dash = what == PROC_RSS ? " stroke-dasharray=\"5 3\" stroke-opacity=\"0.7\"" : "";
+	const char *dash =
+	    what == PROC_RSS ? " stroke-dasharray=\"5 3\" stroke-opacity=\"0.7\"" : "";
 	int pid = 0;
 	bool open = false;
 	for (size_t i = 0; i < r->nprocs; i++) {
@@ -373,9 +376,10 @@ static void proc_series(FILE *f, const report *r, unsigned k, proc_field what, c
 		double v = proc_value(&p->s, what);
 		if (!open) {
 			fprintf(f,
-				"<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s "
-				"stroke-linejoin=\"round\" points=\"",
-				cls[what], color, what == PROC_RSS ? "1" : "1.5", dash);
+			        "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" "
+			        "stroke-width=\"%s\"%s "
+			        "stroke-linejoin=\"round\" points=\"",
+			        cls[what], color, what == PROC_RSS ? "1" : "1.5", dash);
 			open = true;
 			pid = p->pid;
 		} else {
@@ -404,10 +408,10 @@ void report_svg_render_procs(const report *r, FILE *f)
 	axis fy = {0, fmax(fstep, ceil((fmax_ > 0 ? fmax_ : 1) / fstep) * fstep), BOT_Y1, BOT_Y0};
 
 	fprintf(f,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
-		SVG_W, SVG_H, SVG_W, SVG_H);
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
+	        SVG_W, SVG_H, SVG_W, SVG_H);
 	put_escaped(f, r->drill);
 	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
 	      "text-anchor=\"middle\">",
@@ -422,14 +426,15 @@ void report_svg_render_procs(const report *r, FILE *f)
 	/* The warm-up, which the verdicts leave out. */
 	double w = map(&ax, r->proc_warmup_s) - PLOT_L;
 	if (w > 0)
-		fprintf(f,
-			"<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-			"fill=\"#999\" fill-opacity=\"0.15\"/>\n"
-			"<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-			"fill=\"#999\" fill-opacity=\"0.15\"/>\n"
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555\">warm-up</text>\n",
-			PLOT_L, TOP_Y0, w, TOP_Y1 - TOP_Y0, PLOT_L, BOT_Y0, w, BOT_Y1 - BOT_Y0,
-			PLOT_L + 3, TOP_Y0 + 12);
+		fprintf(
+		    f,
+		    "<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		    "fill=\"#999\" fill-opacity=\"0.15\"/>\n"
+		    "<rect class=\"warmup\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		    "fill=\"#999\" fill-opacity=\"0.15\"/>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555\">warm-up</text>\n",
+		    PLOT_L, TOP_Y0, w, TOP_Y1 - TOP_Y0, PLOT_L, BOT_Y0, w, BOT_Y1 - BOT_Y0,
+		    PLOT_L + 3, TOP_Y0 + 12);
 
 	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), TOP_Y0, TOP_Y1, false);
 	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), BOT_Y0, BOT_Y1, true);
@@ -438,22 +443,22 @@ void report_svg_render_procs(const report *r, FILE *f)
 	frame(f, TOP_Y0, TOP_Y1);
 	frame(f, BOT_Y0, BOT_Y1);
 	fprintf(f,
-		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-		"time since the load started (s)</text>\n",
-		(PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
+	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
+	        "time since the load started (s)</text>\n",
+	        (PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
 	fprintf(f,
-		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-		"transform=\"rotate(-90 20 %.1f)\">RSS (MB)</text>\n",
-		(TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">RSS (MB)</text>\n",
+	        (TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
 	fprintf(f,
-		"<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-		"transform=\"rotate(-90 20 %.1f)\">open fds (not the store's)</text>\n",
-		(BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">open fds (not the store's)</text>\n",
+	        (BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
 	if (r->nprocs == 0)
 		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
-			"text-anchor=\"middle\">no samples</text>\n",
-			(PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
+		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
+		        "text-anchor=\"middle\">no samples</text>\n",
+		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
 	for (unsigned k = 0; k < r->nproc_nodes; k++) {
 		proc_series(f, r, k, PROC_RSS, &ax, &ay);
 		proc_series(f, r, k, PROC_ANON, &ax, &ay);

@@ -65,11 +65,11 @@ typedef struct runner {
 	unsigned phase;
 	char phase_names[LOAD_PHASES_MAX][128];
 	bool failed_step;
-	ready_watch rw; /* which edges are ready; their read-throughs */
+	ready_watch rw;                      /* which edges are ready; their read-throughs */
 	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
 	bool phase_cpu_ok[READY_PHASES_MAX];
 	proc_series procs[NODES_MAX]; /* edges, then centrals */
-	bool interrupted; /* SIGINT or SIGTERM during the load */
+	bool interrupted;             /* SIGINT or SIGTERM during the load */
 } runner;
 
 static double now_s(const runner *rn)
@@ -85,27 +85,20 @@ static int key_of(const drill_step *s)
 	case DRILL_CUT:
 	case DRILL_HEAL:
 	case DRILL_DELAY:
-	case DRILL_THROTTLE:
-		return (int)s->node * 1000 + s->index * 10 + (int)s->link;
+	case DRILL_THROTTLE: return (int)s->node * 1000 + s->index * 10 + (int)s->link;
 	case DRILL_KILL:
 	case DRILL_WIPE:
 	case DRILL_START:
 	case DRILL_STOP:
-	case DRILL_CONT:
-		return (int)s->node * 1000 + s->index * 10 + 9;
+	case DRILL_CONT: return (int)s->node * 1000 + s->index * 10 + 9;
 	case DRILL_BROKER_DOWN:
-	case DRILL_BROKER_UP:
-		return 5000 + s->index + 1;
-	case DRILL_BROKER_RTT:
-		return 5100 + s->index + 1;
+	case DRILL_BROKER_UP: return 5000 + s->index + 1;
+	case DRILL_BROKER_RTT: return 5100 + s->index + 1;
 	case DRILL_REGION_DOWN:
-	case DRILL_REGION_UP:
-		return 6000 + s->index;
+	case DRILL_REGION_UP: return 6000 + s->index;
 	case DRILL_DISK_FULL:
-	case DRILL_DISK_FREE:
-		return 7000 + s->index;
-	default:
-		return -1;
+	case DRILL_DISK_FREE: return 7000 + s->index;
+	default: return -1;
 	}
 }
 
@@ -187,10 +180,8 @@ static int broker_step(runner *rn, const drill_step *s)
 		else
 			window_close(rn, key_of(s), s->text);
 		return sim_broker_set_rtt(b, s->index, (int)s->a);
-	case DRILL_BROKER_ERRORS:
-		return sim_broker_push_errors(b, (int)s->a);
-	default:
-		return ERR_INVAL;
+	case DRILL_BROKER_ERRORS: return sim_broker_push_errors(b, (int)s->a);
+	default: return ERR_INVAL;
 	}
 }
 
@@ -229,15 +220,15 @@ static void wipe_note(runner *rn, unsigned i)
 	snprintf(key, sizeof key, "wipe_at_%.1fs", now_s(rn));
 	if (!e->have_pending)
 		snprintf(text, sizeof text, "%s: its pending ops were not known (no metrics)",
-			 rn->c.edges[i].name);
+		         rn->c.edges[i].name);
 	else if (e->pending_ops > 0 || e->pending_batches > 0)
 		snprintf(text, sizeof text,
-			 "%s: %.0f ops in open batches and %.0f sealed batches central had not "
-			 "confirmed applying (lost with the store unless Kafka had them already)",
-			 rn->c.edges[i].name, e->pending_ops, e->pending_batches);
+		         "%s: %.0f ops in open batches and %.0f sealed batches central had not "
+		         "confirmed applying (lost with the store unless Kafka had them already)",
+		         rn->c.edges[i].name, e->pending_ops, e->pending_batches);
 	else
 		snprintf(text, sizeof text, "%s: nothing pending, central had every op",
-			 rn->c.edges[i].name);
+		         rn->c.edges[i].name);
 	report_text(rn->r, key, text);
 	log_info("wiping an edge", "node=%s pending=\"%s\"", rn->c.edges[i].name, text);
 }
@@ -272,15 +263,14 @@ static int run_step(runner *rn, const drill_step *s)
 	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE))
 		edge_down(rn, (unsigned)s->index, true);
 	else if (edge && (s->action == DRILL_STOP ||
-			  (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS)))
+	                  (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS)))
 		edge_down(rn, (unsigned)s->index, false);
 	switch (s->action) {
 	case DRILL_CUT:
 	case DRILL_HEAL:
 	case DRILL_DELAY:
 	case DRILL_THROTTLE:
-	case DRILL_RESET:
-		return path_step(rn, s, n);
+	case DRILL_RESET: return path_step(rn, s, n);
 	case DRILL_KILL:
 		rc = cluster_node_signal(n, SIGKILL);
 		window_open(rn, key_of(s), s->text);
@@ -298,9 +288,9 @@ static int run_step(runner *rn, const drill_step *s)
 		rc = cluster_node_start(&rn->c, n, err, sizeof err);
 		window_close(rn, key_of(s), s->text);
 		if (edge) /* its incarnation starts now, not at the next poll */
-			load_set_region_ready(rn->l, (unsigned)s->index,
-					      ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index,
-							      now_s(rn), false));
+			load_set_region_ready(
+			    rn->l, (unsigned)s->index,
+			    ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index, now_s(rn), false));
 		break;
 	case DRILL_CONT:
 		rc = cluster_node_signal(n, SIGCONT);
@@ -309,8 +299,7 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_BROKER_DOWN:
 	case DRILL_BROKER_UP:
 	case DRILL_BROKER_RTT:
-	case DRILL_BROKER_ERRORS:
-		return broker_step(rn, s);
+	case DRILL_BROKER_ERRORS: return broker_step(rn, s);
 	case DRILL_REGION_DOWN:
 		load_set_region_up(rn->l, (unsigned)s->index, false);
 		window_open(rn, key_of(s), s->text);
@@ -325,9 +314,7 @@ static int run_step(runner *rn, const drill_step *s)
 		load_set_rate(rn->l, rate);
 		break;
 	}
-	case DRILL_VIRAL:
-		load_set_viral_share(rn->l, s->x);
-		break;
+	case DRILL_VIRAL: load_set_viral_share(rn->l, s->x); break;
 	case DRILL_DISK_FULL:
 		rc = cluster_disk(n, true);
 		window_open(rn, key_of(s), s->text);
@@ -339,7 +326,7 @@ static int run_step(runner *rn, const drill_step *s)
 	}
 	if (rc)
 		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
-			  err_str(rc), err);
+		          err_str(rc), err);
 	return rc;
 }
 
@@ -367,8 +354,8 @@ static void heal_all(runner *rn)
 		if (n->stopped && cluster_node_signal(n, SIGCONT))
 			log_error("cannot resume a node", "node=%s", n->name);
 		if (!cluster_node_alive(n) && cluster_node_start(c, n, err, sizeof err))
-			log_error("cannot restart a node for the final checks", "node=%s err=\"%s\"",
-				  n->name, err);
+			log_error("cannot restart a node for the final checks",
+			          "node=%s err=\"%s\"", n->name, err);
 	}
 	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
 		log_error("cannot heal the brokers", "%s", "");
@@ -400,7 +387,7 @@ static void sample(runner *rn)
 	hist h;
 	load_take_window(rn->l, &h);
 	report_sample(rn->r, now_s(rn), truth, seen, rn->d.regions,
-		      (double)hist_quantile(&h, 0.99) / 1000.0);
+	              (double)hist_quantile(&h, 0.99) / 1000.0);
 	for (size_t i = 0; i < rn->nheals;) {
 		window *w = &rn->heals[i];
 		if (lowest >= 0 && lowest + 2 >= (int64_t)w->truth) {
@@ -440,8 +427,7 @@ static double applied_of(const cluster_node *n)
 	char *body = NULL;
 	size_t len;
 	double v = -1;
-	if (httpget(n->port, "/metrics", NULL, 2000, &status, &body, &len) == 0 &&
-	    status == 200) {
+	if (httpget(n->port, "/metrics", NULL, 2000, &status, &body, &len) == 0 && status == 200) {
 		const char *key = "\nlikes_central_batches_applied_total ";
 		const char *p = strstr(body, key);
 		if (p)
@@ -493,9 +479,9 @@ static void numbers(runner *rn)
 			if (!h.n)
 				continue;
 			report_latency(rn->r, rn->phase_names[p], reads, h.n,
-				       (double)hist_quantile(&h, 0.5) / 1000.0,
-				       (double)hist_quantile(&h, 0.99) / 1000.0,
-				       (double)hist_quantile(&h, 0.999) / 1000.0);
+			               (double)hist_quantile(&h, 0.5) / 1000.0,
+			               (double)hist_quantile(&h, 0.99) / 1000.0,
+			               (double)hist_quantile(&h, 0.999) / 1000.0);
 		}
 	}
 }
@@ -529,7 +515,7 @@ static void ready_row(runner *rn, unsigned i, int p, report_ready_row *q)
 	q->r_p99_ms = (double)hist_quantile(&r, 0.99) / 1000.0;
 	q->read_errors = st.ready_read_errors;
 	q->readthroughs = p < 0 ? ready_readthroughs(&rn->rw.e[i])
-				: ready_phase_readthroughs(&rn->rw, i, (unsigned)p);
+	                        : ready_phase_readthroughs(&rn->rw, i, (unsigned)p);
 	double wc[READY_BUCKETS], rc[READY_BUCKETS];
 	if (p < 0) {
 		ready_run_srv(&rn->rw.e[i], READY_ROUTE_WRITE, wc);
@@ -557,11 +543,12 @@ static void cpu_figures(runner *rn)
 		snprintf(key, sizeof key, "cpu_phase_%u", p);
 		if (rn->phase_cpu_ok[p] && b_ok &&
 		    cpustat_shares(&rn->phase_cpu[p], b, &steal, &busy))
-			snprintf(text, sizeof text, "%s: %.0f%% of the CPU stolen by the host, %.0f%% busy",
-				 rn->rw.phase_name[p], steal * 100, busy * 100);
+			snprintf(text, sizeof text,
+			         "%s: %.0f%% of the CPU stolen by the host, %.0f%% busy",
+			         rn->rw.phase_name[p], steal * 100, busy * 100);
 		else
 			snprintf(text, sizeof text, "%s: not known (no /proc/stat)",
-				 rn->rw.phase_name[p]);
+			         rn->rw.phase_name[p]);
 		report_text(rn->r, key, text);
 	}
 }
@@ -591,8 +578,9 @@ static void ready_figures(runner *rn)
 		report_ready(rn->r, &rows[k]);
 	if (metric && strcmp(metric, READY_METRIC_REQUESTS) == 0)
 		report_text(rn->r, "readthrough_metric",
-			    READY_METRIC_REQUESTS " (no " READY_METRIC_COUNTS
-			    " on the edge: every request to central, memberships too)");
+		            READY_METRIC_REQUESTS
+		            " (no " READY_METRIC_COUNTS
+		            " on the edge: every request to central, memberships too)");
 	else if (metric)
 		report_text(rn->r, "readthrough_metric", metric);
 	load_stats st;
@@ -611,10 +599,20 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	double rate = rn->o->short_run ? d->short_rate : d->rate;
 	/* Idle until every edge's readiness is known, so the first ops
 	 * already count as ready where they are. */
-	load_opts lo = {.regions = d->regions, .ports = ports, .users = d->users, .items = d->items,
-			.zipf_s = d->zipf, .viral_share = d->viral, .unlike_share = d->unlike,
-			.sum_share = d->sum, .roam_share = d->roam, .read_share = d->reads,
-			.rate = 0, .timeout_ms = 2000, .conns_per_region = 8, .seed = d->seed};
+	load_opts lo = {.regions = d->regions,
+	                .ports = ports,
+	                .users = d->users,
+	                .items = d->items,
+	                .zipf_s = d->zipf,
+	                .viral_share = d->viral,
+	                .unlike_share = d->unlike,
+	                .sum_share = d->sum,
+	                .roam_share = d->roam,
+	                .read_share = d->reads,
+	                .rate = 0,
+	                .timeout_ms = 2000,
+	                .conns_per_region = 8,
+	                .seed = d->seed};
 	rn->l = load_new(&lo, err, errlen);
 	if (!rn->l)
 		return ERR_INVAL;
@@ -701,8 +699,10 @@ static void judge_procs(runner *rn)
 		if (ps->runs > 1) {
 			char key[48], text[160];
 			snprintf(key, sizeof key, "procs_%s", n->name);
-			snprintf(text, sizeof text, "%u processes ran; only the last one's readings "
-				 "(%zu) were judged", ps->runs, ps->n);
+			snprintf(text, sizeof text,
+			         "%u processes ran; only the last one's readings "
+			         "(%zu) were judged",
+			         ps->runs, ps->n);
 			report_text(rn->r, key, text);
 		}
 	}
@@ -770,7 +770,7 @@ static int finish(runner *rn)
 	double end = now_s(rn);
 	if (load_drain(rn->l, d->converge_s * 1000))
 		report_violation(rn->r, "ops still unanswered %u s after the load ended",
-				 d->converge_s);
+		                 d->converge_s);
 	report_number(rn->r, "drain_s", now_s(rn) - end);
 	load_truth_entry *truth = NULL;
 	size_t n = load_truth(rn->l, &truth);
@@ -797,7 +797,7 @@ static int write_report(runner *rn)
 {
 	if (mkdir(rn->o->out_dir, 0755) && errno != EEXIST) {
 		log_error("cannot make the report dir", "dir=%s err=\"%s\"", rn->o->out_dir,
-			  strerror(errno));
+		          strerror(errno));
 		return ERR_IO;
 	}
 	int rc = report_write(rn->r, rn->o->out_dir);
@@ -839,18 +839,18 @@ int run_drill(const run_opts *o)
 	int status;
 	if (!isolated && needs_paths(&rn.d)) {
 		fprintf(stderr,
-			"sim: drill %s cuts network paths, which needs network namespaces; this "
-			"machine does not allow them, so the drill is SKIPPED\n",
-			rn.d.name);
+		        "sim: drill %s cuts network paths, which needs network namespaces; this "
+		        "machine does not allow them, so the drill is SKIPPED\n",
+		        rn.d.name);
 		report_text(rn.r, "skipped", "needs network namespaces, which this machine lacks");
 		status = write_report(&rn) ? 1 : 0;
 		goto out;
 	}
 	if (needs_disk(&rn.d) && !cluster_disk_supported()) {
 		fprintf(stderr,
-			"sim: drill %s fills an edge's disk, which needs a mount namespace with a "
-			"tmpfs; this machine does not allow them, so the drill is SKIPPED\n",
-			rn.d.name);
+		        "sim: drill %s fills an edge's disk, which needs a mount namespace with a "
+		        "tmpfs; this machine does not allow them, so the drill is SKIPPED\n",
+		        rn.d.name);
 		report_text(rn.r, "skipped", "needs mount namespaces, which this machine lacks");
 		status = write_report(&rn) ? 1 : 0;
 		goto out;
@@ -883,7 +883,7 @@ int run_drill(const run_opts *o)
 	if (rn.interrupted) {
 		fprintf(stderr, "sim: interrupted; stopping the drill\n");
 		report_violation(rn.r, "interrupted at %.1f s, before the end of the load",
-				 now_s(&rn));
+		                 now_s(&rn));
 		load_set_rate(rn.l, 0);
 		if (rn.d.procs_every_s)
 			judge_procs(&rn);

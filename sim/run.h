@@ -7,9 +7,9 @@
  * the report (report.h). Exit status: 0 when every check held, 1 when
  * one did not, 2 for a bad drill or command line, 3 when the cluster did
  * not start, 130 when SIGINT or SIGTERM ended the load early (the report
- * is written, every daemon stopped and the run dir removed). A drill that needs network namespaces on a machine without
- * them is skipped (said loudly) with status 0 and "skipped" in its
- * summary. Main thread only.
+ * is written, every daemon stopped and the run dir removed). A drill that needs network namespaces
+ * on a machine without them is skipped (said loudly) with status 0 and "skipped" in its summary.
+ * Main thread only.
  */
 #ifndef SIM_RUN_H
 #define SIM_RUN_H

@@ -19,8 +19,8 @@
 #define API_UTIL static __attribute__((unused))
 
 /* a over lg with the item types and counters given (comma lists). */
-API_UTIL void api_fix_init(api *a, ledger *lg, const char *types, const char *set,
-                           const char *sum, api_config cfg)
+API_UTIL void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
+                           api_config cfg)
 {
 	char err[256];
 	a->lg = lg;
@@ -52,8 +52,8 @@ API_UTIL void api_fix_loopback(uint8_t ip[16])
  * header when given; the answer in *r (its old body freed first), the
  * status returned (0 means 200). */
 API_UTIL int api_fix_call(api *a, http_response *r, const uint8_t *ip, const char *method,
-                          const char *path, const char *user, const char *body,
-                          const char *hname, const char *hval)
+                          const char *path, const char *user, const char *body, const char *hname,
+                          const char *hval)
 {
 	http_header h[2];
 	size_t nh = 0;
@@ -61,9 +61,15 @@ API_UTIL int api_fix_call(api *a, http_response *r, const uint8_t *ip, const cha
 		h[nh++] = (http_header){"x-user-id", 9, user, strlen(user)};
 	if (hname)
 		h[nh++] = (http_header){hname, strlen(hname), hval, strlen(hval)};
-	http_request rq = {.method = method, .path = path, .headers = h, .nheaders = nh,
-	                   .body = body, .body_len = body ? strlen(body) : 0,
-	                   .peer = "127.0.0.1:1", .peer_ip = ip, .client_ip = ip};
+	http_request rq = {.method = method,
+	                   .path = path,
+	                   .headers = h,
+	                   .nheaders = nh,
+	                   .body = body,
+	                   .body_len = body ? strlen(body) : 0,
+	                   .peer = "127.0.0.1:1",
+	                   .peer_ip = ip,
+	                   .client_ip = ip};
 	free(r->body);
 	memset(r, 0, sizeof *r);
 	api_handle(a, &rq, r);

@@ -53,8 +53,8 @@ static int call(int e, const char *method, const char *path, const char *user, c
 {
 	char o[4096];
 	snprintf(o, sizeof o, "-i --http2-prior-knowledge -X %s %s%s%s %s", method,
-		 user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "",
-		 opts ? opts : "");
+	         user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "",
+	         opts ? opts : "");
 	return proc_curl(out, sizeof out, o, S.edge_port[e], path);
 }
 
@@ -83,7 +83,7 @@ static long long num(const char *key)
 static int central(const char *path)
 {
 	return proc_curl(out, sizeof out, "-i -H 'Authorization: Bearer " TOKEN "'", S.ops_port,
-			 path);
+	                 path);
 }
 
 /* Waits until central's count of (item path) is want. */
@@ -147,14 +147,15 @@ Test(api, count_get_is_cacheable_and_answers_304_to_its_etag)
 	cr_assert(proc_header(out, "etag", etag, sizeof etag));
 	cr_assert(proc_header(out, "cache-control", cc, sizeof cc));
 	cr_assert(strstr(cc, "public") && strstr(cc, "max-age=") &&
-		  strstr(cc, "stale-while-revalidate="), "%s", cc);
+	              strstr(cc, "stale-while-revalidate="),
+	          "%s", cc);
 	cr_assert_geq(num("version"), 0);
 	cr_assert_gt(num("as_of"), 0);
 	snprintf(opt, sizeof opt, "-H 'If-None-Match: %s'", etag);
 	cr_assert_eq(call(0, "GET", "/v1/items/post/e1/likes", NULL, opt), 304);
 	cr_assert_str_eq(proc_body(out), "");
 	cr_assert_eq(call(0, "GET", "/v1/items/post/e1/likes", NULL, "-H 'If-None-Match: \"0-0\"'"),
-		     200);
+	             200);
 	/* A new like changes the ETag. */
 	cr_assert_eq(call(0, "POST", "/v1/items/post/e1/likes", "u2", NULL), 200);
 	cr_assert_eq(call(0, "GET", "/v1/items/post/e1/likes", NULL, opt), 200);
@@ -181,9 +182,9 @@ Test(api, batch_counts_answer_a_feed_page_and_refuse_past_100_items)
 	cr_assert_eq(call(0, "POST", "/v1/items/post/f1/likes", "u1", NULL), 200);
 	cr_assert_eq(call(0, "POST", "/v1/items/post/f1/views", "u1", "-d '{\"n\":7}'"), 200);
 	edge_reaches(1, "/v1/items/post/f1/views", 7);
-	cr_assert_eq(call(1, "GET", "/v1/counts?items=post:f1,reel:none&counters=likes,views", NULL,
-			  NULL),
-		     200, "%s", out);
+	cr_assert_eq(
+	    call(1, "GET", "/v1/counts?items=post:f1,reel:none&counters=likes,views", NULL, NULL),
+	    200, "%s", out);
 	const char *b = proc_body(out);
 	cr_assert(strstr(b, "\"counts\":{\"post:f1\":{\"likes\":1,\"views\":7}"), "%s", b);
 	cr_assert(strstr(b, "\"reel:none\":{\"likes\":0,\"views\":0}"), "%s", b);
@@ -211,37 +212,39 @@ Test(api, breakdowns_by_region_and_day_come_from_central)
 	cr_assert_eq(call(1, "POST", "/v1/items/post/b1/likes", "u3", NULL), 200);
 	central_reaches("/v1/items/post/b1/likes", 3);
 	cr_assert_eq(call(0, "GET", "/v1/items/post/b1/likes?by=region", NULL, NULL), 200, "%s",
-		     out);
+	             out);
 	cr_assert(strstr(proc_body(out), "\"by_region\":{\"r0\":1,\"r1\":2}"), "%s",
-		  proc_body(out));
+	          proc_body(out));
 	cr_assert_eq(call(0, "GET", "/v1/items/post/b1/likes?by=day", NULL, NULL), 200);
 	cr_assert(strstr(proc_body(out), "\"by_day\":{\""), "%s", proc_body(out));
 	cr_assert_eq(call(0, "GET", "/v1/items/post/b1/likes?by=week", NULL, NULL), 400);
-	cr_assert_eq(call(0, "GET", "/v1/items/post/b1/likes?by=day&from=2026-13", NULL, NULL), 400);
+	cr_assert_eq(call(0, "GET", "/v1/items/post/b1/likes?by=day&from=2026-13", NULL, NULL),
+	             400);
 }
 
 /* --- writes ----------------------------------------------------------------- */
 
 Test(api, batch_ops_answer_each_op_in_order_and_a_bad_op_spares_its_neighbours)
 {
-	const char *body =
-	    "-d '{\"ops\":["
-	    "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"likes\"},"
-	    "{\"op\":\"add\",\"item\":\"post:bad!\",\"counter\":\"likes\"},"
-	    "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"shares\",\"n\":3},"
-	    "{\"op\":\"remove\",\"item\":\"post:o1\",\"counter\":\"views\"},"
-	    "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"nope\"},"
-	    "{\"op\":\"remove\",\"item\":\"post:o1\",\"counter\":\"likes\"}]}'";
+	const char *body = "-d '{\"ops\":["
+	                   "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"likes\"},"
+	                   "{\"op\":\"add\",\"item\":\"post:bad!\",\"counter\":\"likes\"},"
+	                   "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"shares\",\"n\":3},"
+	                   "{\"op\":\"remove\",\"item\":\"post:o1\",\"counter\":\"views\"},"
+	                   "{\"op\":\"add\",\"item\":\"post:o1\",\"counter\":\"nope\"},"
+	                   "{\"op\":\"remove\",\"item\":\"post:o1\",\"counter\":\"likes\"}]}'";
 	cr_assert_eq(call(0, "POST", "/v1/ops", "u1", body), 200, "%s", out);
 	const char *b = proc_body(out);
-	const char *want[] = {"{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"likes\","
-			      "\"member\":true,\"changed\":true,\"count\":1",
-			      "{\"status\":400,\"body\":{\"error\":{\"code\":\"invalid_item\"",
-			      "{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"shares\","
-			      "\"changed\":true,\"count\":3",
-			      "{\"status\":405,", "{\"status\":404,",
-			      "{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"likes\","
-			      "\"member\":false,\"changed\":true,\"count\":0"};
+	const char *want[] = {
+	    "{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"likes\","
+	    "\"member\":true,\"changed\":true,\"count\":1",
+	    "{\"status\":400,\"body\":{\"error\":{\"code\":\"invalid_item\"",
+	    "{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"shares\","
+	    "\"changed\":true,\"count\":3",
+	    "{\"status\":405,",
+	    "{\"status\":404,",
+	    "{\"status\":200,\"body\":{\"item\":\"post:o1\",\"counter\":\"likes\","
+	    "\"member\":false,\"changed\":true,\"count\":0"};
 	const char *p = b;
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		const char *q = strstr(p, want[i]);
@@ -257,7 +260,7 @@ Test(api, batch_ops_answer_each_op_in_order_and_a_bad_op_spares_its_neighbours)
 		fprintf(f, "{\"ops\":[");
 		for (int i = 0; i < nops; i++)
 			fprintf(f, "%s{\"op\":\"add\",\"item\":\"post:m%d\",\"counter\":\"views\"}",
-				i ? "," : "", i);
+			        i ? "," : "", i);
 		fprintf(f, "]}");
 		fclose(f);
 		char opt[600];
@@ -289,8 +292,8 @@ Test(api, idempotency_key_replays_byte_for_byte_and_refuses_reuse)
 	/* Another user's key of the same name is theirs. */
 	cr_assert_eq(call(0, "POST", "/v1/items/post/k1/shares", "u2", opt), 200);
 	cr_assert_eq(call(0, "POST", "/v1/items/post/k1/shares", "u1",
-			  "-H 'Idempotency-Key: tap-1' -d '{\"n\":3}'"),
-		     422);
+	                  "-H 'Idempotency-Key: tap-1' -d '{\"n\":3}'"),
+	             422);
 	cr_assert(strstr(proc_body(out), "idempotency_key_reused"));
 	central_reaches("/v1/items/post/k1/shares", 4);
 }
@@ -321,31 +324,32 @@ Test(api, http1_and_http2_give_the_same_answers)
 	edge_reaches(0, "/v1/items/post/h1/likes", 1);
 	char h2[4096], h1[4096], o[512];
 	cr_assert_eq(proc_curl(out, sizeof out, "-i --http2-prior-knowledge", S.edge_port[0],
-			       "/v1/counts?items=post:h1,post:h2"),
-		     200);
+	                       "/v1/counts?items=post:h1,post:h2"),
+	             200);
 	cr_assert(strncmp(out, "HTTP/2 200", 10) == 0, "%.20s", out);
 	snprintf(h2, sizeof h2, "%s", proc_body(out));
 	cr_assert_eq(proc_curl(out, sizeof out, "-i --http1.1", S.edge_port[0],
-			       "/v1/counts?items=post:h1,post:h2"),
-		     200);
+	                       "/v1/counts?items=post:h1,post:h2"),
+	             200);
 	cr_assert(strncmp(out, "HTTP/1.1 200", 12) == 0, "%.20s", out);
 	snprintf(h1, sizeof h1, "%s", proc_body(out));
 	uint64_t as_of2 = blank_as_of(h2), as_of1 = blank_as_of(h1);
-	cr_assert(as_of1 >= as_of2, "as_of %llu then %llu",
-		  (unsigned long long)as_of2, (unsigned long long)as_of1);
+	cr_assert(as_of1 >= as_of2, "as_of %llu then %llu", (unsigned long long)as_of2,
+	          (unsigned long long)as_of1);
 	cr_assert_str_eq(h1, h2);
 	/* Writes, errors and keep-alive over HTTP/1.1. */
 	snprintf(o, sizeof o, "-i --http1.1 -X POST -H 'X-User-Id: u2'");
 	cr_assert_eq(proc_curl(out, sizeof out, o, S.edge_port[0], "/v1/items/post/h1/likes"), 200);
 	cr_assert(strstr(proc_body(out), "\"count\":2"), "%s", proc_body(out));
-	cr_assert_eq(proc_curl(out, sizeof out, "-i --http1.1", S.edge_port[0], "/v1/items/blog/1/likes"),
-		     400);
+	cr_assert_eq(
+	    proc_curl(out, sizeof out, "-i --http1.1", S.edge_port[0], "/v1/items/blog/1/likes"),
+	    400);
 	cr_assert(strstr(proc_body(out), "invalid_item"));
 	char cmd[1024];
 	snprintf(cmd, sizeof cmd,
-		 "curl -s -v --http1.1 http://127.0.0.1:%d/healthz http://127.0.0.1:%d/healthz "
-		 "2>&1 | grep -c 'Re-using existing connection'",
-		 S.edge_port[0], S.edge_port[0]);
+	         "curl -s -v --http1.1 http://127.0.0.1:%d/healthz http://127.0.0.1:%d/healthz "
+	         "2>&1 | grep -c 'Re-using existing connection'",
+	         S.edge_port[0], S.edge_port[0]);
 	char n[32];
 	proc_capture(n, sizeof n, "%s", cmd);
 	cr_assert_geq(atoi(n), 1, "the second request reused the connection");
@@ -380,7 +384,7 @@ Test(dark, a_rebuilt_edge_loads_counts_from_the_checkpoint_and_never_makes_up_a_
 	while (call(1, "GET", "/readyz", NULL, NULL) < 0 ||
 	       !strstr(proc_body(out), "\"replica\":{\"ok\":true")) {
 		cr_assert(proc_now_ms() < deadline, "edge 1 never loaded its replica: %s",
-			  proc_body(out));
+		          proc_body(out));
 		proc_sleep_ms(100);
 	}
 	cr_assert_eq(call(1, "GET", "/v1/items/post/d1/likes", NULL, NULL), 200, "%s", out);
@@ -388,7 +392,7 @@ Test(dark, a_rebuilt_edge_loads_counts_from_the_checkpoint_and_never_makes_up_a_
 	cr_assert_eq(call(1, "GET", "/v1/counts?items=post:d1,post:d2", NULL, NULL), 200);
 	cr_assert(strstr(proc_body(out), "\"post:d1\":{\"likes\":3"), "%s", proc_body(out));
 	cr_assert(strstr(proc_body(out), "\"post:d2\":{\"likes\":0"),
-		  "complete: an item central never counted is 0: %s", proc_body(out));
+	          "complete: an item central never counted is 0: %s", proc_body(out));
 	cr_assert_eq(call(1, "POST", "/v1/items/post/d1/likes", "u9", NULL), 200);
 	cr_assert_eq(num("count"), 4, "%s", proc_body(out));
 
@@ -399,8 +403,7 @@ Test(dark, a_rebuilt_edge_loads_counts_from_the_checkpoint_and_never_makes_up_a_
 	S.central_pid = 0;
 	rebuild_edge1();
 	cr_assert_eq(call(1, "GET", "/readyz", NULL, NULL), 503);
-	cr_assert(strstr(proc_body(out), "loading the replica from central"), "%s",
-		  proc_body(out));
+	cr_assert(strstr(proc_body(out), "loading the replica from central"), "%s", proc_body(out));
 	cr_assert_eq(call(1, "GET", "/v1/items/post/d1/likes", NULL, NULL), 503);
 	cr_assert(strstr(proc_body(out), "count_unavailable"), "%s", proc_body(out));
 	char ra[16];
@@ -416,10 +419,10 @@ Test(dark, me_for_a_user_who_liked_through_another_region_asks_central)
 	central_reaches("/v1/items/post/m1/likes", 1);
 	cr_assert_eq(call(1, "GET", "/v1/items/post/m1/likes/me", "roamer", NULL), 200);
 	cr_assert(strstr(proc_body(out), "\"member\":true,\"source\":\"central\""), "%s",
-		  proc_body(out));
+	          proc_body(out));
 	cr_assert_eq(call(1, "GET", "/v1/items/post/m1/likes/me", "stranger", NULL), 200);
 	cr_assert(strstr(proc_body(out), "\"member\":false,\"source\":\"central\""), "%s",
-		  proc_body(out));
+	          proc_body(out));
 	/* The unlike at the other region is not a drop below the truth. */
 	cr_assert_eq(call(1, "DELETE", "/v1/items/post/m1/likes", "stranger", NULL), 200);
 	cr_assert(strstr(proc_body(out), "\"changed\":false"), "%s", proc_body(out));
@@ -476,8 +479,9 @@ Test(dark, idempotency_survives_an_edge_restart)
 static long long log_num(const char *needle, const char *key)
 {
 	char cmd[1024];
-	snprintf(cmd, sizeof cmd, "grep -h '%s' '%s/edge0.log' | grep -o ' %s=[0-9]*' | tail -1 | cut -d= -f2",
-		 needle, S.dir, key);
+	snprintf(cmd, sizeof cmd,
+	         "grep -h '%s' '%s/edge0.log' | grep -o ' %s=[0-9]*' | tail -1 | cut -d= -f2",
+	         needle, S.dir, key);
 	char o[64];
 	if (proc_capture(o, sizeof o, "%s", cmd) != 0 || !o[0])
 		return -1;
@@ -493,7 +497,8 @@ Test(workers, two_workers_share_the_port_and_every_like_counts_once)
 	char user[32];
 	for (int i = 0; i < N; i++) {
 		snprintf(user, sizeof user, "w%d", i);
-		cr_assert_eq(call(0, "POST", "/v1/items/post/wk/likes", user, NULL), 200, "%s", out);
+		cr_assert_eq(call(0, "POST", "/v1/items/post/wk/likes", user, NULL), 200, "%s",
+		             out);
 	}
 	cr_assert_eq(call(0, "POST", "/v1/items/post/wk/likes", "w0", NULL), 200);
 	cr_assert_eq(num("changed"), 0, "a repeat at either worker is a repeat");

@@ -86,8 +86,15 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 		              WIRE_ADD,
 		              1,
 		              hlc_make(1700000000000ull + (uint64_t)i, 0)};
-		wire_batch b = {
-		    wire_cstr("mx", 2), wire_cstr("rx", 2), 0, (uint64_t)i + 1, 1000, 1, &op, 0, NULL};
+		wire_batch b = {wire_cstr("mx", 2),
+		                wire_cstr("rx", 2),
+		                0,
+		                (uint64_t)i + 1,
+		                1000,
+		                1,
+		                &op,
+		                0,
+		                NULL};
 		char *buf;
 		size_t len;
 		cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

@@ -35,14 +35,15 @@ static int views(int req)
 	char body[1024], opts[1200], out[8192];
 	size_t n = (size_t)snprintf(body, sizeof body, "{\"ops\":[");
 	for (int k = 0; k < PER_REQ; k++)
-		n += (size_t)snprintf(body + n, sizeof body - n,
-				      "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
-				      k ? "," : "", req, k);
+		n += (size_t)snprintf(
+		    body + n, sizeof body - n,
+		    "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
+		    k ? "," : "", req, k);
 	snprintf(body + n, sizeof body - n, "]}");
 	snprintf(opts, sizeof opts,
-		 "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
-		 "application/json' -d '%s'",
-		 body);
+	         "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
+	         "application/json' -d '%s'",
+	         body);
 	int code = proc_curl(out, sizeof out, opts, S.edge_port[0], "/v1/ops");
 	if (code == 200)
 		cr_assert(strstr(out, "\"status\":503") == NULL, "a view refused: %s", out);
@@ -75,9 +76,10 @@ static long long wait_counted(int req, long long want, unsigned ms)
 		}
 		if (done)
 			return first;
-		cr_assert_lt(proc_now_ms(), deadline,
-			     "request %d: central shows reel:%dx0 at %lld, want %lld; edge log:\n%s",
-			     req, req, first, want, stack_tail("edge0.log"));
+		cr_assert_lt(
+		    proc_now_ms(), deadline,
+		    "request %d: central shows reel:%dx0 at %lld, want %lld; edge log:\n%s", req,
+		    req, first, want, stack_tail("edge0.log"));
 		proc_sleep_ms(100);
 	}
 }
@@ -91,7 +93,8 @@ static void crash_at(const char *point, bool durable)
 	cr_assert_eq(setenv("LIKES_FAILPOINT", point, 1), 0);
 	stack_up(1, NPARTS, 100);
 	cr_assert_eq(unsetenv("LIKES_FAILPOINT"), 0);
-	cr_assert(stack_file_has("edge0.log", durable ? "commit_thread=true" : "commit_thread=false"));
+	cr_assert(
+	    stack_file_has("edge0.log", durable ? "commit_thread=true" : "commit_thread=false"));
 
 	int acked = 0, code = 0;
 	while (acked < MAX_REQS && (code = views(acked)) == 200) {
@@ -99,12 +102,12 @@ static void crash_at(const char *point, bool durable)
 		proc_sleep_ms(20); /* let seals, sends and snapshots happen between */
 	}
 	cr_assert_lt(acked, MAX_REQS, "%s never fired; edge log:\n%s", point,
-		     stack_tail("edge0.log"));
+	             stack_tail("edge0.log"));
 	int status = 0;
 	cr_assert_eq(waitpid(S.edge_pid[0], &status, 0), S.edge_pid[0]);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-		  "the edge ended otherwise (status %d); its log:\n%s", status,
-		  stack_tail("edge0.log"));
+	          "the edge ended otherwise (status %d); its log:\n%s", status,
+	          stack_tail("edge0.log"));
 	cr_assert(stack_file_has("edge0.log", "failpoint reached"));
 	S.edge_pid[0] = 0;
 
@@ -116,31 +119,43 @@ static void crash_at(const char *point, bool durable)
 	wait_counted(cut + 1, 1, 30000);
 	long long c = wait_counted(cut, -1, 30000);
 	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times", point, acked,
-		    c);
+	            c);
 }
 
 static const char *const points[] = {
-    "group.staged:3",  "group.written:3",   "seal.encoded:4",    "seal.written:4",
-    "batch.queued:4",  "batch.delivered:4", "confirm.written:2",
+    "group.staged:3", "group.written:3",   "seal.encoded:4",    "seal.written:4",
+    "batch.queued:4", "batch.delivered:4", "confirm.written:2",
 };
 
 /* One test per point and mode, so a failure names both. */
-#define POINT_TESTS(mode, durable)                                                             \
-	Test(crash, mode##_before_a_group_is_written) { crash_at(points[0], durable); }        \
-	Test(crash, mode##_after_a_group_is_written_before_its_answers)                        \
-	{                                                                                      \
-		crash_at(points[1], durable);                                                  \
-	}                                                                                      \
-	Test(crash, mode##_before_a_seal_is_written) { crash_at(points[2], durable); }         \
-	Test(crash, mode##_after_a_seal_is_written_before_it_is_sent)                          \
-	{                                                                                      \
-		crash_at(points[3], durable);                                                  \
-	}                                                                                      \
-	Test(crash, mode##_after_a_batch_is_queued_to_kafka) { crash_at(points[4], durable); } \
-	Test(crash, mode##_after_kafka_took_a_batch) { crash_at(points[5], durable); }         \
-	Test(crash, mode##_after_a_snapshot_deleted_applied_batches)                           \
-	{                                                                                      \
-		crash_at(points[6], durable);                                                  \
+#define POINT_TESTS(mode, durable)                                                                 \
+	Test(crash, mode##_before_a_group_is_written)                                              \
+	{                                                                                          \
+		crash_at(points[0], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_group_is_written_before_its_answers)                            \
+	{                                                                                          \
+		crash_at(points[1], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_before_a_seal_is_written)                                               \
+	{                                                                                          \
+		crash_at(points[2], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_seal_is_written_before_it_is_sent)                              \
+	{                                                                                          \
+		crash_at(points[3], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_batch_is_queued_to_kafka)                                       \
+	{                                                                                          \
+		crash_at(points[4], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_kafka_took_a_batch)                                               \
+	{                                                                                          \
+		crash_at(points[5], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_snapshot_deleted_applied_batches)                               \
+	{                                                                                          \
+		crash_at(points[6], durable);                                                      \
 	}
 
 POINT_TESTS(loop, false)

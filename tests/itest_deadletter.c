@@ -76,15 +76,18 @@ static void items_of(const char *prefix, uint32_t p, char out[][32], int n)
 
 static wire_op like(const char *item, const char *user)
 {
-	return (wire_op){wire_cstr("likes", 5), wire_cstr(item, strlen(item)),
-			 wire_cstr(user, strlen(user)), WIRE_ADD, 1,
-			 hlc_make(clock_wall_ms(), 0)};
+	return (wire_op){wire_cstr("likes", 5),
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 WIRE_ADD,
+	                 1,
+	                 hlc_make(clock_wall_ms(), 0)};
 }
 
 static int64_t put_batch(rd_kafka_t *rk, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
 	wire_batch b = {wire_cstr("itest", 5), wire_cstr("rx", 2), p, seq, clock_wall_ms(),
-			(uint32_t)n, (wire_op *)ops, 0, NULL};
+	                (uint32_t)n,           (wire_op *)ops,     0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -98,8 +101,8 @@ static long long central_count(const char *item)
 {
 	char out[1024];
 	if (proc_capture(out, sizeof out,
-			 "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/%s/likes'", S.ops_port,
-			 item + 5))
+	                 "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/%s/likes'", S.ops_port,
+	                 item + 5))
 		return -1;
 	return proc_json_num(out, "count");
 }
@@ -178,26 +181,26 @@ static void free_dead_letters(dl_msg *d, int n)
 }
 
 static void assert_dead_letter(const dl_msg *d, const char *topic, int32_t p, int64_t offset,
-			       const void *bytes, size_t len, const char *reason_prefix)
+                               const void *bytes, size_t len, const char *reason_prefix)
 {
 	cr_assert_str_eq(d->source_topic, topic);
 	cr_assert_eq(d->partition, p);
 	cr_assert_eq(d->offset, offset, "source_offset %lld, wanted %lld", d->offset,
-		     (long long)offset);
+	             (long long)offset);
 	cr_assert_eq(d->len, len, "the message goes to the dead-letter topic unchanged");
 	cr_assert(memcmp(d->value, bytes, len) == 0, "the dead letter's bytes differ");
 	cr_assert(strncmp(d->reason, reason_prefix, strlen(reason_prefix)) == 0,
-		  "reason \"%s\", wanted \"%s...\"", d->reason, reason_prefix);
+	          "reason \"%s\", wanted \"%s...\"", d->reason, reason_prefix);
 }
 
 static void wait_count(const char *what, long long (*get)(const char *), const char *item,
-		       long long want)
+                       long long want)
 {
 	uint64_t deadline = proc_now_ms() + 30000;
 	long long got;
 	while ((got = get(item)) != want) {
 		cr_assert(proc_now_ms() < deadline, "%s %s: count %lld, wanted %lld", what, item,
-			  got, want);
+		          got, want);
 		proc_sleep_ms(100);
 	}
 }
@@ -226,8 +229,8 @@ Test(deadletter, poison_batch_is_quarantined_and_the_partition_goes_on)
 	put_batch(rk, 1, 1, &ok, 1);
 	/* Then one with an invalid op beside a valid one. */
 	wire_op mixed[2] = {like(it[0], "u2"), like("post:not valid", "u3")};
-	wire_batch mb = {wire_cstr("itest", 5), wire_cstr("rx", 2), 1, 2, clock_wall_ms(), 2,
-			 mixed, 0, NULL};
+	wire_batch mb = {
+	    wire_cstr("itest", 5), wire_cstr("rx", 2), 1, 2, clock_wall_ms(), 2, mixed, 0, NULL};
 	char *mbuf;
 	size_t mlen;
 	cr_assert_eq(wire_encode_batch(&mb, &mbuf, &mlen), 0);
@@ -241,18 +244,17 @@ Test(deadletter, poison_batch_is_quarantined_and_the_partition_goes_on)
 	read_dead_letters("c1", 2, d, &n);
 	cr_assert_eq(n, 2, "exactly the two refused messages, got %d", n);
 	assert_dead_letter(&d[0], "likes.batches", 1, off_poison, poison, sizeof poison - 1,
-			   "undecodable ");
+	                   "undecodable ");
 	assert_dead_letter(&d[1], "likes.batches", 1, off_mixed, mbuf, mlen,
-			   "invalid_ops count=1 first_index=1 first_reason=bad_item");
+	                   "invalid_ops count=1 first_index=1 first_reason=bad_item");
 	free_dead_letters(d, n);
 	free(mbuf);
 
 	static char out[1 << 17];
-	cr_assert_eq(proc_capture(out, sizeof out, "curl -s -m 5 http://127.0.0.1:%d/metrics",
-				  S.ops_port),
-		     0);
-	cr_assert(strstr(out, "likes_central_batches_deadlettered_total 2\n"), "metrics:\n%s",
-		  out);
+	cr_assert_eq(
+	    proc_capture(out, sizeof out, "curl -s -m 5 http://127.0.0.1:%d/metrics", S.ops_port),
+	    0);
+	cr_assert(strstr(out, "likes_central_batches_deadlettered_total 2\n"), "metrics:\n%s", out);
 	cr_assert(strstr(out, "likes_central_deadletter_failed_total 0\n"));
 	rd_kafka_t *none = NULL;
 	kafka_destroy_clients(&rk, &none);
@@ -274,12 +276,12 @@ Test(deadletter, bad_snapshots_are_quarantined_by_each_edge_which_keeps_serving)
 	    {wire_cstr("likes", 5), wire_cstr(it[1], strlen(it[1])), (uint64_t)1 << 63},
 	};
 	wire_snapshot s = {.source = wire_cstr("itest", 5),
-			   .partition = 0,
-			   .offset = (uint64_t)1 << 40,
-			   .produced_ms = clock_wall_ms(),
-			   .last = true,
-			   .ncounts = 2,
-			   .counts = counts};
+	                   .partition = 0,
+	                   .offset = (uint64_t)1 << 40,
+	                   .produced_ms = clock_wall_ms(),
+	                   .last = true,
+	                   .ncounts = 2,
+	                   .counts = counts};
 	char *sbuf;
 	size_t slen;
 	cr_assert_eq(wire_encode_snapshot(&s, &sbuf, &slen), 0);
@@ -292,8 +294,8 @@ Test(deadletter, bad_snapshots_are_quarantined_by_each_edge_which_keeps_serving)
 	cr_assert(proc_alive(S.edge_pid[0]) && proc_alive(S.edge_pid[1]));
 	char body[512];
 	cr_assert_eq(proc_http("POST", S.edge_port[0], "/v1/items/post/after/likes", "u9", body,
-			       sizeof body),
-		     200, "the edge still takes writes: %s", body);
+	                       sizeof body),
+	             200, "the edge still takes writes: %s", body);
 
 	const char *edges[2] = {"edge0", "edge1"};
 	for (int e = 0; e < 2; e++) {
@@ -302,9 +304,10 @@ Test(deadletter, bad_snapshots_are_quarantined_by_each_edge_which_keeps_serving)
 		read_dead_letters(edges[e], 2, d, &n);
 		cr_assert_eq(n, 2, "%s: exactly the two refused snapshots, got %d", edges[e], n);
 		assert_dead_letter(&d[0], "likes.snapshots", 0, off_poison, poison,
-				   sizeof poison - 1, "undecodable ");
-		assert_dead_letter(&d[1], "likes.snapshots", 0, off_bad, sbuf, slen,
-				   "bad_counts count=1 first_index=1 first_reason=count_out_of_range");
+		                   sizeof poison - 1, "undecodable ");
+		assert_dead_letter(
+		    &d[1], "likes.snapshots", 0, off_bad, sbuf, slen,
+		    "bad_counts count=1 first_index=1 first_reason=count_out_of_range");
 		free_dead_letters(d, n);
 	}
 	free(sbuf);

@@ -25,16 +25,16 @@ static void setup(void)
 	testdir_make(certdir, sizeof certdir, "likes-h1conform");
 	char out[4096];
 	cr_assert_eq(proc_capture(out, sizeof out,
-				  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-				  "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
-				  "-out %s/cert.pem 2>&1",
-				  certdir, certdir),
-		     0, "%s", out);
+	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
+	                          "-out %s/cert.pem 2>&1",
+	                          certdir, certdir),
+	             0, "%s", out);
 	tls_port = proc_free_port();
 	snprintf(extra, sizeof extra,
-		 "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\n"
-		 "tls_key = %s/key.pem\n",
-		 tls_port, certdir, certdir);
+	         "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\n"
+	         "tls_key = %s/key.pem\n",
+	         tls_port, certdir, certdir);
 	S.edge_extra = extra;
 	stack_up(1, 2, 200);
 }
@@ -126,7 +126,7 @@ static int answers(const char *out, int *first)
 	 * newline of its own. A status line is "HTTP/1.1 DDD ". */
 	for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9) {
 		bool status = p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
-			      p[11] >= '0' && p[11] <= '9' && p[12] == ' ';
+		              p[11] >= '0' && p[11] <= '9' && p[12] == ' ';
 		if (!status)
 			continue;
 		if (n++ == 0)
@@ -138,7 +138,7 @@ static int answers(const char *out, int *first)
 typedef struct vector {
 	const char *name;
 	const char *bytes;
-	int status; /* of the first answer */
+	int status;  /* of the first answer */
 	int answers; /* how many in all */
 } vector;
 
@@ -147,45 +147,55 @@ typedef struct vector {
 
 static const vector vectors[] = {
     /* The reproduction: a space before the colon. */
-    {"TE with a space before its colon", POST "Transfer-Encoding : chunked\r\n\r\n"
-					      "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"TE with a space before its colon",
+     POST "Transfer-Encoding : chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"CL with a space before its colon", POST "Content-Length : 7\r\n\r\n{\"n\":2}" SMUGGLED,
+    {"CL with a space before its colon", POST "Content-Length : 7\r\n\r\n{\"n\":2}" SMUGGLED, 400,
+     1},
+    {"bare LF in a chunk extension",
+     POST "Transfer-Encoding: chunked\r\n\r\n"
+          "7;\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"bare LF in a chunk extension", POST "Transfer-Encoding: chunked\r\n\r\n"
-					  "7;\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
-     400, 1},
-    {"junk after a chunk size", POST "Transfer-Encoding: chunked\r\n\r\n"
-				     "7 junk\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"junk after a chunk size",
+     POST "Transfer-Encoding: chunked\r\n\r\n"
+          "7 junk\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
     {"folded TE", POST "Transfer-Encoding:\r\n chunked\r\n\r\n7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"two TE fields", POST "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-			   "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"two TE fields",
+     POST "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"gzip, chunked", POST "Transfer-Encoding: gzip, chunked\r\n\r\n"
-			   "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"gzip, chunked",
+     POST "Transfer-Encoding: gzip, chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      501, 1},
     /* The classic set. */
-    {"CL.TE", POST "Content-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED",
+    {"CL.TE", POST "Content-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED", 400,
+     1},
+    {"TE.CL",
+     POST "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+          "8\r\nSMUGGLED\r\n0\r\n\r\n",
      400, 1},
-    {"TE.CL", POST "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
-		   "8\r\nSMUGGLED\r\n0\r\n\r\n",
-     400, 1},
-    {"TE.TE, a second obfuscated TE", POST "Transfer-Encoding: chunked\r\nTransfer-encoding: x\r\n\r\n"
-					   "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"TE.TE, a second obfuscated TE",
+     POST "Transfer-Encoding: chunked\r\nTransfer-encoding: x\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      501, 1}, /* "x" is a coding the edge does not implement */
-    {"TE.TE, a tab before the colon", POST "Transfer-Encoding\t: chunked\r\n\r\n"
-					   "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"TE.TE, a tab before the colon",
+     POST "Transfer-Encoding\t: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"TE.TE, xchunked", POST "Transfer-Encoding: xchunked\r\n\r\n"
-			     "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"TE.TE, xchunked",
+     POST "Transfer-Encoding: xchunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      501, 1},
-    {"TE.TE, a bare LF before it", POST "X: y\nTransfer-Encoding: chunked\r\n\r\n"
-					"7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+    {"TE.TE, a bare LF before it",
+     POST "X: y\nTransfer-Encoding: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
      400, 1},
-    {"duplicate CL", POST "Content-Length: 7\r\nContent-Length: 44\r\n\r\n{\"n\":2}" SMUGGLED,
-     400, 1},
+    {"duplicate CL", POST "Content-Length: 7\r\nContent-Length: 44\r\n\r\n{\"n\":2}" SMUGGLED, 400,
+     1},
     {"CL with a sign", POST "Content-Length: +7\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
     {"CL with a space inside", POST "Content-Length: 7 0\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
     {"CL as a list", POST "Content-Length: 7, 7\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
@@ -193,21 +203,24 @@ static const vector vectors[] = {
     {"no Host", "GET /healthz HTTP/1.1\r\n\r\n", 400, 1},
     {"two Host", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, 1},
     {"Host a b", "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", 400, 1},
-    {"two Authorization", "GET /healthz HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
-			  "Authorization: Bearer b\r\n\r\n",
+    {"two Authorization",
+     "GET /healthz HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
+     "Authorization: Bearer b\r\n\r\n",
      400, 1},
-    {"two Idempotency-Key", POST "Idempotency-Key: a\r\nIdempotency-Key: b\r\n"
-				 "Content-Length: 7\r\n\r\n{\"n\":2}",
+    {"two Idempotency-Key",
+     POST "Idempotency-Key: a\r\nIdempotency-Key: b\r\n"
+          "Content-Length: 7\r\n\r\n{\"n\":2}",
      400, 1},
     {"an unknown method", "BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 501, 1},
     {"HTTP/1.2", "GET /healthz HTTP/1.2\r\nHost: a\r\n\r\n", 505, 1},
     /* What must still work: well-framed requests, pipelined. */
-    {"two pipelined GETs", "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
-			   "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+    {"two pipelined GETs",
+     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
      200, 2},
     {"a chunked write with an extension, then a GET",
      POST "Transfer-Encoding: chunked\r\n\r\n7;a=\"b c\"\r\n{\"n\":2}\r\n0\r\nX-T: 1\r\n\r\n"
-	  "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+          "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
      200, 2},
     {"HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", 200, 1},
 };
@@ -222,9 +235,9 @@ static void run_vectors(size_t (*xchg)(const char *, size_t, char *, size_t), co
 		int first;
 		int n = answers(out, &first);
 		cr_expect_eq(first, v->status, "%s, %s: first answer %d, want %d:\n%.400s", how,
-			     v->name, first, v->status, out);
+		             v->name, first, v->status, out);
 		cr_expect_eq(n, v->answers, "%s, %s: %d answers, want %d:\n%.600s", how, v->name, n,
-			     v->answers, out);
+		             v->answers, out);
 		if (v->answers == 1)
 			cr_expect_null(strstr(out, "SMUGGLED"), "%s, %s", how, v->name);
 	}
@@ -262,7 +275,7 @@ Test(h1conform, head_date_and_cache_control_on_both_protocols)
 {
 	static char out[16384];
 	const char *head = "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
-			   "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+	                   "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
 	exchange(head, strlen(head), out, sizeof out);
 	int first;
 	cr_assert_eq(answers(out, &first), 2, "%s", out);
@@ -278,18 +291,18 @@ Test(h1conform, head_date_and_cache_control_on_both_protocols)
 	cr_assert(strstr(out, "cache-control: no-store\r\n") < second, "%s", out);
 
 	/* HTTP/2: the same rules. */
-	cr_assert_eq(proc_curl(out, sizeof out, "-sI --http2-prior-knowledge", S.edge_port[0],
-			       "/healthz"),
-		     200, "%s", out);
+	cr_assert_eq(
+	    proc_curl(out, sizeof out, "-sI --http2-prior-knowledge", S.edge_port[0], "/healthz"),
+	    200, "%s", out);
 	cr_assert_not_null(strcasestr(out, "date: "), "%s", out);
 	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "%s", out);
 	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge", S.edge_port[0],
-			       "/v1/items/blog/1/likes"),
-		     400, "%s", out);
+	                       "/v1/items/blog/1/likes"),
+	             400, "%s", out);
 	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "an error: %s", out);
 	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge -X BREW",
-			       S.edge_port[0], "/healthz"),
-		     501, "%s", out);
+	                       S.edge_port[0], "/healthz"),
+	             501, "%s", out);
 }
 
 /* This edge trusts no proxy: forwarding headers are not believed, and a
@@ -300,12 +313,12 @@ Test(h1conform, a_proxy_the_edge_does_not_trust_gets_no_loopback_route)
 	static char out[256 * 1024];
 	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[0], "/metrics"), 200);
 	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
-			       "/metrics"),
-		     404);
+	                       "/metrics"),
+	             404);
 	cr_assert_eq(proc_curl(out, sizeof out, "-H 'Forwarded: for=127.0.0.1'", S.edge_port[0],
-			       "/v1/admin/inspect"),
-		     404);
+	                       "/v1/admin/inspect"),
+	             404);
 	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
-			       "/healthz"),
-		     200, "other routes do not care");
+	                       "/healthz"),
+	             200, "other routes do not care");
 }

@@ -26,7 +26,7 @@ static char out[65536];
 static int run(const char *args, bool both)
 {
 	return proc_capture(out, sizeof out, "build/edge inspect -c '%s/edge0.ini' %s %s", S.dir,
-			    args, both ? "2>&1" : "2>/dev/null");
+	                    args, both ? "2>&1" : "2>/dev/null");
 }
 
 /* The live or offline JSON, parsed; NULL when the command failed. */
@@ -72,8 +72,9 @@ static json_t *wait_pending(long long want, unsigned ms)
 		long long n = total(j, "pending_batches");
 		if (total(j, "pending_ops") == 0 && (want < 0 ? n > 0 : n == want))
 			return j;
-		cr_assert(proc_now_ms() < deadline, "pending_batches=%lld pending_ops=%lld, want %lld",
-			  n, total(j, "pending_ops"), want);
+		cr_assert(proc_now_ms() < deadline,
+		          "pending_batches=%lld pending_ops=%lld, want %lld", n,
+		          total(j, "pending_ops"), want);
 		json_decref(j);
 		proc_sleep_ms(100);
 	}
@@ -116,14 +117,14 @@ Test(inspect, live_shows_the_backlog_while_central_is_stopped_and_none_after)
 	/* The edge holds the store: --offline says so. */
 	cr_assert_eq(run("--offline", true), 3, "%s", out);
 	cr_assert(strstr(out, "the store is locked: is the edge running? use it without --offline"),
-		  "%s", out);
+	          "%s", out);
 
 	stack_start_central();
 	j = wait_pending(0, 30000);
 	for (int p = 0; p < NPARTS; p++) {
 		cr_assert_eq(pnum(j, p, "sealed_batches"), 0);
 		cr_assert_eq(pnum(j, p, "applied_seq"), pnum(j, p, "last_seq"),
-			     "central confirmed every batch of partition %d", p);
+		             "central confirmed every batch of partition %d", p);
 		cr_assert_gt(pnum(j, p, "snapshot_version"), 0);
 	}
 	json_decref(j);
@@ -140,12 +141,12 @@ Test(inspect, offline_after_the_stop_agrees_with_the_last_live_answer)
 	cr_assert_eq(total(off, "pending_bytes"), total(live, "pending_bytes"));
 	cr_assert_eq(total(off, "pending_ops"), 0);
 	cr_assert_null(json_object_get(json_object_get(off, "totals"), "kafka_in_flight"));
-	static const char *same[] = {"sealed_batches", "sealed_bytes", "seq_lo", "seq_hi",
-				     "last_seq", "applied_seq", "snapshot_version"};
+	static const char *same[] = {"sealed_batches", "sealed_bytes", "seq_lo",          "seq_hi",
+	                             "last_seq",       "applied_seq",  "snapshot_version"};
 	for (int p = 0; p < NPARTS; p++)
 		for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
 			cr_assert_eq(pnum(off, p, same[i]), pnum(live, p, same[i]),
-				     "partition %d %s", p, same[i]);
+			             "partition %d %s", p, same[i]);
 	json_decref(live);
 	json_decref(off);
 	cr_assert_eq(run("--offline", false), 0);

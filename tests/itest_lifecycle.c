@@ -28,20 +28,20 @@ static void teardown(void)
 TestSuite(lifecycle, .fini = teardown, .timeout = 240);
 
 /* Waits until cond (an expression) holds, up to ms; fails with what. */
-#define WAIT_FOR(cond, ms, ...)                                                                \
-	do {                                                                                   \
-		uint64_t wait_end_ = proc_now_ms() + (ms);                                     \
-		while (!(cond)) {                                                              \
-			cr_assert_lt(proc_now_ms(), wait_end_, __VA_ARGS__);                   \
-			proc_sleep_ms(50);                                                     \
-		}                                                                              \
+#define WAIT_FOR(cond, ms, ...)                                                                    \
+	do {                                                                                       \
+		uint64_t wait_end_ = proc_now_ms() + (ms);                                         \
+		while (!(cond)) {                                                                  \
+			cr_assert_lt(proc_now_ms(), wait_end_, __VA_ARGS__);                       \
+			proc_sleep_ms(50);                                                         \
+		}                                                                                  \
 	} while (0)
 
 static long long central_likes(void)
 {
 	char out[512];
 	if (proc_capture(out, sizeof out, "curl -s -m 5 'http://127.0.0.1:%d/v1/totals/likes'",
-			 S.ops_port))
+	                 S.ops_port))
 		return -1;
 	return proc_json_num(out, "sum");
 }
@@ -88,19 +88,19 @@ Test(lifecycle, sigterm_drains_and_loses_no_acknowledged_like)
 	int status = proc_stop(S.edge_pid[0], 0); /* only reaps */
 	S.edge_pid[0] = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "the edge did not exit 0 (status %d); its log ends:\n%s", status,
-		  stack_log_tail("edge0.log"));
+	          "the edge did not exit 0 (status %d); its log ends:\n%s", status,
+	          stack_log_tail("edge0.log"));
 	cr_assert(stack_file_has("edge0.log", "msg=\"draining\" connections="),
-		  "no draining line:\n%s", stack_log_tail("edge0.log"));
+	          "no draining line:\n%s", stack_log_tail("edge0.log"));
 	cr_assert(stack_file_has("edge0.log", "msg=\"drained\" sent="), "no drained line:\n%s",
-		  stack_log_tail("edge0.log"));
+	          stack_log_tail("edge0.log"));
 
 	/* What the edge kept goes out after a restart; central counts each
 	 * acknowledged like, and never more than were sent. */
 	unsigned long a = atomic_load(&acked), s = atomic_load(&sent);
 	stack_start_edge(0);
 	WAIT_FOR(central_likes() >= (long long)a, 60000,
-		 "central counts %lld likes, %lu were acknowledged", central_likes(), a);
+	         "central counts %lld likes, %lu were acknowledged", central_likes(), a);
 	proc_sleep_ms(500);
 	long long got = central_likes();
 	cr_assert_leq(got, (long long)s, "central counts %lld likes, only %lu were sent", got, s);
@@ -121,39 +121,39 @@ Test(lifecycle, readyz_follows_the_broker_and_central)
 	stack_up(1, NPARTS, 200);
 	char body[1024];
 	WAIT_FOR(ready_code(S.edge_port[0], body, sizeof body) == 200, 30000,
-		 "the edge never became ready: %s", body);
+	         "the edge never became ready: %s", body);
 	cr_assert(strstr(body, "\"ready\":true"), "%s", body);
 	WAIT_FOR(ready_code(S.ops_port, body, sizeof body) == 200, 30000,
-		 "central never became ready: %s", body);
+	         "central never became ready: %s", body);
 
 	/* A frozen broker: no snapshots reach the edge, nothing reaches
 	 * central. Liveness stays. */
 	kill(S.broker_pid, SIGSTOP);
 	WAIT_FOR(ready_code(S.edge_port[0], body, sizeof body) == 503, 30000,
-		 "the edge stayed ready with the broker frozen: %s", body);
+	         "the edge stayed ready with the broker frozen: %s", body);
 	cr_assert(strstr(body, "\"ready\":false"), "%s", body);
 	cr_assert(strstr(body, "\"snapshots\":{\"ok\":false,\"reason\":\"partition"), "%s", body);
 	WAIT_FOR(ready_code(S.ops_port, body, sizeof body) == 503, 30000,
-		 "central stayed ready with the broker frozen: %s", body);
+	         "central stayed ready with the broker frozen: %s", body);
 	cr_assert(strstr(body, "\"kafka\":{\"ok\":false"), "%s", body);
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/healthz", NULL, NULL, 0), 200);
 	kill(S.broker_pid, SIGCONT);
 	WAIT_FOR(ready_code(S.edge_port[0], body, sizeof body) == 200, 60000,
-		 "the edge never became ready again: %s", body);
+	         "the edge never became ready again: %s", body);
 	WAIT_FOR(ready_code(S.ops_port, body, sizeof body) == 200, 60000,
-		 "central never became ready again: %s", body);
+	         "central never became ready again: %s", body);
 
 	/* Central stopped: it exits 0, and the edge's snapshots go stale. */
 	int status = proc_stop(S.central_pid, SIGTERM);
 	S.central_pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "central exited with %d:\n%s",
-		  status, stack_log_tail("central.log"));
+	          status, stack_log_tail("central.log"));
 	WAIT_FOR(ready_code(S.edge_port[0], body, sizeof body) == 503, 30000,
-		 "the edge stayed ready without central: %s", body);
+	         "the edge stayed ready without central: %s", body);
 	cr_assert(strstr(body, "\"snapshots\":{\"ok\":false"), "%s", body);
 	stack_start_central();
 	WAIT_FOR(ready_code(S.edge_port[0], body, sizeof body) == 200, 30000,
-		 "the edge never became ready after central came back: %s", body);
+	         "the edge never became ready after central came back: %s", body);
 }
 
 /* --- (c) SIGHUP reloads the JWT keys ---------------------------------------- */
@@ -175,9 +175,8 @@ static char *token(const char *kid, const char *secret)
 	cr_assert_eq(jwt_add_grant(j, "sub", "alice"), 0);
 	cr_assert_eq(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
 	cr_assert_eq(jwt_add_header(j, "kid", kid), 0);
-	cr_assert_eq(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret,
-				 (int)strlen(secret)),
-		     0);
+	cr_assert_eq(
+	    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)), 0);
 	char *s = jwt_encode_str(j);
 	cr_assert_not_null(s);
 	jwt_free(j);
@@ -189,7 +188,7 @@ static int like_with(const char *tok, int n)
 {
 	char opts[2048], out[2048], path[64];
 	snprintf(opts, sizeof opts, "--http2-prior-knowledge -X POST -H 'Authorization: Bearer %s'",
-		 tok);
+	         tok);
 	snprintf(path, sizeof path, "/v1/items/post/jwt%d/likes", n);
 	return proc_curl(out, sizeof out, opts, S.edge_port[0], path);
 }
@@ -199,8 +198,8 @@ static void hup_and_wait(const char *line, int nth)
 	kill(S.edge_pid[0], SIGHUP);
 	char out[64];
 	WAIT_FOR(proc_capture(out, sizeof out, "grep -c '%s' '%s/edge0.log'", line, S.dir) == 0 &&
-		     atoi(out) >= nth,
-		 10000, "no %s line after SIGHUP:\n%s", line, stack_log_tail("edge0.log"));
+	             atoi(out) >= nth,
+	         10000, "no %s line after SIGHUP:\n%s", line, stack_log_tail("edge0.log"));
 }
 
 static const char SECRET_A1[] = "first-secret-of-key-a-0123456789abcdef";
@@ -214,7 +213,7 @@ Test(lifecycle, sighup_reloads_jwt_keys_and_keeps_them_when_a_file_is_bad)
 	write_key("b", SECRET_B);
 	static char extra[1024];
 	snprintf(extra, sizeof extra, "[identity]\njwt_keys = a:HS256:%s/a,b:HS256:%s/b\n", keydir,
-		 keydir);
+	         keydir);
 	S.edge_extra = extra;
 	stack_up(1, NPARTS, 200);
 	char *old_a = token("a", SECRET_A1), *new_a = token("a", SECRET_A2),
@@ -251,18 +250,18 @@ Test(lifecycle, sighup_reopens_the_log_file_after_rotation)
 	snprintf(path, sizeof path, "%s/edge.log", keydir);
 	snprintf(rotated, sizeof rotated, "%s/edge.log.1", keydir);
 	cr_assert_eq(proc_capture(out, sizeof out, "grep -c 'msg=\"edge started\"' '%s'", path), 0,
-		     "the edge does not log to log.file");
+	             "the edge does not log to log.file");
 	cr_assert_eq(rename(path, rotated), 0);
 	kill(S.edge_pid[0], SIGHUP);
 	WAIT_FOR(proc_capture(out, sizeof out, "grep -c 'msg=\"log reopened\"' '%s'", path) == 0,
-		 10000, "the reopened file got no line");
+	         10000, "the reopened file got no line");
 	/* The next lines go to the new file only. */
 	kill(S.edge_pid[0], SIGHUP);
 	WAIT_FOR(proc_capture(out, sizeof out, "grep -c 'msg=\"log reopened\"' '%s'", path) == 0 &&
-		     atoi(out) == 2,
-		 10000, "the second reopen line is not in the new file");
+	             atoi(out) == 2,
+	         10000, "the second reopen line is not in the new file");
 	cr_assert_neq(proc_capture(out, sizeof out, "grep -c 'msg=\"log reopened\"' '%s'", rotated),
-		      0, "the rotated file got a line after the reopen");
+	              0, "the rotated file got a line after the reopen");
 	cr_assert_eq(proc_capture(out, sizeof out, "grep -c 'msg=\"edge started\"' '%s'", rotated),
-		     0, "the rotated file lost its earlier lines");
+	             0, "the rotated file lost its earlier lines");
 }

@@ -96,24 +96,24 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	like(2, "b");
 	cr_assert(wait_ready(20000), "the edge's replica completes");
 	char body[512];
-	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/items/post/m1/likes", NULL, body,
-			       sizeof body),
-		     200);
-	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/items/post/m77/likes", NULL, body,
-			       sizeof body),
-		     200, "a count the replica proves 0, answered at the edge");
+	cr_assert_eq(
+	    proc_http("GET", S.edge_port[0], "/v1/items/post/m1/likes", NULL, body, sizeof body),
+	    200);
+	cr_assert_eq(
+	    proc_http("GET", S.edge_port[0], "/v1/items/post/m77/likes", NULL, body, sizeof body),
+	    200, "a count the replica proves 0, answered at the edge");
 	/* Delivered and applied: the produce and snapshot series moved. */
 	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
 	cr_assert(scrape());
 	char why[256];
 	cr_assert(prom_check(text, why, sizeof why), "%s", why);
-	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
-		     2, "writes answered after the group commit are counted");
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"), 2,
+	             "writes answered after the group commit are counted");
 	cr_assert_eq(prom_get(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
-		     2);
-	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"),
-		     2, "a deferred answer is counted once");
+	             2);
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"), 2,
+	             "a deferred answer is counted once");
 	/* Once the replica is complete no count read leaves the edge; the
 	 * read-through families are still exported, at zero. */
 	cr_assert_eq(prom_get(text, "likes_edge_readthrough_counts_total"), 0);
@@ -137,9 +137,9 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 		cr_assert_eq(prom_get(text, name), 1, "%s", name);
 	}
 	cr_assert_eq(prom_get(text, "likes_edge_pending_budget_bytes"), 1024.0 * 1024 * 1024,
-		     "batch.budget_mb's default, in bytes");
+	             "batch.budget_mb's default, in bytes");
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
-		     200);
+	             200);
 	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
 }
 
@@ -168,7 +168,7 @@ Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)
 	cr_assert_gt(metric("likes_edge_pending_batches"), 0);
 	cr_assert_eq(kill(S.broker_pid, SIGCONT), 0);
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 60000), 0,
-		     "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
+	             "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
 	cr_assert_eq(metric("likes_edge_pending_bytes"), 0);
 	cr_assert_eq(prom_get(text, "likes_edge_pending_ops"), 0);
 	cr_assert_eq(prom_get(text, "likes_edge_ops_accepted_total"), 31);
@@ -188,7 +188,7 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 	like(2, "x");
 	like(3, "y");
 	cr_assert_gt(wait_for("likes_edge_pending_batches", positive, 5000), 0,
-		     "sealed and sent, not applied");
+	             "sealed and sent, not applied");
 	double a1 = metric(age);
 	proc_sleep_ms(1500);
 	double a2 = metric(age);
@@ -227,7 +227,7 @@ static void promtool_check(const char *what, int port, char *out, size_t cap)
 	int rc = pclose(p);
 	unlink(path);
 	cr_assert_eq(rc, 0, "promtool check metrics on %s's /metrics (exit %d):\n%s", what, rc,
-		     out);
+	             out);
 	cr_assert_eq(got, 0, "promtool on %s's /metrics:\n%s", what, out);
 }
 
@@ -243,7 +243,7 @@ static void wait_every_family_has_samples(const char *what, int port, unsigned m
 		if (!prom_empty_family(text, empty, sizeof empty))
 			return;
 		cr_assert(proc_now_ms() < deadline, "%s: family %s has no sample:\n%s", what, empty,
-			  text);
+		          text);
 		proc_sleep_ms(100);
 	}
 }
@@ -254,9 +254,8 @@ Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
 	 * sample: promtool then checks every name either daemon can show. */
 	like(1, "u-prom");
 	like(2, "u-prom");
-	cr_assert_eq(proc_http("DELETE", S.edge_port[0], "/v1/items/post/m2/likes", "u-prom", NULL,
-			       0),
-		     200);
+	cr_assert_eq(
+	    proc_http("DELETE", S.edge_port[0], "/v1/items/post/m2/likes", "u-prom", NULL, 0), 200);
 	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
 	wait_every_family_has_samples("the edge", S.edge_port[0], 20000);
 	wait_every_family_has_samples("central", S.ops_port, 20000);
@@ -268,12 +267,14 @@ Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(proc_curl(text, METRICS_CAP, "", ports[i], "/metrics"), 200);
 		const char *want[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
-				      "process_open_fds", "process_max_fds",
-				      "process_start_time_seconds"};
+		                      "process_open_fds", "process_max_fds",
+		                      "process_start_time_seconds"};
 		/* CPU may still read 0 ticks in a process this young. */
 		cr_expect_geq(prom_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
 		for (size_t k = 1; k < sizeof want / sizeof want[0]; k++)
-			cr_expect_gt(prom_get(text, want[k]), 0, "%s on port %d", want[k], ports[i]);
-		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d", ports[i]);
+			cr_expect_gt(prom_get(text, want[k]), 0, "%s on port %d", want[k],
+			             ports[i]);
+		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d",
+		                   ports[i]);
 	}
 }

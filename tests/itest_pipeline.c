@@ -23,8 +23,8 @@ TestSuite(pipeline, .init = setup, .fini = stack_down, .timeout = 240);
 #define NITEMS 12
 #define NUSERS 8
 
-static const char *users[NUSERS] = {"user0", "user1", "user2", "user3",
-				    "user4", "user5", "roamer", "roamer2"};
+static const char *users[NUSERS] = {"user0", "user1", "user2",  "user3",
+                                    "user4", "user5", "roamer", "roamer2"};
 static bool truth[NITEMS][NUSERS];
 static unsigned long acked;
 
@@ -38,7 +38,8 @@ static int act_try(int edge, bool add, int item, int u)
 	int code;
 	uint64_t deadline = proc_now_ms() + 60000;
 	while ((code = proc_http(add ? "POST" : "DELETE", S.edge_port[edge], path, users[u], body,
-				 sizeof body)) < 0 || code == 503) {
+	                         sizeof body)) < 0 ||
+	       code == 503) {
 		if (proc_now_ms() > deadline)
 			return -1;
 		proc_sleep_ms(50);
@@ -54,14 +55,15 @@ static void act(int edge, bool add, int item, int u)
 {
 	int code = act_try(edge, add, item, u);
 	cr_assert_eq(code, 200, "%s item i%d by %s at edge%d -> %d", add ? "POST" : "DELETE", item,
-		     users[u], edge, code);
+	             users[u], edge, code);
 }
 
 static long long central_count(int item)
 {
 	char out[1024];
-	if (proc_capture(out, sizeof out, "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/i%d/likes'",
-			 S.ops_port, item))
+	if (proc_capture(out, sizeof out,
+	                 "curl -s -m 5 'http://127.0.0.1:%d/v1/items/post/i%d/likes'", S.ops_port,
+	                 item))
 		return -1;
 	return proc_json_num(out, "count");
 }
@@ -100,12 +102,12 @@ static void assert_converged(unsigned timeout_ms)
 		if (bad < 0)
 			break;
 		if (proc_now_ms() > deadline)
-			cr_assert_fail("item i%d: truth %d, central %lld, edge0 %lld, edge1 %lld", bad,
-				       expected(bad), c, e0, e1);
+			cr_assert_fail("item i%d: truth %d, central %lld, edge0 %lld, edge1 %lld",
+			               bad, expected(bad), c, e0, e1);
 		proc_sleep_ms(200);
 	}
 	cr_log_info("%lu ops acknowledged; converged %llu ms after the last one", acked,
-		    (unsigned long long)(proc_now_ms() - start));
+	            (unsigned long long)(proc_now_ms() - start));
 }
 
 static void like_table(void)
@@ -184,17 +186,19 @@ static void bulk_likes(int edge, int u)
 		FILE *f = fopen(uris, "w");
 		cr_assert(f);
 		for (int i = 0; i < BULK_ITEMS; i++)
-			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n", S.edge_port[edge], i);
+			fprintf(f, "http://127.0.0.1:%d/v1/items/post/bulk%d/likes\n",
+			        S.edge_port[edge], i);
 		fclose(f);
 		f = fopen(empty, "w"); /* h2load cannot post an empty file */
 		cr_assert(f);
 		fputs("{}", f);
 		fclose(f);
 	}
-	int rc = proc_capture(out, sizeof out,
-			      "h2load -n %d -c 1 -m 32 -i '%s' -d '%s' -H 'X-User-Id: bulk-user-%02d-"
-			      "%0100d' 2>&1",
-			      BULK_ITEMS, uris, empty, u, u);
+	int rc =
+	    proc_capture(out, sizeof out,
+	                 "h2load -n %d -c 1 -m 32 -i '%s' -d '%s' -H 'X-User-Id: bulk-user-%02d-"
+	                 "%0100d' 2>&1",
+	                 BULK_ITEMS, uris, empty, u, u);
 	cr_assert_eq(rc, 0, "h2load failed: %s", out);
 	char want[64];
 	snprintf(want, sizeof want, "%d 2xx", BULK_ITEMS);
@@ -206,11 +210,10 @@ static long long central_total(void)
 {
 	char out[1024];
 	if (proc_capture(out, sizeof out, "curl -s -m 10 'http://127.0.0.1:%d/v1/totals/likes'",
-			 S.ops_port))
+	                 S.ops_port))
 		return -1;
 	return proc_json_num(out, "sum");
 }
-
 
 Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 {
@@ -222,7 +225,7 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 	for (int u = 0; u < BULK_USERS; u++)
 		bulk_likes(u % 2, u);
 	cr_log_info("%d bulk likes acknowledged in %llu ms while central was down",
-		    BULK_ITEMS * BULK_USERS, (unsigned long long)(proc_now_ms() - t0));
+	            BULK_ITEMS * BULK_USERS, (unsigned long long)(proc_now_ms() - t0));
 	/* Let the edges seal and produce everything before central returns. */
 	proc_sleep_ms(2000);
 	stack_start_central();
@@ -234,13 +237,13 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 	while ((got = central_total()) != want) {
 		cr_assert(proc_now_ms() < deadline, "central total %lld, truth %lld", got, want);
 		cr_assert(proc_alive(S.central_pid), "central died; its log ends:\n%s",
-			  stack_tail("central.log"));
+		          stack_tail("central.log"));
 		proc_sleep_ms(500);
 	}
 	cr_log_info("central total %lld reached the truth %llu ms after restart", got,
-		    (unsigned long long)(proc_now_ms() - start));
+	            (unsigned long long)(proc_now_ms() - start));
 	cr_assert(stack_file_has("central.log", "input offset out of range"),
-		  "the broker was expected to drop batches while central was down");
+	          "the broker was expected to drop batches while central was down");
 	assert_converged(30000);
 	for (int i = 0; i < BULK_ITEMS; i += BULK_ITEMS / 16) {
 		char path[128], body[512];
@@ -248,10 +251,12 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 		for (int e = 0; e < 2; e++) {
 			uint64_t d = proc_now_ms() + 30000;
 			long long c = -1;
-			while (proc_http("GET", S.edge_port[e], path, NULL, body, sizeof body) != 200 ||
+			while (proc_http("GET", S.edge_port[e], path, NULL, body, sizeof body) !=
+			           200 ||
 			       (c = proc_json_num(body, "count")) != BULK_USERS) {
-				cr_assert(proc_now_ms() < d, "edge%d shows %lld for bulk%d, truth %d",
-					  e, c, i, BULK_USERS);
+				cr_assert(proc_now_ms() < d,
+				          "edge%d shows %lld for bulk%d, truth %d", e, c, i,
+				          BULK_USERS);
 				proc_sleep_ms(200);
 			}
 		}

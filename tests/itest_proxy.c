@@ -24,7 +24,7 @@ static int get(const char *path, const char *header)
 	static char out[256 * 1024]; /* /metrics is long */
 	char opts[256];
 	snprintf(opts, sizeof opts, "%s%s%s", header ? "-H '" : "", header ? header : "",
-		 header ? "'" : "");
+	         header ? "'" : "");
 	return proc_curl(out, sizeof out, opts, S.edge_port[0], path);
 }
 
@@ -32,33 +32,34 @@ Test(proxy, loopback_routes_judge_the_client_behind_a_trusted_proxy)
 {
 	cr_assert_eq(get("/metrics", NULL), 200, "the peer itself is loopback");
 	cr_assert_eq(get("/metrics", "X-Forwarded-For: 127.0.0.1"), 200,
-		     "a loopback client through a trusted proxy");
+	             "a loopback client through a trusted proxy");
 	cr_assert_eq(get("/metrics", "X-Forwarded-For: 203.0.113.9"), 404,
-		     "an outside client through a trusted proxy on the same host");
+	             "an outside client through a trusted proxy on the same host");
 	cr_assert_eq(get("/metrics", "X-Forwarded-For: 203.0.113.9, 10.1.2.3"), 404,
-		     "past a chain of trusted proxies");
+	             "past a chain of trusted proxies");
 	cr_assert_eq(get("/metrics", "X-Forwarded-For: unknown"), 404, "a client not named");
 	cr_assert_eq(get("/v1/admin/inspect", "X-Forwarded-For: 198.51.100.1"), 404);
 	cr_assert_eq(get("/v1/hot", "X-Forwarded-For: [::1]:1234"), 200);
 	/* The proxies write X-Forwarded-For (the default): a Forwarded the
 	 * client wrote itself and the proxy passed on is not believed. */
 	cr_assert_eq(get("/metrics", "Forwarded: for=127.0.0.1"), 404,
-		     "a header the proxy does not write names no client");
+	             "a header the proxy does not write names no client");
 	static char out[4096];
 	cr_assert_eq(proc_curl(out, sizeof out,
-			       "-H 'Forwarded: for=127.0.0.1' -H 'X-Forwarded-For: 203.0.113.9'",
-			       S.edge_port[0], "/metrics"),
-		     404, "a client naming itself loopback in Forwarded");
+	                       "-H 'Forwarded: for=127.0.0.1' -H 'X-Forwarded-For: 203.0.113.9'",
+	                       S.edge_port[0], "/metrics"),
+	             404, "a client naming itself loopback in Forwarded");
 }
 
 Test(proxy, the_per_address_budget_counts_each_client_behind_the_proxy)
 {
 	/* Count reads carry no identity: each spends the client's budget. */
 	int last = 0, n = 0;
-	while (n < 40 && (last = get("/v1/items/post/1/likes", "X-Forwarded-For: 203.0.113.1")) != 429)
+	while (n < 40 &&
+	       (last = get("/v1/items/post/1/likes", "X-Forwarded-For: 203.0.113.1")) != 429)
 		n++;
 	cr_assert_eq(last, 429, "client 203.0.113.1 spends its budget");
 	cr_assert_geq(n, 10, "not before its burst");
 	cr_assert_eq(get("/v1/items/post/1/likes", "X-Forwarded-For: 203.0.113.2"), 200,
-		     "another client behind the same proxy has its own");
+	             "another client behind the same proxy has its own");
 }

@@ -66,8 +66,8 @@ static void wait_exact(int e, char ids[][16], const long long *want, int n, unsi
 			char log[32];
 			snprintf(log, sizeof log, "edge%d.log", e);
 			cr_assert_lt(proc_now_ms(), deadline,
-				     "edge%d: post:%s at %lld, want %lld; its log ends:\n%s", e,
-				     ids[i], got, want[i], stack_tail(log));
+			             "edge%d: post:%s at %lld, want %lld; its log ends:\n%s", e,
+			             ids[i], got, want[i], stack_tail(log));
 			proc_sleep_ms(100);
 		}
 	}
@@ -80,7 +80,7 @@ static void wait_ready(int e, unsigned ms)
 	int code;
 	while ((code = proc_curl(body, sizeof body, "", S.edge_port[e], "/readyz")) != 200) {
 		cr_assert_lt(proc_now_ms(), deadline, "edge%d never ready again: %d %s", e, code,
-			     body);
+		             body);
 		proc_sleep_ms(100);
 	}
 }
@@ -91,7 +91,7 @@ static void assert_no_crash(void)
 	const char *logs[] = {"central.log", "edge0.log", "edge1.log"};
 	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
 		cr_expect_not(stack_file_has(logs[i], "Assertion"), "%s:\n%s", logs[i],
-			      stack_tail(logs[i]));
+		              stack_tail(logs[i]));
 	cr_assert(proc_alive(S.central_pid), "central died:\n%s", stack_tail("central.log"));
 	for (int e = 0; e < S.nedges; e++)
 		cr_assert(proc_alive(S.edge_pid[e]), "edge%d died", e);
@@ -158,7 +158,7 @@ static void new_broker_old_stores(bool edges_first)
 		wait_exact(e, ids, truth, NITEMS + 2, 30000);
 	}
 	cr_expect(stack_file_has("central.log", "input offsets went backwards"),
-		  "central says it starts a new epoch:\n%s", stack_tail("central.log"));
+	          "central says it starts a new epoch:\n%s", stack_tail("central.log"));
 	/* Counts that changed since carry versions of the new epoch. */
 	int changed[] = {1, 2, NITEMS, NITEMS + 1};
 	for (int e = 0; e < S.nedges; e++)
@@ -166,7 +166,7 @@ static void new_broker_old_stores(bool edges_first)
 			long long v = -1;
 			edge_count(e, ids[changed[k]], &v);
 			cr_expect_gt(v, vmax, "edge%d post:%s version %lld, before %lld", e,
-				     ids[changed[k]], v, vmax);
+			             ids[changed[k]], v, vmax);
 		}
 	assert_no_crash();
 }
@@ -205,7 +205,7 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 	for (int32_t p = 0; p < NPARTS; p++) {
 		int64_t lo, hi;
 		cr_assert_eq(rd_kafka_query_watermark_offsets(prod, SNAPSHOTS, p, &lo, &hi, 5000),
-			     RD_KAFKA_RESP_ERR_NO_ERROR);
+		             RD_KAFKA_RESP_ERR_NO_ERROR);
 		held[p] = hi;
 		cr_assert_eq(lo, 0, "nothing dropped yet");
 	}
@@ -221,18 +221,20 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 		for (int k = 0; k < JUNK_PER_PART; k++) {
 			delivery d;
 			kafka_produce(prod, SNAPSHOTS, p, junk, &d);
-			cr_assert(kafka_wait_delivery(prod, &d, 20000), "junk %d to partition %d", k,
-				  p);
-			cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
+			cr_assert(kafka_wait_delivery(prod, &d, 20000), "junk %d to partition %d",
+			          k, p);
+			cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s",
+			             rd_kafka_err2str(d.err));
 		}
 	free(junk);
 	for (int32_t p = 0; p < NPARTS; p++) {
 		int64_t lo, hi;
 		cr_assert_eq(rd_kafka_query_watermark_offsets(prod, SNAPSHOTS, p, &lo, &hi, 5000),
-			     RD_KAFKA_RESP_ERR_NO_ERROR);
-		cr_assert_gt(lo, held[p], "partition %d: the broker dropped what edge1 held "
-					  "(low %lld, edge1 at %lld)",
-			     p, (long long)lo, (long long)held[p]);
+		             RD_KAFKA_RESP_ERR_NO_ERROR);
+		cr_assert_gt(lo, held[p],
+		             "partition %d: the broker dropped what edge1 held "
+		             "(low %lld, edge1 at %lld)",
+		             p, (long long)lo, (long long)held[p]);
 	}
 	kafka_destroy_clients(&prod, NULL);
 
@@ -250,10 +252,10 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 	wait_ready(1, 30000);
 	wait_exact(1, ids, truth, NITEMS + 2, 30000);
 	cr_expect(stack_file_has("edge1.log", "snapshot resume offset no longer in the topic"),
-		  "edge1 says why it reloads:\n%s", stack_tail("edge1.log"));
+	          "edge1 says why it reloads:\n%s", stack_tail("edge1.log"));
 	static char text[256 * 1024];
 	cr_assert_eq(proc_curl(text, sizeof text, "", S.edge_port[1], "/metrics"), 200);
 	cr_assert_eq(prom_get(text, "likes_edge_readthrough_counts_total"), 0,
-		     "every count came from the reloaded replica");
+	             "every count came from the reloaded replica");
 	assert_no_crash();
 }

@@ -40,7 +40,7 @@ static void setup(void)
 	port_a2 = proc_free_port();
 	char ops[128];
 	snprintf(ops, sizeof ops, "0-1=127.0.0.1:%d|127.0.0.1:%d;2-3=127.0.0.1:%d", S.ops_port,
-		 port_a2, port_b);
+	         port_a2, port_b);
 	S.nedges = 2;
 	for (int i = 0; i < S.nedges; i++) {
 		S.edge_port[i] = proc_free_port();
@@ -52,15 +52,16 @@ static void setup(void)
 TestSuite(shard, .init = setup, .fini = stack_down, .timeout = 240);
 
 /* Writes NAME: a central with id, data dir, owned partitions and port. */
-static void write_central(const char *name, const char *id, const char *data_dir,
-			  const char *parts, int port)
+static void write_central(const char *name, const char *id, const char *data_dir, const char *parts,
+                          int port)
 {
-	stack_write(name,
-		    "[central]\nid = %s\ndata_dir = %s\nsnapshot_interval_ms = 200\n"
-		    "ops_listen = 127.0.0.1:%d\nops_token = " TOKEN "\npartitions = %s\n"
-		    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-		    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
-		    id, data_dir, port, parts, S.dir, NPARTS);
+	stack_write(
+	    name,
+	    "[central]\nid = %s\ndata_dir = %s\nsnapshot_interval_ms = 200\n"
+	    "ops_listen = 127.0.0.1:%d\nops_token = " TOKEN "\npartitions = %s\n"
+	    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+	    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
+	    id, data_dir, port, parts, S.dir, NPARTS);
 }
 
 static void like(int edge, const char *id, const char *user)
@@ -96,8 +97,8 @@ static void wait_count(int port, const char *id, long long want)
 	uint64_t deadline = proc_now_ms() + 30000;
 	long long got;
 	while ((got = count_at(port, id)) != want) {
-		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld", id,
-			     got, port, want);
+		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld",
+		             id, got, port, want);
 		proc_sleep_ms(50);
 	}
 }
@@ -150,7 +151,8 @@ Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 		wait_count(first ? S.ops_port : port2, id, truth[i]);
 		snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
 		int code = ops_get(first ? port2 : S.ops_port, path, out, sizeof out);
-		cr_expect_eq(code, 421, "the other shard answers post:%s with %d %s", id, code, out);
+		cr_expect_eq(code, 421, "the other shard answers post:%s with %d %s", id, code,
+		             out);
 		cr_expect_not_null(strstr(out, "not_owner"), "%s", out);
 	}
 	/* The union of the shards' counts is the truth. */
@@ -165,11 +167,11 @@ Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 	char *p1 = partitions_json(S.ops_port, "/v1/stats");
 	char *p2 = partitions_json(port2, "/v1/stats");
 	cr_expect(strstr(p1, "\"partition\":0,") && strstr(p1, "\"partition\":1,") &&
-		      !strstr(p1, "\"partition\":2,") && !strstr(p1, "\"partition\":3,"),
-		  "%s", p1);
+	              !strstr(p1, "\"partition\":2,") && !strstr(p1, "\"partition\":3,"),
+	          "%s", p1);
 	cr_expect(strstr(p2, "\"partition\":2,") && strstr(p2, "\"partition\":3,") &&
-		      !strstr(p2, "\"partition\":0,") && !strstr(p2, "\"partition\":1,"),
-		  "%s", p2);
+	              !strstr(p2, "\"partition\":0,") && !strstr(p2, "\"partition\":1,"),
+	          "%s", p2);
 	free(p1);
 	free(p2);
 	cr_assert_eq(ops_get(S.ops_port, "/v1/stats", out, sizeof out), 200);
@@ -200,8 +202,8 @@ Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 	}
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 	cr_expect(stack_file_has("central3.log", "is in use by another process (another central "
-						 "on the same data_dir?)"),
-		  "%s", stack_tail("central3.log"));
+	                                         "on the same data_dir?)"),
+	          "%s", stack_tail("central3.log"));
 	cr_expect(proc_alive(S.central_pid), "the first central runs on");
 
 	/* A partition list out of range stops start-up with the reason. */
@@ -209,7 +211,7 @@ Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 	snprintf(dir4, sizeof dir4, "%s/central4", S.dir);
 	write_central("central4.ini", "c4", dir4, "0-9", proc_free_port());
 	cr_expect_neq(proc_capture(out, sizeof out, "build/central -c %s/central4.ini 2>&1", S.dir),
-		      0);
+	              0);
 	cr_expect_not_null(strstr(out, "out of range"), "%s", out);
 	proc_stop(c2, SIGTERM);
 }
@@ -233,18 +235,19 @@ Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
 
 	char bk[512], out[8192];
 	snprintf(bk, sizeof bk, "%s/backup", S.dir);
-	int rc = proc_capture(out, sizeof out, "build/central backup -c %s/central.ini --to %s 2>&1",
-			      S.dir, bk);
+	int rc = proc_capture(out, sizeof out,
+	                      "build/central backup -c %s/central.ini --to %s 2>&1", S.dir, bk);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_expect_not_null(strstr(out, "backup dir="), "%s", out);
 	cr_expect_not_null(strstr(out, "offset partition=1 "), "%s", out);
 	/* The same dir again: refused, exit 3 (the ops API says 409). */
 	cr_expect_eq(proc_capture(out, sizeof out,
-				  "build/central backup -c %s/central.ini --to %s 2>&1", S.dir, bk),
-		     3, "%s", out);
+	                          "build/central backup -c %s/central.ini --to %s 2>&1", S.dir, bk),
+	             3, "%s", out);
 	cr_expect_eq(proc_capture(out, sizeof out,
-				  "build/central backup -c %s/central.ini --to rel/dir 2>&1", S.dir),
-		     2, "%s", out);
+	                          "build/central backup -c %s/central.ini --to rel/dir 2>&1",
+	                          S.dir),
+	             2, "%s", out);
 
 	/* More likes after the backup: the restored shard reads them from Kafka. */
 	for (int i = 2; i < 8; i++)
@@ -340,8 +343,8 @@ Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
 			long long got;
 			while ((got = edge_count(e, ids[i])) != truth[i]) {
 				cr_assert_lt(proc_now_ms(), deadline,
-					     "edge %d: post:%s at %lld, truth %lld (partition %u)", e,
-					     ids[i], got, truth[i], part_of(ids[i]));
+				             "edge %d: post:%s at %lld, truth %lld (partition %u)",
+				             e, ids[i], got, truth[i], part_of(ids[i]));
 				proc_sleep_ms(100);
 			}
 		}

@@ -98,9 +98,9 @@ static void edge_cfg(const char *listen, const char *extra)
 {
 	char text[2048];
 	snprintf(text, sizeof text,
-		 "[edge]\nid = e1\nregion = r1\ndata_dir = %s/edge\n"
-		 "[http]\nlisten = %s\n[identity]\ndev_header = true\n%s",
-		 T.dir, listen, extra);
+	         "[edge]\nid = e1\nregion = r1\ndata_dir = %s/edge\n"
+	         "[http]\nlisten = %s\n[identity]\ndev_header = true\n%s",
+	         T.dir, listen, extra);
 	write_cfg(text);
 }
 
@@ -110,7 +110,7 @@ Test(startup, the_edge_refuses_dev_identity_on_an_open_address)
 	snprintf(listen, sizeof listen, "0.0.0.0:%d", proc_free_port());
 	edge_cfg(listen, "");
 	refused("build/edge", "identity.dev_header = true on the non-loopback address",
-		"dev_header_force");
+	        "dev_header_force");
 }
 
 Test(startup, the_edge_with_dev_identity_forced_starts_and_says_so_loudly)
@@ -153,8 +153,9 @@ Test(startup, the_edge_refuses_a_store_made_for_another_partition_count)
 
 Test(startup, a_shard_map_that_misses_a_partition_stops_the_edge)
 {
-	edge_cfg("127.0.0.1:0",
-		 "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
+	edge_cfg(
+	    "127.0.0.1:0",
+	    "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
 	refused("build/edge", "central.ops: partition 4 is in no entry", NULL);
 }
 
@@ -162,8 +163,8 @@ Test(startup, central_refuses_an_ops_api_without_token_off_loopback)
 {
 	char text[2048];
 	snprintf(text, sizeof text,
-		 "[central]\nid = c1\ndata_dir = %s/central\nops_listen = 0.0.0.0:%d\n", T.dir,
-		 proc_free_port());
+	         "[central]\nid = c1\ndata_dir = %s/central\nops_listen = 0.0.0.0:%d\n", T.dir,
+	         proc_free_port());
 	write_cfg(text);
 	refused("build/central", "central.ops_token is empty", "not a loopback address");
 }
@@ -203,9 +204,9 @@ static int like(int port, const char *header)
 {
 	char cmd[2048], out[64] = "";
 	snprintf(cmd, sizeof cmd,
-		 "curl -sk --http2 -o /dev/null -w '%%{http_code}' -X POST -H '%s' "
-		 "https://127.0.0.1:%d/v1/items/post/1/likes",
-		 header, port);
+	         "curl -sk --http2 -o /dev/null -w '%%{http_code}' -X POST -H '%s' "
+	         "https://127.0.0.1:%d/v1/items/post/1/likes",
+	         header, port);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	size_t n = fread(out, 1, sizeof out - 1, p);
@@ -230,12 +231,12 @@ static void throwaway_keys(void)
 	snprintf(crt, sizeof crt, "%s/tls.crt", T.dir);
 	snprintf(key, sizeof key, "%s/tls.key", T.dir);
 	cr_assert_eq(sh("openssl ecparam -genkey -name prime256v1 -noout -out %s%s", K.jwt_key, ""),
-		     0);
+	             0);
 	cr_assert_eq(sh("openssl ec -in %s -pubout -out %s 2>/dev/null", K.jwt_key, pub), 0);
 	cr_assert_eq(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-			"-subj /CN=localhost -days 1 -keyout %s -out %s 2>/dev/null",
-			key, crt),
-		     0);
+	                "-subj /CN=localhost -days 1 -keyout %s -out %s 2>/dev/null",
+	                key, crt),
+	             0);
 	snprintf(K.s_crt, sizeof K.s_crt, "http.tls_cert=%s", crt);
 	snprintf(K.s_key, sizeof K.s_key, "http.tls_key=%s", key);
 	snprintf(K.s_jwt, sizeof K.s_jwt, "identity.jwt_keys=k2026a:ES256:%s", pub);
@@ -248,15 +249,30 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	char s_data[400], s_tls[64];
 	snprintf(s_data, sizeof s_data, "edge.data_dir=%s/edge", T.dir);
 	snprintf(s_tls, sizeof s_tls, "http.tls_listen=127.0.0.1:%d", port);
-	char *argv[] = {"build/edge", "-c", "configs/deploy/edge-mumbai.ini", "-s", s_data, "-s", s_tls,
-			"-s", K.s_crt, "-s", K.s_key, "-s", K.s_jwt, "-s", "central.ops=",
-			"-s", "kafka.bootstrap.servers=127.0.0.1:1", NULL};
+	char *argv[] = {"build/edge",
+	                "-c",
+	                "configs/deploy/edge-mumbai.ini",
+	                "-s",
+	                s_data,
+	                "-s",
+	                s_tls,
+	                "-s",
+	                K.s_crt,
+	                "-s",
+	                K.s_key,
+	                "-s",
+	                K.s_jwt,
+	                "-s",
+	                "central.ops=",
+	                "-s",
+	                "kafka.bootstrap.servers=127.0.0.1:1",
+	                NULL};
 	T.pid = proc_spawn(T.log, argv);
 	cr_assert_gt(T.pid, 0);
 	uint64_t end = proc_now_ms() + 20000;
 	char probe[400];
-	snprintf(probe, sizeof probe,
-		 "curl -skf --http2 -o /dev/null https://127.0.0.1:%d/healthz", port);
+	snprintf(probe, sizeof probe, "curl -skf --http2 -o /dev/null https://127.0.0.1:%d/healthz",
+	         port);
 	while (system(probe) != 0) {
 		cr_assert(proc_alive(T.pid), "the edge exited; see %s", T.log);
 		cr_assert_lt(proc_now_ms(), end, "the edge never answered /healthz");
@@ -275,7 +291,7 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	double exp = prom_get(m, "likes_edge_tls_cert_expiry_timestamp_seconds");
 	double now = (double)time(NULL);
 	cr_assert(exp > now + 86000 && exp < now + 86800, "expiry %.0f, now %.0f (-days 1)", exp,
-		  now);
+	          now);
 }
 
 /* The text between begin and end markers of docs/config.md. */
@@ -306,7 +322,7 @@ static void doc_matches(const char *bin, const char *which)
 	out[n] = 0;
 	cr_assert_eq(pclose(p), 0);
 	cr_assert_str_eq(doc_section(which), out,
-			 "docs/config.md is out of date: run sim/gen_config_md.sh");
+	                 "docs/config.md is out of date: run sim/gen_config_md.sh");
 }
 
 Test(startup, docs_config_lists_every_option_as_the_binaries_do)
@@ -333,16 +349,18 @@ Test(startup, every_shipped_config_passes_the_check_and_a_broken_one_does_not)
 	throwaway_keys();
 	char keys[1400];
 	snprintf(keys, sizeof keys, "-s '%s' -s '%s' -s '%s'", K.s_crt, K.s_key, K.s_jwt);
-	const char *deploy[] = {"configs/deploy/edge-mumbai.ini", "configs/deploy/edge-virginia.ini",
-				"configs/deploy/edge-singapore.ini"};
+	const char *deploy[] = {"configs/deploy/edge-mumbai.ini",
+	                        "configs/deploy/edge-virginia.ini",
+	                        "configs/deploy/edge-singapore.ini"};
 	for (size_t i = 0; i < sizeof deploy / sizeof deploy[0]; i++)
 		cr_assert_eq(check("build/edge", deploy[i], keys), 0, "%s", deploy[i]);
 	const char *local[] = {"configs/local/edge-mumbai.ini", "configs/local/edge-virginia.ini",
-			       "configs/local/edge-singapore.ini"};
+	                       "configs/local/edge-singapore.ini"};
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
 		cr_assert_eq(check("build/edge", local[i], ""), 0, "%s", local[i]);
-	const char *centrals[] = {"configs/deploy/central.ini", "configs/deploy/central-replica.ini",
-				  "configs/local/central.ini"};
+	const char *centrals[] = {"configs/deploy/central.ini",
+	                          "configs/deploy/central-replica.ini",
+	                          "configs/local/central.ini"};
 	for (size_t i = 0; i < sizeof centrals / sizeof centrals[0]; i++)
 		cr_assert_eq(check("build/central", centrals[i], ""), 0, "%s", centrals[i]);
 	edge_cfg("127.0.0.1:0", "[http]\nmax_streams = many\n");
@@ -367,9 +385,9 @@ Test(startup, central_check_refuses_a_partition_list_outside_the_topic)
 {
 	char text[1024];
 	snprintf(text, sizeof text,
-		 "[central]\nid = c1\ndata_dir = %s/central\npartitions = 8-19\n"
-		 "[topics]\npartitions = 16\n",
-		 T.dir);
+	         "[central]\nid = c1\ndata_dir = %s/central\npartitions = 8-19\n"
+	         "[topics]\npartitions = 16\n",
+	         T.dir);
 	write_cfg(text);
 	check_refuses("build/central", "central.partitions");
 }
@@ -378,15 +396,16 @@ Test(startup, central_check_refuses_an_open_ops_api_without_token)
 {
 	char text[1024];
 	snprintf(text, sizeof text,
-		 "[central]\nid = c1\ndata_dir = %s/central\nops_listen = 0.0.0.0:9999\n", T.dir);
+	         "[central]\nid = c1\ndata_dir = %s/central\nops_listen = 0.0.0.0:9999\n", T.dir);
 	write_cfg(text);
 	check_refuses("build/central", "central.ops_token is empty");
 }
 
 Test(startup, edge_check_refuses_a_shard_map_with_a_hole)
 {
-	edge_cfg("127.0.0.1:0",
-		 "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
+	edge_cfg(
+	    "127.0.0.1:0",
+	    "[topics]\npartitions = 8\n[central]\nops = 0-3=127.0.0.1:9090;5-7=127.0.0.1:9091\n");
 	check_refuses("build/edge", "partition 4 is in no entry");
 }
 
@@ -397,9 +416,10 @@ Test(startup, edge_check_refuses_a_missing_demo_dir_or_certificate)
 	edge_cfg("127.0.0.1:0", extra);
 	check_refuses("build/edge", "no-such-dir");
 
-	snprintf(extra, sizeof extra,
-		 "[http]\ntls_listen = 127.0.0.1:0\ntls_cert = %s/none.crt\ntls_key = %s/none.key\n",
-		 T.dir, T.dir);
+	snprintf(
+	    extra, sizeof extra,
+	    "[http]\ntls_listen = 127.0.0.1:0\ntls_cert = %s/none.crt\ntls_key = %s/none.key\n",
+	    T.dir, T.dir);
 	edge_cfg("127.0.0.1:0", extra);
 	check_refuses("build/edge", "none.crt");
 }
@@ -438,12 +458,12 @@ Test(startup, a_kafka_property_in_the_wrong_role_section_is_refused)
 
 	char text[1024];
 	snprintf(text, sizeof text,
-		 "[central]\nid = c1\ndata_dir = %s/central\n[kafka.producer]\n"
-		 "fetch.wait.max.ms = 10\n",
-		 T.dir);
+	         "[central]\nid = c1\ndata_dir = %s/central\n[kafka.producer]\n"
+	         "fetch.wait.max.ms = 10\n",
+	         T.dir);
 	write_cfg(text);
 	snprintf(where, sizeof where,
-		 "%s:5: kafka.producer.fetch.wait.max.ms is a consumer property", T.cfg);
+	         "%s:5: kafka.producer.fetch.wait.max.ms is a consumer property", T.cfg);
 	refused("build/central", where, "move it to [kafka.consumer]");
 	check_refuses_with("build/central", "", where);
 }
@@ -456,5 +476,5 @@ Test(startup, check_refuses_an_unknown_kafka_property_and_names_an_override)
 	check_refuses_with("build/edge", "", "kafka.consumer.no.such.property");
 	edge_cfg("127.0.0.1:0", "");
 	check_refuses_with("build/edge", "-s kafka.consumer.acks=all",
-			   "-s: kafka.consumer.acks is a producer property");
+	                   "-s: kafka.consumer.acks is a producer property");
 }

@@ -41,9 +41,9 @@ static long long central_count(const char *id)
 {
 	char out[1024];
 	if (proc_capture(out, sizeof out,
-			 "curl -s -m 5 -H 'Authorization: Bearer " TOKEN "' "
-			 "'http://127.0.0.1:%d/v1/items/post/%s/likes'",
-			 S.ops_port, id))
+	                 "curl -s -m 5 -H 'Authorization: Bearer " TOKEN "' "
+	                 "'http://127.0.0.1:%d/v1/items/post/%s/likes'",
+	                 S.ops_port, id))
 		return -1;
 	const char *p = strstr(out, "\"count\":");
 	return p ? atoll(p + 8) : -1;
@@ -55,7 +55,7 @@ static void wait_count(const char *id, long long want)
 	long long got;
 	while ((got = central_count(id)) != want) {
 		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld, want %lld", id, got,
-			     want);
+		             want);
 		proc_sleep_ms(50);
 	}
 }
@@ -64,7 +64,7 @@ static void wait_count(const char *id, long long want)
 static int cli(char *out, size_t cap, const char *cmd, const char *args)
 {
 	return proc_capture(out, cap, "build/central %s -c %s/central.ini %s 2>&1", cmd, S.dir,
-			    args);
+	                    args);
 }
 
 static void put_count(store *db, const char *item, uint64_t v)
@@ -111,8 +111,8 @@ Test(verify_cli, a_damaged_count_is_found_and_repaired_while_central_runs)
 	cr_assert_eq(central_count("v1"), 42);
 	cr_assert_eq(cli(out, sizeof out, "verify", ""), 1, "%s", out);
 	cr_expect_not_null(strstr(out, "MISMATCH counter=likes item=post:v1 what=count stored=42 "
-				       "expected=5"),
-			   "%s", out);
+	                               "expected=5"),
+	                   "%s", out);
 	cr_expect_not_null(strstr(out, "mismatches=1 "), "%s", out);
 
 	/* A like while central runs, then the repair: both count. */
@@ -120,11 +120,11 @@ Test(verify_cli, a_damaged_count_is_found_and_repaired_while_central_runs)
 	wait_count("v1", 43);
 	cr_assert_eq(cli(out, sizeof out, "verify", "--repair"), 0, "%s", out);
 	cr_expect_not_null(strstr(out, "REPAIRED counter=likes item=post:v1 what=count stored=43 "
-				       "expected=6"),
-			   "%s", out);
+	                               "expected=6"),
+	                   "%s", out);
 	cr_expect_not_null(strstr(out, "repair: repaired=1"), "%s", out);
 	cr_expect(stack_file_has("central.log", "msg=\"repaired\" counter=likes item=post:v1"),
-		  "central did not log the fix:\n%s", stack_log_tail("central.log"));
+	          "central did not log the fix:\n%s", stack_log_tail("central.log"));
 	cr_assert_eq(cli(out, sizeof out, "verify", ""), 0, "%s", out);
 	cr_expect_eq(central_count("v1"), 6);
 
@@ -154,8 +154,8 @@ Test(verify_cli, get_export_and_stats_answer_from_the_running_central)
 	cr_expect_not_null(strstr(out, "\nlikes,post:v1,2\n"), "%s", out);
 	cr_expect_not_null(strstr(out, "\nlikes,post:v2,1\n"), "%s", out);
 	cr_assert_eq(cli(out, sizeof out, "export", "--format json"), 0, "%s", out);
-	cr_expect_not_null(strstr(out, "{\"counter\":\"likes\",\"item\":\"post:v1\",\"count\":2}\n"),
-			   "%s", out);
+	cr_expect_not_null(
+	    strstr(out, "{\"counter\":\"likes\",\"item\":\"post:v1\",\"count\":2}\n"), "%s", out);
 
 	/* Offsets show up per partition once the watermarks are seen. */
 	uint64_t deadline = proc_now_ms() + 20000;
@@ -179,18 +179,18 @@ Test(verify_cli, usage_and_config_errors_exit_2)
 {
 	char out[4096];
 	cr_expect_eq(proc_capture(out, sizeof out, "build/central verify 2>&1"), 2, "%s", out);
-	cr_expect_eq(proc_capture(out, sizeof out, "build/central get -c %s/central.ini 2>&1",
-				  S.dir),
-		     2, "%s", out);
+	cr_expect_eq(
+	    proc_capture(out, sizeof out, "build/central get -c %s/central.ini 2>&1", S.dir), 2,
+	    "%s", out);
 	cr_expect_eq(cli(out, sizeof out, "get", "not-an-item"), 2, "%s", out);
 	cr_expect_eq(cli(out, sizeof out, "export", "--format xml"), 2, "%s", out);
 	/* A wrong token is a config error too. */
 	cr_expect_eq(cli(out, sizeof out, "verify", "-s central.ops_token=wrong"), 2, "%s", out);
 	/* Repair needs the token even from loopback. */
 	cr_expect_eq(proc_capture(out, sizeof out,
-				  "curl -s -o /dev/null -w '%%{http_code}' -X POST "
-				  "http://127.0.0.1:%d/v1/admin/repair",
-				  S.ops_port),
-		     0);
+	                          "curl -s -o /dev/null -w '%%{http_code}' -X POST "
+	                          "http://127.0.0.1:%d/v1/admin/repair",
+	                          S.ops_port),
+	             0);
 	cr_expect_str_eq(out, "401");
 }

@@ -25,7 +25,7 @@ KAFKA_UTIL void kafka_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
 	char err[256];
 	cr_assert_eq(rd_kafka_conf_set(conf, k, v, err, sizeof err), RD_KAFKA_CONF_OK, "%s=%s: %s",
-		     k, v, err);
+	             k, v, err);
 }
 
 KAFKA_UTIL void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -70,14 +70,14 @@ KAFKA_UTIL rd_kafka_t *kafka_new_consumer(const char *bootstraps, const char *gr
 }
 
 /* Queues payload for (topic, part); d says when it is delivered. */
-KAFKA_UTIL void kafka_produce(rd_kafka_t *rk, const char *topic, int32_t part,
-			      const char *payload, delivery *d)
+KAFKA_UTIL void kafka_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
+                              delivery *d)
 {
 	memset(d, 0, sizeof *d);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
-		rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-		RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+	    RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "producev: %s", rd_kafka_err2str(e));
 }
 
@@ -112,7 +112,7 @@ KAFKA_UTIL rd_kafka_message_t *kafka_next_message(rd_kafka_t *rk, uint64_t timeo
 			continue;
 		}
 		cr_assert_eq(m->err, RD_KAFKA_RESP_ERR_NO_ERROR, "consume: %s",
-			     rd_kafka_message_errstr(m));
+		             rd_kafka_message_errstr(m));
 		return m;
 	}
 	return NULL;

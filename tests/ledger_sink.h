@@ -13,7 +13,7 @@
 #include "wire.h"
 
 static inline int ledger_sink_discard(void *ctx, uint32_t p, uint64_t seq, const void *buf,
-				      size_t len)
+                                      size_t len)
 {
 	(void)ctx;
 	(void)p;

@@ -52,15 +52,15 @@ LOGFMT_UTIL bool logfmt_control_escape(const char *p)
 
 /* Splits line (len bytes, no newline) into at most cap fields. 0, or -1
  * with the reason and where in why. */
-LOGFMT_UTIL int logfmt_split(const char *line, size_t len, logfmt_field *f, size_t cap,
-			     size_t *n, char *why, size_t whylen)
+LOGFMT_UTIL int logfmt_split(const char *line, size_t len, logfmt_field *f, size_t cap, size_t *n,
+                             char *why, size_t whylen)
 {
 	size_t i = 0;
 	*n = 0;
-#define LOGFMT_BAD(...)                                                        \
-	do {                                                                   \
-		snprintf(why, whylen, __VA_ARGS__);                            \
-		return -1;                                                     \
+#define LOGFMT_BAD(...)                                                                            \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		return -1;                                                                         \
 	} while (0)
 	if (len == 0)
 		LOGFMT_BAD("empty line");
@@ -83,13 +83,14 @@ LOGFMT_UTIL int logfmt_split(const char *line, size_t len, logfmt_field *f, size
 			i++;
 			for (;;) {
 				if (i == len)
-					LOGFMT_BAD("quote of %.*s never closed", (int)x->klen, x->key);
+					LOGFMT_BAD("quote of %.*s never closed", (int)x->klen,
+					           x->key);
 				unsigned char c = (unsigned char)line[i];
 				if (c == '"')
 					break;
 				if (c < 0x20 || c == 0x7f)
 					LOGFMT_BAD("control byte 0x%02x in %.*s at byte %zu", c,
-						   (int)x->klen, x->key, i);
+					           (int)x->klen, x->key, i);
 				if (c != '\\') {
 					i++;
 					continue;
@@ -100,7 +101,7 @@ LOGFMT_UTIL int logfmt_split(const char *line, size_t len, logfmt_field *f, size
 					i += 6;
 				} else {
 					LOGFMT_BAD("bad escape in %.*s at byte %zu", (int)x->klen,
-						   x->key, i);
+					           x->key, i);
 				}
 			}
 			i++; /* the closing quote */
@@ -108,8 +109,9 @@ LOGFMT_UTIL int logfmt_split(const char *line, size_t len, logfmt_field *f, size
 			while (i < len && line[i] != ' ') {
 				unsigned char c = (unsigned char)line[i];
 				if (c < 0x20 || c == 0x7f || c == '"' || c == '=' || c == '\\')
-					LOGFMT_BAD("byte 0x%02x in the bare value of %.*s at byte %zu",
-						   c, (int)x->klen, x->key, i);
+					LOGFMT_BAD(
+					    "byte 0x%02x in the bare value of %.*s at byte %zu", c,
+					    (int)x->klen, x->key, i);
 				i++;
 			}
 			if (line + i == x->val)
@@ -153,7 +155,10 @@ LOGFMT_UTIL size_t logfmt_decode(const logfmt_field *x, char *out, size_t cap)
 			case 'n': c = '\n'; break;
 			case 'r': c = '\r'; break;
 			case 't': c = '\t'; break;
-			case 'u': c = (char)strtol((char[]){p[2], p[3], 0}, NULL, 16); p += 4; break;
+			case 'u':
+				c = (char)strtol((char[]){p[2], p[3], 0}, NULL, 16);
+				p += 4;
+				break;
 			default: c = e; break;
 			}
 		}
@@ -168,7 +173,7 @@ LOGFMT_UTIL size_t logfmt_decode(const logfmt_field *x, char *out, size_t cap)
  * the line must start with the priority prefix of its level (<3> ...).
  * Else -1 with the reason in why. */
 LOGFMT_UTIL int logfmt_check_line(const char *line, size_t len, bool journal, char *why,
-				  size_t whylen)
+                                  size_t whylen)
 {
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	static const char prio[] = {'3', '4', '6', '7'};
@@ -216,7 +221,8 @@ LOGFMT_UTIL int logfmt_check_line(const char *line, size_t len, bool journal, ch
 	}
 	size_t m = logfmt_is(&f[2], "component") ? 3 : 2;
 	if (m >= n || !logfmt_is(&f[m], "msg") || !f[m].quoted) {
-		snprintf(why, whylen, "no quoted msg after level%s", m == 3 ? " and component" : "");
+		snprintf(why, whylen, "no quoted msg after level%s",
+		         m == 3 ? " and component" : "");
 		return -1;
 	}
 	return 0;
@@ -249,7 +255,7 @@ LOGFMT_UTIL long logfmt_check_file(const char *path, bool journal, char *report,
 			continue;
 		if (bad++ < 5 && used < cap) {
 			int w = snprintf(report + used, cap - used, "%s:%ld: %s: %.*s\n", path, no,
-					 why, (int)(len > 300 ? 300 : len), line);
+			                 why, (int)(len > 300 ? 300 : len), line);
 			if (w > 0)
 				used += (size_t)w < cap - used ? (size_t)w : cap - used - 1;
 		}

@@ -111,8 +111,8 @@ static inline int proc_free_port(void)
 		if (fd < 0)
 			return -1;
 		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		                        .sin_port = htons((uint16_t)port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
 		close(fd);
 		if (ok)
@@ -153,9 +153,9 @@ static inline int proc_capture(char *out, size_t cap, const char *fmt, ...)
  * answered. */
 static inline int proc_curl(char *out, size_t cap, const char *opts, int port, const char *path)
 {
-	int rc = proc_capture(out, cap,
-			      "curl -s -m 5 %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", opts,
-			      port, path);
+	int rc =
+	    proc_capture(out, cap, "curl -s -m 5 %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'",
+	                 opts, port, path);
 	if (rc != 0)
 		return -1;
 	char *nl = strrchr(out, '\n');
@@ -169,11 +169,11 @@ static inline int proc_curl(char *out, size_t cap, const char *opts, int port, c
 /* One HTTP/2 (prior knowledge) request as user (NULL: none). Returns the
  * status code, or -1 when nothing answered; body gets the answer's body. */
 static inline int proc_http(const char *method, int port, const char *path, const char *user,
-			    char *body, size_t cap)
+                            char *body, size_t cap)
 {
 	char out[8192], opts[256];
 	snprintf(opts, sizeof opts, "--http2-prior-knowledge -X %s %s%s%s", method,
-		 user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "");
+	         user ? "-H 'X-User-Id: " : "", user ? user : "", user ? "'" : "");
 	int code = proc_curl(out, sizeof out, opts, port, path);
 	if (body && cap) {
 		size_t n = code < 0 ? 0 : strlen(out);

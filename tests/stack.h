@@ -81,13 +81,15 @@ TESTDIR_UTIL void stack_start_central(void)
 	cr_assert(S.central_pid > 0);
 	uint64_t deadline = proc_now_ms() + 20000;
 	char out[256];
-	while (proc_capture(out, sizeof out, "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
-				   "http://127.0.0.1:%d/healthz",
-			    S.ops_port) != 0 ||
+	while (proc_capture(out, sizeof out,
+	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+	                    "http://127.0.0.1:%d/healthz",
+	                    S.ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
 		cr_assert(proc_now_ms() < deadline, "central never answered /healthz");
-		cr_assert(proc_alive(S.central_pid), "central exited at start-up; its log ends:\n%s",
-			  stack_log_tail("central.log"));
+		cr_assert(proc_alive(S.central_pid),
+		          "central exited at start-up; its log ends:\n%s",
+		          stack_log_tail("central.log"));
 		proc_sleep_ms(50);
 	}
 }
@@ -105,13 +107,14 @@ TESTDIR_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, i
 	cr_assert(pid > 0);
 	uint64_t deadline = proc_now_ms() + 20000;
 	char out[256];
-	while (proc_capture(out, sizeof out, "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
-				   "http://127.0.0.1:%d/healthz",
-			    ops_port) != 0 ||
+	while (proc_capture(out, sizeof out,
+	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+	                    "http://127.0.0.1:%d/healthz",
+	                    ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
 		cr_assert(proc_now_ms() < deadline, "%s never answered /healthz", name);
 		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", name,
-			  stack_log_tail(log_name));
+		          stack_log_tail(log_name));
 		proc_sleep_ms(50);
 	}
 	return pid;
@@ -132,7 +135,7 @@ TESTDIR_UTIL void stack_start_edge(int i)
 			char name[32];
 			snprintf(name, sizeof name, "edge%d.log", i);
 			cr_assert_fail("edge %d exited at start-up; its log ends:\n%s", i,
-				       stack_log_tail(name));
+			               stack_log_tail(name));
 		}
 		proc_sleep_ms(50);
 	}
@@ -142,10 +145,11 @@ TESTDIR_UTIL void stack_start_edge(int i)
 TESTDIR_UTIL const char *stack_common(void)
 {
 	static char common[512];
-	snprintf(common, sizeof common,
-		 "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-		 "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
-		 S.dir, S.nparts);
+	snprintf(
+	    common, sizeof common,
+	    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+	    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
+	    S.dir, S.nparts);
 	return common;
 }
 
@@ -155,18 +159,18 @@ TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
 {
 	char name[32];
 	snprintf(name, sizeof name, "edge%d.ini", i);
-	stack_write(name,
-		    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
-		    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
-		    "[identity]\ndev_header = true\n"
-		    "[limits]\n%s"
-		    "[batch]\n%s"
-		    "[central]\nops = %s\n%s%s",
-		    i, i, S.dir, i, S.edge_port[i],
-		    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
-		    S.edge_batch ? S.edge_batch : "max_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n",
-		    central_ops, stack_common(),
-		    S.edge_extra ? S.edge_extra : "");
+	stack_write(
+	    name,
+	    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
+	    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+	    "[identity]\ndev_header = true\n"
+	    "[limits]\n%s"
+	    "[batch]\n%s"
+	    "[central]\nops = %s\n%s%s",
+	    i, i, S.dir, i, S.edge_port[i],
+	    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
+	    S.edge_batch ? S.edge_batch : "max_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n",
+	    central_ops, stack_common(), S.edge_extra ? S.edge_extra : "");
 }
 
 /* Starts an embedded broker with the stack's topics, empty, and waits
@@ -180,8 +184,8 @@ TESTDIR_UTIL void stack_start_broker(void)
 	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
 	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
 	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
-	char *argv[] = {"build/sim", "broker", "--bootstrap-file", bs, "--topic", t1,
-			"--topic", t2, "--topic", "likes.deadletter:1", NULL};
+	char *argv[] = {"build/sim", "broker",  "--bootstrap-file",   bs,  "--topic", t1, "--topic",
+	                t2,          "--topic", "likes.deadletter:1", NULL};
 	S.broker_pid = proc_spawn(log, argv);
 	cr_assert(S.broker_pid > 0);
 	uint64_t deadline = proc_now_ms() + 20000;
@@ -207,10 +211,10 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 	for (int i = 0; i < nedges; i++)
 		S.edge_port[i] = proc_free_port();
 	stack_write("central.ini",
-		    "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
-		    "ops_listen = 127.0.0.1:%d\n%s%s",
-		    S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
-		    stack_common());
+	            "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
+	            "ops_listen = 127.0.0.1:%d\n%s%s",
+	            S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
+	            stack_common());
 	char ops[64];
 	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
 	for (int i = 0; i < nedges; i++)
@@ -241,10 +245,11 @@ TESTDIR_UTIL void stack_check_logs(void)
 		snprintf(path, sizeof path, "%s/%s", S.dir, e->d_name);
 		long bad = logfmt_check_file(path, false, report, sizeof report);
 		cr_expect_eq(bad, 0, "%ld lines of %s are not strict logfmt:\n%s", bad, e->d_name,
-			     report);
+		             report);
 		cr_expect_neq(proc_capture(report, sizeof report,
-					   "grep -m 3 'kafka_fac=CONFWARN' '%s'", path),
-			      0, "%s has librdkafka configuration warnings:\n%s", e->d_name, report);
+		                           "grep -m 3 'kafka_fac=CONFWARN' '%s'", path),
+		              0, "%s has librdkafka configuration warnings:\n%s", e->d_name,
+		              report);
 	}
 	closedir(d);
 }
@@ -260,7 +265,7 @@ static void stack_exit_failed(void)
 	if (stack_teardown_failures == 0)
 		return;
 	fprintf(stderr, "%zu test(s) failed in their teardown (see the assertions above)\n",
-		stack_teardown_failures);
+	        stack_teardown_failures);
 	_exit(1);
 }
 

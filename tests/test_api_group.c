@@ -38,7 +38,7 @@ static struct {
 	http_server *srv;
 	pthread_t thread;
 	bool running;
-	int stop[2];           /* a byte here ends the loop */
+	int stop[2]; /* a byte here ends the loop */
 	struct event *stop_ev;
 	h2client cl;
 } T;
@@ -56,10 +56,18 @@ static void setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api_group");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = 4, .seal_ops = 1000,
-			 .seal_age_ms = 60000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
-			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
-			 .max_ahead_ms = 60000, .send = ledger_sink_discard};
+	ledger_opts o = {.edge_id = "e1",
+	                 .region = "r1",
+	                 .partitions = 4,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 60000,
+	                 .budget_bytes = 1u << 20,
+	                 .window_bytes = 1u << 20,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 1000,
+	                 .max_ahead_ms = 60000,
+	                 .send = ledger_sink_discard};
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
@@ -73,9 +81,13 @@ static void setup(void)
 	T.a.group_commit = true;
 	cr_assert_eq(item_parse_names("post", T.a.types, item_type_valid), 0);
 	cr_assert_eq(counters_parse(&T.a.counters, "likes", "views", err, sizeof err), 0);
-	T.a.cfg = (api_config){.max_items = 100, .max_ops = 100, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-			       .member_entries = 16};
+	T.a.cfg = (api_config){.max_items = 100,
+	                       .max_ops = 100,
+	                       .idem_retention_ms = 60000,
+	                       .max_age_s = 2,
+	                       .stale_s = 10,
+	                       .member_ttl_ms = 1000,
+	                       .member_entries = 16};
 	cr_assert_eq(api_init(&T.a), 0);
 	http_config hc = {.listen = "127.0.0.1:0"};
 	T.srv = http_server_new(T.base, &hc, api_handle, &T.a, err, sizeof err);
@@ -152,7 +164,7 @@ static h2client_stream *like(int i)
 	char user[16];
 	snprintf(user, sizeof user, "u%d", i);
 	return h2client_request(&T.cl, "POST", "/v1/items/post/1/likes", NULL, 0, "x-user-id",
-				user); /* nghttp2 copies header values */
+	                        user); /* nghttp2 copies header values */
 }
 
 static ledger_stats stats(void)
@@ -173,18 +185,18 @@ Test(api_group, likes_of_one_turn_share_one_store_write_and_get_their_own_counts
 	bool seen[N + 1] = {false};
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(cs[i]->status, 200, "like %d: %d %.*s", i, cs[i]->status,
-			     (int)cs[i]->len, cs[i]->body);
+		             (int)cs[i]->len, cs[i]->body);
 		const char *c = strstr(cs[i]->body, "\"count\":");
 		cr_assert_not_null(c);
 		int count = atoi(c + 8);
-		cr_assert(count >= 1 && count <= N && !seen[count], "count %d twice or out of range",
-			  count);
+		cr_assert(count >= 1 && count <= N && !seen[count],
+		          "count %d twice or out of range", count);
 		seen[count] = true;
 	}
 	ledger_stats s = stats();
 	cr_assert_eq(s.ops_accepted, N);
 	cr_assert_eq(s.commits, 1, "%d likes read in one turn: one store write, not %" PRIu64, N,
-		     s.commits);
+	             s.commits);
 	ledger_view v;
 	cr_assert_eq(ledger_read(T.l, "likes", "post:1", &v), 0);
 	cr_assert_eq(v.count, N);
@@ -214,15 +226,17 @@ Test(api_group, a_failed_group_write_answers_every_like_503_and_records_nothing)
 Test(api_group, a_failed_group_write_gives_a_batch_each_ops_error)
 {
 	connect_client();
-	static const char body[] = "{\"ops\":[{\"item\":\"post:1\",\"counter\":\"likes\",\"op\":\"add\"},"
-				   "{\"item\":\"post:2\",\"counter\":\"nope\",\"op\":\"add\"}]}";
-	h2client_stream *cs = h2client_request(&T.cl, "POST", "/v1/ops", body, sizeof body - 1,
-					       "x-user-id", "u1");
+	static const char body[] =
+	    "{\"ops\":[{\"item\":\"post:1\",\"counter\":\"likes\",\"op\":\"add\"},"
+	    "{\"item\":\"post:2\",\"counter\":\"nope\",\"op\":\"add\"}]}";
+	h2client_stream *cs =
+	    h2client_request(&T.cl, "POST", "/v1/ops", body, sizeof body - 1, "x-user-id", "u1");
 	store_fail_writes(T.db, 1);
 	start_loop();
 	cr_assert(h2client_run(&T.cl));
 	cr_assert_eq(cs->status, 200, "%.*s", (int)cs->len, cs->body);
 	cr_assert_not_null(strstr(cs->body, "store_unavailable"), "%.*s", (int)cs->len, cs->body);
-	cr_assert_not_null(strstr(cs->body, "unknown_counter"), "the refused op keeps its own error");
+	cr_assert_not_null(strstr(cs->body, "unknown_counter"),
+	                   "the refused op keeps its own error");
 	cr_assert_eq(stats().ops_accepted, 0);
 }

@@ -89,10 +89,10 @@ static void on_fake(struct evhttp_request *req, void *arg)
 		bool first = true;
 		for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
 			n += snprintf(body + n, sizeof body - (size_t)n,
-				      "%s\"%s\":{\"partition\":%u,\"version\":3,\"applied\":0,"
-				      "\"as_of\":1,\"counts\":{\"likes\":%d}}",
-				      first ? "" : ",", it, partition_of(it, strlen(it), NPARTS),
-				      10 * (f->index + 1));
+			              "%s\"%s\":{\"partition\":%u,\"version\":3,\"applied\":0,"
+			              "\"as_of\":1,\"counts\":{\"likes\":%d}}",
+			              first ? "" : ",", it, partition_of(it, strlen(it), NPARTS),
+			              10 * (f->index + 1));
 			first = false;
 		}
 		snprintf(body + n, sizeof body - (size_t)n, "}}");
@@ -109,8 +109,8 @@ static void on_fake(struct evhttp_request *req, void *arg)
 			cr_assert(*hex == '/', "%s", uri);
 			bool no = hex[1] == '6' && hex[2] == 'e'; /* 'n' */
 			n += snprintf(body + n, sizeof body - (size_t)n,
-				      "%s{\"member\":%s,\"known\":true}", p == uri + 22 ? "" : ",",
-				      no ? "false" : "true");
+			              "%s{\"member\":%s,\"known\":true}", p == uri + 22 ? "" : ",",
+			              no ? "false" : "true");
 			p = end ? end + 1 : NULL;
 		}
 		snprintf(body + n, sizeof body - (size_t)n, "]}");
@@ -124,19 +124,31 @@ static void route_setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api_shards");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = NPARTS, .seal_ops = 1000,
-			 .seal_age_ms = 1000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
-			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 60000,
-			 .max_ahead_ms = 60000, .send = ledger_sink_discard};
+	ledger_opts o = {.edge_id = "e1",
+	                 .region = "r1",
+	                 .partitions = NPARTS,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 1000,
+	                 .budget_bytes = 1u << 20,
+	                 .window_bytes = 1u << 20,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 60000,
+	                 .max_ahead_ms = 60000,
+	                 .send = ledger_sink_discard};
 	T.tm = telemetry_new(16);
 	o.tm = T.tm;
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.tm = T.tm;
 	api_fix_init(&T.a, T.l, "post,reel", "likes", "views",
-		     (api_config){.max_items = 20, .max_ops = 3, .idem_retention_ms = 60000,
-				  .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 60000,
-				  .member_entries = 16});
+	             (api_config){.max_items = 20,
+	                          .max_ops = 3,
+	                          .idem_retention_ms = 60000,
+	                          .max_age_s = 2,
+	                          .stale_s = 10,
+	                          .member_ttl_ms = 60000,
+	                          .member_entries = 16});
 	api_fix_loopback(T.ip);
 	fakesrv_init(&T.srv);
 	for (int i = 0; i < NFAKES; i++) {
@@ -361,7 +373,8 @@ Test(shard_routing, the_lookups_of_one_turn_go_as_one_request_per_shard)
 	for (int i = 0; i < 40; i++) {
 		char user[16];
 		snprintf(user, sizeof user, i % 2 ? "u%d" : "n%d", i);
-		snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", strchr(i < 20 ? a : b, ':') + 1);
+		snprintf(path, sizeof path, "/v1/items/post/%s/likes/me",
+		         strchr(i < 20 ? a : b, ':') + 1);
 		req("GET", path, user);
 	}
 	cr_assert_eq(T.f[0].hits + T.f[1].hits, 0, "nothing sent before the turn ends");
@@ -414,8 +427,10 @@ Test(shard_routing, a_feed_of_memberships_costs_one_request_per_shard)
 	cr_assert_null(strstr(T.f[0].path, c), "the pair known here is not asked: %s", T.f[0].path);
 	cr_assert_eq(req("GET", path, "u5"), 200, "%s", T.r.body);
 	char want[200];
-	snprintf(want, sizeof want, "{\"me\":{\"%s\":{\"likes\":true},\"%s\":{\"likes\":true},"
-				    "\"%s\":{\"likes\":true}}}", a, b, c);
+	snprintf(want, sizeof want,
+	         "{\"me\":{\"%s\":{\"likes\":true},\"%s\":{\"likes\":true},"
+	         "\"%s\":{\"likes\":true}}}",
+	         a, b, c);
 	cr_assert_str_eq(T.r.body, want);
 	cr_assert_eq(req("GET", "/v1/me?items=post:1&counters=views", "u5"), 400);
 	cr_assert_eq(req("GET", "/v1/me?items=post:1", NULL), 401);

@@ -52,7 +52,7 @@ static void setup(void)
 	log_threshold = LOG_ERROR;
 	char err[256];
 	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	testdir_make(T.dir, sizeof T.dir, "test_apply");
 	T.db = testdir_open_store(T.dir);
 	T.a = new_applier();
@@ -80,16 +80,27 @@ typedef struct msg {
 
 static wire_op like_op(const char *user, bool add, uint64_t ts)
 {
-	return (wire_op){wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)),
-			 wire_cstr(user, strlen(user)), add ? WIRE_ADD : WIRE_REMOVE, 1, ts};
+	return (wire_op){wire_cstr("likes", 5),
+	                 wire_cstr(ITEM, strlen(ITEM)),
+	                 wire_cstr(user, strlen(user)),
+	                 add ? WIRE_ADD : WIRE_REMOVE,
+	                 1,
+	                 ts};
 }
 
 /* A batch from edge in region for partition p with the given ops. */
 static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint64_t seq,
-			 const wire_op *ops, size_t nops)
+                         const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                0,
+	                NULL};
 	msg m;
 	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
 	return m;
@@ -109,7 +120,7 @@ static applier_stats stats(void)
 
 /* A batch with one like (or unlike) of ITEM by user. */
 static msg one_op(const char *edge, uint32_t p, uint64_t seq, const char *user, bool add,
-		  uint64_t ts)
+                  uint64_t ts)
 {
 	wire_op op = like_op(user, add, ts);
 	return make_batch(edge, p, seq, &op, 1);
@@ -177,7 +188,7 @@ Test(apply, in_order_batches_apply_and_count)
 Test(apply, many_ops_in_one_batch_apply_together)
 {
 	wire_op ops[3] = {like_op("u1", true, 10), like_op("u2", true, 11),
-			  like_op("u1", false, 12)};
+	                  like_op("u1", false, 12)};
 	apply_msg(2, 0, make_batch("a", 2, 1, ops, 3));
 	cr_assert_eq(count(), 1);
 }
@@ -724,10 +735,17 @@ Test(apply, sum_ops_add_n_to_the_count_and_its_buckets)
 
 /* A version-2 batch: ops plus sums, with the given invalid sums too. */
 static msg make_sums_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
-			   const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
+                           const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops, (uint32_t)nsums, (wire_sum *)sums};
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                (uint32_t)nsums,
+	                (wire_sum *)sums};
 	msg m;
 	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
 	return m;
@@ -736,19 +754,19 @@ static msg make_sums_batch(const char *edge, const char *region, uint32_t p, uin
 static wire_sum item_sum(const char *counter, uint64_t n, uint64_t ts)
 {
 	return (wire_sum){wire_cstr(counter, strlen(counter)), wire_cstr(ITEM, strlen(ITEM)), n,
-			  ts};
+	                  ts};
 }
 
 Test(apply, sums_move_the_count_and_its_buckets_as_their_ops_would)
 {
 	wire_op like = like_op("u1", true, hlc_on(DAY0, 1));
 	wire_sum sums[3] = {item_sum("views", 5000, hlc_on(DAY0, 9)),
-			    item_sum("views", 3, hlc_on(DAY0 + 1, 1)),
-			    item_sum("shares", 2, hlc_on(DAY0, 3))};
+	                    item_sum("views", 3, hlc_on(DAY0 + 1, 1)),
+	                    item_sum("shares", 2, hlc_on(DAY0, 3))};
 	apply_msg(0, 0, make_sums_batch("m1", "mumbai", 0, 1, &like, 1, sums, 3));
 	/* The same views as ops, from another region, for comparison. */
 	wire_op ops[2] = {sum_op("views", "u7", 4, hlc_on(DAY0, 2)),
-			  sum_op("views", "u8", 1, hlc_on(DAY0 + 1, 2))};
+	                  sum_op("views", "u8", 1, hlc_on(DAY0 + 1, 2))};
 	apply_msg(0, 1, make_batch_in("v1", "virginia", 0, 1, ops, 2));
 	cr_assert_eq(count(), 1, "the like in the same batch applies");
 	cr_assert_eq(count_of("views"), 5008);
@@ -767,9 +785,9 @@ Test(apply, sums_move_the_count_and_its_buckets_as_their_ops_would)
 Test(apply, invalid_sums_are_skipped_and_the_rest_applies)
 {
 	wire_sum sums[4] = {item_sum("likes", 2, hlc_on(DAY0, 1)), /* a set counter */
-			    item_sum("nope", 2, hlc_on(DAY0, 1)),
-			    {wire_cstr("views", 5), wire_cstr("bad item", 8), 2, hlc_on(DAY0, 1)},
-			    item_sum("views", 6, hlc_on(DAY0, 1))};
+	                    item_sum("nope", 2, hlc_on(DAY0, 1)),
+	                    {wire_cstr("views", 5), wire_cstr("bad item", 8), 2, hlc_on(DAY0, 1)},
+	                    item_sum("views", 6, hlc_on(DAY0, 1))};
 	apply_msg(0, 0, make_sums_batch("m1", "mumbai", 0, 1, NULL, 0, sums, 4));
 	cr_assert_eq(count_of("views"), 6);
 	cr_assert_eq(count(), 0, "a sum never moves a set counter");

@@ -75,23 +75,30 @@ static uint64_t hlc_on(uint32_t d, uint64_t ms)
 	return hlc_make((uint64_t)d * DAY_MS + ms, 0);
 }
 
-static wire_op op_of(const char *counter, const char *item, const char *user, bool add,
-		     uint32_t n, uint64_t ts)
+static wire_op op_of(const char *counter, const char *item, const char *user, bool add, uint32_t n,
+                     uint64_t ts)
 {
 	return (wire_op){wire_cstr(counter, strlen(counter)),
-			 wire_cstr(item, strlen(item)),
-			 wire_cstr(user, strlen(user)),
-			 add ? WIRE_ADD : WIRE_REMOVE,
-			 n,
-			 ts};
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 add ? WIRE_ADD : WIRE_REMOVE,
+	                 n,
+	                 ts};
 }
 
 /* Applies one batch to run i; returns applier_apply's result. */
 static int apply_to(int i, const char *edge, const char *region, uint32_t p, uint64_t seq,
-		    int64_t offset, const wire_op *ops, size_t nops)
+                    int64_t offset, const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                0,
+	                NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -117,8 +124,9 @@ static uint64_t count_of(int i, const char *counter, const char *item)
 static uint64_t region_of(int i, const char *counter, const char *item, const char *region)
 {
 	unsigned char k[CKEY_MAX];
-	return stored_num(i, k, ckey_region(k, counter, strlen(counter), item, strlen(item),
-					    region, strlen(region)));
+	return stored_num(
+	    i, k,
+	    ckey_region(k, counter, strlen(counter), item, strlen(item), region, strlen(region)));
 }
 
 /* Sums the R or Y buckets of (counter, item) in run i. */
@@ -158,13 +166,15 @@ static void assert_same_store(int i, int j)
 		bool ha = store_iter_next(a, &ka, &kan, &va, &van);
 		bool hb = store_iter_next(b, &kb, &kbn, &vb, &vbn);
 		cr_assert_eq(ha, hb, "run %d and run %d hold different numbers of keys (%zu)", i, j,
-			     n);
+		             n);
 		if (!ha)
 			break;
 		cr_assert(kan == kbn && memcmp(ka, kb, kan) == 0,
-			  "run %d and run %d differ at key %zu (tag %c / %c)", i, j, n, ka[0], kb[0]);
+		          "run %d and run %d differ at key %zu (tag %c / %c)", i, j, n, ka[0],
+		          kb[0]);
 		cr_assert(van == vbn && memcmp(va, vb, van) == 0,
-			  "run %d and run %d differ in the value of key %zu (tag %c)", i, j, n, ka[0]);
+		          "run %d and run %d differ in the value of key %zu (tag %c)", i, j, n,
+		          ka[0]);
 		n++;
 	}
 	cr_assert_eq(store_iter_status(a), 0);
@@ -184,7 +194,7 @@ Test(apply_cache, failed_write_leaves_the_cached_counts_as_stored)
 	/* The count of post:1 is now cached at 1. A write that fails must
 	 * not leave the cache at 3. */
 	wire_op lost[2] = {op_of("likes", "post:1", "u2", true, 1, hlc_on(DAY0, 2)),
-			   op_of("likes", "post:1", "u3", true, 1, hlc_on(DAY0, 3))};
+	                   op_of("likes", "post:1", "u3", true, 1, hlc_on(DAY0, 3))};
 	store_fail_writes(T.db[0], 1);
 	cr_assert_eq(apply_to(0, "b", "us", 0, 1, 1, lost, 2), ERR_IO);
 	wire_op next = op_of("likes", "post:1", "u4", true, 1, hlc_on(DAY0, 4));
@@ -221,8 +231,8 @@ Test(apply_cache, a_failed_write_then_the_same_work_matches_a_run_without_failur
 	open_run(1, 0, 0);
 	for (int run = 0; run < 2; run++) {
 		wire_op ops[3] = {op_of("likes", "post:1", "u1", true, 1, hlc_on(DAY0, 1)),
-				  op_of("views", "post:1", "u1", true, 7, hlc_on(DAY0, 1)),
-				  op_of("likes", "post:2", "u1", true, 1, hlc_on(DAY0, 1))};
+		                  op_of("views", "post:1", "u1", true, 7, hlc_on(DAY0, 1)),
+		                  op_of("likes", "post:2", "u1", true, 1, hlc_on(DAY0, 1))};
 		cr_assert_eq(apply_to(run, "a", "eu", 0, 1, 0, ops, 3), 0);
 		ops[0].kind = WIRE_REMOVE;
 		ops[0].hlc = hlc_on(DAY0, 5);
@@ -275,11 +285,12 @@ Test(apply_cache, caches_off_tiny_and_default_end_with_identical_stores)
 			/* mostly likes, some views, a few for an unknown counter */
 			const char *ctr = counter_names[r % 10 < 6 ? 0 : r % 10 < 9 ? 1 : 2];
 			bool add = strcmp(ctr, "likes") != 0 || rng_next(&rng) % 3 != 0;
-			uint32_t amount = strcmp(ctr, "views") == 0 ? 1 + (uint32_t)(r >> 32) % 5 : 1;
-			ops[i] = op_of(ctr, items[rng_next(&rng) % NITEMS],
-				       users[rng_next(&rng) % NUSERS], add, amount,
-				       hlc_on(DAY0 + (uint32_t)(rng_next(&rng) % 4),
-					      rng_next(&rng) % 1000));
+			uint32_t amount =
+			    strcmp(ctr, "views") == 0 ? 1 + (uint32_t)(r >> 32) % 5 : 1;
+			ops[i] = op_of(
+			    ctr, items[rng_next(&rng) % NITEMS], users[rng_next(&rng) % NUSERS],
+			    add, amount,
+			    hlc_on(DAY0 + (uint32_t)(rng_next(&rng) % 4), rng_next(&rng) % 1000));
 		}
 		/* 1 in 10 re-delivers the last batch, 1 in 10 skips ahead (held
 		 * until the gap fills), the rest come in order. */
@@ -294,17 +305,16 @@ Test(apply_cache, caches_off_tiny_and_default_end_with_identical_stores)
 		if (kind == 1) {
 			/* Send the held one, then the one that fills the gap. */
 			for (int r = 0; r < NRUNS; r++)
-				cr_assert_eq(apply_to(r, edges[e], regions[e], p, s, offset[p], ops,
-						      nops),
-					     0);
+				cr_assert_eq(
+				    apply_to(r, edges[e], regions[e], p, s, offset[p], ops, nops),
+				    0);
 			offset[p]++;
 			s = ++seq[e][p];
 			seq[e][p]++;
 		}
 		for (int r = 0; r < NRUNS; r++)
-			cr_assert_eq(
-			    apply_to(r, edges[e], regions[e], p, s, offset[p], ops, nops), 0,
-			    "run %d batch %d", r, n);
+			cr_assert_eq(apply_to(r, edges[e], regions[e], p, s, offset[p], ops, nops),
+			             0, "run %d batch %d", r, n);
 		offset[p]++;
 	}
 	applier_stats st[NRUNS];

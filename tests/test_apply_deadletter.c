@@ -46,7 +46,7 @@ static struct {
 } T;
 
 static void record(void *ctx, uint32_t partition, int64_t offset, const void *msg, size_t len,
-		   const char *reason)
+                   const char *reason)
 {
 	cr_assert_eq(ctx, &T, "the hook gets its context back");
 	cr_assert_lt(T.ncalls, MAX_CALLS);
@@ -65,7 +65,7 @@ static void setup(void)
 	log_threshold = -1; /* the refusals below log errors on purpose */
 	char err[256];
 	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	testdir_make(T.dir, sizeof T.dir, "test_apply_dl");
 	T.db = testdir_open_store(T.dir);
 	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
@@ -99,15 +99,26 @@ typedef struct msg {
 
 static wire_op like_op(const char *user, uint64_t ts)
 {
-	return (wire_op){wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)),
-			 wire_cstr(user, strlen(user)), WIRE_ADD, 1, ts};
+	return (wire_op){wire_cstr("likes", 5),
+	                 wire_cstr(ITEM, strlen(ITEM)),
+	                 wire_cstr(user, strlen(user)),
+	                 WIRE_ADD,
+	                 1,
+	                 ts};
 }
 
 static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint64_t seq,
-			 const wire_op *ops, size_t nops)
+                         const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)), wire_cstr(region, strlen(region)), p, seq,
-			1000, (uint32_t)nops, (wire_op *)ops, 0, NULL};
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                0,
+	                NULL};
 	msg m;
 	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
 	return m;
@@ -159,7 +170,7 @@ static bool starts(const char *s, const char *prefix)
 }
 
 static void assert_call(int i, uint32_t p, int64_t offset, const void *bytes, size_t len,
-			const char *reason_prefix)
+                        const char *reason_prefix)
 {
 	cr_assert_gt(T.ncalls, i, "hook call %d never happened", i);
 	const dl_call *c = &T.calls[i];
@@ -168,7 +179,7 @@ static void assert_call(int i, uint32_t p, int64_t offset, const void *bytes, si
 	cr_assert_eq(c->len, len, "call %d: the message's bytes, unchanged", i);
 	cr_assert(len == 0 || memcmp(c->msg, bytes, len) == 0, "call %d: bytes differ", i);
 	cr_assert(starts(c->reason, reason_prefix), "call %d: reason \"%s\", wanted \"%s...\"", i,
-		  c->reason, reason_prefix);
+	          c->reason, reason_prefix);
 }
 
 /* ---- refused in whole ---------------------------------------------------- */
@@ -205,7 +216,8 @@ Test(apply_deadletter, batch_for_another_partition_is_quarantined_as_a_bad_heade
 	cr_assert_eq(count(), 0);
 	cr_assert_eq(resume(0), 8);
 	apply_msg(0, 8, one_like("a", 0, 1, "u1"));
-	cr_assert_eq(count(), 1, "seq 1 of the same edge still applies: the bad one changed nothing");
+	cr_assert_eq(count(), 1,
+	             "seq 1 of the same edge still applies: the bad one changed nothing");
 }
 
 Test(apply_deadletter, bad_edge_and_bad_region_are_named)
@@ -229,14 +241,14 @@ Test(apply_deadletter, bad_edge_and_bad_region_are_named)
 Test(apply_deadletter, invalid_ops_quarantine_the_batch_and_the_valid_ops_apply)
 {
 	wire_op ops[4] = {like_op("u1", 10), like_op("u2", 11), like_op("u3", 12),
-			  like_op("u4", 13)};
+	                  like_op("u4", 13)};
 	ops[1].counter = wire_cstr("hugs", 4);
 	ops[3].item = wire_cstr("post:no spaces", 14);
 	msg m = make_batch_in("a", "eu", 0, 1, ops, 4);
 	apply_keep(0, 5, m);
 	cr_assert_eq(T.ncalls, 1);
 	assert_call(0, 0, 5, m.buf, m.len,
-		    "invalid_ops count=2 first_index=1 first_reason=unknown_counter");
+	            "invalid_ops count=2 first_index=1 first_reason=unknown_counter");
 	free(m.buf);
 	cr_assert_eq(count(), 2, "u1 and u3 are counted");
 	cr_assert_eq(stats().ops_invalid, 2);
@@ -256,8 +268,9 @@ Test(apply_deadletter, duplicate_of_a_quarantined_batch_is_not_quarantined_again
 	apply_keep(0, 1, m); /* the edge re-sent it */
 	free(m.buf);
 	cr_assert_eq(T.ncalls, 1, "only its first delivery is quarantined");
-	cr_assert(starts(T.calls[0].reason, "invalid_ops count=1 first_index=0 first_reason=bad_user"),
-		  "%s", T.calls[0].reason);
+	cr_assert(
+	    starts(T.calls[0].reason, "invalid_ops count=1 first_index=0 first_reason=bad_user"),
+	    "%s", T.calls[0].reason);
 	cr_assert_eq(stats().batches_duplicate, 1);
 	cr_assert_eq(count(), 1);
 }
@@ -270,7 +283,7 @@ Test(apply_deadletter, held_batch_is_checked_when_held_not_again_when_it_applies
 	apply_keep(0, 0, m);
 	cr_assert_eq(stats().batches_held, 1);
 	assert_call(0, 0, 0, m.buf, m.len,
-		    "invalid_ops count=1 first_index=1 first_reason=set_n_not_1");
+	            "invalid_ops count=1 first_index=1 first_reason=set_n_not_1");
 	apply_keep(0, 1, m); /* held again: a re-delivery */
 	free(m.buf);
 	cr_assert_eq(T.ncalls, 1, "a held batch held again is not quarantined twice");

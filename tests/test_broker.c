@@ -249,7 +249,8 @@ Test(broker, produce_resumes_after_leader_goes_down_and_up)
 
 	cr_assert_eq(sim_broker_set_down(b, leader, false), 0);
 	uint64_t t0 = clock_mono_ms();
-	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS), "not delivered after the broker came up");
+	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS),
+	          "not delivered after the broker came up");
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
 	cr_assert_eq(d1.offset, 1, "exactly once: offset %" PRId64, d1.offset);
 	fprintf(stderr, "measure: broker up to produce acked %" PRIu64 " ms\n",

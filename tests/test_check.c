@@ -61,12 +61,12 @@ static void setup(void)
 	T.c.d = &T.d;
 	/* The fakes are served by this process: its pid is theirs, so the
 	 * checker finds them running. */
-	T.c.centrals[0] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central0",
-					 .port = T.central.port, .pid = getpid()};
-	T.c.centrals[1] = (cluster_node){.kind = DRILL_CENTRAL, .name = "central1",
-					 .port = T.replica.port, .pid = getpid()};
-	T.c.edges[0] = (cluster_node){.kind = DRILL_EDGE, .name = "edge0", .port = T.edge.port,
-				      .pid = getpid()};
+	T.c.centrals[0] = (cluster_node){
+	    .kind = DRILL_CENTRAL, .name = "central0", .port = T.central.port, .pid = getpid()};
+	T.c.centrals[1] = (cluster_node){
+	    .kind = DRILL_CENTRAL, .name = "central1", .port = T.replica.port, .pid = getpid()};
+	T.c.edges[0] = (cluster_node){
+	    .kind = DRILL_EDGE, .name = "edge0", .port = T.edge.port, .pid = getpid()};
 	T.r = report_new("fake", true, 1);
 }
 
@@ -93,9 +93,9 @@ static void answers(const char *central, const char *edge)
 Test(check, agreeing_counts_converge_without_violations)
 {
 	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":10}},"
-		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
-		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
-		"\"post:b\":{\"likes\":0,\"views\":0}}}");
+	        "\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+	        "{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
+	        "\"post:b\":{\"likes\":0,\"views\":0}}}");
 	double secs = -1;
 	cr_assert(check_converge(&T.c, truth, 3, 2, T.r, &secs));
 	cr_assert_eq(report_violations(T.r), 0);
@@ -107,9 +107,10 @@ Test(check, agreeing_counts_converge_without_violations)
 Test(check, a_wrong_or_missing_count_is_a_violation)
 {
 	/* Central double counts a view; the edge does not know post:b. */
-	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":11}},"
-		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
-		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10}},\"missing\":[\"post:b/likes\"]}");
+	answers(
+	    "{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":11}},"
+	    "\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+	    "{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10}},\"missing\":[\"post:b/likes\"]}");
 	double secs;
 	cr_assert_not(check_converge(&T.c, truth, 3, 1, T.r, &secs));
 	cr_assert_eq(report_violations(T.r), 2);
@@ -120,9 +121,9 @@ Test(check, a_wrong_or_missing_count_is_a_violation)
 Test(check, a_central_not_running_at_the_end_is_a_violation)
 {
 	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":3,\"views\":10}},"
-		"\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
-		"{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
-		"\"post:b\":{\"likes\":0,\"views\":0}}}");
+	        "\"post:b\":{\"counts\":{\"likes\":0,\"views\":0}}}}",
+	        "{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10},"
+	        "\"post:b\":{\"likes\":0,\"views\":0}}}");
 	T.c.centrals[0].pid = 0; /* stopped, or never started again */
 	double secs;
 	check_converge(&T.c, truth, 3, 1, T.r, &secs);
@@ -134,13 +135,13 @@ Test(check, replicas_with_different_digests_are_a_violation)
 {
 	T.d.centrals = 2;
 	snprintf(T.central.digest, sizeof T.central.digest,
-		 "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
+	         "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
 	snprintf(T.replica.digest, sizeof T.replica.digest,
-		 "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
+	         "{\"digest\":\"00aa\",\"keys\":5,\"offsets\":[4,4]}");
 	cr_assert(check_digests(&T.c, 1, T.r));
 	cr_assert_eq(report_violations(T.r), 0);
 	snprintf(T.replica.digest, sizeof T.replica.digest,
-		 "{\"digest\":\"00bb\",\"keys\":5,\"offsets\":[4,4]}");
+	         "{\"digest\":\"00bb\",\"keys\":5,\"offsets\":[4,4]}");
 	cr_assert_not(check_digests(&T.c, 1, T.r));
 	cr_assert_eq(report_violations(T.r), 1);
 }

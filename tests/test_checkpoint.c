@@ -98,9 +98,14 @@ static void start_api(const char *spec)
 		cr_assert_eq(shard_set_parse(&T.own, spec, NPARTS, err, sizeof err), 0, "%s", err);
 		T.owned = true;
 	}
-	ops_api_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .db = T.db, .ctr = &T.ctr,
-			  .partitions = NPARTS, .ap = T.a, .owned = spec ? &T.own : NULL,
-			  .instance_id = SOURCE};
+	ops_api_opts o = {.listen = "127.0.0.1:0",
+	                  .token = TOKEN,
+	                  .db = T.db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = T.a,
+	                  .owned = spec ? &T.own : NULL,
+	                  .instance_id = SOURCE};
 	char err[256];
 	T.api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(T.api, "ops_api_start: %s", err);
@@ -111,23 +116,29 @@ static void start_api(const char *spec)
 
 static const char *const edges[4] = {"m1", "v1", "s1", "x1"};
 
-static wire_op op(const char *counter, const char *item, const char *user, uint32_t n,
-		  uint64_t ts)
+static wire_op op(const char *counter, const char *item, const char *user, uint32_t n, uint64_t ts)
 {
 	return (wire_op){wire_cstr(counter, strlen(counter)),
-			 wire_cstr(item, strlen(item)),
-			 wire_cstr(user, strlen(user)),
-			 WIRE_ADD,
-			 n,
-			 ts};
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 WIRE_ADD,
+	                 n,
+	                 ts};
 }
 
 /* Applies ops (all of partition p) as batch seq of edge e, at p's next
  * offset. */
 static void send_seq(int e, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
-	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])), wire_cstr("eu", 2), p, seq, 1000,
-			(uint32_t)n, (wire_op *)ops, 0, NULL};
+	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
+	                wire_cstr("eu", 2),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)n,
+	                (wire_op *)ops,
+	                0,
+	                NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -162,7 +173,7 @@ static void add_views(int e, int from, int to, amount_fn amount)
 	size_t cap = 10000;
 	for (uint32_t p = 0; p < NPARTS; p++) {
 		wire_op *ops = xcalloc(cap, sizeof *ops);
-		char (*names)[80] = xcalloc(cap, sizeof *names);
+		char(*names)[80] = xcalloc(cap, sizeof *names);
 		size_t n = 0;
 		for (int i = from; i < to; i++) {
 			char item[80];
@@ -255,7 +266,7 @@ static int on_msg(void *ctx, const wire_snapshot *s)
 	cr_assert_leq(s->nedges, 8);
 	for (uint32_t i = 0; i < s->nedges; i++) {
 		snprintf(m->edges[i].name, sizeof m->edges[i].name, "%.*s", (int)s->edges[i].edge.n,
-			 s->edges[i].edge.p);
+		         s->edges[i].edge.p);
 		m->edges[i].applied = s->edges[i].applied;
 		m->edges[i].held = s->edges[i].held;
 	}
@@ -268,9 +279,9 @@ static int on_msg(void *ctx, const wire_snapshot *s)
 		cr_assert_leq(s->counts[i].counter.n, COUNTER_MAX);
 		cr_assert_leq(s->counts[i].item.n, ITEM_MAX);
 		snprintf(c->counter, sizeof c->counter, "%.*s", (int)s->counts[i].counter.n,
-			 s->counts[i].counter.p);
+		         s->counts[i].counter.p);
 		snprintf(c->item, sizeof c->item, "%.*s", (int)s->counts[i].item.n,
-			 s->counts[i].item.p);
+		         s->counts[i].item.p);
 		c->count = s->counts[i].count;
 		c->p = s->partition;
 	}
@@ -296,9 +307,14 @@ static void fetch_as(const char *path, bool token, got *g)
 	FILE *f = fopencookie(g, "w", io);
 	cr_assert_not_null(f);
 	setvbuf(f, NULL, _IONBF, 0);
-	hclient_req r = {.host = "127.0.0.1", .port = T.port, .method = "GET", .path = path,
-			 .token = token ? TOKEN : NULL, .stream = f, .timeout_ms = 30000,
-			 .max_body = 1 << 20};
+	hclient_req r = {.host = "127.0.0.1",
+	                 .port = T.port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = token ? TOKEN : NULL,
+	                 .stream = f,
+	                 .timeout_ms = 30000,
+	                 .max_body = 1 << 20};
 	hclient_answer a;
 	char err[256];
 	int rc = hclient_do(&r, &a, err, sizeof err);
@@ -372,10 +388,10 @@ static void check_shape(const got *g, const bool *want)
 		for (uint32_t k = 0; k < m->ncounts; k++, c++) {
 			const got_count *x = &g->counts[c];
 			cr_assert_eq(partition_of(x->item, strlen(x->item), NPARTS), m->p,
-				     "%s in a message of partition %u", x->item, m->p);
+			             "%s in a message of partition %u", x->item, m->p);
 			if (prev[m->p])
 				cr_assert_lt(key_cmp(prev[m->p], x), 0, "%s after %s", x->item,
-					     prev[m->p]->item);
+				             prev[m->p]->item);
 			prev[m->p] = x;
 		}
 		if (has_n[m->p])
@@ -451,7 +467,7 @@ static void check_counts_are_the_store(got *g, const bool *want)
 	cr_assert_eq(g->ncounts, n, "%zu counts sent, the store has %zu", g->ncounts, n);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(key_cmp(&g->counts[i], &s[i]), 0, "%s/%s vs %s/%s",
-			     g->counts[i].counter, g->counts[i].item, s[i].counter, s[i].item);
+		             g->counts[i].counter, g->counts[i].item, s[i].counter, s[i].item);
 		cr_assert_eq(g->counts[i].count, s[i].count, "%s", s[i].item);
 	}
 	free(s);
@@ -527,7 +543,7 @@ Test(checkpoint, versions_are_the_epoch_and_offset_of_the_view)
 	for (uint32_t p = 0; p < NPARTS; p++) {
 		uint64_t want = version_make(p == 1 ? 1 : 0, (uint64_t)T.offset[p]);
 		cr_assert_eq(last_of(&g, p)->n, want, "partition %u: %" PRIu64 " want %" PRIu64, p,
-			     last_of(&g, p)->n, want);
+		             last_of(&g, p)->n, want);
 		cr_assert_eq(applier_version(T.a, p), want, "the snapshots say the same");
 	}
 	cr_assert_eq(version_epoch(last_of(&g, 1)->n), 1);
@@ -541,8 +557,13 @@ Test(checkpoint, versions_are_the_epoch_and_offset_of_the_view)
 			break;
 	}
 	snprintf(path, sizeof path, "/v1/counts?items=%s&edge=m1", item);
-	hclient_req r = {.host = "127.0.0.1", .port = T.port, .method = "GET", .path = path,
-			 .token = TOKEN, .timeout_ms = 10000, .max_body = 1 << 20};
+	hclient_req r = {.host = "127.0.0.1",
+	                 .port = T.port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = TOKEN,
+	                 .timeout_ms = 10000,
+	                 .max_body = 1 << 20};
 	hclient_answer a;
 	char err[256];
 	cr_assert_eq(hclient_do(&r, &a, err, sizeof err), 0, "%s", err);
@@ -550,7 +571,7 @@ Test(checkpoint, versions_are_the_epoch_and_offset_of_the_view)
 	json_t *j = json_loads(a.body, 0, NULL);
 	json_t *it = json_object_get(json_object_get(j, "items"), item);
 	cr_assert_eq((uint64_t)json_integer_value(json_object_get(it, "version")),
-		     version_make(1, (uint64_t)T.offset[1]));
+	             version_make(1, (uint64_t)T.offset[1]));
 	json_decref(j);
 	free(a.body);
 }
@@ -575,14 +596,14 @@ Test(checkpoint, after_resumes_strictly_after_the_key)
 		const got_count *k = &whole.counts[cuts[c]];
 		char path[512];
 		snprintf(path, sizeof path,
-			 "/v1/checkpoint?partitions=0-1,3&after_counter=%s&after_item=%s",
-			 k->counter, k->item);
+		         "/v1/checkpoint?partitions=0-1,3&after_counter=%s&after_item=%s",
+		         k->counter, k->item);
 		got g;
 		fetch(path, &g);
 		check_shape(&g, want);
 		sort_counts(g.counts, g.ncounts);
 		cr_assert_eq(g.ncounts, whole.ncounts - cuts[c] - 1, "after %s/%s", k->counter,
-			     k->item);
+		             k->item);
 		for (size_t i = 0; i < g.ncounts; i++) {
 			cr_assert_eq(key_cmp(&g.counts[i], &whole.counts[cuts[c] + 1 + i]), 0);
 			cr_assert_eq(g.counts[i].count, whole.counts[cuts[c] + 1 + i].count);
@@ -618,8 +639,8 @@ Test(checkpoint, every_edge_applied_and_held_as_in_the_snapshots)
 	wire_op o = op("likes", item, "u1", 1, T0);
 	for (uint64_t s = 1; s <= 5; s++)
 		send_seq(0, 2, s, &o, 1); /* m1 applied 5 */
-	send_seq(1, 2, 1, &o, 1);       /* v1 applied 1 */
-	send_seq(1, 2, 5, &o, 1);       /* then held 5, 3 */
+	send_seq(1, 2, 1, &o, 1);         /* v1 applied 1 */
+	send_seq(1, 2, 5, &o, 1);         /* then held 5, 3 */
 	send_seq(1, 2, 3, &o, 1);
 	send_seq(2, 2, 2, &o, 1); /* s1: nothing applied, 2 held */
 	char other[80];
@@ -683,7 +704,7 @@ Test(checkpoint, a_partition_not_owned_is_421)
 	cr_assert_eq(g.status, 421);
 	json_t *j = json_loads(g.body, 0, NULL);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "error"), "partition")),
-		     3);
+	             3);
 	json_decref(j);
 	got_free(&g);
 	fetch("/v1/checkpoint?partitions=0-1", &g);
@@ -757,9 +778,9 @@ static void fetch_slow(const char *path, got *g, void (*before_body)(void))
 	cr_assert_eq(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	char req[512];
-	int n = snprintf(req, sizeof req,
-			 "GET %s HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n",
-			 path);
+	int n =
+	    snprintf(req, sizeof req,
+	             "GET %s HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", path);
 	cr_assert_eq(write(fd, req, (size_t)n), n);
 	/* The head, a byte at a time so that none of the body is read. */
 	char head[4096];
@@ -814,7 +835,7 @@ Test(checkpoint, counts_and_versions_are_those_of_the_view_while_apply_runs)
 	bool all[NPARTS] = {true, true, true, true};
 	check_shape(&g, all);
 	cr_assert_gt(g.bytes, 6u << 20, "a stream far longer than the socket buffers: %" PRIu64,
-		     g.bytes);
+	             g.bytes);
 	cr_assert_gt(rounds, 3, "the applier wrote between chunks");
 
 	/* Each item once, with its count before the request. */
@@ -828,7 +849,7 @@ Test(checkpoint, counts_and_versions_are_those_of_the_view_while_apply_runs)
 		cr_assert_not(seen[k], "%s twice", c->item);
 		seen[k] = 1;
 		cr_assert_eq(c->count, base_amount(k), "%s: %" PRIu64 ", the view had %u", c->item,
-			     c->count, base_amount(k));
+		             c->count, base_amount(k));
 	}
 	free(seen);
 	for (uint32_t p = 0; p < NPARTS; p++) {
@@ -854,11 +875,11 @@ Test(checkpoint, a_client_that_goes_away_mid_stream_frees_the_job)
 		int small = 4096;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_port = htons((uint16_t)T.port)};
+		                         .sin_port = htons((uint16_t)T.port)};
 		cr_assert_eq(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
 		cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 		const char req[] = "GET /v1/checkpoint?partitions=all HTTP/1.0\r\nAuthorization: "
-				   "Bearer " TOKEN "\r\n\r\n";
+		                   "Bearer " TOKEN "\r\n\r\n";
 		cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
 		char buf[1024];
 		cr_assert_gt(read(fd, buf, sizeof buf), 0);
@@ -875,7 +896,7 @@ Test(checkpoint, a_client_that_goes_away_mid_stream_frees_the_job)
 
 /* ---- many partitions ----------------------------------------------------- */
 
-#define WIDE 64          /* partitions */
+#define WIDE 64           /* partitions */
 #define WIDE_ITEMS 100000 /* ~1,560 a partition: no buffer fills, all spill */
 
 Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
@@ -887,7 +908,7 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 	cr_assert_not_null(a, "%s", err);
 	/* One batch per partition of every item there. */
 	wire_op *ops = xcalloc(WIDE_ITEMS, sizeof *ops);
-	char (*names)[32] = xcalloc(WIDE_ITEMS, sizeof *names);
+	char(*names)[32] = xcalloc(WIDE_ITEMS, sizeof *names);
 	for (uint32_t p = 0; p < WIDE; p++) {
 		size_t n = 0;
 		for (int i = 0; i < WIDE_ITEMS; i++) {
@@ -899,8 +920,8 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 			ops[n] = op("views", names[n], "u1", base_amount(i), T0);
 			n++;
 		}
-		wire_batch b = {wire_cstr("m1", 2), wire_cstr("eu", 2), p, 1, 1000, (uint32_t)n,
-				ops, 0, NULL};
+		wire_batch b = {
+		    wire_cstr("m1", 2), wire_cstr("eu", 2), p, 1, 1000, (uint32_t)n, ops, 0, NULL};
 		char *buf;
 		size_t len;
 		cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -909,8 +930,13 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 	}
 	free(ops);
 	free(names);
-	ops_api_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .db = db, .ctr = &T.ctr,
-			  .partitions = WIDE, .ap = a, .instance_id = SOURCE};
+	ops_api_opts o = {.listen = "127.0.0.1:0",
+	                  .token = TOKEN,
+	                  .db = db,
+	                  .ctr = &T.ctr,
+	                  .partitions = WIDE,
+	                  .ap = a,
+	                  .instance_id = SOURCE};
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(api, "%s", err);
 	T.port = ops_api_port(api);
@@ -928,7 +954,7 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 		seen[k] = 1;
 		cr_assert_eq(g.counts[i].count, base_amount(k));
 		cr_assert_eq(partition_of(g.counts[i].item, strlen(g.counts[i].item), WIDE),
-			     g.counts[i].p);
+		             g.counts[i].p);
 	}
 	free(seen);
 	/* Count messages of one partition before its last flush: the buffers

@@ -33,12 +33,12 @@ static void make_msgs(void)
 	counts3[2] = (wire_count){S("views"), S("reel:9"), UINT64_C(1) << 40};
 	edges3[0] = (wire_edge_seq){S("m1"), 42, 0};
 	edges3[1] = (wire_edge_seq){S("v1"), 7, 9};
-	msgs[0] = (wire_snapshot){S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000,
-				  false, 0, NULL, 3, counts3};
-	msgs[1] = (wire_snapshot){S("central-a"), 5, 12, 1795000001000, false, 0, NULL, 1,
-				  counts3 + 2};
-	msgs[2] = (wire_snapshot){S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000,
-				  true, 2, edges3, 0, NULL};
+	msgs[0] = (wire_snapshot){
+	    S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000, false, 0, NULL, 3, counts3};
+	msgs[1] =
+	    (wire_snapshot){S("central-a"), 5, 12, 1795000001000, false, 0, NULL, 1, counts3 + 2};
+	msgs[2] = (wire_snapshot){
+	    S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000, true, 2, edges3, 0, NULL};
 }
 
 /* The frames of msgs then the end frame, in one buffer. */
@@ -96,8 +96,8 @@ Test(ckpt, a_frame_is_the_length_then_the_wire_message)
 	cr_assert_eq(wire_encode_snapshot(&msgs[0], &w, &wn), 0);
 	cr_assert_eq(fn, wn + 4);
 	cr_assert_eq(((unsigned char)f[0] << 24 | (unsigned char)f[1] << 16 |
-		      (unsigned char)f[2] << 8 | (unsigned char)f[3]),
-		     (int)wn);
+	              (unsigned char)f[2] << 8 | (unsigned char)f[3]),
+	             (int)wn);
 	cr_assert_eq(memcmp(f + 4, w, wn), 0);
 	free(f);
 	free(w);
@@ -130,7 +130,7 @@ Test(ckpt, a_stream_fed_one_byte_at_a_time_comes_back_the_same)
 	seen v = {0, 0, -1};
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(ckpt_reader_feed(&r, s + i, 1, on_message, on_end, &v), 0, "byte %zu",
-			     i);
+		             i);
 		cr_assert_eq(ckpt_reader_ended(&r), i == n - 1, "byte %zu", i);
 	}
 	cr_assert_eq(v.messages, NMSG);
@@ -148,9 +148,9 @@ Test(ckpt, a_stream_cut_in_two_anywhere_comes_back_the_same)
 		ckpt_reader_init(&r);
 		seen v = {0, 0, -1};
 		cr_assert_eq(ckpt_reader_feed(&r, s, cut, on_message, on_end, &v), 0, "cut %zu",
-			     cut);
+		             cut);
 		cr_assert_eq(ckpt_reader_feed(&r, s + cut, n - cut, on_message, NULL, &v), 0,
-			     "cut %zu", cut);
+		             "cut %zu", cut);
 		cr_assert_eq(v.messages, NMSG, "cut %zu", cut);
 		cr_assert(ckpt_reader_ended(&r), "cut %zu", cut);
 		ckpt_reader_free(&r);
@@ -212,11 +212,11 @@ Test(ckpt, a_frame_over_the_cap_is_refused_from_its_length)
 	seen v = {0, 0, -1};
 	uint32_t big = CKPT_FRAME_MAX + 1;
 	unsigned char head[4] = {(unsigned char)(big >> 24), (unsigned char)(big >> 16),
-				 (unsigned char)(big >> 8), (unsigned char)big};
+	                         (unsigned char)(big >> 8), (unsigned char)big};
 	cr_assert_eq(ckpt_reader_feed(&r, head, 4, on_message, on_end, &v), ERR_TOOBIG);
 	cr_assert_null(r.buf, "nothing was allocated for it");
 	cr_assert_eq(ckpt_reader_feed(&r, head, 1, on_message, on_end, &v), ERR_TOOBIG,
-		     "the error stays");
+	             "the error stays");
 	ckpt_reader_free(&r);
 
 	/* A lower cap: a real frame one byte over it. */
@@ -253,7 +253,7 @@ static int feed_framed(const void *b, size_t n)
 	int rc = ckpt_reader_feed(&r, f, n + 4, on_message, on_end, &v);
 	cr_assert_eq(v.messages, 0);
 	cr_assert_eq(ckpt_reader_feed(&r, ckpt_end_frame, 4, on_message, on_end, &v), rc,
-		     "the error stays");
+	             "the error stays");
 	cr_assert_eq(v.ends, 0);
 	ckpt_reader_free(&r);
 	free(f);

@@ -108,7 +108,7 @@ static void send_ops(const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
 	wire_batch b = {wire_cstr("e1", 2), wire_cstr("r1", 2), p, ++T.seq[p], 1000,
-	                (uint32_t)n,        (wire_op *)ops, 0, NULL};
+	                (uint32_t)n,        (wire_op *)ops,     0, NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);

@@ -561,8 +561,9 @@ Test(config, hostport_host_too_long_for_buffer)
 Test(config, cmdline_takes_c_and_s_and_loads_them_in_order)
 {
 	write_cfg("[server]\nname = file\n[batch]\nmax_ops = 1\n");
-	char *argv[] = {"cmd", "-c", cfgpath, "--other", "-s", "batch.max_ops=7",
-			"-s", "server.name=set", "-s", NULL};
+	char *argv[] = {
+	    "cmd", "-c", cfgpath, "--other", "-s", "batch.max_ops=7", "-s", "server.name=set",
+	    "-s",  NULL};
 	int argc = 9;
 	cfg_cmdline cl = {0};
 	char e[256] = "";
@@ -599,8 +600,7 @@ typedef struct role_cfg {
 
 static const cfg_opt role_table[] = {
     {"kafka", NULL, CFG_PASSTHROUGH, offsetof(role_cfg, common), NULL, 0, 0, false, ""},
-    {"kafka.producer", NULL, CFG_PASSTHROUGH, offsetof(role_cfg, producer), NULL, 0, 0, false,
-     ""},
+    {"kafka.producer", NULL, CFG_PASSTHROUGH, offsetof(role_cfg, producer), NULL, 0, 0, false, ""},
 };
 #define NROLE (sizeof role_table / sizeof role_table[0])
 
@@ -619,11 +619,12 @@ Test(config, dotted_sections_in_files_and_overrides)
 	cr_assert_str_eq(rc.common->where, where);
 
 	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.producer.acks=all", err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.producer.linger.ms=9", err, sizeof err),
-		     0, "%s", err);
-	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafka.socket.timeout.ms=100", err, sizeof err),
-		     0, "%s", err);
+	             0, "%s", err);
+	cr_assert_eq(
+	    cfg_set(role_table, NROLE, &rc, "kafka.socket.timeout.ms=100", err, sizeof err), 0,
+	    "%s", err);
 	cr_assert_eq(kv_count(rc.common), 2, "an override of [kafka.producer] went to [kafka]");
 	cr_assert_eq(kv_count(rc.producer), 2);
 	cr_assert_str_eq(rc.producer->value, "9");
@@ -631,7 +632,7 @@ Test(config, dotted_sections_in_files_and_overrides)
 	cr_assert_str_eq(rc.producer->next->key, "acks");
 	cr_assert_str_eq(rc.common->next->key, "socket.timeout.ms");
 	cr_assert_eq(cfg_set(role_table, NROLE, &rc, "kafkaproducer.x=1", err, sizeof err),
-		     ERR_CONFIG);
+	             ERR_CONFIG);
 	cfg_free(role_table, NROLE, &rc);
 	cr_assert_null(rc.producer);
 }

@@ -6,11 +6,12 @@
 Test(cpustat, parses_the_cpu_line_and_skips_the_per_cpu_ones)
 {
 	const char *text = "cpu  100 5 50 800 20 3 2 40 7 0\n"
-			   "cpu0 50 2 25 400 10 1 1 20 3 0\n"
-			   "intr 12345\n";
+	                   "cpu0 50 2 25 400 10 1 1 20 3 0\n"
+	                   "intr 12345\n";
 	cpustat c;
 	cr_assert(cpustat_parse(text, &c));
-	cr_assert_eq(c.total, 100 + 5 + 50 + 800 + 20 + 3 + 2 + 40, "guest time is not added twice");
+	cr_assert_eq(c.total, 100 + 5 + 50 + 800 + 20 + 3 + 2 + 40,
+	             "guest time is not added twice");
 	cr_assert_eq(c.idle, 820);
 	cr_assert_eq(c.steal, 40);
 }

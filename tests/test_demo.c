@@ -71,7 +71,7 @@ static void body_is(const char *want)
 {
 	cr_assert_eq(resp.body_len, strlen(want));
 	cr_assert(memcmp(resp.body, want, resp.body_len) == 0, "body %.*s", (int)resp.body_len,
-		  resp.body);
+	          resp.body);
 }
 
 Test(demo, slash_serves_index_and_files_by_name_with_their_types)
@@ -143,9 +143,9 @@ Test(demo, nothing_outside_the_kept_files_is_reachable)
 	load_site();
 	cr_assert_eq(demo_site_files(site), 1, "only index.html is kept");
 
-	const char *paths[] = {"/demo/.secret.js", "/demo/notes.txt",  "/demo/test/inner.js",
-			       "/demo/passwd.js",  "/demo/../api.md",  "/demo/..",
-			       "/demo//index.html", "/demo/index.html/", "/demo/%2e%2e"};
+	const char *paths[] = {"/demo/.secret.js",  "/demo/notes.txt",   "/demo/test/inner.js",
+	                       "/demo/passwd.js",   "/demo/../api.md",   "/demo/..",
+	                       "/demo//index.html", "/demo/index.html/", "/demo/%2e%2e"};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		cr_assert(ask("GET", paths[i]), "%s", paths[i]);
 		cr_assert_eq(resp.status, 404, "%s answered %d", paths[i], resp.status);

@@ -30,48 +30,48 @@ static void teardown(void)
 TestSuite(drill, .init = setup, .fini = teardown, .timeout = 20);
 
 static const char full_text[] = "# a full example\n"
-				"name full-1\n"
-				"regions 4\n"
-				"centrals 2\n"
-				"partitions 16\n"
-				"duration 100 short 20   # comment after a statement\n"
-				"rate 500 short 120\n"
-				"users 300\n"
-				"items 400\n"
-				"zipf 0.9\n"
-				"viral 0.5\n"
-				"unlike 0.25\n"
-				"sum 0\n"
-				"roam 1\n"
-				"reads 0.3\n"
-				"snapshot_ms 250\n"
-				"batch_age_ms 100\n"
-				"skew edge1 30000\n"
-				"skew edge3 -2500\n"
-				"converge_s 30\n"
-				"seed 18446744073709551615\n"
-				"\n"
-				"at 50 heal   edge0 kafka\n"
-				"at 10 cut edge0 kafka\n"
-				"  at 10 delay edge2 central 40 5  \n"
-				"at 12 cut edge1 clients forward\n"
-				"at 13 cut central1 kafka backward\n"
-				"at 14 throttle edge3 kafka 100000\n"
-				"at 15 reset central0 clients\n"
-				"at 16 kill edge2\n"
-				"at 17 start edge2\n"
-				"at 18 stop central1\n"
-				"at 19 cont central1\n"
-				"at 20 broker_down all\n"
-				"at 21 broker_up 2\n"
-				"at 22 broker_rtt all 300\n"
-				"at 23 broker_errors 40\n"
-				"at 24 region_down edge3\n"
-				"at 25 region_up edge3\n"
-				"at 26 load_rate 1000\n"
-				"at 27.5 viral 0.75\n"
-				"at 0 delay edge1 kafka 7\n"
-				"at 100 heal edge1 clients";
+                                "name full-1\n"
+                                "regions 4\n"
+                                "centrals 2\n"
+                                "partitions 16\n"
+                                "duration 100 short 20   # comment after a statement\n"
+                                "rate 500 short 120\n"
+                                "users 300\n"
+                                "items 400\n"
+                                "zipf 0.9\n"
+                                "viral 0.5\n"
+                                "unlike 0.25\n"
+                                "sum 0\n"
+                                "roam 1\n"
+                                "reads 0.3\n"
+                                "snapshot_ms 250\n"
+                                "batch_age_ms 100\n"
+                                "skew edge1 30000\n"
+                                "skew edge3 -2500\n"
+                                "converge_s 30\n"
+                                "seed 18446744073709551615\n"
+                                "\n"
+                                "at 50 heal   edge0 kafka\n"
+                                "at 10 cut edge0 kafka\n"
+                                "  at 10 delay edge2 central 40 5  \n"
+                                "at 12 cut edge1 clients forward\n"
+                                "at 13 cut central1 kafka backward\n"
+                                "at 14 throttle edge3 kafka 100000\n"
+                                "at 15 reset central0 clients\n"
+                                "at 16 kill edge2\n"
+                                "at 17 start edge2\n"
+                                "at 18 stop central1\n"
+                                "at 19 cont central1\n"
+                                "at 20 broker_down all\n"
+                                "at 21 broker_up 2\n"
+                                "at 22 broker_rtt all 300\n"
+                                "at 23 broker_errors 40\n"
+                                "at 24 region_down edge3\n"
+                                "at 25 region_up edge3\n"
+                                "at 26 load_rate 1000\n"
+                                "at 27.5 viral 0.75\n"
+                                "at 0 delay edge1 kafka 7\n"
+                                "at 100 heal edge1 clients";
 
 Test(drill, full_example_parses_to_every_field)
 {
@@ -106,9 +106,9 @@ Test(drill, full_example_parses_to_every_field)
 	/* Sorted by time, ties in file order. */
 	for (size_t i = 1; i < d.nsteps; i++) {
 		cr_assert(d.steps[i - 1].at_s < d.steps[i].at_s ||
-			      (d.steps[i - 1].at_s == d.steps[i].at_s &&
-			       d.steps[i - 1].line < d.steps[i].line),
-			  "step %zu out of order", i);
+		              (d.steps[i - 1].at_s == d.steps[i].at_s &&
+		               d.steps[i - 1].line < d.steps[i].line),
+		          "step %zu out of order", i);
 	}
 	const drill_step *s = d.steps;
 	cr_assert_eq(s[0].action, DRILL_DELAY);
@@ -175,7 +175,7 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 	drill d;
 	char err[256];
 	cr_assert_eq(drill_parse("sim/drills/quiet.drill", "duration 60\n", &d, err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_str_eq(d.name, "quiet");
 	cr_assert_eq(d.regions, 3);
 	cr_assert_eq(d.centrals, 1);
@@ -204,7 +204,7 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 
 	/* A rate without a short rate: the short run halves it. */
 	cr_assert_eq(drill_parse("r", "duration 60 short 10\nrate 800\n", &d, err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_float_eq(d.short_rate, 400, 1e-9);
 	cr_assert_str_eq(d.name, "r");
 	drill_free(&d);
@@ -215,7 +215,7 @@ Test(drill, short_run_scales_step_times_and_rates)
 	drill d;
 	char err[256];
 	const char *text = "duration 90 short 18\nrate 300 short 100\n"
-			   "at 45 kill edge0\nat 90 start edge0\nat 30 load_rate 600\n";
+	                   "at 45 kill edge0\nat 90 start edge0\nat 30 load_rate 600\n";
 	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.nsteps, 3);
 	cr_assert_float_eq(drill_duration(&d, false), 90, 1e-9);
@@ -234,9 +234,9 @@ Test(drill, wipe_takes_an_edge_and_sorts_with_the_other_steps)
 	drill d;
 	char err[256];
 	const char *text = "duration 60 short 12\n"
-			   "at 30 start edge2\n"
-			   "at 25 wipe   edge2   # its store goes\n"
-			   "at 40 wipe edge0\n";
+	                   "at 30 start edge2\n"
+	                   "at 25 wipe   edge2   # its store goes\n"
+	                   "at 40 wipe edge0\n";
 	cr_assert_eq(drill_parse("w", text, &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.nsteps, 3);
 	const drill_step *s = d.steps;
@@ -257,12 +257,12 @@ Test(drill, expectations_parse_each_key_once)
 	drill d;
 	char err[256];
 	const char *text = "duration 60\n"
-			   "expect ready_write_p99_ms 5\n"
-			   "expect ready_write_p999_ms 12.5\n"
-			   "expect ready_read_p99_ms 2   # count reads\n"
-			   "expect ready_read_errors 0\n"
-			   "expect ready_readthroughs 0\n"
-			   "expect read_errors 3\n";
+	                   "expect ready_write_p99_ms 5\n"
+	                   "expect ready_write_p999_ms 12.5\n"
+	                   "expect ready_read_p99_ms 2   # count reads\n"
+	                   "expect ready_read_errors 0\n"
+	                   "expect ready_readthroughs 0\n"
+	                   "expect read_errors 3\n";
 	cr_assert_eq(drill_parse("e", text, &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.nexpects, 6);
 	cr_assert_eq(d.expects[0].key, DRILL_EXPECT_READY_WRITE_P99);
@@ -291,9 +291,9 @@ Test(drill, shards_give_each_central_a_shard_and_each_shard_a_contiguous_range)
 {
 	drill d;
 	char err[256];
-	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 3\nshards 2\npartitions 10\n", &d,
-				 err, sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 3\nshards 2\npartitions 10\n", &d, err,
+	                         sizeof err),
+	             0, "%s", err);
 	cr_assert_eq(d.shards, 2);
 	cr_assert_eq(drill_shard_count(&d), 2);
 	/* central0 and central2 are shard 0's primary and replica. */
@@ -310,9 +310,9 @@ Test(drill, shards_give_each_central_a_shard_and_each_shard_a_contiguous_range)
 	drill_free(&d);
 
 	/* Uneven: every partition in exactly one shard, in order, none empty. */
-	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 4\nshards 3\npartitions 7\n", &d,
-				 err, sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 4\nshards 3\npartitions 7\n", &d, err,
+	                         sizeof err),
+	             0, "%s", err);
 	unsigned next = 0;
 	for (unsigned s = 0; s < 3; s++) {
 		drill_shard_range(&d, s, &first, &last);
@@ -327,9 +327,9 @@ Test(drill, shards_give_each_central_a_shard_and_each_shard_a_contiguous_range)
 	drill_free(&d);
 
 	/* As many shards as partitions: one partition each. */
-	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 2\nshards 2\npartitions 2\n", &d,
-				 err, sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(drill_parse("s", "duration 60\ncentrals 2\nshards 2\npartitions 2\n", &d, err,
+	                         sizeof err),
+	             0, "%s", err);
 	drill_shard_range(&d, 1, &first, &last);
 	cr_assert(first == 1 && last == 1, "shard 1: %u-%u", first, last);
 	drill_free(&d);
@@ -339,9 +339,9 @@ Test(drill, without_shards_one_shard_owns_every_partition)
 {
 	drill d;
 	char err[256];
-	cr_assert_eq(drill_parse("u", "duration 60\ncentrals 2\npartitions 12\n", &d, err,
-				 sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(
+	    drill_parse("u", "duration 60\ncentrals 2\npartitions 12\n", &d, err, sizeof err), 0,
+	    "%s", err);
 	cr_assert_eq(d.shards, 0);
 	cr_assert_eq(drill_shard_count(&d), 1);
 	cr_assert_eq(drill_shard_of_central(&d, 1), 0);
@@ -353,7 +353,7 @@ Test(drill, without_shards_one_shard_owns_every_partition)
 
 	/* shards 1 is sharded (a shard map, explicit ranges) with one shard. */
 	cr_assert_eq(drill_parse("u", "duration 60\ncentrals 2\nshards 1\n", &d, err, sizeof err),
-		     0, "%s", err);
+	             0, "%s", err);
 	cr_assert_eq(d.shards, 1);
 	drill_shard_range(&d, 0, &first, &last);
 	cr_assert(first == 0 && last == 7, "%u-%u", first, last);
@@ -386,8 +386,7 @@ static bad_case bad_cases[] = {
     {"duration 60\nshards 2\ncentrals 3\nshards 3\n", 4, "shards given twice"},
     {"duration 60\nshards 2\n", 2, "shards 2 is more than centrals 1"},
     {"shards 3\nduration 60\ncentrals 2\n", 1, "shards 3 is more than centrals 2"},
-    {"duration 60\ncentrals 4\npartitions 2\nshards 3\n", 4,
-     "shards 3 is more than partitions 2"},
+    {"duration 60\ncentrals 4\npartitions 2\nshards 3\n", 4, "shards 3 is more than partitions 2"},
     {"duration 60\nshards two\n", 2, "bad number 'two'"},
     {"duration 60\nseed 18446744073709551616\n", 2, "out of range"},
     {"duration 60\nviral 1.5\n", 2, "viral 1.5 out of range 0..1"},
@@ -582,9 +581,9 @@ Test(drill, every_shipped_drill_parses)
 		cr_expect_eq(strncmp(d.name, e->d_name, len - 6), 0, "%s names %s", path, d.name);
 		cr_expect_eq(strlen(d.name), len - 6, "%s names %s", path, d.name);
 		cr_expect(d.duration_s >= 60 && d.duration_s <= 120, "%s: full %g s", path,
-			  d.duration_s);
+		          d.duration_s);
 		cr_expect(d.short_duration_s >= 10 && d.short_duration_s <= 20, "%s: short %g s",
-			  path, d.short_duration_s);
+		          path, d.short_duration_s);
 		short_total += d.short_duration_s;
 		central2 |= d.centrals == 2;
 		sharded |= d.shards >= 2 && d.centrals > d.shards;
@@ -611,13 +610,13 @@ Test(drill, procs_every_turns_process_readings_on)
 	cr_assert_eq(d.procs_every_s, 0, "off unless asked for");
 	drill_free(&d);
 	cr_assert_eq(drill_parse("t", "duration 60\nprocs_every 30\n", &d, err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_eq(d.procs_every_s, 30);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nprocs_every 0\n", &d, err, sizeof err), 0);
-	cr_assert_neq(drill_parse("t", "duration 60\nprocs_every 30\nprocs_every 20\n", &d, err,
-				  sizeof err),
-		      0);
+	cr_assert_neq(
+	    drill_parse("t", "duration 60\nprocs_every 30\nprocs_every 20\n", &d, err, sizeof err),
+	    0);
 	cr_assert_not_null(strstr(err, "twice"), "%s", err);
 }
 
@@ -657,7 +656,7 @@ Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
 	cr_assert_eq(d.store_cache_mb, 0, "the daemons' own default unless set");
 	drill_free(&d);
 	cr_assert_eq(drill_parse("t", "duration 60\nstore_cache_mb 1\n", &d, err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_eq(d.store_cache_mb, 1);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);

@@ -74,7 +74,7 @@ Test(ekeys, each_prefix_is_the_first_byte_of_its_keys)
 {
 	char k[EKEY_MEMBER_MAX];
 	const enum ekey_tag parts[] = {EKEY_SEALED, EKEY_APPLIED, EKEY_SNAP_OFFSET, EKEY_SNAP_SEEN,
-				       EKEY_REPLICA};
+	                               EKEY_REPLICA};
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
 		ekey_part(k, parts[i], 0);
 		cr_assert_eq(ekey_prefix(parts[i])[0], k[0]);

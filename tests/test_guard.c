@@ -34,9 +34,12 @@ TestSuite(guard, .init = setup, .fini = teardown, .timeout = 30);
 
 static guard *make(unsigned per_min, unsigned per_s, unsigned burst, unsigned conns)
 {
-	guard_config c = {.user_writes_per_min = per_min, .addr_per_s = per_s,
-	                  .addr_burst = burst, .conns_per_addr = conns,
-	                  .users = 4096, .addrs = 4096};
+	guard_config c = {.user_writes_per_min = per_min,
+	                  .addr_per_s = per_s,
+	                  .addr_burst = burst,
+	                  .conns_per_addr = conns,
+	                  .users = 4096,
+	                  .addrs = 4096};
 	G = guard_new(&c);
 	return G;
 }
@@ -54,7 +57,8 @@ Test(guard, a_user_gets_exactly_the_limit_in_a_minute)
 	make(100, 0, 0, 0);
 	unsigned ra = 0;
 	for (int i = 0; i < 100; i++)
-		cr_assert(guard_user_write(G, "alice", 1, T0 + (uint64_t)i * 100, &ra), "write %d", i);
+		cr_assert(guard_user_write(G, "alice", 1, T0 + (uint64_t)i * 100, &ra), "write %d",
+		          i);
 	cr_assert_not(guard_user_write(G, "alice", 1, T0 + 20000, &ra));
 	cr_assert_geq(ra, 1);
 	cr_assert_leq(ra, 60);

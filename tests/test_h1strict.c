@@ -24,18 +24,19 @@ Test(h1strict, well_formed_heads_pass_with_their_framing)
 	h1_head_info in;
 	int st;
 	const char *get = "GET /v1/items/post/1/likes HTTP/1.1\r\nHost: edge.example:8443\r\n"
-			  "Accept: */*\r\nX-Empty:\r\n\r\nGET /next";
+	                  "Accept: */*\r\nX-Empty:\r\n\r\nGET /next";
 	cr_assert_eq(head(get, &in, &st), H1S_OK);
 	cr_assert_eq(in.head_len, strlen(get) - strlen("GET /next"));
 	cr_assert_not(in.chunked);
 	cr_assert_eq(in.length, 0);
-	cr_assert_eq(head("POST /v1/ops HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n", &in,
-			  &st),
-		     H1S_OK);
+	cr_assert_eq(
+	    head("POST /v1/ops HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n", &in, &st),
+	    H1S_OK);
 	cr_assert_eq(in.length, 12);
-	cr_assert_eq(head("POST /v1/ops HTTP/1.1\r\nHost: a\r\ntransfer-encoding:  Chunked \r\n\r\n",
-			  &in, &st),
-		     H1S_OK);
+	cr_assert_eq(
+	    head("POST /v1/ops HTTP/1.1\r\nHost: a\r\ntransfer-encoding:  Chunked \r\n\r\n", &in,
+	         &st),
+	    H1S_OK);
 	cr_assert(in.chunked);
 	cr_assert_eq(head("GET / HTTP/1.0\r\n\r\n", &in, &st), H1S_OK, "1.0 needs no Host");
 	cr_assert_eq(head("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", &in, &st), H1S_OK);
@@ -65,9 +66,11 @@ static const struct {
     {"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400, "bare LF in the head"},
     {"GET / HTTP/1.1\r\nHost: x\r\r\n\r\n", 400, "bare CR in the head"},
     {"GET / HTTP/1.1\r\nHost: x\r\n\n", 400, "bare LF as the empty line"},
-    {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+    {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n",
      400, "two TE fields"},
-    {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400, "chunked twice"},
+    {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400,
+     "chunked twice"},
     {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "gzip"},
     {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 501, "TE.TE obfuscation"},
     {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", 400, "TE parameter"},
@@ -80,7 +83,8 @@ static const struct {
     {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", 400, "CL with a sign"},
     {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3 3\r\n\r\n", 400, "CL with a space inside"},
     {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\n", 400, "CL in hex"},
-    {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400, "CL overflow"},
+    {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400,
+     "CL overflow"},
     {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", 400, "empty CL"},
     {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "TE in HTTP/1.0"},
     {"GET / HTTP/1.1\r\n\r\n", 400, "no Host"},
@@ -111,7 +115,8 @@ Test(h1strict, every_ambiguous_head_is_refused_with_its_status)
 	for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
 		h1_head_info in;
 		int st;
-		cr_expect_eq(head(bad_heads[i].text, &in, &st), H1S_BAD, "%s: passed", bad_heads[i].what);
+		cr_expect_eq(head(bad_heads[i].text, &in, &st), H1S_BAD, "%s: passed",
+		             bad_heads[i].what);
 		cr_expect_eq(st, bad_heads[i].status, "%s: %d", bad_heads[i].what, st);
 	}
 }
@@ -127,7 +132,7 @@ Test(h1strict, a_long_target_is_414_before_its_line_ends)
 	cr_assert_eq(h1strict_head(text, sizeof text, TARGET_MAX, &in, &st, &why), H1S_BAD);
 	cr_assert_eq(st, 414);
 	cr_assert_eq(h1strict_head("GET\x01", 4, TARGET_MAX, &in, &st, &why), H1S_BAD,
-		     "a bad method byte does not wait for the line's end");
+	             "a bad method byte does not wait for the line's end");
 }
 
 /* Runs body through the chunk checker in pieces of step bytes; the
@@ -168,21 +173,21 @@ Test(h1strict, chunked_bodies_end_where_they_end_in_any_pieces)
 Test(h1strict, chunk_framing_a_lenient_reader_would_take_is_refused)
 {
 	const char *bad[] = {
-	    "2;\nAB\r\n0\r\n\r\n",        /* bare LF in an extension */
+	    "2;\nAB\r\n0\r\n\r\n",              /* bare LF in an extension */
 	    "7 junk\r\n{\"n\":2}\r\n0\r\n\r\n", /* junk after the size */
-	    "2\nAB\r\n0\r\n\r\n",         /* bare LF after the size */
-	    "2\r\nAB\n0\r\n\r\n",         /* data not followed by CRLF */
-	    "2\r\nABC\r\n0\r\n\r\n",      /* more data than the size */
-	    "-2\r\nAB\r\n0\r\n\r\n",      /* a sign */
-	    "0x2\r\nAB\r\n0\r\n\r\n",     /* a hex prefix */
-	    "\r\n",                       /* no size */
-	    "2;=v\r\nAB\r\n0\r\n\r\n",    /* an extension without a name */
-	    "2;a=\"x\r\nAB\r\n0\r\n\r\n", /* an unterminated quoted value */
-	    "10000000000000000\r\n",      /* a size too large */
-	    "0\r\nX-T : 1\r\n\r\n",       /* a trailer with a space before its colon */
-	    "0\r\n folded\r\n\r\n",       /* a folded trailer */
-	    "0\r\nX-T: 1\n\r\n",          /* a bare LF in the trailers */
-	    "0\r\n\n",                    /* a bare LF as the last line */
+	    "2\nAB\r\n0\r\n\r\n",               /* bare LF after the size */
+	    "2\r\nAB\n0\r\n\r\n",               /* data not followed by CRLF */
+	    "2\r\nABC\r\n0\r\n\r\n",            /* more data than the size */
+	    "-2\r\nAB\r\n0\r\n\r\n",            /* a sign */
+	    "0x2\r\nAB\r\n0\r\n\r\n",           /* a hex prefix */
+	    "\r\n",                             /* no size */
+	    "2;=v\r\nAB\r\n0\r\n\r\n",          /* an extension without a name */
+	    "2;a=\"x\r\nAB\r\n0\r\n\r\n",       /* an unterminated quoted value */
+	    "10000000000000000\r\n",            /* a size too large */
+	    "0\r\nX-T : 1\r\n\r\n",             /* a trailer with a space before its colon */
+	    "0\r\n folded\r\n\r\n",             /* a folded trailer */
+	    "0\r\nX-T: 1\n\r\n",                /* a bare LF in the trailers */
+	    "0\r\n\n",                          /* a bare LF as the last line */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		bool done;
@@ -200,7 +205,8 @@ Test(h1strict, a_head_checked_as_it_arrives_gets_the_verdict_it_gets_whole)
 	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
 	    "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
 	    "GET / HTTP/1.1\r\n\r\n",
-	    "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
+	    "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+	    "HTTP/1.1\r\n",
 	    "BREW / HTTP/1.1\r\nHost: a\r\n\r\n",
 	    "GET / HTTP/1.1\nHost: a\r\n\r\n",
 	};

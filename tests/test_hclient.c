@@ -16,8 +16,13 @@ TestSuite(hclient, .init = suite_init, .fini = suite_fini, .timeout = 30);
 
 static hclient_req req_to(int p, bool tls, const char *path)
 {
-	return (hclient_req){.host = "127.0.0.1", .port = p, .tls = tls, .method = "GET",
-	                     .path = path, .timeout_ms = 5000, .max_body = 1 << 20};
+	return (hclient_req){.host = "127.0.0.1",
+	                     .port = p,
+	                     .tls = tls,
+	                     .method = "GET",
+	                     .path = path,
+	                     .timeout_ms = 5000,
+	                     .max_body = 1 << 20};
 }
 
 Test(hclient, a_plain_get_returns_status_and_body)

@@ -32,10 +32,10 @@ Test(hot, the_answer_splits_keys_and_gives_rates_per_second)
 	sbuf_init(&b);
 	hot_render(&b, e, 3, 60000, 100);
 	cr_assert_str_eq(b.p, "{\"window_ms\":60000,\"k\":100,\"items\":["
-			      "{\"item\":\"post:1\",\"counter\":\"likes\",\"rate\":10.000,"
-			      "\"count\":700,\"error\":2},"
-			      "{\"item\":\"reel:9\",\"counter\":\"views\",\"rate\":0.100,"
-			      "\"count\":0,\"error\":0}]}");
+	                      "{\"item\":\"post:1\",\"counter\":\"likes\",\"rate\":10.000,"
+	                      "\"count\":700,\"error\":2},"
+	                      "{\"item\":\"reel:9\",\"counter\":\"views\",\"rate\":0.100,"
+	                      "\"count\":0,\"error\":0}]}");
 	sbuf_free(&b);
 	sbuf_init(&b);
 	hot_render(&b, e, 0, 60000, 0);

@@ -353,8 +353,8 @@ Test(http1, requests_sent_a_byte_at_a_time_are_read_whole)
 	h1client cl;
 	h1_open(&cl, port(false), false, "", 0);
 	const char *text = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-			   "3;a=b\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
-			   "GET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	                   "3;a=b\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+	                   "GET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n";
 	for (const char *p = text; *p; p++) {
 		h1_send(&cl, p, 1);
 		h1_pump(&cl, 1);
@@ -773,20 +773,20 @@ Test(http1, a_wrong_preface_after_its_request_line_is_an_http2_error)
 static void h2_get_frame(unsigned char f[15], uint32_t id)
 {
 	const unsigned char frame[15] = {0,
-					 0,
-					 6,
-					 1,
-					 5,
-					 (unsigned char)(id >> 24),
-					 (unsigned char)(id >> 16),
-					 (unsigned char)(id >> 8),
-					 (unsigned char)id,
-					 0x82,
-					 0x86,
-					 0x84,
-					 0x01,
-					 1,
-					 'x'};
+	                                 0,
+	                                 6,
+	                                 1,
+	                                 5,
+	                                 (unsigned char)(id >> 24),
+	                                 (unsigned char)(id >> 16),
+	                                 (unsigned char)(id >> 8),
+	                                 (unsigned char)id,
+	                                 0x82,
+	                                 0x86,
+	                                 0x84,
+	                                 0x01,
+	                                 1,
+	                                 'x'};
 	memcpy(f, frame, sizeof frame);
 }
 
@@ -801,7 +801,8 @@ Test(http1, a_headers_frame_on_a_lower_stream_id_is_a_connection_error)
 	unsigned char five[15], three[15];
 	h2_get_frame(five, 5);
 	h2_get_frame(three, 3);
-	cr_assert_eq(send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL), (ssize_t)sizeof preface - 1);
+	cr_assert_eq(send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL),
+	             (ssize_t)sizeof preface - 1);
 	cr_assert_eq(send(fd, settings, sizeof settings, MSG_NOSIGNAL), 9);
 	cr_assert_eq(send(fd, five, sizeof five, MSG_NOSIGNAL), 15);
 	cr_assert_eq(send(fd, three, sizeof three, MSG_NOSIGNAL), 15);
@@ -817,7 +818,7 @@ static bool h2_frame_seen(const unsigned char *buf, size_t len, unsigned type, u
 	for (size_t at = 0; at + 9 <= len;) {
 		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
 		uint32_t sid = (uint32_t)(buf[at + 5] & 0x7f) << 24 | (uint32_t)buf[at + 6] << 16 |
-			       (uint32_t)buf[at + 7] << 8 | buf[at + 8];
+		               (uint32_t)buf[at + 7] << 8 | buf[at + 8];
 		if (buf[at + 3] == type && sid == id)
 			return true;
 		at += 9 + flen;
@@ -835,14 +836,15 @@ Test(http1, headers_on_a_refused_stream_id_are_not_a_connection_error)
 	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
 	/* GET /defer/300 on stream 1: answered 300 ms later, open till then. */
-	static const unsigned char one[26] = {0,   0,   17,  1,   5,   0,   0,   0,   1,
-					      0x82, 0x86, 0x01, 1,   'x', 0x04, 10,  '/', 'd',
-					      'e', 'f', 'e', 'r', '/', '3', '0', '0'};
+	static const unsigned char one[26] = {0,    0,    17,   1,   5,   0,    0,   0,   1,
+	                                      0x82, 0x86, 0x01, 1,   'x', 0x04, 10,  '/', 'd',
+	                                      'e',  'f',  'e',  'r', '/', '3',  '0', '0'};
 	unsigned char three[15], seven[15], nine[15];
 	h2_get_frame(three, 3);
 	h2_get_frame(seven, 7);
 	h2_get_frame(nine, 9);
-	cr_assert_eq(send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL), (ssize_t)sizeof preface - 1);
+	cr_assert_eq(send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL),
+	             (ssize_t)sizeof preface - 1);
 	cr_assert_eq(send(fd, settings, sizeof settings, MSG_NOSIGNAL), 9);
 	cr_assert_eq(send(fd, one, sizeof one, MSG_NOSIGNAL), 26);
 	/* Over the one stream allowed: refused, never a request. */

@@ -49,7 +49,7 @@ static void write_bytes(const char *path, const void *b, size_t n)
 static char *keypair(const char *type, const char *pub_path)
 {
 	EVP_PKEY *pk = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-						: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	                                        : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	cr_assert_not_null(pk);
 	if (pub_path) {
 		FILE *f = fopen(pub_path, "w");
@@ -115,12 +115,12 @@ static void keys(const char *which, const char *iss, const char *aud)
 }
 
 typedef struct claims {
-	const char *kid;  /* NULL: no kid header */
-	const char *sub;  /* NULL: no sub */
-	long exp;         /* 0: no exp */
-	long nbf;         /* 0: no nbf */
+	const char *kid; /* NULL: no kid header */
+	const char *sub; /* NULL: no sub */
+	long exp;        /* 0: no exp */
+	long nbf;        /* 0: no nbf */
 	const char *iss;
-	const char *aud;  /* a string aud */
+	const char *aud;      /* a string aud */
 	const char *aud_json; /* an aud array as JSON */
 } claims;
 
@@ -178,7 +178,10 @@ static const char *verify_free(char *tok, char *user)
 	return r;
 }
 
-#define OK_CLAIMS(k) {.kid = k, .sub = "alice", .exp = NOW + 600}
+#define OK_CLAIMS(k)                                                                               \
+	{                                                                                          \
+		.kid = k, .sub = "alice", .exp = NOW + 600                                         \
+	}
 
 Test(identity, valid_tokens_of_each_algorithm_give_their_sub)
 {
@@ -189,11 +192,11 @@ Test(identity, valid_tokens_of_each_algorithm_give_their_sub)
 	cr_assert_str_eq(user, "alice");
 	c = (claims){.kid = "r1", .sub = "bob", .exp = NOW + 600};
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_RS256, T.rs_priv, strlen(T.rs_priv), &c), user),
-			 "");
+	                 "");
 	cr_assert_str_eq(user, "bob");
 	c = (claims){.kid = "e1", .sub = "carol", .exp = NOW + 600};
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_ES256, T.es_priv, strlen(T.es_priv), &c), user),
-			 "");
+	                 "");
 	cr_assert_str_eq(user, "carol");
 }
 
@@ -297,14 +300,13 @@ Test(identity, a_token_signed_by_another_key_with_the_same_kid_is_refused)
 	cr_assert_str_eq(verify_free(hs(SECRET2, &c), NULL), "bad signature");
 	T.rs_other_priv = keypair("RSA", NULL);
 	c.kid = "r1";
-	cr_assert_str_eq(verify_free(sign(JWT_ALG_RS256, T.rs_other_priv, strlen(T.rs_other_priv),
-					  &c),
-				     NULL),
-			 "bad signature");
+	cr_assert_str_eq(
+	    verify_free(sign(JWT_ALG_RS256, T.rs_other_priv, strlen(T.rs_other_priv), &c), NULL),
+	    "bad signature");
 	char *ec_other = keypair("EC", NULL);
 	c.kid = "e1";
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_ES256, ec_other, strlen(ec_other), &c), NULL),
-			 "bad signature");
+	                 "bad signature");
 	free(ec_other);
 }
 
@@ -327,13 +329,13 @@ Test(identity, an_algorithm_other_than_the_keys_is_refused)
 	pem[n] = 0;
 	claims c = OK_CLAIMS("r1");
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_HS256, pem, n, &c), NULL),
-			 "token algorithm does not match its key");
+	                 "token algorithm does not match its key");
 	c.kid = "k1";
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_RS256, T.rs_priv, strlen(T.rs_priv), &c), NULL),
-			 "token algorithm does not match its key");
+	                 "token algorithm does not match its key");
 	c.kid = "k1";
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_HS384, SECRET1, strlen(SECRET1), &c), NULL),
-			 "token algorithm is not accepted");
+	                 "token algorithm is not accepted");
 }
 
 Test(identity, alg_none_is_refused)
@@ -341,11 +343,11 @@ Test(identity, alg_none_is_refused)
 	keys("k1", NULL, NULL);
 	claims c = OK_CLAIMS("k1");
 	cr_assert_str_eq(verify_free(sign(JWT_ALG_NONE, NULL, 0, &c), NULL),
-			 "token algorithm is not accepted");
+	                 "token algorithm is not accepted");
 	/* eyJhbGciOiJub25lIn0 = {"alg":"none"}; claims sub=alice exp=far */
-	cr_assert_str_eq(verify("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.",
-				NULL),
-			 "token algorithm is not accepted");
+	cr_assert_str_eq(
+	    verify("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.", NULL),
+	    "token algorithm is not accepted");
 }
 
 Test(identity, malformed_tokens_are_refused)
@@ -356,10 +358,9 @@ Test(identity, malformed_tokens_are_refused)
 	cr_assert_str_eq(verify("", NULL), "empty bearer token");
 	cr_assert_str_eq(verify("e$J.e30.x", NULL), "token header is not base64url JSON");
 	cr_assert_str_eq(verify("eyJhbGciOiJIUzI1NiIs.e30.x", NULL),
-			 "token header is not base64url JSON"); /* {"alg":"HS256", cut */
-	cr_assert_str_eq(verify("W10.e30.x", NULL),
-			 "token header is not base64url JSON"); /* [] */
-	cr_assert_str_eq(verify("e30.e30.x", NULL), "token header has no alg"); /* {} */
+	                 "token header is not base64url JSON"); /* {"alg":"HS256", cut */
+	cr_assert_str_eq(verify("W10.e30.x", NULL), "token header is not base64url JSON"); /* [] */
+	cr_assert_str_eq(verify("e30.e30.x", NULL), "token header has no alg");            /* {} */
 	claims c = OK_CLAIMS("k1");
 	char *tok = hs(SECRET1, &c);
 	char *big = malloc(BEARER_TOKEN_MAX + 2);
@@ -412,7 +413,8 @@ Test(identity, changed_signatures_and_claims_are_refused_for_every_algorithm)
 		char *x = strdup(tok);
 		char *m = strrchr(x, '.') + 1 + sl / 2;
 		*m = *m == 'A' ? 'B' : 'A';
-		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: changed signature", t[i].kid);
+		cr_assert_str_eq(verify(x, NULL), "bad signature", "%s: changed signature",
+		                 t[i].kid);
 		free(x);
 
 		/* Another user in the claims, the signature kept. */
@@ -466,7 +468,7 @@ Test(identity, an_es256_signature_in_der_is_refused)
 	size_t dl = sizeof der;
 	cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk), 1);
 	cr_assert_eq(EVP_DigestSign(ctx, der, &dl, (const unsigned char *)tok, (size_t)(d2 - tok)),
-		     1);
+	             1);
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	char b64[256];
@@ -528,7 +530,7 @@ Test(identity, bad_key_configs_stop_start_up)
 /* --- identity_user: which header, which mode --------------------------------- */
 
 static int who(const identity_config *ic, const char *auth, const char *devuser, char *user,
-	       const char **why)
+               const char **why)
 {
 	http_header h[2];
 	size_t nh = 0;
@@ -580,10 +582,18 @@ static void api_setup(void)
 	memset(&A, 0, sizeof A);
 	snprintf(A.dir, sizeof A.dir, "%s/store", T.dir);
 	A.db = testdir_open_store(A.dir);
-	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = 4, .seal_ops = 1000,
-			 .seal_age_ms = 1000, .budget_bytes = 1u << 20, .window_bytes = 1u << 20,
-			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
-			 .max_ahead_ms = 60000, .send = ledger_sink_discard};
+	ledger_opts o = {.edge_id = "e1",
+	                 .region = "r1",
+	                 .partitions = 4,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 1000,
+	                 .budget_bytes = 1u << 20,
+	                 .window_bytes = 1u << 20,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 1000,
+	                 .max_ahead_ms = 60000,
+	                 .send = ledger_sink_discard};
 	char err[256];
 	A.l = ledger_open(A.db, &o, err, sizeof err);
 	cr_assert_not_null(A.l, "%s", err);
@@ -593,14 +603,18 @@ static void api_setup(void)
 	A.a.edge_id = "e1";
 	cr_assert_eq(item_parse_names("post,reel", A.a.types, item_type_valid), 0);
 	cr_assert_eq(counters_parse(&A.a.counters, "likes,saves", "views", err, sizeof err), 0);
-	A.a.cfg = (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-			       .member_entries = 16};
+	A.a.cfg = (api_config){.max_items = 3,
+	                       .max_ops = 3,
+	                       .idem_retention_ms = 60000,
+	                       .max_age_s = 2,
+	                       .stale_s = 10,
+	                       .member_ttl_ms = 1000,
+	                       .member_entries = 16};
 	cr_assert_eq(api_init(&A.a), 0);
 	/* the edge knows post:1 has 41 likes, as central would tell it */
 	wire_count wc = {wire_cstr("likes", 5), wire_cstr("post:1", 6), 41};
-	wire_snapshot s = {wire_cstr("c", 1), partition_of("post:1", 6, 4), 7, 1234, true, 0, NULL,
-			   1, &wc};
+	wire_snapshot s = {
+	    wire_cstr("c", 1), partition_of("post:1", 6, 4), 7, 1234, true, 0, NULL, 1, &wc};
 	cr_assert_eq(ledger_apply_snapshot(A.l, &s, 0), 0);
 }
 
@@ -623,8 +637,11 @@ static int like(const char *auth)
 	size_t nh = 0;
 	if (auth)
 		h[nh++] = (http_header){"authorization", 13, auth, strlen(auth)};
-	http_request rq = {.method = "POST", .path = "/v1/items/post/1/likes", .headers = h,
-			   .nheaders = nh, .peer = "127.0.0.1:1"};
+	http_request rq = {.method = "POST",
+	                   .path = "/v1/items/post/1/likes",
+	                   .headers = h,
+	                   .nheaders = nh,
+	                   .peer = "127.0.0.1:1"};
 	free(A.r.body);
 	memset(&A.r, 0, sizeof A.r);
 	api_handle(&A.a, &rq, &A.r);
@@ -660,7 +677,7 @@ Test(identity_api, a_forged_token_gets_401_and_records_nothing)
 	free(tok);
 	cr_assert_eq(like(auth), 401);
 	cr_assert_str_eq(A.r.body, "{\"error\":{\"code\":\"unauthenticated\","
-				   "\"message\":\"bad signature\"}}");
+	                           "\"message\":\"bad signature\"}}");
 	cr_assert_str_eq(header("www-authenticate"), "Bearer error=\"invalid_token\"");
 	cr_assert_eq(like(NULL), 401);
 	cr_assert(strstr(A.r.body, "missing bearer token"), "%s", A.r.body);

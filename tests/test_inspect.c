@@ -30,8 +30,8 @@ static struct {
 	ledger *l;
 	api a;
 	http_response r;
-	uint8_t ip[16]; /* the client's address */
-	unsigned sent;  /* batches the sink took */
+	uint8_t ip[16];           /* the client's address */
+	unsigned sent;            /* batches the sink took */
 	const char *item[NPARTS]; /* an item of each partition */
 } T;
 
@@ -51,10 +51,18 @@ static int sink_refuse(void *ctx, uint32_t p, uint64_t seq, const void *buf, siz
 
 static ledger *open_ledger(ledger_send_fn send, uint64_t window)
 {
-	ledger_opts o = {.edge_id = "e1", .region = "r1", .partitions = NPARTS, .seal_ops = 1000,
-			 .seal_age_ms = 1000, .budget_bytes = 1u << 20, .window_bytes = window,
-			 .cache_entries = 64, .rt_entries = 64, .rt_ttl_ms = 1000,
-			 .max_ahead_ms = 60000, .send = send};
+	ledger_opts o = {.edge_id = "e1",
+	                 .region = "r1",
+	                 .partitions = NPARTS,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 1000,
+	                 .budget_bytes = 1u << 20,
+	                 .window_bytes = window,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 1000,
+	                 .max_ahead_ms = 60000,
+	                 .send = send};
 	char err[256];
 	ledger *l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(l, "%s", err);
@@ -76,9 +84,13 @@ static void setup(void)
 	T.db = testdir_open_store(T.dir);
 	T.l = open_ledger(sink, 1u << 20);
 	api_fix_init(&T.a, T.l, "post", "likes", "views",
-		     (api_config){.max_items = 3, .max_ops = 3, .idem_retention_ms = 60000,
-				  .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-				  .member_entries = 16});
+	             (api_config){.max_items = 3,
+	                          .max_ops = 3,
+	                          .idem_retention_ms = 60000,
+	                          .max_age_s = 2,
+	                          .stale_s = 10,
+	                          .member_ttl_ms = 1000,
+	                          .member_entries = 16});
 	api_fix_loopback(T.ip);
 }
 
@@ -150,7 +162,7 @@ Test(inspect, route_shows_open_ops_sealed_batches_watermark_and_snapshot)
 	likes(p, 2);
 	seal_all(); /* seq 2 */
 	likes(q, 2);
-	seal_all(); /* q: seq 1 */
+	seal_all();  /* q: seq 1 */
 	likes(p, 1); /* stays open */
 	cr_assert_eq(T.sent, 3, "each sealed batch went to the sink");
 	ledger_delivered(T.l, p, 1, 100);
@@ -179,7 +191,7 @@ Test(inspect, route_shows_open_ops_sealed_batches_watermark_and_snapshot)
 	cr_assert_eq(num(t, "pending_ops"), 1);
 	cr_assert_eq(num(t, "budget_limit_bytes"), 1 << 20);
 	cr_assert_eq(num(t, "pending_bytes"),
-		     sealed_p + open_p + num(part_of(j, q), "sealed_bytes"));
+	             sealed_p + open_p + num(part_of(j, q), "sealed_bytes"));
 	cr_assert_eq(num(t, "budget_used_bytes"), num(t, "pending_bytes"));
 	cr_assert_null(json_object_get(t, "kafka_in_flight"), "no uplink here");
 	json_decref(j);
@@ -257,10 +269,11 @@ Test(inspect, a_reopened_ledger_shows_the_same_pending_batches)
 	for (uint32_t p = 0; p < NPARTS; p++) {
 		json_t *a = part_of(live, p), *b = part_of(off, p);
 		static const char *same[] = {"sealed_batches", "sealed_bytes", "seq_lo",
-					     "seq_hi", "last_seq", "open_ops", "open_bytes"};
+		                             "seq_hi",         "last_seq",     "open_ops",
+		                             "open_bytes"};
 		for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
 			cr_assert_eq(num(a, same[i]), num(b, same[i]), "partition %u %s", p,
-				     same[i]);
+			             same[i]);
 		cr_assert_eq(num(b, "unsent"), num(b, "sealed_batches"), "nothing sent offline");
 		cr_assert(json_is_false(json_object_get(b, "in_window")));
 	}

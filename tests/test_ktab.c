@@ -210,7 +210,7 @@ Test(ktab, a_value_too_long_to_cache_drops_the_key)
 	char out[KCACHE_VALUE_MAX + 8];
 	size_t vlen;
 	cr_assert_not(kcache_get(&C, "k", 1, ktab_hash("k", 1), out, sizeof out, &vlen),
-		      "the stale value must not be served");
+	              "the stale value must not be served");
 }
 
 Test(ktab, a_cache_of_zero_entries_is_off)

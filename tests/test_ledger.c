@@ -56,12 +56,12 @@ static bool str_is(wire_str w, const char *s)
 
 /* A one-message snapshot of T.p from central. */
 static void apply_snapshot(uint64_t applied, uint64_t held, uint64_t offset, bool with_count,
-			   uint64_t cnt, int64_t msg_offset)
+                           uint64_t cnt, int64_t msg_offset)
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, held};
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), cnt};
 	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e,
-			   with_count ? 1 : 0, &c};
+	                   with_count ? 1 : 0,        &c};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }
@@ -280,7 +280,7 @@ Test(ledger, snapshot_past_a_delivered_batch_without_it_resends_it)
 	cr_assert_eq(T.sent[1].partition, T.p);
 	cr_assert_eq(T.sent[1].len, T.sent[0].len);
 	cr_assert(memcmp(T.sent[1].buf, T.sent[0].buf, T.sent[0].len) == 0,
-		  "the resend carries the same bytes");
+	          "the resend carries the same bytes");
 	cr_assert_eq(stats_now().batches_resent, 1);
 	cr_assert_eq(count(), 1, "still counted by the overlay");
 }
@@ -319,7 +319,7 @@ Test(ledger, reopen_rebuilds_pending_ops_overlay_and_resends_in_order)
 	write_op("u3", true, WALL + 2);
 	write_op("u4", true, WALL + 3); /* seals seq 2 */
 	write_op("u5", true, WALL + 4);
-	write_op("u6", true, WALL + 5); /* seals seq 3 */
+	write_op("u6", true, WALL + 5);                      /* seals seq 3 */
 	ledger_answer last = write_op("u7", true, WALL + 6); /* stays open */
 	cr_assert_eq(T.nsent, 3);
 	ledger_delivered(T.l, T.p, 1, 0);

@@ -198,7 +198,7 @@ Test(ledger_async, a_commit_at_once_waits_for_the_group_being_written)
 	cr_assert_eq(pthread_create(&th, NULL, commit_now, NULL), 0);
 	sleep_us(50000);
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED,
-		     "group 2 must not be written while group 1 is held");
+	             "group 2 must not be written while group 1 is held");
 	sem_post(&H.release);
 	void *rc;
 	cr_assert_eq(pthread_join(th, &rc), 0);
@@ -289,7 +289,7 @@ Test(ledger_async, a_random_run_answers_as_one_op_at_a_time)
 	cr_assert_eq(s1.ops_accepted, s2.ops_accepted);
 	cr_assert_eq(s1.ops_duplicate, s2.ops_duplicate);
 	cr_assert_eq(s1.pending_ops + s1.batches_sealed * T.o.seal_ops,
-		     s2.pending_ops + s2.batches_sealed * T.o.seal_ops);
+	             s2.pending_ops + s2.batches_sealed * T.o.seal_ops);
 	free(t);
 	ledger_free(l2);
 	store_close(db2);

@@ -70,7 +70,8 @@ Test(ledger_group, one_store_write_for_many_writers_and_their_counts_add_up)
 	for (int i = 0; i < N; i++) {
 		snprintf(user, sizeof user, "u%d", i);
 		ledger_answer a = stage1(like(user, ITEM, true), &t[i]);
-		cr_assert_eq(a.view.count, (uint64_t)i + 1, "writer %d sees the %d before it", i, i);
+		cr_assert_eq(a.view.count, (uint64_t)i + 1, "writer %d sees the %d before it", i,
+		             i);
 	}
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	for (int i = 0; i < N; i++)
@@ -248,7 +249,7 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 	cr_assert_eq(s1.ops_duplicate, s2.ops_duplicate);
 	cr_assert_eq(s1.batches_sealed, s2.batches_sealed);
 	cr_assert_lt(s1.commits, s2.commits / 4, "groups: %" PRIu64 " writes for %" PRIu64,
-		     s1.commits, s2.commits);
+	             s1.commits, s2.commits);
 	free(t);
 	ledger_free(l2);
 	store_close(db2);

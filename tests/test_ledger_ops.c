@@ -36,8 +36,8 @@ static ledger_view view(const char *counter, const char *item)
 
 static ledger_op sum_op(const char *user, uint32_t n)
 {
-	return (ledger_op){.counter = "views", .item = ITEM, .user = user, .sum = true, .n = n,
-			   .prior = -1};
+	return (ledger_op){
+	    .counter = "views", .item = ITEM, .user = user, .sum = true, .n = n, .prior = -1};
 }
 
 static ledger_op set_op(const char *user, bool add)
@@ -52,7 +52,7 @@ static void snapshot(uint64_t applied, uint64_t offset, const char *counter, uin
 	const char *cn = counter ? counter : "likes";
 	wire_count c = {wire_cstr(cn, strlen(cn)), wire_cstr(ITEM, strlen(ITEM)), cnt};
 	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e,
-			   counter ? 1 : 0, &c};
+	                   counter ? 1 : 0,           &c};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 }
 
@@ -98,7 +98,9 @@ Test(ledger_ops, a_seal_sums_views_per_item_and_day_and_keeps_set_ops_whole)
 {
 	const char *shares = "shares";
 	ledger_op ops[5] = {
-	    sum_op("u1", 3), set_op("u1", true), sum_op("u2", 4),
+	    sum_op("u1", 3),
+	    set_op("u1", true),
+	    sum_op("u2", 4),
 	    {.counter = shares, .item = ITEM, .user = "u3", .sum = true, .n = 2, .prior = -1},
 	    sum_op("u4", 1),
 	};
@@ -246,8 +248,8 @@ Test(ledger_ops, client_clock_moves_ours_only_within_the_bound)
 Test(ledger_ops, same_key_replays_the_first_answer_and_records_nothing)
 {
 	ledger_op op = sum_op("u1", 3);
-	ledger_idem idem = {.req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed,
-			    .ctx = "first answer"};
+	ledger_idem idem = {
+	    .req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed, .ctx = "first answer"};
 	ledger_replay r;
 	ledger_answer a;
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
@@ -282,8 +284,7 @@ Test(ledger_ops, same_key_replays_the_first_answer_and_records_nothing)
 Test(ledger_ops, expired_keys_are_swept_and_may_be_used_again)
 {
 	ledger_op op = sum_op("u1", 1);
-	ledger_idem idem = {.req = {"u1", "k", 1, WALL + 1000}, .render = render_fixed,
-			    .ctx = "a"};
+	ledger_idem idem = {.req = {"u1", "k", 1, WALL + 1000}, .render = render_fixed, .ctx = "a"};
 	ledger_replay r;
 	ledger_answer a;
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
@@ -360,8 +361,8 @@ Test(ledger_ops, own_applied_ops_are_taken_off_each_item_across_many_batches)
 	for (int round = 0; round < 3; round++)
 		for (int i = N - 1; i >= 0; i--) {
 			snprintf(item, sizeof item, "post:b%d", i);
-			cr_assert_eq(view("likes", item).count, 100 + (uint64_t)i, "%s round %d", item,
-				     round);
+			cr_assert_eq(view("likes", item).count, 100 + (uint64_t)i, "%s round %d",
+			             item, round);
 		}
 }
 

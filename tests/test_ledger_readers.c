@@ -25,8 +25,8 @@
 #include "ledger_util.h"
 
 static struct {
-	atomic_bool hold;  /* the next store write waits for a release */
-	sem_t entered;     /* posted when a write is held */
+	atomic_bool hold; /* the next store write waits for a release */
+	sem_t entered;    /* posted when a write is held */
 	sem_t release;
 } H;
 
@@ -153,7 +153,7 @@ static void evict(void)
 /* Runs reader while a writer (started by writer_fn) is held inside its
  * store write; the reader must finish first. */
 static void read_during(call *writer, void (*writer_fn)(call *), call *reader,
-			void (*reader_fn)(call *))
+                        void (*reader_fn)(call *))
 {
 	atomic_store(&H.hold, true);
 	call_start(writer, writer_fn);

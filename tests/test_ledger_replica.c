@@ -57,19 +57,19 @@ static ledger_replica replica(uint32_t p)
 /* One message for partition p at version: counts of likes for items[i]
  * = counts[i]; last ones carry this edge's applied sequence. */
 static wire_snapshot msg(uint32_t p, uint64_t version, bool last, uint64_t applied,
-			 const char **items, const uint64_t *counts, size_t n, wire_count *buf,
-			 wire_edge_seq *e)
+                         const char **items, const uint64_t *counts, size_t n, wire_count *buf,
+                         wire_edge_seq *e)
 {
 	for (size_t i = 0; i < n; i++)
 		buf[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
-				      counts[i]};
+		                      counts[i]};
 	*e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), applied, 0};
-	return (wire_snapshot){wire_cstr("central-a", 9), p, version, WALL, last, last ? 1 : 0,
-			       e, (uint32_t)n, buf};
+	return (wire_snapshot){
+	    wire_cstr("central-a", 9), p, version, WALL, last, last ? 1 : 0, e, (uint32_t)n, buf};
 }
 
 static void ckpt(uint32_t p, uint32_t gen, uint64_t version, bool last, uint64_t applied,
-		 const char **items, const uint64_t *counts, size_t n)
+                 const char **items, const uint64_t *counts, size_t n)
 {
 	wire_count buf[8];
 	wire_edge_seq e;
@@ -79,7 +79,7 @@ static void ckpt(uint32_t p, uint32_t gen, uint64_t version, bool last, uint64_t
 }
 
 static void snap(uint32_t p, uint64_t version, uint64_t applied, const char **items,
-		 const uint64_t *counts, size_t n)
+                 const uint64_t *counts, size_t n)
 {
 	static int64_t off;
 	wire_count buf[8];
@@ -189,7 +189,7 @@ Test(ledger_replica, a_load_started_again_refuses_the_old_loads_messages)
 	cr_assert_eq(ledger_replica_apply(T.l, &s, replica(T.p).gen), 0);
 	cr_assert_eq(replica(T.p).state, LEDGER_REPLICA_COMPLETE);
 	cr_assert_eq(ledger_replica_apply(T.l, &s, replica(T.p).gen), ERR_AGAIN,
-		     "a complete partition takes no more checkpoint messages");
+	             "a complete partition takes no more checkpoint messages");
 }
 
 Test(ledger_replica, the_checkpoints_edge_list_confirms_this_edges_batches_once)

@@ -31,12 +31,12 @@ static int64_t msg_offset; /* the snapshot topic's next message */
 /* One snapshot message of T.p from source: this edge's applied and held
  * sequences (last part only) and the count of likes on ITEM. */
 static void snapshot(const char *source, uint64_t version, bool last, uint64_t applied,
-		     uint64_t held, uint64_t likes)
+                     uint64_t held, uint64_t likes)
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, held};
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), likes};
-	wire_snapshot s = {wire_cstr(source, strlen(source)), T.p, version, WALL, last,
-			   last ? 1 : 0, &e, 1, &c};
+	wire_snapshot s = {
+	    wire_cstr(source, strlen(source)), T.p, version, WALL, last, last ? 1 : 0, &e, 1, &c};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset++);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }
@@ -161,7 +161,8 @@ Test(ledger_replicas, a_part_applied_before_a_restart_still_outdates_older_snaps
 	cr_assert_eq(view().count, 7, "the part's counts are in the store");
 	snapshot(REPLICA, 8, false, 0, 0, 5);
 	snapshot(REPLICA, 8, true, 0, 0, 5);
-	cr_assert_eq(stats_now().snapshots_stale, 2, "the part at 10 is remembered across the restart");
+	cr_assert_eq(stats_now().snapshots_stale, 2,
+	             "the part at 10 is remembered across the restart");
 	cr_assert_eq(view().count, 7, "no count goes backwards");
 	snapshot(PRIMARY, 10, true, 0, 0, 7);
 	cr_assert_eq(view().count, 7);

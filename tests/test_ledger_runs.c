@@ -63,8 +63,11 @@ static void group_of(const char (*users)[16], const char (*items)[16], size_t n)
 	ledger_answer *a = xcalloc(n, sizeof *a);
 	ledger_ticket *t = xcalloc(n, sizeof *t);
 	for (size_t i = 0; i < n; i++) {
-		ops[i] = (ledger_op){.counter = "likes", .item = items[i], .user = users[i],
-				     .add = true, .prior = -1};
+		ops[i] = (ledger_op){.counter = "likes",
+		                     .item = items[i],
+		                     .user = users[i],
+		                     .add = true,
+		                     .prior = -1};
 		cr_assert_eq(ledger_stage_ops(T.l, &ops[i], 1, WALL, &a[i], NULL, NULL, &t[i]), 0);
 	}
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
@@ -92,9 +95,10 @@ static size_t sent_ops(char (*out)[40], size_t cap)
 					first = s;
 					continue;
 				}
-				cr_assert(s->len == first->len && memcmp(s->buf, first->buf, s->len) == 0,
-					  "partition %u seq %" PRIu64 " sent twice with other bytes", p,
-					  seq);
+				cr_assert(
+				    s->len == first->len && memcmp(s->buf, first->buf, s->len) == 0,
+				    "partition %u seq %" PRIu64 " sent twice with other bytes", p,
+				    seq);
 			}
 			if (!first)
 				break;
@@ -103,7 +107,7 @@ static size_t sent_ops(char (*out)[40], size_t cap)
 			for (uint32_t i = 0; i < b.nops; i++) {
 				cr_assert_lt(n, cap);
 				snprintf(out[n++], sizeof out[0], "%.*s@%.*s", (int)b.ops[i].user.n,
-					 b.ops[i].user.p, (int)b.ops[i].item.n, b.ops[i].item.p);
+				         b.ops[i].user.p, (int)b.ops[i].item.n, b.ops[i].item.p);
 			}
 			wire_batch_free(&b);
 		}
@@ -127,7 +131,8 @@ Test(ledger_runs, a_group_writes_one_run_per_partition_it_touched)
 		}
 	}
 	group_of((const char(*)[16])users, (const char(*)[16])items, 30);
-	cr_assert_eq(records(EKEY_RUN, NPARTS), parts, "one run per partition, not one record per op");
+	cr_assert_eq(records(EKEY_RUN, NPARTS), parts,
+	             "one run per partition, not one record per op");
 	cr_assert_eq(records(EKEY_OP, NPARTS), 0);
 	cr_assert_eq(stats_now().pending_ops, 30);
 	reopen();
@@ -204,7 +209,8 @@ Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
 		size_t k = 0;
 		for (int i = 0; i < OPS; i++)
 			if (partition_of(items[i], strlen(items[i]), NPARTS) == p)
-				snprintf(want[k++], sizeof want[0], "%.15s@%.15s", users[i], items[i]);
+				snprintf(want[k++], sizeof want[0], "%.15s@%.15s", users[i],
+				         items[i]);
 		size_t j = 0;
 		for (size_t i = 0; i < n; i++) {
 			const char *at = strchr(got[i], '@') + 1;
@@ -240,7 +246,7 @@ Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
 	/* Three ops as an edge before runs wrote them: 'O' p opno -> op. */
 	for (int i = 0; i < 3; i++) {
 		pend_op op = ledger_op_make("likes", items[i], users[i], 5, strlen(items[i]),
-					    strlen(users[i]));
+		                            strlen(users[i]));
 		op.kind = WIRE_ADD;
 		op.n = 1;
 		op.hlc = (WALL << 16) + (uint64_t)i;

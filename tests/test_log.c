@@ -164,17 +164,17 @@ Test(emit, escapes_are_the_json_ones)
 	log_info("esc", "v=\"%s\"", "q\" b\\ n\n r\r t\t x\x01 y\x1f z\x7f");
 	last_line(line, sizeof line);
 	cr_assert_str_eq(fields_of(line),
-			 " v=\"q\\\" b\\\\ n\\n r\\r t\\t x\\u0001 y\\u001f z\\u007f\"");
+	                 " v=\"q\\\" b\\\\ n\\n r\\r t\\t x\\u0001 y\\u001f z\\u007f\"");
 }
 
 Test(emit, a_value_made_of_text_and_conversions_is_one_value)
 {
 	char line[LOG_LINE_MAX + 1], got[256];
 	log_info("mixed", "key=%s.%s user=u%u old=%d%s new=2", "sec", "name with space", 7u, 1,
-		 " old_bad=1");
+	         " old_bad=1");
 	last_line(line, sizeof line);
 	cr_assert_str_eq(fields_of(line),
-			 " key=\"sec.name with space\" user=u7 old=\"1 old_bad=1\" new=2");
+	                 " key=\"sec.name with space\" user=u7 old=\"1 old_bad=1\" new=2");
 	field(line, "key", got, sizeof got);
 	cr_assert_str_eq(got, "sec.name with space");
 }
@@ -200,8 +200,8 @@ Test(emit, msg_and_component_are_escaped)
 	log_warn("said \"no\"\nthen left", "a=%d", 1);
 	last_line(line, sizeof line);
 	cr_assert(strstr(line, " level=warn component=\"edge/a b\" msg=\"said \\\"no\\\"\\nthen "
-			       "left\" a=1"),
-		  "%s", line);
+	                       "left\" a=1"),
+	          "%s", line);
 	field(line, "msg", got, sizeof got);
 	cr_assert_str_eq(got, "said \"no\"\nthen left");
 	log_set_component("edge/mumbai");
@@ -211,13 +211,13 @@ Test(emit, msg_and_component_are_escaped)
 }
 
 /* Each conversion the tree uses, formatted as printf would. */
-#define SAME_AS_PRINTF(fmt, ...)                                                            \
-	do {                                                                                \
-		char want_[512], line_[LOG_LINE_MAX + 1];                                  \
-		snprintf(want_, sizeof want_, " " fmt, __VA_ARGS__);                        \
-		log_info("conv", fmt, __VA_ARGS__);                                         \
-		last_line(line_, sizeof line_);                                             \
-		cr_assert_str_eq(fields_of(line_), want_, "for %s", fmt);                   \
+#define SAME_AS_PRINTF(fmt, ...)                                                                   \
+	do {                                                                                       \
+		char want_[512], line_[LOG_LINE_MAX + 1];                                          \
+		snprintf(want_, sizeof want_, " " fmt, __VA_ARGS__);                               \
+		log_info("conv", fmt, __VA_ARGS__);                                                \
+		last_line(line_, sizeof line_);                                                    \
+		cr_assert_str_eq(fields_of(line_), want_, "for %s", fmt);                          \
 	} while (0)
 
 Test(emit, conversions_format_as_printf_does)
@@ -225,14 +225,15 @@ Test(emit, conversions_format_as_printf_does)
 	signed char hh = -5;
 	short h = -300;
 	SAME_AS_PRINTF("a=%d b=%i c=%u d=%x e=%X f=%o", -42, 17, 4000000000u, 255u, 255u, 8u);
-	SAME_AS_PRINTF("a=%hhd b=%hd c=%hhu d=%hu", hh, h, (unsigned char)250, (unsigned short)65000);
+	SAME_AS_PRINTF("a=%hhd b=%hd c=%hhu d=%hu", hh, h, (unsigned char)250,
+	               (unsigned short)65000);
 	SAME_AS_PRINTF("a=%ld b=%lld c=%lu d=%llu", -1L, -2LL, 3UL, 18446744073709551615ULL);
 	SAME_AS_PRINTF("a=%zu b=%zd c=%jd d=%ju e=%td", (size_t)9, (ssize_t)-9, (intmax_t)-10,
-		       (uintmax_t)10, (ptrdiff_t)-11);
+	               (uintmax_t)10, (ptrdiff_t)-11);
 	SAME_AS_PRINTF("seq=%" PRIu64 " off=%" PRId64 " x=%" PRIx64, UINT64_MAX, INT64_MIN,
-		       (uint64_t)0xdeadbeef);
+	               (uint64_t)0xdeadbeef);
 	SAME_AS_PRINTF("a=%.2f b=%.0f c=%.1f d=%g e=%e f=%Lf", 3.14159, 2.5, -0.05, 1e-5, 12345.678,
-		       (long double)1.5);
+	               (long double)1.5);
 	SAME_AS_PRINTF("a=%05d c=%+d d=%#x e=%#o", 42, 5, 255u, 8u);
 	SAME_AS_PRINTF("a=%0*d c=%.*f", 6, 1, 3, 1.0);
 	SAME_AS_PRINTF("key=%c what=%s", 'k', "count");
@@ -249,7 +250,8 @@ Test(emit, padding_and_odd_bytes_from_conversions_are_quoted)
 	cr_assert_str_eq(fields_of(line), " a=\"   42\" b=\"x   \" c=\"\\\"\" d=(null)");
 	log_info("pad", "a=%*d b=%-*d c=%5s d=%-5s e=%*s", 4, 1, 3, 2, "ab", "cd", -3, "z");
 	last_line(line, sizeof line);
-	cr_assert_str_eq(fields_of(line), " a=\"   1\" b=\"2  \" c=\"   ab\" d=\"cd   \" e=\"z  \"");
+	cr_assert_str_eq(fields_of(line),
+	                 " a=\"   1\" b=\"2  \" c=\"   ab\" d=\"cd   \" e=\"z  \"");
 	log_info("nul", "c=\"%c\"", 0);
 	last_line(line, sizeof line);
 	cr_assert_eq(field(line, "c", got, sizeof got), 1, "%s", line);
@@ -331,11 +333,11 @@ Test(emit, fields_that_do_not_fit_are_left_out_whole)
 	v[sizeof v - 1] = 0;
 	for (int i = 0; i < 3; i++) {
 		log_info("many",
-			 "k01=%s k02=%s k03=%s k04=%s k05=%s k06=%s k07=%s k08=%s k09=%s k10=%s "
-			 "k11=%s k12=%s k13=%s k14=%s k15=%s k16=%s k17=%s k18=%s k19=%s k20=%s "
-			 "k21=%s k22=%s k23=%s k24=%s",
-			 v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v,
-			 i == 0 ? v : "");
+		         "k01=%s k02=%s k03=%s k04=%s k05=%s k06=%s k07=%s k08=%s k09=%s k10=%s "
+		         "k11=%s k12=%s k13=%s k14=%s k15=%s k16=%s k17=%s k18=%s k19=%s k20=%s "
+		         "k21=%s k22=%s k23=%s k24=%s",
+		         v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v,
+		         i == 0 ? v : "");
 		last_line(line, sizeof line);
 		assert_cut(line);
 	}
@@ -371,16 +373,16 @@ Test(emit, librdkafka_lines_come_through_the_logger)
 	last_line(line, sizeof line); /* every line so far is strict */
 	char out[8192];
 	cr_assert_eq(proc_capture(out, sizeof out, "grep 'kafka_fac=CONFWARN' '%s'", path), 0,
-		     "no CONFWARN line");
+	             "no CONFWARN line");
 	cr_assert(strstr(out, "level=warn msg=\"librdkafka\" kafka_fac=CONFWARN "
-			      "kafka_client=rdkafka#producer-"),
-		  "%s", out);
+	                      "kafka_client=rdkafka#producer-"),
+	          "%s", out);
 	cr_assert(strstr(out, "fetch.wait.max.ms"), "%s", out);
 
 	bus_log_line(NULL, 3, "FAIL", "broker \"b1\" down\n");
 	last_line(line, sizeof line);
 	cr_assert(strstr(line, " level=error msg=\"librdkafka\" kafka_fac=FAIL kafka_client=\"\" "),
-		  "%s", line);
+	          "%s", line);
 	field(line, "detail", got, sizeof got);
 	cr_assert_str_eq(got, "broker \"b1\" down\n");
 	bus_log_line(NULL, 6, "INFO", "i");
@@ -405,7 +407,7 @@ static void stderr_to(const char *file, const char *named)
 	cr_assert_eq(stat(named, &st), 0, "%s", named);
 	char js[64];
 	snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
+	         (unsigned long long)st.st_ino);
 	cr_assert_eq(setenv("JOURNAL_STREAM", js, 1), 0);
 }
 

@@ -105,7 +105,7 @@ static void *writer(void *arg)
 	long id = (long)arg;
 	for (int i = 0; !atomic_load(&stop_writers); i++)
 		log_info("busy", "writer=%ld i=%d pad=%s", id, i,
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	return NULL;
 }
 

@@ -38,7 +38,7 @@ ParameterizedTest(line_case *c, logfmt, takes_good_lines)
 {
 	char why[256] = "";
 	cr_assert_eq(logfmt_check_line(c->line, strlen(c->line), false, why, sizeof why), 0,
-		     "%s: %s", why, c->line);
+	             "%s: %s", why, c->line);
 }
 
 ParameterizedTestParameters(logfmt, refuses_bad_lines)
@@ -67,7 +67,8 @@ ParameterizedTestParameters(logfmt, refuses_bad_lines)
 	    {TS "level=info msg=\"m\" a=\"newline as \\u000a\""},
 	    {TS "level=info msg=\"m\" a=\"upper \\u001F\""},
 	    {TS "level=info msg=\"m\" a=\"raw\ttab\""},
-	    {TS "level=info msg=\"m\" a=\"raw\x7f" " del\""},
+	    {TS "level=info msg=\"m\" a=\"raw\x7f"
+	        " del\""},
 	    {TS "level=info msg=\"m\" k:x=1"},
 	    {TS "level=info msg=\"m\" =1"},
 	    {TS "level=info msg=\"m\" \"k\"=1"},
@@ -80,7 +81,7 @@ ParameterizedTest(line_case *c, logfmt, refuses_bad_lines)
 {
 	char why[256] = "";
 	cr_assert_neq(logfmt_check_line(c->line, strlen(c->line), false, why, sizeof why), 0,
-		      "taken: %s", c->line);
+	              "taken: %s", c->line);
 	cr_assert_neq(why[0], 0, "no reason given for %s", c->line);
 }
 
@@ -98,14 +99,14 @@ Test(logfmt, journal_prefix_must_match_the_level)
 Test(logfmt, values_decode_to_what_was_meant)
 {
 	const char *line = TS "level=info msg=\"say \\\"hi\\\"\" p=a\\b\\n "
-			      "e=\"c:\\\\dir\\ttab\\u0001\\u007f\" n=\"\"";
+	                      "e=\"c:\\\\dir\\ttab\\u0001\\u007f\" n=\"\"";
 	logfmt_field f[8];
 	size_t n;
 	char why[128], out[64];
 	/* a\b is not bare: split refuses it */
 	cr_assert_neq(logfmt_split(line, strlen(line), f, 8, &n, why, sizeof why), 0);
 	line = TS "level=info msg=\"say \\\"hi\\\"\" p=plain "
-		  "e=\"c:\\\\dir\\ttab\\u0001\\u007f\" n=\"\"";
+	          "e=\"c:\\\\dir\\ttab\\u0001\\u007f\" n=\"\"";
 	cr_assert_eq(logfmt_split(line, strlen(line), f, 8, &n, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(n, 6);
 	cr_assert(logfmt_is(&f[2], "msg"));

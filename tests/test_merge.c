@@ -42,14 +42,14 @@ static merge_state state_of(bool present, uint64_t hlc, const char *edge)
 }
 
 static int apply_in(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge,
-		    const char *region, bool *changed)
+                    const char *region, bool *changed)
 {
 	return merge_apply(st, known, add, hlc, edge, strlen(edge), region, strlen(region),
-			   changed);
+	                   changed);
 }
 
 static int apply(merge_state *st, bool known, bool add, uint64_t hlc, const char *edge,
-		 bool *changed)
+                 bool *changed)
 {
 	return apply_in(st, known, add, hlc, edge, "eu", changed);
 }
@@ -67,14 +67,14 @@ typedef struct order_case {
 ParameterizedTestParameters(merge, op_wins_only_when_its_hlc_then_edge_is_greater)
 {
 	static order_case cases[] = {
-	    {100, "b", 101, "a", true},     /* newer hlc wins, whatever the edge */
-	    {100, "a", 99, "z", false},     /* older hlc loses, whatever the edge */
-	    {100, "a", 100, "b", true},     /* equal hlc: greater edge id wins */
-	    {100, "b", 100, "a", false},    /* equal hlc: smaller edge id loses */
-	    {100, "ab", 100, "abc", true},  /* a prefix sorts first */
+	    {100, "b", 101, "a", true},    /* newer hlc wins, whatever the edge */
+	    {100, "a", 99, "z", false},    /* older hlc loses, whatever the edge */
+	    {100, "a", 100, "b", true},    /* equal hlc: greater edge id wins */
+	    {100, "b", 100, "a", false},   /* equal hlc: smaller edge id loses */
+	    {100, "ab", 100, "abc", true}, /* a prefix sorts first */
 	    {100, "abc", 100, "ab", false},
 	    {100, "edge-9", 100, "edge_1", true}, /* bytewise: '_' > '-' */
-	    {100, "a", 100, "a", false},    /* the very same op: a no-op */
+	    {100, "a", 100, "a", false},          /* the very same op: a no-op */
 	    {UINT64_MAX - 1, "a", UINT64_MAX, "a", true},
 	};
 	return cr_make_param_array(order_case, cases, sizeof cases / sizeof cases[0]);
@@ -90,8 +90,8 @@ ParameterizedTest(order_case *c, merge, op_wins_only_when_its_hlc_then_edge_is_g
 		int delta = apply(&st, true, !present, c->op_hlc, c->op_edge, &changed);
 
 		cr_assert_eq(changed, c->wins, "cur=(%lu,%s) op=(%lu,%s)",
-			     (unsigned long)c->cur_hlc, c->cur_edge, (unsigned long)c->op_hlc,
-			     c->op_edge);
+		             (unsigned long)c->cur_hlc, c->cur_edge, (unsigned long)c->op_hlc,
+		             c->op_edge);
 		if (c->wins) {
 			cr_assert_eq(delta, present ? -1 : 1);
 			cr_assert_eq(st.present, !present);
@@ -100,7 +100,8 @@ ParameterizedTest(order_case *c, merge, op_wins_only_when_its_hlc_then_edge_is_g
 			cr_assert(memcmp(st.edge, c->op_edge, st.edge_len) == 0);
 		} else {
 			cr_assert_eq(delta, 0);
-			cr_assert(memcmp(&st, &before, sizeof st) == 0, "a losing op changed state");
+			cr_assert(memcmp(&st, &before, sizeof st) == 0,
+			          "a losing op changed state");
 		}
 	}
 }
@@ -177,9 +178,9 @@ Test(merge, count_never_goes_negative)
 		uint64_t hlc;
 		const char *edge;
 	} ops[] = {
-	    {false, 5, "a"}, {false, 6, "b"}, {true, 3, "a"},  {false, 7, "a"},
-	    {false, 8, "c"}, {true, 9, "b"},  {false, 9, "a"}, {false, 10, "a"},
-	    {false, 11, "b"}, {true, 1, "z"}, {false, 12, "a"}, {true, 12, "b"},
+	    {false, 5, "a"},  {false, 6, "b"}, {true, 3, "a"},   {false, 7, "a"},
+	    {false, 8, "c"},  {true, 9, "b"},  {false, 9, "a"},  {false, 10, "a"},
+	    {false, 11, "b"}, {true, 1, "z"},  {false, 12, "a"}, {true, 12, "b"},
 	};
 	merge_state st;
 	memset(&st, 0, sizeof st);
@@ -349,8 +350,8 @@ Test(merge, encoding_is_big_endian_and_documented_layout)
 {
 	merge_state st = state_in(true, UINT64_C(0x0102030405060708), "ab", "xyz");
 	unsigned char buf[MERGE_STATE_MAX];
-	const unsigned char want[] = {MERGE_STATE_VERSION, 1, 1, 2, 3, 4, 5, 6, 7, 8, 2, 'a', 'b',
-				      3, 'x', 'y', 'z'};
+	const unsigned char want[] = {
+	    MERGE_STATE_VERSION, 1, 1, 2, 3, 4, 5, 6, 7, 8, 2, 'a', 'b', 3, 'x', 'y', 'z'};
 	cr_assert_eq(merge_state_encode(&st, buf), sizeof want);
 	cr_assert(memcmp(buf, want, sizeof want) == 0);
 }
@@ -373,8 +374,11 @@ ParameterizedTestParameters(merge, corrupt_state_is_err_corrupt)
 	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a'}, 12, "region length missing"},
 	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 2, 'r'}, 14, "region length past the end"},
 	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 1, 'r', 'x'}, 15, "trailing byte"},
-	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, EDGE_ID_MAX + 1, 'a', 0}, 13, "edge length over the max"},
-	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', MERGE_REGION_MAX + 1, 'r'}, 14,
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, EDGE_ID_MAX + 1, 'a', 0},
+	     13,
+	     "edge length over the max"},
+	    {{2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', MERGE_REGION_MAX + 1, 'r'},
+	     14,
 	     "region length over the max"},
 	};
 	return cr_make_param_array(corrupt_case, cases, sizeof cases / sizeof cases[0]);

@@ -15,11 +15,20 @@ static bool host(const char *s)
 
 Test(netaddr, hosts_inside_and_outside_the_rule)
 {
-	const char *yes[] = {"127.0.0.1", "127.255.255.254", "127.1.2.3", "::1",
-			     "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1", "localhost", "LocalHost"};
-	const char *no[] = {"128.0.0.1", "126.255.255.255", "10.0.0.1", "::2", "::",
-			    "0.0.0.0", "::ffff:10.0.0.1", "127.example.com", "localhost.evil",
-			    "", "127.0.0.1 ", "1.127.0.0"};
+	const char *yes[] = {"127.0.0.1",        "127.255.255.254", "127.1.2.3", "::1",
+	                     "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1", "localhost", "LocalHost"};
+	const char *no[] = {"128.0.0.1",
+	                    "126.255.255.255",
+	                    "10.0.0.1",
+	                    "::2",
+	                    "::",
+	                    "0.0.0.0",
+	                    "::ffff:10.0.0.1",
+	                    "127.example.com",
+	                    "localhost.evil",
+	                    "",
+	                    "127.0.0.1 ",
+	                    "1.127.0.0"};
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
 		cr_assert(host(yes[i]), "%s should be loopback", yes[i]);
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
@@ -35,7 +44,7 @@ Test(netaddr, listen_addresses_judge_their_host)
 	cr_assert_not(netaddr_listen_is_loopback("0.0.0.0:8081"));
 	cr_assert_not(netaddr_listen_is_loopback("[::]:8081"));
 	cr_assert_not(netaddr_listen_is_loopback("127.example.com:80"),
-		      "a name that starts like the range is not resolved, so not loopback");
+	              "a name that starts like the range is not resolved, so not loopback");
 	cr_assert_not(netaddr_listen_is_loopback("[::1:8443"));
 }
 

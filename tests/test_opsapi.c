@@ -67,13 +67,13 @@ static struct {
 static ops_api *start_api(const char *listen, const char *token)
 {
 	ops_api_opts o = {.listen = listen,
-			  .token = token,
-			  .db = T.db,
-			  .ctr = &T.ctr,
-			  .partitions = NPARTS,
-			  .ap = T.a,
-			  .run = &T.run,
-			  .metrics = T.cm};
+	                  .token = token,
+	                  .db = T.db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = T.a,
+	                  .run = &T.run,
+	                  .metrics = T.cm};
 	char err[256];
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(api, "ops_api_start: %s", err);
@@ -87,7 +87,7 @@ static void setup(void)
 	cr_assert_eq(evthread_use_pthreads(), 0);
 	char err[256];
 	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	testdir_make(T.dir, sizeof T.dir, "test_opsapi");
 	T.db = testdir_open_store(T.dir);
 	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
@@ -126,14 +126,14 @@ static uint64_t hlc_on(uint32_t d, uint64_t ms)
 }
 
 static wire_op op(const char *counter, const char *item, const char *user, int kind, uint32_t n,
-		  uint64_t ts)
+                  uint64_t ts)
 {
 	return (wire_op){wire_cstr(counter, strlen(counter)),
-			 wire_cstr(item, strlen(item)),
-			 wire_cstr(user, strlen(user)),
-			 (uint8_t)kind,
-			 n,
-			 ts};
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 (uint8_t)kind,
+	                 n,
+	                 ts};
 }
 
 /* Sends ops (all of one partition) as the next batch of edge e. */
@@ -141,12 +141,14 @@ static void send_ops(int e, const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
 	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-			wire_cstr(regions[e], strlen(regions[e])),
-			p,
-			++T.seq[e][p],
-			1000,
-			(uint32_t)n,
-			(wire_op *)ops, 0, NULL};
+	                wire_cstr(regions[e], strlen(regions[e])),
+	                p,
+	                ++T.seq[e][p],
+	                1000,
+	                (uint32_t)n,
+	                (wire_op *)ops,
+	                0,
+	                NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -168,12 +170,12 @@ static void fill(void)
 {
 	today_hlc = hlc_make(clock_wall_ms(), 0);
 	wire_op m[3] = {op("likes", "post:1", "u1", WIRE_ADD, 1, hlc_on(DAY0, 1)),
-			op("likes", "post:1", "u2", WIRE_ADD, 1, hlc_on(DAY0 + 1, 1)),
-			op("views", "post:1", "u1", WIRE_ADD, 5, hlc_on(DAY0, 2))};
+	                op("likes", "post:1", "u2", WIRE_ADD, 1, hlc_on(DAY0 + 1, 1)),
+	                op("views", "post:1", "u1", WIRE_ADD, 5, hlc_on(DAY0, 2))};
 	send_ops(0, m, 3);
 	wire_op v[3] = {op("likes", "post:1", "u3", WIRE_ADD, 1, hlc_on(DAY0 + 1, 2)),
-			op("likes", "post:1", "u2", WIRE_REMOVE, 1, hlc_on(DAY0 + 2, 1)),
-			op("views", "post:1", "u9", WIRE_ADD, 2, hlc_on(DAY0 + 2, 2))};
+	                op("likes", "post:1", "u2", WIRE_REMOVE, 1, hlc_on(DAY0 + 2, 1)),
+	                op("views", "post:1", "u9", WIRE_ADD, 2, hlc_on(DAY0 + 2, 2))};
 	send_ops(1, v, 3);
 	wire_op t = op("likes", "post:1", "u4", WIRE_ADD, 1, today_hlc);
 	send_ops(0, &t, 1);
@@ -210,12 +212,12 @@ static resp get_from(const char *host, int port, const char *path, const char *a
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect %s:%d", host,
-		     port);
+	             port);
 	size_t cap = strlen(path) + 512;
 	char *req = xmalloc(cap);
 	int n = snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s%s%s\r\n",
-			 path, host, auth ? "Authorization: " : "", auth ? auth : "",
-			 auth ? "\r\n" : "");
+	                 path, host, auth ? "Authorization: " : "", auth ? auth : "",
+	                 auth ? "\r\n" : "");
 	cr_assert_eq(write(fd, req, (size_t)n), n);
 	free(req);
 	size_t len = 0, bufcap = 1 << 16;
@@ -293,7 +295,7 @@ Test(opsapi, missing_or_wrong_token_is_401)
 {
 	fill();
 	const char *paths[] = {"/v1/counts?items=post:1", "/v1/items/post/1/likes",
-			       "/v1/items/post/1/likes/users/u1", "/v1/totals/likes", "/nowhere"};
+	                       "/v1/items/post/1/likes/users/u1", "/v1/totals/likes", "/nowhere"};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		resp r = get(paths[i], false);
 		cr_assert_eq(r.status, 401, "%s without a token -> %d", paths[i], r.status);
@@ -381,8 +383,13 @@ Test(opsapi, empty_token_serves_without_auth_on_loopback)
 /* ops_api_start with o->listen and no token: NULL or the API, err. */
 static ops_api *start_tokenless(const char *listen, char *err, size_t errlen)
 {
-	ops_api_opts o = {.listen = listen, .token = "", .db = T.db, .ctr = &T.ctr,
-			  .partitions = NPARTS, .ap = T.a, .run = &T.run};
+	ops_api_opts o = {.listen = listen,
+	                  .token = "",
+	                  .db = T.db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = T.a,
+	                  .run = &T.run};
 	err[0] = 'x'; /* must be overwritten */
 	err[1] = 0;
 	return ops_api_start(&o, err, errlen);
@@ -406,8 +413,8 @@ Test(opsapi, empty_token_on_a_non_loopback_address_is_refused)
 		cr_assert_not_null(strstr(err, "central.ops_token"), "%s: %s", addrs[i], err);
 	}
 	/* A null token is an empty one. */
-	ops_api_opts o = {.listen = "0.0.0.0:0", .token = NULL, .db = T.db, .ctr = &T.ctr,
-			  .partitions = NPARTS};
+	ops_api_opts o = {
+	    .listen = "0.0.0.0:0", .token = NULL, .db = T.db, .ctr = &T.ctr, .partitions = NPARTS};
 	char err[256];
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	if (api)
@@ -458,7 +465,7 @@ Test(opsapi, only_get_is_allowed)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	const char req[] = "DELETE /v1/items/post/1/likes HTTP/1.1\r\nHost: x\r\nConnection: "
-			   "close\r\nAuthorization: Bearer " TOKEN "\r\nContent-Length: 0\r\n\r\n";
+	                   "close\r\nAuthorization: Bearer " TOKEN "\r\nContent-Length: 0\r\n\r\n";
 	cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)sizeof req - 1);
 	char buf[1024] = "";
 	cr_assert_gt(read(fd, buf, sizeof buf - 1), 0);
@@ -501,11 +508,11 @@ Test(opsapi, metrics_report_the_applier_and_run_loop_counters)
 	/* Split by counter and by reason: sum() is the total. */
 	cr_assert_eq(prom_sum(r.body, "likes_central_ops_applied_total"), (double)st.ops_applied);
 	cr_assert_eq(prom_sum(r.body, "likes_central_ops_invalid_total"), 1);
-	cr_assert_eq(prom_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"),
-		     1);
+	cr_assert_eq(
+	    prom_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
 	uint32_t p = partition_of("post:1", 6, NPARTS);
 	snprintf(want, sizeof want,
-		 "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n", p, T.offset[p]);
+	         "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n", p, T.offset[p]);
 	cr_assert_not_null(strstr(r.body, want), "missing %s", want);
 	resp_free(&r);
 }
@@ -559,7 +566,7 @@ Test(opsapi, counts_answer_every_item_from_one_view)
 	cr_assert_eq(r.status, 200, "percent-encoded lists decode: %s", r.body);
 	cr_assert_eq(json_object_size(json_object_get(r.json, "items")), 2);
 	cr_assert_eq(num(json_object_get(json_object_get(r.json, "items"), "post:1"), "applied"),
-		     0);
+	             0);
 	resp_free(&r);
 }
 
@@ -687,7 +694,7 @@ Test(opsapi, every_breakdown_sums_to_the_count_over_a_covering_range)
 		day_format(start, from);
 		day_format(end, to);
 		snprintf(path, sizeof path, "/v1/items/post/1/likes?by=day&from=%s&to=%s", from,
-			 to);
+		         to);
 		resp r = get(path, true);
 		cr_assert_eq(r.status, 200, "%s", r.body);
 		sum += obj_sum(json_object_get(r.json, "by_day"));
@@ -705,11 +712,11 @@ Test(opsapi, bad_breakdowns_and_ranges_are_400)
 	expect_error("/v1/items/post/1/likes?by=week", 400, "bad_breakdown");
 	expect_error("/v1/items/post/1/likes?by=", 400, "bad_breakdown");
 	expect_error("/v1/items/post/1/likes?by=day&from=2024-10-05&to=2024-10-04", 400,
-		     "bad_range");
+	             "bad_range");
 	expect_error("/v1/items/post/1/likes?by=day&from=2023-10-01&to=2024-10-01", 400,
-		     "bad_range"); /* 367 days */
+	             "bad_range"); /* 367 days */
 	expect_error("/v1/items/post/1/likes?by=day&from=2024-02-30&to=2024-03-01", 400,
-		     "bad_range");
+	             "bad_range");
 	expect_error("/v1/items/post/1/likes?by=day&to=2024-1-01", 400, "bad_range");
 	expect_error("/v1/items/post/1/likes?by=region&from=2024-10-01", 400, "bad_range");
 	expect_error("/v1/items/post/1/likes?from=2024-10-01", 400, "bad_range");
@@ -784,8 +791,8 @@ Test(opsapi, memberships_answer_many_pairs_in_the_order_asked)
 	fill();
 	/* u1 member, u2 unliked, x@y member, stranger never seen; users in hex. */
 	resp r = get("/v1/memberships?pairs=likes/post:1/7531,likes/post:1/7532,"
-		     "likes/post:1/784079,likes/post:1/737472616e676572",
-		     true);
+	             "likes/post:1/784079,likes/post:1/737472616e676572",
+	             true);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	json_t *m = json_object_get(r.json, "members");
 	cr_assert_eq(json_array_size(m), 4, "%s", r.body);
@@ -842,7 +849,7 @@ Test(opsapi, dates_parse_and_format_both_ways)
 		cr_assert_eq(back, d);
 	}
 	const char *bad[] = {"1969-12-31", "2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
-			     "2024-1-01",  "2024/01/01", "2024-01-0x", "20240101",   ""};
+	                     "2024-1-01",  "2024/01/01", "2024-01-0x", "20240101",   ""};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint32_t d = 42;
 		cr_assert_eq(day_parse(bad[i], strlen(bad[i]), &d), ERR_INVAL, "%s", bad[i]);
@@ -880,19 +887,24 @@ Test(opsapi, replicas_fed_the_same_log_have_the_same_digest)
 	store *db = testdir_open_store(dir);
 	applier *a = applier_new(db, NPARTS, &T.ctr, err, sizeof err);
 	cr_assert_not_null(a, "%s", err);
-	ops_api_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .db = db, .ctr = &T.ctr,
-			  .partitions = NPARTS, .ap = a, .run = &T.run};
+	ops_api_opts o = {.listen = "127.0.0.1:0",
+	                  .token = TOKEN,
+	                  .db = db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = a,
+	                  .run = &T.run};
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(api, "%s", err);
 	for (size_t i = 0; i + 1 < T.nlog; i++)
-		cr_assert_eq(applier_apply(a, T.log[i].p, T.log[i].offset, T.log[i].buf, T.log[i].len),
-			     0);
+		cr_assert_eq(
+		    applier_apply(a, T.log[i].p, T.log[i].offset, T.log[i].buf, T.log[i].len), 0);
 	char *behind = digest_of(ops_api_port(api));
 	cr_assert_str_neq(behind, full, "one message behind: a different digest");
 	size_t last = T.nlog - 1;
-	cr_assert_eq(applier_apply(a, T.log[last].p, T.log[last].offset, T.log[last].buf,
-				   T.log[last].len),
-		     0);
+	cr_assert_eq(
+	    applier_apply(a, T.log[last].p, T.log[last].offset, T.log[last].buf, T.log[last].len),
+	    0);
 	char *caught_up = digest_of(ops_api_port(api));
 	cr_assert_str_eq(caught_up, full, "caught up: the same digest");
 	free(empty);

@@ -110,7 +110,8 @@ Test(partition, the_vectors_in_wire_md_hold)
 		char item[64];
 		unsigned long long h;
 		unsigned p16, p64;
-		if (!in || sscanf(line, "| `%63[^`]` | `%llx` | %u | %u |", item, &h, &p16, &p64) != 4)
+		if (!in ||
+		    sscanf(line, "| `%63[^`]` | `%llx` | %u | %u |", item, &h, &p16, &p64) != 4)
 			continue;
 		size_t n = strlen(item);
 		cr_expect_eq(XXH64(item, n, 0), h, "XXH64 of %s", item);

@@ -30,10 +30,19 @@ Test(proxy, addresses_in_every_form_headers_use)
 	ip("[2001:db8::1]:_gazonk", a);
 	cr_assert(same(a, "2001:db8::1"), "an obfuscated port (RFC 7239 6.3)");
 	ip("::ffff:192.0.2.1", a);
-	const char *bad[] = {"",          "unknown",        "_hidden",     "192.0.2",
-			     "192.0.2.1:x", "[::1",           "1.2.3.4/8",   "192.0.2.1:",
-			     "[::1]:",      "[::1]:x",        "[::1]:123456", "[::1]x",
-			     "1.2.3.4:80:80"};
+	const char *bad[] = {"",
+	                     "unknown",
+	                     "_hidden",
+	                     "192.0.2",
+	                     "192.0.2.1:x",
+	                     "[::1",
+	                     "1.2.3.4/8",
+	                     "192.0.2.1:",
+	                     "[::1]:",
+	                     "[::1]:x",
+	                     "[::1]:123456",
+	                     "[::1]x",
+	                     "1.2.3.4:80:80"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_expect_not(proxy_parse_ip(bad[i], strlen(bad[i]), a), "%s", bad[i]);
 }
@@ -42,8 +51,8 @@ Test(proxy, lists_parse_and_match_ranges)
 {
 	proxy_list l;
 	char err[256];
-	cr_assert_eq(proxy_list_parse("10.0.0.0/8, 127.0.0.1 ,2001:db8::/32", &l, err, sizeof err), 0,
-		     "%s", err);
+	cr_assert_eq(proxy_list_parse("10.0.0.0/8, 127.0.0.1 ,2001:db8::/32", &l, err, sizeof err),
+	             0, "%s", err);
 	cr_assert_eq(l.n, 3);
 	uint8_t a[PROXY_IP_LEN];
 	ip("10.200.3.4", a);
@@ -60,15 +69,15 @@ Test(proxy, lists_parse_and_match_ranges)
 	cr_assert_eq(l.n, 0);
 	/* IPv6 forms with a dotted tail are IPv6: their prefix counts 128. */
 	cr_assert_eq(proxy_list_parse("64:ff9b::/96, ::ffff:10.0.0.0/104", &l, err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	ip("64:ff9b::1.2.3.4", a);
 	cr_assert(proxy_list_has(&l, a), "NAT64");
 	ip("10.9.9.9", a);
 	cr_assert(proxy_list_has(&l, a), "v4-mapped");
 	ip("11.9.9.9", a);
 	cr_assert_not(proxy_list_has(&l, a));
-	const char *bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/", "nope", "10.0.0.0/8x", "[::1]",
-			     "10.0.0.1:80", "64:ff9b::1.2.3.4/129"};
+	const char *bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/",   "nope",
+	                     "10.0.0.0/8x", "[::1]",  "10.0.0.1:80", "64:ff9b::1.2.3.4/129"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cr_expect_neq(proxy_list_parse(bad[i], &l, err, sizeof err), 0, "%s", bad[i]);
 		cr_expect_not_null(strstr(err, "trusted_proxies"), "%s", err);
@@ -99,25 +108,27 @@ Test(proxy, the_client_behind_trusted_proxies)
 	cr_assert(same(client, "203.0.113.9"));
 
 	/* Several fields are one list, in order. */
-	http_header two[] = {hdr("X-Forwarded-For", "garbage"), hdr("x-forwarded-for", "198.51.100.7")};
+	http_header two[] = {hdr("X-Forwarded-For", "garbage"),
+	                     hdr("x-forwarded-for", "198.51.100.7")};
 	cr_assert_eq(proxy_client(&l, peer, two, 2, client), PROXY_FORWARDED);
 	cr_assert(same(client, "198.51.100.7"));
 
 	/* Only X-Forwarded-For is read by default: a client's own Forwarded,
 	 * passed through by a proxy that appends X-Forwarded-For, is not. */
 	http_header spoof[] = {hdr("forwarded", "for=127.0.0.1"),
-			       hdr("x-forwarded-for", "203.0.113.9")};
+	                       hdr("x-forwarded-for", "203.0.113.9")};
 	cr_assert_eq(proxy_client(&l, peer, spoof, 2, client), PROXY_FORWARDED);
 	cr_assert(same(client, "203.0.113.9"));
 	http_header only_fwd[] = {hdr("forwarded", "for=127.0.0.1")};
 	cr_assert_eq(proxy_client(&l, peer, only_fwd, 1, client), PROXY_BAD,
-		     "without the header the proxy writes, no client is named");
+	             "without the header the proxy writes, no client is named");
 
 	/* A list of proxies that write Forwarded reads Forwarded alone;
 	 * quoted IPv6 with a port, a quoted comma, space after a quote. */
 	cr_assert_eq(proxy_list_header(&l, "Forwarded", err, sizeof err), 0);
-	http_header f[] = {hdr("x-forwarded-for", "127.0.0.1"),
-			   hdr("forwarded", "for=192.0.2.60;proto=https, For=\"[2001:db8::17]:4711\" ")};
+	http_header f[] = {
+	    hdr("x-forwarded-for", "127.0.0.1"),
+	    hdr("forwarded", "for=192.0.2.60;proto=https, For=\"[2001:db8::17]:4711\" ")};
 	cr_assert_eq(proxy_client(&l, peer, f, 2, client), PROXY_FORWARDED);
 	cr_assert(same(client, "2001:db8::17"));
 	http_header qc[] = {hdr("forwarded", "for=192.0.2.61;by=\"a,b\";host=x, for=10.0.0.9")};

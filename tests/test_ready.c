@@ -321,10 +321,11 @@ static void both_routes(char *buf, size_t cap, double factor)
 			const char *rest = strstr(one, "\",le=");
 			if (one[0] == '#' || !strstr(one, "_bucket{") || !sp || !rest)
 				continue;
-			k += (size_t)snprintf(buf + k, cap - k,
-					      "likes_edge_request_duration_seconds_bucket{route=\"%s%.*s %g\n",
-					      route ? "counts" : "write", (int)(sp - rest), rest,
-					      factor * strtod(sp + 1, NULL));
+			k += (size_t)snprintf(
+			    buf + k, cap - k,
+			    "likes_edge_request_duration_seconds_bucket{route=\"%s%.*s %g\n",
+			    route ? "counts" : "write", (int)(sp - rest), rest,
+			    factor * strtod(sp + 1, NULL));
 		}
 }
 
@@ -355,7 +356,8 @@ Test(ready, server_side_figures_count_from_the_first_ready_sample)
 	/* The same process later: 1000 more of each. */
 	ready_observe(e, 5, 42, 200, twice);
 	ready_phase_srv(&w, 0, p, READY_ROUTE_WRITE, out);
-	cr_assert_float_eq(total_of(out), 1000, 1e-9, "only what came after the first ready sample");
+	cr_assert_float_eq(total_of(out), 1000, 1e-9,
+	                   "only what came after the first ready sample");
 	cr_assert_float_eq(ready_srv_quantile_ms(out, 0.99), 5, 1e-9);
 	ready_phase_srv(&w, 0, p, READY_ROUTE_COUNTS, out);
 	cr_assert_float_eq(total_of(out), 1000, 1e-9);

@@ -73,7 +73,7 @@ static void assert_svg_sane(const char *svg)
 	cr_assert_eq(strncmp(svg, "<svg", 4), 0, "starts with %.20s", svg);
 	size_t n = strlen(svg);
 	cr_assert(n > 8 && strcmp(svg + n - 7, "</svg>\n") == 0, "ends with %s",
-		  svg + (n > 20 ? n - 20 : 0));
+	          svg + (n > 20 ? n - 20 : 0));
 	cr_assert_eq(count(svg, "<svg"), 1);
 	cr_assert_null(strstr(svg, "nan"));
 	cr_assert_null(strstr(svg, "inf"));
@@ -85,7 +85,7 @@ static void assert_svg_sane(const char *svg)
 			cr_assert(end != q && *end == ',', "bad point at %.20s", q);
 			double y = strtod(end + 1, &end);
 			cr_assert(x >= 0 && x <= 900 && y >= 0 && y <= 640, "point %g,%g outside",
-				  x, y);
+			          x, y);
 			q = end;
 			while (*q == ' ')
 				q++;
@@ -139,7 +139,7 @@ Test(report, full_report_writes_all_three_files)
 	cr_assert_float_eq(json_real_value(json_object_get(nums, "ratio")), 0.5, 1e-12);
 	/* Control characters and bad UTF-8 are cleaned, quotes survive. */
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "texts"), "note")),
-			 "line1 line2 \"quoted\" ?");
+	                 "line1 line2 \"quoted\" ?");
 
 	json_t *lat = json_object_get(j, "latency");
 	cr_assert_eq(json_array_size(lat), 2);
@@ -156,7 +156,7 @@ Test(report, full_report_writes_all_three_files)
 	cr_assert_eq(json_array_size(faults), 2);
 	json_t *f0 = json_array_get(faults, 0);
 	cr_assert_str_eq(json_string_value(json_object_get(f0, "label")),
-			 "cut edge0 <kafka> & \"x\"");
+	                 "cut edge0 <kafka> & \"x\"");
 	cr_assert_float_eq(json_number_value(json_object_get(f0, "start_s")), 2, 1e-9);
 	cr_assert_float_eq(json_number_value(json_object_get(f0, "end_s")), 6, 1e-9);
 	cr_assert(json_is_null(json_object_get(json_array_get(faults, 1), "end_s")));
@@ -204,13 +204,20 @@ Test(report, full_report_writes_all_three_files)
 Test(report, ready_rows_go_to_the_json_and_the_summary)
 {
 	report *r = report_new("geo", false, 2);
-	report_ready_row q = {.edge = "edge0", .phase = "300 ops/s from 0.0s",
-			      .writes = 9000, .w_p50_ms = 0.5, .w_p99_ms = 3.25, .w_p999_ms = 7.5,
-			      .reads = 1800, .r_p50_ms = 0.25, .r_p99_ms = 1.75, .read_errors = 2,
-			      .readthroughs = 0};
+	report_ready_row q = {.edge = "edge0",
+	                      .phase = "300 ops/s from 0.0s",
+	                      .writes = 9000,
+	                      .w_p50_ms = 0.5,
+	                      .w_p99_ms = 3.25,
+	                      .w_p999_ms = 7.5,
+	                      .reads = 1800,
+	                      .r_p50_ms = 0.25,
+	                      .r_p99_ms = 1.75,
+	                      .read_errors = 2,
+	                      .readthroughs = 0};
 	report_ready(r, &q);
-	report_ready_row none = {.edge = "edge1", .phase = "whole run \x01\xff",
-				 .readthroughs = -1};
+	report_ready_row none = {
+	    .edge = "edge1", .phase = "whole run \x01\xff", .readthroughs = -1};
 	report_ready(r, &none);
 	cr_assert(report_passed(r), "rows alone hold nothing");
 	write_ok(r);
@@ -254,7 +261,7 @@ Test(report, a_violation_fails_the_run)
 	feed_samples(r, 3);
 	report_convergence(r, "end of load", 2, true);
 	report_violation(r, "lost: item=%s counter=%s edge=%d expected=%d seen=%d", "post:viral",
-			 "likes", 1, 10, 9);
+	                 "likes", 1, 10, 9);
 	cr_assert_eq(report_violations(r), 1);
 	cr_assert_not(report_passed(r));
 	write_ok(r);
@@ -266,7 +273,7 @@ Test(report, a_violation_fails_the_run)
 	json_t *v = json_object_get(j, "violations");
 	cr_assert_eq(json_array_size(v), 1);
 	cr_assert_str_eq(json_string_value(json_array_get(v, 0)),
-			 "lost: item=post:viral counter=likes edge=1 expected=10 seen=9");
+	                 "lost: item=post:viral counter=likes edge=1 expected=10 seen=9");
 	json_decref(j);
 
 	char *sum = slurp("summary.txt");

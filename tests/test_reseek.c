@@ -168,7 +168,7 @@ Test(reseek, every_partition_out_of_range_at_once_recovers_one_by_one)
 		if (out_of_range(&m)) {
 			events[p]++;
 			cr_assert_eq(m.offset, 1000,
-				     "the event names the offset it could not read");
+			             "the event names the offset it could not read");
 			/* Each event handled twice over: the second is an echo. */
 			for (int twice = 0; twice < 2; twice++) {
 				if (!reseek_wanted(&r, p, m.offset)) {
@@ -227,12 +227,13 @@ Test(reseek, a_restart_that_is_out_of_range_again_is_restarted_again)
 			step[p]++;
 			char err[256];
 			cr_assert_eq(reseek_partition(&r, cons, TOPIC, p, to, err, sizeof err), 0,
-				     "%s", err);
+			             "%s", err);
 		} else {
 			cr_assert_eq(m.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", m.errstr);
 			if (!got[p])
-				cr_assert_eq(m.offset, 1, "partition %u restarted at 1, not %" PRId64,
-					     p, m.offset);
+				cr_assert_eq(m.offset, 1,
+				             "partition %u restarted at 1, not %" PRId64, p,
+				             m.offset);
 			reseek_note_fetch(&r, p, m.offset);
 			got[p] = true;
 		}

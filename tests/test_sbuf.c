@@ -119,11 +119,12 @@ Test(sbuf, the_error_body_is_one_shape_and_its_message_is_escaped)
 	sbuf_init(&b);
 	sbuf_adderror(&b, "bad_item", "not an item: \"x y\"", NULL);
 	cr_assert_str_eq(b.p, "{\"error\":{\"code\":\"bad_item\",\"message\":\"not an item: "
-			      "\\\"x y\\\"\"}}");
+	                      "\\\"x y\\\"\"}}");
 	sbuf_free(&b);
 	sbuf_init(&b);
 	sbuf_adderror(&b, "not_owner", "ask its shard", ",\"partition\":3");
-	cr_assert_str_eq(b.p,
-			 "{\"error\":{\"code\":\"not_owner\",\"message\":\"ask its shard\",\"partition\":3}}");
+	cr_assert_str_eq(
+	    b.p,
+	    "{\"error\":{\"code\":\"not_owner\",\"message\":\"ask its shard\",\"partition\":3}}");
 	sbuf_free(&b);
 }

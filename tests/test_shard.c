@@ -134,7 +134,7 @@ Test(shard, a_set_owns_what_it_lists_and_null_owns_all)
 	cr_assert_eq(shard_set_parse(&s, "1,3", NPARTS, err, sizeof err), 0, "%s", err);
 	cr_expect_eq(s.count, 2);
 	cr_expect(!shard_owns(&s, 0) && shard_owns(&s, 1) && !shard_owns(&s, 2) &&
-		  shard_owns(&s, 3) && !shard_owns(&s, 4));
+	          shard_owns(&s, 3) && !shard_owns(&s, 4));
 	cr_expect(shard_owns(NULL, 2));
 	shard_set_free(&s);
 }
@@ -184,15 +184,22 @@ static void make_log(void)
 		snprintf(user, sizeof user, "u%zu", i % 6);
 		int e = (int)(i % 2);
 		uint32_t p = partition_of(item, strlen(item), NPARTS);
-		wire_op ops[2] = {
-		    {wire_cstr("likes", 5), wire_cstr(item, strlen(item)),
-		     wire_cstr(user, strlen(user)), i % 5 == 4 ? WIRE_REMOVE : WIRE_ADD, 1,
-		     hlc_make(1700000000000ull + i * 1000, 0)},
-		    {wire_cstr("views", 5), wire_cstr(item, strlen(item)),
-		     wire_cstr(user, strlen(user)), WIRE_ADD, (uint32_t)(i % 3 + 1),
-		     hlc_make(1700000000000ull + i * 1000, 1)}};
-		wire_batch b = {wire_cstr(edges[e], 2), wire_cstr(regions[e], strlen(regions[e])),
-				p, ++seq[e][p], 1000, 2, ops, 0, NULL};
+		wire_op ops[2] = {{wire_cstr("likes", 5), wire_cstr(item, strlen(item)),
+		                   wire_cstr(user, strlen(user)),
+		                   i % 5 == 4 ? WIRE_REMOVE : WIRE_ADD, 1,
+		                   hlc_make(1700000000000ull + i * 1000, 0)},
+		                  {wire_cstr("views", 5), wire_cstr(item, strlen(item)),
+		                   wire_cstr(user, strlen(user)), WIRE_ADD, (uint32_t)(i % 3 + 1),
+		                   hlc_make(1700000000000ull + i * 1000, 1)}};
+		wire_batch b = {wire_cstr(edges[e], 2),
+		                wire_cstr(regions[e], strlen(regions[e])),
+		                p,
+		                ++seq[e][p],
+		                1000,
+		                2,
+		                ops,
+		                0,
+		                NULL};
 		msg *m = &T.log[T.nlog++];
 		cr_assert_eq(wire_encode_batch(&b, &m->buf, &m->len), 0);
 		m->p = p;
@@ -301,7 +308,8 @@ Test(shard, a_new_epoch_leaves_the_digests_alone)
 	digests(a.db, da);
 	digests(b.db, db_);
 	for (uint32_t p = 0; p < NPARTS; p++) {
-		cr_expect_eq(da[p].digest, db_[p].digest, "partition %u: the epoch is not state", p);
+		cr_expect_eq(da[p].digest, db_[p].digest, "partition %u: the epoch is not state",
+		             p);
 		cr_expect_eq(da[p].keys, db_[p].keys);
 	}
 	replica_close(&a);
@@ -332,8 +340,13 @@ Test(shard, a_partition_behind_has_another_digest_and_offset)
 
 static hclient_answer call(int port, const char *method, const char *path, const char *token)
 {
-	hclient_req r = {.host = "127.0.0.1", .port = port, .method = method, .path = path,
-			 .token = token, .timeout_ms = 10000, .max_body = 1 << 20};
+	hclient_req r = {.host = "127.0.0.1",
+	                 .port = port,
+	                 .method = method,
+	                 .path = path,
+	                 .token = token,
+	                 .timeout_ms = 10000,
+	                 .max_body = 1 << 20};
 	hclient_answer a;
 	char err[256];
 	cr_assert_eq(hclient_do(&r, &a, err, sizeof err), 0, "%s %s: %s", method, path, err);
@@ -362,8 +375,14 @@ static void item_in(uint32_t p, char *out, size_t cap)
 
 static ops_api *start_api(replica *r, const shard_set *own)
 {
-	ops_api_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .db = r->db, .ctr = &T.ctr,
-			  .partitions = NPARTS, .ap = r->a, .owned = own, .instance_id = "c-test"};
+	ops_api_opts o = {.listen = "127.0.0.1:0",
+	                  .token = TOKEN,
+	                  .db = r->db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = r->a,
+	                  .owned = own,
+	                  .instance_id = "c-test"};
 	char err[256];
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(api, "%s", err);
@@ -464,8 +483,8 @@ Test(shard, a_backup_has_the_digests_and_offsets_of_its_source)
 	cr_assert_eq(json_array_size(offs), NPARTS);
 	for (uint32_t p = 0; p < NPARTS; p++)
 		cr_expect_eq((uint64_t)json_integer_value(
-				 json_object_get(json_array_get(offs, p), "offset")),
-			     at[p].offset);
+		                 json_object_get(json_array_get(offs, p), "offset")),
+		             at[p].offset);
 	json_decref(j);
 	json_decref(call_json(port, "POST", path, 409)); /* the dir exists now */
 
@@ -481,9 +500,8 @@ Test(shard, a_backup_has_the_digests_and_offsets_of_its_source)
 	}
 	char *v = NULL;
 	size_t vn = 0;
-	cr_assert_eq(store_get(bk, "M" SHARD_META_BACKUP_OF, strlen("M" SHARD_META_BACKUP_OF), &v,
-			       &vn),
-		     0);
+	cr_assert_eq(
+	    store_get(bk, "M" SHARD_META_BACKUP_OF, strlen("M" SHARD_META_BACKUP_OF), &v, &vn), 0);
 	cr_expect(vn == 6 && memcmp(v, "c-test", 6) == 0);
 	free(v);
 	store_close(bk);
@@ -552,9 +570,8 @@ Test(shard, prune_removes_exactly_the_keys_not_owned)
 	/* The recorded set stays (metadata is not a partition's). */
 	char *val = NULL;
 	size_t vl = 0;
-	cr_assert_eq(store_get(r.db, "M" SHARD_META_OWNED, strlen("M" SHARD_META_OWNED), &val,
-			       &vl),
-		     0);
+	cr_assert_eq(store_get(r.db, "M" SHARD_META_OWNED, strlen("M" SHARD_META_OWNED), &val, &vl),
+	             0);
 	cr_expect(vl == 3 && memcmp(val, "0,2", 3) == 0);
 	free(val);
 	shard_set_free(&own);

@@ -38,7 +38,8 @@ Test(shards, one_address_serves_every_partition)
 
 Test(shards, map_with_ranges_lists_and_alternatives)
 {
-	const char *spec = "0-3,8-11=10.0.0.10:9090|10.0.0.11:9090;4-7,12=[::1]:9091;13-15=10.0.0.12:1;";
+	const char *spec =
+	    "0-3,8-11=10.0.0.10:9090|10.0.0.11:9090;4-7,12=[::1]:9091;13-15=10.0.0.12:1;";
 	cr_assert_eq(shards_parse(&M, spec, 16, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(M.nshards, 3);
 	cr_assert_eq(M.shards[0].naddrs, 2);
@@ -56,22 +57,22 @@ typedef struct bad_map {
 } bad_map;
 
 static const bad_map bad[] = {
-	{"", "empty"},
-	{"0-7=127.0.0.1:1", "partition 8 is in no entry"},
-	{"0-7=127.0.0.1:1;7-15=127.0.0.1:2", "partition 7 is in two entries"},
-	{"0-16=127.0.0.1:1", "partition 16 is out of range"},
-	{"0-7=127.0.0.1:1;8-15=central:9090", "address \"central:9090\""},
-	{"0-7=127.0.0.1:1;8-15=127.0.0.1:0", "address"},
-	{"0-7=127.0.0.1:1;8-15=127.0.0.1:1|", "address \"\""},
-	{"7-0=127.0.0.1:1", "lo <= hi"},
-	{"0-x=127.0.0.1:1", "not a partition or range"},
-	{"=127.0.0.1:1", "no partitions"},
-	{"0-7=127.0.0.1:1;;8-15=127.0.0.1:2", "not RANGES=ADDR"},
-	{"0-7=127.0.0.1:1;8-15", "not RANGES=ADDR"},
-	{"127.0.0.1:1|127.0.0.1:2", "need a shard map"},
-	{"0-15=1.0.0.1:1|1.0.0.2:1|1.0.0.3:1|1.0.0.4:1|1.0.0.5:1|1.0.0.6:1|1.0.0.7:1|"
-	 "1.0.0.8:1|1.0.0.9:1",
-	 "more than 8 addresses"},
+    {"", "empty"},
+    {"0-7=127.0.0.1:1", "partition 8 is in no entry"},
+    {"0-7=127.0.0.1:1;7-15=127.0.0.1:2", "partition 7 is in two entries"},
+    {"0-16=127.0.0.1:1", "partition 16 is out of range"},
+    {"0-7=127.0.0.1:1;8-15=central:9090", "address \"central:9090\""},
+    {"0-7=127.0.0.1:1;8-15=127.0.0.1:0", "address"},
+    {"0-7=127.0.0.1:1;8-15=127.0.0.1:1|", "address \"\""},
+    {"7-0=127.0.0.1:1", "lo <= hi"},
+    {"0-x=127.0.0.1:1", "not a partition or range"},
+    {"=127.0.0.1:1", "no partitions"},
+    {"0-7=127.0.0.1:1;;8-15=127.0.0.1:2", "not RANGES=ADDR"},
+    {"0-7=127.0.0.1:1;8-15", "not RANGES=ADDR"},
+    {"127.0.0.1:1|127.0.0.1:2", "need a shard map"},
+    {"0-15=1.0.0.1:1|1.0.0.2:1|1.0.0.3:1|1.0.0.4:1|1.0.0.5:1|1.0.0.6:1|1.0.0.7:1|"
+     "1.0.0.8:1|1.0.0.9:1",
+     "more than 8 addresses"},
 };
 
 Test(shards, bad_maps_are_refused_with_the_reason)
@@ -80,11 +81,10 @@ Test(shards, bad_maps_are_refused_with_the_reason)
 		const bad_map *b = &bad[i];
 		err[0] = 0;
 		cr_assert_eq(shards_parse(&M, b->spec, 16, err, sizeof err), ERR_CONFIG, "%s",
-			     b->spec);
-		cr_assert(strstr(err, b->why), "\"%s\": reason \"%s\" lacks \"%s\"", b->spec,
-			  err, b->why);
+		             b->spec);
+		cr_assert(strstr(err, b->why), "\"%s\": reason \"%s\" lacks \"%s\"", b->spec, err,
+		          b->why);
 		cr_assert_eq(M.nshards, 0);
 		cr_assert_null(M.of_part);
 	}
 }
-

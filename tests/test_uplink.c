@@ -69,12 +69,11 @@ Test(uplink, snapshot_of_another_partition_is_refused_whole)
 	wire_snapshot s = snap(2, c, 1);
 	uint32_t dropped;
 	char why[192];
-	cr_assert_eq(uplink_check_snapshot(&s, 3, NPARTS, &dropped, why, sizeof why),
-		     ERR_CORRUPT);
+	cr_assert_eq(uplink_check_snapshot(&s, 3, NPARTS, &dropped, why, sizeof why), ERR_CORRUPT);
 	cr_assert_str_eq(why, "partition_mismatch claims=2");
 	s.partition = NPARTS;
 	cr_assert_eq(uplink_check_snapshot(&s, NPARTS, NPARTS, &dropped, why, sizeof why),
-		     ERR_CORRUPT, "a partition past the configured count is refused too");
+	             ERR_CORRUPT, "a partition past the configured count is refused too");
 }
 
 Test(uplink, bad_count_entries_are_removed_and_the_first_is_named)
@@ -99,7 +98,7 @@ Test(uplink, bad_count_entries_are_removed_and_the_first_is_named)
 	cr_assert_eq(s.ncounts, 2);
 	cr_assert_str_eq(why, "bad_counts count=5 first_index=1 first_reason=bad_counter");
 	cr_assert(s.counts[0].item.n == strlen(mine[0]) &&
-		  memcmp(s.counts[0].item.p, mine[0], s.counts[0].item.n) == 0);
+	          memcmp(s.counts[0].item.p, mine[0], s.counts[0].item.n) == 0);
 	cr_assert_eq(s.counts[1].count, 7, "the good entries keep their order");
 }
 

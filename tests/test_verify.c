@@ -57,7 +57,7 @@ static void setup(void)
 	log_threshold = LOG_ERROR;
 	char err[256];
 	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-		     "%s", err);
+	             "%s", err);
 	testdir_make(T.dir, sizeof T.dir, "test_verify");
 	T.db = testdir_open_store(T.dir);
 	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
@@ -88,15 +88,15 @@ static uint64_t hlc_on(uint32_t d)
 	return hlc_make((uint64_t)d * DAY_MS + 1000, 0);
 }
 
-static wire_op op(const char *counter, const char *item, const char *user, bool add,
-		  uint32_t n, uint64_t ts)
+static wire_op op(const char *counter, const char *item, const char *user, bool add, uint32_t n,
+                  uint64_t ts)
 {
 	return (wire_op){wire_cstr(counter, strlen(counter)),
-			 wire_cstr(item, strlen(item)),
-			 wire_cstr(user, strlen(user)),
-			 add ? WIRE_ADD : WIRE_REMOVE,
-			 n,
-			 ts};
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 add ? WIRE_ADD : WIRE_REMOVE,
+	                 n,
+	                 ts};
 }
 
 /* One op as the next batch of edge e. */
@@ -104,7 +104,14 @@ static void send_op(int e, wire_op o)
 {
 	uint32_t p = partition_of(o.item.p, o.item.n, NPARTS);
 	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-			wire_cstr(regions[e], strlen(regions[e])), p, ++T.seq[e][p], 1000, 1, &o, 0, NULL};
+	                wire_cstr(regions[e], strlen(regions[e])),
+	                p,
+	                ++T.seq[e][p],
+	                1000,
+	                1,
+	                &o,
+	                0,
+	                NULL};
 	char *buf;
 	size_t len;
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -179,11 +186,11 @@ static size_t day_key(unsigned char *k, const char *item, uint32_t day)
 static void damage(void)
 {
 	unsigned char k[CKEY_MAX];
-	put_u64(k, count_key(k, "post:1"), 50);             /* count 3 -> 50 */
-	put_u64(k, region_key(k, "post:1", "eu"), 7);       /* eu 2 -> 7 */
-	put_u64(k, day_key(k, "post:2", DAY0), 4);          /* DAY0 1 -> 4 */
-	put_u64(k, count_key(k, "post:77"), 9);             /* no member at all */
-	del_key(k, region_key(k, "post:1", "us"));          /* us 1 -> absent */
+	put_u64(k, count_key(k, "post:1"), 50);       /* count 3 -> 50 */
+	put_u64(k, region_key(k, "post:1", "eu"), 7); /* eu 2 -> 7 */
+	put_u64(k, day_key(k, "post:2", DAY0), 4);    /* DAY0 1 -> 4 */
+	put_u64(k, count_key(k, "post:77"), 9);       /* no member at all */
+	del_key(k, region_key(k, "post:1", "us"));    /* us 1 -> absent */
 }
 
 static verify_totals scan(verify_report *r)
@@ -204,7 +211,7 @@ static const verify_mismatch *find(const verify_report *r, const char *item, con
 }
 
 static void expect(const verify_report *r, const char *item, const char *what, uint64_t stored,
-		   bool present, uint64_t expected)
+                   bool present, uint64_t expected)
 {
 	const verify_mismatch *m = find(r, item, what);
 	cr_assert_not_null(m, "no mismatch for %s %s", item, what);
@@ -229,7 +236,8 @@ Test(verify, a_store_built_by_the_applier_has_no_mismatch)
 	verify_report r;
 	verify_report_init(&r, 16, 16);
 	verify_totals t = scan(&r);
-	cr_expect_eq(t.mismatches, 0, "first: %s %s", r.n ? r.m[0].item : "", r.n ? r.m[0].what : "");
+	cr_expect_eq(t.mismatches, 0, "first: %s %s", r.n ? r.m[0].item : "",
+	             r.n ? r.m[0].what : "");
 	cr_expect_eq(t.items, 3);       /* post:1, post:2 likes; reel:9 saves */
 	cr_expect_eq(t.memberships, 6); /* u1..u4 on post:1, u1 on post:2, reel:9 */
 	cr_expect_eq(t.present, 5);
@@ -285,7 +293,7 @@ Test(verify, one_item_is_checked_alone)
 static verify_totals repair_all(const verify_report *found, verify_report *fixed)
 {
 	int rc = verify_repair(T.db, &T.ctr, T.a, found->targets, found->ntargets,
-			       verify_report_add, fixed, &fixed->t);
+	                       verify_report_add, fixed, &fixed->t);
 	cr_assert_eq(rc, 0, "verify_repair: %s", err_str(rc));
 	return fixed->t;
 }
@@ -483,8 +491,7 @@ Test(verify, a_job_not_taken_in_time_never_runs)
 
 /* The ops API's repair hook in a test: this test's thread plays the run
  * loop, so the repair runs right away. */
-static int repair_now(void *ctx, const verify_target *t, size_t n, verify_report *r,
-		      int timeout_ms)
+static int repair_now(void *ctx, const verify_target *t, size_t n, verify_report *r, int timeout_ms)
 {
 	(void)ctx;
 	(void)timeout_ms;
@@ -495,13 +502,13 @@ static void start_api(const char *token)
 {
 	cr_assert_eq(evthread_use_pthreads(), 0);
 	ops_api_opts o = {.listen = "127.0.0.1:0",
-			  .token = token,
-			  .db = T.db,
-			  .ctr = &T.ctr,
-			  .partitions = NPARTS,
-			  .ap = T.a,
-			  .repair = repair_now,
-			  .data_dir = T.dir};
+	                  .token = token,
+	                  .db = T.db,
+	                  .ctr = &T.ctr,
+	                  .partitions = NPARTS,
+	                  .ap = T.a,
+	                  .repair = repair_now,
+	                  .data_dir = T.dir};
 	char err[256];
 	T.api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(T.api, "ops_api_start: %s", err);
@@ -517,12 +524,12 @@ typedef struct resp {
 static resp ask(const char *method, const char *path, bool with_token)
 {
 	hclient_req rq = {.host = "127.0.0.1",
-			  .port = ops_api_port(T.api),
-			  .method = method,
-			  .path = path,
-			  .token = with_token ? TOKEN : NULL,
-			  .timeout_ms = 10000,
-			  .max_body = 1 << 24};
+	                  .port = ops_api_port(T.api),
+	                  .method = method,
+	                  .path = path,
+	                  .token = with_token ? TOKEN : NULL,
+	                  .timeout_ms = 10000,
+	                  .max_body = 1 << 24};
 	hclient_answer a;
 	char err[256];
 	cr_assert_eq(hclient_do(&rq, &a, err, sizeof err), 0, "%s %s: %s", method, path, err);

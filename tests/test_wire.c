@@ -220,8 +220,8 @@ Test(wire, sums_round_trip_at_their_bounds)
 {
 	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1};
 	wire_sum sums[3] = {{S("views"), S("reel:1"), 1, 0},
-			    {S("views"), S("reel:2"), WIRE_MAX_SUM, UINT64_MAX},
-			    {S("shares"), S("reel:1"), 65536, 7}};
+	                    {S("views"), S("reel:2"), WIRE_MAX_SUM, UINT64_MAX},
+	                    {S("shares"), S("reel:1"), 65536, 7}};
 	wire_batch b = {S("e"), S("r"), 1, 1, 1, 1, &op, 3, sums};
 
 	batch_round_trip(&b);

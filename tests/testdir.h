@@ -20,8 +20,7 @@ TESTDIR_UTIL void testdir_make(char *buf, size_t cap, const char *name)
 	cr_assert_not_null(mkdtemp(buf), "mkdtemp %s", buf);
 }
 
-TESTDIR_UTIL int testdir_rm_one(const char *path, const struct stat *st, int flag,
-				struct FTW *ftw)
+TESTDIR_UTIL int testdir_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;

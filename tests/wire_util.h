@@ -97,8 +97,9 @@ static __attribute__((unused)) void vector_batch_v2(wire_batch *b)
 	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
 	vec2_sums[0] = (wire_sum){S("views"), S("reel:9"), 1250, UINT64_C(117637120000000002)};
 	vec2_sums[1] = (wire_sum){S("views"), S("reel:7"), 3, UINT64_C(117637120000327680)};
-	*b = (wire_batch){S("edge-mumbai-1"), S("ap-south"), 3, 43, UINT64_C(1795000001000),
-			  1, vec2_op, 2, vec2_sums};
+	*b = (wire_batch){
+	    S("edge-mumbai-1"), S("ap-south"), 3, 43, UINT64_C(1795000001000), 1, vec2_op, 2,
+	    vec2_sums};
 }
 
 /* The documented contents of tests/vectors/snapshot_v1.hex. */
@@ -143,7 +144,8 @@ static __attribute__((unused)) void assert_batch_eq(const wire_batch *a, const w
 	}
 }
 
-static __attribute__((unused)) void assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b)
+static __attribute__((unused)) void assert_snapshot_eq(const wire_snapshot *a,
+                                                       const wire_snapshot *b)
 {
 	cr_assert(str_eq(a->source, b->source));
 	cr_assert_eq(a->partition, b->partition);
@@ -200,7 +202,8 @@ static __attribute__((unused)) bool inside(wire_str s, const void *buf, size_t l
 }
 
 /* What every successful decode must give, whatever the input. */
-static __attribute__((unused)) void assert_batch_sane(const wire_batch *b, const void *buf, size_t len)
+static __attribute__((unused)) void assert_batch_sane(const wire_batch *b, const void *buf,
+                                                      size_t len)
 {
 	cr_assert(inside(b->edge, buf, len, true));
 	cr_assert(inside(b->region, buf, len, false));
@@ -227,7 +230,8 @@ static __attribute__((unused)) void assert_batch_sane(const wire_batch *b, const
 	}
 }
 
-static __attribute__((unused)) void assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len)
+static __attribute__((unused)) void assert_snapshot_sane(const wire_snapshot *s, const void *buf,
+                                                         size_t len)
 {
 	cr_assert(inside(s->source, buf, len, false));
 	cr_assert(s->nedges <= WIRE_MAX_EDGES && s->ncounts <= WIRE_MAX_COUNTS);
@@ -259,7 +263,7 @@ static __attribute__((unused)) void decode_anything(const void *buf, size_t len)
 	} else {
 		cr_assert(is_decode_error(rc), "batch decoder returned %d", rc);
 		cr_assert(b.ops == NULL && b.nops == 0 && b.sums == NULL && b.nsums == 0,
-			  "batch left allocated on error");
+		          "batch left allocated on error");
 	}
 	rc = wire_decode_snapshot(buf, len, &s);
 	if (rc == 0) {

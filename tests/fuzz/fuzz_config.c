@@ -60,11 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The list a kafka.* override must land in: the longest section the
 	 * key starts with. */
 	cfg_kv **kept = strncmp(assignment, "kafka.producer.", 15) == 0   ? &cfg.kafka_producer
-			: strncmp(assignment, "kafka.consumer.", 15) == 0 ? &cfg.kafka_consumer
-									  : &cfg.kafka;
+	                : strncmp(assignment, "kafka.consumer.", 15) == 0 ? &cfg.kafka_consumer
+	                                                                  : &cfg.kafka;
 	if (cfg_set(edge_options, edge_noptions, &cfg, assignment, err, sizeof err) == 0 &&
-	    *kept == NULL && strncmp(assignment, "kafka.", 6) == 0 &&
-	    strchr(assignment, '=') && !memchr(data, 0, size))
+	    *kept == NULL && strncmp(assignment, "kafka.", 6) == 0 && strchr(assignment, '=') &&
+	    !memchr(data, 0, size))
 		abort(); /* a kafka.* override that was accepted but not kept */
 	free(assignment);
 	cfg_free(edge_options, edge_noptions, &cfg);

@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int status;
 	const char *why;
 	h1s_result r = h1strict_head((const char *)p, n, TARGET_MAX, &in, &status, &why);
-	if (r == H1S_BAD && (!why || (status != 400 && status != 414 && status != 501 &&
-	                              status != 505)))
+	if (r == H1S_BAD &&
+	    (!why || (status != 400 && status != 414 && status != 501 && status != 505)))
 		abort();
 	/* Checked as it arrives, step bytes at a time, the head gets the
 	 * same verdict at every prefix as when checked whole. */
@@ -77,11 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h1_head_info a, b;
 		int sa = 0, sb = 0;
 		const char *wa = NULL, *wb = NULL;
-		h1s_result ra = h1strict_head_step(&hs, (const char *)p, k, TARGET_MAX, &a, &sa, &wa);
+		h1s_result ra =
+		    h1strict_head_step(&hs, (const char *)p, k, TARGET_MAX, &a, &sa, &wa);
 		h1s_result rb = h1strict_head((const char *)p, k, TARGET_MAX, &b, &sb, &wb);
 		if (ra != rb || (ra == H1S_BAD && (sa != sb || wa != wb)) ||
-		    (ra == H1S_OK && (a.head_len != b.head_len || a.chunked != b.chunked ||
-		                      a.length != b.length)))
+		    (ra == H1S_OK &&
+		     (a.head_len != b.head_len || a.chunked != b.chunked || a.length != b.length)))
 			abort();
 		if (ra != H1S_MORE || k == n)
 			break;

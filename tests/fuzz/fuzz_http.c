@@ -56,7 +56,7 @@ static struct {
 
 /* The client connection preface and an empty SETTINGS frame. */
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-			      "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+                              "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 #define PREFACE_LEN (sizeof preface - 1)
 
 static void die(const char *what, const char *detail)
@@ -78,7 +78,7 @@ static void cleanup(void)
 	ledger_stats ls;
 	ledger_get_stats(F.lg, &ls);
 	fprintf(stderr, "fuzz_http: %llu requests handled, %llu ops accepted\n",
-		(unsigned long long)F.a.st.requests, (unsigned long long)ls.ops_accepted);
+	        (unsigned long long)F.a.st.requests, (unsigned long long)ls.ops_accepted);
 	http_server_free(F.srv);
 	api_free(&F.a);
 	guard_free(F.a.guard);
@@ -113,10 +113,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("store_open", err);
 	/* A large budget: sealed batches are never confirmed here, and a
 	 * full budget would turn every write into 503. */
-	ledger_opts o = {.edge_id = "fz", .region = "r1", .partitions = 4, .seal_ops = 1000,
-			 .seal_age_ms = 1000, .budget_bytes = 1ull << 30,
-			 .window_bytes = 1u << 20, .cache_entries = 64, .rt_entries = 64,
-			 .rt_ttl_ms = 1000, .max_ahead_ms = 60000, .send = ledger_sink_discard};
+	ledger_opts o = {.edge_id = "fz",
+	                 .region = "r1",
+	                 .partitions = 4,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 1000,
+	                 .budget_bytes = 1ull << 30,
+	                 .window_bytes = 1u << 20,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 1000,
+	                 .max_ahead_ms = 60000,
+	                 .send = ledger_sink_discard};
 	F.lg = ledger_open(F.db, &o, err, sizeof err);
 	if (!F.lg)
 		die("ledger_open", err);
@@ -133,20 +141,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("item types", "post,reel");
 	if (counters_parse(&F.a.counters, "likes,saves", "views", err, sizeof err))
 		die("counters", err);
-	F.a.cfg = (api_config){.max_items = 100, .max_ops = 100, .idem_retention_ms = 60000,
-			       .max_age_s = 2, .stale_s = 10, .member_ttl_ms = 1000,
-			       .member_entries = 64};
+	F.a.cfg = (api_config){.max_items = 100,
+	                       .max_ops = 100,
+	                       .idem_retention_ms = 60000,
+	                       .max_age_s = 2,
+	                       .stale_s = 10,
+	                       .member_ttl_ms = 1000,
+	                       .member_entries = 64};
 	/* Limits on, loose enough that inputs still reach the ledger, tight
 	 * enough that a few resets in one input hit the rapid-reset cut. */
-	guard_config gc = {.user_writes_per_min = 100000, .addr_per_s = 1000000,
-			   .conns_per_addr = 4, .users = 512, .addrs = 512};
+	guard_config gc = {.user_writes_per_min = 100000,
+	                   .addr_per_s = 1000000,
+	                   .conns_per_addr = 4,
+	                   .users = 512,
+	                   .addrs = 512};
 	F.a.guard = guard_new(&gc);
 	if (api_init(&F.a))
 		die("api_init", "failed");
 
-	http_config hc = {.listen = "127.0.0.1:0", .max_body = 64 * 1024,
-			  .max_header_list = 16 * 1024, .max_streams = 100,
-			  .reset_burst = 4, .reset_rate = 1, .guard = F.a.guard};
+	http_config hc = {.listen = "127.0.0.1:0",
+	                  .max_body = 64 * 1024,
+	                  .max_header_list = 16 * 1024,
+	                  .max_streams = 100,
+	                  .reset_burst = 4,
+	                  .reset_rate = 1,
+	                  .guard = F.a.guard};
 	F.srv = http_server_new(F.base, &hc, api_handle, &F.a, err, sizeof err);
 	if (!F.srv)
 		die("http_server_new", err);
@@ -179,8 +198,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 static int client_connect(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons((uint16_t)F.port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 

@@ -97,9 +97,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(auth + 7, data, size);
 	auth[size + 7] = 0;
 	http_header h[2] = {{"authorization", 13, auth, size + 7},
-			    {"x-user-id", 9, (const char *)data, size}};
-	http_request req = {.method = "POST", .path = "/v1/items/post/1/likes", .headers = h,
-			    .nheaders = 2, .peer = "127.0.0.1:1"};
+	                    {"x-user-id", 9, (const char *)data, size}};
+	http_request req = {.method = "POST",
+	                    .path = "/v1/items/post/1/likes",
+	                    .headers = h,
+	                    .nheaders = 2,
+	                    .peer = "127.0.0.1:1"};
 	identity_config ic = {.dev_header = true, .keys = keys};
 	int rc2 = identity_user(&ic, &req, NOW, user2, &reason2);
 	if (size == 0 || data[0] != ' ') {

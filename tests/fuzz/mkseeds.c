@@ -41,9 +41,9 @@ static wire_str S(const char *s)
 static void wire_seeds(void)
 {
 	wire_op ops[3] = {
-		{S("likes"), S("post:1"), S("u1"), WIRE_ADD, 1, 1700000000000ull << 16},
-		{S("likes"), S("post:1"), S("u2"), WIRE_REMOVE, 1, (1700000000001ull << 16) | 3},
-		{S("views"), S("reel:77"), S("u1"), WIRE_ADD, 1000, 1},
+	    {S("likes"), S("post:1"), S("u1"), WIRE_ADD, 1, 1700000000000ull << 16},
+	    {S("likes"), S("post:1"), S("u2"), WIRE_REMOVE, 1, (1700000000001ull << 16) | 3},
+	    {S("views"), S("reel:77"), S("u1"), WIRE_ADD, 1000, 1},
 	};
 	wire_batch b = {S("mumbai"), S("mumbai"), 3, 1, 1700000000000ull, 3, ops, 0, NULL};
 	char *out;
@@ -64,7 +64,7 @@ static void wire_seeds(void)
 	free(out);
 	/* version 2: an op and sums */
 	wire_sum sums[2] = {{S("views"), S("reel:77"), 123456, 1700000000000ull << 16},
-			    {S("shares"), S("reel:77"), 1, 7}};
+	                    {S("shares"), S("reel:77"), 1, 7}};
 	b = (wire_batch){S("mumbai"), S("mumbai"), 3, 2, 1700000000000ull, 1, ops, 2, sums};
 	if (wire_encode_batch(&b, &out, &len))
 		exit(1);
@@ -73,8 +73,8 @@ static void wire_seeds(void)
 
 	wire_edge_seq edges[2] = {{S("mumbai"), 10, 0}, {S("virginia"), 4, 9}};
 	wire_count counts[3] = {{S("likes"), S("post:1"), 41},
-				{S("likes"), S("post:2"), UINT64_MAX},
-				{S("views"), S("reel:77"), 0}};
+	                        {S("likes"), S("post:2"), UINT64_MAX},
+	                        {S("views"), S("reel:77"), 0}};
 	wire_snapshot s = {S("central-1"), 2, 1234, 1700000000000ull, true, 2, edges, 3, counts};
 	if (wire_encode_snapshot(&s, &out, &len))
 		exit(1);
@@ -98,18 +98,19 @@ static void config_seeds(void)
 	static const struct {
 		const char *name, *text;
 	} c[] = {
-		{"every-type", "[edge]\nid = e1\nmax_body = 64k\n[identity]\ndev_header = yes\n"
-			       "[kafka]\nbootstrap.servers = a:1\nlinger.ms = 5 ; comment\n"},
-		{"bad-int", "[edge]\nmax_body = 12q\n"},
-		{"repeat-key", "[edge]\nid = a\nid = b\n"},
-		{"unknown", "[nope]\nx = 1\n"},
-		{"override", "edge.id=x"},
-		{"kafka-override", "kafka.bootstrap.servers = h:9092"},
-		{"no-section", "id = 1\n# comment\n; other\n"},
-		{"long-line", "[edge]\nid = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			      "aaaaaaaaaaaaaaaaaaaa\n"},
+	    {"every-type", "[edge]\nid = e1\nmax_body = 64k\n[identity]\ndev_header = yes\n"
+	                   "[kafka]\nbootstrap.servers = a:1\nlinger.ms = 5 ; comment\n"},
+	    {"bad-int", "[edge]\nmax_body = 12q\n"},
+	    {"repeat-key", "[edge]\nid = a\nid = b\n"},
+	    {"unknown", "[nope]\nx = 1\n"},
+	    {"override", "edge.id=x"},
+	    {"kafka-override", "kafka.bootstrap.servers = h:9092"},
+	    {"no-section", "id = 1\n# comment\n; other\n"},
+	    {"long-line",
+	     "[edge]\nid = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaaaaaaaaaaa\n"},
 	};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
 		put("config", c[i].name, c[i].text, strlen(c[i].text));
@@ -117,8 +118,7 @@ static void config_seeds(void)
 
 static void b64url(const void *in, size_t n, char *out)
 {
-	static const char a[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	const unsigned char *p = in;
 	size_t o = 0;
 
@@ -167,11 +167,13 @@ static void jwt_seeds(void)
 	      FUZZ_SECRET);
 	token("expired", hs, "{\"sub\":\"u1\",\"exp\":1,\"iss\":\"likes\",\"aud\":\"edge\"}",
 	      FUZZ_SECRET);
-	token("wrong-key", hs, "{\"sub\":\"u1\",\"exp\":4102444800,\"iss\":\"likes\",\"aud\":\"edge\"}",
+	token("wrong-key", hs,
+	      "{\"sub\":\"u1\",\"exp\":4102444800,\"iss\":\"likes\",\"aud\":\"edge\"}",
 	      "not-the-secret-not-the-secret-xx");
 	token("alg-none", "{\"alg\":\"none\"}", "{\"sub\":\"u1\",\"exp\":4102444800}", NULL);
 	token("es256-kid", "{\"alg\":\"ES256\",\"kid\":\"e1\"}",
-	      "{\"sub\":\"u1\",\"exp\":4102444800,\"iss\":\"likes\",\"aud\":\"edge\"}", FUZZ_SECRET);
+	      "{\"sub\":\"u1\",\"exp\":4102444800,\"iss\":\"likes\",\"aud\":\"edge\"}",
+	      FUZZ_SECRET);
 	token("no-sub", hs, "{\"exp\":4102444800,\"iss\":\"likes\",\"aud\":\"edge\"}", FUZZ_SECRET);
 }
 
@@ -215,14 +217,20 @@ static size_t field(unsigned char *o, const char *name, const char *value)
 	return k + vl;
 }
 
-enum { DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7,
-       WINDOW_UPDATE = 8 };
+enum {
+	DATA = 0,
+	HEADERS = 1,
+	RST_STREAM = 3,
+	SETTINGS = 4,
+	PING = 6,
+	GOAWAY = 7,
+	WINDOW_UPDATE = 8
+};
 enum { END_STREAM = 1, END_HEADERS = 4, ACK = 1 };
 
 /* HEADERS for method path on stream sid, with x-user-id: u1 and, when
  * body is set, content-type JSON (END_STREAM unless a body follows). */
-static void request(fbuf *f, unsigned sid, const char *method, const char *path,
-		    const char *body)
+static void request(fbuf *f, unsigned sid, const char *method, const char *path, const char *body)
 {
 	unsigned char h[1024];
 	size_t n = 0;
@@ -242,8 +250,8 @@ static void request(fbuf *f, unsigned sid, const char *method, const char *path,
 static void http_seeds(void)
 {
 	static const unsigned char ping[8] = "12345678";
-	static const unsigned char rst[4] = {0, 0, 0, 8};       /* CANCEL */
-	static const unsigned char wu[4] = {0, 0, 0x40, 0};     /* 16 KiB */
+	static const unsigned char rst[4] = {0, 0, 0, 8};   /* CANCEL */
+	static const unsigned char wu[4] = {0, 0, 0x40, 0}; /* 16 KiB */
 	static const unsigned char away[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 	fbuf f;
 
@@ -259,9 +267,9 @@ static void http_seeds(void)
 
 	f.n = 0;
 	request(&f, 1, "POST", "/v1/ops",
-		"{\"ops\":[{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"likes\"},"
-		"{\"op\":\"remove\",\"item\":\"post:2\",\"counter\":\"likes\"},"
-		"{\"op\":\"add\",\"item\":\"reel:3\",\"counter\":\"views\",\"n\":5}]}");
+	        "{\"ops\":[{\"op\":\"add\",\"item\":\"post:1\",\"counter\":\"likes\"},"
+	        "{\"op\":\"remove\",\"item\":\"post:2\",\"counter\":\"likes\"},"
+	        "{\"op\":\"add\",\"item\":\"reel:3\",\"counter\":\"views\",\"n\":5}]}");
 	put("http", "post-ops", f.b, f.n);
 
 	f.n = 0;
