@@ -2,7 +2,12 @@
 #
 #   make          build/edge build/central build/sim
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
-#   make test     deps if missing, build, unit + integration + sanitizer tests
+#   make test     deps if missing, then format-check, build, unit, itest,
+#                 install/rules/client/browser tests, short drills, san-test,
+#                 fuzz-short, in that order (TEST_JOBS=2 test binaries at once)
+#   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
+#                 at once, each's output in build/tests/NAME.log
+#   make format   clang-format the tree; make format-check lists what differs
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; every daemon's RSS and fds must
@@ -249,6 +254,7 @@ TEST_JOBS ?= 2
 TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 
 test: check-deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory $(TEST_J) all
 	@$(MAKE) --no-print-directory $(TEST_J) unit
 	@$(MAKE) --no-print-directory $(TEST_J) itest
