@@ -41,10 +41,10 @@ const char *const ops_digest_params[] = {"partition", NULL};
 const char *const ops_backup_params[] = {"dir", NULL};
 
 /* ?limit=N within 1..max (default def); false after a 400. */
-static bool limit_of(struct evhttp_request *req, struct evkeyvalq *kv, size_t def, size_t max,
+static bool limit_of(struct evhttp_request *req, const query *kv, size_t def, size_t max,
                      size_t *out)
 {
-	const char *q = evhttp_find_header(kv, "limit");
+	const char *q = query_get(kv, "limit");
 	*out = def;
 	if (!q)
 		return true;
@@ -108,7 +108,7 @@ static int scan(ops_api *api, struct evhttp_request *req, verify_report *r)
 	return 0;
 }
 
-void ops_route_verify(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_verify(ops_api *api, struct evhttp_request *req, const query *kv)
 {
 	size_t limit;
 	if (!limit_of(req, kv, VERIFY_LIMIT_DEFAULT, VERIFY_LIMIT_MAX, &limit))
@@ -129,7 +129,7 @@ void ops_route_verify(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 	verify_report_free(&r);
 }
 
-void ops_route_repair(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_repair(ops_api *api, struct evhttp_request *req, const query *kv)
 {
 	if (!api->repair) {
 		ops_reply_error(req, 503, "unavailable", "repair is not wired in this process");
@@ -259,10 +259,10 @@ static void export_more(struct evhttp_connection *con, void *arg)
 	export_free(x);
 }
 
-void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_export(ops_api *api, struct evhttp_request *req, const query *kv)
 {
-	const char *format = evhttp_find_header(kv, "format");
-	const char *counter = evhttp_find_header(kv, "counter");
+	const char *format = query_get(kv, "format");
+	const char *counter = query_get(kv, "counter");
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
 		ops_reply_error(req, 400, "bad_request", "format must be csv or json");
 		return;
@@ -438,9 +438,9 @@ static int whole_digest(store_snap *sn, uint64_t *digest, uint64_t *keys)
  * of its state and the offset it reflects, all from one snapshot; and,
  * as before sharding, the whole store's digest and every partition's
  * offset (sim/check.c compares replicas with those). */
-void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_digest(ops_api *api, struct evhttp_request *req, const query *kv)
 {
-	const char *pq = evhttp_find_header(kv, "partition");
+	const char *pq = query_get(kv, "partition");
 	int64_t only = -1;
 	if (pq) {
 		char *end;
@@ -493,9 +493,9 @@ void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq
 
 /* ---- /v1/admin/backup ---------------------------------------------------- */
 
-void ops_route_backup(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_backup(ops_api *api, struct evhttp_request *req, const query *kv)
 {
-	const char *dir = evhttp_find_header(kv, "dir");
+	const char *dir = query_get(kv, "dir");
 	if (!dir) {
 		ops_reply_error(req, 400, "bad_request", "dir=PATH (absolute, new) is needed");
 		return;

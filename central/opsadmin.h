@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "opsapi.h"
+#include "query.h"
 
 struct ops_api {
 	struct event_base *base;
@@ -51,32 +52,32 @@ void ops_stream_gone(struct evhttp_request *req);
 bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req);
 
 /* GET /v1/admin/verify[?limit=N] */
-void ops_route_verify(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_verify(ops_api *api, struct evhttp_request *req, const query *kv);
 /* POST /v1/admin/repair[?limit=N], once the caller checked the method
  * and the token (always needed, from loopback too). */
-void ops_route_repair(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_repair(ops_api *api, struct evhttp_request *req, const query *kv);
 /* GET /v1/export[?format=csv|json][&counter=C] */
-void ops_route_export(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_export(ops_api *api, struct evhttp_request *req, const query *kv);
 /* GET /v1/stats */
 void ops_route_stats(ops_api *api, struct evhttp_request *req);
 /* GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I]
  * (opsckpt.c) */
-void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, const query *kv);
 
 /* 421 not_owner for item (validated) of partition p. */
 void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p);
 /* 421 not_owner for partition p asked by number. */
 void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p);
 /* GET /v1/digest[?partition=N] */
-void ops_route_digest(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_digest(ops_api *api, struct evhttp_request *req, const query *kv);
 /* POST /v1/admin/backup?dir=PATH, once the caller checked the method and
  * the token. */
-void ops_route_backup(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_backup(ops_api *api, struct evhttp_request *req, const query *kv);
 
 /* GET /metrics (opsmetrics.c) */
 void ops_route_metrics(ops_api *api, struct evhttp_request *req);
 /* GET /v1/hot[?limit=N] (opsmetrics.c) */
-void ops_route_hot(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv);
+void ops_route_hot(ops_api *api, struct evhttp_request *req, const query *kv);
 
 extern const char *const ops_hot_params[];
 extern const char *const ops_verify_params[];

@@ -1,7 +1,7 @@
 /* opsapi.c - central's ops API on evhttp (see opsapi.h).
  *
  * One thread of its own runs the event_base; every handler only reads.
- * Requests are parsed with evhttp_uri_parse and evhttp_parse_query_str,
+ * Requests are parsed with evhttp_uri_parse and query_parse (query.h),
  * and every path segment and parameter is checked before it is used: the
  * strings that reach a JSON answer are items, counters, users, edges and
  * regions, all of a validated alphabet without '"' or '\\', so they are
@@ -202,33 +202,19 @@ bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
 
 /* ---- query parameters ---------------------------------------------------- */
 
-/* Parses the query into kv; each key at most once and one of allowed
- * (NULL-terminated). On failure answers 400 and returns false. */
-static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri,
-                        struct evkeyvalq *kv, const char *const *allowed)
+/* Parses the query into kv (query.h); each name at most once and one of
+ * allowed (NULL-terminated). On failure answers 400 and returns false;
+ * query_free(kv) afterwards, either way. */
+static bool parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, query *kv,
+                        const char *const *allowed)
 {
-	const char *q = evhttp_uri_get_query(uri);
-	TAILQ_INIT(kv);
-	if (!q || !q[0])
-		return true;
-	if (evhttp_parse_query_str(q, kv) != 0) {
-		ops_reply_error(req, 400, "bad_request", "the query string does not parse");
+	int rc = query_parse(kv, evhttp_uri_get_query(uri));
+	const char *why = rc == ERR_TOOBIG ? "too many query parameters"
+	                  : rc             ? "the query string does not parse"
+	                                   : query_check(kv, allowed);
+	if (why) {
+		ops_reply_error(req, 400, "bad_request", "%s", why);
 		return false;
-	}
-	for (struct evkeyval *e = TAILQ_FIRST(kv); e; e = TAILQ_NEXT(e, next)) {
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(e->key, *a) == 0;
-		if (!ok) {
-			ops_reply_error(req, 400, "bad_request", "unknown query parameter");
-			return false;
-		}
-		for (struct evkeyval *f = TAILQ_NEXT(e, next); f; f = TAILQ_NEXT(f, next))
-			if (strcmp(e->key, f->key) == 0) {
-				ops_reply_error(req, 400, "bad_request",
-				                "a query parameter is repeated");
-				return false;
-			}
 	}
 	return true;
 }
@@ -283,11 +269,11 @@ static int snap_u64(store_snap *sn, const unsigned char *key, size_t kn, uint64_
 
 static const char *const counts_params[] = {"items", "counters", "edge", NULL};
 
-static void route_counts(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+static void route_counts(ops_api *api, struct evhttp_request *req, const query *kv)
 {
-	const char *items_q = evhttp_find_header(kv, "items");
-	const char *counters_q = evhttp_find_header(kv, "counters");
-	const char *edge = evhttp_find_header(kv, "edge");
+	const char *items_q = query_get(kv, "items");
+	const char *counters_q = query_get(kv, "counters");
+	const char *edge = query_get(kv, "edge");
 	span items[OPS_MAX_ITEMS], raw[OPS_MAX_ITEMS];
 	int nraw = items_q ? split(items_q, raw, OPS_MAX_ITEMS) : -1;
 	if (nraw < 0) {
@@ -510,12 +496,11 @@ static bool day_range(struct evhttp_request *req, const char *from_q, const char
 	return true;
 }
 
-static void route_item(ops_api *api, struct evhttp_request *req, const item_req *r,
-                       struct evkeyvalq *kv)
+static void route_item(ops_api *api, struct evhttp_request *req, const item_req *r, const query *kv)
 {
-	const char *by = evhttp_find_header(kv, "by");
-	const char *from_q = evhttp_find_header(kv, "from");
-	const char *to_q = evhttp_find_header(kv, "to");
+	const char *by = query_get(kv, "by");
+	const char *from_q = query_get(kv, "from");
+	const char *to_q = query_get(kv, "to");
 	bool by_region = by && strcmp(by, "region") == 0, by_day = by && strcmp(by, "day") == 0;
 	if (by && !by_region && !by_day) {
 		ops_reply_error(req, 400, "bad_breakdown", "by must be region or day");
@@ -637,9 +622,9 @@ static bool unhex(const char *s, size_t n, char *out, size_t cap)
  * order asked, each {"member","known"} as /users/{user} says them. Every
  * pair must be of a set counter and an owned partition (421 otherwise:
  * the edge's shard map is wrong). */
-static void route_memberships(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+static void route_memberships(ops_api *api, struct evhttp_request *req, const query *kv)
 {
-	const char *q = evhttp_find_header(kv, "pairs");
+	const char *q = query_get(kv, "pairs");
 	span raw[OPS_MAX_ITEMS];
 	int n = q ? split(q, raw, OPS_MAX_ITEMS) : -1;
 	if (n < 0 || n > OPS_MAX_ITEMS) {
@@ -760,7 +745,7 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 		return;
 	}
 	static const char *const none[] = {NULL};
-	struct evkeyvalq kv;
+	query kv;
 	if (!parse_query(req, uri, &kv, users ? none : item_params))
 		goto out;
 	if (users)
@@ -768,7 +753,7 @@ static void route_items(ops_api *api, struct evhttp_request *req, const char *re
 	else
 		route_item(api, req, &r, &kv);
 out:
-	evhttp_clear_headers(&kv);
+	query_free(&kv);
 }
 
 /* ---- /v1/totals/{counter} ------------------------------------------------ */
@@ -836,7 +821,7 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
                   const char *path)
 {
 	static const char *const none[] = {NULL};
-	struct evkeyvalq kv;
+	query kv;
 	if (strcmp(path, "/healthz") == 0) {
 		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
 	} else if (strcmp(path, "/readyz") == 0) {
@@ -846,41 +831,41 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 	} else if (strcmp(path, "/v1/counts") == 0) {
 		if (parse_query(req, uri, &kv, counts_params))
 			route_counts(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/memberships") == 0) {
 		if (parse_query(req, uri, &kv, memberships_params))
 			route_memberships(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/digest") == 0) {
 		if (parse_query(req, uri, &kv, ops_digest_params))
 			ops_route_digest(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
 		if (parse_query(req, uri, &kv, none))
 			route_totals(api, req, path + 11);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strncmp(path, "/v1/items/", 10) == 0) {
 		route_items(api, req, path + 10, uri);
 	} else if (strcmp(path, "/v1/admin/verify") == 0) {
 		if (parse_query(req, uri, &kv, ops_verify_params))
 			ops_route_verify(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/export") == 0) {
 		if (parse_query(req, uri, &kv, ops_export_params))
 			ops_route_export(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/checkpoint") == 0) {
 		if (parse_query(req, uri, &kv, ops_checkpoint_params))
 			ops_route_checkpoint(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/hot") == 0) {
 		if (parse_query(req, uri, &kv, ops_hot_params))
 			ops_route_hot(api, req, &kv);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else if (strcmp(path, "/v1/stats") == 0) {
 		if (parse_query(req, uri, &kv, none))
 			ops_route_stats(api, req);
-		evhttp_clear_headers(&kv);
+		query_free(&kv);
 	} else {
 		ops_reply_error(req, 404, "not_found", "no such route");
 	}
@@ -899,7 +884,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (repair || backup) {
 		/* Their own checks: the token always, POST only. */
 		const char *what = repair ? "repair" : "backup";
-		struct evkeyvalq kv;
+		query kv;
 		if (cmd != EVHTTP_REQ_POST) {
 			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
 		} else if (!api->token[0]) {
@@ -911,11 +896,11 @@ static void handle(struct evhttp_request *req, void *arg)
 		} else if (repair) {
 			if (parse_query(req, uri, &kv, ops_verify_params))
 				ops_route_repair(api, req, &kv);
-			evhttp_clear_headers(&kv);
+			query_free(&kv);
 		} else {
 			if (parse_query(req, uri, &kv, ops_backup_params))
 				ops_route_backup(api, req, &kv);
-			evhttp_clear_headers(&kv);
+			query_free(&kv);
 		}
 	} else if (!authorized(api, req, path)) {
 		ops_reply_error(req, 401, "unauthorized",

@@ -421,12 +421,12 @@ static void ckpt_more(ckpt_job *x)
 /* ---- the route ----------------------------------------------------------- */
 
 /* Checks the query into x (want, after); false after an error answer. */
-static bool parse_request(const ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv,
+static bool parse_request(const ops_api *api, struct evhttp_request *req, const query *kv,
                           ckpt_job *x)
 {
-	const char *list = evhttp_find_header(kv, "partitions");
-	const char *ac = evhttp_find_header(kv, "after_counter");
-	const char *ai = evhttp_find_header(kv, "after_item");
+	const char *list = query_get(kv, "partitions");
+	const char *ac = query_get(kv, "after_counter");
+	const char *ai = query_get(kv, "after_item");
 	char err[256];
 	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
 		ops_reply_error(req, 400, "bad_request",
@@ -459,7 +459,7 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, struct
 	return true;
 }
 
-void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, const query *kv)
 {
 	struct evhttp_connection *con = evhttp_request_get_connection(req);
 	if (!con) {

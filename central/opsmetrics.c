@@ -49,10 +49,10 @@ void ops_route_metrics(ops_api *api, struct evhttp_request *req)
 	evbuffer_free(out);
 }
 
-void ops_route_hot(ops_api *api, struct evhttp_request *req, struct evkeyvalq *kv)
+void ops_route_hot(ops_api *api, struct evhttp_request *req, const query *kv)
 {
 	size_t k = cmetrics_hot_k(api->metrics), limit;
-	if (!hot_limit(evhttp_find_header(kv, "limit"), k, &limit)) {
+	if (!hot_limit(query_get(kv, "limit"), k, &limit)) {
 		ops_reply_error(req, 400, "bad_limit", "%s", HOT_LIMIT_MESSAGE);
 		return;
 	}

@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
-#include <event2/http.h>
 #include <jansson.h>
 
 #include "clock.h"
@@ -21,6 +19,7 @@
 #include "log.h"
 #include "hot.h"
 #include "netaddr.h"
+#include "query.h"
 #include "xmem.h"
 
 /* --- answers -------------------------------------------------------------- */
@@ -659,15 +658,15 @@ static void answer_me(api *a, const http_request *req, http_response *resp, cons
 static int breakdown_path(const http_request *req, const route *r, char *out, size_t cap,
                           const char **why)
 {
-	struct evkeyvalq q;
-	if (api_query(req->path, &q)) {
-		evhttp_clear_headers(&q);
+	query q;
+	if (query_parse_target(&q, req->path)) {
+		query_free(&q);
 		*why = "the query string does not parse";
 		return 400;
 	}
-	const char *by = evhttp_find_header(&q, "by");
-	const char *from = evhttp_find_header(&q, "from");
-	const char *to = evhttp_find_header(&q, "to");
+	const char *by = query_get(&q, "by");
+	const char *from = query_get(&q, "from");
+	const char *to = query_get(&q, "to");
 	int st = 0;
 	char colon[ITEM_MAX + 1];
 	snprintf(colon, sizeof colon, "%s", r->item);
@@ -697,7 +696,7 @@ static int breakdown_path(const http_request *req, const route *r, char *out, si
 		*why = "by is region or day (with optional from and to)";
 		st = 400;
 	}
-	evhttp_clear_headers(&q);
+	query_free(&q);
 	return st;
 }
 
@@ -777,15 +776,15 @@ static void answer_metrics(api *a, http_response *resp)
  * hot.h: the same answer as central's). */
 static void answer_hot(api *a, const http_request *req, http_response *resp)
 {
-	struct evkeyvalq q;
+	query q;
 	size_t k = telemetry_hot_k(a->tm), limit = 0;
-	if (api_query(req->path, &q)) {
-		evhttp_clear_headers(&q);
+	if (query_parse_target(&q, req->path)) {
+		query_free(&q);
 		api_error(resp, 400, "bad_query", "the query string does not parse");
 		return;
 	}
-	bool ok = hot_limit(evhttp_find_header(&q, "limit"), k, &limit);
-	evhttp_clear_headers(&q);
+	bool ok = hot_limit(query_get(&q, "limit"), k, &limit);
+	query_free(&q);
 	if (!ok) {
 		api_error(resp, 400, "bad_limit", HOT_LIMIT_MESSAGE);
 		return;
@@ -1021,13 +1020,4 @@ void api_free(api *a)
 	api_group_free(a);
 	smap_free_values(&a->member_hot);
 	smap_free_values(&a->member_cold);
-}
-
-int api_query(const char *path, struct evkeyvalq *q)
-{
-	const char *qs = strchr(path, '?');
-	TAILQ_INIT(q);
-	if (!qs)
-		return 0;
-	return evhttp_parse_query_str(qs + 1, q) ? ERR_INVAL : 0;
 }

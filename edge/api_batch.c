@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <event2/http.h>
 #include <jansson.h>
 #include <xxhash.h>
 
@@ -16,15 +14,15 @@
 #include "clock.h"
 #include "display.h"
 #include "log.h"
+#include "query.h"
 #include "xmem.h"
 
 /* --- GET /v1/counts ------------------------------------------------------- */
 
 /* A feed page's request fits on the stack; larger ones take one
  * allocation per array. */
-#define COUNTS_QUERY_STACK 4096 /* decoded query bytes */
-#define COUNTS_ITEMS_STACK 128  /* distinct items */
-#define COUNTS_VIEWS_STACK 256  /* items x counters */
+#define COUNTS_ITEMS_STACK 128 /* distinct items */
+#define COUNTS_VIEWS_STACK 256 /* items x counters */
 
 typedef struct counts_req {
 	char **items; /* NUL-terminated, inside the decoded query */
@@ -38,76 +36,6 @@ typedef struct counts_req {
 	const char *code; /* a refusal: 400 with code and why */
 	char why[256];
 } counts_req;
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes the query value src[0, n) into out as libevent does: '+' is a
- * space, %XX (two hex digits) a byte, anything else itself; a decoded NUL
- * ends the value. Returns the decoded length; out is NUL-terminated. */
-static size_t query_decode(const char *src, size_t n, char *out)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = src[i];
-		int hi, lo;
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%' && i + 2 < n && (hi = hex_digit(src[i + 1])) >= 0 &&
-		           (lo = hex_digit(src[i + 2])) >= 0) {
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (!c)
-			break;
-		out[j++] = c;
-	}
-	out[j] = 0;
-	return j;
-}
-
-static bool name_is(const char *s, size_t n, const char *lit, size_t ln)
-{
-	return n == ln && strncasecmp(s, lit, n) == 0;
-}
-
-/* Finds items= and counters= in the query qs (what follows '?') and
- * decodes them into buf (strlen(qs) + 2 bytes). The query reads as it
- * did through libevent's evhttp_parse_query_str and evhttp_find_header:
- * parameters are split at '&' (one trailing '&' is allowed), each needs a
- * non-empty name and an '=' or the query does not parse; names match
- * without case, and the first of a repeated name counts. 0 (an absent
- * parameter is NULL), or ERR_INVAL. */
-static int counts_query(const char *qs, char *buf, char **items, char **cnames)
-{
-	*items = *cnames = NULL;
-	const char *p = qs;
-	while (*p) {
-		const char *amp = strchr(p, '&');
-		size_t n = amp ? (size_t)(amp - p) : strlen(p);
-		const char *eq = memchr(p, '=', n);
-		if (!eq || eq == p)
-			return ERR_INVAL;
-		size_t kn = (size_t)(eq - p);
-		char **slot = name_is(p, kn, "items", 5)      ? items
-		              : name_is(p, kn, "counters", 8) ? cnames
-		                                              : NULL;
-		if (slot && !*slot) {
-			*slot = buf;
-			buf += query_decode(eq + 1, n - kn - 1, buf) + 1;
-		}
-		p += n + (amp ? 1 : 0);
-	}
-	return 0;
-}
 
 /* Quotes n bytes of s (at most max) for an error message (api_error
  * escapes the message for JSON); control and non-ASCII bytes become '?',
@@ -402,11 +330,10 @@ static size_t count_elements(const char *s)
 /* Where a feed request's query and items live: on the stack for a feed
  * page, allocated past it (feed_free releases what was). */
 typedef struct feed_stack {
-	char q[COUNTS_QUERY_STACK];
+	query q; /* the decoded query; the items point into it */
 	char *items[COUNTS_ITEMS_STACK];
 	size_t ilen[COUNTS_ITEMS_STACK];
 	uint32_t seen[2 * COUNTS_ITEMS_STACK];
-	char *dec; /* the decoded query: q or allocated */
 } feed_stack;
 
 static void feed_free(feed_stack *fs, counts_req *cr)
@@ -416,8 +343,7 @@ static void feed_free(feed_stack *fs, counts_req *cr)
 		free(cr->ilen);
 		free(cr->seen);
 	}
-	if (fs->dec && fs->dec != fs->q)
-		free(fs->dec);
+	query_free(&fs->q);
 }
 
 /* Parses ?items=...[&counters=...] of a feed request (GET /v1/counts,
@@ -427,16 +353,18 @@ static void feed_free(feed_stack *fs, counts_req *cr)
 static bool feed_parse(api *a, const http_request *req, http_response *resp, feed_stack *fs,
                        counts_req *cr)
 {
-	const char *qs = strchr(req->path, '?');
-	qs = qs ? qs + 1 : "";
-	size_t qlen = strlen(qs);
-	fs->dec = qlen + 2 <= sizeof fs->q ? fs->q : xmalloc(qlen + 2);
 	*cr = (counts_req){.items = fs->items, .ilen = fs->ilen, .seen = fs->seen};
-	char *items, *cnames;
-	if (counts_query(qs, fs->dec, &items, &cnames)) {
-		api_error(resp, 400, "bad_query", "the query string does not parse");
+	int rc = query_parse_target(&fs->q, req->path);
+	if (rc) {
+		api_error(resp, 400, "bad_query",
+		          rc == ERR_TOOBIG ? "too many query parameters"
+		                           : "the query string does not parse");
 		return false;
 	}
+	/* The values live in fs->q's own buffer, which parse_items splits
+	 * in place. */
+	char *items = (char *)query_get(&fs->q, "items");
+	char *cnames = (char *)query_get(&fs->q, "counters");
 	if (!items || !items[0]) {
 		api_error(resp, 400, "invalid_item", "items=type:id,... is required");
 		return false;

@@ -12,8 +12,6 @@
 #ifndef EDGE_API_INT_H
 #define EDGE_API_INT_H
 
-#include <event2/keyvalq_struct.h>
-
 #include "api.h"
 #include "sbuf.h"
 
@@ -91,10 +89,6 @@ void api_defer(api *a, const http_request *req, const need *n);
 /* Defers req's answer to central's breakdown at path, for item's shard. */
 void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
                        const char *path);
-
-/* The decoded query parameters of path (empty when it has none);
- * evhttp_clear_headers frees them. 0 or ERR_INVAL. */
-int api_query(const char *path, struct evkeyvalq *q) WARN_UNUSED;
 
 /* Parses "type:id" against the configured types. */
 bool api_item_ok(api *a, const char *s, size_t n);
