@@ -106,6 +106,16 @@ batch_list() { # file base count query-suffix
 # non2xx" (rate = all 2xx answers / the slowest process's time). It runs
 # in this shell, never in $(...), so that the EXIT trap knows its PIDs.
 h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
+	h2start "$@"
+	h2wait "$1"
+}
+
+# h2run in two halves, so that two groups of h2load processes can run at
+# once (the mixed run): h2start starts a group's processes and returns,
+# h2wait waits for them and sets H2. Both run in this shell, for the
+# same reason as h2run.
+declare -A H2PIDS # group name -> its h2load PIDs
+h2start() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 	local name=$1 n=$2 list=$3 user=$4 post=$5 rps=$6 logp=${7:-}
 	local per=$(((n + CONNS - 1) / CONNS)) k pids=() args
 	for ((k = 0; k < CONNS; k++)); do
@@ -118,10 +128,16 @@ h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 		pids+=($!)
 		track "$!"
 	done
-	for k in "${pids[@]}"; do
+	H2PIDS[$name]=${pids[*]}
+}
+
+h2wait() { # name
+	local name=$1 k
+	for k in ${H2PIDS[$name]}; do
 		wait "$k" || true
 		untrack "$k"
 	done
+	unset "H2PIDS[$name]"
 	H2=$(awk '
 	/^finished in/ {
 		t = $3; sub(/,$/, "", t)
@@ -163,25 +179,40 @@ percentiles() { # logprefix
 
 # Paced run at pct% of a peak rate, LAT_S seconds; fills LAT[...].
 latency_run() { # key pct peak list user post
-	local key=$1 pct=$2 peak=$3 list=$4 user=$5 post=$6
-	local total=$((peak * pct / 100)) per n rate ok fail non p50 p99 p999
+	lat_start "$@"
+	lat_end "$1"
+}
+
+# latency_run in two halves, for two paced groups at once (the mixed
+# run): lat_start starts one, for secs seconds (LAT_S when not given);
+# lat_end waits for it and fills LAT[key.*].
+declare -A LATPOST # key -> 1 for a like group (its likes go to LAT_LIKES)
+lat_start() { # key pct peak list user post [secs]
+	local key=$1 pct=$2 peak=$3 list=$4 user=$5 post=$6 secs=${7:-$LAT_S}
+	local total=$((peak * pct / 100)) per n
 	per=$(((total + CONNS - 1) / CONNS))
-	n=$((total * LAT_S))
+	n=$((total * secs))
 	if ((post && n / CONNS > ITEMS)); then n=$((ITEMS * CONNS)); fi
-	h2run "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+	LAT[$key.target]=$total
+	LATPOST[$key]=$post
+	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+}
+
+lat_end() { # key
+	local key=$1 rate ok fail non p50 p99 p999
+	h2wait "$key"
 	read -r rate ok fail non <<<"$H2"
 	read -r p50 p99 p999 < <(percentiles "$TMP/lat.$key")
-	LAT[$key.target]=$total
 	LAT[$key.rate]=$rate
 	LAT[$key.p50]=$p50
 	LAT[$key.p99]=$p99
 	LAT[$key.p999]=$p999
 	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms\n' \
-		"$key" "$total" "$rate" "$p50" "$p99" "$p999"
+		"$key" "${LAT[$key.target]}" "$rate" "$p50" "$p99" "$p999"
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
-	if ((post)); then LAT_LIKES=$((LAT_LIKES + ok)); fi
+	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
 	rm -f "$TMP/lat.$key".*
 }
 
