@@ -216,6 +216,101 @@ lat_end() { # key
 	rm -f "$TMP/lat.$key".*
 }
 
+# ---- serial fraction ---------------------------------------------------------
+
+# The edge counts, on its /metrics, the time spent where only one thread
+# at a time can be, summed over threads: holding the ledger's writer lock,
+# holding its view lock, and the commit thread's group writes (LevelDB
+# takes one writer at a time). Over the edge's CPU time in the same
+# interval, that is the serial fraction s, and 1 / (s + (1 - s) / N)
+# bounds the speed-up of N workers (Amdahl). The sections are summed, so
+# s counts a view lock taken inside the writer lock twice, and the two
+# locks as if one: an upper bound on the serial share, a lower bound on
+# the speed-up. Lock time is wall time: a lock held across an fsync
+# counts the wait too, which CPU time does not.
+declare -A SER    # serial samples: key.field -> seconds, cores or fraction
+declare -A SER0   # key.field -> the same counters at serial_begin
+declare -A SERWHY # key -> why the sample has no fraction
+SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves in 0.01 s
+
+# "writer_lock view_lock commit_write cpu" in seconds so far, from one
+# scrape of the edge's /metrics (a loopback-only route on its API port),
+# so all four are of one instant; nothing when the edge does not answer
+# or a series is missing.
+edge_serial() {
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"view_lock\"}" { v = $2; n++ }
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"commit_write\"}" { c = $2; n++ }
+	$1 == "process_cpu_seconds_total" { cpu = $2; n++ }
+	END { if (n == 4) printf "%.9f %.9f %.9f %.9f\n", w, v, c, cpu }'
+}
+
+# "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
+# softirq; total adds idle, iowait and steal); nothing for a CPU list.
+# Says whether the load generators' CPU was saturated during a run,
+# which would put their own delays into the latencies they measure.
+cpu_jiffies() { # cpu
+	[[ $1 =~ ^[0-9]+$ ]] || return 0
+	awk -v c="cpu$1" '$1 == c { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9 }' /proc/stat
+}
+
+serial_begin() { # key
+	SER0[$1.m]=$(edge_serial)
+	SER0[$1.t]=$(date +%s.%N)
+	SER0[$1.srv]=$(cpu_jiffies "$SERVER_CPU")
+	SER0[$1.load]=$(cpu_jiffies "$LOAD_CPU")
+}
+
+# Fills SER[key.*]: each section's seconds, their sum (serial_s), the
+# edge's CPU seconds (cpu_s) and cores (edge_cores: CPU over wall time),
+# the share of the server and load CPUs busy, the wall time (wall_s) and
+# the fraction.
+serial_end() { # key
+	local k=$1 now t1 srv load
+	now=$(edge_serial)
+	t1=$(date +%s.%N)
+	srv=$(cpu_jiffies "$SERVER_CPU")
+	load=$(cpu_jiffies "$LOAD_CPU")
+	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
+		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...} or process_cpu_seconds_total"
+		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
+		return 0
+	fi
+	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.commit_write_s]" \
+		"SER[$k.serial_s]" "SER[$k.cpu_s]" "SER[$k.edge_cores]" "SER[$k.server_cpu_busy]" \
+		"SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
+		-v t1="$t1" -v s0="${SER0[$k.srv]}" -v s1="$srv" -v l0="${SER0[$k.load]}" -v l1="$load" '
+		function busy(x, y, p, q) {
+			if (x == "" || y == "") return "none"
+			split(x, p, " "); split(y, q, " ")
+			return q[2] > p[2] ? sprintf("%.3f", (q[1] - p[1]) / (q[2] - p[2])) : "none"
+		}
+		BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cpu = y[4] - x[4]
+			printf "%.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, w + v + c, cpu,
+				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
+		}')
+	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
+		SER[$k.fraction]=$(div "${SER[$k.serial_s]}" "${SER[$k.cpu_s]}" %.4f)
+	else
+		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
+	fi
+	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write %s) / edge CPU %s s' \
+		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
+		"${SER[$k.commit_write_s]}" "${SER[$k.cpu_s]}"
+	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s\n' "${SER[$k.fraction]:-null}" \
+		"${SER[$k.edge_cores]}" "$SERVER_CPU" "${SER[$k.server_cpu_busy]}" "$LOAD_CPU" \
+		"${SER[$k.load_cpu_busy]}"
+}
+
+# Amdahl's bound on the speed-up of n workers for a serial fraction s.
+amdahl() { # s n
+	isnum "$1" || return 0
+	awk -v s="$1" -v n="$2" 'BEGIN { d = s + (1 - s) / n; if (s >= 0 && d > 0) printf "%.2f", 1 / d }'
+}
+
 # ---- phases -------------------------------------------------------------------
 
 bench_edge() {
@@ -234,9 +329,13 @@ bench_edge() {
 	# Every item is new to the edge here: each like reads its count through
 	# from central once. The later runs like the same items as other users.
 	measure like_cold "$likes" "$TMP/likes.txt" cold 1 0
+	serial_begin like
 	measure like "$likes" "$TMP/likes.txt" warm 1 0
+	serial_end like
 	measure like_viral "$likes" "$TMP/viral.txt" viral 1 0
+	serial_begin get
 	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
+	serial_end get
 	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
 	# The same batches without &counters= (every counter of every item).
 	measure batch50_all "$((NBATCH / 5))" "$TMP/batch_all.txt" reader 0 0
@@ -705,7 +804,8 @@ jmem() {
 	printf '}'
 }
 
-div() { # a b [format]
+div() { # a b [format]: empty unless both are numbers
+	isnum "$1" && isnum "$2" || return 0
 	awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b > 0 && a != "") printf f, a / b }'
 }
 
