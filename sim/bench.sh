@@ -7,6 +7,15 @@
 # in one run are the result; absolute rates drift on a shared machine.
 # Writes build/bench/latest.json and prints a table.
 #
+# Issue 20's figures come from the same run: durable likes (store.sync =
+# true, bench_sync) against likes without fsync and against Redis with
+# AOF everysec; GET p99 at half the GET peak while likes flow at half the
+# like peak, against GETs alone, with store.sync off and on (bench_mixed);
+# and the edge's serial fraction (time in its ledger's locks and the
+# commit thread's writes over its CPU time, from its /metrics) around the
+# like, GET and mixed runs, with the Amdahl bound it implies for 4, 8 and
+# 16 workers.
+#
 # `sim/bench.sh sync` runs only the store.sync comparison (bench_sync:
 # likes/s and like latency with fsync off and on, one edge, same run) and
 # writes build/bench/sync.json.
@@ -476,6 +485,34 @@ main_sync() {
 	echo "written: $OUT/sync.json"
 }
 
+# The lines under the table for bench_mixed and the serial samples.
+print_mixed() {
+	local s k
+	for s in false true; do
+		echo "GET at 50%, store.sync $s, p50/p99/p999 ms:" \
+			"alone ${LAT[get_50_alone_sync_$s.p50]:-}/${LAT[get_50_alone_sync_$s.p99]:-}/${LAT[get_50_alone_sync_$s.p999]:-}" \
+			"(${LAT[get_50_alone_sync_$s.rate]:-null}/s)," \
+			"with likes ${LAT[get_50_mixed_sync_$s.p50]:-}/${LAT[get_50_mixed_sync_$s.p99]:-}/${LAT[get_50_mixed_sync_$s.p999]:-}" \
+			"(${LAT[get_50_mixed_sync_$s.rate]:-null}/s);" \
+			"the likes ${LAT[like_50_mixed_sync_$s.p50]:-}/${LAT[like_50_mixed_sync_$s.p99]:-}/${LAT[like_50_mixed_sync_$s.p999]:-}" \
+			"(${LAT[like_50_mixed_sync_$s.rate]:-null} of ${LAT[like_50_mixed_sync_$s.target]:-null}/s)"
+	done
+	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write seconds" \
+		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy):"
+	for k in "${SER_RUNS[@]}"; do
+		if [[ -n ${SERWHY[$k]:-} ]]; then
+			echo "  $k: null: ${SERWHY[$k]}"
+			continue
+		fi
+		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
+			"+ ${SER[$k.commit_write_s]:-}) / ${SER[$k.cpu_s]:-}; ${SER[$k.edge_cores]:-} cores;" \
+			"${SER[$k.load_cpu_busy]:-}"
+	done
+	echo "Amdahl bounds from the like+GET mixed run's s, store.sync off (${R[serial_fraction_mixed]:-null});" \
+		"from the worst of the like and GET runs (${S_WORST:-null}): 4 workers $(amdahl "${S_WORST:-}" 4)," \
+		"8 workers $(amdahl "${S_WORST:-}" 8), 16 workers $(amdahl "${S_WORST:-}" 16)"
+}
+
 # The store.sync lines of the table.
 print_sync() {
 	local s
@@ -489,6 +526,51 @@ print_sync() {
 			"${LAT[like_sync_${s}_50.p99]:-}" "${LAT[like_sync_${s}_50.p999]:-}"
 	done
 	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}"
+}
+
+# Reads beside writes: GETs paced at half the GET peak with nothing else
+# running, then again while likes flow at half the like peak (two paced
+# groups at once, both on the load CPU), the GET p99 of the second over
+# the first; with store.sync off, then on (the edge restarted on its
+# store for each, as bench_sync does). The like peak is the one bench_sync
+# measured with the same store.sync, so the like group offers the edge
+# the same share of what it can take either way; the GET peak is the get
+# run's (a read never waits for an fsync, which is what is being tested).
+# Both groups run the same seconds, shorter than LAT_S when the like
+# group's distinct (user, item) pairs would run out first. Each alone and
+# each mixed run is also a serial fraction sample.
+bench_mixed() {
+	local s lpeak secs most key
+	if ! isnum "${RATE[get]:-}" || ((RATE[get] <= 0)); then
+		WHY[get_p99_mixed_vs_alone]="no GET peak to pace at (the get run failed)"
+		WHY[get_p99_mixed_vs_alone_sync]=${WHY[get_p99_mixed_vs_alone]}
+		return 0
+	fi
+	echo "mixed: GETs at 50% of the GET peak alone, then with likes at 50% of the like peak" \
+		"(same store.sync), edge on CPU $SERVER_CPU"
+	for s in false true; do
+		key=get_p99_mixed_vs_alone
+		[[ $s == true ]] && key+=_sync
+		lpeak=${RATE[like_sync_$s]:-}
+		if ! isnum "$lpeak" || ((lpeak <= 0)); then
+			WHY[$key]="no like peak with store.sync = $s to pace at (bench_sync's run failed)"
+			continue
+		fi
+		edge_start "edge-mixed-$s" "$SERVER_CPU" "" "" "$s"
+		serial_begin "get_alone_sync_$s"
+		latency_run "get_50_alone_sync_$s" 50 "${RATE[get]}" "$TMP/likes.txt" reader 0
+		serial_end "get_alone_sync_$s"
+		secs=$LAT_S
+		most=$((ITEMS * CONNS / (lpeak / 2 > 0 ? lpeak / 2 : 1)))
+		if ((most < secs)); then secs=$((most > 0 ? most : 1)); fi
+		echo "  mixed, store.sync $s: both groups for ${secs}s"
+		serial_begin "mixed_sync_$s"
+		lat_start "like_50_mixed_sync_$s" 50 "$lpeak" "$TMP/likes.txt" "mx${s}u" 1 "$secs"
+		lat_start "get_50_mixed_sync_$s" 50 "${RATE[get]}" "$TMP/likes.txt" reader 0 "$secs"
+		lat_end "like_50_mixed_sync_$s"
+		lat_end "get_50_mixed_sync_$s"
+		serial_end "mixed_sync_$s"
+	done
 }
 
 # End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
@@ -826,6 +908,31 @@ compute() {
 		R[convergence_p50_ms]=${CONV[p50]:-}
 		R[convergence_p99_ms]=${CONV[p99]:-}
 	fi
+	# Issue 20's names: the durable like is the like with store.sync = true.
+	R[edge_like_durable_vs_like]=$(div "${RATE[like_sync_true]:-}" "${RATE[like_sync_false]:-}")
+	R[edge_like_durable_vs_redis_aof]=$(div "${RATE[like_sync_true]:-}" "${RATE[redis_aof]:-}")
+	local s key
+	for s in false true; do
+		key=get_p99_mixed_vs_alone
+		[[ $s == true ]] && key+=_sync
+		[[ -n ${WHY[$key]:-} ]] && continue
+		R[$key]=$(div "${LAT[get_50_mixed_sync_$s.p99]:-}" "${LAT[get_50_alone_sync_$s.p99]:-}")
+	done
+	serial_key serial_fraction_like like
+	serial_key serial_fraction_get get
+	serial_key serial_fraction_mixed mixed_sync_false
+	serial_key serial_fraction_mixed_sync mixed_sync_true
+	# The bound takes the like+GET mixed run's s with store.sync off (the
+	# default; with it on, the commit thread's fsync waits count as
+	# serial). The table also names the bound from the worst of the like
+	# and GET runs.
+	for s in 4 8 16; do
+		R[amdahl_bound_${s}_workers]=$(amdahl "${R[serial_fraction_mixed]}" "$s")
+		[[ -z ${WHY[serial_fraction_mixed]:-} ]] ||
+			WHY[amdahl_bound_${s}_workers]="no serial fraction: ${WHY[serial_fraction_mixed]}"
+	done
+	S_WORST=$(awk -v a="${R[serial_fraction_like]}" -v b="${R[serial_fraction_get]}" \
+		'BEGIN { if (a != "" && b != "") print (a + 0 > b + 0 ? a : b) }')
 	R[p99_like_ms_at_50pct]=${LAT[like_50.p99]}
 	R[p99_get_ms_at_50pct]=${LAT[get_50.p99]}
 	R[p99_like_ms_at_80pct]=${LAT[like_80.p99]}
@@ -845,6 +952,12 @@ compute() {
 			WHY[$k]="no figure: a run it depends on failed"
 		fi
 	done
+}
+
+# R[key] from the serial sample's fraction, or its reason in WHY[key].
+serial_key() { # key sample
+	R[$1]=${SER[$2.fraction]:-}
+	if [[ -n ${SERWHY[$2]:-} ]]; then WHY[$1]=${SERWHY[$2]}; fi
 }
 
 isnum() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
@@ -878,10 +991,25 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
 	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
 	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get
-	edge_like_sync_vs_nosync)
+	edge_like_sync_vs_nosync edge_like_durable_vs_like edge_like_durable_vs_redis_aof
+	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
+	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
+	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers)
+# The serial samples, and the latency runs of the mixed phase (bench_mixed).
+SER_RUNS=(like get get_alone_sync_false mixed_sync_false get_alone_sync_true mixed_sync_true)
+SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s serial_s fraction
+	server_cpu_busy load_cpu_busy)
+MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
+	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true)
 
 write_json() {
-	local k why=() w first=1
+	local k f why=() w first=1 lat=() ser=()
+	for k in "${MIXED_LAT[@]}"; do
+		for f in target rate p50 p99 p999; do lat+=("$k.$f"); done
+	done
+	for k in "${SER_RUNS[@]}"; do
+		for f in "${SER_FIELDS[@]}"; do ser+=("$k.$f"); done
+	done
 	for k in "${KEYS[@]}"; do
 		if [[ -n ${WHY[$k]:-} ]]; then why+=("$k"); fi
 	done
@@ -902,7 +1030,9 @@ write_json() {
 			like_sync_true_50.target like_sync_true_50.rate like_sync_true_50.p50 \
 			like_sync_true_50.p99 like_sync_true_50.p999 like_sync_false_50.target \
 			like_sync_false_50.rate like_sync_false_50.p50 like_sync_false_50.p99 \
-			like_sync_false_50.p999
+			like_sync_false_50.p999 "${lat[@]}"
+		printf '\n  },\n  "serial": {\n'
+		jobject '    ' SER "${ser[@]}"
 		printf '\n  },\n  "batching": {"likes_posted": %s, "ops_applied": %s, ' \
 			"$(jnum "$LIKES_TOTAL")" "$(jnum "$OPS_APPLIED")"
 		printf '"kafka_msgs": %s, "store_writes": %s},\n' "$(jnum "$BATCHES")" "$(jnum "$WRITES")"
@@ -977,9 +1107,20 @@ print_table() {
 	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
 	row "like rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_like "" ""
 	row "GET rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_get "" ""
-	row "like rate, store.sync on / off" edge_like_sync_vs_nosync "" ""
+	row "durable like / like (store.sync on/off)" edge_like_durable_vs_like ">=" 0.85
+	row "durable like / Redis (AOF everysec)" edge_like_durable_vs_redis_aof ">=" 1.0
+	row "GET p99 with likes / alone, sync off" get_p99_mixed_vs_alone "<=" 1.5
+	row "GET p99 with likes / alone, sync on" get_p99_mixed_vs_alone_sync "<=" 1.5
+	row "serial fraction, like run" serial_fraction_like "" ""
+	row "serial fraction, GET run" serial_fraction_get "" ""
+	row "serial fraction, mixed run, sync off" serial_fraction_mixed "" ""
+	row "serial fraction, mixed run, sync on" serial_fraction_mixed_sync "" ""
+	row "Amdahl bound, 4 workers" amdahl_bound_4_workers "" ""
+	row "Amdahl bound, 8 workers" amdahl_bound_8_workers "" ""
+	row "Amdahl bound, 16 workers" amdahl_bound_16_workers ">=" 8
 	echo
 	print_sync
+	print_mixed
 	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
 		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
 		"batch50 all counters ${RATE[batch50_all]};" \
@@ -1039,6 +1180,7 @@ main() {
 	bench_edge
 	bench_workers
 	bench_sync
+	bench_mixed
 	bench_converge
 	stop_stack
 	bench_bare
