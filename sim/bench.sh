@@ -264,6 +264,17 @@ cpu_jiffies() { # cpu
 	awk -v c="cpu$1" '$1 == c { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9 }' /proc/stat
 }
 
+# The share of a CPU busy since cpu_jiffies gave then; "none" for a CPU list.
+cpu_busy_since() { # cpu then
+	local now
+	now=$(cpu_jiffies "$1")
+	awk -v x="$2" -v y="$now" 'BEGIN {
+		split(x, p, " "); split(y, q, " ")
+		if (x == "" || y == "" || q[2] <= p[2]) print "none"
+		else printf "%.3f\n", (q[1] - p[1]) / (q[2] - p[2])
+	}'
+}
+
 serial_begin() { # key
 	SER0[$1.m]=$(edge_serial)
 	SER0[$1.t]=$(date +%s.%N)
@@ -439,7 +450,9 @@ bench_sync() {
 		"data in $TMP: $(df -PT "$TMP" | awk 'NR == 2 { print $2 " on " $1 }'))"
 	for s in true false; do
 		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
+		serial_begin "sync_$s"
 		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
+		serial_end "sync_$s"
 		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
 			"syl${s}u" 1
 	done
@@ -497,6 +510,12 @@ print_mixed() {
 			"the likes ${LAT[like_50_mixed_sync_$s.p50]:-}/${LAT[like_50_mixed_sync_$s.p99]:-}/${LAT[like_50_mixed_sync_$s.p999]:-}" \
 			"(${LAT[like_50_mixed_sync_$s.rate]:-null} of ${LAT[like_50_mixed_sync_$s.target]:-null}/s)"
 	done
+	echo "control, nghttpd, GET at the edge's 50% p50/p99/p999 ms:" \
+		"alone ${LAT[bare_get_50_alone.p50]:-}/${LAT[bare_get_50_alone.p99]:-}/${LAT[bare_get_50_alone.p999]:-}" \
+		"(${LAT[bare_get_50_alone.rate]:-null}/s)," \
+		"with POSTs ${LAT[get_50_bare_mixed.p50]:-}/${LAT[get_50_bare_mixed.p99]:-}/${LAT[get_50_bare_mixed.p999]:-}" \
+		"(${LAT[get_50_bare_mixed.rate]:-null}/s; POSTs ${LAT[post_50_bare_mixed.rate]:-null} of" \
+		"${LAT[post_50_bare_mixed.target]:-null}/s); load CPU $LOAD_CPU busy ${SER[bare_mixed.load_cpu_busy]:-null}"
 	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write seconds" \
 		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy):"
 	for k in "${SER_RUNS[@]}"; do
@@ -540,7 +559,7 @@ print_sync() {
 # group's distinct (user, item) pairs would run out first. Each alone and
 # each mixed run is also a serial fraction sample.
 bench_mixed() {
-	local s lpeak secs most key
+	local s lpeak key
 	if ! isnum "${RATE[get]:-}" || ((RATE[get] <= 0)); then
 		WHY[get_p99_mixed_vs_alone]="no GET peak to pace at (the get run failed)"
 		WHY[get_p99_mixed_vs_alone_sync]=${WHY[get_p99_mixed_vs_alone]}
@@ -560,17 +579,50 @@ bench_mixed() {
 		serial_begin "get_alone_sync_$s"
 		latency_run "get_50_alone_sync_$s" 50 "${RATE[get]}" "$TMP/likes.txt" reader 0
 		serial_end "get_alone_sync_$s"
-		secs=$LAT_S
-		most=$((ITEMS * CONNS / (lpeak / 2 > 0 ? lpeak / 2 : 1)))
-		if ((most < secs)); then secs=$((most > 0 ? most : 1)); fi
-		echo "  mixed, store.sync $s: both groups for ${secs}s"
 		serial_begin "mixed_sync_$s"
-		lat_start "like_50_mixed_sync_$s" 50 "$lpeak" "$TMP/likes.txt" "mx${s}u" 1 "$secs"
-		lat_start "get_50_mixed_sync_$s" 50 "${RATE[get]}" "$TMP/likes.txt" reader 0 "$secs"
-		lat_end "like_50_mixed_sync_$s"
-		lat_end "get_50_mixed_sync_$s"
+		mixed_pair "mixed_sync_$s" "$lpeak" "$TMP/likes.txt" "$TMP/likes.txt" "mx${s}u"
 		serial_end "mixed_sync_$s"
+		load_busy_warn "mixed_sync_$s"
 	done
+}
+
+# Seconds both groups of a mixed run last: LAT_S, or less when a like
+# group at half the like peak would run out of distinct (user, item)
+# pairs first.
+mixed_secs() { # like-peak
+	local rate=$(($1 / 2)) most
+	((rate > 0)) || rate=1
+	most=$((ITEMS * CONNS / rate))
+	((most >= 1)) || most=1
+	echo $((most < LAT_S ? most : LAT_S))
+}
+
+# The two paced groups of a mixed run at once, on the load CPU: POSTs at
+# half like-peak (LAT[<post>_50_<name>.*], post "like" unless given) and
+# GETs at half the edge's GET peak (LAT[get_50_<name>.*]), for the same
+# seconds; then warns when either fell short of its pace, which says the
+# load generator could not keep up and its own queueing is in the
+# latencies.
+mixed_pair() { # name like-peak get-list post-list user [post]
+	local name=$1 post=${6:-like} secs g
+	secs=$(mixed_secs "$2")
+	echo "  $name: both groups for ${secs}s"
+	lat_start "${post}_50_$name" 50 "$2" "$4" "$5" 1 "$secs"
+	lat_start "get_50_$name" 50 "${RATE[get]}" "$3" reader 0 "$secs"
+	lat_end "${post}_50_$name"
+	lat_end "get_50_$name"
+	for g in "${post}_50_$name" "get_50_$name"; do
+		if awk -v r="${LAT[$g.rate]}" -v t="${LAT[$g.target]}" 'BEGIN { exit !(r < 0.95 * t) }'; then
+			WARN+=("$g: got ${LAT[$g.rate]}/s of the ${LAT[$g.target]}/s it was paced at")
+		fi
+	done
+}
+
+# Warns when the load CPU was at least 90% busy in a serial sample's run.
+load_busy_warn() { # sample
+	if awk -v b="${SER[$1.load_cpu_busy]:-none}" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
+		WARN+=("$1: the load CPU ($LOAD_CPU) was ${SER[$1.load_cpu_busy]} busy: h2load's own delays are in its latencies")
+	fi
 }
 
 # End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
@@ -655,7 +707,30 @@ bench_bare() {
 	echo "bare nghttpd (pid $pid) on port $port"
 	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	bare_mixed
 	stop "$pid"
+}
+
+# A control for bench_mixed: the same two paced groups (GETs at half the
+# edge's GET peak, POSTs at half its like peak with store.sync off) against
+# nghttpd, which does the same job for a GET alone and beside POSTs. What
+# the GET p99 gains here is the load side's share (h2load sharing one CPU
+# between two groups), not the edge's; central and the broker, which share
+# that CPU while likes flow to an edge, are idle here.
+bare_mixed() {
+	local lpeak=${RATE[like_sync_false]:-}
+	if ! isnum "${RATE[get]:-}" || ! isnum "$lpeak" || ((RATE[get] <= 0 || lpeak <= 0)); then
+		WHY[bare_get_p99_mixed_vs_alone]="no edge GET or like peak to pace at"
+		return 0
+	fi
+	latency_run bare_get_50_alone 50 "${RATE[get]}" "$TMP/bare.txt" bench 0
+	local l0 s0
+	l0=$(cpu_jiffies "$LOAD_CPU")
+	s0=$(cpu_jiffies "$SERVER_CPU")
+	mixed_pair bare_mixed "$lpeak" "$TMP/bare.txt" "$TMP/bare.txt" bare post
+	SER[bare_mixed.load_cpu_busy]=$(cpu_busy_since "$LOAD_CPU" "$l0")
+	SER[bare_mixed.server_cpu_busy]=$(cpu_busy_since "$SERVER_CPU" "$s0")
+	load_busy_warn bare_mixed
 }
 
 # The like job in Redis: SADD the user to the item's set, INCR the item's
@@ -918,6 +993,9 @@ compute() {
 		[[ -n ${WHY[$key]:-} ]] && continue
 		R[$key]=$(div "${LAT[get_50_mixed_sync_$s.p99]:-}" "${LAT[get_50_alone_sync_$s.p99]:-}")
 	done
+	R[bare_get_p99_mixed_vs_alone]=$(div "${LAT[get_50_bare_mixed.p99]:-}" \
+		"${LAT[bare_get_50_alone.p99]:-}")
+	NOTE[bare_get_p99_mixed_vs_alone]="the load side's share: the same two groups against nghttpd"
 	serial_key serial_fraction_like like
 	serial_key serial_fraction_get get
 	serial_key serial_fraction_mixed mixed_sync_false
@@ -994,13 +1072,16 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_sync_vs_nosync edge_like_durable_vs_like edge_like_durable_vs_redis_aof
 	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
 	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
-	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers)
+	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
+	bare_get_p99_mixed_vs_alone)
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
-SER_RUNS=(like get get_alone_sync_false mixed_sync_false get_alone_sync_true mixed_sync_true)
+SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
+	mixed_sync_true)
 SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s serial_s fraction
 	server_cpu_busy load_cpu_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
-	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true)
+	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
+	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)
 
 write_json() {
 	local k f why=() w first=1 lat=() ser=()
@@ -1010,6 +1091,7 @@ write_json() {
 	for k in "${SER_RUNS[@]}"; do
 		for f in "${SER_FIELDS[@]}"; do ser+=("$k.$f"); done
 	done
+	ser+=(bare_mixed.server_cpu_busy bare_mixed.load_cpu_busy)
 	for k in "${KEYS[@]}"; do
 		if [[ -n ${WHY[$k]:-} ]]; then why+=("$k"); fi
 	done
@@ -1118,6 +1200,7 @@ print_table() {
 	row "Amdahl bound, 4 workers" amdahl_bound_4_workers "" ""
 	row "Amdahl bound, 8 workers" amdahl_bound_8_workers "" ""
 	row "Amdahl bound, 16 workers" amdahl_bound_16_workers ">=" 8
+	row "nghttpd GET p99 with POSTs / alone" bare_get_p99_mixed_vs_alone "" ""
 	echo
 	print_sync
 	print_mixed
