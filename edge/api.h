@@ -131,7 +131,7 @@ typedef struct api {
 } api;
 
 /* Sets the parts that api_handle builds from cfg; the caller fills the
- * rest (lg, cc, ic, types, counters, edge_id, cfg) first. */
+ * rest (lg, central, ic, types, counters, edge_id, cfg) first. */
 int api_init(api *a) WARN_UNUSED;
 void api_free(api *a);
 

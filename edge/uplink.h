@@ -35,15 +35,6 @@ typedef struct uplink_stats {
 	uint64_t snapshot_retries; /* snapshots the store could not take yet */
 } uplink_stats;
 
-/* Checks a decoded snapshot, read from partition msg_partition of a topic
- * with `partitions` partitions, for what applying it in the ledger
- * assumes. ERR_CORRUPT when it must not apply at all (it describes
- * another partition); then why says so. Otherwise 0, and count entries
- * that would corrupt the ledger are removed from s (the others keep
- * their order): a counter name or item that is not valid, an item of
- * another partition, a count above INT64_MAX (the ledger keeps counts
- * signed beside a flag bit). *dropped says how many, why names the
- * first. Pure; any thread. */
 /* Readiness facts (GET /readyz), in monotonic ms. */
 typedef struct uplink_health {
 	uint64_t kafka_ok_ms;     /* last delivered batch or snapshot read; 0 = never */
@@ -53,6 +44,15 @@ typedef struct uplink_health {
 	uint32_t stale_partition; /* that partition */
 } uplink_health;
 
+/* Checks a decoded snapshot, read from partition msg_partition of a topic
+ * with `partitions` partitions, for what applying it in the ledger
+ * assumes. ERR_CORRUPT when it must not apply at all (it describes
+ * another partition); then why says so. Otherwise 0, and count entries
+ * that would corrupt the ledger are removed from s (the others keep
+ * their order): a counter name or item that is not valid, an item of
+ * another partition, a count above INT64_MAX (the ledger keeps counts
+ * signed beside a flag bit). *dropped says how many, why names the
+ * first. Pure; any thread. */
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
                           uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
