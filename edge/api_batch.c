@@ -401,6 +401,8 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 	counts_req cr;
 	ledger_view vstack[COUNTS_VIEWS_STACK];
 	ledger_view *views = vstack;
+	ledger_ref rstack[COUNTS_VIEWS_STACK];
+	ledger_ref *refs = rstack;
 	if (!feed_parse(a, req, resp, &fs, &cr))
 		goto out;
 	if (!cr.ncs)
@@ -409,25 +411,33 @@ void api_counts(api *a, const http_request *req, http_response *resp, need *n)
 	for (size_t j = 0; j < cr.ncs; j++)
 		cr.cl[j] = strlen(cr.cs[j]->name);
 
-	if (cr.nitems * cr.ncs > COUNTS_VIEWS_STACK)
-		views = xmalloc(cr.nitems * cr.ncs * sizeof *views);
-	for (size_t i = 0; i < cr.nitems; i++) {
-		for (size_t j = 0; j < cr.ncs; j++) {
-			int rc = api_view(a, n, cr.cs[j], cr.items[i], &views[i * cr.ncs + j]);
-			if (rc < 0) {
-				api_error(resp, 503, "store_unavailable",
-				          "counts could not be read");
-				goto out;
-			}
-		}
+	size_t nv = cr.nitems * cr.ncs;
+	if (nv > COUNTS_VIEWS_STACK) {
+		views = xmalloc(nv * sizeof *views);
+		refs = xmalloc(nv * sizeof *refs);
 	}
+	for (size_t i = 0; i < cr.nitems; i++)
+		for (size_t j = 0; j < cr.ncs; j++)
+			refs[i * cr.ncs + j] =
+			    (ledger_ref){cr.cs[j]->name, cr.items[i], cr.cl[j], cr.ilen[i]};
+	/* Every count under one hold of the ledger's view lock. */
+	if (ledger_read_many(a->lg, refs, nv, views)) {
+		api_error(resp, 503, "store_unavailable", "counts could not be read");
+		goto out;
+	}
+	if (n->on)
+		for (size_t k = 0; k < nv; k++)
+			if (!views[k].known)
+				api_need_count(a, n, cr.cs[k % cr.ncs], cr.items[k / cr.ncs]);
 	if (api_need_any(n))
 		goto out; /* asks central, then runs again */
 
 	answer_counts(a, req, resp, &cr, views);
 out:
-	if (views != vstack)
+	if (views != vstack) {
 		free(views);
+		free(refs);
+	}
 	feed_free(&fs, &cr);
 }
 

@@ -275,6 +275,18 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 /* The count of (counter, item) as this edge should show it. */
 int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out) WARN_UNUSED;
 
+/* One count of a batch read: counter and item with their lengths. */
+typedef struct ledger_ref {
+	const char *counter, *item;
+	size_t cl, il;
+} ledger_ref;
+/* The counts of refs[0..n) into out[0..n), as n ledger_read calls would
+ * answer them, but under one hold of the view lock while each is in
+ * memory (a feed page's counts mostly are); the lock is let go for each
+ * count that must be read from the store. 0, ERR_INVAL for a name too
+ * long, or the store's error (out[] then partly filled). */
+int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out) WARN_UNUSED;
+
 /* Keeps a count read through from central: its value, the partition's
  * input offset and this edge's applied sequence there when central read
  * it, and central's clock. Used for rt_ttl_ms, and kept for good once

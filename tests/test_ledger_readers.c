@@ -252,3 +252,92 @@ Test(ledger_readers, serial_sections_are_timed)
 	cr_assert_gt(s1.writer_lock_ns, s0.writer_lock_ns);
 	cr_assert_gt(s1.view_lock_ns, s0.view_lock_ns);
 }
+
+/* ledger_read_many answers each count as ledger_read does, whether the
+ * count is in memory (the last two read stay cached) or must come from
+ * the store (the lock let go mid-batch); and it too reads the store
+ * without waiting for a write. */
+#define MANY 12
+
+static void many_refs(ledger_ref *refs, char items[][32])
+{
+	for (int i = 0; i < MANY; i++) {
+		/* Repeats and an item nobody liked, over two counters. */
+		snprintf(items[i], 32, "post:m%d", i % 5 == 4 ? 99 : i % 4);
+		const char *c = i % 3 == 2 ? "views" : "likes";
+		refs[i] = (ledger_ref){c, items[i], strlen(c), strlen(items[i])};
+	}
+}
+
+static void do_read_many(call *c)
+{
+	ledger_ref refs[MANY];
+	char items[MANY][32];
+	ledger_view out[MANY];
+	many_refs(refs, items);
+	c->rc = ledger_read_many(T.l, refs, MANY, out);
+	c->v = out[MANY - 1];
+}
+
+Test(ledger_readers, a_batch_read_answers_each_count_as_a_single_read_does)
+{
+	for (int i = 0; i < 4; i++)
+		for (int u = 0; u <= i; u++) {
+			char item[32], user[16];
+			snprintf(item, sizeof item, "post:m%d", i);
+			snprintf(user, sizeof user, "u%d", u);
+			ledger_answer a;
+			cr_assert_eq(ledger_write(T.l, "likes", item, user, true, WALL, &a), 0);
+		}
+	/* post:m1's count from central: known, with a version. */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	wire_count cnt = {wire_cstr("likes", 5), wire_cstr("post:m1", 7), 7};
+	uint32_t p1 = partition_of("post:m1", 7, NPARTS);
+	wire_snapshot s = {wire_cstr("central-a", 9), p1, 10, WALL, true, 0, NULL, 1, &cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+
+	ledger_ref refs[MANY];
+	char items[MANY][32];
+	many_refs(refs, items);
+	for (int round = 0; round < 2; round++) {
+		evict();
+		/* Round 1 starts with two of the batch's counts cached. */
+		if (round)
+			for (int i = 0; i < 2; i++)
+				(void)count_of(items[i]);
+		ledger_view many[MANY];
+		cr_assert_eq(ledger_read_many(T.l, refs, MANY, many), 0);
+		for (int i = 0; i < MANY; i++) {
+			ledger_view one;
+			cr_assert_eq(ledger_read(T.l, refs[i].counter, refs[i].item, &one), 0);
+			cr_assert_eq(many[i].count, one.count, "%s %s: %" PRIu64 " vs %" PRIu64,
+			             refs[i].counter, refs[i].item, many[i].count, one.count);
+			cr_assert_eq(many[i].known, one.known, "%s %s", refs[i].counter,
+			             refs[i].item);
+			cr_assert_eq(many[i].version, one.version, "%s %s", refs[i].counter,
+			             refs[i].item);
+		}
+		/* The cases the batch holds: a count central sent, and an
+		 * item nobody liked in a partition not known to be complete. */
+		cr_assert(many[1].known);
+		cr_assert_eq(many[1].version, 10);
+		cr_assert_geq(many[1].count, 7);
+		cr_assert(!many[4].known);
+		cr_assert_eq(many[4].count, 0);
+	}
+	char lng[ITEM_MAX + 2];
+	memset(lng, 'a', sizeof lng - 1);
+	lng[sizeof lng - 1] = 0;
+	ledger_ref bad = {"likes", lng, 5, strlen(lng)};
+	ledger_view v;
+	cr_assert_eq(ledger_read_many(T.l, &bad, 1, &v), ERR_INVAL);
+}
+
+Test(ledger_readers, a_batch_read_does_not_wait_for_a_group_write)
+{
+	evict();
+	call w = {.item = ITEM}, r = {0};
+	read_during(&w, do_like, &r, do_read_many);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(r.v.count, 0, "post:m99 was never liked");
+}
