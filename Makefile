@@ -214,7 +214,7 @@ check-deps:
 # Packages only `make bench` needs: PostgreSQL, for the naive hot-row
 # baseline. The bench runs its own throwaway cluster; it never uses the
 # Debian one.
-BENCH_PKGS := postgresql postgresql-contrib
+BENCH_PKGS := postgresql postgresql-contrib linux-perf
 
 # Installing postgresql makes a Debian cluster (15/main) and its service
 # scripts may start it (they do not in a container without systemd or an

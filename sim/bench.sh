@@ -20,6 +20,12 @@
 # likes/s and like latency with fsync off and on, one edge, same run) and
 # writes build/bench/sync.json.
 #
+# `sim/bench.sh reads` runs only the read path: count GETs and 50-item
+# batch GETs at the edge against bare GETs at nghttpd (the same h2load
+# settings), printing edge_get_vs_bare and edge_batch50_vs_get. With
+# BENCH_PERF=DIR, `perf record` samples the edge during each edge run into
+# DIR/get.data and DIR/batch50.data.
+#
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
 # central, two edges, nghttpd, redis-server, postgres, the load generators
@@ -37,8 +43,9 @@
 # (the newest /usr/lib/postgresql/*/bin), BENCH_CONV_S seconds of the
 # convergence run (10),
 # BENCH_CONV_AGE_MS the edges' batch.max_age_ms in it (1000),
-# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0)
-# and BENCH_LOAD_CPU (1).
+# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0),
+# BENCH_LOAD_CPU (1) and BENCH_DEPTH streams in flight per h2load
+# connection (16; four connections, so 64 requests in flight).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +65,7 @@ SNAPSHOT_MS=1000     # central's snapshot_interval_ms
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CONNS=4  # h2load processes, one connection each (see h2run)
-DEPTH=16 # streams per connection; Redis gets the same pipeline depth
+DEPTH=${BENCH_DEPTH:-16} # streams per connection; Redis gets the same pipeline depth
 TOKEN=bench-token
 
 # shellcheck source=sim/bench_lib.sh
@@ -1275,4 +1282,78 @@ main() {
 	print_table
 }
 
-if [[ ${1:-} == sync ]]; then main_sync; else main "$@"; fi
+# `sim/bench.sh reads`: the stack, one untimed like run so every item has
+# a count, then GETs and batch GETs at the edge, then GETs at nghttpd.
+perf_begin() { # name
+	[[ -n ${BENCH_PERF:-} ]] || return 0
+	mkdir -p "$BENCH_PERF"
+	perf record -q --call-graph dwarf,16384 -F 2000 -p "$EDGE_PID" -o "$BENCH_PERF/$1.data" \
+		>/dev/null 2>&1 &
+	PERF_PID=$!
+	track "$PERF_PID"
+}
+
+perf_end() {
+	[[ -n ${PERF_PID:-} ]] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	untrack "$PERF_PID"
+	PERF_PID=
+}
+
+main_reads() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset nghttpd
+	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
+	printf '{}' >"$TMP/body.json"
+	LAT_LIKES=0
+	start_stack "$LOAD_CPU" "$SERVER_CPU"
+	local base="http://127.0.0.1:$EDGE_PORT"
+	uri_list "$TMP/likes.txt" "$base" /v1/items/post/ "$ITEMS"
+	batch_list "$TMP/batch.txt" "$base" 1200 "&counters=likes"
+	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+	local c0 c1 c2
+	c0=$(proc_cpu_ticks "$EDGE_PID")
+	perf_begin get
+	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
+	perf_end
+	c1=$(proc_cpu_ticks "$EDGE_PID")
+	perf_begin batch50
+	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
+	perf_end
+	c2=$(proc_cpu_ticks "$EDGE_PID")
+	stop_stack
+	mkdir -p "$TMP/docroot"
+	: >"$TMP/docroot/empty"
+	free_port
+	local port=$PORT
+	start nghttpd "$SERVER_CPU" nghttpd --no-tls -d "$TMP/docroot" "$port"
+	local pid=$LAST_PID
+	wait_until "nghttpd" 10 curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/empty"
+	echo "http://127.0.0.1:$port/empty" >"$TMP/bare.txt"
+	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	stop "$pid"
+	echo
+	printf '  edge_get_vs_bare     %s  (edge GET %s/s, bare GET %s/s)\n' \
+		"$(div "${RATE[get]}" "${RATE[bare_get]}")" "${RATE[get]}" "${RATE[bare_get]}"
+	printf '  edge_batch50_vs_get  %s  (batch GET %s/s)\n' \
+		"$(div "${RATE[get]}" "${RATE[batch50]}")" "${RATE[batch50]}"
+	# The edge's CPU per request moves less with the host's noise than
+	# the rates do.
+	local hz get_us batch_us
+	hz=$(getconf CLK_TCK)
+	get_us=$(awk -v t=$((c1 - c0)) -v n="$NREQ" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	batch_us=$(awk -v t=$((c2 - c1)) -v n="$NBATCH" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	printf '  edge CPU per request: GET %s us, batch GET %s us (%s GETs)\n' "$get_us" \
+		"$batch_us" "$(div "$batch_us" "$get_us")"
+}
+
+proc_cpu_ticks() { # pid: its user + system CPU ticks so far
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+case ${1:-} in
+sync) main_sync ;;
+reads) main_reads ;;
+*) main "$@" ;;
+esac
