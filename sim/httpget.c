@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -35,18 +36,11 @@
 
 enum { BODY_TO_EOF, BODY_LENGTH, BODY_CHUNKED, BODY_NONE };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Waits for events on fd until the deadline: 0, ERR_TIMEOUT or ERR_IO. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		if (now >= deadline)
 			return ERR_TIMEOUT;
 		struct pollfd p = {.fd = fd, .events = events};
@@ -350,7 +344,7 @@ int httpget(int port, const char *path, const char *bearer, unsigned timeout_ms,
 	if (port <= 0 || port > 65535 || !path || path[0] != '/' || strpbrk(path, " \r\n") ||
 	    (bearer && strpbrk(bearer, "\r\n")))
 		return ERR_INVAL;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = clock_mono_ms() + timeout_ms;
 	char *req = NULL;
 	int n = asprintf(&req,
 	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%s\r\n",
