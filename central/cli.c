@@ -2,12 +2,12 @@
  * stats, get, export, backup and prune.
  *
  * Live (the default) they ask the running central's ops API, at the
- * address and with the token of its config, over plain HTTP/1.0 (one
- * request per connection, the answer read to EOF). --offline opens the
- * store itself instead, which LevelDB's lock allows only while central
- * is stopped; prune works only that way (it deletes keys, and central
- * must not be writing). Output goes to stdout, errors to stderr. Main
- * thread only.
+ * address and with the token of its config, over plain HTTP/1.1
+ * (hclient.h: one request per connection; an export's 200 body streamed
+ * to stdout as it comes). --offline opens the store itself instead,
+ * which LevelDB's lock allows only while central is stopped; prune works
+ * only that way (it deletes keys, and central must not be writing).
+ * Output goes to stdout, errors to stderr. Main thread only.
  */
 #include "cli.h"
 

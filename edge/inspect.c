@@ -3,13 +3,13 @@
  * that fetches it from a running edge or builds it from a stopped
  * edge's store.
  *
- * Live, the command speaks HTTP/1.0 over a blocking socket (one request,
- * the answer read up to its content-length or EOF), through OpenSSL when
- * it has to use the TLS listener; the certificate is not checked since
- * the peer is this host's edge on loopback. Offline it opens the store
- * and loads a ledger over it with a sink that never sends, so nothing is
- * written. inspect_json runs on a worker thread of the edge (the
- * ledger locks for itself); the rest on the command's main thread.
+ * Live, the command makes one blocking HTTP/1.1 request (hclient.h),
+ * through OpenSSL when it has to use the TLS listener; the certificate
+ * is not checked since the peer is this host's edge on loopback.
+ * Offline it opens the store and loads a ledger over it with a sink that
+ * never sends, so nothing is written. inspect_json runs on a worker
+ * thread of the edge (the ledger locks for itself); the rest on the
+ * command's main thread.
  */
 #include "inspect.h"
 

@@ -14,12 +14,17 @@
 uint64_t clock_wall_ms(void);
 uint64_t clock_mono_ms(void);
 /* The monotonic clock in ns (inline: request timing calls it twice per
- * request) and in seconds, for durations. */
+ * request), in us (the simulator's latencies and relay delays) and in
+ * seconds, for durations. The same clock as clock_mono_ms(). */
 static inline uint64_t clock_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t clock_mono_us(void)
+{
+	return clock_mono_ns() / 1000u;
 }
 static inline double clock_mono_s(void)
 {

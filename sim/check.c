@@ -10,7 +10,6 @@
 #include <jansson.h>
 
 #include "clock.h"
-#include "httpget.h"
 #include "log.h"
 #include "partition.h"
 #include "sbuf.h"
@@ -57,14 +56,12 @@ static void compare_chunk(const cluster_node *node, const load_truth_entry *trut
 		if (i == from || strcmp(truth[i].item, truth[i - 1].item) != 0)
 			sbuf_addf(&path, "%s%s", nitems++ ? "," : "", truth[i].item);
 	sbuf_addf(&path, "&counters=%s,%s", LOAD_SET_COUNTER, LOAD_SUM_COUNTER);
-	int status = 0;
-	char *body = NULL;
-	size_t len = 0;
+	hclient_answer a;
 	json_t *root = NULL;
-	if (httpget(node->port, path.p, central ? CLUSTER_TOKEN : NULL, REQ_TIMEOUT_MS, &status,
-	            &body, &len) == 0 &&
-	    status == 200)
-		root = json_loadb(body, len, 0, NULL);
+	if (cluster_node_get(node, path.p, central ? CLUSTER_TOKEN : NULL, REQ_TIMEOUT_MS, &a) ==
+	        0 &&
+	    a.status == 200)
+		root = json_loadb(a.body, a.len, 0, NULL);
 	for (size_t i = from; i < to; i++) {
 		long long got =
 		    root ? count_in(root, central, truth[i].counter, truth[i].item) : -1;
@@ -75,7 +72,7 @@ static void compare_chunk(const cluster_node *node, const load_truth_entry *trut
 		(*found)++;
 	}
 	json_decref(root);
-	free(body);
+	free(a.body);
 	sbuf_free(&path);
 }
 
@@ -179,15 +176,12 @@ typedef struct part_digest {
 /* GET /v1/digest of n: the JSON, NULL when it does not answer. */
 static json_t *digest_json(const cluster_node *n)
 {
-	int status = 0;
-	char *body = NULL;
-	size_t len = 0;
+	hclient_answer a;
 	json_t *root = NULL;
-	if (httpget(n->port, "/v1/digest", CLUSTER_TOKEN, REQ_TIMEOUT_MS, &status, &body, &len) ==
-	        0 &&
-	    status == 200)
-		root = json_loadb(body, len, 0, NULL);
-	free(body);
+	if (cluster_node_get(n, "/v1/digest", CLUSTER_TOKEN, REQ_TIMEOUT_MS, &a) == 0 &&
+	    a.status == 200)
+		root = json_loadb(a.body, a.len, 0, NULL);
+	free(a.body);
 	return root;
 }
 
@@ -340,14 +334,11 @@ static json_t *counts_json(const cluster_node *n, const char *items)
 	char path[1024];
 	snprintf(path, sizeof path, "/v1/counts?items=%s&counters=%s,%s", items, LOAD_SET_COUNTER,
 	         LOAD_SUM_COUNTER);
-	int status = 0;
-	char *body = NULL;
-	size_t len = 0;
+	hclient_answer a;
 	json_t *root = NULL;
-	if (httpget(n->port, path, CLUSTER_TOKEN, REQ_TIMEOUT_MS, &status, &body, &len) == 0 &&
-	    status == 200)
-		root = json_loadb(body, len, 0, NULL);
-	free(body);
+	if (cluster_node_get(n, path, CLUSTER_TOKEN, REQ_TIMEOUT_MS, &a) == 0 && a.status == 200)
+		root = json_loadb(a.body, a.len, 0, NULL);
+	free(a.body);
 	return root;
 }
 
@@ -496,16 +487,13 @@ long long check_edge_count(const cluster_node *edge, const char *counter, const 
 		return -1;
 	snprintf(path, sizeof path, "/v1/items/%.*s/%s/%s", (int)(colon - item), item, colon + 1,
 	         counter);
-	int status = 0;
-	char *body = NULL;
-	size_t len = 0;
+	hclient_answer a;
 	long long n = -1;
-	if (httpget(edge->port, path, NULL, timeout_ms, &status, &body, &len) == 0 &&
-	    status == 200) {
-		const char *p = strstr(body, "\"count\":");
+	if (cluster_node_get(edge, path, NULL, timeout_ms, &a) == 0 && a.status == 200) {
+		const char *p = strstr(a.body, "\"count\":");
 		if (p)
 			n = strtoll(p + 8, NULL, 10);
 	}
-	free(body);
+	free(a.body);
 	return n;
 }

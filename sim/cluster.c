@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "httpget.h"
 #include "log.h"
 
 #define READY_MS 30000
@@ -210,15 +209,12 @@ static int wait_ready(cluster_node *n, char *err, size_t errlen)
 			snprintf(err, errlen, "%s exited at start-up; see %s", n->name, n->log);
 			return ERR_IO;
 		}
-		int status = 0;
-		char *body = NULL;
-		size_t len;
-		if (httpget(n->port, "/healthz", NULL, 500, &status, &body, &len) == 0 &&
-		    status == 200) {
-			free(body);
+		hclient_answer a;
+		if (cluster_node_get(n, "/healthz", NULL, 500, &a) == 0 && a.status == 200) {
+			free(a.body);
 			return 0;
 		}
-		free(body);
+		free(a.body);
 		usleep(50 * 1000);
 	}
 	snprintf(err, errlen, "%s did not answer /healthz within %d s; see %s", n->name,
@@ -714,4 +710,23 @@ void cluster_stop(cluster *c, bool keep)
 	else if (c->dir[0])
 		log_info("run dir kept", "dir=%s", c->dir);
 	c->d = NULL;
+}
+
+int cluster_node_get(const cluster_node *n, const char *path, const char *token,
+                     unsigned timeout_ms, hclient_answer *a)
+{
+	hclient_req r = {.host = "127.0.0.1",
+	                 .port = n->port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = token,
+	                 .timeout_ms = timeout_ms,
+	                 .total_ms = timeout_ms,
+	                 .max_body = CLUSTER_BODY_MAX};
+	char err[256];
+	int rc = hclient_do(&r, a, err, sizeof err);
+	if (rc)
+		log_debug("node request failed", "node=%s port=%d path=%s err=%s reason=\"%s\"",
+		          n->name, n->port, path, err_str(rc), err);
+	return rc;
 }

@@ -44,6 +44,7 @@
 #include "broker.h"
 #include "drill.h"
 #include "err.h"
+#include "hclient.h"
 #include "netns.h"
 #include "relay.h"
 
@@ -54,6 +55,8 @@
 /* Most paths of one link of a node. */
 #define CLUSTER_PATHS_MAX SIM_BROKER_BROKERS_MAX
 #define CLUSTER_SINGLE_NAME "central-all"
+/* The largest answer body sim reads from a node. */
+#define CLUSTER_BODY_MAX (4u << 20)
 
 typedef struct cluster_node {
 	drill_node_kind kind;
@@ -136,5 +139,13 @@ int cluster_disk(cluster_node *n, bool full) WARN_UNUSED;
 
 /* Is the node's process still alive (reaps it if it died)? */
 bool cluster_node_alive(cluster_node *n);
+
+/* GET path from the node at its port on sim's loopback, with token as
+ * the bearer when not NULL: the whole exchange within timeout_ms, the
+ * body up to CLUSTER_BODY_MAX (hclient.h). 0 with the answer whatever
+ * its status (the caller frees a->body); or hclient_do's ERR_*, logged
+ * at debug level, with a zeroed. Any thread. */
+int cluster_node_get(const cluster_node *n, const char *path, const char *token,
+                     unsigned timeout_ms, hclient_answer *a) WARN_UNUSED;
 
 #endif

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -55,13 +55,6 @@ typedef struct run {
 	uint64_t nreq, next;
 	char body[OUT_MAX];
 } run;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void fill_opts_default(fill_opts *o)
 {
@@ -195,7 +188,7 @@ static int open_conn(run *ru, conn *c)
 static void start_request(run *ru, conn *c)
 {
 	build_request(ru, c, ru->next++);
-	c->deadline = now_ms() + ru->o->timeout_ms;
+	c->deadline = clock_mono_ms() + ru->o->timeout_ms;
 	if (c->fd < 0) {
 		if (open_conn(ru, c)) {
 			fail_request(ru, c, "connect");
@@ -425,10 +418,10 @@ int fill_run(const fill_opts *o, fill_result *r, char *err, size_t errlen)
 		ru.c[i].fd = -1;
 		ru.c[i].out = xmalloc(OUT_MAX);
 	}
-	uint64_t t0 = now_ms(), next_progress = t0 + 1000;
+	uint64_t t0 = clock_mono_ms(), next_progress = t0 + 1000;
 	bool stopping = false;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		if (!stopping && ((o->max_ms && now - t0 >= o->max_ms) ||
 		                  (o->max_failures && r->requests_failed >= o->max_failures))) {
 			stopping = true;
@@ -485,10 +478,10 @@ int fill_run(const fill_opts *o, fill_result *r, char *err, size_t errlen)
 				on_writable(&ru, c);
 		}
 	}
-	r->seconds = (double)(now_ms() - t0) / 1000.0;
+	r->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
 	r->items = r->ops;
 	r->users = r->requests < o->users ? r->requests : o->users;
-	progress(&ru, t0, now_ms());
+	progress(&ru, t0, clock_mono_ms());
 	for (uint32_t i = 0; i < o->conns; i++) {
 		close_conn(&ru.c[i]);
 		free(ru.c[i].out);

@@ -25,13 +25,6 @@
 #include "log.h"
 #include "xmem.h"
 
-uint64_t load_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* --- randomness and Zipf --------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *x)
@@ -240,7 +233,7 @@ static void start_read(load *l, double viral, const bool *up)
 		len += snprintf(o->path + len, sizeof o->path - (size_t)len, "%spost:%s",
 		                n > 1 ? "," : "", id);
 	}
-	o->first_us = load_now_us();
+	o->first_us = clock_mono_us();
 	if (!op_claim(l, o)) {
 		load_op_free(o);
 		return;
@@ -293,7 +286,7 @@ static void start_write(load *l, double viral, const bool *up)
 	else if (hlc)
 		blen = snprintf(o->body, sizeof o->body, "{\"hlc\":%" PRIu64 "}", hlc);
 	o->body_len = (size_t)blen;
-	o->first_us = load_now_us();
+	o->first_us = clock_mono_us();
 	if (!op_claim(l, o)) {
 		load_op_free(o);
 		return;
@@ -318,7 +311,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	memcpy(up, l->up, sizeof up);
 	pthread_mutex_unlock(&l->mu);
 
-	uint64_t now = load_now_us();
+	uint64_t now = clock_mono_us();
 	double dt = (double)(now - l->last_tick_us) / 1e6;
 	l->last_tick_us = now;
 	if (rate <= 0) {
@@ -351,7 +344,7 @@ static void *load_main(void *arg)
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
 		sigaddset(&set, sigs[i]);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	l->last_tick_us = load_now_us();
+	l->last_tick_us = clock_mono_us();
 	if (event_base_dispatch(l->base) < 0)
 		log_error("load event loop failed", "%s", "");
 	return NULL;
@@ -612,7 +605,7 @@ int load_drain(load *l, unsigned timeout_ms)
 		return 0;
 	}
 	log_warn("load drain timed out", "in_flight=%" PRIu64, l->st.in_flight);
-	uint64_t now = load_now_us();
+	uint64_t now = clock_mono_us();
 	for (op *o = l->ops; o; o = o->next) {
 		char id[24];
 		load_item_id(l, o->item, id, sizeof id);

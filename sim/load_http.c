@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "load_int.h"
 #include "log.h"
 #include "xmem.h"
@@ -135,7 +136,7 @@ static void write_acked(op *o, struct evhttp_request *req)
 			delta = -1;
 	}
 
-	uint64_t lat = load_now_us() - o->first_us;
+	uint64_t lat = clock_mono_us() - o->first_us;
 	pthread_mutex_lock(&l->mu);
 	l->st.acked++;
 	if (replayed)
@@ -175,7 +176,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 			attempt_failed(o, status, "status");
 			return;
 		}
-		uint64_t lat = load_now_us() - o->first_us;
+		uint64_t lat = clock_mono_us() - o->first_us;
 		pthread_mutex_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);
 		int slot = load_ready_slot(l, o);

@@ -93,7 +93,6 @@ struct load {
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
 
 /* load.c */
-uint64_t load_now_us(void);
 uint64_t load_rnd(load *l);
 double load_rnd01(load *l); /* [0, 1) */
 unsigned load_rnd_below(load *l, unsigned n);

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "item.h"
 #include "log.h"
 #include "sbuf.h"
@@ -34,13 +35,8 @@
 #define HDR_MAX (16u << 10)
 #define REQ_MAX (8u << 10)
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
+/* Sleeps until clock_mono_us() reaches t (the same clock, CLOCK_MONOTONIC;
+ * an absolute wait, so an interrupted one resumes without drifting). */
 static void sleep_until_us(uint64_t t)
 {
 	struct timespec ts = {.tv_sec = (time_t)(t / 1000000u),
@@ -84,7 +80,7 @@ static void hconn_free(hconn *c)
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = clock_mono_us();
 		if (now >= deadline)
 			return ERR_TIMEOUT;
 		struct pollfd p = {.fd = fd, .events = events};
@@ -222,7 +218,7 @@ static int read_answer(hconn *c, uint64_t deadline, int *status, const char **bo
 static int hconn_request(hconn *c, const char *req, size_t reqlen, unsigned timeout_ms, int *status,
                          const char **body, size_t *blen)
 {
-	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
+	uint64_t deadline = clock_mono_us() + (uint64_t)timeout_ms * 1000u;
 	for (int attempt = 0;; attempt++) {
 		bool reused = c->fd >= 0;
 		int rc = reused ? 0 : hconn_open(c, deadline);
@@ -378,7 +374,7 @@ static void like_one(run *ru)
 		return;
 	}
 	rc = request(ru, &ru->a, "POST", path, user, &status, &body, &blen);
-	p->ack_us = now_us();
+	p->ack_us = clock_mono_us();
 	if (rc == 0 && (status < 200 || status > 299))
 		rc = ERR_AGAIN;
 	if (rc == 0)
@@ -429,7 +425,7 @@ static void poll_batch(run *ru, size_t from, size_t n)
 	size_t blen;
 	ru->r->polls++;
 	int rc = request(ru, &ru->b, "GET", path.p, NULL, &status, &body, &blen);
-	uint64_t seen_us = now_us();
+	uint64_t seen_us = clock_mono_us();
 	sbuf_free(&path);
 	if (rc || (status != 200 && status != 503)) {
 		/* 503: B knows none of these counts yet; any other answer is a
@@ -478,7 +474,7 @@ static void poll_all(run *ru)
 		poll_batch(ru, end - n, n);
 		end -= n;
 	}
-	uint64_t now = now_us(), limit = (uint64_t)ru->o->timeout_ms * 1000u;
+	uint64_t now = clock_mono_us(), limit = (uint64_t)ru->o->timeout_ms * 1000u;
 	for (size_t i = ru->npend; i-- > 0;) {
 		if (now - ru->pend[i].ack_us > limit) {
 			ru->r->timed_out++;
@@ -560,13 +556,13 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 	hconn_init(&ru.b, o->port_b);
 	ru.pend = xcalloc(o->max_pending, sizeof *ru.pend);
 
-	uint64_t start = now_us();
+	uint64_t start = clock_mono_us();
 	uint64_t stop_liking = start + (uint64_t)o->duration_ms * 1000u;
 	uint64_t every = (uint64_t)o->interval_ms * 1000u,
 	         poll_every = (uint64_t)o->poll_ms * 1000u;
 	uint64_t next_like = start, next_poll = start;
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = clock_mono_us();
 		bool liking = now < stop_liking;
 		if (!liking && ru.npend == 0)
 			break;
@@ -579,7 +575,7 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 			if (next_like < now)
 				next_like = now; /* fell behind: no burst to catch up */
 		}
-		now = now_us();
+		now = clock_mono_us();
 		if (ru.npend && now >= next_poll) {
 			next_poll = now + poll_every;
 			poll_all(&ru);
@@ -589,7 +585,7 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 			wake = next_like;
 		if (!liking && wake == UINT64_MAX)
 			continue; /* nothing pending: the loop ends */
-		if (wake > now_us())
+		if (wake > clock_mono_us())
 			sleep_until_us(wake);
 	}
 	summarize(&ru);

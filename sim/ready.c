@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpget.h"
 #include "log.h"
 
 #define READYZ_TIMEOUT_MS 300
@@ -300,22 +299,21 @@ bool ready_poll_edge(ready_watch *w, cluster *c, unsigned i, double t_s, bool sc
 		ready_observe(e, t_s, 0, 0, NULL);
 		return false;
 	}
-	int status = 0, mstatus = 0;
-	char *body = NULL, *metrics = NULL;
-	size_t len;
-	if (httpget(n->port, "/readyz", NULL, READYZ_TIMEOUT_MS, &status, &body, &len))
-		status = 0;
-	free(body);
+	hclient_answer ra, ma;
+	int status = cluster_node_get(n, "/readyz", NULL, READYZ_TIMEOUT_MS, &ra) ? 0 : ra.status;
+	free(ra.body);
+	char *metrics = NULL;
 	/* A new incarnation's first scrape waits for it to be ready; until a
 	 * ready one has its base, every poll scrapes. */
 	bool fresh = n->pid != e->pid;
 	scrape = scrape || (status == 200 && (fresh || !e->inc_ready || !e->have_base)) ||
 	         (!fresh && t_s - e->scraped_s >= READY_SCRAPE_S);
-	if (status && scrape &&
-	    (httpget(n->port, "/metrics", NULL, METRICS_TIMEOUT_MS, &mstatus, &metrics, &len) ||
-	     mstatus != 200)) {
-		free(metrics);
-		metrics = NULL;
+	if (status && scrape) {
+		if (cluster_node_get(n, "/metrics", NULL, METRICS_TIMEOUT_MS, &ma) == 0 &&
+		    ma.status == 200)
+			metrics = ma.body;
+		else
+			free(ma.body);
 	}
 	bool was = e->ready;
 	ready_observe(e, t_s, n->pid, status, metrics);

@@ -43,6 +43,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -135,13 +136,6 @@ struct relay {
 };
 
 static int pump(conn *c, int i);
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t next_random(relay *r)
 {
@@ -262,7 +256,7 @@ static void on_read(conn *c, int i)
 	} else {
 		chunk *ch = xmalloc(sizeof *ch + (size_t)n);
 		ch->next = NULL;
-		ch->arrived_us = now_us();
+		ch->arrived_us = clock_mono_us();
 		ch->jitter_pm = (int32_t)(next_random(r) % 2001) - 1000;
 		ch->len = (uint32_t)n;
 		ch->off = 0;
@@ -415,7 +409,7 @@ static int send_due(conn *c, int i, const faults *fx)
 {
 	flow *f = &c->fl[i];
 	int dst = c->fd[1 - i];
-	uint64_t now = now_us();
+	uint64_t now = clock_mono_us();
 	if (fx->rate)
 		refill(f, fx, now);
 	while (f->head) {
@@ -632,7 +626,7 @@ relay *relay_new(char *err, size_t errlen)
 	r->wake_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	r->rng = (now_us() ^ (uint64_t)(uintptr_t)r) | 1;
+	r->rng = (clock_mono_us() ^ (uint64_t)(uintptr_t)r) | 1;
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->wake_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));

@@ -18,7 +18,6 @@
 #include "cluster.h"
 #include "drill.h"
 #include "hist.h"
-#include "httpget.h"
 #include "load.h"
 #include "log.h"
 #include "ready.h"
@@ -423,17 +422,15 @@ static bool needs_disk(const drill *d)
 /* likes_central_batches_applied_total of a central; -1 without one. */
 static double applied_of(const cluster_node *n)
 {
-	int status = 0;
-	char *body = NULL;
-	size_t len;
+	hclient_answer a;
 	double v = -1;
-	if (httpget(n->port, "/metrics", NULL, 2000, &status, &body, &len) == 0 && status == 200) {
+	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200) {
 		const char *key = "\nlikes_central_batches_applied_total ";
-		const char *p = strstr(body, key);
+		const char *p = strstr(a.body, key);
 		if (p)
 			v = strtod(p + strlen(key), NULL);
 	}
-	free(body);
+	free(a.body);
 	return v;
 }
 
