@@ -89,9 +89,9 @@ static int central(const char *path)
 /* Waits until central's count of (item path) is want. */
 static void central_reaches(const char *item_path, long long want)
 {
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	long long got = -1;
-	while (proc_now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		if (central(item_path) == 200 && (got = num("count")) == want)
 			return;
 		proc_sleep_ms(50);
@@ -101,9 +101,9 @@ static void central_reaches(const char *item_path, long long want)
 
 static void edge_reaches(int e, const char *item_path, long long want)
 {
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	long long got = -1;
-	while (proc_now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		if (call(e, "GET", item_path, NULL, NULL) == 200 && (got = num("count")) == want)
 			return;
 		proc_sleep_ms(50);
@@ -162,7 +162,7 @@ Test(api, count_get_is_cacheable_and_answers_304_to_its_etag)
 	/* Batch reads too. A snapshot that lands between the two calls
 	 * moves a version, and with it the ETag: then try again. */
 	int st = 0;
-	for (uint64_t end = proc_now_ms() + 10000; st != 304 && proc_now_ms() < end;) {
+	for (uint64_t end = clock_mono_ms() + 10000; st != 304 && clock_mono_ms() < end;) {
 		cr_assert_eq(call(0, "GET", "/v1/counts?items=post:e1", NULL, NULL), 200);
 		cr_assert(proc_header(out, "etag", etag, sizeof etag));
 		snprintf(opt, sizeof opt, "-H 'If-None-Match: %s'", etag);
@@ -378,12 +378,12 @@ Test(dark, a_rebuilt_edge_loads_counts_from_the_checkpoint_and_never_makes_up_a_
 	/* Snapshots come once a minute here: only the checkpoint can bring
 	 * the count to a new edge. */
 	rebuild_edge1();
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	/* Its replica check passes (the snapshots' does not: none comes
 	 * within the minute). */
 	while (call(1, "GET", "/readyz", NULL, NULL) < 0 ||
 	       !strstr(proc_body(out), "\"replica\":{\"ok\":true")) {
-		cr_assert(proc_now_ms() < deadline, "edge 1 never loaded its replica: %s",
+		cr_assert(clock_mono_ms() < deadline, "edge 1 never loaded its replica: %s",
 		          proc_body(out));
 		proc_sleep_ms(100);
 	}
@@ -444,10 +444,10 @@ Test(dark, sum_counter_is_exactly_once_across_a_forced_redelivery)
 	stack_start_edge(0);
 	cr_assert(stack_file_has("edge0.log", "pending_batches=1"), "the batch was still pending");
 	/* Central sees the batch again and drops it as a duplicate. */
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	while (central("/metrics") != 200 ||
 	       metric_value(proc_body(out), "likes_central_batches_duplicate_total") < 1) {
-		cr_assert(proc_now_ms() < deadline, "central never saw the batch again");
+		cr_assert(clock_mono_ms() < deadline, "central never saw the batch again");
 		proc_sleep_ms(100);
 	}
 	central_reaches("/v1/items/post/x1/views", 42);

@@ -116,10 +116,10 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 	cr_assert_eq(sample("likes_central_consumer_lag_max{partition=\"0\"}"), BACKLOG, "%s",
 	             metrics_text);
 
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	while (sample("likes_central_consumer_lag{partition=\"0\"}") != 0 ||
 	       sample("likes_central_input_next_offset{partition=\"0\"}") < before + BACKLOG) {
-		cr_assert(proc_now_ms() < deadline, "central never caught up:\n%s", metrics_text);
+		cr_assert(clock_mono_ms() < deadline, "central never caught up:\n%s", metrics_text);
 		proc_sleep_ms(50);
 	}
 	const char *m = scrape();
@@ -140,17 +140,17 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 	cr_assert_not_null(strstr(hot, p0), "%s", hot);
 
 	/* Snapshots flow: their delivery is timed and their age kept. */
-	deadline = proc_now_ms() + 20000;
+	deadline = clock_mono_ms() + 20000;
 	while (sample("likes_central_kafka_produce_duration_seconds_count") < 1 ||
 	       sample("likes_central_snapshot_age_seconds{partition=\"0\"}") < 0) {
-		cr_assert(proc_now_ms() < deadline, "no snapshot delivered:\n%s", metrics_text);
+		cr_assert(clock_mono_ms() < deadline, "no snapshot delivered:\n%s", metrics_text);
 		proc_sleep_ms(50);
 	}
 
 	/* Caught up and fetching: /readyz and its gauges say ready. */
-	deadline = proc_now_ms() + 5000;
+	deadline = clock_mono_ms() + 5000;
 	while (sample("likes_central_ready") != 1) {
-		cr_assert(proc_now_ms() < deadline, "central never ready:\n%s", metrics_text);
+		cr_assert(clock_mono_ms() < deadline, "central never ready:\n%s", metrics_text);
 		proc_sleep_ms(100);
 	}
 	cr_assert_eq(sample("likes_central_ready_check{check=\"store\"}"), 1);

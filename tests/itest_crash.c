@@ -65,7 +65,7 @@ static long long central_views(int req, int k)
  * that number. */
 static long long wait_counted(int req, long long want, unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	for (;;) {
 		long long first = central_views(req, 0);
 		bool same = first == 0 || first == 1;
@@ -77,7 +77,7 @@ static long long wait_counted(int req, long long want, unsigned ms)
 		if (done)
 			return first;
 		cr_assert_lt(
-		    proc_now_ms(), deadline,
+		    clock_mono_ms(), deadline,
 		    "request %d: central shows reel:%dx0 at %lld, want %lld; edge log:\n%s", req,
 		    req, first, want, stack_tail("edge0.log"));
 		proc_sleep_ms(100);

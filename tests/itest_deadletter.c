@@ -141,8 +141,8 @@ static void read_dead_letters(const char *by, int want, dl_msg *out, int *n)
 	rd_kafka_t *rk = consumer();
 	kafka_assign_from_start(rk, "likes.deadletter", 0);
 	*n = 0;
-	uint64_t deadline = proc_now_ms() + 30000, extra = 0;
-	while (proc_now_ms() < deadline && (!extra || proc_now_ms() < extra)) {
+	uint64_t deadline = clock_mono_ms() + 30000, extra = 0;
+	while (clock_mono_ms() < deadline && (!extra || clock_mono_ms() < extra)) {
 		rd_kafka_message_t *m = kafka_next_message(rk, 200);
 		if (!m)
 			continue;
@@ -166,7 +166,7 @@ static void read_dead_letters(const char *by, int want, dl_msg *out, int *n)
 			memcpy(d.value, m->payload, m->len);
 			out[(*n)++] = d;
 			if (*n == want)
-				extra = proc_now_ms() + 2000;
+				extra = clock_mono_ms() + 2000;
 		}
 		rd_kafka_message_destroy(m);
 	}
@@ -196,10 +196,10 @@ static void assert_dead_letter(const dl_msg *d, const char *topic, int32_t p, in
 static void wait_count(const char *what, long long (*get)(const char *), const char *item,
                        long long want)
 {
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	long long got;
 	while ((got = get(item)) != want) {
-		cr_assert(proc_now_ms() < deadline, "%s %s: count %lld, wanted %lld", what, item,
+		cr_assert(clock_mono_ms() < deadline, "%s %s: count %lld, wanted %lld", what, item,
 		          got, want);
 		proc_sleep_ms(100);
 	}

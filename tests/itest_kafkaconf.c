@@ -34,14 +34,14 @@ static pid_t spawn(char **argv, const char *name, int port, bool h2)
 	snprintf(log, sizeof log, "%s/%s", S.dir, name);
 	pid_t pid = proc_spawn(log, argv);
 	cr_assert_gt(pid, 0);
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	char out[256];
 	for (;;) {
 		int code = h2 ? proc_http("GET", port, "/healthz", NULL, NULL, 0)
 		              : proc_curl(out, sizeof out, "", port, "/healthz");
 		if (code == 200)
 			return pid;
-		cr_assert(proc_now_ms() < deadline, "%s never answered /healthz", argv[2]);
+		cr_assert(clock_mono_ms() < deadline, "%s never answered /healthz", argv[2]);
 		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", argv[2],
 		          stack_log_tail(name));
 		proc_sleep_ms(50);
@@ -89,9 +89,9 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 	cr_assert(code == 200 || code == 201, "like -> %d", code);
 	char text[1 << 16];
 	double v = 0;
-	uint64_t deadline = proc_now_ms() + WAIT_MS;
+	uint64_t deadline = clock_mono_ms() + WAIT_MS;
 	do {
-		cr_assert(proc_now_ms() < deadline, "the like never came back in a snapshot");
+		cr_assert(clock_mono_ms() < deadline, "the like never came back in a snapshot");
 		proc_sleep_ms(100);
 	} while (proc_curl(text, sizeof text, "", S.edge_port[0], "/metrics") != 200 ||
 	         !prom_value(text, "likes_edge_batches_applied_total", &v) || v < 1);

@@ -30,9 +30,9 @@ TestSuite(lifecycle, .fini = teardown, .timeout = 240);
 /* Waits until cond (an expression) holds, up to ms; fails with what. */
 #define WAIT_FOR(cond, ms, ...)                                                                    \
 	do {                                                                                       \
-		uint64_t wait_end_ = proc_now_ms() + (ms);                                         \
+		uint64_t wait_end_ = clock_mono_ms() + (ms);                                       \
 		while (!(cond)) {                                                                  \
-			cr_assert_lt(proc_now_ms(), wait_end_, __VA_ARGS__);                       \
+			cr_assert_lt(clock_mono_ms(), wait_end_, __VA_ARGS__);                     \
 			proc_sleep_ms(50);                                                         \
 		}                                                                                  \
 	} while (0)

@@ -60,9 +60,9 @@ static void like(int item, const char *user)
 /* Waits until series satisfies want(value) or the deadline passes. */
 static double wait_for(const char *series, bool (*want)(double), unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	double v;
-	while (!want(v = metric(series)) && proc_now_ms() < deadline)
+	while (!want(v = metric(series)) && clock_mono_ms() < deadline)
 		proc_sleep_ms(100);
 	return v;
 }
@@ -80,10 +80,10 @@ static bool positive(double v)
 /* True once the edge's /readyz answers 200: its replica is complete. */
 static bool wait_ready(unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	char body[1024];
 	while (proc_curl(body, sizeof body, "", S.edge_port[0], "/readyz") != 200) {
-		if (proc_now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return false;
 		proc_sleep_ms(100);
 	}
@@ -196,8 +196,8 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 	cr_assert_gt(prom_get(text, "likes_edge_pending_batches"), 0);
 	stack_start_central();
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 30000), 0);
-	uint64_t deadline = proc_now_ms() + 10000;
-	while (metric(age) >= 2 && proc_now_ms() < deadline)
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (metric(age) >= 2 && clock_mono_ms() < deadline)
 		proc_sleep_ms(100);
 	cr_assert_lt(metric(age), 2, "fresh snapshots again");
 }
@@ -236,14 +236,14 @@ static void promtool_check(const char *what, int port, char *out, size_t cap)
  * deadline naming the family still empty. */
 static void wait_every_family_has_samples(const char *what, int port, unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	char empty[128];
 	for (;;) {
 		cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
 		if (!prom_empty_family(text, empty, sizeof empty))
 			return;
-		cr_assert(proc_now_ms() < deadline, "%s: family %s has no sample:\n%s", what, empty,
-		          text);
+		cr_assert(clock_mono_ms() < deadline, "%s: family %s has no sample:\n%s", what,
+		          empty, text);
 		proc_sleep_ms(100);
 	}
 }

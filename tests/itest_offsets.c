@@ -129,7 +129,7 @@ static void wait_committed_is_reported(rd_kafka_t *adm, const char *group, const
 {
 	int64_t rep[NPARTS], com[NPARTS];
 	char why[160] = "";
-	uint64_t deadline = proc_now_ms() + WAIT_MS;
+	uint64_t deadline = clock_mono_ms() + WAIT_MS;
 	for (;;) {
 		double sum = reported(port, series, rep);
 		committed(adm, group, topic, com);
@@ -138,7 +138,7 @@ static void wait_committed_is_reported(rd_kafka_t *adm, const char *group, const
 		if (sum <= min_sum)
 			snprintf(why, sizeof why, "%s summed %.0f, not past %.0f", series, sum,
 			         min_sum);
-		cr_assert(proc_now_ms() < deadline, "group %s: %s", group, why);
+		cr_assert(clock_mono_ms() < deadline, "group %s: %s", group, why);
 		proc_sleep_ms(100);
 	}
 }
@@ -153,9 +153,9 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 		cr_assert(code == 200 || code == 201, "like %d -> %d", i, code);
 	}
 	/* Every like is applied at central: the ops counter says so. */
-	uint64_t deadline = proc_now_ms() + WAIT_MS;
+	uint64_t deadline = clock_mono_ms() + WAIT_MS;
 	while (metric_sum(S.ops_port, "likes_central_ops_applied_total") < LIKES) {
-		cr_assert(proc_now_ms() < deadline, "central never applied the likes");
+		cr_assert(clock_mono_ms() < deadline, "central never applied the likes");
 		proc_sleep_ms(50);
 	}
 

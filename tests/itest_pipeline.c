@@ -36,11 +36,11 @@ static int act_try(int edge, bool add, int item, int u)
 	char path[128], body[512];
 	snprintf(path, sizeof path, "/v1/items/post/i%d/likes", item);
 	int code;
-	uint64_t deadline = proc_now_ms() + 60000;
+	uint64_t deadline = clock_mono_ms() + 60000;
 	while ((code = proc_http(add ? "POST" : "DELETE", S.edge_port[edge], path, users[u], body,
 	                         sizeof body)) < 0 ||
 	       code == 503) {
-		if (proc_now_ms() > deadline)
+		if (clock_mono_ms() > deadline)
 			return -1;
 		proc_sleep_ms(50);
 	}
@@ -88,7 +88,7 @@ static int expected(int item)
 /* Waits until central and both edges show the truth for every item. */
 static void assert_converged(unsigned timeout_ms)
 {
-	uint64_t start = proc_now_ms(), deadline = start + timeout_ms;
+	uint64_t start = clock_mono_ms(), deadline = start + timeout_ms;
 	for (;;) {
 		int bad = -1;
 		long long c = 0, e0 = 0, e1 = 0;
@@ -101,13 +101,13 @@ static void assert_converged(unsigned timeout_ms)
 		}
 		if (bad < 0)
 			break;
-		if (proc_now_ms() > deadline)
+		if (clock_mono_ms() > deadline)
 			cr_assert_fail("item i%d: truth %d, central %lld, edge0 %lld, edge1 %lld",
 			               bad, expected(bad), c, e0, e1);
 		proc_sleep_ms(200);
 	}
 	cr_log_info("%lu ops acknowledged; converged %llu ms after the last one", acked,
-	            (unsigned long long)(proc_now_ms() - start));
+	            (unsigned long long)(clock_mono_ms() - start));
 }
 
 static void like_table(void)
@@ -221,27 +221,27 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 	assert_converged(30000);
 	int status = proc_stop(S.central_pid, SIGTERM);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "central did not stop cleanly");
-	uint64_t t0 = proc_now_ms();
+	uint64_t t0 = clock_mono_ms();
 	for (int u = 0; u < BULK_USERS; u++)
 		bulk_likes(u % 2, u);
 	cr_log_info("%d bulk likes acknowledged in %llu ms while central was down",
-	            BULK_ITEMS * BULK_USERS, (unsigned long long)(proc_now_ms() - t0));
+	            BULK_ITEMS * BULK_USERS, (unsigned long long)(clock_mono_ms() - t0));
 	/* Let the edges seal and produce everything before central returns. */
 	proc_sleep_ms(2000);
 	stack_start_central();
 	long long want = (long long)BULK_ITEMS * BULK_USERS;
 	for (int i = 0; i < NITEMS; i++)
 		want += expected(i);
-	uint64_t start = proc_now_ms(), deadline = start + 180000;
+	uint64_t start = clock_mono_ms(), deadline = start + 180000;
 	long long got;
 	while ((got = central_total()) != want) {
-		cr_assert(proc_now_ms() < deadline, "central total %lld, truth %lld", got, want);
+		cr_assert(clock_mono_ms() < deadline, "central total %lld, truth %lld", got, want);
 		cr_assert(proc_alive(S.central_pid), "central died; its log ends:\n%s",
 		          stack_tail("central.log"));
 		proc_sleep_ms(500);
 	}
 	cr_log_info("central total %lld reached the truth %llu ms after restart", got,
-	            (unsigned long long)(proc_now_ms() - start));
+	            (unsigned long long)(clock_mono_ms() - start));
 	cr_assert(stack_file_has("central.log", "input offset out of range"),
 	          "the broker was expected to drop batches while central was down");
 	assert_converged(30000);
@@ -249,12 +249,12 @@ Test(pipeline, central_down_while_broker_drops_batches_then_recovers_exactly)
 		char path[128], body[512];
 		snprintf(path, sizeof path, "/v1/items/post/bulk%d/likes", i);
 		for (int e = 0; e < 2; e++) {
-			uint64_t d = proc_now_ms() + 30000;
+			uint64_t d = clock_mono_ms() + 30000;
 			long long c = -1;
 			while (proc_http("GET", S.edge_port[e], path, NULL, body, sizeof body) !=
 			           200 ||
 			       (c = proc_json_num(body, "count")) != BULK_USERS) {
-				cr_assert(proc_now_ms() < d,
+				cr_assert(clock_mono_ms() < d,
 				          "edge%d shows %lld for bulk%d, truth %d", e, c, i,
 				          BULK_USERS);
 				proc_sleep_ms(200);

@@ -59,13 +59,13 @@ static void like(int e, const char *id, const char *user)
 /* Waits until edge e answers want[i] for item ids[i], every i. */
 static void wait_exact(int e, char ids[][16], const long long *want, int n, unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	for (int i = 0; i < n; i++) {
 		long long got;
 		while ((got = edge_count(e, ids[i], NULL)) != want[i]) {
 			char log[32];
 			snprintf(log, sizeof log, "edge%d.log", e);
-			cr_assert_lt(proc_now_ms(), deadline,
+			cr_assert_lt(clock_mono_ms(), deadline,
 			             "edge%d: post:%s at %lld, want %lld; its log ends:\n%s", e,
 			             ids[i], got, want[i], stack_tail(log));
 			proc_sleep_ms(100);
@@ -75,11 +75,11 @@ static void wait_exact(int e, char ids[][16], const long long *want, int n, unsi
 
 static void wait_ready(int e, unsigned ms)
 {
-	uint64_t deadline = proc_now_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 	char body[2048];
 	int code;
 	while ((code = proc_curl(body, sizeof body, "", S.edge_port[e], "/readyz")) != 200) {
-		cr_assert_lt(proc_now_ms(), deadline, "edge%d never ready again: %d %s", e, code,
+		cr_assert_lt(clock_mono_ms(), deadline, "edge%d never ready again: %d %s", e, code,
 		             body);
 		proc_sleep_ms(100);
 	}

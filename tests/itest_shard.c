@@ -68,10 +68,10 @@ static void like(int edge, const char *id, const char *user)
 {
 	char path[128];
 	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	int code;
 	while ((code = proc_http("POST", S.edge_port[edge], path, user, NULL, 0)) != 200) {
-		cr_assert_lt(proc_now_ms(), deadline, "like %s by %s -> %d", id, user, code);
+		cr_assert_lt(clock_mono_ms(), deadline, "like %s by %s -> %d", id, user, code);
 		proc_sleep_ms(50);
 	}
 }
@@ -94,10 +94,10 @@ static long long count_at(int port, const char *id)
 
 static void wait_count(int port, const char *id, long long want)
 {
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	long long got;
 	while ((got = count_at(port, id)) != want) {
-		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld",
+		cr_assert_lt(clock_mono_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld",
 		             id, got, port, want);
 		proc_sleep_ms(50);
 	}
@@ -194,10 +194,11 @@ Test(shard, two_shards_split_the_partitions_and_together_count_everything)
 	snprintf(cfg, sizeof cfg, "%s/central3.ini", S.dir);
 	char *argv[] = {"build/central", "-c", cfg, NULL};
 	pid_t c3 = proc_spawn(log, argv);
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	int status = 0;
 	while (waitpid(c3, &status, WNOHANG) == 0) {
-		cr_assert_lt(proc_now_ms(), deadline, "a second central on one store kept running");
+		cr_assert_lt(clock_mono_ms(), deadline,
+		             "a second central on one store kept running");
 		proc_sleep_ms(50);
 	}
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
@@ -260,7 +261,7 @@ Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
 	pid_t r = stack_spawn_central("replica.ini", "replica.log", rport);
 	for (int i = 0; i < 8; i++)
 		wait_count(rport, ids[i], i < 2 ? 2 : i < 4 ? 3 : 1);
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	char *want = partitions_json(S.ops_port, "/v1/digest");
 	char *got = NULL;
 	for (;;) {
@@ -268,7 +269,7 @@ Test(shard, a_central_started_on_a_live_backup_catches_up_to_the_same_digests)
 		got = partitions_json(rport, "/v1/digest");
 		if (strcmp(want, got) == 0)
 			break;
-		cr_assert_lt(proc_now_ms(), deadline, "digests differ:\n%s\n%s", want, got);
+		cr_assert_lt(clock_mono_ms(), deadline, "digests differ:\n%s\n%s", want, got);
 		proc_sleep_ms(100);
 	}
 	cr_expect_not_null(strstr(want, "\"partition\":1"), "%s", want);
@@ -312,7 +313,7 @@ Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
 	for (int i = 0; i < N; i++)
 		if (part_of(ids[i]) < 2)
 			wait_count(rport, ids[i], truth[i]);
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	char *a = NULL, *a2 = NULL;
 	for (;;) {
 		free(a);
@@ -321,7 +322,7 @@ Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
 		a2 = partitions_json(rport, "/v1/digest");
 		if (strcmp(a, a2) == 0)
 			break;
-		cr_assert_lt(proc_now_ms(), deadline, "replica digests differ:\n%s\n%s", a, a2);
+		cr_assert_lt(clock_mono_ms(), deadline, "replica digests differ:\n%s\n%s", a, a2);
 		proc_sleep_ms(100);
 	}
 	cr_expect_not_null(strstr(a, "\"partition\":0"), "%s", a);
@@ -337,12 +338,12 @@ Test(shard, the_replica_takes_over_when_the_primary_shard_dies)
 	}
 	/* Every edge converges on the truth from the replica's and shard B's
 	 * snapshots (no read-through needed: both edges saw every item). */
-	deadline = proc_now_ms() + 60000;
+	deadline = clock_mono_ms() + 60000;
 	for (int e = 0; e < 2; e++)
 		for (int i = 0; i < N; i++) {
 			long long got;
 			while ((got = edge_count(e, ids[i])) != truth[i]) {
-				cr_assert_lt(proc_now_ms(), deadline,
+				cr_assert_lt(clock_mono_ms(), deadline,
 				             "edge %d: post:%s at %lld, truth %lld (partition %u)",
 				             e, ids[i], got, truth[i], part_of(ids[i]));
 				proc_sleep_ms(100);

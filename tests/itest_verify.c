@@ -28,10 +28,10 @@ static void like(const char *id, const char *user)
 {
 	char path[128];
 	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	int code;
 	while ((code = proc_http("POST", S.edge_port[0], path, user, NULL, 0)) != 200) {
-		cr_assert_lt(proc_now_ms(), deadline, "like %s by %s -> %d", id, user, code);
+		cr_assert_lt(clock_mono_ms(), deadline, "like %s by %s -> %d", id, user, code);
 		proc_sleep_ms(50);
 	}
 }
@@ -51,11 +51,11 @@ static long long central_count(const char *id)
 
 static void wait_count(const char *id, long long want)
 {
-	uint64_t deadline = proc_now_ms() + 30000;
+	uint64_t deadline = clock_mono_ms() + 30000;
 	long long got;
 	while ((got = central_count(id)) != want) {
-		cr_assert_lt(proc_now_ms(), deadline, "post:%s stayed at %lld, want %lld", id, got,
-		             want);
+		cr_assert_lt(clock_mono_ms(), deadline, "post:%s stayed at %lld, want %lld", id,
+		             got, want);
 		proc_sleep_ms(50);
 	}
 }
@@ -158,12 +158,12 @@ Test(verify_cli, get_export_and_stats_answer_from_the_running_central)
 	    strstr(out, "{\"counter\":\"likes\",\"item\":\"post:v1\",\"count\":2}\n"), "%s", out);
 
 	/* Offsets show up per partition once the watermarks are seen. */
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	for (;;) {
 		cr_assert_eq(cli(out, sizeof out, "stats", ""), 0, "%s", out);
 		if (!strstr(out, " unknown"))
 			break;
-		cr_assert_lt(proc_now_ms(), deadline, "watermarks never known:\n%s", out);
+		cr_assert_lt(clock_mono_ms(), deadline, "watermarks never known:\n%s", out);
 		proc_sleep_ms(100);
 	}
 	cr_expect_not_null(strstr(out, "partition  next_offset high_watermark"), "%s", out);

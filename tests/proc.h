@@ -24,12 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline uint64_t proc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 static inline void proc_sleep_ms(unsigned ms)
 {
@@ -62,9 +57,9 @@ static inline int proc_stop(pid_t pid, int sig)
 	if (pid <= 0)
 		return -1;
 	kill(pid, sig);
-	uint64_t deadline = proc_now_ms() + 15000;
+	uint64_t deadline = clock_mono_ms() + 15000;
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (proc_now_ms() > deadline) {
+		if (clock_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			break;
@@ -93,7 +88,7 @@ static inline int proc_free_port(void)
 	static unsigned seed;
 	static int lo, span;
 	if (!seed)
-		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)proc_now_ms();
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)clock_mono_ms();
 	if (!span) {
 		const char *env = getenv("ITEST_PORTS");
 		int a, b;

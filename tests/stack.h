@@ -79,14 +79,14 @@ TESTDIR_UTIL void stack_start_central(void)
 	char *argv[] = {"build/central", "-c", cfg, NULL};
 	S.central_pid = proc_spawn(log, argv);
 	cr_assert(S.central_pid > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	char out[256];
 	while (proc_capture(out, sizeof out,
 	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
 	                    "http://127.0.0.1:%d/healthz",
 	                    S.ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
-		cr_assert(proc_now_ms() < deadline, "central never answered /healthz");
+		cr_assert(clock_mono_ms() < deadline, "central never answered /healthz");
 		cr_assert(proc_alive(S.central_pid),
 		          "central exited at start-up; its log ends:\n%s",
 		          stack_log_tail("central.log"));
@@ -105,14 +105,14 @@ TESTDIR_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, i
 	char *argv[] = {"build/central", "-c", cfg, NULL};
 	pid_t pid = proc_spawn(log, argv);
 	cr_assert(pid > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	char out[256];
 	while (proc_capture(out, sizeof out,
 	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
 	                    "http://127.0.0.1:%d/healthz",
 	                    ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
-		cr_assert(proc_now_ms() < deadline, "%s never answered /healthz", name);
+		cr_assert(clock_mono_ms() < deadline, "%s never answered /healthz", name);
 		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", name,
 		          stack_log_tail(log_name));
 		proc_sleep_ms(50);
@@ -128,9 +128,9 @@ TESTDIR_UTIL void stack_start_edge(int i)
 	char *argv[] = {"build/edge", "-c", cfg, NULL};
 	S.edge_pid[i] = proc_spawn(log, argv);
 	cr_assert(S.edge_pid[i] > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	while (proc_http("GET", S.edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
-		cr_assert(proc_now_ms() < deadline, "edge %d never became healthy", i);
+		cr_assert(clock_mono_ms() < deadline, "edge %d never became healthy", i);
 		if (!proc_alive(S.edge_pid[i])) {
 			char name[32];
 			snprintf(name, sizeof name, "edge%d.log", i);
@@ -188,10 +188,10 @@ TESTDIR_UTIL void stack_start_broker(void)
 	                t2,          "--topic", "likes.deadletter:1", NULL};
 	S.broker_pid = proc_spawn(log, argv);
 	cr_assert(S.broker_pid > 0);
-	uint64_t deadline = proc_now_ms() + 20000;
+	uint64_t deadline = clock_mono_ms() + 20000;
 	struct stat st;
 	while (stat(bs, &st) != 0 || st.st_size == 0) {
-		cr_assert(proc_now_ms() < deadline, "the embedded broker never wrote %s", bs);
+		cr_assert(clock_mono_ms() < deadline, "the embedded broker never wrote %s", bs);
 		proc_sleep_ms(20);
 	}
 }

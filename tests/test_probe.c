@@ -25,6 +25,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "../sim/probe.h"
+#include "clock.h"
 #include "evserver.h"
 #include "item.h"
 #include "log.h"
@@ -52,13 +53,6 @@ static struct {
 	int likes, baselines, polls, most_items;
 	bool bad_request; /* a request the fakes did not expect */
 } F;
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void reply(struct evhttp_request *req, int status, const char *body)
 {
@@ -123,7 +117,7 @@ static void on_a(struct evhttp_request *req, void *arg)
 	bool repeat = F.like_repeat;
 	if (status == 200 && !repeat) {
 		snprintf(F.liked[F.nliked].item, sizeof F.liked[F.nliked].item, "%s", item);
-		F.liked[F.nliked].at_us = mono_us();
+		F.liked[F.nliked].at_us = clock_mono_us();
 		F.nliked++;
 	}
 	bool drop = F.drop_each;
@@ -158,7 +152,7 @@ static void answer_counts(struct evhttp_request *req, const char *query)
 	struct evbuffer *out = evbuffer_new();
 	cr_assert_not_null(out);
 	evbuffer_add_printf(out, "{\"counts\":{");
-	uint64_t now = mono_us();
+	uint64_t now = clock_mono_us();
 	int n = 0;
 	pthread_mutex_lock(&F.mu);
 	for (const char *p = items; *p;) {
@@ -199,7 +193,7 @@ static void on_b(struct evhttp_request *req, void *arg)
 	if (ok) {
 		F.baselines++;
 		snprintf(body, sizeof body, "{\"count\":%llu}",
-		         (unsigned long long)count_of(item, mono_us()));
+		         (unsigned long long)count_of(item, clock_mono_us()));
 	} else {
 		F.bad_request = true;
 	}
