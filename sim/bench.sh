@@ -702,16 +702,23 @@ bench_converge() {
 		"${CONV[visible]}" "${CONV[likes]}" "$got"
 }
 
-bench_bare() {
+# Starts nghttpd on SERVER_CPU serving one empty file, listed in
+# TMP/bare.txt; its PID in NGHTTPD_PID.
+nghttpd_start() {
 	mkdir -p "$TMP/docroot"
 	: >"$TMP/docroot/empty"
 	free_port
 	local port=$PORT
 	start nghttpd "$SERVER_CPU" nghttpd --no-tls -d "$TMP/docroot" "$port"
-	local pid=$LAST_PID
+	NGHTTPD_PID=$LAST_PID
 	wait_until "nghttpd" 10 curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/empty"
 	echo "http://127.0.0.1:$port/empty" >"$TMP/bare.txt"
-	echo "bare nghttpd (pid $pid) on port $port"
+	echo "bare nghttpd (pid $NGHTTPD_PID) on port $port"
+}
+
+bench_bare() {
+	nghttpd_start
+	local pid=$NGHTTPD_PID
 	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
 	bare_mixed
@@ -1323,16 +1330,9 @@ main_reads() {
 	perf_end
 	c2=$(proc_cpu_ticks "$EDGE_PID")
 	stop_stack
-	mkdir -p "$TMP/docroot"
-	: >"$TMP/docroot/empty"
-	free_port
-	local port=$PORT
-	start nghttpd "$SERVER_CPU" nghttpd --no-tls -d "$TMP/docroot" "$port"
-	local pid=$LAST_PID
-	wait_until "nghttpd" 10 curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/empty"
-	echo "http://127.0.0.1:$port/empty" >"$TMP/bare.txt"
+	nghttpd_start
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
-	stop "$pid"
+	stop "$NGHTTPD_PID"
 	echo
 	printf '  edge_get_vs_bare     %s  (edge GET %s/s, bare GET %s/s)\n' \
 		"$(div "${RATE[get]}" "${RATE[bare_get]}")" "${RATE[get]}" "${RATE[bare_get]}"
