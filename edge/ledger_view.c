@@ -391,10 +391,19 @@ void ledger_keep_flush(ledger *l)
 /* One try at the view of (counter, item) under vmu: 0 with *out filled,
  * 1 with f saying what to read from the store first, or ERR_*. The
  * pair's key is hashed once for the maps it is looked up in. */
+static int view_try_h(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
+                      fetch *f, ledger_view *out);
+
 static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t plus, fetch *f,
                     ledger_view *out)
 {
-	uint32_t h = smap_hash(key, kn);
+	return view_try_h(l, key, kn, smap_hash(key, kn), p, plus, f, out);
+}
+
+/* view_try with h = smap_hash(key, kn). */
+static int view_try_h(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
+                      fetch *f, ledger_view *out)
+{
 	pview *pv = &l->pv[p];
 	uint64_t base;
 	bool known;
@@ -479,6 +488,9 @@ int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t p
 	return view_read(l, counter, strlen(counter), item, strlen(item), plus, out);
 }
 
+/* Counts of a batch looked up together (ledger_read_many). */
+#define READ_AHEAD 8
+
 int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -488,14 +500,33 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 	while (i < n) {
 		int rc = 0;
 		ledger_vlock(l);
-		for (; i < n; i++) {
-			const ledger_ref *r = &refs[i];
-			char key[KEY_MAX];
-			size_t kn = ekey_pair(key, r->counter, r->cl, r->item, r->il);
-			uint32_t p = partition_of(r->item, r->il, l->o.partitions);
-			fetch f = {0};
-			if ((rc = view_try(l, key, kn, p, 0, &f, &out[i])) != 0)
-				break;
+		while (i < n && !rc) {
+			/* A few counts at a time: their keys and hashes first, and
+			 * their cache slots and keys asked for, so the lookups'
+			 * cache misses overlap instead of coming one by one. */
+			struct {
+				char key[KEY_MAX];
+				size_t kn;
+				uint32_t h, p;
+			} k[READ_AHEAD];
+			size_t m = n - i < READ_AHEAD ? n - i : READ_AHEAD;
+			for (size_t j = 0; j < m; j++) {
+				const ledger_ref *r = &refs[i + j];
+				k[j].kn = ekey_pair(k[j].key, r->counter, r->cl, r->item, r->il);
+				k[j].h = smap_hash(k[j].key, k[j].kn);
+				k[j].p = partition_of(r->item, r->il, l->o.partitions);
+				smap_prefetch(&l->cache_hot, k[j].h);
+			}
+			for (size_t j = 0; j < m; j++)
+				smap_prefetch_key(&l->cache_hot, k[j].h);
+			for (size_t j = 0; j < m; j++) {
+				fetch f = {0};
+				rc = view_try_h(l, k[j].key, k[j].kn, k[j].h, k[j].p, 0, &f,
+				                &out[i]);
+				if (rc)
+					break;
+				i++;
+			}
 		}
 		ledger_vunlock(l);
 		if (rc < 0)
