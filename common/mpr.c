@@ -3,7 +3,7 @@
  * Owns nothing: it only moves a cursor over the caller's buffer and never
  * reads a byte before checking that it is there. Any thread.
  */
-#include "mpr.h"
+#include "mpr_int.h"
 
 /* Takes n bytes from the cursor; NULL if fewer than n are left. */
 static const uint8_t *take(mpr *r, size_t n)

@@ -15,7 +15,7 @@
 
 #include "hlc.h"
 #include "log.h"
-#include "mpr.h"
+#include "mpr_int.h"
 #include "smap.h"
 #include "xmem.h"
 

@@ -39,7 +39,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "http_conn.h"
+#include "http_int.h"
 #include "proxy.h"
 #include "http_tls.h"
 #include "log.h"

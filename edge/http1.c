@@ -22,7 +22,7 @@
 
 #include "clock.h"
 #include "h1strict.h"
-#include "http_conn.h"
+#include "http_int.h"
 #include "log.h"
 #include "xmem.h"
 

@@ -20,7 +20,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "clock.h"
-#include "http_conn.h"
+#include "http_int.h"
 #include "log.h"
 #include "sbuf.h"
 #include "xmem.h"

@@ -1,12 +1,12 @@
-/* http_conn.h - what the edge's HTTP server shares between edge/http.c
+/* http_int.h - what the edge's HTTP server shares between edge/http.c
  * (listeners, connections, protocol choice, the handler call, deferred
  * answers), edge/http2.c (HTTP/2) and edge/http1.c (HTTP/1.1): the server
  * and connection structs and the few functions each side calls in the
  * other. Private to edge/http*.c; every function runs on the server's
  * loop thread.
  */
-#ifndef EDGE_HTTP_CONN_H
-#define EDGE_HTTP_CONN_H
+#ifndef EDGE_HTTP_INT_H
+#define EDGE_HTTP_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

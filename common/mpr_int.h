@@ -1,4 +1,4 @@
-/* mpr.h - a strict, bounded msgpack reader (private to the wire module).
+/* mpr_int.h - a strict, bounded msgpack reader (private to the wire module).
  *
  * A reader is a cursor over a caller's buffer. Each mpr_read_* call
  * consumes exactly one msgpack value of the asked-for family, or fails
@@ -7,8 +7,8 @@
  * allocates; strings returned point into the buffer. Pure and
  * thread-safe: a reader belongs to the thread that made it.
  */
-#ifndef LIKES_MPR_H
-#define LIKES_MPR_H
+#ifndef COMMON_MPR_INT_H
+#define COMMON_MPR_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
