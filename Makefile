@@ -151,6 +151,10 @@ $(BUILD)/central: $(call obj,central/main.c) $(BUILD)/libcentral.a $(BUILD)/libc
 $(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
+# Test and fuzz sources name a component's private headers from the
+# root of the tree ("edge/api.h"): -iquote only for #include "...".
+$(BUILD)/obj/tests/%.o: private LIKES_CPPFLAGS += -iquote .
+
 # Every test links all four archives and gets only the objects it
 # reaches: test_bloom.c takes common/bloom.o and what that calls, not
 # the edge (docs/ARCHITECTURE.md, "Build and tests").

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../edge/api.h"
+#include "edge/api.h"
 #include "item.h"
 
 #define API_UTIL static __attribute__((unused))

@@ -32,7 +32,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "../edge/http.h"
+#include "edge/http.h"
 #include "clock.h"
 #include "h2client.h"
 #include "log.h"

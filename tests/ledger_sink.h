@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../edge/ledger.h"
+#include "edge/ledger.h"
 #include "wire.h"
 
 static inline int ledger_sink_discard(void *ctx, uint32_t p, uint64_t seq, const void *buf,

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "testdir.h"
-#include "../edge/ledger.h"
+#include "edge/ledger.h"
 #include "err.h"
 #include "log.h"
 #include "partition.h"

@@ -22,8 +22,8 @@
 #include "h2client.h"
 #include "testdir.h"
 #include "ledger_sink.h"
-#include "../edge/api.h"
-#include "../edge/ledger.h"
+#include "edge/api.h"
+#include "edge/ledger.h"
 #include "log.h"
 #include "store.h"
 

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../edge/api.h"
+#include "edge/api.h"
 #include "api_util.h"
-#include "../edge/ledger.h"
-#include "../edge/shards.h"
+#include "edge/ledger.h"
+#include "edge/shards.h"
 #include "clock.h"
 #include "evserver.h"
 #include "ledger_sink.h"

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "testdir.h"
-#include "../central/apply.h"
-#include "../central/day.h"
-#include "../central/keys.h"
-#include "../central/merge.h"
+#include "central/apply.h"
+#include "central/day.h"
+#include "central/keys.h"
+#include "central/merge.h"
 #include "counter.h"
 #include "err.h"
 #include "hlc.h"

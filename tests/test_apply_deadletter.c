@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "testdir.h"
-#include "../central/apply.h"
-#include "../central/keys.h"
+#include "central/apply.h"
+#include "central/keys.h"
 #include "counter.h"
 #include "err.h"
 #include "log.h"

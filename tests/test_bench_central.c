@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "testdir.h"
-#include "../central/keys.h"
-#include "../sim/bench_central.h"
+#include "central/keys.h"
+#include "sim/bench_central.h"
 #include "err.h"
 #include "log.h"
 #include "store.h"

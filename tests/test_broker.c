@@ -21,7 +21,7 @@
 #include "kafka_util.h"
 #include "testdir.h"
 #include "log.h"
-#include "../sim/broker.h"
+#include "sim/broker.h"
 
 #define WAIT_MS 20000 /* upper bound on any wait for the cluster */
 

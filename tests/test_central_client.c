@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../edge/central_client.h"
+#include "edge/central_client.h"
 #include "clock.h"
 #include "evserver.h"
 #include "log.h"

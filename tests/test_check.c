@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/check.h"
+#include "sim/check.h"
 #include "evserver.h"
 #include "log.h"
 

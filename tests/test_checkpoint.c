@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "testdir.h"
-#include "../central/apply.h"
-#include "../central/keys.h"
-#include "../central/opsapi.h"
-#include "../central/shard.h"
+#include "central/apply.h"
+#include "central/keys.h"
+#include "central/opsapi.h"
+#include "central/shard.h"
 #include "ckpt.h"
 #include "counter.h"
 #include "err.h"

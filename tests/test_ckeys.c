@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../central/keys.h"
+#include "central/keys.h"
 
 Test(ckeys, the_item_of_each_keyed_kind_is_found_and_others_have_none)
 {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../edge/demo.h"
+#include "edge/demo.h"
 #include "testdir.h"
 
 static char dir[256];

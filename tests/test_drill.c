@@ -13,7 +13,7 @@
 
 #include "testdir.h"
 #include "xmem.h"
-#include "../sim/drill.h"
+#include "sim/drill.h"
 
 static char tmpdir[64];
 

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../edge/keys.h"
+#include "edge/keys.h"
 
 Test(ekeys, member_and_count_keys_are_tag_then_nul_separated_names)
 {

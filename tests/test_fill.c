@@ -18,7 +18,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "../sim/fill.h"
+#include "sim/fill.h"
 #include "evserver.h"
 #include "xmem.h"
 

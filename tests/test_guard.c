@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../edge/guard.h"
+#include "edge/guard.h"
 #include "log.h"
 
 #define MIN 60000ULL

@@ -20,7 +20,7 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
-#include "../edge/http.h"
+#include "edge/http.h"
 #include "clock.h"
 #include "h2client.h"
 #include "http_server_util.h"

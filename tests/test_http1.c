@@ -25,7 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "../edge/http.h"
+#include "edge/http.h"
 #include "clock.h"
 #include "h2client.h"
 #include "http_server_util.h"

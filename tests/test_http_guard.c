@@ -17,8 +17,8 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "../edge/guard.h"
-#include "../edge/http.h"
+#include "edge/guard.h"
+#include "edge/http.h"
 #include "clock.h"
 #include "h2client.h"
 #include "http_server_util.h"

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../edge/api.h"
+#include "edge/api.h"
 #include "api_util.h"
-#include "../edge/inspect.h"
-#include "../edge/ledger.h"
+#include "edge/inspect.h"
+#include "edge/ledger.h"
 #include "clock.h"
 #include "log.h"
 #include "partition.h"

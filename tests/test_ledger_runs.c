@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "ledger_util.h"
-#include "../edge/ledger_int.h"
+#include "edge/ledger_int.h"
 #include "wire.h"
 
 static void setup(void)

@@ -33,7 +33,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "../sim/load.h"
+#include "sim/load.h"
 #include "clock.h"
 #include "evserver.h"
 #include "log.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "../sim/netns.h"
+#include "sim/netns.h"
 
 static netns *a, *b;
 static int fds[8];

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/ready.h"
+#include "sim/ready.h"
 
 TestSuite(ready, .timeout = 10);
 

@@ -27,8 +27,8 @@
 
 #include "clock.h"
 #include "log.h"
-#include "../sim/netns.h"
-#include "../sim/relay.h"
+#include "sim/netns.h"
+#include "sim/relay.h"
 
 #define CONN_MAX 16
 #define BIG (4u << 20)

@@ -14,7 +14,7 @@
 
 #include "testdir.h"
 #include "xmem.h"
-#include "../sim/report.h"
+#include "sim/report.h"
 
 static char tmpdir[64];
 

@@ -19,8 +19,8 @@
 #include "clock.h"
 #include "kafka_util.h"
 #include "log.h"
-#include "../central/reseek.h"
-#include "../sim/broker.h"
+#include "central/reseek.h"
+#include "sim/broker.h"
 
 #define WAIT_MS 20000
 #define TOPIC "in"

@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 
 #include "testdir.h"
-#include "../central/apply.h"
-#include "../central/keys.h"
-#include "../central/opsapi.h"
-#include "../central/shard.h"
+#include "central/apply.h"
+#include "central/keys.h"
+#include "central/opsapi.h"
+#include "central/shard.h"
 #include "counter.h"
 #include "err.h"
 #include "hclient.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../edge/shards.h"
+#include "edge/shards.h"
 
 /* --- the map ---------------------------------------------------------------- */
 

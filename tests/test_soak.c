@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testdir.h"
-#include "../sim/soak.h"
+#include "sim/soak.h"
 
 #define RUN_S 1800.0
 #define EVERY_S 30.0

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../edge/tokcache.h"
+#include "edge/tokcache.h"
 #include "log.h"
 
 static tokcache *C;

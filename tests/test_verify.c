@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "testdir.h"
-#include "../central/apply.h"
-#include "../central/day.h"
-#include "../central/keys.h"
-#include "../central/opsapi.h"
-#include "../central/runq.h"
-#include "../central/verify.h"
+#include "central/apply.h"
+#include "central/day.h"
+#include "central/keys.h"
+#include "central/opsapi.h"
+#include "central/runq.h"
+#include "central/verify.h"
 #include "clock.h"
 #include "counter.h"
 #include "err.h"

@@ -30,9 +30,9 @@
 
 #include <event2/event.h>
 
-#include "../../edge/api.h"
-#include "../../edge/http.h"
-#include "../../edge/ledger.h"
+#include "edge/api.h"
+#include "edge/http.h"
+#include "edge/ledger.h"
 #include "../ledger_sink.h"
 #include "clock.h"
 #include "log.h"
