@@ -295,10 +295,10 @@ $(UNIT_RUNS): run-%: $(BUILD)/tests/%
 # Integration tests run one test at a time within a binary (each starts
 # real daemons), and may run two binaries at once: their stores live in
 # fresh temp dirs, their daemons on loopback ports picked free
-# (tests/proc.h), and each binary picks from a range of ports of its own,
-# ITEST_PORTS: the 12,000 ports of 20000-31999 cut into one slice per
-# binary, so that two binaries cannot pick the same port before either
-# daemon binds it.
+# (tests/support/proc.h), and each binary picks from a range of ports of
+# its own, ITEST_PORTS: the 12,000 ports of 20000-31999 cut into one
+# slice per binary, so that two binaries cannot pick the same port before
+# either daemon binds it.
 itest: $(ITEST_RUNS)
 
 itest_slots :=

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define TOKEN "itest-token"
 #define BIG 65536

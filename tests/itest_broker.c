@@ -20,8 +20,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
-#include "kafka_util.h"
-#include "testdir.h"
+#include "tests/support/kafka_util.h"
+#include "tests/support/testdir.h"
 
 #define WAIT_MS 20000
 

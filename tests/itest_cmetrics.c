@@ -16,10 +16,10 @@
 
 #include "clock.h"
 #include "hlc.h"
-#include "kafka_util.h"
+#include "tests/support/kafka_util.h"
 #include "partition.h"
-#include "prom_util.h"
-#include "stack.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
 #include "wire.h"
 
 #define NPARTS 2

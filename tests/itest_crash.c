@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 4
 #define PER_REQ 8

@@ -1,6 +1,6 @@
 /* itest_deadletter.c - poison messages end in the dead-letter topic,
  * with real processes: the embedded broker (build/sim broker), central
- * and two edges on loopback (tests/stack.h). The test writes poison
+ * and two edges on loopback (tests/support/stack.h). The test writes poison
  * straight onto the batch and snapshot topics, then checks that the
  * good messages after it still take effect and that the dead-letter
  * topic holds exactly the poison, unchanged, with its headers. Each
@@ -14,9 +14,9 @@
 #include "bus.h"
 #include "clock.h"
 #include "hlc.h"
-#include "kafka_util.h"
+#include "tests/support/kafka_util.h"
 #include "partition.h"
-#include "stack.h"
+#include "tests/support/stack.h"
 #include "wire.h"
 
 #define NPARTS 2

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 static char certdir[256], extra[1024];
 static int tls_port;

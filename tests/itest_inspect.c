@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 2
 

@@ -9,8 +9,8 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 
-#include "prom_util.h"
-#include "stack.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
 
 #define WAIT_MS 30000
 

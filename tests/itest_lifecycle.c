@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 2
 

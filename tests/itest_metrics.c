@@ -11,8 +11,8 @@
  */
 #include <criterion/criterion.h>
 
-#include "prom_util.h"
-#include "stack.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 2
 #define METRICS_CAP (512 * 1024)

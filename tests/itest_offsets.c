@@ -15,9 +15,9 @@
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 
-#include "kafka_util.h"
-#include "prom_util.h"
-#include "stack.h"
+#include "tests/support/kafka_util.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 4
 #define NEDGES 2

@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 2
 

@@ -7,7 +7,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 
 static void setup(void)
 {

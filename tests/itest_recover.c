@@ -18,9 +18,9 @@
  */
 #include <criterion/criterion.h>
 
-#include "kafka_util.h"
-#include "prom_util.h"
-#include "stack.h"
+#include "tests/support/kafka_util.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 2
 #define NITEMS 6

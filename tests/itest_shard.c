@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 
 #include "partition.h"
-#include "stack.h"
+#include "tests/support/stack.h"
 
 #define NPARTS 4
 #define TOKEN "itest-shard-token"

@@ -20,9 +20,9 @@
 
 #include <jwt.h>
 
-#include "proc.h"
-#include "prom_util.h"
-#include "testdir.h"
+#include "tests/support/proc.h"
+#include "tests/support/prom_util.h"
+#include "tests/support/testdir.h"
 
 static struct {
 	char dir[256];

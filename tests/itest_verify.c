@@ -8,7 +8,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "stack.h"
+#include "tests/support/stack.h"
 #include "store.h"
 #include "central/keys.h"
 

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testdir.h"
-#include "ledger_sink.h"
-#include "prom_util.h"
+#include "tests/support/testdir.h"
+#include "tests/support/ledger_sink.h"
+#include "tests/support/prom_util.h"
 #include "edge/api.h"
-#include "api_util.h"
+#include "tests/support/api_util.h"
 #include "edge/ledger.h"
 #include "log.h"
 #include "partition.h"

@@ -19,9 +19,9 @@
 
 #include <event2/event.h>
 
-#include "h2client.h"
-#include "testdir.h"
-#include "ledger_sink.h"
+#include "tests/support/h2client.h"
+#include "tests/support/testdir.h"
+#include "tests/support/ledger_sink.h"
 #include "edge/api.h"
 #include "edge/ledger.h"
 #include "log.h"

@@ -18,16 +18,16 @@
 #include <string.h>
 
 #include "edge/api.h"
-#include "api_util.h"
+#include "tests/support/api_util.h"
 #include "edge/ledger.h"
 #include "edge/shards.h"
 #include "clock.h"
-#include "evserver.h"
-#include "ledger_sink.h"
+#include "tests/support/evserver.h"
+#include "tests/support/ledger_sink.h"
 #include "log.h"
 #include "partition.h"
 #include "store.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 
 #define NPARTS 4
 #define WAIT_MS 3000

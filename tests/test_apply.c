@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/apply.h"
 #include "central/day.h"
 #include "central/keys.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/apply.h"
 #include "central/day.h"
 #include "central/keys.h"

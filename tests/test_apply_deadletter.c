@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/apply.h"
 #include "central/keys.h"
 #include "counter.h"

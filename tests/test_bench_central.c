@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/keys.h"
 #include "sim/bench_central.h"
 #include "err.h"

@@ -9,7 +9,7 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "sim/bench_views.h"
 #include "err.h"
 #include "log.h"

@@ -18,8 +18,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
-#include "kafka_util.h"
-#include "testdir.h"
+#include "tests/support/kafka_util.h"
+#include "tests/support/testdir.h"
 #include "log.h"
 #include "sim/broker.h"
 

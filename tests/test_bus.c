@@ -10,7 +10,7 @@
 
 #include "bus.h"
 #include "log.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 
 TestSuite(bus, .timeout = 10);
 

@@ -25,7 +25,7 @@
 
 #include "edge/central_client.h"
 #include "clock.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "log.h"
 #include "xmem.h"
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "sim/check.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "log.h"
 
 /* One fake daemon: what it answers to /v1/counts and /v1/digest. */

@@ -27,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/apply.h"
 #include "central/keys.h"
 #include "central/opsapi.h"

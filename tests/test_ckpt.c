@@ -13,7 +13,7 @@
 #include "ckpt.h"
 #include "err.h"
 #include "wire.h"
-#include "wire_util.h"
+#include "tests/support/wire_util.h"
 #include "xmem.h"
 
 /* ---- a stream of a few messages ------------------------------------------ */

@@ -24,10 +24,10 @@
 #include "hlc.h"
 #include "log.h"
 #include "partition.h"
-#include "proc.h"
-#include "prom_util.h"
+#include "tests/support/proc.h"
+#include "tests/support/prom_util.h"
 #include "store.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "wire.h"
 
 #define NPARTS 2

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "config.h"
 
 #if defined(__SANITIZE_ADDRESS__)

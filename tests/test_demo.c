@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "edge/demo.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 
 static char dir[256];
 static char err[512];

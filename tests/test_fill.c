@@ -19,7 +19,7 @@
 #include <jansson.h>
 
 #include "sim/fill.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "xmem.h"
 
 #define SEEN_MAX 4096

@@ -1,6 +1,6 @@
 /* test_hclient.c - the one blocking HTTP/1.1 client (common/hclient.c).
  *
- * Against the edge's own HTTP server in a thread (tests/http_server_util.h):
+ * Against the edge's own HTTP server in a thread (tests/support/http_server_util.h):
  * plain and TLS, kept and streamed bodies, the size cap, an address
  * nobody listens on, wildcard listen addresses.
  *
@@ -34,9 +34,9 @@
 #include <event2/keyvalq_struct.h>
 
 #include "clock.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "hclient.h"
-#include "http_server_util.h"
+#include "tests/support/http_server_util.h"
 #include "log.h"
 #include "xmem.h"
 

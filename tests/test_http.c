@@ -1,8 +1,8 @@
 /* test_http.c - the edge HTTP/2 server against a small nghttp2 client.
  *
  * Each test starts a server on 127.0.0.1 port 0 whose loop runs in a
- * pthread (tests/http_server_util.h); the test thread is the client
- * (tests/h2client.h) over blocking sockets, plain or OpenSSL. TLS tests
+ * pthread (tests/support/http_server_util.h); the test thread is the client
+ * (tests/support/h2client.h) over blocking sockets, plain or OpenSSL. TLS tests
  * make a throwaway self-signed certificate in the test's temp dir.
  */
 #include <criterion/criterion.h>
@@ -22,8 +22,8 @@
 
 #include "edge/http.h"
 #include "clock.h"
-#include "h2client.h"
-#include "http_server_util.h"
+#include "tests/support/h2client.h"
+#include "tests/support/http_server_util.h"
 #include "xmem.h"
 
 TestSuite(http, .init = suite_init, .fini = suite_fini, .timeout = 30);

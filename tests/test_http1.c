@@ -2,9 +2,9 @@
  * HTTP/1.1 and HTTP/2 on one port, and deferred answers over both.
  *
  * Each test starts a server on 127.0.0.1 port 0 whose loop runs in a
- * pthread (tests/http_server_util.h); the test thread is the client over
+ * pthread (tests/support/http_server_util.h); the test thread is the client over
  * blocking sockets: a small HTTP/1.1 client below (http-parser reading
- * the answers, plain or OpenSSL) or tests/h2client.h. Deferred answers
+ * the answers, plain or OpenSSL) or tests/support/h2client.h. Deferred answers
  * are finished by timers on the server's loop.
  */
 #include <criterion/criterion.h>
@@ -27,8 +27,8 @@
 
 #include "edge/http.h"
 #include "clock.h"
-#include "h2client.h"
-#include "http_server_util.h"
+#include "tests/support/h2client.h"
+#include "tests/support/http_server_util.h"
 #include "xmem.h"
 
 /* --- a small blocking HTTP/1.1 client -------------------------------------- */

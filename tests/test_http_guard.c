@@ -5,7 +5,7 @@
  * that a well-behaved client on another connection is still served.
  *
  * The server runs on 127.0.0.1 port 0 with its loop in a pthread
- * (tests/http_server_util.h); the test thread is the client.
+ * (tests/support/http_server_util.h); the test thread is the client.
  */
 #include <criterion/criterion.h>
 
@@ -20,8 +20,8 @@
 #include "edge/guard.h"
 #include "edge/http.h"
 #include "clock.h"
-#include "h2client.h"
-#include "http_server_util.h"
+#include "tests/support/h2client.h"
+#include "tests/support/http_server_util.h"
 
 static guard *G;
 

@@ -3,14 +3,14 @@
  * defaults (TLS 1.2+, AEAD suites only, ALPN h2 and http/1.1).
  *
  * Each test makes self-signed P-256 certificates with distinct common
- * names in its own temp dir (tests/http_server_util.h runs the server on
+ * names in its own temp dir (tests/support/http_server_util.h runs the server on
  * a loop thread), talks to it with a blocking OpenSSL client that does
  * not verify (the CN it sees tells which certificate was served), and
  * swaps the files under the server the way an operator would. Reloads
  * run on the test thread while the server's loop runs on its own, as
  * SIGHUP's do on the edge's main loop while workers accept.
  */
-#include "http_server_util.h"
+#include "tests/support/http_server_util.h"
 
 #include <sys/socket.h>
 #include <sys/time.h>

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "testdir.h"
-#include "ledger_sink.h"
+#include "tests/support/testdir.h"
+#include "tests/support/ledger_sink.h"
 #include "edge/api.h"
 #include "edge/bearer.h"
 #include "edge/identity.h"

@@ -12,14 +12,14 @@
 #include <string.h>
 
 #include "edge/api.h"
-#include "api_util.h"
+#include "tests/support/api_util.h"
 #include "edge/inspect.h"
 #include "edge/ledger.h"
 #include "clock.h"
 #include "log.h"
 #include "partition.h"
 #include "store.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "wire.h"
 
 #define NPARTS 2

@@ -16,7 +16,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "clock.h"
-#include "kafka_util.h"
+#include "tests/support/kafka_util.h"
 #include "kcommit.h"
 #include "log.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 #include "wire.h"
 
 static void setup(void)

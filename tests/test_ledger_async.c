@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_util.h"
-#include "ledger_sink.h"
+#include "tests/support/ledger_util.h"
+#include "tests/support/ledger_sink.h"
 
 static struct {
 	bool hold;         /* the hook waits for a release */

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_util.h"
-#include "ledger_sink.h"
+#include "tests/support/ledger_util.h"
+#include "tests/support/ledger_sink.h"
 
 static void setup(void)
 {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "hlc.h"
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 #include "wire.h"
 
 static void setup(void)

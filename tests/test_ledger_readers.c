@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 
 static struct {
 	atomic_bool hold; /* the next store write waits for a release */

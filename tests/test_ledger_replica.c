@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 #include "version.h"
 #include "wire.h"
 

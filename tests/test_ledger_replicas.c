@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 #include "wire.h"
 
 #define PRIMARY "central-a"

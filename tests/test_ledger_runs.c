@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger_util.h"
+#include "tests/support/ledger_util.h"
 #include "edge/ledger_int.h"
 #include "wire.h"
 

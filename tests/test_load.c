@@ -35,7 +35,7 @@
 
 #include "sim/load.h"
 #include "clock.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "log.h"
 #include "smap.h"
 #include "xmem.h"

@@ -1,6 +1,6 @@
 /* test_log.c - log_every: one line per interval for a repeated failure;
  * log_emit: strict logfmt whatever the values hold (checked with
- * tests/logfmt.h), conversions as printf formats them, long lines cut
+ * tests/support/logfmt.h), conversions as printf formats them, long lines cut
  * cleanly, librdkafka's lines through it, and the journal's priority
  * prefix. */
 #include <criterion/criterion.h>
@@ -15,9 +15,9 @@
 #include "bus.h"
 #include "clock.h"
 #include "log.h"
-#include "logfmt.h"
-#include "proc.h"
-#include "testdir.h"
+#include "tests/support/logfmt.h"
+#include "tests/support/proc.h"
+#include "tests/support/testdir.h"
 
 Test(log, every_says_yes_once_per_interval_and_counts_the_rest)
 {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 
 static char dir[256];
 

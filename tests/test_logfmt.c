@@ -1,10 +1,10 @@
-/* test_logfmt.c - the strict logfmt reader of tests/logfmt.h: the lines
+/* test_logfmt.c - the strict logfmt reader of tests/support/logfmt.h: the lines
  * it must take, the ones it must refuse, and values decoded back. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
 
-#include "logfmt.h"
+#include "tests/support/logfmt.h"
 
 #define TS "ts=2026-11-21T06:00:00.123Z "
 

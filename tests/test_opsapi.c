@@ -23,8 +23,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "testdir.h"
-#include "prom_util.h"
+#include "tests/support/testdir.h"
+#include "tests/support/prom_util.h"
 #include "central/apply.h"
 #include "central/cmetrics.h"
 #include "central/day.h"

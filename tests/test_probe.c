@@ -26,7 +26,7 @@
 
 #include "sim/probe.h"
 #include "clock.h"
-#include "evserver.h"
+#include "tests/support/evserver.h"
 #include "item.h"
 #include "log.h"
 

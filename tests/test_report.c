@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "xmem.h"
 #include "sim/report.h"
 

@@ -17,7 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
-#include "kafka_util.h"
+#include "tests/support/kafka_util.h"
 #include "log.h"
 #include "central/reseek.h"
 #include "sim/broker.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sdnotify.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 
 static char dir[256];
 static int sock = -1;

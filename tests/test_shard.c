@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "central/apply.h"
 #include "central/keys.h"
 #include "central/opsapi.h"

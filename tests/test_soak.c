@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "sim/soak.h"
 
 #define RUN_S 1800.0

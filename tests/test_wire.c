@@ -6,7 +6,7 @@
  * where the tests are run. Pure: no files are written.
  */
 #include "hlc.h"
-#include "wire_util.h"
+#include "tests/support/wire_util.h"
 
 static void setup(void)
 {

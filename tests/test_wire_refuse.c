@@ -3,7 +3,7 @@
  * fields), with messages built by msgpack-c's packer so that each test
  * says exactly which field is bad. Pure: no files are written.
  */
-#include "wire_util.h"
+#include "tests/support/wire_util.h"
 
 static void setup(void)
 {

@@ -33,7 +33,7 @@
 #include "edge/api.h"
 #include "edge/http.h"
 #include "edge/ledger.h"
-#include "../ledger_sink.h"
+#include "tests/support/ledger_sink.h"
 #include "clock.h"
 #include "log.h"
 #include "store.h"

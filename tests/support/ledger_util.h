@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "edge/ledger.h"
 #include "err.h"
 #include "log.h"

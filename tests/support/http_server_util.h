@@ -34,9 +34,9 @@
 
 #include "edge/http.h"
 #include "clock.h"
-#include "h2client.h"
+#include "tests/support/h2client.h"
 #include "log.h"
-#include "testdir.h"
+#include "tests/support/testdir.h"
 #include "xmem.h"
 
 #define HTTP_SERVER_UTIL static __attribute__((unused))

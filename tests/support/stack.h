@@ -19,9 +19,9 @@
 #include <dirent.h>
 #include <stdarg.h>
 
-#include "logfmt.h"
-#include "proc.h"
-#include "testdir.h"
+#include "tests/support/logfmt.h"
+#include "tests/support/proc.h"
+#include "tests/support/testdir.h"
 
 #define STACK_EDGES 3
 
