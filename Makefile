@@ -138,7 +138,7 @@ $(BUILD)/buildinfo.stamp: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(BUILDINFO)' | cmp -s - $@ || echo '$(BUILDINFO)' > $@
 $(call obj,common/buildinfo.c): $(BUILD)/buildinfo.stamp
-$(call obj,common/buildinfo.c): LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
+$(call obj,common/buildinfo.c): private LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
 	-DLIKES_COMMIT='"$(LIKES_COMMIT)"' -DLIKES_DATE='"$(LIKES_DATE)"'
 
 # One static archive per component, main() left out. The linker takes
@@ -183,8 +183,8 @@ $(TESTS) $(ITESTS): $(LIBS_ALL)
 # its own code (edge/bearer.c, OpenSSL), so only the tests that include
 # <jwt.h> link it, and the daemons do not.
 JWT_SRC := $(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC))
-$(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): TEST_LIBS += $(JWT_LIBS)
-$(call obj,$(JWT_SRC)): LIKES_CPPFLAGS += $(JWT_CFLAGS)
+$(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS += $(JWT_LIBS)
+$(call obj,$(JWT_SRC)): private LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
 # The fuzzers link the real edge option table (edge/options.c, from
 # libedge.a).
