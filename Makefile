@@ -94,6 +94,7 @@ SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c))
 # the logs do not depend on the folder: file names must stay unique.
 TEST_SRC    := $(wildcard tests/unit/*/test_*.c)
 ITEST_SRC   := $(wildcard tests/itest/itest_*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
 test_name    = $(basename $(notdir $(1)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -102,6 +103,7 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 CENTRAL_OBJ := $(call obj,$(CENTRAL_SRC))
 SIM_OBJ     := $(call obj,$(SIM_SRC))
+SUPPORT_OBJ := $(call obj,$(SUPPORT_SRC))
 TESTS       := $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(TEST_SRC)))
 ITESTS      := $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(ITEST_SRC)))
 TEST_NAMES  := $(call test_name,$(TEST_SRC) $(ITEST_SRC))
@@ -150,6 +152,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 $(BUILD)/libedge.a: $(EDGE_OBJ)
 $(BUILD)/libcentral.a: $(CENTRAL_OBJ)
 $(BUILD)/libsim.a: $(SIM_OBJ)
+$(BUILD)/libtestsupport.a: $(SUPPORT_OBJ)
 $(BUILD)/lib%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -167,17 +170,20 @@ $(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(B
 # root of the tree ("edge/api.h"): -iquote only for #include "...".
 $(BUILD)/obj/tests/%.o: private LIKES_CPPFLAGS += -iquote .
 
-# Every test links all four archives and gets only the objects it
-# reaches: test_bloom.c takes common/bloom.o and what that calls, not
-# the edge (docs/ARCHITECTURE.md, "Build and tests").
+# Every test links the test support library (tests/support/*.c, the
+# helpers compiled once) and all four component archives, and gets only
+# the objects it reaches: test_bloom.c takes common/bloom.o and what
+# that calls, not the edge (docs/ARCHITECTURE.md, "Build and tests").
+# libtestsupport.a comes first: its members call into the components.
 LIBS_ALL := $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libedge.a $(BUILD)/libcommon.a
+LIBS_TEST := $(BUILD)/libtestsupport.a $(LIBS_ALL)
 
 # A test binary is linked from its own object, wherever the source
 # sits, and the archives, in their order.
 $(foreach s,$(TEST_SRC) $(ITEST_SRC),$(eval $(BUILD)/tests/$(call test_name,$(s)): $(call obj,$(s))))
-$(TESTS) $(ITESTS): $(LIBS_ALL)
+$(TESTS) $(ITESTS): $(LIBS_TEST)
 	@mkdir -p $(dir $@)
-	$(LINK) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
+	$(LINK) -o $@ $(filter %.o,$^) $(LIBS_TEST) $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
 # libjwt signs the tokens some tests send; the edge verifies tokens with
 # its own code (edge/bearer.c, OpenSSL), so only the tests that include

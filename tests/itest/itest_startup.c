@@ -13,13 +13,18 @@
  */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jwt.h>
 
+#include "clock.h"
 #include "tests/support/proc.h"
 #include "tests/support/prom_util.h"
 #include "tests/support/testdir.h"

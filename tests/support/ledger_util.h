@@ -3,9 +3,11 @@
  * of Kafka (it keeps partition, seq and bytes of every call and can play
  * a full queue), and open/reopen/teardown. Include once per test file;
  * set the file's own options in its setup after ledger_util_setup.
+ * Header-only: the fixture's state, T, is the test file's own, and its
+ * short names (record, reopen, count_of) read as part of each test.
  */
-#ifndef TESTS_LEDGER_UTIL_H
-#define TESTS_LEDGER_UTIL_H
+#ifndef TESTS_SUPPORT_LEDGER_UTIL_H
+#define TESTS_SUPPORT_LEDGER_UTIL_H
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 #include "partition.h"
 #include "store.h"
 #include "xmem.h"
+
+#define LEDGER_UTIL static __attribute__((unused))
 
 #define EDGE "edge-a"
 #define ITEM "post:1"
@@ -43,7 +47,7 @@ static struct {
 	uint32_t p; /* ITEM's partition */
 } T;
 
-TESTDIR_UTIL int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
+LEDGER_UTIL int record(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
 {
 	(void)ctx;
 	if (T.answer)
@@ -58,14 +62,14 @@ TESTDIR_UTIL int record(void *ctx, uint32_t partition, uint64_t seq, const void 
 	return 0;
 }
 
-TESTDIR_UTIL void open_ledger(void)
+LEDGER_UTIL void open_ledger(void)
 {
 	char err[256];
 	T.l = ledger_open(T.db, &T.o, err, sizeof err);
 	cr_assert_not_null(T.l, "ledger_open: %s", err);
 }
 
-TESTDIR_UTIL void ledger_util_setup(const char *name)
+LEDGER_UTIL void ledger_util_setup(const char *name)
 {
 	log_threshold = LOG_ERROR;
 	memset(&T, 0, sizeof T);
@@ -87,7 +91,7 @@ TESTDIR_UTIL void ledger_util_setup(const char *name)
 	T.p = partition_of(ITEM, strlen(ITEM), NPARTS);
 }
 
-TESTDIR_UTIL void ledger_util_teardown(void)
+LEDGER_UTIL void ledger_util_teardown(void)
 {
 	ledger_free(T.l);
 	if (T.db)
@@ -98,7 +102,7 @@ TESTDIR_UTIL void ledger_util_teardown(void)
 }
 
 /* The likes count of item, as the ledger answers it. */
-TESTDIR_UTIL uint64_t count_of(const char *item)
+LEDGER_UTIL uint64_t count_of(const char *item)
 {
 	ledger_view v;
 	cr_assert_eq(ledger_read(T.l, "likes", item, &v), 0);
@@ -106,21 +110,21 @@ TESTDIR_UTIL uint64_t count_of(const char *item)
 }
 
 /* user's likes membership of item: 1, 0, or -1 when none is recorded. */
-TESTDIR_UTIL int member_of(const char *user, const char *item)
+LEDGER_UTIL int member_of(const char *user, const char *item)
 {
 	int st;
 	cr_assert_eq(ledger_member(T.l, "likes", item, user, &st), 0);
 	return st;
 }
 
-TESTDIR_UTIL ledger_stats stats_now(void)
+LEDGER_UTIL ledger_stats stats_now(void)
 {
 	ledger_stats s;
 	ledger_get_stats(T.l, &s);
 	return s;
 }
 
-TESTDIR_UTIL void reopen(void)
+LEDGER_UTIL void reopen(void)
 {
 	ledger_free(T.l);
 	T.l = NULL;

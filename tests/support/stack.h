@@ -10,18 +10,37 @@
  * edge_extra (whole sections) before stack_up; the edges read through
  * to central's ops API. stack_spawn_central starts further centrals
  * (shards, replicas) from configs the test writes with stack_write.
+ *
+ * Header-only, included by one test file per binary: the stack is that
+ * file's fixture, S, whose fields the tests read and set by name, and
+ * the Criterion report hook below belongs in the test binary once. The
+ * plain code it calls (proc.h, logfmt.h, testdir.h) is compiled once in
+ * the test support library.
  */
-#ifndef TESTS_STACK_H
-#define TESTS_STACK_H
+#ifndef TESTS_SUPPORT_STACK_H
+#define TESTS_SUPPORT_STACK_H
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "tests/support/logfmt.h"
 #include "tests/support/proc.h"
 #include "tests/support/testdir.h"
+
+#define STACK_UTIL static __attribute__((unused))
 
 #define STACK_EDGES 3
 
@@ -40,7 +59,7 @@ typedef struct stack {
 
 static stack S;
 
-TESTDIR_UTIL void stack_write(const char *name, const char *fmt, ...)
+STACK_UTIL void stack_write(const char *name, const char *fmt, ...)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", S.dir, name);
@@ -54,7 +73,7 @@ TESTDIR_UTIL void stack_write(const char *name, const char *fmt, ...)
 }
 
 /* The end of a daemon's log, for an assertion message. */
-TESTDIR_UTIL const char *stack_log_tail(const char *name)
+STACK_UTIL const char *stack_log_tail(const char *name)
 {
 	static char tail[1600];
 	char path[512];
@@ -71,7 +90,7 @@ TESTDIR_UTIL const char *stack_log_tail(const char *name)
 	return tail;
 }
 
-TESTDIR_UTIL void stack_start_central(void)
+STACK_UTIL void stack_start_central(void)
 {
 	char cfg[512], log[512];
 	snprintf(cfg, sizeof cfg, "%s/central.ini", S.dir);
@@ -97,7 +116,7 @@ TESTDIR_UTIL void stack_start_central(void)
 /* Starts one more central (a shard or a replica) from the config file
  * name in the stack's dir, logging to log_name there, and waits for its
  * ops API on ops_port. The caller stops it (proc_stop). */
-TESTDIR_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, int ops_port)
+STACK_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, int ops_port)
 {
 	char cfg[512], log[512];
 	snprintf(cfg, sizeof cfg, "%s/%s", S.dir, name);
@@ -120,7 +139,7 @@ TESTDIR_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, i
 	return pid;
 }
 
-TESTDIR_UTIL void stack_start_edge(int i)
+STACK_UTIL void stack_start_edge(int i)
 {
 	char cfg[512], log[512];
 	snprintf(cfg, sizeof cfg, "%s/edge%d.ini", S.dir, i);
@@ -142,7 +161,7 @@ TESTDIR_UTIL void stack_start_edge(int i)
 }
 
 /* The config sections every daemon of the stack shares (a static buffer). */
-TESTDIR_UTIL const char *stack_common(void)
+STACK_UTIL const char *stack_common(void)
 {
 	static char common[512];
 	snprintf(
@@ -155,7 +174,7 @@ TESTDIR_UTIL const char *stack_common(void)
 
 /* Writes edge i's config (edgeI.ini) for S.edge_port[i], with central_ops
  * as its central.ops (one address, or a shard map). */
-TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
+STACK_UTIL void stack_write_edge(int i, const char *central_ops)
 {
 	char name[32];
 	snprintf(name, sizeof name, "edge%d.ini", i);
@@ -176,7 +195,7 @@ TESTDIR_UTIL void stack_write_edge(int i, const char *central_ops)
 /* Starts an embedded broker with the stack's topics, empty, and waits
  * for it to write S.dir/bootstrap (removed first: a broker started again
  * listens on new ports, which the daemons read at their start). */
-TESTDIR_UTIL void stack_start_broker(void)
+STACK_UTIL void stack_start_broker(void)
 {
 	char bs[512], log[512], t1[64], t2[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
@@ -197,7 +216,7 @@ TESTDIR_UTIL void stack_start_broker(void)
 }
 
 /* Writes the configs and starts broker, central and the edges. */
-TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
+STACK_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 {
 	cr_assert_leq(nedges, STACK_EDGES);
 	S.nedges = nedges;
@@ -231,7 +250,7 @@ TESTDIR_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
  * Nor may any hold a librdkafka configuration warning (kafka_fac=CONFWARN:
  * a property given to a client that ignores it, say): each client gets
  * only its role's properties (bus.h). */
-TESTDIR_UTIL void stack_check_logs(void)
+STACK_UTIL void stack_check_logs(void)
 {
 	DIR *d = S.dir[0] ? opendir(S.dir) : NULL;
 	if (!d)
@@ -276,7 +295,7 @@ ReportHook(POST_FINI)(struct criterion_test_stats *st)
 		atexit(stack_exit_failed);
 }
 
-TESTDIR_UTIL void stack_down(void)
+STACK_UTIL void stack_down(void)
 {
 	for (int i = 0; i < S.nedges; i++)
 		proc_stop(S.edge_pid[i], SIGKILL);
@@ -289,7 +308,7 @@ TESTDIR_UTIL void stack_down(void)
 
 /* The last lines of the named file in the stack's dir (for a failure
  * message); a static buffer. */
-TESTDIR_UTIL const char *stack_tail(const char *name)
+STACK_UTIL const char *stack_tail(const char *name)
 {
 	static char out[4096];
 	if (proc_capture(out, sizeof out, "tail -n 15 '%s/%s' | cut -c1-240", S.dir, name))
@@ -298,7 +317,7 @@ TESTDIR_UTIL const char *stack_tail(const char *name)
 }
 
 /* Does the named file in the stack's dir contain needle? */
-TESTDIR_UTIL bool stack_file_has(const char *name, const char *needle)
+STACK_UTIL bool stack_file_has(const char *name, const char *needle)
 {
 	char out[64];
 	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, S.dir, name) == 0;
