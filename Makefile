@@ -193,8 +193,8 @@ $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS +
 $(call obj,$(JWT_SRC)): private LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
 # The fuzzers link the real edge option table (edge/options.c, from
-# libedge.a).
-build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_ALL)
+# libedge.a), and fuzz_http the ledger sink of the test support library.
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_TEST)
 	@mkdir -p $(dir $@)
 	$(LINK) -fsanitize=fuzzer -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 

@@ -26,6 +26,7 @@
 #include "edge/ledger.h"
 #include "log.h"
 #include "store.h"
+#include "xmem.h"
 
 #define N 20
 
@@ -146,7 +147,7 @@ static void start_loop(void)
 		len += (size_t)n;
 	}
 	cr_assert_eq(n, 0);
-	cr_assert(write_all(&T.cl, buf, len));
+	cr_assert(h2client_write_all(&T.cl, buf, len));
 	free(buf);
 	cr_assert_eq(pthread_create(&T.thread, NULL, loop_main, NULL), 0);
 	T.running = true;
