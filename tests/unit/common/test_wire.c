@@ -5,7 +5,17 @@
  * Vectors are read from tests/vectors/ relative to the repository root,
  * where the tests are run. Pure: no files are written.
  */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
 #include "hlc.h"
+#include "log.h"
+#include "wire.h"
+#include "xmem.h"
 #include "tests/support/wire_util.h"
 
 static void setup(void)

@@ -3,6 +3,16 @@
  * fields), with messages built by msgpack-c's packer so that each test
  * says exactly which field is bad. Pure: no files are written.
  */
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+#include "xmem.h"
 #include "tests/support/wire_util.h"
 
 static void setup(void)
