@@ -86,8 +86,16 @@ COMMON_SRC  := $(wildcard common/*.c)
 EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c))
 CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c))
 SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c))
-TEST_SRC    := $(wildcard tests/test_*.c)
-ITEST_SRC   := $(wildcard tests/itest_*.c)
+# The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
+# tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
+# central and sim (and of the test helpers themselves, unit/support),
+# tests/itest/itest_NAME.c for the integration tests. A binary is named
+# for its source file alone, build/tests/test_NAME, so that run-NAME and
+# the logs do not depend on the folder: file names must stay unique.
+TEST_SRC    := $(wildcard tests/unit/*/test_*.c)
+ITEST_SRC   := $(wildcard tests/itest/itest_*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+test_name    = $(basename $(notdir $(1)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -95,8 +103,14 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 CENTRAL_OBJ := $(call obj,$(CENTRAL_SRC))
 SIM_OBJ     := $(call obj,$(SIM_SRC))
-TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-ITESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+SUPPORT_OBJ := $(call obj,$(SUPPORT_SRC))
+TESTS       := $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(TEST_SRC)))
+ITESTS      := $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(ITEST_SRC)))
+TEST_NAMES  := $(call test_name,$(TEST_SRC) $(ITEST_SRC))
+TEST_DUPS   := $(sort $(foreach n,$(TEST_NAMES),$(if $(word 2,$(filter $(n),$(TEST_NAMES))),$(n))))
+ifneq ($(TEST_DUPS),)
+$(error two test sources under tests/ are named $(TEST_DUPS))
+endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test test-bins unit itest client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
@@ -126,7 +140,7 @@ $(BUILD)/buildinfo.stamp: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(BUILDINFO)' | cmp -s - $@ || echo '$(BUILDINFO)' > $@
 $(call obj,common/buildinfo.c): $(BUILD)/buildinfo.stamp
-$(call obj,common/buildinfo.c): LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
+$(call obj,common/buildinfo.c): private LIKES_CPPFLAGS += -DLIKES_VERSION='"$(LIKES_VERSION)"' \
 	-DLIKES_COMMIT='"$(LIKES_COMMIT)"' -DLIKES_DATE='"$(LIKES_DATE)"'
 
 # One static archive per component, main() left out. The linker takes
@@ -138,6 +152,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 $(BUILD)/libedge.a: $(EDGE_OBJ)
 $(BUILD)/libcentral.a: $(CENTRAL_OBJ)
 $(BUILD)/libsim.a: $(SIM_OBJ)
+$(BUILD)/libtestsupport.a: $(SUPPORT_OBJ)
 $(BUILD)/lib%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -151,25 +166,35 @@ $(BUILD)/central: $(call obj,central/main.c) $(BUILD)/libcentral.a $(BUILD)/libc
 $(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
-# Every test links all four archives and gets only the objects it
-# reaches: test_bloom.c takes common/bloom.o and what that calls, not
-# the edge (docs/ARCHITECTURE.md, "Build and tests").
-LIBS_ALL := $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libedge.a $(BUILD)/libcommon.a
+# Test and fuzz sources name a component's private headers from the
+# root of the tree ("edge/api.h"): -iquote only for #include "...".
+$(BUILD)/obj/tests/%.o: private LIKES_CPPFLAGS += -iquote .
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBS_ALL)
+# Every test links the test support library (tests/support/*.c, the
+# helpers compiled once) and all four component archives, and gets only
+# the objects it reaches: test_bloom.c takes common/bloom.o and what
+# that calls, not the edge (docs/ARCHITECTURE.md, "Build and tests").
+# libtestsupport.a comes first: its members call into the components.
+LIBS_ALL := $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libedge.a $(BUILD)/libcommon.a
+LIBS_TEST := $(BUILD)/libtestsupport.a $(LIBS_ALL)
+
+# A test binary is linked from its own object, wherever the source
+# sits, and the archives, in their order.
+$(foreach s,$(TEST_SRC) $(ITEST_SRC),$(eval $(BUILD)/tests/$(call test_name,$(s)): $(call obj,$(s))))
+$(TESTS) $(ITESTS): $(LIBS_TEST)
 	@mkdir -p $(dir $@)
-	$(LINK) -o $@ $^ $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
+	$(LINK) -o $@ $(filter %.o,$^) $(LIBS_TEST) $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
 # libjwt signs the tokens some tests send; the edge verifies tokens with
 # its own code (edge/bearer.c, OpenSSL), so only the tests that include
 # <jwt.h> link it, and the daemons do not.
-JWT_TESTS := $(patsubst tests/%.c,%,$(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC)))
-$(patsubst %,$(BUILD)/tests/%,$(JWT_TESTS)): TEST_LIBS += $(JWT_LIBS)
-$(patsubst %,$(BUILD)/obj/tests/%.o,$(JWT_TESTS)): LIKES_CPPFLAGS += $(JWT_CFLAGS)
+JWT_SRC := $(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC))
+$(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS += $(JWT_LIBS)
+$(call obj,$(JWT_SRC)): private LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
 # The fuzzers link the real edge option table (edge/options.c, from
-# libedge.a).
-build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_ALL)
+# libedge.a), and fuzz_http the ledger sink of the test support library.
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_TEST)
 	@mkdir -p $(dir $@)
 	$(LINK) -fsanitize=fuzzer -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
@@ -273,8 +298,8 @@ test: check-deps
 # configs, test vectors, the machine). tests/run_test.sh writes the
 # output to build/tests/NAME.log and prints it whole when the binary
 # ends; a failing binary fails its target and the suite.
-UNIT_RUNS  := $(patsubst tests/%.c,run-%,$(TEST_SRC))
-ITEST_RUNS := $(patsubst tests/%.c,run-%,$(ITEST_SRC))
+UNIT_RUNS  := $(patsubst %,run-%,$(call test_name,$(TEST_SRC)))
+ITEST_RUNS := $(patsubst %,run-%,$(call test_name,$(ITEST_SRC)))
 .PHONY: $(UNIT_RUNS) $(ITEST_RUNS)
 
 # Every test binary, built and not run.
@@ -291,10 +316,10 @@ $(UNIT_RUNS): run-%: $(BUILD)/tests/%
 # Integration tests run one test at a time within a binary (each starts
 # real daemons), and may run two binaries at once: their stores live in
 # fresh temp dirs, their daemons on loopback ports picked free
-# (tests/proc.h), and each binary picks from a range of ports of its own,
-# ITEST_PORTS: the 12,000 ports of 20000-31999 cut into one slice per
-# binary, so that two binaries cannot pick the same port before either
-# daemon binds it.
+# (tests/support/proc.h), and each binary picks from a range of ports of
+# its own, ITEST_PORTS: the 12,000 ports of 20000-31999 cut into one
+# slice per binary, so that two binaries cannot pick the same port before
+# either daemon binds it.
 itest: $(ITEST_RUNS)
 
 itest_slots :=

@@ -8,9 +8,10 @@
  * new offset. rdkafka.h allows both outside a rebalance callback; with a
  * manual assignment (no group subscription, so no rebalance protocol
  * that would insist on one kind of call) librdkafka 2.0.2 takes them
- * alongside rd_kafka_assign, as tests/test_reseek.c checks against the
- * mock cluster. Each call returns once the assignment changed; the
- * fetcher then stops, and starts again at the offset, asynchronously.
+ * alongside rd_kafka_assign, as tests/unit/central/test_reseek.c checks
+ * against the mock cluster. Each call returns once the assignment
+ * changed; the fetcher then stops, and starts again at the offset,
+ * asynchronously.
  *
  * Re-assigning every partition for each event (rd_kafka_assign of the
  * whole set) trips librdkafka's assertion

@@ -9,7 +9,8 @@
  * thread; every rd_kafka_mock_* call is a request to that thread, so the
  * fault hooks are safe from any thread.
  *
- * What the 2.0.2 mock does (checked by tests/test_broker.c or by hand):
+ * What the 2.0.2 mock does (checked by tests/unit/sim/test_broker.c or
+ * by hand):
  * - a Metadata request for an unknown topic auto-creates it with 4
  *   partitions, so our topics are created before the bootstrap list is
  *   published: no client can see the address before the topics exist;

@@ -18,7 +18,7 @@ logged at start-up.
 
 The tables below are what `edge --options` and `central --options` print,
 generated from the same option tables the daemons parse with
-(`tests/itest_startup.c` fails when they differ); regenerate with
+(`tests/itest/itest_startup.c` fails when they differ); regenerate with
 `sim/gen_config_md.sh`. Deployment files: `configs/deploy/` (three
 regions, central and its replica), `configs/local/` (`make run`).
 

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../edge/edge.h"
+#include "edge/edge.h"
 #include "config.h"
 #include "log.h"
 #include "xmem.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../edge/h1strict.h"
+#include "edge/h1strict.h"
 
 #define TARGET_MAX 256
 

@@ -30,10 +30,10 @@
 
 #include <event2/event.h>
 
-#include "../../edge/api.h"
-#include "../../edge/http.h"
-#include "../../edge/ledger.h"
-#include "../ledger_sink.h"
+#include "edge/api.h"
+#include "edge/http.h"
+#include "edge/ledger.h"
+#include "tests/support/ledger_sink.h"
 #include "clock.h"
 #include "log.h"
 #include "store.h"

@@ -1,0 +1,162 @@
+/* itest_crash.c - an edge killed at each step of a group commit, a seal,
+ * a send and a confirmation loses no acknowledged op and applies none
+ * twice, with the real binaries (stack.h: the embedded broker, central,
+ * one edge, 4 partitions), once with the loop writing its groups and once
+ * with store.sync on, where the commit thread writes them.
+ *
+ * The edge starts with LIKES_FAILPOINT naming one step (failpoint.h); it
+ * takes /v1/ops requests of 8 views each, every view on an item of its
+ * own, until the step's pass kills it with SIGKILL. Batches seal at 3 ops,
+ * so seals end inside the runs the groups wrote. The edge starts again
+ * without the failpoint and takes one more request. Then, at central:
+ * every view the edge acknowledged counts exactly once (views are a sum
+ * counter, so an op applied twice would show as 2), and the request that
+ * was cut off counts wholly or not at all (its ops share one store write).
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tests/support/stack.h"
+
+#define NPARTS 4
+#define PER_REQ 8
+#define MAX_REQS 40
+
+TestSuite(crash, .fini = stack_down, .timeout = 120);
+
+/* One /v1/ops request of PER_REQ views, on items "reel:<req>x<k>"; the
+ * status, or -1 when nothing answered. */
+static int views(int req)
+{
+	char body[1024], opts[1200], out[8192];
+	size_t n = (size_t)snprintf(body, sizeof body, "{\"ops\":[");
+	for (int k = 0; k < PER_REQ; k++)
+		n += (size_t)snprintf(
+		    body + n, sizeof body - n,
+		    "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
+		    k ? "," : "", req, k);
+	snprintf(body + n, sizeof body - n, "]}");
+	snprintf(opts, sizeof opts,
+	         "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
+	         "application/json' -d '%s'",
+	         body);
+	int code = proc_curl(out, sizeof out, opts, S.edge_port[0], "/v1/ops");
+	if (code == 200)
+		cr_assert(strstr(out, "\"status\":503") == NULL, "a view refused: %s", out);
+	return code;
+}
+
+/* Central's views count of reel:<req>x<k>, or -1. */
+static long long central_views(int req, int k)
+{
+	char out[2048], path[96];
+	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
+	if (proc_curl(out, sizeof out, "", S.ops_port, path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+/* Waits until central shows every view of request req counted want
+ * times (want < 0: the same number, 0 or 1, for all of them); returns
+ * that number. */
+static long long wait_counted(int req, long long want, unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	for (;;) {
+		long long first = central_views(req, 0);
+		bool same = first == 0 || first == 1;
+		bool done = want >= 0 ? first == want : same;
+		for (int k = 1; k < PER_REQ && done; k++) {
+			long long c = central_views(req, k);
+			done = want >= 0 ? c == want : c == first;
+		}
+		if (done)
+			return first;
+		cr_assert_lt(
+		    clock_mono_ms(), deadline,
+		    "request %d: central shows reel:%dx0 at %lld, want %lld; edge log:\n%s", req,
+		    req, first, want, stack_tail("edge0.log"));
+		proc_sleep_ms(100);
+	}
+}
+
+/* durable: store.sync on, so the writes go through the commit thread
+ * (store.commit_thread = auto), as the shipped deploy configs run. */
+static void crash_at(const char *point, bool durable)
+{
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	S.edge_extra = durable ? "[store]\nsync = true\n" : NULL;
+	cr_assert_eq(setenv("LIKES_FAILPOINT", point, 1), 0);
+	stack_up(1, NPARTS, 100);
+	cr_assert_eq(unsetenv("LIKES_FAILPOINT"), 0);
+	cr_assert(
+	    stack_file_has("edge0.log", durable ? "commit_thread=true" : "commit_thread=false"));
+
+	int acked = 0, code = 0;
+	while (acked < MAX_REQS && (code = views(acked)) == 200) {
+		acked++;
+		proc_sleep_ms(20); /* let seals, sends and snapshots happen between */
+	}
+	cr_assert_lt(acked, MAX_REQS, "%s never fired; edge log:\n%s", point,
+	             stack_tail("edge0.log"));
+	int status = 0;
+	cr_assert_eq(waitpid(S.edge_pid[0], &status, 0), S.edge_pid[0]);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	          "the edge ended otherwise (status %d); its log:\n%s", status,
+	          stack_tail("edge0.log"));
+	cr_assert(stack_file_has("edge0.log", "failpoint reached"));
+	S.edge_pid[0] = 0;
+
+	stack_start_edge(0);
+	int cut = acked; /* the request the crash cut off */
+	cr_assert_eq(views(cut + 1), 200, "the edge takes views again");
+	for (int r = 0; r < acked; r++)
+		wait_counted(r, 1, 30000);
+	wait_counted(cut + 1, 1, 30000);
+	long long c = wait_counted(cut, -1, 30000);
+	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times", point, acked,
+	            c);
+}
+
+static const char *const points[] = {
+    "group.staged:3", "group.written:3",   "seal.encoded:4",    "seal.written:4",
+    "batch.queued:4", "batch.delivered:4", "confirm.written:2",
+};
+
+/* One test per point and mode, so a failure names both. */
+#define POINT_TESTS(mode, durable)                                                                 \
+	Test(crash, mode##_before_a_group_is_written)                                              \
+	{                                                                                          \
+		crash_at(points[0], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_group_is_written_before_its_answers)                            \
+	{                                                                                          \
+		crash_at(points[1], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_before_a_seal_is_written)                                               \
+	{                                                                                          \
+		crash_at(points[2], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_seal_is_written_before_it_is_sent)                              \
+	{                                                                                          \
+		crash_at(points[3], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_batch_is_queued_to_kafka)                                       \
+	{                                                                                          \
+		crash_at(points[4], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_kafka_took_a_batch)                                               \
+	{                                                                                          \
+		crash_at(points[5], durable);                                                      \
+	}                                                                                          \
+	Test(crash, mode##_after_a_snapshot_deleted_applied_batches)                               \
+	{                                                                                          \
+		crash_at(points[6], durable);                                                      \
+	}
+
+POINT_TESTS(loop, false)
+POINT_TESTS(thread, true)

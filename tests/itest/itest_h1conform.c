@@ -1,0 +1,324 @@
+/* itest_h1conform.c - the real edge against request smuggling over
+ * HTTP/1.1: each vector goes as raw bytes on a fresh connection to the
+ * edge's cleartext port (stack.h: broker, central, one edge), the client
+ * then shuts its side, and the test reads every answer until the edge
+ * closes. It asserts the first answer's status and, for every vector
+ * that hides a second request in its bytes, that no second answer came:
+ * the edge refused the framing rather than reading it one way while a
+ * proxy in front could read it another.
+ */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/support/stack.h"
+
+static char certdir[256], extra[1024];
+static int tls_port;
+
+/* The edge also listens with TLS, on a throwaway self-signed certificate. */
+static void setup(void)
+{
+	testdir_make(certdir, sizeof certdir, "likes-h1conform");
+	char out[4096];
+	cr_assert_eq(proc_capture(out, sizeof out,
+	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
+	                          "-out %s/cert.pem 2>&1",
+	                          certdir, certdir),
+	             0, "%s", out);
+	tls_port = proc_free_port();
+	snprintf(extra, sizeof extra,
+	         "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\n"
+	         "tls_key = %s/key.pem\n",
+	         tls_port, certdir, certdir);
+	S.edge_extra = extra;
+	stack_up(1, 2, 200);
+}
+
+static void teardown(void)
+{
+	stack_down();
+	testdir_remove(certdir);
+}
+
+TestSuite(h1conform, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Sends n bytes on a new connection, half-closes, reads up to cap-1
+ * bytes until the edge closes (or 5 s); the bytes read. */
+static size_t exchange(const char *req, size_t n, char *out, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.edge_port[0])};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	size_t sent = 0;
+	while (sent < n) {
+		ssize_t k = send(fd, req + sent, n - sent, MSG_NOSIGNAL);
+		if (k <= 0)
+			break; /* the edge may close on a refusal before all is sent */
+		sent += (size_t)k;
+	}
+	shutdown(fd, SHUT_WR);
+	size_t got = 0;
+	for (;;) {
+		ssize_t k = recv(fd, out + got, cap - 1 - got, 0);
+		if (k <= 0 || (got += (size_t)k) == cap - 1)
+			break;
+	}
+	close(fd);
+	out[got] = 0;
+	return got;
+}
+
+/* exchange over TLS with ALPN http/1.1: close_notify stands for the
+ * half-close. */
+static size_t exchange_tls(const char *req, size_t n, char *out, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tls_port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	cr_assert_not_null(ctx);
+	cr_assert_eq(SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9), 0);
+	SSL *ssl = SSL_new(ctx);
+	cr_assert_not_null(ssl);
+	cr_assert_eq(SSL_set_fd(ssl, fd), 1);
+	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with the edge");
+	size_t sent = 0;
+	while (sent < n) {
+		int k = SSL_write(ssl, req + sent, (int)(n - sent));
+		if (k <= 0)
+			break;
+		sent += (size_t)k;
+	}
+	SSL_shutdown(ssl);
+	size_t got = 0;
+	for (;;) {
+		int k = SSL_read(ssl, out + got, (int)(cap - 1 - got));
+		if (k <= 0 || (got += (size_t)k) == cap - 1)
+			break;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	out[got] = 0;
+	return got;
+}
+
+/* How many answers (status lines) out holds; the first one's status. */
+static int answers(const char *out, int *first)
+{
+	int n = 0;
+	*first = -1;
+	/* Answers follow each other with no separator: a body has no
+	 * newline of its own. A status line is "HTTP/1.1 DDD ". */
+	for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9) {
+		bool status = p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
+		              p[11] >= '0' && p[11] <= '9' && p[12] == ' ';
+		if (!status)
+			continue;
+		if (n++ == 0)
+			*first = atoi(p + 9);
+	}
+	return n;
+}
+
+typedef struct vector {
+	const char *name;
+	const char *bytes;
+	int status;  /* of the first answer */
+	int answers; /* how many in all */
+} vector;
+
+#define POST "POST /v1/items/reel/1/views HTTP/1.1\r\nHost: x\r\nX-User-Id: u\r\n"
+#define SMUGGLED "GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n"
+
+static const vector vectors[] = {
+    /* The reproduction: a space before the colon. */
+    {"TE with a space before its colon",
+     POST "Transfer-Encoding : chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"CL with a space before its colon", POST "Content-Length : 7\r\n\r\n{\"n\":2}" SMUGGLED, 400,
+     1},
+    {"bare LF in a chunk extension",
+     POST "Transfer-Encoding: chunked\r\n\r\n"
+          "7;\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"junk after a chunk size",
+     POST "Transfer-Encoding: chunked\r\n\r\n"
+          "7 junk\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"folded TE", POST "Transfer-Encoding:\r\n chunked\r\n\r\n7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"two TE fields",
+     POST "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"gzip, chunked",
+     POST "Transfer-Encoding: gzip, chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     501, 1},
+    /* The classic set. */
+    {"CL.TE", POST "Content-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED", 400,
+     1},
+    {"TE.CL",
+     POST "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+          "8\r\nSMUGGLED\r\n0\r\n\r\n",
+     400, 1},
+    {"TE.TE, a second obfuscated TE",
+     POST "Transfer-Encoding: chunked\r\nTransfer-encoding: x\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     501, 1}, /* "x" is a coding the edge does not implement */
+    {"TE.TE, a tab before the colon",
+     POST "Transfer-Encoding\t: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"TE.TE, xchunked",
+     POST "Transfer-Encoding: xchunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     501, 1},
+    {"TE.TE, a bare LF before it",
+     POST "X: y\nTransfer-Encoding: chunked\r\n\r\n"
+          "7\r\n{\"n\":2}\r\n0\r\n\r\n" SMUGGLED,
+     400, 1},
+    {"duplicate CL", POST "Content-Length: 7\r\nContent-Length: 44\r\n\r\n{\"n\":2}" SMUGGLED, 400,
+     1},
+    {"CL with a sign", POST "Content-Length: +7\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
+    {"CL with a space inside", POST "Content-Length: 7 0\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
+    {"CL as a list", POST "Content-Length: 7, 7\r\n\r\n{\"n\":2}" SMUGGLED, 400, 1},
+    /* Hosts and singletons. */
+    {"no Host", "GET /healthz HTTP/1.1\r\n\r\n", 400, 1},
+    {"two Host", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, 1},
+    {"Host a b", "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", 400, 1},
+    {"two Authorization",
+     "GET /healthz HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
+     "Authorization: Bearer b\r\n\r\n",
+     400, 1},
+    {"two Idempotency-Key",
+     POST "Idempotency-Key: a\r\nIdempotency-Key: b\r\n"
+          "Content-Length: 7\r\n\r\n{\"n\":2}",
+     400, 1},
+    {"an unknown method", "BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 501, 1},
+    {"HTTP/1.2", "GET /healthz HTTP/1.2\r\nHost: a\r\n\r\n", 505, 1},
+    /* What must still work: well-framed requests, pipelined. */
+    {"two pipelined GETs",
+     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+     200, 2},
+    {"a chunked write with an extension, then a GET",
+     POST "Transfer-Encoding: chunked\r\n\r\n7;a=\"b c\"\r\n{\"n\":2}\r\n0\r\nX-T: 1\r\n\r\n"
+          "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+     200, 2},
+    {"HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", 200, 1},
+};
+
+/* Every vector through exchange (plain or TLS). */
+static void run_vectors(size_t (*xchg)(const char *, size_t, char *, size_t), const char *how)
+{
+	static char out[64 * 1024];
+	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+		const vector *v = &vectors[i];
+		xchg(v->bytes, strlen(v->bytes), out, sizeof out);
+		int first;
+		int n = answers(out, &first);
+		cr_expect_eq(first, v->status, "%s, %s: first answer %d, want %d:\n%.400s", how,
+		             v->name, first, v->status, out);
+		cr_expect_eq(n, v->answers, "%s, %s: %d answers, want %d:\n%.600s", how, v->name, n,
+		             v->answers, out);
+		if (v->answers == 1)
+			cr_expect_null(strstr(out, "SMUGGLED"), "%s, %s", how, v->name);
+	}
+	cr_assert(proc_alive(S.edge_pid[0]), "the edge runs on");
+}
+
+Test(h1conform, every_vector_is_answered_as_a_strict_server_would)
+{
+	run_vectors(exchange, "cleartext");
+}
+
+Test(h1conform, every_vector_over_tls_too)
+{
+	run_vectors(exchange_tls, "TLS");
+}
+
+Test(h1conform, a_target_longer_than_the_edge_reads_is_414)
+{
+	size_t n = 9000;
+	char *req = malloc(n + 64);
+	cr_assert_not_null(req);
+	memcpy(req, "GET /", 5);
+	memset(req + 5, 'a', n);
+	strcpy(req + 5 + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	static char out[8192];
+	exchange(req, strlen(req), out, sizeof out);
+	free(req);
+	int first;
+	cr_assert_eq(answers(out, &first), 1, "%s", out);
+	cr_assert_eq(first, 414, "%.300s", out);
+}
+
+/* HEAD, Date and Cache-Control, over HTTP/1.1 (raw) and HTTP/2 (curl). */
+Test(h1conform, head_date_and_cache_control_on_both_protocols)
+{
+	static char out[16384];
+	const char *head = "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+	                   "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+	exchange(head, strlen(head), out, sizeof out);
+	int first;
+	cr_assert_eq(answers(out, &first), 2, "%s", out);
+	cr_assert_eq(first, 200, "%s", out);
+	/* The HEAD answer: GET's length, no body; the 404 right after it. */
+	const char *second = strstr(out + 1, "HTTP/1.1 404 ");
+	cr_assert_not_null(second, "%s", out);
+	cr_assert_not_null(strstr(out, "content-length: 30\r\n"), "%s", out);
+	cr_assert(strncmp(second - 4, "\r\n\r\n", 4) == 0, "no body after HEAD's head:\n%s", out);
+	cr_assert_not_null(strstr(out, "date: "), "%s", out);
+	cr_assert_not_null(strstr(second, "cache-control: no-store\r\n"), "%s", second);
+	/* HEAD answer of /healthz carries no-store too. */
+	cr_assert(strstr(out, "cache-control: no-store\r\n") < second, "%s", out);
+
+	/* HTTP/2: the same rules. */
+	cr_assert_eq(
+	    proc_curl(out, sizeof out, "-sI --http2-prior-knowledge", S.edge_port[0], "/healthz"),
+	    200, "%s", out);
+	cr_assert_not_null(strcasestr(out, "date: "), "%s", out);
+	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "%s", out);
+	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge", S.edge_port[0],
+	                       "/v1/items/blog/1/likes"),
+	             400, "%s", out);
+	cr_assert_not_null(strcasestr(out, "cache-control: no-store"), "an error: %s", out);
+	cr_assert_eq(proc_curl(out, sizeof out, "-si --http2-prior-knowledge -X BREW",
+	                       S.edge_port[0], "/healthz"),
+	             501, "%s", out);
+}
+
+/* This edge trusts no proxy: forwarding headers are not believed, and a
+ * request that carries them came through a proxy the edge does not trust,
+ * even from 127.0.0.1, so the loopback-only routes refuse it. */
+Test(h1conform, a_proxy_the_edge_does_not_trust_gets_no_loopback_route)
+{
+	static char out[256 * 1024];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[0], "/metrics"), 200);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
+	                       "/metrics"),
+	             404);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'Forwarded: for=127.0.0.1'", S.edge_port[0],
+	                       "/v1/admin/inspect"),
+	             404);
+	cr_assert_eq(proc_curl(out, sizeof out, "-H 'X-Forwarded-For: 127.0.0.1'", S.edge_port[0],
+	                       "/healthz"),
+	             200, "other routes do not care");
+}

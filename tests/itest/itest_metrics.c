@@ -1,0 +1,280 @@
+/* itest_metrics.c - the edge's /metrics with real processes: the embedded
+ * broker, central and one edge on loopback (stack.h). Checks that the
+ * exposition parses, that the pending gauges follow a Kafka outage and
+ * that the snapshot age and pending batches follow a central outage.
+ *
+ * The Kafka outage freezes the broker process (SIGSTOP, then SIGCONT):
+ * the embedded broker keeps its topics only in memory, so killing and
+ * restarting it would come back empty on new ports, which is a lost
+ * cluster rather than an unreachable one. A frozen broker accepts no
+ * request and answers none, as a broker cut off by the network does.
+ */
+#include <criterion/criterion.h>
+
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
+
+#define NPARTS 2
+#define METRICS_CAP (512 * 1024)
+
+static char *text; /* the last /metrics answer */
+
+static void setup(void)
+{
+	text = malloc(METRICS_CAP);
+	cr_assert_not_null(text);
+	stack_up(1, NPARTS, 200);
+}
+
+static void teardown(void)
+{
+	/* A frozen broker would not die of SIGKILL until continued. */
+	if (S.broker_pid > 0)
+		kill(S.broker_pid, SIGCONT);
+	stack_down();
+	free(text);
+}
+
+TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Scrapes the edge's /metrics into text; false when it did not answer. */
+static bool scrape(void)
+{
+	return proc_curl(text, METRICS_CAP, "", S.edge_port[0], "/metrics") == 200;
+}
+
+/* The value of series in a fresh scrape (-1: absent or no answer). */
+static double metric(const char *series)
+{
+	return scrape() ? prom_get(text, series) : -1;
+}
+
+static void like(int item, const char *user)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/v1/items/post/m%d/likes", item);
+	int code = proc_http("POST", S.edge_port[0], path, user, NULL, 0);
+	cr_assert_eq(code, 200, "like of post:m%d by %s -> %d", item, user, code);
+}
+
+/* Waits until series satisfies want(value) or the deadline passes. */
+static double wait_for(const char *series, bool (*want)(double), unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	double v;
+	while (!want(v = metric(series)) && clock_mono_ms() < deadline)
+		proc_sleep_ms(100);
+	return v;
+}
+
+static bool is_zero(double v)
+{
+	return v == 0;
+}
+
+static bool positive(double v)
+{
+	return v > 0;
+}
+
+/* True once the edge's /readyz answers 200: its replica is complete. */
+static bool wait_ready(unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	char body[1024];
+	while (proc_curl(body, sizeof body, "", S.edge_port[0], "/readyz") != 200) {
+		if (clock_mono_ms() >= deadline)
+			return false;
+		proc_sleep_ms(100);
+	}
+	return true;
+}
+
+Test(metrics, exposition_parses_and_every_family_is_described)
+{
+	like(1, "a");
+	like(2, "b");
+	cr_assert(wait_ready(20000), "the edge's replica completes");
+	char body[512];
+	cr_assert_eq(
+	    proc_http("GET", S.edge_port[0], "/v1/items/post/m1/likes", NULL, body, sizeof body),
+	    200);
+	cr_assert_eq(
+	    proc_http("GET", S.edge_port[0], "/v1/items/post/m77/likes", NULL, body, sizeof body),
+	    200, "a count the replica proves 0, answered at the edge");
+	/* Delivered and applied: the produce and snapshot series moved. */
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert(scrape());
+	char why[256];
+	cr_assert(prom_check(text, why, sizeof why), "%s", why);
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"), 2,
+	             "writes answered after the group commit are counted");
+	cr_assert_eq(prom_get(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
+	             2);
+	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"), 2,
+	             "a deferred answer is counted once");
+	/* Once the replica is complete no count read leaves the edge; the
+	 * read-through families are still exported, at zero. */
+	cr_assert_eq(prom_get(text, "likes_edge_readthrough_counts_total"), 0);
+	cr_assert_geq(prom_get(text, "likes_edge_readthrough_requests_total"), 0);
+	cr_assert_geq(prom_get(text, "likes_edge_readthrough_duration_seconds_count"), 0);
+	cr_assert_geq(prom_get(text, "likes_edge_kafka_delivered_total"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_snapshots_received_total"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_batch_ops_count"), 1);
+	cr_assert_geq(prom_get(text, "likes_edge_store_approximate_bytes"), 0);
+	cr_assert_eq(prom_get(text, "likes_edge_kafka_inflight_messages"), 0);
+	/* /readyz answered 200, and the gauges say so, check by check. The
+	 * readiness tick runs once a second: wait for it. */
+	cr_assert_eq(wait_for("likes_edge_ready", positive, 5000), 1);
+	cr_assert(scrape());
+	const char *checks[] = {"store", "kafka", "snapshots", "replica"};
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "likes_edge_ready_check{check=\"%s\"}", checks[i]);
+		cr_assert_eq(prom_get(text, name), 1, "%s", name);
+	}
+	cr_assert_eq(prom_get(text, "likes_edge_pending_budget_bytes"), 1024.0 * 1024 * 1024,
+	             "batch.budget_mb's default, in bytes");
+	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
+	             200);
+	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
+}
+
+Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)
+{
+	like(1, "warm");
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert_eq(kill(S.broker_pid, SIGSTOP), 0);
+	char user[16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		like(i % 3, user);
+	}
+	double bytes0 = metric("likes_edge_pending_bytes");
+	cr_assert_gt(bytes0, 0, "writes go on while Kafka is away");
+	/* Sealed by age, handed to the producer, never acknowledged. */
+	cr_assert_gt(wait_for("likes_edge_pending_batches", positive, 5000), 0);
+	cr_assert_gt(wait_for("likes_edge_kafka_inflight_messages", positive, 5000), 0);
+	for (int i = 20; i < 30; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		like(i % 3, user);
+	}
+	cr_assert_gt(metric("likes_edge_pending_bytes"), bytes0, "the backlog grows");
+	proc_sleep_ms(500); /* the frozen broker stays frozen a moment more */
+	cr_assert_gt(metric("likes_edge_pending_batches"), 0);
+	cr_assert_eq(kill(S.broker_pid, SIGCONT), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 60000), 0,
+	             "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
+	cr_assert_eq(metric("likes_edge_pending_bytes"), 0);
+	cr_assert_eq(prom_get(text, "likes_edge_pending_ops"), 0);
+	cr_assert_eq(prom_get(text, "likes_edge_ops_accepted_total"), 31);
+}
+
+Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
+{
+	char age[64];
+	snprintf(age, sizeof age, "likes_edge_snapshot_age_seconds{partition=\"%d\"}", 0);
+	like(1, "warm");
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
+	cr_assert_geq(wait_for(age, positive, 5000), 0);
+	cr_assert_lt(metric(age), 2, "snapshots arrive every 200 ms");
+	proc_stop(S.central_pid, SIGTERM);
+	S.central_pid = -1;
+	like(2, "x");
+	like(3, "y");
+	cr_assert_gt(wait_for("likes_edge_pending_batches", positive, 5000), 0,
+	             "sealed and sent, not applied");
+	double a1 = metric(age);
+	proc_sleep_ms(1500);
+	double a2 = metric(age);
+	cr_assert_gt(a2, a1 + 1, "the age keeps growing: %f then %f", a1, a2);
+	cr_assert_gt(prom_get(text, "likes_edge_pending_batches"), 0);
+	stack_start_central();
+	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 30000), 0);
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (metric(age) >= 2 && clock_mono_ms() < deadline)
+		proc_sleep_ms(100);
+	cr_assert_lt(metric(age), 2, "fresh snapshots again");
+}
+
+/* What Prometheus's own checker says of one scrape: its output, empty
+ * when it found nothing. Fails when promtool cannot run (make deps
+ * installs it). */
+static void promtool_check(const char *what, int port, char *out, size_t cap)
+{
+	cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
+	char path[] = "/tmp/likes-metrics-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	/* The answer's body as it is (no -i): promtool must see the text
+	 * itself, never an empty string. */
+	const char *body = text;
+	cr_assert_not_null(strstr(body, "# TYPE "), "%s's /metrics has no family", what);
+	size_t n = strlen(body);
+	cr_assert_eq(write(fd, body, n), (ssize_t)n);
+	close(fd);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t got = fread(out, 1, cap - 1, p);
+	out[got] = '\0';
+	int rc = pclose(p);
+	unlink(path);
+	cr_assert_eq(rc, 0, "promtool check metrics on %s's /metrics (exit %d):\n%s", what, rc,
+	             out);
+	cr_assert_eq(got, 0, "promtool on %s's /metrics:\n%s", what, out);
+}
+
+/* Scrapes port until every family has at least one sample (per-partition
+ * gauges wait for their first snapshot or watermark); fails at the
+ * deadline naming the family still empty. */
+static void wait_every_family_has_samples(const char *what, int port, unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	char empty[128];
+	for (;;) {
+		cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
+		if (!prom_empty_family(text, empty, sizeof empty))
+			return;
+		cr_assert(clock_mono_ms() < deadline, "%s: family %s has no sample:\n%s", what,
+		          empty, text);
+		proc_sleep_ms(100);
+	}
+}
+
+Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
+{
+	/* Traffic through the whole pipeline, so that every family has a
+	 * sample: promtool then checks every name either daemon can show. */
+	like(1, "u-prom");
+	like(2, "u-prom");
+	cr_assert_eq(
+	    proc_http("DELETE", S.edge_port[0], "/v1/items/post/m2/likes", "u-prom", NULL, 0), 200);
+	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
+	wait_every_family_has_samples("the edge", S.edge_port[0], 20000);
+	wait_every_family_has_samples("central", S.ops_port, 20000);
+	cr_assert_gt(prom_sum(text, "likes_central_ops_applied_total"), 0, "%s", text);
+	char out[8192];
+	promtool_check("the edge", S.edge_port[0], out, sizeof out);
+	promtool_check("central", S.ops_port, out, sizeof out);
+	const int ports[2] = {S.edge_port[0], S.ops_port};
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(proc_curl(text, METRICS_CAP, "", ports[i], "/metrics"), 200);
+		const char *want[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
+		                      "process_open_fds", "process_max_fds",
+		                      "process_start_time_seconds"};
+		/* CPU may still read 0 ticks in a process this young. */
+		cr_expect_geq(prom_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
+		for (size_t k = 1; k < sizeof want / sizeof want[0]; k++)
+			cr_expect_gt(prom_get(text, want[k]), 0, "%s on port %d", want[k],
+			             ports[i]);
+		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d",
+		                   ports[i]);
+	}
+}

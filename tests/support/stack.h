@@ -1,0 +1,326 @@
+/* stack.h - a whole local deployment for integration tests: the embedded
+ * broker (build/sim broker), central and N edges, real processes on
+ * loopback in one temp dir. Each process is started by PID and stopped by
+ * PID; stack_down kills whatever is still running and removes the dir
+ * (kept when KEEP_ITEST_DIR is set). Before that it holds every line the
+ * processes wrote to the dir's *.log files to the strict logfmt reader
+ * of logfmt.h: a line that a log shipper could not parse fails the test.
+ *
+ * Extra config text goes in central_extra (keys of [central]) and
+ * edge_extra (whole sections) before stack_up; the edges read through
+ * to central's ops API. stack_spawn_central starts further centrals
+ * (shards, replicas) from configs the test writes with stack_write.
+ *
+ * Header-only, included by one test file per binary: the stack is that
+ * file's fixture, S, whose fields the tests read and set by name, and
+ * the Criterion report hook below belongs in the test binary once. The
+ * plain code it calls (proc.h, logfmt.h, testdir.h) is compiled once in
+ * the test support library.
+ */
+#ifndef TESTS_SUPPORT_STACK_H
+#define TESTS_SUPPORT_STACK_H
+
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "tests/support/logfmt.h"
+#include "tests/support/proc.h"
+#include "tests/support/testdir.h"
+
+#define STACK_UTIL static __attribute__((unused))
+
+#define STACK_EDGES 3
+
+typedef struct stack {
+	char dir[256];
+	int nparts, nedges;
+	pid_t broker_pid, central_pid, edge_pid[STACK_EDGES];
+	int edge_port[STACK_EDGES], ops_port;
+	const char *central_extra; /* appended to central.ini */
+	const char *edge_extra;    /* appended to every edge's ini */
+	const char *edge_limits;   /* the [limits] keys of every edge; NULL:
+	                              no per-user or per-address limit */
+	const char *edge_batch;    /* the [batch] keys of every edge; NULL:
+	                              1000 ops or 200 ms, 1 MiB window */
+} stack;
+
+static stack S;
+
+STACK_UTIL void stack_write(const char *name, const char *fmt, ...)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+/* The end of a daemon's log, for an assertion message. */
+STACK_UTIL const char *stack_log_tail(const char *name)
+{
+	static char tail[1600];
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	tail[0] = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return "(no log)";
+	if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) != 0)
+		rewind(f);
+	size_t n = fread(tail, 1, sizeof tail - 1, f);
+	tail[n] = 0;
+	fclose(f);
+	return tail;
+}
+
+STACK_UTIL void stack_start_central(void)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/central.ini", S.dir);
+	snprintf(log, sizeof log, "%s/central.log", S.dir);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	S.central_pid = proc_spawn(log, argv);
+	cr_assert(S.central_pid > 0);
+	uint64_t deadline = clock_mono_ms() + 20000;
+	char out[256];
+	while (proc_capture(out, sizeof out,
+	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+	                    "http://127.0.0.1:%d/healthz",
+	                    S.ops_port) != 0 ||
+	       strcmp(out, "200") != 0) {
+		cr_assert(clock_mono_ms() < deadline, "central never answered /healthz");
+		cr_assert(proc_alive(S.central_pid),
+		          "central exited at start-up; its log ends:\n%s",
+		          stack_log_tail("central.log"));
+		proc_sleep_ms(50);
+	}
+}
+
+/* Starts one more central (a shard or a replica) from the config file
+ * name in the stack's dir, logging to log_name there, and waits for its
+ * ops API on ops_port. The caller stops it (proc_stop). */
+STACK_UTIL pid_t stack_spawn_central(const char *name, const char *log_name, int ops_port)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/%s", S.dir, name);
+	snprintf(log, sizeof log, "%s/%s", S.dir, log_name);
+	char *argv[] = {"build/central", "-c", cfg, NULL};
+	pid_t pid = proc_spawn(log, argv);
+	cr_assert(pid > 0);
+	uint64_t deadline = clock_mono_ms() + 20000;
+	char out[256];
+	while (proc_capture(out, sizeof out,
+	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
+	                    "http://127.0.0.1:%d/healthz",
+	                    ops_port) != 0 ||
+	       strcmp(out, "200") != 0) {
+		cr_assert(clock_mono_ms() < deadline, "%s never answered /healthz", name);
+		cr_assert(proc_alive(pid), "%s exited at start-up; its log ends:\n%s", name,
+		          stack_log_tail(log_name));
+		proc_sleep_ms(50);
+	}
+	return pid;
+}
+
+STACK_UTIL void stack_start_edge(int i)
+{
+	char cfg[512], log[512];
+	snprintf(cfg, sizeof cfg, "%s/edge%d.ini", S.dir, i);
+	snprintf(log, sizeof log, "%s/edge%d.log", S.dir, i);
+	char *argv[] = {"build/edge", "-c", cfg, NULL};
+	S.edge_pid[i] = proc_spawn(log, argv);
+	cr_assert(S.edge_pid[i] > 0);
+	uint64_t deadline = clock_mono_ms() + 20000;
+	while (proc_http("GET", S.edge_port[i], "/healthz", NULL, NULL, 0) != 200) {
+		cr_assert(clock_mono_ms() < deadline, "edge %d never became healthy", i);
+		if (!proc_alive(S.edge_pid[i])) {
+			char name[32];
+			snprintf(name, sizeof name, "edge%d.log", i);
+			cr_assert_fail("edge %d exited at start-up; its log ends:\n%s", i,
+			               stack_log_tail(name));
+		}
+		proc_sleep_ms(50);
+	}
+}
+
+/* The config sections every daemon of the stack shares (a static buffer). */
+STACK_UTIL const char *stack_common(void)
+{
+	static char common[512];
+	snprintf(
+	    common, sizeof common,
+	    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
+	    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
+	    S.dir, S.nparts);
+	return common;
+}
+
+/* Writes edge i's config (edgeI.ini) for S.edge_port[i], with central_ops
+ * as its central.ops (one address, or a shard map). */
+STACK_UTIL void stack_write_edge(int i, const char *central_ops)
+{
+	char name[32];
+	snprintf(name, sizeof name, "edge%d.ini", i);
+	stack_write(
+	    name,
+	    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
+	    "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+	    "[identity]\ndev_header = true\n"
+	    "[limits]\n%s"
+	    "[batch]\n%s"
+	    "[central]\nops = %s\n%s%s",
+	    i, i, S.dir, i, S.edge_port[i],
+	    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
+	    S.edge_batch ? S.edge_batch : "max_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n",
+	    central_ops, stack_common(), S.edge_extra ? S.edge_extra : "");
+}
+
+/* Starts an embedded broker with the stack's topics, empty, and waits
+ * for it to write S.dir/bootstrap (removed first: a broker started again
+ * listens on new ports, which the daemons read at their start). */
+STACK_UTIL void stack_start_broker(void)
+{
+	char bs[512], log[512], t1[64], t2[64];
+	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
+	snprintf(log, sizeof log, "%s/broker.log", S.dir);
+	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
+	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
+	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
+	char *argv[] = {"build/sim", "broker",  "--bootstrap-file",   bs,  "--topic", t1, "--topic",
+	                t2,          "--topic", "likes.deadletter:1", NULL};
+	S.broker_pid = proc_spawn(log, argv);
+	cr_assert(S.broker_pid > 0);
+	uint64_t deadline = clock_mono_ms() + 20000;
+	struct stat st;
+	while (stat(bs, &st) != 0 || st.st_size == 0) {
+		cr_assert(clock_mono_ms() < deadline, "the embedded broker never wrote %s", bs);
+		proc_sleep_ms(20);
+	}
+}
+
+/* Writes the configs and starts broker, central and the edges. */
+STACK_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
+{
+	cr_assert_leq(nedges, STACK_EDGES);
+	S.nedges = nedges;
+	S.nparts = nparts;
+	testdir_make(S.dir, sizeof S.dir, "likes-itest");
+	/* The broker first: its listeners take ports of their own, so the
+	 * free ports picked below cannot be taken by it before the daemons
+	 * bind them. */
+	stack_start_broker();
+	S.ops_port = proc_free_port();
+	for (int i = 0; i < nedges; i++)
+		S.edge_port[i] = proc_free_port();
+	stack_write("central.ini",
+	            "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
+	            "ops_listen = 127.0.0.1:%d\n%s%s",
+	            S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
+	            stack_common());
+	char ops[64];
+	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
+	for (int i = 0; i < nedges; i++)
+		stack_write_edge(i, ops);
+	stack_start_central();
+	for (int i = 0; i < nedges; i++)
+		stack_start_edge(i);
+}
+
+/* Every *.log in the stack's dir (the broker's, centrals' and edges'
+ * stderr, all written by log.h) must hold strict logfmt lines only; a
+ * raw line (librdkafka's "%4|...|CONFWARN|..." once was one) or a value
+ * that breaks its quotes fails the test, naming file, line and reason.
+ * Nor may any hold a librdkafka configuration warning (kafka_fac=CONFWARN:
+ * a property given to a client that ignores it, say): each client gets
+ * only its role's properties (bus.h). */
+STACK_UTIL void stack_check_logs(void)
+{
+	DIR *d = S.dir[0] ? opendir(S.dir) : NULL;
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0)
+			continue;
+		char path[512], report[4096];
+		snprintf(path, sizeof path, "%s/%s", S.dir, e->d_name);
+		long bad = logfmt_check_file(path, false, report, sizeof report);
+		cr_expect_eq(bad, 0, "%ld lines of %s are not strict logfmt:\n%s", bad, e->d_name,
+		             report);
+		cr_expect_neq(proc_capture(report, sizeof report,
+		                           "grep -m 3 'kafka_fac=CONFWARN' '%s'", path),
+		              0, "%s has librdkafka configuration warnings:\n%s", e->d_name,
+		              report);
+	}
+	closedir(d);
+}
+
+/* Criterion 2.4 prints an assertion that fails in a .fini, such as the
+ * log check of stack_down, but counts the test as passed and exits 0.
+ * This hook runs in the runner process after each teardown: a test that
+ * passed its body and then failed an assertion makes the run exit 1. */
+static size_t stack_teardown_failures;
+
+static void stack_exit_failed(void)
+{
+	if (stack_teardown_failures == 0)
+		return;
+	fprintf(stderr, "%zu test(s) failed in their teardown (see the assertions above)\n",
+	        stack_teardown_failures);
+	_exit(1);
+}
+
+ReportHook(POST_FINI)(struct criterion_test_stats *st)
+{
+	if (st->failed_asserts > 0 && st->test_status == CR_STATUS_PASSED &&
+	    stack_teardown_failures++ == 0)
+		atexit(stack_exit_failed);
+}
+
+STACK_UTIL void stack_down(void)
+{
+	for (int i = 0; i < S.nedges; i++)
+		proc_stop(S.edge_pid[i], SIGKILL);
+	proc_stop(S.central_pid, SIGKILL);
+	proc_stop(S.broker_pid, SIGKILL);
+	stack_check_logs();
+	if (!getenv("KEEP_ITEST_DIR"))
+		testdir_remove(S.dir);
+}
+
+/* The last lines of the named file in the stack's dir (for a failure
+ * message); a static buffer. */
+STACK_UTIL const char *stack_tail(const char *name)
+{
+	static char out[4096];
+	if (proc_capture(out, sizeof out, "tail -n 15 '%s/%s' | cut -c1-240", S.dir, name))
+		snprintf(out, sizeof out, "(no %s)", name);
+	return out;
+}
+
+/* Does the named file in the stack's dir contain needle? */
+STACK_UTIL bool stack_file_has(const char *name, const char *needle)
+{
+	char out[64];
+	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, S.dir, name) == 0;
+}
+
+#endif

@@ -1,0 +1,41 @@
+/* testdir.c - a fresh temp directory per test and a small store inside
+ * it (testdir.h).
+ */
+#include "tests/support/testdir.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void testdir_make(char *buf, size_t cap, const char *name)
+{
+	snprintf(buf, cap, "/tmp/%s.XXXXXX", name);
+	cr_assert_not_null(mkdtemp(buf), "mkdtemp %s", buf);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void testdir_remove(const char *dir)
+{
+	if (dir && dir[0])
+		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+store *testdir_open_store(const char *path)
+{
+	store_opts o;
+	char err[256];
+	store_opts_default(&o);
+	o.cache_bytes = 1u << 20;
+	o.write_buffer = 1u << 20;
+	store *db = store_open(path, &o, err, sizeof err);
+	cr_assert_not_null(db, "store_open: %s", err);
+	return db;
+}

@@ -1,0 +1,24 @@
+/* testdir.h - a fresh temp directory per test, removed whole in .fini,
+ * and a small LevelDB store inside it. Compiled once into the test
+ * support library (tests/support/testdir.c); test processes only. A
+ * failure to make the directory or open the store is a Criterion
+ * assertion, so these are for a test's thread.
+ */
+#ifndef TESTS_SUPPORT_TESTDIR_H
+#define TESTS_SUPPORT_TESTDIR_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* Makes /tmp/<name>.XXXXXX into buf (cap >= 32 + strlen(name)). */
+void testdir_make(char *buf, size_t cap, const char *name);
+
+/* Removes dir and everything below it; a no-op for "" or NULL. */
+void testdir_remove(const char *dir);
+
+/* Opens (creating) a store at path with small caches; the caller closes
+ * it (store_close). */
+store *testdir_open_store(const char *path);
+
+#endif

@@ -1,0 +1,151 @@
+/* test_bus.c - librdkafka properties by role (common/bus.c): which client
+ * reads a property, the check that refuses one in a section whose client
+ * would ignore it, and the confs each role gets from the three sections.
+ * No broker: confs are inspected with rd_kafka_conf_get.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+#include "tests/support/testdir.h"
+
+TestSuite(bus, .timeout = 10);
+
+static cfg_kv kv(const char *k, const char *v, const char *where)
+{
+	return (cfg_kv){.key = (char *)k, .value = (char *)v, .where = (char *)where};
+}
+
+static const char *get(rd_kafka_conf_t *conf, const char *name)
+{
+	static char buf[512];
+	size_t len = sizeof buf;
+	cr_assert_eq(rd_kafka_conf_get(conf, name, buf, &len), RD_KAFKA_CONF_OK, "%s", name);
+	return buf;
+}
+
+Test(bus, scope_comes_from_librdkafkas_table)
+{
+	cr_assert_eq(bus_property_scope("fetch.wait.max.ms"), BUS_SCOPE_CONSUMER);
+	cr_assert_eq(bus_property_scope("linger.ms"), BUS_SCOPE_PRODUCER);
+	cr_assert_eq(bus_property_scope("bootstrap.servers"), BUS_SCOPE_BOTH);
+	cr_assert_eq(bus_property_scope("socket.timeout.ms"), BUS_SCOPE_BOTH);
+	/* topic-level properties count too */
+	cr_assert_eq(bus_property_scope("acks"), BUS_SCOPE_PRODUCER);
+	cr_assert_eq(bus_property_scope("auto.offset.reset"), BUS_SCOPE_CONSUMER);
+	cr_assert_eq(bus_property_scope("no.such.property"), BUS_SCOPE_UNKNOWN);
+	cr_assert_eq(bus_property_scope("Property"), BUS_SCOPE_UNKNOWN, "a table header");
+}
+
+Test(bus, each_section_takes_what_its_clients_read)
+{
+	cfg_kv c1 = kv("bootstrap.servers", "a:1", "f.ini:2");
+	cfg_kv c2 = kv("socket.timeout.ms", "5000", "f.ini:3");
+	c1.next = &c2;
+	cfg_kv p1 = kv("linger.ms", "7", "f.ini:5");
+	cfg_kv p2 = kv("socket.keepalive.enable", "true", "f.ini:6"); /* both: fine here too */
+	p1.next = &p2;
+	cfg_kv s1 = kv("fetch.wait.max.ms", "10", "f.ini:8");
+	cfg_kv s2 = kv("no.such.property", "1", "f.ini:9"); /* unknown: not a role error */
+	s1.next = &s2;
+	bus_props bp = {&c1, &p1, &s1};
+	char err[256] = "";
+	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), 0, "%s", err);
+	/* With values, the unknown name is refused as librdkafka says. */
+	cr_assert_eq(bus_check_props(&bp, true, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "f.ini:9: kafka.consumer.no.such.property: "), "%s", err);
+	s1.next = NULL;
+	cr_assert_eq(bus_check_props(&bp, true, err, sizeof err), 0, "%s", err);
+	cfg_kv bad = kv("linger.ms", "-3", "-s");
+	bp.producer = &bad;
+	cr_assert_eq(bus_check_props(&bp, true, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "-s: kafka.producer.linger.ms: "), "%s", err);
+}
+
+/* Each misplaced property, and the message that says where it goes. */
+Test(bus, a_property_in_the_wrong_section_is_refused_naming_the_right_one)
+{
+	char err[256];
+	cfg_kv a = kv("fetch.wait.max.ms", "10", "local.ini:18");
+	bus_props bp = {.common = &a};
+	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
+	cr_assert_str_eq(err, "local.ini:18: kafka.fetch.wait.max.ms is a consumer property, which "
+	                      "the other client does not read: move it to [kafka.consumer]");
+
+	cfg_kv b = kv("compression.type", "lz4", "local.ini:4");
+	bp = (bus_props){.common = &b};
+	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "local.ini:4: kafka.compression.type is a producer property"), "%s",
+	          err);
+	cr_assert(strstr(err, "move it to [kafka.producer]"), "%s", err);
+
+	bp = (bus_props){.producer = &a};
+	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
+	cr_assert_str_eq(err, "local.ini:18: kafka.producer.fetch.wait.max.ms is a consumer "
+	                      "property, which the producer does not read: move it to "
+	                      "[kafka.consumer]");
+
+	cfg_kv c = kv("acks", "all", "-s");
+	bp = (bus_props){.consumer = &c};
+	cr_assert_eq(bus_check_props(&bp, false, err, sizeof err), ERR_CONFIG);
+	cr_assert_str_eq(err, "-s: kafka.consumer.acks is a producer property, which the consumer "
+	                      "does not read: move it to [kafka.producer]");
+}
+
+Test(bus, each_client_gets_common_then_its_own_section_only)
+{
+	cfg_kv c1 = kv("bootstrap.servers", "a:1", "f:1");
+	cfg_kv c2 = kv("socket.timeout.ms", "5000", "f:2");
+	c1.next = &c2;
+	cfg_kv p1 = kv("linger.ms", "7", "f:4");
+	cfg_kv p2 = kv("socket.timeout.ms", "7000", "f:5"); /* the role's section wins */
+	p1.next = &p2;
+	cfg_kv s1 = kv("fetch.wait.max.ms", "10", "f:7");
+	bus_props bp = {&c1, &p1, &s1};
+	char err[256];
+
+	rd_kafka_conf_t *prod = bus_conf_new(BUS_PRODUCER, &bp, NULL, NULL, err, sizeof err);
+	cr_assert_not_null(prod, "%s", err);
+	cr_assert_str_eq(get(prod, "bootstrap.servers"), "a:1");
+	cr_assert_str_eq(get(prod, "linger.ms"), "7");
+	cr_assert_str_eq(get(prod, "socket.timeout.ms"), "7000");
+	cr_assert_str_eq(get(prod, "fetch.wait.max.ms"), "500",
+	                 "the consumer's property reached the producer");
+	cr_assert_str_eq(get(prod, "enable.idempotence"), "true", "role default");
+	rd_kafka_conf_destroy(prod);
+
+	rd_kafka_conf_t *cons = bus_conf_new(BUS_CONSUMER, &bp, NULL, "g1", err, sizeof err);
+	cr_assert_not_null(cons, "%s", err);
+	cr_assert_str_eq(get(cons, "bootstrap.servers"), "a:1");
+	cr_assert_str_eq(get(cons, "fetch.wait.max.ms"), "10");
+	cr_assert_str_eq(get(cons, "socket.timeout.ms"), "5000");
+	cr_assert_str_eq(get(cons, "linger.ms"), "5",
+	                 "the producer's property reached the consumer");
+	cr_assert_str_eq(get(cons, "group.id"), "g1");
+	rd_kafka_conf_destroy(cons);
+}
+
+Test(bus, bootstrap_file_unless_a_read_section_names_the_servers)
+{
+	char dir[64], path[128], err[256];
+	testdir_make(dir, sizeof dir, "test_bus");
+	snprintf(path, sizeof path, "%s/bootstrap", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("file:9\n", f);
+	fclose(f);
+	cfg_kv s = kv("bootstrap.servers", "cons:1", "f:1");
+	bus_props bp = {.consumer = &s};
+	rd_kafka_conf_t *prod = bus_conf_new(BUS_PRODUCER, &bp, path, NULL, err, sizeof err);
+	cr_assert_not_null(prod, "%s", err);
+	cr_assert_str_eq(get(prod, "bootstrap.servers"), "file:9");
+	rd_kafka_conf_destroy(prod);
+	rd_kafka_conf_t *cons = bus_conf_new(BUS_CONSUMER, &bp, path, NULL, err, sizeof err);
+	cr_assert_not_null(cons, "%s", err);
+	cr_assert_str_eq(get(cons, "bootstrap.servers"), "cons:1");
+	rd_kafka_conf_destroy(cons);
+	testdir_remove(dir);
+}

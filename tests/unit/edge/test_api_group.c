@@ -1,0 +1,243 @@
+/* test_api_group.c - group commit through the real HTTP/2 server: the
+ * likes read in one loop turn are written in one store write and each is
+ * answered after it, with the count it made; when that write fails,
+ * every one of them is answered 503 (a batch: 200 with each op's error)
+ * and nothing is recorded.
+ *
+ * The client connects and sends all its requests before the server's
+ * loop first runs, so they are in the socket together and are read in
+ * one turn (they fit in one read). The loop then runs on its own thread;
+ * the test thread only touches the ledger, which locks for itself. One
+ * temp dir per test.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "tests/support/h2client.h"
+#include "tests/support/testdir.h"
+#include "tests/support/ledger_sink.h"
+#include "edge/api.h"
+#include "edge/ledger.h"
+#include "log.h"
+#include "store.h"
+#include "xmem.h"
+
+#define N 20
+
+static struct {
+	char dir[64];
+	store *db;
+	ledger *l;
+	api a;
+	struct event_base *base;
+	http_server *srv;
+	pthread_t thread;
+	bool running;
+	int stop[2]; /* a byte here ends the loop */
+	struct event *stop_ev;
+	h2client cl;
+} T;
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void setup(void)
+{
+	log_threshold = LOG_ERROR + 1; /* the injected failures log errors */
+	memset(&T, 0, sizeof T);
+	testdir_make(T.dir, sizeof T.dir, "test_api_group");
+	T.db = testdir_open_store(T.dir);
+	ledger_opts o = {.edge_id = "e1",
+	                 .region = "r1",
+	                 .partitions = 4,
+	                 .seal_ops = 1000,
+	                 .seal_age_ms = 60000,
+	                 .budget_bytes = 1u << 20,
+	                 .window_bytes = 1u << 20,
+	                 .cache_entries = 64,
+	                 .rt_entries = 64,
+	                 .rt_ttl_ms = 1000,
+	                 .max_ahead_ms = 60000,
+	                 .send = ledger_sink_discard};
+	char err[256];
+	T.l = ledger_open(T.db, &o, err, sizeof err);
+	cr_assert_not_null(T.l, "%s", err);
+	cr_assert_eq(ledger_sink_complete(T.l, o.partitions), 0);
+	T.base = event_base_new();
+	cr_assert_not_null(T.base);
+	T.a.lg = T.l;
+	T.a.ic.dev_header = true;
+	T.a.edge_id = "e1";
+	T.a.base = T.base;
+	T.a.group_commit = true;
+	cr_assert_eq(item_parse_names("post", T.a.types, item_type_valid), 0);
+	cr_assert_eq(counters_parse(&T.a.counters, "likes", "views", err, sizeof err), 0);
+	T.a.cfg = (api_config){.max_items = 100,
+	                       .max_ops = 100,
+	                       .idem_retention_ms = 60000,
+	                       .max_age_s = 2,
+	                       .stale_s = 10,
+	                       .member_ttl_ms = 1000,
+	                       .member_entries = 16};
+	cr_assert_eq(api_init(&T.a), 0);
+	http_config hc = {.listen = "127.0.0.1:0"};
+	T.srv = http_server_new(T.base, &hc, api_handle, &T.a, err, sizeof err);
+	cr_assert_not_null(T.srv, "%s", err);
+	T.cl.fd = -1;
+	cr_assert_eq(pipe(T.stop), 0);
+	T.stop_ev = event_new(T.base, T.stop[0], EV_READ, on_stop, T.base);
+	cr_assert_not_null(T.stop_ev);
+	cr_assert_eq(event_add(T.stop_ev, NULL), 0);
+}
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(T.base);
+	return NULL;
+}
+
+static void teardown(void)
+{
+	if (T.running) {
+		cr_assert_eq(write(T.stop[1], "x", 1), 1);
+		pthread_join(T.thread, NULL);
+	}
+	event_free(T.stop_ev);
+	close(T.stop[0]);
+	close(T.stop[1]);
+	h2client_close(&T.cl);
+	http_server_free(T.srv);
+	api_free(&T.a);
+	event_base_free(T.base);
+	item_free_names(T.a.types);
+	counters_free(&T.a.counters);
+	ledger_free(T.l);
+	store_close(T.db);
+	testdir_remove(T.dir);
+}
+
+TestSuite(api_group, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Sends every submitted request, then lets the loop run. */
+static void start_loop(void)
+{
+	/* One send: separate small writes could wait for an ACK (Nagle)
+	 * and reach the server after its first read. */
+	size_t len = 0, cap = 4096;
+	uint8_t *buf = xmalloc(cap);
+	const uint8_t *data;
+	ssize_t n;
+	while ((n = nghttp2_session_mem_send(T.cl.sess, &data)) > 0) {
+		if (len + (size_t)n > cap) {
+			cap = 2 * (len + (size_t)n);
+			buf = xrealloc(buf, cap);
+		}
+		memcpy(buf + len, data, (size_t)n);
+		len += (size_t)n;
+	}
+	cr_assert_eq(n, 0);
+	cr_assert(h2client_write_all(&T.cl, buf, len));
+	free(buf);
+	cr_assert_eq(pthread_create(&T.thread, NULL, loop_main, NULL), 0);
+	T.running = true;
+}
+
+static void connect_client(void)
+{
+	int port = http_server_port(T.srv, false);
+	cr_assert_gt(port, 0);
+	cr_assert(h2client_open(&T.cl, port, false, NULL, 0));
+}
+
+static h2client_stream *like(int i)
+{
+	char user[16];
+	snprintf(user, sizeof user, "u%d", i);
+	return h2client_request(&T.cl, "POST", "/v1/items/post/1/likes", NULL, 0, "x-user-id",
+	                        user); /* nghttp2 copies header values */
+}
+
+static ledger_stats stats(void)
+{
+	ledger_stats s;
+	ledger_get_stats(T.l, &s);
+	return s;
+}
+
+Test(api_group, likes_of_one_turn_share_one_store_write_and_get_their_own_counts)
+{
+	connect_client();
+	h2client_stream *cs[N];
+	for (int i = 0; i < N; i++)
+		cs[i] = like(i);
+	start_loop();
+	cr_assert(h2client_run(&T.cl), "every stream answered");
+	bool seen[N + 1] = {false};
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(cs[i]->status, 200, "like %d: %d %.*s", i, cs[i]->status,
+		             (int)cs[i]->len, cs[i]->body);
+		const char *c = strstr(cs[i]->body, "\"count\":");
+		cr_assert_not_null(c);
+		int count = atoi(c + 8);
+		cr_assert(count >= 1 && count <= N && !seen[count],
+		          "count %d twice or out of range", count);
+		seen[count] = true;
+	}
+	ledger_stats s = stats();
+	cr_assert_eq(s.ops_accepted, N);
+	cr_assert_eq(s.commits, 1, "%d likes read in one turn: one store write, not %" PRIu64, N,
+	             s.commits);
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "likes", "post:1", &v), 0);
+	cr_assert_eq(v.count, N);
+}
+
+Test(api_group, a_failed_group_write_answers_every_like_503_and_records_nothing)
+{
+	connect_client();
+	h2client_stream *cs[N];
+	for (int i = 0; i < N; i++)
+		cs[i] = like(i);
+	store_fail_writes(T.db, 1);
+	start_loop();
+	cr_assert(h2client_run(&T.cl));
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(cs[i]->status, 503, "like %d", i);
+		cr_assert_not_null(strstr(cs[i]->body, "store_unavailable"));
+	}
+	ledger_stats s = stats();
+	cr_assert_eq(s.commits_failed, 1);
+	cr_assert_eq(s.ops_accepted, 0);
+	int st;
+	cr_assert_eq(ledger_member(T.l, "likes", "post:1", "u0", &st), 0);
+	cr_assert_eq(st, -1, "nothing recorded");
+}
+
+Test(api_group, a_failed_group_write_gives_a_batch_each_ops_error)
+{
+	connect_client();
+	static const char body[] =
+	    "{\"ops\":[{\"item\":\"post:1\",\"counter\":\"likes\",\"op\":\"add\"},"
+	    "{\"item\":\"post:2\",\"counter\":\"nope\",\"op\":\"add\"}]}";
+	h2client_stream *cs =
+	    h2client_request(&T.cl, "POST", "/v1/ops", body, sizeof body - 1, "x-user-id", "u1");
+	store_fail_writes(T.db, 1);
+	start_loop();
+	cr_assert(h2client_run(&T.cl));
+	cr_assert_eq(cs->status, 200, "%.*s", (int)cs->len, cs->body);
+	cr_assert_not_null(strstr(cs->body, "store_unavailable"), "%.*s", (int)cs->len, cs->body);
+	cr_assert_not_null(strstr(cs->body, "unknown_counter"),
+	                   "the refused op keeps its own error");
+	cr_assert_eq(stats().ops_accepted, 0);
+}

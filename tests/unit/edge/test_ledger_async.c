@@ -1,0 +1,301 @@
+/* test_ledger_async.c - group commit on the ledger's commit thread
+ * (commit_thread): ledger_commit only asks, the thread writes the group
+ * while writes stage into the next one and see the memberships and counts
+ * of the group being written; readers see a group only once it is
+ * written; tickets resolve and each distinct wake is called once per
+ * group; a failed write fails its tickets and records nothing; groups
+ * reach the store in staging order, also when a write commits at once;
+ * and a random run with commits asked at random answers exactly as the
+ * same run written one op at a time.
+ *
+ * The thread's hook (before_group_write) holds a group before its write
+ * until the test lets it go, so "during the write" is a state the test
+ * controls rather than a race it hopes to win.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h).
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/ledger_util.h"
+#include "tests/support/ledger_sink.h"
+
+static struct {
+	bool hold;         /* the hook waits for a release */
+	sem_t entered;     /* posted when a group reaches the hook */
+	sem_t release;     /* the hook waits on it while hold */
+	unsigned jitter;   /* else: sleep up to this many us (random run) */
+	atomic_int wakes;  /* calls of wake() */
+	atomic_int writes; /* groups that reached the hook */
+} H;
+
+static void sleep_us(unsigned us)
+{
+	struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000L};
+	nanosleep(&ts, NULL);
+}
+
+static void hook(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&H.writes, 1);
+	if (H.hold) {
+		sem_post(&H.entered);
+		sem_wait(&H.release);
+	} else if (H.jitter) {
+		sleep_us((unsigned)rand() % H.jitter);
+	}
+}
+
+static void wake(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&H.wakes, 1);
+}
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_async");
+	memset(&H, 0, sizeof H);
+	sem_init(&H.entered, 0, 0);
+	sem_init(&H.release, 0, 0);
+	T.o.commit_thread = true;
+	T.o.before_group_write = hook;
+	open_ledger();
+	cr_assert(ledger_commits_async(T.l));
+}
+
+static void teardown(void)
+{
+	H.hold = false;
+	sem_post(&H.release); /* a group still held goes on, and the thread stops */
+	ledger_util_teardown();
+	sem_destroy(&H.entered);
+	sem_destroy(&H.release);
+}
+
+TestSuite(ledger_async, .init = setup, .fini = teardown, .timeout = 60);
+
+static ledger_op like(const char *user, const char *item, bool add)
+{
+	return (ledger_op){.counter = "likes", .item = item, .user = user, .add = add, .prior = -1};
+}
+
+static ledger_answer stage1(ledger_op op, ledger_ticket *t)
+{
+	ledger_answer a;
+	t->wake = wake;
+	t->wake_ctx = &H;
+	int rc = ledger_stage_ops(T.l, &op, 1, WALL, &a, NULL, NULL, t);
+	cr_assert_eq(rc, 0, "stage: %s", err_str(rc));
+	return a;
+}
+
+/* Waits (5 s at most) until t is resolved; its state. */
+static int resolved(const ledger_ticket *t)
+{
+	for (int i = 0; i < 5000; i++) {
+		int st = ledger_ticket_state(t);
+		if (st != LEDGER_STAGED)
+			return st;
+		sleep_us(1000);
+	}
+	cr_assert_fail("a ticket never resolved");
+	return 0;
+}
+
+Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
+{
+	H.hold = true;
+	ledger_ticket t1, t2, t3;
+	cr_assert(stage1(like("u1", ITEM, true), &t1).changed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0, "only asks");
+	sem_wait(&H.entered); /* the thread holds group 1 before its write */
+	cr_assert_eq(ledger_ticket_state(&t1), LEDGER_STAGED);
+
+	ledger_answer a = stage1(like("u1", ITEM, true), &t2);
+	cr_assert_not(a.changed, "a repeat of the like being written");
+	cr_assert_eq(a.view.count, 1, "the count includes the group being written");
+	a = stage1(like("u2", ITEM, true), &t3);
+	cr_assert(a.changed);
+	cr_assert_eq(a.view.count, 2);
+	cr_assert_eq(count_of(ITEM), 0, "a reader sees no unwritten group");
+	cr_assert_eq(member_of("u1", ITEM), -1);
+
+	sem_post(&H.release);
+	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(atomic_load(&H.wakes), 1, "one wake for the group");
+	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED, "group 2 was not asked for");
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered);
+	sem_post(&H.release);
+	cr_assert_eq(resolved(&t2), LEDGER_DURABLE);
+	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(atomic_load(&H.wakes), 2, "one wake for both tickets of group 2");
+	cr_assert_eq(count_of(ITEM), 2);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.pending_ops, 3);
+	cr_assert_eq(s.commits, 2);
+	cr_assert_eq(s.ops_duplicate, 1);
+	/* The op numbers of group 2 followed group 1's: all three load. */
+	H.hold = false;
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 3);
+	cr_assert_eq(count_of(ITEM), 2);
+}
+
+Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
+{
+	ledger_ticket t1, t2;
+	stage1(like("u1", ITEM, true), &t1);
+	stage1(like("u2", ITEM, true), &t2);
+	store_fail_writes(T.db, 1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(resolved(&t1), ERR_IO);
+	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(count_of(ITEM), 0);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.pending_ops, 0);
+	cr_assert_eq(s.commits_failed, 1);
+	/* The same like again is new, and goes through. */
+	ledger_ticket t3;
+	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+static void *commit_now(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)ledger_commit_now(T.l, WALL);
+}
+
+Test(ledger_async, a_commit_at_once_waits_for_the_group_being_written)
+{
+	H.hold = true;
+	ledger_ticket t1, t2;
+	stage1(like("u1", ITEM, true), &t1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered);
+	/* The unlike comes second: it must reach the store second. */
+	ledger_answer a = stage1(like("u1", ITEM, false), &t2);
+	cr_assert(a.changed);
+	cr_assert_eq(a.view.count, 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, commit_now, NULL), 0);
+	sleep_us(50000);
+	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED,
+	             "group 2 must not be written while group 1 is held");
+	sem_post(&H.release);
+	void *rc;
+	cr_assert_eq(pthread_join(th, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0);
+	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
+	cr_assert_eq(member_of("u1", ITEM), 0, "the unlike is the last word");
+	cr_assert_eq(count_of(ITEM), 0);
+	H.hold = false;
+	reopen();
+	cr_assert_eq(member_of("u1", ITEM), 0);
+	cr_assert_eq(stats_now().pending_ops, 2);
+}
+
+Test(ledger_async, sealing_everything_writes_what_is_staged_and_being_written)
+{
+	H.hold = true;
+	ledger_ticket t1, t2;
+	stage1(like("u1", ITEM, true), &t1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered);
+	stage1(like("u2", ITEM, true), &t2);
+	H.hold = false;
+	sem_post(&H.release);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(ledger_ticket_state(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
+	cr_assert_eq(stats_now().pending_ops, 0);
+	cr_assert_eq(T.nsent, 1, "both ops in one sealed batch");
+}
+
+/* --- a random run, committed by the thread at random moments --------------- */
+
+static uint64_t rnd_state = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+Test(ledger_async, a_random_run_answers_as_one_op_at_a_time)
+{
+	enum { OPS = 3000, USERS = 12, ITEMS = 5 };
+	H.jitter = 300; /* writes take up to 0.3 ms more: groups overlap staging */
+	char dir2[80];
+	snprintf(dir2, sizeof dir2, "%s/one", T.dir);
+	store *db2 = testdir_open_store(dir2);
+	char err[256];
+	ledger_opts o2 = T.o;
+	o2.send = ledger_sink_discard;
+	o2.commit_thread = false;
+	o2.before_group_write = NULL;
+	o2.member_filter_bytes = 0;
+	ledger *l2 = ledger_open(db2, &o2, err, sizeof err);
+	cr_assert_not_null(l2, "%s", err);
+	ledger_ticket *t = xcalloc(OPS, sizeof *t);
+	for (size_t i = 0; i < OPS; i++) {
+		char user[16], item[16];
+		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
+		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
+		ledger_op op = like(user, item, rnd() % 3 != 0);
+		ledger_answer a1, a2;
+		a1 = stage1(op, &t[i]);
+		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL, &a2), 0);
+		cr_assert_eq(a1.changed, a2.changed, "op %zu", i);
+		cr_assert_eq(a1.member, a2.member, "op %zu", i);
+		cr_assert_eq(a1.view.count, a2.view.count, "op %zu", i);
+		if (rnd() % 8 == 0)
+			cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	}
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	for (size_t i = 0; i < OPS; i++)
+		cr_assert_eq(ledger_ticket_state(&t[i]), LEDGER_DURABLE, "op %zu", i);
+	for (unsigned k = 0; k < ITEMS; k++) {
+		char item[16];
+		snprintf(item, sizeof item, "post:%u", k);
+		ledger_view v1, v2;
+		cr_assert_eq(ledger_read(T.l, "likes", item, &v1), 0);
+		cr_assert_eq(ledger_read(l2, "likes", item, &v2), 0);
+		cr_assert_eq(v1.count, v2.count, "%s", item);
+	}
+	ledger_stats s1, s2;
+	ledger_get_stats(T.l, &s1);
+	ledger_get_stats(l2, &s2);
+	cr_assert_eq(s1.ops_accepted, s2.ops_accepted);
+	cr_assert_eq(s1.ops_duplicate, s2.ops_duplicate);
+	cr_assert_eq(s1.pending_ops + s1.batches_sealed * T.o.seal_ops,
+	             s2.pending_ops + s2.batches_sealed * T.o.seal_ops);
+	free(t);
+	ledger_free(l2);
+	store_close(db2);
+	/* What the thread wrote loads again, op numbers and all. */
+	H.jitter = 0;
+	uint64_t before = s1.pending_ops;
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, before);
+}

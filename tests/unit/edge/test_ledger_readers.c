@@ -1,0 +1,343 @@
+/* test_ledger_readers.c - count reads and /me never wait for a write.
+ *
+ * A store write hook (store_write_hook) holds a writer inside its store
+ * write, after LevelDB applied the batch and before the ledger updates
+ * its memory: the writer still holds the ledger's writer lock. Reads
+ * made meanwhile must finish (they take only the view lock, let go
+ * across store reads), and must answer from a consistent state: the
+ * memory before the write with the store before the write, never the new
+ * store with the old overlay (which would count this edge's confirmed
+ * likes twice). Also: the serial-section times the stats report move.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/support/ledger_util.h"
+
+static struct {
+	atomic_bool hold; /* the next store write waits for a release */
+	sem_t entered;    /* posted when a write is held */
+	sem_t release;
+} H;
+
+static void hook(void *ctx)
+{
+	(void)ctx;
+	bool want = true;
+	if (atomic_compare_exchange_strong(&H.hold, &want, false)) {
+		sem_post(&H.entered);
+		sem_wait(&H.release);
+	}
+}
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_readers");
+	memset(&H, 0, sizeof H);
+	sem_init(&H.entered, 0, 0);
+	sem_init(&H.release, 0, 0);
+	T.o.cache_entries = 2; /* small, so reads reach the store */
+	store_write_hook(T.db, hook, NULL);
+	open_ledger();
+}
+
+static void teardown(void)
+{
+	atomic_store(&H.hold, false);
+	sem_post(&H.release);
+	store_write_hook(T.db, NULL, NULL);
+	ledger_util_teardown();
+	sem_destroy(&H.entered);
+	sem_destroy(&H.release);
+}
+
+TestSuite(ledger_readers, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A thread running one call, and whether it returned in time. */
+typedef struct call {
+	void (*fn)(struct call *);
+	sem_t done;
+	pthread_t th;
+	int rc;
+	ledger_view v;
+	int state;
+	const char *item;
+	wire_snapshot *snap;
+} call;
+
+static void *call_main(void *arg)
+{
+	call *c = arg;
+	c->fn(c);
+	sem_post(&c->done);
+	return NULL;
+}
+
+static void call_start(call *c, void (*fn)(call *))
+{
+	c->fn = fn;
+	sem_init(&c->done, 0, 0);
+	cr_assert_eq(pthread_create(&c->th, NULL, call_main, c), 0);
+}
+
+/* Whether c returned within ms. */
+static bool call_done_within(call *c, long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc;
+	while ((rc = sem_timedwait(&c->done, &ts)) == -1 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+static void call_join(call *c)
+{
+	pthread_join(c->th, NULL);
+	sem_destroy(&c->done);
+}
+
+static void do_like(call *c)
+{
+	ledger_answer a;
+	c->rc = ledger_write(T.l, "likes", c->item, "u1", true, WALL, &a);
+}
+
+static void do_read(call *c)
+{
+	c->rc = ledger_read(T.l, "likes", c->item, &c->v);
+}
+
+static void do_member(call *c)
+{
+	c->rc = ledger_member(T.l, "likes", c->item, "u1", &c->state);
+}
+
+static void do_apply(call *c)
+{
+	c->rc = ledger_apply_snapshot(T.l, c->snap, 0);
+}
+
+static void do_seal(call *c)
+{
+	c->rc = ledger_seal_due(T.l, WALL, true);
+}
+
+/* Reads other items until item's count is out of both cache generations
+ * (cache_entries 2), so the next read of it goes to the store. */
+static void evict(void)
+{
+	char other[32];
+	for (int i = 0; i < 8; i++) {
+		snprintf(other, sizeof other, "post:evict%d", i);
+		(void)count_of(other);
+	}
+}
+
+/* Runs reader while a writer (started by writer_fn) is held inside its
+ * store write; the reader must finish first. */
+static void read_during(call *writer, void (*writer_fn)(call *), call *reader,
+                        void (*reader_fn)(call *))
+{
+	atomic_store(&H.hold, true);
+	call_start(writer, writer_fn);
+	cr_assert_eq(sem_wait(&H.entered), 0);
+	call_start(reader, reader_fn);
+	bool in_time = call_done_within(reader, 5000);
+	cr_assert(!call_done_within(writer, 0), "the writer is held");
+	sem_post(&H.release);
+	call_join(writer);
+	call_join(reader);
+	cr_assert(in_time, "the read waited for the store write");
+	cr_assert_eq(reader->rc, 0);
+}
+
+Test(ledger_readers, a_count_read_does_not_wait_for_a_group_write)
+{
+	evict();
+	call w = {.item = ITEM}, r = {.item = "post:never-read"};
+	read_during(&w, do_like, &r, do_read);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(r.v.count, 0);
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+Test(ledger_readers, a_like_in_its_write_is_not_shown_until_written)
+{
+	call w = {.item = ITEM}, r = {.item = ITEM};
+	read_during(&w, do_like, &r, do_read);
+	cr_assert_eq(r.v.count, 0, "a like is shown once its write is durable");
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+Test(ledger_readers, a_membership_read_does_not_wait_for_a_group_write)
+{
+	call w0 = {.item = ITEM};
+	do_like(&w0);
+	cr_assert_eq(w0.rc, 0);
+	call w = {.item = "post:2"}, r = {.item = ITEM};
+	read_during(&w, do_like, &r, do_member);
+	cr_assert_eq(r.state, 1);
+}
+
+Test(ledger_readers, a_count_read_does_not_wait_for_a_seal)
+{
+	call w0 = {.item = ITEM};
+	do_like(&w0);
+	evict();
+	call w = {0}, r = {.item = ITEM};
+	read_during(&w, do_seal, &r, do_read);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(r.v.count, 1);
+	cr_assert_eq(T.nsent, 1);
+}
+
+Test(ledger_readers, a_read_during_a_snapshot_write_counts_a_confirmed_like_once)
+{
+	/* u1's like is sealed and delivered: the overlay holds +1. */
+	call w0 = {.item = ITEM};
+	do_like(&w0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	ledger_delivered(T.l, T.p, T.sent[0].seq, 5);
+	cr_assert_eq(count_of(ITEM), 1);
+	evict();
+	/* Central applied it: the snapshot brings count 1 and confirms the
+	 * batch, which takes the like off the overlay. */
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
+	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt};
+	call w = {.snap = &s}, r = {.item = ITEM};
+	read_during(&w, do_apply, &r, do_read);
+	cr_assert_eq(w.rc, 0);
+	/* Held after LevelDB holds the new count, before the overlay lost
+	 * the like: the read must not add the two. */
+	cr_assert_eq(r.v.count, 1, "counted %" PRIu64, r.v.count);
+	cr_assert_eq(r.v.version, 0, "the version before the snapshot");
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "likes", ITEM, &v), 0);
+	cr_assert_eq(v.count, 1);
+	cr_assert_eq(v.version, 10);
+	cr_assert_eq(stats_now().overlay_entries, 0);
+}
+
+Test(ledger_readers, serial_sections_are_timed)
+{
+	ledger_stats s0 = stats_now();
+	for (int i = 0; i < 50; i++) {
+		char item[32];
+		snprintf(item, sizeof item, "post:t%d", i);
+		call w = {.item = item};
+		do_like(&w);
+		cr_assert_eq(w.rc, 0);
+		(void)count_of(item);
+	}
+	ledger_stats s1 = stats_now();
+	cr_assert_gt(s1.writer_lock_ns, s0.writer_lock_ns);
+	cr_assert_gt(s1.view_lock_ns, s0.view_lock_ns);
+}
+
+/* ledger_read_many answers each count as ledger_read does, whether the
+ * count is in memory (the last two read stay cached) or must come from
+ * the store (the lock let go mid-batch); and it too reads the store
+ * without waiting for a write. */
+#define MANY 12
+
+static void many_refs(ledger_ref *refs, char items[][32])
+{
+	for (int i = 0; i < MANY; i++) {
+		/* Repeats and an item nobody liked, over two counters. */
+		snprintf(items[i], 32, "post:m%d", i % 5 == 4 ? 99 : i % 4);
+		const char *c = i % 3 == 2 ? "views" : "likes";
+		refs[i] = (ledger_ref){c, items[i], strlen(c), strlen(items[i])};
+	}
+}
+
+static void do_read_many(call *c)
+{
+	ledger_ref refs[MANY];
+	char items[MANY][32];
+	ledger_view out[MANY];
+	many_refs(refs, items);
+	c->rc = ledger_read_many(T.l, refs, MANY, out);
+	c->v = out[MANY - 1];
+}
+
+Test(ledger_readers, a_batch_read_answers_each_count_as_a_single_read_does)
+{
+	for (int i = 0; i < 4; i++)
+		for (int u = 0; u <= i; u++) {
+			char item[32], user[16];
+			snprintf(item, sizeof item, "post:m%d", i);
+			snprintf(user, sizeof user, "u%d", u);
+			ledger_answer a;
+			cr_assert_eq(ledger_write(T.l, "likes", item, user, true, WALL, &a), 0);
+		}
+	/* post:m1's count from central: known, with a version. */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	wire_count cnt = {wire_cstr("likes", 5), wire_cstr("post:m1", 7), 7};
+	uint32_t p1 = partition_of("post:m1", 7, NPARTS);
+	wire_snapshot s = {wire_cstr("central-a", 9), p1, 10, WALL, true, 0, NULL, 1, &cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+
+	ledger_ref refs[MANY];
+	char items[MANY][32];
+	many_refs(refs, items);
+	for (int round = 0; round < 2; round++) {
+		evict();
+		/* Round 1 starts with two of the batch's counts cached. */
+		if (round)
+			for (int i = 0; i < 2; i++)
+				(void)count_of(items[i]);
+		ledger_view many[MANY];
+		cr_assert_eq(ledger_read_many(T.l, refs, MANY, many), 0);
+		for (int i = 0; i < MANY; i++) {
+			ledger_view one;
+			cr_assert_eq(ledger_read(T.l, refs[i].counter, refs[i].item, &one), 0);
+			cr_assert_eq(many[i].count, one.count, "%s %s: %" PRIu64 " vs %" PRIu64,
+			             refs[i].counter, refs[i].item, many[i].count, one.count);
+			cr_assert_eq(many[i].known, one.known, "%s %s", refs[i].counter,
+			             refs[i].item);
+			cr_assert_eq(many[i].version, one.version, "%s %s", refs[i].counter,
+			             refs[i].item);
+		}
+		/* The cases the batch holds: a count central sent, and an
+		 * item nobody liked in a partition not known to be complete. */
+		cr_assert(many[1].known);
+		cr_assert_eq(many[1].version, 10);
+		cr_assert_geq(many[1].count, 7);
+		cr_assert(!many[4].known);
+		cr_assert_eq(many[4].count, 0);
+	}
+	char lng[ITEM_MAX + 2];
+	memset(lng, 'a', sizeof lng - 1);
+	lng[sizeof lng - 1] = 0;
+	ledger_ref bad = {"likes", lng, 5, strlen(lng)};
+	ledger_view v;
+	cr_assert_eq(ledger_read_many(T.l, &bad, 1, &v), ERR_INVAL);
+}
+
+Test(ledger_readers, a_batch_read_does_not_wait_for_a_group_write)
+{
+	evict();
+	call w = {.item = ITEM}, r = {0};
+	read_during(&w, do_like, &r, do_read_many);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(r.v.count, 0, "post:m99 was never liked");
+}
