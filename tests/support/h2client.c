@@ -143,27 +143,32 @@ static ssize_t c_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t 
 	return (ssize_t)n;
 }
 
+bool h2client_tls_start(int fd, const char *alpn, size_t alpn_len, SSL_CTX **ctx, SSL **ssl)
+{
+	*ctx = SSL_CTX_new(TLS_client_method());
+	cr_assert_not_null(*ctx);
+	if (alpn_len)
+		cr_assert_eq(
+		    SSL_CTX_set_alpn_protos(*ctx, (const unsigned char *)alpn, (unsigned)alpn_len),
+		    0);
+	*ssl = SSL_new(*ctx);
+	cr_assert_not_null(*ssl);
+	cr_assert_eq(SSL_set_fd(*ssl, fd), 1);
+	if (SSL_connect(*ssl) != 1) {
+		ERR_clear_error();
+		return false;
+	}
+	return true;
+}
+
 bool h2client_open(h2client *cl, int port, bool tls, const char *alpn, size_t alpn_len)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->fd = h2client_tcp_connect(port);
 	if (cl->fd < 0)
 		return false;
-	if (tls) {
-		cl->ctx = SSL_CTX_new(TLS_client_method());
-		cr_assert_not_null(cl->ctx);
-		if (alpn_len)
-			cr_assert_eq(SSL_CTX_set_alpn_protos(cl->ctx, (const unsigned char *)alpn,
-			                                     (unsigned)alpn_len),
-			             0);
-		cl->ssl = SSL_new(cl->ctx);
-		cr_assert_not_null(cl->ssl);
-		cr_assert_eq(SSL_set_fd(cl->ssl, cl->fd), 1);
-		if (SSL_connect(cl->ssl) != 1) {
-			ERR_clear_error();
-			return false;
-		}
-	}
+	if (tls && !h2client_tls_start(cl->fd, alpn, alpn_len, &cl->ctx, &cl->ssl))
+		return false;
 	nghttp2_session_callbacks *cbs;
 	cr_assert_eq(nghttp2_session_callbacks_new(&cbs), 0);
 	nghttp2_session_callbacks_set_on_header_callback(cbs, c_on_header);

@@ -57,6 +57,11 @@ int h2client_tcp_connect(int port);
  * it); false when the connection fails first. */
 bool h2client_write_all(h2client *cl, const uint8_t *p, size_t len);
 
+/* A TLS client session on connected fd: a new context offering alpn (the
+ * wire-format list; alpn_len 0 offers none), its session, the handshake.
+ * *ctx and *ssl are set either way (the caller frees them); false when
+ * the handshake fails. */
+bool h2client_tls_start(int fd, const char *alpn, size_t alpn_len, SSL_CTX **ctx, SSL **ssl);
 /* Connects; alpn is the wire-format ALPN list for TLS ("" offers none).
  * Returns false when the connection or handshake fails. */
 bool h2client_open(h2client *cl, int port, bool tls, const char *alpn, size_t alpn_len);

@@ -136,22 +136,7 @@ static bool h1_open(h1client *cl, int p, bool tls, const char *alpn, size_t alpn
 	cl->p.data = cl;
 	cl->fd = h2client_tcp_connect(p);
 	cr_assert(cl->fd >= 0);
-	if (!tls)
-		return true;
-	cl->ctx = SSL_CTX_new(TLS_client_method());
-	cr_assert_not_null(cl->ctx);
-	if (alpn_len)
-		cr_assert_eq(SSL_CTX_set_alpn_protos(cl->ctx, (const unsigned char *)alpn,
-		                                     (unsigned)alpn_len),
-		             0);
-	cl->ssl = SSL_new(cl->ctx);
-	cr_assert_not_null(cl->ssl);
-	cr_assert_eq(SSL_set_fd(cl->ssl, cl->fd), 1);
-	if (SSL_connect(cl->ssl) != 1) {
-		ERR_clear_error();
-		return false;
-	}
-	return true;
+	return !tls || h2client_tls_start(cl->fd, alpn, alpn_len, &cl->ctx, &cl->ssl);
 }
 
 static void h1_close(h1client *cl)
