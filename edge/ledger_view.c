@@ -389,20 +389,10 @@ void ledger_keep_flush(ledger *l)
 }
 
 /* One try at the view of (counter, item) under vmu: 0 with *out filled,
- * 1 with f saying what to read from the store first, or ERR_*. The
- * pair's key is hashed once for the maps it is looked up in. */
-static int view_try_h(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
-                      fetch *f, ledger_view *out);
-
-static int view_try(ledger *l, const char *key, size_t kn, uint32_t p, int64_t plus, fetch *f,
-                    ledger_view *out)
-{
-	return view_try_h(l, key, kn, smap_hash(key, kn), p, plus, f, out);
-}
-
-/* view_try with h = smap_hash(key, kn). */
-static int view_try_h(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
-                      fetch *f, ledger_view *out)
+ * 1 with f saying what to read from the store first. h is the pair key's
+ * smap_hash, computed once for every map it is looked up in. */
+static int view_try(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
+                    fetch *f, ledger_view *out)
 {
 	pview *pv = &l->pv[p];
 	uint64_t base;
@@ -426,7 +416,7 @@ static int view_try_h(ledger *l, const char *key, size_t kn, uint32_t h, uint32_
 			rt_forget(l, key, kn);
 		} else {
 			rt_keep(l, key, kn, e, pv);
-			return view_try(l, key, kn, p, plus, f, out);
+			return view_try(l, key, kn, h, p, plus, f, out);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -457,11 +447,11 @@ static int view_read(ledger *l, const char *counter, size_t cl, const char *item
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	uint32_t p = partition_of(item, il, l->o.partitions);
+	uint32_t h = smap_hash(key, kn), p = partition_of(item, il, l->o.partitions);
 	fetch f = {0};
 	int rc;
 	ledger_vlock(l);
-	while ((rc = view_try(l, key, kn, p, plus, &f, out)) == 1) {
+	while ((rc = view_try(l, key, kn, h, p, plus, &f, out)) == 1) {
 		pview *pv = &l->pv[p];
 		f.gen[f.kind] = pv->gen;
 		/* A write is running (gen odd): the memory read with this is
@@ -521,16 +511,13 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 				smap_prefetch_key(&l->cache_hot, k[j].h);
 			for (size_t j = 0; j < m; j++) {
 				fetch f = {0};
-				rc = view_try_h(l, k[j].key, k[j].kn, k[j].h, k[j].p, 0, &f,
-				                &out[i]);
+				rc = view_try(l, k[j].key, k[j].kn, k[j].h, k[j].p, 0, &f, &out[i]);
 				if (rc)
 					break;
 				i++;
 			}
 		}
 		ledger_vunlock(l);
-		if (rc < 0)
-			return rc;
 		if (i == n)
 			break;
 		/* This count needs the store: the one-count path reads it with
