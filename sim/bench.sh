@@ -468,16 +468,22 @@ bench_sync() {
 
 # `sim/bench.sh sync`: the stack, one untimed like run so every item is
 # known, then bench_sync; a table and OUT/sync.json.
-main_sync() {
-	mkdir -p "$OUT"
-	need_tools "make deps" h2load curl ss taskset
-	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+# The stack of the partial runs (sync, reads), with every item of
+# TMP/likes.txt liked once, untimed, so each has a count.
+stack_with_likes() {
 	printf '{}' >"$TMP/body.json"
 	LAT_LIKES=0
 	start_stack "$LOAD_CPU" "$SERVER_CPU"
 	uri_list "$TMP/likes.txt" "http://127.0.0.1:$EDGE_PORT" /v1/items/post/ "$ITEMS"
 	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+}
+
+main_sync() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	stack_with_likes
 	bench_sync
 	stop_stack
 	{
@@ -1312,13 +1318,8 @@ main_reads() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset nghttpd
 	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
-	printf '{}' >"$TMP/body.json"
-	LAT_LIKES=0
-	start_stack "$LOAD_CPU" "$SERVER_CPU"
-	local base="http://127.0.0.1:$EDGE_PORT"
-	uri_list "$TMP/likes.txt" "$base" /v1/items/post/ "$ITEMS"
-	batch_list "$TMP/batch.txt" "$base" 1200 "&counters=likes"
-	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+	stack_with_likes
+	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
 	local c0 c1 c2
 	c0=$(proc_cpu_ticks "$EDGE_PID")
 	perf_begin get
