@@ -1,5 +1,6 @@
 /* opsadmin.h - internal to the ops API: its state, shared by opsapi.c
- * (routing, auth, item reads), opsadmin.c (the admin routes verify and
+ * (routing, auth), opsread.c (the item reads; more it shares with
+ * opsapi.c is in opsapi_int.h), opsadmin.c (the admin routes verify and
  * repair, the export stream and the stats) and opsckpt.c (the
  * checkpoint stream), and the answer helpers they use. The ops API's
  * thread only.

@@ -1,5 +1,7 @@
-/* api_int.h - what api.c (routing, single-item routes, deferral) and
- * api_batch.c (GET /v1/counts, POST /v1/ops) share. Loop thread only.
+/* api_int.h - what api.c (routing, answer helpers, needs), api_item.c
+ * (the single-item routes), api_batch.c (GET /v1/counts, POST /v1/ops),
+ * api_central.c (asking central) and api_group.c (group commit) share.
+ * Loop thread only.
  *
  * A route runs in up to two passes. The first may find that it needs
  * something only central knows (a count this edge never received, the
@@ -51,6 +53,8 @@ typedef struct need {
 void api_respond(http_response *resp, int status, char *body, size_t len);
 void api_error(http_response *resp, int status, const char *code, const char *message);
 void api_header(http_response *resp, const char *name, const char *value);
+/* 405 with an Allow header of allow. */
+void api_method_not_allowed(http_response *resp, const char *allow);
 /* The JSON error object {"error":{...}} as a string in b. */
 void api_error_json(sbuf *b, const char *code, const char *message);
 /* Public caching headers and an ETag; true when the request's
@@ -81,6 +85,9 @@ void api_need_init(need *n, bool on, bool rerun);
 void api_member_put(api *a, const char *counter, const char *item, const char *user, int state);
 /* Runs the route of req (the request router of api.c). */
 void api_dispatch(api *a, const http_request *req, http_response *resp, need *n);
+/* /v1/items/{type}/{id}/{counter}[/me][?by=..], every method
+ * (api_item.c). */
+void api_item_routes(api *a, const http_request *req, http_response *resp, need *n);
 
 /* Asking central (api_central.c). Defers req's answer, asks for every
  * count and membership n lists, and runs the route again when all are
@@ -153,7 +160,7 @@ typedef struct write_req {
 	uint64_t client_hlc;
 } write_req;
 
-/* Appends the single-item write answer for (w, a) to b. */
+/* Appends the single-item write answer for (w, a) to b (api_item.c). */
 void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a);
 /* The ledger error of a write as status, code and message. */
 write_result api_write_error(int rc);
