@@ -26,7 +26,7 @@
 #include "wire.h"
 #include "xmem.h"
 
-/* The reasons op_invalid gives (apply.c), then a catch-all. */
+/* The reasons op_invalid gives (apply_ops.c), then a catch-all. */
 static const char *const invalid_reasons[] = {
     "unknown_counter", "bad_item",           "bad_user", "set_n_not_1",
     "remove_on_sum",   "sum_n_out_of_range", "other"};
