@@ -65,7 +65,11 @@ endif
 # -MMD or the libraries. `make CFLAGS=-O0` is an -O0 build of the same
 # tree.
 CFLAGS  ?= -O2 -g
-LIKES_CPPFLAGS := -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+# Shared headers sit in include/ and are named bare ("log.h"); a component's
+# own headers are named from the root of the tree ("edge/ledger/ledger.h")
+# by its sources, its tests and its fuzzers alike: -iquote . serves only
+# #include "...".
+LIKES_CPPFLAGS := -D_GNU_SOURCE -iquote . -Iinclude $(PKG_CFLAGS)
 LIKES_CFLAGS   := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                   -Wmissing-prototypes -MMD -MP $(SANFLAGS)
 LIKES_LDFLAGS  := $(SANFLAGS)
@@ -83,9 +87,11 @@ LIKES_DATE    ?= $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%
 BUILDINFO     := $(LIKES_VERSION) $(LIKES_COMMIT) $(LIKES_DATE)
 
 COMMON_SRC  := $(wildcard common/*.c)
-EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c))
-CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c))
-SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c))
+# A component's sources sit at its top (the daemon, its config and run
+# loop) and in one folder per concept (edge/ledger/, central/ops/, ...).
+EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c edge/*/*.c))
+CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c))
+SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -166,10 +172,6 @@ $(BUILD)/central: $(call obj,central/main.c) $(BUILD)/libcentral.a $(BUILD)/libc
 $(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
-# Test and fuzz sources name a component's private headers from the
-# root of the tree ("edge/api.h"): -iquote only for #include "...".
-$(BUILD)/obj/tests/%.o: private LIKES_CPPFLAGS += -iquote .
-
 # Every test links the test support library (tests/support/*.c, the
 # helpers compiled once) and all four component archives, and gets only
 # the objects it reaches: test_bloom.c takes common/bloom.o and what
@@ -186,7 +188,7 @@ $(TESTS) $(ITESTS): $(LIBS_TEST)
 	$(LINK) -o $@ $(filter %.o,$^) $(LIBS_TEST) $(LIKES_LIBS) $(TEST_LIBS) $(CRIT_LIBS) $(LDLIBS)
 
 # libjwt signs the tokens some tests send; the edge verifies tokens with
-# its own code (edge/bearer.c, OpenSSL), so only the tests that include
+# its own code (edge/auth/bearer.c, OpenSSL), so only the tests that include
 # <jwt.h> link it, and the daemons do not.
 JWT_SRC := $(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC))
 $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS += $(JWT_LIBS)
@@ -386,7 +388,7 @@ soak: $(BINS)
 # in build/bench/latest.json, see docs/performance.md.
 bench: check-bench-deps
 	@$(MAKE) --no-print-directory all
-	./sim/bench.sh
+	./sim/bench/bench.sh
 
 # The replica bench: 1M items through one edge, then a second edge loads
 # them all from central's checkpoint (about 5 minutes; BENCH_REPLICA_ITEMS
@@ -394,7 +396,7 @@ bench: check-bench-deps
 bench-replica: check-deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p build/bench
-	@./sim/bench_replica.sh build/bench/replica.kv
+	@./sim/bench/bench_replica.sh build/bench/replica.kv
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages
@@ -402,7 +404,7 @@ bench-replica: check-deps
 bench-mem: check-deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p build/bench
-	./sim/bench_mem.sh build/bench/mem.kv
+	./sim/bench/bench_mem.sh build/bench/mem.kv
 
 # Each target runs from a scratch copy of its seeds (libFuzzer adds new
 # inputs to the first corpus directory), so the tree stays clean; crash

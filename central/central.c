@@ -26,7 +26,7 @@
  * two messages; the repair re-reads each item as it is then, writes the
  * recount, and tells the applier (its cache and next snapshot).
  */
-#include "central.h"
+#include "central/central.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,20 +36,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
+#include "central/apply/apply.h"
 #include "buildinfo.h"
 #include "bus.h"
 #include "clock.h"
-#include "cmetrics.h"
+#include "central/ops/cmetrics.h"
 #include "item.h"
 #include "kcommit.h"
 #include "log.h"
 #include "memtrim.h"
-#include "opsapi.h"
-#include "reseek.h"
-#include "runq.h"
+#include "central/ops/opsapi.h"
+#include "central/reseek.h"
+#include "central/runq.h"
 #include "sdnotify.h"
-#include "shard.h"
+#include "central/apply/shard.h"
 #include "store.h"
 #include "wire.h"
 #include "xmem.h"

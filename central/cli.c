@@ -9,7 +9,7 @@
  * only that way (it deletes keys, and central must not be writing).
  * Output goes to stdout, errors to stderr. Main thread only.
  */
-#include "cli.h"
+#include "central/cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,14 +21,14 @@
 #include <unistd.h>
 
 #include "buildinfo.h"
-#include "central.h"
+#include "central/central.h"
 #include "hclient.h"
 #include "item.h"
-#include "keys.h"
+#include "central/apply/keys.h"
 #include "log.h"
-#include "opsapi.h"
-#include "shard.h"
-#include "verify.h"
+#include "central/ops/opsapi.h"
+#include "central/apply/shard.h"
+#include "central/apply/verify.h"
 #include "xmem.h"
 
 #define CLI_OK 0

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "buildinfo.h"
-#include "central.h"
-#include "cli.h"
+#include "central/central.h"
+#include "central/cli.h"
 #include "log.h"
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                             \

@@ -1,7 +1,7 @@
 /* reseek.c - one input partition restarted at a new offset (see
  * reseek.h). The run loop's thread.
  */
-#include "reseek.h"
+#include "central/reseek.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* runq.c - the run loop's job queue (see runq.h): a mutex, a condition
  * variable and a short FIFO of jobs that belong to their posters.
  */
-#include "runq.h"
+#include "central/runq.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -15,7 +15,7 @@
  * left; exit 0. What Kafka did not take stays in the store for the next
  * start. A second SIGTERM during the drain stops at once.
  * SIGHUP: read http.tls_cert and http.tls_key again (every worker's new
- * TLS connections get them, open ones keep theirs: edge/http_tls.c),
+ * TLS connections get them, open ones keep theirs: edge/http/http_tls.c),
  * reopen log.file, and reload identity.jwt_keys (bearer.h's ring: a
  * worker verifies with the old set or the new one, never a freed one; a
  * bad file keeps the old set).
@@ -34,25 +34,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "bootstrap.h"
-#include "bearer.h"
+#include "edge/api/api.h"
+#include "edge/upstream/bootstrap.h"
+#include "edge/auth/bearer.h"
 #include "clock.h"
 #include "failpoint.h"
-#include "demo.h"
-#include "edge.h"
-#include "http.h"
-#include "inspect.h"
-#include "ledger.h"
+#include "edge/ops/demo.h"
+#include "edge/edge.h"
+#include "edge/http/http.h"
+#include "edge/ops/inspect.h"
+#include "edge/ledger/ledger.h"
 #include "log.h"
 #include "memtrim.h"
 #include "netaddr.h"
 #include "sdnotify.h"
-#include "proxy.h"
+#include "edge/http/proxy.h"
 #include "buildinfo.h"
-#include "shards.h"
+#include "edge/upstream/shards.h"
 #include "store.h"
-#include "uplink.h"
+#include "edge/upstream/uplink.h"
 #include "xmem.h"
 
 /* One event loop serving HTTP: worker 0 runs on the main loop (which also

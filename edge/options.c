@@ -5,7 +5,7 @@
  */
 #include <stddef.h>
 
-#include "edge.h"
+#include "edge/edge.h"
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                             \
 	{                                                                                          \

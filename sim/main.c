@@ -1,16 +1,16 @@
 /* main.c - the `sim` binary: parses arguments and dispatches subcommands.
  *
- *   sim broker [options]   the embedded Kafka (sim/broker.c)
+ *   sim broker [options]   the embedded Kafka (sim/broker/broker.c)
  *   sim drill FILE [opts]  a partition drill against the real binaries
- *                          (sim/run.c)
+ *                          (sim/drill/run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
  *   sim bench-views        views added up per item against views as ops
- *                          (sim/bench_views.c)
- *                          (sim/bench_central.c)
+ *                          (sim/bench/bench_views.c)
+ *                          (sim/bench/bench_central.c)
  *   sim converge-probe     ack at one edge -> visible at another
- *                          (sim/probe.c)
+ *                          (sim/drill/probe.c)
  *   sim fill               distinct items and users through an edge's
- *                          POST /v1/ops (sim/fill.c)
+ *                          POST /v1/ops (sim/bench/fill.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
@@ -27,15 +27,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bench_central.h"
-#include "bench_views.h"
-#include "broker.h"
+#include "sim/bench/bench_central.h"
+#include "sim/bench/bench_views.h"
+#include "sim/broker/broker.h"
 #include "buildinfo.h"
-#include "fill.h"
+#include "sim/bench/fill.h"
 #include "log.h"
 #include "partition.h"
-#include "probe.h"
-#include "run.h"
+#include "sim/drill/probe.h"
+#include "sim/drill/run.h"
 #include "wire.h"
 #include "xmem.h"
 
@@ -211,7 +211,7 @@ static int cmd_broker(int argc, char **argv)
 	}
 	o.topics = topics;
 	o.ntopics = ntopics;
-	log_set_component("sim/broker");
+	log_set_component("sim/broker/broker");
 	rc = sim_broker_serve(&o, bootstrap_file, pid_file) < 0 ? 1 : 0;
 out:
 	free(topics);
@@ -289,7 +289,7 @@ static int cmd_drill(int argc, char **argv)
 		if (mkdir("build/drills", 0755) && errno != EEXIST)
 			return bad_usage("cannot make build/drills/", NULL);
 	}
-	log_set_component("sim/drill");
+	log_set_component("sim/drill/drill");
 	signal(SIGPIPE, SIG_IGN);
 	return run_drill(&o);
 }
@@ -552,7 +552,7 @@ static int cmd_fill(int argc, char **argv)
 		return bad_usage("sim fill needs --port", NULL);
 	if (o.users > o.items)
 		return bad_usage("--users above --items", NULL);
-	log_set_component("sim/fill");
+	log_set_component("sim/bench/fill");
 	signal(SIGPIPE, SIG_IGN);
 	fill_result r;
 	char err[256];
@@ -645,7 +645,7 @@ static int cmd_converge_probe(int argc, char **argv)
 		return bad_usage("unexpected argument", argv[optind]);
 	if (!o.port_a || !o.port_b)
 		return bad_usage("sim converge-probe needs --a and --b", NULL);
-	log_set_component("sim/probe");
+	log_set_component("sim/drill/probe");
 	signal(SIGPIPE, SIG_IGN);
 	probe_result r;
 	char err[256];

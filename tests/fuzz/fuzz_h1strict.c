@@ -1,5 +1,5 @@
 /* fuzz_h1strict.c - libFuzzer target for the edge's strict HTTP/1.1
- * framing checks (edge/h1strict.c). The input is a request (head and,
+ * framing checks (edge/http/h1strict.c). The input is a request (head and,
  * when it says chunked, body); its first byte picks how the body is cut
  * into pieces. Besides crashes and sanitizer reports, these are
  * findings (abort):
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/h1strict.h"
+#include "edge/http/h1strict.h"
 
 #define TARGET_MAX 256
 

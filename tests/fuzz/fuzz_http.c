@@ -1,6 +1,6 @@
 /* fuzz_http.c - libFuzzer target for the edge's request path, from raw
- * HTTP/2 frames through the server (edge/http*.c, nghttp2), routing,
- * identity, JSON parsing and the ledger (edge/api*.c) down to LevelDB.
+ * HTTP/2 frames through the server (edge/http/http*.c, nghttp2), routing,
+ * identity, JSON parsing and the ledger (edge/api/api*.c) down to LevelDB.
  *
  * LLVMFuzzerInitialize starts the real server on 127.0.0.1, port 0 (h2c
  * and HTTP/1.1), with the real API handler over a ledger whose store is
@@ -30,9 +30,9 @@
 
 #include <event2/event.h>
 
-#include "edge/api.h"
-#include "edge/http.h"
-#include "edge/ledger.h"
+#include "edge/api/api.h"
+#include "edge/http/http.h"
+#include "edge/ledger/ledger.h"
 #include "tests/support/ledger_sink.h"
 #include "clock.h"
 #include "log.h"

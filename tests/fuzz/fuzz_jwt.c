@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "edge/bearer.h"
-#include "edge/identity.h"
+#include "edge/auth/bearer.h"
+#include "edge/auth/identity.h"
 #include "fuzz_secret.h"
 #include "item.h"
 #include "log.h"

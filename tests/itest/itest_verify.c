@@ -10,7 +10,7 @@
 
 #include "tests/support/stack.h"
 #include "store.h"
-#include "central/keys.h"
+#include "central/apply/keys.h"
 
 #define NPARTS 2
 #define TOKEN "itest-verify-token"

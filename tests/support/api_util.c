@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/api.h"
+#include "edge/api/api.h"
 #include "item.h"
 
 void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,

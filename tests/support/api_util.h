@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "edge/api.h"
+#include "edge/api/api.h"
 
 /* a over lg with the item types and counters given (comma lists). */
 void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,

@@ -34,7 +34,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "edge/http.h"
+#include "edge/http/http.h"
 #include "clock.h"
 #include "tests/support/h2client.h"
 #include "log.h"

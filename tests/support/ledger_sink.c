@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edge/ledger.h"
+#include "edge/ledger/ledger.h"
 #include "wire.h"
 
 int ledger_sink_discard(void *ctx, uint32_t p, uint64_t seq, const void *buf, size_t len)

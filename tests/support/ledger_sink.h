@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edge/ledger.h"
+#include "edge/ledger/ledger.h"
 
 /* A ledger_opts.send that takes every sealed batch and drops it: 0. */
 int ledger_sink_discard(void *ctx, uint32_t p, uint64_t seq, const void *buf, size_t len);

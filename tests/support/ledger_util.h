@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "edge/ledger.h"
+#include "edge/ledger/ledger.h"
 #include "err.h"
 #include "log.h"
 #include "partition.h"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
+#include "central/apply/apply.h"
 #include "counter.h"
 #include "err.h"
 #include "log.h"

@@ -17,8 +17,8 @@
 
 #include "tests/support/testdir.h"
 #include "tests/unit/central/apply_fixture.h"
-#include "central/apply.h"
-#include "central/keys.h"
+#include "central/apply/apply.h"
+#include "central/apply/keys.h"
 #include "counter.h"
 #include "err.h"
 #include "store.h"

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
-#include "central/day.h"
-#include "central/keys.h"
+#include "central/apply/apply.h"
+#include "central/apply/day.h"
+#include "central/apply/keys.h"
 #include "counter.h"
 #include "err.h"
 #include "hlc.h"

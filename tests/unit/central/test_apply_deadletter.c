@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
-#include "central/keys.h"
+#include "central/apply/apply.h"
+#include "central/apply/keys.h"
 #include "counter.h"
 #include "err.h"
 #include "log.h"

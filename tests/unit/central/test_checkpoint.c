@@ -1,5 +1,5 @@
 /* test_checkpoint.c - central's checkpoint stream (GET /v1/checkpoint,
- * central/opsckpt.c) over a real store filled through the applier, read
+ * central/ops/opsckpt.c) over a real store filled through the applier, read
  * the way an edge reads it: hclient's streamed body into a FILE made
  * with fopencookie, fed to the frame reader (ckpt.h). Every count of the
  * partitions asked comes back once and only those; the messages' shape
@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
-#include "central/keys.h"
-#include "central/opsapi.h"
-#include "central/shard.h"
+#include "central/apply/apply.h"
+#include "central/apply/keys.h"
+#include "central/ops/opsapi.h"
+#include "central/apply/shard.h"
 #include "ckpt.h"
 #include "counter.h"
 #include "err.h"

@@ -1,11 +1,11 @@
-/* test_ckeys.c - central's key layout (central/keys.h): the decoders give
+/* test_ckeys.c - central's key layout (central/apply/keys.h): the decoders give
  * back what the encoders put in and refuse keys of other kinds or cut
  * short; each prefix is its keys' first byte; held keys sort by seq.
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "central/keys.h"
+#include "central/apply/keys.h"
 
 Test(ckeys, the_item_of_each_keyed_kind_is_found_and_others_have_none)
 {

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/cmetrics.h"
-#include "central/keys.h"
-#include "central/opsapi.h"
+#include "central/ops/cmetrics.h"
+#include "central/apply/keys.h"
+#include "central/ops/opsapi.h"
 #include "counter.h"
 #include "err.h"
 #include "hlc.h"

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "central/ktab.h"
+#include "central/apply/ktab.h"
 
 static ktab T;
 static kcache C;

@@ -11,7 +11,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "central/merge.h"
+#include "central/apply/merge.h"
 
 static void setup(void)
 {

@@ -1,5 +1,5 @@
 /* test_reseek.c - restarting one input partition after an out-of-range
- * offset (central/reseek.c), against the embedded broker (sim/broker.c,
+ * offset (central/reseek.c), against the embedded broker (sim/broker/broker.c,
  * librdkafka's mock cluster) with a consumer set up as central's is:
  * manual assignment, auto.offset.reset=error. Every partition out of
  * range at once (a broker restarted empty) is recovered one partition
@@ -20,7 +20,7 @@
 #include "tests/support/kafka_util.h"
 #include "log.h"
 #include "central/reseek.h"
-#include "sim/broker.h"
+#include "sim/broker/broker.h"
 
 #define WAIT_MS 20000
 #define TOPIC "in"

@@ -1,4 +1,4 @@
-/* test_shard.c - central sharded by partition (central/shard.h and the
+/* test_shard.c - central sharded by partition (central/apply/shard.h and the
  * ops API's answers for it): central.partitions parsing, the partition
  * of each key kind, per-partition digests (equal for two appliers fed
  * the same input, whatever the interleaving of partitions; different
@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
-#include "central/keys.h"
-#include "central/opsapi.h"
-#include "central/shard.h"
+#include "central/apply/apply.h"
+#include "central/apply/keys.h"
+#include "central/ops/opsapi.h"
+#include "central/apply/shard.h"
 #include "counter.h"
 #include "err.h"
 #include "hclient.h"

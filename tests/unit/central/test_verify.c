@@ -1,4 +1,4 @@
-/* test_verify.c - the recount of set counters (central/verify.c) over a
+/* test_verify.c - the recount of set counters (central/apply/verify.c) over a
  * store filled by the real applier: a clean store has no mismatch; each
  * kind of damage (a wrong count, a wrong region or day bucket, a count
  * for an item with no member, a missing bucket) is found exactly; repair
@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "tests/support/testdir.h"
-#include "central/apply.h"
-#include "central/day.h"
-#include "central/keys.h"
-#include "central/opsapi.h"
+#include "central/apply/apply.h"
+#include "central/apply/day.h"
+#include "central/apply/keys.h"
+#include "central/ops/opsapi.h"
 #include "central/runq.h"
-#include "central/verify.h"
+#include "central/apply/verify.h"
 #include "clock.h"
 #include "counter.h"
 #include "err.h"

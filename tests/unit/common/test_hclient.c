@@ -135,7 +135,7 @@ Test(hclient, wildcard_listen_addresses_become_loopback)
 
 /* --- against fakesrv and canned bytes (FRAMES) --------------------------- */
 
-#define CAP (4u << 20) /* the simulator's body cap (sim/cluster.c) */
+#define CAP (4u << 20) /* the simulator's body cap (sim/drill/cluster.c) */
 
 static struct {
 	fakesrv srv;

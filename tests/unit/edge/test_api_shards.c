@@ -1,5 +1,5 @@
 /* test_api_shards.c - the edge's read-through routed by central shard
- * (edge/api.c over edge/shards.h) against fake centrals.
+ * (edge/api/api.c over edge/upstream/shards.h) against fake centrals.
  *
  * The api runs in process over a real ledger (as test_api.c does) with a
  * router whose clients talk to evserver.h fake centrals, one listener per
@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/api.h"
+#include "edge/api/api.h"
 #include "tests/support/api_util.h"
-#include "edge/ledger.h"
-#include "edge/shards.h"
+#include "edge/ledger/ledger.h"
+#include "edge/upstream/shards.h"
 #include "clock.h"
 #include "tests/support/evserver.h"
 #include "tests/support/ledger_sink.h"

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "edge/central_client.h"
+#include "edge/upstream/central_client.h"
 #include "clock.h"
 #include "tests/support/evserver.h"
 #include "log.h"

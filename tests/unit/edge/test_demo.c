@@ -1,4 +1,4 @@
-/* test_demo.c - the demo page's static files (edge/demo.c): what is
+/* test_demo.c - the demo page's static files (edge/ops/demo.c): what is
  * kept at load, what each path answers, and what can never be reached.
  */
 #include <criterion/criterion.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edge/demo.h"
+#include "edge/ops/demo.h"
 #include "tests/support/testdir.h"
 
 static char dir[256];

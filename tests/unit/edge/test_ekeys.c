@@ -1,4 +1,4 @@
-/* test_ekeys.c - the edge's key layout (edge/keys.h): exact bytes of each
+/* test_ekeys.c - the edge's key layout (edge/ledger/keys.h): exact bytes of each
  * kind of key, numbers big-endian so keys sort by them, the decoders
  * giving back what the encoders put in and refusing what they did not
  * make, and the iteration prefixes matching the keys' first bytes.
@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "edge/keys.h"
+#include "edge/ledger/keys.h"
 
 Test(ekeys, member_and_count_keys_are_tag_then_nul_separated_names)
 {

@@ -1,4 +1,4 @@
-/* test_guard.c - the edge's admission limits (edge/guard.c) on their own:
+/* test_guard.c - the edge's admission limits (edge/auth/guard.c) on their own:
  * the per-user sliding minute, the per-address bucket, the connection
  * cap, bounded tables and use from several threads. Time is passed in,
  * so nothing here sleeps.
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edge/guard.h"
+#include "edge/auth/guard.h"
 #include "log.h"
 
 #define MIN 60000ULL

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "edge/h1strict.h"
+#include "edge/http/h1strict.h"
 
 #define TARGET_MAX 64
 

@@ -20,7 +20,7 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
-#include "edge/http.h"
+#include "edge/http/http.h"
 #include "clock.h"
 #include "tests/support/h2client.h"
 #include "tests/support/http_server_util.h"

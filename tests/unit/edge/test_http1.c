@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "edge/http.h"
+#include "edge/http/http.h"
 #include "clock.h"
 #include "tests/support/h1client.h"
 #include "tests/support/http_server_util.h"

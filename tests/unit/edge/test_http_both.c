@@ -3,7 +3,7 @@
  * HTTP/1.1 request line, then HTTP/2's stream ids on that port), over TLS
  * by ALPN, and deferred answers (http_defer, http_finish) over both,
  * including a finish after the client, the stream or the server went;
- * last two helpers of edge/http.h that need no server (status reasons,
+ * last two helpers of edge/http/http.h that need no server (status reasons,
  * http_finish of NULL). HTTP/1.1 on its own, framing, limits and
  * malformed requests, is test_http1.c's.
  *
@@ -27,7 +27,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
-#include "edge/http.h"
+#include "edge/http/http.h"
 #include "clock.h"
 #include "tests/support/h1client.h"
 #include "tests/support/h2client.h"

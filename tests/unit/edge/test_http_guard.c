@@ -18,8 +18,8 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "edge/guard.h"
-#include "edge/http.h"
+#include "edge/auth/guard.h"
+#include "edge/http/http.h"
 #include "clock.h"
 #include "tests/support/h2client.h"
 #include "tests/support/http_server_util.h"

@@ -1,4 +1,4 @@
-/* test_inspect.c - GET /v1/admin/inspect and its table (edge/inspect.h)
+/* test_inspect.c - GET /v1/admin/inspect and its table (edge/ops/inspect.h)
  * in process: api_handle over a real ledger and store, writes sealed
  * into batches, a delivery report and a snapshot, then the route's JSON
  * checked field by field; loopback only; and a ledger reopened over the
@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/api.h"
+#include "edge/api/api.h"
 #include "tests/support/api_util.h"
-#include "edge/inspect.h"
-#include "edge/ledger.h"
+#include "edge/ops/inspect.h"
+#include "edge/ledger/ledger.h"
 #include "clock.h"
 #include "log.h"
 #include "partition.h"

@@ -1,5 +1,5 @@
 /* test_ledger_replica.c - the edge's complete replica of counts
- * (edge/ledger_replica.c): an item with no count is 0 only once its
+ * (edge/ledger/ledger_replica.c): an item with no count is 0 only once its
  * partition is complete; checkpoint messages and snapshots meet by the
  * version stored with each count, whichever comes first; a load cut off
  * and resumed is complete to its lowest version; a load started again

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "tests/support/ledger_util.h"
-#include "edge/ledger_int.h"
+#include "edge/ledger/ledger_int.h"
 #include "wire.h"
 
 static void setup(void)

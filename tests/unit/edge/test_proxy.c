@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "edge/proxy.h"
+#include "edge/http/proxy.h"
 
 static void ip(const char *text, uint8_t out[PROXY_IP_LEN])
 {

@@ -1,4 +1,4 @@
-/* test_shards.c - central.ops shard maps (edge/shards.h): one address,
+/* test_shards.c - central.ops shard maps (edge/upstream/shards.h): one address,
  * ranges, lists and alternatives, and every way a map is refused. Pure.
  */
 #include <criterion/criterion.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edge/shards.h"
+#include "edge/upstream/shards.h"
 
 /* --- the map ---------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* test_tokcache.c - the digests of tokens a key set has verified
- * (edge/tokcache.c): remembered, bounded, never a false hit, and safe
+ * (edge/auth/tokcache.c): remembered, bounded, never a false hit, and safe
  * from several threads.
  */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edge/tokcache.h"
+#include "edge/auth/tokcache.h"
 #include "log.h"
 
 static tokcache *C;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edge/uplink.h"
+#include "edge/upstream/uplink.h"
 #include "err.h"
 #include "partition.h"
 

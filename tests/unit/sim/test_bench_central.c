@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "central/keys.h"
-#include "sim/bench_central.h"
+#include "central/apply/keys.h"
+#include "sim/bench/bench_central.h"
 #include "err.h"
 #include "log.h"
 #include "store.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
-#include "sim/bench_views.h"
+#include "sim/bench/bench_views.h"
 #include "err.h"
 #include "log.h"
 

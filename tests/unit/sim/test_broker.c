@@ -1,4 +1,4 @@
-/* test_broker.c - the embedded Kafka (sim/broker.c) in-process.
+/* test_broker.c - the embedded Kafka (sim/broker/broker.c) in-process.
  *
  * Starts a sim_broker per test and talks to it through its bootstrap list
  * with ordinary librdkafka clients: idempotent produce, assign-based
@@ -21,7 +21,7 @@
 #include "tests/support/kafka_util.h"
 #include "tests/support/testdir.h"
 #include "log.h"
-#include "sim/broker.h"
+#include "sim/broker/broker.h"
 
 #define WAIT_MS 20000 /* upper bound on any wait for the cluster */
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/check.h"
+#include "sim/drill/check.h"
 #include "tests/support/evserver.h"
 #include "log.h"
 

@@ -1,7 +1,7 @@
 /* test_cpustat.c - /proc/stat parsing and the stolen and busy shares. */
 #include <criterion/criterion.h>
 
-#include "sim/cpustat.h"
+#include "sim/drill/cpustat.h"
 
 Test(cpustat, parses_the_cpu_line_and_skips_the_per_cpu_ones)
 {

@@ -1,4 +1,4 @@
-/* test_drill.c - the drill file parser (sim/drill.c): a full example,
+/* test_drill.c - the drill file parser (sim/drill/drill.c): a full example,
  * defaults, every kind of bad input with its line, step time scaling for
  * the short run, shards and their partition ranges, wipe steps and
  * expectations, and every drill shipped in sim/drills/. */
@@ -13,7 +13,7 @@
 
 #include "tests/support/testdir.h"
 #include "xmem.h"
-#include "sim/drill.h"
+#include "sim/drill/drill.h"
 
 static char tmpdir[64];
 

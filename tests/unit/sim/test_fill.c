@@ -18,7 +18,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "sim/fill.h"
+#include "sim/bench/fill.h"
 #include "tests/support/evserver.h"
 #include "xmem.h"
 

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "sim/hist.h"
+#include "sim/drill/hist.h"
 #include "log.h"
 
 static hist H;

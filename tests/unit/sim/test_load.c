@@ -33,7 +33,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "sim/load.h"
+#include "sim/drill/load.h"
 #include "clock.h"
 #include "tests/support/evserver.h"
 #include "log.h"

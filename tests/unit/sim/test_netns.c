@@ -1,4 +1,4 @@
-/* test_netns.c - network namespaces for sim (sim/netns.c): a new
+/* test_netns.c - network namespaces for sim (sim/drill/netns.c): a new
  * namespace has its own loopback and ports, netns_enter moves only the
  * calling thread, and the socket helpers make their sockets inside the
  * namespace they are given while leaving the caller where it was.
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "sim/netns.h"
+#include "sim/drill/netns.h"
 
 static netns *a, *b;
 static int fds[8];

@@ -24,7 +24,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "sim/probe.h"
+#include "sim/drill/probe.h"
 #include "clock.h"
 #include "tests/support/evserver.h"
 #include "item.h"

@@ -1,4 +1,4 @@
-/* test_ready.c - edges' readiness in a drill (sim/ready.c): reading a
+/* test_ready.c - edges' readiness in a drill (sim/drill/ready.c): reading a
  * counter from a /metrics body, following an edge's incarnations and the
  * read-throughs each made once ready (the counts counter, or the
  * requests one when the edge lacks it), their split over rate phases,
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/ready.h"
+#include "sim/drill/ready.h"
 
 TestSuite(ready, .timeout = 10);
 

@@ -1,4 +1,4 @@
-/* test_relay.c - sim's TCP relays (sim/relay.c) over real loopback sockets.
+/* test_relay.c - sim's TCP relays (sim/drill/relay.c) over real loopback sockets.
  *
  * Each test starts a relay and a small server (a thread that accepts and
  * either echoes each connection on a thread of its own, answers one HTTP
@@ -27,8 +27,8 @@
 
 #include "clock.h"
 #include "log.h"
-#include "sim/netns.h"
-#include "sim/relay.h"
+#include "sim/drill/netns.h"
+#include "sim/drill/relay.h"
 
 #define CONN_MAX 16
 #define BIG (4u << 20)

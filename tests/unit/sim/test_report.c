@@ -1,4 +1,4 @@
-/* test_report.c - a drill's report (sim/report.c, sim/report_svg.c):
+/* test_report.c - a drill's report (sim/drill/report.c, sim/drill/report_svg.c):
  * report.json parses with every field, summary.txt says PASS or FAIL for
  * the right reasons, viral.svg is well formed with one polyline per
  * unbroken series and escaped labels, the ready edges' table, and empty,
@@ -14,7 +14,7 @@
 
 #include "tests/support/testdir.h"
 #include "xmem.h"
-#include "sim/report.h"
+#include "sim/drill/report.h"
 
 static char tmpdir[64];
 

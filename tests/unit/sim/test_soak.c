@@ -1,4 +1,4 @@
-/* test_soak.c - the soak's watch on processes (sim/soak.c): reading
+/* test_soak.c - the soak's watch on processes (sim/drill/soak.c): reading
  * /proc, the bound from a daemon's logged config, and the verdict: a flat
  * series passes; a leak, a descriptor leak, a peak over the bound and a
  * run too short to judge fail. */
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "tests/support/testdir.h"
-#include "sim/soak.h"
+#include "sim/drill/soak.h"
 
 #define RUN_S 1800.0
 #define EVERY_S 30.0

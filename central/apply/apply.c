@@ -1,0 +1,571 @@
+/* apply.c - central's batch applier (see apply.h; key layout in keys.h):
+ * its life cycle and the applied sequences loaded at start, sequencing
+ * (duplicates skipped, batches held after a gap, held batches applied
+ * when it fills), the one store write per message with its offset,
+ * quarantine to the dead-letter hook, offsets, epochs and versions,
+ * snapshots of the changed counts, and the reads and stats.
+ *
+ * What a message's ops do is apply_ops.c's: they are gathered in a
+ * working set that apply_ws_flush puts into the message's write batch,
+ * and the caches learn the new values once that write succeeded
+ * (apply_ws_commit). One owner thread; the stats and per-partition
+ * gauges are atomics so the ops API thread may read them (apply_int.h).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/apply/apply_int.h"
+#include "clock.h"
+#include "item.h"
+#include "central/apply/keys.h"
+#include "log.h"
+#include "xmem.h"
+
+static edge_seq *edge_of(part *pt, const char *edge, size_t elen)
+{
+	bool created;
+	smap_val *v = smap_put(&pt->edges, edge, elen, &created);
+	if (created)
+		v->p = xcalloc(1, sizeof(edge_seq));
+	return v->p;
+}
+
+static void held_add(part *pt, edge_seq *es, int64_t n)
+{
+	es->held_count = (uint64_t)((int64_t)es->held_count + n);
+	atomic_fetch_add_explicit(&pt->held, (uint64_t)n, memory_order_relaxed);
+}
+
+/* An 'E' value of partition p: 0, or ERR_CORRUPT (logged). */
+static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
+{
+	if (vn != CKEY_EPOCH_LEN) {
+		log_error("stored epoch has the wrong size", "partition=%u size=%zu", p, vn);
+		return ERR_CORRUPT;
+	}
+	*epoch = store_get_u32(v);
+	return 0;
+}
+
+static int load(applier *a)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_APPLIED), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
+		    p >= a->nparts)
+			continue;
+		edge_of(&a->parts[p], e, en)->applied = store_get_u64((const unsigned char *)v);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	it = store_iter_new(a->db, ckey_prefix(CKEY_HELD), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *e;
+		size_t en;
+		uint32_t p;
+		uint64_t seq;
+		if (!ckey_parse_edge(k, kn, CKEY_HELD, &e, &en, &p, &seq) || p >= a->nparts)
+			continue;
+		edge_seq *es = edge_of(&a->parts[p], e, en);
+		held_add(&a->parts[p], es, 1);
+		if (!es->held_min || seq < es->held_min)
+			es->held_min = seq;
+	}
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	for (uint32_t p = 0; p < a->nparts; p++) {
+		unsigned char key[8];
+		uint64_t off;
+		rc = store_read_u64(a->db, key, ckey_offset(key, p), &off);
+		if (rc == 0)
+			atomic_store(&a->parts[p].next_offset, (int64_t)off);
+		else if (rc != ERR_NOTFOUND)
+			return rc;
+		unsigned char val[CKEY_EPOCH_LEN];
+		size_t vlen;
+		rc = store_get_into(a->db, key, ckey_epoch(key, p), val, sizeof val, &vlen);
+		if (rc == 0)
+			rc = epoch_decode(p, val, vlen, &a->parts[p].epoch);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+	}
+	return 0;
+}
+
+applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)
+{
+	applier *a = xcalloc(1, sizeof *a);
+	a->db = db;
+	a->nparts = nparts;
+	a->ctr = c;
+	a->parts = xcalloc(nparts, sizeof *a->parts);
+	for (uint32_t p = 0; p < nparts; p++) {
+		atomic_init(&a->parts[p].next_offset, -1);
+		atomic_init(&a->parts[p].held, 0);
+		smap_init(&a->parts[p].edges);
+		smap_init(&a->parts[p].changed);
+		smap_init(&a->parts[p].emitted);
+	}
+	a->wb = store_batch_new();
+	ktab_init(&a->ws);
+	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
+	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
+	int rc = load(a);
+	if (rc) {
+		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
+		applier_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void applier_free(applier *a)
+{
+	if (!a)
+		return;
+	for (uint32_t p = 0; p < a->nparts; p++) {
+		smap_free_values(&a->parts[p].edges);
+		smap_free(&a->parts[p].changed);
+		smap_free(&a->parts[p].emitted);
+	}
+	free(a->parts);
+	store_batch_free(a->wb);
+	ktab_free(&a->ws);
+	kcache_free(&a->members);
+	kcache_free(&a->counts);
+	free(a->order);
+	free(a->defs);
+	free(a);
+}
+
+void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx)
+{
+	a->dead_letter = fn;
+	a->dead_letter_ctx = ctx;
+}
+
+void applier_set_obs(applier *a, const applier_obs *obs)
+{
+	a->obs = obs;
+}
+
+void applier_dead_letter_failed(applier *a)
+{
+	STAT_ADD(a, deadletter_failed, 1);
+}
+
+/* Counts a refused message and hands it to the dead-letter hook, with
+ * the reason formatted from fmt. */
+__attribute__((format(printf, 6, 7))) static void quarantine(applier *a, uint32_t p, int64_t offset,
+                                                             const void *msg, size_t len,
+                                                             const char *fmt, ...)
+{
+	char reason[APPLIER_REASON_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	STAT_ADD(a, batches_deadlettered, 1);
+	if (a->dead_letter)
+		a->dead_letter(a->dead_letter_ctx, p, offset, msg, len, reason);
+}
+
+int applier_resume_offset(applier *a, uint32_t p, int64_t *offset)
+{
+	if (p >= a->nparts)
+		return ERR_NOTFOUND;
+	int64_t off = atomic_load(&a->parts[p].next_offset);
+	if (off < 0)
+		return ERR_NOTFOUND;
+	*offset = off;
+	return 0;
+}
+
+/* ---- sequencing ---------------------------------------------------------- */
+
+static int next_held(applier *a, const wire_str *edge, uint32_t p, edge_seq *es)
+{
+	unsigned char pre[1 + EDGE_ID_MAX + 5];
+	size_t pn = ckey_edge(pre, CKEY_HELD, edge->p, edge->n, p);
+	unsigned char from[sizeof pre + 8];
+	memcpy(from, pre, pn);
+	store_put_u64(from + pn, es->applied + 1);
+	store_iter *it = store_iter_from(a->db, pre, pn, from, pn + 8);
+	const char *k, *v;
+	size_t kn, vn;
+	es->held_min = 0;
+	if (store_iter_next(it, &k, &kn, &v, &vn) && kn == pn + 8)
+		es->held_min = store_get_u64((const unsigned char *)k + pn);
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+/* Stores a batch that arrived after a gap. */
+static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const void *msg,
+                size_t len, int64_t offset)
+{
+	unsigned char hkey[CKEY_MAX];
+	size_t hkn = ckey_held(hkey, b->edge.p, b->edge.n, b->partition, b->seq);
+	char *old;
+	size_t oldn;
+	int rc = store_get(a->db, hkey, hkn, &old, &oldn);
+	if (rc == 0) {
+		free(old);
+	} else if (rc != ERR_NOTFOUND) {
+		return rc;
+	} else {
+		held_add(pt, es, 1);
+		/* Checked now, while the message's offset is known; its
+		 * valid ops apply when the gap fills. */
+		invalid inv;
+		apply_scan_ops(a, b, &inv);
+		if (inv.n)
+			quarantine(a, b->partition, offset, msg, len,
+			           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
+			           inv.first, inv.why);
+	}
+	store_batch_put(a->wb, hkey, hkn, msg, len);
+	STAT_ADD(a, batches_held, 1);
+	if (!es->held_min || b->seq < es->held_min)
+		es->held_min = b->seq;
+	pt->dirty = true;
+	log_warn("batch held after a gap",
+	         "edge=%.*s partition=%u seq=%" PRIu64 " applied=%" PRIu64, (int)b->edge.n,
+	         b->edge.p, b->partition, b->seq, es->applied);
+	return 0;
+}
+
+/* Applies b (seq = applied + 1), then every held batch that follows. */
+static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *b,
+                          const unsigned char *skey, size_t sn, invalid *inv)
+{
+	uint32_t p = b->partition;
+	int rc = apply_ops(a, b, inv);
+	uint64_t applied = b->seq;
+	uint64_t held_used = 0;
+	while (rc == 0 && es->held_count > held_used) {
+		unsigned char hkey[CKEY_MAX];
+		size_t hkn = ckey_held(hkey, b->edge.p, b->edge.n, p, applied + 1);
+		char *hv;
+		size_t hn;
+		rc = store_get(a->db, hkey, hkn, &hv, &hn);
+		if (rc == ERR_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		wire_batch hb;
+		int drc = wire_decode_batch(hv, hn, &hb);
+		if (drc == 0) {
+			rc = apply_ops(a, &hb, NULL);
+			wire_batch_free(&hb);
+		} else {
+			STAT_ADD(a, batches_bad, 1);
+			log_error("held batch no longer decodes; skipped",
+			          "partition=%u seq=%" PRIu64, p, applied + 1);
+			quarantine(a, p, -1, hv, hn, "held_undecodable seq=%" PRIu64 " err=\"%s\"",
+			           applied + 1, err_str(drc));
+		}
+		free(hv);
+		store_batch_del(a->wb, hkey, hkn);
+		applied++;
+		held_used++;
+	}
+	if (rc) {
+		apply_ws_drop(a);
+		return rc;
+	}
+	STAT_ADD(a, batches_applied, 1 + held_used);
+	es->applied = applied;
+	held_add(pt, es, -(int64_t)held_used);
+	if (held_used)
+		log_info("gap filled; held batches applied",
+		         "edge=%.*s partition=%u applied=%" PRIu64, (int)b->edge.n, b->edge.p, p,
+		         applied);
+	unsigned char aval[8];
+	store_put_u64(aval, applied);
+	store_batch_put(a->wb, skey, sn, aval, 8);
+	apply_ws_flush(a, pt);
+	pt->dirty = true;
+	if (es->held_count)
+		return next_held(a, &b->edge, p, es);
+	es->held_min = 0;
+	return 0;
+}
+
+/* The first thing wrong with a batch header refused at partition p. */
+static const char *header_fault(const wire_batch *b, uint32_t p)
+{
+	if (b->partition != p)
+		return "partition_mismatch";
+	if (!item_edge_valid(b->edge.p, b->edge.n))
+		return "bad_edge";
+	if (!item_edge_valid(b->region.p, b->region.n))
+		return "bad_region";
+	return "seq_0";
+}
+
+int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
+{
+	if (p >= a->nparts)
+		return ERR_INVAL;
+	part *pt = &a->parts[p];
+	store_batch_clear(a->wb);
+	apply_ws_drop(a); /* left over when the last message failed before its write */
+	unsigned char okey[8], oval[8];
+	store_put_u64(oval, (uint64_t)offset + 1);
+	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
+
+	wire_batch b;
+	int rc = wire_decode_batch(msg, len, &b);
+	if (rc) {
+		STAT_ADD(a, batches_bad, 1);
+		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
+		          p, offset, err_str(rc));
+		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
+		goto write;
+	}
+	if (b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
+	    !item_edge_valid(b.region.p, b.region.n) || b.seq == 0) {
+		STAT_ADD(a, batches_bad, 1);
+		log_error("batch with bad header skipped",
+		          "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
+		          " edge_ok=%d region_ok=%d",
+		          p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
+		          item_edge_valid(b.region.p, b.region.n));
+		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
+		           header_fault(&b, p), b.partition, b.seq);
+		wire_batch_free(&b);
+		goto write;
+	}
+	edge_seq *es = edge_of(pt, b.edge.p, b.edge.n);
+	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
+	size_t sn = ckey_edge(skey, CKEY_APPLIED, b.edge.p, b.edge.n, p);
+	invalid inv = {0, 0, NULL};
+	if (b.seq <= es->applied)
+		STAT_ADD(a, batches_duplicate, 1);
+	else if (b.seq > es->applied + 1)
+		rc = hold(a, pt, es, &b, msg, len, offset);
+	else
+		rc = apply_in_order(a, pt, es, &b, skey, sn, &inv);
+	wire_batch_free(&b);
+	if (rc) {
+		apply_ws_drop(a);
+		return rc;
+	}
+	if (inv.n)
+		quarantine(a, p, offset, msg, len,
+		           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
+		           inv.why);
+write:;
+	uint64_t t0 = clock_mono_ns();
+	rc = store_write(a->db, a->wb);
+	if (a->obs && a->obs->store_write)
+		a->obs->store_write(a->obs->ctx, clock_mono_ns() - t0);
+	if (rc) {
+		apply_ws_drop(a);
+		return rc;
+	}
+	apply_ws_commit(a);
+	STAT_ADD(a, store_writes, 1);
+	atomic_store(&pt->next_offset, offset + 1);
+	return 0;
+}
+
+int applier_reset_offset(applier *a, uint32_t p, int64_t offset, bool new_epoch)
+{
+	if (p >= a->nparts || offset < 0)
+		return ERR_INVAL;
+	part *pt = &a->parts[p];
+	if (new_epoch && pt->epoch >= VERSION_EPOCH_MAX)
+		return ERR_FULL;
+	uint32_t epoch = pt->epoch + (new_epoch ? 1 : 0);
+	unsigned char okey[8], oval[8], ekey[8], eval[CKEY_EPOCH_LEN];
+	store_put_u64(oval, (uint64_t)offset);
+	store_batch_clear(a->wb);
+	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
+	if (new_epoch) {
+		store_put_u32(eval, epoch);
+		store_batch_put(a->wb, ekey, ckey_epoch(ekey, p), eval, sizeof eval);
+	}
+	int rc = store_write(a->db, a->wb);
+	if (rc == 0) {
+		atomic_store(&pt->next_offset, offset);
+		pt->epoch = epoch;
+		pt->dirty = true;
+	}
+	return rc;
+}
+
+uint32_t applier_epoch(const applier *a, uint32_t p)
+{
+	return p < a->nparts ? a->parts[p].epoch : 0;
+}
+
+uint64_t applier_version(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return 0;
+	int64_t off = atomic_load(&a->parts[p].next_offset);
+	return version_make(a->parts[p].epoch, off < 0 ? 0 : (uint64_t)off);
+}
+
+int applier_view_version(store_snap *sn, uint32_t p, uint64_t *version)
+{
+	unsigned char key[8];
+	uint64_t off = 0;
+	uint32_t epoch = 0;
+	int rc = store_snap_read_u64(sn, key, ckey_offset(key, p), &off);
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	char *v;
+	size_t vn;
+	rc = store_snap_get(sn, key, ckey_epoch(key, p), &v, &vn);
+	if (rc == 0) {
+		rc = epoch_decode(p, v, vn, &epoch);
+		free(v);
+	}
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	*version = version_make(epoch, off);
+	return 0;
+}
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+void applier_snapshot_failed(applier *a, uint32_t p)
+{
+	part *pt = &a->parts[p];
+	size_t pos = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (smap_next(&pt->emitted, &pos, &k, &kn, &v)) {
+		bool created;
+		smap_val *c = smap_put(&pt->changed, k, kn, &created);
+		if (created)
+			c->u = v->u; /* a newer count, if any, stays */
+	}
+	smap_clear(&pt->emitted);
+	pt->dirty = true;
+}
+
+bool applier_dirty(const applier *a, uint32_t p)
+{
+	return p < a->nparts && a->parts[p].dirty;
+}
+
+void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *s, bool *more)
+{
+	part *pt = &a->parts[p];
+	memset(s, 0, sizeof *s);
+	s->partition = p;
+	s->offset = applier_version(a, p);
+	smap_clear(&pt->emitted);
+
+	size_t n = pt->changed.len < max_counts ? pt->changed.len : max_counts;
+	s->counts = xcalloc(n ? n : 1, sizeof *s->counts);
+	size_t pos = 0, i = 0;
+	const char *k;
+	size_t kn;
+	smap_val *v;
+	while (i < n && smap_next(&pt->changed, &pos, &k, &kn, &v)) {
+		smap_val *e = smap_put(&pt->emitted, k, kn, NULL);
+		e->u = v->u;
+		i++;
+	}
+	/* Remove what was emitted from changed, then point the snapshot at
+	 * the emitted map's own copies of the keys. */
+	pos = 0;
+	i = 0;
+	while (smap_next(&pt->emitted, &pos, &k, &kn, &v)) {
+		smap_del(&pt->changed, k, kn);
+		const char *counter, *item;
+		size_t cn, in;
+		if (!ckey_split_pair(k, kn, &counter, &cn, &item, &in))
+			abort(); /* only pairs of valid names are ever put in changed */
+		s->counts[i].counter = wire_cstr(counter, cn);
+		s->counts[i].item = wire_cstr(item, in);
+		s->counts[i].count = v->u;
+		i++;
+	}
+	s->ncounts = (uint32_t)i;
+
+	s->edges = xcalloc(pt->edges.len ? pt->edges.len : 1, sizeof *s->edges);
+	pos = 0;
+	i = 0;
+	while (smap_next(&pt->edges, &pos, &k, &kn, &v)) {
+		edge_seq *es = v->p;
+		s->edges[i].edge = wire_cstr(k, kn);
+		s->edges[i].applied = es->applied;
+		s->edges[i].held = es->held_min;
+		i++;
+	}
+	s->nedges = (uint32_t)i;
+	*more = pt->changed.len > 0;
+	s->last = !*more;
+	pt->dirty = *more;
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+int applier_count(applier *a, const char *counter, const char *item, uint64_t *count)
+{
+	unsigned char key[CKEY_MAX];
+	size_t cn = strlen(counter), in = strlen(item);
+	if (cn > COUNTER_MAX || in > ITEM_MAX)
+		return ERR_INVAL;
+	int rc = store_read_u64(a->db, key, ckey_count(key, counter, cn, item, in), count);
+	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT) {
+		*count = 0;
+		return 0;
+	}
+	return rc;
+}
+
+void applier_get_stats(const applier *a, applier_stats *out)
+{
+	out->batches_applied = STAT_GET(a, batches_applied);
+	out->batches_duplicate = STAT_GET(a, batches_duplicate);
+	out->batches_held = STAT_GET(a, batches_held);
+	out->batches_bad = STAT_GET(a, batches_bad);
+	out->batches_deadlettered = STAT_GET(a, batches_deadlettered);
+	out->deadletter_failed = STAT_GET(a, deadletter_failed);
+	out->ops_applied = STAT_GET(a, ops_applied);
+	out->ops_invalid = STAT_GET(a, ops_invalid);
+	out->store_writes = STAT_GET(a, store_writes);
+	out->numbers_clamped = STAT_GET(a, numbers_clamped);
+	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
+	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
+	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);
+	out->member_cache_misses = atomic_load_explicit(&a->members.misses, memory_order_relaxed);
+}
+
+int64_t applier_input_offset(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return -1;
+	return atomic_load_explicit(&a->parts[p].next_offset, memory_order_relaxed);
+}
+
+uint64_t applier_held_batches(const applier *a, uint32_t p)
+{
+	if (p >= a->nparts)
+		return 0;
+	return atomic_load_explicit(&a->parts[p].held, memory_order_relaxed);
+}

@@ -1,0 +1,93 @@
+/* apply_int.h - the applier's private state, shared by apply.c
+ * (lifecycle, sequencing, quarantine, offsets and versions, snapshots,
+ * reads) and apply_ops.c (a message's effects: op checks, merges and
+ * sums, the working set and the caches of stored values). Not for other
+ * modules.
+ *
+ * One owner thread, as for the applier itself (apply.h): nothing here
+ * takes a lock. The stats and the per-partition next_offset and held are
+ * atomics so that other threads may read them.
+ */
+#ifndef CENTRAL_APPLY_INT_H
+#define CENTRAL_APPLY_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "central/apply/apply.h"
+#include "central/apply/ktab.h"
+#include "smap.h"
+#include "wire.h"
+
+typedef struct edge_seq {
+	uint64_t applied;
+	uint64_t held_min; /* 0 = nothing held */
+	uint64_t held_count;
+} edge_seq;
+
+typedef struct part {
+	_Atomic int64_t next_offset; /* -1 until known */
+	uint32_t epoch;              /* the CKEY_EPOCH key; 0 when absent */
+	_Atomic uint64_t held;       /* sum of held_count over edges */
+	smap edges;                  /* edge id -> edge_seq* */
+	smap changed;                /* counter 0 item -> count, since last snapshot */
+	smap emitted;                /* what the last snapshot referenced */
+	bool dirty;
+} part;
+
+typedef struct stats {
+	_Atomic uint64_t batches_applied, batches_duplicate, batches_held, batches_bad;
+	_Atomic uint64_t batches_deadlettered, deadletter_failed;
+	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
+	_Atomic uint64_t numbers_clamped;
+} stats;
+
+#define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
+#define STAT_GET(a, f) atomic_load_explicit(&(a)->st.f, memory_order_relaxed)
+
+struct applier {
+	store *db;
+	uint32_t nparts;
+	part *parts;
+	const counters *ctr;
+	store_batch *wb;
+	ktab ws;          /* per message: S key -> merge_state, C/R/Y key -> u64 */
+	kcache members;   /* S key -> its stored encoding */
+	kcache counts;    /* C, R or Y key -> its stored value (absent = 0) */
+	ktab_ent **order; /* preload and flush: working-set entries in key order */
+	size_t order_cap, nflushed;
+	const counter_def **defs; /* per op of the batch: its counter, NULL = invalid */
+	size_t defs_cap;
+	stats st;
+	applier_dead_letter_fn dead_letter;
+	void *dead_letter_ctx;
+	const applier_obs *obs; /* NULL: no instruments */
+	/* invalid-op log limiter */
+	uint64_t invalid_logged_ms;
+	uint64_t invalid_unlogged; /* ops since the last line */
+};
+
+/* The invalid ops of a batch: how many, the first one's index and why. */
+typedef struct invalid {
+	uint32_t n, first;
+	const char *why;
+} invalid;
+
+/* Fills a->defs with each op's counter (NULL for an invalid op) and inv
+ * with what was invalid. */
+void apply_scan_ops(applier *a, const wire_batch *b, invalid *inv);
+/* Applies the valid ops of b into the working set; inv (when not NULL)
+ * says which were not. 0, or the store's error while loading. */
+int apply_ops(applier *a, const wire_batch *b, invalid *inv);
+/* Puts the working set into a->wb, in key order, and notes the changed
+ * counts in pt. */
+void apply_ws_flush(applier *a, part *pt);
+/* After the message's write went through: the caches learn what the
+ * store now holds, and the working set empties. */
+void apply_ws_commit(applier *a);
+/* The message failed: its effects are forgotten, the caches untouched. */
+void apply_ws_drop(applier *a);
+
+#endif

@@ -1,0 +1,464 @@
+/* opsapi.c - central's ops API on evhttp (see opsapi.h): the HTTP
+ * plumbing. The answer helpers, auth (the bearer token, loopback), query
+ * parsing, the dispatch of every route to its handler, /healthz and
+ * /readyz, and the life cycle of the API and its thread. The routes
+ * themselves are in opsread.c (counts, items, memberships, totals),
+ * opsadmin.c (verify, repair, export, stats, digest, backup), opsckpt.c
+ * (the checkpoint stream) and opsmetrics.c (/metrics, /v1/hot).
+ *
+ * One thread of its own runs the event_base; every handler only reads.
+ * Requests are parsed with evhttp_uri_parse and query_parse (query.h),
+ * and every path segment and parameter is checked before it is used.
+ */
+#include "central/ops/opsapi.h"
+#include "central/ops/opsapi_int.h"
+#include "sbuf.h"
+#include "central/ops/cmetrics.h"
+
+#include "central/central.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "netaddr.h"
+#include "xmem.h"
+
+#define OPS_MAX_HEADERS 32768
+#define OPS_TIMEOUT_S 10
+
+/* ---- answers ------------------------------------------------------------- */
+
+void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", out);
+}
+
+void ops_reply_json(struct evhttp_request *req, int code, const char *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	if (!out) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_add(out, body, strlen(body));
+	ops_reply_buf(req, code, "application/json", out);
+	evbuffer_free(out);
+}
+
+void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, ecode, msg, NULL);
+	if (code == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		                  "Bearer");
+	ops_reply_json(req, code, b.p);
+	sbuf_free(&b);
+}
+
+void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+{
+	char msg[320], extra[32];
+	snprintf(msg, sizeof msg,
+	         "partition %u of item %s is not owned by this central (central.partitions): "
+	         "ask the shard that owns it",
+	         p, item);
+	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, "not_owner", msg, extra);
+	ops_reply_json(req, 421, b.p);
+	sbuf_free(&b);
+}
+
+void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
+{
+	char msg[160], extra[32];
+	snprintf(msg, sizeof msg,
+	         "partition %u is not owned by this central (central.partitions): ask the shard "
+	         "that owns it",
+	         p);
+	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
+	sbuf b;
+	sbuf_init(&b);
+	sbuf_adderror(&b, "not_owner", msg, extra);
+	ops_reply_json(req, 421, b.p);
+	sbuf_free(&b);
+}
+
+void ops_stream_gone(struct evhttp_request *req)
+{
+	if (!evhttp_request_get_connection(req))
+		evhttp_send_reply_end(req); /* with no connection: frees it */
+}
+
+/* ---- auth ---------------------------------------------------------------- */
+
+static bool from_loopback(struct evhttp_request *req)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	if (!con)
+		return false;
+	evhttp_connection_get_peer(con, &addr, &port);
+	/* A peer is numeric: "localhost" cannot come from here. */
+	return addr && netaddr_host_is_loopback(addr, strlen(addr));
+}
+
+/* Is the configured listen host loopback only? "" (and 0.0.0.0 or ::)
+ * means every interface, so no; a name other than localhost is not
+ * resolved here, so no either. */
+static bool host_is_loopback(const char *host)
+{
+	return netaddr_host_is_loopback(host, strlen(host));
+}
+
+/* Compares in time that depends only on the configured token's length. */
+static bool token_matches(const char *given, const char *want)
+{
+	size_t gn = strlen(given), wn = strlen(want);
+	unsigned char diff = gn != wn;
+	for (size_t i = 0; i < wn; i++)
+		diff |= (unsigned char)((gn ? given[i % gn] : 0) ^ want[i]);
+	return diff == 0;
+}
+
+/* Read routes. The one route that writes (POST /v1/admin/repair)
+ * checks the token itself and always needs it, even from loopback and
+ * with an empty token: it never comes through here. */
+static bool authorized(const ops_api *api, struct evhttp_request *req, const char *path)
+{
+	if (!api->token[0])
+		return true;
+	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+	     strcmp(path, "/metrics") == 0) &&
+	    from_loopback(req))
+		return true;
+	return ops_bearer_ok(api, req);
+}
+
+bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
+{
+	if (!api->token[0])
+		return false;
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	return token_matches(h + 7, api->token);
+}
+
+/* ---- query parameters ---------------------------------------------------- */
+
+bool ops_parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, query *kv,
+                     const char *const *allowed)
+{
+	int rc = query_parse(kv, evhttp_uri_get_query(uri));
+	const char *why = rc == ERR_TOOBIG ? "too many query parameters"
+	                  : rc             ? "the query string does not parse"
+	                                   : query_check(kv, allowed);
+	if (why) {
+		ops_reply_error(req, 400, "bad_request", "%s", why);
+		return false;
+	}
+	return true;
+}
+
+/* ---- /readyz ------------------------------------------------------------- */
+
+/* The run loop's checks (central.h): 200 when all pass, else 503. */
+static void route_ready(struct evhttp_request *req)
+{
+	central_readiness r;
+	central_get_readiness(&r);
+	bool ok = r.store.ok && r.kafka.ok && r.lag.ok;
+	const struct {
+		const char *name;
+		const central_check *c;
+	} ch[] = {{"store", &r.store}, {"kafka", &r.kafka}, {"lag", &r.lag}};
+	char body[1024];
+	int n = snprintf(body, sizeof body, "{\"ready\":%s,\"checks\":{", ok ? "true" : "false");
+	for (size_t i = 0; i < 3 && n > 0 && (size_t)n < sizeof body; i++)
+		n += snprintf(body + n, sizeof body - (size_t)n,
+		              "%s\"%s\":{\"ok\":%s,\"reason\":\"%s\"}", i ? "," : "", ch[i].name,
+		              ch[i].c->ok ? "true" : "false", ch[i].c->ok ? "" : ch[i].c->reason);
+	if (n > 0 && (size_t)n < sizeof body)
+		snprintf(body + n, sizeof body - (size_t)n, "}}");
+	ops_reply_json(req, ok ? 200 : 503, body);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
+                  const char *path)
+{
+	static const char *const none[] = {NULL};
+	query kv;
+	if (strcmp(path, "/healthz") == 0) {
+		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
+	} else if (strcmp(path, "/readyz") == 0) {
+		route_ready(req);
+	} else if (strcmp(path, "/metrics") == 0) {
+		ops_route_metrics(api, req);
+	} else if (strcmp(path, "/v1/counts") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_counts_params))
+			ops_route_counts(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/memberships") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_memberships_params))
+			ops_route_memberships(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/digest") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_digest_params))
+			ops_route_digest(api, req, &kv);
+		query_free(&kv);
+	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
+		if (ops_parse_query(req, uri, &kv, none))
+			ops_route_totals(api, req, path + 11);
+		query_free(&kv);
+	} else if (strncmp(path, "/v1/items/", 10) == 0) {
+		ops_route_items(api, req, path + 10, uri);
+	} else if (strcmp(path, "/v1/admin/verify") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_verify_params))
+			ops_route_verify(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/export") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_export_params))
+			ops_route_export(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/checkpoint") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_checkpoint_params))
+			ops_route_checkpoint(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/hot") == 0) {
+		if (ops_parse_query(req, uri, &kv, ops_hot_params))
+			ops_route_hot(api, req, &kv);
+		query_free(&kv);
+	} else if (strcmp(path, "/v1/stats") == 0) {
+		if (ops_parse_query(req, uri, &kv, none))
+			ops_route_stats(api, req);
+		query_free(&kv);
+	} else {
+		ops_reply_error(req, 404, "not_found", "no such route");
+	}
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	ops_api *api = arg;
+	struct evhttp_uri *uri = evhttp_uri_parse(evhttp_request_get_uri(req));
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	bool repair = path && strcmp(path, "/v1/admin/repair") == 0;
+	bool backup = path && strcmp(path, "/v1/admin/backup") == 0;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (!path || path[0] != '/' || strlen(path) > OPS_MAX_PATH) {
+		ops_reply_error(req, 400, "bad_request", "the request target does not parse");
+	} else if (repair || backup) {
+		/* Their own checks: the token always, POST only. */
+		const char *what = repair ? "repair" : "backup";
+		query kv;
+		if (cmd != EVHTTP_REQ_POST) {
+			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
+		} else if (!api->token[0]) {
+			ops_reply_error(req, 403, "forbidden",
+			                "%s needs central.ops_token to be set", what);
+		} else if (!ops_bearer_ok(api, req)) {
+			ops_reply_error(req, 401, "unauthorized",
+			                "a valid Authorization: Bearer token is needed");
+		} else if (repair) {
+			if (ops_parse_query(req, uri, &kv, ops_verify_params))
+				ops_route_repair(api, req, &kv);
+			query_free(&kv);
+		} else {
+			if (ops_parse_query(req, uri, &kv, ops_backup_params))
+				ops_route_backup(api, req, &kv);
+			query_free(&kv);
+		}
+	} else if (!authorized(api, req, path)) {
+		ops_reply_error(req, 401, "unauthorized",
+		                "a valid Authorization: Bearer token is needed");
+	} else if (cmd != EVHTTP_REQ_GET) {
+		ops_reply_error(req, 405, "method_not_allowed",
+		                "the ops API reads with GET only; POST is for /v1/admin/repair and "
+		                "/v1/admin/backup");
+	} else {
+		route(api, req, uri, path);
+	}
+	if (uri)
+		evhttp_uri_free(uri);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void *run(void *arg)
+{
+	ops_api *api = arg;
+	event_base_dispatch(api->base);
+	return NULL;
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ops_api *api = arg;
+	event_base_loopbreak(api->base);
+}
+
+static void api_free(ops_api *api)
+{
+	if (api->stop_ev)
+		event_free(api->stop_ev);
+	for (int i = 0; i < 2; i++)
+		if (api->stop_fds[i] >= 0)
+			close(api->stop_fds[i]);
+	if (api->http)
+		evhttp_free(api->http);
+	if (api->base)
+		event_base_free(api->base);
+	if (api->own_metrics)
+		cmetrics_free(api->metrics);
+	free(api->token);
+	free(api->data_dir);
+	free(api->instance_id);
+	free(api);
+}
+
+int ops_api_check(const char *listen, const char *token, char *host, size_t hostcap, int *port,
+                  char *err, size_t errlen)
+{
+	if (cfg_parse_hostport(listen, host, hostcap, port)) {
+		snprintf(err, errlen, "ops listen address '%s' is not host:port", listen);
+		return ERR_CONFIG;
+	}
+	/* Without a token whoever reaches the port reads every count and
+	 * membership: that is only for loopback. */
+	if ((!token || !token[0]) && !host_is_loopback(host)) {
+		snprintf(err, errlen,
+		         "central.ops_token is empty and the ops API would listen on %s, "
+		         "which is not a loopback address: set central.ops_token, or "
+		         "listen on 127.0.0.1",
+		         listen);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = 0;
+	if (!o->listen || !o->listen[0])
+		return NULL;
+	char host[256];
+	int port;
+	if (ops_api_check(o->listen, o->token, host, sizeof host, &port, err, errlen))
+		return NULL;
+	ops_api *api = xcalloc(1, sizeof *api);
+	api->db = o->db;
+	api->ctr = o->ctr;
+	api->partitions = o->partitions;
+	api->ap = o->ap;
+	api->run = o->run;
+	api->repair = o->repair;
+	api->repair_ctx = o->repair_ctx;
+	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
+	api->token = xstrdup(o->token ? o->token : "");
+	api->metrics = o->metrics;
+	api->owned = o->owned;
+	api->instance_id = xstrdup(o->instance_id ? o->instance_id : "");
+	if (!api->metrics) {
+		cmetrics_opts mo = {.ctr = o->ctr,
+		                    .partitions = o->partitions,
+		                    .ap = o->ap,
+		                    .run = o->run,
+		                    .db = o->db,
+		                    .data_dir = api->data_dir,
+		                    .owned = o->owned};
+		api->metrics = cmetrics_new(&mo);
+		api->own_metrics = true;
+	}
+	api->stop_fds[0] = api->stop_fds[1] = -1;
+	api->base = event_base_new();
+	api->http = api->base ? evhttp_new(api->base) : NULL;
+	struct evhttp_bound_socket *bound =
+	    api->http ? evhttp_bind_socket_with_handle(api->http, host[0] ? host : "0.0.0.0",
+	                                               (ev_uint16_t)port)
+	              : NULL;
+	if (!bound) {
+		snprintf(err, errlen, "ops API cannot listen on %s", o->listen);
+		api_free(api);
+		return NULL;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
+		api->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                           : ((struct sockaddr_in *)&ss)->sin_port);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+	evhttp_set_max_headers_size(api->http, OPS_MAX_HEADERS);
+	evhttp_set_max_body_size(api->http, 4096);
+	evhttp_set_timeout(api->http, OPS_TIMEOUT_S);
+	evhttp_set_gencb(api->http, handle, api);
+	/* event_base_loopbreak from another thread is lost when it comes
+	 * before the loop starts; a readable pipe is not. */
+	if (pipe2(api->stop_fds, O_CLOEXEC | O_NONBLOCK) ||
+	    !(api->stop_ev = event_new(api->base, api->stop_fds[0], EV_READ, on_stop, api)) ||
+	    event_add(api->stop_ev, NULL)) {
+		snprintf(err, errlen, "ops API stop pipe: %s", strerror(errno));
+		api_free(api);
+		return NULL;
+	}
+	if (pthread_create(&api->thread, NULL, run, api)) {
+		snprintf(err, errlen, "ops API thread could not start");
+		api_free(api);
+		return NULL;
+	}
+	if (!api->token[0])
+		log_warn("ops API serves without a token on loopback: set central.ops_token",
+		         "listen=%s", o->listen);
+	return api;
+}
+
+int ops_api_port(const ops_api *api)
+{
+	return api ? api->port : 0;
+}
+
+void ops_api_stop(ops_api *api)
+{
+	if (!api)
+		return;
+	if (write(api->stop_fds[1], "x", 1) != 1)
+		log_error("ops API stop pipe write failed", "err=\"%s\"", strerror(errno));
+	pthread_join(api->thread, NULL);
+	api_free(api);
+}

@@ -1,0 +1,508 @@
+/* opsckpt.c - the ops API's checkpoint stream (GET /v1/checkpoint; see
+ * opsapi.h): every count of the partitions asked for, with each one's
+ * version and every edge's applied and held sequences there, framed as
+ * ckpt.h says, so an edge can build a replica of those counts.
+ *
+ * Everything comes from one store view taken when the request arrives:
+ * the versions and the edges' entries are read at once (a store error
+ * is still a 503), then the 'C' keys are scanned in key order while the
+ * answer streams. Counts wait in a buffer per partition and leave as a
+ * snapshot message when one holds CKPT_COUNTS_PER_MSG, or when all
+ * together hold CKPT_BUFFERED_MAX (then every buffer leaves, so the
+ * memory stays bounded whatever the number of partitions), and at the
+ * end. The next chunk is made only once the last one has been written
+ * to the socket, and a turn that read CKPT_KEYS_PER_TURN keys without
+ * filling a message lets the loop run before it reads on, so one large
+ * checkpoint neither fills memory nor holds up the other requests. The
+ * state is freed when the stream ends or the client goes away.
+ *
+ * The ops API's thread.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "clock.h"
+#include "item.h"
+#include "central/apply/keys.h"
+#include "log.h"
+#include "central/ops/opsadmin.h"
+#include "partition.h"
+#include "sbuf.h"
+#include "central/apply/shard.h"
+#include "xmem.h"
+
+#define CKPT_COUNTS_PER_MSG 4096
+#define CKPT_BUFFERED_MAX 65536 /* counts waiting, all partitions together */
+#define CKPT_CHUNK_BYTES 65536
+#define CKPT_KEYS_PER_TURN 65536
+
+const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item", NULL};
+
+typedef struct ck_edge {
+	char name[EDGE_ID_MAX];
+	size_t n;
+	uint64_t applied, held;
+} ck_edge;
+
+/* A count waiting for its message: its names in the partition's sbuf. */
+typedef struct ck_count {
+	uint32_t off;
+	uint8_t cn, in;
+	uint64_t count;
+} ck_count;
+
+typedef struct ck_part {
+	uint64_t version;
+	ck_edge *edges;
+	size_t nedges, edges_cap;
+	sbuf names;
+	ck_count *counts;
+	size_t ncounts, counts_cap;
+} ck_part;
+
+enum ck_phase {
+	CK_SCAN,  /* reading 'C' keys */
+	CK_SPILL, /* every buffer leaves, then the scan goes on */
+	CK_FLUSH, /* the scan is over: every buffer leaves */
+	CK_EDGES, /* one last message per partition */
+	CK_DONE,
+};
+
+typedef struct ckpt_job {
+	const ops_api *api;
+	struct evhttp_request *req;
+	struct evhttp_connection *con;
+	struct event *resume; /* a turn of the loop after one that sent nothing */
+	store_snap *sn;
+	store_iter *it;
+	shard_set want;
+	ck_part *parts; /* api->partitions of them; the wanted ones used */
+	wire_count *scratch;
+	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
+	size_t after_len;
+	enum ck_phase phase, after_spill;
+	uint32_t next_p; /* spill, flush, edges: the next partition */
+	size_t buffered; /* counts waiting, all partitions */
+	uint64_t as_of, t0;
+	uint64_t counts, messages, bytes;
+	bool failed;
+} ckpt_job;
+
+static void job_free(ckpt_job *x)
+{
+	if (x->resume)
+		event_free(x->resume);
+	store_iter_free(x->it);
+	store_snap_free(x->sn);
+	for (uint32_t p = 0; x->parts && p < x->api->partitions; p++) {
+		free(x->parts[p].edges);
+		free(x->parts[p].counts);
+		sbuf_free(&x->parts[p].names);
+	}
+	free(x->parts);
+	free(x->scratch);
+	shard_set_free(&x->want);
+	free(x);
+}
+
+/* ---- reading the view ---------------------------------------------------- */
+
+static ck_edge *edge_add(ck_part *pt, const char *e, size_t en)
+{
+	if (pt->nedges == pt->edges_cap) {
+		pt->edges_cap = pt->edges_cap ? pt->edges_cap * 2 : 8;
+		pt->edges = xrealloc(pt->edges, pt->edges_cap * sizeof *pt->edges);
+	}
+	ck_edge *ed = &pt->edges[pt->nedges++];
+	memcpy(ed->name, e, en);
+	ed->n = en;
+	ed->applied = ed->held = 0;
+	return ed;
+}
+
+static ck_edge *edge_find(ck_part *pt, const char *e, size_t en)
+{
+	for (size_t i = 0; i < pt->nedges; i++)
+		if (pt->edges[i].n == en && memcmp(pt->edges[i].name, e, en) == 0)
+			return &pt->edges[i];
+	return NULL;
+}
+
+static int edge_cmp(const void *x, const void *y)
+{
+	const ck_edge *a = x, *b = y;
+	int c = memcmp(a->name, b->name, a->n < b->n ? a->n : b->n);
+	return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+/* Every edge's entry of the wanted partitions, as the applier's
+ * snapshots carry them: applied from the 'A' key, held the lowest
+ * sequence of the 'H' keys (0 without one); an edge with held batches
+ * and none applied has applied 0. In order of the edges' names. 0 or a
+ * store error. */
+static int read_edges(ckpt_job *x)
+{
+	const char *k, *v, *e;
+	size_t kn, vn, en;
+	uint32_t p;
+	uint64_t seq;
+	store_iter *it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_APPLIED), 1, NULL, 0);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
+		    !item_edge_valid(e, en) || !shard_owns(&x->want, p))
+			continue;
+		edge_add(&x->parts[p], e, en)->applied = store_get_u64((const unsigned char *)v);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	/* H keys sort by edge, partition, then sequence: the first of each
+	 * (edge, partition) is its lowest. */
+	it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_HELD), 1, NULL, 0);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (!ckey_parse_edge(k, kn, CKEY_HELD, &e, &en, &p, &seq) ||
+		    !item_edge_valid(e, en) || !shard_owns(&x->want, p))
+			continue;
+		ck_edge *ed = edge_find(&x->parts[p], e, en);
+		if (!ed)
+			ed = edge_add(&x->parts[p], e, en);
+		if (!ed->held || seq < ed->held)
+			ed->held = seq;
+	}
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	for (uint32_t q = 0; q < x->api->partitions; q++)
+		if (x->parts[q].nedges > 1)
+			qsort(x->parts[q].edges, x->parts[q].nedges, sizeof *x->parts[q].edges,
+			      edge_cmp);
+	return rc;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* Appends one frame of s to out; false (logged) when it cannot be made. */
+static bool put_frame(ckpt_job *x, struct evbuffer *out, const wire_snapshot *s)
+{
+	char *f;
+	size_t n;
+	int rc = ckpt_frame_put(s, &f, &n);
+	if (rc) {
+		log_error("checkpoint message cannot be encoded; the stream is cut short",
+		          "partition=%u counts=%u edges=%u err=\"%s\"", s->partition, s->ncounts,
+		          s->nedges, err_str(rc));
+		x->failed = true;
+		return false;
+	}
+	evbuffer_add(out, f, n);
+	free(f);
+	x->messages++;
+	x->bytes += n;
+	return true;
+}
+
+static void snapshot_of(const ckpt_job *x, uint32_t p, wire_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	const char *id = x->api->instance_id;
+	s->source = wire_cstr(id, strlen(id));
+	s->partition = p;
+	s->offset = x->parts[p].version;
+	s->produced_ms = x->as_of;
+}
+
+/* The counts waiting in p's buffer, as one message (l = false). */
+static void emit_counts(ckpt_job *x, uint32_t p, struct evbuffer *out)
+{
+	ck_part *pt = &x->parts[p];
+	wire_snapshot s;
+	snapshot_of(x, p, &s);
+	for (size_t i = 0; i < pt->ncounts; i++) {
+		const ck_count *c = &pt->counts[i];
+		const char *names = pt->names.p + c->off;
+		x->scratch[i] = (wire_count){wire_cstr(names, c->cn),
+		                             wire_cstr(names + c->cn, c->in), c->count};
+	}
+	s.counts = x->scratch;
+	s.ncounts = (uint32_t)pt->ncounts;
+	if (put_frame(x, out, &s))
+		x->counts += pt->ncounts;
+	x->buffered -= pt->ncounts;
+	pt->ncounts = 0;
+	pt->names.len = 0;
+}
+
+/* p's last message: no counts, every edge's entry (l = true). */
+static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
+{
+	ck_part *pt = &x->parts[p];
+	wire_snapshot s;
+	snapshot_of(x, p, &s);
+	s.last = true;
+	wire_edge_seq *es = xcalloc(pt->nedges ? pt->nedges : 1, sizeof *es);
+	for (size_t i = 0; i < pt->nedges; i++)
+		es[i] = (wire_edge_seq){wire_cstr(pt->edges[i].name, pt->edges[i].n),
+		                        pt->edges[i].applied, pt->edges[i].held};
+	s.edges = es;
+	s.nedges = (uint32_t)pt->nedges;
+	put_frame(x, out, &s);
+	free(es);
+}
+
+/* Buffers the count under C key k (kn bytes, value v), or skips a key
+ * that does not parse or is of a partition not asked for; p's buffer
+ * leaves when full. */
+static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, size_t vn,
+                       struct evbuffer *out)
+{
+	const char *c, *item;
+	size_t cn, in;
+	if (kn == x->after_len && memcmp(k, x->after, kn) == 0)
+		return; /* strictly after it */
+	if (!ckey_parse_count(k, kn, &c, &cn, &item, &in) || vn != 8 ||
+	    !item_counter_valid(c, cn) || !item_valid(item, in))
+		return;
+	uint32_t p = partition_of(item, in, x->api->partitions);
+	if (!shard_owns(&x->want, p))
+		return;
+	ck_part *pt = &x->parts[p];
+	if (pt->ncounts == pt->counts_cap) {
+		pt->counts_cap = pt->counts_cap ? pt->counts_cap * 2 : 64;
+		if (pt->counts_cap > CKPT_COUNTS_PER_MSG)
+			pt->counts_cap = CKPT_COUNTS_PER_MSG;
+		pt->counts = xrealloc(pt->counts, pt->counts_cap * sizeof *pt->counts);
+	}
+	pt->counts[pt->ncounts++] = (ck_count){(uint32_t)pt->names.len, (uint8_t)cn, (uint8_t)in,
+	                                       store_get_u64((const unsigned char *)v)};
+	sbuf_add(&pt->names, c, cn);
+	sbuf_add(&pt->names, item, in);
+	x->buffered++;
+	if (pt->ncounts == CKPT_COUNTS_PER_MSG) {
+		emit_counts(x, p, out);
+	} else if (x->buffered >= CKPT_BUFFERED_MAX) {
+		x->after_spill = CK_SCAN;
+		x->phase = CK_SPILL;
+		x->next_p = 0;
+	}
+}
+
+/* The next wanted partition from x->next_p on (with counts waiting when
+ * counts is set), or false when none is left. */
+static bool next_part(ckpt_job *x, bool counts, uint32_t *p)
+{
+	for (; x->next_p < x->want.nparts; x->next_p++)
+		if (shard_owns(&x->want, x->next_p) && (!counts || x->parts[x->next_p].ncounts)) {
+			*p = x->next_p++;
+			return true;
+		}
+	return false;
+}
+
+/* One step of the stream into out. False when the turn should end
+ * because its key budget is spent. */
+static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	uint32_t p;
+	switch (x->phase) {
+	case CK_SCAN:
+		if (!*budget)
+			return false;
+		--*budget;
+		if (store_iter_next(x->it, &k, &kn, &v, &vn)) {
+			take_count(x, k, kn, v, vn, out);
+			break;
+		}
+		if (store_iter_status(x->it)) {
+			log_error("checkpoint stopped on a store error; the stream is cut short",
+			          "counts=%" PRIu64, x->counts);
+			x->failed = true;
+			break;
+		}
+		x->phase = CK_FLUSH;
+		x->next_p = 0;
+		break;
+	case CK_SPILL:
+	case CK_FLUSH:
+		if (next_part(x, true, &p)) {
+			emit_counts(x, p, out);
+			break;
+		}
+		x->phase = x->phase == CK_SPILL ? x->after_spill : CK_EDGES;
+		x->next_p = 0;
+		break;
+	case CK_EDGES:
+		if (next_part(x, false, &p)) {
+			emit_last(x, p, out);
+			break;
+		}
+		evbuffer_add(out, ckpt_end_frame, sizeof ckpt_end_frame);
+		x->bytes += sizeof ckpt_end_frame;
+		x->phase = CK_DONE;
+		break;
+	case CK_DONE: break;
+	}
+	return true;
+}
+
+/* ---- the stream ---------------------------------------------------------- */
+
+static void ckpt_more(ckpt_job *x);
+
+static void on_written(struct evhttp_connection *con, void *arg)
+{
+	(void)con;
+	ckpt_more(arg);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ckpt_more(arg);
+}
+
+/* The connection went away mid-stream: the request is gone with it. */
+static void on_closed(struct evhttp_connection *con, void *arg)
+{
+	(void)con;
+	ckpt_job *x = arg;
+	log_warn("checkpoint stopped: the client went away",
+	         "counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64, x->counts,
+	         x->messages, x->bytes, clock_mono_ms() - x->t0);
+	ops_stream_gone(x->req);
+	job_free(x);
+}
+
+/* Makes and sends the next chunk; called again once it has been written,
+ * or on the next turn of the loop when it made nothing. */
+static void ckpt_more(ckpt_job *x)
+{
+	struct evbuffer *out = evbuffer_new();
+	if (!out)
+		abort();
+	size_t budget = CKPT_KEYS_PER_TURN;
+	while (evbuffer_get_length(out) < CKPT_CHUNK_BYTES && x->phase != CK_DONE && !x->failed)
+		if (!step(x, out, &budget))
+			break;
+	if (x->phase != CK_DONE && !x->failed) {
+		if (evbuffer_get_length(out)) {
+			evhttp_send_reply_chunk_with_cb(x->req, out, on_written, x);
+		} else {
+			static const struct timeval now = {0, 0};
+			event_add(x->resume, &now);
+		}
+		evbuffer_free(out);
+		return;
+	}
+	if (evbuffer_get_length(out))
+		evhttp_send_reply_chunk(x->req, out);
+	evbuffer_free(out);
+	evhttp_connection_set_closecb(x->con, NULL, NULL);
+	evhttp_send_reply_end(x->req);
+	if (!x->failed) {
+		char parts[256];
+		shard_set_format(&x->want, parts, sizeof parts);
+		log_info("checkpoint sent",
+		         "partitions=\"%s\" counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
+		         " ms=%" PRIu64,
+		         parts, x->counts, x->messages, x->bytes, clock_mono_ms() - x->t0);
+	}
+	job_free(x);
+}
+
+/* ---- the route ----------------------------------------------------------- */
+
+/* Checks the query into x (want, after); false after an error answer. */
+static bool parse_request(const ops_api *api, struct evhttp_request *req, const query *kv,
+                          ckpt_job *x)
+{
+	const char *list = query_get(kv, "partitions");
+	const char *ac = query_get(kv, "after_counter");
+	const char *ai = query_get(kv, "after_item");
+	char err[256];
+	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
+		ops_reply_error(req, 400, "bad_request",
+		                "partitions must be all, or partitions and ranges N-M below %u, "
+		                "each once",
+		                api->partitions);
+		return false;
+	}
+	for (uint32_t p = 0; p < x->want.nparts; p++)
+		if (shard_owns(&x->want, p) && !shard_owns(api->owned, p)) {
+			ops_reply_not_owner_partition(req, p);
+			return false;
+		}
+	if (!ac != !ai) {
+		ops_reply_error(req, 400, "bad_request",
+		                "after_counter and after_item go together");
+		return false;
+	}
+	if (ac) {
+		size_t cn = strlen(ac), in = strlen(ai);
+		if (!item_counter_valid(ac, cn) || !item_valid(ai, in)) {
+			ops_reply_error(req, 400, "bad_request",
+			                "after_counter must be a counter name [a-z0-9_]{1,%d} and "
+			                "after_item an item type:id",
+			                COUNTER_MAX);
+			return false;
+		}
+		x->after_len = ckey_count(x->after, ac, cn, ai, in);
+	}
+	return true;
+}
+
+void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, const query *kv)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	if (!con) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	ckpt_job *x = xcalloc(1, sizeof *x);
+	x->api = api;
+	x->req = req;
+	x->con = con;
+	x->t0 = clock_mono_ms();
+	if (!parse_request(api, req, kv, x)) {
+		job_free(x);
+		return;
+	}
+	x->sn = store_snap_new(api->db);
+	x->as_of = clock_wall_ms();
+	x->parts = xcalloc(api->partitions ? api->partitions : 1, sizeof *x->parts);
+	int rc = 0;
+	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
+		sbuf_init(&x->parts[p].names);
+		if (shard_owns(&x->want, p))
+			rc = applier_view_version(x->sn, p, &x->parts[p].version);
+	}
+	if (!rc)
+		rc = read_edges(x);
+	x->resume = evtimer_new(evhttp_connection_get_base(con), on_resume, x);
+	if (rc || !x->resume) {
+		ops_reply_error(req, 503, "store_error", "the store could not be read");
+		job_free(x);
+		return;
+	}
+	x->scratch = xcalloc(CKPT_COUNTS_PER_MSG, sizeof *x->scratch);
+	if (x->after_len)
+		x->it =
+		    store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, x->after, x->after_len);
+	else
+		x->it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, NULL, 0);
+	x->phase = CK_SCAN;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(con, on_closed, x);
+	ckpt_more(x);
+}

@@ -1,0 +1,140 @@
+/* api.h - the edge's HTTP API: routing, validation, JSON answers.
+ *
+ *   POST   /v1/items/{type}/{id}/{counter}      like, save, add n (sum)
+ *   DELETE /v1/items/{type}/{id}/{counter}      unlike, unsave (set only)
+ *   GET    /v1/items/{type}/{id}/{counter}      count [?by=region|day]
+ *   GET    /v1/items/{type}/{id}/{counter}/me   this user's membership
+ *   GET    /v1/counts?items=..[&counters=..]    counts of up to max_items
+ *   POST   /v1/ops                              up to max_ops writes
+ *   GET    /healthz                             alive: 200 while the loop runs
+ *   GET    /readyz                              ready: the daemon's checks (below)
+ *   GET    /metrics, /v1/hot?limit=N             loopback clients only
+ *   GET    /v1/admin/inspect                    loopback clients only
+ * docs/api.md is the reference for bodies, headers and error codes.
+ *
+ * api_handle is an http_handler on the loop thread that owns the
+ * connection; it calls into the ledger (which locks for itself) and, for
+ * what the edge does not know, into central's ops API through the
+ * central clients on the same loop (the answer is then deferred). With a
+ * sharded central, each item is asked of the shard owning its partition:
+ * a GET /v1/counts becomes one request per shard involved, a membership
+ * goes to its item's shard; a shard's request that fails (connection
+ * error, timeout, 5xx, or 421 not_owner) is asked once more of the
+ * shard's next address. One api per loop thread.
+ *
+ * With group commit on (base set and group_commit true before api_init),
+ * a write is staged in the ledger and its answer parked; once per loop
+ * turn, after the requests read in that turn, one ledger_commit writes
+ * every staged op (or asks the ledger's commit thread to, which wakes the
+ * loop when it has) and the parked answers go out (or, if the write
+ * failed, 503 store_unavailable in their place). Without it each write
+ * is its own store write, answered at once.
+ */
+#ifndef EDGE_API_H
+#define EDGE_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edge/upstream/central_client.h"
+#include "edge/upstream/shards.h"
+#include "counter.h"
+#include "edge/http/http.h"
+#include "edge/auth/identity.h"
+#include "log.h"
+#include "edge/ledger/ledger.h"
+#include "sbuf.h"
+#include "smap.h"
+#include "edge/ops/telemetry.h"
+
+typedef struct api_config {
+	unsigned max_items;         /* items in one GET /v1/counts */
+	unsigned max_ops;           /* ops in one POST /v1/ops */
+	uint64_t idem_retention_ms; /* how long Idempotency-Key answers are kept */
+	unsigned max_age_s;         /* count GETs: Cache-Control max-age */
+	unsigned stale_s;           /* and stale-while-revalidate */
+	uint64_t member_ttl_ms;     /* memberships asked of central kept this long */
+	size_t member_entries;      /* at most this many */
+} api_config;
+
+typedef struct api_stats {
+	uint64_t requests;              /* handled by this api (this worker) */
+	uint64_t readthrough_asked;     /* requests sent to central */
+	uint64_t readthrough_failed;    /* no usable answer */
+	uint64_t readthrough_retried;   /* asked again of a shard's next address */
+	uint64_t readthrough_misrouted; /* answers saying central does not own
+	                                   the partition (421, not_owned) */
+	uint64_t unknown_503;           /* reads refused: count unknown, central unreachable */
+	uint64_t replayed;              /* writes answered from an idempotency record */
+	uint64_t not_modified;          /* 304 answers */
+	uint64_t member_refused;        /* membership lookups refused: MEMBER_LOOKUPS
+	                                   queued or in flight already */
+} api_stats;
+
+#define MEMBER_BATCH 100    /* memberships in one request to central */
+#define MEMBER_LOOKUPS 2048 /* lookups queued or in flight, per worker */
+
+/* One readiness check of GET /readyz: ok, or why not (a short static or
+ * copied phrase, JSON-safe: no quotes or backslashes). */
+typedef struct api_check {
+	bool ok;
+	char reason[120];
+} api_check;
+
+/* What the daemon says about its readiness (edge/main.c fills it). */
+typedef struct api_readiness {
+	api_check store;     /* the store is open and takes writes */
+	api_check kafka;     /* Kafka reachable, or the pending budget not spent */
+	api_check snapshots; /* every partition's snapshots are fresh */
+	api_check replica;   /* every partition's replica of counts is complete */
+} api_readiness;
+
+typedef struct parked parked;
+
+typedef struct api {
+	ledger *lg;
+	struct event_base *base; /* the loop this api serves (group commit) */
+	bool group_commit;
+	/* Central's instances by partition (edge/upstream/shards.h): a read-through
+	 * goes to its item's shard. NULL: no read-through (unknown counts
+	 * are 503). */
+	shard_router *central;
+	identity_config ic;
+	char *types[ITEM_MAX_NAMES + 1]; /* NULL-terminated */
+	counters counters;
+	const char *edge_id;
+	api_config cfg;
+	guard *guard; /* shared by the workers; NULL: no limits */
+	/* The edge's metrics, shared by the workers: /metrics renders it,
+	 * /v1/hot lists its hot items, every answer is counted in it. NULL:
+	 * none (/metrics and /v1/hot answer 404). */
+	telemetry *tm;
+	/* The demo page's files, served under /demo/ (demo.h); NULL: off. */
+	const struct demo_site *demo;
+	/* Fills the checks of GET /readyz; called on the worker's thread.
+	 * NULL: /readyz answers ready. */
+	void (*readiness)(void *ctx, api_readiness *out);
+	void *readiness_ctx;
+	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
+	char cache_control[96];
+	api_stats st;
+	log_limit write_errors;  /* one "write failed" line a second */
+	log_limit misrouted;     /* one "central does not own" line a second */
+	struct event *commit_ev; /* runs the group commit at the turn's end */
+	struct ask **mbatch;     /* per shard: the open membership batch */
+	size_t nmbatch;
+	struct event *mflush_ev;       /* sends them at the turn's end */
+	size_t member_lookups;         /* queued or in flight */
+	parked *parked, **parked_tail; /* answers waiting for the commit */
+	parked *parked_free;           /* a pool of them */
+	size_t parked_nfree;
+} api;
+
+/* Sets the parts that api_handle builds from cfg; the caller fills the
+ * rest (lg, central, ic, types, counters, edge_id, cfg) first. */
+int api_init(api *a) WARN_UNUSED;
+void api_free(api *a);
+
+void api_handle(void *ctx, const http_request *req, http_response *resp);
+
+#endif

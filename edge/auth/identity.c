@@ -1,0 +1,55 @@
+/* identity.c - request -> user id: bearer tokens, or the development
+ * X-User-Id header. Reads only immutable config and the key ring (which
+ * locks for itself): any thread.
+ */
+#include "edge/auth/identity.h"
+
+#include <strings.h>
+#include <string.h>
+
+#include "err.h"
+
+static int dev_user(const http_request *req, char user[USER_MAX + 1], const char **reason)
+{
+	const http_header *h = http_find_header(req, "x-user-id");
+	if (!h) {
+		*reason = "missing X-User-Id header (development identity mode)";
+		return ERR_NOTFOUND;
+	}
+	if (!item_user_valid(h->value, h->valuelen)) {
+		*reason = "X-User-Id must be 1-128 visible ASCII characters";
+		return ERR_NOTFOUND;
+	}
+	memcpy(user, h->value, h->valuelen);
+	user[h->valuelen] = '\0';
+	return 0;
+}
+
+int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
+                  char user[USER_MAX + 1], const char **reason)
+{
+	if (ic->keys || ic->ring) {
+		const http_header *h = http_find_header(req, "authorization");
+		if (h && h->valuelen >= 7 && strncasecmp(h->value, "bearer ", 7) == 0) {
+			const char *t = h->value + 7;
+			size_t n = h->valuelen - 7;
+			while (n > 0 && *t == ' ') {
+				t++;
+				n--;
+			}
+			if (ic->ring)
+				return bearer_ring_verify(ic->ring, t, n, now_s, user, reason);
+			return bearer_verify(ic->keys, t, n, now_s, user, reason);
+		}
+		if (!ic->dev_header) {
+			*reason =
+			    h ? "authorization is not a bearer token" : "missing bearer token";
+			return ERR_NOTFOUND;
+		}
+	}
+	if (!ic->dev_header) {
+		*reason = "no identity provider is configured on this edge";
+		return ERR_NOTFOUND;
+	}
+	return dev_user(req, user, reason);
+}

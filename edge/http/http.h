@@ -1,0 +1,241 @@
+/* http.h - the edge's HTTP server: HTTP/2 (libevent + nghttp2) and
+ * HTTP/1.1 (http-parser) on the same ports. The cleartext listener tells
+ * h2c with prior knowledge from HTTP/1.1 by the HTTP/2 connection
+ * preface; the TLS listener offers ALPN "h2" and "http/1.1" (h2 first),
+ * and a client without ALPN gets HTTP/1.1.
+ *
+ * One http_server serves one event_base: a worker thread owns a base and
+ * a server, and several workers may listen on the same address (the
+ * listeners use SO_REUSEPORT), so one loop per worker thread needs no
+ * change here. The server owns its connections, sessions and streams
+ * (connection -> session -> stream, stream state freed on stream close).
+ * Both protocols call the same handler with the same request fields.
+ *
+ * A request is handed to the handler once its body is complete. The
+ * handler runs on the server's loop thread and fills in the response
+ * before it returns, or defers the answer (http_defer) and finishes it
+ * later (http_finish). The response owns its header text (copied into
+ * hbuf by http_add_header) and its body (malloc'ed by the handler, freed
+ * by the server once sent or once the stream closes).
+ *
+ * HTTP/1.1 connections answer one request at a time: a pipelined request
+ * is parsed only once the answer before it is queued (for a deferred
+ * answer: finished), so answers leave in request order.
+ *
+ * The TLS certificate and key live in an http_tls_store, which several
+ * servers (one per worker) may share: http_tls_store_reload swaps in a
+ * new SSL_CTX that every server uses for the connections it accepts from
+ * then on, while open connections keep the one they started with.
+ *
+ * Every function here runs on the server's loop thread (or, for
+ * http_server_free, after that loop has stopped), except the
+ * http_tls_store functions and http_server_reload_tls, whose rules are
+ * given with them. The process must ignore SIGPIPE: libevent and OpenSSL
+ * write to sockets the peer may have closed.
+ */
+#ifndef EDGE_HTTP_H
+#define EDGE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "err.h"
+#include "edge/auth/guard.h"
+
+#define HTTP_MAX_RESP_HEADERS 12
+
+typedef struct http_server http_server;
+typedef struct http_tls_store http_tls_store;
+
+typedef struct http_header {
+	const char *name; /* lower case (HTTP/1.1 names are lowered for you) */
+	size_t namelen;
+	const char *value;
+	size_t valuelen;
+} http_header;
+
+typedef struct proxy_list proxy_list; /* proxy.h */
+
+typedef struct http_request {
+	const char *method;         /* NUL-terminated: "GET", "POST", ... */
+	const char *path;           /* NUL-terminated :path, query included (for
+	                               HTTP/1.1 the origin form of the target) */
+	const http_header *headers; /* regular (non-pseudo) headers */
+	size_t nheaders;
+	const char *body; /* NULL when empty; a NUL follows the last byte */
+	size_t body_len;
+	const char *peer;       /* "127.0.0.1:40000" */
+	const uint8_t *peer_ip; /* GUARD_IP_LEN bytes (IPv4 v4-mapped); NULL
+	                           when unknown */
+	/* The client after the trusted-proxy rule (proxy.h): the peer, or
+	 * from a trusted proxy the address its headers name; NULL when
+	 * unknown. Valid during the handler call only. */
+	const uint8_t *client_ip;
+	bool via_untrusted; /* forwarding headers from a peer not trusted */
+	bool tls;
+	bool h1;      /* HTTP/1.x rather than HTTP/2 */
+	void *handle; /* the server's own, for http_defer; leave it alone */
+} http_request;
+
+typedef struct http_response {
+	int status;               /* 200 unless set (0 also means 200);
+	                             otherwise outside 200..599: 500 */
+	const char *content_type; /* "application/json" unless set */
+	http_header headers[HTTP_MAX_RESP_HEADERS];
+	size_t nheaders;
+	char hbuf[1024]; /* header names and values live here */
+	size_t hbuf_used;
+	char *body; /* malloc'ed; the server frees it */
+	size_t body_len;
+} http_response;
+
+typedef void (*http_handler)(void *ctx, const http_request *req, http_response *resp);
+
+typedef struct http_deferred http_deferred;
+
+/* Zero in a size or count field means its default. Port 0 binds any free
+ * port (see http_server_port). */
+typedef struct http_config {
+	const char *listen;     /* "127.0.0.1:8081" for h2c and HTTP/1.1,
+	                           NULL or "" = none */
+	const char *tls_listen; /* "127.0.0.1:8443" for TLS, NULL or "" = none */
+	const char *tls_cert;   /* PEM certificate chain file */
+	const char *tls_key;    /* PEM private key file */
+	/* The TLS listener's certificate, shared and reloadable (it outlives
+	 * the server); NULL: the server makes its own from tls_cert and
+	 * tls_key. */
+	http_tls_store *tls_store;
+	size_t max_body;             /* larger bodies: 413 without calling the
+	                                handler; default 64 KiB */
+	size_t max_header_list;      /* SETTINGS_MAX_HEADER_LIST_SIZE, counted as
+	                                RFC 9113 does (name + value + 32 per
+	                                field; for HTTP/1.1 the request target
+	                                counts as one field); larger lists: 431;
+	                                default 16 KiB */
+	unsigned max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS (HTTP/2);
+	                                default 100 */
+	unsigned idle_timeout_ms;    /* close a connection with no traffic for
+	                                this long; default 60000 */
+	unsigned request_timeout_ms; /* a request (HTTP/1.1: from its first
+	                                byte, or from accept for the first
+	                                one; HTTP/2: from its HEADERS) must be
+	                                whole within this: else 408, and the
+	                                connection closed (HTTP/1.1) or the
+	                                stream answered (HTTP/2); the TLS
+	                                handshake and the HTTP/2 preface too
+	                                (else closed); default 10000 */
+	unsigned reset_burst;        /* HTTP/2 streams a client may reset at once
+	                                (a token bucket); default 100 */
+	unsigned reset_rate;         /* and per second after that; default 10. A
+	                                client over it gets GOAWAY
+	                                ENHANCE_YOUR_CALM and is closed */
+	guard *guard;                /* connections per address and refusal
+	                                counters; NULL: neither */
+	const proxy_list *trusted;   /* proxies whose forwarding headers are
+	                                believed (outlives the server); NULL:
+	                                none */
+} http_config;
+
+/* Binds the listeners and starts accepting on base. NULL with the reason
+ * in err (bad address, port in use, certificate or key unreadable). */
+http_server *http_server_new(struct event_base *base, const http_config *cfg, http_handler handler,
+                             void *ctx, char *err, size_t errlen);
+/* Stops accepting new connections and closes the listening sockets, so
+ * new clients are refused (or, with SO_REUSEPORT, go to another worker);
+ * open connections carry on. */
+void http_server_stop_accepting(http_server *srv);
+/* Graceful shutdown (the edge's drain): stops accepting as
+ * http_server_stop_accepting does, then every HTTP/2 connection gets
+ * GOAWAY NO_ERROR naming the last stream it received, answers the
+ * streams it has and closes; an HTTP/1.1 connection answers the request
+ * under way with "connection: close" and closes (at once when it has
+ * none); one still in its handshake or preface closes now. Streams a
+ * client opens after the GOAWAY are never handled (the client knows it
+ * may retry them elsewhere); deferred answers are still sent. *conns
+ * gets the connections open when it was called, *in_flight the requests
+ * received and not yet answered. Further calls change nothing. */
+void http_server_drain(http_server *srv, size_t *conns, size_t *in_flight);
+/* Connections still answering (not closing): 0 once a drain is over,
+ * apart from new streams nobody will answer. */
+size_t http_server_busy(const http_server *srv);
+/* The port a listener is bound to (useful after binding port 0): the TLS
+ * one when tls is true. -1 when that listener is absent or stopped. */
+int http_server_port(http_server *srv, bool tls);
+/* Closes every connection and frees the server. Not from the handler. */
+void http_server_free(http_server *srv);
+/* Reads the certificate chain and key files of srv's TLS store again
+ * (see http_tls_store_reload; with a shared store every server sharing it
+ * changes). ERR_INVAL when srv has no TLS listener. Any thread, while srv
+ * lives. */
+int http_server_reload_tls(http_server *srv, char *err, size_t errlen) WARN_UNUSED;
+
+/* A holder for the TLS listener's SSL_CTX: TLS 1.2 and up, AEAD suites
+ * only, ALPN "h2" or "http/1.1" (h2 preferred), with the certificate
+ * chain (PEM) in cert and the private key (PEM) in key. The file names
+ * are copied. An expired certificate is served but logged as a warning.
+ * NULL with the reason in err (which must not be NULL): a name empty, a
+ * file unreadable, or the key not the certificate's. Create it before the
+ * servers that use it and free it after them, on any one thread. */
+http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err, size_t errlen);
+/* Reads the same two files again into a new SSL_CTX and makes it the one
+ * new connections get (logs "tls reloaded" with the subject and notAfter);
+ * connections already open keep theirs. ERR_TLS with the reason in err
+ * when the new files are bad: the old context stays in use. Any thread,
+ * also while servers accept on their own threads. */
+int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNUSED;
+/* When the certificate new connections get stops being valid (its
+ * notAfter), as Unix seconds; false when it cannot be read. Any thread. */
+bool http_tls_store_not_after(http_tls_store *ts, double *unix_s);
+/* Drops the store's context (open connections keep theirs); NULL is a
+ * no-op. Only once no server uses it. */
+void http_tls_store_free(http_tls_store *ts);
+
+/* Finds a request header by lower-case name; NULL if absent. */
+const http_header *http_find_header(const http_request *req, const char *name);
+/* Adds a response header, copying name and value into resp->hbuf.
+ * ERR_TOOBIG when the headers or hbuf are full; ERR_INVAL for a name that
+ * is empty, not lower case, holds a space, a colon or a control byte, is
+ * a pseudo header or one the server sets itself (content-type,
+ * content-length, connection, transfer-encoding), or for a value holding
+ * CR or LF. The response must not be copied after headers are added:
+ * they point into its own hbuf. */
+int http_add_header(http_response *resp, const char *name, const char *value) WARN_UNUSED;
+/* Is m[0..n) a method some HTTP RFC defines (RFC 9110's and PATCH)? An
+ * unknown one is answered 501, a known one a route lacks 405. */
+bool http_method_known(const char *m, size_t n);
+/* Does resp carry a header of that name (any case)? */
+bool http_has_header(const http_response *resp, const char *name);
+
+/* For a handler that cannot answer yet: after it returns the server sends
+ * nothing (and frees whatever it put in resp). The request's fields stay
+ * valid only during the handler call, so copy what you need. The caller
+ * must call http_finish() exactly once, later (or before the handler
+ * returns), on the loop thread, or after http_server_free on the thread
+ * that freed the server. NULL when req is not a request being handled or
+ * was deferred already. While the answer is pending an HTTP/1.1
+ * connection parses no further request; the idle timeout still applies,
+ * and an HTTP/1.1 client that shuts down its side counts as gone. */
+http_deferred *http_defer(const http_request *req);
+/* Sends resp as the answer, taking resp->body, if the client is still
+ * there, then frees d. If the stream or connection closed meanwhile, or
+ * the server was freed, it only frees (d and resp->body). resp is set up
+ * by the caller as the handler's is (zeroed, or http_response_init:
+ * status 200, content type JSON). d may be NULL: then only resp->body is
+ * freed. */
+void http_finish(http_deferred *d, http_response *resp);
+/* False when the client went away (the answer would be dropped). */
+bool http_deferred_alive(const http_deferred *d);
+
+/* Sets resp up as the server does before calling the handler. */
+void http_response_init(http_response *resp);
+/* Moves src into dst (its headers, which point into its own hbuf, are
+ * pointed at dst's) and leaves src with no body. */
+void http_response_move(http_response *dst, http_response *src);
+/* The reason phrase for an HTTP status ("Not Found"); "Unknown" for
+ * codes it does not know. */
+const char *http_status_reason(int status);
+
+#endif

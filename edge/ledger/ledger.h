@@ -1,0 +1,369 @@
+/* ledger.h - the edge's durable state and its in-memory views.
+ *
+ * The ledger owns, in the edge's LevelDB:
+ *   'M' counter 0 item 0 user -> membership [state u8][hlc u64]
+ *   'P' partition opno        -> a run: the open batch's ops that one group
+ *                                commit staged for the partition, the
+ *                                first numbered opno [format u8][n u32][op]...
+ *   'O' partition opno        -> one pending op (stores from before runs;
+ *                                read at start, deleted at seal)
+ *   'B' partition seq         -> a sealed batch (wire bytes, as produced)
+ *   'D' partition seq         -> a byte per op of that batch: 1 when the op
+ *                                moves this edge's overlay, 0 for a repeat
+ *   'S' partition             -> last sealed sequence
+ *   'A' partition             -> what central's snapshots said last:
+ *                                [applied u64][offset u64][produced_ms u64]
+ *   'C' counter 0 item        -> snapshot count [count u64][version u64]
+ *   'K' partition             -> next snapshot-topic offset to read
+ *   'N' partition             -> the highest version of any snapshot
+ *                                message applied, whole or a part [u64]
+ *   'R' partition             -> the replica's state (ledger_replica.c)
+ *   'I', 'J'                  -> idempotency records (idem.h), written in
+ *                                the same batch as the ops they answer
+ * and, in memory, the open batches, the sealed-but-unapplied batch index,
+ * the overlay of this edge's own ops not yet covered by a snapshot, a
+ * bounded cache of snapshot counts, and a bounded cache of counts read
+ * through from central for items no snapshot has brought yet.
+ *
+ * A write's records (membership + its op in a run) reach LevelDB before the
+ * caller answers: at once (ledger_write_ops), or staged with the other
+ * writes of a loop turn and written with them in one batch
+ * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay
+ * until a snapshot shows them applied at central.
+ *
+ * Any thread may call any function. Writes, seals, sends and snapshots
+ * take the ledger's writer lock, which may be held across store writes
+ * and fsyncs; count reads (ledger_read) take only its view lock, which is
+ * never held across store I/O, and ledger_member takes no lock: no read
+ * waits for a write (ledger_int.h). The sink is called with the writer
+ * lock held and must not call back into the ledger.
+ */
+#ifndef EDGE_LEDGER_H
+#define EDGE_LEDGER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "edge/ledger/idem.h"
+#include "item.h"
+#include "store.h"
+#include "wire.h"
+
+typedef struct ledger ledger;
+
+/* Hands a sealed batch to Kafka. 0 when queued, ERR_AGAIN when the
+ * producer is full (the ledger tries again on the next pump). */
+typedef int (*ledger_send_fn)(void *ctx, uint32_t partition, uint64_t seq, const void *buf,
+                              size_t len);
+
+typedef struct ledger_opts {
+	const char *edge_id;
+	const char *region;
+	uint32_t partitions;
+	uint32_t seal_ops;          /* seal a batch at this many ops */
+	bool seal_sums;             /* sum counters' ops sealed as per-item sums (v2) */
+	uint64_t seal_age_ms;       /* or when its first op is this old */
+	uint64_t budget_bytes;      /* pending bytes past which writes are refused */
+	uint64_t window_bytes;      /* unapplied bytes per partition let into Kafka */
+	size_t cache_entries;       /* snapshot counts kept in memory */
+	size_t rt_entries;          /* read-through counts kept in memory */
+	uint64_t rt_ttl_ms;         /* how long a read-through count is used */
+	uint64_t max_ahead_ms;      /* a client clock further ahead is ignored */
+	bool seq_from_checkpoint;   /* a partition this store never sealed
+	                               takes its batch sequence from central's
+	                               checkpoint before it seals (central.ops
+	                               set: the edge loads its replica) */
+	size_t member_filter_bytes; /* Bloom filter of the pairs with a
+	                               membership record, so a first like
+	                               skips the store read; 0 = none */
+	bool commit_thread;         /* group writes on a thread of their own */
+	/* Tests only: the commit thread calls it before each group write. */
+	void (*before_group_write)(void *ctx);
+	void *hook_ctx;
+	ledger_send_fn send;
+	void *send_ctx;
+	struct telemetry *tm; /* seals, refusals, hot items; NULL: none */
+} ledger_opts;
+
+/* A count as this edge shows it. */
+typedef struct ledger_view {
+	uint64_t count;   /* base + this edge's own ops not yet in it, >= 0 */
+	uint64_t version; /* input offset at central the base reflects */
+	uint64_t as_of;   /* central's wall clock (ms) when it made the base */
+	bool known;       /* false: no snapshot or read-through brought one */
+} ledger_view;
+
+typedef struct ledger_op {
+	const char *counter, *item, *user;
+	bool sum;            /* a sum counter: adds n, keeps no membership */
+	bool add;            /* set counters: add, or remove */
+	uint32_t n;          /* sum counters: 1..COUNTER_SUM_MAX */
+	int prior;           /* set counters: membership central reported,
+	                        used when this edge has none: -1, 0 or 1 */
+	uint64_t client_hlc; /* a clock the client sent back, or 0 */
+} ledger_op;
+
+typedef struct ledger_answer {
+	bool member;      /* the user's membership after the call */
+	bool changed;     /* the op moved this edge's count */
+	uint64_t hlc;     /* the op's clock */
+	ledger_view view; /* the count this user should now see */
+} ledger_answer;
+
+/* Renders the answers of a write that carries an idempotency key into
+ * the bytes stored with it (malloc'ed); called with the lock held, after
+ * every answer is known and before anything is written. */
+typedef char *(*ledger_render_fn)(void *ctx, const ledger_answer *answers, size_t n, size_t *len);
+
+typedef struct ledger_idem {
+	idem_req req;
+	ledger_render_fn render;
+	void *ctx;
+} ledger_idem;
+
+/* The stored answer of an earlier request with the same key. */
+typedef struct ledger_replay {
+	bool replayed;
+	int status;
+	char *body; /* malloc'ed */
+	size_t len;
+} ledger_replay;
+
+typedef struct ledger_stats {
+	uint64_t ops_accepted;
+	uint64_t ops_duplicate;
+	uint64_t ops_replayed; /* answered from an idempotency record */
+	uint64_t ops_refused_budget;
+	uint64_t batches_sealed;
+	uint64_t batches_sent; /* produce calls, resends included */
+	uint64_t batches_resent;
+	uint64_t batches_applied; /* confirmed by a snapshot and dropped */
+	uint64_t snapshots_applied;
+	uint64_t snapshots_stale;
+	uint64_t pending_bytes;
+	uint64_t pending_batches;
+	uint64_t pending_ops;          /* in open batches */
+	uint64_t readthrough_kept;     /* read-through counts kept for good */
+	uint64_t commits;              /* store writes of staged ops (groups) */
+	uint64_t commits_failed;       /* of which failed: every op refused */
+	uint64_t member_reads;         /* membership lookups in the store */
+	uint64_t member_reads_skipped; /* the filter said: never recorded */
+	uint64_t cache_hits;           /* snapshot counts found in memory */
+	uint64_t cache_misses;         /* ... read from the store instead */
+	uint64_t overlay_entries;      /* (counter, item) pairs with ops here unapplied */
+	/* Time spent where one thread at a time can be, summed over threads
+	 * (ns): holding the writer mutex, holding the view mutex, and the
+	 * commit thread's group writes (LevelDB takes one writer at a time). */
+	uint64_t writer_lock_ns;
+	uint64_t view_lock_ns;
+	uint64_t commit_write_ns;
+} ledger_stats;
+
+/* What the snapshots applied for one partition said last. */
+typedef struct ledger_part_info {
+	uint64_t as_of;   /* central's clock (ms) when it made the last one; 0: none yet */
+	uint64_t version; /* the partition's input offset it reflects */
+} ledger_part_info;
+
+/* One partition as `edge inspect` shows it (ledger_inspect). */
+typedef struct ledger_part_state {
+	uint64_t open_ops;       /* ops in the open batch */
+	uint64_t open_bytes;     /* their stored size */
+	uint64_t sealed;         /* sealed batches no snapshot has confirmed */
+	uint64_t sealed_bytes;   /* their wire size */
+	uint64_t seq_lo, seq_hi; /* their lowest and highest seq; 0 when none */
+	uint64_t unsent;         /* of them: waiting for the producer (or the window) */
+	uint64_t inflight;       /* handed to Kafka, no delivery report yet */
+	uint64_t delivered;      /* in Kafka, not applied by central yet */
+	uint64_t last_seq;       /* the last seq sealed */
+	uint64_t applied;        /* the highest seq central's snapshots confirmed */
+	uint64_t version;        /* the last snapshot's input offset at central */
+	uint64_t as_of;          /* central's clock (ms) when it made it; 0: none yet */
+	bool in_window;          /* sealed_bytes within window_bytes: nothing held back */
+} ledger_part_state;
+
+/* The edge as a whole, filled with the partitions by ledger_inspect. */
+typedef struct ledger_summary {
+	const char *edge_id, *region; /* the ledger's: valid until ledger_free */
+	uint32_t partitions;
+	uint64_t budget_bytes; /* pending bytes past which writes are refused */
+	uint64_t window_bytes; /* per partition, unapplied bytes let into Kafka */
+	ledger_stats st;
+} ledger_summary;
+
+/* Group commit. A write staged with a ticket (ledger_stage_ops) is not
+ * written at once: every write staged before the next ledger_commit goes
+ * into the store in one write (one fsync with store.sync), and only then
+ * may its answer be sent. The caller owns the ticket and keeps it in
+ * place until it is resolved: LEDGER_DURABLE, or the negative ERR_* of
+ * the failed write, in which case none of the group's ops was recorded.
+ *
+ * Without commit_thread, ledger_commit writes the group before it returns
+ * and resolves its tickets. With it, ledger_commit only asks the ledger's
+ * commit thread, which writes the group while writes go on staging into
+ * the next one (they see the memberships and counts of the group being
+ * written), then resolves the tickets and calls each distinct wake
+ * (wake_ctx) of the group's tickets once, on its own thread. Either way
+ * groups reach the store in the order they were staged, and state is
+ * read with an acquire load (ledger_ticket_state). */
+#define LEDGER_GROUP_OPS 1024 /* ops in one group, and in one call */
+
+enum { LEDGER_UNSTAGED = 0, LEDGER_STAGED = 1, LEDGER_DURABLE = 2 };
+
+typedef struct ledger_ticket {
+	atomic_int state;           /* LEDGER_* or a negative ERR_* */
+	struct ledger_ticket *next; /* the ledger's */
+	void (*wake)(void *ctx);    /* commit thread: the group is resolved */
+	void *wake_ctx;
+} ledger_ticket;
+
+static inline int ledger_ticket_state(const ledger_ticket *t)
+{
+	return atomic_load_explicit(&t->state, memory_order_acquire);
+}
+
+/* Loads the pending state from db (which the ledger does not own) and
+ * rebuilds the overlay. NULL with the reason in err. */
+ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
+void ledger_free(ledger *l);
+
+/* Records ops in one atomic store write: membership changes, pending
+ * ops and (with idem) the idempotency record holding the rendered
+ * answer. Ops of a set counter that repeat the state known here are
+ * recorded and sent too (the state may be stale after the user acted at
+ * another region) but answer changed=false and leave the count alone.
+ * With idem, a live record for the same key answers from it instead
+ * (replay->replayed, nothing recorded), and ERR_CONFLICT when that key
+ * was used for a different request. An unlike of a pair never seen here
+ * (and no prior) is recorded and sent but does not move the count:
+ * changed=false, central settles it. A count this edge does not know
+ * yet answers view.known=false. ERR_INVAL for an op
+ * out of range,
+ * ERR_FULL when the pending budget is spent, ERR_IO when the store
+ * failed: nothing is recorded in those cases. Ops staged by others
+ * (ledger_stage_ops) are written in the same store write. */
+int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+                     ledger_answer *answers, const ledger_idem *idem,
+                     ledger_replay *replay) WARN_UNUSED;
+
+/* As ledger_write_ops, but with t the ops are staged rather than
+ * written: the answers (and replay) are filled in, and t->state is
+ * LEDGER_STAGED until a ledger_commit writes them. Without t it is
+ * ledger_write_ops, which commits the open group, this call's ops
+ * included, before it returns. A replayed answer or an error stages
+ * nothing (t->state stays LEDGER_UNSTAGED). At most LEDGER_GROUP_OPS ops. */
+int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                     ledger_ticket *t) WARN_UNUSED;
+
+/* Writes every staged op in one store write and resolves their tickets.
+ * 0 (also when nothing was staged) or the write's ERR_IO. With
+ * commit_thread it asks the commit thread instead and returns 0 at once. */
+int ledger_commit(ledger *l, uint64_t wall_ms);
+/* Writes every staged op before it returns, in either mode (after the
+ * group the commit thread is writing, if any). 0 or ERR_IO. */
+int ledger_commit_now(ledger *l, uint64_t wall_ms);
+bool ledger_commits_async(const ledger *l);
+
+/* One set-counter op, without an idempotency key. */
+int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
+                 uint64_t wall_ms, ledger_answer *a) WARN_UNUSED;
+
+/* The count of (counter, item) as this edge should show it. */
+int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out) WARN_UNUSED;
+
+/* One count of a batch read: counter and item with their lengths. */
+typedef struct ledger_ref {
+	const char *counter, *item;
+	size_t cl, il;
+} ledger_ref;
+/* The counts of refs[0..n) into out[0..n), as n ledger_read calls would
+ * answer them, but under one hold of the view lock while each is in
+ * memory (a feed page's counts mostly are); the lock is let go for each
+ * count that must be read from the store. 0, ERR_INVAL for a name too
+ * long, or the store's error (out[] then partly filled). */
+int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out) WARN_UNUSED;
+
+/* Keeps a count read through from central: its value, the partition's
+ * input offset and this edge's applied sequence there when central read
+ * it, and central's clock. Used for rt_ttl_ms, and kept for good once
+ * snapshots have caught up with it. */
+void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
+                            uint64_t version, uint64_t applied, uint64_t as_of);
+
+/* Drops expired idempotency records, at most max; how many, or ERR_IO. */
+int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
+
+/* Local membership: 1 present, 0 absent, -1 never seen here. */
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user,
+                  int *state) WARN_UNUSED;
+
+/* Seals open batches that are old enough; with force, every open batch. */
+int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force) WARN_UNUSED;
+
+/* Hands unsent sealed batches to the sink, in sequence order per
+ * partition, until it says ERR_AGAIN. */
+void ledger_pump(ledger *l);
+
+/* Delivery report for (partition, seq): offset >= 0 when Kafka has it,
+ * or -1 when it failed (the batch is sent again). */
+void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offset);
+
+/* Applies a snapshot read at (snapshot partition, msg_offset): counts,
+ * this edge's applied sequence (dropping confirmed batches) and resends
+ * when central passed a batch without applying it. */
+int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset) WARN_UNUSED;
+
+/* The replica of counts (ledger_replica.c). A partition's replica is
+ * complete once a whole checkpoint of central's has been loaded over the
+ * snapshots tailed from before it: from then on an item with no count
+ * here is 0, not unknown. */
+enum { LEDGER_REPLICA_NONE = 0, LEDGER_REPLICA_LOADING = 1, LEDGER_REPLICA_COMPLETE = 2 };
+
+typedef struct ledger_replica {
+	int state;        /* LEDGER_REPLICA_* */
+	uint64_t version; /* the lowest checkpoint version loaded (complete to it) */
+	uint64_t loaded;  /* counts loaded by the current or last checkpoint */
+	uint32_t gen;     /* which load: ledger_replica_apply checks it */
+	bool resume;      /* a cut-off load goes on after (counter, item) */
+	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1];
+} ledger_replica;
+
+int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out) WARN_UNUSED;
+/* Starts (or starts again) loading partition p: not complete until a
+ * whole checkpoint is loaded. With tail >= 0 the snapshot stream of p
+ * resumes there (the caller re-reads it from that offset), in the same
+ * store write. */
+int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail) WARN_UNUSED;
+/* Loads one checkpoint message for the load gen of its partition (from
+ * ledger_replica_get): its counts, each unless the count here is newer;
+ * the last message (s->last) also takes its edge list as a snapshot's and
+ * completes the partition. 0; ERR_AGAIN when that load is over (the
+ * partition is complete, or started loading again since: the caller
+ * drops what it is reading); ERR_CORRUPT, ERR_IO. */
+int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen) WARN_UNUSED;
+/* How many partitions are complete; *loaded (may be NULL) the counts
+ * loaded by checkpoints. */
+uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded);
+
+/* Where to resume reading snapshot partition p; ERR_NOTFOUND if never. */
+int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;
+
+/* Moves the snapshot resume point of p (its old one is out of range). */
+int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
+
+/* True while pending bytes are under budget. */
+bool ledger_accepting(ledger *l);
+void ledger_get_stats(ledger *l, ledger_stats *out);
+/* Fills out[0..max) with partitions 0.. ; returns how many. */
+size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max);
+/* Every partition's state and the totals, read under one lock hold so
+ * they agree: from memory only (no store read), O(partitions + sealed
+ * batches). Returns sum->partitions entries (malloc'ed, the caller
+ * frees). */
+ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum);
+
+#endif

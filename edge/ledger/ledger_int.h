@@ -1,0 +1,354 @@
+/* ledger_int.h - the ledger's private state, shared by ledger.c (batches,
+ * restarts), ledger_write.c (staging, group commit), ledger_view.c
+ * (counts, overlay, caches, snapshots) and ledger_replica.c. Not for
+ * other modules.
+ *
+ * Two mutexes. The writer mutex (mu) guards what writes, seals, sends and
+ * snapshots change: the groups, the partitions' batches and sequences, the
+ * clock, the store batch wb. It may be held across store I/O. The view
+ * mutex (vmu) guards what a count read looks at: the overlay, the caches,
+ * read-through counts, the partitions' published views (pview) and the
+ * read-side stats. It is never held across store I/O, and a count read or
+ * /me takes no other ledger lock, so no read waits for a write, a seal or
+ * a snapshot's fsync. Order: mu before vmu. Functions here expect mu held
+ * unless they say otherwise.
+ */
+#ifndef EDGE_LEDGER_INT_H
+#define EDGE_LEDGER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "bloom.h"
+#include "clock.h"
+#include "hlc.h"
+#include "item.h"
+#include "edge/ledger/keys.h"
+#include "edge/ledger/ledger.h"
+#include "smap.h"
+#include "version.h"
+
+#define KEY_MAX EKEY_MEMBER_MAX
+#define COUNT_KNOWN (UINT64_C(1) << 63)
+
+enum { SEALED_UNSENT, SEALED_INFLIGHT, SEALED_DELIVERED };
+
+typedef struct pend_op {
+	char *counter, *item, *user; /* one allocation, at counter */
+	uint8_t kind;
+	uint32_t n;
+	uint64_t hlc;
+	uint64_t opno;
+	bool counts; /* moves the overlay (a repeat of the known state does not) */
+	bool sum;    /* of a sum counter: sealed into a per-item sum, no user */
+} pend_op;
+
+/* The store records holding an open batch's ops, oldest first: each is
+ * 'P' partition opno (a run: the ops one group commit staged for the
+ * partition, opno its first) or, from stores written before runs, 'O'
+ * partition opno (one op). Their ops, in order, are the open batch's. */
+typedef struct op_run {
+	uint64_t opno; /* the record's key */
+	uint32_t n;    /* ops in it */
+	char tag;      /* EKEY_RUN or EKEY_OP */
+} op_run;
+
+typedef struct open_batch {
+	pend_op *ops;
+	size_t len, cap;
+	uint64_t first_ms;
+	uint64_t bytes; /* the ops' encoded size (ledger_op_encode) */
+	op_run *runs;
+	size_t nruns, capruns;
+} open_batch;
+
+typedef struct sealed {
+	uint64_t seq;
+	uint32_t len;
+	uint8_t state;
+	bool resend; /* sent before (or maybe, before a restart) */
+	int64_t offset;
+} sealed;
+
+typedef struct part {
+	open_batch open;
+	uint64_t next_opno;
+	uint64_t last_seq;
+	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
+	                   or a complete checkpoint): batches may be sealed */
+	sealed *sealed;
+	size_t nsealed, capsealed;
+	uint64_t applied;
+	uint64_t snap_offset; /* the input offset of the last whole snapshot */
+	uint64_t snap_ms;
+	/* The highest input offset of any snapshot message applied, whole
+	 * or a part ('N', stored with it). Central's primary and replicas
+	 * both publish: a message below it is stale. */
+	uint64_t snap_seen;
+	/* The replica (ledger_replica.c): LEDGER_REPLICA_*, the lowest and
+	 * highest version of the checkpoint messages loaded, the counts
+	 * loaded, and where a cut-off load resumes ("counter 0 item"). */
+	int rstate;
+	uint32_t rgen; /* moves with every start of a load (not stored) */
+	uint64_t ckpt_lo, ckpt_hi;
+	uint64_t loaded;
+	char after[KEY_MAX];
+	size_t after_len;
+} part;
+
+typedef struct overlay_entry {
+	int64_t delta;
+	uint64_t nops;
+} overlay_entry;
+
+/* A count read through from central, until snapshots cover it. */
+typedef struct rt_entry {
+	uint64_t count, version, applied, as_of;
+	uint64_t fetched_mono;
+} rt_entry;
+
+/* The open group (ledger_write.c): ops staged by writes since the last
+ * commit, written together by the next one. */
+#define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
+#define GROUP_IDEM 64    /* idempotency records in one group */
+
+typedef struct group_op {
+	pend_op op;
+	uint32_t p;
+	uint32_t bytes;        /* encoded size: pending bytes once committed */
+	uint16_t mslot, cslot; /* its slots in member[] (set ops) and count[] */
+	uint32_t next;         /* 1 + the index of the partition's next op, or 0 */
+} group_op;
+
+/* An open-addressed index entry: at is 1 + the index of a staged op. */
+typedef struct group_slot {
+	uint64_t hash;
+	uint32_t at;   /* member[]: the pair's latest op; count[]: the first
+	                  op on the counter and item; 0 = empty */
+	int64_t delta; /* count[]: what the staged ops add to the count */
+} group_slot;
+
+typedef struct group {
+	store_batch *wb;
+	group_op *ops; /* LEDGER_GROUP_OPS */
+	size_t n;
+	uint32_t *per_part;    /* staged ops per partition */
+	uint32_t *head, *tail; /* 1 + the index of the partition's first and
+	                          last staged op, or 0 */
+	unsigned char *run;    /* a run record being built (RUN_MAX bytes) */
+	group_slot member[GROUP_SLOTS];
+	group_slot count[GROUP_SLOTS];
+	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
+	size_t nidem;
+	ledger_ticket *tickets;
+} group;
+
+/* A store view taken just before a write that changes counts or sealed
+ * batches; readers that looked while the write ran read through it, as
+ * the in-memory state they combine it with is still the one before the
+ * write. Freed by whoever drops the last reference (under vmu). */
+typedef struct vsnap {
+	store_snap *sn;
+	unsigned refs;
+} vsnap;
+
+/* A partition as count reads see it (under vmu): the writer's fields as
+ * of its last finished store write, published by ledger_view_publish. */
+typedef struct pview {
+	uint64_t snap_offset, snap_ms, applied;
+	bool complete; /* the replica is complete */
+	/* Moves by one when a write that changes the partition's counts or
+	 * sealed batches starts (odd) and again when the memory that goes
+	 * with it is updated (even). A read that fetched from the store
+	 * keeps what it fetched only if gen did not move meanwhile. */
+	uint64_t gen;
+	vsnap *pre; /* gen odd: the store as it was before the write */
+} pview;
+
+/* A read-through count a reader found settled by the snapshots: cached at
+ * once, written to the store by the next writer (ledger_keep_flush). */
+#define LEDGER_KEEP_MAX 64
+typedef struct keep_req {
+	char key[KEY_MAX];
+	size_t kn;
+	uint64_t count, version;
+} keep_req;
+
+struct ledger {
+	pthread_mutex_t mu;           /* the writer mutex: see the top of this file */
+	pthread_mutex_t vmu;          /* the view mutex */
+	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
+	store *db;
+	char *edge_id, *region;
+	ledger_opts o;
+	part *parts;
+	smap overlay;               /* counter 0 item -> overlay_entry* */
+	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
+	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
+	hlc clock;
+	store_batch *wb; /* sealing, snapshots: one write at a time */
+	/* The open group (g: writes stage into it) and, while the commit
+	 * thread writes one outside the mutex, that one (gc, else NULL);
+	 * they take turns in grp[]. */
+	group grp[2];
+	group *g, *gc;
+	bool async;        /* a commit thread runs */
+	bool commit_asked; /* ledger_commit asked since the last swap */
+	bool stopping;
+	pthread_t committer;
+	pthread_cond_t work; /* commit thread: asked, or stopping */
+	pthread_cond_t done; /* gc written and resolved */
+	bloom members;       /* every 'M' key this store holds (and maybe others) */
+	/* Under vmu: */
+	pview *pv;
+	keep_req keep[LEDGER_KEEP_MAX];
+	size_t nkeep;
+	/* Lock-free: membership lookups (ledger_member takes no lock). */
+	atomic_uint_fast64_t member_reads, member_reads_skipped;
+	/* Under mu, except the fields the view side counts (cache_hits,
+	 * cache_misses, readthrough_kept, view_lock_ns): under vmu. */
+	ledger_stats st;
+};
+
+/* The two mutexes, timed: the time each is held goes to the stats (the
+ * serial fraction every worker shares). Waiting on a condition variable
+ * does not count as holding. */
+static inline void ledger_lock(ledger *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->mu_since = clock_mono_ns();
+}
+
+static inline void ledger_unlock(ledger *l)
+{
+	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static inline void ledger_wait(ledger *l, pthread_cond_t *c)
+{
+	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
+	pthread_cond_wait(c, &l->mu);
+	l->mu_since = clock_mono_ns();
+}
+
+static inline void ledger_vlock(ledger *l)
+{
+	pthread_mutex_lock(&l->vmu);
+	l->vmu_since = clock_mono_ns();
+}
+
+static inline void ledger_vunlock(ledger *l)
+{
+	l->st.view_lock_ns += clock_mono_ns() - l->vmu_since;
+	pthread_mutex_unlock(&l->vmu);
+}
+
+/* Publishes partition p's writer fields to its view; vmu held. */
+void ledger_view_publish(ledger *l, uint32_t p);
+/* Before a store write that changes p's counts or sealed batches: readers
+ * read the store as it is now until ledger_view_end. mu held, not vmu. */
+void ledger_view_begin(ledger *l, uint32_t p);
+/* After that write and the memory that goes with it; vmu held. */
+void ledger_view_end(ledger *l, uint32_t p);
+/* Writes the read-through counts readers found settled; mu held. */
+void ledger_keep_flush(ledger *l);
+
+/* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
+#define OP_ENC_MAX (32 + KEY_MAX)
+size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
+/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
+#define RUN_FORMAT 1
+#define RUN_HEAD 5
+#define RUN_MAX (RUN_HEAD + (size_t)LEDGER_GROUP_OPS * OP_ENC_MAX)
+/* Writes the head of a run of nops ops into buf. */
+void ledger_run_head(unsigned char *buf, uint32_t nops);
+/* Appends r to ob's runs. */
+void ledger_run_push(open_batch *ob, op_run r);
+/* A pending op with its three strings in one allocation (at counter). */
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
+                       size_t il, size_t ul);
+/* Seals partition p's open batch (why: a tm_seal, for the metrics):
+ * one store write. */
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
+/* Sets up and frees the groups and the commit thread (ledger_write.c). */
+void ledger_group_init(ledger *l);
+void ledger_group_free(ledger *l);
+/* Starts the commit thread: 0 or ERR_IO. */
+int ledger_committer_start(ledger *l);
+/* Stops it after the group it is writing; staged writes stay staged. */
+void ledger_committer_stop(ledger *l);
+/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
+int ledger_members_load(ledger *l);
+/* Writes the open group (nothing to do when it is empty), after the one
+ * the commit thread is writing: 0 or ERR_IO. */
+int ledger_group_commit(ledger *l, uint64_t wall_ms);
+
+uint32_t ledger_part_of(const ledger *l, const char *item);
+
+int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts);
+void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                        int64_t delta);
+void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                           int64_t delta);
+/* k ops of (counter, item) became one entry of a sealed batch (a sum): the
+ * overlay now counts them as one, so that entry's removal drops them all. */
+void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                          uint64_t k);
+/* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
+ * item, delta) per op (flags as the 'D' record, or NULL: all count) and
+ * per sum. */
+void ledger_batch_deltas(const wire_batch *b, const char *flags,
+                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+                         void *ctx);
+/* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. */
+char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
+
+/* A confirmed batch as read before its keys are deleted: its wire bytes
+ * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
+typedef struct ledger_dropped {
+	char *batch, *flags;
+	size_t len, nflags;
+} ledger_dropped;
+
+/* What a whole snapshot (or a checkpoint's last message) says of this
+ * edge's batches of one partition, between staging and finishing. */
+typedef struct ledger_confirm {
+	uint64_t applied, held;
+	bool again, new_epoch; /* set by ledger_confirm_view */
+	size_t ndrop;
+	ledger_dropped *drop;
+} ledger_confirm;
+
+/* The version stored with key's ("counter 0 item") count: 0, or
+ * ERR_NOTFOUND (*version 0), or ERR_IO. */
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+/* Puts s's counts into l->wb, each with s->offset as its version. With
+ * check, a count whose stored version is newer is left alone. skip gets
+ * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
+/* After the write (vmu held): the written counts into the cache; with
+ * only_cached only those it holds already (a checkpoint does not flood it). */
+void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
+/* Stages into l->wb what s's edge list confirms for partition p (the
+ * applied sequence, deleting confirmed batches); after the write,
+ * ledger_confirm_view (vmu held too) drops them from memory and the
+ * overlay and moves the partition's version, then ledger_confirm_finish
+ * (mu only) resends what central passed over. ledger_confirm_free always. */
+void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_free(ledger_confirm *c);
+/* Reads the partitions' replica records at start-up: 0 or ERR_*. */
+int ledger_replica_load(ledger *l, char *err, size_t errlen);
+
+/* Count, version and freshness of (counter, item) as this edge shows it,
+ * with plus (ops not in the overlay yet) added before the count is
+ * clamped at 0. Takes vmu (and lets it go while it reads the store). */
+int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
+                     ledger_view *out);
+void ledger_views_free(ledger *l);
+/* Applies a pump to partition p (ledger.c). */
+void ledger_pump_part(ledger *l, uint32_t p);
+
+#endif

@@ -1,0 +1,246 @@
+/* ledger_replica.c - the edge's complete replica of central's counts
+ * (ledger.h): per partition, whether every count central has is here,
+ * and the loading of central's checkpoints.
+ *
+ * A partition's replica is complete once a whole checkpoint of it has
+ * been loaded: every count central held at the checkpoint's version, on
+ * top of which the snapshot stream (tailed from a point before the
+ * checkpoint was read) brings every later change. From then on an item
+ * with no count here is 0 at the partition's version, a true answer.
+ *
+ * The state lives in the 'R' partition key, written in the same store
+ * write as the counts it describes:
+ *   [state u8][lowest version u64][highest version u64][loaded u64]
+ *   [resume key: "counter 0 item", the last count loaded; may be empty]
+ * A load cut off by a broken connection or a restart resumes after that
+ * key, from a later read of central's store. Its messages then carry a
+ * later version than the first ones: the partition counts as complete
+ * only to the lowest, so the snapshots between the two are applied (each
+ * count checked against the version stored with it) rather than skipped
+ * as stale. Every entry point takes the ledger's writer mutex; what
+ * readers see (complete or not, the counts) is published after the store
+ * write, under the view mutex.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge/ledger/ledger_int.h"
+#include "log.h"
+#include "partition.h"
+#include "xmem.h"
+
+#define RHEAD 25 /* state + three u64 */
+
+static void replica_put(ledger *l, uint32_t p)
+{
+	part *pt = &l->parts[p];
+	unsigned char val[RHEAD + KEY_MAX];
+	char key[8];
+	val[0] = (unsigned char)pt->rstate;
+	store_put_u64(val + 1, pt->ckpt_lo);
+	store_put_u64(val + 9, pt->ckpt_hi);
+	store_put_u64(val + 17, pt->loaded);
+	memcpy(val + RHEAD, pt->after, pt->after_len);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + pt->after_len);
+}
+
+int ledger_replica_load(ledger *l, char *err, size_t errlen)
+{
+	char key[8];
+	unsigned char val[RHEAD + KEY_MAX];
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		part *pt = &l->parts[p];
+		size_t vn;
+		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val,
+		                        sizeof val, &vn);
+		if (rc == ERR_NOTFOUND)
+			continue;
+		if (rc == 0 && (vn < RHEAD || val[0] < LEDGER_REPLICA_LOADING ||
+		                val[0] > LEDGER_REPLICA_COMPLETE))
+			rc = ERR_CORRUPT;
+		if (rc) {
+			snprintf(err, errlen, "reading the replica state of partition %u: %s", p,
+			         err_str(rc));
+			return rc;
+		}
+		pt->rstate = val[0];
+		pt->ckpt_lo = store_get_u64(val + 1);
+		pt->ckpt_hi = store_get_u64(val + 9);
+		pt->loaded = store_get_u64(val + 17);
+		pt->after_len = vn - RHEAD;
+		memcpy(pt->after, val + RHEAD, pt->after_len);
+	}
+	return 0;
+}
+
+int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
+{
+	if (p >= l->o.partitions)
+		return ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	ledger_lock(l);
+	const part *pt = &l->parts[p];
+	out->state = pt->rstate;
+	out->gen = pt->rgen;
+	out->version = pt->ckpt_lo;
+	out->loaded = pt->loaded;
+	if (pt->rstate == LEDGER_REPLICA_LOADING && pt->after_len) {
+		const char *z = memchr(pt->after, 0, pt->after_len);
+		size_t cl = z ? (size_t)(z - pt->after) : 0;
+		size_t il = z ? pt->after_len - cl - 1 : 0;
+		if (z && cl && cl <= COUNTER_MAX && il && il <= ITEM_MAX) {
+			out->resume = true;
+			memcpy(out->counter, pt->after, cl);
+			memcpy(out->item, z + 1, il);
+		}
+	}
+	ledger_unlock(l);
+	return 0;
+}
+
+int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
+{
+	if (p >= l->o.partitions)
+		return ERR_INVAL;
+	char key[8];
+	unsigned char val[8];
+	ledger_lock(l);
+	part *pt = &l->parts[p];
+	int was = pt->rstate;
+	uint64_t lo = pt->ckpt_lo, hi = pt->ckpt_hi, loaded = pt->loaded;
+	size_t al = pt->after_len;
+	pt->rstate = LEDGER_REPLICA_LOADING;
+	pt->rgen++;
+	pt->ckpt_lo = pt->ckpt_hi = pt->loaded = 0;
+	pt->after_len = 0;
+	store_batch_clear(l->wb);
+	replica_put(l, p);
+	if (tail >= 0) {
+		store_put_u64(val, (uint64_t)tail);
+		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+	}
+	int rc = store_write(l->db, l->wb);
+	if (rc) {
+		pt->rstate = was;
+		pt->ckpt_lo = lo;
+		pt->ckpt_hi = hi;
+		pt->loaded = loaded;
+		pt->after_len = al;
+	} else {
+		ledger_vlock(l);
+		ledger_view_publish(l, p);
+		ledger_vunlock(l);
+	}
+	ledger_unlock(l);
+	return rc;
+}
+
+int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
+{
+	if (s->partition >= l->o.partitions)
+		return ERR_CORRUPT;
+	uint32_t p = s->partition;
+	ledger_lock(l);
+	part *pt = &l->parts[p];
+	if (pt->rstate != LEDGER_REPLICA_LOADING || pt->rgen != gen) {
+		ledger_unlock(l);
+		return ERR_AGAIN;
+	}
+	ledger_confirm conf = {0};
+	bool *skip = xcalloc(s->ncounts + 1, sizeof *skip);
+	uint64_t lo = pt->ckpt_lo, hi = pt->ckpt_hi, loaded = pt->loaded;
+	size_t al = pt->after_len;
+	char after[KEY_MAX];
+	memcpy(after, pt->after, al);
+	store_batch_clear(l->wb);
+	int rc = ledger_stage_counts(l, s, true, skip);
+	if (rc)
+		goto out;
+	if (!pt->ckpt_lo || s->offset < pt->ckpt_lo)
+		pt->ckpt_lo = s->offset;
+	if (s->offset > pt->ckpt_hi)
+		pt->ckpt_hi = s->offset;
+	pt->loaded += s->ncounts;
+	if (s->ncounts) {
+		const wire_count *c = &s->counts[s->ncounts - 1];
+		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
+			pt->after_len =
+			    ekey_pair(pt->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
+	}
+	/* The partition is complete to the lowest version loaded: the
+	 * snapshots above it still apply (checked per count). */
+	wire_snapshot eff = *s;
+	eff.offset = pt->ckpt_lo;
+	uint64_t seq = pt->last_seq;
+	if (s->last) {
+		pt->rstate = LEDGER_REPLICA_COMPLETE;
+		pt->after_len = 0;
+		ledger_confirm_stage(l, p, &eff, &conf);
+		/* Batches continue after what central applied of this edge id:
+		 * an edge rebuilt on an empty store keeps its sequence. */
+		if (!pt->seq_known) {
+			/* Written even when 0: a restart must know it is known. */
+			char skey[8];
+			unsigned char v[8];
+			if (conf.applied > seq)
+				seq = conf.applied;
+			store_put_u64(v, seq);
+			store_batch_put(l->wb, skey, ekey_part(skey, EKEY_SEALED, p), v, 8);
+		}
+	}
+	replica_put(l, p);
+	ledger_view_begin(l, p);
+	rc = store_write(l->db, l->wb);
+	ledger_vlock(l);
+	if (rc == 0) {
+		ledger_cache_counts(l, s, skip, true);
+		if (s->last)
+			ledger_confirm_view(l, p, &eff, &conf);
+		ledger_view_publish(l, p);
+	}
+	ledger_view_end(l, p);
+	ledger_vunlock(l);
+	if (rc) {
+		pt->rstate = LEDGER_REPLICA_LOADING;
+		pt->ckpt_lo = lo;
+		pt->ckpt_hi = hi;
+		pt->loaded = loaded;
+		pt->after_len = al;
+		memcpy(pt->after, after, al);
+		goto out;
+	}
+	if (s->last && !pt->seq_known) {
+		pt->last_seq = seq;
+		pt->seq_known = true;
+	}
+	if (s->last) {
+		if (eff.offset > pt->snap_seen)
+			pt->snap_seen = eff.offset;
+		ledger_confirm_finish(l, p, &eff, &conf);
+		log_info("replica complete",
+		         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64,
+		         p, pt->ckpt_lo, pt->ckpt_hi, pt->loaded);
+	}
+out:
+	ledger_confirm_free(&conf);
+	free(skip);
+	ledger_unlock(l);
+	return rc;
+}
+
+uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
+{
+	uint32_t n = 0;
+	uint64_t sum = 0;
+	ledger_lock(l);
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		n += l->parts[p].rstate == LEDGER_REPLICA_COMPLETE;
+		sum += l->parts[p].loaded;
+	}
+	ledger_unlock(l);
+	if (loaded)
+		*loaded = sum;
+	return n;
+}

@@ -1,0 +1,356 @@
+/* bootstrap.c - central's checkpoints into the replica (bootstrap.h).
+ *
+ * Owns its thread, the mutex and condition it sleeps on, and the stats.
+ * The checkpoint's body goes from hclient into a FILE made with
+ * fopencookie, unbuffered, whose write function feeds the frame reader
+ * (ckpt.h): each whole message is applied to the ledger as it arrives,
+ * and an error there (a store failure, or stopping) fails the write, which
+ * ends the request.
+ */
+#include "edge/upstream/bootstrap.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ckpt.h"
+#include "clock.h"
+#include "hclient.h"
+#include "log.h"
+#include "partition.h"
+#include "sbuf.h"
+#include "xmem.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+#define IDLE_MS 1000
+#define BOOT_SLICE 256 /* counts loaded under one hold of the ledger's lock */
+
+struct bootstrap {
+	ledger *lg;
+	const shard_map *map;
+	char *token;
+	unsigned timeout_ms;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool kicked;
+	atomic_bool stop;
+	pthread_mutex_t st_mu;
+	bootstrap_stats st;
+};
+
+/* One request: the partitions asked for and the load each belongs to. */
+typedef struct load {
+	bootstrap *b;
+	bool want[PARTITION_MAX];
+	uint32_t gen[PARTITION_MAX];
+	bool ended; /* the stream's end frame came */
+	int rc;     /* the first ledger error, which ends the request */
+	uint64_t messages, counts, bytes;
+	ckpt_reader rd;
+} load;
+
+static void stat_add(bootstrap *b, const load *ld, bool failed)
+{
+	pthread_mutex_lock(&b->st_mu);
+	b->st.requests++;
+	b->st.failures += failed;
+	b->st.messages += ld->messages;
+	b->st.counts += ld->counts;
+	b->st.bytes += ld->bytes;
+	pthread_mutex_unlock(&b->st_mu);
+}
+
+/* The frame reader's callback: one checkpoint message. */
+static int on_message(void *ctx, const wire_snapshot *s)
+{
+	load *ld = ctx;
+	if (s->partition >= PARTITION_MAX || !ld->want[s->partition])
+		return 0; /* not asked for, or its load started again */
+	/* In slices of BOOT_SLICE counts: each holds the ledger's lock, which
+	 * the edge's requests wait for, for a store read and write per count. */
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i + BOOT_SLICE < s->ncounts; i += BOOT_SLICE) {
+		wire_snapshot part = *s;
+		part.counts = s->counts + i;
+		part.ncounts = BOOT_SLICE;
+		part.last = false;
+		part.nedges = 0;
+		rc = ledger_replica_apply(ld->b->lg, &part, ld->gen[s->partition]);
+	}
+	if (rc == 0) {
+		wire_snapshot rest = *s;
+		uint32_t done = s->ncounts ? (s->ncounts - 1) / BOOT_SLICE * BOOT_SLICE : 0;
+		rest.counts = s->counts + done;
+		rest.ncounts = s->ncounts - done;
+		rc = ledger_replica_apply(ld->b->lg, &rest, ld->gen[s->partition]);
+	}
+	if (rc == ERR_AGAIN) {
+		ld->want[s->partition] = false;
+		return 0;
+	}
+	if (rc) {
+		ld->rc = rc;
+		return rc;
+	}
+	ld->messages++;
+	ld->counts += s->ncounts;
+	return 0;
+}
+
+static int on_end(void *ctx)
+{
+	((load *)ctx)->ended = true;
+	return 0;
+}
+
+static ssize_t cookie_write(void *cookie, const char *buf, size_t len)
+{
+	load *ld = cookie;
+	if (atomic_load(&ld->b->stop))
+		return -1;
+	ld->bytes += len;
+	int rc = ckpt_reader_feed(&ld->rd, buf, len, on_message, on_end, ld);
+	if (rc) {
+		if (!ld->rc)
+			ld->rc = rc;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+/* "host:port" or "[v6]:port" into host and port. */
+static int split_addr(const char *addr, char *host, size_t cap, int *port)
+{
+	const char *colon = strrchr(addr, ':');
+	if (!colon)
+		return ERR_INVAL;
+	const char *h = addr;
+	size_t hl = (size_t)(colon - addr);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (!hl || hl >= cap)
+		return ERR_INVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = atoi(colon + 1);
+	return *port > 0 && *port < 65536 ? 0 : ERR_INVAL;
+}
+
+/* Asks addr for the partitions in ld (path built by the caller). 0 when
+ * the whole stream came and loaded. */
+static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
+{
+	char host[256], err[256] = "";
+	int port;
+	if (split_addr(addr, host, sizeof host, &port))
+		return ERR_INVAL;
+	cookie_io_functions_t io = {.write = cookie_write};
+	FILE *f = fopencookie(ld, "w", io);
+	if (!f)
+		return ERR_IO;
+	setvbuf(f, NULL, _IONBF, 0);
+	ckpt_reader_init(&ld->rd);
+	ld->ended = false;
+	ld->rc = 0;
+	hclient_req r = {.host = host,
+	                 .port = port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = b->token,
+	                 .stream = f,
+	                 .timeout_ms = b->timeout_ms,
+	                 .max_body = 1 << 16};
+	hclient_answer a;
+	int rc = hclient_do(&r, &a, err, sizeof err);
+	fclose(f);
+	ckpt_reader_free(&ld->rd);
+	if (rc == 0 && a.status != 200) {
+		log_warn("checkpoint refused", "central=%s status=%d body=\"%.200s\"", addr,
+		         a.status, a.body ? a.body : "");
+		rc = ERR_AGAIN;
+	} else if (rc == 0 && !ld->ended) {
+		snprintf(err, sizeof err, "the stream ended before its end frame");
+		rc = ERR_IO;
+	}
+	free(a.body);
+	if (rc && ld->rc)
+		rc = ld->rc;
+	if (rc && err[0])
+		log_warn("checkpoint cut off; it resumes where it stopped",
+		         "central=%s counts=%" PRIu64 " err=\"%s\"", addr, ld->counts, err);
+	return rc;
+}
+
+/* Loads every loading partition of shard s (*any set when there was
+ * one). 0 when all of them are complete now, or none was loading; an
+ * ERR_* otherwise. */
+static int load_shard(bootstrap *b, size_t s, bool *any)
+{
+	load *ld = xcalloc(1, sizeof *ld);
+	ld->b = b;
+	sbuf q;
+	sbuf_init(&q);
+	sbuf_adds(&q, "/v1/checkpoint?partitions=");
+	bool first = true, resume = true;
+	char rc_counter[COUNTER_MAX + 1] = "", rc_item[ITEM_MAX + 1] = "";
+	int rc = 0;
+	for (uint32_t p = 0; p < b->map->partitions; p++) {
+		if (shards_of(b->map, p) != s)
+			continue;
+		ledger_replica r;
+		if ((rc = ledger_replica_get(b->lg, p, &r)))
+			goto out;
+		if (r.state != LEDGER_REPLICA_LOADING)
+			continue;
+		ld->want[p] = true;
+		ld->gen[p] = r.gen;
+		sbuf_addf(&q, "%s%u", first ? "" : ",", p);
+		first = false;
+		/* One request for the shard: it resumes after the smallest
+		 * key any of its partitions stopped at, or from the start. */
+		if (!r.resume) {
+			resume = false;
+		} else if (!rc_counter[0] || strcmp(r.counter, rc_counter) < 0 ||
+		           (strcmp(r.counter, rc_counter) == 0 && strcmp(r.item, rc_item) < 0)) {
+			snprintf(rc_counter, sizeof rc_counter, "%s", r.counter);
+			snprintf(rc_item, sizeof rc_item, "%s", r.item);
+		}
+	}
+	if (first)
+		goto out; /* nothing of this shard is loading */
+	*any = true;
+	if (resume && rc_counter[0])
+		sbuf_addf(&q, "&after_counter=%s&after_item=%s", rc_counter, rc_item);
+	const shard_entry *se = &b->map->shards[s];
+	uint64_t t0 = clock_mono_ms();
+	rc = ERR_AGAIN;
+	for (size_t i = 0; i < se->naddrs && rc && !atomic_load(&b->stop); i++) {
+		log_info("checkpoint asked", "central=%s path=\"%s\"", se->addrs[i], q.p);
+		rc = fetch(b, ld, se->addrs[i], q.p);
+		stat_add(b, ld, rc != 0);
+		if (rc == 0) {
+			uint64_t ms = clock_mono_ms() - t0;
+			pthread_mutex_lock(&b->st_mu);
+			b->st.last_ms = ms;
+			pthread_mutex_unlock(&b->st_mu);
+			log_info("checkpoint loaded",
+			         "central=%s messages=%" PRIu64 " counts=%" PRIu64 " bytes=%" PRIu64
+			         " ms=%" PRIu64,
+			         se->addrs[i], ld->messages, ld->counts, ld->bytes, ms);
+		}
+		ld->messages = ld->counts = ld->bytes = 0;
+	}
+	/* A whole stream that left a partition of its load unfinished (its
+	 * central did not send it) is a failure, retried after a pause. */
+	for (uint32_t p = 0; p < b->map->partitions && rc == 0; p++) {
+		ledger_replica r;
+		if (ld->want[p] && ledger_replica_get(b->lg, p, &r) == 0 &&
+		    r.state == LEDGER_REPLICA_LOADING && r.gen == ld->gen[p]) {
+			log_warn("checkpoint ended without a partition it was asked for",
+			         "partition=%u", p);
+			rc = ERR_CORRUPT;
+		}
+	}
+out:
+	sbuf_free(&q);
+	free(ld);
+	return rc;
+}
+
+static void nap(bootstrap *b, unsigned ms)
+{
+	struct timespec ts = clock_mono_deadline(ms);
+	pthread_mutex_lock(&b->mu);
+	while (!b->kicked && !atomic_load(&b->stop))
+		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts))
+			break;
+	b->kicked = false;
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void *run(void *arg)
+{
+	bootstrap *b = arg;
+	unsigned backoff = 0;
+	while (!atomic_load(&b->stop)) {
+		bool any = false, failed = false;
+		for (size_t s = 0; s < b->map->nshards && !atomic_load(&b->stop); s++)
+			failed |= load_shard(b, s, &any) != 0;
+		if (!failed) {
+			backoff = 0;
+			if (!any)
+				nap(b, IDLE_MS);
+			continue;
+		}
+		backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+		if (backoff > BACKOFF_MAX_MS)
+			backoff = BACKOFF_MAX_MS;
+		nap(b, backoff);
+	}
+	return NULL;
+}
+
+bootstrap *bootstrap_new(ledger *lg, const shard_map *map, const char *token,
+                         unsigned read_timeout_ms, char *err, size_t errlen)
+{
+	bootstrap *b = xcalloc(1, sizeof *b);
+	b->lg = lg;
+	b->map = map;
+	b->token = xstrdup(token ? token : "");
+	b->timeout_ms = read_timeout_ms;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_mutex_init(&b->st_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = pthread_create(&b->thread, NULL, run, b);
+	if (rc) {
+		snprintf(err, errlen, "bootstrap thread: %s", strerror(rc));
+		bootstrap_free(b);
+		return NULL;
+	}
+	b->started = true;
+	return b;
+}
+
+void bootstrap_kick(bootstrap *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->kicked = true;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
+void bootstrap_get_stats(bootstrap *b, bootstrap_stats *out)
+{
+	pthread_mutex_lock(&b->st_mu);
+	*out = b->st;
+	pthread_mutex_unlock(&b->st_mu);
+}
+
+void bootstrap_free(bootstrap *b)
+{
+	if (!b)
+		return;
+	if (b->started) {
+		atomic_store(&b->stop, true);
+		bootstrap_kick(b);
+		pthread_join(b->thread, NULL);
+	}
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->mu);
+	pthread_mutex_destroy(&b->st_mu);
+	free(b->token);
+	free(b);
+}

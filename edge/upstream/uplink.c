@@ -1,0 +1,562 @@
+/* uplink.c - batches to Kafka, snapshots from Kafka (uplink.h).
+ *
+ * Owns the producer, the consumer and the batch and dead-letter topic
+ * handles. A batch's (partition, seq) rides along as the message opaque
+ * so its delivery report can update the ledger; dead letters carry a
+ * NULL opaque (a batch's is never 0: its seq starts at 1). The snapshot
+ * offsets the store holds are copied, for Kafka's lag tools only, to the
+ * group likes-edge-<id> every bus.commit_interval_ms (kcommit.h); the
+ * consumer always resumes from the store. Loop thread only, except
+ * uplink_check_snapshot (pure) and uplink_commit_stats.
+ */
+#include "edge/upstream/uplink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "item.h"
+#include "kcommit.h"
+#include "log.h"
+#include "partition.h"
+#include "version.h"
+#include "wire.h"
+#include "xmem.h"
+
+#define SEQ_SHIFT 12 /* partitions fit in 12 bits (PARTITION_MAX) */
+/* A full producer queue is polled this often, at most this many times,
+ * before a dead letter is given up (counted and logged). */
+#define DLQ_FULL_POLL_MS 20
+#define DLQ_FULL_TRIES 10
+#define REASON_MAX 192
+
+struct uplink {
+	const edge_config *cfg;
+	rd_kafka_t *producer;
+	rd_kafka_topic_t *batches;
+	rd_kafka_topic_t *dlq; /* NULL: dead letters are only logged */
+	rd_kafka_t *consumer;
+	kcommit *commits; /* stored positions to the group, for tools; NULL = off */
+	ledger *lg;
+	telemetry *tm; /* may be NULL */
+	uplink_stats st;
+	uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
+	uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
+	uint64_t retry_at;    /* mono ms to read snapshots again from the store's
+	                         offsets after one failed to apply; 0 = reading */
+	int64_t *next;        /* per partition: the offset the next snapshot
+	                         message must have; -1 = not known yet */
+	int64_t *epoch;       /* per partition: the newest version epoch seen
+	                         (version.h); -1 = none yet */
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	uplink *u = opaque;
+	uintptr_t tag = (uintptr_t)m->_private;
+	if (tag == 0) {
+		if (m->err) {
+			u->st.deadletter_failed++;
+			if (u->tm)
+				metric_add(u->tm->deadletter_failed, 1);
+			log_error("dead letter not delivered; the snapshot is only in the log",
+			          "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
+			          rd_kafka_err2str(m->err));
+		}
+		return;
+	}
+	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
+	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
+	int64_t us = rd_kafka_message_latency(m); /* since the produce call */
+	if (u->tm && us >= 0)
+		metric_observe(u->tm->produce_latency, (double)us / 1e6);
+	if (m->err) {
+		u->st.produce_errors++;
+		if (u->tm)
+			metric_add(u->tm->produce_errors, 1);
+		log_warn("batch delivery failed; it will be sent again",
+		         "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq,
+		         rd_kafka_err2str(m->err));
+		ledger_delivered(u->lg, p, seq, -1);
+		return;
+	}
+	u->st.produced++;
+	if (u->tm)
+		metric_add(u->tm->produced, 1);
+	u->kafka_ok_ms = clock_mono_ms();
+	ledger_delivered(u->lg, p, seq, m->offset);
+}
+
+uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen)
+{
+	uplink *u = xcalloc(1, sizeof *u);
+	u->cfg = cfg;
+	u->tm = tm;
+	u->snap_seen = xcalloc((size_t)cfg->partitions, sizeof *u->snap_seen);
+	u->next = xcalloc((size_t)cfg->partitions, sizeof *u->next);
+	u->epoch = xcalloc((size_t)cfg->partitions, sizeof *u->epoch);
+	bus_props bp = edge_bus_props(cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_PRODUCER, &bp, cfg->bootstrap_file, NULL, err, errlen);
+	if (!conf)
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, u);
+	u->producer = bus_client_new(BUS_PRODUCER, conf, err, errlen);
+	if (!u->producer)
+		goto fail;
+	u->batches = rd_kafka_topic_new(u->producer, cfg->batch_topic, NULL);
+	if (!u->batches) {
+		snprintf(err, errlen, "topic %s: %s", cfg->batch_topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
+		goto fail;
+	}
+	if (cfg->deadletter_topic[0]) {
+		u->dlq = rd_kafka_topic_new(u->producer, cfg->deadletter_topic, NULL);
+		if (!u->dlq) {
+			snprintf(err, errlen, "topic %s: %s", cfg->deadletter_topic,
+			         rd_kafka_err2str(rd_kafka_last_error()));
+			goto fail;
+		}
+	}
+	return u;
+fail:
+	uplink_free(u);
+	return NULL;
+}
+
+int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
+{
+	uplink *u = ctx;
+	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
+	if (rd_kafka_produce(u->batches, (int32_t)partition, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
+	                     NULL, 0, (void *)tag) == 0)
+		return 0;
+	rd_kafka_resp_err_t e = rd_kafka_last_error();
+	if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		log_warn("batch not queued", "partition=%u seq=%" PRIu64 " err=\"%s\"", partition,
+		         seq, rd_kafka_err2str(e));
+	return ERR_AGAIN;
+}
+
+/* Assigns every snapshot partition at the offset the ledger stored with
+ * the last snapshot it applied. */
+static int assign_all(uplink *u, char *err, size_t errlen)
+{
+	int np = (int)u->cfg->partitions;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++) {
+		int64_t off;
+		if (ledger_snapshot_resume(u->lg, (uint32_t)p, &off))
+			off = RD_KAFKA_OFFSET_BEGINNING;
+		u->next[p] = off >= 0 ? off : -1;
+		rd_kafka_topic_partition_list_add(l, u->cfg->snapshot_topic, p)->offset = off;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(u->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "assign %s: %s", u->cfg->snapshot_topic, rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* At start: a partition whose replica was never loaded starts loading,
+ * its snapshots tailed from the end of the topic as it is now (the
+ * checkpoint asked for after this covers everything before); one whose
+ * resume offset the broker no longer has (below its low watermark, or
+ * above its end: it started again empty) is loaded again the same way.
+ * When the broker cannot say where the end is, a new partition is read
+ * from the beginning (every older snapshot is skipped or checked per
+ * count) and a stored resume offset is trusted until the stream jumps. */
+static int begin_replicas(uplink *u, char *err, size_t errlen)
+{
+	bool asking = true;
+	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
+		ledger_replica r;
+		int rc = ledger_replica_get(u->lg, p, &r);
+		if (rc)
+			return rc;
+		int64_t stored, lo = 0, hi = 0;
+		bool have = ledger_snapshot_resume(u->lg, p, &stored) == 0;
+		bool known = asking && rd_kafka_query_watermark_offsets(
+		                           u->consumer, u->cfg->snapshot_topic, (int32_t)p, &lo,
+		                           &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+		asking = known; /* one timeout is enough to know Kafka is away */
+		int64_t tail;
+		if (r.state == LEDGER_REPLICA_NONE) {
+			tail = have ? stored : known ? hi : 0;
+		} else if (have && known && (stored < lo || stored > hi)) {
+			u->st.offset_resets++;
+			log_error("snapshot resume offset no longer in the topic: loading the "
+			          "replica again",
+			          "topic=%s partition=%u offset=%" PRId64 " low=%" PRId64
+			          " high=%" PRId64,
+			          u->cfg->snapshot_topic, p, stored, lo, hi);
+			tail = hi;
+		} else {
+			continue;
+		}
+		rc = ledger_replica_begin(u->lg, p, tail);
+		if (rc) {
+			snprintf(err, errlen, "partition %u: recording the replica's start: %s", p,
+			         err_str(rc));
+			return rc;
+		}
+		u->epoch[p] = -1; /* loading from scratch: any epoch is news to none */
+	}
+	return 0;
+}
+
+/* The next snapshot offset the store holds the effects of (kcommit). */
+static int64_t stored_position(void *ctx, uint32_t p)
+{
+	int64_t off;
+	return ledger_snapshot_resume(((uplink *)ctx)->lg, p, &off) == 0 ? off : -1;
+}
+
+int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
+{
+	const edge_config *cfg = u->cfg;
+	u->lg = lg;
+	char group[256];
+	snprintf(group, sizeof group, "likes-edge-%s", cfg->id);
+	bus_props bp = edge_bus_props(cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
+	if (!conf)
+		return ERR_CONFIG;
+	/* An offset out of range (retention passed it, the broker restarted
+	 * empty, the topic was recreated) resumes at the end; the jump it
+	 * makes is seen on the next message and the partition's replica is
+	 * loaded again (uplink_poll). */
+	char cerr[256];
+	if (rd_kafka_conf_set(conf, "auto.offset.reset", "latest", cerr, sizeof cerr) !=
+	    RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "auto.offset.reset: %s", cerr);
+		rd_kafka_conf_destroy(conf);
+		return ERR_CONFIG;
+	}
+	u->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
+	if (!u->consumer)
+		return ERR_KAFKA;
+	rd_kafka_poll_set_consumer(u->consumer);
+	ledger_part_info *pi = xcalloc((size_t)cfg->partitions, sizeof *pi);
+	size_t np = ledger_get_parts(lg, pi, (size_t)cfg->partitions);
+	for (size_t p = 0; p < np; p++)
+		u->epoch[p] = pi[p].version ? (int64_t)version_epoch(pi[p].version) : -1;
+	free(pi);
+	int rc = u->cfg->central_ops[0] ? begin_replicas(u, err, errlen) : 0;
+	if (!rc)
+		rc = assign_all(u, err, errlen);
+	if (rc)
+		return rc;
+	kcommit_opts o = {.rk = u->consumer,
+	                  .group = group,
+	                  .topic = cfg->snapshot_topic,
+	                  .partitions = (uint32_t)cfg->partitions,
+	                  .interval_ms = cfg->commit_interval_ms,
+	                  .timeout_ms = 10000,
+	                  .position = stored_position,
+	                  .ctx = u};
+	u->commits = kcommit_new(&o);
+	return 0;
+}
+
+/* The snapshot stream of p jumped from where it was to offset: snapshots
+ * were lost to it (older than the broker keeps, or a broker or topic that
+ * started again empty). Counts can no longer be trusted to be complete:
+ * the replica is loaded again, tailing from here. */
+static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset, const char *why)
+{
+	u->st.offset_resets++;
+	bool reload = u->cfg->central_ops[0] != 0;
+	log_error("snapshot stream jumped: snapshots may have been lost before this edge read "
+	          "them",
+	          "topic=%s partition=%d why=%s expected_offset=%" PRId64 " offset=%" PRId64
+	          " replica=%s",
+	          u->cfg->snapshot_topic, p, why, expected, offset, reload ? "reloading" : "kept");
+	/* The stream is taken as it is from here: its epoch is not news. */
+	u->epoch[p] = -1;
+	if (!reload)
+		return;
+	int rc = ledger_replica_begin(u->lg, (uint32_t)p, offset);
+	if (rc)
+		log_error("could not record the replica's new start; the next jump retries",
+		          "partition=%d err=\"%s\"", p, err_str(rc));
+}
+
+/* Counts a refused snapshot and copies it, unchanged, to the dead-letter
+ * topic with headers that say why and where it came from. Never waits
+ * more than DLQ_FULL_TRIES polls. */
+static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reason)
+{
+	const edge_config *cfg = u->cfg;
+	u->st.snapshots_deadlettered++;
+	if (u->tm)
+		metric_add(u->tm->snapshots_dlq, 1);
+	if (!u->dlq) {
+		log_warn("snapshot refused; no dead-letter topic, so only this line records it",
+		         "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+		         cfg->snapshot_topic, m->partition, m->offset, m->len, reason);
+		return;
+	}
+	char part[16], off[24];
+	snprintf(part, sizeof part, "%d", (int)m->partition);
+	snprintf(off, sizeof off, "%" PRId64, m->offset);
+	for (int tries = 0;; tries++) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    u->producer, RD_KAFKA_V_RKT(u->dlq), RD_KAFKA_V_VALUE(m->payload, m->len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADER("reason", reason, -1),
+		    RD_KAFKA_V_HEADER("source_topic", cfg->snapshot_topic, -1),
+		    RD_KAFKA_V_HEADER("source_partition", part, -1),
+		    RD_KAFKA_V_HEADER("source_offset", off, -1),
+		    RD_KAFKA_V_HEADER("dlq_by", cfg->id, -1), RD_KAFKA_V_OPAQUE(NULL),
+		    RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_warn("snapshot refused; copied to the dead-letter topic",
+			         "topic=%s partition=%d offset=%" PRId64 " dlq=%s reason=\"%s\"",
+			         cfg->snapshot_topic, m->partition, m->offset,
+			         cfg->deadletter_topic, reason);
+			return;
+		}
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
+			u->st.deadletter_failed++;
+			if (u->tm)
+				metric_add(u->tm->deadletter_failed, 1);
+			log_error(
+			    "snapshot refused and not dead-lettered; only this line records it",
+			    "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
+			    "err=\"%s\"",
+			    cfg->snapshot_topic, m->partition, m->offset, m->len, reason,
+			    rd_kafka_err2str(e));
+			return;
+		}
+		rd_kafka_poll(u->producer, DLQ_FULL_POLL_MS);
+	}
+}
+
+/* What is wrong with one count entry of a snapshot of partition p. */
+static const char *count_fault(const wire_count *c, uint32_t p, uint32_t partitions)
+{
+	if (!item_counter_valid(c->counter.p, c->counter.n))
+		return "bad_counter";
+	if (!item_valid(c->item.p, c->item.n))
+		return "bad_item";
+	if (partition_of(c->item.p, c->item.n, partitions) != p)
+		return "item_of_another_partition";
+	if (c->count > (uint64_t)INT64_MAX)
+		return "count_out_of_range";
+	return NULL;
+}
+
+int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
+                          uint32_t *dropped, char *why, size_t whylen)
+{
+	*dropped = 0;
+	if (why && whylen)
+		why[0] = 0;
+	if (s->partition != msg_partition || s->partition >= partitions) {
+		snprintf(why, whylen, "partition_mismatch claims=%u", s->partition);
+		return ERR_CORRUPT;
+	}
+	uint32_t kept = 0, first = 0;
+	const char *fault = NULL;
+	for (uint32_t i = 0; i < s->ncounts; i++) {
+		const char *f = count_fault(&s->counts[i], s->partition, partitions);
+		if (!f) {
+			s->counts[kept++] = s->counts[i];
+			continue;
+		}
+		if (!fault) {
+			fault = f;
+			first = i;
+		}
+	}
+	*dropped = s->ncounts - kept;
+	s->ncounts = kept;
+	if (fault)
+		snprintf(why, whylen, "bad_counts count=%u first_index=%u first_reason=%s",
+		         *dropped, first, fault);
+	return 0;
+}
+
+/* Skips a snapshot refused in whole: its resume offset moves past it, so
+ * neither a restart nor a re-read after a failed apply quarantines it
+ * again (a failed write here only means it may be). */
+static void refuse(uplink *u, const rd_kafka_message_t *m, const char *reason)
+{
+	u->st.snapshots_bad++;
+	if (u->tm)
+		metric_add(u->tm->snapshots_bad, 1);
+	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition,
+	          m->offset, reason);
+	dead_letter(u, m, reason);
+	int rc = ledger_snapshot_reset(u->lg, (uint32_t)m->partition, m->offset + 1);
+	if (rc)
+		log_warn("could not store the offset past a refused snapshot",
+		         "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+		         err_str(rc));
+}
+
+/* Checks and applies one snapshot message; false when the store could
+ * not take it (the caller reads it again later). */
+static bool take_snapshot(uplink *u, const rd_kafka_message_t *m)
+{
+	char why[REASON_MAX];
+	wire_snapshot s;
+	int rc = wire_decode_snapshot(m->payload, m->len, &s);
+	if (rc) {
+		snprintf(why, sizeof why, "undecodable err=\"%s\"", err_str(rc));
+		refuse(u, m, why);
+		return true;
+	}
+	uint32_t dropped;
+	if (uplink_check_snapshot(&s, (uint32_t)m->partition, (uint32_t)u->cfg->partitions,
+	                          &dropped, why, sizeof why)) {
+		refuse(u, m, why);
+		wire_snapshot_free(&s);
+		return true;
+	}
+	/* Central's input started a new epoch (its offsets went back): this
+	 * edge cannot tell whether it read every snapshot since, so it loads
+	 * the replica again, tailing from here. */
+	int64_t ep = (int64_t)version_epoch(s.offset);
+	if (u->epoch[m->partition] >= 0 && ep > u->epoch[m->partition])
+		stream_jumped(u, m->partition, u->next[m->partition], m->offset, "new_epoch");
+	if (ep > u->epoch[m->partition])
+		u->epoch[m->partition] = ep;
+	rc = ledger_apply_snapshot(u->lg, &s, m->offset);
+	wire_snapshot_free(&s);
+	if (rc) {
+		log_error("snapshot not applied; reading it again in a second",
+		          "partition=%d offset=%" PRId64 " err=\"%s\"", m->partition, m->offset,
+		          err_str(rc));
+		u->st.snapshot_retries++;
+		u->retry_at = clock_mono_ms() + 1000;
+		return false;
+	}
+	if (dropped) {
+		log_error("snapshot applied without its bad count entries",
+		          "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition, m->offset,
+		          why);
+		dead_letter(u, m, why);
+	}
+	return true;
+}
+
+void uplink_poll(uplink *u, int max)
+{
+	rd_kafka_poll(u->producer, 0);
+	if (!u->consumer)
+		return;
+	kcommit_poll(u->commits, clock_mono_ms());
+	if (u->retry_at) {
+		if (clock_mono_ms() < u->retry_at)
+			return;
+		/* Messages fetched past the failed one are dropped with the old
+		 * assignment: snapshots apply in order or not at all. */
+		char err[256];
+		if (assign_all(u, err, sizeof err)) {
+			log_warn("snapshot reassignment failed; will retry", "err=\"%s\"", err);
+			u->retry_at = clock_mono_ms() + 1000;
+			return;
+		}
+		u->retry_at = 0;
+	}
+	bool failed = false;
+	for (int i = 0; i < max && !failed; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(u->consumer, 0);
+		if (!m)
+			break;
+		if (m->err) {
+			/* An offset reset is handled when the next message
+			 * shows where the stream resumed. */
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("snapshot consumer", "partition=%d err=\"%s\"",
+				         m->partition, rd_kafka_message_errstr(m));
+		} else if (m->partition >= 0 && m->partition < u->cfg->partitions) {
+			int32_t p = m->partition;
+			if (u->tm)
+				metric_add(u->tm->snapshot_msgs, 1);
+			u->kafka_ok_ms = clock_mono_ms();
+			u->snap_seen[p] = u->kafka_ok_ms;
+			if (u->next[p] >= 0 && m->offset != u->next[p])
+				stream_jumped(u, p, u->next[p], m->offset, "offset");
+			failed = !take_snapshot(u, m);
+			if (!failed)
+				u->next[p] = m->offset + 1;
+		}
+		rd_kafka_message_destroy(m);
+	}
+}
+
+void uplink_flush(uplink *u, int timeout_ms)
+{
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	while (rd_kafka_outq_len(u->producer) > 0 && clock_mono_ms() < deadline)
+		rd_kafka_poll(u->producer, 50);
+}
+
+size_t uplink_queued(const uplink *u)
+{
+	int n = rd_kafka_outq_len(u->producer);
+	return n > 0 ? (size_t)n : 0;
+}
+
+void uplink_commit_stats(const uplink *u, kcommit_stats *out)
+{
+	kcommit_get_stats(u ? u->commits : NULL, out);
+}
+
+void uplink_get_stats(const uplink *u, uplink_stats *out)
+{
+	*out = u->st;
+}
+
+uint64_t uplink_outq_len(uplink *u)
+{
+	int n = u->producer ? rd_kafka_outq_len(u->producer) : 0;
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+void uplink_get_health(const uplink *u, uplink_health *out)
+{
+	out->kafka_ok_ms = u->kafka_ok_ms;
+	out->snapshot_ms = UINT64_MAX;
+	out->stale_partition = 0;
+	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
+		if (u->snap_seen[p] < out->snapshot_ms) {
+			out->snapshot_ms = u->snap_seen[p];
+			out->stale_partition = p;
+		}
+	}
+	if (out->snapshot_ms == UINT64_MAX)
+		out->snapshot_ms = 0;
+}
+
+void uplink_free(uplink *u)
+{
+	if (!u)
+		return;
+	free(u->snap_seen);
+	free(u->next);
+	free(u->epoch);
+	kcommit_free(u->commits);
+	if (u->consumer) {
+		rd_kafka_consumer_close(u->consumer);
+		rd_kafka_destroy(u->consumer);
+	}
+	if (u->batches)
+		rd_kafka_topic_destroy(u->batches);
+	if (u->dlq)
+		rd_kafka_topic_destroy(u->dlq);
+	if (u->producer)
+		rd_kafka_destroy(u->producer);
+	free(u);
+}

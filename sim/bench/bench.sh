@@ -1,0 +1,1360 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench`: side-by-side benchmarks of the edge against the
+# stacks it runs on (a bare nghttpd, Redis doing the same job), against the
+# naive design (a PostgreSQL hot row, with pgbench), end-to-end convergence
+# between two edges (build/sim converge-probe), and of central against a
+# raw LevelDB loop (build/sim bench-central, when built). Ratios measured
+# in one run are the result; absolute rates drift on a shared machine.
+# Writes build/bench/latest.json and prints a table.
+#
+# Issue 20's figures come from the same run: durable likes (store.sync =
+# true, bench_sync) against likes without fsync and against Redis with
+# AOF everysec; GET p99 at half the GET peak while likes flow at half the
+# like peak, against GETs alone, with store.sync off and on (bench_mixed);
+# and the edge's serial fraction (time in its ledger's locks and the
+# commit thread's writes over its CPU time, from its /metrics) around the
+# like, GET and mixed runs, with the Amdahl bound it implies for 4, 8 and
+# 16 workers.
+#
+# `sim/bench/bench.sh sync` runs only the store.sync comparison (bench_sync:
+# likes/s and like latency with fsync off and on, one edge, same run) and
+# writes build/bench/sync.json.
+#
+# `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
+# batch GETs at the edge against bare GETs at nghttpd (the same h2load
+# settings), printing edge_get_vs_bare and edge_batch50_vs_get. With
+# BENCH_PERF=DIR, `perf record` samples the edge during each edge run into
+# DIR/get.data and DIR/batch50.data.
+#
+# Owns: one private temp dir (configs, data, URI lists, h2load output, a
+# throwaway PostgreSQL cluster) and every process it starts (broker,
+# central, two edges, nghttpd, redis-server, postgres, the load generators
+# and the probe), each stopped by PID in the EXIT trap. Loopback and a unix
+# socket in the temp dir only; it never touches a system PostgreSQL cluster.
+# The process handling and the stack come from sim/bench/bench_lib.sh. The memory
+# figures (RSS at 10M items, and the bounds) are read from
+# build/bench/mem.kv, which `make bench-mem` (sim/bench/bench_mem.sh) writes.
+#
+# Knobs (environment): BENCH_ITEMS distinct items per URI list (120000;
+# each like run sends 4 x that), BENCH_N requests per bare/GET run
+# (1000000), BENCH_BATCH_N batch GETs (100000), BENCH_REDIS_N Redis ops
+# (1000000), BENCH_LAT_S seconds per latency run (10), BENCH_PG_S seconds
+# per pgbench run (10), BENCH_PG_BIN where postgres, initdb and pgbench are
+# (the newest /usr/lib/postgresql/*/bin), BENCH_CONV_S seconds of the
+# convergence run (10),
+# BENCH_CONV_AGE_MS the edges' batch.max_age_ms in it (1000),
+# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0),
+# BENCH_LOAD_CPU (1) and BENCH_DEPTH streams in flight per h2load
+# connection (16; four connections, so 64 requests in flight).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BIN=build
+OUT=build/bench
+ITEMS=${BENCH_ITEMS:-120000}
+NREQ=${BENCH_N:-1000000}
+NBATCH=${BENCH_BATCH_N:-100000}
+NREDIS=${BENCH_REDIS_N:-1000000}
+LAT_S=${BENCH_LAT_S:-10}
+PG_S=${BENCH_PG_S:-10}
+CONV_S=${BENCH_CONV_S:-10}
+CONV_AGE_MS=${BENCH_CONV_AGE_MS:-1000}
+CONV_POLL_MS=${BENCH_CONV_POLL_MS:-2}
+CONV_EVERY_MS=20     # the probe likes one fresh item this often
+SNAPSHOT_MS=1000     # central's snapshot_interval_ms
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+CONNS=4  # h2load processes, one connection each (see h2run)
+DEPTH=${BENCH_DEPTH:-16} # streams per connection; Redis gets the same pipeline depth
+TOKEN=bench-token
+
+# shellcheck source=sim/bench/bench_lib.sh
+. sim/bench/bench_lib.sh
+bench_begin bench "$OUT/logs"
+declare -A R      # results: key -> number or empty
+declare -A WHY    # key -> reason it is null
+declare -A NOTE   # key -> what the table says of a figure with no target
+declare -A RATE   # raw rates, req/s
+declare -A LAT    # latency figures, ms
+declare -A CONV   # convergence run: probe figures and settings
+declare -A PG     # PostgreSQL runs: transactions and the final sums
+declare -A MEM    # build/bench/mem.kv, the last make bench-mem: key -> value
+MEM_KEYS=()       # its keys in file order
+EDGE_B_PID=""     # edge B of the convergence run, while it runs
+
+# ---- the stack --------------------------------------------------------------
+
+stop_stack() {
+	if [[ -n $EDGE_B_PID ]]; then stop "$EDGE_B_PID"; fi
+	stop "$EDGE_PID"
+	stop "$CENTRAL_PID"
+	stop "$BROKER_PID"
+}
+
+# ---- load -------------------------------------------------------------------
+
+# URI lists: one per line, for h2load -i.
+uri_list() { # file base path-prefix count [viral]
+	awk -v b="$2" -v p="$3" -v n="$4" -v viral="${5:-}" 'BEGIN {
+		for (i = 0; i < n; i++)
+			if (viral != "" && i % 2 == 0)
+				print b p viral "/likes"
+			else
+				print b p "c" i "/likes"
+	}' >"$1"
+}
+
+batch_list() { # file base count query-suffix
+	awk -v b="$2" -v n="$3" -v items="$ITEMS" -v tail="$4" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			s = b "/v1/counts?items="
+			for (j = 0; j < 50; j++)
+				s = s (j ? "," : "") "post:c" ((i * 50 + j) % items)
+			print s tail
+		}
+	}' >"$1"
+}
+
+# Runs CONNS h2load processes on LOAD_CPU, each one connection with DEPTH
+# streams, together n requests. h2load's clients all walk the URI list
+# from its start, so distinct (user, item) pairs need one process per
+# user: process k sends X-User-Id: <user>k. Sets H2 to "rate ok failed
+# non2xx" (rate = all 2xx answers / the slowest process's time). It runs
+# in this shell, never in $(...), so that the EXIT trap knows its PIDs.
+h2run() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
+	h2start "$@"
+	h2wait "$1"
+}
+
+# h2run in two halves, so that two groups of h2load processes can run at
+# once (the mixed run): h2start starts a group's processes and returns,
+# h2wait waits for them and sets H2. Both run in this shell, for the
+# same reason as h2run.
+declare -A H2PIDS # group name -> its h2load PIDs
+h2start() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
+	local name=$1 n=$2 list=$3 user=$4 post=$5 rps=$6 logp=${7:-}
+	local per=$(((n + CONNS - 1) / CONNS)) k pids=() args
+	for ((k = 0; k < CONNS; k++)); do
+		args=(-n "$per" -c 1 -m "$DEPTH" -t 1 -i "$list" -H "X-User-Id: $user$k")
+		((post)) && args+=(-d "$TMP/body.json")
+		((rps > 0)) && args+=(--rps "$rps")
+		[[ -n $logp ]] && args+=(--log-file "$logp.$k")
+		# shellcheck disable=SC2046
+		$(pin "$LOAD_CPU") h2load "${args[@]}" >"$TMP/h2.$name.$k.out" 2>&1 &
+		pids+=($!)
+		track "$!"
+	done
+	H2PIDS[$name]=${pids[*]}
+}
+
+h2wait() { # name
+	local name=$1 k
+	for k in ${H2PIDS[$name]}; do
+		wait "$k" || true
+		untrack "$k"
+	done
+	unset "H2PIDS[$name]"
+	H2=$(awk '
+	/^finished in/ {
+		t = $3; sub(/,$/, "", t)
+		if (t ~ /ms$/) s = t / 1000; else if (t ~ /us$/) s = t / 1e6; else s = t + 0
+		if (s > max) max = s
+	}
+	/^requests:/ { ok += $8; fail += $10 }
+	/^status codes:/ { non += $5 + $7 + $9 }
+	END { printf "%.0f %d %d %d\n", (max > 0 ? ok / max : 0), ok, fail, non }
+	' "$TMP"/h2."$name".*.out)
+}
+
+# Runs h2run and records the rate; warns on failures.
+measure() { # key h2run-args...
+	local key=$1 rate ok fail non
+	shift
+	h2run "$key" "$@"
+	read -r rate ok fail non <<<"$H2"
+	RATE[$key]=$rate
+	RATE_OK[$key]=$ok
+	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx)\n' "$key" "$rate" "$ok" "$fail" "$non"
+	if ((fail > 0 || non > 0)); then
+		WARN+=("$key: $fail failed, $non non-2xx answers")
+	fi
+}
+declare -A RATE_OK
+WARN=()
+
+# p50 p99 p999 in ms of the 2xx answers in the h2load log files.
+percentiles() { # logprefix
+	cat "$1".* | awk -F'\t' '$2 >= 200 && $2 < 300 { print $3 }' | sort -n |
+		awk 'function at(q, i) { i = int(NR * q); if (i < 1) i = 1; return v[i] / 1000 }
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "none none none"; exit }
+			printf "%.3f %.3f %.3f\n", at(0.5), at(0.99), at(0.999)
+		}'
+}
+
+# Paced run at pct% of a peak rate, LAT_S seconds; fills LAT[...].
+latency_run() { # key pct peak list user post
+	lat_start "$@"
+	lat_end "$1"
+}
+
+# latency_run in two halves, for two paced groups at once (the mixed
+# run): lat_start starts one, for secs seconds (LAT_S when not given);
+# lat_end waits for it and fills LAT[key.*].
+declare -A LATPOST # key -> 1 for a like group (its likes go to LAT_LIKES)
+lat_start() { # key pct peak list user post [secs]
+	local key=$1 pct=$2 peak=$3 list=$4 user=$5 post=$6 secs=${7:-$LAT_S}
+	local total=$((peak * pct / 100)) per n
+	per=$(((total + CONNS - 1) / CONNS))
+	n=$((total * secs))
+	if ((post && n / CONNS > ITEMS)); then n=$((ITEMS * CONNS)); fi
+	LAT[$key.target]=$total
+	LATPOST[$key]=$post
+	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+}
+
+lat_end() { # key
+	local key=$1 rate ok fail non p50 p99 p999
+	h2wait "$key"
+	read -r rate ok fail non <<<"$H2"
+	read -r p50 p99 p999 < <(percentiles "$TMP/lat.$key")
+	LAT[$key.rate]=$rate
+	LAT[$key.p50]=$p50
+	LAT[$key.p99]=$p99
+	LAT[$key.p999]=$p999
+	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms\n' \
+		"$key" "${LAT[$key.target]}" "$rate" "$p50" "$p99" "$p999"
+	if ((fail > 0 || non > 0)); then
+		WARN+=("$key: $fail failed, $non non-2xx answers")
+	fi
+	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
+	rm -f "$TMP/lat.$key".*
+}
+
+# ---- serial fraction ---------------------------------------------------------
+
+# The edge counts, on its /metrics, the time spent where only one thread
+# at a time can be, summed over threads: holding the ledger's writer lock,
+# holding its view lock, and the commit thread's group writes (LevelDB
+# takes one writer at a time). Over the edge's CPU time in the same
+# interval, that is the serial fraction s, and 1 / (s + (1 - s) / N)
+# bounds the speed-up of N workers (Amdahl). The sections are summed, so
+# s counts a view lock taken inside the writer lock twice, and the two
+# locks as if one: an upper bound on the serial share, a lower bound on
+# the speed-up. Lock time is wall time: a lock held across an fsync
+# counts the wait too, which CPU time does not.
+declare -A SER    # serial samples: key.field -> seconds, cores or fraction
+declare -A SER0   # key.field -> the same counters at serial_begin
+declare -A SERWHY # key -> why the sample has no fraction
+SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves in 0.01 s
+
+# "writer_lock view_lock commit_write cpu" in seconds so far, from one
+# scrape of the edge's /metrics (a loopback-only route on its API port),
+# so all four are of one instant; nothing when the edge does not answer
+# or a series is missing.
+edge_serial() {
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"view_lock\"}" { v = $2; n++ }
+	$1 == "likes_edge_ledger_serial_seconds_total{section=\"commit_write\"}" { c = $2; n++ }
+	$1 == "process_cpu_seconds_total" { cpu = $2; n++ }
+	END { if (n == 4) printf "%.9f %.9f %.9f %.9f\n", w, v, c, cpu }'
+}
+
+# "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
+# softirq; total adds idle, iowait and steal); nothing for a CPU list.
+# Says whether the load generators' CPU was saturated during a run,
+# which would put their own delays into the latencies they measure.
+cpu_jiffies() { # cpu
+	[[ $1 =~ ^[0-9]+$ ]] || return 0
+	awk -v c="cpu$1" '$1 == c { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9 }' /proc/stat
+}
+
+# The share of a CPU busy since cpu_jiffies gave then; "none" for a CPU list.
+cpu_busy_since() { # cpu then
+	local now
+	now=$(cpu_jiffies "$1")
+	awk -v x="$2" -v y="$now" 'BEGIN {
+		split(x, p, " "); split(y, q, " ")
+		if (x == "" || y == "" || q[2] <= p[2]) print "none"
+		else printf "%.3f\n", (q[1] - p[1]) / (q[2] - p[2])
+	}'
+}
+
+serial_begin() { # key
+	SER0[$1.m]=$(edge_serial)
+	SER0[$1.t]=$(date +%s.%N)
+	SER0[$1.srv]=$(cpu_jiffies "$SERVER_CPU")
+	SER0[$1.load]=$(cpu_jiffies "$LOAD_CPU")
+}
+
+# Fills SER[key.*]: each section's seconds, their sum (serial_s), the
+# edge's CPU seconds (cpu_s) and cores (edge_cores: CPU over wall time),
+# the share of the server and load CPUs busy, the wall time (wall_s) and
+# the fraction.
+serial_end() { # key
+	local k=$1 now t1 srv load
+	now=$(edge_serial)
+	t1=$(date +%s.%N)
+	srv=$(cpu_jiffies "$SERVER_CPU")
+	load=$(cpu_jiffies "$LOAD_CPU")
+	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
+		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...} or process_cpu_seconds_total"
+		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
+		return 0
+	fi
+	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.commit_write_s]" \
+		"SER[$k.serial_s]" "SER[$k.cpu_s]" "SER[$k.edge_cores]" "SER[$k.server_cpu_busy]" \
+		"SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
+		-v t1="$t1" -v s0="${SER0[$k.srv]}" -v s1="$srv" -v l0="${SER0[$k.load]}" -v l1="$load" '
+		function busy(x, y, p, q) {
+			if (x == "" || y == "") return "none"
+			split(x, p, " "); split(y, q, " ")
+			return q[2] > p[2] ? sprintf("%.3f", (q[1] - p[1]) / (q[2] - p[2])) : "none"
+		}
+		BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cpu = y[4] - x[4]
+			printf "%.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, w + v + c, cpu,
+				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
+		}')
+	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
+		SER[$k.fraction]=$(div "${SER[$k.serial_s]}" "${SER[$k.cpu_s]}" %.4f)
+	else
+		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
+	fi
+	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write %s) / edge CPU %s s' \
+		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
+		"${SER[$k.commit_write_s]}" "${SER[$k.cpu_s]}"
+	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s\n' "${SER[$k.fraction]:-null}" \
+		"${SER[$k.edge_cores]}" "$SERVER_CPU" "${SER[$k.server_cpu_busy]}" "$LOAD_CPU" \
+		"${SER[$k.load_cpu_busy]}"
+}
+
+# Amdahl's bound on the speed-up of n workers for a serial fraction s.
+amdahl() { # s n
+	isnum "$1" || return 0
+	awk -v s="$1" -v n="$2" 'BEGIN { d = s + (1 - s) / n; if (s >= 0 && d > 0) printf "%.2f", 1 / d }'
+}
+
+# ---- phases -------------------------------------------------------------------
+
+bench_edge() {
+	local base="http://127.0.0.1:$EDGE_PORT"
+	uri_list "$TMP/likes.txt" "$base" /v1/items/post/ "$ITEMS"
+	uri_list "$TMP/viral.txt" "$base" /v1/items/post/ "$ITEMS" viral
+	batch_list "$TMP/batch.txt" "$base" 1200 "&counters=likes"
+	batch_list "$TMP/batch_all.txt" "$base" 1200 ""
+	local likes=$((ITEMS * CONNS))
+
+	APPLIED0=$(central_metric ops_applied_total)
+	BATCHES0=$(central_metric batches_applied_total)
+	WRITES0=$(central_metric store_writes_total)
+
+	echo "edge (pid $EDGE_PID) at $base"
+	# Every item is new to the edge here: each like reads its count through
+	# from central once. The later runs like the same items as other users.
+	measure like_cold "$likes" "$TMP/likes.txt" cold 1 0
+	serial_begin like
+	measure like "$likes" "$TMP/likes.txt" warm 1 0
+	serial_end like
+	measure like_viral "$likes" "$TMP/viral.txt" viral 1 0
+	serial_begin get
+	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
+	serial_end get
+	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
+	# The same batches without &counters= (every counter of every item).
+	measure batch50_all "$((NBATCH / 5))" "$TMP/batch_all.txt" reader 0 0
+
+	latency_run like_50 50 "${RATE[like]}" "$TMP/likes.txt" l50u 1
+	latency_run like_80 80 "${RATE[like]}" "$TMP/likes.txt" l80u 1
+	latency_run get_50 50 "${RATE[get]}" "$TMP/likes.txt" reader 0
+	latency_run get_80 80 "${RATE[get]}" "$TMP/likes.txt" reader 0
+
+	LIKES_SENT=$((RATE_OK[like_cold] + RATE_OK[like] + RATE_OK[like_viral]))
+	drain_central
+	local rss
+	read -r rss _ < <(mem_of "$EDGE_PID")
+	EDGE_RSS_MB=$(kb_to_mb "$rss")
+}
+
+# Waits until central has applied every like POSTed (deduped repeats are
+# batched too) or its counters stop moving; then takes the batching deltas.
+drain_central() {
+	local want=$((LIKES_SENT + LAT_LIKES))
+	wait_applied "$APPLIED0" "$want" 60 5 || true
+	OPS_APPLIED=$(($(central_metric ops_applied_total) - APPLIED0))
+	BATCHES=$(($(central_metric batches_applied_total) - BATCHES0))
+	WRITES=$(($(central_metric store_writes_total) - WRITES0))
+	LIKES_TOTAL=$want
+}
+
+# CPU ticks (user + system) a process has used so far.
+cpu_ticks() { # pid
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Waits until a process uses under a fifth of a CPU over one second, or
+# warns at the deadline.
+wait_idle() { # what seconds pid
+	local what=$1 deadline=$((SECONDS + $2)) pid=$3 hz a b
+	hz=$(getconf CLK_TCK)
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "bench: $what: the process is gone" >&2
+			exit 1
+		fi
+		a=$(cpu_ticks "$pid")
+		sleep 1
+		b=$(cpu_ticks "$pid")
+		if (((b - a) * 5 < hz)); then return 0; fi
+	done
+	WARN+=("$what was still busy after $2 s")
+}
+
+# True when build/sim lists the command in its help. Not `sim help | grep
+# -q`: under pipefail that fails whenever grep quits before sim has
+# written all its help and sim dies of SIGPIPE.
+sim_has() { # command
+	local help
+	help=$("$BIN/sim" help 2>&1) || true
+	[[ $help == *"$1"* ]]
+}
+
+# A number field of a one-line JSON object in a file; empty when absent.
+json_field() { # file key
+	grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null | head -n 1 |
+		sed 's/.*:[[:space:]]*//'
+}
+
+# Scaling from 1 to 2 HTTP workers (edge.workers). A two-core machine
+# cannot give the edge two cores of its own and h2load another, so both
+# runs use one placement: the edge and the load generators on both CPUs.
+# Each worker count gets a like run (fresh users on known items) and a
+# GET run; the ratio of the two rates is the figure.
+bench_workers() {
+	local w both="$SERVER_CPU,$LOAD_CPU" likes=$((ITEMS * CONNS))
+	echo "workers: edge and h2load both on CPUs $both"
+	for w in 1 2; do
+		edge_start "edge-w$w" "$both" "" "$w"
+		LOAD_CPU=$both measure "like_w$w" "$likes" "$TMP/likes.txt" "wk${w}u" 1 0
+		LOAD_CPU=$both measure "get_w$w" "$NREQ" "$TMP/likes.txt" reader 0 0
+	done
+	edge_start edge "$SERVER_CPU"
+}
+
+# Durability's price (store.sync): the edge is restarted on its store with
+# store.sync = true (each group commit's LevelDB write is fsynced before
+# its answers leave), then with false (the default: the write reaches the
+# OS, which writes it back later; safe against a crash of the process,
+# not of the machine). Each gets a like run (fresh users on known items,
+# the like run's size) and a paced run at half the fsync peak, the same
+# offered load for both, so their latencies compare.
+bench_sync() {
+	local s likes=$((ITEMS * CONNS))
+	echo "store.sync: like runs with fsync on, then off (edge on CPU $SERVER_CPU," \
+		"data in $TMP: $(df -PT "$TMP" | awk 'NR == 2 { print $2 " on " $1 }'))"
+	for s in true false; do
+		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
+		serial_begin "sync_$s"
+		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
+		serial_end "sync_$s"
+		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
+			"syl${s}u" 1
+	done
+	R[edge_like_sync_vs_nosync]=$(div "${RATE[like_sync_true]}" "${RATE[like_sync_false]}")
+}
+
+# `sim/bench/bench.sh sync`: the stack, one untimed like run so every item is
+# known, then bench_sync; a table and OUT/sync.json.
+# The stack of the partial runs (sync, reads), with every item of
+# TMP/likes.txt liked once, untimed, so each has a count.
+stack_with_likes() {
+	printf '{}' >"$TMP/body.json"
+	LAT_LIKES=0
+	start_stack "$LOAD_CPU" "$SERVER_CPU"
+	uri_list "$TMP/likes.txt" "http://127.0.0.1:$EDGE_PORT" /v1/items/post/ "$ITEMS"
+	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+}
+
+main_sync() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	stack_with_likes
+	bench_sync
+	stop_stack
+	{
+		printf '{\n  "date": %s,\n  "machine": %s,\n' "$(jstr "$DATE")" "$(jstr "$MACHINE")"
+		printf '  "edge_like_sync_vs_nosync": %s,\n  "rates_per_s": {\n' \
+			"$(jnum "${R[edge_like_sync_vs_nosync]}")"
+		jobject '    ' RATE like_cold like_sync_true like_sync_false
+		printf '\n  },\n  "latency_ms": {\n'
+		jobject '    ' LAT like_sync_true_50.target like_sync_true_50.rate \
+			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
+			like_sync_false_50.target like_sync_false_50.rate like_sync_false_50.p50 \
+			like_sync_false_50.p99 like_sync_false_50.p999
+		printf '\n  },\n  "warnings": ['
+		local w first=1
+		for w in "${WARN[@]+"${WARN[@]}"}"; do
+			((first)) || printf ', '
+			first=0
+			jstr "$w"
+		done
+		printf ']\n}\n'
+	} >"$OUT/sync.json"
+	echo
+	echo "store.sync, $DATE, $MACHINE"
+	print_sync
+	echo "written: $OUT/sync.json"
+}
+
+# The lines under the table for bench_mixed and the serial samples.
+print_mixed() {
+	local s k
+	for s in false true; do
+		echo "GET at 50%, store.sync $s, p50/p99/p999 ms:" \
+			"alone ${LAT[get_50_alone_sync_$s.p50]:-}/${LAT[get_50_alone_sync_$s.p99]:-}/${LAT[get_50_alone_sync_$s.p999]:-}" \
+			"(${LAT[get_50_alone_sync_$s.rate]:-null}/s)," \
+			"with likes ${LAT[get_50_mixed_sync_$s.p50]:-}/${LAT[get_50_mixed_sync_$s.p99]:-}/${LAT[get_50_mixed_sync_$s.p999]:-}" \
+			"(${LAT[get_50_mixed_sync_$s.rate]:-null}/s);" \
+			"the likes ${LAT[like_50_mixed_sync_$s.p50]:-}/${LAT[like_50_mixed_sync_$s.p99]:-}/${LAT[like_50_mixed_sync_$s.p999]:-}" \
+			"(${LAT[like_50_mixed_sync_$s.rate]:-null} of ${LAT[like_50_mixed_sync_$s.target]:-null}/s)"
+	done
+	echo "control, nghttpd, GET at the edge's 50% p50/p99/p999 ms:" \
+		"alone ${LAT[bare_get_50_alone.p50]:-}/${LAT[bare_get_50_alone.p99]:-}/${LAT[bare_get_50_alone.p999]:-}" \
+		"(${LAT[bare_get_50_alone.rate]:-null}/s)," \
+		"with POSTs ${LAT[get_50_bare_mixed.p50]:-}/${LAT[get_50_bare_mixed.p99]:-}/${LAT[get_50_bare_mixed.p999]:-}" \
+		"(${LAT[get_50_bare_mixed.rate]:-null}/s; POSTs ${LAT[post_50_bare_mixed.rate]:-null} of" \
+		"${LAT[post_50_bare_mixed.target]:-null}/s); load CPU $LOAD_CPU busy ${SER[bare_mixed.load_cpu_busy]:-null}"
+	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write seconds" \
+		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy):"
+	for k in "${SER_RUNS[@]}"; do
+		if [[ -n ${SERWHY[$k]:-} ]]; then
+			echo "  $k: null: ${SERWHY[$k]}"
+			continue
+		fi
+		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
+			"+ ${SER[$k.commit_write_s]:-}) / ${SER[$k.cpu_s]:-}; ${SER[$k.edge_cores]:-} cores;" \
+			"${SER[$k.load_cpu_busy]:-}"
+	done
+	echo "Amdahl bounds from the like+GET mixed run's s, store.sync off (${R[serial_fraction_mixed]:-null});" \
+		"from the worst of the like and GET runs (${S_WORST:-null}): 4 workers $(amdahl "${S_WORST:-}" 4)," \
+		"8 workers $(amdahl "${S_WORST:-}" 8), 16 workers $(amdahl "${S_WORST:-}" 16)"
+}
+
+# The store.sync lines of the table.
+print_sync() {
+	local s
+	printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' store.sync "likes/s" "paced at (/s)" \
+		"p50 ms" "p99 ms" "p999 ms"
+	printf '|%s|%s|%s|%s|%s|%s|\n' ------------------ ----------- ---------------- \
+		---------- ---------- ----------
+	for s in false true; do
+		printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' "$s" "${RATE[like_sync_$s]:-}" \
+			"${LAT[like_sync_${s}_50.rate]:-}" "${LAT[like_sync_${s}_50.p50]:-}" \
+			"${LAT[like_sync_${s}_50.p99]:-}" "${LAT[like_sync_${s}_50.p999]:-}"
+	done
+	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}"
+}
+
+# Reads beside writes: GETs paced at half the GET peak with nothing else
+# running, then again while likes flow at half the like peak (two paced
+# groups at once, both on the load CPU), the GET p99 of the second over
+# the first; with store.sync off, then on (the edge restarted on its
+# store for each, as bench_sync does). The like peak is the one bench_sync
+# measured with the same store.sync, so the like group offers the edge
+# the same share of what it can take either way; the GET peak is the get
+# run's (a read never waits for an fsync, which is what is being tested).
+# Both groups run the same seconds, shorter than LAT_S when the like
+# group's distinct (user, item) pairs would run out first. Each alone and
+# each mixed run is also a serial fraction sample.
+bench_mixed() {
+	local s lpeak key
+	if ! isnum "${RATE[get]:-}" || ((RATE[get] <= 0)); then
+		WHY[get_p99_mixed_vs_alone]="no GET peak to pace at (the get run failed)"
+		WHY[get_p99_mixed_vs_alone_sync]=${WHY[get_p99_mixed_vs_alone]}
+		return 0
+	fi
+	echo "mixed: GETs at 50% of the GET peak alone, then with likes at 50% of the like peak" \
+		"(same store.sync), edge on CPU $SERVER_CPU"
+	for s in false true; do
+		key=get_p99_mixed_vs_alone
+		[[ $s == true ]] && key+=_sync
+		lpeak=${RATE[like_sync_$s]:-}
+		if ! isnum "$lpeak" || ((lpeak <= 0)); then
+			WHY[$key]="no like peak with store.sync = $s to pace at (bench_sync's run failed)"
+			continue
+		fi
+		edge_start "edge-mixed-$s" "$SERVER_CPU" "" "" "$s"
+		serial_begin "get_alone_sync_$s"
+		latency_run "get_50_alone_sync_$s" 50 "${RATE[get]}" "$TMP/likes.txt" reader 0
+		serial_end "get_alone_sync_$s"
+		serial_begin "mixed_sync_$s"
+		mixed_pair "mixed_sync_$s" "$lpeak" "$TMP/likes.txt" "$TMP/likes.txt" "mx${s}u"
+		serial_end "mixed_sync_$s"
+		load_busy_warn "mixed_sync_$s"
+	done
+}
+
+# Seconds both groups of a mixed run last: LAT_S, or less when a like
+# group at half the like peak would run out of distinct (user, item)
+# pairs first.
+mixed_secs() { # like-peak
+	local rate=$(($1 / 2)) most
+	((rate > 0)) || rate=1
+	most=$((ITEMS * CONNS / rate))
+	((most >= 1)) || most=1
+	echo $((most < LAT_S ? most : LAT_S))
+}
+
+# The two paced groups of a mixed run at once, on the load CPU: POSTs at
+# half like-peak (LAT[<post>_50_<name>.*], post "like" unless given) and
+# GETs at half the edge's GET peak (LAT[get_50_<name>.*]), for the same
+# seconds; then warns when either fell short of its pace, which says the
+# load generator could not keep up and its own queueing is in the
+# latencies.
+mixed_pair() { # name like-peak get-list post-list user [post]
+	local name=$1 post=${6:-like} secs g
+	secs=$(mixed_secs "$2")
+	echo "  $name: both groups for ${secs}s"
+	lat_start "${post}_50_$name" 50 "$2" "$4" "$5" 1 "$secs"
+	lat_start "get_50_$name" 50 "${RATE[get]}" "$3" reader 0 "$secs"
+	lat_end "${post}_50_$name"
+	lat_end "get_50_$name"
+	for g in "${post}_50_$name" "get_50_$name"; do
+		if awk -v r="${LAT[$g.rate]}" -v t="${LAT[$g.target]}" 'BEGIN { exit !(r < 0.95 * t) }'; then
+			WARN+=("$g: got ${LAT[$g.rate]}/s of the ${LAT[$g.target]}/s it was paced at")
+		fi
+	done
+}
+
+# Warns when the load CPU was at least 90% busy in a serial sample's run.
+load_busy_warn() { # sample
+	if awk -v b="${SER[$1.load_cpu_busy]:-none}" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
+		WARN+=("$1: the load CPU ($LOAD_CPU) was ${SER[$1.load_cpu_busy]} busy: h2load's own delays are in its latencies")
+	fi
+}
+
+# End-to-end convergence: ack at edge A -> visible at edge B. Edge A is
+# restarted on its store with batch.max_age_ms = CONV_AGE_MS, and edge B
+# (another region, its own store) joins. A steady like load goes to A while
+# sim converge-probe likes a fresh item at A every CONV_EVERY_MS and polls
+# B's counts every CONV_POLL_MS until each like shows there. What bounds a
+# sample: the like waits in A's open batch until the batch is full
+# (batch.max_ops) or CONV_AGE_MS old; Kafka takes it to central, which
+# applies it and publishes it in its next snapshot (every SNAPSHOT_MS);
+# Kafka takes that to B. So about CONV_AGE_MS + SNAPSHOT_MS + transit at
+# worst, less when the load fills batches sooner.
+bench_converge() {
+	if ! sim_has converge-probe; then
+		WHY[convergence_p50_ms]="build/sim has no converge-probe command"
+		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
+		return 0
+	fi
+	edge_start edge-conv "$SERVER_CPU" "$CONV_AGE_MS"
+	free_port
+	local port_b=$PORT
+	edge_ini "$TMP/edge-b.ini" bench-b "$port_b" "$TMP/edge-b" "$CONV_AGE_MS"
+	start edge-b "$LOAD_CPU" "$BIN/edge" -c "$TMP/edge-b.ini"
+	EDGE_B_PID=$LAST_PID
+	edge_up "edge B" "$port_b"
+	# B starts by reading every snapshot still in the topic (the mock
+	# broker may have trimmed the oldest: B then logs an offset reset).
+	# Samples taken meanwhile would measure that backlog.
+	wait_idle "edge B (reading the snapshot backlog)" 120 "$EDGE_B_PID"
+
+	# The load: half the like peak, but no faster than one URI list of
+	# distinct (user, item) pairs lasts CONV_S seconds.
+	local rate=$((${RATE[like]:-0} / 2)) most=$((ITEMS * CONNS / CONV_S))
+	((rate > most)) && rate=$most
+	((rate < CONNS)) && rate=$CONNS
+	CONV[load_target]=$rate
+	echo "convergence: like load on edge A (pid $EDGE_PID) at $rate/s for ${CONV_S}s;" \
+		"probe polls edge B (pid $EDGE_B_PID) on port $port_b"
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") "$BIN/sim" converge-probe --a "$EDGE_PORT" --b "$port_b" \
+		--duration-ms $((CONV_S * 1000)) --interval-ms "$CONV_EVERY_MS" \
+		--poll-ms "$CONV_POLL_MS" --timeout-ms 20000 --prefix "cvg$$-" --json \
+		>"$TMP/probe.json" 2>"$TMP/probe.log" &
+	local probe=$! rc=0 got ok fail non
+	track "$probe"
+	h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" cvgload 1 $(((rate + CONNS - 1) / CONNS))
+	read -r got ok fail non <<<"$H2"
+	wait "$probe" || rc=$?
+	untrack "$probe"
+	CONV[load_rate]=$got
+	if ((fail > 0 || non > 0)); then
+		WARN+=("convergence load: $fail failed, $non non-2xx answers")
+	fi
+	local k
+	for k in likes visible timed_out errors skipped polls poll_errors; do
+		CONV[$k]=$(json_field "$TMP/probe.json" "$k")
+	done
+	for k in min p50 p90 p99 max mean; do
+		CONV[$k]=$(json_field "$TMP/probe.json" "convergence_${k}_ms")
+	done
+	if ((rc != 0)); then
+		WHY[convergence_p50_ms]="sim converge-probe exited with $rc (probe.log in $OUT/logs)"
+		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
+	fi
+	if [[ -n ${CONV[timed_out]} ]] && ((CONV[timed_out] + CONV[errors] > 0)); then
+		WARN+=("convergence: ${CONV[timed_out]} likes never showed at edge B, ${CONV[errors]} failed")
+	fi
+	printf '  %-22s p50 %s  p90 %s  p99 %s  max %s ms  (%s of %s likes visible, load %s/s)\n' \
+		convergence "${CONV[p50]}" "${CONV[p90]}" "${CONV[p99]}" "${CONV[max]}" \
+		"${CONV[visible]}" "${CONV[likes]}" "$got"
+}
+
+# Starts nghttpd on SERVER_CPU serving one empty file, listed in
+# TMP/bare.txt; its PID in NGHTTPD_PID.
+nghttpd_start() {
+	mkdir -p "$TMP/docroot"
+	: >"$TMP/docroot/empty"
+	free_port
+	local port=$PORT
+	start nghttpd "$SERVER_CPU" nghttpd --no-tls -d "$TMP/docroot" "$port"
+	NGHTTPD_PID=$LAST_PID
+	wait_until "nghttpd" 10 curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/empty"
+	echo "http://127.0.0.1:$port/empty" >"$TMP/bare.txt"
+	echo "bare nghttpd (pid $NGHTTPD_PID) on port $port"
+}
+
+bench_bare() {
+	nghttpd_start
+	local pid=$NGHTTPD_PID
+	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
+	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	bare_mixed
+	stop "$pid"
+}
+
+# A control for bench_mixed: the same two paced groups (GETs at half the
+# edge's GET peak, POSTs at half its like peak with store.sync off) against
+# nghttpd, which does the same job for a GET alone and beside POSTs. What
+# the GET p99 gains here is the load side's share (h2load sharing one CPU
+# between two groups), not the edge's; central and the broker, which share
+# that CPU while likes flow to an edge, are idle here.
+bare_mixed() {
+	local lpeak=${RATE[like_sync_false]:-}
+	if ! isnum "${RATE[get]:-}" || ! isnum "$lpeak" || ((RATE[get] <= 0 || lpeak <= 0)); then
+		WHY[bare_get_p99_mixed_vs_alone]="no edge GET or like peak to pace at"
+		return 0
+	fi
+	latency_run bare_get_50_alone 50 "${RATE[get]}" "$TMP/bare.txt" bench 0
+	local l0 s0
+	l0=$(cpu_jiffies "$LOAD_CPU")
+	s0=$(cpu_jiffies "$SERVER_CPU")
+	mixed_pair bare_mixed "$lpeak" "$TMP/bare.txt" "$TMP/bare.txt" bare post
+	SER[bare_mixed.load_cpu_busy]=$(cpu_busy_since "$LOAD_CPU" "$l0")
+	SER[bare_mixed.server_cpu_busy]=$(cpu_busy_since "$SERVER_CPU" "$s0")
+	load_busy_warn bare_mixed
+}
+
+# The like job in Redis: SADD the user to the item's set, INCR the item's
+# count when the user is new. Distinct random pairs, EVALSHA.
+redis_run() { # key extra-server-args...
+	local key=$1
+	shift
+	free_port
+	local port=$PORT
+	start "redis-$key" "$SERVER_CPU" redis-server --bind 127.0.0.1 --port "$port" \
+		--dir "$TMP" --save '' "$@"
+	local pid=$LAST_PID
+	wait_until "redis-server" 10 redis-cli -p "$port" ping
+	local sha rate out=$TMP/redis-benchmark.$key.out
+	sha=$(redis-cli -p "$port" SCRIPT LOAD \
+		"if redis.call('SADD', 's:'..ARGV[1], ARGV[2]) == 1 then return redis.call('INCR', 'n:'..ARGV[1]) end return 0")
+	run "$LOAD_CPU" redis-benchmark -p "$port" -n "$NREDIS" -c "$CONNS" -P "$DEPTH" \
+		-r 100000000 --csv EVALSHA "$sha" 0 i__rand_int__ u__rand_int__ >"$out"
+	rate=$(awk -F'"' 'NR == 2 { printf "%.0f", $4 }' "$out")
+	RATE[$key]=${rate:-0}
+	printf '  %-22s %10s ops/s  (redis-server %s)\n' "$key" "${RATE[$key]}" "$*"
+	stop "$pid"
+}
+
+bench_redis() {
+	echo "redis-server: the like job as a Lua script (SADD, then INCR if new)"
+	redis_run redis --appendonly no
+	redis_run redis_aof --appendonly yes --appendfsync everysec
+}
+
+# The naive design from the literature, in PostgreSQL: one counts row per
+# item and an UPDATE like_count = like_count + 1 per like, each its own
+# transaction with synchronous commit (fsync and synchronous_commit on, as
+# by default), over the same items as the edge's like run. A second script
+# does the deduplicating job honestly: one likes (item, user) row per like,
+# INSERT ... ON CONFLICT DO NOTHING, and the count UPDATE only when that
+# row was new, in one statement (one transaction). pgbench runs each with
+# the edge's concurrency (CONNS clients) for PG_S seconds.
+#
+# The cluster is a throwaway one: initdb into TMP/pg, postgres listening
+# only on a unix socket in that dir (no TCP), stopped by PID. postgres
+# refuses to run as root, so as root it runs as the postgres system user
+# the Debian package creates (setpriv execs it: the PID we track is the
+# postmaster's), and TMP becomes 0711 so that user can reach TMP/pg.
+pg_skip() { # reason
+	WHY[edge_like_vs_naive]=$1
+	WHY[edge_like_vs_naive_dedupe]=$1
+	echo "PostgreSQL: skipped: $1"
+}
+
+# One pgbench run; fills RATE[key] (tps) and PG[key.txns].
+pg_run() { # key script seconds
+	local out=$TMP/pgbench.$1.out rc=0
+	run "$LOAD_CPU" "$PG_BIN/pgbench" -n -h "$PG_DIR" -p "$PG_PORT" -U postgres \
+		-c "$CONNS" -j 1 -T "$3" -M prepared -D items="$ITEMS" -f "$2" postgres \
+		>"$out" 2>&1 || rc=$?
+	RATE[$1]=$(awk '/^tps = / { printf "%.0f", $3 }' "$out")
+	PG[$1.txns]=$(awk '/^number of transactions actually processed:/ { print $NF }' "$out")
+	local failed
+	failed=$(awk '/^number of failed transactions:/ { print $5 }' "$out")
+	printf '  %-22s %10s tps    (%s transactions, %s failed)\n' "$1" "${RATE[$1]:-none}" \
+		"${PG[$1.txns]:-none}" "${failed:-?}"
+	if ((rc != 0)) || [[ -z ${RATE[$1]} ]]; then
+		WARN+=("$1: pgbench exited with $rc (pgbench.$1.out in $OUT/logs)")
+		cp "$out" "$TMP/pgbench.$1.log" 2>/dev/null || true
+	fi
+}
+
+bench_pg() {
+	PG_BIN=${BENCH_PG_BIN:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+	if [[ -z $PG_BIN || ! -x $PG_BIN/postgres || ! -x $PG_BIN/pgbench ]]; then
+		pg_skip "PostgreSQL is not installed (make bench installs postgresql, postgresql-contrib)"
+		return 0
+	fi
+	local as=()
+	if ((EUID == 0)); then
+		if ! id -u postgres >/dev/null 2>&1 || ! command -v setpriv >/dev/null; then
+			pg_skip "running as root, and no postgres user or no setpriv to run postgres as it"
+			return 0
+		fi
+		as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+		chmod 0711 "$TMP"
+	fi
+	PG_DIR=$TMP/pg
+	mkdir -p "$PG_DIR"
+	if ((EUID == 0)); then chown postgres:postgres "$PG_DIR"; fi
+	if ! run "" "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
+		--locale=C --no-sync >"$TMP/pg-initdb.log" 2>&1; then
+		pg_skip "initdb failed (pg-initdb.log in $OUT/logs)"
+		return 0
+	fi
+	free_port # only names the socket: listen_addresses is empty
+	PG_PORT=$PORT
+	start postgres "$SERVER_CPU" "${as[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" \
+		-c listen_addresses= -c unix_socket_directories="$PG_DIR" \
+		-c fsync=on -c synchronous_commit=on
+	local pid=$LAST_PID i
+	for ((i = 0; i < 300; i++)); do
+		"$PG_BIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! "$PG_BIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT"; then
+		stop "$pid"
+		pg_skip "postgres did not start (postgres.log in $OUT/logs)"
+		return 0
+	fi
+	echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') (pid $pid)," \
+		"the naive design: a counts row per item, synchronous commit"
+	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres)
+	if ! run "" "${psql[@]}" >"$TMP/pg-setup.log" 2>&1 <<SQL; then
+CREATE TABLE counts (item bigint PRIMARY KEY, like_count bigint NOT NULL);
+CREATE TABLE likes (item bigint NOT NULL, user_id bigint NOT NULL, PRIMARY KEY (item, user_id));
+INSERT INTO counts SELECT g, 0 FROM generate_series(1, $ITEMS) g;
+VACUUM ANALYZE counts;
+CHECKPOINT;
+SQL
+		stop "$pid"
+		pg_skip "creating the tables failed (pg-setup.log in $OUT/logs)"
+		return 0
+	fi
+	cat >"$TMP/pg_hot.sql" <<'SQL'
+\set item random(1, :items)
+UPDATE counts SET like_count = like_count + 1 WHERE item = :item;
+SQL
+	cat >"$TMP/pg_dedupe.sql" <<'SQL'
+\set item random(1, :items)
+\set user random(1, 1000000000000)
+WITH fresh AS (INSERT INTO likes (item, user_id) VALUES (:item, :user) ON CONFLICT DO NOTHING RETURNING 1) UPDATE counts SET like_count = like_count + 1 WHERE item = :item AND EXISTS (SELECT 1 FROM fresh);
+SQL
+	# Untimed first: the first UPDATE of each freshly loaded row moves it
+	# out of its full page, and the first WAL segments are being created.
+	pg_run pg_warmup "$TMP/pg_hot.sql" 2
+	pg_run pg_hot_row "$TMP/pg_hot.sql" "$PG_S"
+	pg_run pg_dedupe "$TMP/pg_dedupe.sql" "$PG_S"
+	# Every committed transaction must show: hot-row UPDATEs plus new likes.
+	local sums
+	run "" "${psql[@]}" -At -c "SELECT (SELECT sum(like_count) FROM counts), (SELECT count(*) FROM likes)" \
+		>"$TMP/pg-sums.out" 2>&1 || true
+	sums=$(<"$TMP/pg-sums.out")
+	PG[like_count_sum]=${sums%%|*}
+	PG[likes_rows]=${sums##*|}
+	local hot=$((${PG[pg_warmup.txns]:-0} + ${PG[pg_hot_row.txns]:-0}))
+	if ! isnum "${PG[like_count_sum]}" || ! isnum "${PG[likes_rows]}" ||
+		((PG[like_count_sum] != hot + PG[likes_rows])); then
+		WARN+=("PostgreSQL: sum(like_count) ${PG[like_count_sum]} is not the hot-row transactions" \
+			"$hot plus the like rows ${PG[likes_rows]}")
+	fi
+	stop "$pid"
+}
+
+bench_central() {
+	if ! sim_has bench-central; then
+		WHY[central_vs_raw_leveldb]="build/sim has no bench-central command yet"
+		return 0
+	fi
+	echo "central apply vs raw LevelDB: $BIN/sim bench-central --json"
+	local rc=0
+	run "$SERVER_CPU" timeout 180 "$BIN/sim" bench-central --json \
+		>"$OUT/central.json" 2>"$TMP/bench-central.log" || rc=$?
+	if ((rc != 0)); then
+		WHY[central_vs_raw_leveldb]="sim bench-central exited with $rc (log in $OUT/logs)"
+		return 0
+	fi
+	R[central_vs_raw_leveldb]=$(json_field "$OUT/central.json" central_vs_raw_leveldb)
+	if [[ -z ${R[central_vs_raw_leveldb]} ]]; then
+		WHY[central_vs_raw_leveldb]="sim bench-central printed no central_vs_raw_leveldb"
+	fi
+}
+
+# ---- results ------------------------------------------------------------------
+
+MEM_KV=$OUT/mem.kv   # written by make bench-mem (sim/bench/bench_mem.sh)
+MEM_ITEMS=10000000   # the item count its figures stand for
+MEM_DATE=""          # MEM_KV's mtime, when it exists
+
+# The memory figures come from the last make bench-mem, never from this
+# run: MEM_KV's RSS and bounds when it records at least MEM_ITEMS items,
+# and null with the reason otherwise. The table names the file's date.
+read_mem() {
+	local again="run make bench-mem (about 25 minutes) to measure" why="" k v
+	local keys=(edge_rss_mb_10m_items central_rss_mb_10m_items edge_mem_bound_mb central_mem_bound_mb)
+	if [[ -f $MEM_KV ]]; then
+		while IFS='=' read -r k v; do
+			[[ $k =~ ^[a-z0-9_]+$ ]] || continue
+			[[ -n ${MEM[$k]+set} ]] || MEM_KEYS+=("$k")
+			MEM[$k]=$v
+		done <"$MEM_KV"
+		MEM_DATE=$(date -u -r "$MEM_KV" +%Y-%m-%dT%H:%M:%SZ)
+		if [[ ! ${MEM[items]:-} =~ ^[0-9]+$ ]]; then
+			why="$MEM_KV of $MEM_DATE records no item count; $again"
+		elif ((10#${MEM[items]} < MEM_ITEMS)); then
+			why="$MEM_KV of $MEM_DATE is from a run with ${MEM[items]} items, not $MEM_ITEMS; $again"
+		fi
+	else
+		why=$again
+	fi
+	for k in "${keys[@]}"; do
+		R[$k]=""
+		if [[ -n $why ]]; then
+			WHY[$k]=$why
+		elif isnum "${MEM[$k]:-}"; then
+			R[$k]=${MEM[$k]}
+			NOTE[$k]="make bench-mem of $MEM_DATE, ${MEM[items]} items, ${MEM[users]:-?} users"
+		else
+			WHY[$k]="$MEM_KV of $MEM_DATE has no $k; $again"
+		fi
+	done
+	if [[ -z $why && -n ${R[edge_mem_bound_mb]} ]]; then
+		NOTE[edge_mem_bound_mb]+="; plus up to ${MEM[edge_overlay_mb_at_budget]:-?} MB of overlay"
+		NOTE[edge_mem_bound_mb]+=" at a full batch.budget_mb"
+	fi
+}
+
+# The "memory" object: every key of MEM_KV, its path and mtime; null
+# when there is no MEM_KV.
+jmem() {
+	if [[ -z $MEM_DATE ]]; then
+		printf null
+		return 0
+	fi
+	local k
+	printf '{"file": %s, "mtime": %s' "$(jstr "$MEM_KV")" "$(jstr "$MEM_DATE")"
+	for k in "${MEM_KEYS[@]+"${MEM_KEYS[@]}"}"; do
+		printf ', %s: ' "$(jstr "$k")"
+		if isnum "${MEM[$k]}"; then printf '%s' "${MEM[$k]}"; else jstr "${MEM[$k]}"; fi
+	done
+	printf '}'
+}
+
+div() { # a b [format]: empty unless both are numbers
+	isnum "$1" && isnum "$2" || return 0
+	awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b > 0 && a != "") printf f, a / b }'
+}
+
+compute() {
+	R[edge_like_vs_bare]=$(div "${RATE[like]}" "${RATE[bare_post]}")
+	R[edge_get_vs_bare]=$(div "${RATE[get]}" "${RATE[bare_get]}")
+	# Cost of one 50-item batch GET in single GETs (target: <= 3).
+	R[edge_batch50_vs_get]=$(div "${RATE[get]}" "${RATE[batch50]}")
+	R[edge_like_vs_redis]=$(div "${RATE[like]}" "${RATE[redis]}")
+	R[edge_like_vs_redis_aof]=$(div "${RATE[like]}" "${RATE[redis_aof]}")
+	R[edge_like_cold_vs_bare]=$(div "${RATE[like_cold]}" "${RATE[bare_post]}")
+	R[edge_like_viral_vs_bare]=$(div "${RATE[like_viral]}" "${RATE[bare_post]}")
+	R[edge_like_vs_naive]=$(div "${RATE[like]}" "${RATE[pg_hot_row]:-}")
+	R[edge_workers2_vs_1_like]=$(div "${RATE[like_w2]:-}" "${RATE[like_w1]:-}")
+	R[edge_workers2_vs_1_get]=$(div "${RATE[get_w2]:-}" "${RATE[get_w1]:-}")
+	R[edge_like_vs_naive_dedupe]=$(div "${RATE[like]}" "${RATE[pg_dedupe]:-}")
+	if [[ -z ${WHY[convergence_p50_ms]:-} ]]; then
+		R[convergence_p50_ms]=${CONV[p50]:-}
+		R[convergence_p99_ms]=${CONV[p99]:-}
+	fi
+	# Issue 20's names: the durable like is the like with store.sync = true.
+	R[edge_like_durable_vs_like]=$(div "${RATE[like_sync_true]:-}" "${RATE[like_sync_false]:-}")
+	R[edge_like_durable_vs_redis_aof]=$(div "${RATE[like_sync_true]:-}" "${RATE[redis_aof]:-}")
+	local s key
+	for s in false true; do
+		key=get_p99_mixed_vs_alone
+		[[ $s == true ]] && key+=_sync
+		[[ -n ${WHY[$key]:-} ]] && continue
+		R[$key]=$(div "${LAT[get_50_mixed_sync_$s.p99]:-}" "${LAT[get_50_alone_sync_$s.p99]:-}")
+	done
+	R[bare_get_p99_mixed_vs_alone]=$(div "${LAT[get_50_bare_mixed.p99]:-}" \
+		"${LAT[bare_get_50_alone.p99]:-}")
+	NOTE[bare_get_p99_mixed_vs_alone]="the load side's share: the same two groups against nghttpd"
+	serial_key serial_fraction_like like
+	serial_key serial_fraction_get get
+	serial_key serial_fraction_mixed mixed_sync_false
+	serial_key serial_fraction_mixed_sync mixed_sync_true
+	# The bound takes the like+GET mixed run's s with store.sync off (the
+	# default; with it on, the commit thread's fsync waits count as
+	# serial). The table also names the bound from the worst of the like
+	# and GET runs.
+	for s in 4 8 16; do
+		R[amdahl_bound_${s}_workers]=$(amdahl "${R[serial_fraction_mixed]}" "$s")
+		[[ -z ${WHY[serial_fraction_mixed]:-} ]] ||
+			WHY[amdahl_bound_${s}_workers]="no serial fraction: ${WHY[serial_fraction_mixed]}"
+	done
+	S_WORST=$(awk -v a="${R[serial_fraction_like]}" -v b="${R[serial_fraction_get]}" \
+		'BEGIN { if (a != "" && b != "") print (a + 0 > b + 0 ? a : b) }')
+	R[p99_like_ms_at_50pct]=${LAT[like_50.p99]}
+	R[p99_get_ms_at_50pct]=${LAT[get_50.p99]}
+	R[p99_like_ms_at_80pct]=${LAT[like_80.p99]}
+	R[p99_get_ms_at_80pct]=${LAT[get_80.p99]}
+	if ((OPS_APPLIED < LIKES_TOTAL)); then
+		WARN+=("central applied $OPS_APPLIED of $LIKES_TOTAL liked ops before the deadline")
+	fi
+	R[kafka_msgs_per_1m_likes]=$(awk -v b="$BATCHES" -v n="$OPS_APPLIED" \
+		'BEGIN { if (n > 0) printf "%.1f", b * 1e6 / n }')
+	R[store_writes_per_1m_likes]=$(awk -v b="$WRITES" -v n="$OPS_APPLIED" \
+		'BEGIN { if (n > 0) printf "%.1f", b * 1e6 / n }')
+	read_mem
+	local k
+	for k in "${KEYS[@]}"; do
+		isnum "${R[$k]:-}" || R[$k]=""
+		if [[ -z ${R[$k]} && -z ${WHY[$k]:-} ]]; then
+			WHY[$k]="no figure: a run it depends on failed"
+		fi
+	done
+}
+
+# R[key] from the serial sample's fraction, or its reason in WHY[key].
+serial_key() { # key sample
+	R[$1]=${SER[$2.fraction]:-}
+	if [[ -n ${SERWHY[$2]:-} ]]; then WHY[$1]=${SERWHY[$2]}; fi
+}
+
+isnum() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+
+jnum() { # value: a number, or null
+	if isnum "$1"; then printf '%s' "$1"; else printf null; fi
+}
+
+jstr() { # value: a JSON string (escapes \ and ")
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
+
+# Prints "key": value pairs, one a line, joined by commas (no final newline).
+jobject() { # indent name-of-assoc-array keys...
+	local ind=$1 arr=$2 k first=1
+	shift 2
+	local -n a=$arr
+	for k in "$@"; do
+		((first)) || printf ',\n'
+		first=0
+		printf '%s%s: ' "$ind" "$(jstr "$k")"
+		if [[ $arr == WHY ]]; then jstr "${a[$k]}"; else jnum "${a[$k]:-}"; fi
+	done
+}
+
+KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
+	edge_like_vs_naive central_vs_raw_leveldb p99_like_ms_at_50pct p99_get_ms_at_50pct
+	kafka_msgs_per_1m_likes store_writes_per_1m_likes edge_rss_mb_10m_items
+	central_rss_mb_10m_items edge_mem_bound_mb central_mem_bound_mb
+	edge_like_vs_redis_aof edge_like_cold_vs_bare edge_like_viral_vs_bare
+	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
+	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get
+	edge_like_sync_vs_nosync edge_like_durable_vs_like edge_like_durable_vs_redis_aof
+	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
+	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
+	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
+	bare_get_p99_mixed_vs_alone)
+# The serial samples, and the latency runs of the mixed phase (bench_mixed).
+SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
+	mixed_sync_true)
+SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s serial_s fraction
+	server_cpu_busy load_cpu_busy)
+MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
+	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
+	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)
+
+write_json() {
+	local k f why=() w first=1 lat=() ser=()
+	for k in "${MIXED_LAT[@]}"; do
+		for f in target rate p50 p99 p999; do lat+=("$k.$f"); done
+	done
+	for k in "${SER_RUNS[@]}"; do
+		for f in "${SER_FIELDS[@]}"; do ser+=("$k.$f"); done
+	done
+	ser+=(bare_mixed.server_cpu_busy bare_mixed.load_cpu_busy)
+	for k in "${KEYS[@]}"; do
+		if [[ -n ${WHY[$k]:-} ]]; then why+=("$k"); fi
+	done
+	{
+		printf '{\n'
+		jobject '  ' R "${KEYS[@]}"
+		printf ',\n  "reasons": {\n'
+		if ((${#why[@]})); then jobject '    ' WHY "${why[@]}"; fi
+		printf '\n  },\n  "rates_per_s": {\n'
+		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
+			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
+			like_sync_false
+		printf '\n  },\n  "latency_ms": {\n'
+		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
+			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
+			get_50.target get_50.rate get_50.p50 get_50.p99 get_50.p999 \
+			get_80.target get_80.rate get_80.p50 get_80.p99 get_80.p999 \
+			like_sync_true_50.target like_sync_true_50.rate like_sync_true_50.p50 \
+			like_sync_true_50.p99 like_sync_true_50.p999 like_sync_false_50.target \
+			like_sync_false_50.rate like_sync_false_50.p50 like_sync_false_50.p99 \
+			like_sync_false_50.p999 "${lat[@]}"
+		printf '\n  },\n  "serial": {\n'
+		jobject '    ' SER "${ser[@]}"
+		printf '\n  },\n  "batching": {"likes_posted": %s, "ops_applied": %s, ' \
+			"$(jnum "$LIKES_TOTAL")" "$(jnum "$OPS_APPLIED")"
+		printf '"kafka_msgs": %s, "store_writes": %s},\n' "$(jnum "$BATCHES")" "$(jnum "$WRITES")"
+		printf '  "edge_rss_mb_after_run": %s,\n' "$(jnum "$EDGE_RSS_MB")"
+		printf '  "memory": '
+		jmem
+		printf ',\n'
+		printf '  "postgres": {\n'
+		jobject '    ' PG pg_warmup.txns pg_hot_row.txns pg_dedupe.txns like_count_sum likes_rows
+		printf '\n  },\n  "convergence": {\n'
+		jobject '    ' CONV likes visible timed_out errors skipped polls poll_errors \
+			min p50 p90 p99 max mean poll_ms every_ms max_age_ms snapshot_ms load_target load_rate
+		printf '\n  },\n'
+		printf '  "date": %s,\n  "machine": %s,\n  "placement": %s,\n  "settings": %s,\n' \
+			"$(jstr "$DATE")" "$(jstr "$MACHINE")" "$(jstr "$PLACEMENT")" "$(jstr "$SETTINGS")"
+		printf '  "warnings": ['
+		for w in "${WARN[@]+"${WARN[@]}"}"; do
+			((first)) || printf ', '
+			first=0
+			jstr "$w"
+		done
+		printf ']\n}\n'
+	} >"$OUT/latest.json"
+}
+
+# One table row: figure, value, target, verdict.
+row() { # label key op target
+	local v=${R[$2]:-} verdict
+	if [[ -z $v ]]; then
+		verdict="not measured: ${WHY[$2]:-}"
+		v=null
+	elif [[ -z $3 ]]; then
+		verdict=${NOTE[$2]:-}
+	else
+		verdict=$(awk -v v="$v" -v t="$4" -v op="$3" \
+			'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "missed" }')
+	fi
+	printf '| %-40s | %10s | %-8s | %s |\n' "$1" "$v" "${3:+$3 $4}" "$verdict"
+}
+
+print_table() {
+	echo
+	echo "likes bench, $DATE"
+	echo "machine: $MACHINE"
+	echo "placement: $PLACEMENT"
+	echo "settings: $SETTINGS"
+	echo
+	printf '| %-40s | %10s | %-8s | %s |\n' figure value target verdict
+	printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..42})" "$(printf -- '-%.0s' {1..12})" \
+		"$(printf -- '-%.0s' {1..10})" "---------"
+	row "edge like / bare POST" edge_like_vs_bare ">=" 0.6
+	row "edge like / Redis (no persistence)" edge_like_vs_redis ">=" 1.0
+	row "edge like / Redis (AOF everysec)" edge_like_vs_redis_aof "" ""
+	row "edge like, new items / bare POST" edge_like_cold_vs_bare "" ""
+	row "edge like, viral half / bare POST" edge_like_viral_vs_bare "" ""
+	row "edge count GET / bare GET" edge_get_vs_bare ">=" 0.8
+	row "50-item batch GET cost, in GETs" edge_batch50_vs_get "<=" 3
+	row "edge like / PostgreSQL hot row" edge_like_vs_naive ">=" 100
+	row "edge like / PostgreSQL one row per like" edge_like_vs_naive_dedupe "" ""
+	row "central apply / raw LevelDB" central_vs_raw_leveldb ">=" 1.0
+	row "p99 like ms at 50% of peak" p99_like_ms_at_50pct "<=" 5
+	row "p99 GET ms at 50% of peak" p99_get_ms_at_50pct "<=" 2
+	row "p99 like ms at 80% of peak" p99_like_ms_at_80pct "" ""
+	row "p99 GET ms at 80% of peak" p99_get_ms_at_80pct "" ""
+	row "Kafka messages per 1M likes" kafka_msgs_per_1m_likes "<=" 1000
+	row "store writes per 1M likes" store_writes_per_1m_likes "<=" 1000
+	row "edge RSS MB at 10M items" edge_rss_mb_10m_items "" ""
+	row "edge memory bound MB from its config" edge_mem_bound_mb "" ""
+	row "central RSS MB at 10M items" central_rss_mb_10m_items "" ""
+	row "central memory bound MB from its config" central_mem_bound_mb "" ""
+	row "convergence p50 ms, ack A -> seen at B" convergence_p50_ms "" ""
+	row "convergence p99 ms, ack A -> seen at B" convergence_p99_ms "" ""
+	row "like rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_like "" ""
+	row "GET rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_get "" ""
+	row "durable like / like (store.sync on/off)" edge_like_durable_vs_like ">=" 0.85
+	row "durable like / Redis (AOF everysec)" edge_like_durable_vs_redis_aof ">=" 1.0
+	row "GET p99 with likes / alone, sync off" get_p99_mixed_vs_alone "<=" 1.5
+	row "GET p99 with likes / alone, sync on" get_p99_mixed_vs_alone_sync "<=" 1.5
+	row "serial fraction, like run" serial_fraction_like "" ""
+	row "serial fraction, GET run" serial_fraction_get "" ""
+	row "serial fraction, mixed run, sync off" serial_fraction_mixed "" ""
+	row "serial fraction, mixed run, sync on" serial_fraction_mixed_sync "" ""
+	row "Amdahl bound, 4 workers" amdahl_bound_4_workers "" ""
+	row "Amdahl bound, 8 workers" amdahl_bound_8_workers "" ""
+	row "Amdahl bound, 16 workers" amdahl_bound_16_workers ">=" 8
+	row "nghttpd GET p99 with POSTs / alone" bare_get_p99_mixed_vs_alone "" ""
+	echo
+	print_sync
+	print_mixed
+	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
+		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
+		"batch50 all counters ${RATE[batch50_all]};" \
+		"bare POST ${RATE[bare_post]}, bare GET ${RATE[bare_get]};" \
+		"Redis ${RATE[redis]}, Redis AOF ${RATE[redis_aof]};" \
+		"PostgreSQL hot row ${RATE[pg_hot_row]:-null} tps, one row per like ${RATE[pg_dedupe]:-null} tps;" \
+		"workers (edge and h2load on CPUs $SERVER_CPU,$LOAD_CPU): like ${RATE[like_w1]:-null} with 1," \
+		"${RATE[like_w2]:-null} with 2; GET ${RATE[get_w1]:-null} with 1, ${RATE[get_w2]:-null} with 2"
+	echo "latency ms (p50/p99/p999): like@50% ${LAT[like_50.p50]}/${LAT[like_50.p99]}/${LAT[like_50.p999]}," \
+		"like@80% ${LAT[like_80.p50]}/${LAT[like_80.p99]}/${LAT[like_80.p999]}," \
+		"GET@50% ${LAT[get_50.p50]}/${LAT[get_50.p99]}/${LAT[get_50.p999]}," \
+		"GET@80% ${LAT[get_80.p50]}/${LAT[get_80.p99]}/${LAT[get_80.p999]}"
+	echo "batching: $LIKES_TOTAL likes POSTed, $OPS_APPLIED ops applied by central in" \
+		"$BATCHES batches (Kafka messages) and $WRITES store writes"
+	echo "edge RSS after the run: ${EDGE_RSS_MB} MB ($((ITEMS + 1)) items in play)"
+	if [[ -n $MEM_DATE ]]; then
+		echo "memory figures: $MEM_KV of $MEM_DATE (${MEM[items]:-?} items, ${MEM[users]:-?} users)"
+	fi
+	echo "convergence ms (min/p50/p90/p99/max): ${CONV[min]:-}/${CONV[p50]:-}/${CONV[p90]:-}/${CONV[p99]:-}/${CONV[max]:-}," \
+		"${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-0} never;" \
+		"resolution: one poll (${CONV_POLL_MS} ms) + one GET; bound: batch.max_age_ms ($CONV_AGE_MS)" \
+		"+ snapshot_interval_ms ($SNAPSHOT_MS) + Kafka transit, under ${CONV[load_rate]:-0} likes/s"
+	local w
+	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
+	echo "written: $OUT/latest.json"
+}
+
+main() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load nghttpd redis-server redis-benchmark redis-cli curl ss taskset
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	if (($(nproc) >= 2)); then
+		PLACEMENT="CPU $SERVER_CPU: the server under test (edge A, nghttpd, redis-server or postgres),"
+		PLACEMENT+=" sim bench-central; CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
+		PLACEMENT+=" central, the embedded broker, edge B and sim converge-probe"
+	else
+		PLACEMENT="one CPU: nothing pinned"
+	fi
+	SETTINGS="h2load: $CONNS processes x (-c 1 -m $DEPTH -t 1), one X-User-Id each, POST body '{}';"
+	SETTINGS+=" redis-benchmark -c $CONNS -P $DEPTH EVALSHA; edge store.sync=false (default)"
+	SETTINGS+=" except the store.sync runs;"
+	SETTINGS+=" latency runs: h2load --rps for ${LAT_S}s, percentiles from --log-file;"
+	SETTINGS+=" PostgreSQL: pgbench -c $CONNS -j 1 -M prepared -T $PG_S, unix socket, fsync and"
+	SETTINGS+=" synchronous_commit on, $ITEMS count rows, otherwise defaults;"
+	SETTINGS+=" convergence: both edges batch.max_ops=1000 batch.max_age_ms=$CONV_AGE_MS,"
+	SETTINGS+=" central snapshot_interval_ms=$SNAPSHOT_MS, kafka fetch.wait.max.ms=10,"
+	SETTINGS+=" a probe like every ${CONV_EVERY_MS} ms, B polled every ${CONV_POLL_MS} ms for ${CONV_S}s"
+	CONV[poll_ms]=$CONV_POLL_MS
+	CONV[every_ms]=$CONV_EVERY_MS
+	CONV[max_age_ms]=$CONV_AGE_MS
+	CONV[snapshot_ms]=$SNAPSHOT_MS
+	printf '{}' >"$TMP/body.json"
+	LAT_LIKES=0
+
+	start_stack "$LOAD_CPU" "$SERVER_CPU"
+	bench_edge
+	bench_workers
+	bench_sync
+	bench_mixed
+	bench_converge
+	stop_stack
+	bench_bare
+	bench_redis
+	bench_pg
+	bench_central
+	compute
+	write_json
+	print_table
+}
+
+# `sim/bench/bench.sh reads`: the stack, one untimed like run so every item has
+# a count, then GETs and batch GETs at the edge, then GETs at nghttpd.
+perf_begin() { # name
+	[[ -n ${BENCH_PERF:-} ]] || return 0
+	mkdir -p "$BENCH_PERF"
+	perf record -q --call-graph dwarf,16384 -F 2000 -p "$EDGE_PID" -o "$BENCH_PERF/$1.data" \
+		>/dev/null 2>&1 &
+	PERF_PID=$!
+	track "$PERF_PID"
+}
+
+perf_end() {
+	[[ -n ${PERF_PID:-} ]] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	untrack "$PERF_PID"
+	PERF_PID=
+}
+
+main_reads() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset nghttpd
+	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
+	stack_with_likes
+	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
+	local c0 c1 c2
+	c0=$(proc_cpu_ticks "$EDGE_PID")
+	perf_begin get
+	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
+	perf_end
+	c1=$(proc_cpu_ticks "$EDGE_PID")
+	perf_begin batch50
+	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
+	perf_end
+	c2=$(proc_cpu_ticks "$EDGE_PID")
+	stop_stack
+	nghttpd_start
+	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	stop "$NGHTTPD_PID"
+	echo
+	printf '  edge_get_vs_bare     %s  (edge GET %s/s, bare GET %s/s)\n' \
+		"$(div "${RATE[get]}" "${RATE[bare_get]}")" "${RATE[get]}" "${RATE[bare_get]}"
+	printf '  edge_batch50_vs_get  %s  (batch GET %s/s)\n' \
+		"$(div "${RATE[get]}" "${RATE[batch50]}")" "${RATE[batch50]}"
+	# The edge's CPU per request moves less with the host's noise than
+	# the rates do.
+	local hz get_us batch_us
+	hz=$(getconf CLK_TCK)
+	get_us=$(awk -v t=$((c1 - c0)) -v n="$NREQ" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	batch_us=$(awk -v t=$((c2 - c1)) -v n="$NBATCH" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	printf '  edge CPU per request: GET %s us, batch GET %s us (%s GETs)\n' "$get_us" \
+		"$batch_us" "$(div "$batch_us" "$get_us")"
+}
+
+proc_cpu_ticks() { # pid: its user + system CPU ticks so far
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+case ${1:-} in
+sync) main_sync ;;
+reads) main_reads ;;
+*) main "$@" ;;
+esac

@@ -1,0 +1,447 @@
+/* broker.c - the embedded Kafka: librdkafka's mock cluster with our topics.
+ *
+ * A mock cluster must live inside an rd_kafka_t. We create a bare producer
+ * handle that never produces (no bootstrap.servers) and hang the cluster on
+ * it with rd_kafka_mock_cluster_new(), rather than setting
+ * test.mock.num.brokers on a client: that way the cluster outlives no
+ * client of ours, its broker count is ours to choose, and teardown order is
+ * explicit (cluster first, then the handle). The cluster runs on its own
+ * thread; every rd_kafka_mock_* call is a request to that thread, so the
+ * fault hooks are safe from any thread.
+ *
+ * What the 2.0.2 mock does (checked by tests/unit/sim/test_broker.c or
+ * by hand):
+ * - a Metadata request for an unknown topic auto-creates it with 4
+ *   partitions, so our topics are created before the bootstrap list is
+ *   published: no client can see the address before the topics exist;
+ * - idempotent producers work (the mock checks producer id, epoch and
+ *   sequence; a retried batch is not written twice);
+ * - assign()-based consumers and consumer groups (subscribe, commit,
+ *   committed) work; the first join of a group waits a fixed 3 s (the
+ *   mock's built-in initial rebalance delay);
+ * - set_down refuses connections but never moves leadership;
+ * - destroying the cluster can take up to 1 s (its thread's poll interval);
+ * - not the mock but the 2.0.2 client: a new producer's first message to a
+ *   topic waits 1-2 s in about a third of runs (the topic is registered
+ *   after the first, brokers-only metadata request and is picked up by
+ *   the 1 s topic scan). Asking for the topic's metadata before the first
+ *   produce avoids it.
+ *
+ * Owns the handle, the cluster and a copy of the bootstrap list.
+ */
+#include "sim/broker/broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "bus.h"
+#include "log.h"
+#include "xmem.h"
+
+struct sim_broker {
+	rd_kafka_t *rk; /* the handle the cluster lives in */
+	rd_kafka_mock_cluster_t *mc;
+	char *bootstraps;
+	int brokers;
+};
+
+static const sim_broker_topic default_topics[] = {
+    {"likes.batches", 16},
+    {"likes.snapshots", 16},
+    {"likes.deadletter", 1},
+};
+
+const sim_broker_topic *sim_broker_default_topics(size_t *n)
+{
+	*n = sizeof default_topics / sizeof default_topics[0];
+	return default_topics;
+}
+
+static bool topic_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > SIM_BROKER_TOPIC_MAX)
+		return false;
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+int sim_broker_parse_topic(const char *spec, sim_broker_topic *t)
+{
+	const char *colon = spec ? strrchr(spec, ':') : NULL;
+	if (!colon)
+		return ERR_INVAL;
+	size_t len = (size_t)(colon - spec);
+	if (!topic_name_ok(spec, len))
+		return ERR_INVAL;
+	const char *num = colon + 1;
+	if (*num < '0' || *num > '9')
+		return ERR_INVAL;
+	char *end;
+	errno = 0;
+	long n = strtol(num, &end, 10);
+	if (errno || *end || n < 1 || n > SIM_BROKER_PARTITIONS_MAX)
+		return ERR_INVAL;
+	memcpy(t->name, spec, len);
+	t->name[len] = '\0';
+	t->partitions = (int)n;
+	return 0;
+}
+
+/* The host handle's lines go through the daemons' own callback, less
+ * one warning. Called on librdkafka's threads. */
+static void forward_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	/* The host handle has no bootstrap.servers on purpose. */
+	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "bootstrap.servers"))
+		return;
+	bus_log_line(rk, level, fac, buf);
+}
+
+static int check_opts(const sim_broker_opts *o, const sim_broker_topic *topics, size_t ntopics,
+                      char *err, size_t errlen)
+{
+	if (o->brokers < 0 || o->brokers > SIM_BROKER_BROKERS_MAX) {
+		snprintf(err, errlen, "brokers must be 1..%d, not %d", SIM_BROKER_BROKERS_MAX,
+		         o->brokers);
+		return ERR_INVAL;
+	}
+	if (ntopics == 0 || ntopics > SIM_BROKER_TOPICS_MAX) {
+		snprintf(err, errlen, "topics must number 1..%d, not %zu", SIM_BROKER_TOPICS_MAX,
+		         ntopics);
+		return ERR_INVAL;
+	}
+	for (size_t i = 0; i < ntopics; i++) {
+		const sim_broker_topic *t = &topics[i];
+		size_t len = strnlen(t->name, sizeof t->name);
+		if (len == sizeof t->name || !topic_name_ok(t->name, len)) {
+			snprintf(err, errlen, "bad topic name at index %zu", i);
+			return ERR_INVAL;
+		}
+		if (t->partitions < 1 || t->partitions > SIM_BROKER_PARTITIONS_MAX) {
+			snprintf(err, errlen, "topic %s: partitions must be 1..%d, not %d", t->name,
+			         SIM_BROKER_PARTITIONS_MAX, t->partitions);
+			return ERR_INVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(topics[j].name, t->name) == 0) {
+				snprintf(err, errlen, "topic %s given twice", t->name);
+				return ERR_INVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
+{
+	char scratch[256];
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	err[0] = '\0';
+
+	const sim_broker_topic *topics = o->topics;
+	size_t ntopics = o->ntopics;
+	if (!topics)
+		topics = sim_broker_default_topics(&ntopics);
+	if (check_opts(o, topics, ntopics, err, errlen) < 0)
+		return NULL;
+
+	sim_broker *b = xcalloc(1, sizeof *b);
+	b->brokers = o->brokers ? o->brokers : SIM_BROKER_DEFAULT_BROKERS;
+
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set_log_cb(conf, forward_log);
+	if (rd_kafka_conf_set(conf, "client.id", "sim-broker", err, errlen) != RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	b->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+	if (!b->rk) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	b->mc = rd_kafka_mock_cluster_new(b->rk, b->brokers);
+	if (!b->mc) {
+		snprintf(err, errlen, "rd_kafka_mock_cluster_new failed for %d brokers",
+		         b->brokers);
+		goto fail;
+	}
+	b->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(b->mc));
+
+	int rf = b->brokers < 3 ? b->brokers : 3;
+	for (size_t i = 0; i < ntopics; i++) {
+		rd_kafka_resp_err_t e =
+		    rd_kafka_mock_topic_create(b->mc, topics[i].name, topics[i].partitions, rf);
+		if (e) {
+			snprintf(err, errlen, "create topic %s: %s", topics[i].name,
+			         rd_kafka_err2str(e));
+			goto fail;
+		}
+		log_info("topic created", "topic=%s partitions=%d replication=%d", topics[i].name,
+		         topics[i].partitions, rf);
+	}
+	log_info("mock cluster started", "brokers=%d bootstraps=%s", b->brokers, b->bootstraps);
+	return b;
+
+fail:
+	sim_broker_stop(b);
+	return NULL;
+}
+
+const char *sim_broker_bootstraps(sim_broker *b)
+{
+	return b->bootstraps;
+}
+
+int sim_broker_count(const sim_broker *b)
+{
+	return b->brokers;
+}
+
+void sim_broker_stop(sim_broker *b)
+{
+	if (!b)
+		return;
+	if (b->mc)
+		rd_kafka_mock_cluster_destroy(b->mc);
+	if (b->rk)
+		rd_kafka_destroy(b->rk);
+	free(b->bootstraps);
+	free(b);
+}
+
+static int check_broker_id(const sim_broker *b, int broker_id)
+{
+	if (broker_id == -1 || (broker_id >= 1 && broker_id <= b->brokers))
+		return 0;
+	return ERR_INVAL;
+}
+
+int sim_broker_set_down(sim_broker *b, int broker_id, bool down)
+{
+	if (check_broker_id(b, broker_id) < 0)
+		return ERR_INVAL;
+	rd_kafka_resp_err_t e = down ? rd_kafka_mock_broker_set_down(b->mc, broker_id)
+	                             : rd_kafka_mock_broker_set_up(b->mc, broker_id);
+	if (e) {
+		log_warn("broker fault refused", "broker=%d down=%d error=\"%s\"", broker_id,
+		         (int)down, rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	log_info("broker fault", "broker=%d down=%d", broker_id, (int)down);
+	return 0;
+}
+
+int sim_broker_set_rtt(sim_broker *b, int broker_id, int rtt_ms)
+{
+	if (check_broker_id(b, broker_id) < 0 || rtt_ms < 0)
+		return ERR_INVAL;
+	rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_rtt(b->mc, broker_id, rtt_ms);
+	if (e) {
+		log_warn("broker rtt refused", "broker=%d rtt_ms=%d error=\"%s\"", broker_id,
+		         rtt_ms, rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	log_info("broker rtt", "broker=%d rtt_ms=%d", broker_id, rtt_ms);
+	return 0;
+}
+
+/* The Kafka protocol's request type for Produce (ApiKey 0); librdkafka
+ * names it only in a private header. */
+#define PRODUCE_API_KEY 0
+
+int sim_broker_push_errors(sim_broker *b, int count)
+{
+	if (count < 0 || count > SIM_BROKER_PUSH_ERRORS_MAX)
+		return ERR_INVAL;
+	if (count == 0)
+		return 0;
+	rd_kafka_resp_err_t *errs = xcalloc((size_t)count, sizeof *errs);
+	for (int i = 0; i < count; i++)
+		errs[i] = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+	rd_kafka_mock_push_request_errors_array(b->mc, PRODUCE_API_KEY, (size_t)count, errs);
+	free(errs);
+	log_info("broker produce errors pushed", "count=%d error=\"%s\"", count,
+	         rd_kafka_err2str(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes text to a temporary sibling of path, syncs it and renames it over
+ * path, so a reader sees either no file or the whole text. */
+static int write_file_atomic(const char *path, const char *text)
+{
+	size_t plen = strlen(path);
+	if (plen == 0 || plen > PATH_MAX - 16) {
+		log_error("bad file path", "path=\"%s\"", path);
+		return ERR_INVAL;
+	}
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		log_error("cannot create file", "path=\"%s\" error=\"%s\"", tmp, strerror(errno));
+		return ERR_IO;
+	}
+	const char *what = NULL;
+	if (fchmod(fd, 0644) < 0)
+		what = "fchmod";
+	else if (write_all(fd, text, strlen(text)) < 0)
+		what = "write";
+	else if (fsync(fd) < 0)
+		what = "fsync";
+	int saved = errno;
+	if (close(fd) < 0 && !what) {
+		what = "close";
+		saved = errno;
+	}
+	if (!what && rename(tmp, path) < 0) {
+		what = "rename";
+		saved = errno;
+	}
+	if (what) {
+		log_error("cannot write file", "path=\"%s\" step=%s error=\"%s\"", path, what,
+		          strerror(saved));
+		unlink(tmp);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+int sim_broker_write_bootstraps(sim_broker *b, const char *path)
+{
+	size_t n = strlen(b->bootstraps) + 2;
+	char *line = xmalloc(n);
+	snprintf(line, n, "%s\n", b->bootstraps);
+	int rc = write_file_atomic(path, line);
+	free(line);
+	if (rc < 0)
+		return rc;
+	log_info("bootstrap file written", "path=\"%s\"", path);
+	return 0;
+}
+
+static void remove_file(const char *path)
+{
+	if (path && unlink(path) < 0 && errno != ENOENT)
+		log_warn("cannot remove file", "path=\"%s\" error=\"%s\"", path, strerror(errno));
+}
+
+/* Blocks until SIGINT or SIGTERM arrives on sfd; returns the signal. */
+static int wait_signal(int sfd)
+{
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t r = read(sfd, &si, sizeof si);
+		if (r == (ssize_t)sizeof si)
+			return (int)si.ssi_signo;
+		if (r < 0 && errno == EINTR)
+			continue;
+		log_error("signalfd read failed", "error=\"%s\"",
+		          r < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+}
+
+int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const char *pid_file)
+{
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Before any thread exists: librdkafka's threads inherit this mask,
+	 * so the signals can only be taken from the signalfd. */
+	int e = pthread_sigmask(SIG_BLOCK, &mask, &old);
+	if (e) {
+		log_error("cannot block signals", "error=\"%s\"", strerror(e));
+		return ERR_IO;
+	}
+	int rc = 0;
+	sim_broker *b = NULL;
+	bool wrote_pid = false, wrote_bootstrap = false;
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("signalfd failed", "error=\"%s\"", strerror(errno));
+		rc = ERR_IO;
+		goto out;
+	}
+
+	char err[512];
+	b = sim_broker_start(o, err, sizeof err);
+	if (!b) {
+		log_error("cannot start mock cluster", "error=\"%s\"", err);
+		rc = ERR_KAFKA;
+		goto out;
+	}
+	if (pid_file) {
+		char pid[32];
+		snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if ((rc = write_file_atomic(pid_file, pid)) < 0)
+			goto out;
+		wrote_pid = true;
+	}
+	/* The bootstrap file goes last: it tells readers we are ready. */
+	if (bootstrap_file) {
+		if ((rc = sim_broker_write_bootstraps(b, bootstrap_file)) < 0)
+			goto out;
+		wrote_bootstrap = true;
+	}
+	log_info("broker ready", "pid=%ld", (long)getpid());
+
+	int sig = wait_signal(sfd);
+	if (sig < 0)
+		rc = ERR_IO;
+	else
+		log_info("stopping", "signal=%s", strsignal(sig));
+
+out:
+	/* Files first, so no reader picks up an address that is going away.
+	 * Only files we wrote: a failed start must not remove another
+	 * instance's. */
+	if (wrote_bootstrap)
+		remove_file(bootstrap_file);
+	if (wrote_pid)
+		remove_file(pid_file);
+	sim_broker_stop(b);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		log_info("broker stopped", "%s", "");
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* check.h - the end of a drill: after every fault is healed and every op
+ * answered, does every count agree with the ground truth everywhere?
+ *
+ * Central's authoritative counts (each replica) and every edge's answers
+ * are compared with the truth for every (counter, item) an acknowledged
+ * op touched, polling until they all agree or a deadline passes; what
+ * still disagrees then is a violation naming the item, the counter, where,
+ * the expected and the seen value; a central is asked only for the items
+ * of its shard. Central replicas of one shard must also reach the same
+ * state digest at the same input offsets, and no central may have logged
+ * a number about to go below zero. A sharded drill also checks that one
+ * central owning everything, fed the same input, ends where the shards
+ * together do. Runner thread only.
+ */
+#ifndef SIM_CHECK_H
+#define SIM_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sim/drill/cluster.h"
+#include "sim/drill/load.h"
+#include "sim/drill/report.h"
+
+/* Polls until everything agrees with truth or timeout_s; *seconds is how
+ * long that took. True when it converged (violations go to r if not). */
+bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
+                    report *r, double *seconds);
+/* True when the replicas of each shard (every central when not sharded)
+ * reach one digest in time; with shards each owned partition's digest
+ * and offset must agree too. */
+bool check_digests(cluster *c, unsigned timeout_s, report *r);
+/* Sharded drills (true at once otherwise): starts the single-instance
+ * central (cluster_single_start), waits until its every partition's
+ * input offset is the owning shard's, and compares each partition's
+ * digest with the shard's, and a few items' counts (from truth, n
+ * entries) side by side. Both sides go to r as texts; any difference is
+ * a violation. */
+bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
+                  report *r);
+/* True when no central log has a "would go below zero" line. */
+bool check_logs(cluster *c, report *r);
+/* One count as an edge answers it (GET .../{counter}); -1 when it does
+ * not answer 200 within timeout_ms. */
+long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,
+                           unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,732 @@
+/* cluster.c - a deployment on one machine for a drill (cluster.h). */
+#include "sim/drill/cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define READY_MS 30000
+
+_Static_assert(DRILL_CENTRALS_MAX <= CLUSTER_PATHS_MAX, "an edge's central paths fit");
+
+/* --- small helpers -------------------------------------------------------- */
+
+/* A port free on 127.0.0.1 of sim's namespace right now. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof a;
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* --- configs ---------------------------------------------------------------- */
+
+/* Shard s's partitions as a list for central.partitions and the shard
+ * map: "F-L", or "F" for one partition. */
+static void shard_text(const drill *d, unsigned s, char *out, size_t cap)
+{
+	unsigned first, last;
+	drill_shard_range(d, s, &first, &last);
+	if (first == last)
+		snprintf(out, cap, "%u", first);
+	else
+		snprintf(out, cap, "%u-%u", first, last);
+}
+
+/* central.ops of an edge: central0's address, or with shards the map
+ * "F-L=addr|addr;..." listing each shard's centrals, primary first. */
+static void edge_ops(const cluster *c, char *out, size_t cap)
+{
+	const drill *d = c->d;
+	if (!d->shards) {
+		snprintf(out, cap, "127.0.0.1:%d",
+		         c->isolated ? CLUSTER_OPS_PORT : c->centrals[0].port);
+		return;
+	}
+	size_t k = 0;
+	out[0] = '\0';
+	for (unsigned s = 0; s < d->shards; s++) {
+		char parts[32];
+		shard_text(d, s, parts, sizeof parts);
+		k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s%s=", s ? ";" : "", parts);
+		for (unsigned j = s; j < d->centrals; j += d->shards) {
+			int port = c->isolated ? CLUSTER_OPS_PORT + (int)j : c->centrals[j].port;
+			k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s127.0.0.1:%d",
+			                      j == s ? "" : "|", port);
+		}
+	}
+}
+
+/* "[store]\ncache_mb = N\n" when the drill sets it, else "". */
+static void store_text(const drill *d, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (d->store_cache_mb)
+		snprintf(out, cap, "[store]\ncache_mb = %u\n", d->store_cache_mb);
+}
+
+static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	const drill *d = c->d;
+	char ops[512], st[64];
+	edge_ops(c, ops, sizeof ops);
+	store_text(d, st, sizeof st);
+	char text[2048];
+	snprintf(text, sizeof text,
+	         "; written by sim for drill %s\n"
+	         "[edge]\nid = %s\nregion = r%d\ndata_dir = %s/%s\nlog_level = info\n"
+	         "[http]\nlisten = 127.0.0.1:%d\nmax_conns_per_addr = 0\n"
+	         "[identity]\ndev_header = true\n"
+	         /* The load is many users from one address, and drills
+	          * count every op: the limits have tests of their own. */
+	         "[limits]\nuser_writes_per_min = 0\naddr_requests_per_s = 0\n"
+	         "[batch]\nmax_age_ms = %u\n"
+	         "[central]\nops = %s\ntoken = %s\n"
+	         "[clock]\nskew_ms = %lld\n"
+	         "[topics]\npartitions = %u\n"
+	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "%s"
+	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         d->name, n->name, n->index, c->dir, n->name,
+	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
+	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st);
+	return write_text(n->cfg, text, err, errlen);
+}
+
+/* parts: central.partitions ("all", "F-L"), NULL to leave it out. */
+static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, char *err,
+                             size_t errlen)
+{
+	const drill *d = c->d;
+	char owned[64] = "", st[64];
+	if (parts)
+		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
+	store_text(d, st, sizeof st);
+	char text[2048];
+	snprintf(text, sizeof text,
+	         "; written by sim for drill %s\n"
+	         "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
+	         "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
+	         "[topics]\npartitions = %u\n"
+	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "%s"
+	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
+	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir,
+	         st);
+	return write_text(n->cfg, text, err, errlen);
+}
+
+/* --- processes -------------------------------------------------------------- */
+
+static pid_t spawn(const cluster *c, const cluster_node *n)
+{
+	char bin[PATH_MAX + 16];
+	snprintf(bin, sizeof bin, "%s/%s", c->bindir, n->kind == DRILL_EDGE ? "edge" : "central");
+	int logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls until exec: sim has threads. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (n->ns && netns_enter(n->ns))
+			_exit(126);
+		if (n->disk_ns >= 0 && setns(n->disk_ns, CLONE_NEWNS))
+			_exit(125);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execl(bin, bin, "-c", n->cfg, (char *)NULL);
+		_exit(127);
+	}
+	close(logfd);
+	return pid;
+}
+
+bool cluster_node_alive(cluster_node *n)
+{
+	if (n->pid <= 0)
+		return false;
+	int st;
+	pid_t r = waitpid(n->pid, &st, WNOHANG);
+	if (r == n->pid) {
+		log_warn("node exited", "node=%s status=%d", n->name, st);
+		n->pid = 0;
+		return false;
+	}
+	return true;
+}
+
+static int wait_ready(cluster_node *n, char *err, size_t errlen)
+{
+	uint64_t end = clock_mono_ms() + READY_MS;
+	while (clock_mono_ms() < end) {
+		if (!cluster_node_alive(n)) {
+			snprintf(err, errlen, "%s exited at start-up; see %s", n->name, n->log);
+			return ERR_IO;
+		}
+		hclient_answer a;
+		if (cluster_node_get(n, "/healthz", NULL, 500, &a) == 0 && a.status == 200) {
+			free(a.body);
+			return 0;
+		}
+		free(a.body);
+		usleep(50 * 1000);
+	}
+	snprintf(err, errlen, "%s did not answer /healthz within %d s; see %s", n->name,
+	         READY_MS / 1000, n->log);
+	return ERR_TIMEOUT;
+}
+
+int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	if (n->pid > 0) {
+		snprintf(err, errlen, "%s is running already", n->name);
+		return ERR_INVAL;
+	}
+	n->pid = spawn(c, n);
+	n->stopped = false;
+	if (n->pid < 0) {
+		n->pid = 0;
+		snprintf(err, errlen, "cannot start %s: %s", n->name, strerror(errno));
+		return ERR_IO;
+	}
+	log_info("node started", "node=%s pid=%d", n->name, (int)n->pid);
+	return wait_ready(n, err, errlen);
+}
+
+int cluster_node_signal(cluster_node *n, int sig)
+{
+	if (n->pid <= 0)
+		return ERR_INVAL;
+	if (kill(n->pid, sig))
+		return ERR_IO;
+	if (sig == SIGSTOP)
+		n->stopped = true;
+	else if (sig == SIGCONT)
+		n->stopped = false;
+	if (sig == SIGKILL) {
+		waitpid(n->pid, NULL, 0);
+		n->pid = 0;
+		n->stopped = false;
+	}
+	log_info("node signalled", "node=%s signal=%d", n->name, sig);
+	return 0;
+}
+
+/* nftw callbacks take no argument of their own: what wipe_one needs
+ * and the first failure, for the message (the runner's thread only). */
+static struct {
+	bool keep_root; /* the data dir is a mount point: empty it */
+	int err;
+	char path[PATH_MAX];
+} wipe;
+
+static int wipe_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0 && wipe.keep_root)
+		return 0;
+	if (remove(path) && !wipe.err) {
+		wipe.err = errno;
+		snprintf(wipe.path, sizeof wipe.path, "%s", path);
+	}
+	return 0;
+}
+
+int cluster_node_wipe(cluster_node *n, char *err, size_t errlen)
+{
+	if (n->pid > 0 && cluster_node_signal(n, SIGKILL)) {
+		snprintf(err, errlen, "cannot kill %s: %s", n->name, strerror(errno));
+		return ERR_IO;
+	}
+	/* A tmpfs of its own is mounted in the holder's mount namespace
+	 * only: reach it through the holder's root, and keep the mount point. */
+	char dir[PATH_MAX];
+	if (n->disk_holder > 0)
+		snprintf(dir, sizeof dir, "/proc/%d/root%s", (int)n->disk_holder, n->data);
+	else
+		snprintf(dir, sizeof dir, "%s", n->data);
+	wipe.keep_root = n->disk_holder > 0;
+	wipe.err = 0;
+	wipe.path[0] = '\0';
+	if (nftw(dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT && !wipe.err) {
+		wipe.err = errno;
+		snprintf(wipe.path, sizeof wipe.path, "%s", dir);
+	}
+	if (wipe.err) {
+		snprintf(err, errlen, "cannot delete %s: %s", wipe.path, strerror(wipe.err));
+		return ERR_IO;
+	}
+	log_info("node wiped", "node=%s dir=%s", n->name, n->data);
+	return 0;
+}
+
+static void node_stop(cluster_node *n)
+{
+	if (n->pid <= 0)
+		return;
+	if (n->stopped)
+		kill(n->pid, SIGCONT);
+	kill(n->pid, SIGTERM);
+	uint64_t end = clock_mono_ms() + 10000;
+	while (waitpid(n->pid, NULL, WNOHANG) == 0) {
+		if (clock_mono_ms() > end) {
+			kill(n->pid, SIGKILL);
+			waitpid(n->pid, NULL, 0);
+			break;
+		}
+		usleep(20 * 1000);
+	}
+	n->pid = 0;
+}
+
+/* --- a disk of its own --------------------------------------------------------- */
+
+/* A process that makes a mount namespace with a tmpfs on dir and keeps it
+ * alive until it is killed (or sim dies). Returns its pid, or -1. */
+static pid_t disk_holder(const char *dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Async-signal-safe calls only: sim has threads. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		char opts[32] = "size=";
+		int n = CLUSTER_DISK_MB, i = 5;
+		char digits[8];
+		int nd = 0;
+		do
+			digits[nd++] = (char)('0' + n % 10);
+		while ((n /= 10) && nd < 7);
+		while (nd)
+			opts[i++] = digits[--nd];
+		opts[i++] = 'm';
+		opts[i] = 0;
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts))
+			_exit(1);
+		if (write(p[1], "k", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ok = 0;
+	ssize_t got = pid > 0 ? read(p[0], &ok, 1) : -1;
+	close(p[0]);
+	if (got != 1) {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	return pid;
+}
+
+static int disk_setup(cluster_node *n, char *err, size_t errlen)
+{
+	if (mkdir(n->data, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make %s: %s", n->data, strerror(errno));
+		return ERR_IO;
+	}
+	n->disk_holder = disk_holder(n->data);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)n->disk_holder);
+	if (n->disk_holder <= 0 || (n->disk_ns = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "cannot give %s a tmpfs of its own (needs mount namespaces)",
+		         n->name);
+		return ERR_IO;
+	}
+	log_info("disk of its own", "node=%s dir=%s size_mb=%d", n->name, n->data, CLUSTER_DISK_MB);
+	return 0;
+}
+
+int cluster_disk(cluster_node *n, bool full)
+{
+	if (n->disk_ns < 0)
+		return ERR_INVAL;
+	char filler[600];
+	snprintf(filler, sizeof filler, "%s/disk-filler", n->data);
+	static char zeros[1 << 16];
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setns(n->disk_ns, CLONE_NEWNS))
+			_exit(1);
+		if (!full)
+			_exit(unlink(filler) && errno != ENOENT ? 1 : 0);
+		int fd = open(filler, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0)
+			_exit(1);
+		/* Large writes, then ever smaller ones: to the last byte. */
+		for (size_t chunk = sizeof zeros; chunk; chunk /= 2)
+			while (write(fd, zeros, chunk) == (ssize_t)chunk)
+				;
+		close(fd);
+		_exit(0);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return ERR_IO;
+	log_info(full ? "disk filled" : "disk freed", "node=%s", n->name);
+	return 0;
+}
+
+bool cluster_disk_supported(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNS) == 0 &&
+		              mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+		              mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m") == 0
+		          ? 0
+		          : 1);
+	int st = 0;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool disk_wanted(const drill *d, int edge)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if ((d->steps[i].action == DRILL_DISK_FULL ||
+		     d->steps[i].action == DRILL_DISK_FREE) &&
+		    d->steps[i].index == edge)
+			return true;
+	return false;
+}
+
+/* --- set-up ------------------------------------------------------------------ */
+
+cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index)
+{
+	if (kind == DRILL_EDGE && index >= 0 && (unsigned)index < c->d->regions)
+		return &c->edges[index];
+	if (kind == DRILL_CENTRAL && index >= 0 && (unsigned)index < c->d->centrals)
+		return &c->centrals[index];
+	return NULL;
+}
+
+int cluster_paths(cluster_node *n, drill_link link, relay_path **out)
+{
+	switch (link) {
+	case DRILL_LINK_KAFKA:
+		for (int i = 0; i < n->nkafka; i++)
+			out[i] = n->kafka[i];
+		return n->nkafka;
+	case DRILL_LINK_CENTRAL:
+		for (int i = 0; i < n->ncentral; i++)
+			out[i] = n->central[i];
+		return n->ncentral;
+	case DRILL_LINK_CLIENTS: out[0] = n->clients; return n->clients ? 1 : 0;
+	}
+	return 0;
+}
+
+/* The broker ports, from "127.0.0.1:p,127.0.0.1:q,...". */
+static int parse_bootstraps(cluster *c, char *err, size_t errlen)
+{
+	const char *s = sim_broker_bootstraps(c->broker);
+	c->nbrokers = 0;
+	while (s && *s && c->nbrokers < SIM_BROKER_BROKERS_MAX) {
+		const char *colon = strchr(s, ':');
+		if (!colon)
+			break;
+		c->broker_ports[c->nbrokers++] = atoi(colon + 1);
+		s = strchr(colon, ',');
+		if (s)
+			s++;
+	}
+	if (!c->nbrokers) {
+		snprintf(err, errlen, "no broker ports in the bootstrap list");
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* Namespace and paths of a node (isolated), or a port of its own. */
+static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	if (!c->isolated) {
+		n->port = free_port();
+		if (n->port < 0) {
+			snprintf(err, errlen, "no free port for %s", n->name);
+			return ERR_IO;
+		}
+		return 0;
+	}
+	n->ns = netns_new(err, errlen);
+	if (!n->ns)
+		return ERR_IO;
+	char name[RELAY_NAME_MAX];
+	for (int i = 0; i < c->nbrokers; i++) {
+		snprintf(name, sizeof name, "%s-kafka-b%d", n->name, i + 1);
+		n->kafka[i] = relay_add(c->relay, name, n->ns, c->broker_ports[i], NULL,
+		                        c->broker_ports[i], NULL, err, errlen);
+		if (!n->kafka[i])
+			return ERR_IO;
+		n->nkafka++;
+	}
+	snprintf(name, sizeof name, "%s-clients", n->name);
+	int inner = n->kind == DRILL_EDGE ? CLUSTER_EDGE_PORT : CLUSTER_OPS_PORT;
+	n->clients = relay_add(c->crelay, name, NULL, 0, n->ns, inner, &n->port, err, errlen);
+	return n->clients ? 0 : ERR_IO;
+}
+
+/* An edge's read-through paths: to central0, or with shards one to each
+ * central J, on CLUSTER_OPS_PORT + J inside the edge's namespace. */
+static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	unsigned paths = c->d->shards ? c->d->centrals : 1;
+	for (unsigned j = 0; j < paths; j++) {
+		char name[RELAY_NAME_MAX];
+		if (c->d->shards)
+			snprintf(name, sizeof name, "%s-central%u", n->name, j);
+		else
+			snprintf(name, sizeof name, "%s-central", n->name);
+		n->central[j] = relay_add(c->relay, name, n->ns, CLUSTER_OPS_PORT + (int)j,
+		                          c->centrals[j].ns, CLUSTER_OPS_PORT, NULL, err, errlen);
+		if (!n->central[j])
+			return ERR_IO;
+		n->ncentral++;
+	}
+	return 0;
+}
+
+/* Names the node kindN unless given a name of its own. */
+static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index,
+                      const char *own_name)
+{
+	char name[sizeof n->name];
+	if (own_name)
+		snprintf(name, sizeof name, "%s", own_name);
+	else
+		snprintf(name, sizeof name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
+	n->kind = kind;
+	n->index = index;
+	memcpy(n->name, name, sizeof name);
+	n->disk_ns = -1;
+	snprintf(n->data, sizeof n->data, "%s/%s", dir, name);
+	snprintf(n->cfg, sizeof n->cfg, "%s/%s.ini", dir, name);
+	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
+}
+
+int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent, bool isolated,
+                  char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < DRILL_REGIONS_MAX; i++)
+		c->edges[i].disk_ns = -1;
+	for (size_t j = 0; j < DRILL_CENTRALS_MAX; j++)
+		c->centrals[j].disk_ns = -1;
+	c->single.disk_ns = -1;
+	c->d = d;
+	c->isolated = isolated;
+	/* Absolute: a process that enters a mount namespace starts at its root. */
+	if (!realpath(bindir, c->bindir)) {
+		snprintf(err, errlen, "no binaries dir %s: %s", bindir, strerror(errno));
+		return ERR_INVAL;
+	}
+	snprintf(c->dir, sizeof c->dir, "%s/sim-%s-XXXXXX", parent, d->name);
+	if (!mkdtemp(c->dir)) {
+		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent,
+		         strerror(errno));
+		return ERR_IO;
+	}
+	char dir[sizeof c->dir];
+	memcpy(dir, c->dir, sizeof dir);
+	sim_broker_topic topics[3] = {{"likes.batches", (int)d->partitions},
+	                              {"likes.snapshots", (int)d->partitions},
+	                              {"likes.deadletter", 1}};
+	sim_broker_opts bo = {.brokers = 3, .topics = topics, .ntopics = 3};
+	int rc;
+	c->broker = sim_broker_start(&bo, err, errlen);
+	if (!c->broker) {
+		rc = ERR_KAFKA;
+		goto fail;
+	}
+	char path[512];
+	snprintf(path, sizeof path, "%s/kafka.bootstrap", c->dir);
+	if ((rc = parse_bootstraps(c, err, errlen)) ||
+	    (rc = sim_broker_write_bootstraps(c->broker, path))) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot write %s", path);
+		goto fail;
+	}
+	if (isolated &&
+	    (!(c->relay = relay_new(err, errlen)) || !(c->crelay = relay_new(err, errlen)))) {
+		rc = ERR_IO;
+		goto fail;
+	}
+	for (unsigned j = 0; j < d->centrals; j++) {
+		char parts[32], *owned = NULL;
+		if (d->shards) {
+			shard_text(d, drill_shard_of_central(d, j), parts, sizeof parts);
+			owned = parts;
+		}
+		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j, NULL);
+		if ((rc = node_network(c, &c->centrals[j], err, errlen)) ||
+		    (rc = write_central_cfg(c, &c->centrals[j], owned, err, errlen)))
+			goto fail;
+	}
+	for (unsigned i = 0; i < d->regions; i++) {
+		cluster_node *n = &c->edges[i];
+		node_init(dir, n, DRILL_EDGE, (int)i, NULL);
+		if ((rc = node_network(c, n, err, errlen)) ||
+		    (isolated && (rc = central_paths(c, n, err, errlen))))
+			goto fail;
+		if ((rc = write_edge_cfg(c, n, err, errlen)))
+			goto fail;
+		if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
+			goto fail;
+	}
+	for (unsigned j = 0; j < d->centrals; j++)
+		if ((rc = cluster_node_start(c, &c->centrals[j], err, errlen)))
+			goto fail;
+	for (unsigned i = 0; i < d->regions; i++)
+		if ((rc = cluster_node_start(c, &c->edges[i], err, errlen)))
+			goto fail;
+	log_info("cluster up", "dir=%s edges=%u centrals=%u isolated=%d", c->dir, d->regions,
+	         d->centrals, isolated);
+	return 0;
+fail:
+	cluster_stop(c, true);
+	return rc;
+}
+
+cluster_node *cluster_owner(cluster *c, unsigned p)
+{
+	const drill *d = c->d;
+	unsigned n = drill_shard_count(d);
+	for (unsigned j = drill_shard_of_partition(d, p); j < d->centrals; j += n)
+		if (cluster_node_alive(&c->centrals[j]))
+			return &c->centrals[j];
+	return NULL;
+}
+
+int cluster_single_start(cluster *c, char *err, size_t errlen)
+{
+	cluster_node *n = &c->single;
+	if (c->single_made) {
+		snprintf(err, errlen, "%s was made already", n->name);
+		return ERR_INVAL;
+	}
+	c->single_made = true;
+	char dir[sizeof c->dir];
+	memcpy(dir, c->dir, sizeof dir);
+	node_init(dir, n, DRILL_CENTRAL, (int)c->d->centrals, CLUSTER_SINGLE_NAME);
+	int rc;
+	if ((rc = node_network(c, n, err, errlen)) ||
+	    (rc = write_central_cfg(c, n, "all", err, errlen)))
+		return rc;
+	return cluster_node_start(c, n, err, errlen);
+}
+
+void cluster_stop(cluster *c, bool keep)
+{
+	if (!c->d)
+		return;
+	for (unsigned i = 0; i < c->d->regions; i++)
+		node_stop(&c->edges[i]);
+	for (unsigned j = 0; j < c->d->centrals; j++)
+		node_stop(&c->centrals[j]);
+	if (c->single_made)
+		node_stop(&c->single);
+	relay_free(c->relay);
+	c->relay = NULL;
+	relay_free(c->crelay);
+	c->crelay = NULL;
+	for (unsigned i = 0; i < c->d->regions; i++) {
+		cluster_node *n = &c->edges[i];
+		netns_free(n->ns);
+		n->ns = NULL;
+		if (n->disk_ns >= 0)
+			close(n->disk_ns);
+		n->disk_ns = -1;
+		if (n->disk_holder > 0) {
+			kill(n->disk_holder, SIGKILL);
+			waitpid(n->disk_holder, NULL, 0);
+			n->disk_holder = 0;
+		}
+	}
+	for (unsigned j = 0; j < c->d->centrals; j++) {
+		netns_free(c->centrals[j].ns);
+		c->centrals[j].ns = NULL;
+	}
+	netns_free(c->single.ns);
+	c->single.ns = NULL;
+	c->single_made = false;
+	sim_broker_stop(c->broker);
+	c->broker = NULL;
+	if (!keep && c->dir[0])
+		nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	else if (c->dir[0])
+		log_info("run dir kept", "dir=%s", c->dir);
+	c->d = NULL;
+}
+
+int cluster_node_get(const cluster_node *n, const char *path, const char *token,
+                     unsigned timeout_ms, hclient_answer *a)
+{
+	hclient_req r = {.host = "127.0.0.1",
+	                 .port = n->port,
+	                 .method = "GET",
+	                 .path = path,
+	                 .token = token,
+	                 .timeout_ms = timeout_ms,
+	                 .total_ms = timeout_ms,
+	                 .max_body = CLUSTER_BODY_MAX};
+	char err[256];
+	int rc = hclient_do(&r, a, err, sizeof err);
+	if (rc)
+		log_debug("node request failed", "node=%s port=%d path=%s err=%s reason=\"%s\"",
+		          n->name, n->port, path, err_str(rc), err);
+	return rc;
+}

@@ -1,0 +1,151 @@
+/* cluster.h - one whole deployment on this machine for a drill: the mock
+ * Kafka cluster (in sim's process), central replicas and edges as real
+ * processes, each in a network namespace of its own, and the relay paths
+ * that are the only links between them.
+ *
+ * Paths, per node (a "link" in drill files):
+ *   kafka    one path per broker, from the node's namespace to the broker
+ *            (the brokers advertise 127.0.0.1:port, which inside the
+ *            node's namespace is the relay)
+ *   central  an edge's read-through path to central0's ops API; in a
+ *            sharded drill (drill.h, shards) one path per central, the
+ *            path to centralJ listening on CLUSTER_OPS_PORT + J inside
+ *            the edge's namespace
+ *   clients  sim's way in: the users' path to an edge's HTTP port, the
+ *            checker's path to a central's ops API
+ * Daemons listen on fixed ports inside their namespaces (edge 8080,
+ * central 9090); sim reaches them through the clients paths' ports.
+ *
+ * An edge that a drill fills the disk of (disk_full) keeps its data dir
+ * on a small tmpfs (CLUSTER_DISK_MB) mounted in a mount namespace of its
+ * own, held by a helper process, so filling it touches nothing else on
+ * the machine and the store survives the edge's restarts.
+ *
+ * A sharded drill's end checks add one more central (cluster_single_start),
+ * owning every partition, with an id, a store and a consumer group of its
+ * own, so it reads the whole input from the start; it is stopped with the
+ * rest.
+ *
+ * Without network namespaces (cluster_opts.isolated false) every daemon
+ * runs in sim's namespace on ports of its own, there are no kafka or
+ * central paths, and path faults on them are refused.
+ *
+ * The run directory holds configs, stores and logs. One thread drives a
+ * cluster; the relay and the broker run threads of their own.
+ */
+#ifndef SIM_CLUSTER_H
+#define SIM_CLUSTER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sim/broker/broker.h"
+#include "sim/drill/drill.h"
+#include "err.h"
+#include "hclient.h"
+#include "sim/drill/netns.h"
+#include "sim/drill/relay.h"
+
+#define CLUSTER_TOKEN "sim-admin-token"
+#define CLUSTER_EDGE_PORT 8080
+#define CLUSTER_OPS_PORT 9090
+#define CLUSTER_DISK_MB 32
+/* Most paths of one link of a node. */
+#define CLUSTER_PATHS_MAX SIM_BROKER_BROKERS_MAX
+#define CLUSTER_SINGLE_NAME "central-all"
+/* The largest answer body sim reads from a node. */
+#define CLUSTER_BODY_MAX (4u << 20)
+
+typedef struct cluster_node {
+	drill_node_kind kind;
+	int index;
+	char name[16]; /* "edge0", "central1" */
+	netns *ns;     /* NULL when not isolated */
+	pid_t pid;     /* 0 when not running */
+	bool stopped;  /* SIGSTOP'ed */
+	int port;      /* where sim reaches it: edge HTTP or central ops */
+	relay_path *kafka[SIM_BROKER_BROKERS_MAX];
+	int nkafka;
+	relay_path *central[DRILL_CENTRALS_MAX]; /* edges: read-through paths */
+	int ncentral;
+	relay_path *clients;
+	pid_t disk_holder; /* holds the mount namespace with the tmpfs */
+	int disk_ns;       /* its descriptor, -1 without one */
+	char data[512];    /* the data dir */
+	char cfg[512], log[512];
+} cluster_node;
+
+typedef struct cluster {
+	const drill *d;
+	char dir[256];
+	bool isolated;
+	sim_broker *broker;
+	int broker_ports[SIM_BROKER_BROKERS_MAX];
+	int nbrokers;
+	relay *relay;  /* the daemons' paths to Kafka and to central */
+	relay *crelay; /* the clients' paths: a thread of their own, so that a
+	                * client's request never waits behind delayed Kafka
+	                * traffic in the other relay's loop */
+	cluster_node edges[DRILL_REGIONS_MAX];
+	cluster_node centrals[DRILL_CENTRALS_MAX];
+	cluster_node single; /* sharded drills: every partition, at the end */
+	bool single_made;    /* single has a config (and maybe a namespace) */
+	char bindir[PATH_MAX];
+} cluster;
+
+/* Makes the run dir under parent, starts the broker, relays and every
+ * daemon, and waits until they answer /healthz. isolated: use network
+ * namespaces. 0, or an ERR_* with the reason in err (everything started
+ * is stopped again). */
+int cluster_start(cluster *c, const drill *d, const char *bindir, const char *parent, bool isolated,
+                  char *err, size_t errlen) WARN_UNUSED;
+/* Stops every daemon (SIGTERM, then SIGKILL), the relay and the broker;
+ * removes the run dir unless keep. */
+void cluster_stop(cluster *c, bool keep);
+
+cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index);
+
+/* Starts a node that is not running (same config, same store); waits
+ * for /healthz. */
+int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
+/* Sends sig to a running node; SIGKILL also reaps it. */
+int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
+/* An edge loses its store: SIGKILL (and reap) when it runs, then its
+ * data dir is deleted (with a tmpfs of its own, everything in it), so
+ * the next cluster_node_start starts an empty edge. 0, or ERR_IO with
+ * the path and reason in err. */
+int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
+
+/* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
+ * link does not exist here (not isolated, or central of a central). */
+int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* A running central that owns partition p, the shard's lowest index
+ * first; NULL when none of them is running. */
+cluster_node *cluster_owner(cluster *c, unsigned p);
+
+/* Makes and starts c->single: one more central owning every partition,
+ * under CLUSTER_SINGLE_NAME (its id, so its consumer group is new), with
+ * an empty store; waits for /healthz. */
+int cluster_single_start(cluster *c, char *err, size_t errlen) WARN_UNUSED;
+
+/* Can this machine give a process a mount namespace with a tmpfs? */
+bool cluster_disk_supported(void);
+/* Fills the node's tmpfs to the last byte (full) or frees it again.
+ * ERR_INVAL when the node has no tmpfs of its own. */
+int cluster_disk(cluster_node *n, bool full) WARN_UNUSED;
+
+/* Is the node's process still alive (reaps it if it died)? */
+bool cluster_node_alive(cluster_node *n);
+
+/* GET path from the node at its port on sim's loopback, with token as
+ * the bearer when not NULL: the whole exchange within timeout_ms, the
+ * body up to CLUSTER_BODY_MAX (hclient.h). 0 with the answer whatever
+ * its status (the caller frees a->body); or hclient_do's ERR_*, logged
+ * at debug level, with a zeroed. Any thread. */
+int cluster_node_get(const cluster_node *n, const char *path, const char *token,
+                     unsigned timeout_ms, hclient_answer *a) WARN_UNUSED;
+
+#endif

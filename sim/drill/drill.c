@@ -1,0 +1,892 @@
+/* drill.c - the drill file parser: settings and timed steps, checked hard.
+ *
+ * Two passes. The first reads line by line: each line is split into words
+ * (a '#' ends the line), a setting is range-checked and may appear once,
+ * a step is checked against its action's shape. The second pass checks
+ * what depends on settings that may come later in the file (a node index
+ * against regions or centrals, a step time against the duration) and
+ * reports the earliest bad line. Only then are the steps sorted.
+ *
+ * Owns nothing past the call except d->steps (freed by drill_free). Pure:
+ * no I/O but reading the file in drill_parse_file. Any thread.
+ */
+#include "sim/drill/drill.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/broker/broker.h"
+#include "xmem.h"
+
+#define LINE_MAX_BYTES 1024
+#define FILE_MAX_BYTES (1u << 20)
+#define WORDS_MAX 8
+#define TIME_MAX_S 86400.0
+#define MS_MAX 60000
+#define SKEW_MAX_MS 86400000LL
+#define RATE_MAX 1000000.0
+#define USERS_MAX 10000000
+#define THROTTLE_MAX 10000000000LL
+#define BROKER_ERRORS_MAX 1000000
+#define NODE_INDEX_MAX 999
+
+/* The settings that may appear once each; skew is tracked per edge. */
+enum {
+	SET_NAME,
+	SET_REGIONS,
+	SET_CENTRALS,
+	SET_PARTITIONS,
+	SET_SHARDS,
+	SET_DURATION,
+	SET_RATE,
+	SET_USERS,
+	SET_ITEMS,
+	SET_ZIPF,
+	SET_VIRAL,
+	SET_UNLIKE,
+	SET_SUM,
+	SET_ROAM,
+	SET_READS,
+	SET_SNAPSHOT,
+	SET_BATCH_AGE,
+	SET_CONVERGE,
+	SET_SEED,
+	SET_PROCS,
+	SET_STORE_CACHE,
+	SET_COUNT,
+};
+
+typedef enum num_kind { NUM_UINT, NUM_REAL } num_kind;
+
+/* A setting that is one number written into a field of the drill. */
+typedef struct num_setting {
+	const char *key;
+	int id;
+	num_kind kind;
+	size_t off;
+	double lo, hi;
+} num_setting;
+
+static const num_setting num_settings[] = {
+    {"regions", SET_REGIONS, NUM_UINT, offsetof(drill, regions), 1, DRILL_REGIONS_MAX},
+    {"centrals", SET_CENTRALS, NUM_UINT, offsetof(drill, centrals), 1, DRILL_CENTRALS_MAX},
+    {"partitions", SET_PARTITIONS, NUM_UINT, offsetof(drill, partitions), 1,
+     SIM_BROKER_PARTITIONS_MAX},
+    {"shards", SET_SHARDS, NUM_UINT, offsetof(drill, shards), 1, DRILL_CENTRALS_MAX},
+    {"users", SET_USERS, NUM_UINT, offsetof(drill, users), 1, USERS_MAX},
+    {"items", SET_ITEMS, NUM_UINT, offsetof(drill, items), 1, USERS_MAX},
+    {"zipf", SET_ZIPF, NUM_REAL, offsetof(drill, zipf), 0.01, 5},
+    {"viral", SET_VIRAL, NUM_REAL, offsetof(drill, viral), 0, 1},
+    {"unlike", SET_UNLIKE, NUM_REAL, offsetof(drill, unlike), 0, 1},
+    {"sum", SET_SUM, NUM_REAL, offsetof(drill, sum), 0, 1},
+    {"roam", SET_ROAM, NUM_REAL, offsetof(drill, roam), 0, 1},
+    {"reads", SET_READS, NUM_REAL, offsetof(drill, reads), 0, 1},
+    {"snapshot_ms", SET_SNAPSHOT, NUM_UINT, offsetof(drill, snapshot_ms), 10, MS_MAX},
+    {"batch_age_ms", SET_BATCH_AGE, NUM_UINT, offsetof(drill, batch_age_ms), 1, MS_MAX},
+    {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
+    {"procs_every", SET_PROCS, NUM_UINT, offsetof(drill, procs_every_s), 1, 3600},
+    {"store_cache_mb", SET_STORE_CACHE, NUM_UINT, offsetof(drill, store_cache_mb), 1, 65536},
+};
+
+/* What follows "at T ACTION". */
+typedef enum shape {
+	SHAPE_CUT,      /* NODE LINK [forward|backward|both] */
+	SHAPE_PATH,     /* NODE LINK */
+	SHAPE_DELAY,    /* NODE LINK MS [JITTER_MS] */
+	SHAPE_THROTTLE, /* NODE LINK BYTES_PER_S */
+	SHAPE_NODE,     /* NODE */
+	SHAPE_BROKER,   /* ID|all */
+	SHAPE_RTT,      /* ID|all MS */
+	SHAPE_COUNT,    /* COUNT */
+	SHAPE_REGION,   /* edgeN */
+	SHAPE_RATE,     /* OPS */
+	SHAPE_SHARE,    /* SHARE */
+} shape;
+
+typedef struct action_def {
+	const char *word;
+	drill_action action;
+	shape shape;
+} action_def;
+
+static const action_def actions[] = {
+    {"cut", DRILL_CUT, SHAPE_CUT},
+    {"heal", DRILL_HEAL, SHAPE_PATH},
+    {"delay", DRILL_DELAY, SHAPE_DELAY},
+    {"throttle", DRILL_THROTTLE, SHAPE_THROTTLE},
+    {"reset", DRILL_RESET, SHAPE_PATH},
+    {"kill", DRILL_KILL, SHAPE_NODE},
+    {"start", DRILL_START, SHAPE_NODE},
+    {"stop", DRILL_STOP, SHAPE_NODE},
+    {"cont", DRILL_CONT, SHAPE_NODE},
+    {"broker_down", DRILL_BROKER_DOWN, SHAPE_BROKER},
+    {"broker_up", DRILL_BROKER_UP, SHAPE_BROKER},
+    {"broker_rtt", DRILL_BROKER_RTT, SHAPE_RTT},
+    {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT},
+    {"region_down", DRILL_REGION_DOWN, SHAPE_REGION},
+    {"region_up", DRILL_REGION_UP, SHAPE_REGION},
+    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
+    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
+    {"wipe", DRILL_WIPE, SHAPE_REGION},
+    {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
+    {"viral", DRILL_VIRAL, SHAPE_SHARE},
+};
+
+/* The keys of "expect KEY MAX": the word, and the most MAX may be. */
+static const struct {
+	drill_expect_key key;
+	const char *word;
+	double hi;
+} expect_keys[] = {
+    {DRILL_EXPECT_READY_WRITE_P99, "ready_write_p99_ms", MS_MAX},
+    {DRILL_EXPECT_READY_WRITE_P999, "ready_write_p999_ms", MS_MAX},
+    {DRILL_EXPECT_READY_READ_P99, "ready_read_p99_ms", MS_MAX},
+    {DRILL_EXPECT_READY_READ_ERRORS, "ready_read_errors", 1e12},
+    {DRILL_EXPECT_READY_READTHROUGHS, "ready_readthroughs", 1e12},
+    {DRILL_EXPECT_READ_ERRORS, "read_errors", 1e12},
+};
+
+_Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
+               "every expect key fits in a drill");
+
+/* Fixed arguments after the action word, and how many may be optional. */
+static const struct {
+	int min, max;
+} shape_args[] = {
+    [SHAPE_CUT] = {2, 3},      [SHAPE_PATH] = {2, 2},  [SHAPE_DELAY] = {3, 4},
+    [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
+    [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
+    [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1},
+};
+
+typedef struct parser {
+	const char *path;
+	char *err;
+	size_t errlen;
+	int line;
+	drill *d;
+	size_t cap;          /* of d->steps */
+	int seen[SET_COUNT]; /* line where each setting was given, 0: not yet */
+	int skew_line[DRILL_REGIONS_MAX];
+	bool short_given; /* "duration F short S" */
+	bool short_rate_given;
+	int late_line; /* earliest failure of the second pass, 0: none */
+	char late_msg[160];
+} parser;
+
+static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(parser *p, const char *fmt, ...)
+{
+	if (p->err && p->errlen) {
+		int k = snprintf(p->err, p->errlen, "%s:%d: ", p->path, p->line);
+		if (k >= 0 && (size_t)k < p->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return ERR_CONFIG;
+}
+
+/* Second pass: keeps the failure with the lowest line number. */
+static void fail_late(parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_late(parser *p, int line, const char *fmt, ...)
+{
+	if (p->late_line && p->late_line <= line)
+		return;
+	p->late_line = line;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->late_msg, sizeof p->late_msg, fmt, ap);
+	va_end(ap);
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Past [+-]digits at s (a sign only when sign_ok); NULL when no digit. */
+static const char *skip_digits(const char *s, bool sign_ok)
+{
+	if (sign_ok && (*s == '-' || *s == '+'))
+		s++;
+	if (!is_digit(*s))
+		return NULL;
+	while (is_digit(*s))
+		s++;
+	return s;
+}
+
+/* [+-]digits, nothing else (no hex, no spaces, no suffix). */
+static bool int_syntax(const char *s, bool sign_ok)
+{
+	s = skip_digits(s, sign_ok);
+	return s && *s == '\0';
+}
+
+/* [+-]digits[.digits]: no exponent, no inf or nan. */
+static bool real_syntax(const char *s, bool sign_ok)
+{
+	s = skip_digits(s, sign_ok);
+	if (s && *s == '.')
+		s = skip_digits(s + 1, false);
+	return s && *s == '\0';
+}
+
+static int get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	if (!int_syntax(s, true))
+		return fail(p, "bad number '%s' for %s (a whole number)", s, what);
+	errno = 0;
+	long long v = strtoll(s, NULL, 10);
+	if (errno == ERANGE || v < lo || v > hi)
+		return fail(p, "%s %s out of range %lld..%lld", what, s, (long long)lo,
+		            (long long)hi);
+	*out = v;
+	return 0;
+}
+
+static int get_real(parser *p, const char *what, const char *s, double lo, double hi, double *out)
+{
+	if (!real_syntax(s, true))
+		return fail(p, "bad number '%s' for %s", s, what);
+	double v = strtod(s, NULL);
+	if (!isfinite(v) || v < lo || v > hi)
+		return fail(p, "%s %s out of range %g..%g", what, s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int get_u64(parser *p, const char *what, const char *s, uint64_t *out)
+{
+	if (!int_syntax(s, false))
+		return fail(p, "bad number '%s' for %s (a whole number)", s, what);
+	errno = 0;
+	unsigned long long v = strtoull(s, NULL, 10);
+	if (errno == ERANGE)
+		return fail(p, "%s %s out of range 0..%llu", what, s,
+		            (unsigned long long)UINT64_MAX);
+	*out = v;
+	return 0;
+}
+
+/* Marks setting id as given on this line; a second time is an error. */
+static int once(parser *p, int id, const char *key)
+{
+	if (p->seen[id])
+		return fail(p, "%s given twice (first on line %d)", key, p->seen[id]);
+	p->seen[id] = p->line;
+	return 0;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+	       c == '-' || c == '.';
+}
+
+/* "edgeN" or "centralN". */
+static int get_node(parser *p, const char *s, drill_node_kind *kind, int *index)
+{
+	const char *num;
+	if (strncmp(s, "edge", 4) == 0) {
+		*kind = DRILL_EDGE;
+		num = s + 4;
+	} else if (strncmp(s, "central", 7) == 0) {
+		*kind = DRILL_CENTRAL;
+		num = s + 7;
+	} else {
+		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+	}
+	if (!int_syntax(num, false) || strlen(num) > 3)
+		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+	long v = strtol(num, NULL, 10);
+	if (v > NODE_INDEX_MAX)
+		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+	*index = (int)v;
+	return 0;
+}
+
+static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
+{
+	if (strcmp(s, "kafka") == 0)
+		*link = DRILL_LINK_KAFKA;
+	else if (strcmp(s, "central") == 0)
+		*link = DRILL_LINK_CENTRAL;
+	else if (strcmp(s, "clients") == 0)
+		*link = DRILL_LINK_CLIENTS;
+	else
+		return fail(p, "bad link '%s' (kafka, central or clients)", s);
+	if (*link == DRILL_LINK_CENTRAL && kind != DRILL_EDGE)
+		return fail(p, "link central is an edge's path, not a central's");
+	return 0;
+}
+
+static int get_broker(parser *p, const char *s, int *id)
+{
+	if (strcmp(s, "all") == 0) {
+		*id = -1;
+		return 0;
+	}
+	int64_t v;
+	int rc = get_int(p, "broker id", s, 1, SIM_BROKER_BROKERS_MAX, &v);
+	if (rc)
+		return rc;
+	*id = (int)v;
+	return 0;
+}
+
+/* Copies s into dst (cap bytes with the NUL), cutting at a UTF-8
+ * character boundary when it does not fit. */
+static void copy_text(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static int parse_step(parser *p, char **w, int nw, const char *text)
+{
+	drill *d = p->d;
+	if (nw < 3)
+		return fail(p, "'at' needs a time and an action");
+	double at;
+	int rc = get_real(p, "step time", w[1], 0, TIME_MAX_S, &at);
+	if (rc)
+		return rc;
+	const action_def *def = NULL;
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (strcmp(w[2], actions[i].word) == 0)
+			def = &actions[i];
+	if (!def)
+		return fail(p, "unknown action '%s'", w[2]);
+	int nargs = nw - 3;
+	char **a = w + 3;
+	if (nargs < shape_args[def->shape].min)
+		return fail(p, "%s: missing arguments", def->word);
+	if (nargs > shape_args[def->shape].max)
+		return fail(p, "%s: unexpected '%s'", def->word, a[shape_args[def->shape].max]);
+	if (d->nsteps >= DRILL_STEPS_MAX)
+		return fail(p, "more than %d steps", DRILL_STEPS_MAX);
+
+	drill_step s;
+	memset(&s, 0, sizeof s);
+	s.at_s = at;
+	s.action = def->action;
+	s.line = p->line;
+	copy_text(s.text, sizeof s.text, text);
+
+	switch (def->shape) {
+	case SHAPE_CUT:
+	case SHAPE_PATH:
+	case SHAPE_DELAY:
+	case SHAPE_THROTTLE:
+		if ((rc = get_node(p, a[0], &s.node, &s.index)) ||
+		    (rc = get_link(p, a[1], s.node, &s.link)))
+			return rc;
+		s.dir = 3;
+		if (def->shape == SHAPE_CUT && nargs == 3) {
+			if (strcmp(a[2], "forward") == 0)
+				s.dir = 1;
+			else if (strcmp(a[2], "backward") == 0)
+				s.dir = 2;
+			else if (strcmp(a[2], "both") == 0)
+				s.dir = 3;
+			else
+				return fail(p, "bad direction '%s' (forward, backward or both)",
+				            a[2]);
+		} else if (def->shape == SHAPE_DELAY) {
+			if ((rc = get_int(p, "delay ms", a[2], 0, MS_MAX, &s.a)))
+				return rc;
+			if (nargs == 4 && (rc = get_int(p, "jitter ms", a[3], 0, MS_MAX, &s.b)))
+				return rc;
+		} else if (def->shape == SHAPE_THROTTLE) {
+			if ((rc = get_int(p, "bytes/s", a[2], 1, THROTTLE_MAX, &s.a)))
+				return rc;
+		}
+		break;
+	case SHAPE_NODE:
+		if ((rc = get_node(p, a[0], &s.node, &s.index)))
+			return rc;
+		break;
+	case SHAPE_BROKER:
+	case SHAPE_RTT:
+		if ((rc = get_broker(p, a[0], &s.index)))
+			return rc;
+		if (def->shape == SHAPE_RTT &&
+		    (rc = get_int(p, "broker rtt ms", a[1], 0, MS_MAX, &s.a)))
+			return rc;
+		break;
+	case SHAPE_COUNT:
+		if ((rc = get_int(p, "broker error count", a[0], 1, BROKER_ERRORS_MAX, &s.a)))
+			return rc;
+		break;
+	case SHAPE_REGION:
+		if ((rc = get_node(p, a[0], &s.node, &s.index)))
+			return rc;
+		if (s.node != DRILL_EDGE)
+			return fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		break;
+	case SHAPE_RATE:
+		if ((rc = get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))
+			return rc;
+		break;
+	case SHAPE_SHARE:
+		if ((rc = get_real(p, "viral share", a[0], 0, 1, &s.x)))
+			return rc;
+		break;
+	}
+
+	if (d->nsteps == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		d->steps = xrealloc(d->steps, p->cap * sizeof *d->steps);
+	}
+	d->steps[d->nsteps++] = s;
+	return 0;
+}
+
+/* "KEY FULL [short SHORT]", given once: both values in lo..hi, the
+ * second for short runs (*short_given then set). args names the values
+ * for the error on a bad shape. */
+static int get_full_short(parser *p, char **w, int nw, int id, const char *args, double lo,
+                          double hi, double *full, double *short_val, bool *short_given)
+{
+	const char *key = w[0];
+	int rc;
+	if (nw != 2 && !(nw == 4 && strcmp(w[2], "short") == 0))
+		return fail(p, "%s takes %s", key, args);
+	if ((rc = once(p, id, key)) || (rc = get_real(p, key, w[1], lo, hi, full)))
+		return rc;
+	if (nw == 4) {
+		char what[32];
+		snprintf(what, sizeof what, "short %s", key);
+		if ((rc = get_real(p, what, w[3], lo, hi, short_val)))
+			return rc;
+		*short_given = true;
+	}
+	return 0;
+}
+
+/* "expect KEY MAX": each key once, MAX in 0..the key's bound. */
+static int parse_expect(parser *p, char **w, int nw)
+{
+	drill *d = p->d;
+	if (nw != 3)
+		return fail(p, "expect takes KEY MAX");
+	size_t k = 0, nkeys = sizeof expect_keys / sizeof expect_keys[0];
+	while (k < nkeys && strcmp(w[1], expect_keys[k].word) != 0)
+		k++;
+	if (k == nkeys)
+		return fail(p,
+		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
+		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs or "
+		            "read_errors)",
+		            w[1]);
+	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
+	if (prev)
+		return fail(p, "expect %s given twice (first on line %d)", w[1], prev->line);
+	double max;
+	int rc = get_real(p, w[1], w[2], 0, expect_keys[k].hi, &max);
+	if (rc)
+		return rc;
+	d->expects[d->nexpects++] = (drill_expect){expect_keys[k].key, max, p->line};
+	return 0;
+}
+
+static int parse_setting(parser *p, char **w, int nw)
+{
+	drill *d = p->d;
+	const char *key = w[0];
+	int rc;
+
+	for (size_t i = 0; i < sizeof num_settings / sizeof num_settings[0]; i++) {
+		const num_setting *ns = &num_settings[i];
+		if (strcmp(key, ns->key) != 0)
+			continue;
+		if (nw != 2)
+			return fail(p, "%s takes one value", key);
+		if ((rc = once(p, ns->id, key)))
+			return rc;
+		char *field = (char *)d + ns->off;
+		if (ns->kind == NUM_UINT) {
+			int64_t v;
+			if ((rc = get_int(p, key, w[1], (int64_t)ns->lo, (int64_t)ns->hi, &v)))
+				return rc;
+			*(unsigned *)(void *)field = (unsigned)v;
+		} else {
+			if ((rc = get_real(p, key, w[1], ns->lo, ns->hi, (double *)(void *)field)))
+				return rc;
+		}
+		return 0;
+	}
+
+	if (strcmp(key, "name") == 0) {
+		if (nw != 2)
+			return fail(p, "name takes one word");
+		if ((rc = once(p, SET_NAME, key)))
+			return rc;
+		size_t n = strlen(w[1]);
+		if (n > DRILL_NAME_MAX)
+			return fail(p, "name longer than %d bytes", DRILL_NAME_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (!name_char(w[1][i]))
+				return fail(p, "bad name '%s' (letters, digits, '_', '-', '.')",
+				            w[1]);
+		memcpy(d->name, w[1], n + 1);
+		return 0;
+	}
+	if (strcmp(key, "duration") == 0) {
+		if ((rc = get_full_short(p, w, nw, SET_DURATION, "FULL_S [short SHORT_S]", 1,
+		                         TIME_MAX_S, &d->duration_s, &d->short_duration_s,
+		                         &p->short_given)))
+			return rc;
+		if (nw == 4 && d->short_duration_s > d->duration_s)
+			return fail(p, "short duration %s is longer than the full %s", w[3], w[1]);
+		return 0;
+	}
+	if (strcmp(key, "rate") == 0)
+		return get_full_short(p, w, nw, SET_RATE, "OPS [short OPS]", 0, RATE_MAX, &d->rate,
+		                      &d->short_rate, &p->short_rate_given);
+	if (strcmp(key, "seed") == 0) {
+		if (nw != 2)
+			return fail(p, "seed takes one value");
+		if ((rc = once(p, SET_SEED, key)))
+			return rc;
+		return get_u64(p, "seed", w[1], &d->seed);
+	}
+	if (strcmp(key, "expect") == 0)
+		return parse_expect(p, w, nw);
+	if (strcmp(key, "skew") == 0) {
+		if (nw != 3)
+			return fail(p, "skew takes edgeN MS");
+		drill_node_kind kind;
+		int idx;
+		if ((rc = get_node(p, w[1], &kind, &idx)))
+			return rc;
+		if (kind != DRILL_EDGE)
+			return fail(p, "skew takes an edge, not '%s'", w[1]);
+		if (idx >= DRILL_REGIONS_MAX)
+			return fail(p, "%s is past the most regions (%d)", w[1], DRILL_REGIONS_MAX);
+		if (p->skew_line[idx])
+			return fail(p, "skew %s given twice (first on line %d)", w[1],
+			            p->skew_line[idx]);
+		if ((rc = get_int(p, "skew ms", w[2], -SKEW_MAX_MS, SKEW_MAX_MS, &d->skew_ms[idx])))
+			return rc;
+		p->skew_line[idx] = p->line;
+		return 0;
+	}
+	return fail(p, "unknown statement '%s'", key);
+}
+
+/* One line, without its newline. */
+static int parse_line(parser *p, const char *raw, size_t len)
+{
+	char buf[LINE_MAX_BYTES + 1];
+	if (len > LINE_MAX_BYTES)
+		return fail(p, "line longer than %d bytes", LINE_MAX_BYTES);
+	memcpy(buf, raw, len);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\0')
+			return fail(p, "NUL byte in the line");
+		if (c < 0x20 && c != '\t' && !(c == '\r' && i == len - 1))
+			return fail(p, "control character 0x%02x in the line", c);
+	}
+	char *hash = strchr(buf, '#');
+	if (hash)
+		*hash = '\0';
+	/* The statement as written: trimmed, comment dropped. */
+	char *text = buf;
+	while (*text == ' ' || *text == '\t')
+		text++;
+	size_t n = strlen(text);
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	if (n == 0)
+		return 0;
+	char stmt[LINE_MAX_BYTES + 1];
+	memcpy(stmt, text, n + 1);
+
+	char *w[WORDS_MAX];
+	int nw = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(text, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (nw == WORDS_MAX)
+			return fail(p, "too many words (at most %d)", WORDS_MAX);
+		w[nw++] = t;
+	}
+	if (nw == 0) /* cannot happen after the trim; says so to the compiler */
+		return 0;
+	if (strcmp(w[0], "at") == 0)
+		return parse_step(p, w, nw, stmt);
+	return parse_setting(p, w, nw);
+}
+
+/* Checks that need every setting: shards, node indexes, step times,
+ * skews. */
+static void check_late(parser *p)
+{
+	const drill *d = p->d;
+	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
+		if (p->skew_line[i] && i >= d->regions)
+			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
+			          d->regions);
+	if (d->shards > d->centrals)
+		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,
+		          d->centrals);
+	if (d->shards > d->partitions)
+		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than partitions %u", d->shards,
+		          d->partitions);
+	for (size_t i = 0; i < d->nsteps; i++) {
+		const drill_step *s = &d->steps[i];
+		if (s->node == DRILL_EDGE && (unsigned)s->index >= d->regions)
+			fail_late(p, s->line, "edge%d is past regions %u (edge0..edge%u)", s->index,
+			          d->regions, d->regions - 1);
+		if (s->node == DRILL_CENTRAL && (unsigned)s->index >= d->centrals)
+			fail_late(p, s->line, "central%d is past centrals %u (central0..central%u)",
+			          s->index, d->centrals, d->centrals - 1);
+		if (s->at_s > d->duration_s)
+			fail_late(p, s->line, "step at %gs is past the duration %gs", s->at_s,
+			          d->duration_s);
+	}
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+	const drill_step *x = a, *y = b;
+	if (x->at_s != y->at_s)
+		return x->at_s < y->at_s ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* The base name of path without a ".drill" ending, odd bytes as '_'. */
+static void default_name(char *dst, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 6 && strcmp(base + n - 6, ".drill") == 0)
+		n -= 6;
+	if (n > DRILL_NAME_MAX)
+		n = DRILL_NAME_MAX;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = name_char(base[i]) ? base[i] : '_';
+	dst[n] = '\0';
+	if (n == 0)
+		strcpy(dst, "drill");
+}
+
+static void set_defaults(drill *d, const char *name)
+{
+	memset(d, 0, sizeof *d);
+	default_name(d->name, name);
+	d->regions = 3;
+	d->centrals = 1;
+	d->partitions = 8;
+	d->rate = 300;
+	d->short_rate = 150;
+	d->users = 2000;
+	d->items = 2000;
+	d->zipf = 1.1;
+	d->viral = 0.2;
+	d->unlike = 0.2;
+	d->sum = 0.2;
+	d->roam = 0.05;
+	d->reads = 0.1;
+	d->snapshot_ms = 500;
+	d->batch_age_ms = 500;
+	d->converge_s = 60;
+	d->seed = 1;
+}
+
+int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen)
+{
+	parser p;
+	memset(&p, 0, sizeof p);
+	p.path = name ? name : "drill";
+	p.err = err;
+	p.errlen = errlen;
+	p.d = d;
+	set_defaults(d, p.path);
+	if (err && errlen)
+		err[0] = '\0';
+
+	int rc = 0;
+	const char *s = text;
+	for (;;) {
+		p.line++;
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		if (!nl && len == 0 && p.line > 1) {
+			p.line--; /* the text ended with a newline */
+			break;
+		}
+		if ((rc = parse_line(&p, s, len)))
+			goto fail;
+		if (!nl)
+			break;
+		s = nl + 1;
+	}
+
+	if (!p.seen[SET_DURATION]) {
+		rc = fail(&p, "no duration statement (duration FULL_S [short SHORT_S])");
+		goto fail;
+	}
+	if (!p.short_given)
+		d->short_duration_s = d->duration_s;
+	if (p.seen[SET_RATE] && !p.short_rate_given)
+		d->short_rate = d->rate / 2;
+	check_late(&p);
+	if (p.late_line) {
+		p.line = p.late_line;
+		rc = fail(&p, "%s", p.late_msg);
+		goto fail;
+	}
+	if (d->nsteps > 1)
+		qsort(d->steps, d->nsteps, sizeof *d->steps, cmp_step);
+	return 0;
+fail:
+	drill_free(d);
+	return rc;
+}
+
+int drill_parse_file(const char *path, drill *d, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof *d);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		return e == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	}
+	char *buf = xmalloc(FILE_MAX_BYTES + 1);
+	size_t n = fread(buf, 1, FILE_MAX_BYTES + 1, f);
+	int rc = 0;
+	if (ferror(f)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: read error", path);
+		rc = ERR_IO;
+	} else if (n > FILE_MAX_BYTES) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:1: file larger than %u bytes", path,
+			         FILE_MAX_BYTES);
+		rc = ERR_CONFIG;
+	} else if (memchr(buf, '\0', n)) {
+		/* The parser works on C strings: find the line for the message. */
+		const char *z = memchr(buf, '\0', n);
+		int line = 1;
+		for (const char *q = buf; q < z; q++)
+			line += *q == '\n';
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: NUL byte in the line", path, line);
+		rc = ERR_CONFIG;
+	}
+	fclose(f);
+	if (rc == 0) {
+		buf[n] = '\0';
+		rc = drill_parse(path, buf, d, err, errlen);
+	}
+	free(buf);
+	return rc;
+}
+
+void drill_free(drill *d)
+{
+	if (!d)
+		return;
+	free(d->steps);
+	d->steps = NULL;
+	d->nsteps = 0;
+	d->nexpects = 0;
+}
+
+double drill_duration(const drill *d, bool short_run)
+{
+	return short_run ? d->short_duration_s : d->duration_s;
+}
+
+void drill_set_duration(drill *d, double duration_s)
+{
+	if (d->duration_s > 0)
+		for (size_t i = 0; i < d->nsteps; i++)
+			d->steps[i].at_s = d->steps[i].at_s * duration_s / d->duration_s;
+	d->duration_s = duration_s;
+}
+
+double drill_step_time(const drill *d, const drill_step *s, bool short_run)
+{
+	if (!short_run || d->duration_s <= 0)
+		return s->at_s;
+	return s->at_s * d->short_duration_s / d->duration_s;
+}
+
+double drill_step_rate(const drill *d, const drill_step *s, bool short_run)
+{
+	if (!short_run || d->rate <= 0)
+		return s->x;
+	return s->x * d->short_rate / d->rate;
+}
+
+const char *drill_expect_name(drill_expect_key key)
+{
+	for (size_t k = 0; k < sizeof expect_keys / sizeof expect_keys[0]; k++)
+		if (expect_keys[k].key == key)
+			return expect_keys[k].word;
+	return "?";
+}
+
+const drill_expect *drill_expect_of(const drill *d, drill_expect_key key)
+{
+	for (size_t i = 0; i < d->nexpects; i++)
+		if (d->expects[i].key == key)
+			return &d->expects[i];
+	return NULL;
+}
+
+unsigned drill_shard_count(const drill *d)
+{
+	return d->shards ? d->shards : 1;
+}
+
+unsigned drill_shard_of_central(const drill *d, unsigned j)
+{
+	return j % drill_shard_count(d);
+}
+
+/* Shard s starts at floor(s * P / N): equal ranges, the longer ones
+ * last when N does not divide P. */
+void drill_shard_range(const drill *d, unsigned s, unsigned *first, unsigned *last)
+{
+	uint64_t n = drill_shard_count(d), p = d->partitions;
+	*first = (unsigned)(s * p / n);
+	*last = (unsigned)((s + 1) * p / n) - 1;
+}
+
+unsigned drill_shard_of_partition(const drill *d, unsigned p)
+{
+	unsigned n = drill_shard_count(d);
+	for (unsigned s = 0; s < n; s++) {
+		unsigned first, last;
+		drill_shard_range(d, s, &first, &last);
+		if (p >= first && p <= last)
+			return s;
+	}
+	return n - 1;
+}

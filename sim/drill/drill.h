@@ -1,0 +1,211 @@
+/* drill.h - drill files: what to run, and when to break what.
+ *
+ * A drill is a plain text file (sim/drills/NAME.drill), one statement per
+ * line, '#' starts a comment. Settings (any order, each at most once):
+ *   name NAME                       (default: the file's base name)
+ *   regions N                       edges, 1..8 (default 3)
+ *   centrals N                      central instances, 1..4 (default 1)
+ *   partitions N                    (default 8)
+ *   shards N                        split the partitions into N equal
+ *                                   contiguous ranges, 1..centrals and
+ *                                   at most partitions; central i owns
+ *                                   shard i % N (so with shards 2 and
+ *                                   centrals 3, central0 and central2
+ *                                   are shard 0's primary and replica,
+ *                                   central1 is shard 1) and edges get a
+ *                                   shard map listing each shard's
+ *                                   centrals, lowest index first. The
+ *                                   end checks then also start one more
+ *                                   central owning every partition on the
+ *                                   same input and compare it with the
+ *                                   shards. Without shards every central
+ *                                   owns every partition and edges ask
+ *                                   central0 only.
+ *   duration FULL_S [short SHORT_S] load time, required; the short run
+ *                                   scales every step time by SHORT_S /
+ *                                   FULL_S (no short: SHORT_S = FULL_S)
+ *   rate OPS [short OPS]            ops/s at the start (default 300, 150;
+ *                                   no short: half of OPS)
+ *   users N / items N / zipf S      (default 2000 / 2000 / 1.1)
+ *   viral SHARE / unlike SHARE / sum SHARE / roam SHARE / reads SHARE
+ *                                   (default 0.2 / 0.2 / 0.2 / 0.05 / 0.1)
+ *   snapshot_ms N / batch_age_ms N  central's snapshot interval, the edges'
+ *                                   seal age (default 500 / 500)
+ *   skew edgeN MS                   that edge's wall clock runs MS ahead
+ *                                   (negative: behind)
+ *   converge_s N                    bound on convergence after the end
+ *                                   (default 60)
+ *   store_cache_mb N                every daemon's LevelDB block cache
+ *                                   (store.cache_mb, 1..65536; default 0:
+ *                                   the daemons' own default)
+ *   procs_every S                   sample every daemon's RSS and open
+ *                                   descriptors every S seconds (1..3600;
+ *                                   default 0, off) and judge at the end
+ *                                   whether they stay flat and under the
+ *                                   bound from its config (sim/drill/soak.h)
+ *   seed N                          (default 1)
+ *   expect KEY MAX                  the run fails (a violation) unless the
+ *                                   figure KEY is at most MAX; each KEY
+ *                                   at most once (drill_expect_key):
+ *     ready_write_p99_ms, ready_write_p999_ms, ready_read_p99_ms
+ *         ack / count-read latency of the clients of every edge while
+ *         that edge is ready (its /readyz answers 200), in each rate
+ *         phase (from the start and from each load_rate step) and over
+ *         the run; an edge never ready with clients is a violation too;
+ *         held in the full run only (the short run is part of `make
+ *         test`, where timing is no target), reported in both
+ *     ready_read_errors   failed reads at every edge while it was ready
+ *     ready_readthroughs  count read-throughs to central of every edge
+ *                         after it was first ready (its metrics)
+ *     read_errors         failed reads over the whole run, every edge
+ * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
+ * (of the full run), in any order (they are sorted):
+ *   cut NODE LINK [forward|backward|both]  block a path (default both)
+ *   heal NODE LINK                          clear every fault of the path
+ *   delay NODE LINK MS [JITTER_MS]          add latency
+ *   throttle NODE LINK BYTES_PER_S          limit bandwidth
+ *   reset NODE LINK                         close the path's connections
+ *   kill NODE / start NODE                  SIGKILL / start again
+ *   wipe edgeN                              SIGKILL if running, then
+ *                                           delete its data dir (the
+ *                                           store): the next start is
+ *                                           an empty edge (not centrals)
+ *   stop NODE / cont NODE                   SIGSTOP / SIGCONT
+ *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
+ *   broker_rtt ID|all MS
+ *   broker_errors COUNT                     that many produce requests fail
+ *   region_down edgeN / region_up edgeN     users stop starting ops there
+ *                                           (they move to other regions)
+ *   disk_full edgeN / disk_free edgeN       fill that edge's data dir (a
+ *                                           small tmpfs of its own) to the
+ *                                           last byte / free it again
+ *   load_rate OPS / viral SHARE             change the load (the short
+ *                                           run scales OPS by its rate
+ *                                           over the full rate)
+ * NODE is edgeN or centralN (0-based); LINK is kafka, central (an
+ * edge's read-through path; with shards, its paths to every central) or
+ * clients (the users' or checker's path).
+ * "forward" is from the node outwards.
+ * Pure: parsing only. Any thread.
+ */
+#ifndef SIM_DRILL_H
+#define SIM_DRILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DRILL_NAME_MAX 64
+#define DRILL_REGIONS_MAX 8
+#define DRILL_CENTRALS_MAX 4
+#define DRILL_STEPS_MAX 256
+#define DRILL_EXPECTS_MAX 8 /* at least the number of drill_expect_key values */
+
+typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
+typedef enum drill_link { DRILL_LINK_KAFKA = 1, DRILL_LINK_CENTRAL, DRILL_LINK_CLIENTS } drill_link;
+
+typedef enum drill_action {
+	DRILL_CUT = 1,
+	DRILL_HEAL,
+	DRILL_DELAY,
+	DRILL_THROTTLE,
+	DRILL_RESET,
+	DRILL_KILL,
+	DRILL_START,
+	DRILL_STOP,
+	DRILL_CONT,
+	DRILL_BROKER_DOWN,
+	DRILL_BROKER_UP,
+	DRILL_BROKER_RTT,
+	DRILL_BROKER_ERRORS,
+	DRILL_REGION_DOWN,
+	DRILL_REGION_UP,
+	DRILL_LOAD_RATE,
+	DRILL_VIRAL,
+	DRILL_DISK_FULL,
+	DRILL_DISK_FREE,
+	DRILL_WIPE,
+} drill_action;
+
+/* What an "expect KEY MAX" line holds to MAX (see the grammar above). */
+typedef enum drill_expect_key {
+	DRILL_EXPECT_READY_WRITE_P99 = 1,
+	DRILL_EXPECT_READY_WRITE_P999,
+	DRILL_EXPECT_READY_READ_P99,
+	DRILL_EXPECT_READY_READ_ERRORS,
+	DRILL_EXPECT_READY_READTHROUGHS,
+	DRILL_EXPECT_READ_ERRORS,
+} drill_expect_key;
+
+typedef struct drill_expect {
+	drill_expect_key key;
+	double max; /* ms for the latencies, a count otherwise */
+	int line;
+} drill_expect;
+
+typedef struct drill_step {
+	double at_s; /* in the full run */
+	drill_action action;
+	drill_node_kind node; /* 0 when the action takes no node */
+	int index;            /* edgeN / centralN; broker id (-1: all) */
+	drill_link link;      /* for path actions */
+	int dir;              /* 1 forward, 2 backward, 3 both (relay_dir) */
+	int64_t a, b;         /* ms, jitter, bytes/s, count, rtt ... */
+	double x;             /* ops/s, share */
+	int line;             /* in the file, for messages */
+	char text[128];       /* the statement as written, for reports */
+} drill_step;
+
+typedef struct drill {
+	char name[DRILL_NAME_MAX + 1];
+	unsigned regions, centrals, partitions, users, items;
+	unsigned shards; /* 0: not sharded (every central owns everything) */
+	double zipf, viral, unlike, sum, roam, reads;
+	double duration_s, short_duration_s;
+	double rate, short_rate;
+	unsigned snapshot_ms, batch_age_ms, converge_s;
+	unsigned procs_every_s;  /* 0: no process samples */
+	unsigned store_cache_mb; /* 0: the daemons' default */
+	int64_t skew_ms[DRILL_REGIONS_MAX];
+	uint64_t seed;
+	drill_step *steps; /* sorted by at_s, then by line */
+	size_t nsteps;
+	drill_expect expects[DRILL_EXPECTS_MAX]; /* in file order */
+	size_t nexpects;
+} drill;
+
+/* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
+ * anything malformed or out of range (a node index past regions or
+ * centrals, a step after the duration, ...). */
+int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_UNUSED;
+/* The same from text in memory; name is used for messages. */
+int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;
+void drill_free(drill *d);
+/* When step s runs, in seconds from the start of the load. */
+double drill_step_time(const drill *d, const drill_step *s, bool short_run);
+double drill_duration(const drill *d, bool short_run);
+/* Makes the full run last duration_s instead (`sim drill --duration`):
+ * every step keeps its place in the run, scaled by the new duration over
+ * the old. The short run is left as it was. */
+void drill_set_duration(drill *d, double duration_s);
+/* The ops/s of a load_rate step s: s->x, times short_rate / rate in the
+ * short run (s->x unchanged when rate is 0). */
+double drill_step_rate(const drill *d, const drill_step *s, bool short_run);
+
+/* The word of an expect key in drill files ("ready_write_p99_ms"); "?"
+ * for a value that is not one. */
+const char *drill_expect_name(drill_expect_key key);
+/* The expectation on key, or NULL when the drill has none. */
+const drill_expect *drill_expect_of(const drill *d, drill_expect_key key);
+
+/* Shards: how many (1 when not sharded), which one central j serves, the
+ * partitions [*first, *last] of shard s (every partition when not
+ * sharded), and the shard that owns partition p. */
+unsigned drill_shard_count(const drill *d);
+unsigned drill_shard_of_central(const drill *d, unsigned j);
+void drill_shard_range(const drill *d, unsigned s, unsigned *first, unsigned *last);
+unsigned drill_shard_of_partition(const drill *d, unsigned p);
+
+#endif

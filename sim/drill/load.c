@@ -1,0 +1,728 @@
+/* load.c - the simulated users: starting ops on an open-loop timer,
+ * picking users, items and regions, and the load's lifecycle, settings,
+ * truth and statistics (requests and answers are in load_http.c).
+ *
+ * Threads: load_new starts one thread that owns the event_base, the
+ * connections, the PRNG, the users' state, the membership map and every
+ * op. Other threads only touch what is under l->mu: the settings, the
+ * truth counts, the stats, the histograms and the list of ops in flight
+ * (the fields load_drain logs). No libevent call is made with mu held.
+ *
+ * Owns: the base, connections, ops, truth and histograms; load_free
+ * releases all of them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "sim/drill/load_int.h"
+#include "log.h"
+#include "xmem.h"
+
+/* --- randomness and Zipf --------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* xorshift64*: fast, and deterministic per seed. */
+uint64_t load_rnd(load *l)
+{
+	uint64_t x = l->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	l->rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform in [0, 1). */
+double load_rnd01(load *l)
+{
+	return (double)(load_rnd(l) >> 11) * 0x1.0p-53;
+}
+
+unsigned load_rnd_below(load *l, unsigned n)
+{
+	return n ? (unsigned)(load_rnd(l) % n) : 0;
+}
+
+void load_zipf_init(load_zipf *z, unsigned n, double s)
+{
+	if (n == 0)
+		n = 1;
+	z->n = n;
+	z->cdf = xmalloc(n * sizeof *z->cdf);
+	double sum = 0;
+	for (unsigned k = 0; k < n; k++) {
+		sum += pow((double)k + 1, -s);
+		z->cdf[k] = sum;
+	}
+	for (unsigned k = 0; k < n; k++)
+		z->cdf[k] /= sum;
+	z->cdf[n - 1] = 1.0;
+}
+
+unsigned load_zipf_pick(const load_zipf *z, double u)
+{
+	unsigned lo = 0, hi = z->n - 1; /* the first k with cdf[k] > u */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (z->cdf[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+void load_zipf_free(load_zipf *z)
+{
+	free(z->cdf);
+	z->cdf = NULL;
+	z->n = 0;
+}
+
+/* --- names ------------------------------------------------------------------ */
+
+static bool is_viral(const load *l, unsigned item)
+{
+	return item == l->o.items;
+}
+
+/* "viral" or "i<k>": the item's id within type post. */
+void load_item_id(const load *l, unsigned item, char *buf, size_t cap)
+{
+	if (is_viral(l, item))
+		snprintf(buf, cap, "viral");
+	else
+		snprintf(buf, cap, "i%u", item);
+}
+
+/* The index of "post:<id>", or -1. */
+static long item_index(const load *l, const char *item)
+{
+	if (!item || strncmp(item, "post:", 5) != 0)
+		return -1;
+	const char *id = item + 5;
+	if (strcmp(id, "viral") == 0)
+		return l->o.items;
+	if (id[0] != 'i' || id[1] < '0' || id[1] > '9' || (id[1] == '0' && id[2]))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long k = strtoul(id + 1, &end, 10);
+	if (*end || errno || k >= l->o.items)
+		return -1;
+	return (long)k;
+}
+
+const char *load_kind_name(op_kind k)
+{
+	switch (k) {
+	case OP_LIKE: return "like";
+	case OP_UNLIKE: return "unlike";
+	case OP_VIEW: return "view";
+	default: return "read";
+	}
+}
+
+/* --- starting ops -------------------------------------------------------------- */
+
+static unsigned pick_item(load *l, double viral)
+{
+	if (viral > 0 && load_rnd01(l) < viral)
+		return l->o.items;
+	return load_zipf_pick(&l->zipf, load_rnd01(l));
+}
+
+/* A random region that is up, other than avoid (when there is one);
+ * -1 when none is. */
+static int pick_up_region(load *l, const bool *up, int avoid)
+{
+	unsigned cand[LOAD_REGIONS_MAX], n = 0;
+	for (unsigned r = 0; r < l->o.regions; r++)
+		if (up[r] && (int)r != avoid)
+			cand[n++] = r;
+	if (n == 0)
+		return avoid >= 0 && up[avoid] ? avoid : -1;
+	return (int)cand[load_rnd_below(l, n)];
+}
+
+static int pick_idle_user(load *l)
+{
+	if (l->idle == 0)
+		return -1;
+	unsigned n = l->o.users;
+	for (int i = 0; i < 8; i++) {
+		unsigned u = load_rnd_below(l, n);
+		if (!l->busy[u])
+			return (int)u;
+	}
+	unsigned start = load_rnd_below(l, n);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned u = (start + i) % n;
+		if (!l->busy[u])
+			return (int)u;
+	}
+	return -1;
+}
+
+/* Puts o on the in-flight list unless the load drains; false then. */
+static bool op_claim(load *l, op *o)
+{
+	pthread_mutex_lock(&l->mu);
+	bool ok = !l->draining;
+	if (ok) {
+		o->next = l->ops;
+		if (l->ops)
+			l->ops->prev = o;
+		l->ops = o;
+		l->st.in_flight++;
+		if (o->kind == OP_READ) {
+			l->st.reads++;
+			l->reg[o->region].reads++;
+		} else {
+			l->st.started++;
+		}
+		o->ready_epoch = l->ready[o->region] ? l->ready_epoch[o->region] : 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ok;
+}
+
+static void count_skip(load *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->st.skipped++;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void start_read(load *l, double viral, const bool *up)
+{
+	int region = pick_up_region(l, up, -1);
+	if (region < 0) {
+		count_skip(l);
+		return;
+	}
+	op *o = load_op_new(l, OP_READ, (unsigned)region);
+	if (!o)
+		return;
+	unsigned want = 1 + load_rnd_below(l, READ_ITEMS_MAX), picked[READ_ITEMS_MAX], n = 0;
+	int len = snprintf(o->path, sizeof o->path, "/v1/counts?items=");
+	for (unsigned i = 0; i < want; i++) {
+		unsigned it = pick_item(l, viral);
+		bool dup = false;
+		for (unsigned j = 0; j < n; j++)
+			dup |= picked[j] == it;
+		if (dup)
+			continue;
+		picked[n++] = it;
+		char id[24];
+		load_item_id(l, it, id, sizeof id);
+		len += snprintf(o->path + len, sizeof o->path - (size_t)len, "%spost:%s",
+		                n > 1 ? "," : "", id);
+	}
+	o->first_us = clock_mono_us();
+	if (!op_claim(l, o)) {
+		load_op_free(o);
+		return;
+	}
+	load_send_attempt(o);
+}
+
+static void start_write(load *l, double viral, const bool *up)
+{
+	int user = pick_idle_user(l);
+	if (user < 0) {
+		count_skip(l);
+		return;
+	}
+	unsigned home = (unsigned)user % l->o.regions;
+	int region = home;
+	if (!up[home] || (l->o.roam_share > 0 && load_rnd01(l) < l->o.roam_share))
+		region = pick_up_region(l, up, (int)home);
+	if (region < 0 || !up[region]) {
+		count_skip(l);
+		return;
+	}
+	unsigned item = pick_item(l, viral);
+	op_kind kind = OP_LIKE;
+	unsigned n = 1;
+	if (l->o.sum_share > 0 && load_rnd01(l) < l->o.sum_share) {
+		kind = OP_VIEW;
+		n = 1 + load_rnd_below(l, 5);
+	} else {
+		uint64_t key = (uint64_t)user << 32 | item;
+		if (smap_get(&l->members, &key, sizeof key) && load_rnd01(l) < l->o.unlike_share)
+			kind = OP_UNLIKE;
+	}
+	op *o = load_op_new(l, kind, (unsigned)region);
+	if (!o)
+		return;
+	o->user = (unsigned)user;
+	o->item = item;
+	o->n = n;
+	char id[24];
+	load_item_id(l, item, id, sizeof id);
+	snprintf(o->path, sizeof o->path, "/v1/items/post/%s/%s", id,
+	         kind == OP_VIEW ? LOAD_SUM_COUNTER : LOAD_SET_COUNTER);
+	uint64_t hlc = l->last_hlc[user];
+	int blen = 0;
+	if (kind == OP_VIEW && hlc)
+		blen = snprintf(o->body, sizeof o->body, "{\"n\":%u,\"hlc\":%" PRIu64 "}", n, hlc);
+	else if (kind == OP_VIEW)
+		blen = snprintf(o->body, sizeof o->body, "{\"n\":%u}", n);
+	else if (hlc)
+		blen = snprintf(o->body, sizeof o->body, "{\"hlc\":%" PRIu64 "}", hlc);
+	o->body_len = (size_t)blen;
+	o->first_us = clock_mono_us();
+	if (!op_claim(l, o)) {
+		load_op_free(o);
+		return;
+	}
+	o->seq = ++l->opseq[user];
+	l->busy[user] = 1;
+	l->idle--;
+	load_send_attempt(o);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	load *l = arg;
+	if (atomic_load(&l->stop)) {
+		event_base_loopbreak(l->base);
+		return;
+	}
+	bool up[LOAD_REGIONS_MAX];
+	pthread_mutex_lock(&l->mu);
+	double rate = l->draining ? 0 : l->rate, viral = l->viral_share;
+	memcpy(up, l->up, sizeof up);
+	pthread_mutex_unlock(&l->mu);
+
+	uint64_t now = clock_mono_us();
+	double dt = (double)(now - l->last_tick_us) / 1e6;
+	l->last_tick_us = now;
+	if (rate <= 0) {
+		l->credit = 0;
+		return;
+	}
+	/* Open loop, but a stalled loop does not make up more than 100 ms. */
+	l->credit += rate * dt;
+	if (l->credit > rate * 0.1 + 1)
+		l->credit = rate * 0.1 + 1;
+	while (l->credit >= 1 && !atomic_load(&l->stop)) {
+		l->credit -= 1;
+		if (l->o.read_share > 0 && load_rnd01(l) < l->o.read_share)
+			start_read(l, viral, up);
+		else
+			start_write(l, viral, up);
+	}
+}
+
+static void *load_main(void *arg)
+{
+	load *l = arg;
+	/* Process signals are the main thread's, and a write to a closed
+	 * socket must fail with EPIPE here, not kill the process. Faults
+	 * (SIGSEGV...) stay unblocked for the sanitizers. */
+	sigset_t set;
+	sigemptyset(&set);
+	int sigs[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+	              SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&set, sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	l->last_tick_us = clock_mono_us();
+	if (event_base_dispatch(l->base) < 0)
+		log_error("load event loop failed", "%s", "");
+	return NULL;
+}
+
+/* --- lifecycle ------------------------------------------------------------------- */
+
+static bool share_ok(double x)
+{
+	return x >= 0 && x <= 1;
+}
+
+static int check_opts(const load_opts *o, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	if (o->regions < 1 || o->regions > LOAD_REGIONS_MAX)
+		why = "regions must be 1..8";
+	else if (!o->ports)
+		why = "ports missing";
+	else if (o->users < 1 || o->users > USERS_MAX)
+		why = "users must be 1..10000000";
+	else if (o->items < 1 || o->items > ITEMS_MAX)
+		why = "items must be 1..1000000";
+	else if (!(o->zipf_s > 0) || o->zipf_s > 100)
+		why = "zipf_s must be > 0";
+	else if (!share_ok(o->viral_share) || !share_ok(o->unlike_share) ||
+	         !share_ok(o->sum_share) || !share_ok(o->roam_share) || !share_ok(o->read_share))
+		why = "shares must be 0..1";
+	else if (!(o->rate >= 0) || o->rate > 1e7)
+		why = "rate must be 0..1e7";
+	else if (o->conns_per_region > CONNS_MAX)
+		why = "conns_per_region must be at most 64";
+	for (unsigned r = 0; !why && r < o->regions; r++)
+		if (o->ports[r] <= 0 || o->ports[r] > 65535)
+			why = "bad port";
+	if (why) {
+		if (err && errlen)
+			snprintf(err, errlen, "load: %s", why);
+		return ERR_INVAL;
+	}
+	return 0;
+}
+
+load *load_new(const load_opts *o, char *err, size_t errlen)
+{
+	if (check_opts(o, err, errlen) != 0)
+		return NULL;
+	load *l = xcalloc(1, sizeof *l);
+	l->o = *o;
+	l->o.ports = NULL;
+	if (!l->o.timeout_ms)
+		l->o.timeout_ms = 2000;
+	if (!l->o.conns_per_region)
+		l->o.conns_per_region = 8;
+	memcpy(l->ports, o->ports, o->regions * sizeof *o->ports);
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->drained, &ca);
+	pthread_condattr_destroy(&ca);
+	l->rate = o->rate;
+	l->viral_share = o->viral_share;
+	for (unsigned r = 0; r < o->regions; r++)
+		l->up[r] = true;
+
+	uint64_t s = o->seed;
+	l->rng = splitmix(&s) | 1;
+	load_zipf_init(&l->zipf, o->items, o->zipf_s);
+	l->busy = xcalloc(o->users, 1);
+	l->idle = o->users;
+	l->opseq = xcalloc(o->users, sizeof *l->opseq);
+	l->last_hlc = xcalloc(o->users, sizeof *l->last_hlc);
+	smap_init(&l->members);
+	l->set_count = xcalloc(o->items + 1, sizeof *l->set_count);
+	l->sum_count = xcalloc(o->items + 1, sizeof *l->sum_count);
+	l->touched = xcalloc(o->items + 1, 1);
+	l->wr = xcalloc(LOAD_PHASES_MAX, sizeof *l->wr);
+	l->rd = xcalloc(LOAD_PHASES_MAX, sizeof *l->rd);
+	size_t slots = (size_t)o->regions * LOAD_READY_PHASES_MAX;
+	l->rwr = xcalloc(slots, sizeof *l->rwr);
+	l->rrd = xcalloc(slots, sizeof *l->rrd);
+	l->rst = xcalloc(slots, sizeof *l->rst);
+	hist_init(&l->window);
+
+	unsigned per = l->o.conns_per_region;
+	l->conns = xcalloc((size_t)o->regions * per, sizeof *l->conns);
+	l->base = event_base_new();
+	const char *why = NULL;
+	if (!l->base)
+		why = "event_base_new failed";
+	for (unsigned i = 0; !why && i < o->regions * per; i++) {
+		struct evhttp_connection *c = evhttp_connection_base_new(
+		    l->base, NULL, "127.0.0.1", (uint16_t)l->ports[i / per]);
+		if (!c) {
+			why = "evhttp_connection_base_new failed";
+			break;
+		}
+		l->conns[i] = c;
+		evhttp_connection_set_max_body_size(c, ANSWER_MAX);
+		evhttp_connection_set_max_headers_size(c, HEADERS_MAX);
+	}
+	if (!why) {
+		l->tick = event_new(l->base, -1, EV_PERSIST, on_tick, l);
+		struct timeval tv = {0, TICK_US};
+		if (!l->tick || event_add(l->tick, &tv) != 0)
+			why = "tick timer failed";
+	}
+	if (!why) {
+		int rc = pthread_create(&l->thread, NULL, load_main, l);
+		if (rc != 0)
+			why = strerror(rc);
+		else
+			l->thread_started = true;
+	}
+	if (why) {
+		if (err && errlen)
+			snprintf(err, errlen, "load: %s", why);
+		load_free(l);
+		return NULL;
+	}
+	log_info("load started",
+	         "regions=%u users=%u items=%u zipf_s=%.2f rate=%.0f viral=%.2f unlike=%.2f "
+	         "sum=%.2f roam=%.2f reads=%.2f timeout_ms=%u conns=%u seed=%" PRIu64,
+	         o->regions, o->users, o->items, o->zipf_s, o->rate, o->viral_share,
+	         o->unlike_share, o->sum_share, o->roam_share, o->read_share, l->o.timeout_ms, per,
+	         o->seed);
+	return l;
+}
+
+void load_free(load *l)
+{
+	if (!l)
+		return;
+	if (l->thread_started) {
+		atomic_store(&l->stop, true);
+		pthread_join(l->thread, NULL);
+	}
+	/* Freeing a connection frees its queued requests without calling
+	 * back; the ops that sent them go next. */
+	if (l->conns)
+		for (unsigned i = 0; i < l->o.regions * l->o.conns_per_region; i++)
+			if (l->conns[i])
+				evhttp_connection_free(l->conns[i]);
+	for (op *o = l->ops, *next; o; o = next) {
+		next = o->next;
+		load_op_free(o);
+	}
+	if (l->tick)
+		event_free(l->tick);
+	if (l->base)
+		event_base_free(l->base);
+	free(l->conns);
+	load_zipf_free(&l->zipf);
+	free(l->busy);
+	free(l->opseq);
+	free(l->last_hlc);
+	smap_free(&l->members);
+	free(l->set_count);
+	free(l->sum_count);
+	free(l->touched);
+	free(l->wr);
+	free(l->rd);
+	free(l->rwr);
+	free(l->rrd);
+	free(l->rst);
+	pthread_cond_destroy(&l->drained);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* --- settings ---------------------------------------------------------------------- */
+
+void load_set_rate(load *l, double ops_per_s)
+{
+	if (!(ops_per_s >= 0))
+		ops_per_s = 0;
+	pthread_mutex_lock(&l->mu);
+	l->rate = ops_per_s;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_viral_share(load *l, double share)
+{
+	if (!(share >= 0))
+		share = 0;
+	if (share > 1)
+		share = 1;
+	pthread_mutex_lock(&l->mu);
+	l->viral_share = share;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_region_up(load *l, unsigned region, bool up)
+{
+	if (region >= l->o.regions) {
+		log_warn("load: no such region", "region=%u", region);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	l->up[region] = up;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_region_ready(load *l, unsigned region, bool ready)
+{
+	if (region >= l->o.regions) {
+		log_warn("load: no such region", "region=%u", region);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	if (ready && !l->ready[region])
+		l->ready_epoch[region]++; /* a new spell: ops of the last one are out */
+	l->ready[region] = ready;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_set_ready_phase(load *l, unsigned phase)
+{
+	if (phase >= LOAD_READY_PHASES_MAX) {
+		log_warn("load: ready phase out of range", "phase=%u", phase);
+		phase = LOAD_READY_PHASES_MAX - 1;
+	}
+	pthread_mutex_lock(&l->mu);
+	l->ready_phase = phase;
+	pthread_mutex_unlock(&l->mu);
+}
+
+int load_ready_slot(const load *l, const op *o)
+{
+	unsigned r = o->region;
+	if (!o->ready_epoch || !l->ready[r] || l->ready_epoch[r] != o->ready_epoch)
+		return -1;
+	return (int)(r * LOAD_READY_PHASES_MAX + l->ready_phase);
+}
+
+void load_set_phase(load *l, unsigned phase)
+{
+	if (phase >= LOAD_PHASES_MAX) {
+		log_warn("load: phase out of range", "phase=%u", phase);
+		phase = LOAD_PHASES_MAX - 1;
+	}
+	pthread_mutex_lock(&l->mu);
+	l->phase = phase;
+	pthread_mutex_unlock(&l->mu);
+}
+
+int load_drain(load *l, unsigned timeout_ms)
+{
+	struct timespec dl = clock_mono_deadline(timeout_ms);
+	pthread_mutex_lock(&l->mu);
+	l->draining = true;
+	int rc = 0;
+	while (l->st.in_flight > 0 && rc == 0)
+		rc = pthread_cond_timedwait(&l->drained, &l->mu, &dl);
+	if (l->st.in_flight == 0) {
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	log_warn("load drain timed out", "in_flight=%" PRIu64, l->st.in_flight);
+	uint64_t now = clock_mono_us();
+	for (op *o = l->ops; o; o = o->next) {
+		char id[24];
+		load_item_id(l, o->item, id, sizeof id);
+		if (o->kind == OP_READ)
+			log_warn("load stuck op",
+			         "op=read region=%u attempts=%u age_ms=%" PRIu64 " path=%.120s",
+			         o->region, o->attempts, (now - o->first_us) / 1000, o->path);
+		else
+			log_warn("load stuck op",
+			         "op=%s user=u%u item=post:%s region=%u key=u%u-%" PRIu64
+			         " attempts=%u age_ms=%" PRIu64,
+			         load_kind_name(o->kind), o->user, id, o->region, o->user, o->seq,
+			         o->attempts, (now - o->first_us) / 1000);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ERR_TIMEOUT;
+}
+
+/* --- truth, stats, histograms -------------------------------------------------------- */
+
+uint64_t load_truth_of(load *l, const char *counter, const char *item)
+{
+	long i = item_index(l, item);
+	if (i < 0 || !counter)
+		return 0;
+	bool set = strcmp(counter, LOAD_SET_COUNTER) == 0;
+	if (!set && strcmp(counter, LOAD_SUM_COUNTER) != 0)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	uint64_t v = set ? l->set_count[i] : l->sum_count[i];
+	pthread_mutex_unlock(&l->mu);
+	return v;
+}
+
+static void fill_entry(const load *l, load_truth_entry *e, const char *counter, unsigned item,
+                       uint64_t count)
+{
+	char id[24];
+	load_item_id(l, item, id, sizeof id);
+	snprintf(e->counter, sizeof e->counter, "%s", counter);
+	snprintf(e->item, sizeof e->item, "post:%s", id);
+	e->count = count;
+}
+
+size_t load_truth(load *l, load_truth_entry **out)
+{
+	pthread_mutex_lock(&l->mu);
+	size_t n = 0;
+	for (unsigned i = 0; i <= l->o.items; i++)
+		n += (l->touched[i] & TOUCH_SET ? 1 : 0) + (l->touched[i] & TOUCH_SUM ? 1 : 0);
+	load_truth_entry *e = n ? xcalloc(n, sizeof *e) : NULL;
+	size_t k = 0;
+	for (unsigned i = 0; i <= l->o.items; i++) {
+		if (l->touched[i] & TOUCH_SET)
+			fill_entry(l, &e[k++], LOAD_SET_COUNTER, i, l->set_count[i]);
+		if (l->touched[i] & TOUCH_SUM)
+			fill_entry(l, &e[k++], LOAD_SUM_COUNTER, i, l->sum_count[i]);
+	}
+	pthread_mutex_unlock(&l->mu);
+	*out = e;
+	return n;
+}
+
+void load_get_stats(load *l, load_stats *out)
+{
+	pthread_mutex_lock(&l->mu);
+	*out = l->st;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_hist(load *l, unsigned phase, bool reads, hist *out)
+{
+	if (phase >= LOAD_PHASES_MAX) {
+		hist_init(out);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	*out = reads ? l->rd[phase] : l->wr[phase];
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_region_stats(load *l, unsigned region, int phase, load_region_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (region >= l->o.regions || phase >= LOAD_READY_PHASES_MAX)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (phase >= 0) {
+		*out = l->rst[region * LOAD_READY_PHASES_MAX + (unsigned)phase];
+	} else {
+		*out = l->reg[region];
+		for (unsigned p = 0; p < LOAD_READY_PHASES_MAX; p++) {
+			const load_region_stats *s = &l->rst[region * LOAD_READY_PHASES_MAX + p];
+			out->ready_acked += s->ready_acked;
+			out->ready_reads += s->ready_reads;
+			out->ready_read_errors += s->ready_read_errors;
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, hist *out)
+{
+	if (region >= l->o.regions || phase >= LOAD_READY_PHASES_MAX) {
+		hist_init(out);
+		return;
+	}
+	size_t i = (size_t)region * LOAD_READY_PHASES_MAX + phase;
+	pthread_mutex_lock(&l->mu);
+	*out = reads ? l->rrd[i] : l->rwr[i];
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_take_window(load *l, hist *out)
+{
+	pthread_mutex_lock(&l->mu);
+	*out = l->window;
+	hist_init(&l->window);
+	pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,154 @@
+/* load.h - simulated users driving the real edges over HTTP/1.1, and the
+ * ground truth of what they were acknowledged.
+ *
+ * Items are "post:i0".."post:i<items-1>", drawn by Zipf(zipf_s), and
+ * "post:viral", which takes viral_share of all ops. A write is on the set
+ * counter (likes) or, with sum_share, on the sum counter (views, n 1..5).
+ * On likes, a user who is in unlikes with unlike_share, else likes (a
+ * repeat); a user who is out likes. Users are "u0".."u<users-1>"; user
+ * N's home region is N % regions (an op goes elsewhere when home is
+ * down), and each user has at most one op in flight; with roam_share an
+ * op goes to another region that is up. Every write carries an Idempotency-Key and the hlc of the
+ * user's last answer ({"hlc": t}), so a later tap orders after an earlier
+ * one at any region.
+ *
+ * An attempt that times out, fails to connect or gets 429/5xx is retried
+ * with backoff at the same edge with the same key until it gets an
+ * answer: an op whose answer was lost is retried until it gets one, and
+ * the replay tells the user the op's first answer (and hlc). Truth moves
+ * only on a 2xx: set -> the op's membership, sum -> += n. Another status
+ * is a refusal: counted, never in the truth. Reads (read_share of ops)
+ * are GET /v1/counts of 1..20 items; their latency is kept apart.
+ *
+ * Ready figures: the runner says when a region's edge is ready
+ * (load_set_region_ready). An op sent to a region whose edge was ready
+ * when it started, and still is (without a not-ready spell in between)
+ * when it ends, also counts in that region's ready histograms and read
+ * errors, under the ready phase of its end (load_set_ready_phase; the
+ * runner starts one at each load_rate step).
+ *
+ * Ops start on a timer at `rate` per second (open loop, skipping users
+ * with an op in flight). New ops never start at a region that is down
+ * (load_set_region_up); ops in flight there keep retrying.
+ *
+ * The load runs on its own thread and event loop; every function here
+ * may be called from any thread.
+ */
+#ifndef SIM_LOAD_H
+#define SIM_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "sim/drill/hist.h"
+#include "item.h"
+
+#define LOAD_REGIONS_MAX 8
+#define LOAD_PHASES_MAX 32
+#define LOAD_READY_PHASES_MAX 8
+#define LOAD_VIRAL "post:viral"
+#define LOAD_SET_COUNTER "likes"
+#define LOAD_SUM_COUNTER "views"
+
+typedef struct load load;
+
+typedef struct load_opts {
+	unsigned regions; /* edges, 1..LOAD_REGIONS_MAX */
+	const int *ports; /* region i's edge answers on 127.0.0.1:ports[i] */
+	unsigned users, items;
+	double zipf_s; /* > 0; 1.0 is classic Zipf */
+	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
+	double rate;               /* ops per second to start with (0: idle) */
+	unsigned timeout_ms;       /* per attempt; default 2000 */
+	unsigned conns_per_region; /* keep-alive connections; default 8 */
+	uint64_t seed;
+} load_opts;
+
+/* started..refused count writes; reads are counted apart. */
+typedef struct load_stats {
+	uint64_t started;          /* write ops started */
+	uint64_t attempts;         /* write requests sent, retries included */
+	uint64_t retried;          /* attempts after the first */
+	uint64_t acked;            /* ops answered 2xx */
+	uint64_t replayed;         /* answers marked Idempotent-Replayed */
+	uint64_t refused;          /* ops answered 4xx other than 429: never in the truth */
+	uint64_t skipped;          /* timer slots with no idle user or no region up */
+	uint64_t reads;            /* reads started */
+	uint64_t read_errors;      /* non-2xx answers, timeouts, connection errors */
+	uint64_t read_unavailable; /* of which 503 (count_unavailable) */
+	uint64_t in_flight;        /* writes and reads */
+} load_stats;
+
+load *load_new(const load_opts *o, char *err, size_t errlen);
+/* Stops the thread; ops still in flight are abandoned. NULL is a no-op. */
+void load_free(load *l);
+
+void load_set_rate(load *l, double ops_per_s);
+void load_set_viral_share(load *l, double share);
+void load_set_region_up(load *l, unsigned region, bool up);
+/* Latencies from now on are kept under phase p (0..LOAD_PHASES_MAX-1). */
+void load_set_phase(load *l, unsigned phase);
+
+/* Stops starting ops (for good: reads too) and waits until none is in
+ * flight. 0, or ERR_TIMEOUT after timeout_ms (each stuck op is logged
+ * with its user, item, region, key and attempts). */
+int load_drain(load *l, unsigned timeout_ms) WARN_UNUSED;
+
+/* The true count of (counter, item) now: what the acknowledged ops say. */
+uint64_t load_truth_of(load *l, const char *counter, const char *item);
+
+typedef struct load_truth_entry {
+	char counter[COUNTER_MAX + 1];
+	char item[ITEM_MAX + 1];
+	uint64_t count;
+} load_truth_entry;
+
+/* Every (counter, item) any acknowledged op touched, with its true count
+ * (malloc'ed array in *out). */
+size_t load_truth(load *l, load_truth_entry **out);
+
+/* One region's ops: all of them, and those counted as ready (above). */
+typedef struct load_region_stats {
+	uint64_t acked;             /* writes answered 2xx */
+	uint64_t reads;             /* reads started */
+	uint64_t read_errors;       /* as load_stats.read_errors */
+	uint64_t ready_acked;       /* of the acked, counted as ready */
+	uint64_t ready_reads;       /* reads answered 2xx, counted as ready */
+	uint64_t ready_read_errors; /* read errors counted as ready */
+} load_region_stats;
+
+void load_get_stats(load *l, load_stats *out);
+/* Region r's edge is ready (true) or not from now on; false also ends
+ * the readiness of every op in flight there. */
+void load_set_region_ready(load *l, unsigned region, bool ready);
+/* Ready figures from now on are kept under ready phase p
+ * (0..LOAD_READY_PHASES_MAX-1). */
+void load_set_ready_phase(load *l, unsigned p);
+/* Region r's counts over the run, or (phase >= 0) its ready counts of
+ * that ready phase only (the all-ops fields are then 0). */
+void load_get_region_stats(load *l, unsigned region, int phase, load_region_stats *out);
+/* Region r's ready ack (reads false) or read latencies of ready phase
+ * p, copied into *out. */
+void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, hist *out);
+/* Ack latencies (writes, retries included) or read latencies of phase p,
+ * copied into *out. */
+void load_get_hist(load *l, unsigned phase, bool reads, hist *out);
+/* Ack latencies of every phase since the last call (for a per-second
+ * series), copied into *out and cleared. */
+void load_take_window(load *l, hist *out);
+
+/* Zipf(s) over n ranks (rank 0 the most popular): a precomputed CDF
+ * sampled by binary search. The load's item picker, exposed for tests.
+ * load_zipf_pick maps u in [0,1) to a rank 0..n-1. */
+typedef struct load_zipf {
+	double *cdf;
+	unsigned n;
+} load_zipf;
+
+void load_zipf_init(load_zipf *z, unsigned n, double s);
+unsigned load_zipf_pick(const load_zipf *z, double u);
+void load_zipf_free(load_zipf *z);
+
+#endif

@@ -1,0 +1,300 @@
+/* load_http.c - one op's requests: attempts over evhttp with a timeout,
+ * retries with backoff, and what an answer does to the truth.
+ *
+ * Each attempt is an evhttp_request on one of its region's keep-alive
+ * connections (round-robin) with op->timer armed for timeout_ms. The
+ * answer callback disarms it; a timeout cancels the request (evhttp then
+ * never calls back). A failed attempt re-arms op->timer as a backoff
+ * (50 ms doubling to 1 s, jittered), after which the same request (same
+ * key) goes to the same region again. evhttp reports a failed request
+ * either as NULL or with response code 0: both are connection errors.
+ * The callback may run inside evhttp_make_request or
+ * evhttp_cancel_request, so no lock is held across those calls.
+ *
+ * Loop thread only; the state other threads read is updated under mu.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "clock.h"
+#include "sim/drill/load_int.h"
+#include "log.h"
+#include "xmem.h"
+
+/* --- finishing ops ------------------------------------------------------------ */
+
+void load_op_free(op *o)
+{
+	if (o->timer)
+		event_free(o->timer);
+	free(o);
+}
+
+/* Takes o off the in-flight list, frees its user and o. */
+void load_op_finish(op *o)
+{
+	load *l = o->l;
+	pthread_mutex_lock(&l->mu);
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		l->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	if (--l->st.in_flight == 0)
+		pthread_cond_broadcast(&l->drained);
+	pthread_mutex_unlock(&l->mu);
+	if (o->kind != OP_READ) {
+		l->busy[o->user] = 0;
+		l->idle++;
+	}
+	load_op_free(o);
+}
+
+/* The attempt failed without an answer the truth can use: a read ends as
+ * an error; a write backs off, then tries the same edge again. */
+static void attempt_failed(op *o, int status, const char *why)
+{
+	load *l = o->l;
+	if (o->kind == OP_READ) {
+		pthread_mutex_lock(&l->mu);
+		l->st.read_errors++;
+		if (status == 503)
+			l->st.read_unavailable++;
+		l->reg[o->region].read_errors++;
+		int slot = load_ready_slot(l, o);
+		if (slot >= 0)
+			l->rst[slot].ready_read_errors++;
+		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
+		return;
+	}
+	unsigned d = o->backoff_ms;
+	o->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
+	unsigned ms = d / 2 + load_rnd_below(l, d / 2 + 1);
+	log_debug("load retry", "user=u%u seq=%" PRIu64 " region=%u why=%s status=%d delay_ms=%u",
+	          o->user, o->seq, o->region, why, status, ms);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (evtimer_add(o->timer, &tv) != 0) {
+		log_error("load timer failed", "user=u%u", o->user);
+		load_send_attempt(o); /* no timer: retry at once rather than hang */
+	}
+}
+
+static uint64_t json_hlc(json_t *root)
+{
+	json_t *h = json_object_get(root, "hlc");
+	if (!json_is_integer(h) || json_integer_value(h) <= 0)
+		return 0;
+	return (uint64_t)json_integer_value(h);
+}
+
+/* A write answered 2xx: the truth moves, the user learns the hlc. */
+static void write_acked(op *o, struct evhttp_request *req)
+{
+	load *l = o->l;
+	const char *rp =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotent-Replayed");
+	bool replayed = rp && strcmp(rp, "true") == 0;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	json_error_t jerr;
+	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, &jerr);
+	uint64_t hlc = root ? json_hlc(root) : 0;
+	if (o->kind != OP_VIEW && root) {
+		json_t *m = json_object_get(root, "member");
+		if (json_is_boolean(m) && json_is_true(m) != (o->kind == OP_LIKE))
+			log_warn("load answer disagrees with its op",
+			         "user=u%u item=%u op=%s body=%.*s", o->user, o->item,
+			         load_kind_name(o->kind), (int)(len < 200 ? len : 200), body);
+	}
+	if (!root)
+		log_warn("load answer is not JSON", "user=u%u err=%s", o->user, jerr.text);
+	json_decref(root);
+	if (hlc)
+		l->last_hlc[o->user] = hlc;
+
+	/* The membership map is the loop thread's: no lock for it. */
+	uint64_t key = (uint64_t)o->user << 32 | o->item;
+	int delta = 0;
+	if (o->kind == OP_LIKE) {
+		bool created = false;
+		smap_val *v = smap_put(&l->members, &key, sizeof key, &created);
+		if (created) {
+			v->u = 1;
+			delta = 1;
+		}
+	} else if (o->kind == OP_UNLIKE) {
+		if (smap_del(&l->members, &key, sizeof key))
+			delta = -1;
+	}
+
+	uint64_t lat = clock_mono_us() - o->first_us;
+	pthread_mutex_lock(&l->mu);
+	l->st.acked++;
+	if (replayed)
+		l->st.replayed++;
+	if (o->kind == OP_VIEW) {
+		l->sum_count[o->item] += o->n;
+		l->touched[o->item] |= TOUCH_SUM;
+	} else {
+		l->set_count[o->item] += (uint64_t)(int64_t)delta;
+		l->touched[o->item] |= TOUCH_SET;
+	}
+	hist_add(&l->wr[l->phase], lat);
+	hist_add(&l->window, lat);
+	l->reg[o->region].acked++;
+	int slot = load_ready_slot(l, o);
+	if (slot >= 0) {
+		hist_add(&l->rwr[slot], lat);
+		l->rst[slot].ready_acked++;
+	}
+	pthread_mutex_unlock(&l->mu);
+	load_op_finish(o);
+}
+
+static void on_answer(struct evhttp_request *req, void *arg)
+{
+	op *o = arg;
+	load *l = o->l;
+	evtimer_del(o->timer);
+	o->req = NULL;
+	int status = req ? evhttp_request_get_response_code(req) : 0;
+	if (status == 0) {
+		attempt_failed(o, 0, "connection");
+		return;
+	}
+	if (o->kind == OP_READ) {
+		if (status < 200 || status > 299) {
+			attempt_failed(o, status, "status");
+			return;
+		}
+		uint64_t lat = clock_mono_us() - o->first_us;
+		pthread_mutex_lock(&l->mu);
+		hist_add(&l->rd[l->phase], lat);
+		int slot = load_ready_slot(l, o);
+		if (slot >= 0) {
+			hist_add(&l->rrd[slot], lat);
+			l->rst[slot].ready_reads++;
+		}
+		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
+		return;
+	}
+	if (status >= 200 && status <= 299) {
+		write_acked(o, req);
+	} else if (status == 429 || status >= 500) {
+		attempt_failed(o, status, "status");
+	} else {
+		log_info("load op refused", "user=u%u item=%u op=%s status=%d", o->user, o->item,
+		         load_kind_name(o->kind), status);
+		pthread_mutex_lock(&l->mu);
+		l->st.refused++;
+		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
+	}
+}
+
+/* Attempt timeout (a request is out) or the end of a backoff. */
+static void on_op_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	op *o = arg;
+	if (o->req) {
+		struct evhttp_request *req = o->req;
+		o->req = NULL;
+		evhttp_cancel_request(req); /* its callback will not run */
+		attempt_failed(o, 0, "timeout");
+	} else {
+		load_send_attempt(o);
+	}
+}
+
+/* Sends o's request once more. o may be gone when this returns. */
+void load_send_attempt(op *o)
+{
+	load *l = o->l;
+	unsigned per = l->o.conns_per_region;
+	struct evhttp_connection *conn = l->conns[o->region * per + l->rr[o->region]++ % per];
+	struct evhttp_request *req = evhttp_request_new(on_answer, o);
+	if (!req) {
+		log_error("load request alloc failed", "user=u%u", o->user);
+		attempt_failed(o, 0, "alloc");
+		return;
+	}
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char host[32], user[24], key[48], clen[24];
+	snprintf(host, sizeof host, "127.0.0.1:%d", l->ports[o->region]);
+	int bad = evhttp_add_header(h, "Host", host);
+	enum evhttp_cmd_type method = EVHTTP_REQ_GET;
+	if (o->kind != OP_READ) {
+		method = o->kind == OP_UNLIKE ? EVHTTP_REQ_DELETE : EVHTTP_REQ_POST;
+		snprintf(user, sizeof user, "u%u", o->user);
+		snprintf(key, sizeof key, "u%u-%" PRIu64, o->user, o->seq);
+		bad |= evhttp_add_header(h, "X-User-Id", user);
+		bad |= evhttp_add_header(h, "Idempotency-Key", key);
+		/* evhttp adds a length only to POST and PUT: DELETE needs ours. */
+		snprintf(clen, sizeof clen, "%zu", o->body_len);
+		bad |= evhttp_add_header(h, "Content-Length", clen);
+		if (o->body_len) {
+			bad |= evhttp_add_header(h, "Content-Type", "application/json");
+			bad |= evbuffer_add(evhttp_request_get_output_buffer(req), o->body,
+			                    o->body_len);
+		}
+	}
+	if (bad) {
+		evhttp_request_free(req);
+		log_error("load request build failed", "user=u%u", o->user);
+		attempt_failed(o, 0, "alloc");
+		return;
+	}
+
+	pthread_mutex_lock(&l->mu);
+	if (o->kind != OP_READ) {
+		l->st.attempts++;
+		if (o->attempts > 0)
+			l->st.retried++;
+	}
+	o->attempts++;
+	pthread_mutex_unlock(&l->mu);
+
+	unsigned ms = l->o.timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (evtimer_add(o->timer, &tv) != 0) {
+		evhttp_request_free(req);
+		log_error("load timer failed", "user=u%u", o->user);
+		attempt_failed(o, 0, "timer");
+		return;
+	}
+	o->req = req;
+	/* The callback may run (and a read end) inside this call: o is not
+	 * touched after it unless it failed before queueing the request. */
+	if (evhttp_make_request(conn, req, method, o->path) != 0) {
+		log_warn("load request not sent", "region=%u path=%s", o->region, o->path);
+		evtimer_del(o->timer);
+		o->req = NULL;
+		attempt_failed(o, 0, "send");
+	}
+}
+
+op *load_op_new(load *l, op_kind kind, unsigned region)
+{
+	op *o = xcalloc(1, sizeof *o);
+	o->l = l;
+	o->kind = kind;
+	o->region = region;
+	o->backoff_ms = BACKOFF_FIRST_MS;
+	o->timer = evtimer_new(l->base, on_op_timer, o);
+	if (!o->timer) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}

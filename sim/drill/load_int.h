@@ -1,0 +1,116 @@
+/* load_int.h - what load.c and load_http.c share: the load's and an
+ * op's state. Private to sim/drill/load*.c; see load.c for the threading rules.
+ */
+#ifndef SIM_LOAD_INT_H
+#define SIM_LOAD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "sim/drill/load.h"
+#include "smap.h"
+
+#define TICK_US 2000
+#define USERS_MAX 10000000u
+#define ITEMS_MAX 1000000u
+#define CONNS_MAX 64u
+#define READ_ITEMS_MAX 20
+#define BACKOFF_FIRST_MS 50
+#define BACKOFF_MAX_MS 1000
+#define ANSWER_MAX (64u << 10)
+#define HEADERS_MAX (16u << 10)
+#define PATH_CAP 512
+
+typedef enum op_kind { OP_LIKE, OP_UNLIKE, OP_VIEW, OP_READ } op_kind;
+
+typedef struct op op;
+struct op {
+	op *prev, *next; /* the in-flight list, under mu */
+	load *l;
+	op_kind kind;
+	unsigned user, item, n, region; /* item == items: viral */
+	uint64_t seq;                   /* the user's op number: the key */
+	unsigned attempts;              /* under mu */
+	uint64_t ready_epoch;           /* the region's, when ready at the start; 0 */
+	unsigned backoff_ms;
+	uint64_t first_us;
+	struct evhttp_request *req; /* the attempt in flight; NULL while backing off */
+	struct event *timer;        /* attempt timeout, or backoff */
+	char path[PATH_CAP];
+	char body[80];
+	size_t body_len;
+};
+
+struct load {
+	load_opts o;
+	int ports[LOAD_REGIONS_MAX];
+	struct event_base *base;
+	struct evhttp_connection **conns; /* regions x conns_per_region */
+	unsigned rr[LOAD_REGIONS_MAX];
+	struct event *tick;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stop;
+
+	/* The loop thread's own. */
+	uint64_t rng;
+	load_zipf zipf;
+	uint8_t *busy; /* per user: an op in flight */
+	unsigned idle;
+	uint64_t *opseq, *last_hlc; /* per user */
+	smap members;               /* (user, item) -> 1 when in */
+	uint64_t last_tick_us;
+	double credit;
+
+	pthread_mutex_t mu;
+	pthread_cond_t drained; /* in_flight fell to 0 */
+	double rate, viral_share;
+	bool up[LOAD_REGIONS_MAX];
+	unsigned phase;
+	bool draining;
+	uint64_t *set_count, *sum_count; /* per item, viral last */
+	uint8_t *touched;                /* per item: TOUCH_SET | TOUCH_SUM */
+	load_stats st;
+	hist *wr, *rd; /* per phase */
+	hist window;
+	/* Ready figures: per region, its edge ready now and the count of its
+	 * ready spells (an op's ready_epoch); per region x ready phase, the
+	 * histograms and counts of ops that stayed within one spell. */
+	bool ready[LOAD_REGIONS_MAX];
+	uint64_t ready_epoch[LOAD_REGIONS_MAX];
+	unsigned ready_phase;
+	hist *rwr, *rrd;                         /* [region * LOAD_READY_PHASES_MAX + phase] */
+	load_region_stats *rst;                  /* the same index: the ready_* fields */
+	load_region_stats reg[LOAD_REGIONS_MAX]; /* the all-ops fields */
+	op *ops;
+};
+
+enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
+
+/* load.c */
+uint64_t load_rnd(load *l);
+double load_rnd01(load *l); /* [0, 1) */
+unsigned load_rnd_below(load *l, unsigned n);
+/* "viral" or "i<k>": the item's id within type post. */
+void load_item_id(const load *l, unsigned item, char *buf, size_t cap);
+const char *load_kind_name(op_kind k);
+
+/* Under mu: is o still within the ready spell it started in? Its
+ * region x ready phase slot then, else -1. */
+int load_ready_slot(const load *l, const op *o);
+
+/* load_http.c: the loop thread only. */
+/* A new op with its timer, or NULL. */
+op *load_op_new(load *l, op_kind kind, unsigned region);
+void load_op_free(op *o);
+/* Takes o off the in-flight list, frees its user and o. */
+void load_op_finish(op *o);
+/* Sends o's request (again). o may be gone when this returns. */
+void load_send_attempt(op *o);
+
+#endif

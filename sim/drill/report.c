@@ -1,0 +1,784 @@
+/* report.c - a drill run's record and two of its renderings: report.json
+ * (through jansson, so every string is escaped) and summary.txt. The
+ * picture is in report_svg.c.
+ *
+ * Owns copies of every string it is given. Strings are cleaned on the way
+ * in: bytes that are not valid UTF-8 become '?', control characters
+ * become spaces, so every renderer can trust them. Lists are capped
+ * (REPORT_*_MAX below); past a cap, entries are dropped and counted, and a
+ * violation is always counted even when its text is dropped.
+ *
+ * Not thread-safe: one owner (the runner's thread).
+ */
+#include "sim/drill/report.h"
+#include "sim/drill/report_svg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "xmem.h"
+
+#define REPORT_LABEL_MAX 256     /* bytes kept of any label or key */
+#define REPORT_VIOLATION_MAX 512 /* bytes kept of one violation */
+#define REPORT_VIOLATIONS_KEPT 1000
+#define REPORT_ROWS_MAX 1024 /* faults, latency, convergence, numbers, texts */
+#define REPORT_SAMPLES_MAX 1000000
+
+/* Grows an array of n elements of size bytes so one more fits. */
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	return xrealloc(p, *cap * size);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most max bytes), 0 if the
+ * bytes there are not one. */
+static size_t utf8_len(const unsigned char *s, size_t max)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > max)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* A copy of s of at most max bytes, valid UTF-8 without control
+ * characters. NULL becomes "". */
+static char *clean(const char *s, size_t max)
+{
+	if (!s)
+		s = "";
+	size_t len = strnlen(s, max);
+	char *out = xmalloc(len + 1);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+	while (i < len) {
+		size_t n = utf8_len(u + i, len - i);
+		if (n == 0) {
+			out[o++] = '?';
+			i++;
+		} else if (n == 1) {
+			out[o++] = (u[i] < 0x20 || u[i] == 0x7F) ? ' ' : (char)u[i];
+			i++;
+		} else {
+			memcpy(out + o, u + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+report *report_new(const char *drill, bool short_run, unsigned regions)
+{
+	report *r = xcalloc(1, sizeof *r);
+	r->drill = clean(drill, REPORT_LABEL_MAX);
+	r->short_run = short_run;
+	r->regions = regions > REPORT_SERIES_MAX ? REPORT_SERIES_MAX : regions;
+	return r;
+}
+
+void report_free(report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nfaults; i++)
+		free(r->faults[i].label);
+	for (size_t i = 0; i < r->nlat; i++)
+		free(r->lat[i].phase);
+	for (size_t i = 0; i < r->nconv; i++)
+		free(r->conv[i].after);
+	for (size_t i = 0; i < r->nnums; i++)
+		free(r->nums[i].key);
+	for (size_t i = 0; i < r->ntexts; i++) {
+		free(r->texts[i].key);
+		free(r->texts[i].value);
+	}
+	for (size_t i = 0; i < r->nviol_kept; i++)
+		free(r->viol[i]);
+	free(r->faults);
+	free(r->lat);
+	free(r->conv);
+	free(r->ready);
+	free(r->nums);
+	free(r->texts);
+	free(r->viol);
+	free(r->samples);
+	free(r->procs);
+	for (unsigned i = 0; i < r->nproc_nodes; i++)
+		free(r->proc_nodes[i].name);
+	free(r->drill);
+	free(r);
+}
+
+/* Counts a dropped entry; warns on the first of each run. */
+static bool full(report *r, size_t n, size_t max, const char *what)
+{
+	if (n < max)
+		return false;
+	if (r->dropped++ == 0)
+		log_warn("report list full", "list=%s max=%zu", what, max);
+	return true;
+}
+
+void report_fault(report *r, double start_s, double end_s, const char *label)
+{
+	if (full(r, r->nfaults, REPORT_ROWS_MAX, "faults"))
+		return;
+	r->faults = grow(r->faults, &r->capfaults, r->nfaults, sizeof *r->faults);
+	report_fault_row *f = &r->faults[r->nfaults++];
+	f->start_s = start_s;
+	f->end_s = end_s;
+	f->label = clean(label, REPORT_LABEL_MAX);
+}
+
+void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
+                   unsigned nregions, double p99_ms)
+{
+	if (full(r, r->nsamples, REPORT_SAMPLES_MAX, "samples"))
+		return;
+	r->samples = grow(r->samples, &r->capsamples, r->nsamples, sizeof *r->samples);
+	report_sample_row *s = &r->samples[r->nsamples++];
+	s->t_s = t_s;
+	s->truth = truth;
+	for (unsigned i = 0; i < REPORT_SERIES_MAX; i++)
+		s->answered[i] = (answered && i < nregions && answered[i] >= 0) ? answered[i] : -1;
+	s->p99_ms = p99_ms;
+}
+
+void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+                    double p99_ms, double p999_ms)
+{
+	if (full(r, r->nlat, REPORT_ROWS_MAX, "latency"))
+		return;
+	r->lat = grow(r->lat, &r->caplat, r->nlat, sizeof *r->lat);
+	report_latency_row *l = &r->lat[r->nlat++];
+	l->phase = clean(phase, REPORT_LABEL_MAX);
+	l->reads = reads;
+	l->n = n;
+	l->p50_ms = p50_ms;
+	l->p99_ms = p99_ms;
+	l->p999_ms = p999_ms;
+}
+
+/* Cleans s into a field of cap bytes (clean never makes text longer;
+ * a character cut at the end becomes '?'). */
+static void clean_into(char *dst, size_t cap, const char *s)
+{
+	char *c = clean(s, strnlen(s, cap - 1));
+	snprintf(dst, cap, "%s", c);
+	free(c);
+}
+
+void report_ready(report *r, const report_ready_row *row)
+{
+	if (full(r, r->nready, REPORT_ROWS_MAX, "ready"))
+		return;
+	r->ready = grow(r->ready, &r->capready, r->nready, sizeof *r->ready);
+	report_ready_row *q = &r->ready[r->nready++];
+	*q = *row;
+	clean_into(q->edge, sizeof q->edge, row->edge);
+	clean_into(q->phase, sizeof q->phase, row->phase);
+}
+
+void report_convergence(report *r, const char *after, double seconds, bool converged)
+{
+	if (full(r, r->nconv, REPORT_ROWS_MAX, "convergence"))
+		return;
+	r->conv = grow(r->conv, &r->capconv, r->nconv, sizeof *r->conv);
+	report_convergence_row *c = &r->conv[r->nconv++];
+	c->after = clean(after, REPORT_LABEL_MAX);
+	c->seconds = seconds;
+	c->converged = converged;
+}
+
+void report_violation(report *r, const char *fmt, ...)
+{
+	r->nviol++;
+	if (r->nviol_kept >= REPORT_VIOLATIONS_KEPT)
+		return;
+	char buf[REPORT_VIOLATION_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	r->viol = grow(r->viol, &r->capviol, r->nviol_kept, sizeof *r->viol);
+	r->viol[r->nviol_kept++] = clean(buf, sizeof buf);
+}
+
+void report_number(report *r, const char *key, double value)
+{
+	for (size_t i = 0; i < r->nnums; i++)
+		if (strcmp(r->nums[i].key, key ? key : "") == 0) {
+			r->nums[i].value = value;
+			return;
+		}
+	if (full(r, r->nnums, REPORT_ROWS_MAX, "numbers"))
+		return;
+	r->nums = grow(r->nums, &r->capnums, r->nnums, sizeof *r->nums);
+	r->nums[r->nnums].key = clean(key, REPORT_LABEL_MAX);
+	r->nums[r->nnums++].value = value;
+}
+
+void report_text(report *r, const char *key, const char *value)
+{
+	for (size_t i = 0; i < r->ntexts; i++)
+		if (strcmp(r->texts[i].key, key ? key : "") == 0) {
+			free(r->texts[i].value);
+			r->texts[i].value = clean(value, REPORT_VIOLATION_MAX);
+			return;
+		}
+	if (full(r, r->ntexts, REPORT_ROWS_MAX, "texts"))
+		return;
+	r->texts = grow(r->texts, &r->captexts, r->ntexts, sizeof *r->texts);
+	r->texts[r->ntexts].key = clean(key, REPORT_LABEL_MAX);
+	r->texts[r->ntexts++].value = clean(value, REPORT_VIOLATION_MAX);
+}
+
+/* The index of node among the sampled daemons, added when new; -1 when
+ * there is no room. */
+static int proc_node(report *r, const char *node)
+{
+	char *name = clean(node, REPORT_LABEL_MAX);
+	for (unsigned i = 0; i < r->nproc_nodes; i++)
+		if (strcmp(r->proc_nodes[i].name, name) == 0) {
+			free(name);
+			return (int)i;
+		}
+	if (full(r, r->nproc_nodes, REPORT_NODES_MAX, "process nodes")) {
+		free(name);
+		return -1;
+	}
+	r->proc_nodes[r->nproc_nodes].name = name;
+	return (int)r->nproc_nodes++;
+}
+
+void report_proc(report *r, const char *node, int pid, const soak_sample *s)
+{
+	int k = proc_node(r, node);
+	if (k < 0 || full(r, r->nprocs, REPORT_SAMPLES_MAX, "process samples"))
+		return;
+	r->procs = grow(r->procs, &r->capprocs, r->nprocs, sizeof *r->procs);
+	r->procs[r->nprocs++] = (report_proc_row){.node = (unsigned)k, .pid = pid, .s = *s};
+}
+
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b)
+{
+	int k = proc_node(r, node);
+	if (k < 0)
+		return;
+	report_proc_node *n = &r->proc_nodes[k];
+	n->judged = true;
+	n->v = *v;
+	n->bound = *b;
+}
+
+void report_proc_rules(report *r, double warmup_s, double every_s)
+{
+	r->proc_warmup_s = warmup_s;
+	r->proc_every_s = every_s;
+}
+
+size_t report_violations(const report *r)
+{
+	return r->nviol;
+}
+
+bool report_passed(const report *r)
+{
+	if (r->nviol)
+		return false;
+	for (size_t i = 0; i < r->nconv; i++)
+		if (!r->conv[i].converged)
+			return false;
+	return true;
+}
+
+/* ---- report.json ---- */
+
+/* A JSON number, or null for NaN and infinities (JSON has neither). */
+static json_t *jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Sets key in obj, remembering any failure in *ok. */
+static void jset(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+	if (!v || json_object_set_new(obj, key, v) != 0)
+		*ok = false;
+}
+
+static void jpush(json_t *arr, json_t *v, bool *ok)
+{
+	if (!v || json_array_append_new(arr, v) != 0)
+		*ok = false;
+}
+
+/* The sampled daemons: the rules, then per daemon its figures (MB,
+ * descriptors without the store's own files), its bound and verdict. */
+static json_t *procs_json(const report *r, bool *ok)
+{
+	json_t *o = json_object(), *nodes = json_array();
+	if (!o || !nodes) {
+		json_decref(nodes);
+		*ok = false;
+		return o;
+	}
+	jset(o, "warmup_s", jnum(r->proc_warmup_s), ok);
+	jset(o, "every_s", jnum(r->proc_every_s), ok);
+	jset(o, "samples", json_integer((json_int_t)r->nprocs), ok);
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		json_t *j = json_object();
+		if (j) {
+			const soak_verdict *v = &n->v;
+			jset(j, "node", json_string(n->name), ok);
+			jset(j, "judged", json_boolean(n->judged && v->judged), ok);
+			if (n->judged) {
+				char text[1024];
+				soak_bound_text(&n->bound, text, sizeof text);
+				jset(j, "pass", json_boolean(!v->why[0]), ok);
+				jset(j, "why", json_string(v->why), ok);
+				jset(j, "samples", json_integer((json_int_t)v->n), ok);
+				jset(j, "samples_after_warmup", json_integer((json_int_t)v->npost),
+				     ok);
+				jset(j, "rss_start_mb", jnum(v->rss_start), ok);
+				jset(j, "rss_end_mb", jnum(v->rss_end), ok);
+				jset(j, "rss_peak_mb", jnum(v->rss_peak), ok);
+				jset(j, "anon_start_mb", jnum(v->anon_start), ok);
+				jset(j, "anon_settled_mb", jnum(v->anon_settled), ok);
+				jset(j, "anon_end_mb", jnum(v->anon_end), ok);
+				jset(j, "anon_growth_mb", jnum(v->anon_growth), ok);
+				jset(j, "anon_trend_mb", jnum(v->anon_trend), ok);
+				jset(j, "anon_allowed_mb", jnum(v->anon_allowed), ok);
+				jset(j, "fds_start", jnum(v->fds_start), ok);
+				jset(j, "fds_settled", jnum(v->fds_settled), ok);
+				jset(j, "fds_end", jnum(v->fds_end), ok);
+				jset(j, "fds_growth", jnum(v->fds_growth), ok);
+				jset(j, "fds_trend", jnum(v->fds_trend), ok);
+				jset(j, "fds_allowed", jnum(v->fds_allowed), ok);
+				jset(j, "store_fds_max", jnum(v->store_fds_max), ok);
+				jset(j, "bound_mb", jnum(n->bound.total_mb), ok);
+				jset(j, "bound", json_string(text), ok);
+			}
+		}
+		jpush(nodes, j, ok);
+	}
+	jset(o, "nodes", nodes, ok);
+	return o;
+}
+
+static json_t *build_json(const report *r, bool *ok)
+{
+	json_t *root = json_object();
+	if (!root) {
+		*ok = false;
+		return NULL;
+	}
+	jset(root, "drill", json_string(r->drill), ok);
+	jset(root, "short", json_boolean(r->short_run), ok);
+	jset(root, "pass", json_boolean(report_passed(r)), ok);
+
+	json_t *nums = json_object();
+	for (size_t i = 0; nums && i < r->nnums; i++) {
+		double v = r->nums[i].value;
+		/* Whole numbers stay integers, so counters read as counters. */
+		json_t *j = (isfinite(v) && v == floor(v) && fabs(v) < 9.0e15)
+		                ? json_integer((json_int_t)v)
+		                : jnum(v);
+		jset(nums, r->nums[i].key, j, ok);
+	}
+	jset(root, "numbers", nums, ok);
+
+	json_t *texts = json_object();
+	for (size_t i = 0; texts && i < r->ntexts; i++)
+		jset(texts, r->texts[i].key, json_string(r->texts[i].value), ok);
+	jset(root, "texts", texts, ok);
+
+	json_t *lat = json_array();
+	for (size_t i = 0; lat && i < r->nlat; i++) {
+		const report_latency_row *l = &r->lat[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "phase", json_string(l->phase), ok);
+			jset(o, "kind", json_string(l->reads ? "read" : "write"), ok);
+			jset(o, "n",
+			     json_integer((json_int_t)(l->n > INT64_MAX ? INT64_MAX : l->n)), ok);
+			jset(o, "p50_ms", jnum(l->p50_ms), ok);
+			jset(o, "p99_ms", jnum(l->p99_ms), ok);
+			jset(o, "p999_ms", jnum(l->p999_ms), ok);
+		}
+		jpush(lat, o, ok);
+	}
+	jset(root, "latency", lat, ok);
+
+	json_t *ready = json_array();
+	for (size_t i = 0; ready && i < r->nready; i++) {
+		const report_ready_row *q = &r->ready[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "edge", json_string(q->edge), ok);
+			jset(o, "phase", json_string(q->phase), ok);
+			jset(o, "writes",
+			     json_integer(
+			         (json_int_t)(q->writes > INT64_MAX ? INT64_MAX : q->writes)),
+			     ok);
+			/* No ops: no quantiles (null, not 0). */
+			jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
+			jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
+			jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(), ok);
+			jset(
+			    o, "reads",
+			    json_integer((json_int_t)(q->reads > INT64_MAX ? INT64_MAX : q->reads)),
+			    ok);
+			jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
+			jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
+			jset(
+			    o, "read_errors",
+			    json_integer((json_int_t)(q->read_errors > INT64_MAX ? INT64_MAX
+			                                                         : q->read_errors)),
+			    ok);
+			jset(o, "readthroughs",
+			     q->readthroughs < 0 ? json_null() : jnum(q->readthroughs), ok);
+			/* Bucket bounds: unknown or past the last bound is null. */
+			jset(o, "edge_write_p99_ms_at_most",
+			     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
+			                                                   : jnum(q->w_srv_p99_ms),
+			     ok);
+			jset(o, "edge_read_p99_ms_at_most",
+			     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
+			                                                   : jnum(q->r_srv_p99_ms),
+			     ok);
+		}
+		jpush(ready, o, ok);
+	}
+	jset(root, "ready", ready, ok);
+
+	json_t *faults = json_array();
+	for (size_t i = 0; faults && i < r->nfaults; i++) {
+		const report_fault_row *f = &r->faults[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "start_s", jnum(f->start_s), ok);
+			jset(o, "end_s", f->end_s < 0 ? json_null() : jnum(f->end_s), ok);
+			jset(o, "label", json_string(f->label), ok);
+		}
+		jpush(faults, o, ok);
+	}
+	jset(root, "faults", faults, ok);
+
+	json_t *conv = json_array();
+	for (size_t i = 0; conv && i < r->nconv; i++) {
+		const report_convergence_row *c = &r->conv[i];
+		json_t *o = json_object();
+		if (o) {
+			jset(o, "after", json_string(c->after), ok);
+			jset(o, "seconds", jnum(c->seconds), ok);
+			jset(o, "converged", json_boolean(c->converged), ok);
+		}
+		jpush(conv, o, ok);
+	}
+	jset(root, "convergence", conv, ok);
+
+	json_t *viol = json_array();
+	for (size_t i = 0; viol && i < r->nviol_kept; i++)
+		jpush(viol, json_string(r->viol[i]), ok);
+	jset(root, "violations", viol, ok);
+	jset(root, "violations_total", json_integer((json_int_t)r->nviol), ok);
+	jset(root, "samples", json_integer((json_int_t)r->nsamples), ok);
+	if (r->nproc_nodes)
+		jset(root, "processes", procs_json(r, ok), ok);
+	return root;
+}
+
+static int write_json(const report *r, const char *path)
+{
+	bool ok = true;
+	json_t *root = build_json(r, &ok);
+	if (!ok) {
+		json_decref(root);
+		log_error("report json build failed", "path=%s", path);
+		return ERR_IO;
+	}
+	int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+	json_decref(root);
+	if (rc != 0) {
+		log_error("report write failed", "path=%s", path);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* ---- summary.txt ---- */
+
+/* A number as people read it: integers without a fraction. */
+static void fmt_value(char *buf, size_t cap, double v)
+{
+	if (!isfinite(v))
+		snprintf(buf, cap, "-");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(buf, cap, "%.0f", v);
+	else
+		snprintf(buf, cap, "%.6g", v);
+}
+
+static void fmt_ms(char *buf, size_t cap, double v)
+{
+	if (!isfinite(v) || v < 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.2f", v);
+}
+
+/* A bucket bound: "<=5", ">10000" past the last one, "-" unknown. */
+static void fmt_bound(char *buf, size_t cap, double v)
+{
+	if (isinf(v))
+		snprintf(buf, cap, ">10000");
+	else if (v < 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "<=%g", v);
+}
+
+/* The sampled daemons: RSS at the start, the end and its peak; the
+ * anonymous part at the start, settled, at the end and its trend; the
+ * descriptors; the bound and the verdict. */
+static void procs_summary(const report *r, FILE *f)
+{
+	fprintf(
+	    f,
+	    "\nprocesses (MB; RSS: all of it, anon: its anonymous part, which is judged;\n"
+	    "  settled and end: medians of the first and last fifth after a warm-up of %.0f s;\n"
+	    "  trend: the least-squares rise after it; fds without the store's files;\n"
+	    "  a reading every %.0f s)\n",
+	    r->proc_warmup_s, r->proc_every_s);
+	fprintf(f, "  %-9s %6s %6s %6s %6s | %6s %6s %6s %6s | %5s %5s %5s %5s  %s\n", "node",
+	        "rss0", "rssN", "peak", "bound", "anon0", "settle", "anonN", "trend", "fds0", "fds",
+	        "fdsN", "store", "verdict");
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		const soak_verdict *v = &n->v;
+		if (!n->judged) {
+			fprintf(f, "  %-9s (not judged)\n", n->name);
+			continue;
+		}
+		fprintf(
+		    f,
+		    "  %-9s %6.1f %6.1f %6.1f %6.1f | %6.1f %6.1f %6.1f %+6.1f | %5.0f %5.0f %5.0f "
+		    "%5.0f  %s\n",
+		    n->name, v->rss_start, v->rss_end, v->rss_peak, n->bound.total_mb,
+		    v->anon_start, v->anon_settled, v->anon_end, v->anon_trend, v->fds_start,
+		    v->fds_settled, v->fds_end, v->store_fds_max,
+		    v->why[0] ? v->why : "flat, under the bound");
+	}
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		if (!n->judged)
+			continue;
+		char text[1024];
+		soak_bound_text(&n->bound, text, sizeof text);
+		fprintf(f, "  bound of %s: %s\n", n->name, text);
+	}
+}
+
+static void write_summary_to(const report *r, FILE *f)
+{
+	char a[64], b[64], c[64];
+	bool pass = report_passed(r);
+	size_t unconverged = 0;
+	for (size_t i = 0; i < r->nconv; i++)
+		unconverged += !r->conv[i].converged;
+
+	fprintf(f, "drill    %s%s\n", r->drill, r->short_run ? " (short run)" : "");
+	fprintf(f, "result   %s", pass ? "PASS" : "FAIL");
+	if (r->nviol)
+		fprintf(f, ", %zu violation%s", r->nviol, r->nviol == 1 ? "" : "s");
+	if (unconverged)
+		fprintf(f, ", %zu convergence%s not reached", unconverged,
+		        unconverged == 1 ? "" : "s");
+	fprintf(f, "\nsamples  %zu\n", r->nsamples);
+
+	if (r->nnums || r->ntexts) {
+		fprintf(f, "\nnumbers\n");
+		for (size_t i = 0; i < r->nnums; i++) {
+			fmt_value(a, sizeof a, r->nums[i].value);
+			fprintf(f, "  %-28s %s\n", r->nums[i].key, a);
+		}
+		for (size_t i = 0; i < r->ntexts; i++)
+			fprintf(f, "  %-28s %s\n", r->texts[i].key, r->texts[i].value);
+	}
+
+	fprintf(f, "\nlatency (ms)\n");
+	if (r->nlat == 0)
+		fprintf(f, "  (none recorded)\n");
+	else
+		fprintf(f, "  %-24s %-5s %10s %9s %9s %9s\n", "phase", "kind", "n", "p50", "p99",
+		        "p99.9");
+	for (size_t i = 0; i < r->nlat; i++) {
+		const report_latency_row *l = &r->lat[i];
+		fmt_ms(a, sizeof a, l->p50_ms);
+		fmt_ms(b, sizeof b, l->p99_ms);
+		fmt_ms(c, sizeof c, l->p999_ms);
+		fprintf(f, "  %-24s %-5s %10" PRIu64 " %9s %9s %9s\n", l->phase,
+		        l->reads ? "read" : "write", l->n, a, b, c);
+	}
+
+	if (r->nready) {
+		fprintf(f,
+		        "\nready edges (ms; each edge's clients while its /readyz answered 200;\n"
+		        "  edge w/r p99: the edge's own p99 for writes / count reads, at most)\n");
+		fprintf(f, "  %-7s %-24s %8s %7s %7s %7s %7s %7s %7s %7s %9s %7s %7s\n", "edge",
+		        "phase", "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "rd err",
+		        "rd-thru", "edge w", "edge r");
+	}
+	for (size_t i = 0; i < r->nready; i++) {
+		const report_ready_row *q = &r->ready[i];
+		char d[64], e[64], rt[64];
+		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
+		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
+		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
+		fmt_ms(d, sizeof d, q->reads ? q->r_p50_ms : -1);
+		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
+		if (q->readthroughs < 0)
+			snprintf(rt, sizeof rt, "-");
+		else
+			fmt_value(rt, sizeof rt, q->readthroughs);
+		char sw[32], sr[32];
+		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
+		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
+		fprintf(f,
+		        "  %-7s %-24s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7" PRIu64
+		        " %9s %7s %7s\n",
+		        q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt,
+		        sw, sr);
+	}
+
+	if (r->nproc_nodes)
+		procs_summary(r, f);
+
+	fprintf(f, "\nfaults\n");
+	if (r->nfaults == 0)
+		fprintf(f, "  (none)\n");
+	for (size_t i = 0; i < r->nfaults; i++) {
+		const report_fault_row *ft = &r->faults[i];
+		if (ft->end_s < 0)
+			fprintf(f, "  %8.1fs - end        %s\n", ft->start_s, ft->label);
+		else
+			fprintf(f, "  %8.1fs - %8.1fs  %s\n", ft->start_s, ft->end_s, ft->label);
+	}
+
+	fprintf(f, "\nconvergence\n");
+	if (r->nconv == 0)
+		fprintf(f, "  (none measured)\n");
+	for (size_t i = 0; i < r->nconv; i++) {
+		const report_convergence_row *cv = &r->conv[i];
+		if (cv->converged)
+			fprintf(f, "  after %-32s converged in %.2fs\n", cv->after, cv->seconds);
+		else
+			fprintf(f, "  after %-32s NOT converged after %.2fs\n", cv->after,
+			        cv->seconds);
+	}
+
+	fprintf(f, "\nviolations (%zu)\n", r->nviol);
+	if (r->nviol == 0)
+		fprintf(f, "  (none)\n");
+	for (size_t i = 0; i < r->nviol_kept; i++)
+		fprintf(f, "  %s\n", r->viol[i]);
+	if (r->nviol > r->nviol_kept)
+		fprintf(f, "  ... and %zu more not kept\n", r->nviol - r->nviol_kept);
+	if (r->dropped)
+		fprintf(f, "\n(%" PRIu64 " entries dropped past the report's caps)\n", r->dropped);
+}
+
+/* Every reading of every sampled daemon, in the order taken. */
+static void procs_csv(const report *r, FILE *f)
+{
+	fputs("t_s,node,pid,rss_mb,anon_mb,hwm_mb,fds,store_fds\n", f);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const report_proc_row *p = &r->procs[i];
+		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
+		        r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.anon_mb, p->s.hwm_mb,
+		        p->s.fds, p->s.store_fds);
+	}
+}
+
+/* Opens dir/name for writing, renders with fn, checks every step. */
+static int write_file(const report *r, const char *dir, const char *name,
+                      void (*fn)(const report *, FILE *))
+{
+	char path[4096];
+	int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (k < 0 || (size_t)k >= sizeof path) {
+		log_error("report path too long", "dir=%s", dir);
+		return ERR_IO;
+	}
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_error("report open failed", "path=%s err=\"%s\"", path, strerror(errno));
+		return ERR_IO;
+	}
+	fn(r, f);
+	bool bad = ferror(f) != 0;
+	if (fclose(f) != 0)
+		bad = true;
+	if (bad) {
+		log_error("report write failed", "path=%s", path);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+int report_write(report *r, const char *dir)
+{
+	char path[4096];
+	int k = snprintf(path, sizeof path, "%s/report.json", dir);
+	if (k < 0 || (size_t)k >= sizeof path) {
+		log_error("report path too long", "dir=%s", dir);
+		return ERR_IO;
+	}
+	int rc = write_json(r, path);
+	if (rc)
+		return rc;
+	if ((rc = write_file(r, dir, "summary.txt", write_summary_to)))
+		return rc;
+	if (r->nproc_nodes && ((rc = write_file(r, dir, "procs.csv", procs_csv)) ||
+	                       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
+		return rc;
+	return write_file(r, dir, "viral.svg", report_svg_render);
+}

@@ -1,0 +1,80 @@
+/* report.h - what a drill run writes: summary.txt (for people),
+ * report.json (for machines) and viral.svg (the viral item's true count
+ * against each region's answered count over time, fault windows shaded,
+ * ack p99 latency underneath), all in one directory. A drill that samples
+ * its daemons' processes (procs_every) adds procs.csv (every reading),
+ * procs.svg (RSS and open descriptors over time, the warm-up shaded) and
+ * each daemon's verdict in the other two (sim/drill/soak.h).
+ *
+ * The runner feeds it as the drill goes; report_write renders. Not
+ * thread-safe: one owner.
+ */
+#ifndef SIM_REPORT_H
+#define SIM_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "sim/drill/soak.h"
+
+#define REPORT_SERIES_MAX 8 /* regions in the picture */
+#define REPORT_NODES_MAX 16 /* daemons whose processes are sampled */
+
+typedef struct report report;
+
+report *report_new(const char *drill, bool short_run, unsigned regions);
+void report_free(report *r);
+
+/* A fault window [start_s, end_s] with a label (end < 0: open until the
+ * end of the run). */
+void report_fault(report *r, double start_s, double end_s, const char *label);
+/* One sample of the picture: the viral item's true count, each region's
+ * answer (-1: no answer), and the ack p99 (ms) over the last interval. */
+void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
+                   unsigned nregions, double p99_ms);
+/* A latency row: phase label, writes or reads, quantiles in ms. */
+void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+                    double p99_ms, double p999_ms);
+/* One edge's figures while it was ready (its /readyz answered 200), for
+ * its clients, over one rate phase or the whole run. */
+typedef struct report_ready_row {
+	char edge[16];   /* "edge2" */
+	char phase[64];  /* "300 ops/s from 0.0s", "whole run" */
+	uint64_t writes; /* acks */
+	double w_p50_ms, w_p99_ms, w_p999_ms;
+	uint64_t reads; /* answered count reads */
+	double r_p50_ms, r_p99_ms;
+	uint64_t read_errors;
+	double readthroughs; /* count read-throughs to central; < 0: unknown */
+	/* The edge's own p99 for writes and count reads: the upper bound of
+	 * its histogram bucket (INFINITY: past the last; < 0: unknown). */
+	double w_srv_p99_ms, r_srv_p99_ms;
+} report_ready_row;
+
+/* Adds a row (copied; strings cleaned) to the "ready edges" table. */
+void report_ready(report *r, const report_ready_row *row);
+/* Time from a heal (or the end of the load) to every count agreeing. */
+void report_convergence(report *r, const char *after, double seconds, bool converged);
+/* A failed check: item, counter, where, expected, seen. */
+void report_violation(report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Any other number for report.json and the summary ("ops_acked", ...). */
+void report_number(report *r, const char *key, double value);
+void report_text(report *r, const char *key, const char *value);
+
+/* One reading of a daemon's process; the first REPORT_NODES_MAX node
+ * names are kept, readings of others are dropped (and counted). */
+void report_proc(report *r, const char *node, int pid, const soak_sample *s);
+/* The verdict on a node's readings and the bound it was held to. */
+void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b);
+/* The warm-up the verdicts leave out, and the interval between readings. */
+void report_proc_rules(report *r, double warmup_s, double every_s);
+
+size_t report_violations(const report *r);
+/* True when there is no violation and every convergence converged. */
+bool report_passed(const report *r);
+/* Writes the files into dir (which exists). 0 or ERR_IO. */
+int report_write(report *r, const char *dir) WARN_UNUSED;
+
+#endif

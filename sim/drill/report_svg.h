@@ -1,0 +1,98 @@
+/* report_svg.h - private to report.c and report_svg.c: the record a
+ * report keeps, and the SVG renderer that reads it. Not for the runner:
+ * report.h is the interface. Not thread-safe: the report's one owner.
+ */
+#ifndef SIM_REPORT_SVG_H
+#define SIM_REPORT_SVG_H
+
+#include <stdio.h>
+
+#include "sim/drill/report.h"
+
+typedef struct report_sample_row {
+	double t_s;
+	uint64_t truth;
+	int64_t answered[REPORT_SERIES_MAX]; /* -1: no answer */
+	double p99_ms;
+} report_sample_row;
+
+typedef struct report_fault_row {
+	double start_s, end_s; /* end < 0: open */
+	char *label;
+} report_fault_row;
+
+typedef struct report_latency_row {
+	char *phase;
+	bool reads;
+	uint64_t n;
+	double p50_ms, p99_ms, p999_ms;
+} report_latency_row;
+
+typedef struct report_convergence_row {
+	char *after;
+	double seconds;
+	bool converged;
+} report_convergence_row;
+
+typedef struct report_number_row {
+	char *key;
+	double value;
+} report_number_row;
+
+typedef struct report_text_row {
+	char *key, *value;
+} report_text_row;
+
+/* One reading of a daemon's process. */
+typedef struct report_proc_row {
+	unsigned node; /* index into the report's proc_nodes */
+	int pid;
+	soak_sample s;
+} report_proc_row;
+
+/* A daemon whose process is sampled, and its verdict once judged. */
+typedef struct report_proc_node {
+	char *name;
+	bool judged; /* v and bound are set */
+	soak_verdict v;
+	soak_bound bound;
+} report_proc_node;
+
+/* Every string here is owned by the report and is valid UTF-8 without
+ * control characters. */
+struct report {
+	char *drill;
+	bool short_run;
+	unsigned regions; /* series in the picture, <= REPORT_SERIES_MAX */
+	report_sample_row *samples;
+	size_t nsamples, capsamples;
+	report_fault_row *faults;
+	size_t nfaults, capfaults;
+	report_latency_row *lat;
+	size_t nlat, caplat;
+	report_convergence_row *conv;
+	size_t nconv, capconv;
+	report_ready_row *ready;
+	size_t nready, capready;
+	report_number_row *nums;
+	size_t nnums, capnums;
+	report_text_row *texts;
+	size_t ntexts, captexts;
+	char **viol; /* the first REPORT_VIOLATIONS_KEPT texts */
+	size_t nviol_kept, capviol;
+	size_t nviol;     /* every violation reported */
+	uint64_t dropped; /* entries past a list's cap */
+	report_proc_row *procs;
+	size_t nprocs, capprocs;
+	report_proc_node proc_nodes[REPORT_NODES_MAX];
+	unsigned nproc_nodes;
+	double proc_warmup_s, proc_every_s;
+};
+
+/* Writes viral.svg's content to f; errors show in ferror(f). */
+void report_svg_render(const report *r, FILE *f);
+/* Writes procs.svg's content to f: each sampled daemon's RSS on top,
+ * its open descriptors below, the warm-up shaded. */
+void report_svg_render_procs(const report *r, FILE *f);
+
+#endif

@@ -1,0 +1,908 @@
+/* run.c - runs one drill (run.h). Main thread. */
+#include "sim/drill/run.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sim/drill/check.h"
+#include "clock.h"
+#include "sim/drill/cpustat.h"
+#include "sim/drill/cluster.h"
+#include "sim/drill/drill.h"
+#include "sim/drill/hist.h"
+#include "sim/drill/load.h"
+#include "log.h"
+#include "sim/drill/ready.h"
+#include "sim/drill/report.h"
+#include "sim/drill/soak.h"
+#include "xmem.h"
+
+#define TICK_MS 250
+#define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
+#define WINDOWS_MAX 64
+#define NODES_MAX (DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX)
+#define LOG_READ_MAX (64u << 20) /* of a daemon's log, for its config lines */
+
+/* A fault in force, from the step that made it to the one that ends it;
+ * or a heal waiting for the regions to catch up. */
+typedef struct window {
+	int key;
+	double start;
+	uint64_t truth; /* heals: the viral item's true count at the heal */
+	char label[128];
+} window;
+
+/* A daemon's process readings (procs_every): those of its latest run,
+ * which is what the verdict judges. */
+typedef struct proc_series {
+	soak_sample *s;
+	size_t n, cap;
+	pid_t pid;
+	unsigned runs; /* processes seen */
+} proc_series;
+
+typedef struct runner {
+	const run_opts *o;
+	drill d;
+	cluster c;
+	load *l;
+	report *r;
+	uint64_t t0; /* mono ms when the load started */
+	window open[WINDOWS_MAX];
+	size_t nopen;
+	/* heals waiting for every region to catch up with the truth */
+	window heals[WINDOWS_MAX];
+	size_t nheals;
+	unsigned phase;
+	char phase_names[LOAD_PHASES_MAX][128];
+	bool failed_step;
+	ready_watch rw;                      /* which edges are ready; their read-throughs */
+	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
+	bool phase_cpu_ok[READY_PHASES_MAX];
+	proc_series procs[NODES_MAX]; /* edges, then centrals */
+	bool interrupted;             /* SIGINT or SIGTERM during the load */
+} runner;
+
+static double now_s(const runner *rn)
+{
+	return (double)(clock_mono_ms() - rn->t0) / 1000.0;
+}
+
+/* --- fault windows ---------------------------------------------------------- */
+
+static int key_of(const drill_step *s)
+{
+	switch (s->action) {
+	case DRILL_CUT:
+	case DRILL_HEAL:
+	case DRILL_DELAY:
+	case DRILL_THROTTLE: return (int)s->node * 1000 + s->index * 10 + (int)s->link;
+	case DRILL_KILL:
+	case DRILL_WIPE:
+	case DRILL_START:
+	case DRILL_STOP:
+	case DRILL_CONT: return (int)s->node * 1000 + s->index * 10 + 9;
+	case DRILL_BROKER_DOWN:
+	case DRILL_BROKER_UP: return 5000 + s->index + 1;
+	case DRILL_BROKER_RTT: return 5100 + s->index + 1;
+	case DRILL_REGION_DOWN:
+	case DRILL_REGION_UP: return 6000 + s->index;
+	case DRILL_DISK_FULL:
+	case DRILL_DISK_FREE: return 7000 + s->index;
+	default: return -1;
+	}
+}
+
+static void window_open(runner *rn, int key, const char *label)
+{
+	for (size_t i = 0; i < rn->nopen; i++)
+		if (rn->open[i].key == key)
+			return; /* already in force: the first step names it */
+	if (rn->nopen == WINDOWS_MAX)
+		return;
+	window *w = &rn->open[rn->nopen++];
+	w->key = key;
+	w->start = now_s(rn);
+	snprintf(w->label, sizeof w->label, "%s", label);
+}
+
+static void window_close(runner *rn, int key, const char *healed_by)
+{
+	for (size_t i = 0; i < rn->nopen; i++) {
+		if (rn->open[i].key != key)
+			continue;
+		report_fault(rn->r, rn->open[i].start, now_s(rn), rn->open[i].label);
+		rn->open[i] = rn->open[--rn->nopen];
+		if (rn->nheals < WINDOWS_MAX) {
+			window *h = &rn->heals[rn->nheals++];
+			h->key = key;
+			h->start = now_s(rn);
+			h->truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
+			snprintf(h->label, sizeof h->label, "%s", healed_by);
+		}
+		return;
+	}
+}
+
+/* --- steps -------------------------------------------------------------------- */
+
+static int path_step(runner *rn, const drill_step *s, cluster_node *n)
+{
+	relay_path *paths[CLUSTER_PATHS_MAX];
+	int np = cluster_paths(n, s->link, paths);
+	if (np == 0) {
+		log_error("drill step has no path here", "step=\"%s\"", s->text);
+		return ERR_INVAL;
+	}
+	for (int i = 0; i < np; i++) {
+		switch (s->action) {
+		case DRILL_CUT: relay_block(paths[i], (relay_dir)s->dir); break;
+		case DRILL_HEAL: relay_heal(paths[i]); break;
+		case DRILL_DELAY: relay_set_delay(paths[i], (unsigned)s->a, (unsigned)s->b); break;
+		case DRILL_THROTTLE: relay_set_rate(paths[i], (uint64_t)s->a); break;
+		case DRILL_RESET: relay_reset(paths[i]); break;
+		default: break;
+		}
+	}
+	if (s->action == DRILL_HEAL)
+		window_close(rn, key_of(s), s->text);
+	else if (s->action != DRILL_RESET)
+		window_open(rn, key_of(s), s->text);
+	return 0;
+}
+
+static int broker_step(runner *rn, const drill_step *s)
+{
+	sim_broker *b = rn->c.broker;
+	if (s->index > sim_broker_count(b)) {
+		log_error("no such broker", "step=\"%s\" brokers=%d", s->text, sim_broker_count(b));
+		return ERR_INVAL;
+	}
+	switch (s->action) {
+	case DRILL_BROKER_DOWN:
+		window_open(rn, key_of(s), s->text);
+		return sim_broker_set_down(b, s->index, true);
+	case DRILL_BROKER_UP:
+		window_close(rn, key_of(s), s->text);
+		return sim_broker_set_down(b, s->index, false);
+	case DRILL_BROKER_RTT:
+		if (s->a)
+			window_open(rn, key_of(s), s->text);
+		else
+			window_close(rn, key_of(s), s->text);
+		return sim_broker_set_rtt(b, s->index, (int)s->a);
+	case DRILL_BROKER_ERRORS: return sim_broker_push_errors(b, (int)s->a);
+	default: return ERR_INVAL;
+	}
+}
+
+/* --- readiness --------------------------------------------------------------- */
+
+/* Polls the edges (all, or only those answering not ready: loading)
+ * and tells the load. One that did not answer at all is asked once a
+ * second only, as each try may wait out the timeout. */
+static void poll_ready(runner *rn, bool all)
+{
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		const ready_edge *e = &rn->rw.e[i];
+		if (!all && (e->ready || e->last_status == 0))
+			continue;
+		bool ready = ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), false);
+		load_set_region_ready(rn->l, i, ready);
+	}
+}
+
+/* Edge i is not ready from now on (gone: its process is about to go;
+ * its read-throughs so far are taken first). */
+static void edge_down(runner *rn, unsigned i, bool gone)
+{
+	if (gone)
+		(void)ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), true);
+	ready_down(&rn->rw.e[i], gone);
+	load_set_region_ready(rn->l, i, false);
+}
+
+/* What a wipe of edge i may lose: ops it acknowledged that central has
+ * not confirmed applying yet (its gauges, as edge_down just read them). */
+static void wipe_note(runner *rn, unsigned i)
+{
+	const ready_edge *e = &rn->rw.e[i];
+	char key[64], text[256];
+	snprintf(key, sizeof key, "wipe_at_%.1fs", now_s(rn));
+	if (!e->have_pending)
+		snprintf(text, sizeof text, "%s: its pending ops were not known (no metrics)",
+		         rn->c.edges[i].name);
+	else if (e->pending_ops > 0 || e->pending_batches > 0)
+		snprintf(text, sizeof text,
+		         "%s: %.0f ops in open batches and %.0f sealed batches central had not "
+		         "confirmed applying (lost with the store unless Kafka had them already)",
+		         rn->c.edges[i].name, e->pending_ops, e->pending_batches);
+	else
+		snprintf(text, sizeof text, "%s: nothing pending, central had every op",
+		         rn->c.edges[i].name);
+	report_text(rn->r, key, text);
+	log_info("wiping an edge", "node=%s pending=\"%s\"", rn->c.edges[i].name, text);
+}
+
+/* A new rate phase of the ready figures. */
+static void rate_phase(runner *rn, double rate, bool load_too)
+{
+	ready_poll(&rn->rw, &rn->c, load_too ? rn->l : NULL, now_s(rn));
+	char name[READY_PHASE_NAME_MAX + 1];
+	if (rate < 0)
+		snprintf(name, sizeof name, "after the load");
+	else
+		snprintf(name, sizeof name, "%.0f ops/s from %.1fs", rate, now_s(rn));
+	unsigned p = ready_phase(&rn->rw, name);
+	rn->phase_cpu_ok[p] = cpustat_read(&rn->phase_cpu[p]);
+	if (load_too)
+		load_set_ready_phase(rn->l, p);
+}
+
+static int run_step(runner *rn, const drill_step *s)
+{
+	log_info("drill step", "t=%.1f step=\"%s\"", now_s(rn), s->text);
+	if (rn->phase + 1 < LOAD_PHASES_MAX) {
+		rn->phase++;
+		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "%s", s->text);
+		load_set_phase(rn->l, rn->phase);
+	}
+	cluster_node *n = s->node ? cluster_node_of(&rn->c, s->node, s->index) : NULL;
+	char err[256] = "";
+	int rc = 0;
+	bool edge = s->node == DRILL_EDGE;
+	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE))
+		edge_down(rn, (unsigned)s->index, true);
+	else if (edge && (s->action == DRILL_STOP ||
+	                  (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS)))
+		edge_down(rn, (unsigned)s->index, false);
+	switch (s->action) {
+	case DRILL_CUT:
+	case DRILL_HEAL:
+	case DRILL_DELAY:
+	case DRILL_THROTTLE:
+	case DRILL_RESET: return path_step(rn, s, n);
+	case DRILL_KILL:
+		rc = cluster_node_signal(n, SIGKILL);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_STOP:
+		rc = cluster_node_signal(n, SIGSTOP);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_WIPE:
+		wipe_note(rn, (unsigned)s->index);
+		rc = cluster_node_wipe(n, err, sizeof err);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_START:
+		rc = cluster_node_start(&rn->c, n, err, sizeof err);
+		window_close(rn, key_of(s), s->text);
+		if (edge) /* its incarnation starts now, not at the next poll */
+			load_set_region_ready(
+			    rn->l, (unsigned)s->index,
+			    ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index, now_s(rn), false));
+		break;
+	case DRILL_CONT:
+		rc = cluster_node_signal(n, SIGCONT);
+		window_close(rn, key_of(s), s->text);
+		break;
+	case DRILL_BROKER_DOWN:
+	case DRILL_BROKER_UP:
+	case DRILL_BROKER_RTT:
+	case DRILL_BROKER_ERRORS: return broker_step(rn, s);
+	case DRILL_REGION_DOWN:
+		load_set_region_up(rn->l, (unsigned)s->index, false);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_REGION_UP:
+		load_set_region_up(rn->l, (unsigned)s->index, true);
+		window_close(rn, key_of(s), s->text);
+		break;
+	case DRILL_LOAD_RATE: {
+		double rate = drill_step_rate(&rn->d, s, rn->o->short_run);
+		rate_phase(rn, rate, true);
+		load_set_rate(rn->l, rate);
+		break;
+	}
+	case DRILL_VIRAL: load_set_viral_share(rn->l, s->x); break;
+	case DRILL_DISK_FULL:
+		rc = cluster_disk(n, true);
+		window_open(rn, key_of(s), s->text);
+		break;
+	case DRILL_DISK_FREE:
+		rc = cluster_disk(n, false);
+		window_close(rn, key_of(s), s->text);
+		break;
+	}
+	if (rc)
+		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
+		          err_str(rc), err);
+	return rc;
+}
+
+/* Ends every fault: the state the final checks start from. */
+static void heal_all(runner *rn)
+{
+	cluster *c = &rn->c;
+	cluster_node *nodes[DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX];
+	size_t nn = 0;
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		nodes[nn++] = &c->edges[i];
+	for (unsigned j = 0; j < rn->d.centrals; j++)
+		nodes[nn++] = &c->centrals[j];
+	for (size_t i = 0; i < nn; i++) {
+		cluster_node *n = nodes[i];
+		relay_path *p[CLUSTER_PATHS_MAX];
+		for (int link = DRILL_LINK_KAFKA; link <= DRILL_LINK_CLIENTS; link++) {
+			int np = cluster_paths(n, (drill_link)link, p);
+			for (int k = 0; k < np; k++)
+				relay_heal(p[k]);
+		}
+		char err[256];
+		if (n->disk_ns >= 0 && cluster_disk(n, false))
+			log_error("cannot free a node's disk", "node=%s", n->name);
+		if (n->stopped && cluster_node_signal(n, SIGCONT))
+			log_error("cannot resume a node", "node=%s", n->name);
+		if (!cluster_node_alive(n) && cluster_node_start(c, n, err, sizeof err))
+			log_error("cannot restart a node for the final checks",
+			          "node=%s err=\"%s\"", n->name, err);
+	}
+	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
+		log_error("cannot heal the brokers", "%s", "");
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		load_set_region_up(rn->l, i, true);
+	while (rn->nopen) {
+		window *w = &rn->open[0];
+		report_fault(rn->r, w->start, now_s(rn), w->label);
+		rn->open[0] = rn->open[--rn->nopen];
+	}
+}
+
+/* --- samples ---------------------------------------------------------------- */
+
+/* One point of the picture; and, for each heal, the time until every
+ * region answers at least the viral item's true count as it stood at the
+ * heal (less 2, for unlikes): what was acknowledged before the heal is
+ * visible everywhere. */
+static void sample(runner *rn)
+{
+	uint64_t truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
+	int64_t seen[DRILL_REGIONS_MAX];
+	int64_t lowest = INT64_MAX;
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		seen[i] = check_edge_count(&rn->c.edges[i], LOAD_SET_COUNTER, LOAD_VIRAL, 200);
+		if (seen[i] < lowest)
+			lowest = seen[i];
+	}
+	hist h;
+	load_take_window(rn->l, &h);
+	report_sample(rn->r, now_s(rn), truth, seen, rn->d.regions,
+	              (double)hist_quantile(&h, 0.99) / 1000.0);
+	for (size_t i = 0; i < rn->nheals;) {
+		window *w = &rn->heals[i];
+		if (lowest >= 0 && lowest + 2 >= (int64_t)w->truth) {
+			report_convergence(rn->r, w->label, now_s(rn) - w->start, true);
+			*w = rn->heals[--rn->nheals];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+static bool needs_paths(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++) {
+		drill_action a = d->steps[i].action;
+		if (a == DRILL_CUT || a == DRILL_HEAL || a == DRILL_DELAY || a == DRILL_THROTTLE ||
+		    a == DRILL_RESET)
+			return true;
+	}
+	return false;
+}
+
+static bool needs_disk(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (d->steps[i].action == DRILL_DISK_FULL || d->steps[i].action == DRILL_DISK_FREE)
+			return true;
+	return false;
+}
+
+/* likes_central_batches_applied_total of a central; -1 without one. */
+static double applied_of(const cluster_node *n)
+{
+	hclient_answer a;
+	double v = -1;
+	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200) {
+		const char *key = "\nlikes_central_batches_applied_total ";
+		const char *p = strstr(a.body, key);
+		if (p)
+			v = strtod(p + strlen(key), NULL);
+	}
+	free(a.body);
+	return v;
+}
+
+static void numbers(runner *rn)
+{
+	load_stats st;
+	load_get_stats(rn->l, &st);
+	report_number(rn->r, "ops_started", (double)st.started);
+	report_number(rn->r, "ops_acked", (double)st.acked);
+	report_number(rn->r, "attempts", (double)st.attempts);
+	report_number(rn->r, "retried", (double)st.retried);
+	report_number(rn->r, "replayed", (double)st.replayed);
+	report_number(rn->r, "refused", (double)st.refused);
+	report_number(rn->r, "reads", (double)st.reads);
+	report_number(rn->r, "read_errors", (double)st.read_errors);
+	if (st.refused)
+		report_violation(rn->r, "%" PRIu64 " ops were refused with a 4xx", st.refused);
+	/* Kafka messages per op: batches applied over acked ops, as central0
+	 * counts them; with shards, per shard the most any of its centrals
+	 * counts (one restarted counts only since), summed. */
+	double applied = 0;
+	bool any = false;
+	for (unsigned s = 0; s < drill_shard_count(&rn->d); s++) {
+		double most = -1;
+		unsigned step = drill_shard_count(&rn->d);
+		unsigned last = rn->d.shards ? rn->d.centrals : 1;
+		for (unsigned j = s; j < last; j += step) {
+			double v = applied_of(&rn->c.centrals[j]);
+			if (v > most)
+				most = v;
+		}
+		if (most >= 0) {
+			applied += most;
+			any = true;
+		}
+	}
+	if (any && st.acked)
+		report_number(rn->r, "kafka_messages_per_op", applied / (double)st.acked);
+	for (unsigned p = 0; p <= rn->phase; p++) {
+		for (int reads = 0; reads < 2; reads++) {
+			hist h;
+			load_get_hist(rn->l, p, reads, &h);
+			if (!h.n)
+				continue;
+			report_latency(rn->r, rn->phase_names[p], reads, h.n,
+			               (double)hist_quantile(&h, 0.5) / 1000.0,
+			               (double)hist_quantile(&h, 0.99) / 1000.0,
+			               (double)hist_quantile(&h, 0.999) / 1000.0);
+		}
+	}
+}
+
+/* One ready row of edge i: rate phase p, or the whole run (p < 0). */
+static void ready_row(runner *rn, unsigned i, int p, report_ready_row *q)
+{
+	memset(q, 0, sizeof *q);
+	snprintf(q->edge, sizeof q->edge, "%s", rn->c.edges[i].name);
+	snprintf(q->phase, sizeof q->phase, "%s", p < 0 ? "whole run" : rn->rw.phase_name[p]);
+	hist w, r;
+	hist_init(&w);
+	hist_init(&r);
+	for (unsigned k = 0; k < LOAD_READY_PHASES_MAX; k++) {
+		if (p >= 0 && k != (unsigned)p)
+			continue;
+		hist h;
+		load_get_ready_hist(rn->l, i, k, false, &h);
+		hist_merge(&w, &h);
+		load_get_ready_hist(rn->l, i, k, true, &h);
+		hist_merge(&r, &h);
+	}
+	load_region_stats st;
+	load_get_region_stats(rn->l, i, p, &st);
+	q->writes = w.n;
+	q->w_p50_ms = (double)hist_quantile(&w, 0.5) / 1000.0;
+	q->w_p99_ms = (double)hist_quantile(&w, 0.99) / 1000.0;
+	q->w_p999_ms = (double)hist_quantile(&w, 0.999) / 1000.0;
+	q->reads = r.n;
+	q->r_p50_ms = (double)hist_quantile(&r, 0.5) / 1000.0;
+	q->r_p99_ms = (double)hist_quantile(&r, 0.99) / 1000.0;
+	q->read_errors = st.ready_read_errors;
+	q->readthroughs = p < 0 ? ready_readthroughs(&rn->rw.e[i])
+	                        : ready_phase_readthroughs(&rn->rw, i, (unsigned)p);
+	double wc[READY_BUCKETS], rc[READY_BUCKETS];
+	if (p < 0) {
+		ready_run_srv(&rn->rw.e[i], READY_ROUTE_WRITE, wc);
+		ready_run_srv(&rn->rw.e[i], READY_ROUTE_COUNTS, rc);
+	} else {
+		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_WRITE, wc);
+		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_COUNTS, rc);
+	}
+	q->w_srv_p99_ms = ready_srv_quantile_ms(wc, 0.99);
+	q->r_srv_p99_ms = ready_srv_quantile_ms(rc, 0.99);
+}
+
+/* How much of the machine's CPU the hypervisor took in each ready phase,
+ * beside how much was busy: latencies measured while a large share is
+ * stolen say as much about the host as about the code. */
+static void cpu_figures(runner *rn)
+{
+	cpustat end;
+	bool end_ok = cpustat_read(&end);
+	for (unsigned p = 0; p < rn->rw.nphases; p++) {
+		const cpustat *b = p + 1 < rn->rw.nphases ? &rn->phase_cpu[p + 1] : &end;
+		bool b_ok = p + 1 < rn->rw.nphases ? rn->phase_cpu_ok[p + 1] : end_ok;
+		double steal, busy;
+		char key[32], text[160];
+		snprintf(key, sizeof key, "cpu_phase_%u", p);
+		if (rn->phase_cpu_ok[p] && b_ok &&
+		    cpustat_shares(&rn->phase_cpu[p], b, &steal, &busy))
+			snprintf(text, sizeof text,
+			         "%s: %.0f%% of the CPU stolen by the host, %.0f%% busy",
+			         rn->rw.phase_name[p], steal * 100, busy * 100);
+		else
+			snprintf(text, sizeof text, "%s: not known (no /proc/stat)",
+			         rn->rw.phase_name[p]);
+		report_text(rn->r, key, text);
+	}
+}
+
+/* Each edge's figures while ready, per rate phase and over the run,
+ * held to the drill's expectations. */
+static void ready_figures(runner *rn)
+{
+	const drill *d = &rn->d;
+	size_t max = (size_t)d->regions * (READY_PHASES_MAX + 1), n = 0;
+	report_ready_row *rows = xcalloc(max, sizeof *rows);
+	bool *whole = xcalloc(max, sizeof *whole);
+	const char *metric = NULL;
+	for (unsigned i = 0; i < d->regions; i++) {
+		for (unsigned p = 0; p < rn->rw.nphases; p++)
+			ready_row(rn, i, (int)p, &rows[n++]);
+		ready_row(rn, i, -1, &rows[n]);
+		whole[n++] = true;
+		char key[32], text[512];
+		snprintf(key, sizeof key, "ready_%s", rn->c.edges[i].name);
+		ready_spells_text(&rn->rw.e[i], text, sizeof text);
+		report_text(rn->r, key, text);
+		if (rn->rw.e[i].rt_metric && (!metric || strcmp(metric, READY_METRIC_COUNTS) == 0))
+			metric = rn->rw.e[i].rt_metric;
+	}
+	for (size_t k = 0; k < n; k++)
+		report_ready(rn->r, &rows[k]);
+	if (metric && strcmp(metric, READY_METRIC_REQUESTS) == 0)
+		report_text(rn->r, "readthrough_metric",
+		            READY_METRIC_REQUESTS
+		            " (no " READY_METRIC_COUNTS
+		            " on the edge: every request to central, memberships too)");
+	else if (metric)
+		report_text(rn->r, "readthrough_metric", metric);
+	load_stats st;
+	load_get_stats(rn->l, &st);
+	ready_check(d, rn->o->short_run, rows, whole, n, st.read_errors, rn->r);
+	free(rows);
+	free(whole);
+}
+
+static int start_load(runner *rn, char *err, size_t errlen)
+{
+	const drill *d = &rn->d;
+	int ports[DRILL_REGIONS_MAX];
+	for (unsigned i = 0; i < d->regions; i++)
+		ports[i] = rn->c.edges[i].port;
+	double rate = rn->o->short_run ? d->short_rate : d->rate;
+	/* Idle until every edge's readiness is known, so the first ops
+	 * already count as ready where they are. */
+	load_opts lo = {.regions = d->regions,
+	                .ports = ports,
+	                .users = d->users,
+	                .items = d->items,
+	                .zipf_s = d->zipf,
+	                .viral_share = d->viral,
+	                .unlike_share = d->unlike,
+	                .sum_share = d->sum,
+	                .roam_share = d->roam,
+	                .read_share = d->reads,
+	                .rate = 0,
+	                .timeout_ms = 2000,
+	                .conns_per_region = 8,
+	                .seed = d->seed};
+	rn->l = load_new(&lo, err, errlen);
+	if (!rn->l)
+		return ERR_INVAL;
+	rn->t0 = clock_mono_ms();
+	rate_phase(rn, rate, true);
+	load_set_rate(rn->l, rate);
+	return 0;
+}
+
+/* --- process readings ---------------------------------------------------------- */
+
+static cluster_node *node_at(runner *rn, size_t k)
+{
+	return k < rn->d.regions ? &rn->c.edges[k] : &rn->c.centrals[k - rn->d.regions];
+}
+
+/* Reads every running daemon's RSS and descriptors (soak.h). */
+static void sample_procs(runner *rn)
+{
+	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+		cluster_node *n = node_at(rn, k);
+		soak_sample s;
+		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, now_s(rn), &s))
+			continue;
+		proc_series *ps = &rn->procs[k];
+		if (ps->pid != n->pid) { /* a new run: judge this one */
+			ps->pid = n->pid;
+			ps->n = 0;
+			ps->runs++;
+		}
+		if (ps->n == ps->cap) {
+			ps->cap = ps->cap ? ps->cap * 2 : 64;
+			ps->s = xrealloc(ps->s, ps->cap * sizeof *ps->s);
+		}
+		ps->s[ps->n++] = s;
+		report_proc(rn->r, n->name, (int)n->pid, &s);
+	}
+}
+
+/* nftw has no argument of its own: the bytes of the dir being summed
+ * (the runner's thread only). */
+static double du_bytes;
+
+static int du_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		du_bytes += (double)st->st_size;
+	return 0;
+}
+
+static double dir_mb(const char *dir)
+{
+	du_bytes = 0;
+	if (nftw(dir, du_one, 16, FTW_PHYS))
+		return 0;
+	return du_bytes / 1048576.0;
+}
+
+/* Judges each daemon's readings: flat after the warm-up, under the bound
+ * its configuration gives (soak.h). */
+static void judge_procs(runner *rn)
+{
+	double duration = drill_duration(&rn->d, rn->o->short_run);
+	soak_rules rules;
+	soak_rules_default(duration, &rules);
+	report_proc_rules(rn->r, rules.warmup_s, rn->d.procs_every_s);
+	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+		cluster_node *n = node_at(rn, k);
+		proc_series *ps = &rn->procs[k];
+		char *log_text = soak_read_file(n->log, LOG_READ_MAX);
+		soak_bound b;
+		if (n->kind == DRILL_EDGE)
+			soak_bound_edge(log_text ? log_text : "", dir_mb(n->data), &b);
+		else
+			soak_bound_central(log_text ? log_text : "", dir_mb(n->data), &b);
+		free(log_text);
+		soak_verdict v;
+		bool ok = soak_judge(ps->s, ps->n, &rules, &b, &v);
+		report_proc_verdict(rn->r, n->name, &v, &b);
+		if (!ok)
+			report_violation(rn->r, "%s: %s", n->name, v.why);
+		if (ps->runs > 1) {
+			char key[48], text[160];
+			snprintf(key, sizeof key, "procs_%s", n->name);
+			snprintf(text, sizeof text,
+			         "%u processes ran; only the last one's readings "
+			         "(%zu) were judged",
+			         ps->runs, ps->n);
+			report_text(rn->r, key, text);
+		}
+	}
+}
+
+/* SIGINT or SIGTERM is pending: the run should end early. Every thread
+ * of sim blocks both (run_drill), so this is the only place they land. */
+static bool stop_asked(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
+/* Runs the steps on schedule while the load goes on. */
+static void timeline(runner *rn)
+{
+	double duration = drill_duration(&rn->d, rn->o->short_run);
+	size_t next = 0;
+	uint64_t next_sample = clock_mono_ms();
+	uint64_t next_poll = next_sample + READY_POLL_MS;
+	uint64_t next_procs = next_sample;
+	while (now_s(rn) < duration) {
+		if (stop_asked()) {
+			rn->interrupted = true;
+			return;
+		}
+		if (rn->d.procs_every_s && clock_mono_ms() >= next_procs) {
+			sample_procs(rn);
+			next_procs += (uint64_t)rn->d.procs_every_s * 1000;
+		}
+		while (next < rn->d.nsteps &&
+		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
+			if (run_step(rn, &rn->d.steps[next]))
+				rn->failed_step = true;
+			next++;
+		}
+		if (clock_mono_ms() >= next_sample) {
+			sample(rn);
+			bool all = clock_mono_ms() >= next_poll;
+			poll_ready(rn, all);
+			if (all)
+				next_poll += READY_POLL_MS;
+			next_sample += TICK_MS;
+		}
+		usleep(20 * 1000);
+	}
+	if (rn->d.procs_every_s)
+		sample_procs(rn); /* the end of the load */
+}
+
+static int finish(runner *rn)
+{
+	const drill *d = &rn->d;
+	load_set_rate(rn->l, 0);
+	/* Read-throughs from here on are the final checks' (ops still in
+	 * flight stay in the last rate phase). */
+	rate_phase(rn, -1, false);
+	heal_all(rn);
+	if (rn->phase + 1 < LOAD_PHASES_MAX) {
+		rn->phase++;
+		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "after the load");
+		load_set_phase(rn->l, rn->phase);
+	}
+	double end = now_s(rn);
+	if (load_drain(rn->l, d->converge_s * 1000))
+		report_violation(rn->r, "ops still unanswered %u s after the load ended",
+		                 d->converge_s);
+	report_number(rn->r, "drain_s", now_s(rn) - end);
+	load_truth_entry *truth = NULL;
+	size_t n = load_truth(rn->l, &truth);
+	report_number(rn->r, "truth_entries", (double)n);
+	double secs = 0;
+	bool ok = check_converge(&rn->c, truth, n, d->converge_s, rn->r, &secs);
+	report_convergence(rn->r, "end of load (every count, everywhere)", now_s(rn) - end, ok);
+	check_digests(&rn->c, d->converge_s, rn->r);
+	check_single(&rn->c, truth, n, d->converge_s, rn->r);
+	check_logs(&rn->c, rn->r);
+	free(truth);
+	if (rn->d.procs_every_s)
+		judge_procs(rn);
+	if (rn->failed_step)
+		report_violation(rn->r, "a drill step could not be carried out (see the log)");
+	ready_poll(&rn->rw, &rn->c, NULL, now_s(rn)); /* the end of the read-throughs */
+	numbers(rn);
+	cpu_figures(rn);
+	ready_figures(rn);
+	return report_passed(rn->r) ? 0 : 1;
+}
+
+static int write_report(runner *rn)
+{
+	if (mkdir(rn->o->out_dir, 0755) && errno != EEXIST) {
+		log_error("cannot make the report dir", "dir=%s err=\"%s\"", rn->o->out_dir,
+		          strerror(errno));
+		return ERR_IO;
+	}
+	int rc = report_write(rn->r, rn->o->out_dir);
+	char path[512];
+	snprintf(path, sizeof path, "%s/summary.txt", rn->o->out_dir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		char buf[4096];
+		size_t k;
+		while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, k, stdout);
+		fclose(f);
+	}
+	return rc;
+}
+
+int run_drill(const run_opts *o)
+{
+	static runner rn;
+	memset(&rn, 0, sizeof rn);
+	rn.o = o;
+	char err[512] = "";
+	if (drill_parse_file(o->drill_path, &rn.d, err, sizeof err)) {
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	if (o->duration_s > 0) {
+		if (o->short_run) {
+			fprintf(stderr, "sim: --duration is for the full run, not --short\n");
+			drill_free(&rn.d);
+			return 2;
+		}
+		drill_set_duration(&rn.d, o->duration_s);
+	}
+	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
+	ready_init(&rn.rw, rn.d.regions);
+	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
+	bool isolated = !o->no_netns && netns_supported();
+	int status;
+	if (!isolated && needs_paths(&rn.d)) {
+		fprintf(stderr,
+		        "sim: drill %s cuts network paths, which needs network namespaces; this "
+		        "machine does not allow them, so the drill is SKIPPED\n",
+		        rn.d.name);
+		report_text(rn.r, "skipped", "needs network namespaces, which this machine lacks");
+		status = write_report(&rn) ? 1 : 0;
+		goto out;
+	}
+	if (needs_disk(&rn.d) && !cluster_disk_supported()) {
+		fprintf(stderr,
+		        "sim: drill %s fills an edge's disk, which needs a mount namespace with a "
+		        "tmpfs; this machine does not allow them, so the drill is SKIPPED\n",
+		        rn.d.name);
+		report_text(rn.r, "skipped", "needs mount namespaces, which this machine lacks");
+		status = write_report(&rn) ? 1 : 0;
+		goto out;
+	}
+	if (!isolated)
+		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
+	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
+	 * blocked here, so every thread started from now on blocks them too
+	 * (the daemons unblock them before exec), and the timeline looks for
+	 * them between ticks. */
+	sigset_t stops, old;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stops, &old);
+	if (cluster_start(&rn.c, &rn.d, o->bin_dir, o->run_root, isolated, err, sizeof err)) {
+		fprintf(stderr, "sim: the cluster did not start: %s\n", err);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		status = 3;
+		goto out;
+	}
+	if (start_load(&rn, err, sizeof err)) {
+		fprintf(stderr, "sim: the load did not start: %s\n", err);
+		cluster_stop(&rn.c, true);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		status = 3;
+		goto out;
+	}
+	timeline(&rn);
+	if (rn.interrupted) {
+		fprintf(stderr, "sim: interrupted; stopping the drill\n");
+		report_violation(rn.r, "interrupted at %.1f s, before the end of the load",
+		                 now_s(&rn));
+		load_set_rate(rn.l, 0);
+		if (rn.d.procs_every_s)
+			judge_procs(&rn);
+		status = 130;
+		(void)write_report(&rn);
+	} else {
+		status = finish(&rn);
+		if (write_report(&rn))
+			status = 1;
+	}
+	load_free(rn.l);
+	rn.l = NULL;
+	cluster_stop(&rn.c, o->keep || (status != 0 && !rn.interrupted));
+	/* A stop asked for meanwhile is taken here, not on unblocking. */
+	const struct timespec zero = {0, 0};
+	while (sigtimedwait(&stops, NULL, &zero) > 0)
+		status = 130;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+	for (size_t k = 0; k < NODES_MAX; k++)
+		free(rn.procs[k].s);
+	report_free(rn.r);
+	drill_free(&rn.d);
+	return status;
+}
