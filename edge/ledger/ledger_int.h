@@ -19,7 +19,10 @@
  * and what they share: the store, the options, the writer's store batch,
  * the two mutexes and the writer's stats. ledger.c opens, recovers and
  * closes the ledger and holds the entry points that tie concepts together
- * (applying a snapshot, stats, inspect).
+ * (applying a snapshot, sealing what is due, stats, inspect). A staged op
+ * calls into the view once (its count) and, at the commit, into the
+ * outbox once (its open batch) and the view once (the overlay), its pair
+ * key's hash passed down (pair_key).
  *
  * Two mutexes. The writer mutex (mu) guards struct commit, struct outbox,
  * struct replica, the store batch wb and the stats st: everything writes,
@@ -29,8 +32,11 @@
  * read or /me takes no other ledger lock, so no read waits for a write, a
  * seal or a snapshot's fsync. Order: mu before vmu. A writer changes the
  * view only after its store write, under vmu (with mu held). Functions
- * declared here expect mu held unless they say otherwise. Each struct's
- * comment names its exceptions (the commit thread, lock-free reads).
+ * declared here expect mu held unless they say otherwise; the record
+ * encoders and ledger_pair_make are pure (any thread), and at start-up,
+ * before ledger_open returns, nothing else runs and no lock is needed.
+ * Each struct's comment names its exceptions (the commit thread,
+ * lock-free reads).
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
