@@ -1,17 +1,42 @@
-/* ledger_int.h - the ledger's private state, shared by ledger.c (batches,
- * restarts), ledger_write.c (staging, group commit), ledger_view.c
- * (counts, overlay, caches, snapshots) and ledger_replica.c. Not for
- * other modules.
+/* ledger_int.h - the ledger's private state, one struct per concept, and
+ * what each concept offers the others. Not for other modules.
  *
- * Two mutexes. The writer mutex (mu) guards what writes, seals, sends and
- * snapshots change: the groups, the partitions' batches and sequences, the
- * clock, the store batch wb. It may be held across store I/O. The view
- * mutex (vmu) guards what a count read looks at: the overlay, the caches,
- * read-through counts, the partitions' published views (pview) and the
- * read-side stats. It is never held across store I/O, and a count read or
- * /me takes no other ledger lock, so no read waits for a write, a seal or
- * a snapshot's fsync. Order: mu before vmu. Functions here expect mu held
- * unless they say otherwise.
+ * struct ledger holds four concepts, each owned by one file, which alone
+ * changes its fields; another file goes through the functions declared
+ * in the concept's section below:
+ *   struct commit  ledger_commit.c   records and group commit: staging into
+ *                                    the open group, the commit thread, the
+ *                                    run records ('P'), op numbers, the
+ *                                    clock, the membership filter
+ *   struct outbox  ledger_outbox.c   per partition: the open batch, sealing,
+ *                                    the sealed batches and their sending
+ *                                    (window, resend), confirmation, and
+ *                                    what central's snapshots said last
+ *   struct view    ledger_view.c     what count reads look at: the overlay,
+ *                                    the count caches, read-through counts,
+ *                                    the partitions' published views
+ *   struct replica ledger_replica.c  per partition: the replica's load
+ * and what they share: the store, the options, the writer's store batch,
+ * the two mutexes and the writer's stats. ledger.c opens, recovers and
+ * closes the ledger and holds the entry points that tie concepts together
+ * (applying a snapshot, sealing what is due, stats, inspect). A staged op
+ * calls into the view once (its count) and, at the commit, into the
+ * outbox once (its open batch) and the view once (the overlay), its pair
+ * key's hash passed down (pair_key).
+ *
+ * Two mutexes. The writer mutex (mu) guards struct commit, struct outbox,
+ * struct replica, the store batch wb and the stats st: everything writes,
+ * seals, sends, snapshots and checkpoint loads change. It may be held
+ * across store I/O. The view mutex (vmu) guards struct view: what a
+ * count read looks at. It is never held across store I/O, and a count
+ * read or /me takes no other ledger lock, so no read waits for a write, a
+ * seal or a snapshot's fsync. Order: mu before vmu. A writer changes the
+ * view only after its store write, under vmu (with mu held). Functions
+ * declared here expect mu held unless they say otherwise; the record
+ * encoders and ledger_pair_make are pure (any thread), and at start-up,
+ * before ledger_open returns, nothing else runs and no lock is needed.
+ * Each struct's comment names its exceptions (the commit thread,
+ * lock-free reads).
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
@@ -25,13 +50,14 @@
 #include "item.h"
 #include "edge/ledger/keys.h"
 #include "edge/ledger/ledger.h"
+#include "partition.h"
 #include "smap.h"
 #include "version.h"
 
 #define KEY_MAX EKEY_MEMBER_MAX
 #define COUNT_KNOWN (UINT64_C(1) << 63)
 
-enum { SEALED_UNSENT, SEALED_INFLIGHT, SEALED_DELIVERED };
+/* === Ops and their records (encoded in ledger_commit.c) ================= */
 
 typedef struct pend_op {
 	char *counter, *item, *user; /* one allocation, at counter */
@@ -53,62 +79,61 @@ typedef struct op_run {
 	char tag;      /* EKEY_RUN or EKEY_OP */
 } op_run;
 
-typedef struct open_batch {
-	pend_op *ops;
-	size_t len, cap;
-	uint64_t first_ms;
-	uint64_t bytes; /* the ops' encoded size (ledger_op_encode) */
-	op_run *runs;
-	size_t nruns, capruns;
-} open_batch;
+/* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
+#define OP_ENC_MAX (32 + KEY_MAX)
+size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
+/* The size ledger_op_encode gives an op whose strings are cl, il and ul
+ * bytes long. */
+static inline size_t ledger_op_size(size_t cl, size_t il, size_t ul)
+{
+	return 14 + 3 + cl + il + ul;
+}
+/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
+#define RUN_FORMAT 1
+#define RUN_HEAD 5
+#define RUN_MAX (RUN_HEAD + (size_t)LEDGER_GROUP_OPS * OP_ENC_MAX)
+/* Writes the head of a run of nops ops into buf. */
+void ledger_run_head(unsigned char *buf, uint32_t nops);
+/* A pending op with its three strings in one allocation (at counter). */
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
+                       size_t il, size_t ul);
+/* Decodes a record holding one op ('O'): 0 or ERR_CORRUPT. */
+int ledger_op_decode(const unsigned char *buf, size_t len, pend_op *op);
+/* The ops of a run record ('P'), first at opno: *ops (malloc'ed) and *n.
+ * ERR_CORRUPT unless the record holds exactly its count of whole ops. */
+int ledger_run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
+                      uint32_t *n);
 
-typedef struct sealed {
-	uint64_t seq;
-	uint32_t len;
-	uint8_t state;
-	bool resend; /* sent before (or maybe, before a restart) */
-	int64_t offset;
-} sealed;
+/* What an op adds to the overlay. */
+static inline int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
+{
+	if (!counts)
+		return 0;
+	return kind == WIRE_ADD ? (int64_t)n : -(int64_t)n;
+}
 
-typedef struct part {
-	open_batch open;
-	uint64_t next_opno;
-	uint64_t last_seq;
-	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
-	                   or a complete checkpoint): batches may be sealed */
-	sealed *sealed;
-	size_t nsealed, capsealed;
-	uint64_t applied;
-	uint64_t snap_offset; /* the input offset of the last whole snapshot */
-	uint64_t snap_ms;
-	/* The highest input offset of any snapshot message applied, whole
-	 * or a part ('N', stored with it). Central's primary and replicas
-	 * both publish: a message below it is stale. */
-	uint64_t snap_seen;
-	/* The replica (ledger_replica.c): LEDGER_REPLICA_*, the lowest and
-	 * highest version of the checkpoint messages loaded, the counts
-	 * loaded, and where a cut-off load resumes ("counter 0 item"). */
-	int rstate;
-	uint32_t rgen; /* moves with every start of a load (not stored) */
-	uint64_t ckpt_lo, ckpt_hi;
-	uint64_t loaded;
-	char after[KEY_MAX];
-	size_t after_len;
-} part;
+/* A (counter, item) as the view's maps key it ("counter 0 item"), with
+ * its smap_hash and its item's partition: made once per op or read and
+ * passed down, so no step hashes the item again. */
+typedef struct pair_key {
+	char key[EKEY_PAIR_MAX];
+	size_t kn;
+	uint32_t h; /* smap_hash(key, kn) */
+	uint32_t p; /* partition_of(item) */
+} pair_key;
 
-typedef struct overlay_entry {
-	int64_t delta;
-	uint64_t nops;
-} overlay_entry;
+static inline void ledger_pair_make(pair_key *k, const char *counter, size_t cl, const char *item,
+                                    size_t il, uint32_t partitions)
+{
+	k->kn = ekey_pair(k->key, counter, cl, item, il);
+	k->h = smap_hash(k->key, k->kn);
+	k->p = partition_of(item, il, partitions);
+}
 
-/* A count read through from central, until snapshots cover it. */
-typedef struct rt_entry {
-	uint64_t count, version, applied, as_of;
-	uint64_t fetched_mono;
-} rt_entry;
+/* === struct commit (ledger_commit.c) ==================================== */
 
-/* The open group (ledger_write.c): ops staged by writes since the last
- * commit, written together by the next one. */
+/* The open group: ops staged by writes since the last commit, written
+ * together by the next one. */
 #define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
 #define GROUP_IDEM 64    /* idempotency records in one group */
 
@@ -122,7 +147,8 @@ typedef struct group_op {
 
 /* An open-addressed index entry: at is 1 + the index of a staged op. */
 typedef struct group_slot {
-	uint64_t hash;
+	uint64_t hash; /* member[]: XXH3 of the member key; count[]: the
+	                  pair key's smap_hash (pair_key) */
 	uint32_t at;   /* member[]: the pair's latest op; count[]: the first
 	                  op on the counter and item; 0 = empty */
 	int64_t delta; /* count[]: what the staged ops add to the count */
@@ -143,6 +169,161 @@ typedef struct group {
 	ledger_ticket *tickets;
 } group;
 
+/* Records and group commit. Under mu, with two exceptions: the commit
+ * thread writes gc's store batch with mu let go (nobody changes gc
+ * meanwhile; stagers only read its indexes, under mu), and the
+ * membership filter and its read counters are read by ledger_member
+ * with no lock (the filter's bits and the counters are atomic; it is
+ * added to under mu). */
+struct commit {
+	/* The open group (g: writes stage into it) and, while the commit
+	 * thread writes one outside the mutex, that one (gc, else NULL);
+	 * they take turns in grp[]. */
+	group grp[2];
+	group *g, *gc;
+	uint64_t *next_opno; /* per partition: the opno after the open batch's */
+	hlc clock;
+	bloom members; /* every 'M' key this store holds (and maybe others) */
+	atomic_uint_fast64_t member_reads, member_reads_skipped;
+	bool async;    /* a commit thread runs */
+	bool asked;    /* ledger_commit asked since the last swap */
+	bool stopping; /* the commit thread is to end */
+	pthread_t thread;
+	pthread_cond_t work; /* commit thread: asked, or stopping */
+	pthread_cond_t done; /* gc written and resolved */
+};
+
+/* Sets up and frees the groups (not the thread). */
+void ledger_group_init(ledger *l);
+void ledger_group_free(ledger *l);
+/* Starts the commit thread: 0 or ERR_IO. */
+int ledger_committer_start(ledger *l);
+/* Stops it after the group it is writing; staged writes stay staged. */
+void ledger_committer_stop(ledger *l);
+/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
+int ledger_members_load(ledger *l);
+/* Writes the open group (nothing to do when it is empty), after the one
+ * the commit thread is writing: 0 or ERR_IO. */
+int ledger_group_commit(ledger *l, uint64_t wall_ms);
+/* At start-up, for each op read back from the store: the clock goes on
+ * after every op's hlc (pending or sealed), and op numbers after every
+ * pending op's opno in partition p. */
+void ledger_clock_seen(ledger *l, uint64_t stamp);
+void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno);
+
+/* === struct outbox (ledger_outbox.c) ==================================== */
+
+enum { SEALED_UNSENT, SEALED_INFLIGHT, SEALED_DELIVERED };
+
+typedef struct open_batch {
+	pend_op *ops;
+	size_t len, cap;
+	uint64_t first_ms;
+	uint64_t bytes; /* the ops' encoded size (ledger_op_encode) */
+	op_run *runs;
+	size_t nruns, capruns;
+} open_batch;
+
+typedef struct sealed {
+	uint64_t seq;
+	uint32_t len;
+	uint8_t state;
+	bool resend; /* sent before (or maybe, before a restart) */
+	int64_t offset;
+} sealed;
+
+typedef struct outbox_part {
+	open_batch open;
+	uint64_t last_seq;
+	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
+	                   or a complete checkpoint): batches may be sealed */
+	sealed *sealed;
+	size_t nsealed, capsealed;
+	/* What central's snapshots said last ('A'): this edge's applied
+	 * sequence, and the input offset and clock of the last whole
+	 * snapshot (the partition's version, published to the view). */
+	uint64_t applied;
+	uint64_t snap_offset;
+	uint64_t snap_ms;
+	/* The highest input offset of any snapshot message applied, whole
+	 * or a part ('N', stored with it). Central's primary and replicas
+	 * both publish: a message below it is stale. */
+	uint64_t snap_seen;
+} outbox_part;
+
+/* The outbox: per partition, the open batch, the sealed batches not yet
+ * confirmed and their sending state. Under mu only; a seal and a
+ * confirmation change the overlay (the view's) through the view's
+ * functions, under vmu. */
+struct outbox {
+	outbox_part *parts;
+};
+
+void ledger_outbox_init(ledger *l);
+void ledger_outbox_free(ledger *l);
+/* Reads each partition's sequences and central's last word ('A', 'N',
+ * 'S') at start-up: 0 or ERR_*, the reason in err. */
+int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
+/* Reads the sealed batches central has not confirmed ('B'), their ops
+ * into the overlay, each to be sent again: 0 or ERR_*. */
+int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);
+/* Appends op of encoded size bytes to p's open batch, which takes its
+ * strings (op->counter becomes NULL); run.n > 0 when the store record
+ * run starts with it. At start-up and after a group's store write. */
+void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op_run run,
+                          uint64_t wall_ms);
+/* p's open batch holds a batch's worth of ops. */
+static inline bool ledger_outbox_full(const ledger *l, uint32_t p);
+/* Seals partition p's open batch (why: a tm_seal, for the metrics):
+ * one store write. */
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
+/* Seals the open batches that are old enough (with force, every one),
+ * each in as many batches as it takes: 0 or the first seal's error. */
+int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);
+/* Hands p's unsent batches to the sink, within the send window. */
+void ledger_pump_part(ledger *l, uint32_t p);
+/* Partition p as ledger_inspect shows it, from memory. */
+void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
+
+/* A confirmed batch as read before its keys are deleted: its wire bytes
+ * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
+typedef struct ledger_dropped {
+	char *batch, *flags;
+	size_t len, nflags;
+} ledger_dropped;
+
+/* What a whole snapshot (or a checkpoint's last message) says of this
+ * edge's batches of one partition, between staging and finishing. */
+typedef struct ledger_confirm {
+	uint64_t applied, held;
+	bool again, new_epoch; /* set by ledger_confirm_view */
+	size_t ndrop;
+	ledger_dropped *drop;
+} ledger_confirm;
+
+/* Stages into l->wb what s's edge list confirms for partition p (the
+ * applied sequence, deleting confirmed batches); after the write,
+ * ledger_confirm_view (vmu held too) drops them from memory and the
+ * overlay and moves the partition's version, then ledger_confirm_finish
+ * (mu only) resends what central passed over. ledger_confirm_free always. */
+void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_free(ledger_confirm *c);
+
+/* === struct view (ledger_view.c) ======================================== */
+
+typedef struct overlay_entry {
+	int64_t delta;
+	uint64_t nops;
+} overlay_entry;
+
+/* A count read through from central, until snapshots cover it. */
+typedef struct rt_entry {
+	uint64_t count, version, applied, as_of;
+	uint64_t fetched_mono;
+} rt_entry;
+
 /* A store view taken just before a write that changes counts or sealed
  * batches; readers that looked while the write ran read through it, as
  * the in-memory state they combine it with is still the one before the
@@ -152,8 +333,8 @@ typedef struct vsnap {
 	unsigned refs;
 } vsnap;
 
-/* A partition as count reads see it (under vmu): the writer's fields as
- * of its last finished store write, published by ledger_view_publish. */
+/* A partition as count reads see it: the writer's fields as of its last
+ * finished store write, published by ledger_view_publish. */
 typedef struct pview {
 	uint64_t snap_offset, snap_ms, applied;
 	bool complete; /* the replica is complete */
@@ -174,41 +355,118 @@ typedef struct keep_req {
 	uint64_t count, version;
 } keep_req;
 
+/* What a count read looks at. Under vmu, from any thread; a reader lets
+ * vmu go while it reads the store. Writers (mu held) change it only
+ * after their store write. */
+struct view {
+	smap overlay;               /* counter 0 item -> overlay_entry* */
+	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
+	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
+	pview *pv;                  /* per partition */
+	keep_req keep[LEDGER_KEEP_MAX];
+	size_t nkeep;
+	/* The view's share of ledger_stats. */
+	uint64_t cache_hits, cache_misses, readthrough_kept;
+	uint64_t lock_ns; /* vmu held */
+};
+
+void ledger_view_init(ledger *l);
+void ledger_views_free(ledger *l);
+/* Publishes partition p's writer fields to its view; vmu held. */
+void ledger_view_publish(ledger *l, uint32_t p);
+/* Before a store write that changes p's counts or sealed batches: readers
+ * read the store as it is now until ledger_view_end. mu held, not vmu. */
+void ledger_view_begin(ledger *l, uint32_t p);
+/* After that write and the memory that goes with it; vmu held. */
+void ledger_view_end(ledger *l, uint32_t p);
+/* Writes the read-through counts readers found settled; mu held. */
+void ledger_keep_flush(ledger *l);
+/* Count, version and freshness of k as this edge shows it, with plus
+ * (ops not in the overlay yet) added before the count is clamped at 0.
+ * Takes vmu (and lets it go while it reads the store). */
+int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out);
+
+/* The overlay (vmu held). ledger_overlay_add_h is ledger_overlay_add for
+ * a key whose smap_hash h is known. */
+void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                        int64_t delta);
+void ledger_overlay_add_h(ledger *l, const char *key, size_t kn, uint32_t h, int64_t delta);
+void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                           int64_t delta);
+/* k ops of (counter, item) became one entry of a sealed batch (a sum): the
+ * overlay now counts them as one, so that entry's removal drops them all. */
+void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+                          uint64_t k);
+/* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
+ * item, delta) per op (flags as the 'D' record, or NULL: all count) and
+ * per sum. No lock needed. */
+void ledger_batch_deltas(const wire_batch *b, const char *flags,
+                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+                         void *ctx);
+/* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. No lock. */
+char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
+
+/* The version stored with key's ("counter 0 item") count: 0, or
+ * ERR_NOTFOUND (*version 0), or ERR_IO. */
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+/* Puts s's counts into l->wb, each with s->offset as its version. With
+ * check, a count whose stored version is newer is left alone. skip gets
+ * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
+/* After the write (vmu held): the written counts into the cache; with
+ * only_cached only those it holds already (a checkpoint does not flood it). */
+void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
+
+/* === struct replica (ledger_replica.c) ================================== */
+
+typedef struct replica_part {
+	/* LEDGER_REPLICA_*, the lowest and highest version of the checkpoint
+	 * messages loaded, the counts loaded, and where a cut-off load
+	 * resumes ("counter 0 item"). */
+	int state;
+	uint32_t gen; /* moves with every start of a load (not stored) */
+	uint64_t ckpt_lo, ckpt_hi;
+	uint64_t loaded;
+	char after[KEY_MAX];
+	size_t after_len;
+} replica_part;
+
+/* The replica's load, per partition. Under mu; whether a partition is
+ * complete reaches readers through ledger_view_publish. */
+struct replica {
+	replica_part *parts;
+};
+
+void ledger_replica_init(ledger *l);
+void ledger_replica_free(ledger *l);
+/* Reads the partitions' replica records at start-up: 0 or ERR_*. */
+int ledger_replica_load(ledger *l, char *err, size_t errlen);
+
+/* === struct ledger ====================================================== */
+
 struct ledger {
 	pthread_mutex_t mu;           /* the writer mutex: see the top of this file */
 	pthread_mutex_t vmu;          /* the view mutex */
 	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
-	store *db;
+	store *db;                    /* borrowed; LevelDB is thread-safe */
 	char *edge_id, *region;
-	ledger_opts o;
-	part *parts;
-	smap overlay;               /* counter 0 item -> overlay_entry* */
-	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
-	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
-	hlc clock;
-	store_batch *wb; /* sealing, snapshots: one write at a time */
-	/* The open group (g: writes stage into it) and, while the commit
-	 * thread writes one outside the mutex, that one (gc, else NULL);
-	 * they take turns in grp[]. */
-	group grp[2];
-	group *g, *gc;
-	bool async;        /* a commit thread runs */
-	bool commit_asked; /* ledger_commit asked since the last swap */
-	bool stopping;
-	pthread_t committer;
-	pthread_cond_t work; /* commit thread: asked, or stopping */
-	pthread_cond_t done; /* gc written and resolved */
-	bloom members;       /* every 'M' key this store holds (and maybe others) */
-	/* Under vmu: */
-	pview *pv;
-	keep_req keep[LEDGER_KEEP_MAX];
-	size_t nkeep;
-	/* Lock-free: membership lookups (ledger_member takes no lock). */
-	atomic_uint_fast64_t member_reads, member_reads_skipped;
-	/* Under mu, except the fields the view side counts (cache_hits,
-	 * cache_misses, readthrough_kept, view_lock_ns): under vmu. */
+	ledger_opts o; /* set at open, read-only after */
+	/* Under mu: the store batch of one-off writes (seals, snapshots,
+	 * checkpoint messages, kept read-through counts), one at a time,
+	 * and the stats, but for the view's share (struct view) and the
+	 * membership reads (struct commit). */
+	store_batch *wb;
 	ledger_stats st;
+	struct commit commit;
+	struct outbox outbox;
+	struct view view;
+	struct replica replica;
 };
+
+static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
+{
+	return l->outbox.parts[p].open.len >= l->o.seal_ops;
+}
 
 /* The two mutexes, timed: the time each is held goes to the stats (the
  * serial fraction every worker shares). Waiting on a condition variable
@@ -240,115 +498,8 @@ static inline void ledger_vlock(ledger *l)
 
 static inline void ledger_vunlock(ledger *l)
 {
-	l->st.view_lock_ns += clock_mono_ns() - l->vmu_since;
+	l->view.lock_ns += clock_mono_ns() - l->vmu_since;
 	pthread_mutex_unlock(&l->vmu);
 }
-
-/* Publishes partition p's writer fields to its view; vmu held. */
-void ledger_view_publish(ledger *l, uint32_t p);
-/* Before a store write that changes p's counts or sealed batches: readers
- * read the store as it is now until ledger_view_end. mu held, not vmu. */
-void ledger_view_begin(ledger *l, uint32_t p);
-/* After that write and the memory that goes with it; vmu held. */
-void ledger_view_end(ledger *l, uint32_t p);
-/* Writes the read-through counts readers found settled; mu held. */
-void ledger_keep_flush(ledger *l);
-
-/* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
-#define OP_ENC_MAX (32 + KEY_MAX)
-size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
-/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
-#define RUN_FORMAT 1
-#define RUN_HEAD 5
-#define RUN_MAX (RUN_HEAD + (size_t)LEDGER_GROUP_OPS * OP_ENC_MAX)
-/* Writes the head of a run of nops ops into buf. */
-void ledger_run_head(unsigned char *buf, uint32_t nops);
-/* Appends r to ob's runs. */
-void ledger_run_push(open_batch *ob, op_run r);
-/* A pending op with its three strings in one allocation (at counter). */
-pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
-                       size_t il, size_t ul);
-/* Seals partition p's open batch (why: a tm_seal, for the metrics):
- * one store write. */
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
-/* Sets up and frees the groups and the commit thread (ledger_write.c). */
-void ledger_group_init(ledger *l);
-void ledger_group_free(ledger *l);
-/* Starts the commit thread: 0 or ERR_IO. */
-int ledger_committer_start(ledger *l);
-/* Stops it after the group it is writing; staged writes stay staged. */
-void ledger_committer_stop(ledger *l);
-/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
-int ledger_members_load(ledger *l);
-/* Writes the open group (nothing to do when it is empty), after the one
- * the commit thread is writing: 0 or ERR_IO. */
-int ledger_group_commit(ledger *l, uint64_t wall_ms);
-
-uint32_t ledger_part_of(const ledger *l, const char *item);
-
-int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts);
-void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-                        int64_t delta);
-void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-                           int64_t delta);
-/* k ops of (counter, item) became one entry of a sealed batch (a sum): the
- * overlay now counts them as one, so that entry's removal drops them all. */
-void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-                          uint64_t k);
-/* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
- * item, delta) per op (flags as the 'D' record, or NULL: all count) and
- * per sum. */
-void ledger_batch_deltas(const wire_batch *b, const char *flags,
-                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
-                         void *ctx);
-/* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. */
-char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
-
-/* A confirmed batch as read before its keys are deleted: its wire bytes
- * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
-typedef struct ledger_dropped {
-	char *batch, *flags;
-	size_t len, nflags;
-} ledger_dropped;
-
-/* What a whole snapshot (or a checkpoint's last message) says of this
- * edge's batches of one partition, between staging and finishing. */
-typedef struct ledger_confirm {
-	uint64_t applied, held;
-	bool again, new_epoch; /* set by ledger_confirm_view */
-	size_t ndrop;
-	ledger_dropped *drop;
-} ledger_confirm;
-
-/* The version stored with key's ("counter 0 item") count: 0, or
- * ERR_NOTFOUND (*version 0), or ERR_IO. */
-int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
-/* Puts s's counts into l->wb, each with s->offset as its version. With
- * check, a count whose stored version is newer is left alone. skip gets
- * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
-int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
-/* After the write (vmu held): the written counts into the cache; with
- * only_cached only those it holds already (a checkpoint does not flood it). */
-void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
-/* Stages into l->wb what s's edge list confirms for partition p (the
- * applied sequence, deleting confirmed batches); after the write,
- * ledger_confirm_view (vmu held too) drops them from memory and the
- * overlay and moves the partition's version, then ledger_confirm_finish
- * (mu only) resends what central passed over. ledger_confirm_free always. */
-void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
-void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
-void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
-void ledger_confirm_free(ledger_confirm *c);
-/* Reads the partitions' replica records at start-up: 0 or ERR_*. */
-int ledger_replica_load(ledger *l, char *err, size_t errlen);
-
-/* Count, version and freshness of (counter, item) as this edge shows it,
- * with plus (ops not in the overlay yet) added before the count is
- * clamped at 0. Takes vmu (and lets it go while it reads the store). */
-int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
-                     ledger_view *out);
-void ledger_views_free(ledger *l);
-/* Applies a pump to partition p (ledger.c). */
-void ledger_pump_part(ledger *l, uint32_t p);
 
 #endif

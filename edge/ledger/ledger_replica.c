@@ -17,9 +17,13 @@
  * later version than the first ones: the partition counts as complete
  * only to the lowest, so the snapshots between the two are applied (each
  * count checked against the version stored with it) rather than skipped
- * as stale. Every entry point takes the ledger's writer mutex; what
- * readers see (complete or not, the counts) is published after the store
- * write, under the view mutex.
+ * as stale.
+ *
+ * Owns struct replica (ledger_int.h: under the writer mutex). A load's
+ * counts go through the view's functions, its last message's edge list
+ * through the outbox's confirmation, as a snapshot's do; what readers
+ * see (complete or not, the counts) is published after the store write,
+ * under the view mutex.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,22 +32,21 @@
 
 #include "edge/ledger/ledger_int.h"
 #include "log.h"
-#include "partition.h"
 #include "xmem.h"
 
 #define RHEAD 25 /* state + three u64 */
 
 static void replica_put(ledger *l, uint32_t p)
 {
-	part *pt = &l->parts[p];
+	replica_part *rp = &l->replica.parts[p];
 	unsigned char val[RHEAD + KEY_MAX];
 	char key[8];
-	val[0] = (unsigned char)pt->rstate;
-	store_put_u64(val + 1, pt->ckpt_lo);
-	store_put_u64(val + 9, pt->ckpt_hi);
-	store_put_u64(val + 17, pt->loaded);
-	memcpy(val + RHEAD, pt->after, pt->after_len);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + pt->after_len);
+	val[0] = (unsigned char)rp->state;
+	store_put_u64(val + 1, rp->ckpt_lo);
+	store_put_u64(val + 9, rp->ckpt_hi);
+	store_put_u64(val + 17, rp->loaded);
+	memcpy(val + RHEAD, rp->after, rp->after_len);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + rp->after_len);
 }
 
 int ledger_replica_load(ledger *l, char *err, size_t errlen)
@@ -51,7 +54,7 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen)
 	char key[8];
 	unsigned char val[RHEAD + KEY_MAX];
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
-		part *pt = &l->parts[p];
+		replica_part *rp = &l->replica.parts[p];
 		size_t vn;
 		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val,
 		                        sizeof val, &vn);
@@ -65,12 +68,12 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen)
 			         err_str(rc));
 			return rc;
 		}
-		pt->rstate = val[0];
-		pt->ckpt_lo = store_get_u64(val + 1);
-		pt->ckpt_hi = store_get_u64(val + 9);
-		pt->loaded = store_get_u64(val + 17);
-		pt->after_len = vn - RHEAD;
-		memcpy(pt->after, val + RHEAD, pt->after_len);
+		rp->state = val[0];
+		rp->ckpt_lo = store_get_u64(val + 1);
+		rp->ckpt_hi = store_get_u64(val + 9);
+		rp->loaded = store_get_u64(val + 17);
+		rp->after_len = vn - RHEAD;
+		memcpy(rp->after, val + RHEAD, rp->after_len);
 	}
 	return 0;
 }
@@ -81,18 +84,18 @@ int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
 		return ERR_INVAL;
 	memset(out, 0, sizeof *out);
 	ledger_lock(l);
-	const part *pt = &l->parts[p];
-	out->state = pt->rstate;
-	out->gen = pt->rgen;
-	out->version = pt->ckpt_lo;
-	out->loaded = pt->loaded;
-	if (pt->rstate == LEDGER_REPLICA_LOADING && pt->after_len) {
-		const char *z = memchr(pt->after, 0, pt->after_len);
-		size_t cl = z ? (size_t)(z - pt->after) : 0;
-		size_t il = z ? pt->after_len - cl - 1 : 0;
+	const replica_part *rp = &l->replica.parts[p];
+	out->state = rp->state;
+	out->gen = rp->gen;
+	out->version = rp->ckpt_lo;
+	out->loaded = rp->loaded;
+	if (rp->state == LEDGER_REPLICA_LOADING && rp->after_len) {
+		const char *z = memchr(rp->after, 0, rp->after_len);
+		size_t cl = z ? (size_t)(z - rp->after) : 0;
+		size_t il = z ? rp->after_len - cl - 1 : 0;
 		if (z && cl && cl <= COUNTER_MAX && il && il <= ITEM_MAX) {
 			out->resume = true;
-			memcpy(out->counter, pt->after, cl);
+			memcpy(out->counter, rp->after, cl);
 			memcpy(out->item, z + 1, il);
 		}
 	}
@@ -107,14 +110,14 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	char key[8];
 	unsigned char val[8];
 	ledger_lock(l);
-	part *pt = &l->parts[p];
-	int was = pt->rstate;
-	uint64_t lo = pt->ckpt_lo, hi = pt->ckpt_hi, loaded = pt->loaded;
-	size_t al = pt->after_len;
-	pt->rstate = LEDGER_REPLICA_LOADING;
-	pt->rgen++;
-	pt->ckpt_lo = pt->ckpt_hi = pt->loaded = 0;
-	pt->after_len = 0;
+	replica_part *rp = &l->replica.parts[p];
+	int was = rp->state;
+	uint64_t lo = rp->ckpt_lo, hi = rp->ckpt_hi, loaded = rp->loaded;
+	size_t al = rp->after_len;
+	rp->state = LEDGER_REPLICA_LOADING;
+	rp->gen++;
+	rp->ckpt_lo = rp->ckpt_hi = rp->loaded = 0;
+	rp->after_len = 0;
 	store_batch_clear(l->wb);
 	replica_put(l, p);
 	if (tail >= 0) {
@@ -123,11 +126,11 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	}
 	int rc = store_write(l->db, l->wb);
 	if (rc) {
-		pt->rstate = was;
-		pt->ckpt_lo = lo;
-		pt->ckpt_hi = hi;
-		pt->loaded = loaded;
-		pt->after_len = al;
+		rp->state = was;
+		rp->ckpt_lo = lo;
+		rp->ckpt_hi = hi;
+		rp->loaded = loaded;
+		rp->after_len = al;
 	} else {
 		ledger_vlock(l);
 		ledger_view_publish(l, p);
@@ -143,40 +146,41 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
 	ledger_lock(l);
-	part *pt = &l->parts[p];
-	if (pt->rstate != LEDGER_REPLICA_LOADING || pt->rgen != gen) {
+	replica_part *rp = &l->replica.parts[p];
+	outbox_part *pt = &l->outbox.parts[p];
+	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
 		ledger_unlock(l);
 		return ERR_AGAIN;
 	}
 	ledger_confirm conf = {0};
 	bool *skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	uint64_t lo = pt->ckpt_lo, hi = pt->ckpt_hi, loaded = pt->loaded;
-	size_t al = pt->after_len;
+	uint64_t lo = rp->ckpt_lo, hi = rp->ckpt_hi, loaded = rp->loaded;
+	size_t al = rp->after_len;
 	char after[KEY_MAX];
-	memcpy(after, pt->after, al);
+	memcpy(after, rp->after, al);
 	store_batch_clear(l->wb);
 	int rc = ledger_stage_counts(l, s, true, skip);
 	if (rc)
 		goto out;
-	if (!pt->ckpt_lo || s->offset < pt->ckpt_lo)
-		pt->ckpt_lo = s->offset;
-	if (s->offset > pt->ckpt_hi)
-		pt->ckpt_hi = s->offset;
-	pt->loaded += s->ncounts;
+	if (!rp->ckpt_lo || s->offset < rp->ckpt_lo)
+		rp->ckpt_lo = s->offset;
+	if (s->offset > rp->ckpt_hi)
+		rp->ckpt_hi = s->offset;
+	rp->loaded += s->ncounts;
 	if (s->ncounts) {
 		const wire_count *c = &s->counts[s->ncounts - 1];
 		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
-			pt->after_len =
-			    ekey_pair(pt->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
+			rp->after_len =
+			    ekey_pair(rp->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
 	}
 	/* The partition is complete to the lowest version loaded: the
 	 * snapshots above it still apply (checked per count). */
 	wire_snapshot eff = *s;
-	eff.offset = pt->ckpt_lo;
+	eff.offset = rp->ckpt_lo;
 	uint64_t seq = pt->last_seq;
 	if (s->last) {
-		pt->rstate = LEDGER_REPLICA_COMPLETE;
-		pt->after_len = 0;
+		rp->state = LEDGER_REPLICA_COMPLETE;
+		rp->after_len = 0;
 		ledger_confirm_stage(l, p, &eff, &conf);
 		/* Batches continue after what central applied of this edge id:
 		 * an edge rebuilt on an empty store keeps its sequence. */
@@ -203,12 +207,12 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_view_end(l, p);
 	ledger_vunlock(l);
 	if (rc) {
-		pt->rstate = LEDGER_REPLICA_LOADING;
-		pt->ckpt_lo = lo;
-		pt->ckpt_hi = hi;
-		pt->loaded = loaded;
-		pt->after_len = al;
-		memcpy(pt->after, after, al);
+		rp->state = LEDGER_REPLICA_LOADING;
+		rp->ckpt_lo = lo;
+		rp->ckpt_hi = hi;
+		rp->loaded = loaded;
+		rp->after_len = al;
+		memcpy(rp->after, after, al);
 		goto out;
 	}
 	if (s->last && !pt->seq_known) {
@@ -221,7 +225,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		ledger_confirm_finish(l, p, &eff, &conf);
 		log_info("replica complete",
 		         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64,
-		         p, pt->ckpt_lo, pt->ckpt_hi, pt->loaded);
+		         p, rp->ckpt_lo, rp->ckpt_hi, rp->loaded);
 	}
 out:
 	ledger_confirm_free(&conf);
@@ -236,11 +240,22 @@ uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
 	uint64_t sum = 0;
 	ledger_lock(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
-		n += l->parts[p].rstate == LEDGER_REPLICA_COMPLETE;
-		sum += l->parts[p].loaded;
+		n += l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
+		sum += l->replica.parts[p].loaded;
 	}
 	ledger_unlock(l);
 	if (loaded)
 		*loaded = sum;
 	return n;
+}
+
+void ledger_replica_init(ledger *l)
+{
+	l->replica.parts = xcalloc(l->o.partitions, sizeof *l->replica.parts);
+}
+
+void ledger_replica_free(ledger *l)
+{
+	free(l->replica.parts);
+	l->replica.parts = NULL;
 }

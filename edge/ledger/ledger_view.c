@@ -1,11 +1,13 @@
 /* ledger_view.c - how the edge shows counts (ledger.h): the overlay of
- * its own unreflected ops, the snapshot-count cache, read-through counts
- * from central, and applying central's snapshots.
+ * its own ops central has not confirmed, the snapshot-count cache,
+ * read-through counts from central, each partition's published view,
+ * and the snapshot counts a snapshot or checkpoint message writes.
  *
- * A count read takes only the view mutex and lets it go while it reads
- * the store (view_read); applying a snapshot takes the writer mutex, and
- * the view mutex only to publish what its store write changed
- * (ledger_int.h has the rules).
+ * Owns struct view (ledger_int.h): under the view mutex only. A count
+ * read takes nothing else and lets it go while it reads the store
+ * (ledger_view_count); writers (the commit, a seal, a snapshot) call in
+ * with the writer mutex held and change what readers see under the view
+ * mutex, after their store write.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,21 +15,22 @@
 #include <string.h>
 
 #include "clock.h"
-#include "failpoint.h"
 #include "edge/ledger/ledger_int.h"
 #include "log.h"
-#include "partition.h"
-#include "version.h"
 #include "xmem.h"
 
-/* --- overlay -------------------------------------------------------------- */
-
-int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
+void ledger_view_init(ledger *l)
 {
-	if (!counts)
-		return 0;
-	return kind == WIRE_ADD ? (int64_t)n : -(int64_t)n;
+	struct view *v = &l->view;
+	smap_init(&v->overlay);
+	smap_init(&v->cache_hot);
+	smap_init(&v->cache_cold);
+	smap_init(&v->rt_hot);
+	smap_init(&v->rt_cold);
+	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
 }
+
+/* --- overlay -------------------------------------------------------------- */
 
 void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
                         int64_t delta)
@@ -35,9 +38,22 @@ void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
 	bool created;
-	smap_val *v = smap_put(&l->overlay, key, kn, &created);
+	smap_val *v = smap_put(&l->view.overlay, key, kn, &created);
 	if (created)
 		v->p = xcalloc(1, sizeof(overlay_entry));
+	overlay_entry *e = v->p;
+	e->delta += delta;
+	e->nops++;
+}
+
+void ledger_overlay_add_h(ledger *l, const char *key, size_t kn, uint32_t h, int64_t delta)
+{
+	smap_val *v = smap_get_h(&l->view.overlay, key, kn, h);
+	if (!v) {
+		bool created;
+		v = smap_put(&l->view.overlay, key, kn, &created);
+		v->p = xcalloc(1, sizeof(overlay_entry));
+	}
 	overlay_entry *e = v->p;
 	e->delta += delta;
 	e->nops++;
@@ -48,14 +64,14 @@ void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	smap_val *v = smap_get(&l->overlay, key, kn);
+	smap_val *v = smap_get(&l->view.overlay, key, kn);
 	if (!v)
 		return;
 	overlay_entry *e = v->p;
 	e->delta -= delta;
 	if (--e->nops == 0) {
 		free(e);
-		smap_del(&l->overlay, key, kn);
+		smap_del(&l->view.overlay, key, kn);
 	}
 }
 
@@ -64,7 +80,7 @@ void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char 
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	smap_val *v = smap_get(&l->overlay, key, kn);
+	smap_val *v = smap_get(&l->view.overlay, key, kn);
 	if (!v || k < 2)
 		return;
 	overlay_entry *e = v->p;
@@ -82,14 +98,6 @@ void ledger_batch_deltas(const wire_batch *b, const char *flags,
 		   ledger_op_delta(b->ops[j].kind, b->ops[j].n, !flags || flags[j]));
 	for (uint32_t j = 0; j < b->nsums; j++)
 		fn(ctx, b->sums[j].counter, b->sums[j].item, (int64_t)b->sums[j].n);
-}
-
-/* ledger_batch_deltas callback: an entry taken off the overlay. */
-static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
-{
-	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
-		return;
-	ledger_overlay_remove(ctx, counter.p, counter.n, item.p, item.n, delta);
 }
 
 /* A store read from the view (NULL: the live store). */
@@ -133,12 +141,12 @@ static void vsnap_put(vsnap *v)
 
 void ledger_view_publish(ledger *l, uint32_t p)
 {
-	const part *pt = &l->parts[p];
-	pview *pv = &l->pv[p];
+	const outbox_part *pt = &l->outbox.parts[p];
+	pview *pv = &l->view.pv[p];
 	pv->snap_offset = pt->snap_offset;
 	pv->snap_ms = pt->snap_ms;
 	pv->applied = pt->applied;
-	pv->complete = pt->rstate == LEDGER_REPLICA_COMPLETE;
+	pv->complete = l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
 }
 
 void ledger_view_begin(ledger *l, uint32_t p)
@@ -147,7 +155,7 @@ void ledger_view_begin(ledger *l, uint32_t p)
 	v->sn = store_snap_new(l->db);
 	v->refs = 1;
 	ledger_vlock(l);
-	pview *pv = &l->pv[p];
+	pview *pv = &l->view.pv[p];
 	pv->gen++;
 	pv->pre = v;
 	ledger_vunlock(l);
@@ -155,7 +163,7 @@ void ledger_view_begin(ledger *l, uint32_t p)
 
 void ledger_view_end(ledger *l, uint32_t p)
 {
-	pview *pv = &l->pv[p];
+	pview *pv = &l->view.pv[p];
 	pv->gen++;
 	vsnap_put(pv->pre);
 	pv->pre = NULL;
@@ -167,13 +175,14 @@ void ledger_view_end(ledger *l, uint32_t p)
  * than its configured size. */
 static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
 {
-	smap_put_gen(&l->cache_hot, &l->cache_cold, l->o.cache_entries, key, kn, false, NULL)->u =
-	    val;
+	smap_put_gen(&l->view.cache_hot, &l->view.cache_cold, l->o.cache_entries, key, kn, false,
+	             NULL)
+	    ->u = val;
 }
 
 static void rt_forget(ledger *l, const char *key, size_t kn)
 {
-	smap *gens[2] = {&l->rt_hot, &l->rt_cold};
+	smap *gens[2] = {&l->view.rt_hot, &l->view.rt_cold};
 	for (int i = 0; i < 2; i++) {
 		smap_val *v = smap_get(gens[i], key, kn);
 		if (v) {
@@ -185,33 +194,33 @@ static void rt_forget(ledger *l, const char *key, size_t kn)
 
 static rt_entry *rt_find(ledger *l, const char *key, size_t kn)
 {
-	smap_val *v = smap_get(&l->rt_hot, key, kn);
+	smap_val *v = smap_get(&l->view.rt_hot, key, kn);
 	if (!v)
-		v = smap_get(&l->rt_cold, key, kn);
+		v = smap_get(&l->view.rt_cold, key, kn);
 	return v ? v->p : NULL;
 }
 
 /* rt_find for a key whose smap_hash is known. */
 static rt_entry *rt_find_h(ledger *l, const char *key, size_t kn, uint32_t h)
 {
-	smap_val *v = smap_get_h(&l->rt_hot, key, kn, h);
+	smap_val *v = smap_get_h(&l->view.rt_hot, key, kn, h);
 	if (!v)
-		v = smap_get_h(&l->rt_cold, key, kn, h);
+		v = smap_get_h(&l->view.rt_cold, key, kn, h);
 	return v ? v->p : NULL;
 }
 
 void ledger_views_free(ledger *l)
 {
-	smap_free_values(&l->overlay);
-	smap_free(&l->cache_hot);
-	smap_free(&l->cache_cold);
-	smap_free_values(&l->rt_hot);
-	smap_free_values(&l->rt_cold);
-	if (l->pv)
+	smap_free_values(&l->view.overlay);
+	smap_free(&l->view.cache_hot);
+	smap_free(&l->view.cache_cold);
+	smap_free_values(&l->view.rt_hot);
+	smap_free_values(&l->view.rt_cold);
+	if (l->view.pv)
 		for (uint32_t p = 0; p < l->o.partitions; p++)
-			vsnap_put(l->pv[p].pre);
-	free(l->pv);
-	l->pv = NULL;
+			vsnap_put(l->view.pv[p].pre);
+	free(l->view.pv);
+	l->view.pv = NULL;
 }
 
 /* --- reading ---------------------------------------------------------------- */
@@ -311,22 +320,22 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, fetch *f,
                           uint64_t *count, bool *known)
 {
-	smap_val *v = smap_get_h(&l->cache_hot, key, kn, h);
+	smap_val *v = smap_get_h(&l->view.cache_hot, key, kn, h);
 	uint64_t val;
 	if (v) {
 		val = v->u;
-		l->st.cache_hits++;
-	} else if ((v = smap_get_h(&l->cache_cold, key, kn, h))) {
-		l->st.cache_hits++;
+		l->view.cache_hits++;
+	} else if ((v = smap_get_h(&l->view.cache_cold, key, kn, h))) {
+		l->view.cache_hits++;
 		/* Read before the promotion: making room in hot may drop cold,
 		 * v's map, whole. */
 		val = v->u;
 		cache_set(l, key, kn, val);
-	} else if (fetched(f, &l->pv[p], FETCH_COUNT)) {
+	} else if (fetched(f, &l->view.pv[p], FETCH_COUNT)) {
 		val = f->val;
 		cache_set(l, key, kn, val);
 	} else {
-		l->st.cache_misses++;
+		l->view.cache_misses++;
 		return need(f, p, FETCH_COUNT);
 	}
 	*known = (val & COUNT_KNOWN) != 0;
@@ -340,8 +349,8 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
  * the next writer (a reader writes nothing). */
 static void rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const pview *pv)
 {
-	if (l->nkeep < LEDGER_KEEP_MAX) {
-		keep_req *k = &l->keep[l->nkeep++];
+	if (l->view.nkeep < LEDGER_KEEP_MAX) {
+		keep_req *k = &l->view.keep[l->view.nkeep++];
 		memcpy(k->key, key, kn);
 		k->kn = kn;
 		k->count = e->count;
@@ -349,17 +358,17 @@ static void rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, co
 	}
 	cache_set(l, key, kn, e->count | COUNT_KNOWN);
 	rt_forget(l, key, kn);
-	l->st.readthrough_kept++;
+	l->view.readthrough_kept++;
 }
 
 void ledger_keep_flush(ledger *l)
 {
 	ledger_vlock(l);
-	size_t n = l->nkeep;
+	size_t n = l->view.nkeep;
 	keep_req *ks = n ? xmalloc(n * sizeof *ks) : NULL;
 	if (n)
-		memcpy(ks, l->keep, n * sizeof *ks);
-	l->nkeep = 0;
+		memcpy(ks, l->view.keep, n * sizeof *ks);
+	l->view.nkeep = 0;
 	ledger_vunlock(l);
 	if (!n)
 		return;
@@ -388,19 +397,21 @@ void ledger_keep_flush(ledger *l)
 	free(ks);
 }
 
-/* One try at the view of (counter, item) under vmu: 0 with *out filled,
- * 1 with f saying what to read from the store first. h is the pair key's
- * smap_hash, computed once for every map it is looked up in. */
-static int view_try(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, int64_t plus,
-                    fetch *f, ledger_view *out)
+/* One try at the view of k under vmu: 0 with *out filled, 1 with f
+ * saying what to read from the store first. k's hash serves every map
+ * it is looked up in. */
+static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger_view *out)
 {
-	pview *pv = &l->pv[p];
+	const char *key = k->key;
+	size_t kn = k->kn;
+	uint32_t h = k->h, p = k->p;
+	pview *pv = &l->view.pv[p];
 	uint64_t base;
 	bool known;
 	if (snapshot_count(l, key, kn, h, p, f, &base, &known))
 		return 1;
 	int64_t delta = 0;
-	smap_val *v = smap_get_h(&l->overlay, key, kn, h);
+	smap_val *v = smap_get_h(&l->view.overlay, key, kn, h);
 	if (v)
 		delta = ((overlay_entry *)v->p)->delta;
 	out->version = pv->snap_offset;
@@ -416,7 +427,7 @@ static int view_try(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t 
 			rt_forget(l, key, kn);
 		} else {
 			rt_keep(l, key, kn, e, pv);
-			return view_try(l, key, kn, h, p, plus, f, out);
+			return view_try(l, k, plus, f, out);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -440,19 +451,15 @@ static int view_try(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t 
 	return 0;
 }
 
-/* The view of (counter, item): tries under vmu, and between tries reads
- * the store with vmu let go, so no store read holds up another reader. */
-static int view_read(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
-                     int64_t plus, ledger_view *out)
+/* Tries under vmu, and between tries reads the store with vmu let go, so
+ * no store read holds up another reader. */
+int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out)
 {
-	char key[KEY_MAX];
-	size_t kn = ekey_pair(key, counter, cl, item, il);
-	uint32_t h = smap_hash(key, kn), p = partition_of(item, il, l->o.partitions);
 	fetch f = {0};
 	int rc;
 	ledger_vlock(l);
-	while ((rc = view_try(l, key, kn, h, p, plus, &f, out)) == 1) {
-		pview *pv = &l->pv[p];
+	while ((rc = view_try(l, k, plus, &f, out)) == 1) {
+		pview *pv = &l->view.pv[k->p];
 		f.gen[f.kind] = pv->gen;
 		/* A write is running (gen odd): the memory read with this is
 		 * still the one before it, so read the store before it too. */
@@ -460,7 +467,7 @@ static int view_read(ledger *l, const char *counter, size_t cl, const char *item
 		if (f.from)
 			f.from->refs++;
 		ledger_vunlock(l);
-		rc = fetch_run(l, &f, key, kn);
+		rc = fetch_run(l, &f, k->key, k->kn);
 		ledger_vlock(l);
 		vsnap_put(f.from);
 		f.from = NULL;
@@ -472,12 +479,6 @@ static int view_read(ledger *l, const char *counter, size_t cl, const char *item
 	return rc;
 }
 
-int ledger_view_plus(ledger *l, const char *counter, const char *item, int64_t plus,
-                     ledger_view *out)
-{
-	return view_read(l, counter, strlen(counter), item, strlen(item), plus, out);
-}
-
 /* Counts of a batch looked up together (ledger_read_many). */
 #define READ_AHEAD 8
 
@@ -486,32 +487,28 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 	for (size_t i = 0; i < n; i++)
 		if (refs[i].cl > COUNTER_MAX || refs[i].il > ITEM_MAX)
 			return ERR_INVAL;
+	pair_key k[READ_AHEAD];
 	size_t i = 0;
 	while (i < n) {
 		int rc = 0;
+		size_t j = 0;
 		ledger_vlock(l);
 		while (i < n && !rc) {
 			/* A few counts at a time: their keys and hashes first, and
 			 * their cache slots and keys asked for, so the lookups'
 			 * cache misses overlap instead of coming one by one. */
-			struct {
-				char key[KEY_MAX];
-				size_t kn;
-				uint32_t h, p;
-			} k[READ_AHEAD];
 			size_t m = n - i < READ_AHEAD ? n - i : READ_AHEAD;
-			for (size_t j = 0; j < m; j++) {
+			for (j = 0; j < m; j++) {
 				const ledger_ref *r = &refs[i + j];
-				k[j].kn = ekey_pair(k[j].key, r->counter, r->cl, r->item, r->il);
-				k[j].h = smap_hash(k[j].key, k[j].kn);
-				k[j].p = partition_of(r->item, r->il, l->o.partitions);
-				smap_prefetch(&l->cache_hot, k[j].h);
+				ledger_pair_make(&k[j], r->counter, r->cl, r->item, r->il,
+				                 l->o.partitions);
+				smap_prefetch(&l->view.cache_hot, k[j].h);
 			}
-			for (size_t j = 0; j < m; j++)
-				smap_prefetch_key(&l->cache_hot, k[j].h);
-			for (size_t j = 0; j < m; j++) {
+			for (j = 0; j < m; j++)
+				smap_prefetch_key(&l->view.cache_hot, k[j].h);
+			for (j = 0; j < m; j++) {
 				fetch f = {0};
-				rc = view_try(l, k[j].key, k[j].kn, k[j].h, k[j].p, 0, &f, &out[i]);
+				rc = view_try(l, &k[j], 0, &f, &out[i]);
 				if (rc)
 					break;
 				i++;
@@ -520,10 +517,9 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 		ledger_vunlock(l);
 		if (i == n)
 			break;
-		/* This count needs the store: the one-count path reads it with
-		 * the lock let go, then the rest go on under one hold again. */
-		const ledger_ref *r = &refs[i];
-		if ((rc = view_read(l, r->counter, r->cl, r->item, r->il, 0, &out[i])) != 0)
+		/* This count (k[j]) needs the store: the one-count path reads it
+		 * with the lock let go, then the rest go on under one hold again. */
+		if ((rc = ledger_view_count(l, &k[j], 0, &out[i])) != 0)
 			return rc;
 		i++;
 	}
@@ -535,7 +531,9 @@ int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *o
 	size_t cl = strlen(counter), il = strlen(item);
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return ERR_INVAL;
-	return view_read(l, counter, cl, item, il, 0, out);
+	pair_key k;
+	ledger_pair_make(&k, counter, cl, item, il, l->o.partitions);
+	return ledger_view_count(l, &k, 0, out);
 }
 
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
@@ -550,8 +548,8 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 	rt_entry *e = rt_find(l, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(l, key, kn);
-		smap_val *v =
-		    smap_put_gen(&l->rt_hot, &l->rt_cold, l->o.rt_entries, key, kn, true, NULL);
+		smap_val *v = smap_put_gen(&l->view.rt_hot, &l->view.rt_cold, l->o.rt_entries, key,
+		                           kn, true, NULL);
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
@@ -581,9 +579,9 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
 /* The cached count of key, if the cache holds one, becomes val. */
 static void cache_refresh(ledger *l, const char *key, size_t kn, uint64_t val)
 {
-	smap_val *v = smap_get(&l->cache_hot, key, kn);
+	smap_val *v = smap_get(&l->view.cache_hot, key, kn);
 	if (!v)
-		v = smap_get(&l->cache_cold, key, kn);
+		v = smap_get(&l->view.cache_cold, key, kn);
 	if (v)
 		v->u = val;
 }
@@ -632,194 +630,4 @@ void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bo
 		else
 			cache_set(l, key, kn, c->count | COUNT_KNOWN);
 	}
-}
-
-/* Drops confirmed batches [0, ndrop) of pt from memory and the overlay:
- * each op takes out what it put in (nothing for a repeat). */
-static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dropped *d)
-{
-	part *pt = &l->parts[p];
-	for (size_t i = 0; i < ndrop; i++) {
-		wire_batch b;
-		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
-			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
-			ledger_batch_deltas(&b, flags, overlay_out, l);
-			wire_batch_free(&b);
-		}
-		l->st.pending_bytes -= pt->sealed[i].len;
-		l->st.pending_batches--;
-		l->st.batches_applied++;
-	}
-	if (ndrop) {
-		memmove(pt->sealed, pt->sealed + ndrop, (pt->nsealed - ndrop) * sizeof *pt->sealed);
-		pt->nsealed -= ndrop;
-	}
-}
-
-void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
-{
-	part *pt = &l->parts[p];
-	char key[16];
-	unsigned char val[24];
-	c->applied = pt->applied;
-	c->held = 0;
-	for (uint32_t i = 0; i < s->nedges; i++) {
-		const wire_edge_seq *e = &s->edges[i];
-		if (e->edge.n == strlen(l->edge_id) &&
-		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
-			if (e->applied > c->applied)
-				c->applied = e->applied;
-			c->held = e->held;
-		}
-	}
-	c->ndrop = 0;
-	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
-		c->ndrop++;
-	/* Read now: the same write deletes them. */
-	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
-	for (size_t i = 0; i < c->ndrop; i++) {
-		size_t bk = ekey_part_seq(key, EKEY_BATCH, p, pt->sealed[i].seq);
-		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
-			c->drop[i].batch = NULL;
-		store_batch_del(l->wb, key, bk);
-		bk = ekey_part_seq(key, EKEY_FLAGS, p, pt->sealed[i].seq);
-		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
-			c->drop[i].flags = NULL;
-		store_batch_del(l->wb, key, bk);
-	}
-	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
-	uint64_t produced = s->offset >= pt->snap_offset ? s->produced_ms : pt->snap_ms;
-	store_put_u64(val, c->applied);
-	store_put_u64(val + 8, version);
-	store_put_u64(val + 16, produced);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
-}
-
-void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
-{
-	part *pt = &l->parts[p];
-	c->again = s->offset == pt->snap_offset && pt->snap_offset > 0;
-	/* Versions carry central's input epoch: in a new one the offsets
-	 * below are of another log, and every batch not applied yet may be
-	 * lost with the old one. */
-	c->new_epoch =
-	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
-	drop_confirmed(l, p, c->ndrop, c->drop);
-	pt->applied = c->applied;
-	if (s->offset >= pt->snap_offset) {
-		pt->snap_offset = s->offset;
-		pt->snap_ms = s->produced_ms;
-	}
-}
-
-void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
-{
-	part *pt = &l->parts[p];
-	bool again = c->again, new_epoch = c->new_epoch;
-	/* Central read past a batch without applying it (dropped by the
-	 * broker, or held behind a gap): send it again. */
-	for (size_t i = 0; i < pt->nsealed; i++) {
-		sealed *b = &pt->sealed[i];
-		if (b->state != SEALED_DELIVERED)
-			continue;
-		/* Held behind a gap: resent once per snapshot offset, not
-		 * again when another instance reports the same offset (no
-		 * new input read there, so the resend is still unread). */
-		if (new_epoch || (uint64_t)b->offset < version_offset(s->offset) ||
-		    (c->held && b->seq < c->held && !again)) {
-			b->state = SEALED_UNSENT;
-			b->resend = true;
-			log_info("batch resent: central passed it without applying it",
-			         "partition=%u seq=%" PRIu64 " offset=%" PRId64
-			         " snapshot_version=%" PRIu64 " applied=%" PRIu64,
-			         p, b->seq, b->offset, s->offset, c->applied);
-		}
-	}
-	ledger_pump_part(l, p);
-}
-
-void ledger_confirm_free(ledger_confirm *c)
-{
-	if (!c->drop)
-		return;
-	for (size_t i = 0; i < c->ndrop; i++) {
-		free(c->drop[i].batch);
-		free(c->drop[i].flags);
-	}
-	free(c->drop);
-	c->drop = NULL;
-}
-
-int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
-{
-	if (s->partition >= l->o.partitions)
-		return ERR_CORRUPT;
-	uint32_t p = s->partition;
-	ledger_lock(l);
-	part *pt = &l->parts[p];
-	int rc = 0;
-	char key[16];
-	unsigned char val[8];
-	ledger_confirm conf = {0};
-	bool *skip = NULL;
-	store_batch_clear(l->wb);
-	store_put_u64(val, (uint64_t)msg_offset + 1);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
-	/* A shard's primary and replicas each publish every partition's
-	 * snapshots, with the same deterministic state at the same input
-	 * offset. Per partition the newest wins: a message older than any
-	 * applied (whole, or a part of a split one) is stale, even if it
-	 * comes later from another instance; one at the same offset carries
-	 * the same counts and applied sequences, so applying it again
-	 * changes nothing (applied only grows, dropped batches are gone). */
-	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
-	if (s->offset < newest) {
-		/* From an instance that is behind: what we have is newer. */
-		l->st.snapshots_stale++;
-		rc = store_write(l->db, l->wb);
-		goto out;
-	}
-	/* Below what a checkpoint brought, each count is checked against
-	 * the version stored with it. */
-	skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	rc = ledger_stage_counts(l, s, s->offset < pt->ckpt_hi, skip);
-	if (rc)
-		goto out;
-	if (s->offset > pt->snap_seen) {
-		/* Kept across a restart: without it a part applied before
-		 * the restart could be followed by an older snapshot from a
-		 * lagging replica, and counts would step back. */
-		store_put_u64(val, s->offset);
-		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
-	}
-	if (s->last)
-		ledger_confirm_stage(l, p, s, &conf);
-	/* Readers go on meanwhile, from the store as it was (ledger_int.h). */
-	ledger_view_begin(l, p);
-	rc = store_write(l->db, l->wb);
-	if (rc == 0 && conf.ndrop)
-		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
-	/* The new counts, the overlay without the confirmed batches and the
-	 * new version, all at once for a reader. */
-	ledger_vlock(l);
-	if (rc == 0) {
-		ledger_cache_counts(l, s, skip, false);
-		if (s->last)
-			ledger_confirm_view(l, p, s, &conf);
-		ledger_view_publish(l, p);
-	}
-	ledger_view_end(l, p);
-	ledger_vunlock(l);
-	if (rc)
-		goto out;
-	l->st.snapshots_applied++;
-	if (s->offset > pt->snap_seen)
-		pt->snap_seen = s->offset;
-	if (s->last)
-		ledger_confirm_finish(l, p, s, &conf);
-out:
-	ledger_confirm_free(&conf);
-	free(skip);
-	ledger_unlock(l);
-	return rc;
 }

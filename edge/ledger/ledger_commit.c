@@ -1,20 +1,26 @@
-/* ledger_write.c - the edge's write path (ledger.h): ops staged into the
- * open group, and the group commit that makes them durable.
+/* ledger_commit.c - records and group commit (ledger.h): a write's ops
+ * staged into the open group, the group commit that makes them durable,
+ * the commit thread, and the pending ops' records ('P' runs, 'O').
  *
- * A write stages its ops: their membership records go into the group's
- * store batch, the ops join their partition's chain, and two small
+ * A write stages its ops in one pass. Before the writer mutex, each op
+ * is checked and made (its strings, its member key and hash, its pair
+ * key, hash and partition: pair_key); under it, the op's membership is
+ * looked up (this call, the groups, the store), it gets its clock and op
+ * number, and the view answers its count (ledger_view_count, once per
+ * op); then the op joins the group: its membership record goes into the
+ * group's store batch, the op into its partition's chain, and two small
  * indexes let later writes of the same group see the memberships and
  * count changes staged before them. Nothing a reader sees (overlay, open
- * batches, stats) changes until the group is written: ledger_group_commit
- * adds one run record per partition (its chain's ops), writes it all in
- * one store write, then makes every op part of its open batch and of the
- * overlay, and
- * resolves the group's tickets. A failed write drops the whole group: no
- * op of it is recorded and every ticket carries the error.
+ * batches, stats) changes until the group is written:
+ * ledger_group_commit adds one run record per partition (its chain's
+ * ops), writes it all in one store write, then hands every op to its
+ * open batch (the outbox) and to the overlay (the view), and resolves
+ * the group's tickets. A failed write drops the whole group: no op of it
+ * is recorded and every ticket carries the error.
  *
- * Owns the group (struct ledger's g). Every entry point but ledger_member
- * takes the writer mutex, and the view mutex to put written ops into the
- * overlay; the static helpers expect the writer mutex held.
+ * Owns struct commit (ledger_int.h: under the writer mutex; the commit
+ * thread writes its group with the mutex let go; ledger_member takes no
+ * lock).
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -31,12 +37,143 @@
 #include "edge/ops/telemetry.h"
 #include "xmem.h"
 
-/* --- the group's indexes ---------------------------------------------------- */
+/* --- records ---------------------------------------------------------------- */
+
+/* A pending op: [kind u8][n u32][hlc u64][flags u8]
+ *               [clen u8][counter][ilen u8][item][ulen u8][user]
+ * flags: bit 0 counts (moves the overlay), bit 1 sum (a sum counter's op;
+ * ops written before sums were sealed apart carry 0 there). */
+size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
+{
+	size_t n = 0;
+	buf[n++] = op->kind;
+	store_put_u32(buf + n, op->n);
+	n += 4;
+	store_put_u64(buf + n, op->hlc);
+	n += 8;
+	buf[n++] = (uint8_t)((op->counts ? 1 : 0) | (op->sum ? 2 : 0));
+	const char *s[3] = {op->counter, op->item, op->user};
+	for (int i = 0; i < 3; i++) {
+		size_t l = strlen(s[i]);
+		buf[n++] = (unsigned char)l;
+		memcpy(buf + n, s[i], l);
+		n += l;
+	}
+	return n;
+}
+
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
+                       size_t il, size_t ul)
+{
+	pend_op op = {0};
+	op.counter = xmalloc(cl + il + ul + 3);
+	memcpy(op.counter, counter, cl);
+	op.counter[cl] = 0;
+	op.item = op.counter + cl + 1;
+	memcpy(op.item, item, il);
+	op.item[il] = 0;
+	op.user = op.item + il + 1;
+	memcpy(op.user, user, ul);
+	op.user[ul] = 0;
+	return op;
+}
+
+/* Decodes the op at the start of buf (len bytes); *used gets its length. */
+static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, size_t *used)
+{
+	if (len < 15 || buf[13] > 3)
+		return ERR_CORRUPT;
+	size_t n = 14, l[3];
+	const unsigned char *s[3];
+	for (int i = 0; i < 3; i++) {
+		if (n >= len)
+			return ERR_CORRUPT;
+		l[i] = buf[n++];
+		if (n + l[i] > len || l[i] == 0)
+			return ERR_CORRUPT;
+		s[i] = buf + n;
+		n += l[i];
+	}
+	if (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE)
+		return ERR_CORRUPT;
+	*used = n;
+	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1],
+	                     l[2]);
+	op->kind = buf[0];
+	op->n = store_get_u32(buf + 1);
+	op->hlc = store_get_u64(buf + 5);
+	op->counts = (buf[13] & 1) != 0;
+	op->sum = (buf[13] & 2) != 0;
+	return 0;
+}
+
+int ledger_op_decode(const unsigned char *buf, size_t len, pend_op *op)
+{
+	size_t used;
+	int rc = op_decode_next(buf, len, op, &used);
+	if (rc == 0 && used != len) {
+		free(op->counter);
+		return ERR_CORRUPT;
+	}
+	return rc;
+}
+
+void ledger_run_head(unsigned char *buf, uint32_t nops)
+{
+	buf[0] = RUN_FORMAT;
+	store_put_u32(buf + 1, nops);
+}
+
+int ledger_run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
+                      uint32_t *n)
+{
+	*ops = NULL;
+	*n = 0;
+	if (len < RUN_HEAD || buf[0] != RUN_FORMAT)
+		return ERR_CORRUPT;
+	uint32_t want = store_get_u32(buf + 1);
+	if (want == 0 || want > LEDGER_GROUP_OPS)
+		return ERR_CORRUPT;
+	pend_op *v = xcalloc(want, sizeof *v);
+	size_t at = RUN_HEAD;
+	uint32_t i = 0;
+	for (; i < want; i++) {
+		size_t used;
+		if (op_decode_next(buf + at, len - at, &v[i], &used))
+			break;
+		v[i].opno = opno + i;
+		at += used;
+	}
+	if (i < want || at != len) {
+		for (uint32_t j = 0; j < i; j++)
+			free(v[j].counter);
+		free(v);
+		return ERR_CORRUPT;
+	}
+	*ops = v;
+	*n = want;
+	return 0;
+}
+
+void ledger_clock_seen(ledger *l, uint64_t stamp)
+{
+	if (stamp > l->commit.clock.last)
+		l->commit.clock.last = stamp;
+}
+
+void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno)
+{
+	if (opno >= l->commit.next_opno[p])
+		l->commit.next_opno[p] = opno + 1;
+}
+
+/* --- the group and its indexes ---------------------------------------------- */
 
 void ledger_group_init(ledger *l)
 {
+	struct commit *c = &l->commit;
 	for (int i = 0; i < 2; i++) {
-		group *g = &l->grp[i];
+		group *g = &c->grp[i];
 		g->wb = store_batch_new();
 		g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
 		g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
@@ -44,10 +181,13 @@ void ledger_group_init(ledger *l)
 		g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
 		g->run = xmalloc(RUN_MAX);
 	}
-	l->g = &l->grp[0];
-	l->gc = NULL;
-	pthread_cond_init(&l->work, NULL);
-	pthread_cond_init(&l->done, NULL);
+	c->g = &c->grp[0];
+	c->gc = NULL;
+	c->next_opno = xcalloc(l->o.partitions, sizeof *c->next_opno);
+	hlc_init(&c->clock);
+	bloom_init(&c->members, l->o.member_filter_bytes, 7);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->done, NULL);
 }
 
 /* Forgets what the group staged (the ops' strings are gone already). */
@@ -68,8 +208,9 @@ static void group_reset(group *g)
 
 void ledger_group_free(ledger *l)
 {
+	struct commit *c = &l->commit;
 	for (int i = 0; i < 2; i++) {
-		group *g = &l->grp[i];
+		group *g = &c->grp[i];
 		if (!g->ops)
 			continue;
 		for (size_t j = 0; j < g->n; j++)
@@ -84,12 +225,15 @@ void ledger_group_free(ledger *l)
 		store_batch_free(g->wb);
 		memset(g, 0, sizeof *g);
 	}
-	l->g = l->gc = NULL;
-	pthread_cond_destroy(&l->work);
-	pthread_cond_destroy(&l->done);
+	c->g = c->gc = NULL;
+	free(c->next_opno);
+	c->next_opno = NULL;
+	bloom_free(&c->members);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->done);
 }
 
-/* A hash of "a 0 b" (counter and item, or user and idempotency key). */
+/* A hash of "a 0 b" (a user and an idempotency key). */
 static uint64_t hash2(const char *a, const char *b)
 {
 	char k[KEY_MAX + IDEM_KEY_MAX + 8];
@@ -117,24 +261,25 @@ static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const
 	}
 }
 
-/* --- staging ---------------------------------------------------------------- */
+/* --- memberships ------------------------------------------------------------ */
 
 int ledger_members_load(ledger *l)
 {
-	if (!bloom_bytes(&l->members))
+	bloom *members = &l->commit.members;
+	if (!bloom_bytes(members))
 		return 0;
 	uint64_t t0 = clock_mono_ms();
 	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_MEMBER), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn))
-		bloom_add(&l->members, k, kn);
+		bloom_add(members, k, kn);
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (rc)
 		return rc;
 	log_info("membership filter loaded", "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64,
-	         l->members.added, bloom_bytes(&l->members), clock_mono_ms() - t0);
+	         members->added, bloom_bytes(members), clock_mono_ms() - t0);
 	return 0;
 }
 
@@ -142,13 +287,14 @@ int ledger_members_load(ledger *l)
  * store may be read by any thread). */
 static int member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
 {
+	struct commit *c = &l->commit;
 	*state = -1;
 	*stamp = 0;
-	if (!bloom_maybe(&l->members, mkey, kn)) {
-		atomic_fetch_add_explicit(&l->member_reads_skipped, 1, memory_order_relaxed);
+	if (!bloom_maybe(&c->members, mkey, kn)) {
+		atomic_fetch_add_explicit(&c->member_reads_skipped, 1, memory_order_relaxed);
 		return 0;
 	}
-	atomic_fetch_add_explicit(&l->member_reads, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->member_reads, 1, memory_order_relaxed);
 	char *buf;
 	size_t len;
 	int rc = store_get(l->db, mkey, kn, &buf, &len);
@@ -164,24 +310,53 @@ static int member_read(ledger *l, const char *mkey, size_t kn, int *state, uint6
 	return 0;
 }
 
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
+{
+	char mkey[KEY_MAX];
+	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
+		return ERR_INVAL;
+	size_t mkn = ekey_member(mkey, counter, item, user);
+	uint64_t stamp;
+	return member_read(l, mkey, mkn, state, &stamp);
+}
+
+/* --- staging ---------------------------------------------------------------- */
+
 #define STAGE_ON_STACK 4 /* ops of one call staged without an allocation */
 
-/* An op of this call, ready to be staged. */
+/* An op of this call, made before the writer mutex (prepare) and staged
+ * under it. */
 typedef struct staged {
 	pend_op op;
-	uint32_t p;
+	pair_key pk;    /* its count's key, hash and partition */
+	uint32_t bytes; /* its encoded size */
 	bool set;
-	uint64_t mhash, chash; /* of the pair, of counter and item */
+	uint64_t mhash; /* of the member key */
 	char mkey[KEY_MAX];
 	size_t mkn;
 } staged;
 
-static bool op_fits(const ledger_op *o)
+/* Checks o and makes s from it: everything about the op that needs no
+ * ledger state, each hash computed once. false when o is out of range. */
+static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 {
 	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
 	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
 		return false;
-	return !o->sum || (o->n >= 1 && o->n <= COUNTER_SUM_MAX);
+	if (o->sum && (o->n < 1 || o->n > COUNTER_SUM_MAX))
+		return false;
+	s->set = !o->sum;
+	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
+	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
+	s->op.sum = o->sum;
+	s->op.n = o->sum ? o->n : 1;
+	s->bytes = (uint32_t)ledger_op_size(cl, il, ul);
+	ledger_pair_make(&s->pk, o->counter, cl, o->item, il, l->o.partitions);
+	if (s->set) {
+		s->mkn = ekey_member(s->mkey, o->counter, o->item, o->user);
+		s->mhash = XXH3_64bits(s->mkey, s->mkn);
+	}
+	return true;
 }
 
 /* The membership of the set op at i, after the ops before it in this call,
@@ -200,7 +375,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 	}
 	/* The open group, then the one being written: both are newer than
 	 * the store's state. */
-	group *gs2[2] = {l->g, l->gc};
+	group *gs2[2] = {l->commit.g, l->commit.gc};
 	for (int k = 0; k < 2 && gs2[k]; k++) {
 		group *g = gs2[k];
 		const group_slot *gs =
@@ -218,26 +393,40 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 	return rc;
 }
 
-/* Fills sg[i] and its answer; nothing is staged yet. */
+/* What the ops staged before sg[i] on its counter and item add to its
+ * count, sg[i] included: in the two groups and in this call, which are
+ * written with it or not at all. */
+static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
+{
+	const staged *s = &sg[i];
+	group *gs2[2] = {l->commit.g, l->commit.gc};
+	int64_t plus = 0;
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		const group *g = gs2[k];
+		const group_slot *gs = &g->count[slot_find(g, g->count, s->pk.h, &s->op, false)];
+		if (gs->at)
+			plus += gs->delta;
+	}
+	for (size_t j = 0; j <= i; j++)
+		if (sg[j].pk.h == s->pk.h && sg[j].pk.kn == s->pk.kn &&
+		    memcmp(sg[j].pk.key, s->pk.key, s->pk.kn) == 0)
+			plus += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
+	return plus;
+}
+
+/* Stages sg[i] (made by prepare) as far as its answer: its membership
+ * before it, its clock, its op number and the count the user sees.
+ * Nothing goes into the group yet. */
 static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
                  ledger_answer *a)
 {
 	const ledger_op *o = &ops[i];
-	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
 	staged *s = &sg[i];
-	group *g = l->g, *gc = l->gc;
-	s->set = !o->sum;
-	s->p = ledger_part_of(l, o->item);
-	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
-	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
-	s->op.sum = o->sum;
-	s->op.n = o->sum ? o->n : 1;
-	s->chash = hash2(o->counter, o->item);
+	struct commit *c = &l->commit;
+	uint32_t p = s->pk.p;
 	uint64_t seen = 0;
 	bool repeat = false, unsettled = false;
 	if (s->set) {
-		s->mkn = ekey_member(s->mkey, o->counter, o->item, o->user);
-		s->mhash = XXH3_64bits(s->mkey, s->mkn);
 		int state;
 		int rc = state_before(l, ops, sg, i, &state, &seen);
 		if (rc)
@@ -251,31 +440,14 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	 * per pair, a later op here always gets a later clock. */
 	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
 		seen = o->client_hlc;
-	s->op.hlc = seen ? hlc_observe(&l->clock, seen, wall_ms) : hlc_now(&l->clock, wall_ms);
+	s->op.hlc = seen ? hlc_observe(&c->clock, seen, wall_ms) : hlc_now(&c->clock, wall_ms);
 	s->op.counts = !repeat && !unsettled;
-	uint64_t opno =
-	    l->parts[s->p].next_opno + g->per_part[s->p] + (gc ? gc->per_part[s->p] : 0);
+	uint64_t opno = c->next_opno[p] + c->g->per_part[p] + (c->gc ? c->gc->per_part[p] : 0);
 	for (size_t j = 0; j < i; j++)
-		if (sg[j].p == s->p)
+		if (sg[j].pk.p == p)
 			opno++;
 	s->op.opno = opno;
-
-	/* The count this user sees: with the ops staged before this one in
-	 * the group and in this call, which are written with it or not at all. */
-	int64_t plus = 0;
-	const group_slot *gs = &g->count[slot_find(g, g->count, s->chash, &s->op, false)];
-	if (gs->at)
-		plus += gs->delta;
-	if (gc) {
-		gs = &gc->count[slot_find(gc, gc->count, s->chash, &s->op, false)];
-		if (gs->at)
-			plus += gs->delta;
-	}
-	for (size_t j = 0; j <= i; j++)
-		if (strcmp(sg[j].op.counter, s->op.counter) == 0 &&
-		    strcmp(sg[j].op.item, s->op.item) == 0)
-			plus += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
-	int rc = ledger_view_plus(l, o->counter, o->item, plus, &a->view);
+	int rc = ledger_view_count(l, &s->pk, staged_plus(l, sg, i), &a->view);
 	if (rc)
 		return rc;
 	a->member = s->set && o->add;
@@ -287,35 +459,35 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 /* Moves the staged op s into the group: its store records and indexes. */
 static void group_add(ledger *l, staged *s)
 {
-	group *g = l->g;
-	unsigned char buf[OP_ENC_MAX];
+	group *g = l->commit.g;
+	uint32_t p = s->pk.p;
 	if (s->set) {
+		unsigned char buf[9];
 		buf[0] = s->op.kind == WIRE_ADD ? 1 : 0;
 		store_put_u64(buf + 1, s->op.hlc);
 		store_batch_put(g->wb, s->mkey, s->mkn, buf, 9);
 		/* Before the write: should it fail, the filter only holds one
 		 * more key that is absent, which costs a store read later. */
-		bloom_add(&l->members, s->mkey, s->mkn);
+		bloom_add(&l->commit.members, s->mkey, s->mkn);
 	}
 	/* The pending op itself is written with its partition's run at the
 	 * commit (group_runs); here it only joins the partition's chain. */
-	size_t n = ledger_op_encode(&s->op, buf);
 	uint32_t at = (uint32_t)g->n + 1;
 	group_op *go = &g->ops[g->n++];
 	go->op = s->op;
-	go->p = s->p;
-	go->bytes = (uint32_t)n;
+	go->p = p;
+	go->bytes = s->bytes;
 	go->next = 0;
-	if (g->tail[s->p])
-		g->ops[g->tail[s->p] - 1].next = at;
+	if (g->tail[p])
+		g->ops[g->tail[p] - 1].next = at;
 	else
-		g->head[s->p] = at;
-	g->tail[s->p] = at;
+		g->head[p] = at;
+	g->tail[p] = at;
 	s->op.counter = NULL; /* the group owns the strings now */
-	g->per_part[s->p]++;
-	size_t cs = slot_find(g, g->count, s->chash, &go->op, false);
+	g->per_part[p]++;
+	size_t cs = slot_find(g, g->count, s->pk.h, &go->op, false);
 	if (!g->count[cs].at)
-		g->count[cs] = (group_slot){.hash = s->chash, .at = at, .delta = 0};
+		g->count[cs] = (group_slot){.hash = s->pk.h, .at = at, .delta = 0};
 	g->count[cs].delta += ledger_op_delta(go->op.kind, go->op.n, go->op.counts);
 	go->cslot = (uint16_t)cs;
 	/* A sum op has no pair and takes no member slot; clearing slot 0 at
@@ -350,24 +522,14 @@ static void group_runs(group *g)
 	}
 }
 
-/* Makes a written op part of its open batch and of the overlay. */
-static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
+/* Hands the written op at i of g to its open batch (the outbox; with its
+ * run record when it is the partition's first) and to the overlay (the
+ * view). Both mutexes held. */
+static void commit_op(ledger *l, group *g, size_t i, uint64_t wall_ms)
 {
-	part *pt = &l->parts[go->p];
-	open_batch *ob = &pt->open;
-	if (ob->len == ob->cap) {
-		ob->cap = ob->cap ? ob->cap * 2 : 64;
-		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
-	}
-	if (!ob->len)
-		ob->first_ms = wall_ms;
-	pend_op *op = &ob->ops[ob->len++];
-	*op = go->op;
-	go->op.counter = NULL;
-	pt->next_opno = op->opno + 1;
-	ob->bytes += go->bytes;
-	l->st.pending_bytes += go->bytes;
-	l->st.pending_ops++;
+	group_op *go = &g->ops[i];
+	pend_op *op = &go->op;
+	l->commit.next_opno[go->p] = op->opno + 1;
 	size_t cl = strlen(op->counter), il = strlen(op->item);
 	if (op->counts) {
 		l->st.ops_accepted++;
@@ -375,8 +537,14 @@ static void commit_op(ledger *l, group_op *go, uint64_t wall_ms)
 	} else {
 		l->st.ops_duplicate++;
 	}
-	ledger_overlay_add(l, op->counter, cl, op->item, il,
-	                   ledger_op_delta(op->kind, op->n, op->counts));
+	char key[EKEY_PAIR_MAX];
+	size_t kn = ekey_pair(key, op->counter, cl, op->item, il);
+	ledger_overlay_add_h(l, key, kn, (uint32_t)g->count[go->cslot].hash,
+	                     ledger_op_delta(op->kind, op->n, op->counts));
+	op_run run = {0};
+	if (g->head[go->p] == i + 1)
+		run = (op_run){op->opno, g->per_part[go->p], EKEY_RUN};
+	ledger_outbox_append(l, go->p, op, go->bytes, run, wall_ms);
 }
 
 /* g's store write; the mutex need not be held (g's batch is the writer's
@@ -406,14 +574,8 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 	} else {
 		/* Every op of the group joins the overlay at once for a reader. */
 		ledger_vlock(l);
-		for (size_t i = 0; i < g->n; i++) {
-			group_op *go = &g->ops[i];
-			if (g->head[go->p] == i + 1)
-				ledger_run_push(
-				    &l->parts[go->p].open,
-				    (op_run){go->op.opno, g->per_part[go->p], EKEY_RUN});
-			commit_op(l, go, wall_ms);
-		}
+		for (size_t i = 0; i < g->n; i++)
+			commit_op(l, g, i, wall_ms);
 		ledger_vunlock(l);
 	}
 	struct {
@@ -428,7 +590,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		void (*fn)(void *) = t->wake;
 		void *ctx = t->wake_ctx;
 		atomic_store_explicit(&t->state, rc ? rc : LEDGER_DURABLE, memory_order_release);
-		if (!l->async || !fn)
+		if (!l->commit.async || !fn)
 			continue;
 		size_t w = 0;
 		while (w < nwakes && (wakes[w].fn != fn || wakes[w].ctx != ctx))
@@ -448,7 +610,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 	 * ops' partitions, so seal first. */
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		uint32_t p = g->ops[i].p;
-		if (l->parts[p].open.len < l->o.seal_ops)
+		if (!ledger_outbox_full(l, p))
 			continue;
 		int src = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
 		if (src)
@@ -460,10 +622,11 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 
 int ledger_group_commit(ledger *l, uint64_t wall_ms)
 {
+	struct commit *c = &l->commit;
 	/* Groups reach the store in the order they were staged. */
-	while (l->gc)
-		ledger_wait(l, &l->done);
-	group *g = l->g;
+	while (c->gc)
+		ledger_wait(l, &c->done);
+	group *g = c->g;
 	if (!g->n)
 		return 0;
 	group_runs(g);
@@ -478,16 +641,17 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 static void *committer(void *arg)
 {
 	ledger *l = arg;
+	struct commit *c = &l->commit;
 	ledger_lock(l);
 	for (;;) {
-		while (!l->stopping && !(l->commit_asked && l->g->n))
-			ledger_wait(l, &l->work);
-		if (l->stopping)
+		while (!c->stopping && !(c->asked && c->g->n))
+			ledger_wait(l, &c->work);
+		if (c->stopping)
 			break;
-		l->commit_asked = false;
-		group *g = l->g;
-		l->gc = g;
-		l->g = g == &l->grp[0] ? &l->grp[1] : &l->grp[0];
+		c->asked = false;
+		group *g = c->g;
+		c->gc = g;
+		c->g = g == &c->grp[0] ? &c->grp[1] : &c->grp[0];
 		group_runs(g);
 		ledger_unlock(l);
 		if (l->o.before_group_write)
@@ -501,8 +665,8 @@ static void *committer(void *arg)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 			          g->n, err_str(rc));
 		group_finish(l, g, rc, clock_wall_ms());
-		l->gc = NULL;
-		pthread_cond_broadcast(&l->done);
+		c->gc = NULL;
+		pthread_cond_broadcast(&c->done);
 	}
 	ledger_unlock(l);
 	return NULL;
@@ -512,32 +676,34 @@ int ledger_committer_start(ledger *l)
 {
 	if (!l->o.commit_thread)
 		return 0;
-	if (pthread_create(&l->committer, NULL, committer, l) != 0)
+	if (pthread_create(&l->commit.thread, NULL, committer, l) != 0)
 		return ERR_IO;
-	l->async = true;
+	l->commit.async = true;
 	return 0;
 }
 
 void ledger_committer_stop(ledger *l)
 {
-	if (l->async) {
+	struct commit *c = &l->commit;
+	if (c->async) {
 		ledger_lock(l);
-		l->stopping = true;
-		pthread_cond_signal(&l->work);
+		c->stopping = true;
+		pthread_cond_signal(&c->work);
 		ledger_unlock(l);
-		pthread_join(l->committer, NULL);
-		l->async = false;
+		pthread_join(c->thread, NULL);
+		c->async = false;
 	}
 }
 
 int ledger_commit(ledger *l, uint64_t wall_ms)
 {
+	struct commit *c = &l->commit;
 	ledger_lock(l);
 	int rc = 0;
-	if (l->async) {
-		if (l->g->n) {
-			l->commit_asked = true;
-			pthread_cond_signal(&l->work);
+	if (c->async) {
+		if (c->g->n) {
+			c->asked = true;
+			pthread_cond_signal(&c->work);
 		}
 	} else {
 		rc = ledger_group_commit(l, wall_ms);
@@ -556,7 +722,7 @@ int ledger_commit_now(ledger *l, uint64_t wall_ms)
 
 bool ledger_commits_async(const ledger *l)
 {
-	return l->async;
+	return l->commit.async;
 }
 
 /* --- entry points ----------------------------------------------------------- */
@@ -588,6 +754,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
                      ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
                      ledger_ticket *t)
 {
+	struct commit *c = &l->commit;
 	if (replay)
 		memset(replay, 0, sizeof *replay);
 	if (t) {
@@ -596,29 +763,34 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	}
 	if (!n || n > LEDGER_GROUP_OPS || (idem && !replay))
 		return ERR_INVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!op_fits(&ops[i]))
-			return ERR_INVAL;
-	memset(answers, 0, n * sizeof *answers);
-	ledger_lock(l);
-	int rc = 0;
 	/* A single like (the common call) stages on the stack. */
 	staged one[STAGE_ON_STACK];
 	staged *sg = n <= STAGE_ON_STACK ? one : xmalloc(n * sizeof *sg);
-	for (size_t i = 0; i < n; i++)
-		sg[i].op.counter = NULL;
+	int rc = 0;
 	char *rendered = NULL;
+	size_t made = 0;
+	for (; made < n; made++)
+		if (!prepare(l, &ops[made], &sg[made]))
+			break;
+	for (size_t i = made; i < n; i++)
+		sg[i].op.counter = NULL;
+	if (made < n) {
+		rc = ERR_INVAL;
+		goto done;
+	}
+	memset(answers, 0, n * sizeof *answers);
+	ledger_lock(l);
 	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
 	/* A full group, or one holding a record for this key (a retry faster
 	 * than a loop turn), is written first: the retry must see it. The
 	 * same for the group the commit thread is writing. */
-	while (idem && l->gc && idem_staged(l->gc, ih))
-		ledger_wait(l, &l->done);
-	if (l->g->n + n > LEDGER_GROUP_OPS ||
-	    (idem && (l->g->nidem == GROUP_IDEM || idem_staged(l->g, ih))))
+	while (idem && c->gc && idem_staged(c->gc, ih))
+		ledger_wait(l, &c->done);
+	if (c->g->n + n > LEDGER_GROUP_OPS ||
+	    (idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
 		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
 	/* Only now: waiting for the commit thread may have swapped groups. */
-	group *g = l->g;
+	group *g = c->g;
 	if (idem) {
 		rc = replay_lookup(l, idem, wall_ms, replay);
 		if (rc == ERR_CONFLICT)
@@ -635,13 +807,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		rc = ERR_FULL;
 		goto out;
 	}
-	hlc saved = l->clock;
+	hlc saved = c->clock;
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
 	if (rc) {
 		if (rc == ERR_IO)
 			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
-		l->clock = saved;
+		c->clock = saved;
 		goto out;
 	}
 	if (idem && idem->render) {
@@ -660,12 +832,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		rc = ledger_group_commit(l, wall_ms);
 	}
 out:
+	ledger_unlock(l);
+	free(rendered);
+done:
 	for (size_t i = 0; i < n; i++)
 		free(sg[i].op.counter);
 	if (sg != one)
 		free(sg);
-	free(rendered);
-	ledger_unlock(l);
 	return rc;
 }
 
@@ -680,19 +853,4 @@ int ledger_write(ledger *l, const char *counter, const char *item, const char *u
 {
 	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
 	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);
-}
-
-int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
-{
-	return idem_sweep(l->db, wall_ms, max);
-}
-
-int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
-{
-	char mkey[KEY_MAX];
-	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
-		return ERR_INVAL;
-	size_t mkn = ekey_member(mkey, counter, item, user);
-	uint64_t stamp;
-	return member_read(l, mkey, mkn, state, &stamp);
 }

@@ -1,0 +1,615 @@
+/* ledger_outbox.c - the edge's batches on their way to central
+ * (ledger.h): per partition, the open batch of written ops, sealing it
+ * into a numbered batch, sending sealed batches within the send window,
+ * delivery reports, resends, and the confirmation central's snapshots
+ * bring.
+ *
+ * Owns struct outbox (ledger_int.h): the open batches, the sealed-batch
+ * index and what central said last, under the writer mutex only. A seal
+ * and a confirmation change the overlay through the view's functions,
+ * under the view mutex, after their store write. The store handle is
+ * borrowed.
+ */
+#include "edge/ledger/ledger_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "counter.h"
+#include "failpoint.h"
+#include "log.h"
+#include "edge/ops/telemetry.h"
+#include "xmem.h"
+
+void ledger_outbox_init(ledger *l)
+{
+	l->outbox.parts = xcalloc(l->o.partitions, sizeof *l->outbox.parts);
+}
+
+static void pend_free(open_batch *ob)
+{
+	for (size_t i = 0; i < ob->len; i++)
+		free(ob->ops[i].counter);
+	ob->len = 0;
+	ob->bytes = 0;
+}
+
+void ledger_outbox_free(ledger *l)
+{
+	if (!l->outbox.parts)
+		return;
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		outbox_part *pt = &l->outbox.parts[p];
+		pend_free(&pt->open);
+		free(pt->open.ops);
+		free(pt->open.runs);
+		free(pt->sealed);
+	}
+	free(l->outbox.parts);
+	l->outbox.parts = NULL;
+}
+
+/* --- the open batch --------------------------------------------------------- */
+
+static void run_push(open_batch *ob, op_run r)
+{
+	if (ob->nruns == ob->capruns) {
+		ob->capruns = ob->capruns ? ob->capruns * 2 : 16;
+		ob->runs = xrealloc(ob->runs, ob->capruns * sizeof *ob->runs);
+	}
+	ob->runs[ob->nruns++] = r;
+}
+
+void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op_run run,
+                          uint64_t wall_ms)
+{
+	open_batch *ob = &l->outbox.parts[p].open;
+	if (run.n)
+		run_push(ob, run);
+	if (ob->len == ob->cap) {
+		ob->cap = ob->cap ? ob->cap * 2 : 64;
+		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
+	}
+	if (!ob->len)
+		ob->first_ms = wall_ms;
+	ob->ops[ob->len++] = *op;
+	op->counter = NULL; /* the open batch owns the strings now */
+	ob->bytes += bytes;
+	l->st.pending_bytes += bytes;
+	l->st.pending_ops++;
+}
+
+/* --- the sealed batches ----------------------------------------------------- */
+
+static void sealed_push(outbox_part *pt, uint64_t seq, uint32_t len)
+{
+	if (pt->nsealed == pt->capsealed) {
+		pt->capsealed = pt->capsealed ? pt->capsealed * 2 : 16;
+		pt->sealed = xrealloc(pt->sealed, pt->capsealed * sizeof *pt->sealed);
+	}
+	pt->sealed[pt->nsealed++] =
+	    (sealed){.seq = seq, .len = len, .state = SEALED_UNSENT, .offset = -1};
+}
+
+static sealed *sealed_find(outbox_part *pt, uint64_t seq)
+{
+	size_t lo = 0, hi = pt->nsealed;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (pt->sealed[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pt->nsealed && pt->sealed[lo].seq == seq ? &pt->sealed[lo] : NULL;
+}
+
+/* --- loading ---------------------------------------------------------------- */
+
+int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
+{
+	char key[16];
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		outbox_part *pt = &l->outbox.parts[p];
+		char *buf;
+		size_t len;
+		int rc = store_get(l->db, key, ekey_part(key, EKEY_APPLIED, p), &buf, &len);
+		if (rc == 0) {
+			if (len == 24) {
+				pt->applied = store_get_u64((unsigned char *)buf);
+				pt->snap_offset = store_get_u64((unsigned char *)buf + 8);
+				pt->snap_ms = store_get_u64((unsigned char *)buf + 16);
+				pt->snap_seen = pt->snap_offset;
+			}
+			free(buf);
+		} else if (rc != ERR_NOTFOUND) {
+			snprintf(err, errlen, "reading applied state: %s", err_str(rc));
+			return rc;
+		}
+		uint64_t seen = 0;
+		rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SNAP_SEEN, p), &seen);
+		if (rc && rc != ERR_NOTFOUND) {
+			snprintf(err, errlen, "reading snapshot offsets: %s", err_str(rc));
+			return rc;
+		}
+		if (seen > pt->snap_seen)
+			pt->snap_seen = seen;
+		/* A sequence read wrong would reuse numbers central has
+		 * applied already: refuse to start rather than guess. */
+		rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SEALED, p), &pt->last_seq);
+		if (rc && rc != ERR_NOTFOUND) {
+			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
+			return rc;
+		}
+		pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
+	}
+	return 0;
+}
+
+/* ledger_batch_deltas callback at load: a sealed entry into the overlay. */
+static void overlay_in(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	ledger_overlay_add(ctx, counter.p, counter.n, item.p, item.n, delta);
+}
+
+int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_BATCH), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		uint32_t p;
+		uint64_t seq;
+		if (!ekey_part_seq_parse(k, kn, &p, &seq))
+			continue;
+		if (p >= l->o.partitions || seq <= l->outbox.parts[p].applied)
+			continue; /* confirmed; removed with the next snapshot */
+		wire_batch b;
+		if (wire_decode_batch(v, vn, &b)) {
+			log_error("stored batch does not decode; it stays on disk",
+			          "partition=%u seq=%" PRIu64, p, seq);
+			continue;
+		}
+		char *flags = ledger_read_flags(l, p, seq, b.nops);
+		ledger_batch_deltas(&b, flags, overlay_in, l);
+		free(flags);
+		for (uint32_t i = 0; i < b.nops; i++)
+			ledger_clock_seen(l, b.ops[i].hlc);
+		for (uint32_t i = 0; i < b.nsums; i++)
+			ledger_clock_seen(l, b.sums[i].hlc);
+		wire_batch_free(&b);
+		outbox_part *pt = &l->outbox.parts[p];
+		sealed_push(pt, seq, (uint32_t)vn);
+		pt->sealed[pt->nsealed - 1].resend = true;
+		l->st.pending_bytes += vn;
+		l->st.pending_batches++;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc) {
+		snprintf(err, errlen, "reading sealed batches: %s", err_str(rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* --- sending ---------------------------------------------------------------- */
+
+static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t len)
+{
+	int rc = l->o.send(l->o.send_ctx, p, s->seq, buf, len);
+	if (rc == 0) {
+		FAILPOINT("batch.queued");
+		s->state = SEALED_INFLIGHT;
+		if (s->resend)
+			l->st.batches_resent++;
+		l->st.batches_sent++;
+	}
+	return rc;
+}
+
+/* Sends the partition's unsent batches in sequence order. A batch goes
+ * out the first time as soon as it is sealed; a resend only when it lies
+ * within the first window_bytes of unapplied data. So when Kafka lost a
+ * backlog larger than it keeps (central down for long), the resends drain
+ * at central's pace instead of overflowing the broker again and again. */
+void ledger_pump_part(ledger *l, uint32_t p)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	uint64_t window = 0;
+	for (size_t i = 0; i < pt->nsealed; i++) {
+		sealed *s = &pt->sealed[i];
+		window += s->len;
+		if (s->state != SEALED_UNSENT)
+			continue;
+		if (s->resend && i > 0 && window > l->o.window_bytes)
+			return;
+		char key[13];
+		char *buf;
+		size_t len;
+		int rc =
+		    store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf, &len);
+		if (rc) {
+			log_error("sealed batch unreadable",
+			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, s->seq,
+			          err_str(rc));
+			return;
+		}
+		rc = send_one(l, p, s, buf, len);
+		free(buf);
+		if (rc)
+			return;
+	}
+}
+
+void ledger_pump(ledger *l)
+{
+	ledger_lock(l);
+	for (uint32_t p = 0; p < l->o.partitions; p++)
+		ledger_pump_part(l, p);
+	ledger_unlock(l);
+}
+
+void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offset)
+{
+	if (partition >= l->o.partitions)
+		return;
+	ledger_lock(l);
+	sealed *s = sealed_find(&l->outbox.parts[partition], seq);
+	if (s && s->state == SEALED_INFLIGHT) {
+		s->state = offset >= 0 ? SEALED_DELIVERED : SEALED_UNSENT;
+		s->offset = offset;
+		if (offset >= 0)
+			FAILPOINT("batch.delivered");
+	}
+	ledger_unlock(l);
+}
+
+/* --- sealing ---------------------------------------------------------------- */
+
+/* Stages into l->wb the deletion of the run records holding the first n
+ * ops of p's open batch. A run only partly sealed is replaced by a run of
+ * its ops left open, put under the first of them; *rest describes it
+ * (n 0 when every run ends inside the seal). Returns how many runs are
+ * gone whole; the open batch's run list changes only after the write. */
+static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
+{
+	open_batch *ob = &l->outbox.parts[p].open;
+	char key[13];
+	size_t left = n, gone = 0;
+	*rest = (op_run){0};
+	for (; gone < ob->nruns && left; gone++) {
+		op_run *r = &ob->runs[gone];
+		store_batch_del(l->wb, key, ekey_part_seq(key, (enum ekey_tag)r->tag, p, r->opno));
+		if (r->n <= left) {
+			left -= r->n;
+			continue;
+		}
+		/* Ops n .. n + kept - 1 of the open batch are this run's tail. */
+		uint32_t kept = r->n - (uint32_t)left;
+		unsigned char *rec = xmalloc(RUN_HEAD + (size_t)kept * OP_ENC_MAX);
+		size_t len = RUN_HEAD;
+		for (uint32_t i = 0; i < kept; i++)
+			len += ledger_op_encode(&ob->ops[n + i], rec + len);
+		ledger_run_head(rec, kept);
+		*rest = (op_run){ob->ops[n].opno, kept, EKEY_RUN};
+		store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_RUN, p, rest->opno), rec, len);
+		free(rec); /* the store batch holds a copy */
+		gone++;
+		break;
+	}
+	return gone;
+}
+
+/* What a seal builds besides the wire batch: the 'D' flags of its ops and,
+ * per sum, how many ops it adds up. */
+typedef struct sealed_ops {
+	char *flags;      /* b->nops */
+	uint32_t *merged; /* b->nsums */
+} sealed_ops;
+
+/* Fills b from the first n ops of ob: a set counter's op as it is, a sum
+ * counter's ops added up per item and day (wire_batch_add_up), unless
+ * sums is false: then every op as it is (version 1, for centrals that
+ * read nothing newer). Pointers into the ops' strings: b lives no longer
+ * than them. */
+static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b, sealed_ops *so)
+{
+	wire_op *in = xcalloc(n ? n : 1, sizeof *in);
+	bool *is_sum = xcalloc(n ? n : 1, sizeof *is_sum);
+	for (size_t i = 0; i < n; i++) {
+		const pend_op *op = &ob->ops[i];
+		in[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
+		                  wire_cstr(op->item, strlen(op->item)),
+		                  wire_cstr(op->user, strlen(op->user)),
+		                  op->kind,
+		                  op->n,
+		                  op->hlc};
+		is_sum[i] = sums && op->sum;
+	}
+	uint32_t *from;
+	wire_batch_add_up(in, is_sum, n, b, &from, &so->merged);
+	so->flags = xmalloc(b->nops ? b->nops : 1);
+	for (uint32_t j = 0; j < b->nops; j++)
+		so->flags[j] = ob->ops[from[j]].counts ? 1 : 0;
+	free(from);
+	free(is_sum);
+	free(in);
+}
+
+/* Frees what seal_build allocated; b's other fields stay. */
+static void sealed_ops_free(wire_batch *b, sealed_ops *so)
+{
+	free(b->ops);
+	free(b->sums);
+	b->ops = NULL;
+	b->sums = NULL;
+	free(so->flags);
+	free(so->merged);
+}
+
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	open_batch *ob = &pt->open;
+	if (!ob->len)
+		return 0;
+	/* A store that never sealed this partition may belong to an edge
+	 * rebuilt under its old id: central has applied its old batches,
+	 * and a sequence from 1 would be dropped as a repeat. The ops wait
+	 * in the open batch (durable, within the budget) until the
+	 * checkpoint says where central's sequence is. */
+	if (!pt->seq_known)
+		return 0;
+	/* At most seal_ops ops (a backlog held above leaves in batches of
+	 * the usual size); the rest stay open. */
+	size_t n = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
+	wire_batch b = {
+	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
+	    .region = wire_cstr(l->region, strlen(l->region)),
+	    .partition = p,
+	    .seq = pt->last_seq + 1,
+	    .created_ms = wall_ms,
+	};
+	sealed_ops so;
+	seal_build(ob, n, l->o.seal_sums, &b, &so);
+	char *buf;
+	size_t len;
+	int rc = wire_encode_batch(&b, &buf, &len);
+	if (rc) {
+		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
+		sealed_ops_free(&b, &so);
+		return rc;
+	}
+	char key[13];
+	unsigned char v[8];
+	uint64_t bytes = 0; /* the sealed ops' stored size */
+	unsigned char enc[OP_ENC_MAX];
+	for (size_t i = 0; i < n && n != ob->len; i++)
+		bytes += ledger_op_encode(&ob->ops[i], enc);
+	if (n == ob->len)
+		bytes = ob->bytes;
+	store_batch_clear(l->wb);
+	op_run rest;
+	size_t gone = seal_runs(l, p, n, &rest);
+	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_BATCH, p, b.seq), buf, len);
+	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_FLAGS, p, b.seq), so.flags, b.nops);
+	store_put_u64(v, b.seq);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_SEALED, p), v, 8);
+	FAILPOINT("seal.encoded");
+	rc = store_write(l->db, l->wb);
+	if (rc) {
+		free(buf);
+		sealed_ops_free(&b, &so);
+		return rc;
+	}
+	FAILPOINT("seal.written");
+	/* Each sum stands for its ops in the overlay from now on. */
+	ledger_vlock(l);
+	for (uint32_t i = 0; i < b.nsums; i++)
+		if (so.merged[i] > 1)
+			ledger_overlay_merge(l, b.sums[i].counter.p, b.sums[i].counter.n,
+			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
+	ledger_vunlock(l);
+	sealed_ops_free(&b, &so);
+	if (rest.n)
+		ob->runs[--gone] = rest; /* the partly sealed run's slot */
+	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
+	ob->nruns -= gone;
+	pt->last_seq = b.seq;
+	sealed_push(pt, b.seq, (uint32_t)len);
+	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
+	l->st.pending_ops -= n;
+	l->st.pending_batches++;
+	l->st.batches_sealed++;
+	telemetry_sealed(l->o.tm, (tm_seal)why, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		free(ob->ops[i].counter);
+	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
+	ob->len -= n;
+	ob->bytes -= bytes;
+	free(buf);
+	ledger_pump_part(l, p);
+	return 0;
+}
+
+int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
+{
+	int rc = 0;
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		outbox_part *pt = &l->outbox.parts[p];
+		open_batch *ob = &pt->open;
+		if (!ob->len)
+			continue;
+		tm_seal why = force                                        ? TM_SEAL_DRAIN
+		              : wall_ms >= ob->first_ms + l->o.seal_age_ms ? TM_SEAL_AGE
+		              : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
+		                  ? TM_SEAL_CLOCK
+		                  : TM_NSEALS;
+		/* A backlog larger than one batch leaves in several. */
+		while (why != TM_NSEALS && ob->len && pt->seq_known) {
+			int r = ledger_seal(l, p, wall_ms, why);
+			if (r) {
+				if (!rc)
+					rc = r;
+				break;
+			}
+		}
+	}
+	return rc;
+}
+
+/* --- confirmation ----------------------------------------------------------- */
+
+/* ledger_batch_deltas callback: an entry taken off the overlay. */
+static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
+		return;
+	ledger_overlay_remove(ctx, counter.p, counter.n, item.p, item.n, delta);
+}
+
+/* Drops confirmed batches [0, ndrop) of p from memory and the overlay:
+ * each op takes out what it put in (nothing for a repeat). */
+static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dropped *d)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	for (size_t i = 0; i < ndrop; i++) {
+		wire_batch b;
+		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
+			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
+			ledger_batch_deltas(&b, flags, overlay_out, l);
+			wire_batch_free(&b);
+		}
+		l->st.pending_bytes -= pt->sealed[i].len;
+		l->st.pending_batches--;
+		l->st.batches_applied++;
+	}
+	if (ndrop) {
+		memmove(pt->sealed, pt->sealed + ndrop, (pt->nsealed - ndrop) * sizeof *pt->sealed);
+		pt->nsealed -= ndrop;
+	}
+}
+
+void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	char key[16];
+	unsigned char val[24];
+	c->applied = pt->applied;
+	c->held = 0;
+	for (uint32_t i = 0; i < s->nedges; i++) {
+		const wire_edge_seq *e = &s->edges[i];
+		if (e->edge.n == strlen(l->edge_id) &&
+		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+			if (e->applied > c->applied)
+				c->applied = e->applied;
+			c->held = e->held;
+		}
+	}
+	c->ndrop = 0;
+	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
+		c->ndrop++;
+	/* Read now: the same write deletes them. */
+	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
+	for (size_t i = 0; i < c->ndrop; i++) {
+		size_t bk = ekey_part_seq(key, EKEY_BATCH, p, pt->sealed[i].seq);
+		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
+			c->drop[i].batch = NULL;
+		store_batch_del(l->wb, key, bk);
+		bk = ekey_part_seq(key, EKEY_FLAGS, p, pt->sealed[i].seq);
+		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
+			c->drop[i].flags = NULL;
+		store_batch_del(l->wb, key, bk);
+	}
+	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
+	uint64_t produced = s->offset >= pt->snap_offset ? s->produced_ms : pt->snap_ms;
+	store_put_u64(val, c->applied);
+	store_put_u64(val + 8, version);
+	store_put_u64(val + 16, produced);
+	store_batch_put(l->wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
+}
+
+void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	c->again = s->offset == pt->snap_offset && pt->snap_offset > 0;
+	/* Versions carry central's input epoch: in a new one the offsets
+	 * below are of another log, and every batch not applied yet may be
+	 * lost with the old one. */
+	c->new_epoch =
+	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
+	drop_confirmed(l, p, c->ndrop, c->drop);
+	pt->applied = c->applied;
+	if (s->offset >= pt->snap_offset) {
+		pt->snap_offset = s->offset;
+		pt->snap_ms = s->produced_ms;
+	}
+}
+
+void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	bool again = c->again, new_epoch = c->new_epoch;
+	/* Central read past a batch without applying it (dropped by the
+	 * broker, or held behind a gap): send it again. */
+	for (size_t i = 0; i < pt->nsealed; i++) {
+		sealed *b = &pt->sealed[i];
+		if (b->state != SEALED_DELIVERED)
+			continue;
+		/* Held behind a gap: resent once per snapshot offset, not
+		 * again when another instance reports the same offset (no
+		 * new input read there, so the resend is still unread). */
+		if (new_epoch || (uint64_t)b->offset < version_offset(s->offset) ||
+		    (c->held && b->seq < c->held && !again)) {
+			b->state = SEALED_UNSENT;
+			b->resend = true;
+			log_info("batch resent: central passed it without applying it",
+			         "partition=%u seq=%" PRIu64 " offset=%" PRId64
+			         " snapshot_version=%" PRIu64 " applied=%" PRIu64,
+			         p, b->seq, b->offset, s->offset, c->applied);
+		}
+	}
+	ledger_pump_part(l, p);
+}
+
+void ledger_confirm_free(ledger_confirm *c)
+{
+	if (!c->drop)
+		return;
+	for (size_t i = 0; i < c->ndrop; i++) {
+		free(c->drop[i].batch);
+		free(c->drop[i].flags);
+	}
+	free(c->drop);
+	c->drop = NULL;
+}
+
+/* --- inspect ---------------------------------------------------------------- */
+
+void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	ps->open_ops = pt->open.len;
+	ps->open_bytes = pt->open.bytes;
+	ps->sealed = pt->nsealed;
+	if (pt->nsealed) {
+		ps->seq_lo = pt->sealed[0].seq;
+		ps->seq_hi = pt->sealed[pt->nsealed - 1].seq;
+	}
+	for (size_t i = 0; i < pt->nsealed; i++) {
+		const sealed *s = &pt->sealed[i];
+		ps->sealed_bytes += s->len;
+		ps->unsent += s->state == SEALED_UNSENT;
+		ps->inflight += s->state == SEALED_INFLIGHT;
+		ps->delivered += s->state == SEALED_DELIVERED;
+	}
+	ps->last_seq = pt->last_seq;
+	ps->applied = pt->applied;
+	ps->version = pt->snap_offset;
+	ps->as_of = pt->snap_ms;
+	ps->in_window = ps->sealed_bytes <= l->o.window_bytes;
+}
