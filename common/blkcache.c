@@ -150,7 +150,7 @@ void blk_free(void *p)
 	hdr *h = (hdr *)p - 1;
 	unsigned k = h->cls;
 	tcache *t = k != CLASS_NONE ? cache() : NULL;
-	if (!t || t->nfree[k] >= BLK_KEEP) {
+	if (!t || t->nfree[k] >= (BLK_KEEP_BYTES >> MIN_SHIFT >> k)) {
 		free(h);
 		return;
 	}

@@ -82,14 +82,16 @@ Test(blkcache, a_freed_block_is_handed_out_again_and_the_cache_is_bounded)
 		cr_assert_eq(q, p, "the freed block is reused");
 	blk_free(q);
 
-	void *many[BLK_KEEP + 20];
-	for (size_t i = 0; i < BLK_KEEP + 20; i++)
+	/* 100 bytes: the class of 128 with the header. */
+	enum { KEEP = BLK_KEEP_BYTES / 128, MANY = KEEP + 20 };
+	static void *many[MANY];
+	for (size_t i = 0; i < MANY; i++)
 		many[i] = blk_alloc(100);
 	size_t before = blk_cached();
-	for (size_t i = 0; i < BLK_KEEP + 20; i++)
+	for (size_t i = 0; i < MANY; i++)
 		blk_free(many[i]);
 	if (blk_caching())
-		cr_assert_leq(blk_cached(), before + BLK_KEEP, "at most BLK_KEEP of one class");
+		cr_assert_eq(blk_cached(), before + KEEP, "at most BLK_KEEP_BYTES of one class");
 	else
 		cr_assert_eq(blk_cached(), 0);
 	/* Large blocks are never kept. */
