@@ -91,7 +91,9 @@ COMMON_SRC  := $(wildcard common/*.c)
 # loop) and in one folder per concept (edge/ledger/, central/ops/, ...).
 EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c edge/*/*.c))
 CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c))
-SIM_SRC     := $(filter-out sim/main.c,$(wildcard sim/*.c sim/*/*.c))
+# sim/bench/alloccount.c is an LD_PRELOAD library of the benchmark (it
+# defines malloc), never linked into a program.
+SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -387,8 +389,14 @@ soak: $(BINS)
 # row, convergence between two edges, central vs LevelDB); the ratios land
 # in build/bench/latest.json, see docs/performance.md.
 bench: check-bench-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/alloccount.so
 	./sim/bench/bench.sh
+
+# The allocation counter `BENCH_ALLOCS=1 sim/bench/bench.sh reads` loads
+# into the edge (sim/bench/alloccount.c).
+$(BUILD)/alloccount.so: sim/bench/alloccount.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -shared -fPIC -o $@ $<
 
 # The replica bench: 1M items through one edge, then a second edge loads
 # them all from central's checkpoint (about 5 minutes; BENCH_REPLICA_ITEMS

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blkcache.h"
 #include "xmem.h"
 
 void sbuf_init(sbuf *b)
@@ -24,6 +25,16 @@ void sbuf_reserve(sbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return;
+	if (!b->p) {
+		/* A buffer an earlier answer on this thread was done with. */
+		size_t have;
+		char *p = blk_take_buf(extra + 1, &have);
+		if (p) {
+			b->p = p;
+			b->cap = have;
+			return;
+		}
+	}
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra + 1)
 		cap *= 2;

@@ -15,5 +15,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
+/* What the wrappers do when malloc fails: log the size and abort. For
+ * allocators of other kinds (blkcache.h) that must not fail either. */
+__attribute__((noreturn)) void xmem_oom(size_t n);
 
 #endif

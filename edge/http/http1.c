@@ -20,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <http_parser.h>
 
+#include "blkcache.h"
 #include "clock.h"
 #include "edge/http/h1strict.h"
 #include "edge/http/http_int.h"
@@ -210,7 +211,7 @@ static const char *origin_form(h1conn *h)
 static void free_body(const void *data, size_t len, void *arg)
 {
 	(void)len, (void)arg;
-	free((void *)data);
+	blk_keep_buf((void *)data);
 }
 
 /* Queues resp as the answer to the current request, taking its body. */

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <nghttp2/nghttp2.h>
 
+#include "blkcache.h"
 #include "clock.h"
 #include "edge/http/http_int.h"
 #include "log.h"
@@ -100,7 +101,7 @@ static void submit_response(conn *c, stream *st, http_response *resp)
 	bool has_body = http_status_has_body(status);
 	size_t len = has_body ? resp->body_len : 0;
 	if (!has_body || (st->method && strcmp(st->method, "HEAD") == 0)) {
-		free(resp->body);
+		blk_keep_buf(resp->body);
 		resp->body = NULL;
 		resp->body_len = 0;
 	}
@@ -195,7 +196,9 @@ static char *stash(stream *st, const uint8_t *name, size_t nlen, const uint8_t *
 		p = st->text + st->text_used;
 		st->text_used += need;
 	} else {
-		spill *sp = xmalloc(sizeof *sp + need);
+		spill *sp = blk_alloc(sizeof *sp + need);
+		if (!sp)
+			xmem_oom(sizeof *sp + need);
 		sp->next = st->spills;
 		st->spills = sp;
 		p = sp->text;
@@ -226,13 +229,13 @@ static void stream_free(stream *st)
 	while (st->spills) {
 		spill *sp = st->spills;
 		st->spills = sp->next;
-		free(sp);
+		blk_free(sp);
 	}
 	if (st->headers != st->inline_headers)
 		free(st->headers);
 	free(st->body);
-	free(st->out);
-	free(st);
+	blk_keep_buf(st->out);
+	blk_free(st);
 }
 
 /* Every frame's header, before nghttp2 acts on it. A HEADERS frame that
@@ -281,8 +284,15 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	conn *c = user;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	/* Not calloc: the text and header room need no zeroing. */
-	stream *st = xmalloc(sizeof *st);
+	/* From this thread's block cache: in steady state a stream reuses
+	 * the memory of one that ended. Not zeroed whole: the text and
+	 * header room need none. */
+	stream *st = blk_alloc(sizeof *st);
+	if (!st) {
+		log_warn("cannot allocate stream state", "peer=%s stream=%d", c->peer,
+		         frame->hd.stream_id);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	memset(st, 0, offsetof(stream, inline_headers));
 	st->text_used = 0;
 	st->spills = NULL;
@@ -295,7 +305,7 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	if (rv != 0) {
 		log_warn("cannot attach stream state", "peer=%s stream=%d reason=\"%s\"", c->peer,
 		         st->id, nghttp2_strerror(rv));
-		free(st);
+		blk_free(st);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	st->next = c->streams;
@@ -612,10 +622,39 @@ void http2_progress(conn *c)
 	}
 }
 
+/* nghttp2's memory comes from the thread's block cache (blkcache.h): a
+ * request's stream, frames and header copies reuse what the last request
+ * freed. A session lives and dies on its worker's thread. */
+static void *h2_malloc(size_t n, void *user)
+{
+	(void)user;
+	return blk_alloc(n);
+}
+
+static void h2_free(void *p, void *user)
+{
+	(void)user;
+	blk_free(p);
+}
+
+static void *h2_calloc(size_t count, size_t size, void *user)
+{
+	(void)user;
+	return blk_calloc(count, size);
+}
+
+static void *h2_realloc(void *p, size_t n, void *user)
+{
+	(void)user;
+	return blk_realloc(p, n);
+}
+
+static nghttp2_mem h2_mem = {NULL, h2_malloc, h2_free, h2_calloc, h2_realloc};
+
 int http2_start(conn *c)
 {
 	http_server *srv = c->srv;
-	int rv = nghttp2_session_server_new(&c->sess, srv->cbs, c);
+	int rv = nghttp2_session_server_new3(&c->sess, srv->cbs, c, NULL, &h2_mem);
 	if (rv != 0) {
 		log_warn("cannot create http2 session", "peer=%s reason=\"%s\"", c->peer,
 		         nghttp2_strerror(rv));

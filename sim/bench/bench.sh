@@ -24,7 +24,9 @@
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
 # settings), printing edge_get_vs_bare and edge_batch50_vs_get. With
 # BENCH_PERF=DIR, `perf record` samples the edge during each edge run into
-# DIR/get.data and DIR/batch50.data.
+# DIR/get.data and DIR/batch50.data. With BENCH_ALLOCS=1 the edge runs
+# with build/alloccount.so preloaded and the allocations it makes per GET
+# and per batch GET are printed (its idle rate subtracted).
 #
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
@@ -1318,18 +1320,32 @@ main_reads() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset nghttpd
 	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
+	if [[ -n ${BENCH_ALLOCS:-} ]]; then
+		[[ -f $BIN/alloccount.so ]] || {
+			echo "bench: BENCH_ALLOCS needs $BIN/alloccount.so (make $BIN/alloccount.so)" >&2
+			exit 1
+		}
+		EDGE_ENV="LD_PRELOAD=$PWD/$BIN/alloccount.so ALLOCCOUNT_FILE=$TMP/allocs"
+	fi
 	stack_with_likes
 	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
-	local c0 c1 c2
+	local c0 c1 c2 a0 a1 a2 a3 t0 t1 t2 t3
+	allocs_at a0 t0
 	c0=$(proc_cpu_ticks "$EDGE_PID")
 	perf_begin get
 	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
 	perf_end
 	c1=$(proc_cpu_ticks "$EDGE_PID")
+	allocs_at a1 t1
 	perf_begin batch50
 	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
 	perf_end
 	c2=$(proc_cpu_ticks "$EDGE_PID")
+	allocs_at a2 t2
+	if [[ -n ${BENCH_ALLOCS:-} ]]; then
+		sleep 5 # the daemon's own allocations (Kafka clients, ticks) without requests
+		allocs_at a3 t3
+	fi
 	stop_stack
 	nghttpd_start
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
@@ -1347,6 +1363,31 @@ main_reads() {
 	batch_us=$(awk -v t=$((c2 - c1)) -v n="$NBATCH" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
 	printf '  edge CPU per request: GET %s us, batch GET %s us (%s GETs)\n' "$get_us" \
 		"$batch_us" "$(div "$batch_us" "$get_us")"
+	if [[ -n ${BENCH_ALLOCS:-} ]]; then
+		# Each run's count less what the daemon allocates without
+		# requests over the same time (the idle rate after the runs).
+		awk -v a0="$a0" -v a1="$a1" -v a2="$a2" -v a3="$a3" -v t0="$t0" -v t1="$t1" \
+			-v t2="$t2" -v t3="$t3" -v ng="$NREQ" -v nb="$NBATCH" 'BEGIN {
+			bg = (a3 - a2) / (t3 - t2)
+			printf "  edge allocations per request: GET %.3f, batch GET %.3f", \
+				(a1 - a0 - bg * (t1 - t0)) / ng, (a2 - a1 - bg * (t2 - t1)) / nb
+			printf " (malloc+calloc+realloc; %.0f per second without requests)\n", bg
+		}'
+	fi
+}
+
+# The edge's allocations so far (with BENCH_ALLOCS: alloccount.so writes
+# them to TMP/allocs on SIGUSR2) into the variable named by $1, and the
+# time into $2; 0 without BENCH_ALLOCS.
+allocs_at() { # count-var time-var
+	local -n count=$1 at=$2
+	count=0
+	at=$(date +%s.%N)
+	[[ -n ${BENCH_ALLOCS:-} ]] || return 0
+	rm -f "$TMP/allocs"
+	kill -USR2 "$EDGE_PID"
+	wait_until "the edge's allocation count" 5 grep -q . "$TMP/allocs"
+	count=$(awk '{ print $1 + $2 + $3 }' "$TMP/allocs")
 }
 
 proc_cpu_ticks() { # pid: its user + system CPU ticks so far

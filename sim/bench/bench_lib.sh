@@ -203,7 +203,9 @@ edge_up() { # what port
 edge_start() { # log-name cpus [max_age_ms] [workers] [sync]
 	if [[ -n ${EDGE_PID:-} ]]; then stop "$EDGE_PID"; fi
 	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "${3:-}" "${4:-}" "${5:-}"
-	start "$1" "$2" "$BIN/edge" -c "$TMP/edge.ini"
+	# EDGE_ENV: VAR=value words for the edge's environment alone.
+	# shellcheck disable=SC2086
+	start "$1" "$2" ${EDGE_ENV:+env $EDGE_ENV} "$BIN/edge" -c "$TMP/edge.ini"
 	EDGE_PID=$LAST_PID
 	edge_up "edge${4:+ ($4 workers)}" "$EDGE_PORT"
 }
