@@ -178,7 +178,9 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item);
 int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                    int *state, const char **source);
 /* Frees the membership batches not sent yet (their answers fail), the
- * flush event and the pool of waiting entries; api_free calls it. */
+ * flush event and the pool of waiting entries; api_free calls it. The
+ * central clients must be freed first: their callbacks end the waits of
+ * the requests still in flight, whose entries go back to the pool. */
 void api_central_free(api *a);
 /* What central said of a pair recently, from the cache only: 1, 0, or -1
  * when nothing fresh is cached. */
