@@ -452,20 +452,28 @@ static char *scrape(void)
 
 /* --- identity ----------------------------------------------------------------- */
 
-Test(api_wait, a_waiting_me_is_verified_once_though_the_keys_change_meanwhile)
+/* Sends a GET of path with a token of sub signed with the first key;
+ * while it waits for central, the keys rotate to the second. The
+ * token's line goes into auth (cap bytes). */
+static void get_while_keys_rotate(const char *path, const char *sub, char *auth, size_t cap)
 {
-	start_edge(NULL, NULL);
-	char auth[1024];
-	bearer_line(auth, sizeof auth, SECRET1, "alice");
+	bearer_line(auth, cap, SECRET1, sub);
 	atomic_store(&T.hold, true);
-	get("/v1/items/post/1/likes/me", auth);
+	get(path, auth);
 	central_asked(1);
-	/* The keys rotate while the request waits: the token was good when
-	 * it arrived, and its request is not judged again. */
 	write_key(SECRET2);
 	char err[256];
 	cr_assert_eq(bearer_ring_reload(T.ring, err, sizeof err), 0, "%s", err);
 	atomic_store(&T.hold, false);
+}
+
+Test(api_wait, a_waiting_me_is_verified_once_though_the_keys_change_meanwhile)
+{
+	start_edge(NULL, NULL);
+	/* The token was good when the request arrived, and its request is
+	 * not judged again when it resumes. */
+	char auth[1024];
+	get_while_keys_rotate("/v1/items/post/1/likes/me", "alice", auth, sizeof auth);
 	const h1client_resp *r = answer(0);
 	cr_assert_eq(r->status, 200, "%d %s", r->status, r->body);
 	cr_assert_str_eq(r->body, "{\"item\":\"post:1\",\"counter\":\"likes\",\"member\":true,"
@@ -481,14 +489,7 @@ Test(api_wait, a_waiting_feed_of_memberships_is_verified_once)
 {
 	start_edge(NULL, NULL);
 	char auth[1024];
-	bearer_line(auth, sizeof auth, SECRET1, "bob");
-	atomic_store(&T.hold, true);
-	get("/v1/me?items=post:1,reel:2,post:1", auth);
-	central_asked(1);
-	write_key(SECRET2);
-	char err[256];
-	cr_assert_eq(bearer_ring_reload(T.ring, err, sizeof err), 0, "%s", err);
-	atomic_store(&T.hold, false);
+	get_while_keys_rotate("/v1/me?items=post:1,reel:2,post:1", "bob", auth, sizeof auth);
 	const h1client_resp *r = answer(0);
 	cr_assert_eq(r->status, 200, "%d %s", r->status, r->body);
 	cr_assert_str_eq(r->body,
