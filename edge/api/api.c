@@ -1,8 +1,10 @@
 /* api.c - the edge's routes (api.h): routing (the route table, the
  * loopback-only routes, /healthz and /readyz), shared answer helpers,
- * the user and the admission limits a route charges, and the needs a
- * route collects for central (the asking itself is api_central.c; the
- * single-item routes are api_item.c). Loop thread.
+ * the request's context (api_int.h: who, where from, what the route
+ * keeps while it waits), the user and the admission limits a route
+ * charges, and the needs a route collects for central (the asking and
+ * the waiting are api_central.c; the single-item routes are
+ * api_item.c). Loop thread.
  */
 #include "edge/api/api_int.h"
 
@@ -62,11 +64,11 @@ void api_method_not_allowed(http_response *resp, const char *allow)
 	api_error(resp, 405, "method_not_allowed", msg);
 }
 
-/* Does an If-None-Match list hold etag? Weak and strong forms compare
- * equal, as RFC 9110 asks for If-None-Match. */
-static bool etag_listed(const http_header *h, const char *etag)
+/* Does an If-None-Match list (len bytes at list) hold etag? Weak and
+ * strong forms compare equal, as RFC 9110 asks for If-None-Match. */
+static bool etag_listed(const char *list, size_t len, const char *etag)
 {
-	const char *p = h->value, *end = h->value + h->valuelen;
+	const char *p = list, *end = list + len;
 	size_t el = strlen(etag);
 	while (p < end) {
 		while (p < end && (*p == ' ' || *p == ','))
@@ -87,36 +89,118 @@ static bool etag_listed(const http_header *h, const char *etag)
 	return false;
 }
 
-bool api_cacheable(api *a, const http_request *req, http_response *resp, const char *etag)
+bool api_cacheable(api *a, const api_ctx *x, const http_request *req, http_response *resp,
+                   const char *etag)
 {
 	api_header(resp, "cache-control", a->cache_control);
 	api_header(resp, "etag", etag);
-	const http_header *h = http_find_header(req, "if-none-match");
-	if (h && etag_listed(h, etag)) {
+	const char *inm = x->inm;
+	size_t len = x->inm_len;
+	if (req) {
+		const http_header *h = http_find_header(req, "if-none-match");
+		inm = h ? h->value : NULL;
+		len = h ? h->valuelen : 0;
+	}
+	if (inm && etag_listed(inm, len, etag)) {
 		a->st.not_modified++;
 		return true;
 	}
 	return false;
 }
 
-void api_need_init(need *n, bool on, bool rerun)
+/* --- the request's context -------------------------------------------------- */
+
+void api_ctx_init(api_ctx *x, const http_request *req, need *n)
 {
-	/* Field by field: members is NEED_MAX entries that are only read
-	 * below nmembers, and zeroing it cost more than a whole count GET. */
-	n->on = on;
-	n->rerun = rerun;
-	n->id_rc = 1;
-	n->id_why = NULL;
-	sbuf_init(&n->items);
-	n->nitems = 0;
-	memset(n->counter_used, 0, sizeof n->counter_used);
-	n->nmembers = 0;
-	n->ticket = NULL;
-	n->fail_body = NULL;
-	n->fail_len = 0;
-	n->route = TM_ROUTE_OTHER;
-	n->t0_ns = 0;
-	n->deferred = false;
+	/* Field by field: the route's state is set by the route, and the
+	 * need's members are NEED_MAX entries read only below nmembers;
+	 * zeroing them cost more than a whole count GET. */
+	x->n = n;
+	if (n) {
+		sbuf_init(&n->items);
+		n->nitems = 0;
+		memset(n->counter_used, 0, sizeof n->counter_used);
+		n->nmembers = 0;
+		n->breakdown[0] = 0;
+		n->breakdown_item[0] = 0;
+	}
+	x->id_rc = 1;
+	x->id_why = NULL;
+	x->user[0] = 0;
+	x->has_peer_ip = req->peer_ip != NULL;
+	if (req->peer_ip)
+		memcpy(x->peer_ip, req->peer_ip, GUARD_IP_LEN);
+	x->has_client_ip = req->client_ip != NULL;
+	if (req->client_ip)
+		memcpy(x->client_ip, req->client_ip, GUARD_IP_LEN);
+	x->via_untrusted = req->via_untrusted;
+	x->route = TM_ROUTE_OTHER;
+	x->t0_ns = 0;
+	x->ticket = NULL;
+	x->fail_body = NULL;
+	x->fail_len = 0;
+	x->resume = NULL;
+	x->step = 0;
+	x->inm = NULL;
+	x->inm_len = 0;
+	x->kept = NULL;
+	x->reply = (api_reply){0};
+}
+
+void api_ctx_release(api_ctx *x)
+{
+	free(x->fail_body);
+	x->fail_body = NULL;
+	free(x->inm);
+	x->inm = NULL;
+	free(x->reply.body);
+	x->reply.body = NULL;
+	free(x->kept);
+	x->kept = NULL;
+}
+
+int api_again(api_ctx *x, const http_request *req, api_resume_fn resume, int step, bool keep_inm)
+{
+	x->resume = resume;
+	x->step = step;
+	const http_header *h = keep_inm ? http_find_header(req, "if-none-match") : NULL;
+	if (h) {
+		x->inm = xmalloc(h->valuelen + 1);
+		memcpy(x->inm, h->value, h->valuelen);
+		x->inm[h->valuelen] = 0;
+		x->inm_len = h->valuelen;
+	}
+	return API_AGAIN;
+}
+
+void api_feed_keep(api_ctx *x, const api_feed *f)
+{
+	size_t names = 0;
+	for (size_t i = 0; i < f->nitems; i++)
+		names += f->ilen[i] + 1;
+	/* One block: the pointers, the lengths, then the names. */
+	size_t head = f->nitems * (sizeof(char *) + sizeof(size_t));
+	char *mem = xmalloc(head + names);
+	char **items = (char **)(void *)mem;
+	size_t *ilen = (size_t *)(void *)(mem + f->nitems * sizeof(char *));
+	char *p = mem + head;
+	for (size_t i = 0; i < f->nitems; i++) {
+		memcpy(p, f->items[i], f->ilen[i] + 1);
+		items[i] = p;
+		ilen[i] = f->ilen[i];
+		p += f->ilen[i] + 1;
+	}
+	api_feed *k = &x->st.feed;
+	if (k != f) {
+		memcpy(k->cs, f->cs, f->ncs * sizeof *f->cs);
+		memcpy(k->cl, f->cl, f->ncs * sizeof *f->cl);
+		k->ncs = f->ncs;
+		k->nitems = f->nitems;
+	}
+	k->items = items;
+	k->ilen = ilen;
+	free(x->kept);
+	x->kept = mem;
 }
 
 /* --- what the edge knows, and what it asks central ------------------------ */
@@ -164,7 +248,7 @@ int api_member_cached(api *a, const char *counter, const char *item, const char 
 
 bool api_need_any(const need *n)
 {
-	return n->nitems > 0 || n->nmembers > 0;
+	return n && (n->nitems > 0 || n->nmembers > 0 || n->breakdown[0]);
 }
 
 void api_need_count(api *a, need *n, const counter_def *c, const char *item)
@@ -186,21 +270,22 @@ void api_need_count(api *a, need *n, const counter_def *c, const char *item)
 	n->nitems++;
 }
 
-int api_view(api *a, need *n, const counter_def *c, const char *item, ledger_view *v)
+int api_view(api *a, api_ctx *x, const counter_def *c, const char *item, ledger_view *v)
 {
 	int rc = ledger_read(a->lg, c->name, item, v);
 	if (rc)
 		return rc;
-	if (!v->known && n->on) {
-		api_need_count(a, n, c, item);
+	if (!v->known && x->n) {
+		api_need_count(a, x->n, c, item);
 		return 1;
 	}
 	return 0;
 }
 
-int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
+int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                    int *state, const char **source)
 {
+	need *n = x->n;
 	int rc = ledger_member(a->lg, counter, item, user, state);
 	if (rc)
 		return rc;
@@ -209,7 +294,7 @@ int api_membership(api *a, need *n, const char *counter, const char *item, const
 		return 0;
 	*state = api_member_cached(a, counter, item, user);
 	*source = "central";
-	if (*state >= 0 || !n->on)
+	if (*state >= 0 || !n)
 		return 0;
 	for (size_t i = 0; i < n->nmembers; i++)
 		if (!strcmp(n->members[i].counter, counter) && !strcmp(n->members[i].item, item) &&
@@ -247,25 +332,23 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 	return true;
 }
 
-/* Works out who is asking, once per pass. */
-static int resolve_identity(api *a, need *n, const http_request *req)
+/* Works out who is asking, once per request: the answer stays in x,
+ * through any wait. */
+static int resolve_identity(api *a, api_ctx *x, const http_request *req)
 {
-	if (n->id_rc == 1)
-		n->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), n->user,
-		                         &n->id_why);
-	return n->id_rc;
+	if (x->id_rc == 1)
+		x->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), x->user,
+		                         &x->id_why);
+	return x->id_rc;
 }
 
-bool api_user(api *a, need *n, const http_request *req, http_response *resp,
-              char user[USER_MAX + 1])
+bool api_user(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	int rc = resolve_identity(a, n, req);
-	if (rc == 0) {
-		memcpy(user, n->user, sizeof n->user);
+	int rc = resolve_identity(a, x, req);
+	if (rc == 0)
 		return true;
-	}
 	guard_count(a->guard, GUARD_UNAUTH);
-	api_error(resp, 401, "unauthenticated", n->id_why);
+	api_error(resp, 401, "unauthenticated", x->id_why);
 	/* RFC 6750 3: a refused token says so; no token just names the scheme. */
 	api_header(resp, "www-authenticate",
 	           rc == ERR_INVAL ? "Bearer error=\"invalid_token\"" : "Bearer");
@@ -281,11 +364,10 @@ static void too_many(http_response *resp, const char *code, const char *message,
 	api_header(resp, "retry-after", ra);
 }
 
-bool api_charge_writes(api *a, const need *n, const char *user, unsigned count, http_response *resp)
+bool api_charge_writes(api *a, const char *user, unsigned count, http_response *resp)
 {
 	unsigned retry_s;
-	if (!a->guard || n->rerun ||
-	    guard_user_write(a->guard, user, count, clock_mono_ms(), &retry_s))
+	if (!a->guard || guard_user_write(a->guard, user, count, clock_mono_ms(), &retry_s))
 		return true;
 	telemetry_refused(a->tm, TM_REFUSED_RATE, count);
 	too_many(resp, "rate_limited", "too many writes by this user: see Retry-After", retry_s);
@@ -293,14 +375,15 @@ bool api_charge_writes(api *a, const need *n, const char *user, unsigned count, 
 }
 
 /* Requests that carry no valid identity share a budget per client
- * address. Checked once, on the first pass. False with a 429 in resp. */
-static bool charge_address(api *a, need *n, const http_request *req, http_response *resp)
+ * address (the client the trusted-proxy rule found, else the peer).
+ * Charged once, before the route's first step. False with a 429 in
+ * resp. */
+static bool charge_address(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	unsigned retry_s;
-	if (!a->guard || n->rerun || !guard_addr_limited(a->guard) ||
-	    resolve_identity(a, n, req) == 0 ||
-	    guard_addr_request(a->guard, req->client_ip ? req->client_ip : req->peer_ip,
-	                       clock_mono_ms(), &retry_s))
+	const uint8_t *ip = x->has_client_ip ? x->client_ip : x->has_peer_ip ? x->peer_ip : NULL;
+	if (!a->guard || !guard_addr_limited(a->guard) || resolve_identity(a, x, req) == 0 ||
+	    guard_addr_request(a->guard, ip, clock_mono_ms(), &retry_s))
 		return true;
 	too_many(resp, "rate_limited",
 	         "too many requests without a valid identity from this address: see Retry-After",
@@ -319,9 +402,9 @@ static bool path_is(const char *path, const char *route_path)
 /* The loopback-only routes judge the client (through trusted proxies:
  * the one their headers name), and refuse a request that came through a
  * proxy the edge does not trust, wherever that proxy is. */
-static bool from_loopback(const http_request *req)
+bool api_from_loopback(const api_ctx *x)
 {
-	return req->client_ip && !req->via_untrusted && netaddr_ip_is_loopback(req->client_ip);
+	return x->has_client_ip && !x->via_untrusted && netaddr_ip_is_loopback(x->client_ip);
 }
 
 /* Prometheus text of the edge's registry (telemetry.h). Served to
@@ -400,10 +483,10 @@ static void answer_ready(api *a, http_response *resp)
 
 /* --- the route table ---------------------------------------------------------- */
 
-static void r_healthz(api *a, const http_request *req, http_response *resp, need *n)
+static int r_healthz(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	(void)req;
-	(void)n;
+	(void)x;
 	/* Alive: the loop answers. Over budget is readiness's. */
 	sbuf b;
 	sbuf_init(&b);
@@ -412,40 +495,47 @@ static void r_healthz(api *a, const http_request *req, http_response *resp, need
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);
 	api_header(resp, "cache-control", "no-store");
+	return API_DONE;
 }
 
-static void r_readyz(api *a, const http_request *req, http_response *resp, need *n)
+static int r_readyz(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	(void)req;
-	(void)n;
+	(void)x;
 	answer_ready(a, resp);
+	return API_DONE;
 }
 
-static void r_metrics(api *a, const http_request *req, http_response *resp, need *n)
+static int r_metrics(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	(void)req;
-	(void)n;
+	(void)x;
 	answer_metrics(a, resp);
+	return API_DONE;
 }
 
-static void r_hot(api *a, const http_request *req, http_response *resp, need *n)
+static int r_hot(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	(void)n;
+	(void)x;
 	answer_hot(a, req, resp);
+	return API_DONE;
 }
 
 /* Pending batches, watermarks, snapshots: edge inspect (inspect.h). */
-static void r_inspect(api *a, const http_request *req, http_response *resp, need *n)
+static int r_inspect(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	(void)req;
-	(void)n;
+	(void)x;
 	size_t len;
 	char *body = inspect_json(a->lg, a->tm ? a->tm->up : NULL, clock_wall_ms(), &len);
 	api_respond(resp, 200, body, len);
 	api_header(resp, "cache-control", "no-store");
+	return API_DONE;
 }
 
-typedef void (*route_fn)(api *a, const http_request *req, http_response *resp, need *n);
+/* A route's first step: API_DONE, or API_AGAIN when it waits for central
+ * (api_int.h). */
+typedef int (*route_fn)(api *a, api_ctx *x, const http_request *req, http_response *resp);
 
 /* The edge's fixed-path routes, in one table that both dispatch and the
  * metrics' route label read. A route a request's method does not match
@@ -486,26 +576,27 @@ static const path_route *route_find(const char *path)
 
 /* Is route r there for this request (its daemon parts set up, and a
  * loopback client for a loopback route)? */
-static bool route_serves(const api *a, const path_route *r, const http_request *req)
+static bool route_serves(const api *a, const path_route *r, const api_ctx *x)
 {
 	return (!r->needs_tm || a->tm) && (!r->needs_lg || a->lg) &&
-	       (!r->loopback || from_loopback(req));
+	       (!r->loopback || api_from_loopback(x));
 }
 
-void api_dispatch(api *a, const http_request *req, http_response *resp, need *n)
+/* Runs the first step of req's route: API_DONE or API_AGAIN. */
+static int dispatch(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	const char *path = req->path;
 	const path_route *r = route_find(path);
-	if (r && route_serves(a, r, req)) {
+	if (r && route_serves(a, r, x)) {
 		if (strcmp(req->method, r->method) == 0)
-			r->fn(a, req, resp, n);
-		else
-			api_method_not_allowed(resp, r->allow);
+			return r->fn(a, x, req, resp);
+		api_method_not_allowed(resp, r->allow);
 	} else if (strncmp(path, ITEMS_PREFIX, strlen(ITEMS_PREFIX)) == 0) {
-		api_item_routes(a, req, resp, n);
+		return api_item_routes(a, x, req, resp);
 	} else if (!a->demo || !demo_site_answer(a->demo, req, resp)) {
 		api_error(resp, 404, "not_found", "no such route");
 	}
+	return API_DONE;
 }
 
 /* The metrics label of an item route. */
@@ -546,27 +637,35 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 		as_get.method = "GET";
 		req = &as_get;
 	}
-	need n;
-	api_need_init(&n, a->central != NULL, false);
+	/* The context is the request's own from here on; should the route
+	 * wait, api_wait moves it, with what the route kept, to the heap. */
+	need n, *np = a->central ? &n : NULL;
+	api_ctx x;
+	api_ctx_init(&x, req, np);
 	if (a->tm) {
-		n.t0_ns = clock_mono_ns();
-		n.route = route_of(req);
+		x.t0_ns = clock_mono_ns();
+		x.route = route_of(req);
 	}
 	parked *p = api_park_get(a);
-	n.ticket = p ? &p->ticket : NULL;
-	if (charge_address(a, &n, req, resp))
-		api_dispatch(a, req, resp, &n);
-	if (api_need_any(&n)) {
-		api_defer(a, req, &n);
+	x.ticket = p ? &p->ticket : NULL;
+	int rc = API_DONE;
+	if (charge_address(a, &x, req, resp))
+		rc = dispatch(a, &x, req, resp);
+	if (rc == API_AGAIN) {
+		/* Only reads wait: nothing was staged. */
+		x.ticket = NULL;
+		api_wait(a, req, &x, &n);
 	} else if (api_park_staged(p)) {
-		api_park(a, p, &n, http_defer(req), resp);
+		api_park(a, p, &x, http_defer(req), resp);
 		p = NULL;
-	} else if (!n.deferred) {
-		telemetry_request(a->tm, n.route, resp->status, n.t0_ns);
+	} else {
+		telemetry_request(a->tm, x.route, resp->status, x.t0_ns);
 	}
 	api_park_put(a, p);
-	free(n.fail_body);
-	sbuf_free(&n.items);
+	if (rc != API_AGAIN)
+		api_ctx_release(&x);
+	if (np)
+		sbuf_free(&np->items);
 }
 
 int api_init(api *a)
@@ -578,6 +677,8 @@ int api_init(api *a)
 	snprintf(a->cache_control, sizeof a->cache_control,
 	         "public, max-age=%u, stale-while-revalidate=%u", a->cfg.max_age_s, a->cfg.stale_s);
 	memset(&a->st, 0, sizeof a->st);
+	a->wait_free = NULL;
+	a->wait_nfree = 0;
 	return api_group_init(a);
 }
 

@@ -15,7 +15,10 @@
  * api_handle is an http_handler on the loop thread that owns the
  * connection; it calls into the ledger (which locks for itself) and, for
  * what the edge does not know, into central's ops API through the
- * central clients on the same loop (the answer is then deferred). With a
+ * central clients on the same loop: the answer is then deferred, the
+ * request's context (its user, what it was charged, its parsed items,
+ * its client's address, its start time) kept, and the route resumes at
+ * its next step when central has answered (edge/api/api_int.h). With a
  * sharded central, each item is asked of the shard owning its partition:
  * a GET /v1/counts becomes one request per shard involved, a membership
  * goes to its item's shard; a shard's request that fails (connection
@@ -128,6 +131,9 @@ typedef struct api {
 	parked *parked, **parked_tail; /* answers waiting for the commit */
 	parked *parked_free;           /* a pool of them */
 	size_t parked_nfree;
+	struct waiting *wait_free; /* a pool of entries for requests that
+	                              wait for central */
+	size_t wait_nfree;
 } api;
 
 /* Sets the parts that api_handle builds from cfg; the caller fills the

@@ -1,6 +1,9 @@
 /* api_batch.c - the batch routes (api_int.h): GET /v1/counts, a feed
- * page's counts in one pass over local state, and POST /v1/ops, a
- * client's debounced taps in one atomic write. Loop thread.
+ * page's counts in one pass over local state; GET /v1/me, a feed page's
+ * memberships; and POST /v1/ops, a client's debounced taps in one atomic
+ * write. The two feed reads may wait for central, keeping their parsed
+ * items and counters (api_feed_keep), and resume at their answer step.
+ * Loop thread.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,15 +27,13 @@
 #define COUNTS_ITEMS_STACK 128 /* distinct items */
 #define COUNTS_VIEWS_STACK 256 /* items x counters */
 
+/* A feed request being parsed: its items and counters (f, the items
+ * inside the decoded query), and what the parse needs besides. */
 typedef struct counts_req {
-	char **items; /* NUL-terminated, inside the decoded query */
-	size_t *ilen;
-	size_t nitems, cap;
+	api_feed f;
+	size_t cap;
 	uint32_t *seen; /* open addressing over items: index + 1, 0 = empty */
 	size_t seen_mask;
-	const counter_def *cs[COUNTERS_MAX];
-	size_t cl[COUNTERS_MAX]; /* their names' lengths */
-	size_t ncs;
 	const char *code; /* a refusal: 400 with code and why */
 	char why[256];
 } counts_req;
@@ -81,21 +82,21 @@ static int parse_items(api *a, counts_req *cr, char *list)
 		bool repeat = false;
 		for (; cr->seen[h]; h = (h + 1) & cr->seen_mask) {
 			size_t k = cr->seen[h] - 1;
-			if (cr->ilen[k] == n && memcmp(cr->items[k], p, n) == 0) {
+			if (cr->f.ilen[k] == n && memcmp(cr->f.items[k], p, n) == 0) {
 				repeat = true;
 				break;
 			}
 		}
 		if (!repeat) {
-			if (cr->nitems == a->cfg.max_items) {
+			if (cr->f.nitems == a->cfg.max_items) {
 				cr->code = "too_many_items";
 				snprintf(cr->why, sizeof cr->why, "at most %u items per request",
 				         a->cfg.max_items);
 				return 1;
 			}
-			cr->seen[h] = (uint32_t)cr->nitems + 1;
-			cr->items[cr->nitems] = p;
-			cr->ilen[cr->nitems++] = n;
+			cr->seen[h] = (uint32_t)cr->f.nitems + 1;
+			cr->f.items[cr->f.nitems] = p;
+			cr->f.ilen[cr->f.nitems++] = n;
 			p[n] = 0;
 		}
 		if (!comma)
@@ -117,10 +118,10 @@ static int parse_counters(api *a, counts_req *cr, const char *list)
 			return 1;
 		}
 		bool dup = false;
-		for (size_t i = 0; i < cr->ncs; i++)
-			dup = dup || cr->cs[i] == c;
+		for (size_t i = 0; i < cr->f.ncs; i++)
+			dup = dup || cr->f.cs[i] == c;
 		if (!dup)
-			cr->cs[cr->ncs++] = c;
+			cr->f.cs[cr->f.ncs++] = c;
 		if (!comma)
 			return 0;
 		p = comma + 1;
@@ -129,16 +130,16 @@ static int parse_counters(api *a, counts_req *cr, const char *list)
 
 /* Opens item i's object in one of the answer's maps: ,"item":{ (one
  * check for room, then plain stores: this runs three times an item). */
-static void open_item(sbuf *b, const counts_req *cr, size_t i, bool first)
+static void open_item(sbuf *b, const api_feed *f, size_t i, bool first)
 {
-	size_t n = cr->ilen[i];
+	size_t n = f->ilen[i];
 	if (b->len + n + 5 >= b->cap)
 		sbuf_reserve(b, n + 5);
 	char *w = b->p + b->len;
 	if (!first)
 		*w++ = ',';
 	*w++ = '"';
-	memcpy(w, cr->items[i], n);
+	memcpy(w, f->items[i], n);
 	w += n;
 	*w++ = '"';
 	*w++ = ':';
@@ -148,16 +149,16 @@ static void open_item(sbuf *b, const counts_req *cr, size_t i, bool first)
 }
 
 /* ,"counter": */
-static void put_key(sbuf *b, const counts_req *cr, size_t j, bool first)
+static void put_key(sbuf *b, const api_feed *f, size_t j, bool first)
 {
-	size_t n = cr->cl[j];
+	size_t n = f->cl[j];
 	if (b->len + n + 4 >= b->cap)
 		sbuf_reserve(b, n + 4);
 	char *w = b->p + b->len;
 	if (!first)
 		*w++ = ',';
 	*w++ = '"';
-	memcpy(w, cr->cs[j]->name, n);
+	memcpy(w, f->cs[j]->name, n);
 	w += n;
 	*w++ = '"';
 	*w++ = ':';
@@ -173,19 +174,18 @@ static void put_key(sbuf *b, const counts_req *cr, size_t j, bool first)
 /* One of the answer's item -> {counter: value} maps: the counts, or
  * (display) their display strings. Items with no known count are left
  * out. */
-static void put_map(sbuf *b, const counts_req *cr, const ledger_view *views, size_t ncs,
-                    bool display)
+static void put_map(sbuf *b, const api_feed *f, const ledger_view *views, size_t ncs, bool display)
 {
 	size_t k = 0;
-	for (size_t i = 0; i < cr->nitems; i++) {
+	for (size_t i = 0; i < f->nitems; i++) {
 		bool first = true;
 		for (size_t j = 0; j < ncs; j++) {
 			const ledger_view *v = &views[i * ncs + j];
 			if (!v->known)
 				continue;
 			if (first)
-				open_item(b, cr, i, k++ == 0);
-			put_key(b, cr, j, first);
+				open_item(b, f, i, k++ == 0);
+			put_key(b, f, j, first);
 			if (display) {
 				char d[DISPLAY_MAX];
 				size_t dl = display_count(v->count, d, sizeof d);
@@ -202,10 +202,11 @@ static void put_map(sbuf *b, const counts_req *cr, const ledger_view *views, siz
 	}
 }
 
-static void answer_counts(api *a, const http_request *req, http_response *resp,
-                          const counts_req *cr, const ledger_view *views)
+/* req is NULL in the continuation. */
+static void answer_counts(api *a, const api_ctx *x, const http_request *req, http_response *resp,
+                          const api_feed *f, const ledger_view *views)
 {
-	const size_t ncs = cr->ncs;
+	const size_t ncs = f->ncs;
 	/* The ETag is a hash over every (item, counter, count, version)
 	 * answered: the tuples are packed into hb and hashed a buffer at a
 	 * time, not a field at a time. */
@@ -213,33 +214,33 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 	size_t hl = 0;
 	uint64_t tag = 0;
 	size_t nknown = 0, nmissing = 0, size = 64;
-	for (size_t i = 0; i < cr->nitems; i++) {
+	for (size_t i = 0; i < f->nitems; i++) {
 		bool any = false;
 		for (size_t j = 0; j < ncs; j++) {
 			const ledger_view *v = &views[i * ncs + j];
 			if (!v->known) {
 				nmissing++;
-				size += cr->ilen[i] + cr->cl[j] + 4;
+				size += f->ilen[i] + f->cl[j] + 4;
 				continue;
 			}
 			any = true;
-			size += 2 * cr->cl[j] + SBUF_U64_MAX + DISPLAY_MAX + 10;
-			size_t rec = cr->ilen[i] + cr->cl[j] + 2 + 2 * sizeof(uint64_t);
+			size += 2 * f->cl[j] + SBUF_U64_MAX + DISPLAY_MAX + 10;
+			size_t rec = f->ilen[i] + f->cl[j] + 2 + 2 * sizeof(uint64_t);
 			if (hl + rec > sizeof hb) {
 				tag = XXH3_64bits_withSeed(hb, hl, tag);
 				hl = 0;
 			}
-			memcpy(hb + hl, cr->items[i], cr->ilen[i] + 1);
-			hl += cr->ilen[i] + 1;
-			memcpy(hb + hl, cr->cs[j]->name, cr->cl[j] + 1);
-			hl += cr->cl[j] + 1;
+			memcpy(hb + hl, f->items[i], f->ilen[i] + 1);
+			hl += f->ilen[i] + 1;
+			memcpy(hb + hl, f->cs[j]->name, f->cl[j] + 1);
+			hl += f->cl[j] + 1;
 			memcpy(hb + hl, &v->count, sizeof v->count);
 			memcpy(hb + hl + 8, &v->version, sizeof v->version);
 			hl += 2 * sizeof(uint64_t);
 		}
 		if (any) {
 			nknown++;
-			size += 3 * cr->ilen[i] + 2 * SBUF_U64_MAX + 40;
+			size += 3 * f->ilen[i] + 2 * SBUF_U64_MAX + 40;
 		}
 	}
 	tag = XXH3_64bits_withSeed(hb, hl, tag);
@@ -257,7 +258,7 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 		etag[2 + k] = hex[(tag >> (60 - 4 * k)) & 15];
 	etag[18] = '"';
 	etag[19] = 0;
-	if (api_cacheable(a, req, resp, etag)) {
+	if (api_cacheable(a, x, req, resp, etag)) {
 		api_respond(resp, 304, NULL, 0);
 		return;
 	}
@@ -266,13 +267,13 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 	sbuf_init(&b);
 	sbuf_reserve(&b, size);
 	sbuf_putl(&b, "{\"counts\":{");
-	put_map(&b, cr, views, ncs, false);
+	put_map(&b, f, views, ncs, false);
 	sbuf_putl(&b, "},\"display\":{");
-	put_map(&b, cr, views, ncs, true);
+	put_map(&b, f, views, ncs, true);
 	/* "freshness": the newest version and as_of among the item's counts */
 	sbuf_putl(&b, "},\"freshness\":{");
 	size_t k = 0;
-	for (size_t i = 0; i < cr->nitems; i++) {
+	for (size_t i = 0; i < f->nitems; i++) {
 		uint64_t version = 0, as_of = 0;
 		bool any = false;
 		for (size_t j = 0; j < ncs; j++) {
@@ -287,7 +288,7 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 		}
 		if (!any)
 			continue;
-		open_item(&b, cr, i, k++ == 0);
+		open_item(&b, f, i, k++ == 0);
 		sbuf_putl(&b, "\"version\":");
 		sbuf_put_u64(&b, version);
 		sbuf_putl(&b, ",\"as_of\":");
@@ -298,15 +299,15 @@ static void answer_counts(api *a, const http_request *req, http_response *resp,
 	if (nmissing) {
 		sbuf_putl(&b, ",\"missing\":[");
 		k = 0;
-		for (size_t i = 0; i < cr->nitems; i++) {
+		for (size_t i = 0; i < f->nitems; i++) {
 			for (size_t j = 0; j < ncs; j++) {
 				if (views[i * ncs + j].known)
 					continue;
 				sbuf_put(&b, k ? ",\"" : "\"", k ? 2 : 1);
 				k++;
-				sbuf_put(&b, cr->items[i], cr->ilen[i]);
+				sbuf_put(&b, f->items[i], f->ilen[i]);
 				sbuf_putl(&b, "/");
-				sbuf_put(&b, cr->cs[j]->name, cr->cl[j]);
+				sbuf_put(&b, f->cs[j]->name, f->cl[j]);
 				sbuf_putl(&b, "\"");
 			}
 		}
@@ -338,9 +339,9 @@ typedef struct feed_stack {
 
 static void feed_free(feed_stack *fs, counts_req *cr)
 {
-	if (cr->items && cr->items != fs->items) {
-		free(cr->items);
-		free(cr->ilen);
+	if (cr->f.items && cr->f.items != fs->items) {
+		free(cr->f.items);
+		free(cr->f.ilen);
 		free(cr->seen);
 	}
 	query_free(&fs->q);
@@ -348,12 +349,12 @@ static void feed_free(feed_stack *fs, counts_req *cr)
 
 /* Parses ?items=...[&counters=...] of a feed request (GET /v1/counts,
  * GET /v1/me) into cr: the distinct items, at most api.max_items, and
- * the counters named (none: cr->ncs 0, the caller's default). false with
+ * the counters named (none: cr->f.ncs 0, the caller's default). false with
  * a 400 in resp. feed_free afterwards, either way. */
 static bool feed_parse(api *a, const http_request *req, http_response *resp, feed_stack *fs,
                        counts_req *cr)
 {
-	*cr = (counts_req){.items = fs->items, .ilen = fs->ilen, .seen = fs->seen};
+	*cr = (counts_req){.f = {.items = fs->items, .ilen = fs->ilen}, .seen = fs->seen};
 	int rc = query_parse_target(&fs->q, req->path);
 	if (rc) {
 		api_error(resp, 400, "bad_query",
@@ -378,8 +379,8 @@ static bool feed_parse(api *a, const http_request *req, http_response *resp, fee
 	while (slots < 2 * cr->cap)
 		slots *= 2;
 	if (cr->cap > COUNTS_ITEMS_STACK) {
-		cr->items = xmalloc(cr->cap * sizeof *cr->items);
-		cr->ilen = xmalloc(cr->cap * sizeof *cr->ilen);
+		cr->f.items = xmalloc(cr->cap * sizeof *cr->f.items);
+		cr->f.ilen = xmalloc(cr->cap * sizeof *cr->f.ilen);
 		cr->seen = xmalloc(slots * sizeof *cr->seen);
 	}
 	memset(cr->seen, 0, slots * sizeof *cr->seen);
@@ -393,111 +394,123 @@ static bool feed_parse(api *a, const http_request *req, http_response *resp, fee
 	return true;
 }
 
-void api_counts(api *a, const http_request *req, http_response *resp, need *n)
+/* Where a feed read resumes once central answered. */
+enum { STEP_COUNTS = 1, STEP_ME };
+
+static void feed_resume(api *a, api_ctx *x, http_response *resp);
+
+/* Every count of f under one hold of the ledger's view lock into views
+ * (f->nitems x f->ncs), using refs as room. 0 or the ledger's error. */
+static int read_counts(api *a, const api_feed *f, ledger_ref *refs, ledger_view *views)
 {
-	/* The query, the items and the answers live on the stack for a
-	 * feed page; nothing is allocated but the answer. */
-	feed_stack fs;
-	counts_req cr;
+	size_t nv = f->nitems * f->ncs;
+	for (size_t i = 0; i < f->nitems; i++)
+		for (size_t j = 0; j < f->ncs; j++)
+			refs[i * f->ncs + j] =
+			    (ledger_ref){f->cs[j]->name, f->items[i], f->cl[j], f->ilen[i]};
+	return ledger_read_many(a->lg, refs, nv, views);
+}
+
+/* Reads f's counts and answers them (req: NULL in the continuation);
+ * with x->n, a count not known here is asked of central instead and
+ * API_AGAIN returned, the feed kept in x. */
+static int counts_step(api *a, api_ctx *x, const http_request *req, http_response *resp,
+                       const api_feed *f)
+{
+	/* The answers live on the stack for a feed page; nothing is
+	 * allocated but the answer. */
 	ledger_view vstack[COUNTS_VIEWS_STACK];
 	ledger_view *views = vstack;
 	ledger_ref rstack[COUNTS_VIEWS_STACK];
 	ledger_ref *refs = rstack;
-	if (!feed_parse(a, req, resp, &fs, &cr))
-		goto out;
-	if (!cr.ncs)
-		for (size_t i = 0; i < a->counters.n; i++)
-			cr.cs[cr.ncs++] = &a->counters.defs[i];
-	for (size_t j = 0; j < cr.ncs; j++)
-		cr.cl[j] = strlen(cr.cs[j]->name);
-
-	size_t nv = cr.nitems * cr.ncs;
+	int rc = API_DONE;
+	size_t nv = f->nitems * f->ncs;
 	if (nv > COUNTS_VIEWS_STACK) {
 		views = xmalloc(nv * sizeof *views);
 		refs = xmalloc(nv * sizeof *refs);
 	}
-	for (size_t i = 0; i < cr.nitems; i++)
-		for (size_t j = 0; j < cr.ncs; j++)
-			refs[i * cr.ncs + j] =
-			    (ledger_ref){cr.cs[j]->name, cr.items[i], cr.cl[j], cr.ilen[i]};
-	/* Every count under one hold of the ledger's view lock. */
-	if (ledger_read_many(a->lg, refs, nv, views)) {
+	if (read_counts(a, f, refs, views)) {
 		api_error(resp, 503, "store_unavailable", "counts could not be read");
 		goto out;
 	}
-	if (n->on)
+	if (x->n)
 		for (size_t k = 0; k < nv; k++)
 			if (!views[k].known)
-				api_need_count(a, n, cr.cs[k % cr.ncs], cr.items[k / cr.ncs]);
-	if (api_need_any(n))
-		goto out; /* asks central, then runs again */
-
-	answer_counts(a, req, resp, &cr, views);
+				api_need_count(a, x->n, f->cs[k % f->ncs], f->items[k / f->ncs]);
+	if (api_need_any(x->n)) {
+		api_feed_keep(x, f);
+		rc = api_again(x, req, feed_resume, STEP_COUNTS, true);
+		goto out;
+	}
+	answer_counts(a, x, req, resp, f, views);
 out:
 	if (views != vstack) {
 		free(views);
 		free(refs);
 	}
+	return rc;
+}
+
+int api_counts(api *a, api_ctx *x, const http_request *req, http_response *resp)
+{
+	/* The query and the items live on the stack for a feed page. */
+	feed_stack fs;
+	counts_req cr;
+	int rc = API_DONE;
+	if (feed_parse(a, req, resp, &fs, &cr)) {
+		api_feed *f = &cr.f;
+		if (!f->ncs)
+			for (size_t i = 0; i < a->counters.n; i++)
+				f->cs[f->ncs++] = &a->counters.defs[i];
+		for (size_t j = 0; j < f->ncs; j++)
+			f->cl[j] = strlen(f->cs[j]->name);
+		rc = counts_step(a, x, req, resp, f);
+	}
 	feed_free(&fs, &cr);
+	return rc;
 }
 
 /* --- GET /v1/me ----------------------------------------------------------- */
 
-void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
+/* The membership of x's user in every (item, counter) of f into states
+ * (-1: unknown), local or cached, with x->n: else asked of central. 0,
+ * or the ledger's error. */
+static int me_states(api *a, api_ctx *x, const api_feed *f, int8_t *states)
 {
-	char user[USER_MAX + 1];
-	if (!api_user(a, n, req, resp, user))
-		return;
-	feed_stack fs;
-	counts_req cr;
-	int8_t *states = NULL;
-	if (!feed_parse(a, req, resp, &fs, &cr))
-		goto out;
-	if (!cr.ncs)
-		for (size_t i = 0; i < a->counters.n; i++)
-			if (a->counters.defs[i].kind == COUNTER_SET)
-				cr.cs[cr.ncs++] = &a->counters.defs[i];
-	for (size_t j = 0; j < cr.ncs; j++) {
-		if (cr.cs[j]->kind != COUNTER_SET) {
-			api_error(resp, 400, "unknown_counter", "/me exists for set counters only");
-			goto out;
-		}
-	}
-	/* Known here or cached, else asked of central: every lookup of this
-	 * request, with those of the loop turn's other requests, in one
-	 * request per shard. */
-	states = xmalloc(cr.nitems * cr.ncs + 1);
-	for (size_t i = 0; i < cr.nitems; i++) {
-		for (size_t j = 0; j < cr.ncs; j++) {
+	for (size_t i = 0; i < f->nitems; i++) {
+		for (size_t j = 0; j < f->ncs; j++) {
 			int st;
 			const char *source;
-			if (api_membership(a, n, cr.cs[j]->name, cr.items[i], user, &st, &source)) {
-				api_error(resp, 503, "store_unavailable",
-				          "membership could not be read");
-				goto out;
-			}
-			states[i * cr.ncs + j] = (int8_t)st;
+			int rc = api_membership(a, x, f->cs[j]->name, f->items[i], x->user, &st,
+			                        &source);
+			if (rc)
+				return rc;
+			states[i * f->ncs + j] = (int8_t)st;
 		}
 	}
-	if (api_need_any(n))
-		goto out; /* asks central, then runs again */
+	return 0;
+}
+
+/* The memberships of f (states from me_states) as GET /v1/me answers. */
+static void answer_me(const api_feed *f, const int8_t *states, http_response *resp)
+{
 	api_header(resp, "cache-control", "private, no-store");
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_adds(&b, "{\"me\":{");
 	size_t unknown = 0;
 	bool first_item = true;
-	for (size_t i = 0; i < cr.nitems; i++) {
+	for (size_t i = 0; i < f->nitems; i++) {
 		bool first = true;
-		for (size_t j = 0; j < cr.ncs; j++) {
-			int8_t st = states[i * cr.ncs + j];
+		for (size_t j = 0; j < f->ncs; j++) {
+			int8_t st = states[i * f->ncs + j];
 			if (st < 0) {
 				unknown++;
 				continue;
 			}
 			if (first)
-				sbuf_addf(&b, "%s\"%s\":{", first_item ? "" : ",", cr.items[i]);
-			sbuf_addf(&b, "%s\"%s\":%s", first ? "" : ",", cr.cs[j]->name,
+				sbuf_addf(&b, "%s\"%s\":{", first_item ? "" : ",", f->items[i]);
+			sbuf_addf(&b, "%s\"%s\":%s", first ? "" : ",", f->cs[j]->name,
 			          st ? "true" : "false");
 			first = first_item = false;
 		}
@@ -508,28 +521,86 @@ void api_me_batch(api *a, const http_request *req, http_response *resp, need *n)
 	if (unknown) {
 		sbuf_adds(&b, ",\"unknown\":[");
 		bool first = true;
-		for (size_t i = 0; i < cr.nitems; i++)
-			for (size_t j = 0; j < cr.ncs; j++)
-				if (states[i * cr.ncs + j] < 0) {
-					sbuf_addf(&b, "%s\"%s/%s\"", first ? "" : ",", cr.items[i],
-					          cr.cs[j]->name);
+		for (size_t i = 0; i < f->nitems; i++)
+			for (size_t j = 0; j < f->ncs; j++)
+				if (states[i * f->ncs + j] < 0) {
+					sbuf_addf(&b, "%s\"%s/%s\"", first ? "" : ",", f->items[i],
+					          f->cs[j]->name);
 					first = false;
 				}
 		sbuf_adds(&b, "]");
 	}
 	sbuf_adds(&b, "}");
-	if (unknown == cr.nitems * cr.ncs) {
+	if (unknown == f->nitems * f->ncs) {
 		sbuf_free(&b);
 		api_error(resp, 503, "membership_unavailable",
 		          "this edge has not seen these pairs and central cannot be reached");
-		goto out;
+		return;
 	}
 	size_t len;
 	char *body = sbuf_take(&b, &len);
 	api_respond(resp, 200, body, len);
-out:
+}
+
+/* Looks up f's memberships and answers them (req: NULL in the
+ * continuation); with x->n, the pairs not known here are asked of
+ * central instead and API_AGAIN returned, the feed kept in x. */
+static int me_step(api *a, api_ctx *x, const http_request *req, http_response *resp,
+                   const api_feed *f)
+{
+	/* Known here or cached, else asked of central: every lookup of this
+	 * request, with those of the loop turn's other requests, in one
+	 * request per shard. */
+	int8_t *states = xmalloc(f->nitems * f->ncs + 1);
+	int rc = API_DONE;
+	if (me_states(a, x, f, states)) {
+		api_error(resp, 503, "store_unavailable", "membership could not be read");
+	} else if (api_need_any(x->n)) {
+		api_feed_keep(x, f);
+		rc = api_again(x, req, feed_resume, STEP_ME, false);
+	} else {
+		answer_me(f, states, resp);
+	}
 	free(states);
+	return rc;
+}
+
+int api_me_batch(api *a, api_ctx *x, const http_request *req, http_response *resp)
+{
+	if (!api_user(a, x, req, resp))
+		return API_DONE;
+	feed_stack fs;
+	counts_req cr;
+	int rc = API_DONE;
+	if (!feed_parse(a, req, resp, &fs, &cr))
+		goto out;
+	api_feed *f = &cr.f;
+	if (!f->ncs)
+		for (size_t i = 0; i < a->counters.n; i++)
+			if (a->counters.defs[i].kind == COUNTER_SET)
+				f->cs[f->ncs++] = &a->counters.defs[i];
+	for (size_t j = 0; j < f->ncs; j++) {
+		if (f->cs[j]->kind != COUNTER_SET) {
+			api_error(resp, 400, "unknown_counter", "/me exists for set counters only");
+			goto out;
+		}
+		f->cl[j] = strlen(f->cs[j]->name);
+	}
+	rc = me_step(a, x, req, resp, f);
+out:
 	feed_free(&fs, &cr);
+	return rc;
+}
+
+/* The step after the lookup of a feed read: the same answer, from what
+ * the edge knows now, over the feed kept in x. */
+static void feed_resume(api *a, api_ctx *x, http_response *resp)
+{
+	switch (x->step) {
+	case STEP_COUNTS: (void)counts_step(a, x, NULL, resp, &x->st.feed); break;
+	case STEP_ME: (void)me_step(a, x, NULL, resp, &x->st.feed); break;
+	default: api_error(resp, 500, "internal", "no such step"); break;
+	}
 }
 
 /* --- POST /v1/ops --------------------------------------------------------- */
@@ -658,26 +729,26 @@ static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_
 	return ok;
 }
 
-void api_ops(api *a, const http_request *req, http_response *resp, need *n)
+int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	char user[USER_MAX + 1];
-	if (!api_user(a, n, req, resp, user))
-		return;
+	const char *user = x->user;
+	if (!api_user(a, x, req, resp))
+		return API_DONE;
 	char keybuf[IDEM_KEY_MAX + 1];
 	bool key;
 	if (!api_idem_key(req, resp, keybuf, &key))
-		return;
+		return API_DONE;
 	ops_plan pl = {0};
 	if (!parse_ops(a, req, resp, &pl))
-		return;
+		return API_DONE;
 	unsigned valid = 0;
 	for (size_t i = 0; i < pl.n; i++)
 		valid += pl.res[i].status == 200;
-	if (!api_charge_writes(a, n, user, valid, resp)) {
+	if (!api_charge_writes(a, user, valid, resp)) {
 		free(pl.w);
 		free(pl.res);
 		free(pl.slot);
-		return;
+		return API_DONE;
 	}
 	ledger_op *lops = xcalloc(pl.n, sizeof *lops);
 	ledger_answer *ans = xcalloc(pl.n, sizeof *ans);
@@ -717,7 +788,7 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 		               now + a->cfg.idem_retention_ms};
 	ledger_replay replay;
 	int rc =
-	    ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay, n->ticket);
+	    ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay, x->ticket);
 	if (rc == ERR_CONFLICT) {
 		write_result e = api_write_error(rc);
 		api_error(resp, e.status, e.code, e.message);
@@ -746,14 +817,14 @@ void api_ops(api *a, const http_request *req, http_response *resp, need *n)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
-	if (n->ticket && ledger_ticket_state(n->ticket) == LEDGER_STAGED) {
+	if (x->ticket && ledger_ticket_state(x->ticket) == LEDGER_STAGED) {
 		/* Should the group's write fail, every op the ledger had gets
 		 * its error, as when this call's own write fails above. */
 		write_result e = api_write_error(ERR_IO);
 		for (size_t i = 0; i < pl.n; i++)
 			if (pl.res[i].status == 200)
 				pl.res[i] = e;
-		n->fail_body = render_ops(&pl, ans, 0, &n->fail_len);
+		x->fail_body = render_ops(&pl, ans, 0, &x->fail_len);
 	}
 out:
 	free(lops);
@@ -761,4 +832,5 @@ out:
 	free(pl.w);
 	free(pl.res);
 	free(pl.slot);
+	return API_DONE;
 }

@@ -1,13 +1,15 @@
-/* api_central.c - asking central for what a route needs (api_int.h): a
- * waiting copy of the request, one request per shard for its counts, and
+/* api_central.c - waiting for central (api_int.h): the waiting entry
+ * that keeps a request's context (moved there from api_handle's stack)
+ * with its deferred answer; one request per shard for its counts, and
  * memberships batched per shard across every request of a loop turn
  * (GET /v1/memberships: N concurrent lookups cost one round trip, not N
  * on a few connections), each request retried once at the shard's next
- * address; breakdowns passed through; the route run again once every
- * answer is in. Lookups queued or in flight are bounded (MEMBER_LOOKUPS)
- * and refused past it, so the queue never grows with load. Owns the
- * waiting copies, the open batches and the requests in flight; loop
- * thread.
+ * address; a breakdown asked of its item's shard, its answer kept in the
+ * context; the route's continuation called once every answer is in (or
+ * failed), if the client is still there. Lookups queued or in flight
+ * are bounded (MEMBER_LOOKUPS) and refused past it, so the queue never
+ * grows with load. Owns the waiting entries (and a pool of them), the
+ * open batches and the requests in flight; loop thread.
  */
 #include "edge/api/api_int.h"
 
@@ -23,20 +25,17 @@
 #include "partition.h"
 #include "xmem.h"
 
-/* A request whose answer waits for central: a copy of it, to run the
- * route again once central answered (or failed). */
+#define WAIT_POOL_MAX 256 /* waiting entries kept for reuse, per api */
+
+/* A request whose answer waits for central: its context, as the route's
+ * first step left it, and the deferred answer. */
 typedef struct waiting {
 	api *a;
-	http_deferred *d;
-	int outstanding;
-	bool passthrough; /* a breakdown: central's answer is the answer */
-	char *method, *path, *body, *peer;
-	size_t body_len;
-	bool tls, h1;
-	http_header *headers;
-	size_t nheaders;
-	tm_route route; /* the metrics of the first pass */
-	uint64_t t0_ns;
+	api_ctx x;
+	http_deferred *d;     /* NULL when the request could not be deferred */
+	int outstanding;      /* requests to central not answered yet, plus one
+	                         while api_wait is still sending */
+	struct waiting *next; /* in the pool */
 } waiting;
 
 /* One membership lookup of a waiting answer, in a batch. */
@@ -64,86 +63,53 @@ typedef struct ask {
 	char *path;
 } ask;
 
-static char *dup_n(const char *s, size_t n)
+/* Takes x (moved: its heap blocks are the entry's now) and req's
+ * deferred answer into an entry from the pool. */
+static waiting *waiting_get(api *a, const http_request *req, const api_ctx *x)
 {
-	char *p = xmalloc(n + 1);
-	memcpy(p, s, n);
-	p[n] = 0;
-	return p;
-}
-
-static waiting *waiting_new(api *a, const http_request *req, const need *n)
-{
-	waiting *w = xcalloc(1, sizeof *w);
-	w->a = a;
-	w->route = n->route;
-	w->t0_ns = n->t0_ns;
-	w->method = xstrdup(req->method);
-	w->path = xstrdup(req->path);
-	w->body = req->body ? dup_n(req->body, req->body_len) : NULL;
-	w->body_len = req->body_len;
-	w->peer = xstrdup(req->peer ? req->peer : "");
-	w->tls = req->tls;
-	w->h1 = req->h1;
-	w->nheaders = req->nheaders;
-	w->headers = xcalloc(req->nheaders + 1, sizeof *w->headers);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const http_header *h = &req->headers[i];
-		w->headers[i] = (http_header){dup_n(h->name, h->namelen), h->namelen,
-		                              dup_n(h->value, h->valuelen), h->valuelen};
+	waiting *w = a->wait_free;
+	if (w) {
+		a->wait_free = w->next;
+		a->wait_nfree--;
+	} else {
+		w = xmalloc(sizeof *w);
 	}
+	w->a = a;
+	w->x = *x;
+	w->x.n = NULL; /* a continuation never asks */
 	w->d = http_defer(req);
+	w->outstanding = 0;
+	w->next = NULL;
 	return w;
 }
 
-static void waiting_free(waiting *w)
+static void waiting_put(waiting *w)
 {
-	for (size_t i = 0; i < w->nheaders; i++) {
-		free((char *)w->headers[i].name);
-		free((char *)w->headers[i].value);
+	api *a = w->a;
+	api_ctx_release(&w->x);
+	if (a->wait_nfree >= WAIT_POOL_MAX) {
+		free(w);
+		return;
 	}
-	free(w->headers);
-	free(w->method);
-	free(w->path);
-	free(w->body);
-	free(w->peer);
-	free(w);
+	w->next = a->wait_free;
+	a->wait_free = w;
+	a->wait_nfree++;
 }
 
+/* One of w's requests is over. After the last, the route resumes at its
+ * step with its context, if the client is still there, and the answer
+ * goes out; the metrics count it from the first step's start. */
 static void waiting_done(waiting *w)
 {
 	if (--w->outstanding > 0)
 		return;
 	http_response resp = {0};
-	if (w->d && http_deferred_alive(w->d)) {
-		http_request req = {.method = w->method,
-		                    .path = w->path,
-		                    .headers = w->headers,
-		                    .nheaders = w->nheaders,
-		                    .body = w->body,
-		                    .body_len = w->body_len,
-		                    .peer = w->peer,
-		                    .tls = w->tls,
-		                    .h1 = w->h1};
-		need n;
-		api_need_init(&n, false, true);
-		n.route = w->route;
-		n.t0_ns = w->t0_ns;
-		parked *p = api_park_get(w->a);
-		n.ticket = p ? &p->ticket : NULL;
-		api_dispatch(w->a, &req, &resp, &n);
-		sbuf_free(&n.items);
-		if (api_park_staged(p)) {
-			api_park(w->a, p, &n, w->d, &resp);
-			waiting_free(w);
-			return;
-		}
-		api_park_put(w->a, p);
-		free(n.fail_body);
-		telemetry_request(w->a->tm, w->route, resp.status, w->t0_ns);
+	if (http_deferred_alive(w->d)) {
+		w->x.resume(w->a, &w->x, &resp);
+		telemetry_request(w->a->tm, w->x.route, resp.status, w->x.t0_ns);
 	}
 	http_finish(w->d, &resp);
-	waiting_free(w);
+	waiting_put(w);
 }
 
 /* Items a 200 /v1/counts answer lists under "not_owned" (central does
@@ -383,34 +349,57 @@ void api_central_free(api *a)
 	if (a->mflush_ev)
 		event_free(a->mflush_ev);
 	a->mflush_ev = NULL;
+	while (a->wait_free) {
+		waiting *w = a->wait_free;
+		a->wait_free = w->next;
+		free(w);
+	}
+	a->wait_nfree = 0;
 }
 
+/* Central's answer to a breakdown: kept in the context, central's body
+ * being the answer when it is usable (200, 400, 404). */
 static void on_breakdown(void *arg, int rc, int status, const char *body, size_t len)
 {
 	waiting *w = arg;
-	http_response resp = {0};
-	if (rc == 0 && (status == 200 || status == 400 || status == 404)) {
-		api_respond(&resp, status, dup_n(body, len), len);
-		if (status == 200)
-			api_header(&resp, "cache-control", w->a->cache_control);
+	api_reply *rp = &w->x.reply;
+	rp->ok = rc == 0 && (status == 200 || status == 400 || status == 404);
+	if (rp->ok) {
+		rp->status = status;
+		rp->body = xmalloc(len + 1);
+		if (len)
+			memcpy(rp->body, body, len);
+		rp->body[len] = 0;
+		rp->len = len;
 	} else {
 		w->a->st.readthrough_failed++;
-		api_error(&resp, 503, "central_unavailable",
-		          "breakdowns come from central, which cannot be reached");
 	}
-	if (w->d && http_deferred_alive(w->d))
-		telemetry_request(w->a->tm, w->route, resp.status, w->t0_ns);
-	http_finish(w->d, &resp);
-	waiting_free(w);
+	waiting_done(w);
 }
 
-/* Defers the answer and asks central for everything n lists: the counts
- * split by shard (one request per shard involved), each membership of
- * its item's shard. */
-void api_defer(api *a, const http_request *req, const need *n)
+/* Asks for w's breakdown at path of item's shard (its first address; a
+ * breakdown is not retried). */
+static void ask_breakdown(waiting *w, const char *item, const char *path)
 {
-	waiting *w = waiting_new(a, req, n);
+	api *a = w->a;
+	a->st.readthrough_asked++;
+	size_t sh = shards_router_shard_of(a->central, item, strlen(item));
+	int alt = shards_router_pick(a->central, sh, 0);
+	central_client *c = shards_router_client(a->central, sh, (size_t)alt);
+	w->outstanding++;
+	if (central_client_get(c, path, on_breakdown, w))
+		on_breakdown(w, ERR_AGAIN, 0, NULL, 0);
+}
+
+/* Keeps x with req's deferred answer and asks central for everything n
+ * lists: the counts split by shard (one request per shard involved),
+ * each membership of its item's shard, a breakdown of its item's. */
+void api_wait(api *a, const http_request *req, api_ctx *x, need *n)
+{
+	waiting *w = waiting_get(a, req, x);
 	w->outstanding = 1; /* held until every request is out */
+	if (n->breakdown[0])
+		ask_breakdown(w, n->breakdown_item, n->breakdown);
 	if (n->nitems) {
 		const shard_map *m = shards_router_map(a->central);
 		sbuf cnames;
@@ -457,17 +446,4 @@ void api_defer(api *a, const http_request *req, const need *n)
 	for (size_t i = 0; i < n->nmembers; i++)
 		member_enqueue(w, &n->members[i]);
 	waiting_done(w);
-}
-
-void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
-                       const char *path)
-{
-	waiting *w = waiting_new(a, req, n);
-	w->passthrough = true;
-	a->st.readthrough_asked++;
-	size_t sh = shards_router_shard_of(a->central, item, strlen(item));
-	int alt = shards_router_pick(a->central, sh, 0);
-	central_client *c = shards_router_client(a->central, sh, (size_t)alt);
-	if (central_client_get(c, path, on_breakdown, w))
-		on_breakdown(w, ERR_AGAIN, 0, NULL, 0);
 }

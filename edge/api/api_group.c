@@ -72,15 +72,15 @@ bool api_park_staged(const parked *p)
 	return p && ledger_ticket_state(&p->ticket) == LEDGER_STAGED;
 }
 
-void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp)
+void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp)
 {
 	p->d = d;
 	http_response_move(&p->resp, resp);
-	p->fail_body = n->fail_body;
-	p->fail_len = n->fail_len;
-	p->route = n->route;
-	p->t0_ns = n->t0_ns;
-	n->fail_body = NULL;
+	p->fail_body = x->fail_body;
+	p->fail_len = x->fail_len;
+	p->route = x->route;
+	p->t0_ns = x->t0_ns;
+	x->fail_body = NULL;
 	p->next = NULL;
 	*a->parked_tail = p;
 	a->parked_tail = &p->next;

@@ -1,15 +1,24 @@
-/* api_int.h - what api.c (routing, answer helpers, needs), api_item.c
- * (the single-item routes), api_batch.c (GET /v1/counts, POST /v1/ops),
- * api_central.c (asking central) and api_group.c (group commit) share.
- * Loop thread only.
+/* api_int.h - what api.c (routing, answer helpers, the request's
+ * context), api_item.c (the single-item routes), api_batch.c (GET
+ * /v1/counts, GET /v1/me, POST /v1/ops), api_central.c (asking central)
+ * and api_group.c (group commit) share. Loop thread only.
  *
- * A route runs in up to two passes. The first may find that it needs
- * something only central knows (a count this edge never received, the
- * membership of a pair it never saw): it records that in a need and
- * returns without answering; api.c then defers the answer, asks central,
- * keeps what comes back (ledger read-through, membership cache) and runs
- * the route again with consulted = true, which answers from whatever is
- * known by then.
+ * Every request has a context (api_ctx) from its first step: who is
+ * asking (resolved once), where from (the peer and client addresses,
+ * copied out of the request), the route's metrics label and start time,
+ * and the route's own state (the item it parsed, the feed's items and
+ * counters). A route's first step runs in api_handle with the request.
+ * When it needs something only central knows (a count this edge never
+ * received, the membership of a pair it never saw, a breakdown) it
+ * records that in the need, keeps what its answer will need, sets its
+ * step and continuation (api_again) and returns API_AGAIN, as nginx
+ * handlers return NGX_AGAIN. api_wait then moves the context into a
+ * waiting entry with the deferred answer, asks central, keeps what comes
+ * back (ledger read-through, membership cache, a breakdown's answer in
+ * the context), and calls the continuation once every answer is in or
+ * failed. The continuation answers from what is known by then; it never
+ * sees the request again (its fields live only during the handler call),
+ * so nothing is parsed, verified or charged twice.
  */
 #ifndef EDGE_API_INT_H
 #define EDGE_API_INT_H
@@ -18,8 +27,15 @@
 #include "sbuf.h"
 
 #define NEED_MAX                                                                                   \
-	256 /* members one request may ask central about (GET                                      \
-	       /v1/me: 100 items x the set counters) */
+	256                    /* members one request may ask central about (GET                   \
+	                          /v1/me: 100 items x the set counters) */
+#define API_BREAKDOWN_PATH 256 /* central's path of a breakdown */
+
+/* What a route's first step returns. */
+enum {
+	API_DONE = 0, /* resp holds the answer (or a parked write's) */
+	API_AGAIN = 1 /* it waits for central: api_again was called */
+};
 
 typedef struct need_member {
 	char counter[COUNTER_MAX + 1];
@@ -27,27 +43,114 @@ typedef struct need_member {
 	char user[USER_MAX + 1];
 } need_member;
 
+/* What a route's first step needs from central. On api_handle's stack
+ * (members is large and read only below nmembers); api_wait reads it
+ * and it is gone after. */
 typedef struct need {
-	bool on;    /* the route may ask (first pass, central configured) */
-	bool rerun; /* the pass after central answered: limits are
-	               not charged again */
-	int id_rc;  /* identity_user's answer, 1 until asked */
-	const char *id_why;
-	char user[USER_MAX + 1];
 	sbuf items; /* "post:1,reel:9": counts to read through */
 	uint32_t nitems;
 	bool counter_used[COUNTERS_MAX];
 	need_member members[NEED_MAX];
 	size_t nmembers;
+	/* A breakdown, passed through: central's path and the item whose
+	 * shard answers it (path[0] 0: none). */
+	char breakdown[API_BREAKDOWN_PATH];
+	char breakdown_item[ITEM_MAX + 1];
+} need;
+
+/* A single-item route's state: /v1/items/{type}/{id}/{counter}[/me]. */
+typedef struct item_route {
+	char item[ITEM_MAX + 1];
+	const counter_def *c;
+	bool me;
+} item_route;
+
+/* A feed request's distinct items and its counters (GET /v1/counts, GET
+ * /v1/me). On the first step the items point into the parsed query; a
+ * route that waits copies them into one block the context owns
+ * (api_feed_keep, api_ctx.kept). */
+typedef struct api_feed {
+	char **items; /* NUL-terminated */
+	size_t *ilen;
+	size_t nitems;
+	const counter_def *cs[COUNTERS_MAX];
+	size_t cl[COUNTERS_MAX]; /* their names' lengths */
+	size_t ncs;
+} api_feed;
+
+/* Central's answer to a breakdown, kept for the continuation. */
+typedef struct api_reply {
+	bool ok; /* a usable answer: 200, 400 or 404 */
+	int status;
+	char *body; /* malloc'ed; the continuation takes it */
+	size_t len;
+} api_reply;
+
+typedef struct api_ctx api_ctx;
+
+/* A route's continuation: its step after the lookup, called with the
+ * same context once central answered (or failed), only while the client
+ * is still there. Fills resp; never waits again, never writes. */
+typedef void (*api_resume_fn)(api *a, api_ctx *x, http_response *resp);
+
+/* A request's context. It lives on api_handle's stack for the first
+ * step and is moved (copied as a struct) into a waiting entry when the
+ * route waits, so it holds no pointer into itself; the heap blocks it
+ * owns (fail_body, inm, kept, reply.body) go with it and
+ * api_ctx_release frees them. */
+struct api_ctx {
+	need *n; /* where the first step records what it needs; NULL when
+	            it may not ask (no central) and in a continuation */
+	/* Who is asking: resolved at most once (api_user, charge_address). */
+	int id_rc; /* identity_user's answer, 1 until asked */
+	const char *id_why;
+	char user[USER_MAX + 1];
+	/* Where from: the request's addresses, copied (http_request's
+	 * pointers live only during the handler call). */
+	uint8_t peer_ip[GUARD_IP_LEN], client_ip[GUARD_IP_LEN];
+	bool has_peer_ip, has_client_ip;
+	bool via_untrusted;
+	tm_route route;        /* for the metrics: the request's route */
+	uint64_t t0_ns;        /* and when it reached the api */
 	ledger_ticket *ticket; /* group commit: writes stage with it (NULL:
-	                          they are written at once) */
+	                          they are written at once, and always in a
+	                          continuation) */
 	char *fail_body;       /* POST /v1/ops: the answer should the group's
 	                          write fail (malloc'ed), or NULL */
 	size_t fail_len;
-	tm_route route; /* for the metrics: the request's route */
-	uint64_t t0_ns; /* and when it reached the api */
-	bool deferred;  /* the route deferred the answer itself */
-} need;
+	/* Set by api_again: where the route resumes. */
+	api_resume_fn resume;
+	int step; /* the route's own step number */
+	/* Kept for the continuation: the request's If-None-Match (malloc'ed,
+	 * NULL when it had none), the route's copy of what it parsed (the
+	 * block st.feed points into), central's answer to a breakdown. */
+	char *inm;
+	size_t inm_len;
+	void *kept;
+	api_reply reply;
+	union {
+		item_route item;
+		api_feed feed;
+	} st; /* the route's own state */
+};
+
+/* x set up for req's first step: the addresses copied, nothing resolved
+ * yet; n (may be NULL) is where it records its needs, set up here. */
+void api_ctx_init(api_ctx *x, const http_request *req, need *n);
+/* Frees the heap blocks x owns (fail_body, inm, kept, reply.body). */
+void api_ctx_release(api_ctx *x);
+/* A route's first step about to return API_AGAIN: it resumes at step
+ * through resume. With keep_inm, req's If-None-Match is kept for
+ * api_cacheable. Returns API_AGAIN. */
+int api_again(api_ctx *x, const http_request *req, api_resume_fn resume, int step, bool keep_inm);
+/* Copies the feed's items and counters into x->st.feed (one block, owned
+ * by x), for a route about to wait. */
+void api_feed_keep(api_ctx *x, const api_feed *f);
+/* Is the client a loopback one? The loopback-only routes' rule: the
+ * client the trusted-proxy rule found, on loopback, and not behind a
+ * proxy the edge does not trust. Reads x only, so a continuation may
+ * ask it too. */
+bool api_from_loopback(const api_ctx *x);
 
 /* Answers. */
 void api_respond(http_response *resp, int status, char *body, size_t len);
@@ -58,44 +161,44 @@ void api_method_not_allowed(http_response *resp, const char *allow);
 /* The JSON error object {"error":{...}} as a string in b. */
 void api_error_json(sbuf *b, const char *code, const char *message);
 /* Public caching headers and an ETag; true when the request's
- * If-None-Match matches (the caller then answers 304 with no body). */
-bool api_cacheable(api *a, const http_request *req, http_response *resp, const char *etag);
+ * If-None-Match matches (the caller then answers 304 with no body). req
+ * on a first step; NULL in a continuation, which reads the one x kept. */
+bool api_cacheable(api *a, const api_ctx *x, const http_request *req, http_response *resp,
+                   const char *etag);
 
-/* The view of (counter, item), asking central (through n) when unknown.
- * 0 with v filled; 1 when the caller must stop and wait; ERR_IO. */
-int api_view(api *a, need *n, const counter_def *c, const char *item, ledger_view *v);
+/* The view of (counter, item), asking central (through x->n) when
+ * unknown. 0 with v filled; 1 when the caller must stop and wait;
+ * ERR_IO. */
+int api_view(api *a, api_ctx *x, const counter_def *c, const char *item, ledger_view *v);
 /* Adds (counter, item) to the counts to read through. */
 void api_need_count(api *a, need *n, const counter_def *c, const char *item);
 /* Membership of a pair from the local store or, failing that, what
- * central said recently: -1 unknown. With n->on, an unknown pair is
+ * central said recently: -1 unknown. With x->n, an unknown pair is
  * added to the needs. */
-int api_membership(api *a, need *n, const char *counter, const char *item, const char *user,
+int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                    int *state, const char **source);
-/* Frees the membership batches not sent yet (their answers fail) and
- * the flush event; api_free calls it. */
+/* Frees the membership batches not sent yet (their answers fail), the
+ * flush event and the pool of waiting entries; api_free calls it. The
+ * central clients must be freed first: their callbacks end the waits of
+ * the requests still in flight, whose entries go back to the pool. */
 void api_central_free(api *a);
 /* What central said of a pair recently, from the cache only: 1, 0, or -1
  * when nothing fresh is cached. */
 int api_member_cached(api *a, const char *counter, const char *item, const char *user);
+/* Does n (may be NULL) list anything to ask? */
 bool api_need_any(const need *n);
-/* n set up for a pass: on lets a route ask central, rerun is the pass
- * after central answered. */
-void api_need_init(need *n, bool on, bool rerun);
 /* Remembers for a while what central said of a membership (1, 0). */
 void api_member_put(api *a, const char *counter, const char *item, const char *user, int state);
-/* Runs the route of req (the request router of api.c). */
-void api_dispatch(api *a, const http_request *req, http_response *resp, need *n);
 /* /v1/items/{type}/{id}/{counter}[/me][?by=..], every method
- * (api_item.c). */
-void api_item_routes(api *a, const http_request *req, http_response *resp, need *n);
+ * (api_item.c): a first step. */
+int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *resp);
 
-/* Asking central (api_central.c). Defers req's answer, asks for every
- * count and membership n lists, and runs the route again when all are
- * in. */
-void api_defer(api *a, const http_request *req, const need *n);
-/* Defers req's answer to central's breakdown at path, for item's shard. */
-void api_ask_breakdown(api *a, const http_request *req, const need *n, const char *item,
-                       const char *path);
+/* Waiting for central (api_central.c). Defers req's answer and keeps x
+ * with it (x is moved: the caller must not use or release it after),
+ * asks for every count, membership and breakdown n lists, and calls
+ * x->resume when all are in (at once, before returning, when nothing
+ * could be sent). */
+void api_wait(api *a, const http_request *req, api_ctx *x, need *n);
 
 /* Parses "type:id" against the configured types. */
 bool api_item_ok(api *a, const char *s, size_t n);
@@ -103,14 +206,12 @@ bool api_item_ok(api *a, const char *s, size_t n);
  * false with a 400 in resp when it is malformed. */
 bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KEY_MAX + 1],
                   bool *present);
-/* The user, or a 401 in resp. The identity is worked out once per pass
- * (kept in n). */
-bool api_user(api *a, need *n, const http_request *req, http_response *resp,
-              char user[USER_MAX + 1]);
-/* Charges count writes to user's per-minute limit (on the first pass
- * only). False with a 429 and Retry-After in resp when they do not fit. */
-bool api_charge_writes(api *a, const need *n, const char *user, unsigned count,
-                       http_response *resp);
+/* The user into x->user, or a 401 in resp. The identity is worked out
+ * once per request (kept in x). */
+bool api_user(api *a, api_ctx *x, const http_request *req, http_response *resp);
+/* Charges count writes to user's per-minute limit. False with a 429 and
+ * Retry-After in resp when they do not fit. */
+bool api_charge_writes(api *a, const char *user, unsigned count, http_response *resp);
 
 /* Group commit (api_group.c). A parked answer waits for the group
  * commit of the loop turn. */
@@ -118,9 +219,9 @@ struct parked {
 	ledger_ticket ticket;
 	http_deferred *d;
 	http_response resp;
-	char *fail_body; /* see need */
+	char *fail_body; /* see api_ctx */
 	size_t fail_len;
-	tm_route route; /* see need */
+	tm_route route; /* see api_ctx */
 	uint64_t t0_ns;
 	parked *next;
 };
@@ -132,18 +233,19 @@ void api_group_free(api *a);
 parked *api_park_get(api *a);
 /* Gives back an entry whose ticket was never staged. */
 void api_park_put(api *a, parked *p);
-/* After a route ran with n->ticket = &p->ticket: true when it staged a
+/* After a route ran with x->ticket = &p->ticket: true when it staged a
  * write, whose answer must then wait for the commit. */
 bool api_park_staged(const parked *p);
-/* Parks the answer of a staged write: takes resp (and n->fail_body), to
+/* Parks the answer of a staged write: takes resp (and x->fail_body), to
  * be sent through d after the loop turn's commit. */
-void api_park(api *a, parked *p, need *n, http_deferred *d, http_response *resp);
+void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp);
 
-void api_counts(api *a, const http_request *req, http_response *resp, need *n);
-void api_ops(api *a, const http_request *req, http_response *resp, need *n);
+/* The batch routes' first steps (api_batch.c). */
+int api_counts(api *a, api_ctx *x, const http_request *req, http_response *resp);
+int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp);
 /* GET /v1/me?items=...[&counters=...]: this user's memberships of up to
  * max_items items, every set counter unless counters names some. */
-void api_me_batch(api *a, const http_request *req, http_response *resp, need *n);
+int api_me_batch(api *a, api_ctx *x, const http_request *req, http_response *resp);
 
 /* One write's outcome as the single-item route answers it. */
 typedef struct write_result {

@@ -1,10 +1,11 @@
 /* api_item.c - the single-item routes (api_int.h):
  * /v1/items/{type}/{id}/{counter}, a count's GET (ETag, 304), the POST
  * and DELETE that write it (an optional Idempotency-Key, the user's
- * write budget, group commit through the need's ticket), GET .../me for
- * a set counter's membership, and the ?by= breakdowns read through to
- * central. Also the single-item write answer api_batch.c reuses. Loop
- * thread.
+ * write budget, group commit through the context's ticket), GET .../me
+ * for a set counter's membership, and the ?by= breakdowns read through
+ * to central. The three reads may wait for central; each resumes at its
+ * answer step (item_resume). Also the single-item write answer
+ * api_batch.c reuses. Loop thread.
  */
 #include "edge/api/api_int.h"
 
@@ -23,15 +24,15 @@
 
 /* --- the single-item routes ----------------------------------------------- */
 
-typedef struct route {
-	char item[ITEM_MAX + 1];
-	const counter_def *c;
-	bool me;
-} route;
+/* Where a single-item read resumes once central answered. */
+enum { STEP_COUNT = 1, STEP_ME, STEP_BREAKDOWN };
+
+static void item_resume(api *a, api_ctx *x, http_response *resp);
 
 /* Parses /v1/items/{type}/{id}/{counter}[/me]. 0, or a status with
  * *code and *why set. */
-static int parse_item_route(api *a, const char *path, route *r, const char **code, const char **why)
+static int parse_item_route(api *a, const char *path, item_route *r, const char **code,
+                            const char **why)
 {
 	const char *p = path + strlen("/v1/items/");
 	const char *end = p + strcspn(p, "?");
@@ -200,11 +201,11 @@ out:
 	return ok;
 }
 
-static void answer_write(api *a, const http_request *req, http_response *resp, const route *r,
-                         bool add, need *n)
+static void answer_write(api *a, api_ctx *x, const http_request *req, http_response *resp, bool add)
 {
-	char user[USER_MAX + 1];
-	if (!api_user(a, n, req, resp, user))
+	const item_route *r = &x->st.item;
+	const char *user = x->user;
+	if (!api_user(a, x, req, resp))
 		return;
 	if (r->c->kind == COUNTER_SUM && !add) {
 		api_method_not_allowed(resp, "GET, HEAD, POST");
@@ -221,7 +222,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	bool key;
 	if (!api_idem_key(req, resp, keybuf, &key))
 		return;
-	if (!api_charge_writes(a, n, user, 1, resp))
+	if (!api_charge_writes(a, user, 1, resp))
 		return;
 	/* A write never waits for central. An unlike of a pair this edge
 	 * never saw uses what central said of it, if a lookup is cached;
@@ -249,7 +250,7 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	}
 	ledger_answer ans;
 	uint64_t skipped;
-	int rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, n->ticket);
+	int rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, x->ticket);
 	if (rc) {
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)
@@ -276,13 +277,13 @@ static void answer_write(api *a, const http_request *req, http_response *resp, c
 	api_respond(resp, 200, body, len);
 }
 
-static void answer_count(api *a, const http_request *req, http_response *resp, const route *r,
-                         need *n)
+/* A count's answer from the view read (rc: api_view's). req is NULL in
+ * the continuation. */
+static void answer_count(api *a, const api_ctx *x, const http_request *req, http_response *resp,
+                         int rc, const ledger_view *vp)
 {
-	ledger_view v;
-	int rc = api_view(a, n, r->c, r->item, &v);
-	if (rc == 1)
-		return;
+	const item_route *r = &x->st.item;
+	ledger_view v = *vp;
 	if (rc) {
 		api_error(resp, 503, "store_unavailable", "the count could not be read");
 		return;
@@ -301,7 +302,7 @@ static void answer_count(api *a, const http_request *req, http_response *resp, c
 	t += sbuf_fmt_u64(t, v.count);
 	*t++ = '"';
 	*t = 0;
-	if (api_cacheable(a, req, resp, etag)) {
+	if (api_cacheable(a, x, req, resp, etag)) {
 		api_respond(resp, 304, NULL, 0);
 		return;
 	}
@@ -329,23 +330,25 @@ static void answer_count(api *a, const http_request *req, http_response *resp, c
 	api_respond(resp, 200, body, len);
 }
 
-static void answer_me(api *a, const http_request *req, http_response *resp, const route *r, need *n)
+/* A count's GET: the first step. */
+static int count_first(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	char user[USER_MAX + 1];
-	if (!api_user(a, n, req, resp, user))
-		return;
-	if (r->c->kind != COUNTER_SET) {
-		api_error(resp, 404, "not_found", "/me exists for set counters only");
-		return;
-	}
-	int state;
-	const char *source;
-	if (api_membership(a, n, r->c->name, r->item, user, &state, &source)) {
+	ledger_view v;
+	int rc = api_view(a, x, x->st.item.c, x->st.item.item, &v);
+	if (rc == 1)
+		return api_again(x, req, item_resume, STEP_COUNT, true);
+	answer_count(a, x, req, resp, rc, &v);
+	return API_DONE;
+}
+
+/* The membership of x's user and item: rc is api_membership's. */
+static void answer_me(api_ctx *x, http_response *resp, int rc, int state, const char *source)
+{
+	const item_route *r = &x->st.item;
+	if (rc) {
 		api_error(resp, 503, "store_unavailable", "membership could not be read");
 		return;
 	}
-	if (api_need_any(n))
-		return;
 	api_header(resp, "cache-control", "private, no-store");
 	if (state < 0) {
 		api_error(
@@ -362,11 +365,30 @@ static void answer_me(api *a, const http_request *req, http_response *resp, cons
 	api_respond(resp, 200, body, len);
 }
 
+/* GET .../me: the first step. */
+static int me_first(api *a, api_ctx *x, const http_request *req, http_response *resp)
+{
+	const item_route *r = &x->st.item;
+	if (!api_user(a, x, req, resp))
+		return API_DONE;
+	if (r->c->kind != COUNTER_SET) {
+		api_error(resp, 404, "not_found", "/me exists for set counters only");
+		return API_DONE;
+	}
+	int state;
+	const char *source;
+	int rc = api_membership(a, x, r->c->name, r->item, x->user, &state, &source);
+	if (!rc && api_need_any(x->n))
+		return api_again(x, req, item_resume, STEP_ME, false);
+	answer_me(x, resp, rc, state, source);
+	return API_DONE;
+}
+
 /* --- breakdowns: read through to central ---------------------------------- */
 
 /* Checks ?by=region | ?by=day[&from=..][&to=..] and builds central's path
  * from the checked parts only. 0, or 400 with *why. */
-static int breakdown_path(const http_request *req, const route *r, char *out, size_t cap,
+static int breakdown_path(const http_request *req, const item_route *r, char *out, size_t cap,
                           const char **why)
 {
 	query q;
@@ -411,45 +433,85 @@ static int breakdown_path(const http_request *req, const route *r, char *out, si
 	return st;
 }
 
+/* A breakdown's answer: central's, passed through, or 503. */
+static void answer_breakdown(api *a, api_ctx *x, http_response *resp)
+{
+	api_reply *rp = &x->reply;
+	if (!rp->ok) {
+		api_error(resp, 503, "central_unavailable",
+		          "breakdowns come from central, which cannot be reached");
+		return;
+	}
+	api_respond(resp, rp->status, rp->body, rp->len);
+	rp->body = NULL;
+	if (rp->status == 200)
+		api_header(resp, "cache-control", a->cache_control);
+}
+
+/* The step after the lookup of a single-item read. */
+static void item_resume(api *a, api_ctx *x, http_response *resp)
+{
+	const item_route *r = &x->st.item;
+	switch (x->step) {
+	case STEP_COUNT: {
+		ledger_view v;
+		int rc = api_view(a, x, r->c, r->item, &v);
+		answer_count(a, x, NULL, resp, rc, &v);
+		break;
+	}
+	case STEP_ME: {
+		int state;
+		const char *source;
+		int rc = api_membership(a, x, r->c->name, r->item, x->user, &state, &source);
+		answer_me(x, resp, rc, state, source);
+		break;
+	}
+	case STEP_BREAKDOWN: answer_breakdown(a, x, resp); break;
+	default: api_error(resp, 500, "internal", "no such step"); break;
+	}
+}
+
 /* --- dispatch ------------------------------------------------------------- */
 
-void api_item_routes(api *a, const http_request *req, http_response *resp, need *n)
+int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	route r;
+	item_route *r = &x->st.item;
 	const char *code = NULL, *why = NULL;
-	int st = parse_item_route(a, req->path, &r, &code, &why);
+	int st = parse_item_route(a, req->path, r, &code, &why);
 	if (st) {
 		api_error(resp, st, code, why);
-		return;
+		return API_DONE;
 	}
 	bool get = strcmp(req->method, "GET") == 0;
-	if (r.me) {
+	if (r->me) {
 		if (get)
-			answer_me(a, req, resp, &r, n);
-		else
-			api_method_not_allowed(resp, "GET, HEAD");
-		return;
+			return me_first(a, x, req, resp);
+		api_method_not_allowed(resp, "GET, HEAD");
+		return API_DONE;
 	}
 	if (get && strchr(req->path, '?')) {
-		char path[256];
-		if ((st = breakdown_path(req, &r, path, sizeof path, &why))) {
+		need *n = x->n;
+		char path[API_BREAKDOWN_PATH];
+		if ((st = breakdown_path(req, r, path, sizeof path, &why))) {
 			api_error(resp, st, "bad_breakdown", why);
-		} else if (!a->central || !n->on) {
+		} else if (!n) {
 			api_error(resp, 503, "central_unavailable",
 			          "breakdowns come from central, which this edge cannot reach");
 		} else {
-			n->deferred = true;
-			api_ask_breakdown(a, req, n, r.item, path);
+			memcpy(n->breakdown, path, sizeof n->breakdown);
+			memcpy(n->breakdown_item, r->item, sizeof n->breakdown_item);
+			return api_again(x, req, item_resume, STEP_BREAKDOWN, false);
 		}
-		return;
+		return API_DONE;
 	}
 	if (get)
-		answer_count(a, req, resp, &r, n);
-	else if (strcmp(req->method, "POST") == 0)
-		answer_write(a, req, resp, &r, true, n);
+		return count_first(a, x, req, resp);
+	if (strcmp(req->method, "POST") == 0)
+		answer_write(a, x, req, resp, true);
 	else if (strcmp(req->method, "DELETE") == 0)
-		answer_write(a, req, resp, &r, false, n);
+		answer_write(a, x, req, resp, false);
 	else
-		api_method_not_allowed(resp, r.c->kind == COUNTER_SET ? "GET, HEAD, POST, DELETE"
-		                                                      : "GET, HEAD, POST");
+		api_method_not_allowed(resp, r->c->kind == COUNTER_SET ? "GET, HEAD, POST, DELETE"
+		                                                       : "GET, HEAD, POST");
+	return API_DONE;
 }
