@@ -293,7 +293,7 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	/* The certificate's expiry is on /metrics, for the renewal alert. */
 	static char m[1 << 18];
 	cr_assert_eq(proc_capture(m, sizeof m, "curl -skf https://127.0.0.1:%d/metrics", port), 0);
-	double exp = prom_get(m, "likes_edge_tls_cert_expiry_timestamp_seconds");
+	double exp = prom_util_get(m, "likes_edge_tls_cert_expiry_timestamp_seconds");
 	double now = (double)time(NULL);
 	cr_assert(exp > now + 86000 && exp < now + 86800, "expiry %.0f, now %.0f (-days 1)", exp,
 	          now);

@@ -11,8 +11,8 @@
 #include "edge/api/api.h"
 #include "item.h"
 
-void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
-                  api_config cfg)
+void api_util_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
+                   api_config cfg)
 {
 	char err[256];
 	a->lg = lg;
@@ -24,14 +24,14 @@ void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const 
 	cr_assert_eq(api_init(a), 0);
 }
 
-void api_fix_free(api *a)
+void api_util_free(api *a)
 {
 	api_free(a);
 	item_free_names(a->types);
 	counters_free(&a->counters);
 }
 
-void api_fix_loopback(uint8_t ip[16])
+void api_util_loopback(uint8_t ip[16])
 {
 	memset(ip, 0, 16);
 	ip[10] = ip[11] = 0xff;
@@ -39,8 +39,8 @@ void api_fix_loopback(uint8_t ip[16])
 	ip[15] = 1;
 }
 
-int api_fix_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
-                 const char *user, const char *body, const char *hname, const char *hval)
+int api_util_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
+                  const char *user, const char *body, const char *hname, const char *hval)
 {
 	http_header h[2];
 	size_t nh = 0;

@@ -13,19 +13,19 @@
 #include "edge/api/api.h"
 
 /* a over lg with the item types and counters given (comma lists). */
-void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
-                  api_config cfg);
+void api_util_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
+                   api_config cfg);
 
-/* Frees what api_fix_init made; lg stays the test's. */
-void api_fix_free(api *a);
+/* Frees what api_util_init made; lg stays the test's. */
+void api_util_free(api *a);
 
 /* 127.0.0.1 as the 16 bytes of http_request.peer_ip. */
-void api_fix_loopback(uint8_t ip[16]);
+void api_util_loopback(uint8_t ip[16]);
 
 /* One request from ip as user (NULL: none), with a body and one more
  * header when given; the answer in *r (its old body freed first), the
  * status returned (0 means 200). */
-int api_fix_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
-                 const char *user, const char *body, const char *hname, const char *hval);
+int api_util_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
+                  const char *user, const char *body, const char *hname, const char *hval);
 
 #endif

@@ -313,7 +313,7 @@ const char *h2client_header(const h2client_stream *cs, const char *name)
 	return NULL;
 }
 
-long h2_goaway_code(const unsigned char *buf, size_t len)
+long h2client_goaway_code(const unsigned char *buf, size_t len)
 {
 	for (size_t at = 0; at + 9 <= len;) {
 		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];

@@ -93,7 +93,7 @@ const char *h2client_header(const h2client_stream *cs, const char *name);
 
 /* The error code of the first whole GOAWAY frame in the raw frames
  * buf[0..len) (what a server sent after its preface), -1 when none. */
-long h2_goaway_code(const unsigned char *buf, size_t len);
+long h2client_goaway_code(const unsigned char *buf, size_t len);
 
 /* Does the peer close fd (EOF or error) within ms? Reads and drops
  * whatever else arrives meanwhile. */

@@ -139,7 +139,7 @@ static char *scrape(const char *path)
 static double value(const char *text, const char *series)
 {
 	double v = -1;
-	cr_assert(prom_value(text, series, &v), "no sample %s in:\n%s", series, text);
+	cr_assert(prom_util_value(text, series, &v), "no sample %s in:\n%s", series, text);
 	return v;
 }
 
@@ -150,7 +150,7 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	send_ops(&bad, 1);
 	const char *m = scrape("/metrics");
 	char why[256];
-	cr_assert(prom_check(m, why, sizeof why), "%s\n%s", why, m);
+	cr_assert(prom_util_check(m, why, sizeof why), "%s\n%s", why, m);
 	static const char *const names[] = {"batches_applied_total",
 	                                    "batches_duplicate_total",
 	                                    "batches_held_total",
@@ -187,8 +187,8 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	}
 	cr_assert_eq(value(m, "likes_central_batches_applied_total"), 3);
 	/* Split families have no unlabelled twin: sum() is the total. */
-	cr_assert_eq(prom_sum(m, "likes_central_ops_applied_total"), 2);
-	cr_assert_eq(prom_sum(m, "likes_central_ops_invalid_total"), 1);
+	cr_assert_eq(prom_util_sum(m, "likes_central_ops_applied_total"), 2);
+	cr_assert_eq(prom_util_sum(m, "likes_central_ops_invalid_total"), 1);
 	cr_assert_eq(value(m, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
 	/* The names issue 18 replaced (docs/ops.md, *Renamed metrics*). */
 	static const char *const gone[] = {"_by_counter_",

@@ -506,10 +506,12 @@ Test(opsapi, metrics_report_the_applier_and_run_loop_counters)
 		cr_assert_not_null(strstr(r.body, want), "missing %s", want);
 	}
 	/* Split by counter and by reason: sum() is the total. */
-	cr_assert_eq(prom_sum(r.body, "likes_central_ops_applied_total"), (double)st.ops_applied);
-	cr_assert_eq(prom_sum(r.body, "likes_central_ops_invalid_total"), 1);
+	cr_assert_eq(prom_util_sum(r.body, "likes_central_ops_applied_total"),
+	             (double)st.ops_applied);
+	cr_assert_eq(prom_util_sum(r.body, "likes_central_ops_invalid_total"), 1);
 	cr_assert_eq(
-	    prom_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
+	    prom_util_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"),
+	    1);
 	uint32_t p = partition_of("post:1", 6, NPARTS);
 	snprintf(want, sizeof want,
 	         "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n", p, T.offset[p]);

@@ -80,7 +80,7 @@ static long goaway_code(int fd)
 			break;
 		len += (size_t)k;
 	}
-	return h2_goaway_code(buf, len);
+	return h2client_goaway_code(buf, len);
 }
 
 Test(http_both, a_wrong_preface_after_its_request_line_is_an_http2_error)
@@ -217,7 +217,7 @@ Test(http_both, headers_on_a_refused_stream_id_are_not_a_connection_error)
 	cr_assert_eq(send(fd, nine, sizeof nine, MSG_NOSIGNAL), 15);
 	len = 0;
 	end = clock_mono_ms() + WAIT_MS;
-	while (!h2_frame_seen(buf, len, 1, 9) && h2_goaway_code(buf, len) < 0 &&
+	while (!h2_frame_seen(buf, len, 1, 9) && h2client_goaway_code(buf, len) < 0 &&
 	       clock_mono_ms() < end) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (poll(&pfd, 1, 20) == 1) {
@@ -227,7 +227,8 @@ Test(http_both, headers_on_a_refused_stream_id_are_not_a_connection_error)
 			len += (size_t)k;
 		}
 	}
-	cr_assert_eq(h2_goaway_code(buf, len), -1, "GOAWAY(%ld)", h2_goaway_code(buf, len));
+	cr_assert_eq(h2client_goaway_code(buf, len), -1, "GOAWAY(%ld)",
+	             h2client_goaway_code(buf, len));
 	cr_assert(h2_frame_seen(buf, len, 1, 9), "stream 9 was answered");
 	close(fd);
 }

@@ -507,7 +507,7 @@ static long tls_goaway_code(client *cl)
 		if (k <= 0 || (len += (size_t)k) == sizeof buf)
 			break;
 	}
-	return h2_goaway_code(buf, len);
+	return h2client_goaway_code(buf, len);
 }
 
 static void tls_send(client *cl, const void *p, size_t n)

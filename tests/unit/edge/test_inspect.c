@@ -83,21 +83,21 @@ static void setup(void)
 	testdir_make(T.dir, sizeof T.dir, "test_inspect");
 	T.db = testdir_open_store(T.dir);
 	T.l = open_ledger(sink, 1u << 20);
-	api_fix_init(&T.a, T.l, "post", "likes", "views",
-	             (api_config){.max_items = 3,
-	                          .max_ops = 3,
-	                          .idem_retention_ms = 60000,
-	                          .max_age_s = 2,
-	                          .stale_s = 10,
-	                          .member_ttl_ms = 1000,
-	                          .member_entries = 16});
-	api_fix_loopback(T.ip);
+	api_util_init(&T.a, T.l, "post", "likes", "views",
+	              (api_config){.max_items = 3,
+	                           .max_ops = 3,
+	                           .idem_retention_ms = 60000,
+	                           .max_age_s = 2,
+	                           .stale_s = 10,
+	                           .member_ttl_ms = 1000,
+	                           .member_entries = 16});
+	api_util_loopback(T.ip);
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
-	api_fix_free(&T.a);
+	api_util_free(&T.a);
 	ledger_free(T.l);
 	store_close(T.db);
 	testdir_remove(T.dir);
@@ -108,7 +108,7 @@ TestSuite(inspect, .init = setup, .fini = teardown, .timeout = 30);
 /* Runs one request; the answer is in T.r (body NUL-terminated). */
 static int req(const char *method, const char *path, const char *user)
 {
-	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
+	return api_util_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
 }
 
 /* Likes item (of partition p) by n new users. */
