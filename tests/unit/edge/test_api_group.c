@@ -93,7 +93,7 @@ static void setup(void)
 	http_config hc = {.listen = "127.0.0.1:0"};
 	T.srv = http_server_new(T.base, &hc, api_handle, &T.a, err, sizeof err);
 	cr_assert_not_null(T.srv, "%s", err);
-	T.cl.fd = -1;
+	T.cl.conn.fd = -1;
 	cr_assert_eq(pipe(T.stop), 0);
 	T.stop_ev = event_new(T.base, T.stop[0], EV_READ, on_stop, T.base);
 	cr_assert_not_null(T.stop_ev);
@@ -147,7 +147,7 @@ static void start_loop(void)
 		len += (size_t)n;
 	}
 	cr_assert_eq(n, 0);
-	cr_assert(h2client_write_all(&T.cl, buf, len));
+	cr_assert(tconn_write(&T.cl.conn, buf, len));
 	free(buf);
 	cr_assert_eq(pthread_create(&T.thread, NULL, loop_main, NULL), 0);
 	T.running = true;
