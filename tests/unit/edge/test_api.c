@@ -36,18 +36,7 @@ static void setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = 4,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(4);
 	T.tm = telemetry_new(16);
 	o.tm = T.tm;
 	char err[256];
@@ -55,14 +44,9 @@ static void setup(void)
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.tm = T.tm;
 	telemetry_attach(T.tm, NULL, T.l, T.db, NULL);
-	api_util_init(&T.a, T.l, "post,reel", "likes,saves", "views",
-	              (api_config){.max_items = 3,
-	                           .max_ops = 3,
-	                           .idem_retention_ms = 60000,
-	                           .max_age_s = 2,
-	                           .stale_s = 10,
-	                           .member_ttl_ms = 1000,
-	                           .member_entries = 16});
+	cr_assert_eq(api_util_init(&T.a, T.l, "post,reel", "likes,saves", "views",
+	                           api_util_config(), err, sizeof err),
+	             0, "%s", err);
 	api_util_loopback(T.ip);
 }
 

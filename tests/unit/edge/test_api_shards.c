@@ -124,31 +124,18 @@ static void route_setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api_shards");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = NPARTS,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 60000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(NPARTS);
+	o.rt_ttl_ms = 60000;
 	T.tm = telemetry_new(16);
 	o.tm = T.tm;
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.tm = T.tm;
-	api_util_init(&T.a, T.l, "post,reel", "likes", "views",
-	              (api_config){.max_items = 20,
-	                           .max_ops = 3,
-	                           .idem_retention_ms = 60000,
-	                           .max_age_s = 2,
-	                           .stale_s = 10,
-	                           .member_ttl_ms = 60000,
-	                           .member_entries = 16});
+	api_config cfg = api_util_config();
+	cfg.max_items = 20;
+	cfg.member_ttl_ms = 60000;
+	cr_assert_eq(api_util_init(&T.a, T.l, "post,reel", "likes", "views", cfg, err, sizeof err),
+	             0, "%s", err);
 	api_util_loopback(T.ip);
 	fakesrv_init(&T.srv);
 	for (int i = 0; i < NFAKES; i++) {
