@@ -15,6 +15,35 @@ bool wire_util_str_is(wire_str w, const char *s)
 	return w.n == strlen(s) && memcmp(w.p, s, w.n) == 0;
 }
 
+wire_op wire_util_op(const char *counter, const char *item, const char *user, uint8_t kind,
+                     uint32_t n, uint64_t hlc)
+{
+	return (wire_op){wire_cstr(counter, strlen(counter)),
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 kind,
+	                 n,
+	                 hlc};
+}
+
+wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
+                              const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
+{
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                (uint32_t)nsums,
+	                (wire_sum *)sums};
+	wire_util_msg m;
+	int rc = wire_encode_batch(&b, &m.buf, &m.len);
+	cr_assert_eq(rc, 0, "wire_encode_batch: %s", err_str(rc));
+	return m;
+}
+
 static bool str_eq(wire_str a, wire_str b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);

@@ -23,6 +23,23 @@ static inline wire_str S(const char *s)
 	return wire_cstr(s, strlen(s));
 }
 
+/* One encoded message; buf is the encoder's (malloc'ed), the caller's
+ * to free. */
+typedef struct wire_util_msg {
+	char *buf;
+	size_t len;
+} wire_util_msg;
+
+/* An op of counter on item by user (C strings, viewed, not copied). */
+wire_op wire_util_op(const char *counter, const char *item, const char *user, uint8_t kind,
+                     uint32_t n, uint64_t hlc);
+
+/* A batch of edge in region for partition p, number seq, created at
+ * 1000 ms, with ops[0..nops) and sums[0..nsums) (NULL when none),
+ * encoded; the encoding is asserted. */
+wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
+                              const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums);
+
 /* Does w hold exactly the bytes of s? */
 bool wire_util_str_is(wire_str w, const char *s);
 
