@@ -83,13 +83,10 @@ void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, co
 	sbuf_free(&b);
 }
 
-void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+/* 421 not_owner with msg and the partition p. */
+static void reply_not_owner(struct evhttp_request *req, uint32_t p, const char *msg)
 {
-	char msg[320], extra[32];
-	snprintf(msg, sizeof msg,
-	         "partition %u of item %s is not owned by this central (central.partitions): "
-	         "ask the shard that owns it",
-	         p, item);
+	char extra[32];
 	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
 	sbuf b;
 	sbuf_init(&b);
@@ -98,19 +95,24 @@ void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t 
 	sbuf_free(&b);
 }
 
+void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+{
+	char msg[320];
+	snprintf(msg, sizeof msg,
+	         "partition %u of item %s is not owned by this central (central.partitions): "
+	         "ask the shard that owns it",
+	         p, item);
+	reply_not_owner(req, p, msg);
+}
+
 void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
 {
-	char msg[160], extra[32];
+	char msg[160];
 	snprintf(msg, sizeof msg,
 	         "partition %u is not owned by this central (central.partitions): ask the shard "
 	         "that owns it",
 	         p);
-	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
-	sbuf b;
-	sbuf_init(&b);
-	sbuf_adderror(&b, "not_owner", msg, extra);
-	ops_reply_json(req, 421, b.p);
-	sbuf_free(&b);
+	reply_not_owner(req, p, msg);
 }
 
 void ops_stream_gone(struct evhttp_request *req)
