@@ -227,6 +227,14 @@ static void apply_msg(replica *r, const msg *m)
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 
+/* A replica named name with the whole log applied. */
+static void replica_replayed(replica *r, const char *name)
+{
+	replica_open(r, name);
+	for (size_t i = 0; i < T.nlog; i++)
+		apply_msg(r, &T.log[i]);
+}
+
 static void digests(store *db, shard_digest *d)
 {
 	store_snap *sn = store_snap_new(db);
@@ -386,9 +394,7 @@ Test(shard, an_item_of_a_partition_not_owned_gets_421_naming_it)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	shard_set own;
 	char err[256];
 	cr_assert_eq(shard_set_parse(&own, "0-1", NPARTS, err, sizeof err), 0);
@@ -449,9 +455,7 @@ Test(shard, a_backup_has_the_digests_and_offsets_of_its_source)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	ops_api *api = start_api(&r, NULL);
 	int port = ops_api_port(api);
 	char path[512], bdir[256];
@@ -508,9 +512,7 @@ Test(shard, prune_removes_exactly_the_keys_not_owned)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	shard_set own;
 	char err[256];
 	cr_assert_eq(shard_set_parse(&own, "0,2", NPARTS, err, sizeof err), 0);
