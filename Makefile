@@ -197,7 +197,8 @@ $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS +
 $(call obj,$(JWT_SRC)): private LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
 # The fuzzers link the real edge option table (edge/options.c, from
-# libedge.a), and fuzz_http the ledger sink of the test support library.
+# libedge.a), and fuzz_http the api set-up and ledger sink of the test
+# support library (api_util.c, ledger_sink.c: neither uses Criterion).
 build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_TEST)
 	@mkdir -p $(dir $@)
 	$(LINK) -fsanitize=fuzzer -o $@ $^ $(LIKES_LIBS) $(LDLIBS)

@@ -27,14 +27,15 @@
 #include "central/apply/keys.h"
 #include "log.h"
 #include "central/ops/opsapi.h"
+#include "opcmd.h"
 #include "central/apply/shard.h"
 #include "central/apply/verify.h"
 #include "xmem.h"
 
-#define CLI_OK 0
+#define CLI_OK OPCMD_OK
 #define CLI_MISMATCH 1
-#define CLI_USAGE 2
-#define CLI_UNREACHABLE 3
+#define CLI_USAGE OPCMD_USAGE
+#define CLI_UNREACHABLE OPCMD_UNREACHABLE
 
 #define CLI_TIMEOUT_MS 120000 /* a verify scans the whole store */
 #define CLI_BODY_MAX (64u << 20)
@@ -79,7 +80,7 @@ typedef hclient_answer http_answer;
  * with the reason on stderr. */
 static int http(const cli *c, const char *method, const char *path, FILE *stream, http_answer *a)
 {
-	char host[256], err[512];
+	char host[256];
 	int port;
 	memset(a, 0, sizeof *a);
 	if (!c->cfg.ops_listen[0]) {
@@ -100,16 +101,7 @@ static int http(const cli *c, const char *method, const char *path, FILE *stream
 	                 .stream = stream,
 	                 .timeout_ms = CLI_TIMEOUT_MS,
 	                 .max_body = CLI_BODY_MAX};
-	if (hclient_do(&r, a, err, sizeof err) == 0)
-		return 0;
-	if (strncmp(err, "connect", 7) == 0)
-		fprintf(stderr,
-		        "central: cannot reach central's ops API (%s); is central running? "
-		        "When it is stopped, use --offline\n",
-		        err);
-	else
-		fprintf(stderr, "central: %s\n", err);
-	return CLI_UNREACHABLE;
+	return opcmd_ask("central", "central's ops API", &r, a);
 }
 
 /* A non-200 answer, said on stderr: 2 for auth (the config's token is
@@ -193,29 +185,7 @@ static void print_list(json_t *list, const char *tag)
 
 static store *open_offline(const cli *c)
 {
-	char path[4096], err[512] = "";
-	struct stat st;
-	snprintf(path, sizeof path, "%s/store/CURRENT", c->cfg.data_dir);
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "central: no store at %s/store (central.data_dir)\n",
-		        c->cfg.data_dir);
-		return NULL;
-	}
-	store_opts so;
-	store_opts_default(&so);
-	so.cache_bytes = 8u << 20;
-	store *db = store_open_dir(c->cfg.data_dir, &so, err, sizeof err);
-	if (!db) {
-		if (strstr(err, "lock") || strstr(err, "LOCK"))
-			fprintf(
-			    stderr,
-			    "central: the store at %s/store is locked: central is running. Drop "
-			    "--offline to ask it, or stop it first (%s)\n",
-			    c->cfg.data_dir, err);
-		else
-			fprintf(stderr, "central: cannot open the store: %s\n", err);
-	}
-	return db;
+	return opcmd_open_store("central", c->cfg.data_dir, "central.data_dir", "central");
 }
 
 static void print_fn(void *ctx, const verify_mismatch *m)
@@ -690,10 +660,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 		fprintf(stderr, "central: '%s' is not an item (type:id)\n", c->args[0]);
 		return false;
 	}
-	if (cfg_cmdline_load(c->opts, c->nopts, &c->cfg, &cl, err, sizeof err)) {
-		fprintf(stderr, "central: %s\n", err);
+	if (!opcmd_load_config("central", c->opts, c->nopts, &c->cfg, &cl))
 		return false;
-	}
 	c->cfg_loaded = true;
 	if (counters_parse(&c->ctr, c->cfg.counters_set, c->cfg.counters_sum, err, sizeof err)) {
 		fprintf(stderr, "central: [counters]: %s\n", err);

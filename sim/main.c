@@ -147,132 +147,208 @@ static int bad_usage(const char *what, const char *arg)
 	return 2;
 }
 
-static int cmd_broker(int argc, char **argv)
-{
-	enum { OPT_BROKERS = 256, OPT_TOPIC, OPT_BOOTSTRAP, OPT_PID, OPT_LOG, OPT_HELP };
-	static const struct option longopts[] = {
-	    {"brokers", required_argument, NULL, OPT_BROKERS},
-	    {"topic", required_argument, NULL, OPT_TOPIC},
-	    {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP},
-	    {"pid-file", required_argument, NULL, OPT_PID},
-	    {"log-level", required_argument, NULL, OPT_LOG},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
-	sim_broker_opts o = {0};
-	sim_broker_topic *topics = NULL;
-	size_t ntopics = 0;
-	const char *bootstrap_file = NULL, *pid_file = NULL;
-	int rc = 0;
+/* --- options --------------------------------------------------------------- */
 
-	opterr = 0;
-	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_BROKERS: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || n < 1 || n > SIM_BROKER_BROKERS_MAX) {
-				rc = bad_usage("bad --brokers", optarg);
-				goto out;
-			}
-			o.brokers = (int)n;
-			break;
-		}
-		case OPT_TOPIC:
-			if (ntopics == SIM_BROKER_TOPICS_MAX) {
-				rc = bad_usage("too many --topic options", NULL);
-				goto out;
-			}
-			topics = xrealloc(topics, (ntopics + 1) * sizeof *topics);
-			if (sim_broker_parse_topic(optarg, &topics[ntopics]) < 0) {
-				rc = bad_usage("bad --topic (want NAME:PARTITIONS)", optarg);
-				goto out;
-			}
-			ntopics++;
-			break;
-		case OPT_BOOTSTRAP: bootstrap_file = optarg; break;
-		case OPT_PID: pid_file = optarg; break;
-		case OPT_LOG:
-			if (log_set_level(optarg) < 0) {
-				rc = bad_usage("bad --log-level", optarg);
-				goto out;
-			}
-			break;
-		case OPT_HELP: usage(stdout); goto out;
-		case ':': rc = bad_usage("option needs a value", argv[optind - 1]); goto out;
-		default: rc = bad_usage("unknown option", argv[optind - 1]); goto out;
-		}
+/* What an option does with its value. */
+typedef enum {
+	OPTK_NUM,  /* a whole number in [lo, hi], times scale, into a 4- or 8-byte field */
+	OPTK_STR,  /* the value itself, into a const char * field */
+	OPTK_FLAG, /* no value; sets a bool field */
+	OPTK_CALL, /* the value handed to call(dst, value) */
+	OPTK_LOG,  /* --log-level LEVEL */
+	OPTK_HELP  /* --help: usage on stdout, exit 0 */
+} opt_kind;
+
+/* One option of a command: its long name, kind and where it goes. A
+ * command's options are one table of these, which parse_opts reads. */
+typedef struct sim_opt {
+	const char *name;
+	opt_kind kind;
+	void *dst;
+	size_t size;     /* OPTK_NUM: the field's size */
+	uint64_t lo, hi; /* OPTK_NUM: bounds */
+	uint64_t scale;  /* OPTK_NUM: 0 = 1 */
+	const char *bad; /* OPTK_NUM: the usage message for a bad value */
+	/* OPTK_CALL: 0, or the exit status of a usage error it reported */
+	int (*call)(void *dst, const char *arg);
+} sim_opt;
+
+_Static_assert(sizeof(int) == sizeof(uint32_t), "int options are stored as 32 bits");
+
+#define OPT_NUM(n, l, h, field, sc)                                                                \
+	{                                                                                          \
+		.name = (n), .kind = OPTK_NUM, .dst = &(field), .size = sizeof(field), .lo = (l),  \
+		.hi = (h), .scale = (sc), .bad = "bad --" n                                        \
 	}
-	if (optind < argc) {
-		rc = bad_usage("unexpected argument", argv[optind]);
-		goto out;
+#define OPT_STR(n, field)                                                                          \
+	{                                                                                          \
+		.name = (n), .kind = OPTK_STR, .dst = &(field)                                     \
 	}
-	o.topics = topics;
-	o.ntopics = ntopics;
-	log_set_component("sim/broker/broker");
-	rc = sim_broker_serve(&o, bootstrap_file, pid_file) < 0 ? 1 : 0;
-out:
-	free(topics);
-	return rc;
-}
+#define OPT_FLAG(n, field)                                                                         \
+	{                                                                                          \
+		.name = (n), .kind = OPTK_FLAG, .dst = &(field)                                    \
+	}
+#define OPT_CALL(n, fn, ctx)                                                                       \
+	{                                                                                          \
+		.name = (n), .kind = OPTK_CALL, .dst = (ctx), .call = (fn)                         \
+	}
+#define OPT_LOG                                                                                    \
+	{                                                                                          \
+		.name = "log-level", .kind = OPTK_LOG                                              \
+	}
+#define OPT_HELP                                                                                   \
+	{                                                                                          \
+		.name = "help", .kind = OPTK_HELP                                                  \
+	}
+#define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+#define OPTS_MAX 24
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
-static int cmd_drill(int argc, char **argv)
+/* Stores o's value v (checked against its kind); 0, or the exit status
+ * of a usage error. */
+static int opt_store(const sim_opt *o, const char *v)
 {
-	enum {
-		OPT_SHORT = 256,
-		OPT_OUT,
-		OPT_BIN,
-		OPT_ROOT,
-		OPT_KEEP,
-		OPT_NONS,
-		OPT_LOG,
-		OPT_HELP,
-		OPT_DURATION
-	};
-	static const struct option longopts[] = {
-	    {"short", no_argument, NULL, OPT_SHORT},
-	    {"duration", required_argument, NULL, OPT_DURATION},
-	    {"out", required_argument, NULL, OPT_OUT},
-	    {"bin", required_argument, NULL, OPT_BIN},
-	    {"run-root", required_argument, NULL, OPT_ROOT},
-	    {"keep", no_argument, NULL, OPT_KEEP},
-	    {"no-netns", no_argument, NULL, OPT_NONS},
-	    {"log-level", required_argument, NULL, OPT_LOG},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
-	run_opts o = {.bin_dir = "build", .run_root = "/tmp"};
+	switch (o->kind) {
+	case OPTK_NUM: {
+		uint64_t n;
+		if (parse_u64(v, o->lo, o->hi, &n))
+			return bad_usage(o->bad, v);
+		if (o->scale)
+			n *= o->scale;
+		if (o->size == sizeof(uint64_t))
+			*(uint64_t *)o->dst = n;
+		else
+			*(uint32_t *)o->dst = (uint32_t)n; /* bounds keep it in range */
+		return 0;
+	}
+	case OPTK_STR: *(const char **)o->dst = v; return 0;
+	case OPTK_FLAG: *(bool *)o->dst = true; return 0;
+	case OPTK_CALL: return o->call(o->dst, v);
+	case OPTK_LOG: return log_set_level(v) < 0 ? bad_usage("bad --log-level", v) : 0;
+	case OPTK_HELP: break;
+	}
+	return 0;
+}
+
+/* Parses a command's options (argv[0] is the command) with the table
+ * opts[0..n). -1 when every option was good and the command goes on
+ * (with args, optind indexes its other arguments; without, any is an
+ * error); otherwise the command's exit status: 0 after --help, 2 after
+ * a usage error (reported). */
+static int parse_opts(int argc, char **argv, const sim_opt *opts, size_t n, bool args)
+{
+	struct option longopts[OPTS_MAX + 1];
+	if (n > OPTS_MAX)
+		abort(); /* a table larger than this file allows for */
+	for (size_t i = 0; i < n; i++) {
+		bool takes = opts[i].kind != OPTK_FLAG && opts[i].kind != OPTK_HELP;
+		longopts[i] = (struct option){opts[i].name, takes ? required_argument : no_argument,
+		                              NULL, 256 + (int)i};
+	}
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
 	opterr = 0;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_SHORT: o.short_run = true; break;
-		case OPT_DURATION: {
-			uint64_t secs;
-			if (parse_u64(optarg, 1, 86400, &secs))
-				return bad_usage("bad --duration (seconds, 1..86400)", optarg);
-			o.duration_s = (double)secs;
-			break;
+		if (c == ':')
+			return bad_usage("option needs a value", argv[optind - 1]);
+		if (c < 256 || c >= 256 + (int)n)
+			return bad_usage("unknown option", argv[optind - 1]);
+		const sim_opt *o = &opts[c - 256];
+		if (o->kind == OPTK_HELP) {
+			usage(stdout);
+			return 0;
 		}
-		case OPT_OUT: o.out_dir = optarg; break;
-		case OPT_BIN: o.bin_dir = optarg; break;
-		case OPT_ROOT: o.run_root = optarg; break;
-		case OPT_KEEP: o.keep = true; break;
-		case OPT_NONS: o.no_netns = true; break;
-		case OPT_LOG:
-			if (log_set_level(optarg) < 0)
-				return bad_usage("bad --log-level", optarg);
-			break;
-		case OPT_HELP: usage(stdout); return 0;
-		case ':': return bad_usage("option needs a value", argv[optind - 1]);
-		default: return bad_usage("unknown option", argv[optind - 1]);
-		}
+		int rc = opt_store(o, optarg);
+		if (rc)
+			return rc;
 	}
+	if (!args && optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	return -1;
+}
+
+/* --- commands -------------------------------------------------------------- */
+
+typedef struct broker_topics {
+	sim_broker_topic *v;
+	size_t n;
+} broker_topics;
+
+static int add_topic(void *dst, const char *arg)
+{
+	broker_topics *t = dst;
+	if (t->n == SIM_BROKER_TOPICS_MAX)
+		return bad_usage("too many --topic options", NULL);
+	t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+	if (sim_broker_parse_topic(arg, &t->v[t->n]) < 0)
+		return bad_usage("bad --topic (want NAME:PARTITIONS)", arg);
+	t->n++;
+	return 0;
+}
+
+/* --brokers N, read with strtol as it always was. */
+static int parse_brokers(void *dst, const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end || n < 1 || n > SIM_BROKER_BROKERS_MAX)
+		return bad_usage("bad --brokers", arg);
+	*(int *)dst = (int)n;
+	return 0;
+}
+
+static int cmd_broker(int argc, char **argv)
+{
+	sim_broker_opts o = {0};
+	broker_topics topics = {0};
+	const char *bootstrap_file = NULL, *pid_file = NULL;
+	const sim_opt opts[] = {
+	    OPT_CALL("brokers", parse_brokers, &o.brokers),
+	    OPT_CALL("topic", add_topic, &topics),
+	    OPT_STR("bootstrap-file", bootstrap_file),
+	    OPT_STR("pid-file", pid_file),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc < 0) {
+		o.topics = topics.v;
+		o.ntopics = topics.n;
+		log_set_component("sim/broker/broker");
+		rc = sim_broker_serve(&o, bootstrap_file, pid_file) < 0 ? 1 : 0;
+	}
+	free(topics.v);
+	return rc;
+}
+
+static int cmd_drill(int argc, char **argv)
+{
+	run_opts o = {.bin_dir = "build", .run_root = "/tmp"};
+	uint64_t secs = 0;
+	const sim_opt opts[] = {
+	    OPT_FLAG("short", o.short_run),
+	    {.name = "duration",
+	     .kind = OPTK_NUM,
+	     .dst = &secs,
+	     .size = sizeof secs,
+	     .lo = 1,
+	     .hi = 86400,
+	     .bad = "bad --duration (seconds, 1..86400)"},
+	    OPT_STR("out", o.out_dir),
+	    OPT_STR("bin", o.bin_dir),
+	    OPT_STR("run-root", o.run_root),
+	    OPT_FLAG("keep", o.keep),
+	    OPT_FLAG("no-netns", o.no_netns),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), true);
+	if (rc >= 0)
+		return rc;
+	if (secs)
+		o.duration_s = (double)secs;
 	if (optind + 1 != argc)
 		return bad_usage("sim drill takes one drill file", NULL);
 	o.drill_path = argv[optind];
@@ -308,102 +384,25 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
-/* A numeric option of a command: its getopt code, bounds, and where the
- * value goes (a 4- or 8-byte integer field), times scale (0 = 1). */
-typedef struct num_opt {
-	int code;
-	uint64_t lo, hi;
-	void *dst;
-	size_t size;
-	uint64_t scale;
-	const char *what; /* the usage message for a bad value */
-} num_opt;
-
-#define NUM_OPT(code, lo, hi, field, scale, what)                                                  \
-	{                                                                                          \
-		(code), (lo), (hi), &(field), sizeof(field), (scale), (what)                       \
-	}
-_Static_assert(sizeof(int) == sizeof(uint32_t), "int options are stored as 32 bits");
-
-/* The default case of a command's option switch: stores the numeric
- * option c and returns 0, or returns the exit status of a usage error
- * (a bad or missing value, an unknown option). */
-static int num_or_bad(const num_opt *opts, size_t n, int c, char **argv)
-{
-	if (c == ':')
-		return bad_usage("option needs a value", argv[optind - 1]);
-	for (size_t i = 0; i < n; i++) {
-		const num_opt *o = &opts[i];
-		if (o->code != c)
-			continue;
-		uint64_t v;
-		if (parse_u64(optarg, o->lo, o->hi, &v))
-			return bad_usage(o->what, optarg);
-		if (o->scale)
-			v *= o->scale;
-		if (o->size == sizeof(uint64_t))
-			*(uint64_t *)o->dst = v;
-		else
-			*(uint32_t *)o->dst = (uint32_t)v; /* bounds keep it in range */
-		return 0;
-	}
-	return bad_usage("unknown option", argv[optind - 1]);
-}
-
 static int cmd_bench_central(int argc, char **argv)
 {
-	enum {
-		OPT_OPS = 256,
-		OPT_ITEMS,
-		OPT_USERS,
-		OPT_OPB,
-		OPT_PARTS,
-		OPT_DIR,
-		OPT_JSON,
-		OPT_LOG,
-		OPT_HELP
-	};
-	static const struct option longopts[] = {
-	    {"ops", required_argument, NULL, OPT_OPS},
-	    {"items", required_argument, NULL, OPT_ITEMS},
-	    {"users", required_argument, NULL, OPT_USERS},
-	    {"ops-per-batch", required_argument, NULL, OPT_OPB},
-	    {"partitions", required_argument, NULL, OPT_PARTS},
-	    {"dir", required_argument, NULL, OPT_DIR},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"log-level", required_argument, NULL, OPT_LOG},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
 	bench_central_opts o;
 	bench_central_opts_default(&o);
-	const num_opt num[] = {
-	    NUM_OPT(OPT_OPS, 1, BENCH_CENTRAL_OPS_MAX, o.ops, 0, "bad --ops"),
-	    NUM_OPT(OPT_ITEMS, 1, BENCH_CENTRAL_ITEMS_MAX, o.items, 0, "bad --items"),
-	    NUM_OPT(OPT_USERS, 1, BENCH_CENTRAL_OPS_MAX, o.users, 0, "bad --users"),
-	    NUM_OPT(OPT_OPB, 1, WIRE_MAX_OPS, o.ops_per_batch, 0, "bad --ops-per-batch"),
-	    NUM_OPT(OPT_PARTS, 1, PARTITION_MAX, o.partitions, 0, "bad --partitions"),
-	};
 	bool json = false;
-	opterr = 0;
-	optind = 1;
-	int c, rc;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_DIR: o.dir = optarg; break;
-		case OPT_JSON: json = true; break;
-		case OPT_LOG:
-			if (log_set_level(optarg) < 0)
-				return bad_usage("bad --log-level", optarg);
-			break;
-		case OPT_HELP: usage(stdout); return 0;
-		default:
-			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
+	const sim_opt opts[] = {
+	    OPT_NUM("ops", 1, BENCH_CENTRAL_OPS_MAX, o.ops, 0),
+	    OPT_NUM("items", 1, BENCH_CENTRAL_ITEMS_MAX, o.items, 0),
+	    OPT_NUM("users", 1, BENCH_CENTRAL_OPS_MAX, o.users, 0),
+	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, o.ops_per_batch, 0),
+	    OPT_NUM("partitions", 1, PARTITION_MAX, o.partitions, 0),
+	    OPT_STR("dir", o.dir),
+	    OPT_FLAG("json", json),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
 	if (o.users > o.ops)
 		return bad_usage("--users above --ops", NULL);
 	log_set_component("sim/bench");
@@ -422,55 +421,23 @@ static int cmd_bench_central(int argc, char **argv)
 
 static int cmd_bench_views(int argc, char **argv)
 {
-	enum {
-		OPT_OPS = 256,
-		OPT_VIEWS,
-		OPT_VIRAL,
-		OPT_ITEMS,
-		OPT_OPB,
-		OPT_PARTS,
-		OPT_DIR,
-		OPT_JSON,
-		OPT_HELP
-	};
-	static const struct option longopts[] = {
-	    {"ops", required_argument, NULL, OPT_OPS},
-	    {"views-pct", required_argument, NULL, OPT_VIEWS},
-	    {"viral-pct", required_argument, NULL, OPT_VIRAL},
-	    {"items", required_argument, NULL, OPT_ITEMS},
-	    {"ops-per-batch", required_argument, NULL, OPT_OPB},
-	    {"partitions", required_argument, NULL, OPT_PARTS},
-	    {"dir", required_argument, NULL, OPT_DIR},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
 	bench_views_opts o;
 	bench_views_opts_default(&o);
-	const num_opt num[] = {
-	    NUM_OPT(OPT_OPS, 1, BENCH_VIEWS_OPS_MAX, o.ops, 0, "bad --ops"),
-	    NUM_OPT(OPT_VIEWS, 0, 100, o.views_pct, 0, "bad --views-pct"),
-	    NUM_OPT(OPT_VIRAL, 0, 100, o.viral_pct, 0, "bad --viral-pct"),
-	    NUM_OPT(OPT_ITEMS, 1, BENCH_VIEWS_ITEMS_MAX, o.items, 0, "bad --items"),
-	    NUM_OPT(OPT_OPB, 1, WIRE_MAX_OPS, o.ops_per_batch, 0, "bad --ops-per-batch"),
-	    NUM_OPT(OPT_PARTS, 1, PARTITION_MAX, o.partitions, 0, "bad --partitions"),
-	};
 	bool json = false;
-	opterr = 0;
-	optind = 1;
-	int c, rc;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_DIR: o.dir = optarg; break;
-		case OPT_JSON: json = true; break;
-		case OPT_HELP: usage(stdout); return 0;
-		default:
-			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
+	const sim_opt opts[] = {
+	    OPT_NUM("ops", 1, BENCH_VIEWS_OPS_MAX, o.ops, 0),
+	    OPT_NUM("views-pct", 0, 100, o.views_pct, 0),
+	    OPT_NUM("viral-pct", 0, 100, o.viral_pct, 0),
+	    OPT_NUM("items", 1, BENCH_VIEWS_ITEMS_MAX, o.items, 0),
+	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, o.ops_per_batch, 0),
+	    OPT_NUM("partitions", 1, PARTITION_MAX, o.partitions, 0),
+	    OPT_STR("dir", o.dir),
+	    OPT_FLAG("json", json),
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
 	log_set_component("sim/bench");
 	bench_views_result r;
 	char err[512];
@@ -486,68 +453,31 @@ static int cmd_bench_views(int argc, char **argv)
 
 static int cmd_fill(int argc, char **argv)
 {
-	enum {
-		OPT_PORT = 256,
-		OPT_ITEMS,
-		OPT_USERS,
-		OPT_PER,
-		OPT_CONNS,
-		OPT_TIMEOUT,
-		OPT_MAXS,
-		OPT_MAXF,
-		OPT_IPFX,
-		OPT_UPFX,
-		OPT_COUNTER,
-		OPT_QUIET,
-		OPT_HELP
-	};
-	static const struct option longopts[] = {
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"items", required_argument, NULL, OPT_ITEMS},
-	    {"users", required_argument, NULL, OPT_USERS},
-	    {"per-request", required_argument, NULL, OPT_PER},
-	    {"conns", required_argument, NULL, OPT_CONNS},
-	    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
-	    {"max-seconds", required_argument, NULL, OPT_MAXS},
-	    {"max-failures", required_argument, NULL, OPT_MAXF},
-	    {"item-prefix", required_argument, NULL, OPT_IPFX},
-	    {"user-prefix", required_argument, NULL, OPT_UPFX},
-	    {"counter", required_argument, NULL, OPT_COUNTER},
-	    {"quiet", no_argument, NULL, OPT_QUIET},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
 	fill_opts o;
 	fill_opts_default(&o);
 	o.max_failures = 100;
 	o.progress = stderr;
-	const num_opt num[] = {
-	    NUM_OPT(OPT_PORT, 1, 65535, o.port, 0, "bad --port"),
-	    NUM_OPT(OPT_ITEMS, 1, FILL_ITEMS_MAX, o.items, 0, "bad --items"),
-	    NUM_OPT(OPT_USERS, 1, FILL_ITEMS_MAX, o.users, 0, "bad --users"),
-	    NUM_OPT(OPT_PER, 1, FILL_OPS_MAX, o.per_request, 0, "bad --per-request"),
-	    NUM_OPT(OPT_CONNS, 1, FILL_CONNS_MAX, o.conns, 0, "bad --conns"),
-	    NUM_OPT(OPT_TIMEOUT, 1, 3600000, o.timeout_ms, 0, "bad --timeout-ms"),
-	    NUM_OPT(OPT_MAXS, 1, 86400, o.max_ms, 1000, "bad --max-seconds"),
-	    NUM_OPT(OPT_MAXF, 0, UINT64_MAX, o.max_failures, 0, "bad --max-failures"),
+	bool quiet = false;
+	const sim_opt opts[] = {
+	    OPT_NUM("port", 1, 65535, o.port, 0),
+	    OPT_NUM("items", 1, FILL_ITEMS_MAX, o.items, 0),
+	    OPT_NUM("users", 1, FILL_ITEMS_MAX, o.users, 0),
+	    OPT_NUM("per-request", 1, FILL_OPS_MAX, o.per_request, 0),
+	    OPT_NUM("conns", 1, FILL_CONNS_MAX, o.conns, 0),
+	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    OPT_NUM("max-seconds", 1, 86400, o.max_ms, 1000),
+	    OPT_NUM("max-failures", 0, UINT64_MAX, o.max_failures, 0),
+	    OPT_STR("item-prefix", o.item_prefix),
+	    OPT_STR("user-prefix", o.user_prefix),
+	    OPT_STR("counter", o.counter),
+	    OPT_FLAG("quiet", quiet),
+	    OPT_HELP,
 	};
-	opterr = 0;
-	optind = 1;
-	int c, rc;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_IPFX: o.item_prefix = optarg; break;
-		case OPT_UPFX: o.user_prefix = optarg; break;
-		case OPT_COUNTER: o.counter = optarg; break;
-		case OPT_QUIET: o.progress = NULL; break;
-		case OPT_HELP: usage(stdout); return 0;
-		default:
-			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
+	if (quiet)
+		o.progress = NULL;
 	if (!o.port)
 		return bad_usage("sim fill needs --port", NULL);
 	if (o.users > o.items)
@@ -572,77 +502,43 @@ static int cmd_fill(int argc, char **argv)
 	return 0;
 }
 
+/* --prefix S: items S<n>, users u-S<n> (dst: the probe's options; the
+ * user prefix they point to lives in a static buffer). */
+static int probe_prefix(void *dst, const char *arg)
+{
+	static char users[PROBE_PREFIX_MAX + 3];
+	probe_opts *o = dst;
+	if (strlen(arg) > PROBE_PREFIX_MAX)
+		return bad_usage("--prefix too long", arg);
+	o->id_prefix = arg;
+	snprintf(users, sizeof users, "u-%s", arg);
+	o->user_prefix = users;
+	return 0;
+}
+
 static int cmd_converge_probe(int argc, char **argv)
 {
-	enum {
-		OPT_A = 256,
-		OPT_B,
-		OPT_DUR,
-		OPT_INT,
-		OPT_POLL,
-		OPT_TMO,
-		OPT_BATCH,
-		OPT_PEND,
-		OPT_PREFIX,
-		OPT_JSON,
-		OPT_LOG,
-		OPT_HELP
-	};
-	static const struct option longopts[] = {
-	    {"a", required_argument, NULL, OPT_A},
-	    {"b", required_argument, NULL, OPT_B},
-	    {"duration-ms", required_argument, NULL, OPT_DUR},
-	    {"interval-ms", required_argument, NULL, OPT_INT},
-	    {"poll-ms", required_argument, NULL, OPT_POLL},
-	    {"timeout-ms", required_argument, NULL, OPT_TMO},
-	    {"batch-items", required_argument, NULL, OPT_BATCH},
-	    {"max-pending", required_argument, NULL, OPT_PEND},
-	    {"prefix", required_argument, NULL, OPT_PREFIX},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"log-level", required_argument, NULL, OPT_LOG},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
 	probe_opts o;
 	probe_opts_default(&o);
-	const num_opt num[] = {
-	    NUM_OPT(OPT_A, 1, 65535, o.port_a, 0, "bad --a"),
-	    NUM_OPT(OPT_B, 1, 65535, o.port_b, 0, "bad --b"),
-	    NUM_OPT(OPT_DUR, 1, 86400000, o.duration_ms, 0, "bad --duration-ms"),
-	    NUM_OPT(OPT_INT, 1, 60000, o.interval_ms, 0, "bad --interval-ms"),
-	    NUM_OPT(OPT_POLL, 1, 1000, o.poll_ms, 0, "bad --poll-ms"),
-	    NUM_OPT(OPT_TMO, 1, 3600000, o.timeout_ms, 0, "bad --timeout-ms"),
-	    NUM_OPT(OPT_BATCH, 1, PROBE_BATCH_ITEMS_MAX, o.batch_items, 0, "bad --batch-items"),
-	    NUM_OPT(OPT_PEND, 1, PROBE_PENDING_MAX, o.max_pending, 0, "bad --max-pending"),
-	};
-	char users[PROBE_PREFIX_MAX + 3];
 	bool json = false;
-	opterr = 0;
-	optind = 1;
+	const sim_opt opts[] = {
+	    OPT_NUM("a", 1, 65535, o.port_a, 0),
+	    OPT_NUM("b", 1, 65535, o.port_b, 0),
+	    OPT_NUM("duration-ms", 1, 86400000, o.duration_ms, 0),
+	    OPT_NUM("interval-ms", 1, 60000, o.interval_ms, 0),
+	    OPT_NUM("poll-ms", 1, 1000, o.poll_ms, 0),
+	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    OPT_NUM("batch-items", 1, PROBE_BATCH_ITEMS_MAX, o.batch_items, 0),
+	    OPT_NUM("max-pending", 1, PROBE_PENDING_MAX, o.max_pending, 0),
+	    OPT_CALL("prefix", probe_prefix, &o),
+	    OPT_FLAG("json", json),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
 	(void)log_set_level("warn"); /* one line per failed like, none per success */
-	int c, rc;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_PREFIX:
-			if (strlen(optarg) > PROBE_PREFIX_MAX)
-				return bad_usage("--prefix too long", optarg);
-			o.id_prefix = optarg;
-			snprintf(users, sizeof users, "u-%s", optarg);
-			o.user_prefix = users;
-			break;
-		case OPT_JSON: json = true; break;
-		case OPT_LOG:
-			if (log_set_level(optarg) < 0)
-				return bad_usage("bad --log-level", optarg);
-			break;
-		case OPT_HELP: usage(stdout); return 0;
-		default:
-			if ((rc = num_or_bad(num, sizeof num / sizeof num[0], c, argv)))
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
 	if (!o.port_a || !o.port_b)
 		return bad_usage("sim converge-probe needs --a and --b", NULL);
 	log_set_component("sim/drill/probe");

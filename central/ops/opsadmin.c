@@ -25,7 +25,7 @@
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
-#include "central/ops/opsadmin.h"
+#include "central/ops/opsapi_int.h"
 #include "central/apply/shard.h"
 #include "xmem.h"
 

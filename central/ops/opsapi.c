@@ -83,13 +83,10 @@ void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, co
 	sbuf_free(&b);
 }
 
-void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+/* 421 not_owner with msg and the partition p. */
+static void reply_not_owner(struct evhttp_request *req, uint32_t p, const char *msg)
 {
-	char msg[320], extra[32];
-	snprintf(msg, sizeof msg,
-	         "partition %u of item %s is not owned by this central (central.partitions): "
-	         "ask the shard that owns it",
-	         p, item);
+	char extra[32];
 	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
 	sbuf b;
 	sbuf_init(&b);
@@ -98,19 +95,24 @@ void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t 
 	sbuf_free(&b);
 }
 
+void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
+{
+	char msg[320];
+	snprintf(msg, sizeof msg,
+	         "partition %u of item %s is not owned by this central (central.partitions): "
+	         "ask the shard that owns it",
+	         p, item);
+	reply_not_owner(req, p, msg);
+}
+
 void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
 {
-	char msg[160], extra[32];
+	char msg[160];
 	snprintf(msg, sizeof msg,
 	         "partition %u is not owned by this central (central.partitions): ask the shard "
 	         "that owns it",
 	         p);
-	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
-	sbuf b;
-	sbuf_init(&b);
-	sbuf_adderror(&b, "not_owner", msg, extra);
-	ops_reply_json(req, 421, b.p);
-	sbuf_free(&b);
+	reply_not_owner(req, p, msg);
 }
 
 void ops_stream_gone(struct evhttp_request *req)
@@ -216,55 +218,72 @@ static void route_ready(struct evhttp_request *req)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+typedef void (*query_route)(ops_api *api, struct evhttp_request *req, const query *kv);
+
+static const char *const no_params[] = {NULL};
+
+static void route_stats(ops_api *api, struct evhttp_request *req, const query *kv)
+{
+	(void)kv;
+	ops_route_stats(api, req);
+}
+
+/* The GET routes of one fixed path that read only their query: each
+ * with the parameters it allows. */
+static const struct {
+	const char *path;
+	const char *const *params;
+	query_route fn;
+} query_routes[] = {
+    {"/v1/counts", ops_counts_params, ops_route_counts},
+    {"/v1/memberships", ops_memberships_params, ops_route_memberships},
+    {"/v1/digest", ops_digest_params, ops_route_digest},
+    {"/v1/admin/verify", ops_verify_params, ops_route_verify},
+    {"/v1/export", ops_export_params, ops_route_export},
+    {"/v1/checkpoint", ops_checkpoint_params, ops_route_checkpoint},
+    {"/v1/hot", ops_hot_params, ops_route_hot},
+    {"/v1/stats", no_params, route_stats},
+};
+
+/* Parses the query against params (400 when it is not allowed), then
+ * hands it to fn. */
+static void with_query(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
+                       const char *const *params, query_route fn)
+{
+	query kv;
+	if (ops_parse_query(req, uri, &kv, params))
+		fn(api, req, &kv);
+	query_free(&kv);
+}
+
 static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
                   const char *path)
 {
-	static const char *const none[] = {NULL};
-	query kv;
 	if (strcmp(path, "/healthz") == 0) {
 		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
-	} else if (strcmp(path, "/readyz") == 0) {
+		return;
+	}
+	if (strcmp(path, "/readyz") == 0) {
 		route_ready(req);
-	} else if (strcmp(path, "/metrics") == 0) {
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
 		ops_route_metrics(api, req);
-	} else if (strcmp(path, "/v1/counts") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_counts_params))
-			ops_route_counts(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/memberships") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_memberships_params))
-			ops_route_memberships(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/digest") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_digest_params))
-			ops_route_digest(api, req, &kv);
-		query_free(&kv);
-	} else if (strncmp(path, "/v1/totals/", 11) == 0) {
-		if (ops_parse_query(req, uri, &kv, none))
+		return;
+	}
+	for (size_t i = 0; i < sizeof query_routes / sizeof query_routes[0]; i++) {
+		if (strcmp(path, query_routes[i].path) == 0) {
+			with_query(api, req, uri, query_routes[i].params, query_routes[i].fn);
+			return;
+		}
+	}
+	if (strncmp(path, "/v1/totals/", 11) == 0) {
+		query kv;
+		if (ops_parse_query(req, uri, &kv, no_params))
 			ops_route_totals(api, req, path + 11);
 		query_free(&kv);
 	} else if (strncmp(path, "/v1/items/", 10) == 0) {
 		ops_route_items(api, req, path + 10, uri);
-	} else if (strcmp(path, "/v1/admin/verify") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_verify_params))
-			ops_route_verify(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/export") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_export_params))
-			ops_route_export(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/checkpoint") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_checkpoint_params))
-			ops_route_checkpoint(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/hot") == 0) {
-		if (ops_parse_query(req, uri, &kv, ops_hot_params))
-			ops_route_hot(api, req, &kv);
-		query_free(&kv);
-	} else if (strcmp(path, "/v1/stats") == 0) {
-		if (ops_parse_query(req, uri, &kv, none))
-			ops_route_stats(api, req);
-		query_free(&kv);
 	} else {
 		ops_reply_error(req, 404, "not_found", "no such route");
 	}
@@ -283,7 +302,6 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (repair || backup) {
 		/* Their own checks: the token always, POST only. */
 		const char *what = repair ? "repair" : "backup";
-		query kv;
 		if (cmd != EVHTTP_REQ_POST) {
 			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
 		} else if (!api->token[0]) {
@@ -293,13 +311,9 @@ static void handle(struct evhttp_request *req, void *arg)
 			ops_reply_error(req, 401, "unauthorized",
 			                "a valid Authorization: Bearer token is needed");
 		} else if (repair) {
-			if (ops_parse_query(req, uri, &kv, ops_verify_params))
-				ops_route_repair(api, req, &kv);
-			query_free(&kv);
+			with_query(api, req, uri, ops_verify_params, ops_route_repair);
 		} else {
-			if (ops_parse_query(req, uri, &kv, ops_backup_params))
-				ops_route_backup(api, req, &kv);
-			query_free(&kv);
+			with_query(api, req, uri, ops_backup_params, ops_route_backup);
 		}
 	} else if (!authorized(api, req, path)) {
 		ops_reply_error(req, 401, "unauthorized",

@@ -12,7 +12,7 @@
 
 #include "central/ops/cmetrics.h"
 #include "hot.h"
-#include "central/ops/opsadmin.h"
+#include "central/ops/opsapi_int.h"
 #include "sbuf.h"
 #include "xmem.h"
 

@@ -28,6 +28,7 @@
 #include "hclient.h"
 #include "item.h"
 #include "log.h"
+#include "opcmd.h"
 #include "store.h"
 #include "edge/upstream/uplink.h"
 #include "xmem.h"
@@ -35,6 +36,8 @@
 #define INSPECT_PATH "/v1/admin/inspect"
 #define INSPECT_TIMEOUT_MS 10000
 #define INSPECT_BODY_MAX (32u << 20) /* 4096 partitions fit many times over */
+_Static_assert(INSPECT_USAGE == OPCMD_USAGE && INSPECT_UNREACHABLE == OPCMD_UNREACHABLE,
+               "edge inspect exits as every operator command does");
 
 /* ---- the JSON ------------------------------------------------------------- */
 
@@ -216,7 +219,7 @@ static int pick_listener(const cmd *c, char *host, size_t cap, int *port, bool *
  * NUL-terminated) in *body, or an exit code with the reason on stderr. */
 static int fetch(const cmd *c, char **body)
 {
-	char host[256], err[512];
+	char host[256];
 	int port;
 	bool tls;
 	int rc = pick_listener(c, host, sizeof host, &port, &tls);
@@ -230,16 +233,8 @@ static int fetch(const cmd *c, char **body)
 	                 .timeout_ms = INSPECT_TIMEOUT_MS,
 	                 .max_body = INSPECT_BODY_MAX};
 	hclient_answer a;
-	if (hclient_do(&r, &a, err, sizeof err)) {
-		if (strncmp(err, "connect", 7) == 0)
-			fprintf(stderr,
-			        "edge: cannot reach the edge (%s); is it running? When it is "
-			        "stopped, use --offline\n",
-			        err);
-		else
-			fprintf(stderr, "edge: %s\n", err);
-		return INSPECT_UNREACHABLE;
-	}
+	if ((rc = opcmd_ask("edge", "the edge", &r, &a)))
+		return rc;
 	if (a.status != 200) {
 		if (a.status == 404)
 			fprintf(
@@ -269,28 +264,10 @@ static int no_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf,
  * pending state and is freed without a write. */
 static int read_offline(const cmd *c, char **body)
 {
-	char path[4096], err[512] = "";
-	struct stat st;
-	snprintf(path, sizeof path, "%s/store/CURRENT", c->cfg.data_dir);
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "edge: no store at %s/store (edge.data_dir)\n", c->cfg.data_dir);
+	char err[512] = "";
+	store *db = opcmd_open_store("edge", c->cfg.data_dir, "edge.data_dir", "the edge");
+	if (!db)
 		return INSPECT_UNREACHABLE;
-	}
-	store_opts so;
-	store_opts_default(&so);
-	so.cache_bytes = 8u << 20;
-	store *db = store_open_dir(c->cfg.data_dir, &so, err, sizeof err);
-	if (!db) {
-		if (strstr(err, "lock") || strstr(err, "LOCK"))
-			fprintf(stderr,
-			        "edge: the store is locked: is the edge running? use it without "
-			        "--offline (%s/store: %s)\n",
-			        c->cfg.data_dir, err);
-		else
-			fprintf(stderr, "edge: cannot open the store at %s/store: %s\n",
-			        c->cfg.data_dir, err);
-		return INSPECT_UNREACHABLE;
-	}
 	char parts[32];
 	snprintf(parts, sizeof parts, "%" PRId64, c->cfg.partitions);
 	/* Both are recorded at the edge's first start: these only compare. */
@@ -347,10 +324,8 @@ static bool parse_args(cmd *c, int argc, char **argv)
 			return false;
 		}
 	}
-	if (cfg_cmdline_load(c->opts, c->nopts, &c->cfg, &cl, err, sizeof err)) {
-		fprintf(stderr, "edge: %s\n", err);
+	if (!opcmd_load_config("edge", c->opts, c->nopts, &c->cfg, &cl))
 		return false;
-	}
 	c->cfg_loaded = true;
 	if (!item_edge_valid(c->cfg.id, strlen(c->cfg.id)) ||
 	    !item_edge_valid(c->cfg.region, strlen(c->cfg.region))) {

@@ -685,9 +685,15 @@ void central_client_free(central_client *c)
 
 /* --- parsers -------------------------------------------------------------- */
 
-static json_t *load_object(const char *body, size_t len)
+/* body (len bytes) as a JSON object; NULL with *rc ERR_TOOBIG (over
+ * CENTRAL_BODY_MAX) or ERR_CORRUPT (none, not JSON, not an object). */
+static json_t *load_object(const char *body, size_t len, int *rc)
 {
 	json_error_t jerr;
+	*rc = ERR_TOOBIG;
+	if (len > CENTRAL_BODY_MAX)
+		return NULL;
+	*rc = ERR_CORRUPT;
 	if (!body)
 		return NULL;
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -751,12 +757,11 @@ int central_parse_counts(const char *body, size_t len, central_count **out, size
 {
 	*out = NULL;
 	*n = 0;
-	if (len > CENTRAL_BODY_MAX)
-		return ERR_TOOBIG;
-	json_t *root = load_object(body, len);
+	int rc;
+	json_t *root = load_object(body, len, &rc);
 	if (!root)
-		return ERR_CORRUPT;
-	int rc = ERR_CORRUPT;
+		return rc;
+	rc = ERR_CORRUPT; /* until the whole answer has been read */
 	central_count *v = NULL;
 	size_t total = 0, k = 0;
 	const char *key;
@@ -818,15 +823,14 @@ out:
 int central_parse_member(const char *body, size_t len, central_member *out)
 {
 	memset(out, 0, sizeof *out);
-	if (len > CENTRAL_BODY_MAX)
-		return ERR_TOOBIG;
-	json_t *root = load_object(body, len);
+	int rc;
+	json_t *root = load_object(body, len, &rc);
 	if (!root)
-		return ERR_CORRUPT;
+		return rc;
 	central_member m;
 	char item[ITEM_MAX + 1], counter[COUNTER_MAX + 1], user[USER_MAX + 1];
 	memset(&m, 0, sizeof m);
-	int rc = ERR_CORRUPT;
+	rc = ERR_CORRUPT;
 	if (get_name(root, "item", item, sizeof item, item_valid, false) ||
 	    get_name(root, "counter", counter, sizeof counter, item_counter_valid, false) ||
 	    get_name(root, "user", user, sizeof user, item_user_valid, false) ||
@@ -850,12 +854,11 @@ out:
 
 int central_parse_memberships(const char *body, size_t len, int8_t *states, size_t n)
 {
-	if (len > CENTRAL_BODY_MAX)
-		return ERR_TOOBIG;
-	json_t *root = load_object(body, len);
+	int rc;
+	json_t *root = load_object(body, len, &rc);
 	if (!root)
-		return ERR_CORRUPT;
-	int rc = ERR_CORRUPT;
+		return rc;
+	rc = ERR_CORRUPT; /* until the whole answer has been read */
 	json_t *arr = json_object_get(root, "members");
 	if (!json_is_array(arr) || json_array_size(arr) != n)
 		goto out;

@@ -498,14 +498,9 @@ main_sync() {
 			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
 			like_sync_false_50.target like_sync_false_50.rate like_sync_false_50.p50 \
 			like_sync_false_50.p99 like_sync_false_50.p999
-		printf '\n  },\n  "warnings": ['
-		local w first=1
-		for w in "${WARN[@]+"${WARN[@]}"}"; do
-			((first)) || printf ', '
-			first=0
-			jstr "$w"
-		done
-		printf ']\n}\n'
+		printf '\n  },\n  "warnings": '
+		jwarnings
+		printf '\n}\n'
 	} >"$OUT/sync.json"
 	echo
 	echo "store.sync, $DATE, $MACHINE"
@@ -1071,6 +1066,17 @@ jstr() { # value: a JSON string (escapes \ and ")
 	printf '"%s"' "${s//\"/\\\"}"
 }
 
+jwarnings() { # the warnings (WARN) as a JSON array of strings
+	local w first=1
+	printf '['
+	for w in "${WARN[@]+"${WARN[@]}"}"; do
+		((first)) || printf ', '
+		first=0
+		jstr "$w"
+	done
+	printf ']'
+}
+
 # Prints "key": value pairs, one a line, joined by commas (no final newline).
 jobject() { # indent name-of-assoc-array keys...
 	local ind=$1 arr=$2 k first=1
@@ -1106,7 +1112,7 @@ MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_fa
 	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)
 
 write_json() {
-	local k f why=() w first=1 lat=() ser=()
+	local k f why=() lat=() ser=()
 	for k in "${MIXED_LAT[@]}"; do
 		for f in target rate p50 p99 p999; do lat+=("$k.$f"); done
 	done
@@ -1152,13 +1158,9 @@ write_json() {
 		printf '\n  },\n'
 		printf '  "date": %s,\n  "machine": %s,\n  "placement": %s,\n  "settings": %s,\n' \
 			"$(jstr "$DATE")" "$(jstr "$MACHINE")" "$(jstr "$PLACEMENT")" "$(jstr "$SETTINGS")"
-		printf '  "warnings": ['
-		for w in "${WARN[@]+"${WARN[@]}"}"; do
-			((first)) || printf ', '
-			first=0
-			jstr "$w"
-		done
-		printf ']\n}\n'
+		printf '  "warnings": '
+		jwarnings
+		printf '\n}\n'
 	} >"$OUT/latest.json"
 }
 

@@ -24,6 +24,7 @@
 #include "central/apply/apply.h"
 #include "central/apply/keys.h"
 #include "central/apply/merge.h"
+#include "sim/bench/benchgen.h"
 #include "sim/bench/benchutil.h"
 #include "clock.h"
 #include "counter.h"
@@ -33,7 +34,6 @@
 #include "xmem.h"
 
 #define COUNTER "likes"
-#define ITEM_STRIDE 16              /* "post:" and up to 10 digits, NUL */
 #define USER_STRIDE 24              /* "u" and up to 20 digits, NUL */
 #define ZIPF_S 0.99                 /* skew of item popularity (YCSB's default) */
 #define SEED UINT64_C(0x6c696b6573) /* fixed: every run builds the same likes */
@@ -58,26 +58,14 @@ typedef struct slot {
 	uint64_t seq; /* last sequence sealed */
 } slot;
 
-typedef struct message {
-	char *buf;
-	size_t len;
-} message;
-
-typedef struct part_log {
-	message *m;
-	size_t n, cap;
-} part_log;
-
 typedef struct gen {
 	const bench_central_opts *o;
-	char *items; /* items * ITEM_STRIDE: "post:<rank>" */
-	uint8_t *item_len;
-	uint32_t *item_part; /* partition of each item */
-	double *cdf;         /* Zipf cumulative weights, last = 1 */
-	slot *slots;         /* edge * partitions + partition */
-	part_log *parts;     /* sealed batches per partition, in order */
-	wire_op *ops;        /* scratch for sealing: ops_per_batch */
-	char *users;         /* scratch: ops_per_batch * USER_STRIDE */
+	benchgen_items items; /* "post:<rank>" */
+	double *cdf;          /* Zipf cumulative weights, last = 1 */
+	slot *slots;          /* edge * partitions + partition */
+	benchgen_log *parts;  /* sealed batches per partition, in order */
+	wire_op *ops;         /* scratch for sealing: ops_per_batch */
+	char *users;          /* scratch: ops_per_batch * USER_STRIDE */
 	uint64_t rng;
 	uint64_t batches, wire_bytes;
 	size_t max_per_part; /* the longest partition log */
@@ -133,16 +121,10 @@ static void gen_init(gen *g, const bench_central_opts *o)
 	memset(g, 0, sizeof *g);
 	g->o = o;
 	g->rng = SEED;
-	g->items = xmalloc((size_t)o->items * ITEM_STRIDE);
-	g->item_len = xmalloc(o->items);
-	g->item_part = xmalloc((size_t)o->items * sizeof *g->item_part);
+	benchgen_items_init(&g->items, "post", o->items, o->partitions);
 	g->cdf = xmalloc((size_t)o->items * sizeof *g->cdf);
 	double sum = 0;
 	for (uint32_t i = 0; i < o->items; i++) {
-		char *s = g->items + (size_t)i * ITEM_STRIDE;
-		int n = snprintf(s, ITEM_STRIDE, "post:%" PRIu32, i);
-		g->item_len[i] = (uint8_t)n;
-		g->item_part[i] = partition_of(s, (size_t)n, o->partitions);
 		sum += 1.0 / pow((double)i + 1, ZIPF_S);
 		g->cdf[i] = sum;
 	}
@@ -157,21 +139,14 @@ static void gen_init(gen *g, const bench_central_opts *o)
 
 static void gen_free(gen *g)
 {
-	free(g->items);
-	free(g->item_len);
-	free(g->item_part);
+	benchgen_items_free(&g->items);
 	free(g->cdf);
 	if (g->slots)
 		for (size_t i = 0; i < (size_t)BENCH_CENTRAL_EDGES * g->o->partitions; i++)
 			free(g->slots[i].v);
 	free(g->slots);
 	if (g->parts)
-		for (uint32_t p = 0; p < g->o->partitions; p++) {
-			for (size_t i = 0; i < g->parts[p].n; i++)
-				free(g->parts[p].m[i].buf);
-			free(g->parts[p].m);
-		}
-	free(g->parts);
+		benchgen_logs_free(g->parts, g->o->partitions);
 	free(g->ops);
 	free(g->users);
 	memset(g, 0, sizeof *g);
@@ -189,8 +164,7 @@ static int seal(gen *g, unsigned e, uint32_t p)
 		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		g->ops[j] = (wire_op){
 		    .counter = wire_cstr(COUNTER, strlen(COUNTER)),
-		    .item =
-		        wire_cstr(g->items + (size_t)pd->item * ITEM_STRIDE, g->item_len[pd->item]),
+		    .item = benchgen_item(&g->items, pd->item),
 		    .user = wire_cstr(u, (size_t)un),
 		    .kind = WIRE_ADD,
 		    .n = 1,
@@ -206,20 +180,13 @@ static int seal(gen *g, unsigned e, uint32_t p)
 	    .nops = (uint32_t)s->n,
 	    .ops = g->ops,
 	};
-	message m;
+	benchgen_msg m;
 	int rc = wire_encode_batch(&b, &m.buf, &m.len);
 	if (rc)
 		return rc;
 	s->seq++;
 	s->n = 0;
-	part_log *pl = &g->parts[p];
-	if (pl->n == pl->cap) {
-		pl->cap = pl->cap ? pl->cap * 2 : 64;
-		pl->m = xrealloc(pl->m, pl->cap * sizeof *pl->m);
-	}
-	pl->m[pl->n++] = m;
-	if (pl->n > g->max_per_part)
-		g->max_per_part = pl->n;
+	benchgen_log_push(&g->parts[p], m, &g->max_per_part);
 	g->batches++;
 	g->wire_bytes += m.len;
 	return 0;
@@ -237,7 +204,7 @@ static int gen_build(gen *g, uint64_t *distinct)
 		uint32_t item = zipf_item(g);
 		uint64_t user = o->users ? i % o->users : i;
 		unsigned e = (unsigned)(user % BENCH_CENTRAL_EDGES);
-		uint32_t p = g->item_part[item];
+		uint32_t p = g->items.part[item];
 		if (o->users) {
 			if (seen.len * 2 >= seen.cap) {
 				u64set bigger;
@@ -386,15 +353,8 @@ static int run_central(const gen *g, const char *dir, bench_central_result *r, c
 		rc = ERR_IO;
 		goto out;
 	}
-	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
-	for (size_t i = 0; i < g->max_per_part && !rc; i++)
-		for (uint32_t p = 0; p < o->partitions && !rc; p++) {
-			const part_log *pl = &g->parts[p];
-			if (i < pl->n)
-				rc = applier_apply(a, p, (int64_t)i, pl->m[i].buf, pl->m[i].len);
-		}
-	r->central_s = clock_mono_s() - t0;
-	r->central_cpu_s = bench_thread_cpu_s() - c0;
+	rc = benchgen_apply(a, g->parts, o->partitions, g->max_per_part, &r->central_s,
+	                    &r->central_cpu_s);
 	applier_stats st;
 	applier_get_stats(a, &st);
 	r->central_store_writes = st.store_writes;
@@ -486,7 +446,7 @@ static int run_raw(const gen *g, const char *dir, bench_central_result *r, char 
 	/* Decoding is untimed: the loop measures what the store costs. */
 	for (size_t i = 0; i < g->max_per_part && !rc; i++)
 		for (uint32_t p = 0; p < o->partitions && !rc; p++) {
-			const part_log *pl = &g->parts[p];
+			const benchgen_log *pl = &g->parts[p];
 			if (i >= pl->n)
 				continue;
 			wire_batch b;

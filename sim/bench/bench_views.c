@@ -17,6 +17,7 @@
 
 #include "central/apply/apply.h"
 #include "sim/bench/bench_central.h"
+#include "sim/bench/benchgen.h"
 #include "sim/bench/benchutil.h"
 #include "clock.h"
 #include "counter.h"
@@ -29,7 +30,6 @@
 
 #define EDGE "e0"
 #define REGION "r0"
-#define ITEM_STRIDE 16 /* "reel:" and up to 10 digits, NUL */
 #define USER_STRIDE 24
 #define SEED UINT64_C(0x7669657773)
 /* 2025-01-01T01:00:00Z: 1,000 ops a ms keep a million ops in one day. */
@@ -54,42 +54,19 @@ typedef struct pend {
 	uint64_t user, hlc;
 } pend;
 
-typedef struct msg {
-	char *buf;
-	size_t len;
-} msg;
-
-typedef struct plog {
-	msg *m;
-	size_t n, cap;
-} plog;
-
 typedef struct gen {
 	const bench_views_opts *o;
-	char *items;
-	uint8_t *item_len;
-	uint32_t *item_part;
-	pend **waiting; /* per partition: ops_per_batch */
+	benchgen_items items; /* "reel:<i>" */
+	pend **waiting;       /* per partition: ops_per_batch */
 	size_t *nwaiting;
 	uint64_t *seq;
-	plog *logs[2]; /* [0] ops, [1] summed: per partition */
+	benchgen_log *logs[2]; /* [0] ops, [1] summed: per partition */
 	size_t longest;
 	wire_op *ops;  /* scratch: ops_per_batch */
 	bool *is_view; /* scratch */
 	char *users;   /* scratch: ops_per_batch * USER_STRIDE */
 	uint64_t rng;
 } gen;
-
-static void log_push(plog *l, msg m, size_t *longest)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->m = xrealloc(l->m, l->cap * sizeof *l->m);
-	}
-	l->m[l->n++] = m;
-	if (l->n > *longest)
-		*longest = l->n;
-}
 
 /* Seals partition p's waiting ops both ways. */
 static int seal(gen *g, uint32_t p, bench_views_result *r)
@@ -102,13 +79,12 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 		char *u = g->users + j * USER_STRIDE;
 		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		const char *counter = pd->view ? "views" : "likes";
-		g->ops[j] = (wire_op){
-		    wire_cstr(counter, strlen(counter)),
-		    wire_cstr(g->items + (size_t)pd->item * ITEM_STRIDE, g->item_len[pd->item]),
-		    wire_cstr(u, (size_t)un),
-		    WIRE_ADD,
-		    1,
-		    pd->hlc};
+		g->ops[j] = (wire_op){wire_cstr(counter, strlen(counter)),
+		                      benchgen_item(&g->items, pd->item),
+		                      wire_cstr(u, (size_t)un),
+		                      WIRE_ADD,
+		                      1,
+		                      pd->hlc};
 		g->is_view[j] = pd->view;
 	}
 	wire_batch b = {wire_cstr(EDGE, strlen(EDGE)),
@@ -120,11 +96,11 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 	                g->ops,
 	                0,
 	                NULL};
-	msg m;
+	benchgen_msg m;
 	int rc = wire_encode_batch(&b, &m.buf, &m.len);
 	if (rc)
 		return rc;
-	log_push(&g->logs[0][p], m, &g->longest);
+	benchgen_log_push(&g->logs[0][p], m, &g->longest);
 	r->per_op.messages++;
 	r->per_op.wire_bytes += m.len;
 	r->per_op.entries += n;
@@ -137,7 +113,7 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 	free(s.sums);
 	if (rc)
 		return rc;
-	log_push(&g->logs[1][p], m, &g->longest);
+	benchgen_log_push(&g->logs[1][p], m, &g->longest);
 	r->summed.messages++;
 	r->summed.wire_bytes += m.len;
 	g->nwaiting[p] = 0;
@@ -155,7 +131,7 @@ static int build(gen *g, bench_views_result *r)
 			item = 0;
 		else
 			item = (uint32_t)(bench_splitmix(&g->rng) % o->items);
-		uint32_t p = g->item_part[item];
+		uint32_t p = g->items.part[item];
 		g->waiting[p][g->nwaiting[p]++] =
 		    (pend){item, view, i, hlc_make(BASE_MS + i / OPS_PER_MS, i % OPS_PER_MS)};
 		if (view)
@@ -176,15 +152,7 @@ static void gen_init(gen *g, const bench_views_opts *o)
 	memset(g, 0, sizeof *g);
 	g->o = o;
 	g->rng = SEED;
-	g->items = xmalloc((size_t)o->items * ITEM_STRIDE);
-	g->item_len = xmalloc(o->items);
-	g->item_part = xmalloc((size_t)o->items * sizeof *g->item_part);
-	for (uint32_t i = 0; i < o->items; i++) {
-		char *s = g->items + (size_t)i * ITEM_STRIDE;
-		int n = snprintf(s, ITEM_STRIDE, "reel:%" PRIu32, i);
-		g->item_len[i] = (uint8_t)n;
-		g->item_part[i] = partition_of(s, (size_t)n, o->partitions);
-	}
+	benchgen_items_init(&g->items, "reel", o->items, o->partitions);
 	g->waiting = xcalloc(o->partitions, sizeof *g->waiting);
 	for (uint32_t p = 0; p < o->partitions; p++)
 		g->waiting[p] = xmalloc((size_t)o->ops_per_batch * sizeof **g->waiting);
@@ -199,22 +167,14 @@ static void gen_init(gen *g, const bench_views_opts *o)
 
 static void gen_free(gen *g)
 {
-	for (uint32_t p = 0; p < g->o->partitions; p++) {
+	for (uint32_t p = 0; p < g->o->partitions; p++)
 		free(g->waiting[p]);
-		for (int k = 0; k < 2; k++) {
-			for (size_t i = 0; i < g->logs[k][p].n; i++)
-				free(g->logs[k][p].m[i].buf);
-			free(g->logs[k][p].m);
-		}
-	}
 	for (int k = 0; k < 2; k++)
-		free(g->logs[k]);
+		benchgen_logs_free(g->logs[k], g->o->partitions);
 	free(g->waiting);
 	free(g->nwaiting);
 	free(g->seq);
-	free(g->items);
-	free(g->item_len);
-	free(g->item_part);
+	benchgen_items_free(&g->items);
 	free(g->ops);
 	free(g->is_view);
 	free(g->users);
@@ -232,16 +192,8 @@ static int apply_all(const gen *g, int k, const char *dir, const counters *ctr, 
 	applier *a = applier_new(*db, g->o->partitions, ctr, err, errlen);
 	if (!a)
 		return ERR_IO;
-	int rc = 0;
-	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
-	for (size_t i = 0; i < g->longest && !rc; i++)
-		for (uint32_t p = 0; p < g->o->partitions && !rc; p++) {
-			const plog *l = &g->logs[k][p];
-			if (i < l->n)
-				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
-		}
-	m->apply_s = clock_mono_s() - t0;
-	m->apply_cpu_s = bench_thread_cpu_s() - c0;
+	int rc = benchgen_apply(a, g->logs[k], g->o->partitions, g->longest, &m->apply_s,
+	                        &m->apply_cpu_s);
 	applier_stats st;
 	applier_get_stats(a, &st);
 	m->store_writes = st.store_writes;

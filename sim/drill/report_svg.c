@@ -142,6 +142,38 @@ static void frame(FILE *f, double y0, double y1)
 	        PLOT_L, y0, PLOT_R - PLOT_L, y1 - y0);
 }
 
+/* The frame of a two-panel chart over time: time ticks under both
+ * panels (labelled under the bottom one), each panel's y ticks (top:
+ * ty in steps of tstep; bottom: by, bstep), the frames, the axis
+ * titles, and "no samples" when there are none. */
+static void two_panels(FILE *f, const axis *ax, const axis *ty, double tstep, const axis *by,
+                       double bstep, const char *top_title, const char *bottom_title, bool empty)
+{
+	x_ticks(f, ax, nice_step(ax->hi - ax->lo, 10), TOP_Y0, TOP_Y1, false);
+	x_ticks(f, ax, nice_step(ax->hi - ax->lo, 10), BOT_Y0, BOT_Y1, true);
+	y_ticks(f, ty, tstep);
+	y_ticks(f, by, bstep);
+	frame(f, TOP_Y0, TOP_Y1);
+	frame(f, BOT_Y0, BOT_Y1);
+	fprintf(f,
+	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
+	        "time since the load started (s)</text>\n",
+	        (PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
+	fprintf(f,
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">%s</text>\n",
+	        (TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2, top_title);
+	fprintf(f,
+	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 20 %.1f)\">%s</text>\n",
+	        (BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2, bottom_title);
+	if (empty)
+		fprintf(f,
+		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
+		        "text-anchor=\"middle\">no samples</text>\n",
+		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
+}
+
 /* The value of series k at sample i (k -1: truth, 0..: a region, -2: p99);
  * false when the sample has none. */
 static bool value_at(const report_sample_row *s, int k, double *v)
@@ -296,32 +328,7 @@ void report_svg_render(const report *r, FILE *f)
 
 	faults(f, r, &ax);
 
-	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), TOP_Y0, TOP_Y1, false);
-	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), BOT_Y0, BOT_Y1, true);
-	y_ticks(f, &ay, cstep);
-	y_ticks(f, &ly, lstep);
-	frame(f, TOP_Y0, TOP_Y1);
-	frame(f, BOT_Y0, BOT_Y1);
-
-	fprintf(f,
-	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-	        "time since the load started (s)</text>\n",
-	        (PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
-	fprintf(f,
-	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-	        "transform=\"rotate(-90 20 %.1f)\">count</text>\n",
-	        (TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
-	fprintf(f,
-	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-	        "transform=\"rotate(-90 20 %.1f)\">ack p99 (ms)</text>\n",
-	        (BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
-
-	if (r->nsamples == 0) {
-		fprintf(f,
-		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
-		        "text-anchor=\"middle\">no samples</text>\n",
-		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
-	}
+	two_panels(f, &ax, &ay, cstep, &ly, lstep, "count", "ack p99 (ms)", r->nsamples == 0);
 	/* The truth first: the thin lines stay visible on top of it. */
 	series(f, r, -1, &ax, &ay, "truth", "#000", 3.5);
 	for (unsigned k = 0; k < r->regions; k++) {
@@ -436,29 +443,8 @@ void report_svg_render_procs(const report *r, FILE *f)
 		    PLOT_L, TOP_Y0, w, TOP_Y1 - TOP_Y0, PLOT_L, BOT_Y0, w, BOT_Y1 - BOT_Y0,
 		    PLOT_L + 3, TOP_Y0 + 12);
 
-	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), TOP_Y0, TOP_Y1, false);
-	x_ticks(f, &ax, nice_step(ax.hi - ax.lo, 10), BOT_Y0, BOT_Y1, true);
-	y_ticks(f, &ay, rstep);
-	y_ticks(f, &fy, fstep);
-	frame(f, TOP_Y0, TOP_Y1);
-	frame(f, BOT_Y0, BOT_Y1);
-	fprintf(f,
-	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-	        "time since the load started (s)</text>\n",
-	        (PLOT_L + PLOT_R) / 2, BOT_Y1 + 40);
-	fprintf(f,
-	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-	        "transform=\"rotate(-90 20 %.1f)\">RSS (MB)</text>\n",
-	        (TOP_Y0 + TOP_Y1) / 2, (TOP_Y0 + TOP_Y1) / 2);
-	fprintf(f,
-	        "<text x=\"20\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-	        "transform=\"rotate(-90 20 %.1f)\">open fds (not the store's)</text>\n",
-	        (BOT_Y0 + BOT_Y1) / 2, (BOT_Y0 + BOT_Y1) / 2);
-	if (r->nprocs == 0)
-		fprintf(f,
-		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" fill=\"#777\" "
-		        "text-anchor=\"middle\">no samples</text>\n",
-		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
+	two_panels(f, &ax, &ay, rstep, &fy, fstep, "RSS (MB)", "open fds (not the store's)",
+	           r->nprocs == 0);
 	for (unsigned k = 0; k < r->nproc_nodes; k++) {
 		proc_series(f, r, k, PROC_RSS, &ax, &ay);
 		proc_series(f, r, k, PROC_ANON, &ax, &ay);

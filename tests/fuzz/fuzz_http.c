@@ -33,6 +33,7 @@
 #include "edge/api/api.h"
 #include "edge/http/http.h"
 #include "edge/ledger/ledger.h"
+#include "tests/support/api_util.h"
 #include "tests/support/ledger_sink.h"
 #include "clock.h"
 #include "log.h"
@@ -113,18 +114,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("store_open", err);
 	/* A large budget: sealed batches are never confirmed here, and a
 	 * full budget would turn every write into 503. */
-	ledger_opts o = {.edge_id = "fz",
-	                 .region = "r1",
-	                 .partitions = 4,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1ull << 30,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(4);
+	o.edge_id = "fz";
+	o.budget_bytes = 1ull << 30;
 	F.lg = ledger_open(F.db, &o, err, sizeof err);
 	if (!F.lg)
 		die("ledger_open", err);
@@ -132,22 +124,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!F.base)
 		die("event_base_new", "failed");
 
-	F.a.lg = F.lg;
+	api_config cfg = api_util_config();
+	cfg.max_items = cfg.max_ops = 100;
+	cfg.member_entries = 64;
+	if (api_util_prepare(&F.a, F.lg, "post,reel", "likes,saves", "views", cfg, err, sizeof err))
+		die("api set-up", err);
+	F.a.edge_id = "fz";
 	F.a.base = F.base;
 	F.a.group_commit = true;
-	F.a.ic.dev_header = true;
-	F.a.edge_id = "fz";
-	if (item_parse_names("post,reel", F.a.types, item_type_valid))
-		die("item types", "post,reel");
-	if (counters_parse(&F.a.counters, "likes,saves", "views", err, sizeof err))
-		die("counters", err);
-	F.a.cfg = (api_config){.max_items = 100,
-	                       .max_ops = 100,
-	                       .idem_retention_ms = 60000,
-	                       .max_age_s = 2,
-	                       .stale_s = 10,
-	                       .member_ttl_ms = 1000,
-	                       .member_entries = 64};
 	/* Limits on, loose enough that inputs still reach the ledger, tight
 	 * enough that a few resets in one input hit the rapid-reset cut. */
 	guard_config gc = {.user_writes_per_min = 100000,

@@ -37,7 +37,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kafka_destroy_clients(&prod, &cons);
+	kafka_util_destroy_clients(&prod, &cons);
 	if (child > 0) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
@@ -142,7 +142,7 @@ static bool file_exists(const char *path)
 /* Clients go first so that they do not log the broker's departure. */
 static void stop_and_expect_clean_exit(int sig, const char *bs, const char *pidf)
 {
-	kafka_destroy_clients(&prod, &cons);
+	kafka_util_destroy_clients(&prod, &cons);
 	cr_assert_eq(kill(child, sig), 0);
 	int status;
 	cr_assert(wait_exit(child, WAIT_MS, &status), "sim ignored signal %d", sig);
@@ -168,17 +168,17 @@ Test(itest_broker, serves_kafka_then_exits_zero_on_sigterm)
 	wait_line(pidf, pidline, sizeof pidline);
 	cr_assert_eq(atol(pidline), (long)child);
 
-	prod = kafka_new_producer(line);
+	prod = kafka_util_new_producer(line);
 	delivery d;
 	static const char payload[] = "one like through the binary";
-	kafka_produce(prod, "likes.batches", 3, payload, &d);
-	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS), "not delivered");
+	kafka_util_produce(prod, "likes.batches", 3, payload, &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, WAIT_MS), "not delivered");
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
 	cr_assert_eq(d.offset, 0);
 
-	cons = kafka_new_consumer(line, "itest-broker");
-	kafka_assign_from_start(cons, "likes.batches", 3);
-	rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
+	cons = kafka_util_new_consumer(line, "itest-broker");
+	kafka_util_assign_from_start(cons, "likes.batches", 3);
+	rd_kafka_message_t *m = kafka_util_next_message(cons, WAIT_MS);
 	cr_assert_not_null(m, "nothing consumed");
 	cr_assert_eq(m->len, sizeof payload - 1);
 	cr_assert_eq(memcmp(m->payload, payload, m->len), 0);
@@ -207,7 +207,7 @@ Test(itest_broker, brokers_and_topic_options_shape_the_cluster)
 	wait_line(bs, line, sizeof line);
 	cr_assert_null(strchr(line, ','), "one broker, one address: %s", line);
 
-	prod = kafka_new_producer(line);
+	prod = kafka_util_new_producer(line);
 	const struct rd_kafka_metadata *md;
 	cr_assert_eq(rd_kafka_metadata(prod, 1, NULL, &md, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
 	cr_expect_eq(md->broker_cnt, 1);

@@ -45,7 +45,7 @@ static const char *scrape(void)
 static double sample(const char *series)
 {
 	double v;
-	return prom_value(scrape(), series, &v) ? v : -1;
+	return prom_util_value(scrape(), series, &v) ? v : -1;
 }
 
 /* An item of partition 0. */
@@ -73,7 +73,7 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 	snprintf(bs, sizeof bs, "cat %s/bootstrap", S.dir);
 	cr_assert_eq(proc_capture(bootstrap, sizeof bootstrap, "%s", bs), 0);
 	bootstrap[strcspn(bootstrap, "\n")] = 0;
-	rd_kafka_t *rk = kafka_new_producer(bootstrap);
+	rd_kafka_t *rk = kafka_util_new_producer(bootstrap);
 	delivery d[BACKLOG];
 	for (int i = 0; i < BACKLOG; i++) {
 		/* p0 liked by every batch's user, p0b by a few: p0 is hottest. */
@@ -107,9 +107,9 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 		free(buf);
 	}
 	for (int i = 0; i < BACKLOG; i++)
-		cr_assert(kafka_wait_delivery(rk, &d[i], 20000), "batch %d not delivered", i);
+		cr_assert(kafka_util_wait_delivery(rk, &d[i], 20000), "batch %d not delivered", i);
 	rd_kafka_t *none = NULL;
-	kafka_destroy_clients(&rk, &none);
+	kafka_util_destroy_clients(&rk, &none);
 
 	stack_start_central();
 	/* Measured at start-up, before the first message was applied. */
@@ -124,13 +124,14 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 	}
 	const char *m = scrape();
 	char why[256];
-	cr_assert(prom_check(m, why, sizeof why), "%s", why);
+	cr_assert(prom_util_check(m, why, sizeof why), "%s", why);
 	double v;
-	cr_assert(prom_value(m, "likes_central_apply_duration_seconds_count", &v) && v >= BACKLOG);
-	cr_assert_geq(prom_sum(m, "likes_central_ops_applied_total"), BACKLOG);
-	cr_assert(prom_value(m, "likes_central_consumer_lag_max{partition=\"0\"}", &v) &&
+	cr_assert(prom_util_value(m, "likes_central_apply_duration_seconds_count", &v) &&
+	          v >= BACKLOG);
+	cr_assert_geq(prom_util_sum(m, "likes_central_ops_applied_total"), BACKLOG);
+	cr_assert(prom_util_value(m, "likes_central_consumer_lag_max{partition=\"0\"}", &v) &&
 	          v == BACKLOG);
-	cr_assert(prom_value(m, "likes_central_input_high_watermark{partition=\"0\"}", &v) &&
+	cr_assert(prom_util_value(m, "likes_central_input_high_watermark{partition=\"0\"}", &v) &&
 	          v == before + BACKLOG);
 	/* The hot items are on /v1/hot (and central stats, below), never as
 	 * label values of /metrics. */

@@ -36,7 +36,7 @@ static rd_kafka_t *producer(void)
 	char path[512], bs[512];
 	snprintf(path, sizeof path, "%s/bootstrap", S.dir);
 	cr_assert_eq(bus_read_bootstrap(path, bs, sizeof bs), 0);
-	return kafka_new_producer(bs);
+	return kafka_util_new_producer(bs);
 }
 
 static rd_kafka_t *consumer(void)
@@ -44,7 +44,7 @@ static rd_kafka_t *consumer(void)
 	char path[512], bs[512];
 	snprintf(path, sizeof path, "%s/bootstrap", S.dir);
 	cr_assert_eq(bus_read_bootstrap(path, bs, sizeof bs), 0);
-	return kafka_new_consumer(bs, "itest-deadletter");
+	return kafka_util_new_consumer(bs, "itest-deadletter");
 }
 
 /* Produces len bytes to (topic, part) and waits for the offset. */
@@ -56,7 +56,7 @@ static int64_t put(rd_kafka_t *rk, const char *topic, int32_t part, const void *
 	    RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 	    RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
 	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "producev: %s", rd_kafka_err2str(e));
-	cr_assert(kafka_wait_delivery(rk, &d, 20000), "no delivery report for %s", topic);
+	cr_assert(kafka_util_wait_delivery(rk, &d, 20000), "no delivery report for %s", topic);
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s: %s", topic, rd_kafka_err2str(d.err));
 	return d.offset;
 }
@@ -139,11 +139,11 @@ static void header(rd_kafka_headers_t *h, const char *name, char *out, size_t ca
 static void read_dead_letters(const char *by, int want, dl_msg *out, int *n)
 {
 	rd_kafka_t *rk = consumer();
-	kafka_assign_from_start(rk, "likes.deadletter", 0);
+	kafka_util_assign_from_start(rk, "likes.deadletter", 0);
 	*n = 0;
 	uint64_t deadline = clock_mono_ms() + 30000, extra = 0;
 	while (clock_mono_ms() < deadline && (!extra || clock_mono_ms() < extra)) {
-		rd_kafka_message_t *m = kafka_next_message(rk, 200);
+		rd_kafka_message_t *m = kafka_util_next_message(rk, 200);
 		if (!m)
 			continue;
 		rd_kafka_headers_t *h = NULL;
@@ -171,7 +171,7 @@ static void read_dead_letters(const char *by, int want, dl_msg *out, int *n)
 		rd_kafka_message_destroy(m);
 	}
 	rd_kafka_t *none = NULL;
-	kafka_destroy_clients(&none, &rk);
+	kafka_util_destroy_clients(&none, &rk);
 }
 
 static void free_dead_letters(dl_msg *d, int n)
@@ -257,7 +257,7 @@ Test(deadletter, poison_batch_is_quarantined_and_the_partition_goes_on)
 	cr_assert(strstr(out, "likes_central_batches_deadlettered_total 2\n"), "metrics:\n%s", out);
 	cr_assert(strstr(out, "likes_central_deadletter_failed_total 0\n"));
 	rd_kafka_t *none = NULL;
-	kafka_destroy_clients(&rk, &none);
+	kafka_util_destroy_clients(&rk, &none);
 }
 
 Test(deadletter, bad_snapshots_are_quarantined_by_each_edge_which_keeps_serving)
@@ -312,5 +312,5 @@ Test(deadletter, bad_snapshots_are_quarantined_by_each_edge_which_keeps_serving)
 	}
 	free(sbuf);
 	rd_kafka_t *none = NULL;
-	kafka_destroy_clients(&rk, &none);
+	kafka_util_destroy_clients(&rk, &none);
 }

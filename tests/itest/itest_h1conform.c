@@ -8,13 +8,9 @@
  * proxy in front could read it another.
  */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/support/stack.h"
+#include "tests/support/tconn.h"
 
 static char certdir[256], extra[1024];
 static int tls_port;
@@ -47,74 +43,34 @@ static void teardown(void)
 
 TestSuite(h1conform, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Sends n bytes on a new connection, half-closes, reads up to cap-1
- * bytes until the edge closes (or 5 s); the bytes read. */
-static size_t exchange(const char *req, size_t n, char *out, size_t cap)
+/* Sends n bytes on a new connection to port (with tls, TLS offering
+ * it), ends the sending side (a half-close; over TLS, close_notify
+ * stands for it), reads up to cap-1 bytes until the edge closes (or 5 s
+ * pass with nothing); the bytes read. */
+static size_t exchange_on(int port, const tconn_tls *tls, const char *req, size_t n, char *out,
+                          size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.edge_port[0])};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	size_t sent = 0;
-	while (sent < n) {
-		ssize_t k = send(fd, req + sent, n - sent, MSG_NOSIGNAL);
-		if (k <= 0)
-			break; /* the edge may close on a refusal before all is sent */
-		sent += (size_t)k;
-	}
-	shutdown(fd, SHUT_WR);
-	size_t got = 0;
-	for (;;) {
-		ssize_t k = recv(fd, out + got, cap - 1 - got, 0);
-		if (k <= 0 || (got += (size_t)k) == cap - 1)
-			break;
-	}
-	close(fd);
+	tconn c;
+	cr_assert(tconn_open(&c, port, tls), "connect or TLS handshake with the edge");
+	/* The edge may close on a refusal before all is sent: no assertion. */
+	(void)tconn_write(&c, req, n);
+	tconn_close_write(&c);
+	size_t got = tconn_read_to_eof(&c, out, cap - 1, 5000);
+	tconn_close(&c);
 	out[got] = 0;
 	return got;
 }
 
-/* exchange over TLS with ALPN http/1.1: close_notify stands for the
- * half-close. */
+static size_t exchange(const char *req, size_t n, char *out, size_t cap)
+{
+	return exchange_on(S.edge_port[0], NULL, req, n, out, cap);
+}
+
+/* exchange over TLS with ALPN http/1.1. */
 static size_t exchange_tls(const char *req, size_t n, char *out, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tls_port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	cr_assert_not_null(ctx);
-	cr_assert_eq(SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9), 0);
-	SSL *ssl = SSL_new(ctx);
-	cr_assert_not_null(ssl);
-	cr_assert_eq(SSL_set_fd(ssl, fd), 1);
-	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with the edge");
-	size_t sent = 0;
-	while (sent < n) {
-		int k = SSL_write(ssl, req + sent, (int)(n - sent));
-		if (k <= 0)
-			break;
-		sent += (size_t)k;
-	}
-	SSL_shutdown(ssl);
-	size_t got = 0;
-	for (;;) {
-		int k = SSL_read(ssl, out + got, (int)(cap - 1 - got));
-		if (k <= 0 || (got += (size_t)k) == cap - 1)
-			break;
-	}
-	ERR_clear_error();
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	close(fd);
-	out[got] = 0;
-	return got;
+	static const tconn_tls h1 = {.alpn = "\x08http/1.1", .alpn_len = 9};
+	return exchange_on(tls_port, &h1, req, n, out, cap);
 }
 
 /* How many answers (status lines) out holds; the first one's status. */

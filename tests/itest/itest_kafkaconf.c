@@ -94,7 +94,7 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 		cr_assert(clock_mono_ms() < deadline, "the like never came back in a snapshot");
 		proc_sleep_ms(100);
 	} while (proc_curl(text, sizeof text, "", S.edge_port[0], "/metrics") != 200 ||
-	         !prom_value(text, "likes_edge_batches_applied_total", &v) || v < 1);
+	         !prom_util_value(text, "likes_edge_batches_applied_total", &v) || v < 1);
 
 	proc_stop(S.edge_pid[0], SIGTERM);
 	S.edge_pid[0] = 0;

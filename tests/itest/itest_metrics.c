@@ -46,7 +46,7 @@ static bool scrape(void)
 /* The value of series in a fresh scrape (-1: absent or no answer). */
 static double metric(const char *series)
 {
-	return scrape() ? prom_get(text, series) : -1;
+	return scrape() ? prom_util_get(text, series) : -1;
 }
 
 static void like(int item, const char *user)
@@ -107,25 +107,27 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 20000), 0);
 	cr_assert(scrape());
 	char why[256];
-	cr_assert(prom_check(text, why, sizeof why), "%s", why);
-	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"), 2,
-	             "writes answered after the group commit are counted");
-	cr_assert_eq(prom_get(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"),
-	             2);
-	cr_assert_eq(prom_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"), 2,
-	             "a deferred answer is counted once");
+	cr_assert(prom_util_check(text, why, sizeof why), "%s", why);
+	cr_assert_eq(
+	    prom_util_get(text, "likes_edge_requests_total{route=\"write\",status=\"200\"}"), 2,
+	    "writes answered after the group commit are counted");
+	cr_assert_eq(
+	    prom_util_get(text, "likes_edge_request_duration_seconds_count{route=\"write\"}"), 2);
+	cr_assert_eq(
+	    prom_util_get(text, "likes_edge_requests_total{route=\"count\",status=\"200\"}"), 2,
+	    "a deferred answer is counted once");
 	/* Once the replica is complete no count read leaves the edge; the
 	 * read-through families are still exported, at zero. */
-	cr_assert_eq(prom_get(text, "likes_edge_readthrough_counts_total"), 0);
-	cr_assert_geq(prom_get(text, "likes_edge_readthrough_requests_total"), 0);
-	cr_assert_geq(prom_get(text, "likes_edge_readthrough_duration_seconds_count"), 0);
-	cr_assert_geq(prom_get(text, "likes_edge_kafka_delivered_total"), 1);
-	cr_assert_geq(prom_get(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
-	cr_assert_geq(prom_get(text, "likes_edge_snapshots_received_total"), 1);
-	cr_assert_geq(prom_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
-	cr_assert_geq(prom_get(text, "likes_edge_batch_ops_count"), 1);
-	cr_assert_geq(prom_get(text, "likes_edge_store_approximate_bytes"), 0);
-	cr_assert_eq(prom_get(text, "likes_edge_kafka_inflight_messages"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_readthrough_counts_total"), 0);
+	cr_assert_geq(prom_util_get(text, "likes_edge_readthrough_requests_total"), 0);
+	cr_assert_geq(prom_util_get(text, "likes_edge_readthrough_duration_seconds_count"), 0);
+	cr_assert_geq(prom_util_get(text, "likes_edge_kafka_delivered_total"), 1);
+	cr_assert_geq(prom_util_get(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
+	cr_assert_geq(prom_util_get(text, "likes_edge_snapshots_received_total"), 1);
+	cr_assert_geq(prom_util_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
+	cr_assert_geq(prom_util_get(text, "likes_edge_batch_ops_count"), 1);
+	cr_assert_geq(prom_util_get(text, "likes_edge_store_approximate_bytes"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_kafka_inflight_messages"), 0);
 	/* /readyz answered 200, and the gauges say so, check by check. The
 	 * readiness tick runs once a second: wait for it. */
 	cr_assert_eq(wait_for("likes_edge_ready", positive, 5000), 1);
@@ -134,9 +136,9 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		char name[96];
 		snprintf(name, sizeof name, "likes_edge_ready_check{check=\"%s\"}", checks[i]);
-		cr_assert_eq(prom_get(text, name), 1, "%s", name);
+		cr_assert_eq(prom_util_get(text, name), 1, "%s", name);
 	}
-	cr_assert_eq(prom_get(text, "likes_edge_pending_budget_bytes"), 1024.0 * 1024 * 1024,
+	cr_assert_eq(prom_util_get(text, "likes_edge_pending_budget_bytes"), 1024.0 * 1024 * 1024,
 	             "batch.budget_mb's default, in bytes");
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
 	             200);
@@ -170,8 +172,8 @@ Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 60000), 0,
 	             "central applied the backlog; edge log:\n%s", stack_log_tail("edge0.log"));
 	cr_assert_eq(metric("likes_edge_pending_bytes"), 0);
-	cr_assert_eq(prom_get(text, "likes_edge_pending_ops"), 0);
-	cr_assert_eq(prom_get(text, "likes_edge_ops_accepted_total"), 31);
+	cr_assert_eq(prom_util_get(text, "likes_edge_pending_ops"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_ops_accepted_total"), 31);
 }
 
 Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
@@ -193,7 +195,7 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 	proc_sleep_ms(1500);
 	double a2 = metric(age);
 	cr_assert_gt(a2, a1 + 1, "the age keeps growing: %f then %f", a1, a2);
-	cr_assert_gt(prom_get(text, "likes_edge_pending_batches"), 0);
+	cr_assert_gt(prom_util_get(text, "likes_edge_pending_batches"), 0);
 	stack_start_central();
 	cr_assert_eq(wait_for("likes_edge_pending_batches", is_zero, 30000), 0);
 	uint64_t deadline = clock_mono_ms() + 10000;
@@ -240,7 +242,7 @@ static void wait_every_family_has_samples(const char *what, int port, unsigned m
 	char empty[128];
 	for (;;) {
 		cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
-		if (!prom_empty_family(text, empty, sizeof empty))
+		if (!prom_util_empty_family(text, empty, sizeof empty))
 			return;
 		cr_assert(clock_mono_ms() < deadline, "%s: family %s has no sample:\n%s", what,
 		          empty, text);
@@ -259,7 +261,7 @@ Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
 	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
 	wait_every_family_has_samples("the edge", S.edge_port[0], 20000);
 	wait_every_family_has_samples("central", S.ops_port, 20000);
-	cr_assert_gt(prom_sum(text, "likes_central_ops_applied_total"), 0, "%s", text);
+	cr_assert_gt(prom_util_sum(text, "likes_central_ops_applied_total"), 0, "%s", text);
 	char out[8192];
 	promtool_check("the edge", S.edge_port[0], out, sizeof out);
 	promtool_check("central", S.ops_port, out, sizeof out);
@@ -270,9 +272,9 @@ Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
 		                      "process_open_fds", "process_max_fds",
 		                      "process_start_time_seconds"};
 		/* CPU may still read 0 ticks in a process this young. */
-		cr_expect_geq(prom_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
+		cr_expect_geq(prom_util_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
 		for (size_t k = 1; k < sizeof want / sizeof want[0]; k++)
-			cr_expect_gt(prom_get(text, want[k]), 0, "%s on port %d", want[k],
+			cr_expect_gt(prom_util_get(text, want[k]), 0, "%s on port %d", want[k],
 			             ports[i]);
 		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d",
 		                   ports[i]);

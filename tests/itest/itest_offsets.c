@@ -41,7 +41,7 @@ static double metric(int port, const char *series)
 	if (proc_curl(text, sizeof text, "", port, "/metrics") != 200)
 		return -1;
 	double v;
-	return prom_value(text, series, &v) ? v : -1;
+	return prom_util_value(text, series, &v) ? v : -1;
 }
 
 /* A family's series summed on port's /metrics; -1 when unreachable. */
@@ -49,7 +49,7 @@ static double metric_sum(int port, const char *family)
 {
 	if (proc_curl(text, sizeof text, "", port, "/metrics") != 200)
 		return -1;
-	return prom_sum(text, family);
+	return prom_util_sum(text, family);
 }
 
 static const char *bootstraps(void)
@@ -159,7 +159,7 @@ Test(offsets_itest, committed_offsets_are_the_positions_the_daemons_report)
 		proc_sleep_ms(50);
 	}
 
-	rd_kafka_t *adm = kafka_new_producer(bootstraps());
+	rd_kafka_t *adm = kafka_util_new_producer(bootstraps());
 	wait_committed_is_reported(adm, "likes-central-c1", "likes.batches", S.ops_port,
 	                           "likes_central_input_next_offset", 0);
 	for (int i = 0; i < NEDGES; i++) {

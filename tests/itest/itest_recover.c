@@ -201,7 +201,7 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 	int64_t held[NPARTS];
 	char bs[512];
 	bootstraps(bs, sizeof bs);
-	rd_kafka_t *prod = kafka_new_producer(bs);
+	rd_kafka_t *prod = kafka_util_new_producer(bs);
 	for (int32_t p = 0; p < NPARTS; p++) {
 		int64_t lo, hi;
 		cr_assert_eq(rd_kafka_query_watermark_offsets(prod, SNAPSHOTS, p, &lo, &hi, 5000),
@@ -220,9 +220,9 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 	for (int32_t p = 0; p < NPARTS; p++)
 		for (int k = 0; k < JUNK_PER_PART; k++) {
 			delivery d;
-			kafka_produce(prod, SNAPSHOTS, p, junk, &d);
-			cr_assert(kafka_wait_delivery(prod, &d, 20000), "junk %d to partition %d",
-			          k, p);
+			kafka_util_produce(prod, SNAPSHOTS, p, junk, &d);
+			cr_assert(kafka_util_wait_delivery(prod, &d, 20000),
+			          "junk %d to partition %d", k, p);
 			cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s",
 			             rd_kafka_err2str(d.err));
 		}
@@ -236,7 +236,7 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 		             "(low %lld, edge1 at %lld)",
 		             p, (long long)lo, (long long)held[p]);
 	}
-	kafka_destroy_clients(&prod, NULL);
+	kafka_util_destroy_clients(&prod, NULL);
 
 	/* Likes go on at edge0 while edge1 is away: new and old items. */
 	like(0, ids[0], "dee");
@@ -255,7 +255,7 @@ Test(recover, an_edge_away_past_the_snapshot_retention)
 	          "edge1 says why it reloads:\n%s", stack_tail("edge1.log"));
 	static char text[256 * 1024];
 	cr_assert_eq(proc_curl(text, sizeof text, "", S.edge_port[1], "/metrics"), 200);
-	cr_assert_eq(prom_get(text, "likes_edge_readthrough_counts_total"), 0,
+	cr_assert_eq(prom_util_get(text, "likes_edge_readthrough_counts_total"), 0,
 	             "every count came from the reloaded replica");
 	assert_no_crash();
 }

@@ -293,7 +293,7 @@ Test(startup, the_shipped_region_config_serves_tls_and_bearer_tokens_only)
 	/* The certificate's expiry is on /metrics, for the renewal alert. */
 	static char m[1 << 18];
 	cr_assert_eq(proc_capture(m, sizeof m, "curl -skf https://127.0.0.1:%d/metrics", port), 0);
-	double exp = prom_get(m, "likes_edge_tls_cert_expiry_timestamp_seconds");
+	double exp = prom_util_get(m, "likes_edge_tls_cert_expiry_timestamp_seconds");
 	double now = (double)time(NULL);
 	cr_assert(exp > now + 86000 && exp < now + 86800, "expiry %.0f, now %.0f (-days 1)", exp,
 	          now);
@@ -372,11 +372,12 @@ Test(startup, every_shipped_config_passes_the_check_and_a_broken_one_does_not)
 	cr_assert_eq(check("build/edge", T.cfg, ""), 2);
 }
 
-/* What -t refuses beyond the file's syntax: each case exits 2 and names
- * the reason on stderr. */
-static void check_refuses(const char *bin, const char *needle)
+/* Runs bin -t on T.cfg with extra arguments on an empty log: it must
+ * exit 2 with needle on stderr. */
+static void check_refuses_with(const char *bin, const char *extra, const char *needle)
 {
-	cr_assert_eq(check(bin, T.cfg, ""), 2, "%s -t accepted the config", bin);
+	cr_assert(unlink(T.log) == 0 || errno == ENOENT);
+	cr_assert_eq(check(bin, T.cfg, extra), 2, "%s -t %s accepted the config", bin, extra);
 	char out[8192];
 	FILE *f = fopen(T.log, "r");
 	cr_assert_not_null(f);
@@ -384,6 +385,13 @@ static void check_refuses(const char *bin, const char *needle)
 	out[n] = 0;
 	fclose(f);
 	cr_assert(strstr(out, needle), "no \"%s\" in: %s", needle, out);
+}
+
+/* What -t refuses beyond the file's syntax: each case exits 2 and names
+ * the reason on stderr. */
+static void check_refuses(const char *bin, const char *needle)
+{
+	check_refuses_with(bin, "", needle);
 }
 
 Test(startup, central_check_refuses_a_partition_list_outside_the_topic)
@@ -433,21 +441,6 @@ Test(startup, edge_check_refuses_a_commit_thread_that_is_not_auto_true_or_false)
 {
 	edge_cfg("127.0.0.1:0", "[store]\ncommit_thread = sometimes\n");
 	check_refuses("build/edge", "store.commit_thread");
-}
-
-/* Runs bin -t on T.cfg with extra arguments on an empty log: it must
- * exit 2 with needle on stderr. */
-static void check_refuses_with(const char *bin, const char *extra, const char *needle)
-{
-	cr_assert(unlink(T.log) == 0 || errno == ENOENT);
-	cr_assert_eq(check(bin, T.cfg, extra), 2, "%s -t %s accepted the config", bin, extra);
-	char out[8192];
-	FILE *f = fopen(T.log, "r");
-	cr_assert_not_null(f);
-	size_t n = fread(out, 1, sizeof out - 1, f);
-	out[n] = 0;
-	fclose(f);
-	cr_assert(strstr(out, needle), "no \"%s\" in: %s", needle, out);
 }
 
 /* A librdkafka property in a section whose client would ignore it stops

@@ -2,36 +2,79 @@
  * (api_util.h). */
 #include "tests/support/api_util.h"
 
-#include <criterion/criterion.h>
-
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edge/api/api.h"
 #include "item.h"
+#include "tests/support/ledger_sink.h"
+#include "xmem.h"
 
-void api_fix_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
-                  api_config cfg)
+ledger_opts api_util_ledger_opts(uint32_t partitions)
 {
-	char err[256];
+	return (ledger_opts){.edge_id = "e1",
+	                     .region = "r1",
+	                     .partitions = partitions,
+	                     .seal_ops = 1000,
+	                     .seal_age_ms = 1000,
+	                     .budget_bytes = 1u << 20,
+	                     .window_bytes = 1u << 20,
+	                     .cache_entries = 64,
+	                     .rt_entries = 64,
+	                     .rt_ttl_ms = 1000,
+	                     .max_ahead_ms = 60000,
+	                     .send = ledger_sink_discard};
+}
+
+api_config api_util_config(void)
+{
+	return (api_config){.max_items = 3,
+	                    .max_ops = 3,
+	                    .idem_retention_ms = 60000,
+	                    .max_age_s = 2,
+	                    .stale_s = 10,
+	                    .member_ttl_ms = 1000,
+	                    .member_entries = 16};
+}
+
+int api_util_prepare(api *a, ledger *lg, const char *types, const char *set, const char *sum,
+                     api_config cfg, char *err, size_t errlen)
+{
 	a->lg = lg;
 	a->ic.dev_header = true;
 	a->edge_id = "e1";
-	cr_assert_eq(item_parse_names(types, a->types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&a->counters, set, sum, err, sizeof err), 0, "%s", err);
 	a->cfg = cfg;
-	cr_assert_eq(api_init(a), 0);
+	if (item_parse_names(types, a->types, item_type_valid)) {
+		snprintf(err, errlen, "bad item types: %s", types);
+		return -1;
+	}
+	if (counters_parse(&a->counters, set, sum, err, errlen))
+		return -1;
+	return 0;
 }
 
-void api_fix_free(api *a)
+int api_util_init(api *a, ledger *lg, const char *types, const char *set, const char *sum,
+                  api_config cfg, char *err, size_t errlen)
+{
+	if (api_util_prepare(a, lg, types, set, sum, cfg, err, errlen))
+		return -1;
+	if (api_init(a)) {
+		snprintf(err, errlen, "api_init failed");
+		return -1;
+	}
+	return 0;
+}
+
+void api_util_free(api *a)
 {
 	api_free(a);
 	item_free_names(a->types);
 	counters_free(&a->counters);
 }
 
-void api_fix_loopback(uint8_t ip[16])
+void api_util_loopback(uint8_t ip[16])
 {
 	memset(ip, 0, 16);
 	ip[10] = ip[11] = 0xff;
@@ -39,8 +82,8 @@ void api_fix_loopback(uint8_t ip[16])
 	ip[15] = 1;
 }
 
-int api_fix_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
-                 const char *user, const char *body, const char *hname, const char *hval)
+int api_util_call(api *a, http_response *r, const uint8_t *ip, const char *method, const char *path,
+                  const char *user, const char *body, const char *hname, const char *hval)
 {
 	http_header h[2];
 	size_t nh = 0;
@@ -61,7 +104,7 @@ int api_fix_call(api *a, http_response *r, const uint8_t *ip, const char *method
 	memset(r, 0, sizeof *r);
 	api_handle(a, &rq, r);
 	if (r->body) {
-		r->body = realloc(r->body, r->body_len + 1);
+		r->body = xrealloc(r->body, r->body_len + 1);
 		r->body[r->body_len] = 0;
 	}
 	return r->status ? r->status : 200;

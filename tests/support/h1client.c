@@ -4,22 +4,17 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <http_parser.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "clock.h"
-#include "tests/support/h2client.h"
+#include "tests/support/h2client.h" /* H2CLIENT_WAIT_MS */
 #include "xmem.h"
 
 static int c_begin(http_parser *p)
@@ -94,43 +89,34 @@ static const http_parser_settings c_settings = {
     .on_message_complete = c_done,
 };
 
-bool h1client_open(h1client *cl, int port, bool tls, const char *alpn, size_t alpn_len)
+bool h1client_open_tls(h1client *cl, int port, const tconn_tls *tls)
 {
 	memset(cl, 0, sizeof *cl);
 	http_parser_init(&cl->p, HTTP_RESPONSE);
 	cl->p.data = cl;
-	cl->fd = h2client_tcp_connect(port);
-	cr_assert(cl->fd >= 0);
-	return !tls || h2client_tls_start(cl->fd, alpn, alpn_len, &cl->ctx, &cl->ssl);
+	bool ok = tconn_open(&cl->conn, port, tls);
+	cr_assert(cl->conn.fd >= 0, "connect: %s", strerror(errno));
+	return ok;
+}
+
+bool h1client_open(h1client *cl, int port, bool tls, const char *alpn, size_t alpn_len)
+{
+	tconn_tls o = {.alpn = alpn, .alpn_len = alpn_len};
+	return h1client_open_tls(cl, port, tls ? &o : NULL);
 }
 
 void h1client_close(h1client *cl)
 {
 	for (int i = 0; i < H1CLIENT_MAX_ANSWERS; i++)
 		free(cl->r[i].body);
-	if (cl->ssl)
-		SSL_free(cl->ssl);
-	SSL_CTX_free(cl->ctx);
-	if (cl->fd >= 0)
-		close(cl->fd);
+	tconn_close(&cl->conn);
 	memset(cl, 0, sizeof *cl);
-	cl->fd = -1;
+	cl->conn.fd = -1;
 }
 
 void h1client_send(h1client *cl, const char *data, size_t len)
 {
-	while (len) {
-		ssize_t n;
-		if (cl->ssl) {
-			int r = SSL_write(cl->ssl, data, (int)len);
-			n = r > 0 ? r : -1;
-		} else {
-			n = send(cl->fd, data, len, MSG_NOSIGNAL);
-		}
-		cr_assert_gt(n, 0, "send: %s", strerror(errno));
-		data += n;
-		len -= (size_t)n;
-	}
+	cr_assert(tconn_write(&cl->conn, data, len), "send: %s", strerror(errno));
 }
 
 void h1client_send_str(h1client *cl, const char *s)
@@ -142,22 +128,11 @@ bool h1client_pump(h1client *cl, int ms)
 {
 	if (cl->eof)
 		return false;
-	if (!cl->ssl || SSL_pending(cl->ssl) == 0) {
-		struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
-		if (poll(&pfd, 1, ms) <= 0)
-			return false;
-	}
 	char buf[16384];
-	ssize_t got;
-	if (cl->ssl) {
-		int r = SSL_read(cl->ssl, buf, sizeof buf);
-		got = r > 0 ? r : 0;
-		if (r <= 0)
-			ERR_clear_error();
-	} else {
-		got = recv(cl->fd, buf, sizeof buf, 0);
-	}
-	if (got <= 0) {
+	ssize_t got = tconn_read(&cl->conn, buf, sizeof buf, ms);
+	if (got < 0)
+		return false;
+	if (got == 0) {
 		cl->eof = true;
 		http_parser_execute(&cl->p, &c_settings, NULL, 0);
 		return true;

@@ -5,9 +5,9 @@
  * and reads the answers with http-parser: status, headers and body of
  * each, counted in order, 1xx interim answers apart. Failures of the
  * client itself are Criterion assertions. One client per thread; it owns
- * its socket, SSL objects and the bodies it received. Compiled once into
- * the test support library (tests/support/h1client.c); the TCP connect
- * and the TLS start are h2client.h's.
+ * its connection and the bodies it received. Compiled once into the
+ * test support library (tests/support/h1client.c); the connection,
+ * plain or TLS, is tconn.h's.
  */
 #ifndef TESTS_SUPPORT_H1CLIENT_H
 #define TESTS_SUPPORT_H1CLIENT_H
@@ -16,7 +16,8 @@
 #include <stddef.h>
 
 #include <http_parser.h>
-#include <openssl/ssl.h>
+
+#include "tests/support/tconn.h"
 
 #define H1CLIENT_MAX_ANSWERS 16
 #define H1CLIENT_MAX_HEADERS 16
@@ -30,9 +31,7 @@ typedef struct h1client_resp {
 } h1client_resp;
 
 typedef struct h1client {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
+	tconn conn;
 	http_parser p;
 	h1client_resp r[H1CLIENT_MAX_ANSWERS];
 	int n;                           /* answers complete */
@@ -45,8 +44,12 @@ typedef struct h1client {
  * ("" offers none). False when the handshake fails. */
 bool h1client_open(h1client *cl, int port, bool tls, const char *alpn, size_t alpn_len);
 
-/* Frees the bodies received, the SSL objects and the socket; cl->fd is
- * -1 after. */
+/* Connects to 127.0.0.1:port, with tls (NULL: plain) offering what it
+ * says. False when the handshake fails (cl->conn.tls_err says why). */
+bool h1client_open_tls(h1client *cl, int port, const tconn_tls *tls);
+
+/* Frees the bodies received and the connection; cl->conn.fd is -1
+ * after. */
 void h1client_close(h1client *cl);
 
 /* Writes all len bytes (through TLS when cl has it). */

@@ -3,64 +3,15 @@
 
 #include <criterion/criterion.h>
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <arpa/inet.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "clock.h"
 #include "xmem.h"
-
-int h2client_rcvbuf;
-
-int h2client_tcp_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(fd >= 0);
-	if (h2client_rcvbuf)
-		cr_assert_eq(
-		    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &h2client_rcvbuf, sizeof h2client_rcvbuf),
-		    0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-bool h2client_write_all(h2client *cl, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n;
-		if (cl->ssl) {
-			int r = SSL_write(cl->ssl, p, (int)len);
-			n = r > 0 ? r : -1;
-		} else {
-			n = send(cl->fd, p, len, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-		}
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
 
 static h2client_stream *find_stream(h2client *cl, int32_t id)
 {
@@ -143,31 +94,11 @@ static ssize_t c_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t 
 	return (ssize_t)n;
 }
 
-bool h2client_tls_start(int fd, const char *alpn, size_t alpn_len, SSL_CTX **ctx, SSL **ssl)
-{
-	*ctx = SSL_CTX_new(TLS_client_method());
-	cr_assert_not_null(*ctx);
-	if (alpn_len)
-		cr_assert_eq(
-		    SSL_CTX_set_alpn_protos(*ctx, (const unsigned char *)alpn, (unsigned)alpn_len),
-		    0);
-	*ssl = SSL_new(*ctx);
-	cr_assert_not_null(*ssl);
-	cr_assert_eq(SSL_set_fd(*ssl, fd), 1);
-	if (SSL_connect(*ssl) != 1) {
-		ERR_clear_error();
-		return false;
-	}
-	return true;
-}
-
 bool h2client_open(h2client *cl, int port, bool tls, const char *alpn, size_t alpn_len)
 {
 	memset(cl, 0, sizeof *cl);
-	cl->fd = h2client_tcp_connect(port);
-	if (cl->fd < 0)
-		return false;
-	if (tls && !h2client_tls_start(cl->fd, alpn, alpn_len, &cl->ctx, &cl->ssl))
+	tconn_tls o = {.alpn = alpn, .alpn_len = alpn_len};
+	if (!tconn_open(&cl->conn, port, tls ? &o : NULL))
 		return false;
 	nghttp2_session_callbacks *cbs;
 	cr_assert_eq(nghttp2_session_callbacks_new(&cbs), 0);
@@ -190,13 +121,9 @@ void h2client_close(h2client *cl)
 	for (int i = 0; i < cl->n; i++)
 		free(cl->st[i].body);
 	nghttp2_session_del(cl->sess);
-	if (cl->ssl)
-		SSL_free(cl->ssl);
-	SSL_CTX_free(cl->ctx);
-	if (cl->fd >= 0)
-		close(cl->fd);
+	tconn_close(&cl->conn);
 	memset(cl, 0, sizeof *cl);
-	cl->fd = -1;
+	cl->conn.fd = -1;
 }
 
 h2client_stream *h2client_request(h2client *cl, const char *method, const char *path,
@@ -217,7 +144,7 @@ h2client_stream *h2client_request(h2client *cl, const char *method, const char *
 	}
 	if (method)
 		NV(":method", method);
-	NV(":scheme", cl->ssl ? "https" : "http");
+	NV(":scheme", cl->conn.ssl ? "https" : "http");
 	NV(":authority", "localhost");
 	if (path)
 		NV(":path", path);
@@ -246,7 +173,7 @@ void h2client_send(h2client *cl)
 	const uint8_t *data;
 	ssize_t n;
 	while ((n = nghttp2_session_mem_send(cl->sess, &data)) > 0) {
-		if (!h2client_write_all(cl, data, (size_t)n)) {
+		if (!tconn_write(&cl->conn, data, (size_t)n)) {
 			cl->eof = true;
 			return;
 		}
@@ -259,22 +186,11 @@ void h2client_pump(h2client *cl, int ms)
 	h2client_send(cl);
 	if (cl->eof)
 		return;
-	if (!cl->ssl || SSL_pending(cl->ssl) == 0) {
-		struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
-		if (poll(&pfd, 1, ms) <= 0)
-			return;
-	}
 	uint8_t buf[16384];
-	ssize_t got;
-	if (cl->ssl) {
-		int r = SSL_read(cl->ssl, buf, sizeof buf);
-		got = r > 0 ? r : 0;
-		if (r <= 0)
-			ERR_clear_error();
-	} else {
-		got = recv(cl->fd, buf, sizeof buf, 0);
-	}
-	if (got <= 0) {
+	ssize_t got = tconn_read(&cl->conn, buf, sizeof buf, ms);
+	if (got < 0)
+		return;
+	if (got == 0) {
 		cl->eof = true;
 		return;
 	}
@@ -313,7 +229,7 @@ const char *h2client_header(const h2client_stream *cs, const char *name)
 	return NULL;
 }
 
-long h2_goaway_code(const unsigned char *buf, size_t len)
+long h2client_goaway_code(const unsigned char *buf, size_t len)
 {
 	for (size_t at = 0; at + 9 <= len;) {
 		size_t flen = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2];
@@ -327,17 +243,8 @@ long h2_goaway_code(const unsigned char *buf, size_t len)
 	return -1;
 }
 
-bool h2client_eof_seen(int fd, int ms)
+long h2client_read_goaway(tconn *c, int ms)
 {
-	uint64_t end = clock_mono_ms() + (uint64_t)ms;
-	char buf[512];
-	while (clock_mono_ms() <= end) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		ssize_t n = recv(fd, buf, sizeof buf, 0);
-		if (n <= 0)
-			return true;
-	}
-	return false;
+	unsigned char buf[8192];
+	return h2client_goaway_code(buf, tconn_read_to_eof(c, buf, sizeof buf, ms));
 }

@@ -4,8 +4,8 @@
  * blocking socket, driving an nghttp2 client session: submit requests,
  * then h2client_run() until every stream closed. Failures of the client
  * itself are Criterion assertions. One client per thread; it owns its
- * socket, SSL objects, session and the bodies it received. Compiled once
- * into the test support library (tests/support/h2client.c).
+ * connection (tconn.h), session and the bodies it received. Compiled
+ * once into the test support library (tests/support/h2client.c).
  */
 #ifndef TESTS_SUPPORT_H2CLIENT_H
 #define TESTS_SUPPORT_H2CLIENT_H
@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #include <nghttp2/nghttp2.h>
-#include <openssl/ssl.h>
+
+#include "tests/support/tconn.h"
 
 #define H2CLIENT_MAX_STREAMS 128
 #define H2CLIENT_MAX_HEADERS 16
@@ -35,9 +36,7 @@ typedef struct h2client_stream {
 } h2client_stream;
 
 typedef struct h2client {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
+	tconn conn;
 	nghttp2_session *sess;
 	h2client_stream st[H2CLIENT_MAX_STREAMS];
 	int n;
@@ -45,29 +44,12 @@ typedef struct h2client {
 	uint32_t goaway_code;
 } h2client;
 
-/* Nonzero: SO_RCVBUF for new client sockets (a test of the server's
- * write backpressure sets it before connecting). */
-extern int h2client_rcvbuf;
-
-/* A blocking TCP connection to 127.0.0.1:port; -1 (errno set) when the
- * connection fails. */
-int h2client_tcp_connect(int port);
-
-/* Writes all len bytes of p on cl's socket (through TLS when cl has
- * it); false when the connection fails first. */
-bool h2client_write_all(h2client *cl, const uint8_t *p, size_t len);
-
-/* A TLS client session on connected fd: a new context offering alpn (the
- * wire-format list; alpn_len 0 offers none), its session, the handshake.
- * *ctx and *ssl are set either way (the caller frees them); false when
- * the handshake fails. */
-bool h2client_tls_start(int fd, const char *alpn, size_t alpn_len, SSL_CTX **ctx, SSL **ssl);
 /* Connects; alpn is the wire-format ALPN list for TLS ("" offers none).
  * Returns false when the connection or handshake fails. */
 bool h2client_open(h2client *cl, int port, bool tls, const char *alpn, size_t alpn_len);
 
-/* Frees the session, the bodies received and the socket; cl->fd is -1
- * after. */
+/* Frees the session, the bodies received and the connection;
+ * cl->conn.fd is -1 after. */
 void h2client_close(h2client *cl);
 
 /* Submits a request; extra is NULL or a "name", "value" pair (xname,
@@ -93,10 +75,11 @@ const char *h2client_header(const h2client_stream *cs, const char *name);
 
 /* The error code of the first whole GOAWAY frame in the raw frames
  * buf[0..len) (what a server sent after its preface), -1 when none. */
-long h2_goaway_code(const unsigned char *buf, size_t len);
+long h2client_goaway_code(const unsigned char *buf, size_t len);
 
-/* Does the peer close fd (EOF or error) within ms? Reads and drops
- * whatever else arrives meanwhile. */
-bool h2client_eof_seen(int fd, int ms);
+/* Reads raw frames off c (not through a session) until the peer closes,
+ * 8 KiB are read or nothing comes for ms; the error code of the first
+ * GOAWAY among them, -1 when none came. */
+long h2client_read_goaway(tconn *c, int ms);
 
 #endif

@@ -9,14 +9,14 @@
 
 #include "clock.h"
 
-void kafka_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+void kafka_util_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
 	char err[256];
 	cr_assert_eq(rd_kafka_conf_set(conf, k, v, err, sizeof err), RD_KAFKA_CONF_OK, "%s=%s: %s",
 	             k, v, err);
 }
 
-void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+void kafka_util_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
 	(void)opaque;
@@ -26,39 +26,39 @@ void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
 	d->done = true;
 }
 
-rd_kafka_t *kafka_new_producer(const char *bootstraps)
+rd_kafka_t *kafka_util_new_producer(const char *bootstraps)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_set(conf, "bootstrap.servers", bootstraps);
-	kafka_set(conf, "enable.idempotence", "true");
-	kafka_set(conf, "acks", "all");
-	kafka_set(conf, "linger.ms", "0");
-	kafka_set(conf, "message.timeout.ms", "60000");
-	kafka_set(conf, "reconnect.backoff.max.ms", "500");
-	rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
+	kafka_util_set(conf, "bootstrap.servers", bootstraps);
+	kafka_util_set(conf, "enable.idempotence", "true");
+	kafka_util_set(conf, "acks", "all");
+	kafka_util_set(conf, "linger.ms", "0");
+	kafka_util_set(conf, "message.timeout.ms", "60000");
+	kafka_util_set(conf, "reconnect.backoff.max.ms", "500");
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_util_on_delivery);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	cr_assert_not_null(rk, "producer: %s", err);
 	return rk;
 }
 
-rd_kafka_t *kafka_new_consumer(const char *bootstraps, const char *group)
+rd_kafka_t *kafka_util_new_consumer(const char *bootstraps, const char *group)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_set(conf, "bootstrap.servers", bootstraps);
-	kafka_set(conf, "group.id", group);
-	kafka_set(conf, "enable.auto.commit", "false");
-	kafka_set(conf, "auto.offset.reset", "earliest");
-	kafka_set(conf, "fetch.wait.max.ms", "10");
+	kafka_util_set(conf, "bootstrap.servers", bootstraps);
+	kafka_util_set(conf, "group.id", group);
+	kafka_util_set(conf, "enable.auto.commit", "false");
+	kafka_util_set(conf, "auto.offset.reset", "earliest");
+	kafka_util_set(conf, "fetch.wait.max.ms", "10");
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 	cr_assert_not_null(rk, "consumer: %s", err);
 	rd_kafka_poll_set_consumer(rk);
 	return rk;
 }
 
-void kafka_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
-                   delivery *d)
+void kafka_util_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
+                        delivery *d)
 {
 	memset(d, 0, sizeof *d);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -68,7 +68,7 @@ void kafka_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *
 	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "producev: %s", rd_kafka_err2str(e));
 }
 
-bool kafka_wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms)
+bool kafka_util_wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms)
 {
 	uint64_t end = clock_mono_ms() + timeout_ms;
 	while (!d->done && clock_mono_ms() < end)
@@ -76,7 +76,7 @@ bool kafka_wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms)
 	return d->done;
 }
 
-void kafka_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part)
+void kafka_util_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -85,7 +85,7 @@ void kafka_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part)
 	cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "assign: %s", rd_kafka_err2str(e));
 }
 
-rd_kafka_message_t *kafka_next_message(rd_kafka_t *rk, uint64_t timeout_ms)
+rd_kafka_message_t *kafka_util_next_message(rd_kafka_t *rk, uint64_t timeout_ms)
 {
 	uint64_t end = clock_mono_ms() + timeout_ms;
 	while (clock_mono_ms() < end) {
@@ -103,7 +103,7 @@ rd_kafka_message_t *kafka_next_message(rd_kafka_t *rk, uint64_t timeout_ms)
 	return NULL;
 }
 
-void kafka_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons)
+void kafka_util_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons)
 {
 	if (cons && *cons) {
 		rd_kafka_consumer_close(*cons);

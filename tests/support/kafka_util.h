@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One produced message's outcome, filled by kafka_on_delivery. */
+/* One produced message's outcome, filled by kafka_util_on_delivery. */
 typedef struct delivery {
 	bool done;
 	rd_kafka_resp_err_t err;
@@ -19,36 +19,36 @@ typedef struct delivery {
 } delivery;
 
 /* rd_kafka_conf_set that asserts it took k=v. */
-void kafka_set(rd_kafka_conf_t *conf, const char *k, const char *v);
+void kafka_util_set(rd_kafka_conf_t *conf, const char *k, const char *v);
 
-/* The delivery report callback of kafka_new_producer: fills the
+/* The delivery report callback of kafka_util_new_producer: fills the
  * `delivery` passed as the message's opaque. */
-void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+void kafka_util_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 /* An idempotent producer (acks=all, linger.ms=0) reporting through
- * kafka_on_delivery. The caller destroys it. */
-rd_kafka_t *kafka_new_producer(const char *bootstraps);
+ * kafka_util_on_delivery. The caller destroys it. */
+rd_kafka_t *kafka_util_new_producer(const char *bootstraps);
 
 /* A consumer in group, without auto-commit, from the earliest offset,
  * polled through rd_kafka_consumer_poll. The caller closes and destroys
  * it. */
-rd_kafka_t *kafka_new_consumer(const char *bootstraps, const char *group);
+rd_kafka_t *kafka_util_new_consumer(const char *bootstraps, const char *group);
 
 /* Queues payload for (topic, part); d says when it is delivered. */
-void kafka_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
-                   delivery *d);
+void kafka_util_produce(rd_kafka_t *rk, const char *topic, int32_t part, const char *payload,
+                        delivery *d);
 
 /* Polls rk until d is delivered or timeout_ms passes; true if delivered. */
-bool kafka_wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms);
+bool kafka_util_wait_delivery(rd_kafka_t *rk, delivery *d, uint64_t timeout_ms);
 
 /* Assigns (topic, part) to rk from its first offset. */
-void kafka_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part);
+void kafka_util_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t part);
 
 /* Next real message within timeout_ms, or NULL. Caller destroys it. */
-rd_kafka_message_t *kafka_next_message(rd_kafka_t *rk, uint64_t timeout_ms);
+rd_kafka_message_t *kafka_util_next_message(rd_kafka_t *rk, uint64_t timeout_ms);
 
 /* Closes and destroys both clients and clears them. Either pointer, or
  * the client it points at, may be NULL. */
-void kafka_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons);
+void kafka_util_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons);
 
 #endif

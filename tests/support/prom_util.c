@@ -20,7 +20,7 @@ static bool strip_suffix(const char *name, const char *suffix, char *stem, size_
 	return true;
 }
 
-bool prom_check(const char *text, char *why, size_t cap)
+bool prom_util_check(const char *text, char *why, size_t cap)
 {
 	static char families[PROM_MAX_FAMILIES][128];
 	size_t nfam = 0;
@@ -122,7 +122,7 @@ bool prom_check(const char *text, char *why, size_t cap)
 	return true;
 }
 
-bool prom_value(const char *text, const char *series, double *v)
+bool prom_util_value(const char *text, const char *series, double *v)
 {
 	size_t n = strlen(series);
 	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
@@ -134,13 +134,13 @@ bool prom_value(const char *text, const char *series, double *v)
 	return false;
 }
 
-double prom_get(const char *text, const char *series)
+double prom_util_get(const char *text, const char *series)
 {
 	double v;
-	return prom_value(text, series, &v) ? v : -1;
+	return prom_util_value(text, series, &v) ? v : -1;
 }
 
-double prom_sum(const char *text, const char *family)
+double prom_util_sum(const char *text, const char *family)
 {
 	size_t n = strlen(family);
 	double sum = 0;
@@ -164,7 +164,7 @@ double prom_sum(const char *text, const char *family)
 	return any ? sum : -1;
 }
 
-bool prom_empty_family(const char *text, char *name, size_t cap)
+bool prom_util_empty_family(const char *text, char *name, size_t cap)
 {
 	const char *t = text;
 	while ((t = strstr(t, "# TYPE ")) != NULL) {

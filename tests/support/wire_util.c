@@ -10,9 +10,38 @@
 #include "wire.h"
 #include "xmem.h"
 
-bool str_is(wire_str w, const char *s)
+bool wire_util_str_is(wire_str w, const char *s)
 {
 	return w.n == strlen(s) && memcmp(w.p, s, w.n) == 0;
+}
+
+wire_op wire_util_op(const char *counter, const char *item, const char *user, uint8_t kind,
+                     uint32_t n, uint64_t hlc)
+{
+	return (wire_op){wire_cstr(counter, strlen(counter)),
+	                 wire_cstr(item, strlen(item)),
+	                 wire_cstr(user, strlen(user)),
+	                 kind,
+	                 n,
+	                 hlc};
+}
+
+wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
+                              const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
+{
+	wire_batch b = {wire_cstr(edge, strlen(edge)),
+	                wire_cstr(region, strlen(region)),
+	                p,
+	                seq,
+	                1000,
+	                (uint32_t)nops,
+	                (wire_op *)ops,
+	                (uint32_t)nsums,
+	                (wire_sum *)sums};
+	wire_util_msg m;
+	int rc = wire_encode_batch(&b, &m.buf, &m.len);
+	cr_assert_eq(rc, 0, "wire_encode_batch: %s", err_str(rc));
+	return m;
 }
 
 static bool str_eq(wire_str a, wire_str b)
@@ -20,7 +49,7 @@ static bool str_eq(wire_str a, wire_str b)
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
-uint8_t *load_hex(const char *path, size_t *len)
+uint8_t *wire_util_load_hex(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
 	uint8_t *out;
@@ -59,7 +88,7 @@ uint8_t *load_hex(const char *path, size_t *len)
 
 /* The documented contents of tests/vectors/batch_v1.hex. */
 static wire_op vec_ops[3];
-void vector_batch(wire_batch *b)
+void wire_util_vector_batch(wire_batch *b)
 {
 	vec_ops[0] = (wire_op){
 	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
@@ -75,7 +104,7 @@ void vector_batch(wire_batch *b)
  * two sums. */
 static wire_op vec2_op[1];
 static wire_sum vec2_sums[2];
-void vector_batch_v2(wire_batch *b)
+void wire_util_vector_batch_v2(wire_batch *b)
 {
 	vec2_op[0] = (wire_op){
 	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
@@ -89,7 +118,7 @@ void vector_batch_v2(wire_batch *b)
 /* The documented contents of tests/vectors/snapshot_v1.hex. */
 static wire_edge_seq vec_edges[2];
 static wire_count vec_counts[2];
-void vector_snapshot(wire_snapshot *s)
+void wire_util_vector_snapshot(wire_snapshot *s)
 {
 	vec_edges[0] = (wire_edge_seq){S("edge-mumbai-1"), 42, 0};
 	vec_edges[1] = (wire_edge_seq){S("edge-paris-2"), 7, 9};
@@ -99,7 +128,7 @@ void vector_snapshot(wire_snapshot *s)
 	                     vec_edges,      2, vec_counts};
 }
 
-void assert_batch_eq(const wire_batch *a, const wire_batch *b)
+void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b)
 {
 	cr_assert(str_eq(a->edge, b->edge));
 	cr_assert(str_eq(a->region, b->region));
@@ -128,7 +157,7 @@ void assert_batch_eq(const wire_batch *a, const wire_batch *b)
 	}
 }
 
-void assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b)
+void wire_util_assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b)
 {
 	cr_assert(str_eq(a->source, b->source));
 	cr_assert_eq(a->partition, b->partition);
@@ -149,7 +178,7 @@ void assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b)
 	}
 }
 
-void batch_round_trip(const wire_batch *in)
+void wire_util_batch_round_trip(const wire_batch *in)
 {
 	char *buf;
 	size_t len;
@@ -157,12 +186,12 @@ void batch_round_trip(const wire_batch *in)
 
 	cr_assert_eq(wire_encode_batch(in, &buf, &len), 0);
 	cr_assert_eq(wire_decode_batch(buf, len, &out), 0);
-	assert_batch_eq(in, &out);
+	wire_util_assert_batch_eq(in, &out);
 	wire_batch_free(&out);
 	free(buf);
 }
 
-void snapshot_round_trip(const wire_snapshot *in)
+void wire_util_snapshot_round_trip(const wire_snapshot *in)
 {
 	char *buf;
 	size_t len;
@@ -170,7 +199,7 @@ void snapshot_round_trip(const wire_snapshot *in)
 
 	cr_assert_eq(wire_encode_snapshot(in, &buf, &len), 0);
 	cr_assert_eq(wire_decode_snapshot(buf, len, &out), 0);
-	assert_snapshot_eq(in, &out);
+	wire_util_assert_snapshot_eq(in, &out);
 	wire_snapshot_free(&out);
 	free(buf);
 }
@@ -184,7 +213,7 @@ static bool inside(wire_str s, const void *buf, size_t len, bool nonempty)
 	return s.n == 0 || (s.p >= b && s.p + s.n <= b + len);
 }
 
-void assert_batch_sane(const wire_batch *b, const void *buf, size_t len)
+void wire_util_assert_batch_sane(const wire_batch *b, const void *buf, size_t len)
 {
 	cr_assert(inside(b->edge, buf, len, true));
 	cr_assert(inside(b->region, buf, len, false));
@@ -211,7 +240,7 @@ void assert_batch_sane(const wire_batch *b, const void *buf, size_t len)
 	}
 }
 
-void assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len)
+void wire_util_assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len)
 {
 	cr_assert(inside(s->source, buf, len, false));
 	cr_assert(s->nedges <= WIRE_MAX_EDGES && s->ncounts <= WIRE_MAX_COUNTS);
@@ -228,7 +257,7 @@ static bool is_decode_error(int rc)
 	return rc == ERR_CORRUPT || rc == ERR_VERSION || rc == ERR_TOOBIG;
 }
 
-void decode_anything(const void *buf, size_t len)
+void wire_util_decode_anything(const void *buf, size_t len)
 {
 	wire_batch b;
 	wire_snapshot s;
@@ -236,7 +265,7 @@ void decode_anything(const void *buf, size_t len)
 
 	rc = wire_decode_batch(buf, len, &b);
 	if (rc == 0) {
-		assert_batch_sane(&b, buf, len);
+		wire_util_assert_batch_sane(&b, buf, len);
 		wire_batch_free(&b);
 	} else {
 		cr_assert(is_decode_error(rc), "batch decoder returned %d", rc);
@@ -245,7 +274,7 @@ void decode_anything(const void *buf, size_t len)
 	}
 	rc = wire_decode_snapshot(buf, len, &s);
 	if (rc == 0) {
-		assert_snapshot_sane(&s, buf, len);
+		wire_util_assert_snapshot_sane(&s, buf, len);
 		wire_snapshot_free(&s);
 	} else {
 		cr_assert(is_decode_error(rc), "snapshot decoder returned %d", rc);

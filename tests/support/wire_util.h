@@ -23,36 +23,53 @@ static inline wire_str S(const char *s)
 	return wire_cstr(s, strlen(s));
 }
 
+/* One encoded message; buf is the encoder's (malloc'ed), the caller's
+ * to free. */
+typedef struct wire_util_msg {
+	char *buf;
+	size_t len;
+} wire_util_msg;
+
+/* An op of counter on item by user (C strings, viewed, not copied). */
+wire_op wire_util_op(const char *counter, const char *item, const char *user, uint8_t kind,
+                     uint32_t n, uint64_t hlc);
+
+/* A batch of edge in region for partition p, number seq, created at
+ * 1000 ms, with ops[0..nops) and sums[0..nsums) (NULL when none),
+ * encoded; the encoding is asserted. */
+wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
+                              const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums);
+
 /* Does w hold exactly the bytes of s? */
-bool str_is(wire_str w, const char *s);
+bool wire_util_str_is(wire_str w, const char *s);
 
 /* Reads a file of hex digit pairs separated by any whitespace, relative
  * to the repository root; the bytes are malloc'ed (the caller frees
  * them), their count in *len. */
-uint8_t *load_hex(const char *path, size_t *len);
+uint8_t *wire_util_load_hex(const char *path, size_t *len);
 
 /* The documented contents of tests/vectors/batch_v1.hex,
  * tests/vectors/batch_v2.hex (a like and two sums) and
  * tests/vectors/snapshot_v1.hex (docs/wire.md). */
-void vector_batch(wire_batch *b);
-void vector_batch_v2(wire_batch *b);
-void vector_snapshot(wire_snapshot *s);
+void wire_util_vector_batch(wire_batch *b);
+void wire_util_vector_batch_v2(wire_batch *b);
+void wire_util_vector_snapshot(wire_snapshot *s);
 
 /* Assert that a and b hold the same fields, op by op and count by count. */
-void assert_batch_eq(const wire_batch *a, const wire_batch *b);
-void assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b);
+void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b);
+void wire_util_assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b);
 
 /* Encode in, decode it back and assert the result equals in. */
-void batch_round_trip(const wire_batch *in);
-void snapshot_round_trip(const wire_snapshot *in);
+void wire_util_batch_round_trip(const wire_batch *in);
+void wire_util_snapshot_round_trip(const wire_snapshot *in);
 
 /* What every successful decode of buf (len bytes) must give, whatever
  * the input: strings inside buf, counts within the format's limits. */
-void assert_batch_sane(const wire_batch *b, const void *buf, size_t len);
-void assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len);
+void wire_util_assert_batch_sane(const wire_batch *b, const void *buf, size_t len);
+void wire_util_assert_snapshot_sane(const wire_snapshot *s, const void *buf, size_t len);
 
 /* Feeds buf to both decoders: each must fail with a decode error or
  * give a sane result. */
-void decode_anything(const void *buf, size_t len);
+void wire_util_decode_anything(const void *buf, size_t len);
 
 #endif

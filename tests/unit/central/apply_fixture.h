@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "counter.h"
 #include "err.h"
@@ -44,58 +46,31 @@ static applier *new_applier(void)
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
-	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-	             "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_apply");
-	T.db = testdir_open_store(T.dir);
-	T.a = new_applier();
+	T.a = apply_util_open("test_apply", "likes,saves", "views,shares", NPARTS, T.dir,
+	                      sizeof T.dir, &T.ctr, &T.db);
 }
 
 static void teardown(void)
 {
-	applier_free(T.a);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 	T.a = NULL;
-	if (T.db)
-		store_close(T.db);
 	T.db = NULL;
-	counters_free(&T.ctr);
-	testdir_remove(T.dir);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
 
-typedef struct msg {
-	char *buf;
-	size_t len;
-} msg;
+typedef wire_util_msg msg;
 
 static wire_op like_op(const char *user, bool add, uint64_t ts)
 {
-	return (wire_op){wire_cstr("likes", 5),
-	                 wire_cstr(ITEM, strlen(ITEM)),
-	                 wire_cstr(user, strlen(user)),
-	                 add ? WIRE_ADD : WIRE_REMOVE,
-	                 1,
-	                 ts};
+	return wire_util_op("likes", ITEM, user, add ? WIRE_ADD : WIRE_REMOVE, 1, ts);
 }
 
 /* A batch from edge in region for partition p with the given ops. */
 static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint64_t seq,
                          const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)),
-	                wire_cstr(region, strlen(region)),
-	                p,
-	                seq,
-	                1000,
-	                (uint32_t)nops,
-	                (wire_op *)ops,
-	                0,
-	                NULL};
-	msg m;
-	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
-	return m;
+	return wire_util_batch(edge, region, p, seq, ops, nops, NULL, 0);
 }
 
 static msg make_batch(const char *edge, uint32_t p, uint64_t seq, const wire_op *ops, size_t nops)

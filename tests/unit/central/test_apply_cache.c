@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "central/apply/day.h"
 #include "central/apply/keys.h"
@@ -78,32 +79,16 @@ static uint64_t hlc_on(uint32_t d, uint64_t ms)
 static wire_op op_of(const char *counter, const char *item, const char *user, bool add, uint32_t n,
                      uint64_t ts)
 {
-	return (wire_op){wire_cstr(counter, strlen(counter)),
-	                 wire_cstr(item, strlen(item)),
-	                 wire_cstr(user, strlen(user)),
-	                 add ? WIRE_ADD : WIRE_REMOVE,
-	                 n,
-	                 ts};
+	return wire_util_op(counter, item, user, add ? WIRE_ADD : WIRE_REMOVE, n, ts);
 }
 
 /* Applies one batch to run i; returns applier_apply's result. */
 static int apply_to(int i, const char *edge, const char *region, uint32_t p, uint64_t seq,
                     int64_t offset, const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)),
-	                wire_cstr(region, strlen(region)),
-	                p,
-	                seq,
-	                1000,
-	                (uint32_t)nops,
-	                (wire_op *)ops,
-	                0,
-	                NULL};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	int rc = applier_apply(T.a[i], p, offset, buf, len);
-	free(buf);
+	wire_util_msg m = wire_util_batch(edge, region, p, seq, ops, nops, NULL, 0);
+	int rc = applier_apply(T.a[i], p, offset, m.buf, m.len);
+	free(m.buf);
 	return rc;
 }
 

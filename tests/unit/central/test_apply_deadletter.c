@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "central/apply/keys.h"
 #include "counter.h"
@@ -63,65 +65,37 @@ static void record(void *ctx, uint32_t partition, int64_t offset, const void *ms
 static void setup(void)
 {
 	log_threshold = -1; /* the refusals below log errors on purpose */
-	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-	             "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_apply_dl");
-	T.db = testdir_open_store(T.dir);
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "applier_new: %s", err);
+	T.a = apply_util_open("test_apply_dl", "likes,saves", "views,shares", NPARTS, T.dir,
+	                      sizeof T.dir, &T.ctr, &T.db);
 	applier_set_dead_letter(T.a, record, &T);
 	T.ncalls = 0;
 }
 
 static void teardown(void)
 {
-	applier_free(T.a);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 	T.a = NULL;
-	if (T.db)
-		store_close(T.db);
 	T.db = NULL;
-	counters_free(&T.ctr);
 	for (int i = 0; i < T.ncalls; i++)
 		free(T.calls[i].msg);
 	T.ncalls = 0;
-	testdir_remove(T.dir);
 }
 
 TestSuite(apply_deadletter, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-typedef struct msg {
-	char *buf;
-	size_t len;
-} msg;
+typedef wire_util_msg msg;
 
 static wire_op like_op(const char *user, uint64_t ts)
 {
-	return (wire_op){wire_cstr("likes", 5),
-	                 wire_cstr(ITEM, strlen(ITEM)),
-	                 wire_cstr(user, strlen(user)),
-	                 WIRE_ADD,
-	                 1,
-	                 ts};
+	return wire_util_op("likes", ITEM, user, WIRE_ADD, 1, ts);
 }
 
 static msg make_batch_in(const char *edge, const char *region, uint32_t p, uint64_t seq,
                          const wire_op *ops, size_t nops)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)),
-	                wire_cstr(region, strlen(region)),
-	                p,
-	                seq,
-	                1000,
-	                (uint32_t)nops,
-	                (wire_op *)ops,
-	                0,
-	                NULL};
-	msg m;
-	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
-	return m;
+	return wire_util_batch(edge, region, p, seq, ops, nops, NULL, 0);
 }
 
 static msg one_like(const char *edge, uint32_t p, uint64_t seq, const char *user)

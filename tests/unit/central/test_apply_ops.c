@@ -165,18 +165,7 @@ Test(apply_ops, sum_ops_add_n_to_the_count_and_its_buckets)
 static msg make_sums_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
                            const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums)
 {
-	wire_batch b = {wire_cstr(edge, strlen(edge)),
-	                wire_cstr(region, strlen(region)),
-	                p,
-	                seq,
-	                1000,
-	                (uint32_t)nops,
-	                (wire_op *)ops,
-	                (uint32_t)nsums,
-	                (wire_sum *)sums};
-	msg m;
-	cr_assert_eq(wire_encode_batch(&b, &m.buf, &m.len), 0);
-	return m;
+	return wire_util_batch(edge, region, p, seq, ops, nops, sums, nsums);
 }
 
 static wire_sum item_sum(const char *counter, uint64_t n, uint64_t ts)

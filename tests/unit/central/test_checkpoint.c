@@ -27,7 +27,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "central/apply/keys.h"
 #include "central/ops/opsapi.h"
@@ -67,24 +69,16 @@ static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	cr_assert_eq(evthread_use_pthreads(), 0);
-	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes", "views", err, sizeof err), 0, "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_checkpoint");
-	T.db = testdir_open_store(T.dir);
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "applier_new: %s", err);
+	T.a = apply_util_open("test_checkpoint", "likes", "views", NPARTS, T.dir, sizeof T.dir,
+	                      &T.ctr, &T.db);
 }
 
 static void teardown(void)
 {
 	ops_api_stop(T.api);
-	applier_free(T.a);
-	if (T.db)
-		store_close(T.db);
 	if (T.owned)
 		shard_set_free(&T.own);
-	counters_free(&T.ctr);
-	testdir_remove(T.dir);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 	memset(&T, 0, sizeof T);
 }
 
@@ -130,20 +124,9 @@ static wire_op op(const char *counter, const char *item, const char *user, uint3
  * offset. */
 static void send_seq(int e, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
-	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-	                wire_cstr("eu", 2),
-	                p,
-	                seq,
-	                1000,
-	                (uint32_t)n,
-	                (wire_op *)ops,
-	                0,
-	                NULL};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, buf, len);
-	free(buf);
+	wire_util_msg m = wire_util_batch(edges[e], "eu", p, seq, ops, n, NULL, 0);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 
@@ -920,13 +903,9 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 			ops[n] = op("views", names[n], "u1", base_amount(i), T0);
 			n++;
 		}
-		wire_batch b = {
-		    wire_cstr("m1", 2), wire_cstr("eu", 2), p, 1, 1000, (uint32_t)n, ops, 0, NULL};
-		char *buf;
-		size_t len;
-		cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-		cr_assert_eq(applier_apply(a, p, 0, buf, len), 0);
-		free(buf);
+		wire_util_msg m = wire_util_batch("m1", "eu", p, 1, ops, n, NULL, 0);
+		cr_assert_eq(applier_apply(a, p, 0, m.buf, m.len), 0);
+		free(m.buf);
 	}
 	free(ops);
 	free(names);

@@ -27,7 +27,9 @@
 #include "tests/support/proc.h"
 #include "tests/support/prom_util.h"
 #include "store.h"
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "wire.h"
 
 #define NPARTS 2
@@ -53,11 +55,8 @@ static void setup(void)
 	cr_assert_eq(evthread_use_pthreads(), 0);
 	memset(&T, 0, sizeof T);
 	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views", err, sizeof err), 0, "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_cmetrics");
-	T.db = testdir_open_store(T.dir);
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "applier_new: %s", err);
+	T.a = apply_util_open("test_cmetrics", "likes,saves", "views", NPARTS, T.dir, sizeof T.dir,
+	                      &T.ctr, &T.db);
 	for (int p = 0; p < NPARTS; p++)
 		atomic_init(&T.high[p], -1);
 	T.run.input_high = T.high;
@@ -82,24 +81,15 @@ static void setup(void)
 static void teardown(void)
 {
 	ops_api_stop(T.api);
-	applier_free(T.a);
 	cmetrics_free(T.cm);
-	if (T.db)
-		store_close(T.db);
-	counters_free(&T.ctr);
-	testdir_remove(T.dir);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 }
 
 TestSuite(cmetrics, .init = setup, .fini = teardown, .timeout = 60);
 
 static wire_op op(const char *counter, const char *item, const char *user, int kind, uint32_t n)
 {
-	return (wire_op){wire_cstr(counter, strlen(counter)),
-	                 wire_cstr(item, strlen(item)),
-	                 wire_cstr(user, strlen(user)),
-	                 (uint8_t)kind,
-	                 n,
-	                 T.ts++};
+	return wire_util_op(counter, item, user, (uint8_t)kind, n, T.ts++);
 }
 
 /* Applies ops (all of one partition) as the next batch of edge "e1",
@@ -107,14 +97,10 @@ static wire_op op(const char *counter, const char *item, const char *user, int k
 static void send_ops(const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
-	wire_batch b = {wire_cstr("e1", 2), wire_cstr("r1", 2), p, ++T.seq[p], 1000,
-	                (uint32_t)n,        (wire_op *)ops,     0, NULL};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	int rc = cmetrics_apply(T.cm, T.a, p, T.offset[p]++, buf, len);
+	wire_util_msg m = wire_util_batch("e1", "r1", p, ++T.seq[p], ops, n, NULL, 0);
+	int rc = cmetrics_apply(T.cm, T.a, p, T.offset[p]++, m.buf, m.len);
 	cr_assert_eq(rc, 0, "apply: %s", err_str(rc));
-	free(buf);
+	free(m.buf);
 }
 
 /* n likes of item by distinct users u0..u(n-1). */
@@ -139,7 +125,7 @@ static char *scrape(const char *path)
 static double value(const char *text, const char *series)
 {
 	double v = -1;
-	cr_assert(prom_value(text, series, &v), "no sample %s in:\n%s", series, text);
+	cr_assert(prom_util_value(text, series, &v), "no sample %s in:\n%s", series, text);
 	return v;
 }
 
@@ -150,7 +136,7 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	send_ops(&bad, 1);
 	const char *m = scrape("/metrics");
 	char why[256];
-	cr_assert(prom_check(m, why, sizeof why), "%s\n%s", why, m);
+	cr_assert(prom_util_check(m, why, sizeof why), "%s\n%s", why, m);
 	static const char *const names[] = {"batches_applied_total",
 	                                    "batches_duplicate_total",
 	                                    "batches_held_total",
@@ -187,8 +173,8 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	}
 	cr_assert_eq(value(m, "likes_central_batches_applied_total"), 3);
 	/* Split families have no unlabelled twin: sum() is the total. */
-	cr_assert_eq(prom_sum(m, "likes_central_ops_applied_total"), 2);
-	cr_assert_eq(prom_sum(m, "likes_central_ops_invalid_total"), 1);
+	cr_assert_eq(prom_util_sum(m, "likes_central_ops_applied_total"), 2);
+	cr_assert_eq(prom_util_sum(m, "likes_central_ops_invalid_total"), 1);
 	cr_assert_eq(value(m, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
 	/* The names issue 18 replaced (docs/ops.md, *Renamed metrics*). */
 	static const char *const gone[] = {"_by_counter_",

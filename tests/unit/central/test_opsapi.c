@@ -23,7 +23,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "tests/support/prom_util.h"
 #include "central/apply/apply.h"
 #include "central/ops/cmetrics.h"
@@ -85,13 +87,8 @@ static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	cr_assert_eq(evthread_use_pthreads(), 0);
-	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-	             "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_opsapi");
-	T.db = testdir_open_store(T.dir);
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "applier_new: %s", err);
+	T.a = apply_util_open("test_opsapi", "likes,saves", "views,shares", NPARTS, T.dir,
+	                      sizeof T.dir, &T.ctr, &T.db);
 	cmetrics_opts mo = {
 	    .ctr = &T.ctr, .partitions = NPARTS, .ap = T.a, .run = &T.run, .db = T.db};
 	T.cm = cmetrics_new(&mo);
@@ -106,11 +103,7 @@ static void teardown(void)
 		free(T.log[i].buf);
 	ops_api_stop(T.api);
 	cmetrics_free(T.cm);
-	applier_free(T.a);
-	if (T.db)
-		store_close(T.db);
-	counters_free(&T.ctr);
-	testdir_remove(T.dir);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 }
 
 TestSuite(opsapi, .init = setup, .fini = teardown, .timeout = 60);
@@ -128,30 +121,16 @@ static uint64_t hlc_on(uint32_t d, uint64_t ms)
 static wire_op op(const char *counter, const char *item, const char *user, int kind, uint32_t n,
                   uint64_t ts)
 {
-	return (wire_op){wire_cstr(counter, strlen(counter)),
-	                 wire_cstr(item, strlen(item)),
-	                 wire_cstr(user, strlen(user)),
-	                 (uint8_t)kind,
-	                 n,
-	                 ts};
+	return wire_util_op(counter, item, user, (uint8_t)kind, n, ts);
 }
 
 /* Sends ops (all of one partition) as the next batch of edge e. */
 static void send_ops(int e, const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
-	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-	                wire_cstr(regions[e], strlen(regions[e])),
-	                p,
-	                ++T.seq[e][p],
-	                1000,
-	                (uint32_t)n,
-	                (wire_op *)ops,
-	                0,
-	                NULL};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
+	wire_util_msg m = wire_util_batch(edges[e], regions[e], p, ++T.seq[e][p], ops, n, NULL, 0);
+	char *buf = m.buf;
+	size_t len = m.len;
 	int rc = applier_apply(T.a, p, T.offset[p], buf, len);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 	cr_assert_lt(T.nlog, sizeof T.log / sizeof T.log[0]);
@@ -506,10 +485,12 @@ Test(opsapi, metrics_report_the_applier_and_run_loop_counters)
 		cr_assert_not_null(strstr(r.body, want), "missing %s", want);
 	}
 	/* Split by counter and by reason: sum() is the total. */
-	cr_assert_eq(prom_sum(r.body, "likes_central_ops_applied_total"), (double)st.ops_applied);
-	cr_assert_eq(prom_sum(r.body, "likes_central_ops_invalid_total"), 1);
+	cr_assert_eq(prom_util_sum(r.body, "likes_central_ops_applied_total"),
+	             (double)st.ops_applied);
+	cr_assert_eq(prom_util_sum(r.body, "likes_central_ops_invalid_total"), 1);
 	cr_assert_eq(
-	    prom_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"), 1);
+	    prom_util_get(r.body, "likes_central_ops_invalid_total{reason=\"unknown_counter\"}"),
+	    1);
 	uint32_t p = partition_of("post:1", 6, NPARTS);
 	snprintf(want, sizeof want,
 	         "likes_central_input_next_offset{partition=\"%u\"} %" PRId64 "\n", p, T.offset[p]);

@@ -37,7 +37,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kafka_destroy_clients(&prod, &cons);
+	kafka_util_destroy_clients(&prod, &cons);
 	sim_broker_stop(b);
 	b = NULL;
 }
@@ -78,14 +78,14 @@ static void start_broker(void)
 	char err[256];
 	b = sim_broker_start(&o, err, sizeof err);
 	cr_assert_not_null(b, "broker: %s", err);
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	delivery d[NPARTS][PER_PART];
 	for (int32_t p = 0; p < NPARTS; p++)
 		for (int i = 0; i < PER_PART; i++)
-			kafka_produce(prod, TOPIC, p, "m", &d[p][i]);
+			kafka_util_produce(prod, TOPIC, p, "m", &d[p][i]);
 	for (int32_t p = 0; p < NPARTS; p++)
 		for (int i = 0; i < PER_PART; i++) {
-			cr_assert(kafka_wait_delivery(prod, &d[p][i], WAIT_MS));
+			cr_assert(kafka_util_wait_delivery(prod, &d[p][i], WAIT_MS));
 			cr_assert_eq(d[p][i].err, RD_KAFKA_RESP_ERR_NO_ERROR);
 		}
 }
@@ -95,12 +95,12 @@ static rd_kafka_t *central_like_consumer(void)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_set(conf, "bootstrap.servers", sim_broker_bootstraps(b));
-	kafka_set(conf, "group.id", "test-reseek");
-	kafka_set(conf, "enable.auto.commit", "false");
-	kafka_set(conf, "enable.auto.offset.store", "false");
-	kafka_set(conf, "auto.offset.reset", "error");
-	kafka_set(conf, "fetch.wait.max.ms", "10");
+	kafka_util_set(conf, "bootstrap.servers", sim_broker_bootstraps(b));
+	kafka_util_set(conf, "group.id", "test-reseek");
+	kafka_util_set(conf, "enable.auto.commit", "false");
+	kafka_util_set(conf, "enable.auto.offset.store", "false");
+	kafka_util_set(conf, "auto.offset.reset", "error");
+	kafka_util_set(conf, "fetch.wait.max.ms", "10");
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 	cr_assert_not_null(rk, "consumer: %s", err);
 	rd_kafka_poll_set_consumer(rk);

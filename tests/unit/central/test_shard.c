@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "central/apply/keys.h"
 #include "central/ops/opsapi.h"
@@ -184,24 +185,16 @@ static void make_log(void)
 		snprintf(user, sizeof user, "u%zu", i % 6);
 		int e = (int)(i % 2);
 		uint32_t p = partition_of(item, strlen(item), NPARTS);
-		wire_op ops[2] = {{wire_cstr("likes", 5), wire_cstr(item, strlen(item)),
-		                   wire_cstr(user, strlen(user)),
-		                   i % 5 == 4 ? WIRE_REMOVE : WIRE_ADD, 1,
-		                   hlc_make(1700000000000ull + i * 1000, 0)},
-		                  {wire_cstr("views", 5), wire_cstr(item, strlen(item)),
-		                   wire_cstr(user, strlen(user)), WIRE_ADD, (uint32_t)(i % 3 + 1),
-		                   hlc_make(1700000000000ull + i * 1000, 1)}};
-		wire_batch b = {wire_cstr(edges[e], 2),
-		                wire_cstr(regions[e], strlen(regions[e])),
-		                p,
-		                ++seq[e][p],
-		                1000,
-		                2,
-		                ops,
-		                0,
-		                NULL};
+		wire_op ops[2] = {wire_util_op("likes", item, user,
+		                               i % 5 == 4 ? WIRE_REMOVE : WIRE_ADD, 1,
+		                               hlc_make(1700000000000ull + i * 1000, 0)),
+		                  wire_util_op("views", item, user, WIRE_ADD, (uint32_t)(i % 3 + 1),
+		                               hlc_make(1700000000000ull + i * 1000, 1))};
+		wire_util_msg w =
+		    wire_util_batch(edges[e], regions[e], p, ++seq[e][p], ops, 2, NULL, 0);
 		msg *m = &T.log[T.nlog++];
-		cr_assert_eq(wire_encode_batch(&b, &m->buf, &m->len), 0);
+		m->buf = w.buf;
+		m->len = w.len;
 		m->p = p;
 		m->offset = offset[p]++;
 	}
@@ -232,6 +225,14 @@ static void apply_msg(replica *r, const msg *m)
 {
 	int rc = applier_apply(r->a, m->p, m->offset, m->buf, m->len);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
+}
+
+/* A replica named name with the whole log applied. */
+static void replica_replayed(replica *r, const char *name)
+{
+	replica_open(r, name);
+	for (size_t i = 0; i < T.nlog; i++)
+		apply_msg(r, &T.log[i]);
 }
 
 static void digests(store *db, shard_digest *d)
@@ -393,9 +394,7 @@ Test(shard, an_item_of_a_partition_not_owned_gets_421_naming_it)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	shard_set own;
 	char err[256];
 	cr_assert_eq(shard_set_parse(&own, "0-1", NPARTS, err, sizeof err), 0);
@@ -456,9 +455,7 @@ Test(shard, a_backup_has_the_digests_and_offsets_of_its_source)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	ops_api *api = start_api(&r, NULL);
 	int port = ops_api_port(api);
 	char path[512], bdir[256];
@@ -515,9 +512,7 @@ Test(shard, prune_removes_exactly_the_keys_not_owned)
 {
 	make_log();
 	replica r;
-	replica_open(&r, "a");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&r, &T.log[i]);
+	replica_replayed(&r, "a");
 	shard_set own;
 	char err[256];
 	cr_assert_eq(shard_set_parse(&own, "0,2", NPARTS, err, sizeof err), 0);

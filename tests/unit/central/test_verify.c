@@ -20,7 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/apply_util.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
 #include "central/apply/day.h"
 #include "central/apply/keys.h"
@@ -55,24 +57,15 @@ static struct {
 static void setup(void)
 {
 	log_threshold = LOG_ERROR;
-	char err[256];
-	cr_assert_eq(counters_parse(&T.ctr, "likes,saves", "views,shares", err, sizeof err), 0,
-	             "%s", err);
-	testdir_make(T.dir, sizeof T.dir, "test_verify");
-	T.db = testdir_open_store(T.dir);
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "applier_new: %s", err);
+	T.a = apply_util_open("test_verify", "likes,saves", "views,shares", NPARTS, T.dir,
+	                      sizeof T.dir, &T.ctr, &T.db);
 }
 
 static void teardown(void)
 {
 	ops_api_stop(T.api);
 	T.api = NULL;
-	applier_free(T.a);
-	if (T.db)
-		store_close(T.db);
-	counters_free(&T.ctr);
-	testdir_remove(T.dir);
+	apply_util_close(T.a, T.db, &T.ctr, T.dir);
 	memset(&T, 0, sizeof T);
 }
 
@@ -91,32 +84,16 @@ static uint64_t hlc_on(uint32_t d)
 static wire_op op(const char *counter, const char *item, const char *user, bool add, uint32_t n,
                   uint64_t ts)
 {
-	return (wire_op){wire_cstr(counter, strlen(counter)),
-	                 wire_cstr(item, strlen(item)),
-	                 wire_cstr(user, strlen(user)),
-	                 add ? WIRE_ADD : WIRE_REMOVE,
-	                 n,
-	                 ts};
+	return wire_util_op(counter, item, user, add ? WIRE_ADD : WIRE_REMOVE, n, ts);
 }
 
 /* One op as the next batch of edge e. */
 static void send_op(int e, wire_op o)
 {
 	uint32_t p = partition_of(o.item.p, o.item.n, NPARTS);
-	wire_batch b = {wire_cstr(edges[e], strlen(edges[e])),
-	                wire_cstr(regions[e], strlen(regions[e])),
-	                p,
-	                ++T.seq[e][p],
-	                1000,
-	                1,
-	                &o,
-	                0,
-	                NULL};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, buf, len);
-	free(buf);
+	wire_util_msg m = wire_util_batch(edges[e], regions[e], p, ++T.seq[e][p], &o, 1, NULL, 0);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 

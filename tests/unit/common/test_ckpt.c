@@ -73,7 +73,7 @@ static int on_message(void *ctx, const wire_snapshot *s)
 {
 	seen *v = ctx;
 	cr_assert_lt(v->messages, NMSG, "more messages than sent");
-	assert_snapshot_eq(s, &msgs[v->messages]);
+	wire_util_assert_snapshot_eq(s, &msgs[v->messages]);
 	if (v->messages++ == v->stop_at)
 		return ERR_IO;
 	return 0;
@@ -266,7 +266,7 @@ Test(ckpt, garbage_frames_are_refused_with_the_wire_error)
 	cr_assert_eq(feed_framed("\x80", 1), ERR_CORRUPT, "an empty map");
 	/* A batch is a wire message, but not a snapshot. */
 	wire_batch b;
-	vector_batch(&b);
+	wire_util_vector_batch(&b);
 	char *w;
 	size_t wn;
 	cr_assert_eq(wire_encode_batch(&b, &w, &wn), 0);

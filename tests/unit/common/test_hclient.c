@@ -6,7 +6,7 @@
  *
  * The FRAMES tests: the simulator's way of asking (a GET on loopback,
  * the whole exchange within a deadline, bodies up to 4 MiB) against a
- * small evhttp server on its own thread and event_base (an evserver.h
+ * small evhttp server on its own thread and event_base (a fakesrv.h
  * fakesrv, whose loop checks a stop flag on a 5 ms timer, so the test
  * thread never touches its base while it runs), and against canned
  * bytes: status and body, the bearer header, chunked bodies, caps, a
@@ -34,7 +34,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "clock.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "hclient.h"
 #include "tests/support/http_server_util.h"
 #include "log.h"

@@ -43,21 +43,21 @@ static void setup(void)
 	log_set_level("error");
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_set(conf, "log_level", "0");
+	kafka_util_set(conf, "log_level", "0");
 	mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	cr_assert_not_null(mrk, "%s", err);
 	mc = rd_kafka_mock_cluster_new(mrk, 3);
 	cr_assert_not_null(mc);
 	cr_assert_eq(rd_kafka_mock_topic_create(mc, TOPIC, NPARTS, 1), 0);
-	client = kafka_new_consumer(rd_kafka_mock_cluster_bootstraps(mc), GROUP);
-	kafka_assign_from_start(client, TOPIC, 0);
+	client = kafka_util_new_consumer(rd_kafka_mock_cluster_bootstraps(mc), GROUP);
+	kafka_util_assign_from_start(client, TOPIC, 0);
 }
 
 static void teardown(void)
 {
 	kcommit_free(kc);
 	kc = NULL;
-	kafka_destroy_clients(NULL, &client);
+	kafka_util_destroy_clients(NULL, &client);
 	if (mc)
 		rd_kafka_mock_cluster_destroy(mc);
 	mc = NULL;
@@ -102,7 +102,7 @@ static void poll_until_ok(uint64_t ok)
 /* The group's committed offsets as a client outside the group reads them. */
 static void read_committed(int64_t *out)
 {
-	rd_kafka_t *rd = kafka_new_consumer(rd_kafka_mock_cluster_bootstraps(mc), GROUP);
+	rd_kafka_t *rd = kafka_util_new_consumer(rd_kafka_mock_cluster_bootstraps(mc), GROUP);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(NPARTS);
 	for (int p = 0; p < NPARTS; p++)
 		rd_kafka_topic_partition_list_add(l, TOPIC, p);
@@ -111,7 +111,7 @@ static void read_committed(int64_t *out)
 	for (int p = 0; p < NPARTS; p++)
 		out[p] = rd_kafka_topic_partition_list_find(l, TOPIC, p)->offset;
 	rd_kafka_topic_partition_list_destroy(l);
-	kafka_destroy_clients(NULL, &rd);
+	kafka_util_destroy_clients(NULL, &rd);
 }
 
 Test(kcommit, interval_zero_means_off)
@@ -165,7 +165,7 @@ Test(kcommit, known_owned_positions_are_committed_and_read_back_outside_the_grou
 
 	/* The admin API reads the same (partitions named: the 2.0.2 mock
 	 * answers an OffsetFetch for "all topics" with none). */
-	rd_kafka_t *adm = kafka_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
+	rd_kafka_t *adm = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
 	rd_kafka_queue_t *q = rd_kafka_queue_new(adm);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, TOPIC, 0);
@@ -217,7 +217,7 @@ Test(kcommit, unreachable_brokers_are_counted_never_waited_for)
 	uint64_t t0 = clock_mono_ms();
 	kcommit_free(kc);
 	kc = NULL;
-	kafka_destroy_clients(NULL, &client);
+	kafka_util_destroy_clients(NULL, &client);
 	cr_assert_lt(clock_mono_ms() - t0, 3000, "closing waited %" PRIu64 " ms",
 	             clock_mono_ms() - t0);
 }

@@ -33,15 +33,15 @@ Test(wire, batch_round_trip_preserves_every_field)
 {
 	wire_batch b;
 
-	vector_batch(&b);
-	batch_round_trip(&b);
+	wire_util_vector_batch(&b);
+	wire_util_batch_round_trip(&b);
 }
 
 Test(wire, batch_with_zero_ops_round_trips)
 {
 	wire_batch b = {S("e1"), S("eu"), 0, 1, 0, 0, NULL, 0, NULL};
 
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 }
 
 Test(wire, empty_region_and_source_round_trip)
@@ -49,8 +49,8 @@ Test(wire, empty_region_and_source_round_trip)
 	wire_batch b = {S("e1"), S(""), 7, 1, 5, 0, NULL, 0, NULL};
 	wire_snapshot s = {S(""), 7, 0, 0, false, 0, NULL, 0, NULL};
 
-	batch_round_trip(&b);
-	snapshot_round_trip(&s);
+	wire_util_batch_round_trip(&b);
+	wire_util_snapshot_round_trip(&s);
 }
 
 Test(wire, max_length_strings_round_trip)
@@ -67,11 +67,11 @@ Test(wire, max_length_strings_round_trip)
 	w = wire_cstr(big, sizeof(big));
 	op = (wire_op){w, w, w, WIRE_REMOVE, 1000, 1};
 	b = (wire_batch){w, w, 1, 1, 1, 1, &op, 0, NULL};
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 	es = (wire_edge_seq){w, 1, 2};
 	c = (wire_count){w, w, 3};
 	s = (wire_snapshot){w, 1, 1, 1, true, 1, &es, 1, &c};
-	snapshot_round_trip(&s);
+	wire_util_snapshot_round_trip(&s);
 }
 
 Test(wire, uint64_max_values_round_trip)
@@ -82,8 +82,8 @@ Test(wire, uint64_max_values_round_trip)
 	wire_count c = {S("likes"), S("post:1"), UINT64_MAX};
 	wire_snapshot s = {S("c"), UINT32_MAX, UINT64_MAX, UINT64_MAX, false, 1, &es, 1, &c};
 
-	batch_round_trip(&b);
-	snapshot_round_trip(&s);
+	wire_util_batch_round_trip(&b);
+	wire_util_snapshot_round_trip(&s);
 }
 
 Test(wire, every_integer_width_round_trips)
@@ -98,7 +98,7 @@ Test(wire, every_integer_width_round_trips)
 		b.created_ms = vals[i];
 		b.seq = vals[i] ? vals[i] : 1;
 		b.partition = vals[i] > UINT32_MAX ? 0 : (uint32_t)vals[i];
-		batch_round_trip(&b);
+		wire_util_batch_round_trip(&b);
 	}
 }
 
@@ -109,7 +109,7 @@ Test(wire, batch_with_max_ops_round_trips)
 
 	for (uint32_t i = 0; i < WIRE_MAX_OPS; i++)
 		ops[i] = (wire_op){S("likes"), S("post:1"), S("u"), WIRE_ADD, 1 + i % 1000, i};
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 	free(ops);
 }
 
@@ -117,12 +117,12 @@ Test(wire, snapshot_round_trip_preserves_every_field)
 {
 	wire_snapshot s;
 
-	vector_snapshot(&s);
-	snapshot_round_trip(&s);
+	wire_util_vector_snapshot(&s);
+	wire_util_snapshot_round_trip(&s);
 	s.last = false;
 	s.nedges = 0;
 	s.ncounts = 0;
-	snapshot_round_trip(&s);
+	wire_util_snapshot_round_trip(&s);
 }
 
 Test(wire, encoder_rejects_fields_out_of_bounds)
@@ -170,13 +170,13 @@ Test(wire, encoder_rejects_fields_out_of_bounds)
 Test(wire, batch_vector_decodes_to_documented_values)
 {
 	size_t len;
-	uint8_t *buf = load_hex("tests/vectors/batch_v1.hex", &len);
+	uint8_t *buf = wire_util_load_hex("tests/vectors/batch_v1.hex", &len);
 	wire_batch want, got;
 
-	vector_batch(&want);
+	wire_util_vector_batch(&want);
 	cr_assert_eq(wire_decode_batch(buf, len, &got), 0);
-	assert_batch_eq(&want, &got);
-	cr_assert(str_is(got.ops[1].user, "u42"));
+	wire_util_assert_batch_eq(&want, &got);
+	cr_assert(wire_util_str_is(got.ops[1].user, "u42"));
 	wire_batch_free(&got);
 	free(buf);
 }
@@ -184,11 +184,11 @@ Test(wire, batch_vector_decodes_to_documented_values)
 Test(wire, encoder_produces_exact_batch_vector_bytes)
 {
 	size_t len, vlen;
-	uint8_t *vec = load_hex("tests/vectors/batch_v1.hex", &vlen);
+	uint8_t *vec = wire_util_load_hex("tests/vectors/batch_v1.hex", &vlen);
 	char *buf;
 	wire_batch b;
 
-	vector_batch(&b);
+	wire_util_vector_batch(&b);
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
 	cr_assert_eq(len, vlen);
 	cr_assert_arr_eq(buf, vec, len);
@@ -199,14 +199,14 @@ Test(wire, encoder_produces_exact_batch_vector_bytes)
 Test(wire, batch_v2_vector_decodes_to_documented_values)
 {
 	size_t len;
-	uint8_t *buf = load_hex("tests/vectors/batch_v2.hex", &len);
+	uint8_t *buf = wire_util_load_hex("tests/vectors/batch_v2.hex", &len);
 	wire_batch want, got;
 
-	vector_batch_v2(&want);
+	wire_util_vector_batch_v2(&want);
 	cr_assert_eq(len, 141);
 	cr_assert_eq(buf[3], WIRE_VERSION_SUMS, "a batch with sums says version 2");
 	cr_assert_eq(wire_decode_batch(buf, len, &got), 0);
-	assert_batch_eq(&want, &got);
+	wire_util_assert_batch_eq(&want, &got);
 	wire_batch_free(&got);
 	free(buf);
 }
@@ -214,11 +214,11 @@ Test(wire, batch_v2_vector_decodes_to_documented_values)
 Test(wire, encoder_produces_exact_batch_v2_vector_bytes)
 {
 	size_t len, vlen;
-	uint8_t *vec = load_hex("tests/vectors/batch_v2.hex", &vlen);
+	uint8_t *vec = wire_util_load_hex("tests/vectors/batch_v2.hex", &vlen);
 	char *buf;
 	wire_batch b;
 
-	vector_batch_v2(&b);
+	wire_util_vector_batch_v2(&b);
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
 	cr_assert_eq(len, vlen);
 	cr_assert_arr_eq(buf, vec, len);
@@ -234,10 +234,10 @@ Test(wire, sums_round_trip_at_their_bounds)
 	                    {S("shares"), S("reel:1"), 65536, 7}};
 	wire_batch b = {S("e"), S("r"), 1, 1, 1, 1, &op, 3, sums};
 
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 	b.nops = 0; /* sums alone */
 	b.ops = NULL;
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 }
 
 Test(wire, adding_up_keeps_set_ops_and_sums_per_item_and_day)
@@ -262,15 +262,15 @@ Test(wire, adding_up_keeps_set_ops_and_sums_per_item_and_day)
 	cr_assert_eq(from[1], 5);
 	cr_assert_eq(b.ops[1].kind, WIRE_REMOVE);
 	cr_assert_eq(b.nsums, 3, "reel:1 on two days, reel:2 on one");
-	cr_assert(str_is(b.sums[0].item, "reel:1"));
+	cr_assert(wire_util_str_is(b.sums[0].item, "reel:1"));
 	cr_assert_eq(b.sums[0].n, 1003);
 	cr_assert_eq(b.sums[0].hlc, hlc_make(t0 + 9, 2), "the latest clock");
 	cr_assert_eq(merged[0], 2);
-	cr_assert(str_is(b.sums[1].item, "reel:2"));
+	cr_assert(wire_util_str_is(b.sums[1].item, "reel:2"));
 	cr_assert_eq(b.sums[1].n, 1);
 	cr_assert_eq(b.sums[2].n, 2);
 	cr_assert_eq(merged[2], 1);
-	batch_round_trip(&b);
+	wire_util_batch_round_trip(&b);
 	free(from);
 	free(merged);
 	wire_batch_free(&b);
@@ -295,12 +295,12 @@ Test(wire, encoder_refuses_sums_out_of_bounds)
 Test(wire, snapshot_vector_decodes_to_documented_values)
 {
 	size_t len;
-	uint8_t *buf = load_hex("tests/vectors/snapshot_v1.hex", &len);
+	uint8_t *buf = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &len);
 	wire_snapshot want, got;
 
-	vector_snapshot(&want);
+	wire_util_vector_snapshot(&want);
 	cr_assert_eq(wire_decode_snapshot(buf, len, &got), 0);
-	assert_snapshot_eq(&want, &got);
+	wire_util_assert_snapshot_eq(&want, &got);
 	cr_assert(got.last);
 	wire_snapshot_free(&got);
 	free(buf);
@@ -309,11 +309,11 @@ Test(wire, snapshot_vector_decodes_to_documented_values)
 Test(wire, encoder_produces_exact_snapshot_vector_bytes)
 {
 	size_t len, vlen;
-	uint8_t *vec = load_hex("tests/vectors/snapshot_v1.hex", &vlen);
+	uint8_t *vec = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &vlen);
 	char *buf;
 	wire_snapshot s;
 
-	vector_snapshot(&s);
+	wire_util_vector_snapshot(&s);
 	cr_assert_eq(wire_encode_snapshot(&s, &buf, &len), 0);
 	cr_assert_eq(len, vlen);
 	cr_assert_arr_eq(buf, vec, len);
@@ -345,7 +345,7 @@ ParameterizedTestParameters(wire, bad_vectors_are_refused_with_documented_error)
 ParameterizedTest(bad_vector *v, wire, bad_vectors_are_refused_with_documented_error)
 {
 	size_t len;
-	uint8_t *buf = load_hex(v->path, &len);
+	uint8_t *buf = wire_util_load_hex(v->path, &len);
 	wire_batch b;
 
 	cr_assert_eq(wire_decode_batch(buf, len, &b), v->want, "%s", v->path);
@@ -378,7 +378,7 @@ Test(wire, random_garbage_never_crashes)
 			buf[j] = (uint8_t)rnd();
 		if (i % 3 && len >= 8)
 			memcpy(buf, heads[i % 3 - 1], 8);
-		decode_anything(buf, len);
+		wire_util_decode_anything(buf, len);
 		free(buf);
 	}
 }
@@ -386,8 +386,8 @@ Test(wire, random_garbage_never_crashes)
 Test(wire, random_mutations_of_vectors_never_crash)
 {
 	size_t blen, slen;
-	uint8_t *bv = load_hex("tests/vectors/batch_v1.hex", &blen);
-	uint8_t *sv = load_hex("tests/vectors/snapshot_v1.hex", &slen);
+	uint8_t *bv = wire_util_load_hex("tests/vectors/batch_v1.hex", &blen);
+	uint8_t *sv = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &slen);
 
 	for (int i = 0; i < 50000; i++) {
 		const uint8_t *src = i % 2 ? bv : sv;
@@ -396,7 +396,7 @@ Test(wire, random_mutations_of_vectors_never_crash)
 
 		for (int k = 1 + (int)(rnd() % 4); k > 0; k--)
 			buf[rnd() % len] = (uint8_t)rnd();
-		decode_anything(buf, len - rnd() % 3);
+		wire_util_decode_anything(buf, len - rnd() % 3);
 		free(buf);
 	}
 	free(bv);

@@ -152,7 +152,7 @@ static int decode_batch_msg(msg *m, wire_batch *b)
 	int rc = wire_decode_batch(m->sb.data, m->sb.size, b);
 
 	if (rc == 0)
-		assert_batch_sane(b, m->sb.data, m->sb.size);
+		wire_util_assert_batch_sane(b, m->sb.data, m->sb.size);
 	return rc;
 }
 
@@ -178,7 +178,7 @@ static int snapshot_with(const char *key, val_fn val)
 	msg_snapshot(&m, key, val);
 	rc = wire_decode_snapshot(m.sb.data, m.sb.size, &s);
 	if (rc == 0)
-		assert_snapshot_sane(&s, m.sb.data, m.sb.size);
+		wire_util_assert_snapshot_sane(&s, m.sb.data, m.sb.size);
 	wire_snapshot_free(&s);
 	msgpack_sbuffer_destroy(&m.sb);
 	return rc;
@@ -307,8 +307,8 @@ static void counts_negative(msgpack_packer *pk)
 Test(wire, every_truncation_of_a_valid_message_is_an_error)
 {
 	size_t blen, slen;
-	uint8_t *bv = load_hex("tests/vectors/batch_v1.hex", &blen);
-	uint8_t *sv = load_hex("tests/vectors/snapshot_v1.hex", &slen);
+	uint8_t *bv = wire_util_load_hex("tests/vectors/batch_v1.hex", &blen);
+	uint8_t *sv = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &slen);
 	wire_batch b;
 	wire_snapshot s;
 
@@ -336,13 +336,13 @@ Test(wire, every_single_byte_corruption_errors_or_decodes_sanely)
 
 	for (size_t f = 0; f < 2; f++) {
 		size_t len;
-		uint8_t *vec = load_hex(paths[f], &len);
+		uint8_t *vec = wire_util_load_hex(paths[f], &len);
 		uint8_t *buf = xmemdup(vec, len);
 
 		for (size_t i = 0; i < len; i++) {
 			for (int c = 0; c < 256; c++) {
 				buf[i] = (uint8_t)c;
-				decode_anything(buf, len);
+				wire_util_decode_anything(buf, len);
 			}
 			buf[i] = vec[i];
 		}
@@ -460,7 +460,7 @@ Test(wire, version_of_the_wrong_type_is_corrupt)
 Test(wire, snapshot_fed_to_batch_decoder_is_an_error)
 {
 	size_t len;
-	uint8_t *buf = load_hex("tests/vectors/snapshot_v1.hex", &len);
+	uint8_t *buf = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &len);
 	wire_batch b;
 
 	cr_assert_eq(wire_decode_batch(buf, len, &b), ERR_CORRUPT);
@@ -471,7 +471,7 @@ Test(wire, snapshot_fed_to_batch_decoder_is_an_error)
 Test(wire, batch_fed_to_snapshot_decoder_is_an_error)
 {
 	size_t len;
-	uint8_t *buf = load_hex("tests/vectors/batch_v1.hex", &len);
+	uint8_t *buf = wire_util_load_hex("tests/vectors/batch_v1.hex", &len);
 	wire_snapshot s;
 
 	cr_assert_eq(wire_decode_snapshot(buf, len, &s), ERR_CORRUPT);
@@ -482,7 +482,7 @@ Test(wire, batch_fed_to_snapshot_decoder_is_an_error)
 Test(wire, trailing_bytes_are_an_error)
 {
 	size_t len;
-	uint8_t *vec = load_hex("tests/vectors/snapshot_v1.hex", &len);
+	uint8_t *vec = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &len);
 	uint8_t *buf = xmalloc(len + 1);
 	wire_snapshot s;
 
@@ -605,7 +605,7 @@ Test(wire, unknown_keys_are_skipped)
 
 	msg_batch(&m, "+future", v_every_kind);
 	cr_assert_eq(decode_batch_msg(&m, &b), 0);
-	cr_assert(str_is(b.edge, "edge-1"));
+	cr_assert(wire_util_str_is(b.edge, "edge-1"));
 	cr_assert_eq(b.nops, 1);
 	wire_batch_free(&b);
 	msgpack_sbuffer_destroy(&m.sb);

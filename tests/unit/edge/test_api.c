@@ -36,18 +36,7 @@ static void setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = 4,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(4);
 	T.tm = telemetry_new(16);
 	o.tm = T.tm;
 	char err[256];
@@ -55,21 +44,16 @@ static void setup(void)
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.tm = T.tm;
 	telemetry_attach(T.tm, NULL, T.l, T.db, NULL);
-	api_fix_init(&T.a, T.l, "post,reel", "likes,saves", "views",
-	             (api_config){.max_items = 3,
-	                          .max_ops = 3,
-	                          .idem_retention_ms = 60000,
-	                          .max_age_s = 2,
-	                          .stale_s = 10,
-	                          .member_ttl_ms = 1000,
-	                          .member_entries = 16});
-	api_fix_loopback(T.ip);
+	cr_assert_eq(api_util_init(&T.a, T.l, "post,reel", "likes,saves", "views",
+	                           api_util_config(), err, sizeof err),
+	             0, "%s", err);
+	api_util_loopback(T.ip);
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
-	api_fix_free(&T.a);
+	api_util_free(&T.a);
 	guard_free(T.a.guard);
 	ledger_free(T.l);
 	telemetry_free(T.tm);
@@ -83,7 +67,7 @@ TestSuite(api, .init = setup, .fini = teardown, .timeout = 30);
 static int req(const char *method, const char *path, const char *user, const char *body,
                const char *hname, const char *hval)
 {
-	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, body, hname, hval);
+	return api_util_call(&T.a, &T.r, T.ip, method, path, user, body, hname, hval);
 }
 
 static const char *body(void)
@@ -544,7 +528,7 @@ Test(api, a_user_cannot_change_another_users_membership)
 static double metric_now(const char *series)
 {
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
-	return prom_get(body(), series);
+	return prom_util_get(body(), series);
 }
 
 Test(api, metrics_parse_and_keep_their_names)
@@ -554,7 +538,7 @@ Test(api, metrics_parse_and_keep_their_names)
 	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
 	char why[256];
-	cr_assert(prom_check(body(), why, sizeof why), "%s\n%s", why, body());
+	cr_assert(prom_util_check(body(), why, sizeof why), "%s\n%s", why, body());
 	const char *names[] = {"likes_edge_refused_total{reason=\"user_rate\"}",
 	                       "likes_edge_guard_evictions_total",
 	                       "likes_edge_ops_accepted_total",
@@ -577,16 +561,17 @@ Test(api, metrics_parse_and_keep_their_names)
 	                       "likes_edge_cache_hits_total{cache=\"snapshots\"}",
 	                       "likes_edge_cache_misses_total{cache=\"snapshots\"}"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		cr_assert_geq(prom_get(body(), names[i]), 0, "%s missing:\n%s", names[i], body());
+		cr_assert_geq(prom_util_get(body(), names[i]), 0, "%s missing:\n%s", names[i],
+		              body());
 	/* The names issue 18 replaced (docs/ops.md, *Renamed metrics*). */
 	const char *gone[] = {"likes_edge_leveldb_", "likes_edge_ops_refused_budget_total",
 	                      "likes_edge_snapshot_messages_total", "likes_edge_snapshot_cache_"};
 	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++)
 		cr_assert_null(strstr(body(), gone[i]), "%s is still there", gone[i]);
-	cr_assert_eq(prom_get(body(), "likes_edge_pending_ops"), 1);
-	cr_assert_eq(prom_get(body(), "likes_edge_partitions"), 4,
+	cr_assert_eq(prom_util_get(body(), "likes_edge_pending_ops"), 1);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_partitions"), 4,
 	             "what replica_partitions_complete is compared with");
-	cr_assert_eq(prom_get(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
+	cr_assert_eq(prom_util_get(body(), "likes_edge_snapshot_version{partition=\"1\"}"),
 	             partition_of("post:1", 6, 4) == 1 ? 7 : -1);
 }
 
@@ -608,23 +593,23 @@ Test(api, requests_are_counted_by_route_and_status_with_their_latency)
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 401);
 	cr_assert_eq(req("GET", "/v1/counts?items=post:1", NULL, NULL, NULL, NULL), 200);
 	cr_assert_eq(metric_now(ok), 3);
-	cr_assert_eq(prom_get(body(), unknown), 1);
-	cr_assert_eq(prom_get(body(), hist), 4);
-	cr_assert_eq(prom_get(body(), inf), 4);
-	cr_assert_gt(prom_get(body(), "likes_edge_request_duration_seconds_sum{route=\"count\"}"),
-	             0);
-	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"other\",status=\"404\"}"),
-	             1);
-	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"200\"}"),
-	             1);
-	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"401\"}"),
-	             1);
-	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"counts\",status=\"200\"}"),
-	             1);
+	cr_assert_eq(prom_util_get(body(), unknown), 1);
+	cr_assert_eq(prom_util_get(body(), hist), 4);
+	cr_assert_eq(prom_util_get(body(), inf), 4);
+	cr_assert_gt(
+	    prom_util_get(body(), "likes_edge_request_duration_seconds_sum{route=\"count\"}"), 0);
 	cr_assert_eq(
-	    prom_get(body(), "likes_edge_requests_total{route=\"metrics\",status=\"200\"}"), 1,
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"other\",status=\"404\"}"), 1);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"write\",status=\"200\"}"), 1);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"write\",status=\"401\"}"), 1);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"counts\",status=\"200\"}"), 1);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"metrics\",status=\"200\"}"), 1,
 	    "the scrape before this one");
-	cr_assert_eq(prom_get(body(), "likes_edge_ops_accepted_total"), 1);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_ops_accepted_total"), 1);
 }
 
 Test(api, writes_move_the_op_counters_and_refusals_by_reason)
@@ -636,15 +621,15 @@ Test(api, writes_move_the_op_counters_and_refusals_by_reason)
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 429);
 	cr_assert_eq(metric_now("likes_edge_ops_accepted_total"), before + 1);
-	cr_assert_eq(prom_get(body(), "likes_edge_ops_duplicate_total"), 1);
-	cr_assert_eq(prom_get(body(), "likes_edge_ops_refused_total{reason=\"rate\"}"), 1);
-	cr_assert_eq(prom_get(body(), "likes_edge_requests_total{route=\"write\",status=\"429\"}"),
-	             1);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_ops_duplicate_total"), 1);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_ops_refused_total{reason=\"rate\"}"), 1);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_requests_total{route=\"write\",status=\"429\"}"), 1);
 	/* A full disk: the write is refused for the store. */
 	store_fail_writes(T.db, 1);
 	cr_assert_eq(req("POST", "/v1/items/post/2/likes", "u2", NULL, NULL, NULL), 503);
 	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"store\"}"), 1);
-	cr_assert_eq(prom_get(body(), "likes_edge_store_commits_failed_total"), 1);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_store_commits_failed_total"), 1);
 }
 
 Test(api, hot_items_list_the_most_liked_item_first)

@@ -21,6 +21,7 @@
 
 #include "tests/support/h2client.h"
 #include "tests/support/testdir.h"
+#include "tests/support/api_util.h"
 #include "tests/support/ledger_sink.h"
 #include "edge/api/api.h"
 #include "edge/ledger/ledger.h"
@@ -57,43 +58,25 @@ static void setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api_group");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = 4,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 60000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(4);
+	o.seal_age_ms = 60000;
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	cr_assert_eq(ledger_sink_complete(T.l, o.partitions), 0);
 	T.base = event_base_new();
 	cr_assert_not_null(T.base);
-	T.a.lg = T.l;
-	T.a.ic.dev_header = true;
-	T.a.edge_id = "e1";
+	api_config cfg = api_util_config();
+	cfg.max_items = cfg.max_ops = 100;
+	cr_assert_eq(api_util_prepare(&T.a, T.l, "post", "likes", "views", cfg, err, sizeof err), 0,
+	             "%s", err);
 	T.a.base = T.base;
 	T.a.group_commit = true;
-	cr_assert_eq(item_parse_names("post", T.a.types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&T.a.counters, "likes", "views", err, sizeof err), 0);
-	T.a.cfg = (api_config){.max_items = 100,
-	                       .max_ops = 100,
-	                       .idem_retention_ms = 60000,
-	                       .max_age_s = 2,
-	                       .stale_s = 10,
-	                       .member_ttl_ms = 1000,
-	                       .member_entries = 16};
 	cr_assert_eq(api_init(&T.a), 0);
 	http_config hc = {.listen = "127.0.0.1:0"};
 	T.srv = http_server_new(T.base, &hc, api_handle, &T.a, err, sizeof err);
 	cr_assert_not_null(T.srv, "%s", err);
-	T.cl.fd = -1;
+	T.cl.conn.fd = -1;
 	cr_assert_eq(pipe(T.stop), 0);
 	T.stop_ev = event_new(T.base, T.stop[0], EV_READ, on_stop, T.base);
 	cr_assert_not_null(T.stop_ev);
@@ -118,10 +101,8 @@ static void teardown(void)
 	close(T.stop[1]);
 	h2client_close(&T.cl);
 	http_server_free(T.srv);
-	api_free(&T.a);
+	api_util_free(&T.a);
 	event_base_free(T.base);
-	item_free_names(T.a.types);
-	counters_free(&T.a.counters);
 	ledger_free(T.l);
 	store_close(T.db);
 	testdir_remove(T.dir);
@@ -147,7 +128,7 @@ static void start_loop(void)
 		len += (size_t)n;
 	}
 	cr_assert_eq(n, 0);
-	cr_assert(h2client_write_all(&T.cl, buf, len));
+	cr_assert(tconn_write(&T.cl.conn, buf, len));
 	free(buf);
 	cr_assert_eq(pthread_create(&T.thread, NULL, loop_main, NULL), 0);
 	T.running = true;

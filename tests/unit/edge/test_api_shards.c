@@ -2,7 +2,7 @@
  * (edge/api/api.c over edge/upstream/shards.h) against fake centrals.
  *
  * The api runs in process over a real ledger (as test_api.c does) with a
- * router whose clients talk to evserver.h fake centrals, one listener per
+ * router whose clients talk to fakesrv.h fake centrals, one listener per
  * instance, all on one event_base the test drives until a condition holds
  * or a deadline passes. The first request of a route defers (no HTTP
  * server, so its answer is dropped) and fills the ledger's read-through
@@ -22,7 +22,7 @@
 #include "edge/ledger/ledger.h"
 #include "edge/upstream/shards.h"
 #include "clock.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "tests/support/ledger_sink.h"
 #include "log.h"
 #include "partition.h"
@@ -124,32 +124,19 @@ static void route_setup(void)
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_api_shards");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = NPARTS,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 60000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(NPARTS);
+	o.rt_ttl_ms = 60000;
 	T.tm = telemetry_new(16);
 	o.tm = T.tm;
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	T.a.tm = T.tm;
-	api_fix_init(&T.a, T.l, "post,reel", "likes", "views",
-	             (api_config){.max_items = 20,
-	                          .max_ops = 3,
-	                          .idem_retention_ms = 60000,
-	                          .max_age_s = 2,
-	                          .stale_s = 10,
-	                          .member_ttl_ms = 60000,
-	                          .member_entries = 16});
-	api_fix_loopback(T.ip);
+	api_config cfg = api_util_config();
+	cfg.max_items = 20;
+	cfg.member_ttl_ms = 60000;
+	cr_assert_eq(api_util_init(&T.a, T.l, "post,reel", "likes", "views", cfg, err, sizeof err),
+	             0, "%s", err);
+	api_util_loopback(T.ip);
 	fakesrv_init(&T.srv);
 	for (int i = 0; i < NFAKES; i++) {
 		fake *f = &T.f[i];
@@ -164,7 +151,7 @@ static void route_teardown(void)
 {
 	free(T.r.body);
 	shards_router_free(T.router);
-	api_fix_free(&T.a);
+	api_util_free(&T.a);
 	ledger_free(T.l);
 	telemetry_free(T.tm);
 	store_close(T.db);
@@ -190,7 +177,7 @@ static void route_by(const char *fmt)
 
 static int req(const char *method, const char *path, const char *user)
 {
-	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
+	return api_util_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
 }
 
 /* Turns the loop until cond() holds, within WAIT_MS. */

@@ -1,7 +1,7 @@
 /* test_central_client.c - the edge's client for central's ops API against
  * a fake central, and the parsers of central's answers.
  *
- * The fake central is an evserver.h fakesrv on 127.0.0.1 port 0 whose loop
+ * The fake central is a fakesrv.h server on 127.0.0.1 port 0 whose loop
  * thread is never started: it shares its event_base with the client, and
  * tests drive the loop until a condition holds or a deadline passes. Its
  * routes: /slow?ms=N answers after N ms, /fail answers 503, /big answers
@@ -25,7 +25,7 @@
 
 #include "edge/upstream/central_client.h"
 #include "clock.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "log.h"
 #include "xmem.h"
 

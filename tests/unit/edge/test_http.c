@@ -52,7 +52,7 @@ Test(http, get_is_answered_with_handler_status_headers_and_body)
 
 	struct sockaddr_in me;
 	socklen_t mlen = sizeof me;
-	cr_assert_eq(getsockname(cl.fd, (struct sockaddr *)&me, &mlen), 0);
+	cr_assert_eq(getsockname(cl.conn.fd, (struct sockaddr *)&me, &mlen), 0);
 	char peer[64];
 	snprintf(peer, sizeof peer, "127.0.0.1:%u", ntohs(me.sin_port));
 	cr_assert_str_eq(h2client_header(cs, "x-peer"), peer);
@@ -179,7 +179,7 @@ Test(http, server_stops_reading_while_a_client_does_not_read_its_output)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
-	h2client_rcvbuf = 4096;
+	tconn_rcvbuf = 4096;
 	h2client cl;
 	cr_assert(h2client_open(&cl, port(false), false, "", 0));
 	size_t n = 12 * 1024 * 1024; /* more than the kernel buffers hold */
@@ -325,9 +325,9 @@ Test(http, stalled_tls_handshake_is_closed_after_idle_timeout)
 	http_config cfg = tls_config();
 	cfg.idle_timeout_ms = 200;
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(true));
+	int fd = tconn_tcp_connect(port(true));
 	cr_assert(fd >= 0);
-	cr_assert(h2client_eof_seen(fd, WAIT_MS), "silent TLS h2client was not closed");
+	cr_assert(tconn_eof_seen(fd, WAIT_MS), "silent TLS h2client was not closed");
 	close(fd);
 }
 
@@ -356,13 +356,13 @@ Test(http, garbage_instead_of_preface_is_disconnected_without_affecting_others)
 	h2client_request(&good, "GET", "/before", NULL, 0, NULL, NULL);
 	cr_assert(h2client_run(&good));
 
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert(fd >= 0);
 	/* Neither the HTTP/2 preface nor HTTP/1.1: a TLS hello on the
 	 * cleartext port. */
 	const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n";
 	cr_assert_eq(send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL), (ssize_t)sizeof junk - 1);
-	cr_assert(h2client_eof_seen(fd, WAIT_MS), "garbage connection was not closed");
+	cr_assert(tconn_eof_seen(fd, WAIT_MS), "garbage connection was not closed");
 	close(fd);
 
 	h2client_stream *cs = h2client_request(&good, "GET", "/after", NULL, 0, NULL, NULL);
@@ -389,7 +389,7 @@ Test(http, stop_accepting_refuses_new_connections_but_keeps_open_ones)
 
 	run_on_loop(stop_accepting_on_loop);
 	cr_assert_eq(http_server_port(H.srv, false), -1);
-	int fd = h2client_tcp_connect(p);
+	int fd = tconn_tcp_connect(p);
 	int e = errno;
 	if (fd >= 0)
 		close(fd);

@@ -376,11 +376,12 @@ Test(http1, refused_client_may_finish_sending_without_a_reset)
 	 * server that had closed outright would answer it with a reset. */
 	char body[5000];
 	memset(body, 'b', sizeof body);
-	cr_assert_eq(send(cl.fd, body, sizeof body, MSG_NOSIGNAL), (ssize_t)sizeof body);
+	cr_assert_eq(send(cl.conn.fd, body, sizeof body, MSG_NOSIGNAL), (ssize_t)sizeof body);
 	/* A reset shows as EPIPE on a later send; give it 300 ms to come. */
 	uint64_t end = clock_mono_ms() + 300;
 	while (clock_mono_ms() < end) {
-		cr_assert_eq(send(cl.fd, "b", 1, MSG_NOSIGNAL), 1, "send: %s", strerror(errno));
+		cr_assert_eq(send(cl.conn.fd, "b", 1, MSG_NOSIGNAL), 1, "send: %s",
+		             strerror(errno));
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
 	}

@@ -67,27 +67,11 @@ Test(http_both, h1_and_h2c_share_the_port_and_answer_alike)
 	h1client_close(&one);
 }
 
-/* Reads frames off fd until it closes (or WAIT_MS); the error code of
- * the GOAWAY among them, -1 when none came. */
-static long goaway_code(int fd)
-{
-	unsigned char buf[4096];
-	size_t len = 0;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	while (len < sizeof buf && poll(&pfd, 1, WAIT_MS) == 1) {
-		ssize_t k = recv(fd, buf + len, sizeof buf - len, 0);
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-	}
-	return h2_goaway_code(buf, len);
-}
-
 Test(http_both, a_wrong_preface_after_its_request_line_is_an_http2_error)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert(fd >= 0);
 	/* The server waits while the bytes could still be the preface. */
 	cr_assert_eq(send(fd, "PRI * HTTP/2.0\r\n", 16, MSG_NOSIGNAL), 16);
@@ -96,7 +80,8 @@ Test(http_both, a_wrong_preface_after_its_request_line_is_an_http2_error)
 	/* Only HTTP/2 starts so: the rest going wrong is a connection error
 	 * of type PROTOCOL_ERROR (RFC 9113 3.4), not an HTTP/1.1 answer. */
 	cr_assert_eq(send(fd, "\r\nSX\r\n\r\n", 8, MSG_NOSIGNAL), 8);
-	cr_assert_eq(goaway_code(fd), 1, "GOAWAY(PROTOCOL_ERROR)");
+	cr_assert_eq(h2client_read_goaway(&(tconn){.fd = fd}, WAIT_MS), 1,
+	             "GOAWAY(PROTOCOL_ERROR)");
 	close(fd);
 
 	/* A byte off before the request line ends: HTTP/1.1, which does not
@@ -141,7 +126,7 @@ Test(http_both, a_headers_frame_on_a_lower_stream_id_is_a_connection_error)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert(fd >= 0);
 	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
@@ -155,7 +140,8 @@ Test(http_both, a_headers_frame_on_a_lower_stream_id_is_a_connection_error)
 	cr_assert_eq(send(fd, three, sizeof three, MSG_NOSIGNAL), 15);
 	/* RFC 9113 5.1.1: a new stream id must be larger than every one the
 	 * client used; 3 after 5 is a connection error of type PROTOCOL_ERROR. */
-	cr_assert_eq(goaway_code(fd), 1, "GOAWAY(PROTOCOL_ERROR)");
+	cr_assert_eq(h2client_read_goaway(&(tconn){.fd = fd}, WAIT_MS), 1,
+	             "GOAWAY(PROTOCOL_ERROR)");
 	close(fd);
 }
 
@@ -178,7 +164,7 @@ Test(http_both, headers_on_a_refused_stream_id_are_not_a_connection_error)
 	http_config cfg = base_config();
 	cfg.max_streams = 1;
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert(fd >= 0);
 	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
@@ -217,7 +203,7 @@ Test(http_both, headers_on_a_refused_stream_id_are_not_a_connection_error)
 	cr_assert_eq(send(fd, nine, sizeof nine, MSG_NOSIGNAL), 15);
 	len = 0;
 	end = clock_mono_ms() + WAIT_MS;
-	while (!h2_frame_seen(buf, len, 1, 9) && h2_goaway_code(buf, len) < 0 &&
+	while (!h2_frame_seen(buf, len, 1, 9) && h2client_goaway_code(buf, len) < 0 &&
 	       clock_mono_ms() < end) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (poll(&pfd, 1, 20) == 1) {
@@ -227,7 +213,8 @@ Test(http_both, headers_on_a_refused_stream_id_are_not_a_connection_error)
 			len += (size_t)k;
 		}
 	}
-	cr_assert_eq(h2_goaway_code(buf, len), -1, "GOAWAY(%ld)", h2_goaway_code(buf, len));
+	cr_assert_eq(h2client_goaway_code(buf, len), -1, "GOAWAY(%ld)",
+	             h2client_goaway_code(buf, len));
 	cr_assert(h2_frame_seen(buf, len, 1, 9), "stream 9 was answered");
 	close(fd);
 }
@@ -236,7 +223,7 @@ Test(http_both, preface_split_over_two_writes_is_http2)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert(fd >= 0);
 	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	cr_assert_eq(send(fd, preface, 10, MSG_NOSIGNAL), 10);
@@ -260,13 +247,8 @@ static void tls_h1_get(const char *alpn, size_t alpn_len)
 	start_tls_server();
 	h1client cl;
 	cr_assert(h1client_open(&cl, port(true), true, alpn, alpn_len));
-	const unsigned char *sel = NULL;
-	unsigned sellen = 0;
-	SSL_get0_alpn_selected(cl.ssl, &sel, &sellen);
-	if (alpn_len)
-		cr_assert(sellen == 8 && memcmp(sel, "http/1.1", 8) == 0);
-	else
-		cr_assert_eq(sellen, 0);
+	char sel[32];
+	cr_assert_str_eq(tconn_alpn(&cl.conn, sel, sizeof sel), alpn_len ? "http/1.1" : "");
 	h1client_send_str(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nlike"
 	                       "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
 	cr_assert(h1client_wait(&cl, 2));
@@ -295,10 +277,8 @@ Test(http_both, tls_client_offering_both_gets_h2)
 	start_tls_server();
 	h2client cl;
 	cr_assert(h2client_open(&cl, port(true), true, "\x08http/1.1\x02h2", 12));
-	const unsigned char *sel = NULL;
-	unsigned sellen = 0;
-	SSL_get0_alpn_selected(cl.ssl, &sel, &sellen);
-	cr_assert(sellen == 2 && memcmp(sel, "h2", 2) == 0);
+	char sel[32];
+	cr_assert_str_eq(tconn_alpn(&cl.conn, sel, sizeof sel), "h2");
 	h2client_stream *cs = h2client_request(&cl, "GET", "/x", NULL, 0, NULL, NULL);
 	cr_assert(h2client_run(&cl));
 	cr_assert_eq(cs->status, 200);

@@ -104,9 +104,9 @@ Test(http_guard, connections_over_the_per_address_cap_are_closed_at_once)
 		h2client_request(&cl[i], "GET", "/x", NULL, 0, NULL, NULL);
 		cr_assert(h2client_run(&cl[i]));
 	}
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert_geq(fd, 0);
-	cr_assert(h2client_eof_seen(fd, WAIT_MS), "the fourth connection stayed open");
+	cr_assert(tconn_eof_seen(fd, WAIT_MS), "the fourth connection stayed open");
 	close(fd);
 	cr_assert_eq(guard_refusals(G, GUARD_CONNS), 1);
 	/* The three still work, and closing one makes room. */
@@ -129,7 +129,7 @@ Test(http_guard, a_slow_http1_request_gets_408_and_the_connection_closes)
 	http_config cfg = guarded(0);
 	cfg.request_timeout_ms = 300;
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert_geq(fd, 0);
 	const char *part = "GET /slow HTTP/1.1\r\nhost: a\r\nx-a: 1\r\n";
 	cr_assert_eq(send(fd, part, strlen(part), 0), (ssize_t)strlen(part));
@@ -158,7 +158,7 @@ Test(http_guard, a_slow_second_request_on_a_kept_connection_gets_408)
 	http_config cfg = guarded(0);
 	cfg.request_timeout_ms = 300;
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert_geq(fd, 0);
 	const char *first = "GET /first HTTP/1.1\r\nhost: a\r\n\r\n";
 	cr_assert_eq(send(fd, first, strlen(first), 0), (ssize_t)strlen(first));
@@ -185,10 +185,10 @@ Test(http_guard, a_connection_that_never_finishes_its_preface_is_closed)
 	http_config cfg = guarded(0);
 	cfg.request_timeout_ms = 300;
 	start_server(&cfg);
-	int fd = h2client_tcp_connect(port(false));
+	int fd = tconn_tcp_connect(port(false));
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(send(fd, "PRI * HTTP/2.0\r\n", 16, 0), 16);
-	cr_assert(h2client_eof_seen(fd, WAIT_MS));
+	cr_assert(tconn_eof_seen(fd, WAIT_MS));
 	close(fd);
 	cr_assert_eq(guard_refusals(G, GUARD_SLOW), 1);
 }

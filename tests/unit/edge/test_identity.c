@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "tests/support/testdir.h"
+#include "tests/support/api_util.h"
 #include "tests/support/ledger_sink.h"
 #include "edge/api/api.h"
 #include "edge/auth/bearer.h"
@@ -582,34 +583,16 @@ static void api_setup(void)
 	memset(&A, 0, sizeof A);
 	snprintf(A.dir, sizeof A.dir, "%s/store", T.dir);
 	A.db = testdir_open_store(A.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = 4,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(4);
 	char err[256];
 	A.l = ledger_open(A.db, &o, err, sizeof err);
 	cr_assert_not_null(A.l, "%s", err);
 	keys("r1", NULL, "likes");
-	A.a.lg = A.l;
+	cr_assert_eq(api_util_prepare(&A.a, A.l, "post,reel", "likes,saves", "views",
+	                              api_util_config(), err, sizeof err),
+	             0, "%s", err);
+	A.a.ic.dev_header = false; /* bearer tokens only */
 	A.a.ic.keys = T.k;
-	A.a.edge_id = "e1";
-	cr_assert_eq(item_parse_names("post,reel", A.a.types, item_type_valid), 0);
-	cr_assert_eq(counters_parse(&A.a.counters, "likes,saves", "views", err, sizeof err), 0);
-	A.a.cfg = (api_config){.max_items = 3,
-	                       .max_ops = 3,
-	                       .idem_retention_ms = 60000,
-	                       .max_age_s = 2,
-	                       .stale_s = 10,
-	                       .member_ttl_ms = 1000,
-	                       .member_entries = 16};
 	cr_assert_eq(api_init(&A.a), 0);
 	/* the edge knows post:1 has 41 likes, as central would tell it */
 	wire_count wc = {wire_cstr("likes", 5), wire_cstr("post:1", 6), 41};
@@ -621,9 +604,7 @@ static void api_setup(void)
 static void api_teardown(void)
 {
 	free(A.r.body);
-	api_free(&A.a);
-	item_free_names(A.a.types);
-	counters_free(&A.a.counters);
+	api_util_free(&A.a);
 	ledger_free(A.l);
 	store_close(A.db);
 	teardown();

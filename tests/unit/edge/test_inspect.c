@@ -51,18 +51,9 @@ static int sink_refuse(void *ctx, uint32_t p, uint64_t seq, const void *buf, siz
 
 static ledger *open_ledger(ledger_send_fn send, uint64_t window)
 {
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = NPARTS,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = window,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 1000,
-	                 .max_ahead_ms = 60000,
-	                 .send = send};
+	ledger_opts o = api_util_ledger_opts(NPARTS);
+	o.window_bytes = window;
+	o.send = send;
 	char err[256];
 	ledger *l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(l, "%s", err);
@@ -83,21 +74,17 @@ static void setup(void)
 	testdir_make(T.dir, sizeof T.dir, "test_inspect");
 	T.db = testdir_open_store(T.dir);
 	T.l = open_ledger(sink, 1u << 20);
-	api_fix_init(&T.a, T.l, "post", "likes", "views",
-	             (api_config){.max_items = 3,
-	                          .max_ops = 3,
-	                          .idem_retention_ms = 60000,
-	                          .max_age_s = 2,
-	                          .stale_s = 10,
-	                          .member_ttl_ms = 1000,
-	                          .member_entries = 16});
-	api_fix_loopback(T.ip);
+	char err[256];
+	cr_assert_eq(
+	    api_util_init(&T.a, T.l, "post", "likes", "views", api_util_config(), err, sizeof err),
+	    0, "%s", err);
+	api_util_loopback(T.ip);
 }
 
 static void teardown(void)
 {
 	free(T.r.body);
-	api_fix_free(&T.a);
+	api_util_free(&T.a);
 	ledger_free(T.l);
 	store_close(T.db);
 	testdir_remove(T.dir);
@@ -108,7 +95,7 @@ TestSuite(inspect, .init = setup, .fini = teardown, .timeout = 30);
 /* Runs one request; the answer is in T.r (body NUL-terminated). */
 static int req(const char *method, const char *path, const char *user)
 {
-	return api_fix_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
+	return api_util_call(&T.a, &T.r, T.ip, method, path, user, NULL, NULL, NULL);
 }
 
 /* Likes item (of partition p) by n new users. */

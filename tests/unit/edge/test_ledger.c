@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/support/ledger_util.h"
+#include "tests/support/wire_util.h"
 #include "wire.h"
 
 static void setup(void)
@@ -47,11 +48,6 @@ static void decode_sent(size_t i, wire_batch *b)
 	cr_assert_eq(wire_decode_batch(T.sent[i].buf, T.sent[i].len, b), 0);
 	cr_assert_eq(b->partition, T.sent[i].partition);
 	cr_assert_eq(b->seq, T.sent[i].seq);
-}
-
-static bool str_is(wire_str w, const char *s)
-{
-	return w.n == strlen(s) && memcmp(w.p, s, w.n) == 0;
 }
 
 /* A one-message snapshot of T.p from central. */
@@ -150,15 +146,15 @@ Test(ledger, third_write_seals_and_sends_batch_one)
 
 	wire_batch b;
 	decode_sent(0, &b);
-	cr_assert(str_is(b.edge, EDGE));
-	cr_assert(str_is(b.region, "eu"));
+	cr_assert(wire_util_str_is(b.edge, EDGE));
+	cr_assert(wire_util_str_is(b.region, "eu"));
 	cr_assert_eq(b.nops, 3);
 	const char *users[3] = {"u1", "u2", "u1"};
 	const uint8_t kinds[3] = {WIRE_ADD, WIRE_ADD, WIRE_REMOVE};
 	for (uint32_t i = 0; i < 3; i++) {
-		cr_assert(str_is(b.ops[i].counter, "likes"));
-		cr_assert(str_is(b.ops[i].item, ITEM));
-		cr_assert(str_is(b.ops[i].user, users[i]), "op %u", i);
+		cr_assert(wire_util_str_is(b.ops[i].counter, "likes"));
+		cr_assert(wire_util_str_is(b.ops[i].item, ITEM));
+		cr_assert(wire_util_str_is(b.ops[i].user, users[i]), "op %u", i);
 		cr_assert_eq(b.ops[i].kind, kinds[i], "op %u", i);
 		cr_assert_eq(b.ops[i].n, 1);
 		cr_assert_eq(b.ops[i].hlc, w[i].hlc, "op %u", i);
@@ -354,7 +350,7 @@ Test(ledger, reopen_rebuilds_pending_ops_overlay_and_resends_in_order)
 	wire_batch b;
 	decode_sent(before + 2, &b);
 	cr_assert_eq(b.nops, 2);
-	cr_assert(str_is(b.ops[0].user, "u7"));
+	cr_assert(wire_util_str_is(b.ops[0].user, "u7"));
 	cr_assert_eq(b.ops[0].hlc, last.hlc);
 	wire_batch_free(&b);
 	cr_assert_eq(count(), 6);

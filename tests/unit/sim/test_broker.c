@@ -39,7 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kafka_destroy_clients(&prod, &cons);
+	kafka_util_destroy_clients(&prod, &cons);
 	if (plain)
 		rd_kafka_destroy(plain);
 	plain = NULL;
@@ -151,13 +151,14 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 	enum { N = sizeof payloads / sizeof payloads[0] };
 	uint64_t t0 = clock_mono_ms();
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 
 	delivery d[N];
 	for (int i = 0; i < N; i++)
-		kafka_produce(prod, "likes.batches", 3, payloads[i], &d[i]);
+		kafka_util_produce(prod, "likes.batches", 3, payloads[i], &d[i]);
 	for (int i = 0; i < N; i++) {
-		cr_assert(kafka_wait_delivery(prod, &d[i], WAIT_MS), "message %d not delivered", i);
+		cr_assert(kafka_util_wait_delivery(prod, &d[i], WAIT_MS),
+		          "message %d not delivered", i);
 		cr_assert_eq(d[i].err, RD_KAFKA_RESP_ERR_NO_ERROR, "message %d: %s", i,
 		             rd_kafka_err2str(d[i].err));
 		cr_assert_eq(d[i].offset, i, "message %d at offset %" PRId64, i, d[i].offset);
@@ -166,10 +167,10 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 			        clock_mono_ms() - t0);
 	}
 
-	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-assign");
-	kafka_assign_from_start(cons, "likes.batches", 3);
+	cons = kafka_util_new_consumer(sim_broker_bootstraps(b), "test-broker-assign");
+	kafka_util_assign_from_start(cons, "likes.batches", 3);
 	for (int i = 0; i < N; i++) {
-		rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
+		rd_kafka_message_t *m = kafka_util_next_message(cons, WAIT_MS);
 		cr_assert_not_null(m, "message %d not consumed", i);
 		cr_assert_eq(m->partition, 3);
 		cr_assert_eq(m->offset, i);
@@ -182,7 +183,7 @@ Test(broker, idempotent_produce_then_assigned_consume_keeps_order)
 Test(broker, default_topics_have_their_partition_counts_and_replicas)
 {
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	size_t n;
 	const sim_broker_topic *def = sim_broker_default_topics(&n);
 	cr_assert_eq(n, 3);
@@ -213,7 +214,7 @@ Test(broker, given_topics_replace_defaults_and_replication_follows_brokers)
 	cr_assert_eq(sim_broker_count(b), 2);
 	cr_assert_eq(strchr(strchr(sim_broker_bootstraps(b), ',') + 1, ','), NULL,
 	             "two brokers, two addresses: %s", sim_broker_bootstraps(b));
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 
 	const struct rd_kafka_metadata *md;
 	const rd_kafka_metadata_topic_t *t = topic_metadata(prod, "drill.t", &md);
@@ -234,22 +235,22 @@ Test(broker, given_topics_replace_defaults_and_replication_follows_brokers)
 Test(broker, produce_resumes_after_leader_goes_down_and_up)
 {
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	delivery d0, d1;
-	kafka_produce(prod, "likes.batches", 3, "before", &d0);
-	cr_assert(kafka_wait_delivery(prod, &d0, WAIT_MS));
+	kafka_util_produce(prod, "likes.batches", 3, "before", &d0);
+	cr_assert(kafka_util_wait_delivery(prod, &d0, WAIT_MS));
 	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 
 	int32_t leader = leader_of(prod, "likes.batches", 3);
 	cr_assert_eq(sim_broker_set_down(b, leader, true), 0);
-	kafka_produce(prod, "likes.batches", 3, "during", &d1);
+	kafka_util_produce(prod, "likes.batches", 3, "during", &d1);
 	/* Leadership does not move, so nothing can be acked while it is down. */
-	cr_assert_not(kafka_wait_delivery(prod, &d1, 1000), "acked by a down broker: %s",
+	cr_assert_not(kafka_util_wait_delivery(prod, &d1, 1000), "acked by a down broker: %s",
 	              rd_kafka_err2str(d1.err));
 
 	cr_assert_eq(sim_broker_set_down(b, leader, false), 0);
 	uint64_t t0 = clock_mono_ms();
-	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS),
+	cr_assert(kafka_util_wait_delivery(prod, &d1, WAIT_MS),
 	          "not delivered after the broker came up");
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
 	cr_assert_eq(d1.offset, 1, "exactly once: offset %" PRId64, d1.offset);
@@ -265,15 +266,15 @@ Test(broker, produce_resumes_after_leader_goes_down_and_up)
 Test(broker, rtt_delays_every_ack)
 {
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	delivery d0, d1;
-	kafka_produce(prod, "likes.batches", 0, "warm", &d0);
-	cr_assert(kafka_wait_delivery(prod, &d0, WAIT_MS));
+	kafka_util_produce(prod, "likes.batches", 0, "warm", &d0);
+	cr_assert(kafka_util_wait_delivery(prod, &d0, WAIT_MS));
 
 	cr_assert_eq(sim_broker_set_rtt(b, -1, 400), 0);
 	uint64_t t0 = clock_mono_ms();
-	kafka_produce(prod, "likes.batches", 0, "slow", &d1);
-	cr_assert(kafka_wait_delivery(prod, &d1, WAIT_MS));
+	kafka_util_produce(prod, "likes.batches", 0, "slow", &d1);
+	cr_assert(kafka_util_wait_delivery(prod, &d1, WAIT_MS));
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 	uint64_t took = clock_mono_ms() - t0;
 	cr_assert_geq(took, 390, "ack after %" PRIu64 " ms with rtt 400", took);
@@ -294,20 +295,20 @@ Test(broker, fault_hooks_reject_unknown_brokers)
 Test(broker, consumer_group_joins_and_commits)
 {
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	delivery d;
-	kafka_produce(prod, "likes.deadletter", 0, "quarantined", &d);
-	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS));
+	kafka_util_produce(prod, "likes.deadletter", 0, "quarantined", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, WAIT_MS));
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR);
 
 	uint64_t t0 = clock_mono_ms();
-	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	cons = kafka_util_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, "likes.deadletter", RD_KAFKA_PARTITION_UA);
 	cr_assert_eq(rd_kafka_subscribe(cons, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_destroy(sub);
 
-	rd_kafka_message_t *m = kafka_next_message(cons, WAIT_MS);
+	rd_kafka_message_t *m = kafka_util_next_message(cons, WAIT_MS);
 	cr_assert_not_null(m, "nothing consumed through the group");
 	fprintf(stderr, "measure: subscribe to first message (group join) %" PRIu64 " ms\n",
 	        clock_mono_ms() - t0);
@@ -319,7 +320,7 @@ Test(broker, consumer_group_joins_and_commits)
 	cons = NULL;
 
 	/* A new member of the group sees the committed position. */
-	cons = kafka_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
+	cons = kafka_util_new_consumer(sim_broker_bootstraps(b), "test-broker-group");
 	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(c, "likes.deadletter", 0);
 	cr_assert_eq(rd_kafka_committed(cons, c, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -368,11 +369,11 @@ static rd_kafka_t *new_plain_producer(const char *bootstraps)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_set(conf, "bootstrap.servers", bootstraps);
-	kafka_set(conf, "acks", "all");
-	kafka_set(conf, "linger.ms", "0");
-	kafka_set(conf, "message.send.max.retries", "0");
-	rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
+	kafka_util_set(conf, "bootstrap.servers", bootstraps);
+	kafka_util_set(conf, "acks", "all");
+	kafka_util_set(conf, "linger.ms", "0");
+	kafka_util_set(conf, "message.send.max.retries", "0");
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_util_on_delivery);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	cr_assert_not_null(rk, "producer: %s", err);
 	return rk;
@@ -385,15 +386,15 @@ Test(broker, pushed_error_fails_the_next_produce_and_writes_nothing)
 	cr_assert_eq(sim_broker_push_errors(b, 1), 0);
 
 	delivery d0, d1;
-	kafka_produce(plain, "likes.batches", 2, "refused", &d0);
-	cr_assert(kafka_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
+	kafka_util_produce(plain, "likes.batches", 2, "refused", &d0);
+	cr_assert(kafka_util_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
 	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "got %s",
 	             rd_kafka_err2str(d0.err));
 
 	/* One error was pushed, so the next request goes through, and the
 	 * refused one left nothing in the log. */
-	kafka_produce(plain, "likes.batches", 2, "accepted", &d1);
-	cr_assert(kafka_wait_delivery(plain, &d1, WAIT_MS));
+	kafka_util_produce(plain, "likes.batches", 2, "accepted", &d1);
+	cr_assert(kafka_util_wait_delivery(plain, &d1, WAIT_MS));
 	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
 	cr_assert_eq(d1.offset, 0, "offset %" PRId64, d1.offset);
 }
@@ -401,12 +402,12 @@ Test(broker, pushed_error_fails_the_next_produce_and_writes_nothing)
 Test(broker, idempotent_producer_retries_through_pushed_errors_once)
 {
 	b = start_default();
-	prod = kafka_new_producer(sim_broker_bootstraps(b));
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	cr_assert_eq(sim_broker_push_errors(b, 3), 0);
 
 	delivery d;
-	kafka_produce(prod, "likes.batches", 5, "persistent", &d);
-	cr_assert(kafka_wait_delivery(prod, &d, WAIT_MS), "not delivered after the errors");
+	kafka_util_produce(prod, "likes.batches", 5, "persistent", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, WAIT_MS), "not delivered after the errors");
 	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
 	cr_assert_eq(d.offset, 0, "offset %" PRId64, d.offset);
 

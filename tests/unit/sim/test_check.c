@@ -1,5 +1,5 @@
 /* test_check.c - the drill checker can fail: fake centrals and edges
- * (listeners of one evserver.h fakesrv, on its own thread) answer counts
+ * (listeners of one fakesrv.h server, on its own thread) answer counts
  * and digests chosen by each test, and check_converge / check_digests
  * must name what disagrees, and a central that is not running.
  */
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "sim/drill/check.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "log.h"
 
 /* One fake daemon: what it answers to /v1/counts and /v1/digest. */

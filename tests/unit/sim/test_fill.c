@@ -1,5 +1,5 @@
 /* test_fill.c - sim fill against a fake edge: an evhttp server on its own
- * thread (evserver.h) that answers POST /v1/ops like the edge does and
+ * thread (fakesrv.h) that answers POST /v1/ops like the edge does and
  * records which items and users it saw. Covers the request plan (each
  * item once, users cycled, the remainder in the last request), the
  * default ops per request, failure counting (non-2xx, a refused op, a
@@ -19,7 +19,7 @@
 #include <jansson.h>
 
 #include "sim/bench/fill.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "xmem.h"
 
 #define SEEN_MAX 4096

@@ -8,7 +8,7 @@
  * answer), answer 429/503, or refuse writes with 400. It counts what it
  * saw (per region, per item, anomalies such as a reused key or a wrong
  * hlc) so the tests can hold the load's truth against the fake's state.
- * The fake's loop is an evserver.h fakesrv: it checks a stop flag on a
+ * The fake's loop is a fakesrv.h server: it checks a stop flag on a
  * 5 ms timer, so no thread but its own touches its base.
  */
 #include <criterion/criterion.h>
@@ -35,7 +35,7 @@
 
 #include "sim/drill/load.h"
 #include "clock.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "log.h"
 #include "smap.h"
 #include "xmem.h"

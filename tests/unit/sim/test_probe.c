@@ -6,7 +6,7 @@
  * not samples, that polls respect the batch size, that closed
  * connections are reopened, the option bounds and the quantile rule.
  *
- * Both fakes are evhttp listeners on one evserver.h fakesrv whose loop
+ * Both fakes are evhttp listeners on one fakesrv.h server whose loop
  * runs on its own thread; their shared state is under F.mu.
  */
 #include <criterion/criterion.h>
@@ -26,7 +26,7 @@
 
 #include "sim/drill/probe.h"
 #include "clock.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "item.h"
 #include "log.h"
 

@@ -1,4 +1,4 @@
-/* evserver.h - fake HTTP servers for tests: evhttp listeners on 127.0.0.1
+/* fakesrv.h - fake HTTP servers for tests: evhttp listeners on 127.0.0.1
  * port 0 sharing one event_base, whose loop either runs on a thread of its
  * own (fakesrv_start) or is driven by the test itself.
  *
@@ -10,12 +10,12 @@
  * the test's to free before fakesrv_stop. Names carry fakesrv_, not ev*:
  * that prefix is libevent's.
  *
- * Compiled once into the test support library (tests/support/evserver.c).
+ * Compiled once into the test support library (tests/support/fakesrv.c).
  * Set-up failures are Criterion assertions, so fakesrv_init, _listen,
  * _start and _stop are for a test's thread.
  */
-#ifndef TESTS_SUPPORT_EVSERVER_H
-#define TESTS_SUPPORT_EVSERVER_H
+#ifndef TESTS_SUPPORT_FAKESRV_H
+#define TESTS_SUPPORT_FAKESRV_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
-/* evserver.c - fake HTTP servers for tests (evserver.h). */
-#include "tests/support/evserver.h"
+/* fakesrv.c - fake HTTP servers for tests (fakesrv.h). */
+#include "tests/support/fakesrv.h"
 
 #include <criterion/criterion.h>
 

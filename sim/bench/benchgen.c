@@ -1,0 +1,74 @@
+/* benchgen.c - the applier benchmarks' items and message logs
+ * (benchgen.h). */
+#include "sim/bench/benchgen.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "partition.h"
+#include "sim/bench/benchutil.h"
+#include "xmem.h"
+
+void benchgen_items_init(benchgen_items *it, const char *type, uint32_t n, uint32_t partitions)
+{
+	it->names = xmalloc((size_t)n * BENCHGEN_ITEM_STRIDE);
+	it->len = xmalloc(n);
+	it->part = xmalloc((size_t)n * sizeof *it->part);
+	for (uint32_t i = 0; i < n; i++) {
+		char *s = it->names + (size_t)i * BENCHGEN_ITEM_STRIDE;
+		int k = snprintf(s, BENCHGEN_ITEM_STRIDE, "%.4s:%" PRIu32, type, i);
+		it->len[i] = (uint8_t)k;
+		it->part[i] = partition_of(s, (size_t)k, partitions);
+	}
+}
+
+void benchgen_items_free(benchgen_items *it)
+{
+	free(it->names);
+	free(it->len);
+	free(it->part);
+	it->names = NULL;
+	it->len = NULL;
+	it->part = NULL;
+}
+
+void benchgen_log_push(benchgen_log *l, benchgen_msg m, size_t *longest)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->m = xrealloc(l->m, l->cap * sizeof *l->m);
+	}
+	l->m[l->n++] = m;
+	if (l->n > *longest)
+		*longest = l->n;
+}
+
+void benchgen_logs_free(benchgen_log *logs, uint32_t partitions)
+{
+	if (!logs)
+		return;
+	for (uint32_t p = 0; p < partitions; p++) {
+		for (size_t i = 0; i < logs[p].n; i++)
+			free(logs[p].m[i].buf);
+		free(logs[p].m);
+	}
+	free(logs);
+}
+
+int benchgen_apply(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
+                   double *wall_s, double *cpu_s)
+{
+	int rc = 0;
+	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
+	for (size_t i = 0; i < longest && !rc; i++)
+		for (uint32_t p = 0; p < partitions && !rc; p++) {
+			const benchgen_log *l = &logs[p];
+			if (i < l->n)
+				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
+		}
+	*wall_s = clock_mono_s() - t0;
+	*cpu_s = bench_thread_cpu_s() - c0;
+	return rc;
+}

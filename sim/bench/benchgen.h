@@ -1,0 +1,61 @@
+/* benchgen.h - the input sim's applier benchmarks (bench-central,
+ * bench-views) build and replay: a table of item names with their
+ * partitions, and per partition the log of sealed wire messages in
+ * order, applied to central's applier round by round. The caller owns
+ * every table and log; one thread at a time.
+ */
+#ifndef SIM_BENCHGEN_H
+#define SIM_BENCHGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "central/apply/apply.h"
+#include "wire.h"
+
+#define BENCHGEN_ITEM_STRIDE 16 /* a 4-letter type, ':', up to 10 digits, NUL */
+
+/* Items "<type>:<i>" for i below n, and the partition of each. */
+typedef struct benchgen_items {
+	char *names; /* n * BENCHGEN_ITEM_STRIDE */
+	uint8_t *len;
+	uint32_t *part;
+} benchgen_items;
+
+/* type is at most 4 characters, so each name fits its stride. */
+void benchgen_items_init(benchgen_items *it, const char *type, uint32_t n, uint32_t partitions);
+void benchgen_items_free(benchgen_items *it);
+
+/* Item i's name, a view into the table. */
+static inline wire_str benchgen_item(const benchgen_items *it, uint32_t i)
+{
+	return wire_cstr(it->names + (size_t)i * BENCHGEN_ITEM_STRIDE, it->len[i]);
+}
+
+/* One sealed message (malloc'ed by the wire encoder). */
+typedef struct benchgen_msg {
+	char *buf;
+	size_t len;
+} benchgen_msg;
+
+/* One partition's sealed messages, in order; a zeroed log is empty. */
+typedef struct benchgen_log {
+	benchgen_msg *m;
+	size_t n, cap;
+} benchgen_log;
+
+/* Appends m to l, which takes it; raises *longest to l's length. */
+void benchgen_log_push(benchgen_log *l, benchgen_msg m, size_t *longest);
+
+/* Frees the messages and arrays of logs[0..partitions), then logs
+ * itself (xcalloc'ed by the caller). NULL is a no-op. */
+void benchgen_logs_free(benchgen_log *logs, uint32_t partitions);
+
+/* Applies message i of every partition's log (at offset i) before
+ * message i + 1 of any, longest rounds in all; in *wall_s and *cpu_s the
+ * time and the calling thread's CPU time that took. 0, or the first
+ * failure's code (the rest not applied). */
+int benchgen_apply(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
+                   double *wall_s, double *cpu_s);
+
+#endif
