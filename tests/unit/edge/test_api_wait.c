@@ -7,7 +7,7 @@
  * The edge's real HTTP server runs the api on a loop thread of its own,
  * over a real ledger whose replica is incomplete (so counts not held
  * here are read through) and a shard router whose one central is an
- * evserver.h fake on a second thread; the fake can hold its answers
+ * fakesrv.h fake on a second thread; the fake can hold its answers
  * until the test lets them go. The server's handler hands api_handle a
  * copy of each request and, once the handler returns, overwrites and
  * frees every byte of that copy (method, path, headers, body, addresses):
@@ -39,7 +39,7 @@
 #include "log.h"
 #include "partition.h"
 #include "store.h"
-#include "tests/support/evserver.h"
+#include "tests/support/fakesrv.h"
 #include "tests/support/h1client.h"
 #include "tests/support/ledger_sink.h"
 #include "tests/support/prom_util.h"
@@ -261,7 +261,7 @@ static void setup(void)
 {
 	log_threshold = LOG_ERROR;
 	memset(&T, 0, sizeof T);
-	T.cl.fd = -1;
+	T.cl.conn.fd = -1;
 	T.stop[0] = T.stop[1] = -1;
 	testdir_make(T.dir, sizeof T.dir, "test_api_wait");
 	T.db = testdir_open_store(T.dir);
@@ -601,10 +601,12 @@ Test(api_wait, a_waiting_request_is_timed_from_its_first_step)
 	atomic_store(&T.hold, false);
 	cr_assert_eq(answer(0)->status, 200);
 	char *m = scrape();
-	cr_assert_eq(prom_get(m, "likes_edge_requests_total{route=\"me\",status=\"200\"}"), 1, "%s",
-	             m);
-	cr_assert_eq(prom_get(m, "likes_edge_request_duration_seconds_count{route=\"me\"}"), 1);
-	cr_assert_geq(prom_get(m, "likes_edge_request_duration_seconds_sum{route=\"me\"}"), 0.3);
+	cr_assert_eq(prom_util_get(m, "likes_edge_requests_total{route=\"me\",status=\"200\"}"), 1,
+	             "%s", m);
+	cr_assert_eq(prom_util_get(m, "likes_edge_request_duration_seconds_count{route=\"me\"}"),
+	             1);
+	cr_assert_geq(prom_util_get(m, "likes_edge_request_duration_seconds_sum{route=\"me\"}"),
+	              0.3);
 	free(m);
 }
 
@@ -629,7 +631,7 @@ Test(api_wait, a_client_gone_while_waiting_is_neither_answered_nor_counted)
 	cr_assert_eq(answer(0)->status, 200);
 	cr_assert_eq(atomic_load(&T.asked), 1);
 	char *m = scrape();
-	cr_assert_eq(prom_get(m, "likes_edge_requests_total{route=\"me\",status=\"200\"}"), 1,
+	cr_assert_eq(prom_util_get(m, "likes_edge_requests_total{route=\"me\",status=\"200\"}"), 1,
 	             "the answer nobody received is not counted");
 	free(m);
 }
