@@ -6,8 +6,12 @@
  * NULL opaque (a batch's is never 0: its seq starts at 1). The snapshot
  * offsets the store holds are copied, for Kafka's lag tools only, to the
  * group likes-edge-<id> every bus.commit_interval_ms (kcommit.h); the
- * consumer always resumes from the store. Loop thread only, except
- * uplink_check_snapshot (pure) and uplink_commit_stats.
+ * consumer always resumes from the store. The main loop's thread only,
+ * except uplink_send (the ledger's send hook, called by whichever thread
+ * seals a batch, under the ledger's writer mutex: the main tick, or a
+ * worker or the commit thread whose group filled a batch; it only calls
+ * rd_kafka_produce, which is thread-safe), uplink_check_snapshot (pure)
+ * and uplink_commit_stats.
  */
 #include "edge/upstream/uplink.h"
 

@@ -61,7 +61,8 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen);
 /* Starts reading snapshots into lg (after the ledger exists). */
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
-/* The ledger's send function: ctx is the uplink. */
+/* The ledger's send function: ctx is the uplink. Any thread (the one
+ * that seals the batch, under the ledger's writer mutex). */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
 /* Serves callbacks and reads up to max snapshots; never blocks. When the
  * store cannot take a snapshot (a full disk), reading stops and, a
