@@ -9,6 +9,7 @@
 
 #include "edge/api/api.h"
 #include "item.h"
+#include "partition.h"
 #include "tests/support/ledger_sink.h"
 #include "xmem.h"
 
@@ -26,6 +27,27 @@ ledger_opts api_util_ledger_opts(uint32_t partitions)
 	                     .rt_ttl_ms = 1000,
 	                     .max_ahead_ms = 60000,
 	                     .send = ledger_sink_discard};
+}
+
+void api_util_counts_answer(char *body, size_t cap, const char *items, uint32_t partitions,
+                            int likes)
+{
+	char list[1024];
+	snprintf(list, sizeof list, "%.*s", (int)strcspn(items, "&"), items);
+	size_t n = (size_t)snprintf(body, cap, "{\"items\":{");
+	char *save = NULL;
+	bool first = true;
+	for (char *it = strtok_r(list, ",", &save); it && n < cap;
+	     it = strtok_r(NULL, ",", &save)) {
+		n += (size_t)snprintf(body + n, cap - n,
+		                      "%s\"%s\":{\"partition\":%u,\"version\":3,\"applied\":0,"
+		                      "\"as_of\":1,\"counts\":{\"likes\":%d}}",
+		                      first ? "" : ",", it,
+		                      partition_of(it, strlen(it), partitions), likes);
+		first = false;
+	}
+	if (n < cap)
+		snprintf(body + n, cap - n, "}}");
 }
 
 api_config api_util_config(void)

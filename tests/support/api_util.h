@@ -25,6 +25,14 @@
  * needs, then opens it. */
 ledger_opts api_util_ledger_opts(uint32_t partitions);
 
+/* What a fake central answers to GET /v1/counts?items=...: items is the
+ * query after "items=" (read up to '&'), and every item listed gets
+ * version 3, applied 0, as_of 1 and a likes count of likes, in its
+ * partition of partitions. Writes a NUL-terminated body of at most cap
+ * bytes. */
+void api_util_counts_answer(char *body, size_t cap, const char *items, uint32_t partitions,
+                            int likes);
+
 /* The api limits the tests share: 3 items and 3 ops a request,
  * idempotency records kept 60 s, counts fresh for 2 s and stale after
  * 10 s, 16 memberships cached for 1 s. */

@@ -82,20 +82,7 @@ static void on_fake(struct evhttp_request *req, void *arg)
 	}
 	char body[4096];
 	if (strncmp(uri, "/v1/counts?items=", 17) == 0) {
-		char items[1024];
-		snprintf(items, sizeof items, "%.*s", (int)strcspn(uri + 17, "&"), uri + 17);
-		int n = snprintf(body, sizeof body, "{\"items\":{");
-		char *save = NULL;
-		bool first = true;
-		for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
-			n += snprintf(body + n, sizeof body - (size_t)n,
-			              "%s\"%s\":{\"partition\":%u,\"version\":3,\"applied\":0,"
-			              "\"as_of\":1,\"counts\":{\"likes\":%d}}",
-			              first ? "" : ",", it, partition_of(it, strlen(it), NPARTS),
-			              10 * (f->index + 1));
-			first = false;
-		}
-		snprintf(body + n, sizeof body - (size_t)n, "}}");
+		api_util_counts_answer(body, sizeof body, uri + 17, NPARTS, 10 * (f->index + 1));
 	} else {
 		/* /v1/memberships?pairs=counter/item/userhex,...: every pair a
 		 * member, except users whose id starts with "n". */

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "partition.h"
 #include "store.h"
+#include "tests/support/api_util.h"
 #include "tests/support/fakesrv.h"
 #include "tests/support/h1client.h"
 #include "tests/support/ledger_sink.h"
@@ -102,19 +103,7 @@ static void on_central(struct evhttp_request *req, void *arg)
 	const char *uri = evhttp_request_get_uri(req);
 	char body[4096];
 	if (strncmp(uri, "/v1/counts?items=", 17) == 0) {
-		char items[1024];
-		snprintf(items, sizeof items, "%.*s", (int)strcspn(uri + 17, "&"), uri + 17);
-		int n = snprintf(body, sizeof body, "{\"items\":{");
-		char *save = NULL;
-		bool first = true;
-		for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
-			n += snprintf(body + n, sizeof body - (size_t)n,
-			              "%s\"%s\":{\"partition\":%u,\"version\":3,\"applied\":0,"
-			              "\"as_of\":1,\"counts\":{\"likes\":10}}",
-			              first ? "" : ",", it, partition_of(it, strlen(it), NPARTS));
-			first = false;
-		}
-		snprintf(body + n, sizeof body - (size_t)n, "}}");
+		api_util_counts_answer(body, sizeof body, uri + 17, NPARTS, 10);
 	} else if (strncmp(uri, "/v1/memberships?pairs=", 22) == 0) {
 		int n = snprintf(body, sizeof body, "{\"members\":[");
 		for (const char *p = uri + 22; p && *p;) {
@@ -265,18 +254,8 @@ static void setup(void)
 	T.stop[0] = T.stop[1] = -1;
 	testdir_make(T.dir, sizeof T.dir, "test_api_wait");
 	T.db = testdir_open_store(T.dir);
-	ledger_opts o = {.edge_id = "e1",
-	                 .region = "r1",
-	                 .partitions = NPARTS,
-	                 .seal_ops = 1000,
-	                 .seal_age_ms = 1000,
-	                 .budget_bytes = 1u << 20,
-	                 .window_bytes = 1u << 20,
-	                 .cache_entries = 64,
-	                 .rt_entries = 64,
-	                 .rt_ttl_ms = 60000,
-	                 .max_ahead_ms = 60000,
-	                 .send = ledger_sink_discard};
+	ledger_opts o = api_util_ledger_opts(NPARTS);
+	o.rt_ttl_ms = 60000;
 	char err[256];
 	T.tm = telemetry_new(16);
 	cr_assert_not_null(T.tm);
