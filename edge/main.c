@@ -5,12 +5,15 @@
  *
  * edge.workers event loops (libevent) serve HTTP, each on its own thread
  * (the first on the main thread), all sharing the ledger and the Kafka
- * producer; the main loop also runs, on a 10 ms timer, the Kafka uplink
- * and batch sealing. SIGTERM/SIGINT start the drain (edge.drain_timeout_ms):
- * every worker stops accepting and says goodbye to its connections
- * (HTTP/2 GOAWAY, HTTP/1.1 close after the answer) while its loop keeps
- * answering what was received, group commits included; once no
- * connection is busy (or half the deadline passed) the loops stop, every
+ * producer; the main loop also runs, on a 10 ms timer, readiness, the
+ * watchdog and the stats. The upstream thread, every 10 ms, serves the
+ * Kafka uplink (delivery reports, central's snapshots applied to the
+ * ledger), seals what is due, sends again what waits and sweeps old
+ * idempotency records: none of it on a loop that answers requests, so no
+ * request waits behind a snapshot's application or a seal. SIGTERM/SIGINT start the drain
+ * (edge.drain_timeout_ms): every worker stops accepting and says goodbye to its connections (HTTP/2
+ * GOAWAY, HTTP/1.1 close after the answer) while its loop keeps answering what was received, group
+ * commits included; once no connection is busy (or half the deadline passed) the loops stop, every
  * open batch is sealed and what is sealed goes to Kafka within what is
  * left; exit 0. What Kafka did not take stays in the store for the next
  * start. A second SIGTERM during the drain stops at once.
@@ -20,7 +23,8 @@
  * worker verifies with the old set or the new one, never a freed one; a
  * bad file keeps the old set).
  * systemd: READY=1 once listening, STOPPING=1 when the drain starts,
- * WATCHDOG=1 from the tick while every worker's loop turns.
+ * WATCHDOG=1 from the tick while every worker's loop and the upstream
+ * thread turn.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -48,6 +52,7 @@
 #include "memtrim.h"
 #include "netaddr.h"
 #include "sdnotify.h"
+#include "ticker.h"
 #include "edge/http/proxy.h"
 #include "buildinfo.h"
 #include "edge/upstream/shards.h"
@@ -96,7 +101,11 @@ typedef struct edge {
 	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
 	demo_site *demo;      /* the demo page's files; NULL when off */
 	telemetry *tm;        /* /metrics: one registry for every module */
-	uint64_t next_pump, next_stats, next_sweep;
+	uint64_t next_stats;
+	/* The upstream thread (upstream_turn); next_pump, next_sweep and
+	 * seal_errors are its own. */
+	ticker *upstream;
+	uint64_t next_pump, next_sweep;
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
 	enum { RUNNING, DRAINING } phase;
 	bool hurry; /* a second signal: stop at once */
@@ -238,13 +247,14 @@ static void check_readiness(edge *e, uint64_t now)
 	telemetry_readiness(e->tm, r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok, ok);
 }
 
-/* Every worker's loop turned within the last few seconds. */
+/* Every worker's loop, and the upstream thread, turned within the last
+ * few seconds. */
 static bool workers_alive(edge *e, uint64_t now)
 {
 	for (size_t i = 0; i < e->nw; i++)
 		if (now > atomic_load(&e->w[i].beat_ms) + 5000)
 			return false;
-	return true;
+	return !e->upstream || now <= ticker_beat_ms(e->upstream) + 5000;
 }
 
 static void drain_progress(edge *e, uint64_t now);
@@ -263,6 +273,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (workers_alive(e, mono))
 		sdnotify_watchdog_tick(&e->wd, mono);
+	uint64_t now = clock_mono_ms();
+	if (now >= e->next_stats) {
+		log_stats(e);
+		(void)memtrim_release();
+		e->next_stats = now + 30000;
+	}
+}
+
+/* One turn of the upstream thread. */
+static void upstream_turn(edge *e)
+{
 	uplink_poll(e->up, 1000);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
@@ -282,11 +303,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			log_error("idempotency sweep failed", "err=\"%s\"", err_str(n));
 		e->next_sweep = now + (n == 1000 ? 10 : 1000);
 	}
-	if (now >= e->next_stats) {
-		log_stats(e);
-		(void)memtrim_release();
-		e->next_stats = now + 30000;
-	}
+}
+
+static void upstream_turn_cb(void *arg)
+{
+	upstream_turn(arg);
+}
+
+/* Stops the upstream thread after its turn; the main thread then does
+ * the drain's last seal and sends itself. */
+static void upstream_stop(edge *e)
+{
+	ticker_stop(e->upstream);
+	e->upstream = NULL;
 }
 
 /* The drain's first phase, from the tick: once every worker has drained
@@ -761,6 +790,11 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "SIGHUP setup failed");
 		return ERR_IO;
 	}
+	e->upstream = ticker_start("edge-upstream", 10, upstream_turn_cb, e);
+	if (!e->upstream) {
+		snprintf(err, errlen, "cannot start the upstream thread");
+		return ERR_IO;
+	}
 	e->next_stats = clock_mono_ms() + 30000;
 	e->started_ms = clock_mono_ms();
 	check_readiness(e, e->started_ms);
@@ -832,6 +866,7 @@ static void drain(edge *e)
 
 static void stop(edge *e)
 {
+	upstream_stop(e); /* before what it uses: the uplink and the ledger */
 	if (e->tick)
 		event_free(e->tick);
 	if (e->sigterm)
@@ -933,6 +968,7 @@ int main(int argc, char **argv)
 			log_warn("sd_notify READY=1 failed", "%s", "");
 		event_base_dispatch(e.base);
 		workers_stop(&e);
+		upstream_stop(&e);
 		drain(&e);
 		rc = 0;
 	}

@@ -110,6 +110,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	ledger *l = xcalloc(1, sizeof *l);
+	pthread_mutex_init(&l->cmu, NULL);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->vmu, NULL);
 	l->db = db;
@@ -123,6 +124,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	if (!l->o.rt_entries)
 		l->o.rt_entries = 2;
 	l->wb = store_batch_new();
+	l->snap_wb = store_batch_new();
 	ledger_outbox_init(l);
 	ledger_replica_init(l);
 	ledger_view_init(l);
@@ -156,15 +158,19 @@ void ledger_free(ledger *l)
 		return;
 	ledger_committer_stop(l);
 	if (l->view.pv) {
+		ledger_clock_counts(l);
 		ledger_lock(l);
 		ledger_keep_flush(l); /* what readers kept since the last seal tick */
 		ledger_unlock(l);
+		ledger_cunlock_counts(l);
 	}
 	ledger_outbox_free(l);
 	ledger_group_free(l);
 	ledger_replica_free(l);
 	ledger_views_free(l);
 	store_batch_free(l->wb);
+	store_batch_free(l->snap_wb);
+	pthread_mutex_destroy(&l->cmu);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->vmu);
 	free(l->edge_id);
@@ -177,15 +183,27 @@ void ledger_free(ledger *l)
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 {
 	int rc = 0;
+	/* The kept read-through counts are count writes (cmu). While a
+	 * snapshot or a checkpoint message is being written they wait for
+	 * the next tick, cached meanwhile; the seal does not wait. A forced
+	 * seal (a drain) writes them in any case. */
+	bool counts = true;
+	if (force)
+		ledger_clock_counts(l);
+	else
+		counts = pthread_mutex_trylock(&l->cmu) == 0;
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
 	if (force)
 		rc = ledger_group_commit(l, wall_ms);
-	ledger_keep_flush(l);
+	if (counts)
+		ledger_keep_flush(l);
 	int src = ledger_outbox_seal_due(l, wall_ms, force);
 	if (!rc)
 		rc = src;
 	ledger_unlock(l);
+	if (counts)
+		ledger_cunlock_counts(l);
 	return rc;
 }
 
@@ -219,16 +237,18 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
-	ledger_lock(l);
+	ledger_clock_counts(l);
+	store_batch *wb = l->snap_wb;
 	outbox_part *pt = &l->outbox.parts[p];
 	int rc = 0;
 	char key[16];
 	unsigned char val[8];
 	ledger_confirm conf = {0};
 	bool *skip = NULL;
-	store_batch_clear(l->wb);
+	store_batch_clear(wb);
 	store_put_u64(val, (uint64_t)msg_offset + 1);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+	store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+	ledger_lock(l);
 	/* A shard's primary and replicas each publish every partition's
 	 * snapshots, with the same deterministic state at the same input
 	 * offset. Per partition the newest wins: a message older than any
@@ -240,29 +260,40 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	if (s->offset < newest) {
 		/* From an instance that is behind: what we have is newer. */
 		l->st.snapshots_stale++;
-		rc = store_write(l->db, l->wb);
+		ledger_unlock(l);
+		rc = store_write(l->db, wb);
 		goto out;
 	}
 	/* Below what a checkpoint brought, each count is checked against
 	 * the version stored with it. */
 	skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	rc = ledger_stage_counts(l, s, s->offset < l->replica.parts[p].ckpt_hi, skip);
-	if (rc)
+	rc = ledger_stage_counts(l, wb, s, s->offset < l->replica.parts[p].ckpt_hi, skip);
+	if (rc) {
+		ledger_unlock(l);
 		goto out;
+	}
 	if (s->offset > pt->snap_seen) {
 		/* Kept across a restart: without it a part applied before
 		 * the restart could be followed by an older snapshot from a
 		 * lagging replica, and counts would step back. */
 		store_put_u64(val, s->offset);
-		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
+		store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
 	}
 	if (s->last)
-		ledger_confirm_stage(l, p, s, &conf);
+		ledger_confirm_stage(l, wb, p, s, &conf);
 	/* Readers go on meanwhile, from the store as it was (ledger_int.h). */
 	ledger_view_begin(l, p);
-	rc = store_write(l->db, l->wb);
+	/* The write, and with store.sync its fsync, without the writer
+	 * mutex: likes stage and commit, batches seal and go out meanwhile.
+	 * None of that touches what this write does (counts and snapshot
+	 * positions: only cmu's holders write those; the confirmed batches:
+	 * sealed long ago, kept from the sender while confirming), and what
+	 * it changes in memory waits for the write, under the mutexes. */
+	ledger_unlock(l);
+	rc = store_write(l->db, wb);
 	if (rc == 0 && conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
+	ledger_lock(l);
 	/* The new counts, the overlay without the confirmed batches and the
 	 * new version, all at once for a reader. */
 	ledger_vlock(l);
@@ -274,17 +305,21 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	}
 	ledger_view_end(l, p);
 	ledger_vunlock(l);
-	if (rc)
+	if (rc) {
+		pt->confirming = 0; /* not deleted: they may be sent again */
+		ledger_unlock(l);
 		goto out;
+	}
 	l->st.snapshots_applied++;
 	if (s->offset > pt->snap_seen)
 		pt->snap_seen = s->offset;
 	if (s->last)
 		ledger_confirm_finish(l, p, s, &conf);
+	ledger_unlock(l);
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	ledger_unlock(l);
+	ledger_cunlock_counts(l);
 	return rc;
 }
 

@@ -24,13 +24,18 @@
  * outbox once (its open batch) and the view once (the overlay), its pair
  * key's hash passed down (pair_key).
  *
- * Two mutexes. The writer mutex (mu) guards struct commit, struct outbox,
- * struct replica, the store batch wb and the stats st: everything writes,
- * seals, sends, snapshots and checkpoint loads change. It may be held
- * across store I/O. The view mutex (vmu) guards struct view: what a
- * count read looks at. It is never held across store I/O, and a count
- * read or /me takes no other ledger lock, so no read waits for a write, a
- * seal or a snapshot's fsync. Order: mu before vmu. A writer changes the
+ * Three mutexes. The count writers' mutex (cmu) is held by whatever
+ * writes counts or the snapshot positions: a snapshot's application, a
+ * checkpoint message, the seal tick's kept read-through counts. It keeps
+ * them one at a time, so that a snapshot can do its store write (and its
+ * fsync) with only cmu held: likes, seals and sends go on meanwhile. The
+ * writer mutex (mu) guards struct commit, struct outbox, struct replica,
+ * the store batch wb and the stats st: everything writes, seals, sends,
+ * snapshots and checkpoint loads change. It may be held across store I/O
+ * but for a snapshot's write. The view mutex (vmu) guards struct view:
+ * what a count read looks at. It is never held across store I/O, and a
+ * count read or /me takes no other ledger lock, so no read waits for a
+ * write, a seal or a snapshot's fsync. Order: cmu before mu before vmu. A writer changes the
  * view only after its store write, under vmu (with mu held). Functions
  * declared here expect mu held unless they say otherwise; the record
  * encoders and ledger_pair_make are pure (any thread), and at start-up,
@@ -249,6 +254,9 @@ typedef struct outbox_part {
 	 * or a part ('N', stored with it). Central's primary and replicas
 	 * both publish: a message below it is stale. */
 	uint64_t snap_seen;
+	/* While a snapshot's write deletes the first `confirming` sealed
+	 * batches (confirmed applied) outside mu: they are not sent. */
+	size_t confirming;
 } outbox_part;
 
 /* The outbox: per partition, the open batch, the sealed batches not yet
@@ -301,12 +309,14 @@ typedef struct ledger_confirm {
 	ledger_dropped *drop;
 } ledger_confirm;
 
-/* Stages into l->wb what s's edge list confirms for partition p (the
- * applied sequence, deleting confirmed batches); after the write,
+/* Stages into wb what s's edge list confirms for partition p (the
+ * applied sequence, deleting confirmed batches) and marks those batches
+ * confirming (not sent while the write runs); after the write,
  * ledger_confirm_view (vmu held too) drops them from memory and the
  * overlay and moves the partition's version, then ledger_confirm_finish
  * (mu only) resends what central passed over. ledger_confirm_free always. */
-void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
+void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
+                          ledger_confirm *c);
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_free(ledger_confirm *c);
@@ -409,10 +419,10 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 /* The version stored with key's ("counter 0 item") count: 0, or
  * ERR_NOTFOUND (*version 0), or ERR_IO. */
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
-/* Puts s's counts into l->wb, each with s->offset as its version. With
+/* Puts s's counts into wb, each with s->offset as its version. With
  * check, a count whose stored version is newer is left alone. skip gets
  * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
-int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip);
+int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
 /* After the write (vmu held): the written counts into the cache; with
  * only_cached only those it holds already (a checkpoint does not flood it). */
 void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
@@ -445,7 +455,8 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen);
 /* === struct ledger ====================================================== */
 
 struct ledger {
-	pthread_mutex_t mu;           /* the writer mutex: see the top of this file */
+	pthread_mutex_t cmu;          /* the count writers' mutex: see the top */
+	pthread_mutex_t mu;           /* the writer mutex */
 	pthread_mutex_t vmu;          /* the view mutex */
 	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
 	store *db;                    /* borrowed; LevelDB is thread-safe */
@@ -456,6 +467,8 @@ struct ledger {
 	 * and the stats, but for the view's share (struct view) and the
 	 * membership reads (struct commit). */
 	store_batch *wb;
+	/* Under cmu: a snapshot's store batch, written with mu let go. */
+	store_batch *snap_wb;
 	ledger_stats st;
 	struct commit commit;
 	struct outbox outbox;
@@ -466,6 +479,18 @@ struct ledger {
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
 {
 	return l->outbox.parts[p].open.len >= l->o.seal_ops;
+}
+
+/* The count writers' mutex (see the top of this file). Not timed: only
+ * the main tick and the checkpoint loader take it, never a request. */
+static inline void ledger_clock_counts(ledger *l)
+{
+	pthread_mutex_lock(&l->cmu);
+}
+
+static inline void ledger_cunlock_counts(ledger *l)
+{
+	pthread_mutex_unlock(&l->cmu);
 }
 
 /* The two mutexes, timed: the time each is held goes to the stats (the

@@ -223,7 +223,7 @@ void ledger_pump_part(ledger *l, uint32_t p)
 	for (size_t i = 0; i < pt->nsealed; i++) {
 		sealed *s = &pt->sealed[i];
 		window += s->len;
-		if (s->state != SEALED_UNSENT)
+		if (s->state != SEALED_UNSENT || i < pt->confirming)
 			continue;
 		if (s->resend && i > 0 && window > l->o.window_bytes)
 			return;
@@ -494,7 +494,8 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dro
 	}
 }
 
-void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
+                          ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	char key[16];
@@ -519,18 +520,19 @@ void ledger_confirm_stage(ledger *l, uint32_t p, const wire_snapshot *s, ledger_
 		size_t bk = ekey_part_seq(key, EKEY_BATCH, p, pt->sealed[i].seq);
 		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
 			c->drop[i].batch = NULL;
-		store_batch_del(l->wb, key, bk);
+		store_batch_del(wb, key, bk);
 		bk = ekey_part_seq(key, EKEY_FLAGS, p, pt->sealed[i].seq);
 		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
 			c->drop[i].flags = NULL;
-		store_batch_del(l->wb, key, bk);
+		store_batch_del(wb, key, bk);
 	}
+	pt->confirming = c->ndrop;
 	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
 	uint64_t produced = s->offset >= pt->snap_offset ? s->produced_ms : pt->snap_ms;
 	store_put_u64(val, c->applied);
 	store_put_u64(val + 8, version);
 	store_put_u64(val + 16, produced);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
+	store_batch_put(wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
 }
 
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
@@ -543,6 +545,7 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	c->new_epoch =
 	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
 	drop_confirmed(l, p, c->ndrop, c->drop);
+	pt->confirming = 0;
 	pt->applied = c->applied;
 	if (s->offset >= pt->snap_offset) {
 		pt->snap_offset = s->offset;

@@ -109,6 +109,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		return ERR_INVAL;
 	char key[8];
 	unsigned char val[8];
+	ledger_clock_counts(l);
 	ledger_lock(l);
 	replica_part *rp = &l->replica.parts[p];
 	int was = rp->state;
@@ -137,6 +138,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		ledger_vunlock(l);
 	}
 	ledger_unlock(l);
+	ledger_cunlock_counts(l);
 	return rc;
 }
 
@@ -145,11 +147,13 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
+	ledger_clock_counts(l);
 	ledger_lock(l);
 	replica_part *rp = &l->replica.parts[p];
 	outbox_part *pt = &l->outbox.parts[p];
 	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
 		ledger_unlock(l);
+		ledger_cunlock_counts(l);
 		return ERR_AGAIN;
 	}
 	ledger_confirm conf = {0};
@@ -159,7 +163,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	char after[KEY_MAX];
 	memcpy(after, rp->after, al);
 	store_batch_clear(l->wb);
-	int rc = ledger_stage_counts(l, s, true, skip);
+	int rc = ledger_stage_counts(l, l->wb, s, true, skip);
 	if (rc)
 		goto out;
 	if (!rp->ckpt_lo || s->offset < rp->ckpt_lo)
@@ -181,7 +185,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->last) {
 		rp->state = LEDGER_REPLICA_COMPLETE;
 		rp->after_len = 0;
-		ledger_confirm_stage(l, p, &eff, &conf);
+		ledger_confirm_stage(l, l->wb, p, &eff, &conf);
 		/* Batches continue after what central applied of this edge id:
 		 * an edge rebuilt on an empty store keeps its sequence. */
 		if (!pt->seq_known) {
@@ -207,6 +211,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_view_end(l, p);
 	ledger_vunlock(l);
 	if (rc) {
+		pt->confirming = 0; /* not deleted: they may be sent again */
 		rp->state = LEDGER_REPLICA_LOADING;
 		rp->ckpt_lo = lo;
 		rp->ckpt_hi = hi;
@@ -231,6 +236,7 @@ out:
 	ledger_confirm_free(&conf);
 	free(skip);
 	ledger_unlock(l);
+	ledger_cunlock_counts(l);
 	return rc;
 }
 

@@ -586,7 +586,7 @@ static void cache_refresh(ledger *l, const char *key, size_t kn, uint64_t val)
 		v->u = val;
 }
 
-int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *skip)
+int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip)
 {
 	char key[KEY_MAX + 1];
 	unsigned char val[16];
@@ -612,7 +612,7 @@ int ledger_stage_counts(ledger *l, const wire_snapshot *s, bool check, bool *ski
 		}
 		store_put_u64(val, c->count);
 		store_put_u64(val + 8, s->offset);
-		store_batch_put(l->wb, key, kn, val, 16);
+		store_batch_put(wb, key, kn, val, 16);
 	}
 	return 0;
 }

@@ -6,16 +6,21 @@
  * NULL opaque (a batch's is never 0: its seq starts at 1). The snapshot
  * offsets the store holds are copied, for Kafka's lag tools only, to the
  * group likes-edge-<id> every bus.commit_interval_ms (kcommit.h); the
- * consumer always resumes from the store. The main loop's thread only,
- * except uplink_send (the ledger's send hook, called by whichever thread
- * seals a batch, under the ledger's writer mutex: the main tick, or a
- * worker or the commit thread whose group filled a batch; it only calls
- * rd_kafka_produce, which is thread-safe), uplink_check_snapshot (pure)
- * and uplink_commit_stats.
+ * consumer always resumes from the store.
+ *
+ * Threads: one thread polls (the edge's upstream thread; the drain's last
+ * flush is the main thread's, once that one stopped). Any thread may call
+ * the getters (the counters and readiness facts are atomics), the
+ * queue lengths, uplink_check_snapshot (pure), uplink_commit_stats and
+ * uplink_send: the ledger's send hook, called by whichever thread seals
+ * a batch under the ledger's writer mutex (the upstream thread's seal
+ * tick, or a worker or the commit thread whose group filled a batch); it
+ * only calls rd_kafka_produce, which is thread-safe.
  */
 #include "edge/upstream/uplink.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +51,19 @@ struct uplink {
 	kcommit *commits; /* stored positions to the group, for tools; NULL = off */
 	ledger *lg;
 	telemetry *tm; /* may be NULL */
-	uplink_stats st;
-	uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
-	uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
-	uint64_t retry_at;    /* mono ms to read snapshots again from the store's
-	                         offsets after one failed to apply; 0 = reading */
-	int64_t *next;        /* per partition: the offset the next snapshot
-	                         message must have; -1 = not known yet */
-	int64_t *epoch;       /* per partition: the newest version epoch seen
-	                         (version.h); -1 = none yet */
+	/* Written by the polling thread, read by any (the getters). */
+	struct {
+		_Atomic uint64_t produced, produce_errors, snapshots_bad, snapshots_deadlettered,
+		    deadletter_failed, offset_resets, snapshot_retries;
+	} st;                         /* uplink_stats's counters */
+	_Atomic uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
+	_Atomic uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
+	uint64_t retry_at;            /* mono ms to read snapshots again from the store's
+	                                 offsets after one failed to apply; 0 = reading */
+	int64_t *next;                /* per partition: the offset the next snapshot
+	                                 message must have; -1 = not known yet */
+	int64_t *epoch;               /* per partition: the newest version epoch seen
+	                                 (version.h); -1 = none yet */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -91,7 +100,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	u->st.produced++;
 	if (u->tm)
 		metric_add(u->tm->produced, 1);
-	u->kafka_ok_ms = clock_mono_ms();
+	atomic_store(&u->kafka_ok_ms, clock_mono_ms());
 	ledger_delivered(u->lg, p, seq, m->offset);
 }
 
@@ -488,8 +497,9 @@ void uplink_poll(uplink *u, int max)
 			int32_t p = m->partition;
 			if (u->tm)
 				metric_add(u->tm->snapshot_msgs, 1);
-			u->kafka_ok_ms = clock_mono_ms();
-			u->snap_seen[p] = u->kafka_ok_ms;
+			uint64_t now = clock_mono_ms();
+			atomic_store(&u->kafka_ok_ms, now);
+			atomic_store(&u->snap_seen[p], now);
 			if (u->next[p] >= 0 && m->offset != u->next[p])
 				stream_jumped(u, p, u->next[p], m->offset, "offset");
 			failed = !take_snapshot(u, m);
@@ -520,7 +530,15 @@ void uplink_commit_stats(const uplink *u, kcommit_stats *out)
 
 void uplink_get_stats(const uplink *u, uplink_stats *out)
 {
-	*out = u->st;
+	*out = (uplink_stats){
+	    .produced = atomic_load(&u->st.produced),
+	    .produce_errors = atomic_load(&u->st.produce_errors),
+	    .snapshots_bad = atomic_load(&u->st.snapshots_bad),
+	    .snapshots_deadlettered = atomic_load(&u->st.snapshots_deadlettered),
+	    .deadletter_failed = atomic_load(&u->st.deadletter_failed),
+	    .offset_resets = atomic_load(&u->st.offset_resets),
+	    .snapshot_retries = atomic_load(&u->st.snapshot_retries),
+	};
 }
 
 uint64_t uplink_outq_len(uplink *u)
@@ -531,12 +549,13 @@ uint64_t uplink_outq_len(uplink *u)
 
 void uplink_get_health(const uplink *u, uplink_health *out)
 {
-	out->kafka_ok_ms = u->kafka_ok_ms;
+	out->kafka_ok_ms = atomic_load(&u->kafka_ok_ms);
 	out->snapshot_ms = UINT64_MAX;
 	out->stale_partition = 0;
 	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
-		if (u->snap_seen[p] < out->snapshot_ms) {
-			out->snapshot_ms = u->snap_seen[p];
+		uint64_t seen = atomic_load(&u->snap_seen[p]);
+		if (seen < out->snapshot_ms) {
+			out->snapshot_ms = seen;
 			out->stale_partition = p;
 		}
 	}
@@ -548,7 +567,6 @@ void uplink_free(uplink *u)
 {
 	if (!u)
 		return;
-	free(u->snap_seen);
 	free(u->next);
 	free(u->epoch);
 	kcommit_free(u->commits);
@@ -562,5 +580,6 @@ void uplink_free(uplink *u)
 		rd_kafka_topic_destroy(u->dlq);
 	if (u->producer)
 		rd_kafka_destroy(u->producer);
+	free((void *)u->snap_seen);
 	free(u);
 }

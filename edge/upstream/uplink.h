@@ -1,8 +1,10 @@
 /* uplink.h - the edge's Kafka side: the idempotent producer that carries
  * sealed batches and the consumer that reads central's snapshots.
  *
- * The uplink is driven from the edge's loop thread: uplink_poll() serves
- * delivery reports (into the ledger) and applies waiting snapshots. The
+ * The uplink is driven from one thread (the edge's upstream thread):
+ * uplink_poll() serves delivery reports (into the ledger) and applies
+ * waiting snapshots. The stats and health getters may be called from any
+ * thread meanwhile. The
  * snapshot consumer is assigned every partition and resumes from the
  * offsets the ledger stored with the snapshots' effects.
  *

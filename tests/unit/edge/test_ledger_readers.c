@@ -72,6 +72,8 @@ typedef struct call {
 	ledger_view v;
 	int state;
 	const char *item;
+	const char *user; /* do_like's; NULL: u1 */
+	ledger_answer ans;
 	wire_snapshot *snap;
 } call;
 
@@ -115,8 +117,7 @@ static void call_join(call *c)
 
 static void do_like(call *c)
 {
-	ledger_answer a;
-	c->rc = ledger_write(T.l, "likes", c->item, "u1", true, WALL, &a);
+	c->rc = ledger_write(T.l, "likes", c->item, c->user ? c->user : "u1", true, WALL, &c->ans);
 }
 
 static void do_read(call *c)
@@ -137,6 +138,12 @@ static void do_apply(call *c)
 static void do_seal(call *c)
 {
 	c->rc = ledger_seal_due(T.l, WALL, true);
+}
+
+/* The seal tick, long after the open batch began: it is due. */
+static void do_seal_aged(call *c)
+{
+	c->rc = ledger_seal_due(T.l, WALL + 3600 * 1000, false);
 }
 
 /* Reads other items until item's count is out of both cache generations
@@ -235,6 +242,63 @@ Test(ledger_readers, a_read_during_a_snapshot_write_counts_a_confirmed_like_once
 	cr_assert_eq(v.count, 1);
 	cr_assert_eq(v.version, 10);
 	cr_assert_eq(stats_now().overlay_entries, 0);
+}
+
+/* u1's like of ITEM sealed and delivered, and the snapshot that
+ * confirms it: count 1, its batch applied. */
+static wire_edge_seq confirm_e;
+static wire_count confirm_cnt;
+static wire_snapshot confirm_s;
+
+static wire_snapshot *liked_and_confirmed(void)
+{
+	call w0 = {.item = ITEM};
+	do_like(&w0);
+	cr_assert_eq(w0.rc, 0);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	ledger_delivered(T.l, T.p, T.sent[0].seq, 5);
+	confirm_e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
+	confirm_cnt = (wire_count){wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
+	confirm_s = (wire_snapshot){
+	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &confirm_e, 1, &confirm_cnt};
+	return &confirm_s;
+}
+
+Test(ledger_readers, a_like_does_not_wait_for_a_snapshot_write)
+{
+	/* The snapshot's store write (with store.sync, its fsync) runs
+	 * without the writer lock: a like of the same item stages and is
+	 * written meanwhile, and counts the confirmed like once, before the
+	 * snapshot lands and after. */
+	call w = {.snap = liked_and_confirmed()}, l2 = {.item = ITEM, .user = "u2"};
+	read_during(&w, do_apply, &l2, do_like);
+	cr_assert_eq(w.rc, 0);
+	cr_assert(l2.ans.changed);
+	cr_assert_eq(l2.ans.view.count, 2, "u1's like (in the overlay) and u2's: %" PRIu64,
+	             l2.ans.view.count);
+	cr_assert_eq(count_of(ITEM), 2, "the snapshot's 1 and u2's like in the overlay");
+	cr_assert_eq(stats_now().pending_batches, 0, "the confirmed batch is gone");
+}
+
+Test(ledger_readers, a_seal_during_a_snapshot_write_leaves_the_confirmed_batch_alone)
+{
+	wire_snapshot *s = liked_and_confirmed();
+	/* A second like, committed, to be sealed while the snapshot that
+	 * confirms the first batch is in its write. */
+	call w1 = {.item = "post:2"};
+	do_like(&w1);
+	cr_assert_eq(w1.rc, 0);
+	call w = {.snap = s}, sl = {0};
+	read_during(&w, do_apply, &sl, do_seal_aged);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(sl.rc, 0);
+	cr_assert_eq(T.nsent, 2, "the new batch went out, the confirmed one not again");
+	cr_assert_gt(T.sent[1].seq, T.sent[0].seq);
+	ledger_stats st = stats_now();
+	cr_assert_eq(st.pending_batches, 1, "only the new batch is pending");
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(count_of("post:2"), 1);
 }
 
 Test(ledger_readers, serial_sections_are_timed)
