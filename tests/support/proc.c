@@ -69,12 +69,29 @@ bool proc_alive(pid_t pid)
 	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
 }
 
+/* Whether this process handed port out already. */
+static bool port_given(const int *given, size_t n, int port)
+{
+	for (size_t i = 0; i < n && i < PROC_PORTS_KEPT; i++)
+		if (given[i] == port)
+			return true;
+	return false;
+}
+
 int proc_free_port(void)
 {
 	static unsigned seed;
+	static pid_t seeded_by;
 	static int lo, span;
-	if (!seed)
+	static int given[PROC_PORTS_KEPT];
+	static size_t ngiven;
+	if (seeded_by != getpid()) {
+		/* A forked test process (Criterion runs each test in one)
+		 * draws its own ports, not its parent's sequence again; the
+		 * ports its parent handed out stay remembered. */
+		seeded_by = getpid();
 		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)clock_mono_ms();
+	}
 	if (!span) {
 		const char *env = getenv("ITEST_PORTS");
 		int a, b;
@@ -88,6 +105,8 @@ int proc_free_port(void)
 	for (int tries = 0; tries < 500; tries++) {
 		seed = seed * 1103515245u + 12345u;
 		int port = lo + (int)((seed >> 8) % (unsigned)span);
+		if (port_given(given, ngiven, port))
+			continue;
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
@@ -96,8 +115,10 @@ int proc_free_port(void)
 		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
 		close(fd);
-		if (ok)
+		if (ok) {
+			given[ngiven++ % PROC_PORTS_KEPT] = port;
 			return port;
+		}
 	}
 	return -1;
 }

@@ -30,7 +30,12 @@ bool proc_alive(pid_t pid);
  * range LO-HI in $ITEST_PORTS: make gives each integration test binary
  * a range of its own, so two binaries that run at once (make -j2 itest)
  * cannot pick the same port in the moment between this check and the
- * daemon's bind. -1 when none is found. */
+ * daemon's bind. Within one process a port is never handed out twice
+ * (the last PROC_PORTS_KEPT are remembered): a test picks its daemons'
+ * ports before it starts them, so "free now" cannot tell two picks of one
+ * test apart, and two edges given one port both bind it (SO_REUSEPORT)
+ * and share its connections. -1 when none is found. */
+#define PROC_PORTS_KEPT 256
 int proc_free_port(void);
 
 /* Runs a shell command (printf format) and captures its stdout into out
