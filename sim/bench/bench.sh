@@ -213,7 +213,38 @@ lat_start() { # key pct peak list user post [secs]
 	if ((post && n / CONNS > ITEMS)); then n=$((ITEMS * CONNS)); fi
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
+	edge_hist "$post" >"$TMP/hist.$key" || true
 	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+}
+
+# The edge's own latency histogram for the route a run's requests take
+# (POST: write, GET: count), cumulative bucket counts "le count" from its
+# /metrics; empty when no edge answers (the nghttpd control).
+edge_hist() { # post(0|1)
+	local route=count
+	(($1)) && route=write
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk -v r="$route" '
+		index($1, "likes_edge_request_duration_seconds_bucket{route=\"" r "\",") == 1 {
+			match($1, /le="[^"]*"/)
+			print substr($1, RSTART + 4, RLENGTH - 5), $2
+		}'
+}
+
+# The bucket bound (ms) under which q of the run's answers fell by the
+# edge's own clock: from the arrival at the api to the answer leaving it,
+# without the client's and the kernel's share. "none" without an edge.
+edge_quantile() { # before-file after-file q
+	awk -v q="$3" '
+		NR == FNR { before[$1] = $2; next }
+		{ le[++n] = $1; c[n] = $2 - before[$1] }
+		END {
+			if (n == 0 || c[n] <= 0) { print "none"; exit }
+			for (i = 1; i <= n; i++)
+				if (c[i] >= q * c[n]) {
+					print (le[i] == "+Inf" ? "inf" : le[i] * 1000)
+					exit
+				}
+		}' "$1" "$2"
 }
 
 lat_end() { # key
@@ -225,13 +256,17 @@ lat_end() { # key
 	LAT[$key.p50]=$p50
 	LAT[$key.p99]=$p99
 	LAT[$key.p999]=$p999
-	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms\n' \
-		"$key" "${LAT[$key.target]}" "$rate" "$p50" "$p99" "$p999"
+	edge_hist "${LATPOST[$key]}" >"$TMP/hist.$key.after" || true
+	local e99 e999
+	e99=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.99)
+	e999=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.999)
+	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms  (edge: p99 <= %s, p999 <= %s ms)\n' \
+		"$key" "${LAT[$key.target]}" "$rate" "$p50" "$p99" "$p999" "$e99" "$e999"
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
 	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
-	rm -f "$TMP/lat.$key".*
+	rm -f "$TMP/lat.$key".* "$TMP/hist.$key" "$TMP/hist.$key.after"
 }
 
 # ---- serial fraction ---------------------------------------------------------
