@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/support/ledger_sink.h"
 #include "tests/support/testdir.h"
 #include "edge/ledger/ledger.h"
 #include "err.h"
@@ -131,6 +132,64 @@ LEDGER_UTIL void reopen(void)
 	store_close(T.db);
 	T.db = testdir_open_store(T.dir);
 	open_ledger();
+}
+
+/* --- the random runs: a ledger against its one-op-at-a-time twin ------- */
+
+/* xorshift64: the same sequence in every run. */
+LEDGER_UTIL uint64_t ledger_util_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* A second ledger on its own store (T.dir/one) with T's options, but
+ * writing every op at once on the caller's thread and reading every
+ * membership from the store: what the ledger under test must answer
+ * like, op by op. */
+LEDGER_UTIL ledger *ledger_util_twin(store **db2)
+{
+	char dir2[80];
+	snprintf(dir2, sizeof dir2, "%s/one", T.dir);
+	*db2 = testdir_open_store(dir2);
+	char err[256];
+	ledger_opts o2 = T.o;
+	o2.send = ledger_sink_discard;
+	o2.commit_thread = false;
+	o2.before_group_write = NULL;
+	o2.member_filter_bytes = 0;
+	ledger *l2 = ledger_open(*db2, &o2, err, sizeof err);
+	cr_assert_not_null(l2, "%s", err);
+	return l2;
+}
+
+/* The same op answered the same by both ledgers. */
+LEDGER_UTIL void ledger_util_same_answer(const ledger_answer *a1, const ledger_answer *a2, size_t i)
+{
+	cr_assert_eq(a1->changed, a2->changed, "op %zu", i);
+	cr_assert_eq(a1->member, a2->member, "op %zu", i);
+	cr_assert_eq(a1->view.count, a2->view.count, "op %zu", i);
+}
+
+/* After the run: the items' counts and the ops accepted and found
+ * duplicate are the same in both; s1 and s2 get both ledgers' stats. */
+LEDGER_UTIL void ledger_util_same_state(ledger *l2, unsigned items, ledger_stats *s1,
+                                        ledger_stats *s2)
+{
+	for (unsigned k = 0; k < items; k++) {
+		char item[16];
+		snprintf(item, sizeof item, "post:%u", k);
+		ledger_view v1, v2;
+		cr_assert_eq(ledger_read(T.l, "likes", item, &v1), 0);
+		cr_assert_eq(ledger_read(l2, "likes", item, &v2), 0);
+		cr_assert_eq(v1.count, v2.count, "%s", item);
+	}
+	ledger_get_stats(T.l, s1);
+	ledger_get_stats(l2, s2);
+	cr_assert_eq(s1->ops_accepted, s2->ops_accepted);
+	cr_assert_eq(s1->ops_duplicate, s2->ops_duplicate);
 }
 
 #endif
