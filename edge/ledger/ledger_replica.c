@@ -36,9 +36,9 @@
 
 #define RHEAD 25 /* state + three u64 */
 
-static void replica_put(ledger *l, uint32_t p)
+/* Puts rp, partition p's replica state, into wb as its 'R' record. */
+static void replica_put(store_batch *wb, uint32_t p, const replica_part *rp)
 {
-	replica_part *rp = &l->replica.parts[p];
 	unsigned char val[RHEAD + KEY_MAX];
 	char key[8];
 	val[0] = (unsigned char)rp->state;
@@ -46,7 +46,7 @@ static void replica_put(ledger *l, uint32_t p)
 	store_put_u64(val + 9, rp->ckpt_hi);
 	store_put_u64(val + 17, rp->loaded);
 	memcpy(val + RHEAD, rp->after, rp->after_len);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + rp->after_len);
+	store_batch_put(wb, key, ekey_part(key, EKEY_REPLICA, p), val, RHEAD + rp->after_len);
 }
 
 int ledger_replica_load(ledger *l, char *err, size_t errlen)
@@ -120,7 +120,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	rp->ckpt_lo = rp->ckpt_hi = rp->loaded = 0;
 	rp->after_len = 0;
 	store_batch_clear(l->wb);
-	replica_put(l, p);
+	replica_put(l->wb, p, rp);
 	if (tail >= 0) {
 		store_put_u64(val, (uint64_t)tail);
 		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
@@ -156,36 +156,41 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		ledger_cunlock_counts(l);
 		return ERR_AGAIN;
 	}
+	/* As with a snapshot (ledger.c): staged under the writer mutex,
+	 * written without it, memory changed after the write. The replica's
+	 * new state is built in nrp and takes rp's place only then; cmu
+	 * keeps every other writer of counts, positions and replica states
+	 * out meanwhile. */
+	store_batch *wb = l->snap_wb;
 	ledger_confirm conf = {0};
 	bool *skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	uint64_t lo = rp->ckpt_lo, hi = rp->ckpt_hi, loaded = rp->loaded;
-	size_t al = rp->after_len;
-	char after[KEY_MAX];
-	memcpy(after, rp->after, al);
-	store_batch_clear(l->wb);
-	int rc = ledger_stage_counts(l, l->wb, s, true, skip);
-	if (rc)
+	replica_part nrp = *rp;
+	store_batch_clear(wb);
+	int rc = ledger_stage_counts(l, wb, s, true, skip);
+	if (rc) {
+		ledger_unlock(l);
 		goto out;
-	if (!rp->ckpt_lo || s->offset < rp->ckpt_lo)
-		rp->ckpt_lo = s->offset;
-	if (s->offset > rp->ckpt_hi)
-		rp->ckpt_hi = s->offset;
-	rp->loaded += s->ncounts;
+	}
+	if (!nrp.ckpt_lo || s->offset < nrp.ckpt_lo)
+		nrp.ckpt_lo = s->offset;
+	if (s->offset > nrp.ckpt_hi)
+		nrp.ckpt_hi = s->offset;
+	nrp.loaded += s->ncounts;
 	if (s->ncounts) {
 		const wire_count *c = &s->counts[s->ncounts - 1];
 		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
-			rp->after_len =
-			    ekey_pair(rp->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
+			nrp.after_len =
+			    ekey_pair(nrp.after, c->counter.p, c->counter.n, c->item.p, c->item.n);
 	}
 	/* The partition is complete to the lowest version loaded: the
 	 * snapshots above it still apply (checked per count). */
 	wire_snapshot eff = *s;
-	eff.offset = rp->ckpt_lo;
+	eff.offset = nrp.ckpt_lo;
 	uint64_t seq = pt->last_seq;
 	if (s->last) {
-		rp->state = LEDGER_REPLICA_COMPLETE;
-		rp->after_len = 0;
-		ledger_confirm_stage(l, l->wb, p, &eff, &conf);
+		nrp.state = LEDGER_REPLICA_COMPLETE;
+		nrp.after_len = 0;
+		ledger_confirm_stage(l, wb, p, &eff, &conf);
 		/* Batches continue after what central applied of this edge id:
 		 * an edge rebuilt on an empty store keeps its sequence. */
 		if (!pt->seq_known) {
@@ -195,14 +200,17 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 			if (conf.applied > seq)
 				seq = conf.applied;
 			store_put_u64(v, seq);
-			store_batch_put(l->wb, skey, ekey_part(skey, EKEY_SEALED, p), v, 8);
+			store_batch_put(wb, skey, ekey_part(skey, EKEY_SEALED, p), v, 8);
 		}
 	}
-	replica_put(l, p);
+	replica_put(wb, p, &nrp);
 	ledger_view_begin(l, p);
-	rc = store_write(l->db, l->wb);
+	ledger_unlock(l);
+	rc = store_write(l->db, wb);
+	ledger_lock(l);
 	ledger_vlock(l);
 	if (rc == 0) {
+		*rp = nrp;
 		ledger_cache_counts(l, s, skip, true);
 		if (s->last)
 			ledger_confirm_view(l, p, &eff, &conf);
@@ -212,12 +220,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_vunlock(l);
 	if (rc) {
 		pt->confirming = 0; /* not deleted: they may be sent again */
-		rp->state = LEDGER_REPLICA_LOADING;
-		rp->ckpt_lo = lo;
-		rp->ckpt_hi = hi;
-		rp->loaded = loaded;
-		rp->after_len = al;
-		memcpy(rp->after, after, al);
+		ledger_unlock(l);
 		goto out;
 	}
 	if (s->last && !pt->seq_known) {
@@ -232,10 +235,10 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64,
 		         p, rp->ckpt_lo, rp->ckpt_hi, rp->loaded);
 	}
+	ledger_unlock(l);
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	ledger_unlock(l);
 	ledger_cunlock_counts(l);
 	return rc;
 }
