@@ -165,7 +165,7 @@ void *blk_realloc(void *p, size_t n)
 	if (!p)
 		return blk_alloc(n);
 	hdr *h = (hdr *)p - 1;
-	if (h->cls != CLASS_NONE && n + HDR <= ((size_t)64 << h->cls)) {
+	if (h->cls != CLASS_NONE && n <= BLK_MAX && n + HDR <= ((size_t)64 << h->cls)) {
 		h->size = n;
 		return p;
 	}

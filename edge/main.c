@@ -838,10 +838,13 @@ static void drain(edge *e)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* After the late-signal handler: a second signal during the
+	 * upstream thread's last turn still hurries what follows. */
+	upstream_stop(e);
 	for (size_t i = 0; i < e->nw; i++)
 		if (e->w[i].http)
 			http_server_stop_accepting(e->w[i].http);
-	if (!e->hurry) {
+	if (!e->hurry && !atomic_load(&hurry_flag)) {
 		int rc = ledger_seal_due(e->lg, clock_wall_ms(), true);
 		if (rc)
 			log_error("final seal failed; ops stay pending on disk", "err=\"%s\"",
@@ -968,7 +971,6 @@ int main(int argc, char **argv)
 			log_warn("sd_notify READY=1 failed", "%s", "");
 		event_base_dispatch(e.base);
 		workers_stop(&e);
-		upstream_stop(&e);
 		drain(&e);
 		rc = 0;
 	}

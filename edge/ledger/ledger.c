@@ -224,11 +224,13 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	char key[8];
 	unsigned char val[8];
 	store_put_u64(val, (uint64_t)offset);
+	ledger_clock_counts(l); /* a snapshot position: a count writer */
 	ledger_lock(l);
 	store_batch_clear(l->wb);
 	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	int rc = store_write(l->db, l->wb);
 	ledger_unlock(l);
+	ledger_cunlock_counts(l);
 	return rc;
 }
 

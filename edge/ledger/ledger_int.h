@@ -349,9 +349,12 @@ typedef struct pview {
 	uint64_t snap_offset, snap_ms, applied;
 	bool complete; /* the replica is complete */
 	/* Moves by one when a write that changes the partition's counts or
-	 * sealed batches starts (odd) and again when the memory that goes
-	 * with it is updated (even). A read that fetched from the store
-	 * keeps what it fetched only if gen did not move meanwhile. */
+	 * deletes sealed batches (a snapshot, a checkpoint message) starts
+	 * (odd) and again when the memory that goes with it is updated
+	 * (even). A read that fetched from the store keeps what it fetched
+	 * only if gen did not move meanwhile. Seals do not move it: a sealed
+	 * batch is in memory before it is in the store, and a read that
+	 * misses one in pre reads it from the store as it is. */
 	uint64_t gen;
 	vsnap *pre; /* gen odd: the store as it was before the write */
 } pview;
@@ -481,8 +484,10 @@ static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
 	return l->outbox.parts[p].open.len >= l->o.seal_ops;
 }
 
-/* The count writers' mutex (see the top of this file). Not timed: only
- * the main tick and the checkpoint loader take it, never a request. */
+/* The count writers' mutex (see the top of this file). Not timed: it is
+ * taken by the upstream thread (snapshots, the seal tick, a snapshot
+ * position reset), the checkpoint loader, the drain's forced seal and
+ * ledger_free, never by a request. */
 static inline void ledger_clock_counts(ledger *l)
 {
 	pthread_mutex_lock(&l->cmu);

@@ -298,12 +298,24 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 	key_sum ks = {key, kn, 0};
 	for (uint64_t seq = f->lo + 1; seq <= f->hi; seq++) {
 		char bkey[13];
-		if (get_from(l, f->from, bkey, ekey_part_seq(bkey, EKEY_BATCH, f->p, seq), &buf,
-		             &len))
+		size_t bn = ekey_part_seq(bkey, EKEY_BATCH, f->p, seq);
+		const vsnap *src = f->from;
+		int rc = get_from(l, src, bkey, bn, &buf, &len);
+		if (rc == ERR_NOTFOUND && src) {
+			/* Sealed while the write f->from was taken for runs (a
+			 * seal does not wait for a snapshot's or a checkpoint
+			 * message's write): not in that view, but in the store
+			 * and, like every sealed batch, already in the memory
+			 * this read goes with. A sealed batch does not change
+			 * while it exists, so either copy is the same. */
+			src = NULL;
+			rc = get_from(l, NULL, bkey, bn, &buf, &len);
+		}
+		if (rc)
 			continue;
 		wire_batch b;
 		if (wire_decode_batch(buf, len, &b) == 0) {
-			char *flags = flags_from(l, f->from, f->p, seq, b.nops);
+			char *flags = flags_from(l, src, f->p, seq, b.nops);
 			ledger_batch_deltas(&b, flags, sum_of_key, &ks);
 			free(flags);
 			wire_batch_free(&b);

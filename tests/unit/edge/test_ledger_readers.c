@@ -307,6 +307,37 @@ Test(ledger_readers, a_seal_during_a_snapshot_write_leaves_the_confirmed_batch_a
 	cr_assert_eq(count_of("post:2"), 1);
 }
 
+/* During a held snapshot write: the seal tick seals u2's like, central
+ * is said to have applied it (a read-through count of 2), and ITEM is
+ * read. */
+static void do_seal_readthrough_read(call *c)
+{
+	c->rc = ledger_seal_due(T.l, WALL + 3600 * 1000, false);
+	if (c->rc || T.nsent != 2)
+		return;
+	ledger_readthrough_put(T.l, "likes", ITEM, 2, 11, T.sent[1].seq, WALL);
+	c->rc = ledger_read(T.l, "likes", ITEM, &c->v);
+}
+
+Test(ledger_readers, a_batch_sealed_during_a_snapshot_write_is_counted_once)
+{
+	/* A read that combines a read-through count with the sealed
+	 * batches central applied, while a snapshot's write runs, reads the
+	 * store as it was before that write; a batch sealed meanwhile is
+	 * not there, and must still be taken off the overlay. */
+	wire_snapshot *s = liked_and_confirmed();
+	call w2 = {.item = ITEM, .user = "u2"};
+	do_like(&w2);
+	cr_assert_eq(w2.rc, 0);
+	evict();
+	call w = {.snap = s}, r = {0};
+	read_during(&w, do_apply, &r, do_seal_readthrough_read);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(T.nsent, 2, "u2's batch was sealed during the write");
+	cr_assert_eq(r.v.count, 2, "u1 and u2, each once: %" PRIu64, r.v.count);
+	cr_assert_eq(count_of(ITEM), 2);
+}
+
 Test(ledger_readers, a_like_does_not_wait_for_a_checkpoint_message_write)
 {
 	/* The last message of a partition's checkpoint: written without the
