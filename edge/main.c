@@ -282,8 +282,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* One turn of the upstream thread. */
-static void upstream_turn(edge *e)
+static void upstream_turn(void *arg)
 {
+	edge *e = arg;
 	uplink_poll(e->up, 1000);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
@@ -303,11 +304,6 @@ static void upstream_turn(edge *e)
 			log_error("idempotency sweep failed", "err=\"%s\"", err_str(n));
 		e->next_sweep = now + (n == 1000 ? 10 : 1000);
 	}
-}
-
-static void upstream_turn_cb(void *arg)
-{
-	upstream_turn(arg);
 }
 
 /* Stops the upstream thread after its turn; the main thread then does
@@ -790,7 +786,7 @@ static int start(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "SIGHUP setup failed");
 		return ERR_IO;
 	}
-	e->upstream = ticker_start("edge-upstream", 10, upstream_turn_cb, e);
+	e->upstream = ticker_start("edge-upstream", 10, upstream_turn, e);
 	if (!e->upstream) {
 		snprintf(err, errlen, "cannot start the upstream thread");
 		return ERR_IO;
