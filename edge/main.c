@@ -151,24 +151,25 @@ static void log_stats(edge *e)
 	ledger_get_stats(e->lg, &ls);
 	uplink_get_stats(e->up, &us);
 	size_t heap_free = memtrim_free_bytes();
-	log_info("stats",
-	         "heap_free_kb=%zu ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64
-	         " ops_replayed=%" PRIu64 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64
-	         " batches_sent=%" PRIu64 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64
-	         " produced=%" PRIu64 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64
-	         " pending_bytes=%" PRIu64 " produce_errors=%" PRIu64 " snapshots=%" PRIu64
-	         " snapshots_stale=%" PRIu64 " snapshots_bad=%" PRIu64
-	         " snapshots_deadlettered=%" PRIu64 " deadletter_failed=%" PRIu64
-	         " snapshot_offset_resets=%" PRIu64 " snapshot_retries=%" PRIu64
-	         " readthrough_kept=%" PRIu64 " commits=%" PRIu64 " commits_failed=%" PRIu64
-	         " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64,
-	         heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
-	         ls.ops_refused_budget, ls.batches_sealed, ls.batches_sent, ls.batches_resent,
-	         ls.batches_applied, us.produced, ls.pending_batches, ls.pending_ops,
-	         ls.pending_bytes, us.produce_errors, ls.snapshots_applied, ls.snapshots_stale,
-	         us.snapshots_bad, us.snapshots_deadlettered, us.deadletter_failed,
-	         us.offset_resets, us.snapshot_retries, ls.readthrough_kept, ls.commits,
-	         ls.commits_failed, ls.member_reads, ls.member_reads_skipped);
+	log_info(
+	    "stats",
+	    "heap_free_kb=%zu ops_accepted=%" PRIu64 " ops_duplicate=%" PRIu64
+	    " ops_replayed=%" PRIu64 " refused_budget=%" PRIu64 " batches_sealed=%" PRIu64
+	    " batches_sent=%" PRIu64 " batches_resent=%" PRIu64 " batches_applied=%" PRIu64
+	    " produced=%" PRIu64 " pending_batches=%" PRIu64 " pending_ops=%" PRIu64
+	    " pending_bytes=%" PRIu64 " produce_errors=%" PRIu64 " snapshots=%" PRIu64
+	    " snapshots_stale=%" PRIu64 " snapshots_bad=%" PRIu64 " snapshots_deadlettered=%" PRIu64
+	    " deadletter_failed=%" PRIu64 " snapshot_offset_resets=%" PRIu64
+	    " snapshot_retries=%" PRIu64 " readthrough_kept=%" PRIu64 " commits=%" PRIu64
+	    " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64
+	    " stage_fresh=%" PRIu64 " stage_reread=%" PRIu64,
+	    heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
+	    ls.ops_refused_budget, ls.batches_sealed, ls.batches_sent, ls.batches_resent,
+	    ls.batches_applied, us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
+	    us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
+	    us.snapshots_deadlettered, us.deadletter_failed, us.offset_resets, us.snapshot_retries,
+	    ls.readthrough_kept, ls.commits, ls.commits_failed, ls.member_reads,
+	    ls.member_reads_skipped, ls.stage_fresh, ls.stage_reread);
 }
 
 /* /readyz (api.h's hook), on a worker's thread: the checks as of the

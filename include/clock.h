@@ -30,6 +30,14 @@ static inline double clock_mono_s(void)
 {
 	return (double)clock_mono_ns() / 1e9;
 }
+/* The CPU time the calling thread has used, in ns. A system call (not in
+ * the vDSO): for sampling, not for every request. */
+static inline uint64_t clock_thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 /* CLOCK_MONOTONIC now plus ms, as pthread_cond_timedwait takes it on a
  * condition variable set to that clock. */
 struct timespec clock_mono_deadline(unsigned ms);

@@ -80,8 +80,11 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
-	/* Tests only: the commit thread calls it before each group write. */
+	/* Tests only: the commit thread calls it before each group write, and
+	 * a write after its reads before the writer mutex and before it
+	 * takes the mutex. */
 	void (*before_group_write)(void *ctx);
+	void (*after_preread)(void *ctx);
 	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;
@@ -154,12 +157,20 @@ typedef struct ledger_stats {
 	uint64_t cache_hits;           /* snapshot counts found in memory */
 	uint64_t cache_misses;         /* ... read from the store instead */
 	uint64_t overlay_entries;      /* (counter, item) pairs with ops here unapplied */
+	/* Ops staged with their membership and count read before the writer
+	 * mutex (stage_fresh), and those read again under it because a
+	 * group joined the overlay meanwhile (stage_reread). */
+	uint64_t stage_fresh;
+	uint64_t stage_reread;
 	/* Time spent where one thread at a time can be, summed over threads
 	 * (ns): holding the writer mutex, holding the view mutex, and the
-	 * commit thread's group writes (LevelDB takes one writer at a time). */
+	 * commit thread's group writes (LevelDB takes one writer at a time),
+	 * the last also as the commit thread's CPU time (without the wait
+	 * for an fsync). */
 	uint64_t writer_lock_ns;
 	uint64_t view_lock_ns;
 	uint64_t commit_write_ns;
+	uint64_t commit_write_cpu_ns;
 } ledger_stats;
 
 /* What the snapshots applied for one partition said last. */

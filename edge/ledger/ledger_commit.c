@@ -324,8 +324,8 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 
 #define STAGE_ON_STACK 4 /* ops of one call staged without an allocation */
 
-/* An op of this call, made before the writer mutex (prepare) and staged
- * under it. */
+/* An op of this call, made before the writer mutex (prepare), read
+ * before it too (preread), and staged under it. */
 typedef struct staged {
 	pend_op op;
 	pair_key pk;    /* its count's key, hash and partition */
@@ -334,6 +334,14 @@ typedef struct staged {
 	uint64_t mhash; /* of the member key */
 	char mkey[KEY_MAX];
 	size_t mkn;
+	/* What preread found, each valid only while commit.finished stays
+	 * at the value read before: the stored membership (set ops) and its
+	 * clock, and the count as the view showed it, unclamped. */
+	bool mread, vread;
+	int mstate;
+	uint64_t mstamp;
+	int64_t raw;
+	ledger_view base;
 } staged;
 
 /* Checks o and makes s from it: everything about the op that needs no
@@ -360,10 +368,10 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 }
 
 /* The membership of the set op at i, after the ops before it in this call,
- * else in the group, else in the store, and the clock of the op that set
- * it. */
-static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, int *state,
-                        uint64_t *stamp)
+ * else in the group, else in the store (as preread found it, if fresh),
+ * and the clock of the op that set it. */
+static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
+                        int *state, uint64_t *stamp)
 {
 	for (size_t j = i; j-- > 0;) {
 		if (sg[j].set && sg[j].mkn == sg[i].mkn &&
@@ -387,7 +395,13 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, i
 			return 0;
 		}
 	}
-	int rc = member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	int rc = 0;
+	if (fresh && sg[i].mread) {
+		*state = sg[i].mstate;
+		*stamp = sg[i].mstamp;
+	} else {
+		rc = member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	}
 	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
 		*state = ops[i].prior ? 1 : 0;
 	return rc;
@@ -414,11 +428,23 @@ static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
 	return plus;
 }
 
+/* Reads what sg[i] needs from the store and the view before the writer
+ * mutex: its stored membership and its count. A read that fails is
+ * done again under the mutex. */
+static void preread(ledger *l, staged *s)
+{
+	if (s->set)
+		s->mread = member_read(l, s->mkey, s->mkn, &s->mstate, &s->mstamp) == 0;
+	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
+}
+
 /* Stages sg[i] (made by prepare) as far as its answer: its membership
  * before it, its clock, its op number and the count the user sees.
- * Nothing goes into the group yet. */
-static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t wall_ms,
-                 ledger_answer *a)
+ * Nothing goes into the group yet. fresh: no group has joined the
+ * overlay since preread, so what it read stands, with the two groups'
+ * ops and this call's added. */
+static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
+                 uint64_t wall_ms, ledger_answer *a)
 {
 	const ledger_op *o = &ops[i];
 	staged *s = &sg[i];
@@ -428,7 +454,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 	bool repeat = false, unsettled = false;
 	if (s->set) {
 		int state;
-		int rc = state_before(l, ops, sg, i, &state, &seen);
+		int rc = state_before(l, ops, sg, i, fresh, &state, &seen);
 		if (rc)
 			return rc;
 		repeat = state == (o->add ? 1 : 0);
@@ -447,9 +473,16 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, uint64_t
 		if (sg[j].pk.p == p)
 			opno++;
 	s->op.opno = opno;
-	int rc = ledger_view_count(l, &s->pk, staged_plus(l, sg, i), &a->view);
-	if (rc)
-		return rc;
+	int64_t plus = staged_plus(l, sg, i);
+	if (fresh && s->vread) {
+		int64_t sum = s->raw + plus;
+		a->view = s->base;
+		a->view.count = sum < 0 ? 0 : (uint64_t)sum;
+	} else {
+		int rc = ledger_view_count(l, &s->pk, plus, &a->view, NULL);
+		if (rc)
+			return rc;
+	}
 	a->member = s->set && o->add;
 	a->changed = s->op.counts;
 	a->hlc = s->op.hlc;
@@ -522,25 +555,33 @@ static void group_runs(group *g)
 	}
 }
 
-/* Hands the written op at i of g to its open batch (the outbox; with its
- * run record when it is the partition's first) and to the overlay (the
- * view). Both mutexes held. */
+/* Adds the written op at i of g to the overlay (the view). Both mutexes
+ * held. */
+static void overlay_op(ledger *l, const group *g, size_t i)
+{
+	const group_op *go = &g->ops[i];
+	const pend_op *op = &go->op;
+	char key[EKEY_PAIR_MAX];
+	size_t kn = ekey_pair(key, op->counter, strlen(op->counter), op->item, strlen(op->item));
+	ledger_overlay_add_h(l, key, kn, (uint32_t)g->count[go->cslot].hash,
+	                     ledger_op_delta(op->kind, op->n, op->counts));
+}
+
+/* Hands the written op at i of g, in the overlay already, to its open
+ * batch (the outbox; with its run record when it is the partition's
+ * first). The writer mutex held. */
 static void commit_op(ledger *l, group *g, size_t i, uint64_t wall_ms)
 {
 	group_op *go = &g->ops[i];
 	pend_op *op = &go->op;
 	l->commit.next_opno[go->p] = op->opno + 1;
-	size_t cl = strlen(op->counter), il = strlen(op->item);
 	if (op->counts) {
 		l->st.ops_accepted++;
-		telemetry_accepted(l->o.tm, op->counter, cl, op->item, il, op->n);
+		telemetry_accepted(l->o.tm, op->counter, strlen(op->counter), op->item,
+		                   strlen(op->item), op->n);
 	} else {
 		l->st.ops_duplicate++;
 	}
-	char key[EKEY_PAIR_MAX];
-	size_t kn = ekey_pair(key, op->counter, cl, op->item, il);
-	ledger_overlay_add_h(l, key, kn, (uint32_t)g->count[go->cslot].hash,
-	                     ledger_op_delta(op->kind, op->n, op->counts));
 	op_run run = {0};
 	if (g->head[go->p] == i + 1)
 		run = (op_run){op->opno, g->per_part[go->p], EKEY_RUN};
@@ -572,11 +613,15 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {
-		/* Every op of the group joins the overlay at once for a reader. */
+		/* Every op of the group joins the overlay at once for a reader;
+		 * the open batches are the writer's alone (mu). */
 		ledger_vlock(l);
 		for (size_t i = 0; i < g->n; i++)
-			commit_op(l, g, i, wall_ms);
+			overlay_op(l, g, i);
+		atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
 		ledger_vunlock(l);
+		for (size_t i = 0; i < g->n; i++)
+			commit_op(l, g, i, wall_ms);
 	}
 	struct {
 		void (*fn)(void *);
@@ -656,11 +701,12 @@ static void *committer(void *arg)
 		ledger_unlock(l);
 		if (l->o.before_group_write)
 			l->o.before_group_write(l->o.hook_ctx);
-		uint64_t t0 = clock_mono_ns();
+		uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
 		int rc = group_write(l, g);
-		uint64_t t1 = clock_mono_ns();
+		uint64_t t1 = clock_mono_ns(), c1 = clock_thread_cpu_ns();
 		ledger_lock(l);
 		l->st.commit_write_ns += t1 - t0;
+		l->st.commit_write_cpu_ns += c1 - c0;
 		if (rc)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 			          g->n, err_str(rc));
@@ -779,6 +825,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		goto done;
 	}
 	memset(answers, 0, n * sizeof *answers);
+	/* The store and view reads before the mutex, so that no other write
+	 * waits for them; checked under it against commit.finished. */
+	uint64_t seen = atomic_load_explicit(&c->finished, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		preread(l, &sg[i]);
+	if (l->o.after_preread)
+		l->o.after_preread(l->o.hook_ctx);
 	ledger_lock(l);
 	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
 	/* A full group, or one holding a record for this key (a retry faster
@@ -808,8 +861,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		goto out;
 	}
 	hlc saved = c->clock;
+	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
+	if (fresh)
+		l->st.stage_fresh += n;
+	else
+		l->st.stage_reread += n;
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = stage(l, ops, sg, i, wall_ms, &answers[i]);
+		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
 	if (rc) {
 		if (rc == ERR_IO)
 			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);

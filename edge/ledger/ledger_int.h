@@ -174,12 +174,12 @@ typedef struct group {
 	ledger_ticket *tickets;
 } group;
 
-/* Records and group commit. Under mu, with two exceptions: the commit
+/* Records and group commit. Under mu, with three exceptions: the commit
  * thread writes gc's store batch with mu let go (nobody changes gc
- * meanwhile; stagers only read its indexes, under mu), and the
- * membership filter and its read counters are read by ledger_member
+ * meanwhile; stagers only read its indexes, under mu), the membership
+ * filter and its read counters are read by ledger_member and by stagers
  * with no lock (the filter's bits and the counters are atomic; it is
- * added to under mu). */
+ * added to under mu), and finished is atomic (read with no lock). */
 struct commit {
 	/* The open group (g: writes stage into it) and, while the commit
 	 * thread writes one outside the mutex, that one (gc, else NULL);
@@ -189,6 +189,12 @@ struct commit {
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
 	hlc clock;
 	bloom members; /* every 'M' key this store holds (and maybe others) */
+	/* Groups whose ops have joined the overlay: moved with mu and vmu
+	 * held, read with no lock by a stager before it reads an op's
+	 * membership and count (ledger_stage_ops), and again under mu: if it
+	 * has not moved, what the stager read is still true but for the two
+	 * groups, which it then looks up. */
+	atomic_uint_fast64_t finished;
 	atomic_uint_fast64_t member_reads, member_reads_skipped;
 	bool async;    /* a commit thread runs */
 	bool asked;    /* ledger_commit asked since the last swap */
@@ -395,9 +401,10 @@ void ledger_view_end(ledger *l, uint32_t p);
 /* Writes the read-through counts readers found settled; mu held. */
 void ledger_keep_flush(ledger *l);
 /* Count, version and freshness of k as this edge shows it, with plus
- * (ops not in the overlay yet) added before the count is clamped at 0.
- * Takes vmu (and lets it go while it reads the store). */
-int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out);
+ * (ops not in the overlay yet) added before the count is clamped at 0;
+ * *raw (if raw is not NULL) gets the count before the clamp. Takes vmu
+ * (and lets it go while it reads the store). */
+int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw);
 
 /* The overlay (vmu held). ledger_overlay_add_h is ledger_overlay_add for
  * a key whose smap_hash h is known. */

@@ -409,10 +409,12 @@ void ledger_keep_flush(ledger *l)
 	free(ks);
 }
 
-/* One try at the view of k under vmu: 0 with *out filled, 1 with f
- * saying what to read from the store first. k's hash serves every map
- * it is looked up in. */
-static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger_view *out)
+/* One try at the view of k under vmu: 0 with *out filled (and *raw, if
+ * asked, the count before it is clamped at 0), 1 with f saying what to
+ * read from the store first. k's hash serves every map it is looked up
+ * in. */
+static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger_view *out,
+                    int64_t *raw)
 {
 	const char *key = k->key;
 	size_t kn = k->kn;
@@ -439,7 +441,7 @@ static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger
 			rt_forget(l, key, kn);
 		} else {
 			rt_keep(l, key, kn, e, pv);
-			return view_try(l, k, plus, f, out);
+			return view_try(l, k, plus, f, out, raw);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -460,17 +462,19 @@ static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger
 	}
 	int64_t c = (int64_t)base + delta + plus;
 	out->count = c < 0 ? 0 : (uint64_t)c;
+	if (raw)
+		*raw = c;
 	return 0;
 }
 
 /* Tries under vmu, and between tries reads the store with vmu let go, so
  * no store read holds up another reader. */
-int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out)
+int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw)
 {
 	fetch f = {0};
 	int rc;
 	ledger_vlock(l);
-	while ((rc = view_try(l, k, plus, &f, out)) == 1) {
+	while ((rc = view_try(l, k, plus, &f, out, raw)) == 1) {
 		pview *pv = &l->view.pv[k->p];
 		f.gen[f.kind] = pv->gen;
 		/* A write is running (gen odd): the memory read with this is
@@ -520,7 +524,7 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 				smap_prefetch_key(&l->view.cache_hot, k[j].h);
 			for (j = 0; j < m; j++) {
 				fetch f = {0};
-				rc = view_try(l, &k[j], 0, &f, &out[i]);
+				rc = view_try(l, &k[j], 0, &f, &out[i], NULL);
 				if (rc)
 					break;
 				i++;
@@ -531,7 +535,7 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 			break;
 		/* This count (k[j]) needs the store: the one-count path reads it
 		 * with the lock let go, then the rest go on under one hold again. */
-		if ((rc = ledger_view_count(l, &k[j], 0, &out[i])) != 0)
+		if ((rc = ledger_view_count(l, &k[j], 0, &out[i], NULL)) != 0)
 			return rc;
 		i++;
 	}
@@ -545,7 +549,7 @@ int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *o
 		return ERR_INVAL;
 	pair_key k;
 	ledger_pair_make(&k, counter, cl, item, il, l->o.partitions);
-	return ledger_view_count(l, &k, 0, out);
+	return ledger_view_count(l, &k, 0, out, NULL);
 }
 
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,

@@ -301,6 +301,13 @@ static void ledger_hook(void *ctx, sbuf *out)
 	    {"member_reads_skipped_total",
 	     "Membership lookups the filter answered (never recorded) without the store.",
 	     METRIC_COUNTER, ls.member_reads_skipped},
+	    {"stage_fresh_total",
+	     "Ops staged with the membership and count read before the writer lock.",
+	     METRIC_COUNTER, ls.stage_fresh},
+	    {"stage_reread_total",
+	     "Ops whose membership and count were read again under the writer lock, as a group "
+	     "committed meanwhile.",
+	     METRIC_COUNTER, ls.stage_reread},
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
 		one(tm, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
@@ -323,6 +330,10 @@ static void ledger_hook(void *ctx, sbuf *out)
 	               (double)ls.view_lock_ns / 1e9);
 	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"commit_write\"",
 	               (double)ls.commit_write_ns / 1e9);
+	one(tm, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
+	    "The commit thread's CPU time in group writes: commit_write's time without the wait "
+	    "for an fsync.",
+	    (double)ls.commit_write_cpu_ns / 1e9);
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(tm->lg, &loaded);
 	one(tm, out, "replica_partitions_complete", METRIC_GAUGE,

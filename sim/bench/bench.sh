@@ -18,7 +18,9 @@
 #
 # `sim/bench/bench.sh sync` runs only the store.sync comparison (bench_sync:
 # likes/s and like latency with fsync off and on, one edge, same run) and
-# writes build/bench/sync.json.
+# writes build/bench/sync.json. With BENCH_PERF=DIR, `perf record` samples
+# the edge during each like run into DIR/like_sync_true.data and
+# DIR/like_sync_false.data.
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -279,24 +281,27 @@ lat_end() { # key
 # bounds the speed-up of N workers (Amdahl). The sections are summed, so
 # s counts a view lock taken inside the writer lock twice, and the two
 # locks as if one: an upper bound on the serial share, a lower bound on
-# the speed-up. Lock time is wall time: a lock held across an fsync
-# counts the wait too, which CPU time does not.
+# the speed-up. Lock time is wall time. The group writes count with
+# their CPU time (likes_edge_ledger_commit_write_cpu_seconds_total): an
+# fsync's wait is no work, and while it runs the next group grows; their
+# wall time is printed beside it.
 declare -A SER    # serial samples: key.field -> seconds, cores or fraction
 declare -A SER0   # key.field -> the same counters at serial_begin
 declare -A SERWHY # key -> why the sample has no fraction
 SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves in 0.01 s
 
-# "writer_lock view_lock commit_write cpu" in seconds so far, from one
-# scrape of the edge's /metrics (a loopback-only route on its API port),
-# so all four are of one instant; nothing when the edge does not answer
-# or a series is missing.
+# "writer_lock view_lock commit_write commit_write_cpu cpu" in seconds so
+# far, from one scrape of the edge's /metrics (a loopback-only route on
+# its API port), so all five are of one instant; nothing when the edge
+# does not answer or a series is missing.
 edge_serial() {
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"view_lock\"}" { v = $2; n++ }
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"commit_write\"}" { c = $2; n++ }
+	$1 == "likes_edge_ledger_commit_write_cpu_seconds_total" { cc = $2; n++ }
 	$1 == "process_cpu_seconds_total" { cpu = $2; n++ }
-	END { if (n == 4) printf "%.9f %.9f %.9f %.9f\n", w, v, c, cpu }'
+	END { if (n == 5) printf "%.9f %.9f %.9f %.9f %.9f\n", w, v, c, cc, cpu }'
 }
 
 # "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
@@ -337,13 +342,13 @@ serial_end() { # key
 	srv=$(cpu_jiffies "$SERVER_CPU")
 	load=$(cpu_jiffies "$LOAD_CPU")
 	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
-		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...} or process_cpu_seconds_total"
+		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total or process_cpu_seconds_total"
 		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
 		return 0
 	fi
 	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.commit_write_s]" \
-		"SER[$k.serial_s]" "SER[$k.cpu_s]" "SER[$k.edge_cores]" "SER[$k.server_cpu_busy]" \
-		"SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
+		"SER[$k.commit_write_cpu_s]" "SER[$k.serial_s]" "SER[$k.cpu_s]" "SER[$k.edge_cores]" \
+		"SER[$k.server_cpu_busy]" "SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
 		-v t1="$t1" -v s0="${SER0[$k.srv]}" -v s1="$srv" -v l0="${SER0[$k.load]}" -v l1="$load" '
 		function busy(x, y, p, q) {
 			if (x == "" || y == "") return "none"
@@ -352,8 +357,8 @@ serial_end() { # key
 		}
 		BEGIN {
 			split(a, x, " "); split(b, y, " ")
-			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cpu = y[4] - x[4]
-			printf "%.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, w + v + c, cpu,
+			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cc = y[4] - x[4]; cpu = y[5] - x[5]
+			printf "%.3f %.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, cc, w + v + cc, cpu,
 				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
 		}')
 	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
@@ -361,9 +366,9 @@ serial_end() { # key
 	else
 		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
 	fi
-	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write %s) / edge CPU %s s' \
+	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write CPU %s of %s) / edge CPU %s s' \
 		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
-		"${SER[$k.commit_write_s]}" "${SER[$k.cpu_s]}"
+		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.cpu_s]}"
 	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s\n' "${SER[$k.fraction]:-null}" \
 		"${SER[$k.edge_cores]}" "$SERVER_CPU" "${SER[$k.server_cpu_busy]}" "$LOAD_CPU" \
 		"${SER[$k.load_cpu_busy]}"
@@ -495,7 +500,9 @@ bench_sync() {
 	for s in true false; do
 		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
 		serial_begin "sync_$s"
+		perf_begin "like_sync_$s"
 		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
+		perf_end
 		serial_end "sync_$s"
 		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
 			"syl${s}u" 1
@@ -518,6 +525,7 @@ stack_with_likes() {
 main_sync() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset
+	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	stack_with_likes
@@ -561,7 +569,7 @@ print_mixed() {
 		"with POSTs ${LAT[get_50_bare_mixed.p50]:-}/${LAT[get_50_bare_mixed.p99]:-}/${LAT[get_50_bare_mixed.p999]:-}" \
 		"(${LAT[get_50_bare_mixed.rate]:-null}/s; POSTs ${LAT[post_50_bare_mixed.rate]:-null} of" \
 		"${LAT[post_50_bare_mixed.target]:-null}/s); load CPU $LOAD_CPU busy ${SER[bare_mixed.load_cpu_busy]:-null}"
-	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write seconds" \
+	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write CPU seconds" \
 		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy):"
 	for k in "${SER_RUNS[@]}"; do
 		if [[ -n ${SERWHY[$k]:-} ]]; then
@@ -569,7 +577,7 @@ print_mixed() {
 			continue
 		fi
 		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
-			"+ ${SER[$k.commit_write_s]:-}) / ${SER[$k.cpu_s]:-}; ${SER[$k.edge_cores]:-} cores;" \
+			"+ ${SER[$k.commit_write_cpu_s]:-}) / ${SER[$k.cpu_s]:-}; ${SER[$k.edge_cores]:-} cores;" \
 			"${SER[$k.load_cpu_busy]:-}"
 	done
 	echo "Amdahl bounds from the like+GET mixed run's s, store.sync off (${R[serial_fraction_mixed]:-null});" \
@@ -1053,8 +1061,7 @@ compute() {
 	serial_key serial_fraction_mixed mixed_sync_false
 	serial_key serial_fraction_mixed_sync mixed_sync_true
 	# The bound takes the like+GET mixed run's s with store.sync off (the
-	# default; with it on, the commit thread's fsync waits count as
-	# serial). The table also names the bound from the worst of the like
+	# default). The table also names the bound from the worst of the like
 	# and GET runs.
 	for s in 4 8 16; do
 		R[amdahl_bound_${s}_workers]=$(amdahl "${R[serial_fraction_mixed]}" "$s")
@@ -1140,8 +1147,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
-SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s serial_s fraction
-	server_cpu_busy load_cpu_busy)
+SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s commit_write_cpu_s
+	serial_s fraction server_cpu_busy load_cpu_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
 	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
 	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)

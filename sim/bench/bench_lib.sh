@@ -177,7 +177,8 @@ central_ini() { # file
 
 # An edge's config; max_age_ms empty keeps the default batch.max_age_ms,
 # workers empty the default edge.workers (1), sync empty the default
-# store.sync (false).
+# store.sync (false). BENCH_COMMIT_THREAD (auto, true or false), if set,
+# is every edge's store.commit_thread.
 edge_ini() { # file id port data-dir [max_age_ms] [workers] [sync]
 	{
 		printf '[edge]\nid = %s\nregion = %s\ndata_dir = %s\n' "$2" "$2" "$4"
@@ -190,6 +191,9 @@ edge_ini() { # file id port data-dir [max_age_ms] [workers] [sync]
 		if [[ -n ${5:-} ]]; then printf '[batch]\nmax_age_ms = %s\n' "$5"; fi
 		if [[ -n ${6:-} ]]; then printf '[edge]\nworkers = %s\n' "$6"; fi
 		if [[ -n ${7:-} ]]; then printf '[store]\nsync = %s\n' "$7"; fi
+		if [[ -n ${BENCH_COMMIT_THREAD:-} ]]; then
+			printf '[store]\ncommit_thread = %s\n' "$BENCH_COMMIT_THREAD"
+		fi
 	} >"$1"
 }
 

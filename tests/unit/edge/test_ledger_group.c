@@ -5,7 +5,9 @@
  * records nothing and fails every ticket; and a random run staged in
  * groups answers exactly as the same run written one op at a time (and
  * with the membership filter as without it); the filter spares the store
- * read of a pair never recorded and is rebuilt from the store on open.
+ * read of a pair never recorded and is rebuilt from the store on open;
+ * and a write whose reads before the writer mutex are overtaken by a
+ * group's commit reads again under it.
  *
  * Same fixture as test_ledger.c (ledger_util.h).
  */
@@ -250,4 +252,65 @@ Test(ledger_group, the_filter_skips_the_read_of_a_new_pair_and_survives_a_restar
 	cr_assert_eq(stats_now().member_reads, 1);
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
 	cr_assert(a.changed);
+}
+
+/* The after_preread hook: commits the open group once, between a write's
+ * reads before the writer mutex and its taking of the mutex. */
+static void commit_between(void *ctx)
+{
+	bool *once = ctx;
+	if (*once)
+		return;
+	*once = true;
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+}
+
+static void reopen_with_commit_between(bool *once)
+{
+	ledger_free(T.l);
+	T.o.after_preread = commit_between;
+	T.o.hook_ctx = once;
+	open_ledger();
+}
+
+Test(ledger_group, a_repeat_whose_first_like_commits_after_its_reads_is_a_repeat)
+{
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_ticket t;
+	stage1(like("u1", ITEM, true), &t);
+	/* The repeat reads the store and the view while the first like is
+	 * still staged (not a member, count 0); then the group commits,
+	 * before the repeat takes the mutex, so neither group holds it. */
+	once = false;
+	ledger_answer a;
+	ledger_op op = like("u1", ITEM, true);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert(once, "the hook ran");
+	cr_assert_eq(t.state, LEDGER_DURABLE);
+	cr_assert_not(a.changed, "the like is a repeat");
+	cr_assert_eq(a.view.count, 1);
+	cr_assert_eq(count_of(ITEM), 1);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.ops_accepted, 1);
+	cr_assert_eq(s.ops_duplicate, 1);
+	cr_assert_eq(s.stage_reread, 1);
+	cr_assert_eq(s.stage_fresh, 1, "the first like's reads stood");
+}
+
+Test(ledger_group, a_like_whose_reads_a_commit_overtakes_counts_the_committed_likes_once)
+{
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_ticket t1, t2;
+	stage1(like("u1", ITEM, true), &t1);
+	stage1(like("u2", ITEM, true), &t2);
+	once = false;
+	ledger_answer a;
+	ledger_op op = like("u3", ITEM, true);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert(a.changed);
+	cr_assert_eq(a.view.count, 3, "both committed likes, once each, and this one");
+	cr_assert_eq(count_of(ITEM), 3);
+	cr_assert_eq(stats_now().stage_reread, 1);
 }
