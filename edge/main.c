@@ -708,9 +708,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
 	    .member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 	    .seq_from_checkpoint = cfg->central_ops[0] != 0,
-	    .commit_thread =
-	        cfg->group_commit && (strcmp(cfg->commit_thread, "true") == 0 ||
-	                              (strcmp(cfg->commit_thread, "auto") == 0 && cfg->store_sync)),
+	    .commit_thread = cfg->group_commit && strcmp(cfg->commit_thread, "false") != 0,
 	    .send = uplink_send,
 	    .send_ctx = e->up,
 	    .tm = e->tm,
@@ -875,6 +873,11 @@ static void stop(edge *e)
 		event_free(e->sigint);
 	if (e->sighup)
 		event_free(e->sighup);
+	/* The commit thread wakes the workers' loops: it stops after them
+	 * and before their state is freed. */
+	workers_stop(e);
+	if (e->lg)
+		ledger_stop_commits(e->lg);
 	workers_free(e);
 	http_tls_store_free(e->tls); /* after every server that used it */
 	bootstrap_free(e->boot);     /* before the ledger it loads into */

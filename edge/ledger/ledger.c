@@ -156,7 +156,7 @@ void ledger_free(ledger *l)
 {
 	if (!l)
 		return;
-	ledger_committer_stop(l);
+	ledger_stop_commits(l);
 	if (l->view.pv) {
 		ledger_clock_counts(l);
 		ledger_lock(l);

@@ -240,6 +240,11 @@ static inline int ledger_ticket_state(const ledger_ticket *t)
  * rebuilds the overlay. NULL with the reason in err. */
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
 void ledger_free(ledger *l);
+/* Stops the commit thread (commit_thread) after the group it is writing,
+ * whose tickets' wakes it calls; a later ledger_commit writes at once.
+ * For shutdown: after the threads that stage have stopped, before what a
+ * ticket's wake uses is freed. ledger_free does it too. */
+void ledger_stop_commits(ledger *l);
 
 /* Records ops in one atomic store write: membership changes, pending
  * ops and (with idem) the idempotency record holding the rendered

@@ -601,10 +601,26 @@ static int group_write(ledger *l, group *g)
 
 #define WAKE_MAX 64 /* distinct wakes called per group; more: each at once */
 
+/* The distinct wakes of a group's tickets, to be called once each. */
+typedef struct wake_list {
+	struct {
+		void (*fn)(void *);
+		void *ctx;
+	} w[WAKE_MAX];
+	size_t n;
+} wake_list;
+
+static void wakes_call(const wake_list *wl)
+{
+	for (size_t i = 0; i < wl->n; i++)
+		wl->w[i].fn(wl->w[i].ctx);
+}
+
 /* After g's write (rc): its ops into the open batches and the overlay,
- * its tickets resolved and their wakes called once each, full batches
+ * its tickets resolved and their wakes put in *wl (the caller calls them
+ * once it has let the mutex go: a wake is a system call), full batches
  * sealed, g emptied. Mutex held. */
-static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
+static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_list *wl)
 {
 	l->st.commits++;
 	if (rc) {
@@ -623,11 +639,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		for (size_t i = 0; i < g->n; i++)
 			commit_op(l, g, i, wall_ms);
 	}
-	struct {
-		void (*fn)(void *);
-		void *ctx;
-	} wakes[WAKE_MAX];
-	size_t nwakes = 0;
+	wl->n = 0;
 	for (ledger_ticket *t = g->tickets, *next; t; t = next) {
 		/* Read before the release: from then on the ticket is the
 		 * staging thread's again, and may be reused. */
@@ -638,19 +650,17 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms)
 		if (!l->commit.async || !fn)
 			continue;
 		size_t w = 0;
-		while (w < nwakes && (wakes[w].fn != fn || wakes[w].ctx != ctx))
+		while (w < wl->n && (wl->w[w].fn != fn || wl->w[w].ctx != ctx))
 			w++;
-		if (w < nwakes)
+		if (w < wl->n)
 			continue;
-		if (nwakes < WAKE_MAX) {
-			wakes[nwakes].fn = fn;
-			wakes[nwakes++].ctx = ctx;
+		if (wl->n < WAKE_MAX) {
+			wl->w[wl->n].fn = fn;
+			wl->w[wl->n++].ctx = ctx;
 		} else {
 			fn(ctx);
 		}
 	}
-	for (size_t w = 0; w < nwakes; w++)
-		wakes[w].fn(wakes[w].ctx);
 	/* Partitions that filled a batch seal now; the reset below needs the
 	 * ops' partitions, so seal first. */
 	for (size_t i = 0; i < g->n && !rc; i++) {
@@ -676,7 +686,11 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 		return 0;
 	group_runs(g);
 	int rc = group_write(l, g);
-	group_finish(l, g, rc, wall_ms);
+	wake_list wl;
+	group_finish(l, g, rc, wall_ms, &wl);
+	/* Rare with the commit thread (a full group, a retry, a drain):
+	 * these wakes go under the mutex. */
+	wakes_call(&wl);
 	return rc;
 }
 
@@ -710,9 +724,15 @@ static void *committer(void *arg)
 		if (rc)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 			          g->n, err_str(rc));
-		group_finish(l, g, rc, clock_wall_ms());
+		wake_list wl;
+		group_finish(l, g, rc, clock_wall_ms(), &wl);
 		c->gc = NULL;
+		/* The wakes and the broadcast are system calls: made with the
+		 * mutex let go, so no write waits for them. */
+		ledger_unlock(l);
+		wakes_call(&wl);
 		pthread_cond_broadcast(&c->done);
+		ledger_lock(l);
 	}
 	ledger_unlock(l);
 	return NULL;
@@ -728,7 +748,7 @@ int ledger_committer_start(ledger *l)
 	return 0;
 }
 
-void ledger_committer_stop(ledger *l)
+void ledger_stop_commits(ledger *l)
 {
 	struct commit *c = &l->commit;
 	if (c->async) {
@@ -746,15 +766,16 @@ int ledger_commit(ledger *l, uint64_t wall_ms)
 	struct commit *c = &l->commit;
 	ledger_lock(l);
 	int rc = 0;
-	if (c->async) {
-		if (c->g->n) {
-			c->asked = true;
-			pthread_cond_signal(&c->work);
-		}
-	} else {
+	bool ask = false;
+	if (c->async)
+		ask = c->asked = c->g->n > 0;
+	else
 		rc = ledger_group_commit(l, wall_ms);
-	}
 	ledger_unlock(l);
+	/* Signalled with the mutex let go (the thread checks what it waits
+	 * for under the mutex, so no signal is lost). */
+	if (ask)
+		pthread_cond_signal(&c->work);
 	return rc;
 }
 

@@ -209,8 +209,7 @@ void ledger_group_init(ledger *l);
 void ledger_group_free(ledger *l);
 /* Starts the commit thread: 0 or ERR_IO. */
 int ledger_committer_start(ledger *l);
-/* Stops it after the group it is writing; staged writes stay staged. */
-void ledger_committer_stop(ledger *l);
+/* ledger_stop_commits (ledger.h): staged writes stay staged. */
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
 int ledger_members_load(ledger *l);
 /* Writes the open group (nothing to do when it is empty), after the one
