@@ -24,6 +24,8 @@
 #include "log.h"
 #include "xmem.h"
 
+_Thread_local const ledger *ledger_mine;
+
 /* --- recovery --------------------------------------------------------------- */
 
 /* A pending op read back at start-up (the first of record run when run.n

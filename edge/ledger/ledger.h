@@ -163,7 +163,8 @@ typedef struct ledger_stats {
 	uint64_t stage_fresh;
 	uint64_t stage_reread;
 	/* Time spent where one thread at a time can be, summed over threads
-	 * (ns): holding the writer mutex, holding the view mutex, and the
+	 * (ns): holding the writer mutex, holding the view mutex (but not
+	 * both: that time is the writer mutex's), and the
 	 * commit thread's group writes (LevelDB takes one writer at a time),
 	 * the last also as the commit thread's CPU time (without the wait
 	 * for an fsync). */

@@ -278,10 +278,10 @@ lat_end() { # key
 # holding its view lock, and the commit thread's group writes (LevelDB
 # takes one writer at a time). Over the edge's CPU time in the same
 # interval, that is the serial fraction s, and 1 / (s + (1 - s) / N)
-# bounds the speed-up of N workers (Amdahl). The sections are summed, so
-# s counts a view lock taken inside the writer lock twice, and the two
-# locks as if one: an upper bound on the serial share, a lower bound on
-# the speed-up. Lock time is wall time. The group writes count with
+# bounds the speed-up of N workers (Amdahl). The sections are disjoint
+# (the view lock's time inside the writer lock is the writer lock's) and
+# summed, which takes the two locks as if one: an upper bound on the
+# serial share, a lower bound on the speed-up. Lock time is wall time. The group writes count with
 # their CPU time (likes_edge_ledger_commit_write_cpu_seconds_total): an
 # fsync's wait is no work, and while it runs the next group grows; their
 # wall time is printed beside it.
