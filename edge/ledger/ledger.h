@@ -80,9 +80,9 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
-	/* Tests only: the commit thread calls it before each group write, and
-	 * a write after its reads before the writer mutex and before it
-	 * takes the mutex. */
+	/* Tests only. before_group_write: called by the commit thread before
+	 * each group write. after_preread: called by a write between its
+	 * reads made before the writer mutex and taking the mutex. */
 	void (*before_group_write)(void *ctx);
 	void (*after_preread)(void *ctx);
 	void *hook_ctx;

@@ -4,19 +4,24 @@
  *
  * A write stages its ops in one pass. Before the writer mutex, each op
  * is checked and made (its strings, its member key and hash, its pair
- * key, hash and partition: pair_key); under it, the op's membership is
- * looked up (this call, the groups, the store), it gets its clock and op
- * number, and the view answers its count (ledger_view_count, once per
- * op); then the op joins the group: its membership record goes into the
- * group's store batch, the op into its partition's chain, and two small
- * indexes let later writes of the same group see the memberships and
- * count changes staged before them. Nothing a reader sees (overlay, open
- * batches, stats) changes until the group is written:
+ * key, hash and partition: pair_key), and its stored membership and its
+ * count as the view shows it are read (preread); under it, the op's
+ * membership is looked up in this call and the groups, else taken from
+ * that read, it gets its clock and op number, and its count is that read
+ * plus what the groups staged. Should a group have joined the overlay
+ * since the read (commit.finished moved), both are read again under the
+ * mutex. Then the op joins the group: its membership record goes into
+ * the group's store batch, the op into its partition's chain, and two
+ * small indexes let later writes of the same group see the memberships
+ * and count changes staged before them. Nothing a reader sees (overlay,
+ * open batches, stats) changes until the group is written:
  * ledger_group_commit adds one run record per partition (its chain's
- * ops), writes it all in one store write, then hands every op to its
- * open batch (the outbox) and to the overlay (the view), and resolves
- * the group's tickets. A failed write drops the whole group: no op of it
- * is recorded and every ticket carries the error.
+ * ops), writes it all in one store write, then adds every op to the
+ * overlay (the view) and hands it to its open batch (the outbox), and
+ * resolves the group's tickets. A failed write drops the whole group: no
+ * op of it is recorded and every ticket carries the error; with the
+ * commit thread, the group staged on top of it (whose writes looked it
+ * up) is dropped too.
  *
  * Owns struct commit (ledger_int.h: under the writer mutex; the commit
  * thread writes its group with the mutex let go; ledger_member takes no
@@ -452,6 +457,10 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 	uint32_t p = s->pk.p;
 	uint64_t seen = 0;
 	bool repeat = false, unsettled = false;
+	if (fresh && (s->mread || !s->set) && s->vread)
+		l->st.stage_fresh++;
+	else
+		l->st.stage_reread++;
 	if (s->set) {
 		int state;
 		int rc = state_before(l, ops, sg, i, fresh, &state, &seen);
@@ -616,10 +625,10 @@ static void wakes_call(const wake_list *wl)
 		wl->w[i].fn(wl->w[i].ctx);
 }
 
-/* After g's write (rc): its ops into the open batches and the overlay,
- * its tickets resolved and their wakes put in *wl (the caller calls them
- * once it has let the mutex go: a wake is a system call), full batches
- * sealed, g emptied. Mutex held. */
+/* After g's write (rc): its ops into the overlay and the open batches,
+ * its tickets resolved and their wakes put in *wl for the caller to call
+ * (the commit thread calls them with the mutex let go, as a wake is a
+ * system call), full batches sealed, g emptied. Mutex held. */
 static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_list *wl)
 {
 	l->st.commits++;
@@ -724,13 +733,21 @@ static void *committer(void *arg)
 		if (rc)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 			          g->n, err_str(rc));
-		wake_list wl;
+		wake_list wl, wl_open = {.n = 0};
 		group_finish(l, g, rc, clock_wall_ms(), &wl);
+		/* The open group was staged on top of this one: its writes
+		 * took their memberships and counts from it (a repeat of a
+		 * like in it is no change, an unlike of it takes one off).
+		 * Written without it, they would record a member no op counts,
+		 * or take off a like never recorded: it fails too. */
+		if (rc && c->g->n)
+			group_finish(l, c->g, rc, clock_wall_ms(), &wl_open);
 		c->gc = NULL;
 		/* The wakes and the broadcast are system calls: made with the
 		 * mutex let go, so no write waits for them. */
 		ledger_unlock(l);
 		wakes_call(&wl);
+		wakes_call(&wl_open);
 		pthread_cond_broadcast(&c->done);
 		ledger_lock(l);
 	}
@@ -757,7 +774,9 @@ void ledger_stop_commits(ledger *l)
 		pthread_cond_signal(&c->work);
 		ledger_unlock(l);
 		pthread_join(c->thread, NULL);
+		ledger_lock(l);
 		c->async = false;
+		ledger_unlock(l);
 	}
 }
 
@@ -767,9 +786,9 @@ int ledger_commit(ledger *l, uint64_t wall_ms)
 	ledger_lock(l);
 	int rc = 0;
 	bool ask = false;
-	if (c->async)
-		ask = c->asked = c->g->n > 0;
-	else
+	if (c->async && c->g->n)
+		ask = c->asked = true;
+	else if (!c->async)
 		rc = ledger_group_commit(l, wall_ms);
 	ledger_unlock(l);
 	/* Signalled with the mutex let go (the thread checks what it waits
@@ -883,10 +902,6 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	}
 	hlc saved = c->clock;
 	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
-	if (fresh)
-		l->st.stage_fresh += n;
-	else
-		l->st.stage_reread += n;
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
 	if (rc) {
@@ -908,7 +923,15 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		t->next = g->tickets;
 		g->tickets = t;
 	} else {
-		rc = ledger_group_commit(l, wall_ms);
+		/* Written now, with a ticket of its own: should the group being
+		 * written fail meanwhile, the commit thread fails this group too
+		 * (it was staged on top of that one), and only the ticket
+		 * says so. */
+		ledger_ticket own = {.state = LEDGER_STAGED, .next = g->tickets};
+		g->tickets = &own;
+		(void)ledger_group_commit(l, wall_ms);
+		int st = ledger_ticket_state(&own);
+		rc = st == LEDGER_DURABLE ? 0 : st;
 	}
 out:
 	ledger_unlock(l);

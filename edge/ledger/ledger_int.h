@@ -20,8 +20,9 @@
  * the two mutexes and the writer's stats. ledger.c opens, recovers and
  * closes the ledger and holds the entry points that tie concepts together
  * (applying a snapshot, sealing what is due, stats, inspect). A staged op
- * calls into the view once (its count) and, at the commit, into the
- * outbox once (its open batch) and the view once (the overlay), its pair
+ * calls into the view once for its count (twice when a group committed
+ * between its read and the writer mutex) and, at the commit, into the
+ * view once (the overlay) and the outbox once (its open batch), its pair
  * key's hash passed down (pair_key).
  *
  * Three mutexes. The count writers' mutex (cmu) is held by whatever
@@ -468,6 +469,7 @@ struct ledger {
 	pthread_mutex_t mu;           /* the writer mutex */
 	pthread_mutex_t vmu;          /* the view mutex */
 	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
+	const ledger *mine_before;    /* the holder's ledger_mine before mu */
 	store *db;                    /* borrowed; LevelDB is thread-safe */
 	char *edge_id, *region;
 	ledger_opts o; /* set at open, read-only after */
@@ -516,22 +518,25 @@ static inline void ledger_lock(ledger *l)
 {
 	pthread_mutex_lock(&l->mu);
 	l->mu_since = clock_mono_ns();
+	l->mine_before = ledger_mine;
 	ledger_mine = l;
 }
 
 static inline void ledger_unlock(ledger *l)
 {
-	ledger_mine = NULL;
+	ledger_mine = l->mine_before;
 	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
 	pthread_mutex_unlock(&l->mu);
 }
 
 static inline void ledger_wait(ledger *l, pthread_cond_t *c)
 {
-	ledger_mine = NULL;
+	const ledger *before = l->mine_before;
+	ledger_mine = before;
 	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
 	pthread_cond_wait(c, &l->mu);
 	l->mu_since = clock_mono_ns();
+	l->mine_before = before;
 	ledger_mine = l;
 }
 

@@ -3,7 +3,8 @@
  * while writes stage into the next one and see the memberships and counts
  * of the group being written; readers see a group only once it is
  * written; tickets resolve and each distinct wake is called once per
- * group; a failed write fails its tickets and records nothing; groups
+ * group; a failed write fails its tickets and records nothing, and so
+ * fails the group staged on top of it (with or without tickets); groups
  * reach the store in staging order, also when a write commits at once;
  * and a random run with commits asked at random answers exactly as the
  * same run written one op at a time.
@@ -174,6 +175,99 @@ Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+/* u1's like is group 1, held before its write; then `then` (u1 again) is
+ * staged into group 2 on top of it, and group 1's write fails. */
+static void fail_group_under(ledger_op then, ledger_ticket *t2, ledger_answer *a2)
+{
+	ledger_ticket t0, t1;
+	stage1(like("u2", ITEM, true), &t0);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	H.hold = true;
+	stage1(like("u1", ITEM, true), &t1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered); /* group 1 is being written */
+	*a2 = stage1(then, t2);
+	store_fail_writes(T.db, 1);
+	H.hold = false;
+	sem_post(&H.release);
+	cr_assert_eq(resolved(&t1), ERR_IO);
+}
+
+Test(ledger_async, a_repeat_staged_on_a_group_whose_write_fails_fails_too)
+{
+	ledger_ticket t2;
+	ledger_answer a;
+	fail_group_under(like("u1", ITEM, true), &t2, &a);
+	cr_assert_not(a.changed, "a repeat of the like being written");
+	/* Written alone, it would record u1 as a member that no op counts. */
+	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+	cr_assert_eq(count_of(ITEM), 1);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.commits_failed, 2);
+	cr_assert_eq(s.pending_ops, 1);
+	/* u1's like is new again, and counts. */
+	ledger_ticket t3;
+	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 2);
+	reopen();
+	cr_assert_eq(count_of(ITEM), 2);
+	cr_assert_eq(stats_now().pending_ops, 2);
+}
+
+Test(ledger_async, an_unlike_staged_on_a_group_whose_write_fails_fails_too)
+{
+	ledger_ticket t2;
+	ledger_answer a;
+	fail_group_under(like("u1", ITEM, false), &t2, &a);
+	cr_assert(a.changed, "it undoes the like being written");
+	/* Written alone, it would take u2's like off. */
+	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+}
+
+typedef struct unticketed {
+	ledger_answer a;
+	int rc;
+} unticketed;
+
+static void *write_unticketed(void *arg)
+{
+	unticketed *u = arg;
+	ledger_op op = like("u1", ITEM, true);
+	u->rc = ledger_write_ops(T.l, &op, 1, WALL, &u->a, NULL, NULL);
+	return NULL;
+}
+
+Test(ledger_async, a_write_without_ticket_on_a_group_whose_write_fails_gets_the_error)
+{
+	ledger_ticket t0, t1;
+	stage1(like("u2", ITEM, true), &t0);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	H.hold = true;
+	stage1(like("u1", ITEM, true), &t1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered);
+	/* Staged on top of group 1, then waits for it to write its own. */
+	unticketed u = {.rc = 1};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, write_unticketed, &u), 0);
+	sleep_us(50000);
+	store_fail_writes(T.db, 1);
+	H.hold = false;
+	sem_post(&H.release);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(resolved(&t1), ERR_IO);
+	cr_assert_eq(u.rc, ERR_IO, "the write was dropped with the group under it: %d", u.rc);
+	cr_assert_eq(member_of("u1", ITEM), -1);
 	cr_assert_eq(count_of(ITEM), 1);
 }
 
