@@ -817,9 +817,11 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
-	if (x->ticket && ledger_ticket_state(x->ticket) == LEDGER_STAGED) {
-		/* Should the group's write fail, every op the ledger had gets
-		 * its error, as when this call's own write fails above. */
+	if (x->ticket && ledger_ticket_state(x->ticket) != LEDGER_UNSTAGED) {
+		/* Should the group's write fail (it may have already: the
+		 * commit thread can take the group before this returns), every
+		 * op the ledger had gets its error, as when this call's own
+		 * write fails above. */
 		write_result e = api_write_error(ERR_IO);
 		for (size_t i = 0; i < pl.n; i++)
 			if (pl.res[i].status == 200)

@@ -234,7 +234,11 @@ parked *api_park_get(api *a);
 /* Gives back an entry whose ticket was never staged. */
 void api_park_put(api *a, parked *p);
 /* After a route ran with x->ticket = &p->ticket: true when it staged a
- * write, whose answer must then wait for the commit. */
+ * write, whose answer must then wait for the commit. The ticket may be
+ * resolved already (the commit thread may have taken its group and
+ * written it, or failed it, before the route returned): a staged write
+ * is parked all the same, and the parked list answers it by its
+ * outcome. */
 bool api_park_staged(const parked *p);
 /* Parks the answer of a staged write: takes resp (and x->fail_body), to
  * be sent through d after the loop turn's commit. */

@@ -82,9 +82,13 @@ typedef struct ledger_opts {
 	bool commit_thread;         /* group writes on a thread of their own */
 	/* Tests only. before_group_write: called by the commit thread before
 	 * each group write. after_preread: called by a write between its
-	 * reads made before the writer mutex and taking the mutex. */
+	 * reads made before the writer mutex and taking the mutex.
+	 * after_stage: called by a write staged with a ticket, the mutex let
+	 * go, before it returns (as when the commit thread takes and writes
+	 * the group at once). */
 	void (*before_group_write)(void *ctx);
 	void (*after_preread)(void *ctx);
+	void (*after_stage)(void *ctx);
 	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;

@@ -935,6 +935,8 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	}
 out:
 	ledger_unlock(l);
+	if (t && l->o.after_stage && ledger_ticket_state(t) != LEDGER_UNSTAGED)
+		l->o.after_stage(l->o.hook_ctx);
 	free(rendered);
 done:
 	for (size_t i = 0; i < n; i++)

@@ -2,7 +2,8 @@
  * likes read in one loop turn are written in one store write and each is
  * answered after it, with the count it made; when that write fails,
  * every one of them is answered 503 (a batch: 200 with each op's error)
- * and nothing is recorded.
+ * and nothing is recorded, also when the write ends before the route
+ * that staged it has returned (as the commit thread's can).
  *
  * The client connects and sends all its requests before the server's
  * loop first runs, so they are in the socket together and are read in
@@ -25,6 +26,7 @@
 #include "tests/support/ledger_sink.h"
 #include "edge/api/api.h"
 #include "edge/ledger/ledger.h"
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 #include "xmem.h"
@@ -40,7 +42,8 @@ static struct {
 	http_server *srv;
 	pthread_t thread;
 	bool running;
-	int stop[2]; /* a byte here ends the loop */
+	int stop[2];           /* a byte here ends the loop */
+	bool fail_after_stage; /* the next staged write's group fails at once */
 	struct event *stop_ev;
 	h2client cl;
 } T;
@@ -52,6 +55,19 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* The ledger's after_stage hook: with fail_after_stage, writes (and so
+ * fails) the group right after a route staged into it, before the route
+ * returns, as the commit thread may. */
+static void after_stage(void *ctx)
+{
+	(void)ctx;
+	if (!T.fail_after_stage)
+		return;
+	T.fail_after_stage = false;
+	store_fail_writes(T.db, 1);
+	cr_assert_neq(ledger_commit_now(T.l, clock_wall_ms()), 0);
+}
+
 static void setup(void)
 {
 	log_threshold = LOG_ERROR + 1; /* the injected failures log errors */
@@ -60,6 +76,7 @@ static void setup(void)
 	T.db = testdir_open_store(T.dir);
 	ledger_opts o = api_util_ledger_opts(4);
 	o.seal_age_ms = 60000;
+	o.after_stage = after_stage;
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
@@ -220,5 +237,34 @@ Test(api_group, a_failed_group_write_gives_a_batch_each_ops_error)
 	cr_assert_not_null(strstr(cs->body, "store_unavailable"), "%.*s", (int)cs->len, cs->body);
 	cr_assert_not_null(strstr(cs->body, "unknown_counter"),
 	                   "the refused op keeps its own error");
+	cr_assert_eq(stats().ops_accepted, 0);
+}
+
+Test(api_group, a_like_whose_group_fails_before_its_route_returns_is_answered_503)
+{
+	connect_client();
+	h2client_stream *cs = like(0);
+	T.fail_after_stage = true;
+	start_loop();
+	cr_assert(h2client_run(&T.cl));
+	cr_assert_eq(cs->status, 503, "%d %.*s", cs->status, (int)cs->len, cs->body);
+	cr_assert_eq(stats().ops_accepted, 0);
+	int st;
+	cr_assert_eq(ledger_member(T.l, "likes", "post:1", "u0", &st), 0);
+	cr_assert_eq(st, -1, "nothing recorded");
+}
+
+Test(api_group, a_batch_whose_group_fails_before_its_route_returns_gets_each_ops_error)
+{
+	connect_client();
+	static const char body[] =
+	    "{\"ops\":[{\"item\":\"post:1\",\"counter\":\"views\",\"op\":\"add\"}]}";
+	h2client_stream *cs =
+	    h2client_request(&T.cl, "POST", "/v1/ops", body, sizeof body - 1, "x-user-id", "u1");
+	T.fail_after_stage = true;
+	start_loop();
+	cr_assert(h2client_run(&T.cl));
+	cr_assert_eq(cs->status, 200, "%.*s", (int)cs->len, cs->body);
+	cr_assert_not_null(strstr(cs->body, "store_unavailable"), "%.*s", (int)cs->len, cs->body);
 	cr_assert_eq(stats().ops_accepted, 0);
 }
