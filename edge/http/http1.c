@@ -56,6 +56,7 @@ struct h1conn {
 	bool in_msg;   /* a request has begun and is not complete yet */
 	bool out_wait; /* the output is over its high mark */
 	bool done;     /* no more requests: close after the answer */
+	bool peer_eof; /* the client shut its sending side: answer what it sent, then close */
 	/* The strict framing of the request the parser reads (h1strict.h):
 	 * no byte reaches http-parser before it has passed these checks,
 	 * and none past the request's end, so the next head is checked too. */
@@ -561,8 +562,10 @@ static void process(conn *c)
 		if (e == HPE_OK && n < chunk)
 			h->done = true; /* the parser stops after an Upgrade */
 	}
+	if (h->peer_eof && !h->def && !h->out_wait)
+		h->done = true; /* every whole request it sent is answered */
 	if (h->done && !h->def)
-		http_conn_close(c, true);
+		http_conn_close(c, !h->peer_eof); /* no lingering for a peer that sends no more */
 }
 
 void http1_start(conn *c)
@@ -594,15 +597,18 @@ void http1_wake(conn *c)
 void http1_eof(conn *c)
 {
 	h1conn *h = c->h1;
-	log_debug("connection closed by peer", "peer=%s", c->peer);
-	/* With an answer pending the client is gone; a queued answer may
-	 * still reach a client that only shut down its sending side. */
-	if (h->def || http_conn_queued(c) == 0) {
+	log_debug("peer shut its sending side", "peer=%s", c->peer);
+	/* A client may shut its sending side after its last request (a
+	 * half-close): every whole request it sent is answered, in order,
+	 * also one whose answer waits for a group commit or sits behind a
+	 * full output, and then the connection closes. A client that closed
+	 * both ways makes the writes fail, which frees the connection. */
+	h->peer_eof = true;
+	if (bufferevent_disable(c->bev, EV_READ) != 0) {
 		http_conn_free(c);
 		return;
 	}
-	h->done = true;
-	http_conn_close(c, false);
+	process(c);
 }
 
 void http1_free(conn *c)
