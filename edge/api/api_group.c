@@ -74,6 +74,8 @@ bool api_park_staged(const parked *p)
 
 void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp)
 {
+	/* A write's outcome reaches a client that shut its sending side. */
+	http_deferred_keep(d);
 	p->d = d;
 	http_response_move(&p->resp, resp);
 	p->fail_body = x->fail_body;

@@ -642,6 +642,12 @@ bool http_deferred_alive(const http_deferred *d)
 	return d && d->c && !d->c->closing;
 }
 
+void http_deferred_keep(http_deferred *d)
+{
+	if (d)
+		d->keep = true;
+}
+
 void http_finish(http_deferred *d, http_response *resp)
 {
 	if (d && d->c) {

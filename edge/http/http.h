@@ -217,7 +217,8 @@ bool http_has_header(const http_response *resp, const char *name);
  * that freed the server. NULL when req is not a request being handled or
  * was deferred already. While the answer is pending an HTTP/1.1
  * connection parses no further request; the idle timeout still applies,
- * and an HTTP/1.1 client that shuts down its side counts as gone. */
+ * and an HTTP/1.1 client that shuts down its side counts as gone (but see
+ * http_deferred_keep). */
 http_deferred *http_defer(const http_request *req);
 /* Sends resp as the answer, taking resp->body, if the client is still
  * there, then frees d. If the stream or connection closed meanwhile, or
@@ -228,6 +229,14 @@ http_deferred *http_defer(const http_request *req);
 void http_finish(http_deferred *d, http_response *resp);
 /* False when the client went away (the answer would be dropped). */
 bool http_deferred_alive(const http_deferred *d);
+/* Marks d's answer as one an HTTP/1.1 client gets even when it shuts its
+ * sending side meanwhile (a half-close), where an unmarked one counts it
+ * as gone: for a write's outcome, which stands whether or not anyone
+ * reads it. The connection then reads no more, sends d's answer and
+ * those of the whole requests it had read, and closes. A client that
+ * closed both ways cannot be told apart: the write of the answer fails
+ * and the connection is freed. No-op for NULL. */
+void http_deferred_keep(http_deferred *d);
 
 /* Sets resp up as the server does before calling the handler. */
 void http_response_init(http_response *resp);

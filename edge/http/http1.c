@@ -598,11 +598,16 @@ void http1_eof(conn *c)
 {
 	h1conn *h = c->h1;
 	log_debug("peer shut its sending side", "peer=%s", c->peer);
-	/* A client may shut its sending side after its last request (a
+	/* With an answer pending the client counts as gone, unless that
+	 * answer is a write's outcome (http_deferred_keep). Else the client
+	 * may have shut only its sending side after its last request (a
 	 * half-close): every whole request it sent is answered, in order,
-	 * also one whose answer waits for a group commit or sits behind a
-	 * full output, and then the connection closes. A client that closed
-	 * both ways makes the writes fail, which frees the connection. */
+	 * and then the connection closes. A client that closed both ways
+	 * makes the writes fail, which frees the connection. */
+	if (h->def && !h->def->keep) {
+		http_conn_free(c);
+		return;
+	}
 	h->peer_eof = true;
 	if (bufferevent_disable(c->bev, EV_READ) != 0) {
 		http_conn_free(c);

@@ -100,6 +100,7 @@ typedef struct http_call {
 struct http_deferred {
 	conn *c;    /* NULL once the client, connection or server is gone */
 	stream *st; /* the HTTP/2 stream; NULL for HTTP/1.1 */
+	bool keep;  /* http_deferred_keep: answered after a half-close too */
 };
 
 /* --- http.c, for http2.c and http1.c ------------------------------------ */

@@ -98,17 +98,21 @@ HTTP_SERVER_UTIL void on_later(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add(&H.finished, 1);
 }
 
-/* Answers a deferred path: "/defer/MS" MS ms later through http_defer;
+/* Answers a deferred path: "/defer/MS" MS ms later through http_defer
+ * ("/keep/MS" the same, marked http_deferred_keep);
  * "/now" defers and finishes at once; "/hold" defers and leaves it to the
  * test (in H.held). False for any other path. */
 HTTP_SERVER_UTIL bool handle_deferred(const http_request *req, http_response *resp)
 {
-	if (strncmp(req->path, "/defer/", 7) == 0) {
+	if (strncmp(req->path, "/defer/", 7) == 0 || strncmp(req->path, "/keep/", 6) == 0) {
+		bool keep = req->path[1] == 'k';
 		later *l = xcalloc(1, sizeof *l);
 		snprintf(l->path, sizeof l->path, "%s", req->path);
 		l->d = http_defer(req);
+		if (keep)
+			http_deferred_keep(l->d);
 		l->ev = evtimer_new(H.base, on_later, l);
-		long ms = strtol(req->path + 7, NULL, 10);
+		long ms = strtol(req->path + (keep ? 6 : 7), NULL, 10);
 		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 		/* Criterion cannot assert off the test thread: crash instead. */
 		if (!l->d || http_defer(req) || !l->ev || evtimer_add(l->ev, &tv) != 0)

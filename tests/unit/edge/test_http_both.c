@@ -352,15 +352,15 @@ Test(http_both, deferred_answer_finished_inside_the_handler_goes_out)
 }
 
 /* A client that shuts its sending side after its requests (a half-close)
- * still gets every answer, the deferred one and the one pipelined behind
- * it, and then the server closes. */
-Test(http_both, deferred_answer_over_h1_reaches_a_client_that_shut_its_sending_side)
+ * still gets a kept deferred answer (a write's outcome) and the one
+ * pipelined behind it, and then the server closes. */
+Test(http_both, kept_deferred_answer_over_h1_reaches_a_client_that_shut_its_sending_side)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
 	h1client cl;
 	h1client_open(&cl, port(false), false, "", 0);
-	h1client_send_str(&cl, "GET /defer/200 HTTP/1.1\r\nHost: x\r\n\r\n"
+	h1client_send_str(&cl, "GET /keep/200 HTTP/1.1\r\nHost: x\r\n\r\n"
 	                       "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
 	tconn_close_write(&cl.conn);
 	cr_assert(h1client_wait(&cl, 2));
@@ -370,16 +370,30 @@ Test(http_both, deferred_answer_over_h1_reaches_a_client_that_shut_its_sending_s
 	h1client_close(&cl);
 }
 
-/* A client that closed both ways cannot be told from one that shut only
- * its sending side: its deferred answer is finished and written, the
- * write fails, and the connection goes; the server serves on. */
-Test(http_both, deferred_finish_after_h1_client_left_is_written_to_nobody)
+Test(http_both, deferred_finish_after_h1_client_left_is_dropped)
 {
 	http_config cfg = base_config();
 	start_server(&cfg);
 	h1client cl;
 	h1client_open(&cl, port(false), false, "", 0);
 	h1client_send_str(&cl, "GET /defer/300 HTTP/1.1\r\nHost: x\r\n\r\n");
+	int one = 1;
+	cr_assert(wait_until(calls_reach, &one, WAIT_MS));
+	h1client_close(&cl);
+	cr_assert(wait_until(finished_reach, &one, WAIT_MS));
+	cr_assert_eq(atomic_load(&H.alive_at_finish), 0);
+}
+
+/* A client that closed both ways cannot be told from one that shut only
+ * its sending side: its kept answer is finished and written, the write
+ * fails, and the connection goes; the server serves on. */
+Test(http_both, kept_finish_after_h1_client_left_is_written_to_nobody)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	h1client cl;
+	h1client_open(&cl, port(false), false, "", 0);
+	h1client_send_str(&cl, "GET /keep/300 HTTP/1.1\r\nHost: x\r\n\r\n");
 	int one = 1;
 	cr_assert(wait_until(calls_reach, &one, WAIT_MS));
 	h1client_close(&cl);
