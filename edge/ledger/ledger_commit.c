@@ -438,8 +438,7 @@ static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
  * done again under the mutex. */
 static void preread(ledger *l, staged *s)
 {
-	if (s->set)
-		s->mread = member_read(l, s->mkey, s->mkn, &s->mstate, &s->mstamp) == 0;
+	s->mread = s->set && member_read(l, s->mkey, s->mkn, &s->mstate, &s->mstamp) == 0;
 	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
 }
 
@@ -457,7 +456,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 	uint32_t p = s->pk.p;
 	uint64_t seen = 0;
 	bool repeat = false, unsettled = false;
-	if (fresh && (s->mread || !s->set) && s->vread)
+	if (fresh && (!s->set || s->mread) && s->vread)
 		l->st.stage_fresh++;
 	else
 		l->st.stage_reread++;
