@@ -156,6 +156,17 @@ Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 	cr_assert_eq(count_of(ITEM), 2);
 }
 
+/* u1 likes ITEM after a failed write left no trace of its like: the like
+ * is new, is written, and the count is then want. */
+static void like_again_counts(uint64_t want)
+{
+	ledger_ticket t;
+	cr_assert(stage1(like("u1", ITEM, true), &t).changed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(resolved(&t), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), want);
+}
+
 Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 {
 	ledger_ticket t1, t2;
@@ -171,24 +182,26 @@ Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 	cr_assert_eq(s.pending_ops, 0);
 	cr_assert_eq(s.commits_failed, 1);
 	/* The same like again is new, and goes through. */
-	ledger_ticket t3;
-	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
-	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
-	cr_assert_eq(count_of(ITEM), 1);
+	like_again_counts(1);
 }
 
-/* u1's like is group 1, held before its write; then `then` (u1 again) is
- * staged into group 2 on top of it, and group 1's write fails. */
+/* u2's like is written; u1's like is group 1, held before its write. */
+static void hold_group_one(ledger_ticket *t0, ledger_ticket *t1)
+{
+	stage1(like("u2", ITEM, true), t0);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	H.hold = true;
+	stage1(like("u1", ITEM, true), t1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sem_wait(&H.entered); /* group 1 is being written */
+}
+
+/* Group 1 held (hold_group_one); then `then` (u1 again) is staged into
+ * group 2 on top of it, and group 1's write fails. */
 static void fail_group_under(ledger_op then, ledger_ticket *t2, ledger_answer *a2)
 {
 	ledger_ticket t0, t1;
-	stage1(like("u2", ITEM, true), &t0);
-	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
-	H.hold = true;
-	stage1(like("u1", ITEM, true), &t1);
-	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	sem_wait(&H.entered); /* group 1 is being written */
+	hold_group_one(&t0, &t1);
 	*a2 = stage1(then, t2);
 	store_fail_writes(T.db, 1);
 	H.hold = false;
@@ -196,26 +209,31 @@ static void fail_group_under(ledger_op then, ledger_ticket *t2, ledger_answer *a
 	cr_assert_eq(resolved(&t1), ERR_IO);
 }
 
-Test(ledger_async, a_repeat_staged_on_a_group_whose_write_fails_fails_too)
+/* `then` (u1 again), staged on group 1 whose write fails, fails too and
+ * records nothing: u1 is no member, and the count is u2's like alone.
+ * changed: what its answer said. */
+static void fails_with_the_group_under(ledger_op then, bool changed)
 {
 	ledger_ticket t2;
 	ledger_answer a;
-	fail_group_under(like("u1", ITEM, true), &t2, &a);
-	cr_assert_not(a.changed, "a repeat of the like being written");
-	/* Written alone, it would record u1 as a member that no op counts. */
+	fail_group_under(then, &t2, &a);
+	cr_assert_eq(a.changed, changed);
 	cr_assert_eq(resolved(&t2), ERR_IO);
 	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
 	cr_assert_eq(member_of("u1", ITEM), -1);
 	cr_assert_eq(count_of(ITEM), 1);
+}
+
+Test(ledger_async, a_repeat_staged_on_a_group_whose_write_fails_fails_too)
+{
+	/* A repeat of the like being written: written alone, it would record
+	 * u1 as a member that no op counts. */
+	fails_with_the_group_under(like("u1", ITEM, true), false);
 	ledger_stats s = stats_now();
 	cr_assert_eq(s.commits_failed, 2);
 	cr_assert_eq(s.pending_ops, 1);
 	/* u1's like is new again, and counts. */
-	ledger_ticket t3;
-	cr_assert(stage1(like("u1", ITEM, true), &t3).changed);
-	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
-	cr_assert_eq(count_of(ITEM), 2);
+	like_again_counts(2);
 	reopen();
 	cr_assert_eq(count_of(ITEM), 2);
 	cr_assert_eq(stats_now().pending_ops, 2);
@@ -223,15 +241,9 @@ Test(ledger_async, a_repeat_staged_on_a_group_whose_write_fails_fails_too)
 
 Test(ledger_async, an_unlike_staged_on_a_group_whose_write_fails_fails_too)
 {
-	ledger_ticket t2;
-	ledger_answer a;
-	fail_group_under(like("u1", ITEM, false), &t2, &a);
-	cr_assert(a.changed, "it undoes the like being written");
-	/* Written alone, it would take u2's like off. */
-	cr_assert_eq(resolved(&t2), ERR_IO);
-	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
-	cr_assert_eq(count_of(ITEM), 1);
-	cr_assert_eq(member_of("u1", ITEM), -1);
+	/* It undoes the like being written: written alone, it would take
+	 * u2's like off. */
+	fails_with_the_group_under(like("u1", ITEM, false), true);
 }
 
 typedef struct unticketed {
@@ -250,12 +262,7 @@ static void *write_unticketed(void *arg)
 Test(ledger_async, a_write_without_ticket_on_a_group_whose_write_fails_gets_the_error)
 {
 	ledger_ticket t0, t1;
-	stage1(like("u2", ITEM, true), &t0);
-	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
-	H.hold = true;
-	stage1(like("u1", ITEM, true), &t1);
-	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	sem_wait(&H.entered);
+	hold_group_one(&t0, &t1);
 	/* Staged on top of group 1, then waits for it to write its own. */
 	unticketed u = {.rc = 1};
 	pthread_t th;
