@@ -817,7 +817,7 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
-	if (x->ticket && ledger_ticket_state(x->ticket) != LEDGER_UNSTAGED) {
+	if (ledger_ticket_staged(x->ticket)) {
 		/* Should the group's write fail (it may have already: the
 		 * commit thread can take the group before this returns), every
 		 * op the ledger had gets its error, as when this call's own

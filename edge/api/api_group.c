@@ -69,7 +69,7 @@ void api_park_put(api *a, parked *p)
 
 bool api_park_staged(const parked *p)
 {
-	return p && ledger_ticket_state(&p->ticket) != LEDGER_UNSTAGED;
+	return p && ledger_ticket_staged(&p->ticket);
 }
 
 void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp)

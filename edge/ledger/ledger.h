@@ -241,6 +241,14 @@ static inline int ledger_ticket_state(const ledger_ticket *t)
 	return atomic_load_explicit(&t->state, memory_order_acquire);
 }
 
+/* A write was staged with t (t may be NULL): its outcome is its group's,
+ * whether the group is still open or, with the commit thread, already
+ * written or failed by the time the staging call's caller looks. */
+static inline bool ledger_ticket_staged(const ledger_ticket *t)
+{
+	return t && ledger_ticket_state(t) != LEDGER_UNSTAGED;
+}
+
 /* Loads the pending state from db (which the ledger does not own) and
  * rebuilds the overlay. NULL with the reason in err. */
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);

@@ -934,7 +934,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	}
 out:
 	ledger_unlock(l);
-	if (t && l->o.after_stage && ledger_ticket_state(t) != LEDGER_UNSTAGED)
+	if (l->o.after_stage && ledger_ticket_staged(t))
 		l->o.after_stage(l->o.hook_ctx);
 	free(rendered);
 done:
