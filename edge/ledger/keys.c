@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCPOBDSAKNRIJ";
+	static const char tags[] = "MCGPOBDSAKNRIJ";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -58,6 +58,21 @@ bool ekey_part_seq_parse(const char *k, size_t kn, uint32_t *p, uint64_t *seq)
 		return false;
 	*p = store_get_u32((const unsigned char *)k + 1);
 	*seq = store_get_u64((const unsigned char *)k + EKEY_PART_LEN);
+	return true;
+}
+
+size_t ekey_group(char *k, uint64_t gno)
+{
+	k[0] = EKEY_GROUP;
+	store_put_u64((unsigned char *)k + 1, gno);
+	return EKEY_GROUP_LEN;
+}
+
+bool ekey_group_parse(const char *k, size_t kn, uint64_t *gno)
+{
+	if (kn != EKEY_GROUP_LEN || k[0] != EKEY_GROUP)
+		return false;
+	*gno = store_get_u64((const unsigned char *)k + 1);
 	return true;
 }
 

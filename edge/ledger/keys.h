@@ -17,11 +17,13 @@
 enum ekey_tag {
 	EKEY_MEMBER = 'M',      /* counter 0 item 0 user: a membership */
 	EKEY_COUNT = 'C',       /* counter 0 item: a snapshot count */
-	EKEY_RUN = 'P',         /* partition opno: a run of pending ops */
+	EKEY_GROUP = 'G',       /* gno: the pending ops one group commit wrote */
+	EKEY_RUN = 'P',         /* partition opno: a run of pending ops (stores
+	                           before group records) */
 	EKEY_OP = 'O',          /* partition opno: one pending op (stores before runs) */
 	EKEY_BATCH = 'B',       /* partition seq: a sealed batch */
 	EKEY_FLAGS = 'D',       /* partition seq: its ops' overlay flags */
-	EKEY_SEALED = 'S',      /* partition: the last sealed sequence */
+	EKEY_SEALED = 'S',      /* partition: the last sealed sequence and opno */
 	EKEY_APPLIED = 'A',     /* partition: what central's snapshots said last */
 	EKEY_SNAP_OFFSET = 'K', /* partition: the next snapshot-topic offset */
 	EKEY_SNAP_SEEN = 'N',   /* partition: the newest snapshot version applied */
@@ -36,6 +38,7 @@ enum ekey_tag {
 #define EKEY_COUNT_MAX (1 + EKEY_PAIR_MAX)
 #define EKEY_PART_LEN 5
 #define EKEY_PART_SEQ_LEN 13
+#define EKEY_GROUP_LEN 9
 
 /* A key's first byte, as a one-byte prefix for store_iter_new. */
 const char *ekey_prefix(enum ekey_tag tag);
@@ -52,6 +55,10 @@ size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p);
 size_t ekey_part_seq(char *k, enum ekey_tag tag, uint32_t p, uint64_t seq);
 /* The partition and number of such a key; false when it is not one. */
 bool ekey_part_seq_parse(const char *k, size_t kn, uint32_t *p, uint64_t *seq);
+
+/* 'G' of group number gno, and back; false when k is not one. */
+size_t ekey_group(char *k, uint64_t gno);
+bool ekey_group_parse(const char *k, size_t kn, uint64_t *gno);
 
 /* Idempotency keys: user and key (idem.h bounds them). k holds
  * EKEY_IDEM_MAX bytes. */

@@ -28,8 +28,8 @@ _Thread_local const ledger *ledger_mine;
 
 /* --- recovery --------------------------------------------------------------- */
 
-/* A pending op read back at start-up (the first of record run when run.n
- * is set) into its open batch and the overlay. */
+/* A pending op read back at start-up (the first of a stretch of record
+ * ops when run.n is set) into its open batch and the overlay. */
 static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 {
 	size_t cl = strlen(op.counter), il = strlen(op.item);
@@ -41,42 +41,113 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	ledger_outbox_append(l, p, &op, (uint32_t)bytes, run, now);
 }
 
-/* Reads the pending records of one tag ('O': an op each, 'P': runs) into
- * the open batches. A record that does not decode stays on disk, out of
- * the batch and of its run list alike. 0 or the store's error. */
+/* Where part's ops still open begin: those below their partition's
+ * sealed_to are in a sealed batch already. */
+static uint32_t open_from(const ledger *l, const grec_part *part)
+{
+	uint64_t to = l->outbox.parts[part->p].sealed_to;
+	uint32_t i = 0;
+	while (i < part->n && part->ops[i].opno < to)
+		i++;
+	return i;
+}
+
+/* One record's ops read back (its parts, decoded) into the open batches;
+ * the ops they take become NULL in parts. A record with no open op left
+ * is deleted by the write in gone: then true. */
+static bool load_record(ledger *l, const char *key, size_t kn, grec_part *parts, uint32_t nparts,
+                        store_batch *gone, uint64_t now)
+{
+	uint32_t open = 0;
+	for (uint32_t i = 0; i < nparts; i++)
+		open += parts[i].n - open_from(l, &parts[i]);
+	if (!open) {
+		store_batch_del(gone, key, kn);
+		return true;
+	}
+	uint64_t rec = ledger_outbox_record(l, key, kn, open);
+	for (uint32_t i = 0; i < nparts; i++) {
+		grec_part *part = &parts[i];
+		uint32_t from = open_from(l, part);
+		for (uint32_t j = from; j < part->n; j++) {
+			op_run run = {0};
+			if (j == from)
+				run = (op_run){rec, part->n - from};
+			load_op(l, part->p, part->ops[j], run, now);
+			part->ops[j].counter = NULL;
+		}
+	}
+	return false;
+}
+
+/* Decodes a record of tag at k into its parts; 0 or ERR_CORRUPT. */
+static int decode_record(const ledger *l, enum ekey_tag tag, const char *k, size_t kn,
+                         const char *v, size_t vn, grec_part **parts, uint32_t *nparts)
+{
+	const unsigned char *b = (const unsigned char *)v;
+	if (tag == EKEY_GROUP)
+		return ledger_grec_decode(b, vn, l->o.partitions, parts, nparts);
+	uint32_t p;
+	uint64_t opno;
+	if (!ekey_part_seq_parse(k, kn, &p, &opno) || p >= l->o.partitions)
+		return ERR_CORRUPT;
+	grec_part *one = xcalloc(1, sizeof *one);
+	one->p = p;
+	int rc;
+	if (tag == EKEY_RUN) {
+		rc = ledger_run_decode(b, vn, opno, &one->ops, &one->n);
+	} else {
+		one->ops = xcalloc(1, sizeof *one->ops);
+		rc = ledger_op_decode(b, vn, one->ops);
+		one->ops->opno = opno;
+		one->n = rc ? 0 : 1;
+	}
+	if (rc) {
+		ledger_grec_free(one, 1);
+		return ERR_CORRUPT;
+	}
+	*parts = one;
+	*nparts = 1;
+	return 0;
+}
+
+/* Reads the pending records of one tag ('G' group records; 'O' an op
+ * each and 'P' runs, of older stores) into the open batches. A record
+ * that does not decode stays on disk, out of the batches; one whose ops
+ * are all sealed is deleted. 0 or the store's error. */
 static int load_pending(ledger *l, enum ekey_tag tag)
 {
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t now = clock_wall_ms();
+	store_batch *gone = store_batch_new();
+	size_t ngone = 0;
 	store_iter *it = store_iter_new(l->db, ekey_prefix(tag), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		uint32_t p;
-		uint64_t opno;
-		if (!ekey_part_seq_parse(k, kn, &p, &opno))
-			continue;
-		pend_op one, *ops = &one;
-		uint32_t n = 1;
-		int rc = ERR_CORRUPT;
-		if (p < l->o.partitions)
-			rc = tag == EKEY_OP
-			         ? ledger_op_decode((const unsigned char *)v, vn, &one)
-			         : ledger_run_decode((const unsigned char *)v, vn, opno, &ops, &n);
-		if (rc) {
+		uint64_t gno;
+		/* No new group record may take the number of one on disk,
+		 * whether it decodes or not. */
+		if (tag == EKEY_GROUP && ekey_group_parse(k, kn, &gno) && gno >= l->commit.next_gno)
+			l->commit.next_gno = gno + 1;
+		grec_part *parts;
+		uint32_t nparts;
+		if (decode_record(l, tag, k, kn, v, vn, &parts, &nparts)) {
+			uint32_t p = 0;
+			uint64_t no = gno;
+			if (tag != EKEY_GROUP)
+				ekey_part_seq_parse(k, kn, &p, &no);
 			log_error("pending ops do not decode; they stay on disk",
-			          "tag=%c partition=%u opno=%" PRIu64, tag, p, opno);
+			          "tag=%c partition=%u number=%" PRIu64, tag, p, no);
 			continue;
 		}
-		if (tag == EKEY_OP)
-			one.opno = opno;
-		for (uint32_t i = 0; i < n; i++)
-			load_op(l, p, ops[i], i == 0 ? (op_run){opno, n, (char)tag} : (op_run){0},
-			        now);
-		if (ops != &one)
-			free(ops);
+		ngone += load_record(l, k, kn, parts, nparts, gone, now);
+		ledger_grec_free(parts, nparts);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
+	if (rc == 0 && ngone)
+		rc = store_write(l->db, gone);
+	store_batch_free(gone);
 	return rc;
 }
 
@@ -92,11 +163,14 @@ static int load(ledger *l, char *err, size_t errlen)
 		rc = ledger_outbox_load_sealed(l, err, errlen);
 	if (rc)
 		return rc;
-	/* Single-op records ('O', from before runs) hold lower opnos than
-	 * any run, so they are read first. */
+	/* Older stores' records hold lower opnos than newer ones: single
+	 * ops ('O', from before runs), then runs ('P', from before group
+	 * records), then group records. */
 	rc = load_pending(l, EKEY_OP);
 	if (rc == 0)
 		rc = load_pending(l, EKEY_RUN);
+	if (rc == 0)
+		rc = load_pending(l, EKEY_GROUP);
 	if (rc) {
 		snprintf(err, errlen, "reading pending ops: %s", err_str(rc));
 		return rc;

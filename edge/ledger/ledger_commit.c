@@ -1,6 +1,7 @@
 /* ledger_commit.c - records and group commit (ledger.h): a write's ops
  * staged into the open group, the group commit that makes them durable,
- * the commit thread, and the pending ops' records ('P' runs, 'O').
+ * the commit thread, and the pending ops' records ('G' group records;
+ * 'P' runs and 'O' of older stores are only read).
  *
  * A write stages its ops in one pass. Before the writer mutex, each op
  * is checked and made (its strings, its member key and hash, its pair
@@ -15,7 +16,7 @@
  * small indexes let later writes of the same group see the memberships
  * and count changes staged before them. Nothing a reader sees (overlay,
  * open batches, stats) changes until the group is written:
- * ledger_group_commit adds one run record per partition (its chain's
+ * ledger_group_commit adds one group record (per partition, its chain's
  * ops), writes it all in one store write, then adds every op to the
  * overlay (the view) and hands it to its open batch (the outbox), and
  * resolves the group's tickets. A failed write drops the whole group: no
@@ -129,6 +130,36 @@ void ledger_run_head(unsigned char *buf, uint32_t nops)
 	store_put_u32(buf + 1, nops);
 }
 
+/* Decodes n ops from the start of buf, numbered from opno: *ops
+ * (malloc'ed) and *used, the bytes they took. */
+static int ops_decode(const unsigned char *buf, size_t len, uint64_t opno, uint32_t n,
+                      pend_op **ops, size_t *used)
+{
+	pend_op *v = xcalloc(n ? n : 1, sizeof *v);
+	size_t at = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t one;
+		if (op_decode_next(buf + at, len - at, &v[i], &one)) {
+			for (uint32_t j = 0; j < i; j++)
+				free(v[j].counter);
+			free(v);
+			return ERR_CORRUPT;
+		}
+		v[i].opno = opno + i;
+		at += one;
+	}
+	*ops = v;
+	*used = at;
+	return 0;
+}
+
+static void ops_free(pend_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(ops[i].counter);
+	free(ops);
+}
+
 int ledger_run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
                       uint32_t *n)
 {
@@ -139,25 +170,66 @@ int ledger_run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_
 	uint32_t want = store_get_u32(buf + 1);
 	if (want == 0 || want > LEDGER_GROUP_OPS)
 		return ERR_CORRUPT;
-	pend_op *v = xcalloc(want, sizeof *v);
-	size_t at = RUN_HEAD;
-	uint32_t i = 0;
-	for (; i < want; i++) {
-		size_t used;
-		if (op_decode_next(buf + at, len - at, &v[i], &used))
-			break;
-		v[i].opno = opno + i;
-		at += used;
-	}
-	if (i < want || at != len) {
-		for (uint32_t j = 0; j < i; j++)
-			free(v[j].counter);
-		free(v);
+	pend_op *v;
+	size_t used;
+	if (ops_decode(buf + RUN_HEAD, len - RUN_HEAD, opno, want, &v, &used))
+		return ERR_CORRUPT;
+	if (RUN_HEAD + used != len) {
+		ops_free(v, want);
 		return ERR_CORRUPT;
 	}
 	*ops = v;
 	*n = want;
 	return 0;
+}
+
+int ledger_grec_decode(const unsigned char *buf, size_t len, uint32_t partitions, grec_part **parts,
+                       uint32_t *nparts)
+{
+	*parts = NULL;
+	*nparts = 0;
+	if (len < GREC_HEAD || buf[0] != GREC_FORMAT)
+		return ERR_CORRUPT;
+	uint32_t want = store_get_u32(buf + 1);
+	if (want == 0 || want > LEDGER_GROUP_OPS || want > partitions)
+		return ERR_CORRUPT;
+	grec_part *v = xcalloc(want, sizeof *v);
+	size_t at = GREC_HEAD;
+	uint32_t i = 0, ops = 0;
+	for (; i < want; i++) {
+		if (len - at < GREC_PART_HEAD)
+			break;
+		uint32_t p = store_get_u32(buf + at);
+		uint64_t opno = store_get_u64(buf + at + 4);
+		uint32_t n = store_get_u32(buf + at + 12);
+		bool twice = false;
+		for (uint32_t j = 0; j < i; j++)
+			twice |= v[j].p == p;
+		if (p >= partitions || twice || n == 0 || n > LEDGER_GROUP_OPS - ops)
+			break;
+		at += GREC_PART_HEAD;
+		size_t used;
+		if (ops_decode(buf + at, len - at, opno, n, &v[i].ops, &used))
+			break;
+		v[i].p = p;
+		v[i].n = n;
+		ops += n;
+		at += used;
+	}
+	if (i < want || at != len) {
+		ledger_grec_free(v, i);
+		return ERR_CORRUPT;
+	}
+	*parts = v;
+	*nparts = want;
+	return 0;
+}
+
+void ledger_grec_free(grec_part *parts, uint32_t nparts)
+{
+	for (uint32_t i = 0; parts && i < nparts; i++)
+		ops_free(parts[i].ops, parts[i].n);
+	free(parts);
 }
 
 void ledger_clock_seen(ledger *l, uint64_t stamp)
@@ -184,7 +256,7 @@ void ledger_group_init(ledger *l)
 		g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
 		g->head = xcalloc(l->o.partitions, sizeof *g->head);
 		g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
-		g->run = xmalloc(RUN_MAX);
+		g->rec = xmalloc(GREC_MAX);
 	}
 	c->g = &c->grp[0];
 	c->gc = NULL;
@@ -226,7 +298,7 @@ void ledger_group_free(ledger *l)
 		free(g->per_part);
 		free(g->head);
 		free(g->tail);
-		free(g->run);
+		free(g->rec);
 		store_batch_free(g->wb);
 		memset(g, 0, sizeof *g);
 	}
@@ -511,8 +583,8 @@ static void group_add(ledger *l, staged *s)
 		 * more key that is absent, which costs a store read later. */
 		bloom_add(&l->commit.members, s->mkey, s->mkn);
 	}
-	/* The pending op itself is written with its partition's run at the
-	 * commit (group_runs); here it only joins the partition's chain. */
+	/* The pending op itself is written in the group's record at the
+	 * commit (group_record); here it only joins the partition's chain. */
 	uint32_t at = (uint32_t)g->n + 1;
 	group_op *go = &g->ops[g->n++];
 	go->op = s->op;
@@ -543,24 +615,32 @@ static void group_add(ledger *l, staged *s)
 
 /* --- commit ----------------------------------------------------------------- */
 
-/* Puts one run record per partition g touched into its store batch: the
- * partition's staged ops, in opno order, under the first's opno. One put
- * per partition and group, where a record per op cost a put at the commit
- * and a delete at the seal. */
-static void group_runs(group *g)
+/* Puts g's group record into its store batch: per partition it touched,
+ * the partition's staged ops in opno order. One put per group, where a
+ * record per partition cost a put per partition at the commit and a
+ * delete per partition at the seals. g->gno is set; g is not changed
+ * meanwhile, so the mutex need not be held. */
+static void group_record(group *g)
 {
+	unsigned char *buf = g->rec;
+	size_t len = GREC_HEAD;
+	uint32_t parts = 0;
 	for (size_t i = 0; i < g->n; i++) {
 		uint32_t p = g->ops[i].p;
 		if (g->head[p] != i + 1)
 			continue;
-		size_t len = RUN_HEAD;
+		store_put_u32(buf + len, p);
+		store_put_u64(buf + len + 4, g->ops[i].op.opno);
+		store_put_u32(buf + len + 12, g->per_part[p]);
+		len += GREC_PART_HEAD;
 		for (uint32_t at = g->head[p]; at; at = g->ops[at - 1].next)
-			len += ledger_op_encode(&g->ops[at - 1].op, g->run + len);
-		ledger_run_head(g->run, g->per_part[p]);
-		char key[13];
-		store_batch_put(g->wb, key, ekey_part_seq(key, EKEY_RUN, p, g->ops[i].op.opno),
-		                g->run, len);
+			len += ledger_op_encode(&g->ops[at - 1].op, buf + len);
+		parts++;
 	}
+	buf[0] = GREC_FORMAT;
+	store_put_u32(buf + 1, parts);
+	char key[EKEY_GROUP_LEN];
+	store_batch_put(g->wb, key, ekey_group(key, g->gno), buf, len);
 }
 
 /* Adds the written op at i of g to the overlay (the view). Both mutexes
@@ -576,9 +656,9 @@ static void overlay_op(ledger *l, const group *g, size_t i)
 }
 
 /* Hands the written op at i of g, in the overlay already, to its open
- * batch (the outbox; with its run record when it is the partition's
- * first). The writer mutex held. */
-static void commit_op(ledger *l, group *g, size_t i, uint64_t wall_ms)
+ * batch (the outbox; it starts a stretch of record rec when it is the
+ * partition's first). The writer mutex held. */
+static void commit_op(ledger *l, group *g, size_t i, uint64_t rec, uint64_t wall_ms)
 {
 	group_op *go = &g->ops[i];
 	pend_op *op = &go->op;
@@ -592,7 +672,7 @@ static void commit_op(ledger *l, group *g, size_t i, uint64_t wall_ms)
 	}
 	op_run run = {0};
 	if (g->head[go->p] == i + 1)
-		run = (op_run){op->opno, g->per_part[go->p], EKEY_RUN};
+		run = (op_run){rec, g->per_part[go->p]};
 	ledger_outbox_append(l, go->p, op, go->bytes, run, wall_ms);
 }
 
@@ -644,8 +724,11 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 			overlay_op(l, g, i);
 		atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
 		ledger_vunlock(l);
+		char key[EKEY_GROUP_LEN];
+		uint64_t rec =
+		    ledger_outbox_record(l, key, ekey_group(key, g->gno), (uint32_t)g->n);
 		for (size_t i = 0; i < g->n; i++)
-			commit_op(l, g, i, wall_ms);
+			commit_op(l, g, i, rec, wall_ms);
 	}
 	wl->n = 0;
 	for (ledger_ticket *t = g->tickets, *next; t; t = next) {
@@ -692,7 +775,8 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	group *g = c->g;
 	if (!g->n)
 		return 0;
-	group_runs(g);
+	g->gno = c->next_gno++;
+	group_record(g);
 	int rc = group_write(l, g);
 	wake_list wl;
 	group_finish(l, g, rc, wall_ms, &wl);
@@ -719,8 +803,9 @@ static void *committer(void *arg)
 		group *g = c->g;
 		c->gc = g;
 		c->g = g == &c->grp[0] ? &c->grp[1] : &c->grp[0];
-		group_runs(g);
+		g->gno = c->next_gno++;
 		ledger_unlock(l);
+		group_record(g);
 		if (l->o.before_group_write)
 			l->o.before_group_write(l->o.hook_ctx);
 		uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();

@@ -75,14 +75,24 @@ typedef struct pend_op {
 	bool sum;    /* of a sum counter: sealed into a per-item sum, no user */
 } pend_op;
 
-/* The store records holding an open batch's ops, oldest first: each is
- * 'P' partition opno (a run: the ops one group commit staged for the
- * partition, opno its first) or, from stores written before runs, 'O'
- * partition opno (one op). Their ops, in order, are the open batch's. */
+/* The store records holding an open batch's ops: 'G' gno (a group
+ * record: the ops one group commit wrote, in every partition it
+ * touched) or, from older stores, 'P' partition opno (a run: one group's
+ * ops in one partition) and 'O' partition opno (one op). A record goes
+ * in the write of the seal that seals its last op; until then a restart
+ * reads back only its ops at or above their partition's sealed_to ('S'),
+ * so a seal never rewrites a record other partitions still need. */
+typedef struct pend_rec {
+	char key[EKEY_PART_SEQ_LEN];
+	uint8_t kn;
+	uint32_t left; /* its ops not sealed yet */
+} pend_rec;
+
+/* A stretch of a partition's open batch whose ops are in one record
+ * (one per record and partition). */
 typedef struct op_run {
-	uint64_t opno; /* the record's key */
-	uint32_t n;    /* ops in it */
-	char tag;      /* EKEY_RUN or EKEY_OP */
+	uint64_t rec; /* the record's id (struct outbox) */
+	uint32_t n;   /* ops in the stretch */
 } op_run;
 
 /* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
@@ -94,12 +104,25 @@ static inline size_t ledger_op_size(size_t cl, size_t il, size_t ul)
 {
 	return 14 + 3 + cl + il + ul;
 }
-/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
+/* A run record ('P', older stores): [format u8 = RUN_FORMAT][nops u32]
+ * [op encoding]... */
 #define RUN_FORMAT 1
 #define RUN_HEAD 5
-#define RUN_MAX (RUN_HEAD + (size_t)LEDGER_GROUP_OPS * OP_ENC_MAX)
 /* Writes the head of a run of nops ops into buf. */
 void ledger_run_head(unsigned char *buf, uint32_t nops);
+/* A group record ('G'): [format u8 = GREC_FORMAT][parts u32], then per
+ * partition the group touched: [partition u32][first opno u64][nops u32]
+ * and those ops in opno order (ledger_op_encode). */
+#define GREC_FORMAT 2
+#define GREC_HEAD 5
+#define GREC_PART_HEAD 16
+#define GREC_MAX (GREC_HEAD + (size_t)LEDGER_GROUP_OPS * (GREC_PART_HEAD + OP_ENC_MAX))
+/* One partition's part of a group record, decoded. */
+typedef struct grec_part {
+	uint32_t p;
+	uint32_t n;
+	pend_op *ops; /* n, numbered from the part's first opno */
+} grec_part;
 /* A pending op with its three strings in one allocation (at counter). */
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
                        size_t il, size_t ul);
@@ -109,6 +132,13 @@ int ledger_op_decode(const unsigned char *buf, size_t len, pend_op *op);
  * ERR_CORRUPT unless the record holds exactly its count of whole ops. */
 int ledger_run_decode(const unsigned char *buf, size_t len, uint64_t opno, pend_op **ops,
                       uint32_t *n);
+/* The parts of a group record: *parts (malloc'ed, each part's ops too)
+ * and *nparts. ERR_CORRUPT unless the record holds exactly its parts
+ * and ops, each part of a partition below partitions, none twice. */
+int ledger_grec_decode(const unsigned char *buf, size_t len, uint32_t partitions, grec_part **parts,
+                       uint32_t *nparts);
+/* Frees decoded parts and the ops still in them (op.counter not NULL). */
+void ledger_grec_free(grec_part *parts, uint32_t nparts);
 
 /* What an op adds to the overlay. */
 static inline int64_t ledger_op_delta(uint8_t kind, uint32_t n, bool counts)
@@ -167,7 +197,8 @@ typedef struct group {
 	uint32_t *per_part;    /* staged ops per partition */
 	uint32_t *head, *tail; /* 1 + the index of the partition's first and
 	                          last staged op, or 0 */
-	unsigned char *run;    /* a run record being built (RUN_MAX bytes) */
+	uint64_t gno;          /* its record's number, once it is being written */
+	unsigned char *rec;    /* its record, being built (GREC_MAX bytes) */
 	group_slot member[GROUP_SLOTS];
 	group_slot count[GROUP_SLOTS];
 	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
@@ -188,6 +219,7 @@ struct commit {
 	group grp[2];
 	group *g, *gc;
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
+	uint64_t next_gno;   /* the next group record's number */
 	hlc clock;
 	bloom members; /* every 'M' key this store holds (and maybe others) */
 	/* Groups whose ops have joined the overlay: moved with mu and vmu
@@ -246,8 +278,9 @@ typedef struct sealed {
 typedef struct outbox_part {
 	open_batch open;
 	uint64_t last_seq;
-	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
-	                   or a complete checkpoint): batches may be sealed */
+	uint64_t sealed_to; /* every op below this opno is sealed ('S') */
+	bool seq_known;     /* last_seq is this edge's at central too (an 'S' key,
+	                       or a complete checkpoint): batches may be sealed */
 	sealed *sealed;
 	size_t nsealed, capsealed;
 	/* What central's snapshots said last ('A'): this edge's applied
@@ -271,19 +304,33 @@ typedef struct outbox_part {
  * functions, under vmu. */
 struct outbox {
 	outbox_part *parts;
+	/* The records holding open ops (pend_rec), by id: recs[i] is id
+	 * rec_first + i, oldest first, from rec_head on still on disk. One
+	 * deleted before an older one stays, with left 0, until the older
+	 * ones go. */
+	pend_rec *recs;
+	size_t rec_head, rec_len, rec_cap;
+	uint64_t rec_first;
 };
 
 void ledger_outbox_init(ledger *l);
 void ledger_outbox_free(ledger *l);
+/* Puts p's 'S' (last sealed sequence and sealed_to) into wb. */
+#define SEALED_LEN 16
+void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t sealed_to);
 /* Reads each partition's sequences and central's last word ('A', 'N',
  * 'S') at start-up: 0 or ERR_*, the reason in err. */
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
 /* Reads the sealed batches central has not confirmed ('B'), their ops
  * into the overlay, each to be sent again: 0 or ERR_*. */
 int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);
+/* Registers a store record holding n open ops (key, kn bytes); returns
+ * its id, for the op_runs of its ops. */
+uint64_t ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n);
 /* Appends op of encoded size bytes to p's open batch, which takes its
- * strings (op->counter becomes NULL); run.n > 0 when the store record
- * run starts with it. At start-up and after a group's store write. */
+ * strings (op->counter becomes NULL); run.n > 0 when a stretch of ops
+ * of one record starts with it. At start-up and after a group's store
+ * write. */
 void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op_run run,
                           uint64_t wall_ms);
 /* p's open batch holds a batch's worth of ops. */

@@ -50,6 +50,44 @@ void ledger_outbox_free(ledger *l)
 	}
 	free(l->outbox.parts);
 	l->outbox.parts = NULL;
+	free(l->outbox.recs);
+	l->outbox.recs = NULL;
+}
+
+/* --- the records of open ops ------------------------------------------------ */
+
+uint64_t ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n)
+{
+	struct outbox *o = &l->outbox;
+	if (o->rec_len == o->rec_cap) {
+		o->rec_cap = o->rec_cap ? o->rec_cap * 2 : 64;
+		o->recs = xrealloc(o->recs, o->rec_cap * sizeof *o->recs);
+	}
+	pend_rec *r = &o->recs[o->rec_len++];
+	memcpy(r->key, key, kn);
+	r->kn = (uint8_t)kn;
+	r->left = n;
+	return o->rec_first + o->rec_len - 1;
+}
+
+static pend_rec *rec_of(ledger *l, uint64_t id)
+{
+	return &l->outbox.recs[id - l->outbox.rec_first];
+}
+
+/* Forgets the oldest records once sealed whole; the array moves down
+ * when more than half of it is forgotten. */
+static void recs_trim(ledger *l)
+{
+	struct outbox *o = &l->outbox;
+	while (o->rec_head < o->rec_len && o->recs[o->rec_head].left == 0)
+		o->rec_head++;
+	if (o->rec_head < 64 || o->rec_head * 2 < o->rec_len)
+		return;
+	memmove(o->recs, o->recs + o->rec_head, (o->rec_len - o->rec_head) * sizeof *o->recs);
+	o->rec_first += o->rec_head;
+	o->rec_len -= o->rec_head;
+	o->rec_head = 0;
 }
 
 /* --- the open batch --------------------------------------------------------- */
@@ -109,6 +147,15 @@ static sealed *sealed_find(outbox_part *pt, uint64_t seq)
 
 /* --- loading ---------------------------------------------------------------- */
 
+void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t sealed_to)
+{
+	char key[EKEY_PART_LEN];
+	unsigned char v[SEALED_LEN];
+	store_put_u64(v, seq);
+	store_put_u64(v + 8, sealed_to);
+	store_batch_put(wb, key, ekey_part(key, EKEY_SEALED, p), v, sizeof v);
+}
+
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 {
 	char key[16];
@@ -139,12 +186,27 @@ int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 			pt->snap_seen = seen;
 		/* A sequence read wrong would reuse numbers central has
 		 * applied already: refuse to start rather than guess. */
-		rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SEALED, p), &pt->last_seq);
+		rc = store_get(l->db, key, ekey_part(key, EKEY_SEALED, p), &buf, &len);
+		if (rc == 0) {
+			/* 8 bytes: a store from before group records. */
+			if (len == 8 || len == SEALED_LEN) {
+				pt->last_seq = store_get_u64((unsigned char *)buf);
+				if (len == SEALED_LEN)
+					pt->sealed_to = store_get_u64((unsigned char *)buf + 8);
+			} else {
+				rc = ERR_CORRUPT;
+			}
+			free(buf);
+		}
 		if (rc && rc != ERR_NOTFOUND) {
 			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
 			return rc;
 		}
 		pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
+		/* New ops are numbered above every sealed one, even when no
+		 * record holds one of this partition's ops any more. */
+		if (pt->sealed_to)
+			ledger_opno_seen(l, p, pt->sealed_to - 1);
 	}
 	return 0;
 }
@@ -270,38 +332,36 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
 
 /* --- sealing ---------------------------------------------------------------- */
 
-/* Stages into l->wb the deletion of the run records holding the first n
- * ops of p's open batch. A run only partly sealed is replaced by a run of
- * its ops left open, put under the first of them; *rest describes it
- * (n 0 when every run ends inside the seal). Returns how many runs are
- * gone whole; the open batch's run list changes only after the write. */
-static size_t seal_runs(ledger *l, uint32_t p, size_t n, op_run *rest)
+/* Takes the first n ops of p's open batch off their records' counts,
+ * staging into l->wb the deletion of each record left with none open
+ * (by < 0: puts them back, after a failed write). */
+static void seal_records(ledger *l, uint32_t p, size_t n, int by)
 {
-	open_batch *ob = &l->outbox.parts[p].open;
-	char key[13];
-	size_t left = n, gone = 0;
-	*rest = (op_run){0};
-	for (; gone < ob->nruns && left; gone++) {
-		op_run *r = &ob->runs[gone];
-		store_batch_del(l->wb, key, ekey_part_seq(key, (enum ekey_tag)r->tag, p, r->opno));
-		if (r->n <= left) {
-			left -= r->n;
+	const op_run *runs = l->outbox.parts[p].open.runs;
+	for (size_t i = 0, left = n; left; i++) {
+		uint32_t take = runs[i].n < left ? runs[i].n : (uint32_t)left;
+		pend_rec *r = rec_of(l, runs[i].rec);
+		left -= take;
+		if (by < 0) {
+			r->left += take;
 			continue;
 		}
-		/* Ops n .. n + kept - 1 of the open batch are this run's tail. */
-		uint32_t kept = r->n - (uint32_t)left;
-		unsigned char *rec = xmalloc(RUN_HEAD + (size_t)kept * OP_ENC_MAX);
-		size_t len = RUN_HEAD;
-		for (uint32_t i = 0; i < kept; i++)
-			len += ledger_op_encode(&ob->ops[n + i], rec + len);
-		ledger_run_head(rec, kept);
-		*rest = (op_run){ob->ops[n].opno, kept, EKEY_RUN};
-		store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_RUN, p, rest->opno), rec, len);
-		free(rec); /* the store batch holds a copy */
-		gone++;
-		break;
+		r->left -= take;
+		if (!r->left)
+			store_batch_del(l->wb, r->key, r->kn);
 	}
-	return gone;
+}
+
+/* After the seal's write: the first n ops' stretches leave the run list. */
+static void seal_runs(open_batch *ob, size_t n)
+{
+	size_t gone = 0;
+	while (n && n >= ob->runs[gone].n)
+		n -= ob->runs[gone++].n;
+	if (n)
+		ob->runs[gone].n -= (uint32_t)n;
+	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
+	ob->nruns -= gone;
 }
 
 /* What a seal builds besides the wire batch: the 'D' flags of its ops and,
@@ -385,7 +445,6 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 		return rc;
 	}
 	char key[13];
-	unsigned char v[8];
 	uint64_t bytes = 0; /* the sealed ops' stored size */
 	unsigned char enc[OP_ENC_MAX];
 	for (size_t i = 0; i < n && n != ob->len; i++)
@@ -393,15 +452,17 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	if (n == ob->len)
 		bytes = ob->bytes;
 	store_batch_clear(l->wb);
-	op_run rest;
-	size_t gone = seal_runs(l, p, n, &rest);
+	/* The records sealed whole go; the others stay for the partitions
+	 * that still need them, and sealed_to keeps these ops out of them. */
+	seal_records(l, p, n, 1);
+	uint64_t sealed_to = ob->ops[n - 1].opno + 1;
 	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_BATCH, p, b.seq), buf, len);
 	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_FLAGS, p, b.seq), so.flags, b.nops);
-	store_put_u64(v, b.seq);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_SEALED, p), v, 8);
+	ledger_sealed_put(l->wb, p, b.seq, sealed_to);
 	FAILPOINT("seal.encoded");
 	rc = store_write(l->db, l->wb);
 	if (rc) {
+		seal_records(l, p, n, -1);
 		free(buf);
 		sealed_ops_free(&b, &so);
 		return rc;
@@ -415,11 +476,10 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
 	ledger_vunlock(l);
 	sealed_ops_free(&b, &so);
-	if (rest.n)
-		ob->runs[--gone] = rest; /* the partly sealed run's slot */
-	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
-	ob->nruns -= gone;
+	seal_runs(ob, n);
+	recs_trim(l);
 	pt->last_seq = b.seq;
+	pt->sealed_to = sealed_to;
 	sealed_push(pt, b.seq, (uint32_t)len);
 	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
 	l->st.pending_ops -= n;

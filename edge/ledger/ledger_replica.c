@@ -195,12 +195,9 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		 * an edge rebuilt on an empty store keeps its sequence. */
 		if (!pt->seq_known) {
 			/* Written even when 0: a restart must know it is known. */
-			char skey[8];
-			unsigned char v[8];
 			if (conf.applied > seq)
 				seq = conf.applied;
-			store_put_u64(v, seq);
-			store_batch_put(wb, skey, ekey_part(skey, EKEY_SEALED, p), v, 8);
+			ledger_sealed_put(wb, p, seq, pt->sealed_to);
 		}
 	}
 	replica_put(wb, p, &nrp);

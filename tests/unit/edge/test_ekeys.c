@@ -50,6 +50,24 @@ Test(ekeys, a_partition_number_key_parses_back_and_nothing_else_does)
 	cr_assert_not(ekey_part_seq_parse(k, EKEY_PART_LEN, &p, &seq));
 }
 
+Test(ekeys, a_group_key_sorts_by_its_number_and_parses_back)
+{
+	char a[EKEY_GROUP_LEN], b[EKEY_GROUP_LEN];
+	cr_assert_eq(ekey_group(a, 255), EKEY_GROUP_LEN);
+	const unsigned char want[] = {'G', 0, 0, 0, 0, 0, 0, 0, 255};
+	cr_assert_eq(memcmp(a, want, sizeof want), 0);
+	ekey_group(b, 256);
+	cr_assert_lt(memcmp(a, b, EKEY_GROUP_LEN), 0, "group 255 sorts before 256");
+	uint64_t gno;
+	cr_assert(ekey_group_parse(b, sizeof b, &gno));
+	cr_assert_eq(gno, 256);
+	cr_assert_not(ekey_group_parse(b, sizeof b - 1, &gno));
+	char k[EKEY_PART_SEQ_LEN];
+	ekey_part_seq(k, EKEY_RUN, 0, 1);
+	cr_assert_not(ekey_group_parse(k, EKEY_GROUP_LEN, &gno), "a 'P' key is not one");
+	cr_assert_eq(ekey_prefix(EKEY_GROUP)[0], a[0]);
+}
+
 Test(ekeys, an_idempotency_expiry_entry_names_its_record)
 {
 	char j[EKEY_IDEM_MAX], i[EKEY_IDEM_MAX], rec[EKEY_IDEM_MAX];

@@ -1,10 +1,12 @@
-/* test_ledger_runs.c - the open batch's ops on disk as runs: one 'P'
- * record per partition and group commit (no record per op), a seal that
- * ends inside a run leaves the run's tail as a new run, and whatever mix
- * of groups, seals and restarts, every op written is sent exactly once,
- * in order. Stores from before runs ('O', a record per op) are read and
- * their records deleted at the seal; a run that does not decode stays on
- * disk without stopping the edge.
+/* test_ledger_runs.c - the open batch's ops on disk: one 'G' record per
+ * group commit, whatever partitions its ops are in (no record per op or
+ * per partition). A seal deletes the records it seals the last op of and
+ * leaves the others, whose sealed ops a restart skips by the partition's
+ * sealed_to ('S'); whatever mix of groups, seals and restarts, every op
+ * written is sent exactly once, in order. Stores from before group
+ * records ('O', a record per op; 'P', a run per partition and group) are
+ * read and their records deleted with their last op; a record that does
+ * not decode stays on disk without stopping the edge.
  *
  * Same fixture as test_ledger.c (ledger_util.h); the store is read and
  * written directly to see and plant records.
@@ -115,32 +117,40 @@ static size_t sent_ops(char (*out)[40], size_t cap)
 	return n;
 }
 
-Test(ledger_runs, a_group_writes_one_run_per_partition_it_touched)
+/* Asserts that the batches sent so far carry, in order, "user@item" of
+ * users[i] and items[i] for i < n. */
+static void sent_are(const char (*users)[16], const char (*items)[16], size_t n)
+{
+	char got[64][40];
+	size_t k = sent_ops(got, 64);
+	cr_assert_eq(k, n, "%zu ops sent, %zu written", k, n);
+	for (size_t i = 0; i < n; i++) {
+		char want[40];
+		snprintf(want, sizeof want, "%s@%s", users[i], items[i]);
+		cr_assert_str_eq(got[i], want, "op %zu", i);
+	}
+}
+
+Test(ledger_runs, a_group_writes_one_record_whatever_partitions_it_touched)
 {
 	char users[30][16], items[30][16];
 	int next[NPARTS] = {0};
-	bool touched[NPARTS] = {false};
-	size_t parts = 0;
 	for (int i = 0; i < 30; i++) {
 		uint32_t p = (uint32_t)(i % 3); /* three of the four partitions */
 		snprintf(users[i], sizeof users[i], "u%d", i);
 		item_in(p, &next[p], items[i], sizeof items[i]);
-		if (!touched[p]) {
-			touched[p] = true;
-			parts++;
-		}
 	}
 	group_of((const char(*)[16])users, (const char(*)[16])items, 30);
-	cr_assert_eq(records(EKEY_RUN, NPARTS), parts,
-	             "one run per partition, not one record per op");
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "one record, not one per partition or per op");
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
 	cr_assert_eq(records(EKEY_OP, NPARTS), 0);
 	cr_assert_eq(stats_now().pending_ops, 30);
 	reopen();
-	cr_assert_eq(stats_now().pending_ops, 30, "the runs hold every op");
-	cr_assert_eq(records(EKEY_RUN, NPARTS), parts);
+	cr_assert_eq(stats_now().pending_ops, 30, "the record holds every op");
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1);
 }
 
-Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
+Test(ledger_runs, a_seal_inside_a_record_leaves_it_for_the_ops_still_open)
 {
 	ledger_free(T.l);
 	T.o.seal_ops = 7;
@@ -155,19 +165,60 @@ Test(ledger_runs, a_seal_inside_a_run_keeps_its_tail_open_across_a_restart)
 	group_of((const char(*)[16])users, (const char(*)[16])items, 10);
 	cr_assert_eq(T.nsent, 1);
 	cr_assert_eq(stats_now().pending_ops, 3);
-	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the run's tail, put again under its first op");
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "kept, not rewritten, for its last 3");
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 3, "the 7 sealed are not read back");
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	sent_are((const char(*)[16])users, (const char(*)[16])items, 10);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0, "gone with its last op");
+}
+
+/* The partition of items[i], for an item made by item_in. */
+static uint32_t part_of(const char *item)
+{
+	return partition_of(item, strlen(item), NPARTS);
+}
+
+Test(ledger_runs, a_record_shared_with_an_open_partition_is_sealed_once_across_restarts)
+{
+	ledger_free(T.l);
+	T.o.seal_ops = 3;
+	open_ledger();
+	uint32_t a = T.p, b = (T.p + 1) % NPARTS;
+	char users[6][16], items[6][16];
+	int na = 0, nb = 0;
+	for (int i = 0; i < 6; i++) {
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		if (i < 3 || i == 5)
+			item_in(a, &na, items[i], sizeof items[i]);
+		else
+			item_in(b, &nb, items[i], sizeof items[i]);
+	}
+	/* Three ops in a (a full batch: sealed at the commit), two in b. */
+	group_of((const char(*)[16])users, (const char(*)[16])items, 5);
+	cr_assert_eq(T.nsent, 1);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "b still needs it");
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 2, "a's sealed ops are not read back");
+	/* a's op numbers go on above the sealed ones, although no record
+	 * left holds an open op of a: one below would be taken for sealed
+	 * at the next start, and lost. */
+	group_of((const char(*)[16])users + 5, (const char(*)[16])items + 5, 1);
 	reopen();
 	cr_assert_eq(stats_now().pending_ops, 3);
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
-	char got[16][40];
-	size_t n = sent_ops(got, 16);
-	cr_assert_eq(n, 10, "%zu ops sent", n);
-	for (int i = 0; i < 10; i++) {
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	char got[8][40];
+	size_t n = sent_ops(got, 8);
+	cr_assert_eq(n, 6, "%zu ops sent of 6", n);
+	for (int i = 0; i < 6; i++) {
 		char want[40];
-		snprintf(want, sizeof want, "%s@%s", users[i], items[i]);
-		cr_assert_str_eq(got[i], want, "op %d", i);
+		snprintf(want, sizeof want, "%.15s@%.15s", users[i], items[i]);
+		bool found = false;
+		for (size_t j = 0; j < n; j++)
+			found |= strcmp(got[j], want) == 0;
+		cr_assert(found, "op %d (partition %u) sent", i, part_of(items[i]));
 	}
-	cr_assert_eq(records(EKEY_RUN, NPARTS), 0, "every run sealed is gone");
 }
 
 Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
@@ -201,7 +252,7 @@ Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
 	reopen();
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(stats_now().pending_ops, 0);
-	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
 	size_t n = sent_ops(got, OPS);
 	cr_assert_eq(n, OPS, "%zu ops sent of %d", n, OPS);
 	/* Per partition the order is the order written. */
@@ -294,4 +345,222 @@ Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 	char got[4][40];
 	cr_assert_eq(sent_ops(got, 4), 1, "the edge runs on with what decodes");
 	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the bad run is kept for a person to look at");
+}
+
+/* An op as an older edge wrote it, likes of user on item. */
+static size_t old_op(unsigned char *enc, const char *user, const char *item, uint64_t stamp)
+{
+	pend_op op = ledger_op_make("likes", item, user, 5, strlen(item), strlen(user));
+	op.kind = WIRE_ADD;
+	op.n = 1;
+	op.hlc = stamp;
+	op.counts = true;
+	size_t len = ledger_op_encode(&op, enc);
+	free(op.counter);
+	return len;
+}
+
+Test(ledger_runs, a_run_of_an_older_store_is_sealed_in_part_then_deleted_with_its_last_op)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	char users[5][16], items[5][16];
+	int next = 0;
+	for (int i = 0; i < 5; i++) {
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		item_in(T.p, &next, items[i], sizeof items[i]);
+	}
+	/* A run of four ops from opno 10, and an 'S' of 8 bytes (sequence
+	 * 5, no sealed_to), as an edge before group records wrote them. */
+	static unsigned char rec[RUN_HEAD + 4 * OP_ENC_MAX];
+	size_t len = RUN_HEAD;
+	for (int i = 0; i < 4; i++)
+		len += old_op(rec + len, users[i], items[i], (WALL << 16) + (uint64_t)i);
+	ledger_run_head(rec, 4);
+	char key[13];
+	plant(key, ekey_part_seq(key, EKEY_RUN, T.p, 10), rec, len);
+	unsigned char seq[8];
+	store_put_u64(seq, 5);
+	plant(key, ekey_part(key, EKEY_SEALED, T.p), seq, sizeof seq);
+	T.o.seal_ops = 3;
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 4);
+	ledger_lock(T.l);
+	int rc = ledger_seal(T.l, T.p, WALL, 0); /* one batch of seal_ops */
+	ledger_unlock(T.l);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(stats_now().pending_ops, 1, "three sealed, the fourth left open");
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 1, "the run stays for its fourth op");
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 1, "its three sealed ops are not read back");
+	group_of((const char(*)[16])users + 4, (const char(*)[16])items + 4, 1);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	/* Numbered on from the old 'S': 6 holds the run's first three ops
+	 * (sent again after the restart), 7 its fourth and the new one. */
+	bool seen[2] = {false, false};
+	for (size_t i = 0; i < T.nsent; i++) {
+		wire_batch b;
+		size_t s = T.sent[i].seq - 6;
+		cr_assert_lt(s, 2, "seq %" PRIu64, T.sent[i].seq);
+		seen[s] = true;
+		cr_assert_eq(wire_decode_batch(T.sent[i].buf, T.sent[i].len, &b), 0);
+		cr_assert_eq(b.nops, s == 0 ? 3 : 2);
+		for (uint32_t j = 0; j < b.nops; j++) {
+			size_t at = s * 3 + j;
+			cr_assert(b.ops[j].user.n == strlen(users[at]) &&
+			              memcmp(b.ops[j].user.p, users[at], b.ops[j].user.n) == 0,
+			          "batch %zu op %u", 6 + s, j);
+		}
+		wire_batch_free(&b);
+	}
+	cr_assert(seen[0] && seen[1]);
+}
+
+/* A group record of the given parts, each of n ops liked by "g<k>" on
+ * items of its partition from "post:<first>" on. */
+static size_t grec_of(unsigned char *rec, const uint32_t *parts, const uint64_t *opnos,
+                      const uint32_t *ns, uint32_t nparts)
+{
+	size_t len = GREC_HEAD;
+	int k = 0;
+	for (uint32_t i = 0; i < nparts; i++) {
+		store_put_u32(rec + len, parts[i]);
+		store_put_u64(rec + len + 4, opnos[i]);
+		store_put_u32(rec + len + 12, ns[i]);
+		len += GREC_PART_HEAD;
+		int next = 0;
+		for (uint32_t j = 0; j < ns[i]; j++, k++) {
+			char user[16], item[16];
+			snprintf(user, sizeof user, "g%d", k);
+			item_in(parts[i], &next, item, sizeof item);
+			len += old_op(rec + len, user, item, (WALL << 16) + (uint64_t)k);
+		}
+	}
+	rec[0] = GREC_FORMAT;
+	store_put_u32(rec + 1, nparts);
+	return len;
+}
+
+Test(ledger_runs, a_group_record_decodes_only_whole)
+{
+	static unsigned char rec[GREC_HEAD + 8 * (GREC_PART_HEAD + OP_ENC_MAX)];
+	const uint32_t parts[] = {2, 0}, ns[] = {3, 1};
+	const uint64_t opnos[] = {40, 7};
+	size_t len = grec_of(rec, parts, opnos, ns, 2);
+	grec_part *gp;
+	uint32_t n;
+	cr_assert_eq(ledger_grec_decode(rec, len, NPARTS, &gp, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(gp[0].p, 2);
+	cr_assert_eq(gp[0].n, 3);
+	cr_assert_eq(gp[0].ops[2].opno, 42);
+	cr_assert_str_eq(gp[0].ops[2].user, "g2");
+	cr_assert_eq(gp[1].p, 0);
+	cr_assert_eq(gp[1].ops[0].opno, 7);
+	ledger_grec_free(gp, n);
+	/* Each of these is refused, and nothing leaks (the ASan build). */
+	cr_assert_eq(ledger_grec_decode(rec, len - 1, NPARTS, &gp, &n), ERR_CORRUPT, "cut short");
+	cr_assert_eq(ledger_grec_decode(rec, len, 2, &gp, &n), ERR_CORRUPT,
+	             "a partition this edge does not have");
+	static unsigned char more[sizeof rec + 1];
+	memcpy(more, rec, len);
+	more[len] = 0;
+	cr_assert_eq(ledger_grec_decode(more, len + 1, NPARTS, &gp, &n), ERR_CORRUPT,
+	             "a byte after the last op");
+	store_put_u32(more + 1, 3);
+	cr_assert_eq(ledger_grec_decode(more, len, NPARTS, &gp, &n), ERR_CORRUPT,
+	             "fewer parts than it says");
+	const uint32_t twice[] = {1, 1};
+	len = grec_of(rec, twice, opnos, ns, 2);
+	cr_assert_eq(ledger_grec_decode(rec, len, NPARTS, &gp, &n), ERR_CORRUPT,
+	             "one partition in two parts");
+	const uint32_t none[] = {0};
+	len = grec_of(rec, parts, opnos, none, 1);
+	cr_assert_eq(ledger_grec_decode(rec, len, NPARTS, &gp, &n), ERR_CORRUPT, "a part of 0 ops");
+	rec[0] = RUN_FORMAT;
+	cr_assert_eq(ledger_grec_decode(rec, len, NPARTS, &gp, &n), ERR_CORRUPT, "another format");
+}
+
+Test(ledger_runs, a_group_record_that_does_not_decode_stays_and_keeps_its_number)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	unsigned char bad[GREC_HEAD + 3];
+	bad[0] = GREC_FORMAT;
+	store_put_u32(bad + 1, 1);
+	memset(bad + GREC_HEAD, 0xee, 3);
+	char key[EKEY_GROUP_LEN];
+	plant(key, ekey_group(key, 100), bad, sizeof bad);
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 0);
+	char users[1][16] = {"u1"}, items[1][16];
+	int next = 0;
+	item_in(T.p, &next, items[0], sizeof items[0]);
+	group_of((const char(*)[16])users, (const char(*)[16])items, 1);
+	char *v;
+	size_t vn;
+	cr_assert_eq(store_get(T.db, key, ekey_group(key, 101), &v, &vn), 0,
+	             "the next group is numbered above the bad one");
+	free(v);
+	cr_assert_eq(store_get(T.db, key, ekey_group(key, 100), &v, &vn), 0);
+	cr_assert_eq(vn, sizeof bad, "not overwritten");
+	free(v);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "the bad one is kept for a person to look at");
+}
+
+Test(ledger_runs, a_group_record_with_every_op_sealed_is_deleted_at_start)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	static unsigned char rec[GREC_HEAD + 4 * (GREC_PART_HEAD + OP_ENC_MAX)];
+	const uint32_t parts[] = {0, 1}, ns[] = {2, 1};
+	const uint64_t opnos[] = {5, 9};
+	char key[EKEY_GROUP_LEN];
+	plant(key, ekey_group(key, 3), rec, grec_of(rec, parts, opnos, ns, 2));
+	/* Partition 0 sealed to 7 and partition 1 to 10: nothing is open. */
+	store_batch *b = store_batch_new();
+	ledger_sealed_put(b, 0, 1, 7);
+	ledger_sealed_put(b, 1, 1, 10);
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+}
+
+Test(ledger_runs, a_group_record_loads_only_its_ops_above_sealed_to)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	static unsigned char rec[GREC_HEAD + 8 * (GREC_PART_HEAD + OP_ENC_MAX)];
+	const uint32_t parts[] = {0, 1}, ns[] = {3, 2};
+	const uint64_t opnos[] = {5, 9};
+	char key[EKEY_GROUP_LEN];
+	plant(key, ekey_group(key, 3), rec, grec_of(rec, parts, opnos, ns, 2));
+	store_batch *b = store_batch_new();
+	ledger_sealed_put(b, 0, 1, 7); /* opnos 5 and 6 sealed, 7 open */
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 3);
+	ledger_summary sum;
+	ledger_part_state *ps = ledger_inspect(T.l, &sum);
+	cr_assert_eq(ps[0].open_ops, 1, "partition 0: its op 7 only");
+	cr_assert_eq(ps[1].open_ops, 2);
+	free(ps);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	cr_assert_eq(T.nsent, 2);
+	for (size_t i = 0; i < T.nsent; i++) {
+		wire_batch wb;
+		cr_assert_eq(wire_decode_batch(T.sent[i].buf, T.sent[i].len, &wb), 0);
+		cr_assert_eq(T.sent[i].seq, T.sent[i].partition == 0 ? 2 : 1);
+		cr_assert_eq(wb.nops, T.sent[i].partition == 0 ? 1 : 2);
+		if (T.sent[i].partition == 0)
+			cr_assert(wb.ops[0].user.n == 2 && memcmp(wb.ops[0].user.p, "g2", 2) == 0);
+		wire_batch_free(&wb);
+	}
 }
