@@ -176,6 +176,9 @@ typedef struct ledger_stats {
 	uint64_t view_lock_ns;
 	uint64_t commit_write_ns;
 	uint64_t commit_write_cpu_ns;
+	/* A seal's encoding and store write, made with the writer mutex
+	 * let go but one seal at a time: serial too, as CPU time. */
+	uint64_t seal_write_cpu_ns;
 } ledger_stats;
 
 /* What the snapshots applied for one partition said last. */

@@ -279,6 +279,7 @@ static void group_reset(group *g)
 	}
 	g->n = 0;
 	g->nidem = 0;
+	g->hot = false;
 	g->tickets = NULL;
 	store_batch_clear(g->wb);
 }
@@ -663,17 +664,29 @@ static void commit_op(ledger *l, group *g, size_t i, uint64_t rec, uint64_t wall
 	group_op *go = &g->ops[i];
 	pend_op *op = &go->op;
 	l->commit.next_opno[go->p] = op->opno + 1;
-	if (op->counts) {
+	if (op->counts)
 		l->st.ops_accepted++;
-		telemetry_accepted(l->o.tm, op->counter, strlen(op->counter), op->item,
-		                   strlen(op->item), op->n);
-	} else {
+	else
 		l->st.ops_duplicate++;
-	}
 	op_run run = {0};
 	if (g->head[go->p] == i + 1)
 		run = (op_run){rec, g->per_part[go->p]};
 	ledger_outbox_append(l, go->p, op, go->bytes, run, wall_ms);
+}
+
+/* The hot-items sketch learns written g's accepted ops. It has a lock of
+ * its own: the commit thread calls this with the writer mutex let go (g
+ * does not change meanwhile), then sets g->hot so group_finish does not
+ * again. */
+static void group_hot(ledger *l, group *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		const pend_op *op = &g->ops[i].op;
+		if (op->counts)
+			telemetry_accepted(l->o.tm, op->counter, strlen(op->counter), op->item,
+			                   strlen(op->item), op->n);
+	}
+	g->hot = true;
 }
 
 /* g's store write; the mutex need not be held (g's batch is the writer's
@@ -704,11 +717,26 @@ static void wakes_call(const wake_list *wl)
 		wl->w[i].fn(wl->w[i].ctx);
 }
 
+/* The partitions whose open batch a group filled: sealed once the group
+ * is finished (a seal lets the mutex go, which group_finish may not). */
+typedef struct full_list {
+	uint32_t p[LEDGER_GROUP_OPS];
+	size_t n;
+} full_list;
+
+static void seal_full(ledger *l, const full_list *fl, uint64_t wall_ms)
+{
+	for (size_t i = 0; i < fl->n; i++)
+		ledger_outbox_seal_full(l, fl->p[i], wall_ms);
+}
+
 /* After g's write (rc): its ops into the overlay and the open batches,
  * its tickets resolved and their wakes put in *wl for the caller to call
  * (the commit thread calls them with the mutex let go, as a wake is a
- * system call), full batches sealed, g emptied. Mutex held. */
-static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_list *wl)
+ * system call), the partitions it filled a batch of put in *fl for the
+ * caller to seal, g emptied. Mutex held. */
+static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_list *wl,
+                         full_list *fl)
 {
 	l->st.commits++;
 	if (rc) {
@@ -717,6 +745,8 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {
+		if (!g->hot)
+			group_hot(l, g);
 		/* Every op of the group joins the overlay at once for a reader;
 		 * the open batches are the writer's alone (mu). */
 		ledger_vlock(l);
@@ -752,16 +782,13 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 			fn(ctx);
 		}
 	}
-	/* Partitions that filled a batch seal now; the reset below needs the
-	 * ops' partitions, so seal first. */
+	/* Partitions that filled a batch, each once; the reset below needs
+	 * the ops' partitions. */
+	fl->n = 0;
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		uint32_t p = g->ops[i].p;
-		if (!ledger_outbox_full(l, p))
-			continue;
-		int src = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
-		if (src)
-			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
-			          p, err_str(src));
+		if (g->head[p] == i + 1 && ledger_outbox_full(l, p))
+			fl->p[fl->n++] = p;
 	}
 	group_reset(g);
 }
@@ -779,10 +806,12 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	group_record(g);
 	int rc = group_write(l, g);
 	wake_list wl;
-	group_finish(l, g, rc, wall_ms, &wl);
+	full_list fl;
+	group_finish(l, g, rc, wall_ms, &wl, &fl);
 	/* Rare with the commit thread (a full group, a retry, a drain):
 	 * these wakes go under the mutex. */
 	wakes_call(&wl);
+	seal_full(l, &fl, wall_ms);
 	return rc;
 }
 
@@ -811,6 +840,8 @@ static void *committer(void *arg)
 		uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
 		int rc = group_write(l, g);
 		uint64_t t1 = clock_mono_ns(), c1 = clock_thread_cpu_ns();
+		if (rc == 0)
+			group_hot(l, g);
 		ledger_lock(l);
 		l->st.commit_write_ns += t1 - t0;
 		l->st.commit_write_cpu_ns += c1 - c0;
@@ -818,14 +849,16 @@ static void *committer(void *arg)
 			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
 			          g->n, err_str(rc));
 		wake_list wl, wl_open = {.n = 0};
-		group_finish(l, g, rc, clock_wall_ms(), &wl);
+		full_list fl, fl_open;
+		uint64_t wall_ms = clock_wall_ms();
+		group_finish(l, g, rc, wall_ms, &wl, &fl);
 		/* The open group was staged on top of this one: its writes
 		 * took their memberships and counts from it (a repeat of a
 		 * like in it is no change, an unlike of it takes one off).
 		 * Written without it, they would record a member no op counts,
 		 * or take off a like never recorded: it fails too. */
 		if (rc && c->g->n)
-			group_finish(l, c->g, rc, clock_wall_ms(), &wl_open);
+			group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
 		c->gc = NULL;
 		/* The wakes and the broadcast are system calls: made with the
 		 * mutex let go, so no write waits for them. */
@@ -834,6 +867,8 @@ static void *committer(void *arg)
 		wakes_call(&wl_open);
 		pthread_cond_broadcast(&c->done);
 		ledger_lock(l);
+		/* After the answers: the batches this group filled. */
+		seal_full(l, &fl, wall_ms);
 	}
 	ledger_unlock(l);
 	return NULL;

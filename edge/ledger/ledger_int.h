@@ -203,6 +203,7 @@ typedef struct group {
 	group_slot count[GROUP_SLOTS];
 	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
 	size_t nidem;
+	bool hot; /* its accepted ops are in the hot-items sketch already */
 	ledger_ticket *tickets;
 } group;
 
@@ -311,6 +312,12 @@ struct outbox {
 	pend_rec *recs;
 	size_t rec_head, rec_len, rec_cap;
 	uint64_t rec_first;
+	/* A seal's store write runs with the mutex let go (ledger_seal);
+	 * one at a time: sealing is set meanwhile, and seal_done is
+	 * broadcast when it ends. seal_wb is its store batch. */
+	bool sealing;
+	pthread_cond_t seal_done;
+	store_batch *seal_wb;
 };
 
 void ledger_outbox_init(ledger *l);
@@ -336,8 +343,12 @@ void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op
 /* p's open batch holds a batch's worth of ops. */
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p);
 /* Seals partition p's open batch (why: a tm_seal, for the metrics):
- * one store write. */
+ * one store write, made with the mutex let go (the caller's state may
+ * change meanwhile, as across ledger_wait). Mutex held. */
 int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
+/* Seals p's open batch while it holds a batch's worth (after a group
+ * filled it); a failure is logged, the ops stay open. Mutex held. */
+void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);
 /* Seals the open batches that are old enough (with force, every one),
  * each in as many batches as it takes: 0 or the first seal's error. */
 int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);

@@ -27,6 +27,8 @@
 void ledger_outbox_init(ledger *l)
 {
 	l->outbox.parts = xcalloc(l->o.partitions, sizeof *l->outbox.parts);
+	l->outbox.seal_wb = store_batch_new();
+	pthread_cond_init(&l->outbox.seal_done, NULL);
 }
 
 static void pend_free(open_batch *ob)
@@ -52,6 +54,9 @@ void ledger_outbox_free(ledger *l)
 	l->outbox.parts = NULL;
 	free(l->outbox.recs);
 	l->outbox.recs = NULL;
+	store_batch_free(l->outbox.seal_wb);
+	l->outbox.seal_wb = NULL;
+	pthread_cond_destroy(&l->outbox.seal_done);
 }
 
 /* --- the records of open ops ------------------------------------------------ */
@@ -333,9 +338,9 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
 /* --- sealing ---------------------------------------------------------------- */
 
 /* Takes the first n ops of p's open batch off their records' counts,
- * staging into l->wb the deletion of each record left with none open
- * (by < 0: puts them back, after a failed write). */
-static void seal_records(ledger *l, uint32_t p, size_t n, int by)
+ * staging into wb the deletion of each record left with none open (by <
+ * 0: puts them back, after a failed write). */
+static void seal_records(ledger *l, uint32_t p, size_t n, int by, store_batch *wb)
 {
 	const op_run *runs = l->outbox.parts[p].open.runs;
 	for (size_t i = 0, left = n; left; i++) {
@@ -348,7 +353,7 @@ static void seal_records(ledger *l, uint32_t p, size_t n, int by)
 		}
 		r->left -= take;
 		if (!r->left)
-			store_batch_del(l->wb, r->key, r->kn);
+			store_batch_del(wb, r->key, r->kn);
 	}
 }
 
@@ -371,17 +376,17 @@ typedef struct sealed_ops {
 	uint32_t *merged; /* b->nsums */
 } sealed_ops;
 
-/* Fills b from the first n ops of ob: a set counter's op as it is, a sum
+/* Fills b from ops[0..n): a set counter's op as it is, a sum
  * counter's ops added up per item and day (wire_batch_add_up), unless
  * sums is false: then every op as it is (version 1, for centrals that
  * read nothing newer). Pointers into the ops' strings: b lives no longer
  * than them. */
-static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b, sealed_ops *so)
+static void seal_build(const pend_op *ops, size_t n, bool sums, wire_batch *b, sealed_ops *so)
 {
 	wire_op *in = xcalloc(n ? n : 1, sizeof *in);
 	bool *is_sum = xcalloc(n ? n : 1, sizeof *is_sum);
 	for (size_t i = 0; i < n; i++) {
-		const pend_op *op = &ob->ops[i];
+		const pend_op *op = &ops[i];
 		in[i] = (wire_op){wire_cstr(op->counter, strlen(op->counter)),
 		                  wire_cstr(op->item, strlen(op->item)),
 		                  wire_cstr(op->user, strlen(op->user)),
@@ -394,7 +399,7 @@ static void seal_build(const open_batch *ob, size_t n, bool sums, wire_batch *b,
 	wire_batch_add_up(in, is_sum, n, b, &from, &so->merged);
 	so->flags = xmalloc(b->nops ? b->nops : 1);
 	for (uint32_t j = 0; j < b->nops; j++)
-		so->flags[j] = ob->ops[from[j]].counts ? 1 : 0;
+		so->flags[j] = ops[from[j]].counts ? 1 : 0;
 	free(from);
 	free(is_sum);
 	free(in);
@@ -411,9 +416,47 @@ static void sealed_ops_free(wire_batch *b, sealed_ops *so)
 	free(so->merged);
 }
 
+/* A seal's wire batch, encoded, and its store write (into wb): the work
+ * ledger_seal does with the mutex let go. seq and sealed_to are the
+ * batch's; ops are copies whose strings the open batch still owns. */
+static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint64_t seq,
+                      uint64_t sealed_to, uint64_t wall_ms, store_batch *wb, wire_batch *b,
+                      sealed_ops *so, size_t *len)
+{
+	*b = (wire_batch){
+	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
+	    .region = wire_cstr(l->region, strlen(l->region)),
+	    .partition = p,
+	    .seq = seq,
+	    .created_ms = wall_ms,
+	};
+	seal_build(ops, n, l->o.seal_sums, b, so);
+	char *buf;
+	int rc = wire_encode_batch(b, &buf, len);
+	if (rc) {
+		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
+		return rc;
+	}
+	char key[EKEY_PART_SEQ_LEN];
+	store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, p, seq), buf, *len);
+	free(buf); /* the store batch holds a copy */
+	store_batch_put(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), so->flags, b->nops);
+	ledger_sealed_put(wb, p, seq, sealed_to);
+	FAILPOINT("seal.encoded");
+	rc = store_write(l->db, wb);
+	if (rc == 0)
+		FAILPOINT("seal.written");
+	return rc;
+}
+
 int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	struct outbox *o = &l->outbox;
+	/* One seal at a time, so that the record counts it takes off stand
+	 * until its write is known to have failed or not. */
+	while (o->sealing)
+		ledger_wait(l, &o->seal_done);
+	outbox_part *pt = &o->parts[p];
 	open_batch *ob = &pt->open;
 	if (!ob->len)
 		return 0;
@@ -427,47 +470,40 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	/* At most seal_ops ops (a backlog held above leaves in batches of
 	 * the usual size); the rest stay open. */
 	size_t n = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
-	wire_batch b = {
-	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
-	    .region = wire_cstr(l->region, strlen(l->region)),
-	    .partition = p,
-	    .seq = pt->last_seq + 1,
-	    .created_ms = wall_ms,
-	};
-	sealed_ops so;
-	seal_build(ob, n, l->o.seal_sums, &b, &so);
-	char *buf;
-	size_t len;
-	int rc = wire_encode_batch(&b, &buf, &len);
-	if (rc) {
-		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
-		sealed_ops_free(&b, &so);
-		return rc;
-	}
-	char key[13];
-	uint64_t bytes = 0; /* the sealed ops' stored size */
-	unsigned char enc[OP_ENC_MAX];
-	for (size_t i = 0; i < n && n != ob->len; i++)
-		bytes += ledger_op_encode(&ob->ops[i], enc);
-	if (n == ob->len)
-		bytes = ob->bytes;
-	store_batch_clear(l->wb);
+	/* The first n ops stay where they are until the write is done, but
+	 * the array may move as groups append to it: the seal works on
+	 * copies, whose strings the open batch frees only after it. */
+	pend_op *ops = xmalloc(n * sizeof *ops);
+	memcpy(ops, ob->ops, n * sizeof *ops);
+	uint64_t seq = pt->last_seq + 1, sealed_to = ops[n - 1].opno + 1;
+	store_batch_clear(o->seal_wb);
 	/* The records sealed whole go; the others stay for the partitions
 	 * that still need them, and sealed_to keeps these ops out of them. */
-	seal_records(l, p, n, 1);
-	uint64_t sealed_to = ob->ops[n - 1].opno + 1;
-	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_BATCH, p, b.seq), buf, len);
-	store_batch_put(l->wb, key, ekey_part_seq(key, EKEY_FLAGS, p, b.seq), so.flags, b.nops);
-	ledger_sealed_put(l->wb, p, b.seq, sealed_to);
-	FAILPOINT("seal.encoded");
-	rc = store_write(l->db, l->wb);
+	seal_records(l, p, n, 1, o->seal_wb);
+	o->sealing = true;
+	/* Encoding the batch and its store write run with the mutex let go:
+	 * writes go on staging, and groups on joining the open batches. */
+	ledger_unlock(l);
+	uint64_t c0 = clock_thread_cpu_ns();
+	uint64_t bytes = 0; /* the sealed ops' stored size */
+	for (size_t i = 0; i < n; i++)
+		bytes += ledger_op_size(strlen(ops[i].counter), strlen(ops[i].item),
+		                        strlen(ops[i].user));
+	wire_batch b;
+	sealed_ops so;
+	size_t len = 0;
+	int rc = seal_write(l, p, ops, n, seq, sealed_to, wall_ms, o->seal_wb, &b, &so, &len);
+	uint64_t c1 = clock_thread_cpu_ns();
+	ledger_lock(l);
+	l->st.seal_write_cpu_ns += c1 - c0;
+	o->sealing = false;
+	pthread_cond_broadcast(&o->seal_done);
 	if (rc) {
-		seal_records(l, p, n, -1);
-		free(buf);
+		seal_records(l, p, n, -1, NULL);
 		sealed_ops_free(&b, &so);
+		free(ops);
 		return rc;
 	}
-	FAILPOINT("seal.written");
 	/* Each sum stands for its ops in the overlay from now on. */
 	ledger_vlock(l);
 	for (uint32_t i = 0; i < b.nsums; i++)
@@ -476,11 +512,12 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
 	ledger_vunlock(l);
 	sealed_ops_free(&b, &so);
+	free(ops);
 	seal_runs(ob, n);
 	recs_trim(l);
-	pt->last_seq = b.seq;
+	pt->last_seq = seq;
 	pt->sealed_to = sealed_to;
-	sealed_push(pt, b.seq, (uint32_t)len);
+	sealed_push(pt, seq, (uint32_t)len);
 	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
 	l->st.pending_ops -= n;
 	l->st.pending_batches++;
@@ -491,9 +528,21 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
 	ob->len -= n;
 	ob->bytes -= bytes;
-	free(buf);
 	ledger_pump_part(l, p);
 	return 0;
+}
+
+void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	while (ledger_outbox_full(l, p) && pt->seq_known) {
+		int rc = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
+		if (rc) {
+			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
+			          p, err_str(rc));
+			return;
+		}
+	}
 }
 
 int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)

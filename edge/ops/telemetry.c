@@ -334,6 +334,10 @@ static void ledger_hook(void *ctx, sbuf *out)
 	    "The commit thread's CPU time in group writes: commit_write's time without the wait "
 	    "for an fsync.",
 	    (double)ls.commit_write_cpu_ns / 1e9);
+	one(tm, out, "ledger_seal_write_cpu_seconds_total", METRIC_COUNTER,
+	    "CPU time of seals' encoding and store writes, made outside the writer lock but one "
+	    "seal at a time.",
+	    (double)ls.seal_write_cpu_ns / 1e9);
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(tm->lg, &loaded);
 	one(tm, out, "replica_partitions_complete", METRIC_GAUGE,

@@ -284,16 +284,18 @@ lat_end() { # key
 # serial share, a lower bound on the speed-up. Lock time is wall time. The group writes count with
 # their CPU time (likes_edge_ledger_commit_write_cpu_seconds_total): an
 # fsync's wait is no work, and while it runs the next group grows; their
-# wall time is printed beside it.
+# wall time is printed beside it. So do the seals' encoding and store
+# writes (likes_edge_ledger_seal_write_cpu_seconds_total), made outside
+# the writer lock but one seal at a time.
 declare -A SER    # serial samples: key.field -> seconds, cores or fraction
 declare -A SER0   # key.field -> the same counters at serial_begin
 declare -A SERWHY # key -> why the sample has no fraction
 SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves in 0.01 s
 
-# "writer_lock view_lock commit_write commit_write_cpu cpu" in seconds so
-# far, from one scrape of the edge's /metrics (a loopback-only route on
-# its API port), so all five are of one instant; nothing when the edge
-# does not answer or a series is missing.
+# "writer_lock view_lock commit_write commit_write_cpu cpu seal_write_cpu"
+# in seconds so far, from one scrape of the edge's /metrics (a
+# loopback-only route on its API port), so all six are of one instant;
+# nothing when the edge does not answer or a series is missing.
 edge_serial() {
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
@@ -301,7 +303,8 @@ edge_serial() {
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"commit_write\"}" { c = $2; n++ }
 	$1 == "likes_edge_ledger_commit_write_cpu_seconds_total" { cc = $2; n++ }
 	$1 == "process_cpu_seconds_total" { cpu = $2; n++ }
-	END { if (n == 5) printf "%.9f %.9f %.9f %.9f %.9f\n", w, v, c, cc, cpu }'
+	$1 == "likes_edge_ledger_seal_write_cpu_seconds_total" { sw = $2; n++ }
+	END { if (n == 6) printf "%.9f %.9f %.9f %.9f %.9f %.9f\n", w, v, c, cc, cpu, sw }'
 }
 
 # "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
@@ -342,13 +345,13 @@ serial_end() { # key
 	srv=$(cpu_jiffies "$SERVER_CPU")
 	load=$(cpu_jiffies "$LOAD_CPU")
 	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
-		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total or process_cpu_seconds_total"
+		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total, likes_edge_ledger_seal_write_cpu_seconds_total or process_cpu_seconds_total"
 		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
 		return 0
 	fi
 	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.commit_write_s]" \
-		"SER[$k.commit_write_cpu_s]" "SER[$k.serial_s]" "SER[$k.cpu_s]" "SER[$k.edge_cores]" \
-		"SER[$k.server_cpu_busy]" "SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
+		"SER[$k.commit_write_cpu_s]" "SER[$k.seal_write_cpu_s]" "SER[$k.serial_s]" "SER[$k.cpu_s]" \
+		"SER[$k.edge_cores]" "SER[$k.server_cpu_busy]" "SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
 		-v t1="$t1" -v s0="${SER0[$k.srv]}" -v s1="$srv" -v l0="${SER0[$k.load]}" -v l1="$load" '
 		function busy(x, y, p, q) {
 			if (x == "" || y == "") return "none"
@@ -358,7 +361,9 @@ serial_end() { # key
 		BEGIN {
 			split(a, x, " "); split(b, y, " ")
 			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cc = y[4] - x[4]; cpu = y[5] - x[5]
-			printf "%.3f %.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, cc, w + v + cc, cpu,
+			sw = y[6] - x[6]
+			printf "%.3f %.3f %.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, cc, sw,
+				w + v + cc + sw, cpu,
 				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
 		}')
 	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
@@ -366,9 +371,10 @@ serial_end() { # key
 	else
 		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
 	fi
-	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write CPU %s of %s) / edge CPU %s s' \
+	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write CPU %s of %s, seal_write CPU %s) / edge CPU %s s' \
 		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
-		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.cpu_s]}"
+		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.seal_write_cpu_s]}" \
+		"${SER[$k.cpu_s]}"
 	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s\n' "${SER[$k.fraction]:-null}" \
 		"${SER[$k.edge_cores]}" "$SERVER_CPU" "${SER[$k.server_cpu_busy]}" "$LOAD_CPU" \
 		"${SER[$k.load_cpu_busy]}"
@@ -577,7 +583,8 @@ print_mixed() {
 			continue
 		fi
 		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
-			"+ ${SER[$k.commit_write_cpu_s]:-}) / ${SER[$k.cpu_s]:-}; ${SER[$k.edge_cores]:-} cores;" \
+			"+ ${SER[$k.commit_write_cpu_s]:-} + ${SER[$k.seal_write_cpu_s]:-}) / ${SER[$k.cpu_s]:-};" \
+			"${SER[$k.edge_cores]:-} cores;" \
 			"${SER[$k.load_cpu_busy]:-}"
 	done
 	echo "Amdahl bounds from the like+GET mixed run's s, store.sync off (${R[serial_fraction_mixed]:-null});" \
@@ -1148,7 +1155,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
 SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s commit_write_cpu_s
-	serial_s fraction server_cpu_busy load_cpu_busy)
+	seal_write_cpu_s serial_s fraction server_cpu_busy load_cpu_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
 	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
 	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)

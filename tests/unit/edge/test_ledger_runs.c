@@ -564,3 +564,102 @@ Test(ledger_runs, a_group_record_loads_only_its_ops_above_sealed_to)
 		wire_batch_free(&wb);
 	}
 }
+
+/* What the store write hook does during a seal's write (the first write
+ * once armed): checks that the writer mutex is let go, and stages a
+ * group of n likes from users/items meanwhile. */
+static struct {
+	bool armed;
+	bool mutex_free;
+	const char (*users)[16], (*items)[16];
+	size_t n;
+} during;
+
+static void during_seal(void *ctx)
+{
+	(void)ctx;
+	if (!during.armed)
+		return;
+	during.armed = false;
+	during.mutex_free = pthread_mutex_trylock(&T.l->mu) == 0;
+	if (!during.mutex_free)
+		return; /* held: a group now would wait for this very thread */
+	pthread_mutex_unlock(&T.l->mu);
+	group_of(during.users, during.items, during.n);
+}
+
+/* users[i]@items[i] for i < n: likes in partition a, the last `other`
+ * of them in partition b. */
+static void likes_in(char (*users)[16], char (*items)[16], int n, int other, uint32_t a, uint32_t b)
+{
+	int na = 0, nb = 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		if (i < n - other)
+			item_in(a, &na, items[i], sizeof items[i]);
+		else
+			item_in(b, &nb, items[i], sizeof items[i]);
+	}
+}
+
+Test(ledger_runs, a_seal_writes_with_the_writer_mutex_let_go_while_groups_go_on)
+{
+	uint32_t a = T.p, b = (T.p + 1) % NPARTS;
+	char users[8][16], items[8][16];
+	likes_in(users, items, 8, 1, a, b); /* 0-6 in a, 7 in b */
+	group_of((const char(*)[16])users, (const char(*)[16])items, 5);
+	during.armed = true;
+	during.users = (const char(*)[16])users + 5;
+	during.items = (const char(*)[16])items + 5;
+	during.n = 3;
+	store_write_hook(T.db, during_seal, NULL);
+	ledger_lock(T.l);
+	int rc = ledger_seal(T.l, a, WALL, 0); /* the 5 ops open when it starts */
+	ledger_unlock(T.l);
+	store_write_hook(T.db, NULL, NULL);
+	cr_assert(during.mutex_free, "the seal wrote holding the writer mutex");
+	cr_assert_eq(rc, 0);
+	cr_assert_gt(stats_now().seal_write_cpu_ns, 0, "counted as serial work all the same");
+	cr_assert_eq(stats_now().pending_ops, 3, "the group written during the seal stays open");
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "the sealed group's record is gone");
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 3);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	char got[16][40];
+	size_t n = sent_ops(got, 16);
+	cr_assert_eq(n, 8, "%zu ops sent of 8", n);
+	for (int i = 0; i < 7; i++) { /* partition a's, in order, first */
+		char want[40];
+		snprintf(want, sizeof want, "%.15s@%.15s", users[i], items[i]);
+		cr_assert_str_eq(got[a < b ? i : i + 1], want, "op %d", i);
+	}
+}
+
+Test(ledger_runs, a_seal_whose_write_fails_while_a_group_joins_keeps_every_record)
+{
+	uint32_t a = T.p, b = (T.p + 1) % NPARTS;
+	char users[6][16], items[6][16];
+	likes_in(users, items, 6, 0, a, b);
+	group_of((const char(*)[16])users, (const char(*)[16])items, 3);
+	during.armed = true;
+	during.users = (const char(*)[16])users + 3;
+	during.items = (const char(*)[16])items + 3;
+	during.n = 3;
+	store_write_hook(T.db, during_seal, NULL);
+	store_fail_writes(T.db, 1); /* the seal's write */
+	int rc = ledger_seal_due(T.l, WALL, true);
+	store_write_hook(T.db, NULL, NULL);
+	cr_assert(during.mutex_free);
+	cr_assert_neq(rc, 0);
+	cr_assert_eq(T.nsent, 0);
+	cr_assert_eq(stats_now().pending_ops, 6);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 2, "no record goes with a failed seal");
+	/* The records' counts of open ops are back as they were: the next
+	 * seal takes both records with their last ops. */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	sent_are((const char(*)[16])users, (const char(*)[16])items, 6);
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 0);
+}
