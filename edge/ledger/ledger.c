@@ -54,18 +54,18 @@ static uint32_t open_from(const ledger *l, const grec_part *part)
 
 /* One record's ops read back (its parts, decoded) into the open batches;
  * the ops they take become NULL in parts. A record with no open op left
- * is deleted by the write in gone: then true. */
-static bool load_record(ledger *l, const char *key, size_t kn, grec_part *parts, uint32_t nparts,
-                        store_batch *gone, uint64_t now)
+ * (its seal would have deleted it: not written by this code) stays. */
+static void load_record(ledger *l, const char *key, size_t kn, grec_part *parts, uint32_t nparts,
+                        uint64_t now)
 {
 	uint32_t open = 0;
 	for (uint32_t i = 0; i < nparts; i++)
 		open += parts[i].n - open_from(l, &parts[i]);
 	if (!open) {
-		store_batch_del(gone, key, kn);
-		return true;
+		log_warn("pending record with every op sealed; it stays on disk", "tag=%c", key[0]);
+		return;
 	}
-	uint64_t rec = ledger_outbox_record(l, key, kn, open);
+	pend_rec *rec = ledger_outbox_record(key, kn, open);
 	for (uint32_t i = 0; i < nparts; i++) {
 		grec_part *part = &parts[i];
 		uint32_t from = open_from(l, part);
@@ -77,7 +77,6 @@ static bool load_record(ledger *l, const char *key, size_t kn, grec_part *parts,
 			part->ops[j].counter = NULL;
 		}
 	}
-	return false;
 }
 
 /* Decodes a record of tag at k into its parts; 0 or ERR_CORRUPT. */
@@ -85,8 +84,11 @@ static int decode_record(const ledger *l, enum ekey_tag tag, const char *k, size
                          const char *v, size_t vn, grec_part **parts, uint32_t *nparts)
 {
 	const unsigned char *b = (const unsigned char *)v;
+	uint64_t gno;
 	if (tag == EKEY_GROUP)
-		return ledger_grec_decode(b, vn, l->o.partitions, parts, nparts);
+		return ekey_group_parse(k, kn, &gno)
+		           ? ledger_grec_decode(b, vn, l->o.partitions, parts, nparts)
+		           : ERR_CORRUPT;
 	uint32_t p;
 	uint64_t opno;
 	if (!ekey_part_seq_parse(k, kn, &p, &opno) || p >= l->o.partitions)
@@ -112,43 +114,45 @@ static int decode_record(const ledger *l, enum ekey_tag tag, const char *k, size
 }
 
 /* Reads the pending records of one tag ('G' group records; 'O' an op
- * each and 'P' runs, of older stores) into the open batches. A record
- * that does not decode stays on disk, out of the batches; one whose ops
- * are all sealed is deleted. 0 or the store's error. */
+ * each and 'P' runs, of older stores and of partitions waiting for a
+ * checkpoint) into the open batches. A record that does not decode stays
+ * on disk, out of the batches. 0, ERR_CORRUPT (a group number no new one
+ * can follow), or the store's error. */
 static int load_pending(ledger *l, enum ekey_tag tag)
 {
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t now = clock_wall_ms();
-	store_batch *gone = store_batch_new();
-	size_t ngone = 0;
+	int rc = 0;
 	store_iter *it = store_iter_new(l->db, ekey_prefix(tag), 1);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		uint64_t gno;
+	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
+		uint64_t gno = 0;
 		/* No new group record may take the number of one on disk,
 		 * whether it decodes or not. */
-		if (tag == EKEY_GROUP && ekey_group_parse(k, kn, &gno) && gno >= l->commit.next_gno)
-			l->commit.next_gno = gno + 1;
+		if (tag == EKEY_GROUP && ekey_group_parse(k, kn, &gno)) {
+			if (gno == UINT64_MAX)
+				rc = ERR_CORRUPT;
+			else if (gno >= l->commit.next_gno)
+				l->commit.next_gno = gno + 1;
+		}
 		grec_part *parts;
 		uint32_t nparts;
-		if (decode_record(l, tag, k, kn, v, vn, &parts, &nparts)) {
+		if (rc || decode_record(l, tag, k, kn, v, vn, &parts, &nparts)) {
 			uint32_t p = 0;
 			uint64_t no = gno;
-			if (tag != EKEY_GROUP)
-				ekey_part_seq_parse(k, kn, &p, &no);
+			if (tag != EKEY_GROUP && !ekey_part_seq_parse(k, kn, &p, &no))
+				no = 0;
 			log_error("pending ops do not decode; they stay on disk",
-			          "tag=%c partition=%u number=%" PRIu64, tag, p, no);
+			          "tag=%c key_bytes=%zu partition=%u number=%" PRIu64, tag, kn, p,
+			          no);
 			continue;
 		}
-		ngone += load_record(l, k, kn, parts, nparts, gone, now);
+		load_record(l, k, kn, parts, nparts, now);
 		ledger_grec_free(parts, nparts);
 	}
-	int rc = store_iter_status(it);
+	int src = store_iter_status(it);
 	store_iter_free(it);
-	if (rc == 0 && ngone)
-		rc = store_write(l->db, gone);
-	store_batch_free(gone);
-	return rc;
+	return rc ? rc : src;
 }
 
 /* The state in the store, read back: each partition's sequences and

@@ -2,15 +2,24 @@
  *
  * The ledger owns, in the edge's LevelDB:
  *   'M' counter 0 item 0 user -> membership [state u8][hlc u64]
- *   'P' partition opno        -> a run: the open batch's ops that one group
- *                                commit staged for the partition, the
- *                                first numbered opno [format u8][n u32][op]...
+ *   'G' gno                   -> a group record: the ops one group commit
+ *                                staged, per partition [format u8][parts
+ *                                u32] then [p u32][first opno u64][n u32]
+ *                                [op]... each; deleted by the seal that
+ *                                takes its last open op
+ *   'P' partition opno        -> a run: one group's ops in one partition
+ *                                [format u8][n u32][op]..., for a partition
+ *                                that cannot seal yet, and in stores from
+ *                                before group records
  *   'O' partition opno        -> one pending op (stores from before runs;
  *                                read at start, deleted at seal)
  *   'B' partition seq         -> a sealed batch (wire bytes, as produced)
  *   'D' partition seq         -> a byte per op of that batch: 1 when the op
  *                                moves this edge's overlay, 0 for a repeat
- *   'S' partition             -> last sealed sequence
+ *   'S' partition             -> last sealed sequence, and sealed_to: the
+ *                                partition's ops numbered below it are
+ *                                sealed [seq u64][sealed_to u64] (8 bytes,
+ *                                sequence only, before group records)
  *   'A' partition             -> what central's snapshots said last:
  *                                [applied u64][offset u64][produced_ms u64]
  *   'C' counter 0 item        -> snapshot count [count u64][version u64]
@@ -25,7 +34,7 @@
  * bounded cache of snapshot counts, and a bounded cache of counts read
  * through from central for items no snapshot has brought yet.
  *
- * A write's records (membership + its op in a run) reach LevelDB before the
+ * A write's records (membership + its op in a group record) reach LevelDB before the
  * caller answers: at once (ledger_write_ops), or staged with the other
  * writes of a loop turn and written with them in one batch
  * (ledger_stage_ops, ledger_commit: group commit). Sealed batches stay

@@ -256,6 +256,7 @@ void ledger_group_init(ledger *l)
 		g->per_part = xcalloc(l->o.partitions, sizeof *g->per_part);
 		g->head = xcalloc(l->o.partitions, sizeof *g->head);
 		g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
+		g->apart = xcalloc(l->o.partitions, sizeof *g->apart);
 		g->rec = xmalloc(GREC_MAX);
 	}
 	c->g = &c->grp[0];
@@ -274,6 +275,7 @@ static void group_reset(group *g)
 		group_op *go = &g->ops[i];
 		g->per_part[go->p] = 0;
 		g->head[go->p] = g->tail[go->p] = 0;
+		g->apart[go->p] = false;
 		g->member[go->mslot].at = 0;
 		g->count[go->cslot].at = 0;
 	}
@@ -299,6 +301,7 @@ void ledger_group_free(ledger *l)
 		free(g->per_part);
 		free(g->head);
 		free(g->tail);
+		free(g->apart);
 		free(g->rec);
 		store_batch_free(g->wb);
 		memset(g, 0, sizeof *g);
@@ -592,10 +595,12 @@ static void group_add(ledger *l, staged *s)
 	go->p = p;
 	go->bytes = s->bytes;
 	go->next = 0;
-	if (g->tail[p])
+	if (g->tail[p]) {
 		g->ops[g->tail[p] - 1].next = at;
-	else
+	} else {
 		g->head[p] = at;
+		g->apart[p] = !l->outbox.parts[p].seq_known;
+	}
 	g->tail[p] = at;
 	s->op.counter = NULL; /* the group owns the strings now */
 	g->per_part[p]++;
@@ -616,9 +621,12 @@ static void group_add(ledger *l, staged *s)
 
 /* --- commit ----------------------------------------------------------------- */
 
-/* Puts g's group record into its store batch: per partition it touched,
- * the partition's staged ops in opno order. One put per group, where a
- * record per partition cost a put per partition at the commit and a
+/* Puts g's records into its store batch: one group record holding, per
+ * partition it touched, the partition's staged ops in opno order; but a
+ * partition that cannot seal yet (g->apart, set at staging: it waits for
+ * a checkpoint) gets a run record of its own, so that its wait does not
+ * keep the other partitions' sealed ops on disk. One put per group, where
+ * a record per partition cost a put per partition at the commit and a
  * delete per partition at the seals. g->gno is set; g is not changed
  * meanwhile, so the mutex need not be held. */
 static void group_record(group *g)
@@ -628,7 +636,7 @@ static void group_record(group *g)
 	uint32_t parts = 0;
 	for (size_t i = 0; i < g->n; i++) {
 		uint32_t p = g->ops[i].p;
-		if (g->head[p] != i + 1)
+		if (g->head[p] != i + 1 || g->apart[p])
 			continue;
 		store_put_u32(buf + len, p);
 		store_put_u64(buf + len + 4, g->ops[i].op.opno);
@@ -638,10 +646,25 @@ static void group_record(group *g)
 			len += ledger_op_encode(&g->ops[at - 1].op, buf + len);
 		parts++;
 	}
-	buf[0] = GREC_FORMAT;
-	store_put_u32(buf + 1, parts);
-	char key[EKEY_GROUP_LEN];
-	store_batch_put(g->wb, key, ekey_group(key, g->gno), buf, len);
+	char key[EKEY_PART_SEQ_LEN];
+	if (parts) {
+		buf[0] = GREC_FORMAT;
+		store_put_u32(buf + 1, parts);
+		store_batch_put(g->wb, key, ekey_group(key, g->gno), buf, len);
+	}
+	/* The runs, each built after the group record (the put copies). */
+	for (size_t i = 0; i < g->n; i++) {
+		uint32_t p = g->ops[i].p;
+		if (g->head[p] != i + 1 || !g->apart[p])
+			continue;
+		unsigned char *run = buf + len;
+		size_t rn = RUN_HEAD;
+		for (uint32_t at = g->head[p]; at; at = g->ops[at - 1].next)
+			rn += ledger_op_encode(&g->ops[at - 1].op, run + rn);
+		ledger_run_head(run, g->per_part[p]);
+		store_batch_put(g->wb, key, ekey_part_seq(key, EKEY_RUN, p, g->ops[i].op.opno), run,
+		                rn);
+	}
 }
 
 /* Adds the written op at i of g to the overlay (the view). Both mutexes
@@ -657,9 +680,10 @@ static void overlay_op(ledger *l, const group *g, size_t i)
 }
 
 /* Hands the written op at i of g, in the overlay already, to its open
- * batch (the outbox; it starts a stretch of record rec when it is the
- * partition's first). The writer mutex held. */
-static void commit_op(ledger *l, group *g, size_t i, uint64_t rec, uint64_t wall_ms)
+ * batch (the outbox; when it is the partition's first, it starts a
+ * stretch of the group record grec, or of its partition's run). The
+ * writer mutex held. */
+static void commit_op(ledger *l, group *g, size_t i, pend_rec *grec, uint64_t wall_ms)
 {
 	group_op *go = &g->ops[i];
 	pend_op *op = &go->op;
@@ -669,8 +693,15 @@ static void commit_op(ledger *l, group *g, size_t i, uint64_t rec, uint64_t wall
 	else
 		l->st.ops_duplicate++;
 	op_run run = {0};
-	if (g->head[go->p] == i + 1)
+	if (g->head[go->p] == i + 1) {
+		pend_rec *rec = grec;
+		if (g->apart[go->p]) {
+			char key[EKEY_PART_SEQ_LEN];
+			rec = ledger_outbox_record(
+			    key, ekey_part_seq(key, EKEY_RUN, go->p, op->opno), g->per_part[go->p]);
+		}
 		run = (op_run){rec, g->per_part[go->p]};
+	}
 	ledger_outbox_append(l, go->p, op, go->bytes, run, wall_ms);
 }
 
@@ -754,11 +785,16 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 			overlay_op(l, g, i);
 		atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
 		ledger_vunlock(l);
-		char key[EKEY_GROUP_LEN];
-		uint64_t rec =
-		    ledger_outbox_record(l, key, ekey_group(key, g->gno), (uint32_t)g->n);
+		/* The group record holds the ops of every partition not apart. */
+		uint32_t in_grec = 0;
 		for (size_t i = 0; i < g->n; i++)
-			commit_op(l, g, i, rec, wall_ms);
+			in_grec += !g->apart[g->ops[i].p];
+		char key[EKEY_GROUP_LEN];
+		pend_rec *grec = NULL;
+		if (in_grec)
+			grec = ledger_outbox_record(key, ekey_group(key, g->gno), in_grec);
+		for (size_t i = 0; i < g->n; i++)
+			commit_op(l, g, i, grec, wall_ms);
 	}
 	wl->n = 0;
 	for (ledger_ticket *t = g->tickets, *next; t; t = next) {

@@ -6,7 +6,7 @@
  * in the concept's section below:
  *   struct commit  ledger_commit.c   records and group commit: staging into
  *                                    the open group, the commit thread, the
- *                                    run records ('P'), op numbers, the
+ *                                    group records ('G'), op numbers, the
  *                                    clock, the membership filter
  *   struct outbox  ledger_outbox.c   per partition: the open batch, sealing,
  *                                    the sealed batches and their sending
@@ -89,10 +89,11 @@ typedef struct pend_rec {
 } pend_rec;
 
 /* A stretch of a partition's open batch whose ops are in one record
- * (one per record and partition). */
+ * (one per record and partition). The record is freed by the seal that
+ * takes its last open op. */
 typedef struct op_run {
-	uint64_t rec; /* the record's id (struct outbox) */
-	uint32_t n;   /* ops in the stretch */
+	pend_rec *rec;
+	uint32_t n; /* ops in the stretch */
 } op_run;
 
 /* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
@@ -197,6 +198,8 @@ typedef struct group {
 	uint32_t *per_part;    /* staged ops per partition */
 	uint32_t *head, *tail; /* 1 + the index of the partition's first and
 	                          last staged op, or 0 */
+	bool *apart;           /* per partition staged: it could not seal when its first
+	                          op was staged, so its ops go in a run of their own */
 	uint64_t gno;          /* its record's number, once it is being written */
 	unsigned char *rec;    /* its record, being built (GREC_MAX bytes) */
 	group_slot member[GROUP_SLOTS];
@@ -305,13 +308,6 @@ typedef struct outbox_part {
  * functions, under vmu. */
 struct outbox {
 	outbox_part *parts;
-	/* The records holding open ops (pend_rec), by id: recs[i] is id
-	 * rec_first + i, oldest first, from rec_head on still on disk. One
-	 * deleted before an older one stays, with left 0, until the older
-	 * ones go. */
-	pend_rec *recs;
-	size_t rec_head, rec_len, rec_cap;
-	uint64_t rec_first;
 	/* A seal's store write runs with the mutex let go (ledger_seal);
 	 * one at a time: sealing is set meanwhile, and seal_done is
 	 * broadcast when it ends. seal_wb is its store batch. */
@@ -331,9 +327,9 @@ int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
 /* Reads the sealed batches central has not confirmed ('B'), their ops
  * into the overlay, each to be sent again: 0 or ERR_*. */
 int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);
-/* Registers a store record holding n open ops (key, kn bytes); returns
- * its id, for the op_runs of its ops. */
-uint64_t ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n);
+/* A store record holding n open ops (key, kn bytes), for the op_runs of
+ * its ops. */
+pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n);
 /* Appends op of encoded size bytes to p's open batch, which takes its
  * strings (op->counter becomes NULL); run.n > 0 when a stretch of ops
  * of one record starts with it. At start-up and after a group's store

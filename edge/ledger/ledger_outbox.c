@@ -31,12 +31,21 @@ void ledger_outbox_init(ledger *l)
 	pthread_cond_init(&l->outbox.seal_done, NULL);
 }
 
+/* Frees ob's ops, and each record once the last of its stretches is
+ * gone (the stretches of a record add up to its open ops). */
 static void pend_free(open_batch *ob)
 {
 	for (size_t i = 0; i < ob->len; i++)
 		free(ob->ops[i].counter);
 	ob->len = 0;
 	ob->bytes = 0;
+	for (size_t i = 0; i < ob->nruns; i++) {
+		pend_rec *r = ob->runs[i].rec;
+		r->left -= ob->runs[i].n;
+		if (!r->left)
+			free(r);
+	}
+	ob->nruns = 0;
 }
 
 void ledger_outbox_free(ledger *l)
@@ -52,8 +61,6 @@ void ledger_outbox_free(ledger *l)
 	}
 	free(l->outbox.parts);
 	l->outbox.parts = NULL;
-	free(l->outbox.recs);
-	l->outbox.recs = NULL;
 	store_batch_free(l->outbox.seal_wb);
 	l->outbox.seal_wb = NULL;
 	pthread_cond_destroy(&l->outbox.seal_done);
@@ -61,38 +68,13 @@ void ledger_outbox_free(ledger *l)
 
 /* --- the records of open ops ------------------------------------------------ */
 
-uint64_t ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n)
+pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n)
 {
-	struct outbox *o = &l->outbox;
-	if (o->rec_len == o->rec_cap) {
-		o->rec_cap = o->rec_cap ? o->rec_cap * 2 : 64;
-		o->recs = xrealloc(o->recs, o->rec_cap * sizeof *o->recs);
-	}
-	pend_rec *r = &o->recs[o->rec_len++];
+	pend_rec *r = xmalloc(sizeof *r);
 	memcpy(r->key, key, kn);
 	r->kn = (uint8_t)kn;
 	r->left = n;
-	return o->rec_first + o->rec_len - 1;
-}
-
-static pend_rec *rec_of(ledger *l, uint64_t id)
-{
-	return &l->outbox.recs[id - l->outbox.rec_first];
-}
-
-/* Forgets the oldest records once sealed whole; the array moves down
- * when more than half of it is forgotten. */
-static void recs_trim(ledger *l)
-{
-	struct outbox *o = &l->outbox;
-	while (o->rec_head < o->rec_len && o->recs[o->rec_head].left == 0)
-		o->rec_head++;
-	if (o->rec_head < 64 || o->rec_head * 2 < o->rec_len)
-		return;
-	memmove(o->recs, o->recs + o->rec_head, (o->rec_len - o->rec_head) * sizeof *o->recs);
-	o->rec_first += o->rec_head;
-	o->rec_len -= o->rec_head;
-	o->rec_head = 0;
+	return r;
 }
 
 /* --- the open batch --------------------------------------------------------- */
@@ -345,7 +327,7 @@ static void seal_records(ledger *l, uint32_t p, size_t n, int by, store_batch *w
 	const op_run *runs = l->outbox.parts[p].open.runs;
 	for (size_t i = 0, left = n; left; i++) {
 		uint32_t take = runs[i].n < left ? runs[i].n : (uint32_t)left;
-		pend_rec *r = rec_of(l, runs[i].rec);
+		pend_rec *r = runs[i].rec;
 		left -= take;
 		if (by < 0) {
 			r->left += take;
@@ -357,12 +339,17 @@ static void seal_records(ledger *l, uint32_t p, size_t n, int by, store_batch *w
 	}
 }
 
-/* After the seal's write: the first n ops' stretches leave the run list. */
+/* After the seal's write: the first n ops' stretches leave the run list,
+ * and the records the seal deleted are freed. */
 static void seal_runs(open_batch *ob, size_t n)
 {
 	size_t gone = 0;
-	while (n && n >= ob->runs[gone].n)
-		n -= ob->runs[gone++].n;
+	while (n && n >= ob->runs[gone].n) {
+		n -= ob->runs[gone].n;
+		if (!ob->runs[gone].rec->left)
+			free(ob->runs[gone].rec);
+		gone++;
+	}
 	if (n)
 		ob->runs[gone].n -= (uint32_t)n;
 	memmove(ob->runs, ob->runs + gone, (ob->nruns - gone) * sizeof *ob->runs);
@@ -514,7 +501,6 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	sealed_ops_free(&b, &so);
 	free(ops);
 	seal_runs(ob, n);
-	recs_trim(l);
 	pt->last_seq = seq;
 	pt->sealed_to = sealed_to;
 	sealed_push(pt, seq, (uint32_t)len);

@@ -7,7 +7,8 @@
  * The edge starts with LIKES_FAILPOINT naming one step (failpoint.h); it
  * takes /v1/ops requests of 8 views each, every view on an item of its
  * own, until the step's pass kills it with SIGKILL. Batches seal at 3 ops,
- * so seals end inside the runs the groups wrote. The edge starts again
+ * so seals end inside the group records the commits wrote, which other
+ * partitions still hold open ops of. The edge starts again
  * without the failpoint and takes one more request. Then, at central:
  * every view the edge acknowledged counts exactly once (views are a sum
  * counter, so an op applied twice would show as 2), and the request that

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/support/ledger_util.h"
 #include "edge/ledger/ledger_int.h"
@@ -73,8 +74,11 @@ static void group_of(const char (*users)[16], const char (*items)[16], size_t n)
 		cr_assert_eq(ledger_stage_ops(T.l, &ops[i], 1, WALL, &a[i], NULL, NULL, &t[i]), 0);
 	}
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	/* With the commit thread, the write is the thread's: wait for it. */
+	for (int ms = 0; ms < 10000 && ledger_ticket_state(&t[n - 1]) == LEDGER_STAGED; ms++)
+		usleep(1000);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(t[i].state, LEDGER_DURABLE);
+		cr_assert_eq(ledger_ticket_state(&t[i]), LEDGER_DURABLE);
 	free(ops);
 	free(a);
 	free(t);
@@ -221,9 +225,13 @@ Test(ledger_runs, a_record_shared_with_an_open_partition_is_sealed_once_across_r
 	}
 }
 
-Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
+/* Groups of random sizes on random items, random seals, restarts with
+ * random batch sizes, with or without the commit thread: every op is
+ * sent exactly once, in the order written per partition. */
+static void random_run(bool thread)
 {
 	enum { OPS = 600 };
+	T.o.commit_thread = thread;
 	static char users[OPS][16], items[OPS][16], want[OPS][40], got[OPS][40];
 	unsigned seed = 7;
 	int w = 0;
@@ -273,6 +281,16 @@ Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
 		}
 		cr_assert_eq(j, k, "partition %u: %zu ops sent of %zu", p, j, k);
 	}
+}
+
+Test(ledger_runs, groups_seals_and_restarts_send_every_op_exactly_once)
+{
+	random_run(false);
+}
+
+Test(ledger_runs, the_same_with_the_commit_thread_writing_and_sealing)
+{
+	random_run(true);
 }
 
 /* Puts one record straight into the store. */
@@ -511,7 +529,7 @@ Test(ledger_runs, a_group_record_that_does_not_decode_stays_and_keeps_its_number
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "the bad one is kept for a person to look at");
 }
 
-Test(ledger_runs, a_group_record_with_every_op_sealed_is_deleted_at_start)
+Test(ledger_runs, a_group_record_with_every_op_sealed_is_not_read_back)
 {
 	ledger_free(T.l);
 	T.l = NULL;
@@ -528,7 +546,7 @@ Test(ledger_runs, a_group_record_with_every_op_sealed_is_deleted_at_start)
 	store_batch_free(b);
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 0);
-	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "left on disk: opening writes nothing");
 }
 
 Test(ledger_runs, a_group_record_loads_only_its_ops_above_sealed_to)
@@ -662,4 +680,43 @@ Test(ledger_runs, a_seal_whose_write_fails_while_a_group_joins_keeps_every_recor
 	sent_are((const char(*)[16])users, (const char(*)[16])items, 6);
 	reopen();
 	cr_assert_eq(stats_now().pending_ops, 0);
+}
+
+Test(ledger_runs, a_partition_waiting_for_its_checkpoint_keeps_its_ops_in_runs_of_its_own)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	/* Every partition but a knows its sequence; a waits for central's
+	 * checkpoint and cannot seal. */
+	uint32_t a = T.p;
+	store_batch *sb = store_batch_new();
+	for (uint32_t p = 0; p < NPARTS; p++)
+		if (p != a)
+			ledger_sealed_put(sb, p, 0, 0);
+	cr_assert_eq(store_write(T.db, sb), 0);
+	store_batch_free(sb);
+	T.o.seq_from_checkpoint = true;
+	open_ledger();
+	char users[40][16], items[40][16];
+	int next[NPARTS] = {0};
+	for (int i = 0; i < 40; i++) {
+		uint32_t p = (uint32_t)i % NPARTS;
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		item_in(p, &next[p], items[i], sizeof items[i]);
+		if (i % 8 == 7)
+			group_of((const char(*)[16])users + i - 7, (const char(*)[16])items + i - 7,
+			         8);
+	}
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 5);
+	cr_assert_eq(records(EKEY_RUN, a), 5, "a's ops in a run per group");
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(stats_now().pending_ops, 10, "a's ten ops wait");
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0,
+	             "the others' sealed ops are not kept on disk for a");
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 10);
+	ledger_summary sum;
+	ledger_part_state *ps = ledger_inspect(T.l, &sum);
+	cr_assert_eq(ps[a].open_ops, 10);
+	free(ps);
 }
