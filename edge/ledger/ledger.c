@@ -142,6 +142,9 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 			uint64_t no = gno;
 			if (tag != EKEY_GROUP && !ekey_part_seq_parse(k, kn, &p, &no))
 				no = 0;
+			/* A new run takes no key of one left on disk. */
+			else if (tag != EKEY_GROUP && p < l->o.partitions)
+				ledger_opno_seen(l, p, no);
 			log_error("pending ops do not decode; they stay on disk",
 			          "tag=%c key_bytes=%zu partition=%u number=%" PRIu64, tag, kn, p,
 			          no);
@@ -167,14 +170,17 @@ static int load(ledger *l, char *err, size_t errlen)
 		rc = ledger_outbox_load_sealed(l, err, errlen);
 	if (rc)
 		return rc;
-	/* Older stores' records hold lower opnos than newer ones: single
-	 * ops ('O', from before runs), then runs ('P', from before group
-	 * records), then group records. */
+	/* Single ops ('O', from before runs), runs ('P': from before group
+	 * records, or of a partition waiting for its checkpoint), then group
+	 * records; then each open batch in opno order, which the tags alone
+	 * do not give when a partition has waited for a checkpoint. */
 	rc = load_pending(l, EKEY_OP);
 	if (rc == 0)
 		rc = load_pending(l, EKEY_RUN);
 	if (rc == 0)
 		rc = load_pending(l, EKEY_GROUP);
+	if (rc == 0)
+		ledger_outbox_order(l);
 	if (rc) {
 		snprintf(err, errlen, "reading pending ops: %s", err_str(rc));
 		return rc;

@@ -1,7 +1,8 @@
 /* ledger_commit.c - records and group commit (ledger.h): a write's ops
  * staged into the open group, the group commit that makes them durable,
- * the commit thread, and the pending ops' records ('G' group records;
- * 'P' runs and 'O' of older stores are only read).
+ * the commit thread, and the pending ops' records ('G' group records,
+ * 'P' runs for a partition waiting for its checkpoint; 'O' of older
+ * stores is only read).
  *
  * A write stages its ops in one pass. Before the writer mutex, each op
  * is checked and made (its strings, its member key and hash, its pair
@@ -1032,11 +1033,17 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	/* A full group, or one holding a record for this key (a retry faster
 	 * than a loop turn), is written first: the retry must see it. The
 	 * same for the group the commit thread is writing. */
-	while (idem && c->gc && idem_staged(c->gc, ih))
-		ledger_wait(l, &c->done);
-	if (c->g->n + n > LEDGER_GROUP_OPS ||
-	    (idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
-		(void)ledger_group_commit(l, wall_ms); /* its tickets carry the outcome */
+	for (;;) {
+		while (idem && c->gc && idem_staged(c->gc, ih))
+			ledger_wait(l, &c->done);
+		if (c->g->n + n <= LEDGER_GROUP_OPS &&
+		    !(idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
+			break;
+		/* Its tickets carry the outcome. It lets the mutex go (a wait,
+		 * a seal), so other writes may have staged meanwhile: check
+		 * again. */
+		(void)ledger_group_commit(l, wall_ms);
+	}
 	/* Only now: waiting for the commit thread may have swapped groups. */
 	group *g = c->g;
 	if (idem) {

@@ -33,7 +33,8 @@
  * writer mutex (mu) guards struct commit, struct outbox, struct replica,
  * the store batch wb and the stats st: everything writes, seals, sends,
  * snapshots and checkpoint loads change. It may be held across store I/O
- * but for a snapshot's write. The view mutex (vmu) guards struct view:
+ * but for a snapshot's write, a group's write on the commit thread and a
+ * seal's write (one at a time: outbox.sealing). The view mutex (vmu) guards struct view:
  * what a count read looks at. It is never held across store I/O, and a
  * count read or /me takes no other ledger lock, so no read waits for a
  * write, a seal or a snapshot's fsync. Order: cmu before mu before vmu. A writer changes the
@@ -77,8 +78,9 @@ typedef struct pend_op {
 
 /* The store records holding an open batch's ops: 'G' gno (a group
  * record: the ops one group commit wrote, in every partition it
- * touched) or, from older stores, 'P' partition opno (a run: one group's
- * ops in one partition) and 'O' partition opno (one op). A record goes
+ * touched), 'P' partition opno (a run: one group's ops in one
+ * partition, for a partition waiting for its checkpoint, and in older
+ * stores) or, from older stores, 'O' partition opno (one op). A record goes
  * in the write of the seal that seals its last op; until then a restart
  * reads back only its ops at or above their partition's sealed_to ('S'),
  * so a seal never rewrites a record other partitions still need. */
@@ -105,8 +107,7 @@ static inline size_t ledger_op_size(size_t cl, size_t il, size_t ul)
 {
 	return 14 + 3 + cl + il + ul;
 }
-/* A run record ('P', older stores): [format u8 = RUN_FORMAT][nops u32]
- * [op encoding]... */
+/* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
 #define RUN_FORMAT 1
 #define RUN_HEAD 5
 /* Writes the head of a run of nops ops into buf. */
@@ -250,7 +251,9 @@ int ledger_committer_start(ledger *l);
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
 int ledger_members_load(ledger *l);
 /* Writes the open group (nothing to do when it is empty), after the one
- * the commit thread is writing: 0 or ERR_IO. */
+ * the commit thread is writing, then seals the batches it filled: 0 or
+ * ERR_IO. Lets the mutex go (waiting for the commit thread, sealing):
+ * the caller checks again what it relies on. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms);
 /* At start-up, for each op read back from the store: the clock goes on
  * after every op's hlc (pending or sealed), and op numbers after every
@@ -283,8 +286,12 @@ typedef struct outbox_part {
 	open_batch open;
 	uint64_t last_seq;
 	uint64_t sealed_to; /* every op below this opno is sealed ('S') */
-	bool seq_known;     /* last_seq is this edge's at central too (an 'S' key,
-	                       or a complete checkpoint): batches may be sealed */
+	/* While a seal writes: how many of the open batch's ops it takes,
+	 * and when the first op after them came (their batch's age). */
+	size_t sealing_n;
+	uint64_t rest_first_ms;
+	bool seq_known; /* last_seq is this edge's at central too (an 'S' key,
+	                   or a complete checkpoint): batches may be sealed */
 	sealed *sealed;
 	size_t nsealed, capsealed;
 	/* What central's snapshots said last ('A'): this edge's applied
@@ -336,12 +343,18 @@ pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n);
  * write. */
 void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op_run run,
                           uint64_t wall_ms);
+/* At start-up, after every record is read: puts each partition's open
+ * batch in opno order (records are read tag by tag, and a partition
+ * that waited for its checkpoint has newer ops in 'P' runs than in 'G'
+ * records). */
+void ledger_outbox_order(ledger *l);
 /* p's open batch holds a batch's worth of ops. */
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p);
-/* Seals partition p's open batch (why: a tm_seal, for the metrics):
+/* Seals partition p's open batch, its ops numbered up to upto (why: a
+ * tm_seal, for the metrics):
  * one store write, made with the mutex let go (the caller's state may
  * change meanwhile, as across ledger_wait). Mutex held. */
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why);
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto);
 /* Seals p's open batch while it holds a batch's worth (after a group
  * filled it); a failure is logged, the ops stay open. Mutex held. */
 void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);
@@ -527,7 +540,7 @@ struct ledger {
 	store *db;                    /* borrowed; LevelDB is thread-safe */
 	char *edge_id, *region;
 	ledger_opts o; /* set at open, read-only after */
-	/* Under mu: the store batch of one-off writes (seals, snapshots,
+	/* Under mu: the store batch of one-off writes (snapshots,
 	 * checkpoint messages, kept read-through counts), one at a time,
 	 * and the stats, but for the view's share (struct view) and the
 	 * membership reads (struct commit). */

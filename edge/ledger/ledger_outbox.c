@@ -4,11 +4,12 @@
  * delivery reports, resends, and the confirmation central's snapshots
  * bring.
  *
- * Owns struct outbox (ledger_int.h): the open batches, the sealed-batch
- * index and what central said last, under the writer mutex only. A seal
- * and a confirmation change the overlay through the view's functions,
- * under the view mutex, after their store write. The store handle is
- * borrowed.
+ * Owns struct outbox (ledger_int.h): the open batches and the records
+ * holding their ops, the sealed-batch index and what central said last,
+ * under the writer mutex; a seal encodes and writes its batch with it
+ * let go, one seal at a time. A seal and a confirmation change the
+ * overlay through the view's functions, under the view mutex, after
+ * their store write. The store handle is borrowed.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -100,11 +101,66 @@ void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op
 	}
 	if (!ob->len)
 		ob->first_ms = wall_ms;
+	else if (ob->len == l->outbox.parts[p].sealing_n)
+		l->outbox.parts[p].rest_first_ms = wall_ms; /* the first after a seal's */
 	ob->ops[ob->len++] = *op;
 	op->counter = NULL; /* the open batch owns the strings now */
 	ob->bytes += bytes;
 	l->st.pending_bytes += bytes;
 	l->st.pending_ops++;
+}
+
+/* The stretches of an open batch being put in order: where each starts. */
+typedef struct stretch_order {
+	const pend_op *ops;
+	const size_t *at;
+} stretch_order;
+
+/* Orders stretch indices by the opno of their first op (qsort_r). */
+static int stretch_cmp(const void *x, const void *y, void *ctx)
+{
+	const stretch_order *so = ctx;
+	uint64_t a = so->ops[so->at[*(const size_t *)x]].opno;
+	uint64_t b = so->ops[so->at[*(const size_t *)y]].opno;
+	return a < b ? -1 : a > b;
+}
+
+void ledger_outbox_order(ledger *l)
+{
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		open_batch *ob = &l->outbox.parts[p].open;
+		bool sorted = true;
+		for (size_t i = 1; i < ob->len && sorted; i++)
+			sorted = ob->ops[i - 1].opno < ob->ops[i].opno;
+		if (sorted)
+			continue;
+		/* Each stretch is a record's ops in this partition, numbered
+		 * without a gap, and no two overlap: sorting the stretches by
+		 * their first op sorts the ops. */
+		size_t *at = xmalloc(ob->nruns * sizeof *at),
+		       *idx = xmalloc(ob->nruns * sizeof *idx);
+		for (size_t r = 0, i = 0; r < ob->nruns; i += ob->runs[r++].n) {
+			at[r] = i;
+			idx[r] = r;
+		}
+		stretch_order so = {ob->ops, at};
+		qsort_r(idx, ob->nruns, sizeof *idx, stretch_cmp, &so);
+		pend_op *ops = xmalloc(ob->cap * sizeof *ops);
+		op_run *runs = xmalloc(ob->capruns * sizeof *runs);
+		size_t len = 0;
+		for (size_t k = 0; k < ob->nruns; k++) {
+			const op_run *r = &ob->runs[idx[k]];
+			memcpy(ops + len, ob->ops + at[idx[k]], r->n * sizeof *ops);
+			len += r->n;
+			runs[k] = *r;
+		}
+		free(ob->ops);
+		free(ob->runs);
+		ob->ops = ops;
+		ob->runs = runs;
+		free(idx);
+		free(at);
+	}
 }
 
 /* --- the sealed batches ----------------------------------------------------- */
@@ -436,7 +492,7 @@ static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint6
 	return rc;
 }
 
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 {
 	struct outbox *o = &l->outbox;
 	/* One seal at a time, so that the record counts it takes off stand
@@ -455,8 +511,15 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	if (!pt->seq_known)
 		return 0;
 	/* At most seal_ops ops (a backlog held above leaves in batches of
-	 * the usual size); the rest stay open. */
-	size_t n = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
+	 * the usual size), and none numbered above upto; the rest stay
+	 * open. */
+	size_t n = 0, most = ob->len < l->o.seal_ops ? ob->len : l->o.seal_ops;
+	while (n < most && ob->ops[n].opno <= upto)
+		n++;
+	if (!n)
+		return 0;
+	bool took_all = n == ob->len;
+	pt->sealing_n = n;
 	/* The first n ops stay where they are until the write is done, but
 	 * the array may move as groups append to it: the seal works on
 	 * copies, whose strings the open batch frees only after it. */
@@ -484,6 +547,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	ledger_lock(l);
 	l->st.seal_write_cpu_ns += c1 - c0;
 	o->sealing = false;
+	pt->sealing_n = 0;
 	pthread_cond_broadcast(&o->seal_done);
 	if (rc) {
 		seal_records(l, p, n, -1, NULL);
@@ -514,6 +578,9 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why)
 	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
 	ob->len -= n;
 	ob->bytes -= bytes;
+	/* Ops that came during the write start a new batch's age. */
+	if (took_all && ob->len)
+		ob->first_ms = pt->rest_first_ms;
 	ledger_pump_part(l, p);
 	return 0;
 }
@@ -522,7 +589,7 @@ void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	while (ledger_outbox_full(l, p) && pt->seq_known) {
-		int rc = ledger_seal(l, p, wall_ms, TM_SEAL_OPS);
+		int rc = ledger_seal(l, p, wall_ms, TM_SEAL_OPS, UINT64_MAX);
 		if (rc) {
 			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
 			          p, err_str(rc));
@@ -544,9 +611,12 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		              : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
 		                  ? TM_SEAL_CLOCK
 		                  : TM_NSEALS;
-		/* A backlog larger than one batch leaves in several. */
-		while (why != TM_NSEALS && ob->len && pt->seq_known) {
-			int r = ledger_seal(l, p, wall_ms, why);
+		/* A backlog larger than one batch leaves in several: the ops
+		 * open now, not those that come while a seal writes (with the
+		 * mutex let go), which would keep this loop going. */
+		uint64_t upto = ob->ops[ob->len - 1].opno;
+		while (why != TM_NSEALS && ob->len && pt->seq_known && ob->ops[0].opno <= upto) {
+			int r = ledger_seal(l, p, wall_ms, why, upto);
 			if (r) {
 				if (!rc)
 					rc = r;

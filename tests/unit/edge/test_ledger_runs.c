@@ -59,29 +59,41 @@ static size_t records(enum ekey_tag tag, uint32_t p)
 	return n;
 }
 
-/* Stages (user, item) likes as one group and commits it. */
-static void group_of(const char (*users)[16], const char (*items)[16], size_t n)
+/* Stages (user, item) likes one write each, at wall, and commits them
+ * as one group, waiting until they are durable; or, with keep (room for
+ * n tickets, which must outlive the group), only stages them. */
+static void group_at(const char (*users)[16], const char (*items)[16], size_t n, uint64_t wall,
+                     ledger_ticket *keep)
 {
 	ledger_op *ops = xcalloc(n, sizeof *ops);
 	ledger_answer *a = xcalloc(n, sizeof *a);
-	ledger_ticket *t = xcalloc(n, sizeof *t);
+	ledger_ticket *t = keep ? keep : xcalloc(n, sizeof *t);
 	for (size_t i = 0; i < n; i++) {
 		ops[i] = (ledger_op){.counter = "likes",
 		                     .item = items[i],
 		                     .user = users[i],
 		                     .add = true,
 		                     .prior = -1};
-		cr_assert_eq(ledger_stage_ops(T.l, &ops[i], 1, WALL, &a[i], NULL, NULL, &t[i]), 0);
+		cr_assert_eq(ledger_stage_ops(T.l, &ops[i], 1, wall, &a[i], NULL, NULL, &t[i]), 0);
 	}
-	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	if (keep)
+		goto out;
+	cr_assert_eq(ledger_commit(T.l, wall), 0);
 	/* With the commit thread, the write is the thread's: wait for it. */
 	for (int ms = 0; ms < 10000 && ledger_ticket_state(&t[n - 1]) == LEDGER_STAGED; ms++)
 		usleep(1000);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_eq(ledger_ticket_state(&t[i]), LEDGER_DURABLE);
+out:
 	free(ops);
 	free(a);
-	free(t);
+	if (!keep)
+		free(t);
+}
+
+static void group_of(const char (*users)[16], const char (*items)[16], size_t n)
+{
+	group_at(users, items, n, WALL, NULL);
 }
 
 /* Every op of the distinct batches sent so far, as "user@item" in batch
@@ -404,7 +416,7 @@ Test(ledger_runs, a_run_of_an_older_store_is_sealed_in_part_then_deleted_with_it
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 4);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, T.p, WALL, 0); /* one batch of seal_ops */
+	int rc = ledger_seal(T.l, T.p, WALL, 0, UINT64_MAX); /* one batch of seal_ops */
 	ledger_unlock(T.l);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(stats_now().pending_ops, 1, "three sealed, the fourth left open");
@@ -584,26 +596,31 @@ Test(ledger_runs, a_group_record_loads_only_its_ops_above_sealed_to)
 }
 
 /* What the store write hook does during a seal's write (the first write
- * once armed): checks that the writer mutex is let go, and stages a
- * group of n likes from users/items meanwhile. */
+ * once armed, after skip others): checks that the writer mutex is let
+ * go, and stages n likes from users/items meanwhile, at wall (0: WALL),
+ * as a group committed or (stage_only) left open. */
 static struct {
 	bool armed;
+	int skip;
 	bool mutex_free;
 	const char (*users)[16], (*items)[16];
 	size_t n;
+	uint64_t wall;
+	ledger_ticket *keep; /* only staged, these tickets */
 } during;
 
 static void during_seal(void *ctx)
 {
 	(void)ctx;
-	if (!during.armed)
+	if (!during.armed || during.skip-- > 0)
 		return;
 	during.armed = false;
 	during.mutex_free = pthread_mutex_trylock(&T.l->mu) == 0;
 	if (!during.mutex_free)
 		return; /* held: a group now would wait for this very thread */
 	pthread_mutex_unlock(&T.l->mu);
-	group_of(during.users, during.items, during.n);
+	group_at(during.users, during.items, during.n, during.wall ? during.wall : WALL,
+	         during.keep);
 }
 
 /* users[i]@items[i] for i < n: likes in partition a, the last `other`
@@ -632,7 +649,7 @@ Test(ledger_runs, a_seal_writes_with_the_writer_mutex_let_go_while_groups_go_on)
 	during.n = 3;
 	store_write_hook(T.db, during_seal, NULL);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, a, WALL, 0); /* the 5 ops open when it starts */
+	int rc = ledger_seal(T.l, a, WALL, 0, UINT64_MAX); /* the 5 ops open at its start */
 	ledger_unlock(T.l);
 	store_write_hook(T.db, NULL, NULL);
 	cr_assert(during.mutex_free, "the seal wrote holding the writer mutex");
@@ -719,4 +736,124 @@ Test(ledger_runs, a_partition_waiting_for_its_checkpoint_keeps_its_ops_in_runs_o
 	ledger_part_state *ps = ledger_inspect(T.l, &sum);
 	cr_assert_eq(ps[a].open_ops, 10);
 	free(ps);
+}
+
+Test(ledger_runs, an_age_seal_takes_the_ops_open_at_its_start_and_no_later_ones)
+{
+	uint32_t a = T.p, b = (T.p + 1) % NPARTS;
+	char users[8][16], items[8][16];
+	likes_in(users, items, 8, 0, a, b);
+	group_of((const char(*)[16])users, (const char(*)[16])items, 5); /* at WALL */
+	/* During the seal's write, 60 s later, three more likes come. */
+	uint64_t later = WALL + 60000;
+	during = (__typeof__(during)){.armed = true,
+	                              .users = (const char(*)[16])users + 5,
+	                              .items = (const char(*)[16])items + 5,
+	                              .n = 3,
+	                              .wall = later};
+	store_write_hook(T.db, during_seal, NULL);
+	int rc = ledger_seal_due(T.l, later, false);
+	store_write_hook(T.db, NULL, NULL);
+	cr_assert(during.mutex_free);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(T.nsent, 1);
+	cr_assert_eq(stats_now().pending_ops, 3, "the likes that came during the seal stay open");
+	/* Their batch is as old as they are, not as the sealed ones were. */
+	cr_assert_eq(ledger_seal_due(T.l, later + T.o.seal_age_ms - 1, false), 0);
+	cr_assert_eq(stats_now().pending_ops, 3, "not old enough to seal yet");
+	cr_assert_eq(ledger_seal_due(T.l, later + T.o.seal_age_ms, false), 0);
+	cr_assert_eq(stats_now().pending_ops, 0);
+	sent_are((const char(*)[16])users, (const char(*)[16])items, 8);
+}
+
+Test(ledger_runs, a_write_that_commits_a_full_group_checks_it_again_after_the_seals)
+{
+	enum { N = 1000, M = 50 };
+	ledger_free(T.l);
+	T.o.seal_ops = 50; /* the commit fills batches: it seals, letting the mutex go */
+	T.o.budget_bytes = 64u << 20;
+	open_ledger();
+	static char users[2 * N + M][16], items[2 * N + M][16];
+	for (int i = 0; i < 2 * N + M; i++) {
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		snprintf(items[i], sizeof items[i], "post:%d", i);
+	}
+	static ledger_ticket first[N], staged[N];
+	group_at((const char(*)[16])users, (const char(*)[16])items, N, WALL, first);
+	/* The group write, then the first seal's: there, N more likes are
+	 * staged into the group just opened. */
+	during = (__typeof__(during)){.armed = true,
+	                              .skip = 1,
+	                              .users = (const char(*)[16])users + N,
+	                              .items = (const char(*)[16])items + N,
+	                              .n = N,
+	                              .keep = staged};
+	store_write_hook(T.db, during_seal, NULL);
+	/* M more do not fit in the group: it is written first. */
+	ledger_op ops[M];
+	ledger_answer ans[M];
+	ledger_ticket t;
+	for (int i = 0; i < M; i++)
+		ops[i] = (ledger_op){.counter = "likes",
+		                     .item = items[2 * N + i],
+		                     .user = users[2 * N + i],
+		                     .add = true,
+		                     .prior = -1};
+	int rc = ledger_stage_ops(T.l, ops, M, WALL, ans, NULL, NULL, &t);
+	store_write_hook(T.db, NULL, NULL);
+	cr_assert(during.mutex_free, "the hook ran during a seal");
+	cr_assert_eq(rc, 0);
+	cr_assert_leq(T.l->commit.g->n, LEDGER_GROUP_OPS, "%zu ops in the group", T.l->commit.g->n);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(ledger_ticket_state(&t), LEDGER_DURABLE);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(ledger_ticket_state(&first[i]), LEDGER_DURABLE);
+		cr_assert_eq(ledger_ticket_state(&staged[i]), LEDGER_DURABLE);
+	}
+	reopen();
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	static char got[2 * N + M][40];
+	size_t n = sent_ops(got, 2 * N + M);
+	cr_assert_eq(n, 2 * N + M, "%zu ops sent of %d", n, 2 * N + M);
+}
+
+Test(ledger_runs, a_partition_whose_newer_ops_are_in_runs_is_read_back_in_opno_order)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	/* Ops 5-6 of partition a in a group record, ops 7-8 in a run (it
+	 * waited for a checkpoint after a restart): the runs are read first. */
+	uint32_t a = T.p;
+	static unsigned char rec[GREC_HEAD + 4 * (GREC_PART_HEAD + OP_ENC_MAX)];
+	const uint32_t parts[] = {a}, ns[] = {2};
+	const uint64_t opnos[] = {5};
+	char key[EKEY_PART_SEQ_LEN];
+	plant(key, ekey_group(key, 1), rec, grec_of(rec, parts, opnos, ns, 1));
+	static unsigned char run[RUN_HEAD + 2 * OP_ENC_MAX];
+	size_t len = RUN_HEAD;
+	char item[16];
+	int next = 0;
+	for (int i = 0; i < 2; i++) {
+		item_in(a, &next, item, sizeof item);
+		len += old_op(run + len, i ? "r1" : "r0", item, (WALL << 16) + 10 + (uint64_t)i);
+	}
+	ledger_run_head(run, 2);
+	plant(key, ekey_part_seq(key, EKEY_RUN, a, 7), run, len);
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 4);
+	ledger_lock(T.l);
+	int rc = ledger_seal(T.l, a, WALL, 0, 6); /* the ops up to 6: the group record's */
+	ledger_unlock(T.l);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0, "the group record's two ops were sealed");
+	cr_assert_eq(records(EKEY_RUN, a), 1);
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 2, "the run's two, none lost to sealed_to");
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent >= 2, true);
+	wire_batch b;
+	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
+	cr_assert_eq(b.nops, 2);
+	cr_assert(b.ops[0].user.n == 2 && memcmp(b.ops[0].user.p, "g0", 2) == 0);
+	wire_batch_free(&b);
 }
