@@ -147,6 +147,17 @@ static void sent_are(const char (*users)[16], const char (*items)[16], size_t n)
 	}
 }
 
+/* Restarts, finds `open` ops pending, seals them all (every group record
+ * goes), and returns sent_ops. */
+static size_t restart_and_drain(uint64_t open, char (*got)[40], size_t cap)
+{
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, open);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
+	return sent_ops(got, cap);
+}
+
 Test(ledger_runs, a_group_writes_one_record_whatever_partitions_it_touched)
 {
 	char users[30][16], items[30][16];
@@ -220,12 +231,8 @@ Test(ledger_runs, a_record_shared_with_an_open_partition_is_sealed_once_across_r
 	 * left holds an open op of a: one below would be taken for sealed
 	 * at the next start, and lost. */
 	group_of((const char(*)[16])users + 5, (const char(*)[16])items + 5, 1);
-	reopen();
-	cr_assert_eq(stats_now().pending_ops, 3);
-	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
-	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
 	char got[8][40];
-	size_t n = sent_ops(got, 8);
+	size_t n = restart_and_drain(3, got, 8);
 	cr_assert_eq(n, 6, "%zu ops sent of 6", n);
 	for (int i = 0; i < 6; i++) {
 		char want[40];
@@ -314,29 +321,41 @@ static void plant(const char *key, size_t kn, const void *v, size_t vn)
 	store_batch_free(b);
 }
 
-Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
+/* An op as an older edge wrote it, likes of user on item. */
+static size_t old_op(unsigned char *enc, const char *user, const char *item, uint64_t stamp)
+{
+	pend_op op = ledger_op_make("likes", item, user, 5, strlen(item), strlen(user));
+	op.kind = WIRE_ADD;
+	op.n = 1;
+	op.hlc = stamp;
+	op.counts = true;
+	size_t len = ledger_op_encode(&op, enc);
+	free(op.counter);
+	return len;
+}
+
+/* Closes the ledger and names five likes in partition T.p. */
+static void closed_with_likes(char (*users)[16], char (*items)[16])
 {
 	ledger_free(T.l);
 	T.l = NULL;
-	char users[5][16], items[5][16];
 	int next = 0;
 	for (int i = 0; i < 5; i++) {
 		snprintf(users[i], sizeof users[i], "u%d", i);
 		item_in(T.p, &next, items[i], sizeof items[i]);
 	}
+}
+
+Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
+{
+	char users[5][16], items[5][16];
+	closed_with_likes(users, items);
 	/* Three ops as an edge before runs wrote them: 'O' p opno -> op. */
 	for (int i = 0; i < 3; i++) {
-		pend_op op = ledger_op_make("likes", items[i], users[i], 5, strlen(items[i]),
-		                            strlen(users[i]));
-		op.kind = WIRE_ADD;
-		op.n = 1;
-		op.hlc = (WALL << 16) + (uint64_t)i;
-		op.counts = true;
 		unsigned char enc[OP_ENC_MAX];
-		size_t len = ledger_op_encode(&op, enc);
+		size_t len = old_op(enc, users[i], items[i], (WALL << 16) + (uint64_t)i);
 		char key[13];
 		plant(key, ekey_part_seq(key, EKEY_OP, T.p, (uint64_t)i), enc, len);
-		free(op.counter);
 	}
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 3);
@@ -356,6 +375,18 @@ Test(ledger_runs, single_op_records_of_an_older_store_are_read_and_sealed)
 	cr_assert_eq(records(EKEY_RUN, NPARTS), 0);
 }
 
+/* Opens the ledger over a store whose pending records do not decode
+ * (none is read back), and commits one like in T.p. */
+static void open_with_one_like(void)
+{
+	open_ledger();
+	cr_assert_eq(stats_now().pending_ops, 0);
+	char users[1][16] = {"u1"}, items[1][16];
+	int next = 0;
+	item_in(T.p, &next, items[0], sizeof items[0]);
+	group_of((const char(*)[16])users, (const char(*)[16])items, 1);
+}
+
 Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 {
 	ledger_free(T.l);
@@ -365,41 +396,17 @@ Test(ledger_runs, a_run_that_does_not_decode_stays_on_disk)
 	memset(bad + RUN_HEAD, 0xee, 3);
 	char key[13];
 	plant(key, ekey_part_seq(key, EKEY_RUN, T.p, 100), bad, sizeof bad);
-	open_ledger();
-	cr_assert_eq(stats_now().pending_ops, 0);
-	char users[1][16] = {"u1"}, items[1][16];
-	int next = 0;
-	item_in(T.p, &next, items[0], sizeof items[0]);
-	group_of((const char(*)[16])users, (const char(*)[16])items, 1);
+	open_with_one_like();
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	char got[4][40];
 	cr_assert_eq(sent_ops(got, 4), 1, "the edge runs on with what decodes");
 	cr_assert_eq(records(EKEY_RUN, T.p), 1, "the bad run is kept for a person to look at");
 }
 
-/* An op as an older edge wrote it, likes of user on item. */
-static size_t old_op(unsigned char *enc, const char *user, const char *item, uint64_t stamp)
-{
-	pend_op op = ledger_op_make("likes", item, user, 5, strlen(item), strlen(user));
-	op.kind = WIRE_ADD;
-	op.n = 1;
-	op.hlc = stamp;
-	op.counts = true;
-	size_t len = ledger_op_encode(&op, enc);
-	free(op.counter);
-	return len;
-}
-
 Test(ledger_runs, a_run_of_an_older_store_is_sealed_in_part_then_deleted_with_its_last_op)
 {
-	ledger_free(T.l);
-	T.l = NULL;
 	char users[5][16], items[5][16];
-	int next = 0;
-	for (int i = 0; i < 5; i++) {
-		snprintf(users[i], sizeof users[i], "u%d", i);
-		item_in(T.p, &next, items[i], sizeof items[i]);
-	}
+	closed_with_likes(users, items);
 	/* A run of four ops from opno 10, and an 'S' of 8 bytes (sequence
 	 * 5, no sealed_to), as an edge before group records wrote them. */
 	static unsigned char rec[RUN_HEAD + 4 * OP_ENC_MAX];
@@ -523,12 +530,7 @@ Test(ledger_runs, a_group_record_that_does_not_decode_stays_and_keeps_its_number
 	memset(bad + GREC_HEAD, 0xee, 3);
 	char key[EKEY_GROUP_LEN];
 	plant(key, ekey_group(key, 100), bad, sizeof bad);
-	open_ledger();
-	cr_assert_eq(stats_now().pending_ops, 0);
-	char users[1][16] = {"u1"}, items[1][16];
-	int next = 0;
-	item_in(T.p, &next, items[0], sizeof items[0]);
-	group_of((const char(*)[16])users, (const char(*)[16])items, 1);
+	open_with_one_like();
 	char *v;
 	size_t vn;
 	cr_assert_eq(store_get(T.db, key, ekey_group(key, 101), &v, &vn), 0,
@@ -541,21 +543,31 @@ Test(ledger_runs, a_group_record_that_does_not_decode_stays_and_keeps_its_number
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "the bad one is kept for a person to look at");
 }
 
-Test(ledger_runs, a_group_record_with_every_op_sealed_is_not_read_back)
+/* With the ledger closed: group record 3 holding n0 ops of partition 0
+ * from opno 5 and n1 of partition 1 from opno 9, and each partition's
+ * 'S' (sequence 1) with its sealed_to, none where it is 0. */
+static void plant_group_and_marks(uint32_t n0, uint32_t n1, uint64_t to0, uint64_t to1)
 {
 	ledger_free(T.l);
 	T.l = NULL;
-	static unsigned char rec[GREC_HEAD + 4 * (GREC_PART_HEAD + OP_ENC_MAX)];
-	const uint32_t parts[] = {0, 1}, ns[] = {2, 1};
+	static unsigned char rec[GREC_HEAD + 8 * (GREC_PART_HEAD + OP_ENC_MAX)];
+	const uint32_t parts[] = {0, 1}, ns[] = {n0, n1};
 	const uint64_t opnos[] = {5, 9};
 	char key[EKEY_GROUP_LEN];
 	plant(key, ekey_group(key, 3), rec, grec_of(rec, parts, opnos, ns, 2));
-	/* Partition 0 sealed to 7 and partition 1 to 10: nothing is open. */
 	store_batch *b = store_batch_new();
-	ledger_sealed_put(b, 0, 1, 7);
-	ledger_sealed_put(b, 1, 1, 10);
+	if (to0)
+		ledger_sealed_put(b, 0, 1, to0);
+	if (to1)
+		ledger_sealed_put(b, 1, 1, to1);
 	cr_assert_eq(store_write(T.db, b), 0);
 	store_batch_free(b);
+}
+
+Test(ledger_runs, a_group_record_with_every_op_sealed_is_not_read_back)
+{
+	/* Partition 0 sealed to 7 and partition 1 to 10: nothing is open. */
+	plant_group_and_marks(2, 1, 7, 10);
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 0);
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "left on disk: opening writes nothing");
@@ -563,17 +575,7 @@ Test(ledger_runs, a_group_record_with_every_op_sealed_is_not_read_back)
 
 Test(ledger_runs, a_group_record_loads_only_its_ops_above_sealed_to)
 {
-	ledger_free(T.l);
-	T.l = NULL;
-	static unsigned char rec[GREC_HEAD + 8 * (GREC_PART_HEAD + OP_ENC_MAX)];
-	const uint32_t parts[] = {0, 1}, ns[] = {3, 2};
-	const uint64_t opnos[] = {5, 9};
-	char key[EKEY_GROUP_LEN];
-	plant(key, ekey_group(key, 3), rec, grec_of(rec, parts, opnos, ns, 2));
-	store_batch *b = store_batch_new();
-	ledger_sealed_put(b, 0, 1, 7); /* opnos 5 and 6 sealed, 7 open */
-	cr_assert_eq(store_write(T.db, b), 0);
-	store_batch_free(b);
+	plant_group_and_marks(3, 2, 7, 0); /* opnos 5 and 6 sealed, 7 open */
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 3);
 	ledger_summary sum;
@@ -657,12 +659,8 @@ Test(ledger_runs, a_seal_writes_with_the_writer_mutex_let_go_while_groups_go_on)
 	cr_assert_gt(stats_now().seal_write_cpu_ns, 0, "counted as serial work all the same");
 	cr_assert_eq(stats_now().pending_ops, 3, "the group written during the seal stays open");
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 1, "the sealed group's record is gone");
-	reopen();
-	cr_assert_eq(stats_now().pending_ops, 3);
-	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
-	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0);
 	char got[16][40];
-	size_t n = sent_ops(got, 16);
+	size_t n = restart_and_drain(3, got, 16);
 	cr_assert_eq(n, 8, "%zu ops sent of 8", n);
 	for (int i = 0; i < 7; i++) { /* partition a's, in order, first */
 		char want[40];
