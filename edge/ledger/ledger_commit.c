@@ -136,6 +136,10 @@ void ledger_run_head(unsigned char *buf, uint32_t nops)
 static int ops_decode(const unsigned char *buf, size_t len, uint64_t opno, uint32_t n,
                       pend_op **ops, size_t *used)
 {
+	/* Numbers that would run past the last one (ledger_opno_seen gives
+	 * that one out never) are a corrupt record's. */
+	if (opno >= UINT64_MAX - n)
+		return ERR_CORRUPT;
 	pend_op *v = xcalloc(n ? n : 1, sizeof *v);
 	size_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -241,6 +245,10 @@ void ledger_clock_seen(ledger *l, uint64_t stamp)
 
 void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno)
 {
+	/* The last number is never given out (a corrupt key's): the next
+	 * one would wrap to 0, below every sealed op. */
+	if (opno == UINT64_MAX)
+		return;
 	if (opno >= l->commit.next_opno[p])
 		l->commit.next_opno[p] = opno + 1;
 }

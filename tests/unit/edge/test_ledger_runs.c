@@ -855,3 +855,32 @@ Test(ledger_runs, a_partition_whose_newer_ops_are_in_runs_is_read_back_in_opno_o
 	cr_assert(b.ops[0].user.n == 2 && memcmp(b.ops[0].user.p, "g0", 2) == 0);
 	wire_batch_free(&b);
 }
+
+Test(ledger_runs, a_corrupt_record_numbered_last_does_not_wrap_the_op_numbers)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	unsigned char bad[RUN_HEAD + 3];
+	ledger_run_head(bad, 2);
+	memset(bad + RUN_HEAD, 0xee, 3);
+	char key[13];
+	plant(key, ekey_part_seq(key, EKEY_RUN, T.p, UINT64_MAX), bad, sizeof bad);
+	store_batch *b = store_batch_new();
+	ledger_sealed_put(b, T.p, 1, 5); /* ops below 5 are sealed */
+	cr_assert_eq(store_write(T.db, b), 0);
+	store_batch_free(b);
+	open_with_one_like();
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 1, "the like is numbered above 5, not wrapped to 0");
+	/* A run whose numbers would pass the last one does not decode. */
+	unsigned char enc[RUN_HEAD + OP_ENC_MAX];
+	size_t len = RUN_HEAD + old_op(enc + RUN_HEAD, "x", "post:1", WALL << 16);
+	ledger_run_head(enc, 1);
+	pend_op *ops;
+	uint32_t n;
+	cr_assert_eq(ledger_run_decode(enc, len, UINT64_MAX - 1, &ops, &n), ERR_CORRUPT);
+	cr_assert_eq(ledger_run_decode(enc, len, 7, &ops, &n), 0);
+	cr_assert_eq(n, 1);
+	free(ops[0].counter);
+	free(ops);
+}
