@@ -140,10 +140,9 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 		if (rc || decode_record(l, tag, k, kn, v, vn, &parts, &nparts)) {
 			uint32_t p = 0;
 			uint64_t no = gno;
-			if (tag != EKEY_GROUP && !ekey_part_seq_parse(k, kn, &p, &no))
-				no = 0;
 			/* A new run takes no key of one left on disk. */
-			else if (tag != EKEY_GROUP && p < l->o.partitions)
+			if (tag != EKEY_GROUP && ekey_part_seq_parse(k, kn, &p, &no) &&
+			    p < l->o.partitions)
 				ledger_opno_seen(l, p, no);
 			log_error("pending ops do not decode; they stay on disk",
 			          "tag=%c key_bytes=%zu partition=%u number=%" PRIu64, tag, kn, p,

@@ -64,7 +64,7 @@
 #define KEY_MAX EKEY_MEMBER_MAX
 #define COUNT_KNOWN (UINT64_C(1) << 63)
 
-/* === Ops and their records (encoded in ledger_commit.c) ================= */
+/* === Ops and their records (encoded in records.c) ======================== */
 
 typedef struct pend_op {
 	char *counter, *item, *user; /* one allocation, at counter */
