@@ -93,6 +93,7 @@ stop_stack() {
 	stop "$EDGE_PID"
 	stop "$CENTRAL_PID"
 	stop "$BROKER_PID"
+	EDGE_PID="" CENTRAL_PID=""
 }
 
 # ---- load -------------------------------------------------------------------
@@ -138,6 +139,7 @@ declare -A H2PIDS # group name -> its h2load PIDs
 h2start() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefix]
 	local name=$1 n=$2 list=$3 user=$4 post=$5 rps=$6 logp=${7:-}
 	local per=$(((n + CONNS - 1) / CONNS)) k pids=() args
+	SETTLED=0
 	for ((k = 0; k < CONNS; k++)); do
 		args=(-n "$per" -c 1 -m "$DEPTH" -t 1 -i "$list" -H "X-User-Id: $user$k")
 		((post)) && args+=(-d "$TMP/body.json")
@@ -174,6 +176,7 @@ h2wait() { # name
 measure() { # key h2run-args...
 	local key=$1 rate ok fail non
 	shift
+	settle "$key"
 	h2run "$key" "$@"
 	read -r rate ok fail non <<<"$H2"
 	RATE[$key]=$rate
@@ -199,6 +202,7 @@ percentiles() { # logprefix
 
 # Paced run at pct% of a peak rate, LAT_S seconds; fills LAT[...].
 latency_run() { # key pct peak list user post
+	settle "$1"
 	lat_start "$@"
 	lat_end "$1"
 }
@@ -223,8 +227,8 @@ lat_start() { # key pct peak list user post [secs]
 # (POST: write, GET: count), cumulative bucket counts "le count" from its
 # /metrics; empty when no edge answers (the nghttpd control).
 edge_hist() { # post(0|1)
-	local route=count
-	(($1)) && route=write
+	local route="count"
+	(($1)) && route="write"
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk -v r="$route" '
 		index($1, "likes_edge_request_duration_seconds_bucket{route=\"" r "\",") == 1 {
 			match($1, /le="[^"]*"/)
@@ -328,10 +332,21 @@ cpu_busy_since() { # cpu then
 }
 
 serial_begin() { # key
+	settle "$1" # not in the sample's time
 	SER0[$1.m]=$(edge_serial)
 	SER0[$1.t]=$(date +%s.%N)
 	SER0[$1.srv]=$(cpu_jiffies "$SERVER_CPU")
 	SER0[$1.load]=$(cpu_jiffies "$LOAD_CPU")
+	SER0[$1.down]=$(downstream_ticks)
+}
+
+# CPU ticks central and the broker have used so far (both on the load
+# CPU), or nothing when either is not running.
+downstream_ticks() {
+	local a b
+	a=$(cpu_ticks "${CENTRAL_PID:-none}" 2>/dev/null) || return 0
+	b=$(cpu_ticks "${BROKER_PID:-none}" 2>/dev/null) || return 0
+	echo $((a + b))
 }
 
 # Fills SER[key.*]: each section's seconds, their sum (serial_s), the
@@ -339,11 +354,12 @@ serial_begin() { # key
 # the share of the server and load CPUs busy, the wall time (wall_s) and
 # the fraction.
 serial_end() { # key
-	local k=$1 now t1 srv load
+	local k=$1 now t1 srv load down
 	now=$(edge_serial)
 	t1=$(date +%s.%N)
 	srv=$(cpu_jiffies "$SERVER_CPU")
 	load=$(cpu_jiffies "$LOAD_CPU")
+	down=$(downstream_ticks)
 	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
 		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total, likes_edge_ledger_seal_write_cpu_seconds_total or process_cpu_seconds_total"
 		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
@@ -366,6 +382,15 @@ serial_end() { # key
 				w + v + cc + sw, cpu,
 				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
 		}')
+	# The load generators' share of the load CPU: its busy share less the
+	# cores central and the broker used on it.
+	SER[$k.downstream_cores]=none
+	SER[$k.load_gen_busy]=${SER[$k.load_cpu_busy]}
+	if [[ -n ${SER0[$k.down]} && -n $down ]] && isnum "${SER[$k.load_cpu_busy]}"; then
+		read -r "SER[$k.downstream_cores]" "SER[$k.load_gen_busy]" < <(awk -v d=$((down - SER0[$k.down])) \
+			-v hz="$(getconf CLK_TCK)" -v w="${SER[$k.wall_s]}" -v b="${SER[$k.load_cpu_busy]}" \
+			'BEGIN { c = w > 0 ? d / hz / w : 0; g = b - c; printf "%.3f %.3f\n", c, g < 0 ? 0 : g }')
+	fi
 	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
 		SER[$k.fraction]=$(div "${SER[$k.serial_s]}" "${SER[$k.cpu_s]}" %.4f)
 	else
@@ -375,9 +400,10 @@ serial_end() { # key
 		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
 		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.seal_write_cpu_s]}" \
 		"${SER[$k.cpu_s]}"
-	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s\n' "${SER[$k.fraction]:-null}" \
-		"${SER[$k.edge_cores]}" "$SERVER_CPU" "${SER[$k.server_cpu_busy]}" "$LOAD_CPU" \
-		"${SER[$k.load_cpu_busy]}"
+	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s (central and broker %s of it)\n' \
+		"${SER[$k.fraction]:-null}" "${SER[$k.edge_cores]}" "$SERVER_CPU" \
+		"${SER[$k.server_cpu_busy]}" "$LOAD_CPU" "${SER[$k.load_cpu_busy]}" \
+		"${SER[$k.downstream_cores]}"
 }
 
 # Amdahl's bound on the speed-up of n workers for a serial fraction s.
@@ -440,7 +466,7 @@ drain_central() {
 
 # CPU ticks (user + system) a process has used so far.
 cpu_ticks() { # pid
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
 # Waits until a process uses under a fifth of a CPU over one second, or
@@ -460,6 +486,26 @@ wait_idle() { # what seconds pid
 	done
 	WARN+=("$what was still busy after $2 s")
 }
+
+# Before a measured run: waits (up to a minute) until central, when it
+# runs, is idle, so that it has applied what the runs before sent, then
+# until the edge is, so that it has applied central's snapshots of them;
+# a run then measures its own load only. It waits once per quiet spell:
+# a load run (h2start) or an edge start ends the spell. Central runs at idle priority on the load CPU
+# (BENCH_DOWNSTREAM_IDLE), so without this it would still be catching up
+# with the last like run during the next one.
+settle() { # run-key
+	((SETTLED)) && return 0
+	SETTLED=1
+	if [[ -n ${CENTRAL_PID:-} ]] && kill -0 "$CENTRAL_PID" 2>/dev/null; then
+		wait_idle "central before $1" 60 "$CENTRAL_PID"
+	fi
+	if [[ -n ${EDGE_PID:-} ]] && kill -0 "$EDGE_PID" 2>/dev/null; then
+		wait_idle "the edge before $1" 30 "$EDGE_PID"
+	fi
+}
+
+SETTLED=0 # 1 from settle until the next load run or edge start
 
 # True when build/sim lists the command in its help. Not `sim help | grep
 # -q`: under pipefail that fails whenever grep quits before sim has
@@ -530,7 +576,7 @@ stack_with_likes() {
 
 main_sync() {
 	mkdir -p "$OUT"
-	need_tools "make deps" h2load curl ss taskset
+	need_tools "make deps" h2load curl ss taskset chrt
 	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
@@ -576,7 +622,7 @@ print_mixed() {
 		"(${LAT[get_50_bare_mixed.rate]:-null}/s; POSTs ${LAT[post_50_bare_mixed.rate]:-null} of" \
 		"${LAT[post_50_bare_mixed.target]:-null}/s); load CPU $LOAD_CPU busy ${SER[bare_mixed.load_cpu_busy]:-null}"
 	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write CPU seconds" \
-		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy):"
+		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy, by the load generators alone):"
 	for k in "${SER_RUNS[@]}"; do
 		if [[ -n ${SERWHY[$k]:-} ]]; then
 			echo "  $k: null: ${SERWHY[$k]}"
@@ -585,7 +631,7 @@ print_mixed() {
 		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
 			"+ ${SER[$k.commit_write_cpu_s]:-} + ${SER[$k.seal_write_cpu_s]:-}) / ${SER[$k.cpu_s]:-};" \
 			"${SER[$k.edge_cores]:-} cores;" \
-			"${SER[$k.load_cpu_busy]:-}"
+			"${SER[$k.load_cpu_busy]:-}, ${SER[$k.load_gen_busy]:-}"
 	done
 	echo "Amdahl bounds from the like+GET mixed run's s, store.sync off (${R[serial_fraction_mixed]:-null});" \
 		"from the worst of the like and GET runs (${S_WORST:-null}): 4 workers $(amdahl "${S_WORST:-}" 4)," \
@@ -667,6 +713,7 @@ mixed_pair() { # name like-peak get-list post-list user [post]
 	local name=$1 post=${6:-like} secs g
 	secs=$(mixed_secs "$2")
 	echo "  $name: both groups for ${secs}s"
+	settle "$name"
 	lat_start "${post}_50_$name" 50 "$2" "$4" "$5" 1 "$secs"
 	lat_start "get_50_$name" 50 "${RATE[get]}" "$3" reader 0 "$secs"
 	lat_end "${post}_50_$name"
@@ -678,10 +725,11 @@ mixed_pair() { # name like-peak get-list post-list user [post]
 	done
 }
 
-# Warns when the load CPU was at least 90% busy in a serial sample's run.
+# Warns when the load generators kept the load CPU at least 90% busy in a
+# serial sample's run (central's and the broker's share of it left out).
 load_busy_warn() { # sample
-	if awk -v b="${SER[$1.load_cpu_busy]:-none}" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
-		WARN+=("$1: the load CPU ($LOAD_CPU) was ${SER[$1.load_cpu_busy]} busy: h2load's own delays are in its latencies")
+	if awk -v b="${SER[$1.load_gen_busy]:-none}" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
+		WARN+=("$1: the load generators kept the load CPU ($LOAD_CPU) ${SER[$1.load_gen_busy]} busy: h2load's own delays are in its latencies")
 	fi
 }
 
@@ -1155,7 +1203,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
 SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s commit_write_cpu_s
-	seal_write_cpu_s serial_s fraction server_cpu_busy load_cpu_busy)
+	seal_write_cpu_s serial_s fraction server_cpu_busy load_cpu_busy downstream_cores load_gen_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
 	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
 	bare_get_50_alone get_50_bare_mixed post_50_bare_mixed)
@@ -1306,7 +1354,7 @@ print_table() {
 
 main() {
 	mkdir -p "$OUT"
-	need_tools "make deps" h2load nghttpd redis-server redis-benchmark redis-cli curl ss taskset
+	need_tools "make deps" h2load nghttpd redis-server redis-benchmark redis-cli curl ss taskset chrt
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	if (($(nproc) >= 2)); then
@@ -1382,16 +1430,16 @@ main_reads() {
 	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
 	local c0 c1 c2 a0 a1 a2 a3 t0 t1 t2 t3
 	allocs_at a0 t0
-	c0=$(proc_cpu_ticks "$EDGE_PID")
+	c0=$(cpu_ticks "$EDGE_PID")
 	perf_begin get
 	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
 	perf_end
-	c1=$(proc_cpu_ticks "$EDGE_PID")
+	c1=$(cpu_ticks "$EDGE_PID")
 	allocs_at a1 t1
 	perf_begin batch50
 	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
 	perf_end
-	c2=$(proc_cpu_ticks "$EDGE_PID")
+	c2=$(cpu_ticks "$EDGE_PID")
 	allocs_at a2 t2
 	if [[ -n ${BENCH_ALLOCS:-} ]]; then
 		sleep 5 # the daemon's own allocations (Kafka clients, ticks) without requests
@@ -1430,6 +1478,7 @@ main_reads() {
 # The edge's allocations so far (with BENCH_ALLOCS: alloccount.so writes
 # them to TMP/allocs on SIGUSR2) into the variable named by $1, and the
 # time into $2; 0 without BENCH_ALLOCS.
+# shellcheck disable=SC2034 # count and at are namerefs to the caller's
 allocs_at() { # count-var time-var
 	local -n count=$1 at=$2
 	count=0
@@ -1439,10 +1488,6 @@ allocs_at() { # count-var time-var
 	kill -USR2 "$EDGE_PID"
 	wait_until "the edge's allocation count" 5 grep -q . "$TMP/allocs"
 	count=$(awk '{ print $1 + $2 + $3 }' "$TMP/allocs")
-}
-
-proc_cpu_ticks() { # pid: its user + system CPU ticks so far
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
 case ${1:-} in
