@@ -174,20 +174,36 @@ h2wait() { # name
 
 # Runs h2run and records the rate; warns on failures.
 measure() { # key h2run-args...
-	local key=$1 rate ok fail non
+	local key=$1 rate ok fail non c0 c1
 	shift
 	settle "$key"
+	c0=$(cpu_ticks "${CORE_PID:-$EDGE_PID}")
 	h2run "$key" "$@"
+	c1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}")
 	read -r rate ok fail non <<<"$H2"
 	RATE[$key]=$rate
 	RATE_OK[$key]=$ok
-	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx)\n' "$key" "$rate" "$ok" "$fail" "$non"
+	per_core "$key" "$ok" "$c0" "$c1"
+	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx; %s per server CPU second)\n' \
+		"$key" "$rate" "$ok" "$fail" "$non" "${CORE[$key]:-none}"
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
 }
 declare -A RATE_OK
 WARN=()
+
+# The cost side of a rate: requests answered per CPU second of the server
+# process under test (all its threads: the edge's LevelDB compactions and
+# Kafka client too), CORE[key]. Neither side of a run is always saturated
+# (a like waits for its group's write; h2load shares its CPU), so a rate
+# ratio mixes cost with waiting; this one is cost alone.
+declare -A CORE
+CORE_PID="" # the server measure charges; empty: the edge
+per_core() { # key requests ticks-before ticks-after
+	CORE[$1]=$(awk -v n="$2" -v a="$3" -v b="$4" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { if (a != "" && b > a) printf "%.0f", n * hz / (b - a) }')
+}
 
 # p50 p99 p999 in ms of the 2xx answers in the h2load log files.
 percentiles() { # logprefix
@@ -588,6 +604,8 @@ main_sync() {
 		printf '  "edge_like_sync_vs_nosync": %s,\n  "rates_per_s": {\n' \
 			"$(jnum "${R[edge_like_sync_vs_nosync]}")"
 		jobject '    ' RATE like_cold like_sync_true like_sync_false
+		printf '\n  },\n  "per_server_cpu_s": {\n'
+		jobject '    ' CORE like_cold like_sync_true like_sync_false
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_sync_true_50.target like_sync_true_50.rate \
 			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
@@ -650,7 +668,8 @@ print_sync() {
 			"${LAT[like_sync_${s}_50.rate]:-}" "${LAT[like_sync_${s}_50.p50]:-}" \
 			"${LAT[like_sync_${s}_50.p99]:-}" "${LAT[like_sync_${s}_50.p999]:-}"
 	done
-	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}"
+	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}; per edge CPU second:" \
+		"$(div "${CORE[like_sync_true]:-}" "${CORE[like_sync_false]:-}")"
 }
 
 # Reads beside writes: GETs paced at half the GET peak with nothing else
@@ -820,8 +839,10 @@ nghttpd_start() {
 bench_bare() {
 	nghttpd_start
 	local pid=$NGHTTPD_PID
+	CORE_PID=$pid
 	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	CORE_PID=""
 	bare_mixed
 	stop "$pid"
 }
@@ -859,14 +880,18 @@ redis_run() { # key extra-server-args...
 		--dir "$TMP" --save '' "$@"
 	local pid=$LAST_PID
 	wait_until "redis-server" 10 redis-cli -p "$port" ping
-	local sha rate out=$TMP/redis-benchmark.$key.out
+	local sha rate c0 c1 out=$TMP/redis-benchmark.$key.out
 	sha=$(redis-cli -p "$port" SCRIPT LOAD \
 		"if redis.call('SADD', 's:'..ARGV[1], ARGV[2]) == 1 then return redis.call('INCR', 'n:'..ARGV[1]) end return 0")
+	c0=$(cpu_ticks "$pid")
 	run "$LOAD_CPU" redis-benchmark -p "$port" -n "$NREDIS" -c "$CONNS" -P "$DEPTH" \
 		-r 100000000 --csv EVALSHA "$sha" 0 i__rand_int__ u__rand_int__ >"$out"
+	c1=$(cpu_ticks "$pid")
 	rate=$(awk -F'"' 'NR == 2 { printf "%.0f", $4 }' "$out")
 	RATE[$key]=${rate:-0}
-	printf '  %-22s %10s ops/s  (redis-server %s)\n' "$key" "${RATE[$key]}" "$*"
+	per_core "$key" "$NREDIS" "$c0" "$c1"
+	printf '  %-22s %10s ops/s  (redis-server %s; %s per server CPU second)\n' "$key" \
+		"${RATE[$key]}" "$*" "${CORE[$key]:-none}"
 	stop "$pid"
 }
 
@@ -1101,6 +1126,13 @@ compute() {
 	# Issue 20's names: the durable like is the like with store.sync = true.
 	R[edge_like_durable_vs_like]=$(div "${RATE[like_sync_true]:-}" "${RATE[like_sync_false]:-}")
 	R[edge_like_durable_vs_redis_aof]=$(div "${RATE[like_sync_true]:-}" "${RATE[redis_aof]:-}")
+	# The same ratios per server CPU second (CORE): cost without waiting.
+	R[edge_like_vs_bare_per_core]=$(div "${CORE[like]:-}" "${CORE[bare_post]:-}")
+	R[edge_like_vs_redis_per_core]=$(div "${CORE[like]:-}" "${CORE[redis]:-}")
+	R[edge_get_vs_bare_per_core]=$(div "${CORE[get]:-}" "${CORE[bare_get]:-}")
+	R[edge_batch50_vs_get_per_core]=$(div "${CORE[get]:-}" "${CORE[batch50]:-}")
+	R[edge_like_durable_vs_like_per_core]=$(div "${CORE[like_sync_true]:-}" "${CORE[like_sync_false]:-}")
+	R[edge_like_durable_vs_redis_aof_per_core]=$(div "${CORE[like_sync_true]:-}" "${CORE[redis_aof]:-}")
 	local s key
 	for s in false true; do
 		key=get_p99_mixed_vs_alone
@@ -1111,6 +1143,11 @@ compute() {
 	R[bare_get_p99_mixed_vs_alone]=$(div "${LAT[get_50_bare_mixed.p99]:-}" \
 		"${LAT[bare_get_50_alone.p99]:-}")
 	NOTE[bare_get_p99_mixed_vs_alone]="the load side's share: the same two groups against nghttpd"
+	local n
+	for n in edge_like_vs_bare edge_like_vs_redis edge_get_vs_bare edge_batch50_vs_get \
+		edge_like_durable_vs_like edge_like_durable_vs_redis_aof; do
+		NOTE[${n}_per_core]="cost alone: the server processes' CPU seconds, not the wall"
+	done
 	serial_key serial_fraction_like like
 	serial_key serial_fraction_get get
 	serial_key serial_fraction_mixed mixed_sync_false
@@ -1198,6 +1235,9 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
 	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
 	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
+	edge_like_vs_bare_per_core edge_like_vs_redis_per_core edge_get_vs_bare_per_core
+	edge_batch50_vs_get_per_core edge_like_durable_vs_like_per_core
+	edge_like_durable_vs_redis_aof_per_core
 	bare_get_p99_mixed_vs_alone)
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
@@ -1229,6 +1269,9 @@ write_json() {
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
 			like_sync_false
+		printf '\n  },\n  "per_server_cpu_s": {\n'
+		jobject '    ' CORE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
+			redis_aof like_sync_true like_sync_false
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
 			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
@@ -1322,6 +1365,12 @@ print_table() {
 	row "Amdahl bound, 8 workers" amdahl_bound_8_workers "" ""
 	row "Amdahl bound, 16 workers" amdahl_bound_16_workers ">=" 8
 	row "nghttpd GET p99 with POSTs / alone" bare_get_p99_mixed_vs_alone "" ""
+	row "per server CPU s: like / bare POST" edge_like_vs_bare_per_core "" ""
+	row "per server CPU s: like / Redis" edge_like_vs_redis_per_core "" ""
+	row "per server CPU s: GET / bare GET" edge_get_vs_bare_per_core "" ""
+	row "per server CPU s: batch GET, in GETs" edge_batch50_vs_get_per_core "" ""
+	row "per server CPU s: durable / like" edge_like_durable_vs_like_per_core "" ""
+	row "per server CPU s: durable / Redis AOF" edge_like_durable_vs_redis_aof_per_core "" ""
 	echo
 	print_sync
 	print_mixed
