@@ -8,11 +8,14 @@
 #include <errno.h>
 #include <leveldb/c.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmem.h"
@@ -50,6 +53,60 @@ void store_opts_default(store_opts *o)
 	o->bloom_bits = 10;
 	o->write_buffer = 16u << 20;
 	o->sync = false;
+	o->compaction_nice = 0;
+}
+
+/* LevelDB compacts on one background thread per process, which its
+ * default environment starts the first time anything schedules a
+ * compaction, from whichever thread that is, and a new thread inherits
+ * its creator's nice value. A niced open therefore runs leveldb_open on a
+ * thread of its own at that value, and then schedules a compaction itself
+ * (a compaction of a range no key is in, which switches the memtable,
+ * empty just after the open, and so schedules the thread's start) before
+ * the thread ends. Only the first such open in a process can choose; the
+ * others find the thread running. */
+typedef struct niced_open {
+	const char *path;
+	leveldb_options_t *opts;
+	int nice;
+	leveldb_t *ldb;
+	char *lerr;
+	int nice_errno; /* setpriority's errno, or 0 */
+} niced_open;
+
+static void *open_niced(void *arg)
+{
+	niced_open *j = arg;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
+		j->nice_errno = errno;
+	j->ldb = leveldb_open(j->opts, j->path, &j->lerr);
+	if (j->ldb) {
+		static const char none[] = "\xff\xff\xff\xff";
+		leveldb_compact_range(j->ldb, none, sizeof none - 1, none, sizeof none - 1);
+	}
+	return NULL;
+}
+
+static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, char **lerr)
+{
+	static atomic_bool chosen;
+	if (nice <= 0 || atomic_exchange(&chosen, true))
+		return leveldb_open(opts, path, lerr);
+	niced_open j = {.path = path, .opts = opts, .nice = nice};
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, open_niced, &j);
+	if (rc) {
+		log_warn(
+		    "store: no thread for a niced open; compactions run at the default priority",
+		    "error=\"%s\"", strerror(rc));
+		return leveldb_open(opts, path, lerr);
+	}
+	pthread_join(t, NULL);
+	if (j.nice_errno)
+		log_warn("store: could not lower the compaction thread's priority",
+		         "nice=%d error=\"%s\"", nice, strerror(j.nice_errno));
+	*lerr = j.lerr;
+	return j.ldb;
 }
 
 store *store_open(const char *path, const store_opts *o, char *err, size_t errlen)
@@ -79,7 +136,7 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	db->path = xstrdup(path);
 
 	char *lerr = NULL;
-	db->ldb = leveldb_open(db->opts, path, &lerr);
+	db->ldb = ldb_open(db->opts, path, o->compaction_nice, &lerr);
 	if (lerr) {
 		snprintf(err, errlen, "open %s: %s", path, lerr);
 		leveldb_free(lerr);

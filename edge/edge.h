@@ -60,6 +60,7 @@ typedef struct edge_config {
 	int64_t member_ttl_ms;
 	int64_t readthrough_entries;
 	int64_t store_cache_mb;
+	int64_t store_compaction_nice;
 	int64_t member_filter_mb;
 	bool store_sync;
 	bool group_commit;

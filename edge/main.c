@@ -680,6 +680,7 @@ static int start(edge *e, char *err, size_t errlen)
 	store_opts_default(&so);
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
 	so.sync = cfg->store_sync;
+	so.compaction_nice = (int)cfg->store_compaction_nice;
 	e->db = store_open_dir(cfg->data_dir, &so, err, errlen);
 	if (!e->db)
 		return ERR_IO;

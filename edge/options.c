@@ -123,6 +123,9 @@ const cfg_opt edge_options[] = {
         "read-through counts and memberships kept in memory (each)"),
     OPT("store", "cache_mb", CFG_INT, store_cache_mb, "64", 1, 65536, "LevelDB block cache"),
     OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
+    OPT("store", "compaction_nice", CFG_INT, store_compaction_nice, "10", 0, 19,
+        "nice value of LevelDB's compaction thread: on a busy core a compaction "
+        "yields to the threads answering requests; 0 = the process's own"),
     OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
         "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
         "0 = none"),

@@ -22,6 +22,12 @@ typedef struct store_opts {
 	int bloom_bits;      /* bits per key in the bloom filter, 0 = none */
 	size_t write_buffer; /* memtable size */
 	bool sync;           /* fsync every write (power-loss safety) */
+	/* 0, or the nice value (1-19) LevelDB's compaction thread starts
+	 * with: a process's first store_open that sets it opens from a
+	 * thread at that nice value and has the thread started there (it
+	 * inherits it), so that on a shared core a compaction yields to the
+	 * threads answering requests. */
+	int compaction_nice;
 } store_opts;
 
 void store_opts_default(store_opts *o);

@@ -194,6 +194,9 @@ edge_ini() { # file id port data-dir [max_age_ms] [workers] [sync]
 		if [[ -n ${BENCH_COMMIT_THREAD:-} ]]; then
 			printf '[store]\ncommit_thread = %s\n' "$BENCH_COMMIT_THREAD"
 		fi
+		# BENCH_EDGE_INI: more lines for every edge's config, for A/B runs
+		# of an option ('\n' between lines: "[store]\ncompaction_nice = 0").
+		if [[ -n ${BENCH_EDGE_INI:-} ]]; then printf '%b\n' "$BENCH_EDGE_INI"; fi
 	} >"$1"
 }
 
