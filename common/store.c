@@ -60,11 +60,16 @@ void store_opts_default(store_opts *o)
  * default environment starts the first time anything schedules a
  * compaction, from whichever thread that is, and a new thread inherits
  * its creator's nice value. A niced open therefore runs leveldb_open on a
- * thread of its own at that value, and then schedules a compaction itself
- * (a compaction of a range no key is in, which switches the memtable,
- * empty just after the open, and so schedules the thread's start) before
- * the thread ends. Only the first such open in a process can choose; the
- * others find the thread running. */
+ * thread of its own at that value (or at its own, if that is higher
+ * already: an unprivileged thread cannot go back), so that a compaction
+ * the open schedules starts the thread there; and when the open left
+ * level 0 short of a compaction, it schedules one itself before the
+ * thread ends: a compaction of a range no key is in (every key starts
+ * with a printable tag), which only switches the memtable, empty just
+ * after the open. With 4 or more level-0 files the open has scheduled a
+ * compaction already, and a compaction call would wait for level 0 to
+ * drain. Only the first niced open in a process that succeeds chooses;
+ * later ones find the thread running. */
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
@@ -77,10 +82,17 @@ typedef struct niced_open {
 static void *open_niced(void *arg)
 {
 	niced_open *j = arg;
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
+	errno = 0;
+	int now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0 && now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
 		j->nice_errno = errno;
 	j->ldb = leveldb_open(j->opts, j->path, &j->lerr);
-	if (j->ldb) {
+	if (!j->ldb)
+		return NULL;
+	char *l0 = leveldb_property_value(j->ldb, "leveldb.num-files-at-level0");
+	bool scheduled = l0 && atoi(l0) >= 4;
+	leveldb_free(l0);
+	if (!scheduled) {
 		static const char none[] = "\xff\xff\xff\xff";
 		leveldb_compact_range(j->ldb, none, sizeof none - 1, none, sizeof none - 1);
 	}
@@ -96,6 +108,7 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, open_niced, &j);
 	if (rc) {
+		atomic_store(&chosen, false);
 		log_warn(
 		    "store: no thread for a niced open; compactions run at the default priority",
 		    "error=\"%s\"", strerror(rc));
@@ -105,6 +118,8 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 	if (j.nice_errno)
 		log_warn("store: could not lower the compaction thread's priority",
 		         "nice=%d error=\"%s\"", nice, strerror(j.nice_errno));
+	if (!j.ldb)
+		atomic_store(&chosen, false); /* the next open may choose */
 	*lerr = j.lerr;
 	return j.ldb;
 }

@@ -23,10 +23,11 @@ typedef struct store_opts {
 	size_t write_buffer; /* memtable size */
 	bool sync;           /* fsync every write (power-loss safety) */
 	/* 0, or the nice value (1-19) LevelDB's compaction thread starts
-	 * with: a process's first store_open that sets it opens from a
-	 * thread at that nice value and has the thread started there (it
-	 * inherits it), so that on a shared core a compaction yields to the
-	 * threads answering requests. */
+	 * with: a process's first successful store_open that sets it opens
+	 * from a thread at that nice value (or the process's own, if higher)
+	 * and has the thread started there (it inherits it), so that on a
+	 * shared core a compaction yields to the threads answering requests.
+	 * Later opens find the thread running, whatever they set. */
 	int compaction_nice;
 } store_opts;
 

@@ -49,11 +49,22 @@
 # BENCH_CONV_AGE_MS the edges' batch.max_age_ms in it (1000),
 # BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0),
 # BENCH_LOAD_CPU (1) and BENCH_DEPTH streams in flight per h2load
-# connection (16; four connections, so 64 requests in flight).
+# connection (16; four connections, so 64 requests in flight),
+# BENCH_DOWNSTREAM_IDLE (1: the broker and central run under SCHED_IDLE
+# on the load CPU but in the convergence run; 0: at the default
+# priority), BENCH_EDGE_INI (more config lines for every edge, '\n'
+# between them, for A/B runs of an option).
+#
+# Before each measured run the script waits until central and then the
+# edge are idle (settle), and after a throughput run until the edge is
+# idle again: the requests per server CPU second it prints beside each
+# rate (per_server_cpu_s in the JSON; the *_per_core ratios) count what
+# the run left the edge to do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=build
+BENCH_DOWNSTREAM_IDLE=${BENCH_DOWNSTREAM_IDLE:-1} # bench_lib.sh's downstream
 OUT=build/bench
 ITEMS=${BENCH_ITEMS:-120000}
 NREQ=${BENCH_N:-1000000}
@@ -177,9 +188,13 @@ measure() { # key h2run-args...
 	local key=$1 rate ok fail non c0 c1
 	shift
 	settle "$key"
-	c0=$(cpu_ticks "${CORE_PID:-$EDGE_PID}")
+	c0=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || c0=""
 	h2run "$key" "$@"
-	c1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}")
+	# What the run left the edge to do (central's snapshots of its likes,
+	# their compactions) is its cost too: the CPU count waits for it.
+	SETTLED=0
+	settle "$key (what it left)"
+	c1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || c1=""
 	read -r rate ok fail non <<<"$H2"
 	RATE[$key]=$rate
 	RATE_OK[$key]=$ok
@@ -195,12 +210,14 @@ WARN=()
 
 # The cost side of a rate: requests answered per CPU second of the server
 # process under test (all its threads: the edge's LevelDB compactions and
-# Kafka client too), CORE[key]. Neither side of a run is always saturated
+# Kafka client too), CORE[key], over the run and, for the edge, until it
+# is idle again after it (measure). Neither side of a run is always saturated
 # (a like waits for its group's write; h2load shares its CPU), so a rate
 # ratio mixes cost with waiting; this one is cost alone.
 declare -A CORE
 CORE_PID="" # the server measure charges; empty: the edge
 per_core() { # key requests ticks-before ticks-after
+	[[ -n $3 && -n $4 ]] || return 0
 	CORE[$1]=$(awk -v n="$2" -v a="$3" -v b="$4" -v hz="$(getconf CLK_TCK)" \
 		'BEGIN { if (a != "" && b > a) printf "%.0f", n * hz / (b - a) }')
 }
@@ -747,8 +764,9 @@ mixed_pair() { # name like-peak get-list post-list user [post]
 # Warns when the load generators kept the load CPU at least 90% busy in a
 # serial sample's run (central's and the broker's share of it left out).
 load_busy_warn() { # sample
-	if awk -v b="${SER[$1.load_gen_busy]:-none}" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
-		WARN+=("$1: the load generators kept the load CPU ($LOAD_CPU) ${SER[$1.load_gen_busy]} busy: h2load's own delays are in its latencies")
+	local b=${SER[$1.load_gen_busy]:-${SER[$1.load_cpu_busy]:-none}}
+	if awk -v b="$b" 'BEGIN { exit !(b != "none" && b >= 0.9) }'; then
+		WARN+=("$1: the load generators kept the load CPU ($LOAD_CPU) $b busy: h2load's own delays are in its latencies")
 	fi
 }
 
@@ -768,6 +786,11 @@ bench_converge() {
 		WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
 		return 0
 	fi
+	# Central is on this run's path (A -> Kafka -> central -> B), so it
+	# and the broker get the default priority back, and A starts once
+	# they have caught up with the runs before.
+	downstream_default
+	settle conv
 	edge_start edge-conv "$SERVER_CPU" "$CONV_AGE_MS"
 	free_port
 	local port_b=$PORT
@@ -1466,7 +1489,7 @@ perf_end() {
 
 main_reads() {
 	mkdir -p "$OUT"
-	need_tools "make deps" h2load curl ss taskset nghttpd
+	need_tools "make deps" h2load curl ss taskset nghttpd chrt
 	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
 	if [[ -n ${BENCH_ALLOCS:-} ]]; then
 		[[ -f $BIN/alloccount.so ]] || {
@@ -1478,6 +1501,7 @@ main_reads() {
 	stack_with_likes
 	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
 	local c0 c1 c2 a0 a1 a2 a3 t0 t1 t2 t3
+	settle get # the cold likes' aftermath is not the GETs' cost
 	allocs_at a0 t0
 	c0=$(cpu_ticks "$EDGE_PID")
 	perf_begin get
@@ -1485,6 +1509,7 @@ main_reads() {
 	perf_end
 	c1=$(cpu_ticks "$EDGE_PID")
 	allocs_at a1 t1
+	settle batch50
 	perf_begin batch50
 	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
 	perf_end
@@ -1496,7 +1521,9 @@ main_reads() {
 	fi
 	stop_stack
 	nghttpd_start
+	CORE_PID=$NGHTTPD_PID
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	CORE_PID=""
 	stop "$NGHTTPD_PID"
 	echo
 	printf '  edge_get_vs_bare     %s  (edge GET %s/s, bare GET %s/s)\n' \

@@ -222,16 +222,27 @@ edge_start() { # log-name cpus [max_age_ms] [workers] [sync]
 # The embedded broker, central and one edge with default settings. The
 # broker first: its mock brokers take random ports, which a port picked
 # before them could collide with.
-# BENCH_DOWNSTREAM_IDLE (1) runs the broker and central under SCHED_IDLE:
-# they stand in for daemons in another region, and on a two-CPU machine
-# they share the load generators' CPU. At the default priority central's
-# apply (20-65% of that CPU in a like run) took turns with h2load, which
-# then paced its requests late and counted its own waits in the
-# latencies. Idle, they run when the load generators leave the CPU free
-# and catch up after a run (Kafka holds what they have not read). 0 gives
-# them the default priority, as before.
+# BENCH_DOWNSTREAM_IDLE=1 runs the broker and central under SCHED_IDLE
+# (bench.sh sets it unless told otherwise; the other scripts leave them at
+# the default priority): they stand in for daemons in another region, and
+# on a two-CPU machine they share the load generators' CPU. At the
+# default priority central's apply (20-65% of that CPU in a like run) took
+# turns with h2load, which then paced its requests late and counted its
+# own waits in the latencies. Idle, they run when the load generators
+# leave the CPU free and catch up after a run (Kafka holds what they have
+# not read). Needs chrt (util-linux).
 downstream() {
-	if [[ ${BENCH_DOWNSTREAM_IDLE:-1} == 1 ]]; then echo "chrt --idle 0"; fi
+	if [[ ${BENCH_DOWNSTREAM_IDLE:-0} == 1 ]]; then echo "chrt --idle 0"; fi
+}
+
+# Gives the broker and central (every thread) the default priority back,
+# for a run whose answers wait for them.
+downstream_default() {
+	[[ ${BENCH_DOWNSTREAM_IDLE:-0} == 1 ]] || return 0
+	local pid
+	for pid in "$BROKER_PID" "$CENTRAL_PID"; do
+		chrt -a --other -p 0 "$pid" >/dev/null
+	done
 }
 
 start_stack() { # cpus-for-broker-and-central cpus-for-edge
