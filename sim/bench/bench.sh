@@ -190,6 +190,7 @@ measure() { # key h2run-args...
 	settle "$key"
 	c0=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || c0=""
 	h2run "$key" "$@"
+	run_end
 	# What the run left the edge to do (central's snapshots of its likes,
 	# their compactions) is its cost too: the CPU count waits for it.
 	SETTLED=0
@@ -364,8 +365,20 @@ cpu_busy_since() { # cpu then
 	}'
 }
 
+# Where the load of a serial sample's run ended (measure): the sample's
+# wall time and CPU shares stop there; its CPU and lock seconds run on
+# until the edge is idle again, so that they count what the run left.
+run_end() {
+	RUN_END_T=$(date +%s.%N)
+	RUN_END_SRV=$(cpu_jiffies "$SERVER_CPU")
+	RUN_END_LOAD=$(cpu_jiffies "$LOAD_CPU")
+	RUN_END_DOWN=$(downstream_ticks)
+}
+RUN_END_T=""
+
 serial_begin() { # key
 	settle "$1" # not in the sample's time
+	RUN_END_T=""
 	SER0[$1.m]=$(edge_serial)
 	SER0[$1.t]=$(date +%s.%N)
 	SER0[$1.srv]=$(cpu_jiffies "$SERVER_CPU")
@@ -385,7 +398,8 @@ downstream_ticks() {
 # Fills SER[key.*]: each section's seconds, their sum (serial_s), the
 # edge's CPU seconds (cpu_s) and cores (edge_cores: CPU over wall time),
 # the share of the server and load CPUs busy, the wall time (wall_s) and
-# the fraction.
+# the fraction. After a throughput run (run_end) the wall time and the
+# busy shares end with its load, the seconds when the edge went idle.
 serial_end() { # key
 	local k=$1 now t1 srv load down
 	now=$(edge_serial)
@@ -393,6 +407,9 @@ serial_end() { # key
 	srv=$(cpu_jiffies "$SERVER_CPU")
 	load=$(cpu_jiffies "$LOAD_CPU")
 	down=$(downstream_ticks)
+	if [[ -n $RUN_END_T ]]; then
+		t1=$RUN_END_T srv=$RUN_END_SRV load=$RUN_END_LOAD down=$RUN_END_DOWN
+	fi
 	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
 		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total, likes_edge_ledger_seal_write_cpu_seconds_total or process_cpu_seconds_total"
 		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
