@@ -68,8 +68,10 @@ void store_opts_default(store_opts *o)
  * with a printable tag), which only switches the memtable, empty just
  * after the open. With 4 or more level-0 files the open has scheduled a
  * compaction already, and a compaction call would wait for level 0 to
- * drain. Only the first niced open in a process that succeeds chooses;
- * later ones find the thread running. */
+ * drain. (A deeper level over its size also makes the open schedule one;
+ * the call then waits for that compaction, at the helper's priority,
+ * before the store is returned: a slower start, nothing worse.) Only the first niced open in a
+ * process that succeeds chooses; later ones find the thread running. */
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
@@ -84,7 +86,9 @@ static void *open_niced(void *arg)
 	niced_open *j = arg;
 	errno = 0;
 	int now = getpriority(PRIO_PROCESS, (id_t)gettid());
-	if (errno == 0 && now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
+	if (errno)
+		j->nice_errno = errno;
+	else if (now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
 		j->nice_errno = errno;
 	j->ldb = leveldb_open(j->opts, j->path, &j->lerr);
 	if (!j->ldb)
@@ -116,7 +120,7 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 	}
 	pthread_join(t, NULL);
 	if (j.nice_errno)
-		log_warn("store: could not lower the compaction thread's priority",
+		log_warn("store: could not set the compaction thread's priority",
 		         "nice=%d error=\"%s\"", nice, strerror(j.nice_errno));
 	if (!j.ldb)
 		atomic_store(&chosen, false); /* the next open may choose */

@@ -373,12 +373,14 @@ run_end() {
 	RUN_END_SRV=$(cpu_jiffies "$SERVER_CPU")
 	RUN_END_LOAD=$(cpu_jiffies "$LOAD_CPU")
 	RUN_END_DOWN=$(downstream_ticks)
+	RUN_END_EDGE=$(cpu_ticks "$EDGE_PID" 2>/dev/null) || RUN_END_EDGE=""
 }
 RUN_END_T=""
 
 serial_begin() { # key
 	settle "$1" # not in the sample's time
 	RUN_END_T=""
+	SER0[$1.edge]=$(cpu_ticks "$EDGE_PID" 2>/dev/null) || SER0[$1.edge]=""
 	SER0[$1.m]=$(edge_serial)
 	SER0[$1.t]=$(date +%s.%N)
 	SER0[$1.srv]=$(cpu_jiffies "$SERVER_CPU")
@@ -398,8 +400,9 @@ downstream_ticks() {
 # Fills SER[key.*]: each section's seconds, their sum (serial_s), the
 # edge's CPU seconds (cpu_s) and cores (edge_cores: CPU over wall time),
 # the share of the server and load CPUs busy, the wall time (wall_s) and
-# the fraction. After a throughput run (run_end) the wall time and the
-# busy shares end with its load, the seconds when the edge went idle.
+# the fraction. After a throughput run (run_end) the wall time, the
+# edge's cores and the busy shares end with its load; the seconds (CPU,
+# locks, and so s) when the edge went idle again.
 serial_end() { # key
 	local k=$1 now t1 srv load down
 	now=$(edge_serial)
@@ -432,6 +435,12 @@ serial_end() { # key
 				w + v + cc + sw, cpu,
 				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
 		}')
+	# After run_end, the edge's cores over the run's own wall time come
+	# from its CPU ticks at run_end (its CPU seconds above run on).
+	if [[ -n $RUN_END_T && -n ${RUN_END_EDGE:-} && -n ${SER0[$k.edge]:-} ]]; then
+		SER[$k.edge_cores]=$(awk -v d=$((RUN_END_EDGE - SER0[$k.edge])) -v hz="$(getconf CLK_TCK)" \
+			-v w="${SER[$k.wall_s]}" 'BEGIN { printf "%.3f", (w > 0 ? d / hz / w : 0) }')
+	fi
 	# The load generators' share of the load CPU: its busy share less the
 	# cores central and the broker used on it.
 	SER[$k.downstream_cores]=none

@@ -87,7 +87,8 @@ static int above(int step)
 	errno = 0;
 	int base = getpriority(PRIO_PROCESS, 0);
 	cr_assert_eq(errno, 0);
-	cr_assert_leq(base + step, 19, "the test runs at nice %d, too high to test", base);
+	if (base + step > 19)
+		cr_skip_test("the test runs at nice %d: no room above it to test", base);
 	return base + step;
 }
 
