@@ -70,8 +70,9 @@ void store_opts_default(store_opts *o)
  * compaction already, and a compaction call would wait for level 0 to
  * drain. (A deeper level over its size also makes the open schedule one;
  * the call then waits for that compaction, at the helper's priority,
- * before the store is returned: a slower start, nothing worse.) Only the first niced open in a
- * process that succeeds chooses; later ones find the thread running. */
+ * before the store is returned: a slower start, nothing worse.) Only the
+ * first niced open in a process that succeeds chooses; later ones find
+ * the thread running. */
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;

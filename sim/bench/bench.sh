@@ -192,8 +192,8 @@ measure() { # key h2run-args...
 	h2run "$key" "$@"
 	run_end
 	# What the run left the edge to do (central's snapshots of its likes,
-	# their compactions) is its cost too: the CPU count waits for it.
-	SETTLED=0
+	# their compactions) is its cost too: the CPU count waits for it (the
+	# run ended the quiet spell, so settle waits again).
 	settle "$key (what it left)"
 	c1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || c1=""
 	read -r rate ok fail non <<<"$H2"
@@ -220,7 +220,7 @@ CORE_PID="" # the server measure charges; empty: the edge
 per_core() { # key requests ticks-before ticks-after
 	[[ -n $3 && -n $4 ]] || return 0
 	CORE[$1]=$(awk -v n="$2" -v a="$3" -v b="$4" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { if (a != "" && b > a) printf "%.0f", n * hz / (b - a) }')
+		'BEGIN { if (b > a) printf "%.0f", n * hz / (b - a) }')
 }
 
 # p50 p99 p999 in ms of the 2xx answers in the h2load log files.
@@ -550,9 +550,9 @@ wait_idle() { # what seconds pid
 # runs, is idle, so that it has applied what the runs before sent, then
 # until the edge is, so that it has applied central's snapshots of them;
 # a run then measures its own load only. It waits once per quiet spell:
-# a load run (h2start) or an edge start ends the spell. Central runs at idle priority on the load CPU
-# (BENCH_DOWNSTREAM_IDLE), so without this it would still be catching up
-# with the last like run during the next one.
+# a load run (h2start) or an edge start ends the spell. Central runs at
+# idle priority on the load CPU (BENCH_DOWNSTREAM_IDLE), so without this
+# it would still be catching up with the last like run during the next.
 settle() { # run-key
 	((SETTLED)) && return 0
 	SETTLED=1
@@ -1526,20 +1526,17 @@ main_reads() {
 	fi
 	stack_with_likes
 	batch_list "$TMP/batch.txt" "http://127.0.0.1:$EDGE_PORT" 1200 "&counters=likes"
-	local c0 c1 c2 a0 a1 a2 a3 t0 t1 t2 t3
-	settle get # the cold likes' aftermath is not the GETs' cost
+	# measure settled after the cold likes: their aftermath is not the
+	# GETs' cost.
+	local a0 a1 a2 a3 t0 t1 t2 t3
 	allocs_at a0 t0
-	c0=$(cpu_ticks "$EDGE_PID")
 	perf_begin get
 	measure get "$NREQ" "$TMP/likes.txt" reader 0 0
 	perf_end
-	c1=$(cpu_ticks "$EDGE_PID")
 	allocs_at a1 t1
-	settle batch50
 	perf_begin batch50
 	measure batch50 "$NBATCH" "$TMP/batch.txt" reader 0 0
 	perf_end
-	c2=$(cpu_ticks "$EDGE_PID")
 	allocs_at a2 t2
 	if [[ -n ${BENCH_ALLOCS:-} ]]; then
 		sleep 5 # the daemon's own allocations (Kafka clients, ticks) without requests
@@ -1556,12 +1553,11 @@ main_reads() {
 		"$(div "${RATE[get]}" "${RATE[bare_get]}")" "${RATE[get]}" "${RATE[bare_get]}"
 	printf '  edge_batch50_vs_get  %s  (batch GET %s/s)\n' \
 		"$(div "${RATE[get]}" "${RATE[batch50]}")" "${RATE[batch50]}"
-	# The edge's CPU per request moves less with the host's noise than
-	# the rates do.
-	local hz get_us batch_us
-	hz=$(getconf CLK_TCK)
-	get_us=$(awk -v t=$((c1 - c0)) -v n="$NREQ" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
-	batch_us=$(awk -v t=$((c2 - c1)) -v n="$NBATCH" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	# The edge's CPU per request (measure's CORE, inverted) moves less
+	# with the host's noise than the rates do.
+	local get_us batch_us
+	get_us=$(div 1000000 "${CORE[get]:-}" %.2f)
+	batch_us=$(div 1000000 "${CORE[batch50]:-}" %.2f)
 	printf '  edge CPU per request: GET %s us, batch GET %s us (%s GETs)\n' "$get_us" \
 		"$batch_us" "$(div "$batch_us" "$get_us")"
 	if [[ -n ${BENCH_ALLOCS:-} ]]; then

@@ -219,9 +219,6 @@ edge_start() { # log-name cpus [max_age_ms] [workers] [sync]
 	edge_up "edge${4:+ ($4 workers)}" "$EDGE_PORT"
 }
 
-# The embedded broker, central and one edge with default settings. The
-# broker first: its mock brokers take random ports, which a port picked
-# before them could collide with.
 # BENCH_DOWNSTREAM_IDLE=1 runs the broker and central under SCHED_IDLE
 # (bench.sh sets it unless told otherwise; the other scripts leave them at
 # the default priority): they stand in for daemons in another region, and
@@ -248,6 +245,9 @@ downstream_default() {
 	done
 }
 
+# The embedded broker, central and one edge with default settings. The
+# broker first: its mock brokers take random ports, which a port picked
+# before them could collide with.
 start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	# shellcheck disable=SC2046 # downstream's words are the command's prefix
 	start broker "$1" $(downstream) "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
