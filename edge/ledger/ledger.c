@@ -36,7 +36,7 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	size_t bytes = ledger_op_size(cl, il, strlen(op.user));
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
-	ledger_overlay_add(l, op.counter, cl, op.item, il,
+	ledger_overlay_add(ledger_stripe(l, p), op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
 	ledger_outbox_append(l, p, &op, (uint32_t)bytes, run, now);
 }
@@ -197,7 +197,6 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	ledger *l = xcalloc(1, sizeof *l);
 	pthread_mutex_init(&l->cmu, NULL);
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_mutex_init(&l->vmu, NULL);
 	l->db = db;
 	l->o = *o;
 	l->edge_id = xstrdup(o->edge_id);
@@ -257,7 +256,6 @@ void ledger_free(ledger *l)
 	store_batch_free(l->snap_wb);
 	pthread_mutex_destroy(&l->cmu);
 	pthread_mutex_destroy(&l->mu);
-	pthread_mutex_destroy(&l->vmu);
 	free(l->edge_id);
 	free(l->region);
 	free(l);
@@ -383,7 +381,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	ledger_lock(l);
 	/* The new counts, the overlay without the confirmed batches and the
 	 * new version, all at once for a reader. */
-	ledger_vlock(l);
+	vstripe *vs = ledger_vlock(l, p);
 	if (rc == 0) {
 		ledger_cache_counts(l, s, skip, false);
 		if (s->last)
@@ -391,7 +389,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 		ledger_view_publish(l, p);
 	}
 	ledger_view_end(l, p);
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 	if (rc) {
 		pt->confirming = 0; /* not deleted: they may be sent again */
 		ledger_unlock(l);
@@ -425,15 +423,12 @@ bool ledger_accepting(ledger *l)
 	return ok;
 }
 
-/* The stats with the view's share and the membership reads; both
- * mutexes held. */
+/* The stats with the view's share and the membership reads; the writer
+ * mutex held, no stripe. */
 static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
-	out->cache_hits = l->view.cache_hits;
-	out->cache_misses = l->view.cache_misses;
-	out->readthrough_kept = l->view.readthrough_kept;
-	out->view_lock_ns = l->view.lock_ns;
+	ledger_view_stats(l, out);
 	out->member_reads = atomic_load_explicit(&l->commit.member_reads, memory_order_relaxed);
 	out->member_reads_skipped =
 	    atomic_load_explicit(&l->commit.member_reads_skipped, memory_order_relaxed);
@@ -442,10 +437,7 @@ static void stats_fill(ledger *l, ledger_stats *out)
 void ledger_get_stats(ledger *l, ledger_stats *out)
 {
 	ledger_lock(l);
-	ledger_vlock(l);
 	stats_fill(l, out);
-	out->overlay_entries = l->view.overlay.len;
-	ledger_vunlock(l);
 	ledger_unlock(l);
 }
 
@@ -464,14 +456,12 @@ ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 {
 	ledger_part_state *out = xcalloc(l->o.partitions, sizeof *out);
 	ledger_lock(l);
-	ledger_vlock(l);
 	*sum = (ledger_summary){.edge_id = l->edge_id,
 	                        .region = l->region,
 	                        .partitions = l->o.partitions,
 	                        .budget_bytes = l->o.budget_bytes,
 	                        .window_bytes = l->o.window_bytes};
 	stats_fill(l, &sum->st);
-	ledger_vunlock(l);
 	for (uint32_t p = 0; p < l->o.partitions; p++)
 		ledger_outbox_inspect(l, p, &out[p]);
 	ledger_unlock(l);

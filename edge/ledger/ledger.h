@@ -148,6 +148,9 @@ typedef struct ledger_replay {
 	size_t len;
 } ledger_replay;
 
+/* The most stripes the view is cut in (ledger_int.h, struct view). */
+#define LEDGER_VIEW_STRIPES 16
+
 typedef struct ledger_stats {
 	uint64_t ops_accepted;
 	uint64_t ops_duplicate;
@@ -176,13 +179,18 @@ typedef struct ledger_stats {
 	uint64_t stage_fresh;
 	uint64_t stage_reread;
 	/* Time spent where one thread at a time can be, summed over threads
-	 * (ns): holding the writer mutex, holding the view mutex (but not
-	 * both: that time is the writer mutex's), and the
-	 * commit thread's group writes (LevelDB takes one writer at a time),
-	 * the last also as the commit thread's CPU time (without the wait
-	 * for an fsync). */
+	 * (ns): holding the writer mutex, holding a view stripe's mutex
+	 * (but not with the writer mutex: that time is the writer mutex's;
+	 * view_lock_ns sums the stripes, view_stripe_ns[0..view_stripes)
+	 * has each), and the commit thread's group writes (LevelDB takes
+	 * one writer at a time), the last also as the commit thread's CPU
+	 * time (without the wait for an fsync). Only the writer mutex and
+	 * the writes are shared by every thread: a view stripe only by the
+	 * threads that read or write its partitions' counts. */
 	uint64_t writer_lock_ns;
 	uint64_t view_lock_ns;
+	uint32_t view_stripes;
+	uint64_t view_stripe_ns[LEDGER_VIEW_STRIPES];
 	uint64_t commit_write_ns;
 	uint64_t commit_write_cpu_ns;
 	/* A seal's encoding and store write, made with the writer mutex

@@ -485,16 +485,39 @@ static void group_record(group *g)
 	}
 }
 
-/* Adds the written op at i of g to the overlay (the view). Both mutexes
- * held. */
-static void overlay_op(ledger *l, const group *g, size_t i)
+/* Adds the written op at i of g to the overlay of its stripe vs (held,
+ * with the writer mutex). */
+static void overlay_op(vstripe *vs, const group *g, size_t i)
 {
 	const group_op *go = &g->ops[i];
 	const pend_op *op = &go->op;
 	char key[EKEY_PAIR_MAX];
 	size_t kn = ekey_pair(key, op->counter, strlen(op->counter), op->item, strlen(op->item));
-	ledger_overlay_add_h(l, key, kn, (uint32_t)g->count[go->cslot].hash,
+	ledger_overlay_add_h(vs, key, kn, (uint32_t)g->count[go->cslot].hash,
 	                     ledger_op_delta(op->kind, op->n, op->counts));
+}
+
+/* Every written op of g into the overlay, each stripe taken once, in
+ * turn: an item's ops are all in its stripe, so a reader sees all of
+ * them or none. Then finished moves, with the writer mutex still held,
+ * so a stager that read a count while the stripes took the ops finds it
+ * moved and reads again (ledger_stage_ops). */
+static void group_overlay(ledger *l, const group *g)
+{
+	uint32_t nst = l->view.n, touched = 0;
+	for (size_t i = 0; i < g->n; i++)
+		touched |= UINT32_C(1) << (g->ops[i].p % nst);
+	for (uint32_t s = 0; s < nst; s++) {
+		if (!(touched & UINT32_C(1) << s))
+			continue;
+		vstripe *vs = &l->view.s[s];
+		ledger_vlock_stripe(vs);
+		for (size_t i = 0; i < g->n; i++)
+			if (g->ops[i].p % nst == s)
+				overlay_op(vs, g, i);
+		ledger_vunlock(l, vs);
+	}
+	atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
 }
 
 /* Hands the written op at i of g, in the overlay already, to its open
@@ -596,13 +619,9 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 	} else {
 		if (!g->hot)
 			group_hot(l, g);
-		/* Every op of the group joins the overlay at once for a reader;
-		 * the open batches are the writer's alone (mu). */
-		ledger_vlock(l);
-		for (size_t i = 0; i < g->n; i++)
-			overlay_op(l, g, i);
-		atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
-		ledger_vunlock(l);
+		/* The group's ops join the overlay for readers; the open
+		 * batches are the writer's alone (mu). */
+		group_overlay(l, g);
 		/* The group record holds the ops of every partition not apart. */
 		uint32_t in_grec = 0;
 		for (size_t i = 0; i < g->n; i++)

@@ -25,23 +25,27 @@
  * view once (the overlay) and the outbox once (its open batch), its pair
  * key's hash passed down (pair_key).
  *
- * Three mutexes. The count writers' mutex (cmu) is held by whatever
- * writes counts or the snapshot positions: a snapshot's application, a
- * checkpoint message, the seal tick's kept read-through counts. It keeps
- * them one at a time, so that a snapshot can do its store write (and its
- * fsync) with only cmu held: likes, seals and sends go on meanwhile. The
- * writer mutex (mu) guards struct commit, struct outbox, struct replica,
- * the store batch wb and the stats st: everything writes, seals, sends,
- * snapshots and checkpoint loads change. It may be held across store I/O
- * but for a snapshot's write, a group's write on the commit thread and a
- * seal's write (one at a time: outbox.sealing). The view mutex (vmu) guards struct view:
- * what a count read looks at. It is never held across store I/O, and a
- * count read or /me takes no other ledger lock, so no read waits for a
- * write, a seal or a snapshot's fsync. Order: cmu before mu before vmu. A writer changes the
- * view only after its store write, under vmu (with mu held). Functions
- * declared here expect mu held unless they say otherwise; the record
- * encoders and ledger_pair_make are pure (any thread), and at start-up,
- * before ledger_open returns, nothing else runs and no lock is needed.
+ * Three kinds of mutex. The count writers' mutex (cmu) is held by
+ * whatever writes counts or the snapshot positions: a snapshot's
+ * application, a checkpoint message, the seal tick's kept read-through
+ * counts. It keeps them one at a time, so that a snapshot can do its
+ * store write (and its fsync) with only cmu held: likes, seals and sends
+ * go on meanwhile. The writer mutex (mu) guards struct commit, struct
+ * outbox, struct replica, the store batch wb and the stats st:
+ * everything writes, seals, sends, snapshots and checkpoint loads
+ * change. It may be held across store I/O but for a snapshot's write, a
+ * group's write on the commit thread and a seal's write (one at a time:
+ * outbox.sealing). The view stripes' mutexes each guard one stripe of
+ * struct view: what a count read of the stripe's partitions looks at.
+ * None is ever held across store I/O, and a count read or /me takes no
+ * other ledger lock, so no read waits for a write, a seal or a
+ * snapshot's fsync, nor for a read of another stripe. Order: cmu before
+ * mu before a stripe; no thread holds two stripes. A writer changes the
+ * view only after its store write, under the stripe (with mu held).
+ * Functions declared here expect mu held unless they say otherwise; the
+ * record encoders and ledger_pair_make are pure (any thread), and at
+ * start-up, before ledger_open returns, nothing else runs and no lock
+ * is needed.
  * Each struct's comment names its exceptions (the commit thread,
  * lock-free reads).
  */
@@ -227,11 +231,12 @@ struct commit {
 	uint64_t next_gno;   /* the next group record's number */
 	hlc clock;
 	bloom members; /* every 'M' key this store holds (and maybe others) */
-	/* Groups whose ops have joined the overlay: moved with mu and vmu
-	 * held, read with no lock by a stager before it reads an op's
-	 * membership and count (ledger_stage_ops), and again under mu: if it
-	 * has not moved, what the stager read is still true but for the two
-	 * groups, which it then looks up. */
+	/* Groups whose ops have joined the overlay: moved with mu held,
+	 * after the group's last stripe took its ops, read with no lock by
+	 * a stager before it reads an op's membership and count
+	 * (ledger_stage_ops), and again under mu: if it has not moved, what
+	 * the stager read is still true but for the two groups, which it
+	 * then looks up. */
 	atomic_uint_fast64_t finished;
 	atomic_uint_fast64_t member_reads, member_reads_skipped;
 	bool async;    /* a commit thread runs */
@@ -312,7 +317,7 @@ typedef struct outbox_part {
 /* The outbox: per partition, the open batch, the sealed batches not yet
  * confirmed and their sending state. Under mu only; a seal and a
  * confirmation change the overlay (the view's) through the view's
- * functions, under vmu. */
+ * functions, under the partition's stripe. */
 struct outbox {
 	outbox_part *parts;
 	/* A seal's store write runs with the mutex let go (ledger_seal);
@@ -385,7 +390,7 @@ typedef struct ledger_confirm {
 /* Stages into wb what s's edge list confirms for partition p (the
  * applied sequence, deleting confirmed batches) and marks those batches
  * confirming (not sent while the write runs); after the write,
- * ledger_confirm_view (vmu held too) drops them from memory and the
+ * ledger_confirm_view (p's stripe held too) drops them from memory and the
  * overlay and moves the partition's version, then ledger_confirm_finish
  * (mu only) resends what central passed over. ledger_confirm_free always. */
 void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
@@ -410,7 +415,8 @@ typedef struct rt_entry {
 /* A store view taken just before a write that changes counts or sealed
  * batches; readers that looked while the write ran read through it, as
  * the in-memory state they combine it with is still the one before the
- * write. Freed by whoever drops the last reference (under vmu). */
+ * write. Freed by whoever drops the last reference (under the stripe of
+ * its partition). */
 typedef struct vsnap {
 	store_snap *sn;
 	unsigned refs;
@@ -434,55 +440,81 @@ typedef struct pview {
 
 /* A read-through count a reader found settled by the snapshots: cached at
  * once, written to the store by the next writer (ledger_keep_flush). */
-#define LEDGER_KEEP_MAX 64
+#define LEDGER_KEEP_MAX 16 /* per stripe */
 typedef struct keep_req {
 	char key[KEY_MAX];
 	size_t kn;
 	uint64_t count, version;
 } keep_req;
 
-/* What a count read looks at. Under vmu, from any thread; a reader lets
- * vmu go while it reads the store. Writers (mu held) change it only
- * after their store write. */
-struct view {
+/* One stripe of the view: what count reads of its partitions' items look
+ * at (partition p is in stripe p % n), under its own mutex. */
+typedef struct vstripe {
+	pthread_mutex_t mu;
+	uint64_t since;             /* when the holder took mu (ns) */
 	smap overlay;               /* counter 0 item -> overlay_entry* */
 	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
 	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
-	pview *pv;                  /* per partition */
 	keep_req keep[LEDGER_KEEP_MAX];
 	size_t nkeep;
-	/* The view's share of ledger_stats. */
+	/* The stripe's share of ledger_stats. */
 	uint64_t cache_hits, cache_misses, readthrough_kept;
-	uint64_t lock_ns; /* vmu held */
+	uint64_t lock_ns; /* mu held (without the writer mutex) */
+	char pad[64];     /* no cache line shared with the next stripe's mutex */
+} vstripe;
+
+/* What a count read looks at, cut by partition into n stripes
+ * (LEDGER_VIEW_STRIPES at most, and no more than the partitions, nor
+ * than leave each stripe two entries of each cache), so that reads and
+ * writers of different partitions never wait for each other. A
+ * partition's part (its items' overlay, cached and read-through counts,
+ * kept read-throughs, and its pview) is under its stripe's mutex, from
+ * any thread; a reader lets it go while it reads the store. Writers (mu
+ * held) change it only after their store write. No thread holds two
+ * stripes at once. A viral item's reads and likes all meet in one
+ * stripe, so under that load one stripe is as busy as an unstriped view
+ * would be. */
+_Static_assert(LEDGER_VIEW_STRIPES <= 32, "a group's stripes are a 32-bit mask");
+
+struct view {
+	vstripe *s;
+	uint32_t n;
+	size_t cache_cap, rt_cap; /* each stripe's share of the two caches */
+	pview *pv;                /* per partition, under its stripe */
 };
 
 void ledger_view_init(ledger *l);
 void ledger_views_free(ledger *l);
-/* Publishes partition p's writer fields to its view; vmu held. */
+/* Publishes partition p's writer fields to its view; p's stripe held. */
 void ledger_view_publish(ledger *l, uint32_t p);
 /* Before a store write that changes p's counts or sealed batches: readers
- * read the store as it is now until ledger_view_end. mu held, not vmu. */
+ * read the store as it is now until ledger_view_end. mu held, no stripe. */
 void ledger_view_begin(ledger *l, uint32_t p);
-/* After that write and the memory that goes with it; vmu held. */
+/* After that write and the memory that goes with it; p's stripe held. */
 void ledger_view_end(ledger *l, uint32_t p);
 /* Writes the read-through counts readers found settled; mu held. */
 void ledger_keep_flush(ledger *l);
 /* Count, version and freshness of k as this edge shows it, with plus
  * (ops not in the overlay yet) added before the count is clamped at 0;
- * *raw (if raw is not NULL) gets the count before the clamp. Takes vmu
- * (and lets it go while it reads the store). */
+ * *raw (if raw is not NULL) gets the count before the clamp. Takes k's
+ * stripe (and lets it go while it reads the store). */
 int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw);
+/* The view's share of the stats, summed over the stripes (each taken in
+ * turn; none may be held). */
+void ledger_view_stats(ledger *l, ledger_stats *out);
 
-/* The overlay (vmu held). ledger_overlay_add_h is ledger_overlay_add for
- * a key whose smap_hash h is known. */
-void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+/* The overlay of stripe vs (held; at start-up, nothing is). The
+ * caller's partition picks vs, the one its item's reads look in.
+ * ledger_overlay_add_h is ledger_overlay_add for a key whose smap_hash
+ * h is known. */
+void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                         int64_t delta);
-void ledger_overlay_add_h(ledger *l, const char *key, size_t kn, uint32_t h, int64_t delta);
-void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta);
+void ledger_overlay_remove(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                            int64_t delta);
 /* k ops of (counter, item) became one entry of a sealed batch (a sum): the
  * overlay now counts them as one, so that entry's removal drops them all. */
-void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+void ledger_overlay_merge(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                           uint64_t k);
 /* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
  * item, delta) per op (flags as the 'D' record, or NULL: all count) and
@@ -497,11 +529,14 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
  * ERR_NOTFOUND (*version 0), or ERR_IO. */
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
 /* Puts s's counts into wb, each with s->offset as its version. With
- * check, a count whose stored version is newer is left alone. skip gets
- * s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+ * check, a count whose stored version is newer is left alone, and so is
+ * a count of an item outside s's partition (the upstream refuses such a
+ * snapshot; the ledger keeps each partition to its own stripe). skip
+ * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
 int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
-/* After the write (vmu held): the written counts into the cache; with
- * only_cached only those it holds already (a checkpoint does not flood it). */
+/* After the write (s's partition's stripe held): the written counts into
+ * the cache; with only_cached only those it holds already (a checkpoint
+ * does not flood it). */
 void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
 
 /* === struct replica (ledger_replica.c) ================================== */
@@ -532,12 +567,11 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen);
 /* === struct ledger ====================================================== */
 
 struct ledger {
-	pthread_mutex_t cmu;          /* the count writers' mutex: see the top */
-	pthread_mutex_t mu;           /* the writer mutex */
-	pthread_mutex_t vmu;          /* the view mutex */
-	uint64_t mu_since, vmu_since; /* when the holder took it (ns) */
-	const ledger *mine_before;    /* the holder's ledger_mine before mu */
-	store *db;                    /* borrowed; LevelDB is thread-safe */
+	pthread_mutex_t cmu;       /* the count writers' mutex: see the top */
+	pthread_mutex_t mu;        /* the writer mutex */
+	uint64_t mu_since;         /* when the holder took it (ns) */
+	const ledger *mine_before; /* the holder's ledger_mine before mu */
+	store *db;                 /* borrowed; LevelDB is thread-safe */
 	char *edge_id, *region;
 	ledger_opts o; /* set at open, read-only after */
 	/* Under mu: the store batch of one-off writes (snapshots,
@@ -576,11 +610,11 @@ static inline void ledger_cunlock_counts(ledger *l)
 /* The ledger whose writer mutex this thread holds, or NULL. */
 extern _Thread_local const ledger *ledger_mine;
 
-/* The two mutexes, timed: the time each is held goes to the stats (the
- * serial fraction every worker shares). Waiting on a condition variable
- * does not count as holding. The view mutex's time counts only where the
- * writer mutex is not held too, so that the two sections do not count
- * the same time twice. */
+/* The writer mutex and the view stripes' mutexes, timed: the time each
+ * is held goes to the stats (the serial fraction). Waiting on a
+ * condition variable does not count as holding. A stripe's time counts
+ * only where the writer mutex is not held too, so that the two sections
+ * do not count the same time twice. */
 static inline void ledger_lock(ledger *l)
 {
 	pthread_mutex_lock(&l->mu);
@@ -607,17 +641,31 @@ static inline void ledger_wait(ledger *l, pthread_cond_t *c)
 	ledger_mine = l;
 }
 
-static inline void ledger_vlock(ledger *l)
+/* Partition p's view stripe. */
+static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 {
-	pthread_mutex_lock(&l->vmu);
-	l->vmu_since = clock_mono_ns();
+	return &l->view.s[p % l->view.n];
 }
 
-static inline void ledger_vunlock(ledger *l)
+static inline void ledger_vlock_stripe(vstripe *vs)
+{
+	pthread_mutex_lock(&vs->mu);
+	vs->since = clock_mono_ns();
+}
+
+/* Takes partition p's stripe, and returns it. */
+static inline vstripe *ledger_vlock(ledger *l, uint32_t p)
+{
+	vstripe *vs = ledger_stripe(l, p);
+	ledger_vlock_stripe(vs);
+	return vs;
+}
+
+static inline void ledger_vunlock(ledger *l, vstripe *vs)
 {
 	if (ledger_mine != l)
-		l->view.lock_ns += clock_mono_ns() - l->vmu_since;
-	pthread_mutex_unlock(&l->vmu);
+		vs->lock_ns += clock_mono_ns() - vs->since;
+	pthread_mutex_unlock(&vs->mu);
 }
 
 #endif

@@ -254,7 +254,8 @@ int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* ledger_batch_deltas callback at load: a sealed entry into the overlay. */
+/* ledger_batch_deltas callback at load: a sealed entry into the overlay
+ * (ctx: its partition's stripe). */
 static void overlay_in(void *ctx, wire_str counter, wire_str item, int64_t delta)
 {
 	ledger_overlay_add(ctx, counter.p, counter.n, item.p, item.n, delta);
@@ -279,7 +280,7 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		ledger_batch_deltas(&b, flags, overlay_in, l);
+		ledger_batch_deltas(&b, flags, overlay_in, ledger_stripe(l, p));
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			ledger_clock_seen(l, b.ops[i].hlc);
@@ -556,12 +557,12 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 		return rc;
 	}
 	/* Each sum stands for its ops in the overlay from now on. */
-	ledger_vlock(l);
+	vstripe *vs = ledger_vlock(l, p);
 	for (uint32_t i = 0; i < b.nsums; i++)
 		if (so.merged[i] > 1)
-			ledger_overlay_merge(l, b.sums[i].counter.p, b.sums[i].counter.n,
+			ledger_overlay_merge(vs, b.sums[i].counter.p, b.sums[i].counter.n,
 			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 	sealed_ops_free(&b, &so);
 	free(ops);
 	seal_runs(ob, n);
@@ -629,7 +630,8 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 
 /* --- confirmation ----------------------------------------------------------- */
 
-/* ledger_batch_deltas callback: an entry taken off the overlay. */
+/* ledger_batch_deltas callback: an entry taken off the overlay (ctx: its
+ * partition's stripe). */
 static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
 {
 	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
@@ -646,7 +648,7 @@ static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dro
 		wire_batch b;
 		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
 			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
-			ledger_batch_deltas(&b, flags, overlay_out, l);
+			ledger_batch_deltas(&b, flags, overlay_out, ledger_stripe(l, p));
 			wire_batch_free(&b);
 		}
 		l->st.pending_bytes -= pt->sealed[i].len;

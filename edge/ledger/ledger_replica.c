@@ -133,9 +133,9 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		rp->loaded = loaded;
 		rp->after_len = al;
 	} else {
-		ledger_vlock(l);
+		vstripe *vs = ledger_vlock(l, p);
 		ledger_view_publish(l, p);
-		ledger_vunlock(l);
+		ledger_vunlock(l, vs);
 	}
 	ledger_unlock(l);
 	ledger_cunlock_counts(l);
@@ -205,7 +205,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_unlock(l);
 	rc = store_write(l->db, wb);
 	ledger_lock(l);
-	ledger_vlock(l);
+	vstripe *vs = ledger_vlock(l, p);
 	if (rc == 0) {
 		*rp = nrp;
 		ledger_cache_counts(l, s, skip, true);
@@ -214,7 +214,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		ledger_view_publish(l, p);
 	}
 	ledger_view_end(l, p);
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 	if (rc) {
 		pt->confirming = 0; /* not deleted: they may be sent again */
 		ledger_unlock(l);

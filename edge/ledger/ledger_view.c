@@ -3,11 +3,11 @@
  * read-through counts from central, each partition's published view,
  * and the snapshot counts a snapshot or checkpoint message writes.
  *
- * Owns struct view (ledger_int.h): under the view mutex only. A count
- * read takes nothing else and lets it go while it reads the store
- * (ledger_view_count); writers (the commit, a seal, a snapshot) call in
- * with the writer mutex held and change what readers see under the view
- * mutex, after their store write.
+ * Owns struct view (ledger_int.h): each stripe under its own mutex. A
+ * count read takes its item's stripe and nothing else, and lets it go
+ * while it reads the store (ledger_view_count); writers (the commit, a
+ * seal, a snapshot) call in with the writer mutex held and change what
+ * readers see under the stripes, after their store write.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,23 +22,41 @@
 void ledger_view_init(ledger *l)
 {
 	struct view *v = &l->view;
-	smap_init(&v->overlay);
-	smap_init(&v->cache_hot);
-	smap_init(&v->cache_cold);
-	smap_init(&v->rt_hot);
-	smap_init(&v->rt_cold);
+	/* Each stripe keeps its share of both caches, two entries at least
+	 * (smap_put_gen), so that together they hold no more than the
+	 * options say. */
+	size_t n = LEDGER_VIEW_STRIPES;
+	if (n > l->o.partitions)
+		n = l->o.partitions;
+	if (n > l->o.cache_entries / 2)
+		n = l->o.cache_entries / 2;
+	if (n > l->o.rt_entries / 2)
+		n = l->o.rt_entries / 2;
+	v->n = n ? (uint32_t)n : 1;
+	v->cache_cap = l->o.cache_entries / v->n;
+	v->rt_cap = l->o.rt_entries / v->n;
+	v->s = xcalloc(v->n, sizeof *v->s);
+	for (uint32_t i = 0; i < v->n; i++) {
+		vstripe *vs = &v->s[i];
+		pthread_mutex_init(&vs->mu, NULL);
+		smap_init(&vs->overlay);
+		smap_init(&vs->cache_hot);
+		smap_init(&vs->cache_cold);
+		smap_init(&vs->rt_hot);
+		smap_init(&vs->rt_cold);
+	}
 	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
 }
 
 /* --- overlay -------------------------------------------------------------- */
 
-void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                         int64_t delta)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
 	bool created;
-	smap_val *v = smap_put(&l->view.overlay, key, kn, &created);
+	smap_val *v = smap_put(&vs->overlay, key, kn, &created);
 	if (created)
 		v->p = xcalloc(1, sizeof(overlay_entry));
 	overlay_entry *e = v->p;
@@ -46,12 +64,12 @@ void ledger_overlay_add(ledger *l, const char *counter, size_t cl, const char *i
 	e->nops++;
 }
 
-void ledger_overlay_add_h(ledger *l, const char *key, size_t kn, uint32_t h, int64_t delta)
+void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta)
 {
-	smap_val *v = smap_get_h(&l->view.overlay, key, kn, h);
+	smap_val *v = smap_get_h(&vs->overlay, key, kn, h);
 	if (!v) {
 		bool created;
-		v = smap_put(&l->view.overlay, key, kn, &created);
+		v = smap_put(&vs->overlay, key, kn, &created);
 		v->p = xcalloc(1, sizeof(overlay_entry));
 	}
 	overlay_entry *e = v->p;
@@ -59,28 +77,28 @@ void ledger_overlay_add_h(ledger *l, const char *key, size_t kn, uint32_t h, int
 	e->nops++;
 }
 
-void ledger_overlay_remove(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+void ledger_overlay_remove(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                            int64_t delta)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	smap_val *v = smap_get(&l->view.overlay, key, kn);
+	smap_val *v = smap_get(&vs->overlay, key, kn);
 	if (!v)
 		return;
 	overlay_entry *e = v->p;
 	e->delta -= delta;
 	if (--e->nops == 0) {
 		free(e);
-		smap_del(&l->view.overlay, key, kn);
+		smap_del(&vs->overlay, key, kn);
 	}
 }
 
-void ledger_overlay_merge(ledger *l, const char *counter, size_t cl, const char *item, size_t il,
+void ledger_overlay_merge(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                           uint64_t k)
 {
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	smap_val *v = smap_get(&l->view.overlay, key, kn);
+	smap_val *v = smap_get(&vs->overlay, key, kn);
 	if (!v || k < 2)
 		return;
 	overlay_entry *e = v->p;
@@ -154,11 +172,11 @@ void ledger_view_begin(ledger *l, uint32_t p)
 	vsnap *v = xmalloc(sizeof *v);
 	v->sn = store_snap_new(l->db);
 	v->refs = 1;
-	ledger_vlock(l);
+	vstripe *vs = ledger_vlock(l, p);
 	pview *pv = &l->view.pv[p];
 	pv->gen++;
 	pv->pre = v;
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 }
 
 void ledger_view_end(ledger *l, uint32_t p)
@@ -173,16 +191,15 @@ void ledger_view_end(ledger *l, uint32_t p)
 
 /* Both caches keep two generations (smap_put_gen), so neither holds more
  * than its configured size. */
-static void cache_set(ledger *l, const char *key, size_t kn, uint64_t val)
+static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint64_t val)
 {
-	smap_put_gen(&l->view.cache_hot, &l->view.cache_cold, l->o.cache_entries, key, kn, false,
-	             NULL)
-	    ->u = val;
+	smap_put_gen(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, false, NULL)->u =
+	    val;
 }
 
-static void rt_forget(ledger *l, const char *key, size_t kn)
+static void rt_forget(vstripe *vs, const char *key, size_t kn)
 {
-	smap *gens[2] = {&l->view.rt_hot, &l->view.rt_cold};
+	smap *gens[2] = {&vs->rt_hot, &vs->rt_cold};
 	for (int i = 0; i < 2; i++) {
 		smap_val *v = smap_get(gens[i], key, kn);
 		if (v) {
@@ -192,35 +209,62 @@ static void rt_forget(ledger *l, const char *key, size_t kn)
 	}
 }
 
-static rt_entry *rt_find(ledger *l, const char *key, size_t kn)
+static rt_entry *rt_find(vstripe *vs, const char *key, size_t kn)
 {
-	smap_val *v = smap_get(&l->view.rt_hot, key, kn);
+	smap_val *v = smap_get(&vs->rt_hot, key, kn);
 	if (!v)
-		v = smap_get(&l->view.rt_cold, key, kn);
+		v = smap_get(&vs->rt_cold, key, kn);
 	return v ? v->p : NULL;
 }
 
 /* rt_find for a key whose smap_hash is known. */
-static rt_entry *rt_find_h(ledger *l, const char *key, size_t kn, uint32_t h)
+static rt_entry *rt_find_h(vstripe *vs, const char *key, size_t kn, uint32_t h)
 {
-	smap_val *v = smap_get_h(&l->view.rt_hot, key, kn, h);
+	smap_val *v = smap_get_h(&vs->rt_hot, key, kn, h);
 	if (!v)
-		v = smap_get_h(&l->view.rt_cold, key, kn, h);
+		v = smap_get_h(&vs->rt_cold, key, kn, h);
 	return v ? v->p : NULL;
 }
 
 void ledger_views_free(ledger *l)
 {
-	smap_free_values(&l->view.overlay);
-	smap_free(&l->view.cache_hot);
-	smap_free(&l->view.cache_cold);
-	smap_free_values(&l->view.rt_hot);
-	smap_free_values(&l->view.rt_cold);
+	for (uint32_t i = 0; l->view.s && i < l->view.n; i++) {
+		vstripe *vs = &l->view.s[i];
+		smap_free_values(&vs->overlay);
+		smap_free(&vs->cache_hot);
+		smap_free(&vs->cache_cold);
+		smap_free_values(&vs->rt_hot);
+		smap_free_values(&vs->rt_cold);
+		pthread_mutex_destroy(&vs->mu);
+	}
+	free(l->view.s);
+	l->view.s = NULL;
 	if (l->view.pv)
 		for (uint32_t p = 0; p < l->o.partitions; p++)
 			vsnap_put(l->view.pv[p].pre);
 	free(l->view.pv);
 	l->view.pv = NULL;
+}
+
+void ledger_view_stats(ledger *l, ledger_stats *out)
+{
+	out->cache_hits = out->cache_misses = out->readthrough_kept = 0;
+	out->view_lock_ns = 0;
+	out->overlay_entries = 0;
+	out->view_stripes = l->view.n;
+	memset(out->view_stripe_ns, 0, sizeof out->view_stripe_ns);
+	for (uint32_t i = 0; i < l->view.n; i++) {
+		vstripe *vs = &l->view.s[i];
+		ledger_vlock_stripe(vs);
+		out->cache_hits += vs->cache_hits;
+		out->cache_misses += vs->cache_misses;
+		out->readthrough_kept += vs->readthrough_kept;
+		out->overlay_entries += vs->overlay.len;
+		uint64_t ns = vs->lock_ns;
+		ledger_vunlock(l, vs);
+		out->view_stripe_ns[i] = ns;
+		out->view_lock_ns += ns;
+	}
 }
 
 /* --- reading ---------------------------------------------------------------- */
@@ -329,25 +373,25 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 /* The snapshot count of key ("counter 0 item", whose smap_hash is h):
  * 0 with *count and *known (false when the edge never received one), or
  * 1 when it must be read from the store first (f). */
-static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uint32_t p, fetch *f,
-                          uint64_t *count, bool *known)
+static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h,
+                          uint32_t p, fetch *f, uint64_t *count, bool *known)
 {
-	smap_val *v = smap_get_h(&l->view.cache_hot, key, kn, h);
+	smap_val *v = smap_get_h(&vs->cache_hot, key, kn, h);
 	uint64_t val;
 	if (v) {
 		val = v->u;
-		l->view.cache_hits++;
-	} else if ((v = smap_get_h(&l->view.cache_cold, key, kn, h))) {
-		l->view.cache_hits++;
+		vs->cache_hits++;
+	} else if ((v = smap_get_h(&vs->cache_cold, key, kn, h))) {
+		vs->cache_hits++;
 		/* Read before the promotion: making room in hot may drop cold,
 		 * v's map, whole. */
 		val = v->u;
-		cache_set(l, key, kn, val);
+		cache_set(l, vs, key, kn, val);
 	} else if (fetched(f, &l->view.pv[p], FETCH_COUNT)) {
 		val = f->val;
-		cache_set(l, key, kn, val);
+		cache_set(l, vs, key, kn, val);
 	} else {
-		l->view.cache_misses++;
+		vs->cache_misses++;
 		return need(f, p, FETCH_COUNT);
 	}
 	*known = (val & COUNT_KNOWN) != 0;
@@ -359,29 +403,39 @@ static int snapshot_count(ledger *l, const char *key, size_t kn, uint32_t h, uin
  * reached becomes a snapshot count: had the item changed since, a
  * snapshot would have brought it. Cached now; written to the store by
  * the next writer (a reader writes nothing). */
-static void rt_keep(ledger *l, const char *key, size_t kn, const rt_entry *e, const pview *pv)
+static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt_entry *e,
+                    const pview *pv)
 {
-	if (l->view.nkeep < LEDGER_KEEP_MAX) {
-		keep_req *k = &l->view.keep[l->view.nkeep++];
+	if (vs->nkeep < LEDGER_KEEP_MAX) {
+		keep_req *k = &vs->keep[vs->nkeep++];
 		memcpy(k->key, key, kn);
 		k->kn = kn;
 		k->count = e->count;
 		k->version = pv->snap_offset;
 	}
-	cache_set(l, key, kn, e->count | COUNT_KNOWN);
-	rt_forget(l, key, kn);
-	l->view.readthrough_kept++;
+	cache_set(l, vs, key, kn, e->count | COUNT_KNOWN);
+	rt_forget(vs, key, kn);
+	vs->readthrough_kept++;
 }
 
 void ledger_keep_flush(ledger *l)
 {
-	ledger_vlock(l);
-	size_t n = l->view.nkeep;
-	keep_req *ks = n ? xmalloc(n * sizeof *ks) : NULL;
-	if (n)
-		memcpy(ks, l->view.keep, n * sizeof *ks);
-	l->view.nkeep = 0;
-	ledger_vunlock(l);
+	/* Taken from each stripe in turn: a keep is a hint that saves a
+	 * later read-through, and needs no instant common to the stripes. */
+	size_t n = 0;
+	keep_req *ks = NULL;
+	for (uint32_t i = 0; i < l->view.n; i++) {
+		vstripe *vs = &l->view.s[i];
+		ledger_vlock_stripe(vs);
+		if (vs->nkeep) {
+			if (!ks)
+				ks = xmalloc((size_t)l->view.n * LEDGER_KEEP_MAX * sizeof *ks);
+			memcpy(ks + n, vs->keep, vs->nkeep * sizeof *ks);
+			n += vs->nkeep;
+			vs->nkeep = 0;
+		}
+		ledger_vunlock(l, vs);
+	}
 	if (!n)
 		return;
 	store_batch_clear(l->wb);
@@ -413,8 +467,8 @@ void ledger_keep_flush(ledger *l)
  * asked, the count before it is clamped at 0), 1 with f saying what to
  * read from the store first. k's hash serves every map it is looked up
  * in. */
-static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger_view *out,
-                    int64_t *raw)
+static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fetch *f,
+                    ledger_view *out, int64_t *raw)
 {
 	const char *key = k->key;
 	size_t kn = k->kn;
@@ -422,10 +476,10 @@ static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger
 	pview *pv = &l->view.pv[p];
 	uint64_t base;
 	bool known;
-	if (snapshot_count(l, key, kn, h, p, f, &base, &known))
+	if (snapshot_count(l, vs, key, kn, h, p, f, &base, &known))
 		return 1;
 	int64_t delta = 0;
-	smap_val *v = smap_get_h(&l->view.overlay, key, kn, h);
+	smap_val *v = smap_get_h(&vs->overlay, key, kn, h);
 	if (v)
 		delta = ((overlay_entry *)v->p)->delta;
 	out->version = pv->snap_offset;
@@ -435,13 +489,13 @@ static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger
 	out->known = known || pv->complete;
 	/* A read-through count is newer than the snapshots until they reach
 	 * its version; then they take over. */
-	rt_entry *e = rt_find_h(l, key, kn, h);
+	rt_entry *e = rt_find_h(vs, key, kn, h);
 	if (e && pv->snap_offset >= e->version && pv->snap_offset > 0) {
 		if (out->known) {
-			rt_forget(l, key, kn);
+			rt_forget(vs, key, kn);
 		} else {
-			rt_keep(l, key, kn, e, pv);
-			return view_try(l, k, plus, f, out, raw);
+			rt_keep(l, vs, key, kn, e, pv);
+			return view_try(l, vs, k, plus, f, out, raw);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
@@ -467,14 +521,14 @@ static int view_try(ledger *l, const pair_key *k, int64_t plus, fetch *f, ledger
 	return 0;
 }
 
-/* Tries under vmu, and between tries reads the store with vmu let go, so
- * no store read holds up another reader. */
+/* Tries under k's stripe, and between tries reads the store with it let
+ * go, so no store read holds up another reader. */
 int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw)
 {
 	fetch f = {0};
 	int rc;
-	ledger_vlock(l);
-	while ((rc = view_try(l, k, plus, &f, out, raw)) == 1) {
+	vstripe *vs = ledger_vlock(l, k->p);
+	while ((rc = view_try(l, vs, k, plus, &f, out, raw)) == 1) {
 		pview *pv = &l->view.pv[k->p];
 		f.gen[f.kind] = pv->gen;
 		/* A write is running (gen odd): the memory read with this is
@@ -482,62 +536,103 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 		f.from = pv->gen & 1 ? pv->pre : NULL;
 		if (f.from)
 			f.from->refs++;
-		ledger_vunlock(l);
+		ledger_vunlock(l, vs);
 		rc = fetch_run(l, &f, k->key, k->kn);
-		ledger_vlock(l);
+		ledger_vlock_stripe(vs);
 		vsnap_put(f.from);
 		f.from = NULL;
 		if (rc)
 			break;
 		f.valid[f.kind] = true;
 	}
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 	return rc;
 }
 
 /* Counts of a batch looked up together (ledger_read_many). */
 #define READ_AHEAD 8
+/* Counts of a batch sorted by stripe at a time (ledger_read_many). */
+#define READ_WINDOW 256
+
+/* The counts at[0..m) of refs, all of stripe vs, into out: under one hold
+ * of vs while each is in memory, with the lock let go for each that must
+ * be read from the store. 0 or the store's error. */
+static int read_stripe(ledger *l, vstripe *vs, const ledger_ref *refs, const uint16_t *at,
+                       const uint32_t *part, size_t m, ledger_view *out)
+{
+	pair_key k[READ_AHEAD];
+	size_t i = 0;
+	while (i < m) {
+		int rc = 0;
+		size_t j = 0;
+		ledger_vlock_stripe(vs);
+		while (i < m && !rc) {
+			/* A few counts at a time: their keys and hashes first, and
+			 * their cache slots and keys asked for, so the lookups'
+			 * cache misses overlap instead of coming one by one. */
+			size_t c = m - i < READ_AHEAD ? m - i : READ_AHEAD;
+			for (j = 0; j < c; j++) {
+				const ledger_ref *r = &refs[at[i + j]];
+				k[j].kn = ekey_pair(k[j].key, r->counter, r->cl, r->item, r->il);
+				k[j].h = smap_hash(k[j].key, k[j].kn);
+				k[j].p = part[at[i + j]];
+				smap_prefetch(&vs->cache_hot, k[j].h);
+			}
+			for (j = 0; j < c; j++)
+				smap_prefetch_key(&vs->cache_hot, k[j].h);
+			for (j = 0; j < c; j++) {
+				fetch f = {0};
+				rc = view_try(l, vs, &k[j], 0, &f, &out[at[i]], NULL);
+				if (rc)
+					break;
+				i++;
+			}
+		}
+		ledger_vunlock(l, vs);
+		if (i == m)
+			break;
+		/* This count (k[j]) needs the store: the one-count path reads it
+		 * with the lock let go, then the rest go on under one hold again. */
+		if ((rc = ledger_view_count(l, &k[j], 0, &out[at[i]], NULL)) != 0)
+			return rc;
+		i++;
+	}
+	return 0;
+}
 
 int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out)
 {
 	for (size_t i = 0; i < n; i++)
 		if (refs[i].cl > COUNTER_MAX || refs[i].il > ITEM_MAX)
 			return ERR_INVAL;
-	pair_key k[READ_AHEAD];
-	size_t i = 0;
-	while (i < n) {
-		int rc = 0;
-		size_t j = 0;
-		ledger_vlock(l);
-		while (i < n && !rc) {
-			/* A few counts at a time: their keys and hashes first, and
-			 * their cache slots and keys asked for, so the lookups'
-			 * cache misses overlap instead of coming one by one. */
-			size_t m = n - i < READ_AHEAD ? n - i : READ_AHEAD;
-			for (j = 0; j < m; j++) {
-				const ledger_ref *r = &refs[i + j];
-				ledger_pair_make(&k[j], r->counter, r->cl, r->item, r->il,
-				                 l->o.partitions);
-				smap_prefetch(&l->view.cache_hot, k[j].h);
-			}
-			for (j = 0; j < m; j++)
-				smap_prefetch_key(&l->view.cache_hot, k[j].h);
-			for (j = 0; j < m; j++) {
-				fetch f = {0};
-				rc = view_try(l, &k[j], 0, &f, &out[i], NULL);
-				if (rc)
-					break;
-				i++;
-			}
+	uint32_t nst = l->view.n;
+	for (size_t base = 0; base < n; base += READ_WINDOW) {
+		/* A window's counts sorted by stripe (a counting sort), so that
+		 * each stripe is taken once per window. */
+		size_t m = n - base < READ_WINDOW ? n - base : READ_WINDOW;
+		const ledger_ref *r = refs + base;
+		uint32_t part[READ_WINDOW];
+		uint16_t at[READ_WINDOW];
+		size_t first[LEDGER_VIEW_STRIPES + 1] = {0};
+		for (size_t i = 0; i < m; i++) {
+			part[i] = partition_of(r[i].item, r[i].il, l->o.partitions);
+			first[part[i] % nst + 1]++;
 		}
-		ledger_vunlock(l);
-		if (i == n)
-			break;
-		/* This count (k[j]) needs the store: the one-count path reads it
-		 * with the lock let go, then the rest go on under one hold again. */
-		if ((rc = ledger_view_count(l, &k[j], 0, &out[i], NULL)) != 0)
-			return rc;
-		i++;
+		for (uint32_t s = 0; s < nst; s++)
+			first[s + 1] += first[s];
+		size_t fill[LEDGER_VIEW_STRIPES];
+		memcpy(fill, first, nst * sizeof *fill);
+		for (size_t i = 0; i < m; i++)
+			at[fill[part[i] % nst]++] = (uint16_t)i;
+		for (uint32_t s = 0; s < nst; s++) {
+			size_t c = first[s + 1] - first[s];
+			if (!c)
+				continue;
+			int rc =
+			    read_stripe(l, &l->view.s[s], r, at + first[s], part, c, out + base);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -560,17 +655,17 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 		return;
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	ledger_vlock(l);
-	rt_entry *e = rt_find(l, key, kn);
+	vstripe *vs = ledger_vlock(l, partition_of(item, il, l->o.partitions));
+	rt_entry *e = rt_find(vs, key, kn);
 	if (!e || version >= e->version) {
-		rt_forget(l, key, kn);
-		smap_val *v = smap_put_gen(&l->view.rt_hot, &l->view.rt_cold, l->o.rt_entries, key,
-		                           kn, true, NULL);
+		rt_forget(vs, key, kn);
+		smap_val *v =
+		    smap_put_gen(&vs->rt_hot, &vs->rt_cold, l->view.rt_cap, key, kn, true, NULL);
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
 	}
-	ledger_vunlock(l);
+	ledger_vunlock(l, vs);
 }
 
 /* --- snapshots ----------------------------------------------------------- */
@@ -593,11 +688,11 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
 }
 
 /* The cached count of key, if the cache holds one, becomes val. */
-static void cache_refresh(ledger *l, const char *key, size_t kn, uint64_t val)
+static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint64_t val)
 {
-	smap_val *v = smap_get(&l->view.cache_hot, key, kn);
+	smap_val *v = smap_get(&vs->cache_hot, key, kn);
 	if (!v)
-		v = smap_get(&l->view.cache_cold, key, kn);
+		v = smap_get(&vs->cache_cold, key, kn);
 	if (v)
 		v->u = val;
 }
@@ -608,7 +703,8 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 	unsigned char val[16];
 	for (uint32_t i = 0; i < s->ncounts; i++) {
 		const wire_count *c = &s->counts[i];
-		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX;
+		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX ||
+		          partition_of(c->item.p, c->item.n, l->o.partitions) != s->partition;
 		if (skip[i])
 			continue;
 		char pair[EKEY_PAIR_MAX];
@@ -635,6 +731,7 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 
 void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached)
 {
+	vstripe *vs = ledger_stripe(l, s->partition);
 	char key[KEY_MAX];
 	for (uint32_t i = 0; i < s->ncounts; i++) {
 		const wire_count *c = &s->counts[i];
@@ -642,8 +739,8 @@ void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bo
 			continue;
 		size_t kn = ekey_pair(key, c->counter.p, c->counter.n, c->item.p, c->item.n);
 		if (only_cached)
-			cache_refresh(l, key, kn, c->count | COUNT_KNOWN);
+			cache_refresh(vs, key, kn, c->count | COUNT_KNOWN);
 		else
-			cache_set(l, key, kn, c->count | COUNT_KNOWN);
+			cache_set(l, vs, key, kn, c->count | COUNT_KNOWN);
 	}
 }

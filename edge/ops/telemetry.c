@@ -320,16 +320,28 @@ static void ledger_hook(void *ctx, sbuf *out)
 	               "Cache lookups that went to the store, by cache.");
 	metrics_sample(tm->reg, out, "cache_misses_total", "cache=\"snapshots\"",
 	               (double)ls.cache_misses);
-	metrics_family(tm->reg, out, "ledger_serial_seconds_total", METRIC_COUNTER,
-	               "Time spent where one thread at a time can be, summed over threads, by "
-	               "section (writer_lock, view_lock, commit_write): over CPU seconds, the "
-	               "serial fraction that bounds the speed-up of more workers.");
+	metrics_family(
+	    tm->reg, out, "ledger_serial_seconds_total", METRIC_COUNTER,
+	    "Time spent where one thread at a time can be, summed over threads, by "
+	    "section (writer_lock, view_lock: every view stripe's together, commit_write): "
+	    "over CPU seconds, the serial fraction that bounds the speed-up of more "
+	    "workers.");
 	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"writer_lock\"",
 	               (double)ls.writer_lock_ns / 1e9);
 	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"view_lock\"",
 	               (double)ls.view_lock_ns / 1e9);
 	metrics_sample(tm->reg, out, "ledger_serial_seconds_total", "section=\"commit_write\"",
 	               (double)ls.commit_write_ns / 1e9);
+	metrics_family(tm->reg, out, "ledger_view_stripe_seconds_total", METRIC_COUNTER,
+	               "Time a view stripe's lock was held, without the writer lock, by stripe: "
+	               "view_lock's part that only the threads reading or writing the stripe's "
+	               "partitions share (partition p is in stripe p mod the stripes).");
+	for (uint32_t i = 0; i < ls.view_stripes && i < LEDGER_VIEW_STRIPES; i++) {
+		char lbl[24];
+		snprintf(lbl, sizeof lbl, "stripe=\"%u\"", i);
+		metrics_sample(tm->reg, out, "ledger_view_stripe_seconds_total", lbl,
+		               (double)ls.view_stripe_ns[i] / 1e9);
+	}
 	one(tm, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
 	    "The commit thread's CPU time in group writes: commit_write's time without the wait "
 	    "for an fsync.",

@@ -313,13 +313,19 @@ lat_end() { # key
 
 # The edge counts, on its /metrics, the time spent where only one thread
 # at a time can be, summed over threads: holding the ledger's writer lock,
-# holding its view lock, and the commit thread's group writes (LevelDB
-# takes one writer at a time). Over the edge's CPU time in the same
-# interval, that is the serial fraction s, and 1 / (s + (1 - s) / N)
-# bounds the speed-up of N workers (Amdahl). The sections are disjoint
-# (the view lock's time inside the writer lock is the writer lock's) and
-# summed, which takes the two locks as if one: an upper bound on the
-# serial share, a lower bound on the speed-up. Lock time is wall time. The group writes count with
+# holding a view stripe's lock (per stripe, and all together as
+# view_lock), and the commit thread's group writes (LevelDB takes one
+# writer at a time). Over the edge's CPU time in the same interval, that
+# is the serial fraction s, and 1 / (s + (1 - s) / N) bounds the speed-up
+# of N workers (Amdahl). A view stripe is shared only by the threads
+# reading or writing its partitions' counts, so s counts the busiest
+# stripe's time in the interval (view_stripe_max), not the stripes' sum:
+# with the like runs' items spread over every partition that is about a
+# stripe count's share of view_lock; a load on one viral item would put
+# all of view_lock in one stripe. The sections are disjoint (a stripe's
+# time inside the writer lock is the writer lock's) and summed, which
+# takes the locks as if one: an upper bound on the serial share, a lower
+# bound on the speed-up. Lock time is wall time. The group writes count with
 # their CPU time (likes_edge_ledger_commit_write_cpu_seconds_total): an
 # fsync's wait is no work, and while it runs the next group grows; their
 # wall time is printed beside it. So do the seals' encoding and store
@@ -330,10 +336,11 @@ declare -A SER0   # key.field -> the same counters at serial_begin
 declare -A SERWHY # key -> why the sample has no fraction
 SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves in 0.01 s
 
-# "writer_lock view_lock commit_write commit_write_cpu cpu seal_write_cpu"
-# in seconds so far, from one scrape of the edge's /metrics (a
-# loopback-only route on its API port), so all six are of one instant;
-# nothing when the edge does not answer or a series is missing.
+# "writer_lock view_lock commit_write commit_write_cpu cpu seal_write_cpu
+# stripes" in seconds so far, from one scrape of the edge's /metrics (a
+# loopback-only route on its API port), so all are of one instant;
+# stripes is each view stripe's seconds, comma-separated, in stripe
+# order. Nothing when the edge does not answer or a series is missing.
 edge_serial() {
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
@@ -342,7 +349,15 @@ edge_serial() {
 	$1 == "likes_edge_ledger_commit_write_cpu_seconds_total" { cc = $2; n++ }
 	$1 == "process_cpu_seconds_total" { cpu = $2; n++ }
 	$1 == "likes_edge_ledger_seal_write_cpu_seconds_total" { sw = $2; n++ }
-	END { if (n == 6) printf "%.9f %.9f %.9f %.9f %.9f %.9f\n", w, v, c, cc, cpu, sw }'
+	$1 ~ /^likes_edge_ledger_view_stripe_seconds_total\{stripe="[0-9]+"\}$/ {
+		i = $1; gsub(/[^0-9]/, "", i); st[i + 0] = $2; if (i + 1 > ns) ns = i + 1
+	}
+	END {
+		if (n != 6 || ns == 0) exit
+		l = ""
+		for (i = 0; i < ns; i++) l = l (i ? "," : "") sprintf("%.9f", st[i])
+		printf "%.9f %.9f %.9f %.9f %.9f %.9f %s\n", w, v, c, cc, cpu, sw, l
+	}'
 }
 
 # "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
@@ -414,11 +429,12 @@ serial_end() { # key
 		t1=$RUN_END_T srv=$RUN_END_SRV load=$RUN_END_LOAD down=$RUN_END_DOWN
 	fi
 	if [[ -z ${SER0[$k.m]} || -z $now ]]; then
-		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_commit_write_cpu_seconds_total, likes_edge_ledger_seal_write_cpu_seconds_total or process_cpu_seconds_total"
+		SERWHY[$k]="the edge's /metrics gave no likes_edge_ledger_serial_seconds_total{section=...}, likes_edge_ledger_view_stripe_seconds_total, likes_edge_ledger_commit_write_cpu_seconds_total, likes_edge_ledger_seal_write_cpu_seconds_total or process_cpu_seconds_total"
 		echo "  serial $k: $(jstr "${SERWHY[$k]}")"
 		return 0
 	fi
-	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.commit_write_s]" \
+	read -r "SER[$k.writer_lock_s]" "SER[$k.view_lock_s]" "SER[$k.view_stripe_max_s]" \
+		"SER[$k.view_stripes]" "SER[$k.commit_write_s]" \
 		"SER[$k.commit_write_cpu_s]" "SER[$k.seal_write_cpu_s]" "SER[$k.serial_s]" "SER[$k.cpu_s]" \
 		"SER[$k.edge_cores]" "SER[$k.server_cpu_busy]" "SER[$k.load_cpu_busy]" "SER[$k.wall_s]" < <(awk -v a="${SER0[$k.m]}" -v b="$now" -v t0="${SER0[$k.t]}" \
 		-v t1="$t1" -v s0="${SER0[$k.srv]}" -v s1="$srv" -v l0="${SER0[$k.load]}" -v l1="$load" '
@@ -431,8 +447,12 @@ serial_end() { # key
 			split(a, x, " "); split(b, y, " ")
 			w = y[1] - x[1]; v = y[2] - x[2]; c = y[3] - x[3]; cc = y[4] - x[4]; cpu = y[5] - x[5]
 			sw = y[6] - x[6]
-			printf "%.3f %.3f %.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, c, cc, sw,
-				w + v + cc + sw, cpu,
+			# The busiest stripe over the interval.
+			ns = split(x[7], sx, ","); split(y[7], sy, ",")
+			vm = 0
+			for (i = 1; i <= ns; i++) if (sy[i] - sx[i] > vm) vm = sy[i] - sx[i]
+			printf "%.3f %.3f %.3f %d %.3f %.3f %.3f %.3f %.2f %.3f %s %s %.2f\n", w, v, vm, ns,
+				c, cc, sw, w + vm + cc + sw, cpu,
 				(t1 > t0 ? cpu / (t1 - t0) : 0), busy(s0, s1), busy(l0, l1), t1 - t0
 		}')
 	# After run_end, the edge's cores over the run's own wall time come
@@ -455,8 +475,9 @@ serial_end() { # key
 	else
 		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
 	fi
-	printf '  %-22s serial %s s (writer_lock %s, view_lock %s, commit_write CPU %s of %s, seal_write CPU %s) / edge CPU %s s' \
-		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_lock_s]}" \
+	printf '  %-22s serial %s s (writer_lock %s, busiest view stripe %s of view_lock %s in %s stripes, commit_write CPU %s of %s, seal_write CPU %s) / edge CPU %s s' \
+		"serial $k" "${SER[$k.serial_s]}" "${SER[$k.writer_lock_s]}" "${SER[$k.view_stripe_max_s]}" \
+		"${SER[$k.view_lock_s]}" "${SER[$k.view_stripes]}" \
 		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.seal_write_cpu_s]}" \
 		"${SER[$k.cpu_s]}"
 	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s (central and broker %s of it)\n' \
@@ -682,14 +703,14 @@ print_mixed() {
 		"with POSTs ${LAT[get_50_bare_mixed.p50]:-}/${LAT[get_50_bare_mixed.p99]:-}/${LAT[get_50_bare_mixed.p999]:-}" \
 		"(${LAT[get_50_bare_mixed.rate]:-null}/s; POSTs ${LAT[post_50_bare_mixed.rate]:-null} of" \
 		"${LAT[post_50_bare_mixed.target]:-null}/s); load CPU $LOAD_CPU busy ${SER[bare_mixed.load_cpu_busy]:-null}"
-	echo "serial time over the edge's CPU time, s (writer_lock + view_lock + commit_write CPU seconds" \
+	echo "serial time over the edge's CPU time, s (writer_lock + busiest view stripe + commit_write CPU + seal_write CPU seconds" \
 		"/ edge CPU seconds; edge cores; load CPU $LOAD_CPU busy, by the load generators alone):"
 	for k in "${SER_RUNS[@]}"; do
 		if [[ -n ${SERWHY[$k]:-} ]]; then
 			echo "  $k: null: ${SERWHY[$k]}"
 			continue
 		fi
-		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_lock_s]:-}" \
+		echo "  $k: ${SER[$k.fraction]:-null} = (${SER[$k.writer_lock_s]:-} + ${SER[$k.view_stripe_max_s]:-}" \
 			"+ ${SER[$k.commit_write_cpu_s]:-} + ${SER[$k.seal_write_cpu_s]:-}) / ${SER[$k.cpu_s]:-};" \
 			"${SER[$k.edge_cores]:-} cores;" \
 			"${SER[$k.load_cpu_busy]:-}, ${SER[$k.load_gen_busy]:-}"
@@ -1291,7 +1312,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
-SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s commit_write_s commit_write_cpu_s
+SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s view_stripe_max_s view_stripes
+	commit_write_s commit_write_cpu_s
 	seal_write_cpu_s serial_s fraction server_cpu_busy load_cpu_busy downstream_cores load_gen_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
 	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true

@@ -1,0 +1,349 @@
+/* test_ledger_stripes.c - the view cut in stripes by partition: a count
+ * read takes its item's stripe and no other lock, so a read waits for
+ * nothing that happens in another stripe; a batch read answers as single
+ * reads would, across stripes and windows; the stripes' count follows the
+ * options; each stripe's lock time is reported and they add up to the
+ * view lock's; a snapshot count of an item outside the snapshot's
+ * partition stays out of the store and every cache; and readers on
+ * several threads beside a writer see counts that only grow and end
+ * right.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h), with 16 partitions;
+ * ledger_int.h to hold a stripe's mutex from the test.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/support/ledger_util.h"
+#include "edge/ledger/ledger_int.h"
+#include "wire.h"
+
+#define PARTS 16
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_stripes");
+	T.o.partitions = PARTS;
+	T.o.cache_entries = 1000;
+	T.o.rt_entries = 1000;
+	T.p = partition_of(ITEM, strlen(ITEM), PARTS);
+	open_ledger();
+}
+
+TestSuite(ledger_stripes, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
+
+/* An item (written into buf) whose partition is p, or whose stripe is
+ * not that of p when other is set. */
+static const char *item_in(char *buf, size_t cap, uint32_t p, bool other)
+{
+	uint32_t n = T.l->view.n;
+	for (int i = 0;; i++) {
+		snprintf(buf, cap, "post:s%d", i);
+		uint32_t q = partition_of(buf, strlen(buf), PARTS);
+		if (other ? q % n != p % n : q == p)
+			return buf;
+	}
+}
+
+static void like(const char *item, const char *user)
+{
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", item, user, true, WALL, &a), 0);
+}
+
+static void reopen_with(uint32_t partitions, size_t cache, size_t rt)
+{
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.partitions = partitions;
+	T.o.cache_entries = cache;
+	T.o.rt_entries = rt;
+	open_ledger();
+}
+
+Test(ledger_stripes, the_stripes_follow_the_partitions_and_the_caches)
+{
+	cr_assert_eq(stats_now().view_stripes, LEDGER_VIEW_STRIPES);
+	/* No more stripes than partitions. */
+	store_close(T.db);
+	testdir_remove(T.dir);
+	testdir_make(T.dir, sizeof T.dir, "test_ledger_stripes");
+	T.db = testdir_open_store(T.dir);
+	reopen_with(4, 1000, 1000);
+	cr_assert_eq(stats_now().view_stripes, 4);
+	/* Each stripe keeps two entries of each cache at least, so that
+	 * together they hold no more than the options allow. */
+	reopen_with(4, 6, 1000);
+	cr_assert_eq(stats_now().view_stripes, 3);
+	cr_assert_eq(T.l->view.cache_cap, 2);
+	reopen_with(4, 1000, 3);
+	cr_assert_eq(stats_now().view_stripes, 1);
+	cr_assert_eq(T.l->view.rt_cap, 3);
+}
+
+/* A thread making one read, and whether it is done. */
+typedef struct reader {
+	const char *item;
+	const char *item2; /* set: ledger_read_many of item and item2 */
+	ledger_view v;
+	int rc;
+	sem_t done;
+	pthread_t th;
+} reader;
+
+static void *read_main(void *arg)
+{
+	reader *r = arg;
+	if (r->item2) {
+		ledger_ref refs[2] = {{"likes", r->item, 5, strlen(r->item)},
+		                      {"likes", r->item2, 5, strlen(r->item2)}};
+		ledger_view out[2];
+		r->rc = ledger_read_many(T.l, refs, 2, out);
+		r->v = out[0];
+	} else {
+		r->rc = ledger_read(T.l, "likes", r->item, &r->v);
+	}
+	sem_post(&r->done);
+	return NULL;
+}
+
+static void read_start(reader *r)
+{
+	sem_init(&r->done, 0, 0);
+	cr_assert_eq(pthread_create(&r->th, NULL, read_main, r), 0);
+}
+
+static bool done_within(reader *r, long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc;
+	while ((rc = sem_timedwait(&r->done, &ts)) == -1 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+static void read_join(reader *r)
+{
+	pthread_join(r->th, NULL);
+	sem_destroy(&r->done);
+}
+
+Test(ledger_stripes, a_read_waits_only_for_its_own_stripe)
+{
+	char other[32], same[32];
+	item_in(other, sizeof other, T.p, true);
+	item_in(same, sizeof same, T.p, false);
+	like(other, "u1");
+	like(same, "u1");
+	(void)count_of(other); /* cached: the read needs no store */
+	vstripe *held = ledger_vlock(T.l, T.p);
+	reader ro = {.item = other}, rs = {.item = same};
+	read_start(&ro);
+	read_start(&rs);
+	bool other_done = done_within(&ro, 5000);
+	bool same_done = done_within(&rs, 200);
+	ledger_vunlock(T.l, held);
+	read_join(&ro);
+	cr_assert(done_within(&rs, 5000));
+	read_join(&rs);
+	cr_assert(other_done, "a read of another stripe waited for a held one");
+	cr_assert_not(same_done, "a read of the held stripe did not wait for it");
+	cr_assert_eq(ro.rc, 0);
+	cr_assert_eq(ro.v.count, 1);
+	cr_assert_eq(rs.v.count, 1);
+}
+
+Test(ledger_stripes, a_batch_read_waits_only_for_the_stripes_of_its_items)
+{
+	char other[32], other2[32];
+	item_in(other, sizeof other, T.p, true);
+	snprintf(other2, sizeof other2, "%s", other);
+	other2[strlen(other2) - 1] ^= 1; /* some other item; its stripe checked below */
+	while (partition_of(other2, strlen(other2), PARTS) % T.l->view.n == T.p % T.l->view.n)
+		other2[5]++;
+	like(other, "u1");
+	like(ITEM, "u1");
+	vstripe *held = ledger_vlock(T.l, T.p);
+	reader ro = {.item = other, .item2 = other2}, rs = {.item = other, .item2 = ITEM};
+	read_start(&ro);
+	read_start(&rs);
+	bool other_done = done_within(&ro, 5000);
+	bool same_done = done_within(&rs, 200);
+	ledger_vunlock(T.l, held);
+	read_join(&ro);
+	cr_assert(done_within(&rs, 5000));
+	read_join(&rs);
+	cr_assert(other_done, "a batch of other stripes waited for a held one");
+	cr_assert_not(same_done, "a batch with an item of the held stripe did not wait for it");
+	cr_assert_eq(ro.rc, 0);
+	cr_assert_eq(ro.v.count, 1);
+	cr_assert_eq(rs.rc, 0);
+}
+
+/* Snapshot counts for the items of partition p among items[0..n): count
+ * 100 + i each, as of offset. */
+static void snapshot_of(uint32_t p, char (*items)[16], size_t n, uint64_t offset)
+{
+	wire_count cnt[64];
+	uint32_t nc = 0;
+	for (size_t i = 0; i < n && nc < 64; i++)
+		if (partition_of(items[i], strlen(items[i]), PARTS) == p)
+			cnt[nc++] = (wire_count){wire_cstr("likes", 5),
+			                         wire_cstr(items[i], strlen(items[i])), 100 + i};
+	wire_snapshot s = {wire_cstr("central-a", 9), p, offset, WALL, true, 0, NULL, nc, cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+}
+
+Test(ledger_stripes, a_batch_read_answers_as_single_reads_across_stripes_and_windows)
+{
+	/* 300 refs (more than one window of 256) over 40 items in every
+	 * partition, two counters, some liked, some with snapshot counts,
+	 * some with neither; two entries of each cache per stripe, so many
+	 * reads go to the store mid-batch. */
+	reopen_with(PARTS, 2 * LEDGER_VIEW_STRIPES, 1000);
+	cr_assert_eq(stats_now().view_stripes, LEDGER_VIEW_STRIPES);
+	enum { ITEMS = 40, REFS = 300 };
+	char items[ITEMS][16];
+	for (int i = 0; i < ITEMS; i++)
+		snprintf(items[i], sizeof items[i], "post:b%d", i);
+	for (uint32_t p = 0; p < PARTS; p++)
+		snapshot_of(p, items, ITEMS / 2, 7);
+	for (int i = 0; i < ITEMS; i += 3)
+		like(items[i], "u1");
+	for (int i = 0; i < ITEMS; i += 5)
+		like(items[i], "u2");
+	ledger_ref refs[REFS];
+	for (int i = 0; i < REFS; i++) {
+		const char *c = i % 7 == 3 ? "views" : "likes";
+		const char *it = items[(i * 13) % ITEMS];
+		refs[i] = (ledger_ref){c, it, strlen(c), strlen(it)};
+	}
+	ledger_view many[REFS];
+	cr_assert_eq(ledger_read_many(T.l, refs, REFS, many), 0);
+	for (int i = 0; i < REFS; i++) {
+		ledger_view one;
+		cr_assert_eq(ledger_read(T.l, refs[i].counter, refs[i].item, &one), 0);
+		cr_assert_eq(many[i].count, one.count, "ref %d (%s %s): %" PRIu64 " vs %" PRIu64, i,
+		             refs[i].counter, refs[i].item, many[i].count, one.count);
+		cr_assert_eq(many[i].version, one.version, "ref %d", i);
+		cr_assert_eq(many[i].known, one.known, "ref %d", i);
+	}
+	/* And what the counts should be. */
+	for (int i = 0; i < ITEMS; i++) {
+		uint64_t want =
+		    (i < ITEMS / 2 ? 100 + (uint64_t)i : 0) + (i % 3 == 0) + (i % 5 == 0);
+		cr_assert_eq(count_of(items[i]), want, "%s", items[i]);
+	}
+	cr_assert_gt(stats_now().cache_misses, 0, "some reads went to the store");
+}
+
+Test(ledger_stripes, each_stripe_is_timed_and_the_stripes_add_up_to_the_view_lock)
+{
+	char other[32];
+	item_in(other, sizeof other, T.p, true);
+	uint32_t so = partition_of(other, strlen(other), PARTS) % T.l->view.n;
+	uint32_t sp = T.p % T.l->view.n;
+	ledger_stats s0 = stats_now();
+	for (int i = 0; i < 200; i++)
+		(void)count_of(ITEM);
+	ledger_stats s1 = stats_now();
+	cr_assert_gt(s1.view_stripe_ns[sp], s0.view_stripe_ns[sp]);
+	cr_assert_eq(s1.view_stripe_ns[so], s0.view_stripe_ns[so], "another stripe's time moved");
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < s1.view_stripes; i++)
+		sum += s1.view_stripe_ns[i];
+	cr_assert_eq(sum, s1.view_lock_ns);
+}
+
+Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
+{
+	char other[32];
+	item_in(other, sizeof other, T.p, true);
+	uint32_t po = partition_of(other, strlen(other), PARTS);
+	wire_count cnt[2] = {{wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 5},
+	                     {wire_cstr("likes", 5), wire_cstr(other, strlen(other)), 9}};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, 2, cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	cr_assert_eq(count_of(ITEM), 5);
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "likes", other, &v), 0);
+	cr_assert_eq(v.count, 0, "partition %u's count came with partition %u's snapshot", po, T.p);
+	cr_assert_not(v.known);
+	/* Not in the store either: a restart (cold caches) reads the same. */
+	reopen();
+	cr_assert_eq(count_of(ITEM), 5);
+	cr_assert_eq(count_of(other), 0);
+}
+
+/* Readers on several threads, each reading every item over and over,
+ * while the test's thread likes them: a count never goes down, and in
+ * the end every count is the likes it got. */
+enum { RUN_ITEMS = 48, RUN_USERS = 20, RUN_READERS = 3 };
+
+static atomic_bool run_stop;
+
+typedef struct run_reader {
+	pthread_t th;
+	int rc;
+	uint64_t backwards, reads;
+} run_reader;
+
+static void *run_read_main(void *arg)
+{
+	run_reader *r = arg;
+	uint64_t last[RUN_ITEMS] = {0};
+	char item[16];
+	while (!atomic_load(&run_stop) && !r->rc) {
+		for (int i = 0; i < RUN_ITEMS && !r->rc; i++) {
+			snprintf(item, sizeof item, "post:r%d", i);
+			ledger_view v;
+			r->rc = ledger_read(T.l, "likes", item, &v);
+			if (v.count < last[i])
+				r->backwards++;
+			last[i] = v.count;
+			r->reads++;
+		}
+	}
+	return NULL;
+}
+
+Test(ledger_stripes, readers_beside_a_writer_see_counts_only_grow)
+{
+	reopen_with(PARTS, 1000, 1000);
+	atomic_store(&run_stop, false);
+	run_reader rs[RUN_READERS] = {0};
+	for (int i = 0; i < RUN_READERS; i++)
+		cr_assert_eq(pthread_create(&rs[i].th, NULL, run_read_main, &rs[i]), 0);
+	char item[16], user[16];
+	for (int u = 0; u < RUN_USERS; u++)
+		for (int i = 0; i < RUN_ITEMS; i++) {
+			snprintf(item, sizeof item, "post:r%d", i);
+			snprintf(user, sizeof user, "u%d", u);
+			like(item, user);
+		}
+	atomic_store(&run_stop, true);
+	for (int i = 0; i < RUN_READERS; i++) {
+		pthread_join(rs[i].th, NULL);
+		cr_assert_eq(rs[i].rc, 0);
+		cr_assert_eq(rs[i].backwards, 0, "reader %d saw a count go down", i);
+		cr_assert_gt(rs[i].reads, 0);
+	}
+	for (int i = 0; i < RUN_ITEMS; i++) {
+		snprintf(item, sizeof item, "post:r%d", i);
+		cr_assert_eq(count_of(item), RUN_USERS, "%s", item);
+	}
+}
