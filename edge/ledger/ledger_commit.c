@@ -511,7 +511,7 @@ static void group_overlay(ledger *l, const group *g)
 		if (!(touched & UINT32_C(1) << s))
 			continue;
 		vstripe *vs = &l->view.s[s];
-		ledger_vlock_stripe(vs);
+		ledger_vlock_stripe(l, vs);
 		for (size_t i = 0; i < g->n; i++)
 			if (g->ops[i].p % nst == s)
 				overlay_op(vs, g, i);

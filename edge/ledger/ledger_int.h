@@ -647,17 +647,19 @@ static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 	return &l->view.s[p % l->view.n];
 }
 
-static inline void ledger_vlock_stripe(vstripe *vs)
+/* Takes stripe vs (the clock is read only where its time counts). */
+static inline void ledger_vlock_stripe(ledger *l, vstripe *vs)
 {
 	pthread_mutex_lock(&vs->mu);
-	vs->since = clock_mono_ns();
+	if (ledger_mine != l)
+		vs->since = clock_mono_ns();
 }
 
 /* Takes partition p's stripe, and returns it. */
 static inline vstripe *ledger_vlock(ledger *l, uint32_t p)
 {
 	vstripe *vs = ledger_stripe(l, p);
-	ledger_vlock_stripe(vs);
+	ledger_vlock_stripe(l, vs);
 	return vs;
 }
 

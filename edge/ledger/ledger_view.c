@@ -255,7 +255,7 @@ void ledger_view_stats(ledger *l, ledger_stats *out)
 	memset(out->view_stripe_ns, 0, sizeof out->view_stripe_ns);
 	for (uint32_t i = 0; i < l->view.n; i++) {
 		vstripe *vs = &l->view.s[i];
-		ledger_vlock_stripe(vs);
+		ledger_vlock_stripe(l, vs);
 		out->cache_hits += vs->cache_hits;
 		out->cache_misses += vs->cache_misses;
 		out->readthrough_kept += vs->readthrough_kept;
@@ -426,7 +426,7 @@ void ledger_keep_flush(ledger *l)
 	keep_req *ks = NULL;
 	for (uint32_t i = 0; i < l->view.n; i++) {
 		vstripe *vs = &l->view.s[i];
-		ledger_vlock_stripe(vs);
+		ledger_vlock_stripe(l, vs);
 		if (vs->nkeep) {
 			if (!ks)
 				ks = xmalloc((size_t)l->view.n * LEDGER_KEEP_MAX * sizeof *ks);
@@ -538,7 +538,7 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 			f.from->refs++;
 		ledger_vunlock(l, vs);
 		rc = fetch_run(l, &f, k->key, k->kn);
-		ledger_vlock_stripe(vs);
+		ledger_vlock_stripe(l, vs);
 		vsnap_put(f.from);
 		f.from = NULL;
 		if (rc)
@@ -565,7 +565,7 @@ static int read_stripe(ledger *l, vstripe *vs, const ledger_ref *refs, const uin
 	while (i < m) {
 		int rc = 0;
 		size_t j = 0;
-		ledger_vlock_stripe(vs);
+		ledger_vlock_stripe(l, vs);
 		while (i < m && !rc) {
 			/* A few counts at a time: their keys and hashes first, and
 			 * their cache slots and keys asked for, so the lookups'
