@@ -504,6 +504,11 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	open_batch *ob = &pt->open;
 	if (!ob->len)
 		return 0;
+	/* A full batch's seal that waited for another may find that one
+	 * took the ops (two threads seal what their groups filled): a batch
+	 * no longer full waits for more ops or its age. */
+	if (why == TM_SEAL_OPS && !ledger_outbox_full(l, p))
+		return 0;
 	/* A store that never sealed this partition may belong to an edge
 	 * rebuilt under its old id: central has applied its old batches,
 	 * and a sequence from 1 would be dropped as a repeat. The ops wait

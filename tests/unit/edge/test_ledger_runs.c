@@ -13,6 +13,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "tests/support/ledger_util.h"
 #include "edge/ledger/ledger_int.h"
+#include "edge/ops/telemetry.h"
 #include "wire.h"
 
 static void setup(void)
@@ -423,7 +425,7 @@ Test(ledger_runs, a_run_of_an_older_store_is_sealed_in_part_then_deleted_with_it
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 4);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, T.p, WALL, 0, UINT64_MAX); /* one batch of seal_ops */
+	int rc = ledger_seal(T.l, T.p, WALL, TM_SEAL_OPS, UINT64_MAX); /* one batch of seal_ops */
 	ledger_unlock(T.l);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(stats_now().pending_ops, 1, "three sealed, the fourth left open");
@@ -651,7 +653,8 @@ Test(ledger_runs, a_seal_writes_with_the_writer_mutex_let_go_while_groups_go_on)
 	during.n = 3;
 	store_write_hook(T.db, during_seal, NULL);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, a, WALL, 0, UINT64_MAX); /* the 5 ops open at its start */
+	int rc =
+	    ledger_seal(T.l, a, WALL, TM_SEAL_AGE, UINT64_MAX); /* the 5 ops open at its start */
 	ledger_unlock(T.l);
 	store_write_hook(T.db, NULL, NULL);
 	cr_assert(during.mutex_free, "the seal wrote holding the writer mutex");
@@ -695,6 +698,56 @@ Test(ledger_runs, a_seal_whose_write_fails_while_a_group_joins_keeps_every_recor
 	sent_are((const char(*)[16])users, (const char(*)[16])items, 6);
 	reopen();
 	cr_assert_eq(stats_now().pending_ops, 0);
+}
+
+/* A second thread that seals what a group filled in partition p
+ * (ledger_outbox_seal_full, as the commit thread does) while a seal of p
+ * writes: it finds the batch full (the ops being sealed stay in it until
+ * the write is done) and waits for that seal. */
+static pthread_t second_sealer;
+
+static void *seal_full_main(void *arg)
+{
+	uint32_t p = (uint32_t)(uintptr_t)arg;
+	ledger_lock(T.l);
+	ledger_outbox_seal_full(T.l, p, WALL);
+	ledger_unlock(T.l);
+	return NULL;
+}
+
+static void during_seal_another(void *ctx)
+{
+	if (!during.armed || during.skip-- > 0)
+		return;
+	during.armed = false;
+	cr_assert_eq(pthread_create(&second_sealer, NULL, seal_full_main, ctx), 0);
+	usleep(100000); /* time for it to take the mutex and wait for this seal */
+}
+
+Test(ledger_runs, a_full_batch_seal_that_waited_for_another_leaves_the_rest_open)
+{
+	/* 150 likes in partition a, one group: the batch is full (seal_ops
+	 * 100), and the group's commit seals 100 of them. During that
+	 * seal's write a second sealer comes for the same full batch. Once
+	 * the first seal is done, 50 ops are open: not a full batch, so the
+	 * second seals nothing, where it used to send them as a short one. */
+	enum { N = 150 };
+	uint32_t a = T.p, b = (T.p + 1) % NPARTS;
+	char(*users)[16] = xcalloc(N, 16), (*items)[16] = xcalloc(N, 16);
+	likes_in(users, items, N, 0, a, b);
+	during.armed = true;
+	during.skip = 1; /* the group's own write */
+	store_write_hook(T.db, during_seal_another, (void *)(uintptr_t)a);
+	group_of((const char(*)[16])users, (const char(*)[16])items, N);
+	cr_assert_eq(pthread_join(second_sealer, NULL), 0);
+	store_write_hook(T.db, NULL, NULL);
+	cr_assert_not(during.armed, "the seal's write did not reach the hook");
+	cr_assert_eq(T.nsent, 1, "%zu batches sent, of 1", T.nsent);
+	ledger_stats st = stats_now();
+	cr_assert_eq(st.batches_sealed, 1);
+	cr_assert_eq(st.pending_ops, 50);
+	free(users);
+	free(items);
 }
 
 Test(ledger_runs, a_partition_waiting_for_its_checkpoint_keeps_its_ops_in_runs_of_its_own)
@@ -840,7 +893,8 @@ Test(ledger_runs, a_partition_whose_newer_ops_are_in_runs_is_read_back_in_opno_o
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 4);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, a, WALL, 0, 6); /* the ops up to 6: the group record's */
+	int rc =
+	    ledger_seal(T.l, a, WALL, TM_SEAL_AGE, 6); /* the ops up to 6: the group record's */
 	ledger_unlock(T.l);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0, "the group record's two ops were sealed");
