@@ -182,9 +182,10 @@ typedef struct ledger_stats {
 	 * (ns): holding the writer mutex, holding a view stripe's mutex
 	 * (but not with the writer mutex: that time is the writer mutex's;
 	 * view_lock_ns sums the stripes, view_stripe_ns[0..view_stripes)
-	 * has each), and the commit thread's group writes (LevelDB takes
-	 * one writer at a time), the last also as the commit thread's CPU
-	 * time (without the wait for an fsync). Only the writer mutex and
+	 * has each), and the commit thread's group writes with the
+	 * building of their records (LevelDB takes one writer at a time),
+	 * the last also as the commit thread's CPU time (without the wait
+	 * for an fsync). Only the writer mutex and
 	 * the writes are shared by every thread: a view stripe only by the
 	 * threads that read or write its partitions' counts. */
 	uint64_t writer_lock_ns;

@@ -343,8 +343,8 @@ static void ledger_hook(void *ctx, sbuf *out)
 		               (double)ls.view_stripe_ns[i] / 1e9);
 	}
 	one(tm, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
-	    "The commit thread's CPU time in group writes: commit_write's time without the wait "
-	    "for an fsync.",
+	    "The commit thread's CPU time in group writes and the building of their records: "
+	    "commit_write's time without the wait for an fsync.",
 	    (double)ls.commit_write_cpu_ns / 1e9);
 	one(tm, out, "ledger_seal_write_cpu_seconds_total", METRIC_COUNTER,
 	    "CPU time of seals' encoding and store writes, made outside the writer lock but one "
