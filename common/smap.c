@@ -47,7 +47,14 @@ void smap_free_values(smap *m)
 smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
                        bool free_values, bool *created)
 {
-	smap_val *v = smap_get(hot, key, klen);
+	return smap_put_gen_h(hot, cold, cap, key, klen, smap_hash(key, klen), free_values,
+	                      created);
+}
+
+smap_val *smap_put_gen_h(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
+                         uint32_t hash, bool free_values, bool *created)
+{
+	smap_val *v = smap_get_h(hot, key, klen, hash);
 	if (v) {
 		if (created)
 			*created = false;
@@ -61,7 +68,7 @@ smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_
 		*cold = *hot;
 		smap_init(hot);
 	}
-	return smap_put(hot, key, klen, created);
+	return smap_put_h(hot, key, klen, hash, created);
 }
 
 uint32_t smap_hash(const void *key, size_t klen)
@@ -133,7 +140,11 @@ void smap_prefetch_key(const smap *m, uint32_t hash)
 
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created)
 {
-	uint32_t h = smap_hash(key, klen);
+	return smap_put_h(m, key, klen, smap_hash(key, klen), created);
+}
+
+smap_val *smap_put_h(smap *m, const void *key, size_t klen, uint32_t h, bool *created)
+{
 	smap_slot *s = find(m, key, klen, h);
 	if (s) {
 		if (created)

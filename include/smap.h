@@ -41,6 +41,9 @@ void smap_free_values(smap *m);
  * first when free_values) and hot becomes cold. */
 smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
                        bool free_values, bool *created);
+/* smap_put_gen with hash = smap_hash(key, klen). */
+smap_val *smap_put_gen_h(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
+                         uint32_t hash, bool free_values, bool *created);
 void smap_clear(smap *m);
 /* The value slot for key, or NULL when absent. */
 smap_val *smap_get(const smap *m, const void *key, size_t klen);
@@ -61,6 +64,8 @@ static inline void smap_prefetch(const smap *m, uint32_t hash)
 void smap_prefetch_key(const smap *m, uint32_t hash);
 /* The value slot for key, inserted zeroed when absent (*created says so). */
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created);
+/* smap_put with hash = smap_hash(key, klen). */
+smap_val *smap_put_h(smap *m, const void *key, size_t klen, uint32_t hash, bool *created);
 bool smap_del(smap *m, const void *key, size_t klen);
 /* Iterates: start with *pos = 0; returns false at the end. */
 bool smap_next(const smap *m, size_t *pos, const char **key, size_t *klen, smap_val **val);

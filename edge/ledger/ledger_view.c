@@ -69,7 +69,7 @@ void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, i
 	smap_val *v = smap_get_h(&vs->overlay, key, kn, h);
 	if (!v) {
 		bool created;
-		v = smap_put(&vs->overlay, key, kn, &created);
+		v = smap_put_h(&vs->overlay, key, kn, h, &created);
 		v->p = xcalloc(1, sizeof(overlay_entry));
 	}
 	overlay_entry *e = v->p;
@@ -191,10 +191,10 @@ void ledger_view_end(ledger *l, uint32_t p)
 
 /* Both caches keep two generations (smap_put_gen), so neither holds more
  * than its configured size. */
-static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint64_t val)
+static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h, uint64_t val)
 {
-	smap_put_gen(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, false, NULL)->u =
-	    val;
+	smap_put_gen_h(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, h, false, NULL)
+	    ->u = val;
 }
 
 static void rt_forget(vstripe *vs, const char *key, size_t kn)
@@ -386,10 +386,10 @@ static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, ui
 		/* Read before the promotion: making room in hot may drop cold,
 		 * v's map, whole. */
 		val = v->u;
-		cache_set(l, vs, key, kn, val);
+		cache_set(l, vs, key, kn, h, val);
 	} else if (fetched(f, &l->view.pv[p], FETCH_COUNT)) {
 		val = f->val;
-		cache_set(l, vs, key, kn, val);
+		cache_set(l, vs, key, kn, h, val);
 	} else {
 		vs->cache_misses++;
 		return need(f, p, FETCH_COUNT);
@@ -413,7 +413,7 @@ static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt
 		k->count = e->count;
 		k->version = pv->snap_offset;
 	}
-	cache_set(l, vs, key, kn, e->count | COUNT_KNOWN);
+	cache_set(l, vs, key, kn, smap_hash(key, kn), e->count | COUNT_KNOWN);
 	rt_forget(vs, key, kn);
 	vs->readthrough_kept++;
 }
@@ -687,12 +687,13 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
 	return 0;
 }
 
-/* The cached count of key, if the cache holds one, becomes val. */
-static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint64_t val)
+/* The cached count of key (whose smap_hash is h), if the cache holds
+ * one, becomes val. */
+static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint32_t h, uint64_t val)
 {
-	smap_val *v = smap_get(&vs->cache_hot, key, kn);
+	smap_val *v = smap_get_h(&vs->cache_hot, key, kn, h);
 	if (!v)
-		v = smap_get(&vs->cache_cold, key, kn);
+		v = smap_get_h(&vs->cache_cold, key, kn, h);
 	if (v)
 		v->u = val;
 }
@@ -729,18 +730,38 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 	return 0;
 }
 
+/* Counts of a snapshot cached a few at a time (ledger_cache_counts). */
+#define CACHE_AHEAD 8
+
 void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached)
 {
 	vstripe *vs = ledger_stripe(l, s->partition);
-	char key[KEY_MAX];
-	for (uint32_t i = 0; i < s->ncounts; i++) {
-		const wire_count *c = &s->counts[i];
-		if (skip[i])
-			continue;
-		size_t kn = ekey_pair(key, c->counter.p, c->counter.n, c->item.p, c->item.n);
-		if (only_cached)
-			cache_refresh(vs, key, kn, c->count | COUNT_KNOWN);
-		else
-			cache_set(l, vs, key, kn, c->count | COUNT_KNOWN);
+	/* A snapshot brings thousands of counts, applied with the writer
+	 * mutex held: a few at a time, their keys and hashes first and
+	 * their slots asked for, so the cache misses overlap. */
+	char key[CACHE_AHEAD][KEY_MAX];
+	size_t kn[CACHE_AHEAD];
+	uint32_t h[CACHE_AHEAD], at[CACHE_AHEAD];
+	uint32_t i = 0;
+	while (i < s->ncounts) {
+		size_t m = 0;
+		for (; i < s->ncounts && m < CACHE_AHEAD; i++) {
+			if (skip[i])
+				continue;
+			const wire_count *c = &s->counts[i];
+			kn[m] = ekey_pair(key[m], c->counter.p, c->counter.n, c->item.p, c->item.n);
+			h[m] = smap_hash(key[m], kn[m]);
+			smap_prefetch(&vs->cache_hot, h[m]);
+			at[m++] = i;
+		}
+		for (size_t j = 0; j < m; j++)
+			smap_prefetch_key(&vs->cache_hot, h[j]);
+		for (size_t j = 0; j < m; j++) {
+			uint64_t val = s->counts[at[j]].count | COUNT_KNOWN;
+			if (only_cached)
+				cache_refresh(vs, key[j], kn[j], h[j], val);
+			else
+				cache_set(l, vs, key[j], kn[j], h[j], val);
+		}
 	}
 }

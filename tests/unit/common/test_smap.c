@@ -232,6 +232,45 @@ Test(smap, a_hash_taken_once_finds_the_key_in_every_map)
 	smap_free(&other);
 }
 
+Test(smap, puts_with_a_hash_taken_once_are_the_puts_without)
+{
+	/* smap_put_h and smap_put_gen_h store what smap_put and
+	 * smap_put_gen would, so each finds what the other put. */
+	char k[32];
+	for (size_t i = 0; i < 500; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		bool created;
+		smap_put_h(&M, k, n, smap_hash(k, n), &created)->u = i + 1;
+		cr_assert(created);
+	}
+	for (size_t i = 0; i < 500; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		cr_assert_eq(smap_get(&M, k, n)->u, i + 1);
+		bool created;
+		cr_assert_eq(smap_put(&M, k, n, &created)->u, i + 1);
+		cr_assert_not(created);
+	}
+	/* Two generations of at most 10 entries: the newest stay, hot or
+	 * cold, and a key found in hot is not created again. */
+	smap hot, cold;
+	smap_init(&hot);
+	smap_init(&cold);
+	for (size_t i = 0; i < 40; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		smap_put_gen_h(&hot, &cold, 10, k, n, smap_hash(k, n), false, NULL)->u = i;
+	}
+	cr_assert_leq(hot.len + cold.len, 12);
+	size_t n = key_of(k, sizeof k, 39);
+	bool created;
+	cr_assert_eq(smap_put_gen_h(&hot, &cold, 10, k, n, smap_hash(k, n), false, &created)->u,
+	             39);
+	cr_assert_not(created);
+	cr_assert_eq(smap_put_gen(&hot, &cold, 10, k, n, false, &created)->u, 39);
+	cr_assert_not(created);
+	smap_free(&hot);
+	smap_free(&cold);
+}
+
 Test(smap, prefetch_hints_are_safe_on_any_slot_and_change_nothing)
 {
 	smap m;

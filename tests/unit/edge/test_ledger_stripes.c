@@ -289,6 +289,37 @@ Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 	cr_assert_eq(count_of(other), 0);
 }
 
+Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
+{
+	/* 45 counts in one message, a few at a time into the cache, with
+	 * counts of other partitions' items between them (not kept); then
+	 * every one of its items reads from memory, with its own count. */
+	enum { N = 45 };
+	reopen_with(PARTS, 200 * LEDGER_VIEW_STRIPES, 1000); /* room for all, promoted too */
+	char items[N][32];
+	wire_count cnt[N];
+	for (int i = 0; i < N; i++) {
+		item_in(items[i], sizeof items[i], T.p, i % 7 == 3);
+		if (i % 7 != 3) /* item_in gives the first match: make each distinct */
+			for (int j = 0;
+			     partition_of(items[i], strlen(items[i]), PARTS) != T.p || j == 0; j++)
+				snprintf(items[i], sizeof items[i], "post:m%d-%d", i, j);
+		cnt[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
+		                      (uint64_t)(1000 + i)};
+	}
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, N, cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	uint64_t misses = stats_now().cache_misses;
+	for (int i = 0; i < N; i++) {
+		if (i % 7 == 3)
+			continue;
+		cr_assert_eq(count_of(items[i]), 1000 + (uint64_t)i, "%s", items[i]);
+	}
+	cr_assert_eq(stats_now().cache_misses, misses, "a count of the snapshot was not cached");
+	for (int i = 3; i < N; i += 7)
+		cr_assert_eq(count_of(items[i]), 0, "%s of another partition", items[i]);
+}
+
 /* Readers on several threads, each reading every item over and over,
  * while the test's thread likes them: a count never goes down, and in
  * the end every count is the likes it got. */
