@@ -568,8 +568,6 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 			ledger_overlay_merge(vs, b.sums[i].counter.p, b.sums[i].counter.n,
 			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
 	ledger_vunlock(l, vs);
-	sealed_ops_free(&b, &so);
-	free(ops);
 	seal_runs(ob, n);
 	pt->last_seq = seq;
 	pt->sealed_to = sealed_to;
@@ -579,8 +577,6 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
 	telemetry_sealed(l->o.tm, (tm_seal)why, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		free(ob->ops[i].counter);
 	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
 	ob->len -= n;
 	ob->bytes -= bytes;
@@ -588,6 +584,15 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	if (took_all && ob->len)
 		ob->first_ms = pt->rest_first_ms;
 	ledger_pump_part(l, p);
+	/* The sealed ops' strings (the copies hold the only pointers to
+	 * them now) and the batch's build: up to batch.max_ops frees, made
+	 * with the mutex let go. */
+	ledger_unlock(l);
+	for (size_t i = 0; i < n; i++)
+		free(ops[i].counter);
+	sealed_ops_free(&b, &so);
+	free(ops);
+	ledger_lock(l);
 	return 0;
 }
 
