@@ -470,8 +470,18 @@ serial_end() { # key
 			-v hz="$(getconf CLK_TCK)" -v w="${SER[$k.wall_s]}" -v b="${SER[$k.load_cpu_busy]}" \
 			'BEGIN { c = w > 0 ? d / hz / w : 0; g = b - c; printf "%.3f %.3f\n", c, g < 0 ? 0 : g }')
 	fi
+	# s's two parts: the locks every worker shares (the writer lock and
+	# the busiest view stripe), and the one-thread work no worker waits
+	# on while it holds a lock (the commit thread's group writes, the
+	# seals), which bounds the speed-up at 1 / its share instead.
+	SER[$k.lock_s]=$(awk -v w="${SER[$k.writer_lock_s]}" -v v="${SER[$k.view_stripe_max_s]}" \
+		'BEGIN { printf "%.3f", w + v }')
+	SER[$k.pipeline_s]=$(awk -v c="${SER[$k.commit_write_cpu_s]}" -v s="${SER[$k.seal_write_cpu_s]}" \
+		'BEGIN { printf "%.3f", c + s }')
 	if awk -v c="${SER[$k.cpu_s]}" -v m="$SER_MIN_CPU" 'BEGIN { exit !(c >= m) }'; then
 		SER[$k.fraction]=$(div "${SER[$k.serial_s]}" "${SER[$k.cpu_s]}" %.4f)
+		SER[$k.lock_fraction]=$(div "${SER[$k.lock_s]}" "${SER[$k.cpu_s]}" %.4f)
+		SER[$k.pipeline_fraction]=$(div "${SER[$k.pipeline_s]}" "${SER[$k.cpu_s]}" %.4f)
 	else
 		SERWHY[$k]="the edge used ${SER[$k.cpu_s]} CPU s in the run, under the $SER_MIN_CPU s a fraction needs"
 	fi
@@ -480,8 +490,9 @@ serial_end() { # key
 		"${SER[$k.view_lock_s]}" "${SER[$k.view_stripes]}" \
 		"${SER[$k.commit_write_cpu_s]}" "${SER[$k.commit_write_s]}" "${SER[$k.seal_write_cpu_s]}" \
 		"${SER[$k.cpu_s]}"
-	printf ' = %s; edge %s cores, CPU %s busy %s, CPU %s busy %s (central and broker %s of it)\n' \
-		"${SER[$k.fraction]:-null}" "${SER[$k.edge_cores]}" "$SERVER_CPU" \
+	printf ' = %s (locks %s, commit thread and seals %s); edge %s cores, CPU %s busy %s, CPU %s busy %s (central and broker %s of it)\n' \
+		"${SER[$k.fraction]:-null}" "${SER[$k.lock_fraction]:-null}" \
+		"${SER[$k.pipeline_fraction]:-null}" "${SER[$k.edge_cores]}" "$SERVER_CPU" \
 		"${SER[$k.server_cpu_busy]}" "$LOAD_CPU" "${SER[$k.load_cpu_busy]}" \
 		"${SER[$k.downstream_cores]}"
 }
@@ -1230,6 +1241,21 @@ compute() {
 		[[ -z ${WHY[serial_fraction_mixed]:-} ]] ||
 			WHY[amdahl_bound_${s}_workers]="no serial fraction: ${WHY[serial_fraction_mixed]}"
 	done
+	# The same run's s in its two parts (serial_end): Amdahl's bound from
+	# the locks every worker shares alone, which is what issue 20 asks
+	# for, and the bound the one-thread work sets on its own, 1 / its
+	# share. The bound above sums both into one s, as if the commit
+	# thread's writes stopped every worker.
+	R[lock_fraction_mixed]=${SER[mixed_sync_false.lock_fraction]:-}
+	R[pipeline_fraction_mixed]=${SER[mixed_sync_false.pipeline_fraction]:-}
+	R[amdahl_bound_16_workers_locks]=$(amdahl "${R[lock_fraction_mixed]}" 16)
+	R[commit_thread_bound]=$(awk -v c="${R[pipeline_fraction_mixed]}" \
+		'BEGIN { if (c > 0) printf "%.1f", 1 / c }')
+	local k
+	for k in lock_fraction_mixed pipeline_fraction_mixed amdahl_bound_16_workers_locks \
+		commit_thread_bound; do
+		[[ -z ${SERWHY[mixed_sync_false]:-} ]] || WHY[$k]=${SERWHY[mixed_sync_false]}
+	done
 	S_WORST=$(awk -v a="${R[serial_fraction_like]}" -v b="${R[serial_fraction_get]}" \
 		'BEGIN { if (a != "" && b != "") print (a + 0 > b + 0 ? a : b) }')
 	R[p99_like_ms_at_50pct]=${LAT[like_50.p99]}
@@ -1305,6 +1331,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
 	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
 	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
+	lock_fraction_mixed pipeline_fraction_mixed amdahl_bound_16_workers_locks commit_thread_bound
 	edge_like_vs_bare_per_core edge_like_vs_redis_per_core edge_get_vs_bare_per_core
 	edge_batch50_vs_get_per_core edge_like_durable_vs_like_per_core
 	edge_like_durable_vs_redis_aof_per_core
@@ -1313,7 +1340,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
 SER_FIELDS=(wall_s cpu_s edge_cores writer_lock_s view_lock_s view_stripe_max_s view_stripes
-	commit_write_s commit_write_cpu_s
+	lock_s pipeline_s lock_fraction pipeline_fraction commit_write_s commit_write_cpu_s
 	seal_write_cpu_s serial_s fraction server_cpu_busy load_cpu_busy downstream_cores load_gen_busy)
 MIXED_LAT=(get_50_alone_sync_false get_50_mixed_sync_false like_50_mixed_sync_false
 	get_50_alone_sync_true get_50_mixed_sync_true like_50_mixed_sync_true
@@ -1435,6 +1462,10 @@ print_table() {
 	row "Amdahl bound, 4 workers" amdahl_bound_4_workers "" ""
 	row "Amdahl bound, 8 workers" amdahl_bound_8_workers "" ""
 	row "Amdahl bound, 16 workers" amdahl_bound_16_workers ">=" 8
+	row "mixed run's s: locks every worker shares" lock_fraction_mixed "" ""
+	row "mixed run's s: commit thread and seals" pipeline_fraction_mixed "" ""
+	row "Amdahl bound, 16 workers, locks alone" amdahl_bound_16_workers_locks ">=" 8
+	row "commit thread's bound (1 / its share)" commit_thread_bound "" ""
 	row "nghttpd GET p99 with POSTs / alone" bare_get_p99_mixed_vs_alone "" ""
 	row "per server CPU s: like / bare POST" edge_like_vs_bare_per_core "" ""
 	row "per server CPU s: like / Redis" edge_like_vs_redis_per_core "" ""
