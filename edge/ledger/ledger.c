@@ -375,6 +375,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	 * sealed long ago, kept from the sender while confirming), and what
 	 * it changes in memory waits for the write, under the mutexes. */
 	ledger_unlock(l);
+	if (s->last)
+		ledger_confirm_read(l, p, &conf); /* before the write deletes them */
 	rc = store_write(l->db, wb);
 	if (rc == 0 && conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */

@@ -371,12 +371,23 @@ void ledger_pump_part(ledger *l, uint32_t p);
 /* Partition p as ledger_inspect shows it, from memory. */
 void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
 
-/* A confirmed batch as read before its keys are deleted: its wire bytes
- * and its 'D' flags (which ops moved the overlay). NULL when unreadable. */
+/* A confirmed batch, as read before its keys are deleted: its sequence,
+ * its wire bytes (NULL when unreadable) and its decoding. */
 typedef struct ledger_dropped {
-	char *batch, *flags;
-	size_t len, nflags;
+	uint64_t seq;
+	char *batch;
+	size_t len;
+	bool decoded;
+	wire_batch b; /* its strings point into batch */
 } ledger_dropped;
+
+/* What one entry of a confirmed batch takes off the overlay: its
+ * (counter, item), that pair key's smap_hash, and its delta. */
+typedef struct ledger_out {
+	wire_str counter, item; /* into a ledger_dropped's batch */
+	uint32_t h;
+	int64_t delta;
+} ledger_out;
 
 /* What a whole snapshot (or a checkpoint's last message) says of this
  * edge's batches of one partition, between staging and finishing. */
@@ -385,16 +396,22 @@ typedef struct ledger_confirm {
 	bool again, new_epoch; /* set by ledger_confirm_view */
 	size_t ndrop;
 	ledger_dropped *drop;
+	ledger_out *out; /* every entry of the dropped batches */
+	size_t nout;
 } ledger_confirm;
 
 /* Stages into wb what s's edge list confirms for partition p (the
  * applied sequence, deleting confirmed batches) and marks those batches
- * confirming (not sent while the write runs); after the write,
- * ledger_confirm_view (p's stripe held too) drops them from memory and the
- * overlay and moves the partition's version, then ledger_confirm_finish
- * (mu only) resends what central passed over. ledger_confirm_free always. */
+ * confirming (not sent while the write runs). Then, with no ledger lock
+ * (the count writers' mutex still held, so nothing else deletes them),
+ * before the write, ledger_confirm_read reads and decodes them. After
+ * the write, ledger_confirm_view (p's stripe held too) drops them from
+ * memory and the overlay and moves the partition's version, then
+ * ledger_confirm_finish (mu only) resends what central passed over.
+ * ledger_confirm_free always. */
 void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
                           ledger_confirm *c);
+void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c);
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_free(ledger_confirm *c);
@@ -510,8 +527,8 @@ void ledger_view_stats(ledger *l, ledger_stats *out);
 void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
                         int64_t delta);
 void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta);
-void ledger_overlay_remove(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
-                           int64_t delta);
+/* An op's delta taken off key's entry ("counter 0 item", smap_hash h). */
+void ledger_overlay_remove_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta);
 /* k ops of (counter, item) became one entry of a sealed batch (a sum): the
  * overlay now counts them as one, so that entry's removal drops them all. */
 void ledger_overlay_merge(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,

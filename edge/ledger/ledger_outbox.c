@@ -322,7 +322,10 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
  * within the first window_bytes of unapplied data. So when Kafka lost a
  * backlog larger than it keeps (central down for long), the resends drain
  * at central's pace instead of overflowing the broker again and again. */
-void ledger_pump_part(ledger *l, uint32_t p)
+/* ledger_pump_part, with the bytes of batch fresh_seq (just sealed) at
+ * hand, so that it is not read back from the store. */
+static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fresh,
+                      size_t fresh_len)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	uint64_t window = 0;
@@ -333,22 +336,32 @@ void ledger_pump_part(ledger *l, uint32_t p)
 			continue;
 		if (s->resend && i > 0 && window > l->o.window_bytes)
 			return;
-		char key[13];
-		char *buf;
-		size_t len;
-		int rc =
-		    store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf, &len);
-		if (rc) {
-			log_error("sealed batch unreadable",
-			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, s->seq,
-			          err_str(rc));
-			return;
+		int rc;
+		if (fresh && s->seq == fresh_seq) {
+			rc = send_one(l, p, s, fresh, fresh_len);
+		} else {
+			char key[13];
+			char *buf;
+			size_t len;
+			rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf,
+			               &len);
+			if (rc) {
+				log_error("sealed batch unreadable",
+				          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, s->seq,
+				          err_str(rc));
+				return;
+			}
+			rc = send_one(l, p, s, buf, len);
+			free(buf);
 		}
-		rc = send_one(l, p, s, buf, len);
-		free(buf);
 		if (rc)
 			return;
 	}
+}
+
+void ledger_pump_part(ledger *l, uint32_t p)
+{
+	pump_part(l, p, 0, NULL, 0);
 }
 
 void ledger_pump(ledger *l)
@@ -460,12 +473,13 @@ static void sealed_ops_free(wire_batch *b, sealed_ops *so)
 	free(so->merged);
 }
 
-/* A seal's wire batch, encoded, and its store write (into wb): the work
- * ledger_seal does with the mutex let go. seq and sealed_to are the
+/* A seal's wire batch, encoded into *buf (malloc'ed, *len bytes; the
+ * caller frees it, also on failure), and its store write (into wb): the
+ * work ledger_seal does with the mutex let go. seq and sealed_to are the
  * batch's; ops are copies whose strings the open batch still owns. */
 static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint64_t seq,
                       uint64_t sealed_to, uint64_t wall_ms, store_batch *wb, wire_batch *b,
-                      sealed_ops *so, size_t *len)
+                      sealed_ops *so, char **buf, size_t *len)
 {
 	*b = (wire_batch){
 	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
@@ -475,15 +489,14 @@ static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint6
 	    .created_ms = wall_ms,
 	};
 	seal_build(ops, n, l->o.seal_sums, b, so);
-	char *buf;
-	int rc = wire_encode_batch(b, &buf, len);
+	*buf = NULL;
+	int rc = wire_encode_batch(b, buf, len);
 	if (rc) {
 		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
 		return rc;
 	}
 	char key[EKEY_PART_SEQ_LEN];
-	store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, p, seq), buf, *len);
-	free(buf); /* the store batch holds a copy */
+	store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, p, seq), *buf, *len);
 	store_batch_put(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), so->flags, b->nops);
 	ledger_sealed_put(wb, p, seq, sealed_to);
 	FAILPOINT("seal.encoded");
@@ -547,8 +560,9 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 		                        strlen(ops[i].user));
 	wire_batch b;
 	sealed_ops so;
+	char *buf;
 	size_t len = 0;
-	int rc = seal_write(l, p, ops, n, seq, sealed_to, wall_ms, o->seal_wb, &b, &so, &len);
+	int rc = seal_write(l, p, ops, n, seq, sealed_to, wall_ms, o->seal_wb, &b, &so, &buf, &len);
 	uint64_t c1 = clock_thread_cpu_ns();
 	ledger_lock(l);
 	l->st.seal_write_cpu_ns += c1 - c0;
@@ -559,6 +573,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 		seal_records(l, p, n, -1, NULL);
 		sealed_ops_free(&b, &so);
 		free(ops);
+		free(buf);
 		return rc;
 	}
 	/* Each sum stands for its ops in the overlay from now on. */
@@ -583,7 +598,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	/* Ops that came during the write start a new batch's age. */
 	if (took_all && ob->len)
 		ob->first_ms = pt->rest_first_ms;
-	ledger_pump_part(l, p);
+	pump_part(l, p, seq, buf, len); /* from its bytes, not read back */
 	/* The sealed ops' strings (the copies hold the only pointers to
 	 * them now) and the batch's build: up to batch.max_ops frees, made
 	 * with the mutex let go. */
@@ -592,6 +607,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 		free(ops[i].counter);
 	sealed_ops_free(&b, &so);
 	free(ops);
+	free(buf);
 	ledger_lock(l);
 	return 0;
 }
@@ -640,34 +656,37 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 
 /* --- confirmation ----------------------------------------------------------- */
 
-/* ledger_batch_deltas callback: an entry taken off the overlay (ctx: its
- * partition's stripe). */
-static void overlay_out(void *ctx, wire_str counter, wire_str item, int64_t delta)
-{
-	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
-		return;
-	ledger_overlay_remove(ctx, counter.p, counter.n, item.p, item.n, delta);
-}
+/* Confirmed entries taken off the overlay a few at a time, their
+ * slots asked for first, so their cache misses overlap. */
+#define OUT_AHEAD 8
 
-/* Drops confirmed batches [0, ndrop) of p from memory and the overlay:
- * each op takes out what it put in (nothing for a repeat). */
-static void drop_confirmed(ledger *l, uint32_t p, size_t ndrop, const ledger_dropped *d)
+/* Drops confirmed batches [0, ndrop) of p from memory and the overlay
+ * (c->out: each op takes out what it put in, nothing for a repeat). */
+static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
-	for (size_t i = 0; i < ndrop; i++) {
-		wire_batch b;
-		if (d[i].batch && wire_decode_batch(d[i].batch, d[i].len, &b) == 0) {
-			const char *flags = d[i].nflags == b.nops ? d[i].flags : NULL;
-			ledger_batch_deltas(&b, flags, overlay_out, ledger_stripe(l, p));
-			wire_batch_free(&b);
+	vstripe *vs = ledger_stripe(l, p);
+	for (size_t i = 0; i < c->nout; i += OUT_AHEAD) {
+		size_t m = c->nout - i < OUT_AHEAD ? c->nout - i : OUT_AHEAD;
+		for (size_t j = 0; j < m; j++)
+			smap_prefetch(&vs->overlay, c->out[i + j].h);
+		for (size_t j = 0; j < m; j++) {
+			const ledger_out *o = &c->out[i + j];
+			char key[KEY_MAX];
+			size_t kn =
+			    ekey_pair(key, o->counter.p, o->counter.n, o->item.p, o->item.n);
+			ledger_overlay_remove_h(vs, key, kn, o->h, o->delta);
 		}
+	}
+	for (size_t i = 0; i < c->ndrop; i++) {
 		l->st.pending_bytes -= pt->sealed[i].len;
 		l->st.pending_batches--;
 		l->st.batches_applied++;
 	}
-	if (ndrop) {
-		memmove(pt->sealed, pt->sealed + ndrop, (pt->nsealed - ndrop) * sizeof *pt->sealed);
-		pt->nsealed -= ndrop;
+	if (c->ndrop) {
+		memmove(pt->sealed, pt->sealed + c->ndrop,
+		        (pt->nsealed - c->ndrop) * sizeof *pt->sealed);
+		pt->nsealed -= c->ndrop;
 	}
 }
 
@@ -691,17 +710,11 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 	c->ndrop = 0;
 	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
 		c->ndrop++;
-	/* Read now: the same write deletes them. */
 	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
 	for (size_t i = 0; i < c->ndrop; i++) {
-		size_t bk = ekey_part_seq(key, EKEY_BATCH, p, pt->sealed[i].seq);
-		if (store_get(l->db, key, bk, &c->drop[i].batch, &c->drop[i].len))
-			c->drop[i].batch = NULL;
-		store_batch_del(wb, key, bk);
-		bk = ekey_part_seq(key, EKEY_FLAGS, p, pt->sealed[i].seq);
-		if (store_get(l->db, key, bk, &c->drop[i].flags, &c->drop[i].nflags))
-			c->drop[i].flags = NULL;
-		store_batch_del(wb, key, bk);
+		c->drop[i].seq = pt->sealed[i].seq;
+		store_batch_del(wb, key, ekey_part_seq(key, EKEY_BATCH, p, c->drop[i].seq));
+		store_batch_del(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, c->drop[i].seq));
 	}
 	pt->confirming = c->ndrop;
 	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
@@ -710,6 +723,44 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 	store_put_u64(val + 8, version);
 	store_put_u64(val + 16, produced);
 	store_batch_put(wb, key, ekey_part(key, EKEY_APPLIED, p), val, 24);
+}
+
+/* ledger_batch_deltas callback: one entry of a confirmed batch into
+ * ctx's (a ledger_confirm's) out, its hash taken now, outside the locks. */
+static void out_entry(void *ctx, wire_str counter, wire_str item, int64_t delta)
+{
+	ledger_confirm *c = ctx;
+	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
+		return;
+	char key[KEY_MAX];
+	size_t kn = ekey_pair(key, counter.p, counter.n, item.p, item.n);
+	c->out[c->nout++] = (ledger_out){counter, item, smap_hash(key, kn), delta};
+}
+
+void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
+{
+	char key[16];
+	size_t n = 0;
+	for (size_t i = 0; i < c->ndrop; i++) {
+		ledger_dropped *d = &c->drop[i];
+		if (store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, d->seq), &d->batch,
+		              &d->len))
+			d->batch = NULL;
+		d->decoded = d->batch && wire_decode_batch(d->batch, d->len, &d->b) == 0;
+		if (d->decoded)
+			n += (size_t)d->b.nops + d->b.nsums;
+	}
+	c->out = xmalloc((n ? n : 1) * sizeof *c->out);
+	c->nout = 0;
+	for (size_t i = 0; i < c->ndrop; i++) {
+		ledger_dropped *d = &c->drop[i];
+		if (!d->decoded)
+			continue;
+		/* The 'D' flags: which ops moved the overlay (all, without). */
+		char *flags = ledger_read_flags(l, p, d->seq, d->b.nops);
+		ledger_batch_deltas(&d->b, flags, out_entry, c);
+		free(flags);
+	}
 }
 
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
@@ -721,7 +772,7 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	 * lost with the old one. */
 	c->new_epoch =
 	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
-	drop_confirmed(l, p, c->ndrop, c->drop);
+	drop_confirmed(l, p, c);
 	pt->confirming = 0;
 	pt->applied = c->applied;
 	if (s->offset >= pt->snap_offset) {
@@ -758,11 +809,15 @@ void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger
 
 void ledger_confirm_free(ledger_confirm *c)
 {
+	free(c->out);
+	c->out = NULL;
+	c->nout = 0;
 	if (!c->drop)
 		return;
 	for (size_t i = 0; i < c->ndrop; i++) {
+		if (c->drop[i].decoded)
+			wire_batch_free(&c->drop[i].b);
 		free(c->drop[i].batch);
-		free(c->drop[i].flags);
 	}
 	free(c->drop);
 	c->drop = NULL;

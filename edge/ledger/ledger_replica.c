@@ -203,6 +203,8 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	replica_put(wb, p, &nrp);
 	ledger_view_begin(l, p);
 	ledger_unlock(l);
+	if (s->last)
+		ledger_confirm_read(l, p, &conf); /* before the write deletes them */
 	rc = store_write(l->db, wb);
 	ledger_lock(l);
 	vstripe *vs = ledger_vlock(l, p);

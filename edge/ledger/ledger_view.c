@@ -77,12 +77,9 @@ void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, i
 	e->nops++;
 }
 
-void ledger_overlay_remove(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
-                           int64_t delta)
+void ledger_overlay_remove_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta)
 {
-	char key[KEY_MAX];
-	size_t kn = ekey_pair(key, counter, cl, item, il);
-	smap_val *v = smap_get(&vs->overlay, key, kn);
+	smap_val *v = smap_get_h(&vs->overlay, key, kn, h);
 	if (!v)
 		return;
 	overlay_entry *e = v->p;

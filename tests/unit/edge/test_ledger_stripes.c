@@ -320,6 +320,62 @@ Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
 		cr_assert_eq(count_of(items[i]), 0, "%s of another partition", items[i]);
 }
 
+Test(ledger_stripes, a_confirmation_of_full_batches_takes_each_op_off_the_overlay_once)
+{
+	/* 250 likes of 30 items of one partition: two full batches sealed
+	 * and delivered (batch.max_ops 100), 50 likes open. A snapshot
+	 * confirms both batches with their counts: each of their 200 ops
+	 * leaves the overlay (read and hashed before the write, taken off
+	 * a few at a time after it), the 50 open ones stay. */
+	enum { ITEMS = 30, LIKES = 250, SEALED = 200 };
+	char items[ITEMS][32];
+	int n = 0;
+	for (int i = 0; n < ITEMS; i++) {
+		snprintf(items[n], sizeof items[n], "post:c%d", i);
+		if (partition_of(items[n], strlen(items[n]), PARTS) == T.p)
+			n++;
+	}
+	uint64_t want[ITEMS] = {0}, snap[ITEMS] = {0};
+	for (int k = 0; k < LIKES; k++) {
+		char user[16];
+		snprintf(user, sizeof user, "u%d", k);
+		like(items[k % ITEMS], user);
+		want[k % ITEMS]++;
+		if (k < SEALED)
+			snap[k % ITEMS]++;
+	}
+	cr_assert_eq(T.nsent, 2, "%zu batches sealed", T.nsent);
+	ledger_delivered(T.l, T.p, T.sent[0].seq, 5);
+	ledger_delivered(T.l, T.p, T.sent[1].seq, 6);
+	wire_count cnt[ITEMS];
+	for (int i = 0; i < ITEMS; i++)
+		cnt[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
+		                      snap[i]};
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[1].seq, 0};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, ITEMS, cnt};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	for (int i = 0; i < ITEMS; i++)
+		cr_assert_eq(count_of(items[i]), want[i], "%s: %" PRIu64 " of %" PRIu64, items[i],
+		             count_of(items[i]), want[i]);
+	ledger_stats st = stats_now();
+	cr_assert_eq(st.pending_batches, 0);
+	cr_assert_eq(st.pending_ops, LIKES - SEALED);
+	/* The open likes' items only: 250 - 200 = 50 likes, over all 30. */
+	cr_assert_eq(st.overlay_entries, ITEMS);
+	/* Sealed and confirmed too, the rest leaves the overlay whole. */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 3);
+	ledger_delivered(T.l, T.p, T.sent[2].seq, 7);
+	for (int i = 0; i < ITEMS; i++)
+		cnt[i].count = want[i];
+	e.applied = T.sent[2].seq;
+	s.offset = 11;
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 1), 0);
+	cr_assert_eq(stats_now().overlay_entries, 0);
+	for (int i = 0; i < ITEMS; i++)
+		cr_assert_eq(count_of(items[i]), want[i], "%s", items[i]);
+}
+
 /* Readers on several threads, each reading every item over and over,
  * while the test's thread likes them: a count never goes down, and in
  * the end every count is the likes it got. */
