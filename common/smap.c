@@ -172,7 +172,12 @@ smap_val *smap_put_h(smap *m, const void *key, size_t klen, uint32_t h, bool *cr
 
 bool smap_del(smap *m, const void *key, size_t klen)
 {
-	smap_slot *s = find(m, key, klen, smap_hash(key, klen));
+	return smap_del_h(m, key, klen, smap_hash(key, klen));
+}
+
+bool smap_del_h(smap *m, const void *key, size_t klen, uint32_t hash)
+{
+	smap_slot *s = find(m, key, klen, hash);
 	if (!s)
 		return false;
 	free(s->key);

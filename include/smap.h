@@ -67,6 +67,8 @@ smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created);
 /* smap_put with hash = smap_hash(key, klen). */
 smap_val *smap_put_h(smap *m, const void *key, size_t klen, uint32_t hash, bool *created);
 bool smap_del(smap *m, const void *key, size_t klen);
+/* smap_del with hash = smap_hash(key, klen). */
+bool smap_del_h(smap *m, const void *key, size_t klen, uint32_t hash);
 /* Iterates: start with *pos = 0; returns false at the end. */
 bool smap_next(const smap *m, size_t *pos, const char **key, size_t *klen, smap_val **val);
 

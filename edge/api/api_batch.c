@@ -399,7 +399,7 @@ enum { STEP_COUNTS = 1, STEP_ME };
 
 static void feed_resume(api *a, api_ctx *x, http_response *resp);
 
-/* Every count of f under one hold of the ledger's view lock into views
+/* Every count of f, each view stripe's under one hold of its lock, into views
  * (f->nitems x f->ncs), using refs as room. 0 or the ledger's error. */
 static int read_counts(api *a, const api_feed *f, ledger_ref *refs, ledger_view *views)
 {

@@ -42,8 +42,9 @@
  *
  * Any thread may call any function. Writes, seals, sends and snapshots
  * take the ledger's writer lock, which may be held across store writes
- * and fsyncs; count reads (ledger_read) take only its view lock, which is
- * never held across store I/O, and ledger_member takes no lock: no read
+ * and fsyncs; count reads (ledger_read) take only the view stripe of
+ * their item's partition, which is never held across store I/O, and
+ * ledger_member takes no lock: no read
  * waits for a write (ledger_int.h). The sink is called with the writer
  * lock held and must not call back into the ledger.
  */
@@ -331,10 +332,13 @@ typedef struct ledger_ref {
 	size_t cl, il;
 } ledger_ref;
 /* The counts of refs[0..n) into out[0..n), as n ledger_read calls would
- * answer them, but under one hold of the view lock while each is in
- * memory (a feed page's counts mostly are); the lock is let go for each
- * count that must be read from the store. 0, ERR_INVAL for a name too
- * long, or the store's error (out[] then partly filled). */
+ * answer them, but sorted by view stripe (in windows of 256 refs), each
+ * stripe's counts under one hold of its lock while each is in memory (a
+ * feed page's counts mostly are); the lock is let go for each count that
+ * must be read from the store. Counts of different stripes may be of
+ * different instants: one group's likes of two items can show on one
+ * and not yet on the other. 0, ERR_INVAL for a name too long, or the
+ * store's error (out[] then partly filled, in no particular order). */
 int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out) WARN_UNUSED;
 
 /* Keeps a count read through from central: its value, the partition's

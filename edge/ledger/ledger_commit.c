@@ -12,14 +12,16 @@
  * that read, it gets its clock and op number, and its count is that read
  * plus what the groups staged. Should a group have joined the overlay
  * since the read (commit.finished moved), both are read again under the
- * mutex. Then the op joins the group: its membership record goes into
- * the group's store batch, the op into its partition's chain, and two
- * small indexes let later writes of the same group see the memberships
- * and count changes staged before them. Nothing a reader sees (overlay,
- * open batches, stats) changes until the group is written:
- * ledger_group_commit adds one group record (per partition, its chain's
- * ops), writes it all in one store write, then adds every op to the
- * overlay (the view) and hands it to its open batch (the outbox), and
+ * mutex. Then the op joins the group: the op into its partition's chain,
+ * and two small indexes let later writes of the same group see the
+ * memberships and count changes staged before them. Nothing a reader
+ * sees (overlay, open batches, stats) changes until the group is
+ * written: group_record puts each set op's membership record and one
+ * group record (per partition, its chain's ops) into the group's store
+ * batch, with the mutex let go on the commit thread, and the group is
+ * written in one store write; ledger_group_commit or the commit thread
+ * then adds every op to the overlay (the view, each stripe the group
+ * touched taken once) and hands it to its open batch (the outbox), and
  * resolves the group's tickets. A failed write drops the whole group: no
  * op of it is recorded and every ticket carries the error; with the
  * commit thread, the group staged on top of it (whose writes looked it
@@ -521,17 +523,28 @@ static void overlay_op(vstripe *vs, const group *g, size_t i)
  * moved and reads again (ledger_stage_ops). */
 static void group_overlay(ledger *l, const group *g)
 {
-	uint32_t nst = l->view.n, touched = 0;
+	/* The ops sorted by stripe in one pass (a counting sort), each
+	 * stripe's in staging order. */
+	uint32_t nst = l->view.n;
+	uint16_t at[LEDGER_GROUP_OPS];
+	uint8_t st[LEDGER_GROUP_OPS];
+	size_t first[LEDGER_VIEW_STRIPES + 1] = {0}, fill[LEDGER_VIEW_STRIPES];
+	for (size_t i = 0; i < g->n; i++) {
+		st[i] = (uint8_t)(g->ops[i].p % nst);
+		first[st[i] + 1]++;
+	}
+	for (uint32_t s = 0; s < nst; s++)
+		first[s + 1] += first[s];
+	memcpy(fill, first, nst * sizeof *fill);
 	for (size_t i = 0; i < g->n; i++)
-		touched |= UINT32_C(1) << (g->ops[i].p % nst);
+		at[fill[st[i]]++] = (uint16_t)i;
 	for (uint32_t s = 0; s < nst; s++) {
-		if (!(touched & UINT32_C(1) << s))
+		if (first[s] == first[s + 1])
 			continue;
 		vstripe *vs = &l->view.s[s];
 		ledger_vlock_stripe(l, vs);
-		for (size_t i = 0; i < g->n; i++)
-			if (g->ops[i].p % nst == s)
-				overlay_op(vs, g, i);
+		for (size_t k = first[s]; k < first[s + 1]; k++)
+			overlay_op(vs, g, at[k]);
 		ledger_vunlock(l, vs);
 	}
 	atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);

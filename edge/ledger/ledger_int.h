@@ -216,11 +216,13 @@ typedef struct group {
 } group;
 
 /* Records and group commit. Under mu, with three exceptions: the commit
- * thread writes gc's store batch with mu let go (nobody changes gc
- * meanwhile; stagers only read its indexes, under mu), the membership
- * filter and its read counters are read by ledger_member and by stagers
- * with no lock (the filter's bits and the counters are atomic; it is
- * added to under mu), and finished is atomic (read with no lock). */
+ * thread builds and writes gc's store batch with mu let go (nobody
+ * changes gc meanwhile; stagers only read its indexes, under mu), the
+ * membership filter and its read counters are read by ledger_member and
+ * by stagers with no lock (the filter's bits and the counters are
+ * atomic; it is added to by group_record, one at a time: on the commit
+ * thread with mu let go, or inline under mu), and finished is atomic
+ * (read with no lock). */
 struct commit {
 	/* The open group (g: writes stage into it) and, while the commit
 	 * thread writes one outside the mutex, that one (gc, else NULL);
@@ -324,6 +326,7 @@ struct outbox {
 	 * one at a time: sealing is set meanwhile, and seal_done is
 	 * broadcast when it ends. seal_wb is its store batch. */
 	bool sealing;
+	unsigned seal_waiters; /* threads waiting for it (tests watch this) */
 	pthread_cond_t seal_done;
 	store_batch *seal_wb;
 };
@@ -457,7 +460,7 @@ typedef struct pview {
 
 /* A read-through count a reader found settled by the snapshots: cached at
  * once, written to the store by the next writer (ledger_keep_flush). */
-#define LEDGER_KEEP_MAX 16 /* per stripe */
+#define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes */
 typedef struct keep_req {
 	char key[KEY_MAX];
 	size_t kn;
@@ -491,7 +494,8 @@ typedef struct vstripe {
  * stripes at once. A viral item's reads and likes all meet in one
  * stripe, so under that load one stripe is as busy as an unstriped view
  * would be. */
-_Static_assert(LEDGER_VIEW_STRIPES <= 32, "a group's stripes are a 32-bit mask");
+_Static_assert(LEDGER_VIEW_STRIPES <= 255 && LEDGER_GROUP_OPS <= 65536,
+               "a group's ops are sorted by stripe into uint8_t and uint16_t");
 
 struct view {
 	vstripe *s;
@@ -547,8 +551,10 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
 /* Puts s's counts into wb, each with s->offset as its version. With
  * check, a count whose stored version is newer is left alone, and so is
- * a count of an item outside s's partition (the upstream refuses such a
- * snapshot; the ledger keeps each partition to its own stripe). skip
+ * a count of an item outside s's partition, with a warning (the uplink
+ * drops such entries from snapshots already; a checkpoint's, or a
+ * central that counts partitions differently, would bring them: the
+ * ledger keeps each partition's counts to its own stripe). skip
  * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
 int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
 /* After the write (s's partition's stripe held): the written counts into

@@ -8,7 +8,8 @@
  * holding their ops, the sealed-batch index and what central said last,
  * under the writer mutex; a seal encodes and writes its batch with it
  * let go, one seal at a time. A seal and a confirmation change the
- * overlay through the view's functions, under the view mutex, after
+ * overlay through the view's functions, under the partition's view
+ * stripe, after
  * their store write. The store handle is borrowed.
  */
 #include "edge/ledger/ledger_int.h"
@@ -317,13 +318,8 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
 	return rc;
 }
 
-/* Sends the partition's unsent batches in sequence order. A batch goes
- * out the first time as soon as it is sealed; a resend only when it lies
- * within the first window_bytes of unapplied data. So when Kafka lost a
- * backlog larger than it keeps (central down for long), the resends drain
- * at central's pace instead of overflowing the broker again and again. */
-/* ledger_pump_part, with the bytes of batch fresh_seq (just sealed) at
- * hand, so that it is not read back from the store. */
+/* ledger_pump_part below, with the bytes of batch fresh_seq (just
+ * sealed) at hand, so that it is not read back from the store. */
 static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fresh,
                       size_t fresh_len)
 {
@@ -359,6 +355,11 @@ static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fre
 	}
 }
 
+/* Sends the partition's unsent batches in sequence order. A batch goes
+ * out the first time as soon as it is sealed; a resend only when it lies
+ * within the first window_bytes of unapplied data. So when Kafka lost a
+ * backlog larger than it keeps (central down for long), the resends drain
+ * at central's pace instead of overflowing the broker again and again. */
 void ledger_pump_part(ledger *l, uint32_t p)
 {
 	pump_part(l, p, 0, NULL, 0);
@@ -511,8 +512,11 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	struct outbox *o = &l->outbox;
 	/* One seal at a time, so that the record counts it takes off stand
 	 * until its write is known to have failed or not. */
-	while (o->sealing)
+	while (o->sealing) {
+		o->seal_waiters++;
 		ledger_wait(l, &o->seal_done);
+		o->seal_waiters--;
+	}
 	outbox_part *pt = &o->parts[p];
 	open_batch *ob = &pt->open;
 	if (!ob->len)
@@ -743,9 +747,16 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 	size_t n = 0;
 	for (size_t i = 0; i < c->ndrop; i++) {
 		ledger_dropped *d = &c->drop[i];
-		if (store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, d->seq), &d->batch,
-		              &d->len))
+		int rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, d->seq), &d->batch,
+		                   &d->len);
+		if (rc) {
+			/* Its ops stay in the overlay, counted twice beside the
+			 * snapshot's count, until a restart rebuilds the overlay. */
+			log_error("confirmed batch unreadable; its ops stay in the counts shown",
+			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, d->seq,
+			          err_str(rc));
 			d->batch = NULL;
+		}
 		d->decoded = d->batch && wire_decode_batch(d->batch, d->len, &d->b) == 0;
 		if (d->decoded)
 			n += (size_t)d->b.nops + d->b.nsums;

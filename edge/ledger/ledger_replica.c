@@ -23,7 +23,7 @@
  * counts go through the view's functions, its last message's edge list
  * through the outbox's confirmation, as a snapshot's do; what readers
  * see (complete or not, the counts) is published after the store write,
- * under the view mutex.
+ * under the partition's view stripe.
  */
 #include <inttypes.h>
 #include <stdio.h>

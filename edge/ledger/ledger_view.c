@@ -23,8 +23,8 @@ void ledger_view_init(ledger *l)
 {
 	struct view *v = &l->view;
 	/* Each stripe keeps its share of both caches, two entries at least
-	 * (smap_put_gen), so that together they hold no more than the
-	 * options say. */
+	 * (smap_put_gen), so that together they hold what the options say
+	 * (smap_put_gen's generations may hold two over a stripe's share). */
 	size_t n = LEDGER_VIEW_STRIPES;
 	if (n > l->o.partitions)
 		n = l->o.partitions;
@@ -86,7 +86,7 @@ void ledger_overlay_remove_h(vstripe *vs, const char *key, size_t kn, uint32_t h
 	e->delta -= delta;
 	if (--e->nops == 0) {
 		free(e);
-		smap_del(&vs->overlay, key, kn);
+		smap_del_h(&vs->overlay, key, kn, h);
 	}
 }
 
@@ -267,7 +267,7 @@ void ledger_view_stats(ledger *l, ledger_stats *out)
 /* --- reading ---------------------------------------------------------------- */
 
 /* A store read a count read needs before it can answer. It runs with the
- * view mutex let go; what it read is used only if the partition's view
+ * stripe let go; what it read is used only if the partition's view
  * did not move meanwhile (the same gen), else it is read again. */
 enum { FETCH_COUNT, FETCH_DELTA, FETCH_KINDS };
 
@@ -417,52 +417,51 @@ static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt
 
 void ledger_keep_flush(ledger *l)
 {
-	/* Taken from each stripe in turn: a keep is a hint that saves a
-	 * later read-through, and needs no instant common to the stripes. */
-	size_t n = 0;
+	/* Taken from each stripe in turn (a keep is a hint that saves a
+	 * later read-through, and needs no instant common to the stripes),
+	 * checked with the stripe let go, and written in one store write. */
 	keep_req *ks = NULL;
-	for (uint32_t i = 0; i < l->view.n; i++) {
-		vstripe *vs = &l->view.s[i];
+	size_t puts = 0;
+	store_batch_clear(l->wb);
+	for (uint32_t s = 0; s < l->view.n; s++) {
+		vstripe *vs = &l->view.s[s];
 		ledger_vlock_stripe(l, vs);
-		if (vs->nkeep) {
+		size_t n = vs->nkeep;
+		if (n) {
 			if (!ks)
-				ks = xmalloc((size_t)l->view.n * LEDGER_KEEP_MAX * sizeof *ks);
-			memcpy(ks + n, vs->keep, vs->nkeep * sizeof *ks);
-			n += vs->nkeep;
+				ks = xmalloc(LEDGER_KEEP_MAX * sizeof *ks);
+			memcpy(ks, vs->keep, n * sizeof *ks);
 			vs->nkeep = 0;
 		}
 		ledger_vunlock(l, vs);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t have;
+			int rc = ledger_count_version(l, ks[i].key, ks[i].kn, &have);
+			if (rc == 0 && have >= ks[i].version)
+				continue; /* a snapshot since brought it, or a newer one */
+			if (rc && rc != ERR_NOTFOUND)
+				continue; /* cached still; read through again after eviction */
+			char skey[EKEY_COUNT_MAX];
+			unsigned char val[16];
+			store_put_u64(val, ks[i].count);
+			store_put_u64(val + 8, ks[i].version);
+			store_batch_put(l->wb, skey, ekey_count(skey, ks[i].key, ks[i].kn), val,
+			                16);
+			puts++;
+		}
 	}
-	if (!n)
-		return;
-	store_batch_clear(l->wb);
-	size_t puts = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t have;
-		int rc = ledger_count_version(l, ks[i].key, ks[i].kn, &have);
-		if (rc == 0 && have >= ks[i].version)
-			continue; /* a snapshot since brought it, or a newer one */
-		if (rc && rc != ERR_NOTFOUND)
-			continue; /* cached still; read through again after eviction */
-		char skey[EKEY_COUNT_MAX];
-		unsigned char val[16];
-		store_put_u64(val, ks[i].count);
-		store_put_u64(val + 8, ks[i].version);
-		store_batch_put(l->wb, skey, ekey_count(skey, ks[i].key, ks[i].kn), val, 16);
-		puts++;
-	}
+	free(ks);
 	if (puts) {
 		int rc = store_write(l->db, l->wb);
 		if (rc)
 			log_warn("read-through counts not kept; they stay cached",
 			         "counts=%zu err=\"%s\"", puts, err_str(rc));
 	}
-	free(ks);
 }
 
-/* One try at the view of k under vmu: 0 with *out filled (and *raw, if
- * asked, the count before it is clamped at 0), 1 with f saying what to
- * read from the store first. k's hash serves every map it is looked up
+/* One try at the view of k under its stripe vs: 0 with *out filled (and
+ * *raw, if asked, the count before it is clamped at 0), 1 with f saying
+ * what to read from the store first. k's hash serves every map it is looked up
  * in. */
 static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fetch *f,
                     ledger_view *out, int64_t *raw)
@@ -699,10 +698,15 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 {
 	char key[KEY_MAX + 1];
 	unsigned char val[16];
+	uint32_t elsewhere = 0;
 	for (uint32_t i = 0; i < s->ncounts; i++) {
 		const wire_count *c = &s->counts[i];
-		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX ||
-		          partition_of(c->item.p, c->item.n, l->o.partitions) != s->partition;
+		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX;
+		if (!skip[i] &&
+		    partition_of(c->item.p, c->item.n, l->o.partitions) != s->partition) {
+			skip[i] = true;
+			elsewhere++;
+		}
 		if (skip[i])
 			continue;
 		char pair[EKEY_PAIR_MAX];
@@ -724,6 +728,11 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 		store_put_u64(val + 8, s->offset);
 		store_batch_put(wb, key, kn, val, 16);
 	}
+	if (elsewhere)
+		log_warn("counts of other partitions' items left out: does central have as many "
+		         "partitions as this edge?",
+		         "partition=%u counts=%u partitions=%u", s->partition, elsewhere,
+		         l->o.partitions);
 	return 0;
 }
 

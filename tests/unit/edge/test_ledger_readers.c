@@ -3,7 +3,7 @@
  * A store write hook (store_write_hook) holds a writer inside its store
  * write, after LevelDB applied the batch and before the ledger updates
  * its memory: the writer still holds the ledger's writer lock. Reads
- * made meanwhile must finish (they take only the view lock, let go
+ * made meanwhile must finish (they take only a view stripe, let go
  * across store reads), and must answer from a consistent state: the
  * memory before the write with the store before the write, never the new
  * store with the old overlay (which would count this edge's confirmed
@@ -374,7 +374,7 @@ Test(ledger_readers, serial_sections_are_timed)
 	cr_assert_gt(s1.writer_lock_ns, s0.writer_lock_ns);
 	cr_assert_gt(s1.view_lock_ns, s0.view_lock_ns);
 
-	/* A commit takes the view mutex only inside the writer mutex: that
+	/* A commit takes view stripes only inside the writer mutex: that
 	 * time is the writer's, not counted twice. */
 	ledger_ticket t[20];
 	for (int i = 0; i < 20; i++) {

@@ -703,8 +703,10 @@ Test(ledger_runs, a_seal_whose_write_fails_while_a_group_joins_keeps_every_recor
 /* A second thread that seals what a group filled in partition p
  * (ledger_outbox_seal_full, as the commit thread does) while a seal of p
  * writes: it finds the batch full (the ops being sealed stay in it until
- * the write is done) and waits for that seal. */
+ * the write is done) and waits for that seal, which the hook holds
+ * until it does (5 s at most). */
 static pthread_t second_sealer;
+static bool second_started, second_waited;
 
 static void *seal_full_main(void *arg)
 {
@@ -720,8 +722,14 @@ static void during_seal_another(void *ctx)
 	if (!during.armed || during.skip-- > 0)
 		return;
 	during.armed = false;
-	cr_assert_eq(pthread_create(&second_sealer, NULL, seal_full_main, ctx), 0);
-	usleep(100000); /* time for it to take the mutex and wait for this seal */
+	second_started = pthread_create(&second_sealer, NULL, seal_full_main, ctx) == 0;
+	for (int ms = 0; second_started && !second_waited && ms < 5000; ms++) {
+		pthread_mutex_lock(&T.l->mu);
+		second_waited = T.l->outbox.seal_waiters > 0;
+		pthread_mutex_unlock(&T.l->mu);
+		if (!second_waited)
+			usleep(1000);
+	}
 }
 
 Test(ledger_runs, a_full_batch_seal_that_waited_for_another_leaves_the_rest_open)
@@ -739,9 +747,11 @@ Test(ledger_runs, a_full_batch_seal_that_waited_for_another_leaves_the_rest_open
 	during.skip = 1; /* the group's own write */
 	store_write_hook(T.db, during_seal_another, (void *)(uintptr_t)a);
 	group_of((const char(*)[16])users, (const char(*)[16])items, N);
-	cr_assert_eq(pthread_join(second_sealer, NULL), 0);
 	store_write_hook(T.db, NULL, NULL);
 	cr_assert_not(during.armed, "the seal's write did not reach the hook");
+	cr_assert(second_started);
+	cr_assert_eq(pthread_join(second_sealer, NULL), 0);
+	cr_assert(second_waited, "the second sealer never waited for the first");
 	cr_assert_eq(T.nsent, 1, "%zu batches sent, of 1", T.nsent);
 	ledger_stats st = stats_now();
 	cr_assert_eq(st.batches_sealed, 1);
