@@ -12,7 +12,6 @@
  * Same fixture as test_ledger.c (ledger_util.h).
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -20,9 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/support/ledger_util.h"
+#include "tests/support/waits.h"
 
 static struct {
 	atomic_bool hold; /* the next store write waits for a release */
@@ -66,8 +65,7 @@ TestSuite(ledger_readers, .init = setup, .fini = teardown, .timeout = 60);
 /* A thread running one call, and whether it returned in time. */
 typedef struct call {
 	void (*fn)(struct call *);
-	sem_t done;
-	pthread_t th;
+	waits_call w;
 	int rc;
 	ledger_view v;
 	int state;
@@ -78,42 +76,27 @@ typedef struct call {
 	uint32_t gen; /* do_replica_apply's load */
 } call;
 
-static void *call_main(void *arg)
+static void call_main(void *arg)
 {
 	call *c = arg;
 	c->fn(c);
-	sem_post(&c->done);
-	return NULL;
 }
 
 static void call_start(call *c, void (*fn)(call *))
 {
 	c->fn = fn;
-	sem_init(&c->done, 0, 0);
-	cr_assert_eq(pthread_create(&c->th, NULL, call_main, c), 0);
+	waits_call_start(&c->w, call_main, c);
 }
 
 /* Whether c returned within ms. */
 static bool call_done_within(call *c, long ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	int rc;
-	while ((rc = sem_timedwait(&c->done, &ts)) == -1 && errno == EINTR)
-		;
-	return rc == 0;
+	return waits_call_within(&c->w, ms);
 }
 
 static void call_join(call *c)
 {
-	pthread_join(c->th, NULL);
-	sem_destroy(&c->done);
+	waits_call_join(&c->w);
 }
 
 static void do_like(call *c)

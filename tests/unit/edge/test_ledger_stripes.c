@@ -13,16 +13,14 @@
  * ledger_int.h to hold a stripe's mutex from the test.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/support/ledger_util.h"
+#include "tests/support/waits.h"
 #include "edge/ledger/ledger_int.h"
 #include "wire.h"
 
@@ -95,11 +93,10 @@ typedef struct reader {
 	const char *item2; /* set: ledger_read_many of item and item2 */
 	ledger_view v;
 	int rc;
-	sem_t done;
-	pthread_t th;
+	waits_call w;
 } reader;
 
-static void *read_main(void *arg)
+static void read_main(void *arg)
 {
 	reader *r = arg;
 	if (r->item2) {
@@ -111,36 +108,26 @@ static void *read_main(void *arg)
 	} else {
 		r->rc = ledger_read(T.l, "likes", r->item, &r->v);
 	}
-	sem_post(&r->done);
-	return NULL;
 }
 
-static void read_start(reader *r)
+/* Runs ro and rs while ITEM's stripe is held: ro, which reads only
+ * other stripes, must finish; rs, which reads ITEM's stripe too, must
+ * not, until the stripe is let go. Both are joined. */
+static void read_beside_a_held_stripe(reader *ro, reader *rs)
 {
-	sem_init(&r->done, 0, 0);
-	cr_assert_eq(pthread_create(&r->th, NULL, read_main, r), 0);
-}
-
-static bool done_within(reader *r, long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	int rc;
-	while ((rc = sem_timedwait(&r->done, &ts)) == -1 && errno == EINTR)
-		;
-	return rc == 0;
-}
-
-static void read_join(reader *r)
-{
-	pthread_join(r->th, NULL);
-	sem_destroy(&r->done);
+	vstripe *held = ledger_vlock(T.l, T.p);
+	waits_call_start(&ro->w, read_main, ro);
+	waits_call_start(&rs->w, read_main, rs);
+	bool other_done = waits_call_within(&ro->w, 5000);
+	bool same_done = waits_call_within(&rs->w, 200);
+	ledger_vunlock(T.l, held);
+	waits_call_join(&ro->w);
+	cr_assert(waits_call_within(&rs->w, 5000));
+	waits_call_join(&rs->w);
+	cr_assert(other_done, "a read of other stripes waited for a held one");
+	cr_assert_not(same_done, "a read of the held stripe did not wait for it");
+	cr_assert_eq(ro->rc, 0);
+	cr_assert_eq(rs->rc, 0);
 }
 
 Test(ledger_stripes, a_read_waits_only_for_its_own_stripe)
@@ -151,19 +138,8 @@ Test(ledger_stripes, a_read_waits_only_for_its_own_stripe)
 	like(other, "u1");
 	like(same, "u1");
 	(void)count_of(other); /* cached: the read needs no store */
-	vstripe *held = ledger_vlock(T.l, T.p);
 	reader ro = {.item = other}, rs = {.item = same};
-	read_start(&ro);
-	read_start(&rs);
-	bool other_done = done_within(&ro, 5000);
-	bool same_done = done_within(&rs, 200);
-	ledger_vunlock(T.l, held);
-	read_join(&ro);
-	cr_assert(done_within(&rs, 5000));
-	read_join(&rs);
-	cr_assert(other_done, "a read of another stripe waited for a held one");
-	cr_assert_not(same_done, "a read of the held stripe did not wait for it");
-	cr_assert_eq(ro.rc, 0);
+	read_beside_a_held_stripe(&ro, &rs);
 	cr_assert_eq(ro.v.count, 1);
 	cr_assert_eq(rs.v.count, 1);
 }
@@ -178,21 +154,9 @@ Test(ledger_stripes, a_batch_read_waits_only_for_the_stripes_of_its_items)
 		other2[5]++;
 	like(other, "u1");
 	like(ITEM, "u1");
-	vstripe *held = ledger_vlock(T.l, T.p);
 	reader ro = {.item = other, .item2 = other2}, rs = {.item = other, .item2 = ITEM};
-	read_start(&ro);
-	read_start(&rs);
-	bool other_done = done_within(&ro, 5000);
-	bool same_done = done_within(&rs, 200);
-	ledger_vunlock(T.l, held);
-	read_join(&ro);
-	cr_assert(done_within(&rs, 5000));
-	read_join(&rs);
-	cr_assert(other_done, "a batch of other stripes waited for a held one");
-	cr_assert_not(same_done, "a batch with an item of the held stripe did not wait for it");
-	cr_assert_eq(ro.rc, 0);
+	read_beside_a_held_stripe(&ro, &rs);
 	cr_assert_eq(ro.v.count, 1);
-	cr_assert_eq(rs.rc, 0);
 }
 
 /* Snapshot counts for the items of partition p among items[0..n): count

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "sim/drill/netns.h"
 #include "sim/drill/relay.h"
+#include "tests/support/waits.h"
 
 #define CONN_MAX 16
 #define BIG (4u << 20)
@@ -198,14 +199,7 @@ static void server_free(server *s)
  * comes within ms. The server keeps ownership of the fd. */
 static int server_next(server *s, int ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = waits_deadline(ms);
 	int fd = -1;
 	pthread_mutex_lock(&s->mu);
 	while (s->taken == s->nfds) {
