@@ -24,8 +24,13 @@ uint64_t clock_mono_ms(void)
 
 struct timespec clock_mono_deadline(unsigned ms)
 {
+	return clock_deadline(CLOCK_MONOTONIC, ms);
+}
+
+struct timespec clock_deadline(clockid_t clock, unsigned ms)
+{
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {

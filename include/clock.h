@@ -42,6 +42,8 @@ static inline uint64_t clock_thread_cpu_ns(void)
 /* CLOCK_MONOTONIC now plus ms, as pthread_cond_timedwait takes it on a
  * condition variable set to that clock. */
 struct timespec clock_mono_deadline(unsigned ms);
+/* The same on another clock (CLOCK_REALTIME for sem_timedwait). */
+struct timespec clock_deadline(clockid_t clock, unsigned ms);
 /* Offsets clock_wall_ms() by skew_ms from now on (start-up only). */
 void clock_set_skew_ms(int64_t skew_ms);
 

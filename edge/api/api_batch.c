@@ -399,8 +399,8 @@ enum { STEP_COUNTS = 1, STEP_ME };
 
 static void feed_resume(api *a, api_ctx *x, http_response *resp);
 
-/* Every count of f, each view stripe's under one hold of its lock, into views
- * (f->nitems x f->ncs), using refs as room. 0 or the ledger's error. */
+/* Every count of f into views (f->nitems x f->ncs) by ledger_read_many,
+ * using refs as room. 0 or the ledger's error. */
 static int read_counts(api *a, const api_feed *f, ledger_ref *refs, ledger_view *views)
 {
 	size_t nv = f->nitems * f->ncs;

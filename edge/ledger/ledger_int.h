@@ -460,7 +460,7 @@ typedef struct pview {
 
 /* A read-through count a reader found settled by the snapshots: cached at
  * once, written to the store by the next writer (ledger_keep_flush). */
-#define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes */
+#define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes; see keep_cap */
 typedef struct keep_req {
 	char key[KEY_MAX];
 	size_t kn;
@@ -501,6 +501,7 @@ struct view {
 	vstripe *s;
 	uint32_t n;
 	size_t cache_cap, rt_cap; /* each stripe's share of the two caches */
+	size_t keep_cap;          /* kept read-throughs per stripe: 64 in all, 16 each at least */
 	pview *pv;                /* per partition, under its stripe */
 };
 

@@ -758,6 +758,10 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 			d->batch = NULL;
 		}
 		d->decoded = d->batch && wire_decode_batch(d->batch, d->len, &d->b) == 0;
+		if (d->batch && !d->decoded)
+			log_error(
+			    "confirmed batch does not decode; its ops stay in the counts shown",
+			    "partition=%u seq=%" PRIu64, p, d->seq);
 		if (d->decoded)
 			n += (size_t)d->b.nops + d->b.nsums;
 	}

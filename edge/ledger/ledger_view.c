@@ -35,6 +35,9 @@ void ledger_view_init(ledger *l)
 	v->n = n ? (uint32_t)n : 1;
 	v->cache_cap = l->o.cache_entries / v->n;
 	v->rt_cap = l->o.rt_entries / v->n;
+	/* The seal tick flushes them with the writer mutex held: a store
+	 * read each, so their sum is kept near the one view's 64. */
+	v->keep_cap = LEDGER_KEEP_MAX / v->n < 16 ? 16 : LEDGER_KEEP_MAX / v->n;
 	v->s = xcalloc(v->n, sizeof *v->s);
 	for (uint32_t i = 0; i < v->n; i++) {
 		vstripe *vs = &v->s[i];
@@ -403,7 +406,7 @@ static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, ui
 static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt_entry *e,
                     const pview *pv)
 {
-	if (vs->nkeep < LEDGER_KEEP_MAX) {
+	if (vs->nkeep < l->view.keep_cap) {
 		keep_req *k = &vs->keep[vs->nkeep++];
 		memcpy(k->key, key, kn);
 		k->kn = kn;

@@ -4,17 +4,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
+#include "clock.h"
+
 struct timespec waits_deadline(long ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
+	return clock_deadline(CLOCK_REALTIME, (unsigned)ms);
 }
 
 bool waits_sem(sem_t *s, long ms)

@@ -13,7 +13,6 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
