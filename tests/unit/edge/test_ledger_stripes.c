@@ -356,6 +356,7 @@ Test(ledger_stripes, a_confirmation_of_full_batches_takes_each_op_off_the_overla
 enum { RUN_ITEMS = 48, RUN_USERS = 20, RUN_READERS = 3 };
 
 static atomic_bool run_stop;
+static sem_t run_started; /* posted by each reader after its first pass */
 
 typedef struct run_reader {
 	pthread_t th;
@@ -368,6 +369,7 @@ static void *run_read_main(void *arg)
 	run_reader *r = arg;
 	uint64_t last[RUN_ITEMS] = {0};
 	char item[16];
+	bool posted = false;
 	while (!atomic_load(&run_stop) && !r->rc) {
 		for (int i = 0; i < RUN_ITEMS && !r->rc; i++) {
 			snprintf(item, sizeof item, "post:r%d", i);
@@ -378,7 +380,13 @@ static void *run_read_main(void *arg)
 			last[i] = v.count;
 			r->reads++;
 		}
+		if (!posted) {
+			sem_post(&run_started);
+			posted = true;
+		}
 	}
+	if (!posted)
+		sem_post(&run_started);
 	return NULL;
 }
 
@@ -387,8 +395,14 @@ Test(ledger_stripes, readers_beside_a_writer_see_counts_only_grow)
 	reopen_with(PARTS, 1000, 1000);
 	atomic_store(&run_stop, false);
 	run_reader rs[RUN_READERS] = {0};
+	cr_assert_eq(sem_init(&run_started, 0, 0), 0);
 	for (int i = 0; i < RUN_READERS; i++)
 		cr_assert_eq(pthread_create(&rs[i].th, NULL, run_read_main, &rs[i]), 0);
+	/* The likes start once every reader is reading (on a busy machine a
+	 * reader could otherwise first run after the last like). */
+	for (int i = 0; i < RUN_READERS; i++)
+		cr_assert(waits_sem(&run_started, 10000), "reader %d of %d never read", i,
+		          RUN_READERS);
 	char item[16], user[16];
 	for (int u = 0; u < RUN_USERS; u++)
 		for (int i = 0; i < RUN_ITEMS; i++) {
@@ -403,6 +417,7 @@ Test(ledger_stripes, readers_beside_a_writer_see_counts_only_grow)
 		cr_assert_eq(rs[i].backwards, 0, "reader %d saw a count go down", i);
 		cr_assert_gt(rs[i].reads, 0);
 	}
+	sem_destroy(&run_started);
 	for (int i = 0; i < RUN_ITEMS; i++) {
 		snprintf(item, sizeof item, "post:r%d", i);
 		cr_assert_eq(count_of(item), RUN_USERS, "%s", item);
