@@ -243,9 +243,7 @@ void ledger_free(ledger *l)
 	ledger_stop_commits(l);
 	if (l->view.pv) {
 		ledger_clock_counts(l);
-		ledger_lock(l);
 		ledger_keep_flush(l); /* what readers kept since the last seal tick */
-		ledger_unlock(l);
 		ledger_cunlock_counts(l);
 	}
 	ledger_outbox_free(l);
@@ -266,21 +264,23 @@ void ledger_free(ledger *l)
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 {
 	int rc = 0;
-	/* The kept read-through counts are count writes (cmu). While a
-	 * snapshot or a checkpoint message is being written they wait for
-	 * the next tick, cached meanwhile; the seal does not wait. A forced
-	 * seal (a drain) writes them in any case. */
+	/* The kept read-through counts are count writes (cmu), written
+	 * before the writer mutex is taken: their store reads and write
+	 * hold up no like. While a snapshot or a checkpoint message is
+	 * being written they wait for the next tick, cached meanwhile; the
+	 * seal does not wait. A forced seal (a drain) writes them in any
+	 * case. */
 	bool counts = true;
 	if (force)
 		ledger_clock_counts(l);
 	else
 		counts = pthread_mutex_trylock(&l->cmu) == 0;
+	if (counts)
+		ledger_keep_flush(l);
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
 	if (force)
 		rc = ledger_group_commit(l, wall_ms);
-	if (counts)
-		ledger_keep_flush(l);
 	int src = ledger_outbox_seal_due(l, wall_ms, force);
 	if (!rc)
 		rc = src;

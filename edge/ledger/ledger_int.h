@@ -514,7 +514,8 @@ void ledger_view_publish(ledger *l, uint32_t p);
 void ledger_view_begin(ledger *l, uint32_t p);
 /* After that write and the memory that goes with it; p's stripe held. */
 void ledger_view_end(ledger *l, uint32_t p);
-/* Writes the read-through counts readers found settled; mu held. */
+/* Writes the read-through counts readers found settled: their store
+ * reads and write with cmu held, not mu, so no like waits for them. */
 void ledger_keep_flush(ledger *l);
 /* Count, version and freshness of k as this edge shows it, with plus
  * (ops not in the overlay yet) added before the count is clamped at 0;
@@ -598,12 +599,14 @@ struct ledger {
 	store *db;                 /* borrowed; LevelDB is thread-safe */
 	char *edge_id, *region;
 	ledger_opts o; /* set at open, read-only after */
-	/* Under mu: the store batch of one-off writes (snapshots,
-	 * checkpoint messages, kept read-through counts), one at a time,
-	 * and the stats, but for the view's share (struct view) and the
-	 * membership reads (struct commit). */
+	/* Under mu: the store batch of one-off writes (snapshot positions,
+	 * replica records), one at a time, and the stats, but for the
+	 * view's share (struct view) and the membership reads (struct
+	 * commit). */
 	store_batch *wb;
-	/* Under cmu: a snapshot's store batch, written with mu let go. */
+	/* Under cmu: the count writers' store batch (a snapshot's, a
+	 * checkpoint message's, the kept read-through counts), written with
+	 * mu let go. */
 	store_batch *snap_wb;
 	ledger_stats st;
 	struct commit commit;

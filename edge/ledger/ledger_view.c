@@ -422,10 +422,12 @@ void ledger_keep_flush(ledger *l)
 {
 	/* Taken from each stripe in turn (a keep is a hint that saves a
 	 * later read-through, and needs no instant common to the stripes),
-	 * checked with the stripe let go, and written in one store write. */
+	 * checked with the stripe let go, and written in one store write.
+	 * Counts are written under cmu alone, which is held. */
 	keep_req *ks = NULL;
 	size_t puts = 0;
-	store_batch_clear(l->wb);
+	store_batch *wb = l->snap_wb;
+	store_batch_clear(wb);
 	for (uint32_t s = 0; s < l->view.n; s++) {
 		vstripe *vs = &l->view.s[s];
 		ledger_vlock_stripe(l, vs);
@@ -448,14 +450,13 @@ void ledger_keep_flush(ledger *l)
 			unsigned char val[16];
 			store_put_u64(val, ks[i].count);
 			store_put_u64(val + 8, ks[i].version);
-			store_batch_put(l->wb, skey, ekey_count(skey, ks[i].key, ks[i].kn), val,
-			                16);
+			store_batch_put(wb, skey, ekey_count(skey, ks[i].key, ks[i].kn), val, 16);
 			puts++;
 		}
 	}
 	free(ks);
 	if (puts) {
-		int rc = store_write(l->db, l->wb);
+		int rc = store_write(l->db, wb);
 		if (rc)
 			log_warn("read-through counts not kept; they stay cached",
 			         "counts=%zu err=\"%s\"", puts, err_str(rc));

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "edge/ledger/ledger_int.h"
 #include "hlc.h"
 #include "tests/support/ledger_util.h"
+#include "tests/support/waits.h"
 #include "wire.h"
 
 static void setup(void)
@@ -388,6 +390,46 @@ Test(ledger_ops, read_through_is_kept_once_snapshots_reach_its_version)
 	v = view("likes", ITEM);
 	cr_assert(v.known, "kept on disk");
 	cr_assert_eq(v.count, 5);
+}
+
+static void seal_tick(void *arg)
+{
+	*(int *)arg = ledger_seal_due(T.l, WALL, false);
+}
+
+/* The seal tick writes the kept counts (a store read per count, one
+ * write) before it takes the writer mutex: with that mutex held by
+ * another thread (a like, a group's finish) the count is still written,
+ * and the tick then waits for the mutex for its seal. */
+Test(ledger_ops, kept_read_through_is_written_without_the_writer_lock)
+{
+	ledger_readthrough_put(T.l, "likes", ITEM, 5, 30, 0, WALL);
+	snapshot(0, 31, NULL, 0);
+	cr_assert_eq(view("likes", ITEM).version, 31, "kept: the snapshots reached it");
+	pair_key k;
+	ledger_pair_make(&k, "likes", 5, ITEM, strlen(ITEM), NPARTS);
+	uint64_t version;
+	cr_assert_eq(ledger_count_version(T.l, k.key, k.kn, &version), ERR_NOTFOUND,
+	             "not written before the tick");
+	pthread_mutex_lock(&T.l->mu);
+	waits_call tick;
+	int tick_rc = -1;
+	waits_call_start(&tick, seal_tick, &tick_rc);
+	int rc = ERR_NOTFOUND;
+	struct timespec until = waits_deadline(5000), now;
+	do {
+		usleep(1000);
+		rc = ledger_count_version(T.l, k.key, k.kn, &version);
+		clock_gettime(CLOCK_REALTIME, &now);
+	} while (rc == ERR_NOTFOUND && now.tv_sec <= until.tv_sec);
+	bool done_early = waits_call_within(&tick, 0);
+	pthread_mutex_unlock(&T.l->mu);
+	cr_assert(waits_call_within(&tick, 5000), "the tick ends once the mutex is free");
+	waits_call_join(&tick);
+	cr_assert_eq(tick_rc, 0);
+	cr_assert_eq(rc, 0, "the count was written while the writer mutex was held");
+	cr_assert_eq(version, 31);
+	cr_assert_not(done_early, "the seal itself waits for the writer mutex");
 }
 
 Test(ledger_ops, newer_read_through_wins_over_an_older_snapshot_count)
