@@ -59,6 +59,7 @@
 #include "clock.h"
 #include "hlc.h"
 #include "item.h"
+#include "log.h"
 #include "edge/ledger/keys.h"
 #include "edge/ledger/ledger.h"
 #include "partition.h"
@@ -609,6 +610,7 @@ struct ledger {
 	 * mu let go. */
 	store_batch *snap_wb;
 	ledger_stats st;
+	log_limit misparted; /* the warning of counts from other partitions */
 	struct commit commit;
 	struct outbox outbox;
 	struct view view;

@@ -732,11 +732,14 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 		store_put_u64(val + 8, s->offset);
 		store_batch_put(wb, key, kn, val, 16);
 	}
-	if (elsewhere)
+	/* Every message of a misconfigured central says it again: a line
+	 * every 10 s is enough. */
+	uint64_t skipped;
+	if (elsewhere && log_every(&l->misparted, 10000, &skipped))
 		log_warn("counts of other partitions' items left out: does central have as many "
 		         "partitions as this edge?",
-		         "partition=%u counts=%u partitions=%u", s->partition, elsewhere,
-		         l->o.partitions);
+		         "partition=%u counts=%u partitions=%u similar_since_last=%" PRIu64,
+		         s->partition, elsewhere, l->o.partitions, skipped);
 	return 0;
 }
 

@@ -17,11 +17,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/support/ledger_util.h"
 #include "tests/support/waits.h"
 #include "edge/ledger/ledger_int.h"
+#include "log.h"
 #include "wire.h"
 
 #define PARTS 16
@@ -261,6 +264,40 @@ Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 	reopen();
 	cr_assert_eq(count_of(ITEM), 5);
 	cr_assert_eq(count_of(other), 0);
+}
+
+/* A central with other partitions sends such counts in every message: one
+ * warning says so, not one per message. */
+Test(ledger_stripes, counts_of_other_partitions_are_warned_about_once_a_while)
+{
+	char path[] = "/tmp/test_ledger_stripes_log.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	char err[256];
+	cr_assert_eq(log_set_file(path, err, sizeof err), 0, "%s", err);
+	log_threshold = LOG_WARN; /* the ledger's tests run at LOG_ERROR */
+	char other[32];
+	item_in(other, sizeof other, T.p, true);
+	wire_count cnt[2] = {{wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 5},
+	                     {wire_cstr("likes", 5), wire_cstr(other, strlen(other)), 9}};
+	for (uint64_t off = 3; off < 6; off++) {
+		wire_snapshot s = {
+		    wire_cstr("central-a", 9), T.p, off, WALL, true, 0, NULL, 2, cnt};
+		cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	}
+	log_threshold = LOG_ERROR;
+	cr_assert_eq(log_set_file("", err, sizeof err), 0, "%s", err);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char line[1024];
+	int warned = 0;
+	while (fgets(line, sizeof line, f))
+		warned += strstr(line, "counts of other partitions' items left out") != NULL;
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(warned, 1, "three messages, one warning: %d", warned);
+	cr_assert_eq(count_of(ITEM), 5);
 }
 
 Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
