@@ -463,7 +463,7 @@ typedef struct pview {
  * once, written to the store by the next writer (ledger_keep_flush). */
 #define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes; see keep_cap */
 typedef struct keep_req {
-	char key[KEY_MAX];
+	char key[EKEY_PAIR_MAX]; /* the pair key (ekey_pair) */
 	size_t kn;
 	uint64_t count, version;
 } keep_req;
