@@ -271,6 +271,42 @@ Test(smap, puts_with_a_hash_taken_once_are_the_puts_without)
 	smap_free(&cold);
 }
 
+Test(smap, deletes_with_a_hash_taken_once_are_the_deletes_without)
+{
+	/* smap_del_h removes what smap_del would: every other key stays,
+	 * a second delete and a key never put say false, and keys past
+	 * the tombstones it leaves are still found. */
+	char k[32];
+	for (size_t i = 0; i < 300; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		smap_put(&M, k, n, NULL)->u = i + 1;
+	}
+	for (size_t i = 0; i < 300; i += 3) {
+		size_t n = key_of(k, sizeof k, i);
+		cr_assert(smap_del_h(&M, k, n, smap_hash(k, n)), "key %zu", i);
+		cr_assert_not(smap_del_h(&M, k, n, smap_hash(k, n)), "key %zu twice", i);
+	}
+	cr_assert_eq(M.len, 200);
+	for (size_t i = 0; i < 300; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		smap_val *v = smap_get(&M, k, n);
+		if (i % 3 == 0) {
+			cr_assert_null(v, "key %zu deleted", i);
+		} else {
+			cr_assert_not_null(v, "key %zu", i);
+			cr_assert_eq(v->u, i + 1);
+		}
+	}
+	size_t n = key_of(k, sizeof k, 1000);
+	cr_assert_not(smap_del_h(&M, k, n, smap_hash(k, n)), "never put");
+	/* And smap_del finds what a hashed put left, and the reverse. */
+	n = key_of(k, sizeof k, 1);
+	cr_assert(smap_del(&M, k, n));
+	smap_put_h(&M, k, n, smap_hash(k, n), NULL)->u = 7;
+	cr_assert(smap_del_h(&M, k, n, smap_hash(k, n)));
+	cr_assert_null(smap_get(&M, k, n));
+}
+
 Test(smap, prefetch_hints_are_safe_on_any_slot_and_change_nothing)
 {
 	smap m;

@@ -266,6 +266,50 @@ Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 	cr_assert_eq(count_of(other), 0);
 }
 
+/* Read-through counts kept in two stripes: one seal tick writes both,
+ * each at the version its partition's snapshots reached. */
+Test(ledger_stripes, a_seal_tick_keeps_the_read_through_counts_of_every_stripe)
+{
+	T.o.rt_ttl_ms = 60000;
+	T.o.max_ahead_ms = 60000;
+	reopen_with(PARTS, 1000, 1000);
+	char other[32];
+	item_in(other, sizeof other, T.p, true);
+	const char *items[2] = {ITEM, other};
+	uint32_t parts[2] = {T.p, partition_of(other, strlen(other), PARTS)};
+	uint64_t counts[2] = {5, 6}, versions[2] = {30, 40};
+	for (int i = 0; i < 2; i++) {
+		ledger_readthrough_put(T.l, "likes", items[i], counts[i], versions[i], 0, WALL);
+		wire_snapshot s = {wire_cstr("central-a", 9),
+		                   parts[i],
+		                   versions[i] + 1,
+		                   WALL,
+		                   true,
+		                   0,
+		                   NULL,
+		                   0,
+		                   NULL};
+		cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+		cr_assert_eq(count_of(items[i]), counts[i], "%s", items[i]);
+	}
+	cr_assert_eq(ledger_stripe(T.l, parts[0])->nkeep, 1);
+	cr_assert_eq(ledger_stripe(T.l, parts[1])->nkeep, 1);
+	cr_assert_neq(ledger_stripe(T.l, parts[0]), ledger_stripe(T.l, parts[1]));
+	cr_assert_eq(ledger_seal_due(T.l, WALL, false), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(ledger_stripe(T.l, parts[i])->nkeep, 0, "%s", items[i]);
+		pair_key k;
+		ledger_pair_make(&k, "likes", 5, items[i], strlen(items[i]), PARTS);
+		uint64_t version;
+		cr_assert_eq(ledger_count_version(T.l, k.key, k.kn, &version), 0, "%s", items[i]);
+		cr_assert_eq(version, versions[i] + 1, "%s", items[i]);
+	}
+	/* From the store after a restart (cold caches). */
+	reopen_with(PARTS, 1000, 1000);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(count_of(items[i]), counts[i], "%s", items[i]);
+}
+
 /* A central with other partitions sends such counts in every message: one
  * warning says so, not one per message. */
 Test(ledger_stripes, counts_of_other_partitions_are_warned_about_once_a_while)
