@@ -91,6 +91,7 @@ declare -A WHY    # key -> reason it is null
 declare -A NOTE   # key -> what the table says of a figure with no target
 declare -A RATE   # raw rates, req/s
 declare -A LAT    # latency figures, ms
+declare -A GROUP  # durability runs: likes per group commit
 declare -A CONV   # convergence run: probe figures and settings
 declare -A PG     # PostgreSQL runs: transactions and the final sums
 declare -A MEM    # build/bench/mem.kv, the last make bench-mem: key -> value
@@ -358,6 +359,13 @@ edge_serial() {
 		for (i = 0; i < ns; i++) l = l (i ? "," : "") sprintf("%.9f", st[i])
 		printf "%.9f %.9f %.9f %.9f %.9f %.9f %s\n", w, v, c, cc, cpu, sw, l
 	}'
+}
+
+# One sample of the edge's /metrics (a name without labels); nothing
+# when it does not answer or has no such sample.
+edge_sample() { # name
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } |
+		awk -v n="$1" '$1 == n { print $2; exit }'
 }
 
 # "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
@@ -637,16 +645,25 @@ bench_workers() {
 # the like run's size) and a paced run at half the fsync peak, the same
 # offered load for both, so their latencies compare.
 bench_sync() {
-	local s likes=$((ITEMS * CONNS))
+	local s c0 c1 likes=$((ITEMS * CONNS))
 	echo "store.sync: like runs with fsync on, then off (edge on CPU $SERVER_CPU," \
 		"data in $TMP: $(df -PT "$TMP" | awk 'NR == 2 { print $2 " on " $1 }'))"
 	for s in true false; do
 		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
 		serial_begin "sync_$s"
 		perf_begin "like_sync_$s"
+		c0=$(edge_sample likes_edge_store_commits_total)
 		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
+		c1=$(edge_sample likes_edge_store_commits_total)
 		perf_end
 		serial_end "sync_$s"
+		# Likes per group commit: what one write (with fsync: one
+		# fdatasync) is shared by.
+		GROUP[like_sync_$s]=""
+		if isnum "$c0" && isnum "$c1" && awk -v a="$c0" -v b="$c1" 'BEGIN { exit !(b > a) }'; then
+			GROUP[like_sync_$s]=$(awk -v n="$likes" -v a="$c0" -v b="$c1" \
+				'BEGIN { printf "%.1f", n / (b - a) }')
+		fi
 		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
 			"syl${s}u" 1
 	done
@@ -681,6 +698,8 @@ main_sync() {
 		jobject '    ' RATE like_cold like_sync_true like_sync_false
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like_sync_true like_sync_false
+		printf '\n  },\n  "likes_per_group": {\n'
+		jobject '    ' GROUP like_sync_true like_sync_false
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_sync_true_50.target like_sync_true_50.rate \
 			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
@@ -745,6 +764,8 @@ print_sync() {
 	done
 	echo "fsync on / off, like rate: ${R[edge_like_sync_vs_nosync]:-null}; per edge CPU second:" \
 		"$(div "${CORE[like_sync_true]:-}" "${CORE[like_sync_false]:-}")"
+	echo "likes per group commit: fsync on ${GROUP[like_sync_true]:-null}," \
+		"off ${GROUP[like_sync_false]:-null} (${DEPTH} streams x $CONNS connections in flight)"
 }
 
 # Reads beside writes: GETs paced at half the GET peak with nothing else
@@ -1373,6 +1394,8 @@ write_json() {
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof like_sync_true like_sync_false
+		printf '\n  },\n  "likes_per_group": {\n'
+		jobject '    ' GROUP like_sync_true like_sync_false
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT like_50.target like_50.rate like_50.p50 like_50.p99 like_50.p999 \
 			like_80.target like_80.rate like_80.p50 like_80.p99 like_80.p999 \
