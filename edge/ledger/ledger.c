@@ -275,8 +275,10 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		ledger_clock_counts(l);
 	else
 		counts = pthread_mutex_trylock(&l->cmu) == 0;
-	if (counts)
+	if (counts) {
 		ledger_keep_flush(l);
+		ledger_cunlock_counts(l); /* a seal writes no counts */
+	}
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
 	if (force)
@@ -285,8 +287,6 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	if (!rc)
 		rc = src;
 	ledger_unlock(l);
-	if (counts)
-		ledger_cunlock_counts(l);
 	return rc;
 }
 

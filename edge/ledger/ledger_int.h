@@ -41,7 +41,8 @@
  * other ledger lock, so no read waits for a write, a seal or a
  * snapshot's fsync, nor for a read of another stripe. Order: cmu before
  * mu before a stripe; no thread holds two stripes. A writer changes the
- * view only after its store write, under the stripe (with mu held).
+ * view only after its store write, under the stripe (with mu held); the
+ * seal tick empties the stripes' kept read-throughs with cmu alone.
  * Functions declared here expect mu held unless they say otherwise; the
  * record encoders and ledger_pair_make are pure (any thread), and at
  * start-up, before ledger_open returns, nothing else runs and no lock
@@ -460,7 +461,8 @@ typedef struct pview {
 } pview;
 
 /* A read-through count a reader found settled by the snapshots: cached at
- * once, written to the store by the next writer (ledger_keep_flush). */
+ * once, written to the store by the next seal tick, or at close
+ * (ledger_keep_flush). */
 #define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes; see keep_cap */
 typedef struct keep_req {
 	char key[EKEY_PAIR_MAX]; /* the pair key (ekey_pair) */
@@ -491,7 +493,8 @@ typedef struct vstripe {
  * partition's part (its items' overlay, cached and read-through counts,
  * kept read-throughs, and its pview) is under its stripe's mutex, from
  * any thread; a reader lets it go while it reads the store. Writers (mu
- * held) change it only after their store write. No thread holds two
+ * held) change it only after their store write; the keep flush (cmu
+ * held) only takes the kept read-throughs out. No thread holds two
  * stripes at once. A viral item's reads and likes all meet in one
  * stripe, so under that load one stripe is as busy as an unstriped view
  * would be. */
@@ -550,14 +553,15 @@ void ledger_batch_deltas(const wire_batch *b, const char *flags,
 char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 
 /* The version stored with key's ("counter 0 item") count: 0, or
- * ERR_NOTFOUND (*version 0), or ERR_IO. */
+ * ERR_NOTFOUND (*version 0), or ERR_IO. A store read: no lock needed. */
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
 /* Puts s's counts into wb, each with s->offset as its version. With
  * check, a count whose stored version is newer is left alone, and so is
  * a count of an item outside s's partition, with a warning (the uplink
  * drops such entries from snapshots already; a checkpoint's, or a
  * central that counts partitions differently, would bring them: the
- * ledger keeps each partition's counts to its own stripe). skip
+ * ledger keeps each partition's counts to its own stripe; the warning
+ * comes at most once every 10 s). skip
  * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
 int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
 /* After the write (s's partition's stripe held): the written counts into

@@ -402,7 +402,7 @@ static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, ui
 /* A read-through count whose version the partition's snapshots have
  * reached becomes a snapshot count: had the item changed since, a
  * snapshot would have brought it. Cached now; written to the store by
- * the next writer (a reader writes nothing). */
+ * the next seal tick (a reader writes nothing). */
 static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt_entry *e,
                     const pview *pv)
 {

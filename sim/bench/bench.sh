@@ -657,11 +657,11 @@ bench_sync() {
 		c1=$(edge_sample likes_edge_store_commits_total)
 		perf_end
 		serial_end "sync_$s"
-		# Likes per group commit: what one write (with fsync: one
-		# fdatasync) is shared by.
+		# Likes answered per group commit: what one write (with fsync:
+		# one fdatasync) is shared by.
 		GROUP[like_sync_$s]=""
 		if isnum "$c0" && isnum "$c1" && awk -v a="$c0" -v b="$c1" 'BEGIN { exit !(b > a) }'; then
-			GROUP[like_sync_$s]=$(awk -v n="$likes" -v a="$c0" -v b="$c1" \
+			GROUP[like_sync_$s]=$(awk -v n="${RATE_OK[like_sync_$s]:-0}" -v a="$c0" -v b="$c1" \
 				'BEGIN { printf "%.1f", n / (b - a) }')
 		fi
 		latency_run "like_sync_${s}_50" 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" \
