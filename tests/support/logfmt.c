@@ -1,10 +1,14 @@
 /* logfmt.c - the strict reader of log.h's lines, for tests (logfmt.h). */
 #include "tests/support/logfmt.h"
 
+#include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "log.h"
 
 static bool key_char(char c)
 {
@@ -226,4 +230,48 @@ long logfmt_check_file(const char *path, bool journal, char *report, size_t cap)
 	free(line);
 	fclose(f);
 	return bad;
+}
+
+void logfmt_capture_start(logfmt_capture *c, int level)
+{
+	snprintf(c->path, sizeof c->path, "/tmp/likes-test-log.XXXXXX");
+	int fd = mkstemp(c->path);
+	cr_assert_geq(fd, 0, "cannot make a temp file for the log");
+	close(fd);
+	char err[256];
+	cr_assert_eq(log_set_file(c->path, err, sizeof err), 0, "%s", err);
+	c->threshold = log_threshold;
+	log_threshold = level;
+}
+
+int logfmt_capture_end(logfmt_capture *c, const char *msg)
+{
+	log_threshold = c->threshold;
+	char err[256];
+	int rc = log_set_file("/dev/null", err, sizeof err) == 0 ? 0 : -1;
+	FILE *f = fopen(c->path, "r");
+	if (!f)
+		rc = -1;
+	int found = 0;
+	char line[LOG_LINE_MAX + 1], val[LOG_LINE_MAX];
+	while (f && fgets(line, sizeof line, f)) {
+		size_t len = strcspn(line, "\n");
+		logfmt_field fs[64];
+		size_t n;
+		char why[128];
+		if (logfmt_split(line, len, fs, 64, &n, why, sizeof why) != 0) {
+			rc = -1;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (logfmt_is(&fs[i], "msg")) {
+				size_t vl = logfmt_decode(&fs[i], val, sizeof val);
+				found += vl == strlen(msg) && memcmp(val, msg, vl) == 0;
+				break;
+			}
+	}
+	if (f)
+		fclose(f);
+	unlink(c->path);
+	return rc ? rc : found;
 }

@@ -26,6 +26,7 @@
 #include "edge/upstream/central_client.h"
 #include "clock.h"
 #include "tests/support/fakesrv.h"
+#include "tests/support/logfmt.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -462,12 +463,8 @@ Test(central_client, failed_probe_reopens_the_circuit)
 /* A central that stays down costs one warning, not one per failed probe. */
 Test(central_client, a_central_that_stays_down_is_warned_about_once)
 {
-	char path[] = "/tmp/test_central_client_log.XXXXXX";
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	char err[256];
-	cr_assert_eq(log_set_file(path, err, sizeof err), 0, "%s", err);
+	logfmt_capture cap;
+	logfmt_capture_start(&cap, LOG_WARN);
 	central_client *c = client("", 0, 0, 50);
 	for (int i = 0; i < 3; i++) {
 		rec r = {0};
@@ -482,15 +479,8 @@ Test(central_client, a_central_that_stays_down_is_warned_about_once)
 		WAIT_UNTIL(probe.calls == 1);
 		cr_assert_eq(probe.status, 503);
 	}
+	int warned = logfmt_capture_end(&cap, "central failing, circuit open");
 	cr_assert_eq(S.hits, 6, "three failures and three failed probes reached central");
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	char line[1024];
-	int warned = 0;
-	while (fgets(line, sizeof line, f))
-		warned += strstr(line, "msg=\"central failing, circuit open\"") != NULL;
-	fclose(f);
-	unlink(path);
 	cr_assert_eq(warned, 1);
 }
 

@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "tests/support/logfmt.h"
 
 #define TS "ts=2026-11-21T06:00:00.123Z "
@@ -117,4 +119,20 @@ Test(logfmt, values_decode_to_what_was_meant)
 	cr_assert_eq(logfmt_decode(&f[4], out, sizeof out), 12);
 	cr_assert_str_eq(out, "c:\\dir\ttab\x01\x7f");
 	cr_assert_eq(logfmt_decode(&f[5], out, sizeof out), 0);
+}
+
+/* The capture counts the lines with one msg, at the level asked and more
+ * severe, and puts the threshold back. */
+Test(logfmt, a_capture_counts_the_lines_of_one_message)
+{
+	int before = log_threshold;
+	logfmt_capture cap;
+	logfmt_capture_start(&cap, LOG_WARN);
+	log_warn("disk slow", "n=%d", 1);
+	log_error("disk slow", "n=%d", 2);
+	log_warn("disk slow, again", "n=%d", 3);
+	log_info("disk slow", "n=%d", 4); /* below the level: not written */
+	cr_assert_eq(logfmt_capture_end(&cap, "disk slow"), 2);
+	cr_assert_eq(log_threshold, before);
+	cr_assert_neq(access(cap.path, F_OK), 0, "the temp file is gone");
 }
