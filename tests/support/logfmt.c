@@ -234,12 +234,17 @@ long logfmt_check_file(const char *path, bool journal, char *report, size_t cap)
 
 void logfmt_capture_start(logfmt_capture *c, int level)
 {
-	snprintf(c->path, sizeof c->path, "/tmp/likes-test-log.XXXXXX");
-	int fd = mkstemp(c->path);
-	cr_assert_geq(fd, 0, "cannot make a temp file for the log");
-	close(fd);
+	char path[] = "/tmp/likes-test-log.XXXXXX";
+	c->fd = mkstemp(path);
+	cr_assert_geq(c->fd, 0, "cannot make a temp file for the log");
 	char err[256];
-	cr_assert_eq(log_set_file(c->path, err, sizeof err), 0, "%s", err);
+	int rc = log_set_file(path, err, sizeof err);
+	unlink(path); /* the log's descriptor and c->fd keep the file */
+	if (rc) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	cr_assert_eq(rc, 0, "%s", err);
 	c->threshold = log_threshold;
 	log_threshold = level;
 }
@@ -249,17 +254,26 @@ int logfmt_capture_end(logfmt_capture *c, const char *msg)
 	log_threshold = c->threshold;
 	char err[256];
 	int rc = log_set_file("/dev/null", err, sizeof err) == 0 ? 0 : -1;
-	FILE *f = fopen(c->path, "r");
-	if (!f)
+	FILE *f = NULL;
+	if (c->fd >= 0 && lseek(c->fd, 0, SEEK_SET) == 0)
+		f = fdopen(c->fd, "r");
+	if (!f) {
 		rc = -1;
+		if (c->fd >= 0)
+			close(c->fd);
+	}
+	c->fd = -1;
 	int found = 0;
-	char line[LOG_LINE_MAX + 1], val[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX + 1], val[LOG_LINE_MAX], why[128];
 	while (f && fgets(line, sizeof line, f)) {
 		size_t len = strcspn(line, "\n");
 		logfmt_field fs[64];
 		size_t n;
-		char why[128];
-		if (logfmt_split(line, len, fs, 64, &n, why, sizeof why) != 0) {
+		/* A line cut short (no newline) or not log.h's makes the count
+		 * worthless. */
+		if (line[len] != '\n' ||
+		    logfmt_check_line(line, len, false, why, sizeof why) != 0 ||
+		    logfmt_split(line, len, fs, 64, &n, why, sizeof why) != 0) {
 			rc = -1;
 			continue;
 		}
@@ -272,6 +286,5 @@ int logfmt_capture_end(logfmt_capture *c, const char *msg)
 	}
 	if (f)
 		fclose(f);
-	unlink(c->path);
 	return rc ? rc : found;
 }

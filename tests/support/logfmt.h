@@ -53,17 +53,20 @@ long logfmt_check_file(const char *path, bool journal, char *report, size_t cap)
 /* A test's log lines captured in a temp file: from logfmt_capture_start
  * (lines at level or more severe) to logfmt_capture_end. */
 typedef struct logfmt_capture {
-	char path[64];
+	int fd;        /* the temp file, removed at once, read back at the end */
 	int threshold; /* the one to go back to */
 } logfmt_capture;
 
-/* Sends every log line from now on to a new temp file (a failure fails
- * the test). Test thread, with no other thread logging. */
+/* Sends every log line from now on to a new temp file, whose name is
+ * removed at once (nothing is left behind, even when the test fails
+ * before the end); a failure fails the test. Test thread, with no
+ * other thread logging. */
 void logfmt_capture_start(logfmt_capture *c, int level);
 /* Ends the capture (lines go to /dev/null from then on, the threshold
- * back to what it was), removes the file and returns how many of its
- * lines have the msg field msg; -1 when the file could not be read or a
- * line does not parse. Asserts nothing, so a test may first clean up. */
+ * back to what it was) and returns how many of its lines have the msg
+ * field msg; -1 when the file could not be read or a line is not a
+ * whole log.h line (logfmt_check_line). Asserts nothing, so a test may
+ * first clean up. */
 int logfmt_capture_end(logfmt_capture *c, const char *msg);
 
 #endif

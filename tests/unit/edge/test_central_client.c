@@ -481,7 +481,7 @@ Test(central_client, a_central_that_stays_down_is_warned_about_once)
 	}
 	int warned = logfmt_capture_end(&cap, "central failing, circuit open");
 	cr_assert_eq(S.hits, 6, "three failures and three failed probes reached central");
-	cr_assert_eq(warned, 1);
+	cr_assert_eq(warned, 1, "warnings: %d (-1: the log could not be read)", warned);
 }
 
 Test(central_client, two_failures_then_success_keep_it_closed)
