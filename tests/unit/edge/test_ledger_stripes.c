@@ -336,6 +336,34 @@ Test(ledger_stripes, counts_of_other_partitions_are_warned_about_once_a_while)
 	cr_assert_eq(count_of(ITEM), 5);
 }
 
+/* A confirmed batch whose stored bytes do not decode cannot be taken off
+ * the overlay: it says so once, and its likes stay in the counts shown
+ * (counted beside the snapshot's) until a restart rebuilds the overlay. */
+Test(ledger_stripes, a_confirmed_batch_that_does_not_decode_is_logged)
+{
+	like(ITEM, "u1");
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	uint64_t seq = T.sent[0].seq;
+	ledger_delivered(T.l, T.p, seq, 5);
+	char key[16];
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, T.p, seq), "not a batch", 11);
+	cr_assert_eq(store_write(T.db, wb), 0);
+	store_batch_free(wb);
+	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), seq, 0};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt};
+	logfmt_capture cap;
+	logfmt_capture_start(&cap, LOG_ERROR);
+	int rc = ledger_apply_snapshot(T.l, &s, 0);
+	int logged = logfmt_capture_end(
+	    &cap, "confirmed batch does not decode; its ops stay in the counts shown");
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(logged, 1, "error lines: %d", logged);
+	cr_assert_eq(count_of(ITEM), 2, "the snapshot's like and the overlay's, both");
+}
+
 Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
 {
 	/* 45 counts in one message, a few at a time into the cache, with
