@@ -35,8 +35,9 @@ void ledger_view_init(ledger *l)
 	v->n = n ? (uint32_t)n : 1;
 	v->cache_cap = l->o.cache_entries / v->n;
 	v->rt_cap = l->o.rt_entries / v->n;
-	/* The seal tick flushes them with the writer mutex held: a store
-	 * read each, so their sum is kept near the one view's 64. */
+	/* The seal tick flushes them (a store read each, with cmu held):
+	 * their sum is kept near the one view's 64, so that a tick stays
+	 * short and a snapshot waits little for cmu. */
 	v->keep_cap = LEDGER_KEEP_MAX / v->n < 16 ? 16 : LEDGER_KEEP_MAX / v->n;
 	v->s = xcalloc(v->n, sizeof *v->s);
 	for (uint32_t i = 0; i < v->n; i++) {
