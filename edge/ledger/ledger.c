@@ -8,8 +8,8 @@
  * The concepts and their state are in ledger_commit.c, ledger_outbox.c,
  * ledger_view.c and ledger_replica.c (ledger_int.h says which lock guards
  * each). Every entry point here takes the writer mutex, and a
- * partition's view stripe where it reads or changes what readers see. The store handle is
- * borrowed.
+ * partition's view stripe where it reads or changes what readers see.
+ * The store handle is borrowed.
  */
 #include "edge/ledger/ledger_int.h"
 

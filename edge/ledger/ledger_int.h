@@ -64,6 +64,7 @@
 #include "edge/ledger/keys.h"
 #include "edge/ledger/ledger.h"
 #include "partition.h"
+#include "sbuf.h"
 #include "smap.h"
 #include "version.h"
 
@@ -376,21 +377,12 @@ void ledger_pump_part(ledger *l, uint32_t p);
 /* Partition p as ledger_inspect shows it, from memory. */
 void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
 
-/* A confirmed batch, as read before its keys are deleted: its sequence,
- * its wire bytes (NULL when unreadable) and its decoding. */
-typedef struct ledger_dropped {
-	uint64_t seq;
-	char *batch;
-	size_t len;
-	bool decoded;
-	wire_batch b; /* its strings point into batch */
-} ledger_dropped;
-
-/* What one entry of a confirmed batch takes off the overlay: its
- * (counter, item), that pair key's smap_hash, and its delta. */
+/* What one entry of a confirmed batch takes off the overlay: its pair
+ * key ("counter 0 item", kn bytes at keys.p + at of its ledger_confirm),
+ * that key's smap_hash, and its delta. */
 typedef struct ledger_out {
-	wire_str counter, item; /* into a ledger_dropped's batch */
-	uint32_t h;
+	size_t at;
+	uint32_t kn, h;
 	int64_t delta;
 } ledger_out;
 
@@ -400,9 +392,10 @@ typedef struct ledger_confirm {
 	uint64_t applied, held;
 	bool again, new_epoch; /* set by ledger_confirm_view */
 	size_t ndrop;
-	ledger_dropped *drop;
-	ledger_out *out; /* every entry of the dropped batches */
+	uint64_t *drop;  /* the confirmed batches' sequences */
+	ledger_out *out; /* every entry of them, as read before their deletion */
 	size_t nout;
+	sbuf keys; /* their pair keys, one after another */
 } ledger_confirm;
 
 /* Stages into wb what s's edge list confirms for partition p (the

@@ -9,8 +9,7 @@
  * under the writer mutex; a seal encodes and writes its batch with it
  * let go, one seal at a time. A seal and a confirmation change the
  * overlay through the view's functions, under the partition's view
- * stripe, after
- * their store write. The store handle is borrowed.
+ * stripe, after their store write. The store handle is borrowed.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -676,10 +675,7 @@ static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 			smap_prefetch(&vs->overlay, c->out[i + j].h);
 		for (size_t j = 0; j < m; j++) {
 			const ledger_out *o = &c->out[i + j];
-			char key[KEY_MAX];
-			size_t kn =
-			    ekey_pair(key, o->counter.p, o->counter.n, o->item.p, o->item.n);
-			ledger_overlay_remove_h(vs, key, kn, o->h, o->delta);
+			ledger_overlay_remove_h(vs, c->keys.p + o->at, o->kn, o->h, o->delta);
 		}
 	}
 	for (size_t i = 0; i < c->ndrop; i++) {
@@ -716,9 +712,9 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 		c->ndrop++;
 	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
 	for (size_t i = 0; i < c->ndrop; i++) {
-		c->drop[i].seq = pt->sealed[i].seq;
-		store_batch_del(wb, key, ekey_part_seq(key, EKEY_BATCH, p, c->drop[i].seq));
-		store_batch_del(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, c->drop[i].seq));
+		c->drop[i] = pt->sealed[i].seq;
+		store_batch_del(wb, key, ekey_part_seq(key, EKEY_BATCH, p, c->drop[i]));
+		store_batch_del(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, c->drop[i]));
 	}
 	pt->confirming = c->ndrop;
 	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
@@ -730,51 +726,55 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 }
 
 /* ledger_batch_deltas callback: one entry of a confirmed batch into
- * ctx's (a ledger_confirm's) out, its hash taken now, outside the locks. */
+ * ctx's (a ledger_confirm's) out, its pair key made and hashed now,
+ * outside the locks. */
 static void out_entry(void *ctx, wire_str counter, wire_str item, int64_t delta)
 {
 	ledger_confirm *c = ctx;
 	if (counter.n > COUNTER_MAX || item.n > ITEM_MAX)
 		return;
-	char key[KEY_MAX];
+	char key[EKEY_PAIR_MAX];
 	size_t kn = ekey_pair(key, counter.p, counter.n, item.p, item.n);
-	c->out[c->nout++] = (ledger_out){counter, item, smap_hash(key, kn), delta};
+	c->out[c->nout++] = (ledger_out){c->keys.len, (uint32_t)kn, smap_hash(key, kn), delta};
+	sbuf_put(&c->keys, key, kn);
 }
 
 void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 {
 	char key[16];
-	size_t n = 0;
+	size_t cap = 0;
 	for (size_t i = 0; i < c->ndrop; i++) {
-		ledger_dropped *d = &c->drop[i];
-		int rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, d->seq), &d->batch,
-		                   &d->len);
+		uint64_t seq = c->drop[i];
+		char *batch;
+		size_t len;
+		int rc =
+		    store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, seq), &batch, &len);
+		/* Either way its ops stay in the overlay, counted twice beside
+		 * the snapshot's count, until a restart rebuilds the overlay. */
 		if (rc) {
-			/* Its ops stay in the overlay, counted twice beside the
-			 * snapshot's count, until a restart rebuilds the overlay. */
 			log_error("confirmed batch unreadable; its ops stay in the counts shown",
-			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, d->seq,
-			          err_str(rc));
-			d->batch = NULL;
+			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq, err_str(rc));
+			continue;
 		}
-		d->decoded = d->batch && wire_decode_batch(d->batch, d->len, &d->b) == 0;
-		if (d->batch && !d->decoded)
+		wire_batch b;
+		if (wire_decode_batch(batch, len, &b) != 0) {
 			log_error(
 			    "confirmed batch does not decode; its ops stay in the counts shown",
-			    "partition=%u seq=%" PRIu64, p, d->seq);
-		if (d->decoded)
-			n += (size_t)d->b.nops + d->b.nsums;
-	}
-	c->out = xmalloc((n ? n : 1) * sizeof *c->out);
-	c->nout = 0;
-	for (size_t i = 0; i < c->ndrop; i++) {
-		ledger_dropped *d = &c->drop[i];
-		if (!d->decoded)
+			    "partition=%u seq=%" PRIu64, p, seq);
+			free(batch);
 			continue;
+		}
+		size_t need = c->nout + b.nops + b.nsums;
+		if (need > cap) {
+			cap = need;
+			c->out = xrealloc(c->out, cap * sizeof *c->out);
+		}
 		/* The 'D' flags: which ops moved the overlay (all, without). */
-		char *flags = ledger_read_flags(l, p, d->seq, d->b.nops);
-		ledger_batch_deltas(&d->b, flags, out_entry, c);
+		char *flags = ledger_read_flags(l, p, seq, b.nops);
+		ledger_batch_deltas(&b, flags, out_entry, c);
 		free(flags);
+		wire_batch_free(&b);
+		free(batch);
 	}
 }
 
@@ -827,13 +827,7 @@ void ledger_confirm_free(ledger_confirm *c)
 	free(c->out);
 	c->out = NULL;
 	c->nout = 0;
-	if (!c->drop)
-		return;
-	for (size_t i = 0; i < c->ndrop; i++) {
-		if (c->drop[i].decoded)
-			wire_batch_free(&c->drop[i].b);
-		free(c->drop[i].batch);
-	}
+	sbuf_free(&c->keys);
 	free(c->drop);
 	c->drop = NULL;
 }
