@@ -460,12 +460,14 @@ Test(ledger_stripes, a_confirmation_of_full_batches_takes_each_op_off_the_overla
 enum { RUN_ITEMS = 48, RUN_USERS = 20, RUN_READERS = 3 };
 
 static atomic_bool run_stop;
-static sem_t run_started; /* posted by each reader after its first pass */
+static sem_t run_started;       /* posted by each reader after its first pass */
+static atomic_bool run_writing; /* the test's thread is liking */
 
 typedef struct run_reader {
 	pthread_t th;
 	int rc;
-	uint64_t backwards, reads;
+	uint64_t backwards;
+	atomic_uint_fast64_t during; /* reads made while the writer wrote */
 } run_reader;
 
 static void *run_read_main(void *arg)
@@ -482,7 +484,8 @@ static void *run_read_main(void *arg)
 			if (v.count < last[i])
 				r->backwards++;
 			last[i] = v.count;
-			r->reads++;
+			if (atomic_load(&run_writing))
+				atomic_fetch_add(&r->during, 1);
 		}
 		if (!posted) {
 			sem_post(&run_started);
@@ -516,18 +519,32 @@ Test(ledger_stripes, readers_beside_a_writer_see_counts_only_grow)
 		cr_assert_fail("%d of %d readers never read", RUN_READERS - started, RUN_READERS);
 	}
 	char item[16], user[16];
+	atomic_store(&run_writing, true);
 	for (int u = 0; u < RUN_USERS; u++)
 		for (int i = 0; i < RUN_ITEMS; i++) {
 			snprintf(item, sizeof item, "post:r%d", i);
 			snprintf(user, sizeof user, "u%d", u);
 			like(item, user);
 		}
+	/* Writes go on (repeats: no count moves) until every reader has
+	 * read while they did, for 10 s at most: a reader held up by the
+	 * writes never gets there. */
+	bool all_read = false;
+	for (int n = 0; !all_read && n < 10000; n++) {
+		like("post:r0", "u0");
+		usleep(1000);
+		all_read = true;
+		for (int i = 0; i < RUN_READERS; i++)
+			all_read &= atomic_load(&rs[i].during) > 0;
+	}
+	atomic_store(&run_writing, false);
 	atomic_store(&run_stop, true);
 	for (int i = 0; i < RUN_READERS; i++) {
 		pthread_join(rs[i].th, NULL);
 		cr_assert_eq(rs[i].rc, 0);
 		cr_assert_eq(rs[i].backwards, 0, "reader %d saw a count go down", i);
-		cr_assert_gt(rs[i].reads, 0);
+		cr_assert_gt(atomic_load(&rs[i].during), 0,
+		             "reader %d never read beside the writes", i);
 	}
 	sem_destroy(&run_started);
 	for (int i = 0; i < RUN_ITEMS; i++) {
