@@ -596,9 +596,12 @@ static void group_hot(ledger *l, group *g)
 static int group_write(ledger *l, group *g)
 {
 	FAILPOINT("group.staged");
+	uint64_t t0 = clock_mono_ns();
 	int rc = store_write(l->db, g->wb);
-	if (rc == 0)
+	if (rc == 0) {
+		telemetry_group_written(l->o.tm, clock_mono_ns() - t0);
 		FAILPOINT("group.written");
+	}
 	return rc;
 }
 

@@ -111,6 +111,12 @@ telemetry *telemetry_new(size_t hot_k)
 	                      metrics_latency_bounds, metrics_latency_nbounds);
 	tm->produced =
 	    metrics_counter(m, "kafka_delivered_total", "Batch messages Kafka acknowledged.", NULL);
+	tm->commit_latency = metrics_histogram(
+	    m, "store_commit_duration_seconds",
+	    "Time of a group commit's store write, from handing its batch to LevelDB to the "
+	    "write's end (with store.sync, the fsync too); the wait behind other store writes "
+	    "(snapshots, seals) included.",
+	    NULL, metrics_latency_bounds, metrics_latency_nbounds);
 	tm->produce_errors =
 	    metrics_counter(m, "kafka_produce_errors_total",
 	                    "Batch messages whose delivery failed (they are sent again).", NULL);
@@ -182,6 +188,12 @@ void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns
 	metric_add(tm->requests[route][status_index(status)], 1);
 	uint64_t now = clock_mono_ns();
 	metric_observe(tm->latency[route], now > t0_ns ? (double)(now - t0_ns) / 1e9 : 0);
+}
+
+void telemetry_group_written(telemetry *tm, uint64_t ns)
+{
+	if (tm)
+		metric_observe(tm->commit_latency, (double)ns / 1e9);
 }
 
 void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n)

@@ -89,6 +89,7 @@ typedef struct telemetry {
 	metric *batch_ops;       /* histogram: ops per sealed batch */
 	metric *produce_latency; /* histogram: produce call to delivery report */
 	metric *produce_errors;  /* delivery reports with an error */
+	metric *commit_latency;  /* histogram: a group commit's store write */
 	metric *produced;        /* delivered batch messages */
 	metric *snapshot_msgs;   /* snapshot messages read */
 	metric *snapshots_bad;   /* refused whole */
@@ -134,6 +135,8 @@ void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const cha
                         uint32_t n);
 /* A read-through request to central ended after seconds; ok or not. */
 void telemetry_readthrough(telemetry *tm, double seconds, int ok);
+/* A group commit's store write that succeeded, and how long it took. */
+void telemetry_group_written(telemetry *tm, uint64_t ns);
 
 /* The hottest items now: up to max, highest rate first; each key is
  * "counter item". rate_per_s is the entry's rate over the window, per

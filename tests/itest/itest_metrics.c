@@ -126,6 +126,11 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_geq(prom_util_get(text, "likes_edge_snapshots_received_total"), 1);
 	cr_assert_geq(prom_util_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
 	cr_assert_geq(prom_util_get(text, "likes_edge_batch_ops_count"), 1);
+	/* Every group commit that was written is timed, and only those. */
+	double commits = prom_util_get(text, "likes_edge_store_commits_total");
+	cr_assert_geq(commits, 1);
+	cr_assert_eq(prom_util_get(text, "likes_edge_store_commit_duration_seconds_count"),
+	             commits - prom_util_get(text, "likes_edge_store_commits_failed_total"));
 	cr_assert_geq(prom_util_get(text, "likes_edge_store_approximate_bytes"), 0);
 	cr_assert_eq(prom_util_get(text, "likes_edge_kafka_inflight_messages"), 0);
 	/* /readyz answered 200, and the gauges say so, check by check. The
