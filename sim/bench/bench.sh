@@ -22,6 +22,11 @@
 # the edge during each like run into DIR/like_sync_true.data and
 # DIR/like_sync_false.data.
 #
+# `sim/bench/bench.sh latency` runs only the like peak and BENCH_LAT_RUNS
+# (3) paced like runs at half of it, each printed as the full run prints
+# its latency runs, with the p99 of the edge's group commits' store
+# writes beside the client's figures.
+#
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
 # settings), printing edge_get_vs_bare and edge_batch50_vs_get. With
@@ -53,7 +58,11 @@
 # BENCH_DOWNSTREAM_IDLE (1: the broker and central run under SCHED_IDLE
 # on the load CPU but in the convergence run; 0: at the default
 # priority), BENCH_EDGE_INI (more config lines for every edge, '\n'
-# between them, for A/B runs of an option).
+# between them, for A/B runs of an option), BENCH_CENTRAL_INI (the same
+# for central), BENCH_SNAPSHOT_MS central's snapshot_interval_ms (1000),
+# BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
+# one line per request, start in us since the epoch, status, latency in
+# us; the h2load processes one after another).
 #
 # Before each measured run the script waits until central and then the
 # edge are idle (settle), and after a throughput run until the edge is
@@ -76,7 +85,7 @@ CONV_S=${BENCH_CONV_S:-10}
 CONV_AGE_MS=${BENCH_CONV_AGE_MS:-1000}
 CONV_POLL_MS=${BENCH_CONV_POLL_MS:-2}
 CONV_EVERY_MS=20     # the probe likes one fresh item this often
-SNAPSHOT_MS=1000     # central's snapshot_interval_ms
+SNAPSHOT_MS=${BENCH_SNAPSHOT_MS:-1000} # central's snapshot_interval_ms
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CONNS=4  # h2load processes, one connection each (see h2run)
@@ -255,6 +264,7 @@ lat_start() { # key pct peak list user post [secs]
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
 	edge_hist "$post" >"$TMP/hist.$key" || true
+	commit_hist >"$TMP/chist.$key" || true
 	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
 }
 
@@ -266,6 +276,16 @@ edge_hist() { # post(0|1)
 	(($1)) && route="write"
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk -v r="$route" '
 		index($1, "likes_edge_request_duration_seconds_bucket{route=\"" r "\",") == 1 {
+			match($1, /le="[^"]*"/)
+			print substr($1, RSTART + 4, RLENGTH - 5), $2
+		}'
+}
+
+# The same for the edge's group commits' store writes
+# (store_commit_duration_seconds).
+commit_hist() {
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
+		index($1, "likes_edge_store_commit_duration_seconds_bucket{") == 1 {
 			match($1, /le="[^"]*"/)
 			print substr($1, RSTART + 4, RLENGTH - 5), $2
 		}'
@@ -298,16 +318,25 @@ lat_end() { # key
 	LAT[$key.p99]=$p99
 	LAT[$key.p999]=$p999
 	edge_hist "${LATPOST[$key]}" >"$TMP/hist.$key.after" || true
-	local e99 e999
+	commit_hist >"$TMP/chist.$key.after" || true
+	local e99 e999 c99 c999
 	e99=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.99)
 	e999=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.999)
-	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms  (edge: p99 <= %s, p999 <= %s ms)\n' \
+	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms  (edge: p99 <= %s, p999 <= %s ms' \
 		"$key" "${LAT[$key.target]}" "$rate" "$p50" "$p99" "$p999" "$e99" "$e999"
+	if ((LATPOST[$key])); then
+		c99=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.99)
+		c999=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.999)
+		printf '; store commits: p99 <= %s, p999 <= %s ms' "$c99" "$c999"
+	fi
+	printf ')\n'
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
 	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
-	rm -f "$TMP/lat.$key".* "$TMP/hist.$key" "$TMP/hist.$key.after"
+	[[ -n ${BENCH_LAT_KEEP:-} ]] && cat "$TMP/lat.$key".* >"$BENCH_LAT_KEEP/$key.log"
+	rm -f "$TMP/lat.$key".* "$TMP/hist.$key" "$TMP/hist.$key.after" "$TMP/chist.$key" \
+		"$TMP/chist.$key.after"
 }
 
 # ---- serial fraction ---------------------------------------------------------
@@ -680,6 +709,21 @@ stack_with_likes() {
 	start_stack "$LOAD_CPU" "$SERVER_CPU"
 	uri_list "$TMP/likes.txt" "http://127.0.0.1:$EDGE_PORT" /v1/items/post/ "$ITEMS"
 	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
+}
+
+# `bench.sh latency`: the like peak, then BENCH_LAT_RUNS (3) paced like
+# runs at half of it, each with users of its own; prints what
+# latency_run prints.
+main_latency() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset chrt
+	stack_with_likes
+	measure like "$((ITEMS * CONNS))" "$TMP/likes.txt" warm 1 0
+	local i
+	for ((i = 1; i <= ${BENCH_LAT_RUNS:-3}; i++)); do
+		latency_run "like_50_$i" 50 "${RATE[like]}" "$TMP/likes.txt" "l50r${i}u" 1
+	done
+	stop_stack
 }
 
 main_sync() {
@@ -1669,6 +1713,7 @@ allocs_at() { # count-var time-var
 
 case ${1:-} in
 sync) main_sync ;;
+latency) main_latency ;;
 reads) main_reads ;;
 *) main "$@" ;;
 esac

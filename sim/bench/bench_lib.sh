@@ -172,6 +172,9 @@ central_ini() { # file
 		printf 'snapshot_interval_ms = %s\n' "$SNAPSHOT_MS"
 		printf 'ops_listen = 127.0.0.1:%s\nops_token = %s\n' "$OPS_PORT" "$TOKEN"
 		bus_ini
+		# BENCH_CENTRAL_INI: more lines for central's config, as
+		# BENCH_EDGE_INI for the edges ("[central]\nsnapshot_max_counts = 500").
+		if [[ -n ${BENCH_CENTRAL_INI:-} ]]; then printf '%b\n' "$BENCH_CENTRAL_INI"; fi
 	} >"$1"
 }
 
