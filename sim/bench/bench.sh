@@ -327,7 +327,7 @@ lat_end() { # key
 	if ((LATPOST[$key])); then
 		c99=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.99)
 		c999=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.999)
-		printf '; store commits: p99 <= %s, p999 <= %s ms' "$c99" "$c999"
+		[[ $c99 == none ]] || printf '; store commits: p99 <= %s, p999 <= %s ms' "$c99" "$c999"
 	fi
 	printf ')\n'
 	if ((fail > 0 || non > 0)); then
