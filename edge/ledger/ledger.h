@@ -101,7 +101,7 @@ typedef struct ledger_opts {
 	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;
-	struct telemetry *tm; /* seals, refusals, hot items; NULL: none */
+	struct telemetry *tm; /* seals, refusals, hot items, commit times; NULL: none */
 } ledger_opts;
 
 /* A count as this edge shows it. */

@@ -60,6 +60,7 @@
 # priority), BENCH_EDGE_INI (more config lines for every edge, '\n'
 # between them, for A/B runs of an option), BENCH_CENTRAL_INI (the same
 # for central), BENCH_SNAPSHOT_MS central's snapshot_interval_ms (1000),
+# BENCH_LAT_RUNS the latency mode's paced runs (3),
 # BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
 # one line per request, start in us since the epoch, status, latency in
 # us; the h2load processes one after another).
@@ -70,6 +71,11 @@
 # rate (per_server_cpu_s in the JSON; the *_per_core ratios) count what
 # the run left the edge to do.
 set -euo pipefail
+# A relative BENCH_LAT_KEEP is the caller's, not the tree's.
+if [[ -n ${BENCH_LAT_KEEP:-} ]]; then
+	BENCH_LAT_KEEP=$(realpath -m -- "$BENCH_LAT_KEEP")
+	mkdir -p -- "$BENCH_LAT_KEEP"
+fi
 cd "$(dirname "$0")/../.."
 
 BIN=build
@@ -255,6 +261,7 @@ latency_run() { # key pct peak list user post
 # run): lat_start starts one, for secs seconds (LAT_S when not given);
 # lat_end waits for it and fills LAT[key.*].
 declare -A LATPOST # key -> 1 for a like group (its likes go to LAT_LIKES)
+declare -A LATSNAP # key -> the edge's snapshots_received_total at its start
 lat_start() { # key pct peak list user post [secs]
 	local key=$1 pct=$2 peak=$3 list=$4 user=$5 post=$6 secs=${7:-$LAT_S}
 	local total=$((peak * pct / 100)) per n
@@ -265,6 +272,7 @@ lat_start() { # key pct peak list user post [secs]
 	LATPOST[$key]=$post
 	edge_hist "$post" >"$TMP/hist.$key" || true
 	commit_hist >"$TMP/chist.$key" || true
+	LATSNAP[$key]=$(edge_metric snapshots_received_total)
 	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
 }
 
@@ -279,6 +287,14 @@ edge_hist() { # post(0|1)
 			match($1, /le="[^"]*"/)
 			print substr($1, RSTART + 4, RLENGTH - 5), $2
 		}'
+}
+
+# The sum of an edge metric's series (name without likes_edge_); 0
+# when no edge answers.
+edge_metric() { # name
+	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } |
+		awk -v k="likes_edge_$1" '$1 == k || index($1, k "{") == 1 { s += $NF }
+			END { printf "%.0f\n", s }'
 }
 
 # The same for the edge's group commits' store writes
@@ -327,14 +343,17 @@ lat_end() { # key
 	if ((LATPOST[$key])); then
 		c99=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.99)
 		c999=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.999)
-		[[ $c99 == none ]] || printf '; store commits: p99 <= %s, p999 <= %s ms' "$c99" "$c999"
+		[[ $c99 == none ]] || printf '; store commits: p99 <= %s, p999 <= %s ms; %s snapshots' \
+			"$c99" "$c999" "$(($(edge_metric snapshots_received_total) - LATSNAP[$key]))"
 	fi
 	printf ')\n'
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
 	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
-	[[ -n ${BENCH_LAT_KEEP:-} ]] && cat "$TMP/lat.$key".* >"$BENCH_LAT_KEEP/$key.log"
+	if [[ -n ${BENCH_LAT_KEEP:-} ]]; then
+		cat "$TMP/lat.$key".* >"$BENCH_LAT_KEEP/$key.log"
+	fi
 	rm -f "$TMP/lat.$key".* "$TMP/hist.$key" "$TMP/hist.$key.after" "$TMP/chist.$key" \
 		"$TMP/chist.$key.after"
 }
@@ -724,6 +743,8 @@ main_latency() {
 		latency_run "like_50_$i" 50 "${RATE[like]}" "$TMP/likes.txt" "l50r${i}u" 1
 	done
 	stop_stack
+	local w
+	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
 }
 
 main_sync() {

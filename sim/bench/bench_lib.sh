@@ -174,6 +174,9 @@ central_ini() { # file
 		bus_ini
 		# BENCH_CENTRAL_INI: more lines for central's config, as
 		# BENCH_EDGE_INI for the edges ("[central]\nsnapshot_max_counts = 500").
+		# They follow the [kafka.consumer] section: start with a header.
+		# A key set above cannot be set again (the config refuses it):
+		# bench.sh's BENCH_SNAPSHOT_MS sets the snapshot interval.
 		if [[ -n ${BENCH_CENTRAL_INI:-} ]]; then printf '%b\n' "$BENCH_CENTRAL_INI"; fi
 	} >"$1"
 }
