@@ -24,8 +24,9 @@
 #
 # `sim/bench/bench.sh latency` runs only the like peak and BENCH_LAT_RUNS
 # (3) paced like runs at half of it, each printed as the full run prints
-# its latency runs, with the p99 of the edge's group commits' store
-# writes beside the client's figures.
+# its latency runs. A like latency run's line, in every mode, carries the
+# p99 and p999 of the edge's group commits' store writes and the
+# snapshot messages the edge received during it.
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -271,8 +272,11 @@ lat_start() { # key pct peak list user post [secs]
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
 	edge_hist "$post" >"$TMP/hist.$key" || true
-	commit_hist >"$TMP/chist.$key" || true
-	LATSNAP[$key]=$(edge_metric snapshots_received_total)
+	LATSNAP[$key]=""
+	if ((post)); then
+		commit_hist >"$TMP/chist.$key" || true
+		LATSNAP[$key]=$(edge_metric snapshots_received_total)
+	fi
 	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
 }
 
@@ -289,12 +293,12 @@ edge_hist() { # post(0|1)
 		}'
 }
 
-# The sum of an edge metric's series (name without likes_edge_); 0
-# when no edge answers.
+# The sum of an edge metric's series (name without likes_edge_); empty
+# when no edge answers or it has no such series.
 edge_metric() { # name
 	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } |
-		awk -v k="likes_edge_$1" '$1 == k || index($1, k "{") == 1 { s += $NF }
-			END { printf "%.0f\n", s }'
+		awk -v k="likes_edge_$1" '$1 == k || index($1, k "{") == 1 { s += $NF; n++ }
+			END { if (n) printf "%.0f\n", s }'
 }
 
 # The same for the edge's group commits' store writes
@@ -334,8 +338,12 @@ lat_end() { # key
 	LAT[$key.p99]=$p99
 	LAT[$key.p999]=$p999
 	edge_hist "${LATPOST[$key]}" >"$TMP/hist.$key.after" || true
-	commit_hist >"$TMP/chist.$key.after" || true
-	local e99 e999 c99 c999
+	local e99 e999 c99 c999 snaps="?" s1
+	if ((LATPOST[$key])); then
+		commit_hist >"$TMP/chist.$key.after" || true
+		s1=$(edge_metric snapshots_received_total)
+		if [[ -n ${LATSNAP[$key]} && -n $s1 ]]; then snaps=$((s1 - LATSNAP[$key])); fi
+	fi
 	e99=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.99)
 	e999=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.999)
 	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms  (edge: p99 <= %s, p999 <= %s ms' \
@@ -344,7 +352,7 @@ lat_end() { # key
 		c99=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.99)
 		c999=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.999)
 		[[ $c99 == none ]] || printf '; store commits: p99 <= %s, p999 <= %s ms; %s snapshots' \
-			"$c99" "$c999" "$(($(edge_metric snapshots_received_total) - LATSNAP[$key]))"
+			"$c99" "$c999" "$snaps"
 	fi
 	printf ')\n'
 	if ((fail > 0 || non > 0)); then
@@ -352,7 +360,7 @@ lat_end() { # key
 	fi
 	if ((LATPOST[$key])); then LAT_LIKES=$((LAT_LIKES + ok)); fi
 	if [[ -n ${BENCH_LAT_KEEP:-} ]]; then
-		cat "$TMP/lat.$key".* >"$BENCH_LAT_KEEP/$key.log"
+		cat "$TMP/lat.$key".* >"$BENCH_LAT_KEEP/$key.log" 2>/dev/null || true
 	fi
 	rm -f "$TMP/lat.$key".* "$TMP/hist.$key" "$TMP/hist.$key.after" "$TMP/chist.$key" \
 		"$TMP/chist.$key.after"
@@ -738,6 +746,10 @@ main_latency() {
 	need_tools "make deps" h2load curl ss taskset chrt
 	stack_with_likes
 	measure like "$((ITEMS * CONNS))" "$TMP/likes.txt" warm 1 0
+	if ! [[ ${RATE[like]} =~ ^[0-9]+$ ]] || ((RATE[like] == 0)); then
+		echo "bench: no like peak to pace at" >&2
+		exit 1
+	fi
 	local i
 	for ((i = 1; i <= ${BENCH_LAT_RUNS:-3}; i++)); do
 		latency_run "like_50_$i" 50 "${RATE[like]}" "$TMP/likes.txt" "l50r${i}u" 1
