@@ -44,8 +44,9 @@
  * take the ledger's writer lock, which may be held across store writes
  * and fsyncs; count reads (ledger_read) take only the view stripe of
  * their item's partition, which is never held across store I/O, and
- * ledger_member takes no lock: no read waits for a write (ledger_int.h). The sink is called with
- * the writer lock held and must not call back into the ledger.
+ * ledger_member takes no lock: no read waits for a write (ledger_int.h).
+ * The sink is called with the writer lock held and must not call back
+ * into the ledger.
  */
 #ifndef EDGE_LEDGER_H
 #define EDGE_LEDGER_H

@@ -766,7 +766,7 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 		}
 		size_t need = c->nout + b.nops + b.nsums;
 		if (need > cap) {
-			cap = need;
+			cap = need > 2 * cap ? need : 2 * cap; /* a few reallocs, not one a batch */
 			c->out = xrealloc(c->out, cap * sizeof *c->out);
 		}
 		/* The 'D' flags: which ops moved the overlay (all, without). */
