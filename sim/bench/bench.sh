@@ -271,44 +271,49 @@ lat_start() { # key pct peak list user post [secs]
 	if ((post && n / CONNS > ITEMS)); then n=$((ITEMS * CONNS)); fi
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
-	edge_hist "$post" >"$TMP/hist.$key" || true
-	LATSNAP[$key]=""
-	if ((post)); then
-		commit_hist >"$TMP/chist.$key" || true
-		LATSNAP[$key]=$(edge_metric snapshots_received_total)
-	fi
+	LATSNAP[$key]=$(lat_sample "$key" "")
 	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
 }
 
-# The edge's own latency histogram for the route a run's requests take
-# (POST: write, GET: count), cumulative bucket counts "le count" from its
-# /metrics; empty when no edge answers (the nghttpd control).
-edge_hist() { # post(0|1)
-	local route="count"
-	(($1)) && route="write"
-	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk -v r="$route" '
-		index($1, "likes_edge_request_duration_seconds_bucket{route=\"" r "\",") == 1 {
-			match($1, /le="[^"]*"/)
-			print substr($1, RSTART + 4, RLENGTH - 5), $2
-		}'
+# The edge's /metrics; nothing when no edge answers (the nghttpd
+# control).
+edge_scrape() {
+	curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true
 }
 
-# The sum of an edge metric's series (name without likes_edge_); empty
-# when no edge answers or it has no such series.
-edge_metric() { # name
-	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } |
-		awk -v k="likes_edge_$1" '$1 == k || index($1, k "{") == 1 { s += $NF; n++ }
-			END { if (n) printf "%.0f\n", s }'
+# Of a scrape on stdin: the cumulative bucket counts "le count" of the
+# histogram series whose name and labels begin with prefix.
+buckets() { # prefix
+	awk -v p="$1" 'index($1, p) == 1 {
+		match($1, /le="[^"]*"/)
+		print substr($1, RSTART + 4, RLENGTH - 5), $2
+	}'
 }
 
-# The same for the edge's group commits' store writes
-# (store_commit_duration_seconds).
-commit_hist() {
-	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
-		index($1, "likes_edge_store_commit_duration_seconds_bucket{") == 1 {
-			match($1, /le="[^"]*"/)
-			print substr($1, RSTART + 4, RLENGTH - 5), $2
-		}'
+# Of a scrape on stdin: the sum of a metric's series (a full name, its
+# labels left off); nothing when it has none.
+metric_sum() { # name
+	awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $NF; n++ }
+		END { if (n) printf "%.0f\n", s }'
+}
+
+# One scrape at a latency run's start (suffix "") or end (".after"):
+# TMP/hist.KEY, the edge's own latency histogram for the route the run's
+# requests take (POST: write, GET: count); for a like run also
+# TMP/chist.KEY, its group commits' store writes, and, printed, its
+# snapshots_received_total.
+lat_sample() { # key suffix
+	local key=$1 route=count
+	((LATPOST[$key])) && route="write"
+	edge_scrape >"$TMP/m.$key"
+	buckets "likes_edge_request_duration_seconds_bucket{route=\"$route\"," \
+		<"$TMP/m.$key" >"$TMP/hist.$key$2"
+	if ((LATPOST[$key])); then
+		buckets "likes_edge_store_commit_duration_seconds_bucket{" <"$TMP/m.$key" \
+			>"$TMP/chist.$key$2"
+		metric_sum likes_edge_snapshots_received_total <"$TMP/m.$key"
+	fi
+	rm -f "$TMP/m.$key"
 }
 
 # The bucket bound (ms) under which q of the run's answers fell by the
@@ -337,13 +342,9 @@ lat_end() { # key
 	LAT[$key.p50]=$p50
 	LAT[$key.p99]=$p99
 	LAT[$key.p999]=$p999
-	edge_hist "${LATPOST[$key]}" >"$TMP/hist.$key.after" || true
 	local e99 e999 c99 c999 snaps="?" s1
-	if ((LATPOST[$key])); then
-		commit_hist >"$TMP/chist.$key.after" || true
-		s1=$(edge_metric snapshots_received_total)
-		if [[ -n ${LATSNAP[$key]} && -n $s1 ]]; then snaps=$((s1 - LATSNAP[$key])); fi
-	fi
+	s1=$(lat_sample "$key" .after)
+	if [[ -n ${LATSNAP[$key]} && -n $s1 ]]; then snaps=$((s1 - LATSNAP[$key])); fi
 	e99=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.99)
 	e999=$(edge_quantile "$TMP/hist.$key" "$TMP/hist.$key.after" 0.999)
 	printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms  (edge: p99 <= %s, p999 <= %s ms' \
@@ -399,7 +400,7 @@ SER_MIN_CPU=1     # CPU seconds a sample needs: process_cpu_seconds_total moves 
 # stripes is each view stripe's seconds, comma-separated, in stripe
 # order. Nothing when the edge does not answer or a series is missing.
 edge_serial() {
-	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } | awk '
+	edge_scrape | awk '
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"writer_lock\"}" { w = $2; n++ }
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"view_lock\"}" { v = $2; n++ }
 	$1 == "likes_edge_ledger_serial_seconds_total{section=\"commit_write\"}" { c = $2; n++ }
@@ -415,13 +416,6 @@ edge_serial() {
 		for (i = 0; i < ns; i++) l = l (i ? "," : "") sprintf("%.9f", st[i])
 		printf "%.9f %.9f %.9f %.9f %.9f %.9f %s\n", w, v, c, cc, cpu, sw, l
 	}'
-}
-
-# One sample of the edge's /metrics (a name without labels); nothing
-# when it does not answer or has no such sample.
-edge_sample() { # name
-	{ curl -sf -m 5 "http://127.0.0.1:$EDGE_PORT/metrics" || true; } |
-		awk -v n="$1" '$1 == n { print $2; exit }'
 }
 
 # "busy total" jiffies of one CPU so far (busy: user, nice, system, irq,
@@ -708,9 +702,9 @@ bench_sync() {
 		edge_start "edge-sync-$s" "$SERVER_CPU" "" "" "$s"
 		serial_begin "sync_$s"
 		perf_begin "like_sync_$s"
-		c0=$(edge_sample likes_edge_store_commits_total)
+		c0=$(edge_scrape | metric_sum likes_edge_store_commits_total)
 		measure "like_sync_$s" "$likes" "$TMP/likes.txt" "sy${s}u" 1 0
-		c1=$(edge_sample likes_edge_store_commits_total)
+		c1=$(edge_scrape | metric_sum likes_edge_store_commits_total)
 		perf_end
 		serial_end "sync_$s"
 		# Likes answered per group commit: what one write (with fsync:
