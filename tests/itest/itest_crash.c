@@ -9,10 +9,13 @@
  * own, until the step's pass kills it with SIGKILL. Batches seal at 3 ops,
  * so seals end inside the group records the commits wrote, which other
  * partitions still hold open ops of. The edge starts again
- * without the failpoint and takes one more request. Then, at central:
- * every view the edge acknowledged counts exactly once (views are a sum
- * counter, so an op applied twice would show as 2), and the request that
- * was cut off counts wholly or not at all (its ops share one store write).
+ * without the failpoint. At once, and again at the end, the edge itself
+ * shows every view it acknowledged once (not twice: its overlay beside a
+ * count that already holds the view). It takes one more request. Then,
+ * at central: every view the edge acknowledged counts exactly once (views
+ * are a sum counter, so an op applied twice would show as 2), and the
+ * request that was cut off counts wholly or not at all (its ops share one
+ * store write).
  */
 #include <criterion/criterion.h>
 
@@ -59,6 +62,28 @@ static long long central_views(int req, int k)
 	if (proc_curl(out, sizeof out, "", S.ops_port, path) != 200)
 		return -1;
 	return proc_json_num(out, "count");
+}
+
+/* The edge's views count of reel:<req>x<k>, or -1. */
+static long long edge_views(int req, int k)
+{
+	char out[2048], path[96];
+	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
+	if (proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[0], path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+/* The edge shows every view of requests [0, n) once: none lost, none
+ * counted twice (its own overlay beside a count that holds it too). */
+static void edge_counts_once(int n, const char *when)
+{
+	for (int r = 0; r < n; r++)
+		for (int k = 0; k < PER_REQ; k++) {
+			long long c = edge_views(r, k);
+			cr_assert_eq(c, 1, "%s: the edge shows reel:%dx%d at %lld; edge log:\n%s",
+			             when, r, k, c, stack_tail("edge0.log"));
+		}
 }
 
 /* Waits until central shows every view of request req counted want
@@ -116,12 +141,14 @@ static void crash_at(const char *point, bool durable)
 	S.edge_pid[0] = 0;
 
 	stack_start_edge(0);
+	edge_counts_once(acked, "after the restart");
 	int cut = acked; /* the request the crash cut off */
 	cr_assert_eq(views(cut + 1), 200, "the edge takes views again");
 	for (int r = 0; r < acked; r++)
 		wait_counted(r, 1, 30000);
 	wait_counted(cut + 1, 1, 30000);
 	long long c = wait_counted(cut, -1, 30000);
+	edge_counts_once(acked, "once central counted them");
 	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times", point, acked,
 	            c);
 }
