@@ -11,6 +11,9 @@
  *                          (sim/drill/probe.c)
  *   sim fill               distinct items and users through an edge's
  *                          POST /v1/ops (sim/bench/fill.c)
+ *   sim pace               an open-loop HTTP/2 load at a steady rate, each
+ *                          request timed from when it was due
+ *                          (sim/bench/pace.c)
  *   sim help               usage
  *
  * Unknown subcommands and options print usage to stderr and exit 2.
@@ -32,6 +35,7 @@
 #include "sim/broker/broker.h"
 #include "buildinfo.h"
 #include "sim/bench/fill.h"
+#include "sim/bench/pace.h"
 #include "log.h"
 #include "partition.h"
 #include "sim/drill/probe.h"
@@ -61,6 +65,9 @@ static void usage(FILE *f)
 	        "  fill     like N distinct items by M distinct users through an edge's\n"
 	        "           POST /v1/ops; key=value results on stdout; exit 1 when any\n"
 	        "           request or op failed\n"
+	        "  pace     send HTTP/2 requests on a schedule (an even or a Poisson\n"
+	        "           rate), time each from when it was due; key=value results on\n"
+	        "           stdout; exit 1 when any request failed or was not 2xx\n"
 	        "  help     print this text\n"
 	        "\n"
 	        "sim broker options:\n"
@@ -135,8 +142,24 @@ static void usage(FILE *f)
 	        "  --item-prefix S         item i is S<i> (default post:m)\n"
 	        "  --user-prefix S         user u is S<u> (default mu)\n"
 	        "  --counter NAME          a set counter (default likes)\n"
-	        "  --quiet                 no progress lines on stderr\n",
-	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, FILL_OPS_MAX);
+	        "  --quiet                 no progress lines on stderr\n"
+	        "\n"
+	        "sim pace options:\n"
+	        "  --port N                the server's h2c port on 127.0.0.1 (required)\n"
+	        "  --uris FILE             paths (or http URLs), one per line; each\n"
+	        "                          connection walks them from the top (required)\n"
+	        "  --rate N                requests per second in all (default 1000)\n"
+	        "  --requests N            requests due in all (default 10000)\n"
+	        "  --conns N               connections, 1..%d (default 4)\n"
+	        "  --depth N               streams open per connection at most (16)\n"
+	        "  --poisson               exponential gaps between due times\n"
+	        "  --user S                connection k sends X-User-Id: S<k>\n"
+	        "  --body FILE             POST this (at most 16 KB); default GET\n"
+	        "  --log FILE              per request: due time (us since the epoch),\n"
+	        "                          status (0: none), latency (us), tab-separated\n"
+	        "  --timeout-ms N          wait for answers this long after the last due\n"
+	        "                          time (default 10000)\n",
+	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, FILL_OPS_MAX, PACE_CONNS_MAX);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -502,6 +525,46 @@ static int cmd_fill(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_pace(int argc, char **argv)
+{
+	pace_opts o;
+	pace_opts_default(&o);
+	const sim_opt opts[] = {
+	    OPT_NUM("port", 1, 65535, o.port, 0),
+	    OPT_STR("uris", o.uris),
+	    OPT_NUM("rate", 1, 100000000, o.rate, 0),
+	    OPT_NUM("requests", 1, PACE_REQUESTS_MAX, o.requests, 0),
+	    OPT_NUM("conns", 1, PACE_CONNS_MAX, o.conns, 0),
+	    OPT_NUM("depth", 1, 1000, o.depth, 0),
+	    OPT_FLAG("poisson", o.poisson),
+	    OPT_STR("user", o.user),
+	    OPT_STR("body", o.body),
+	    OPT_STR("log", o.log),
+	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
+	if (!o.port || !o.uris)
+		return bad_usage("sim pace needs --port and --uris", NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pace_result r;
+	char err[256];
+	if (pace_run(&o, &r, err, sizeof err)) {
+		fprintf(stderr, "sim pace: %s\n", err);
+		return 1;
+	}
+	pace_print(stdout, &r);
+	if (r.failed || r.non_2xx) {
+		fprintf(stderr,
+		        "sim pace: %" PRIu64 " failed, %" PRIu64 " not 2xx of %" PRIu64 "\n",
+		        r.failed, r.non_2xx, r.sent);
+		return 1;
+	}
+	return 0;
+}
+
 /* --prefix S: items S<n>, users u-S<n> (dst: the probe's options; the
  * user prefix they point to lives in a static buffer). */
 static int probe_prefix(void *dst, const char *arg)
@@ -578,6 +641,8 @@ int main(int argc, char **argv)
 		return cmd_converge_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "fill") == 0)
 		return cmd_fill(argc - 1, argv + 1);
+	if (strcmp(cmd, "pace") == 0)
+		return cmd_pace(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;

@@ -61,7 +61,15 @@
 # priority), BENCH_EDGE_INI (more config lines for every edge, '\n'
 # between them, for A/B runs of an option), BENCH_CENTRAL_INI (the same
 # for central), BENCH_SNAPSHOT_MS central's snapshot_interval_ms (1000),
-# BENCH_LAT_RUNS the latency mode's paced runs (3),
+# BENCH_LAT_RUNS the latency mode's paced runs (3) and BENCH_LAT_PCT
+# their share of the like peak in percent (50), BENCH_PACER every paced
+# run's load (h2load, the default: h2load --rps, which sends each 10 ms
+# tick's requests at once and times each from when it went out; even:
+# `sim pace`, requests due at even gaps, each timed from when it was due,
+# open loop; poisson: the same with exponential gaps). A paced run's line
+# ends with the server's share of a core during it, and with sim pace the
+# p99 of how late requests went out (their wait for a free stream
+# included),
 # BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
 # one line per request, start in us since the epoch, status, latency in
 # us; the h2load processes one after another).
@@ -93,6 +101,7 @@ CONV_AGE_MS=${BENCH_CONV_AGE_MS:-1000}
 CONV_POLL_MS=${BENCH_CONV_POLL_MS:-2}
 CONV_EVERY_MS=20     # the probe likes one fresh item this often
 SNAPSHOT_MS=${BENCH_SNAPSHOT_MS:-1000} # central's snapshot_interval_ms
+PACER=${BENCH_PACER:-h2load} # the latency runs' load: h2load --rps, or sim pace (even, poisson)
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CONNS=4  # h2load processes, one connection each (see h2run)
@@ -262,7 +271,8 @@ latency_run() { # key pct peak list user post
 # run): lat_start starts one, for secs seconds (LAT_S when not given);
 # lat_end waits for it and fills LAT[key.*].
 declare -A LATPOST # key -> 1 for a like group (its likes go to LAT_LIKES)
-declare -A LATSNAP # key -> the edge's snapshots_received_total at its start
+declare -A LATSNAP # key -> the edge's snapshots received at its start
+declare -A LATCPU  # key -> the server's CPU ticks and the wall clock at its start
 lat_start() { # key pct peak list user post [secs]
 	local key=$1 pct=$2 peak=$3 list=$4 user=$5 post=$6 secs=${7:-$LAT_S}
 	local total=$((peak * pct / 100)) per n
@@ -272,7 +282,44 @@ lat_start() { # key pct peak list user post [secs]
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
 	LATSNAP[$key]=$(lat_sample "$key" "")
-	h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+	LATCPU[$key]="$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || true) $(date +%s.%N)"
+	if [[ $PACER == h2load ]]; then
+		h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
+	else
+		pace_start "$key" "$n" "$list" "$user" "$post" "$total" "$TMP/lat.$key"
+	fi
+}
+
+# A paced group from `sim pace` (sim/bench/pace.h): n requests due at
+# rate a second in all, evenly or (BENCH_PACER=poisson) with exponential
+# gaps, over CONNS connections of DEPTH streams, each request timed from
+# when it was due, so a stall delays the requests due during it as it
+# would a platform's users. Its log has h2load's columns (percentiles).
+declare -A PACEPID # key -> its sim pace PID
+pace_start() { # key n urifile user post(0|1) rate logprefix
+	local key=$1 n=$2 list=$3 user=$4 post=$5 rate=$6 port args
+	port=$(head -1 "$list" | sed -E 's#^https?://[^/]*:([0-9]+)/.*#\1#')
+	args=(pace --port "$port" --uris "$list" --rate "$rate" --requests "$n"
+		--conns "$CONNS" --depth "$DEPTH" --user "$user" --log "$7.0")
+	((post)) && args+=(--body "$TMP/body.json")
+	[[ $PACER == poisson ]] && args+=(--poisson)
+	SETTLED=0
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") "$BIN/sim" "${args[@]}" >"$TMP/pace.$key.out" 2>&1 &
+	PACEPID[$key]=$!
+	track "$!"
+}
+
+# Waits for key's sim pace and sets H2 as h2wait does: "rate ok failed
+# non-2xx".
+pace_wait() { # key
+	local key=$1
+	wait "${PACEPID[$key]}" || true
+	untrack "${PACEPID[$key]}"
+	unset "PACEPID[$key]"
+	H2=$(awk -F= '{ v[$1] = $2 }
+		END { printf "%.0f %d %d %d\n", v["rate"], v["ok"], v["failed"], v["non_2xx"] }' \
+		"$TMP/pace.$key.out")
 }
 
 # The edge's /metrics; nothing when no edge answers (the nghttpd
@@ -335,7 +382,7 @@ edge_quantile() { # before-file after-file q
 
 lat_end() { # key
 	local key=$1 rate ok fail non p50 p99 p999
-	h2wait "$key"
+	if [[ $PACER == h2load ]]; then h2wait "$key"; else pace_wait "$key"; fi
 	read -r rate ok fail non <<<"$H2"
 	read -r p50 p99 p999 < <(percentiles "$TMP/lat.$key")
 	LAT[$key.rate]=$rate
@@ -354,6 +401,16 @@ lat_end() { # key
 		c999=$(edge_quantile "$TMP/chist.$key" "$TMP/chist.$key.after" 0.999)
 		[[ $c99 == none ]] || printf '; store commits: p99 <= %s, p999 <= %s ms; %s snapshots' \
 			"$c99" "$c999" "$snaps"
+	fi
+	if [[ $PACER != h2load ]]; then
+		printf '; sent p99 %s ms late' "$(awk -F= '$1 == "late_p99_ms" { print $2 }' "$TMP/pace.$key.out")"
+	fi
+	local t0 w0 t1
+	read -r t0 w0 <<<"${LATCPU[$key]}"
+	t1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || true)
+	if [[ -n $t0 && -n $w0 && -n $t1 ]]; then
+		awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "; server %.0f%% of a core", 100 * (b - a) / hz / (w1 - w0) }'
 	fi
 	printf ')\n'
 	if ((fail > 0 || non > 0)); then
@@ -733,8 +790,8 @@ stack_with_likes() {
 }
 
 # `bench.sh latency`: the like peak, then BENCH_LAT_RUNS (3) paced like
-# runs at half of it, each with users of its own; prints what
-# latency_run prints.
+# runs at BENCH_LAT_PCT (50) percent of it, each with users of its own;
+# prints what latency_run prints.
 main_latency() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt
@@ -744,9 +801,9 @@ main_latency() {
 		echo "bench: no like peak to pace at" >&2
 		exit 1
 	fi
-	local i
+	local i pct=${BENCH_LAT_PCT:-50}
 	for ((i = 1; i <= ${BENCH_LAT_RUNS:-3}; i++)); do
-		latency_run "like_50_$i" 50 "${RATE[like]}" "$TMP/likes.txt" "l50r${i}u" 1
+		latency_run "like_${pct}_$i" "$pct" "${RATE[like]}" "$TMP/likes.txt" "l${pct}r${i}u" 1
 	done
 	stop_stack
 	local w
