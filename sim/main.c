@@ -151,12 +151,13 @@ static void usage(FILE *f)
 	        "  --rate N                requests per second in all (default 1000)\n"
 	        "  --requests N            requests due in all (default 10000)\n"
 	        "  --conns N               connections, 1..%d (default 4)\n"
-	        "  --depth N               streams open per connection at most (16)\n"
+	        "  --depth N               streams open per connection at most\n"
+	        "                          (default 16)\n"
 	        "  --poisson               exponential gaps between due times\n"
 	        "  --user S                connection k sends X-User-Id: S<k>\n"
-	        "  --body FILE             POST this (at most 16 KB); default GET\n"
+	        "  --body FILE             POST this (at most 64 KB); default GET\n"
 	        "  --log FILE              per request: due time (us since the epoch),\n"
-	        "                          status (0: none), latency (us), tab-separated\n"
+	        "                          status (-1: none), latency (us), tab-separated\n"
 	        "  --timeout-ms N          wait for answers this long after the last due\n"
 	        "                          time (default 10000)\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, FILL_OPS_MAX, PACE_CONNS_MAX);

@@ -23,7 +23,7 @@
 # DIR/like_sync_false.data.
 #
 # `sim/bench/bench.sh latency` runs only the like peak and BENCH_LAT_RUNS
-# (3) paced like runs at half of it, each printed as the full run prints
+# (3) paced like runs at BENCH_LAT_PCT (50) percent of it, each printed as the full run prints
 # its latency runs. A like latency run's line, in every mode, carries the
 # p99 and p999 of the edge's group commits' store writes and the
 # snapshot messages the edge received during it.
@@ -72,7 +72,7 @@
 # included),
 # BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
 # one line per request, start in us since the epoch, status, latency in
-# us; the h2load processes one after another).
+# us; with h2load, its processes one after another).
 #
 # Before each measured run the script waits until central and then the
 # edge are idle (settle), and after a throughput run until the edge is
@@ -282,7 +282,7 @@ lat_start() { # key pct peak list user post [secs]
 	LAT[$key.target]=$total
 	LATPOST[$key]=$post
 	LATSNAP[$key]=$(lat_sample "$key" "")
-	LATCPU[$key]="$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || true) $(date +%s.%N)"
+	LATCPU[$key]="$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || echo none) $(date +%s.%N)"
 	if [[ $PACER == h2load ]]; then
 		h2start "$key" "$n" "$list" "$user" "$post" "$per" "$TMP/lat.$key"
 	else
@@ -317,9 +317,32 @@ pace_wait() { # key
 	wait "${PACEPID[$key]}" || true
 	untrack "${PACEPID[$key]}"
 	unset "PACEPID[$key]"
+	if ! grep -q '^sent=' "$TMP/pace.$key.out"; then
+		WARN+=("$key: sim pace gave no result: $(tr '\n' ' ' <"$TMP/pace.$key.out")")
+		H2="0 0 1 0"
+		return
+	fi
 	H2=$(awk -F= '{ v[$1] = $2 }
 		END { printf "%.0f %d %d %d\n", v["rate"], v["ok"], v["failed"], v["non_2xx"] }' \
 		"$TMP/pace.$key.out")
+}
+
+# Refuses a BENCH_PACER it does not know, and sim pace missing from
+# build/sim when it is asked for.
+pacer_check() {
+	case $PACER in
+	h2load) ;;
+	even | poisson)
+		sim_has pace || {
+			echo "bench: BENCH_PACER=$PACER needs sim pace; build/sim is older (make)" >&2
+			exit 1
+		}
+		;;
+	*)
+		echo "bench: BENCH_PACER must be h2load, even or poisson, not '$PACER'" >&2
+		exit 1
+		;;
+	esac
 }
 
 # The edge's /metrics; nothing when no edge answers (the nghttpd
@@ -381,8 +404,10 @@ edge_quantile() { # before-file after-file q
 }
 
 lat_end() { # key
-	local key=$1 rate ok fail non p50 p99 p999
+	local key=$1 rate ok fail non p50 p99 p999 t1 w1
 	if [[ $PACER == h2load ]]; then h2wait "$key"; else pace_wait "$key"; fi
+	t1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || true)
+	w1=$(date +%s.%N)
 	read -r rate ok fail non <<<"$H2"
 	read -r p50 p99 p999 < <(percentiles "$TMP/lat.$key")
 	LAT[$key.rate]=$rate
@@ -405,11 +430,13 @@ lat_end() { # key
 	if [[ $PACER != h2load ]]; then
 		printf '; sent p99 %s ms late' "$(awk -F= '$1 == "late_p99_ms" { print $2 }' "$TMP/pace.$key.out")"
 	fi
-	local t0 w0 t1
+	# The server's share of a core from the run's start to its end (in
+	# a mixed run both groups' lines show the one server over their own
+	# overlapping spans).
+	local t0 w0
 	read -r t0 w0 <<<"${LATCPU[$key]}"
-	t1=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null || true)
-	if [[ -n $t0 && -n $w0 && -n $t1 ]]; then
-		awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
+	if [[ $t0 =~ ^[0-9]+$ && -n $w0 && -n $t1 ]]; then
+		awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$w1" -v hz="$(getconf CLK_TCK)" \
 			'BEGIN { printf "; server %.0f%% of a core", 100 * (b - a) / hz / (w1 - w0) }'
 	fi
 	printf ')\n'
@@ -802,6 +829,10 @@ main_latency() {
 		exit 1
 	fi
 	local i pct=${BENCH_LAT_PCT:-50}
+	if ! [[ $pct =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
+		echo "bench: BENCH_LAT_PCT must be a whole percent, 1-100, not '$pct'" >&2
+		exit 1
+	fi
 	for ((i = 1; i <= ${BENCH_LAT_RUNS:-3}; i++)); do
 		latency_run "like_${pct}_$i" "$pct" "${RATE[like]}" "$TMP/likes.txt" "l${pct}r${i}u" 1
 	done
@@ -1795,6 +1826,7 @@ allocs_at() { # count-var time-var
 	count=$(awk '{ print $1 + $2 + $3 }' "$TMP/allocs")
 }
 
+pacer_check
 case ${1:-} in
 sync) main_sync ;;
 latency) main_latency ;;

@@ -31,10 +31,11 @@
 #include <nghttp2/nghttp2.h>
 
 #include "clock.h"
+#include "err.h"
 #include "xmem.h"
 
 #define READ_STEP (64u << 10)
-#define BODY_MAX 16384u /* one DATA frame */
+#define BODY_MAX 65536u
 #define NO_ANSWER 0
 
 typedef struct pconn {
@@ -43,7 +44,8 @@ typedef struct pconn {
 	uint32_t k;    /* its number: requests k, k + conns, ... */
 	uint64_t next; /* its next request to submit */
 	uint32_t open; /* streams open */
-	uint64_t now;  /* the clock when its last read began */
+	uint64_t now;  /* the clock when its last read or write began */
+	bool told;     /* its failure was said */
 	char *out;     /* serialized, not yet written */
 	size_t out_len, out_off, out_cap;
 	struct run *run;
@@ -51,18 +53,20 @@ typedef struct pconn {
 
 typedef struct run {
 	const pace_opts *o;
-	uint64_t n;       /* requests due */
-	uint64_t *due;    /* per request: monotonic ns */
-	uint64_t *lat;    /* per request: ns from due to close */
-	uint32_t *late;   /* per request: us from due to submit */
-	uint16_t *status; /* per request: :status, or NO_ANSWER */
-	bool *done;       /* per request: closed, or given up */
+	uint64_t n;         /* requests due */
+	uint64_t *due;      /* per request: monotonic ns */
+	uint64_t *lat;      /* per request: ns from due to close */
+	uint32_t *late;     /* per request: us from due to submit */
+	uint16_t *status;   /* per request: :status, or NO_ANSWER */
+	uint32_t *body_off; /* per request: body bytes handed to nghttp2 */
+	bool *done;         /* per request: closed, or given up */
 	uint64_t resolved;
 	uint64_t last_close;
 	char **paths;
 	size_t npaths;
 	char *body;
 	size_t body_len;
+	char body_len_text[8];
 	char authority[32];
 	char (*users)[96];
 	pconn *c;
@@ -106,7 +110,7 @@ static int load_paths(run *r, char *err, size_t errlen)
 	size_t len;
 	char *text = read_file(r->o->uris, &len, err, errlen);
 	if (!text)
-		return -1;
+		return ERR_IO;
 	size_t cap = 1024;
 	r->paths = xmalloc(cap * sizeof *r->paths);
 	for (char *line = text, *end; *line; line = end) {
@@ -129,7 +133,7 @@ static int load_paths(run *r, char *err, size_t errlen)
 	free(text);
 	if (!r->npaths) {
 		snprintf(err, errlen, "%s: no path in it", r->o->uris);
-		return -1;
+		return ERR_IO;
 	}
 	return 0;
 }
@@ -154,12 +158,13 @@ static void schedule(run *r, uint64_t start)
 	}
 }
 
+/* A connected, non-blocking socket to 127.0.0.1:port, or ERR_IO. */
 static int dial(int port, char *err, size_t errlen)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
+		return ERR_IO;
 	}
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -169,7 +174,7 @@ static int dial(int port, char *err, size_t errlen)
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
 		snprintf(err, errlen, "127.0.0.1:%d: %s", port, strerror(errno));
 		close(fd);
-		return -1;
+		return ERR_IO;
 	}
 	return fd;
 }
@@ -209,32 +214,65 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 	return 0;
 }
 
+/* A request nghttp2 gave up before its HEADERS went out (a GOAWAY came
+ * first): no answer will come, and it holds no stream. */
+static int on_not_sent(nghttp2_session *s, const nghttp2_frame *f, int code, void *ud)
+{
+	(void)code;
+	pconn *c = ud;
+	run *r = c->run;
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	uintptr_t at = (uintptr_t)nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+	if (!at || r->done[at - 1])
+		return 0;
+	r->status[at - 1] = NO_ANSWER;
+	r->done[at - 1] = true;
+	r->resolved++;
+	c->open--;
+	return 0;
+}
+
+/* The body, in as many pieces as the flow-control windows let through. */
 static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-	(void)s;
-	(void)id;
 	(void)ud;
-	const run *r = src->ptr;
-	size_t n = r->body_len < length ? r->body_len : length; /* body_len <= BODY_MAX */
-	memcpy(buf, r->body, n);
-	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	run *r = src->ptr;
+	uintptr_t at = (uintptr_t)nghttp2_session_get_stream_user_data(s, id);
+	if (!at)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	size_t off = r->body_off[at - 1], n = r->body_len - off;
+	if (n > length)
+		n = length;
+	memcpy(buf, r->body + off, n);
+	r->body_off[at - 1] = (uint32_t)(off + n); /* body_len <= BODY_MAX */
+	if (off + n == r->body_len)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
 }
 
 /* --- connections ---------------------------------------------------------------- */
 
-/* A connection that failed: its open streams and the requests it has not
- * sent yet are given up (status NO_ANSWER). */
-static void conn_dead(pconn *c)
+/* A connection that failed (why: in errno's or nghttp2's words): its
+ * open streams and the requests it has not sent yet are given up (status
+ * NO_ANSWER, timed to now), and its first failure is said on stderr. */
+static void conn_dead(pconn *c, const char *why)
 {
 	run *r = c->run;
 	if (c->fd < 0)
 		return;
 	close(c->fd);
 	c->fd = -1;
+	if (!c->told) {
+		fprintf(stderr, "sim pace: connection %u: %s\n", c->k, why);
+		c->told = true;
+	}
+	uint64_t now = clock_mono_ns();
 	for (uint64_t i = c->k; i < r->n; i += r->o->conns)
 		if (!r->done[i]) {
+			r->status[i] = NO_ANSWER;
+			r->lat[i] = now > r->due[i] ? now - r->due[i] : 0;
 			r->done[i] = true;
 			r->resolved++;
 		}
@@ -249,6 +287,7 @@ static void conn_flush(pconn *c)
 		return;
 	const uint8_t *data;
 	ssize_t n;
+	c->now = clock_mono_ns(); /* for a stream that closes while sending */
 	while ((n = nghttp2_session_mem_send(c->s, &data)) > 0) {
 		if (c->out_len + (size_t)n > c->out_cap) {
 			c->out_cap = (c->out_len + (size_t)n) * 2;
@@ -258,7 +297,7 @@ static void conn_flush(pconn *c)
 		c->out_len += (size_t)n;
 	}
 	if (n < 0) {
-		conn_dead(c);
+		conn_dead(c, nghttp2_strerror((int)n));
 		return;
 	}
 	while (c->out_off < c->out_len) {
@@ -267,7 +306,7 @@ static void conn_flush(pconn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_dead(c);
+				conn_dead(c, strerror(errno));
 			return;
 		}
 		c->out_off += (size_t)w;
@@ -284,22 +323,28 @@ static void conn_read(pconn *c, uint8_t *buf)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (n <= 0 || nghttp2_session_mem_recv(c->s, buf, (size_t)n) != n) {
-			conn_dead(c);
+		if (n <= 0) {
+			conn_dead(c, n == 0 ? "closed by the server" : strerror(errno));
+			return;
+		}
+		ssize_t used = nghttp2_session_mem_recv(c->s, buf, (size_t)n);
+		if (used != n) {
+			conn_dead(c, used < 0 ? nghttp2_strerror((int)used) : "input not taken");
 			return;
 		}
 	}
 }
 
-/* Submits c's requests that are due by now while it has streams free. */
-static void conn_submit(pconn *c, uint64_t now)
+/* Submits c's requests that are due while it has streams free. */
+static void conn_submit(pconn *c)
 {
 	run *r = c->run;
 	const pace_opts *o = r->o;
+	uint64_t now = clock_mono_ns();
 	while (c->fd >= 0 && c->next < r->n && r->due[c->next] <= now && c->open < o->depth) {
 		uint64_t i = c->next, j = i / o->conns;
 		const char *path = r->paths[j % r->npaths];
-		nghttp2_nv nv[6];
+		nghttp2_nv nv[7];
 		size_t nn = 0;
 #define NV(nm, v)                                                                                  \
 	nv[nn++] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v),            \
@@ -310,12 +355,14 @@ static void conn_submit(pconn *c, uint64_t now)
 		NV(":path", path);
 		if (o->user)
 			NV("x-user-id", r->users[c->k]);
+		if (r->body)
+			NV("content-length", r->body_len_text);
 #undef NV
 		nghttp2_data_provider dp = {.source.ptr = r, .read_callback = body_read};
 		int32_t id = nghttp2_submit_request(c->s, NULL, nv, nn, r->body ? &dp : NULL,
 		                                    (void *)(uintptr_t)(i + 1));
 		if (id < 0) {
-			conn_dead(c);
+			conn_dead(c, nghttp2_strerror(id));
 			return;
 		}
 		uint64_t late = now - r->due[i];
@@ -333,18 +380,21 @@ static int conn_open(run *r, pconn *c, uint32_t k, nghttp2_session_callbacks *cb
 	c->next = k;
 	c->fd = dial(r->o->port, err, errlen);
 	if (c->fd < 0)
-		return -1;
+		return ERR_IO;
 	if (nghttp2_session_client_new(&c->s, cbs, c) != 0) {
 		snprintf(err, errlen, "nghttp2_session_client_new failed");
-		return -1;
+		return ERR_IO;
 	}
 	nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	                               {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
-	nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+	if (nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0) {
+		snprintf(err, errlen, "nghttp2_submit_settings failed");
+		return ERR_IO;
+	}
 	conn_flush(c);
 	if (c->fd < 0) {
 		snprintf(err, errlen, "127.0.0.1:%d: the connection closed", r->o->port);
-		return -1;
+		return ERR_IO;
 	}
 	return 0;
 }
@@ -366,8 +416,11 @@ static void loop(run *r)
 		uint64_t wake = give_up;
 		for (uint32_t k = 0; k < o->conns; k++) {
 			pconn *c = &r->c[k];
-			conn_submit(c, now);
+			conn_submit(c);
 			conn_flush(c);
+			if (c->fd >= 0 && !nghttp2_session_want_read(c->s) &&
+			    !nghttp2_session_want_write(c->s))
+				conn_dead(c, "the session ended (GOAWAY)");
 			pf[k].fd = c->fd;
 			pf[k].events = c->fd < 0 ? 0 : POLLIN;
 			if (c->out_len > c->out_off || (c->s && nghttp2_session_want_write(c->s)))
@@ -392,6 +445,11 @@ static void loop(run *r)
 				conn_flush(c);
 		}
 	}
+	/* What is left open was given up now. */
+	uint64_t end = clock_mono_ns();
+	for (uint64_t i = 0; i < r->n; i++)
+		if (!r->done[i])
+			r->lat[i] = end > r->due[i] ? end - r->due[i] : 0;
 	free(buf);
 	free(pf);
 }
@@ -408,8 +466,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The q quantile of n sorted values (the value a q share of them are at
- * or under). */
+/* Where the q quantile of n sorted values is: the floor(n q)-th value
+ * (the first when that is 0), as bench.sh's percentiles picks it. */
 static size_t rank(size_t n, double q)
 {
 	size_t i = (size_t)((double)n * q);
@@ -459,16 +517,17 @@ static int write_log(const run *r, uint64_t start, uint64_t wall_us, char *err, 
 	FILE *f = fopen(r->o->log, "w");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", r->o->log, strerror(errno));
-		return -1;
+		return ERR_IO;
 	}
 	for (uint64_t i = 0; i < r->n; i++)
 		if (i < r->c[i % r->o->conns].next)
-			fprintf(f, "%" PRIu64 "\t%u\t%" PRIu64 "\n",
+			fprintf(f, "%" PRIu64 "\t%d\t%" PRIu64 "\n",
 			        wall_us + (r->due[i] - start) / 1000,
-			        r->done[i] ? r->status[i] : NO_ANSWER, r->lat[i] / 1000);
+			        r->status[i] == NO_ANSWER ? -1 : (int)r->status[i],
+			        r->lat[i] / 1000);
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "%s: %s", r->o->log, strerror(errno));
-		return -1;
+		return ERR_IO;
 	}
 	return 0;
 }
@@ -497,6 +556,7 @@ static void run_free(run *r)
 	free(r->lat);
 	free(r->late);
 	free(r->status);
+	free(r->body_off);
 	free(r->done);
 }
 
@@ -505,18 +565,19 @@ int pace_run(const pace_opts *o, pace_result *res, char *err, size_t errlen)
 	if (!o->port || !o->rate || !o->requests || o->requests > PACE_REQUESTS_MAX || !o->conns ||
 	    o->conns > PACE_CONNS_MAX || !o->depth || !o->uris) {
 		snprintf(err, errlen, "options out of range");
-		return -1;
+		return ERR_INVAL;
 	}
 	run r = {.o = o, .n = o->requests};
 	int rc = load_paths(&r, err, errlen);
 	if (rc == 0 && o->body) {
 		r.body = read_file(o->body, &r.body_len, err, errlen);
 		if (!r.body)
-			rc = -1;
+			rc = ERR_IO;
 		else if (r.body_len > BODY_MAX) {
 			snprintf(err, errlen, "%s: over %u bytes", o->body, BODY_MAX);
-			rc = -1;
+			rc = ERR_IO;
 		}
+		snprintf(r.body_len_text, sizeof r.body_len_text, "%zu", r.body_len);
 	}
 	snprintf(r.authority, sizeof r.authority, "127.0.0.1:%d", o->port);
 	r.users = xcalloc(o->conns, sizeof *r.users);
@@ -526,6 +587,7 @@ int pace_run(const pace_opts *o, pace_result *res, char *err, size_t errlen)
 	r.lat = xcalloc(r.n, sizeof *r.lat);
 	r.late = xcalloc(r.n, sizeof *r.late);
 	r.status = xcalloc(r.n, sizeof *r.status);
+	r.body_off = xcalloc(r.n, sizeof *r.body_off);
 	r.done = xcalloc(r.n, sizeof *r.done);
 	r.c = xcalloc(o->conns, sizeof *r.c);
 	for (uint32_t k = 0; k < o->conns; k++)
@@ -533,11 +595,12 @@ int pace_run(const pace_opts *o, pace_result *res, char *err, size_t errlen)
 	nghttp2_session_callbacks *cbs = NULL;
 	if (rc == 0 && nghttp2_session_callbacks_new(&cbs) != 0) {
 		snprintf(err, errlen, "nghttp2_session_callbacks_new failed");
-		rc = -1;
+		rc = ERR_IO;
 	}
 	if (rc == 0) {
 		nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
 		nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_close);
+		nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, on_not_sent);
 		for (uint32_t k = 0; rc == 0 && k < o->conns; k++)
 			rc = conn_open(&r, &r.c[k], k, cbs, err, errlen);
 	}

@@ -25,8 +25,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "err.h"
+
 #define PACE_CONNS_MAX 256
-#define PACE_REQUESTS_MAX UINT64_C(100000000)
+#define PACE_REQUESTS_MAX UINT64_C(10000000) /* about 40 bytes of memory each */
 
 typedef struct pace_opts {
 	int port;
@@ -38,10 +40,11 @@ typedef struct pace_opts {
 	const char *uris;    /* the paths' file */
 	const char *user;    /* X-User-Id prefix, or NULL: no header */
 	const char *body;    /* a file every request posts, or NULL: GET */
-	const char *log;     /* a line per request, or NULL: "due_us status
-	                        latency_us", tab-separated, due as
-	                        microseconds since the epoch, status 0 for
-	                        no answer (h2load --log-file's columns) */
+	const char *log;     /* a line per request sent, or NULL: "due_us
+	                        status latency_us", tab-separated, due as
+	                        microseconds since the epoch, status -1 for
+	                        no answer with its time until given up
+	                        (h2load --log-file's columns) */
 	unsigned timeout_ms; /* after the last due time, how long answers
 	                        are waited for */
 } pace_opts;
@@ -58,9 +61,10 @@ typedef struct pace_result {
 } pace_result;
 
 void pace_opts_default(pace_opts *o);
-/* Runs the load; 0, or -1 with the reason in err (no connection, no
- * paths, a file that cannot be read or written). */
-int pace_run(const pace_opts *o, pace_result *r, char *err, size_t errlen);
+/* Runs the load; 0, or with the reason in err ERR_INVAL (options out of
+ * range) or ERR_IO (no connection, no paths, a file that cannot be read
+ * or written). Failed requests are in r, not here. */
+int pace_run(const pace_opts *o, pace_result *r, char *err, size_t errlen) WARN_UNUSED;
 /* key=value lines. */
 void pace_print(FILE *f, const pace_result *r);
 

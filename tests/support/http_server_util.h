@@ -1,6 +1,6 @@
 /* http_server_util.h - the edge HTTP server under test, shared by
  * test_http.c, test_http1.c, test_http_both.c, test_http_guard.c,
- * test_http_tls.c and test_hclient.c. Header-only, included once per
+ * test_http_tls.c, test_hclient.c and test_pace.c. Header-only, included once per
  * test file: its state, H, and its test handler are the file's fixture.
  *
  * start_server() runs an http_server on 127.0.0.1 port 0 with its own

@@ -1,12 +1,15 @@
 /* test_pace.c - sim pace against the edge's own HTTP server in-process
  * (http_server_util.h: h2c on 127.0.0.1, a test handler on a loop
  * thread). Covers the schedule (even gaps, Poisson gaps of the asked
- * mean), every request answered and logged, POST bodies, latency timed
- * from the due time (a slow server delays the requests queued behind it,
- * and they count that), a dead port and refused options.
+ * mean), every request answered and logged, POST bodies (one larger than
+ * the flow-control windows), the paths of whole URLs, latency timed from
+ * the due time (a slow server delays the requests queued behind it, and
+ * they count that), answers that are not 2xx, requests never answered, a
+ * dead port and refused options.
  */
 #include <criterion/criterion.h>
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,16 +65,24 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-#define N 400
-
-Test(pace, even_gaps_every_request_answered_and_logged)
+/* Options for a run against the test server over the paths given (one
+ * per line), the rest at their defaults. */
+static pace_opts opts_on(const char *paths)
 {
-	write_file(uris, "/a\nhttp://127.0.0.1:1/b\n\n/c\n");
-	write_file(body, "hello");
+	write_file(uris, paths);
 	pace_opts o;
 	pace_opts_default(&o);
 	o.port = port(false);
 	o.uris = uris;
+	return o;
+}
+
+#define N 400
+
+Test(pace, even_gaps_every_request_answered_and_logged)
+{
+	pace_opts o = opts_on("/a\nhttp://127.0.0.1:1/b\n\n/c\n");
+	write_file(body, "hello");
 	o.body = body;
 	o.user = "u";
 	o.log = log_path;
@@ -110,11 +121,7 @@ Test(pace, even_gaps_every_request_answered_and_logged)
 
 Test(pace, poisson_gaps_have_the_asked_mean_and_vary)
 {
-	write_file(uris, "/p\n");
-	pace_opts o;
-	pace_opts_default(&o);
-	o.port = port(false);
-	o.uris = uris;
+	pace_opts o = opts_on("/p\n");
 	o.log = log_path;
 	o.rate = 20000;
 	o.requests = 2000;
@@ -147,11 +154,7 @@ Test(pace, poisson_gaps_have_the_asked_mean_and_vary)
  * from when it went out, each would show 30 ms. */
 Test(pace, latency_runs_from_the_due_time)
 {
-	write_file(uris, "/defer/30\n");
-	pace_opts o;
-	pace_opts_default(&o);
-	o.port = port(false);
-	o.uris = uris;
+	pace_opts o = opts_on("/defer/30\n");
 	o.rate = 100;
 	o.requests = 10;
 	o.conns = 1;
@@ -165,6 +168,93 @@ Test(pace, latency_runs_from_the_due_time)
 	cr_assert_geq(r.late_p99_ms, 150, "the last went out %.1f ms late", r.late_p99_ms);
 }
 
+/* A URL's scheme and authority are dropped: its path is what goes out. */
+Test(pace, a_url_in_the_list_sends_its_path)
+{
+	pace_opts o = opts_on("http://127.0.0.1:1/only/this\n");
+	o.requests = 2;
+	o.conns = 1;
+	pace_result r;
+	char err[256];
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.ok, 2);
+	cr_assert_str_eq(H.last_path, "/only/this");
+}
+
+/* A body larger than what the flow-control windows let through at once
+ * arrives whole on every stream: each request says its content-length,
+ * and a body that ended short of it would be refused. */
+Test(pace, a_large_body_arrives_whole)
+{
+	pace_opts o = opts_on("/echo\n");
+	static char big[40001]; /* three DATA frames at least */
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	write_file(body, big);
+	o.body = body;
+	o.requests = 32;
+	o.rate = 10000; /* due together: 16 streams share the connection's window */
+	pace_result r;
+	char err[256];
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.ok, 32, "%" PRIu64 " failed, %" PRIu64 " not 2xx", r.failed, r.non_2xx);
+	cr_assert_eq(H.last_body_len, 40000);
+}
+
+/* Answers that are not 2xx are counted apart and left out of the
+ * latencies. */
+Test(pace, answers_that_are_not_2xx_are_counted_apart)
+{
+	stop_server();
+	http_config cfg = base_config();
+	cfg.max_body = 4; /* the 5-byte body is refused */
+	start_server(&cfg);
+	pace_opts o = opts_on("/a\n");
+	write_file(body, "hello");
+	o.body = body;
+	o.requests = 20;
+	o.log = log_path;
+	pace_result r;
+	char err[256];
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.non_2xx, 20);
+	cr_assert_eq(r.ok + r.failed, 0);
+	cr_assert_eq(r.p99_ms, 0);
+	static uint64_t due[21], lat[21];
+	static unsigned status[21];
+	cr_assert_eq(read_log(due, status, lat, 21), 20);
+	cr_assert_geq(status[0], 400);
+}
+
+/* A request the server never answers is given up after the timeout:
+ * failed, logged with status -1 and the time until then. (One: the
+ * fixture keeps one held answer.) */
+Test(pace, an_unanswered_request_fails_after_the_timeout)
+{
+	pace_opts o = opts_on("/hold\n");
+	o.requests = 1;
+	o.conns = 1;
+	o.timeout_ms = 200;
+	o.log = log_path;
+	pace_result r;
+	char err[256];
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.sent, 1);
+	cr_assert_eq(r.failed, 1);
+	cr_assert_eq(r.ok + r.non_2xx, 0);
+	FILE *f = fopen(log_path, "r");
+	cr_assert_not_null(f);
+	unsigned long long d, l;
+	int s, n = 0;
+	while (fscanf(f, "%llu\t%d\t%llu\n", &d, &s, &l) == 3) {
+		cr_assert_eq(s, -1);
+		cr_assert_geq(l, 150000, "given up after %llu us", l);
+		n++;
+	}
+	fclose(f);
+	cr_assert_eq(n, 1);
+}
+
 Test(pace, a_dead_port_is_an_error)
 {
 	write_file(uris, "/a\n");
@@ -175,7 +265,7 @@ Test(pace, a_dead_port_is_an_error)
 	o.uris = uris;
 	pace_result r;
 	char err[256] = "";
-	cr_assert_eq(pace_run(&o, &r, err, sizeof err), -1);
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), ERR_IO);
 	cr_assert(strstr(err, "127.0.0.1:1") != NULL, "%s", err);
 }
 
@@ -187,15 +277,15 @@ Test(pace, refused_options)
 	o.port = port(false);
 	pace_result r;
 	char err[256] = "";
-	cr_assert_eq(pace_run(&o, &r, err, sizeof err), -1, "no --uris");
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), ERR_INVAL, "no --uris");
 	o.uris = uris;
-	cr_assert_eq(pace_run(&o, &r, err, sizeof err), -1, "a file without paths");
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), ERR_IO, "a file without paths");
 	cr_assert(strstr(err, "no path") != NULL, "%s", err);
 	write_file(uris, "/a\n");
 	o.rate = 0;
-	cr_assert_eq(pace_run(&o, &r, err, sizeof err), -1, "rate 0");
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), ERR_INVAL, "rate 0");
 	o.rate = 10;
 	o.body = "/nonexistent/body";
-	cr_assert_eq(pace_run(&o, &r, err, sizeof err), -1, "a body that cannot be read");
+	cr_assert_eq(pace_run(&o, &r, err, sizeof err), ERR_IO, "a body that cannot be read");
 	cr_assert_eq(atomic_load(&H.calls), 0);
 }
