@@ -9,9 +9,10 @@
  * own, until the step's pass kills it with SIGKILL. Batches seal at 3 ops,
  * so seals end inside the group records the commits wrote, which other
  * partitions still hold open ops of. The edge starts again
- * without the failpoint. At once, and again at the end, the edge itself
- * shows every view it acknowledged once (not twice: its overlay beside a
- * count that already holds the view). It takes one more request. Then,
+ * without the failpoint. At once, and again once central's snapshots
+ * confirmed every batch, the edge itself shows every view it
+ * acknowledged once (not twice: its overlay beside a count that already
+ * holds the view). It takes one more request. Then,
  * at central: every view the edge acknowledged counts exactly once (views
  * are a sum counter, so an op applied twice would show as 2), and the
  * request that was cut off counts wholly or not at all (its ops share one
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
 
 #define NPARTS 4
@@ -84,6 +86,24 @@ static void edge_counts_once(int n, const char *when)
 			cr_assert_eq(c, 1, "%s: the edge shows reel:%dx%d at %lld; edge log:\n%s",
 			             when, r, k, c, stack_tail("edge0.log"));
 		}
+}
+
+/* Waits until the edge holds no batch central has not confirmed: its
+ * snapshots have taken every acknowledged view out of its overlay, so
+ * the counts it shows come from central's counts alone. */
+static void wait_confirmed(unsigned ms)
+{
+	static char text[1 << 18];
+	uint64_t deadline = clock_mono_ms() + ms;
+	double left = -1;
+	while (clock_mono_ms() < deadline) {
+		if (proc_curl(text, sizeof text, "", S.edge_port[0], "/metrics") == 200 &&
+		    prom_util_value(text, "likes_edge_pending_batches", &left) && left == 0)
+			return;
+		proc_sleep_ms(100);
+	}
+	cr_assert_fail("the edge still holds %.0f unconfirmed batches; edge log:\n%s", left,
+	               stack_tail("edge0.log"));
 }
 
 /* Waits until central shows every view of request req counted want
@@ -148,7 +168,8 @@ static void crash_at(const char *point, bool durable)
 		wait_counted(r, 1, 30000);
 	wait_counted(cut + 1, 1, 30000);
 	long long c = wait_counted(cut, -1, 30000);
-	edge_counts_once(acked, "once central counted them");
+	wait_confirmed(30000);
+	edge_counts_once(acked, "once its snapshots confirmed them");
 	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times", point, acked,
 	            c);
 }
