@@ -23,10 +23,10 @@
 # DIR/like_sync_false.data.
 #
 # `sim/bench/bench.sh latency` runs only the like peak and BENCH_LAT_RUNS
-# (3) paced like runs at BENCH_LAT_PCT (50) percent of it, each printed as the full run prints
-# its latency runs. A like latency run's line, in every mode, carries the
-# p99 and p999 of the edge's group commits' store writes and the
-# snapshot messages the edge received during it.
+# (3) paced like runs at BENCH_LAT_PCT (50) percent of it, each printed
+# as the full run prints its latency runs. A like latency run's line, in
+# every mode, carries the p99 and p999 of the edge's group commits' store
+# writes and the snapshot messages the edge received during it.
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -820,17 +820,17 @@ stack_with_likes() {
 # runs at BENCH_LAT_PCT (50) percent of it, each with users of its own;
 # prints what latency_run prints.
 main_latency() {
+	local i pct=${BENCH_LAT_PCT:-50}
+	if ! [[ $pct =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
+		echo "bench: BENCH_LAT_PCT must be a whole percent, 1-100, not '$pct'" >&2
+		exit 1
+	fi
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt
 	stack_with_likes
 	measure like "$((ITEMS * CONNS))" "$TMP/likes.txt" warm 1 0
 	if ! [[ ${RATE[like]} =~ ^[0-9]+$ ]] || ((RATE[like] == 0)); then
 		echo "bench: no like peak to pace at" >&2
-		exit 1
-	fi
-	local i pct=${BENCH_LAT_PCT:-50}
-	if ! [[ $pct =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
-		echo "bench: BENCH_LAT_PCT must be a whole percent, 1-100, not '$pct'" >&2
 		exit 1
 	fi
 	for ((i = 1; i <= ${BENCH_LAT_RUNS:-3}; i++)); do
