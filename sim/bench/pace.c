@@ -474,6 +474,12 @@ static size_t rank(size_t n, double q)
 	return i ? i - 1 : 0;
 }
 
+/* Whether request i went out: its connection got past it. */
+static bool was_sent(const run *r, uint64_t i)
+{
+	return i < r->c[i % r->o->conns].next;
+}
+
 static void summarize(run *r, uint64_t start, pace_result *out)
 {
 	memset(out, 0, sizeof *out);
@@ -481,8 +487,7 @@ static void summarize(run *r, uint64_t start, pace_result *out)
 	uint32_t *late = xmalloc((r->n + 1) * sizeof *late);
 	size_t nok = 0, nlate = 0;
 	for (uint64_t i = 0; i < r->n; i++) {
-		bool sent = i < r->c[i % r->o->conns].next;
-		if (!sent)
+		if (!was_sent(r, i))
 			continue;
 		out->sent++;
 		late[nlate++] = r->late[i];
@@ -520,7 +525,7 @@ static int write_log(const run *r, uint64_t start, uint64_t wall_us, char *err, 
 		return ERR_IO;
 	}
 	for (uint64_t i = 0; i < r->n; i++)
-		if (i < r->c[i % r->o->conns].next)
+		if (was_sent(r, i))
 			fprintf(f, "%" PRIu64 "\t%d\t%" PRIu64 "\n",
 			        wall_us + (r->due[i] - start) / 1000,
 			        r->status[i] == NO_ANSWER ? -1 : (int)r->status[i],
