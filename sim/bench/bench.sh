@@ -36,6 +36,11 @@
 # with build/alloccount.so preloaded and the allocations it makes per GET
 # and per batch GET are printed (its idle rate subtracted).
 #
+# `sim/bench/bench.sh ab` measures two edges (two binaries, two configs, or
+# both) in turns on one stack: a GET run and a like run for each, round
+# after round, then the medians of each side and B over A (main_ab, where
+# its knobs are).
+#
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
 # central, two edges, nghttpd, redis-server, postgres, the load generators
@@ -85,6 +90,10 @@ if [[ -n ${BENCH_LAT_KEEP:-} ]]; then
 	BENCH_LAT_KEEP=$(realpath -m -- "$BENCH_LAT_KEEP")
 	mkdir -p -- "$BENCH_LAT_KEEP"
 fi
+# So are the ab mode's edge binaries.
+for v in BENCH_AB_A BENCH_AB_B; do
+	if [[ -n ${!v:-} ]]; then printf -v "$v" '%s' "$(realpath -m -- "${!v}")"; fi
+done
 cd "$(dirname "$0")/../.."
 
 BIN=build
@@ -1826,10 +1835,90 @@ allocs_at() { # count-var time-var
 	count=$(awk '{ print $1 + $2 + $3 }' "$TMP/allocs")
 }
 
+# `bench.sh ab`: two edges, A and B, measured in turns on one stack, for a
+# change whose effect is smaller than the drift between runs minutes
+# apart. BENCH_AB_A and BENCH_AB_B name each side's binary (build/edge by
+# default), BENCH_AB_INI_A and BENCH_AB_INI_B more config lines for it (as
+# BENCH_EDGE_INI, after it). BENCH_AB_ROUNDS (6) rounds, the order flipped
+# each round (A B, B A, ...) so that neither side always follows the other.
+# Each turn restarts the edge on the one store with that side's binary and
+# config, reads every item once untimed (its count cache filled), then
+# measures a GET run (BENCH_N GETs) and a like run (fresh users, 4 x
+# BENCH_ITEMS likes). Prints each run, then each side's medians and B over
+# A.
+main_ab() {
+	local a=${BENCH_AB_A:-$BIN/edge} b=${BENCH_AB_B:-$BIN/edge} rounds=${BENCH_AB_ROUNDS:-6}
+	local r side order base_ini=${BENCH_EDGE_INI:-}
+	if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+		echo "bench: BENCH_AB_ROUNDS must be a whole number from 1, not '$rounds'" >&2
+		exit 1
+	fi
+	for side in "$a" "$b"; do
+		[[ -x $side ]] || {
+			echo "bench: no edge binary at $side" >&2
+			exit 1
+		}
+	done
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset chrt
+	local with_a="" with_b=""
+	[[ -z ${BENCH_AB_INI_A:-} ]] || with_a=" with \"$BENCH_AB_INI_A\""
+	[[ -z ${BENCH_AB_INI_B:-} ]] || with_b=" with \"$BENCH_AB_INI_B\""
+	echo "ab: A = $a$with_a, B = $b$with_b; $rounds rounds"
+	stack_with_likes
+	for ((r = 1; r <= rounds; r++)); do
+		order="A B"
+		((r % 2)) || order="B A"
+		for side in $order; do
+			if [[ $side == A ]]; then
+				EDGE_BIN=$a
+				BENCH_EDGE_INI=$base_ini${BENCH_AB_INI_A:+\\n$BENCH_AB_INI_A}
+			else
+				EDGE_BIN=$b
+				BENCH_EDGE_INI=$base_ini${BENCH_AB_INI_B:+\\n$BENCH_AB_INI_B}
+			fi
+			edge_start "edge-ab-$side-$r" "$SERVER_CPU"
+			h2run "warm_${side}_$r" "$NREQ" "$TMP/likes.txt" reader 0 0
+			measure "get_${side}_$r" "$NREQ" "$TMP/likes.txt" reader 0 0
+			measure "like_${side}_$r" "$((ITEMS * CONNS))" "$TMP/likes.txt" "ab$side${r}u" 1 0
+		done
+	done
+	EDGE_BIN=""
+	BENCH_EDGE_INI=$base_ini
+	stop_stack
+	echo
+	echo "ab: medians of $rounds runs each (per server CPU second in brackets)"
+	local k ma mb ca cb
+	for k in get like; do
+		ma=$(ab_median RATE "$k" A "$rounds")
+		mb=$(ab_median RATE "$k" B "$rounds")
+		ca=$(ab_median CORE "$k" A "$rounds")
+		cb=$(ab_median CORE "$k" B "$rounds")
+		printf '  %-5s A %8s/s (%s)  B %8s/s (%s)  B/A %s (%s)\n' "$k" "$ma" "$ca" "$mb" "$cb" \
+			"$(div "$mb" "$ma")" "$(div "$cb" "$ca")"
+	done
+	if ((${#WARN[@]})); then
+		printf 'warning: %s\n' "${WARN[@]}"
+	fi
+}
+
+# The median of the figures ARRAY[kind_side_1..rounds] that are numbers.
+ab_median() { # array kind side rounds
+	local -n arr=$1
+	local i v=()
+	for ((i = 1; i <= $4; i++)); do
+		isnum "${arr[${2}_${3}_$i]:-}" && v+=("${arr[${2}_${3}_$i]}")
+	done
+	((${#v[@]})) || return 0
+	printf '%s\n' "${v[@]}" | sort -g | awk '{ v[NR] = $1 }
+		END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 pacer_check
 case ${1:-} in
 sync) main_sync ;;
 latency) main_latency ;;
 reads) main_reads ;;
+ab) main_ab ;;
 *) main "$@" ;;
 esac

@@ -216,9 +216,10 @@ edge_up() { # what port
 edge_start() { # log-name cpus [max_age_ms] [workers] [sync]
 	if [[ -n ${EDGE_PID:-} ]]; then stop "$EDGE_PID"; fi
 	edge_ini "$TMP/edge.ini" bench "$EDGE_PORT" "$TMP/edge" "${3:-}" "${4:-}" "${5:-}"
-	# EDGE_ENV: VAR=value words for the edge's environment alone.
+	# EDGE_ENV: VAR=value words for the edge's environment alone;
+	# EDGE_BIN: another edge binary than BIN/edge (bench.sh ab).
 	# shellcheck disable=SC2086
-	start "$1" "$2" ${EDGE_ENV:+env $EDGE_ENV} "$BIN/edge" -c "$TMP/edge.ini"
+	start "$1" "$2" ${EDGE_ENV:+env $EDGE_ENV} "${EDGE_BIN:-$BIN/edge}" -c "$TMP/edge.ini"
 	EDGE_PID=$LAST_PID
 	# shellcheck disable=SC2034 # read by bench.sh's settle
 	SETTLED=0 # a fresh edge: settle waits for it to go quiet
