@@ -10,10 +10,12 @@
  * protocol choice and the deferred-answer plumbing belong to http.c.
  * Runs only on the server's loop thread.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -529,16 +531,40 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 	return cbs;
 }
 
+/* Writes what it can of data[0..n) to c's socket at once, when nothing
+ * is queued before it and the connection is cleartext: the bufferevent
+ * would otherwise take write interest (an epoll_ctl), wait for the next
+ * loop turn, write, and drop the interest again (another epoll_ctl). What
+ * the socket does not take, or every byte after a write error (which the
+ * bufferevent then meets and reports), is queued as before. */
+static int out_add(conn *c, struct evbuffer *out, const uint8_t *data, size_t n)
+{
+	if (!c->tls && evbuffer_get_length(out) == 0) {
+		ssize_t w;
+		do
+			w = send(bufferevent_getfd(c->bev), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w > 0) {
+			data += w;
+			n -= (size_t)w;
+		}
+	}
+	if (n && evbuffer_add(out, data, n) != 0) {
+		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, n);
+		return ERR_IO;
+	}
+	return 0;
+}
+
 int http2_flush(conn *c)
 {
 	/* nghttp2 hands out a frame at a time; they are gathered here and
-	 * queued in one evbuffer_add, which costs as much as a small frame. */
+	 * written or queued at once, which costs as much as a small frame. */
 	uint8_t gather[16 * 1024];
 	size_t used = 0;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t queued = evbuffer_get_length(out);
 	int rc = 0;
-	while (queued + used < HTTP_OUT_HIGH) {
+	while (evbuffer_get_length(out) + used < HTTP_OUT_HIGH) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->sess, &data);
 		if (n < 0) {
@@ -554,21 +580,15 @@ int http2_flush(conn *c)
 			used += (size_t)n;
 			continue;
 		}
-		/* data is only valid until the next mem_send: queue what is
+		/* data is only valid until the next mem_send: out with what is
 		 * gathered, then data itself. */
-		if ((used && evbuffer_add(out, gather, used) != 0) ||
-		    evbuffer_add(out, data, (size_t)n) != 0) {
-			log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer,
-			         used + (size_t)n);
+		if ((used && out_add(c, out, gather, used) != 0) ||
+		    out_add(c, out, data, (size_t)n) != 0)
 			return ERR_IO;
-		}
-		queued += used + (size_t)n;
 		used = 0;
 	}
-	if (used && evbuffer_add(out, gather, used) != 0) {
-		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, used);
+	if (used && out_add(c, out, gather, used) != 0)
 		return ERR_IO;
-	}
 	return rc;
 }
 
