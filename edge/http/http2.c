@@ -532,14 +532,16 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 }
 
 /* Writes what it can of data[0..n) to c's socket at once, when nothing
- * is queued before it and the connection is cleartext: the bufferevent
- * would otherwise take write interest (an epoll_ctl), wait for the next
- * loop turn, write, and drop the interest again (another epoll_ctl). What
- * the socket does not take, or every byte after a write error (which the
- * bufferevent then meets and reports), is queued as before. */
-static int out_add(conn *c, struct evbuffer *out, const uint8_t *data, size_t n)
+ * is queued before it, the connection is cleartext and this flush has
+ * sent less than HTTP_OUT_HIGH (*sent): the bufferevent would otherwise
+ * take write interest (an epoll_ctl), wait for the next loop turn, write,
+ * and drop the interest again (another epoll_ctl). What the socket does
+ * not take, every byte after a write error (which the bufferevent then
+ * meets and reports) and everything past the budget is queued as before,
+ * and the bufferevent's write callback brings the next flush. */
+static int out_add(conn *c, struct evbuffer *out, const uint8_t *data, size_t n, size_t *sent)
 {
-	if (!c->tls && evbuffer_get_length(out) == 0) {
+	if (!c->tls && *sent < HTTP_OUT_HIGH && evbuffer_get_length(out) == 0) {
 		ssize_t w;
 		do
 			w = send(bufferevent_getfd(c->bev), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -547,6 +549,7 @@ static int out_add(conn *c, struct evbuffer *out, const uint8_t *data, size_t n)
 		if (w > 0) {
 			data += w;
 			n -= (size_t)w;
+			*sent += (size_t)w;
 		}
 	}
 	if (n && evbuffer_add(out, data, n) != 0) {
@@ -561,7 +564,7 @@ int http2_flush(conn *c)
 	/* nghttp2 hands out a frame at a time; they are gathered here and
 	 * written or queued at once, which costs as much as a small frame. */
 	uint8_t gather[16 * 1024];
-	size_t used = 0;
+	size_t used = 0, sent = 0;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int rc = 0;
 	while (evbuffer_get_length(out) + used < HTTP_OUT_HIGH) {
@@ -582,12 +585,12 @@ int http2_flush(conn *c)
 		}
 		/* data is only valid until the next mem_send: out with what is
 		 * gathered, then data itself. */
-		if ((used && out_add(c, out, gather, used) != 0) ||
-		    out_add(c, out, data, (size_t)n) != 0)
+		if ((used && out_add(c, out, gather, used, &sent) != 0) ||
+		    out_add(c, out, data, (size_t)n, &sent) != 0)
 			return ERR_IO;
 		used = 0;
 	}
-	if (used && out_add(c, out, gather, used) != 0)
+	if (used && out_add(c, out, gather, used, &sent) != 0)
 		return ERR_IO;
 	return rc;
 }

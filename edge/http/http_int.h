@@ -153,8 +153,9 @@ void http2_read(conn *c);
  * session has, closes c once the session is done, and stops reading
  * while ~HTTP_OUT_HIGH is queued. May free c. */
 void http2_progress(conn *c);
-/* Moves frames from the session into the output until ~HTTP_OUT_HIGH is
- * queued. 0, or ERR_IO. */
+/* Moves frames from the session to the socket (cleartext, nothing
+ * queued: written at once, up to HTTP_OUT_HIGH a call) or into the
+ * bufferevent's output, until ~HTTP_OUT_HIGH is queued. 0, or ERR_IO. */
 int http2_flush(conn *c) WARN_UNUSED;
 /* c has been idle for the idle timeout: sends GOAWAY and closes once it
  * is written. May free c. */
