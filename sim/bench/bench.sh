@@ -1839,18 +1839,20 @@ allocs_at() { # count-var time-var
 # change whose effect is smaller than the drift between runs minutes
 # apart. BENCH_AB_A and BENCH_AB_B name each side's binary (build/edge by
 # default), BENCH_AB_INI_A and BENCH_AB_INI_B more config lines for it (as
-# BENCH_EDGE_INI, after it). BENCH_AB_ROUNDS (6) rounds, the order flipped
-# each round (A B, B A, ...) so that neither side always follows the other.
-# Each turn restarts the edge on the one store with that side's binary and
-# config, reads every item once untimed (its count cache filled), then
-# measures a GET run (BENCH_N GETs) and a like run (fresh users, 4 x
-# BENCH_ITEMS likes). Prints each run, then each side's medians and B over
-# A.
+# BENCH_EDGE_INI, after it; a key set there too, or by BENCH_COMMIT_THREAD,
+# makes the edge refuse its config). BENCH_AB_ROUNDS (6, even) rounds, the
+# order flipped each round (A B, B A, ...) so that each side runs first as
+# often as second. The stack and its store are made first with build/edge
+# (stack_with_likes). Each turn restarts the edge on that store with the
+# side's binary and config, reads every item once untimed (each h2load
+# process walks the list once: its count cache filled), then measures a
+# GET run (BENCH_N GETs) and a like run (fresh users, 4 x BENCH_ITEMS
+# likes). Prints each run, then each side's medians and B over A.
 main_ab() {
 	local a=${BENCH_AB_A:-$BIN/edge} b=${BENCH_AB_B:-$BIN/edge} rounds=${BENCH_AB_ROUNDS:-6}
-	local r side order base_ini=${BENCH_EDGE_INI:-}
-	if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: BENCH_AB_ROUNDS must be a whole number from 1, not '$rounds'" >&2
+	local r side order fail non base_ini=${BENCH_EDGE_INI:-}
+	if ! [[ $rounds =~ ^[1-9][0-9]*$ ]] || ((rounds % 2)); then
+		echo "bench: BENCH_AB_ROUNDS must be an even number from 2, not '$rounds'" >&2
 		exit 1
 	fi
 	for side in "$a" "$b"; do
@@ -1878,7 +1880,11 @@ main_ab() {
 				BENCH_EDGE_INI=$base_ini${BENCH_AB_INI_B:+\\n$BENCH_AB_INI_B}
 			fi
 			edge_start "edge-ab-$side-$r" "$SERVER_CPU"
-			h2run "warm_${side}_$r" "$NREQ" "$TMP/likes.txt" reader 0 0
+			h2run "warm_${side}_$r" "$((ITEMS * CONNS))" "$TMP/likes.txt" reader 0 0
+			read -r _ _ fail non <<<"$H2"
+			if ((fail > 0 || non > 0)); then
+				WARN+=("warm_${side}_$r: $fail failed, $non non-2xx answers")
+			fi
 			measure "get_${side}_$r" "$NREQ" "$TMP/likes.txt" reader 0 0
 			measure "like_${side}_$r" "$((ITEMS * CONNS))" "$TMP/likes.txt" "ab$side${r}u" 1 0
 		done

@@ -28,6 +28,7 @@
 # that may take long goes through start or run.
 
 PARTITIONS=16
+EDGE_BIN="" # edge_start's binary when set (bench.sh ab), never the caller's environment's
 
 # ---- processes ------------------------------------------------------------
 
