@@ -359,6 +359,27 @@ size_t http_conn_queued(const conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+int http_conn_out(conn *c, const void *data, size_t n, size_t *sent)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (!c->tls && *sent < HTTP_OUT_HIGH && evbuffer_get_length(out) == 0) {
+		ssize_t w;
+		do
+			w = send(bufferevent_getfd(c->bev), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w > 0) {
+			data = (const char *)data + w;
+			n -= (size_t)w;
+			*sent += (size_t)w;
+		}
+	}
+	if (n && evbuffer_add(out, data, n) != 0) {
+		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, n);
+		return ERR_IO;
+	}
+	return 0;
+}
+
 /* A closing connection's output is written: free it, or shut down
  * writing and give the client a moment to read the answer and close. */
 static void conn_drained(conn *c)

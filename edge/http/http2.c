@@ -10,12 +10,10 @@
  * protocol choice and the deferred-answer plumbing belong to http.c.
  * Runs only on the server's loop thread.
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -531,34 +529,6 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 	return cbs;
 }
 
-/* Writes what it can of data[0..n) to c's socket at once, when nothing
- * is queued before it, the connection is cleartext and this flush has
- * sent less than HTTP_OUT_HIGH (*sent): the bufferevent would otherwise
- * take write interest (an epoll_ctl), wait for the next loop turn, write,
- * and drop the interest again (another epoll_ctl). What the socket does
- * not take, every byte after a write error (which the bufferevent then
- * meets and reports) and everything past the budget is queued as before,
- * and the bufferevent's write callback brings the next flush. */
-static int out_add(conn *c, struct evbuffer *out, const uint8_t *data, size_t n, size_t *sent)
-{
-	if (!c->tls && *sent < HTTP_OUT_HIGH && evbuffer_get_length(out) == 0) {
-		ssize_t w;
-		do
-			w = send(bufferevent_getfd(c->bev), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
-		if (w > 0) {
-			data += w;
-			n -= (size_t)w;
-			*sent += (size_t)w;
-		}
-	}
-	if (n && evbuffer_add(out, data, n) != 0) {
-		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, n);
-		return ERR_IO;
-	}
-	return 0;
-}
-
 int http2_flush(conn *c)
 {
 	/* nghttp2 hands out a frame at a time; they are gathered here and
@@ -585,12 +555,12 @@ int http2_flush(conn *c)
 		}
 		/* data is only valid until the next mem_send: out with what is
 		 * gathered, then data itself. */
-		if ((used && out_add(c, out, gather, used, &sent) != 0) ||
-		    out_add(c, out, data, (size_t)n, &sent) != 0)
+		if ((used && http_conn_out(c, gather, used, &sent) != 0) ||
+		    http_conn_out(c, data, (size_t)n, &sent) != 0)
 			return ERR_IO;
 		used = 0;
 	}
-	if (used && out_add(c, out, gather, used, &sent) != 0)
+	if (used && http_conn_out(c, gather, used, &sent) != 0)
 		return ERR_IO;
 	return rc;
 }

@@ -114,6 +114,16 @@ void http_conn_free(conn *c);
 void http_conn_close(conn *c, bool linger);
 /* Bytes queued for the client. */
 size_t http_conn_queued(const conn *c);
+/* Hands data[0..n) to the client: written to the socket at once when
+ * nothing is queued before it, the connection is cleartext and the
+ * caller's *sent (bytes written this way since it was 0) is below
+ * HTTP_OUT_HIGH; the bufferevent would otherwise take write interest (an
+ * epoll_ctl), write a loop turn later and drop the interest (another).
+ * What the socket does not take, everything after a write error (which
+ * the bufferevent then meets and reports) and everything past the budget
+ * is queued, and the bufferevent's write callback brings the next
+ * flush. 0, or ERR_IO when it cannot be queued. */
+int http_conn_out(conn *c, const void *data, size_t n, size_t *sent) WARN_UNUSED;
 /* Normalises resp before it is sent: status 0 -> 200, a status outside
  * 200..599 -> 500 with no body or headers; no body -> length 0; an error
  * (4xx, 5xx) without cache-control gets "no-store". Returns the status to
