@@ -26,7 +26,9 @@
 # (3) paced like runs at BENCH_LAT_PCT (50) percent of it, each printed
 # as the full run prints its latency runs. A like latency run's line, in
 # every mode, carries the p99 and p999 of the edge's group commits' store
-# writes and the snapshot messages the edge received during it.
+# writes and the snapshot messages the edge received during it. With
+# BENCH_PERF=DIR, `perf record` samples the edge during the peak run (its
+# cache warm: every item was liked once before) into DIR/like.data.
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -836,8 +838,11 @@ main_latency() {
 	fi
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt
+	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
 	stack_with_likes
+	perf_begin like
 	measure like "$((ITEMS * CONNS))" "$TMP/likes.txt" warm 1 0
+	perf_end
 	if ! [[ ${RATE[like]} =~ ^[0-9]+$ ]] || ((RATE[like] == 0)); then
 		echo "bench: no like peak to pace at" >&2
 		exit 1
