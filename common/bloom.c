@@ -34,19 +34,31 @@ void bloom_free(bloom *b)
 }
 
 /* The block (8 words) of a key and its probe sequence in the block. */
-static uint64_t *block_of(const bloom *b, XXH128_hash_t h)
+static uint64_t *block_of(const bloom *b, bloom_hash h)
 {
 	uint64_t nblocks = (b->mask + 1) / 512;
-	return b->words + (h.low64 & (nblocks - 1)) * 8;
+	return b->words + (h.lo & (nblocks - 1)) * 8;
+}
+
+bloom_hash bloom_key_hash(const void *key, size_t n)
+{
+	XXH128_hash_t h = XXH3_128bits(key, n);
+	return (bloom_hash){h.low64, h.high64};
+}
+
+void bloom_prefetch(const bloom *b, bloom_hash h)
+{
+	if (b->words)
+		__builtin_prefetch(block_of(b, h));
 }
 
 void bloom_add(bloom *b, const void *key, size_t n)
 {
 	if (!b->words)
 		return;
-	XXH128_hash_t h = XXH3_128bits(key, n);
+	bloom_hash h = bloom_key_hash(key, n);
 	uint64_t *blk = block_of(b, h);
-	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
+	uint32_t x = (uint32_t)h.hi, step = (uint32_t)(h.hi >> 32) | 1;
 	/* Atomic bits: bloom_maybe may run on another thread meanwhile. */
 	for (unsigned i = 0; i < b->probes; i++, x += step)
 		__atomic_fetch_or(&blk[(x >> 6) & 7], UINT64_C(1) << (x & 63), __ATOMIC_RELAXED);
@@ -55,11 +67,15 @@ void bloom_add(bloom *b, const void *key, size_t n)
 
 bool bloom_maybe(const bloom *b, const void *key, size_t n)
 {
+	return !b->words || bloom_maybe_h(b, bloom_key_hash(key, n));
+}
+
+bool bloom_maybe_h(const bloom *b, bloom_hash h)
+{
 	if (!b->words)
 		return true;
-	XXH128_hash_t h = XXH3_128bits(key, n);
 	const uint64_t *blk = block_of(b, h);
-	uint32_t x = (uint32_t)h.high64, step = (uint32_t)(h.high64 >> 32) | 1;
+	uint32_t x = (uint32_t)h.hi, step = (uint32_t)(h.hi >> 32) | 1;
 	for (unsigned i = 0; i < b->probes; i++, x += step)
 		if (!(__atomic_load_n(&blk[(x >> 6) & 7], __ATOMIC_RELAXED) &
 		      (UINT64_C(1) << (x & 63))))

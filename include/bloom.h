@@ -32,6 +32,17 @@ void bloom_free(bloom *b);
 void bloom_add(bloom *b, const void *key, size_t n);
 /* False only when key was never added. */
 bool bloom_maybe(const bloom *b, const void *key, size_t n);
+
+/* A key's hash, for a caller that starts loading the key's block
+ * (bloom_prefetch) well before it asks (bloom_maybe_h), so that the cache
+ * miss overlaps its other work. bloom_maybe_h(b, bloom_key_hash(k, n)) is
+ * bloom_maybe(b, k, n). */
+typedef struct bloom_hash {
+	uint64_t lo, hi;
+} bloom_hash;
+bloom_hash bloom_key_hash(const void *key, size_t n);
+void bloom_prefetch(const bloom *b, bloom_hash h);
+bool bloom_maybe_h(const bloom *b, bloom_hash h);
 /* Bytes of memory it holds. */
 size_t bloom_bytes(const bloom *b);
 

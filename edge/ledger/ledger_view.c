@@ -477,6 +477,10 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 	pview *pv = &l->view.pv[p];
 	uint64_t base;
 	bool known;
+	/* The overlay's slot is asked for before the cache is looked up, so
+	 * that their two cache misses overlap. */
+	if (vs->overlay.len)
+		smap_prefetch(&vs->overlay, h);
 	if (snapshot_count(l, vs, key, kn, h, p, f, &base, &known))
 		return 1;
 	int64_t delta = 0;

@@ -211,7 +211,7 @@ void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops)
 }
 
 void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,
-                        uint32_t n)
+                        uint32_t n, uint64_t now_ms)
 {
 	if (!tm || !tm->hot || cl > COUNTER_MAX || il > ITEM_MAX)
 		return;
@@ -219,7 +219,7 @@ void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const cha
 	memcpy(key, counter, cl);
 	key[cl] = ' ';
 	memcpy(key + cl + 1, item, il);
-	topk_add(tm->hot, key, cl + 1 + il, n, clock_mono_ms());
+	topk_add(tm->hot, key, cl + 1 + il, n, now_ms);
 }
 
 void telemetry_readthrough(telemetry *tm, double seconds, int ok)

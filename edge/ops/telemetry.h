@@ -130,9 +130,9 @@ void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n);
 /* A batch of nops sealed for why. */
 void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops);
 /* An op recorded that moved a count: counts n for (counter, item) in the
- * hot items. */
+ * hot items, at now_ms (clock_mono_ms(), read once for a group's ops). */
 void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,
-                        uint32_t n);
+                        uint32_t n, uint64_t now_ms);
 /* A read-through request to central ended after seconds; ok or not. */
 void telemetry_readthrough(telemetry *tm, double seconds, int ok);
 /* A group commit's store write that succeeded, and how long it took. */

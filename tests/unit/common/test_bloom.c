@@ -52,3 +52,29 @@ Test(bloom, an_empty_filter_says_absent)
 		cr_assert_not(bloom_maybe(&b, k, key(k, "k", i)));
 	bloom_free(&b);
 }
+
+Test(bloom, a_key_checked_by_its_hash_answers_as_the_key_does)
+{
+	enum { N = 20000 };
+	bloom b, off;
+	bloom_init(&b, N / 4, 7); /* 1.6 bits per key: many false positives */
+	bloom_init(&off, 0, 7);
+	char k[32];
+	for (unsigned i = 0; i < N; i += 2)
+		bloom_add(&b, k, key(k, "k", i));
+	unsigned maybe = 0;
+	for (unsigned i = 0; i < N; i++) {
+		size_t n = key(k, "k", i);
+		bloom_hash h = bloom_key_hash(k, n);
+		bloom_prefetch(&b, h);
+		bloom_prefetch(&off, h); /* no block: must not touch memory */
+		cr_assert_eq(bloom_maybe_h(&b, h), bloom_maybe(&b, k, n), "key %u", i);
+		cr_assert(bloom_maybe_h(&off, h));
+		maybe += bloom_maybe_h(&b, h);
+	}
+	/* Both answers happen, so the comparison above tested both. */
+	cr_assert_gt(maybe, N / 2);
+	cr_assert_lt(maybe, N);
+	bloom_free(&b);
+	bloom_free(&off);
+}
