@@ -37,6 +37,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "blkcache.h"
 #include "clock.h"
 #include "config.h"
 #include "edge/http/http_int.h"
@@ -647,7 +648,9 @@ http_deferred *http_defer(const http_request *req)
 	http_call *call = req ? req->handle : NULL;
 	if (!call || call->def)
 		return NULL;
-	http_deferred *d = xcalloc(1, sizeof *d);
+	http_deferred *d = blk_calloc(1, sizeof *d);
+	if (!d)
+		xmem_oom(sizeof *d);
 	d->c = call->c;
 	d->st = call->st;
 	if (d->st)
@@ -686,7 +689,7 @@ void http_finish(http_deferred *d, http_response *resp)
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
-	free(d);
+	blk_free(d);
 }
 
 /* --- listeners ----------------------------------------------------------- */

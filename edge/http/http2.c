@@ -157,7 +157,7 @@ static void reject(conn *c, stream *st, int status)
 	if (st->reject || st->answered)
 		return;
 	st->reject = status;
-	free(st->body);
+	blk_free(st->body);
 	st->body = NULL;
 	st->body_len = st->body_cap = 0;
 	http_response resp;
@@ -233,7 +233,7 @@ static void stream_free(stream *st)
 	}
 	if (st->headers != st->inline_headers)
 		free(st->headers);
-	free(st->body);
+	blk_free(st->body);
 	blk_keep_buf(st->out);
 	blk_free(st);
 }
@@ -392,12 +392,17 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
 	}
 	size_t need = st->body_len + len + 1; /* room for the trailing NUL */
 	if (need > st->body_cap) {
-		size_t cap = st->body_cap ? st->body_cap * 2 : 1024;
+		size_t cap = st->body_cap ? st->body_cap * 2 : 240; /* a 256-byte block */
 		if (cap < need)
 			cap = need;
 		if (cap > max + 1)
 			cap = max + 1;
-		st->body = xrealloc(st->body, cap);
+		/* From the thread's block cache: a like's body is a few bytes,
+		 * and a malloc per request showed in the profile (1.5%). */
+		char *body = blk_realloc(st->body, cap);
+		if (!body)
+			xmem_oom(cap);
+		st->body = body;
 		st->body_cap = cap;
 	}
 	memcpy(st->body + st->body_len, data, len);
