@@ -28,7 +28,9 @@
 # every mode, carries the p99 and p999 of the edge's group commits' store
 # writes and the snapshot messages the edge received during it. With
 # BENCH_PERF=DIR, `perf record` samples the edge during the peak run (its
-# cache warm: every item was liked once before) into DIR/like.data.
+# cache warm: every item was liked once before) into DIR/like.data; the
+# peak is then lower than without it, and so are the paced runs' rates,
+# taken from it (BENCH_LAT_RUNS=0 runs the peak alone).
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load

@@ -57,7 +57,7 @@ Test(bloom, a_key_checked_by_its_hash_answers_as_the_key_does)
 {
 	enum { N = 20000 };
 	bloom b, off;
-	bloom_init(&b, N / 4, 7); /* 1.6 bits per key: many false positives */
+	bloom_init(&b, N / 4, 7); /* 4096 bytes, 3.3 bits a key: many false positives */
 	bloom_init(&off, 0, 7);
 	char k[32];
 	for (unsigned i = 0; i < N; i += 2)
