@@ -40,6 +40,10 @@
 # with build/alloccount.so preloaded and the allocations it makes per GET
 # and per batch GET are printed (its idle rate subtracted).
 #
+# `sim/bench/bench.sh shapes` runs nghttpd alone with the edge's request
+# and answer shapes (a new path a request, answers of the edge's sizes)
+# against its bare GET and POST, and prints the ratios (main_shapes).
+#
 # `sim/bench/bench.sh ab` measures two edges (two binaries, two configs, or
 # both) in turns on one stack: a GET run and a like run for each, round
 # after round, then the medians of each side and B over A (main_ab, where
@@ -543,7 +547,7 @@ run_end() {
 	RUN_END_SRV=$(cpu_jiffies "$SERVER_CPU")
 	RUN_END_LOAD=$(cpu_jiffies "$LOAD_CPU")
 	RUN_END_DOWN=$(downstream_ticks)
-	RUN_END_EDGE=$(cpu_ticks "$EDGE_PID" 2>/dev/null) || RUN_END_EDGE=""
+	RUN_END_EDGE=$(cpu_ticks "${EDGE_PID:-}" 2>/dev/null) || RUN_END_EDGE=""
 }
 RUN_END_T=""
 
@@ -1100,7 +1104,7 @@ bench_converge() {
 }
 
 # Starts nghttpd on SERVER_CPU serving one empty file, listed in
-# TMP/bare.txt; its PID in NGHTTPD_PID.
+# TMP/bare.txt (and in NGHTTPD_URL); its PID in NGHTTPD_PID.
 nghttpd_start() {
 	mkdir -p "$TMP/docroot"
 	: >"$TMP/docroot/empty"
@@ -1109,7 +1113,8 @@ nghttpd_start() {
 	start nghttpd "$SERVER_CPU" nghttpd --no-tls -d "$TMP/docroot" "$port"
 	NGHTTPD_PID=$LAST_PID
 	wait_until "nghttpd" 10 curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/empty"
-	echo "http://127.0.0.1:$port/empty" >"$TMP/bare.txt"
+	NGHTTPD_URL="http://127.0.0.1:$port/empty"
+	echo "$NGHTTPD_URL" >"$TMP/bare.txt"
 	echo "bare nghttpd (pid $NGHTTPD_PID) on port $port"
 }
 
@@ -1915,6 +1920,59 @@ main_ab() {
 	fi
 }
 
+# `sim/bench/bench.sh shapes`: what nghttpd alone pays for the edge's
+# request and answer shapes, against its bare GET and POST (one path,
+# which HPACK indexes, and an empty file). The shaped runs ask a new path
+# each request (/count?/v1/items/post/c<i>/likes and the like; nghttpd
+# serves the file and ignores the query) for files the size of the
+# edge's answers: a count GET's, a like's, and a 50-item batch GET's (a
+# 1 KB path as the bench's batch lists have). nghttpd reads the file for
+# each answer (a pread), which the edge does not; the ratios include it.
+main_shapes() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset nghttpd chrt
+	printf '{}' >"$TMP/body.json"
+	nghttpd_start
+	local d=$TMP/docroot base
+	base=${NGHTTPD_URL%/empty}
+	printf '{"item":"post:c12345","counter":"likes","count":4,"display":"4","version":123456,"as_of":1795540000000}' \
+		>"$d/count"
+	printf '{"item":"post:c12345","counter":"likes","member":true,"changed":true,"count":5,"display":"5","version":123456,"hlc":7395540000000000000}' \
+		>"$d/like"
+	awk 'BEGIN {
+		for (j = 0; j < 50; j++) {
+			c = c (j ? "," : "") "\"post:c" j "\":{\"likes\":4}"
+			v = v (j ? "," : "") "\"post:c" j "\":{\"likes\":\"4\"}"
+			f = f (j ? "," : "") "\"post:c" j "\":{\"version\":123456,\"as_of\":1795540000000}"
+		}
+		printf "{\"counts\":{%s},\"display\":{%s},\"freshness\":{%s}}", c, v, f
+	}' >"$d/batch"
+	uri_list "$TMP/count.txt" "$base/count?" /v1/items/post/ "$ITEMS"
+	uri_list "$TMP/like.txt" "$base/like?" /v1/items/post/ "$ITEMS"
+	batch_list "$TMP/batchq.txt" "$base/batch?" 1200 "&counters=likes"
+	echo "answers: count $(wc -c <"$d/count") B, like $(wc -c <"$d/like") B," \
+		"batch $(wc -c <"$d/batch") B; batch path $(head -n 1 "$TMP/batchq.txt" | wc -c) B"
+	CORE_PID=$NGHTTPD_PID
+	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	measure shape_get "$NREQ" "$TMP/count.txt" bench 0 0
+	measure shape_batch "$NBATCH" "$TMP/batchq.txt" bench 0 0
+	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
+	measure shape_post "$NREQ" "$TMP/like.txt" bench 1 0
+	CORE_PID=""
+	stop "$NGHTTPD_PID"
+	echo
+	echo "nghttpd, shaped / bare: by rate (per server CPU second)"
+	printf '  count GET / bare GET     %s (%s)\n' "$(div "${RATE[shape_get]}" "${RATE[bare_get]}")" \
+		"$(div "${CORE[shape_get]:-}" "${CORE[bare_get]:-}")"
+	printf '  like POST / bare POST    %s (%s)\n' "$(div "${RATE[shape_post]}" "${RATE[bare_post]}")" \
+		"$(div "${CORE[shape_post]:-}" "${CORE[bare_post]:-}")"
+	printf '  batch GET, in count GETs %s (%s)\n' "$(div "${RATE[shape_get]}" "${RATE[shape_batch]}")" \
+		"$(div "${CORE[shape_get]:-}" "${CORE[shape_batch]:-}")"
+	if ((${#WARN[@]})); then
+		printf 'warning: %s\n' "${WARN[@]}"
+	fi
+}
+
 # The median of the figures ARRAY[kind_side_1..rounds] that are numbers.
 ab_median() { # array kind side rounds
 	local -n arr=$1
@@ -1933,5 +1991,6 @@ sync) main_sync ;;
 latency) main_latency ;;
 reads) main_reads ;;
 ab) main_ab ;;
+shapes) main_shapes ;;
 *) main "$@" ;;
 esac
