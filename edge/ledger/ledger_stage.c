@@ -1,0 +1,495 @@
+/* ledger_stage.c - a write's ops staged into the open group (ledger.h):
+ * the entry points ledger_stage_ops, ledger_write_ops and ledger_write,
+ * and the stored memberships they read (the membership filter and the
+ * 'M' records). ledger_commit.c makes the group durable.
+ *
+ * A write stages its ops in one pass. Before the writer mutex, each op
+ * is checked and made (its strings, its member key and hash, its pair
+ * key, hash and partition: pair_key), and its stored membership and its
+ * count as the view shows it are read (preread); under it, the op's
+ * membership is looked up in this call and the groups, else taken from
+ * that read, it gets its clock and op number, and its count is that read
+ * plus what the groups staged. Should a group have joined the overlay
+ * since the read (commit.finished moved), both are read again under the
+ * mutex. Then the op joins the group: the op into its partition's chain,
+ * and two small indexes let later writes of the same group see the
+ * memberships and count changes staged before them.
+ *
+ * Works on struct commit (ledger_int.h), which ledger_commit.c owns, under
+ * the writer mutex; the reads before it, and ledger_member, take no lock.
+ */
+#include "edge/ledger/ledger_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "clock.h"
+#include "counter.h"
+#include "log.h"
+#include "edge/ops/telemetry.h"
+#include "xmem.h"
+
+/* A hash of "a 0 b" (a user and an idempotency key). */
+static uint64_t hash2(const char *a, const char *b)
+{
+	char k[KEY_MAX + IDEM_KEY_MAX + 8];
+	size_t al = strlen(a), bl = strlen(b);
+	if (al + bl + 1 > sizeof k)
+		return XXH3_64bits(a, al) ^ XXH3_64bits(b, bl);
+	memcpy(k, a, al + 1);
+	memcpy(k + al + 1, b, bl);
+	return XXH3_64bits(k, al + 1 + bl);
+}
+
+/* The slot of (counter, item[, user]) in an index: its own, or the empty
+ * one where it goes. The group never holds more than half the slots. */
+static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const pend_op *op,
+                        bool pair)
+{
+	for (size_t s = h & (GROUP_SLOTS - 1);; s = (s + 1) & (GROUP_SLOTS - 1)) {
+		const group_slot *gs = &idx[s];
+		if (!gs->at)
+			return s;
+		const pend_op *o = &g->ops[gs->at - 1].op;
+		if (gs->hash == h && strcmp(o->counter, op->counter) == 0 &&
+		    strcmp(o->item, op->item) == 0 && (!pair || strcmp(o->user, op->user) == 0))
+			return s;
+	}
+}
+
+/* --- memberships ------------------------------------------------------------ */
+
+int ledger_members_load(ledger *l)
+{
+	bloom *members = &l->commit.members;
+	if (!bloom_bytes(members))
+		return 0;
+	uint64_t t0 = clock_mono_ms();
+	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_MEMBER), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		bloom_add(members, k, kn);
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	log_info("membership filter loaded", "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64,
+	         members->added, bloom_bytes(members), clock_mono_ms() - t0);
+	return 0;
+}
+
+/* The stored membership of mkey, whose filter hash is bh: no lock needed
+ * (the filter and the store may be read by any thread). */
+static int member_read_h(ledger *l, const char *mkey, size_t kn, bloom_hash bh, int *state,
+                         uint64_t *stamp)
+{
+	struct commit *c = &l->commit;
+	*state = -1;
+	*stamp = 0;
+	if (!bloom_maybe_h(&c->members, bh)) {
+		atomic_fetch_add_explicit(&c->member_reads_skipped, 1, memory_order_relaxed);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&c->member_reads, 1, memory_order_relaxed);
+	char *buf;
+	size_t len;
+	int rc = store_get(l->db, mkey, kn, &buf, &len);
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (len == 9 && (buf[0] == 0 || buf[0] == 1)) {
+		*state = buf[0];
+		*stamp = store_get_u64((unsigned char *)buf + 1);
+	}
+	free(buf);
+	return 0;
+}
+
+static int member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
+{
+	return member_read_h(l, mkey, kn, bloom_key_hash(mkey, kn), state, stamp);
+}
+
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
+{
+	char mkey[KEY_MAX];
+	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
+		return ERR_INVAL;
+	size_t mkn = ekey_member(mkey, counter, item, user);
+	uint64_t stamp;
+	return member_read(l, mkey, mkn, state, &stamp);
+}
+
+/* --- staging ---------------------------------------------------------------- */
+
+#define STAGE_ON_STACK 4 /* ops of one call staged without an allocation */
+
+/* An op of this call, made before the writer mutex (prepare), read
+ * before it too (preread), and staged under it. */
+typedef struct staged {
+	pend_op op;
+	pair_key pk;    /* its count's key, hash and partition */
+	uint32_t bytes; /* its encoded size */
+	bool set;
+	uint64_t mhash; /* of the member key */
+	char mkey[KEY_MAX];
+	size_t mkn;
+	/* What preread found, each valid only while commit.finished stays
+	 * at the value read before: the stored membership (set ops) and its
+	 * clock, and the count as the view showed it, unclamped. */
+	bool mread, vread;
+	int mstate;
+	uint64_t mstamp;
+	int64_t raw;
+	ledger_view base;
+} staged;
+
+/* Checks o and makes s from it: everything about the op that needs no
+ * ledger state, each hash computed once. false when o is out of range. */
+static bool prepare(const ledger *l, const ledger_op *o, staged *s)
+{
+	size_t cl = strlen(o->counter), il = strlen(o->item), ul = strlen(o->user);
+	if (!cl || cl > COUNTER_MAX || !il || il > ITEM_MAX || !ul || ul > USER_MAX)
+		return false;
+	if (o->sum && (o->n < 1 || o->n > COUNTER_SUM_MAX))
+		return false;
+	s->set = !o->sum;
+	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
+	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
+	s->op.sum = o->sum;
+	s->op.n = o->sum ? o->n : 1;
+	s->bytes = (uint32_t)ledger_op_size(cl, il, ul);
+	ledger_pair_make(&s->pk, o->counter, cl, o->item, il, l->o.partitions);
+	if (s->set) {
+		s->mkn = ekey_member(s->mkey, o->counter, o->item, o->user);
+		s->mhash = XXH3_64bits(s->mkey, s->mkn);
+	}
+	return true;
+}
+
+/* The membership of the set op at i, after the ops before it in this call,
+ * else in the group, else in the store (as preread found it, if fresh),
+ * and the clock of the op that set it. */
+static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
+                        int *state, uint64_t *stamp)
+{
+	for (size_t j = i; j-- > 0;) {
+		if (sg[j].set && sg[j].mkn == sg[i].mkn &&
+		    memcmp(sg[j].mkey, sg[i].mkey, sg[i].mkn) == 0) {
+			*state = sg[j].op.kind == WIRE_ADD;
+			*stamp = sg[j].op.hlc;
+			return 0;
+		}
+	}
+	/* The open group, then the one being written: both are newer than
+	 * the store's state. */
+	group *gs2[2] = {l->commit.g, l->commit.gc};
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		group *g = gs2[k];
+		const group_slot *gs =
+		    &g->member[slot_find(g, g->member, sg[i].mhash, &sg[i].op, true)];
+		if (gs->at) {
+			const pend_op *o = &g->ops[gs->at - 1].op;
+			*state = o->kind == WIRE_ADD;
+			*stamp = o->hlc;
+			return 0;
+		}
+	}
+	int rc = 0;
+	if (fresh && sg[i].mread) {
+		*state = sg[i].mstate;
+		*stamp = sg[i].mstamp;
+	} else {
+		rc = member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	}
+	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
+		*state = ops[i].prior ? 1 : 0;
+	return rc;
+}
+
+/* What the ops staged before sg[i] on its counter and item add to its
+ * count, sg[i] included: in the two groups and in this call, which are
+ * written with it or not at all. */
+static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
+{
+	const staged *s = &sg[i];
+	group *gs2[2] = {l->commit.g, l->commit.gc};
+	int64_t plus = 0;
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		const group *g = gs2[k];
+		const group_slot *gs = &g->count[slot_find(g, g->count, s->pk.h, &s->op, false)];
+		if (gs->at)
+			plus += gs->delta;
+	}
+	for (size_t j = 0; j <= i; j++)
+		if (sg[j].pk.h == s->pk.h && sg[j].pk.kn == s->pk.kn &&
+		    memcmp(sg[j].pk.key, s->pk.key, s->pk.kn) == 0)
+			plus += ledger_op_delta(sg[j].op.kind, sg[j].op.n, sg[j].op.counts);
+	return plus;
+}
+
+/* Reads what sg[i] needs from the store and the view before the writer
+ * mutex: its stored membership and its count. A read that fails is
+ * done again under the mutex. */
+static void preread(ledger *l, staged *s)
+{
+	/* The membership filter's block is asked for first and read last:
+	 * its cache miss overlaps the count's lookups. */
+	bloom_hash bh = {0, 0};
+	if (s->set) {
+		bh = bloom_key_hash(s->mkey, s->mkn);
+		bloom_prefetch(&l->commit.members, bh);
+	}
+	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
+	s->mread = s->set && member_read_h(l, s->mkey, s->mkn, bh, &s->mstate, &s->mstamp) == 0;
+}
+
+/* Stages sg[i] (made by prepare) as far as its answer: its membership
+ * before it, its clock, its op number and the count the user sees.
+ * Nothing goes into the group yet. fresh: no group has joined the
+ * overlay since preread, so what it read stands, with the two groups'
+ * ops and this call's added. */
+static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
+                 uint64_t wall_ms, ledger_answer *a)
+{
+	const ledger_op *o = &ops[i];
+	staged *s = &sg[i];
+	struct commit *c = &l->commit;
+	uint32_t p = s->pk.p;
+	uint64_t seen = 0;
+	bool repeat = false, unsettled = false;
+	if (fresh && (!s->set || s->mread) && s->vread)
+		l->st.stage_fresh++;
+	else
+		l->st.stage_reread++;
+	if (s->set) {
+		int state;
+		int rc = state_before(l, ops, sg, i, fresh, &state, &seen);
+		if (rc)
+			return rc;
+		repeat = state == (o->add ? 1 : 0);
+		/* An unlike of a pair never seen here: the user may never have
+		 * been in, so it must not take one off. Central settles it. */
+		unsettled = state < 0 && !o->add;
+	}
+	/* A client's clock counts only when it is not too far ahead of ours;
+	 * per pair, a later op here always gets a later clock. */
+	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
+		seen = o->client_hlc;
+	s->op.hlc = seen ? hlc_observe(&c->clock, seen, wall_ms) : hlc_now(&c->clock, wall_ms);
+	s->op.counts = !repeat && !unsettled;
+	uint64_t opno = c->next_opno[p] + c->g->per_part[p] + (c->gc ? c->gc->per_part[p] : 0);
+	for (size_t j = 0; j < i; j++)
+		if (sg[j].pk.p == p)
+			opno++;
+	s->op.opno = opno;
+	int64_t plus = staged_plus(l, sg, i);
+	if (fresh && s->vread) {
+		int64_t sum = s->raw + plus;
+		a->view = s->base;
+		a->view.count = sum < 0 ? 0 : (uint64_t)sum;
+	} else {
+		int rc = ledger_view_count(l, &s->pk, plus, &a->view, NULL);
+		if (rc)
+			return rc;
+	}
+	a->member = s->set && o->add;
+	a->changed = s->op.counts;
+	a->hlc = s->op.hlc;
+	return 0;
+}
+
+/* Moves the staged op s into the group: its indexes. Its store records
+ * (the membership 'M' of a set op, the op itself in the group record)
+ * are put at the commit (group_record), outside the mutex. */
+static void group_add(ledger *l, staged *s)
+{
+	group *g = l->commit.g;
+	uint32_t p = s->pk.p;
+	uint32_t at = (uint32_t)g->n + 1;
+	group_op *go = &g->ops[g->n++];
+	go->op = s->op;
+	go->p = p;
+	go->bytes = s->bytes;
+	go->next = 0;
+	if (g->tail[p]) {
+		g->ops[g->tail[p] - 1].next = at;
+	} else {
+		g->head[p] = at;
+		g->apart[p] = !l->outbox.parts[p].seq_known;
+	}
+	g->tail[p] = at;
+	s->op.counter = NULL; /* the group owns the strings now */
+	g->per_part[p]++;
+	size_t cs = slot_find(g, g->count, s->pk.h, &go->op, false);
+	if (!g->count[cs].at)
+		g->count[cs] = (group_slot){.hash = s->pk.h, .at = at, .delta = 0};
+	g->count[cs].delta += ledger_op_delta(go->op.kind, go->op.n, go->op.counts);
+	go->cslot = (uint16_t)cs;
+	/* A sum op has no pair and takes no member slot; clearing slot 0 at
+	 * the reset is harmless, as every slot is cleared then. */
+	go->mslot = 0;
+	if (s->set) {
+		size_t ms = slot_find(g, g->member, s->mhash, &go->op, true);
+		g->member[ms] = (group_slot){.hash = s->mhash, .at = at};
+		go->mslot = (uint16_t)ms;
+	}
+}
+
+/* --- entry points ----------------------------------------------------------- */
+
+static uint64_t idem_hash(const idem_req *r)
+{
+	return hash2(r->user, r->key);
+}
+
+static bool idem_staged(const group *g, uint64_t h)
+{
+	for (size_t i = 0; i < g->nidem; i++)
+		if (g->idem[i] == h)
+			return true;
+	return false;
+}
+
+static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, ledger_replay *r)
+{
+	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
+	if (rc == 0) {
+		r->replayed = true;
+		l->st.ops_replayed++;
+	}
+	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
+}
+
+int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                     ledger_ticket *t)
+{
+	struct commit *c = &l->commit;
+	if (replay)
+		memset(replay, 0, sizeof *replay);
+	if (t) {
+		atomic_store_explicit(&t->state, LEDGER_UNSTAGED, memory_order_relaxed);
+		t->next = NULL;
+	}
+	if (!n || n > LEDGER_GROUP_OPS || (idem && !replay))
+		return ERR_INVAL;
+	/* A single like (the common call) stages on the stack. */
+	staged one[STAGE_ON_STACK];
+	staged *sg = n <= STAGE_ON_STACK ? one : xmalloc(n * sizeof *sg);
+	int rc = 0;
+	char *rendered = NULL;
+	size_t made = 0;
+	for (; made < n; made++)
+		if (!prepare(l, &ops[made], &sg[made]))
+			break;
+	for (size_t i = made; i < n; i++)
+		sg[i].op.counter = NULL;
+	if (made < n) {
+		rc = ERR_INVAL;
+		goto done;
+	}
+	memset(answers, 0, n * sizeof *answers);
+	/* The store and view reads before the mutex, so that no other write
+	 * waits for them; checked under it against commit.finished. */
+	uint64_t seen = atomic_load_explicit(&c->finished, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		preread(l, &sg[i]);
+	if (l->o.after_preread)
+		l->o.after_preread(l->o.hook_ctx);
+	ledger_lock(l);
+	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
+	/* A full group, or one holding a record for this key (a retry faster
+	 * than a loop turn), is written first: the retry must see it. The
+	 * same for the group the commit thread is writing. */
+	for (;;) {
+		while (idem && c->gc && idem_staged(c->gc, ih))
+			ledger_wait(l, &c->done);
+		if (c->g->n + n <= LEDGER_GROUP_OPS &&
+		    !(idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
+			break;
+		/* Its tickets carry the outcome. It lets the mutex go (a wait,
+		 * a seal), so other writes may have staged meanwhile: check
+		 * again. */
+		(void)ledger_group_commit(l, wall_ms);
+	}
+	/* Only now: waiting for the commit thread may have swapped groups. */
+	group *g = c->g;
+	if (idem) {
+		rc = replay_lookup(l, idem, wall_ms, replay);
+		if (rc == ERR_CONFLICT)
+			telemetry_refused(l->o.tm, TM_REFUSED_CONFLICT, n);
+		else if (rc && rc != ERR_NOTFOUND)
+			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+		if (rc != ERR_NOTFOUND)
+			goto out; /* replayed (0), a conflict, or the store failed */
+		rc = 0;
+	}
+	if (l->st.pending_bytes >= l->o.budget_bytes) {
+		l->st.ops_refused_budget += n;
+		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
+		rc = ERR_FULL;
+		goto out;
+	}
+	hlc saved = c->clock;
+	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
+	if (rc) {
+		if (rc == ERR_IO)
+			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+		c->clock = saved;
+		goto out;
+	}
+	if (idem && idem->render) {
+		size_t rlen = 0;
+		rendered = idem->render(idem->ctx, answers, n, &rlen);
+		idem_batch_put(g->wb, &idem->req, 200, rendered, rlen);
+		g->idem[g->nidem++] = ih;
+	}
+	for (size_t i = 0; i < n; i++)
+		group_add(l, &sg[i]);
+	if (t) {
+		atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
+		t->next = g->tickets;
+		g->tickets = t;
+	} else {
+		/* Written now, with a ticket of its own: should the group being
+		 * written fail meanwhile, the commit thread fails this group too
+		 * (it was staged on top of that one), and only the ticket
+		 * says so. */
+		ledger_ticket own = {.state = LEDGER_STAGED, .next = g->tickets};
+		g->tickets = &own;
+		(void)ledger_group_commit(l, wall_ms);
+		int st = ledger_ticket_state(&own);
+		rc = st == LEDGER_DURABLE ? 0 : st;
+	}
+out:
+	ledger_unlock(l);
+	if (l->o.after_stage && ledger_ticket_staged(t))
+		l->o.after_stage(l->o.hook_ctx);
+	free(rendered);
+done:
+	for (size_t i = 0; i < n; i++)
+		free(sg[i].op.counter);
+	if (sg != one)
+		free(sg);
+	return rc;
+}
+
+int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
+                     ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay)
+{
+	return ledger_stage_ops(l, ops, n, wall_ms, answers, idem, replay, NULL);
+}
+
+int ledger_write(ledger *l, const char *counter, const char *item, const char *user, bool add,
+                 uint64_t wall_ms, ledger_answer *a)
+{
+	ledger_op op = {.counter = counter, .item = item, .user = user, .add = add, .prior = -1};
+	return ledger_write_ops(l, &op, 1, wall_ms, a, NULL, NULL);
+}
