@@ -98,7 +98,8 @@ const cfg_opt edge_options[] = {
     OPT("batch", "window_kb", CFG_INT, window_kb, "4096", 64, 1048576,
         "per partition, unapplied batch bytes this edge lets into Kafka at once"),
     OPT("cache", "entries", CFG_INT, cache_entries, "1000000", 2, 1000000000,
-        "snapshot counts kept in memory"),
+        "snapshot counts kept in memory: 85-171 bytes each (64-byte slots; a key "
+        "of over 48 bytes adds its length), 128 MB at the default"),
     OPT("api", "max_items", CFG_INT, max_items, "100", 1, 1000, "items per GET /v1/counts"),
     OPT("api", "max_ops", CFG_INT, max_ops, "100", 1, 1000, "ops per POST /v1/ops"),
     OPT("api", "idempotency_retention_s", CFG_INT, idem_retention_s, "86400", 1, 2592000,

@@ -59,6 +59,7 @@
 #include "bloom.h"
 #include "clock.h"
 #include "hlc.h"
+#include "imap.h"
 #include "item.h"
 #include "log.h"
 #include "edge/ledger/keys.h"
@@ -469,7 +470,8 @@ typedef struct vstripe {
 	pthread_mutex_t mu;
 	uint64_t since;             /* when the holder took mu (ns) */
 	smap overlay;               /* counter 0 item -> overlay_entry* */
-	smap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
+	imap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
+	imap_where cache_where;     /* cache_hot's slots, for prefetches without mu */
 	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
 	keep_req keep[LEDGER_KEEP_MAX];
 	size_t nkeep;

@@ -44,8 +44,8 @@ void ledger_view_init(ledger *l)
 		vstripe *vs = &v->s[i];
 		pthread_mutex_init(&vs->mu, NULL);
 		smap_init(&vs->overlay);
-		smap_init(&vs->cache_hot);
-		smap_init(&vs->cache_cold);
+		imap_init(&vs->cache_hot);
+		imap_init(&vs->cache_cold);
 		smap_init(&vs->rt_hot);
 		smap_init(&vs->rt_cold);
 	}
@@ -190,12 +190,12 @@ void ledger_view_end(ledger *l, uint32_t p)
 
 /* --- caches --------------------------------------------------------------- */
 
-/* Both caches keep two generations (smap_put_gen), so neither holds more
- * than its configured size. */
+/* Both caches keep two generations (imap_put_gen, smap_put_gen), so
+ * neither holds more than its configured size. */
 static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h, uint64_t val)
 {
-	smap_put_gen_h(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, h, false, NULL)
-	    ->u = val;
+	*imap_put_gen(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, h) = val;
+	imap_publish(&vs->cache_hot, &vs->cache_where);
 }
 
 static void rt_forget(vstripe *vs, const char *key, size_t kn)
@@ -232,8 +232,8 @@ void ledger_views_free(ledger *l)
 	for (uint32_t i = 0; l->view.s && i < l->view.n; i++) {
 		vstripe *vs = &l->view.s[i];
 		smap_free_values(&vs->overlay);
-		smap_free(&vs->cache_hot);
-		smap_free(&vs->cache_cold);
+		imap_free(&vs->cache_hot);
+		imap_free(&vs->cache_cold);
 		smap_free_values(&vs->rt_hot);
 		smap_free_values(&vs->rt_cold);
 		pthread_mutex_destroy(&vs->mu);
@@ -377,16 +377,16 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h,
                           uint32_t p, fetch *f, uint64_t *count, bool *known)
 {
-	smap_val *v = smap_get_h(&vs->cache_hot, key, kn, h);
+	uint64_t *v = imap_get(&vs->cache_hot, key, kn, h);
 	uint64_t val;
 	if (v) {
-		val = v->u;
+		val = *v;
 		vs->cache_hits++;
-	} else if ((v = smap_get_h(&vs->cache_cold, key, kn, h))) {
+	} else if ((v = imap_get(&vs->cache_cold, key, kn, h))) {
 		vs->cache_hits++;
 		/* Read before the promotion: making room in hot may drop cold,
 		 * v's map, whole. */
-		val = v->u;
+		val = *v;
 		cache_set(l, vs, key, kn, h, val);
 	} else if (fetched(f, &l->view.pv[p], FETCH_COUNT)) {
 		val = f->val;
@@ -554,51 +554,30 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 	return rc;
 }
 
-/* Counts of a batch looked up together (ledger_read_many). */
-#define READ_AHEAD 8
 /* Counts of a batch sorted by stripe at a time (ledger_read_many). */
-#define READ_WINDOW 256
+#define READ_WINDOW 128
 
-/* The counts at[0..m) of refs, all of stripe vs, into out: under one hold
+/* The counts at[0..m) of k, all of stripe vs, into out: under one hold
  * of vs while each is in memory, with the lock let go for each that must
  * be read from the store. 0 or the store's error. */
-static int read_stripe(ledger *l, vstripe *vs, const ledger_ref *refs, const uint16_t *at,
-                       const uint32_t *part, size_t m, ledger_view *out)
+static int read_stripe(ledger *l, vstripe *vs, const pair_key *k, const uint16_t *at, size_t m,
+                       ledger_view *out)
 {
-	pair_key k[READ_AHEAD];
 	size_t i = 0;
 	while (i < m) {
 		int rc = 0;
-		size_t j = 0;
 		ledger_vlock_stripe(l, vs);
-		while (i < m && !rc) {
-			/* A few counts at a time: their keys and hashes first, and
-			 * their cache slots and keys asked for, so the lookups'
-			 * cache misses overlap instead of coming one by one. */
-			size_t c = m - i < READ_AHEAD ? m - i : READ_AHEAD;
-			for (j = 0; j < c; j++) {
-				const ledger_ref *r = &refs[at[i + j]];
-				k[j].kn = ekey_pair(k[j].key, r->counter, r->cl, r->item, r->il);
-				k[j].h = smap_hash(k[j].key, k[j].kn);
-				k[j].p = part[at[i + j]];
-				smap_prefetch(&vs->cache_hot, k[j].h);
-			}
-			for (j = 0; j < c; j++)
-				smap_prefetch_key(&vs->cache_hot, k[j].h);
-			for (j = 0; j < c; j++) {
-				fetch f = {0};
-				rc = view_try(l, vs, &k[j], 0, &f, &out[at[i]], NULL);
-				if (rc)
-					break;
-				i++;
-			}
+		for (; i < m; i++) {
+			fetch f = {0};
+			if ((rc = view_try(l, vs, &k[at[i]], 0, &f, &out[at[i]], NULL)) != 0)
+				break;
 		}
 		ledger_vunlock(l, vs);
 		if (i == m)
 			break;
-		/* This count (k[j]) needs the store: the one-count path reads it
-		 * with the lock let go, then the rest go on under one hold again. */
-		if ((rc = ledger_view_count(l, &k[j], 0, &out[at[i]], NULL)) != 0)
+		/* This count needs the store: the one-count path reads it with
+		 * the lock let go, then the rest go on under one hold again. */
+		if ((rc = ledger_view_count(l, &k[at[i]], 0, &out[at[i]], NULL)) != 0)
 			return rc;
 		i++;
 	}
@@ -612,29 +591,33 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 			return ERR_INVAL;
 	uint32_t nst = l->view.n;
 	for (size_t base = 0; base < n; base += READ_WINDOW) {
-		/* A window's counts sorted by stripe (a counting sort), so that
-		 * each stripe is taken once per window. */
 		size_t m = n - base < READ_WINDOW ? n - base : READ_WINDOW;
 		const ledger_ref *r = refs + base;
-		uint32_t part[READ_WINDOW];
+		pair_key k[READ_WINDOW];
 		uint16_t at[READ_WINDOW];
 		size_t first[LEDGER_VIEW_STRIPES + 1] = {0};
+		/* Every count's cache slot is asked for first, whatever its
+		 * stripe and before any stripe is taken, so that the window's
+		 * cache misses overlap; then the window is sorted by stripe (a
+		 * counting sort), so that each stripe is taken once. */
 		for (size_t i = 0; i < m; i++) {
-			part[i] = partition_of(r[i].item, r[i].il, l->o.partitions);
-			first[part[i] % nst + 1]++;
+			k[i].kn = ekey_pair(k[i].key, r[i].counter, r[i].cl, r[i].item, r[i].il);
+			k[i].h = smap_hash(k[i].key, k[i].kn);
+			k[i].p = partition_of(r[i].item, r[i].il, l->o.partitions);
+			imap_prefetch_at(&l->view.s[k[i].p % nst].cache_where, k[i].h);
+			first[k[i].p % nst + 1]++;
 		}
 		for (uint32_t s = 0; s < nst; s++)
 			first[s + 1] += first[s];
 		size_t fill[LEDGER_VIEW_STRIPES];
 		memcpy(fill, first, nst * sizeof *fill);
 		for (size_t i = 0; i < m; i++)
-			at[fill[part[i] % nst]++] = (uint16_t)i;
+			at[fill[k[i].p % nst]++] = (uint16_t)i;
 		for (uint32_t s = 0; s < nst; s++) {
 			size_t c = first[s + 1] - first[s];
 			if (!c)
 				continue;
-			int rc =
-			    read_stripe(l, &l->view.s[s], r, at + first[s], part, c, out + base);
+			int rc = read_stripe(l, &l->view.s[s], k, at + first[s], c, out + base);
 			if (rc)
 				return rc;
 		}
@@ -696,11 +679,11 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
  * one, becomes val. */
 static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint32_t h, uint64_t val)
 {
-	smap_val *v = smap_get_h(&vs->cache_hot, key, kn, h);
+	uint64_t *v = imap_get(&vs->cache_hot, key, kn, h);
 	if (!v)
-		v = smap_get_h(&vs->cache_cold, key, kn, h);
+		v = imap_get(&vs->cache_cold, key, kn, h);
 	if (v)
-		v->u = val;
+		*v = val;
 }
 
 int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip)
@@ -769,11 +752,9 @@ void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bo
 			const wire_count *c = &s->counts[i];
 			kn[m] = ekey_pair(key[m], c->counter.p, c->counter.n, c->item.p, c->item.n);
 			h[m] = smap_hash(key[m], kn[m]);
-			smap_prefetch(&vs->cache_hot, h[m]);
+			imap_prefetch(&vs->cache_hot, h[m]);
 			at[m++] = i;
 		}
-		for (size_t j = 0; j < m; j++)
-			smap_prefetch_key(&vs->cache_hot, h[j]);
 		for (size_t j = 0; j < m; j++) {
 			uint64_t val = s->counts[at[j]].count | COUNT_KNOWN;
 			if (only_cached)

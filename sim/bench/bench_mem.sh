@@ -139,7 +139,8 @@ edge_bound() { # start-rss-mb store-disk-mb
 		-v pq="$PRODUCER_QUEUE_MB" -v cq="$CONSUMER_QUEUE_MB" \
 		-v seal="$SEAL_OPS" -v parts="$PARTITIONS" -v mf="$MEMBER_FILTER_MB" \
 		-v ring_n="$DELTA_BATCHES" '
-	# Bytes of a two-generation smap cache of cap entries (smap_put_gen):
+	# Bytes of a two-generation smap cache of cap entries (smap_put_gen),
+	# the read-through caches:
 	# each generation holds cap/2 + 1 entries, in a slot array (24 B a
 	# slot) grown in powers of two to stay at most 3/4 full, plus per
 	# entry its key (one 32 B malloc chunk for keys up to 24 B) and its
@@ -150,9 +151,17 @@ edge_bound() { # start-rss-mb store-disk-mb
 			;
 		return 2 * (slots * 24 + n * (32 + vb))
 	}
+	# The count cache (imap_put_gen) holds keys of up to 48 B (every key
+	# this bench makes is shorter) in its 64 B slots: nothing apart.
+	function gen2i(cap,   n, slots) {
+		n = int(cap / 2) + 1
+		for (slots = 16; n * 4 > slots * 3; slots *= 2)
+			;
+		return 2 * slots * 64
+	}
 	BEGIN {
 		mb = 1048576
-		caches = gen2(cache, 0) + gen2(rt, 48) + gen2(rt, 32)
+		caches = gen2i(cache) + gen2(rt, 48) + gen2(rt, 32)
 		# LevelDB: block cache, the memtable and the one being flushed,
 		# and the index and bloom filter of each open table (heaptrack
 		# put them at 1.6% of the store; 3% here), for the tables on
