@@ -332,8 +332,9 @@ typedef struct ledger_ref {
 	size_t cl, il;
 } ledger_ref;
 /* The counts of refs[0..n) into out[0..n), as n ledger_read calls would
- * answer them, but sorted by view stripe (in windows of 256 refs), each
- * stripe's counts under one hold of its lock while each is in memory (a
+ * answer them, but sorted by view stripe (in windows of 128 refs, whose
+ * cache slots are all asked for first), each stripe's counts under one
+ * hold of its lock while each is in memory (a
  * feed page's counts mostly are); the lock is let go for each count that
  * must be read from the store. Counts of different stripes may be of
  * different instants: one group's likes of two items can show on one

@@ -559,26 +559,28 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 
 /* The counts at[0..m) of k, all of stripe vs, into out: under one hold
  * of vs while each is in memory, with the lock let go for each that must
- * be read from the store. 0 or the store's error. */
+ * be read from the store. *t times the holds (ledger_vlock_from). 0 or
+ * the store's error. */
 static int read_stripe(ledger *l, vstripe *vs, const pair_key *k, const uint16_t *at, size_t m,
-                       ledger_view *out)
+                       ledger_view *out, uint64_t *t)
 {
 	size_t i = 0;
 	while (i < m) {
 		int rc = 0;
-		ledger_vlock_stripe(l, vs);
+		ledger_vlock_from(l, vs, *t);
 		for (; i < m; i++) {
 			fetch f = {0};
 			if ((rc = view_try(l, vs, &k[at[i]], 0, &f, &out[at[i]], NULL)) != 0)
 				break;
 		}
-		ledger_vunlock(l, vs);
+		*t = ledger_vunlock_at(l, vs);
 		if (i == m)
 			break;
 		/* This count needs the store: the one-count path reads it with
 		 * the lock let go, then the rest go on under one hold again. */
 		if ((rc = ledger_view_count(l, &k[at[i]], 0, &out[at[i]], NULL)) != 0)
 			return rc;
+		*t = clock_mono_ns();
 		i++;
 	}
 	return 0;
@@ -613,11 +615,12 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 		memcpy(fill, first, nst * sizeof *fill);
 		for (size_t i = 0; i < m; i++)
 			at[fill[k[i].p % nst]++] = (uint16_t)i;
+		uint64_t t = clock_mono_ns();
 		for (uint32_t s = 0; s < nst; s++) {
 			size_t c = first[s + 1] - first[s];
 			if (!c)
 				continue;
-			int rc = read_stripe(l, &l->view.s[s], k, at + first[s], c, out + base);
+			int rc = read_stripe(l, &l->view.s[s], k, at + first[s], c, out + base, &t);
 			if (rc)
 				return rc;
 		}

@@ -247,6 +247,37 @@ Test(ledger_stripes, each_stripe_is_timed_alone_and_not_under_the_writer_lock)
 		cr_assert_eq(s3.view_stripe_ns[i], s2.view_stripe_ns[i], "stripe %u", i);
 }
 
+Test(ledger_stripes, a_batch_read_times_the_stripes_it_holds_and_no_other)
+{
+	char other[32], third[32];
+	item_in(other, sizeof other, T.p, true);
+	uint32_t sp = T.p % T.l->view.n;
+	uint32_t so = partition_of(other, strlen(other), PARTS) % T.l->view.n;
+	/* An item of neither stripe. */
+	for (int i = 0;; i++) {
+		snprintf(third, sizeof third, "post:z%d", i);
+		uint32_t st = partition_of(third, strlen(third), PARTS) % T.l->view.n;
+		if (st != sp && st != so)
+			break;
+	}
+	uint32_t st = partition_of(third, strlen(third), PARTS) % T.l->view.n;
+	like(ITEM, "u1");
+	like(other, "u2");
+	(void)count_of(ITEM);
+	(void)count_of(other);
+	ledger_ref refs[2] = {{"likes", ITEM, 5, strlen(ITEM)}, {"likes", other, 5, strlen(other)}};
+	ledger_view out[2];
+	ledger_stats s0 = stats_now();
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(ledger_read_many(T.l, refs, 2, out), 0);
+	ledger_stats s1 = stats_now();
+	cr_assert_eq(out[0].count, 1);
+	cr_assert_eq(out[1].count, 1);
+	cr_assert_gt(s1.view_stripe_ns[sp], s0.view_stripe_ns[sp]);
+	cr_assert_gt(s1.view_stripe_ns[so], s0.view_stripe_ns[so]);
+	cr_assert_eq(s1.view_stripe_ns[st], s0.view_stripe_ns[st], "a stripe not read was timed");
+}
+
 Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 {
 	char other[32];
