@@ -75,17 +75,40 @@ void sbuf_addf(sbuf *b, const char *fmt, ...)
 
 size_t sbuf_fmt_u64(char *out, uint64_t v)
 {
-	/* Two digits a step from a table, from the end of tmp. */
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
 	                               "25262728293031323334353637383940414243444546474849"
 	                               "50515253545556575859606162636465666768697071727374"
 	                               "75767778798081828384858687888990919293949596979899";
+	static const uint64_t pow10[20] = {1u,
+	                                   10u,
+	                                   100u,
+	                                   1000u,
+	                                   10000u,
+	                                   100000u,
+	                                   1000000u,
+	                                   10000000u,
+	                                   100000000u,
+	                                   1000000000u,
+	                                   10000000000u,
+	                                   100000000000u,
+	                                   1000000000000u,
+	                                   10000000000000u,
+	                                   100000000000000u,
+	                                   1000000000000000u,
+	                                   10000000000000000u,
+	                                   100000000000000000u,
+	                                   1000000000000000000u,
+	                                   10000000000000000000u};
 	if (v < 10) {
 		out[0] = (char)('0' + v);
 		return 1;
 	}
-	char tmp[SBUF_U64_MAX];
-	char *end = tmp + sizeof tmp, *p = end;
+	/* The digit count first (log10 from the bit length: 1233 / 4096 is
+	 * just under log10(2)), then two digits a step from a table, written
+	 * from the last one back straight into out. */
+	unsigned t = (unsigned)(64 - __builtin_clzll(v)) * 1233u >> 12;
+	size_t n = t + (v >= pow10[t]);
+	char *p = out + n;
 	while (v >= 100) {
 		unsigned d = (unsigned)(v % 100) * 2;
 		v /= 100;
@@ -98,8 +121,6 @@ size_t sbuf_fmt_u64(char *out, uint64_t v)
 	} else {
 		*--p = (char)('0' + v);
 	}
-	size_t n = (size_t)(end - p);
-	memcpy(out, p, n);
 	return n;
 }
 
