@@ -643,7 +643,7 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	api_ctx x;
 	api_ctx_init(&x, req, np);
 	if (a->tm) {
-		x.t0_ns = clock_mono_ns();
+		x.t0_ns = req->arrived_ns ? req->arrived_ns : clock_mono_ns();
 		x.route = route_of(req);
 	}
 	parked *p = api_park_get(a);

@@ -76,7 +76,11 @@ typedef struct http_request {
 	const uint8_t *client_ip;
 	bool via_untrusted; /* forwarding headers from a peer not trusted */
 	bool tls;
-	bool h1;      /* HTTP/1.x rather than HTTP/2 */
+	bool h1; /* HTTP/1.x rather than HTTP/2 */
+	/* The monotonic clock (ns) when the request's last bytes were read:
+	 * for HTTP/2 the read that completed it, shared by every request of
+	 * that read (0: not known, as in handlers called by tests). */
+	uint64_t arrived_ns;
 	void *handle; /* the server's own, for http_defer; leave it alone */
 } http_request;
 

@@ -284,6 +284,7 @@ static void dispatch(conn *c)
 	    .body = h->body_len ? h->body : NULL,
 	    .body_len = h->body_len,
 	    .h1 = true,
+	    .arrived_ns = clock_mono_ns(),
 	};
 	http_response resp;
 	if (http_call_handler(c, NULL, &req, &resp))

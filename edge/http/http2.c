@@ -177,6 +177,7 @@ static void dispatch(conn *c, stream *st)
 	    .body = st->body_len ? st->body : NULL,
 	    .body_len = st->body_len,
 	    .h1 = false,
+	    .arrived_ns = c->read_ns,
 	};
 	http_response resp;
 	if (http_call_handler(c, st, &req, &resp))
@@ -300,7 +301,7 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
 	st->headers_cap = STREAM_HEADERS;
 	st->c = c;
 	st->id = frame->hd.stream_id;
-	st->started = clock_mono_ms();
+	st->started = c->read_ns / 1000000;
 	int rv = nghttp2_session_set_stream_user_data(sess, st->id, st);
 	if (rv != 0) {
 		log_warn("cannot attach stream state", "peer=%s stream=%d reason=\"%s\"", c->peer,
@@ -692,6 +693,10 @@ void http2_sweep(conn *c, uint64_t since)
 void http2_read(conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	/* One clock read for every request this input completes: the 16 or
+	 * so a client sends at once all arrived now, and the time they wait
+	 * for the ones ahead of them counts in their latency. */
+	c->read_ns = clock_mono_ns();
 	while (evbuffer_get_length(in) > 0 && nghttp2_session_want_read(c->sess)) {
 		size_t chunk = (size_t)evbuffer_get_contiguous_space(in);
 		unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)chunk);

@@ -46,6 +46,9 @@ struct conn {
 	stream *streams;       /* HTTP/2 only; freed with the connection */
 	unsigned nstreams;     /* HTTP/2: how many */
 	int32_t last_req_id;   /* HTTP/2: the highest id a client HEADERS used */
+	/* HTTP/2: the monotonic clock (ns) when the input being parsed was
+	 * read, read once for all the requests it brings */
+	uint64_t read_ns;
 	/* HTTP/2: client stream ids below last_req_id that no HEADERS frame
 	 * used (skipped), the latest CONN_ID_HOLES runs of them, [first, last] */
 	int32_t id_holes[CONN_ID_HOLES][2];

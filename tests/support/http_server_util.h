@@ -65,6 +65,8 @@ static struct {
 	char last_method[16], last_path[256], last_peer[64];
 	size_t last_body_len;
 	bool last_tls, last_h1;
+	uint64_t arrived[64]; /* each call's req->arrived_ns, the first 64 */
+	int narrived;
 } H = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* --- the test handler ------------------------------------------------------ */
@@ -154,6 +156,8 @@ HTTP_SERVER_UTIL void handler(void *ctx, const http_request *req, http_response 
 	H.last_body_len = req->body_len;
 	H.last_tls = req->tls;
 	H.last_h1 = req->h1;
+	if (H.narrived < 64)
+		H.arrived[H.narrived++] = req->arrived_ns;
 	pthread_mutex_unlock(&H.mu);
 
 	if (handle_deferred(req, resp))

@@ -110,6 +110,32 @@ Test(http, concurrent_streams_on_one_connection_each_get_their_own_answer)
 	h2client_close(&cl);
 }
 
+/* A request says when it was read (the request latency starts there):
+ * within the exchange, and never before a request read earlier. */
+Test(http, each_request_carries_the_time_it_was_read)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	h2client cl;
+	cr_assert(h2client_open(&cl, port(false), false, "", 0));
+	enum { N = 8 };
+	uint64_t before = clock_mono_ns();
+	for (int i = 0; i < N; i++)
+		h2client_request(&cl, "GET", "/n", NULL, 0, NULL, NULL);
+	cr_assert(h2client_run(&cl));
+	uint64_t after = clock_mono_ns();
+	pthread_mutex_lock(&H.mu);
+	cr_assert_eq(H.narrived, N);
+	for (int i = 0; i < N; i++) {
+		cr_assert_geq(H.arrived[i], before, "request %d", i);
+		cr_assert_leq(H.arrived[i], after, "request %d", i);
+		if (i)
+			cr_assert_geq(H.arrived[i], H.arrived[i - 1], "request %d", i);
+	}
+	pthread_mutex_unlock(&H.mu);
+	h2client_close(&cl);
+}
+
 /* More headers and text than a stream keeps inline: the rest is kept
  * apart and must reach the handler whole, in order. */
 Test(http, many_long_request_headers_reach_the_handler_intact)

@@ -60,6 +60,26 @@ Test(http1, get_is_answered_with_status_line_headers_and_body)
 	h1client_close(&cl);
 }
 
+Test(http1, each_request_carries_the_time_it_was_read)
+{
+	http_config cfg = base_config();
+	start_server(&cfg);
+	h1client cl;
+	h1client_open(&cl, port(false), false, "", 0);
+	uint64_t before = clock_mono_ns();
+	h1client_send_str(&cl, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n"
+	                       "GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	cr_assert(h1client_wait(&cl, 2));
+	uint64_t after = clock_mono_ns();
+	pthread_mutex_lock(&H.mu);
+	cr_assert_eq(H.narrived, 2);
+	cr_assert_geq(H.arrived[0], before);
+	cr_assert_geq(H.arrived[1], H.arrived[0]);
+	cr_assert_leq(H.arrived[1], after);
+	pthread_mutex_unlock(&H.mu);
+	h1client_close(&cl);
+}
+
 Test(http1, post_with_content_length_reaches_handler_intact)
 {
 	http_config cfg = base_config();
