@@ -84,6 +84,8 @@ uint64_t *imap_put(imap *m, const void *key, size_t klen, uint32_t hash, bool *c
 			*created = false;
 		return &s->val;
 	}
+	if (klen > IMAP_KEY_MAX)
+		abort();
 	if ((m->len + 1) * 4 > m->cap * 3)
 		grow(m);
 	s = free_slot(m, hash);

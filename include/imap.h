@@ -23,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAP_INLINE 48 /* key bytes held in the slot */
+#define IMAP_INLINE 48     /* key bytes held in the slot */
+#define IMAP_KEY_MAX 65535 /* longer keys are refused (abort): a caller's bug */
 
 typedef struct imap_slot {
 	uint64_t val;
@@ -54,10 +55,11 @@ void imap_free(imap *m);
 uint64_t *imap_get(const imap *m, const void *key, size_t klen, uint32_t hash);
 /* The value of key, added (as 0, *created true) when absent. */
 uint64_t *imap_put(imap *m, const void *key, size_t klen, uint32_t hash, bool *created);
-/* A cache of two generations holding at most cap entries: the value of
- * key in hot, added as 0 when absent. When hot is full, cold is dropped
- * whole and hot becomes cold. cold is not looked in: a caller that wants
- * a cold entry kept reads it first and puts it back. */
+/* A cache of two generations holding about cap entries (cap + 2 at
+ * most): the value of key in hot, added as 0 when absent. When hot is
+ * full, cold is dropped whole and hot becomes cold. cold is not looked
+ * in: a caller that wants a cold entry kept reads it first and puts it
+ * back. */
 uint64_t *imap_put_gen(imap *hot, imap *cold, size_t cap, const void *key, size_t klen,
                        uint32_t hash);
 /* Bytes the map holds: its slots and its long keys. */

@@ -698,14 +698,18 @@ static inline void ledger_vunlock(ledger *l, vstripe *vs)
 	pthread_mutex_unlock(&vs->mu);
 }
 
-/* Stripe holds one after another (a batch read's): each is timed from
- * the clock read that ended the one before (t), so n holds read the
- * clock n + 1 times instead of 2n. What runs between two holds, the
- * wait for the next mutex included, counts as held: the serial time is
- * overstated by that much, never understated. */
+/* Stripe holds one after another (a batch read's): a hold whose mutex
+ * is free is timed from the clock read that ended the one before (t),
+ * so n uncontended holds read the clock n + 1 times instead of 2n; what
+ * runs between two holds counts as held. A hold that must wait for its
+ * mutex reads the clock once it has it, so no wait is counted, and no
+ * time the writer lock's holder already counts is counted again. */
 static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
 {
-	pthread_mutex_lock(&vs->mu);
+	if (pthread_mutex_trylock(&vs->mu) != 0) {
+		pthread_mutex_lock(&vs->mu);
+		t = clock_mono_ns();
+	}
 	if (ledger_mine != l)
 		vs->since = t;
 }

@@ -80,6 +80,30 @@ Test(imap, keys_past_the_slot_are_kept_apart_and_compared_whole)
 	cr_assert_gt(imap_bytes(&M), M.cap * sizeof(imap_slot), "long keys are counted");
 }
 
+Test(imap, long_keys_of_one_hash_are_compared_to_their_last_byte)
+{
+	/* One hash for all, and keys alike for their first 60 bytes: only
+	 * a comparison past the slot's 48 bytes tells them apart. A longer
+	 * key goes in before its own prefix. */
+	char k[80];
+	memset(k, 'k', sizeof k);
+	for (int i = 0; i < 10; i++) {
+		k[60] = (char)('0' + i);
+		*imap_put(&M, k, 70, 9, NULL) = (uint64_t)i + 1;
+	}
+	*imap_put(&M, k, 61, 9, NULL) = 100;
+	for (int i = 0; i < 10; i++) {
+		k[60] = (char)('0' + i);
+		uint64_t *v = imap_get(&M, k, 70, 9);
+		cr_assert_not_null(v, "key %d", i);
+		cr_assert_eq(*v, (uint64_t)i + 1, "key %d", i);
+	}
+	k[60] = '9';
+	cr_assert_eq(*imap_get(&M, k, 61, 9), 100, "a prefix is a key of its own");
+	cr_assert_null(imap_get(&M, k, 62, 9));
+	cr_assert_eq(M.len, 11);
+}
+
 Test(imap, keys_of_one_hash_are_told_apart_by_their_bytes)
 {
 	/* The hash is the caller's: give every key the same one. */
