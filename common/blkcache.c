@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmem.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define BLK_ASAN 1
 #elif defined(__has_feature)
@@ -236,4 +238,20 @@ size_t blk_cached(void)
 	for (int k = 0; k < NCLASS; k++)
 		n += t->nfree[k];
 	return n;
+}
+
+void *blk_xalloc(size_t n)
+{
+	void *p = blk_alloc(n);
+	if (!p)
+		xmem_oom(n);
+	return p;
+}
+
+void *blk_xrealloc(void *p, size_t n)
+{
+	void *q = blk_realloc(p, n);
+	if (!q)
+		xmem_oom(n);
+	return q;
 }

@@ -129,15 +129,6 @@ smap_val *smap_get_h(const smap *m, const void *key, size_t klen, uint32_t hash)
 	return s ? &s->val : NULL;
 }
 
-void smap_prefetch_key(const smap *m, uint32_t hash)
-{
-	if (!m->cap)
-		return;
-	const smap_slot *s = &m->slots[hash & (m->cap - 1)];
-	if (s->key && s->key != SMAP_TOMB)
-		__builtin_prefetch(s->key);
-}
-
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created)
 {
 	return smap_put_h(m, key, klen, smap_hash(key, klen), created);

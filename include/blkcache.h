@@ -46,6 +46,10 @@ void *blk_calloc(size_t count, size_t size);
  * bytes, not a free. */
 void *blk_realloc(void *p, size_t n);
 void blk_free(void *p);
+/* blk_alloc and blk_realloc for callers that cannot go on without the
+ * memory: never NULL, out of memory aborts (xmem_oom), as xmalloc does. */
+void *blk_xalloc(size_t n);
+void *blk_xrealloc(void *p, size_t n);
 
 /* Hands over a malloc'ed buffer (NULL is ignored): kept when there is
  * room and its size is within the bounds, freed otherwise. */

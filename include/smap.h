@@ -52,16 +52,14 @@ smap_val *smap_get(const smap *m, const void *key, size_t klen);
 uint32_t smap_hash(const void *key, size_t klen);
 /* smap_get with hash = smap_hash(key, klen). */
 smap_val *smap_get_h(const smap *m, const void *key, size_t klen, uint32_t hash);
-/* Hints for a caller about to look up several keys: start loading the
- * slot where hash's probe begins (smap_prefetch), then, once that slot
- * is likely in cache, the key it holds (smap_prefetch_key), so the
- * lookups that follow overlap their cache misses. No effect on results. */
+/* A hint for a caller about to look up several keys: start loading the
+ * slot where hash's probe begins, so that the lookups that follow
+ * overlap their cache misses. No effect on results. */
 static inline void smap_prefetch(const smap *m, uint32_t hash)
 {
 	if (m->cap)
 		__builtin_prefetch(&m->slots[hash & (m->cap - 1)]);
 }
-void smap_prefetch_key(const smap *m, uint32_t hash);
 /* The value slot for key, inserted zeroed when absent (*created says so). */
 smap_val *smap_put(smap *m, const void *key, size_t klen, bool *created);
 /* smap_put with hash = smap_hash(key, klen). */

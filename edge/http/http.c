@@ -648,9 +648,8 @@ http_deferred *http_defer(const http_request *req)
 	http_call *call = req ? req->handle : NULL;
 	if (!call || call->def)
 		return NULL;
-	http_deferred *d = blk_calloc(1, sizeof *d);
-	if (!d)
-		xmem_oom(sizeof *d);
+	http_deferred *d = blk_xalloc(sizeof *d);
+	memset(d, 0, sizeof *d);
 	d->c = call->c;
 	d->st = call->st;
 	if (d->st)

@@ -197,9 +197,7 @@ static char *stash(stream *st, const uint8_t *name, size_t nlen, const uint8_t *
 		p = st->text + st->text_used;
 		st->text_used += need;
 	} else {
-		spill *sp = blk_alloc(sizeof *sp + need);
-		if (!sp)
-			xmem_oom(sizeof *sp + need);
+		spill *sp = blk_xalloc(sizeof *sp + need);
 		sp->next = st->spills;
 		st->spills = sp;
 		p = sp->text;
@@ -400,10 +398,7 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
 			cap = max + 1;
 		/* From the thread's block cache: a like's body is a few bytes,
 		 * and a malloc per request showed in the profile (1.5%). */
-		char *body = blk_realloc(st->body, cap);
-		if (!body)
-			xmem_oom(cap);
-		st->body = body;
+		st->body = blk_xrealloc(st->body, cap);
 		st->body_cap = cap;
 	}
 	memcpy(st->body + st->body_len, data, len);

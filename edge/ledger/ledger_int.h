@@ -706,12 +706,11 @@ static inline void ledger_vunlock(ledger *l, vstripe *vs)
  * time the writer lock's holder already counts is counted again. */
 static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
 {
-	if (pthread_mutex_trylock(&vs->mu) != 0) {
+	bool waited = pthread_mutex_trylock(&vs->mu) != 0;
+	if (waited)
 		pthread_mutex_lock(&vs->mu);
-		t = clock_mono_ns();
-	}
 	if (ledger_mine != l)
-		vs->since = t;
+		vs->since = waited ? clock_mono_ns() : t;
 }
 
 /* ledger_vunlock for a hold taken by ledger_vlock_from: the clock it

@@ -603,9 +603,8 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 		 * cache misses overlap; then the window is sorted by stripe (a
 		 * counting sort), so that each stripe is taken once. */
 		for (size_t i = 0; i < m; i++) {
-			k[i].kn = ekey_pair(k[i].key, r[i].counter, r[i].cl, r[i].item, r[i].il);
-			k[i].h = smap_hash(k[i].key, k[i].kn);
-			k[i].p = partition_of(r[i].item, r[i].il, l->o.partitions);
+			ledger_pair_make(&k[i], r[i].counter, r[i].cl, r[i].item, r[i].il,
+			                 l->o.partitions);
 			imap_prefetch_at(&l->view.s[k[i].p % nst].cache_where, k[i].h);
 			first[k[i].p % nst + 1]++;
 		}

@@ -73,6 +73,15 @@ Test(blkcache, calloc_zeroes_even_a_reused_block_and_refuses_overflow)
 	cr_assert_null(blk_calloc(SIZE_MAX / 2, 3));
 }
 
+Test(blkcache, the_never_failing_forms_hold_and_keep_their_contents)
+{
+	char *p = blk_xalloc(10);
+	memcpy(p, "0123456789", 10);
+	p = blk_xrealloc(p, 5000); /* past the largest class: malloc'ed */
+	cr_assert_eq(memcmp(p, "0123456789", 10), 0);
+	blk_free(p);
+}
+
 Test(blkcache, a_freed_block_is_handed_out_again_and_the_cache_is_bounded)
 {
 	void *p = blk_alloc(700);

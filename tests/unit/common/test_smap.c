@@ -313,15 +313,12 @@ Test(smap, prefetch_hints_are_safe_on_any_slot_and_change_nothing)
 	smap_init(&m);
 	/* No slots yet, then a live key, then the same slot as a tombstone. */
 	smap_prefetch(&m, smap_hash("a", 1));
-	smap_prefetch_key(&m, smap_hash("a", 1));
 	smap_put(&m, "a", 1, NULL)->u = 7;
-	for (uint32_t h = 0; h < 64; h++) {
+	for (uint32_t h = 0; h < 64; h++)
 		smap_prefetch(&m, h);
-		smap_prefetch_key(&m, h);
-	}
 	cr_assert_eq(smap_get(&m, "a", 1)->u, 7);
 	cr_assert(smap_del(&m, "a", 1));
-	smap_prefetch_key(&m, smap_hash("a", 1));
+	smap_prefetch(&m, smap_hash("a", 1));
 	cr_assert_null(smap_get(&m, "a", 1));
 	cr_assert_eq(m.len, 0);
 	smap_free(&m);
