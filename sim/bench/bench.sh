@@ -1124,9 +1124,22 @@ bench_bare() {
 	CORE_PID=$pid
 	measure bare_post "$NREQ" "$TMP/bare.txt" bench 1 0
 	measure bare_get "$NREQ" "$TMP/bare.txt" bench 0 0
+	bare_like_50
 	CORE_PID=""
 	bare_mixed
 	stop "$pid"
+}
+
+# A control for the like p99 at half of the like peak: POSTs to nghttpd
+# paced exactly as like_50 was (the same rate, the same pacer and
+# connections), so what the load side and HTTP/2 alone put in that p99
+# stands beside the edge's.
+bare_like_50() {
+	if ! isnum "${RATE[like]:-}" || ((RATE[like] <= 0)); then
+		WHY[bare_post_p99_ms_at_like_50pct]="no edge like peak to pace at"
+		return 0
+	fi
+	latency_run bare_post_50 50 "${RATE[like]}" "$TMP/bare.txt" bench 1
 }
 
 # A control for bench_mixed: the same two paced groups (GETs at half the
@@ -1425,6 +1438,7 @@ compute() {
 	R[bare_get_p99_mixed_vs_alone]=$(div "${LAT[get_50_bare_mixed.p99]:-}" \
 		"${LAT[bare_get_50_alone.p99]:-}")
 	NOTE[bare_get_p99_mixed_vs_alone]="the load side's share: the same two groups against nghttpd"
+	NOTE[bare_post_p99_ms_at_like_50pct]="nghttpd's POSTs paced as like_50 was: the load side's and HTTP/2's share"
 	local n
 	for n in edge_like_vs_bare edge_like_vs_redis edge_get_vs_bare edge_batch50_vs_get \
 		edge_like_durable_vs_like edge_like_durable_vs_redis_aof; do
@@ -1463,6 +1477,7 @@ compute() {
 	S_WORST=$(awk -v a="${R[serial_fraction_like]}" -v b="${R[serial_fraction_get]}" \
 		'BEGIN { if (a != "" && b != "") print (a + 0 > b + 0 ? a : b) }')
 	R[p99_like_ms_at_50pct]=${LAT[like_50.p99]}
+	R[bare_post_p99_ms_at_like_50pct]=${LAT[bare_post_50.p99]:-}
 	R[p99_get_ms_at_50pct]=${LAT[get_50.p99]}
 	R[p99_like_ms_at_80pct]=${LAT[like_80.p99]}
 	R[p99_get_ms_at_80pct]=${LAT[get_80.p99]}
@@ -1539,7 +1554,7 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_bare_per_core edge_like_vs_redis_per_core edge_get_vs_bare_per_core
 	edge_batch50_vs_get_per_core edge_like_durable_vs_like_per_core
 	edge_like_durable_vs_redis_aof_per_core
-	bare_get_p99_mixed_vs_alone)
+	bare_get_p99_mixed_vs_alone bare_post_p99_ms_at_like_50pct)
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
@@ -1584,7 +1599,8 @@ write_json() {
 			like_sync_true_50.target like_sync_true_50.rate like_sync_true_50.p50 \
 			like_sync_true_50.p99 like_sync_true_50.p999 like_sync_false_50.target \
 			like_sync_false_50.rate like_sync_false_50.p50 like_sync_false_50.p99 \
-			like_sync_false_50.p999 "${lat[@]}"
+			like_sync_false_50.p999 bare_post_50.target bare_post_50.rate bare_post_50.p50 \
+			bare_post_50.p99 bare_post_50.p999 "${lat[@]}"
 		printf '\n  },\n  "serial": {\n'
 		jobject '    ' SER "${ser[@]}"
 		printf '\n  },\n  "batching": {"likes_posted": %s, "ops_applied": %s, ' \
@@ -1644,6 +1660,7 @@ print_table() {
 	row "edge like / PostgreSQL one row per like" edge_like_vs_naive_dedupe "" ""
 	row "central apply / raw LevelDB" central_vs_raw_leveldb ">=" 1.0
 	row "p99 like ms at 50% of peak" p99_like_ms_at_50pct "<=" 5
+	row "nghttpd POST p99 ms at that pace" bare_post_p99_ms_at_like_50pct "" ""
 	row "p99 GET ms at 50% of peak" p99_get_ms_at_50pct "<=" 2
 	row "p99 like ms at 80% of peak" p99_like_ms_at_80pct "" ""
 	row "p99 GET ms at 80% of peak" p99_get_ms_at_80pct "" ""
