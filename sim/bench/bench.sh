@@ -71,7 +71,13 @@
 # connection (16; four connections, so 64 requests in flight),
 # BENCH_DOWNSTREAM_IDLE (1: the broker and central run under SCHED_IDLE
 # on the load CPU but in the convergence run; 0: at the default
-# priority), BENCH_EDGE_INI (more config lines for every edge, '\n'
+# priority), BENCH_DOWNSTREAM_CPU the CPU of the broker and central in the
+# partial modes (sync, latency, reads, ab; the load CPU unless set): with
+# the server CPU and BENCH_DOWNSTREAM_IDLE=1 they take only what the edge
+# leaves, and h2load has its CPU to itself, as in the nghttpd controls
+# (the full run keeps them on the load CPU: its convergence run and its
+# count of applied ops need central at a normal share), BENCH_EDGE_INI
+# (more config lines for every edge, '\n'
 # between them, for A/B runs of an option), BENCH_CENTRAL_INI (the same
 # for central), BENCH_SNAPSHOT_MS central's snapshot_interval_ms (1000),
 # BENCH_LAT_RUNS the latency mode's paced runs (3) and BENCH_LAT_PCT
@@ -121,6 +127,8 @@ SNAPSHOT_MS=${BENCH_SNAPSHOT_MS:-1000} # central's snapshot_interval_ms
 PACER=${BENCH_PACER:-h2load} # the latency runs' load: h2load --rps, or sim pace (even, poisson)
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
+# Where the partial modes' broker and central run (stack_with_likes).
+DOWNSTREAM_CPU=${BENCH_DOWNSTREAM_CPU:-$LOAD_CPU}
 CONNS=4  # h2load processes, one connection each (see h2run)
 DEPTH=${BENCH_DEPTH:-16} # streams per connection; Redis gets the same pipeline depth
 TOKEN=bench-token
@@ -828,7 +836,7 @@ bench_sync() {
 stack_with_likes() {
 	printf '{}' >"$TMP/body.json"
 	LAT_LIKES=0
-	start_stack "$LOAD_CPU" "$SERVER_CPU"
+	start_stack "$DOWNSTREAM_CPU" "$SERVER_CPU"
 	uri_list "$TMP/likes.txt" "http://127.0.0.1:$EDGE_PORT" /v1/items/post/ "$ITEMS"
 	measure like_cold "$((ITEMS * CONNS))" "$TMP/likes.txt" cold 1 0
 }
