@@ -240,6 +240,15 @@ downstream() {
 	if [[ ${BENCH_DOWNSTREAM_IDLE:-0} == 1 ]]; then echo "chrt --idle 0"; fi
 }
 
+# Moves the broker and central (every thread) to cpus.
+downstream_cpus() { # cpus
+	[[ -n $(pin "$1") ]] || return 0
+	local pid
+	for pid in "$BROKER_PID" "$CENTRAL_PID"; do
+		taskset -a -c -p "$1" "$pid" >/dev/null 2>&1 || return 1
+	done
+}
+
 # Gives the broker and central (every thread) the default priority back,
 # for a run whose answers wait for them.
 downstream_default() {
