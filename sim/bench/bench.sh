@@ -70,7 +70,7 @@
 # BENCH_LOAD_CPU (1) and BENCH_DEPTH streams in flight per h2load
 # connection (16; four connections, so 64 requests in flight),
 # BENCH_DOWNSTREAM_IDLE (1: the broker and central run under SCHED_IDLE
-# on the load CPU but in the convergence run; 0: at the default
+# on their CPU but in the convergence run; 0: at the default
 # priority), BENCH_DOWNSTREAM_CPU the CPU of the broker and central in the
 # partial modes (sync, latency, reads, ab; the load CPU unless set): with
 # the server CPU and BENCH_DOWNSTREAM_IDLE=1 they take only what the edge
