@@ -9,6 +9,7 @@
 #include <leveldb/c.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ void store_opts_default(store_opts *o)
 	o->write_buffer = 16u << 20;
 	o->sync = false;
 	o->compaction_nice = 0;
+	o->compaction_idle = false;
 }
 
 /* LevelDB compacts on one background thread per process, which its
@@ -72,25 +74,35 @@ void store_opts_default(store_opts *o)
  * the call then waits for that compaction, at the helper's priority,
  * before the store is returned: a slower start, nothing worse.) Only the
  * first niced open in a process that succeeds chooses; later ones find
- * the thread running. */
+ * the thread running. SCHED_IDLE (compaction_idle) is chosen the same
+ * way: the policy is inherited as the nice value is, and a thread may
+ * always take it up; only its way back would need a privilege. */
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
 	int nice;
+	bool idle;
 	leveldb_t *ldb;
 	char *lerr;
 	int nice_errno; /* setpriority's errno, or 0 */
+	int idle_errno; /* sched_setscheduler's errno, or 0 */
 } niced_open;
 
 static void *open_niced(void *arg)
 {
 	niced_open *j = arg;
-	errno = 0;
-	int now = getpriority(PRIO_PROCESS, (id_t)gettid());
-	if (errno)
-		j->nice_errno = errno;
-	else if (now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
-		j->nice_errno = errno;
+	/* The policy of this thread alone: Linux schedules threads. */
+	static const struct sched_param prio0 = {.sched_priority = 0};
+	if (j->idle && sched_setscheduler(0, SCHED_IDLE, &prio0) != 0)
+		j->idle_errno = errno;
+	if (!j->idle || j->idle_errno) {
+		errno = 0;
+		int now = getpriority(PRIO_PROCESS, (id_t)gettid());
+		if (errno)
+			j->nice_errno = errno;
+		else if (now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
+			j->nice_errno = errno;
+	}
 	j->ldb = leveldb_open(j->opts, j->path, &j->lerr);
 	if (!j->ldb)
 		return NULL;
@@ -104,12 +116,13 @@ static void *open_niced(void *arg)
 	return NULL;
 }
 
-static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, char **lerr)
+static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, bool idle,
+                           char **lerr)
 {
 	static atomic_bool chosen;
-	if (nice <= 0 || atomic_exchange(&chosen, true))
+	if ((nice <= 0 && !idle) || atomic_exchange(&chosen, true))
 		return leveldb_open(opts, path, lerr);
-	niced_open j = {.path = path, .opts = opts, .nice = nice};
+	niced_open j = {.path = path, .opts = opts, .nice = nice, .idle = idle};
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, open_niced, &j);
 	if (rc) {
@@ -120,6 +133,10 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 		return leveldb_open(opts, path, lerr);
 	}
 	pthread_join(t, NULL);
+	if (j.idle_errno)
+		log_warn("store: could not run the compaction thread under SCHED_IDLE; "
+		         "it runs at its nice value",
+		         "nice=%d error=\"%s\"", nice, strerror(j.idle_errno));
 	if (j.nice_errno)
 		log_warn("store: could not set the compaction thread's priority",
 		         "nice=%d error=\"%s\"", nice, strerror(j.nice_errno));
@@ -156,7 +173,7 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	db->path = xstrdup(path);
 
 	char *lerr = NULL;
-	db->ldb = ldb_open(db->opts, path, o->compaction_nice, &lerr);
+	db->ldb = ldb_open(db->opts, path, o->compaction_nice, o->compaction_idle, &lerr);
 	if (lerr) {
 		snprintf(err, errlen, "open %s: %s", path, lerr);
 		leveldb_free(lerr);

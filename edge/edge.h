@@ -61,6 +61,7 @@ typedef struct edge_config {
 	int64_t readthrough_entries;
 	int64_t store_cache_mb;
 	int64_t store_compaction_nice;
+	bool store_compaction_idle;
 	int64_t member_filter_mb;
 	bool store_sync;
 	bool group_commit;

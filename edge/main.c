@@ -681,6 +681,7 @@ static int start(edge *e, char *err, size_t errlen)
 	so.cache_bytes = (size_t)cfg->store_cache_mb << 20;
 	so.sync = cfg->store_sync;
 	so.compaction_nice = (int)cfg->store_compaction_nice;
+	so.compaction_idle = cfg->store_compaction_idle;
 	e->db = store_open_dir(cfg->data_dir, &so, err, errlen);
 	if (!e->db)
 		return ERR_IO;

@@ -126,7 +126,11 @@ const cfg_opt edge_options[] = {
     OPT("store", "sync", CFG_BOOL, store_sync, "false", 0, 0, "fsync every write (power loss)"),
     OPT("store", "compaction_nice", CFG_INT, store_compaction_nice, "10", 0, 19,
         "nice value of LevelDB's compaction thread: on a busy core a compaction "
-        "yields to the threads answering requests; 0 = the process's own"),
+        "yields to the threads answering requests; 0 = the process's own. Used "
+        "when compaction_idle is false or SCHED_IDLE is refused"),
+    OPT("store", "compaction_idle", CFG_BOOL, store_compaction_idle, "true", 0, 0,
+        "run LevelDB's compaction thread under SCHED_IDLE: it takes only CPU time "
+        "no other thread wants, and gives up its core to any thread that wakes"),
     OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
         "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
         "0 = none"),

@@ -29,6 +29,13 @@ typedef struct store_opts {
 	 * shared core a compaction yields to the threads answering requests.
 	 * Later opens find the thread running, whatever they set. */
 	int compaction_nice;
+	/* Start the thread as compaction_nice does, but under SCHED_IDLE:
+	 * it runs only on CPU time no other thread wants, and any other
+	 * thread that wakes takes the CPU from it at once. At a nice value
+	 * it can keep a core it shares with a request loop until the next
+	 * scheduler tick. compaction_nice applies when the kernel refuses
+	 * SCHED_IDLE (logged). */
+	bool compaction_idle;
 } store_opts;
 
 void store_opts_default(store_opts *o);

@@ -3,11 +3,15 @@
  * several HTTP/2 connections (nothing acknowledged is lost, exit 0),
  * /readyz of edge and central as the broker freezes and thaws and as
  * central stops (exit 0) and comes back, SIGHUP reloading the JWT keys
- * (a bad file keeps the old ones) and reopening log.file. Each test
- * starts its own stack in a fresh temp dir and stops it by PID.
+ * (a bad file keeps the old ones) and reopening log.file, and the
+ * scheduling policy of the edge's threads (LevelDB's compaction thread
+ * alone under SCHED_IDLE). Each test starts its own stack in a fresh temp
+ * dir and stops it by PID.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <jwt.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -264,4 +268,63 @@ Test(lifecycle, sighup_reopens_the_log_file_after_rotation)
 	              0, "the rotated file got a line after the reopen");
 	cr_assert_eq(proc_capture(out, sizeof out, "grep -c 'msg=\"edge started\"' '%s'", rotated),
 	             0, "the rotated file lost its earlier lines");
+}
+
+/* --- (e) thread policies --------------------------------------------------- */
+
+/* The scheduling policy (stat field 41) of thread tid of process pid, or
+ * -1 when its stat cannot be read. */
+static int thread_policy(pid_t pid, const char *tid)
+{
+	char path[128], line[1024];
+	snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(line, 1, sizeof line - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	const char *p = strrchr(line, ')');
+	for (int field = 2; p && field < 41; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	return p ? atoi(p + 1) : -1;
+}
+
+/* How many of pid's threads run under policy. */
+static int threads_under(pid_t pid, int policy)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && thread_policy(pid, e->d_name) == policy)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* store.compaction_idle (the default): LevelDB's compaction thread, and
+ * no other, runs under SCHED_IDLE; false leaves every thread at the
+ * default policy. */
+Test(lifecycle, only_the_compaction_thread_runs_idle)
+{
+	stack_up(1, NPARTS, 200);
+	cr_assert_eq(threads_under(S.edge_pid[0], SCHED_IDLE), 1);
+	char self[32];
+	snprintf(self, sizeof self, "%d", (int)S.edge_pid[0]);
+	cr_assert_eq(thread_policy(S.edge_pid[0], self), SCHED_OTHER, "the main loop's policy");
+	cr_assert_gt(threads_under(S.edge_pid[0], SCHED_OTHER), 3);
+
+	proc_stop(S.edge_pid[0], SIGTERM);
+	S.edge_pid[0] = 0;
+	S.edge_extra = "[store]\ncompaction_idle = false\n";
+	char ops[64];
+	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
+	stack_write_edge(0, ops);
+	stack_start_edge(0);
+	cr_assert_eq(threads_under(S.edge_pid[0], SCHED_IDLE), 0);
 }

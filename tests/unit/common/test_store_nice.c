@@ -1,12 +1,14 @@
-/* test_store_nice.c - store_opts.compaction_nice: LevelDB's compaction
- * thread starts at the nice value of the process's first niced open,
- * the thread that opened keeps its own, and the store works as before.
+/* test_store_nice.c - store_opts.compaction_nice and compaction_idle:
+ * LevelDB's compaction thread starts at the nice value, or under the
+ * SCHED_IDLE policy, of the process's first niced open, the thread that
+ * opened keeps its own, and the store works as before.
  * Each Criterion test runs in a process of its own, so each sees a
  * process whose LevelDB has not started its thread yet.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,24 +30,24 @@ static void teardown(void)
 	testdir_remove(dir);
 }
 
-/* The nice value of one of this process's threads, or -100 when its stat
- * cannot be read (the thread ended). */
-static int thread_nice(const char *tid)
+/* Field n of one of this process's threads' stat, counted from its state
+ * (1), or -100 when the stat cannot be read (the thread ended). */
+static int thread_stat(const char *tid, int n)
 {
 	char path[128], line[1024];
 	snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -100;
-	size_t n = fread(line, 1, sizeof line - 1, f);
+	size_t len = fread(line, 1, sizeof line - 1, f);
 	fclose(f);
-	line[n] = '\0';
+	line[len] = '\0';
 	const char *p = strrchr(line, ')');
 	if (!p)
 		return -100;
-	/* After "pid (comm) ": state is field 1, nice field 17. */
+	/* After "pid (comm) ": state is field 1, nice 17, policy 39. */
 	p += 2;
-	for (int field = 1; field < 17; field++) {
+	for (int field = 1; field < n; field++) {
 		p = strchr(p, ' ');
 		if (!p)
 			return -100;
@@ -54,30 +56,38 @@ static int thread_nice(const char *tid)
 	return atoi(p);
 }
 
-/* How many of this process's threads run at nice value want. */
-static int threads_at_once(int want)
+#define NICE 17
+#define POLICY 39
+
+/* How many of this process's threads have want in stat field n. */
+static int threads_with_once(int n, int want)
 {
 	DIR *d = opendir("/proc/self/task");
 	cr_assert_not_null(d);
-	int n = 0;
+	int k = 0;
 	struct dirent *e;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && thread_nice(e->d_name) == want)
-			n++;
+		if (e->d_name[0] != '.' && thread_stat(e->d_name, n) == want)
+			k++;
 	closedir(d);
-	return n;
+	return k;
 }
 
-/* threads_at_once, asked again for up to a second while it exceeds
+/* threads_with_once, asked again for up to a second while it exceeds
  * most: a joined thread can still be listed for a moment as it exits. */
-static int threads_at(int want, int most)
+static int threads_with(int n, int want, int most)
 {
-	int n = threads_at_once(want);
-	for (int i = 0; i < 100 && n > most; i++) {
+	int k = threads_with_once(n, want);
+	for (int i = 0; i < 100 && k > most; i++) {
 		usleep(10000);
-		n = threads_at_once(want);
+		k = threads_with_once(n, want);
 	}
-	return n;
+	return k;
+}
+
+static int threads_at(int nice, int most)
+{
+	return threads_with(NICE, nice, most);
 }
 
 /* The nice value the tests ask for: base + step, base being the test's
@@ -92,7 +102,7 @@ static int above(int step)
 	return base + step;
 }
 
-static store *open_at(const char *name, int nice)
+static store *open_with(const char *name, int nice, bool idle)
 {
 	char path[512], err[256] = "";
 	snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -101,9 +111,15 @@ static store *open_at(const char *name, int nice)
 	o.cache_bytes = 1 << 20;
 	o.write_buffer = 1 << 20; /* the test's writes fill several memtables */
 	o.compaction_nice = nice;
+	o.compaction_idle = idle;
 	store *db = store_open(path, &o, err, sizeof err);
 	cr_assert_not_null(db, "%s", err);
 	return db;
+}
+
+static store *open_at(const char *name, int nice)
+{
+	return open_with(name, nice, false);
 }
 
 /* Writes through several 1 MB memtables, so that LevelDB's thread runs
@@ -193,5 +209,31 @@ Test(store_nice, zero_leaves_the_priority_alone)
 	fill(db);
 	for (int v = own + 1; v <= 19; v++)
 		cr_assert_eq(threads_at(v, 0), 0, "a thread at nice %d", v);
+	store_close(db);
+}
+
+/* compaction_idle: the thread starts under SCHED_IDLE, the opener keeps
+ * its policy, and the store works with the idle thread compacting. */
+Test(store_nice, idle_starts_the_compaction_thread_under_sched_idle)
+{
+	cr_assert_eq(threads_with(POLICY, SCHED_IDLE, 0), 0);
+	int own = getpriority(PRIO_PROCESS, 0);
+	store *db = open_with("a", 0, true);
+	cr_assert_eq(threads_with(POLICY, SCHED_IDLE, 1), 1);
+	cr_assert_eq(sched_getscheduler(0), SCHED_OTHER, "the opening thread keeps its policy");
+	cr_assert_eq(getpriority(PRIO_PROCESS, 0), own);
+
+	fill(db);
+	cr_assert_eq(threads_with(POLICY, SCHED_IDLE, 1), 1);
+	store_close(db);
+}
+
+/* Under SCHED_IDLE the nice value is not the thread's: it is not set. */
+Test(store_nice, idle_leaves_the_nice_value_alone)
+{
+	int nice = above(7);
+	store *db = open_with("a", nice, true);
+	cr_assert_eq(threads_with(POLICY, SCHED_IDLE, 1), 1);
+	cr_assert_eq(threads_at(nice, 0), 0);
 	store_close(db);
 }
