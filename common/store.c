@@ -91,11 +91,12 @@ typedef struct niced_open {
 static void *open_niced(void *arg)
 {
 	niced_open *j = arg;
-	/* The policy of this thread alone: Linux schedules threads. */
+	/* The policy of this thread alone. */
 	static const struct sched_param prio0 = {.sched_priority = 0};
-	if (j->idle && sched_setscheduler(0, SCHED_IDLE, &prio0) != 0)
-		j->idle_errno = errno;
-	if (!j->idle || j->idle_errno) {
+	if (j->idle)
+		j->idle_errno = pthread_setschedparam(pthread_self(), SCHED_IDLE, &prio0);
+	/* A nice value of 0 leaves the process's own, as it always did. */
+	if ((!j->idle || j->idle_errno) && j->nice > 0) {
 		errno = 0;
 		int now = getpriority(PRIO_PROCESS, (id_t)gettid());
 		if (errno)

@@ -129,8 +129,9 @@ const cfg_opt edge_options[] = {
         "yields to the threads answering requests; 0 = the process's own. Used "
         "when compaction_idle is false or SCHED_IDLE is refused"),
     OPT("store", "compaction_idle", CFG_BOOL, store_compaction_idle, "true", 0, 0,
-        "run LevelDB's compaction thread under SCHED_IDLE: it takes only CPU time "
-        "no other thread wants, and gives up its core to any thread that wakes"),
+        "run LevelDB's compaction thread under SCHED_IDLE: it runs mostly on CPU "
+        "time the other threads leave, and gives up its core to any thread that "
+        "wakes"),
     OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
         "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
         "0 = none"),

@@ -30,8 +30,8 @@ typedef struct store_opts {
 	 * Later opens find the thread running, whatever they set. */
 	int compaction_nice;
 	/* Start the thread as compaction_nice does, but under SCHED_IDLE:
-	 * it runs only on CPU time no other thread wants, and any other
-	 * thread that wakes takes the CPU from it at once. At a nice value
+	 * it runs mostly on CPU time the other threads leave, and any
+	 * other thread that wakes takes the CPU from it at once. At a nice value
 	 * it can keep a core it shares with a request loop until the next
 	 * scheduler tick. compaction_nice applies when the kernel refuses
 	 * SCHED_IDLE (logged). */

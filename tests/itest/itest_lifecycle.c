@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <jwt.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -272,52 +273,58 @@ Test(lifecycle, sighup_reopens_the_log_file_after_rotation)
 
 /* --- (e) thread policies --------------------------------------------------- */
 
-/* The scheduling policy (stat field 41) of thread tid of process pid, or
- * -1 when its stat cannot be read. */
-static int thread_policy(pid_t pid, const char *tid)
+#define NICE 19
+#define POLICY 41
+
+/* Field n (pid is 1) of thread tid of process pid's stat, or -100 when
+ * it cannot be read. */
+static int thread_stat(pid_t pid, const char *tid, int n)
 {
 	char path[128], line[1024];
 	snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return -1;
-	size_t n = fread(line, 1, sizeof line - 1, f);
+		return -100;
+	size_t len = fread(line, 1, sizeof line - 1, f);
 	fclose(f);
-	line[n] = '\0';
+	line[len] = '\0';
 	const char *p = strrchr(line, ')');
-	for (int field = 2; p && field < 41; field++) {
+	for (int field = 2; p && field < n; field++)
 		p = strchr(p + 1, ' ');
-	}
-	return p ? atoi(p + 1) : -1;
+	return p ? atoi(p + 1) : -100;
 }
 
-/* How many of pid's threads run under policy. */
-static int threads_under(pid_t pid, int policy)
+/* How many of pid's threads have want in stat field n. */
+static int threads_with(pid_t pid, int n, int want)
 {
 	char dir[64];
 	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
 	DIR *d = opendir(dir);
 	cr_assert_not_null(d);
-	int n = 0;
+	int k = 0;
 	struct dirent *e;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && thread_policy(pid, e->d_name) == policy)
-			n++;
+		if (e->d_name[0] != '.' && thread_stat(pid, e->d_name, n) == want)
+			k++;
 	closedir(d);
-	return n;
+	return k;
 }
 
 /* store.compaction_idle (the default): LevelDB's compaction thread, and
  * no other, runs under SCHED_IDLE; false leaves every thread at the
- * default policy. */
+ * default policy, that one at compaction_nice (10) above the others. */
 Test(lifecycle, only_the_compaction_thread_runs_idle)
 {
+	int own = getpriority(PRIO_PROCESS, 0), policy = sched_getscheduler(0);
+	if (policy != SCHED_OTHER || own + 10 > 19)
+		cr_skip_test("the suite runs under policy %d at nice %d", policy, own);
 	stack_up(1, NPARTS, 200);
-	cr_assert_eq(threads_under(S.edge_pid[0], SCHED_IDLE), 1);
+	pid_t pid = S.edge_pid[0];
+	cr_assert_eq(threads_with(pid, POLICY, SCHED_IDLE), 1);
 	char self[32];
-	snprintf(self, sizeof self, "%d", (int)S.edge_pid[0]);
-	cr_assert_eq(thread_policy(S.edge_pid[0], self), SCHED_OTHER, "the main loop's policy");
-	cr_assert_gt(threads_under(S.edge_pid[0], SCHED_OTHER), 3);
+	snprintf(self, sizeof self, "%d", (int)pid);
+	cr_assert_eq(thread_stat(pid, self, POLICY), SCHED_OTHER, "the main loop's policy");
+	cr_assert_gt(threads_with(pid, POLICY, SCHED_OTHER), 3);
 
 	proc_stop(S.edge_pid[0], SIGTERM);
 	S.edge_pid[0] = 0;
@@ -326,5 +333,7 @@ Test(lifecycle, only_the_compaction_thread_runs_idle)
 	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
 	stack_write_edge(0, ops);
 	stack_start_edge(0);
-	cr_assert_eq(threads_under(S.edge_pid[0], SCHED_IDLE), 0);
+	pid = S.edge_pid[0];
+	cr_assert_eq(threads_with(pid, POLICY, SCHED_IDLE), 0);
+	cr_assert_eq(threads_with(pid, NICE, own + 10), 1, "one thread at compaction_nice");
 }
