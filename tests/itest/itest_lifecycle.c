@@ -9,7 +9,6 @@
  * dir and stops it by PID.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <jwt.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 
 #include "tests/support/stack.h"
+#include "tests/support/threadstat.h"
 
 #define NPARTS 2
 
@@ -273,43 +273,6 @@ Test(lifecycle, sighup_reopens_the_log_file_after_rotation)
 
 /* --- (e) thread policies --------------------------------------------------- */
 
-#define NICE 19
-#define POLICY 41
-
-/* Field n (pid is 1) of thread tid of process pid's stat, or -100 when
- * it cannot be read. */
-static int thread_stat(pid_t pid, const char *tid, int n)
-{
-	char path[128], line[1024];
-	snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -100;
-	size_t len = fread(line, 1, sizeof line - 1, f);
-	fclose(f);
-	line[len] = '\0';
-	const char *p = strrchr(line, ')');
-	for (int field = 2; p && field < n; field++)
-		p = strchr(p + 1, ' ');
-	return p ? atoi(p + 1) : -100;
-}
-
-/* How many of pid's threads have want in stat field n. */
-static int threads_with(pid_t pid, int n, int want)
-{
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	int k = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && thread_stat(pid, e->d_name, n) == want)
-			k++;
-	closedir(d);
-	return k;
-}
-
 /* store.compaction_idle (the default): LevelDB's compaction thread, and
  * no other, runs under SCHED_IDLE; false leaves every thread at the
  * default policy, that one at compaction_nice (10) above the others. */
@@ -320,11 +283,11 @@ Test(lifecycle, only_the_compaction_thread_runs_idle)
 		cr_skip_test("the suite runs under policy %d at nice %d", policy, own);
 	stack_up(1, NPARTS, 200);
 	pid_t pid = S.edge_pid[0];
-	cr_assert_eq(threads_with(pid, POLICY, SCHED_IDLE), 1);
+	cr_assert_eq(threads_with_now(pid, STAT_POLICY, SCHED_IDLE), 1);
 	char self[32];
 	snprintf(self, sizeof self, "%d", (int)pid);
-	cr_assert_eq(thread_stat(pid, self, POLICY), SCHED_OTHER, "the main loop's policy");
-	cr_assert_gt(threads_with(pid, POLICY, SCHED_OTHER), 3);
+	cr_assert_eq(thread_stat(pid, self, STAT_POLICY), SCHED_OTHER, "the main loop's policy");
+	cr_assert_gt(threads_with_now(pid, STAT_POLICY, SCHED_OTHER), 3);
 
 	proc_stop(S.edge_pid[0], SIGTERM);
 	S.edge_pid[0] = 0;
@@ -334,6 +297,7 @@ Test(lifecycle, only_the_compaction_thread_runs_idle)
 	stack_write_edge(0, ops);
 	stack_start_edge(0);
 	pid = S.edge_pid[0];
-	cr_assert_eq(threads_with(pid, POLICY, SCHED_IDLE), 0);
-	cr_assert_eq(threads_with(pid, NICE, own + 10), 1, "one thread at compaction_nice");
+	cr_assert_eq(threads_with_now(pid, STAT_POLICY, SCHED_IDLE), 0);
+	cr_assert_eq(threads_with_now(pid, STAT_NICE, own + 10), 1,
+	             "one thread at compaction_nice");
 }

@@ -6,7 +6,6 @@
  * process whose LevelDB has not started its thread yet.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "store.h"
 #include "tests/support/testdir.h"
+#include "tests/support/threadstat.h"
 
 static char dir[256];
 
@@ -30,57 +30,17 @@ static void teardown(void)
 	testdir_remove(dir);
 }
 
-/* Field n of one of this process's threads' stat, counted from its state
- * (1), or -100 when the stat cannot be read (the thread ended). */
-static int thread_stat(const char *tid, int n)
-{
-	char path[128], line[1024];
-	snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -100;
-	size_t len = fread(line, 1, sizeof line - 1, f);
-	fclose(f);
-	line[len] = '\0';
-	const char *p = strrchr(line, ')');
-	if (!p)
-		return -100;
-	/* After "pid (comm) ": state is field 1, nice 17, policy 39. */
-	p += 2;
-	for (int field = 1; field < n; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -100;
-		p++;
-	}
-	return atoi(p);
-}
+#define NICE STAT_NICE
+#define POLICY STAT_POLICY
 
-#define NICE 17
-#define POLICY 39
-
-/* How many of this process's threads have want in stat field n. */
-static int threads_with_once(int n, int want)
-{
-	DIR *d = opendir("/proc/self/task");
-	cr_assert_not_null(d);
-	int k = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && thread_stat(e->d_name, n) == want)
-			k++;
-	closedir(d);
-	return k;
-}
-
-/* threads_with_once, asked again for up to a second while it exceeds
+/* threads_with_now, asked again for up to a second while it exceeds
  * most: a joined thread can still be listed for a moment as it exits. */
 static int threads_with(int n, int want, int most)
 {
-	int k = threads_with_once(n, want);
+	int k = threads_with_now(getpid(), n, want);
 	for (int i = 0; i < 100 && k > most; i++) {
 		usleep(10000);
-		k = threads_with_once(n, want);
+		k = threads_with_now(getpid(), n, want);
 	}
 	return k;
 }
