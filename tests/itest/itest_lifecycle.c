@@ -10,10 +10,10 @@
  */
 #include <criterion/criterion.h>
 #include <jwt.h>
-#include <sched.h>
-#include <sys/resource.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "tests/support/stack.h"
