@@ -283,7 +283,7 @@ Test(lifecycle, only_the_compaction_thread_runs_idle)
 		cr_skip_test("the suite runs under policy %d at nice %d", policy, own);
 	stack_up(1, NPARTS, 200);
 	pid_t pid = S.edge_pid[0];
-	cr_assert_eq(threads_with_now(pid, STAT_POLICY, SCHED_IDLE), 1);
+	cr_assert_eq(threads_with(pid, STAT_POLICY, SCHED_IDLE, 1), 1);
 	char self[32];
 	snprintf(self, sizeof self, "%d", (int)pid);
 	cr_assert_eq(thread_stat(pid, self, STAT_POLICY), SCHED_OTHER, "the main loop's policy");
@@ -298,6 +298,5 @@ Test(lifecycle, only_the_compaction_thread_runs_idle)
 	stack_start_edge(0);
 	pid = S.edge_pid[0];
 	cr_assert_eq(threads_with_now(pid, STAT_POLICY, SCHED_IDLE), 0);
-	cr_assert_eq(threads_with_now(pid, STAT_NICE, own + 10), 1,
-	             "one thread at compaction_nice");
+	cr_assert_eq(threads_with(pid, STAT_NICE, own + 10, 1), 1, "one thread at compaction_nice");
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* Fields of /proc/PID/task/TID/stat, the pid being field 1 (proc(5)). */
 #define STAT_NICE 19
@@ -49,6 +50,18 @@ THREADSTAT_UTIL int threads_with_now(pid_t pid, int n, int want)
 		if (e->d_name[0] != '.' && thread_stat(pid, e->d_name, n) == want)
 			k++;
 	closedir(d);
+	return k;
+}
+
+/* threads_with_now, asked again for up to a second while it exceeds
+ * most: a joined thread can still be listed for a moment as it exits. */
+THREADSTAT_UTIL int threads_with(pid_t pid, int n, int want, int most)
+{
+	int k = threads_with_now(pid, n, want);
+	for (int i = 0; i < 100 && k > most; i++) {
+		usleep(10000);
+		k = threads_with_now(pid, n, want);
+	}
 	return k;
 }
 

@@ -30,21 +30,9 @@ static void teardown(void)
 	testdir_remove(dir);
 }
 
-/* threads_with_now, asked again for up to a second while it exceeds
- * most: a joined thread can still be listed for a moment as it exits. */
-static int threads_with(int n, int want, int most)
-{
-	int k = threads_with_now(getpid(), n, want);
-	for (int i = 0; i < 100 && k > most; i++) {
-		usleep(10000);
-		k = threads_with_now(getpid(), n, want);
-	}
-	return k;
-}
-
 static int threads_at(int nice, int most)
 {
-	return threads_with(STAT_NICE, nice, most);
+	return threads_with(getpid(), STAT_NICE, nice, most);
 }
 
 /* The nice value the tests ask for: base + step, base being the test's
@@ -173,15 +161,15 @@ Test(store_nice, zero_leaves_the_priority_alone)
  * its policy, and the store works with the idle thread compacting. */
 Test(store_nice, idle_starts_the_compaction_thread_under_sched_idle)
 {
-	cr_assert_eq(threads_with(STAT_POLICY, SCHED_IDLE, 0), 0);
+	cr_assert_eq(threads_with(getpid(), STAT_POLICY, SCHED_IDLE, 0), 0);
 	int own = getpriority(PRIO_PROCESS, 0), policy = sched_getscheduler(0);
 	store *db = open_with("a", 0, true);
-	cr_assert_eq(threads_with(STAT_POLICY, SCHED_IDLE, 1), 1);
+	cr_assert_eq(threads_with(getpid(), STAT_POLICY, SCHED_IDLE, 1), 1);
 	cr_assert_eq(sched_getscheduler(0), policy, "the opening thread keeps its policy");
 	cr_assert_eq(getpriority(PRIO_PROCESS, 0), own);
 
 	fill(db);
-	cr_assert_eq(threads_with(STAT_POLICY, SCHED_IDLE, 1), 1);
+	cr_assert_eq(threads_with(getpid(), STAT_POLICY, SCHED_IDLE, 1), 1);
 	store_close(db);
 }
 
@@ -193,7 +181,7 @@ Test(store_nice, idle_leaves_the_nice_value_alone)
 	/* After the writes the helper that opened is long gone: the one
 	 * idle thread left is LevelDB's. */
 	fill(db);
-	cr_assert_eq(threads_with(STAT_POLICY, SCHED_IDLE, 1), 1);
+	cr_assert_eq(threads_with(getpid(), STAT_POLICY, SCHED_IDLE, 1), 1);
 	cr_assert_eq(threads_at(nice, 0), 0);
 	store_close(db);
 }
