@@ -534,6 +534,9 @@ static int workers_start(edge *e, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot start worker %zu", i);
 			return ERR_IO;
 		}
+		char name[16]; /* the kernel's limit, NUL included */
+		snprintf(name, sizeof name, "edge-w%u", (unsigned)(i % 10000));
+		(void)pthread_setname_np(w->thread, name); /* for top -H and perf */
 		w->started = true;
 	}
 	return 0;

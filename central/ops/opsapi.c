@@ -456,6 +456,7 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 		api_free(api);
 		return NULL;
 	}
+	(void)pthread_setname_np(api->thread, "central-ops");
 	if (!api->token[0])
 		log_warn("ops API serves without a token on loopback: set central.ops_token",
 		         "listen=%s", o->listen);

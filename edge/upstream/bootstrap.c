@@ -321,6 +321,7 @@ bootstrap *bootstrap_new(ledger *lg, const shard_map *map, const char *token,
 		return NULL;
 	}
 	b->started = true;
+	(void)pthread_setname_np(b->thread, "edge-bootstrap");
 	return b;
 }
 

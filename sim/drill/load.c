@@ -459,6 +459,8 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 			why = strerror(rc);
 		else
 			l->thread_started = true;
+		if (!rc)
+			(void)pthread_setname_np(l->thread, "sim-load");
 	}
 	if (why) {
 		if (err && errlen)

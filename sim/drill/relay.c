@@ -614,7 +614,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-relay *relay_new(char *err, size_t errlen)
+relay *relay_new(const char *thread_name, char *err, size_t errlen)
 {
 	char scratch[128];
 	if (!err || errlen == 0) {
@@ -648,6 +648,7 @@ relay *relay_new(char *err, size_t errlen)
 		goto fail;
 	}
 	r->started = true;
+	(void)pthread_setname_np(r->thread, thread_name);
 	return r;
 fail:
 	relay_free(r);

@@ -57,8 +57,9 @@ typedef struct relay_stats {
 	unsigned open;   /* connections open now */
 } relay_stats;
 
-/* Starts the relay's thread. NULL with the reason in err. */
-relay *relay_new(char *err, size_t errlen);
+/* Starts the relay's thread, named thread_name (at most 15 bytes, for
+ * top -H and perf). NULL with the reason in err. */
+relay *relay_new(const char *thread_name, char *err, size_t errlen);
 /* Closes every path and connection and joins the thread. NULL is a no-op. */
 void relay_free(relay *r);
 

@@ -342,7 +342,7 @@ static void setup(void)
 {
 	log_set_level("warn");
 	char err[256];
-	r = relay_new(err, sizeof err);
+	r = relay_new("test-relay", err, sizeof err);
 	cr_assert_not_null(r, "relay_new: %s", err);
 }
 
