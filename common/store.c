@@ -8,17 +8,15 @@
 #include <errno.h>
 #include <leveldb/c.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "lowprio.h"
 #include "xmem.h"
 
 struct store {
@@ -62,8 +60,8 @@ void store_opts_default(store_opts *o)
  * default environment starts the first time anything schedules a
  * compaction, from whichever thread that is, and a new thread inherits
  * its creator's nice value. A niced open therefore runs leveldb_open on a
- * thread of its own at that value (or at its own, if that is higher
- * already: an unprivileged thread cannot go back), so that a compaction
+ * thread of its own at that value (lowprio.h; or at its own, if that is
+ * higher already: an unprivileged thread cannot go back), so that a compaction
  * the open schedules starts the thread there; and when the open left
  * level 0 short of a compaction, it schedules one itself before the
  * thread ends: a compaction of a range no key is in (every key starts
@@ -80,33 +78,16 @@ void store_opts_default(store_opts *o)
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
-	int nice;
-	bool idle;
 	leveldb_t *ldb;
 	char *lerr;
-	int nice_errno; /* setpriority's errno, or 0 */
-	int idle_errno; /* sched_setscheduler's errno, or 0 */
 } niced_open;
 
-static void *open_niced(void *arg)
+static void open_niced(void *arg)
 {
 	niced_open *j = arg;
-	/* The policy of this thread alone. */
-	static const struct sched_param prio0 = {.sched_priority = 0};
-	if (j->idle)
-		j->idle_errno = pthread_setschedparam(pthread_self(), SCHED_IDLE, &prio0);
-	/* A nice value of 0 leaves the process's own, as it always did. */
-	if ((!j->idle || j->idle_errno) && j->nice > 0) {
-		errno = 0;
-		int now = getpriority(PRIO_PROCESS, (id_t)gettid());
-		if (errno)
-			j->nice_errno = errno;
-		else if (now < j->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), j->nice))
-			j->nice_errno = errno;
-	}
 	j->ldb = leveldb_open(j->opts, j->path, &j->lerr);
 	if (!j->ldb)
-		return NULL;
+		return;
 	char *l0 = leveldb_property_value(j->ldb, "leveldb.num-files-at-level0");
 	bool scheduled = l0 && atoi(l0) >= 4;
 	leveldb_free(l0);
@@ -114,7 +95,6 @@ static void *open_niced(void *arg)
 		static const char none[] = "\xff\xff\xff\xff";
 		leveldb_compact_range(j->ldb, none, sizeof none - 1, none, sizeof none - 1);
 	}
-	return NULL;
 }
 
 static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, bool idle,
@@ -123,24 +103,21 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 	static atomic_bool chosen;
 	if ((nice <= 0 && !idle) || atomic_exchange(&chosen, true))
 		return leveldb_open(opts, path, lerr);
-	niced_open j = {.path = path, .opts = opts, .nice = nice, .idle = idle};
-	pthread_t t;
-	int rc = pthread_create(&t, NULL, open_niced, &j);
-	if (rc) {
+	niced_open j = {.path = path, .opts = opts};
+	lowprio p = {.idle = idle, .nice = nice};
+	if (lowprio_run(&p, open_niced, &j)) {
 		atomic_store(&chosen, false);
-		log_warn(
-		    "store: no thread for a niced open; compactions run at the default priority",
-		    "error=\"%s\"", strerror(rc));
+		log_warn("store: no thread for a niced open; compactions run at the default priority",
+		         "error=\"%s\"", strerror(errno));
 		return leveldb_open(opts, path, lerr);
 	}
-	pthread_join(t, NULL);
-	if (j.idle_errno)
+	if (p.idle_errno)
 		log_warn("store: could not run the compaction thread under SCHED_IDLE; "
 		         "it runs at its nice value",
-		         "nice=%d error=\"%s\"", nice, strerror(j.idle_errno));
-	if (j.nice_errno)
+		         "nice=%d error=\"%s\"", nice, strerror(p.idle_errno));
+	if (p.nice_errno)
 		log_warn("store: could not set the compaction thread's priority",
-		         "nice=%d error=\"%s\"", nice, strerror(j.nice_errno));
+		         "nice=%d error=\"%s\"", nice, strerror(p.nice_errno));
 	if (!j.ldb)
 		atomic_store(&chosen, false); /* the next open may choose */
 	*lerr = j.lerr;
