@@ -585,7 +585,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	sim_broker_topic topics[3] = {{"likes.batches", (int)d->partitions},
 	                              {"likes.snapshots", (int)d->partitions},
 	                              {"likes.deadletter", 1}};
-	sim_broker_opts bo = {.brokers = 3, .topics = topics, .ntopics = 3};
+	sim_broker_opts bo = {
+	    .brokers = 3, .topics = topics, .ntopics = 3, .idle = d->broker_idle != 0};
 	int rc;
 	c->broker = sim_broker_start(&bo, err, errlen);
 	if (!c->broker) {

@@ -58,6 +58,7 @@ enum {
 	SET_SEED,
 	SET_PROCS,
 	SET_STORE_CACHE,
+	SET_BROKER_IDLE,
 	SET_COUNT,
 };
 
@@ -91,6 +92,7 @@ static const num_setting num_settings[] = {
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
     {"procs_every", SET_PROCS, NUM_UINT, offsetof(drill, procs_every_s), 1, 3600},
     {"store_cache_mb", SET_STORE_CACHE, NUM_UINT, offsetof(drill, store_cache_mb), 1, 65536},
+    {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
 };
 
 /* What follows "at T ACTION". */
@@ -713,6 +715,7 @@ static void set_defaults(drill *d, const char *name)
 	d->batch_age_ms = 500;
 	d->converge_s = 60;
 	d->seed = 1;
+	d->broker_idle = 1;
 }
 
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen)

@@ -43,6 +43,12 @@
  *                                   default 0, off) and judge at the end
  *                                   whether they stay flat and under the
  *                                   bound from its config (sim/drill/soak.h)
+ *   broker_idle 0|1                 the embedded Kafka's thread runs
+ *                                   under SCHED_IDLE (default 1), as
+ *                                   brokers on machines of their own:
+ *                                   the daemons never wait for its CPU
+ *                                   (sim/broker/broker.h); 0 for a run
+ *                                   that shares the CPU with it evenly
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -166,8 +172,9 @@ typedef struct drill {
 	double duration_s, short_duration_s;
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;
-	unsigned procs_every_s;  /* 0: no process samples */
-	unsigned store_cache_mb; /* 0: the daemons' default */
+	unsigned procs_every_s;   /* 0: no process samples */
+	unsigned store_cache_mb;  /* 0: the daemons' default */
+	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,4 +424,56 @@ Test(broker, push_errors_rejects_bad_counts)
 	cr_assert_eq(sim_broker_push_errors(b, -1), ERR_INVAL);
 	cr_assert_eq(sim_broker_push_errors(b, SIM_BROKER_PUSH_ERRORS_MAX + 1), ERR_INVAL);
 	cr_assert_eq(sim_broker_push_errors(b, 0), 0);
+}
+
+/* The policy of this process's thread named name (-1: none such). */
+static int policy_of_thread(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert_not_null(d);
+	int policy = -1;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[320], comm[32] = "";
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof comm, f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(comm, name) == 0)
+			policy = sched_getscheduler(atoi(e->d_name));
+	}
+	closedir(d);
+	return policy;
+}
+
+Test(broker, an_idle_cluster_runs_its_thread_under_sched_idle_and_still_serves)
+{
+	char err[256];
+	sim_broker_opts o = {.idle = true};
+	b = sim_broker_start(&o, err, sizeof err);
+	cr_assert_not_null(b, "start: %s", err);
+	cr_expect_eq(policy_of_thread("rdk:mock"), SCHED_IDLE);
+	cr_expect_eq(sched_getscheduler(0), SCHED_OTHER, "the caller keeps its policy");
+	/* Idle or not, it is a cluster: a produced message is consumed. */
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
+	delivery d;
+	kafka_util_produce(prod, "likes.batches", 0, "like", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, WAIT_MS));
+	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
+	cons = kafka_util_new_consumer(sim_broker_bootstraps(b), "test-broker-idle");
+	kafka_util_assign_from_start(cons, "likes.batches", 0);
+	rd_kafka_message_t *m = kafka_util_next_message(cons, WAIT_MS);
+	cr_assert_not_null(m, "nothing consumed from the idle cluster");
+	rd_kafka_message_destroy(m);
+}
+
+Test(broker, a_cluster_not_asked_to_be_idle_runs_at_the_normal_policy)
+{
+	b = start_default();
+	cr_expect_eq(policy_of_thread("rdk:mock"), SCHED_OTHER);
 }

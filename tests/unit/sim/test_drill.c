@@ -661,3 +661,17 @@ Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);
 }
+
+Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.broker_idle, 1);
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nbroker_idle 0\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(d.broker_idle, 0);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nbroker_idle 2\n", &d, err, sizeof err), 0);
+}
