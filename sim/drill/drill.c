@@ -58,6 +58,7 @@ enum {
 	SET_SEED,
 	SET_PROCS,
 	SET_STORE_CACHE,
+	SET_LATENCY_EVERY,
 	SET_BROKER_IDLE,
 	SET_COUNT,
 };
@@ -92,6 +93,7 @@ static const num_setting num_settings[] = {
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
     {"procs_every", SET_PROCS, NUM_UINT, offsetof(drill, procs_every_s), 1, 3600},
     {"store_cache_mb", SET_STORE_CACHE, NUM_UINT, offsetof(drill, store_cache_mb), 1, 65536},
+    {"latency_every", SET_LATENCY_EVERY, NUM_UINT, offsetof(drill, latency_every_s), 1, 3600},
     {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
 };
 
@@ -151,6 +153,9 @@ static const struct {
     {DRILL_EXPECT_READY_READ_ERRORS, "ready_read_errors", 1e12},
     {DRILL_EXPECT_READY_READTHROUGHS, "ready_readthroughs", 1e12},
     {DRILL_EXPECT_READ_ERRORS, "read_errors", 1e12},
+    {DRILL_EXPECT_INTERVAL_P99, "interval_p99_ms", MS_MAX},
+    {DRILL_EXPECT_INTERVAL_EDGE_P99, "interval_edge_p99_ms", MS_MAX},
+    {DRILL_EXPECT_INTERVAL_DRIFT, "interval_drift", 100},
 };
 
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
@@ -496,8 +501,9 @@ static int parse_expect(parser *p, char **w, int nw)
 	if (k == nkeys)
 		return fail(p,
 		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
-		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs or "
-		            "read_errors)",
+		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
+		            "read_errors, interval_p99_ms, interval_edge_p99_ms or "
+		            "interval_drift)",
 		            w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
@@ -641,7 +647,7 @@ static int parse_line(parser *p, const char *raw, size_t len)
 }
 
 /* Checks that need every setting: shards, node indexes, step times,
- * skews. */
+ * skews, interval expectations. */
 static void check_late(parser *p)
 {
 	const drill *d = p->d;
@@ -655,6 +661,15 @@ static void check_late(parser *p)
 	if (d->shards > d->partitions)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than partitions %u", d->shards,
 		          d->partitions);
+	for (size_t i = 0; i < d->nexpects; i++) {
+		const drill_expect *x = &d->expects[i];
+		bool interval = x->key == DRILL_EXPECT_INTERVAL_P99 ||
+		                x->key == DRILL_EXPECT_INTERVAL_EDGE_P99 ||
+		                x->key == DRILL_EXPECT_INTERVAL_DRIFT;
+		if (interval && !d->latency_every_s)
+			fail_late(p, x->line, "expect %s needs latency_every",
+			          drill_expect_name(x->key));
+	}
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
 		if (s->node == DRILL_EDGE && (unsigned)s->index >= d->regions)

@@ -43,6 +43,11 @@
  *                                   default 0, off) and judge at the end
  *                                   whether they stay flat and under the
  *                                   bound from its config (sim/drill/soak.h)
+ *   latency_every S                 cut the run into intervals of S
+ *                                   seconds (1..3600; default 0, off)
+ *                                   and report each edge's client-side
+ *                                   and own p99 per interval (ready ops,
+ *                                   as the ready figures count them)
  *   broker_idle 0|1                 the embedded Kafka's thread runs
  *                                   under SCHED_IDLE (default 1), as
  *                                   brokers on machines of their own:
@@ -64,6 +69,16 @@
  *     ready_readthroughs  count read-throughs to central of every edge
  *                         after it was first ready (its metrics)
  *     read_errors         failed reads over the whole run, every edge
+ *     interval_p99_ms     with latency_every: the clients' write and
+ *                         read p99 at every edge in every complete
+ *                         interval after the first two
+ *     interval_edge_p99_ms  the same for the edge's own p99 (the bound
+ *                         of its histogram bucket)
+ *     interval_drift      a share: the clients' write and read p99 at
+ *                         every edge over the last five complete
+ *                         intervals may be at most (1 + MAX) times that
+ *                         over the five after the first two
+ *     (the interval keys are latency keys: held in the full run only)
  * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
  * (of the full run), in any order (they are sorted):
  *   cut NODE LINK [forward|backward|both]  block a path (default both)
@@ -107,7 +122,7 @@
 #define DRILL_REGIONS_MAX 8
 #define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
-#define DRILL_EXPECTS_MAX 8 /* at least the number of drill_expect_key values */
+#define DRILL_EXPECTS_MAX 12 /* at least the number of drill_expect_key values */
 
 typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
 typedef enum drill_link { DRILL_LINK_KAFKA = 1, DRILL_LINK_CENTRAL, DRILL_LINK_CLIENTS } drill_link;
@@ -143,6 +158,9 @@ typedef enum drill_expect_key {
 	DRILL_EXPECT_READY_READ_ERRORS,
 	DRILL_EXPECT_READY_READTHROUGHS,
 	DRILL_EXPECT_READ_ERRORS,
+	DRILL_EXPECT_INTERVAL_P99,
+	DRILL_EXPECT_INTERVAL_EDGE_P99,
+	DRILL_EXPECT_INTERVAL_DRIFT,
 } drill_expect_key;
 
 typedef struct drill_expect {
@@ -174,6 +192,7 @@ typedef struct drill {
 	unsigned snapshot_ms, batch_age_ms, converge_s;
 	unsigned procs_every_s;   /* 0: no process samples */
 	unsigned store_cache_mb;  /* 0: the daemons' default */
+	unsigned latency_every_s; /* 0: no latency intervals */
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;

@@ -429,6 +429,10 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->rrd = xcalloc(slots, sizeof *l->rrd);
 	l->rst = xcalloc(slots, sizeof *l->rst);
 	hist_init(&l->window);
+	for (unsigned r = 0; r < LOAD_REGIONS_MAX; r++) {
+		hist_init(&l->iwr[r]);
+		hist_init(&l->ird[r]);
+	}
 
 	unsigned per = l->o.conns_per_region;
 	l->conns = xcalloc((size_t)o->regions * per, sizeof *l->conns);
@@ -726,5 +730,20 @@ void load_take_window(load *l, hist *out)
 	pthread_mutex_lock(&l->mu);
 	*out = l->window;
 	hist_init(&l->window);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd)
+{
+	if (region >= l->o.regions) {
+		hist_init(w);
+		hist_init(rd);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	*w = l->iwr[region];
+	*rd = l->ird[region];
+	hist_init(&l->iwr[region]);
+	hist_init(&l->ird[region]);
 	pthread_mutex_unlock(&l->mu);
 }

@@ -138,6 +138,9 @@ void load_get_hist(load *l, unsigned phase, bool reads, hist *out);
 /* Ack latencies of every phase since the last call (for a per-second
  * series), copied into *out and cleared. */
 void load_take_window(load *l, hist *out);
+/* Region r's ready ack (w) and count-read (rd) latencies since the last
+ * call (for latency intervals), copied out and cleared. */
+void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd);
 
 /* Zipf(s) over n ranks (rank 0 the most popular): a precomputed CDF
  * sampled by binary search. The load's item picker, exposed for tests.

@@ -154,6 +154,7 @@ static void write_acked(op *o, struct evhttp_request *req)
 	int slot = load_ready_slot(l, o);
 	if (slot >= 0) {
 		hist_add(&l->rwr[slot], lat);
+		hist_add(&l->iwr[o->region], lat);
 		l->rst[slot].ready_acked++;
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -182,6 +183,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		int slot = load_ready_slot(l, o);
 		if (slot >= 0) {
 			hist_add(&l->rrd[slot], lat);
+			hist_add(&l->ird[o->region], lat);
 			l->rst[slot].ready_reads++;
 		}
 		pthread_mutex_unlock(&l->mu);

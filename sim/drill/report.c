@@ -31,6 +31,7 @@
 #define REPORT_VIOLATIONS_KEPT 1000
 #define REPORT_ROWS_MAX 1024 /* faults, latency, convergence, numbers, texts */
 #define REPORT_SAMPLES_MAX 1000000
+#define REPORT_INTERVALS_MAX (8 * 3600) /* edges x intervals */
 
 /* Grows an array of n elements of size bytes so one more fits. */
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
@@ -109,6 +110,7 @@ report *report_new(const char *drill, bool short_run, unsigned regions)
 	r->drill = clean(drill, REPORT_LABEL_MAX);
 	r->short_run = short_run;
 	r->regions = regions > REPORT_SERIES_MAX ? REPORT_SERIES_MAX : regions;
+	r->iv_limit_ms = r->iv_srv_limit_ms = -1;
 	return r;
 }
 
@@ -134,6 +136,7 @@ void report_free(report *r)
 	free(r->lat);
 	free(r->conv);
 	free(r->ready);
+	free(r->iv);
 	free(r->nums);
 	free(r->texts);
 	free(r->viol);
@@ -213,6 +216,22 @@ void report_ready(report *r, const report_ready_row *row)
 	*q = *row;
 	clean_into(q->edge, sizeof q->edge, row->edge);
 	clean_into(q->phase, sizeof q->phase, row->phase);
+}
+
+void report_interval(report *r, const report_interval_row *row)
+{
+	if (full(r, r->niv, REPORT_INTERVALS_MAX, "intervals"))
+		return;
+	r->iv = grow(r->iv, &r->capiv, r->niv, sizeof *r->iv);
+	report_interval_row *q = &r->iv[r->niv++];
+	*q = *row;
+	clean_into(q->edge, sizeof q->edge, row->edge);
+}
+
+void report_interval_limits(report *r, double limit_ms, double srv_limit_ms)
+{
+	r->iv_limit_ms = limit_ms;
+	r->iv_srv_limit_ms = srv_limit_ms;
 }
 
 void report_convergence(report *r, const char *after, double seconds, bool converged)
@@ -489,6 +508,39 @@ static json_t *build_json(const report *r, bool *ok)
 	}
 	jset(root, "ready", ready, ok);
 
+	if (r->niv) {
+		json_t *iv = json_array();
+		for (size_t i = 0; iv && i < r->niv; i++) {
+			const report_interval_row *q = &r->iv[i];
+			json_t *o = json_object();
+			if (o) {
+				jset(o, "edge", json_string(q->edge), ok);
+				jset(o, "interval", json_integer((json_int_t)q->index + 1), ok);
+				jset(o, "start_s", jnum(q->t0_s), ok);
+				jset(o, "end_s", jnum(q->t1_s), ok);
+				jset(o, "complete", json_boolean(q->complete), ok);
+				jset(o, "writes", json_integer((json_int_t)q->writes), ok);
+				jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
+				jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
+				jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(),
+				     ok);
+				jset(o, "reads", json_integer((json_int_t)q->reads), ok);
+				jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
+				jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
+				jset(o, "edge_write_p99_ms_at_most",
+				     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
+				                                                   : jnum(q->w_srv_p99_ms),
+				     ok);
+				jset(o, "edge_read_p99_ms_at_most",
+				     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
+				                                                   : jnum(q->r_srv_p99_ms),
+				     ok);
+			}
+			jpush(iv, o, ok);
+		}
+		jset(root, "intervals", iv, ok);
+	}
+
 	json_t *faults = json_array();
 	for (size_t i = 0; faults && i < r->nfaults; i++) {
 		const report_fault_row *f = &r->faults[i];
@@ -617,6 +669,31 @@ static void procs_summary(const report *r, FILE *f)
 	}
 }
 
+/* Each edge's latency per interval, an edge after another. */
+static void intervals_summary(const report *r, FILE *f)
+{
+	fprintf(f, "\nlatency per interval (ms; each edge's clients while it was ready;\n"
+	           "  edge w/r p99: the edge's own p99 for writes / count reads, at most;\n"
+	           "  * an interval shorter than the others, held by no rule)\n");
+	fprintf(f, "  %-7s %4s %-13s %8s %7s %7s %7s %7s %7s %7s %7s %7s\n", "edge", "#", "span",
+	        "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "edge w", "edge r");
+	for (size_t i = 0; i < r->niv; i++) {
+		const report_interval_row *q = &r->iv[i];
+		char a[32], b[32], c[32], d[32], e[32], sw[32], sr[32], span[32];
+		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
+		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
+		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
+		fmt_ms(d, sizeof d, q->reads ? q->r_p50_ms : -1);
+		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
+		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
+		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
+		snprintf(span, sizeof span, "%.0f-%.0fs%s", q->t0_s, q->t1_s, q->complete ? "" : "*");
+		fprintf(f,
+		        "  %-7s %4u %-13s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7s %7s\n",
+		        q->edge, q->index + 1, span, q->writes, a, b, c, q->reads, d, e, sw, sr);
+	}
+}
+
 static void write_summary_to(const report *r, FILE *f)
 {
 	char a[64], b[64], c[64];
@@ -688,6 +765,9 @@ static void write_summary_to(const report *r, FILE *f)
 		        q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt,
 		        sw, sr);
 	}
+
+	if (r->niv)
+		intervals_summary(r, f);
 
 	if (r->nproc_nodes)
 		procs_summary(r, f);
@@ -779,6 +859,8 @@ int report_write(report *r, const char *dir)
 		return rc;
 	if (r->nproc_nodes && ((rc = write_file(r, dir, "procs.csv", procs_csv)) ||
 	                       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
+		return rc;
+	if (r->niv && (rc = write_file(r, dir, "latency.svg", report_svg_render_intervals)))
 		return rc;
 	return write_file(r, dir, "viral.svg", report_svg_render);
 }

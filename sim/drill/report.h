@@ -4,7 +4,10 @@
  * ack p99 latency underneath), all in one directory. A drill that samples
  * its daemons' processes (procs_every) adds procs.csv (every reading),
  * procs.svg (RSS and open descriptors over time, the warm-up shaded) and
- * each daemon's verdict in the other two (sim/drill/soak.h).
+ * each daemon's verdict in the other two (sim/drill/soak.h). A drill that
+ * cuts its run into latency intervals (latency_every) adds a table of
+ * them and latency.svg (each edge's p99 per interval: its clients'
+ * writes and reads, and its own; sim/drill/intervals.h).
  *
  * The runner feeds it as the drill goes; report_write renders. Not
  * thread-safe: one owner.
@@ -55,6 +58,25 @@ typedef struct report_ready_row {
 
 /* Adds a row (copied; strings cleaned) to the "ready edges" table. */
 void report_ready(report *r, const report_ready_row *row);
+
+/* One edge's latency over one interval of a drill cut into intervals
+ * (sim/drill/intervals.h). */
+typedef struct report_interval_row {
+	char edge[16];
+	unsigned index; /* 0-based */
+	double t0_s, t1_s;
+	bool complete; /* spans a whole interval (the last may not) */
+	uint64_t writes, reads;
+	double w_p50_ms, w_p99_ms, w_p999_ms;
+	double r_p50_ms, r_p99_ms;
+	/* The edge's own p99, as report_ready_row has them. */
+	double w_srv_p99_ms, r_srv_p99_ms;
+} report_interval_row;
+
+/* Adds a row (copied; strings cleaned) to the intervals table and its
+ * picture; limit_ms and srv_limit_ms (< 0: none) are drawn there. */
+void report_interval(report *r, const report_interval_row *row);
+void report_interval_limits(report *r, double limit_ms, double srv_limit_ms);
 /* Time from a heal (or the end of the load) to every count agreeing. */
 void report_convergence(report *r, const char *after, double seconds, bool converged);
 /* A failed check: item, counter, where, expected, seen. */

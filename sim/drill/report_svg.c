@@ -1,6 +1,7 @@
 /* report_svg.c - viral.svg: the viral item's true count against each
  * region's answered count over time, fault windows shaded, ack p99
- * underneath, written as plain SVG (no plotting tool).
+ * underneath, written as plain SVG (no plotting tool); procs.svg and
+ * latency.svg the same way.
  *
  * Layout: a title, the count plot on top, the latency plot below it on
  * the same time axis, a legend on the right. Every series is drawn as one
@@ -454,5 +455,144 @@ void report_svg_render_procs(const report *r, FILE *f)
 	int row = (int)r->nproc_nodes + 1;
 	legend_row(f, row++, "#333", 1.5, "anonymous RSS");
 	legend_row(f, row++, "#333", 1, "all of RSS (dashed)");
+	fputs("</svg>\n", f);
+}
+
+/* ---- latency.svg ---- */
+
+/* What a series of interval rows shows. */
+typedef enum iv_field { IV_WRITE, IV_READ, IV_SRV_WRITE, IV_SRV_READ } iv_field;
+
+static bool iv_value(const report_interval_row *q, iv_field what, double *v)
+{
+	switch (what) {
+	case IV_WRITE: *v = q->w_p99_ms; return q->writes > 0;
+	case IV_READ: *v = q->r_p99_ms; return q->reads > 0;
+	case IV_SRV_WRITE: *v = q->w_srv_p99_ms; break;
+	case IV_SRV_READ: *v = q->r_srv_p99_ms; break;
+	}
+	return *v >= 0 && isfinite(*v);
+}
+
+/* Edge name's series: a point at each interval's end, a line through
+ * the intervals that have one (reads dashed). */
+static void iv_series(FILE *f, const report *r, const char *name, const char *color,
+                      iv_field what, const axis *ax, const axis *ay)
+{
+	static const char *const cls[] = {"write", "read", "edge-write", "edge-read"};
+	const char *dash =
+	    what == IV_READ || what == IV_SRV_READ ? " stroke-dasharray=\"5 3\"" : "";
+	bool open = false;
+	for (size_t i = 0; i < r->niv; i++) {
+		const report_interval_row *q = &r->iv[i];
+		double v;
+		if (strcmp(q->edge, name) != 0)
+			continue;
+		if (!iv_value(q, what, &v)) {
+			if (open)
+				fputs("\"/>\n", f);
+			open = false;
+			continue;
+		}
+		if (!open)
+			fprintf(f,
+			        "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" "
+			        "stroke-width=\"1.5\"%s stroke-linejoin=\"round\" points=\"",
+			        cls[what], color, dash);
+		else
+			fputc(' ', f);
+		open = true;
+		fprintf(f, "%.1f,%.1f", map(ax, q->t1_s), map(ay, v));
+	}
+	if (open)
+		fputs("\"/>\n", f);
+}
+
+/* A limit the drill holds, as a dashed red line across a panel. */
+static void iv_limit(FILE *f, const axis *ay, double v, const char *label)
+{
+	if (!(v >= 0) || v > ay->hi)
+		return;
+	double y = map(ay, v);
+	fprintf(f,
+	        "<line class=\"limit\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+	        "stroke=\"#d62728\" stroke-dasharray=\"2 3\"/>\n"
+	        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#d62728\" "
+	        "text-anchor=\"end\">",
+	        PLOT_L, y, PLOT_R, y, PLOT_R - 3, y - 3);
+	put_escaped(f, label);
+	fputs("</text>\n", f);
+}
+
+/* The top of a latency axis: past every value and the limit. */
+static axis iv_axis(const report *r, bool srv, double limit, double p0, double p1)
+{
+	double hi = limit > 0 ? limit * 1.25 : 0;
+	for (size_t i = 0; i < r->niv; i++) {
+		double v;
+		for (int k = 0; k < 2; k++)
+			if (iv_value(&r->iv[i], (iv_field)(srv ? IV_SRV_WRITE + k : IV_WRITE + k), &v))
+				hi = fmax(hi, v);
+	}
+	double step = nice_step(hi > 0 ? hi : 1, 5);
+	return (axis){0, fmax(step, ceil((hi > 0 ? hi : 1) / step) * step), p0, p1};
+}
+
+void report_svg_render_intervals(const report *r, FILE *f)
+{
+	axis ax = {0, 1, PLOT_L, PLOT_R};
+	for (size_t i = 0; i < r->niv; i++)
+		if (isfinite(r->iv[i].t1_s))
+			ax.hi = fmax(ax.hi, r->iv[i].t1_s);
+	axis ty = iv_axis(r, false, r->iv_limit_ms, TOP_Y1, TOP_Y0);
+	axis by = iv_axis(r, true, r->iv_srv_limit_ms, BOT_Y1, BOT_Y0);
+
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
+	        SVG_W, SVG_H, SVG_W, SVG_H);
+	put_escaped(f, r->drill);
+	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
+	      "text-anchor=\"middle\">",
+	      f);
+	put_escaped(f, r->drill);
+	fputs(": p99 latency per interval, each edge</text>\n", f);
+	fputs("<text x=\"450\" y=\"46\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">"
+	      "top: its clients (solid: writes, dashed: count reads); bottom: the edge's own "
+	      "(bucket bounds)</text>\n",
+	      f);
+	two_panels(f, &ax, &ty, nice_step(ty.hi, 5), &by, nice_step(by.hi, 5), "clients' p99 (ms)",
+	           "edge's own p99 (ms)", r->niv == 0);
+	char lbl[64];
+	snprintf(lbl, sizeof lbl, "limit %g ms", r->iv_limit_ms);
+	iv_limit(f, &ty, r->iv_limit_ms, lbl);
+	snprintf(lbl, sizeof lbl, "limit %g ms", r->iv_srv_limit_ms);
+	iv_limit(f, &by, r->iv_srv_limit_ms, lbl);
+	/* The edges in the order their rows first came. */
+	const char *names[REPORT_SERIES_MAX];
+	unsigned n = 0;
+	for (size_t i = 0; i < r->niv && n < REPORT_SERIES_MAX; i++) {
+		bool seen = false;
+		for (unsigned k = 0; k < n; k++)
+			seen |= strcmp(names[k], r->iv[i].edge) == 0;
+		if (!seen)
+			names[n++] = r->iv[i].edge;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		const char *color = palette[k];
+		iv_series(f, r, names[k], color, IV_WRITE, &ax, &ty);
+		iv_series(f, r, names[k], color, IV_READ, &ax, &ty);
+		iv_series(f, r, names[k], color, IV_SRV_WRITE, &ax, &by);
+		iv_series(f, r, names[k], color, IV_SRV_READ, &ax, &by);
+		legend_row(f, (int)k, color, 1.5, names[k]);
+	}
+	legend_row(f, (int)n + 1, "#333", 1.5, "writes");
+	fprintf(f,
+	        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
+	        "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+	        "font-size=\"12\">count reads</text>\n",
+	        LEGEND_X, TOP_Y0 + 10 + (n + 2) * 18, LEGEND_X + 22, TOP_Y0 + 10 + (n + 2) * 18,
+	        LEGEND_X + 28, TOP_Y0 + 14 + (n + 2) * 18);
 	fputs("</svg>\n", f);
 }

@@ -74,6 +74,9 @@ struct report {
 	size_t nconv, capconv;
 	report_ready_row *ready;
 	size_t nready, capready;
+	report_interval_row *iv;
+	size_t niv, capiv;
+	double iv_limit_ms, iv_srv_limit_ms; /* < 0: none */
 	report_number_row *nums;
 	size_t nnums, capnums;
 	report_text_row *texts;
@@ -94,5 +97,9 @@ void report_svg_render(const report *r, FILE *f);
 /* Writes procs.svg's content to f: each sampled daemon's RSS on top,
  * its open descriptors below, the warm-up shaded. */
 void report_svg_render_procs(const report *r, FILE *f);
+/* Writes latency.svg's content to f: each edge's clients' write and read
+ * p99 per interval on top, the edge's own below (its bucket bounds), the
+ * limits the drill holds dashed. */
+void report_svg_render_intervals(const report *r, FILE *f);
 
 #endif

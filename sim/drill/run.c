@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "sim/drill/cluster.h"
 #include "sim/drill/drill.h"
 #include "sim/drill/hist.h"
+#include "sim/drill/intervals.h"
 #include "sim/drill/load.h"
 #include "log.h"
 #include "sim/drill/ready.h"
@@ -69,6 +71,11 @@ typedef struct runner {
 	bool phase_cpu_ok[READY_PHASES_MAX];
 	proc_series procs[NODES_MAX]; /* edges, then centrals */
 	bool interrupted;             /* SIGINT or SIGTERM during the load */
+	/* Latency intervals (latency_every): the series, when the current
+	 * one started, and each edge's own request buckets then. */
+	intervals iv;
+	double iv_start_s;
+	double iv_srv[DRILL_REGIONS_MAX][READY_ROUTES][READY_BUCKETS];
 } runner;
 
 static double now_s(const runner *rn)
@@ -398,6 +405,81 @@ static void sample(runner *rn)
 	}
 }
 
+/* --- latency intervals ------------------------------------------------------- */
+
+/* Each edge's own request buckets so far (a fresh scrape), per route. */
+static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKETS], bool *ok)
+{
+	*ok = false;
+	const cluster_node *n = &rn->c.edges[i];
+	if (n->pid <= 0 || n->stopped)
+		return;
+	load_set_region_ready(rn->l, i, ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), true));
+	for (int k = 0; k < READY_ROUTES; k++)
+		ready_run_srv(&rn->rw.e[i], (ready_route)k, out[k]);
+	*ok = rn->rw.e[i].have_srv_base;
+}
+
+/* Starts the first interval: what came before is not in it. An edge
+ * not ready yet has no buckets so far: it starts from none, as
+ * ready_run_srv counts from its first ready sample. */
+static void interval_begin(runner *rn)
+{
+	rn->iv_start_s = now_s(rn);
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		hist w, r;
+		load_take_ready_window(rn->l, i, &w, &r);
+		bool ok;
+		srv_now(rn, i, rn->iv_srv[i], &ok);
+		if (!ok)
+			memset(rn->iv_srv[i], 0, sizeof rn->iv_srv[i]);
+	}
+}
+
+/* Ends the current interval at t_s: each edge's clients' window and its
+ * own buckets since the start go into the series. */
+static void interval_end(runner *rn, double t_s)
+{
+	interval_cell *c = intervals_add(&rn->iv, rn->iv_start_s, t_s);
+	for (unsigned i = 0; i < rn->d.regions; i++) {
+		load_take_ready_window(rn->l, i, &c[i].w, &c[i].r);
+		double now[READY_ROUTES][READY_BUCKETS];
+		bool ok;
+		srv_now(rn, i, now, &ok);
+		if (ok) {
+			c[i].have_srv = true;
+			for (int k = 0; k < READY_BUCKETS; k++) {
+				/* A restarted edge counts afresh: never negative. */
+				c[i].srv_w[k] = fmax(0, now[READY_ROUTE_WRITE][k] -
+				                            rn->iv_srv[i][READY_ROUTE_WRITE][k]);
+				c[i].srv_r[k] = fmax(0, now[READY_ROUTE_COUNTS][k] -
+				                            rn->iv_srv[i][READY_ROUTE_COUNTS][k]);
+			}
+		}
+		if (ok)
+			memcpy(rn->iv_srv[i], now, sizeof now);
+	}
+	rn->iv_start_s = t_s;
+}
+
+/* The series into the report, held to the drill's expectations. */
+static void interval_figures(runner *rn)
+{
+	const char *names[DRILL_REGIONS_MAX];
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		names[i] = rn->c.edges[i].name;
+	for (unsigned i = 0; i < rn->d.regions; i++)
+		for (size_t k = 0; k < rn->iv.n; k++) {
+			report_interval_row row;
+			intervals_row(&rn->iv, k, i, names[i], &row);
+			report_interval(rn->r, &row);
+		}
+	const drill_expect *p99 = drill_expect_of(&rn->d, DRILL_EXPECT_INTERVAL_P99);
+	const drill_expect *srv = drill_expect_of(&rn->d, DRILL_EXPECT_INTERVAL_EDGE_P99);
+	report_interval_limits(rn->r, p99 ? p99->max : -1, srv ? srv->max : -1);
+	(void)intervals_check(&rn->iv, &rn->d, rn->o->short_run, names, rn->r);
+}
+
 /* --- the run ------------------------------------------------------------------ */
 
 static bool needs_paths(const drill *d)
@@ -722,6 +804,9 @@ static void timeline(runner *rn)
 	uint64_t next_sample = clock_mono_ms();
 	uint64_t next_poll = next_sample + READY_POLL_MS;
 	uint64_t next_procs = next_sample;
+	double every = rn->d.latency_every_s;
+	if (every > 0)
+		interval_begin(rn);
 	while (now_s(rn) < duration) {
 		if (stop_asked()) {
 			rn->interrupted = true;
@@ -731,6 +816,8 @@ static void timeline(runner *rn)
 			sample_procs(rn);
 			next_procs += (uint64_t)rn->d.procs_every_s * 1000;
 		}
+		if (every > 0 && now_s(rn) >= rn->iv_start_s + every)
+			interval_end(rn, rn->iv_start_s + every);
 		while (next < rn->d.nsteps &&
 		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
 			if (run_step(rn, &rn->d.steps[next]))
@@ -749,6 +836,8 @@ static void timeline(runner *rn)
 	}
 	if (rn->d.procs_every_s)
 		sample_procs(rn); /* the end of the load */
+	if (every > 0 && !rn->interrupted && duration - rn->iv_start_s > 0.5)
+		interval_end(rn, duration); /* a shorter last one */
 }
 
 static int finish(runner *rn)
@@ -787,6 +876,8 @@ static int finish(runner *rn)
 	numbers(rn);
 	cpu_figures(rn);
 	ready_figures(rn);
+	if (rn->d.latency_every_s)
+		interval_figures(rn);
 	return report_passed(rn->r) ? 0 : 1;
 }
 
@@ -830,6 +921,7 @@ int run_drill(const run_opts *o)
 		drill_set_duration(&rn.d, o->duration_s);
 	}
 	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
+	intervals_init(&rn.iv, rn.d.regions, rn.d.latency_every_s);
 	ready_init(&rn.rw, rn.d.regions);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
 	bool isolated = !o->no_netns && netns_supported();
@@ -902,6 +994,7 @@ int run_drill(const run_opts *o)
 out:
 	for (size_t k = 0; k < NODES_MAX; k++)
 		free(rn.procs[k].s);
+	intervals_free(&rn.iv);
 	report_free(rn.r);
 	drill_free(&rn.d);
 	return status;

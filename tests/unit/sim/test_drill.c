@@ -645,21 +645,44 @@ Test(drill, the_soak_drill_parses_and_samples_its_daemons)
 	cr_assert_eq(d.nsteps, 0, "a soak breaks nothing");
 	cr_assert_gt(d.procs_every_s, 0);
 	cr_assert_float_eq(d.duration_s, 1800, 1e-9);
+	/* The working set and load of the long-run issue, held per minute. */
+	cr_assert_eq(d.items, 200000);
+	cr_assert_eq(d.users, 50000);
+	cr_assert_float_eq(d.rate, 800, 1e-9);
+	cr_assert_eq(d.store_cache_mb, 0, "the daemons' default caches");
+	cr_assert_eq(d.latency_every_s, 60);
+	const drill_expect *x = drill_expect_of(&d, DRILL_EXPECT_INTERVAL_P99);
+	cr_assert(x && x->max == 2);
+	x = drill_expect_of(&d, DRILL_EXPECT_INTERVAL_EDGE_P99);
+	cr_assert(x && x->max == 1);
+	x = drill_expect_of(&d, DRILL_EXPECT_INTERVAL_DRIFT);
+	cr_assert(x && x->max == 0.25);
 	drill_free(&d);
 }
 
-Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
+Test(drill, latency_every_cuts_the_run_and_the_interval_keys_need_it)
 {
 	drill d;
 	char err[256];
 	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(d.store_cache_mb, 0, "the daemons' own default unless set");
+	cr_assert_eq(d.latency_every_s, 0, "off unless asked for");
 	drill_free(&d);
-	cr_assert_eq(drill_parse("t", "duration 60\nstore_cache_mb 1\n", &d, err, sizeof err), 0,
-	             "%s", err);
-	cr_assert_eq(d.store_cache_mb, 1);
+	const char *text = "duration 600\nlatency_every 60\nexpect interval_p99_ms 2\n"
+	                   "expect interval_edge_p99_ms 1\nexpect interval_drift 0.25\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.latency_every_s, 60);
+	cr_assert_eq(d.nexpects, 3);
+	cr_assert_eq(d.expects[2].key, DRILL_EXPECT_INTERVAL_DRIFT);
+	cr_assert_float_eq(d.expects[2].max, 0.25, 1e-9);
+	cr_assert_str_eq(drill_expect_name(DRILL_EXPECT_INTERVAL_EDGE_P99), "interval_edge_p99_ms");
 	drill_free(&d);
-	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);
+	/* An interval key with nothing to hold: refused, at its line. */
+	cr_assert_neq(drill_parse("t", "duration 60\nexpect interval_p99_ms 2\n", &d, err,
+	                          sizeof err),
+	              0);
+	cr_assert_not_null(strstr(err, "t:2:"), "%s", err);
+	cr_assert_not_null(strstr(err, "latency_every"), "%s", err);
+	cr_assert_neq(drill_parse("t", "duration 60\nlatency_every 0\n", &d, err, sizeof err), 0);
 }
 
 Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
@@ -674,4 +697,18 @@ Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
 	cr_assert_eq(d.broker_idle, 0);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nbroker_idle 2\n", &d, err, sizeof err), 0);
+}
+
+Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.store_cache_mb, 0, "the daemons' own default unless set");
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nstore_cache_mb 1\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(d.store_cache_mb, 1);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);
 }

@@ -807,6 +807,17 @@ Test(load, only_ops_within_a_ready_spell_count_as_ready)
 	cr_assert_eq(sum, a1.ready_acked);
 	load_get_ready_hist(L, 2, 0, false, &h);
 	cr_assert_eq(h.n, 0, "no such region");
+	/* The latency intervals' window: every ready op since the last take,
+	 * whatever its phase; taken once, then empty. */
+	hist w, rd;
+	load_take_ready_window(L, 0, &w, &rd);
+	cr_assert_eq(w.n, a0.ready_acked);
+	cr_assert_eq(rd.n, a0.ready_reads);
+	load_take_ready_window(L, 1, &w, &rd);
+	cr_assert_eq(w.n, a1.ready_acked);
+	load_take_ready_window(L, 0, &w, &rd);
+	cr_assert_eq(w.n, 0);
+	cr_assert_eq(rd.n, 0);
 	load_get_ready_hist(L, 0, LOAD_READY_PHASES_MAX, false, &h);
 	cr_assert_eq(h.n, 0, "no such phase");
 }

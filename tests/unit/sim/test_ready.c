@@ -224,6 +224,26 @@ Test(ready, figures_within_the_expectations_pass)
 	drill_free(&d);
 }
 
+Test(ready, the_interval_keys_are_left_to_the_intervals)
+{
+	drill d = expecting("duration 60\nlatency_every 10\nexpect interval_p99_ms 0.1\n"
+	                    "expect interval_edge_p99_ms 0.1\nexpect interval_drift 0\n");
+	report_ready_row rows[] = {
+	    row("edge0", "300 ops/s", 100, 4.9, 10, 2, 0, 0),
+	    row("edge0", "whole run", 100, 4.9, 10, 2, 0, 0),
+	};
+	bool whole[] = {false, true};
+	report *r = report_new("x", false, 1);
+	cr_assert_eq(ready_check(&d, false, rows, whole, 2, 0, r), 0);
+	cr_assert_eq(report_violations(r), 0, "no 'no figure to hold' for them");
+	report_free(r);
+	/* A short run says they were not held, as for the ready latencies. */
+	r = report_new("x", true, 1);
+	cr_assert_eq(ready_check(&d, true, rows, whole, 2, 0, r), 0);
+	report_free(r);
+	drill_free(&d);
+}
+
 Test(ready, each_missed_expectation_is_a_violation)
 {
 	drill d = expecting("duration 60\nexpect ready_write_p99_ms 5\nexpect ready_read_p99_ms 2\n"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -429,4 +430,72 @@ Test(report, more_regions_than_series_are_capped)
 	assert_svg_sane(svg);
 	cr_assert_eq(count(svg, "<polyline"), REPORT_SERIES_MAX + 2);
 	free(svg);
+}
+
+Test(report, latency_intervals_go_to_the_json_the_summary_and_their_picture)
+{
+	report *r = report_new("soak", false, 2);
+	for (unsigned e = 0; e < 2; e++)
+		for (unsigned i = 0; i < 4; i++) {
+			report_interval_row q = {.index = i,
+			                         .t0_s = 60.0 * i,
+			                         .t1_s = i == 3 ? 190 : 60.0 * (i + 1),
+			                         .complete = i < 3,
+			                         .writes = 1000,
+			                         .w_p50_ms = 0.4,
+			                         .w_p99_ms = 1.25 + e,
+			                         .w_p999_ms = 2.5,
+			                         .reads = i == 2 ? 0 : 100,
+			                         .r_p50_ms = 0.3,
+			                         .r_p99_ms = 0.75,
+			                         .w_srv_p99_ms = 0.5,
+			                         .r_srv_p99_ms = i == 1 ? INFINITY : -1};
+			snprintf(q.edge, sizeof q.edge, "edge%u", e);
+			report_interval(r, &q);
+		}
+	report_interval_limits(r, 2, 1);
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	json_t *rows = json_object_get(j, "intervals");
+	cr_assert_eq(json_array_size(rows), 8);
+	json_t *a = json_array_get(rows, 5);
+	cr_assert_str_eq(json_string_value(json_object_get(a, "edge")), "edge1");
+	cr_assert_eq(json_integer_value(json_object_get(a, "interval")), 2, "1-based");
+	cr_assert_float_eq(json_number_value(json_object_get(a, "write_p99_ms")), 2.25, 1e-9);
+	cr_assert(json_is_null(json_object_get(a, "edge_read_p99_ms_at_most")), "past the last");
+	cr_assert(json_is_true(json_object_get(a, "complete")));
+	json_t *b = json_array_get(rows, 6);
+	cr_assert(json_is_null(json_object_get(b, "read_p99_ms")), "no reads, no quantile");
+	cr_assert(json_is_false(json_object_get(json_array_get(rows, 7), "complete")));
+	json_decref(j);
+
+	char *sum = slurp("summary.txt");
+	cr_assert_not_null(strstr(sum, "latency per interval"));
+	cr_assert_not_null(strstr(sum, "180-190s*"), "the shorter last one is marked");
+	free(sum);
+
+	char *svg = slurp("latency.svg");
+	assert_svg_sane(svg);
+	/* Per edge: clients' writes and reads, the edge's own writes (reads
+	 * have no finite bound in any row but are broken into runs). */
+	cr_assert_eq(count(svg, "class=\"write\""), 2);
+	cr_assert_geq(count(svg, "class=\"read\""), 2);
+	cr_assert_eq(count(svg, "class=\"edge-write\""), 2);
+	cr_assert_eq(count(svg, "class=\"limit\""), 2);
+	free(svg);
+}
+
+Test(report, a_drill_without_intervals_writes_no_latency_picture)
+{
+	report *r = report_new("short", false, 1);
+	write_ok(r);
+	report_free(r);
+	char path[128];
+	snprintf(path, sizeof path, "%s/latency.svg", tmpdir);
+	cr_assert_eq(access(path, F_OK), -1);
+	json_t *j = load_json();
+	cr_assert_null(json_object_get(j, "intervals"));
+	json_decref(j);
 }
