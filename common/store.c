@@ -107,8 +107,9 @@ static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, 
 	lowprio p = {.idle = idle, .nice = nice};
 	if (lowprio_run(&p, open_niced, &j)) {
 		atomic_store(&chosen, false);
-		log_warn("store: no thread for a niced open; compactions run at the default priority",
-		         "error=\"%s\"", strerror(errno));
+		log_warn(
+		    "store: no thread for a niced open; compactions run at the default priority",
+		    "error=\"%s\"", strerror(errno));
 		return leveldb_open(opts, path, lerr);
 	}
 	if (p.idle_errno)

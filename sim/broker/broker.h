@@ -36,7 +36,7 @@ typedef struct sim_broker_topic {
 } sim_broker_topic;
 
 typedef struct sim_broker_opts {
-	int brokers;                    /* 1..SIM_BROKER_BROKERS_MAX; 0 means 3 */
+	int brokers; /* 1..SIM_BROKER_BROKERS_MAX; 0 means 3 */
 	/* The cluster's thread takes only CPU that no other thread wants
 	 * (SCHED_IDLE, else nice 19; lowprio.h), as brokers on machines of
 	 * their own would: the daemons under test never wait for it. */

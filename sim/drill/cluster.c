@@ -601,9 +601,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 			snprintf(err, errlen, "cannot write %s", path);
 		goto fail;
 	}
-	if (isolated &&
-	    (!(c->relay = relay_new("sim-relay", err, errlen)) ||
-	     !(c->crelay = relay_new("sim-clients", err, errlen)))) {
+	if (isolated && (!(c->relay = relay_new("sim-relay", err, errlen)) ||
+	                 !(c->crelay = relay_new("sim-clients", err, errlen)))) {
 		rc = ERR_IO;
 		goto fail;
 	}

@@ -129,13 +129,13 @@ static size_t check_drift(const intervals *iv, const size_t *idx, size_t nc, dou
 				continue;
 			double a = q_ms(kinds[k].first, 0.99), b = q_ms(kinds[k].last, 0.99);
 			if (b > a * (1 + max)) {
-				report_violation(r,
-				                 "%s: the clients' %s p99 over intervals %zu-%zu is %.2f "
-				                 "ms, %.0f%% above the %.2f ms of intervals %zu-%zu (at "
-				                 "most %.0f%% expected)",
-				                 names[e], kinds[k].what, idx[l0] + 1, idx[nc - 1] + 1, b,
-				                 (b / a - 1) * 100, a, idx[f0] + 1, idx[f1 - 1] + 1,
-				                 max * 100);
+				report_violation(
+				    r,
+				    "%s: the clients' %s p99 over intervals %zu-%zu is %.2f "
+				    "ms, %.0f%% above the %.2f ms of intervals %zu-%zu (at "
+				    "most %.0f%% expected)",
+				    names[e], kinds[k].what, idx[l0] + 1, idx[nc - 1] + 1, b,
+				    (b / a - 1) * 100, a, idx[f0] + 1, idx[f1 - 1] + 1, max * 100);
 				misses++;
 			}
 		}
@@ -184,10 +184,10 @@ size_t intervals_check(const intervals *iv, const drill *d, bool short_run,
 				if (!figs[f].x || !figs[f].n || figs[f].v < 0 ||
 				    figs[f].v <= figs[f].x->max)
 					continue;
-				report_violation(r, "%s: %s in %s is %s%.2f ms (at most %g ms expected)",
-				                 edge_names[e], figs[f].what, span,
-				                 figs[f].x == srv ? "<= " : "", figs[f].v,
-				                 figs[f].x->max);
+				report_violation(
+				    r, "%s: %s in %s is %s%.2f ms (at most %g ms expected)",
+				    edge_names[e], figs[f].what, span,
+				    figs[f].x == srv ? "<= " : "", figs[f].v, figs[f].x->max);
 				misses++;
 			}
 		}

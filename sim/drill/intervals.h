@@ -43,17 +43,17 @@
 
 /* One edge's interval. */
 typedef struct interval_cell {
-	hist w, r;                       /* the clients' ready write acks and count reads */
-	double srv_w[READY_BUCKETS];     /* the edge's own, per bucket */
+	hist w, r;                   /* the clients' ready write acks and count reads */
+	double srv_w[READY_BUCKETS]; /* the edge's own, per bucket */
 	double srv_r[READY_BUCKETS];
-	bool have_srv;                   /* the edge's buckets were read at both ends */
+	bool have_srv; /* the edge's buckets were read at both ends */
 } interval_cell;
 
 typedef struct intervals {
 	unsigned nedges;
 	double every_s;
-	size_t n, cap;      /* intervals recorded */
-	double *t0_s, *t1_s; /* each interval's span */
+	size_t n, cap;        /* intervals recorded */
+	double *t0_s, *t1_s;  /* each interval's span */
 	interval_cell *cells; /* [interval * nedges + edge] */
 } intervals;
 

@@ -84,10 +84,10 @@ struct load {
 	bool ready[LOAD_REGIONS_MAX];
 	uint64_t ready_epoch[LOAD_REGIONS_MAX];
 	unsigned ready_phase;
-	hist *rwr, *rrd;                         /* [region * LOAD_READY_PHASES_MAX + phase] */
+	hist *rwr, *rrd; /* [region * LOAD_READY_PHASES_MAX + phase] */
 	hist iwr[LOAD_REGIONS_MAX], ird[LOAD_REGIONS_MAX]; /* ready, since load_take_ready_window */
-	load_region_stats *rst;                  /* the same index: the ready_* fields */
-	load_region_stats reg[LOAD_REGIONS_MAX]; /* the all-ops fields */
+	load_region_stats *rst;                            /* the same index: the ready_* fields */
+	load_region_stats reg[LOAD_REGIONS_MAX];           /* the all-ops fields */
 	op *ops;
 };
 

@@ -368,6 +368,32 @@ static void jpush(json_t *arr, json_t *v, bool *ok)
 		*ok = false;
 }
 
+/* A count as a JSON integer (capped at INT64_MAX). */
+static json_t *jcount(uint64_t n)
+{
+	return json_integer((json_int_t)(n > INT64_MAX ? INT64_MAX : n));
+}
+
+/* A bucket bound: null when unknown (< 0) or past the last bound. */
+static json_t *jbound(double v)
+{
+	return v < 0 || isinf(v) ? json_null() : jnum(v);
+}
+
+/* The writes and count reads of a row and their quantiles (null, not 0,
+ * where there were none), as the ready and the interval rows have them. */
+static void jlatency(json_t *o, uint64_t writes, double w50, double w99, double w999,
+                     uint64_t reads, double r50, double r99, bool *ok)
+{
+	jset(o, "writes", jcount(writes), ok);
+	jset(o, "write_p50_ms", writes ? jnum(w50) : json_null(), ok);
+	jset(o, "write_p99_ms", writes ? jnum(w99) : json_null(), ok);
+	jset(o, "write_p999_ms", writes ? jnum(w999) : json_null(), ok);
+	jset(o, "reads", jcount(reads), ok);
+	jset(o, "read_p50_ms", reads ? jnum(r50) : json_null(), ok);
+	jset(o, "read_p99_ms", reads ? jnum(r99) : json_null(), ok);
+}
+
 /* The sampled daemons: the rules, then per daemon its figures (MB,
  * descriptors without the store's own files), its bound and verdict. */
 static json_t *procs_json(const report *r, bool *ok)
@@ -414,6 +440,25 @@ static json_t *procs_json(const report *r, bool *ok)
 				jset(j, "store_fds_max", jnum(v->store_fds_max), ok);
 				jset(j, "bound_mb", jnum(n->bound.total_mb), ok);
 				jset(j, "bound", json_string(text), ok);
+				if (v->nheld) {
+					json_t *h = json_object();
+					for (size_t k = 0; h && k < v->nheld; k++) {
+						json_t *e = json_object();
+						if (e) {
+							jset(e, "settled_mb",
+							     jnum(v->held_settled[k].mb), ok);
+							jset(e, "end_mb", jnum(v->held_end[k].mb),
+							     ok);
+						}
+						jset(h, v->held_settled[k].name, e, ok);
+					}
+					jset(j, "held", h, ok);
+				}
+				if (v->have_unheld) {
+					jset(j, "unheld_settled_mb", jnum(v->unheld_settled), ok);
+					jset(j, "unheld_end_mb", jnum(v->unheld_end), ok);
+					jset(j, "unheld_trend_mb", jnum(v->unheld_trend), ok);
+				}
 			}
 		}
 		jpush(nodes, j, ok);
@@ -456,8 +501,7 @@ static json_t *build_json(const report *r, bool *ok)
 		if (o) {
 			jset(o, "phase", json_string(l->phase), ok);
 			jset(o, "kind", json_string(l->reads ? "read" : "write"), ok);
-			jset(o, "n",
-			     json_integer((json_int_t)(l->n > INT64_MAX ? INT64_MAX : l->n)), ok);
+			jset(o, "n", jcount(l->n), ok);
 			jset(o, "p50_ms", jnum(l->p50_ms), ok);
 			jset(o, "p99_ms", jnum(l->p99_ms), ok);
 			jset(o, "p999_ms", jnum(l->p999_ms), ok);
@@ -473,36 +517,13 @@ static json_t *build_json(const report *r, bool *ok)
 		if (o) {
 			jset(o, "edge", json_string(q->edge), ok);
 			jset(o, "phase", json_string(q->phase), ok);
-			jset(o, "writes",
-			     json_integer(
-			         (json_int_t)(q->writes > INT64_MAX ? INT64_MAX : q->writes)),
-			     ok);
-			/* No ops: no quantiles (null, not 0). */
-			jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
-			jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
-			jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(), ok);
-			jset(
-			    o, "reads",
-			    json_integer((json_int_t)(q->reads > INT64_MAX ? INT64_MAX : q->reads)),
-			    ok);
-			jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
-			jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
-			jset(
-			    o, "read_errors",
-			    json_integer((json_int_t)(q->read_errors > INT64_MAX ? INT64_MAX
-			                                                         : q->read_errors)),
-			    ok);
+			jlatency(o, q->writes, q->w_p50_ms, q->w_p99_ms, q->w_p999_ms, q->reads,
+			         q->r_p50_ms, q->r_p99_ms, ok);
+			jset(o, "read_errors", jcount(q->read_errors), ok);
 			jset(o, "readthroughs",
 			     q->readthroughs < 0 ? json_null() : jnum(q->readthroughs), ok);
-			/* Bucket bounds: unknown or past the last bound is null. */
-			jset(o, "edge_write_p99_ms_at_most",
-			     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
-			                                                   : jnum(q->w_srv_p99_ms),
-			     ok);
-			jset(o, "edge_read_p99_ms_at_most",
-			     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
-			                                                   : jnum(q->r_srv_p99_ms),
-			     ok);
+			jset(o, "edge_write_p99_ms_at_most", jbound(q->w_srv_p99_ms), ok);
+			jset(o, "edge_read_p99_ms_at_most", jbound(q->r_srv_p99_ms), ok);
 		}
 		jpush(ready, o, ok);
 	}
@@ -519,22 +540,10 @@ static json_t *build_json(const report *r, bool *ok)
 				jset(o, "start_s", jnum(q->t0_s), ok);
 				jset(o, "end_s", jnum(q->t1_s), ok);
 				jset(o, "complete", json_boolean(q->complete), ok);
-				jset(o, "writes", json_integer((json_int_t)q->writes), ok);
-				jset(o, "write_p50_ms", q->writes ? jnum(q->w_p50_ms) : json_null(), ok);
-				jset(o, "write_p99_ms", q->writes ? jnum(q->w_p99_ms) : json_null(), ok);
-				jset(o, "write_p999_ms", q->writes ? jnum(q->w_p999_ms) : json_null(),
-				     ok);
-				jset(o, "reads", json_integer((json_int_t)q->reads), ok);
-				jset(o, "read_p50_ms", q->reads ? jnum(q->r_p50_ms) : json_null(), ok);
-				jset(o, "read_p99_ms", q->reads ? jnum(q->r_p99_ms) : json_null(), ok);
-				jset(o, "edge_write_p99_ms_at_most",
-				     q->w_srv_p99_ms < 0 || isinf(q->w_srv_p99_ms) ? json_null()
-				                                                   : jnum(q->w_srv_p99_ms),
-				     ok);
-				jset(o, "edge_read_p99_ms_at_most",
-				     q->r_srv_p99_ms < 0 || isinf(q->r_srv_p99_ms) ? json_null()
-				                                                   : jnum(q->r_srv_p99_ms),
-				     ok);
+				jlatency(o, q->writes, q->w_p50_ms, q->w_p99_ms, q->w_p999_ms,
+				         q->reads, q->r_p50_ms, q->r_p99_ms, ok);
+				jset(o, "edge_write_p99_ms_at_most", jbound(q->w_srv_p99_ms), ok);
+				jset(o, "edge_read_p99_ms_at_most", jbound(q->r_srv_p99_ms), ok);
 			}
 			jpush(iv, o, ok);
 		}
@@ -667,6 +676,27 @@ static void procs_summary(const report *r, FILE *f)
 		soak_bound_text(&n->bound, text, sizeof text);
 		fprintf(f, "  bound of %s: %s\n", n->name, text);
 	}
+	bool any = false;
+	for (unsigned i = 0; i < r->nproc_nodes; i++)
+		any |= r->proc_nodes[i].judged && r->proc_nodes[i].v.nheld;
+	if (!any)
+		return;
+	fprintf(f, "  what holds the anonymous memory, by each daemon's own count (MB, settled ->"
+	           " end):\n");
+	for (unsigned i = 0; i < r->nproc_nodes; i++) {
+		const report_proc_node *n = &r->proc_nodes[i];
+		const soak_verdict *v = &n->v;
+		if (!n->judged || !v->nheld)
+			continue;
+		fprintf(f, "    %-9s", n->name);
+		for (size_t k = 0; k < v->nheld; k++)
+			fprintf(f, "%s %s %.1f -> %.1f", k ? "," : "", v->held_settled[k].name,
+			        v->held_settled[k].mb, v->held_end[k].mb);
+		if (v->have_unheld)
+			fprintf(f, "; none of these %.1f -> %.1f", v->unheld_settled,
+			        v->unheld_end);
+		fputc('\n', f);
+	}
 }
 
 /* Each edge's latency per interval, an edge after another. */
@@ -687,7 +717,8 @@ static void intervals_summary(const report *r, FILE *f)
 		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
 		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
 		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
-		snprintf(span, sizeof span, "%.0f-%.0fs%s", q->t0_s, q->t1_s, q->complete ? "" : "*");
+		snprintf(span, sizeof span, "%.0f-%.0fs%s", q->t0_s, q->t1_s,
+		         q->complete ? "" : "*");
 		fprintf(f,
 		        "  %-7s %4u %-13s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7s %7s\n",
 		        q->edge, q->index + 1, span, q->writes, a, b, c, q->reads, d, e, sw, sr);
@@ -818,6 +849,18 @@ static void procs_csv(const report *r, FILE *f)
 	}
 }
 
+/* What held each daemon's memory at each reading, by its own count. */
+static void held_csv(const report *r, FILE *f)
+{
+	fputs("t_s,node,holder,mb\n", f);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const report_proc_row *p = &r->procs[i];
+		for (size_t k = 0; k < p->s.nheld; k++)
+			fprintf(f, "%.1f,%s,%s,%.2f\n", p->s.t_s, r->proc_nodes[p->node].name,
+			        p->s.held[k].name, p->s.held[k].mb);
+	}
+}
+
 /* Opens dir/name for writing, renders with fn, checks every step. */
 static int write_file(const report *r, const char *dir, const char *name,
                       void (*fn)(const report *, FILE *))
@@ -858,6 +901,7 @@ int report_write(report *r, const char *dir)
 	if ((rc = write_file(r, dir, "summary.txt", write_summary_to)))
 		return rc;
 	if (r->nproc_nodes && ((rc = write_file(r, dir, "procs.csv", procs_csv)) ||
+	                       (rc = write_file(r, dir, "held.csv", held_csv)) ||
 	                       (rc = write_file(r, dir, "procs.svg", report_svg_render_procs))))
 		return rc;
 	if (r->niv && (rc = write_file(r, dir, "latency.svg", report_svg_render_intervals)))

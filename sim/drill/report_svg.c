@@ -175,6 +175,29 @@ static void two_panels(FILE *f, const axis *ax, const axis *ty, double tstep, co
 		        (PLOT_L + PLOT_R) / 2, (TOP_Y0 + TOP_Y1) / 2);
 }
 
+/* The picture's opening: the svg element, a white ground, the title
+ * (the drill's name, then what: title and heading) and, when sub is
+ * not NULL, a line under the heading. */
+static void svg_open(FILE *f, const report *r, const char *what, const char *sub)
+{
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
+	        SVG_W, SVG_H, SVG_W, SVG_H);
+	put_escaped(f, r->drill);
+	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
+	      "text-anchor=\"middle\">",
+	      f);
+	put_escaped(f, r->drill);
+	fprintf(f, "%s</text>\n", what);
+	if (sub)
+		fprintf(f,
+		        "<text x=\"450\" y=\"46\" font-size=\"11\" text-anchor=\"middle\" "
+		        "fill=\"#555\">%s</text>\n",
+		        sub);
+}
+
 /* The value of series k at sample i (k -1: truth, 0..: a region, -2: p99);
  * false when the sample has none. */
 static bool value_at(const report_sample_row *s, int k, double *v)
@@ -313,19 +336,10 @@ void report_svg_render(const report *r, FILE *f)
 	axis ay = {0, fmax(cstep, ceil((cmax > 0 ? cmax : 1) / cstep) * cstep), TOP_Y1, TOP_Y0};
 	axis ly = {0, fmax(lstep, ceil((lmax > 0 ? lmax : 1) / lstep) * lstep), BOT_Y1, BOT_Y0};
 
-	fprintf(f,
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-	        SVG_W, SVG_H, SVG_W, SVG_H);
-	fputs("<title>", f);
-	put_escaped(f, r->drill);
-	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
-	      "text-anchor=\"middle\">",
-	      f);
-	put_escaped(f, r->drill);
-	fprintf(f, "%s: viral item, true count and each region's answer</text>\n",
-	        r->short_run ? " (short run)" : "");
+	svg_open(f, r,
+	         r->short_run ? " (short run): viral item, true count and each region's answer"
+	                      : ": viral item, true count and each region's answer",
+	         NULL);
 
 	faults(f, r, &ax);
 
@@ -352,13 +366,18 @@ void report_svg_render(const report *r, FILE *f)
 /* ---- procs.svg ---- */
 
 /* What a series of process readings shows. */
-typedef enum proc_field { PROC_RSS, PROC_ANON, PROC_FDS } proc_field;
+typedef enum proc_field { PROC_RSS, PROC_ANON, PROC_FDS, PROC_UNHELD } proc_field;
 
+/* NAN when the reading has no such figure (no holders named). */
 static double proc_value(const soak_sample *s, proc_field what)
 {
-	return what == PROC_RSS    ? s->rss_mb
-	       : what == PROC_ANON ? s->anon_mb
-	                           : s->fds - s->store_fds;
+	switch (what) {
+	case PROC_RSS: return s->rss_mb;
+	case PROC_ANON: return s->anon_mb;
+	case PROC_FDS: return s->fds - s->store_fds;
+	case PROC_UNHELD: return soak_unheld_mb(s);
+	}
+	return NAN;
 }
 
 /* Series k (a node) of the process readings: all of RSS (dashed, thin),
@@ -367,21 +386,24 @@ static double proc_value(const soak_sample *s, proc_field what)
 static void proc_series(FILE *f, const report *r, unsigned k, proc_field what, const axis *ax,
                         const axis *ay)
 {
-	static const char *const cls[] = {"rss", "anon", "fds"};
+	static const char *const cls[] = {"rss", "anon", "fds", "unheld"};
 	const char *color = palette[k % REPORT_SERIES_MAX];
-	const char *dash =
-	    what == PROC_RSS ? " stroke-dasharray=\"5 3\" stroke-opacity=\"0.7\"" : "";
+	const char *dash = what == PROC_RSS ? " stroke-dasharray=\"5 3\" stroke-opacity=\"0.7\""
+	                   : what == PROC_UNHELD ? " stroke-dasharray=\"1 2\""
+	                                         : "";
 	int pid = 0;
 	bool open = false;
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const report_proc_row *p = &r->procs[i];
 		if (p->node != k)
 			continue;
-		if (open && p->pid != pid) {
+		double v = proc_value(&p->s, what);
+		if (open && (p->pid != pid || !isfinite(v))) {
 			fputs("\"/>\n", f);
 			open = false;
 		}
-		double v = proc_value(&p->s, what);
+		if (!isfinite(v))
+			continue;
 		if (!open) {
 			fprintf(f,
 			        "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" "
@@ -415,21 +437,9 @@ void report_svg_render_procs(const report *r, FILE *f)
 	axis ay = {0, fmax(rstep, ceil((rmax > 0 ? rmax : 1) / rstep) * rstep), TOP_Y1, TOP_Y0};
 	axis fy = {0, fmax(fstep, ceil((fmax_ > 0 ? fmax_ : 1) / fstep) * fstep), BOT_Y1, BOT_Y0};
 
-	fprintf(f,
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
-	        SVG_W, SVG_H, SVG_W, SVG_H);
-	put_escaped(f, r->drill);
-	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
-	      "text-anchor=\"middle\">",
-	      f);
-	put_escaped(f, r->drill);
-	fputs(": each daemon's RSS and open descriptors</text>\n", f);
-	fputs("<text x=\"450\" y=\"46\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">"
-	      "solid: anonymous RSS (judged); dashed: all of RSS, LevelDB's mapped tables "
-	      "included</text>\n",
-	      f);
+	svg_open(f, r, ": each daemon's RSS and open descriptors",
+	         "solid: anonymous RSS; dotted: its part no cache of the daemon's accounts for "
+	         "(judged, when named); dashed: all of RSS");
 
 	/* The warm-up, which the verdicts leave out. */
 	double w = map(&ax, r->proc_warmup_s) - PLOT_L;
@@ -449,12 +459,14 @@ void report_svg_render_procs(const report *r, FILE *f)
 	for (unsigned k = 0; k < r->nproc_nodes; k++) {
 		proc_series(f, r, k, PROC_RSS, &ax, &ay);
 		proc_series(f, r, k, PROC_ANON, &ax, &ay);
+		proc_series(f, r, k, PROC_UNHELD, &ax, &ay);
 		proc_series(f, r, k, PROC_FDS, &ax, &fy);
 		legend_row(f, (int)k, palette[k % REPORT_SERIES_MAX], 1.5, r->proc_nodes[k].name);
 	}
 	int row = (int)r->nproc_nodes + 1;
 	legend_row(f, row++, "#333", 1.5, "anonymous RSS");
 	legend_row(f, row++, "#333", 1, "all of RSS (dashed)");
+	legend_row(f, row++, "#333", 1, "anonymous, no cache's (dotted)");
 	fputs("</svg>\n", f);
 }
 
@@ -476,8 +488,8 @@ static bool iv_value(const report_interval_row *q, iv_field what, double *v)
 
 /* Edge name's series: a point at each interval's end, a line through
  * the intervals that have one (reads dashed). */
-static void iv_series(FILE *f, const report *r, const char *name, const char *color,
-                      iv_field what, const axis *ax, const axis *ay)
+static void iv_series(FILE *f, const report *r, const char *name, const char *color, iv_field what,
+                      const axis *ax, const axis *ay)
 {
 	static const char *const cls[] = {"write", "read", "edge-write", "edge-read"};
 	const char *dash =
@@ -531,7 +543,8 @@ static axis iv_axis(const report *r, bool srv, double limit, double p0, double p
 	for (size_t i = 0; i < r->niv; i++) {
 		double v;
 		for (int k = 0; k < 2; k++)
-			if (iv_value(&r->iv[i], (iv_field)(srv ? IV_SRV_WRITE + k : IV_WRITE + k), &v))
+			if (iv_value(&r->iv[i], (iv_field)(srv ? IV_SRV_WRITE + k : IV_WRITE + k),
+			             &v))
 				hi = fmax(hi, v);
 	}
 	double step = nice_step(hi > 0 ? hi : 1, 5);
@@ -547,21 +560,9 @@ void report_svg_render_intervals(const report *r, FILE *f)
 	axis ty = iv_axis(r, false, r->iv_limit_ms, TOP_Y1, TOP_Y0);
 	axis by = iv_axis(r, true, r->iv_srv_limit_ms, BOT_Y1, BOT_Y0);
 
-	fprintf(f,
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>",
-	        SVG_W, SVG_H, SVG_W, SVG_H);
-	put_escaped(f, r->drill);
-	fputs("</title>\n<text x=\"450\" y=\"28\" font-size=\"16\" font-weight=\"bold\" "
-	      "text-anchor=\"middle\">",
-	      f);
-	put_escaped(f, r->drill);
-	fputs(": p99 latency per interval, each edge</text>\n", f);
-	fputs("<text x=\"450\" y=\"46\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">"
-	      "top: its clients (solid: writes, dashed: count reads); bottom: the edge's own "
-	      "(bucket bounds)</text>\n",
-	      f);
+	svg_open(f, r, ": p99 latency per interval, each edge",
+	         "top: its clients (solid: writes, dashed: count reads); bottom: the edge's own "
+	         "(bucket bounds)");
 	two_panels(f, &ax, &ty, nice_step(ty.hi, 5), &by, nice_step(by.hi, 5), "clients' p99 (ms)",
 	           "edge's own p99 (ms)", r->niv == 0);
 	char lbl[64];

@@ -708,7 +708,21 @@ static cluster_node *node_at(runner *rn, size_t k)
 	return k < rn->d.regions ? &rn->c.edges[k] : &rn->c.centrals[k - rn->d.regions];
 }
 
-/* Reads every running daemon's RSS and descriptors (soak.h). */
+/* What node n says holds its memory, from its /metrics, into s (none
+ * when it does not answer). */
+static void read_held(const cluster_node *n, soak_sample *s)
+{
+	hclient_answer a;
+	s->nheld = 0;
+	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200 && a.body)
+		s->nheld = soak_parse_held(
+		    a.body, n->kind == DRILL_EDGE ? SOAK_HELD_EDGE : SOAK_HELD_CENTRAL, s->held,
+		    SOAK_HELD_MAX);
+	free(a.body);
+}
+
+/* Reads every running daemon's RSS and descriptors (soak.h), and what
+ * it says holds its memory. */
 static void sample_procs(runner *rn)
 {
 	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
@@ -716,6 +730,7 @@ static void sample_procs(runner *rn)
 		soak_sample s;
 		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, now_s(rn), &s))
 			continue;
+		read_held(n, &s);
 		proc_series *ps = &rn->procs[k];
 		if (ps->pid != n->pid) { /* a new run: judge this one */
 			ps->pid = n->pid;

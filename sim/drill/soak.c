@@ -48,6 +48,47 @@ bool soak_parse_status(const char *text, double *rss_kb, double *anon_kb, double
 	return rss && anon && hwm;
 }
 
+size_t soak_parse_held(const char *metrics, const char *family, soak_held *out, size_t max)
+{
+	size_t n = 0, flen = strlen(family);
+	static const char label[] = "{holder=\"";
+	for (const char *p = metrics; p && *p && n < max;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, family, flen) != 0 ||
+		    strncmp(p + flen, label, sizeof label - 1) != 0)
+			continue;
+		const char *name = p + flen + sizeof label - 1;
+		const char *q = strchr(name, '"');
+		const char *eol = strchr(name, '\n');
+		if (!q || (eol && q > eol) || q[1] != '}' || q[2] != ' ')
+			continue;
+		char *end;
+		double v = strtod(q + 3, &end);
+		if (end == q + 3 || !isfinite(v) || v < 0)
+			continue;
+		size_t len = (size_t)(q - name);
+		if (len > SOAK_HELD_NAME_MAX)
+			len = SOAK_HELD_NAME_MAX;
+		if (!len || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") < len)
+			continue; /* a name the report could not show as it is */
+		memcpy(out[n].name, name, len);
+		out[n].name[len] = '\0';
+		out[n].mb = v / MB;
+		n++;
+	}
+	return n;
+}
+
+double soak_unheld_mb(const soak_sample *s)
+{
+	if (!s->nheld)
+		return NAN;
+	double v = s->anon_mb;
+	for (size_t i = 0; i < s->nheld; i++)
+		v -= s->held[i].mb;
+	return v;
+}
+
 char *soak_read_file(const char *path, size_t max)
 {
 	FILE *f = fopen(path, "r");
@@ -252,39 +293,79 @@ static double median(double *v, size_t n)
 
 /* A field of the samples: anonymous RSS, or descriptors without the
  * store's. */
-static double field(const soak_sample *s, bool rss)
+/* What a series of readings is read for. */
+typedef enum what { ANON, FDS, UNHELD, HELD } what;
+
+/* Reading s's figure: anonymous RSS, descriptors without the store's,
+ * the anonymous memory no holder accounts for, or holder name's share
+ * (0 when the reading does not name it). */
+static double field(const soak_sample *s, what w, const char *name)
 {
-	return rss ? s->anon_mb : s->fds - s->store_fds;
+	switch (w) {
+	case ANON: return s->anon_mb;
+	case FDS: return s->fds - s->store_fds;
+	case UNHELD: return soak_unheld_mb(s);
+	case HELD:
+		for (size_t i = 0; i < s->nheld; i++)
+			if (strcmp(s->held[i].name, name) == 0)
+				return s->held[i].mb;
+		return 0;
+	}
+	return NAN;
 }
 
-/* Median of field over s[from, from + k). */
-static double level(const soak_sample *s, size_t from, size_t k, bool rss)
+/* Median of the figure over s[from, from + k). */
+static double level(const soak_sample *s, size_t from, size_t k, what w, const char *name)
 {
 	double *v = xmalloc(k * sizeof *v);
 	for (size_t i = 0; i < k; i++)
-		v[i] = field(&s[from + i], rss);
+		v[i] = field(&s[from + i], w, name);
 	double m = median(v, k);
 	free(v);
 	return m;
 }
 
 /* The least-squares line's rise over the span of s[0, n). */
-static double trend(const soak_sample *s, size_t n, bool rss)
+static double trend(const soak_sample *s, size_t n, what w)
 {
 	double mt = 0, mv = 0;
 	for (size_t i = 0; i < n; i++) {
 		mt += s[i].t_s;
-		mv += field(&s[i], rss);
+		mv += field(&s[i], w, NULL);
 	}
 	mt /= (double)n;
 	mv /= (double)n;
 	double sxy = 0, sxx = 0;
 	for (size_t i = 0; i < n; i++) {
 		double dt = s[i].t_s - mt;
-		sxy += dt * (field(&s[i], rss) - mv);
+		sxy += dt * (field(&s[i], w, NULL) - mv);
 		sxx += dt * dt;
 	}
 	return sxx > 0 ? sxy / sxx * (s[n - 1].t_s - s[0].t_s) : 0;
+}
+
+/* The holders of the last reading, each at its settled and end level,
+ * and the rest of the anonymous memory, when every reading after the
+ * warm-up names holders. */
+static void held_levels(const soak_sample *post, size_t npost, size_t k, soak_verdict *v)
+{
+	for (size_t i = 0; i < npost; i++)
+		if (!post[i].nheld)
+			return;
+	const soak_sample *last = &post[npost - 1];
+	v->nheld = last->nheld;
+	for (size_t h = 0; h < last->nheld; h++) {
+		const char *name = last->held[h].name;
+		v->held_settled[h] = last->held[h];
+		v->held_end[h] = last->held[h];
+		v->held_settled[h].mb = level(post, 0, k, HELD, name);
+		v->held_end[h].mb = level(post, npost - k, k, HELD, name);
+	}
+	v->have_unheld = true;
+	v->unheld_settled = level(post, 0, k, UNHELD, NULL);
+	v->unheld_end = level(post, npost - k, k, UNHELD, NULL);
+	v->unheld_growth = v->unheld_end - v->unheld_settled;
+	v->unheld_trend = trend(post, npost, UNHELD);
 }
 
 static void why(soak_verdict *v, const char *fmt, double a, double b)
@@ -311,7 +392,7 @@ bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_
 		v->rss_start = s[0].rss_mb;
 		v->rss_end = s[n - 1].rss_mb;
 		v->anon_start = s[0].anon_mb;
-		v->fds_start = field(&s[0], false);
+		v->fds_start = field(&s[0], FDS, NULL);
 	}
 	v->under_bound =
 	    v->rss_peak <= b->total_mb && v->store_fds_max <= b->max_open_files + STORE_FIXED_FILES;
@@ -330,24 +411,43 @@ bool soak_judge(const soak_sample *s, size_t n, const soak_rules *r, const soak_
 	size_t k = (v->npost + 4) / 5;
 	if (k < SOAK_WINDOW_MIN)
 		k = SOAK_WINDOW_MIN;
-	v->anon_settled = level(post, 0, k, true);
-	v->anon_end = level(post, v->npost - k, k, true);
+	v->anon_settled = level(post, 0, k, ANON, NULL);
+	v->anon_end = level(post, v->npost - k, k, ANON, NULL);
 	v->anon_growth = v->anon_end - v->anon_settled;
-	v->anon_trend = trend(post, v->npost, true);
+	v->anon_trend = trend(post, v->npost, ANON);
 	v->anon_allowed = r->rss_slack_mb + r->rss_slack_share * v->anon_settled;
-	v->fds_settled = level(post, 0, k, false);
-	v->fds_end = level(post, v->npost - k, k, false);
+	held_levels(post, v->npost, k, v);
+	v->fds_settled = level(post, 0, k, FDS, NULL);
+	v->fds_end = level(post, v->npost - k, k, FDS, NULL);
 	v->fds_growth = v->fds_end - v->fds_settled;
-	v->fds_trend = trend(post, v->npost, false);
+	v->fds_trend = trend(post, v->npost, FDS);
 	v->fds_allowed = r->fd_slack;
-	v->anon_flat = v->anon_growth <= v->anon_allowed && v->anon_trend <= v->anon_allowed;
 	v->fds_flat = v->fds_growth <= v->fds_allowed && v->fds_trend <= v->fds_allowed;
-	if (v->anon_growth > v->anon_allowed)
-		why(v, "%sanonymous RSS grew %.1f MB after the warm-up (%.1f allowed)",
-		    v->anon_growth, v->anon_allowed);
-	if (v->anon_trend > v->anon_allowed)
-		why(v, "%sanonymous RSS trends up %.1f MB after the warm-up (%.1f allowed)",
-		    v->anon_trend, v->anon_allowed);
+	if (v->have_unheld) {
+		/* Caches filling towards their configured size are held by the
+		 * bound; what none of them accounts for is where a leak grows. */
+		v->anon_flat =
+		    v->unheld_growth <= v->anon_allowed && v->unheld_trend <= v->anon_allowed;
+		if (v->unheld_growth > v->anon_allowed)
+			why(v,
+			    "%sanonymous memory no holder accounts for grew %.1f MB after the "
+			    "warm-up (%.1f allowed)",
+			    v->unheld_growth, v->anon_allowed);
+		if (v->unheld_trend > v->anon_allowed)
+			why(v,
+			    "%sanonymous memory no holder accounts for trends up %.1f MB after the "
+			    "warm-up (%.1f allowed)",
+			    v->unheld_trend, v->anon_allowed);
+	} else {
+		v->anon_flat =
+		    v->anon_growth <= v->anon_allowed && v->anon_trend <= v->anon_allowed;
+		if (v->anon_growth > v->anon_allowed)
+			why(v, "%sanonymous RSS grew %.1f MB after the warm-up (%.1f allowed)",
+			    v->anon_growth, v->anon_allowed);
+		if (v->anon_trend > v->anon_allowed)
+			why(v, "%sanonymous RSS trends up %.1f MB after the warm-up (%.1f allowed)",
+			    v->anon_trend, v->anon_allowed);
+	}
 	if (v->fds_growth > v->fds_allowed)
 		why(v, "%sopen descriptors grew by %.0f after the warm-up (%.0f allowed)",
 		    v->fds_growth, v->fds_allowed);

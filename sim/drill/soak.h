@@ -15,10 +15,18 @@
  *    exceed the settled level by at most the slack, and so may the
  *    least-squares line through every sample after the warm-up, over that
  *    span (an upward trend a noisy end level could hide). Memory slack:
- *    SOAK_RSS_SLACK_MB + SOAK_RSS_SLACK_SHARE of the settled level;
- *    descriptors: SOAK_FD_SLACK. The memory judged is the anonymous part
- *    of RSS (RssAnon: heap, stacks, allocator arenas), where a leak
- *    grows. The file-backed part (RssFile) is mostly LevelDB's table
+ *    SOAK_RSS_SLACK_MB + SOAK_RSS_SLACK_SHARE of the settled anonymous
+ *    level; descriptors: SOAK_FD_SLACK. The memory judged is the
+ *    anonymous part of RSS (RssAnon: heap, stacks, allocator arenas),
+ *    where a leak grows, less what the daemon's own holders account for
+ *    when every reading after the warm-up has them (its SOAK_HELD_*
+ *    family: its caches, LevelDB's memtables and block cache, the
+ *    allocator's free lists). Those fill towards their configured sizes
+ *    for as long as the working set keeps bringing them new entries,
+ *    which at a real working set is longer than any warm-up; the bound
+ *    holds them, and what no holder accounts for must stay flat. A
+ *    daemon that names no holders is judged on all of RssAnon. The
+ *    file-backed part (RssFile) is mostly LevelDB's table
  *    files, which it maps into memory to read: it grows with the store
  *    on disk, is page cache the kernel can take back, and is held by the
  *    bound instead. Descriptors of the store's own files
@@ -57,15 +65,41 @@
 #define SOAK_BASE_MB 48.0
 #define SOAK_TERMS_MAX 16
 
+#define SOAK_HELD_MAX 12      /* holders kept per reading */
+#define SOAK_HELD_NAME_MAX 23 /* bytes of a holder's name */
+/* The families in which each daemon says what holds its memory, one
+ * sample per holder (label "holder"), in bytes. */
+#define SOAK_HELD_EDGE "likes_edge_memory_bytes"
+#define SOAK_HELD_CENTRAL "likes_central_memory_bytes"
+
+/* What one holder of a daemon's memory (a cache, the store's memtables
+ * and block cache, the allocator's free lists) held, by its own count. */
+typedef struct soak_held {
+	char name[SOAK_HELD_NAME_MAX + 1];
+	double mb;
+} soak_held;
+
 /* One reading of a process. */
 typedef struct soak_sample {
-	double t_s;       /* since the load started */
-	double rss_mb;    /* VmRSS */
-	double anon_mb;   /* RssAnon: the part a leak grows */
-	double hwm_mb;    /* VmHWM: the peak so far */
-	double fds;       /* open descriptors, all of them */
-	double store_fds; /* of those, files under the data dir */
+	double t_s;                    /* since the load started */
+	double rss_mb;                 /* VmRSS */
+	double anon_mb;                /* RssAnon: the part a leak grows */
+	double hwm_mb;                 /* VmHWM: the peak so far */
+	double fds;                    /* open descriptors, all of them */
+	double store_fds;              /* of those, files under the data dir */
+	soak_held held[SOAK_HELD_MAX]; /* from its /metrics at the same time */
+	size_t nheld;                  /* 0: not read */
 } soak_sample;
+
+/* The samples of family (SOAK_HELD_*) in a Prometheus text body, by their
+ * holder label, into out (at most max, the first ones); how many. A
+ * holder name is cut to SOAK_HELD_NAME_MAX bytes; one that is not
+ * lower-case letters, digits and '_' is skipped, as is a value that is
+ * not a finite number >= 0. */
+size_t soak_parse_held(const char *metrics, const char *family, soak_held *out, size_t max);
+/* The anonymous memory no holder accounts for (anon_mb less every
+ * holder's), or NAN when s has no holders. */
+double soak_unheld_mb(const soak_sample *s);
 
 /* VmRSS, RssAnon and VmHWM (kB) from the text of /proc/PID/status;
  * false when one is missing. */
@@ -125,6 +159,14 @@ typedef struct soak_verdict {
 	double fds_start, fds_settled, fds_end;       /* without the store's */
 	double fds_growth, fds_trend, fds_allowed;
 	double store_fds_max;
+	/* What holds the memory by the daemon's own count (the holders of
+	 * its last reading), settled and at the end, and the anonymous
+	 * memory none of them accounts for; have_unheld only when every
+	 * reading after the warm-up named holders. */
+	soak_held held_settled[SOAK_HELD_MAX], held_end[SOAK_HELD_MAX];
+	size_t nheld;
+	bool have_unheld;
+	double unheld_settled, unheld_end, unheld_growth, unheld_trend;
 	bool judged; /* enough samples after the warm-up */
 	bool anon_flat, fds_flat, under_bound;
 	char why[512]; /* empty when it passed; else each reason */

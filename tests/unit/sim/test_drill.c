@@ -677,9 +677,8 @@ Test(drill, latency_every_cuts_the_run_and_the_interval_keys_need_it)
 	cr_assert_str_eq(drill_expect_name(DRILL_EXPECT_INTERVAL_EDGE_P99), "interval_edge_p99_ms");
 	drill_free(&d);
 	/* An interval key with nothing to hold: refused, at its line. */
-	cr_assert_neq(drill_parse("t", "duration 60\nexpect interval_p99_ms 2\n", &d, err,
-	                          sizeof err),
-	              0);
+	cr_assert_neq(
+	    drill_parse("t", "duration 60\nexpect interval_p99_ms 2\n", &d, err, sizeof err), 0);
 	cr_assert_not_null(strstr(err, "t:2:"), "%s", err);
 	cr_assert_not_null(strstr(err, "latency_every"), "%s", err);
 	cr_assert_neq(drill_parse("t", "duration 60\nlatency_every 0\n", &d, err, sizeof err), 0);
@@ -692,8 +691,8 @@ Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
 	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.broker_idle, 1);
 	drill_free(&d);
-	cr_assert_eq(drill_parse("t", "duration 60\nbroker_idle 0\n", &d, err, sizeof err), 0,
-	             "%s", err);
+	cr_assert_eq(drill_parse("t", "duration 60\nbroker_idle 0\n", &d, err, sizeof err), 0, "%s",
+	             err);
 	cr_assert_eq(d.broker_idle, 0);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nbroker_idle 2\n", &d, err, sizeof err), 0);

@@ -16,6 +16,7 @@
 #include "tests/support/testdir.h"
 #include "xmem.h"
 #include "sim/drill/report.h"
+#include "sim/drill/soak.h"
 
 static char tmpdir[64];
 
@@ -498,4 +499,63 @@ Test(report, a_drill_without_intervals_writes_no_latency_picture)
 	json_t *j = load_json();
 	cr_assert_null(json_object_get(j, "intervals"));
 	json_decref(j);
+}
+
+Test(report, process_readings_and_what_held_the_memory_go_to_every_file)
+{
+	report *r = report_new("soak", false, 1);
+	soak_sample s[40];
+	for (size_t i = 0; i < 40; i++) {
+		double cache = i < 30 ? (double)i : 30;
+		s[i] = (soak_sample){.t_s = 30.0 * (double)i,
+		                     .rss_mb = 90 + cache,
+		                     .anon_mb = 50 + cache,
+		                     .hwm_mb = 130,
+		                     .fds = 50,
+		                     .store_fds = 4,
+		                     .nheld = 2};
+		s[i].held[0] = (soak_held){.name = "count_cache", .mb = cache};
+		s[i].held[1] = (soak_held){.name = "store", .mb = 20};
+		if (i == 3)
+			s[i].nheld = 0; /* a scrape that failed, in the warm-up */
+		report_proc(r, "edge0", 4242, &s[i]);
+	}
+	soak_rules rules;
+	soak_rules_default(1200, &rules);
+	soak_bound b = {.total_mb = 300, .max_open_files = 1000};
+	soak_verdict v;
+	cr_assert(soak_judge(s, 40, &rules, &b, &v), "%s", v.why);
+	report_proc_verdict(r, "edge0", &v, &b);
+	report_proc_rules(r, rules.warmup_s, 30);
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	json_t *node = json_array_get(json_object_get(json_object_get(j, "processes"), "nodes"), 0);
+	cr_assert_not_null(node);
+	json_t *held = json_object_get(node, "held");
+	cr_assert_eq(json_object_size(held), 2);
+	cr_assert_float_eq(
+	    json_number_value(json_object_get(json_object_get(held, "count_cache"), "end_mb")), 30,
+	    1e-9);
+	cr_assert_float_eq(json_number_value(json_object_get(node, "unheld_end_mb")), 30, 1e-9);
+	json_decref(j);
+
+	char *csv = slurp("held.csv");
+	cr_assert_eq(strncmp(csv, "t_s,node,holder,mb\n", 19), 0);
+	cr_assert_eq(count(csv, "\n"), 1 + 39 * 2, "a line per holder per reading that had them");
+	cr_assert_not_null(strstr(csv, "1170.0,edge0,count_cache,30.00\n"));
+	free(csv);
+
+	char *sum = slurp("summary.txt");
+	cr_assert_not_null(strstr(sum, "what holds the anonymous memory"));
+	cr_assert_not_null(strstr(sum, "none of these 30.0 -> 30.0"), "%s", sum);
+	free(sum);
+
+	char *svg = slurp("procs.svg");
+	assert_svg_sane(svg);
+	/* The unheld line breaks at the reading without holders. */
+	cr_assert_eq(count(svg, "class=\"unheld\""), 2);
+	cr_assert_eq(count(svg, "class=\"anon\""), 1);
+	free(svg);
 }

@@ -322,3 +322,98 @@ Test(soak, the_bound_follows_the_config_each_daemon_ran_with)
 	cr_assert_not_null(strstr(text, "block cache"), "%s", text);
 	cr_assert_not_null(strstr(text, " MB"), "%s", text);
 }
+
+Test(soak, the_holders_a_daemon_names_are_read_from_its_metrics)
+{
+	static const char body[] =
+	    "# HELP likes_edge_memory_bytes what holds memory\n"
+	    "# TYPE likes_edge_memory_bytes gauge\n"
+	    "likes_edge_memory_bytes{holder=\"count_cache\"} 10485760\n"
+	    "likes_edge_memory_bytes{holder=\"store\"} 2.5e+07\n"
+	    "likes_edge_memory_bytes_other{holder=\"x\"} 1\n"
+	    "likes_edge_memory_bytes{holder=\"Bad-Name\"} 1\n"
+	    "likes_edge_memory_bytes{holder=\"neg\"} -1\n"
+	    "likes_edge_memory_bytes{holder=\"nan\"} NaN\n"
+	    "likes_edge_memory_bytes{holder=\"a_name_longer_than_the_field_keeps\"} 1048576\n"
+	    "likes_central_memory_bytes{holder=\"member_cache\"} 1048576\n";
+	soak_held h[SOAK_HELD_MAX];
+	size_t n = soak_parse_held(body, SOAK_HELD_EDGE, h, SOAK_HELD_MAX);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(h[0].name, "count_cache");
+	cr_assert_float_eq(h[0].mb, 10, 1e-9);
+	cr_assert_str_eq(h[1].name, "store");
+	cr_assert_float_eq(h[1].mb, 25e6 / 1048576.0, 1e-9);
+	cr_assert_eq(strlen(h[2].name), SOAK_HELD_NAME_MAX, "cut to the field");
+	cr_assert_eq(soak_parse_held(body, SOAK_HELD_EDGE, h, 1), 1, "at most max");
+	cr_assert_eq(soak_parse_held(body, SOAK_HELD_CENTRAL, h, SOAK_HELD_MAX), 1);
+	cr_assert_eq(soak_parse_held("", SOAK_HELD_EDGE, h, SOAK_HELD_MAX), 0);
+}
+
+/* A reading whose anonymous memory is a cache filling up to 40 MB plus
+ * 30 MB nobody names, and the store. */
+static soak_sample filling(double t, double cache_mb)
+{
+	soak_sample s = {.t_s = t, .rss_mb = 200, .hwm_mb = 200, .fds = 50, .store_fds = 5};
+	s.held[0] = (soak_held){.name = "count_cache", .mb = cache_mb};
+	s.held[1] = (soak_held){.name = "store", .mb = 20};
+	s.nheld = 2;
+	s.anon_mb = 30 + cache_mb + 20;
+	return s;
+}
+
+Test(soak, the_verdict_says_what_held_the_memory_and_what_no_holder_accounts_for)
+{
+	soak_sample s[60];
+	for (size_t i = 0; i < 60; i++)
+		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+	soak_bound b = roomy();
+	bool ok;
+	soak_verdict v = judge(s, 60, &b, &ok);
+	cr_assert_eq(v.nheld, 2);
+	cr_assert_str_eq(v.held_settled[0].name, "count_cache");
+	cr_assert_lt(v.held_settled[0].mb, 25);
+	cr_assert_float_eq(v.held_end[0].mb, 40, 1e-9);
+	cr_assert_float_eq(v.held_end[1].mb, 20, 1e-9);
+	cr_assert(v.have_unheld);
+	cr_assert_float_eq(v.unheld_settled, 30, 1e-9);
+	cr_assert_float_eq(v.unheld_end, 30, 1e-9);
+	cr_assert_float_eq(v.unheld_trend, 0, 1e-9);
+	/* A reading without holders: nothing said of the rest. */
+	s[40].nheld = 0;
+	v = judge(s, 60, &b, &ok);
+	cr_assert_not(v.have_unheld);
+	cr_assert(isnan(soak_unheld_mb(&s[40])));
+}
+
+Test(soak, a_cache_filling_after_the_warm_up_is_not_a_leak_when_the_daemon_names_it)
+{
+	soak_sample s[60];
+	for (size_t i = 0; i < 60; i++)
+		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+	soak_bound b = roomy();
+	bool ok;
+	soak_verdict v = judge(s, 60, &b, &ok);
+	cr_assert(ok, "%s", v.why);
+	cr_assert_gt(v.anon_growth, v.anon_allowed, "all of RssAnon did grow");
+	/* The same series without the holders: judged on RssAnon, a leak. */
+	for (size_t i = 0; i < 60; i++)
+		s[i].nheld = 0;
+	v = judge(s, 60, &b, &ok);
+	cr_assert_not(ok);
+	cr_assert_not_null(strstr(v.why, "anonymous RSS grew"), "%s", v.why);
+}
+
+Test(soak, a_leak_beside_the_named_caches_still_fails)
+{
+	soak_sample s[60];
+	for (size_t i = 0; i < 60; i++) {
+		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+		s[i].anon_mb += 0.5 * (double)i; /* 0.5 MB a reading nobody holds */
+	}
+	soak_bound b = roomy();
+	bool ok;
+	soak_verdict v = judge(s, 60, &b, &ok);
+	cr_assert_not(ok);
+	cr_assert_not_null(strstr(v.why, "no holder accounts for"), "%s", v.why);
+	cr_assert_gt(v.unheld_growth, 10);
+}
