@@ -749,3 +749,47 @@ Test(api, the_membership_cache_bytes_grow_with_entries_and_stay_near_its_cap)
 	}
 	cr_assert_geq(api_member_bytes(&T.a), eight / 2, "a full cache holds its entries");
 }
+
+static uint64_t members_of(void *ctx)
+{
+	return api_member_bytes(ctx);
+}
+
+Test(api, memory_bytes_names_every_holder_and_follows_what_the_owners_hold)
+{
+	limits(100, 0, 0);
+	telemetry_memory_holder(T.tm, "readthrough_members", members_of, &T.a);
+	static const char *const holders[] = {
+	    "count_cache",         "readthrough_counts", "overlay", "member_filter", "outbox",
+	    "readthrough_members", "token_cache",        "guard",   "store",         "heap_free"};
+	char series[96];
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	char why[256];
+	cr_assert(prom_util_check(body(), why, sizeof why), "%s\n%s", why, body());
+	for (size_t i = 0; i < sizeof holders / sizeof *holders; i++) {
+		snprintf(series, sizeof series, "likes_edge_memory_bytes{holder=\"%s\"}",
+		         holders[i]);
+		double v = prom_util_get(body(), series);
+		cr_assert_geq(v, 0, "%s missing:\n%s", series, body());
+	}
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"overlay\"}"), 0,
+	             "nothing written yet");
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_memory_bytes{holder=\"readthrough_members\"}"), 0);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	api_member_put(&T.a, "likes", "post:2", "u1", 1);
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	ledger_memory lm;
+	ledger_get_memory(T.l, &lm);
+	cr_assert_gt(lm.overlay, 0);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"overlay\"}"),
+	             (double)lm.overlay, "the ledger's own figure");
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"outbox\"}"),
+	             (double)lm.outbox);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_memory_bytes{holder=\"readthrough_members\"}"),
+	    (double)api_member_bytes(&T.a));
+	cr_assert_gt(api_member_bytes(&T.a), 0);
+	cr_assert_gt(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"guard\"}"), 0,
+	             "the user's write was charged");
+}
