@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+#include "memacct.h"
 #include "xmem.h"
 
 void bloom_init(bloom *b, size_t bytes, unsigned probes)
@@ -16,6 +17,7 @@ void bloom_init(bloom *b, size_t bytes, unsigned probes)
 	b->mask = 0;
 	b->probes = probes ? probes : 7;
 	b->added = 0;
+	atomic_store_explicit(&b->fresh, 0, memory_order_relaxed);
 	if (!bytes)
 		return;
 	size_t p = 8;
@@ -60,9 +62,17 @@ void bloom_add(bloom *b, const void *key, size_t n)
 	uint64_t *blk = block_of(b, h);
 	uint32_t x = (uint32_t)h.hi, step = (uint32_t)(h.hi >> 32) | 1;
 	/* Atomic bits: bloom_maybe may run on another thread meanwhile. */
-	for (unsigned i = 0; i < b->probes; i++, x += step)
-		__atomic_fetch_or(&blk[(x >> 6) & 7], UINT64_C(1) << (x & 63), __ATOMIC_RELAXED);
+	bool set = false;
+	for (unsigned i = 0; i < b->probes; i++, x += step) {
+		uint64_t bit = UINT64_C(1) << (x & 63);
+		set |= !(__atomic_fetch_or(&blk[(x >> 6) & 7], bit, __ATOMIC_RELAXED) & bit);
+	}
 	b->added++;
+	/* One adder at a time: no locked add needed. */
+	if (set)
+		atomic_store_explicit(&b->fresh,
+		                      atomic_load_explicit(&b->fresh, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
 }
 
 bool bloom_maybe(const bloom *b, const void *key, size_t n)
@@ -86,4 +96,10 @@ bool bloom_maybe_h(const bloom *b, bloom_hash h)
 size_t bloom_bytes(const bloom *b)
 {
 	return b->words ? (size_t)(b->mask + 1) / 8 : 0;
+}
+
+uint64_t bloom_resident_bytes(const bloom *b)
+{
+	return memacct_touched(bloom_bytes(b),
+	                       atomic_load_explicit(&b->fresh, memory_order_relaxed));
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memacct.h"
 #include "xmem.h"
 
 void imap_init(imap *m)
@@ -95,8 +96,10 @@ uint64_t *imap_put(imap *m, const void *key, size_t klen, uint32_t hash, bool *c
 	s->val = 0;
 	if (klen <= IMAP_INLINE)
 		memcpy(s->k.in, key, klen);
-	else
+	else {
 		s->k.out = xmemdup(key, klen);
+		m->out_bytes += memacct_chunk(klen);
+	}
 	m->len++;
 	if (created)
 		*created = true;
@@ -119,9 +122,5 @@ uint64_t *imap_put_gen(imap *hot, imap *cold, size_t cap, const void *key, size_
 
 size_t imap_bytes(const imap *m)
 {
-	size_t n = m->cap * sizeof(imap_slot);
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slots[i].used && m->slots[i].klen > IMAP_INLINE)
-			n += m->slots[i].klen;
-	return n;
+	return m->cap * sizeof(imap_slot) + m->out_bytes;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "memacct.h"
 #include "xmem.h"
 
 static char tomb;
@@ -24,6 +25,7 @@ void smap_clear(smap *m)
 		m->slots[i].key = NULL;
 	}
 	m->len = m->used = 0;
+	m->key_bytes = 0;
 }
 
 void smap_free(smap *m)
@@ -152,6 +154,7 @@ smap_val *smap_put_h(smap *m, const void *key, size_t klen, uint32_t h, bool *cr
 	if (!s->key)
 		m->used++;
 	s->key = xmemdup(key, klen ? klen : 1);
+	m->key_bytes += memacct_chunk(klen ? klen : 1);
 	s->klen = (uint32_t)klen;
 	s->hash = h;
 	s->val.u = 0;
@@ -172,9 +175,15 @@ bool smap_del_h(smap *m, const void *key, size_t klen, uint32_t hash)
 	if (!s)
 		return false;
 	free(s->key);
+	m->key_bytes -= memacct_chunk(s->klen ? s->klen : 1);
 	s->key = SMAP_TOMB;
 	m->len--;
 	return true;
+}
+
+size_t smap_bytes(const smap *m)
+{
+	return memacct_chunk(m->cap * sizeof *m->slots) + m->key_bytes;
 }
 
 bool smap_next(const smap *m, size_t *pos, const char **key, size_t *klen, smap_val **val)

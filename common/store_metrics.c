@@ -36,6 +36,15 @@ bool store_metrics_compaction_bytes(const char *stats, double *read, double *wri
 	return true;
 }
 
+bool store_metrics_memory(store *db, double *bytes)
+{
+	char buf[64];
+	if (store_property(db, "leveldb.approximate-memory-usage", buf, sizeof buf) != 0)
+		return false;
+	*bytes = strtod(buf, NULL);
+	return true;
+}
+
 static void gauge(const metrics *m, sbuf *out, const char *name, const char *help, double v)
 {
 	metrics_family(m, out, name, METRIC_GAUGE, help);
@@ -47,14 +56,15 @@ static void render(void *arg, sbuf *out)
 	const hook_ctx *c = arg;
 	char buf[4096];
 	uint64_t bytes;
+	double mem;
 	if (store_approximate_size(c->db, &bytes) == 0)
 		gauge(c->m, out, "store_approximate_bytes",
 		      "LevelDB's estimate of the bytes the whole key range takes in its tables "
 		      "(the memtable not included).",
 		      (double)bytes);
-	if (store_property(c->db, "leveldb.approximate-memory-usage", buf, sizeof buf) == 0)
+	if (store_metrics_memory(c->db, &mem))
 		gauge(c->m, out, "store_memory_bytes",
-		      "LevelDB's memory in use (memtables and block cache).", strtod(buf, NULL));
+		      "LevelDB's memory in use (memtables and block cache).", mem);
 	metrics_family(c->m, out, "store_level_files", METRIC_GAUGE,
 	               "LevelDB table files per level; many at level 0 means compaction is "
 	               "behind and writes will be slowed.");

@@ -172,6 +172,19 @@ static void log_stats(edge *e)
 	    ls.member_reads_skipped, ls.stage_fresh, ls.stage_reread);
 }
 
+/* memory_bytes{holder="readthrough_members"} (telemetry's hook, on the
+ * thread that renders): every worker's cache of memberships read through
+ * from central, each up to central.cache_entries. The workers are all
+ * set up before any of them serves. */
+static uint64_t members_bytes(void *ctx)
+{
+	const edge *e = ctx;
+	uint64_t n = 0;
+	for (size_t i = 0; e->w && i < e->nw; i++)
+		n += api_member_bytes(&e->w[i].api);
+	return n;
+}
+
 /* /readyz (api.h's hook), on a worker's thread: the checks as of the
  * last tick that made them. */
 static void read_readiness(void *ctx, api_readiness *out)
@@ -748,6 +761,7 @@ static int start(edge *e, char *err, size_t errlen)
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
 	telemetry_attach(e->tm, e->guard, e->lg, e->db, e->up);
+	telemetry_memory_holder(e->tm, "readthrough_members", members_bytes, e);
 	telemetry_attach_tls(e->tm, e->tls);
 	e->tmpl.tm = e->tm;
 	e->tmpl.readiness = read_readiness;

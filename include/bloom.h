@@ -15,6 +15,7 @@
 #ifndef LIKES_BLOOM_H
 #define LIKES_BLOOM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,10 @@ typedef struct bloom {
 	uint64_t mask;   /* bits - 1; bits is a power of two */
 	unsigned probes;
 	uint64_t added;
+	/* Of the adds, those that set a bit not set before: about the
+	 * distinct keys, each a write to its block. Atomic: read by
+	 * bloom_resident_bytes on any thread. */
+	_Atomic uint64_t fresh;
 } bloom;
 
 /* bytes is rounded down to a power of two (at least 64), 0 = off. */
@@ -45,5 +50,11 @@ void bloom_prefetch(const bloom *b, bloom_hash h);
 bool bloom_maybe_h(const bloom *b, bloom_hash h);
 /* Bytes of memory it holds. */
 size_t bloom_bytes(const bloom *b);
+/* Of those, the bytes its keys have made resident: its words are
+ * calloc'ed, so a page stays the kernel's zero page until a key's block
+ * in it is first written (memacct_touched over the fresh adds). At most
+ * bloom_bytes; 0 for a filter nothing was added to. Any thread, while
+ * an adder adds. */
+uint64_t bloom_resident_bytes(const bloom *b);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct imap {
 	imap_slot *slots; /* 64-byte aligned */
 	size_t cap;       /* 0 or a power of two */
 	size_t len;
+	size_t out_bytes; /* the longer keys' chunks (memacct_chunk) */
 } imap;
 
 /* Where a map's slots are: their address with log2 of their count in
@@ -62,7 +63,8 @@ uint64_t *imap_put(imap *m, const void *key, size_t klen, uint32_t hash, bool *c
  * back. */
 uint64_t *imap_put_gen(imap *hot, imap *cold, size_t cap, const void *key, size_t klen,
                        uint32_t hash);
-/* Bytes the map holds: its slots and its long keys. */
+/* Bytes the map holds on the heap: its slots and its long keys'
+ * copies (memacct.h's estimate). O(1): the map keeps the sum. */
 size_t imap_bytes(const imap *m);
 
 /* Starts loading the slot where hash's probe begins, for a lookup that

@@ -27,7 +27,14 @@
 bool memtrim_release(void);
 
 /* Bytes the allocator holds but the program does not (free chunks of
- * every arena); 0 when not known. */
+ * every arena); 0 when not known. It walks every arena's free lists
+ * under the arena's lock (mallinfo2), so the daemons call it only on
+ * their stats tick. */
 size_t memtrim_free_bytes(void);
+
+/* What the last memtrim_free_bytes call returned, 0 before the first:
+ * one relaxed atomic load, for exporters (heap_free on /metrics) that
+ * must not walk the heap at every scrape. */
+size_t memtrim_last_free_bytes(void);
 
 #endif

@@ -26,9 +26,10 @@ typedef struct smap_slot {
 
 typedef struct smap {
 	smap_slot *slots;
-	size_t cap;  /* power of two */
-	size_t len;  /* live entries */
-	size_t used; /* live + tombstones */
+	size_t cap;       /* power of two */
+	size_t len;       /* live entries */
+	size_t used;      /* live + tombstones */
+	size_t key_bytes; /* the live keys' chunks (memacct_chunk) */
 } smap;
 
 void smap_init(smap *m);
@@ -69,5 +70,9 @@ bool smap_del(smap *m, const void *key, size_t klen);
 bool smap_del_h(smap *m, const void *key, size_t klen, uint32_t hash);
 /* Iterates: start with *pos = 0; returns false at the end. */
 bool smap_next(const smap *m, size_t *pos, const char **key, size_t *klen, smap_val **val);
+/* Bytes the map holds on the heap: its slots and its keys' copies
+ * (memacct.h's estimate), not what pointer values point to. O(1): the
+ * map keeps the sum as keys come and go. */
+size_t smap_bytes(const smap *m);
 
 #endif

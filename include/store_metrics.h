@@ -24,6 +24,12 @@
 
 void store_metrics_add(metrics *m, store *db);
 
+/* LevelDB's memory in use (memtables and block cache: the property
+ * leveldb.approximate-memory-usage), what store_memory_bytes shows, for
+ * the daemons' memory_bytes{holder="store"}; false when LevelDB does not
+ * say. A property read: LevelDB takes its mutex for a moment. */
+bool store_metrics_memory(store *db, double *bytes);
+
 /* Sums the Read(MB) and Write(MB) columns of a "leveldb.stats" text into
  * bytes; false when the text is not laid out as expected. Pure. */
 bool store_metrics_compaction_bytes(const char *stats, double *read, double *written);

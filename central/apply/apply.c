@@ -23,6 +23,7 @@
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
+#include "memacct.h"
 #include "xmem.h"
 
 static edge_seq *edge_of(part *pt, const char *edge, size_t elen)
@@ -448,6 +449,16 @@ int applier_view_version(store_snap *sn, uint32_t p, uint64_t *version)
 
 /* ---- snapshots ----------------------------------------------------------- */
 
+void apply_changes_account(applier *a, part *pt)
+{
+	uint64_t now = smap_bytes(&pt->changed) + smap_bytes(&pt->emitted);
+	/* The applier's thread is the only writer: a load and a store. */
+	uint64_t all = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
+	atomic_store_explicit(&a->changes_bytes, all - pt->changes_bytes + now,
+	                      memory_order_relaxed);
+	pt->changes_bytes = now;
+}
+
 void applier_snapshot_failed(applier *a, uint32_t p)
 {
 	part *pt = &a->parts[p];
@@ -462,6 +473,7 @@ void applier_snapshot_failed(applier *a, uint32_t p)
 			c->u = v->u; /* a newer count, if any, stays */
 	}
 	smap_clear(&pt->emitted);
+	apply_changes_account(a, pt);
 	pt->dirty = true;
 }
 
@@ -517,6 +529,7 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 		i++;
 	}
 	s->nedges = (uint32_t)i;
+	apply_changes_account(a, pt);
 	*more = pt->changed.len > 0;
 	s->last = !*more;
 	pt->dirty = *more;
@@ -554,6 +567,14 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);
 	out->member_cache_misses = atomic_load_explicit(&a->members.misses, memory_order_relaxed);
+}
+
+void applier_get_memory(const applier *a, applier_memory *out)
+{
+	out->count_cache = kcache_bytes(&a->counts);
+	out->member_cache = kcache_bytes(&a->members);
+	out->working_set = atomic_load_explicit(&a->ws_bytes, memory_order_relaxed);
+	out->snapshot_changes = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
 }
 
 int64_t applier_input_offset(const applier *a, uint32_t p)

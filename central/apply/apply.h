@@ -43,9 +43,10 @@
  * store read view) compute it the same way, for the snapshots and for
  * the ops API's answers.
  *
- * One thread owns an applier. applier_get_stats, applier_input_offset and
- * applier_held_batches may be called from any thread; applier_view_version
- * only reads the view it is given, from any thread.
+ * One thread owns an applier. applier_get_stats, applier_get_memory,
+ * applier_input_offset and applier_held_batches may be called from any
+ * thread; applier_view_version only reads the view it is given, from
+ * any thread.
  */
 #ifndef CENTRAL_APPLY_H
 #define CENTRAL_APPLY_H
@@ -189,6 +190,20 @@ int applier_count(applier *a, const char *counter, const char *item, uint64_t *c
 
 /* Any thread: a copy of the counters so far. */
 void applier_get_stats(const applier *a, applier_stats *out);
+
+/* The heap bytes the applier's in-memory structures hold now: estimates
+ * from their entries and sizes (memacct.h), kept by the applier's thread
+ * as they change. */
+typedef struct applier_memory {
+	uint64_t count_cache;      /* stored counts and buckets (central.cache_counts) */
+	uint64_t member_cache;     /* stored memberships (central.cache_members) */
+	uint64_t working_set;      /* one message's effects: the table kept between
+	                              messages, sized by the largest one */
+	uint64_t snapshot_changes; /* counts changed since each partition's last
+	                              snapshot: grows while snapshots cannot go */
+} applier_memory;
+/* Any thread: relaxed atomic loads, no lock, nothing walked. */
+void applier_get_memory(const applier *a, applier_memory *out);
 /* Any thread: partition p's next input offset, -1 when none is stored. */
 int64_t applier_input_offset(const applier *a, uint32_t p);
 /* Any thread: batches of partition p held behind a gap right now. */

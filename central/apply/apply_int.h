@@ -34,6 +34,7 @@ typedef struct part {
 	smap edges;                  /* edge id -> edge_seq* */
 	smap changed;                /* counter 0 item -> count, since last snapshot */
 	smap emitted;                /* what the last snapshot referenced */
+	uint64_t changes_bytes;      /* their smap_bytes, as last counted */
 	bool dirty;
 } part;
 
@@ -61,6 +62,9 @@ struct applier {
 	const counter_def **defs; /* per op of the batch: its counter, NULL = invalid */
 	size_t defs_cap;
 	stats st;
+	/* applier_get_memory's working_set and snapshot_changes, stored by
+	 * the applier's thread (apply_ws_account, apply_changes_account). */
+	_Atomic uint64_t ws_bytes, changes_bytes;
 	applier_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
 	const applier_obs *obs; /* NULL: no instruments */
@@ -89,5 +93,8 @@ void apply_ws_flush(applier *a, part *pt);
 void apply_ws_commit(applier *a);
 /* The message failed: its effects are forgotten, the caches untouched. */
 void apply_ws_drop(applier *a);
+/* After pt's changed or emitted map changed: the snapshot changes' bytes
+ * follow. O(1). */
+void apply_changes_account(applier *a, part *pt);
 
 #endif

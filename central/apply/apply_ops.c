@@ -24,6 +24,7 @@
 #include "central/apply/keys.h"
 #include "log.h"
 #include "central/apply/merge.h"
+#include "memacct.h"
 #include "partition.h"
 #include "xmem.h"
 
@@ -49,6 +50,7 @@ void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value)
 		return;
 	part *pt = &a->parts[partition_of(item, in, a->nparts)];
 	smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = value;
+	apply_changes_account(a, pt);
 	pt->dirty = true;
 }
 
@@ -463,6 +465,17 @@ void apply_ws_flush(applier *a, part *pt)
 		}
 	}
 	a->nflushed = live;
+	apply_changes_account(a, pt);
+}
+
+/* The working set's bytes, kept between messages: its table, and the
+ * arrays of a message's entries in key order and of its ops' counters. */
+static void ws_account(applier *a)
+{
+	atomic_store_explicit(&a->ws_bytes,
+	                      ktab_bytes(&a->ws) + memacct_chunk(a->order_cap * sizeof *a->order) +
+	                          memacct_chunk(a->defs_cap * sizeof *a->defs),
+	                      memory_order_relaxed);
 }
 
 /* After the message's write went through: the caches learn what the
@@ -485,6 +498,7 @@ void apply_ws_commit(applier *a)
 	}
 	a->nflushed = 0;
 	ktab_reset(&a->ws);
+	ws_account(a);
 }
 
 /* The message failed: its effects are forgotten, the caches untouched
@@ -493,4 +507,5 @@ void apply_ws_drop(applier *a)
 {
 	a->nflushed = 0;
 	ktab_reset(&a->ws);
+	ws_account(a);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "memacct.h"
 #include "xmem.h"
 
 #define BLOCK_SIZE (64u * 1024)
@@ -44,6 +45,14 @@ void ktab_reset(ktab *t)
 		free(t->blocks[--t->nblocks]);
 	t->cur = 0;
 	t->used = 0;
+}
+
+size_t ktab_bytes(const ktab *t)
+{
+	return memacct_chunk(t->nslots * sizeof *t->slots) +
+	       memacct_chunk(t->ecap * sizeof *t->ent) +
+	       memacct_chunk(t->nblocks * sizeof *t->blocks) +
+	       t->nblocks * memacct_chunk(BLOCK_SIZE);
 }
 
 /* n bytes, 8-aligned, from the arena; n must be at most BLOCK_SIZE. */
@@ -162,6 +171,18 @@ static inline void count_one(_Atomic uint64_t *x)
 	                      memory_order_relaxed);
 }
 
+/* Publishes what both generations hold now. */
+static void account(kcache *c)
+{
+	atomic_store_explicit(&c->bytes, ktab_bytes(&c->gen[0]) + ktab_bytes(&c->gen[1]),
+	                      memory_order_relaxed);
+}
+
+uint64_t kcache_bytes(const kcache *c)
+{
+	return atomic_load_explicit(&c->bytes, memory_order_relaxed);
+}
+
 void kcache_init(kcache *c, size_t cap)
 {
 	memset(c, 0, sizeof *c);
@@ -174,12 +195,14 @@ void kcache_free(kcache *c)
 {
 	ktab_free(&c->gen[0]);
 	ktab_free(&c->gen[1]);
+	account(c);
 }
 
 void kcache_clear(kcache *c)
 {
 	ktab_reset(&c->gen[0]);
 	ktab_reset(&c->gen[1]);
+	account(c);
 }
 
 /* The hot generation, with room for one more entry. */
@@ -204,6 +227,7 @@ static void put_hot(kcache *c, const void *key, size_t klen, uint64_t h, const v
 		e = ktab_add(hot_with_room(c), key, klen, h, vlen, NULL);
 	ktab_resize(&c->gen[c->hot], e, vlen);
 	memcpy(e->val, val, vlen);
+	account(c);
 }
 
 bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, size_t cap,

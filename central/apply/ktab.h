@@ -13,8 +13,8 @@
  * generations swap. Values are copied in and out, up to KCACHE_VALUE_MAX
  * bytes each. A cap of 0 turns the cache off: every get misses.
  *
- * Not thread-safe: one owner thread each (its hit and miss counts may
- * be read from any thread).
+ * Not thread-safe: one owner thread each (a cache's hit and miss counts
+ * and its bytes may be read from any thread).
  */
 #ifndef CENTRAL_KTAB_H
 #define CENTRAL_KTAB_H
@@ -77,14 +77,19 @@ static inline ktab_ent *ktab_at(const ktab *t, size_t i)
 {
 	return &t->ent[i];
 }
+/* Bytes t holds on the heap: its slots, entries and arena blocks (kept
+ * across resets, up to a bound). O(1). The owner's thread. */
+size_t ktab_bytes(const ktab *t);
 
 typedef struct kcache {
 	ktab gen[2];
 	int hot;    /* index of the hot generation */
 	size_t cap; /* entries in both generations together; 0 = off */
 	/* Written by the owner only; atomics so that another thread may
-	 * read them (metrics). */
+	 * read them (metrics). bytes: both generations' ktab_bytes, stored
+	 * after each change that may move them. */
 	_Atomic uint64_t hits, misses;
+	_Atomic uint64_t bytes;
 	uint64_t evicted;
 } kcache;
 
@@ -101,6 +106,10 @@ bool kcache_get(kcache *c, const void *key, size_t klen, uint64_t h, void *out, 
 void kcache_put(kcache *c, const void *key, size_t klen, uint64_t h, const void *val, size_t vlen);
 /* Forgets key in both generations (a no-op when absent). */
 void kcache_del(kcache *c, const void *key, size_t klen, uint64_t h);
+/* The heap bytes both generations hold (slots, entries, arena blocks):
+ * about 2 x cap / 2 entries' worth at the cap. One relaxed load: any
+ * thread. */
+uint64_t kcache_bytes(const kcache *c);
 /* Entries held now, both generations (a key may count twice for a
  * moment: once promoted, once in cold). */
 static inline size_t kcache_len(const kcache *c)

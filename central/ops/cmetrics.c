@@ -7,7 +7,8 @@
  * costs a compare with the previous op's key and, when it differs, one
  * topk_add (a mutex nobody else holds for long); runs of ops on the same
  * count are summed first. Hooks and the hot list run on any thread and
- * only read atomics, LevelDB and the sketch (its own mutex).
+ * only read atomics, LevelDB and the sketch (its own mutex); none walks
+ * a structure to size it (memory_bytes reads what the owners keep).
  */
 #include "central/ops/cmetrics.h"
 #include "central/apply/shard.h"
@@ -22,6 +23,7 @@
 #include "clock.h"
 #include "kcommit.h"
 #include "log.h"
+#include "memtrim.h"
 #include "store_metrics.h"
 #include "wire.h"
 #include "xmem.h"
@@ -354,6 +356,40 @@ static void hook_store(void *ctx, sbuf *out)
 	}
 }
 
+/* The heap each in-memory structure holds: atomics the applier's thread
+ * and memtrim keep, and LevelDB's figure. */
+static void hook_memory(void *ctx, sbuf *out)
+{
+	cmetrics *cm = ctx;
+	const metrics *reg = cm->reg;
+	metrics_family(reg, out, "memory_bytes", METRIC_GAUGE,
+	               "Heap bytes an in-memory structure holds now, by holder: estimated from "
+	               "its entries and their sizes (docs/ops.md); store is LevelDB's memtables "
+	               "and block cache, heap_free what the allocator held free at the last 30 s "
+	               "stats tick.");
+	if (cm->o.ap) {
+		applier_memory am;
+		applier_get_memory(cm->o.ap, &am);
+		const struct {
+			const char *holder;
+			uint64_t bytes;
+		} h[] = {{"count_cache", am.count_cache},
+		         {"member_cache", am.member_cache},
+		         {"working_set", am.working_set},
+		         {"snapshot_changes", am.snapshot_changes}};
+		for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+			char lb[48];
+			snprintf(lb, sizeof lb, "holder=\"%s\"", h[i].holder);
+			metrics_sample(reg, out, "memory_bytes", lb, (double)h[i].bytes);
+		}
+	}
+	double store_bytes;
+	if (cm->o.db && store_metrics_memory(cm->o.db, &store_bytes))
+		metrics_sample(reg, out, "memory_bytes", "holder=\"store\"", store_bytes);
+	metrics_sample(reg, out, "memory_bytes", "holder=\"heap_free\"",
+	               (double)memtrim_last_free_bytes());
+}
+
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void register_series(cmetrics *cm)
@@ -435,6 +471,7 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 	metrics_add_hook(cm->reg, hook_store, cm);
 	if (o->db)
 		store_metrics_add(cm->reg, o->db);
+	metrics_add_hook(cm->reg, hook_memory, cm);
 	return cm;
 }
 

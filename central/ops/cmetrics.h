@@ -11,7 +11,9 @@
  *   - render hooks, read at scrape time from atomics and LevelDB: the
  *     applier's stats, per-partition offsets, lag and snapshot age, the
  *     caches, the store (its LevelDB figures through store_metrics.h,
- *     under the names the edge uses too).
+ *     under the names the edge uses too), and memory_bytes{holder}: the
+ *     bytes the applier's caches and tables, LevelDB and the allocator's
+ *     free list hold, from figures their owners keep.
  *
  * docs/ops.md lists the families. Making and feeding: the run loop's
  * thread (cmetrics_snapshot_delivered: the producer's delivery callback,

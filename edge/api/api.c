@@ -18,6 +18,7 @@
 #include "item.h"
 #include "log.h"
 #include "hot.h"
+#include "memacct.h"
 #include "netaddr.h"
 #include "query.h"
 #include "xmem.h"
@@ -231,6 +232,17 @@ void api_member_put(api *a, const char *counter, const char *item, const char *u
 	member_entry *e = v->p;
 	e->state = (int8_t)state;
 	e->fetched_mono = clock_mono_ms();
+	if (created) /* a new entry, maybe a generation dropped */
+		atomic_store_explicit(&a->member_bytes,
+		                      smap_bytes(&a->member_hot) + smap_bytes(&a->member_cold) +
+		                          (a->member_hot.len + a->member_cold.len) *
+		                              memacct_chunk(sizeof(member_entry)),
+		                      memory_order_relaxed);
+}
+
+uint64_t api_member_bytes(const api *a)
+{
+	return atomic_load_explicit(&a->member_bytes, memory_order_relaxed);
 }
 
 int api_member_cached(api *a, const char *counter, const char *item, const char *user)
@@ -672,6 +684,7 @@ int api_init(api *a)
 {
 	smap_init(&a->member_hot);
 	smap_init(&a->member_cold);
+	atomic_store_explicit(&a->member_bytes, 0, memory_order_relaxed);
 	if (a->cfg.member_entries < 2)
 		a->cfg.member_entries = 2;
 	snprintf(a->cache_control, sizeof a->cache_control,

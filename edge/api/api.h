@@ -36,6 +36,7 @@
 #ifndef EDGE_API_H
 #define EDGE_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -119,6 +120,9 @@ typedef struct api {
 	void (*readiness)(void *ctx, api_readiness *out);
 	void *readiness_ctx;
 	smap member_hot, member_cold; /* "counter 0 item 0 user" -> member_entry* */
+	/* Their heap bytes (slots, keys, entries), stored by the api's
+	 * thread after each put, read by any (api_member_bytes). */
+	_Atomic uint64_t member_bytes;
 	char cache_control[96];
 	api_stats st;
 	log_limit write_errors;  /* one "write failed" line a second */
@@ -135,6 +139,11 @@ typedef struct api {
 	                              wait for central */
 	size_t wait_nfree;
 } api;
+
+/* The heap bytes of a's cache of memberships read through from central
+ * (both generations, at most cfg.member_entries entries): one relaxed
+ * load, any thread. */
+uint64_t api_member_bytes(const api *a);
 
 /* Sets the parts that api_handle builds from cfg; the caller fills the
  * rest (lg, central, ic, types, counters, edge_id, cfg) first. */

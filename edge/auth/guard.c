@@ -2,8 +2,10 @@
  *
  * Owns two tables (users, addresses), each STRIPES stripes of sets of
  * WAYS entries, one mutex per stripe, and the refusal counters (atomics).
- * An entry is named by a 64-bit hash of its key; 0 marks a free slot.
- * Any thread.
+ * An entry is named by a 64-bit hash of its key; 0 marks a free slot,
+ * and a set whose first slot was never named was never written (the
+ * count of those named, per table, says how much of the tables is
+ * resident). Any thread.
  */
 #include "edge/auth/guard.h"
 
@@ -16,6 +18,7 @@
 #include <xxhash.h>
 
 #include "clock.h"
+#include "memacct.h"
 #include "xmem.h"
 
 #define STRIPES 64
@@ -50,6 +53,7 @@ struct guard {
 	stripe addrs[STRIPES];
 	_Atomic uint64_t refusals[GUARD_NREASONS];
 	_Atomic uint64_t evictions;
+	_Atomic uint64_t user_sets_used, addr_sets_used; /* sets ever written */
 };
 
 static const char *const reason_names[GUARD_NREASONS] = {
@@ -133,6 +137,25 @@ static void evicted(guard *g)
 	atomic_fetch_add_explicit(&g->evictions, 1, memory_order_relaxed);
 }
 
+/* Slot e of a set starting at first is about to be named: the set's
+ * first write, when e is its first slot and was never named. */
+static void count_set(_Atomic uint64_t *used, const void *first, const void *e, uint64_t key)
+{
+	if (e == first && !key)
+		atomic_fetch_add_explicit(used, 1, memory_order_relaxed);
+}
+
+uint64_t guard_bytes(const guard *g)
+{
+	uint64_t users = (uint64_t)STRIPES * g->user_sets * WAYS * sizeof(user_slot);
+	uint64_t addrs = (uint64_t)STRIPES * g->addr_sets * WAYS * sizeof(addr_slot);
+	return memacct_chunk(sizeof *g) +
+	       memacct_touched(users,
+	                       atomic_load_explicit(&g->user_sets_used, memory_order_relaxed)) +
+	       memacct_touched(addrs,
+	                       atomic_load_explicit(&g->addr_sets_used, memory_order_relaxed));
+}
+
 /* ---- users: a sliding minute ---------------------------------------------- */
 
 /* Brings e's two windows up to now. */
@@ -211,6 +234,7 @@ static user_slot *user_find(guard *g, user_slot *set, uint64_t key, uint64_t now
 		e = oldest;
 		evicted(g);
 	}
+	count_set(&g->user_sets_used, set, e, e->key);
 	*e = (user_slot){.key = key, .win_start = now - now % WINDOW_MS};
 	/* prev_last 0: no previous minute to count */
 	return e;
@@ -295,6 +319,7 @@ static addr_slot *addr_find(guard *g, addr_slot *set, uint64_t key, uint64_t now
 		if (!e)
 			return NULL;
 	}
+	count_set(&g->addr_sets_used, set, e, e->key);
 	*e = (addr_slot){.key = key, .last_ms = now, .tokens = g->addr_burst};
 	return e;
 }

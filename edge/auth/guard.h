@@ -90,5 +90,11 @@ const char *guard_reason_name(guard_reason why);
 uint64_t guard_evictions(const guard *g);
 /* Open connections g tracks for ip (tests and inspection). */
 unsigned guard_conns(guard *g, const uint8_t *ip);
+/* The heap bytes g holds: its struct, and of its tables (calloc'ed at
+ * limits.users and limits.addrs entries, zero pages until written) the
+ * pages the users and addresses seen so far have written, estimated
+ * from the sets they filled (memacct_touched). Grows with the users and
+ * addresses seen, to the tables' size. Atomics only: any thread. */
+uint64_t guard_bytes(const guard *g);
 
 #endif

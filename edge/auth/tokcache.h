@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TOKCACHE_DIGEST 32
 
@@ -27,5 +28,17 @@ void tokcache_free(tokcache *c);
 void tokcache_digest(const char *token, size_t len, unsigned char d[TOKCACHE_DIGEST]);
 bool tokcache_has(tokcache *c, const unsigned char d[TOKCACHE_DIGEST]);
 void tokcache_put(tokcache *c, const unsigned char d[TOKCACHE_DIGEST]);
+
+/* The heap bytes c holds: its struct, and of its sets (calloc'ed whole,
+ * zero pages until written) the pages the sets filled so far have
+ * written (memacct_touched). Grows with the tokens seen, to the table's
+ * size. Atomics only: any thread. */
+uint64_t tokcache_bytes(const tokcache *c);
+/* tokcache_bytes summed over every cache alive in the process (each key
+ * set has one; a reload makes a new set while the old one lives on
+ * until its last verification ends). For the memory gauge: the key-set
+ * ring's lock, which every verification takes, is not needed to read
+ * it. Any thread. */
+uint64_t tokcache_total_bytes(void);
 
 #endif

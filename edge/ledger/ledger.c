@@ -65,7 +65,7 @@ static void load_record(ledger *l, const char *key, size_t kn, grec_part *parts,
 		log_warn("pending record with every op sealed; it stays on disk", "tag=%c", key[0]);
 		return;
 	}
-	pend_rec *rec = ledger_outbox_record(key, kn, open);
+	pend_rec *rec = ledger_outbox_record(l, key, kn, open);
 	for (uint32_t i = 0; i < nparts; i++) {
 		grec_part *part = &parts[i];
 		uint32_t from = open_from(l, part);
@@ -441,6 +441,13 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 	ledger_lock(l);
 	stats_fill(l, out);
 	ledger_unlock(l);
+}
+
+void ledger_get_memory(const ledger *l, ledger_memory *out)
+{
+	ledger_view_memory(l, out);
+	out->member_filter = bloom_resident_bytes(&l->commit.members);
+	out->outbox = ledger_outbox_bytes(l);
 }
 
 size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)

@@ -200,6 +200,22 @@ typedef struct ledger_stats {
 	uint64_t seal_write_cpu_ns;
 } ledger_stats;
 
+/* The bytes each in-memory structure of the ledger holds on the heap
+ * now: estimates from entry counts and sizes (memacct.h), kept by the
+ * structures' owners as they change. */
+typedef struct ledger_memory {
+	uint64_t count_cache;   /* snapshot counts cached (cache.entries): the
+	                           maps' slots and long keys, both generations */
+	uint64_t readthrough;   /* counts read through from central
+	                           (central.cache_entries): slots, keys, entries */
+	uint64_t overlay;       /* this edge's ops central has not confirmed, one
+	                           entry per count they move: slots, keys, entries */
+	uint64_t member_filter; /* the membership filter's pages its keys wrote
+	                           (store.member_filter_mb at most) */
+	uint64_t outbox;        /* open batches (their ops and strings, runs,
+	                           records) and the sealed-batch index */
+} ledger_memory;
+
 /* What the snapshots applied for one partition said last. */
 typedef struct ledger_part_info {
 	uint64_t as_of;   /* central's clock (ms) when it made the last one; 0: none yet */
@@ -409,6 +425,11 @@ int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;
 
 /* Moves the snapshot resume point of p (its old one is out of range). */
 int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
+
+/* The bytes each in-memory structure holds now: relaxed atomic loads
+ * (one per view stripe and structure), no lock, nothing walked. Any
+ * thread, also while the ledger is written. */
+void ledger_get_memory(const ledger *l, ledger_memory *out);
 
 /* True while pending bytes are under budget. */
 bool ledger_accepting(ledger *l);

@@ -258,8 +258,9 @@ static void commit_op(ledger *l, group *g, size_t i, pend_rec *grec, uint64_t wa
 		pend_rec *rec = grec;
 		if (g->apart[go->p]) {
 			char key[EKEY_PART_SEQ_LEN];
-			rec = ledger_outbox_record(
-			    key, ekey_part_seq(key, EKEY_RUN, go->p, op->opno), g->per_part[go->p]);
+			rec = ledger_outbox_record(l, key,
+			                           ekey_part_seq(key, EKEY_RUN, go->p, op->opno),
+			                           g->per_part[go->p]);
 		}
 		run = (op_run){rec, g->per_part[go->p]};
 	}
@@ -355,7 +356,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 		char key[EKEY_GROUP_LEN];
 		pend_rec *grec = NULL;
 		if (in_grec)
-			grec = ledger_outbox_record(key, ekey_group(key, g->gno), in_grec);
+			grec = ledger_outbox_record(l, key, ekey_group(key, g->gno), in_grec);
 		for (size_t i = 0; i < g->n; i++)
 			commit_op(l, g, i, grec, wall_ms);
 	}

@@ -55,6 +55,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "bloom.h"
 #include "clock.h"
@@ -62,6 +63,7 @@
 #include "imap.h"
 #include "item.h"
 #include "log.h"
+#include "memacct.h"
 #include "edge/ledger/keys.h"
 #include "edge/ledger/ledger.h"
 #include "partition.h"
@@ -136,6 +138,11 @@ typedef struct grec_part {
 /* A pending op with its three strings in one allocation (at counter). */
 pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
                        size_t il, size_t ul);
+/* The heap bytes of that allocation (memacct_chunk). */
+static inline size_t ledger_op_heap(const pend_op *op)
+{
+	return memacct_chunk((size_t)(op->user - op->counter) + strlen(op->user) + 1);
+}
 /* Decodes a record holding one op ('O'): 0 or ERR_CORRUPT. */
 int ledger_op_decode(const unsigned char *buf, size_t len, pend_op *op);
 /* The ops of a run record ('P'), first at opno: *ops (malloc'ed) and *n.
@@ -333,6 +340,11 @@ struct outbox {
 	unsigned seal_waiters; /* threads waiting for it (tests watch this) */
 	pthread_cond_t seal_done;
 	store_batch *seal_wb;
+	/* The heap bytes of the parts array, the open batches (ops arrays,
+	 * the ops' strings, runs), the records and the sealed-batch index,
+	 * moved where they are allocated and freed (ledger_outbox_bytes);
+	 * atomic, as records are made on the commit thread too. */
+	_Atomic uint64_t mem;
 };
 
 void ledger_outbox_init(ledger *l);
@@ -347,8 +359,8 @@ int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
  * into the overlay, each to be sent again: 0 or ERR_*. */
 int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);
 /* A store record holding n open ops (key, kn bytes), for the op_runs of
- * its ops. */
-pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n);
+ * its ops. Any thread (it only allocates and counts the bytes). */
+pend_rec *ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n);
 /* Appends op of encoded size bytes to p's open batch, which takes its
  * strings (op->counter becomes NULL); run.n > 0 when a stretch of ops
  * of one record starts with it. At start-up and after a group's store
@@ -377,6 +389,8 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);
 void ledger_pump_part(ledger *l, uint32_t p);
 /* Partition p as ledger_inspect shows it, from memory. */
 void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
+/* The outbox's heap bytes (struct outbox's mem). No lock; any thread. */
+uint64_t ledger_outbox_bytes(const ledger *l);
 
 /* What one entry of a confirmed batch takes off the overlay: its pair
  * key ("counter 0 item", kn bytes at keys.p + at of its ledger_confirm),
@@ -478,7 +492,11 @@ typedef struct vstripe {
 	/* The stripe's share of ledger_stats. */
 	uint64_t cache_hits, cache_misses, readthrough_kept;
 	uint64_t lock_ns; /* mu held (without the writer mutex) */
-	char pad[64];     /* no cache line shared with the next stripe's mutex */
+	/* The heap bytes of its count cache, read-through counts and overlay
+	 * (ledger_memory), stored under mu after each change that may move
+	 * them, read with no lock. */
+	_Atomic uint64_t cache_bytes, rt_bytes, overlay_bytes;
+	char pad[64]; /* no cache line shared with the next stripe's mutex */
 } vstripe;
 
 /* What a count read looks at, cut by partition into n stripes
@@ -524,6 +542,9 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 /* The view's share of the stats, summed over the stripes (each taken in
  * turn; none may be held). */
 void ledger_view_stats(ledger *l, ledger_stats *out);
+/* The view's share of ledger_memory, summed over the stripes' atomics:
+ * no lock. */
+void ledger_view_memory(const ledger *l, ledger_memory *out);
 
 /* The overlay of stripe vs (held; at start-up, nothing is). The
  * caller's partition picks vs, the one its item's reads look in.

@@ -9,7 +9,9 @@
  * under the writer mutex; a seal encodes and writes its batch with it
  * let go, one seal at a time. A seal and a confirmation change the
  * overlay through the view's functions, under the partition's view
- * stripe, after their store write. The store handle is borrowed.
+ * stripe, after their store write. The store handle is borrowed. The
+ * bytes it holds are counted where they are allocated and freed
+ * (outbox.mem), for ledger_get_memory.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -25,9 +27,30 @@
 #include "edge/ops/telemetry.h"
 #include "xmem.h"
 
+/* The outbox's heap bytes moved by d. */
+static void mem_add(ledger *l, int64_t d)
+{
+	atomic_fetch_add_explicit(&l->outbox.mem, (uint64_t)d, memory_order_relaxed);
+}
+
+/* What an array of size-byte elements gains on the heap from cap was to
+ * cap now. */
+static int64_t grown(size_t was, size_t now, size_t size)
+{
+	return (int64_t)memacct_chunk(now * size) - (int64_t)memacct_chunk(was * size);
+}
+
+uint64_t ledger_outbox_bytes(const ledger *l)
+{
+	return atomic_load_explicit(&l->outbox.mem, memory_order_relaxed);
+}
+
 void ledger_outbox_init(ledger *l)
 {
 	l->outbox.parts = xcalloc(l->o.partitions, sizeof *l->outbox.parts);
+	atomic_store_explicit(&l->outbox.mem,
+	                      memacct_chunk(l->o.partitions * sizeof *l->outbox.parts),
+	                      memory_order_relaxed);
 	l->outbox.seal_wb = store_batch_new();
 	pthread_cond_init(&l->outbox.seal_done, NULL);
 }
@@ -65,13 +88,15 @@ void ledger_outbox_free(ledger *l)
 	store_batch_free(l->outbox.seal_wb);
 	l->outbox.seal_wb = NULL;
 	pthread_cond_destroy(&l->outbox.seal_done);
+	atomic_store_explicit(&l->outbox.mem, 0, memory_order_relaxed);
 }
 
 /* --- the records of open ops ------------------------------------------------ */
 
-pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n)
+pend_rec *ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n)
 {
 	pend_rec *r = xmalloc(sizeof *r);
+	mem_add(l, (int64_t)memacct_chunk(sizeof *r));
 	memcpy(r->key, key, kn);
 	r->kn = (uint8_t)kn;
 	r->left = n;
@@ -80,11 +105,13 @@ pend_rec *ledger_outbox_record(const char *key, size_t kn, uint32_t n)
 
 /* --- the open batch --------------------------------------------------------- */
 
-static void run_push(open_batch *ob, op_run r)
+static void run_push(ledger *l, open_batch *ob, op_run r)
 {
 	if (ob->nruns == ob->capruns) {
+		size_t was = ob->capruns;
 		ob->capruns = ob->capruns ? ob->capruns * 2 : 16;
 		ob->runs = xrealloc(ob->runs, ob->capruns * sizeof *ob->runs);
+		mem_add(l, grown(was, ob->capruns, sizeof *ob->runs));
 	}
 	ob->runs[ob->nruns++] = r;
 }
@@ -94,11 +121,15 @@ void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op
 {
 	open_batch *ob = &l->outbox.parts[p].open;
 	if (run.n)
-		run_push(ob, run);
+		run_push(l, ob, run);
+	int64_t heap = (int64_t)ledger_op_heap(op);
 	if (ob->len == ob->cap) {
+		size_t was = ob->cap;
 		ob->cap = ob->cap ? ob->cap * 2 : 64;
 		ob->ops = xrealloc(ob->ops, ob->cap * sizeof *ob->ops);
+		heap += grown(was, ob->cap, sizeof *ob->ops);
 	}
+	mem_add(l, heap);
 	if (!ob->len)
 		ob->first_ms = wall_ms;
 	else if (ob->len == l->outbox.parts[p].sealing_n)
@@ -165,11 +196,13 @@ void ledger_outbox_order(ledger *l)
 
 /* --- the sealed batches ----------------------------------------------------- */
 
-static void sealed_push(outbox_part *pt, uint64_t seq, uint32_t len)
+static void sealed_push(ledger *l, outbox_part *pt, uint64_t seq, uint32_t len)
 {
 	if (pt->nsealed == pt->capsealed) {
+		size_t was = pt->capsealed;
 		pt->capsealed = pt->capsealed ? pt->capsealed * 2 : 16;
 		pt->sealed = xrealloc(pt->sealed, pt->capsealed * sizeof *pt->sealed);
+		mem_add(l, grown(was, pt->capsealed, sizeof *pt->sealed));
 	}
 	pt->sealed[pt->nsealed++] =
 	    (sealed){.seq = seq, .len = len, .state = SEALED_UNSENT, .offset = -1};
@@ -288,7 +321,7 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			ledger_clock_seen(l, b.sums[i].hlc);
 		wire_batch_free(&b);
 		outbox_part *pt = &l->outbox.parts[p];
-		sealed_push(pt, seq, (uint32_t)vn);
+		sealed_push(l, pt, seq, (uint32_t)vn);
 		pt->sealed[pt->nsealed - 1].resend = true;
 		l->st.pending_bytes += vn;
 		l->st.pending_batches++;
@@ -411,13 +444,15 @@ static void seal_records(ledger *l, uint32_t p, size_t n, int by, store_batch *w
 
 /* After the seal's write: the first n ops' stretches leave the run list,
  * and the records the seal deleted are freed. */
-static void seal_runs(open_batch *ob, size_t n)
+static void seal_runs(ledger *l, open_batch *ob, size_t n)
 {
 	size_t gone = 0;
 	while (n && n >= ob->runs[gone].n) {
 		n -= ob->runs[gone].n;
-		if (!ob->runs[gone].rec->left)
+		if (!ob->runs[gone].rec->left) {
 			free(ob->runs[gone].rec);
+			mem_add(l, -(int64_t)memacct_chunk(sizeof(pend_rec)));
+		}
 		gone++;
 	}
 	if (n)
@@ -558,9 +593,12 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	ledger_unlock(l);
 	uint64_t c0 = clock_thread_cpu_ns();
 	uint64_t bytes = 0; /* the sealed ops' stored size */
-	for (size_t i = 0; i < n; i++)
+	int64_t heap = 0;   /* and their strings' heap bytes */
+	for (size_t i = 0; i < n; i++) {
 		bytes += ledger_op_size(strlen(ops[i].counter), strlen(ops[i].item),
 		                        strlen(ops[i].user));
+		heap += (int64_t)ledger_op_heap(&ops[i]);
+	}
 	wire_batch b;
 	sealed_ops so;
 	char *buf;
@@ -586,10 +624,10 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 			ledger_overlay_merge(vs, b.sums[i].counter.p, b.sums[i].counter.n,
 			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
 	ledger_vunlock(l, vs);
-	seal_runs(ob, n);
+	seal_runs(l, ob, n);
 	pt->last_seq = seq;
 	pt->sealed_to = sealed_to;
-	sealed_push(pt, seq, (uint32_t)len);
+	sealed_push(l, pt, seq, (uint32_t)len);
 	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
 	l->st.pending_ops -= n;
 	l->st.pending_batches++;
@@ -608,6 +646,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	ledger_unlock(l);
 	for (size_t i = 0; i < n; i++)
 		free(ops[i].counter);
+	mem_add(l, -heap);
 	sealed_ops_free(&b, &so);
 	free(ops);
 	free(buf);

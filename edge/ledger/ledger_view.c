@@ -52,6 +52,46 @@ void ledger_view_init(ledger *l)
 	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
 }
 
+/* --- bytes held --------------------------------------------------------------- */
+
+/* Each is called with vs held (or at start-up) after a change that may
+ * move what the structure holds: an entry made or dropped, a generation
+ * dropped. O(1): the maps keep their own sums. */
+static void overlay_account(vstripe *vs)
+{
+	atomic_store_explicit(&vs->overlay_bytes,
+	                      smap_bytes(&vs->overlay) +
+	                          vs->overlay.len * memacct_chunk(sizeof(overlay_entry)),
+	                      memory_order_relaxed);
+}
+
+static void cache_account(vstripe *vs)
+{
+	atomic_store_explicit(&vs->cache_bytes,
+	                      imap_bytes(&vs->cache_hot) + imap_bytes(&vs->cache_cold),
+	                      memory_order_relaxed);
+}
+
+static void rt_account(vstripe *vs)
+{
+	size_t n = vs->rt_hot.len + vs->rt_cold.len;
+	atomic_store_explicit(&vs->rt_bytes,
+	                      smap_bytes(&vs->rt_hot) + smap_bytes(&vs->rt_cold) +
+	                          n * memacct_chunk(sizeof(rt_entry)),
+	                      memory_order_relaxed);
+}
+
+void ledger_view_memory(const ledger *l, ledger_memory *out)
+{
+	out->count_cache = out->readthrough = out->overlay = 0;
+	for (uint32_t i = 0; i < l->view.n; i++) {
+		const vstripe *vs = &l->view.s[i];
+		out->count_cache += atomic_load_explicit(&vs->cache_bytes, memory_order_relaxed);
+		out->readthrough += atomic_load_explicit(&vs->rt_bytes, memory_order_relaxed);
+		out->overlay += atomic_load_explicit(&vs->overlay_bytes, memory_order_relaxed);
+	}
+}
+
 /* --- overlay -------------------------------------------------------------- */
 
 void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
@@ -61,8 +101,10 @@ void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char 
 	size_t kn = ekey_pair(key, counter, cl, item, il);
 	bool created;
 	smap_val *v = smap_put(&vs->overlay, key, kn, &created);
-	if (created)
+	if (created) {
 		v->p = xcalloc(1, sizeof(overlay_entry));
+		overlay_account(vs);
+	}
 	overlay_entry *e = v->p;
 	e->delta += delta;
 	e->nops++;
@@ -75,6 +117,7 @@ void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, i
 		bool created;
 		v = smap_put_h(&vs->overlay, key, kn, h, &created);
 		v->p = xcalloc(1, sizeof(overlay_entry));
+		overlay_account(vs);
 	}
 	overlay_entry *e = v->p;
 	e->delta += delta;
@@ -91,6 +134,7 @@ void ledger_overlay_remove_h(vstripe *vs, const char *key, size_t kn, uint32_t h
 	if (--e->nops == 0) {
 		free(e);
 		smap_del_h(&vs->overlay, key, kn, h);
+		overlay_account(vs);
 	}
 }
 
@@ -196,6 +240,7 @@ static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint32
 {
 	*imap_put_gen(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, h) = val;
 	imap_publish(&vs->cache_hot, &vs->cache_where);
+	cache_account(vs);
 }
 
 static void rt_forget(vstripe *vs, const char *key, size_t kn)
@@ -206,6 +251,7 @@ static void rt_forget(vstripe *vs, const char *key, size_t kn)
 		if (v) {
 			free(v->p);
 			smap_del(gens[i], key, kn);
+			rt_account(vs);
 		}
 	}
 }
@@ -654,6 +700,7 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
 		v->p = e;
+		rt_account(vs);
 	}
 	ledger_vunlock(l, vs);
 }

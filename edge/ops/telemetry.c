@@ -3,7 +3,8 @@
  * Owns the registry, the precreated series and the hot-items sketch; the
  * ledger, store, guard and uplink the hooks read are borrowed. Updates
  * are the registry's relaxed atomics (any thread); hooks run on the
- * thread that renders /metrics and take the ledger's lock once each.
+ * thread that renders /metrics and take the ledger's lock once each,
+ * but for memory_bytes, which reads atomics only.
  */
 #include "edge/ops/telemetry.h"
 
@@ -14,9 +15,12 @@
 
 #include "clock.h"
 #include "edge/auth/guard.h"
+#include "edge/auth/tokcache.h"
 #include "edge/http/http.h"
 #include "item.h"
 #include "edge/ledger/ledger.h"
+#include "log.h"
+#include "memtrim.h"
 #include "partition.h"
 #include "store.h"
 #include "store_metrics.h"
@@ -427,6 +431,57 @@ static void uplink_hook(void *ctx, sbuf *out)
 	    (double)ks.failed);
 }
 
+/* One sample of memory_bytes. */
+static void holder(const telemetry *tm, sbuf *out, const char *name, uint64_t bytes)
+{
+	char labels[64];
+	snprintf(labels, sizeof labels, "holder=\"%s\"", name);
+	metrics_sample(tm->reg, out, "memory_bytes", labels, (double)bytes);
+}
+
+/* The heap each in-memory structure holds, from what its owner keeps:
+ * atomics, and LevelDB's figure. */
+static void memory_hook(void *ctx, sbuf *out)
+{
+	telemetry *tm = ctx;
+	metrics_family(tm->reg, out, "memory_bytes", METRIC_GAUGE,
+	               "Heap bytes an in-memory structure holds now, by holder: estimated from "
+	               "its entries and their sizes, tables by the pages written (docs/ops.md); "
+	               "store is LevelDB's memtables and block cache, heap_free what the "
+	               "allocator held free at the last 30 s stats tick.");
+	if (tm->lg) {
+		ledger_memory lm;
+		ledger_get_memory(tm->lg, &lm);
+		holder(tm, out, "count_cache", lm.count_cache);
+		holder(tm, out, "readthrough_counts", lm.readthrough);
+		holder(tm, out, "overlay", lm.overlay);
+		holder(tm, out, "member_filter", lm.member_filter);
+		holder(tm, out, "outbox", lm.outbox);
+	}
+	for (size_t i = 0; i < tm->nmem; i++)
+		holder(tm, out, tm->mem[i].holder, tm->mem[i].bytes(tm->mem[i].ctx));
+	holder(tm, out, "token_cache", tokcache_total_bytes());
+	if (tm->guard)
+		holder(tm, out, "guard", guard_bytes(tm->guard));
+	double store_bytes;
+	if (tm->db && store_metrics_memory(tm->db, &store_bytes))
+		holder(tm, out, "store", (uint64_t)store_bytes);
+	holder(tm, out, "heap_free", memtrim_last_free_bytes());
+}
+
+void telemetry_memory_holder(telemetry *tm, const char *name, uint64_t (*bytes)(void *ctx),
+                             void *ctx)
+{
+	if (!tm)
+		return;
+	if (tm->nmem == TM_MEM_HOLDERS) {
+		/* A programming error: the wiring adds a fixed set. */
+		log_error("too many memory holders", "holder=%s", name);
+		abort();
+	}
+	tm->mem[tm->nmem++] = (tm_mem_holder){name, bytes, ctx};
+}
+
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
                       struct uplink *up)
 {
@@ -443,6 +498,7 @@ void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct 
 		metrics_add_hook(tm->reg, uplink_hook, tm);
 	if (db)
 		store_metrics_add(tm->reg, db);
+	metrics_add_hook(tm->reg, memory_hook, tm);
 }
 
 static void tls_hook(void *ctx, sbuf *out)

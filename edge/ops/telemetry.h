@@ -9,9 +9,10 @@
  * errors, snapshot messages, read-through requests to central. What is
  * cheaper to read when scraped (the ledger's counters and gauges, the
  * snapshot age and version per partition, the producer queue, LevelDB's
- * figures, the guard's refusals) comes from render hooks that
- * telemetry_attach registers. The hot items are served by GET /v1/hot
- * only: their labels would be item ids, an unbounded set of series.
+ * figures, the guard's refusals, the bytes each in-memory structure
+ * holds) comes from render hooks that telemetry_attach registers. The
+ * hot items are served by GET /v1/hot only: their labels would be item
+ * ids, an unbounded set of series.
  *
  * telemetry_new, telemetry_attach and telemetry_free: start-up and
  * shutdown, one thread. Everything else: any thread. Modules take a
@@ -79,6 +80,15 @@ typedef enum tm_refusal {
 
 #define TM_NSTATUS 19 /* the statuses kept apart, and "other" */
 #define TM_HOT_WINDOW_MS 60000
+#define TM_MEM_HOLDERS 4 /* memory_bytes holders the wiring may add */
+
+/* A holder of memory_bytes{holder} that the edge's wiring adds
+ * (telemetry_memory_holder). */
+typedef struct tm_mem_holder {
+	const char *holder;
+	uint64_t (*bytes)(void *ctx);
+	void *ctx;
+} tm_mem_holder;
 
 typedef struct telemetry {
 	metrics *reg;
@@ -110,13 +120,26 @@ typedef struct telemetry {
 	struct guard *guard;
 	struct uplink *up;
 	struct http_tls_store *tls;
+	tm_mem_holder mem[TM_MEM_HOLDERS];
+	size_t nmem;
 } telemetry;
 
 /* A registry with every series above; hot_k = 0 keeps no hot items. */
 telemetry *telemetry_new(size_t hot_k);
-/* Registers the render hooks over what is not NULL. Start-up only. */
+/* Registers the render hooks over what is not NULL. Start-up only.
+ * memory_bytes{holder} is among them: the ledger's structures, the
+ * guard's tables, the token caches, LevelDB's memory, and the heap
+ * held free at the last stats tick, each read from what its owner keeps
+ * (atomics; LevelDB's property takes its mutex for a moment). */
 void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
                       struct uplink *up);
+/* Adds a sample of memory_bytes: holder (a fixed name, kept) with what
+ * bytes(ctx) returns at each render, on the rendering thread: it must
+ * read atomics only and take no lock. For what the telemetry does not
+ * reach itself (the workers' caches, summed by the wiring). Start-up
+ * only, before the first render; at most TM_MEM_HOLDERS. */
+void telemetry_memory_holder(telemetry *tm, const char *holder, uint64_t (*bytes)(void *ctx),
+                             void *ctx);
 /* Registers tls_cert_expiry_timestamp_seconds over the TLS store every
  * worker takes its certificate from (it must outlive the renders).
  * Start-up only. */

@@ -1,7 +1,8 @@
 /* itest_cmetrics.c - central's /metrics with the real binaries and the
  * embedded broker: a backlog made while central is stopped shows as lag,
- * which falls to 0 once central has caught up; the exposition parses;
- * `central stats` and /v1/hot name the item that moved most.
+ * which falls to 0 once central has caught up; the exposition parses,
+ * every holder of memory_bytes with a size; `central stats` and /v1/hot
+ * name the item that moved most.
  *
  * Why it is deterministic: central asks the broker for each partition's
  * high watermark at start-up, before it consumes anything, and keeps the
@@ -12,6 +13,7 @@
  */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
+#include <math.h>
 #include <signal.h>
 
 #include "clock.h"
@@ -126,6 +128,20 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 	char why[256];
 	cr_assert(prom_util_check(m, why, sizeof why), "%s", why);
 	double v;
+	/* Every holder of central's heap has a size; the backlog went
+	 * through the caches. */
+	static const char *const holders[] = {"count_cache",      "member_cache", "working_set",
+	                                      "snapshot_changes", "store",        "heap_free"};
+	for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++) {
+		char series[96];
+		snprintf(series, sizeof series, "likes_central_memory_bytes{holder=\"%s\"}",
+		         holders[i]);
+		cr_assert(prom_util_value(m, series, &v), "%s missing:\n%s", series, m);
+		cr_assert(isfinite(v) && v >= 0, "%s is %f", series, v);
+	}
+	cr_assert(prom_util_value(m, "likes_central_memory_bytes{holder=\"count_cache\"}", &v) &&
+	          v > 0);
+	cr_assert(prom_util_value(m, "likes_central_memory_bytes{holder=\"store\"}", &v) && v > 0);
 	cr_assert(prom_util_value(m, "likes_central_apply_duration_seconds_count", &v) &&
 	          v >= BACKLOG);
 	cr_assert_geq(prom_util_sum(m, "likes_central_ops_applied_total"), BACKLOG);

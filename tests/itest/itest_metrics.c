@@ -1,7 +1,8 @@
 /* itest_metrics.c - the edge's /metrics with real processes: the embedded
  * broker, central and one edge on loopback (stack.h). Checks that the
- * exposition parses, that the pending gauges follow a Kafka outage and
- * that the snapshot age and pending batches follow a central outage.
+ * exposition parses, that every memory holder has a size, that the
+ * pending gauges follow a Kafka outage and that the snapshot age and
+ * pending batches follow a central outage.
  *
  * The Kafka outage freezes the broker process (SIGSTOP, then SIGCONT):
  * the embedded broker keeps its topics only in memory, so killing and
@@ -10,6 +11,7 @@
  * request and answers none, as a broker cut off by the network does.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 
 #include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
@@ -148,6 +150,41 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_eq(proc_http("GET", S.edge_port[0], "/v1/hot?limit=5", NULL, body, sizeof body),
 	             200);
 	cr_assert(strstr(body, "\"counter\":\"likes\""), "%s", body);
+}
+
+Test(metrics, memory_bytes_names_every_holder_with_a_finite_size)
+{
+	like(1, "a");
+	cr_assert(wait_ready(20000), "the edge's replica completes");
+	cr_assert(scrape());
+	char why[256];
+	cr_assert(prom_util_check(text, why, sizeof why), "%s", why);
+	static const char *const holders[] = {"count_cache",
+	                                      "readthrough_counts",
+	                                      "readthrough_members",
+	                                      "overlay",
+	                                      "member_filter",
+	                                      "outbox",
+	                                      "token_cache",
+	                                      "guard",
+	                                      "store",
+	                                      "heap_free"};
+	double sum = 0;
+	for (size_t i = 0; i < sizeof holders / sizeof *holders; i++) {
+		char series[96];
+		snprintf(series, sizeof series, "likes_edge_memory_bytes{holder=\"%s\"}",
+		         holders[i]);
+		double v;
+		cr_assert(prom_util_value(text, series, &v), "%s missing", series);
+		cr_assert(isfinite(v) && v >= 0, "%s is %f", series, v);
+		sum += v;
+	}
+	/* A like wrote its pair into the filter; LevelDB holds a memtable. */
+	cr_assert_gt(prom_util_get(text, "likes_edge_memory_bytes{holder=\"member_filter\"}"), 0);
+	cr_assert_gt(prom_util_get(text, "likes_edge_memory_bytes{holder=\"store\"}"), 0);
+	/* A count kept as it moved that went below 0 would wrap to 2^64. */
+	cr_assert_lt(sum, prom_util_get(text, "process_virtual_memory_bytes"),
+	             "the holders hold no more than the process maps (%.0f bytes)", sum);
 }
 
 Test(metrics, pending_gauges_grow_while_kafka_is_unreachable_and_drain_after)

@@ -2,8 +2,9 @@
  * order per (edge, partition), duplicates, gaps and held batches,
  * malformed input and bad headers, restarts and snapshots, the versions
  * snapshots carry (epoch and offset: a reset to an earlier offset starts
- * a new epoch), and the gauges of offsets and held batches. What the ops
- * do (merges, sums, invalid ops, aggregates) is test_apply_ops.c's.
+ * a new epoch), the gauges of offsets and held batches, and the bytes
+ * its caches and tables hold. What the ops do (merges, sums, invalid
+ * ops, aggregates) is test_apply_ops.c's.
  *
  * Each test gets its own temp dir (made in .init, removed in .fini) with
  * a store and an applier for 4 partitions with set counters likes, saves
@@ -21,6 +22,7 @@
 #include "central/apply/keys.h"
 #include "counter.h"
 #include "err.h"
+#include "memacct.h"
 #include "store.h"
 #include "version.h"
 #include "wire.h"
@@ -485,4 +487,80 @@ Test(apply, metrics_gauges_follow_offsets_and_held_batches)
 	cr_assert_eq(applier_held_batches(T.a, 3), 0);
 	cr_assert_eq(count(), 2);
 	cr_assert_eq(applier_input_offset(T.a, NPARTS), -1);
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+static applier_memory memory(void)
+{
+	applier_memory m;
+	applier_get_memory(T.a, &m);
+	return m;
+}
+
+/* One batch of edge "a" on partition 0, number seq, liking n items from
+ * first on (item "post:mI" by user u). */
+static void like_items(uint64_t seq, int first, int n, const char *user, bool add)
+{
+	wire_op ops[100];
+	char items[100][24];
+	cr_assert_leq(n, 100);
+	for (int i = 0; i < n; i++) {
+		snprintf(items[i], sizeof items[i], "post:m%d", first + i);
+		ops[i] = wire_util_op("likes", items[i], user, add ? WIRE_ADD : WIRE_REMOVE, 1,
+		                      10 + seq);
+	}
+	apply_msg(0, (int64_t)seq - 1, make_batch("a", 0, seq, ops, (size_t)n));
+}
+
+Test(apply, an_idle_applier_holds_nothing_in_its_caches_and_tables)
+{
+	applier_memory m = memory();
+	cr_assert_eq(m.count_cache, 0);
+	cr_assert_eq(m.member_cache, 0);
+	cr_assert_eq(m.working_set, 0);
+	cr_assert_eq(m.snapshot_changes, 0);
+}
+
+Test(apply, the_caches_grow_with_the_items_applied_and_stay_near_their_bounds)
+{
+	applier_set_cache(T.a, 1000, 1000);
+	like_items(1, 0, 10, "u", true);
+	applier_memory ten = memory();
+	cr_assert_gt(ten.count_cache, 0, "the counts and buckets just written");
+	cr_assert_eq(ten.member_cache, 0, "a membership is cached the second time it is read");
+	cr_assert_gt(ten.working_set, 0, "the working set keeps its table for the next message");
+	like_items(2, 0, 10, "u", false);
+	cr_assert_gt(memory().member_cache, 0, "read again: now cached");
+	uint64_t seq = 3, most = 0;
+	for (int first = 10; first < 20000; first += 100) {
+		like_items(seq++, first, 100, "u", true);
+		applier_memory m = memory();
+		most = m.count_cache > most ? m.count_cache : most;
+	}
+	/* A count, a region and a day bucket an item: 1000 entries in two
+	 * generations of 500, each at most 1024 slots, 1024 entries and
+	 * two arena blocks. */
+	cr_assert_leq(most, 2 * (1024 * 8 + 1024 * 48 + 2 * 65552), "%lu", (unsigned long)most);
+	cr_assert_gt(memory().count_cache, ten.count_cache);
+}
+
+Test(apply, snapshot_changes_grow_with_the_counts_changed_and_go_with_their_snapshots)
+{
+	like_items(1, 0, 100, "u", true);
+	uint64_t hundred = memory().snapshot_changes;
+	cr_assert_gt(hundred, 100 * 16, "a key of each count changed");
+	like_items(2, 0, 100, "v", true);
+	cr_assert_eq(memory().snapshot_changes, hundred, "the same counts again: no more keys");
+	wire_snapshot s;
+	bool more;
+	applier_snapshot(T.a, 0, 1000, &s, &more);
+	wire_snapshot_free(&s);
+	uint64_t sent = memory().snapshot_changes;
+	cr_assert_geq(sent, hundred, "the last snapshot's keys are kept until the next");
+	applier_snapshot(T.a, 0, 1000, &s, &more);
+	wire_snapshot_free(&s);
+	cr_assert_leq(memory().snapshot_changes, sent - 100 * memacct_chunk(16),
+	              "the keys go, the maps' slots stay: %lu of %lu bytes",
+	              (unsigned long)memory().snapshot_changes, (unsigned long)sent);
 }

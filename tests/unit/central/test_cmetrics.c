@@ -2,8 +2,9 @@
  * API over a real store and applier: the exposition parses and keeps
  * every name /metrics always had, the apply and store histograms and the
  * per-counter op counters move with applied batches, lag and its maximum
- * follow the watermarks, and the hot list (/v1/hot, never /metrics) puts
- * the most liked item first. Also the store's LevelDB property wrappers.
+ * follow the watermarks, the hot list (/v1/hot, never /metrics) puts the
+ * most liked item first, and memory_bytes names each holder. Also the
+ * store's LevelDB property wrappers.
  *
  * Each test gets its own temp dir, store, applier for 2 partitions, and
  * the ops API on 127.0.0.1 at a port the kernel picks (no token).
@@ -351,4 +352,33 @@ Test(cmetrics, store_property_and_approximate_size)
 	uint64_t bytes = 1;
 	cr_assert_eq(store_approximate_size(T.db, &bytes), 0);
 	cr_assert_lt(bytes, 1u << 30);
+}
+
+Test(cmetrics, memory_bytes_names_every_holder_and_follows_the_applier)
+{
+	static const char *const holders[] = {"count_cache",      "member_cache", "working_set",
+	                                      "snapshot_changes", "store",        "heap_free"};
+	const char *m = scrape("/metrics");
+	char why[256];
+	cr_assert(prom_util_check(m, why, sizeof why), "%s\n%s", why, m);
+	char series[96];
+	for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++) {
+		snprintf(series, sizeof series, "likes_central_memory_bytes{holder=\"%s\"}",
+		         holders[i]);
+		cr_assert_geq(value(m, series), 0, "%s", series);
+	}
+	cr_assert_eq(value(m, "likes_central_memory_bytes{holder=\"count_cache\"}"), 0,
+	             "nothing applied yet");
+	like("post:1", 3);
+	m = scrape("/metrics");
+	applier_memory am;
+	applier_get_memory(T.a, &am);
+	cr_assert_gt(am.count_cache, 0);
+	cr_assert_eq(value(m, "likes_central_memory_bytes{holder=\"count_cache\"}"),
+	             (double)am.count_cache, "the applier's own figure");
+	cr_assert_eq(value(m, "likes_central_memory_bytes{holder=\"working_set\"}"),
+	             (double)am.working_set);
+	cr_assert_gt(value(m, "likes_central_memory_bytes{holder=\"snapshot_changes\"}"), 0,
+	             "a count changed since the last snapshot");
+	cr_assert_gt(value(m, "likes_central_memory_bytes{holder=\"store\"}"), 0);
 }

@@ -1,7 +1,8 @@
 /* test_ktab.c - central's key tables: a ktab finds what was added,
  * survives growth and resets, and keeps values in place; a kcache keeps
  * at most its bound, evicts the least recently used generation, promotes
- * what is read, replaces values of another size, and is off at 0.
+ * what is read, replaces values of another size, is off at 0, and both
+ * say the bytes they hold.
  *
  * Pure in-memory module: no temp dir is needed.
  */
@@ -231,4 +232,53 @@ Test(ktab, clear_drops_everything)
 	uint64_t v;
 	for (unsigned i = 0; i < 90; i++)
 		cr_assert_not(cget(i, &v));
+}
+
+Test(ktab, a_table_holds_its_slots_entries_and_blocks_and_keeps_some_across_resets)
+{
+	cr_assert_eq(ktab_bytes(&T), 0, "an empty table holds nothing");
+	bool created;
+	add_u64(0, 0, &created);
+	size_t one = ktab_bytes(&T);
+	cr_assert_gt(one, 64 * 1024, "a first arena block");
+	enum { N = 300000 };
+	for (unsigned i = 1; i < N; i++)
+		add_u64(i, i, &created);
+	size_t full = ktab_bytes(&T);
+	/* Per key: 2 to 4 slots of 8 bytes, an entry of 40 (1 to 2 for
+	 * one), and in the arena a key of 16 bytes and a value of 8. */
+	cr_assert_geq(full, N * (16 + 40 + 24), "%zu", full);
+	cr_assert_leq(full, N * (32 + 80 + 24) + 64 * 1024, "%zu", full);
+	ktab_reset(&T);
+	size_t kept = ktab_bytes(&T);
+	cr_assert_lt(kept, full, "blocks past the bound are freed");
+	cr_assert_geq(kept, 64 * (64 * 1024), "the bound's blocks stay for the next message");
+}
+
+Test(ktab, cache_bytes_grow_with_entries_and_stay_near_the_bound)
+{
+	kcache_init(&C, 10000);
+	cr_assert_eq(kcache_bytes(&C), 0, "an empty cache holds nothing");
+	cput(0, 0);
+	uint64_t one = kcache_bytes(&C);
+	cr_assert_gt(one, 0);
+	cr_assert_eq(one, ktab_bytes(&C.gen[0]) + ktab_bytes(&C.gen[1]));
+	for (unsigned i = 1; i < 4000; i++)
+		cput(i, i);
+	uint64_t some = kcache_bytes(&C);
+	cr_assert_gt(some, one, "grows with the entries");
+	uint64_t most = 0;
+	for (unsigned i = 4000; i < 200000; i++) {
+		cput(i, i);
+		uint64_t b = kcache_bytes(&C);
+		most = b > most ? b : most;
+	}
+	/* Two generations of 5000 entries: their slots, entries and a few
+	 * arena blocks each. */
+	cr_assert_leq(most, 2 * (8192 * 8 + 8192 * sizeof(ktab_ent) + 4 * 64 * 1024),
+	              "%lu bytes at most", (unsigned long)most);
+	cr_assert_eq(kcache_bytes(&C), ktab_bytes(&C.gen[0]) + ktab_bytes(&C.gen[1]));
+	kcache_clear(&C);
+	cr_assert_eq(kcache_bytes(&C), ktab_bytes(&C.gen[0]) + ktab_bytes(&C.gen[1]),
+	             "a clear keeps some memory, and says so");
 }

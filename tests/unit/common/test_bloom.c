@@ -1,10 +1,12 @@
 /* test_bloom.c - the Bloom filter: never a false negative, a false-positive
- * rate near the theory at 10 bits per key, a fixed size, and off at 0. */
+ * rate near the theory at 10 bits per key, a fixed size, off at 0, and
+ * the bytes its keys have made resident. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bloom.h"
+#include "memacct.h"
 
 TestSuite(bloom, .timeout = 30);
 
@@ -77,4 +79,32 @@ Test(bloom, a_key_checked_by_its_hash_answers_as_the_key_does)
 	cr_assert_lt(maybe, N);
 	bloom_free(&b);
 	bloom_free(&off);
+}
+
+Test(bloom, resident_bytes_grow_with_distinct_keys_up_to_the_size)
+{
+	enum { BYTES = 16 << 20, PAGES = BYTES / MEMACCT_PAGE };
+	bloom b;
+	bloom_init(&b, BYTES, 7);
+	cr_assert_eq(bloom_resident_bytes(&b), 0, "calloc'ed, nothing written");
+	char k[32];
+	for (unsigned i = 0; i < 100; i++)
+		bloom_add(&b, k, key(k, "k", i));
+	uint64_t hundred = bloom_resident_bytes(&b);
+	cr_assert_gt(hundred, 90 * MEMACCT_PAGE, "about a page a key while pages are many");
+	cr_assert_leq(hundred, 100 * MEMACCT_PAGE);
+	for (unsigned r = 0; r < 5; r++)
+		for (unsigned i = 0; i < 100; i++)
+			bloom_add(&b, k, key(k, "k", i));
+	cr_assert_eq(bloom_resident_bytes(&b), hundred, "a key added again writes nothing new");
+	for (unsigned i = 100; i < 30 * PAGES; i++)
+		bloom_add(&b, k, key(k, "k", i));
+	cr_assert_geq(bloom_resident_bytes(&b), (uint64_t)BYTES * 99 / 100,
+	              "every page holds a key by now");
+	cr_assert_leq(bloom_resident_bytes(&b), BYTES, "never past its size");
+	bloom_free(&b);
+	bloom off;
+	bloom_init(&off, 0, 7);
+	bloom_add(&off, "x", 1);
+	cr_assert_eq(bloom_resident_bytes(&off), 0, "a filter that is off holds nothing");
 }

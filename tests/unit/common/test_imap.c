@@ -1,6 +1,6 @@
 /* test_imap.c - the map with keys in its slots: put and get, keys held in
  * the slot and kept apart, colliding hashes, growth, the two-generation
- * bound, and the published slots a prefetch goes by.
+ * bound, the bytes it holds, and the published slots a prefetch goes by.
  *
  * Pure: no files are written, so no test needs a temp directory.
  */
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "imap.h"
+#include "memacct.h"
 #include "smap.h"
 
 static imap M;
@@ -182,4 +183,33 @@ Test(imap, the_published_word_names_the_slots_and_their_count)
 	cr_assert_eq((size_t)1 << (v & 63), M.cap);
 	imap_prefetch_at(&w, 12345);
 	imap_prefetch(&M, 12345);
+}
+
+Test(imap, bytes_are_the_slots_and_the_long_keys_and_stay_bounded_by_the_cap)
+{
+	cr_assert_eq(imap_bytes(&M), 0, "an empty map holds nothing");
+	char k[IMAP_INLINE + 40];
+	memset(k, 'x', sizeof k);
+	put(&M, k, IMAP_INLINE, NULL);
+	cr_assert_eq(imap_bytes(&M), M.cap * sizeof(imap_slot), "a short key is in its slot");
+	put(&M, k, IMAP_INLINE + 1, NULL);
+	cr_assert_eq(imap_bytes(&M), M.cap * sizeof(imap_slot) + memacct_chunk(IMAP_INLINE + 1));
+	imap_free(&M);
+	cr_assert_eq(imap_bytes(&M), 0);
+
+	imap cold;
+	imap_init(&cold);
+	enum { CAP = 1000 };
+	size_t before_cap = 0;
+	for (size_t i = 0; i < 20 * CAP; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		imap_put_gen(&M, &cold, CAP, k, n, smap_hash(k, n));
+		size_t b = imap_bytes(&M) + imap_bytes(&cold);
+		if (i == CAP / 4)
+			before_cap = b;
+		/* Each generation: cap / 2 + 1 keys in at most 1024 slots. */
+		cr_assert_leq(b, 2 * 1024 * sizeof(imap_slot), "put %zu: %zu bytes", i, b);
+	}
+	cr_assert_lt(before_cap, imap_bytes(&M) + imap_bytes(&cold), "grows with the entries");
+	imap_free(&cold);
 }

@@ -1,6 +1,7 @@
 /* test_memtrim.c - the allocator's free memory goes back to the kernel
  * (common/memtrim.c): holes left in the heap between live allocations,
- * as a flushed LevelDB memtable leaves them, are released. */
+ * as a flushed LevelDB memtable leaves them, are released; the last
+ * reading of the free bytes is kept for exporters. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -65,4 +66,22 @@ Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 2
 #endif
 	for (int i = 0; i < HOLES; i++)
 		free(small[i]);
+}
+
+Test(memtrim, the_last_reading_is_kept_until_the_next)
+{
+	cr_assert_eq(memtrim_last_free_bytes(), 0, "nothing read yet");
+	size_t n = memtrim_free_bytes();
+	cr_assert_eq(memtrim_last_free_bytes(), n);
+	/* Freed blocks change the heap, not the reading. */
+	void *p[64];
+	for (int i = 0; i < 64; i++)
+		p[i] = malloc(4096);
+	for (int i = 0; i < 64; i += 2)
+		free(p[i]);
+	cr_assert_eq(memtrim_last_free_bytes(), n, "read again only when asked");
+	size_t m = memtrim_free_bytes();
+	cr_assert_eq(memtrim_last_free_bytes(), m);
+	for (int i = 1; i < 64; i += 2)
+		free(p[i]);
 }

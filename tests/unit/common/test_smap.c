@@ -1,5 +1,5 @@
 /* test_smap.c - the byte-string hash map: put/get/del, growth, tombstone
- * reuse, clearing and iteration.
+ * reuse, clearing, iteration and the bytes it holds.
  *
  * Pure: no files are written, so no test needs a temp directory.
  */
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "memacct.h"
 #include "smap.h"
 #include "xmem.h"
 
@@ -322,4 +323,46 @@ Test(smap, prefetch_hints_are_safe_on_any_slot_and_change_nothing)
 	cr_assert_null(smap_get(&m, "a", 1));
 	cr_assert_eq(m.len, 0);
 	smap_free(&m);
+}
+
+Test(smap, bytes_follow_the_keys_and_the_slots_as_they_come_and_go)
+{
+	cr_assert_eq(smap_bytes(&M), 0, "an empty map holds nothing");
+	char k[32];
+	size_t keys = 0;
+	for (size_t i = 0; i < 1000; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		smap_put(&M, k, n, NULL);
+		keys += memacct_chunk(n);
+	}
+	cr_assert_eq(smap_bytes(&M), memacct_chunk(M.cap * sizeof(smap_slot)) + keys);
+	size_t full = smap_bytes(&M);
+	for (size_t i = 0; i < 500; i++)
+		smap_del(&M, k, key_of(k, sizeof k, i));
+	cr_assert_lt(smap_bytes(&M), full, "deleted keys are freed");
+	cr_assert_geq(smap_bytes(&M), memacct_chunk(M.cap * sizeof(smap_slot)),
+	              "the slots stay until the map is freed");
+	smap_clear(&M);
+	cr_assert_eq(smap_bytes(&M), memacct_chunk(M.cap * sizeof(smap_slot)));
+}
+
+Test(smap, two_generations_at_their_cap_hold_about_the_bytes_of_the_cap)
+{
+	smap cold;
+	smap_init(&cold);
+	enum { CAP = 1000 };
+	char k[32];
+	size_t at_cap = 0;
+	for (size_t i = 0; i < 20 * CAP; i++) {
+		size_t n = key_of(k, sizeof k, i);
+		smap_put_gen(&M, &cold, CAP, k, n, false, NULL);
+		size_t b = smap_bytes(&M) + smap_bytes(&cold);
+		if (i == 2 * CAP)
+			at_cap = b;
+		/* Each generation: cap / 2 + 1 keys in at most 2048 slots. */
+		cr_assert_leq(b, 2 * (memacct_chunk(2048 * sizeof(smap_slot)) + (CAP / 2 + 1) * 32),
+		              "put %zu: %zu bytes", i, b);
+	}
+	cr_assert_gt(at_cap, CAP * 32, "a full cache holds its keys");
+	smap_free(&cold);
 }

@@ -13,9 +13,11 @@
 #include "tests/support/ledger_sink.h"
 #include "tests/support/prom_util.h"
 #include "edge/api/api.h"
+#include "edge/api/api_int.h"
 #include "tests/support/api_util.h"
 #include "edge/ledger/ledger.h"
 #include "log.h"
+#include "memacct.h"
 #include "partition.h"
 #include "store.h"
 #include "wire.h"
@@ -717,4 +719,77 @@ Test(api, an_unlike_of_a_pair_never_seen_is_recorded_without_a_drop)
 	cr_assert_eq(s.ops_duplicate, 1, "counted as not moving the count");
 	cr_assert_eq(req("GET", "/v1/items/post/1/likes", NULL, NULL, NULL, NULL), 200);
 	cr_assert(strstr(body(), "\"count\":5,"), "%s", body());
+}
+
+Test(api, the_membership_cache_bytes_grow_with_entries_and_stay_near_its_cap)
+{
+	/* api_util_config caches 16 memberships. */
+	cr_assert_eq(api_member_bytes(&T.a), 0, "nothing asked of central yet");
+	api_member_put(&T.a, "likes", "post:1", "u0", 1);
+	uint64_t one = api_member_bytes(&T.a);
+	cr_assert_gt(one, 0);
+	api_member_put(&T.a, "likes", "post:1", "u0", 0);
+	cr_assert_eq(api_member_bytes(&T.a), one, "an entry put again costs nothing more");
+	char user[16];
+	for (int i = 1; i < 8; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		api_member_put(&T.a, "likes", "post:1", user, 1);
+	}
+	uint64_t eight = api_member_bytes(&T.a);
+	cr_assert_gt(eight, one, "grows with the entries");
+	for (int i = 8; i < 1000; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		api_member_put(&T.a, "likes", "post:1", user, 1);
+		/* Two generations of 9 entries at most, in 16 slots each; a
+		 * key of 17 bytes and an entry of 16 each, in 32-byte chunks. */
+		cr_assert_leq(
+		    api_member_bytes(&T.a),
+		    2 * (memacct_chunk(16 * sizeof(smap_slot)) + 9 * 2 * memacct_chunk(17)),
+		    "put %d: %lu bytes", i, (unsigned long)api_member_bytes(&T.a));
+	}
+	cr_assert_geq(api_member_bytes(&T.a), eight / 2, "a full cache holds its entries");
+}
+
+static uint64_t members_of(void *ctx)
+{
+	return api_member_bytes(ctx);
+}
+
+Test(api, memory_bytes_names_every_holder_and_follows_what_the_owners_hold)
+{
+	limits(100, 0, 0);
+	telemetry_memory_holder(T.tm, "readthrough_members", members_of, &T.a);
+	static const char *const holders[] = {
+	    "count_cache",         "readthrough_counts", "overlay", "member_filter", "outbox",
+	    "readthrough_members", "token_cache",        "guard",   "store",         "heap_free"};
+	char series[96];
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	char why[256];
+	cr_assert(prom_util_check(body(), why, sizeof why), "%s\n%s", why, body());
+	for (size_t i = 0; i < sizeof holders / sizeof *holders; i++) {
+		snprintf(series, sizeof series, "likes_edge_memory_bytes{holder=\"%s\"}",
+		         holders[i]);
+		double v = prom_util_get(body(), series);
+		cr_assert_geq(v, 0, "%s missing:\n%s", series, body());
+	}
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"overlay\"}"), 0,
+	             "nothing written yet");
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_memory_bytes{holder=\"readthrough_members\"}"), 0);
+	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
+	api_member_put(&T.a, "likes", "post:2", "u1", 1);
+	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
+	ledger_memory lm;
+	ledger_get_memory(T.l, &lm);
+	cr_assert_gt(lm.overlay, 0);
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"overlay\"}"),
+	             (double)lm.overlay, "the ledger's own figure");
+	cr_assert_eq(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"outbox\"}"),
+	             (double)lm.outbox);
+	cr_assert_eq(
+	    prom_util_get(body(), "likes_edge_memory_bytes{holder=\"readthrough_members\"}"),
+	    (double)api_member_bytes(&T.a));
+	cr_assert_gt(api_member_bytes(&T.a), 0);
+	cr_assert_gt(prom_util_get(body(), "likes_edge_memory_bytes{holder=\"guard\"}"), 0,
+	             "the user's write was charged");
 }

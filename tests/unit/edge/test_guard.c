@@ -1,6 +1,6 @@
 /* test_guard.c - the edge's admission limits (edge/auth/guard.c) on their own:
  * the per-user sliding minute, the per-address bucket, the connection
- * cap, bounded tables and use from several threads. Time is passed in,
+ * cap, bounded tables, the bytes they hold and use from several threads. Time is passed in,
  * so nothing here sleeps.
  */
 #include <criterion/criterion.h>
@@ -12,6 +12,7 @@
 
 #include "edge/auth/guard.h"
 #include "log.h"
+#include "memacct.h"
 
 #define MIN 60000ULL
 /* A time at the start of a minute, far from 0. */
@@ -224,4 +225,45 @@ Test(guard, reasons_have_metric_names_and_counts)
 	guard_count(NULL, GUARD_SLOW);
 	cr_assert_eq(guard_refusals(G, GUARD_SLOW), 2);
 	cr_assert_str_eq(guard_reason_name(GUARD_RESETS), "rapid_reset");
+}
+
+Test(guard, bytes_grow_with_the_users_and_addresses_seen_up_to_the_tables)
+{
+	/* limits.users and limits.addrs at their defaults: 8 MB and 2 MB of
+	 * tables, untouched until a user or an address is first seen. */
+	guard_config c = {
+	    .user_writes_per_min = 100, .addr_per_s = 10, .users = 262144, .addrs = 65536};
+	G = guard_new(&c);
+	uint64_t empty = guard_bytes(G);
+	cr_assert_lt(empty, 16384, "an idle guard holds its struct only: %lu",
+	             (unsigned long)empty);
+	unsigned ra;
+	char user[32];
+	cr_assert(guard_user_write(G, "u0", 1, T0, &ra));
+	uint64_t one = guard_bytes(G);
+	cr_assert_eq(one, empty + 4096, "one user, one page");
+	cr_assert(guard_user_write(G, "u0", 1, T0, &ra));
+	cr_assert_eq(guard_bytes(G), one, "the same user writes no new set");
+	for (int i = 1; i < 1000; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		cr_assert(guard_user_write(G, user, 1, T0, &ra));
+	}
+	/* 1000 users in about as many of the 32768 sets, on pages a hash
+	 * picks: some 790 of the user table's 2048 pages. */
+	uint64_t thousand = guard_bytes(G);
+	cr_assert_geq(thousand, empty + memacct_touched(262144 * 32, 950), "%lu",
+	              (unsigned long)thousand);
+	cr_assert_leq(thousand, empty + memacct_touched(262144 * 32, 1000), "%lu",
+	              (unsigned long)thousand);
+	uint8_t ip[GUARD_IP_LEN];
+	ip4(ip, 1);
+	cr_assert(guard_addr_request(G, ip, T0, &ra));
+	cr_assert_eq(guard_bytes(G), thousand + 4096, "an address, a page of its own table");
+	for (int i = 0; i < 1000000; i++) {
+		snprintf(user, sizeof user, "v%d", i);
+		guard_user_write(G, user, 1, T0, &ra);
+	}
+	uint64_t full = guard_bytes(G);
+	cr_assert_geq(full, empty + 262144 * 32 * 99 / 100, "the user table is written whole");
+	cr_assert_leq(full, empty + (262144 + 65536) * 32, "never past the tables' size");
 }

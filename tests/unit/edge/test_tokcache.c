@@ -1,6 +1,6 @@
 /* test_tokcache.c - the digests of tokens a key set has verified
- * (edge/auth/tokcache.c): remembered, bounded, never a false hit, and safe
- * from several threads.
+ * (edge/auth/tokcache.c): remembered, bounded, never a false hit, safe
+ * from several threads, and the bytes they hold.
  */
 #include <criterion/criterion.h>
 
@@ -99,4 +99,43 @@ Test(tokcache, threads_share_it)
 		kept += tokcache_has(C, d);
 	}
 	cr_assert_gt(kept, 450, "500 tokens in a cache of 4096: %d kept", kept);
+}
+
+Test(tokcache, bytes_grow_with_the_tokens_seen_up_to_the_table)
+{
+	/* The edge's size: 65536 digests in 16384 sets of 130 bytes. */
+	C = tokcache_new(65536);
+	uint64_t empty = tokcache_bytes(C);
+	cr_assert_lt(empty, 4096, "a new cache holds its struct only: %lu", (unsigned long)empty);
+	cr_assert_eq(tokcache_total_bytes(), empty, "the only cache alive");
+	unsigned char d[TOKCACHE_DIGEST];
+	char tok[32];
+	dg("t0", d);
+	tokcache_put(C, d);
+	uint64_t one = tokcache_bytes(C);
+	cr_assert_eq(one, empty + 4096, "one token, one page");
+	tokcache_put(C, d);
+	cr_assert_eq(tokcache_bytes(C), one, "a token put again writes nothing new");
+	for (int i = 1; i < 100; i++) {
+		snprintf(tok, sizeof tok, "t%d", i);
+		dg(tok, d);
+		tokcache_put(C, d);
+	}
+	cr_assert_gt(tokcache_bytes(C), one, "grows with the tokens");
+	for (int i = 100; i < 200000; i++) {
+		snprintf(tok, sizeof tok, "t%d", i);
+		dg(tok, d);
+		tokcache_put(C, d);
+	}
+	uint64_t full = tokcache_bytes(C);
+	cr_assert_geq(full, empty + 16384 * 130 * 99 / 100, "every page written");
+	cr_assert_leq(full, empty + 16384 * 130 + 4096, "never past the table");
+	cr_assert_eq(tokcache_total_bytes(), full);
+
+	/* A reload: a second cache beside the first, then the first freed. */
+	tokcache *next = tokcache_new(65536);
+	cr_assert_eq(tokcache_total_bytes(), full + tokcache_bytes(next));
+	tokcache_free(C);
+	C = next;
+	cr_assert_eq(tokcache_total_bytes(), tokcache_bytes(next), "a freed cache leaves the sum");
 }
