@@ -8,6 +8,7 @@
 #   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
 #                 at once, each's output in build/tests/NAME.log
 #   make format   clang-format the tree; make format-check lists what differs
+#   make include-check   the include graph of edge/ and central/ has no cycle
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; each edge's p99 per minute and
@@ -122,7 +123,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test test-bins unit itest client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -197,7 +198,7 @@ JWT_SRC := $(shell grep -l '^\#include <jwt.h>' $(TEST_SRC) $(ITEST_SRC))
 $(patsubst %,$(BUILD)/tests/%,$(call test_name,$(JWT_SRC))): private TEST_LIBS += $(JWT_LIBS)
 $(call obj,$(JWT_SRC)): private LIKES_CPPFLAGS += $(JWT_CFLAGS)
 
-# The fuzzers link the real edge option table (edge/options.c, from
+# The fuzzers link the real edge option table (edge/config/options.c, from
 # libedge.a), and fuzz_http the api set-up and ledger sink of the test
 # support library (api_util.c, ledger_sink.c: neither uses Criterion).
 build-fuzz/fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(LIBS_TEST)
@@ -286,6 +287,7 @@ TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 
 test: check-deps
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory include-check
 	@$(MAKE) --no-print-directory $(TEST_J) all
 	@$(MAKE) --no-print-directory $(TEST_J) unit
 	@$(MAKE) --no-print-directory $(TEST_J) itest
@@ -297,6 +299,12 @@ test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_J) SANITIZE=address,undefined san-test
 	@$(MAKE) --no-print-directory $(TEST_J) fuzz-short
 	@echo "make test: all suites passed"
+
+# The folder-level include graph of edge/ and central/: no cycle between
+# folders, no private header (_int.h) outside its folder
+# (tests/include_graph.sh prints the graph; ROOT=DIR checks another tree).
+include-check:
+	./tests/include_graph.sh $(ROOT)
 
 # Each test binary has a target of its own, run-NAME (run-test_bloom,
 # run-itest_api), so that make -j2 unit runs two binaries at once. They

@@ -8,9 +8,10 @@
  * move input. For Kafka's lag tools only, those stored offsets are
  * copied to the group likes-central-<id> every bus.commit_interval_ms
  * (kcommit.h): nothing is committed that the store does not already
- * reflect, and nothing committed is ever read back. Input the applier refuses goes, unchanged, to
- * the dead-letter topic through the same producer (dead_letter below): a bounded wait when its
- * queue is full, then counted as failed, so a poison message never holds up its partition.
+ * reflect, and nothing committed is ever read back. Input the applier
+ * refuses goes, unchanged, to the dead-letter topic through the same
+ * producer (bus_dlq_send): a bounded wait when its queue is full, then
+ * counted as failed, so a poison message never holds up its partition.
  *
  * An out-of-range input offset (the broker no longer has the stored
  * offset) restarts that partition alone (reseek.h) at the earliest
@@ -66,21 +67,6 @@ void central_reload(void)
 	atomic_store(&reload_asked, true);
 }
 
-/* Readiness as the run loop last judged it, for the ops API's thread. */
-static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
-static central_readiness ready = {
-    .store = {false, "not started"},
-    .kafka = {false, "not started"},
-    .lag = {false, "not started"},
-};
-
-void central_get_readiness(central_readiness *out)
-{
-	pthread_mutex_lock(&ready_mu);
-	*out = ready;
-	pthread_mutex_unlock(&ready_mu);
-}
-
 typedef struct central {
 	const central_config *cfg;
 	store *db;
@@ -90,7 +76,7 @@ typedef struct central {
 	char group[256];  /* the consumer's group id: likes-central-<id> */
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *snap_topic;
-	rd_kafka_topic_t *dlq_topic; /* NULL: dead letters are only logged */
+	bus_dlq dlq; /* refused input goes here (bus.h) */
 	ops_api *api;
 	counters ctr;
 	ops_run_stats run;          /* read by the ops API thread */
@@ -100,8 +86,20 @@ typedef struct central {
 	reseek rs;                  /* partitions restarted after an out-of-range offset */
 	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
-	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
+	uint64_t kafka_ok_ms;     /* mono ms of the last fetched message or delivered snapshot */
+	pthread_mutex_t ready_mu; /* guards ready: the loop writes, the ops API's thread reads */
+	ops_readiness ready;      /* the checks as check_readiness last made them */
 } central;
+
+/* The ops API's readiness hook (opsapi.h): the checks as the run loop
+ * last made them (once a second). The ops API's thread. */
+static void get_readiness(void *ctx, ops_readiness *out)
+{
+	central *c = ctx;
+	pthread_mutex_lock(&c->ready_mu);
+	*out = c->ready;
+	pthread_mutex_unlock(&c->ready_mu);
+}
 
 /* A repair, from the ops thread to the run loop (on the poster's stack). */
 typedef struct repair_job {
@@ -155,11 +153,6 @@ static void note_watermarks(central *c, bool ask)
 
 #define RUN_ADD(c, f) atomic_fetch_add_explicit(&(c)->run.f, 1, memory_order_relaxed)
 
-/* A full producer queue is polled this often, at most this many times,
- * before a dead letter is given up (counted and logged). */
-#define DLQ_FULL_POLL_MS 50
-#define DLQ_FULL_TRIES 10
-
 /* The message opaque of dead letters (snapshots carry NULL). */
 static char dlq_mark;
 
@@ -167,13 +160,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	(void)rk;
 	central *c = opaque;
-	if (m->_private == &dlq_mark) {
-		if (m->err) {
+	bool failed;
+	if (bus_dlq_report(&c->dlq, m, &failed)) {
+		if (failed)
 			applier_dead_letter_failed(c->ap);
-			log_error("dead letter not delivered; the message is only in the log",
-			          "topic=%s err=\"%s\"", c->cfg->deadletter_topic,
-			          rd_kafka_err2str(m->err));
-		}
 		return;
 	}
 	cmetrics_snapshot_delivered(c->cm, m->partition, !m->err, rd_kafka_message_latency(m));
@@ -200,12 +190,15 @@ static int open_kafka(central *c, char *err, size_t errlen)
 	if (!c->producer)
 		return ERR_KAFKA;
 	c->snap_topic = rd_kafka_topic_new(c->producer, cfg->snapshot_topic, NULL);
-	if (cfg->deadletter_topic[0])
-		c->dlq_topic = rd_kafka_topic_new(c->producer, cfg->deadletter_topic, NULL);
-	if (!c->snap_topic || (cfg->deadletter_topic[0] && !c->dlq_topic)) {
-		snprintf(err, errlen, "topic handle: %s", rd_kafka_err2str(rd_kafka_last_error()));
+	if (!c->snap_topic) {
+		snprintf(err, errlen, "topic %s: %s", cfg->snapshot_topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
 		return ERR_KAFKA;
 	}
+	int rc = bus_dlq_init(&c->dlq, c->producer, cfg->deadletter_topic, cfg->batch_topic,
+	                      cfg->id, "input", &dlq_mark, err, errlen);
+	if (rc)
+		return rc;
 
 	snprintf(c->group, sizeof c->group, "likes-central-%s", cfg->id);
 	conf = bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, c->group, err, errlen);
@@ -396,48 +389,13 @@ static int retry_recoveries(central *c)
 }
 
 /* The applier's dead-letter hook: the refused message, unchanged, to the
- * dead-letter topic, with headers saying why and where it came from. */
+ * dead-letter topic (bus_dlq_send). */
 static void dead_letter(void *ctx, uint32_t p, int64_t offset, const void *msg, size_t len,
                         const char *reason)
 {
 	central *c = ctx;
-	const central_config *cfg = c->cfg;
-	if (!c->dlq_topic) {
-		log_warn("input refused; no dead-letter topic, so only this line records it",
-		         "topic=%s partition=%u offset=%" PRId64 " bytes=%zu reason=\"%s\"",
-		         cfg->batch_topic, p, offset, len, reason);
-		return;
-	}
-	char part[16], off[24];
-	snprintf(part, sizeof part, "%u", p);
-	snprintf(off, sizeof off, "%" PRId64, offset);
-	for (int tries = 0;; tries++) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    c->producer, RD_KAFKA_V_RKT(c->dlq_topic), RD_KAFKA_V_VALUE((void *)msg, len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_HEADER("reason", reason, -1),
-		    RD_KAFKA_V_HEADER("source_topic", cfg->batch_topic, -1),
-		    RD_KAFKA_V_HEADER("source_partition", part, -1),
-		    RD_KAFKA_V_HEADER("source_offset", off, -1),
-		    RD_KAFKA_V_HEADER("dlq_by", cfg->id, -1), RD_KAFKA_V_OPAQUE(&dlq_mark),
-		    RD_KAFKA_V_END);
-		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			log_warn("input refused; copied to the dead-letter topic",
-			         "topic=%s partition=%u offset=%" PRId64 " dlq=%s reason=\"%s\"",
-			         cfg->batch_topic, p, offset, cfg->deadletter_topic, reason);
-			return;
-		}
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
-			applier_dead_letter_failed(c->ap);
-			log_error("input refused and not dead-lettered; only this line records it",
-			          "topic=%s partition=%u offset=%" PRId64
-			          " bytes=%zu reason=\"%s\" "
-			          "err=\"%s\"",
-			          cfg->batch_topic, p, offset, len, reason, rd_kafka_err2str(e));
-			return;
-		}
-		rd_kafka_poll(c->producer, DLQ_FULL_POLL_MS);
-	}
+	if (bus_dlq_send(&c->dlq, (int32_t)p, offset, msg, len, reason))
+		applier_dead_letter_failed(c->ap);
 }
 
 static void publish_partition(central *c, uint32_t p)
@@ -499,7 +457,7 @@ static void log_stats(central *c)
  * input lag from the consumer's cached high watermarks. */
 static void check_readiness(central *c, uint64_t now)
 {
-	central_readiness r = {.store.ok = c->db != NULL, .kafka.ok = true, .lag.ok = true};
+	ops_readiness r = {.store.ok = c->db != NULL, .kafka.ok = true, .lag.ok = true};
 	if (!r.store.ok)
 		snprintf(r.store.reason, sizeof r.store.reason, "the store is not open");
 	uint64_t age_ms = (uint64_t)c->cfg->ready_kafka_age_s * 1000;
@@ -531,9 +489,9 @@ static void check_readiness(central *c, uint64_t now)
 		         "%" PRId64 " input messages behind, over %" PRId64, lag,
 		         c->cfg->ready_max_lag);
 	}
-	pthread_mutex_lock(&ready_mu);
-	ready = r;
-	pthread_mutex_unlock(&ready_mu);
+	pthread_mutex_lock(&c->ready_mu);
+	c->ready = r;
+	pthread_mutex_unlock(&c->ready_mu);
 	if (c->cm)
 		cmetrics_readiness(c->cm, r.store.ok, r.kafka.ok, r.lag.ok);
 }
@@ -670,7 +628,11 @@ int central_config_check(const central_config *cfg, char *err, size_t errlen)
 
 int central_run(const central_config *cfg)
 {
-	central c = {.cfg = cfg};
+	central c = {.cfg = cfg,
+	             .ready = {.store = {false, "not started"},
+	                       .kafka = {false, "not started"},
+	                       .lag = {false, "not started"}}};
+	pthread_mutex_init(&c.ready_mu, NULL);
 	c.jobs = runq_new();
 	reseek_init(&c.rs, (uint32_t)cfg->partitions);
 	c.recover_due = xcalloc((size_t)cfg->partitions, 1);
@@ -742,6 +704,8 @@ int central_run(const central_config *cfg)
 	                   .run = &c.run,
 	                   .repair = post_repair,
 	                   .repair_ctx = &c,
+	                   .readiness = get_readiness,
+	                   .readiness_ctx = &c,
 	                   .data_dir = cfg->data_dir,
 	                   .metrics = c.cm,
 	                   .owned = &c.own,
@@ -780,13 +744,9 @@ out:
 		rd_kafka_flush(c.producer, 5000);
 		if (c.snap_topic)
 			rd_kafka_topic_destroy(c.snap_topic);
-		if (c.dlq_topic)
-			rd_kafka_topic_destroy(c.dlq_topic);
+		bus_dlq_free(&c.dlq);
 		rd_kafka_destroy(c.producer);
 	}
-	pthread_mutex_lock(&ready_mu);
-	ready.store = (central_check){false, "stopping"};
-	pthread_mutex_unlock(&ready_mu);
 	applier_free(c.ap);
 	cmetrics_free(c.cm);
 	store_close(c.db);
@@ -794,5 +754,6 @@ out:
 	shard_set_free(&c.own);
 	reseek_free(&c.rs);
 	free(c.recover_due);
+	pthread_mutex_destroy(&c.ready_mu);
 	return rc;
 }

@@ -11,7 +11,9 @@
  * loop's next turn. systemd: READY=1 once assigned and the ops API is
  * up, STOPPING=1 at the stop, WATCHDOG=1 from the loop (sdnotify.h).
  * Input the applier refuses is produced, unchanged and with headers that
- * say why and where from, to the dead-letter topic.
+ * say why and where from, to the dead-letter topic. The ops API's
+ * /readyz reads the loop's checks (store, Kafka, lag; once a second)
+ * through the readiness hook central_run hands it.
  */
 #ifndef CENTRAL_CENTRAL_H
 #define CENTRAL_CENTRAL_H
@@ -60,18 +62,6 @@ static inline bus_props central_bus_props(const central_config *cfg)
 	return (bus_props){cfg->kafka, cfg->kafka_producer, cfg->kafka_consumer};
 }
 
-/* One check of the ops API's GET /readyz; reason is JSON-safe. */
-typedef struct central_check {
-	bool ok;
-	char reason[120];
-} central_check;
-
-typedef struct central_readiness {
-	central_check store; /* the store is open */
-	central_check kafka; /* assigned, and a fetch or delivery lately */
-	central_check lag;   /* input not consumed, under ready_max_lag */
-} central_readiness;
-
 extern const cfg_opt central_options[];
 extern const size_t central_noptions;
 
@@ -83,8 +73,5 @@ int central_config_check(const central_config *cfg, char *err, size_t errlen) WA
 int central_run(const central_config *cfg);
 void central_stop(void);
 void central_reload(void);
-/* The checks as the run loop last made them (once a second); before it
- * runs, none is ok. Any thread. */
-void central_get_readiness(central_readiness *out);
 
 #endif

@@ -3,13 +3,16 @@
  * Role defaults first (idempotent producer with acks=all; a consumer that
  * never commits or stores offsets by itself), then [kafka], then the
  * role's own section, every property unchanged, so an operator can
- * override anything. Start-up only, except bus_property_scope (its table
- * is read once, under pthread_once) and bus_log_line, which runs on
- * librdkafka's threads (log_emit may be called from any).
+ * override anything; and the dead-letter producer both daemons use for
+ * what they refuse (bus_dlq_*). Start-up only, except bus_property_scope
+ * (its table is read once, under pthread_once), bus_log_line, which runs
+ * on librdkafka's threads (log_emit may be called from any), and
+ * bus_dlq_send/bus_dlq_report, on the thread that polls the producer.
  */
 #include "bus.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,4 +324,95 @@ int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
 	return n;
+}
+
+int bus_dlq_init(bus_dlq *d, rd_kafka_t *producer, const char *topic, const char *source,
+                 const char *by, const char *what, void *mark, char *err, size_t errlen)
+{
+	*d = (bus_dlq){.producer = producer,
+	               .topic_name = topic ? topic : "",
+	               .source = source,
+	               .by = by,
+	               .what = what,
+	               .mark = mark};
+	if (!topic || !topic[0])
+		return 0;
+	d->topic = rd_kafka_topic_new(producer, topic, NULL);
+	if (!d->topic) {
+		snprintf(err, errlen, "topic %s: %s", topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+void bus_dlq_free(bus_dlq *d)
+{
+	if (d->topic)
+		rd_kafka_topic_destroy(d->topic);
+	d->topic = NULL;
+}
+
+int bus_dlq_send(const bus_dlq *d, int32_t partition, int64_t offset, const void *msg, size_t len,
+                 const char *reason)
+{
+	char what[96];
+	if (!d->topic) {
+		snprintf(what, sizeof what,
+		         "%s refused; no dead-letter topic, so only this line records it", d->what);
+		log_warn(what,
+		         "topic=%s partition=%" PRId32 " offset=%" PRId64
+		         " bytes=%zu reason=\"%s\"",
+		         d->source, partition, offset, len, reason);
+		return 0;
+	}
+	char part[16], off[24];
+	snprintf(part, sizeof part, "%" PRId32, partition);
+	snprintf(off, sizeof off, "%" PRId64, offset);
+	for (int tries = 0;; tries++) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    d->producer, RD_KAFKA_V_RKT(d->topic), RD_KAFKA_V_VALUE((void *)msg, len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADER("reason", reason, -1),
+		    RD_KAFKA_V_HEADER("source_topic", d->source, -1),
+		    RD_KAFKA_V_HEADER("source_partition", part, -1),
+		    RD_KAFKA_V_HEADER("source_offset", off, -1),
+		    RD_KAFKA_V_HEADER("dlq_by", d->by, -1), RD_KAFKA_V_OPAQUE(d->mark),
+		    RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(what, sizeof what, "%s refused; copied to the dead-letter topic",
+			         d->what);
+			log_warn(what,
+			         "topic=%s partition=%" PRId32 " offset=%" PRId64
+			         " dlq=%s reason=\"%s\"",
+			         d->source, partition, offset, d->topic_name, reason);
+			return 0;
+		}
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= BUS_DLQ_FULL_TRIES) {
+			snprintf(what, sizeof what,
+			         "%s refused and not dead-lettered; only this line records it",
+			         d->what);
+			log_error(what,
+			          "topic=%s partition=%" PRId32 " offset=%" PRId64
+			          " bytes=%zu reason=\"%s\" err=\"%s\"",
+			          d->source, partition, offset, len, reason, rd_kafka_err2str(e));
+			return ERR_KAFKA;
+		}
+		rd_kafka_poll(d->producer, BUS_DLQ_FULL_POLL_MS);
+	}
+}
+
+bool bus_dlq_report(const bus_dlq *d, const rd_kafka_message_t *m, bool *failed)
+{
+	*failed = false;
+	if (m->_private != d->mark)
+		return false;
+	if (m->err) {
+		*failed = true;
+		char what[96];
+		snprintf(what, sizeof what, "dead letter not delivered; the %s is only in the log",
+		         d->what);
+		log_error(what, "topic=%s err=\"%s\"", d->topic_name, rd_kafka_err2str(m->err));
+	}
+	return true;
 }

@@ -187,6 +187,25 @@ void metrics_add_hook_owned(metrics *m, metrics_hook fn, void *ctx)
 	add_hook(m, fn, ctx, true);
 }
 
+struct object_hook {
+	const metrics *m;
+	metrics_object_hook fn;
+	void *obj;
+};
+
+static void run_object_hook(void *ctx, sbuf *out)
+{
+	struct object_hook *h = ctx;
+	h->fn(h->m, h->obj, out);
+}
+
+void metrics_add_object_hook(metrics *m, metrics_object_hook fn, void *obj)
+{
+	struct object_hook *h = xmalloc(sizeof *h);
+	*h = (struct object_hook){m, fn, obj};
+	add_hook(m, run_object_hook, h, true);
+}
+
 void metric_add(metric *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
@@ -259,6 +278,13 @@ void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *l
 		sbuf_addf(out, "%s%s ", m->prefix, name);
 	add_number(out, v);
 	sbuf_adds(out, "\n");
+}
+
+void metrics_single(const metrics *m, sbuf *out, const char *name, metric_kind kind,
+                    const char *help, double v)
+{
+	metrics_family(m, out, name, kind, help);
+	metrics_sample(m, out, name, NULL, v);
 }
 
 static void render_histogram(const metrics *m, sbuf *out, const family *f, const metric *x)

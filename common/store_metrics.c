@@ -95,3 +95,12 @@ void store_metrics_add(metrics *m, store *db)
 	c->db = db;
 	metrics_add_hook_owned(m, render, c);
 }
+
+bool store_metrics_holds(void *ctx, uint64_t *out)
+{
+	double bytes;
+	if (!store_metrics_memory(ctx, &bytes))
+		return false;
+	*out = (uint64_t)bytes;
+	return true;
+}

@@ -41,10 +41,12 @@
 #include "edge/api/api.h"
 #include "edge/upstream/bootstrap.h"
 #include "edge/auth/bearer.h"
+#include "edge/auth/guard.h"
+#include "edge/auth/tokcache.h"
 #include "clock.h"
 #include "failpoint.h"
-#include "edge/ops/demo.h"
-#include "edge/edge.h"
+#include "edge/api/demo.h"
+#include "edge/config/edge.h"
 #include "edge/http/http.h"
 #include "edge/ops/inspect.h"
 #include "edge/ledger/ledger.h"
@@ -57,6 +59,7 @@
 #include "buildinfo.h"
 #include "edge/upstream/shards.h"
 #include "store.h"
+#include "store_metrics.h"
 #include "edge/upstream/uplink.h"
 #include "xmem.h"
 
@@ -176,13 +179,14 @@ static void log_stats(edge *e)
  * thread that renders): every worker's cache of memberships read through
  * from central, each up to central.cache_entries. The workers are all
  * set up before any of them serves. */
-static uint64_t members_bytes(void *ctx)
+static bool members_bytes(void *ctx, uint64_t *out)
 {
 	const edge *e = ctx;
 	uint64_t n = 0;
 	for (size_t i = 0; e->w && i < e->nw; i++)
 		n += api_member_bytes(&e->w[i].api);
-	return n;
+	*out = n;
+	return true;
 }
 
 /* /readyz (api.h's hook), on a worker's thread: the checks as of the
@@ -519,7 +523,7 @@ static int workers_start(edge *e, char *err, size_t errlen)
 	    .request_timeout_ms = (unsigned)cfg->request_timeout_ms,
 	    .reset_burst = (unsigned)cfg->reset_burst,
 	    .reset_rate = (unsigned)cfg->reset_rate,
-	    .guard = e->guard,
+	    .admission = guard_http_admission(e->guard),
 	    .trusted = &e->trusted,
 	};
 	char listen[128], tls_listen[128];
@@ -760,10 +764,21 @@ static int start(edge *e, char *err, size_t errlen)
 	};
 	e->guard = guard_new(&gc);
 	e->tmpl.guard = e->guard;
-	telemetry_attach(e->tm, e->guard, e->lg, e->db, e->up);
+	/* Each owner adds its own scrape-time figures to the registry. */
+	guard_metrics_add(e->tm->reg, e->guard);
+	ledger_metrics_add(e->tm->reg, e->lg);
+	if (e->up)
+		uplink_metrics_add(e->tm->reg, e->up);
+	store_metrics_add(e->tm->reg, e->db);
+	ledger_memory_holders(e->tm, e->lg);
 	telemetry_memory_holder(e->tm, "readthrough_members", members_bytes, e);
-	telemetry_attach_tls(e->tm, e->tls);
+	telemetry_memory_holder(e->tm, "token_cache", tokcache_holds, NULL);
+	telemetry_memory_holder(e->tm, "guard", guard_holds, e->guard);
+	telemetry_memory_holder(e->tm, "store", store_metrics_holds, e->db);
+	if (e->tls)
+		http_tls_metrics_add(e->tm->reg, e->tls);
 	e->tmpl.tm = e->tm;
+	e->tmpl.up = e->up;
 	e->tmpl.readiness = read_readiness;
 	e->tmpl.readiness_ctx = e;
 	e->tmpl.lg = e->lg;

@@ -18,6 +18,9 @@
 #ifndef LIKES_BUS_H
 #define LIKES_BUS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
@@ -69,5 +72,51 @@ int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
 /* Reads a file's first line (the bootstrap list) into buf. */
 int bus_read_bootstrap(const char *path, char *buf, size_t cap) WARN_UNUSED;
+
+/* A dead-letter producer: a message this daemon read and refuses goes,
+ * unchanged, to the dead-letter topic with headers that say why and
+ * where it came from (reason, source_topic, source_partition,
+ * source_offset, dlq_by), so an operator can read it there with any
+ * Kafka client. The same rules at every daemon that refuses input:
+ * a full producer queue is polled BUS_DLQ_FULL_POLL_MS at a time, at
+ * most BUS_DLQ_FULL_TRIES times, before the letter is given up; each
+ * outcome is logged once here, with the source's partition and offset.
+ * The caller counts (its own metrics). Caller-owned storage: init/free. */
+#define BUS_DLQ_FULL_POLL_MS 50
+#define BUS_DLQ_FULL_TRIES 10
+
+typedef struct bus_dlq {
+	rd_kafka_t *producer;    /* borrowed; polled while its queue is full */
+	rd_kafka_topic_t *topic; /* owned; NULL: no topic, letters are only logged */
+	const char *topic_name;  /* borrowed, as are the three below */
+	const char *source;      /* the topic refused messages were read from */
+	const char *by;          /* this daemon's id, header dlq_by */
+	const char *what;        /* names a message in log lines: "input", "snapshot" */
+	void *mark;              /* the opaque of every letter's delivery report */
+} bus_dlq;
+
+/* Sets d up to produce to topic through producer; topic "" or NULL
+ * configures none (letters are logged only). mark tells the letters'
+ * delivery reports from the producer's other messages (bus_dlq_report).
+ * 0, or ERR_KAFKA with the reason in err. Start-up. */
+int bus_dlq_init(bus_dlq *d, rd_kafka_t *producer, const char *topic, const char *source,
+                 const char *by, const char *what, void *mark, char *err,
+                 size_t errlen) WARN_UNUSED;
+
+/* Frees the topic handle; d may be zeroed or already freed. */
+void bus_dlq_free(bus_dlq *d);
+
+/* Queues msg (copied) as a letter for partition and offset of the
+ * source topic. 0 when it was queued, or when no topic is configured
+ * (then the log line is the only record); ERR_KAFKA when librdkafka
+ * refused it or its queue stayed full (logged; the caller counts a
+ * failed letter). The producer's polling thread. */
+int bus_dlq_send(const bus_dlq *d, int32_t partition, int64_t offset, const void *msg, size_t len,
+                 const char *reason) WARN_UNUSED;
+
+/* In the producer's delivery report callback: whether m is one of d's
+ * letters (its opaque is d->mark). A letter that failed is logged here
+ * and *failed set, for the caller to count. */
+bool bus_dlq_report(const bus_dlq *d, const rd_kafka_message_t *m, bool *failed);
 
 #endif

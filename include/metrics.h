@@ -62,6 +62,11 @@ void metrics_add_hook(metrics *m, metrics_hook fn, void *ctx);
 /* The same, and ctx (from malloc) becomes the registry's: metrics_free
  * frees it. */
 void metrics_add_hook_owned(metrics *m, metrics_hook fn, void *ctx);
+/* A hook over one object of its owner's: fn(m, obj, out) at every
+ * render. How a module adds its own scrape-time families to the registry
+ * it is handed, without a context struct of its own. */
+typedef void (*metrics_object_hook)(const metrics *m, void *obj, sbuf *out);
+void metrics_add_object_hook(metrics *m, metrics_object_hook fn, void *obj);
 
 void metric_add(metric *c, uint64_t n);      /* counter */
 void metric_set(metric *g, int64_t v);       /* gauge */
@@ -82,6 +87,9 @@ void metrics_render(metrics *m, sbuf *out);
 void metrics_family(const metrics *m, sbuf *out, const char *name, metric_kind kind,
                     const char *help);
 void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *labels, double v);
+/* For hooks: a family of one sample without labels (family, then sample). */
+void metrics_single(const metrics *m, sbuf *out, const char *name, metric_kind kind,
+                    const char *help, double v);
 
 /* Adds, at every render, the families every daemon exports whatever its
  * prefix: likes_build_info{version,commit,date} 1 (buildinfo.h) and the

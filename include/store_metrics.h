@@ -29,6 +29,9 @@ void store_metrics_add(metrics *m, store *db);
  * the daemons' memory_bytes{holder="store"}; false when LevelDB does not
  * say. A property read: LevelDB takes its mutex for a moment. */
 bool store_metrics_memory(store *db, double *bytes);
+/* The same as a daemon's memory holder: ctx is the store; false when
+ * LevelDB does not say. */
+bool store_metrics_holds(void *ctx, uint64_t *out);
 
 /* Sums the Read(MB) and Write(MB) columns of a "leveldb.stats" text into
  * bytes; false when the text is not laid out as expected. Pure. */

@@ -15,8 +15,6 @@
 #include "sbuf.h"
 #include "central/ops/cmetrics.h"
 
-#include "central/central.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -195,15 +193,18 @@ bool ops_parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, q
 
 /* ---- /readyz ------------------------------------------------------------- */
 
-/* The run loop's checks (central.h): 200 when all pass, else 503. */
-static void route_ready(struct evhttp_request *req)
+/* The daemon's checks (its readiness hook): 200 when all pass, else 503. */
+static void route_ready(ops_api *api, struct evhttp_request *req)
 {
-	central_readiness r;
-	central_get_readiness(&r);
+	ops_readiness r = {.store = {false, "not started"},
+	                   .kafka = {false, "not started"},
+	                   .lag = {false, "not started"}};
+	if (api->readiness)
+		api->readiness(api->readiness_ctx, &r);
 	bool ok = r.store.ok && r.kafka.ok && r.lag.ok;
 	const struct {
 		const char *name;
-		const central_check *c;
+		const ops_check *c;
 	} ch[] = {{"store", &r.store}, {"kafka", &r.kafka}, {"lag", &r.lag}};
 	char body[1024];
 	int n = snprintf(body, sizeof body, "{\"ready\":%s,\"checks\":{", ok ? "true" : "false");
@@ -264,7 +265,7 @@ static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_
 		return;
 	}
 	if (strcmp(path, "/readyz") == 0) {
-		route_ready(req);
+		route_ready(api, req);
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0) {
@@ -403,6 +404,8 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	api->run = o->run;
 	api->repair = o->repair;
 	api->repair_ctx = o->repair_ctx;
+	api->readiness = o->readiness;
+	api->readiness_ctx = o->readiness_ctx;
 	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
 	api->token = xstrdup(o->token ? o->token : "");
 	api->metrics = o->metrics;

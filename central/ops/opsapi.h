@@ -67,6 +67,7 @@
 #define CENTRAL_OPSAPI_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,23 @@ typedef struct ops_run_stats {
 	                                     * set before the ops API starts; NULL = off */
 } ops_run_stats;
 
+/* One check of GET /readyz; reason is JSON-safe. */
+typedef struct ops_check {
+	bool ok;
+	char reason[120];
+} ops_check;
+
+/* What GET /readyz answers: ready when every check is ok. */
+typedef struct ops_readiness {
+	ops_check store; /* the store is open */
+	ops_check kafka; /* assigned, and a fetch or delivery lately */
+	ops_check lag;   /* input not consumed, under ready_max_lag */
+} ops_readiness;
+
+/* The daemon's checks as it last made them, copied to out. Called on the
+ * ops API's thread, for each GET /readyz. */
+typedef void (*ops_readiness_fn)(void *ctx, ops_readiness *out);
+
 /* Runs verify_repair of the n targets where the store's only writer is
  * (central: its run loop), filling r (r->t included); waits at most
  * timeout_ms for the repair to start. 0, ERR_TIMEOUT, ERR_CLOSED,
@@ -103,6 +121,8 @@ typedef struct ops_api_opts {
 	const ops_run_stats *run; /* may be NULL */
 	ops_repair_fn repair;     /* NULL: POST /v1/admin/repair answers 503 */
 	void *repair_ctx;
+	ops_readiness_fn readiness; /* NULL: GET /readyz answers 503, not started */
+	void *readiness_ctx;
 	const char *data_dir; /* the store's dir, for its size; may be NULL */
 	/* central's metrics (cmetrics.h), served on /metrics and /v1/hot;
 	 * NULL: the API makes its own from ap, run, db and data_dir, with

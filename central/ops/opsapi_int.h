@@ -28,6 +28,8 @@ struct ops_api {
 	const ops_run_stats *run;
 	ops_repair_fn repair;
 	void *repair_ctx;
+	ops_readiness_fn readiness; /* NULL: not started */
+	void *readiness_ctx;
 	char *data_dir; /* NULL: store size not reported */
 	struct cmetrics *metrics;
 	const struct shard_set *owned; /* NULL = every partition */

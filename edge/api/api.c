@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "edge/ops/demo.h"
+#include "edge/api/demo.h"
 #include "edge/ops/inspect.h"
 #include "item.h"
 #include "log.h"
@@ -539,7 +539,7 @@ static int r_inspect(api *a, api_ctx *x, const http_request *req, http_response 
 	(void)req;
 	(void)x;
 	size_t len;
-	char *body = inspect_json(a->lg, a->tm ? a->tm->up : NULL, clock_wall_ms(), &len);
+	char *body = inspect_json(a->lg, a->up, clock_wall_ms(), &len);
 	api_respond(resp, 200, body, len);
 	api_header(resp, "cache-control", "no-store");
 	return API_DONE;

@@ -44,12 +44,13 @@
 #include "edge/upstream/shards.h"
 #include "counter.h"
 #include "edge/http/http.h"
+#include "edge/auth/guard.h"
 #include "edge/auth/identity.h"
 #include "log.h"
 #include "edge/ledger/ledger.h"
 #include "sbuf.h"
 #include "smap.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 
 typedef struct api_config {
 	unsigned max_items;         /* items in one GET /v1/counts */
@@ -113,6 +114,9 @@ typedef struct api {
 	 * /v1/hot lists its hot items, every answer is counted in it. NULL:
 	 * none (/metrics and /v1/hot answer 404). */
 	telemetry *tm;
+	/* The Kafka uplink, shared by the workers: GET /v1/admin/inspect
+	 * shows its producer queue. NULL: not shown. */
+	struct uplink *up;
 	/* The demo page's files, served under /demo/ (demo.h); NULL: off. */
 	const struct demo_site *demo;
 	/* Fills the checks of GET /readyz; called on the worker's thread.

@@ -10,6 +10,7 @@
 #include "edge/auth/guard.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -410,4 +411,61 @@ unsigned guard_conns(guard *g, const uint8_t *ip)
 	unsigned n = e ? e->conns : 0;
 	pthread_mutex_unlock(&s->mu);
 	return n;
+}
+
+static bool admit_conn(void *ctx, const uint8_t ip[HTTP_IP_LEN], bool *tracked)
+{
+	return guard_conn_open(ctx, ip, tracked);
+}
+
+static void close_conn(void *ctx, const uint8_t ip[HTTP_IP_LEN])
+{
+	guard_conn_close(ctx, ip);
+}
+
+static void count_refusal(void *ctx, http_refusal why)
+{
+	static const guard_reason reasons[] = {
+	    [HTTP_REFUSED_STREAMS] = GUARD_STREAMS, [HTTP_REFUSED_SLOW] = GUARD_SLOW,
+	    [HTTP_REFUSED_RESETS] = GUARD_RESETS,   [HTTP_REFUSED_HEADERS] = GUARD_HEADERS,
+	    [HTTP_REFUSED_BODY] = GUARD_BODY,       [HTTP_REFUSED_MALFORMED] = GUARD_MALFORMED,
+	};
+	if ((size_t)why < sizeof reasons / sizeof *reasons)
+		guard_count(ctx, reasons[why]);
+}
+
+http_admission guard_http_admission(guard *g)
+{
+	if (!g)
+		return (http_admission){0};
+	return (http_admission){
+	    .conn_open = admit_conn, .conn_close = close_conn, .refused = count_refusal, .ctx = g};
+}
+
+static void render(const metrics *m, void *obj, sbuf *out)
+{
+	const guard *g = obj;
+	metrics_family(m, out, "refused_total", METRIC_COUNTER,
+	               "Requests, streams and connections refused, by reason.");
+	char labels[64];
+	for (int r = 0; r < GUARD_NREASONS; r++) {
+		snprintf(labels, sizeof labels, "reason=\"%s\"",
+		         guard_reason_name((guard_reason)r));
+		metrics_sample(m, out, "refused_total", labels,
+		               (double)guard_refusals(g, (guard_reason)r));
+	}
+	metrics_single(m, out, "guard_evictions_total", METRIC_COUNTER,
+	               "Rate-limit entries pushed out while live (the tables are too small).",
+	               (double)(g ? guard_evictions(g) : 0));
+}
+
+void guard_metrics_add(metrics *reg, guard *g)
+{
+	metrics_add_object_hook(reg, render, g);
+}
+
+bool guard_holds(void *ctx, uint64_t *out)
+{
+	*out = guard_bytes(ctx);
+	return true;
 }

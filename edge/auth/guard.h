@@ -28,7 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GUARD_IP_LEN 16 /* addresses as IPv6; IPv4 is v4-mapped */
+#include "edge/http/http.h"
+#include "metrics.h"
+
+#define GUARD_IP_LEN HTTP_IP_LEN /* addresses as IPv6; IPv4 is v4-mapped */
 
 typedef enum guard_reason {
 	GUARD_USER_RATE, /* 429: a user's writes over the per-minute limit */
@@ -80,6 +83,18 @@ bool guard_addr_limited(const guard *g);
  * an eviction; *tracked false, so no guard_conn_close). */
 bool guard_conn_open(guard *g, const uint8_t *ip, bool *tracked);
 void guard_conn_close(guard *g, const uint8_t *ip);
+
+/* The server's admission hooks (http.h) backed by g: connections per
+ * address (guard_conn_open, guard_conn_close) and every refusal before
+ * a handler counted under its reason. g may be NULL: no hooks. */
+http_admission guard_http_admission(guard *g);
+
+/* guard_bytes as a memory holder (telemetry.h): ctx is the guard. */
+bool guard_holds(void *ctx, uint64_t *out);
+
+/* Adds refused_total{reason} and guard_evictions_total, read from g at
+ * each render, to reg. g may be NULL (every figure 0). Start-up. */
+void guard_metrics_add(metrics *reg, guard *g);
 
 /* Counts one refusal. g may be NULL. */
 void guard_count(guard *g, guard_reason why);

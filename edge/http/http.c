@@ -104,7 +104,7 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 }
 
 /* The address of sa as 16 bytes (IPv4 v4-mapped). False for other families. */
-static bool ip_of(const struct sockaddr *sa, uint8_t ip[GUARD_IP_LEN])
+static bool ip_of(const struct sockaddr *sa, uint8_t ip[HTTP_IP_LEN])
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -114,7 +114,7 @@ static bool ip_of(const struct sockaddr *sa, uint8_t ip[GUARD_IP_LEN])
 		return true;
 	}
 	if (sa->sa_family == AF_INET6) {
-		memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, GUARD_IP_LEN);
+		memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, HTTP_IP_LEN);
 		return true;
 	}
 	return false;
@@ -278,28 +278,41 @@ void http_response_error(http_response *resp, int status, const char *code, cons
 
 void http_response_refuse(const conn *c, http_response *resp, int status, const char *why)
 {
-	guard_reason r;
+	http_refusal r;
 	if (status == 413) {
-		r = GUARD_BODY;
+		r = HTTP_REFUSED_BODY;
 		http_response_error(resp, status, "body_too_large",
 		                    "the request body is larger than this server accepts");
 	} else if (status == 431) {
-		r = GUARD_HEADERS;
+		r = HTTP_REFUSED_HEADERS;
 		http_response_error(resp, status, "headers_too_large",
 		                    "the request headers are larger than this server accepts");
 	} else if (status == 408) {
-		r = GUARD_SLOW;
+		r = HTTP_REFUSED_SLOW;
 		http_response_error(resp, status, "request_timeout",
 		                    "the request did not arrive in time");
 	} else {
-		r = GUARD_MALFORMED;
+		r = HTTP_REFUSED_MALFORMED;
 		const char *code = status == 414   ? "target_too_long"
 		                   : status == 501 ? "not_implemented"
 		                   : status == 505 ? "version_not_supported"
 		                                   : "bad_request";
 		http_response_error(resp, status, code, why);
 	}
-	guard_count(c->srv->guard, r);
+	http_refused(c->srv, r);
+}
+
+void http_refused(const http_server *srv, http_refusal why)
+{
+	if (srv->admission.refused)
+		srv->admission.refused(srv->admission.ctx, why);
+}
+
+/* The admission hook's word that a tracked connection from ip closed. */
+static void admission_close(const http_server *srv, const uint8_t *ip)
+{
+	if (srv->admission.conn_close)
+		srv->admission.conn_close(srv->admission.ctx, ip);
 }
 
 /* --- the handler ---------------------------------------------------------- */
@@ -344,7 +357,7 @@ void http_conn_free(conn *c)
 	if (c->wake)
 		event_free(c->wake);
 	if (c->guarded)
-		guard_conn_close(srv->guard, c->ip);
+		admission_close(srv, c->ip);
 	if (c->tls) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 		/* Best effort close_notify; the peer may already be gone. */
@@ -571,9 +584,10 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	bool tls = lis == srv->lis[LIS_TLS];
 	char peer[64];
 	format_peer(sa, peer, sizeof peer);
-	uint8_t ip[GUARD_IP_LEN];
+	uint8_t ip[HTTP_IP_LEN];
 	bool ip_known = ip_of(sa, ip), guarded = false;
-	if (srv->guard && ip_known && !guard_conn_open(srv->guard, ip, &guarded)) {
+	if (srv->admission.conn_open && ip_known &&
+	    !srv->admission.conn_open(srv->admission.ctx, ip, &guarded)) {
 		/* No answer: one would need the very connection the cap refuses. */
 		log_debug("connection refused: too many from its address", "peer=%s", peer);
 		evutil_closesocket(fd);
@@ -593,7 +607,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 			         http_tls_reason(buf, sizeof buf));
 			evutil_closesocket(fd);
 			if (guarded)
-				guard_conn_close(srv->guard, ip);
+				admission_close(srv, ip);
 			return;
 		}
 		/* On failure libevent frees ssl (CLOSE_ON_FREE) but not fd. */
@@ -606,7 +620,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		log_warn("cannot create connection buffer", "peer=%s", peer);
 		evutil_closesocket(fd);
 		if (guarded)
-			guard_conn_close(srv->guard, ip);
+			admission_close(srv, ip);
 		return;
 	}
 
@@ -757,7 +771,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 			log_debug("request timed out", "peer=%s", c->peer);
 			http1_timeout(c); /* counts it with its 408 */
 		} else {
-			guard_count(srv->guard, GUARD_SLOW);
+			http_refused(srv, HTTP_REFUSED_SLOW);
 			log_debug("handshake timed out", "peer=%s tls=%d", c->peer, c->tls);
 			http_conn_free(c);
 		}
@@ -840,7 +854,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 	srv->request_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEFAULT_REQUEST_MS;
 	srv->reset_burst = cfg->reset_burst ? cfg->reset_burst : DEFAULT_RESET_BURST;
 	srv->reset_rate = cfg->reset_rate ? cfg->reset_rate : DEFAULT_RESET_RATE;
-	srv->guard = cfg->guard;
+	srv->admission = cfg->admission;
 	srv->trusted = cfg->trusted;
 	srv->accepting = true;
 

@@ -43,10 +43,14 @@
 #include <event2/event.h>
 
 #include "err.h"
-#include "edge/auth/guard.h"
 
 #define HTTP_MAX_RESP_HEADERS 12
 
+/* An address as the server hands it to handlers and admission hooks: IPv6, or
+ * IPv4 as v4-mapped IPv6. */
+#define HTTP_IP_LEN 16
+
+struct metrics;
 typedef struct http_server http_server;
 typedef struct http_tls_store http_tls_store;
 
@@ -68,7 +72,7 @@ typedef struct http_request {
 	const char *body; /* NULL when empty; a NUL follows the last byte */
 	size_t body_len;
 	const char *peer;       /* "127.0.0.1:40000" */
-	const uint8_t *peer_ip; /* GUARD_IP_LEN bytes (IPv4 v4-mapped); NULL
+	const uint8_t *peer_ip; /* HTTP_IP_LEN bytes (IPv4 v4-mapped); NULL
 	                           when unknown */
 	/* The client after the trusted-proxy rule (proxy.h): the peer, or
 	 * from a trusted proxy the address its headers name; NULL when
@@ -102,6 +106,30 @@ typedef struct http_deferred http_deferred;
 
 /* Zero in a size or count field means its default. Port 0 binds any free
  * port (see http_server_port). */
+/* What the server refuses before any handler sees a request. */
+typedef enum http_refusal {
+	HTTP_REFUSED_STREAMS,   /* an HTTP/2 stream over the concurrent cap: RST_STREAM */
+	HTTP_REFUSED_SLOW,      /* 408 or closed: a request or handshake not in time */
+	HTTP_REFUSED_RESETS,    /* HTTP/2 rapid reset: GOAWAY and closed */
+	HTTP_REFUSED_HEADERS,   /* 431 */
+	HTTP_REFUSED_BODY,      /* 413 */
+	HTTP_REFUSED_MALFORMED, /* 400 (or 414, 501, 505): not valid HTTP */
+} http_refusal;
+
+/* Who may connect, and what is told of refusals, as the owner of the
+ * policy says (the edge hands its admission limits: guard.h). The server
+ * keeps no policy of its own. Any hook may be NULL; they run on the
+ * worker thread of the connection, so they must be thread-safe. */
+typedef struct http_admission {
+	/* A connection from ip opens: false refuses it (closed at once, no
+	 * answer). *tracked true asks for conn_close when it closes. */
+	bool (*conn_open)(void *ctx, const uint8_t ip[HTTP_IP_LEN], bool *tracked);
+	void (*conn_close)(void *ctx, const uint8_t ip[HTTP_IP_LEN]);
+	/* One refusal before the handler. */
+	void (*refused)(void *ctx, http_refusal why);
+	void *ctx;
+} http_admission;
+
 typedef struct http_config {
 	const char *listen;     /* "127.0.0.1:8081" for h2c and HTTP/1.1,
 	                           NULL or "" = none */
@@ -136,8 +164,8 @@ typedef struct http_config {
 	unsigned reset_rate;         /* and per second after that; default 10. A
 	                                client over it gets GOAWAY
 	                                ENHANCE_YOUR_CALM and is closed */
-	guard *guard;                /* connections per address and refusal
-	                                counters; NULL: neither */
+	http_admission admission;    /* connections per address and refusal
+	                                counters; zeroed: neither */
 	const proxy_list *trusted;   /* proxies whose forwarding headers are
 	                                believed (outlives the server); NULL:
 	                                none */
@@ -193,6 +221,10 @@ int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNU
 /* When the certificate new connections get stops being valid (its
  * notAfter), as Unix seconds; false when it cannot be read. Any thread. */
 bool http_tls_store_not_after(http_tls_store *ts, double *unix_s);
+/* Adds tls_cert_expiry_timestamp_seconds, read from ts at each render
+ * (none while it cannot be read), to reg; ts must outlive the renders.
+ * Start-up. */
+void http_tls_metrics_add(struct metrics *reg, http_tls_store *ts);
 /* Drops the store's context (open connections keep theirs); NULL is a
  * no-op. Only once no server uses it. */
 void http_tls_store_free(http_tls_store *ts);

@@ -427,7 +427,7 @@ static void count_reset(nghttp2_session *sess, conn *c)
 	}
 	if (nghttp2_session_want_read(sess) == 0)
 		return; /* already going */
-	guard_count(srv->guard, GUARD_RESETS);
+	http_refused(srv, HTTP_REFUSED_RESETS);
 	log_info("client cut off: too many stream resets", "peer=%s burst=%u rate=%u", c->peer,
 	         srv->reset_burst, srv->reset_rate);
 	int rv = nghttp2_session_terminate_session(sess, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -472,7 +472,7 @@ static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void
 	     frame->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR) &&
 	    !nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id) &&
 	    c->nstreams >= c->srv->max_streams) {
-		guard_count(c->srv->guard, GUARD_STREAMS);
+		http_refused(c->srv, HTTP_REFUSED_STREAMS);
 		return 0;
 	}
 	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||

@@ -59,13 +59,13 @@ struct conn {
 	bool linger;          /* closing: then shut down writing, read until EOF */
 	bool lingering;       /* the output drained and writing is shut down */
 	bool read_paused;     /* HTTP/2 backpressure */
-	bool guarded;         /* counted in the guard's connections of ip */
+	bool guarded;         /* admission.conn_close is owed when it closes */
 	size_t discarded;     /* bytes read and dropped while closing */
 	uint64_t req_started; /* monotonic ms: a request (or the handshake)
 	                         is under way since; 0 = none */
 	double reset_tokens;  /* HTTP/2 resets the client may still send */
 	uint64_t reset_ms;    /* when reset_tokens was brought up to date */
-	uint8_t ip[GUARD_IP_LEN];
+	uint8_t ip[HTTP_IP_LEN];
 	bool ip_known;
 	char peer[64];
 };
@@ -77,7 +77,7 @@ struct http_server {
 	size_t max_body, max_header_list;
 	unsigned max_streams, idle_ms, request_ms;
 	unsigned reset_burst, reset_rate;
-	guard *guard;              /* may be NULL */
+	http_admission admission;  /* hooks may be NULL */
 	const proxy_list *trusted; /* may be NULL */
 	struct event *sweep;       /* finds requests that take too long */
 	struct evconnlistener *lis[2];
@@ -141,8 +141,10 @@ void http_response_error(http_response *resp, int status, const char *code, cons
 /* Fills resp with the JSON error for a request refused before the
  * handler: 413 body_too_large, 431 headers_too_large, 408
  * request_timeout, any other status bad_request with why as the message;
- * and counts the refusal in c's server's guard. */
+ * and tells the server's admission hook of the refusal. */
 void http_response_refuse(const conn *c, http_response *resp, int status, const char *why);
+/* Tells srv's admission hook of one refusal, if it has one. */
+void http_refused(const http_server *srv, http_refusal why);
 /* False for statuses that never carry a body (204, 304). */
 bool http_status_has_body(int status);
 /* Calls the server's handler with req, whose peer, tls and handle it

@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "xmem.h"
 
 struct http_tls_store {
@@ -257,4 +258,20 @@ void http_tls_store_free(http_tls_store *ts)
 	free(ts->cert);
 	free(ts->key);
 	free(ts);
+}
+
+static void render(const metrics *m, void *obj, sbuf *out)
+{
+	double t;
+	if (http_tls_store_not_after(obj, &t))
+		metrics_single(
+		    m, out, "tls_cert_expiry_timestamp_seconds", METRIC_GAUGE,
+		    "When the certificate new TLS connections get expires (its notAfter), "
+		    "in Unix seconds; it follows a reload (SIGHUP).",
+		    t);
+}
+
+void http_tls_metrics_add(metrics *reg, http_tls_store *ts)
+{
+	metrics_add_object_hook(reg, render, ts);
 }

@@ -62,6 +62,9 @@
 #include "store.h"
 #include "wire.h"
 
+struct metrics;
+struct telemetry;
+
 typedef struct ledger ledger;
 
 /* Hands a sealed batch to Kafka. 0 when queued, ERR_AGAIN when the
@@ -430,6 +433,14 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset) WARN_UNUSED;
  * (one per view stripe and structure), no lock, nothing walked. Any
  * thread, also while the ledger is written. */
 void ledger_get_memory(const ledger *l, ledger_memory *out);
+
+/* Adds the ledger's scrape-time figures to reg (ledger_metrics.c: its
+ * counters and gauges, the replica's progress, each partition's snapshot
+ * age, version and resume offset), read from l at each render. */
+void ledger_metrics_add(struct metrics *reg, ledger *l);
+/* Names l's structures among tm's memory holders (count_cache,
+ * readthrough_counts, overlay, member_filter, outbox). Start-up. */
+void ledger_memory_holders(struct telemetry *tm, ledger *l);
 
 /* True while pending bytes are under budget. */
 bool ledger_accepting(ledger *l);

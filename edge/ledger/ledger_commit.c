@@ -29,7 +29,7 @@
 #include "clock.h"
 #include "failpoint.h"
 #include "log.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 #include "xmem.h"
 
 /* --- what recovery saw ------------------------------------------------------- */

@@ -24,7 +24,7 @@
 #include "counter.h"
 #include "failpoint.h"
 #include "log.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 #include "xmem.h"
 
 /* The outbox's heap bytes moved by d. */

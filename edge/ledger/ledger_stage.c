@@ -28,7 +28,7 @@
 #include "clock.h"
 #include "counter.h"
 #include "log.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 #include "xmem.h"
 
 /* A hash of "a 0 b" (a user and an idempotency key). */

@@ -24,7 +24,7 @@
 
 #include "buildinfo.h"
 #include "clock.h"
-#include "edge/edge.h"
+#include "edge/config/edge.h"
 #include "hclient.h"
 #include "item.h"
 #include "log.h"

@@ -38,7 +38,7 @@
 #include "log.h"
 #include "partition.h"
 #include "smap.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 #include "xmem.h"
 
 #define CENTRAL_IDLE_MS 30000

@@ -36,17 +36,13 @@
 #include "xmem.h"
 
 #define SEQ_SHIFT 12 /* partitions fit in 12 bits (PARTITION_MAX) */
-/* A full producer queue is polled this often, at most this many times,
- * before a dead letter is given up (counted and logged). */
-#define DLQ_FULL_POLL_MS 20
-#define DLQ_FULL_TRIES 10
 #define REASON_MAX 192
 
 struct uplink {
 	const edge_config *cfg;
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *batches;
-	rd_kafka_topic_t *dlq; /* NULL: dead letters are only logged */
+	bus_dlq dlq; /* refused snapshots go here (bus.h); mark NULL */
 	rd_kafka_t *consumer;
 	kcommit *commits; /* stored positions to the group, for tools; NULL = off */
 	ledger *lg;
@@ -66,22 +62,24 @@ struct uplink {
 	                                 (version.h); -1 = none yet */
 };
 
+static void count_failed_letter(uplink *u)
+{
+	u->st.deadletter_failed++;
+	if (u->tm)
+		metric_add(u->tm->deadletter_failed, 1);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
 	uplink *u = opaque;
-	uintptr_t tag = (uintptr_t)m->_private;
-	if (tag == 0) {
-		if (m->err) {
-			u->st.deadletter_failed++;
-			if (u->tm)
-				metric_add(u->tm->deadletter_failed, 1);
-			log_error("dead letter not delivered; the snapshot is only in the log",
-			          "topic=%s err=\"%s\"", u->cfg->deadletter_topic,
-			          rd_kafka_err2str(m->err));
-		}
+	bool failed;
+	if (bus_dlq_report(&u->dlq, m, &failed)) {
+		if (failed)
+			count_failed_letter(u);
 		return;
 	}
+	uintptr_t tag = (uintptr_t)m->_private;
 	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
 	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
 	int64_t us = rd_kafka_message_latency(m); /* since the produce call */
@@ -128,14 +126,9 @@ uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errl
 		         rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
 	}
-	if (cfg->deadletter_topic[0]) {
-		u->dlq = rd_kafka_topic_new(u->producer, cfg->deadletter_topic, NULL);
-		if (!u->dlq) {
-			snprintf(err, errlen, "topic %s: %s", cfg->deadletter_topic,
-			         rd_kafka_err2str(rd_kafka_last_error()));
-			goto fail;
-		}
-	}
+	if (bus_dlq_init(&u->dlq, u->producer, cfg->deadletter_topic, cfg->snapshot_topic, cfg->id,
+	                 "snapshot", NULL, err, errlen))
+		goto fail;
 	return u;
 fail:
 	uplink_free(u);
@@ -304,54 +297,14 @@ static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset
 }
 
 /* Counts a refused snapshot and copies it, unchanged, to the dead-letter
- * topic with headers that say why and where it came from. Never waits
- * more than DLQ_FULL_TRIES polls. */
+ * topic (bus_dlq_send). */
 static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reason)
 {
-	const edge_config *cfg = u->cfg;
 	u->st.snapshots_deadlettered++;
 	if (u->tm)
 		metric_add(u->tm->snapshots_dlq, 1);
-	if (!u->dlq) {
-		log_warn("snapshot refused; no dead-letter topic, so only this line records it",
-		         "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\"",
-		         cfg->snapshot_topic, m->partition, m->offset, m->len, reason);
-		return;
-	}
-	char part[16], off[24];
-	snprintf(part, sizeof part, "%d", (int)m->partition);
-	snprintf(off, sizeof off, "%" PRId64, m->offset);
-	for (int tries = 0;; tries++) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    u->producer, RD_KAFKA_V_RKT(u->dlq), RD_KAFKA_V_VALUE(m->payload, m->len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_HEADER("reason", reason, -1),
-		    RD_KAFKA_V_HEADER("source_topic", cfg->snapshot_topic, -1),
-		    RD_KAFKA_V_HEADER("source_partition", part, -1),
-		    RD_KAFKA_V_HEADER("source_offset", off, -1),
-		    RD_KAFKA_V_HEADER("dlq_by", cfg->id, -1), RD_KAFKA_V_OPAQUE(NULL),
-		    RD_KAFKA_V_END);
-		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			log_warn("snapshot refused; copied to the dead-letter topic",
-			         "topic=%s partition=%d offset=%" PRId64 " dlq=%s reason=\"%s\"",
-			         cfg->snapshot_topic, m->partition, m->offset,
-			         cfg->deadletter_topic, reason);
-			return;
-		}
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= DLQ_FULL_TRIES) {
-			u->st.deadletter_failed++;
-			if (u->tm)
-				metric_add(u->tm->deadletter_failed, 1);
-			log_error(
-			    "snapshot refused and not dead-lettered; only this line records it",
-			    "topic=%s partition=%d offset=%" PRId64 " bytes=%zu reason=\"%s\" "
-			    "err=\"%s\"",
-			    cfg->snapshot_topic, m->partition, m->offset, m->len, reason,
-			    rd_kafka_err2str(e));
-			return;
-		}
-		rd_kafka_poll(u->producer, DLQ_FULL_POLL_MS);
-	}
+	if (bus_dlq_send(&u->dlq, m->partition, m->offset, m->payload, m->len, reason))
+		count_failed_letter(u);
 }
 
 /* What is wrong with one count entry of a snapshot of partition p. */
@@ -576,10 +529,32 @@ void uplink_free(uplink *u)
 	}
 	if (u->batches)
 		rd_kafka_topic_destroy(u->batches);
-	if (u->dlq)
-		rd_kafka_topic_destroy(u->dlq);
+	bus_dlq_free(&u->dlq);
 	if (u->producer)
 		rd_kafka_destroy(u->producer);
 	free((void *)u->snap_seen);
 	free(u);
+}
+
+static void render(const metrics *m, void *obj, sbuf *out)
+{
+	uplink *u = obj;
+	metrics_single(m, out, "kafka_inflight_messages", METRIC_GAUGE,
+	               "Messages in the producer's queue, not yet acknowledged by Kafka.",
+	               (double)uplink_outq_len(u));
+	kcommit_stats ks;
+	uplink_commit_stats(u, &ks);
+	metrics_single(m, out, "kafka_offset_commits_total", METRIC_COUNTER,
+	               "Requests committing the stored snapshot positions to the group "
+	               "likes-edge-ID (for Kafka's lag tools).",
+	               (double)ks.sent);
+	metrics_single(m, out, "kafka_offset_commit_errors_total", METRIC_COUNTER,
+	               "Of those, refused in whole or in part, or timed out (positions stay in "
+	               "the store).",
+	               (double)ks.failed);
+}
+
+void uplink_metrics_add(metrics *reg, uplink *u)
+{
+	metrics_add_object_hook(reg, render, u);
 }

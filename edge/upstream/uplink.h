@@ -20,10 +20,10 @@
 
 #include <stdint.h>
 
-#include "edge/edge.h"
+#include "edge/config/edge.h"
 #include "kcommit.h"
 #include "edge/ledger/ledger.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 
 typedef struct uplink uplink;
 
@@ -61,6 +61,10 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 /* tm (may be NULL) gets the produce latency, delivery errors and
  * snapshot messages. */
 uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen);
+/* Adds kafka_inflight_messages and the offset commits' counters
+ * (kafka_offset_commits_total, kafka_offset_commit_errors_total), read
+ * from u at each render, to reg. Start-up. */
+void uplink_metrics_add(metrics *reg, uplink *u);
 /* Starts reading snapshots into lg (after the ledger exists). */
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. Any thread (the one

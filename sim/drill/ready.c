@@ -55,7 +55,7 @@ bool ready_metric(const char *body, const char *name, double *out)
 	return found;
 }
 
-/* The edge's bucket bounds in seconds (edge/ops/telemetry.c), +Inf last. */
+/* The edge's bucket bounds in seconds (edge/telemetry/telemetry.c), +Inf last. */
 static const double bucket_le[READY_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,  0.005,
                                                 0.01,   0.025,   0.05,   0.1,   0.25,    0.5,
                                                 1,      2.5,     5,      10,    INFINITY};

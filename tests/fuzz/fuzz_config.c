@@ -1,6 +1,6 @@
 /* fuzz_config.c - libFuzzer target for the INI config parser
  * (common/config.c) with the edge's real option table (edge_options,
- * edge/options.c): each input is written to
+ * edge/config/options.c): each input is written to
  * a memfd and loaded with cfg_load, then applied as one
  * "section.key=value" override with cfg_set (on the loaded config, or on
  * the defaults when the load failed), and everything is freed, so the
@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "edge/edge.h"
+#include "edge/config/edge.h"
 #include "config.h"
 #include "log.h"
 #include "xmem.h"

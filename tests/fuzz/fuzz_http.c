@@ -149,7 +149,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	                  .max_streams = 100,
 	                  .reset_burst = 4,
 	                  .reset_rate = 1,
-	                  .guard = F.a.guard};
+	                  .admission = guard_http_admission(F.a.guard)};
 	F.srv = http_server_new(F.base, &hc, api_handle, &F.a, err, sizeof err);
 	if (!F.srv)
 		die("http_server_new", err);

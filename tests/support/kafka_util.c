@@ -115,3 +115,29 @@ void kafka_util_destroy_clients(rd_kafka_t **prod, rd_kafka_t **cons)
 		*prod = NULL;
 	}
 }
+
+rd_kafka_mock_cluster_t *kafka_util_mock_new(int nbrokers, const char *topic, int partitions,
+                                             rd_kafka_t **mrk)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	kafka_util_set(conf, "log_level", "0");
+	*mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	cr_assert_not_null(*mrk, "mock cluster's handle: %s", err);
+	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*mrk, nbrokers);
+	cr_assert_not_null(mc, "mock cluster of %d brokers", nbrokers);
+	if (topic)
+		cr_assert_eq(rd_kafka_mock_topic_create(mc, topic, partitions, 1), 0, "topic %s",
+		             topic);
+	return mc;
+}
+
+void kafka_util_mock_free(rd_kafka_mock_cluster_t **mc, rd_kafka_t **mrk)
+{
+	if (*mc)
+		rd_kafka_mock_cluster_destroy(*mc);
+	*mc = NULL;
+	if (*mrk)
+		rd_kafka_destroy(*mrk);
+	*mrk = NULL;
+}

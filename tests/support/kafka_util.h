@@ -8,6 +8,7 @@
 #define TESTS_SUPPORT_KAFKA_UTIL_H
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,16 @@ void kafka_util_assign_from_start(rd_kafka_t *rk, const char *topic, int32_t par
 
 /* Next real message within timeout_ms, or NULL. Caller destroys it. */
 rd_kafka_message_t *kafka_util_next_message(rd_kafka_t *rk, uint64_t timeout_ms);
+
+/* An embedded cluster (librdkafka's mock) of nbrokers brokers, with
+ * topic created (partitions, replication 1) unless topic is NULL; the
+ * handle it runs on goes to *mrk. Undo with kafka_util_mock_free. */
+rd_kafka_mock_cluster_t *kafka_util_mock_new(int nbrokers, const char *topic, int partitions,
+                                             rd_kafka_t **mrk);
+
+/* Destroys the cluster and its handle and clears both; either may be
+ * NULL. */
+void kafka_util_mock_free(rd_kafka_mock_cluster_t **mc, rd_kafka_t **mrk);
 
 /* Closes and destroys both clients and clears them. Either pointer, or
  * the client it points at, may be NULL. */

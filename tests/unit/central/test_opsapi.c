@@ -66,7 +66,9 @@ static struct {
 	size_t nlog;
 } T;
 
-static ops_api *start_api(const char *listen, const char *token)
+/* The fixture's API on listen, with a readiness hook when fn is set. */
+static ops_api *start_api_ready(const char *listen, const char *token, ops_readiness_fn fn,
+                                void *ctx)
 {
 	ops_api_opts o = {.listen = listen,
 	                  .token = token,
@@ -75,12 +77,19 @@ static ops_api *start_api(const char *listen, const char *token)
 	                  .partitions = NPARTS,
 	                  .ap = T.a,
 	                  .run = &T.run,
-	                  .metrics = T.cm};
+	                  .metrics = T.cm,
+	                  .readiness = fn,
+	                  .readiness_ctx = ctx};
 	char err[256];
 	ops_api *api = ops_api_start(&o, err, sizeof err);
 	cr_assert_not_null(api, "ops_api_start: %s", err);
 	cr_assert_gt(ops_api_port(api), 0);
 	return api;
+}
+
+static ops_api *start_api(const char *listen, const char *token)
+{
+	return start_api_ready(listen, token, NULL, NULL);
 }
 
 static void setup(void)
@@ -304,6 +313,56 @@ Test(opsapi, healthz_and_metrics_are_open_from_loopback)
 	r = get("/metrics", false);
 	cr_assert_eq(r.status, 200);
 	resp_free(&r);
+}
+
+/* The readiness hook's answer for the test below. */
+static ops_readiness hook_ready;
+static int hook_calls;
+
+static void fake_readiness(void *ctx, ops_readiness *out)
+{
+	cr_assert_eq(ctx, &hook_ready);
+	hook_calls++;
+	*out = hook_ready;
+}
+
+/* The check of name in a /readyz body: its "ok" and "reason". */
+static void expect_check(const resp *r, const char *name, bool ok, const char *reason)
+{
+	json_t *c = json_object_get(json_object_get(r->json, "checks"), name);
+	cr_assert_not_null(c, "no check %s in %s", name, r->body);
+	cr_assert_eq(json_is_true(json_object_get(c, "ok")), ok, "%s: %s", name, r->body);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "reason")), reason, "%s", r->body);
+}
+
+Test(opsapi, readyz_answers_what_the_readiness_hook_says)
+{
+	/* The fixture's API has no hook: nothing has said it is ready. */
+	resp r = get("/readyz", false);
+	cr_assert_eq(r.status, 503, "%s", r.body);
+	cr_assert(json_is_false(json_object_get(r.json, "ready")));
+	expect_check(&r, "store", false, "not started");
+	resp_free(&r);
+
+	ops_api_stop(T.api);
+	T.api = start_api_ready("127.0.0.1:0", TOKEN, fake_readiness, &hook_ready);
+	T.port = ops_api_port(T.api);
+
+	hook_ready = (ops_readiness){.store = {true, ""}, .kafka = {false, ""}, .lag = {true, ""}};
+	snprintf(hook_ready.kafka.reason, sizeof hook_ready.kafka.reason, "no fetch for 10s");
+	r = get("/readyz", false);
+	cr_assert_eq(r.status, 503, "%s", r.body);
+	expect_check(&r, "store", true, "");
+	expect_check(&r, "kafka", false, "no fetch for 10s");
+	expect_check(&r, "lag", true, "");
+	resp_free(&r);
+
+	hook_ready.kafka = (ops_check){true, ""};
+	r = get("/readyz", false);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(json_is_true(json_object_get(r.json, "ready")));
+	resp_free(&r);
+	cr_assert_eq(hook_calls, 2, "the hook is asked once per GET /readyz");
 }
 
 /* A non-loopback IPv4 address of this host, or false. */

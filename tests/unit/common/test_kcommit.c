@@ -41,14 +41,7 @@ static int64_t position(void *ctx, uint32_t p)
 static void setup(void)
 {
 	log_set_level("error");
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_util_set(conf, "log_level", "0");
-	mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	cr_assert_not_null(mrk, "%s", err);
-	mc = rd_kafka_mock_cluster_new(mrk, 3);
-	cr_assert_not_null(mc);
-	cr_assert_eq(rd_kafka_mock_topic_create(mc, TOPIC, NPARTS, 1), 0);
+	mc = kafka_util_mock_new(3, TOPIC, NPARTS, &mrk);
 	client = kafka_util_new_consumer(rd_kafka_mock_cluster_bootstraps(mc), GROUP);
 	kafka_util_assign_from_start(client, TOPIC, 0);
 }
@@ -58,12 +51,7 @@ static void teardown(void)
 	kcommit_free(kc);
 	kc = NULL;
 	kafka_util_destroy_clients(NULL, &client);
-	if (mc)
-		rd_kafka_mock_cluster_destroy(mc);
-	mc = NULL;
-	if (mrk)
-		rd_kafka_destroy(mrk);
-	mrk = NULL;
+	kafka_util_mock_free(&mc, &mrk);
 }
 
 TestSuite(kcommit, .init = setup, .fini = teardown, .timeout = 90);

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edge/ops/demo.h"
+#include "edge/api/demo.h"
 #include "tests/support/testdir.h"
 
 static char dir[256];

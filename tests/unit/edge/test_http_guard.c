@@ -45,7 +45,7 @@ static http_config guarded(unsigned conns_per_addr)
 	guard_config gc = {.conns_per_addr = conns_per_addr, .users = 512, .addrs = 512};
 	G = guard_new(&gc);
 	http_config cfg = base_config();
-	cfg.guard = G;
+	cfg.admission = guard_http_admission(G);
 	return cfg;
 }
 

@@ -21,7 +21,7 @@
 
 #include "tests/support/ledger_util.h"
 #include "edge/ledger/ledger_int.h"
-#include "edge/ops/telemetry.h"
+#include "edge/telemetry/telemetry.h"
 #include "wire.h"
 
 static void setup(void)

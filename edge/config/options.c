@@ -5,7 +5,7 @@
  */
 #include <stddef.h>
 
-#include "edge/edge.h"
+#include "edge/config/edge.h"
 
 #define OPT(sec, name, type, field, def, lo, hi, help)                                             \
 	{                                                                                          \

@@ -7,33 +7,30 @@
  * observation: requests by route and status, their latency by route,
  * batches sealed by reason and their size, Kafka produce latency and
  * errors, snapshot messages, read-through requests to central. What is
- * cheaper to read when scraped (the ledger's counters and gauges, the
- * snapshot age and version per partition, the producer queue, LevelDB's
- * figures, the guard's refusals, the bytes each in-memory structure
- * holds) comes from render hooks that telemetry_attach registers. The
- * hot items are served by GET /v1/hot only: their labels would be item
- * ids, an unbounded set of series.
+ * cheaper to read when scraped comes from render hooks that each owner
+ * adds to the registry itself at start-up (ledger_metrics_add,
+ * uplink_metrics_add, guard_metrics_add, http_tls_metrics_add,
+ * store_metrics_add); the bytes each in-memory structure holds
+ * (memory_bytes{holder}) from the holders the wiring names here. This
+ * module includes no other module of the edge. The hot items are served
+ * by GET /v1/hot only: their labels would be item ids, an unbounded set
+ * of series.
  *
- * telemetry_new, telemetry_attach and telemetry_free: start-up and
- * shutdown, one thread. Everything else: any thread. Modules take a
+ * telemetry_new, telemetry_memory_holder and telemetry_free: start-up
+ * and shutdown, one thread. Everything else: any thread. Modules take a
  * telemetry pointer that may be NULL (tests): the functions here accept
  * NULL and do nothing; code that uses the public metric fields checks.
  */
 #ifndef EDGE_TELEMETRY_H
 #define EDGE_TELEMETRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "metrics.h"
 #include "topk.h"
-
-struct ledger;
-struct store;
-struct guard;
-struct uplink;
-struct http_tls_store;
 
 /* Routes as requests_total and request_duration_seconds label them. */
 typedef enum tm_route {
@@ -80,13 +77,13 @@ typedef enum tm_refusal {
 
 #define TM_NSTATUS 19 /* the statuses kept apart, and "other" */
 #define TM_HOT_WINDOW_MS 60000
-#define TM_MEM_HOLDERS 4 /* memory_bytes holders the wiring may add */
+#define TM_MEM_HOLDERS 16 /* memory_bytes holders the wiring may add */
 
 /* A holder of memory_bytes{holder} that the edge's wiring adds
  * (telemetry_memory_holder). */
 typedef struct tm_mem_holder {
 	const char *holder;
-	uint64_t (*bytes)(void *ctx);
+	bool (*bytes)(void *ctx, uint64_t *out);
 	void *ctx;
 } tm_mem_holder;
 
@@ -114,36 +111,21 @@ typedef struct telemetry {
 	metric *budget_bytes;            /* batch.budget_mb, in bytes */
 	topk *hot;                       /* NULL: hot items off */
 	size_t hot_k;                    /* the keys it keeps (metrics.hot_items) */
-	/* For the hooks (telemetry_attach); not owned. */
-	struct ledger *lg;
-	struct store *db;
-	struct guard *guard;
-	struct uplink *up;
-	struct http_tls_store *tls;
 	tm_mem_holder mem[TM_MEM_HOLDERS];
 	size_t nmem;
 } telemetry;
 
 /* A registry with every series above; hot_k = 0 keeps no hot items. */
 telemetry *telemetry_new(size_t hot_k);
-/* Registers the render hooks over what is not NULL. Start-up only.
- * memory_bytes{holder} is among them: the ledger's structures, the
- * guard's tables, the token caches, LevelDB's memory, and the heap
- * held free at the last stats tick, each read from what its owner keeps
- * (atomics; LevelDB's property takes its mutex for a moment). */
-void telemetry_attach(telemetry *tm, struct guard *g, struct ledger *lg, struct store *db,
-                      struct uplink *up);
 /* Adds a sample of memory_bytes: holder (a fixed name, kept) with what
- * bytes(ctx) returns at each render, on the rendering thread: it must
- * read atomics only and take no lock. For what the telemetry does not
- * reach itself (the workers' caches, summed by the wiring). Start-up
- * only, before the first render; at most TM_MEM_HOLDERS. */
-void telemetry_memory_holder(telemetry *tm, const char *holder, uint64_t (*bytes)(void *ctx),
-                             void *ctx);
-/* Registers tls_cert_expiry_timestamp_seconds over the TLS store every
- * worker takes its certificate from (it must outlive the renders).
- * Start-up only. */
-void telemetry_attach_tls(telemetry *tm, struct http_tls_store *ts);
+ * bytes(ctx, &out) finds at each render, on the rendering thread; false
+ * leaves the sample out that time. It must read its owner's atomics, or
+ * take a lock only for a moment (LevelDB's property). The family lists
+ * the holders in the order they were added, then heap_free (the heap
+ * held free at the last stats tick). Start-up only, before the first
+ * render; at most TM_MEM_HOLDERS. */
+void telemetry_memory_holder(telemetry *tm, const char *holder,
+                             bool (*bytes)(void *ctx, uint64_t *out), void *ctx);
 void telemetry_free(telemetry *tm);
 
 /* A request of route answered status, started at t0_ns. */

@@ -1,5 +1,5 @@
 /* demo.c - the demo page's static files (demo.h). */
-#include "edge/ops/demo.h"
+#include "edge/api/demo.h"
 
 #include <dirent.h>
 #include <errno.h>
