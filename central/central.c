@@ -522,8 +522,8 @@ static int loop(central *c)
 				reseek_note_fetch(&c->rs, (uint32_t)m->partition, m->offset);
 			}
 			if (!m->err) {
-				rc = cmetrics_apply(c->cm, c->ap, (uint32_t)m->partition, m->offset,
-				                    m->payload, m->len);
+				rc = applier_apply(c->ap, (uint32_t)m->partition, m->offset,
+				                   m->payload, m->len);
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 			           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
 				rc = on_out_of_range(c, (uint32_t)m->partition, m->offset);

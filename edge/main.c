@@ -719,9 +719,9 @@ static int start(edge *e, char *err, size_t errlen)
 	    .edge_id = cfg->id,
 	    .region = cfg->region,
 	    .partitions = (uint32_t)cfg->partitions,
-	    .seal_ops = (uint32_t)cfg->seal_ops,
-	    .seal_sums = cfg->seal_sums,
-	    .seal_age_ms = (uint64_t)cfg->seal_age_ms,
+	    .seal_ops = (uint32_t)cfg->batch_max_ops,
+	    .seal_sums = cfg->batch_sums,
+	    .seal_age_ms = (uint64_t)cfg->batch_max_age_ms,
 	    .budget_bytes = (uint64_t)cfg->budget_mb << 20,
 	    .window_bytes = (uint64_t)cfg->window_kb << 10,
 	    .cache_entries = (size_t)cfg->cache_entries,
@@ -785,8 +785,8 @@ static int start(edge *e, char *err, size_t errlen)
 	e->tmpl.edge_id = cfg->id;
 	e->tmpl.group_commit = cfg->group_commit;
 	e->tmpl.cfg = (api_config){
-	    .max_items = (unsigned)cfg->max_items,
-	    .max_ops = (unsigned)cfg->max_ops,
+	    .max_items = (unsigned)cfg->api_max_items,
+	    .max_ops = (unsigned)cfg->api_max_ops,
 	    .idem_retention_ms = (uint64_t)cfg->idem_retention_s * 1000,
 	    .max_age_s = (unsigned)cfg->max_age_s,
 	    .stale_s = (unsigned)cfg->stale_s,

@@ -309,7 +309,8 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	return 0;
 }
 
-/* The first thing wrong with a batch header refused at partition p. */
+/* The first thing wrong with a batch header read at partition p, or
+ * NULL when it may be applied there: the one check of a header. */
 static const char *header_fault(const wire_batch *b, uint32_t p)
 {
 	if (b->partition != p)
@@ -318,10 +319,13 @@ static const char *header_fault(const wire_batch *b, uint32_t p)
 		return "bad_edge";
 	if (!item_edge_valid(b->region.p, b->region.n))
 		return "bad_region";
-	return "seq_0";
+	if (b->seq == 0)
+		return "seq_0";
+	return NULL;
 }
 
-int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
+/* One message's effects and their store write (applier_apply). */
+static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
 {
 	if (p >= a->nparts)
 		return ERR_INVAL;
@@ -341,16 +345,15 @@ int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_
 		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
-	if (b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
-	    !item_edge_valid(b.region.p, b.region.n) || b.seq == 0) {
+	const char *fault = header_fault(&b, p);
+	if (fault) {
 		STAT_ADD(a, batches_bad, 1);
 		log_error("batch with bad header skipped",
 		          "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
-		          " edge_ok=%d region_ok=%d",
-		          p, offset, b.partition, b.seq, item_edge_valid(b.edge.p, b.edge.n),
-		          item_edge_valid(b.region.p, b.region.n));
+		          " fault=%s",
+		          p, offset, b.partition, b.seq, fault);
 		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
-		           header_fault(&b, p), b.partition, b.seq);
+		           fault, b.partition, b.seq);
 		wire_batch_free(&b);
 		goto write;
 	}
@@ -386,6 +389,18 @@ write:;
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);
 	return 0;
+}
+
+int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
+{
+	const applier_obs *obs = a->obs;
+	if (obs && obs->begin)
+		obs->begin(obs->ctx);
+	uint64_t t0 = clock_mono_ns();
+	int rc = apply_message(a, p, offset, msg, len);
+	if (obs && obs->end)
+		obs->end(obs->ctx, clock_mono_ns() - t0);
+	return rc;
 }
 
 int applier_reset_offset(applier *a, uint32_t p, int64_t offset, bool new_epoch)

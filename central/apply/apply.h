@@ -132,12 +132,16 @@ void applier_dead_letter_failed(applier *a);
  *                changed (0 or 1 for a set counter, n for a sum)
  *   invalid:     an op was skipped, for reason why (as in the
  *                dead-letter reason's first_reason)
- *   store_write: one store write took ns nanoseconds */
+ *   store_write: one store write took ns nanoseconds
+ *   begin, end:  applier_apply of one message starts, and ends after ns
+ *                nanoseconds (its decode, effects and store write) */
 typedef struct applier_obs {
 	void *ctx;
 	void (*op)(void *ctx, const counter_def *def, const wire_op *op, uint64_t moved);
 	void (*invalid)(void *ctx, const char *why);
 	void (*store_write)(void *ctx, uint64_t ns);
+	void (*begin)(void *ctx);
+	void (*end)(void *ctx, uint64_t ns);
 } applier_obs;
 
 /* Sets (obs NULL: clears) the instruments; obs must outlive the applier

@@ -115,16 +115,19 @@ void cmetrics_feed(cmetrics *cm, applier *ap)
 	applier_set_obs(ap, &cm->obs);
 }
 
-int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const void *msg,
-                   size_t len)
+/* The applier's observer, around each message it applies. */
+static void on_begin(void *ctx)
 {
-	double t0 = clock_mono_s();
+	cmetrics *cm = ctx;
 	cm->now_ms = clock_mono_ms();
-	int rc = applier_apply(ap, p, offset, msg, len);
+}
+
+static void on_end(void *ctx, uint64_t ns)
+{
+	cmetrics *cm = ctx;
 	hot_flush(cm);
 	cm->now_ms = 0;
-	metric_observe(cm->apply_duration, clock_mono_s() - t0);
-	return rc;
+	metric_observe(cm->apply_duration, (double)ns / 1e9);
 }
 
 void cmetrics_snapshot_queued(cmetrics *cm, uint32_t p, size_t ncounts)
@@ -171,32 +174,33 @@ void cmetrics_note_lag(cmetrics *cm)
 
 /* ---- render hooks -------------------------------------------------------- */
 
-typedef struct legacy {
+/* One counter of applier_stats rendered as a family of its own. */
+typedef struct stat_family {
 	const char *name, *help;
 	size_t off; /* in applier_stats */
-} legacy;
+} stat_family;
 
-#define LEGACY(f, n, h)                                                                            \
+#define STAT_FAMILY(f, n, h)                                                                       \
 	{                                                                                          \
 		n, h, offsetof(applier_stats, f)                                                   \
 	}
-static const legacy applier_families[] = {
-    LEGACY(batches_applied, "batches_applied_total",
-           "Batches applied in order, held ones included."),
-    LEGACY(batches_duplicate, "batches_duplicate_total",
-           "Batches skipped because their sequence was already applied."),
-    LEGACY(batches_held, "batches_held_total", "Batches stored to wait for a gap to fill."),
-    LEGACY(batches_bad, "batches_bad_total",
-           "Messages skipped as undecodable or with a bad header."),
-    LEGACY(batches_deadlettered, "batches_deadlettered_total",
-           "Messages refused in whole or in part and quarantined (dead-letter topic)."),
-    LEGACY(deadletter_failed, "deadletter_failed_total",
-           "Quarantined messages that did not reach the dead-letter topic."),
-    LEGACY(store_writes, "store_writes_total",
-           "Atomic store writes of applied input (one per consumed message)."),
-    LEGACY(numbers_clamped, "numbers_clamped_total",
-           "Counts or buckets an op would have taken below 0 (or past the top), held there: "
-           "the stored numbers disagree with the memberships (central verify)."),
+static const stat_family applier_families[] = {
+    STAT_FAMILY(batches_applied, "batches_applied_total",
+                "Batches applied in order, held ones included."),
+    STAT_FAMILY(batches_duplicate, "batches_duplicate_total",
+                "Batches skipped because their sequence was already applied."),
+    STAT_FAMILY(batches_held, "batches_held_total", "Batches stored to wait for a gap to fill."),
+    STAT_FAMILY(batches_bad, "batches_bad_total",
+                "Messages skipped as undecodable or with a bad header."),
+    STAT_FAMILY(batches_deadlettered, "batches_deadlettered_total",
+                "Messages refused in whole or in part and quarantined (dead-letter topic)."),
+    STAT_FAMILY(deadletter_failed, "deadletter_failed_total",
+                "Quarantined messages that did not reach the dead-letter topic."),
+    STAT_FAMILY(store_writes, "store_writes_total",
+                "Atomic store writes of applied input (one per consumed message)."),
+    STAT_FAMILY(numbers_clamped, "numbers_clamped_total",
+                "Counts or buckets an op would have taken below 0 (or past the top), held there: "
+                "the stored numbers disagree with the memberships (central verify)."),
 };
 
 static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,
@@ -214,7 +218,7 @@ static void hook_counters(void *ctx, sbuf *out)
 		applier_stats st;
 		applier_get_stats(cm->o.ap, &st);
 		for (size_t i = 0; i < sizeof applier_families / sizeof applier_families[0]; i++) {
-			const legacy *l = &applier_families[i];
+			const stat_family *l = &applier_families[i];
 			uint64_t v;
 			memcpy(&v, (const char *)&st + l->off, sizeof v);
 			counter_family(cm->reg, out, l->name, l->help, v);
@@ -455,8 +459,12 @@ cmetrics *cmetrics_new(const cmetrics_opts *o)
 		atomic_init(&cm->lag_max[p], -1);
 		atomic_init(&cm->snap_ok_ms[p], 0);
 	}
-	cm->obs = (applier_obs){
-	    .ctx = cm, .op = on_op, .invalid = on_invalid, .store_write = on_store_write};
+	cm->obs = (applier_obs){.ctx = cm,
+	                        .op = on_op,
+	                        .invalid = on_invalid,
+	                        .store_write = on_store_write,
+	                        .begin = on_begin,
+	                        .end = on_end};
 	register_series(cm);
 	cm->ready = metrics_gauge(cm->reg, "ready", "1 while /readyz answers 200, else 0.", NULL);
 	static const char *const checks[3] = {"store", "kafka", "lag"};

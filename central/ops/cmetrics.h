@@ -3,11 +3,12 @@
  * hot-items sketch (topk.h) of the counts that move fastest.
  *
  * Three kinds of source feed it:
- *   - the applier, through its instruments (applier_obs): ops applied per
+ *   - the applier, through its instruments (applier_obs, set by
+ *     cmetrics_feed): each message's apply time, ops applied per
  *     counter, invalid ops per reason, store write times, and every op
  *     that moved a count goes to the hot-items sketch;
- *   - the run loop: each message's apply time (cmetrics_apply), snapshots
- *     queued and delivered, the lag after a watermark refresh;
+ *   - the run loop: snapshots queued and delivered, the lag after a
+ *     watermark refresh;
  *   - render hooks, read at scrape time from atomics and LevelDB: the
  *     applier's stats, per-partition offsets, lag and snapshot age, the
  *     caches, the store (its LevelDB figures through store_metrics.h,
@@ -57,12 +58,6 @@ void cmetrics_free(cmetrics *cm);
 
 /* Start-up: makes ap (the one in the opts) feed the instruments. */
 void cmetrics_feed(cmetrics *cm, applier *ap);
-
-/* Run loop: applier_apply of one message just polled, timed into
- * apply_duration_seconds (poll to store write done); the message's
- * hot-item adds reach the sketch before it returns. Returns what applier_apply does. */
-int cmetrics_apply(cmetrics *cm, applier *ap, uint32_t p, int64_t offset, const void *msg,
-                   size_t len) WARN_UNUSED;
 
 /* Run loop: a snapshot message of ncounts counts was queued for p. */
 void cmetrics_snapshot_queued(cmetrics *cm, uint32_t p, size_t ncounts);

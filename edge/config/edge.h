@@ -41,14 +41,14 @@ typedef struct edge_config {
 	char *jwt_issuer;        /* required iss, empty = not checked */
 	char *jwt_audience;      /* required aud, empty = not checked */
 	int64_t jwt_leeway_s;    /* clock leeway for exp and nbf */
-	int64_t seal_ops;
-	bool seal_sums;
-	int64_t seal_age_ms;
+	int64_t batch_max_ops;   /* batch.max_ops: the ledger seals at this many */
+	bool batch_sums;
+	int64_t batch_max_age_ms;
 	int64_t budget_mb;
 	int64_t window_kb;
 	int64_t cache_entries;
-	int64_t max_items;
-	int64_t max_ops;
+	int64_t api_max_items;
+	int64_t api_max_ops; /* api.max_ops: ops per POST /v1/ops */
 	int64_t idem_retention_s;
 	int64_t max_age_s;
 	int64_t stale_s;

@@ -242,9 +242,9 @@ void ledger_free(ledger *l)
 		return;
 	ledger_stop_commits(l);
 	if (l->view.pv) {
-		ledger_clock_counts(l);
+		ledger_lock_counts(l);
 		ledger_keep_flush(l); /* what readers kept since the last seal tick */
-		ledger_cunlock_counts(l);
+		ledger_unlock_counts(l);
 	}
 	ledger_outbox_free(l);
 	ledger_group_free(l);
@@ -272,12 +272,12 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	 * case. */
 	bool counts = true;
 	if (force)
-		ledger_clock_counts(l);
+		ledger_lock_counts(l);
 	else
 		counts = pthread_mutex_trylock(&l->cmu) == 0;
 	if (counts) {
 		ledger_keep_flush(l);
-		ledger_cunlock_counts(l); /* a seal writes no counts */
+		ledger_unlock_counts(l); /* a seal writes no counts */
 	}
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
@@ -294,7 +294,7 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 {
-	char key[8];
+	char key[EKEY_PART_LEN];
 	uint64_t off;
 	int rc = store_read_u64(l->db, key, ekey_part(key, EKEY_SNAP_OFFSET, p), &off);
 	if (rc == 0)
@@ -304,16 +304,16 @@ int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 
 int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 {
-	char key[8];
+	char key[EKEY_PART_LEN];
 	unsigned char val[8];
 	store_put_u64(val, (uint64_t)offset);
-	ledger_clock_counts(l); /* a snapshot position: a count writer */
+	ledger_lock_counts(l); /* a snapshot position: a count writer */
 	ledger_lock(l);
 	store_batch_clear(l->wb);
 	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	int rc = store_write(l->db, l->wb);
 	ledger_unlock(l);
-	ledger_cunlock_counts(l);
+	ledger_unlock_counts(l);
 	return rc;
 }
 
@@ -322,11 +322,11 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
-	ledger_clock_counts(l);
+	ledger_lock_counts(l);
 	store_batch *wb = l->snap_wb;
 	outbox_part *pt = &l->outbox.parts[p];
 	int rc = 0;
-	char key[16];
+	char key[EKEY_PART_SEQ_LEN];
 	unsigned char val[8];
 	ledger_confirm conf = {0};
 	bool *skip = NULL;
@@ -406,7 +406,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	ledger_cunlock_counts(l);
+	ledger_unlock_counts(l);
 	return rc;
 }
 

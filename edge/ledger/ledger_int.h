@@ -646,12 +646,12 @@ static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
  * taken by the upstream thread (snapshots, the seal tick, a snapshot
  * position reset), the checkpoint loader, the drain's forced seal and
  * ledger_free, never by a request. */
-static inline void ledger_clock_counts(ledger *l)
+static inline void ledger_lock_counts(ledger *l)
 {
 	pthread_mutex_lock(&l->cmu);
 }
 
-static inline void ledger_cunlock_counts(ledger *l)
+static inline void ledger_unlock_counts(ledger *l)
 {
 	pthread_mutex_unlock(&l->cmu);
 }

@@ -74,8 +74,7 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	metrics_family(m, out, "cache_hits_total", METRIC_COUNTER,
 	               "Cache lookups answered from memory, by cache (snapshots: the snapshot "
 	               "counts, cache.entries).");
-	metrics_sample(m, out, "cache_hits_total", "cache=\"snapshots\"",
-	               (double)ls.cache_hits);
+	metrics_sample(m, out, "cache_hits_total", "cache=\"snapshots\"", (double)ls.cache_hits);
 	metrics_family(m, out, "cache_misses_total", METRIC_COUNTER,
 	               "Cache lookups that went to the store, by cache.");
 	metrics_sample(m, out, "cache_misses_total", "cache=\"snapshots\"",
@@ -102,29 +101,33 @@ static void render(const metrics *m, void *obj, sbuf *out)
 		metrics_sample(m, out, "ledger_view_stripe_seconds_total", lbl,
 		               (double)ls.view_stripe_ns[i] / 1e9);
 	}
-	metrics_single(m, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
+	metrics_single(
+	    m, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
 	    "The commit thread's CPU time in group writes and the building of their records: "
 	    "commit_write's time without the wait for an fsync.",
 	    (double)ls.commit_write_cpu_ns / 1e9);
-	metrics_single(m, out, "ledger_seal_write_cpu_seconds_total", METRIC_COUNTER,
+	metrics_single(
+	    m, out, "ledger_seal_write_cpu_seconds_total", METRIC_COUNTER,
 	    "CPU time of seals' encoding and store writes, made outside the writer lock but one "
 	    "seal at a time.",
 	    (double)ls.seal_write_cpu_ns / 1e9);
 	uint64_t loaded;
 	uint32_t complete = ledger_replica_ready(lg, &loaded);
-	metrics_single(m, out, "replica_partitions_complete", METRIC_GAUGE,
+	metrics_single(
+	    m, out, "replica_partitions_complete", METRIC_GAUGE,
 	    "Partitions whose replica of counts is complete (every count central has is here).",
 	    (double)complete);
-	metrics_single(m, out, "replica_counts_loaded", METRIC_GAUGE,
+	metrics_single(
+	    m, out, "replica_counts_loaded", METRIC_GAUGE,
 	    "Counts the current or last checkpoint load of each partition brought, summed.",
 	    (double)loaded);
 
 	ledger_part_info parts[PARTITION_MAX];
 	size_t np = ledger_get_parts(lg, parts, PARTITION_MAX);
 	metrics_single(m, out, "partitions", METRIC_GAUGE,
-	    "Partitions of the deployment (topics.partitions): what "
-	    "replica_partitions_complete reaches once the replica is complete.",
-	    (double)np);
+	               "Partitions of the deployment (topics.partitions): what "
+	               "replica_partitions_complete reaches once the replica is complete.",
+	               (double)np);
 	uint64_t now = clock_wall_ms();
 	char labels[48];
 	metrics_family(m, out, "snapshot_age_seconds", METRIC_GAUGE,

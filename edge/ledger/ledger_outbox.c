@@ -234,7 +234,7 @@ void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t seale
 
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 {
-	char key[16];
+	char key[EKEY_PART_SEQ_LEN];
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		outbox_part *pt = &l->outbox.parts[p];
 		char *buf;
@@ -368,7 +368,7 @@ static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fre
 		if (fresh && s->seq == fresh_seq) {
 			rc = send_one(l, p, s, fresh, fresh_len);
 		} else {
-			char key[13];
+			char key[EKEY_PART_SEQ_LEN];
 			char *buf;
 			size_t len;
 			rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf,
@@ -733,7 +733,7 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
                           ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
-	char key[16];
+	char key[EKEY_PART_SEQ_LEN];
 	unsigned char val[24];
 	c->applied = pt->applied;
 	c->held = 0;
@@ -780,7 +780,7 @@ static void out_entry(void *ctx, wire_str counter, wire_str item, int64_t delta)
 
 void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 {
-	char key[16];
+	char key[EKEY_PART_SEQ_LEN];
 	size_t cap = 0;
 	for (size_t i = 0; i < c->ndrop; i++) {
 		uint64_t seq = c->drop[i];

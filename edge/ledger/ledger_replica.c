@@ -40,7 +40,7 @@
 static void replica_put(store_batch *wb, uint32_t p, const replica_part *rp)
 {
 	unsigned char val[RHEAD + KEY_MAX];
-	char key[8];
+	char key[EKEY_PART_LEN];
 	val[0] = (unsigned char)rp->state;
 	store_put_u64(val + 1, rp->ckpt_lo);
 	store_put_u64(val + 9, rp->ckpt_hi);
@@ -51,7 +51,7 @@ static void replica_put(store_batch *wb, uint32_t p, const replica_part *rp)
 
 int ledger_replica_load(ledger *l, char *err, size_t errlen)
 {
-	char key[8];
+	char key[EKEY_PART_LEN];
 	unsigned char val[RHEAD + KEY_MAX];
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		replica_part *rp = &l->replica.parts[p];
@@ -107,9 +107,9 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 {
 	if (p >= l->o.partitions)
 		return ERR_INVAL;
-	char key[8];
+	char key[EKEY_PART_LEN];
 	unsigned char val[8];
-	ledger_clock_counts(l);
+	ledger_lock_counts(l);
 	ledger_lock(l);
 	replica_part *rp = &l->replica.parts[p];
 	int was = rp->state;
@@ -138,7 +138,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		ledger_vunlock(l, vs);
 	}
 	ledger_unlock(l);
-	ledger_cunlock_counts(l);
+	ledger_unlock_counts(l);
 	return rc;
 }
 
@@ -147,13 +147,13 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
 	uint32_t p = s->partition;
-	ledger_clock_counts(l);
+	ledger_lock_counts(l);
 	ledger_lock(l);
 	replica_part *rp = &l->replica.parts[p];
 	outbox_part *pt = &l->outbox.parts[p];
 	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
 		ledger_unlock(l);
-		ledger_cunlock_counts(l);
+		ledger_unlock_counts(l);
 		return ERR_AGAIN;
 	}
 	/* As with a snapshot (ledger.c): staged under the writer mutex,
@@ -238,7 +238,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 out:
 	ledger_confirm_free(&conf);
 	free(skip);
-	ledger_cunlock_counts(l);
+	ledger_unlock_counts(l);
 	return rc;
 }
 

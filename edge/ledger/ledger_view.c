@@ -175,7 +175,7 @@ static int get_from(ledger *l, const vsnap *from, const void *key, size_t kn, ch
  * or NULL. */
 static char *flags_from(ledger *l, const vsnap *from, uint32_t p, uint64_t seq, uint32_t nops)
 {
-	char key[13];
+	char key[EKEY_PART_SEQ_LEN];
 	char *buf;
 	size_t len;
 	if (get_from(l, from, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
@@ -388,7 +388,7 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 	}
 	key_sum ks = {key, kn, 0};
 	for (uint64_t seq = f->lo + 1; seq <= f->hi; seq++) {
-		char bkey[13];
+		char bkey[EKEY_PART_SEQ_LEN];
 		size_t bn = ekey_part_seq(bkey, EKEY_BATCH, f->p, seq);
 		const vsnap *src = f->from;
 		int rc = get_from(l, src, bkey, bn, &buf, &len);

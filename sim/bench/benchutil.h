@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* SplitMix64: the next 64-bit value of the sequence *s seeds. */
 static inline uint64_t bench_splitmix(uint64_t *s)
 {
@@ -25,9 +27,7 @@ static inline uint64_t bench_splitmix(uint64_t *s)
  * own thread is not included). */
 static inline double bench_thread_cpu_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_thread_cpu_ns() / 1e9;
 }
 
 static inline int bench_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

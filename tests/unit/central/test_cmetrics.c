@@ -94,12 +94,12 @@ static wire_op op(const char *counter, const char *item, const char *user, int k
 }
 
 /* Applies ops (all of one partition) as the next batch of edge "e1",
- * through cmetrics_apply as the run loop does. */
+ * through applier_apply, timed by the observer cmetrics_feed set. */
 static void send_ops(const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
 	wire_util_msg m = wire_util_batch("e1", "r1", p, ++T.seq[p], ops, n, NULL, 0);
-	int rc = cmetrics_apply(T.cm, T.a, p, T.offset[p]++, m.buf, m.len);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
 	cr_assert_eq(rc, 0, "apply: %s", err_str(rc));
 	free(m.buf);
 }

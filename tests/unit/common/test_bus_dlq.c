@@ -63,9 +63,9 @@ Test(bus_dlq, a_letter_arrives_unchanged_with_why_and_where_from)
 {
 	delivery d = {0}; /* the letters' mark: kafka_util's delivery report fills it */
 	char err[256];
-	cr_assert_eq(
-	    bus_dlq_init(&q, prod, TOPIC, "likes.batches", "central-1", "input", &d, err, sizeof err),
-	    0, "%s", err);
+	cr_assert_eq(bus_dlq_init(&q, prod, TOPIC, "likes.batches", "central-1", "input", &d, err,
+	                          sizeof err),
+	             0, "%s", err);
 	static const char poison[] = "\x93\x01\xff not a batch";
 	cr_assert_eq(bus_dlq_send(&q, 7, 42, poison, sizeof poison, "bad header"), 0);
 	cr_assert(kafka_util_wait_delivery(prod, &d, 10000), "the letter was not delivered");
@@ -106,9 +106,9 @@ Test(bus_dlq, a_queue_that_stays_full_gives_the_letter_up_after_a_bounded_wait)
 	kafka_util_set(conf, "log_level", "0");
 	rd_kafka_t *stuck = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	cr_assert_not_null(stuck, "%s", err);
-	cr_assert_eq(
-	    bus_dlq_init(&q, stuck, TOPIC, "likes.batches", "central-1", "input", NULL, err, sizeof err),
-	    0, "%s", err);
+	cr_assert_eq(bus_dlq_init(&q, stuck, TOPIC, "likes.batches", "central-1", "input", NULL,
+	                          err, sizeof err),
+	             0, "%s", err);
 	cr_assert_eq(bus_dlq_send(&q, 0, 1, "first", 5, "bad"), 0, "the first one is queued");
 	uint64_t t0 = clock_mono_ms();
 	cr_assert_eq(bus_dlq_send(&q, 0, 2, "second", 6, "bad"), ERR_KAFKA);
@@ -125,8 +125,8 @@ Test(bus_dlq, delivery_reports_are_told_apart_by_the_mark)
 {
 	static char mark, other;
 	char err[256];
-	cr_assert_eq(bus_dlq_init(&q, prod, TOPIC, "likes.batches", "central-1", "input", &mark, err,
-	                          sizeof err),
+	cr_assert_eq(bus_dlq_init(&q, prod, TOPIC, "likes.batches", "central-1", "input", &mark,
+	                          err, sizeof err),
 	             0, "%s", err);
 	rd_kafka_message_t m = {._private = &mark};
 	bool failed = true;
