@@ -107,26 +107,12 @@ telemetry *telemetry_new(size_t hot_k)
 	    metrics_histogram(m, "kafka_produce_duration_seconds",
 	                      "Time from producing a batch to its delivery report.", NULL,
 	                      metrics_latency_bounds, metrics_latency_nbounds);
-	tm->produced =
-	    metrics_counter(m, "kafka_delivered_total", "Batch messages Kafka acknowledged.", NULL);
 	tm->commit_latency = metrics_histogram(
 	    m, "store_commit_duration_seconds",
 	    "Time of a group commit's store write, from handing its batch to LevelDB to the "
 	    "write's end (with store.sync, the fsync too); the wait behind other store writes "
 	    "(snapshots, seals) included.",
 	    NULL, metrics_latency_bounds, metrics_latency_nbounds);
-	tm->produce_errors =
-	    metrics_counter(m, "kafka_produce_errors_total",
-	                    "Batch messages whose delivery failed (they are sent again).", NULL);
-	tm->snapshot_msgs = metrics_counter(m, "snapshots_received_total",
-	                                    "Snapshot messages read from Kafka.", NULL);
-	tm->snapshots_bad =
-	    metrics_counter(m, "snapshots_bad_total", "Snapshots refused whole.", NULL);
-	tm->snapshots_dlq = metrics_counter(
-	    m, "snapshots_deadlettered_total",
-	    "Snapshots refused in whole or in part and copied to the dead-letter topic.", NULL);
-	tm->deadletter_failed = metrics_counter(m, "deadletter_failed_total",
-	                                        "Dead letters that could not be produced.", NULL);
 	tm->rt_requests = metrics_counter(m, "readthrough_requests_total",
 	                                  "HTTP requests sent to central's ops API.", NULL);
 	tm->rt_counts = metrics_counter(

@@ -5,8 +5,8 @@
  * Every series a hot path moves is created in telemetry_new, so a
  * request costs an array index, one counter add and one histogram
  * observation: requests by route and status, their latency by route,
- * batches sealed by reason and their size, Kafka produce latency and
- * errors, snapshot messages, read-through requests to central. What is
+ * batches sealed by reason and their size, Kafka produce latency,
+ * read-through requests to central. What is
  * cheaper to read when scraped comes from render hooks that each owner
  * adds to the registry itself at start-up (ledger_metrics_add,
  * uplink_metrics_add, guard_metrics_add, http_tls_metrics_add,
@@ -95,15 +95,9 @@ typedef struct telemetry {
 	metric *refused[TM_NREFUSALS];
 	metric *batch_ops;       /* histogram: ops per sealed batch */
 	metric *produce_latency; /* histogram: produce call to delivery report */
-	metric *produce_errors;  /* delivery reports with an error */
 	metric *commit_latency;  /* histogram: a group commit's store write */
-	metric *produced;        /* delivered batch messages */
-	metric *snapshot_msgs;   /* snapshot messages read */
-	metric *snapshots_bad;   /* refused whole */
-	metric *snapshots_dlq;   /* copied to the dead-letter topic */
-	metric *deadletter_failed;
-	metric *rt_requests; /* HTTP requests to central */
-	metric *rt_counts;   /* of them, for counts (not memberships) */
+	metric *rt_requests;     /* HTTP requests to central */
+	metric *rt_counts;       /* of them, for counts (not memberships) */
 	metric *rt_failures;
 	metric *rt_latency;              /* histogram: request sent to answer */
 	metric *ready;                   /* 1 while /readyz answers 200 */

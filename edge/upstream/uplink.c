@@ -49,9 +49,10 @@ struct uplink {
 	telemetry *tm; /* may be NULL */
 	/* Written by the polling thread, read by any (the getters). */
 	struct {
-		_Atomic uint64_t produced, produce_errors, snapshots_bad, snapshots_deadlettered,
-		    deadletter_failed, offset_resets, snapshot_retries;
-	} st;                         /* uplink_stats's counters */
+		_Atomic uint64_t produced, produce_errors, snapshots_received, snapshots_bad,
+		    snapshots_deadlettered, deadletter_failed, offset_resets, snapshot_retries;
+	} st;                         /* uplink_stats's counters, and the only count of each: the
+	                               * registry renders them (uplink_metrics_add) */
 	_Atomic uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
 	_Atomic uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
 	uint64_t retry_at;            /* mono ms to read snapshots again from the store's
@@ -65,8 +66,6 @@ struct uplink {
 static void count_failed_letter(uplink *u)
 {
 	u->st.deadletter_failed++;
-	if (u->tm)
-		metric_add(u->tm->deadletter_failed, 1);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -87,8 +86,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		metric_observe(u->tm->produce_latency, (double)us / 1e6);
 	if (m->err) {
 		u->st.produce_errors++;
-		if (u->tm)
-			metric_add(u->tm->produce_errors, 1);
 		log_warn("batch delivery failed; it will be sent again",
 		         "partition=%u seq=%" PRIu64 " err=\"%s\"", p, seq,
 		         rd_kafka_err2str(m->err));
@@ -96,8 +93,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	}
 	u->st.produced++;
-	if (u->tm)
-		metric_add(u->tm->produced, 1);
 	atomic_store(&u->kafka_ok_ms, clock_mono_ms());
 	ledger_delivered(u->lg, p, seq, m->offset);
 }
@@ -301,8 +296,6 @@ static void stream_jumped(uplink *u, int32_t p, int64_t expected, int64_t offset
 static void dead_letter(uplink *u, const rd_kafka_message_t *m, const char *reason)
 {
 	u->st.snapshots_deadlettered++;
-	if (u->tm)
-		metric_add(u->tm->snapshots_dlq, 1);
 	if (bus_dlq_send(&u->dlq, m->partition, m->offset, m->payload, m->len, reason))
 		count_failed_letter(u);
 }
@@ -358,8 +351,6 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 static void refuse(uplink *u, const rd_kafka_message_t *m, const char *reason)
 {
 	u->st.snapshots_bad++;
-	if (u->tm)
-		metric_add(u->tm->snapshots_bad, 1);
 	log_error("snapshot refused", "partition=%d offset=%" PRId64 " reason=\"%s\"", m->partition,
 	          m->offset, reason);
 	dead_letter(u, m, reason);
@@ -448,8 +439,7 @@ void uplink_poll(uplink *u, int max)
 				         m->partition, rd_kafka_message_errstr(m));
 		} else if (m->partition >= 0 && m->partition < u->cfg->partitions) {
 			int32_t p = m->partition;
-			if (u->tm)
-				metric_add(u->tm->snapshot_msgs, 1);
+			u->st.snapshots_received++;
 			uint64_t now = clock_mono_ms();
 			atomic_store(&u->kafka_ok_ms, now);
 			atomic_store(&u->snap_seen[p], now);
@@ -486,6 +476,7 @@ void uplink_get_stats(const uplink *u, uplink_stats *out)
 	*out = (uplink_stats){
 	    .produced = atomic_load(&u->st.produced),
 	    .produce_errors = atomic_load(&u->st.produce_errors),
+	    .snapshots_received = atomic_load(&u->st.snapshots_received),
 	    .snapshots_bad = atomic_load(&u->st.snapshots_bad),
 	    .snapshots_deadlettered = atomic_load(&u->st.snapshots_deadlettered),
 	    .deadletter_failed = atomic_load(&u->st.deadletter_failed),
@@ -539,6 +530,26 @@ void uplink_free(uplink *u)
 static void render(const metrics *m, void *obj, sbuf *out)
 {
 	uplink *u = obj;
+	uplink_stats st;
+	uplink_get_stats(u, &st);
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} c[] = {
+	    {"kafka_delivered_total", "Batch messages Kafka acknowledged.", st.produced},
+	    {"kafka_produce_errors_total",
+	     "Batch messages whose delivery failed (they are sent again).", st.produce_errors},
+	    {"snapshots_received_total", "Snapshot messages read from Kafka.",
+	     st.snapshots_received},
+	    {"snapshots_bad_total", "Snapshots refused whole.", st.snapshots_bad},
+	    {"snapshots_deadlettered_total",
+	     "Snapshots refused in whole or in part and copied to the dead-letter topic.",
+	     st.snapshots_deadlettered},
+	    {"deadletter_failed_total", "Dead letters that could not be produced.",
+	     st.deadletter_failed},
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+		metrics_single(m, out, c[i].name, METRIC_COUNTER, c[i].help, (double)c[i].v);
 	metrics_single(m, out, "kafka_inflight_messages", METRIC_GAUGE,
 	               "Messages in the producer's queue, not yet acknowledged by Kafka.",
 	               (double)uplink_outq_len(u));

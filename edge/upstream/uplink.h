@@ -30,6 +30,7 @@ typedef struct uplink uplink;
 typedef struct uplink_stats {
 	uint64_t produced; /* batch messages delivered */
 	uint64_t produce_errors;
+	uint64_t snapshots_received;     /* snapshot messages read */
 	uint64_t snapshots_bad;          /* refused in whole: undecodable or inconsistent */
 	uint64_t snapshots_deadlettered; /* refused in whole or in part: quarantined */
 	uint64_t deadletter_failed;      /* of those, not queued or not delivered */
@@ -61,9 +62,12 @@ int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t par
 /* tm (may be NULL) gets the produce latency, delivery errors and
  * snapshot messages. */
 uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen);
-/* Adds kafka_inflight_messages and the offset commits' counters
- * (kafka_offset_commits_total, kafka_offset_commit_errors_total), read
- * from u at each render, to reg. Start-up. */
+/* Adds the uplink's families to reg, read from u at each render: its
+ * counters (kafka_delivered_total, kafka_produce_errors_total,
+ * snapshots_received_total, snapshots_bad_total,
+ * snapshots_deadlettered_total, deadletter_failed_total: uplink_stats,
+ * the only count of each), kafka_inflight_messages and the offset
+ * commits' counters. Start-up. */
 void uplink_metrics_add(metrics *reg, uplink *u);
 /* Starts reading snapshots into lg (after the ledger exists). */
 int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;

@@ -126,6 +126,11 @@ Test(metrics, exposition_parses_and_every_family_is_described)
 	cr_assert_geq(prom_util_get(text, "likes_edge_kafka_delivered_total"), 1);
 	cr_assert_geq(prom_util_get(text, "likes_edge_kafka_produce_duration_seconds_count"), 1);
 	cr_assert_geq(prom_util_get(text, "likes_edge_snapshots_received_total"), 1);
+	/* The uplink's own counters (uplink_metrics_add): nothing refused here. */
+	cr_assert_geq(prom_util_get(text, "likes_edge_kafka_produce_errors_total"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_snapshots_bad_total"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_snapshots_deadlettered_total"), 0);
+	cr_assert_eq(prom_util_get(text, "likes_edge_deadletter_failed_total"), 0);
 	cr_assert_geq(prom_util_get(text, "likes_edge_batches_sealed_total{reason=\"age\"}"), 1);
 	cr_assert_geq(prom_util_get(text, "likes_edge_batch_ops_count"), 1);
 	/* Every group commit that was written is timed, and only those. */

@@ -561,16 +561,12 @@ Test(api, metrics_parse_and_keep_their_names)
 	                       "likes_edge_pending_bytes",
 	                       "likes_edge_pending_batches",
 	                       "likes_edge_snapshots_applied_total",
-	                       "likes_edge_snapshots_bad_total",
-	                       "likes_edge_snapshots_deadlettered_total",
-	                       "likes_edge_deadletter_failed_total",
 	                       "likes_edge_snapshot_age_seconds{partition=\"1\"}",
 	                       "likes_edge_store_approximate_bytes",
 	                       "likes_edge_store_memory_bytes",
 	                       "likes_edge_store_level_files{level=\"0\"}",
 	                       "likes_edge_store_compaction_read_bytes_total",
 	                       "likes_edge_store_compaction_written_bytes_total",
-	                       "likes_edge_snapshots_received_total",
 	                       "likes_edge_cache_hits_total{cache=\"snapshots\"}",
 	                       "likes_edge_cache_misses_total{cache=\"snapshots\"}"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
