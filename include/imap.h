@@ -6,7 +6,9 @@
  * two (its slot, then its key's own allocation); a longer key is kept
  * apart and costs the second miss again. The caller hashes (smap_hash),
  * so one hash serves several maps. There is no deletion: entries leave
- * with their generation (imap_put_gen) or with the map.
+ * with their generation (imap_put_gen, the two-generation rule of
+ * smap_put_gen kept on this table: smap.h says why it is not shared) or
+ * with the map.
  *
  * Threads: one owner, or its owner's lock. Other threads may start
  * loading a key's slot before they take that lock: the owner publishes

@@ -39,7 +39,16 @@ void smap_free_values(smap *m);
 /* A cache of two generations holding at most cap entries: the slot for
  * key in hot (*created says whether it is new; then its value is zero).
  * When hot is full, cold is dropped whole (its pointer values free()d
- * first when free_values) and hot becomes cold. */
+ * first when free_values) and hot becomes cold.
+ *
+ * The same rule stands twice more, over other tables: imap_put_gen (the
+ * count cache: its key inline in a one-cache-line slot, so a lookup is
+ * one miss) and kcache (central/apply/ktab.h: values copied into an
+ * arena that never moves, and a cold hit copied back to hot). Each is a
+ * dozen lines over its own table; one policy for all three would put an
+ * interface of callbacks on the count cache's lookup, the edge's
+ * hottest path, to save those lines. test_smap, test_imap and test_ktab
+ * hold the rule for each. */
 smap_val *smap_put_gen(smap *hot, smap *cold, size_t cap, const void *key, size_t klen,
                        bool free_values, bool *created);
 /* smap_put_gen with hash = smap_hash(key, klen). */

@@ -11,7 +11,9 @@
  * try the hot one, then the cold one (a cold hit is copied to hot); when
  * hot fills up (cap / 2 entries) the cold generation is emptied and the
  * generations swap. Values are copied in and out, up to KCACHE_VALUE_MAX
- * bytes each. A cap of 0 turns the cache off: every get misses.
+ * bytes each. A cap of 0 turns the cache off: every get misses. (The
+ * edge's caches keep the same rule on smap and imap; smap.h says why each
+ * table keeps its own dozen lines of it.)
  *
  * Not thread-safe: one owner thread each (a cache's hit and miss counts
  * and its bytes may be read from any thread).
