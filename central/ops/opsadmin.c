@@ -108,8 +108,10 @@ static int scan(ops_api *api, struct evhttp_request *req, verify_report *r)
 	return 0;
 }
 
-void ops_route_verify(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_verify(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	size_t limit;
 	if (!limit_of(req, kv, VERIFY_LIMIT_DEFAULT, VERIFY_LIMIT_MAX, &limit))
 		return;
@@ -129,8 +131,10 @@ void ops_route_verify(ops_api *api, struct evhttp_request *req, const query *kv)
 	verify_report_free(&r);
 }
 
-void ops_route_repair(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_repair(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	if (!api->repair) {
 		ops_reply_error(req, 503, "unavailable", "repair is not wired in this process");
 		return;
@@ -259,8 +263,10 @@ static void export_more(struct evhttp_connection *con, void *arg)
 	export_free(x);
 }
 
-void ops_route_export(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_export(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	const char *format = query_get(kv, "format");
 	const char *counter = query_get(kv, "counter");
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
@@ -326,8 +332,9 @@ uint64_t ops_store_bytes(const char *data_dir)
 	return sum;
 }
 
-void ops_route_stats(ops_api *api, struct evhttp_request *req)
+void ops_route_stats(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
 	struct evbuffer *out = evbuffer_new();
 	if (!out)
 		abort();
@@ -438,8 +445,10 @@ static int whole_digest(store_snap *sn, uint64_t *digest, uint64_t *keys)
  * of its state and the offset it reflects, all from one snapshot; and,
  * as before sharding, the whole store's digest and every partition's
  * offset (sim/drill/check.c compares replicas with those). */
-void ops_route_digest(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_digest(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	const char *pq = query_get(kv, "partition");
 	int64_t only = -1;
 	if (pq) {
@@ -493,8 +502,10 @@ void ops_route_digest(ops_api *api, struct evhttp_request *req, const query *kv)
 
 /* ---- /v1/admin/backup ---------------------------------------------------- */
 
-void ops_route_backup(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_backup(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	const char *dir = query_get(kv, "dir");
 	if (!dir) {
 		ops_reply_error(req, 400, "bad_request", "dir=PATH (absolute, new) is needed");

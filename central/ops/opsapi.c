@@ -14,6 +14,7 @@
 #include "central/ops/opsapi_int.h"
 #include "sbuf.h"
 #include "central/ops/cmetrics.h"
+#include "route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -151,16 +152,14 @@ static bool token_matches(const char *given, const char *want)
 	return diff == 0;
 }
 
-/* Read routes. The one route that writes (POST /v1/admin/repair)
- * checks the token itself and always needs it, even from loopback and
- * with an empty token: it never comes through here. */
-static bool authorized(const ops_api *api, struct evhttp_request *req, const char *path)
+/* May req call a route of this access (route.h)? With no token set,
+ * every read route is open; ROUTE_ADMIN never comes here (handle checks
+ * it: the token always, even from loopback). */
+static bool authorized(const ops_api *api, struct evhttp_request *req, route_access access)
 {
-	if (!api->token[0])
+	if (!api->token[0] || access == ROUTE_PUBLIC)
 		return true;
-	if ((strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-	     strcmp(path, "/metrics") == 0) &&
-	    from_loopback(req))
+	if (access == ROUTE_TOKEN_OR_LOOPBACK && from_loopback(req))
 		return true;
 	return ops_bearer_ok(api, req);
 }
@@ -194,8 +193,9 @@ bool ops_parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, q
 /* ---- /readyz ------------------------------------------------------------- */
 
 /* The daemon's checks (its readiness hook): 200 when all pass, else 503. */
-static void route_ready(ops_api *api, struct evhttp_request *req)
+static void route_ready(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
 	ops_readiness r = {.store = {false, "not started"},
 	                   .kafka = {false, "not started"},
 	                   .lag = {false, "not started"}};
@@ -219,75 +219,60 @@ static void route_ready(ops_api *api, struct evhttp_request *req)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-typedef void (*query_route)(ops_api *api, struct evhttp_request *req, const query *kv);
+typedef void (*ops_route_fn)(ops_api *api, const ops_call *call);
+#define ROUTE(fn) ((route_handler)(fn))
 
 static const char *const no_params[] = {NULL};
 
-static void route_stats(ops_api *api, struct evhttp_request *req, const query *kv)
+static void route_healthz(ops_api *api, const ops_call *call)
 {
-	(void)kv;
-	ops_route_stats(api, req);
+	(void)api;
+	ops_reply_json(call->req, 200, "{\"status\":\"ok\"}");
 }
 
-/* The GET routes of one fixed path that read only their query: each
- * with the parameters it allows. */
-static const struct {
-	const char *path;
-	const char *const *params;
-	query_route fn;
-} query_routes[] = {
-    {"/v1/counts", ops_counts_params, ops_route_counts},
-    {"/v1/memberships", ops_memberships_params, ops_route_memberships},
-    {"/v1/digest", ops_digest_params, ops_route_digest},
-    {"/v1/admin/verify", ops_verify_params, ops_route_verify},
-    {"/v1/export", ops_export_params, ops_route_export},
-    {"/v1/checkpoint", ops_checkpoint_params, ops_route_checkpoint},
-    {"/v1/hot", ops_hot_params, ops_route_hot},
-    {"/v1/stats", no_params, route_stats},
+/* Central's routes (route.h), in one table that dispatch and the 404 and
+ * 405 answers read. Every read is a GET: a method the API does not take
+ * answers 405 before the path is looked up; the admin routes are POST
+ * and need the token always. params NULL: the handler reads the query
+ * itself (or takes none). */
+static const route routes[] = {
+    {"/healthz", "GET", ROUTE_TOKEN_OR_LOOPBACK, NULL, 0, 0, ROUTE(route_healthz)},
+    {"/readyz", "GET", ROUTE_TOKEN_OR_LOOPBACK, NULL, 0, 0, ROUTE(route_ready)},
+    {"/metrics", "GET", ROUTE_TOKEN_OR_LOOPBACK, NULL, 0, 0, ROUTE(ops_route_metrics)},
+    {"/v1/counts", "GET", ROUTE_TOKEN, ops_counts_params, 0, 0, ROUTE(ops_route_counts)},
+    {"/v1/memberships", "GET", ROUTE_TOKEN, ops_memberships_params, 0, 0,
+     ROUTE(ops_route_memberships)},
+    {"/v1/digest", "GET", ROUTE_TOKEN, ops_digest_params, 0, 0, ROUTE(ops_route_digest)},
+    {"/v1/admin/verify", "GET", ROUTE_TOKEN, ops_verify_params, 0, 0, ROUTE(ops_route_verify)},
+    {"/v1/export", "GET", ROUTE_TOKEN, ops_export_params, 0, 0, ROUTE(ops_route_export)},
+    {"/v1/checkpoint", "GET", ROUTE_TOKEN, ops_checkpoint_params, 0, 0,
+     ROUTE(ops_route_checkpoint)},
+    {"/v1/hot", "GET", ROUTE_TOKEN, ops_hot_params, 0, 0, ROUTE(ops_route_hot)},
+    {"/v1/stats", "GET", ROUTE_TOKEN, no_params, 0, 0, ROUTE(ops_route_stats)},
+    {"/v1/totals/", "GET", ROUTE_TOKEN, no_params, 0, 0, ROUTE(ops_route_totals)},
+    {"/v1/items/", "GET", ROUTE_TOKEN, NULL, 0, 0, ROUTE(ops_route_items)},
+    {"/v1/admin/repair", "POST", ROUTE_ADMIN, ops_verify_params, 0, 0, ROUTE(ops_route_repair)},
+    {"/v1/admin/backup", "POST", ROUTE_ADMIN, ops_backup_params, 0, 0, ROUTE(ops_route_backup)},
 };
+#define NROUTES (sizeof routes / sizeof routes[0])
 
-/* Parses the query against params (400 when it is not allowed), then
- * hands it to fn. */
-static void with_query(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
-                       const char *const *params, query_route fn)
+/* An admin route's own checks: POST, a token set, and that token. */
+static bool admin_ok(const ops_api *api, struct evhttp_request *req, const route *r,
+                     enum evhttp_cmd_type cmd)
 {
-	query kv;
-	if (ops_parse_query(req, uri, &kv, params))
-		fn(api, req, &kv);
-	query_free(&kv);
-}
-
-static void route(ops_api *api, struct evhttp_request *req, const struct evhttp_uri *uri,
-                  const char *path)
-{
-	if (strcmp(path, "/healthz") == 0) {
-		ops_reply_json(req, 200, "{\"status\":\"ok\"}");
-		return;
-	}
-	if (strcmp(path, "/readyz") == 0) {
-		route_ready(api, req);
-		return;
-	}
-	if (strcmp(path, "/metrics") == 0) {
-		ops_route_metrics(api, req);
-		return;
-	}
-	for (size_t i = 0; i < sizeof query_routes / sizeof query_routes[0]; i++) {
-		if (strcmp(path, query_routes[i].path) == 0) {
-			with_query(api, req, uri, query_routes[i].params, query_routes[i].fn);
-			return;
-		}
-	}
-	if (strncmp(path, "/v1/totals/", 11) == 0) {
-		query kv;
-		if (ops_parse_query(req, uri, &kv, no_params))
-			ops_route_totals(api, req, path + 11);
-		query_free(&kv);
-	} else if (strncmp(path, "/v1/items/", 10) == 0) {
-		ops_route_items(api, req, path + 10, uri);
+	const char *what = strrchr(r->path, '/') + 1;
+	if (cmd != EVHTTP_REQ_POST) {
+		ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
+	} else if (!api->token[0]) {
+		ops_reply_error(req, 403, "forbidden", "%s needs central.ops_token to be set",
+		                what);
+	} else if (!ops_bearer_ok(api, req)) {
+		ops_reply_error(req, 401, "unauthorized",
+		                "a valid Authorization: Bearer token is needed");
 	} else {
-		ops_reply_error(req, 404, "not_found", "no such route");
+		return true;
 	}
+	return false;
 }
 
 static void handle(struct evhttp_request *req, void *arg)
@@ -295,37 +280,41 @@ static void handle(struct evhttp_request *req, void *arg)
 	ops_api *api = arg;
 	struct evhttp_uri *uri = evhttp_uri_parse(evhttp_request_get_uri(req));
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	bool repair = path && strcmp(path, "/v1/admin/repair") == 0;
-	bool backup = path && strcmp(path, "/v1/admin/backup") == 0;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const route *r = NULL;
 	if (!path || path[0] != '/' || strlen(path) > OPS_MAX_PATH) {
 		ops_reply_error(req, 400, "bad_request", "the request target does not parse");
-	} else if (repair || backup) {
-		/* Their own checks: the token always, POST only. */
-		const char *what = repair ? "repair" : "backup";
-		if (cmd != EVHTTP_REQ_POST) {
-			ops_reply_error(req, 405, "method_not_allowed", "%s is POST only", what);
-		} else if (!api->token[0]) {
-			ops_reply_error(req, 403, "forbidden",
-			                "%s needs central.ops_token to be set", what);
-		} else if (!ops_bearer_ok(api, req)) {
-			ops_reply_error(req, 401, "unauthorized",
-			                "a valid Authorization: Bearer token is needed");
-		} else if (repair) {
-			with_query(api, req, uri, ops_verify_params, ops_route_repair);
-		} else {
-			with_query(api, req, uri, ops_backup_params, ops_route_backup);
-		}
-	} else if (!authorized(api, req, path)) {
+		goto done;
+	}
+	r = route_find(routes, NROUTES, path);
+	if (r && r->access == ROUTE_ADMIN) {
+		if (!admin_ok(api, req, r, cmd))
+			goto done;
+	} else if (!authorized(api, req, r ? r->access : ROUTE_TOKEN)) {
 		ops_reply_error(req, 401, "unauthorized",
 		                "a valid Authorization: Bearer token is needed");
+		goto done;
 	} else if (cmd != EVHTTP_REQ_GET) {
 		ops_reply_error(req, 405, "method_not_allowed",
 		                "the ops API reads with GET only; POST is for /v1/admin/repair and "
 		                "/v1/admin/backup");
-	} else {
-		route(api, req, uri, path);
+		goto done;
+	} else if (!r) {
+		ops_reply_error(req, 404, "not_found", "no such route");
+		goto done;
 	}
+	query kv;
+	ops_call call = {.req = req, .uri = uri, .kv = NULL, .rest = route_rest(r, path)};
+	if (!r->params) {
+		((ops_route_fn)r->fn)(api, &call);
+	} else {
+		if (ops_parse_query(req, uri, &kv, r->params)) {
+			call.kv = &kv;
+			((ops_route_fn)r->fn)(api, &call);
+		}
+		query_free(&kv);
+	}
+done:
 	if (uri)
 		evhttp_uri_free(uri);
 }

@@ -55,33 +55,44 @@ void ops_stream_gone(struct evhttp_request *req);
 /* Does the request carry the configured token? False when none is set. */
 bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req);
 
+/* What a route's handler is handed (the route table in opsapi.c): the
+ * request, its parsed target, its query parsed against the route's
+ * parameters (NULL for a route that takes any), and the path after the
+ * route's prefix ("" for an exact path). Lives during the call. */
+typedef struct ops_call {
+	struct evhttp_request *req;
+	const struct evhttp_uri *uri;
+	const query *kv;
+	const char *rest;
+} ops_call;
+
 /* GET /v1/admin/verify[?limit=N] */
-void ops_route_verify(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_verify(ops_api *api, const ops_call *call);
 /* POST /v1/admin/repair[?limit=N], once the caller checked the method
  * and the token (always needed, from loopback too). */
-void ops_route_repair(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_repair(ops_api *api, const ops_call *call);
 /* GET /v1/export[?format=csv|json][&counter=C] */
-void ops_route_export(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_export(ops_api *api, const ops_call *call);
 /* GET /v1/stats */
-void ops_route_stats(ops_api *api, struct evhttp_request *req);
+void ops_route_stats(ops_api *api, const ops_call *call);
 /* GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I]
  * (opsckpt.c) */
-void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_checkpoint(ops_api *api, const ops_call *call);
 
 /* 421 not_owner for item (validated) of partition p. */
 void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p);
 /* 421 not_owner for partition p asked by number. */
 void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p);
 /* GET /v1/digest[?partition=N] */
-void ops_route_digest(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_digest(ops_api *api, const ops_call *call);
 /* POST /v1/admin/backup?dir=PATH, once the caller checked the method and
  * the token. */
-void ops_route_backup(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_backup(ops_api *api, const ops_call *call);
 
 /* GET /metrics (opsmetrics.c) */
-void ops_route_metrics(ops_api *api, struct evhttp_request *req);
+void ops_route_metrics(ops_api *api, const ops_call *call);
 /* GET /v1/hot[?limit=N] (opsmetrics.c) */
-void ops_route_hot(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_hot(ops_api *api, const ops_call *call);
 
 extern const char *const ops_hot_params[];
 extern const char *const ops_verify_params[];
@@ -99,16 +110,15 @@ bool ops_parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, q
                      const char *const *allowed);
 
 /* GET /v1/counts?items=..[&counters=..][&edge=..] (opsread.c) */
-void ops_route_counts(ops_api *api, struct evhttp_request *req, const query *kv);
+void ops_route_counts(ops_api *api, const ops_call *call);
 /* GET /v1/memberships?pairs=counter/item/userhex,... (opsread.c) */
-void ops_route_memberships(ops_api *api, struct evhttp_request *req, const query *kv);
-/* GET /v1/items/T/I/C[?by=..] or /v1/items/T/I/C/users/U; rest is the
- * path after "/v1/items/", and the route parses uri's query itself
+void ops_route_memberships(ops_api *api, const ops_call *call);
+/* GET /v1/items/T/I/C[?by=..] or /v1/items/T/I/C/users/U; c->rest is the
+ * path after "/v1/items/", and the route parses c->uri's query itself
  * (opsread.c). */
-void ops_route_items(ops_api *api, struct evhttp_request *req, const char *rest,
-                     const struct evhttp_uri *uri);
-/* GET /v1/totals/{counter} (opsread.c) */
-void ops_route_totals(ops_api *api, struct evhttp_request *req, const char *counter);
+void ops_route_items(ops_api *api, const ops_call *call);
+/* GET /v1/totals/{counter}: the counter is c->rest (opsread.c) */
+void ops_route_totals(ops_api *api, const ops_call *call);
 
 extern const char *const ops_counts_params[];
 extern const char *const ops_memberships_params[];

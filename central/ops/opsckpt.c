@@ -459,8 +459,10 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 	return true;
 }
 
-void ops_route_checkpoint(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_checkpoint(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	struct evhttp_connection *con = evhttp_request_get_connection(req);
 	if (!con) {
 		evhttp_send_error(req, 500, NULL);

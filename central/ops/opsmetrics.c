@@ -27,8 +27,9 @@ static void free_text(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-void ops_route_metrics(ops_api *api, struct evhttp_request *req)
+void ops_route_metrics(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
 	struct evbuffer *out = evbuffer_new();
 	if (!out) {
 		evhttp_send_error(req, 500, NULL);
@@ -49,8 +50,10 @@ void ops_route_metrics(ops_api *api, struct evhttp_request *req)
 	evbuffer_free(out);
 }
 
-void ops_route_hot(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_hot(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	size_t k = cmetrics_hot_k(api->metrics), limit;
 	if (!hot_limit(query_get(kv, "limit"), k, &limit)) {
 		ops_reply_error(req, 400, "bad_limit", "%s", HOT_LIMIT_MESSAGE);

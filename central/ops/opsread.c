@@ -102,8 +102,10 @@ static int snap_u64(store_snap *sn, const unsigned char *key, size_t kn, uint64_
 
 const char *const ops_counts_params[] = {"items", "counters", "edge", NULL};
 
-void ops_route_counts(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_counts(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	const char *items_q = query_get(kv, "items");
 	const char *counters_q = query_get(kv, "counters");
 	const char *edge = query_get(kv, "edge");
@@ -455,8 +457,10 @@ static bool unhex(const char *s, size_t n, char *out, size_t cap)
  * order asked, each {"member","known"} as /users/{user} says them. Every
  * pair must be of a set counter and an owned partition (421 otherwise:
  * the edge's shard map is wrong). */
-void ops_route_memberships(ops_api *api, struct evhttp_request *req, const query *kv)
+void ops_route_memberships(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const query *kv = call->kv;
 	const char *q = query_get(kv, "pairs");
 	span raw[OPS_MAX_ITEMS];
 	int n = q ? split(q, raw, OPS_MAX_ITEMS) : -1;
@@ -531,9 +535,11 @@ static bool segment(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* /v1/items/T/I/C or /v1/items/T/I/C/users/U (rest is after "/v1/items/"). */
-void ops_route_items(ops_api *api, struct evhttp_request *req, const char *rest,
-                     const struct evhttp_uri *uri)
+void ops_route_items(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const char *rest = call->rest;
+	const struct evhttp_uri *uri = call->uri;
 	span seg[6];
 	int n = 0;
 	for (const char *p = rest; n < 6;) {
@@ -593,8 +599,10 @@ out:
 
 /* Sum and number of items of one counter: a full scan, for operators and
  * tests. */
-void ops_route_totals(ops_api *api, struct evhttp_request *req, const char *counter)
+void ops_route_totals(ops_api *api, const ops_call *call)
 {
+	struct evhttp_request *req = call->req;
+	const char *counter = call->rest;
 	const counter_def *def = counters_find(api->ctr, counter, strlen(counter));
 	if (!def) {
 		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");

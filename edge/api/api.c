@@ -21,6 +21,7 @@
 #include "memacct.h"
 #include "netaddr.h"
 #include "query.h"
+#include "route.h"
 #include "xmem.h"
 
 /* --- answers -------------------------------------------------------------- */
@@ -405,12 +406,6 @@ static bool charge_address(api *a, api_ctx *x, const http_request *req, http_res
 
 /* --- routing ---------------------------------------------------------------- */
 
-static bool path_is(const char *path, const char *route_path)
-{
-	size_t plen = strcspn(path, "?"), rl = strlen(route_path);
-	return plen == rl && strncmp(path, route_path, rl) == 0;
-}
-
 /* The loopback-only routes judge the client (through trusted proxies:
  * the one their headers name), and refuse a request that came through a
  * proxy the edge does not trust, wherever that proxy is. */
@@ -549,62 +544,48 @@ static int r_inspect(api *a, api_ctx *x, const http_request *req, http_response 
  * (api_int.h). */
 typedef int (*route_fn)(api *a, api_ctx *x, const http_request *req, http_response *resp);
 
-/* The edge's fixed-path routes, in one table that both dispatch and the
- * metrics' route label read. A route a request's method does not match
- * answers 405 with allow; a loopback route is absent for anyone else
- * (404, as for a path nobody serves). The item routes
- * (/v1/items/{type}/{id}/...) sit under a prefix: api_item_routes
- * (api_item.c) and item_metric. */
-typedef struct path_route {
-	const char *path;
-	const char *method; /* "GET" (HEAD too) or "POST" */
-	const char *allow;
-	bool loopback; /* for loopback clients only */
-	bool needs_tm, needs_lg;
-	tm_route metric;
-	route_fn fn;
-} path_route;
+/* What a route needs set up to exist (route.needs): tests run an api
+ * without telemetry or a ledger. */
+#define NEEDS_TM 1u
+#define NEEDS_LG 2u
+#define ITEMS_PREFIX "/v1/items/"
+#define ROUTE(fn) ((route_handler)(fn))
 
-static const path_route routes[] = {
-    {"/healthz", "GET", "GET, HEAD", false, false, false, TM_ROUTE_HEALTHZ, r_healthz},
-    {"/readyz", "GET", "GET, HEAD", false, false, false, TM_ROUTE_READYZ, r_readyz},
-    {"/metrics", "GET", "GET, HEAD", true, true, false, TM_ROUTE_METRICS, r_metrics},
-    {"/v1/hot", "GET", "GET, HEAD", true, true, false, TM_ROUTE_HOT, r_hot},
-    {"/v1/admin/inspect", "GET", "GET, HEAD", true, false, true, TM_ROUTE_OTHER, r_inspect},
-    {"/v1/counts", "GET", "GET, HEAD", false, false, false, TM_ROUTE_COUNTS, api_counts},
-    {"/v1/me", "GET", "GET, HEAD", false, false, false, TM_ROUTE_ME, api_me_batch},
-    {"/v1/ops", "POST", "POST", false, false, false, TM_ROUTE_OPS, api_ops},
+/* The edge's routes (route.h), in one table that dispatch, the 404 and
+ * 405 answers and the metrics' route label read. A route a request's
+ * method does not match answers 405 with its Allow; a loopback route is
+ * absent for anyone else (404, as for a path nobody serves). The item
+ * routes share a prefix row: api_item_routes (api_item.c) judges their
+ * methods, and item_metric their label. */
+static const route routes[] = {
+    {"/healthz", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_HEALTHZ, ROUTE(r_healthz)},
+    {"/readyz", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_READYZ, ROUTE(r_readyz)},
+    {"/metrics", "GET", ROUTE_LOOPBACK, NULL, NEEDS_TM, TM_ROUTE_METRICS, ROUTE(r_metrics)},
+    {"/v1/hot", "GET", ROUTE_LOOPBACK, NULL, NEEDS_TM, TM_ROUTE_HOT, ROUTE(r_hot)},
+    {"/v1/admin/inspect", "GET", ROUTE_LOOPBACK, NULL, NEEDS_LG, TM_ROUTE_OTHER, ROUTE(r_inspect)},
+    {"/v1/counts", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_COUNTS, ROUTE(api_counts)},
+    {"/v1/me", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_ME, ROUTE(api_me_batch)},
+    {"/v1/ops", "POST", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_OPS, ROUTE(api_ops)},
+    {ITEMS_PREFIX, NULL, ROUTE_PUBLIC, NULL, 0, TM_ROUTE_COUNT, ROUTE(api_item_routes)},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
-#define ITEMS_PREFIX "/v1/items/"
-
-static const path_route *route_find(const char *path)
-{
-	for (size_t i = 0; i < NROUTES; i++)
-		if (path_is(path, routes[i].path))
-			return &routes[i];
-	return NULL;
-}
 
 /* Is route r there for this request (its daemon parts set up, and a
  * loopback client for a loopback route)? */
-static bool route_serves(const api *a, const path_route *r, const api_ctx *x)
+static bool route_serves(const api *a, const route *r, const api_ctx *x)
 {
-	return (!r->needs_tm || a->tm) && (!r->needs_lg || a->lg) &&
-	       (!r->loopback || api_from_loopback(x));
+	return (!(r->needs & NEEDS_TM) || a->tm) && (!(r->needs & NEEDS_LG) || a->lg) &&
+	       (r->access != ROUTE_LOOPBACK || api_from_loopback(x));
 }
 
 /* Runs the first step of req's route: API_DONE or API_AGAIN. */
 static int dispatch(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	const char *path = req->path;
-	const path_route *r = route_find(path);
+	const route *r = route_find(routes, NROUTES, req->path);
 	if (r && route_serves(a, r, x)) {
-		if (strcmp(req->method, r->method) == 0)
-			return r->fn(a, x, req, resp);
-		api_method_not_allowed(resp, r->allow);
-	} else if (strncmp(path, ITEMS_PREFIX, strlen(ITEMS_PREFIX)) == 0) {
-		return api_item_routes(a, x, req, resp);
+		if (route_method_ok(r, req->method))
+			return ((route_fn)r->fn)(a, x, req, resp);
+		api_method_not_allowed(resp, route_allow(r));
 	} else if (!a->demo || !demo_site_answer(a->demo, req, resp)) {
 		api_error(resp, 404, "not_found", "no such route");
 	}
@@ -625,10 +606,10 @@ static tm_route item_metric(const http_request *req)
 /* The route a request is counted under; cheap, as every request asks. */
 static tm_route route_of(const http_request *req)
 {
-	if (strncmp(req->path, ITEMS_PREFIX, strlen(ITEMS_PREFIX)) == 0)
-		return item_metric(req);
-	const path_route *r = route_find(req->path);
-	return r ? r->metric : TM_ROUTE_OTHER;
+	const route *r = route_find(routes, NROUTES, req->path);
+	if (!r)
+		return TM_ROUTE_OTHER;
+	return r->fn == ROUTE(api_item_routes) ? item_metric(req) : (tm_route)r->metric;
 }
 
 void api_handle(void *ctx, const http_request *req, http_response *resp)
