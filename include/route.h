@@ -29,9 +29,9 @@ typedef enum route_access {
 typedef void (*route_handler)(void);
 
 typedef struct route {
-	const char *path;          /* the path; ending in '/', a prefix of paths */
-	const char *method;        /* "GET" or "POST"; NULL: the handler judges
-	                              the method (several share the path) */
+	const char *path;   /* the path; ending in '/', a prefix of paths */
+	const char *method; /* "GET" or "POST"; NULL: the handler judges
+	                       the method (several share the path) */
 	route_access access;
 	const char *const *params; /* query keys allowed (NULL-ended); NULL: any, or
 	                              the handler checks them itself */

@@ -387,6 +387,43 @@ bool api_charge_writes(api *a, const char *user, unsigned count, http_response *
 	return false;
 }
 
+int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *key,
+                     const write_req *w, const bool *skip, size_t n, ledger_render_fn render,
+                     void *ctx, ledger_answer *ans, size_t *slot, size_t *nstaged,
+                     ledger_replay *replay)
+{
+	const char *user = x->user;
+	ledger_op *ops = xcalloc(n, sizeof *ops);
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (skip && skip[i])
+			continue;
+		int prior = w[i].c->kind == COUNTER_SET && !w[i].add
+		                ? api_member_cached(a, w[i].c->name, w[i].item, user)
+		                : -1;
+		if (slot)
+			slot[i] = nl;
+		ops[nl++] = (ledger_op){.counter = w[i].c->name,
+		                        .item = w[i].item,
+		                        .user = user,
+		                        .sum = w[i].c->kind == COUNTER_SUM,
+		                        .add = w[i].add,
+		                        .n = w[i].n,
+		                        .prior = prior,
+		                        .client_hlc = w[i].client_hlc};
+	}
+	*nstaged = nl;
+	uint64_t now = clock_wall_ms();
+	ledger_idem idem = {.render = render, .ctx = ctx};
+	if (key)
+		idem.req = (idem_req){
+		    user, key, idem_fingerprint(req->method, req->path, req->body, req->body_len),
+		    now + a->cfg.idem_retention_ms};
+	int rc = ledger_stage_ops(a->lg, ops, nl, now, ans, key ? &idem : NULL, replay, x->ticket);
+	free(ops);
+	return rc;
+}
+
 /* Requests that carry no valid identity share a budget per client
  * address (the client the trusted-proxy rule found, else the peer).
  * Charged once, before the route's first step. False with a 429 in

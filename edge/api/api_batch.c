@@ -750,45 +750,21 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 		free(pl.slot);
 		return API_DONE;
 	}
-	ledger_op *lops = xcalloc(pl.n, sizeof *lops);
 	ledger_answer *ans = xcalloc(pl.n, sizeof *ans);
-	size_t nl = 0;
-	for (size_t i = 0; i < pl.n; i++) {
-		write_req *w = &pl.w[i];
-		if (pl.res[i].status != 200)
-			continue;
-		/* As a single write: never waits for central (api.c). */
-		int prior = w->c->kind == COUNTER_SET && !w->add
-		                ? api_member_cached(a, w->c->name, w->item, user)
-		                : -1;
-		pl.slot[i] = nl;
-		lops[nl++] = (ledger_op){.counter = w->c->name,
-		                         .item = w->item,
-		                         .user = user,
-		                         .sum = w->c->kind == COUNTER_SUM,
-		                         .add = w->add,
-		                         .n = w->n,
-		                         .prior = prior,
-		                         .client_hlc = w->client_hlc};
-	}
-	size_t len;
+	bool *skip = xcalloc(pl.n, sizeof *skip);
+	for (size_t i = 0; i < pl.n; i++)
+		skip[i] = pl.res[i].status != 200;
+	size_t len, nl = valid;
 	char *body;
-	if (nl == 0) {
+	if (valid == 0) {
 		/* Nothing to record: every op was refused on its own. */
 		body = render_ops(&pl, ans, 0, &len);
 		api_respond(resp, 200, body, len);
 		goto out;
 	}
-	uint64_t now = clock_wall_ms();
-	ledger_idem idem = {.render = render_ops, .ctx = &pl};
-	if (key)
-		idem.req =
-		    (idem_req){user, keybuf,
-		               idem_fingerprint(req->method, req->path, req->body, req->body_len),
-		               now + a->cfg.idem_retention_ms};
 	ledger_replay replay;
-	int rc =
-	    ledger_stage_ops(a->lg, lops, nl, now, ans, key ? &idem : NULL, &replay, x->ticket);
+	int rc = api_stage_writes(a, x, req, key ? keybuf : NULL, pl.w, skip, pl.n, render_ops, &pl,
+	                          ans, pl.slot, &nl, &replay);
 	if (rc == ERR_CONFLICT) {
 		write_result e = api_write_error(rc);
 		api_error(resp, e.status, e.code, e.message);
@@ -829,7 +805,7 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 		x->fail_body = render_ops(&pl, ans, 0, &x->fail_len);
 	}
 out:
-	free(lops);
+	free(skip);
 	free(ans);
 	free(pl.w);
 	free(pl.res);

@@ -266,6 +266,22 @@ typedef struct write_req {
 	uint64_t client_hlc;
 } write_req;
 
+/* The one write path of both write routes (the single-item POST and
+ * DELETE, and POST /v1/ops): stages the writes w[i] of x's user for
+ * which skip is NULL or skip[i] false, in one ledger_stage_ops call.
+ * Each op is built the same way: a write never waits for central, so
+ * an unlike takes its prior state from the member cache (else -1: the
+ * ledger records it without moving the count). With key, the request's
+ * idempotency record is staged too, its answer from render(ctx). ans
+ * gets one answer per staged write, in order; slot, when not NULL, the
+ * index in ans of each w[i] staged. *nstaged: how many were. Returns
+ * ledger_stage_ops's code, with *replay set when an earlier answer of
+ * the same key stands. */
+int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *key,
+                     const write_req *w, const bool *skip, size_t n, ledger_render_fn render,
+                     void *ctx, ledger_answer *ans, size_t *slot, size_t *nstaged,
+                     ledger_replay *replay) WARN_UNUSED;
+
 /* Appends the single-item write answer for (w, a) to b (api_item.c). */
 void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a);
 /* The ledger error of a write as status, code and message. */

@@ -224,33 +224,15 @@ static void answer_write(api *a, api_ctx *x, const http_request *req, http_respo
 		return;
 	if (!api_charge_writes(a, user, 1, resp))
 		return;
-	/* A write never waits for central. An unlike of a pair this edge
-	 * never saw uses what central said of it, if a lookup is cached;
-	 * otherwise the ledger records it without moving the count, and
-	 * central's snapshot settles it. */
-	int prior = r->c->kind == COUNTER_SET && !add
-	                ? api_member_cached(a, r->c->name, r->item, user)
-	                : -1;
-	uint64_t now = clock_wall_ms();
-	ledger_op op = {.counter = r->c->name,
-	                .item = r->item,
-	                .user = user,
-	                .sum = r->c->kind == COUNTER_SUM,
-	                .add = add,
-	                .n = w.n,
-	                .prior = prior,
-	                .client_hlc = w.client_hlc};
-	ledger_idem idem = {.render = render_one, .ctx = &w};
-	ledger_replay replay;
-	if (key) {
-		idem.req =
-		    (idem_req){user, keybuf,
-		               idem_fingerprint(req->method, req->path, req->body, req->body_len),
-		               now + a->cfg.idem_retention_ms};
-	}
+	/* An unlike of a pair this edge never saw uses what central said of
+	 * it, if a lookup is cached; otherwise central's snapshot settles it
+	 * (api_stage_writes). */
 	ledger_answer ans;
+	ledger_replay replay;
+	size_t staged;
 	uint64_t skipped;
-	int rc = ledger_stage_ops(a->lg, &op, 1, now, &ans, key ? &idem : NULL, &replay, x->ticket);
+	int rc = api_stage_writes(a, x, req, key ? keybuf : NULL, &w, NULL, 1, render_one, &w, &ans,
+	                          NULL, &staged, &replay);
 	if (rc) {
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)

@@ -155,13 +155,27 @@ typedef struct ledger_replay {
 /* The most stripes the view is cut in (ledger_int.h, struct view). */
 #define LEDGER_VIEW_STRIPES 16
 
+/* What sealed a batch: ledger_stats.sealed_by, and the reason label of
+ * batches_sealed_total (ledger_seal_name). */
+typedef enum ledger_seal_why {
+	LEDGER_SEAL_OPS,   /* it reached batch.max_ops */
+	LEDGER_SEAL_AGE,   /* its first op reached batch.max_age_ms */
+	LEDGER_SEAL_DRAIN, /* sealed on demand (shutdown) */
+	LEDGER_SEAL_CLOCK, /* the wall clock stepped back */
+	LEDGER_NSEALS
+} ledger_seal_why;
+
+/* The reason's name in metrics: "ops", "age", "drain", "clock". */
+const char *ledger_seal_name(ledger_seal_why why);
+
 typedef struct ledger_stats {
 	uint64_t ops_accepted;
 	uint64_t ops_duplicate;
 	uint64_t ops_replayed; /* answered from an idempotency record */
 	uint64_t ops_refused_budget;
 	uint64_t batches_sealed;
-	uint64_t batches_sent; /* produce calls, resends included */
+	uint64_t sealed_by[LEDGER_NSEALS]; /* batches_sealed by what sealed them */
+	uint64_t batches_sent;             /* produce calls, resends included */
 	uint64_t batches_resent;
 	uint64_t batches_applied; /* confirmed by a snapshot and dropped */
 	uint64_t snapshots_applied;

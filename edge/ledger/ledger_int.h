@@ -374,11 +374,11 @@ void ledger_outbox_append(ledger *l, uint32_t p, pend_op *op, uint32_t bytes, op
 void ledger_outbox_order(ledger *l);
 /* p's open batch holds a batch's worth of ops. */
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p);
-/* Seals partition p's open batch, its ops numbered up to upto (why: a
- * tm_seal, for the metrics):
+/* Seals partition p's open batch, its ops numbered up to upto (why: what
+ * sealed it, counted in sealed_by):
  * one store write, made with the mutex let go (the caller's state may
  * change meanwhile, as across ledger_wait). Mutex held. */
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto);
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto);
 /* Seals p's open batch while it holds a batch's worth (after a group
  * filled it); a failure is logged, the ops stay open. Mutex held. */
 void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);

@@ -71,6 +71,13 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
 		metrics_single(m, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
+	metrics_family(m, out, "batches_sealed_total", METRIC_COUNTER,
+	               "Batches sealed, by what sealed them.");
+	for (int i = 0; i < LEDGER_NSEALS; i++) {
+		char reason[32];
+		snprintf(reason, sizeof reason, "reason=\"%s\"", ledger_seal_name(i));
+		metrics_sample(m, out, "batches_sealed_total", reason, (double)ls.sealed_by[i]);
+	}
 	metrics_family(m, out, "cache_hits_total", METRIC_COUNTER,
 	               "Cache lookups answered from memory, by cache (snapshots: the snapshot "
 	               "counts, cache.entries).");
@@ -159,6 +166,12 @@ static void render(const metrics *m, void *obj, sbuf *out)
 		snprintf(labels, sizeof labels, "partition=\"%zu\"", p);
 		metrics_sample(m, out, "snapshot_version", labels, (double)parts[p].version);
 	}
+}
+
+const char *ledger_seal_name(ledger_seal_why why)
+{
+	static const char *const names[LEDGER_NSEALS] = {"ops", "age", "drain", "clock"};
+	return why < LEDGER_NSEALS ? names[why] : "unknown";
 }
 
 void ledger_metrics_add(metrics *reg, ledger *lg)

@@ -541,7 +541,7 @@ static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint6
 	return rc;
 }
 
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto)
 {
 	struct outbox *o = &l->outbox;
 	/* One seal at a time, so that the record counts it takes off stand
@@ -558,7 +558,7 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	/* A full batch's seal that waited for another may find that one
 	 * took the ops (two threads seal what their groups filled): a batch
 	 * no longer full waits for more ops or its age. */
-	if (why == TM_SEAL_OPS && !ledger_outbox_full(l, p))
+	if (why == LEDGER_SEAL_OPS && !ledger_outbox_full(l, p))
 		return 0;
 	/* A store that never sealed this partition may belong to an edge
 	 * rebuilt under its old id: central has applied its old batches,
@@ -632,7 +632,8 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, int why, uint64_t upto)
 	l->st.pending_ops -= n;
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
-	telemetry_sealed(l->o.tm, (tm_seal)why, (uint32_t)n);
+	l->st.sealed_by[why]++;
+	telemetry_batch_ops(l->o.tm, (uint32_t)n);
 	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
 	ob->len -= n;
 	ob->bytes -= bytes;
@@ -658,7 +659,7 @@ void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	while (ledger_outbox_full(l, p) && pt->seq_known) {
-		int rc = ledger_seal(l, p, wall_ms, TM_SEAL_OPS, UINT64_MAX);
+		int rc = ledger_seal(l, p, wall_ms, LEDGER_SEAL_OPS, UINT64_MAX);
 		if (rc) {
 			log_error("sealing failed; the ops stay pending", "partition=%u err=\"%s\"",
 			          p, err_str(rc));
@@ -675,16 +676,17 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		open_batch *ob = &pt->open;
 		if (!ob->len)
 			continue;
-		tm_seal why = force                                        ? TM_SEAL_DRAIN
-		              : wall_ms >= ob->first_ms + l->o.seal_age_ms ? TM_SEAL_AGE
-		              : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
-		                  ? TM_SEAL_CLOCK
-		                  : TM_NSEALS;
+		ledger_seal_why why = force ? LEDGER_SEAL_DRAIN
+		                      : wall_ms >= ob->first_ms + l->o.seal_age_ms ? LEDGER_SEAL_AGE
+		                      : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
+		                          ? LEDGER_SEAL_CLOCK
+		                          : LEDGER_NSEALS;
 		/* A backlog larger than one batch leaves in several: the ops
 		 * open now, not those that come while a seal writes (with the
 		 * mutex let go), which would keep this loop going. */
 		uint64_t upto = ob->ops[ob->len - 1].opno;
-		while (why != TM_NSEALS && ob->len && pt->seq_known && ob->ops[0].opno <= upto) {
+		while (why != LEDGER_NSEALS && ob->len && pt->seq_known &&
+		       ob->ops[0].opno <= upto) {
 			int r = ledger_seal(l, p, wall_ms, why, upto);
 			if (r) {
 				if (!rc)

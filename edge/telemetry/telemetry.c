@@ -30,7 +30,6 @@ static const char *const route_names[TM_NROUTES] = {
 static const int statuses[TM_NSTATUS - 1] = {200, 204, 304, 400, 401, 403, 404, 405, 408,
                                              409, 413, 422, 429, 431, 500, 502, 503, 504};
 
-static const char *const seal_names[TM_NSEALS] = {"ops", "age", "drain", "clock"};
 static const char *const refusal_names[TM_NREFUSALS] = {"budget", "rate", "store",
                                                         "idempotency_conflict"};
 
@@ -95,11 +94,6 @@ telemetry *telemetry_new(size_t hot_k)
 		snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_names[i]);
 		tm->refused[i] = metrics_counter(m, "ops_refused_total",
 		                                 "Write ops refused, by reason.", labels);
-	}
-	for (int i = 0; i < TM_NSEALS; i++) {
-		snprintf(labels, sizeof labels, "reason=\"%s\"", seal_names[i]);
-		tm->sealed[i] = metrics_counter(m, "batches_sealed_total",
-		                                "Batches sealed, by what sealed them.", labels);
 	}
 	tm->batch_ops = metrics_histogram(m, "batch_ops", "Ops per sealed batch.", NULL,
 	                                  batch_bounds, sizeof batch_bounds / sizeof *batch_bounds);
@@ -186,12 +180,10 @@ void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n)
 		metric_add(tm->refused[why], n);
 }
 
-void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops)
+void telemetry_batch_ops(telemetry *tm, uint32_t nops)
 {
-	if (!tm || why >= TM_NSEALS)
-		return;
-	metric_add(tm->sealed[why], 1);
-	metric_observe(tm->batch_ops, nops);
+	if (tm)
+		metric_observe(tm->batch_ops, nops);
 }
 
 void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,

@@ -5,7 +5,7 @@
  * Every series a hot path moves is created in telemetry_new, so a
  * request costs an array index, one counter add and one histogram
  * observation: requests by route and status, their latency by route,
- * batches sealed by reason and their size, Kafka produce latency,
+ * the size of sealed batches, Kafka produce latency,
  * read-through requests to central. What is
  * cheaper to read when scraped comes from render hooks that each owner
  * adds to the registry itself at start-up (ledger_metrics_add,
@@ -57,15 +57,6 @@ typedef enum {
 	TM_NCHECKS
 } tm_check;
 
-/* Why a batch was sealed. */
-typedef enum tm_seal {
-	TM_SEAL_OPS,   /* it reached batch.max_ops */
-	TM_SEAL_AGE,   /* its first op reached batch.max_age_ms */
-	TM_SEAL_DRAIN, /* sealed on demand (shutdown) */
-	TM_SEAL_CLOCK, /* the wall clock stepped back */
-	TM_NSEALS
-} tm_seal;
-
 /* Why ops were refused (ops_refused_total{reason}). */
 typedef enum tm_refusal {
 	TM_REFUSED_BUDGET,   /* pending budget spent (503 over_budget) */
@@ -91,7 +82,6 @@ typedef struct telemetry {
 	metrics *reg;
 	metric *requests[TM_NROUTES][TM_NSTATUS];
 	metric *latency[TM_NROUTES];
-	metric *sealed[TM_NSEALS];
 	metric *refused[TM_NREFUSALS];
 	metric *batch_ops;       /* histogram: ops per sealed batch */
 	metric *produce_latency; /* histogram: produce call to delivery report */
@@ -126,8 +116,8 @@ void telemetry_free(telemetry *tm);
 void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns);
 /* n ops refused for why. */
 void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n);
-/* A batch of nops sealed for why. */
-void telemetry_sealed(telemetry *tm, tm_seal why, uint32_t nops);
+/* A batch of nops sealed (batch_ops; the ledger counts why it sealed). */
+void telemetry_batch_ops(telemetry *tm, uint32_t nops);
 /* An op recorded that moved a count: counts n for (counter, item) in the
  * hot items, at now_ms (clock_mono_ms(), read once for a group's ops). */
 void telemetry_accepted(telemetry *tm, const char *counter, size_t cl, const char *item, size_t il,

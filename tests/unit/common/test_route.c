@@ -61,7 +61,8 @@ Test(route, methods_and_allow)
 	cr_assert_str_eq(route_allow(get), "GET, HEAD");
 	cr_assert_str_eq(route_allow(post), "POST");
 	const route *any = route_find(table, N, "/v1/items/post/1/likes");
-	cr_assert(route_method_ok(any, "DELETE"), "a row without a method leaves it to its handler");
+	cr_assert(route_method_ok(any, "DELETE"),
+	          "a row without a method leaves it to its handler");
 }
 
 Test(route, rest_is_what_follows_a_prefix)

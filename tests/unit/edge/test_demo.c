@@ -1,4 +1,4 @@
-/* test_demo.c - the demo page's static files (edge/ops/demo.c): what is
+/* test_demo.c - the demo page's static files (edge/api/demo.c): what is
  * kept at load, what each path answers, and what can never be reached.
  */
 #include <criterion/criterion.h>

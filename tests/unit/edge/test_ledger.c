@@ -162,6 +162,8 @@ Test(ledger, third_write_seals_and_sends_batch_one)
 	wire_batch_free(&b);
 	ledger_stats s = stats_now();
 	cr_assert_eq(s.batches_sealed, 1);
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_OPS], 1, "sealed for its ops");
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_AGE], 0);
 	cr_assert_eq(s.pending_ops, 0);
 	cr_assert_eq(s.pending_batches, 1);
 	cr_assert_eq(count(), 1, "sealed ops still count until confirmed");
@@ -191,6 +193,14 @@ Test(ledger, batch_seals_when_its_first_op_is_old_enough)
 	/* Nothing open: sealing again sends nothing. */
 	cr_assert_eq(ledger_seal_due(T.l, WALL + 5000, true), 0);
 	cr_assert_eq(T.nsent, 1);
+	/* A forced seal (the drain) is counted apart. */
+	write_op("u3", true, WALL + 5000);
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 5001, true), 0);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_AGE], 1);
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_DRAIN], 1);
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_OPS], 0);
+	cr_assert_str_eq(ledger_seal_name(LEDGER_SEAL_DRAIN), "drain");
 }
 
 Test(ledger, full_producer_queue_is_retried_on_pump)

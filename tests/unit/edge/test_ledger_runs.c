@@ -425,7 +425,8 @@ Test(ledger_runs, a_run_of_an_older_store_is_sealed_in_part_then_deleted_with_it
 	open_ledger();
 	cr_assert_eq(stats_now().pending_ops, 4);
 	ledger_lock(T.l);
-	int rc = ledger_seal(T.l, T.p, WALL, TM_SEAL_OPS, UINT64_MAX); /* one batch of seal_ops */
+	int rc =
+	    ledger_seal(T.l, T.p, WALL, LEDGER_SEAL_OPS, UINT64_MAX); /* one batch of seal_ops */
 	ledger_unlock(T.l);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(stats_now().pending_ops, 1, "three sealed, the fourth left open");
@@ -653,8 +654,8 @@ Test(ledger_runs, a_seal_writes_with_the_writer_mutex_let_go_while_groups_go_on)
 	during.n = 3;
 	store_write_hook(T.db, during_seal, NULL);
 	ledger_lock(T.l);
-	int rc =
-	    ledger_seal(T.l, a, WALL, TM_SEAL_AGE, UINT64_MAX); /* the 5 ops open at its start */
+	int rc = ledger_seal(T.l, a, WALL, LEDGER_SEAL_AGE,
+	                     UINT64_MAX); /* the 5 ops open at its start */
 	ledger_unlock(T.l);
 	store_write_hook(T.db, NULL, NULL);
 	cr_assert(during.mutex_free, "the seal wrote holding the writer mutex");
@@ -904,7 +905,7 @@ Test(ledger_runs, a_partition_whose_newer_ops_are_in_runs_is_read_back_in_opno_o
 	cr_assert_eq(stats_now().pending_ops, 4);
 	ledger_lock(T.l);
 	int rc =
-	    ledger_seal(T.l, a, WALL, TM_SEAL_AGE, 6); /* the ops up to 6: the group record's */
+	    ledger_seal(T.l, a, WALL, LEDGER_SEAL_AGE, 6); /* the ops up to 6: the group record's */
 	ledger_unlock(T.l);
 	cr_assert_eq(rc, 0);
 	cr_assert_eq(records(EKEY_GROUP, NPARTS), 0, "the group record's two ops were sealed");
