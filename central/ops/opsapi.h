@@ -6,6 +6,7 @@
  * applier's atomic stats and gauges, and the run loop's ops_run_stats.
  *
  *   GET /healthz                                       {"status":"ok"}
+ *   GET /readyz                                        the readiness hook's checks
  *   GET /metrics                                       Prometheus text
  *   GET /v1/counts?items=..[&counters=..][&edge=..]    up to 100 items
  *   GET /v1/items/{type}/{id}/{counter}[?by=region|?by=day[&from][&to]]
@@ -49,7 +50,8 @@
  * logged).
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
- * <token>", except /healthz and /metrics asked from a loopback address;
+ * <token>", except /healthz, /readyz and /metrics asked from a loopback
+ * address;
  * otherwise 401 unauthorized. POST /v1/admin/repair always needs the
  * token, from loopback too, and is refused (403) when none is set; so
  * does POST /v1/admin/backup (which writes a new store elsewhere, on the

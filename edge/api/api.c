@@ -393,7 +393,8 @@ int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *ke
                      ledger_replay *replay)
 {
 	const char *user = x->user;
-	ledger_op *ops = xcalloc(n, sizeof *ops);
+	ledger_op few[8]; /* a single write, and most batches, without a malloc */
+	ledger_op *ops = n <= sizeof few / sizeof *few ? few : xcalloc(n, sizeof *ops);
 	size_t nl = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (skip && skip[i])
@@ -420,7 +421,8 @@ int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *ke
 		    user, key, idem_fingerprint(req->method, req->path, req->body, req->body_len),
 		    now + a->cfg.idem_retention_ms};
 	int rc = ledger_stage_ops(a->lg, ops, nl, now, ans, key ? &idem : NULL, replay, x->ticket);
-	free(ops);
+	if (ops != few)
+		free(ops);
 	return rc;
 }
 

@@ -466,6 +466,8 @@ void guard_metrics_add(metrics *reg, guard *g)
 
 bool guard_holds(void *ctx, uint64_t *out)
 {
+	if (!ctx)
+		return false;
 	*out = guard_bytes(ctx);
 	return true;
 }

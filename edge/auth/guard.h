@@ -89,7 +89,8 @@ void guard_conn_close(guard *g, const uint8_t *ip);
  * a handler counted under its reason. g may be NULL: no hooks. */
 http_admission guard_http_admission(guard *g);
 
-/* guard_bytes as a memory holder (telemetry.h): ctx is the guard. */
+/* guard_bytes as a memory holder (telemetry.h): ctx is the guard; false
+ * (no sample) when it is NULL. */
 bool guard_holds(void *ctx, uint64_t *out);
 
 /* Adds refused_total{reason} and guard_evictions_total, read from g at

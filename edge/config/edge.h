@@ -1,5 +1,5 @@
-/* edge.h - the edge daemon's configuration and the context shared by its
- * modules (API handlers, Kafka uplink, ledger).
+/* edge.h - the edge daemon's configuration, as every module is handed
+ * it (read-only after start-up); options.c is its table of keys.
  */
 #ifndef EDGE_EDGE_H
 #define EDGE_EDGE_H

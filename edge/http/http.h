@@ -104,8 +104,6 @@ typedef void (*http_handler)(void *ctx, const http_request *req, http_response *
 
 typedef struct http_deferred http_deferred;
 
-/* Zero in a size or count field means its default. Port 0 binds any free
- * port (see http_server_port). */
 /* What the server refuses before any handler sees a request. */
 typedef enum http_refusal {
 	HTTP_REFUSED_STREAMS,   /* an HTTP/2 stream over the concurrent cap: RST_STREAM */
@@ -130,6 +128,8 @@ typedef struct http_admission {
 	void *ctx;
 } http_admission;
 
+/* Zero in a size or count field means its default. Port 0 binds any free
+ * port (see http_server_port). */
 typedef struct http_config {
 	const char *listen;     /* "127.0.0.1:8081" for h2c and HTTP/1.1,
 	                           NULL or "" = none */

@@ -59,8 +59,8 @@ typedef struct uplink_health {
 int uplink_check_snapshot(wire_snapshot *s, uint32_t msg_partition, uint32_t partitions,
                           uint32_t *dropped, char *why, size_t whylen) WARN_UNUSED;
 
-/* tm (may be NULL) gets the produce latency, delivery errors and
- * snapshot messages. */
+/* tm (may be NULL) gets the produce latency; the uplink's counters are
+ * its own (uplink_metrics_add). */
 uplink *uplink_new(const edge_config *cfg, telemetry *tm, char *err, size_t errlen);
 /* Adds the uplink's families to reg, read from u at each render: its
  * counters (kafka_delivered_total, kafka_produce_errors_total,

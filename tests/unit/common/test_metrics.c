@@ -113,6 +113,33 @@ Test(metrics, hooks_append_their_families_after_the_series)
 	                           "t_lag{partition=\"1\"} 0.5\n");
 }
 
+/* An owner's object whose figure a hook reads at each render. */
+struct owner {
+	int reads;
+	double depth;
+};
+
+static void owner_hook(const metrics *m, void *obj, sbuf *o)
+{
+	struct owner *w = obj;
+	w->reads++;
+	metrics_single(m, o, "queue_depth", METRIC_GAUGE, "Items queued.", w->depth);
+}
+
+Test(metrics, an_object_hook_reads_its_owners_object_at_each_render)
+{
+	struct owner w = {0, 3};
+	metrics_add_object_hook(M, owner_hook, &w);
+	cr_assert_str_eq(render(),
+	                 "# HELP t_queue_depth Items queued.\n# TYPE t_queue_depth gauge\n"
+	                 "t_queue_depth 3\n");
+	w.depth = 7;
+	cr_assert_str_eq(render(),
+	                 "# HELP t_queue_depth Items queued.\n# TYPE t_queue_depth gauge\n"
+	                 "t_queue_depth 7\n");
+	cr_assert_eq(w.reads, 2, "read at each render, not kept");
+}
+
 static metric *shared_c, *shared_h;
 
 static void *bump(void *arg)
