@@ -287,6 +287,12 @@ void metrics_single(const metrics *m, sbuf *out, const char *name, metric_kind k
 	metrics_sample(m, out, name, NULL, v);
 }
 
+void metrics_singles(const metrics *m, sbuf *out, const metrics_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		metrics_single(m, out, rows[i].name, rows[i].kind, rows[i].help, rows[i].v);
+}
+
 static void render_histogram(const metrics *m, sbuf *out, const family *f, const metric *x)
 {
 	const char *sep = x->labels[0] ? "," : "";

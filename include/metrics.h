@@ -90,6 +90,14 @@ void metrics_sample(const metrics *m, sbuf *out, const char *name, const char *l
 /* For hooks: a family of one sample without labels (family, then sample). */
 void metrics_single(const metrics *m, sbuf *out, const char *name, metric_kind kind,
                     const char *help, double v);
+/* One row of metrics_singles: a family of one unlabelled sample. */
+typedef struct metrics_row {
+	const char *name, *help;
+	metric_kind kind;
+	double v;
+} metrics_row;
+/* For hooks: metrics_single for each of rows[0..n). */
+void metrics_singles(const metrics *m, sbuf *out, const metrics_row *rows, size_t n);
 
 /* Adds, at every render, the families every daemon exports whatever its
  * prefix: likes_build_info{version,commit,date} 1 (buildinfo.h) and the

@@ -597,6 +597,8 @@ typedef int (*route_fn)(api *a, api_ctx *x, const http_request *req, http_respon
  * routes share a prefix row: api_item_routes (api_item.c) judges their
  * methods, and item_metric their label. */
 static const route routes[] = {
+    /* First: nearly every request is an item route. */
+    {ITEMS_PREFIX, NULL, ROUTE_PUBLIC, NULL, 0, TM_ROUTE_COUNT, ROUTE(api_item_routes)},
     {"/healthz", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_HEALTHZ, ROUTE(r_healthz)},
     {"/readyz", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_READYZ, ROUTE(r_readyz)},
     {"/metrics", "GET", ROUTE_LOOPBACK, NULL, NEEDS_TM, TM_ROUTE_METRICS, ROUTE(r_metrics)},
@@ -605,7 +607,6 @@ static const route routes[] = {
     {"/v1/counts", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_COUNTS, ROUTE(api_counts)},
     {"/v1/me", "GET", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_ME, ROUTE(api_me_batch)},
     {"/v1/ops", "POST", ROUTE_PUBLIC, NULL, 0, TM_ROUTE_OPS, ROUTE(api_ops)},
-    {ITEMS_PREFIX, NULL, ROUTE_PUBLIC, NULL, 0, TM_ROUTE_COUNT, ROUTE(api_item_routes)},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -617,10 +618,11 @@ static bool route_serves(const api *a, const route *r, const api_ctx *x)
 	       (r->access != ROUTE_LOOPBACK || api_from_loopback(x));
 }
 
-/* Runs the first step of req's route: API_DONE or API_AGAIN. */
-static int dispatch(api *a, api_ctx *x, const http_request *req, http_response *resp)
+/* Runs the first step of req's route r (NULL: none): API_DONE or
+ * API_AGAIN. */
+static int dispatch(api *a, api_ctx *x, const route *r, const http_request *req,
+                    http_response *resp)
 {
-	const route *r = route_find(routes, NROUTES, req->path);
 	if (r && route_serves(a, r, x)) {
 		if (route_method_ok(r, req->method))
 			return ((route_fn)r->fn)(a, x, req, resp);
@@ -642,10 +644,9 @@ static tm_route item_metric(const http_request *req)
 	return req->path[len] == '?' ? TM_ROUTE_COUNT_BREAKDOWN : TM_ROUTE_COUNT;
 }
 
-/* The route a request is counted under; cheap, as every request asks. */
-static tm_route route_of(const http_request *req)
+/* The label a request of route r (NULL: none) is counted under. */
+static tm_route route_label(const route *r, const http_request *req)
 {
-	const route *r = route_find(routes, NROUTES, req->path);
 	if (!r)
 		return TM_ROUTE_OTHER;
 	return r->fn == ROUTE(api_item_routes) ? item_metric(req) : (tm_route)r->metric;
@@ -674,15 +675,16 @@ void api_handle(void *ctx, const http_request *req, http_response *resp)
 	need n, *np = a->central ? &n : NULL;
 	api_ctx x;
 	api_ctx_init(&x, req, np);
+	const route *r = route_find(routes, NROUTES, req->path); /* once a request */
 	if (a->tm) {
 		x.t0_ns = req->arrived_ns ? req->arrived_ns : clock_mono_ns();
-		x.route = route_of(req);
+		x.route = route_label(r, req);
 	}
 	parked *p = api_park_get(a);
 	x.ticket = p ? &p->ticket : NULL;
 	int rc = API_DONE;
 	if (charge_address(a, &x, req, resp))
-		rc = dispatch(a, &x, req, resp);
+		rc = dispatch(a, &x, r, req, resp);
 	if (rc == API_AGAIN) {
 		/* Only reads wait: nothing was staged. */
 		x.ticket = NULL;

@@ -23,11 +23,7 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	ledger *lg = obj;
 	ledger_stats ls;
 	ledger_get_stats(lg, &ls);
-	const struct {
-		const char *name, *help;
-		metric_kind kind;
-		uint64_t v;
-	} s[] = {
+	const metrics_row s[] = {
 	    {"ops_accepted_total", "Write ops recorded that moved a count.", METRIC_COUNTER,
 	     ls.ops_accepted},
 	    {"ops_duplicate_total", "Write ops recorded that repeated the known state.",
@@ -69,8 +65,7 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	     "committed meanwhile.",
 	     METRIC_COUNTER, ls.stage_reread},
 	};
-	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-		metrics_single(m, out, s[i].name, s[i].kind, s[i].help, (double)s[i].v);
+	metrics_singles(m, out, s, sizeof s / sizeof s[0]);
 	metrics_family(m, out, "batches_sealed_total", METRIC_COUNTER,
 	               "Batches sealed, by what sealed them.");
 	for (int i = 0; i < LEDGER_NSEALS; i++) {

@@ -532,24 +532,22 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	uplink *u = obj;
 	uplink_stats st;
 	uplink_get_stats(u, &st);
-	const struct {
-		const char *name, *help;
-		uint64_t v;
-	} c[] = {
-	    {"kafka_delivered_total", "Batch messages Kafka acknowledged.", st.produced},
+	const metrics_row c[] = {
+	    {"kafka_delivered_total", "Batch messages Kafka acknowledged.", METRIC_COUNTER,
+	     st.produced},
 	    {"kafka_produce_errors_total",
-	     "Batch messages whose delivery failed (they are sent again).", st.produce_errors},
-	    {"snapshots_received_total", "Snapshot messages read from Kafka.",
+	     "Batch messages whose delivery failed (they are sent again).", METRIC_COUNTER,
+	     st.produce_errors},
+	    {"snapshots_received_total", "Snapshot messages read from Kafka.", METRIC_COUNTER,
 	     st.snapshots_received},
-	    {"snapshots_bad_total", "Snapshots refused whole.", st.snapshots_bad},
+	    {"snapshots_bad_total", "Snapshots refused whole.", METRIC_COUNTER, st.snapshots_bad},
 	    {"snapshots_deadlettered_total",
 	     "Snapshots refused in whole or in part and copied to the dead-letter topic.",
-	     st.snapshots_deadlettered},
-	    {"deadletter_failed_total", "Dead letters that could not be produced.",
+	     METRIC_COUNTER, st.snapshots_deadlettered},
+	    {"deadletter_failed_total", "Dead letters that could not be produced.", METRIC_COUNTER,
 	     st.deadletter_failed},
 	};
-	for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-		metrics_single(m, out, c[i].name, METRIC_COUNTER, c[i].help, (double)c[i].v);
+	metrics_singles(m, out, c, sizeof c / sizeof *c);
 	metrics_single(m, out, "kafka_inflight_messages", METRIC_GAUGE,
 	               "Messages in the producer's queue, not yet acknowledged by Kafka.",
 	               (double)uplink_outq_len(u));
