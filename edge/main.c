@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "edge/edge_int.h"
 #include "edge/api/api.h"
 #include "edge/upstream/bootstrap.h"
 #include "edge/auth/bearer.h"
@@ -63,89 +64,7 @@
 #include "edge/upstream/uplink.h"
 #include "xmem.h"
 
-/* One event loop serving HTTP: worker 0 runs on the main loop (which also
- * runs the tick and the signals), the others on threads of their own. */
-typedef struct worker {
-	struct event_base *base; /* worker 0: the edge's */
-	http_server *http;
-	shard_router *central; /* NULL without central.ops */
-	api api;
-	size_t index;
-	struct event *stats_ev; /* its own 30 s stats line */
-	pthread_t thread;
-	bool started; /* its thread runs */
-	/* Lifecycle: beat_ev runs on the worker's loop every 100 ms. The
-	 * main thread sets drain_asked; the worker then drains its server
-	 * and reports, all through these atomics. */
-	struct event *beat_ev;
-	_Atomic uint64_t beat_ms; /* mono ms of its loop's last beat */
-	atomic_bool drain_asked, drained;
-	_Atomic size_t drain_conns, drain_in_flight; /* at its drain */
-	_Atomic size_t busy;                         /* connections still answering */
-} worker;
-
-typedef struct edge {
-	edge_config cfg;
-	struct event_base *base;
-	store *db;
-	ledger *lg;
-	uplink *up;
-	bootstrap *boot;    /* NULL without central.ops */
-	api tmpl;           /* types, counters and api settings every worker copies */
-	shard_map shards;   /* central.ops; nshards 0 without it */
-	proxy_list trusted; /* http.trusted_proxies */
-	bearer_ring *keys;  /* NULL: no bearer tokens; read by every worker */
-	guard *guard;       /* admission limits, shared by every worker */
-	worker *w;
-	size_t nw;
-	log_limit seal_errors;
-	struct event *tick, *sigterm, *sigint;
-	struct event *sighup; /* reloads the TLS certificate */
-	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
-	demo_site *demo;      /* the demo page's files; NULL when off */
-	telemetry *tm;        /* /metrics: one registry for every module */
-	uint64_t next_stats;
-	/* The upstream thread (upstream_turn); next_pump, next_sweep and
-	 * seal_errors are its own. */
-	ticker *upstream;
-	uint64_t next_pump, next_sweep;
-	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
-	enum { RUNNING, DRAINING } phase;
-	bool hurry; /* a second signal: stop at once */
-	bool drain_logged;
-	uint64_t drain_deadline;  /* mono ms: the whole drain ends */
-	uint64_t answer_deadline; /* mono ms: the loops stop answering */
-	uint64_t produced_at_drain;
-	sdnotify_watchdog wd;
-	uint64_t started_ms, next_ready;
-	uint64_t store_ok_ms, store_fail_ms; /* last store success and failure seen */
-	ledger_stats last_ls;
-	uint64_t last_snapshot_retries;
-	pthread_mutex_t pub_mu;  /* guards pub_ready */
-	api_readiness pub_ready; /* as of the last check, for /readyz (pub_mu) */
-} edge;
-
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
-
-/* api and central-client counters of one worker: from its own thread, or
- * from the main thread once that worker's loop has stopped. */
-static void log_worker_stats(size_t i, worker *w)
-{
-	central_client_stats cs = {0};
-	if (w->central)
-		shards_router_get_stats(w->central, &cs);
-	const api_stats *as = &w->api.st;
-	log_info("worker stats",
-	         "worker=%zu requests=%" PRIu64 " readthrough_asked=%" PRIu64
-	         " readthrough_failed=%" PRIu64 " readthrough_retried=%" PRIu64
-	         " readthrough_misrouted=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
-	         " replayed=%" PRIu64 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
-	         " central_failures=%" PRIu64 " member_refused=%" PRIu64,
-	         i, as->requests, as->readthrough_asked, as->readthrough_failed,
-	         as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
-	         as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures,
-	         as->member_refused);
-}
 
 static void log_stats(edge *e)
 {
@@ -393,23 +312,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* The worker's beat (its loop thread): liveness for the watchdog, and
  * the drain once asked. */
-static void on_beat(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	worker *w = arg;
-	atomic_store(&w->beat_ms, clock_mono_ms());
-	if (!atomic_load(&w->drain_asked))
-		return;
-	if (!atomic_load(&w->drained)) {
-		size_t conns, in_flight;
-		http_server_drain(w->http, &conns, &in_flight);
-		atomic_store(&w->drain_conns, conns);
-		atomic_store(&w->drain_in_flight, in_flight);
-	}
-	atomic_store(&w->busy, http_server_busy(w->http));
-	atomic_store(&w->drained, true);
-}
-
 /* Each part keeps what it had when its reload fails: a bad certificate
  * or key leaves the old pair serving (the edge never goes off TLS or
  * drops a listener over a reload), a bad key file the old bearer keys,
@@ -434,165 +336,6 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: no TLS listener, no certificate to reload", "%s", "");
 	else if (http_tls_store_reload(e->tls, err, sizeof err))
 		log_error("tls reload failed; the old certificate stays in use", "err=\"%s\"", err);
-}
-
-static void on_worker_stats(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	worker *w = arg;
-	log_worker_stats(w->index, w);
-}
-
-static void *worker_main(void *arg)
-{
-	worker *w = arg;
-	event_base_dispatch(w->base);
-	return NULL;
-}
-
-/* Sets up worker i on its loop: api, central client, HTTP server. */
-static int worker_init(edge *e, size_t i, const http_config *hc, char *err, size_t errlen)
-{
-	edge_config *cfg = &e->cfg;
-	worker *w = &e->w[i];
-	w->base = i == 0 ? e->base : event_base_new();
-	if (!w->base) {
-		snprintf(err, errlen, "event_base_new failed");
-		return ERR_IO;
-	}
-	w->api = e->tmpl;
-	w->api.base = w->base;
-	if (e->shards.nshards) {
-		central_client_opts co = {
-		    .token = cfg->central_token,
-		    .timeout_ms = (unsigned)cfg->central_timeout_ms,
-		    .tm = e->tm,
-		};
-		w->central = shards_router_new(w->base, &e->shards, &co, err, errlen);
-		if (!w->central)
-			return ERR_CONFIG;
-		w->api.central = w->central;
-	}
-	if (api_init(&w->api)) {
-		snprintf(err, errlen, "api setup failed");
-		return ERR_IO;
-	}
-	w->http = http_server_new(w->base, hc, api_handle, &w->api, err, errlen);
-	if (!w->http)
-		return ERR_IO;
-	w->index = i;
-	w->stats_ev = event_new(w->base, -1, EV_PERSIST, on_worker_stats, w);
-	w->beat_ev = event_new(w->base, -1, EV_PERSIST, on_beat, w);
-	atomic_store(&w->beat_ms, clock_mono_ms());
-	struct timeval tv = {30, 0}, beat = {0, 100000};
-	if (!w->stats_ev || event_add(w->stats_ev, &tv) || !w->beat_ev ||
-	    event_add(w->beat_ev, &beat)) {
-		snprintf(err, errlen, "event setup failed");
-		return ERR_IO;
-	}
-	return 0;
-}
-
-/* "host:port" with the port replaced (for workers after the first, when
- * the configured port is 0 and the first worker got one from the
- * kernel). */
-static void with_port(char *out, size_t cap, const char *addr, int port)
-{
-	const char *colon = strrchr(addr, ':');
-	int hl = colon ? (int)(colon - addr) : (int)strlen(addr);
-	snprintf(out, cap, "%.*s:%d", hl, addr, port);
-}
-
-/* Every worker listens on the same addresses (SO_REUSEPORT: the kernel
- * spreads new connections over them); all share the ledger, the store
- * and the Kafka producer. */
-static int workers_start(edge *e, char *err, size_t errlen)
-{
-	edge_config *cfg = &e->cfg;
-	http_config hc = {
-	    .listen = cfg->listen,
-	    .tls_listen = cfg->tls_listen,
-	    .tls_cert = cfg->tls_cert,
-	    .tls_key = cfg->tls_key,
-	    .tls_store = e->tls,
-	    .max_body = (size_t)cfg->max_body,
-	    .max_header_list = (size_t)cfg->max_header_list,
-	    .max_streams = (unsigned)cfg->max_streams,
-	    .idle_timeout_ms = (unsigned)cfg->idle_timeout_ms,
-	    .request_timeout_ms = (unsigned)cfg->request_timeout_ms,
-	    .reset_burst = (unsigned)cfg->reset_burst,
-	    .reset_rate = (unsigned)cfg->reset_rate,
-	    .admission = guard_http_admission(e->guard),
-	    .trusted = &e->trusted,
-	};
-	char listen[128], tls_listen[128];
-	for (size_t i = 0; i < e->nw; i++) {
-		int rc = worker_init(e, i, &hc, err, errlen);
-		if (rc)
-			return rc;
-		if (i == 0) {
-			/* Port 0: the others bind the port the first one got. */
-			int p = http_server_port(e->w[0].http, false);
-			if (p > 0 && hc.listen && hc.listen[0]) {
-				with_port(listen, sizeof listen, hc.listen, p);
-				hc.listen = listen;
-			}
-			p = http_server_port(e->w[0].http, true);
-			if (p > 0 && hc.tls_listen && hc.tls_listen[0]) {
-				with_port(tls_listen, sizeof tls_listen, hc.tls_listen, p);
-				hc.tls_listen = tls_listen;
-			}
-		}
-	}
-	for (size_t i = 1; i < e->nw; i++) {
-		worker *w = &e->w[i];
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			snprintf(err, errlen, "cannot start worker %zu", i);
-			return ERR_IO;
-		}
-		char name[16]; /* the kernel's limit, NUL included */
-		snprintf(name, sizeof name, "edge-w%u", (unsigned)(i % 10000));
-		(void)pthread_setname_np(w->thread, name); /* for top -H and perf */
-		w->started = true;
-	}
-	return 0;
-}
-
-/* Stops the worker threads' loops (libevent's locking makes the break
- * safe from this thread) and waits for them. */
-static void workers_stop(edge *e)
-{
-	for (size_t i = 1; i < e->nw; i++) {
-		worker *w = &e->w[i];
-		if (!w->started)
-			continue;
-		event_base_loopbreak(w->base);
-		pthread_join(w->thread, NULL);
-		w->started = false;
-	}
-}
-
-static void workers_free(edge *e)
-{
-	workers_stop(e);
-	for (size_t i = 0; i < e->nw; i++) {
-		worker *w = &e->w[i];
-		if (w->stats_ev)
-			event_free(w->stats_ev);
-		if (w->beat_ev)
-			event_free(w->beat_ev);
-		if (w->http)
-			http_server_free(w->http);
-		shards_router_free(w->central);
-		if (w->base)
-			api_free(&w->api);
-		if (i > 0 && w->base)
-			event_base_free(w->base);
-	}
-	free(e->w);
-	e->w = NULL;
-	e->nw = 0;
 }
 
 /* Trusting X-User-Id lets anyone who reaches the port be anyone: only on
@@ -803,7 +546,7 @@ static int start(edge *e, char *err, size_t errlen)
 	}
 	e->nw = (size_t)cfg->workers;
 	e->w = xcalloc(e->nw, sizeof *e->w);
-	if (workers_start(e, err, errlen))
+	if (edge_workers_start(e, err, errlen))
 		return ERR_IO;
 	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
 	struct timeval tv = {0, 10000};
@@ -893,7 +636,7 @@ static void drain(edge *e)
 	         e->hurry || atomic_load(&hurry_flag) ? "true" : "false");
 	log_stats(e);
 	for (size_t i = 0; i < e->nw; i++)
-		log_worker_stats(i, &e->w[i]);
+		edge_log_worker_stats(i, &e->w[i]);
 }
 
 static void stop(edge *e)
@@ -909,10 +652,10 @@ static void stop(edge *e)
 		event_free(e->sighup);
 	/* The commit thread wakes the workers' loops: it stops after them
 	 * and before their state is freed. */
-	workers_stop(e);
+	edge_workers_stop(e);
 	if (e->lg)
 		ledger_stop_commits(e->lg);
-	workers_free(e);
+	edge_workers_free(e);
 	http_tls_store_free(e->tls); /* after every server that used it */
 	bootstrap_free(e->boot);     /* before the ledger it loads into */
 	uplink_free(e->up);
@@ -1004,7 +747,7 @@ int main(int argc, char **argv)
 		if (sdnotify_send("READY=1\nSTATUS=serving"))
 			log_warn("sd_notify READY=1 failed", "%s", "");
 		event_base_dispatch(e.base);
-		workers_stop(&e);
+		edge_workers_stop(&e);
 		drain(&e);
 		rc = 0;
 	}

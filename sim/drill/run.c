@@ -1,5 +1,6 @@
 /* run.c - runs one drill (run.h). Main thread. */
 #include "sim/drill/run.h"
+#include "sim/drill/run_int.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -26,62 +27,6 @@
 #include "sim/drill/report.h"
 #include "sim/drill/soak.h"
 #include "xmem.h"
-
-#define TICK_MS 250
-#define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
-#define WINDOWS_MAX 64
-#define NODES_MAX (DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX)
-#define LOG_READ_MAX (64u << 20) /* of a daemon's log, for its config lines */
-
-/* A fault in force, from the step that made it to the one that ends it;
- * or a heal waiting for the regions to catch up. */
-typedef struct window {
-	int key;
-	double start;
-	uint64_t truth; /* heals: the viral item's true count at the heal */
-	char label[128];
-} window;
-
-/* A daemon's process readings (procs_every): those of its latest run,
- * which is what the verdict judges. */
-typedef struct proc_series {
-	soak_sample *s;
-	size_t n, cap;
-	pid_t pid;
-	unsigned runs; /* processes seen */
-} proc_series;
-
-typedef struct runner {
-	const run_opts *o;
-	drill d;
-	cluster c;
-	load *l;
-	report *r;
-	uint64_t t0; /* mono ms when the load started */
-	window open[WINDOWS_MAX];
-	size_t nopen;
-	/* heals waiting for every region to catch up with the truth */
-	window heals[WINDOWS_MAX];
-	size_t nheals;
-	unsigned phase;
-	char phase_names[LOAD_PHASES_MAX][128];
-	bool failed_step;
-	ready_watch rw;                      /* which edges are ready; their read-throughs */
-	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
-	bool phase_cpu_ok[READY_PHASES_MAX];
-	proc_series procs[NODES_MAX]; /* edges, then centrals */
-	bool interrupted;             /* SIGINT or SIGTERM during the load */
-	/* Latency intervals (latency_every): the series, when the current
-	 * one started, and each edge's own request buckets then. */
-	intervals iv;
-	double iv_start_s;
-	double iv_srv[DRILL_REGIONS_MAX][READY_ROUTES][READY_BUCKETS];
-} runner;
-
-static double now_s(const runner *rn)
-{
-	return (double)(clock_mono_ms() - rn->t0) / 1000.0;
-}
 
 /* --- fault windows ---------------------------------------------------------- */
 
@@ -117,7 +62,7 @@ static void window_open(runner *rn, int key, const char *label)
 		return;
 	window *w = &rn->open[rn->nopen++];
 	w->key = key;
-	w->start = now_s(rn);
+	w->start = run_now_s(rn);
 	snprintf(w->label, sizeof w->label, "%s", label);
 }
 
@@ -126,12 +71,12 @@ static void window_close(runner *rn, int key, const char *healed_by)
 	for (size_t i = 0; i < rn->nopen; i++) {
 		if (rn->open[i].key != key)
 			continue;
-		report_fault(rn->r, rn->open[i].start, now_s(rn), rn->open[i].label);
+		report_fault(rn->r, rn->open[i].start, run_now_s(rn), rn->open[i].label);
 		rn->open[i] = rn->open[--rn->nopen];
 		if (rn->nheals < WINDOWS_MAX) {
 			window *h = &rn->heals[rn->nheals++];
 			h->key = key;
-			h->start = now_s(rn);
+			h->start = run_now_s(rn);
 			h->truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
 			snprintf(h->label, sizeof h->label, "%s", healed_by);
 		}
@@ -202,7 +147,7 @@ static void poll_ready(runner *rn, bool all)
 		const ready_edge *e = &rn->rw.e[i];
 		if (!all && (e->ready || e->last_status == 0))
 			continue;
-		bool ready = ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), false);
+		bool ready = ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), false);
 		load_set_region_ready(rn->l, i, ready);
 	}
 }
@@ -212,7 +157,7 @@ static void poll_ready(runner *rn, bool all)
 static void edge_down(runner *rn, unsigned i, bool gone)
 {
 	if (gone)
-		(void)ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), true);
+		(void)ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), true);
 	ready_down(&rn->rw.e[i], gone);
 	load_set_region_ready(rn->l, i, false);
 }
@@ -223,7 +168,7 @@ static void wipe_note(runner *rn, unsigned i)
 {
 	const ready_edge *e = &rn->rw.e[i];
 	char key[64], text[256];
-	snprintf(key, sizeof key, "wipe_at_%.1fs", now_s(rn));
+	snprintf(key, sizeof key, "wipe_at_%.1fs", run_now_s(rn));
 	if (!e->have_pending)
 		snprintf(text, sizeof text, "%s: its pending ops were not known (no metrics)",
 		         rn->c.edges[i].name);
@@ -242,12 +187,12 @@ static void wipe_note(runner *rn, unsigned i)
 /* A new rate phase of the ready figures. */
 static void rate_phase(runner *rn, double rate, bool load_too)
 {
-	ready_poll(&rn->rw, &rn->c, load_too ? rn->l : NULL, now_s(rn));
+	ready_poll(&rn->rw, &rn->c, load_too ? rn->l : NULL, run_now_s(rn));
 	char name[READY_PHASE_NAME_MAX + 1];
 	if (rate < 0)
 		snprintf(name, sizeof name, "after the load");
 	else
-		snprintf(name, sizeof name, "%.0f ops/s from %.1fs", rate, now_s(rn));
+		snprintf(name, sizeof name, "%.0f ops/s from %.1fs", rate, run_now_s(rn));
 	unsigned p = ready_phase(&rn->rw, name);
 	rn->phase_cpu_ok[p] = cpustat_read(&rn->phase_cpu[p]);
 	if (load_too)
@@ -256,7 +201,7 @@ static void rate_phase(runner *rn, double rate, bool load_too)
 
 static int run_step(runner *rn, const drill_step *s)
 {
-	log_info("drill step", "t=%.1f step=\"%s\"", now_s(rn), s->text);
+	log_info("drill step", "t=%.1f step=\"%s\"", run_now_s(rn), s->text);
 	if (rn->phase + 1 < LOAD_PHASES_MAX) {
 		rn->phase++;
 		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "%s", s->text);
@@ -294,9 +239,9 @@ static int run_step(runner *rn, const drill_step *s)
 		rc = cluster_node_start(&rn->c, n, err, sizeof err);
 		window_close(rn, key_of(s), s->text);
 		if (edge) /* its incarnation starts now, not at the next poll */
-			load_set_region_ready(
-			    rn->l, (unsigned)s->index,
-			    ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index, now_s(rn), false));
+			load_set_region_ready(rn->l, (unsigned)s->index,
+			                      ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index,
+			                                      run_now_s(rn), false));
 		break;
 	case DRILL_CONT:
 		rc = cluster_node_signal(n, SIGCONT);
@@ -369,7 +314,7 @@ static void heal_all(runner *rn)
 		load_set_region_up(rn->l, i, true);
 	while (rn->nopen) {
 		window *w = &rn->open[0];
-		report_fault(rn->r, w->start, now_s(rn), w->label);
+		report_fault(rn->r, w->start, run_now_s(rn), w->label);
 		rn->open[0] = rn->open[--rn->nopen];
 	}
 }
@@ -392,92 +337,17 @@ static void sample(runner *rn)
 	}
 	hist h;
 	load_take_window(rn->l, &h);
-	report_sample(rn->r, now_s(rn), truth, seen, rn->d.regions,
+	report_sample(rn->r, run_now_s(rn), truth, seen, rn->d.regions,
 	              (double)hist_quantile(&h, 0.99) / 1000.0);
 	for (size_t i = 0; i < rn->nheals;) {
 		window *w = &rn->heals[i];
 		if (lowest >= 0 && lowest + 2 >= (int64_t)w->truth) {
-			report_convergence(rn->r, w->label, now_s(rn) - w->start, true);
+			report_convergence(rn->r, w->label, run_now_s(rn) - w->start, true);
 			*w = rn->heals[--rn->nheals];
 		} else {
 			i++;
 		}
 	}
-}
-
-/* --- latency intervals ------------------------------------------------------- */
-
-/* Each edge's own request buckets so far (a fresh scrape), per route. */
-static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKETS], bool *ok)
-{
-	*ok = false;
-	const cluster_node *n = &rn->c.edges[i];
-	if (n->pid <= 0 || n->stopped)
-		return;
-	load_set_region_ready(rn->l, i, ready_poll_edge(&rn->rw, &rn->c, i, now_s(rn), true));
-	for (int k = 0; k < READY_ROUTES; k++)
-		ready_run_srv(&rn->rw.e[i], (ready_route)k, out[k]);
-	*ok = rn->rw.e[i].have_srv_base;
-}
-
-/* Starts the first interval: what came before is not in it. An edge
- * not ready yet has no buckets so far: it starts from none, as
- * ready_run_srv counts from its first ready sample. */
-static void interval_begin(runner *rn)
-{
-	rn->iv_start_s = now_s(rn);
-	for (unsigned i = 0; i < rn->d.regions; i++) {
-		hist w, r;
-		load_take_ready_window(rn->l, i, &w, &r);
-		bool ok;
-		srv_now(rn, i, rn->iv_srv[i], &ok);
-		if (!ok)
-			memset(rn->iv_srv[i], 0, sizeof rn->iv_srv[i]);
-	}
-}
-
-/* Ends the current interval at t_s: each edge's clients' window and its
- * own buckets since the start go into the series. */
-static void interval_end(runner *rn, double t_s)
-{
-	interval_cell *c = intervals_add(&rn->iv, rn->iv_start_s, t_s);
-	for (unsigned i = 0; i < rn->d.regions; i++) {
-		load_take_ready_window(rn->l, i, &c[i].w, &c[i].r);
-		double now[READY_ROUTES][READY_BUCKETS];
-		bool ok;
-		srv_now(rn, i, now, &ok);
-		if (ok) {
-			c[i].have_srv = true;
-			for (int k = 0; k < READY_BUCKETS; k++) {
-				/* A restarted edge counts afresh: never negative. */
-				c[i].srv_w[k] = fmax(0, now[READY_ROUTE_WRITE][k] -
-				                            rn->iv_srv[i][READY_ROUTE_WRITE][k]);
-				c[i].srv_r[k] = fmax(0, now[READY_ROUTE_COUNTS][k] -
-				                            rn->iv_srv[i][READY_ROUTE_COUNTS][k]);
-			}
-		}
-		if (ok)
-			memcpy(rn->iv_srv[i], now, sizeof now);
-	}
-	rn->iv_start_s = t_s;
-}
-
-/* The series into the report, held to the drill's expectations. */
-static void interval_figures(runner *rn)
-{
-	const char *names[DRILL_REGIONS_MAX];
-	for (unsigned i = 0; i < rn->d.regions; i++)
-		names[i] = rn->c.edges[i].name;
-	for (unsigned i = 0; i < rn->d.regions; i++)
-		for (size_t k = 0; k < rn->iv.n; k++) {
-			report_interval_row row;
-			intervals_row(&rn->iv, k, i, names[i], &row);
-			report_interval(rn->r, &row);
-		}
-	const drill_expect *p99 = drill_expect_of(&rn->d, DRILL_EXPECT_INTERVAL_P99);
-	const drill_expect *srv = drill_expect_of(&rn->d, DRILL_EXPECT_INTERVAL_EDGE_P99);
-	report_interval_limits(rn->r, p99 ? p99->max : -1, srv ? srv->max : -1);
-	(void)intervals_check(&rn->iv, &rn->d, rn->o->short_run, names, rn->r);
 }
 
 /* --- the run ------------------------------------------------------------------ */
@@ -701,107 +571,6 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	return 0;
 }
 
-/* --- process readings ---------------------------------------------------------- */
-
-static cluster_node *node_at(runner *rn, size_t k)
-{
-	return k < rn->d.regions ? &rn->c.edges[k] : &rn->c.centrals[k - rn->d.regions];
-}
-
-/* What node n says holds its memory, from its /metrics, into s (none
- * when it does not answer). */
-static void read_held(const cluster_node *n, soak_sample *s)
-{
-	hclient_answer a;
-	s->nheld = 0;
-	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200 && a.body)
-		s->nheld = soak_parse_held(
-		    a.body, n->kind == DRILL_EDGE ? SOAK_HELD_EDGE : SOAK_HELD_CENTRAL, s->held,
-		    SOAK_HELD_MAX);
-	free(a.body);
-}
-
-/* Reads every running daemon's RSS and descriptors (soak.h), and what
- * it says holds its memory. */
-static void sample_procs(runner *rn)
-{
-	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
-		cluster_node *n = node_at(rn, k);
-		soak_sample s;
-		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, now_s(rn), &s))
-			continue;
-		read_held(n, &s);
-		proc_series *ps = &rn->procs[k];
-		if (ps->pid != n->pid) { /* a new run: judge this one */
-			ps->pid = n->pid;
-			ps->n = 0;
-			ps->runs++;
-		}
-		if (ps->n == ps->cap) {
-			ps->cap = ps->cap ? ps->cap * 2 : 64;
-			ps->s = xrealloc(ps->s, ps->cap * sizeof *ps->s);
-		}
-		ps->s[ps->n++] = s;
-		report_proc(rn->r, n->name, (int)n->pid, &s);
-	}
-}
-
-/* nftw has no argument of its own: the bytes of the dir being summed
- * (the runner's thread only). */
-static double du_bytes;
-
-static int du_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)path;
-	(void)ftw;
-	if (flag == FTW_F)
-		du_bytes += (double)st->st_size;
-	return 0;
-}
-
-static double dir_mb(const char *dir)
-{
-	du_bytes = 0;
-	if (nftw(dir, du_one, 16, FTW_PHYS))
-		return 0;
-	return du_bytes / 1048576.0;
-}
-
-/* Judges each daemon's readings: flat after the warm-up, under the bound
- * its configuration gives (soak.h). */
-static void judge_procs(runner *rn)
-{
-	double duration = drill_duration(&rn->d, rn->o->short_run);
-	soak_rules rules;
-	soak_rules_default(duration, &rules);
-	report_proc_rules(rn->r, rules.warmup_s, rn->d.procs_every_s);
-	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
-		cluster_node *n = node_at(rn, k);
-		proc_series *ps = &rn->procs[k];
-		char *log_text = soak_read_file(n->log, LOG_READ_MAX);
-		soak_bound b;
-		if (n->kind == DRILL_EDGE)
-			soak_bound_edge(log_text ? log_text : "", dir_mb(n->data), &b);
-		else
-			soak_bound_central(log_text ? log_text : "", dir_mb(n->data), &b);
-		free(log_text);
-		soak_verdict v;
-		bool ok = soak_judge(ps->s, ps->n, &rules, &b, &v);
-		report_proc_verdict(rn->r, n->name, &v, &b);
-		if (!ok)
-			report_violation(rn->r, "%s: %s", n->name, v.why);
-		if (ps->runs > 1) {
-			char key[48], text[160];
-			snprintf(key, sizeof key, "procs_%s", n->name);
-			snprintf(text, sizeof text,
-			         "%u processes ran; only the last one's readings "
-			         "(%zu) were judged",
-			         ps->runs, ps->n);
-			report_text(rn->r, key, text);
-		}
-	}
-}
-
 /* SIGINT or SIGTERM is pending: the run should end early. Every thread
  * of sim blocks both (run_drill), so this is the only place they land. */
 static bool stop_asked(void)
@@ -821,20 +590,20 @@ static void timeline(runner *rn)
 	uint64_t next_procs = next_sample;
 	double every = rn->d.latency_every_s;
 	if (every > 0)
-		interval_begin(rn);
-	while (now_s(rn) < duration) {
+		run_interval_begin(rn);
+	while (run_now_s(rn) < duration) {
 		if (stop_asked()) {
 			rn->interrupted = true;
 			return;
 		}
 		if (rn->d.procs_every_s && clock_mono_ms() >= next_procs) {
-			sample_procs(rn);
+			run_sample_procs(rn);
 			next_procs += (uint64_t)rn->d.procs_every_s * 1000;
 		}
-		if (every > 0 && now_s(rn) >= rn->iv_start_s + every)
-			interval_end(rn, rn->iv_start_s + every);
-		while (next < rn->d.nsteps &&
-		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) <= now_s(rn)) {
+		if (every > 0 && run_now_s(rn) >= rn->iv_start_s + every)
+			run_interval_end(rn, rn->iv_start_s + every);
+		while (next < rn->d.nsteps && drill_step_time(&rn->d, &rn->d.steps[next],
+		                                              rn->o->short_run) <= run_now_s(rn)) {
 			if (run_step(rn, &rn->d.steps[next]))
 				rn->failed_step = true;
 			next++;
@@ -850,9 +619,9 @@ static void timeline(runner *rn)
 		usleep(20 * 1000);
 	}
 	if (rn->d.procs_every_s)
-		sample_procs(rn); /* the end of the load */
+		run_sample_procs(rn); /* the end of the load */
 	if (every > 0 && !rn->interrupted && duration - rn->iv_start_s > 0.5)
-		interval_end(rn, duration); /* a shorter last one */
+		run_interval_end(rn, duration); /* a shorter last one */
 }
 
 static int finish(runner *rn)
@@ -868,31 +637,31 @@ static int finish(runner *rn)
 		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "after the load");
 		load_set_phase(rn->l, rn->phase);
 	}
-	double end = now_s(rn);
+	double end = run_now_s(rn);
 	if (load_drain(rn->l, d->converge_s * 1000))
 		report_violation(rn->r, "ops still unanswered %u s after the load ended",
 		                 d->converge_s);
-	report_number(rn->r, "drain_s", now_s(rn) - end);
+	report_number(rn->r, "drain_s", run_now_s(rn) - end);
 	load_truth_entry *truth = NULL;
 	size_t n = load_truth(rn->l, &truth);
 	report_number(rn->r, "truth_entries", (double)n);
 	double secs = 0;
 	bool ok = check_converge(&rn->c, truth, n, d->converge_s, rn->r, &secs);
-	report_convergence(rn->r, "end of load (every count, everywhere)", now_s(rn) - end, ok);
+	report_convergence(rn->r, "end of load (every count, everywhere)", run_now_s(rn) - end, ok);
 	check_digests(&rn->c, d->converge_s, rn->r);
 	check_single(&rn->c, truth, n, d->converge_s, rn->r);
 	check_logs(&rn->c, rn->r);
 	free(truth);
 	if (rn->d.procs_every_s)
-		judge_procs(rn);
+		run_judge_procs(rn);
 	if (rn->failed_step)
 		report_violation(rn->r, "a drill step could not be carried out (see the log)");
-	ready_poll(&rn->rw, &rn->c, NULL, now_s(rn)); /* the end of the read-throughs */
+	ready_poll(&rn->rw, &rn->c, NULL, run_now_s(rn)); /* the end of the read-throughs */
 	numbers(rn);
 	cpu_figures(rn);
 	ready_figures(rn);
 	if (rn->d.latency_every_s)
-		interval_figures(rn);
+		run_interval_figures(rn);
 	return report_passed(rn->r) ? 0 : 1;
 }
 
@@ -987,10 +756,10 @@ int run_drill(const run_opts *o)
 	if (rn.interrupted) {
 		fprintf(stderr, "sim: interrupted; stopping the drill\n");
 		report_violation(rn.r, "interrupted at %.1f s, before the end of the load",
-		                 now_s(&rn));
+		                 run_now_s(&rn));
 		load_set_rate(rn.l, 0);
 		if (rn.d.procs_every_s)
-			judge_procs(&rn);
+			run_judge_procs(&rn);
 		status = 130;
 		(void)write_report(&rn);
 	} else {

@@ -1,0 +1,108 @@
+/* edge_int.h - the edge daemon's own state, shared by main.c (start-up,
+ * signals, the tick, the drain) and workers.c (the HTTP worker loops):
+ * struct edge and struct worker, and the few calls between the two
+ * files. Private to this folder.
+ */
+#ifndef EDGE_EDGE_INT_H
+#define EDGE_EDGE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "edge/api/api.h"
+#include "edge/api/demo.h"
+#include "edge/auth/bearer.h"
+#include "edge/auth/guard.h"
+#include "edge/config/edge.h"
+#include "edge/http/http.h"
+#include "edge/http/proxy.h"
+#include "edge/ledger/ledger.h"
+#include "edge/telemetry/telemetry.h"
+#include "edge/upstream/bootstrap.h"
+#include "edge/upstream/shards.h"
+#include "edge/upstream/uplink.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "store.h"
+#include "ticker.h"
+
+/* One event loop serving HTTP: worker 0 runs on the main loop (which also
+ * runs the tick and the signals), the others on threads of their own. */
+typedef struct worker {
+	struct event_base *base; /* worker 0: the edge's */
+	http_server *http;
+	shard_router *central; /* NULL without central.ops */
+	api api;
+	size_t index;
+	struct event *stats_ev; /* its own 30 s stats line */
+	pthread_t thread;
+	bool started; /* its thread runs */
+	/* Lifecycle: beat_ev runs on the worker's loop every 100 ms. The
+	 * main thread sets drain_asked; the worker then drains its server
+	 * and reports, all through these atomics. */
+	struct event *beat_ev;
+	_Atomic uint64_t beat_ms; /* mono ms of its loop's last beat */
+	atomic_bool drain_asked, drained;
+	_Atomic size_t drain_conns, drain_in_flight; /* at its drain */
+	_Atomic size_t busy;                         /* connections still answering */
+} worker;
+
+typedef struct edge {
+	edge_config cfg;
+	struct event_base *base;
+	store *db;
+	ledger *lg;
+	uplink *up;
+	bootstrap *boot;    /* NULL without central.ops */
+	api tmpl;           /* types, counters and api settings every worker copies */
+	shard_map shards;   /* central.ops; nshards 0 without it */
+	proxy_list trusted; /* http.trusted_proxies */
+	bearer_ring *keys;  /* NULL: no bearer tokens; read by every worker */
+	guard *guard;       /* admission limits, shared by every worker */
+	worker *w;
+	size_t nw;
+	log_limit seal_errors;
+	struct event *tick, *sigterm, *sigint;
+	struct event *sighup; /* reloads the TLS certificate */
+	http_tls_store *tls;  /* every worker's TLS certificate; NULL without TLS */
+	demo_site *demo;      /* the demo page's files; NULL when off */
+	telemetry *tm;        /* /metrics: one registry for every module */
+	uint64_t next_stats;
+	/* The upstream thread (upstream_turn); next_pump, next_sweep and
+	 * seal_errors are its own. */
+	ticker *upstream;
+	uint64_t next_pump, next_sweep;
+	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
+	enum { RUNNING, DRAINING } phase;
+	bool hurry; /* a second signal: stop at once */
+	bool drain_logged;
+	uint64_t drain_deadline;  /* mono ms: the whole drain ends */
+	uint64_t answer_deadline; /* mono ms: the loops stop answering */
+	uint64_t produced_at_drain;
+	sdnotify_watchdog wd;
+	uint64_t started_ms, next_ready;
+	uint64_t store_ok_ms, store_fail_ms; /* last store success and failure seen */
+	ledger_stats last_ls;
+	uint64_t last_snapshot_retries;
+	pthread_mutex_t pub_mu;  /* guards pub_ready */
+	api_readiness pub_ready; /* as of the last check, for /readyz (pub_mu) */
+} edge;
+
+/* Sets up every worker (worker 0 on e->base, the others on threads of
+ * their own, all listening on the same addresses) and starts their
+ * threads. 0, or a negative code with the reason in err. Main thread. */
+int edge_workers_start(edge *e, char *err, size_t errlen);
+/* Stops the worker threads' loops and waits for them. Main thread. */
+void edge_workers_stop(edge *e);
+/* Stops them if they run, and frees every worker. Main thread. */
+void edge_workers_free(edge *e);
+/* The api and central-client counters of worker i as one log line: from
+ * its own thread, or from the main thread once its loop has stopped. */
+void edge_log_worker_stats(size_t i, worker *w);
+
+#endif
