@@ -60,6 +60,7 @@ enum {
 	SET_STORE_CACHE,
 	SET_LATENCY_EVERY,
 	SET_BROKER_IDLE,
+	SET_NETNS,
 	SET_COUNT,
 };
 
@@ -95,6 +96,7 @@ static const num_setting num_settings[] = {
     {"store_cache_mb", SET_STORE_CACHE, NUM_UINT, offsetof(drill, store_cache_mb), 1, 65536},
     {"latency_every", SET_LATENCY_EVERY, NUM_UINT, offsetof(drill, latency_every_s), 1, 3600},
     {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
+    {"netns", SET_NETNS, NUM_UINT, offsetof(drill, netns), 0, 1},
 };
 
 /* What follows "at T ACTION". */
@@ -140,6 +142,15 @@ static const action_def actions[] = {
     {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
     {"viral", DRILL_VIRAL, SHAPE_SHARE},
 };
+
+bool drill_action_on_path(drill_action a)
+{
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (actions[i].action == a)
+			return actions[i].shape == SHAPE_CUT || actions[i].shape == SHAPE_PATH ||
+			       actions[i].shape == SHAPE_DELAY || actions[i].shape == SHAPE_THROTTLE;
+	return false;
+}
 
 /* The keys of "expect KEY MAX": the word, and the most MAX may be. */
 static const struct {
@@ -681,6 +692,8 @@ static void check_late(parser *p)
 		if (s->at_s > d->duration_s)
 			fail_late(p, s->line, "step at %gs is past the duration %gs", s->at_s,
 			          d->duration_s);
+		if (!d->netns && drill_action_on_path(s->action))
+			fail_late(p, s->line, "netns 0 runs no relays, so no path to fault");
 	}
 }
 
@@ -731,6 +744,7 @@ static void set_defaults(drill *d, const char *name)
 	d->converge_s = 60;
 	d->seed = 1;
 	d->broker_idle = 1;
+	d->netns = 1;
 }
 
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen)

@@ -54,6 +54,13 @@
  *                                   the daemons never wait for its CPU
  *                                   (sim/broker/broker.h); 0 for a run
  *                                   that shares the CPU with it evenly
+ *   netns 0|1                       every daemon in a network namespace
+ *                                   of its own, reached through sim's
+ *                                   relays (default 1); 0 runs them all
+ *                                   on sim's loopback with no relay in
+ *                                   any path, for a run that faults no
+ *                                   path and measures the daemons, not
+ *                                   the relays (a path step is an error)
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -194,6 +201,7 @@ typedef struct drill {
 	unsigned store_cache_mb;  /* 0: the daemons' default */
 	unsigned latency_every_s; /* 0: no latency intervals */
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
+	unsigned netns;           /* 1: each daemon in a namespace behind relays */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */
@@ -205,6 +213,10 @@ typedef struct drill {
 /* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
  * anything malformed or out of range (a node index past regions or
  * centrals, a step after the duration, ...). */
+/* True for the actions that fault a path (cut, heal, delay, throttle,
+ * reset): they need sim's relays, so network namespaces. */
+bool drill_action_on_path(drill_action a);
+
 int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_UNUSED;
 /* The same from text in memory; name is used for messages. */
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;

@@ -354,12 +354,9 @@ static void sample(runner *rn)
 
 static bool needs_paths(const drill *d)
 {
-	for (size_t i = 0; i < d->nsteps; i++) {
-		drill_action a = d->steps[i].action;
-		if (a == DRILL_CUT || a == DRILL_HEAL || a == DRILL_DELAY || a == DRILL_THROTTLE ||
-		    a == DRILL_RESET)
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (drill_action_on_path(d->steps[i].action))
 			return true;
-	}
 	return false;
 }
 
@@ -708,7 +705,7 @@ int run_drill(const run_opts *o)
 	intervals_init(&rn.iv, rn.d.regions, rn.d.latency_every_s);
 	ready_init(&rn.rw, rn.d.regions);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
-	bool isolated = !o->no_netns && netns_supported();
+	bool isolated = !o->no_netns && rn.d.netns && netns_supported();
 	int status;
 	if (!isolated && needs_paths(&rn.d)) {
 		fprintf(stderr,
@@ -728,8 +725,10 @@ int run_drill(const run_opts *o)
 		status = write_report(&rn) ? 1 : 0;
 		goto out;
 	}
-	if (!isolated)
+	if (!isolated && rn.d.netns)
 		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
+	if (!rn.d.netns)
+		report_text(rn.r, "paths", "netns 0: every daemon on sim's loopback, no relays");
 	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
 	 * blocked here, so every thread started from now on blocks them too
 	 * (the daemons unblock them before exec), and the timeline looks for

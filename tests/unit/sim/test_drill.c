@@ -698,6 +698,30 @@ Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
 	cr_assert_neq(drill_parse("t", "duration 60\nbroker_idle 2\n", &d, err, sizeof err), 0);
 }
 
+Test(drill, netns_0_runs_without_relays_and_refuses_path_faults)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.netns, 1);
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nnetns 0\nat 5 kill edge0\n", &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.netns, 0);
+	drill_free(&d);
+	static const char *const faults[] = {"cut edge0 kafka", "heal edge0 kafka",
+	                                     "delay edge0 clients 5", "throttle edge0 kafka 1000",
+	                                     "reset central0 clients"};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "duration 60\nnetns 0\nat 5 %s\n", faults[i]);
+		cr_assert_neq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", faults[i]);
+		cr_assert_not_null(strstr(err, "t:3:"), "%s", err);
+		cr_assert_not_null(strstr(err, "no path"), "%s", err);
+	}
+	cr_assert_neq(drill_parse("t", "duration 60\nnetns 2\n", &d, err, sizeof err), 0);
+}
+
 Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
 {
 	drill d;
