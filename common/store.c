@@ -31,6 +31,8 @@ struct store {
 	_Atomic unsigned fail_writes;  /* store_fail_writes */
 	void (*write_hook)(void *ctx); /* store_write_hook */
 	void *write_hook_ctx;
+	void (*read_hook)(void *ctx); /* store_read_hook */
+	void *read_hook_ctx;
 };
 
 struct store_batch {
@@ -200,6 +202,8 @@ static int raw_get(store *db, const leveldb_readoptions_t *ro, const void *key, 
 {
 	char *lerr = NULL;
 	*n = 0;
+	if (db->read_hook)
+		db->read_hook(db->read_hook_ctx);
 	*v = leveldb_get(db->ldb, ro, key, klen, n, &lerr);
 	if (lerr) {
 		log_error("leveldb get failed", "path=%s err=\"%s\"", db->path, lerr);
@@ -488,6 +492,12 @@ void store_write_hook(store *db, void (*fn)(void *ctx), void *ctx)
 {
 	db->write_hook = fn;
 	db->write_hook_ctx = ctx;
+}
+
+void store_read_hook(store *db, void (*fn)(void *ctx), void *ctx)
+{
+	db->read_hook = fn;
+	db->read_hook_ctx = ctx;
 }
 
 int store_property(store *s, const char *name, char *out, size_t cap)

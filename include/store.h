@@ -75,6 +75,10 @@ void store_fail_writes(store *db, unsigned n);
  * applied the batch (or failed to), on the writing thread, before the
  * caller learns the outcome (NULL: none). Set it while no write runs. */
 void store_write_hook(store *db, void (*fn)(void *ctx), void *ctx);
+/* Tests only: fn(ctx) runs at the start of every read of one key (a get,
+ * live or through a snapshot), on the reading thread (NULL: none). Set
+ * it while no read runs. */
+void store_read_hook(store *db, void (*fn)(void *ctx), void *ctx);
 
 /* Iterates keys that start with prefix, in order. The pointers returned by
  * store_iter_next stay valid until the next call. */

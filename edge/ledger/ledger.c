@@ -45,7 +45,7 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
  * sealed_to are in a sealed batch already. */
 static uint32_t open_from(const ledger *l, const grec_part *part)
 {
-	uint64_t to = l->outbox.parts[part->p].sealed_to;
+	uint64_t to = ledger_outbox_sealed_to(l, part->p);
 	uint32_t i = 0;
 	while (i < part->n && part->ops[i].opno < to)
 		i++;
@@ -132,8 +132,8 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 		if (tag == EKEY_GROUP && ekey_group_parse(k, kn, &gno)) {
 			if (gno == UINT64_MAX)
 				rc = ERR_CORRUPT;
-			else if (gno >= l->commit.next_gno)
-				l->commit.next_gno = gno + 1;
+			else
+				ledger_gno_seen(l, gno);
 		}
 		grec_part *parts;
 		uint32_t nparts;
@@ -241,11 +241,9 @@ void ledger_free(ledger *l)
 	if (!l)
 		return;
 	ledger_stop_commits(l);
-	if (l->view.pv) {
-		ledger_lock_counts(l);
-		ledger_keep_flush(l); /* what readers kept since the last seal tick */
-		ledger_unlock_counts(l);
-	}
+	ledger_lock_counts(l);
+	ledger_keep_flush(l); /* what readers kept since the last seal tick */
+	ledger_unlock_counts(l);
 	ledger_outbox_free(l);
 	ledger_group_free(l);
 	ledger_replica_free(l);
@@ -317,97 +315,117 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	return rc;
 }
 
+/* --- count writes ----------------------------------------------------------- */
+
+/* The write of w's store batch (the count writers' snap_wb), outside the
+ * writer mutex: with store.sync its fsync too. Confirmed batches are
+ * read first, as the write deletes them. */
+static void count_write_store(ledger *l, void *ctx)
+{
+	count_write *w = ctx;
+	if (w->confirm)
+		ledger_confirm_read(l, w->p, &w->conf);
+	w->rc = store_write(l->db, l->snap_wb);
+	if (w->rc == 0 && w->conf.ndrop)
+		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
+}
+
+void ledger_count_write(ledger *l, count_write *w)
+{
+	/* Readers go on meanwhile, from the store as it was (ledger_int.h).
+	 * Likes stage and commit, batches seal and go out: none of that
+	 * touches what this write does (counts and snapshot positions: only
+	 * cmu's holders write those; the confirmed batches: sealed long
+	 * ago, kept from the sender while confirming). */
+	ledger_view_begin(l, w->p);
+	ledger_outside(l, count_write_store, w);
+}
+
+void ledger_count_show(ledger *l, count_write *w)
+{
+	/* The new counts, the overlay without the confirmed batches and the
+	 * new version, all at once for a reader. */
+	vstripe *vs = ledger_vlock(l, w->p);
+	if (w->rc == 0) {
+		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
+		if (w->confirm)
+			ledger_confirm_view(l, w->p, w->confirm, &w->conf);
+		ledger_view_publish(l, w->p);
+	}
+	ledger_view_end(l, w->p);
+	ledger_vunlock(l, vs);
+	if (w->rc && w->confirm)
+		ledger_confirm_abort(l, w->p);
+}
+
+void ledger_count_write_free(count_write *w)
+{
+	ledger_confirm_free(&w->conf);
+	free(w->skip);
+}
+
+/* Only the snapshot position: a stale message's counts are not written,
+ * but the edge has read past it. */
+static void position_write(ledger *l, void *ctx)
+{
+	count_write *w = ctx;
+	w->rc = store_write(l->db, l->snap_wb);
+}
+
+/* Stages s's counts into snap_wb after its position (checked against the
+ * versions stored with them below what a checkpoint brought), that it is
+ * the newest seen, and with its last part what it confirms of this
+ * edge's batches. 0 or ERR_IO. */
+static int snapshot_stage(ledger *l, count_write *w)
+{
+	const wire_snapshot *s = w->s;
+	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
+	int rc = ledger_stage_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
+	                             w->skip);
+	if (rc)
+		return rc;
+	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
+	if (s->last) {
+		w->confirm = s;
+		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
+	}
+	return 0;
+}
+
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 {
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
-	uint32_t p = s->partition;
-	ledger_lock_counts(l);
-	store_batch *wb = l->snap_wb;
-	outbox_part *pt = &l->outbox.parts[p];
-	int rc = 0;
-	char key[EKEY_PART_SEQ_LEN];
+	count_write w = {.p = s->partition, .s = s};
+	char key[EKEY_PART_LEN];
 	unsigned char val[8];
-	ledger_confirm conf = {0};
-	bool *skip = NULL;
-	store_batch_clear(wb);
 	store_put_u64(val, (uint64_t)msg_offset + 1);
-	store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+	ledger_lock_counts(l);
+	store_batch_clear(l->snap_wb);
+	store_batch_put(l->snap_wb, key, ekey_part(key, EKEY_SNAP_OFFSET, w.p), val, 8);
 	ledger_lock(l);
-	/* A shard's primary and replicas each publish every partition's
-	 * snapshots, with the same deterministic state at the same input
-	 * offset. Per partition the newest wins: a message older than any
-	 * applied (whole, or a part of a split one) is stale, even if it
-	 * comes later from another instance; one at the same offset carries
-	 * the same counts and applied sequences, so applying it again
-	 * changes nothing (applied only grows, dropped batches are gone). */
-	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
-	if (s->offset < newest) {
-		/* From an instance that is behind: what we have is newer. */
+	if (ledger_snap_stale(l, w.p, s->offset)) {
+		/* From an instance that is behind: what we have is newer. One
+		 * at the same offset carries the same counts and applied
+		 * sequences, and is applied again: that changes nothing. */
 		l->st.snapshots_stale++;
-		ledger_unlock(l);
-		rc = store_write(l->db, wb);
-		goto out;
+		ledger_outside(l, position_write, &w);
+	} else if ((w.rc = snapshot_stage(l, &w)) == 0) {
+		ledger_count_write(l, &w);
+		ledger_count_show(l, &w);
+		if (w.rc == 0) {
+			l->st.snapshots_applied++;
+			ledger_snap_seen(l, w.p, s->offset);
+			if (s->last)
+				w.pump = ledger_confirm_finish(l, w.p, s, &w.conf);
+		}
 	}
-	/* Below what a checkpoint brought, each count is checked against
-	 * the version stored with it. */
-	skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	rc = ledger_stage_counts(l, wb, s, s->offset < l->replica.parts[p].ckpt_hi, skip);
-	if (rc) {
-		ledger_unlock(l);
-		goto out;
-	}
-	if (s->offset > pt->snap_seen) {
-		/* Kept across a restart: without it a part applied before
-		 * the restart could be followed by an older snapshot from a
-		 * lagging replica, and counts would step back. */
-		store_put_u64(val, s->offset);
-		store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
-	}
-	if (s->last)
-		ledger_confirm_stage(l, wb, p, s, &conf);
-	/* Readers go on meanwhile, from the store as it was (ledger_int.h). */
-	ledger_view_begin(l, p);
-	/* The write, and with store.sync its fsync, without the writer
-	 * mutex: likes stage and commit, batches seal and go out meanwhile.
-	 * None of that touches what this write does (counts and snapshot
-	 * positions: only cmu's holders write those; the confirmed batches:
-	 * sealed long ago, kept from the sender while confirming), and what
-	 * it changes in memory waits for the write, under the mutexes. */
 	ledger_unlock(l);
-	if (s->last)
-		ledger_confirm_read(l, p, &conf); /* before the write deletes them */
-	rc = store_write(l->db, wb);
-	if (rc == 0 && conf.ndrop)
-		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
-	ledger_lock(l);
-	/* The new counts, the overlay without the confirmed batches and the
-	 * new version, all at once for a reader. */
-	vstripe *vs = ledger_vlock(l, p);
-	if (rc == 0) {
-		ledger_cache_counts(l, s, skip, false);
-		if (s->last)
-			ledger_confirm_view(l, p, s, &conf);
-		ledger_view_publish(l, p);
-	}
-	ledger_view_end(l, p);
-	ledger_vunlock(l, vs);
-	if (rc) {
-		pt->confirming = 0; /* not deleted: they may be sent again */
-		ledger_unlock(l);
-		goto out;
-	}
-	l->st.snapshots_applied++;
-	if (s->offset > pt->snap_seen)
-		pt->snap_seen = s->offset;
-	if (s->last)
-		ledger_confirm_finish(l, p, s, &conf);
-	ledger_unlock(l);
-out:
-	ledger_confirm_free(&conf);
-	free(skip);
 	ledger_unlock_counts(l);
-	return rc;
+	if (w.pump)
+		ledger_pump(l);
+	ledger_count_write_free(&w);
+	return w.rc;
 }
 
 /* --- stats and inspect ------------------------------------------------------ */
@@ -431,9 +449,7 @@ static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
 	ledger_view_stats(l, out);
-	out->member_reads = atomic_load_explicit(&l->commit.member_reads, memory_order_relaxed);
-	out->member_reads_skipped =
-	    atomic_load_explicit(&l->commit.member_reads_skipped, memory_order_relaxed);
+	ledger_commit_stats(l, out);
 }
 
 void ledger_get_stats(ledger *l, ledger_stats *out)
@@ -446,7 +462,7 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 void ledger_get_memory(const ledger *l, ledger_memory *out)
 {
 	ledger_view_memory(l, out);
-	out->member_filter = bloom_resident_bytes(&l->commit.members);
+	out->member_filter = ledger_member_filter_bytes(l);
 	out->outbox = ledger_outbox_bytes(l);
 }
 
@@ -454,9 +470,11 @@ size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 {
 	size_t n = l->o.partitions < max ? l->o.partitions : max;
 	ledger_lock(l);
-	for (size_t p = 0; p < n; p++)
-		out[p] =
-		    (ledger_part_info){l->outbox.parts[p].snap_ms, l->outbox.parts[p].snap_offset};
+	for (size_t p = 0; p < n; p++) {
+		uint64_t offset, ms, applied;
+		ledger_outbox_said(l, (uint32_t)p, &offset, &ms, &applied);
+		out[p] = (ledger_part_info){ms, offset};
+	}
 	ledger_unlock(l);
 	return n;
 }

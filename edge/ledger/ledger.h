@@ -393,7 +393,8 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force) WARN_UNUSED;
 
 /* Hands unsent sealed batches to the sink, in sequence order per
- * partition, until it says ERR_AGAIN. */
+ * partition, until it says ERR_AGAIN; those that must be read back from
+ * the store (resends) are read with the writer mutex let go. */
 void ledger_pump(ledger *l);
 
 /* Delivery report for (partition, seq): offset >= 0 when Kafka has it,

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "clock.h"
 #include "failpoint.h"
@@ -215,7 +216,7 @@ static void group_overlay(ledger *l, const group *g)
 {
 	/* The ops sorted by stripe in one pass (a counting sort), each
 	 * stripe's in staging order. */
-	uint32_t nst = l->view.n;
+	uint32_t nst = ledger_view_nstripes(l);
 	uint16_t at[LEDGER_GROUP_OPS];
 	uint8_t st[LEDGER_GROUP_OPS];
 	size_t first[LEDGER_VIEW_STRIPES + 1] = {0}, fill[LEDGER_VIEW_STRIPES];
@@ -231,13 +232,15 @@ static void group_overlay(ledger *l, const group *g)
 	for (uint32_t s = 0; s < nst; s++) {
 		if (first[s] == first[s + 1])
 			continue;
-		vstripe *vs = &l->view.s[s];
+		vstripe *vs = ledger_view_stripe_at(l, s);
 		ledger_vlock_stripe(l, vs);
 		for (size_t k = first[s]; k < first[s + 1]; k++)
 			overlay_op(vs, g, at[k]);
 		ledger_vunlock(l, vs);
 	}
-	atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release);
+	uint64_t f = atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release) + 1;
+	if (g->nidem)
+		l->commit.idem_finished = f;
 }
 
 /* Hands the written op at i of g, in the overlay already, to its open
@@ -414,6 +417,61 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	wakes_call(&wl);
 	seal_full(l, &fl, wall_ms);
 	return rc;
+}
+
+void ledger_gno_seen(ledger *l, uint64_t gno)
+{
+	if (gno >= l->commit.next_gno)
+		l->commit.next_gno = gno + 1;
+}
+
+void ledger_commit_stats(ledger *l, ledger_stats *out)
+{
+	struct commit *c = &l->commit;
+	out->member_reads = atomic_load_explicit(&c->member_reads, memory_order_relaxed);
+	out->member_reads_skipped =
+	    atomic_load_explicit(&c->member_reads_skipped, memory_order_relaxed);
+	out->ops_replayed = atomic_load_explicit(&c->replays, memory_order_relaxed);
+}
+
+uint64_t ledger_member_filter_bytes(const ledger *l)
+{
+	return bloom_resident_bytes(&l->commit.members);
+}
+
+uint64_t ledger_idem_hash(const char *user, const char *key)
+{
+	char k[KEY_MAX + IDEM_KEY_MAX + 8];
+	size_t ul = strlen(user), kl = strlen(key);
+	if (ul + kl + 1 > sizeof k)
+		return XXH3_64bits(user, ul) ^ XXH3_64bits(key, kl);
+	memcpy(k, user, ul + 1);
+	memcpy(k + ul + 1, key, kl);
+	return XXH3_64bits(k, ul + 1 + kl);
+}
+
+static bool idem_staged(const group *g, uint64_t h)
+{
+	for (size_t i = 0; i < g->nidem; i++)
+		if (g->idem[i] == h)
+			return true;
+	return false;
+}
+
+void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
+{
+	struct commit *c = &l->commit;
+	for (;;) {
+		while (idem && c->gc && idem_staged(c->gc, ih))
+			ledger_wait(l, &c->done);
+		if (c->g->n + n <= LEDGER_GROUP_OPS &&
+		    !(idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
+			return;
+		/* Its tickets carry the outcome. It lets the mutex go (a wait,
+		 * a seal), so other writes may have staged meanwhile: look
+		 * again. */
+		(void)ledger_group_commit(l, wall_ms);
+	}
 }
 
 /* The commit thread: takes the open group as gc when asked, writes it

@@ -25,6 +25,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "edge/telemetry/telemetry.h"
+#include "version.h"
 #include "xmem.h"
 
 /* The outbox's heap bytes moved by d. */
@@ -350,10 +351,23 @@ static int send_one(ledger *l, uint32_t p, sealed *s, const void *buf, size_t le
 	return rc;
 }
 
-/* ledger_pump_part below, with the bytes of batch fresh_seq (just
- * sealed) at hand, so that it is not read back from the store. */
-static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fresh,
-                      size_t fresh_len)
+/* A sealed batch's bytes at hand: just sealed, or read from the store
+ * by ledger_pump. */
+typedef struct batch_bytes {
+	uint64_t seq; /* 0: none */
+	const char *buf;
+	size_t len;
+} batch_bytes;
+
+/* Sends p's unsent batches in sequence order. A batch goes out the first
+ * time as soon as it is sealed; a resend only when it lies within the
+ * first window_bytes of unapplied data. So when Kafka lost a backlog
+ * larger than it keeps (central down for long), the resends drain at
+ * central's pace instead of overflowing the broker again and again.
+ * Sends from memory only: at a batch whose bytes are not in have, it
+ * stops and returns its sequence (0: none wanted), for ledger_pump to
+ * read with the mutex let go. */
+static uint64_t pump_part(ledger *l, uint32_t p, const batch_bytes *have)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	uint64_t window = 0;
@@ -363,46 +377,86 @@ static void pump_part(ledger *l, uint32_t p, uint64_t fresh_seq, const char *fre
 		if (s->state != SEALED_UNSENT || i < pt->confirming)
 			continue;
 		if (s->resend && i > 0 && window > l->o.window_bytes)
-			return;
-		int rc;
-		if (fresh && s->seq == fresh_seq) {
-			rc = send_one(l, p, s, fresh, fresh_len);
-		} else {
-			char key[EKEY_PART_SEQ_LEN];
-			char *buf;
-			size_t len;
-			rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, s->seq), &buf,
-			               &len);
-			if (rc) {
-				log_error("sealed batch unreadable",
-				          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, s->seq,
-				          err_str(rc));
-				return;
-			}
-			rc = send_one(l, p, s, buf, len);
-			free(buf);
-		}
-		if (rc)
-			return;
+			return 0;
+		if (!have || have->seq != s->seq)
+			return s->seq;
+		if (send_one(l, p, s, have->buf, have->len))
+			return 0;
+		have = NULL;
+	}
+	return 0;
+}
+
+void ledger_pump_part(ledger *l, uint32_t p)
+{
+	(void)pump_part(l, p, NULL);
+}
+
+/* What ledger_pump reads outside the mutex: per partition, the batch its
+ * pump stopped at, and the bytes read. */
+typedef struct pump_read {
+	uint32_t np;
+	uint64_t *want; /* per partition: the sequence to read, or 0 */
+	char **buf;
+	size_t *len;
+} pump_read;
+
+static void pump_read_store(ledger *l, void *ctx)
+{
+	pump_read *r = ctx;
+	for (uint32_t p = 0; p < r->np; p++) {
+		if (!r->want[p])
+			continue;
+		char key[EKEY_PART_SEQ_LEN];
+		int rc = store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, r->want[p]),
+		                   &r->buf[p], &r->len[p]);
+		if (rc == 0)
+			continue;
+		/* Confirmed meanwhile (deleted), it is no longer sent; any other
+		 * failure waits for the next pump. */
+		if (rc != ERR_NOTFOUND)
+			log_error("sealed batch unreadable",
+			          "partition=%u seq=%" PRIu64 " err=\"%s\"", p, r->want[p],
+			          err_str(rc));
+		r->buf[p] = NULL;
 	}
 }
 
-/* Sends the partition's unsent batches in sequence order. A batch goes
- * out the first time as soon as it is sealed; a resend only when it lies
- * within the first window_bytes of unapplied data. So when Kafka lost a
- * backlog larger than it keeps (central down for long), the resends drain
- * at central's pace instead of overflowing the broker again and again. */
-void ledger_pump_part(ledger *l, uint32_t p)
-{
-	pump_part(l, p, 0, NULL, 0);
-}
-
+/* The rounds of a pump: under the mutex each partition sends what it can
+ * and names the next batch it must read; the reads run with the mutex let
+ * go, and the next round sends what is still unsent. A partition whose
+ * read failed sits out the rest of this pump. */
 void ledger_pump(ledger *l)
 {
+	uint32_t np = l->o.partitions;
+	pump_read r = {np, xcalloc(np, sizeof *r.want), xcalloc(np, sizeof *r.buf),
+	               xcalloc(np, sizeof *r.len)};
+	bool *out = xcalloc(np, sizeof *out);
 	ledger_lock(l);
-	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_pump_part(l, p);
+	for (bool wanted = true; wanted;) {
+		wanted = false;
+		for (uint32_t p = 0; p < np; p++) {
+			uint64_t asked = r.want[p];
+			batch_bytes have = {asked, r.buf[p], r.len[p]};
+			bool got = asked && r.buf[p];
+			uint64_t next = out[p] ? 0 : pump_part(l, p, got ? &have : NULL);
+			if (next && next == asked && !got) { /* its read failed */
+				out[p] = true;
+				next = 0;
+			}
+			r.want[p] = next;
+			free(r.buf[p]);
+			r.buf[p] = NULL;
+			wanted |= r.want[p] != 0;
+		}
+		if (wanted)
+			ledger_outside(l, pump_read_store, &r);
+	}
 	ledger_unlock(l);
+	free(out);
+	free(r.want);
+	free(r.buf);
+	free(r.len);
 }
 
 void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offset)
@@ -508,44 +562,35 @@ static void sealed_ops_free(wire_batch *b, sealed_ops *so)
 	free(so->merged);
 }
 
-/* A seal's wire batch, encoded into *buf (malloc'ed, *len bytes; the
- * caller frees it, also on failure), and its store write (into wb): the
- * work ledger_seal does with the mutex let go. seq and sealed_to are the
- * batch's; ops are copies whose strings the open batch still owns. */
-static int seal_write(ledger *l, uint32_t p, const pend_op *ops, size_t n, uint64_t seq,
-                      uint64_t sealed_to, uint64_t wall_ms, store_batch *wb, wire_batch *b,
-                      sealed_ops *so, char **buf, size_t *len)
-{
-	*b = (wire_batch){
-	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
-	    .region = wire_cstr(l->region, strlen(l->region)),
-	    .partition = p,
-	    .seq = seq,
-	    .created_ms = wall_ms,
-	};
-	seal_build(ops, n, l->o.seal_sums, b, so);
-	*buf = NULL;
-	int rc = wire_encode_batch(b, buf, len);
-	if (rc) {
-		log_error("batch encoding failed", "partition=%u err=\"%s\"", p, err_str(rc));
-		return rc;
-	}
-	char key[EKEY_PART_SEQ_LEN];
-	store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, p, seq), *buf, *len);
-	store_batch_put(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), so->flags, b->nops);
-	ledger_sealed_put(wb, p, seq, sealed_to);
-	FAILPOINT("seal.encoded");
-	rc = store_write(l->db, wb);
-	if (rc == 0)
-		FAILPOINT("seal.written");
-	return rc;
-}
+/* A seal between its steps (ledger_seal): what it took from the open
+ * batch under the mutex, and what its write made outside it. */
+typedef struct seal_job {
+	uint32_t p;
+	ledger_seal_why why;
+	size_t n;      /* ops taken: the first n of the open batch */
+	bool took_all; /* n was all the open batch held */
+	pend_op *ops;  /* copies; the open batch owns their strings until the
+	                  write is known to have worked */
+	uint64_t seq, sealed_to, wall_ms;
+	uint64_t bytes; /* the ops' stored size */
+	int64_t heap;   /* their strings' heap bytes */
+	wire_batch b;
+	sealed_ops so;
+	char *buf; /* the encoded batch, len bytes */
+	size_t len;
+	uint64_t cpu_ns;
+	int rc;
+} seal_job;
 
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto)
+/* Takes what p's open batch has to seal into j, after any seal under
+ * way (one at a time, so that the record counts it takes off stand
+ * until its write is known to have failed or not), and marks the
+ * outbox sealing. false: nothing to seal. Mutex held (let go while it
+ * waits). */
+static bool seal_take(ledger *l, uint32_t p, ledger_seal_why why, uint64_t upto, uint64_t wall_ms,
+                      seal_job *j)
 {
 	struct outbox *o = &l->outbox;
-	/* One seal at a time, so that the record counts it takes off stand
-	 * until its write is known to have failed or not. */
 	while (o->sealing) {
 		o->seal_waiters++;
 		ledger_wait(l, &o->seal_done);
@@ -554,19 +599,19 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, ui
 	outbox_part *pt = &o->parts[p];
 	open_batch *ob = &pt->open;
 	if (!ob->len)
-		return 0;
+		return false;
 	/* A full batch's seal that waited for another may find that one
 	 * took the ops (two threads seal what their groups filled): a batch
 	 * no longer full waits for more ops or its age. */
 	if (why == LEDGER_SEAL_OPS && !ledger_outbox_full(l, p))
-		return 0;
+		return false;
 	/* A store that never sealed this partition may belong to an edge
 	 * rebuilt under its old id: central has applied its old batches,
 	 * and a sequence from 1 would be dropped as a repeat. The ops wait
 	 * in the open batch (durable, within the budget) until the
 	 * checkpoint says where central's sequence is. */
 	if (!pt->seq_known)
-		return 0;
+		return false;
 	/* At most seal_ops ops (a backlog held above leaves in batches of
 	 * the usual size), and none numbered above upto; the rest stay
 	 * open. */
@@ -574,85 +619,134 @@ int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, ui
 	while (n < most && ob->ops[n].opno <= upto)
 		n++;
 	if (!n)
-		return 0;
-	bool took_all = n == ob->len;
-	pt->sealing_n = n;
+		return false;
 	/* The first n ops stay where they are until the write is done, but
 	 * the array may move as groups append to it: the seal works on
 	 * copies, whose strings the open batch frees only after it. */
-	pend_op *ops = xmalloc(n * sizeof *ops);
-	memcpy(ops, ob->ops, n * sizeof *ops);
-	uint64_t seq = pt->last_seq + 1, sealed_to = ops[n - 1].opno + 1;
+	*j = (seal_job){.p = p, .why = why, .n = n, .took_all = n == ob->len, .wall_ms = wall_ms};
+	j->ops = xmalloc(n * sizeof *j->ops);
+	memcpy(j->ops, ob->ops, n * sizeof *j->ops);
+	j->seq = pt->last_seq + 1;
+	j->sealed_to = j->ops[n - 1].opno + 1;
+	pt->sealing_n = n;
 	store_batch_clear(o->seal_wb);
 	/* The records sealed whole go; the others stay for the partitions
 	 * that still need them, and sealed_to keeps these ops out of them. */
 	seal_records(l, p, n, 1, o->seal_wb);
 	o->sealing = true;
-	/* Encoding the batch and its store write run with the mutex let go:
-	 * writes go on staging, and groups on joining the open batches. */
-	ledger_unlock(l);
+	return true;
+}
+
+/* The seal's work outside the mutex (writes go on staging meanwhile, and
+ * groups on joining the open batches): the ops' sizes, the wire batch
+ * encoded into j->buf, and its store write with the records' deletions
+ * (outbox.seal_wb, the sealing seal's alone). */
+static void seal_run(ledger *l, void *ctx)
+{
+	seal_job *j = ctx;
 	uint64_t c0 = clock_thread_cpu_ns();
-	uint64_t bytes = 0; /* the sealed ops' stored size */
-	int64_t heap = 0;   /* and their strings' heap bytes */
-	for (size_t i = 0; i < n; i++) {
-		bytes += ledger_op_size(strlen(ops[i].counter), strlen(ops[i].item),
-		                        strlen(ops[i].user));
-		heap += (int64_t)ledger_op_heap(&ops[i]);
+	for (size_t i = 0; i < j->n; i++) {
+		const pend_op *op = &j->ops[i];
+		j->bytes += ledger_op_size(strlen(op->counter), strlen(op->item), strlen(op->user));
+		j->heap += (int64_t)ledger_op_heap(op);
 	}
-	wire_batch b;
-	sealed_ops so;
-	char *buf;
-	size_t len = 0;
-	int rc = seal_write(l, p, ops, n, seq, sealed_to, wall_ms, o->seal_wb, &b, &so, &buf, &len);
-	uint64_t c1 = clock_thread_cpu_ns();
-	ledger_lock(l);
-	l->st.seal_write_cpu_ns += c1 - c0;
+	j->b = (wire_batch){
+	    .edge = wire_cstr(l->edge_id, strlen(l->edge_id)),
+	    .region = wire_cstr(l->region, strlen(l->region)),
+	    .partition = j->p,
+	    .seq = j->seq,
+	    .created_ms = j->wall_ms,
+	};
+	seal_build(j->ops, j->n, l->o.seal_sums, &j->b, &j->so);
+	j->rc = wire_encode_batch(&j->b, &j->buf, &j->len);
+	if (j->rc) {
+		log_error("batch encoding failed", "partition=%u err=\"%s\"", j->p, err_str(j->rc));
+	} else {
+		store_batch *wb = l->outbox.seal_wb;
+		char key[EKEY_PART_SEQ_LEN];
+		store_batch_put(wb, key, ekey_part_seq(key, EKEY_BATCH, j->p, j->seq), j->buf,
+		                j->len);
+		store_batch_put(wb, key, ekey_part_seq(key, EKEY_FLAGS, j->p, j->seq), j->so.flags,
+		                j->b.nops);
+		ledger_sealed_put(wb, j->p, j->seq, j->sealed_to);
+		FAILPOINT("seal.encoded");
+		j->rc = store_write(l->db, wb);
+		if (j->rc == 0)
+			FAILPOINT("seal.written");
+	}
+	j->cpu_ns = clock_thread_cpu_ns() - c0;
+}
+
+/* The seal's outcome into memory, under the mutex: on success the
+ * sealed batch joins the sealed ones and goes out at once (from its
+ * bytes, not read back), its ops leave the open batch, and each sum
+ * stands for its ops in the overlay; on failure the records' counts
+ * go back and the ops stay open. Either way the next seal may go. */
+static void seal_settle(ledger *l, seal_job *j)
+{
+	struct outbox *o = &l->outbox;
+	outbox_part *pt = &o->parts[j->p];
+	open_batch *ob = &pt->open;
+	l->st.seal_write_cpu_ns += j->cpu_ns;
 	o->sealing = false;
 	pt->sealing_n = 0;
 	pthread_cond_broadcast(&o->seal_done);
-	if (rc) {
-		seal_records(l, p, n, -1, NULL);
-		sealed_ops_free(&b, &so);
-		free(ops);
-		free(buf);
-		return rc;
+	if (j->rc) {
+		seal_records(l, j->p, j->n, -1, NULL);
+		return;
 	}
-	/* Each sum stands for its ops in the overlay from now on. */
-	vstripe *vs = ledger_vlock(l, p);
-	for (uint32_t i = 0; i < b.nsums; i++)
-		if (so.merged[i] > 1)
-			ledger_overlay_merge(vs, b.sums[i].counter.p, b.sums[i].counter.n,
-			                     b.sums[i].item.p, b.sums[i].item.n, so.merged[i]);
+	vstripe *vs = ledger_vlock(l, j->p);
+	for (uint32_t i = 0; i < j->b.nsums; i++)
+		if (j->so.merged[i] > 1)
+			ledger_overlay_merge(vs, j->b.sums[i].counter.p, j->b.sums[i].counter.n,
+			                     j->b.sums[i].item.p, j->b.sums[i].item.n,
+			                     j->so.merged[i]);
 	ledger_vunlock(l, vs);
-	seal_runs(l, ob, n);
-	pt->last_seq = seq;
-	pt->sealed_to = sealed_to;
-	sealed_push(l, pt, seq, (uint32_t)len);
-	l->st.pending_bytes = l->st.pending_bytes - bytes + len;
-	l->st.pending_ops -= n;
+	seal_runs(l, ob, j->n);
+	pt->last_seq = j->seq;
+	pt->sealed_to = j->sealed_to;
+	sealed_push(l, pt, j->seq, (uint32_t)j->len);
+	l->st.pending_bytes = l->st.pending_bytes - j->bytes + j->len;
+	l->st.pending_ops -= j->n;
 	l->st.pending_batches++;
 	l->st.batches_sealed++;
-	l->st.sealed_by[why]++;
-	telemetry_batch_ops(l->o.tm, (uint32_t)n);
-	memmove(ob->ops, ob->ops + n, (ob->len - n) * sizeof *ob->ops);
-	ob->len -= n;
-	ob->bytes -= bytes;
+	l->st.sealed_by[j->why]++;
+	telemetry_batch_ops(l->o.tm, (uint32_t)j->n);
+	memmove(ob->ops, ob->ops + j->n, (ob->len - j->n) * sizeof *ob->ops);
+	ob->len -= j->n;
+	ob->bytes -= j->bytes;
 	/* Ops that came during the write start a new batch's age. */
-	if (took_all && ob->len)
+	if (j->took_all && ob->len)
 		ob->first_ms = pt->rest_first_ms;
-	pump_part(l, p, seq, buf, len); /* from its bytes, not read back */
-	/* The sealed ops' strings (the copies hold the only pointers to
-	 * them now) and the batch's build: up to batch.max_ops frees, made
-	 * with the mutex let go. */
-	ledger_unlock(l);
-	for (size_t i = 0; i < n; i++)
-		free(ops[i].counter);
-	mem_add(l, -heap);
-	sealed_ops_free(&b, &so);
-	free(ops);
-	free(buf);
-	ledger_lock(l);
-	return 0;
+	batch_bytes fresh = {j->seq, j->buf, j->len};
+	(void)pump_part(l, j->p, &fresh); /* from its bytes, not read back */
+}
+
+/* What the seal made, freed outside the mutex: up to batch.max_ops frees.
+ * After a written seal the copies hold the only pointers to the sealed
+ * ops' strings; after a failed one the open batch still owns them. */
+static void seal_release(ledger *l, void *ctx)
+{
+	seal_job *j = ctx;
+	if (j->rc == 0) {
+		for (size_t i = 0; i < j->n; i++)
+			free(j->ops[i].counter);
+		mem_add(l, -j->heap);
+	}
+	sealed_ops_free(&j->b, &j->so);
+	free(j->ops);
+	free(j->buf);
+}
+
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto)
+{
+	seal_job j;
+	if (!seal_take(l, p, why, upto, wall_ms, &j))
+		return 0;
+	ledger_outside(l, seal_run, &j);
+	seal_settle(l, &j);
+	ledger_outside(l, seal_release, &j);
+	return j.rc;
 }
 
 void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms)
@@ -837,7 +931,68 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	}
 }
 
-void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+void ledger_outbox_said(const ledger *l, uint32_t p, uint64_t *snap_offset, uint64_t *snap_ms,
+                        uint64_t *applied)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	*snap_offset = pt->snap_offset;
+	*snap_ms = pt->snap_ms;
+	*applied = pt->applied;
+}
+
+uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p)
+{
+	return l->outbox.parts[p].sealed_to;
+}
+
+void ledger_confirm_abort(ledger *l, uint32_t p)
+{
+	l->outbox.parts[p].confirming = 0; /* not deleted: they may be sent again */
+}
+
+bool ledger_snap_stale(const ledger *l, uint32_t p, uint64_t offset)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
+	return offset < newest;
+}
+
+void ledger_snap_seen_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t offset)
+{
+	if (offset <= l->outbox.parts[p].snap_seen)
+		return;
+	char key[EKEY_PART_LEN];
+	unsigned char val[8];
+	store_put_u64(val, offset);
+	store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
+}
+
+void ledger_snap_seen(ledger *l, uint32_t p, uint64_t offset)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	if (offset > pt->snap_seen)
+		pt->snap_seen = offset;
+}
+
+bool ledger_seq_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t applied, uint64_t *seq)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	if (pt->seq_known)
+		return false;
+	*seq = applied > pt->last_seq ? applied : pt->last_seq;
+	/* Written even when 0: a restart must know it is known. */
+	ledger_sealed_put(wb, p, *seq, pt->sealed_to);
+	return true;
+}
+
+void ledger_seq_known(ledger *l, uint32_t p, uint64_t seq)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	pt->last_seq = seq;
+	pt->seq_known = true;
+}
+
+bool ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	bool again = c->again, new_epoch = c->new_epoch;
@@ -860,7 +1015,7 @@ void ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger
 			         p, b->seq, b->offset, s->offset, c->applied);
 		}
 	}
-	ledger_pump_part(l, p);
+	return pump_part(l, p, NULL) != 0;
 }
 
 void ledger_confirm_free(ledger_confirm *c)

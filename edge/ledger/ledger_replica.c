@@ -142,104 +142,96 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	return rc;
 }
 
+/* Stages checkpoint message s of p into snap_wb: its counts (each
+ * checked against the version stored with it), the replica's new state
+ * in nrp and, with the last message, what it confirms of this edge's
+ * batches (as of eff: complete to the lowest version loaded) and the
+ * batch sequence to go on from, into *seq, when p has none. 0 or
+ * ERR_IO. */
+static int checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_snapshot *eff,
+                            bool *seq_new, uint64_t *seq)
+{
+	const wire_snapshot *s = w->s;
+	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
+	int rc = ledger_stage_counts(l, l->snap_wb, s, true, w->skip);
+	if (rc)
+		return rc;
+	if (!nrp->ckpt_lo || s->offset < nrp->ckpt_lo)
+		nrp->ckpt_lo = s->offset;
+	if (s->offset > nrp->ckpt_hi)
+		nrp->ckpt_hi = s->offset;
+	nrp->loaded += s->ncounts;
+	if (s->ncounts) {
+		const wire_count *c = &s->counts[s->ncounts - 1];
+		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
+			nrp->after_len =
+			    ekey_pair(nrp->after, c->counter.p, c->counter.n, c->item.p, c->item.n);
+	}
+	/* The partition is complete to the lowest version loaded: the
+	 * snapshots above it still apply (checked per count). */
+	*eff = *s;
+	eff->offset = nrp->ckpt_lo;
+	if (s->last) {
+		nrp->state = LEDGER_REPLICA_COMPLETE;
+		nrp->after_len = 0;
+		w->confirm = eff;
+		ledger_confirm_stage(l, l->snap_wb, w->p, eff, &w->conf);
+		*seq_new = ledger_seq_stage(l, l->snap_wb, w->p, w->conf.applied, seq);
+	}
+	replica_put(l->snap_wb, w->p, nrp);
+	return 0;
+}
+
+/* After the write: the replica's new state takes the old one's place and,
+ * with the last message, the partition may seal and resends what central
+ * passed over. */
+static void checkpoint_settle(ledger *l, count_write *w, const wire_snapshot *eff, bool seq_new,
+                              uint64_t seq)
+{
+	replica_part *rp = &l->replica.parts[w->p];
+	if (!w->s->last)
+		return;
+	if (seq_new)
+		ledger_seq_known(l, w->p, seq);
+	ledger_snap_seen(l, w->p, eff->offset);
+	w->pump = ledger_confirm_finish(l, w->p, eff, &w->conf);
+	log_info("replica complete",
+	         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64, w->p,
+	         rp->ckpt_lo, rp->ckpt_hi, rp->loaded);
+}
+
 int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 {
 	if (s->partition >= l->o.partitions)
 		return ERR_CORRUPT;
-	uint32_t p = s->partition;
-	ledger_lock_counts(l);
-	ledger_lock(l);
-	replica_part *rp = &l->replica.parts[p];
-	outbox_part *pt = &l->outbox.parts[p];
-	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
-		ledger_unlock(l);
-		ledger_unlock_counts(l);
-		return ERR_AGAIN;
-	}
 	/* As with a snapshot (ledger.c): staged under the writer mutex,
 	 * written without it, memory changed after the write. The replica's
-	 * new state is built in nrp and takes rp's place only then; cmu
-	 * keeps every other writer of counts, positions and replica states
-	 * out meanwhile. */
-	store_batch *wb = l->snap_wb;
-	ledger_confirm conf = {0};
-	bool *skip = xcalloc(s->ncounts + 1, sizeof *skip);
-	replica_part nrp = *rp;
-	store_batch_clear(wb);
-	int rc = ledger_stage_counts(l, wb, s, true, skip);
-	if (rc) {
-		ledger_unlock(l);
-		goto out;
-	}
-	if (!nrp.ckpt_lo || s->offset < nrp.ckpt_lo)
-		nrp.ckpt_lo = s->offset;
-	if (s->offset > nrp.ckpt_hi)
-		nrp.ckpt_hi = s->offset;
-	nrp.loaded += s->ncounts;
-	if (s->ncounts) {
-		const wire_count *c = &s->counts[s->ncounts - 1];
-		if (c->counter.n <= COUNTER_MAX && c->item.n <= ITEM_MAX)
-			nrp.after_len =
-			    ekey_pair(nrp.after, c->counter.p, c->counter.n, c->item.p, c->item.n);
-	}
-	/* The partition is complete to the lowest version loaded: the
-	 * snapshots above it still apply (checked per count). */
-	wire_snapshot eff = *s;
-	eff.offset = nrp.ckpt_lo;
-	uint64_t seq = pt->last_seq;
-	if (s->last) {
-		nrp.state = LEDGER_REPLICA_COMPLETE;
-		nrp.after_len = 0;
-		ledger_confirm_stage(l, wb, p, &eff, &conf);
-		/* Batches continue after what central applied of this edge id:
-		 * an edge rebuilt on an empty store keeps its sequence. */
-		if (!pt->seq_known) {
-			/* Written even when 0: a restart must know it is known. */
-			if (conf.applied > seq)
-				seq = conf.applied;
-			ledger_sealed_put(wb, p, seq, pt->sealed_to);
-		}
-	}
-	replica_put(wb, p, &nrp);
-	ledger_view_begin(l, p);
-	ledger_unlock(l);
-	if (s->last)
-		ledger_confirm_read(l, p, &conf); /* before the write deletes them */
-	rc = store_write(l->db, wb);
+	 * new state is built in nrp and takes rp's place only then. */
+	count_write w = {.p = s->partition, .s = s, .only_cached = true};
+	replica_part *rp = &l->replica.parts[w.p];
+	wire_snapshot eff;
+	bool seq_new = false;
+	uint64_t seq = 0;
+	ledger_lock_counts(l);
+	store_batch_clear(l->snap_wb);
 	ledger_lock(l);
-	vstripe *vs = ledger_vlock(l, p);
-	if (rc == 0) {
-		*rp = nrp;
-		ledger_cache_counts(l, s, skip, true);
-		if (s->last)
-			ledger_confirm_view(l, p, &eff, &conf);
-		ledger_view_publish(l, p);
-	}
-	ledger_view_end(l, p);
-	ledger_vunlock(l, vs);
-	if (rc) {
-		pt->confirming = 0; /* not deleted: they may be sent again */
-		ledger_unlock(l);
-		goto out;
-	}
-	if (s->last && !pt->seq_known) {
-		pt->last_seq = seq;
-		pt->seq_known = true;
-	}
-	if (s->last) {
-		if (eff.offset > pt->snap_seen)
-			pt->snap_seen = eff.offset;
-		ledger_confirm_finish(l, p, &eff, &conf);
-		log_info("replica complete",
-		         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64,
-		         p, rp->ckpt_lo, rp->ckpt_hi, rp->loaded);
+	replica_part nrp = *rp;
+	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
+		w.rc = ERR_AGAIN;
+	} else if ((w.rc = checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq)) == 0) {
+		ledger_count_write(l, &w);
+		if (w.rc == 0)
+			*rp = nrp; /* before the view shows whether it is complete */
+		ledger_count_show(l, &w);
+		if (w.rc == 0)
+			checkpoint_settle(l, &w, &eff, seq_new, seq);
 	}
 	ledger_unlock(l);
-out:
-	ledger_confirm_free(&conf);
-	free(skip);
 	ledger_unlock_counts(l);
-	return rc;
+	if (w.pump)
+		ledger_pump(l);
+	ledger_count_write_free(&w);
+	return w.rc;
 }
 
 uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
@@ -266,4 +258,14 @@ void ledger_replica_free(ledger *l)
 {
 	free(l->replica.parts);
 	l->replica.parts = NULL;
+}
+
+uint64_t ledger_replica_ckpt_hi(const ledger *l, uint32_t p)
+{
+	return l->replica.parts[p].ckpt_hi;
+}
+
+bool ledger_replica_complete(const ledger *l, uint32_t p)
+{
+	return l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
 }

@@ -31,18 +31,6 @@
 #include "edge/telemetry/telemetry.h"
 #include "xmem.h"
 
-/* A hash of "a 0 b" (a user and an idempotency key). */
-static uint64_t hash2(const char *a, const char *b)
-{
-	char k[KEY_MAX + IDEM_KEY_MAX + 8];
-	size_t al = strlen(a), bl = strlen(b);
-	if (al + bl + 1 > sizeof k)
-		return XXH3_64bits(a, al) ^ XXH3_64bits(b, bl);
-	memcpy(k, a, al + 1);
-	memcpy(k + al + 1, b, bl);
-	return XXH3_64bits(k, al + 1 + bl);
-}
-
 /* The slot of (counter, item[, user]) in an index: its own, or the empty
  * one where it goes. The group never holds more than half the slots. */
 static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const pend_op *op,
@@ -320,7 +308,7 @@ static void group_add(ledger *l, staged *s)
 		g->ops[g->tail[p] - 1].next = at;
 	} else {
 		g->head[p] = at;
-		g->apart[p] = !l->outbox.parts[p].seq_known;
+		g->apart[p] = !ledger_outbox_can_seal(l, p);
 	}
 	g->tail[p] = at;
 	s->op.counter = NULL; /* the group owns the strings now */
@@ -342,34 +330,95 @@ static void group_add(ledger *l, staged *s)
 
 /* --- entry points ----------------------------------------------------------- */
 
-static uint64_t idem_hash(const idem_req *r)
-{
-	return hash2(r->user, r->key);
-}
-
-static bool idem_staged(const group *g, uint64_t h)
-{
-	for (size_t i = 0; i < g->nidem; i++)
-		if (g->idem[i] == h)
-			return true;
-	return false;
-}
-
+/* Looks the write's idempotency key up in the store: no lock needed. A
+ * replay's count is atomic, as this runs before the writer mutex. */
 static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, ledger_replay *r)
 {
 	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
 	if (rc == 0) {
 		r->replayed = true;
-		l->st.ops_replayed++;
+		atomic_fetch_add_explicit(&l->commit.replays, 1, memory_order_relaxed);
 	}
 	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
+}
+
+/* A replay's outcome as the caller sees it: 0 (replayed), ERR_CONFLICT or
+ * the store's error, each refused but the first; ERR_NOTFOUND: a new
+ * write. */
+static int replay_outcome(ledger *l, int rc, size_t n)
+{
+	if (rc == ERR_CONFLICT)
+		telemetry_refused(l->o.tm, TM_REFUSED_CONFLICT, n);
+	else if (rc && rc != ERR_NOTFOUND)
+		telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+	return rc;
+}
+
+/* A write of the ops in sg: the part under the writer mutex. Room in the
+ * open group (and none of its key in the groups), the key's record read
+ * again if a group holding records finished since the pre-read (seen),
+ * the budget, then the ops staged (answers), the key's record rendered
+ * into the group (*rendered: the caller frees it), and the write left to
+ * the commit thread (t) or committed now. */
+static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, uint64_t wall_ms,
+                        ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                        ledger_ticket *t, uint64_t seen, char **rendered)
+{
+	struct commit *c = &l->commit;
+	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
+	/* A retry must see its first try: neither group may hold its key. */
+	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
+	group *g = c->g;
+	/* Rare: keyed writes are retries' and batch clients'. */
+	if (idem && c->idem_finished > seen) {
+		int rc = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
+		if (rc != ERR_NOTFOUND)
+			return rc;
+	}
+	if (l->st.pending_bytes >= l->o.budget_bytes) {
+		l->st.ops_refused_budget += n;
+		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
+		return ERR_FULL;
+	}
+	hlc saved = c->clock;
+	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
+	if (rc) {
+		if (rc == ERR_IO)
+			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+		c->clock = saved;
+		return rc;
+	}
+	if (idem && idem->render) {
+		size_t rlen = 0;
+		*rendered = idem->render(idem->ctx, answers, n, &rlen);
+		idem_batch_put(g->wb, &idem->req, 200, *rendered, rlen);
+		g->idem[g->nidem++] = ih;
+	}
+	for (size_t i = 0; i < n; i++)
+		group_add(l, &sg[i]);
+	if (t) {
+		atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
+		t->next = g->tickets;
+		g->tickets = t;
+		return 0;
+	}
+	/* Written now, with a ticket of its own: should the group being
+	 * written fail meanwhile, the commit thread fails this group too (it
+	 * was staged on top of that one), and only the ticket says so. */
+	ledger_ticket own = {.state = LEDGER_STAGED, .next = g->tickets};
+	g->tickets = &own;
+	(void)ledger_group_commit(l, wall_ms);
+	int st = ledger_ticket_state(&own);
+	return st == LEDGER_DURABLE ? 0 : st;
 }
 
 int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
                      ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
                      ledger_ticket *t)
 {
-	struct commit *c = &l->commit;
 	if (replay)
 		memset(replay, 0, sizeof *replay);
 	if (t) {
@@ -381,99 +430,40 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	/* A single like (the common call) stages on the stack. */
 	staged one[STAGE_ON_STACK];
 	staged *sg = n <= STAGE_ON_STACK ? one : xmalloc(n * sizeof *sg);
-	int rc = 0;
-	char *rendered = NULL;
 	size_t made = 0;
 	for (; made < n; made++)
 		if (!prepare(l, &ops[made], &sg[made]))
 			break;
 	for (size_t i = made; i < n; i++)
 		sg[i].op.counter = NULL;
-	if (made < n) {
-		rc = ERR_INVAL;
-		goto done;
-	}
-	memset(answers, 0, n * sizeof *answers);
+	int rc = made < n ? ERR_INVAL : 0;
+	bool answered = rc != 0;
 	/* The store and view reads before the mutex, so that no other write
-	 * waits for them; checked under it against commit.finished. */
-	uint64_t seen = atomic_load_explicit(&c->finished, memory_order_acquire);
-	for (size_t i = 0; i < n; i++)
-		preread(l, &sg[i]);
-	if (l->o.after_preread)
-		l->o.after_preread(l->o.hook_ctx);
-	ledger_lock(l);
-	uint64_t ih = idem ? idem_hash(&idem->req) : 0;
-	/* A full group, or one holding a record for this key (a retry faster
-	 * than a loop turn), is written first: the retry must see it. The
-	 * same for the group the commit thread is writing. */
-	for (;;) {
-		while (idem && c->gc && idem_staged(c->gc, ih))
-			ledger_wait(l, &c->done);
-		if (c->g->n + n <= LEDGER_GROUP_OPS &&
-		    !(idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
-			break;
-		/* Its tickets carry the outcome. It lets the mutex go (a wait,
-		 * a seal), so other writes may have staged meanwhile: check
-		 * again. */
-		(void)ledger_group_commit(l, wall_ms);
+	 * waits for them; checked under it against commit.finished. A key's
+	 * record is in the store once the group that staged it is written:
+	 * found, the answer is that write's, with no lock at all. */
+	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+	if (!answered && idem) {
+		int r = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
+		answered = r != ERR_NOTFOUND; /* replayed (0), a conflict, or the store failed */
+		if (answered)
+			rc = r;
 	}
-	/* Only now: waiting for the commit thread may have swapped groups. */
-	group *g = c->g;
-	if (idem) {
-		rc = replay_lookup(l, idem, wall_ms, replay);
-		if (rc == ERR_CONFLICT)
-			telemetry_refused(l->o.tm, TM_REFUSED_CONFLICT, n);
-		else if (rc && rc != ERR_NOTFOUND)
-			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
-		if (rc != ERR_NOTFOUND)
-			goto out; /* replayed (0), a conflict, or the store failed */
-		rc = 0;
+	if (!answered) {
+		memset(answers, 0, n * sizeof *answers);
+		for (size_t i = 0; i < n; i++)
+			preread(l, &sg[i]);
+		if (l->o.after_preread)
+			l->o.after_preread(l->o.hook_ctx);
+		char *rendered = NULL;
+		ledger_lock(l);
+		rc =
+		    stage_locked(l, ops, sg, n, wall_ms, answers, idem, replay, t, seen, &rendered);
+		ledger_unlock(l);
+		if (l->o.after_stage && ledger_ticket_staged(t))
+			l->o.after_stage(l->o.hook_ctx);
+		free(rendered);
 	}
-	if (l->st.pending_bytes >= l->o.budget_bytes) {
-		l->st.ops_refused_budget += n;
-		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
-		rc = ERR_FULL;
-		goto out;
-	}
-	hlc saved = c->clock;
-	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
-	if (rc) {
-		if (rc == ERR_IO)
-			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
-		c->clock = saved;
-		goto out;
-	}
-	if (idem && idem->render) {
-		size_t rlen = 0;
-		rendered = idem->render(idem->ctx, answers, n, &rlen);
-		idem_batch_put(g->wb, &idem->req, 200, rendered, rlen);
-		g->idem[g->nidem++] = ih;
-	}
-	for (size_t i = 0; i < n; i++)
-		group_add(l, &sg[i]);
-	if (t) {
-		atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
-		t->next = g->tickets;
-		g->tickets = t;
-	} else {
-		/* Written now, with a ticket of its own: should the group being
-		 * written fail meanwhile, the commit thread fails this group too
-		 * (it was staged on top of that one), and only the ticket
-		 * says so. */
-		ledger_ticket own = {.state = LEDGER_STAGED, .next = g->tickets};
-		g->tickets = &own;
-		(void)ledger_group_commit(l, wall_ms);
-		int st = ledger_ticket_state(&own);
-		rc = st == LEDGER_DURABLE ? 0 : st;
-	}
-out:
-	ledger_unlock(l);
-	if (l->o.after_stage && ledger_ticket_staged(t))
-		l->o.after_stage(l->o.hook_ctx);
-	free(rendered);
-done:
 	for (size_t i = 0; i < n; i++)
 		free(sg[i].op.counter);
 	if (sg != one)

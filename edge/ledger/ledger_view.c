@@ -204,12 +204,9 @@ static void vsnap_put(vsnap *v)
 
 void ledger_view_publish(ledger *l, uint32_t p)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
 	pview *pv = &l->view.pv[p];
-	pv->snap_offset = pt->snap_offset;
-	pv->snap_ms = pt->snap_ms;
-	pv->applied = pt->applied;
-	pv->complete = l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
+	ledger_outbox_said(l, p, &pv->snap_offset, &pv->snap_ms, &pv->applied);
+	pv->complete = ledger_replica_complete(l, p);
 }
 
 void ledger_view_begin(ledger *l, uint32_t p)
@@ -467,6 +464,8 @@ static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt
 
 void ledger_keep_flush(ledger *l)
 {
+	if (!l->view.pv) /* a ledger whose open failed before its view */
+		return;
 	/* Taken from each stripe in turn (a keep is a hint that saves a
 	 * later read-through, and needs no instant common to the stripes),
 	 * checked with the stripe let go, and written in one store write.

@@ -148,7 +148,8 @@ bool drill_action_on_path(drill_action a)
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (actions[i].action == a)
 			return actions[i].shape == SHAPE_CUT || actions[i].shape == SHAPE_PATH ||
-			       actions[i].shape == SHAPE_DELAY || actions[i].shape == SHAPE_THROTTLE;
+			       actions[i].shape == SHAPE_DELAY ||
+			       actions[i].shape == SHAPE_THROTTLE;
 	return false;
 }
 

@@ -10,6 +10,7 @@
 #define TESTS_SUPPORT_LEDGER_UTIL_H
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,9 @@ LEDGER_UTIL void open_ledger(void)
 	char err[256];
 	T.l = ledger_open(T.db, &T.o, err, sizeof err);
 	cr_assert_not_null(T.l, "ledger_open: %s", err);
+	/* As the edge does once it has opened the ledger: what was sealed
+	 * and not confirmed goes out again, read back from the store. */
+	ledger_pump(T.l);
 }
 
 LEDGER_UTIL void ledger_util_setup(const char *name)

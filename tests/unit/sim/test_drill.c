@@ -705,8 +705,9 @@ Test(drill, netns_0_runs_without_relays_and_refuses_path_faults)
 	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.netns, 1);
 	drill_free(&d);
-	cr_assert_eq(drill_parse("t", "duration 60\nnetns 0\nat 5 kill edge0\n", &d, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    drill_parse("t", "duration 60\nnetns 0\nat 5 kill edge0\n", &d, err, sizeof err), 0,
+	    "%s", err);
 	cr_assert_eq(d.netns, 0);
 	drill_free(&d);
 	static const char *const faults[] = {"cut edge0 kafka", "heal edge0 kafka",

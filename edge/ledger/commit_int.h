@@ -1,0 +1,135 @@
+/* commit_int.h - struct commit, owned by ledger_commit.c (with ledger_stage.c,
+ * which stages into its open group): the two groups, the commit thread,
+ * the group records, op numbers, the clock and the membership filter,
+ * and the only functions other files call on it. Private to
+ * edge/ledger/ (ledger_int.h includes it; the locks are its).
+ */
+#ifndef EDGE_LEDGER_COMMIT_INT_H
+#define EDGE_LEDGER_COMMIT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bloom.h"
+#include "edge/ledger/records_int.h"
+#include "hlc.h"
+#include "store.h"
+
+/* The open group: ops staged by writes since the last commit, written
+ * together by the next one. */
+#define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
+#define GROUP_IDEM 64    /* idempotency records in one group */
+
+typedef struct group_op {
+	pend_op op;
+	uint32_t p;
+	uint32_t bytes;        /* encoded size: pending bytes once committed */
+	uint16_t mslot, cslot; /* its slots in member[] (set ops) and count[] */
+	uint32_t next;         /* 1 + the index of the partition's next op, or 0 */
+} group_op;
+
+/* An open-addressed index entry: at is 1 + the index of a staged op. */
+typedef struct group_slot {
+	uint64_t hash; /* member[]: XXH3 of the member key; count[]: the
+	                  pair key's smap_hash (pair_key) */
+	uint32_t at;   /* member[]: the pair's latest op; count[]: the first
+	                  op on the counter and item; 0 = empty */
+	int64_t delta; /* count[]: what the staged ops add to the count */
+} group_slot;
+
+typedef struct group {
+	store_batch *wb;
+	group_op *ops; /* LEDGER_GROUP_OPS */
+	size_t n;
+	uint32_t *per_part;    /* staged ops per partition */
+	uint32_t *head, *tail; /* 1 + the index of the partition's first and
+	                          last staged op, or 0 */
+	bool *apart;           /* per partition staged: it could not seal when its first
+	                          op was staged, so its ops go in a run of their own */
+	uint64_t gno;          /* its record's number, once it is being written */
+	unsigned char *rec;    /* its record, being built (GREC_MAX bytes) */
+	group_slot member[GROUP_SLOTS];
+	group_slot count[GROUP_SLOTS];
+	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
+	size_t nidem;
+	bool hot; /* its accepted ops are in the hot-items sketch already */
+	ledger_ticket *tickets;
+} group;
+
+/* Records and group commit. Under mu, with three exceptions: the commit
+ * thread builds and writes gc's store batch with mu let go (nobody
+ * changes gc meanwhile; stagers only read its indexes, under mu), the
+ * membership filter and its read counters are read by ledger_member and
+ * by stagers with no lock (the filter's bits and the counters are
+ * atomic; it is added to by group_record, one at a time: on the commit
+ * thread with mu let go, or inline under mu), and finished is atomic
+ * (read with no lock). */
+struct commit {
+	/* The open group (g: writes stage into it) and, while the commit
+	 * thread writes one outside the mutex, that one (gc, else NULL);
+	 * they take turns in grp[]. */
+	group grp[2];
+	group *g, *gc;
+	uint64_t *next_opno; /* per partition: the opno after the open batch's */
+	uint64_t next_gno;   /* the next group record's number */
+	hlc clock;
+	bloom members; /* every 'M' key this store holds (and maybe others) */
+	/* Groups whose ops have joined the overlay: moved with mu held,
+	 * after the group's last stripe took its ops, read with no lock by
+	 * a stager before it reads an op's membership and count
+	 * (ledger_stage_ops), and again under mu: if it has not moved, what
+	 * the stager read is still true but for the two groups, which it
+	 * then looks up. */
+	atomic_uint_fast64_t finished;
+	atomic_uint_fast64_t member_reads, member_reads_skipped;
+	/* The value finished took when the last group holding idempotency
+	 * records joined (under mu): a stager whose key was not in the
+	 * store before it read finished need not look again unless this
+	 * moved past that. */
+	uint64_t idem_finished;
+	atomic_uint_fast64_t replays; /* writes answered from a record (no lock) */
+	bool async;    /* a commit thread runs */
+	bool asked;    /* ledger_commit asked since the last swap */
+	bool stopping; /* the commit thread is to end */
+	pthread_t thread;
+	pthread_cond_t work; /* commit thread: asked, or stopping */
+	pthread_cond_t done; /* gc written and resolved */
+};
+
+/* Sets up and frees the groups (not the thread). */
+void ledger_group_init(ledger *l);
+void ledger_group_free(ledger *l);
+/* Starts the commit thread: 0 or ERR_IO. */
+int ledger_committer_start(ledger *l);
+/* ledger_stop_commits (ledger.h): staged writes stay staged. */
+/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
+int ledger_members_load(ledger *l);
+/* Writes the open group (nothing to do when it is empty), after the one
+ * the commit thread is writing, then seals the batches it filled: 0 or
+ * ERR_IO. Lets the mutex go (waiting for the commit thread, sealing):
+ * the caller checks again what it relies on. */
+int ledger_group_commit(ledger *l, uint64_t wall_ms);
+/* Makes room in the open group for n ops and, with idem, a record of the
+ * key whose ledger_idem_hash is ih: writes the open group first when it
+ * is full or holds that key already, and waits for the group being
+ * written while it holds the key, so that a retry sees its first try.
+ * Lets the mutex go (as ledger_group_commit); returns with room. */
+void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms);
+/* The hash of (user, idempotency key) the groups keep. Pure. */
+uint64_t ledger_idem_hash(const char *user, const char *key);
+/* At start-up, for each op read back from the store: the clock goes on
+ * after every op's hlc (pending or sealed), and op numbers after every
+ * pending op's opno in partition p. */
+void ledger_clock_seen(ledger *l, uint64_t stamp);
+void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno);
+/* At start-up, for each group record in the store: no new one takes its
+ * number. */
+void ledger_gno_seen(ledger *l, uint64_t gno);
+/* The commit's share of the stats (atomics: no lock needed). */
+void ledger_commit_stats(ledger *l, ledger_stats *out);
+/* The membership filter's resident bytes. No lock; any thread. */
+uint64_t ledger_member_filter_bytes(const ledger *l);
+
+#endif

@@ -1,0 +1,177 @@
+/* view_int.h - struct view, owned by ledger_view.c: what count reads look at,
+ * cut in stripes by partition (the overlay of unconfirmed ops, the
+ * count caches, read-through counts, the partitions' published views),
+ * and the only functions other files call on it. Private to
+ * edge/ledger/ (ledger_int.h includes it; the locks are its).
+ */
+#ifndef EDGE_LEDGER_VIEW_INT_H
+#define EDGE_LEDGER_VIEW_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edge/ledger/records_int.h"
+#include "imap.h"
+#include "smap.h"
+#include "store.h"
+#include "wire.h"
+
+#define COUNT_KNOWN (UINT64_C(1) << 63)
+
+typedef struct overlay_entry {
+	int64_t delta;
+	uint64_t nops;
+} overlay_entry;
+
+/* A count read through from central, until snapshots cover it. */
+typedef struct rt_entry {
+	uint64_t count, version, applied, as_of;
+	uint64_t fetched_mono;
+} rt_entry;
+
+/* A store view taken just before a write that changes counts or sealed
+ * batches; readers that looked while the write ran read through it, as
+ * the in-memory state they combine it with is still the one before the
+ * write. Freed by whoever drops the last reference (under the stripe of
+ * its partition). */
+typedef struct vsnap {
+	store_snap *sn;
+	unsigned refs;
+} vsnap;
+
+/* A partition as count reads see it: the writer's fields as of its last
+ * finished store write, published by ledger_view_publish. */
+typedef struct pview {
+	uint64_t snap_offset, snap_ms, applied;
+	bool complete; /* the replica is complete */
+	/* Moves by one when a write that changes the partition's counts or
+	 * deletes sealed batches (a snapshot, a checkpoint message) starts
+	 * (odd) and again when the memory that goes with it is updated
+	 * (even). A read that fetched from the store keeps what it fetched
+	 * only if gen did not move meanwhile. Seals do not move it: a sealed
+	 * batch is in memory before it is in the store, and a read that
+	 * misses one in pre reads it from the store as it is. */
+	uint64_t gen;
+	vsnap *pre; /* gen odd: the store as it was before the write */
+} pview;
+
+/* A read-through count a reader found settled by the snapshots: cached at
+ * once, written to the store by the next seal tick, or at close
+ * (ledger_keep_flush). */
+#define LEDGER_KEEP_MAX 64 /* per stripe, between two flushes; see keep_cap */
+typedef struct keep_req {
+	char key[EKEY_PAIR_MAX]; /* the pair key (ekey_pair) */
+	size_t kn;
+	uint64_t count, version;
+} keep_req;
+
+/* One stripe of the view: what count reads of its partitions' items look
+ * at (partition p is in stripe p % n), under its own mutex. */
+typedef struct vstripe {
+	pthread_mutex_t mu;
+	uint64_t since;             /* when the holder took mu (ns) */
+	smap overlay;               /* counter 0 item -> overlay_entry* */
+	imap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
+	imap_where cache_where;     /* cache_hot's slots, for prefetches without mu */
+	smap rt_hot, rt_cold;       /* counter 0 item -> rt_entry* */
+	keep_req keep[LEDGER_KEEP_MAX];
+	size_t nkeep;
+	/* The stripe's share of ledger_stats. */
+	uint64_t cache_hits, cache_misses, readthrough_kept;
+	uint64_t lock_ns; /* mu held (without the writer mutex) */
+	/* The heap bytes of its count cache, read-through counts and overlay
+	 * (ledger_memory), stored under mu after each change that may move
+	 * them, read with no lock. */
+	_Atomic uint64_t cache_bytes, rt_bytes, overlay_bytes;
+	char pad[64]; /* no cache line shared with the next stripe's mutex */
+} vstripe;
+
+/* What a count read looks at, cut by partition into n stripes
+ * (LEDGER_VIEW_STRIPES at most, and no more than the partitions, nor
+ * than leave each stripe two entries of each cache), so that reads and
+ * writers of different partitions never wait for each other. A
+ * partition's part (its items' overlay, cached and read-through counts,
+ * kept read-throughs, and its pview) is under its stripe's mutex, from
+ * any thread; a reader lets it go while it reads the store. Writers (mu
+ * held) change it only after their store write; the keep flush (cmu
+ * held) only takes the kept read-throughs out. No thread holds two
+ * stripes at once. A viral item's reads and likes all meet in one
+ * stripe, so under that load one stripe is as busy as an unstriped view
+ * would be. */
+_Static_assert(LEDGER_VIEW_STRIPES <= 255 && LEDGER_GROUP_OPS <= 65536,
+               "a group's ops are sorted by stripe into uint8_t and uint16_t");
+
+struct view {
+	vstripe *s;
+	uint32_t n;
+	size_t cache_cap, rt_cap; /* each stripe's share of the two caches */
+	size_t keep_cap;          /* kept read-throughs per stripe: 64 in all, 16 each at least */
+	pview *pv;                /* per partition, under its stripe */
+};
+
+void ledger_view_init(ledger *l);
+void ledger_views_free(ledger *l);
+/* Publishes partition p's writer fields to its view; p's stripe held. */
+void ledger_view_publish(ledger *l, uint32_t p);
+/* Before a store write that changes p's counts or sealed batches: readers
+ * read the store as it is now until ledger_view_end. mu held, no stripe. */
+void ledger_view_begin(ledger *l, uint32_t p);
+/* After that write and the memory that goes with it; p's stripe held. */
+void ledger_view_end(ledger *l, uint32_t p);
+/* Writes the read-through counts readers found settled: their store
+ * reads and write with cmu held, not mu, so no like waits for them. */
+void ledger_keep_flush(ledger *l);
+/* Count, version and freshness of k as this edge shows it, with plus
+ * (ops not in the overlay yet) added before the count is clamped at 0;
+ * *raw (if raw is not NULL) gets the count before the clamp. Takes k's
+ * stripe (and lets it go while it reads the store). */
+int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw);
+/* The view's share of the stats, summed over the stripes (each taken in
+ * turn; none may be held). */
+void ledger_view_stats(ledger *l, ledger_stats *out);
+/* The view's share of ledger_memory, summed over the stripes' atomics:
+ * no lock. */
+void ledger_view_memory(const ledger *l, ledger_memory *out);
+
+/* The overlay of stripe vs (held; at start-up, nothing is). The
+ * caller's partition picks vs, the one its item's reads look in.
+ * ledger_overlay_add_h is ledger_overlay_add for a key whose smap_hash
+ * h is known. */
+void ledger_overlay_add(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
+                        int64_t delta);
+void ledger_overlay_add_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta);
+/* An op's delta taken off key's entry ("counter 0 item", smap_hash h). */
+void ledger_overlay_remove_h(vstripe *vs, const char *key, size_t kn, uint32_t h, int64_t delta);
+/* k ops of (counter, item) became one entry of a sealed batch (a sum): the
+ * overlay now counts them as one, so that entry's removal drops them all. */
+void ledger_overlay_merge(vstripe *vs, const char *counter, size_t cl, const char *item, size_t il,
+                          uint64_t k);
+/* The overlay delta of every entry of a sealed batch: fn(ctx, counter,
+ * item, delta) per op (flags as the 'D' record, or NULL: all count) and
+ * per sum. No lock needed. */
+void ledger_batch_deltas(const wire_batch *b, const char *flags,
+                         void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
+                         void *ctx);
+/* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. No lock. */
+char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
+
+/* The version stored with key's ("counter 0 item") count: 0, or
+ * ERR_NOTFOUND (*version 0), or ERR_IO. A store read: no lock needed. */
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+/* Puts s's counts into wb, each with s->offset as its version. With
+ * check, a count whose stored version is newer is left alone, and so is
+ * a count of an item outside s's partition, with a warning (the uplink
+ * drops such entries from snapshots already; a checkpoint's, or a
+ * central that counts partitions differently, would bring them: the
+ * ledger keeps each partition's counts to its own stripe; the warning
+ * comes at most once every 10 s). skip
+ * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
+/* After the write (s's partition's stripe held): the written counts into
+ * the cache; with only_cached only those it holds already (a checkpoint
+ * does not flood it). */
+void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
+
+#endif

@@ -1,0 +1,157 @@
+/* test_ledger_io.c - the ledger reads its store with the writer mutex let
+ * go: a write's stored memberships and idempotency record are read
+ * before it, and sealed batches sent again (after a failed delivery, a
+ * restart, or a snapshot that passed them over) are read by the pump
+ * with it let go. A store read hook (store_read_hook) counts every read
+ * made by a thread that holds the writer mutex (ledger_mine).
+ *
+ * Same fixture as test_ledger.c (ledger_util.h); one thread, writes
+ * committed at once, so nothing goes stale between a pre-read and the
+ * mutex.
+ */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "edge/ledger/ledger_int.h"
+#include "tests/support/ledger_util.h"
+#include "wire.h"
+
+static struct {
+	atomic_uint reads, under_mu;
+} R;
+
+static void on_read(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&R.reads, 1);
+	if (ledger_mine)
+		atomic_fetch_add(&R.under_mu, 1);
+}
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_io");
+	T.o.seal_ops = 2;
+	memset(&R, 0, sizeof R);
+	store_read_hook(T.db, on_read, NULL);
+	open_ledger();
+}
+
+static void teardown(void)
+{
+	if (T.db)
+		store_read_hook(T.db, NULL, NULL);
+	ledger_util_teardown();
+}
+
+TestSuite(ledger_io, .init = setup, .fini = teardown, .timeout = 60);
+
+static void like(const char *user, bool add)
+{
+	ledger_answer a;
+	cr_assert_eq(ledger_write(T.l, "likes", ITEM, user, add, WALL, &a), 0);
+}
+
+static char *render_fixed(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
+{
+	(void)answers;
+	(void)n;
+	char *s = xstrdup(ctx);
+	*len = strlen(s);
+	return s;
+}
+
+/* A snapshot of T.p at offset that applied this edge's batches to
+ * applied. */
+static void snapshot(uint64_t applied, uint64_t offset)
+{
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, 0};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e, 0, NULL};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+}
+
+static void no_read_under_the_mutex(const char *what)
+{
+	cr_assert_gt(atomic_load(&R.reads), 0, "%s: the hook saw no read at all", what);
+	cr_assert_eq(atomic_load(&R.under_mu), 0, "%s: %u of %u store reads held the writer mutex",
+	             what, atomic_load(&R.under_mu), atomic_load(&R.reads));
+}
+
+Test(ledger_io, memberships_are_read_before_the_writer_mutex)
+{
+	like("u1", true);
+	like("u1", false);
+	like("u2", false); /* never seen here: read, and left to central */
+	no_read_under_the_mutex("likes and unlikes");
+}
+
+Test(ledger_io, an_idempotency_record_is_read_before_the_writer_mutex)
+{
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_idem idem = {
+	    .req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed, .ctx = "first"};
+	ledger_replay r;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
+	cr_assert_not(r.replayed);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1, &a, &idem, &r), 0);
+	cr_assert(r.replayed, "the retry is answered from the record");
+	free(r.body);
+	idem.req.fingerprint = 43;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 2, &a, &idem, &r), ERR_CONFLICT);
+	cr_assert_eq(stats_now().ops_replayed, 1);
+	no_read_under_the_mutex("keyed writes, a replay and a conflict");
+}
+
+Test(ledger_io, resends_are_read_with_the_writer_mutex_let_go)
+{
+	like("u1", true);
+	like("u2", true); /* seals seq 1: sent from its bytes */
+	cr_assert_eq(T.nsent, 1);
+	/* Kafka failed it: the pump reads it back and sends it again. */
+	ledger_delivered(T.l, T.p, 1, -1);
+	ledger_pump(T.l);
+	cr_assert_eq(T.nsent, 2);
+	cr_assert_eq(T.sent[1].seq, 1);
+	cr_assert(T.sent[1].len == T.sent[0].len &&
+	          memcmp(T.sent[1].buf, T.sent[0].buf, T.sent[0].len) == 0);
+	/* Central read past it (offset 10 onwards) without applying it: the
+	 * snapshot sends it again. */
+	ledger_delivered(T.l, T.p, 1, 10);
+	snapshot(0, 11);
+	cr_assert_eq(T.nsent, 3, "resent after the snapshot");
+	cr_assert_eq(T.sent[2].seq, 1);
+	/* A restart sends every unconfirmed batch again (open_ledger pumps,
+	 * as the edge does). */
+	like("u3", true);
+	like("u4", true); /* seq 2 */
+	size_t before = T.nsent;
+	ledger_free(T.l);
+	T.l = NULL;
+	store_close(T.db);
+	T.db = testdir_open_store(T.dir);
+	store_read_hook(T.db, on_read, NULL);
+	open_ledger();
+	cr_assert_eq(T.nsent, before + 2, "seq 1 and 2 sent again at the restart");
+	cr_assert_eq(T.sent[before].seq, 1);
+	cr_assert_eq(T.sent[before + 1].seq, 2);
+	no_read_under_the_mutex("resends");
+}
+
+Test(ledger_io, a_resend_waits_for_the_read_and_keeps_the_order)
+{
+	like("u1", true);
+	like("u2", true); /* seq 1 */
+	ledger_delivered(T.l, T.p, 1, -1);
+	/* seq 2 seals while seq 1 waits to be read again: it may not
+	 * overtake it. */
+	like("u3", true);
+	like("u4", true);
+	cr_assert_eq(T.nsent, 1, "seq 2 waits behind seq 1");
+	ledger_pump(T.l);
+	cr_assert_eq(T.nsent, 3);
+	cr_assert_eq(T.sent[1].seq, 1);
+	cr_assert_eq(T.sent[2].seq, 2);
+	no_read_under_the_mutex("a resend before a fresh batch");
+}
