@@ -86,12 +86,12 @@ static void log_stats(edge *e)
 	    " commits_failed=%" PRIu64 " member_reads=%" PRIu64 " member_reads_skipped=%" PRIu64
 	    " stage_fresh=%" PRIu64 " stage_reread=%" PRIu64,
 	    heap_free / 1024, ls.ops_accepted, ls.ops_duplicate, ls.ops_replayed,
-	    ls.ops_refused_budget, ls.batches_sealed, ls.batches_sent, ls.batches_resent,
-	    ls.batches_applied, us.produced, ls.pending_batches, ls.pending_ops, ls.pending_bytes,
-	    us.produce_errors, ls.snapshots_applied, ls.snapshots_stale, us.snapshots_bad,
-	    us.snapshots_deadlettered, us.deadletter_failed, us.offset_resets, us.snapshot_retries,
-	    ls.readthrough_kept, ls.commits, ls.commits_failed, ls.member_reads,
-	    ls.member_reads_skipped, ls.stage_fresh, ls.stage_reread);
+	    telemetry_refused_ops(e->tm, TM_REFUSED_BUDGET), ls.batches_sealed, ls.batches_sent,
+	    ls.batches_resent, ls.batches_applied, us.produced, ls.pending_batches, ls.pending_ops,
+	    ls.pending_bytes, us.produce_errors, ls.snapshots_applied, ls.snapshots_stale,
+	    us.snapshots_bad, us.snapshots_deadlettered, us.deadletter_failed, us.offset_resets,
+	    us.snapshot_retries, ls.readthrough_kept, ls.commits, ls.commits_failed,
+	    ls.member_reads, ls.member_reads_skipped, ls.stage_fresh, ls.stage_reread);
 }
 
 /* memory_bytes{holder="readthrough_members"} (telemetry's hook, on the

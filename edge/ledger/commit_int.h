@@ -90,9 +90,9 @@ struct commit {
 	 * moved past that. */
 	uint64_t idem_finished;
 	atomic_uint_fast64_t replays; /* writes answered from a record (no lock) */
-	bool async;    /* a commit thread runs */
-	bool asked;    /* ledger_commit asked since the last swap */
-	bool stopping; /* the commit thread is to end */
+	bool async;                   /* a commit thread runs */
+	bool asked;                   /* ledger_commit asked since the last swap */
+	bool stopping;                /* the commit thread is to end */
 	pthread_t thread;
 	pthread_cond_t work; /* commit thread: asked, or stopping */
 	pthread_cond_t done; /* gc written and resolved */

@@ -172,7 +172,6 @@ typedef struct ledger_stats {
 	uint64_t ops_accepted;
 	uint64_t ops_duplicate;
 	uint64_t ops_replayed; /* answered from an idempotency record */
-	uint64_t ops_refused_budget;
 	uint64_t batches_sealed;
 	uint64_t sealed_by[LEDGER_NSEALS]; /* batches_sealed by what sealed them */
 	uint64_t batches_sent;             /* produce calls, resends included */

@@ -376,7 +376,6 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 			return rc;
 	}
 	if (l->st.pending_bytes >= l->o.budget_bytes) {
-		l->st.ops_refused_budget += n;
 		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		return ERR_FULL;
 	}

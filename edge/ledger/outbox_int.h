@@ -173,7 +173,7 @@ void ledger_confirm_free(ledger_confirm *c);
  * production time of the last whole snapshot, and this edge's applied
  * sequence. */
 void ledger_outbox_said(const ledger *l, uint32_t p, uint64_t *snap_offset, uint64_t *snap_ms,
-                       uint64_t *applied);
+                        uint64_t *applied);
 /* Every op of p below this opno is in a sealed batch. */
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p);
 /* After a failed write: the batches ledger_confirm_stage marked are not

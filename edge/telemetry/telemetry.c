@@ -174,6 +174,11 @@ void telemetry_group_written(telemetry *tm, uint64_t ns)
 		metric_observe(tm->commit_latency, (double)ns / 1e9);
 }
 
+uint64_t telemetry_refused_ops(const telemetry *tm, tm_refusal why)
+{
+	return tm ? metric_value(tm->refused[why]) : 0;
+}
+
 void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n)
 {
 	if (tm && why < TM_NREFUSALS)

@@ -116,6 +116,8 @@ void telemetry_free(telemetry *tm);
 void telemetry_request(telemetry *tm, tm_route route, int status, uint64_t t0_ns);
 /* n ops refused for why. */
 void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n);
+/* The ops refused for why so far: the registry's count, the only one. */
+uint64_t telemetry_refused_ops(const telemetry *tm, tm_refusal why);
 /* A batch of nops sealed (batch_ops; the ledger counts why it sealed). */
 void telemetry_batch_ops(telemetry *tm, uint32_t nops);
 /* An op recorded that moved a count: counts n for (counter, item) in the

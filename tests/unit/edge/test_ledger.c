@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "edge/telemetry/telemetry.h"
 #include "tests/support/ledger_util.h"
 #include "tests/support/wire_util.h"
 #include "wire.h"
@@ -391,18 +392,23 @@ Test(ledger, confirmed_batches_are_not_resent_after_reopen)
 Test(ledger, spent_budget_refuses_new_writes)
 {
 	T.o.budget_bytes = 1;
+	T.o.tm = telemetry_new(0);
 	open_ledger();
 	cr_assert(ledger_accepting(T.l));
 	write_op("u1", true, WALL);
 	cr_assert_not(ledger_accepting(T.l));
 	ledger_answer a;
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL + 1, &a), ERR_FULL);
-	cr_assert_eq(stats_now().ops_refused_budget, 1);
+	cr_assert_eq(telemetry_refused_ops(T.o.tm, TM_REFUSED_BUDGET), 1,
+	             "counted once, in the registry");
 	int state;
 	cr_assert_eq(ledger_member(T.l, "likes", ITEM, "u2", &state), 0);
 	cr_assert_eq(state, -1, "nothing is recorded for a refused write");
 	cr_assert_eq(count(), 1);
 	cr_assert_eq(stats_now().pending_ops, 1);
+	ledger_free(T.l); /* before the registry it counts into */
+	T.l = NULL;
+	telemetry_free(T.o.tm);
 }
 
 Test(ledger, zero_budget_refuses_the_first_write)
