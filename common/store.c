@@ -300,6 +300,13 @@ void store_batch_del(store_batch *b, const void *k, size_t kn)
 	leveldb_writebatch_delete(b->wb, k, kn);
 }
 
+void store_batch_iterate(const store_batch *b, void *ctx,
+                         void (*put)(void *ctx, const char *k, size_t kn, const char *v, size_t vn),
+                         void (*del)(void *ctx, const char *k, size_t kn))
+{
+	leveldb_writebatch_iterate(b->wb, ctx, put, del);
+}
+
 void store_batch_clear(store_batch *b)
 {
 	leveldb_writebatch_clear(b->wb);

@@ -14,6 +14,8 @@
 
 #include <event2/event.h>
 
+#include "edge/changelog/changelog.h"
+
 #include "edge/api/api.h"
 #include "edge/api/demo.h"
 #include "edge/auth/bearer.h"
@@ -58,6 +60,7 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
+	changelog *clog;    /* NULL without [changelog] */
 	bootstrap *boot;    /* NULL without central.ops */
 	api tmpl;           /* types, counters and api settings every worker copies */
 	shard_map shards;   /* central.ops; nshards 0 without it */

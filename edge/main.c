@@ -433,6 +433,36 @@ static int configure(edge *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* The region's changelog: the store brought up to the log's end (a wiped
+ * or new machine gets back every write the edge answered), then the
+ * producer every replicated write goes through. Before the ledger opens,
+ * which reads what the restore wrote. */
+static int changelog_start(edge *e, char *err, size_t errlen)
+{
+	const edge_config *cfg = &e->cfg;
+	changelog_opts co = {
+	    .brokers = cfg->changelog_brokers,
+	    .bootstrap_file = cfg->changelog_bootstrap_file,
+	    .topic = cfg->changelog_topic,
+	    .partition = (int32_t)cfg->changelog_partition,
+	    .edge_id = cfg->id,
+	    .timeout_ms = (int)cfg->changelog_timeout_ms,
+	    .reg = e->tm->reg,
+	};
+	uint64_t t0 = clock_mono_ms();
+	changelog_restored r;
+	int rc = changelog_restore(&co, e->db, &r, err, errlen);
+	if (rc)
+		return rc;
+	log_info("changelog restored",
+	         "topic=%s partition=%d records=%" PRIu64 " from=%" PRId64 " to=%" PRId64
+	         " missing=%" PRId64 " ms=%" PRIu64,
+	         co.topic, (int)co.partition, r.records, r.from, r.to, r.missing,
+	         clock_mono_ms() - t0);
+	e->clog = changelog_new(&co, err, errlen);
+	return e->clog ? 0 : ERR_KAFKA;
+}
+
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
@@ -455,6 +485,11 @@ static int start(edge *e, char *err, size_t errlen)
 		return ERR_CONFIG;
 
 	e->tm = telemetry_new((size_t)cfg->hot_items);
+	if (cfg->changelog_brokers[0] || cfg->changelog_bootstrap_file[0]) {
+		rc = changelog_start(e, err, errlen);
+		if (rc)
+			return rc;
+	}
 	e->up = uplink_new(cfg, e->tm, err, errlen);
 	if (!e->up)
 		return ERR_KAFKA;
@@ -476,6 +511,8 @@ static int start(edge *e, char *err, size_t errlen)
 	    .commit_thread = cfg->group_commit && strcmp(cfg->commit_thread, "false") != 0,
 	    .send = uplink_send,
 	    .send_ctx = e->up,
+	    .replicate = e->clog ? changelog_replicate : NULL,
+	    .replicate_ctx = e->clog,
 	    .tm = e->tm,
 	};
 	e->lg = ledger_open(e->db, &lo, err, errlen);
@@ -660,6 +697,7 @@ static void stop(edge *e)
 	bootstrap_free(e->boot);     /* before the ledger it loads into */
 	uplink_free(e->up);
 	ledger_free(e->lg);
+	changelog_free(e->clog); /* after the ledger, whose writes it copies */
 	store_close(e->db);
 	if (e->base)
 		event_base_free(e->base);

@@ -64,6 +64,10 @@ int store_read_u64(store *db, const void *key, size_t klen, uint64_t *v) WARN_UN
 store_batch *store_batch_new(void);
 void store_batch_put(store_batch *b, const void *k, size_t kn, const void *v, size_t vn);
 void store_batch_del(store_batch *b, const void *k, size_t kn);
+/* Calls put or del for each change in b, in the order they were added. */
+void store_batch_iterate(const store_batch *b, void *ctx,
+                         void (*put)(void *ctx, const char *k, size_t kn, const char *v, size_t vn),
+                         void (*del)(void *ctx, const char *k, size_t kn));
 void store_batch_clear(store_batch *b);
 void store_batch_free(store_batch *b);
 /* Applies the batch atomically. 0 or ERR_IO. */

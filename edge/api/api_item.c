@@ -123,6 +123,10 @@ write_result api_write_error(int rc)
 		return (write_result){422, "idempotency_key_reused",
 		                      "this Idempotency-Key was used for a different request"};
 	case ERR_INVAL: return (write_result){400, "invalid_op", "the op is out of range"};
+	case ERR_TIMEOUT:
+	case ERR_KAFKA:
+		return (write_result){503, "not_replicated",
+		                      "the write could not be copied to the region's log"};
 	default: return (write_result){503, "store_unavailable", "the write could not be recorded"};
 	}
 }

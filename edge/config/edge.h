@@ -74,6 +74,14 @@ typedef struct edge_config {
 	char *snapshot_topic;
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
+	/* [changelog]: the region's Kafka, which holds a copy of every write
+	 * before it is answered (edge/changelog); off unless brokers or
+	 * bootstrap_file is set. */
+	char *changelog_brokers;
+	char *changelog_bootstrap_file;
+	char *changelog_topic;
+	int64_t changelog_partition;
+	int64_t changelog_timeout_ms;
 	int64_t commit_interval_ms;   /* stored positions to the group, for tools; 0 = off */
 	cfg_kv *kafka;                /* [kafka]: both clients (bus.h) */
 	cfg_kv *kafka_producer;       /* [kafka.producer] */

@@ -152,6 +152,17 @@ const cfg_opt edge_options[] = {
         "items the hot-items sketch tracks (GET /v1/hot); 0 = off"),
     OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,
         "file holding bootstrap.servers (the embedded broker writes one)"),
+    OPT("changelog", "brokers", CFG_STR, changelog_brokers, "", 0, 0,
+        "bootstrap.servers of the region's Kafka, which holds a copy of every write "
+        "before it is answered; empty with bootstrap_file empty = no changelog"),
+    OPT("changelog", "bootstrap_file", CFG_STR, changelog_bootstrap_file, "", 0, 0,
+        "file holding the region's bootstrap.servers (the embedded broker writes one)"),
+    OPT("changelog", "topic", CFG_STR, changelog_topic, "likes.changelog", 0, 0,
+        "the changelog topic"),
+    OPT("changelog", "partition", CFG_INT, changelog_partition, "0", 0, 4095,
+        "this edge's partition of the changelog topic: its own, no other edge's"),
+    OPT("changelog", "timeout_ms", CFG_INT, changelog_timeout_ms, "2000", 100, 600000,
+        "a write the region's Kafka has not acknowledged by then is refused (503)"),
     OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
         "how often the stored snapshot positions are committed to the group likes-edge-ID "
         "for Kafka's lag tools (never read back); 0 = never"),

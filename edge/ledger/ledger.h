@@ -105,6 +105,15 @@ typedef struct ledger_opts {
 	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;
+	/* The writes the ledger makes for itself (a group commit's, a
+	 * seal's) go first to replicate (NULL: none), which copies the store
+	 * batch elsewhere and may add to it; only when it returns 0 does the
+	 * store write follow. Its error fails the group (the writes are
+	 * refused) or the seal (the ops stay open). Called with the writer
+	 * mutex let go, from the commit thread, a worker or the upstream
+	 * thread (edge/changelog: changelog_replicate). */
+	int (*replicate)(void *ctx, store_batch *wb);
+	void *replicate_ctx;
 	struct telemetry *tm; /* seals, refusals, hot items, commit times; NULL: none */
 } ledger_opts;
 

@@ -293,7 +293,9 @@ static int group_write(ledger *l, group *g, uint64_t *ns)
 {
 	FAILPOINT("group.staged");
 	uint64_t t0 = clock_mono_ns();
-	int rc = store_write(l->db, g->wb);
+	int rc = ledger_replicate(l, g->wb);
+	if (rc == 0)
+		rc = store_write(l->db, g->wb);
 	*ns = clock_mono_ns() - t0;
 	if (rc == 0) {
 		telemetry_group_written(l->o.tm, *ns);
@@ -343,6 +345,11 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 	l->st.commits++;
 	if (rc) {
 		l->st.commits_failed++;
+		/* Its number and its ops' numbers go to the next group: a
+		 * record of it that reached the changelog after all (an append
+		 * that timed out) is then overwritten there, key for key. */
+		if (l->commit.next_gno == g->gno + 1)
+			l->commit.next_gno = g->gno;
 		telemetry_refused(l->o.tm, TM_REFUSED_STORE, g->n);
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);

@@ -211,6 +211,13 @@ static inline vstripe *ledger_view_stripe_at(ledger *l, uint32_t s)
 	return &l->view.s[s];
 }
 
+/* The store batch of a write the ledger makes for itself, to
+ * ledger_opts.replicate before the store (0 when there is none). */
+static inline int ledger_replicate(ledger *l, store_batch *wb)
+{
+	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb) : 0;
+}
+
 /* Partition p's view stripe. */
 static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 {

@@ -670,7 +670,11 @@ static void seal_run(ledger *l, void *ctx)
 		                j->b.nops);
 		ledger_sealed_put(wb, j->p, j->seq, j->sealed_to);
 		FAILPOINT("seal.encoded");
-		j->rc = store_write(l->db, wb);
+		/* Replicated before it is written, and so before it is sent:
+		 * no batch reaches central that the changelog does not hold. */
+		j->rc = ledger_replicate(l, wb);
+		if (j->rc == 0)
+			j->rc = store_write(l->db, wb);
 		if (j->rc == 0)
 			FAILPOINT("seal.written");
 	}

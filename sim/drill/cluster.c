@@ -106,12 +106,24 @@ static void store_text(const drill *d, char *out, size_t cap)
 		snprintf(out, cap, "[store]\ncache_mb = %u\n", d->store_cache_mb);
 }
 
+/* "[changelog]..." on the embedded cluster, each edge on its own
+ * partition, when the drill sets changelog; else "". */
+static void changelog_text(const cluster *c, const cluster_node *n, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (c->d->changelog)
+		snprintf(out, cap,
+		         "[changelog]\nbootstrap_file = %s/kafka.bootstrap\npartition = %d\n",
+		         c->dir, n->index);
+}
+
 static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
 	const drill *d = c->d;
-	char ops[512], st[64];
+	char ops[512], st[64], cl[sizeof c->dir + 96];
 	edge_ops(c, ops, sizeof ops);
 	store_text(d, st, sizeof st);
+	changelog_text(c, n, cl, sizeof cl);
 	char text[2048];
 	snprintf(text, sizeof text,
 	         "; written by sim for drill %s\n"
@@ -126,11 +138,11 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	         "[clock]\nskew_ms = %lld\n"
 	         "[topics]\npartitions = %u\n"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-	         "%s"
+	         "%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 	         d->name, n->name, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st);
+	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -582,11 +594,14 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
-	sim_broker_topic topics[3] = {{"likes.batches", (int)d->partitions},
+	sim_broker_topic topics[4] = {{"likes.batches", (int)d->partitions},
 	                              {"likes.snapshots", (int)d->partitions},
-	                              {"likes.deadletter", 1}};
-	sim_broker_opts bo = {
-	    .brokers = 3, .topics = topics, .ntopics = 3, .idle = d->broker_idle != 0};
+	                              {"likes.deadletter", 1},
+	                              {"likes.changelog", (int)d->regions}};
+	sim_broker_opts bo = {.brokers = 3,
+	                      .topics = topics,
+	                      .ntopics = d->changelog ? 4 : 3,
+	                      .idle = d->broker_idle != 0};
 	int rc;
 	c->broker = sim_broker_start(&bo, err, errlen);
 	if (!c->broker) {

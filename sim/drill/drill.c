@@ -61,6 +61,7 @@ enum {
 	SET_LATENCY_EVERY,
 	SET_BROKER_IDLE,
 	SET_NETNS,
+	SET_CHANGELOG,
 	SET_COUNT,
 };
 
@@ -97,6 +98,7 @@ static const num_setting num_settings[] = {
     {"latency_every", SET_LATENCY_EVERY, NUM_UINT, offsetof(drill, latency_every_s), 1, 3600},
     {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
     {"netns", SET_NETNS, NUM_UINT, offsetof(drill, netns), 0, 1},
+    {"changelog", SET_CHANGELOG, NUM_UINT, offsetof(drill, changelog), 0, 1},
 };
 
 /* What follows "at T ACTION". */

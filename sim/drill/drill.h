@@ -61,6 +61,12 @@
  *                                   any path, for a run that faults no
  *                                   path and measures the daemons, not
  *                                   the relays (a path step is an error)
+ *   changelog 0|1                   every edge copies its writes to the
+ *                                   topic likes.changelog of the
+ *                                   embedded Kafka (its own partition)
+ *                                   before it answers, and a wiped edge
+ *                                   gets them back from there at its
+ *                                   next start (default 0)
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -202,6 +208,7 @@ typedef struct drill {
 	unsigned latency_every_s; /* 0: no latency intervals */
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	unsigned netns;           /* 1: each daemon in a namespace behind relays */
+	unsigned changelog;       /* 1: edges copy their writes to the changelog topic */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

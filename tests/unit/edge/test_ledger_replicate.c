@@ -1,0 +1,146 @@
+/* test_ledger_replicate.c - the ledger's writes for itself go to its
+ * replicate hook (the changelog) before the store, and so before the
+ * answer and before a sealed batch is sent; a write the hook refuses is
+ * refused and records nothing; a seal it refuses leaves the ops open and
+ * sends nothing; a refused group's number goes to the next group, so a
+ * copy of it that landed after all is overwritten.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h), writes committed at
+ * once on the test's thread.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "edge/ledger/keys.h"
+#include "tests/support/ledger_util.h"
+
+#define HOOK_CALLS_MAX 64
+
+static struct {
+	int fail;         /* the hook's answer while nonzero */
+	unsigned calls;   /* every call */
+	unsigned written; /* puts it saw that the store already held */
+	size_t sent_at[HOOK_CALLS_MAX]; /* T.nsent at each call */
+	bool sealed[HOOK_CALLS_MAX];    /* the call held a sealed batch ('B') */
+	uint64_t gno[HOOK_CALLS_MAX];   /* its group record's number, or 0 */
+	bool has_gno[HOOK_CALLS_MAX];
+} H;
+
+static void on_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	(void)v;
+	(void)vn;
+	unsigned i = *(unsigned *)ctx;
+	char *got;
+	size_t n;
+	if (store_get(T.db, k, kn, &got, &n) == 0) {
+		/* 'S' and 'B' of a partition are rewritten by each seal; any
+		 * other key already there would mean the store came first. */
+		if (k[0] != EKEY_SEALED)
+			H.written++;
+		free(got);
+	}
+	if (k[0] == EKEY_BATCH)
+		H.sealed[i] = true;
+	uint64_t gno;
+	if (ekey_group_parse(k, kn, &gno)) {
+		H.gno[i] = gno;
+		H.has_gno[i] = true;
+	}
+}
+
+static void on_del(void *ctx, const char *k, size_t kn)
+{
+	(void)ctx;
+	(void)k;
+	(void)kn;
+}
+
+static int replicate(void *ctx, store_batch *wb)
+{
+	(void)ctx;
+	unsigned i = H.calls++;
+	cr_assert_lt(i, HOOK_CALLS_MAX);
+	H.sent_at[i] = T.nsent;
+	store_batch_iterate(wb, &i, on_put, on_del);
+	return H.fail;
+}
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_replicate");
+	memset(&H, 0, sizeof H);
+	T.o.seal_ops = 2;
+	T.o.replicate = replicate;
+	open_ledger();
+}
+
+TestSuite(ledger_replicate, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
+
+static int like(const char *user)
+{
+	ledger_answer a;
+	return ledger_write(T.l, "likes", ITEM, user, true, WALL, &a);
+}
+
+Test(ledger_replicate, a_write_is_copied_before_it_is_stored_and_answered)
+{
+	cr_assert_eq(like("u1"), 0);
+	cr_assert_eq(H.calls, 1, "one copy per group commit");
+	cr_assert(H.has_gno[0], "the copy holds the group record");
+	cr_assert_eq(H.written, 0, "the copy came before the store write");
+	cr_assert_eq(member_of("u1", ITEM), 1);
+}
+
+Test(ledger_replicate, a_seal_is_copied_before_its_batch_is_sent)
+{
+	cr_assert_eq(like("u1"), 0);
+	cr_assert_eq(like("u2"), 0); /* fills the batch: sealed */
+	cr_assert_eq(T.nsent, 1);
+	unsigned seal = H.calls;
+	for (unsigned i = 0; i < H.calls; i++)
+		if (H.sealed[i])
+			seal = i;
+	cr_assert_lt(seal, H.calls, "the seal was copied");
+	cr_assert_eq(H.sent_at[seal], 0, "and nothing was sent before its copy");
+	cr_assert_eq(H.written, 0);
+}
+
+Test(ledger_replicate, a_write_whose_copy_fails_is_refused_and_records_nothing)
+{
+	cr_assert_eq(like("u1"), 0);
+	H.fail = ERR_TIMEOUT;
+	cr_assert_eq(like("u2"), ERR_TIMEOUT);
+	cr_assert_eq(member_of("u2", ITEM), -1, "nothing recorded");
+	cr_assert_eq(stats_now().pending_ops, 1);
+	/* The refused group's number is the next group's: a copy of it that
+	 * reached the log after all is overwritten there. */
+	H.fail = 0;
+	cr_assert_eq(like("u3"), 0);
+	cr_assert(H.has_gno[1] && H.has_gno[2]);
+	cr_assert_eq(H.gno[2], H.gno[1], "the refused group's number used again");
+	cr_assert_eq(H.gno[1], H.gno[0] + 1);
+	cr_assert_eq(member_of("u3", ITEM), 1);
+}
+
+Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_nothing)
+{
+	cr_assert_eq(like("u1"), 0);
+	/* The group's copy goes; the seal's does not. */
+	H.fail = 0;
+	cr_assert_eq(like("u2"), 0);
+	ledger_stats s = stats_now();
+	cr_assert_eq(T.nsent, 1);
+	size_t sealed_before = s.batches_sealed;
+	cr_assert_eq(like("u3"), 0);
+	H.fail = ERR_KAFKA;
+	cr_assert_neq(ledger_seal_due(T.l, WALL + 60000, true), 0);
+	cr_assert_eq(T.nsent, 1, "no batch without its seal's copy");
+	cr_assert_eq(stats_now().batches_sealed, sealed_before);
+	cr_assert_eq(stats_now().pending_ops, 1);
+	H.fail = 0;
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 60000, true), 0);
+	cr_assert_eq(T.nsent, 2);
+	cr_assert_eq(T.sent[1].seq, 2, "the next sequence, as if nothing had failed");
+	cr_assert_eq(stats_now().pending_ops, 0);
+}
