@@ -169,8 +169,7 @@ static void position_put(store_batch *wb, int64_t next)
 
 /* --- the client's configuration --------------------------------------------- */
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err,
-                    size_t errlen)
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
 	char why[256];
 	if (rd_kafka_conf_set(conf, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
@@ -186,7 +185,8 @@ static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, ch
 {
 	bus_props none = {NULL, NULL, NULL};
 	const char *file = o->brokers && o->brokers[0] ? NULL : o->bootstrap_file;
-	rd_kafka_conf_t *conf = bus_conf_new(role, &none, file, "likes-edge-changelog", err, errlen);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(role, &none, file, "likes-edge-changelog", err, errlen);
 	if (!conf)
 		return NULL;
 	if (o->brokers && o->brokers[0] &&
@@ -266,12 +266,13 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	}
 	cl->polling = true;
 	if (o->reg) {
-		cl->appends = metrics_counter(o->reg, "changelog_appends_total",
-		                              "Store writes appended to the changelog and acknowledged.",
-		                              NULL);
+		cl->appends = metrics_counter(
+		    o->reg, "changelog_appends_total",
+		    "Store writes appended to the changelog and acknowledged.", NULL);
 		cl->failures = metrics_counter(
 		    o->reg, "changelog_append_failures_total",
-		    "Appends the changelog's cluster did not acknowledge (the write was refused).", NULL);
+		    "Appends the changelog's cluster did not acknowledge (the write was refused).",
+		    NULL);
 		cl->bytes = metrics_counter(o->reg, "changelog_bytes_total",
 		                            "Bytes of acknowledged changelog records.", NULL);
 		static const double bounds[] = {0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -330,15 +331,8 @@ int changelog_append(changelog *cl, store_batch *wb)
 		log_error("changelog produce refused", "err=\"%s\"", rd_kafka_err2str(perr));
 		rc = ERR_KAFKA;
 	} else {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		uint64_t wait_ms = (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS;
-		until.tv_sec += (time_t)(wait_ms / 1000);
-		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until =
+		    clock_mono_deadline((unsigned)cl->o.timeout_ms + REPORT_GRACE_MS);
 		pthread_mutex_lock(&w.mu);
 		while (!w.done)
 			if (pthread_cond_timedwait(&w.cv, &w.mu, &until) == ETIMEDOUT)
@@ -398,9 +392,14 @@ static int position_get(store *db, int64_t *next)
 	return rc;
 }
 
-/* One record into db with the position after it, in one write. */
-static int apply_record(store *db, const rd_kafka_message_t *m, store_batch *wb)
+/* One record into db with the position after it, in one write; a record
+ * another edge wrote (a partition named twice) is refused. */
+static int apply_record(store *db, const char *edge_id, const rd_kafka_message_t *m,
+                        store_batch *wb)
 {
+	size_t idn = strlen(edge_id);
+	if (m->key_len != idn || memcmp(m->key, edge_id, idn) != 0)
+		return ERR_CONFLICT;
 	store_batch_clear(wb);
 	int rc = changelog_decode(m->payload, m->len, wb);
 	if (rc)
@@ -474,10 +473,18 @@ int changelog_restore(const changelog_opts *o, store *db, changelog_restored *ou
 			         rd_kafka_message_errstr(m));
 			rc = ERR_KAFKA;
 		} else if (m->offset >= out->to) {
-			rc = apply_record(db, m, wb);
-			if (rc)
-				snprintf(err, errlen, "changelog: record at %" PRId64 ": %s", m->offset,
-				         err_str(rc));
+			rc = apply_record(db, o->edge_id, m, wb);
+			if (rc == ERR_CONFLICT)
+				snprintf(
+				    err, errlen,
+				    "changelog: the record at %" PRId64 " of %s[%d] is another "
+				    "edge's (key %.*s), not %s's: is changelog.partition its own?",
+				    m->offset, o->topic, (int)o->partition,
+				    (int)(m->key_len < 64 ? m->key_len : 64), (const char *)m->key,
+				    o->edge_id);
+			else if (rc)
+				snprintf(err, errlen, "changelog: record at %" PRId64 ": %s",
+				         m->offset, err_str(rc));
 			else {
 				out->records++;
 				out->to = m->offset + 1;

@@ -82,8 +82,10 @@ typedef struct changelog_restored {
 /* Applies to db each record of the log from the position db holds (the
  * log's start for an empty store) to the end the log had when it began,
  * each in one store write with the position after it. 0, or ERR_*
- * with the reason in err (a record that does not decode is ERR_CORRUPT:
- * the store stays at the record before it). */
+ * with the reason in err (a record that does not decode is ERR_CORRUPT,
+ * one whose key is not o->edge_id ERR_CONFLICT: the store stays at the
+ * record before it). It needs the cluster: with it out of reach the
+ * edge does not start. */
 int changelog_restore(const changelog_opts *o, store *db, changelog_restored *out, char *err,
                       size_t errlen) WARN_UNUSED;
 

@@ -21,6 +21,8 @@
  * together by the next one. */
 #define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
 #define GROUP_IDEM 64    /* idempotency records in one group */
+#define GROUP_UNNUMBERED UINT64_MAX
+#define IDEM_RECENT 8 /* groups whose idempotency keys are kept after they join */
 
 typedef struct group_op {
 	pend_op op;
@@ -48,7 +50,8 @@ typedef struct group {
 	                          last staged op, or 0 */
 	bool *apart;           /* per partition staged: it could not seal when its first
 	                          op was staged, so its ops go in a run of their own */
-	uint64_t gno;          /* its record's number, once it is being written */
+	uint64_t gno;          /* its record's number once it is being written, else
+	                          GROUP_UNNUMBERED */
 	unsigned char *rec;    /* its record, being built (GREC_MAX bytes) */
 	group_slot member[GROUP_SLOTS];
 	group_slot count[GROUP_SLOTS];
@@ -84,11 +87,16 @@ struct commit {
 	 * then looks up. */
 	atomic_uint_fast64_t finished;
 	atomic_uint_fast64_t member_reads, member_reads_skipped;
-	/* The value finished took when the last group holding idempotency
-	 * records joined (under mu): a stager whose key was not in the
-	 * store before it read finished need not look again unless this
-	 * moved past that. */
-	uint64_t idem_finished;
+	/* The idempotency keys (ledger_idem_hash) of the last IDEM_RECENT
+	 * groups that joined, each under the value finished took then, in
+	 * a ring (under mu): a stager whose key was not in the store when
+	 * it read it looks again only if a group that joined since held it
+	 * (ledger_idem_joined). */
+	struct {
+		uint64_t finished;
+		size_t n;
+		uint64_t h[GROUP_IDEM];
+	} idem_recent[IDEM_RECENT];
 	atomic_uint_fast64_t replays; /* writes answered from a record (no lock) */
 	bool async;                   /* a commit thread runs */
 	bool asked;                   /* ledger_commit asked since the last swap */
@@ -117,6 +125,11 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms);
  * written while it holds the key, so that a retry sees its first try.
  * Lets the mutex go (as ledger_group_commit); returns with room. */
 void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms);
+/* True when a group that joined the overlay after finished was seen
+ * (commit.finished) may have held the key hashed ih, so its record may
+ * be in the store now: one of the last IDEM_RECENT groups held it, or
+ * more have joined than those. */
+bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih);
 /* The hash of (user, idempotency key) the groups keep. Pure. */
 uint64_t ledger_idem_hash(const char *user, const char *key);
 /* At start-up, for each op read back from the store: the clock goes on

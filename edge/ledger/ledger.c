@@ -6,10 +6,10 @@
  * points, stats and inspect.
  *
  * The concepts and their state are in ledger_commit.c, ledger_outbox.c,
- * ledger_view.c and ledger_replica.c (ledger_int.h says which lock guards
- * each). Every entry point here takes the writer mutex, and a
- * partition's view stripe where it reads or changes what readers see.
- * The store handle is borrowed.
+ * ledger_view.c and ledger_replica.c (each declared in its own header,
+ * commit_int.h and the others, with the lock that guards it). Every entry point here takes the
+ * writer mutex, and a partition's view stripe where it reads or changes what readers see. The store
+ * handle is borrowed.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -325,6 +325,16 @@ static void count_write_store(ledger *l, void *ctx)
 	count_write *w = ctx;
 	if (w->confirm)
 		ledger_confirm_read(l, w->p, &w->conf);
+	/* The confirmed batches' deletion to the changelog first, as a hint:
+	 * should it fail, a store rebuilt from the log holds them again and
+	 * sends them again, and central drops them as repeats. */
+	if (w->conf.rep) {
+		int rc = ledger_replicate(l, w->conf.rep);
+		if (rc)
+			log_warn("confirmed batches' deletion not copied to the changelog",
+			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,
+			         err_str(rc));
+	}
 	w->rc = store_write(l->db, l->snap_wb);
 	if (w->rc == 0 && w->conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
@@ -372,24 +382,28 @@ static void position_write(ledger *l, void *ctx)
 	w->rc = store_write(l->db, l->snap_wb);
 }
 
-/* Stages s's counts into snap_wb after its position (checked against the
- * versions stored with them below what a checkpoint brought), that it is
- * the newest seen, and with its last part what it confirms of this
- * edge's batches. 0 or ERR_IO. */
-static int snapshot_stage(ledger *l, count_write *w)
+/* Stages s's counts into snap_wb (checked against the versions stored
+ * with them below what a checkpoint brought): cmu held, not the writer
+ * mutex, as only cmu's holders write counts and load checkpoints. 0 or
+ * ERR_IO. */
+static int snapshot_counts(ledger *l, count_write *w)
 {
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
-	int rc = ledger_stage_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
-	                             w->skip);
-	if (rc)
-		return rc;
+	return ledger_stage_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
+	                           w->skip);
+}
+
+/* Stages that s is the newest p has seen and, with its last part, what
+ * it confirms of this edge's batches. Mutex held. */
+static void snapshot_confirm_stage(ledger *l, count_write *w)
+{
+	const wire_snapshot *s = w->s;
 	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
 	if (s->last) {
 		w->confirm = s;
 		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
 	}
-	return 0;
 }
 
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
@@ -403,14 +417,19 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	ledger_lock_counts(l);
 	store_batch_clear(l->snap_wb);
 	store_batch_put(l->snap_wb, key, ekey_part(key, EKEY_SNAP_OFFSET, w.p), val, 8);
+	/* From an instance that is behind: what we have is newer. One at the
+	 * same offset carries the same counts and applied sequences, and is
+	 * applied again: that changes nothing. Decided, and the counts
+	 * staged with their stored versions read, before the writer mutex. */
+	bool stale = ledger_snap_stale(l, w.p, s->offset);
+	if (!stale)
+		w.rc = snapshot_counts(l, &w);
 	ledger_lock(l);
-	if (ledger_snap_stale(l, w.p, s->offset)) {
-		/* From an instance that is behind: what we have is newer. One
-		 * at the same offset carries the same counts and applied
-		 * sequences, and is applied again: that changes nothing. */
+	if (stale) {
 		l->st.snapshots_stale++;
 		ledger_outside(l, position_write, &w);
-	} else if ((w.rc = snapshot_stage(l, &w)) == 0) {
+	} else if (w.rc == 0) {
+		snapshot_confirm_stage(l, &w);
 		ledger_count_write(l, &w);
 		ledger_count_show(l, &w);
 		if (w.rc == 0) {

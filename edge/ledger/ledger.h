@@ -335,7 +335,10 @@ void ledger_stop_commits(ledger *l);
  * yet answers view.known=false. ERR_INVAL for an op
  * out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
- * failed: nothing is recorded in those cases. Ops staged by others
+ * failed, and with a changelog (replicate) its error, ERR_TIMEOUT or
+ * ERR_KAFKA, when the copy was not acknowledged: nothing is recorded in
+ * the store in those cases (the copy may yet reach the changelog: docs/
+ * ARCHITECTURE.md, "The changelog"). Ops staged by others
  * (ledger_stage_ops) are written in the same store write. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
                      ledger_answer *answers, const ledger_idem *idem,
@@ -352,11 +355,12 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
                      ledger_ticket *t) WARN_UNUSED;
 
 /* Writes every staged op in one store write and resolves their tickets.
- * 0 (also when nothing was staged) or the write's ERR_IO. With
+ * 0 (also when nothing was staged) or the write's error (ERR_IO, or the
+ * changelog's ERR_TIMEOUT or ERR_KAFKA). With
  * commit_thread it asks the commit thread instead and returns 0 at once. */
 int ledger_commit(ledger *l, uint64_t wall_ms);
 /* Writes every staged op before it returns, in either mode (after the
- * group the commit thread is writing, if any). 0 or ERR_IO. */
+ * group the commit thread is writing, if any). 0 or the write's error. */
 int ledger_commit_now(ledger *l, uint64_t wall_ms);
 bool ledger_commits_async(const ledger *l);
 

@@ -16,7 +16,7 @@
  * commit thread, the group staged on top of it (whose writes looked it
  * up) is dropped too.
  *
- * Owns struct commit (ledger_int.h: under the writer mutex; the commit
+ * Owns struct commit (commit_int.h: under the writer mutex; the commit
  * thread writes its group with the mutex let go), which ledger_stage.c
  * stages into.
  */
@@ -65,6 +65,7 @@ void ledger_group_init(ledger *l)
 		g->tail = xcalloc(l->o.partitions, sizeof *g->tail);
 		g->apart = xcalloc(l->o.partitions, sizeof *g->apart);
 		g->rec = xmalloc(GREC_MAX);
+		g->gno = GROUP_UNNUMBERED;
 	}
 	c->g = &c->grp[0];
 	c->gc = NULL;
@@ -90,6 +91,7 @@ static void group_reset(group *g)
 	g->nidem = 0;
 	g->hot = false;
 	g->tickets = NULL;
+	g->gno = GROUP_UNNUMBERED;
 	store_batch_clear(g->wb);
 }
 
@@ -239,8 +241,28 @@ static void group_overlay(ledger *l, const group *g)
 		ledger_vunlock(l, vs);
 	}
 	uint64_t f = atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release) + 1;
-	if (g->nidem)
-		l->commit.idem_finished = f;
+	struct commit *c = &l->commit;
+	size_t r = f % IDEM_RECENT;
+	c->idem_recent[r].finished = f;
+	c->idem_recent[r].n = g->nidem;
+	memcpy(c->idem_recent[r].h, g->idem, g->nidem * sizeof *g->idem);
+}
+
+bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih)
+{
+	const struct commit *c = &l->commit;
+	uint64_t now = atomic_load_explicit(&c->finished, memory_order_relaxed);
+	if (now - seen > IDEM_RECENT)
+		return true;
+	for (uint64_t f = seen + 1; f <= now; f++) {
+		size_t r = f % IDEM_RECENT;
+		if (c->idem_recent[r].finished != f)
+			return true;
+		for (size_t i = 0; i < c->idem_recent[r].n; i++)
+			if (c->idem_recent[r].h[i] == ih)
+				return true;
+	}
+	return false;
 }
 
 /* Hands the written op at i of g, in the overlay already, to its open
@@ -347,10 +369,15 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 		l->st.commits_failed++;
 		/* Its number and its ops' numbers go to the next group: a
 		 * record of it that reached the changelog after all (an append
-		 * that timed out) is then overwritten there, key for key. */
-		if (l->commit.next_gno == g->gno + 1)
+		 * that timed out) is then overwritten there. Only a group that
+		 * was numbered for this write gives its number back: the open
+		 * group failed with the one written before it has none. */
+		if (g->gno != GROUP_UNNUMBERED && l->commit.next_gno == g->gno + 1)
 			l->commit.next_gno = g->gno;
-		telemetry_refused(l->o.tm, TM_REFUSED_STORE, g->n);
+		telemetry_refused(l->o.tm,
+		                  rc == ERR_TIMEOUT || rc == ERR_KAFKA ? TM_REFUSED_REPLICATION
+		                                                       : TM_REFUSED_STORE,
+		                  g->n);
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);
 	} else {

@@ -38,13 +38,17 @@
  * everything writes, seals, sends, snapshots and checkpoint loads
  * change. No store read is made under it: a write reads its stored
  * memberships and idempotency record before it (read again under it
- * only when a group joined meanwhile: stage_reread), and the pump reads
- * the batches it sends again with it let go. Its holder lets it go for
- * store writes too (ledger_outside): a snapshot's or checkpoint
- * message's, a seal's (one at a time: outbox.sealing) and a group's on
- * the commit thread; only a group committed at once (no commit thread,
- * a full group, a keyed retry, a drain) and a snapshot position reset
- * write under it. The view stripes' mutexes each guard one stripe of
+ * only when a group joined meanwhile: stage_reread), a snapshot or
+ * checkpoint message reads its counts' stored versions with cmu alone,
+ * and the pump reads the batches it sends again with it let go. Its
+ * holder lets it go for store writes too: a snapshot's or checkpoint
+ * message's and a seal's (one at a time: outbox.sealing) through
+ * ledger_outside, a group's on the commit thread in that thread's own
+ * loop; only a group committed at once (no commit thread, a full group,
+ * a keyed retry, a drain), a snapshot position reset and the start of a
+ * replica load write under it. With a changelog (ledger_opts.replicate)
+ * a group committed at once also waits under it for the copy's
+ * acknowledgement. The view stripes' mutexes each guard one stripe of
  * struct view: what a count read of the stripe's partitions looks at.
  * None is ever held across store I/O, and a count read or /me takes no
  * other ledger lock, so no read waits for a write, a seal or a

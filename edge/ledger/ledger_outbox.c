@@ -4,7 +4,7 @@
  * delivery reports, resends, and the confirmation central's snapshots
  * bring.
  *
- * Owns struct outbox (ledger_int.h): the open batches and the records
+ * Owns struct outbox (outbox_int.h): the open batches and the records
  * holding their ops, the sealed-batch index and what central said last,
  * under the writer mutex; a seal encodes and writes its batch with it
  * let go, one seal at a time. A seal and a confirmation change the
@@ -387,11 +387,6 @@ static uint64_t pump_part(ledger *l, uint32_t p, const batch_bytes *have)
 	return 0;
 }
 
-void ledger_pump_part(ledger *l, uint32_t p)
-{
-	(void)pump_part(l, p, NULL);
-}
-
 /* What ledger_pump reads outside the mutex: per partition, the batch its
  * pump stopped at, and the bytes read. */
 typedef struct pump_read {
@@ -425,7 +420,8 @@ static void pump_read_store(ledger *l, void *ctx)
 /* The rounds of a pump: under the mutex each partition sends what it can
  * and names the next batch it must read; the reads run with the mutex let
  * go, and the next round sends what is still unsent. A partition whose
- * read failed sits out the rest of this pump. */
+ * read failed sits out the rest of this pump, and there are at most as
+ * many rounds as batches sealed when it began. */
 void ledger_pump(ledger *l)
 {
 	uint32_t np = l->o.partitions;
@@ -433,7 +429,12 @@ void ledger_pump(ledger *l)
 	               xcalloc(np, sizeof *r.len)};
 	bool *out = xcalloc(np, sizeof *out);
 	ledger_lock(l);
-	for (bool wanted = true; wanted;) {
+	/* At most a round per batch sealed now: delivery reports that put
+	 * batches back to unsent meanwhile wait for the next pump. */
+	size_t rounds = 1;
+	for (uint32_t p = 0; p < np; p++)
+		rounds += l->outbox.parts[p].nsealed;
+	for (bool wanted = true; wanted && rounds--;) {
 		wanted = false;
 		for (uint32_t p = 0; p < np; p++) {
 			uint64_t asked = r.want[p];
@@ -786,6 +787,11 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		while (why != LEDGER_NSEALS && ob->len && pt->seq_known &&
 		       ob->ops[0].opno <= upto) {
 			int r = ledger_seal(l, p, wall_ms, why, upto);
+			/* A copy the changelog refused (each waits its
+			 * timeout): no other seal would fare better this
+			 * tick, and the tick has snapshots to apply. */
+			if (r == ERR_TIMEOUT || r == ERR_KAFKA)
+				return r;
 			if (r) {
 				if (!rc)
 					rc = r;
@@ -850,10 +856,17 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
 		c->ndrop++;
 	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
+	/* With a changelog the deletions go there too, so that a store
+	 * rebuilt from it holds only the batches central had not applied. */
+	if (c->ndrop && l->o.replicate)
+		c->rep = store_batch_new();
 	for (size_t i = 0; i < c->ndrop; i++) {
 		c->drop[i] = pt->sealed[i].seq;
-		store_batch_del(wb, key, ekey_part_seq(key, EKEY_BATCH, p, c->drop[i]));
-		store_batch_del(wb, key, ekey_part_seq(key, EKEY_FLAGS, p, c->drop[i]));
+		store_batch *to[2] = {wb, c->rep};
+		for (int k = 0; k < 2 && to[k]; k++) {
+			store_batch_del(to[k], key, ekey_part_seq(key, EKEY_BATCH, p, c->drop[i]));
+			store_batch_del(to[k], key, ekey_part_seq(key, EKEY_FLAGS, p, c->drop[i]));
+		}
 	}
 	pt->confirming = c->ndrop;
 	uint64_t version = s->offset > pt->snap_offset ? s->offset : pt->snap_offset;
@@ -1030,6 +1043,8 @@ void ledger_confirm_free(ledger_confirm *c)
 	sbuf_free(&c->keys);
 	free(c->drop);
 	c->drop = NULL;
+	store_batch_free(c->rep);
+	c->rep = NULL;
 }
 
 /* --- inspect ---------------------------------------------------------------- */

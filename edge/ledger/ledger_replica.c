@@ -19,7 +19,7 @@
  * count checked against the version stored with it) rather than skipped
  * as stale.
  *
- * Owns struct replica (ledger_int.h: under the writer mutex). A load's
+ * Owns struct replica (replica_int.h: under the writer mutex). A load's
  * counts go through the view's functions, its last message's edge list
  * through the outbox's confirmation, as a snapshot's do; what readers
  * see (complete or not, the counts) is published after the store write,
@@ -142,20 +142,15 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	return rc;
 }
 
-/* Stages checkpoint message s of p into snap_wb: its counts (each
- * checked against the version stored with it), the replica's new state
- * in nrp and, with the last message, what it confirms of this edge's
- * batches (as of eff: complete to the lowest version loaded) and the
- * batch sequence to go on from, into *seq, when p has none. 0 or
- * ERR_IO. */
-static int checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_snapshot *eff,
-                            bool *seq_new, uint64_t *seq)
+/* Stages into snap_wb, after checkpoint message s's counts, the
+ * replica's new state in nrp and, with the last message, what it
+ * confirms of this edge's batches (as of eff: complete to the lowest
+ * version loaded) and the batch sequence to go on from, into *seq, when
+ * p has none. Mutex held. */
+static void checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_snapshot *eff,
+                             bool *seq_new, uint64_t *seq)
 {
 	const wire_snapshot *s = w->s;
-	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
-	int rc = ledger_stage_counts(l, l->snap_wb, s, true, w->skip);
-	if (rc)
-		return rc;
 	if (!nrp->ckpt_lo || s->offset < nrp->ckpt_lo)
 		nrp->ckpt_lo = s->offset;
 	if (s->offset > nrp->ckpt_hi)
@@ -179,7 +174,6 @@ static int checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_s
 		*seq_new = ledger_seq_stage(l, l->snap_wb, w->p, w->conf.applied, seq);
 	}
 	replica_put(l->snap_wb, w->p, nrp);
-	return 0;
 }
 
 /* After the write: the replica's new state takes the old one's place and,
@@ -214,11 +208,19 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	uint64_t seq = 0;
 	ledger_lock_counts(l);
 	store_batch_clear(l->snap_wb);
-	ledger_lock(l);
-	replica_part nrp = *rp;
+	/* The replica's state and the counts' stored versions change only
+	 * under cmu, which is held: checked and read before the writer
+	 * mutex. */
 	if (rp->state != LEDGER_REPLICA_LOADING || rp->gen != gen) {
 		w.rc = ERR_AGAIN;
-	} else if ((w.rc = checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq)) == 0) {
+	} else {
+		w.skip = xcalloc(s->ncounts + 1, sizeof *w.skip);
+		w.rc = ledger_stage_counts(l, l->snap_wb, s, true, w.skip);
+	}
+	ledger_lock(l);
+	replica_part nrp = *rp;
+	if (w.rc == 0) {
+		checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq);
 		ledger_count_write(l, &w);
 		if (w.rc == 0)
 			*rp = nrp; /* before the view shows whether it is complete */

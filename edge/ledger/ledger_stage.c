@@ -15,7 +15,7 @@
  * and two small indexes let later writes of the same group see the
  * memberships and count changes staged before them.
  *
- * Works on struct commit (ledger_int.h), which ledger_commit.c owns, under
+ * Works on struct commit (commit_int.h), which ledger_commit.c owns, under
  * the writer mutex; the reads before it, and ledger_member, take no lock.
  */
 #include "edge/ledger/ledger_int.h"
@@ -369,8 +369,8 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	/* A retry must see its first try: neither group may hold its key. */
 	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
 	group *g = c->g;
-	/* Rare: keyed writes are retries' and batch clients'. */
-	if (idem && c->idem_finished > seen) {
+	/* Rare: a retry that raced its first try's group to the store. */
+	if (idem && ledger_idem_joined(l, seen, ih)) {
 		int rc = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
 		if (rc != ERR_NOTFOUND)
 			return rc;

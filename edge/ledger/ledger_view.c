@@ -3,7 +3,7 @@
  * read-through counts from central, each partition's published view,
  * and the snapshot counts a snapshot or checkpoint message writes.
  *
- * Owns struct view (ledger_int.h): each stripe under its own mutex. A
+ * Owns struct view (view_int.h): each stripe under its own mutex. A
  * count read takes its item's stripe and nothing else, and lets it go
  * while it reads the store (ledger_view_count); writers (the commit, a
  * seal, a snapshot) call in with the writer mutex held and change what

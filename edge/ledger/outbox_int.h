@@ -121,11 +121,6 @@ void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);
 /* Seals the open batches that are old enough (with force, every one),
  * each in as many batches as it takes: 0 or the first seal's error. */
 int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);
-/* Hands p's unsent batches to the sink, within the send window, as far
- * as the first one that must be read back from the store: that one and
- * those after it wait for ledger_pump, which reads with the mutex let
- * go (on the upstream thread's tick). */
-void ledger_pump_part(ledger *l, uint32_t p);
 /* Partition p as ledger_inspect shows it, from memory. */
 void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
 /* The outbox's heap bytes (struct outbox's mem). No lock; any thread. */
@@ -149,7 +144,8 @@ typedef struct ledger_confirm {
 	uint64_t *drop;  /* the confirmed batches' sequences */
 	ledger_out *out; /* every entry of them, as read before their deletion */
 	size_t nout;
-	sbuf keys; /* their pair keys, one after another */
+	sbuf keys;        /* their pair keys, one after another */
+	store_batch *rep; /* with a changelog: their deletion, to copy there */
 } ledger_confirm;
 
 /* Stages into wb what s's edge list confirms for partition p (the
@@ -182,7 +178,8 @@ void ledger_confirm_abort(ledger *l, uint32_t p);
 
 /* A snapshot message at offset is older than one p has applied (whole,
  * or a part of a split one): central's primary and replicas both
- * publish, and one that is behind must not step counts back. */
+ * publish, and one that is behind must not step counts back. cmu or mu
+ * held: what it reads changes only with both held. */
 bool ledger_snap_stale(const ledger *l, uint32_t p, uint64_t offset);
 /* Stages into wb, when offset is the newest p has seen, that it is
  * ('N': kept across a restart, so that a part applied before it is not

@@ -1,5 +1,5 @@
 /* records.c - the encodings of the pending ops' store records
- * (ledger_int.h): one op, a run ('P') and a group record ('G'), and
+ * (records_int.h): one op, a run ('P') and a group record ('G'), and
  * their decoders, which refuse anything that is not exactly a record.
  * Pure functions: any thread. ledger_commit.c builds the records,
  * ledger.c reads them back at start-up.

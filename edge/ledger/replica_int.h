@@ -33,7 +33,8 @@ struct replica {
 void ledger_replica_init(ledger *l);
 void ledger_replica_free(ledger *l);
 /* The highest version of the checkpoint messages p has loaded: below
- * it a snapshot's counts are checked against the stored versions. */
+ * it a snapshot's counts are checked against the stored versions. cmu
+ * or mu held: a load changes it with both held. */
 uint64_t ledger_replica_ckpt_hi(const ledger *l, uint32_t p);
 /* p's replica is complete: every count central had is here. */
 bool ledger_replica_complete(const ledger *l, uint32_t p);

@@ -167,7 +167,9 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
  * central that counts partitions differently, would bring them: the
  * ledger keeps each partition's counts to its own stripe; the warning
  * comes at most once every 10 s). skip
- * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO. */
+ * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO.
+ * cmu held; the writer mutex not needed (only cmu's holders write counts),
+ * and not held: the stored versions are store reads. */
 int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
 /* After the write (s's partition's stripe held): the written counts into
  * the cache; with only_cached only those it holds already (a checkpoint

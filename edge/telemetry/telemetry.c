@@ -31,7 +31,7 @@ static const int statuses[TM_NSTATUS - 1] = {200, 204, 304, 400, 401, 403, 404, 
                                              409, 413, 422, 429, 431, 500, 502, 503, 504};
 
 static const char *const refusal_names[TM_NREFUSALS] = {"budget", "rate", "store",
-                                                        "idempotency_conflict"};
+                                                        "idempotency_conflict", "not_replicated"};
 
 /* Ops per batch: 1 .. batch.max_ops's ceiling. */
 static const double batch_bounds[] = {1,   2,    5,    10,   25,    50,    100,   250,
@@ -176,7 +176,7 @@ void telemetry_group_written(telemetry *tm, uint64_t ns)
 
 uint64_t telemetry_refused_ops(const telemetry *tm, tm_refusal why)
 {
-	return tm ? metric_value(tm->refused[why]) : 0;
+	return tm && why < TM_NREFUSALS ? metric_value(tm->refused[why]) : 0;
 }
 
 void telemetry_refused(telemetry *tm, tm_refusal why, uint64_t n)

@@ -59,10 +59,11 @@ typedef enum {
 
 /* Why ops were refused (ops_refused_total{reason}). */
 typedef enum tm_refusal {
-	TM_REFUSED_BUDGET,   /* pending budget spent (503 over_budget) */
-	TM_REFUSED_RATE,     /* the user's write limit (429) */
-	TM_REFUSED_STORE,    /* the store write failed (503 store_unavailable) */
-	TM_REFUSED_CONFLICT, /* Idempotency-Key reused for another request (422) */
+	TM_REFUSED_BUDGET,      /* pending budget spent (503 over_budget) */
+	TM_REFUSED_RATE,        /* the user's write limit (429) */
+	TM_REFUSED_STORE,       /* the store write failed (503 store_unavailable) */
+	TM_REFUSED_CONFLICT,    /* Idempotency-Key reused for another request (422) */
+	TM_REFUSED_REPLICATION, /* the changelog did not take the copy (503 not_replicated) */
 	TM_NREFUSALS
 } tm_refusal;
 

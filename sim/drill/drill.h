@@ -217,13 +217,13 @@ typedef struct drill {
 	size_t nexpects;
 } drill;
 
-/* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
- * anything malformed or out of range (a node index past regions or
- * centrals, a step after the duration, ...). */
 /* True for the actions that fault a path (cut, heal, delay, throttle,
  * reset): they need sim's relays, so network namespaces. */
 bool drill_action_on_path(drill_action a);
 
+/* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
+ * anything malformed or out of range (a node index past regions or
+ * centrals, a step after the duration, ...). */
 int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_UNUSED;
 /* The same from text in memory; name is used for messages. */
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;

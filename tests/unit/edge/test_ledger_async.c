@@ -224,6 +224,22 @@ static void fails_with_the_group_under(ledger_op then, bool changed)
 	cr_assert_eq(count_of(ITEM), 1);
 }
 
+Test(ledger_async, a_failed_write_leaves_the_records_written_before_it_whole)
+{
+	/* u2's group is written (its record is G#0), group 1 fails and takes
+	 * group 2 staged on it along: only group 1's number may go to the
+	 * next group, never a number a written record holds. */
+	ledger_ticket t2;
+	ledger_answer a;
+	fail_group_under(like("u3", ITEM, true), &t2, &a);
+	cr_assert_eq(resolved(&t2), ERR_IO);
+	like_again_counts(2);
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, 2, "u2's like and u1's, both on disk");
+	cr_assert_eq(count_of(ITEM), 2);
+	cr_assert_eq(member_of("u2", ITEM), 1);
+}
+
 Test(ledger_async, a_repeat_staged_on_a_group_whose_write_fails_fails_too)
 {
 	/* A repeat of the like being written: written alone, it would record

@@ -314,3 +314,31 @@ Test(ledger_group, a_like_whose_reads_a_commit_overtakes_counts_the_committed_li
 	cr_assert_eq(count_of(ITEM), 3);
 	cr_assert_eq(stats_now().stage_reread, 1);
 }
+
+Test(ledger_group, a_retry_whose_first_try_commits_after_its_reads_is_replayed)
+{
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_op op = {
+	    .counter = "views", .item = ITEM, .user = "u1", .sum = true, .n = 1, .prior = -1};
+	ledger_idem idem = {.req = {"u1", "key-1", 42, WALL + 60000}, .render = render_ok};
+	ledger_ticket t;
+	ledger_answer a;
+	ledger_replay r;
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
+	/* The retry reads the store before the writer mutex: no record yet,
+	 * the first try is only staged. Then its group commits, before the
+	 * retry takes the mutex, so neither group holds the key any more:
+	 * the record must be read again, and the retry replayed. */
+	once = false;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1, &a, &idem, &r), 0);
+	cr_assert(once, "the hook ran");
+	cr_assert_eq(t.state, LEDGER_DURABLE);
+	cr_assert(r.replayed, "the retry is answered from the first try's record");
+	cr_assert_str_eq(r.body, "{ok}");
+	free(r.body);
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "views", ITEM, &v), 0);
+	cr_assert_eq(v.count, 1, "one view, not two");
+	cr_assert_eq(stats_now().ops_replayed, 1);
+}

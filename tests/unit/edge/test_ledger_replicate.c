@@ -13,15 +13,17 @@
 
 #include "edge/ledger/keys.h"
 #include "tests/support/ledger_util.h"
+#include "wire.h"
 
 #define HOOK_CALLS_MAX 64
 
 static struct {
-	int fail;         /* the hook's answer while nonzero */
-	unsigned calls;   /* every call */
-	unsigned written; /* puts it saw that the store already held */
+	int fail;                       /* the hook's answer while nonzero */
+	unsigned calls;                 /* every call */
+	unsigned written;               /* puts it saw that the store already held */
 	size_t sent_at[HOOK_CALLS_MAX]; /* T.nsent at each call */
 	bool sealed[HOOK_CALLS_MAX];    /* the call held a sealed batch ('B') */
+	unsigned batch_dels;            /* deletions of sealed batches seen */
 	uint64_t gno[HOOK_CALLS_MAX];   /* its group record's number, or 0 */
 	bool has_gno[HOOK_CALLS_MAX];
 } H;
@@ -52,8 +54,9 @@ static void on_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn
 static void on_del(void *ctx, const char *k, size_t kn)
 {
 	(void)ctx;
-	(void)k;
 	(void)kn;
+	if (k[0] == EKEY_BATCH)
+		H.batch_dels++;
 }
 
 static int replicate(void *ctx, store_batch *wb)
@@ -126,9 +129,7 @@ Test(ledger_replicate, a_write_whose_copy_fails_is_refused_and_records_nothing)
 Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_nothing)
 {
 	cr_assert_eq(like("u1"), 0);
-	/* The group's copy goes; the seal's does not. */
-	H.fail = 0;
-	cr_assert_eq(like("u2"), 0);
+	cr_assert_eq(like("u2"), 0); /* seq 1, sealed and sent */
 	ledger_stats s = stats_now();
 	cr_assert_eq(T.nsent, 1);
 	size_t sealed_before = s.batches_sealed;
@@ -143,4 +144,29 @@ Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_not
 	cr_assert_eq(T.nsent, 2);
 	cr_assert_eq(T.sent[1].seq, 2, "the next sequence, as if nothing had failed");
 	cr_assert_eq(stats_now().pending_ops, 0);
+}
+
+Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches)
+{
+	cr_assert_eq(like("u1"), 0);
+	cr_assert_eq(like("u2"), 0); /* seq 1 */
+	ledger_delivered(T.l, T.p, 1, 0);
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 1, WALL, true, 1, &e, 0, NULL};
+	unsigned before = H.calls;
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	cr_assert_eq(H.calls, before + 1, "the confirmation is copied");
+	cr_assert_eq(H.batch_dels, 1, "seq 1's deletion is in the copy");
+	cr_assert_eq(stats_now().batches_applied, 1);
+	/* A copy that fails holds nothing up: the hint is lost, the
+	 * confirmation stands. */
+	cr_assert_eq(like("u3"), 0);
+	cr_assert_eq(like("u4"), 0); /* seq 2 */
+	ledger_delivered(T.l, T.p, 2, 1);
+	H.fail = ERR_TIMEOUT;
+	e.applied = 2;
+	s.offset = 2;
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 1), 0);
+	cr_assert_eq(stats_now().batches_applied, 2);
+	cr_assert_eq(stats_now().pending_batches, 0);
 }
