@@ -368,10 +368,15 @@ void ledger_count_show(ledger *l, count_write *w)
 		ledger_confirm_abort(l, w->p);
 }
 
-void ledger_count_write_free(count_write *w)
+int ledger_count_end(ledger *l, count_write *w)
 {
+	ledger_unlock(l);
+	ledger_unlock_counts(l);
+	if (w->pump)
+		ledger_pump(l);
 	ledger_confirm_free(&w->conf);
 	free(w->skip);
+	return w->rc;
 }
 
 /* Only the snapshot position: a stale message's counts are not written,
@@ -439,12 +444,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 				w.pump = ledger_confirm_finish(l, w.p, s, &w.conf);
 		}
 	}
-	ledger_unlock(l);
-	ledger_unlock_counts(l);
-	if (w.pump)
-		ledger_pump(l);
-	ledger_count_write_free(&w);
-	return w.rc;
+	return ledger_count_end(l, &w);
 }
 
 /* --- stats and inspect ------------------------------------------------------ */

@@ -91,7 +91,7 @@
  * ledger_count_show (mu held) puts what it wrote before readers (the
  * count cache, only the counts it holds already with only_cached, the
  * confirmation, the partition's view), or gives the confirming batches
- * back when it failed (rc). ledger_count_write_free always. */
+ * back when it failed (rc). ledger_count_end always, holding both. */
 typedef struct count_write {
 	uint32_t p;
 	const wire_snapshot *s;
@@ -105,7 +105,9 @@ typedef struct count_write {
 
 void ledger_count_write(ledger *l, count_write *w);
 void ledger_count_show(ledger *l, count_write *w);
-void ledger_count_write_free(count_write *w);
+/* The end of a count write's holder: lets both mutexes go, pumps what
+ * the confirmation left to resend, frees w's parts; w->rc. */
+int ledger_count_end(ledger *l, count_write *w);
 
 /* === struct ledger ====================================================== */
 

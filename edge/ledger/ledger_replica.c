@@ -228,12 +228,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		if (w.rc == 0)
 			checkpoint_settle(l, &w, &eff, seq_new, seq);
 	}
-	ledger_unlock(l);
-	ledger_unlock_counts(l);
-	if (w.pump)
-		ledger_pump(l);
-	ledger_count_write_free(&w);
-	return w.rc;
+	return ledger_count_end(l, &w);
 }
 
 uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
