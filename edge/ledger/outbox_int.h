@@ -121,6 +121,10 @@ void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);
 /* Seals the open batches that are old enough (with force, every one),
  * each in as many batches as it takes: 0 or the first seal's error. */
 int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);
+/* Hands p's unsent batches to the sink as far as memory has their bytes
+ * (ledger_pump reads the others): 0, or the sequence of the first batch
+ * that must be read back from the store. Mutex held. */
+uint64_t ledger_pump_memory(ledger *l, uint32_t p);
 /* Partition p as ledger_inspect shows it, from memory. */
 void ledger_outbox_inspect(const ledger *l, uint32_t p, ledger_part_state *ps);
 /* The outbox's heap bytes (struct outbox's mem). No lock; any thread. */

@@ -175,6 +175,21 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	cr_assert_eq(store_write(db, wb), 0);
 }
 
+/* A store T.dir/name holding one replicated write of value v, made
+ * through a changelog with options o (closed after). */
+static store *one_write(const changelog_opts *o, const char *name, const char *v)
+{
+	char err[256] = "";
+	changelog *cl = changelog_new(o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	store *db = open_named(name);
+	store_batch *wb = sample(v, "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	changelog_free(cl);
+	return db;
+}
+
 Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 {
 	char err[256] = "";
@@ -238,14 +253,7 @@ Test(changelog, a_kept_store_applies_only_what_it_lacks)
 Test(changelog, each_edge_restores_its_own_partition)
 {
 	char err[256] = "";
-	changelog *cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
-	store *db = open_named("one");
-	store_batch *wb = sample("mine", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
-	changelog_free(cl);
-	store_close(db);
+	store_close(one_write(&T.o, "one", "mine"));
 	changelog_opts other = T.o;
 	other.partition = 0;
 	store *fresh = open_named("other");
@@ -285,14 +293,7 @@ Test(changelog, a_record_of_another_edge_stops_the_restore)
 	char err[256] = "";
 	changelog_opts other = T.o;
 	other.edge_id = "edge-b"; /* given the same partition by mistake */
-	changelog *cl = changelog_new(&other, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
-	store *db = open_named("b");
-	store_batch *wb = sample("theirs", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
-	changelog_free(cl);
-	store_close(db);
+	store_close(one_write(&other, "b", "theirs"));
 	store *fresh = open_named("mine");
 	changelog_restored r;
 	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), ERR_CONFLICT);
