@@ -19,6 +19,7 @@ const char *err_str(int code)
 	case ERR_TIMEOUT: return "timed out";
 	case ERR_CLOSED: return "closed";
 	case ERR_CONFLICT: return "conflict";
+	case ERR_FENCED: return "fenced";
 	}
 	return "unknown error";
 }

@@ -61,6 +61,7 @@ typedef struct edge {
 	ledger *lg;
 	uplink *up;
 	changelog *clog;    /* NULL without [changelog] */
+	char instance[256]; /* its name in the changelog's takeover records */
 	bootstrap *boot;    /* NULL without central.ops */
 	api tmpl;           /* types, counters and api settings every worker copies */
 	shard_map shards;   /* central.ops; nshards 0 without it */

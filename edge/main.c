@@ -64,6 +64,10 @@
 #include "edge/upstream/uplink.h"
 #include "xmem.h"
 
+/* The exit status of an instance another one took the changelog over
+ * from (man likes-edge: EXIT STATUS). */
+#define EXIT_FENCED 4
+
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
 static void log_stats(edge *e)
@@ -138,8 +142,11 @@ static void check_readiness(edge *e, uint64_t now)
 	e->last_snapshot_retries = us.snapshot_retries;
 
 	uint64_t age_ms = (uint64_t)e->cfg.ready_snapshot_age_s * 1000;
-	api_readiness r = {
-	    .store.ok = true, .kafka.ok = true, .snapshots.ok = true, .replica.ok = true};
+	api_readiness r = {.store.ok = true,
+	                   .kafka.ok = true,
+	                   .snapshots.ok = true,
+	                   .replica.ok = true,
+	                   .writer.ok = true};
 	if (e->store_fail_ms > e->store_ok_ms) {
 		r.store.ok = false;
 		snprintf(r.store.reason, sizeof r.store.reason,
@@ -174,14 +181,25 @@ static void check_readiness(edge *e, uint64_t now)
 		         " partitions complete, %" PRIu64 " counts loaded",
 		         complete, e->cfg.partitions, loaded);
 	}
+	if (e->clog && ledger_following(e->lg)) {
+		r.writer.ok = false;
+		snprintf(r.writer.reason, sizeof r.writer.reason,
+		         changelog_active(e->clog)
+		             ? "took over the changelog; the ledger did not get ready (see the log)"
+		             : "standby: following the changelog of %s; the active instance takes "
+		               "writes",
+		         e->cfg.id);
+	}
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;
 	pthread_mutex_unlock(&e->pub_mu);
 	bool ok[TM_NCHECKS] = {[TM_CHECK_STORE] = r.store.ok,
 	                       [TM_CHECK_KAFKA] = r.kafka.ok,
 	                       [TM_CHECK_SNAPSHOTS] = r.snapshots.ok,
-	                       [TM_CHECK_REPLICA] = r.replica.ok};
-	telemetry_readiness(e->tm, r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok, ok);
+	                       [TM_CHECK_REPLICA] = r.replica.ok,
+	                       [TM_CHECK_WRITER] = r.writer.ok};
+	telemetry_readiness(
+	    e->tm, r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok && r.writer.ok, ok);
 }
 
 /* Every worker's loop, and the upstream thread, turned within the last
@@ -196,11 +214,27 @@ static bool workers_alive(edge *e, uint64_t now)
 
 static void drain_progress(edge *e, uint64_t now);
 
+/* Another instance took the changelog over from this one: it may never
+ * answer a write or send a batch again, and its memory of the open and
+ * sealed batches is stale. It stops at once, sending nothing (what it
+ * sealed is in the log, and the new active sends it); the service
+ * manager starts it again, as a standby of the new active. */
+static void fenced_exit(edge *e)
+{
+	log_error("fenced: another instance took this edge's changelog over; exiting to "
+	          "restart as its standby",
+	          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
+	          changelog_epoch(e->clog));
+	_exit(EXIT_FENCED);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	edge *e = arg;
+	if (e->clog && changelog_fenced(e->clog))
+		fenced_exit(e);
 	uint64_t mono = clock_mono_ms();
 	if (e->phase == DRAINING)
 		drain_progress(e, mono);
@@ -430,23 +464,43 @@ static int configure(edge *e, char *err, size_t errlen)
 	if (cfg->demo_dir[0] && !(e->demo = demo_site_load(cfg->demo_dir, err, errlen)))
 		return ERR_CONFIG;
 	e->tmpl.demo = e->demo;
+	if (cfg->changelog_takeover_ms < 2 * cfg->changelog_beat_ms) {
+		snprintf(err, errlen,
+		         "changelog.takeover_ms (%" PRId64
+		         ") must be at least twice beat_ms (%" PRId64
+		         "): a live active would be taken over from",
+		         cfg->changelog_takeover_ms, cfg->changelog_beat_ms);
+		return ERR_CONFIG;
+	}
 	return 0;
 }
 
 /* The region's changelog: the store brought up to the log's end (a wiped
  * or new machine gets back every write the edge answered), then the
- * producer every replicated write goes through. Before the ledger opens,
- * which reads what the restore wrote. */
+ * producer every replicated write goes through, not active yet. Before
+ * the ledger opens, which reads what the restore wrote; the ledger opens
+ * as a follower, and the follower's thread (changelog_follow) makes it
+ * the writer once this instance takes over. */
 static int changelog_start(edge *e, char *err, size_t errlen)
 {
 	const edge_config *cfg = &e->cfg;
+	if (cfg->changelog_instance[0]) {
+		snprintf(e->instance, sizeof e->instance, "%s", cfg->changelog_instance);
+	} else {
+		char host[128] = "";
+		(void)gethostname(host, sizeof host - 1);
+		snprintf(e->instance, sizeof e->instance, "%s/%s", host, cfg->listen);
+	}
 	changelog_opts co = {
 	    .brokers = cfg->changelog_brokers,
 	    .bootstrap_file = cfg->changelog_bootstrap_file,
 	    .topic = cfg->changelog_topic,
 	    .partition = (int32_t)cfg->changelog_partition,
 	    .edge_id = cfg->id,
+	    .instance = e->instance,
 	    .timeout_ms = (int)cfg->changelog_timeout_ms,
+	    .beat_ms = (int)cfg->changelog_beat_ms,
+	    .takeover_ms = (int)cfg->changelog_takeover_ms,
 	    .reg = e->tm->reg,
 	};
 	uint64_t t0 = clock_mono_ms();
@@ -455,9 +509,9 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	log_info("changelog restored",
-	         "topic=%s partition=%d records=%" PRIu64 " from=%" PRId64 " to=%" PRId64
-	         " missing=%" PRId64 " ms=%" PRIu64,
-	         co.topic, (int)co.partition, r.records, r.from, r.to, r.missing,
+	         "topic=%s partition=%d records=%" PRIu64 " voided=%" PRIu64 " from=%" PRId64
+	         " to=%" PRId64 " missing=%" PRId64 " ms=%" PRIu64,
+	         co.topic, (int)co.partition, r.records, r.voided, r.from, r.to, r.missing,
 	         clock_mono_ms() - t0);
 	e->clog = changelog_new(&co, err, errlen);
 	return e->clog ? 0 : ERR_KAFKA;
@@ -513,11 +567,20 @@ static int start(edge *e, char *err, size_t errlen)
 	    .send_ctx = e->up,
 	    .replicate = e->clog ? changelog_replicate : NULL,
 	    .replicate_ctx = e->clog,
+	    .follower = e->clog != NULL,
 	    .tm = e->tm,
 	};
 	e->lg = ledger_open(e->db, &lo, err, errlen);
 	if (!e->lg)
 		return ERR_IO;
+	if (e->clog) {
+		/* Follows the log until it takes over: then the ledger writes. */
+		changelog_sink sink = {ledger_follow_write, ledger_promote, e->lg};
+		if (changelog_follow(e->clog, e->db, &sink)) {
+			snprintf(err, errlen, "changelog: cannot start the follower");
+			return ERR_IO;
+		}
+	}
 	telemetry_budget(e->tm, lo.budget_bytes);
 	if (uplink_start(e->up, e->lg, err, errlen))
 		return ERR_KAFKA;

@@ -24,6 +24,7 @@ enum {
 	ERR_TIMEOUT = -12,  /* no answer within the deadline */
 	ERR_CLOSED = -13,   /* the object was closed with the work outstanding */
 	ERR_CONFLICT = -14, /* the same key names a different request */
+	ERR_FENCED = -15,   /* another instance holds the log: this one may not write */
 };
 
 const char *err_str(int code);

@@ -501,8 +501,11 @@ static void answer_hot(api *a, const http_request *req, http_response *resp)
  * 503 when a check fails. */
 static void answer_ready(api *a, http_response *resp)
 {
-	api_readiness r = {
-	    .store.ok = true, .kafka.ok = true, .snapshots.ok = true, .replica.ok = true};
+	api_readiness r = {.store.ok = true,
+	                   .kafka.ok = true,
+	                   .snapshots.ok = true,
+	                   .replica.ok = true,
+	                   .writer.ok = true};
 	if (a->readiness)
 		a->readiness(a->readiness_ctx, &r);
 	const struct {
@@ -511,8 +514,9 @@ static void answer_ready(api *a, http_response *resp)
 	} ch[] = {{"store", &r.store},
 	          {"kafka", &r.kafka},
 	          {"snapshots", &r.snapshots},
-	          {"replica", &r.replica}};
-	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok;
+	          {"replica", &r.replica},
+	          {"writer", &r.writer}};
+	bool ready = r.store.ok && r.kafka.ok && r.snapshots.ok && r.replica.ok && r.writer.ok;
 	sbuf b;
 	sbuf_init(&b);
 	sbuf_addf(&b, "{\"ready\":%s,\"checks\":{", ready ? "true" : "false");

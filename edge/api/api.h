@@ -92,6 +92,7 @@ typedef struct api_readiness {
 	api_check kafka;     /* Kafka reachable, or the pending budget not spent */
 	api_check snapshots; /* every partition's snapshots are fresh */
 	api_check replica;   /* every partition's replica of counts is complete */
+	api_check writer;    /* this instance takes writes (not a standby, not fenced) */
 } api_readiness;
 
 typedef struct parked parked;

@@ -127,6 +127,10 @@ write_result api_write_error(int rc)
 	case ERR_KAFKA:
 		return (write_result){503, "not_replicated",
 		                      "the write could not be copied to the region's log"};
+	case ERR_FENCED:
+		return (write_result){
+		    503, "not_active",
+		    "this instance is not the region's active edge: try its other one"};
 	default: return (write_result){503, "store_unavailable", "the write could not be recorded"};
 	}
 }
@@ -241,6 +245,8 @@ static void answer_write(api *a, api_ctx *x, const http_request *req, http_respo
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)
 			api_header(resp, "retry-after", "5");
+		else if (rc == ERR_FENCED)
+			api_header(resp, "retry-after", "1");
 		else if (rc != ERR_CONFLICT && log_every(&a->write_errors, 1000, &skipped))
 			log_error("write failed",
 			          "item=%s counter=%s err=\"%s\" similar_since_last=%" PRIu64,

@@ -1,163 +1,52 @@
 /* changelog.c - the edge's writes appended to the region's Kafka before
- * they count, and replayed into a store (changelog.h).
+ * they count, each checked against the log's order (changelog.h).
  *
  * An append encodes the store batch, produces it under the mutex (so the
  * log holds appends in the order callers took it) with a waiter of its
  * own as the message's opaque, and waits on the waiter's condition until
- * the delivery report, which the changelog's own thread, polling the
- * producer, hands to on_delivery. librdkafka itself gives a message up after timeout_ms
- * (message.timeout.ms), so every append ends with a report; the wait's
- * own deadline, a second later, only guards against one that never comes.
+ * the delivery report. The changelog's own thread polls the producer and
+ * hands each report to on_delivery, which checks it before it wakes the
+ * waiter: the record's offset must follow the last checked one of this
+ * instance (next_off), or every record between the two is read (scan)
+ * and must hold no takeover of a higher epoch. The first one found
+ * fences the instance for good. librdkafka gives a message up after
+ * timeout_ms (message.timeout.ms), so every append ends with a report;
+ * the wait's own deadline, a second later, only guards against one that
+ * never comes. The same thread appends a beat when the active has
+ * produced nothing for beat_ms, so followers can tell a live active from
+ * a silent log.
  *
- * Owns: the producer, its polling thread, its metrics. A waiter lives on
- * its appender's stack and is touched by the polling thread until it is
- * marked done.
+ * Owns: the producer, its polling thread, the order check's state (vmu),
+ * its metrics. A waiter lives on its appender's stack and is touched by
+ * the polling thread until it is marked done.
  */
-#include "edge/changelog/changelog.h"
+#include "edge/changelog/changelog_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include "bus.h"
 #include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
-#define OP_PUT 1
-#define OP_DEL 2
 #define REPORT_GRACE_MS 1000 /* past timeout_ms, for a report that never comes */
-#define RESTORE_POLL_MS 200
-#define RESTORE_IDLE_MAX 50 /* polls with nothing new before restore gives up */
-
-struct changelog {
-	changelog_opts o;
-	char *topic, *edge_id;
-	rd_kafka_t *rk;
-	rd_kafka_topic_t *rkt;
-	pthread_mutex_t mu; /* produce order */
-	pthread_t poller;
-	bool polling;
-	_Atomic bool stop;
-	metric *appends, *failures, *bytes, *latency;
-};
+#define BEAT_MS_DEFAULT 500
+#define TAKEOVER_MS_DEFAULT 2000
+#define FOLLOW_FETCH_WAIT_MS "50"
 
 /* One append's wait for its delivery report. */
 typedef struct waiter {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
-	rd_kafka_resp_err_t err;
+	int rc; /* 0, ERR_TIMEOUT, ERR_KAFKA or ERR_FENCED */
 	int64_t offset;
 } waiter;
-
-/* --- the record ------------------------------------------------------------- */
-
-static void put_u32(sbuf *b, uint32_t v)
-{
-	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-	                      (unsigned char)(v >> 8), (unsigned char)v};
-	sbuf_add(b, x, 4);
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-typedef struct encoder {
-	sbuf *out;
-	uint32_t n;
-} encoder;
-
-static void enc_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
-{
-	encoder *e = ctx;
-	unsigned char op = OP_PUT;
-	sbuf_add(e->out, &op, 1);
-	put_u32(e->out, (uint32_t)kn);
-	sbuf_add(e->out, k, kn);
-	put_u32(e->out, (uint32_t)vn);
-	sbuf_add(e->out, v, vn);
-	e->n++;
-}
-
-static void enc_del(void *ctx, const char *k, size_t kn)
-{
-	encoder *e = ctx;
-	unsigned char op = OP_DEL;
-	sbuf_add(e->out, &op, 1);
-	put_u32(e->out, (uint32_t)kn);
-	sbuf_add(e->out, k, kn);
-	e->n++;
-}
-
-void changelog_encode(const store_batch *wb, sbuf *out)
-{
-	size_t head = out->len;
-	unsigned char v = CHANGELOG_FORMAT;
-	sbuf_add(out, &v, 1);
-	put_u32(out, 0); /* the count, once known */
-	encoder e = {out, 0};
-	store_batch_iterate(wb, &e, enc_put, enc_del);
-	unsigned char *n = (unsigned char *)out->p + head + 1;
-	n[0] = (unsigned char)(e.n >> 24);
-	n[1] = (unsigned char)(e.n >> 16);
-	n[2] = (unsigned char)(e.n >> 8);
-	n[3] = (unsigned char)e.n;
-}
-
-/* A length-prefixed field at *at of buf (len bytes): its bytes and
- * length, *at moved past it; false when it runs past the end. */
-static bool field(const unsigned char *buf, size_t len, size_t *at, const unsigned char **p,
-                  size_t *n)
-{
-	if (len - *at < 4)
-		return false;
-	*n = get_u32(buf + *at);
-	*at += 4;
-	if (len - *at < *n)
-		return false;
-	*p = buf + *at;
-	*at += *n;
-	return true;
-}
-
-int changelog_decode(const void *data, size_t len, store_batch *wb)
-{
-	const unsigned char *buf = data;
-	if (len < 5)
-		return ERR_CORRUPT;
-	if (buf[0] != CHANGELOG_FORMAT)
-		return ERR_VERSION;
-	uint32_t n = get_u32(buf + 1);
-	size_t at = 5;
-	for (uint32_t i = 0; i < n; i++) {
-		if (at >= len)
-			return ERR_CORRUPT;
-		unsigned char op = buf[at++];
-		const unsigned char *k, *v;
-		size_t kn, vn;
-		if ((op != OP_PUT && op != OP_DEL) || !field(buf, len, &at, &k, &kn) || !kn)
-			return ERR_CORRUPT;
-		if (op == OP_DEL) {
-			store_batch_del(wb, k, kn);
-			continue;
-		}
-		if (!field(buf, len, &at, &v, &vn))
-			return ERR_CORRUPT;
-		store_batch_put(wb, k, kn, v, vn);
-	}
-	return at == len ? 0 : ERR_CORRUPT;
-}
 
 /* The store position: the offset of the next record to apply. */
 static void position_put(store_batch *wb, int64_t next)
@@ -197,22 +86,156 @@ static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, ch
 	return conf;
 }
 
+rd_kafka_t *changelog_consumer(const changelog_opts *o, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = conf_new(BUS_CONSUMER, o, err, errlen);
+	if (!conf)
+		return NULL;
+	/* A broker answers a connection's requests in order, so a question
+	 * about the log's end waits behind a fetch that waits for data: keep
+	 * that wait short (the mock cluster waits all of it even when data
+	 * comes; a real one answers as soon as there is some). */
+	if (conf_set(conf, "fetch.wait.max.ms", FOLLOW_FETCH_WAIT_MS, err, errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return bus_client_new(BUS_CONSUMER, conf, err, errlen);
+}
+
+/* --- the order check -------------------------------------------------------- */
+
+/* changelog_read's callback for a scan: a takeover above epoch fences. */
+static int scan_record(void *ctx, const rd_kafka_message_t *m)
+{
+	const changelog *cl = ctx;
+	changelog_head h;
+	store_batch *none = store_batch_new();
+	int rc = changelog_decode(m->payload, m->len, &h, none);
+	store_batch_free(none);
+	if (rc == 0 && h.kind == CHANGELOG_TAKEOVER && h.epoch > cl->epoch) {
+		log_error("changelog taken over by another instance: this one is fenced",
+		          "topic=%s partition=%d offset=%" PRId64 " epoch=%" PRIu64 " mine=%" PRIu64
+		          " by=%.*s",
+		          cl->topic, (int)cl->o.partition, m->offset, h.epoch, cl->epoch,
+		          (int)(h.instance_len < 128 ? h.instance_len : 128), h.instance);
+		return ERR_FENCED;
+	}
+	return 0; /* this instance's own, an older epoch's (void), or a beat */
+}
+
+/* Under vmu: the records in [next_off, offset) read and checked. */
+static int scan_gap(changelog *cl, int64_t offset)
+{
+	char err[256];
+	if (!cl->scan && !(cl->scan = changelog_consumer(&cl->o, err, sizeof err))) {
+		log_error("changelog order check: no consumer", "err=\"%s\"", err);
+		return ERR_KAFKA;
+	}
+	int rc = changelog_read(cl->scan, &cl->o, cl->next_off, offset, scan_record, cl, err,
+	                        sizeof err);
+	if (rc && rc != ERR_FENCED)
+		log_error("changelog order check: cannot read the records before this one",
+		          "from=%" PRId64 " to=%" PRId64 " err=\"%s\"", cl->next_off, offset, err);
+	return rc;
+}
+
+/* Under vmu: may the record at offset count? 0, or the append's error. */
+static int order_check(changelog *cl, int64_t offset)
+{
+	if (!cl->active)
+		return atomic_load(&cl->is_fenced) ? ERR_FENCED : 0; /* a takeover's own */
+	if (offset < cl->next_off) {
+		log_error("changelog record before this instance's last one",
+		          "offset=%" PRId64 " expected=%" PRId64, offset, cl->next_off);
+		return ERR_KAFKA;
+	}
+	int rc = offset == cl->next_off ? 0 : scan_gap(cl, offset);
+	if (rc == ERR_FENCED) {
+		cl->active = false;
+		atomic_store(&cl->is_active, false);
+		atomic_store(&cl->is_fenced, true);
+		if (cl->g_active)
+			metric_set(cl->g_active, 0);
+		return rc;
+	}
+	if (rc)
+		return ERR_TIMEOUT; /* not known to count: the write is refused */
+	cl->next_off = offset + 1;
+	return 0;
+}
+
+void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
+{
+	pthread_mutex_lock(&cl->vmu);
+	cl->active = true;
+	cl->epoch = epoch;
+	cl->next_off = at + 1;
+	pthread_mutex_unlock(&cl->vmu);
+	atomic_store(&cl->epoch_pub, epoch);
+	atomic_store(&cl->is_active, true);
+	if (cl->g_active) {
+		metric_set(cl->g_active, 1);
+		metric_set(cl->g_epoch, (int64_t)epoch);
+	}
+}
+
 /* --- appending -------------------------------------------------------------- */
 
-/* The polling thread (rd_kafka_poll): each delivery report to its waiter. */
+/* The polling thread (rd_kafka_poll): each delivery report checked, then
+ * to its waiter (none for a beat). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
-	(void)opaque;
+	changelog *cl = opaque;
 	waiter *w = m->_private;
+	int rc;
+	if (m->err) {
+		rc = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
+	} else {
+		pthread_mutex_lock(&cl->vmu);
+		rc = order_check(cl, m->offset);
+		pthread_mutex_unlock(&cl->vmu);
+	}
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
-	w->err = m->err;
+	w->rc = rc;
 	w->offset = m->offset;
 	w->done = true;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Produces rec with w (NULL: no one waits) as its opaque. */
+static int produce(changelog *cl, const sbuf *rec, waiter *w)
+{
+	pthread_mutex_lock(&cl->mu);
+	int r = rd_kafka_produce(cl->rkt, cl->o.partition, RD_KAFKA_MSG_F_COPY, rec->p, rec->len,
+	                         cl->edge_id, strlen(cl->edge_id), w);
+	rd_kafka_resp_err_t perr = r ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (!r)
+		atomic_store(&cl->last_produce_ms, clock_mono_ms());
+	pthread_mutex_unlock(&cl->mu);
+	if (r) {
+		log_error("changelog produce refused", "err=\"%s\"", rd_kafka_err2str(perr));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+/* The active's beat, from the polling thread, when it has produced
+ * nothing for beat_ms. */
+static void beat(changelog *cl)
+{
+	uint64_t now = clock_mono_ms();
+	if (!atomic_load(&cl->is_active) ||
+	    now - atomic_load(&cl->last_produce_ms) < (uint64_t)cl->o.beat_ms)
+		return;
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode_mark(CHANGELOG_BEAT, atomic_load(&cl->epoch_pub), NULL, &rec);
+	(void)produce(cl, &rec, NULL); /* a lost beat: the next one, or a takeover */
+	sbuf_free(&rec);
 }
 
 /* Serves the producer's callbacks until changelog_free; a poll returns
@@ -220,99 +243,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void *poll_loop(void *arg)
 {
 	changelog *cl = arg;
-	while (!atomic_load_explicit(&cl->stop, memory_order_relaxed))
-		rd_kafka_poll(cl->rk, 100);
+	int slice = cl->o.beat_ms / 4 > 0 ? cl->o.beat_ms / 4 : 1;
+	if (slice > CHANGELOG_POLL_MS)
+		slice = CHANGELOG_POLL_MS;
+	while (!atomic_load_explicit(&cl->stop, memory_order_relaxed)) {
+		rd_kafka_poll(cl->rk, slice);
+		beat(cl);
+	}
 	return NULL;
 }
 
-changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
+int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
 {
-	char ms[32];
-	snprintf(ms, sizeof ms, "%d", o->timeout_ms);
-	rd_kafka_conf_t *conf = conf_new(BUS_PRODUCER, o, err, errlen);
-	if (!conf)
-		return NULL;
-	/* Each append waits for its report: nothing to gain by lingering. */
-	if (conf_set(conf, "linger.ms", "0", err, errlen) ||
-	    conf_set(conf, "message.timeout.ms", ms, err, errlen)) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	changelog *cl = xcalloc(1, sizeof *cl);
-	cl->o = *o;
-	cl->topic = xstrdup(o->topic);
-	cl->edge_id = xstrdup(o->edge_id);
-	cl->o.topic = cl->topic;
-	cl->o.edge_id = cl->edge_id;
-	cl->o.brokers = cl->o.bootstrap_file = NULL;
-	pthread_mutex_init(&cl->mu, NULL);
-	cl->rk = bus_client_new(BUS_PRODUCER, conf, err, errlen);
-	if (!cl->rk) {
-		changelog_free(cl);
-		return NULL;
-	}
-	cl->rkt = rd_kafka_topic_new(cl->rk, cl->topic, NULL);
-	if (!cl->rkt) {
-		snprintf(err, errlen, "changelog: topic %s: %s", cl->topic,
-		         rd_kafka_err2str(rd_kafka_last_error()));
-		changelog_free(cl);
-		return NULL;
-	}
-	if (pthread_create(&cl->poller, NULL, poll_loop, cl)) {
-		snprintf(err, errlen, "changelog: cannot start its thread");
-		changelog_free(cl);
-		return NULL;
-	}
-	cl->polling = true;
-	if (o->reg) {
-		cl->appends = metrics_counter(
-		    o->reg, "changelog_appends_total",
-		    "Store writes appended to the changelog and acknowledged.", NULL);
-		cl->failures = metrics_counter(
-		    o->reg, "changelog_append_failures_total",
-		    "Appends the changelog's cluster did not acknowledge (the write was refused).",
-		    NULL);
-		cl->bytes = metrics_counter(o->reg, "changelog_bytes_total",
-		                            "Bytes of acknowledged changelog records.", NULL);
-		static const double bounds[] = {0.00025, 0.0005, 0.001, 0.0025, 0.005,
-		                                0.01,    0.025,  0.05,  0.1,    1};
-		cl->latency = metrics_histogram(
-		    o->reg, "changelog_append_duration_seconds",
-		    "From an append's produce call to the cluster's acknowledgement.", NULL, bounds,
-		    sizeof bounds / sizeof bounds[0]);
-	}
-	return cl;
-}
-
-void changelog_free(changelog *cl)
-{
-	if (!cl)
-		return;
-	if (cl->polling) {
-		atomic_store(&cl->stop, true);
-		pthread_join(cl->poller, NULL);
-	}
-	if (cl->rk) {
-		rd_kafka_resp_err_t e = rd_kafka_flush(cl->rk, cl->o.timeout_ms);
-		if (e)
-			log_warn("changelog flush incomplete", "err=\"%s\"", rd_kafka_err2str(e));
-	}
-	if (cl->rkt)
-		rd_kafka_topic_destroy(cl->rkt);
-	if (cl->rk)
-		rd_kafka_destroy(cl->rk);
-	pthread_mutex_destroy(&cl->mu);
-	free(cl->topic);
-	free(cl->edge_id);
-	free(cl);
-}
-
-int changelog_append(changelog *cl, store_batch *wb)
-{
-	sbuf rec;
-	sbuf_init(&rec);
-	changelog_encode(wb, &rec);
 	waiter w = {.done = false, .offset = -1};
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_condattr_t ca;
@@ -320,17 +262,8 @@ int changelog_append(changelog *cl, store_batch *wb)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	uint64_t t0 = clock_mono_ns();
-	pthread_mutex_lock(&cl->mu);
-	int r = rd_kafka_produce(cl->rkt, cl->o.partition, RD_KAFKA_MSG_F_COPY, rec.p, rec.len,
-	                         cl->edge_id, strlen(cl->edge_id), &w);
-	rd_kafka_resp_err_t perr = r ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR_NO_ERROR;
-	pthread_mutex_unlock(&cl->mu);
-	int rc = 0;
-	if (r) {
-		log_error("changelog produce refused", "err=\"%s\"", rd_kafka_err2str(perr));
-		rc = ERR_KAFKA;
-	} else {
+	int rc = produce(cl, rec, &w);
+	if (rc == 0) {
 		struct timespec until =
 		    clock_mono_deadline((unsigned)cl->o.timeout_ms + REPORT_GRACE_MS);
 		pthread_mutex_lock(&w.mu);
@@ -350,22 +283,37 @@ int changelog_append(changelog *cl, store_batch *wb)
 				pthread_cond_wait(&w.cv, &w.mu);
 			pthread_mutex_unlock(&w.mu);
 		}
-		if (w.err) {
-			rc = w.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
-			log_error("changelog append failed", "err=\"%s\"", rd_kafka_err2str(w.err));
-		}
-	}
-	if (rc == 0)
-		position_put(wb, w.offset + 1);
-	if (cl->appends && rc == 0) {
-		metric_add(cl->appends, 1);
-		metric_add(cl->bytes, rec.len);
-		metric_observe(cl->latency, (double)(clock_mono_ns() - t0) / 1e9);
-	} else if (cl->failures && rc) {
-		metric_add(cl->failures, 1);
+		rc = w.rc;
+		*offset = w.offset;
 	}
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
+	return rc;
+}
+
+int changelog_append(changelog *cl, store_batch *wb)
+{
+	if (!atomic_load(&cl->is_active))
+		return ERR_FENCED;
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode(wb, atomic_load(&cl->epoch_pub), &rec);
+	uint64_t t0 = clock_mono_ns();
+	int64_t offset = -1;
+	int rc = changelog_produce_wait(cl, &rec, &offset);
+	if (rc == 0) {
+		position_put(wb, offset + 1);
+		if (cl->appends) {
+			metric_add(cl->appends, 1);
+			metric_add(cl->bytes, rec.len);
+			metric_observe(cl->latency, (double)(clock_mono_ns() - t0) / 1e9);
+		}
+	} else {
+		if (rc != ERR_FENCED)
+			log_error("changelog append failed", "err=\"%s\"", err_str(rc));
+		if (cl->failures)
+			metric_add(cl->failures, 1);
+	}
 	sbuf_free(&rec);
 	return rc;
 }
@@ -375,130 +323,151 @@ int changelog_replicate(void *ctx, store_batch *wb)
 	return changelog_append(ctx, wb);
 }
 
-/* --- restoring -------------------------------------------------------------- */
-
-/* Where db says to go on from: the stored position, or 0 (an empty or
- * never replicated store). */
-static int position_get(store *db, int64_t *next)
+bool changelog_active(const changelog *cl)
 {
-	uint64_t v;
-	int rc = store_read_u64(db, CHANGELOG_KEY, 1, &v);
-	if (rc == ERR_NOTFOUND) {
-		*next = 0;
-		return 0;
-	}
-	if (rc == 0)
-		*next = (int64_t)v;
-	return rc;
+	return atomic_load(&cl->is_active);
 }
 
-/* One record into db with the position after it, in one write; a record
- * another edge wrote (a partition named twice) is refused. */
-static int apply_record(store *db, const char *edge_id, const rd_kafka_message_t *m,
-                        store_batch *wb)
+bool changelog_fenced(const changelog *cl)
 {
-	size_t idn = strlen(edge_id);
-	if (m->key_len != idn || memcmp(m->key, edge_id, idn) != 0)
-		return ERR_CONFLICT;
-	store_batch_clear(wb);
-	int rc = changelog_decode(m->payload, m->len, wb);
-	if (rc)
-		return rc;
-	position_put(wb, m->offset + 1);
-	return store_write(db, wb);
+	return atomic_load(&cl->is_fenced);
 }
 
-int changelog_restore(const changelog_opts *o, store *db, changelog_restored *out, char *err,
-                      size_t errlen)
+uint64_t changelog_epoch(const changelog *cl)
 {
-	memset(out, 0, sizeof *out);
-	int64_t next;
-	int rc = position_get(db, &next);
-	if (rc) {
-		snprintf(err, errlen, "changelog: the store's position is unreadable: %s",
-		         err_str(rc));
-		return rc;
-	}
-	rd_kafka_conf_t *conf = conf_new(BUS_CONSUMER, o, err, errlen);
+	return atomic_load(&cl->epoch_pub);
+}
+
+/* --- life ------------------------------------------------------------------- */
+
+static void metrics_make(changelog *cl, metrics *reg)
+{
+	cl->appends =
+	    metrics_counter(reg, "changelog_appends_total",
+	                    "Store writes appended to the changelog and acknowledged.", NULL);
+	cl->failures = metrics_counter(
+	    reg, "changelog_append_failures_total",
+	    "Appends the changelog's cluster did not acknowledge, or that a takeover voided (the "
+	    "write was refused).",
+	    NULL);
+	cl->bytes = metrics_counter(reg, "changelog_bytes_total",
+	                            "Bytes of acknowledged changelog records.", NULL);
+	static const double bounds[] = {0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	                                0.01,    0.025,  0.05,  0.1,    1};
+	cl->latency = metrics_histogram(
+	    reg, "changelog_append_duration_seconds",
+	    "From an append's produce call to the cluster's acknowledgement, checked.", NULL,
+	    bounds, sizeof bounds / sizeof bounds[0]);
+	cl->g_active = metrics_gauge(reg, "changelog_active",
+	                             "1 while this instance is the edge's active one (it took over "
+	                             "the changelog and was not fenced), else 0.",
+	                             NULL);
+	cl->g_epoch = metrics_gauge(reg, "changelog_epoch",
+	                            "The epoch this instance took the changelog over with.", NULL);
+	cl->takeovers =
+	    metrics_counter(reg, "changelog_takeovers_total", "Takeovers this instance won.", NULL);
+	cl->replayed = metrics_counter(
+	    reg, "changelog_replayed_records_total",
+	    "Changelog records this instance applied to its store as a follower or at a restore.",
+	    NULL);
+	cl->voided = metrics_counter(
+	    reg, "changelog_voided_records_total",
+	    "Changelog records skipped at replay: written under an epoch taken over from.", NULL);
+	cl->takeover_ms = metrics_gauge(
+	    reg, "changelog_takeover_milliseconds",
+	    "The last takeover this instance won: from the log's last record before it to the "
+	    "writer's being ready.",
+	    NULL);
+}
+
+changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
+{
+	char ms[32];
+	snprintf(ms, sizeof ms, "%d", o->timeout_ms);
+	rd_kafka_conf_t *conf = conf_new(BUS_PRODUCER, o, err, errlen);
 	if (!conf)
-		return ERR_CONFIG;
-	rd_kafka_t *rk = bus_client_new(BUS_CONSUMER, conf, err, errlen);
-	if (!rk)
-		return ERR_KAFKA;
-	int64_t lo = 0, hi = 0;
-	rd_kafka_resp_err_t e =
-	    rd_kafka_query_watermark_offsets(rk, o->topic, o->partition, &lo, &hi, o->timeout_ms);
-	if (e) {
-		snprintf(err, errlen, "changelog: %s[%d]: the log's ends: %s", o->topic,
-		         (int)o->partition, rd_kafka_err2str(e));
-		rd_kafka_destroy(rk);
-		return ERR_KAFKA;
+		return NULL;
+	/* Each append waits for its report: nothing to gain by lingering. */
+	if (conf_set(conf, "linger.ms", "0", err, errlen) ||
+	    conf_set(conf, "message.timeout.ms", ms, err, errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
-	if (next < lo) {
-		out->missing = lo - next;
-		log_error("changelog starts after this store's position: records are gone",
-		          "topic=%s partition=%d position=%" PRId64 " log_start=%" PRId64, o->topic,
-		          (int)o->partition, next, lo);
-		next = lo;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	changelog *cl = xcalloc(1, sizeof *cl);
+	rd_kafka_conf_set_opaque(conf, cl);
+	cl->o = *o;
+	cl->topic = xstrdup(o->topic);
+	cl->edge_id = xstrdup(o->edge_id);
+	cl->instance = xstrdup(o->instance ? o->instance : "");
+	cl->o.topic = cl->topic;
+	cl->o.edge_id = cl->edge_id;
+	cl->o.instance = cl->instance;
+	if (cl->o.beat_ms <= 0)
+		cl->o.beat_ms = BEAT_MS_DEFAULT;
+	if (cl->o.takeover_ms <= 0)
+		cl->o.takeover_ms = TAKEOVER_MS_DEFAULT;
+	/* The bootstrap list stays readable for the consumers made later. */
+	if (o->brokers)
+		cl->o.brokers = xstrdup(o->brokers);
+	if (o->bootstrap_file)
+		cl->o.bootstrap_file = xstrdup(o->bootstrap_file);
+	pthread_mutex_init(&cl->mu, NULL);
+	pthread_mutex_init(&cl->vmu, NULL);
+	cl->next_off = -1;
+	if (o->reg)
+		metrics_make(cl, o->reg);
+	cl->rk = bus_client_new(BUS_PRODUCER, conf, err, errlen);
+	if (!cl->rk) {
+		changelog_free(cl);
+		return NULL;
 	}
-	out->from = out->to = next;
-	if (next >= hi) {
-		rd_kafka_destroy(rk);
-		return 0;
+	cl->rkt = rd_kafka_topic_new(cl->rk, cl->topic, NULL);
+	if (!cl->rkt) {
+		snprintf(err, errlen, "changelog: topic %s: %s", cl->topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
+		changelog_free(cl);
+		return NULL;
 	}
-	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = next;
-	e = rd_kafka_assign(rk, tp);
-	rd_kafka_topic_partition_list_destroy(tp);
-	if (e) {
-		snprintf(err, errlen, "changelog: assign: %s", rd_kafka_err2str(e));
-		rd_kafka_destroy(rk);
-		return ERR_KAFKA;
+	if (pthread_create(&cl->poller, NULL, poll_loop, cl)) {
+		snprintf(err, errlen, "changelog: cannot start its thread");
+		changelog_free(cl);
+		return NULL;
 	}
-	store_batch *wb = store_batch_new();
-	int idle = 0;
-	while (rc == 0 && out->to < hi && idle < RESTORE_IDLE_MAX) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, RESTORE_POLL_MS);
-		if (!m) {
-			idle++;
-			continue;
-		}
-		idle = 0;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		if (m->err) {
-			snprintf(err, errlen, "changelog: read at %" PRId64 ": %s", out->to,
-			         rd_kafka_message_errstr(m));
-			rc = ERR_KAFKA;
-		} else if (m->offset >= out->to) {
-			rc = apply_record(db, o->edge_id, m, wb);
-			if (rc == ERR_CONFLICT)
-				snprintf(
-				    err, errlen,
-				    "changelog: the record at %" PRId64 " of %s[%d] is another "
-				    "edge's (key %.*s), not %s's: is changelog.partition its own?",
-				    m->offset, o->topic, (int)o->partition,
-				    (int)(m->key_len < 64 ? m->key_len : 64), (const char *)m->key,
-				    o->edge_id);
-			else if (rc)
-				snprintf(err, errlen, "changelog: record at %" PRId64 ": %s",
-				         m->offset, err_str(rc));
-			else {
-				out->records++;
-				out->to = m->offset + 1;
-			}
-		}
-		rd_kafka_message_destroy(m);
+	cl->polling = true;
+	return cl;
+}
+
+void changelog_free(changelog *cl)
+{
+	if (!cl)
+		return;
+	if (cl->following) {
+		atomic_store(&cl->follow_stop, true);
+		pthread_join(cl->follower, NULL);
 	}
-	if (rc == 0 && out->to < hi) {
-		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, out->to,
-		         hi);
-		rc = ERR_TIMEOUT;
+	if (cl->polling) {
+		atomic_store(&cl->stop, true);
+		pthread_join(cl->poller, NULL);
 	}
-	store_batch_free(wb);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
-	return rc;
+	if (cl->rk) {
+		/* What is still in flight reports here, on this thread. */
+		rd_kafka_resp_err_t e = rd_kafka_flush(cl->rk, cl->o.timeout_ms);
+		if (e)
+			log_warn("changelog flush incomplete", "err=\"%s\"", rd_kafka_err2str(e));
+	}
+	if (cl->rkt)
+		rd_kafka_topic_destroy(cl->rkt);
+	if (cl->rk)
+		rd_kafka_destroy(cl->rk);
+	if (cl->scan)
+		rd_kafka_destroy(cl->scan);
+	pthread_mutex_destroy(&cl->mu);
+	pthread_mutex_destroy(&cl->vmu);
+	free((char *)cl->o.brokers);
+	free((char *)cl->o.bootstrap_file);
+	free(cl->topic);
+	free(cl->edge_id);
+	free(cl->instance);
+	free(cl);
 }

@@ -1,7 +1,10 @@
 /* changelog.h - the edge's own writes copied to a replicated log before
- * they count: each store batch the ledger writes for itself (a group
- * commit's ops, memberships and idempotency records; a seal's batch, its
- * sequence and the records it deletes) is appended as one record to one
+ * they count, and the log as the one place that says which instance of
+ * an edge is active.
+ *
+ * Each store batch the ledger writes for itself (a group commit's ops,
+ * memberships and idempotency records; a seal's batch, its sequence and
+ * the records it deletes) is appended as one record to the edge's own
  * partition of a Kafka topic on the region's cluster, produced with
  * acks=all by an idempotent producer, and goes to the local store only
  * once the cluster has it. The ledger answers a write only after its
@@ -13,25 +16,51 @@
  * keeps a state store's changelog: replayed in order into a store (every
  * record's puts and deletes), it gives back every key the ledger wrote
  * for itself. What the edge learns from central (counts, snapshot
- * positions, the replica) is not in it: a store rebuilt from the log
- * loads that from central's checkpoint, as any new edge does.
- * changelog_restore brings a store up to the log's end before the ledger
- * opens: an empty one (a wiped machine, a new one) from the log's start,
- * a kept one from the position its last replicated write stored with it.
+ * positions, the replica) is not in it.
  *
- * Record (the message value; the key is the edge id):
- *   [version u8 = 1][changes u32], then per change
- *   [op u8: 1 put, 2 delete][key length u32][key][value length u32][value]
- *   (no value for a delete); numbers big-endian.
+ * Instances and epochs. Two or more instances run under one edge id and
+ * partition, in different data centers; each starts as a follower: it
+ * brings its store to the log's end (changelog_restore), then tails the
+ * log into it (changelog_follow). The log is active's alone: an active
+ * appends a beat whenever it has appended nothing for beat_ms, so a log
+ * silent for takeover_ms, with the cluster in reach, has no active. A
+ * follower that finds it so appends a takeover record with an epoch above
+ * every one in the log, reads the log up to that record, and is active
+ * from then on if no other takeover of its epoch or above came first
+ * (changelog_take). Replay keeps the highest epoch taken over so far, in
+ * log order: a record of a lower epoch after a takeover is void, skipped
+ * by every replay. So a former active (a paused process, a machine cut
+ * off) may still get records into the log, but none of them counts, and
+ * it answers none: an active acknowledges an append only once it knows
+ * no takeover lies between its own takeover and its record (its records'
+ * offsets follow each other; any other offset between them is read and
+ * checked), and once it finds one it is fenced for good (ERR_FENCED).
+ * The fencing rests on the order of one partition's log alone, not on
+ * producer ids or epochs, which librdkafka's mock cluster does not
+ * enforce; it needs a topic neither compacted nor written in
+ * transactions, whose offsets follow one another.
  *
- * Threads: changelog_append from any thread; appends are produced in the
- * order their callers take the changelog's mutex, so the log holds them in
- * that order. The delivery reports come on the changelog's own thread,
- * which polls the producer. changelog_restore before the ledger opens, on one thread.
+ * Record (the message value; the key is the edge id), version 2:
+ *   [version u8 = 2][kind u8][epoch u64], then
+ *   data:     [changes u32], per change [op u8: 1 put, 2 delete]
+ *             [key length u32][key][value length u32][value] (no value
+ *             for a delete)
+ *   takeover: [instance length u32][instance]
+ *   beat:     nothing
+ * Version 1 (before epochs) is [1][changes u32][changes]: a data record
+ * of epoch 0. Numbers big-endian.
+ *
+ * Threads: changelog_append from any thread, only while active; appends
+ * are produced in the order their callers take the changelog's mutex, so
+ * the log holds them in that order. Delivery reports come on the
+ * changelog's own thread, which polls the producer, checks each report's
+ * offset against the log's order, and appends the beats. The follower
+ * runs on a thread of its own, which also makes the takeover.
  */
 #ifndef EDGE_CHANGELOG_H
 #define EDGE_CHANGELOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +69,11 @@
 #include "sbuf.h"
 #include "store.h"
 
-#define CHANGELOG_FORMAT 1
-#define CHANGELOG_KEY "L" /* the store key of the next offset to apply */
+#define CHANGELOG_FORMAT 2
+#define CHANGELOG_KEY "L"       /* store key: the offset of the next record to apply */
+#define CHANGELOG_EPOCH_KEY "E" /* store key: the highest epoch taken over in the log */
+
+enum changelog_kind { CHANGELOG_DATA = 1, CHANGELOG_TAKEOVER = 2, CHANGELOG_BEAT = 3 };
 
 typedef struct changelog changelog;
 
@@ -51,28 +83,72 @@ typedef struct changelog_opts {
 	const char *topic;
 	int32_t partition; /* the edge's own partition of the topic */
 	const char *edge_id;
-	int timeout_ms; /* an append not acknowledged by then fails */
-	metrics *reg;   /* its counters and histogram; NULL: none */
+	const char *instance; /* who this process is, in its takeover records */
+	int timeout_ms;       /* an append not acknowledged by then fails */
+	int beat_ms;          /* an active idle this long appends a beat; 0: 500 */
+	int takeover_ms;      /* a follower takes over a log silent this long; 0: 2000 */
+	metrics *reg;         /* its counters, gauges and histogram; NULL: none */
 } changelog_opts;
 
-/* The producer. NULL with the reason in err. */
+/* The producer, not active yet. NULL with the reason in err. */
 changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen);
-/* Waits for what is in flight (at most timeout_ms), then frees. */
+/* Stops the follower, waits for what is in flight (at most timeout_ms),
+ * then frees. */
 void changelog_free(changelog *cl);
 
-/* Appends wb's changes as one record and waits until the cluster has it
- * (acks=all), then adds to wb the store key of the position after it,
- * so the local write that follows says how far the store is. 0, or
+/* Appends wb's changes as one record of this instance's epoch and waits
+ * until the cluster has it (acks=all) and its place in the log is
+ * checked, then adds to wb the store key of the position after it, so
+ * the local write that follows says how far the store is. 0, or
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
- * reach the log) or ERR_KAFKA (refused). */
+ * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
+ * follower, or an active another instance has taken over from; the
+ * record, if it reached the log, is void). */
 int changelog_append(changelog *cl, store_batch *wb) WARN_UNUSED;
 
 /* changelog_append as the ledger's replicate hook (ledger_opts). */
 int changelog_replicate(void *ctx, store_batch *wb);
 
+/* Where replayed records go: apply writes a record's changes (with the
+ * position keys) to the store, as the ledger wants them written
+ * (store_write for a store no ledger has open). promote, called once on
+ * the follower's thread when this instance has become active, readies
+ * the writer (the ledger reads what the log gave it); its error is
+ * logged, and the instance stays active but writes nothing it cannot.
+ */
+typedef struct changelog_sink {
+	int (*apply)(void *ctx, store_batch *wb);
+	int (*promote)(void *ctx);
+	void *ctx;
+} changelog_sink;
+
+/* Tails the log into db from the position db holds, on a thread of its
+ * own, and takes over once the log has been silent for takeover_ms with
+ * the cluster in reach (then calls sink->promote and stops following).
+ * Call after changelog_restore. 0 or ERR_IO (no thread). */
+int changelog_follow(changelog *cl, store *db, const changelog_sink *sink) WARN_UNUSED;
+
+/* Takes over now, on the caller's thread (the follower's way, and
+ * tests'): appends a takeover record of the next epoch, applies the log
+ * through it to db with sink->apply, and is active if no other takeover
+ * came first. 0, ERR_FENCED (another instance's takeover came first:
+ * still a follower), or ERR_TIMEOUT/ERR_KAFKA with the reason in err.
+ * Not while changelog_follow's thread runs. Does not call promote. */
+int changelog_take(changelog *cl, store *db, const changelog_sink *sink, char *err,
+                   size_t errlen) WARN_UNUSED;
+
+/* This instance is active: it took over and has not been fenced. */
+bool changelog_active(const changelog *cl);
+/* This instance was active and found another's takeover after its own:
+ * it may never append again. */
+bool changelog_fenced(const changelog *cl);
+/* The epoch this instance took over with; 0 before. */
+uint64_t changelog_epoch(const changelog *cl);
+
 typedef struct changelog_restored {
 	uint64_t records; /* applied */
-	int64_t from, to; /* the offsets applied, [from, to) */
+	uint64_t voided;  /* read and skipped: of an epoch taken over from */
+	int64_t from, to; /* the offsets read, [from, to) */
 	/* The log started after the store's position: records were gone
 	 * (retention, or the embedded cluster's cap) before this store read
 	 * them, and what they held is not here. */
@@ -81,18 +157,31 @@ typedef struct changelog_restored {
 
 /* Applies to db each record of the log from the position db holds (the
  * log's start for an empty store) to the end the log had when it began,
- * each in one store write with the position after it. 0, or ERR_*
- * with the reason in err (a record that does not decode is ERR_CORRUPT,
- * one whose key is not o->edge_id ERR_CONFLICT: the store stays at the
- * record before it). It needs the cluster: with it out of reach the
- * edge does not start. */
+ * each in one store write with the position after it; records of an
+ * epoch taken over from are skipped. 0, or ERR_* with the reason in err
+ * (a record that does not decode is ERR_CORRUPT, one whose key is not
+ * o->edge_id ERR_CONFLICT: the store stays at the record before it). It
+ * needs the cluster: with it out of reach the edge does not start. */
 int changelog_restore(const changelog_opts *o, store *db, changelog_restored *out, char *err,
                       size_t errlen) WARN_UNUSED;
 
-/* A record of wb's changes, appended to out. Pure. */
-void changelog_encode(const store_batch *wb, sbuf *out);
-/* The changes of record buf (len bytes) added to wb: 0, ERR_VERSION or
- * ERR_CORRUPT (then wb may hold some of them: clear it). Pure. */
-int changelog_decode(const void *buf, size_t len, store_batch *wb) WARN_UNUSED;
+/* --- the record (changelog_record.c; pure) ------------------------------ */
+
+typedef struct changelog_head {
+	uint8_t kind;         /* enum changelog_kind */
+	uint64_t epoch;       /* the data's or beat's writer's; a takeover's new one */
+	const char *instance; /* a takeover's, in the decoded buffer */
+	size_t instance_len;
+} changelog_head;
+
+/* A data record of wb's changes at epoch, appended to out. */
+void changelog_encode(const store_batch *wb, uint64_t epoch, sbuf *out);
+/* A takeover (instance: who) or a beat (instance NULL) at epoch. */
+void changelog_encode_mark(enum changelog_kind kind, uint64_t epoch, const char *instance,
+                           sbuf *out);
+/* Record buf (len bytes): its head, and a data record's changes added to
+ * wb. 0, ERR_VERSION or ERR_CORRUPT (then wb may hold some of them:
+ * clear it). */
+int changelog_decode(const void *buf, size_t len, changelog_head *h, store_batch *wb) WARN_UNUSED;
 
 #endif

@@ -163,6 +163,14 @@ const cfg_opt edge_options[] = {
         "this edge's partition of the changelog topic: its own, no other edge's"),
     OPT("changelog", "timeout_ms", CFG_INT, changelog_timeout_ms, "2000", 100, 600000,
         "a write the region's Kafka has not acknowledged by then is refused (503)"),
+    OPT("changelog", "instance", CFG_STR, changelog_instance, "", 0, 0,
+        "this instance's name in its takeover records (its data center and host, say); "
+        "empty = the host name and http.listen"),
+    OPT("changelog", "beat_ms", CFG_INT, changelog_beat_ms, "500", 10, 60000,
+        "the active instance appends a beat after this long with nothing else to append"),
+    OPT("changelog", "takeover_ms", CFG_INT, changelog_takeover_ms, "2000", 50, 600000,
+        "a standby instance takes over once the changelog has been silent this long, "
+        "with the region's Kafka in reach (at least twice beat_ms)"),
     OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
         "how often the stored snapshot positions are committed to the group likes-edge-ID "
         "for Kafka's lag tools (never read back); 0 = never"),

@@ -114,6 +114,9 @@ int ledger_committer_start(ledger *l);
 /* ledger_stop_commits (ledger.h): staged writes stay staged. */
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
 int ledger_members_load(ledger *l);
+/* The memberships wb puts, added to the filter (a follower's write of
+ * the active's records). Any thread: the filter's bits are atomic. */
+void ledger_members_note(ledger *l, const store_batch *wb);
 /* Writes the open group (nothing to do when it is empty), after the one
  * the commit thread is writing, then seals the batches it filled: 0 or
  * ERR_IO. Lets the mutex go (waiting for the commit thread, sealing):

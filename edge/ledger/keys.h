@@ -42,6 +42,11 @@ enum ekey_tag {
 
 /* A key's first byte, as a one-byte prefix for store_iter_new. */
 const char *ekey_prefix(enum ekey_tag tag);
+/* k is a key of tag's kind. */
+static inline bool ekey_is(const char *k, size_t kn, enum ekey_tag tag)
+{
+	return kn && k[0] == (char)tag;
+}
 
 size_t ekey_pair(char *k, const char *counter, size_t cl, const char *item, size_t il);
 /* 'M' of (counter, item, user) into k (EKEY_MEMBER_MAX bytes). */

@@ -36,8 +36,10 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	size_t bytes = ledger_op_size(cl, il, strlen(op.user));
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
-	ledger_overlay_add(ledger_stripe(l, p), op.counter, cl, op.item, il,
+	vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+	ledger_overlay_add(vs, op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
+	ledger_vunlock(l, vs);
 	ledger_outbox_append(l, p, &op, (uint32_t)bytes, run, now);
 }
 
@@ -157,16 +159,11 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 	return rc ? rc : src;
 }
 
-/* The state in the store, read back: each partition's sequences and
- * central's last word, the replica, the sealed batches, then the open
- * batches' ops. */
-static int load(ledger *l, char *err, size_t errlen)
+/* The writer's state: the sealed batches, then the open batches' ops. */
+static int load_writer(ledger *l, char *err, size_t errlen)
 {
-	int rc = ledger_outbox_load_seqs(l, err, errlen);
-	if (rc == 0)
-		rc = ledger_replica_load(l, err, errlen);
-	if (rc == 0)
-		rc = ledger_outbox_load_sealed(l, err, errlen);
+	ledger_outbox_seqs_from_replica(l);
+	int rc = ledger_outbox_load_sealed(l, err, errlen);
 	if (rc)
 		return rc;
 	/* Single ops ('O', from before runs), runs ('P': from before group
@@ -213,10 +210,19 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	ledger_replica_init(l);
 	ledger_view_init(l);
 	ledger_group_init(l);
-	if (load(l, err, errlen)) {
+	/* Each partition's sequences and central's last word, the replica,
+	 * then (but for a follower, whose are the changelog's) the writer's
+	 * state. */
+	int rc = ledger_outbox_load_seqs(l, err, errlen);
+	if (rc == 0)
+		rc = ledger_replica_load(l, err, errlen);
+	if (rc == 0 && !o->follower)
+		rc = load_writer(l, err, errlen);
+	if (rc) {
 		ledger_free(l);
 		return NULL;
 	}
+	atomic_store(&l->following, o->follower);
 	if (ledger_members_load(l)) {
 		snprintf(err, errlen, "cannot read the membership records");
 		ledger_free(l);
@@ -225,9 +231,10 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	for (uint32_t p = 0; p < l->o.partitions; p++)
 		ledger_view_publish(l, p); /* no reader yet: no lock needed */
 	log_info("ledger loaded",
-	         "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
+	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
-	         l->edge_id, l->st.pending_batches, l->st.pending_ops, l->st.pending_bytes);
+	         l->edge_id, o->follower ? "true" : "false", l->st.pending_batches,
+	         l->st.pending_ops, l->st.pending_bytes);
 	if (ledger_committer_start(l)) {
 		snprintf(err, errlen, "cannot start the commit thread");
 		ledger_free(l);
@@ -257,10 +264,58 @@ void ledger_free(ledger *l)
 	free(l);
 }
 
+/* --- following ------------------------------------------------------------- */
+
+bool ledger_following(const ledger *l)
+{
+	return atomic_load(&l->following);
+}
+
+int ledger_follow_write(void *ctx, store_batch *wb)
+{
+	ledger *l = ctx;
+	ledger_members_note(l, wb);
+	return store_write(l->db, wb);
+}
+
+int ledger_promote(void *ctx)
+{
+	ledger *l = ctx;
+	char err[256];
+	uint64_t t0 = clock_mono_ms();
+	ledger_lock_counts(l);
+	ledger_lock(l);
+	int rc = ledger_outbox_load_sealed_seqs(l, err, sizeof err);
+	if (rc == 0)
+		rc = load_writer(l, err, sizeof err);
+	if (rc == 0) {
+		for (uint32_t p = 0; p < l->o.partitions; p++) {
+			vstripe *vs = ledger_vlock(l, p);
+			ledger_view_publish(l, p);
+			ledger_vunlock(l, vs);
+		}
+		atomic_store(&l->following, false);
+	}
+	ledger_unlock(l);
+	ledger_unlock_counts(l);
+	if (rc) {
+		/* What it loaded stays: a second try would load it twice. */
+		log_error("ledger: promotion failed; writes stay refused", "err=\"%s\"", err);
+		return rc;
+	}
+	log_info("ledger promoted: this instance writes",
+	         "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " ms=%" PRIu64,
+	         l->edge_id, l->st.pending_batches, l->st.pending_ops, clock_mono_ms() - t0);
+	ledger_pump(l); /* the sealed batches go out, as at a restart */
+	return 0;
+}
+
 /* --- sealing ---------------------------------------------------------------- */
 
 int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 {
+	if (ledger_following(l))
+		return 0; /* nothing of its own to seal */
 	int rc = 0;
 	/* The kept read-through counts are count writes (cmu), written
 	 * before the writer mutex is taken: their store reads and write
@@ -451,6 +506,8 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 
 int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
 {
+	if (ledger_following(l))
+		return 0; /* the records are the active's, swept there */
 	return idem_sweep(l->db, wall_ms, max);
 }
 

@@ -114,6 +114,14 @@ typedef struct ledger_opts {
 	 * thread (edge/changelog: changelog_replicate). */
 	int (*replicate)(void *ctx, store_batch *wb);
 	void *replicate_ctx;
+	/* Open as a follower (a standby instance under edge/changelog): it
+	 * loads and keeps the replica of counts and answers reads, while
+	 * its own records (pending ops, sealed batches, sequences,
+	 * memberships, idempotency records) come from the active
+	 * instance's changelog through ledger_follow_write; it refuses
+	 * writes (ERR_FENCED), seals and sends nothing, until
+	 * ledger_promote. */
+	bool follower;
 	struct telemetry *tm; /* seals, refusals, hot items, commit times; NULL: none */
 } ledger_opts;
 
@@ -316,6 +324,20 @@ static inline bool ledger_ticket_staged(const ledger_ticket *t)
  * rebuilds the overlay. NULL with the reason in err. */
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
 void ledger_free(ledger *l);
+
+/* A follower's store write of what the active's changelog holds (ctx:
+ * the ledger; edge/changelog's sink): the membership filter learns the
+ * batch's memberships, then the batch is written. Any one thread. */
+int ledger_follow_write(void *ctx, store_batch *wb);
+/* A follower becomes the writer (ctx: the ledger): the pending ops,
+ * sealed batches and sequences the store holds now are loaded into the
+ * open batches, the outbox and the overlay, as at a restart, and what is
+ * sealed goes out. Reads go on meanwhile, each seeing the overlay grow.
+ * 0 or the store's error (then it stays a follower). */
+int ledger_promote(void *ctx);
+/* Opened as a follower and not promoted yet. Any thread. */
+bool ledger_following(const ledger *l);
+
 /* Stops the commit thread (commit_thread) after the group it is writing,
  * whose tickets' wakes it calls; a later ledger_commit writes at once.
  * For shutdown: after the threads that stage have stopped, before what a

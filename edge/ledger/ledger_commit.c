@@ -375,8 +375,9 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 		if (g->gno != GROUP_UNNUMBERED && l->commit.next_gno == g->gno + 1)
 			l->commit.next_gno = g->gno;
 		telemetry_refused(l->o.tm,
-		                  rc == ERR_TIMEOUT || rc == ERR_KAFKA ? TM_REFUSED_REPLICATION
-		                                                       : TM_REFUSED_STORE,
+		                  rc == ERR_FENCED                       ? TM_REFUSED_NOT_ACTIVE
+		                  : rc == ERR_TIMEOUT || rc == ERR_KAFKA ? TM_REFUSED_REPLICATION
+		                                                         : TM_REFUSED_STORE,
 		                  g->n);
 		for (size_t i = 0; i < g->n; i++)
 			free(g->ops[i].op.counter);

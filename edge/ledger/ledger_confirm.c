@@ -213,7 +213,9 @@ void ledger_snap_seen(ledger *l, uint32_t p, uint64_t offset)
 bool ledger_seq_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t applied, uint64_t *seq)
 {
 	const outbox_part *pt = &l->outbox.parts[p];
-	if (pt->seq_known)
+	/* A follower's sequences are the active's, from the changelog: one
+	 * of its own could land after a newer one there. */
+	if (pt->seq_known || ledger_following(l))
 		return false;
 	*seq = applied > pt->last_seq ? applied : pt->last_seq;
 	/* Written even when 0: a restart must know it is known. */

@@ -134,6 +134,9 @@ struct ledger {
 	struct outbox outbox;
 	struct view view;
 	struct replica replica;
+	/* A follower's (ledger_opts.follower) until ledger_promote: set
+	 * under cmu and mu, read by any thread. */
+	_Atomic bool following;
 };
 
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)

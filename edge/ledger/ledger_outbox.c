@@ -233,6 +233,39 @@ void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t seale
 	store_batch_put(wb, key, ekey_part(key, EKEY_SEALED, p), v, sizeof v);
 }
 
+/* Partition p's last sealed sequence and sealed_to ('S'). */
+static int load_sealed_seq(ledger *l, uint32_t p, char *err, size_t errlen)
+{
+	outbox_part *pt = &l->outbox.parts[p];
+	char key[EKEY_PART_LEN];
+	char *buf;
+	size_t len;
+	/* A sequence read wrong would reuse numbers central has applied
+	 * already: refuse to start rather than guess. */
+	int rc = store_get(l->db, key, ekey_part(key, EKEY_SEALED, p), &buf, &len);
+	if (rc == 0) {
+		/* 8 bytes: a store from before group records. */
+		if (len == 8 || len == SEALED_LEN) {
+			pt->last_seq = store_get_u64((unsigned char *)buf);
+			if (len == SEALED_LEN)
+				pt->sealed_to = store_get_u64((unsigned char *)buf + 8);
+		} else {
+			rc = ERR_CORRUPT;
+		}
+		free(buf);
+	}
+	if (rc && rc != ERR_NOTFOUND) {
+		snprintf(err, errlen, "reading sequences: %s", err_str(rc));
+		return rc;
+	}
+	pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
+	/* New ops are numbered above every sealed one, even when no record
+	 * holds one of this partition's ops any more. */
+	if (pt->sealed_to)
+		ledger_opno_seen(l, p, pt->sealed_to - 1);
+	return 0;
+}
+
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 {
 	char key[EKEY_PART_SEQ_LEN];
@@ -261,31 +294,34 @@ int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen)
 		}
 		if (seen > pt->snap_seen)
 			pt->snap_seen = seen;
-		/* A sequence read wrong would reuse numbers central has
-		 * applied already: refuse to start rather than guess. */
-		rc = store_get(l->db, key, ekey_part(key, EKEY_SEALED, p), &buf, &len);
-		if (rc == 0) {
-			/* 8 bytes: a store from before group records. */
-			if (len == 8 || len == SEALED_LEN) {
-				pt->last_seq = store_get_u64((unsigned char *)buf);
-				if (len == SEALED_LEN)
-					pt->sealed_to = store_get_u64((unsigned char *)buf + 8);
-			} else {
-				rc = ERR_CORRUPT;
-			}
-			free(buf);
-		}
-		if (rc && rc != ERR_NOTFOUND) {
-			snprintf(err, errlen, "reading sequences: %s", err_str(rc));
+		rc = load_sealed_seq(l, p, err, errlen);
+		if (rc)
 			return rc;
-		}
-		pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
-		/* New ops are numbered above every sealed one, even when no
-		 * record holds one of this partition's ops any more. */
-		if (pt->sealed_to)
-			ledger_opno_seen(l, p, pt->sealed_to - 1);
 	}
 	return 0;
+}
+
+int ledger_outbox_load_sealed_seqs(ledger *l, char *err, size_t errlen)
+{
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		int rc = load_sealed_seq(l, p, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void ledger_outbox_seqs_from_replica(ledger *l)
+{
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		outbox_part *pt = &l->outbox.parts[p];
+		if (pt->seq_known || !ledger_replica_complete(l, p))
+			continue;
+		pt->last_seq = pt->applied > pt->last_seq ? pt->applied : pt->last_seq;
+		pt->seq_known = true;
+		log_info("batch sequence taken from central's last word",
+		         "partition=%u seq=%" PRIu64, p, pt->last_seq);
+	}
 }
 
 /* ledger_batch_deltas callback at load: a sealed entry into the overlay
@@ -314,7 +350,9 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		ledger_batch_deltas(&b, flags, overlay_in, ledger_stripe(l, p));
+		vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+		ledger_batch_deltas(&b, flags, overlay_in, vs);
+		ledger_vunlock(l, vs);
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			ledger_clock_seen(l, b.ops[i].hlc);
@@ -424,6 +462,8 @@ static void pump_read_store(ledger *l, void *ctx)
  * many rounds as batches sealed when it began. */
 void ledger_pump(ledger *l)
 {
+	if (ledger_following(l))
+		return; /* nothing of its own to send */
 	uint32_t np = l->o.partitions;
 	pump_read r = {np, xcalloc(np, sizeof *r.want), xcalloc(np, sizeof *r.buf),
 	               xcalloc(np, sizeof *r.len)};

@@ -69,6 +69,28 @@ int ledger_members_load(ledger *l)
 	return 0;
 }
 
+static void member_put_seen(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	(void)v;
+	(void)vn;
+	ledger *l = ctx;
+	if (ekey_is(k, kn, EKEY_MEMBER))
+		bloom_add(&l->commit.members, k, kn);
+}
+
+static void member_del_seen(void *ctx, const char *k, size_t kn)
+{
+	(void)ctx;
+	(void)k;
+	(void)kn; /* a filter forgets nothing: a deleted one costs a read */
+}
+
+void ledger_members_note(ledger *l, const store_batch *wb)
+{
+	if (bloom_bytes(&l->commit.members))
+		store_batch_iterate(wb, l, member_put_seen, member_del_seen);
+}
+
 /* The stored membership of mkey, whose filter hash is bh: no lock needed
  * (the filter and the store may be read by any thread). */
 static int member_read_h(ledger *l, const char *mkey, size_t kn, bloom_hash bh, int *state,
@@ -426,6 +448,10 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	}
 	if (!n || n > LEDGER_GROUP_OPS || (idem && !replay))
 		return ERR_INVAL;
+	if (ledger_following(l)) {
+		telemetry_refused(l->o.tm, TM_REFUSED_NOT_ACTIVE, n);
+		return ERR_FENCED; /* the region's active instance takes writes */
+	}
 	/* A single like (the common call) stages on the stack. */
 	staged one[STAGE_ON_STACK];
 	staged *sg = n <= STAGE_ON_STACK ? one : xmalloc(n * sizeof *sg);

@@ -91,6 +91,13 @@ void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t seale
 /* Reads each partition's sequences and central's last word ('A', 'N',
  * 'S') at start-up: 0 or ERR_*, the reason in err. */
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
+/* The 'S' part of ledger_outbox_load_seqs again (a promotion: the
+ * follower's store got them from the changelog). */
+int ledger_outbox_load_sealed_seqs(ledger *l, char *err, size_t errlen);
+/* A partition with no sealed sequence stored whose replica is complete
+ * takes central's last word (its applied sequence): nothing of it was
+ * sealed under this edge's id since. */
+void ledger_outbox_seqs_from_replica(ledger *l);
 /* Reads the sealed batches central has not confirmed ('B'), their ops
  * into the overlay, each to be sent again: 0 or ERR_*. */
 int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);

@@ -30,8 +30,8 @@ static const char *const route_names[TM_NROUTES] = {
 static const int statuses[TM_NSTATUS - 1] = {200, 204, 304, 400, 401, 403, 404, 405, 408,
                                              409, 413, 422, 429, 431, 500, 502, 503, 504};
 
-static const char *const refusal_names[TM_NREFUSALS] = {"budget", "rate", "store",
-                                                        "idempotency_conflict", "not_replicated"};
+static const char *const refusal_names[TM_NREFUSALS] = {
+    "budget", "rate", "store", "idempotency_conflict", "not_replicated", "not_active"};
 
 /* Ops per batch: 1 .. batch.max_ops's ceiling. */
 static const double batch_bounds[] = {1,   2,    5,    10,   25,    50,    100,   250,
@@ -120,7 +120,8 @@ telemetry *telemetry_new(size_t hot_k)
 	                                   "Time from sending a request to central to its end.",
 	                                   NULL, metrics_latency_bounds, metrics_latency_nbounds);
 	tm->ready = metrics_gauge(m, "ready", "1 while /readyz answers 200, else 0.", NULL);
-	static const char *const checks[TM_NCHECKS] = {"store", "kafka", "snapshots", "replica"};
+	static const char *const checks[TM_NCHECKS] = {"store", "kafka", "snapshots", "replica",
+	                                               "writer"};
 	for (int i = 0; i < TM_NCHECKS; i++) {
 		snprintf(labels, sizeof labels, "check=\"%s\"", checks[i]);
 		tm->ready_check[i] = metrics_gauge(

@@ -54,6 +54,7 @@ typedef enum {
 	TM_CHECK_KAFKA,
 	TM_CHECK_SNAPSHOTS,
 	TM_CHECK_REPLICA,
+	TM_CHECK_WRITER,
 	TM_NCHECKS
 } tm_check;
 
@@ -64,6 +65,7 @@ typedef enum tm_refusal {
 	TM_REFUSED_STORE,       /* the store write failed (503 store_unavailable) */
 	TM_REFUSED_CONFLICT,    /* Idempotency-Key reused for another request (422) */
 	TM_REFUSED_REPLICATION, /* the changelog did not take the copy (503 not_replicated) */
+	TM_REFUSED_NOT_ACTIVE,  /* a standby instance, or one fenced (503 not_active) */
 	TM_NREFUSALS
 } tm_refusal;
 

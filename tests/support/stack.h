@@ -8,8 +8,12 @@
  *
  * Extra config text goes in central_extra (keys of [central]) and
  * edge_extra (whole sections) before stack_up; the edges read through
- * to central's ops API. stack_spawn_central starts further centrals
- * (shards, replicas) from configs the test writes with stack_write.
+ * to central's ops API. With changelog set, the broker holds the topic
+ * likes.changelog and edge i copies its writes to partition i of it
+ * (changelog_keys: more [changelog] keys); stack_write_twin then writes
+ * a second instance of an edge (same id and partition, its own port and
+ * data dir), which follows the first and takes over from it. stack_spawn_central starts further
+ * centrals (shards, replicas) from configs the test writes with stack_write.
  *
  * Header-only, included by one test file per binary: the stack is that
  * file's fixture, S, whose fields the tests read and set by name, and
@@ -49,12 +53,14 @@ typedef struct stack {
 	int nparts, nedges;
 	pid_t broker_pid, central_pid, edge_pid[STACK_EDGES];
 	int edge_port[STACK_EDGES], ops_port;
-	const char *central_extra; /* appended to central.ini */
-	const char *edge_extra;    /* appended to every edge's ini */
-	const char *edge_limits;   /* the [limits] keys of every edge; NULL:
-	                              no per-user or per-address limit */
-	const char *edge_batch;    /* the [batch] keys of every edge; NULL:
-	                              1000 ops or 200 ms, 1 MiB window */
+	const char *central_extra;  /* appended to central.ini */
+	const char *edge_extra;     /* appended to every edge's ini */
+	const char *edge_limits;    /* the [limits] keys of every edge; NULL:
+	                               no per-user or per-address limit */
+	const char *edge_batch;     /* the [batch] keys of every edge; NULL:
+	                               1000 ops or 200 ms, 1 MiB window */
+	bool changelog;             /* each edge copies its writes to likes.changelog */
+	const char *changelog_keys; /* more [changelog] keys of every edge */
 } stack;
 
 static stack S;
@@ -172,12 +178,18 @@ STACK_UTIL const char *stack_common(void)
 	return common;
 }
 
-/* Writes edge i's config (edgeI.ini) for S.edge_port[i], with central_ops
- * as its central.ops (one address, or a shard map). */
-STACK_UTIL void stack_write_edge(int i, const char *central_ops)
+/* Writes the config of the instance in slot i (edgeI.ini, data dir edgeI,
+ * S.edge_port[i]) of edge `of`, with central_ops as its central.ops (one
+ * address, or a shard map). */
+STACK_UTIL void stack_write_instance(int i, int of, const char *central_ops)
 {
-	char name[32];
+	char name[32], changelog[768] = "";
 	snprintf(name, sizeof name, "edge%d.ini", i);
+	if (S.changelog)
+		snprintf(changelog, sizeof changelog,
+		         "[changelog]\nbootstrap_file = %s/bootstrap\npartition = %d\n"
+		         "instance = slot%d\n%s",
+		         S.dir, of, i, S.changelog_keys ? S.changelog_keys : "");
 	stack_write(
 	    name,
 	    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
@@ -185,11 +197,32 @@ STACK_UTIL void stack_write_edge(int i, const char *central_ops)
 	    "[identity]\ndev_header = true\n"
 	    "[limits]\n%s"
 	    "[batch]\n%s"
-	    "[central]\nops = %s\n%s%s",
-	    i, i, S.dir, i, S.edge_port[i],
+	    "[central]\nops = %s\n%s%s%s",
+	    of, of, S.dir, i, S.edge_port[i],
 	    S.edge_limits ? S.edge_limits : "user_writes_per_min = 0\naddr_requests_per_s = 0\n",
 	    S.edge_batch ? S.edge_batch : "max_ops = 1000\nmax_age_ms = 200\nwindow_kb = 1024\n",
-	    central_ops, stack_common(), S.edge_extra ? S.edge_extra : "");
+	    central_ops, stack_common(), changelog, S.edge_extra ? S.edge_extra : "");
+}
+
+/* Writes edge i's config (edgeI.ini) for S.edge_port[i]. */
+STACK_UTIL void stack_write_edge(int i, const char *central_ops)
+{
+	stack_write_instance(i, i, central_ops);
+}
+
+/* Slot i becomes a second instance of edge `of` (a standby while edge
+ * of's instance is active): its config is written for a free port, and
+ * stack_down stops it. Start it with stack_start_edge(i). */
+STACK_UTIL void stack_write_twin(int i, int of)
+{
+	cr_assert_lt(i, STACK_EDGES);
+	cr_assert(S.changelog, "a twin needs the changelog");
+	S.edge_port[i] = proc_free_port();
+	if (i >= S.nedges)
+		S.nedges = i + 1;
+	char ops[64];
+	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
+	stack_write_instance(i, of, ops);
 }
 
 /* Starts an embedded broker with the stack's topics, empty, and waits
@@ -197,14 +230,26 @@ STACK_UTIL void stack_write_edge(int i, const char *central_ops)
  * listens on new ports, which the daemons read at their start). */
 STACK_UTIL void stack_start_broker(void)
 {
-	char bs[512], log[512], t1[64], t2[64];
+	char bs[512], log[512], t1[64], t2[64], t3[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
 	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
 	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
+	snprintf(t3, sizeof t3, "likes.changelog:%d", STACK_EDGES);
 	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
-	char *argv[] = {"build/sim", "broker",  "--bootstrap-file",   bs,  "--topic", t1, "--topic",
-	                t2,          "--topic", "likes.deadletter:1", NULL};
+	char *argv[] = {"build/sim",
+	                "broker",
+	                "--bootstrap-file",
+	                bs,
+	                "--topic",
+	                t1,
+	                "--topic",
+	                t2,
+	                "--topic",
+	                "likes.deadletter:1",
+	                S.changelog ? "--topic" : NULL,
+	                t3,
+	                NULL};
 	S.broker_pid = proc_spawn(log, argv);
 	cr_assert(S.broker_pid > 0);
 	uint64_t deadline = clock_mono_ms() + 20000;

@@ -1,14 +1,18 @@
 /* test_changelog.c - the changelog: a record says exactly the store
- * batch's changes and nothing that does not decode passes; appends
- * against an embedded cluster (librdkafka's mock) are acknowledged and
- * store their position; a store rebuilt from the log, empty or part way,
- * holds what the written one held, from its own edge's partition only,
- * and refuses another edge's records; an append the cluster does not
- * acknowledge fails and adds no position. (A log that starts after the
- * store's position, `missing`, needs a trimmed log, which the mock
- * cluster cannot make.)
+ * batch's changes (or its mark) and nothing that does not decode passes;
+ * appends against an embedded cluster (librdkafka's mock) are
+ * acknowledged and store their position; a store rebuilt from the log,
+ * empty or part way, holds what the written one held, from its own
+ * edge's partition only, and refuses another edge's records; an append
+ * the cluster does not acknowledge fails and adds no position; only an
+ * instance that took over appends, and one taken over from is fenced
+ * and its later records void; a follower tails the log and takes over a
+ * silent one, not a live one. (A log that starts after the store's
+ * position, `missing`, needs a trimmed log, which the mock cluster
+ * cannot make.)
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +20,11 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "clock.h"
 #include "edge/changelog/changelog.h"
 #include "log.h"
 #include "tests/support/kafka_util.h"
+#include "tests/support/proc.h"
 #include "tests/support/testdir.h"
 
 #define TOPIC "likes.changelog"
@@ -33,7 +39,7 @@ static struct {
 
 static void setup(void)
 {
-	log_threshold = LOG_ERROR;
+	log_threshold = getenv("TEST_LOG") ? LOG_INFO : LOG_ERROR;
 	memset(&T, 0, sizeof T);
 	testdir_make(T.dir, sizeof T.dir, "test_changelog");
 	T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
@@ -138,12 +144,15 @@ Test(changelog, a_record_decodes_to_the_same_changes_and_a_bad_one_is_refused)
 	cr_assert_not(has_position(wb));
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode(wb, &rec);
+	changelog_encode(wb, 7, &rec);
 	store *db = open_named("a");
 	store_batch_put(wb, "Gold", 4, "x", 1); /* only the record is written below */
 	cr_assert_eq(store_write(db, wb), 0);
 	store_batch *back = store_batch_new();
-	cr_assert_eq(changelog_decode(rec.p, rec.len, back), 0);
+	changelog_head h;
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, back), 0);
+	cr_assert_eq(h.kind, CHANGELOG_DATA);
+	cr_assert_eq(h.epoch, 7);
 	cr_assert_eq(store_write(db, back), 0);
 	expect(db, "Mk1", "one");
 	expect(db, "Mk2", "");
@@ -151,19 +160,64 @@ Test(changelog, a_record_decodes_to_the_same_changes_and_a_bad_one_is_refused)
 	/* Every cut short, a byte more, another version: refused. */
 	for (size_t n = 0; n < rec.len; n++) {
 		store_batch_clear(back);
-		cr_assert_eq(changelog_decode(rec.p, n, back), ERR_CORRUPT, "cut at %zu", n);
+		cr_assert_eq(changelog_decode(rec.p, n, &h, back), ERR_CORRUPT, "cut at %zu", n);
 	}
 	char *more = malloc(rec.len + 1);
 	memcpy(more, rec.p, rec.len);
 	more[rec.len] = 0;
-	cr_assert_eq(changelog_decode(more, rec.len + 1, back), ERR_CORRUPT);
+	cr_assert_eq(changelog_decode(more, rec.len + 1, &h, back), ERR_CORRUPT);
 	more[0] = CHANGELOG_FORMAT + 1;
-	cr_assert_eq(changelog_decode(more, rec.len, back), ERR_VERSION);
+	cr_assert_eq(changelog_decode(more, rec.len, &h, back), ERR_VERSION);
+	more[0] = CHANGELOG_FORMAT;
+	more[1] = 9; /* no such kind */
+	cr_assert_eq(changelog_decode(more, rec.len, &h, back), ERR_CORRUPT);
 	free(more);
 	sbuf_free(&rec);
 	store_batch_free(back);
 	store_batch_free(wb);
 	store_close(db);
+}
+
+Test(changelog, marks_and_records_from_before_epochs_decode)
+{
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode_mark(CHANGELOG_TAKEOVER, 3, "dc2/host7", &rec);
+	changelog_head h;
+	store_batch *none = store_batch_new();
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
+	cr_assert_eq(h.kind, CHANGELOG_TAKEOVER);
+	cr_assert_eq(h.epoch, 3);
+	cr_assert_eq(h.instance_len, 9);
+	cr_assert_eq(memcmp(h.instance, "dc2/host7", 9), 0);
+	for (size_t n = 0; n < rec.len; n++)
+		cr_assert_eq(changelog_decode(rec.p, n, &h, none), ERR_CORRUPT, "cut at %zu", n);
+	sbuf_free(&rec);
+	sbuf_init(&rec);
+	changelog_encode_mark(CHANGELOG_BEAT, 3, NULL, &rec);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
+	cr_assert_eq(h.kind, CHANGELOG_BEAT);
+	sbuf_add(&rec, "x", 1);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT);
+	sbuf_free(&rec);
+	/* Version 1: [1][changes u32][op 1][klen]["k"][vlen]["v"], epoch 0. */
+	static const unsigned char v1[] = {1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 'k', 0, 0, 0, 1, 'v'};
+	cr_assert_eq(changelog_decode(v1, sizeof v1, &h, none), 0);
+	cr_assert_eq(h.kind, CHANGELOG_DATA);
+	cr_assert_eq(h.epoch, 0);
+	store_batch_free(none);
+}
+
+/* The producer of o, active on db (it took the log over). */
+static changelog *active_on(const changelog_opts *o, store *db)
+{
+	char err[256] = "";
+	changelog *cl = changelog_new(o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	cr_assert_not(changelog_active(cl));
+	cr_assert_eq(changelog_take(cl, db, NULL, err, sizeof err), 0, "%s", err);
+	cr_assert(changelog_active(cl));
+	return cl;
 }
 
 /* Writes wb to db as the ledger does with the changelog on: appended
@@ -179,10 +233,8 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
  * through a changelog with options o (closed after). */
 static store *one_write(const changelog_opts *o, const char *name, const char *v)
 {
-	char err[256] = "";
-	changelog *cl = changelog_new(o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
 	store *db = open_named(name);
+	changelog *cl = active_on(o, db);
 	store_batch *wb = sample(v, "b", "none");
 	replicated_write(cl, db, wb);
 	store_batch_free(wb);
@@ -193,9 +245,8 @@ static store *one_write(const changelog_opts *o, const char *name, const char *v
 Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 {
 	char err[256] = "";
-	changelog *cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
 	store *db = open_named("active");
+	changelog *cl = active_on(&T.o, db);
 	char v[16];
 	for (int i = 0; i < 20; i++) {
 		snprintf(v, sizeof v, "v%d", i);
@@ -213,9 +264,9 @@ Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 	store *fresh = open_named("fresh");
 	changelog_restored r;
 	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(r.records, 20);
+	cr_assert_eq(r.records, 21, "the takeover and the 20 writes");
 	cr_assert_eq(r.from, 0);
-	cr_assert_eq(r.to, 20);
+	cr_assert(r.to >= 21, "to %ld", (long)r.to); /* and the beats, if any came */
 	cr_assert_eq(r.missing, 0);
 	expect(fresh, "Mk1", "v19");
 	expect(fresh, "Mk2", "b");
@@ -228,9 +279,10 @@ Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 Test(changelog, a_kept_store_applies_only_what_it_lacks)
 {
 	char err[256] = "";
-	changelog *cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
+	T.o.beat_ms = 60000; /* no beat between the records: offsets below are exact */
+	T.o.takeover_ms = 120000;
 	store *db = open_named("kept");
+	changelog *cl = active_on(&T.o, db);
 	store_batch *wb = sample("first", "b", "none");
 	replicated_write(cl, db, wb);
 	store_batch_free(wb);
@@ -244,7 +296,7 @@ Test(changelog, a_kept_store_applies_only_what_it_lacks)
 	changelog_restored r;
 	cr_assert_eq(changelog_restore(&T.o, db, &r, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(r.records, 1, "only the record after the store's position");
-	cr_assert_eq(r.from, 1);
+	cr_assert_eq(r.from, 2, "after the takeover and the first write");
 	expect(db, "Mk1", "second");
 	expect(db, "Mk2", "b2");
 	store_close(db);
@@ -266,11 +318,9 @@ Test(changelog, each_edge_restores_its_own_partition)
 
 Test(changelog, an_append_the_cluster_does_not_take_fails)
 {
-	char err[256] = "";
 	T.o.timeout_ms = 300;
-	changelog *cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
 	store *db = open_named("down");
+	changelog *cl = active_on(&T.o, db);
 	store_batch *wb = sample("ok", "b", "none");
 	replicated_write(cl, db, wb);
 	store_batch_free(wb);
@@ -300,4 +350,170 @@ Test(changelog, a_record_of_another_edge_stops_the_restore)
 	cr_assert_not_null(strstr(err, "edge-b"), "%s", err);
 	expect(fresh, "Mk1", NULL);
 	store_close(fresh);
+}
+
+/* --- instances and epochs ------------------------------------------------------- */
+
+Test(changelog, only_an_instance_that_took_over_appends)
+{
+	char err[256] = "";
+	changelog *cl = changelog_new(&T.o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	store_batch *wb = sample("x", "b", "none");
+	cr_assert_eq(changelog_append(cl, wb), ERR_FENCED);
+	cr_assert_not(has_position(wb));
+	store_batch_free(wb);
+	cr_assert_eq(changelog_epoch(cl), 0);
+	changelog_free(cl);
+}
+
+Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
+{
+	char err[256] = "";
+	changelog_opts oa = T.o, ob = T.o;
+	oa.instance = "dc1";
+	ob.instance = "dc2";
+	/* No beat: a's own record below is what finds the takeover. */
+	oa.beat_ms = ob.beat_ms = 60000;
+	oa.takeover_ms = ob.takeover_ms = 120000;
+	store *da = open_named("a"), *dbb = open_named("b");
+	changelog *a = active_on(&oa, da);
+	cr_assert_eq(changelog_epoch(a), 1);
+	store_batch *wb = sample("before", "b", "none");
+	replicated_write(a, da, wb);
+	store_batch_free(wb);
+
+	/* b takes over (a is paused, say): it gets a's write first. */
+	changelog *b = active_on(&ob, dbb);
+	cr_assert_eq(changelog_epoch(b), 2);
+	expect(dbb, "Mk1", "before");
+
+	/* a comes back: its record lands after the takeover, is found
+	 * there, and a is fenced for good. */
+	wb = sample("zombie", "z", "none");
+	cr_assert_eq(changelog_append(a, wb), ERR_FENCED);
+	cr_assert_not(has_position(wb));
+	store_batch_free(wb);
+	cr_assert(changelog_fenced(a));
+	cr_assert_not(changelog_active(a));
+	wb = sample("again", "z", "none");
+	cr_assert_eq(changelog_append(a, wb), ERR_FENCED);
+	store_batch_free(wb);
+
+	wb = sample("after", "b3", "none");
+	replicated_write(b, dbb, wb);
+	store_batch_free(wb);
+
+	/* A store rebuilt from the log: a's write before the takeover and
+	 * b's after it; a's record after the takeover is void. */
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.voided, 1, "a's record after the takeover, voided %lu",
+	             (unsigned long)r.voided);
+	expect(fresh, "Mk1", "after");
+	expect(fresh, "Mk2", "b3");
+	char *e = get(fresh, CHANGELOG_EPOCH_KEY);
+	cr_assert_not_null(e);
+	free(e);
+	changelog_free(a);
+	changelog_free(b);
+	store_close(da);
+	store_close(dbb);
+	store_close(fresh);
+}
+
+static int write_db(void *ctx, store_batch *wb)
+{
+	return store_write(ctx, wb);
+}
+
+static _Atomic int promoted;
+
+static int note_promote(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&promoted, 1);
+	return 0;
+}
+
+/* Waits up to ms for db's k to read want. */
+static bool soon(store *db, const char *k, const char *want, int ms)
+{
+	for (uint64_t until = clock_mono_ms() + (uint64_t)ms; clock_mono_ms() < until;) {
+		char *v = get(db, k);
+		bool same = v && strcmp(v, want) == 0;
+		free(v);
+		if (same)
+			return true;
+		proc_sleep_ms(10);
+	}
+	return false;
+}
+
+Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
+{
+	char err[256] = "";
+	atomic_store(&promoted, 0);
+	changelog_opts oa = T.o, ob = T.o;
+	oa.beat_ms = ob.beat_ms = 100;
+	oa.takeover_ms = ob.takeover_ms = 600;
+	oa.instance = "dc1";
+	ob.instance = "dc2";
+	store *da = open_named("a"), *dbb = open_named("b");
+	changelog *a = active_on(&oa, da);
+	store_batch *wb = sample("one", "b", "none");
+	replicated_write(a, da, wb);
+	store_batch_free(wb);
+
+	changelog *b = changelog_new(&ob, err, sizeof err);
+	cr_assert_not_null(b, "%s", err);
+	changelog_sink sink = {write_db, note_promote, dbb};
+	cr_assert_eq(changelog_follow(b, dbb, &sink), 0);
+	cr_assert(soon(dbb, "Mk1", "one", 5000), "the follower applies what is there");
+	wb = sample("two", "b", "none");
+	replicated_write(a, da, wb);
+	store_batch_free(wb);
+	cr_assert(soon(dbb, "Mk1", "two", 5000), "and what comes");
+
+	/* a stays alive (it beats): no takeover, for three takeover_ms. */
+	proc_sleep_ms(1800);
+	cr_assert_eq(atomic_load(&promoted), 0);
+	cr_assert_not(changelog_active(b));
+
+	/* a is gone: the log falls silent, b takes over. */
+	uint64_t t0 = clock_mono_ms();
+	changelog_free(a);
+	while (!atomic_load(&promoted) && clock_mono_ms() - t0 < 10000)
+		proc_sleep_ms(10);
+	cr_assert_eq(atomic_load(&promoted), 1, "took over within 10 s");
+	cr_assert(changelog_active(b));
+	cr_assert_eq(changelog_epoch(b), 2);
+	wb = sample("three", "b", "none");
+	replicated_write(b, dbb, wb);
+	store_batch_free(wb);
+	expect(dbb, "Mk1", "three");
+	changelog_free(b);
+	store_close(da);
+	store_close(dbb);
+}
+
+Test(changelog, the_first_instance_of_a_new_log_takes_it_over)
+{
+	char err[256] = "";
+	atomic_store(&promoted, 0);
+	T.o.beat_ms = 100;
+	T.o.takeover_ms = 300;
+	store *db = open_named("first");
+	changelog *cl = changelog_new(&T.o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	changelog_sink sink = {write_db, note_promote, db};
+	cr_assert_eq(changelog_follow(cl, db, &sink), 0);
+	uint64_t t0 = clock_mono_ms();
+	while (!atomic_load(&promoted) && clock_mono_ms() - t0 < 10000)
+		proc_sleep_ms(10);
+	cr_assert_eq(atomic_load(&promoted), 1, "took over an empty log within 10 s");
+	cr_assert_eq(changelog_epoch(cl), 1);
+	changelog_free(cl);
+	store_close(db);
 }

@@ -1,0 +1,485 @@
+/* changelog_follow.c - the log replayed into a store: the restore before
+ * the ledger opens, the follower that tails the log while another
+ * instance is active, and the takeover that makes this one active
+ * (changelog.h).
+ *
+ * Replay is one rule, the applier's: the store holds the offset of the
+ * next record (L) and the highest epoch taken over so far (E); a data
+ * record of a lower epoch than E is void, a takeover of a higher one
+ * raises E, and every applied record is one store write with the
+ * position after it (a beat, or a void record, moves the position in
+ * memory only, and the next write carries it).
+ *
+ * Owns: the follower's thread and its consumer; the applier lives on
+ * the stack of whoever replays.
+ */
+#include "edge/changelog/changelog_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define REACH_EVERY_MS 250  /* the follower asks for the log's end this often */
+#define REACH_LOST_MS 1000  /* no answer for this long: the cluster is out of reach */
+#define REACH_TIMEOUT_MS 500
+
+/* One replay's state. */
+typedef struct applier {
+	const changelog_opts *o;
+	store *db;
+	const changelog_sink *sink;
+	store_batch *wb;
+	int64_t next;   /* the offset of the next record to apply */
+	uint64_t epoch; /* the highest epoch taken over so far */
+	uint64_t records, voided;
+	/* The last takeover applied: its offset, or -1. */
+	int64_t taken_at;
+	char other[65]; /* the key of another edge's record, when one stopped it */
+} applier;
+
+static int store_apply(void *ctx, store_batch *wb)
+{
+	return store_write(ctx, wb);
+}
+
+static int read_u64_key(store *db, const char *k, int64_t *out)
+{
+	uint64_t v;
+	int rc = store_read_u64(db, k, 1, &v);
+	if (rc == ERR_NOTFOUND) {
+		*out = 0;
+		return 0;
+	}
+	if (rc == 0)
+		*out = (int64_t)v;
+	return rc;
+}
+
+static int applier_init(applier *a, const changelog_opts *o, store *db,
+                        const changelog_sink *sink)
+{
+	memset(a, 0, sizeof *a);
+	a->o = o;
+	a->db = db;
+	a->sink = sink;
+	a->taken_at = -1;
+	int64_t e = 0;
+	int rc = read_u64_key(db, CHANGELOG_KEY, &a->next);
+	if (rc == 0)
+		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
+	a->epoch = (uint64_t)e;
+	if (rc == 0)
+		a->wb = store_batch_new();
+	return rc;
+}
+
+static void applier_free(applier *a)
+{
+	store_batch_free(a->wb);
+	a->wb = NULL;
+}
+
+static void put_u64_key(store_batch *wb, const char *k, uint64_t v)
+{
+	unsigned char b[8];
+	store_put_u64(b, v);
+	store_batch_put(wb, k, 1, b, 8);
+}
+
+/* changelog_read's callback: one record replayed. */
+static int apply_record(void *ctx, const rd_kafka_message_t *m)
+{
+	applier *a = ctx;
+	size_t idn = strlen(a->o->edge_id);
+	if (m->key_len != idn || memcmp(m->key, a->o->edge_id, idn) != 0) {
+		size_t n = m->key_len < sizeof a->other ? m->key_len : sizeof a->other - 1;
+		memcpy(a->other, m->key, n);
+		a->other[n] = 0;
+		a->next = m->offset;
+		return ERR_CONFLICT;
+	}
+	store_batch_clear(a->wb);
+	changelog_head h;
+	int rc = changelog_decode(m->payload, m->len, &h, a->wb);
+	if (rc)
+		return rc;
+	bool write = false;
+	if (h.kind == CHANGELOG_TAKEOVER && h.epoch > a->epoch) {
+		a->epoch = h.epoch;
+		a->taken_at = m->offset;
+		store_batch_clear(a->wb);
+		put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
+		write = true;
+		log_info("changelog taken over", "topic=%s partition=%d offset=%" PRId64
+		         " epoch=%" PRIu64 " by=%.*s",
+		         a->o->topic, (int)a->o->partition, m->offset, h.epoch,
+		         (int)(h.instance_len < 128 ? h.instance_len : 128), h.instance);
+	} else if (h.kind == CHANGELOG_DATA && h.epoch >= a->epoch) {
+		write = true;
+	} else if (h.kind != CHANGELOG_BEAT) {
+		a->voided++; /* an epoch taken over from, or a takeover that came late */
+	}
+	if (write) {
+		put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)(m->offset + 1));
+		rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
+		if (rc)
+			return rc;
+		a->records++;
+	}
+	a->next = m->offset + 1;
+	return 0;
+}
+
+/* The reason a record stopped a replay, in err. */
+static void replay_error(const applier *a, int rc, char *err, size_t errlen)
+{
+	if (rc == ERR_CONFLICT)
+		snprintf(err, errlen,
+		         "changelog: the record at %" PRId64 " of %s[%d] is another edge's (key "
+		         "%s), not %s's: is changelog.partition its own?",
+		         a->next, a->o->topic, (int)a->o->partition, a->other, a->o->edge_id);
+	else
+		snprintf(err, errlen, "changelog: record at %" PRId64 ": %s", a->next, err_str(rc));
+}
+
+int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
+                   changelog_record_fn fn, void *ctx, char *err, size_t errlen)
+{
+	if (from >= until)
+		return 0;
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = from;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (e) {
+		snprintf(err, errlen, "changelog: assign: %s", rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	int64_t at = from;
+	int idle = 0, rc = 0;
+	while (rc == 0 && at < until && idle < CHANGELOG_IDLE_MAX) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, CHANGELOG_POLL_MS);
+		if (!m) {
+			idle++;
+			continue;
+		}
+		idle = 0;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (m->err) {
+			snprintf(err, errlen, "changelog: read at %" PRId64 ": %s", at,
+			         rd_kafka_message_errstr(m));
+			rc = ERR_KAFKA;
+		} else if (m->offset >= at && m->offset < until) {
+			rc = fn(ctx, m);
+			at = m->offset + 1;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	(void)rd_kafka_assign(rk, NULL);
+	if (rc == 0 && at < until) {
+		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, at, until);
+		rc = ERR_TIMEOUT;
+	}
+	return rc;
+}
+
+/* The log's ends. */
+static int watermarks(rd_kafka_t *rk, const changelog_opts *o, int timeout_ms, int64_t *lo,
+                      int64_t *hi, char *err, size_t errlen)
+{
+	rd_kafka_resp_err_t e =
+	    rd_kafka_query_watermark_offsets(rk, o->topic, o->partition, lo, hi, timeout_ms);
+	if (!e)
+		return 0;
+	snprintf(err, errlen, "changelog: %s[%d]: the log's ends: %s", o->topic, (int)o->partition,
+	         rd_kafka_err2str(e));
+	return ERR_KAFKA;
+}
+
+/* Replays [a->next, until) with rk; a log that starts after a->next
+ * counts the gone records in *missing. */
+static int replay(applier *a, rd_kafka_t *rk, int64_t lo, int64_t until, int64_t *missing,
+                  char *err, size_t errlen)
+{
+	if (a->next < lo) {
+		*missing = lo - a->next;
+		log_error("changelog starts after this store's position: records are gone",
+		          "topic=%s partition=%d position=%" PRId64 " log_start=%" PRId64,
+		          a->o->topic, (int)a->o->partition, a->next, lo);
+		a->next = lo;
+	}
+	char why[256] = "";
+	int rc = changelog_read(rk, a->o, a->next, until, apply_record, a, why, sizeof why);
+	if (rc == ERR_KAFKA || rc == ERR_TIMEOUT)
+		snprintf(err, errlen, "%s", why);
+	else if (rc)
+		replay_error(a, rc, err, errlen);
+	return rc;
+}
+
+int changelog_restore(const changelog_opts *o, store *db, changelog_restored *out, char *err,
+                      size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	applier a;
+	int rc = applier_init(&a, o, db, NULL);
+	if (rc) {
+		snprintf(err, errlen, "changelog: the store's position is unreadable: %s",
+		         err_str(rc));
+		return rc;
+	}
+	rd_kafka_t *rk = changelog_consumer(o, err, errlen);
+	if (!rk) {
+		applier_free(&a);
+		return ERR_KAFKA;
+	}
+	int64_t lo = 0, hi = 0, start = a.next;
+	rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
+	if (rc == 0)
+		rc = replay(&a, rk, lo, hi, &out->missing, err, errlen);
+	out->from = start + out->missing;
+	out->to = a.next;
+	out->records = a.records;
+	out->voided = a.voided;
+	applier_free(&a);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* --- taking over ------------------------------------------------------------ */
+
+/* Takes over with rk as the replay's reader: the takeover record, then
+ * the log through it. */
+static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t errlen)
+{
+	uint64_t t0 = clock_mono_ms();
+	int64_t lo = 0, hi = 0, missing = 0;
+	/* Catch up first: the takeover's epoch must top every one before it. */
+	int rc = watermarks(rk, &cl->o, cl->o.timeout_ms, &lo, &hi, err, errlen);
+	if (rc == 0)
+		rc = replay(a, rk, lo, hi, &missing, err, errlen);
+	if (rc)
+		return rc;
+	uint64_t epoch = a->epoch + 1;
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode_mark(CHANGELOG_TAKEOVER, epoch, cl->instance, &rec);
+	int64_t at = -1;
+	rc = changelog_produce_wait(cl, &rec, &at);
+	sbuf_free(&rec);
+	if (rc) {
+		snprintf(err, errlen, "changelog: the takeover record was not acknowledged: %s",
+		         err_str(rc));
+		return rc;
+	}
+	/* What the former active got in before the takeover counts; what
+	 * came after is void. Another takeover first: this one lost. */
+	rc = replay(a, rk, lo, at + 1, &missing, err, errlen);
+	if (rc)
+		return rc;
+	if (a->taken_at != at || a->epoch != epoch) {
+		snprintf(err, errlen,
+		         "changelog: another instance took over first (epoch %" PRIu64 ")", a->epoch);
+		return ERR_FENCED;
+	}
+	changelog_set_active(cl, epoch, at);
+	if (cl->takeovers)
+		metric_add(cl->takeovers, 1);
+	log_info("changelog: this instance is active",
+	         "topic=%s partition=%d epoch=%" PRIu64 " offset=%" PRId64 " instance=%s ms=%" PRIu64,
+	         cl->topic, (int)cl->o.partition, epoch, at, cl->instance, clock_mono_ms() - t0);
+	return 0;
+}
+
+static void count_replay(changelog *cl, applier *a, uint64_t *records, uint64_t *voided)
+{
+	if (cl->replayed) {
+		metric_add(cl->replayed, a->records - *records);
+		metric_add(cl->voided, a->voided - *voided);
+	}
+	*records = a->records;
+	*voided = a->voided;
+}
+
+int changelog_take(changelog *cl, store *db, const changelog_sink *sink, char *err, size_t errlen)
+{
+	applier a;
+	int rc = applier_init(&a, &cl->o, db, sink);
+	if (rc) {
+		snprintf(err, errlen, "changelog: the store's position is unreadable: %s",
+		         err_str(rc));
+		return rc;
+	}
+	rd_kafka_t *rk = changelog_consumer(&cl->o, err, errlen);
+	if (!rk) {
+		applier_free(&a);
+		return ERR_KAFKA;
+	}
+	rc = take(cl, rk, &a, err, errlen);
+	uint64_t r = 0, v = 0;
+	count_replay(cl, &a, &r, &v);
+	applier_free(&a);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* --- following -------------------------------------------------------------- */
+
+/* The follower's view of the log between polls. */
+typedef struct follow_state {
+	uint64_t seen_ms;  /* the last record read, or when the log came in reach */
+	uint64_t reach_ms; /* the last answer about the log's end */
+	uint64_t asked_ms;
+	int64_t hi;
+	log_limit read_errors;
+} follow_state;
+
+/* Asks for the log's end now and then; the cluster come back in reach
+ * counts as a record (the active's beats may not be read yet). */
+static void follow_reach(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_t now)
+{
+	if (now - s->asked_ms < REACH_EVERY_MS)
+		return;
+	s->asked_ms = now;
+	int64_t lo, hi;
+	char err[256];
+	if (watermarks(rk, &cl->o, REACH_TIMEOUT_MS, &lo, &hi, err, sizeof err))
+		return;
+	uint64_t after = clock_mono_ms();
+	if (after - s->reach_ms > REACH_LOST_MS)
+		s->seen_ms = after;
+	s->reach_ms = after;
+	s->hi = hi;
+}
+
+/* The log has been silent for takeover_ms, with the cluster in reach and
+ * every record up to its end applied. */
+static bool follow_silent(const changelog *cl, const follow_state *s, const applier *a,
+                          uint64_t now)
+{
+	if (now < s->reach_ms)
+		now = s->reach_ms; /* read after now was */
+	return now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi &&
+	       now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
+}
+
+static int follow_assign(rd_kafka_t *rk, const changelog_opts *o, int64_t from)
+{
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = from;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (e)
+		log_error("changelog follower: assign failed", "err=\"%s\"", rd_kafka_err2str(e));
+	return e ? ERR_KAFKA : 0;
+}
+
+/* One polled message into the store; false when the follower must stop
+ * (a record it cannot apply). */
+static bool follow_message(applier *a, rd_kafka_message_t *m, follow_state *s)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		return true;
+	uint64_t skipped;
+	if (m->err) {
+		if (log_every(&s->read_errors, 1000, &skipped))
+			log_warn("changelog follower: read failed",
+			         "at=%" PRId64 " err=\"%s\" similar_since_last=%" PRIu64, a->next,
+			         rd_kafka_message_errstr(m), skipped);
+		return true;
+	}
+	if (m->offset < a->next)
+		return true;
+	s->seen_ms = clock_mono_ms();
+	int rc = apply_record(a, m);
+	if (rc == 0)
+		return true;
+	char err[256];
+	replay_error(a, rc, err, sizeof err);
+	log_error("changelog follower stopped: a record it cannot apply", "err=\"%s\"", err);
+	return false;
+}
+
+/* Takes over and promotes; true when this instance is active now. */
+static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state *s)
+{
+	char err[256];
+	uint64_t silent_since = s->seen_ms;
+	int rc = take(cl, rk, a, err, sizeof err);
+	if (rc) {
+		log_warn("changelog follower: no takeover", "err=\"%s\"", err);
+		s->seen_ms = clock_mono_ms(); /* another takeover, or the cluster: wait again */
+		return false;
+	}
+	rc = cl->sink.promote(cl->sink.ctx);
+	if (rc)
+		log_error("changelog: active, but the writer did not get ready", "err=\"%s\"",
+		          err_str(rc));
+	uint64_t ms = clock_mono_ms() - silent_since;
+	if (cl->takeover_ms)
+		metric_set(cl->takeover_ms, (int64_t)ms);
+	log_info("changelog: took over", "since_last_record_ms=%" PRIu64, ms);
+	return true;
+}
+
+static void *follow_loop(void *arg)
+{
+	changelog *cl = arg;
+	char err[256];
+	applier a;
+	if (applier_init(&a, &cl->o, cl->db, &cl->sink)) {
+		log_error("changelog follower: the store's position is unreadable", "%s", "");
+		return NULL;
+	}
+	rd_kafka_t *rk = changelog_consumer(&cl->o, err, sizeof err);
+	if (!rk) {
+		log_error("changelog follower: no consumer", "err=\"%s\"", err);
+		applier_free(&a);
+		return NULL;
+	}
+	uint64_t now = clock_mono_ms(), records = 0, voided = 0;
+	follow_state s = {.seen_ms = now, .hi = INT64_MAX};
+	bool assigned = follow_assign(rk, &cl->o, a.next) == 0, ok = true;
+	while (ok && !atomic_load(&cl->follow_stop)) {
+		if (!assigned)
+			assigned = follow_assign(rk, &cl->o, a.next) == 0;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, CHANGELOG_POLL_MS);
+		if (m) {
+			ok = follow_message(&a, m, &s);
+			rd_kafka_message_destroy(m);
+		}
+		count_replay(cl, &a, &records, &voided);
+		now = clock_mono_ms();
+		follow_reach(cl, rk, &s, now);
+		if (ok && follow_silent(cl, &s, &a, now)) {
+			(void)rd_kafka_assign(rk, NULL);
+			if (follow_take(cl, rk, &a, &s))
+				break;
+			assigned = false;
+		}
+	}
+	count_replay(cl, &a, &records, &voided);
+	applier_free(&a);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return NULL;
+}
+
+int changelog_follow(changelog *cl, store *db, const changelog_sink *sink)
+{
+	cl->db = db;
+	cl->sink = *sink;
+	if (pthread_create(&cl->follower, NULL, follow_loop, cl))
+		return ERR_IO;
+	cl->following = true;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* changelog_int.h - what changelog.c (appending, the order check,
+ * beats) and changelog_follow.c (replay, following, taking over) share.
+ * Private to edge/changelog/.
+ */
+#ifndef EDGE_CHANGELOG_INT_H
+#define EDGE_CHANGELOG_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "edge/changelog/changelog.h"
+
+#define CHANGELOG_POLL_MS 100
+#define CHANGELOG_IDLE_MAX 50 /* polls with nothing new before a read gives up */
+
+struct changelog {
+	changelog_opts o;
+	char *topic, *edge_id, *instance;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	pthread_mutex_t mu; /* produce order */
+	pthread_t poller;
+	bool polling;
+	_Atomic bool stop;
+	_Atomic uint64_t last_produce_ms; /* monotonic: when this instance last produced */
+
+	/* The order check, on the polling thread; set by a takeover. */
+	pthread_mutex_t vmu;
+	bool active;      /* took over, not fenced */
+	uint64_t epoch;   /* the epoch taken over with */
+	int64_t next_off; /* the offset after this instance's last checked record */
+	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */
+	_Atomic bool is_active, is_fenced;
+	_Atomic uint64_t epoch_pub;
+
+	/* The follower (changelog_follow.c). */
+	pthread_t follower;
+	bool following;
+	_Atomic bool follow_stop;
+	store *db;
+	changelog_sink sink;
+
+	metric *appends, *failures, *bytes, *latency;
+	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
+};
+
+/* A consumer of the changelog's cluster (no group: partitions are
+ * assigned). NULL with the reason in err. */
+rd_kafka_t *changelog_consumer(const changelog_opts *o, char *err, size_t errlen);
+
+/* Calls fn for each record of the edge's partition in [from, until),
+ * read with rk; a record that fn refuses (nonzero) ends the read with
+ * that value. 0, fn's value, ERR_KAFKA (with the reason in err) or
+ * ERR_TIMEOUT (the read stalled). */
+typedef int (*changelog_record_fn)(void *ctx, const rd_kafka_message_t *m);
+int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
+                   changelog_record_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Produces rec as this instance's and waits for its report: 0 with the
+ * offset, or ERR_TIMEOUT/ERR_KAFKA/ERR_FENCED (the order check's). */
+int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
+
+/* After a won takeover at offset at: active, appends checked from at + 1. */
+void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at);
+
+#endif

@@ -1,0 +1,250 @@
+/* itest_takeover.c - two instances of one edge on the region's changelog
+ * (the embedded broker's likes.changelog), with the real binaries: the
+ * active one killed at each step of a group commit, a seal, a send and a
+ * confirmation (as itest_crash kills a lone edge), its standby takes over
+ * from the log alone (it never reads the active's disk), and no
+ * acknowledged op is lost or applied twice at central; and an active
+ * paused past the takeover, then resumed, acknowledges nothing more and
+ * exits fenced.
+ *
+ * The kill points hold the rules the changelog rests on: an op answered
+ * before its copy was in the log would be missing at the standby (an
+ * acknowledged view counted 0), and a batch sent to central before its
+ * seal was in the log would be sealed again, differently, under the same
+ * sequence by the standby (a view counted 0 or 2).
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tests/support/stack.h"
+
+#define NPARTS 4
+#define PER_REQ 6
+#define MAX_REQS 40
+#define ACTIVE 0 /* slot of the instance that takes over first */
+#define STANDBY 1
+
+TestSuite(takeover, .fini = stack_down, .timeout = 150);
+
+/* One /v1/ops request of PER_REQ views on items "reel:<req>x<k>" to
+ * slot's instance; the status, or -1 when nothing answered. */
+static int views(int slot, int req)
+{
+	char body[1024], opts[1200], out[8192];
+	size_t n = (size_t)snprintf(body, sizeof body, "{\"ops\":[");
+	for (int k = 0; k < PER_REQ; k++)
+		n += (size_t)snprintf(
+		    body + n, sizeof body - n,
+		    "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
+		    k ? "," : "", req, k);
+	snprintf(body + n, sizeof body - n, "]}");
+	snprintf(opts, sizeof opts,
+	         "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
+	         "application/json' -d '%s'",
+	         body);
+	int code = proc_curl(out, sizeof out, opts, S.edge_port[slot], "/v1/ops");
+	if (code == 200 && strstr(out, "\"status\":503"))
+		return 503; /* refused op by op (a standby refuses them all) */
+	return code;
+}
+
+/* Central's views count of reel:<req>x<k>, or -1. */
+static long long central_views(int req, int k)
+{
+	char out[2048], path[96];
+	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
+	if (proc_curl(out, sizeof out, "", S.ops_port, path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+/* slot's count of reel:<req>x<k>, or -1. */
+static long long edge_views(int slot, int req, int k)
+{
+	char out[2048], path[96];
+	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
+	if (proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot], path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+/* Waits until central shows every view of request req counted want
+ * times (want < 0: the same number, 0 or 1, for all); returns it. */
+static long long wait_counted(int req, long long want, unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	for (;;) {
+		long long first = central_views(req, 0);
+		bool done = want >= 0 ? first == want : first == 0 || first == 1;
+		for (int k = 1; k < PER_REQ && done; k++) {
+			long long c = central_views(req, k);
+			done = want >= 0 ? c == want : c == first;
+		}
+		if (done)
+			return first;
+		cr_assert_lt(clock_mono_ms(), deadline,
+		             "request %d: central shows reel:%dx0 at %lld, want %lld; standby "
+		             "log:\n%s",
+		             req, req, first, want, stack_tail("edge1.log"));
+		proc_sleep_ms(100);
+	}
+}
+
+/* Waits until slot's instance takes writes (its /readyz: the writer
+ * check passes); the milliseconds it took. */
+static uint64_t wait_writer(int slot, unsigned ms)
+{
+	uint64_t t0 = clock_mono_ms();
+	char out[2048];
+	for (;;) {
+		int code = proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot],
+		                     "/readyz");
+		if (code == 200)
+			return clock_mono_ms() - t0;
+		char log[32];
+		snprintf(log, sizeof log, "edge%d.log", slot);
+		cr_assert_lt(clock_mono_ms() - t0, ms,
+		             "slot %d never took writes (/readyz %d: %s); its log:\n%s", slot, code,
+		             out, stack_tail(log));
+		proc_sleep_ms(50);
+	}
+}
+
+/* The stack: central, the edge's first instance (slot 0, active once it
+ * takes the empty log over) and its second (slot 1, standby). */
+static void pair_up(void)
+{
+	S.changelog = true;
+	S.changelog_keys = "beat_ms = 100\ntakeover_ms = 500\n";
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	S.edge_extra = "[store]\ncommit_thread = false\n";
+	stack_up(1, NPARTS, 100);
+	wait_writer(ACTIVE, 20000);
+	stack_write_twin(STANDBY, 0);
+}
+
+/* The active killed at point (a failpoint spec): every op it answered
+ * counts once at central, and the standby, taking over, shows each once. */
+static void kill_at(const char *point)
+{
+	cr_assert_eq(setenv("LIKES_FAILPOINT", point, 1), 0);
+	pair_up();
+	cr_assert_eq(unsetenv("LIKES_FAILPOINT"), 0);
+	/* The standby starts without the failpoint (stack_start_edge runs
+	 * the binary with this process's environment). */
+	stack_start_edge(STANDBY);
+	cr_assert_eq(views(STANDBY, 1000), 503, "a standby takes no write");
+
+	int acked = 0, code = 0;
+	while (acked < MAX_REQS && (code = views(ACTIVE, acked)) == 200) {
+		acked++;
+		proc_sleep_ms(20); /* seals, sends and snapshots in between */
+	}
+	cr_assert_lt(acked, MAX_REQS, "%s never fired; active log:\n%s", point,
+	             stack_tail("edge0.log"));
+	int status = 0;
+	cr_assert_eq(waitpid(S.edge_pid[ACTIVE], &status, 0), S.edge_pid[ACTIVE]);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	          "the active ended otherwise (status %d); its log:\n%s", status,
+	          stack_tail("edge0.log"));
+	S.edge_pid[ACTIVE] = 0;
+
+	uint64_t ms = wait_writer(STANDBY, 20000);
+	int cut = acked; /* the request the kill cut off */
+	cr_assert_eq(views(STANDBY, cut + 1), 200, "the standby takes writes once active");
+	for (int r = 0; r < acked; r++)
+		wait_counted(r, 1, 30000);
+	wait_counted(cut + 1, 1, 30000);
+	long long c = wait_counted(cut, -1, 30000);
+	for (int r = 0; r < acked; r++)
+		for (int k = 0; k < PER_REQ; k++)
+			cr_assert_eq(edge_views(STANDBY, r, k), 1, "the new active shows reel:%dx%d",
+			             r, k);
+	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times, the "
+	            "standby took writes %llu ms after the kill was seen",
+	            point, acked, c, (unsigned long long)ms);
+}
+
+Test(takeover, before_a_group_is_copied)
+{
+	kill_at("group.staged:3");
+}
+
+Test(takeover, after_a_group_is_written_before_its_answers)
+{
+	kill_at("group.written:3");
+}
+
+Test(takeover, before_a_seal_is_copied)
+{
+	kill_at("seal.encoded:4");
+}
+
+Test(takeover, after_a_seal_is_written_before_it_is_sent)
+{
+	kill_at("seal.written:4");
+}
+
+Test(takeover, after_a_batch_is_queued_to_kafka)
+{
+	kill_at("batch.queued:4");
+}
+
+Test(takeover, after_kafka_took_a_batch)
+{
+	kill_at("batch.delivered:4");
+}
+
+Test(takeover, after_a_snapshot_deleted_applied_batches)
+{
+	kill_at("confirm.written:2");
+}
+
+Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
+{
+	pair_up();
+	stack_start_edge(STANDBY);
+	int acked = 0;
+	for (; acked < 5; acked++)
+		cr_assert_eq(views(ACTIVE, acked), 200);
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGSTOP), 0);
+	wait_writer(STANDBY, 20000);
+	for (int r = 100; r < 105; r++)
+		cr_assert_eq(views(STANDBY, r), 200);
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGCONT), 0);
+	/* Resumed: whatever it is asked, it answers no write. */
+	int refused = 0;
+	for (int r = 200; r < 205; r++) {
+		int code = views(ACTIVE, r);
+		cr_assert(code != 200, "the former active acknowledged request %d", r);
+		refused++;
+	}
+	int status = 0;
+	uint64_t t0 = clock_mono_ms();
+	while (waitpid(S.edge_pid[ACTIVE], &status, WNOHANG) == 0) {
+		cr_assert_lt(clock_mono_ms() - t0, 10000, "the fenced instance did not exit; log:\n%s",
+		             stack_tail("edge0.log"));
+		proc_sleep_ms(20);
+	}
+	S.edge_pid[ACTIVE] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 4,
+	          "the fenced instance exits with status 4 (got %d); log:\n%s", status,
+	          stack_tail("edge0.log"));
+	cr_assert(stack_file_has("edge0.log", "fenced"));
+	for (int r = 0; r < acked; r++)
+		wait_counted(r, 1, 30000);
+	for (int r = 100; r < 105; r++)
+		wait_counted(r, 1, 30000);
+	/* The refused ones never count: give central a few snapshots. */
+	proc_sleep_ms(1500);
+	for (int r = 200; r < 200 + refused; r++)
+		for (int k = 0; k < PER_REQ; k++) {
+			long long c = central_views(r, k);
+			cr_assert(c == 0 || c == -1, "refused reel:%dx%d counts %lld at central", r, k,
+			          c);
+		}
+}
