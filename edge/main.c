@@ -510,9 +510,9 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 		return rc;
 	log_info("changelog restored",
 	         "topic=%s partition=%d records=%" PRIu64 " voided=%" PRIu64 " from=%" PRId64
-	         " to=%" PRId64 " missing=%" PRId64 " ms=%" PRIu64,
+	         " to=%" PRId64 " missing=%" PRId64 " behind=%" PRId64 " ms=%" PRIu64,
 	         co.topic, (int)co.partition, r.records, r.voided, r.from, r.to, r.missing,
-	         clock_mono_ms() - t0);
+	         r.behind, clock_mono_ms() - t0);
 	e->clog = changelog_new(&co, err, errlen);
 	return e->clog ? 0 : ERR_KAFKA;
 }

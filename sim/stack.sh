@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # stack.sh - the local stack for `make run`: embedded Kafka, central and
 # three edges (mumbai, virginia, singapore) from configs/local/, all data
-# under run/. Ctrl-C (or SIGTERM) stops exactly the processes it started.
+# under run/. Mumbai runs as a deployment would: two instances of its
+# edge (mumbai-a on 8081, mumbai-b on 8084), one active and one standby,
+# on a regional Kafka of its own (a second embedded broker) that holds
+# the edge's changelog. Ctrl-C (or SIGTERM) stops exactly the processes
+# it started.
 #
 # The stores in run/ are kept from one run to the next; the embedded
-# broker is not (it lives in memory). Central starts a new epoch of its
-# input and the edges load their replicas again from central's
-# checkpoint, so counts carry over exactly. `rm -rf run` starts afresh.
+# brokers are not (they live in memory). Central starts a new epoch of
+# its input and the edges load their replicas again from central's
+# checkpoint, so counts carry over exactly. Mumbai's two stores start
+# empty each time: the changelog they follow is gone with its broker.
+# `rm -rf run` starts afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,18 +57,26 @@ wait_for() { # what, seconds, test command...
 	done
 }
 
-rm -f "$RUN/kafka.bootstrap"
+rm -f "$RUN/kafka.bootstrap" "$RUN/regional-mumbai.bootstrap"
+rm -rf "$RUN/edge-mumbai" "$RUN/edge-mumbai-b"
 start broker build/sim broker --bootstrap-file "$RUN/kafka.bootstrap"
+start regional-mumbai build/sim broker --bootstrap-file "$RUN/regional-mumbai.bootstrap" \
+	--topic likes.changelog:1
 wait_for "the embedded Kafka" 20 test -s "$RUN/kafka.bootstrap"
+wait_for "mumbai's regional Kafka" 20 test -s "$RUN/regional-mumbai.bootstrap"
 start central build/central -c configs/local/central.ini
-for region in mumbai virginia singapore; do
-	start "edge-$region" build/edge -c "configs/local/edge-$region.ini"
+for edge in mumbai mumbai-b virginia singapore; do
+	start "edge-$edge" build/edge -c "configs/local/edge-$edge.ini"
 done
+ready() { # port
+	curl -sf --http2-prior-knowledge "http://127.0.0.1:$1/readyz"
+}
 # Ready: each edge has its replica of counts (loaded from central's
-# checkpoint after a restart or on an empty store) and fresh snapshots.
-for port in 8081 8082 8083; do
-	wait_for "the edge on port $port to be ready" 60 \
-		curl -sf --http2-prior-knowledge "http://127.0.0.1:$port/readyz"
+# checkpoint after a restart or on an empty store) and fresh snapshots;
+# one of mumbai's instances has taken its changelog over.
+wait_for "mumbai's active edge" 60 bash -c "$(declare -f ready); ready 8081 || ready 8084"
+for port in 8082 8083; do
+	wait_for "the edge on port $port to be ready" 60 ready "$port"
 done
 
 cat <<MSG
@@ -70,7 +84,9 @@ cat <<MSG
 The local stack is up (logs in $RUN/; counts from earlier runs kept):
   Kafka (embedded mock, 3 brokers)  $(cat "$RUN/kafka.bootstrap")
   central ops API                   http://127.0.0.1:9090
-  edge mumbai                       http://127.0.0.1:8081  (h2c and HTTP/1.1)
+  edge mumbai, instance a           http://127.0.0.1:8081  (h2c and HTTP/1.1)
+  edge mumbai, instance b           http://127.0.0.1:8084  (the standby, or the active)
+  mumbai's regional Kafka           $(cat "$RUN/regional-mumbai.bootstrap")
   edge virginia                     http://127.0.0.1:8082  (h2c and HTTP/1.1)
   edge singapore                    http://127.0.0.1:8083  (h2c and HTTP/1.1)
 
@@ -95,18 +111,36 @@ The demo feed (the JavaScript client in client/, optimistic likes sent
 in batches) in a browser:
   http://127.0.0.1:8081/demo/?user=alice
 
+Mumbai's standby: one of 8081 and 8084 takes writes, the other answers
+reads and refuses writes (503 not_active) while it follows the changelog.
+Which is which, and the takeover when the active goes:
+  curl -s --http2-prior-knowledge http://127.0.0.1:8084/readyz
+  kill \$(pgrep -f edge-mumbai.ini)     # if 8081 is the active: 8084 takes over in ~2 s
+
 Every route, with examples: docs/api.md
 
 Press Ctrl-C to stop everything.
 MSG
 
-# Wait until Ctrl-C, or until one of the processes dies.
+# Wait until Ctrl-C, or until one of the processes dies. Either of
+# mumbai's instances may go (its pair takes over): that is said once.
+declare -A told
 while true; do
 	for i in "${!pids[@]}"; do
-		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+		kill -0 "${pids[$i]}" 2>/dev/null && continue
+		case ${names[$i]} in
+		edge-mumbai | edge-mumbai-b)
+			if [[ -z ${told[$i]:-} ]]; then
+				told[$i]=1
+				echo "${names[$i]} exited; its pair takes mumbai's writes. Start it again" \
+					"as the standby: build/edge -c configs/local/${names[$i]}.ini" >&2
+			fi
+			;;
+		*)
 			echo "${names[$i]} exited; see $RUN/${names[$i]}.log" >&2
 			exit 1
-		fi
+			;;
+		esac
 	done
 	sleep 1
 done

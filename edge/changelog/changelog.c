@@ -342,6 +342,8 @@ uint64_t changelog_epoch(const changelog *cl)
 
 static void metrics_make(changelog *cl, metrics *reg)
 {
+	char edge[96]; /* the edge, which its instances share: alerts sum by it */
+	snprintf(edge, sizeof edge, "edge=\"%s\"", cl->edge_id);
 	cl->appends =
 	    metrics_counter(reg, "changelog_appends_total",
 	                    "Store writes appended to the changelog and acknowledged.", NULL);
@@ -361,7 +363,7 @@ static void metrics_make(changelog *cl, metrics *reg)
 	cl->g_active = metrics_gauge(reg, "changelog_active",
 	                             "1 while this instance is the edge's active one (it took over "
 	                             "the changelog and was not fenced), else 0.",
-	                             NULL);
+	                             edge);
 	cl->g_epoch = metrics_gauge(reg, "changelog_epoch",
 	                            "The epoch this instance took the changelog over with.", NULL);
 	cl->takeovers =
@@ -417,6 +419,8 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	cl->next_off = -1;
 	if (o->reg)
 		metrics_make(cl, o->reg);
+	if (cl->g_active)
+		metric_set(cl->g_active, 0);
 	cl->rk = bus_client_new(BUS_PRODUCER, conf, err, errlen);
 	if (!cl->rk) {
 		changelog_free(cl);

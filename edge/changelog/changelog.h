@@ -153,6 +153,11 @@ typedef struct changelog_restored {
 	 * (retention, or the embedded cluster's cap) before this store read
 	 * them, and what they held is not here. */
 	int64_t missing;
+	/* The log ended before the store's position (it lost records this
+	 * store holds: recreated, or rebuilt empty): by this many. The
+	 * position and epoch start again at the log's end; what the store
+	 * holds past it is not in the log. */
+	int64_t behind;
 } changelog_restored;
 
 /* Applies to db each record of the log from the position db holds (the

@@ -23,8 +23,8 @@
 #include "clock.h"
 #include "log.h"
 
-#define REACH_EVERY_MS 250  /* the follower asks for the log's end this often */
-#define REACH_LOST_MS 1000  /* no answer for this long: the cluster is out of reach */
+#define REACH_EVERY_MS 250 /* the follower asks for the log's end this often */
+#define REACH_LOST_MS 1000 /* no answer for this long: the cluster is out of reach */
 #define REACH_TIMEOUT_MS 500
 
 /* One replay's state. */
@@ -59,8 +59,7 @@ static int read_u64_key(store *db, const char *k, int64_t *out)
 	return rc;
 }
 
-static int applier_init(applier *a, const changelog_opts *o, store *db,
-                        const changelog_sink *sink)
+static int applier_init(applier *a, const changelog_opts *o, store *db, const changelog_sink *sink)
 {
 	memset(a, 0, sizeof *a);
 	a->o = o;
@@ -114,8 +113,8 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		store_batch_clear(a->wb);
 		put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
 		write = true;
-		log_info("changelog taken over", "topic=%s partition=%d offset=%" PRId64
-		         " epoch=%" PRIu64 " by=%.*s",
+		log_info("changelog taken over",
+		         "topic=%s partition=%d offset=%" PRId64 " epoch=%" PRIu64 " by=%.*s",
 		         a->o->topic, (int)a->o->partition, m->offset, h.epoch,
 		         (int)(h.instance_len < 128 ? h.instance_len : 128), h.instance);
 	} else if (h.kind == CHANGELOG_DATA && h.epoch >= a->epoch) {
@@ -184,7 +183,8 @@ int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_
 	}
 	(void)rd_kafka_assign(rk, NULL);
 	if (rc == 0 && at < until) {
-		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, at, until);
+		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, at,
+		         until);
 		rc = ERR_TIMEOUT;
 	}
 	return rc;
@@ -224,6 +224,30 @@ static int replay(applier *a, rd_kafka_t *rk, int64_t lo, int64_t until, int64_t
 	return rc;
 }
 
+/* The log ends before the store's position: it lost records this store
+ * holds (a topic recreated, a cluster rebuilt empty, an unclean leader
+ * election). The store keeps what it holds, but its position and epoch
+ * start again with the log, whose records from here on count. */
+static int log_behind(applier *a, int64_t hi, changelog_restored *out, char *err, size_t errlen)
+{
+	log_error("changelog ends before this store's position: the log lost records; "
+	          "following it from its end",
+	          "topic=%s partition=%d position=%" PRId64 " log_end=%" PRId64 " epoch=%" PRIu64,
+	          a->o->topic, (int)a->o->partition, a->next, hi, a->epoch);
+	out->behind = a->next - hi;
+	store_batch_clear(a->wb);
+	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)hi);
+	put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, 0);
+	int rc = store_write(a->db, a->wb);
+	if (rc) {
+		snprintf(err, errlen, "changelog: resetting the store's position: %s", err_str(rc));
+		return rc;
+	}
+	a->next = hi;
+	a->epoch = 0;
+	return 0;
+}
+
 int changelog_restore(const changelog_opts *o, store *db, changelog_restored *out, char *err,
                       size_t errlen)
 {
@@ -242,6 +266,8 @@ int changelog_restore(const changelog_opts *o, store *db, changelog_restored *ou
 	}
 	int64_t lo = 0, hi = 0, start = a.next;
 	rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
+	if (rc == 0 && a.next > hi)
+		rc = log_behind(&a, hi, out, err, errlen);
 	if (rc == 0)
 		rc = replay(&a, rk, lo, hi, &out->missing, err, errlen);
 	out->from = start + out->missing;
@@ -287,14 +313,16 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t err
 		return rc;
 	if (a->taken_at != at || a->epoch != epoch) {
 		snprintf(err, errlen,
-		         "changelog: another instance took over first (epoch %" PRIu64 ")", a->epoch);
+		         "changelog: another instance took over first (epoch %" PRIu64 ")",
+		         a->epoch);
 		return ERR_FENCED;
 	}
 	changelog_set_active(cl, epoch, at);
 	if (cl->takeovers)
 		metric_add(cl->takeovers, 1);
 	log_info("changelog: this instance is active",
-	         "topic=%s partition=%d epoch=%" PRIu64 " offset=%" PRId64 " instance=%s ms=%" PRIu64,
+	         "topic=%s partition=%d epoch=%" PRIu64 " offset=%" PRId64
+	         " instance=%s ms=%" PRIu64,
 	         cl->topic, (int)cl->o.partition, epoch, at, cl->instance, clock_mono_ms() - t0);
 	return 0;
 }

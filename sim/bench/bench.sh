@@ -142,6 +142,7 @@ declare -A NOTE   # key -> what the table says of a figure with no target
 declare -A RATE   # raw rates, req/s
 declare -A LAT    # latency figures, ms
 declare -A GROUP  # durability runs: likes per group commit
+declare -A RECPL  # the replicated run: changelog records per like
 declare -A CONV   # convergence run: probe figures and settings
 declare -A PG     # PostgreSQL runs: transactions and the final sums
 declare -A MEM    # build/bench/mem.kv, the last make bench-mem: key -> value
@@ -830,6 +831,48 @@ bench_sync() {
 	R[edge_like_sync_vs_nosync]=$(div "${RATE[like_sync_true]}" "${RATE[like_sync_false]}")
 }
 
+# Replication's price (the changelog): the edge restarted on its store
+# with store.sync off and a [changelog] on a regional cluster of its own
+# (a second embedded broker, librdkafka's mock on loopback, at the
+# default priority on the load's CPU: every like's answer waits for its
+# acknowledgement), a like run and a paced run at the fsync peak's half
+# as bench_sync makes. The edge starts as a follower of an empty log and
+# takes it over before the runs (takeover_ms 400). Changelog records per
+# like: the records its appends made during the like run (group commits
+# and seals, not likes).
+bench_replicated() {
+	local a0 a1 likes=$((ITEMS * CONNS)) saved=${BENCH_EDGE_INI:-}
+	echo "changelog: a like run with every write copied to a regional cluster first" \
+		"(edge on CPU $SERVER_CPU, the regional broker on CPU $LOAD_CPU)"
+	start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
+		--topic likes.changelog:1
+	local rpid=$LAST_PID
+	wait_until "the regional broker" 20 test -s "$TMP/regional.bootstrap"
+	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
+	BENCH_EDGE_INI+="\npartition = 0\nbeat_ms = 100\ntakeover_ms = 400"
+	edge_start "edge-replicated" "$SERVER_CPU" "" "" false
+	BENCH_EDGE_INI=$saved
+	wait_until "the edge's takeover of its changelog" 20 edge_writer
+	a0=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	measure like_replicated "$likes" "$TMP/likes.txt" "rpu" 1 0
+	a1=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	RECPL[like_replicated]=""
+	if isnum "$a0" && isnum "$a1" && awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > a) }'; then
+		RECPL[like_replicated]=$(awk -v n="${RATE_OK[like_replicated]:-0}" -v a="$a0" \
+			-v b="$a1" 'BEGIN { printf "%.4f", (b - a) / n }')
+	fi
+	latency_run like_replicated_50 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" rplu 1
+	edge_start edge "$SERVER_CPU"
+	stop "$rpid"
+	R[edge_like_replicated_vs_like]=$(div "${RATE[like_replicated]:-}" "${RATE[like_sync_false]:-}")
+}
+
+# The edge's /readyz passes its writer check (it took its changelog over).
+edge_writer() {
+	curl -s --http2-prior-knowledge "http://127.0.0.1:$EDGE_PORT/readyz" |
+		grep -q '"writer":{"ok":true'
+}
+
 # `sim/bench/bench.sh sync`: the stack, one untimed like run so every item is
 # known, then bench_sync; a table and OUT/sync.json.
 # The stack of the partial runs (sync, reads), with every item of
@@ -878,12 +921,16 @@ main_sync() {
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	stack_with_likes
 	bench_sync
+	bench_replicated
 	stop_stack
 	{
 		printf '{\n  "date": %s,\n  "machine": %s,\n' "$(jstr "$DATE")" "$(jstr "$MACHINE")"
-		printf '  "edge_like_sync_vs_nosync": %s,\n  "rates_per_s": {\n' \
-			"$(jnum "${R[edge_like_sync_vs_nosync]}")"
-		jobject '    ' RATE like_cold like_sync_true like_sync_false
+		printf '  "edge_like_sync_vs_nosync": %s,\n' "$(jnum "${R[edge_like_sync_vs_nosync]}")"
+		printf '  "edge_like_replicated_vs_like": %s,\n' \
+			"$(jnum "${R[edge_like_replicated_vs_like]:-}")"
+		printf '  "changelog_records_per_like": %s,\n  "rates_per_s": {\n' \
+			"$(jnum "${RECPL[like_replicated]:-}")"
+		jobject '    ' RATE like_cold like_sync_true like_sync_false like_replicated
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like_sync_true like_sync_false
 		printf '\n  },\n  "likes_per_group": {\n'
@@ -892,7 +939,9 @@ main_sync() {
 		jobject '    ' LAT like_sync_true_50.target like_sync_true_50.rate \
 			like_sync_true_50.p50 like_sync_true_50.p99 like_sync_true_50.p999 \
 			like_sync_false_50.target like_sync_false_50.rate like_sync_false_50.p50 \
-			like_sync_false_50.p99 like_sync_false_50.p999
+			like_sync_false_50.p99 like_sync_false_50.p999 like_replicated_50.target \
+			like_replicated_50.rate like_replicated_50.p50 like_replicated_50.p99 \
+			like_replicated_50.p999
 		printf '\n  },\n  "warnings": '
 		jwarnings
 		printf '\n}\n'
@@ -954,6 +1003,14 @@ print_sync() {
 		"$(div "${CORE[like_sync_true]:-}" "${CORE[like_sync_false]:-}")"
 	echo "likes per group commit: fsync on ${GROUP[like_sync_true]:-null}," \
 		"off ${GROUP[like_sync_false]:-null} (${DEPTH} streams x $CONNS connections in flight)"
+	if [[ -n ${RATE[like_replicated]:-} ]]; then
+		printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' "false+changelog" \
+			"${RATE[like_replicated]:-}" "${LAT[like_replicated_50.rate]:-}" \
+			"${LAT[like_replicated_50.p50]:-}" "${LAT[like_replicated_50.p99]:-}" \
+			"${LAT[like_replicated_50.p999]:-}"
+		echo "changelog on / off, like rate: ${R[edge_like_replicated_vs_like]:-null};" \
+			"changelog records per like: ${RECPL[like_replicated]:-null}"
+	fi
 }
 
 # Reads beside writes: GETs paced at half the GET peak with nothing else
@@ -1450,6 +1507,9 @@ compute() {
 	# Issue 20's names: the durable like is the like with store.sync = true.
 	R[edge_like_durable_vs_like]=$(div "${RATE[like_sync_true]:-}" "${RATE[like_sync_false]:-}")
 	R[edge_like_durable_vs_redis_aof]=$(div "${RATE[like_sync_true]:-}" "${RATE[redis_aof]:-}")
+	R[edge_like_replicated_vs_redis_aof]=$(div "${RATE[like_replicated]:-}" "${RATE[redis_aof]:-}")
+	R[changelog_records_per_like]=${RECPL[like_replicated]:-}
+	R[p99_like_replicated_ms_at_half_durable_peak]=${LAT[like_replicated_50.p99]:-}
 	# The same ratios per server CPU second (CORE): cost without waiting.
 	R[edge_like_vs_bare_per_core]=$(div "${CORE[like]:-}" "${CORE[bare_post]:-}")
 	R[edge_like_vs_redis_per_core]=$(div "${CORE[like]:-}" "${CORE[redis]:-}")
@@ -1578,6 +1638,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	p99_like_ms_at_80pct p99_get_ms_at_80pct convergence_p50_ms convergence_p99_ms
 	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get
 	edge_like_sync_vs_nosync edge_like_durable_vs_like edge_like_durable_vs_redis_aof
+	edge_like_replicated_vs_like edge_like_replicated_vs_redis_aof changelog_records_per_like
+	p99_like_replicated_ms_at_half_durable_peak
 	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
 	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
 	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
@@ -1616,7 +1678,7 @@ write_json() {
 		printf '\n  },\n  "rates_per_s": {\n'
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
-			like_sync_false
+			like_sync_false like_replicated
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof like_sync_true like_sync_false
@@ -1709,6 +1771,10 @@ print_table() {
 	row "GET rate, 2 workers / 1 (CPUs shared)" edge_workers2_vs_1_get "" ""
 	row "durable like / like (store.sync on/off)" edge_like_durable_vs_like ">=" 0.85
 	row "durable like / Redis (AOF everysec)" edge_like_durable_vs_redis_aof ">=" 1.0
+	row "replicated like / like (changelog on/off)" edge_like_replicated_vs_like ">=" 0.85
+	row "replicated like / Redis (AOF everysec)" edge_like_replicated_vs_redis_aof ">=" 1.0
+	row "changelog records per like" changelog_records_per_like "" ""
+	row "replicated like p99 ms, durable half-peak" p99_like_replicated_ms_at_half_durable_peak "" ""
 	row "GET p99 with likes / alone, sync off" get_p99_mixed_vs_alone "<=" 1.5
 	row "GET p99 with likes / alone, sync on" get_p99_mixed_vs_alone_sync "<=" 1.5
 	row "serial fraction, like run" serial_fraction_like "" ""
@@ -1791,6 +1857,7 @@ main() {
 	bench_edge
 	bench_workers
 	bench_sync
+	bench_replicated
 	bench_mixed
 	bench_converge
 	stop_stack

@@ -70,7 +70,7 @@ export class Stack {
 			'-s', `central.ops_listen=127.0.0.1:${this.opsPort}`,
 			'-s', `bus.bootstrap_file=${bootstrap}`]);
 		this.edgePort = await freePort();
-		this.#start('edge', ['build/edge', '-c', 'configs/local/edge-mumbai.ini',
+		this.#start('edge', ['build/edge', '-c', 'configs/local/edge-virginia.ini',
 			'-s', `edge.data_dir=${this.dir}/edge`,
 			'-s', `http.listen=127.0.0.1:${this.edgePort}`,
 			'-s', `central.ops=127.0.0.1:${this.opsPort}`,

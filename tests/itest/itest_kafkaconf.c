@@ -77,7 +77,7 @@ Test(kafkaconf_itest, the_shipped_local_configs_give_no_client_a_property_it_ign
 	snprintf(edata, sizeof edata, "edge.data_dir=%s/edge", S.dir);
 	snprintf(listen, sizeof listen, "http.listen=127.0.0.1:%d", S.edge_port[0]);
 	snprintf(cops, sizeof cops, "central.ops=127.0.0.1:%d", S.ops_port);
-	char *eargv[] = {"build/edge", "-c",  "configs/local/edge-mumbai.ini",
+	char *eargv[] = {"build/edge", "-c",  "configs/local/edge-virginia.ini",
 	                 "-s",         edata, "-s",
 	                 listen,       "-s",  cops,
 	                 "-s",         bs,    NULL};

@@ -162,8 +162,8 @@ static void kill_at(const char *point)
 	long long c = wait_counted(cut, -1, 30000);
 	for (int r = 0; r < acked; r++)
 		for (int k = 0; k < PER_REQ; k++)
-			cr_assert_eq(edge_views(STANDBY, r, k), 1, "the new active shows reel:%dx%d",
-			             r, k);
+			cr_assert_eq(edge_views(STANDBY, r, k), 1,
+			             "the new active shows reel:%dx%d", r, k);
 	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times, the "
 	            "standby took writes %llu ms after the kill was seen",
 	            point, acked, c, (unsigned long long)ms);
@@ -226,8 +226,8 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 	int status = 0;
 	uint64_t t0 = clock_mono_ms();
 	while (waitpid(S.edge_pid[ACTIVE], &status, WNOHANG) == 0) {
-		cr_assert_lt(clock_mono_ms() - t0, 10000, "the fenced instance did not exit; log:\n%s",
-		             stack_tail("edge0.log"));
+		cr_assert_lt(clock_mono_ms() - t0, 10000,
+		             "the fenced instance did not exit; log:\n%s", stack_tail("edge0.log"));
 		proc_sleep_ms(20);
 	}
 	S.edge_pid[ACTIVE] = 0;
@@ -244,7 +244,7 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 	for (int r = 200; r < 200 + refused; r++)
 		for (int k = 0; k < PER_REQ; k++) {
 			long long c = central_views(r, k);
-			cr_assert(c == 0 || c == -1, "refused reel:%dx%d counts %lld at central", r, k,
-			          c);
+			cr_assert(c == 0 || c == -1, "refused reel:%dx%d counts %lld at central", r,
+			          k, c);
 		}
 }

@@ -517,3 +517,32 @@ Test(changelog, the_first_instance_of_a_new_log_takes_it_over)
 	changelog_free(cl);
 	store_close(db);
 }
+
+Test(changelog, a_store_ahead_of_a_recreated_log_starts_again_at_its_end)
+{
+	char err[256] = "";
+	store *db = one_write(&T.o, "ahead", "old");
+	/* The cluster is rebuilt empty: a new mock cluster. */
+	kafka_util_mock_free(&T.mc, &T.mrk);
+	T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
+	cr_assert_not_null(T.mc);
+	T.o.brokers = rd_kafka_mock_cluster_bootstraps(T.mc);
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, db, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_gt(r.behind, 0);
+	expect(db, "Mk1", "old"); /* kept */
+	/* The first instance takes the new log over at epoch 1, and its
+	 * records count (an epoch kept from the old log would void them). */
+	changelog *cl = active_on(&T.o, db);
+	cr_assert_eq(changelog_epoch(cl), 1);
+	store_batch *wb = sample("new", "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	changelog_free(cl);
+	store *fresh = open_named("fresh");
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.voided, 0);
+	expect(fresh, "Mk1", "new");
+	store_close(fresh);
+	store_close(db);
+}
