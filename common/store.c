@@ -26,6 +26,7 @@ struct store {
 	leveldb_filterpolicy_t *filter;
 	leveldb_readoptions_t *ropts;
 	leveldb_writeoptions_t *wopts;
+	leveldb_writeoptions_t *wopts_sync; /* a store_batch_sync batch's */
 	char *path;
 	log_limit write_errors;
 	_Atomic unsigned fail_writes;  /* store_fail_writes */
@@ -37,6 +38,7 @@ struct store {
 
 struct store_batch {
 	leveldb_writebatch_t *wb;
+	bool sync; /* store_batch_sync: this write fsyncs whatever the store's sync */
 };
 
 struct store_iter {
@@ -151,6 +153,8 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	db->ropts = leveldb_readoptions_create();
 	db->wopts = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(db->wopts, o->sync ? 1 : 0);
+	db->wopts_sync = leveldb_writeoptions_create();
+	leveldb_writeoptions_set_sync(db->wopts_sync, 1);
 	db->path = xstrdup(path);
 
 	char *lerr = NULL;
@@ -186,6 +190,7 @@ void store_close(store *db)
 		leveldb_close(db->ldb);
 	leveldb_readoptions_destroy(db->ropts);
 	leveldb_writeoptions_destroy(db->wopts);
+	leveldb_writeoptions_destroy(db->wopts_sync);
 	leveldb_options_destroy(db->opts);
 	if (db->cache)
 		leveldb_cache_destroy(db->cache);
@@ -287,6 +292,7 @@ store_batch *store_batch_new(void)
 {
 	store_batch *b = xmalloc(sizeof *b);
 	b->wb = leveldb_writebatch_create();
+	b->sync = false;
 	return b;
 }
 
@@ -310,6 +316,12 @@ void store_batch_iterate(const store_batch *b, void *ctx,
 void store_batch_clear(store_batch *b)
 {
 	leveldb_writebatch_clear(b->wb);
+	b->sync = false;
+}
+
+void store_batch_sync(store_batch *b)
+{
+	b->sync = true;
 }
 
 void store_batch_free(store_batch *b)
@@ -329,7 +341,7 @@ int store_write(store *db, store_batch *b)
 	if (f)
 		lerr = strdup("injected write failure");
 	else
-		leveldb_write(db->ldb, db->wopts, b->wb, &lerr);
+		leveldb_write(db->ldb, b->sync ? db->wopts_sync : db->wopts, b->wb, &lerr);
 	if (db->write_hook)
 		db->write_hook(db->write_hook_ctx);
 	if (lerr) {

@@ -181,6 +181,13 @@ static void check_readiness(edge *e, uint64_t now)
 		         " partitions complete, %" PRIu64 " counts loaded",
 		         complete, e->cfg.partitions, loaded);
 	}
+	if (e->clog && changelog_degraded(e->clog)) {
+		/* Still ready (it takes writes), but on one machine's disk. */
+		snprintf(r.writer.reason, sizeof r.writer.reason,
+		         "degraded: %" PRIu64 " writes held on this disk until the region's Kafka "
+		         "takes them",
+		         changelog_held(e->clog));
+	}
 	if (e->clog && ledger_following(e->lg)) {
 		r.writer.ok = false;
 		snprintf(r.writer.reason, sizeof r.writer.reason,
@@ -464,6 +471,12 @@ static int configure(edge *e, char *err, size_t errlen)
 	if (cfg->demo_dir[0] && !(e->demo = demo_site_load(cfg->demo_dir, err, errlen)))
 		return ERR_CONFIG;
 	e->tmpl.demo = e->demo;
+	if (strcmp(cfg->changelog_durability, "replicated") != 0 &&
+	    strcmp(cfg->changelog_durability, "local") != 0) {
+		snprintf(err, errlen, "changelog.durability: '%s' is not replicated or local",
+		         cfg->changelog_durability);
+		return ERR_CONFIG;
+	}
 	if (cfg->changelog_takeover_ms < 2 * cfg->changelog_beat_ms) {
 		snprintf(err, errlen,
 		         "changelog.takeover_ms (%" PRId64
@@ -501,6 +514,8 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 	    .timeout_ms = (int)cfg->changelog_timeout_ms,
 	    .beat_ms = (int)cfg->changelog_beat_ms,
 	    .takeover_ms = (int)cfg->changelog_takeover_ms,
+	    .durability = strcmp(cfg->changelog_durability, "local") == 0 ? CHANGELOG_LOCAL
+	                                                                  : CHANGELOG_REPLICATED,
 	    .reg = e->tm->reg,
 	};
 	uint64_t t0 = clock_mono_ms();

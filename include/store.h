@@ -68,7 +68,11 @@ void store_batch_del(store_batch *b, const void *k, size_t kn);
 void store_batch_iterate(const store_batch *b, void *ctx,
                          void (*put)(void *ctx, const char *k, size_t kn, const char *v, size_t vn),
                          void (*del)(void *ctx, const char *k, size_t kn));
+/* Empties b (and forgets store_batch_sync). */
 void store_batch_clear(store_batch *b);
+/* b's write reaches the disk (fsync) before store_write returns, whatever
+ * the store's own sync option says. */
+void store_batch_sync(store_batch *b);
 void store_batch_free(store_batch *b);
 /* Applies the batch atomically. 0 or ERR_IO. */
 int store_write(store *db, store_batch *b) WARN_UNUSED;

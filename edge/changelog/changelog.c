@@ -291,16 +291,193 @@ int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
 	return rc;
 }
 
-int changelog_append(changelog *cl, store_batch *wb)
+/* --- records held for the log (durability = local) ------------------------- */
+
+/* The store key of held record n. */
+static void held_key(unsigned char k[9], uint64_t n)
+{
+	k[0] = CHANGELOG_HELD_TAG;
+	store_put_u64(k + 1, n);
+}
+
+static void held_gauges(changelog *cl)
+{
+	if (!cl->g_held)
+		return;
+	metric_set(cl->g_held, (int64_t)atomic_load(&cl->held));
+	metric_set(cl->g_degraded, atomic_load(&cl->is_degraded) ? 1 : 0);
+}
+
+/* Under mu: rec held in wb, which is to be fsynced; the changelog is
+ * degraded from now until changelog_drain has appended it. */
+static void hold(changelog *cl, store_batch *wb, const sbuf *rec)
+{
+	unsigned char k[9];
+	held_key(k, cl->qnext++);
+	store_batch_put(wb, k, sizeof k, rec->p, rec->len);
+	store_batch_sync(wb);
+	if (!cl->degraded)
+		log_warn("changelog out of reach: writes held on this machine's disk until it "
+		         "takes them (durability = local)",
+		         "topic=%s partition=%d", cl->topic, (int)cl->o.partition);
+	cl->degraded = true;
+	atomic_store(&cl->is_degraded, true);
+	atomic_fetch_add(&cl->held, 1);
+	atomic_store(&cl->last_held_ms, clock_mono_ms());
+	held_gauges(cl);
+}
+
+int changelog_held_load(changelog *cl, store *db)
+{
+	uint64_t n = 0, last = 0;
+	const char *k, *v;
+	size_t kn, vn;
+	char tag[1] = {CHANGELOG_HELD_TAG};
+	store_iter *it = store_iter_new(db, tag, 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		if (kn == 9) {
+			n++;
+			last = store_get_u64((const unsigned char *)k + 1);
+		}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cl->mu);
+	cl->db = db;
+	cl->qnext = n ? last + 1 : 0;
+	cl->degraded = n > 0;
+	pthread_mutex_unlock(&cl->mu);
+	atomic_store(&cl->held, n);
+	atomic_store(&cl->is_degraded, n > 0);
+	held_gauges(cl);
+	if (n)
+		log_warn("changelog: records held on this disk from before; appending them first",
+		         "held=%" PRIu64, n);
+	return 0;
+}
+
+/* One held record (key k) appended and dropped from the store, with the
+ * position after it, in one fsynced write: a drop lost in a crash would
+ * append it again after newer records. */
+static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, size_t vn)
+{
+	sbuf rec = {.p = (char *)v, .len = vn};
+	int64_t offset = -1;
+	int rc = changelog_produce_wait(cl, &rec, &offset);
+	if (rc)
+		return rc;
+	store_batch *wb = store_batch_new();
+	store_batch_del(wb, k, kn);
+	position_put(wb, offset + 1);
+	store_batch_sync(wb);
+	rc = store_write(cl->db, wb);
+	store_batch_free(wb);
+	if (rc == 0) {
+		atomic_fetch_sub(&cl->held, 1);
+		if (cl->drained)
+			metric_add(cl->drained, 1);
+	}
+	return rc;
+}
+
+/* No record held any more: appends go to the log again. One held by an
+ * append whose store write then failed never lands; once none is found
+ * and the last was held longer ago than any write takes, it is given up. */
+static void drain_end(changelog *cl, bool found_none)
+{
+	pthread_mutex_lock(&cl->mu);
+	uint64_t left = atomic_load(&cl->held);
+	uint64_t quiet = clock_mono_ms() - atomic_load(&cl->last_held_ms);
+	if (found_none && left && quiet > (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS) {
+		atomic_store(&cl->held, 0);
+		left = 0;
+	}
+	if (!left && cl->degraded) {
+		cl->degraded = false;
+		atomic_store(&cl->is_degraded, false);
+		log_info("changelog caught up: writes go to it again", "topic=%s partition=%d",
+		         cl->topic, (int)cl->o.partition);
+	}
+	pthread_mutex_unlock(&cl->mu);
+	held_gauges(cl);
+}
+
+int changelog_drain(changelog *cl)
+{
+	if (!atomic_load(&cl->is_degraded) || !cl->db)
+		return 0;
+	char tag[1] = {CHANGELOG_HELD_TAG};
+	const char *k, *v;
+	size_t kn, vn;
+	int rc = 0;
+	bool none = true;
+	store_iter *it = store_iter_new(cl->db, tag, 1);
+	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
+		none = false;
+		rc = drain_one(cl, k, kn, v, vn);
+	}
+	int src = store_iter_status(it);
+	store_iter_free(it);
+	if (rc == ERR_FENCED) {
+		uint64_t lost = atomic_load(&cl->held);
+		log_error("changelog: another instance took over while writes were held here; "
+		          "they are void there",
+		          "held=%" PRIu64, lost);
+		if (cl->orphaned)
+			metric_add(cl->orphaned, lost);
+		return rc;
+	}
+	if (rc == 0 && src == 0)
+		drain_end(cl, none);
+	return rc ? rc : src;
+}
+
+bool changelog_degraded(const changelog *cl)
+{
+	return atomic_load(&cl->is_degraded);
+}
+
+uint64_t changelog_held(const changelog *cl)
+{
+	return atomic_load(&cl->held);
+}
+
+int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 {
 	if (!atomic_load(&cl->is_active))
 		return ERR_FENCED;
 	sbuf rec;
 	sbuf_init(&rec);
 	changelog_encode(wb, atomic_load(&cl->epoch_pub), &rec);
+	bool local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
+	if (atomic_load(&cl->is_degraded)) {
+		/* Records are held: this one goes after them, or not at all. */
+		int rc = ERR_TIMEOUT;
+		pthread_mutex_lock(&cl->mu);
+		if (cl->degraded && local) {
+			hold(cl, wb, &rec);
+			rc = 0;
+		}
+		bool still = cl->degraded;
+		pthread_mutex_unlock(&cl->mu);
+		if (still) {
+			sbuf_free(&rec);
+			return rc;
+		}
+	}
 	uint64_t t0 = clock_mono_ns();
 	int64_t offset = -1;
 	int rc = changelog_produce_wait(cl, &rec, &offset);
+	if ((rc == ERR_TIMEOUT || rc == ERR_KAFKA) && local) {
+		pthread_mutex_lock(&cl->mu);
+		hold(cl, wb, &rec);
+		pthread_mutex_unlock(&cl->mu);
+		if (cl->failures)
+			metric_add(cl->failures, 1);
+		sbuf_free(&rec);
+		return 0;
+	}
 	if (rc == 0) {
 		position_put(wb, offset + 1);
 		if (cl->appends) {
@@ -318,9 +495,9 @@ int changelog_append(changelog *cl, store_batch *wb)
 	return rc;
 }
 
-int changelog_replicate(void *ctx, store_batch *wb)
+int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
 {
-	return changelog_append(ctx, wb);
+	return changelog_append(ctx, wb, may_defer);
 }
 
 bool changelog_active(const changelog *cl)
@@ -375,6 +552,22 @@ static void metrics_make(changelog *cl, metrics *reg)
 	cl->voided = metrics_counter(
 	    reg, "changelog_voided_records_total",
 	    "Changelog records skipped at replay: written under an epoch taken over from.", NULL);
+	cl->g_held = metrics_gauge(
+	    reg, "changelog_held_records",
+	    "Writes held on this machine's disk for the changelog (durability = local, the "
+	    "region's Kafka out of reach): answered, and on one machine only until appended.",
+	    NULL);
+	cl->g_degraded = metrics_gauge(
+	    reg, "changelog_degraded",
+	    "1 while writes are held on this machine's disk for the changelog, else 0.", NULL);
+	cl->drained =
+	    metrics_counter(reg, "changelog_drained_records_total",
+	                    "Held writes appended to the changelog once it was back.", NULL);
+	cl->orphaned = metrics_counter(
+	    reg, "changelog_orphaned_records_total",
+	    "Held writes another instance's takeover voided before they were appended: "
+	    "answered, kept in this store, and not in the region's log.",
+	    NULL);
 	cl->takeover_ms = metrics_gauge(
 	    reg, "changelog_takeover_milliseconds",
 	    "The last takeover this instance won: from the log's last record before it to the "

@@ -72,6 +72,17 @@
 #define CHANGELOG_FORMAT 2
 #define CHANGELOG_KEY "L"       /* store key: the offset of the next record to apply */
 #define CHANGELOG_EPOCH_KEY "E" /* store key: the highest epoch taken over in the log */
+#define CHANGELOG_HELD_TAG 'Q'  /* store keys 'Q' u64: records held for the log (local) */
+
+/* What an active does with a write the log does not acknowledge. */
+enum changelog_durability {
+	CHANGELOG_REPLICATED, /* refuses it (503 not_replicated): the default */
+	/* Writes it to this machine's disk with fsync, holding its record
+	 * (and every one after it, to keep their order) until the log takes
+	 * them: the region takes likes through a regional Kafka outage, on
+	 * one machine's disk meanwhile. */
+	CHANGELOG_LOCAL,
+};
 
 enum changelog_kind { CHANGELOG_DATA = 1, CHANGELOG_TAKEOVER = 2, CHANGELOG_BEAT = 3 };
 
@@ -87,6 +98,7 @@ typedef struct changelog_opts {
 	int timeout_ms;       /* an append not acknowledged by then fails */
 	int beat_ms;          /* an active idle this long appends a beat; 0: 500 */
 	int takeover_ms;      /* a follower takes over a log silent this long; 0: 2000 */
+	int durability;       /* enum changelog_durability */
 	metrics *reg;         /* its counters, gauges and histogram; NULL: none */
 } changelog_opts;
 
@@ -103,11 +115,29 @@ void changelog_free(changelog *cl);
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
  * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the
- * record, if it reached the log, is void). */
-int changelog_append(changelog *cl, store_batch *wb) WARN_UNUSED;
+ * record, if it reached the log, is void).
+ * With durability = local and may_defer, a record the log does not
+ * acknowledge, and every one after it while any is held, is held
+ * instead: added to wb under a 'Q' key, wb marked to be fsynced
+ * (store_batch_sync), and 0 returned; changelog_drain appends them in
+ * order later. Without may_defer such an append fails (ERR_TIMEOUT)
+ * while records are held, since the log must hold them first. */
+int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED;
 
 /* changelog_append as the ledger's replicate hook (ledger_opts). */
-int changelog_replicate(void *ctx, store_batch *wb);
+int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
+
+/* Appends the held records, oldest first, until none is left or the log
+ * does not take one (then it stops, to go on at the next call). Once none
+ * is left the changelog appends as before. The follower's thread calls it
+ * while active; tests call it themselves. 0, or the error of the append
+ * that stopped it (ERR_FENCED: another instance took over, and the held
+ * records are void). */
+int changelog_drain(changelog *cl) WARN_UNUSED;
+/* Records are held (durability = local): the log is behind this store. */
+bool changelog_degraded(const changelog *cl);
+/* How many are held. */
+uint64_t changelog_held(const changelog *cl);
 
 /* Where replayed records go: apply writes a record's changes (with the
  * position keys) to the store, as the ledger wants them written

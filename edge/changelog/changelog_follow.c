@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -317,6 +318,12 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t err
 		         a->epoch);
 		return ERR_FENCED;
 	}
+	/* Writes held here before a restart go to the log before any new. */
+	rc = changelog_held_load(cl, a->db);
+	if (rc) {
+		snprintf(err, errlen, "changelog: reading the held records: %s", err_str(rc));
+		return rc;
+	}
 	changelog_set_active(cl, epoch, at);
 	if (cl->takeovers)
 		metric_add(cl->takeovers, 1);
@@ -459,6 +466,21 @@ static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state 
 	return true;
 }
 
+/* Once active, until changelog_free: the held records appended when the
+ * log takes them again (durability = local). */
+static void keep(changelog *cl)
+{
+	struct timespec tick = {0, 10 * 1000 * 1000};
+	while (!atomic_load(&cl->follow_stop) && changelog_active(cl)) {
+		if (changelog_degraded(cl) && changelog_drain(cl)) {
+			/* It logged why (a log still out of reach, or fenced):
+			 * the next turn tries again, or the edge exits fenced. */
+		}
+		for (int i = 0; i < 10 && !atomic_load(&cl->follow_stop); i++)
+			nanosleep(&tick, NULL);
+	}
+}
+
 static void *follow_loop(void *arg)
 {
 	changelog *cl = arg;
@@ -499,6 +521,7 @@ static void *follow_loop(void *arg)
 	applier_free(&a);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
+	keep(cl);
 	return NULL;
 }
 

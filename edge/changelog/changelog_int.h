@@ -37,15 +37,25 @@ struct changelog {
 	_Atomic bool is_active, is_fenced;
 	_Atomic uint64_t epoch_pub;
 
-	/* The follower (changelog_follow.c). */
+	/* The follower (changelog_follow.c), which keeps the held records
+	 * going once active. */
 	pthread_t follower;
 	bool following;
 	_Atomic bool follow_stop;
-	store *db;
+	store *db; /* the store replayed into, and holding the held records */
 	changelog_sink sink;
+
+	/* Held records (durability = local): degraded and qnext under mu;
+	 * held counts them (added under mu, taken by changelog_drain). */
+	bool degraded;
+	uint64_t qnext; /* the next 'Q' key's number */
+	_Atomic uint64_t held;
+	_Atomic uint64_t last_held_ms; /* monotonic: the last record held */
+	_Atomic bool is_degraded;
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
+	metric *g_held, *g_degraded, *drained, *orphaned;
 };
 
 /* A consumer of the changelog's cluster (no group: partitions are
@@ -66,5 +76,10 @@ int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
 
 /* After a won takeover at offset at: active, appends checked from at + 1. */
 void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at);
+
+/* At a takeover: the records db still holds for the log (held before a
+ * restart) are counted, and the changelog is degraded until they are
+ * appended. 0 or the store's error. */
+int changelog_held_load(changelog *cl, store *db);
 
 #endif

@@ -85,6 +85,7 @@ typedef struct edge_config {
 	char *changelog_instance;
 	int64_t changelog_beat_ms;
 	int64_t changelog_takeover_ms;
+	char *changelog_durability;
 	int64_t commit_interval_ms;   /* stored positions to the group, for tools; 0 = off */
 	cfg_kv *kafka;                /* [kafka]: both clients (bus.h) */
 	cfg_kv *kafka_producer;       /* [kafka.producer] */

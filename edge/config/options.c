@@ -171,6 +171,10 @@ const cfg_opt edge_options[] = {
     OPT("changelog", "takeover_ms", CFG_INT, changelog_takeover_ms, "2000", 50, 600000,
         "a standby instance takes over once the changelog has been silent this long, "
         "with the region's Kafka in reach (at least twice beat_ms)"),
+    OPT("changelog", "durability", CFG_STR, changelog_durability, "replicated", 0, 0,
+        "replicated: a write the region's Kafka does not take is refused (503); local: it "
+        "is kept on this machine's disk (fsync) and appended once the cluster is back, the "
+        "edge marked degraded meanwhile"),
     OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
         "how often the stored snapshot positions are committed to the group likes-edge-ID "
         "for Kafka's lag tools (never read back); 0 = never"),

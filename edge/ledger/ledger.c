@@ -384,7 +384,7 @@ static void count_write_store(ledger *l, void *ctx)
 	 * should it fail, a store rebuilt from the log holds them again and
 	 * sends them again, and central drops them as repeats. */
 	if (w->conf.rep) {
-		int rc = ledger_replicate(l, w->conf.rep);
+		int rc = ledger_replicate(l, w->conf.rep, false);
 		if (rc)
 			log_warn("confirmed batches' deletion not copied to the changelog",
 			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,

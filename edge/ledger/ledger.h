@@ -111,8 +111,13 @@ typedef struct ledger_opts {
 	 * store write follow. Its error fails the group (the writes are
 	 * refused) or the seal (the ops stay open). Called with the writer
 	 * mutex let go, from the commit thread, a worker or the upstream
-	 * thread (edge/changelog: changelog_replicate). */
-	int (*replicate)(void *ctx, store_batch *wb);
+	 * thread (edge/changelog: changelog_replicate). may_defer: the copy
+	 * may be held on this machine's disk and appended later (a group
+	 * commit's, whose ops are answered once stored; with changelog
+	 * durability = local); a seal's may not (its batch is sent once
+	 * stored, and no batch may reach central before the copy holds its
+	 * seal), nor may the deletion of confirmed batches (a hint). */
+	int (*replicate)(void *ctx, store_batch *wb, bool may_defer);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

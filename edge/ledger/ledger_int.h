@@ -222,9 +222,9 @@ static inline vstripe *ledger_view_stripe_at(ledger *l, uint32_t s)
 
 /* The store batch of a write the ledger makes for itself, to
  * ledger_opts.replicate before the store (0 when there is none). */
-static inline int ledger_replicate(ledger *l, store_batch *wb)
+static inline int ledger_replicate(ledger *l, store_batch *wb, bool may_defer)
 {
-	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb) : 0;
+	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb, may_defer) : 0;
 }
 
 /* Partition p's view stripe. */

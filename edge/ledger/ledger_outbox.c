@@ -718,7 +718,7 @@ static void seal_run(ledger *l, void *ctx)
 		FAILPOINT("seal.encoded");
 		/* Replicated before it is written, and so before it is sent:
 		 * no batch reaches central that the changelog does not hold. */
-		j->rc = ledger_replicate(l, wb);
+		j->rc = ledger_replicate(l, wb, false);
 		if (j->rc == 0)
 			j->rc = store_write(l->db, wb);
 		if (j->rc == 0)

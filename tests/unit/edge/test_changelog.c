@@ -224,7 +224,7 @@ static changelog *active_on(const changelog_opts *o, store *db)
  * first, then the store write with the position added. */
 static void replicated_write(changelog *cl, store *db, store_batch *wb)
 {
-	cr_assert_eq(changelog_append(cl, wb), 0);
+	cr_assert_eq(changelog_append(cl, wb, false), 0);
 	cr_assert(has_position(wb));
 	cr_assert_eq(store_write(db, wb), 0);
 }
@@ -289,7 +289,7 @@ Test(changelog, a_kept_store_applies_only_what_it_lacks)
 	/* Acknowledged by the cluster, lost before its local write (the
 	 * edge stopped in between): the log has it, the store does not. */
 	wb = sample("second", "b2", "none");
-	cr_assert_eq(changelog_append(cl, wb), 0);
+	cr_assert_eq(changelog_append(cl, wb, false), 0);
 	store_batch_free(wb);
 	changelog_free(cl);
 	put_local(db, "Mk1", "local");
@@ -327,7 +327,7 @@ Test(changelog, an_append_the_cluster_does_not_take_fails)
 	for (int b = 1; b <= 3; b++)
 		cr_assert_eq(rd_kafka_mock_broker_set_down(T.mc, b), 0);
 	wb = sample("lost", "b", "none");
-	int rc = changelog_append(cl, wb);
+	int rc = changelog_append(cl, wb, false);
 	cr_assert(rc == ERR_TIMEOUT || rc == ERR_KAFKA, "rc %d", rc);
 	cr_assert_not(has_position(wb), "no position added to a failed append");
 	store_batch_free(wb);
@@ -360,7 +360,7 @@ Test(changelog, only_an_instance_that_took_over_appends)
 	changelog *cl = changelog_new(&T.o, err, sizeof err);
 	cr_assert_not_null(cl, "%s", err);
 	store_batch *wb = sample("x", "b", "none");
-	cr_assert_eq(changelog_append(cl, wb), ERR_FENCED);
+	cr_assert_eq(changelog_append(cl, wb, false), ERR_FENCED);
 	cr_assert_not(has_position(wb));
 	store_batch_free(wb);
 	cr_assert_eq(changelog_epoch(cl), 0);
@@ -391,13 +391,13 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	/* a comes back: its record lands after the takeover, is found
 	 * there, and a is fenced for good. */
 	wb = sample("zombie", "z", "none");
-	cr_assert_eq(changelog_append(a, wb), ERR_FENCED);
+	cr_assert_eq(changelog_append(a, wb, false), ERR_FENCED);
 	cr_assert_not(has_position(wb));
 	store_batch_free(wb);
 	cr_assert(changelog_fenced(a));
 	cr_assert_not(changelog_active(a));
 	wb = sample("again", "z", "none");
-	cr_assert_eq(changelog_append(a, wb), ERR_FENCED);
+	cr_assert_eq(changelog_append(a, wb, false), ERR_FENCED);
 	store_batch_free(wb);
 
 	wb = sample("after", "b3", "none");
@@ -543,6 +543,111 @@ Test(changelog, a_store_ahead_of_a_recreated_log_starts_again_at_its_end)
 	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(r.voided, 0);
 	expect(fresh, "Mk1", "new");
+	store_close(fresh);
+	store_close(db);
+}
+
+/* --- durability = local ------------------------------------------------------ */
+
+static void brokers(bool up)
+{
+	for (int b = 1; b <= 3; b++)
+		cr_assert_eq(up ? rd_kafka_mock_broker_set_up(T.mc, b)
+		                : rd_kafka_mock_broker_set_down(T.mc, b),
+		             0);
+}
+
+/* Drains until nothing is held (the client reconnects to brokers back up
+ * after a backoff: the first appends may time out), within 20 s. */
+static void drain_all(changelog *cl)
+{
+	uint64_t t0 = clock_mono_ms();
+	while (changelog_drain(cl) != 0 || changelog_held(cl) != 0) {
+		cr_assert_lt(clock_mono_ms() - t0, 20000, "still %lu held",
+		             (unsigned long)changelog_held(cl));
+		proc_sleep_ms(50);
+	}
+}
+
+Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when_the_log_is_back)
+{
+	char err[256] = "";
+	T.o.timeout_ms = 300;
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 120000;
+	T.o.durability = CHANGELOG_LOCAL;
+	store *db = open_named("local");
+	changelog *cl = active_on(&T.o, db);
+	store_batch *wb = sample("v0", "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	brokers(false);
+	/* The log is out of reach: each group's copy is held on the disk,
+	 * the first after a failed append, the next at once. */
+	char v[16];
+	for (int i = 1; i <= 3; i++) {
+		snprintf(v, sizeof v, "v%d", i);
+		wb = sample(v, "b", "none");
+		cr_assert_eq(changelog_append(cl, wb, true), 0, "held, not refused");
+		cr_assert_not(has_position(wb), "a held record has no position yet");
+		cr_assert_eq(store_write(db, wb), 0);
+		store_batch_free(wb);
+	}
+	cr_assert(changelog_degraded(cl));
+	cr_assert_eq(changelog_held(cl), 3);
+	/* A seal's copy may not wait: refused while records are held. */
+	wb = sample("seal", "b", "none");
+	cr_assert_eq(changelog_append(cl, wb, false), ERR_TIMEOUT);
+	store_batch_free(wb);
+	cr_assert_neq(changelog_drain(cl), 0, "the log is still out of reach");
+	cr_assert_eq(changelog_held(cl), 3);
+	brokers(true);
+	drain_all(cl);
+	cr_assert_not(changelog_degraded(cl));
+	wb = sample("v4", "b4", "none");
+	replicated_write(cl, db, wb); /* to the log again, after the held ones */
+	store_batch_free(wb);
+	changelog_free(cl);
+	/* A store rebuilt from the log has every write, the last one last. */
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	expect(fresh, "Mk1", "v4");
+	expect(fresh, "Mk2", "b4");
+	store_close(fresh);
+	store_close(db);
+}
+
+Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
+{
+	char err[256] = "";
+	T.o.timeout_ms = 300;
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 120000;
+	T.o.durability = CHANGELOG_LOCAL;
+	store *db = open_named("restart");
+	changelog *cl = active_on(&T.o, db);
+	brokers(false);
+	store_batch *wb = sample("held", "h", "none");
+	cr_assert_eq(changelog_append(cl, wb, true), 0);
+	cr_assert_eq(store_write(db, wb), 0);
+	store_batch_free(wb);
+	changelog_free(cl); /* stopped while the record is held */
+	brokers(true);
+	cl = active_on(&T.o, db); /* the same store, after a restart */
+	cr_assert(changelog_degraded(cl));
+	cr_assert_eq(changelog_held(cl), 1);
+	wb = sample("new", "n", "none");
+	cr_assert_eq(changelog_append(cl, wb, true), 0, "held behind the old one");
+	cr_assert_eq(store_write(db, wb), 0);
+	store_batch_free(wb);
+	drain_all(cl);
+	changelog_free(cl);
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	expect(fresh, "Mk1", "new");
+	expect(fresh, "Mk2", "n");
 	store_close(fresh);
 	store_close(db);
 }

@@ -26,6 +26,7 @@ static struct {
 	unsigned batch_dels;            /* deletions of sealed batches seen */
 	uint64_t gno[HOOK_CALLS_MAX];   /* its group record's number, or 0 */
 	bool has_gno[HOOK_CALLS_MAX];
+	bool may_defer[HOOK_CALLS_MAX]; /* the call's may_defer */
 } H;
 
 static void on_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
@@ -59,12 +60,13 @@ static void on_del(void *ctx, const char *k, size_t kn)
 		H.batch_dels++;
 }
 
-static int replicate(void *ctx, store_batch *wb)
+static int replicate(void *ctx, store_batch *wb, bool may_defer)
 {
 	(void)ctx;
 	unsigned i = H.calls++;
 	cr_assert_lt(i, HOOK_CALLS_MAX);
 	H.sent_at[i] = T.nsent;
+	H.may_defer[i] = may_defer;
 	store_batch_iterate(wb, &i, on_put, on_del);
 	return H.fail;
 }
@@ -92,6 +94,7 @@ Test(ledger_replicate, a_write_is_copied_before_it_is_stored_and_answered)
 	cr_assert_eq(H.calls, 1, "one copy per group commit");
 	cr_assert(H.has_gno[0], "the copy holds the group record");
 	cr_assert_eq(H.written, 0, "the copy came before the store write");
+	cr_assert(H.may_defer[0], "a group's copy may wait on the disk (durability = local)");
 	cr_assert_eq(member_of("u1", ITEM), 1);
 }
 
@@ -106,6 +109,7 @@ Test(ledger_replicate, a_seal_is_copied_before_its_batch_is_sent)
 			seal = i;
 	cr_assert_lt(seal, H.calls, "the seal was copied");
 	cr_assert_eq(H.sent_at[seal], 0, "and nothing was sent before its copy");
+	cr_assert_not(H.may_defer[seal], "a seal's copy is never held back");
 	cr_assert_eq(H.written, 0);
 }
 
@@ -156,6 +160,7 @@ Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches
 	unsigned before = H.calls;
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	cr_assert_eq(H.calls, before + 1, "the confirmation is copied");
+	cr_assert_not(H.may_defer[before]);
 	cr_assert_eq(H.batch_dels, 1, "seq 1's deletion is in the copy");
 	cr_assert_eq(stats_now().batches_applied, 1);
 	/* A copy that fails holds nothing up: the hint is lost, the
