@@ -190,12 +190,21 @@ static void check_readiness(edge *e, uint64_t now)
 	}
 	if (e->clog && ledger_following(e->lg)) {
 		r.writer.ok = false;
-		snprintf(r.writer.reason, sizeof r.writer.reason,
-		         changelog_active(e->clog)
-		             ? "took over the changelog; the ledger did not get ready (see the log)"
-		             : "standby: following the changelog of %s; the active instance takes "
-		               "writes",
-		         e->cfg.id);
+		if (changelog_active(e->clog))
+			snprintf(
+			    r.writer.reason, sizeof r.writer.reason,
+			    "took over the changelog; the ledger did not get ready (see the log)");
+		else if (changelog_gap(e->clog))
+			snprintf(r.writer.reason, sizeof r.writer.reason,
+			         "standby, unfit: the log lost %" PRIu64
+			         " records this store lacks; rebuild it",
+			         changelog_gap(e->clog));
+		else
+			snprintf(
+			    r.writer.reason, sizeof r.writer.reason,
+			    "standby: following the changelog of %s; the active instance takes "
+			    "writes",
+			    e->cfg.id);
 	}
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;

@@ -515,6 +515,11 @@ uint64_t changelog_epoch(const changelog *cl)
 	return atomic_load(&cl->epoch_pub);
 }
 
+uint64_t changelog_gap(const changelog *cl)
+{
+	return atomic_load(&cl->gap);
+}
+
 /* --- life ------------------------------------------------------------------- */
 
 static void metrics_make(changelog *cl, metrics *reg)
@@ -567,6 +572,11 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    reg, "changelog_orphaned_records_total",
 	    "Held writes another instance's takeover voided before they were appended: "
 	    "answered, kept in this store, and not in the region's log.",
+	    NULL);
+	cl->g_gap = metrics_gauge(
+	    reg, "changelog_gap_records",
+	    "Records the changelog lost before this instance's store read them (retention, "
+	    "truncation): above 0, this instance never takes over; rebuild its store.",
 	    NULL);
 	cl->takeover_ms = metrics_gauge(
 	    reg, "changelog_takeover_milliseconds",

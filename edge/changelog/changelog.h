@@ -73,6 +73,9 @@
 #define CHANGELOG_KEY "L"       /* store key: the offset of the next record to apply */
 #define CHANGELOG_EPOCH_KEY "E" /* store key: the highest epoch taken over in the log */
 #define CHANGELOG_HELD_TAG 'Q'  /* store keys 'Q' u64: records held for the log (local) */
+/* store key: how many records the log lost before this store read them
+ * (retention, truncation): such a store may not take over */
+#define CHANGELOG_GAP_KEY "U"
 
 /* What an active does with a write the log does not acknowledge. */
 enum changelog_durability {
@@ -174,6 +177,10 @@ bool changelog_active(const changelog *cl);
 bool changelog_fenced(const changelog *cl);
 /* The epoch this instance took over with; 0 before. */
 uint64_t changelog_epoch(const changelog *cl);
+/* Records the log lost before this instance's store read them (it
+ * started after the store's position): 0 for a store fit to take over.
+ * One that lacks them never takes over; rebuild it (docs/ops.md). */
+uint64_t changelog_gap(const changelog *cl);
 
 typedef struct changelog_restored {
 	uint64_t records; /* applied */

@@ -36,6 +36,7 @@ typedef struct applier {
 	store_batch *wb;
 	int64_t next;   /* the offset of the next record to apply */
 	uint64_t epoch; /* the highest epoch taken over so far */
+	int64_t gap;    /* records the log lost before this store read them */
 	uint64_t records, voided;
 	/* The last takeover applied: its offset, or -1. */
 	int64_t taken_at;
@@ -71,6 +72,8 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 	int rc = read_u64_key(db, CHANGELOG_KEY, &a->next);
 	if (rc == 0)
 		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
+	if (rc == 0)
+		rc = read_u64_key(db, CHANGELOG_GAP_KEY, &a->gap);
 	a->epoch = (uint64_t)e;
 	if (rc == 0)
 		a->wb = store_batch_new();
@@ -204,17 +207,39 @@ static int watermarks(rd_kafka_t *rk, const changelog_opts *o, int timeout_ms, i
 	return ERR_KAFKA;
 }
 
+/* The log starts at lo, after the store's position: the records before
+ * are gone (retention, the embedded cluster's truncation) and this store
+ * never had them. Counted in the store (the gap, which keeps it from
+ * ever taking over), and replay goes on from lo. */
+static int skip_gone(applier *a, int64_t lo, int64_t *missing, char *err, size_t errlen)
+{
+	*missing += lo - a->next;
+	log_error("changelog starts after this store's position: records are gone, and this "
+	          "store may not take over",
+	          "topic=%s partition=%d position=%" PRId64 " log_start=%" PRId64, a->o->topic,
+	          (int)a->o->partition, a->next, lo);
+	a->gap += lo - a->next;
+	store_batch_clear(a->wb);
+	put_u64_key(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
+	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)lo);
+	int rc = store_write(a->db, a->wb);
+	if (rc) {
+		snprintf(err, errlen, "changelog: recording the gap: %s", err_str(rc));
+		return rc;
+	}
+	a->next = lo;
+	return 0;
+}
+
 /* Replays [a->next, until) with rk; a log that starts after a->next
- * counts the gone records in *missing. */
+ * counts the gone records in *missing (skip_gone). */
 static int replay(applier *a, rd_kafka_t *rk, int64_t lo, int64_t until, int64_t *missing,
                   char *err, size_t errlen)
 {
 	if (a->next < lo) {
-		*missing = lo - a->next;
-		log_error("changelog starts after this store's position: records are gone",
-		          "topic=%s partition=%d position=%" PRId64 " log_start=%" PRId64,
-		          a->o->topic, (int)a->o->partition, a->next, lo);
-		a->next = lo;
+		int rc = skip_gone(a, lo, missing, err, errlen);
+		if (rc)
+			return rc;
 	}
 	char why[256] = "";
 	int rc = changelog_read(rk, a->o, a->next, until, apply_record, a, why, sizeof why);
@@ -283,6 +308,14 @@ int changelog_restore(const changelog_opts *o, store *db, changelog_restored *ou
 
 /* --- taking over ------------------------------------------------------------ */
 
+/* The applier's gap, for changelog_gap and its gauge. */
+static void gap_seen(changelog *cl, const applier *a)
+{
+	atomic_store(&cl->gap, (uint64_t)a->gap);
+	if (cl->g_gap)
+		metric_set(cl->g_gap, a->gap);
+}
+
 /* Takes over with rk as the replay's reader: the takeover record, then
  * the log through it. */
 static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t errlen)
@@ -293,8 +326,16 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t err
 	int rc = watermarks(rk, &cl->o, cl->o.timeout_ms, &lo, &hi, err, errlen);
 	if (rc == 0)
 		rc = replay(a, rk, lo, hi, &missing, err, errlen);
+	gap_seen(cl, a);
 	if (rc)
 		return rc;
+	if (a->gap) {
+		snprintf(err, errlen,
+		         "changelog: this store lacks %" PRId64 " records the log lost; it may not "
+		         "take over (rebuild it)",
+		         a->gap);
+		return ERR_CORRUPT;
+	}
 	uint64_t epoch = a->epoch + 1;
 	sbuf rec;
 	sbuf_init(&rec);
@@ -374,8 +415,9 @@ typedef struct follow_state {
 	uint64_t seen_ms;  /* the last record read, or when the log came in reach */
 	uint64_t reach_ms; /* the last answer about the log's end */
 	uint64_t asked_ms;
-	int64_t hi;
+	int64_t lo, hi;
 	log_limit read_errors;
+	bool said_unfit;
 } follow_state;
 
 /* Asks for the log's end now and then; the cluster come back in reach
@@ -393,18 +435,28 @@ static void follow_reach(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_
 	if (after - s->reach_ms > REACH_LOST_MS)
 		s->seen_ms = after;
 	s->reach_ms = after;
+	s->lo = lo;
 	s->hi = hi;
 }
 
 /* The log has been silent for takeover_ms, with the cluster in reach and
- * every record up to its end applied. */
-static bool follow_silent(const changelog *cl, const follow_state *s, const applier *a,
-                          uint64_t now)
+ * every record up to its end applied, and this store lacks none (it says
+ * so once when it would otherwise take over). */
+static bool follow_silent(const changelog *cl, follow_state *s, const applier *a, uint64_t now)
 {
 	if (now < s->reach_ms)
 		now = s->reach_ms; /* read after now was */
-	return now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi &&
-	       now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
+	bool silent = now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi &&
+	              now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
+	if (silent && a->gap) {
+		if (!s->said_unfit)
+			log_error("changelog silent, but this store lacks records the log lost: it "
+			          "does not take over (rebuild it: docs/ops.md)",
+			          "gap=%" PRId64, a->gap);
+		s->said_unfit = true;
+		return false;
+	}
+	return silent;
 }
 
 static int follow_assign(rd_kafka_t *rk, const changelog_opts *o, int64_t from)
@@ -498,6 +550,7 @@ static void *follow_loop(void *arg)
 	}
 	uint64_t now = clock_mono_ms(), records = 0, voided = 0;
 	follow_state s = {.seen_ms = now, .hi = INT64_MAX};
+	gap_seen(cl, &a);
 	bool assigned = follow_assign(rk, &cl->o, a.next) == 0, ok = true;
 	while (ok && !atomic_load(&cl->follow_stop)) {
 		if (!assigned)
@@ -510,6 +563,14 @@ static void *follow_loop(void *arg)
 		count_replay(cl, &a, &records, &voided);
 		now = clock_mono_ms();
 		follow_reach(cl, rk, &s, now);
+		if (ok && s.lo > a.next) {
+			/* Records went (retention, truncation) before this
+			 * follower read them: it follows on, unfit to take over. */
+			int64_t gone = 0;
+			ok = skip_gone(&a, s.lo, &gone, err, sizeof err) == 0;
+			gap_seen(cl, &a);
+			assigned = false;
+		}
 		if (ok && follow_silent(cl, &s, &a, now)) {
 			(void)rd_kafka_assign(rk, NULL);
 			if (follow_take(cl, rk, &a, &s))

@@ -35,6 +35,7 @@ struct changelog {
 	int64_t next_off; /* the offset after this instance's last checked record */
 	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */
 	_Atomic bool is_active, is_fenced;
+	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;
 
 	/* The follower (changelog_follow.c), which keeps the held records
@@ -55,7 +56,7 @@ struct changelog {
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
-	metric *g_held, *g_degraded, *drained, *orphaned;
+	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap;
 };
 
 /* A consumer of the changelog's cluster (no group: partitions are

@@ -651,3 +651,45 @@ Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 	store_close(fresh);
 	store_close(db);
 }
+
+/* --- records the log lost ---------------------------------------------------- */
+
+Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
+{
+	char err[256] = "";
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 120000;
+	store *db = open_named("writer");
+	changelog *cl = active_on(&T.o, db);
+	/* The embedded cluster keeps about 5 MiB of a partition and drops its
+	 * oldest records past that, as retention would. */
+	char *big = malloc(100000);
+	srand(7);
+	for (int i = 0; i < 99999; i++) /* the client compresses: no repeats */
+		big[i] = (char)('a' + rand() % 26);
+	big[99999] = 0;
+	for (int i = 0; i < 80; i++) {
+		store_batch *wb = sample(big, "b", "none");
+		replicated_write(cl, db, wb);
+		store_batch_free(wb);
+	}
+	free(big);
+	changelog_free(cl);
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_gt(r.missing, 0, "the log starts past offset 0");
+	cl = changelog_new(&T.o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	cr_assert_eq(changelog_take(cl, fresh, NULL, err, sizeof err), ERR_CORRUPT, "%s", err);
+	cr_assert_not(changelog_active(cl));
+	cr_assert_eq(changelog_gap(cl), (uint64_t)r.missing);
+	/* The writer's own store lacks nothing: it may take over again. */
+	changelog *again = changelog_new(&T.o, err, sizeof err);
+	cr_assert_not_null(again, "%s", err);
+	cr_assert_eq(changelog_take(again, db, NULL, err, sizeof err), 0, "%s", err);
+	changelog_free(again);
+	changelog_free(cl);
+	store_close(fresh);
+	store_close(db);
+}
