@@ -62,6 +62,7 @@ typedef struct edge {
 	uplink *up;
 	changelog *clog;    /* NULL without [changelog] */
 	char instance[256]; /* its name in the changelog's takeover records */
+	uint64_t fenced_ms; /* monotonic: when it found itself fenced; 0: not */
 	bootstrap *boot;    /* NULL without central.ops */
 	api tmpl;           /* types, counters and api settings every worker copies */
 	shard_map shards;   /* central.ops; nshards 0 without it */

@@ -67,6 +67,7 @@
 /* The exit status of an instance another one took the changelog over
  * from (man likes-edge: EXIT STATUS). */
 #define EXIT_FENCED 4
+#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
 
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
@@ -231,17 +232,23 @@ static bool workers_alive(edge *e, uint64_t now)
 static void drain_progress(edge *e, uint64_t now);
 
 /* Another instance took the changelog over from this one: it may never
- * answer a write or send a batch again, and its memory of the open and
- * sealed batches is stale. It stops at once, sending nothing (what it
- * sealed is in the log, and the new active sends it); the service
- * manager starts it again, as a standby of the new active. */
-static void fenced_exit(edge *e)
+ * answer a write again (each is refused, 503 not_active), and its memory
+ * of the open and sealed batches is stale. It stops soon, sending nothing
+ * more of its own (what it sealed is in the log, and the new active sends
+ * it): the workers get FENCED_GRACE_MS to answer the writes it refused,
+ * then it exits; the service manager starts it again, as a standby of
+ * the new active. */
+static void fenced_exit(edge *e, uint64_t now)
 {
-	log_error("fenced: another instance took this edge's changelog over; exiting to "
-	          "restart as its standby",
-	          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
-	          changelog_epoch(e->clog));
-	_exit(EXIT_FENCED);
+	if (!e->fenced_ms) {
+		e->fenced_ms = now;
+		log_error("fenced: another instance took this edge's changelog over; exiting to "
+		          "restart as its standby",
+		          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
+		          changelog_epoch(e->clog));
+	}
+	if (now - e->fenced_ms >= FENCED_GRACE_MS)
+		_exit(EXIT_FENCED);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -249,9 +256,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	edge *e = arg;
-	if (e->clog && changelog_fenced(e->clog))
-		fenced_exit(e);
 	uint64_t mono = clock_mono_ms();
+	if (e->clog && changelog_fenced(e->clog))
+		fenced_exit(e, mono);
 	if (e->phase == DRAINING)
 		drain_progress(e, mono);
 	if (mono >= e->next_ready) {

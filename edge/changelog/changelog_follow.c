@@ -317,11 +317,14 @@ static void gap_seen(changelog *cl, const applier *a)
 }
 
 /* Takes over with rk as the replay's reader: the takeover record, then
- * the log through it. */
-static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t errlen)
+ * the log through it. if_silent (the follower, which read the log to its
+ * end and found it silent): a record found on catching up (an active
+ * that took over meanwhile, or a beat) means the log is not silent after
+ * all, and there is no takeover (ERR_AGAIN). */
+static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char *err, size_t errlen)
 {
 	uint64_t t0 = clock_mono_ms();
-	int64_t lo = 0, hi = 0, missing = 0;
+	int64_t lo = 0, hi = 0, missing = 0, from = a->next;
 	/* Catch up first: the takeover's epoch must top every one before it. */
 	int rc = watermarks(rk, &cl->o, cl->o.timeout_ms, &lo, &hi, err, errlen);
 	if (rc == 0)
@@ -329,6 +332,11 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, char *err, size_t err
 	gap_seen(cl, a);
 	if (rc)
 		return rc;
+	if (if_silent && a->next > from) {
+		snprintf(err, errlen, "changelog: %" PRId64 " records came: the log is not silent",
+		         a->next - from);
+		return ERR_AGAIN;
+	}
 	if (a->gap) {
 		snprintf(err, errlen,
 		         "changelog: this store lacks %" PRId64 " records the log lost; it may not "
@@ -399,7 +407,7 @@ int changelog_take(changelog *cl, store *db, const changelog_sink *sink, char *e
 		applier_free(&a);
 		return ERR_KAFKA;
 	}
-	rc = take(cl, rk, &a, err, errlen);
+	rc = take(cl, rk, &a, false, err, errlen);
 	uint64_t r = 0, v = 0;
 	count_replay(cl, &a, &r, &v);
 	applier_free(&a);
@@ -501,10 +509,14 @@ static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state 
 {
 	char err[256];
 	uint64_t silent_since = s->seen_ms;
-	int rc = take(cl, rk, a, err, sizeof err);
+	int rc = take(cl, rk, a, true, err, sizeof err);
 	if (rc) {
-		log_warn("changelog follower: no takeover", "err=\"%s\"", err);
-		s->seen_ms = clock_mono_ms(); /* another takeover, or the cluster: wait again */
+		/* Records came, another took over, or the cluster: wait again. */
+		if (rc == ERR_AGAIN)
+			log_info("changelog follower: no takeover", "why=\"%s\"", err);
+		else
+			log_warn("changelog follower: no takeover", "err=\"%s\"", err);
+		s->seen_ms = clock_mono_ms();
 		return false;
 	}
 	rc = cl->sink.promote(cl->sink.ctx);

@@ -70,9 +70,9 @@ typedef struct group {
  * thread with mu let go, or inline under mu), and finished is atomic
  * (read with no lock). */
 struct commit {
-	/* The open group (g: writes stage into it) and, while the commit
-	 * thread writes one outside the mutex, that one (gc, else NULL);
-	 * they take turns in grp[]. */
+	/* The open group (g: writes stage into it) and, while a thread
+	 * writes one outside the mutex (commit_taken), that one (gc, else
+	 * NULL); they take turns in grp[]. */
 	group grp[2];
 	group *g, *gc;
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
@@ -103,7 +103,8 @@ struct commit {
 	bool stopping;                /* the commit thread is to end */
 	pthread_t thread;
 	pthread_cond_t work; /* commit thread: asked, or stopping */
-	pthread_cond_t done; /* gc written and resolved */
+	pthread_cond_t done; /* gc written and resolved (the commit thread
+	                        waits on it too, for a gc another took) */
 };
 
 /* Sets up and frees the groups (not the thread). */

@@ -93,12 +93,12 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
-	/* Tests only. before_group_write: called by the commit thread before
-	 * each group write. after_preread: called by a write between its
-	 * reads made before the writer mutex and taking the mutex.
-	 * after_stage: called by a write staged with a ticket, the mutex let
-	 * go, before it returns (as when the commit thread takes and writes
-	 * the group at once). */
+	/* Tests only. before_group_write: called before each group write,
+	 * with the writer mutex let go, on whichever thread writes the group
+	 * (the commit thread, or a writer committing at once). after_preread: called by a write
+	 * between its reads made before the writer mutex and taking the mutex. after_stage: called
+	 * by a write staged with a ticket, the mutex let go, before it returns (as when the commit
+	 * thread takes and writes the group at once). */
 	void (*before_group_write)(void *ctx);
 	void (*after_preread)(void *ctx);
 	void (*after_stage)(void *ctx);

@@ -5,20 +5,21 @@
  * the group from ledger_stage.c.
  *
  * Nothing a reader sees (overlay, open batches, stats) changes until the
- * group is written: group_record puts each set op's membership record and
- * one group record (per partition, its chain's ops) into the group's
- * store batch, with the mutex let go on the commit thread, and the group
- * is written in one store write; ledger_group_commit or the commit thread
- * then adds every op to the overlay (the view, each stripe the group
- * touched taken once) and hands it to its open batch (the outbox), and
- * resolves the group's tickets. A failed write drops the whole group: no
- * op of it is recorded and every ticket carries the error; with the
- * commit thread, the group staged on top of it (whose writes looked it
- * up) is dropped too.
+ * group is written: the group is taken as gc (commit_taken: the one way a
+ * group is written, by the commit thread or a caller of
+ * ledger_group_commit), group_record puts each set op's membership record
+ * and one group record (per partition, its chain's ops) into the group's
+ * store batch and the group is written in one store write, both with the
+ * mutex let go while writes stage into the other group; then every op
+ * joins the overlay (the view, each stripe the group touched taken once)
+ * and its open batch (the outbox), and the group's tickets are resolved.
+ * A failed write drops the whole group: no op of it is recorded and every
+ * ticket carries the error, and the group staged on top of it (whose
+ * writes looked it up) is dropped too.
  *
- * Owns struct commit (commit_int.h: under the writer mutex; the commit
- * thread writes its group with the mutex let go), which ledger_stage.c
- * stages into.
+ * Owns struct commit (commit_int.h: under the writer mutex; gc is written
+ * with the mutex let go, one at a time), which ledger_stage.c stages
+ * into.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -155,9 +156,8 @@ static void group_members(ledger *l, group *g)
  * keep the other partitions' sealed ops on disk. One put per group, where
  * a record per partition cost a put per partition at the commit and a
  * delete per partition at the seals. g->gno is set; g is not changed
- * meanwhile, and one group_record runs at a time (the commit thread's
- * gc, or ledger_group_commit once gc is NULL), so the mutex need not be
- * held. */
+ * meanwhile, and one group_record runs at a time (gc's, by whichever
+ * thread took it), so the mutex need not be held. */
 static void group_record(ledger *l, group *g)
 {
 	group_members(l, g);
@@ -431,27 +431,79 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 	group_reset(g);
 }
 
+/* Takes the open group as gc, builds and writes its records with the
+ * mutex let go (writes stage into the other group meanwhile), then
+ * finishes it under the mutex: its tickets resolved (their wakes and the
+ * broadcast with the mutex let go, as they are system calls), the open
+ * group failed too if gc failed (it was staged on top of gc), and the
+ * batches gc filled sealed. The one way a group is written, by the
+ * commit thread or by a caller of ledger_group_commit. gc NULL and the
+ * open group not empty on entry; mu held on entry and on return. wall_ms:
+ * the clock the finish records (0: read it after the write). */
+static int commit_taken(ledger *l, uint64_t wall_ms)
+{
+	struct commit *c = &l->commit;
+	group *g = c->g;
+	c->gc = g;
+	c->g = g == &c->grp[0] ? &c->grp[1] : &c->grp[0];
+	g->gno = c->next_gno++;
+	ledger_unlock(l);
+	/* Building the records and writing them: the serial work
+	 * (commit_write), the test hook in between not. The thread's CPU
+	 * clock is a system call, so it is read around the hook only when
+	 * there is one. */
+	uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
+	group_record(l, g);
+	uint64_t t1 = clock_mono_ns(), hook_cpu = 0;
+	if (l->o.before_group_write) {
+		uint64_t h0 = clock_thread_cpu_ns();
+		l->o.before_group_write(l->o.hook_ctx);
+		hook_cpu = clock_thread_cpu_ns() - h0;
+	}
+	uint64_t write_ns;
+	int rc = group_write(l, g, &write_ns);
+	uint64_t c1 = clock_thread_cpu_ns();
+	if (rc == 0)
+		group_hot(l, g);
+	ledger_lock(l);
+	l->st.commit_write_ns += (t1 - t0) + write_ns;
+	l->st.commit_write_cpu_ns += c1 - c0 - hook_cpu;
+	if (rc)
+		log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"", g->n,
+		          err_str(rc));
+	wake_list wl, wl_open = {.n = 0};
+	full_list fl, fl_open;
+	if (!wall_ms)
+		wall_ms = clock_wall_ms();
+	group_finish(l, g, rc, wall_ms, &wl, &fl);
+	/* The open group was staged on top of this one: its writes took
+	 * their memberships and counts from it (a repeat of a like in it is
+	 * no change, an unlike of it takes one off). Written without it,
+	 * they would record a member no op counts, or take off a like never
+	 * recorded: it fails too. */
+	if (rc && c->g->n)
+		group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
+	c->gc = NULL;
+	ledger_unlock(l);
+	wakes_call(&wl);
+	wakes_call(&wl_open);
+	pthread_cond_broadcast(&c->done);
+	ledger_lock(l);
+	/* After the answers: the batches this group filled. */
+	seal_full(l, &fl, wall_ms);
+	return rc;
+}
+
 int ledger_group_commit(ledger *l, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
-	/* Groups reach the store in the order they were staged. */
+	/* Groups reach the store in the order they were staged: one written
+	 * at a time, by whichever thread took it. */
 	while (c->gc)
 		ledger_wait(l, &c->done);
-	group *g = c->g;
-	if (!g->n)
+	if (!c->g->n)
 		return 0;
-	g->gno = c->next_gno++;
-	group_record(l, g);
-	uint64_t ns;
-	int rc = group_write(l, g, &ns);
-	wake_list wl;
-	full_list fl;
-	group_finish(l, g, rc, wall_ms, &wl, &fl);
-	/* Rare with the commit thread (a full group, a retry, a drain):
-	 * these wakes go under the mutex. */
-	wakes_call(&wl);
-	seal_full(l, &fl, wall_ms);
-	return rc;
+	return commit_taken(l, wall_ms);
 }
 
 void ledger_gno_seen(ledger *l, uint64_t gno)
@@ -509,69 +561,21 @@ void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wal
 	}
 }
 
-/* The commit thread: takes the open group as gc when asked, writes it
- * outside the mutex while writes stage into the other one, then finishes
- * it under the mutex. */
+/* The commit thread: writes the open group when asked (commit_taken),
+ * while writes stage into the other one; a group another thread is
+ * writing (a full group, a drain) is waited for. */
 static void *committer(void *arg)
 {
 	ledger *l = arg;
 	struct commit *c = &l->commit;
 	ledger_lock(l);
 	for (;;) {
-		while (!c->stopping && !(c->asked && c->g->n))
-			ledger_wait(l, &c->work);
+		while (!c->stopping && !(c->asked && c->g->n && !c->gc))
+			ledger_wait(l, c->gc ? &c->done : &c->work);
 		if (c->stopping)
 			break;
 		c->asked = false;
-		group *g = c->g;
-		c->gc = g;
-		c->g = g == &c->grp[0] ? &c->grp[1] : &c->grp[0];
-		g->gno = c->next_gno++;
-		ledger_unlock(l);
-		/* Building the records and writing them: the commit thread's
-		 * serial work (commit_write), the test hook in between not.
-		 * The thread's CPU clock is a system call, so it is read
-		 * around the hook only when there is one. */
-		uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
-		group_record(l, g);
-		uint64_t t1 = clock_mono_ns(), hook_cpu = 0;
-		if (l->o.before_group_write) {
-			uint64_t h0 = clock_thread_cpu_ns();
-			l->o.before_group_write(l->o.hook_ctx);
-			hook_cpu = clock_thread_cpu_ns() - h0;
-		}
-		uint64_t write_ns;
-		int rc = group_write(l, g, &write_ns);
-		uint64_t c1 = clock_thread_cpu_ns();
-		if (rc == 0)
-			group_hot(l, g);
-		ledger_lock(l);
-		l->st.commit_write_ns += (t1 - t0) + write_ns;
-		l->st.commit_write_cpu_ns += c1 - c0 - hook_cpu;
-		if (rc)
-			log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"",
-			          g->n, err_str(rc));
-		wake_list wl, wl_open = {.n = 0};
-		full_list fl, fl_open;
-		uint64_t wall_ms = clock_wall_ms();
-		group_finish(l, g, rc, wall_ms, &wl, &fl);
-		/* The open group was staged on top of this one: its writes
-		 * took their memberships and counts from it (a repeat of a
-		 * like in it is no change, an unlike of it takes one off).
-		 * Written without it, they would record a member no op counts,
-		 * or take off a like never recorded: it fails too. */
-		if (rc && c->g->n)
-			group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
-		c->gc = NULL;
-		/* The wakes and the broadcast are system calls: made with the
-		 * mutex let go, so no write waits for them. */
-		ledger_unlock(l);
-		wakes_call(&wl);
-		wakes_call(&wl_open);
-		pthread_cond_broadcast(&c->done);
-		ledger_lock(l);
-		/* After the answers: the batches this group filled. */
-		seal_full(l, &fl, wall_ms);
+		(void)commit_taken(l, 0); /* its tickets carry the outcome; 0: the clock after */
 	}
 	ledger_unlock(l);
 	return NULL;

@@ -43,20 +43,17 @@
  * and the pump reads the batches it sends again with it let go. Its
  * holder lets it go for store writes too: a snapshot's or checkpoint
  * message's and a seal's (one at a time: outbox.sealing) through
- * ledger_outside, a group's on the commit thread in that thread's own
- * loop; only a group committed at once (no commit thread, a full group,
- * a keyed retry, a drain), a snapshot position reset and the start of a
- * replica load write under it. With a changelog (ledger_opts.replicate)
- * a group committed at once also waits under it for the copy's
- * acknowledgement. The view stripes' mutexes each guard one stripe of
- * struct view: what a count read of the stripe's partitions looks at.
- * None is ever held across store I/O, and a count read or /me takes no
- * other ledger lock, so no read waits for a write, a seal or a
- * snapshot's fsync, nor for a read of another stripe. Order: cmu before
- * mu before a stripe; no thread holds two stripes. A writer changes the
- * view only after its store write, under the stripe (with mu held); the
- * seal tick empties the stripes' kept read-throughs with cmu alone.
- * Functions declared in these headers expect mu held unless they say otherwise; the
+ * ledger_outside, and a group's (and with a changelog its copy's
+ * acknowledgement) in commit_taken, whichever thread writes it (the
+ * commit thread, or without one the loop that commits, or the writer
+ * whose ops did not fit the open group, or a drain); only a snapshot
+ * position reset and the start of a replica load write under it. The view stripes' mutexes each
+ * guard one stripe of struct view: what a count read of the stripe's partitions looks at. None is
+ * ever held across store I/O, and a count read or /me takes no other ledger lock, so no read waits
+ * for a write, a seal or a snapshot's fsync, nor for a read of another stripe. Order: cmu before mu
+ * before a stripe; no thread holds two stripes. A writer changes the view only after its store
+ * write, under the stripe (with mu held); the seal tick empties the stripes' kept read-throughs
+ * with cmu alone. Functions declared in these headers expect mu held unless they say otherwise; the
  * record encoders and ledger_pair_make are pure (any thread), and at
  * start-up, before ledger_open returns, nothing else runs and no lock
  * is needed.

@@ -693,3 +693,58 @@ Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
 	store_close(fresh);
 	store_close(db);
 }
+
+/* A follower's sink for a store of its own, counting its promotions. */
+typedef struct twin {
+	store *db;
+	_Atomic int promoted;
+} twin;
+
+static int twin_apply(void *ctx, store_batch *wb)
+{
+	return store_write(((twin *)ctx)->db, wb);
+}
+
+static int twin_promote(void *ctx)
+{
+	atomic_fetch_add(&((twin *)ctx)->promoted, 1);
+	return 0;
+}
+
+Test(changelog, two_instances_started_together_end_with_one_active_and_none_fenced)
+{
+	char err[256] = "";
+	T.o.beat_ms = 50;
+	T.o.takeover_ms = 200;
+	for (int trial = 0; trial < 6; trial++) {
+		char na[16], nb[16];
+		snprintf(na, sizeof na, "a%d", trial);
+		snprintf(nb, sizeof nb, "b%d", trial);
+		twin ta = {open_named(na), 0}, tb = {open_named(nb), 0};
+		changelog *a = changelog_new(&T.o, err, sizeof err);
+		changelog *b = changelog_new(&T.o, err, sizeof err);
+		cr_assert(a && b, "%s", err);
+		changelog_sink ka = {twin_apply, twin_promote, &ta};
+		changelog_sink kb = {twin_apply, twin_promote, &tb};
+		cr_assert_eq(changelog_follow(a, ta.db, &ka), 0);
+		cr_assert_eq(changelog_follow(b, tb.db, &kb), 0);
+		uint64_t t0 = clock_mono_ms();
+		while (!atomic_load(&ta.promoted) && !atomic_load(&tb.promoted) &&
+		       clock_mono_ms() - t0 < 10000)
+			proc_sleep_ms(10);
+		proc_sleep_ms(1000); /* five takeover_ms more: a late second takeover shows */
+		int n = atomic_load(&ta.promoted) + atomic_load(&tb.promoted);
+		cr_assert_eq(n, 1, "trial %d: %d takeovers", trial, n);
+		cr_assert_not(changelog_fenced(a) || changelog_fenced(b), "trial %d", trial);
+		cr_assert(changelog_active(a) != changelog_active(b));
+		changelog_free(a);
+		changelog_free(b);
+		store_close(ta.db);
+		store_close(tb.db);
+		/* A new empty log for the next trial. */
+		kafka_util_mock_free(&T.mc, &T.mrk);
+		T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
+		cr_assert_not_null(T.mc);
+		T.o.brokers = rd_kafka_mock_cluster_bootstraps(T.mc);
+	}
+}

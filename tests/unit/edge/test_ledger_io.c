@@ -3,7 +3,9 @@
  * before it, and sealed batches sent again (after a failed delivery, a
  * restart, or a snapshot that passed them over) are read by the pump
  * with it let go. A store read hook (store_read_hook) counts every read
- * made by a thread that holds the writer mutex (ledger_mine).
+ * made by a thread that holds the writer mutex (ledger_mine). Groups and
+ * seals are written with it let go too, also a group committed at once
+ * (store_write_hook).
  *
  * Same fixture as test_ledger.c (ledger_util.h); one thread, writes
  * committed at once, so nothing goes stale between a pre-read and the
@@ -19,7 +21,16 @@
 
 static struct {
 	atomic_uint reads, under_mu;
+	atomic_uint writes, writes_under_mu;
 } R;
+
+static void on_write(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&R.writes, 1);
+	if (ledger_mine)
+		atomic_fetch_add(&R.writes_under_mu, 1);
+}
 
 static void on_read(void *ctx)
 {
@@ -40,8 +51,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (T.db)
+	if (T.db) {
 		store_read_hook(T.db, NULL, NULL);
+		store_write_hook(T.db, NULL, NULL);
+	}
 	ledger_util_teardown();
 }
 
@@ -76,6 +89,24 @@ static void no_read_under_the_mutex(const char *what)
 	cr_assert_gt(atomic_load(&R.reads), 0, "%s: the hook saw no read at all", what);
 	cr_assert_eq(atomic_load(&R.under_mu), 0, "%s: %u of %u store reads held the writer mutex",
 	             what, atomic_load(&R.under_mu), atomic_load(&R.reads));
+}
+
+Test(ledger_io, groups_and_seals_are_written_with_the_writer_mutex_let_go)
+{
+	store_write_hook(T.db, on_write, NULL);
+	/* Each write is its own group, committed at once by the writing
+	 * thread (no commit thread in this fixture); seal_ops = 2 seals a
+	 * batch every second like, and a forced seal writes what is left. */
+	like("u1", true);
+	like("u2", true);
+	like("u3", true);
+	like("u1", false);
+	like("u4", true);
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_geq(atomic_load(&R.writes), 6, "five groups and a seal at least");
+	cr_assert_eq(atomic_load(&R.writes_under_mu), 0,
+	             "%u of %u store writes held the writer mutex", atomic_load(&R.writes_under_mu),
+	             atomic_load(&R.writes));
 }
 
 Test(ledger_io, memberships_are_read_before_the_writer_mutex)
