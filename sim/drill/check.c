@@ -144,8 +144,20 @@ bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigne
 				compare_node(&c->centrals[s], own[s], nown[s], list, LIST_MAX,
 				             &found);
 		}
-		for (unsigned i = 0; i < d->regions; i++)
-			compare_node(&c->edges[i], sorted, n, list, LIST_MAX, &found);
+		/* Every edge; with standbys, every instance that runs (one taken
+		 * over from exits), edgeN when none does. */
+		for (unsigned i = 0; i < d->regions; i++) {
+			bool asked = false;
+			for (unsigned k = 0; d->standby && k < cluster_instances(c); k++) {
+				cluster_node *e = cluster_instance(c, i, k);
+				if (!cluster_node_alive(e))
+					continue;
+				compare_node(e, sorted, n, list, LIST_MAX, &found);
+				asked = true;
+			}
+			if (!asked)
+				compare_node(&c->edges[i], sorted, n, list, LIST_MAX, &found);
+		}
 		if (!found || clock_mono_ms() > end)
 			break;
 		usleep(250 * 1000);

@@ -106,21 +106,39 @@ static void store_text(const drill *d, char *out, size_t cap)
 		snprintf(out, cap, "[store]\ncache_mb = %u\n", d->store_cache_mb);
 }
 
+/* The changelog instance name of a region's instance: "r1-a", "r1-b". */
+static void instance_name(const cluster_node *n, char *out, size_t cap)
+{
+	snprintf(out, cap, "r%d-%c", n->index, 'a' + n->inst);
+}
+
 /* "[changelog]..." on the embedded cluster, each edge on its own
- * partition, when the drill sets changelog; else "". */
+ * partition (both instances of a region on the region's), when the
+ * drill sets changelog; else "". With standby each instance names
+ * itself; takeover_ms, when set, with a beat a quarter of it. */
 static void changelog_text(const cluster *c, const cluster_node *n, char *out, size_t cap)
 {
+	const drill *d = c->d;
 	out[0] = '\0';
-	if (c->d->changelog)
-		snprintf(out, cap,
-		         "[changelog]\nbootstrap_file = %s/kafka.bootstrap\npartition = %d\n",
-		         c->dir, n->index);
+	if (!d->changelog)
+		return;
+	int k =
+	    snprintf(out, cap, "[changelog]\nbootstrap_file = %s/kafka.bootstrap\npartition = %d\n",
+	             c->dir, n->index);
+	if (d->standby && k >= 0 && (size_t)k < cap) {
+		char inst[16];
+		instance_name(n, inst, sizeof inst);
+		k += snprintf(out + k, cap - (size_t)k, "instance = %s\n", inst);
+	}
+	if (d->takeover_ms && k >= 0 && (size_t)k < cap)
+		snprintf(out + k, cap - (size_t)k, "takeover_ms = %u\nbeat_ms = %u\n",
+		         d->takeover_ms, d->takeover_ms / 4);
 }
 
 static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
 	const drill *d = c->d;
-	char ops[512], st[64], cl[sizeof c->dir + 96];
+	char ops[512], st[64], cl[sizeof c->dir + 192];
 	edge_ops(c, ops, sizeof ops);
 	store_text(d, st, sizeof st);
 	changelog_text(c, n, cl, sizeof cl);
@@ -140,7 +158,7 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
 	         "%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
-	         d->name, n->name, n->index, c->dir, n->name,
+	         d->name, n->id, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
 	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl);
 	return write_text(n->cfg, text, err, errlen);
@@ -206,11 +224,23 @@ bool cluster_node_alive(cluster_node *n)
 	int st;
 	pid_t r = waitpid(n->pid, &st, WNOHANG);
 	if (r == n->pid) {
-		log_warn("node exited", "node=%s status=%d", n->name, st);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == CLUSTER_EXIT_FENCED &&
+		    n->kind == DRILL_EDGE)
+			log_info("node exited fenced", "node=%s status=%d", n->name, st);
+		else
+			log_warn("node exited", "node=%s status=%d", n->name, st);
+		n->exit_status = st;
 		n->pid = 0;
+		n->stopped = false;
 		return false;
 	}
 	return true;
+}
+
+bool cluster_node_fenced(const cluster_node *n)
+{
+	return n->exit_status >= 0 && WIFEXITED(n->exit_status) &&
+	       WEXITSTATUS(n->exit_status) == CLUSTER_EXIT_FENCED;
 }
 
 static int wait_ready(cluster_node *n, char *err, size_t errlen)
@@ -262,7 +292,9 @@ int cluster_node_signal(cluster_node *n, int sig)
 	else if (sig == SIGCONT)
 		n->stopped = false;
 	if (sig == SIGKILL) {
-		waitpid(n->pid, NULL, 0);
+		int st = 0;
+		if (waitpid(n->pid, &st, 0) == n->pid)
+			n->exit_status = st;
 		n->pid = 0;
 		n->stopped = false;
 	}
@@ -466,6 +498,18 @@ cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index)
 	return NULL;
 }
 
+unsigned cluster_instances(const cluster *c)
+{
+	return c->d && c->d->standby ? 2 : 1;
+}
+
+cluster_node *cluster_instance(cluster *c, unsigned i, unsigned inst)
+{
+	if (!c->d || i >= c->d->regions || inst >= cluster_instances(c))
+		return NULL;
+	return inst ? &c->standbys[i] : &c->edges[i];
+}
+
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out)
 {
 	switch (link) {
@@ -552,19 +596,25 @@ static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Names the node kindN unless given a name of its own. */
-static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index,
+/* Names the node kindN (an edge's second instance kindN.standby)
+ * unless given a name of its own; its id is kindN or that name. */
+static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index, int inst,
                       const char *own_name)
 {
 	char name[sizeof n->name];
 	if (own_name)
-		snprintf(name, sizeof name, "%s", own_name);
+		snprintf(n->id, sizeof n->id, "%s", own_name);
 	else
-		snprintf(name, sizeof name, "%s%d", kind == DRILL_EDGE ? "edge" : "central", index);
+		snprintf(n->id, sizeof n->id, "%s%d", kind == DRILL_EDGE ? "edge" : "central",
+		         index);
+	snprintf(name, sizeof name, "%s%s", n->id, inst ? ".standby" : "");
 	n->kind = kind;
 	n->index = index;
+	n->inst = inst;
 	memcpy(n->name, name, sizeof name);
+	snprintf(n->label, sizeof n->label, "%s", name);
 	n->disk_ns = -1;
+	n->exit_status = -1;
 	snprintf(n->data, sizeof n->data, "%s/%s", dir, name);
 	snprintf(n->cfg, sizeof n->cfg, "%s/%s.ini", dir, name);
 	snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
@@ -575,7 +625,7 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 {
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < DRILL_REGIONS_MAX; i++)
-		c->edges[i].disk_ns = -1;
+		c->edges[i].disk_ns = c->standbys[i].disk_ns = -1;
 	for (size_t j = 0; j < DRILL_CENTRALS_MAX; j++)
 		c->centrals[j].disk_ns = -1;
 	c->single.disk_ns = -1;
@@ -627,30 +677,38 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 			shard_text(d, drill_shard_of_central(d, j), parts, sizeof parts);
 			owned = parts;
 		}
-		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j, NULL);
+		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j, 0, NULL);
 		if ((rc = node_network(c, &c->centrals[j], err, errlen)) ||
 		    (rc = write_central_cfg(c, &c->centrals[j], owned, err, errlen)))
 			goto fail;
 	}
 	for (unsigned i = 0; i < d->regions; i++) {
-		cluster_node *n = &c->edges[i];
-		node_init(dir, n, DRILL_EDGE, (int)i, NULL);
-		if ((rc = node_network(c, n, err, errlen)) ||
-		    (isolated && (rc = central_paths(c, n, err, errlen))))
-			goto fail;
-		if ((rc = write_edge_cfg(c, n, err, errlen)))
-			goto fail;
-		if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
-			goto fail;
+		for (unsigned k = 0; k < cluster_instances(c); k++) {
+			cluster_node *n = cluster_instance(c, i, k);
+			node_init(dir, n, DRILL_EDGE, (int)i, (int)k, NULL);
+			if (d->standby) {
+				char inst[16];
+				instance_name(n, inst, sizeof inst);
+				snprintf(n->label, sizeof n->label, "%s (%s)", n->name, inst);
+			}
+			if ((rc = node_network(c, n, err, errlen)) ||
+			    (isolated && (rc = central_paths(c, n, err, errlen))))
+				goto fail;
+			if ((rc = write_edge_cfg(c, n, err, errlen)))
+				goto fail;
+			if (!k && disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
+				goto fail;
+		}
 	}
 	for (unsigned j = 0; j < d->centrals; j++)
 		if ((rc = cluster_node_start(c, &c->centrals[j], err, errlen)))
 			goto fail;
 	for (unsigned i = 0; i < d->regions; i++)
-		if ((rc = cluster_node_start(c, &c->edges[i], err, errlen)))
-			goto fail;
-	log_info("cluster up", "dir=%s edges=%u centrals=%u isolated=%d", c->dir, d->regions,
-	         d->centrals, isolated);
+		for (unsigned k = 0; k < cluster_instances(c); k++)
+			if ((rc = cluster_node_start(c, cluster_instance(c, i, k), err, errlen)))
+				goto fail;
+	log_info("cluster up", "dir=%s edges=%u instances=%u centrals=%u isolated=%d", c->dir,
+	         d->regions, cluster_instances(c), d->centrals, isolated);
 	return 0;
 fail:
 	cluster_stop(c, true);
@@ -677,7 +735,7 @@ int cluster_single_start(cluster *c, char *err, size_t errlen)
 	c->single_made = true;
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
-	node_init(dir, n, DRILL_CENTRAL, (int)c->d->centrals, CLUSTER_SINGLE_NAME);
+	node_init(dir, n, DRILL_CENTRAL, (int)c->d->centrals, 0, CLUSTER_SINGLE_NAME);
 	int rc;
 	if ((rc = node_network(c, n, err, errlen)) ||
 	    (rc = write_central_cfg(c, n, "all", err, errlen)))
@@ -690,7 +748,8 @@ void cluster_stop(cluster *c, bool keep)
 	if (!c->d)
 		return;
 	for (unsigned i = 0; i < c->d->regions; i++)
-		node_stop(&c->edges[i]);
+		for (unsigned k = 0; k < cluster_instances(c); k++)
+			node_stop(cluster_instance(c, i, k));
 	for (unsigned j = 0; j < c->d->centrals; j++)
 		node_stop(&c->centrals[j]);
 	if (c->single_made)
@@ -700,6 +759,9 @@ void cluster_stop(cluster *c, bool keep)
 	relay_free(c->crelay);
 	c->crelay = NULL;
 	for (unsigned i = 0; i < c->d->regions; i++) {
+		cluster_node *sb = &c->standbys[i];
+		netns_free(sb->ns);
+		sb->ns = NULL;
 		cluster_node *n = &c->edges[i];
 		netns_free(n->ns);
 		n->ns = NULL;

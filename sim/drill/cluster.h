@@ -26,6 +26,12 @@
  * own, so it reads the whole input from the start; it is stopped with the
  * rest.
  *
+ * With standby (drill.h), each region runs a second instance of its edge,
+ * "edgeN.standby", under the same edge id and changelog partition, with
+ * a namespace, paths, store and port of its own (cluster_instance); both
+ * start with the cluster, and whichever takes the changelog over is the
+ * region's active instance.
+ *
  * Without network namespaces (cluster_opts.isolated false) every daemon
  * runs in sim's namespace on ports of its own, there are no kafka or
  * central paths, and path faults on them are refused.
@@ -57,15 +63,23 @@
 #define CLUSTER_SINGLE_NAME "central-all"
 /* The largest answer body sim reads from a node. */
 #define CLUSTER_BODY_MAX (4u << 20)
+/* Instances of one region's edge, at most; and the exit status of one
+ * another instance took the changelog over from (man likes-edge). */
+#define CLUSTER_INSTANCES_MAX 2
+#define CLUSTER_EXIT_FENCED 4
 
 typedef struct cluster_node {
 	drill_node_kind kind;
 	int index;
-	char name[16]; /* "edge0", "central1" */
-	netns *ns;     /* NULL when not isolated */
-	pid_t pid;     /* 0 when not running */
-	bool stopped;  /* SIGSTOP'ed */
-	int port;      /* where sim reaches it: edge HTTP or central ops */
+	int inst;        /* edges: 0 for edgeN, 1 for edgeN.standby */
+	char name[24];   /* "edge0", "edge0.standby", "central1" */
+	char id[16];     /* the daemon's own id: "edge0" for both instances */
+	char label[48];  /* "edge0 (r0-a)" with standby, else the name */
+	netns *ns;       /* NULL when not isolated */
+	pid_t pid;       /* 0 when not running */
+	bool stopped;    /* SIGSTOP'ed */
+	int exit_status; /* wait status of its last exit; -1: none seen */
+	int port;        /* where sim reaches it: edge HTTP or central ops */
 	relay_path *kafka[SIM_BROKER_BROKERS_MAX];
 	int nkafka;
 	relay_path *central[DRILL_CENTRALS_MAX]; /* edges: read-through paths */
@@ -89,6 +103,7 @@ typedef struct cluster {
 	                * client's request never waits behind delayed Kafka
 	                * traffic in the other relay's loop */
 	cluster_node edges[DRILL_REGIONS_MAX];
+	cluster_node standbys[DRILL_REGIONS_MAX]; /* edgeN.standby, with standby */
 	cluster_node centrals[DRILL_CENTRALS_MAX];
 	cluster_node single; /* sharded drills: every partition, at the end */
 	bool single_made;    /* single has a config (and maybe a namespace) */
@@ -106,6 +121,13 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 void cluster_stop(cluster *c, bool keep);
 
 cluster_node *cluster_node_of(cluster *c, drill_node_kind kind, int index);
+/* Instances of each region's edge: 2 with standby, else 1. */
+unsigned cluster_instances(const cluster *c);
+/* Instance inst of region i's edge (0: edgeN, 1: edgeN.standby); NULL
+ * past the regions or the instances. */
+cluster_node *cluster_instance(cluster *c, unsigned i, unsigned inst);
+/* Did the node's last run end with CLUSTER_EXIT_FENCED? */
+bool cluster_node_fenced(const cluster_node *n);
 
 /* Starts a node that is not running (same config, same store); waits
  * for /healthz. */
@@ -137,7 +159,8 @@ bool cluster_disk_supported(void);
  * ERR_INVAL when the node has no tmpfs of its own. */
 int cluster_disk(cluster_node *n, bool full) WARN_UNUSED;
 
-/* Is the node's process still alive (reaps it if it died)? */
+/* Is the node's process still alive (reaps it if it died, keeping its
+ * wait status in exit_status)? */
 bool cluster_node_alive(cluster_node *n);
 
 /* GET path from the node at its port on sim's loopback, with token as

@@ -62,6 +62,8 @@ enum {
 	SET_BROKER_IDLE,
 	SET_NETNS,
 	SET_CHANGELOG,
+	SET_STANDBY,
+	SET_TAKEOVER,
 	SET_COUNT,
 };
 
@@ -99,6 +101,8 @@ static const num_setting num_settings[] = {
     {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
     {"netns", SET_NETNS, NUM_UINT, offsetof(drill, netns), 0, 1},
     {"changelog", SET_CHANGELOG, NUM_UINT, offsetof(drill, changelog), 0, 1},
+    {"standby", SET_STANDBY, NUM_UINT, offsetof(drill, standby), 0, 1},
+    {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
 };
 
 /* What follows "at T ACTION". */
@@ -170,6 +174,7 @@ static const struct {
     {DRILL_EXPECT_INTERVAL_P99, "interval_p99_ms", MS_MAX},
     {DRILL_EXPECT_INTERVAL_EDGE_P99, "interval_edge_p99_ms", MS_MAX},
     {DRILL_EXPECT_INTERVAL_DRIFT, "interval_drift", 100},
+    {DRILL_EXPECT_TAKEOVER_MAX, "takeover_max_s", 3600},
 };
 
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
@@ -316,10 +321,24 @@ static bool name_char(char c)
 	       c == '-' || c == '.';
 }
 
-/* "edgeN" or "centralN". */
-static int get_node(parser *p, const char *s, drill_node_kind *kind, int *index)
+/* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
+ * (*standby then says which was written). */
+static int get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby)
 {
-	const char *num;
+	static const char suffix[] = ".standby";
+	const char *wanted = standby ? "edgeN, edgeN.standby or centralN" : "edgeN or centralN";
+	char buf[16];
+	const char *s = word, *num;
+	size_t n = strlen(word), sl = sizeof suffix - 1;
+	if (standby)
+		*standby = false;
+	if (standby && n > sl && n - sl < sizeof buf && strncmp(word, "edge", 4) == 0 &&
+	    strcmp(word + n - sl, suffix) == 0) {
+		memcpy(buf, word, n - sl);
+		buf[n - sl] = '\0';
+		s = buf;
+		*standby = true;
+	}
 	if (strncmp(s, "edge", 4) == 0) {
 		*kind = DRILL_EDGE;
 		num = s + 4;
@@ -327,13 +346,13 @@ static int get_node(parser *p, const char *s, drill_node_kind *kind, int *index)
 		*kind = DRILL_CENTRAL;
 		num = s + 7;
 	} else {
-		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+		return fail(p, "bad node '%s' (%s)", word, wanted);
 	}
 	if (!int_syntax(num, false) || strlen(num) > 3)
-		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+		return fail(p, "bad node '%s' (%s)", word, wanted);
 	long v = strtol(num, NULL, 10);
 	if (v > NODE_INDEX_MAX)
-		return fail(p, "bad node '%s' (edgeN or centralN)", s);
+		return fail(p, "bad node '%s' (%s)", word, wanted);
 	*index = (int)v;
 	return 0;
 }
@@ -417,7 +436,7 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 	case SHAPE_PATH:
 	case SHAPE_DELAY:
 	case SHAPE_THROTTLE:
-		if ((rc = get_node(p, a[0], &s.node, &s.index)) ||
+		if ((rc = get_node(p, a[0], &s.node, &s.index, &s.standby)) ||
 		    (rc = get_link(p, a[1], s.node, &s.link)))
 			return rc;
 		s.dir = 3;
@@ -442,7 +461,7 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 		}
 		break;
 	case SHAPE_NODE:
-		if ((rc = get_node(p, a[0], &s.node, &s.index)))
+		if ((rc = get_node(p, a[0], &s.node, &s.index, &s.standby)))
 			return rc;
 		break;
 	case SHAPE_BROKER:
@@ -458,7 +477,9 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 			return rc;
 		break;
 	case SHAPE_REGION:
-		if ((rc = get_node(p, a[0], &s.node, &s.index)))
+		/* A wipe loses one machine: which one may be named. */
+		if ((rc = get_node(p, a[0], &s.node, &s.index,
+		                   def->action == DRILL_WIPE ? &s.standby : NULL)))
 			return rc;
 		if (s.node != DRILL_EDGE)
 			return fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
@@ -516,8 +537,8 @@ static int parse_expect(parser *p, char **w, int nw)
 		return fail(p,
 		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
 		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
-		            "read_errors, interval_p99_ms, interval_edge_p99_ms or "
-		            "interval_drift)",
+		            "read_errors, interval_p99_ms, interval_edge_p99_ms, "
+		            "interval_drift or takeover_max_s)",
 		            w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
@@ -598,7 +619,7 @@ static int parse_setting(parser *p, char **w, int nw)
 			return fail(p, "skew takes edgeN MS");
 		drill_node_kind kind;
 		int idx;
-		if ((rc = get_node(p, w[1], &kind, &idx)))
+		if ((rc = get_node(p, w[1], &kind, &idx, NULL)))
 			return rc;
 		if (kind != DRILL_EDGE)
 			return fail(p, "skew takes an edge, not '%s'", w[1]);
@@ -661,10 +682,17 @@ static int parse_line(parser *p, const char *raw, size_t len)
 }
 
 /* Checks that need every setting: shards, node indexes, step times,
- * skews, interval expectations. */
+ * skews, interval expectations, standbys. */
 static void check_late(parser *p)
 {
 	const drill *d = p->d;
+	if (d->standby && !d->changelog)
+		fail_late(p, p->seen[SET_STANDBY],
+		          "standby 1 needs changelog 1 (a region's instances share its edge's "
+		          "changelog: the standby follows it and takes it over)");
+	if (d->takeover_ms && !d->changelog)
+		fail_late(p, p->seen[SET_TAKEOVER],
+		          "takeover_ms needs changelog 1 (it is the changelog's takeover)");
 	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
 		if (p->skew_line[i] && i >= d->regions)
 			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
@@ -683,6 +711,9 @@ static void check_late(parser *p)
 		if (interval && !d->latency_every_s)
 			fail_late(p, x->line, "expect %s needs latency_every",
 			          drill_expect_name(x->key));
+		if (x->key == DRILL_EXPECT_TAKEOVER_MAX && !d->standby)
+			fail_late(p, x->line, "expect %s needs standby 1",
+			          drill_expect_name(x->key));
 	}
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
@@ -697,6 +728,14 @@ static void check_late(parser *p)
 			          d->duration_s);
 		if (!d->netns && drill_action_on_path(s->action))
 			fail_late(p, s->line, "netns 0 runs no relays, so no path to fault");
+		if (s->standby && !d->standby)
+			fail_late(p, s->line,
+			          "edge%d.standby names a standby instance: needs standby 1",
+			          s->index);
+		if (d->standby && (s->action == DRILL_DISK_FULL || s->action == DRILL_DISK_FREE))
+			fail_late(p, s->line,
+			          "disk_full and disk_free are not supported with standby 1 (which "
+			          "instance's disk?)");
 	}
 }
 

@@ -67,6 +67,17 @@
  *                                   before it answers, and a wiped edge
  *                                   gets them back from there at its
  *                                   next start (default 0)
+ *   standby 0|1                     needs changelog 1: each region runs
+ *                                   two instances of its edge under one
+ *                                   id and changelog partition, edgeN
+ *                                   and edgeN.standby, each with a store
+ *                                   and a port of its own; the one that
+ *                                   takes the changelog over is active,
+ *                                   the other follows it (default 0)
+ *   takeover_ms N                   needs changelog 1: every edge's
+ *                                   changelog.takeover_ms (50..60000),
+ *                                   its beat_ms a quarter of it
+ *                                   (default 0: the edge's own defaults)
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -92,6 +103,11 @@
  *                         intervals may be at most (1 + MAX) times that
  *                         over the five after the first two
  *     (the interval keys are latency keys: held in the full run only)
+ *     takeover_max_s      needs standby 1: after each kill, wipe or stop
+ *                         of a region's active instance, its other
+ *                         instance acknowledges a write within MAX
+ *                         seconds of the step (none at all is a miss
+ *                         too); held in both runs
  * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
  * (of the full run), in any order (they are sorted):
  *   cut NODE LINK [forward|backward|both]  block a path (default both)
@@ -104,7 +120,8 @@
  *                                           delete its data dir (the
  *                                           store): the next start is
  *                                           an empty edge (not centrals)
- *   stop NODE / cont NODE                   SIGSTOP / SIGCONT
+ *   stop NODE / cont NODE                   SIGSTOP / SIGCONT (a pause and a
+ *                                           resume)
  *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
  *   broker_rtt ID|all MS
  *   broker_errors COUNT                     that many produce requests fail
@@ -120,6 +137,11 @@
  * edge's read-through path; with shards, its paths to every central) or
  * clients (the users' or checker's path).
  * "forward" is from the node outwards.
+ * With standby 1, edgeN in a step is the region's instance that is
+ * active when the step runs (kill, wipe, stop and the path faults),
+ * the one that is down (start), the one stopped (cont), or both (heal);
+ * edgeN.standby names its current standby instead (not in region_down,
+ * region_up, disk_full, disk_free; disk_* are refused with standby 1).
  * Pure: parsing only. Any thread.
  */
 #ifndef SIM_DRILL_H
@@ -174,11 +196,12 @@ typedef enum drill_expect_key {
 	DRILL_EXPECT_INTERVAL_P99,
 	DRILL_EXPECT_INTERVAL_EDGE_P99,
 	DRILL_EXPECT_INTERVAL_DRIFT,
+	DRILL_EXPECT_TAKEOVER_MAX,
 } drill_expect_key;
 
 typedef struct drill_expect {
 	drill_expect_key key;
-	double max; /* ms for the latencies, a count otherwise */
+	double max; /* ms for the latencies, s for the takeover, a count otherwise */
 	int line;
 } drill_expect;
 
@@ -187,6 +210,7 @@ typedef struct drill_step {
 	drill_action action;
 	drill_node_kind node; /* 0 when the action takes no node */
 	int index;            /* edgeN / centralN; broker id (-1: all) */
+	bool standby;         /* edgeN.standby: the region's standby instance */
 	drill_link link;      /* for path actions */
 	int dir;              /* 1 forward, 2 backward, 3 both (relay_dir) */
 	int64_t a, b;         /* ms, jitter, bytes/s, count, rtt ... */
@@ -209,6 +233,8 @@ typedef struct drill {
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	unsigned netns;           /* 1: each daemon in a namespace behind relays */
 	unsigned changelog;       /* 1: edges copy their writes to the changelog topic */
+	unsigned standby;         /* 1: two instances per region (needs changelog) */
+	unsigned takeover_ms;     /* the edges' changelog.takeover_ms; 0: theirs */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

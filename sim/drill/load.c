@@ -378,7 +378,8 @@ static int check_opts(const load_opts *o, char *err, size_t errlen)
 	else if (o->conns_per_region > CONNS_MAX)
 		why = "conns_per_region must be at most 64";
 	for (unsigned r = 0; !why && r < o->regions; r++)
-		if (o->ports[r] <= 0 || o->ports[r] > 65535)
+		if (o->ports[r] <= 0 || o->ports[r] > 65535 ||
+		    (o->standby_ports && (o->standby_ports[r] <= 0 || o->standby_ports[r] > 65535)))
 			why = "bad port";
 	if (why) {
 		if (err && errlen)
@@ -395,11 +396,18 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	load *l = xcalloc(1, sizeof *l);
 	l->o = *o;
 	l->o.ports = NULL;
+	l->o.standby_ports = NULL;
 	if (!l->o.timeout_ms)
 		l->o.timeout_ms = 2000;
 	if (!l->o.conns_per_region)
 		l->o.conns_per_region = 8;
-	memcpy(l->ports, o->ports, o->regions * sizeof *o->ports);
+	l->ninst = o->standby_ports ? 2 : 1;
+	for (unsigned r = 0; r < o->regions; r++) {
+		l->ports[r][0] = o->ports[r];
+		if (o->standby_ports)
+			l->ports[r][1] = o->standby_ports[r];
+		l->last_ack[r] = -1;
+	}
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -434,15 +442,17 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		hist_init(&l->ird[r]);
 	}
 
-	unsigned per = l->o.conns_per_region;
-	l->conns = xcalloc((size_t)o->regions * per, sizeof *l->conns);
+	unsigned per = l->o.conns_per_region, nconns = o->regions * l->ninst * per;
+	l->conns = xcalloc(nconns, sizeof *l->conns);
 	l->base = event_base_new();
 	const char *why = NULL;
 	if (!l->base)
 		why = "event_base_new failed";
-	for (unsigned i = 0; !why && i < o->regions * per; i++) {
+	for (unsigned i = 0; !why && i < nconns; i++) {
+		unsigned slot = i / per; /* region * ninst + instance */
 		struct evhttp_connection *c = evhttp_connection_base_new(
-		    l->base, NULL, "127.0.0.1", (uint16_t)l->ports[i / per]);
+		    l->base, NULL, "127.0.0.1",
+		    (uint16_t)l->ports[slot / l->ninst][slot % l->ninst]);
 		if (!c) {
 			why = "evhttp_connection_base_new failed";
 			break;
@@ -473,9 +483,9 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	log_info("load started",
-	         "regions=%u users=%u items=%u zipf_s=%.2f rate=%.0f viral=%.2f unlike=%.2f "
-	         "sum=%.2f roam=%.2f reads=%.2f timeout_ms=%u conns=%u seed=%" PRIu64,
-	         o->regions, o->users, o->items, o->zipf_s, o->rate, o->viral_share,
+	         "regions=%u instances=%u users=%u items=%u zipf_s=%.2f rate=%.0f viral=%.2f "
+	         "unlike=%.2f sum=%.2f roam=%.2f reads=%.2f timeout_ms=%u conns=%u seed=%" PRIu64,
+	         o->regions, l->ninst, o->users, o->items, o->zipf_s, o->rate, o->viral_share,
 	         o->unlike_share, o->sum_share, o->roam_share, o->read_share, l->o.timeout_ms, per,
 	         o->seed);
 	return l;
@@ -492,7 +502,7 @@ void load_free(load *l)
 	/* Freeing a connection frees its queued requests without calling
 	 * back; the ops that sent them go next. */
 	if (l->conns)
-		for (unsigned i = 0; i < l->o.regions * l->o.conns_per_region; i++)
+		for (unsigned i = 0; i < l->o.regions * l->ninst * l->o.conns_per_region; i++)
 			if (l->conns[i])
 				evhttp_connection_free(l->conns[i]);
 	for (op *o = l->ops, *next; o; o = next) {
@@ -617,14 +627,17 @@ int load_drain(load *l, unsigned timeout_ms)
 		load_item_id(l, o->item, id, sizeof id);
 		if (o->kind == OP_READ)
 			log_warn("load stuck op",
-			         "op=read region=%u attempts=%u age_ms=%" PRIu64 " path=%.120s",
-			         o->region, o->attempts, (now - o->first_us) / 1000, o->path);
+			         "op=read region=%u instance=%u attempts=%u age_ms=%" PRIu64
+			         " path=%.120s",
+			         o->region, o->inst, o->attempts, (now - o->first_us) / 1000,
+			         o->path);
 		else
-			log_warn("load stuck op",
-			         "op=%s user=u%u item=post:%s region=%u key=u%u-%" PRIu64
-			         " attempts=%u age_ms=%" PRIu64,
-			         load_kind_name(o->kind), o->user, id, o->region, o->user, o->seq,
-			         o->attempts, (now - o->first_us) / 1000);
+			log_warn(
+			    "load stuck op",
+			    "op=%s user=u%u item=post:%s region=%u instance=%u key=u%u-%" PRIu64
+			    " attempts=%u age_ms=%" PRIu64,
+			    load_kind_name(o->kind), o->user, id, o->region, o->inst, o->user,
+			    o->seq, o->attempts, (now - o->first_us) / 1000);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return ERR_TIMEOUT;
@@ -730,6 +743,82 @@ void load_take_window(load *l, hist *out)
 	pthread_mutex_lock(&l->mu);
 	*out = l->window;
 	hist_init(&l->window);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* --- standbys ------------------------------------------------------------------------ */
+
+unsigned load_route(load *l, unsigned region)
+{
+	if (region >= l->o.regions)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	unsigned k = l->route[region];
+	pthread_mutex_unlock(&l->mu);
+	return k;
+}
+
+int load_last_acked(load *l, unsigned region)
+{
+	if (region >= l->o.regions)
+		return -1;
+	pthread_mutex_lock(&l->mu);
+	int k = l->last_ack[region];
+	pthread_mutex_unlock(&l->mu);
+	return k;
+}
+
+void load_instance_started(load *l, unsigned region, unsigned inst)
+{
+	if (region >= l->o.regions || inst >= l->ninst)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->inst_acked[region][inst] = false;
+	l->taken_us[region][inst] = 0;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_aim(load *l, unsigned region, unsigned inst, unsigned n)
+{
+	if (region >= l->o.regions || inst >= l->ninst)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->aim_inst[region] = inst;
+	l->aim_left[region] = n;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_watch_takeover(load *l, unsigned region, unsigned lost)
+{
+	if (region >= l->o.regions)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->watch_us[region] = clock_mono_us();
+	l->watch_first_us[region] = 0;
+	l->watch_lost[region] = lost;
+	pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t load_takeover_us(load *l, unsigned region)
+{
+	if (region >= l->o.regions)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	uint64_t t = l->watch_first_us[region];
+	pthread_mutex_unlock(&l->mu);
+	return t;
+}
+
+void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_instance_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (region >= l->o.regions || inst >= l->ninst)
+		return;
+	pthread_mutex_lock(&l->mu);
+	*out = l->ist[region][inst];
+	for (const op *o = l->ops; o; o = o->next)
+		if (o->kind != OP_READ && o->region == region && o->inst == inst && o->attempts)
+			out->in_flight++;
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -31,6 +31,20 @@
  * with an op in flight). New ops never start at a region that is down
  * (load_set_region_up); ops in flight there keep retrying.
  *
+ * Standbys (load_opts.standby_ports): a region then has two instances of
+ * its edge, one active, and its requests go where a CDN would send them:
+ * every attempt, writes and reads alike, to the instance the region last
+ * found active (load_route). An attempt that gets 503 with error code
+ * not_active, a refused or reset connection, or no answer in time moves
+ * the region to its other instance; the write is then retried there
+ * with the same key (at once the first time, then with the backoff), so
+ * each op keeps counting once. Each instance's acks are followed: an
+ * instance that another one has acknowledged writes after (it was taken
+ * over from) must acknowledge no write sent to it after that (stale_acks
+ * counts those, a bug in the edge), until the runner says it started
+ * again (load_instance_started). load_watch_takeover times the first ack
+ * by the other instance after the active one is lost.
+ *
  * The load runs on its own thread and event loop; every function here
  * may be called from any thread.
  */
@@ -46,6 +60,7 @@
 #include "item.h"
 
 #define LOAD_REGIONS_MAX 8
+#define LOAD_INSTANCES_MAX 2
 #define LOAD_PHASES_MAX 32
 #define LOAD_READY_PHASES_MAX 8
 #define LOAD_VIRAL "post:viral"
@@ -57,6 +72,8 @@ typedef struct load load;
 typedef struct load_opts {
 	unsigned regions; /* edges, 1..LOAD_REGIONS_MAX */
 	const int *ports; /* region i's edge answers on 127.0.0.1:ports[i] */
+	/* Region i's second instance on standby_ports[i]; NULL: one each. */
+	const int *standby_ports;
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */
 	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
@@ -79,6 +96,9 @@ typedef struct load_stats {
 	uint64_t read_errors;      /* non-2xx answers, timeouts, connection errors */
 	uint64_t read_unavailable; /* of which 503 (count_unavailable) */
 	uint64_t in_flight;        /* writes and reads */
+	uint64_t not_active;       /* attempts answered 503 not_active */
+	uint64_t switches;         /* times a region moved to its other instance */
+	uint64_t stale_acks;       /* acks by an instance taken over from (above) */
 } load_stats;
 
 load *load_new(const load_opts *o, char *err, size_t errlen);
@@ -141,6 +161,35 @@ void load_take_window(load *l, hist *out);
 /* Region r's ready ack (w) and count-read (rd) latencies since the last
  * call (for latency intervals), copied out and cleared. */
 void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd);
+
+/* Standbys (above). The instance region r's requests go to now; the
+ * instance of its last ack (-1: none yet). */
+unsigned load_route(load *l, unsigned region);
+int load_last_acked(load *l, unsigned region);
+/* Instance inst of region r was started again: a new process, which
+ * no other instance has taken over from. */
+void load_instance_started(load *l, unsigned region, unsigned inst);
+/* The next n write attempts of region r go to instance inst whatever
+ * the route says (a client that still had it cached): then on as
+ * before. */
+void load_aim(load *l, unsigned region, unsigned inst, unsigned n);
+/* Region r lost its active instance lost now: load_takeover_us then
+ * gives when another instance first acknowledged a write (mono us; 0:
+ * not yet). One watch per region; a new one replaces it. */
+void load_watch_takeover(load *l, unsigned region, unsigned lost);
+uint64_t load_takeover_us(load *l, unsigned region);
+
+/* One instance's share of a region's writes. */
+typedef struct load_instance_stats {
+	uint64_t acked;      /* writes it answered 2xx */
+	uint64_t not_active; /* attempts it answered 503 not_active */
+	uint64_t failed;     /* attempts that found no active instance there:
+	                      * not_active, no connection, a reset, no answer */
+	uint64_t stale_acks; /* acks after another took over from it */
+	uint64_t in_flight;  /* writes whose latest attempt went to it, unanswered */
+} load_instance_stats;
+
+void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_instance_stats *out);
 
 /* Zipf(s) over n ranks (rank 0 the most popular): a precomputed CDF
  * sampled by binary search. The load's item picker, exposed for tests.

@@ -8,6 +8,10 @@
  * (50 ms doubling to 1 s, jittered), after which the same request (same
  * key) goes to the same region again. evhttp reports a failed request
  * either as NULL or with response code 0: both are connection errors.
+ * With standbys each attempt goes to the region's routed instance (or
+ * an aimed one), and a not_active answer, a connection error or a
+ * timeout moves the region to its other instance (load.h): the retry
+ * goes there, at once the first time.
  * The callback may run inside evhttp_make_request or
  * evhttp_cancel_request, so no lock is held across those calls.
  *
@@ -57,9 +61,38 @@ void load_op_finish(op *o)
 	load_op_free(o);
 }
 
+/* The attempt at o->inst found no active instance there (not_active,
+ * no connection, no answer): the region's requests go to its other
+ * instance from now on, unless an earlier failure moved them already.
+ * True when o's next attempt goes elsewhere than this one. */
+static bool route_away(op *o)
+{
+	load *l = o->l;
+	if (l->ninst < 2)
+		return false;
+	unsigned r = o->region;
+	bool switched = false;
+	pthread_mutex_lock(&l->mu);
+	if (o->kind != OP_READ)
+		l->ist[r][o->inst].failed++;
+	if (l->route[r] == o->inst) {
+		l->route[r] = (o->inst + 1) % l->ninst;
+		l->st.switches++;
+		switched = true;
+	}
+	bool moved = l->route[r] != o->inst;
+	unsigned to = l->route[r];
+	pthread_mutex_unlock(&l->mu);
+	if (switched)
+		log_debug("load: region moves to its other instance", "region=%u from=%u to=%u", r,
+		          o->inst, to);
+	return moved;
+}
+
 /* The attempt failed without an answer the truth can use: a read ends as
- * an error; a write backs off, then tries the same edge again. */
-static void attempt_failed(op *o, int status, const char *why)
+ * an error; a write backs off, then tries the same region again (at
+ * once, the first time its region moved to another instance). */
+static void attempt_failed(op *o, int status, const char *why, bool moved)
 {
 	load *l = o->l;
 	if (o->kind == OP_READ) {
@@ -75,11 +108,17 @@ static void attempt_failed(op *o, int status, const char *why)
 		load_op_finish(o);
 		return;
 	}
-	unsigned d = o->backoff_ms;
-	o->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
-	unsigned ms = d / 2 + load_rnd_below(l, d / 2 + 1);
-	log_debug("load retry", "user=u%u seq=%" PRIu64 " region=%u why=%s status=%d delay_ms=%u",
-	          o->user, o->seq, o->region, why, status, ms);
+	unsigned ms = 0;
+	if (moved && !o->fast_used) {
+		o->fast_used = true;
+	} else {
+		unsigned d = o->backoff_ms;
+		o->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
+		ms = d / 2 + load_rnd_below(l, d / 2 + 1);
+	}
+	log_debug("load retry",
+	          "user=u%u seq=%" PRIu64 " region=%u instance=%u why=%s status=%d delay_ms=%u",
+	          o->user, o->seq, o->region, o->inst, why, status, ms);
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	if (evtimer_add(o->timer, &tv) != 0) {
 		log_error("load timer failed", "user=u%u", o->user);
@@ -93,6 +132,31 @@ static uint64_t json_hlc(json_t *root)
 	if (!json_is_integer(h) || json_integer_value(h) <= 0)
 		return 0;
 	return (uint64_t)json_integer_value(h);
+}
+
+/* Under mu, with standbys: o's ack at now, from o->inst. Its region's
+ * last ack, the takeover watch, and which instances were taken over
+ * from: every other one that had acked (unless this ack is stale). True
+ * when o->inst itself was taken over from before o's attempt was sent:
+ * a stale ack. */
+static bool instance_acked(load *l, const op *o, uint64_t now)
+{
+	unsigned r = o->region, k = o->inst;
+	bool stale = l->taken_us[r][k] && o->sent_us > l->taken_us[r][k];
+	l->ist[r][k].acked++;
+	if (stale) {
+		l->ist[r][k].stale_acks++;
+		l->st.stale_acks++;
+	}
+	l->inst_acked[r][k] = true;
+	/* A stale ack takes nothing over: it is the bug, not a takeover. */
+	for (unsigned j = 0; !stale && j < l->ninst; j++)
+		if (j != k && l->inst_acked[r][j] && !l->taken_us[r][j])
+			l->taken_us[r][j] = now;
+	if (l->watch_us[r] && !l->watch_first_us[r] && k != l->watch_lost[r])
+		l->watch_first_us[r] = now;
+	l->last_ack[r] = (int)k;
+	return stale;
 }
 
 /* A write answered 2xx: the truth moves, the user learns the hlc. */
@@ -136,8 +200,11 @@ static void write_acked(op *o, struct evhttp_request *req)
 			delta = -1;
 	}
 
-	uint64_t lat = clock_mono_us() - o->first_us;
+	uint64_t now = clock_mono_us(), lat = now - o->first_us;
+	bool stale = false;
 	pthread_mutex_lock(&l->mu);
+	if (l->ninst > 1)
+		stale = instance_acked(l, o, now);
 	l->st.acked++;
 	if (replayed)
 		l->st.replayed++;
@@ -158,7 +225,29 @@ static void write_acked(op *o, struct evhttp_request *req)
 		l->rst[slot].ready_acked++;
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (stale)
+		log_error(
+		    "load: a write was acknowledged by an instance another one had taken over "
+		    "from",
+		    "user=u%u key=u%u-%" PRIu64 " region=%u instance=%u", o->user, o->user, o->seq,
+		    o->region, o->inst);
 	load_op_finish(o);
+}
+
+/* Does a 503 say error code not_active (a standby, or a fenced one)? */
+static bool not_active(struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (!body)
+		return false;
+	json_t *root = json_loadb(body, len, 0, NULL);
+	const char *code =
+	    json_string_value(json_object_get(json_object_get(root, "error"), "code"));
+	bool yes = code && strcmp(code, "not_active") == 0;
+	json_decref(root);
+	return yes;
 }
 
 static void on_answer(struct evhttp_request *req, void *arg)
@@ -169,12 +258,12 @@ static void on_answer(struct evhttp_request *req, void *arg)
 	o->req = NULL;
 	int status = req ? evhttp_request_get_response_code(req) : 0;
 	if (status == 0) {
-		attempt_failed(o, 0, "connection");
+		attempt_failed(o, 0, "connection", route_away(o));
 		return;
 	}
 	if (o->kind == OP_READ) {
 		if (status < 200 || status > 299) {
-			attempt_failed(o, status, "status");
+			attempt_failed(o, status, "status", false);
 			return;
 		}
 		uint64_t lat = clock_mono_us() - o->first_us;
@@ -192,8 +281,14 @@ static void on_answer(struct evhttp_request *req, void *arg)
 	}
 	if (status >= 200 && status <= 299) {
 		write_acked(o, req);
+	} else if (status == 503 && not_active(req)) {
+		pthread_mutex_lock(&l->mu);
+		l->st.not_active++;
+		l->ist[o->region][o->inst].not_active++;
+		pthread_mutex_unlock(&l->mu);
+		attempt_failed(o, status, "not_active", route_away(o));
 	} else if (status == 429 || status >= 500) {
-		attempt_failed(o, status, "status");
+		attempt_failed(o, status, "status", false);
 	} else {
 		log_info("load op refused", "user=u%u item=%u op=%s status=%d", o->user, o->item,
 		         load_kind_name(o->kind), status);
@@ -213,10 +308,22 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 		struct evhttp_request *req = o->req;
 		o->req = NULL;
 		evhttp_cancel_request(req); /* its callback will not run */
-		attempt_failed(o, 0, "timeout");
+		attempt_failed(o, 0, "timeout", route_away(o));
 	} else {
 		load_send_attempt(o);
 	}
+}
+
+/* The instance o's next attempt goes to: an aimed one while aimed
+ * attempts are left (writes), else the region's route. Under mu. */
+static unsigned pick_instance(load *l, const op *o)
+{
+	unsigned r = o->region;
+	if (o->kind != OP_READ && l->aim_left[r]) {
+		l->aim_left[r]--;
+		return l->aim_inst[r];
+	}
+	return l->route[r];
 }
 
 /* Sends o's request once more. o may be gone when this returns. */
@@ -224,16 +331,21 @@ void load_send_attempt(op *o)
 {
 	load *l = o->l;
 	unsigned per = l->o.conns_per_region;
-	struct evhttp_connection *conn = l->conns[o->region * per + l->rr[o->region]++ % per];
+	pthread_mutex_lock(&l->mu);
+	unsigned inst = pick_instance(l, o);
+	o->inst = inst;
+	pthread_mutex_unlock(&l->mu);
+	unsigned slot = o->region * l->ninst + inst;
+	struct evhttp_connection *conn = l->conns[slot * per + l->rr[o->region][inst]++ % per];
 	struct evhttp_request *req = evhttp_request_new(on_answer, o);
 	if (!req) {
 		log_error("load request alloc failed", "user=u%u", o->user);
-		attempt_failed(o, 0, "alloc");
+		attempt_failed(o, 0, "alloc", false);
 		return;
 	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char host[32], user[24], key[48], clen[24];
-	snprintf(host, sizeof host, "127.0.0.1:%d", l->ports[o->region]);
+	snprintf(host, sizeof host, "127.0.0.1:%d", l->ports[o->region][inst]);
 	int bad = evhttp_add_header(h, "Host", host);
 	enum evhttp_cmd_type method = EVHTTP_REQ_GET;
 	if (o->kind != OP_READ) {
@@ -254,7 +366,7 @@ void load_send_attempt(op *o)
 	if (bad) {
 		evhttp_request_free(req);
 		log_error("load request build failed", "user=u%u", o->user);
-		attempt_failed(o, 0, "alloc");
+		attempt_failed(o, 0, "alloc", false);
 		return;
 	}
 
@@ -265,6 +377,7 @@ void load_send_attempt(op *o)
 			l->st.retried++;
 	}
 	o->attempts++;
+	o->sent_us = clock_mono_us();
 	pthread_mutex_unlock(&l->mu);
 
 	unsigned ms = l->o.timeout_ms;
@@ -272,17 +385,18 @@ void load_send_attempt(op *o)
 	if (evtimer_add(o->timer, &tv) != 0) {
 		evhttp_request_free(req);
 		log_error("load timer failed", "user=u%u", o->user);
-		attempt_failed(o, 0, "timer");
+		attempt_failed(o, 0, "timer", false);
 		return;
 	}
 	o->req = req;
 	/* The callback may run (and a read end) inside this call: o is not
 	 * touched after it unless it failed before queueing the request. */
 	if (evhttp_make_request(conn, req, method, o->path) != 0) {
-		log_warn("load request not sent", "region=%u path=%s", o->region, o->path);
+		log_warn("load request not sent", "region=%u instance=%u path=%s", o->region, inst,
+		         o->path);
 		evtimer_del(o->timer);
 		o->req = NULL;
-		attempt_failed(o, 0, "send");
+		attempt_failed(o, 0, "send", route_away(o));
 	}
 }
 

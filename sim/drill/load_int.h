@@ -34,6 +34,9 @@ struct op {
 	load *l;
 	op_kind kind;
 	unsigned user, item, n, region; /* item == items: viral */
+	unsigned inst;                  /* the instance of its latest attempt (under mu) */
+	uint64_t sent_us;               /* when its latest attempt was sent */
+	bool fast_used;                 /* its one retry without backoff */
 	uint64_t seq;                   /* the user's op number: the key */
 	unsigned attempts;              /* under mu */
 	uint64_t ready_epoch;           /* the region's, when ready at the start; 0 */
@@ -48,10 +51,11 @@ struct op {
 
 struct load {
 	load_opts o;
-	int ports[LOAD_REGIONS_MAX];
+	unsigned ninst; /* instances per region: 2 with standby ports */
+	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
-	struct evhttp_connection **conns; /* regions x conns_per_region */
-	unsigned rr[LOAD_REGIONS_MAX];
+	struct evhttp_connection **conns; /* regions x ninst x conns_per_region */
+	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event *tick;
 	pthread_t thread;
 	bool thread_started;
@@ -89,6 +93,18 @@ struct load {
 	load_region_stats *rst;                            /* the same index: the ready_* fields */
 	load_region_stats reg[LOAD_REGIONS_MAX];           /* the all-ops fields */
 	op *ops;
+	/* Standbys (load.h): per region, the instance its requests go to,
+	 * the aimed attempts left, the instance of its last ack, the
+	 * takeover watch; per instance, whether it acked since it started,
+	 * when another first acked after it (0: none), its figures. */
+	unsigned route[LOAD_REGIONS_MAX];
+	unsigned aim_left[LOAD_REGIONS_MAX], aim_inst[LOAD_REGIONS_MAX];
+	int last_ack[LOAD_REGIONS_MAX];
+	uint64_t watch_us[LOAD_REGIONS_MAX], watch_first_us[LOAD_REGIONS_MAX];
+	unsigned watch_lost[LOAD_REGIONS_MAX];
+	bool inst_acked[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	uint64_t taken_us[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	load_instance_stats ist[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 };
 
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };

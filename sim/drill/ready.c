@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 
 #define READYZ_TIMEOUT_MS 300
@@ -20,8 +22,24 @@ void ready_init(ready_watch *w, unsigned nedges)
 {
 	memset(w, 0, sizeof *w);
 	w->nedges = nedges > DRILL_REGIONS_MAX ? DRILL_REGIONS_MAX : nedges;
-	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
-		w->e[i].scraped_s = -1;
+	w->ninst = 1;
+	for (unsigned k = 0; k < sizeof w->e / sizeof w->e[0]; k++) {
+		w->e[k].scraped_s = -1;
+		w->e[k].writer = -1;
+	}
+}
+
+void ready_set_instances(ready_watch *w, unsigned ninst)
+{
+	w->ninst = ninst < 1 ? 1 : ninst > READY_INSTANCES_MAX ? READY_INSTANCES_MAX : ninst;
+}
+
+bool ready_region(const ready_watch *w, unsigned i)
+{
+	for (unsigned k = 0; i < w->nedges && k < w->ninst; k++)
+		if (w->e[READY_SLOT(i, k)].ready)
+			return true;
+	return false;
 }
 
 bool ready_metric(const char *body, const char *name, double *out)
@@ -199,6 +217,7 @@ void ready_down(ready_edge *e, bool gone)
 	if (gone) {
 		fold(e);
 		e->pid = 0;
+		e->writer = -1;
 	}
 }
 
@@ -220,11 +239,13 @@ unsigned ready_phase(ready_watch *w, const char *name)
 	}
 	unsigned p = w->nphases++;
 	snprintf(w->phase_name[p], sizeof w->phase_name[p], "%s", name);
-	for (unsigned i = 0; i < w->nedges; i++) {
-		double rt = ready_readthroughs(&w->e[i]);
-		w->e[i].at_phase[p] = rt < 0 ? 0 : rt;
-		w->e[i].srv_at_phase[p] = srv_total(&w->e[i]);
-	}
+	for (unsigned k = 0; k < w->ninst; k++)
+		for (unsigned i = 0; i < w->nedges; i++) {
+			ready_edge *e = &w->e[READY_SLOT(i, k)];
+			double rt = ready_readthroughs(e);
+			e->at_phase[p] = rt < 0 ? 0 : rt;
+			e->srv_at_phase[p] = srv_total(e);
+		}
 	return p;
 }
 
@@ -245,9 +266,12 @@ void ready_phase_srv(const ready_watch *w, unsigned i, unsigned p, ready_route r
 	memset(out, 0, sizeof(double) * READY_BUCKETS);
 	if (i >= w->nedges || p >= w->nphases)
 		return;
-	const ready_edge *e = &w->e[i];
-	ready_srv end = p + 1 < w->nphases ? e->srv_at_phase[p + 1] : srv_total(e), d = {0};
-	srv_add(&d, &end, &e->srv_at_phase[p]);
+	ready_srv d = {0};
+	for (unsigned k = 0; k < w->ninst; k++) {
+		const ready_edge *e = &w->e[READY_SLOT(i, k)];
+		ready_srv end = p + 1 < w->nphases ? e->srv_at_phase[p + 1] : srv_total(e);
+		srv_add(&d, &end, &e->srv_at_phase[p]);
+	}
 	srv_counts(d.b[route], out);
 }
 
@@ -255,6 +279,24 @@ void ready_run_srv(const ready_edge *e, ready_route route, double out[READY_BUCK
 {
 	ready_srv t = srv_total(e);
 	srv_counts(t.b[route], out);
+}
+
+bool ready_region_srv(const ready_watch *w, unsigned i, ready_route route,
+                      double out[READY_BUCKETS])
+{
+	memset(out, 0, sizeof(double) * READY_BUCKETS);
+	if (i >= w->nedges)
+		return false;
+	ready_srv t = {0};
+	bool known = false;
+	for (unsigned k = 0; k < w->ninst; k++) {
+		const ready_edge *e = &w->e[READY_SLOT(i, k)];
+		ready_srv one = srv_total(e);
+		srv_add(&t, &one, NULL);
+		known |= e->have_srv_base;
+	}
+	srv_counts(t.b[route], out);
+	return known;
 }
 
 double ready_srv_quantile_ms(const double counts[READY_BUCKETS], double q)
@@ -277,30 +319,63 @@ double ready_phase_readthroughs(const ready_watch *w, unsigned i, unsigned p)
 {
 	if (i >= w->nedges || p >= w->nphases)
 		return -1;
-	const ready_edge *e = &w->e[i];
-	double now = ready_readthroughs(e);
-	if (now < 0)
-		return -1;
-	double end = p + 1 < w->nphases ? e->at_phase[p + 1] : now;
-	return end - e->at_phase[p];
+	double sum = -1;
+	for (unsigned k = 0; k < w->ninst; k++) {
+		const ready_edge *e = &w->e[READY_SLOT(i, k)];
+		double now = ready_readthroughs(e);
+		if (now < 0)
+			continue;
+		double end = p + 1 < w->nphases ? e->at_phase[p + 1] : now;
+		sum = (sum < 0 ? 0 : sum) + end - e->at_phase[p];
+	}
+	return sum;
 }
 
-bool ready_poll_edge(ready_watch *w, cluster *c, unsigned i, double t_s, bool scrape)
+double ready_region_readthroughs(const ready_watch *w, unsigned i)
 {
-	if (i >= w->nedges)
+	double sum = -1;
+	for (unsigned k = 0; i < w->nedges && k < w->ninst; k++) {
+		double v = ready_readthroughs(&w->e[READY_SLOT(i, k)]);
+		if (v >= 0)
+			sum = (sum < 0 ? 0 : sum) + v;
+	}
+	return sum;
+}
+
+/* checks.writer.ok of a /readyz body: 1, 0, or -1 when it says neither. */
+static int writer_of(const hclient_answer *a)
+{
+	if (!a->body || !a->len)
+		return -1;
+	json_t *root = json_loadb(a->body, a->len, 0, NULL);
+	json_t *ok =
+	    json_object_get(json_object_get(json_object_get(root, "checks"), "writer"), "ok");
+	int v = json_is_boolean(ok) ? json_is_true(ok) : -1;
+	json_decref(root);
+	return v;
+}
+
+bool ready_poll_instance(ready_watch *w, cluster *c, unsigned i, unsigned inst, double t_s,
+                         bool scrape)
+{
+	if (i >= w->nedges || inst >= w->ninst)
 		return false;
-	cluster_node *n = &c->edges[i];
-	ready_edge *e = &w->e[i];
+	cluster_node *n = cluster_instance(c, i, inst);
+	ready_edge *e = &w->e[READY_SLOT(i, inst)];
+	if (!n)
+		return false;
 	if (n->stopped) { /* frozen: it would not answer; the same process goes on */
 		ready_down(e, false);
 		return false;
 	}
 	if (!cluster_node_alive(n)) {
 		ready_observe(e, t_s, 0, 0, NULL);
+		e->writer = -1;
 		return false;
 	}
 	hclient_answer ra, ma;
 	int status = cluster_node_get(n, "/readyz", NULL, READYZ_TIMEOUT_MS, &ra) ? 0 : ra.status;
+	e->writer = status ? writer_of(&ra) : -1;
 	free(ra.body);
 	char *metrics = NULL;
 	/* A new incarnation's first scrape waits for it to be ready; until a
@@ -322,6 +397,14 @@ bool ready_poll_edge(ready_watch *w, cluster *c, unsigned i, double t_s, bool sc
 		log_info(e->ready ? "edge ready" : "edge not ready", "node=%s t=%.2f readyz=%d",
 		         n->name, t_s, status);
 	return e->ready;
+}
+
+bool ready_poll_edge(ready_watch *w, cluster *c, unsigned i, double t_s, bool scrape)
+{
+	bool any = false;
+	for (unsigned k = 0; k < w->ninst; k++)
+		any |= ready_poll_instance(w, c, i, k, t_s, scrape);
+	return any;
 }
 
 void ready_poll(ready_watch *w, cluster *c, load *l, double t_s)
@@ -411,8 +494,8 @@ size_t ready_check(const drill *d, bool short_run, const report_ready_row *rows,
 			skipped = true;
 			continue;
 		}
-		if (is_interval(ex->key))
-			continue;
+		if (is_interval(ex->key) || ex->key == DRILL_EXPECT_TAKEOVER_MAX)
+			continue; /* held by the intervals and the takeovers */
 		if (ex->key == DRILL_EXPECT_READ_ERRORS) {
 			if ((double)read_errors > ex->max) {
 				report_violation(r,

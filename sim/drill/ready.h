@@ -18,6 +18,13 @@
  * cumulative over incarnations, and is sampled at each rate phase's
  * start (ready_phase) so each phase gets its share.
  *
+ * With standby (drill.h) a region runs two instances of its edge: each
+ * is followed as an edge of its own (its incarnations, read-throughs and
+ * latency buckets), the region is ready while either is, and its figures
+ * are the sum of both. /readyz also says which instance is the writer
+ * (checks.writer: the active instance; a standby answers 503 with it not
+ * ok), kept per instance.
+ *
  * ready_observe, ready_metric and ready_check are pure; ready_poll does
  * the HTTP. Not thread-safe: the runner's thread.
  */
@@ -63,7 +70,8 @@ typedef struct ready_spell {
 } ready_spell;
 
 typedef struct ready_edge {
-	bool ready;                          /* as of the last poll or ready_down */
+	bool ready; /* as of the last poll or ready_down */
+	int writer; /* /readyz's checks.writer.ok: 1 the writer, 0 not (a standby), -1 unknown */
 	int last_status;                     /* of the last /readyz asked; 0: no answer */
 	pid_t pid;                           /* the incarnation followed; 0: none */
 	bool inc_ready;                      /* it has been ready */
@@ -87,14 +95,24 @@ typedef struct ready_edge {
 	ready_srv srv_at_phase[READY_PHASES_MAX];
 } ready_edge;
 
+#define READY_INSTANCES_MAX CLUSTER_INSTANCES_MAX
+
+/* Instance inst of edge i is e[READY_SLOT(i, inst)]: e[i] is edgeN. */
+#define READY_SLOT(i, inst) ((inst)*DRILL_REGIONS_MAX + (i))
+
 typedef struct ready_watch {
 	unsigned nedges;
-	ready_edge e[DRILL_REGIONS_MAX];
+	unsigned ninst; /* instances per edge: 1, 2 with standby */
+	ready_edge e[DRILL_REGIONS_MAX * READY_INSTANCES_MAX];
 	unsigned nphases; /* 0 before ready_phase */
 	char phase_name[READY_PHASES_MAX][READY_PHASE_NAME_MAX + 1];
 } ready_watch;
 
+/* One instance per edge; ready_set_instances(w, 2) for standbys. */
 void ready_init(ready_watch *w, unsigned nedges);
+void ready_set_instances(ready_watch *w, unsigned ninst);
+/* Is any instance of edge i ready? */
+bool ready_region(const ready_watch *w, unsigned i);
 
 /* The sum of the samples of metric name (unlabeled or with labels) in
  * a Prometheus text body; false when there is none. */
@@ -116,28 +134,40 @@ double ready_readthroughs(const ready_edge *e);
  * its start. Past READY_PHASES_MAX the last phase goes on (name is
  * dropped). Returns the phase index. */
 unsigned ready_phase(ready_watch *w, const char *name);
-/* Read-throughs of edge i in phase p (the last: up to now). */
+/* Read-throughs of edge i (every instance) in phase p (the last: up to
+ * now); over the whole run; both < 0 when no instance showed either
+ * metric. */
 double ready_phase_readthroughs(const ready_watch *w, unsigned i, unsigned p);
+double ready_region_readthroughs(const ready_watch *w, unsigned i);
 
 /* The cumulative buckets of route in a /metrics body into b; false
  * unless every bucket is there. */
 bool ready_srv_parse(const char *body, ready_route route, double b[READY_BUCKETS]);
-/* Server-side buckets of route at edge i in phase p (the last: up to
- * now), as counts per bucket (not cumulative) into out. */
+/* Server-side buckets of route at edge i (every instance) in phase p
+ * (the last: up to now), as counts per bucket (not cumulative) into
+ * out. */
 void ready_phase_srv(const ready_watch *w, unsigned i, unsigned p, ready_route route,
                      double out[READY_BUCKETS]);
-/* The same over the whole run. */
+/* The same over the whole run, of one instance; of every instance of
+ * edge i, true when one of them has server-side buckets since it was
+ * first ready. */
 void ready_run_srv(const ready_edge *e, ready_route route, double out[READY_BUCKETS]);
+bool ready_region_srv(const ready_watch *w, unsigned i, ready_route route,
+                      double out[READY_BUCKETS]);
 /* The upper bound, in ms, of the bucket holding quantile q of counts
  * (per bucket, as ready_phase_srv gives them): INFINITY past the last
  * finite bound, -1 when there are none. */
 double ready_srv_quantile_ms(const double counts[READY_BUCKETS], double q);
 
-/* Polls edge i of c at t_s (skipped, as not running, when it is stopped
- * or not running) and returns whether it is ready. Its /metrics is
- * scraped too when scrape, when this run of it has just become ready
- * (the base of its read-throughs), and at least every READY_SCRAPE_S:
- * /readyz alone is cheap for the edge and for the runner's timing. */
+/* Polls instance inst of edge i of c at t_s (skipped, as not running,
+ * when it is stopped or not running) and returns whether it is ready.
+ * Its /metrics is scraped too when scrape, when this run of it has just
+ * become ready (the base of its read-throughs), and at least every
+ * READY_SCRAPE_S: /readyz alone is cheap for the edge and for the
+ * runner's timing. */
+bool ready_poll_instance(ready_watch *w, cluster *c, unsigned i, unsigned inst, double t_s,
+                         bool scrape);
+/* Every instance of edge i; whether any is ready. */
 bool ready_poll_edge(ready_watch *w, cluster *c, unsigned i, double t_s, bool scrape);
 /* Every edge, scraping each; ready flags go to the load (l may be NULL). */
 void ready_poll(ready_watch *w, cluster *c, load *l, double t_s);

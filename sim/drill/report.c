@@ -137,6 +137,7 @@ void report_free(report *r)
 	free(r->conv);
 	free(r->ready);
 	free(r->iv);
+	free(r->tk);
 	free(r->nums);
 	free(r->texts);
 	free(r->viol);
@@ -226,6 +227,19 @@ void report_interval(report *r, const report_interval_row *row)
 	report_interval_row *q = &r->iv[r->niv++];
 	*q = *row;
 	clean_into(q->edge, sizeof q->edge, row->edge);
+}
+
+void report_takeover(report *r, const report_takeover_row *row)
+{
+	if (full(r, r->ntk, REPORT_ROWS_MAX, "takeovers"))
+		return;
+	r->tk = grow(r->tk, &r->captk, r->ntk, sizeof *r->tk);
+	report_takeover_row *q = &r->tk[r->ntk++];
+	*q = *row;
+	clean_into(q->region, sizeof q->region, row->region);
+	clean_into(q->lost, sizeof q->lost, row->lost);
+	clean_into(q->by, sizeof q->by, row->by);
+	clean_into(q->step, sizeof q->step, row->step);
 }
 
 void report_interval_limits(report *r, double limit_ms, double srv_limit_ms)
@@ -550,6 +564,32 @@ static json_t *build_json(const report *r, bool *ok)
 		jset(root, "intervals", iv, ok);
 	}
 
+	if (r->ntk) {
+		json_t *tk = json_array();
+		for (size_t i = 0; tk && i < r->ntk; i++) {
+			const report_takeover_row *q = &r->tk[i];
+			json_t *o = json_object();
+			if (o) {
+				jset(o, "region", json_string(q->region), ok);
+				jset(o, "step", json_string(q->step), ok);
+				jset(o, "at_s", jnum(q->at_s), ok);
+				jset(o, "lost", json_string(q->lost), ok);
+				jset(o, "by", q->by[0] ? json_string(q->by) : json_null(), ok);
+				jset(o, "seconds", q->seconds < 0 ? json_null() : jnum(q->seconds),
+				     ok);
+				jset(o, "writes_in_flight", jcount(q->in_flight), ok);
+				jset(o, "pending_ops",
+				     q->pending_ops < 0 ? json_null() : jnum(q->pending_ops), ok);
+				jset(o, "pending_batches",
+				     q->pending_batches < 0 ? json_null()
+				                            : jnum(q->pending_batches),
+				     ok);
+			}
+			jpush(tk, o, ok);
+		}
+		jset(root, "takeovers", tk, ok);
+	}
+
 	json_t *faults = json_array();
 	for (size_t i = 0; faults && i < r->nfaults; i++) {
 		const report_fault_row *f = &r->faults[i];
@@ -725,6 +765,34 @@ static void intervals_summary(const report *r, FILE *f)
 	}
 }
 
+/* Each loss of a region's active instance and its takeover. */
+static void takeovers_summary(const report *r, FILE *f)
+{
+	fprintf(f, "\ntakeovers (from the step to the first write the region's other instance\n"
+	           "  acknowledged; pending: the lost instance's writes in flight from its\n"
+	           "  clients, ops in open batches, sealed batches not confirmed by central)\n");
+	fprintf(f, "  %8s  %-24s %-22s %-22s %9s %9s %7s %7s\n", "at", "step", "lost",
+	        "taken over by", "seconds", "in flight", "ops", "batches");
+	for (size_t i = 0; i < r->ntk; i++) {
+		const report_takeover_row *q = &r->tk[i];
+		char secs[32], ops[32], batches[32];
+		if (q->seconds < 0)
+			snprintf(secs, sizeof secs, "none");
+		else
+			snprintf(secs, sizeof secs, "%.2f", q->seconds);
+		if (q->pending_ops < 0)
+			snprintf(ops, sizeof ops, "-");
+		else
+			fmt_value(ops, sizeof ops, q->pending_ops);
+		if (q->pending_batches < 0)
+			snprintf(batches, sizeof batches, "-");
+		else
+			fmt_value(batches, sizeof batches, q->pending_batches);
+		fprintf(f, "  %7.1fs  %-24s %-22s %-22s %9s %9" PRIu64 " %7s %7s\n", q->at_s,
+		        q->step, q->lost, q->by[0] ? q->by : "-", secs, q->in_flight, ops, batches);
+	}
+}
+
 static void write_summary_to(const report *r, FILE *f)
 {
 	char a[64], b[64], c[64];
@@ -799,6 +867,9 @@ static void write_summary_to(const report *r, FILE *f)
 
 	if (r->niv)
 		intervals_summary(r, f);
+
+	if (r->ntk)
+		takeovers_summary(r, f);
 
 	if (r->nproc_nodes)
 		procs_summary(r, f);

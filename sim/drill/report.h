@@ -77,6 +77,24 @@ typedef struct report_interval_row {
  * picture; limit_ms and srv_limit_ms (< 0: none) are drawn there. */
 void report_interval(report *r, const report_interval_row *row);
 void report_interval_limits(report *r, double limit_ms, double srv_limit_ms);
+/* A region's active instance lost (killed, wiped, stopped) with a
+ * standby (drill.h standby): how long until the other instance
+ * acknowledged a write, and what the lost one held. */
+typedef struct report_takeover_row {
+	char region[16]; /* "edge1" */
+	char lost[48];   /* "edge1 (r1-a)" */
+	char by[48];     /* the instance that took over; "" when none did */
+	char step[128];  /* the step as written */
+	double at_s;
+	double seconds;     /* from the step to that first ack; < 0: none */
+	uint64_t in_flight; /* writes whose latest attempt was at the lost one */
+	/* Its gauges at the loss: ops in open batches, sealed batches central
+	 * had not confirmed; < 0: not known. */
+	double pending_ops, pending_batches;
+} report_takeover_row;
+
+/* Adds a row (copied; strings cleaned) to the "takeovers" table. */
+void report_takeover(report *r, const report_takeover_row *row);
 /* Time from a heal (or the end of the load) to every count agreeing. */
 void report_convergence(report *r, const char *after, double seconds, bool converged);
 /* A failed check: item, counter, where, expected, seen. */

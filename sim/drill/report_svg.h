@@ -76,6 +76,8 @@ struct report {
 	size_t nready, capready;
 	report_interval_row *iv;
 	size_t niv, capiv;
+	report_takeover_row *tk;
+	size_t ntk, captk;
 	double iv_limit_ms, iv_srv_limit_ms; /* < 0: none */
 	report_number_row *nums;
 	size_t nnums, capnums;

@@ -86,22 +86,34 @@ static void window_close(runner *rn, int key, const char *healed_by)
 
 /* --- steps -------------------------------------------------------------------- */
 
+/* A path step on node n; a heal of an edge's path in a drill with
+ * standbys heals the path of every instance of the region (unless it
+ * names the standby): the one cut may have stopped being active. */
 static int path_step(runner *rn, const drill_step *s, cluster_node *n)
 {
-	relay_path *paths[CLUSTER_PATHS_MAX];
-	int np = cluster_paths(n, s->link, paths);
-	if (np == 0) {
-		log_error("drill step has no path here", "step=\"%s\"", s->text);
-		return ERR_INVAL;
-	}
-	for (int i = 0; i < np; i++) {
-		switch (s->action) {
-		case DRILL_CUT: relay_block(paths[i], (relay_dir)s->dir); break;
-		case DRILL_HEAL: relay_heal(paths[i]); break;
-		case DRILL_DELAY: relay_set_delay(paths[i], (unsigned)s->a, (unsigned)s->b); break;
-		case DRILL_THROTTLE: relay_set_rate(paths[i], (uint64_t)s->a); break;
-		case DRILL_RESET: relay_reset(paths[i]); break;
-		default: break;
+	cluster_node *nodes[CLUSTER_INSTANCES_MAX] = {n};
+	unsigned nn = 1;
+	if (s->action == DRILL_HEAL && s->node == DRILL_EDGE && !s->standby)
+		for (nn = 0; nn < cluster_instances(&rn->c); nn++)
+			nodes[nn] = cluster_instance(&rn->c, (unsigned)s->index, nn);
+	for (unsigned k = 0; k < nn; k++) {
+		relay_path *paths[CLUSTER_PATHS_MAX];
+		int np = cluster_paths(nodes[k], s->link, paths);
+		if (np == 0) {
+			log_error("drill step has no path here", "step=\"%s\"", s->text);
+			return ERR_INVAL;
+		}
+		for (int i = 0; i < np; i++) {
+			switch (s->action) {
+			case DRILL_CUT: relay_block(paths[i], (relay_dir)s->dir); break;
+			case DRILL_HEAL: relay_heal(paths[i]); break;
+			case DRILL_DELAY:
+				relay_set_delay(paths[i], (unsigned)s->a, (unsigned)s->b);
+				break;
+			case DRILL_THROTTLE: relay_set_rate(paths[i], (uint64_t)s->a); break;
+			case DRILL_RESET: relay_reset(paths[i]); break;
+			default: break;
+			}
 		}
 	}
 	if (s->action == DRILL_HEAL)
@@ -138,50 +150,52 @@ static int broker_step(runner *rn, const drill_step *s)
 
 /* --- readiness --------------------------------------------------------------- */
 
-/* Polls the edges (all, or only those answering not ready: loading)
- * and tells the load. One that did not answer at all is asked once a
- * second only, as each try may wait out the timeout. */
+/* Polls the edges (all, or only the regions where no instance answers
+ * ready: loading) and tells the load. An instance that did not answer
+ * at all is asked once a second only, as each try may wait out the
+ * timeout. */
 static void poll_ready(runner *rn, bool all)
 {
 	for (unsigned i = 0; i < rn->d.regions; i++) {
-		const ready_edge *e = &rn->rw.e[i];
-		if (!all && (e->ready || e->last_status == 0))
-			continue;
-		bool ready = ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), false);
-		load_set_region_ready(rn->l, i, ready);
+		bool any = ready_region(&rn->rw, i);
+		for (unsigned k = 0; k < rn->rw.ninst; k++) {
+			const ready_edge *e = &rn->rw.e[READY_SLOT(i, k)];
+			if (!all && (any || e->last_status == 0))
+				continue;
+			(void)ready_poll_instance(&rn->rw, &rn->c, i, k, run_now_s(rn), false);
+		}
+		load_set_region_ready(rn->l, i, ready_region(&rn->rw, i));
 	}
 }
 
-/* Edge i is not ready from now on (gone: its process is about to go;
- * its read-throughs so far are taken first). */
-static void edge_down(runner *rn, unsigned i, bool gone)
+void run_edge_down(runner *rn, unsigned i, unsigned inst, bool gone)
 {
 	if (gone)
-		(void)ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), true);
-	ready_down(&rn->rw.e[i], gone);
-	load_set_region_ready(rn->l, i, false);
+		(void)ready_poll_instance(&rn->rw, &rn->c, i, inst, run_now_s(rn), true);
+	ready_down(&rn->rw.e[READY_SLOT(i, inst)], gone);
+	load_set_region_ready(rn->l, i, ready_region(&rn->rw, i));
 }
 
-/* What a wipe of edge i may lose: ops it acknowledged that central has
- * not confirmed applying yet (its gauges, as edge_down just read them). */
-static void wipe_note(runner *rn, unsigned i)
+/* What a wipe of instance n may lose: ops it acknowledged that central
+ * has not confirmed applying yet (its gauges, as run_edge_down just
+ * read them). */
+static void wipe_note(runner *rn, const cluster_node *n)
 {
-	const ready_edge *e = &rn->rw.e[i];
+	const ready_edge *e = &rn->rw.e[READY_SLOT((unsigned)n->index, (unsigned)n->inst)];
 	char key[64], text[256];
 	snprintf(key, sizeof key, "wipe_at_%.1fs", run_now_s(rn));
 	if (!e->have_pending)
 		snprintf(text, sizeof text, "%s: its pending ops were not known (no metrics)",
-		         rn->c.edges[i].name);
+		         n->label);
 	else if (e->pending_ops > 0 || e->pending_batches > 0)
 		snprintf(text, sizeof text,
 		         "%s: %.0f ops in open batches and %.0f sealed batches central had not "
 		         "confirmed applying (lost with the store unless Kafka had them already)",
-		         rn->c.edges[i].name, e->pending_ops, e->pending_batches);
+		         n->label, e->pending_ops, e->pending_batches);
 	else
-		snprintf(text, sizeof text, "%s: nothing pending, central had every op",
-		         rn->c.edges[i].name);
+		snprintf(text, sizeof text, "%s: nothing pending, central had every op", n->label);
 	report_text(rn->r, key, text);
-	log_info("wiping an edge", "node=%s pending=\"%s\"", rn->c.edges[i].name, text);
+	log_info("wiping an edge", "node=%s pending=\"%s\"", n->name, text);
 }
 
 /* A new rate phase of the ready figures. */
@@ -207,15 +221,29 @@ static int run_step(runner *rn, const drill_step *s)
 		snprintf(rn->phase_names[rn->phase], sizeof rn->phase_names[0], "%s", s->text);
 		load_set_phase(rn->l, rn->phase);
 	}
-	cluster_node *n = s->node ? cluster_node_of(&rn->c, s->node, s->index) : NULL;
+	bool edge = s->node == DRILL_EDGE;
+	unsigned i = (unsigned)s->index, inst = 0;
+	cluster_node *n = NULL;
+	if (edge)
+		n = run_step_instance(rn, s, &inst);
+	else if (s->node)
+		n = cluster_node_of(&rn->c, s->node, s->index);
+	if (s->node && !n) {
+		log_error("drill step has no instance to act on", "step=\"%s\"", s->text);
+		return ERR_INVAL;
+	}
 	char err[256] = "";
 	int rc = 0;
-	bool edge = s->node == DRILL_EDGE;
-	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE))
-		edge_down(rn, (unsigned)s->index, true);
-	else if (edge && (s->action == DRILL_STOP ||
-	                  (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS)))
-		edge_down(rn, (unsigned)s->index, false);
+	bool loses = s->action == DRILL_KILL || s->action == DRILL_WIPE || s->action == DRILL_STOP;
+	if (edge && loses && rn->d.standby && !s->standby && n->pid > 0 && !n->stopped)
+		run_lost(rn, i, inst, s);
+	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE)) {
+		run_edge_down(rn, i, inst, true);
+		run_instance_killed(rn, i, inst);
+	} else if (edge && (s->action == DRILL_STOP ||
+	                    (s->action == DRILL_CUT && s->link == DRILL_LINK_CLIENTS))) {
+		run_edge_down(rn, i, inst, false);
+	}
 	switch (s->action) {
 	case DRILL_CUT:
 	case DRILL_HEAL:
@@ -231,21 +259,24 @@ static int run_step(runner *rn, const drill_step *s)
 		window_open(rn, key_of(s), s->text);
 		break;
 	case DRILL_WIPE:
-		wipe_note(rn, (unsigned)s->index);
+		wipe_note(rn, n);
 		rc = cluster_node_wipe(n, err, sizeof err);
 		window_open(rn, key_of(s), s->text);
 		break;
 	case DRILL_START:
 		rc = cluster_node_start(&rn->c, n, err, sizeof err);
 		window_close(rn, key_of(s), s->text);
-		if (edge) /* its incarnation starts now, not at the next poll */
-			load_set_region_ready(rn->l, (unsigned)s->index,
-			                      ready_poll_edge(&rn->rw, &rn->c, (unsigned)s->index,
-			                                      run_now_s(rn), false));
+		if (edge) { /* its incarnation starts now, not at the next poll */
+			run_instance_started(rn, i, inst);
+			load_set_region_ready(
+			    rn->l, i, ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), false));
+		}
 		break;
 	case DRILL_CONT:
 		rc = cluster_node_signal(n, SIGCONT);
 		window_close(rn, key_of(s), s->text);
+		if (edge && !rc)
+			run_resumed(rn, i, inst);
 		break;
 	case DRILL_BROKER_DOWN:
 	case DRILL_BROKER_UP:
@@ -281,14 +312,27 @@ static int run_step(runner *rn, const drill_step *s)
 	return rc;
 }
 
+/* Is instance n (not running) started again for the final checks? Not
+ * when it exited fenced while another instance of its region runs: the
+ * active one took over from it, and only a step starts it again. */
+static bool restart_instance(runner *rn, const cluster_node *n)
+{
+	if (!rn->d.standby || !cluster_node_fenced(n))
+		return true;
+	cluster_node *o = cluster_instance(&rn->c, (unsigned)n->index,
+	                                   (unsigned)(n->inst + 1) % CLUSTER_INSTANCES_MAX);
+	return !cluster_node_alive(o);
+}
+
 /* Ends every fault: the state the final checks start from. */
 static void heal_all(runner *rn)
 {
 	cluster *c = &rn->c;
-	cluster_node *nodes[DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX];
+	cluster_node *nodes[NODES_MAX];
 	size_t nn = 0;
 	for (unsigned i = 0; i < rn->d.regions; i++)
-		nodes[nn++] = &c->edges[i];
+		for (unsigned k = 0; k < cluster_instances(c); k++)
+			nodes[nn++] = cluster_instance(c, i, k);
 	for (unsigned j = 0; j < rn->d.centrals; j++)
 		nodes[nn++] = &c->centrals[j];
 	for (size_t i = 0; i < nn; i++) {
@@ -302,11 +346,20 @@ static void heal_all(runner *rn)
 		char err[256];
 		if (n->disk_ns >= 0 && cluster_disk(n, false))
 			log_error("cannot free a node's disk", "node=%s", n->name);
-		if (n->stopped && cluster_node_signal(n, SIGCONT))
-			log_error("cannot resume a node", "node=%s", n->name);
-		if (!cluster_node_alive(n) && cluster_node_start(c, n, err, sizeof err))
+		bool edge = n->kind == DRILL_EDGE;
+		if (n->stopped) {
+			if (cluster_node_signal(n, SIGCONT))
+				log_error("cannot resume a node", "node=%s", n->name);
+			else if (edge)
+				run_resumed(rn, (unsigned)n->index, (unsigned)n->inst);
+		}
+		if (cluster_node_alive(n) || (edge && !restart_instance(rn, n)))
+			continue;
+		if (cluster_node_start(c, n, err, sizeof err))
 			log_error("cannot restart a node for the final checks",
 			          "node=%s err=\"%s\"", n->name, err);
+		else if (edge)
+			run_instance_started(rn, (unsigned)n->index, (unsigned)n->inst);
 	}
 	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
 		log_error("cannot heal the brokers", "%s", "");
@@ -331,7 +384,9 @@ static void sample(runner *rn)
 	int64_t seen[DRILL_REGIONS_MAX];
 	int64_t lowest = INT64_MAX;
 	for (unsigned i = 0; i < rn->d.regions; i++) {
-		seen[i] = check_edge_count(&rn->c.edges[i], LOAD_SET_COUNTER, LOAD_VIRAL, 200);
+		/* The instance the region's users go to (edgeN without standby). */
+		const cluster_node *n = cluster_instance(&rn->c, i, load_route(rn->l, i));
+		seen[i] = check_edge_count(n, LOAD_SET_COUNTER, LOAD_VIRAL, 200);
 		if (seen[i] < lowest)
 			lowest = seen[i];
 	}
@@ -460,12 +515,12 @@ static void ready_row(runner *rn, unsigned i, int p, report_ready_row *q)
 	q->r_p50_ms = (double)hist_quantile(&r, 0.5) / 1000.0;
 	q->r_p99_ms = (double)hist_quantile(&r, 0.99) / 1000.0;
 	q->read_errors = st.ready_read_errors;
-	q->readthroughs = p < 0 ? ready_readthroughs(&rn->rw.e[i])
+	q->readthroughs = p < 0 ? ready_region_readthroughs(&rn->rw, i)
 	                        : ready_phase_readthroughs(&rn->rw, i, (unsigned)p);
 	double wc[READY_BUCKETS], rc[READY_BUCKETS];
 	if (p < 0) {
-		ready_run_srv(&rn->rw.e[i], READY_ROUTE_WRITE, wc);
-		ready_run_srv(&rn->rw.e[i], READY_ROUTE_COUNTS, rc);
+		(void)ready_region_srv(&rn->rw, i, READY_ROUTE_WRITE, wc);
+		(void)ready_region_srv(&rn->rw, i, READY_ROUTE_COUNTS, rc);
 	} else {
 		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_WRITE, wc);
 		ready_phase_srv(&rn->rw, i, (unsigned)p, READY_ROUTE_COUNTS, rc);
@@ -513,12 +568,15 @@ static void ready_figures(runner *rn)
 			ready_row(rn, i, (int)p, &rows[n++]);
 		ready_row(rn, i, -1, &rows[n]);
 		whole[n++] = true;
-		char key[32], text[512];
-		snprintf(key, sizeof key, "ready_%s", rn->c.edges[i].name);
-		ready_spells_text(&rn->rw.e[i], text, sizeof text);
-		report_text(rn->r, key, text);
-		if (rn->rw.e[i].rt_metric && (!metric || strcmp(metric, READY_METRIC_COUNTS) == 0))
-			metric = rn->rw.e[i].rt_metric;
+		for (unsigned k = 0; k < rn->rw.ninst; k++) {
+			const ready_edge *e = &rn->rw.e[READY_SLOT(i, k)];
+			char key[48], text[512];
+			snprintf(key, sizeof key, "ready_%s", cluster_instance(&rn->c, i, k)->name);
+			ready_spells_text(e, text, sizeof text);
+			report_text(rn->r, key, text);
+			if (e->rt_metric && (!metric || strcmp(metric, READY_METRIC_COUNTS) == 0))
+				metric = e->rt_metric;
+		}
 	}
 	for (size_t k = 0; k < n; k++)
 		report_ready(rn->r, &rows[k]);
@@ -539,14 +597,17 @@ static void ready_figures(runner *rn)
 static int start_load(runner *rn, char *err, size_t errlen)
 {
 	const drill *d = &rn->d;
-	int ports[DRILL_REGIONS_MAX];
-	for (unsigned i = 0; i < d->regions; i++)
+	int ports[DRILL_REGIONS_MAX], sports[DRILL_REGIONS_MAX];
+	for (unsigned i = 0; i < d->regions; i++) {
 		ports[i] = rn->c.edges[i].port;
+		sports[i] = rn->c.standbys[i].port;
+	}
 	double rate = rn->o->short_run ? d->short_rate : d->rate;
 	/* Idle until every edge's readiness is known, so the first ops
 	 * already count as ready where they are. */
 	load_opts lo = {.regions = d->regions,
 	                .ports = ports,
+	                .standby_ports = d->standby ? sports : NULL,
 	                .users = d->users,
 	                .items = d->items,
 	                .zipf_s = d->zipf,
@@ -607,6 +668,7 @@ static void timeline(runner *rn)
 		}
 		if (clock_mono_ms() >= next_sample) {
 			sample(rn);
+			run_standby_tick(rn);
 			bool all = clock_mono_ms() >= next_poll;
 			poll_ready(rn, all);
 			if (all)
@@ -639,6 +701,7 @@ static int finish(runner *rn)
 		report_violation(rn->r, "ops still unanswered %u s after the load ended",
 		                 d->converge_s);
 	report_number(rn->r, "drain_s", run_now_s(rn) - end);
+	run_standby_figures(rn);
 	load_truth_entry *truth = NULL;
 	size_t n = load_truth(rn->l, &truth);
 	report_number(rn->r, "truth_entries", (double)n);
@@ -704,6 +767,7 @@ int run_drill(const run_opts *o)
 	rn.r = report_new(rn.d.name, o->short_run, rn.d.regions);
 	intervals_init(&rn.iv, rn.d.regions, rn.d.latency_every_s);
 	ready_init(&rn.rw, rn.d.regions);
+	ready_set_instances(&rn.rw, rn.d.standby ? 2 : 1);
 	snprintf(rn.phase_names[0], sizeof rn.phase_names[0], "before any fault");
 	bool isolated = !o->no_netns && rn.d.netns && netns_supported();
 	int status;

@@ -1,6 +1,9 @@
 /* run_int.h - one drill's runner (run.c), shared with the watches it
  * keeps over the run (run_watch.c: latency per interval and the
- * daemons' process readings). Private to sim/drill/. Main thread.
+ * daemons' process readings) and with what it does for regions that
+ * run a standby (run_standby.c: which instance a step acts on, the
+ * takeovers it times, the instances taken over from that must exit
+ * fenced). Private to sim/drill/. Main thread.
  */
 #ifndef SIM_DRILL_RUN_INT_H
 #define SIM_DRILL_RUN_INT_H
@@ -24,7 +27,10 @@
 #define TICK_MS 250
 #define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
 #define WINDOWS_MAX 64
-#define NODES_MAX (DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX)
+#define NODES_MAX (DRILL_REGIONS_MAX * CLUSTER_INSTANCES_MAX + DRILL_CENTRALS_MAX)
+#define TAKEOVERS_MAX 64
+#define FENCE_WAIT_S 10.0        /* a resumed instance taken over from exits within this */
+#define AIM_WRITES 5             /* write attempts sent to it as it resumes */
 #define LOG_READ_MAX (64u << 20) /* of a daemon's log, for its config lines */
 
 /* A fault in force, from the step that made it to the one that ends it;
@@ -35,6 +41,28 @@ typedef struct window {
 	uint64_t truth; /* heals: the viral item's true count at the heal */
 	char label[128];
 } window;
+
+/* A region's active instance lost by a step (killed, wiped, stopped),
+ * until its other instance acknowledges a write. */
+typedef struct takeover {
+	unsigned region, lost; /* the instance lost */
+	double at_s;
+	uint64_t at_us; /* mono */
+	char step[128];
+	bool have_pending;
+	double pending_ops, pending_batches; /* its gauges at the loss */
+	uint64_t in_flight;                  /* writes at it then */
+	bool done;
+	double took_s; /* < 0: no takeover */
+} takeover;
+
+/* An instance resumed after another took over from it: it must refuse
+ * every write and exit fenced (CLUSTER_EXIT_FENCED). */
+typedef struct fence_watch {
+	bool on;
+	double resumed_s;
+	uint64_t not_active, failed, acked; /* its figures at the resume */
+} fence_watch;
 
 /* A daemon's process readings (procs_every): those of its latest run,
  * which is what the verdict judges. */
@@ -70,6 +98,17 @@ typedef struct runner {
 	intervals iv;
 	double iv_start_s;
 	double iv_srv[DRILL_REGIONS_MAX][READY_ROUTES][READY_BUCKETS];
+	/* Standbys (run_standby.c): the takeovers timed, the instances
+	 * that must exit fenced, and per region the instance that
+	 * acknowledged its writes over time. */
+	takeover tk[TAKEOVERS_MAX];
+	size_t ntk;
+	fence_watch fence[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
+	int acked_by[DRILL_REGIONS_MAX];
+	char acked_text[DRILL_REGIONS_MAX][512];
+	/* Exits no step made (a fenced one, a crash), per region. */
+	bool exit_seen[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
+	char exits_text[DRILL_REGIONS_MAX][512];
 } runner;
 
 static inline double run_now_s(const runner *rn)
@@ -89,5 +128,37 @@ void run_interval_figures(runner *rn);
  * series at the end (soak.h). */
 void run_sample_procs(runner *rn);
 void run_judge_procs(runner *rn);
+
+/* Region i's instance inst is not ready from now on (gone: its process
+ * is about to go; its read-throughs and gauges are read first). */
+void run_edge_down(runner *rn, unsigned i, unsigned inst, bool gone);
+
+/* Standbys (run_standby.c). The instance of region i that is active now:
+ * the one whose /readyz says it is the writer, else the one that
+ * acknowledged the region's last write while it still runs, else one
+ * that runs; always 0 without standby. */
+unsigned run_active(runner *rn, unsigned i);
+/* The edge instance step s acts on (drill.h: the active one, the
+ * standby, the one down for start, the one stopped for cont), with
+ * *inst; NULL when there is none such. */
+cluster_node *run_step_instance(runner *rn, const drill_step *s, unsigned *inst);
+/* Step s is about to kill, wipe or stop instance inst of region i, the
+ * active one: its gauges are read and the takeover is timed from now. */
+void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s);
+/* Instance inst of region i was started again (a new process, which
+ * no instance took over from) or killed by a step (its fence watch, if
+ * any, ends: it will not exit fenced). */
+void run_instance_started(runner *rn, unsigned i, unsigned inst);
+void run_instance_killed(runner *rn, unsigned i, unsigned inst);
+/* Instance inst of region i was resumed (SIGCONT): when another
+ * instance took over meanwhile, a few writes are aimed at it and it
+ * must exit fenced. */
+void run_resumed(runner *rn, unsigned i, unsigned inst);
+/* Every tick: takeovers seen, fenced exits, exits no step made, who
+ * acknowledges. */
+void run_standby_tick(runner *rn);
+/* At the end (after the drain): waits for the fence watches, then the
+ * takeovers, acks per instance and every miss go to the report. */
+void run_standby_figures(runner *rn);
 
 #endif

@@ -15,17 +15,21 @@
 
 /* --- latency intervals ------------------------------------------------------- */
 
-/* Each edge's own request buckets so far (a fresh scrape), per route. */
+/* Each edge's own request buckets so far (a fresh scrape), per route;
+ * with standbys, both instances' together. */
 static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKETS], bool *ok)
 {
 	*ok = false;
-	const cluster_node *n = &rn->c.edges[i];
-	if (n->pid <= 0 || n->stopped)
+	bool any = false;
+	for (unsigned k = 0; k < cluster_instances(&rn->c); k++) {
+		const cluster_node *n = cluster_instance(&rn->c, i, k);
+		any |= n->pid > 0 && !n->stopped;
+	}
+	if (!any)
 		return;
 	load_set_region_ready(rn->l, i, ready_poll_edge(&rn->rw, &rn->c, i, run_now_s(rn), true));
 	for (int k = 0; k < READY_ROUTES; k++)
-		ready_run_srv(&rn->rw.e[i], (ready_route)k, out[k]);
-	*ok = rn->rw.e[i].have_srv_base;
+		*ok = ready_region_srv(&rn->rw, i, (ready_route)k, out[k]);
 }
 
 /* Starts the first interval: what came before is not in it. An edge
@@ -90,9 +94,20 @@ void run_interval_figures(runner *rn)
 
 /* --- process readings ---------------------------------------------------------- */
 
+/* The sampled daemons: every edge instance (edgeN, then with standby
+ * edgeN.standby), then the centrals. */
+static size_t nodes_sampled(runner *rn)
+{
+	return (size_t)rn->d.regions * cluster_instances(&rn->c) + rn->d.centrals;
+}
+
 static cluster_node *node_at(runner *rn, size_t k)
 {
-	return k < rn->d.regions ? &rn->c.edges[k] : &rn->c.centrals[k - rn->d.regions];
+	size_t edges = (size_t)rn->d.regions * cluster_instances(&rn->c);
+	if (k < edges)
+		return cluster_instance(&rn->c, (unsigned)(k % rn->d.regions),
+		                        (unsigned)(k / rn->d.regions));
+	return &rn->c.centrals[k - edges];
 }
 
 /* What node n says holds its memory, from its /metrics, into s (none
@@ -112,7 +127,7 @@ static void read_held(const cluster_node *n, soak_sample *s)
  * it says holds its memory. */
 void run_sample_procs(runner *rn)
 {
-	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+	for (size_t k = 0; k < nodes_sampled(rn); k++) {
 		cluster_node *n = node_at(rn, k);
 		soak_sample s;
 		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, run_now_s(rn), &s))
@@ -162,7 +177,7 @@ void run_judge_procs(runner *rn)
 	soak_rules rules;
 	soak_rules_default(duration, &rules);
 	report_proc_rules(rn->r, rules.warmup_s, rn->d.procs_every_s);
-	for (size_t k = 0; k < (size_t)rn->d.regions + rn->d.centrals; k++) {
+	for (size_t k = 0; k < nodes_sampled(rn); k++) {
 		cluster_node *n = node_at(rn, k);
 		proc_series *ps = &rn->procs[k];
 		char *log_text = soak_read_file(n->log, LOG_READ_MAX);

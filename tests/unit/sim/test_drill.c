@@ -437,6 +437,20 @@ static bad_case bad_cases[] = {
     {"duration 60\nskew central0 5\n", 2, "skew takes an edge"},
     {"duration 60\nusers 1\x01\n", 2, "control character"},
     {"duration 60\r\nat 2 kill edge9\r\n", 2, "edge9 is past regions 3"},
+    {"duration 60\nstandby 1\n", 2, "standby 1 needs changelog 1"},
+    {"standby 1\nduration 60\nchangelog 0\n", 1, "standby 1 needs changelog 1"},
+    {"duration 60\nchangelog 1\nstandby 2\n", 3, "standby 2 out of range 0..1"},
+    {"duration 60\ntakeover_ms 1000\n", 2, "takeover_ms needs changelog 1"},
+    {"duration 60\nchangelog 1\ntakeover_ms 10\n", 3, "takeover_ms 10 out of range"},
+    {"duration 60\nchangelog 1\nexpect takeover_max_s 5\n", 3, "needs standby 1"},
+    {"duration 60\nat 5 kill edge1.standby\n", 2, "edge1.standby names a standby instance"},
+    {"duration 60\nchangelog 1\nstandby 1\nat 5 region_down edge1.standby\n", 4,
+     "bad node 'edge1.standby' (edgeN or centralN)"},
+    {"duration 60\nchangelog 1\nstandby 1\nat 5 kill central0.standby\n", 4,
+     "bad node 'central0.standby'"},
+    {"duration 60\nchangelog 1\nstandby 1\nat 5 disk_full edge0\n", 4,
+     "not supported with standby 1"},
+    {"duration 60\nchangelog 1\nstandby 1\nskew edge0.standby 5\n", 4, "bad node"},
     /* The earliest bad line is the one reported. */
     {"duration 60\nat 70 kill edge0\nat 5 kill edge7\n", 2, "past the duration"},
 };
@@ -565,7 +579,7 @@ Test(drill, every_shipped_drill_parses)
 	DIR *dir = opendir("sim/drills");
 	cr_assert_not_null(dir, "run the tests from the repository root");
 	int n = 0;
-	bool central2 = false, sharded = false, wiped = false, expects = false;
+	bool central2 = false, sharded = false, wiped = false, expects = false, standby = false;
 	double short_total = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
@@ -590,6 +604,7 @@ Test(drill, every_shipped_drill_parses)
 		for (size_t i = 0; i < d.nsteps; i++)
 			wiped |= d.steps[i].action == DRILL_WIPE;
 		expects |= d.nexpects > 0;
+		standby |= d.standby && drill_expect_of(&d, DRILL_EXPECT_TAKEOVER_MAX);
 		drill_free(&d);
 		n++;
 	}
@@ -599,9 +614,10 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert(sharded, "no drill runs shards with a replica");
 	cr_assert(wiped, "no drill wipes an edge");
 	cr_assert(expects, "no drill holds its figures to expectations");
-	/* make test runs every short drill: 240 s of load, about twice
+	cr_assert(standby, "no drill runs standbys and times their takeover");
+	/* make test runs every short drill: 270 s of load, about twice
 	 * that with starts and convergence, in its budget. */
-	cr_assert_leq(short_total, 240, "short runs add up to %g s", short_total);
+	cr_assert_leq(short_total, 270, "short runs add up to %g s", short_total);
 }
 
 Test(drill, procs_every_turns_process_readings_on)
@@ -737,6 +753,50 @@ Test(drill, changelog_is_off_unless_a_drill_turns_it_on)
 	cr_assert_eq(d.changelog, 1);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nchangelog 2\n", &d, err, sizeof err), 0);
+}
+
+Test(drill, standby_runs_a_second_instance_per_region_and_steps_may_name_it)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\nchangelog 1\n", &d, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(d.standby, 0, "one instance per region unless asked for");
+	cr_assert_eq(d.takeover_ms, 0, "the edge's own takeover unless asked for");
+	drill_free(&d);
+	const char *text = "duration 60\nchangelog 1\nstandby 1\ntakeover_ms 1000\n"
+	                   "expect takeover_max_s 5\n"
+	                   "at 10 wipe edge1\n"
+	                   "at 11 kill edge1.standby\n"
+	                   "at 12 stop edge2\n"
+	                   "at 13 cont edge2\n"
+	                   "at 14 cut edge0.standby kafka\n"
+	                   "at 15 heal edge0 kafka\n"
+	                   "at 16 start edge1\n"
+	                   "at 17 wipe edge2.standby\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.standby, 1);
+	cr_assert_eq(d.takeover_ms, 1000);
+	const drill_expect *x = drill_expect_of(&d, DRILL_EXPECT_TAKEOVER_MAX);
+	cr_assert(x && x->max == 5);
+	cr_assert_str_eq(drill_expect_name(DRILL_EXPECT_TAKEOVER_MAX), "takeover_max_s");
+	cr_assert_eq(d.nsteps, 8);
+	static const struct {
+		drill_action a;
+		int index;
+		bool standby;
+	} want[] = {{DRILL_WIPE, 1, false},  {DRILL_KILL, 1, true}, {DRILL_STOP, 2, false},
+	            {DRILL_CONT, 2, false},  {DRILL_CUT, 0, true},  {DRILL_HEAL, 0, false},
+	            {DRILL_START, 1, false}, {DRILL_WIPE, 2, true}};
+	for (size_t i = 0; i < d.nsteps; i++) {
+		cr_assert_eq(d.steps[i].action, want[i].a, "step %zu", i);
+		cr_assert_eq(d.steps[i].node, DRILL_EDGE, "step %zu", i);
+		cr_assert_eq(d.steps[i].index, want[i].index, "step %zu", i);
+		cr_assert_eq(d.steps[i].standby, want[i].standby, "step %zu", i);
+	}
+	cr_assert_eq(d.steps[4].link, DRILL_LINK_KAFKA);
+	cr_assert_str_eq(d.steps[1].text, "at 11 kill edge1.standby");
+	drill_free(&d);
 }
 
 Test(drill, store_cache_mb_sizes_every_daemons_block_cache)

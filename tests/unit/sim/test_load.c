@@ -1,7 +1,10 @@
 /* test_load.c - the simulated users against a fake edge.
  *
  * The fake edge is two evhttp servers (regions 0 and 1) on one event_base
- * run by its own thread, sharing one state: per-user membership of
+ * run by its own thread, and a second instance of each (their standbys:
+ * only the instance F.active names takes writes, the other answers 503
+ * not_active, as a standby does; -1 lets both take them, as a zombie
+ * would), all sharing one state: per-user membership of
  * likes, sums of views, Idempotency-Key replay of the first answer, an
  * hlc per answer, and /v1/counts. Switches make it lose the answer of
  * every Nth write after applying it (the connection is shut without an
@@ -45,6 +48,9 @@
 static struct {
 	fakesrv srv;
 	int port[REGIONS];
+	int sport[REGIONS];                 /* each region's second instance */
+	atomic_int active[REGIONS];         /* the instance that takes writes; -1: both */
+	atomic_int inst_writes[REGIONS][2]; /* writes each instance took */
 
 	atomic_int drop_every;  /* lose the answer of every Nth write, after applying it */
 	atomic_int fail_status; /* 0, or answer every request with it (429, 503) */
@@ -174,7 +180,7 @@ static int apply_write(int method, const char *user, const char *item, const cha
 	return 200;
 }
 
-static void handle_write(struct evhttp_request *req, int region, const char *path)
+static void handle_write(struct evhttp_request *req, int region, int inst, const char *path)
 {
 	/* /v1/items/post/<id>/<counter> */
 	char id[80], counter[40];
@@ -197,6 +203,12 @@ static void handle_write(struct evhttp_request *req, int region, const char *pat
 	}
 	if (atoi(user + 1) % REGIONS != region)
 		atomic_fetch_add(&F.away[region], 1);
+	int active = atomic_load(&F.active[region]);
+	if (active >= 0 && active != inst) {
+		reply(req, 503, "{\"error\":{\"code\":\"not_active\"}}", false);
+		return;
+	}
+	atomic_fetch_add(&F.inst_writes[region][inst], 1);
 	int fail = atomic_load(&F.fail_status);
 	if (fail) {
 		reply(req, fail, "{\"error\":{\"code\":\"unavailable\"}}", false);
@@ -260,7 +272,7 @@ static void handle_write(struct evhttp_request *req, int region, const char *pat
 
 static void handler(struct evhttp_request *req, void *arg)
 {
-	int region = (int)(intptr_t)arg;
+	int region = (int)(intptr_t)arg % REGIONS, inst = (int)(intptr_t)arg / REGIONS;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	if (!path) {
@@ -282,7 +294,7 @@ static void handler(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (method == EVHTTP_REQ_POST || method == EVHTTP_REQ_DELETE) {
-		handle_write(req, region, path);
+		handle_write(req, region, inst, path);
 		return;
 	}
 	atomic_fetch_add(&F.bad, 1);
@@ -303,9 +315,13 @@ static void setup(void)
 	smap_init(&F.last_hlc);
 	F.hlc = 1000;
 	fakesrv_init(&F.srv);
-	for (int r = 0; r < REGIONS; r++) {
+	for (int k = 0; k < 2 * REGIONS; k++) {
 		struct evhttp *http;
-		F.port[r] = fakesrv_listen(&F.srv, &http, handler, (void *)(intptr_t)r);
+		int port = fakesrv_listen(&F.srv, &http, handler, (void *)(intptr_t)k);
+		if (k < REGIONS)
+			F.port[k] = port;
+		else
+			F.sport[k - REGIONS] = port;
 		evhttp_set_allowed_methods(http,
 		                           EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	}
@@ -822,6 +838,116 @@ Test(load, only_ops_within_a_ready_spell_count_as_ready)
 	cr_assert_eq(h.n, 0, "no such phase");
 }
 
+/* --- standbys ----------------------------------------------------------------------- */
+
+static bool taken_over(void *arg)
+{
+	return load_takeover_us(L, *(unsigned *)arg) != 0;
+}
+
+static bool acked_by(void *arg)
+{
+	const int *want = arg; /* region, instance */
+	return load_last_acked(L, (unsigned)want[0]) == want[1];
+}
+
+static bool stale_seen(void *arg)
+{
+	(void)arg;
+	return stats().stale_acks > 0;
+}
+
+static load_instance_stats inst_stats(unsigned r, unsigned k)
+{
+	load_instance_stats s;
+	load_get_instance_stats(L, r, k, &s);
+	return s;
+}
+
+Test(load, a_region_follows_its_active_instance_and_keeps_each_op_once)
+{
+	load_opts o = base_opts();
+	o.standby_ports = F.sport;
+	o.rate = 800;
+	start(&o);
+	wait_acked(200, 5000);
+	cr_assert_eq(load_route(L, 1), 0);
+	cr_assert_eq(load_last_acked(L, 1), 0);
+	cr_assert_eq(atomic_load(&F.inst_writes[1][1]), 0, "nothing at a standby");
+
+	/* Neither instance takes writes (a takeover under way): region 1's
+	 * writes go back and forth, and wait. */
+	atomic_store(&F.active[1], 2);
+	uint64_t more = stats().retried + 100;
+	cr_assert(wait_for(retried_at_least, &more, 5000));
+	int before = atomic_load(&F.inst_writes[1][1]);
+	load_watch_takeover(L, 1, 0);
+	uint64_t lost_us = clock_mono_us();
+	atomic_store(&F.active[1], 1);
+	unsigned region = 1;
+	cr_assert(wait_for(taken_over, &region, 5000), "the standby's first ack is seen");
+	cr_assert_geq(load_takeover_us(L, 1), lost_us);
+	more = stats().acked + 300;
+	wait_acked(more, 5000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+
+	load_stats s = stats();
+	cr_assert_eq(s.acked, s.started, "every op acked once it found the active instance");
+	cr_assert_eq(s.refused, 0, "not_active is not a refusal");
+	cr_assert_gt(s.not_active, 0);
+	cr_assert_gt(s.switches, 0);
+	cr_assert_eq(s.stale_acks, 0);
+	cr_assert_eq((int)s.acked, atomic_load(&F.applied), "each op applied exactly once");
+	cr_assert_gt(atomic_load(&F.inst_writes[1][1]), before);
+	cr_assert_eq(load_route(L, 1), 1);
+	cr_assert_eq(load_last_acked(L, 1), 1);
+	cr_assert_eq(load_route(L, 0), 0, "region 0 never moved");
+	cr_assert_eq(atomic_load(&F.inst_writes[0][1]), 0);
+	load_instance_stats a = inst_stats(1, 0), b = inst_stats(1, 1);
+	cr_assert_gt(a.acked, 0);
+	cr_assert_gt(b.acked, 0);
+	cr_assert_gt(a.not_active + b.not_active, 0);
+	cr_assert_eq(a.in_flight + b.in_flight, 0, "drained");
+	cr_assert_eq(inst_stats(0, 1).acked, 0);
+	assert_no_anomalies();
+	assert_truth_is_the_fakes();
+}
+
+Test(load, an_instance_taken_over_from_acks_nothing_sent_to_it_after)
+{
+	load_opts o = base_opts();
+	o.standby_ports = F.sport;
+	o.rate = 600;
+	start(&o);
+	wait_acked(100, 5000);
+	atomic_store(&F.active[1], 1);
+	int want[2] = {1, 1};
+	cr_assert(wait_for(acked_by, want, 5000));
+	cr_assert_eq(stats().stale_acks, 0, "a takeover is no stale ack");
+
+	/* The old active still takes writes (a zombie) and a client still
+	 * sends it some: each ack of those is stale. */
+	atomic_store(&F.active[1], -1);
+	load_aim(L, 1, 0, 5);
+	cr_assert(wait_for(stale_seen, NULL, 5000));
+	cr_assert_gt(inst_stats(1, 0).stale_acks, 0);
+	cr_assert_eq(inst_stats(1, 1).stale_acks, 0);
+
+	/* Started again, it is a new instance: it may take over, and its
+	 * acks are not stale. */
+	load_instance_started(L, 1, 0);
+	atomic_store(&F.active[1], 0);
+	uint64_t stale = stats().stale_acks;
+	want[1] = 0;
+	cr_assert(wait_for(acked_by, want, 5000));
+	uint64_t more = stats().acked + 200;
+	wait_acked(more, 5000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	cr_assert_eq(stats().stale_acks, stale);
+	cr_assert_eq(load_route(L, 1), 0);
+	assert_truth_is_the_fakes();
+}
+
 Test(load, bad_options_are_refused)
 {
 	char err[128];
@@ -845,5 +971,9 @@ Test(load, bad_options_are_refused)
 	o = base_opts();
 	o.ports = bad_ports;
 	cr_assert_null(load_new(&o, err, sizeof err));
+	o = base_opts();
+	o.standby_ports = bad_ports;
+	cr_assert_null(load_new(&o, err, sizeof err));
+	cr_assert_not_null(strstr(err, "port"), "%s", err);
 	load_free(NULL);
 }

@@ -244,6 +244,20 @@ Test(ready, the_interval_keys_are_left_to_the_intervals)
 	drill_free(&d);
 }
 
+Test(ready, the_takeover_key_is_left_to_the_takeovers)
+{
+	drill d = expecting("duration 60\nchangelog 1\nstandby 1\nexpect takeover_max_s 0\n");
+	report_ready_row rows[] = {
+	    row("edge0", "whole run", 0, 0, 0, 0, 0, -1), /* never ready: held by nothing */
+	};
+	bool whole[] = {true};
+	report *r = report_new("x", false, 1);
+	cr_assert_eq(ready_check(&d, false, rows, whole, 1, 0, r), 0);
+	cr_assert_eq(report_violations(r), 0, "no 'no figure to hold' for it");
+	report_free(r);
+	drill_free(&d);
+}
+
 Test(ready, each_missed_expectation_is_a_violation)
 {
 	drill d = expecting("duration 60\nexpect ready_write_p99_ms 5\nexpect ready_read_p99_ms 2\n"
@@ -387,4 +401,52 @@ Test(ready, server_side_figures_count_from_the_first_ready_sample)
 	ready_observe(e, 7, 43, 200, twice);
 	ready_run_srv(e, READY_ROUTE_WRITE, out);
 	cr_assert_float_eq(total_of(out), 2000, 1e-9);
+}
+
+Test(ready, a_region_with_a_standby_is_ready_while_either_instance_is)
+{
+	char once[8192], twice[8192];
+	both_routes(once, sizeof once, 1);
+	both_routes(twice, sizeof twice, 2);
+	ready_watch w;
+	ready_init(&w, 2);
+	ready_set_instances(&w, 2);
+	cr_assert_eq(w.ninst, 2);
+	ready_edge *a = &w.e[READY_SLOT(1, 0)], *b = &w.e[READY_SLOT(1, 1)];
+	cr_assert_eq(a, &w.e[1], "edgeN's first instance is where it was");
+	cr_assert_eq(a->writer, -1, "nobody said who writes yet");
+	/* edge1's first instance is active, its standby answers 503. */
+	ready_observe(a, 0, 100, 200, counts(0));
+	ready_observe(b, 0, 200, 503, counts(0));
+	cr_assert(ready_region(&w, 1));
+	cr_assert_not(ready_region(&w, 0), "edge0 was never seen");
+	unsigned p = ready_phase(&w, "300 ops/s from 0.0s");
+	ready_observe(a, 1, 100, 200, counts(3));
+	ready_observe(b, 1, 200, 503, counts(1)); /* a standby's: not once ready */
+	/* The active one is lost; the standby takes over and reads through. */
+	ready_down(a, true);
+	cr_assert_not(ready_region(&w, 1), "the standby has not taken over yet");
+	ready_observe(b, 2, 200, 200, counts(1));
+	cr_assert(ready_region(&w, 1));
+	ready_observe(b, 3, 200, 200, counts(5));
+	cr_assert_float_eq(ready_phase_readthroughs(&w, 1, p), 7, 1e-9, "3 + 4, both instances");
+	cr_assert_float_eq(ready_region_readthroughs(&w, 1), 7, 1e-9);
+	cr_assert_float_eq(ready_region_readthroughs(&w, 0), -1, 1e-9, "no metric seen at edge0");
+
+	/* Server-side buckets add up over the instances too. */
+	ready_watch v;
+	ready_init(&v, 1);
+	ready_set_instances(&v, 2);
+	ready_observe(&v.e[READY_SLOT(0, 0)], 0, 1, 200, once);
+	ready_observe(&v.e[READY_SLOT(0, 1)], 0, 2, 200, once);
+	unsigned q = ready_phase(&v, "300 ops/s");
+	ready_observe(&v.e[READY_SLOT(0, 0)], 1, 1, 200, twice);
+	ready_observe(&v.e[READY_SLOT(0, 1)], 1, 2, 200, twice);
+	double out[READY_BUCKETS];
+	ready_phase_srv(&v, 0, q, READY_ROUTE_WRITE, out);
+	cr_assert_float_eq(total_of(out), 2000, 1e-9);
+	cr_assert(ready_region_srv(&v, 0, READY_ROUTE_COUNTS, out));
+	cr_assert_float_eq(total_of(out), 2000, 1e-9);
+	ready_set_instances(&v, 9);
+	cr_assert_eq(v.ninst, READY_INSTANCES_MAX, "at most the cluster's instances");
 }

@@ -257,6 +257,68 @@ Test(report, ready_rows_go_to_the_json_and_the_summary)
 	free(sum);
 }
 
+Test(report, takeovers_go_to_the_json_and_the_summary)
+{
+	report *r = report_new("standby_wipe", true, 3);
+	report_takeover_row q = {.region = "edge1",
+	                         .lost = "edge1 (r1-a)",
+	                         .by = "edge1.standby (r1-b)",
+	                         .step = "at 20 wipe edge1",
+	                         .at_s = 5,
+	                         .seconds = 2.25,
+	                         .in_flight = 3,
+	                         .pending_ops = 17,
+	                         .pending_batches = 1};
+	report_takeover(r, &q);
+	report_takeover_row none = {.region = "edge2",
+	                            .lost = "edge2 (r2-b)",
+	                            .step = "at 30 stop edge2",
+	                            .at_s = 7.5,
+	                            .seconds = -1,
+	                            .pending_ops = -1,
+	                            .pending_batches = -1};
+	report_takeover(r, &none);
+	cr_assert(report_passed(r), "rows alone hold nothing");
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	json_t *rows = json_object_get(j, "takeovers");
+	cr_assert_eq(json_array_size(rows), 2);
+	json_t *a = json_array_get(rows, 0), *b = json_array_get(rows, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(a, "region")), "edge1");
+	cr_assert_str_eq(json_string_value(json_object_get(a, "step")), "at 20 wipe edge1");
+	cr_assert_str_eq(json_string_value(json_object_get(a, "by")), "edge1.standby (r1-b)");
+	cr_assert_float_eq(json_number_value(json_object_get(a, "seconds")), 2.25, 1e-9);
+	cr_assert_eq(json_integer_value(json_object_get(a, "writes_in_flight")), 3);
+	cr_assert_float_eq(json_number_value(json_object_get(a, "pending_ops")), 17, 1e-9);
+	cr_assert(json_is_null(json_object_get(b, "seconds")), "no takeover is null");
+	cr_assert(json_is_null(json_object_get(b, "by")));
+	cr_assert(json_is_null(json_object_get(b, "pending_batches")), "unknown is null");
+	json_decref(j);
+
+	char *sum = slurp("summary.txt");
+	cr_assert_not_null(strstr(sum, "takeovers"));
+	const char *line = strstr(sum, "at 20 wipe edge1");
+	cr_assert_not_null(line);
+	cr_assert_not_null(strstr(line, "2.25"), "%s", line);
+	line = strstr(sum, "at 30 stop edge2");
+	cr_assert_not_null(line);
+	cr_assert_not_null(strstr(line, "none"), "%s", line);
+	free(sum);
+
+	/* A drill without standbys has no such table. */
+	r = report_new("baseline", true, 3);
+	write_ok(r);
+	report_free(r);
+	j = load_json();
+	cr_assert_null(json_object_get(j, "takeovers"));
+	json_decref(j);
+	sum = slurp("summary.txt");
+	cr_assert_null(strstr(sum, "takeovers"));
+	free(sum);
+}
+
 Test(report, a_violation_fails_the_run)
 {
 	report *r = report_new("d", false, 2);
