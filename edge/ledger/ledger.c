@@ -360,12 +360,12 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	char key[EKEY_PART_LEN];
 	unsigned char val[8];
 	store_put_u64(val, (uint64_t)offset);
-	ledger_lock_counts(l); /* a snapshot position: a count writer */
-	ledger_lock(l);
-	store_batch_clear(l->wb);
-	store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
-	int rc = store_write(l->db, l->wb);
-	ledger_unlock(l);
+	/* A snapshot position is the count writers' alone: written under
+	 * their mutex, in their batch, with no writer mutex held. */
+	ledger_lock_counts(l);
+	store_batch_clear(l->snap_wb);
+	store_batch_put(l->snap_wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+	int rc = store_write(l->db, l->snap_wb);
 	ledger_unlock_counts(l);
 	return rc;
 }

@@ -46,8 +46,9 @@
  * ledger_outside, and a group's (and with a changelog its copy's
  * acknowledgement) in commit_taken, whichever thread writes it (the
  * commit thread, or without one the loop that commits, or the writer
- * whose ops did not fit the open group, or a drain); only a snapshot
- * position reset and the start of a replica load write under it. The view stripes' mutexes each
+ * whose ops did not fit the open group, or a drain). So no store write
+ * is made under it either: a snapshot position reset and the start of a
+ * replica load write under cmu alone, as a snapshot does. The view stripes' mutexes each
  * guard one stripe of struct view: what a count read of the stripe's partitions looks at. None is
  * ever held across store I/O, and a count read or /me takes no other ledger lock, so no read waits
  * for a write, a seal or a snapshot's fsync, nor for a read of another stripe. Order: cmu before mu

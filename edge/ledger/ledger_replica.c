@@ -109,35 +109,33 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		return ERR_INVAL;
 	char key[EKEY_PART_LEN];
 	unsigned char val[8];
+	/* The count writers' mutex keeps every other replica writer out
+	 * throughout; the writer mutex is held only to read the state and to
+	 * put the new one in its place after the write, as a checkpoint
+	 * message does. */
 	ledger_lock_counts(l);
 	ledger_lock(l);
-	replica_part *rp = &l->replica.parts[p];
-	int was = rp->state;
-	uint64_t lo = rp->ckpt_lo, hi = rp->ckpt_hi, loaded = rp->loaded;
-	size_t al = rp->after_len;
-	rp->state = LEDGER_REPLICA_LOADING;
-	rp->gen++;
-	rp->ckpt_lo = rp->ckpt_hi = rp->loaded = 0;
-	rp->after_len = 0;
-	store_batch_clear(l->wb);
-	replica_put(l->wb, p, rp);
+	replica_part next = l->replica.parts[p];
+	ledger_unlock(l);
+	next.state = LEDGER_REPLICA_LOADING;
+	next.gen++;
+	next.ckpt_lo = next.ckpt_hi = next.loaded = 0;
+	next.after_len = 0;
+	store_batch_clear(l->snap_wb);
+	replica_put(l->snap_wb, p, &next);
 	if (tail >= 0) {
 		store_put_u64(val, (uint64_t)tail);
-		store_batch_put(l->wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
+		store_batch_put(l->snap_wb, key, ekey_part(key, EKEY_SNAP_OFFSET, p), val, 8);
 	}
-	int rc = store_write(l->db, l->wb);
-	if (rc) {
-		rp->state = was;
-		rp->ckpt_lo = lo;
-		rp->ckpt_hi = hi;
-		rp->loaded = loaded;
-		rp->after_len = al;
-	} else {
+	int rc = store_write(l->db, l->snap_wb);
+	if (rc == 0) {
+		ledger_lock(l);
+		l->replica.parts[p] = next;
 		vstripe *vs = ledger_vlock(l, p);
 		ledger_view_publish(l, p);
 		ledger_vunlock(l, vs);
+		ledger_unlock(l);
 	}
-	ledger_unlock(l);
 	ledger_unlock_counts(l);
 	return rc;
 }
