@@ -443,13 +443,108 @@ uint64_t changelog_held(const changelog *cl)
 	return atomic_load(&cl->held);
 }
 
+/* --- undoing a refused record ---------------------------------------------- */
+
+typedef struct undoer {
+	changelog *cl;
+} undoer;
+
+/* A key the refused record wrote: its value in the store now (what the
+ * edge keeps, the refused write having never reached it), or its
+ * deletion. Under mu. */
+static void undo_key(changelog *cl, const char *k, size_t kn)
+{
+	if (kn == 1 && (k[0] == CHANGELOG_KEY[0] || k[0] == CHANGELOG_EPOCH_KEY[0]))
+		return; /* the store's own position keys */
+	char *v;
+	size_t vn;
+	int rc = store_get(cl->db, k, kn, &v, &vn);
+	if (rc == 0) {
+		store_batch_put(cl->undo, k, kn, v, vn);
+		free(v);
+	} else {
+		store_batch_del(cl->undo, k, kn);
+	}
+	cl->undo_pending = true;
+}
+
+static void undo_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	(void)v;
+	(void)vn;
+	undo_key(ctx, k, kn);
+}
+
+static void undo_del(void *ctx, const char *k, size_t kn)
+{
+	undo_key(ctx, k, kn);
+}
+
+/* wb's record was refused and may yet land: its undoing goes with the
+ * next records. */
+static void undo_add(changelog *cl, const store_batch *wb)
+{
+	if (!cl->db)
+		return; /* no store to read the kept values from (not taken over) */
+	pthread_mutex_lock(&cl->mu);
+	if (!cl->undo)
+		cl->undo = store_batch_new();
+	store_batch_iterate(wb, cl, undo_put, undo_del);
+	pthread_mutex_unlock(&cl->mu);
+}
+
+static void undo_copy_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	store_batch_put(ctx, k, kn, v, vn);
+}
+
+static void undo_copy_del(void *ctx, const char *k, size_t kn)
+{
+	store_batch_del(ctx, k, kn);
+}
+
+/* The record of wb at epoch, with the pending undoing at its head when no
+ * other record in flight carries it; sets *carried then (undo_end once
+ * its outcome is known). */
+static void encode_with_undo(changelog *cl, const store_batch *wb, sbuf *rec, bool *carried)
+{
+	uint64_t epoch = atomic_load(&cl->epoch_pub);
+	pthread_mutex_lock(&cl->mu);
+	*carried = cl->undo_pending && !cl->undo_carrying;
+	if (*carried) {
+		cl->undo_carrying = true;
+		store_batch *both = store_batch_new();
+		store_batch_iterate(cl->undo, both, undo_copy_put, undo_copy_del);
+		store_batch_iterate(wb, both, undo_copy_put, undo_copy_del);
+		changelog_encode(both, epoch, rec);
+		store_batch_free(both);
+	}
+	pthread_mutex_unlock(&cl->mu);
+	if (!*carried)
+		changelog_encode(wb, epoch, rec);
+}
+
+/* A carrier's outcome: in the log (acknowledged, or held in order for
+ * it), or not, and then the next record carries the undoing again. */
+static void undo_end(changelog *cl, bool landed)
+{
+	pthread_mutex_lock(&cl->mu);
+	cl->undo_carrying = false;
+	if (landed) {
+		cl->undo_pending = false;
+		store_batch_clear(cl->undo);
+	}
+	pthread_mutex_unlock(&cl->mu);
+}
+
 int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 {
 	if (!atomic_load(&cl->is_active))
 		return ERR_FENCED;
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode(wb, atomic_load(&cl->epoch_pub), &rec);
+	bool carried = false;
+	encode_with_undo(cl, wb, &rec, &carried);
 	bool local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
 	if (atomic_load(&cl->is_degraded)) {
 		/* Records are held: this one goes after them, or not at all. */
@@ -462,6 +557,8 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 		bool still = cl->degraded;
 		pthread_mutex_unlock(&cl->mu);
 		if (still) {
+			if (carried)
+				undo_end(cl, rc == 0);
 			sbuf_free(&rec);
 			return rc;
 		}
@@ -470,14 +567,22 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	int64_t offset = -1;
 	int rc = changelog_produce_wait(cl, &rec, &offset);
 	if ((rc == ERR_TIMEOUT || rc == ERR_KAFKA) && local) {
+		/* Held, in order, with the undoing it carried: what may land
+		 * late is written again after it. */
 		pthread_mutex_lock(&cl->mu);
 		hold(cl, wb, &rec);
 		pthread_mutex_unlock(&cl->mu);
+		if (carried)
+			undo_end(cl, true);
 		if (cl->failures)
 			metric_add(cl->failures, 1);
 		sbuf_free(&rec);
 		return 0;
 	}
+	if (carried)
+		undo_end(cl, rc == 0);
+	if (rc && rc != ERR_FENCED)
+		undo_add(cl, wb); /* refused here; its copy may land yet */
 	if (rc == 0) {
 		position_put(wb, offset + 1);
 		if (cl->appends) {
@@ -592,9 +697,12 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	rd_kafka_conf_t *conf = conf_new(BUS_PRODUCER, o, err, errlen);
 	if (!conf)
 		return NULL;
-	/* Each append waits for its report: nothing to gain by lingering. */
+	/* Each append waits for its report: nothing to gain by lingering. A
+	 * request in flight counts against the deadline too: a cluster that
+	 * takes a record and answers late makes a timeout, not a wait. */
 	if (conf_set(conf, "linger.ms", "0", err, errlen) ||
-	    conf_set(conf, "message.timeout.ms", ms, err, errlen)) {
+	    conf_set(conf, "message.timeout.ms", ms, err, errlen) ||
+	    conf_set(conf, "request.timeout.ms", ms, err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -669,6 +777,7 @@ void changelog_free(changelog *cl)
 		rd_kafka_destroy(cl->rk);
 	if (cl->scan)
 		rd_kafka_destroy(cl->scan);
+	store_batch_free(cl->undo);
 	pthread_mutex_destroy(&cl->mu);
 	pthread_mutex_destroy(&cl->vmu);
 	free((char *)cl->o.brokers);

@@ -118,7 +118,12 @@ void changelog_free(changelog *cl);
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
  * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the
- * record, if it reached the log, is void).
+ * record, if it reached the log, is void). A refused record that may yet
+ * reach the log (any failure but ERR_FENCED) is undone there: every key
+ * it wrote is written again with its value in the store (deleted when
+ * the store has none) at the head of the next record, and of every one
+ * after until one is acknowledged, so that the log never keeps what the
+ * edge refused.
  * With durability = local and may_defer, a record the log does not
  * acknowledge, and every one after it while any is held, is held
  * instead: added to wb under a 'Q' key, wb marked to be fsynced

@@ -54,6 +54,14 @@ struct changelog {
 	_Atomic uint64_t last_held_ms; /* monotonic: the last record held */
 	_Atomic bool is_degraded;
 
+	/* Under mu: the undoing of refused appends whose copy may yet land
+	 * (a timeout): for each key they wrote, its value in the store (or
+	 * its deletion), carried at the head of the next record, one carrier
+	 * in flight at a time (a second one could land after a newer write
+	 * of one of its keys), until a carrier is acknowledged. */
+	store_batch *undo;
+	bool undo_pending, undo_carrying;
+
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap;
