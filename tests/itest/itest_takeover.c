@@ -34,19 +34,8 @@ TestSuite(takeover, .fini = stack_down, .timeout = 150);
  * slot's instance; the status, or -1 when nothing answered. */
 static int views(int slot, int req)
 {
-	char body[1024], opts[1200], out[8192];
-	size_t n = (size_t)snprintf(body, sizeof body, "{\"ops\":[");
-	for (int k = 0; k < PER_REQ; k++)
-		n += (size_t)snprintf(
-		    body + n, sizeof body - n,
-		    "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
-		    k ? "," : "", req, k);
-	snprintf(body + n, sizeof body - n, "]}");
-	snprintf(opts, sizeof opts,
-	         "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
-	         "application/json' -d '%s'",
-	         body);
-	int code = proc_curl(out, sizeof out, opts, S.edge_port[slot], "/v1/ops");
+	char out[8192];
+	int code = stack_views(S.edge_port[slot], req, PER_REQ, out, sizeof out);
 	if (code == 200 && strstr(out, "\"status\":503"))
 		return 503; /* refused op by op (a standby refuses them all) */
 	return code;
@@ -55,21 +44,13 @@ static int views(int slot, int req)
 /* Central's views count of reel:<req>x<k>, or -1. */
 static long long central_views(int req, int k)
 {
-	char out[2048], path[96];
-	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
-	if (proc_curl(out, sizeof out, "", S.ops_port, path) != 200)
-		return -1;
-	return proc_json_num(out, "count");
+	return stack_views_count(S.ops_port, false, req, k);
 }
 
 /* slot's count of reel:<req>x<k>, or -1. */
 static long long edge_views(int slot, int req, int k)
 {
-	char out[2048], path[96];
-	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
-	if (proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot], path) != 200)
-		return -1;
-	return proc_json_num(out, "count");
+	return stack_views_count(S.edge_port[slot], true, req, k);
 }
 
 /* Waits until central shows every view of request req counted want

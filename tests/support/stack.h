@@ -361,6 +361,37 @@ STACK_UTIL const char *stack_tail(const char *name)
 	return out;
 }
 
+/* One POST /v1/ops of per views (counter views) on the items
+ * "reel:<req>x<k>", k < per, to the edge on port (h2c), as user viewer:
+ * the HTTP status (-1 when nothing answered), the body in out. */
+STACK_UTIL int stack_views(int port, int req, int per, char *out, size_t cap)
+{
+	char body[2048], opts[2200];
+	size_t n = (size_t)snprintf(body, sizeof body, "{\"ops\":[");
+	for (int k = 0; k < per && n < sizeof body; k++)
+		n += (size_t)snprintf(
+		    body + n, sizeof body - n,
+		    "%s{\"op\":\"add\",\"item\":\"reel:%dx%d\",\"counter\":\"views\"}",
+		    k ? "," : "", req, k);
+	snprintf(body + n, sizeof body - n, "]}");
+	snprintf(opts, sizeof opts,
+	         "--http2-prior-knowledge -X POST -H 'X-User-Id: viewer' -H 'Content-Type: "
+	         "application/json' -d '%s'",
+	         body);
+	return proc_curl(out, cap, opts, port, "/v1/ops");
+}
+
+/* The views count of reel:<req>x<k> on port: an edge's (h2c) or
+ * central's ops API; -1 when it does not answer 200. */
+STACK_UTIL long long stack_views_count(int port, bool edge, int req, int k)
+{
+	char out[2048], path[96];
+	snprintf(path, sizeof path, "/v1/items/reel/%dx%d/views", req, k);
+	if (proc_curl(out, sizeof out, edge ? "--http2-prior-knowledge" : "", port, path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
 /* Does the named file in the stack's dir contain needle? */
 STACK_UTIL bool stack_file_has(const char *name, const char *needle)
 {

@@ -208,6 +208,15 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 	store_batch_free(none);
 }
 
+/* T.o for a test that counts offsets or times out: no beat between its
+ * records, no takeover of its own, appends given up after 300 ms. */
+static void quiet(void)
+{
+	T.o.timeout_ms = 300;
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 120000;
+}
+
 /* The producer of o, active on db (it took the log over). */
 static changelog *active_on(const changelog_opts *o, store *db)
 {
@@ -572,9 +581,7 @@ static void drain_all(changelog *cl)
 Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when_the_log_is_back)
 {
 	char err[256] = "";
-	T.o.timeout_ms = 300;
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 120000;
+	quiet();
 	T.o.durability = CHANGELOG_LOCAL;
 	store *db = open_named("local");
 	changelog *cl = active_on(&T.o, db);
@@ -621,9 +628,7 @@ Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when
 Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 {
 	char err[256] = "";
-	T.o.timeout_ms = 300;
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 120000;
+	quiet();
 	T.o.durability = CHANGELOG_LOCAL;
 	store *db = open_named("restart");
 	changelog *cl = active_on(&T.o, db);
@@ -754,9 +759,7 @@ Test(changelog, two_instances_started_together_end_with_one_active_and_none_fenc
 Test(changelog, a_refused_write_is_undone_in_the_log_by_the_next_record)
 {
 	char err[256] = "";
-	T.o.timeout_ms = 300;
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 120000;
+	quiet();
 	store *db = open_named("undo");
 	changelog *cl = active_on(&T.o, db);
 	store_batch *wb = sample("kept", "b", "none");
