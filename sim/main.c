@@ -78,6 +78,12 @@ static void usage(FILE *f)
 	        "  --bootstrap-file PATH   write the bootstrap list there (one line,\n"
 	        "                          atomically) once ready; removed on exit\n"
 	        "  --pid-file PATH         write the process id there; removed on exit\n"
+	        "  --control PATH          take broker faults on a Unix socket there, one\n"
+	        "                          line per connection: down ID|all, up ID|all,\n"
+	        "                          rtt ID|all MS; answered ok or error REASON\n"
+	        "  --fail-over             place partition leaders (p on broker\n"
+	        "                          p %% N + 1) and move them off a broker set down\n"
+	        "  --idle                  run the cluster's thread under SCHED_IDLE\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
 	        "  --help                  print this text\n"
 	        "\n"
@@ -327,12 +333,15 @@ static int cmd_broker(int argc, char **argv)
 {
 	sim_broker_opts o = {0};
 	broker_topics topics = {0};
-	const char *bootstrap_file = NULL, *pid_file = NULL;
+	const char *bootstrap_file = NULL, *pid_file = NULL, *control = NULL;
 	const sim_opt opts[] = {
 	    OPT_CALL("brokers", parse_brokers, &o.brokers),
 	    OPT_CALL("topic", add_topic, &topics),
 	    OPT_STR("bootstrap-file", bootstrap_file),
 	    OPT_STR("pid-file", pid_file),
+	    OPT_STR("control", control),
+	    OPT_FLAG("fail-over", o.fail_over),
+	    OPT_FLAG("idle", o.idle),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
@@ -341,7 +350,7 @@ static int cmd_broker(int argc, char **argv)
 		o.topics = topics.v;
 		o.ntopics = topics.n;
 		log_set_component("sim/broker/broker");
-		rc = sim_broker_serve(&o, bootstrap_file, pid_file) < 0 ? 1 : 0;
+		rc = sim_broker_serve(&o, bootstrap_file, pid_file, control) < 0 ? 1 : 0;
 	}
 	free(topics.v);
 	return rc;

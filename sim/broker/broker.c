@@ -37,25 +37,43 @@
  *   `idle` the cluster runs under SCHED_IDLE, where a waking daemon
  *   thread takes the CPU from it at once.
  *
- * Owns the handle, the cluster and a copy of the bootstrap list.
+ * - partition leaders are placed at random and never move on their own:
+ *   with fail_over we place them (partition p on broker p % brokers + 1)
+ *   and move them off a broker set down (rd_kafka_mock_partition_set_leader),
+ *   keeping our own table of who leads what, since the mock has no call
+ *   that says (the mock takes any broker as a leader; with up to three
+ *   brokers every one holds a replica of every partition).
+ *
+ * A cluster that runs as a `sim broker` process of its own takes its
+ * faults on a Unix socket (sim_broker_serve's control_path): one line
+ * per connection, answered with one line, handled on the serving thread
+ * between signals.
+ *
+ * Owns the handle, the cluster, a copy of the bootstrap list and of the
+ * topics, and (fail_over) the leader table under mu.
  */
 #include "sim/broker/broker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "log.h"
 #include "lowprio.h"
 #include "xmem.h"
@@ -65,6 +83,12 @@ struct sim_broker {
 	rd_kafka_mock_cluster_t *mc;
 	char *bootstraps;
 	int brokers;
+	bool fail_over;
+	pthread_mutex_t mu; /* the fields below */
+	bool down[SIM_BROKER_BROKERS_MAX + 1];
+	sim_broker_topic *topics; /* fail_over: the topics and their leaders */
+	size_t ntopics;
+	int **leader; /* leader[t][p], a broker id */
 };
 
 static const sim_broker_topic default_topics[] = {
@@ -176,6 +200,32 @@ static void cluster_new(void *arg)
 	m->mc = rd_kafka_mock_cluster_new(m->rk, m->brokers);
 }
 
+/* fail_over: partition p of every topic led by broker p % brokers + 1,
+ * and the table that remembers it. */
+static int place_leaders(sim_broker *b, const sim_broker_topic *topics, size_t ntopics, char *err,
+                         size_t errlen)
+{
+	b->topics = xcalloc(ntopics, sizeof *b->topics);
+	b->leader = xcalloc(ntopics, sizeof *b->leader);
+	b->ntopics = ntopics;
+	for (size_t i = 0; i < ntopics; i++) {
+		b->topics[i] = topics[i];
+		b->leader[i] = xcalloc((size_t)topics[i].partitions, sizeof *b->leader[i]);
+		for (int p = 0; p < topics[i].partitions; p++) {
+			int id = p % b->brokers + 1;
+			rd_kafka_resp_err_t e =
+			    rd_kafka_mock_partition_set_leader(b->mc, topics[i].name, p, id);
+			if (e) {
+				snprintf(err, errlen, "topic %s [%d]: leader %d: %s",
+				         topics[i].name, p, id, rd_kafka_err2str(e));
+				return ERR_KAFKA;
+			}
+			b->leader[i][p] = id;
+		}
+	}
+	return 0;
+}
+
 sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 {
 	char scratch[256];
@@ -194,6 +244,8 @@ sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 
 	sim_broker *b = xcalloc(1, sizeof *b);
 	b->brokers = o->brokers ? o->brokers : SIM_BROKER_DEFAULT_BROKERS;
+	b->fail_over = o->fail_over;
+	pthread_mutex_init(&b->mu, NULL);
 
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_log_cb(conf, forward_log);
@@ -238,6 +290,8 @@ sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 		log_info("topic created", "topic=%s partitions=%d replication=%d", topics[i].name,
 		         topics[i].partitions, rf);
 	}
+	if (b->fail_over && place_leaders(b, topics, ntopics, err, errlen) < 0)
+		goto fail;
 	log_info("mock cluster started", "brokers=%d bootstraps=%s", b->brokers, b->bootstraps);
 	return b;
 
@@ -249,6 +303,22 @@ fail:
 const char *sim_broker_bootstraps(sim_broker *b)
 {
 	return b->bootstraps;
+}
+
+int sim_broker_ports(const char *bootstraps, int *ports, int max)
+{
+	const char *s = bootstraps;
+	int n = 0;
+	while (s && *s && n < max) {
+		const char *colon = strchr(s, ':');
+		if (!colon)
+			break;
+		ports[n++] = atoi(colon + 1);
+		s = strchr(colon, ',');
+		if (s)
+			s++;
+	}
+	return n;
 }
 
 int sim_broker_count(const sim_broker *b)
@@ -265,6 +335,11 @@ void sim_broker_stop(sim_broker *b)
 	if (b->rk)
 		rd_kafka_destroy(b->rk);
 	free(b->bootstraps);
+	for (size_t i = 0; i < b->ntopics; i++)
+		free(b->leader[i]);
+	free(b->leader);
+	free(b->topics);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
@@ -273,6 +348,38 @@ static int check_broker_id(const sim_broker *b, int broker_id)
 	if (broker_id == -1 || (broker_id >= 1 && broker_id <= b->brokers))
 		return 0;
 	return ERR_INVAL;
+}
+
+/* fail_over, under mu: every partition led by a broker that is down
+ * moves to the next broker after it that is up, if any. */
+static int move_leaders(sim_broker *b)
+{
+	for (size_t i = 0; i < b->ntopics; i++) {
+		for (int p = 0; p < b->topics[i].partitions; p++) {
+			int from = b->leader[i][p], to = -1;
+			if (!b->down[from])
+				continue;
+			for (int k = 1; k < b->brokers && to < 0; k++) {
+				int id = (from - 1 + k) % b->brokers + 1;
+				if (!b->down[id])
+					to = id;
+			}
+			if (to < 0)
+				continue; /* none up: it waits for the first one */
+			rd_kafka_resp_err_t e =
+			    rd_kafka_mock_partition_set_leader(b->mc, b->topics[i].name, p, to);
+			if (e) {
+				log_warn("leader move refused",
+				         "topic=%s partition=%d from=%d to=%d error=\"%s\"",
+				         b->topics[i].name, p, from, to, rd_kafka_err2str(e));
+				return ERR_KAFKA;
+			}
+			b->leader[i][p] = to;
+			log_info("partition leader moved", "topic=%s partition=%d from=%d to=%d",
+			         b->topics[i].name, p, from, to);
+		}
+	}
+	return 0;
 }
 
 int sim_broker_set_down(sim_broker *b, int broker_id, bool down)
@@ -287,7 +394,25 @@ int sim_broker_set_down(sim_broker *b, int broker_id, bool down)
 		return ERR_KAFKA;
 	}
 	log_info("broker fault", "broker=%d down=%d", broker_id, (int)down);
-	return 0;
+	pthread_mutex_lock(&b->mu);
+	for (int id = 1; id <= b->brokers; id++)
+		if (broker_id == -1 || id == broker_id)
+			b->down[id] = down;
+	int rc = b->fail_over ? move_leaders(b) : 0;
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+int sim_broker_leader(sim_broker *b, const char *topic, int part)
+{
+	int id = -1;
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < b->ntopics; i++)
+		if (strcmp(b->topics[i].name, topic) == 0 && part >= 0 &&
+		    part < b->topics[i].partitions)
+			id = b->leader[i][part];
+	pthread_mutex_unlock(&b->mu);
+	return id;
 }
 
 int sim_broker_set_rtt(sim_broker *b, int broker_id, int rtt_ms)
@@ -322,6 +447,172 @@ int sim_broker_push_errors(sim_broker *b, int count)
 	log_info("broker produce errors pushed", "count=%d error=\"%s\"", count,
 	         rd_kafka_err2str(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
 	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n);
+
+/* --- the control socket ----------------------------------------------------- */
+
+/* "ID" (1..brokers) or "all" (-1). */
+static bool control_broker(const sim_broker *b, const char *s, int *id)
+{
+	if (strcmp(s, "all") == 0) {
+		*id = -1;
+		return true;
+	}
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > b->brokers)
+		return false;
+	*id = (int)v;
+	return true;
+}
+
+/* Carries out one command line; the answer ("ok" or "error ...") in ans. */
+static void control_run(sim_broker *b, char *line, char *ans, size_t cap)
+{
+	char *save = NULL, *w[4];
+	int nw = 0;
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && nw < 4;
+	     t = strtok_r(NULL, " \t\r\n", &save))
+		w[nw++] = t;
+	int id = 0, rc;
+	if (nw >= 2 && !control_broker(b, w[1], &id)) {
+		snprintf(ans, cap, "error no broker '%s' (1..%d or all)", w[1], b->brokers);
+		return;
+	}
+	if (nw == 2 && (strcmp(w[0], "down") == 0 || strcmp(w[0], "up") == 0)) {
+		rc = sim_broker_set_down(b, id, w[0][0] == 'd');
+	} else if (nw == 3 && strcmp(w[0], "rtt") == 0) {
+		char *end;
+		long ms = strtol(w[2], &end, 10);
+		if (end == w[2] || *end || ms < 0 || ms > 600000) {
+			snprintf(ans, cap, "error bad rtt '%s'", w[2]);
+			return;
+		}
+		rc = sim_broker_set_rtt(b, id, (int)ms);
+	} else {
+		snprintf(ans, cap, "error unknown command (down ID|all, up ID|all, rtt ID|all MS)");
+		return;
+	}
+	if (rc)
+		snprintf(ans, cap, "error %s", err_str(rc));
+	else
+		snprintf(ans, cap, "ok");
+}
+
+/* A listening Unix stream socket at path (any file there is replaced). */
+static int control_listen(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof a.sun_path) {
+		log_error("control socket path too long", "path=\"%s\"", path);
+		return ERR_INVAL;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ERR_IO;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 8) < 0) {
+		log_error("cannot listen on the control socket", "path=\"%s\" error=\"%s\"", path,
+		          strerror(errno));
+		close(fd);
+		return ERR_IO;
+	}
+	return fd;
+}
+
+/* Reads a line from fd into buf (cap bytes with the NUL) until a newline
+ * or EOF, within timeout_ms. The length, or -1. */
+static ssize_t read_line(int fd, char *buf, size_t cap, unsigned timeout_ms)
+{
+	size_t n = 0;
+	uint64_t end = clock_mono_ms() + timeout_ms;
+	while (n + 1 < cap) {
+		uint64_t now = clock_mono_ms();
+		if (now >= end)
+			return -1;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)(end - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t k = read(fd, buf + n, cap - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* One connection of the control socket: its command, then the answer. */
+static void control_serve_one(sim_broker *b, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	char line[SIM_BROKER_CONTROL_MAX + 1], ans[160];
+	if (read_line(fd, line, sizeof line, 2000) <= 0) {
+		close(fd);
+		return;
+	}
+	char said[sizeof line];
+	snprintf(said, sizeof said, "%.*s", (int)strcspn(line, "\r\n"), line);
+	control_run(b, line, ans, sizeof ans);
+	log_info("control command", "command=\"%s\" answer=\"%s\"", said, ans);
+	size_t k = strlen(ans);
+	ans[k++] = '\n';
+	(void)write_all(fd, ans, k);
+	close(fd);
+}
+
+int sim_broker_control(const char *path, const char *command, unsigned timeout_ms, char *err,
+                       size_t errlen)
+{
+	char scratch[160];
+	if (!err || !errlen) {
+		err = scratch;
+		errlen = sizeof scratch;
+	}
+	err[0] = '\0';
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	size_t cl = strlen(command);
+	if (strlen(path) >= sizeof a.sun_path || cl == 0 || cl + 1 > SIM_BROKER_CONTROL_MAX) {
+		snprintf(err, errlen, "bad control path or command");
+		return ERR_INVAL;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		snprintf(err, errlen, "cannot reach %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ERR_IO;
+	}
+	char line[SIM_BROKER_CONTROL_MAX + 1];
+	snprintf(line, sizeof line, "%s\n", command);
+	char ans[160];
+	int rc = 0;
+	if (write_all(fd, line, strlen(line)) < 0 ||
+	    read_line(fd, ans, sizeof ans, timeout_ms) <= 0) {
+		snprintf(err, errlen, "no answer from %s", path);
+		rc = ERR_IO;
+	} else if (strncmp(ans, "ok", 2) != 0) {
+		snprintf(err, errlen, "%.*s", (int)strcspn(ans, "\n"), ans);
+		rc = ERR_KAFKA;
+	}
+	close(fd);
+	return rc;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -399,23 +690,37 @@ static void remove_file(const char *path)
 		log_warn("cannot remove file", "path=\"%s\" error=\"%s\"", path, strerror(errno));
 }
 
-/* Blocks until SIGINT or SIGTERM arrives on sfd; returns the signal. */
-static int wait_signal(int sfd)
+/* Blocks until SIGINT or SIGTERM arrives on sfd, serving the control
+ * socket lfd meanwhile (-1: none); returns the signal. */
+static int wait_signal(sim_broker *b, int sfd, int lfd)
 {
 	for (;;) {
+		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
+		int r = poll(p, lfd >= 0 ? 2 : 1, -1);
+		if (r < 0 && errno != EINTR) {
+			log_error("poll failed", "error=\"%s\"", strerror(errno));
+			return -1;
+		}
+		if (r <= 0)
+			continue;
+		if (lfd >= 0 && (p[1].revents & POLLIN))
+			control_serve_one(b, lfd);
+		if (!(p[0].revents & POLLIN))
+			continue;
 		struct signalfd_siginfo si;
-		ssize_t r = read(sfd, &si, sizeof si);
-		if (r == (ssize_t)sizeof si)
+		ssize_t k = read(sfd, &si, sizeof si);
+		if (k == (ssize_t)sizeof si)
 			return (int)si.ssi_signo;
-		if (r < 0 && errno == EINTR)
+		if (k < 0 && errno == EINTR)
 			continue;
 		log_error("signalfd read failed", "error=\"%s\"",
-		          r < 0 ? strerror(errno) : "short");
+		          k < 0 ? strerror(errno) : "short");
 		return -1;
 	}
 }
 
-int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const char *pid_file)
+int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const char *pid_file,
+                     const char *control_path)
 {
 	sigset_t mask, old;
 	sigemptyset(&mask);
@@ -428,7 +733,7 @@ int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const
 		log_error("cannot block signals", "error=\"%s\"", strerror(e));
 		return ERR_IO;
 	}
-	int rc = 0;
+	int rc = 0, lfd = -1;
 	sim_broker *b = NULL;
 	bool wrote_pid = false, wrote_bootstrap = false;
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -452,6 +757,11 @@ int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const
 			goto out;
 		wrote_pid = true;
 	}
+	if (control_path && (lfd = control_listen(control_path)) < 0) {
+		rc = lfd;
+		lfd = -1;
+		goto out;
+	}
 	/* The bootstrap file goes last: it tells readers we are ready. */
 	if (bootstrap_file) {
 		if ((rc = sim_broker_write_bootstraps(b, bootstrap_file)) < 0)
@@ -460,7 +770,7 @@ int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const
 	}
 	log_info("broker ready", "pid=%ld", (long)getpid());
 
-	int sig = wait_signal(sfd);
+	int sig = wait_signal(b, sfd, lfd);
 	if (sig < 0)
 		rc = ERR_IO;
 	else
@@ -474,6 +784,10 @@ out:
 		remove_file(bootstrap_file);
 	if (wrote_pid)
 		remove_file(pid_file);
+	if (lfd >= 0) {
+		close(lfd);
+		remove_file(control_path);
+	}
 	sim_broker_stop(b);
 	if (sfd >= 0)
 		close(sfd);

@@ -7,8 +7,11 @@
  * and each partition keeps only ~5 MiB / 100,000 message sets.
  *
  * sim_broker_serve() is the `sim broker` subcommand: start, publish the
- * bootstrap list in a file, wait for SIGINT/SIGTERM, clean up. The rest is
- * the API the network simulator and the tests use in-process.
+ * bootstrap list in a file, take broker faults on a control socket if
+ * asked to, wait for SIGINT/SIGTERM, clean up. The rest is the API the
+ * network simulator and the tests use in-process, and the client of the
+ * control socket (sim_broker_control) that drills use on a cluster that
+ * runs as a process of its own.
  *
  * Threads: start/stop from one thread; the fault hooks may be called from
  * any thread while the broker runs (the mock cluster serialises them onto
@@ -43,6 +46,12 @@ typedef struct sim_broker_opts {
 	bool idle;
 	const sim_broker_topic *topics; /* NULL: the project's default topics */
 	size_t ntopics;                 /* 1..SIM_BROKER_TOPICS_MAX when topics is set */
+	/* Leadership moves as a real cluster's controller moves it: at start
+	 * partition p of every topic is led by broker p % brokers + 1, and a
+	 * broker set down hands each partition it leads to the next broker
+	 * that is up (sim_broker_set_down). Off: the mock's own random
+	 * leaders, which never move. */
+	bool fail_over;
 } sim_broker_opts;
 
 /* Parses "NAME:PARTITIONS" (a Kafka topic name, 1..SIM_BROKER_PARTITIONS_MAX
@@ -62,6 +71,10 @@ sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 /* "127.0.0.1:port,127.0.0.1:port,..."; owned by b, valid until stop. */
 const char *sim_broker_bootstraps(sim_broker *b);
 
+/* The ports of a bootstrap list "127.0.0.1:p,127.0.0.1:q,..." in order
+ * (broker 1 first), at most max of them; their number, 0 for none. */
+int sim_broker_ports(const char *bootstraps, int *ports, int max);
+
 /* Number of brokers; their ids are 1..count. */
 int sim_broker_count(const sim_broker *b);
 
@@ -70,9 +83,13 @@ int sim_broker_count(const sim_broker *b);
 void sim_broker_stop(sim_broker *b);
 
 /* Fault hooks. broker_id is 1..count, or -1 for every broker.
- * set_down(true) drops the broker's connections and refuses new ones;
- * it does NOT move partition leadership, so a partition led by a down
- * broker is unavailable until set_down(false).
+ * set_down(true) drops the broker's connections and refuses new ones.
+ * Without fail_over it does NOT move partition leadership, so a
+ * partition led by a down broker is unavailable until set_down(false);
+ * with fail_over each partition it led moves to the next broker up
+ * (none when every broker is down: those wait for one to come up, and
+ * the first one up takes them). Leaders stay where they are when a
+ * broker comes back.
  * set_rtt delays every response of the broker by rtt_ms (0 clears it).
  * ERR_INVAL for an unknown broker or a negative rtt, ERR_KAFKA when the
  * mock cluster refuses. */
@@ -92,12 +109,33 @@ int sim_broker_push_errors(sim_broker *b, int count) WARN_UNUSED;
  * file. ERR_IO on failure (logged). */
 int sim_broker_write_bootstraps(sim_broker *b, const char *path) WARN_UNUSED;
 
+/* The leader of partition part of topic, as fail_over placed or moved
+ * it; -1 without fail_over or for a partition the cluster lacks. */
+int sim_broker_leader(sim_broker *b, const char *topic, int part);
+
+/* The control socket's commands, one line each (at most
+ * SIM_BROKER_CONTROL_MAX bytes, newline included), one per connection:
+ *   down ID|all     sim_broker_set_down(.., true)
+ *   up ID|all       sim_broker_set_down(.., false)
+ *   rtt ID|all MS   sim_broker_set_rtt
+ * The answer is one line, "ok" or "error REASON". */
+#define SIM_BROKER_CONTROL_MAX 128
+
+/* Sends one command to the control socket at path (a Unix stream
+ * socket) and waits up to timeout_ms for its answer. 0 when it says ok;
+ * ERR_IO when the socket cannot be reached or answers nothing, ERR_KAFKA
+ * when the broker refused (its reason in err). Any thread. */
+int sim_broker_control(const char *path, const char *command, unsigned timeout_ms, char *err,
+                       size_t errlen) WARN_UNUSED;
+
 /* The `sim broker` subcommand. Blocks SIGINT and SIGTERM (before any
  * thread starts, so every librdkafka thread inherits the mask), starts
  * the broker, writes bootstrap_file and pid_file (either may be NULL),
- * then waits on a signalfd. On the signal it removes both files, stops
- * the broker and returns 0. Returns a negative ERR_* if start-up fails. */
-int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file,
-                     const char *pid_file) WARN_UNUSED;
+ * listens on control_path when it is not NULL (the commands above),
+ * then waits on a signalfd. On the signal it removes the files and the
+ * socket, stops the broker and returns 0. Returns a negative ERR_* if
+ * start-up fails. */
+int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const char *pid_file,
+                     const char *control_path) WARN_UNUSED;
 
 #endif

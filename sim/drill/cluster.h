@@ -13,6 +13,9 @@
  *            the edge's namespace
  *   clients  sim's way in: the users' path to an edge's HTTP port, the
  *            checker's path to a central's ops API
+ *   regional with regional_kafka (drill.h): one path per broker of the
+ *            region's own Kafka (regional.h), from the edge's namespace,
+ *            as kafka is built for the embedded one
  * Daemons listen on fixed ports inside their namespaces (edge 8080,
  * central 9090); sim reaches them through the clients paths' ports.
  *
@@ -26,6 +29,10 @@
  * own, so it reads the whole input from the start; it is stopped with the
  * rest.
  *
+ * With regional_kafka (drill.h), each region's changelog is on a Kafka
+ * cluster of its own, a `sim broker` process started before the edges
+ * (regional.h), faulted through cluster_regional_set_down.
+ *
  * With standby (drill.h), each region runs a second instance of its edge,
  * "edgeN.standby", under the same edge id and changelog partition, with
  * a namespace, paths, store and port of its own (cluster_instance); both
@@ -33,8 +40,8 @@
  * region's active instance.
  *
  * Without network namespaces (cluster_opts.isolated false) every daemon
- * runs in sim's namespace on ports of its own, there are no kafka or
- * central paths, and path faults on them are refused.
+ * runs in sim's namespace on ports of its own, there are no kafka,
+ * central or regional paths, and path faults on them are refused.
  *
  * The run directory holds configs, stores and logs. One thread drives a
  * cluster; the relay and the broker run threads of their own.
@@ -52,6 +59,7 @@
 #include "err.h"
 #include "hclient.h"
 #include "sim/drill/netns.h"
+#include "sim/drill/regional.h"
 #include "sim/drill/relay.h"
 
 #define CLUSTER_TOKEN "sim-admin-token"
@@ -85,6 +93,8 @@ typedef struct cluster_node {
 	relay_path *central[DRILL_CENTRALS_MAX]; /* edges: read-through paths */
 	int ncentral;
 	relay_path *clients;
+	relay_path *regional[SIM_BROKER_BROKERS_MAX]; /* edges, regional_kafka */
+	int nregional;
 	pid_t disk_holder; /* holds the mount namespace with the tmpfs */
 	int disk_ns;       /* its descriptor, -1 without one */
 	char data[512];    /* the data dir */
@@ -105,6 +115,7 @@ typedef struct cluster {
 	cluster_node edges[DRILL_REGIONS_MAX];
 	cluster_node standbys[DRILL_REGIONS_MAX]; /* edgeN.standby, with standby */
 	cluster_node centrals[DRILL_CENTRALS_MAX];
+	regional_kafka regional[DRILL_REGIONS_MAX]; /* with regional_kafka */
 	cluster_node single; /* sharded drills: every partition, at the end */
 	bool single_made;    /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
@@ -143,6 +154,12 @@ int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
 /* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
  * link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* A fault of region i's own Kafka (regional_kafka): broker_id 1..3
+ * down or up, or every broker (-1); partitions leave a broker that goes
+ * down. 0, or an ERR_* with the reason in err. */
+int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, char *err,
+                              size_t errlen) WARN_UNUSED;
 
 /* A running central that owns partition p, the shard's lowest index
  * first; NULL when none of them is running. */

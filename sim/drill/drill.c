@@ -64,6 +64,8 @@ enum {
 	SET_CHANGELOG,
 	SET_STANDBY,
 	SET_TAKEOVER,
+	SET_REGIONAL,
+	SET_DURABILITY,
 	SET_COUNT,
 };
 
@@ -103,6 +105,7 @@ static const num_setting num_settings[] = {
     {"changelog", SET_CHANGELOG, NUM_UINT, offsetof(drill, changelog), 0, 1},
     {"standby", SET_STANDBY, NUM_UINT, offsetof(drill, standby), 0, 1},
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
+    {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
 };
 
 /* What follows "at T ACTION". */
@@ -118,6 +121,7 @@ typedef enum shape {
 	SHAPE_REGION,   /* edgeN */
 	SHAPE_RATE,     /* OPS */
 	SHAPE_SHARE,    /* SHARE */
+	SHAPE_REGIONAL, /* edgeN ID */
 } shape;
 
 typedef struct action_def {
@@ -147,6 +151,10 @@ static const action_def actions[] = {
     {"wipe", DRILL_WIPE, SHAPE_REGION},
     {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
     {"viral", DRILL_VIRAL, SHAPE_SHARE},
+    {"regional_broker_down", DRILL_REGIONAL_BROKER_DOWN, SHAPE_REGIONAL},
+    {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL},
+    {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
+    {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
 };
 
 bool drill_action_on_path(drill_action a)
@@ -187,7 +195,7 @@ static const struct {
     [SHAPE_CUT] = {2, 3},      [SHAPE_PATH] = {2, 2},  [SHAPE_DELAY] = {3, 4},
     [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
     [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
-    [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1},
+    [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
 };
 
 typedef struct parser {
@@ -365,10 +373,14 @@ static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *
 		*link = DRILL_LINK_CENTRAL;
 	else if (strcmp(s, "clients") == 0)
 		*link = DRILL_LINK_CLIENTS;
+	else if (strcmp(s, "regional") == 0)
+		*link = DRILL_LINK_REGIONAL;
 	else
-		return fail(p, "bad link '%s' (kafka, central or clients)", s);
+		return fail(p, "bad link '%s' (kafka, central, clients or regional)", s);
 	if (*link == DRILL_LINK_CENTRAL && kind != DRILL_EDGE)
 		return fail(p, "link central is an edge's path, not a central's");
+	if (*link == DRILL_LINK_REGIONAL && kind != DRILL_EDGE)
+		return fail(p, "link regional is an edge's path, not a central's");
 	return 0;
 }
 
@@ -474,6 +486,14 @@ static int parse_step(parser *p, char **w, int nw, const char *text)
 		break;
 	case SHAPE_COUNT:
 		if ((rc = get_int(p, "broker error count", a[0], 1, BROKER_ERRORS_MAX, &s.a)))
+			return rc;
+		break;
+	case SHAPE_REGIONAL:
+		if ((rc = get_node(p, a[0], &s.node, &s.index, NULL)))
+			return rc;
+		if (s.node != DRILL_EDGE)
+			return fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		if ((rc = get_int(p, "regional broker id", a[1], 1, DRILL_REGIONAL_BROKERS, &s.a)))
 			return rc;
 		break;
 	case SHAPE_REGION:
@@ -614,6 +634,17 @@ static int parse_setting(parser *p, char **w, int nw)
 	}
 	if (strcmp(key, "expect") == 0)
 		return parse_expect(p, w, nw);
+	if (strcmp(key, "durability") == 0) {
+		if (nw != 2)
+			return fail(p, "durability takes one word (replicated or local)");
+		if ((rc = once(p, SET_DURABILITY, key)))
+			return rc;
+		if (strcmp(w[1], "local") == 0)
+			d->durability_local = true;
+		else if (strcmp(w[1], "replicated") != 0)
+			return fail(p, "bad durability '%s' (replicated or local)", w[1]);
+		return 0;
+	}
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
 			return fail(p, "skew takes edgeN MS");
@@ -693,6 +724,13 @@ static void check_late(parser *p)
 	if (d->takeover_ms && !d->changelog)
 		fail_late(p, p->seen[SET_TAKEOVER],
 		          "takeover_ms needs changelog 1 (it is the changelog's takeover)");
+	if (d->regional_kafka && !d->changelog)
+		fail_late(p, p->seen[SET_REGIONAL],
+		          "regional_kafka 1 needs changelog 1 (a region's own Kafka holds its "
+		          "changelog)");
+	if (p->seen[SET_DURABILITY] && !d->changelog)
+		fail_late(p, p->seen[SET_DURABILITY],
+		          "durability needs changelog 1 (it is the changelog's durability)");
 	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
 		if (p->skew_line[i] && i >= d->regions)
 			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
@@ -732,6 +770,12 @@ static void check_late(parser *p)
 			fail_late(p, s->line,
 			          "edge%d.standby names a standby instance: needs standby 1",
 			          s->index);
+		bool regional = s->link == DRILL_LINK_REGIONAL ||
+		                s->action == DRILL_REGIONAL_BROKER_DOWN ||
+		                s->action == DRILL_REGIONAL_BROKER_UP ||
+		                s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP;
+		if (regional && !d->regional_kafka)
+			fail_late(p, s->line, "a region's own Kafka needs regional_kafka 1");
 		if (d->standby && (s->action == DRILL_DISK_FULL || s->action == DRILL_DISK_FREE))
 			fail_late(p, s->line,
 			          "disk_full and disk_free are not supported with standby 1 (which "

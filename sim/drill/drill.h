@@ -74,6 +74,22 @@
  *                                   and a port of its own; the one that
  *                                   takes the changelog over is active,
  *                                   the other follows it (default 0)
+ *   regional_kafka 0|1              needs changelog 1: each region has a
+ *                                   Kafka cluster of its own (a `sim
+ *                                   broker` process, 3 brokers, topic
+ *                                   likes.changelog with 1 partition on
+ *                                   every broker, leaders moving off a
+ *                                   broker that goes down), and the
+ *                                   region's instances keep their
+ *                                   changelog there (partition 0)
+ *                                   instead of on the embedded Kafka
+ *                                   (default 0); its brokers run at the
+ *                                   daemons' priority whatever
+ *                                   broker_idle says (a write waits for
+ *                                   them)
+ *   durability replicated|local     needs changelog 1: every edge's
+ *                                   changelog.durability (default: the
+ *                                   edge's own, replicated)
  *   takeover_ms N                   needs changelog 1: every edge's
  *                                   changelog.takeover_ms (50..60000),
  *                                   its beat_ms a quarter of it
@@ -125,6 +141,13 @@
  *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
  *   broker_rtt ID|all MS
  *   broker_errors COUNT                     that many produce requests fail
+ *   regional_broker_down edgeN ID           one broker (1..3) of region N's
+ *   regional_broker_up edgeN ID             own Kafka down / up; the
+ *                                           partitions it led move to
+ *                                           another broker (needs
+ *                                           regional_kafka 1)
+ *   regional_down edgeN / regional_up edgeN every broker of region N's own
+ *                                           Kafka down / up
  *   region_down edgeN / region_up edgeN     users stop starting ops there
  *                                           (they move to other regions)
  *   disk_full edgeN / disk_free edgeN       fill that edge's data dir (a
@@ -134,14 +157,16 @@
  *                                           run scales OPS by its rate
  *                                           over the full rate)
  * NODE is edgeN or centralN (0-based); LINK is kafka, central (an
- * edge's read-through path; with shards, its paths to every central) or
- * clients (the users' or checker's path).
+ * edge's read-through path; with shards, its paths to every central),
+ * clients (the users' or checker's path) or regional (an edge's paths to
+ * its region's own Kafka, with regional_kafka 1).
  * "forward" is from the node outwards.
  * With standby 1, edgeN in a step is the region's instance that is
  * active when the step runs (kill, wipe, stop and the path faults),
  * the one that is down (start), the one stopped (cont), or both (heal);
  * edgeN.standby names its current standby instead (not in region_down,
- * region_up, disk_full, disk_free; disk_* are refused with standby 1).
+ * region_up, disk_full, disk_free, nor the regional_* steps, which act on
+ * the region's cluster; disk_* are refused with standby 1).
  * Pure: parsing only. Any thread.
  */
 #ifndef SIM_DRILL_H
@@ -160,7 +185,15 @@
 #define DRILL_EXPECTS_MAX 12 /* at least the number of drill_expect_key values */
 
 typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
-typedef enum drill_link { DRILL_LINK_KAFKA = 1, DRILL_LINK_CENTRAL, DRILL_LINK_CLIENTS } drill_link;
+typedef enum drill_link {
+	DRILL_LINK_KAFKA = 1,
+	DRILL_LINK_CENTRAL,
+	DRILL_LINK_CLIENTS,
+	DRILL_LINK_REGIONAL,
+} drill_link;
+#define DRILL_LINK_LAST DRILL_LINK_REGIONAL
+/* Brokers of a region's own Kafka (regional_kafka). */
+#define DRILL_REGIONAL_BROKERS 3
 
 typedef enum drill_action {
 	DRILL_CUT = 1,
@@ -183,6 +216,10 @@ typedef enum drill_action {
 	DRILL_DISK_FULL,
 	DRILL_DISK_FREE,
 	DRILL_WIPE,
+	DRILL_REGIONAL_BROKER_DOWN,
+	DRILL_REGIONAL_BROKER_UP,
+	DRILL_REGIONAL_DOWN,
+	DRILL_REGIONAL_UP,
 } drill_action;
 
 /* What an "expect KEY MAX" line holds to MAX (see the grammar above). */
@@ -210,6 +247,7 @@ typedef struct drill_step {
 	drill_action action;
 	drill_node_kind node; /* 0 when the action takes no node */
 	int index;            /* edgeN / centralN; broker id (-1: all) */
+	                      /* (regional_broker_*: edgeN, its broker id in a) */
 	bool standby;         /* edgeN.standby: the region's standby instance */
 	drill_link link;      /* for path actions */
 	int dir;              /* 1 forward, 2 backward, 3 both (relay_dir) */
@@ -235,6 +273,8 @@ typedef struct drill {
 	unsigned changelog;       /* 1: edges copy their writes to the changelog topic */
 	unsigned standby;         /* 1: two instances per region (needs changelog) */
 	unsigned takeover_ms;     /* the edges' changelog.takeover_ms; 0: theirs */
+	unsigned regional_kafka;  /* 1: a Kafka cluster per region for its changelog */
+	bool durability_local;    /* the edges' changelog.durability = local */
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

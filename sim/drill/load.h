@@ -35,8 +35,10 @@
  * its edge, one active, and its requests go where a CDN would send them:
  * every attempt, writes and reads alike, to the instance the region last
  * found active (load_route). An attempt that gets 503 with error code
- * not_active, a refused or reset connection, or no answer in time moves
- * the region to its other instance; the write is then retried there
+ * not_active (a standby) or not_replicated (an active instance that
+ * cannot reach its changelog's cluster, which its standby may still
+ * reach and take over), a refused or reset connection, or no answer in
+ * time moves the region to its other instance; the write is then retried there
  * with the same key (at once the first time, then with the backoff), so
  * each op keeps counting once. Each instance's acks are followed: an
  * instance that another one has acknowledged writes after (it was taken
@@ -97,6 +99,7 @@ typedef struct load_stats {
 	uint64_t read_unavailable; /* of which 503 (count_unavailable) */
 	uint64_t in_flight;        /* writes and reads */
 	uint64_t not_active;       /* attempts answered 503 not_active */
+	uint64_t not_replicated;   /* attempts answered 503 not_replicated */
 	uint64_t switches;         /* times a region moved to its other instance */
 	uint64_t stale_acks;       /* acks by an instance taken over from (above) */
 } load_stats;
@@ -181,12 +184,14 @@ uint64_t load_takeover_us(load *l, unsigned region);
 
 /* One instance's share of a region's writes. */
 typedef struct load_instance_stats {
-	uint64_t acked;      /* writes it answered 2xx */
-	uint64_t not_active; /* attempts it answered 503 not_active */
-	uint64_t failed;     /* attempts that found no active instance there:
-	                      * not_active, no connection, a reset, no answer */
-	uint64_t stale_acks; /* acks after another took over from it */
-	uint64_t in_flight;  /* writes whose latest attempt went to it, unanswered */
+	uint64_t acked;          /* writes it answered 2xx */
+	uint64_t not_active;     /* attempts it answered 503 not_active */
+	uint64_t not_replicated; /* attempts it answered 503 not_replicated */
+	uint64_t failed;         /* attempts that found no active instance there:
+	                          * not_active, not_replicated, no connection, a
+	                          * reset, no answer */
+	uint64_t stale_acks;     /* acks after another took over from it */
+	uint64_t in_flight;      /* writes whose latest attempt went to it, unanswered */
 } load_instance_stats;
 
 void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_instance_stats *out);

@@ -9,9 +9,9 @@
  * key) goes to the same region again. evhttp reports a failed request
  * either as NULL or with response code 0: both are connection errors.
  * With standbys each attempt goes to the region's routed instance (or
- * an aimed one), and a not_active answer, a connection error or a
- * timeout moves the region to its other instance (load.h): the retry
- * goes there, at once the first time.
+ * an aimed one), and a not_active or not_replicated answer, a
+ * connection error or a timeout moves the region to its other instance
+ * (load.h): the retry goes there, at once the first time.
  * The callback may run inside evhttp_make_request or
  * evhttp_cancel_request, so no lock is held across those calls.
  *
@@ -234,8 +234,10 @@ static void write_acked(op *o, struct evhttp_request *req)
 	load_op_finish(o);
 }
 
-/* Does a 503 say error code not_active (a standby, or a fenced one)? */
-static bool not_active(struct evhttp_request *req)
+/* The error code a 503 gives: 1 for not_active (a standby, or a fenced
+ * one), 2 for not_replicated (an active one cut from its changelog's
+ * cluster), 0 for anything else. */
+static int refusal(struct evhttp_request *req)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
@@ -245,9 +247,12 @@ static bool not_active(struct evhttp_request *req)
 	json_t *root = json_loadb(body, len, 0, NULL);
 	const char *code =
 	    json_string_value(json_object_get(json_object_get(root, "error"), "code"));
-	bool yes = code && strcmp(code, "not_active") == 0;
+	int r = !code                                 ? 0
+	        : strcmp(code, "not_active") == 0     ? 1
+	        : strcmp(code, "not_replicated") == 0 ? 2
+	                                              : 0;
 	json_decref(root);
-	return yes;
+	return r;
 }
 
 static void on_answer(struct evhttp_request *req, void *arg)
@@ -279,14 +284,21 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		load_op_finish(o);
 		return;
 	}
+	int why = status == 503 ? refusal(req) : 0;
 	if (status >= 200 && status <= 299) {
 		write_acked(o, req);
-	} else if (status == 503 && not_active(req)) {
+	} else if (why) {
 		pthread_mutex_lock(&l->mu);
-		l->st.not_active++;
-		l->ist[o->region][o->inst].not_active++;
+		if (why == 1) {
+			l->st.not_active++;
+			l->ist[o->region][o->inst].not_active++;
+		} else {
+			l->st.not_replicated++;
+			l->ist[o->region][o->inst].not_replicated++;
+		}
 		pthread_mutex_unlock(&l->mu);
-		attempt_failed(o, status, "not_active", route_away(o));
+		attempt_failed(o, status, why == 1 ? "not_active" : "not_replicated",
+		               route_away(o));
 	} else if (status == 429 || status >= 500) {
 		attempt_failed(o, status, "status", false);
 	} else {

@@ -49,6 +49,10 @@ static int key_of(const drill_step *s)
 	case DRILL_REGION_UP: return 6000 + s->index;
 	case DRILL_DISK_FULL:
 	case DRILL_DISK_FREE: return 7000 + s->index;
+	case DRILL_REGIONAL_BROKER_DOWN:
+	case DRILL_REGIONAL_BROKER_UP: return 8000 + s->index * 10 + (int)s->a;
+	case DRILL_REGIONAL_DOWN:
+	case DRILL_REGIONAL_UP: return 8000 + s->index * 10;
 	default: return -1;
 	}
 }
@@ -120,7 +124,27 @@ static int path_step(runner *rn, const drill_step *s, cluster_node *n)
 		window_close(rn, key_of(s), s->text);
 	else if (s->action != DRILL_RESET)
 		window_open(rn, key_of(s), s->text);
+	if (s->action == DRILL_HEAL && s->link == DRILL_LINK_REGIONAL)
+		run_regional_healed(rn, (unsigned)s->index);
 	return 0;
+}
+
+/* A fault of a region's own Kafka: one broker, or all of them. */
+static int regional_step(runner *rn, const drill_step *s)
+{
+	bool down = s->action == DRILL_REGIONAL_BROKER_DOWN || s->action == DRILL_REGIONAL_DOWN;
+	bool one = s->action == DRILL_REGIONAL_BROKER_DOWN || s->action == DRILL_REGIONAL_BROKER_UP;
+	if (down)
+		window_open(rn, key_of(s), s->text);
+	else
+		window_close(rn, key_of(s), s->text);
+	char err[256];
+	int rc = cluster_regional_set_down(&rn->c, (unsigned)s->index, one ? (int)s->a : -1, down,
+	                                   err, sizeof err);
+	if (rc)
+		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
+		          err_str(rc), err);
+	return rc;
 }
 
 static int broker_step(runner *rn, const drill_step *s)
@@ -234,9 +258,16 @@ static int run_step(runner *rn, const drill_step *s)
 	}
 	char err[256] = "";
 	int rc = 0;
-	bool loses = s->action == DRILL_KILL || s->action == DRILL_WIPE || s->action == DRILL_STOP;
-	if (edge && loses && rn->d.standby && !s->standby && n->pid > 0 && !n->stopped)
+	/* A cut of the active instance's way out to its region's Kafka
+	 * (forward, or both ways) loses the writer as surely as a kill. */
+	bool cut_off = s->action == DRILL_CUT && s->link == DRILL_LINK_REGIONAL && (s->dir & 1);
+	bool loses = s->action == DRILL_KILL || s->action == DRILL_WIPE ||
+	             s->action == DRILL_STOP || cut_off;
+	if (edge && loses && rn->d.standby && !s->standby && n->pid > 0 && !n->stopped) {
 		run_lost(rn, i, inst, s);
+		if (cut_off)
+			run_regional_cut(rn, i, inst);
+	}
 	if (edge && (s->action == DRILL_KILL || s->action == DRILL_WIPE)) {
 		run_edge_down(rn, i, inst, true);
 		run_instance_killed(rn, i, inst);
@@ -282,6 +313,10 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_BROKER_UP:
 	case DRILL_BROKER_RTT:
 	case DRILL_BROKER_ERRORS: return broker_step(rn, s);
+	case DRILL_REGIONAL_BROKER_DOWN:
+	case DRILL_REGIONAL_BROKER_UP:
+	case DRILL_REGIONAL_DOWN:
+	case DRILL_REGIONAL_UP: return regional_step(rn, s);
 	case DRILL_REGION_DOWN:
 		load_set_region_up(rn->l, (unsigned)s->index, false);
 		window_open(rn, key_of(s), s->text);
@@ -338,7 +373,7 @@ static void heal_all(runner *rn)
 	for (size_t i = 0; i < nn; i++) {
 		cluster_node *n = nodes[i];
 		relay_path *p[CLUSTER_PATHS_MAX];
-		for (int link = DRILL_LINK_KAFKA; link <= DRILL_LINK_CLIENTS; link++) {
+		for (int link = DRILL_LINK_KAFKA; link <= DRILL_LINK_LAST; link++) {
 			int np = cluster_paths(n, (drill_link)link, p);
 			for (int k = 0; k < np; k++)
 				relay_heal(p[k]);
@@ -363,6 +398,12 @@ static void heal_all(runner *rn)
 	}
 	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
 		log_error("cannot heal the brokers", "%s", "");
+	for (unsigned i = 0; rn->d.regional_kafka && i < rn->d.regions; i++) {
+		char err[256];
+		if (cluster_regional_set_down(c, i, -1, false, err, sizeof err))
+			log_error("cannot heal a region's Kafka", "region=%u err=\"%s\"", i, err);
+		run_regional_healed(rn, i);
+	}
 	for (unsigned i = 0; i < rn->d.regions; i++)
 		load_set_region_up(rn->l, i, true);
 	while (rn->nopen) {

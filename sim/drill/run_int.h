@@ -61,7 +61,8 @@ typedef struct takeover {
 typedef struct fence_watch {
 	bool on;
 	double resumed_s;
-	uint64_t not_active, failed, acked; /* its figures at the resume */
+	bool healed; /* back by a heal of its regional link, not a resume */
+	uint64_t not_active, not_replicated, failed, acked; /* its figures then */
 } fence_watch;
 
 /* A daemon's process readings (procs_every): those of its latest run,
@@ -106,6 +107,9 @@ typedef struct runner {
 	fence_watch fence[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
 	int acked_by[DRILL_REGIONS_MAX];
 	char acked_text[DRILL_REGIONS_MAX][512];
+	/* The instance of each region cut from its own Kafka by a step
+	 * (inst + 1; 0: none), watched for its fenced exit once healed. */
+	int regional_cut[DRILL_REGIONS_MAX];
 	/* Exits no step made (a fenced one, a crash), per region. */
 	bool exit_seen[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
 	char exits_text[DRILL_REGIONS_MAX][512];
@@ -154,6 +158,11 @@ void run_instance_killed(runner *rn, unsigned i, unsigned inst);
  * instance took over meanwhile, a few writes are aimed at it and it
  * must exit fenced. */
 void run_resumed(runner *rn, unsigned i, unsigned inst);
+/* Instance inst of region i was cut from its region's Kafka by a step;
+ * healed, when another instance took over meanwhile it is watched as a
+ * resumed one is (run_resumed): it must exit fenced. */
+void run_regional_cut(runner *rn, unsigned i, unsigned inst);
+void run_regional_healed(runner *rn, unsigned i);
 /* Every tick: takeovers seen, fenced exits, exits no step made, who
  * acknowledges. */
 void run_standby_tick(runner *rn);

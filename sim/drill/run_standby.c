@@ -215,7 +215,9 @@ void run_resumed(runner *rn, unsigned i, unsigned inst)
 	load_get_instance_stats(rn->l, i, inst, &st);
 	f->on = true;
 	f->resumed_s = run_now_s(rn);
+	f->healed = false;
 	f->not_active = st.not_active;
+	f->not_replicated = st.not_replicated;
 	f->failed = st.failed;
 	f->acked = st.acked;
 	/* A client that still has it cached: the next writes go to it, and
@@ -224,6 +226,26 @@ void run_resumed(runner *rn, unsigned i, unsigned inst)
 	log_info("resumed after another instance took over: it must refuse every write and "
 	         "exit fenced",
 	         "node=%s taken_over_by=%s aimed_writes=%d", n->name, o->name, AIM_WRITES);
+}
+
+void run_regional_cut(runner *rn, unsigned i, unsigned inst)
+{
+	if (!standby(rn))
+		return;
+	rn->regional_cut[i] = (int)inst + 1;
+}
+
+void run_regional_healed(runner *rn, unsigned i)
+{
+	if (!standby(rn) || !rn->regional_cut[i])
+		return;
+	unsigned inst = (unsigned)rn->regional_cut[i] - 1;
+	rn->regional_cut[i] = 0;
+	cluster_node *n = cluster_instance(&rn->c, i, inst);
+	if (running(n) && !n->stopped) {
+		run_resumed(rn, i, inst);
+		rn->fence[i][inst].healed = true;
+	}
 }
 
 /* One fence watch: exited fenced (fine), exited otherwise or still runs
@@ -237,36 +259,39 @@ static void check_fence(runner *rn, unsigned i, unsigned inst)
 	double now = run_now_s(rn);
 	load_instance_stats st;
 	load_get_instance_stats(rn->l, i, inst, &st);
-	uint64_t refused = st.not_active - f->not_active, failed = st.failed - f->failed,
+	uint64_t refused = st.not_active - f->not_active,
+	         unrepl = st.not_replicated - f->not_replicated, failed = st.failed - f->failed,
 	         acked = st.acked - f->acked;
+	const char *back = f->healed ? "its regional link healed" : "resumed";
 	if (running(n)) {
 		if (now - f->resumed_s <= FENCE_WAIT_S)
 			return;
 		report_violation(rn->r,
-		                 "%s still ran %.0f s after its resume at %.1fs, though another "
-		                 "instance had taken over from it (expected: exit status %d, "
-		                 "fenced)",
-		                 n->label, FENCE_WAIT_S, f->resumed_s, CLUSTER_EXIT_FENCED);
+		                 "%s still ran %.0f s after it was back (%s) at %.1fs, though "
+		                 "another instance had taken over from it (expected: exit status "
+		                 "%d, fenced)",
+		                 n->label, FENCE_WAIT_S, back, f->resumed_s, CLUSTER_EXIT_FENCED);
 		f->on = false;
 		return;
 	}
 	f->on = false;
-	char key[64], text[256];
+	char key[64], text[320];
 	snprintf(key, sizeof key, "fenced_%s", n->name);
 	if (cluster_node_fenced(n)) {
 		snprintf(text, sizeof text,
-		         "%s, resumed at %.1fs after another instance took over: %" PRIu64
+		         "%s, back (%s) at %.1fs after another instance took over: %" PRIu64
 		         " write attempts at it answered 503 not_active, %" PRIu64
+		         " 503 not_replicated, %" PRIu64
 		         " got no answer (connection closed or refused), %" PRIu64
 		         " acknowledged; exited with status %d (fenced) by %.1fs",
-		         n->label, f->resumed_s, refused, failed - refused, acked,
-		         CLUSTER_EXIT_FENCED, now);
+		         n->label, back, f->resumed_s, refused, unrepl, failed - refused - unrepl,
+		         acked, CLUSTER_EXIT_FENCED, now);
 		report_text(rn->r, key, text);
 	} else {
 		report_violation(rn->r,
-		                 "%s, resumed at %.1fs after another instance took over, exited "
+		                 "%s, back (%s) at %.1fs after another instance took over, exited "
 		                 "with wait status %d, not fenced (status %d)",
-		                 n->label, f->resumed_s, n->exit_status, CLUSTER_EXIT_FENCED);
+		                 n->label, back, f->resumed_s, n->exit_status, CLUSTER_EXIT_FENCED);
 	}
 }
 
@@ -364,6 +389,7 @@ void run_standby_figures(runner *rn)
 	load_stats st;
 	load_get_stats(rn->l, &st);
 	report_number(rn->r, "not_active", (double)st.not_active);
+	report_number(rn->r, "not_replicated", (double)st.not_replicated);
 	report_number(rn->r, "instance_switches", (double)st.switches);
 	report_number(rn->r, "stale_acks", (double)st.stale_acks);
 	if (st.stale_acks)
@@ -380,9 +406,10 @@ void run_standby_figures(runner *rn)
 			load_instance_stats is;
 			load_get_instance_stats(rn->l, i, k, &is);
 			int m = snprintf(text + len, sizeof text - len,
-			                 "%s%s %" PRIu64 " acked, %" PRIu64 " refused not_active",
+			                 "%s%s %" PRIu64 " acked, %" PRIu64
+			                 " refused not_active, %" PRIu64 " not_replicated",
 			                 k ? "; " : "", cluster_instance(&rn->c, i, k)->label,
-			                 is.acked, is.not_active);
+			                 is.acked, is.not_active, is.not_replicated);
 			if (m < 0 || (size_t)m >= sizeof text - len)
 				break;
 			len += (size_t)m;

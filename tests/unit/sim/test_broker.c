@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +364,133 @@ Test(broker, bootstrap_file_holds_one_line_and_no_temp_files)
 	char bad[160];
 	snprintf(bad, sizeof bad, "%s/missing-dir/bs", tmpdir);
 	cr_assert_eq(sim_broker_write_bootstraps(b, bad), ERR_IO);
+}
+
+/* --- fail-over and the control socket -------------------------------------- */
+
+Test(broker, fail_over_places_leaders_and_moves_them_off_a_broker_set_down)
+{
+	char err[256];
+	sim_broker_topic t = {"likes.changelog", 4};
+	sim_broker_opts o = {.topics = &t, .ntopics = 1, .fail_over = true};
+	b = sim_broker_start(&o, err, sizeof err);
+	cr_assert_not_null(b, "start: %s", err);
+	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
+	for (int p = 0; p < 4; p++) {
+		cr_assert_eq(sim_broker_leader(b, "likes.changelog", p), p % 3 + 1, "partition %d",
+		             p);
+		cr_assert_eq(leader_of(prod, "likes.changelog", p), p % 3 + 1, "partition %d", p);
+	}
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 4), -1);
+	cr_assert_eq(sim_broker_leader(b, "nope", 0), -1);
+
+	delivery d0, d1;
+	kafka_util_produce(prod, "likes.changelog", 0, "before", &d0);
+	cr_assert(kafka_util_wait_delivery(prod, &d0, WAIT_MS));
+	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NO_ERROR);
+
+	cr_assert_eq(sim_broker_set_down(b, 1, true), 0);
+	/* Partitions 0 and 3 were broker 1's: the next broker up leads them. */
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 0), 2);
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 3), 2);
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 1), 2);
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 2), 3);
+	uint64_t t0 = clock_mono_ms();
+	kafka_util_produce(prod, "likes.changelog", 0, "during", &d1);
+	cr_assert(kafka_util_wait_delivery(prod, &d1, WAIT_MS),
+	          "not delivered with its first leader down");
+	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	cr_assert_eq(d1.offset, 1, "exactly once: offset %" PRId64, d1.offset);
+	fprintf(stderr, "measure: produce acked %" PRIu64 " ms after its leader went down\n",
+	        clock_mono_ms() - t0);
+
+	/* Every broker down: nothing to move to; the first one up takes them. */
+	cr_assert_eq(sim_broker_set_down(b, -1, true), 0);
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 0), 2);
+	cr_assert_eq(sim_broker_set_down(b, 3, false), 0);
+	for (int p = 0; p < 4; p++)
+		cr_assert_eq(sim_broker_leader(b, "likes.changelog", p), 3, "partition %d", p);
+	cr_assert_eq(sim_broker_set_down(b, -1, false), 0);
+	cr_assert_eq(sim_broker_leader(b, "likes.changelog", 0), 3, "leaders stay on an up");
+}
+
+Test(broker, without_fail_over_no_leader_is_tracked)
+{
+	b = start_default();
+	cr_assert_eq(sim_broker_leader(b, "likes.batches", 0), -1);
+}
+
+Test(broker, bootstrap_ports_come_in_broker_order)
+{
+	int ports[4];
+	cr_assert_eq(sim_broker_ports("127.0.0.1:1,127.0.0.1:22,127.0.0.1:333", ports, 4), 3);
+	cr_assert_eq(ports[0], 1);
+	cr_assert_eq(ports[1], 22);
+	cr_assert_eq(ports[2], 333);
+	cr_assert_eq(sim_broker_ports("127.0.0.1:1,127.0.0.1:2", ports, 1), 1);
+	cr_assert_eq(sim_broker_ports("", ports, 4), 0);
+	cr_assert_eq(sim_broker_ports(NULL, ports, 4), 0);
+}
+
+static bool file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
+{
+	char bs[128], ctl[128];
+	snprintf(bs, sizeof bs, "%s/bs", tmpdir);
+	snprintf(ctl, sizeof ctl, "%s/ctl", tmpdir);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		sim_broker_topic t = {"likes.changelog", 1};
+		sim_broker_opts o = {.topics = &t, .ntopics = 1, .fail_over = true};
+		_exit(sim_broker_serve(&o, bs, NULL, ctl) ? 1 : 0);
+	}
+	uint64_t end = clock_mono_ms() + WAIT_MS;
+	while (!file_exists(bs) && clock_mono_ms() < end)
+		usleep(20 * 1000);
+	cr_assert(file_exists(bs), "no bootstrap file");
+	cr_assert(file_exists(ctl), "no control socket once ready");
+	char line[1024] = "";
+	FILE *f = fopen(bs, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof line, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	prod = kafka_util_new_producer(line);
+	cr_assert_eq(leader_of(prod, "likes.changelog", 0), 1);
+
+	char err[256];
+	cr_assert_eq(sim_broker_control(ctl, "down 1", 5000, err, sizeof err), 0, "%s", err);
+	delivery d;
+	kafka_util_produce(prod, "likes.changelog", 0, "during", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, WAIT_MS), "not delivered with broker 1 down");
+	cr_assert_eq(d.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d.err));
+	cr_assert_eq(leader_of(prod, "likes.changelog", 0), 2);
+	cr_assert_eq(sim_broker_control(ctl, "up 1", 5000, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "rtt all 0", 5000, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "down all", 5000, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "up all", 5000, err, sizeof err), 0, "%s", err);
+
+	cr_assert_eq(sim_broker_control(ctl, "down 4", 5000, err, sizeof err), ERR_KAFKA);
+	cr_assert(strstr(err, "no broker '4'"), "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "explode", 5000, err, sizeof err), ERR_KAFKA);
+	cr_assert(strstr(err, "unknown command"), "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "rtt 1 -5", 5000, err, sizeof err), ERR_KAFKA);
+	cr_assert_eq(sim_broker_control(ctl, "", 5000, err, sizeof err), ERR_INVAL);
+
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "wait status %d", st);
+	cr_assert_not(file_exists(bs), "bootstrap file left behind");
+	cr_assert_not(file_exists(ctl), "control socket left behind");
+	char missing[160];
+	snprintf(missing, sizeof missing, "%s/none", tmpdir);
+	cr_assert_eq(sim_broker_control(missing, "up 1", 1000, err, sizeof err), ERR_IO);
 }
 
 /* --- pushed request errors ------------------------------------------------ */

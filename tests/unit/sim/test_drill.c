@@ -451,6 +451,30 @@ static bad_case bad_cases[] = {
     {"duration 60\nchangelog 1\nstandby 1\nat 5 disk_full edge0\n", 4,
      "not supported with standby 1"},
     {"duration 60\nchangelog 1\nstandby 1\nskew edge0.standby 5\n", 4, "bad node"},
+    {"duration 60\nregional_kafka 1\n", 2, "regional_kafka 1 needs changelog 1"},
+    {"regional_kafka 1\nduration 60\nchangelog 0\n", 1, "regional_kafka 1 needs changelog 1"},
+    {"duration 60\nchangelog 1\nregional_kafka 2\n", 3, "regional_kafka 2 out of range 0..1"},
+    {"duration 60\ndurability local\n", 2, "durability needs changelog 1"},
+    {"duration 60\nchangelog 1\ndurability fsync\n", 3, "bad durability 'fsync'"},
+    {"duration 60\nchangelog 1\ndurability\n", 3, "durability takes one word"},
+    {"duration 60\nchangelog 1\ndurability local\ndurability local\n", 4, "durability given twice"},
+    {"duration 60\nchangelog 1\nat 5 cut edge0 regional\n", 3, "needs regional_kafka 1"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 cut central0 regional\n", 4,
+     "link regional is an edge's path"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nnetns 0\nat 5 delay edge0 regional 1\n", 5,
+     "no path"},
+    {"duration 60\nchangelog 1\nat 5 regional_down edge0\n", 3, "needs regional_kafka 1"},
+    {"duration 60\nchangelog 1\nat 5 regional_broker_down edge0 1\n", 3, "needs regional_kafka 1"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_broker_down edge0 4\n", 4,
+     "regional broker id 4 out of range 1..3"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_broker_up edge0\n", 4,
+     "missing arguments"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_down central0\n", 4,
+     "takes an edge"},
+    {"duration 60\nchangelog 1\nstandby 1\nregional_kafka 1\nat 5 regional_up edge0.standby\n", 5,
+     "bad node 'edge0.standby'"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_up edge3\n", 4,
+     "edge3 is past regions 3"},
     /* The earliest bad line is the one reported. */
     {"duration 60\nat 70 kill edge0\nat 5 kill edge7\n", 2, "past the duration"},
 };
@@ -579,7 +603,8 @@ Test(drill, every_shipped_drill_parses)
 	DIR *dir = opendir("sim/drills");
 	cr_assert_not_null(dir, "run the tests from the repository root");
 	int n = 0;
-	bool central2 = false, sharded = false, wiped = false, expects = false, standby = false;
+	bool central2 = false, sharded = false, wiped = false, expects = false, standby = false,
+	     regional = false;
 	double short_total = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
@@ -605,6 +630,7 @@ Test(drill, every_shipped_drill_parses)
 			wiped |= d.steps[i].action == DRILL_WIPE;
 		expects |= d.nexpects > 0;
 		standby |= d.standby && drill_expect_of(&d, DRILL_EXPECT_TAKEOVER_MAX);
+		regional |= d.regional_kafka && d.standby;
 		drill_free(&d);
 		n++;
 	}
@@ -615,9 +641,10 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert(wiped, "no drill wipes an edge");
 	cr_assert(expects, "no drill holds its figures to expectations");
 	cr_assert(standby, "no drill runs standbys and times their takeover");
-	/* make test runs every short drill: 270 s of load, about twice
+	cr_assert(regional, "no drill runs standbys on a Kafka of their region's own");
+	/* make test runs every short drill: 360 s of load, about twice
 	 * that with starts and convergence, in its budget. */
-	cr_assert_leq(short_total, 270, "short runs add up to %g s", short_total);
+	cr_assert_leq(short_total, 360, "short runs add up to %g s", short_total);
 }
 
 Test(drill, procs_every_turns_process_readings_on)
@@ -796,6 +823,60 @@ Test(drill, standby_runs_a_second_instance_per_region_and_steps_may_name_it)
 	}
 	cr_assert_eq(d.steps[4].link, DRILL_LINK_KAFKA);
 	cr_assert_str_eq(d.steps[1].text, "at 11 kill edge1.standby");
+	drill_free(&d);
+}
+
+Test(drill, regional_kafka_gives_each_region_its_own_cluster_and_its_faults)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\nchangelog 1\n", &d, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(d.regional_kafka, 0, "the embedded Kafka unless asked for");
+	cr_assert_not(d.durability_local, "the edge's own durability unless asked for");
+	drill_free(&d);
+	const char *text = "duration 60\nchangelog 1\nstandby 1\nregional_kafka 1\n"
+	                   "durability local\n"
+	                   "at 10 cut edge1 regional\n"
+	                   "at 11 delay edge2.standby regional 1\n"
+	                   "at 12 heal edge1 regional\n"
+	                   "at 13 regional_broker_down edge1 2\n"
+	                   "at 14 regional_broker_up edge1 2\n"
+	                   "at 15 regional_down edge0\n"
+	                   "at 16 regional_up edge0\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.regional_kafka, 1);
+	cr_assert(d.durability_local);
+	cr_assert_eq(d.nsteps, 7);
+	static const struct {
+		drill_action a;
+		int index;
+		bool standby;
+		int64_t a1;
+	} want[] = {{DRILL_CUT, 1, false, 0},
+	            {DRILL_DELAY, 2, true, 1},
+	            {DRILL_HEAL, 1, false, 0},
+	            {DRILL_REGIONAL_BROKER_DOWN, 1, false, 2},
+	            {DRILL_REGIONAL_BROKER_UP, 1, false, 2},
+	            {DRILL_REGIONAL_DOWN, 0, false, 0},
+	            {DRILL_REGIONAL_UP, 0, false, 0}};
+	for (size_t i = 0; i < d.nsteps; i++) {
+		cr_assert_eq(d.steps[i].action, want[i].a, "step %zu", i);
+		cr_assert_eq(d.steps[i].node, DRILL_EDGE, "step %zu", i);
+		cr_assert_eq(d.steps[i].index, want[i].index, "step %zu", i);
+		cr_assert_eq(d.steps[i].standby, want[i].standby, "step %zu", i);
+		cr_assert_eq(d.steps[i].a, want[i].a1, "step %zu", i);
+	}
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(d.steps[i].link, DRILL_LINK_REGIONAL, "step %zu", i);
+	cr_assert(drill_action_on_path(DRILL_CUT));
+	cr_assert_not(drill_action_on_path(DRILL_REGIONAL_DOWN), "a cluster fault, not a path");
+	cr_assert_not(drill_action_on_path(DRILL_REGIONAL_BROKER_DOWN));
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nchangelog 1\ndurability replicated\n", &d, err,
+	                         sizeof err),
+	             0, "%s", err);
+	cr_assert_not(d.durability_local);
 	drill_free(&d);
 }
 

@@ -50,6 +50,8 @@ static struct {
 	int port[REGIONS];
 	int sport[REGIONS];                 /* each region's second instance */
 	atomic_int active[REGIONS];         /* the instance that takes writes; -1: both */
+	atomic_int cut[REGIONS];            /* instance + 1 cut from its log: it answers
+	                                     * writes 503 not_replicated; 0: none */
 	atomic_int inst_writes[REGIONS][2]; /* writes each instance took */
 
 	atomic_int drop_every;  /* lose the answer of every Nth write, after applying it */
@@ -206,6 +208,10 @@ static void handle_write(struct evhttp_request *req, int region, int inst, const
 	int active = atomic_load(&F.active[region]);
 	if (active >= 0 && active != inst) {
 		reply(req, 503, "{\"error\":{\"code\":\"not_active\"}}", false);
+		return;
+	}
+	if (atomic_load(&F.cut[region]) == inst + 1) {
+		reply(req, 503, "{\"error\":{\"code\":\"not_replicated\"}}", false);
 		return;
 	}
 	atomic_fetch_add(&F.inst_writes[region][inst], 1);
@@ -909,6 +915,41 @@ Test(load, a_region_follows_its_active_instance_and_keeps_each_op_once)
 	cr_assert_gt(a.not_active + b.not_active, 0);
 	cr_assert_eq(a.in_flight + b.in_flight, 0, "drained");
 	cr_assert_eq(inst_stats(0, 1).acked, 0);
+	assert_no_anomalies();
+	assert_truth_is_the_fakes();
+}
+
+Test(load, a_not_replicated_answer_moves_the_region_to_its_other_instance)
+{
+	load_opts o = base_opts();
+	o.standby_ports = F.sport;
+	o.rate = 800;
+	start(&o);
+	wait_acked(200, 5000);
+	cr_assert_eq(load_route(L, 1), 0);
+
+	/* Region 1's active is cut from its log and refuses writes
+	 * not_replicated; then its standby takes over. */
+	atomic_store(&F.cut[1], 1);
+	uint64_t more = stats().retried + 50;
+	cr_assert(wait_for(retried_at_least, &more, 5000));
+	atomic_store(&F.active[1], 1);
+	int want[2] = {1, 1};
+	cr_assert(wait_for(acked_by, want, 5000), "the standby acknowledges");
+	more = stats().acked + 300;
+	wait_acked(more, 5000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+
+	load_stats s = stats();
+	cr_assert_eq(s.acked, s.started, "every op acked once it found the active instance");
+	cr_assert_eq(s.refused, 0, "not_replicated is not a refusal");
+	cr_assert_gt(s.not_replicated, 0);
+	cr_assert_gt(inst_stats(1, 0).not_replicated, 0);
+	cr_assert_eq(inst_stats(1, 1).not_replicated, 0);
+	cr_assert_gt(s.switches, 0);
+	cr_assert_eq(s.stale_acks, 0);
+	cr_assert_eq(load_route(L, 1), 1);
+	cr_assert_eq((int)s.acked, atomic_load(&F.applied), "each op applied exactly once");
 	assert_no_anomalies();
 	assert_truth_is_the_fakes();
 }

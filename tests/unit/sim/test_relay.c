@@ -592,6 +592,36 @@ Test(relay, delay_holds_each_direction_for_its_time)
 	cr_assert_lt(clock_mono_ms() - t0, 50, "delay not cleared");
 }
 
+/* A 1 ms delay is 1 ms, not a tick of the coarse clock (4 ms here),
+ * which made a 1 ms delay each way an 8 ms round trip. The median of
+ * many round trips, so a busy machine's worst ones do not count. */
+Test(relay, a_delay_of_one_ms_costs_about_one_ms_each_way)
+{
+	int fd, sfd;
+	relay_path *p = hand_pair("ms", &fd, &sfd);
+	relay_set_delay(p, 1, 0);
+	enum { N = 41 };
+	uint64_t rtt[N];
+	char b;
+	for (int i = 0; i < N; i++) {
+		uint64_t t0 = clock_mono_us();
+		send_all(fd, "x", 1);
+		cr_assert_eq(recv_for(sfd, &b, 1, 2000), 1);
+		send_all(sfd, "y", 1);
+		cr_assert_eq(recv_for(fd, &b, 1, 2000), 1);
+		rtt[i] = clock_mono_us() - t0;
+	}
+	for (int i = 1; i < N; i++) /* insertion sort: N is small */
+		for (int j = i; j > 0 && rtt[j - 1] > rtt[j]; j--) {
+			uint64_t t = rtt[j];
+			rtt[j] = rtt[j - 1];
+			rtt[j - 1] = t;
+		}
+	uint64_t median = rtt[N / 2];
+	cr_assert(median >= 2000 && median < 4000, "median round trip %lu us with 1 ms each way",
+	          (unsigned long)median);
+}
+
 Test(relay, jitter_never_reorders_bytes)
 {
 	srv = server_start(SERVE_HAND);
