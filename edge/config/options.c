@@ -161,7 +161,7 @@ const cfg_opt edge_options[] = {
         "the changelog topic"),
     OPT("changelog", "partition", CFG_INT, changelog_partition, "0", 0, 4095,
         "this edge's partition of the changelog topic: its own, no other edge's"),
-    OPT("changelog", "timeout_ms", CFG_INT, changelog_timeout_ms, "2000", 100, 600000,
+    OPT("changelog", "timeout_ms", CFG_INT, changelog_timeout_ms, "1000", 100, 600000,
         "a write the region's Kafka has not acknowledged by then is refused (503)"),
     OPT("changelog", "instance", CFG_STR, changelog_instance, "", 0, 0,
         "this instance's name in its takeover records (its data center and host, say); "
@@ -170,7 +170,7 @@ const cfg_opt edge_options[] = {
         "the active instance appends a beat after this long with nothing else to append"),
     OPT("changelog", "takeover_ms", CFG_INT, changelog_takeover_ms, "2000", 50, 600000,
         "a standby instance takes over once the changelog has been silent this long, "
-        "with the region's Kafka in reach (at least twice beat_ms)"),
+        "with the region's Kafka in reach (at least timeout_ms + 2 x beat_ms)"),
     OPT("changelog", "durability", CFG_STR, changelog_durability, "replicated", 0, 0,
         "replicated: a write the region's Kafka does not take is refused (503); local: it "
         "is kept on this machine's disk (fsync) and appended once the cluster is back, the "

@@ -837,7 +837,7 @@ bench_sync() {
 # default priority on the load's CPU: every like's answer waits for its
 # acknowledgement), a like run and a paced run at the fsync peak's half
 # as bench_sync makes. The edge starts as a follower of an empty log and
-# takes it over before the runs (takeover_ms 400). Changelog records per
+# takes it over before the runs (the default takeover_ms, 2 s). Changelog records per
 # like: the records its appends made during the like run (group commits
 # and seals, not likes).
 bench_replicated() {
@@ -849,7 +849,7 @@ bench_replicated() {
 	local rpid=$LAST_PID
 	wait_until "the regional broker" 20 test -s "$TMP/regional.bootstrap"
 	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
-	BENCH_EDGE_INI+="\npartition = 0\nbeat_ms = 100\ntakeover_ms = 400"
+	BENCH_EDGE_INI+="\npartition = 0"
 	edge_start "edge-replicated" "$SERVER_CPU" "" "" false
 	BENCH_EDGE_INI=$saved
 	wait_until "the edge's takeover of its changelog" 20 edge_writer

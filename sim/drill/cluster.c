@@ -116,7 +116,8 @@ static void instance_name(const cluster_node *n, char *out, size_t cap)
  * partition (both instances of a region on the region's), when the
  * drill sets changelog; else "". With regional_kafka on the region's
  * own cluster, partition 0. With standby each instance names itself;
- * takeover_ms, when set, with a beat a quarter of it; durability when
+ * takeover_ms, when set, with a beat a quarter of it and an append
+ * deadline half of it (the edge wants takeover >= timeout + 2 beats); durability when
  * the drill says local. */
 static void changelog_text(const cluster *c, const cluster_node *n, char *out, size_t cap)
 {
@@ -140,8 +141,9 @@ static void changelog_text(const cluster *c, const cluster_node *n, char *out, s
 		k += snprintf(out + k, cap - (size_t)k, "instance = %s\n", inst);
 	}
 	if (d->takeover_ms && k >= 0 && (size_t)k < cap)
-		snprintf(out + k, cap - (size_t)k, "takeover_ms = %u\nbeat_ms = %u\n",
-		         d->takeover_ms, d->takeover_ms / 4);
+		snprintf(out + k, cap - (size_t)k,
+		         "takeover_ms = %u\nbeat_ms = %u\ntimeout_ms = %u\n", d->takeover_ms,
+		         d->takeover_ms / 4, d->takeover_ms / 2);
 }
 
 static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)

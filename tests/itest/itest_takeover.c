@@ -100,7 +100,7 @@ static uint64_t wait_writer(int slot, unsigned ms)
 static void pair_up(void)
 {
 	S.changelog = true;
-	S.changelog_keys = "beat_ms = 100\ntakeover_ms = 500\n";
+	S.changelog_keys = "beat_ms = 100\ntakeover_ms = 500\ntimeout_ms = 300\n";
 	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
 	S.edge_extra = "[store]\ncommit_thread = false\n";
 	stack_up(1, NPARTS, 100);
