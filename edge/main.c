@@ -242,8 +242,8 @@ static void fenced_exit(edge *e, uint64_t now)
 {
 	if (!e->fenced_ms) {
 		e->fenced_ms = now;
-		log_error("fenced: another instance took this edge's changelog over; exiting to "
-		          "restart as its standby",
+		log_error("fenced: another instance took this edge's changelog over (or this one "
+		          "could not become its writer); exiting to restart as a standby",
 		          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
 		          changelog_epoch(e->clog));
 	}
@@ -775,6 +775,9 @@ static void drain(edge *e)
 
 static void stop(edge *e)
 {
+	/* The changelog's follower writes into the ledger and may promote it
+	 * (which sends through the uplink): it stops before either goes. */
+	changelog_stop_follow(e->clog);
 	upstream_stop(e); /* before what it uses: the uplink and the ledger */
 	if (e->tick)
 		event_free(e->tick);
@@ -794,7 +797,8 @@ static void stop(edge *e)
 	bootstrap_free(e->boot);     /* before the ledger it loads into */
 	uplink_free(e->up);
 	ledger_free(e->lg);
-	changelog_free(e->clog); /* after the ledger, whose writes it copies */
+	changelog_free(e->clog); /* after the ledger, whose writes it copies;
+	                          * its follower stopped first, above */
 	store_close(e->db);
 	if (e->base)
 		event_base_free(e->base);

@@ -164,6 +164,17 @@ static int order_check(changelog *cl, int64_t offset)
 	return 0;
 }
 
+void changelog_step_down(changelog *cl)
+{
+	pthread_mutex_lock(&cl->vmu);
+	cl->active = false;
+	pthread_mutex_unlock(&cl->vmu);
+	atomic_store(&cl->is_active, false);
+	atomic_store(&cl->is_fenced, true);
+	if (cl->g_active)
+		metric_set(cl->g_active, 0);
+}
+
 void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 {
 	pthread_mutex_lock(&cl->vmu);
@@ -362,9 +373,25 @@ int changelog_held_load(changelog *cl, store *db)
  * append it again after newer records. */
 static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, size_t vn)
 {
-	sbuf rec = {.p = (char *)v, .len = vn};
+	/* Appended under this instance's epoch, not the one it was held
+	 * under: held before a restart and a new takeover, under the old
+	 * epoch it would be void after that takeover. */
+	store_batch *changes = store_batch_new();
+	changelog_head h;
+	int rc = changelog_decode(v, vn, &h, changes);
+	if (rc || h.kind != CHANGELOG_DATA) {
+		log_error("changelog: a held record does not decode; it stays on disk",
+		          "err=\"%s\"", err_str(rc ? rc : ERR_CORRUPT));
+		store_batch_free(changes);
+		return rc ? rc : ERR_CORRUPT;
+	}
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode(changes, atomic_load(&cl->epoch_pub), &rec);
+	store_batch_free(changes);
 	int64_t offset = -1;
-	int rc = changelog_produce_wait(cl, &rec, &offset);
+	rc = changelog_produce_wait(cl, &rec, &offset);
+	sbuf_free(&rec);
 	if (rc)
 		return rc;
 	store_batch *wb = store_batch_new();
@@ -503,14 +530,17 @@ static void undo_copy_del(void *ctx, const char *k, size_t kn)
 	store_batch_del(ctx, k, kn);
 }
 
-/* The record of wb at epoch, with the pending undoing at its head when no
- * other record in flight carries it; sets *carried then (undo_end once
- * its outcome is known). */
-static void encode_with_undo(changelog *cl, const store_batch *wb, sbuf *rec, bool *carried)
+/* The record of wb at epoch, with the pending undoing at its head when wb
+ * is a group's (group: only groups write the keys undone, one group at a
+ * time, so nothing newer of those keys can land between) and no other
+ * record in flight carries it; sets *carried then (undo_end once its
+ * outcome is known). */
+static void encode_with_undo(changelog *cl, const store_batch *wb, bool group, sbuf *rec,
+                             bool *carried)
 {
 	uint64_t epoch = atomic_load(&cl->epoch_pub);
 	pthread_mutex_lock(&cl->mu);
-	*carried = cl->undo_pending && !cl->undo_carrying;
+	*carried = group && cl->undo_pending && !cl->undo_carrying;
 	if (*carried) {
 		cl->undo_carrying = true;
 		store_batch *both = store_batch_new();
@@ -544,7 +574,7 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	sbuf rec;
 	sbuf_init(&rec);
 	bool carried = false;
-	encode_with_undo(cl, wb, &rec, &carried);
+	encode_with_undo(cl, wb, may_defer, &rec, &carried);
 	bool local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
 	if (atomic_load(&cl->is_degraded)) {
 		/* Records are held: this one goes after them, or not at all. */
@@ -581,8 +611,11 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	}
 	if (carried)
 		undo_end(cl, rc == 0);
-	if (rc && rc != ERR_FENCED)
-		undo_add(cl, wb); /* refused here; its copy may land yet */
+	/* A group refused here whose copy may land yet is undone. A seal's
+	 * copy is not: it is tried again under the same sequence, over the
+	 * same keys, and a late copy holds what a later retry rewrites. */
+	if (rc && rc != ERR_FENCED && may_defer)
+		undo_add(cl, wb);
 	if (rc == 0) {
 		position_put(wb, offset + 1);
 		if (cl->appends) {
@@ -753,14 +786,20 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	return cl;
 }
 
+void changelog_stop_follow(changelog *cl)
+{
+	if (!cl || !cl->following)
+		return;
+	atomic_store(&cl->follow_stop, true);
+	pthread_join(cl->follower, NULL);
+	cl->following = false;
+}
+
 void changelog_free(changelog *cl)
 {
 	if (!cl)
 		return;
-	if (cl->following) {
-		atomic_store(&cl->follow_stop, true);
-		pthread_join(cl->follower, NULL);
-	}
+	changelog_stop_follow(cl);
 	if (cl->polling) {
 		atomic_store(&cl->stop, true);
 		pthread_join(cl->poller, NULL);

@@ -118,12 +118,14 @@ void changelog_free(changelog *cl);
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
  * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the
- * record, if it reached the log, is void). A refused record that may yet
- * reach the log (any failure but ERR_FENCED) is undone there: every key
- * it wrote is written again with its value in the store (deleted when
- * the store has none) at the head of the next record, and of every one
- * after until one is acknowledged, so that the log never keeps what the
- * edge refused.
+ * record, if it reached the log, is void). A refused group record
+ * (may_defer) that may yet reach the log (any failure but ERR_FENCED) is
+ * undone there: every key it wrote is written again with its value in
+ * the store (deleted when the store has none) at the head of the next
+ * group's record, until one is acknowledged, so that the log never keeps
+ * what the edge refused. Only groups write those keys, one at a time. A
+ * seal's refused copy is not undone: the seal is tried again under the
+ * same sequence and rewrites the same keys.
  * With durability = local and may_defer, a record the log does not
  * acknowledge, and every one after it while any is held, is held
  * instead: added to wb under a 'Q' key, wb marked to be fsynced
@@ -165,6 +167,11 @@ typedef struct changelog_sink {
  * the cluster in reach (then calls sink->promote and stops following).
  * Call after changelog_restore. 0 or ERR_IO (no thread). */
 int changelog_follow(changelog *cl, store *db, const changelog_sink *sink) WARN_UNUSED;
+
+/* Stops the follower's thread (and its keeping of held records), which
+ * uses the sink's ledger: before that ledger is freed. Any thread; twice
+ * is harmless. */
+void changelog_stop_follow(changelog *cl);
 
 /* Takes over now, on the caller's thread (the follower's way, and
  * tests'): appends a takeover record of the next epoch, applies the log

@@ -37,6 +37,11 @@ typedef struct applier {
 	int64_t next;   /* the offset of the next record to apply */
 	uint64_t epoch; /* the highest epoch taken over so far */
 	int64_t gap;    /* records the log lost before this store read them */
+	/* The store holds records for the log (durability = local): it is
+	 * ahead of the log for their keys, so a record of its own epoch is a
+	 * late copy of one of them and is not applied over it. */
+	bool held;
+	int64_t own_at; /* this instance's own takeover record, while taking over; else -1 */
 	uint64_t records, voided;
 	/* The last takeover applied: its offset, or -1. */
 	int64_t taken_at;
@@ -68,12 +73,22 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 	a->db = db;
 	a->sink = sink;
 	a->taken_at = -1;
+	a->own_at = -1;
 	int64_t e = 0;
 	int rc = read_u64_key(db, CHANGELOG_KEY, &a->next);
 	if (rc == 0)
 		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
 	if (rc == 0)
 		rc = read_u64_key(db, CHANGELOG_GAP_KEY, &a->gap);
+	if (rc == 0) {
+		char tag[1] = {CHANGELOG_HELD_TAG};
+		const char *k, *v;
+		size_t kn, vn;
+		store_iter *it = store_iter_new(db, tag, 1);
+		a->held = store_iter_next(it, &k, &kn, &v, &vn);
+		rc = store_iter_status(it);
+		store_iter_free(it);
+	}
 	a->epoch = (uint64_t)e;
 	if (rc == 0)
 		a->wb = store_batch_new();
@@ -116,12 +131,25 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
 		put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
+		if (a->held && m->offset != a->own_at) {
+			/* Another instance took over while this store held writes:
+			 * they are void in the log, and the store is ahead of it
+			 * for their keys. It never takes over (a gap). */
+			log_error("changelog taken over while this store held writes for it: "
+			          "they are void in the log, and this store may not take over "
+			          "(rebuild it)",
+			          "offset=%" PRId64 " epoch=%" PRIu64, m->offset, h.epoch);
+			a->held = false;
+			a->gap++;
+			put_u64_key(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
+		}
 		write = true;
 		log_info("changelog taken over",
 		         "topic=%s partition=%d offset=%" PRId64 " epoch=%" PRIu64 " by=%.*s",
 		         a->o->topic, (int)a->o->partition, m->offset, h.epoch,
 		         (int)(h.instance_len < 128 ? h.instance_len : 128), h.instance);
-	} else if (h.kind == CHANGELOG_DATA && h.epoch >= a->epoch) {
+	} else if (h.kind == CHANGELOG_DATA && h.epoch >= a->epoch &&
+	           !(a->held && h.epoch == a->epoch)) {
 		write = true;
 	} else if (h.kind != CHANGELOG_BEAT) {
 		a->voided++; /* an epoch taken over from, or a takeover that came late */
@@ -358,7 +386,9 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 	}
 	/* What the former active got in before the takeover counts; what
 	 * came after is void. Another takeover first: this one lost. */
+	a->own_at = at;
 	rc = replay(a, rk, lo, at + 1, &missing, err, errlen);
+	a->own_at = -1;
 	if (rc)
 		return rc;
 	if (a->taken_at != at || a->epoch != epoch) {
@@ -520,9 +550,15 @@ static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state 
 		return false;
 	}
 	rc = cl->sink.promote(cl->sink.ctx);
-	if (rc)
-		log_error("changelog: active, but the writer did not get ready", "err=\"%s\"",
-		          err_str(rc));
+	if (rc) {
+		/* Active but unable to write: it would keep the log alive with
+		 * its beats and let no standby take over. It steps down as a
+		 * fenced instance does (the edge exits, and restarts). */
+		log_error("changelog: took over, but the writer did not get ready; stepping down",
+		          "err=\"%s\"", err_str(rc));
+		changelog_step_down(cl);
+		return true;
+	}
 	uint64_t ms = clock_mono_ms() - silent_since;
 	if (cl->takeover_ms)
 		metric_set(cl->takeover_ms, (int64_t)ms);

@@ -86,6 +86,10 @@ int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
 /* After a won takeover at offset at: active, appends checked from at + 1. */
 void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at);
 
+/* An active that cannot write gives the log up: no more appends or
+ * beats, and changelog_fenced is true (the edge exits). */
+void changelog_step_down(changelog *cl);
+
 /* At a takeover: the records db still holds for the log (held before a
  * restart) are counted, and the changelog is degraded until they are
  * appended. 0 or the store's error. */
