@@ -151,8 +151,22 @@ Test(api, count_get_is_cacheable_and_answers_304_to_its_etag)
 	          "%s", cc);
 	cr_assert_geq(num("version"), 0);
 	cr_assert_gt(num("as_of"), 0);
-	snprintf(opt, sizeof opt, "-H 'If-None-Match: %s'", etag);
-	cr_assert_eq(call(0, "GET", "/v1/items/post/e1/likes", NULL, opt), 304);
+	/* A snapshot that confirms the like between the two calls moves the
+	 * version, and with it the ETag (a 200 with the new one): try again,
+	 * as for batch reads below. */
+	int got = 0;
+	for (uint64_t end = clock_mono_ms() + 10000; got != 304 && clock_mono_ms() < end;) {
+		snprintf(opt, sizeof opt, "-H 'If-None-Match: %s'", etag);
+		got = call(0, "GET", "/v1/items/post/e1/likes", NULL, opt);
+		cr_assert(got == 304 || got == 200, "%d", got);
+		if (got == 200) {
+			char moved[128];
+			cr_assert(proc_header(out, "etag", moved, sizeof moved));
+			cr_assert_str_neq(moved, etag, "a 200 to its own ETag");
+			snprintf(etag, sizeof etag, "%s", moved);
+		}
+	}
+	cr_assert_eq(got, 304);
 	cr_assert_str_eq(proc_body(out), "");
 	cr_assert_eq(call(0, "GET", "/v1/items/post/e1/likes", NULL, "-H 'If-None-Match: \"0-0\"'"),
 	             200);
