@@ -1,0 +1,74 @@
+/* drill_query.c - what the runner asks of a parsed drill (drill.h): its
+ * length and its steps' times and rates in a full or a short run, its
+ * expectations, and how its shards split the partitions. drill.c parses;
+ * this file only reads. Pure.
+ */
+#include <stdint.h>
+
+#include "sim/drill/drill.h"
+
+double drill_duration(const drill *d, bool short_run)
+{
+	return short_run ? d->short_duration_s : d->duration_s;
+}
+
+void drill_set_duration(drill *d, double duration_s)
+{
+	if (d->duration_s > 0)
+		for (size_t i = 0; i < d->nsteps; i++)
+			d->steps[i].at_s = d->steps[i].at_s * duration_s / d->duration_s;
+	d->duration_s = duration_s;
+}
+
+double drill_step_time(const drill *d, const drill_step *s, bool short_run)
+{
+	if (!short_run || d->duration_s <= 0)
+		return s->at_s;
+	return s->at_s * d->short_duration_s / d->duration_s;
+}
+
+double drill_step_rate(const drill *d, const drill_step *s, bool short_run)
+{
+	if (!short_run || d->rate <= 0)
+		return s->x;
+	return s->x * d->short_rate / d->rate;
+}
+
+const drill_expect *drill_expect_of(const drill *d, drill_expect_key key)
+{
+	for (size_t i = 0; i < d->nexpects; i++)
+		if (d->expects[i].key == key)
+			return &d->expects[i];
+	return NULL;
+}
+
+unsigned drill_shard_count(const drill *d)
+{
+	return d->shards ? d->shards : 1;
+}
+
+unsigned drill_shard_of_central(const drill *d, unsigned j)
+{
+	return j % drill_shard_count(d);
+}
+
+/* Shard s starts at floor(s * P / N): equal ranges, the longer ones
+ * last when N does not divide P. */
+void drill_shard_range(const drill *d, unsigned s, unsigned *first, unsigned *last)
+{
+	uint64_t n = drill_shard_count(d), p = d->partitions;
+	*first = (unsigned)(s * p / n);
+	*last = (unsigned)((s + 1) * p / n) - 1;
+}
+
+unsigned drill_shard_of_partition(const drill *d, unsigned p)
+{
+	unsigned n = drill_shard_count(d);
+	for (unsigned s = 0; s < n; s++) {
+		unsigned first, last;
+		drill_shard_range(d, s, &first, &last);
+		if (p >= first && p <= last)
+			return s;
+	}
+	return n - 1;
+}
