@@ -1,5 +1,6 @@
 /* cluster.c - a deployment on one machine for a drill (cluster.h). */
 #include "sim/drill/cluster.h"
+#include "sim/drill/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -368,16 +369,7 @@ static void node_stop(cluster_node *n)
 		return;
 	if (n->stopped)
 		kill(n->pid, SIGCONT);
-	kill(n->pid, SIGTERM);
-	uint64_t end = clock_mono_ms() + 10000;
-	while (waitpid(n->pid, NULL, WNOHANG) == 0) {
-		if (clock_mono_ms() > end) {
-			kill(n->pid, SIGKILL);
-			waitpid(n->pid, NULL, 0);
-			break;
-		}
-		usleep(20 * 1000);
-	}
+	child_end(n->pid, 10000);
 	n->pid = 0;
 }
 

@@ -2,6 +2,7 @@
  * Owns the process. One thread.
  */
 #include "sim/drill/regional.h"
+#include "sim/drill/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,15 +128,6 @@ void regional_kafka_stop(regional_kafka *k)
 {
 	if (k->pid <= 0)
 		return;
-	kill(k->pid, SIGTERM);
-	uint64_t end = clock_mono_ms() + 5000;
-	while (waitpid(k->pid, NULL, WNOHANG) == 0) {
-		if (clock_mono_ms() > end) {
-			kill(k->pid, SIGKILL);
-			waitpid(k->pid, NULL, 0);
-			break;
-		}
-		usleep(20 * 1000);
-	}
+	child_end(k->pid, 5000);
 	k->pid = 0;
 }
