@@ -1,0 +1,217 @@
+/* event.c - the change feed's events as JSON (event.h; docs/events.md). */
+#include "event.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "hlc.h"
+
+static const char *const type_names[] = {
+    [EVENT_SET] = "set",
+    [EVENT_SUM] = "sum",
+    [EVENT_MILESTONE] = "milestone",
+};
+
+size_t event_id_format(const event_id *id, char out[EVENT_ID_MAX])
+{
+	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32, id->epoch,
+	                 id->partition, id->offset, id->index);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* A decimal without sign or leading zero (but "0") at *s, up to the
+ * next '-' or the end; advances *s past it. */
+static bool parse_dec(const char **s, const char *end, uint64_t max, uint64_t *v)
+{
+	const char *p = *s;
+	uint64_t x = 0;
+	if (p == end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] != '-'))
+		return false;
+	for (; p < end && *p != '-'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		unsigned d = (unsigned)(*p - '0');
+		if (x > (max - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*s = p;
+	*v = x;
+	return true;
+}
+
+int event_id_parse(const char *s, size_t n, event_id *id)
+{
+	const char *p = s, *end = s + n;
+	uint64_t f[4];
+	const uint64_t max[4] = {UINT32_MAX, UINT32_MAX, INT64_MAX, UINT32_MAX};
+	for (int i = 0; i < 4; i++) {
+		if (i && (p == end || *p++ != '-'))
+			return ERR_CORRUPT;
+		if (!parse_dec(&p, end, max[i], &f[i]))
+			return ERR_CORRUPT;
+	}
+	if (p != end)
+		return ERR_CORRUPT;
+	*id = (event_id){(uint32_t)f[0], (uint32_t)f[1], f[2], (uint32_t)f[3]};
+	return 0;
+}
+
+int event_id_cmp(const event_id *a, const event_id *b)
+{
+	if (a->epoch != b->epoch)
+		return a->epoch < b->epoch ? -1 : 1;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	if (a->index != b->index)
+		return a->index < b->index ? -1 : 1;
+	return 0;
+}
+
+static void add_str(sbuf *out, const char *name, const char *s, size_t n)
+{
+	sbuf_addf(out, ",\"%s\":", name);
+	sbuf_addjstr(out, s, n);
+}
+
+static void add_u64(sbuf *out, const char *name, uint64_t v)
+{
+	sbuf_addf(out, ",\"%s\":", name);
+	sbuf_addu64(out, v);
+}
+
+void event_encode(const event *e, sbuf *out)
+{
+	char id[EVENT_ID_MAX];
+	size_t idn = event_id_format(&e->id, id);
+	sbuf_addf(out, "{\"v\":%d", EVENT_VERSION);
+	add_str(out, "id", id, idn);
+	sbuf_addf(out, ",\"type\":\"%s\"", type_names[e->type]);
+	add_str(out, "counter", e->counter, e->counter_n);
+	add_str(out, "item", e->item, e->item_n);
+	switch (e->type) {
+	case EVENT_SET:
+		add_str(out, "user", e->user, e->user_n);
+		sbuf_addf(out, ",\"member\":%s", e->member ? "true" : "false");
+		break;
+	case EVENT_SUM:
+		add_u64(out, "n", e->n);
+		break;
+	case EVENT_MILESTONE:
+		add_u64(out, "threshold", e->threshold);
+		break;
+	}
+	add_u64(out, "count", e->count);
+	add_str(out, "region", e->region, e->region_n);
+	/* The clock is a string: it is past 2^53, where many JSON readers
+	 * round; ms is its wall-clock part, a number. */
+	sbuf_addf(out, ",\"hlc\":\"%" PRIu64 "\"", e->hlc);
+	add_u64(out, "ms", hlc_ms(e->hlc));
+	sbuf_adds(out, "}");
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* A string member into dst (cap bytes with its NUL); *n its length. */
+static bool get_str(json_t *o, const char *name, char *dst, size_t cap, size_t *n, bool empty_ok)
+{
+	json_t *v = json_object_get(o, name);
+	if (!json_is_string(v))
+		return false;
+	size_t len = json_string_length(v);
+	if (len >= cap || (!len && !empty_ok))
+		return false;
+	memcpy(dst, json_string_value(v), len);
+	dst[len] = '\0';
+	*n = len;
+	return true;
+}
+
+/* A non-negative integer member. */
+static bool get_u64(json_t *o, const char *name, uint64_t *out)
+{
+	json_t *v = json_object_get(o, name);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return false;
+	*out = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+static int decode_obj(json_t *o, event_decoded *d)
+{
+	event *e = &d->ev;
+	uint64_t v;
+	if (!json_is_object(o) || !get_u64(o, "v", &v))
+		return ERR_CORRUPT;
+	if (v != EVENT_VERSION)
+		return ERR_VERSION;
+	size_t idn, tn;
+	char type[16];
+	if (!get_str(o, "id", d->id_text, sizeof d->id_text, &idn, false) ||
+	    event_id_parse(d->id_text, idn, &e->id) ||
+	    !get_str(o, "type", type, sizeof type, &tn, false))
+		return ERR_CORRUPT;
+	e->type = 0;
+	for (int t = EVENT_SET; t <= EVENT_MILESTONE; t++)
+		if (!strcmp(type, type_names[t]))
+			e->type = (enum event_type)t;
+	if (!e->type)
+		return ERR_CORRUPT;
+	if (!get_str(o, "counter", d->counter, sizeof d->counter, &e->counter_n, false) ||
+	    !get_str(o, "item", d->item, sizeof d->item, &e->item_n, false) ||
+	    !get_str(o, "region", d->region, sizeof d->region, &e->region_n, false) ||
+	    !get_u64(o, "count", &e->count) || !get_u64(o, "ms", &v))
+		return ERR_CORRUPT;
+	e->counter = d->counter;
+	e->item = d->item;
+	e->region = d->region;
+	e->user = d->user;
+	char clock[24];
+	size_t cn;
+	const char *cp = clock;
+	if (!get_str(o, "hlc", clock, sizeof clock, &cn, false) ||
+	    !parse_dec(&cp, clock + cn, UINT64_MAX, &e->hlc) || cp != clock + cn ||
+	    hlc_ms(e->hlc) != v)
+		return ERR_CORRUPT;
+	bool has_user = json_object_get(o, "user") != NULL;
+	bool has_member = json_object_get(o, "member") != NULL;
+	bool has_n = json_object_get(o, "n") != NULL;
+	bool has_threshold = json_object_get(o, "threshold") != NULL;
+	switch (e->type) {
+	case EVENT_SET: {
+		json_t *m = json_object_get(o, "member");
+		if (!get_str(o, "user", d->user, sizeof d->user, &e->user_n, false) ||
+		    !json_is_boolean(m) || has_n || has_threshold)
+			return ERR_CORRUPT;
+		e->member = json_is_true(m);
+		break;
+	}
+	case EVENT_SUM:
+		if (!get_u64(o, "n", &e->n) || !e->n || has_user || has_member || has_threshold)
+			return ERR_CORRUPT;
+		break;
+	case EVENT_MILESTONE:
+		if (!get_u64(o, "threshold", &e->threshold) || !e->threshold || has_user ||
+		    has_member || has_n)
+			return ERR_CORRUPT;
+		break;
+	}
+	return 0;
+}
+
+int event_decode(const void *buf, size_t len, event_decoded *out)
+{
+	memset(out, 0, sizeof *out);
+	json_error_t jerr;
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return ERR_CORRUPT;
+	int rc = decode_obj(o, out);
+	json_decref(o);
+	if (rc)
+		memset(out, 0, sizeof *out);
+	return rc;
+}
