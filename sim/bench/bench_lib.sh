@@ -269,7 +269,8 @@ start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	# shellcheck disable=SC2046 # downstream's words are the command's prefix
 	start broker "$1" $(downstream) "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
 		--topic "likes.batches:$PARTITIONS" --topic "likes.snapshots:$PARTITIONS" \
-		--topic likes.deadletter:1
+		--topic likes.deadletter:1 --topic "likes.changes:$PARTITIONS" \
+		--topic "likes.milestones:$PARTITIONS"
 	# shellcheck disable=SC2034 # for the script's own use
 	BROKER_PID=$LAST_PID
 	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"

@@ -23,7 +23,8 @@ port() { # a free loopback port below the ephemeral range
 	done
 }
 "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" --topic likes.batches:16 \
-	--topic likes.snapshots:16 --topic likes.deadletter:1 >"$TMP/broker.log" 2>&1 &
+	--topic likes.snapshots:16 --topic likes.deadletter:1 --topic likes.changes:16 \
+	--topic likes.milestones:16 >"$TMP/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s $TMP/bootstrap ]] && break; sleep 0.1; done
 EP=$(port)

@@ -95,6 +95,8 @@ static const sim_broker_topic default_topics[] = {
     {"likes.batches", 16},
     {"likes.snapshots", 16},
     {"likes.deadletter", 1},
+    {"likes.changes", 16},
+    {"likes.milestones", 16},
 };
 
 const sim_broker_topic *sim_broker_default_topics(size_t *n)

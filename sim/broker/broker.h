@@ -59,7 +59,8 @@ typedef struct sim_broker_opts {
 int sim_broker_parse_topic(const char *spec, sim_broker_topic *t) WARN_UNUSED;
 
 /* The default topics (likes.batches:16, likes.snapshots:16,
- * likes.deadletter:1); *n receives their count. Static storage. */
+ * likes.deadletter:1, likes.changes:16, likes.milestones:16); *n
+ * receives their count. Static storage. */
 const sim_broker_topic *sim_broker_default_topics(size_t *n);
 
 /* Starts the cluster and creates the topics with replication factor

@@ -674,13 +674,15 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
-	sim_broker_topic topics[4] = {{"likes.batches", (int)d->partitions},
+	sim_broker_topic topics[6] = {{"likes.batches", (int)d->partitions},
 	                              {"likes.snapshots", (int)d->partitions},
 	                              {"likes.deadletter", 1},
+	                              {"likes.changes", (int)d->partitions},
+	                              {"likes.milestones", (int)d->partitions},
 	                              {"likes.changelog", (int)d->regions}};
 	sim_broker_opts bo = {.brokers = 3,
 	                      .topics = topics,
-	                      .ntopics = d->changelog ? 4 : 3,
+	                      .ntopics = d->changelog ? 6 : 5,
 	                      .idle = d->broker_idle != 0};
 	int rc;
 	c->broker = sim_broker_start(&bo, err, errlen);
