@@ -35,6 +35,8 @@ typedef struct central_config {
 	char *owned_partitions; /* central.partitions: "all" or a list (shard.h) */
 	char *batch_topic;
 	char *snapshot_topic;
+	char *changes_topic;    /* the change feed's changes (docs/events.md); "" = off */
+	char *milestones_topic; /* the change feed's milestones; "" = off */
 	char *deadletter_topic; /* poison input goes here; "" = log only */
 	int64_t snapshot_interval_ms;
 	int64_t heartbeat_every; /* full snapshot of every partition each N ticks */
