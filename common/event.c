@@ -17,8 +17,8 @@ static const char *const type_names[] = {
 
 size_t event_id_format(const event_id *id, char out[EVENT_ID_MAX])
 {
-	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32, id->epoch,
-	                 id->partition, id->offset, id->index);
+	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32,
+	                 id->epoch, id->partition, id->offset, id->index);
 	return n < 0 ? 0 : (size_t)n;
 }
 
@@ -97,12 +97,8 @@ void event_encode(const event *e, sbuf *out)
 		add_str(out, "user", e->user, e->user_n);
 		sbuf_addf(out, ",\"member\":%s", e->member ? "true" : "false");
 		break;
-	case EVENT_SUM:
-		add_u64(out, "n", e->n);
-		break;
-	case EVENT_MILESTONE:
-		add_u64(out, "threshold", e->threshold);
-		break;
+	case EVENT_SUM: add_u64(out, "n", e->n); break;
+	case EVENT_MILESTONE: add_u64(out, "threshold", e->threshold); break;
 	}
 	add_u64(out, "count", e->count);
 	add_str(out, "region", e->region, e->region_n);
