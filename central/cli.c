@@ -1,5 +1,5 @@
 /* cli.c - central's operator commands (see cli.h): verify [--repair],
- * stats, get, export, backup and prune.
+ * stats, get, export, backup and prune; tail is handed to tail.c.
  *
  * Live (the default) they ask the running central's ops API, at the
  * address and with the token of its config, over plain HTTP/1.1
@@ -30,6 +30,7 @@
 #include "opcmd.h"
 #include "central/apply/shard.h"
 #include "central/apply/verify.h"
+#include "central/tail.h"
 #include "xmem.h"
 
 #define CLI_OK OPCMD_OK
@@ -66,6 +67,8 @@ static void usage(FILE *out)
 	        "       central export -c FILE [--offline] [--format csv|json]\n"
 	        "       central backup -c FILE --to PATH   (a new dir, absolute; central running)\n"
 	        "       central prune  -c FILE --offline   (delete partitions not owned)\n"
+	        "       central tail changes|milestones -c FILE ...   (the change feed as JSON\n"
+	        "                                          lines: central tail -h)\n"
 	        "  (-s section.key=value overrides the config, as for the daemon)\n"
 	        "exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
 	        "      store cannot be reached\n");
@@ -588,7 +591,8 @@ bool cli_is_command(const char *arg)
 {
 	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
 	               strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
-	               strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0);
+	               strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0 ||
+	               strcmp(arg, "tail") == 0);
 }
 
 /* Parses argv (argv[1] is the command); false after saying why. */
@@ -677,6 +681,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 
 int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 {
+	if (strcmp(argv[1], "tail") == 0) /* a Kafka consumer: flags of its own */
+		return tail_main(argc, argv, opts, nopts);
 	cli c;
 	memset(&c, 0, sizeof c);
 	c.opts = opts;

@@ -8,6 +8,9 @@
  *   central backup -c FILE --to PATH     (live only: POST /v1/admin/backup)
  *   central prune  -c FILE --offline     (offline only: drops partitions
  *                                         central.partitions does not own)
+ *   central tail changes|milestones -c FILE [--from-beginning]
+ *                [--partition P] [--exit] [--count N]   (tail.h: reads the
+ *                                         change feed from Kafka instead)
  *
  * They ask the running central's ops API (address and token from the
  * config); --offline opens its store directly, which works only while

@@ -162,7 +162,8 @@ fi
 # --- 6. --help and --version ----------------------------------------------------
 version=$(cat VERSION)
 for cmd in "$edge" "$edge inspect" "$central" "$central verify" "$central stats" \
-	"$central get" "$central export" "$central backup" "$central prune" "build/sim"; do
+	"$central get" "$central export" "$central backup" "$central prune" "$central tail" \
+	"build/sim"; do
 	for flag in --help --version; do
 		if ! out=$($cmd $flag 2>&1); then
 			bad "'$(basename "${cmd%% *}")${cmd#* } $flag' exited non-zero: $out"
@@ -192,7 +193,7 @@ for name in likes-edge likes-central; do
 	bin=$root/usr/bin/$name
 	helps=$("$bin" --help 2>&1)
 	[ "$name" = likes-edge ] && helps+=$'\n'$("$bin" inspect --help 2>&1)
-	[ "$name" = likes-central ] && helps+=$'\n'$("$bin" verify --help 2>&1)
+	[ "$name" = likes-central ] && helps+=$'\n'$("$bin" verify --help 2>&1)$'\n'$("$bin" tail --help 2>&1)
 	# Options (-x, --xyz) and the commands named after the program.
 	want=$( { grep -o -- '\(^\|[ [|(]\)--\?[a-z][a-z-]*' <<<"$helps" | tr -d ' [|(';
 		sed -n 's/^ *\(usage: \)\?\(edge\|central\) \([a-z|]*\).*/\3/p' <<<"$helps" |
