@@ -78,7 +78,7 @@ static msg make_batch(const char *edge, uint32_t p, uint64_t seq, const wire_op 
 	return make_batch_in(edge, "eu", p, seq, ops, nops);
 }
 
-static applier_stats stats(void)
+static inline applier_stats stats(void)
 {
 	applier_stats st;
 	applier_get_stats(T.a, &st);
@@ -100,14 +100,14 @@ static void apply_msg(uint32_t p, int64_t offset, msg m)
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 
-static uint64_t count(void)
+static inline uint64_t count(void)
 {
 	uint64_t c = 12345;
 	cr_assert_eq(applier_count(T.a, "likes", ITEM, &c), 0);
 	return c;
 }
 
-static const wire_edge_seq *snap_edge(const wire_snapshot *s, const char *edge)
+static inline const wire_edge_seq *snap_edge(const wire_snapshot *s, const char *edge)
 {
 	for (uint32_t i = 0; i < s->nedges; i++)
 		if (s->edges[i].edge.n == strlen(edge) &&

@@ -1,0 +1,202 @@
+/* test_apply_feed.c - the change feed's events as the applier stores
+ * them ('X' records, docs/events.md): one per flip or sum with the count
+ * after it, none for a like that lost, a repeat or a duplicate batch,
+ * milestones once per threshold (a dip and a return are silent, a sum
+ * jumping over several announces each), ids from the message that
+ * applied them (a held batch: the one that filled its gap), nothing when
+ * the feed is off, and the trim.
+ */
+#include <criterion/criterion.h>
+
+#include "tests/unit/central/apply_fixture.h"
+#include "central/apply/feedrec.h"
+#include "central/apply/keys.h"
+#include "event.h"
+
+TestSuite(apply_feed, .init = setup, .fini = teardown, .timeout = 60);
+
+static const uint64_t thresholds[] = {2, 3, 5};
+
+static void feed_on(void)
+{
+	applier_set_feed(T.a, true, true, thresholds, 3);
+}
+
+/* Every stored event of partition p, in key then entry order. */
+typedef struct evs {
+	event_decoded v[64];
+	int topic[64];
+	size_t n, records;
+} evs;
+
+static void stored(uint32_t p, evs *out)
+{
+	out->n = out->records = 0;
+	unsigned char pre[5];
+	pre[0] = CKEY_FEED;
+	store_put_u32(pre + 1, p);
+	store_iter *it = store_iter_new(T.db, pre, sizeof pre);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		cr_assert_eq(kn, CKEY_FEED_LEN);
+		out->records++;
+		size_t pos = FEEDREC_HEAD;
+		feedrec_ent e;
+		bool bad;
+		while (feedrec_next(v, vn, &pos, &e, &bad)) {
+			cr_assert_lt(out->n, 64);
+			cr_assert_eq(event_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s", (int)e.vn,
+			             e.val);
+			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
+			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
+			cr_assert_eq(memcmp(e.key, out->v[out->n].item, e.kn), 0, "the key is the item");
+			out->topic[out->n++] = e.topic;
+		}
+		cr_assert_not(bad, "record malformed");
+	}
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+}
+
+static void is_set(const evs *e, size_t i, const char *user, bool member, uint64_t count)
+{
+	cr_assert_lt(i, e->n);
+	const event_decoded *d = &e->v[i];
+	cr_assert_eq(e->topic[i], FEEDREC_CHANGES);
+	cr_assert_eq(d->ev.type, EVENT_SET, "event %zu: type %d", i, d->ev.type);
+	cr_assert_str_eq(d->user, user);
+	cr_assert_eq(d->ev.member, member, "event %zu", i);
+	cr_assert_eq(d->ev.count, count, "event %zu: count %llu", i,
+	             (unsigned long long)d->ev.count);
+}
+
+static void is_milestone(const evs *e, size_t i, uint64_t threshold, uint64_t count)
+{
+	cr_assert_lt(i, e->n);
+	cr_assert_eq(e->topic[i], FEEDREC_MILESTONES);
+	cr_assert_eq(e->v[i].ev.type, EVENT_MILESTONE);
+	cr_assert_eq(e->v[i].ev.threshold, threshold, "event %zu", i);
+	cr_assert_eq(e->v[i].ev.count, count);
+}
+
+Test(apply_feed, flips_make_events_with_the_count_after)
+{
+	feed_on();
+	wire_op ops[] = {like_op("u1", true, 10), like_op("u2", true, 11), like_op("u1", false, 12)};
+	apply_msg(0, 7, make_batch("a", 0, 1, ops, 3));
+	cr_assert_eq(applier_feed_made(T.a), 4);
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.records, 1);
+	cr_assert_eq(e.n, 4);
+	is_set(&e, 0, "u1", true, 1);
+	is_set(&e, 1, "u2", true, 2);
+	is_milestone(&e, 2, 2, 2);
+	is_set(&e, 3, "u1", false, 1);
+	for (size_t i = 0; i < e.n; i++) {
+		event_id want = {0, 0, 7, (uint32_t)i};
+		cr_assert_eq(event_id_cmp(&e.v[i].ev.id, &want), 0, "%s", e.v[i].id_text);
+		cr_assert_str_eq(e.v[i].region, "eu");
+	}
+	cr_assert_eq(e.v[0].ev.hlc, 10);
+	cr_assert_eq(count(), 1);
+	cr_assert_eq(stats().feed_events, 4);
+}
+
+Test(apply_feed, what_changes_nothing_makes_nothing)
+{
+	feed_on();
+	apply_msg(0, 0, one_op("a", 0, 1, "u1", true, 20));
+	/* An unlike that lost (older clock) and a like of a liked pair. */
+	wire_op ops[] = {like_op("u1", false, 10), like_op("u1", true, 30)};
+	apply_msg(0, 1, make_batch("b", 0, 1, ops, 2));
+	cr_assert_eq(applier_feed_made(T.a), 0);
+	/* The first batch again: a duplicate. */
+	apply_msg(0, 2, one_op("a", 0, 1, "u1", true, 20));
+	cr_assert_eq(applier_feed_made(T.a), 0);
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.records, 1, "only the first message made events");
+	cr_assert_eq(e.n, 1);
+	is_set(&e, 0, "u1", true, 1);
+}
+
+Test(apply_feed, a_threshold_is_announced_once)
+{
+	feed_on();
+	uint64_t seq = 1, off = 0;
+	const char *users[] = {"u1", "u2", "u2", "u2", "u3"};
+	const bool adds[] = {true, true, false, true, true};
+	for (int i = 0; i < 5; i++)
+		apply_msg(0, (int64_t)off++, one_op("a", 0, seq++, users[i], adds[i], 10 + (uint64_t)i));
+	evs e;
+	stored(0, &e);
+	/* 1, 2 (milestone 2), 1, 2 (silent), 3 (milestone 3). */
+	cr_assert_eq(e.n, 7);
+	is_milestone(&e, 2, 2, 2);
+	is_set(&e, 3, "u2", false, 1);
+	is_set(&e, 4, "u2", true, 2);
+	is_set(&e, 5, "u3", true, 3);
+	is_milestone(&e, 6, 3, 3);
+	/* Restarted: the level is in the store, not in memory. */
+	reopen();
+	feed_on();
+	apply_msg(0, (int64_t)off++, one_op("a", 0, seq++, "u3", false, 20));
+	apply_msg(0, (int64_t)off++, one_op("a", 0, seq++, "u3", true, 21));
+	stored(0, &e);
+	cr_assert_eq(e.n, 9, "a dip and a return after a restart are silent too");
+}
+
+Test(apply_feed, a_sum_over_several_thresholds_announces_each)
+{
+	feed_on();
+	wire_op op = wire_util_op("views", ITEM, "v", WIRE_ADD, 4, 10);
+	apply_msg(0, 0, make_batch("a", 0, 1, &op, 1));
+	op.n = 3;
+	apply_msg(0, 1, make_batch("a", 0, 2, &op, 1));
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.n, 5);
+	cr_assert_eq(e.v[0].ev.type, EVENT_SUM);
+	cr_assert_eq(e.v[0].ev.n, 4);
+	cr_assert_eq(e.v[0].ev.count, 4);
+	is_milestone(&e, 1, 2, 4);
+	is_milestone(&e, 2, 3, 4);
+	cr_assert_eq(e.v[3].ev.count, 7);
+	is_milestone(&e, 4, 5, 7);
+	cr_assert_eq(e.v[4].ev.id.offset, 1);
+}
+
+Test(apply_feed, a_held_batch_carries_the_offset_that_applied_it)
+{
+	feed_on();
+	apply_msg(0, 0, one_op("a", 0, 2, "u2", true, 11)); /* held: seq 1 missing */
+	cr_assert_eq(applier_feed_made(T.a), 0);
+	apply_msg(0, 1, one_op("a", 0, 1, "u1", true, 10));
+	cr_assert_eq(applier_feed_made(T.a), 3);
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.records, 1);
+	is_set(&e, 0, "u1", true, 1);
+	is_set(&e, 1, "u2", true, 2);
+	for (size_t i = 0; i < e.n; i++)
+		cr_assert_eq(e.v[i].ev.id.offset, 1);
+}
+
+Test(apply_feed, off_stores_nothing_and_trim_drops_a_range)
+{
+	apply_msg(0, 0, one_op("a", 0, 1, "u1", true, 10));
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.records, 0, "the feed is off until set");
+	feed_on();
+	for (uint64_t s = 2; s <= 5; s++)
+		apply_msg(0, (int64_t)s, one_op("a", 0, s, "u1", s % 2 == 1, 10 + s));
+	stored(0, &e);
+	cr_assert_eq(e.records, 4);
+	cr_assert_eq(applier_feed_trim(T.a, 0, 0, 3), 0);
+	stored(0, &e);
+	cr_assert_eq(e.records, 2, "offsets 2 and 3 dropped");
+	cr_assert_eq(e.v[0].ev.id.offset, 4);
+}
