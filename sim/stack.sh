@@ -117,6 +117,12 @@ Which is which, and the takeover when the active goes:
   curl -s --http2-prior-knowledge http://127.0.0.1:8084/readyz
   kill \$(pgrep -f edge-mumbai.ini)     # if 8081 is the active: 8084 takes over in ~2 s
 
+What central applied, as other teams read it (docs/events.md): every
+like that changed something and every count that reached a milestone,
+as JSON lines (Ctrl-C stops them):
+  build/central tail changes -c configs/local/central.ini --from-beginning
+  build/central tail milestones -c configs/local/central.ini --from-beginning
+
 Every route, with examples: docs/api.md
 
 Press Ctrl-C to stop everything.
