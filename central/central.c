@@ -145,8 +145,7 @@ static void note_watermarks(central *c, bool ask)
 			continue;
 		int64_t lo = -1, hi = -1;
 		rd_kafka_resp_err_t e =
-		    ask ? rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
-		                                           &hi, 2000)
+		    ask ? bus_watermarks(c->consumer, c->cfg->batch_topic, p, 2000, &lo, &hi)
 		        : rd_kafka_get_watermark_offsets(c->consumer, c->cfg->batch_topic, p, &lo,
 		                                         &hi);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
@@ -364,8 +363,8 @@ static int reseek_stored(central *c, uint32_t p)
 static int recover_out_of_range(central *c, uint32_t p)
 {
 	int64_t lo = 0, hi = 0;
-	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->consumer, c->cfg->batch_topic,
-	                                                         (int32_t)p, &lo, &hi, 5000);
+	rd_kafka_resp_err_t e =
+	    bus_watermarks(c->consumer, c->cfg->batch_topic, (int32_t)p, 5000, &lo, &hi);
 	if (e) {
 		log_warn("watermark query failed; will retry", "partition=%u err=\"%s\"", p,
 		         rd_kafka_err2str(e));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -74,6 +75,33 @@ void bus_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *
 	                       : LOG_DEBUG;
 	LOG_AT(lvl, "librdkafka", "kafka_fac=%s kafka_client=%s detail=\"%s\"", fac ? fac : "",
 	       rk ? rd_kafka_name(rk) : "", buf ? buf : "");
+}
+
+/* One offset of (topic, partition) by librdkafka's time lookup: ts -2
+ * is the first offset, -1 the next one to be written. */
+static rd_kafka_resp_err_t offset_at(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                     int64_t ts, int timeout_ms, int64_t *out)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = ts;
+	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms);
+	if (!e)
+		e = l->elems[0].err;
+	if (!e)
+		*out = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return e;
+}
+
+rd_kafka_resp_err_t bus_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                   int timeout_ms, int64_t *lo, int64_t *hi)
+{
+	int64_t start = (int64_t)clock_mono_ms();
+	rd_kafka_resp_err_t e = offset_at(rk, topic, partition, -2, timeout_ms, lo);
+	if (e)
+		return e;
+	int64_t left = timeout_ms - ((int64_t)clock_mono_ms() - start);
+	return offset_at(rk, topic, partition, -1, left > 0 ? (int)left : 1, hi);
 }
 
 int bus_read_bootstrap(const char *path, char *buf, size_t cap)

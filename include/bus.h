@@ -70,6 +70,17 @@ rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err,
 /* Partition count of topic, asking the cluster (timeout_ms). <0 on error. */
 int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
+/* The first and next offsets (low and high watermarks) of a partition,
+ * asked of its leader, waiting at most timeout_ms, also when the leader
+ * is down. librdkafka's own rd_kafka_query_watermark_offsets does not
+ * keep its timeout before 2.3.0 (librdkafka #4460): with the partition's
+ * broker down it waits until the broker is back, which held an edge's
+ * stop and would hold central's run loop. Built on
+ * rd_kafka_offsets_for_times (timestamps -2 and -1), which keeps it.
+ * RD_KAFKA_RESP_ERR_NO_ERROR or the error. Any thread. */
+rd_kafka_resp_err_t bus_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                   int timeout_ms, int64_t *lo, int64_t *hi);
+
 /* Reads a file's first line (the bootstrap list) into buf. */
 int bus_read_bootstrap(const char *path, char *buf, size_t cap) WARN_UNUSED;
 

@@ -369,8 +369,8 @@ static void start_catchup(feed *f, uint32_t p, uint64_t now)
 		if (!f->on[t])
 			continue;
 		int64_t lo = -1, hi = -1;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-		    f->reader, f->o.topics[t], (int32_t)p, &lo, &hi, WATERMARK_MS);
+		rd_kafka_resp_err_t e =
+		    bus_watermarks(f->reader, f->o.topics[t], (int32_t)p, WATERMARK_MS, &lo, &hi);
 		if (e) {
 			log_warn("feed watermark query failed; will retry",
 			         "topic=%s partition=%u err=\"%s\"", f->o.topics[t], p,

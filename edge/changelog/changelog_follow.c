@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
 #include "clock.h"
 #include "log.h"
 
@@ -226,8 +227,7 @@ int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_
 static int watermarks(rd_kafka_t *rk, const changelog_opts *o, int timeout_ms, int64_t *lo,
                       int64_t *hi, char *err, size_t errlen)
 {
-	rd_kafka_resp_err_t e =
-	    rd_kafka_query_watermark_offsets(rk, o->topic, o->partition, lo, hi, timeout_ms);
+	rd_kafka_resp_err_t e = bus_watermarks(rk, o->topic, o->partition, timeout_ms, lo, hi);
 	if (!e)
 		return 0;
 	snprintf(err, errlen, "changelog: %s[%d]: the log's ends: %s", o->topic, (int)o->partition,

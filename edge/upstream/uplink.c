@@ -184,9 +184,9 @@ static int begin_replicas(uplink *u, char *err, size_t errlen)
 			return rc;
 		int64_t stored, lo = 0, hi = 0;
 		bool have = ledger_snapshot_resume(u->lg, p, &stored) == 0;
-		bool known = asking && rd_kafka_query_watermark_offsets(
-		                           u->consumer, u->cfg->snapshot_topic, (int32_t)p, &lo,
-		                           &hi, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+		bool known =
+		    asking && bus_watermarks(u->consumer, u->cfg->snapshot_topic, (int32_t)p, 2000,
+		                             &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR;
 		asking = known; /* one timeout is enough to know Kafka is away */
 		int64_t tail;
 		if (r.state == LEDGER_REPLICA_NONE) {

@@ -46,11 +46,12 @@ static void stored(uint32_t p, evs *out)
 		bool bad;
 		while (feedrec_next(v, vn, &pos, &e, &bad)) {
 			cr_assert_lt(out->n, 64);
-			cr_assert_eq(event_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s", (int)e.vn,
-			             e.val);
+			cr_assert_eq(event_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s",
+			             (int)e.vn, e.val);
 			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
 			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
-			cr_assert_eq(memcmp(e.key, out->v[out->n].item, e.kn), 0, "the key is the item");
+			cr_assert_eq(memcmp(e.key, out->v[out->n].item, e.kn), 0,
+			             "the key is the item");
 			out->topic[out->n++] = e.topic;
 		}
 		cr_assert_not(bad, "record malformed");
@@ -83,7 +84,8 @@ static void is_milestone(const evs *e, size_t i, uint64_t threshold, uint64_t co
 Test(apply_feed, flips_make_events_with_the_count_after)
 {
 	feed_on();
-	wire_op ops[] = {like_op("u1", true, 10), like_op("u2", true, 11), like_op("u1", false, 12)};
+	wire_op ops[] = {like_op("u1", true, 10), like_op("u2", true, 11),
+	                 like_op("u1", false, 12)};
 	apply_msg(0, 7, make_batch("a", 0, 1, ops, 3));
 	cr_assert_eq(applier_feed_made(T.a), 4);
 	evs e;
@@ -129,7 +131,8 @@ Test(apply_feed, a_threshold_is_announced_once)
 	const char *users[] = {"u1", "u2", "u2", "u2", "u3"};
 	const bool adds[] = {true, true, false, true, true};
 	for (int i = 0; i < 5; i++)
-		apply_msg(0, (int64_t)off++, one_op("a", 0, seq++, users[i], adds[i], 10 + (uint64_t)i));
+		apply_msg(0, (int64_t)off++,
+		          one_op("a", 0, seq++, users[i], adds[i], 10 + (uint64_t)i));
 	evs e;
 	stored(0, &e);
 	/* 1, 2 (milestone 2), 1, 2 (silent), 3 (milestone 3). */

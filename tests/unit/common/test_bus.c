@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "log.h"
+#include "tests/support/kafka_util.h"
 #include "tests/support/testdir.h"
 
 TestSuite(bus, .timeout = 10);
@@ -148,4 +150,35 @@ Test(bus, bootstrap_file_unless_a_read_section_names_the_servers)
 	cr_assert_str_eq(get(cons, "bootstrap.servers"), "cons:1");
 	rd_kafka_conf_destroy(cons);
 	testdir_remove(dir);
+}
+
+/* The ends of a partition whose broker is down: asked within the
+ * timeout, not when the broker is back (librdkafka's own query waits
+ * for it before 2.3.0), and right once it is. */
+Test(bus, watermarks_keep_their_timeout_with_the_broker_down, .timeout = 30)
+{
+	rd_kafka_t *mrk;
+	rd_kafka_mock_cluster_t *mc = kafka_util_mock_new(1, "t", 1, &mrk);
+	rd_kafka_t *prod = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
+	delivery d = {0};
+	kafka_util_produce(prod, "t", 0, "x", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, 5000));
+	int64_t lo = -1, hi = -1;
+	cr_assert_eq(bus_watermarks(prod, "t", 0, 5000, &lo, &hi), 0);
+	cr_assert_eq(lo, 0);
+	cr_assert_eq(hi, 1);
+	cr_assert_eq(rd_kafka_mock_broker_set_down(mc, 1), 0);
+	uint64_t t0 = clock_mono_ms();
+	rd_kafka_resp_err_t e = bus_watermarks(prod, "t", 0, 500, &lo, &hi);
+	uint64_t took = clock_mono_ms() - t0;
+	cr_assert_neq(e, 0, "no answer from a broker that is down");
+	cr_assert_lt(took, 2500, "took %llu ms with a 500 ms timeout", (unsigned long long)took);
+	cr_assert_eq(rd_kafka_mock_broker_set_up(mc, 1), 0);
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (bus_watermarks(prod, "t", 0, 1000, &lo, &hi))
+		cr_assert_lt(clock_mono_ms(), deadline, "never answered once the broker was back");
+	cr_assert_eq(hi, 1);
+	rd_kafka_t *none = NULL;
+	kafka_util_destroy_clients(&prod, &none);
+	kafka_util_mock_free(&mc, &mrk);
 }
