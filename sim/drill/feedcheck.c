@@ -17,6 +17,10 @@
 /* A map key of up to three strings and a number, NUL-separated. */
 #define KEY_MAX (3 * (EVENT_STR_MAX + 1) + 24)
 #define EXAMPLE_MAX 320
+#define EXAMPLES_PER_KIND 4 /* so that one kind of fault does not hide the others */
+
+/* Kinds of fault, for the examples' share. */
+enum kind { K_TOPIC, K_NOOP, K_COUNT, K_STATE, K_PAIR, K_MILESTONE, K_COUNT_OF_KINDS };
 
 /* A (counter, item): what the replay made of it and what the truth says. */
 typedef struct citem {
@@ -40,7 +44,7 @@ struct feedcheck {
 	unsigned partitions;
 	uint64_t thresholds[FEEDCHECK_THRESHOLDS_MAX];
 	size_t nthresholds;
-	smap ids[2];     /* packed id -> 1, per topic */
+	smap ids[2];       /* packed id -> 1, per topic */
 	event_id *last[2]; /* per topic x partition: the highest id so far */
 	bool *have_last[2];
 	smap pairs;       /* "counter\0item\0user" -> 1 in, 0 out */
@@ -50,6 +54,7 @@ struct feedcheck {
 	feedcheck_figures f;
 	char *examples[FEEDCHECK_EXAMPLES_MAX];
 	size_t nexamples;
+	unsigned per_kind[K_COUNT_OF_KINDS];
 };
 
 static const char *const topic_name[2] = {"changes", "milestones"};
@@ -91,11 +96,13 @@ void feedcheck_free(feedcheck *fc)
 	free(fc);
 }
 
-static void example(feedcheck *fc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void example(feedcheck *fc, const char *fmt, ...)
+static void example(feedcheck *fc, enum kind k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void example(feedcheck *fc, enum kind k, const char *fmt, ...)
 {
-	if (fc->nexamples == FEEDCHECK_EXAMPLES_MAX)
+	if (fc->nexamples == FEEDCHECK_EXAMPLES_MAX || fc->per_kind[k] == EXAMPLES_PER_KIND)
 		return;
+	fc->per_kind[k]++;
 	char buf[EXAMPLE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
@@ -173,7 +180,7 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 		ci->kind = e->type;
 	if (ci->kind != e->type) {
 		fc->f.count_mismatch++;
-		example(fc, "changes %s: %.*s %.*s has both set and sum events", id,
+		example(fc, K_COUNT, "changes %s: %.*s %.*s has both set and sum events", id,
 		        (int)e->counter_n, e->counter, (int)e->item_n, e->item);
 	}
 	uint64_t now;
@@ -185,7 +192,7 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 		smap_val *v = smap_put(&fc->pairs, k, kn, &created);
 		if ((v->u != 0) == e->member) {
 			fc->f.noop++;
-			example(fc,
+			example(fc, K_NOOP,
 			        "changes %s: %.*s %.*s %.*s member %s leaves its pair's state "
 			        "unchanged",
 			        id, (int)e->counter_n, e->counter, (int)e->item_n, e->item,
@@ -204,7 +211,8 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 	}
 	if (e->count != now) {
 		fc->f.count_mismatch++;
-		example(fc, "changes %s: %.*s %.*s count %" PRIu64 ", the replay has %" PRIu64, id,
+		example(fc, K_COUNT,
+		        "changes %s: %.*s %.*s count %" PRIu64 ", the replay has %" PRIu64, id,
 		        (int)e->counter_n, e->counter, (int)e->item_n, e->item, e->count, now);
 	}
 	if (e->count <= ci->high)
@@ -243,8 +251,8 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 	tf->events++;
 	if (partition >= fc->partitions) {
 		tf->misplaced++;
-		example(fc, "%s %s: read from partition %u of a topic of %u", tn, id, partition,
-		        fc->partitions);
+		example(fc, K_TOPIC, "%s %s: read from partition %u of a topic of %u", tn, id,
+		        partition, fc->partitions);
 		return;
 	}
 	uint32_t packed[5] = {e->id.epoch, e->id.partition, (uint32_t)(e->id.offset >> 32),
@@ -253,7 +261,7 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 	smap_val *v = smap_put(&fc->ids[t], packed, sizeof packed, &created);
 	if (!created) {
 		tf->duplicates++;
-		example(fc, "%s %s: a repeat (partition %u)", tn, id, partition);
+		example(fc, K_TOPIC, "%s %s: a repeat (partition %u)", tn, id, partition);
 		return;
 	}
 	v->u = 1;
@@ -262,7 +270,7 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 		char prev[EVENT_ID_MAX];
 		event_id_format(last, prev);
 		tf->out_of_order++;
-		example(fc, "%s %s: after %s in partition %u", tn, id, prev, partition);
+		example(fc, K_TOPIC, "%s %s: after %s in partition %u", tn, id, prev, partition);
 	} else {
 		*last = e->id;
 		fc->have_last[t][partition] = true;
@@ -271,14 +279,14 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 	bool key_ok = !key || (keylen == e->item_n && memcmp(key, e->item, keylen) == 0);
 	if (e->id.partition != partition || home != partition || !key_ok) {
 		tf->misplaced++;
-		example(fc, "%s %s: item %.*s (partition %u) read from partition %u%s", tn, id,
-		        (int)e->item_n, e->item, home, partition,
+		example(fc, K_TOPIC, "%s %s: item %.*s (partition %u) read from partition %u%s", tn,
+		        id, (int)e->item_n, e->item, home, partition,
 		        key_ok ? "" : " under another key");
 	}
 	bool change = e->type == EVENT_SET || e->type == EVENT_SUM;
 	if (change != (t == FEEDCHECK_CHANGES)) {
 		tf->misplaced++;
-		example(fc, "%s %s: an event of the other topic's type", tn, id);
+		example(fc, K_TOPIC, "%s %s: an event of the other topic's type", tn, id);
 		return;
 	}
 	if (change)
@@ -293,7 +301,7 @@ void feedcheck_undecodable(feedcheck *fc, enum feedcheck_topic t, unsigned parti
 	feedcheck_topic_figures *tf = t == FEEDCHECK_CHANGES ? &fc->f.changes : &fc->f.milestones;
 	tf->events++;
 	tf->undecodable++;
-	example(fc, "%s partition %u offset %" PRId64 ": not an event (%s)", topic_name[t],
+	example(fc, K_TOPIC, "%s partition %u offset %" PRId64 ": not an event (%s)", topic_name[t],
 	        partition, offset, err_str(rc));
 }
 
@@ -301,7 +309,8 @@ void feedcheck_lost(feedcheck *fc, enum feedcheck_topic t, unsigned partition, i
 {
 	feedcheck_topic_figures *tf = t == FEEDCHECK_CHANGES ? &fc->f.changes : &fc->f.milestones;
 	tf->lost += first > 0 ? (uint64_t)first : 0;
-	example(fc, "%s partition %u starts at offset %" PRId64 ": the messages before are gone",
+	example(fc, K_TOPIC,
+	        "%s partition %u starts at offset %" PRId64 ": the messages before are gone",
 	        topic_name[t], partition, first);
 }
 
@@ -314,8 +323,7 @@ void feedcheck_truth_count(feedcheck *fc, const char *counter, const char *item,
 	ci->truth = count;
 }
 
-void feedcheck_truth_member(feedcheck *fc, const char *counter, const char *item,
-                            const char *user)
+void feedcheck_truth_member(feedcheck *fc, const char *counter, const char *item, const char *user)
 {
 	char k[KEY_MAX];
 	size_t kn = key_of(k, counter, strlen(counter), item, strlen(item), user, strlen(user));
@@ -339,7 +347,7 @@ static void compare_pairs(feedcheck *fc)
 			continue;
 		fc->f.pair_mismatch++;
 		key_text(k, klen, text, sizeof text);
-		example(fc, "pair %s: in after the replay, out in the truth", text);
+		example(fc, K_PAIR, "pair %s: in after the replay, out in the truth", text);
 	}
 	pos = 0;
 	while (smap_next(&fc->truth_pairs, &pos, &k, &klen, &v)) {
@@ -348,7 +356,7 @@ static void compare_pairs(feedcheck *fc)
 			continue;
 		fc->f.pair_mismatch++;
 		key_text(k, klen, text, sizeof text);
-		example(fc, "pair %s: in in the truth, %s", text,
+		example(fc, K_PAIR, "pair %s: in in the truth, %s", text,
 		        r ? "out after the replay" : "no event of it");
 	}
 }
@@ -368,8 +376,9 @@ static void compare_counts(feedcheck *fc)
 			continue;
 		fc->f.state_mismatch++;
 		key_text(k, klen, text, sizeof text);
-		example(fc, "count %s: %" PRIu64 " after the replay, %" PRIu64 " in the truth%s",
-		        text, replayed, truth, ci->has_truth ? "" : " (no op acknowledged)");
+		example(fc, K_STATE,
+		        "count %s: %" PRIu64 " after the replay, %" PRIu64 " in the truth%s", text,
+		        replayed, truth, ci->has_truth ? "" : " (no op acknowledged)");
 	}
 }
 
@@ -385,7 +394,8 @@ static void compare_stones(feedcheck *fc)
 		if (!m->expected) {
 			fc->f.ms_extra += m->seen;
 			event_id_format(&m->first, a);
-			example(fc, "milestone %s: %" PRIu64 " seen (first %s), none reached", text,
+			example(fc, K_MILESTONE,
+			        "milestone %s: %" PRIu64 " seen (first %s), none reached", text,
 			        m->seen, a);
 			continue;
 		}
@@ -393,25 +403,28 @@ static void compare_stones(feedcheck *fc)
 		event_id_format(&m->crossing, b);
 		if (!m->seen) {
 			fc->f.ms_missing++;
-			example(fc, "milestone %s: missing (reached by change %s)", text, b);
+			example(fc, K_MILESTONE, "milestone %s: missing (reached by change %s)",
+			        text, b);
 			continue;
 		}
 		event_id_format(&m->first, a);
 		if (m->seen > 1) {
 			fc->f.ms_extra += m->seen - 1;
-			example(fc, "milestone %s: %" PRIu64 " events (first %s)", text, m->seen, a);
+			example(fc, K_MILESTONE, "milestone %s: %" PRIu64 " events (first %s)",
+			        text, m->seen, a);
 		}
 		if (!same_origin(&m->first, &m->crossing) || m->first.index <= m->crossing.index) {
 			fc->f.ms_wrong_origin++;
-			example(fc, "milestone %s: %s, but change %s reached it", text, a, b);
+			example(fc, K_MILESTONE, "milestone %s: %s, but change %s reached it", text,
+			        a, b);
 		}
 	}
 }
 
 void feedcheck_finish(feedcheck *fc, feedcheck_figures *out)
 {
-	compare_pairs(fc);
 	compare_counts(fc);
+	compare_pairs(fc);
 	compare_stones(fc);
 	*out = fc->f;
 }

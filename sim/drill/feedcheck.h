@@ -55,12 +55,12 @@ typedef struct feedcheck_topic_figures {
 typedef struct feedcheck_figures {
 	feedcheck_topic_figures changes, milestones;
 	/* The replay of the changes topic. */
-	uint64_t noop;            /* set events that left their pair's state unchanged */
-	uint64_t count_mismatch;  /* events whose count is not the replayed count */
-	uint64_t pairs_in;        /* pairs the replay ends with in */
-	uint64_t counts;          /* (counter, item)s the replay or the truth has */
-	uint64_t pair_mismatch;   /* pairs whose replayed membership is not the truth's */
-	uint64_t state_mismatch;  /* (counter, item)s whose replayed count is not the truth's */
+	uint64_t noop;           /* set events that left their pair's state unchanged */
+	uint64_t count_mismatch; /* events whose count is not the replayed count */
+	uint64_t pairs_in;       /* pairs the replay ends with in */
+	uint64_t counts;         /* (counter, item)s the replay or the truth has */
+	uint64_t pair_mismatch;  /* pairs whose replayed membership is not the truth's */
+	uint64_t state_mismatch; /* (counter, item)s whose replayed count is not the truth's */
 	/* Milestones: (counter, item, threshold) keys. */
 	uint64_t ms_expected;     /* thresholds the replayed counts reached */
 	uint64_t ms_seen;         /* milestone events (repeats of an id left out) */
@@ -90,16 +90,16 @@ void feedcheck_lost(feedcheck *fc, enum feedcheck_topic t, unsigned partition, i
  * touched; and each (counter, item, user) pair that is in (a set
  * counter's membership). Any time before feedcheck_finish. */
 void feedcheck_truth_count(feedcheck *fc, const char *counter, const char *item, uint64_t count);
-void feedcheck_truth_member(feedcheck *fc, const char *counter, const char *item,
-                            const char *user);
+void feedcheck_truth_member(feedcheck *fc, const char *counter, const char *item, const char *user);
 
 /* Compares the replay with the truth and the milestones with the
  * replay; fills out. Call once, after everything went in. */
 void feedcheck_finish(feedcheck *fc, feedcheck_figures *out);
 /* The violations in out, all kinds summed; 0 when the feed held. */
 uint64_t feedcheck_violations(const feedcheck_figures *f);
-/* The first violations as text (FEEDCHECK_EXAMPLES_MAX at most), in the
- * order found; valid until feedcheck_free. */
+/* The first violations as text (FEEDCHECK_EXAMPLES_MAX at most, and a
+ * few of each kind, so one kind does not hide the others), in the order
+ * found; valid until feedcheck_free. */
 size_t feedcheck_examples(const feedcheck *fc, const char *const **out);
 
 #endif

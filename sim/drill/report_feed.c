@@ -82,5 +82,5 @@ void report_feed_summary(const report *r, FILE *f)
 	        "milestones", x->ms_expected, x->ms_seen, x->ms_missing, x->ms_extra,
 	        x->ms_wrong_origin);
 	for (size_t i = 0; i < fr->nexamples; i++)
-		fprintf(f, "  %s %s\n", i ? "          " : "first faults", fr->examples[i]);
+		fprintf(f, "  %-22s %s\n", i ? "" : "first faults", fr->examples[i]);
 }

@@ -6,6 +6,7 @@
  * the wrong place) is counted as its own kind and named in the examples.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "partition.h"
@@ -169,7 +170,7 @@ Test(feedcheck, an_id_not_above_the_partitions_highest_is_out_of_order)
 Test(feedcheck, a_set_that_leaves_its_pair_as_it_was_is_a_noop)
 {
 	like("post:a", "u1", true, 1, 10, 0);
-	like("post:a", "u1", true, 1, 11, 0); /* already in */
+	like("post:a", "u1", true, 1, 11, 0);  /* already in */
 	like("post:a", "u2", false, 1, 12, 0); /* never in */
 	feedcheck_truth_count(T.fc, "likes", "post:a", 1);
 	feedcheck_truth_member(T.fc, "likes", "post:a", "u1");
@@ -206,9 +207,9 @@ Test(feedcheck, a_counter_with_both_kinds_of_change_is_a_mismatch)
 Test(feedcheck, a_replay_that_ends_off_the_truth_is_counted_per_pair_and_count)
 {
 	clean_feed();
-	feedcheck_truth_member(T.fc, "likes", "post:a", "u9");  /* acked, no event */
-	feedcheck_truth_count(T.fc, "views", "post:c", 4);      /* acked, no event */
-	like("post:d", "u1", true, 1, 30, 0);                   /* no op acked */
+	feedcheck_truth_member(T.fc, "likes", "post:a", "u9"); /* acked, no event */
+	feedcheck_truth_count(T.fc, "views", "post:c", 4);     /* acked, no event */
+	like("post:d", "u1", true, 1, 30, 0);                  /* no op acked */
 	finish();
 	cr_assert_eq(T.f.pair_mismatch, 2, "u9 missing, post:d u1 extra");
 	cr_assert_eq(T.f.state_mismatch, 2, "post:c (4, none replayed), post:d (1, none acked)");
@@ -307,12 +308,26 @@ Test(feedcheck, undecodable_and_lost_messages_are_violations)
 	cr_assert(named("offset 7"));
 }
 
-Test(feedcheck, examples_stop_at_their_cap_and_counts_do_not)
+Test(feedcheck, examples_are_capped_per_kind_and_in_all_and_counts_are_not)
 {
 	for (unsigned i = 0; i < FEEDCHECK_EXAMPLES_MAX + 5; i++)
 		like("post:a", "u1", true, 1, 10 + i, 0);
+	for (unsigned i = 0; i < 2 * FEEDCHECK_EXAMPLES_MAX; i++) {
+		char item[16];
+		snprintf(item, sizeof item, "post:n%u", i);
+		feedcheck_truth_count(T.fc, "views", item, 1);
+	}
 	finish();
 	cr_assert_eq(T.f.noop, FEEDCHECK_EXAMPLES_MAX + 4);
+	cr_assert_eq(T.f.state_mismatch, 2 * FEEDCHECK_EXAMPLES_MAX + 1);
 	const char *const *ex;
-	cr_assert_eq(feedcheck_examples(T.fc, &ex), FEEDCHECK_EXAMPLES_MAX);
+	size_t n = feedcheck_examples(T.fc, &ex);
+	cr_assert_leq(n, FEEDCHECK_EXAMPLES_MAX);
+	size_t noops = 0, counts = 0;
+	for (size_t i = 0; i < n; i++) {
+		noops += strstr(ex[i], "unchanged") != NULL;
+		counts += strncmp(ex[i], "count ", 6) == 0;
+	}
+	cr_assert_gt(noops, 0);
+	cr_assert_gt(counts, 0, "the no-ops leave room for the other kind");
 }
