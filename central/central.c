@@ -29,6 +29,7 @@
  */
 #include "central/central.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +39,7 @@
 #include <string.h>
 
 #include "central/apply/apply.h"
+#include "central/feed/feed.h"
 #include "buildinfo.h"
 #include "bus.h"
 #include "clock.h"
@@ -67,6 +69,8 @@ void central_reload(void)
 	atomic_store(&reload_asked, true);
 }
 
+#define FEED_THRESHOLDS_MAX 64
+
 typedef struct central {
 	const central_config *cfg;
 	store *db;
@@ -79,10 +83,13 @@ typedef struct central {
 	bus_dlq dlq; /* refused input goes here (bus.h) */
 	ops_api *api;
 	counters ctr;
-	ops_run_stats run;          /* read by the ops API thread */
-	runq *jobs;                 /* work the ops thread hands to the run loop */
-	cmetrics *cm;               /* the registry /metrics serves */
-	shard_set own;              /* the partitions this instance owns (central.partitions) */
+	ops_run_stats run; /* read by the ops API thread */
+	runq *jobs;        /* work the ops thread hands to the run loop */
+	cmetrics *cm;      /* the registry /metrics serves */
+	shard_set own;     /* the partitions this instance owns (central.partitions) */
+	feed *fd;          /* the change feed's publisher; NULL = both topics off */
+	uint64_t thresholds[FEED_THRESHOLDS_MAX]; /* feed.milestones */
+	size_t nthresholds;
 	reseek rs;                  /* partitions restarted after an out-of-range offset */
 	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
@@ -251,6 +258,45 @@ static int assign_all(central *c, char *err, size_t errlen)
 		snprintf(err, errlen, "assign: %s", rd_kafka_err2str(e));
 		return ERR_KAFKA;
 	}
+	return 0;
+}
+
+/* The feed's trim hook: the applier is the store's only writer. */
+static int trim_feed(void *ctx, uint32_t p, uint64_t from, uint64_t upto)
+{
+	return applier_feed_trim(((central *)ctx)->ap, p, from, upto);
+}
+
+/* The change feed's publisher, when a topic is on (docs/events.md). Its
+ * group is named by the first topic on and the partitions owned, so the
+ * instances of one shard, and only they, share it. */
+static int start_feed(central *c, char *err, size_t errlen)
+{
+	const central_config *cfg = c->cfg;
+	if (!cfg->changes_topic[0] && !cfg->milestones_topic[0])
+		return 0;
+	char owned[1024], group[1400];
+	shard_set_format(&c->own, owned, sizeof owned);
+	snprintf(group, sizeof group, "likes-feed-%s-%s",
+	         cfg->changes_topic[0] ? cfg->changes_topic : cfg->milestones_topic, owned);
+	feed_opts o = {.topics = {cfg->changes_topic, cfg->milestones_topic},
+	               .group = group,
+	               .id = cfg->id,
+	               .partitions = (uint32_t)cfg->partitions,
+	               .own = &c->own,
+	               .db = c->db,
+	               .trim = trim_feed,
+	               .trim_ctx = c,
+	               .timeout_ms = cfg->feed_timeout_ms,
+	               .session_ms = cfg->feed_session_ms,
+	               .props = central_bus_props(cfg),
+	               .bootstrap_file = cfg->bootstrap_file,
+	               .reg = cmetrics_registry(c->cm)};
+	c->fd = feed_new(&o, err, errlen);
+	if (!c->fd)
+		return ERR_KAFKA;
+	log_info("change feed on", "changes=%s milestones=%s group=%s", cfg->changes_topic,
+	         cfg->milestones_topic, group);
 	return 0;
 }
 
@@ -524,6 +570,9 @@ static int loop(central *c)
 			if (!m->err) {
 				rc = applier_apply(c->ap, (uint32_t)m->partition, m->offset,
 				                   m->payload, m->len);
+				if (!rc)
+					feed_noted(c->fd, (uint32_t)m->partition,
+					           applier_feed_made(c->ap));
 			} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
 			           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
 				rc = on_out_of_range(c, (uint32_t)m->partition, m->offset);
@@ -545,6 +594,14 @@ static int loop(central *c)
 		runq_drain(c->jobs);
 		uint64_t now = clock_mono_ms();
 		kcommit_poll(c->commits, now);
+		if (c->fd) {
+			int rc = feed_turn(c->fd, now);
+			if (rc) {
+				log_error("store failed while trimming the change feed; stopping",
+				          "err=\"%s\"", err_str(rc));
+				return rc;
+			}
+		}
 		if (now >= next_tick) {
 			bool heartbeat = c->cfg->heartbeat_every > 0 &&
 			                 ticks % (uint64_t)c->cfg->heartbeat_every == 0;
@@ -586,6 +643,32 @@ static int loop(central *c)
 	return 0;
 }
 
+/* feed.milestones: counts of 1 to 2^53 - 1, ascending, at most
+ * FEED_THRESHOLDS_MAX; empty = none. */
+static int parse_thresholds(const char *list, uint64_t *out, size_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	const char *p = list;
+	while (*p) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (end == p || errno || *p == '-' || v == 0 || v >= (1ULL << 53) ||
+		    (*end && *end != ',') || *n == FEED_THRESHOLDS_MAX ||
+		    (*n && v <= out[*n - 1])) {
+			snprintf(
+			    err, errlen,
+			    "feed.milestones: \"%s\" is not a list of ascending counts of 1 to "
+			    "2^53 - 1 (at most %d), such as 10,100,1000",
+			    list, FEED_THRESHOLDS_MAX);
+			return ERR_CONFIG;
+		}
+		out[(*n)++] = v;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /* The checks start-up makes before it opens the store or reaches Kafka:
  * which section holds each librdkafka property, the counters, the owned
  * partitions (into c->ctr and c->own) and the ops API's address and
@@ -604,6 +687,18 @@ static int configure(central *c, char *err, size_t errlen)
 	}
 	rc =
 	    shard_set_parse(&c->own, cfg->owned_partitions, (uint32_t)cfg->partitions, err, errlen);
+	if (!rc)
+		rc = parse_thresholds(cfg->feed_milestones, c->thresholds, &c->nthresholds, err,
+		                      errlen);
+	if (!rc && cfg->feed_session_ms <= cfg->feed_timeout_ms) {
+		/* A publisher cut off must lose its session after its last
+		 * message failed, or two could publish at once. */
+		snprintf(err, errlen,
+		         "feed.session_ms (%" PRId64 ") must be more than "
+		         "feed.timeout_ms (%" PRId64 ")",
+		         cfg->feed_session_ms, cfg->feed_timeout_ms);
+		rc = ERR_CONFIG;
+	}
 	if (rc || !cfg->ops_listen[0])
 		return rc;
 	char host[256];
@@ -672,6 +767,8 @@ int central_run(const central_config *cfg)
 		goto out;
 	}
 	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
+	applier_set_feed(c.ap, cfg->changes_topic[0] != 0, cfg->milestones_topic[0] != 0,
+	                 c.thresholds, c.nthresholds);
 	cmetrics_opts mo = {.ctr = &c.ctr,
 	                    .partitions = (uint32_t)cfg->partitions,
 	                    .ap = c.ap,
@@ -693,6 +790,9 @@ int central_run(const central_config *cfg)
 	if (rc)
 		goto out;
 	start_commits(&c);
+	rc = start_feed(&c, err, sizeof err);
+	if (rc)
+		goto out;
 	note_watermarks(&c, true);
 	c.assigned = true;
 	ops_api_opts oo = {.listen = cfg->ops_listen,
@@ -736,6 +836,7 @@ out:
 	runq_free(c.jobs);
 	free((void *)c.run.input_high);
 	kcommit_free(c.commits);
+	feed_free(c.fd); /* its messages settle before it leaves its group */
 	if (c.consumer) {
 		rd_kafka_consumer_close(c.consumer);
 		rd_kafka_destroy(c.consumer);

@@ -36,6 +36,11 @@ typedef struct central_config {
 	char *batch_topic;
 	char *snapshot_topic;
 	char *deadletter_topic; /* poison input goes here; "" = log only */
+	char *changes_topic;    /* the change feed (docs/events.md); "" = off */
+	char *milestones_topic; /* "" = off */
+	char *feed_milestones;  /* thresholds, comma-separated */
+	int64_t feed_timeout_ms;
+	int64_t feed_session_ms;
 	int64_t snapshot_interval_ms;
 	int64_t heartbeat_every; /* full snapshot of every partition each N ticks */
 	int64_t snapshot_max_counts;

@@ -68,6 +68,20 @@ const cfg_opt central_options[] = {
         "partition count, fixed per deployment"),
     OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "input topic"),
     OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0, "output topic"),
+    OPT("topics", "changes", CFG_STR, changes_topic, "likes.changes", 0, 0,
+        "the change feed: every membership flip and sum central applied (docs/events.md); "
+        "empty = off"),
+    OPT("topics", "milestones", CFG_STR, milestones_topic, "likes.milestones", 0, 0,
+        "the change feed: a count reaching a threshold of feed.milestones for the first time; "
+        "empty = off"),
+    OPT("feed", "milestones", CFG_STR, feed_milestones, "10,100,1000,10000,100000,1000000", 0, 0,
+        "the counts announced on the milestones topic, comma-separated"),
+    OPT("feed", "timeout_ms", CFG_INT, feed_timeout_ms, "5000", 100, 600000,
+        "a change feed message not acknowledged by then failed; its partition starts again "
+        "from the topics' tail, and a new publisher waits this long first"),
+    OPT("feed", "session_ms", CFG_INT, feed_session_ms, "10000", 1000, 600000,
+        "the feed group's session: how soon another instance of the shard takes over "
+        "publishing from one gone silent (more than timeout_ms)"),
     OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
         "refused input is copied here with its reason; empty = log only"),
     OPT("bus", "bootstrap_file", CFG_STR, bootstrap_file, "", 0, 0,

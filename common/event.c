@@ -17,8 +17,8 @@ static const char *const type_names[] = {
 
 size_t event_id_format(const event_id *id, char out[EVENT_ID_MAX])
 {
-	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32, id->epoch,
-	                 id->partition, id->offset, id->index);
+	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32,
+	                 id->epoch, id->partition, id->offset, id->index);
 	return n < 0 ? 0 : (size_t)n;
 }
 
@@ -60,6 +60,21 @@ int event_id_parse(const char *s, size_t n, event_id *id)
 	return 0;
 }
 
+int event_id_find(const void *buf, size_t len, event_id *id)
+{
+	static const char tag[] = "\"id\":\"";
+	const char *s = buf;
+	size_t look = len < 64 ? len : 64;
+	const char *at = memmem(s, look, tag, sizeof tag - 1);
+	if (!at)
+		return ERR_CORRUPT;
+	const char *from = at + sizeof tag - 1, *end = s + len;
+	const char *q = memchr(from, '"', (size_t)(end - from));
+	if (!q)
+		return ERR_CORRUPT;
+	return event_id_parse(from, (size_t)(q - from), id);
+}
+
 int event_id_cmp(const event_id *a, const event_id *b)
 {
 	if (a->epoch != b->epoch)
@@ -97,12 +112,8 @@ void event_encode(const event *e, sbuf *out)
 		add_str(out, "user", e->user, e->user_n);
 		sbuf_addf(out, ",\"member\":%s", e->member ? "true" : "false");
 		break;
-	case EVENT_SUM:
-		add_u64(out, "n", e->n);
-		break;
-	case EVENT_MILESTONE:
-		add_u64(out, "threshold", e->threshold);
-		break;
+	case EVENT_SUM: add_u64(out, "n", e->n); break;
+	case EVENT_MILESTONE: add_u64(out, "threshold", e->threshold); break;
 	}
 	add_u64(out, "count", e->count);
 	add_str(out, "region", e->region, e->region_n);

@@ -75,6 +75,11 @@ void event_encode(const event *e, sbuf *out);
  * members are skipped (a later version may add some). */
 int event_decode(const void *buf, size_t len, event_decoded *out) WARN_UNUSED;
 
+/* The id of an event as event_encode wrote it, without parsing the
+ * rest: the "id" member among the first bytes. 0, or ERR_CORRUPT. For
+ * readers that only need the order (central's publisher). */
+int event_id_find(const void *buf, size_t len, event_id *id) WARN_UNUSED;
+
 /* The id as text, "epoch-partition-offset-index"; returns its length. */
 size_t event_id_format(const event_id *id, char out[EVENT_ID_MAX]);
 /* Parses that text. 0, or ERR_CORRUPT. */

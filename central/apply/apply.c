@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "central/apply/apply_int.h"
+#include "central/apply/feedrec.h"
 #include "clock.h"
 #include "item.h"
 #include "central/apply/keys.h"
@@ -122,6 +123,7 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 	}
 	a->wb = store_batch_new();
 	ktab_init(&a->ws);
+	sbuf_init(&a->feed_rec);
 	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
 	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
 	int rc = load(a);
@@ -149,6 +151,8 @@ void applier_free(applier *a)
 	kcache_free(&a->counts);
 	free(a->order);
 	free(a->defs);
+	sbuf_free(&a->feed_rec);
+	free(a->thresholds);
 	free(a);
 }
 
@@ -332,6 +336,12 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	part *pt = &a->parts[p];
 	store_batch_clear(a->wb);
 	apply_ws_drop(a); /* left over when the last message failed before its write */
+	a->feed_made = 0;
+	a->feed_rec.len = 0;
+	if (a->feed_changes || a->feed_milestones) {
+		a->feed_id = (event_id){pt->epoch, p, (uint64_t)offset, 0};
+		feedrec_begin(&a->feed_rec, clock_wall_ms());
+	}
 	unsigned char okey[8], oval[8];
 	store_put_u64(oval, (uint64_t)offset + 1);
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
@@ -370,6 +380,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	wire_batch_free(&b);
 	if (rc) {
 		apply_ws_drop(a);
+		a->feed_made = 0;
 		return rc;
 	}
 	if (inv.n)
@@ -377,15 +388,23 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
 		           inv.why);
 write:;
+	if (a->feed_made) {
+		unsigned char xkey[CKEY_FEED_LEN];
+		store_batch_put(a->wb, xkey,
+		                ckey_feed(xkey, p, version_make(pt->epoch, (uint64_t)offset)),
+		                a->feed_rec.p, a->feed_rec.len);
+	}
 	uint64_t t0 = clock_mono_ns();
 	rc = store_write(a->db, a->wb);
 	if (a->obs && a->obs->store_write)
 		a->obs->store_write(a->obs->ctx, clock_mono_ns() - t0);
 	if (rc) {
 		apply_ws_drop(a);
+		a->feed_made = 0;
 		return rc;
 	}
 	apply_ws_commit(a);
+	STAT_ADD(a, feed_events, a->feed_made);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);
 	return 0;
@@ -578,6 +597,7 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->ops_invalid = STAT_GET(a, ops_invalid);
 	out->store_writes = STAT_GET(a, store_writes);
 	out->numbers_clamped = STAT_GET(a, numbers_clamped);
+	out->feed_events = STAT_GET(a, feed_events);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);

@@ -75,6 +75,7 @@ typedef struct applier_stats {
 	uint64_t ops_invalid;          /* ops skipped as invalid */
 	uint64_t store_writes;
 	uint64_t numbers_clamped; /* a count or bucket held at 0 or the top: a bug */
+	uint64_t feed_events;     /* change feed events stored with their changes */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
@@ -147,6 +148,18 @@ typedef struct applier_obs {
 /* Sets (obs NULL: clears) the instruments; obs must outlive the applier
  * or the next call. */
 void applier_set_obs(applier *a, const applier_obs *obs);
+
+/* The change feed (docs/events.md): changes (flips and sums) and
+ * milestones (thresholds: ascending, copied) made in the same store
+ * write as each message's effects, as one 'X' record (feedrec.h). Off
+ * until called. Start-up, before the first applier_apply. */
+void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t *thresholds,
+                      size_t n);
+/* Events the last applier_apply stored (0 when the feed is off). */
+uint32_t applier_feed_made(const applier *a);
+/* Deletes partition p's feed records of versions from..upto (their
+ * events are in the topics: central/feed/ says so). 0, or ERR_IO. */
+int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;

@@ -18,6 +18,8 @@
 
 #include "central/apply/apply.h"
 #include "central/apply/ktab.h"
+#include "event.h"
+#include "sbuf.h"
 #include "smap.h"
 #include "wire.h"
 
@@ -43,6 +45,7 @@ typedef struct stats {
 	_Atomic uint64_t batches_deadlettered, deadletter_failed;
 	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
 	_Atomic uint64_t numbers_clamped;
+	_Atomic uint64_t feed_events; /* change feed events stored */
 } stats;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
@@ -68,6 +71,15 @@ struct applier {
 	applier_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
 	const applier_obs *obs; /* NULL: no instruments */
+	/* The change feed (docs/events.md): what is on, the thresholds
+	 * (ascending), and the message being applied: its events' id
+	 * (index = the next one's) and its 'X' record (feedrec.h). */
+	bool feed_changes, feed_milestones;
+	uint64_t *thresholds;
+	size_t nthresholds;
+	event_id feed_id;
+	sbuf feed_rec;
+	uint32_t feed_made; /* events the last applied message stored */
 	/* invalid-op log limiter */
 	uint64_t invalid_logged_ms;
 	uint64_t invalid_unlogged; /* ops since the last line */
@@ -78,6 +90,19 @@ typedef struct invalid {
 	uint32_t n, first;
 	const char *why;
 } invalid;
+
+/* Moves the number under key (C, R, Y or L) by delta in the message's
+ * working set, loading it on first touch unless known_absent; the entry
+ * goes to *ent (valid until the working set's next add). 0, or the
+ * store's error. */
+int apply_num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta, bool known_absent,
+                  ktab_ent **ent);
+/* The feed's events of one change (apply_feed.c): a set flip (is_set;
+ * member the pair's new state) or a sum of n, made by an op of region
+ * and clock hlc, which moved the count from before to after. Nothing
+ * when the feed is off. 0, or the store's error (a milestone level). */
+int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,
+                      const char *region, size_t rn, uint64_t hlc, uint64_t before, uint64_t after);
 
 /* Fills a->defs with each op's counter (NULL for an invalid op) and inv
  * with what was invalid. */

@@ -134,8 +134,8 @@ static int stored_num(applier *a, const unsigned char *key, size_t kn, uint64_t 
  * store has no such key. It never goes below 0 nor wraps: a move that
  * would is a bug elsewhere, logged at error level and clamped. The entry
  * goes to *ent when ent is not NULL. */
-static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta,
-                   bool known_absent, ktab_ent **ent)
+int apply_num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta, bool known_absent,
+                  ktab_ent **ent)
 {
 	uint64_t h = ktab_hash(key, kn);
 	bool created;
@@ -168,34 +168,38 @@ static int num_add(applier *a, const unsigned char *key, size_t kn, int64_t delt
 	return 0;
 }
 
-/* Moves the count of (counter, item) and its region and day buckets.
+/* Moves the count of (counter, item) (count_too; *count is then its
+ * new value) and its region and day buckets.
  * A bucket is only ever written in the same store write as its count or
  * after it (a unit moving between buckets was counted before), and a
  * count key is never deleted: so when the store has no count key for the
  * item, it has none of its buckets either, and they are not read. */
 static int bump(applier *a, const wire_op *op, const char *region, size_t rn, uint64_t hlc,
-                int64_t delta, bool count_too)
+                int64_t delta, bool count_too, uint64_t *count)
 {
 	unsigned char key[CKEY_MAX];
 	int rc = 0;
 	bool none = false; /* the item has no count key in the store */
 	if (count_too) {
 		ktab_ent *c;
-		rc = num_add(a, key,
-		             ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
-		             delta, false, &c);
-		none = rc == 0 && c->mark == MARK_ABSENT;
+		rc = apply_num_add(
+		    a, key, ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n),
+		    delta, false, &c);
+		if (rc == 0) {
+			none = c->mark == MARK_ABSENT;
+			*count = *(const uint64_t *)c->val;
+		}
 	}
 	if (!rc)
-		rc = num_add(a, key,
-		             ckey_region(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-		                         region, rn),
-		             delta, none, NULL);
+		rc = apply_num_add(a, key,
+		                   ckey_region(key, op->counter.p, op->counter.n, op->item.p,
+		                               op->item.n, region, rn),
+		                   delta, none, NULL);
 	if (!rc)
-		rc = num_add(a, key,
-		             ckey_day(key, op->counter.p, op->counter.n, op->item.p, op->item.n,
-		                      day_of_hlc(hlc)),
-		             delta, none, NULL);
+		rc = apply_num_add(a, key,
+		                   ckey_day(key, op->counter.p, op->counter.n, op->item.p,
+		                            op->item.n, day_of_hlc(hlc)),
+		                   delta, none, NULL);
 	return rc;
 }
 
@@ -252,10 +256,14 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	/* The unit of a replaced present state leaves its buckets; a new
 	 * present state puts one in its own. An add over an add moves it;
 	 * the count itself moves only on a flip (delta). */
+	uint64_t count = 0;
 	if (was)
-		rc = bump(a, op, old.region, old.region_len, old.hlc, -1, delta < 0);
+		rc = bump(a, op, old.region, old.region_len, old.hlc, -1, delta < 0, &count);
 	if (!rc && st->present)
-		rc = bump(a, op, st->region, st->region_len, st->hlc, 1, delta > 0);
+		rc = bump(a, op, st->region, st->region_len, st->hlc, 1, delta > 0, &count);
+	if (!rc && delta)
+		rc = apply_feed_change(a, op, true, st->present, 1, st->region, st->region_len,
+		                       st->hlc, delta > 0 ? count - 1 : count + 1, count);
 	return rc;
 }
 
@@ -371,7 +379,12 @@ static int apply_sums(applier *a, const wire_batch *b, invalid *inv)
 		}
 		/* As an op of n for bump and the observers; a sum has no user. */
 		wire_op op = {sm->counter, sm->item, {"", 0}, WIRE_ADD, (uint32_t)sm->n, sm->hlc};
-		int rc = bump(a, &op, b->region.p, b->region.n, sm->hlc, (int64_t)sm->n, true);
+		uint64_t count;
+		int rc =
+		    bump(a, &op, b->region.p, b->region.n, sm->hlc, (int64_t)sm->n, true, &count);
+		if (!rc)
+			rc = apply_feed_change(a, &op, false, true, sm->n, b->region.p, b->region.n,
+			                       sm->hlc, count - sm->n, count);
 		if (rc)
 			return rc;
 		STAT_ADD(a, ops_applied, 1);
@@ -398,10 +411,16 @@ int apply_ops(applier *a, const wire_batch *b, invalid *inv)
 		const counter_def *def = a->defs[i];
 		if (!def)
 			continue;
-		uint64_t moved = op->n;
-		rc = def->kind == COUNTER_SET
-		         ? apply_set(a, b, op, &moved)
-		         : bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true);
+		uint64_t moved = op->n, count;
+		if (def->kind == COUNTER_SET) {
+			rc = apply_set(a, b, op, &moved);
+		} else {
+			rc = bump(a, op, b->region.p, b->region.n, op->hlc, (int64_t)op->n, true,
+			          &count);
+			if (!rc)
+				rc = apply_feed_change(a, op, false, true, op->n, b->region.p,
+				                       b->region.n, op->hlc, count - op->n, count);
+		}
 		if (rc)
 			return rc;
 		STAT_ADD(a, ops_applied, 1);

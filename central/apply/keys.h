@@ -16,6 +16,11 @@
  *   'E' partition u32            -> epoch of the partition's input u32
  *                                   (absent = 0; version.h)
  *   'M' name                     -> deployment metadata (store.c)
+ *   'L' counter 0 item           -> the highest milestone announced for
+ *                                   the count, u64 (docs/events.md)
+ *   'X' partition u32 version u64 -> the change feed's events that the
+ *                                   input message at that version made,
+ *                                   until the topics hold them (feedrec.h)
  *
  * 'R' and 'Y' keys whose value falls to 0 are deleted. Pure, any thread.
  */
@@ -41,12 +46,14 @@ enum ckey_tag {
 	CKEY_OFFSET = 'O',
 	CKEY_EPOCH = 'E',
 	CKEY_META = 'M',
+	CKEY_LEVEL = 'L',
+	CKEY_FEED = 'X',
 };
 
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEM";
+	static const char tags[] = "SCRYAHOEMLX";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -104,6 +111,22 @@ static inline size_t ckey_day(unsigned char *k, const char *counter, size_t cn, 
 	size_t n = ckey_breakdown_prefix(k, CKEY_DAY, counter, cn, item, in);
 	store_put_u32(k + n, day);
 	return n + 4;
+}
+
+static inline size_t ckey_level(unsigned char *k, const char *counter, size_t cn, const char *item,
+                                size_t in)
+{
+	return ckey_join(k, CKEY_LEVEL, counter, cn, item, in, NULL, 0, 0);
+}
+
+/* 'X' partition version: one input message's feed record. */
+#define CKEY_FEED_LEN 13
+static inline size_t ckey_feed(unsigned char *k, uint32_t p, uint64_t version)
+{
+	k[0] = CKEY_FEED;
+	store_put_u32(k + 1, p);
+	store_put_u64(k + 5, version);
+	return CKEY_FEED_LEN;
 }
 
 /* 'A' or 'H' edge 0 partition (an 'H' key then takes the seq, 8 more). */
@@ -197,17 +220,17 @@ static inline bool ckey_split_pair(const char *k, size_t kn, const char **counte
 	return true;
 }
 
-/* The item of an 'S', 'C', 'R' or 'Y' key (non-empty). */
+/* The item of an 'S', 'C', 'R', 'Y' or 'L' key (non-empty). */
 static inline bool ckey_item_of(const char *k, size_t kn, const char **item, size_t *in)
 {
-	if (kn < 2 ||
-	    (k[0] != CKEY_STATE && k[0] != CKEY_COUNT && k[0] != CKEY_REGION && k[0] != CKEY_DAY))
+	if (kn < 2 || (k[0] != CKEY_STATE && k[0] != CKEY_COUNT && k[0] != CKEY_REGION &&
+	               k[0] != CKEY_DAY && k[0] != CKEY_LEVEL))
 		return false;
 	const char *z = memchr(k + 1, 0, kn - 1);
 	if (!z)
 		return false;
 	const char *it = z + 1, *end = k + kn;
-	if (k[0] != CKEY_COUNT) {
+	if (k[0] != CKEY_COUNT && k[0] != CKEY_LEVEL) {
 		const char *z2 = memchr(it, 0, (size_t)(end - it));
 		if (!z2)
 			return false;
@@ -220,10 +243,11 @@ static inline bool ckey_item_of(const char *k, size_t kn, const char **item, siz
 	return true;
 }
 
-/* The partition of an 'O' or 'E' key. */
+/* The partition of an 'O', 'E' or 'X' key. */
 static inline bool ckey_parse_part(const char *k, size_t kn, uint32_t *p)
 {
-	if (kn != 5 || (k[0] != CKEY_OFFSET && k[0] != CKEY_EPOCH))
+	if (!((kn == 5 && (k[0] == CKEY_OFFSET || k[0] == CKEY_EPOCH)) ||
+	      (kn == CKEY_FEED_LEN && k[0] == CKEY_FEED)))
 		return false;
 	*p = store_get_u32((const unsigned char *)k + 1);
 	return true;

@@ -221,8 +221,9 @@ int shard_digest_all(store_snap *sn, uint32_t nparts, shard_digest *out)
 				out[p].offset = store_get_u64((const unsigned char *)v);
 			continue;
 		}
-		if (k[0] == CKEY_HELD || k[0] == CKEY_EPOCH)
-			continue; /* held input: not state yet; the epoch: where input is */
+		if (k[0] == CKEY_HELD || k[0] == CKEY_EPOCH || k[0] == CKEY_FEED)
+			continue; /* held input: not state yet; the epoch: where input is;
+			           * feed records: gone at each instance's own pace */
 		unsigned char len[4];
 		store_put_u32(len, (uint32_t)kn);
 		XXH3_64bits_reset(h);

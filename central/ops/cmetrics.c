@@ -204,6 +204,9 @@ static const stat_family applier_families[] = {
     STAT_FAMILY(numbers_clamped, "numbers_clamped_total",
                 "Counts or buckets an op would have taken below 0 (or past the top), held there: "
                 "the stored numbers disagree with the memberships (central verify)."),
+    STAT_FAMILY(feed_events, "feed_events_total",
+                "Change feed events (changes and milestones) stored with the changes that made "
+                "them, to be published (docs/events.md)."),
 };
 
 static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,
@@ -444,6 +447,11 @@ static void register_series(cmetrics *cm)
 	    reg, "kafka_produce_duration_seconds",
 	    "Time from handing a snapshot message to Kafka to its delivery report.", NULL,
 	    metrics_latency_bounds, metrics_latency_nbounds);
+}
+
+metrics *cmetrics_registry(cmetrics *cm)
+{
+	return cm->reg;
 }
 
 cmetrics *cmetrics_new(const cmetrics_opts *o)

@@ -54,6 +54,8 @@ typedef struct cmetrics_opts {
 
 /* Everything the opts point to must outlive the metrics. */
 cmetrics *cmetrics_new(const cmetrics_opts *o);
+/* The registry, for a module that adds its own figures (central/feed). */
+metrics *cmetrics_registry(cmetrics *cm);
 void cmetrics_free(cmetrics *cm);
 
 /* Start-up: makes ap (the one in the opts) feed the instruments. */

@@ -92,11 +92,8 @@ struct sim_broker {
 };
 
 static const sim_broker_topic default_topics[] = {
-    {"likes.batches", 16},
-    {"likes.snapshots", 16},
-    {"likes.deadletter", 1},
-    {"likes.changes", 16},
-    {"likes.milestones", 16},
+    {"likes.batches", 16}, {"likes.snapshots", 16},  {"likes.deadletter", 1},
+    {"likes.changes", 16}, {"likes.milestones", 16},
 };
 
 const sim_broker_topic *sim_broker_default_topics(size_t *n)

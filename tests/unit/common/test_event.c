@@ -37,7 +37,8 @@ static char *encode(const event *e)
 
 static event like(void)
 {
-	event e = {.id = {0, 3, 17, 0}, .type = EVENT_SET, .member = true, .count = 10, .hlc = HLC1};
+	event e = {
+	    .id = {0, 3, 17, 0}, .type = EVENT_SET, .member = true, .count = 10, .hlc = HLC1};
 	e.counter = "likes", e.counter_n = 5;
 	e.item = "post:42", e.item_n = 7;
 	e.user = "u7", e.user_n = 2;
@@ -113,17 +114,25 @@ Test(event, ids_format_parse_and_order)
 	cr_assert_eq(event_id_cmp(&a, &b), 0);
 	cr_assert_eq(b.partition, 7);
 
-	event_id later_index = {1, 7, 42, 4}, later_offset = {1, 7, 43, 0}, later_epoch = {2, 7, 0, 0};
+	event_id later_index = {1, 7, 42, 4}, later_offset = {1, 7, 43, 0},
+	         later_epoch = {2, 7, 0, 0};
 	cr_assert_lt(event_id_cmp(&a, &later_index), 0);
 	cr_assert_lt(event_id_cmp(&later_index, &later_offset), 0);
 	cr_assert_lt(event_id_cmp(&later_offset, &later_epoch), 0);
 	cr_assert_gt(event_id_cmp(&later_epoch, &a), 0);
 
-	const char *bad[] = {"", "1-2-3", "1-2-3-4-5", "01-2-3-4", "1--3-4", "a-2-3-4",
-	                     "4294967296-0-0-0", "1-2-3-4 ", "-1-2-3-4"};
+	const char *bad[] = {"",        "1-2-3",   "1-2-3-4-5",        "01-2-3-4",
+	                     "1--3-4",  "a-2-3-4", "4294967296-0-0-0", "1-2-3-4 ",
+	                     "-1-2-3-4"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		cr_assert_eq(event_id_parse(bad[i], strlen(bad[i]), &b), ERR_CORRUPT, "%s", bad[i]);
 	cr_assert_eq(event_id_parse(S("0-0-0-0"), &b), 0);
+
+	cr_assert_eq(event_id_find(vec_sum, strlen(vec_sum), &b), 0);
+	cr_assert_eq(b.epoch, 2);
+	cr_assert_eq(b.offset, 9001);
+	cr_assert_eq(event_id_find(S("{\"v\":1}"), &b), ERR_CORRUPT);
+	cr_assert_eq(event_id_find(S("{\"v\":1,\"id\":\"1-2"), &b), ERR_CORRUPT);
 }
 
 Test(event, what_the_contract_refuses)

@@ -1,0 +1,125 @@
+/* apply_feed.c - the change feed's events as the applier makes them
+ * (docs/events.md): one per change that moved a count, and one per
+ * threshold a count reaches for the first time, appended to the message's
+ * 'X' record (feedrec.h), which apply.c writes with the message's
+ * effects. The applier's thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/apply/apply_int.h"
+#include "central/apply/feedrec.h"
+#include "central/apply/keys.h"
+#include "xmem.h"
+
+static int by_value(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t *thresholds,
+                      size_t n)
+{
+	free(a->thresholds);
+	a->thresholds = NULL;
+	a->nthresholds = 0;
+	a->feed_changes = changes;
+	a->feed_milestones = milestones && n > 0;
+	if (!a->feed_milestones)
+		return;
+	a->thresholds = xmalloc(n * sizeof *a->thresholds);
+	memcpy(a->thresholds, thresholds, n * sizeof *a->thresholds);
+	qsort(a->thresholds, n, sizeof *a->thresholds, by_value);
+	a->nthresholds = n;
+}
+
+uint32_t applier_feed_made(const applier *a)
+{
+	return a->feed_made;
+}
+
+int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
+{
+	unsigned char pre[5], start[CKEY_FEED_LEN];
+	pre[0] = CKEY_FEED;
+	store_put_u32(pre + 1, p);
+	ckey_feed(start, p, from);
+	store_batch *wb = store_batch_new();
+	store_iter *it = store_iter_from(a->db, pre, sizeof pre, start, sizeof start);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn == CKEY_FEED_LEN && store_get_u64((const unsigned char *)k + 5) > upto)
+			break;
+		store_batch_del(wb, k, kn);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (!rc)
+		rc = store_write(a->db, wb);
+	store_batch_free(wb);
+	return rc;
+}
+
+/* Appends e to the message's record under the next index. */
+static void put_event(applier *a, int topic, event *e)
+{
+	if (!a->feed_rec.len)
+		abort(); /* apply.c begins the record before any op applies */
+	e->id = a->feed_id;
+	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, e->item, e->item_n);
+	event_encode(e, &a->feed_rec);
+	feedrec_close(&a->feed_rec, at);
+	a->feed_id.index++;
+	a->feed_made++;
+}
+
+int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,
+                      const char *region, size_t rn, uint64_t hlc, uint64_t before, uint64_t after)
+{
+	if (!a->feed_changes && !a->feed_milestones)
+		return 0;
+	event e = {.type = is_set ? EVENT_SET : EVENT_SUM,
+	           .counter = op->counter.p,
+	           .counter_n = op->counter.n,
+	           .item = op->item.p,
+	           .item_n = op->item.n,
+	           .user = op->user.p,
+	           .user_n = op->user.n,
+	           .region = region,
+	           .region_n = rn,
+	           .member = member,
+	           .n = n,
+	           .hlc = hlc,
+	           .count = after};
+	if (a->feed_changes)
+		put_event(a, FEEDREC_CHANGES, &e);
+	if (!a->feed_milestones || after <= before)
+		return 0;
+	for (size_t i = 0; i < a->nthresholds; i++) {
+		uint64_t t = a->thresholds[i];
+		if (t <= before)
+			continue;
+		if (t > after)
+			break;
+		/* Crossed upward: announced unless a higher or equal one was
+		 * (the level never comes down, so a dip and a return are
+		 * silent). */
+		unsigned char key[CKEY_MAX];
+		size_t kn = ckey_level(key, op->counter.p, op->counter.n, op->item.p, op->item.n);
+		ktab_ent *lv;
+		int rc = apply_num_add(a, key, kn, 0, false, &lv);
+		if (rc)
+			return rc;
+		uint64_t *level = (uint64_t *)lv->val;
+		if (*level >= t)
+			continue;
+		*level = t;
+		event m = e;
+		m.type = EVENT_MILESTONE;
+		m.threshold = t;
+		put_event(a, FEEDREC_MILESTONES, &m);
+	}
+	return 0;
+}

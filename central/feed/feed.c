@@ -1,0 +1,707 @@
+/* feed.c - the change feed's publisher (feed.h; docs/events.md). */
+#include "central/feed/feed.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/apply/keys.h"
+#include "clock.h"
+#include "event.h"
+#include "log.h"
+#include "version.h"
+#include "xmem.h"
+
+#define CHUNK_MAX 1000      /* messages of one partition in flight at a time */
+#define READ_MAX 2000       /* messages read back per turn */
+#define TRIM_EVERY_MS 100   /* how often published records are dropped */
+#define RETRY_MS 1000       /* a watermark query that failed is tried again */
+#define WATERMARK_MS 2000   /* the longest a watermark query may wait */
+#define GRACE_EXTRA_MS 500  /* beyond timeout_ms, before a new publisher reads */
+#define READER_WAIT_MS "50" /* the reader's fetch.wait.max.ms: read-back delay */
+
+static const char *const topic_label[FEEDREC_TOPICS] = {"topic=\"changes\"",
+                                                        "topic=\"milestones\""};
+
+enum pstate {
+	P_IDLE,    /* not this instance's to publish */
+	P_WAIT,    /* given to it: waiting out a former publisher's messages */
+	P_CATCHUP, /* reading the topics to the watermarks asked */
+	P_LIVE,    /* publishing */
+	P_STALLED, /* a message failed: waiting for the chunk's last report */
+};
+
+/* The ids sent and not yet read back, oldest first. */
+typedef struct idq {
+	event_id *v;
+	size_t head, n, cap;
+} idq;
+
+typedef struct fpart {
+	bool owned; /* central.partitions */
+	enum pstate st;
+	uint64_t wait_until;
+	int64_t hw[FEEDREC_TOPICS];       /* P_CATCHUP: read to here */
+	int64_t read_pos[FEEDREC_TOPICS]; /* the reader's next offset; -1 unknown */
+	bool seen_any[FEEDREC_TOPICS];
+	event_id seen[FEEDREC_TOPICS]; /* the highest id the topic holds */
+	bool last_any[FEEDREC_TOPICS];
+	event_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
+	idq sent[FEEDREC_TOPICS];
+	uint32_t inflight;
+	bool failed;
+	uint64_t kept;      /* records below this version are gone */
+	uint64_t send_from; /* P_LIVE: no unsent event in a record below this version */
+	uint64_t pending;   /* events in records not yet dropped */
+	uint64_t oldest_ms; /* wall ms of the oldest record kept, 0 = none */
+} fpart;
+
+struct feed {
+	feed_opts o;
+	bool on[FEEDREC_TOPICS];
+	int own_topic; /* the group's subscription */
+	rd_kafka_t *prod, *reader, *group;
+	rd_kafka_topic_t *rkt[FEEDREC_TOPICS];
+	fpart *parts;
+	uint64_t next_trim;
+	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
+	metric *gaps, *foreign, *pending, *lag, *publishing;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void idq_push(idq *q, event_id id)
+{
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		event_id *v = xmalloc(cap * sizeof *v);
+		for (size_t i = 0; i < q->n; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->cap = cap;
+		q->head = 0;
+	}
+	q->v[(q->head + q->n) % q->cap] = id;
+	q->n++;
+}
+
+static const event_id *idq_front(const idq *q)
+{
+	return q->n ? &q->v[q->head] : NULL;
+}
+
+static void idq_pop(idq *q)
+{
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+}
+
+static int topic_of(const feed *f, const rd_kafka_topic_t *rkt)
+{
+	const char *name = rd_kafka_topic_name(rkt);
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		if (f->on[t] && !strcmp(name, f->o.topics[t]))
+			return t;
+	return -1;
+}
+
+static uint64_t publishing_count(const feed *f)
+{
+	uint64_t n = 0;
+	for (uint32_t p = 0; p < f->o.partitions; p++)
+		n += f->parts[p].st != P_IDLE;
+	return n;
+}
+
+/* An entry's id: its record's version and its own index. */
+static event_id entry_id(uint32_t p, uint64_t version, uint32_t index)
+{
+	return (event_id){version_epoch(version), p, version_offset(version), index};
+}
+
+/* ---- reading the topics back --------------------------------------------- */
+
+static void read_back(feed *f, const rd_kafka_message_t *m)
+{
+	int t = topic_of(f, m->rkt);
+	uint32_t p = (uint32_t)m->partition;
+	if (t < 0 || p >= f->o.partitions)
+		return;
+	fpart *fp = &f->parts[p];
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		fp->read_pos[t] = m->offset;
+		return;
+	}
+	if (m->err) {
+		log_warn("feed read-back error", "topic=%s partition=%u err=\"%s\"", f->o.topics[t],
+		         p, rd_kafka_message_errstr(m));
+		return;
+	}
+	fp->read_pos[t] = m->offset + 1;
+	event_id id;
+	if (event_id_find(m->payload, m->len, &id)) {
+		log_warn("feed message without a readable id; skipped",
+		         "topic=%s partition=%u offset=%" PRId64, f->o.topics[t], p, m->offset);
+		return;
+	}
+	if (!fp->seen_any[t] || event_id_cmp(&id, &fp->seen[t]) > 0) {
+		fp->seen[t] = id;
+		fp->seen_any[t] = true;
+	}
+	/* Our own messages come back in the order sent; anything else is
+	 * a gap (one of ours missing) or another publisher's. */
+	idq *q = &fp->sent[t];
+	const event_id *front = idq_front(q);
+	if (!front) {
+		if (fp->st == P_LIVE) {
+			metric_add(f->foreign, 1);
+			log_error("feed event this instance did not send, while publishing",
+			          "topic=%s partition=%u offset=%" PRId64 " id=%u-%u-%" PRIu64
+			          "-%u",
+			          f->o.topics[t], p, m->offset, id.epoch, id.partition, id.offset,
+			          id.index);
+		}
+		return;
+	}
+	if (event_id_cmp(&id, front) < 0) {
+		metric_add(f->foreign, 1);
+		log_error("feed event below what this instance sent next",
+		          "topic=%s partition=%u offset=%" PRId64 " id=%u-%u-%" PRIu64 "-%u",
+		          f->o.topics[t], p, m->offset, id.epoch, id.partition, id.offset,
+		          id.index);
+		return;
+	}
+	while ((front = idq_front(q)) && event_id_cmp(front, &id) < 0) {
+		metric_add(f->gaps, 1);
+		log_error("feed event sent, reported delivered or not, never read back: a gap",
+		          "topic=%s partition=%u id=%u-%u-%" PRIu64 "-%u", f->o.topics[t], p,
+		          front->epoch, front->partition, front->offset, front->index);
+		idq_pop(q);
+	}
+	if (front && !event_id_cmp(front, &id))
+		idq_pop(q);
+}
+
+static void read_topics(feed *f)
+{
+	for (int i = 0; i < READ_MAX; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->reader, 0);
+		if (!m)
+			return;
+		read_back(f, m);
+		rd_kafka_message_destroy(m);
+	}
+}
+
+/* ---- trimming ------------------------------------------------------------ */
+
+/* Whether every event of the record at version is in the topics. */
+static bool record_published(const fpart *fp, uint32_t p, uint64_t version, const char *v,
+                             size_t vn, uint64_t *events)
+{
+	size_t pos = FEEDREC_HEAD;
+	feedrec_ent e;
+	bool bad, all = true;
+	*events = 0;
+	while (feedrec_next(v, vn, &pos, &e, &bad)) {
+		(*events)++;
+		event_id id = entry_id(p, version, e.index);
+		if (!fp->seen_any[e.topic] || event_id_cmp(&id, &fp->seen[e.topic]) > 0)
+			all = false;
+	}
+	if (bad) {
+		log_error("feed record malformed; dropped", "partition=%u version=%" PRIu64, p,
+		          version);
+		return true;
+	}
+	return all;
+}
+
+static int trim_partition(feed *f, uint32_t p)
+{
+	fpart *fp = &f->parts[p];
+	unsigned char pre[5], from[CKEY_FEED_LEN];
+	pre[0] = CKEY_FEED;
+	store_put_u32(pre + 1, p);
+	ckey_feed(from, p, fp->kept);
+	store_iter *it = store_iter_from(f->o.db, pre, sizeof pre, from, sizeof from);
+	const char *k, *v;
+	size_t kn, vn;
+	uint64_t upto = 0, dropped = 0;
+	bool any = false;
+	fp->oldest_ms = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn != CKEY_FEED_LEN)
+			continue;
+		uint64_t version = store_get_u64((const unsigned char *)k + 5), n;
+		if (!record_published(fp, p, version, v, vn, &n)) {
+			fp->oldest_ms = feedrec_wall_ms(v, vn);
+			break;
+		}
+		upto = version;
+		any = true;
+		dropped += n;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc || !any)
+		return rc;
+	rc = f->o.trim(f->o.trim_ctx, p, fp->kept, upto);
+	if (rc)
+		return rc;
+	fp->kept = upto + 1;
+	fp->pending = fp->pending > dropped ? fp->pending - dropped : 0;
+	return 0;
+}
+
+static int trim_all(feed *f)
+{
+	uint64_t pending = 0, oldest = 0;
+	for (uint32_t p = 0; p < f->o.partitions; p++) {
+		fpart *fp = &f->parts[p];
+		if (!fp->owned)
+			continue;
+		if (fp->pending) {
+			int rc = trim_partition(f, p);
+			if (rc)
+				return rc;
+		}
+		pending += fp->pending;
+		if (fp->pending && fp->oldest_ms && (!oldest || fp->oldest_ms < oldest))
+			oldest = fp->oldest_ms;
+	}
+	uint64_t now = clock_wall_ms();
+	metric_set(f->pending, (int64_t)pending);
+	metric_set(f->lag, oldest && now > oldest ? (int64_t)((now - oldest) / 1000) : 0);
+	metric_set(f->publishing, (int64_t)publishing_count(f));
+	return 0;
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	feed *f = opaque;
+	int t = topic_of(f, m->rkt);
+	uint32_t p = (uint32_t)m->partition;
+	if (t < 0 || p >= f->o.partitions)
+		return;
+	fpart *fp = &f->parts[p];
+	if (fp->inflight)
+		fp->inflight--;
+	if (!m->err) {
+		metric_add(f->published[t], 1);
+		return;
+	}
+	metric_add(f->errors[t], 1);
+	if (!fp->failed)
+		log_warn("feed publish failed; the partition starts again from the topics' tail",
+		         "topic=%s partition=%u err=\"%s\"", f->o.topics[t], p,
+		         rd_kafka_err2str(m->err));
+	fp->failed = true;
+}
+
+/* Sends the next chunk of partition p's unsent events. */
+static void send_chunk(feed *f, uint32_t p)
+{
+	fpart *fp = &f->parts[p];
+	unsigned char pre[5], from[CKEY_FEED_LEN];
+	pre[0] = CKEY_FEED;
+	store_put_u32(pre + 1, p);
+	ckey_feed(from, p, fp->send_from > fp->kept ? fp->send_from : fp->kept);
+	store_iter *it = store_iter_from(f->o.db, pre, sizeof pre, from, sizeof from);
+	const char *k, *v;
+	size_t kn, vn;
+	uint32_t n = 0;
+	while (n < CHUNK_MAX && store_iter_next(it, &k, &kn, &v, &vn)) {
+		if (kn != CKEY_FEED_LEN)
+			continue;
+		uint64_t version = store_get_u64((const unsigned char *)k + 5);
+		size_t pos = FEEDREC_HEAD;
+		feedrec_ent e;
+		bool bad;
+		fp->send_from = version;
+		while (n < CHUNK_MAX && feedrec_next(v, vn, &pos, &e, &bad)) {
+			event_id id = entry_id(p, version, e.index);
+			if (!f->on[e.topic] ||
+			    (fp->last_any[e.topic] && event_id_cmp(&id, &fp->last[e.topic]) <= 0))
+				continue;
+			rd_kafka_resp_err_t err = rd_kafka_producev(
+			    f->prod, RD_KAFKA_V_RKT(f->rkt[e.topic]),
+			    RD_KAFKA_V_PARTITION((int32_t)p), RD_KAFKA_V_KEY(e.key, e.kn),
+			    RD_KAFKA_V_VALUE((void *)e.val, e.vn),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			if (err) {
+				if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+					metric_add(f->errors[e.topic], 1);
+					log_warn(
+					    "feed message not queued; the partition starts again",
+					    "topic=%s partition=%u err=\"%s\"",
+					    f->o.topics[e.topic], p, rd_kafka_err2str(err));
+					fp->failed = true;
+				}
+				n = CHUNK_MAX; /* stop here; the rest goes next turn */
+				break;
+			}
+			fp->last[e.topic] = id;
+			fp->last_any[e.topic] = true;
+			idq_push(&fp->sent[e.topic], id);
+			fp->inflight++;
+			n++;
+		}
+	}
+	if (store_iter_status(it))
+		log_warn("feed records not read; tried again next turn", "partition=%u", p);
+	store_iter_free(it);
+	if (fp->failed)
+		fp->st = P_STALLED;
+}
+
+/* Asks the broker where each topic of p ends, to read that far first. */
+static void start_catchup(feed *f, uint32_t p, uint64_t now)
+{
+	fpart *fp = &f->parts[p];
+	for (int t = 0; t < FEEDREC_TOPICS; t++) {
+		fp->hw[t] = 0;
+		if (!f->on[t])
+			continue;
+		int64_t lo = -1, hi = -1;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+		    f->reader, f->o.topics[t], (int32_t)p, &lo, &hi, WATERMARK_MS);
+		if (e) {
+			log_warn("feed watermark query failed; will retry",
+			         "topic=%s partition=%u err=\"%s\"", f->o.topics[t], p,
+			         rd_kafka_err2str(e));
+			fp->wait_until = now + RETRY_MS;
+			return;
+		}
+		fp->hw[t] = hi;
+	}
+	fp->st = P_CATCHUP;
+}
+
+static bool caught_up(const feed *f, const fpart *fp)
+{
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		if (f->on[t] && fp->read_pos[t] < fp->hw[t])
+			return false;
+	return true;
+}
+
+static void step_partition(feed *f, uint32_t p, uint64_t now)
+{
+	fpart *fp = &f->parts[p];
+	switch (fp->st) {
+	case P_IDLE: return;
+	case P_WAIT:
+		if (now >= fp->wait_until)
+			start_catchup(f, p, now);
+		return;
+	case P_CATCHUP:
+		if (!caught_up(f, fp))
+			return;
+		for (int t = 0; t < FEEDREC_TOPICS; t++) {
+			fp->last[t] = fp->seen[t];
+			fp->last_any[t] = fp->seen_any[t];
+		}
+		fp->st = P_LIVE;
+		fp->send_from = 0;
+		log_info("feed partition published from here",
+		         "partition=%u changes_end=%" PRId64 " milestones_end=%" PRId64, p,
+		         fp->hw[FEEDREC_CHANGES], fp->hw[FEEDREC_MILESTONES]);
+		return;
+	case P_LIVE:
+		if (!fp->inflight && fp->pending)
+			send_chunk(f, p);
+		return;
+	case P_STALLED:
+		if (fp->inflight)
+			return;
+		/* What failed may or may not be in the topics: start again
+		 * from what they hold, once no message of ours can land. */
+		for (int t = 0; t < FEEDREC_TOPICS; t++)
+			fp->sent[t].n = 0;
+		fp->failed = false;
+		fp->st = P_WAIT;
+		fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
+		return;
+	}
+}
+
+/* ---- the group: who publishes -------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	feed *f = opaque;
+	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	bool take = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	uint64_t now = clock_mono_ms();
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		uint32_t p = (uint32_t)tp->partition;
+		if (strcmp(tp->topic, f->o.topics[f->own_topic]) || p >= f->o.partitions ||
+		    !f->parts[p].owned)
+			continue;
+		fpart *fp = &f->parts[p];
+		if (take && fp->st == P_IDLE) {
+			fp->st = P_WAIT;
+			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
+			log_info("feed partition given to this instance", "partition=%u", p);
+		} else if (!take && fp->st != P_IDLE) {
+			fp->st = P_IDLE;
+			for (int t = 0; t < FEEDREC_TOPICS; t++)
+				fp->sent[t].n = 0;
+			log_info("feed partition taken from this instance", "partition=%u", p);
+		}
+	}
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t ae = 0;
+	if (take) {
+		if (coop)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			ae = rd_kafka_assign(rk, parts);
+		/* The group only decides; nothing is read through it. */
+		rd_kafka_pause_partitions(rk, parts);
+	} else if (coop) {
+		e = rd_kafka_incremental_unassign(rk, parts);
+	} else {
+		ae = rd_kafka_assign(rk, NULL);
+	}
+	if (e) {
+		log_warn("feed group assignment failed", "err=\"%s\"", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (ae) {
+		log_warn("feed group assignment failed", "err=\"%s\"", rd_kafka_err2str(ae));
+	}
+	metric_set(f->publishing, (int64_t)publishing_count(f));
+}
+
+static void serve_group(feed *f)
+{
+	for (int i = 0; i < 16; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->group, 0);
+		if (!m)
+			return;
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_debug("feed group", "err=\"%s\"", rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+	}
+}
+
+int feed_turn(feed *f, uint64_t now_ms)
+{
+	rd_kafka_poll(f->prod, 0);
+	serve_group(f);
+	read_topics(f);
+	if (now_ms >= f->next_trim) {
+		int rc = trim_all(f);
+		if (rc)
+			return rc;
+		f->next_trim = now_ms + TRIM_EVERY_MS;
+	}
+	for (uint32_t p = 0; p < f->o.partitions; p++)
+		step_partition(f, p, now_ms);
+	return 0;
+}
+
+void feed_noted(feed *f, uint32_t p, uint32_t n)
+{
+	if (f && p < f->o.partitions)
+		f->parts[p].pending += n;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+	char why[256];
+	if (rd_kafka_conf_set(conf, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
+		return 0;
+	snprintf(err, errlen, "feed: %s: %s", k, why);
+	return ERR_CONFIG;
+}
+
+static rd_kafka_t *client(feed *f, enum bus_role role, const char *group, bool decides,
+                          const char *const *kv, size_t nkv, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(role, &f->o.props, f->o.bootstrap_file, group, err, errlen);
+	if (!conf)
+		return NULL;
+	for (size_t i = 0; i + 1 < nkv; i += 2)
+		if (conf_set(conf, kv[i], kv[i + 1], err, errlen)) {
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	rd_kafka_conf_set_opaque(conf, f);
+	if (role == BUS_PRODUCER)
+		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	else if (decides)
+		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	return bus_client_new(role, conf, err, errlen);
+}
+
+/* Counts the records stored before this start, per partition. */
+static int count_stored(feed *f)
+{
+	store_iter *it = store_iter_new(f->o.db, ckey_prefix(CKEY_FEED), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		uint32_t p;
+		if (kn != CKEY_FEED_LEN ||
+		    (p = store_get_u32((const unsigned char *)k + 1)) >= f->o.partitions)
+			continue;
+		size_t pos = FEEDREC_HEAD;
+		feedrec_ent e;
+		bool bad;
+		while (feedrec_next(v, vn, &pos, &e, &bad))
+			f->parts[p].pending++;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+static int start_clients(feed *f, char *err, size_t errlen)
+{
+	char ms[24], hb[24], name[320];
+	snprintf(ms, sizeof ms, "%" PRId64, f->o.timeout_ms);
+	const char *pkv[] = {"message.timeout.ms", ms, "linger.ms", "5"};
+	f->prod = client(f, BUS_PRODUCER, NULL, false, pkv, 4, err, errlen);
+	if (!f->prod)
+		return ERR_KAFKA;
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		if (f->on[t] && !(f->rkt[t] = rd_kafka_topic_new(f->prod, f->o.topics[t], NULL))) {
+			snprintf(err, errlen, "topic %s: %s", f->o.topics[t],
+			         rd_kafka_err2str(rd_kafka_last_error()));
+			return ERR_KAFKA;
+		}
+	const char *rkv[] = {"enable.partition.eof", "true",        "auto.offset.reset", "earliest",
+	                     "fetch.wait.max.ms",    READER_WAIT_MS};
+	snprintf(name, sizeof name, "%s-reader-%s", f->o.group, f->o.id);
+	f->reader = client(f, BUS_CONSUMER, name, false, rkv, 6, err, errlen);
+	if (!f->reader)
+		return ERR_KAFKA;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
+	for (uint32_t p = 0; p < f->o.partitions; p++)
+		for (int t = 0; t < FEEDREC_TOPICS; t++)
+			if (f->parts[p].owned && f->on[t])
+				rd_kafka_topic_partition_list_add(l, f->o.topics[t], (int32_t)p)
+				    ->offset = RD_KAFKA_OFFSET_TAIL(1);
+	rd_kafka_resp_err_t e = rd_kafka_assign(f->reader, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "feed reader: assign: %s", rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	snprintf(ms, sizeof ms, "%" PRId64, f->o.session_ms);
+	snprintf(hb, sizeof hb, "%" PRId64, f->o.session_ms / 5 > 100 ? f->o.session_ms / 5 : 100);
+	const char *gkv[] = {"session.timeout.ms", ms,      "heartbeat.interval.ms", hb,
+	                     "auto.offset.reset",  "latest"};
+	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 6, err, errlen);
+	if (!f->group)
+		return ERR_KAFKA;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, f->o.topics[f->own_topic], RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(f->group, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		snprintf(err, errlen, "feed group %s: subscribe: %s", f->o.group,
+		         rd_kafka_err2str(e));
+		return ERR_KAFKA;
+	}
+	return 0;
+}
+
+feed *feed_new(const feed_opts *o, char *err, size_t errlen)
+{
+	feed *f = xcalloc(1, sizeof *f);
+	f->o = *o;
+	f->own_topic = -1;
+	for (int t = FEEDREC_TOPICS - 1; t >= 0; t--)
+		if ((f->on[t] = o->topics[t] && o->topics[t][0]))
+			f->own_topic = t;
+	f->parts = xcalloc(o->partitions, sizeof *f->parts);
+	for (uint32_t p = 0; p < o->partitions; p++) {
+		f->parts[p].owned = shard_owns(o->own, p);
+		for (int t = 0; t < FEEDREC_TOPICS; t++)
+			f->parts[p].read_pos[t] = -1;
+	}
+	for (int t = 0; t < FEEDREC_TOPICS; t++) {
+		f->published[t] = metrics_counter(o->reg, "feed_published_total",
+		                                  "Change feed events this instance published "
+		                                  "(delivered), by topic.",
+		                                  topic_label[t]);
+		f->errors[t] = metrics_counter(o->reg, "feed_publish_errors_total",
+		                               "Change feed messages that failed or were not "
+		                               "queued, by topic; the partition starts again "
+		                               "from the topics' tail.",
+		                               topic_label[t]);
+	}
+	f->gaps = metrics_counter(o->reg, "feed_gaps_total",
+	                          "Change feed events this instance sent that never showed in the "
+	                          "topic while later ones did.",
+	                          NULL);
+	f->foreign = metrics_counter(o->reg, "feed_foreign_total",
+	                             "Change feed events read back, while this instance "
+	                             "published the partition, that it did not send.",
+	                             NULL);
+	f->pending = metrics_gauge(o->reg, "feed_pending_events",
+	                           "Change feed events stored here and not yet read back from "
+	                           "the topics (0 = caught up).",
+	                           NULL);
+	f->lag = metrics_gauge(o->reg, "feed_lag_seconds",
+	                       "Age of the oldest change feed event stored here and not yet "
+	                       "read back from the topics.",
+	                       NULL);
+	f->publishing =
+	    metrics_gauge(o->reg, "feed_publishing_partitions",
+	                  "Partitions this instance publishes the change feed of.", NULL);
+	int rc = f->own_topic < 0 ? ERR_CONFIG : count_stored(f);
+	if (rc) {
+		snprintf(err, errlen, "%s",
+		         rc == ERR_CONFIG ? "feed: no topic is on"
+		                          : "feed: stored records unreadable");
+		feed_free(f);
+		return NULL;
+	}
+	if (start_clients(f, err, errlen)) {
+		feed_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void feed_free(feed *f)
+{
+	if (!f)
+		return;
+	if (f->prod) {
+		rd_kafka_flush(f->prod, (int)f->o.timeout_ms);
+		for (int t = 0; t < FEEDREC_TOPICS; t++)
+			if (f->rkt[t])
+				rd_kafka_topic_destroy(f->rkt[t]);
+		rd_kafka_destroy(f->prod);
+	}
+	/* Only now the group hears that this instance leaves: what it sent
+	 * is delivered or failed, so the next publisher reads all of it. */
+	if (f->group) {
+		rd_kafka_consumer_close(f->group);
+		rd_kafka_destroy(f->group);
+	}
+	if (f->reader) {
+		rd_kafka_consumer_close(f->reader);
+		rd_kafka_destroy(f->reader);
+	}
+	for (uint32_t p = 0; f->parts && p < f->o.partitions; p++)
+		for (int t = 0; t < FEEDREC_TOPICS; t++)
+			free(f->parts[p].sent[t].v);
+	free(f->parts);
+	free(f);
+}
