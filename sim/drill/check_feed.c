@@ -71,12 +71,22 @@ static bool faulted_a_central(const drill *d)
 	return false;
 }
 
+/* The centrals whose gauges are read: every one of the drill's, and the
+ * single instance of a sharded drill's end checks once made; NULL past
+ * them. */
+static cluster_node *central_at(cluster *c, unsigned j)
+{
+	if (j < c->d->centrals)
+		return &c->centrals[j];
+	return j == c->d->centrals && c->single_made ? &c->single : NULL;
+}
+
 /* "central0 0, central1 0" from v (per central; < 0: not running, no
  * gauge or no answer). */
-static void gauges_text(const cluster *c, const double *v, const bool *alive, sbuf *b)
+static void gauges_text(cluster *c, const double *v, const bool *alive, sbuf *b)
 {
-	for (unsigned j = 0; j < c->d->centrals; j++) {
-		sbuf_addf(b, "%s%s ", j ? ", " : "", c->centrals[j].name);
+	for (unsigned j = 0; central_at(c, j); j++) {
+		sbuf_addf(b, "%s%s ", j ? ", " : "", central_at(c, j)->name);
 		if (!alive[j])
 			sbuf_adds(b, "not running");
 		else if (v[j] == -1)
@@ -91,20 +101,19 @@ static void gauges_text(const cluster *c, const double *v, const bool *alive, sb
 /* Waits until every running central's pending gauge reads 0. */
 static bool wait_published(cluster *c, unsigned bound_ms, report *r)
 {
-	const drill *d = c->d;
-	double pending[DRILL_CENTRALS_MAX], publishing[DRILL_CENTRALS_MAX];
-	bool alive[DRILL_CENTRALS_MAX];
+	double pending[DRILL_CENTRALS_MAX + 1], publishing[DRILL_CENTRALS_MAX + 1];
+	bool alive[DRILL_CENTRALS_MAX + 1];
 	uint64_t start = clock_mono_ms(), end = start + bound_ms;
 	bool done;
 	for (;;) {
 		done = true;
 		unsigned running = 0;
-		for (unsigned j = 0; j < d->centrals; j++) {
-			alive[j] = cluster_node_alive(&c->centrals[j]);
+		for (unsigned j = 0; central_at(c, j); j++) {
+			alive[j] = cluster_node_alive(central_at(c, j));
 			if (!alive[j])
 				continue;
 			running++;
-			gauges_of(&c->centrals[j], &pending[j], &publishing[j]);
+			gauges_of(central_at(c, j), &pending[j], &publishing[j]);
 			done &= pending[j] == 0;
 		}
 		done &= running > 0;

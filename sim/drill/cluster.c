@@ -178,14 +178,16 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 }
 
 /* Central's change feed (docs/events.md): the drill's milestones, or
- * both topics empty (off) with feed 0 and for the single instance of a
- * sharded drill's end checks, which is a second opinion on the input,
- * not a member of any shard, and must not publish. Topic names and the
- * other feed.* keys stay central's defaults. */
-static void feed_text(const cluster *c, const cluster_node *n, char *out, size_t cap)
+ * both topics empty (off) with feed 0. The single instance of a sharded
+ * drill's end checks gets the same: the milestone levels central keeps
+ * are in its digest, so it must announce what the shards announce (in
+ * a group of its own it publishes every partition, and the topics must
+ * hold every event it makes already). Topic names and the other feed.*
+ * keys stay central's defaults. */
+static void feed_text(const cluster *c, char *out, size_t cap)
 {
 	const drill *d = c->d;
-	if (!d->feed || n == &c->single) {
+	if (!d->feed) {
 		snprintf(out, cap, "changes =\nmilestones =\n");
 		return;
 	}
@@ -206,7 +208,7 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 	if (parts)
 		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
 	store_text(d, st, sizeof st);
-	feed_text(c, n, feed, sizeof feed);
+	feed_text(c, feed, sizeof feed);
 	/* Off is two lines of [topics]; on, a [feed] section of its own. */
 	bool off = strncmp(feed, "[feed]", 6) != 0;
 	char text[2048];
