@@ -35,6 +35,7 @@ typedef struct citem {
 /* A (counter, item, threshold). */
 typedef struct mstone {
 	bool expected;
+	size_t at;         /* its threshold's place in thresholds[] */
 	event_id crossing; /* the change whose count reached the threshold first */
 	uint64_t seen;     /* milestone events */
 	event_id first;    /* the first of them */
@@ -66,6 +67,8 @@ feedcheck *feedcheck_new(unsigned partitions, const uint64_t *thresholds, size_t
 	for (size_t i = 0; i < nthresholds && fc->nthresholds < FEEDCHECK_THRESHOLDS_MAX; i++)
 		if (thresholds[i] > 0)
 			fc->thresholds[fc->nthresholds++] = thresholds[i];
+	memcpy(fc->f.thresholds, fc->thresholds, sizeof fc->thresholds);
+	fc->f.nthresholds = fc->nthresholds;
 	for (int t = 0; t < 2; t++) {
 		smap_init(&fc->ids[t]);
 		fc->last[t] = xcalloc(fc->partitions, sizeof *fc->last[t]);
@@ -225,6 +228,7 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 		size_t kn = stone_key(k, e->counter, e->counter_n, e->item, e->item_n, t);
 		mstone *m = value_of(&fc->stones, k, kn, sizeof(mstone));
 		m->expected = true;
+		m->at = i;
 		m->crossing = e->id;
 	}
 	ci->high = e->count;
@@ -400,6 +404,7 @@ static void compare_stones(feedcheck *fc)
 			continue;
 		}
 		fc->f.ms_expected++;
+		fc->f.reached[m->at]++;
 		event_id_format(&m->crossing, b);
 		if (!m->seen) {
 			fc->f.ms_missing++;

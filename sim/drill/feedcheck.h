@@ -68,6 +68,11 @@ typedef struct feedcheck_figures {
 	uint64_t ms_extra;        /* seen, not expected; and each one past the first */
 	uint64_t ms_wrong_origin; /* expected and seen, but not made by the message
 	                           * whose change reached the threshold first */
+	/* The thresholds checked (as given), and how many (counter, item)s
+	 * reached each: what the drill's counts got to. */
+	uint64_t thresholds[FEEDCHECK_THRESHOLDS_MAX];
+	uint64_t reached[FEEDCHECK_THRESHOLDS_MAX];
+	size_t nthresholds;
 } feedcheck_figures;
 
 /* A checker for a topic of `partitions` partitions and the thresholds

@@ -6,6 +6,7 @@
 #include "sim/drill/report_svg.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 static json_t *topic_json(const feedcheck_topic_figures *t)
 {
@@ -38,6 +39,16 @@ json_t *report_feed_json(const report *r)
 	    (json_int_t)f->ms_missing, "milestones_extra", (json_int_t)f->ms_extra,
 	    "milestones_wrong_origin", (json_int_t)f->ms_wrong_origin, "violations",
 	    (json_int_t)feedcheck_violations(f), "examples", ex);
+	json_t *reached = json_object();
+	for (size_t i = 0; reached && i < f->nthresholds; i++) {
+		char key[24];
+		snprintf(key, sizeof key, "%" PRIu64, f->thresholds[i]);
+		json_object_set_new(reached, key, json_integer((json_int_t)f->reached[i]));
+	}
+	if (more && reached)
+		json_object_set_new(more, "milestones_reached", reached);
+	else
+		json_decref(reached);
 	if (!more || json_object_update(o, more) != 0) {
 		json_decref(more);
 		json_decref(o);
@@ -81,6 +92,11 @@ void report_feed_summary(const report *r, FILE *f)
 	        ", extra %" PRIu64 ", wrong origin %" PRIu64 "\n",
 	        "milestones", x->ms_expected, x->ms_seen, x->ms_missing, x->ms_extra,
 	        x->ms_wrong_origin);
+	fprintf(f, "  %-22s", "reached (counts)");
+	for (size_t i = 0; i < x->nthresholds; i++)
+		fprintf(f, "%s %" PRIu64 ": %" PRIu64, i ? "," : "", x->thresholds[i],
+		        x->reached[i]);
+	fprintf(f, "\n");
 	for (size_t i = 0; i < fr->nexamples; i++)
 		fprintf(f, "  %-22s %s\n", i ? "" : "first faults", fr->examples[i]);
 }

@@ -128,6 +128,11 @@ Test(feedcheck, a_feed_that_holds_passes_with_its_figures)
 	cr_assert_eq(T.f.counts, 2);
 	cr_assert_eq(T.f.ms_expected, 5);
 	cr_assert_eq(T.f.ms_seen, 5);
+	cr_assert_eq(T.f.nthresholds, 3);
+	cr_assert_eq(T.f.thresholds[2], 5);
+	cr_assert_eq(T.f.reached[0], 2, "likes and views of their items reached 2");
+	cr_assert_eq(T.f.reached[1], 2);
+	cr_assert_eq(T.f.reached[2], 1, "only the views reached 5");
 	const char *const *ex;
 	cr_assert_eq(feedcheck_examples(T.fc, &ex), 0);
 }

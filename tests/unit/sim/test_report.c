@@ -632,7 +632,10 @@ Test(report, the_feed_section_goes_to_the_json_and_the_summary)
 	                       .pairs_in = 700,
 	                       .ms_expected = 30,
 	                       .ms_seen = 31,
-	                       .ms_extra = 1};
+	                       .ms_extra = 1,
+	                       .thresholds = {10, 50},
+	                       .reached = {25, 5},
+	                       .nthresholds = 2};
 	const char *const ex[] = {"changes 0-3-17-0: a repeat (partition 3)", "bad\x01text"};
 	report_feed(r, "checked", &f, ex, 2);
 	cr_assert(report_passed(r), "the figures alone fail nothing: violations do");
@@ -652,6 +655,8 @@ Test(report, the_feed_section_goes_to_the_json_and_the_summary)
 	cr_assert_eq(json_integer_value(json_object_get(feed, "milestones_expected")), 30);
 	cr_assert_eq(json_integer_value(json_object_get(feed, "milestones_extra")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(feed, "violations")), 4);
+	json_t *reached = json_object_get(feed, "milestones_reached");
+	cr_assert_eq(json_integer_value(json_object_get(reached, "50")), 5);
 	json_t *exj = json_object_get(feed, "examples");
 	cr_assert_eq(json_array_size(exj), 2);
 	cr_assert_str_eq(json_string_value(json_array_get(exj, 1)), "bad text", "cleaned");
@@ -662,6 +667,7 @@ Test(report, the_feed_section_goes_to_the_json_and_the_summary)
 	cr_assert_not_null(s, "%s", sum);
 	cr_assert_not_null(strstr(s, "expected 30, seen 31, missing 0, extra 1"), "%s", s);
 	cr_assert_not_null(strstr(s, "a repeat (partition 3)"));
+	cr_assert_not_null(strstr(s, "10: 25, 50: 5"), "%s", s);
 	free(sum);
 
 	/* Off: the state alone. */
