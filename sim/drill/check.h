@@ -41,8 +41,8 @@ bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned 
                   report *r);
 /* The change feed (drill feed 1; with feed 0 the report says off and
  * this is true): waits until every running central's (the single
- * instance's too, which check_single started: it re-makes every event,
- * and the topics must already hold each one)
+ * instance's too, which check_single started: a publisher in a group of
+ * its own, which must have nothing left to send after the read)
  * likes_central_feed_pending_events is 0, for 30 s, and feed.session_ms
  * (10 s) more when the drill faulted a central or a broker (a partition
  * whose publisher died waits that long for another); then reads

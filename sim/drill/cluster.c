@@ -181,8 +181,9 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
  * both topics empty (off) with feed 0. The single instance of a sharded
  * drill's end checks gets the same: the milestone levels central keeps
  * are in its digest, so it must announce what the shards announce (in
- * a group of its own it publishes every partition, and the topics must
- * hold every event it makes already). Topic names and the other feed.*
+ * a group of its own it may publish every partition: the feed check
+ * waits until it holds nothing the topics lack). Topic names and the
+ * other feed.*
  * keys stay central's defaults. */
 static void feed_text(const cluster *c, char *out, size_t cap)
 {
