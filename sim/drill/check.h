@@ -10,7 +10,8 @@
  * state digest at the same input offsets, and no central may have logged
  * a number about to go below zero. A sharded drill also checks that one
  * central owning everything, fed the same input, ends where the shards
- * together do. Runner thread only.
+ * together do. And the change feed central publishes must replay to
+ * the truth (check_feed, in check_feed.c). Runner thread only.
  */
 #ifndef SIM_CHECK_H
 #define SIM_CHECK_H
@@ -38,6 +39,19 @@ bool check_digests(cluster *c, unsigned timeout_s, report *r);
  * a violation. */
 bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
                   report *r);
+/* The change feed (drill feed 1; with feed 0 the report says off and
+ * this is true): waits until every running central's (the single
+ * instance's too, which check_single started: a publisher in a group of
+ * its own, which must have nothing left to send after the read)
+ * likes_central_feed_pending_events is 0, for 30 s, and feed.session_ms
+ * (10 s) more when the drill faulted a central or a broker (a partition
+ * whose publisher died waits that long for another); then reads
+ * likes.changes and likes.milestones from their start and replays them
+ * against the truth: truth (n entries) for the counts, members for the
+ * set counter's memberships. The figures go to r (report_feed), each
+ * kind of fault as a violation. True when the feed held. */
+bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
+                const load_member_entry *members, size_t nmembers, report *r);
 /* True when no central log has a "would go below zero" line. */
 bool check_logs(cluster *c, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -176,27 +177,53 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	return write_text(n->cfg, text, err, errlen);
 }
 
+/* Central's change feed (docs/events.md): the drill's milestones, or
+ * both topics empty (off) with feed 0. The single instance of a sharded
+ * drill's end checks gets the same: the milestone levels central keeps
+ * are in its digest, so it must announce what the shards announce (in
+ * a group of its own it may publish every partition: the feed check
+ * waits until it holds nothing the topics lack). Topic names and the
+ * other feed.*
+ * keys stay central's defaults. */
+static void feed_text(const cluster *c, char *out, size_t cap)
+{
+	const drill *d = c->d;
+	if (!d->feed) {
+		snprintf(out, cap, "changes =\nmilestones =\n");
+		return;
+	}
+	int k = snprintf(out, cap, "[feed]\nmilestones = ");
+	for (size_t i = 0; i < d->nmilestones && k >= 0 && (size_t)k < cap; i++)
+		k += snprintf(out + k, cap - (size_t)k, "%s%" PRIu64, i ? "," : "",
+		              d->milestones[i]);
+	if (k >= 0 && (size_t)k < cap)
+		snprintf(out + k, cap - (size_t)k, "\n");
+}
+
 /* parts: central.partitions ("all", "F-L"), NULL to leave it out. */
 static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, char *err,
                              size_t errlen)
 {
 	const drill *d = c->d;
-	char owned[64] = "", st[64];
+	char owned[64] = "", st[64], feed[512];
 	if (parts)
 		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
 	store_text(d, st, sizeof st);
+	feed_text(c, feed, sizeof feed);
+	/* Off is two lines of [topics]; on, a [feed] section of its own. */
+	bool off = strncmp(feed, "[feed]", 6) != 0;
 	char text[2048];
 	snprintf(text, sizeof text,
 	         "; written by sim for drill %s\n"
 	         "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
 	         "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
-	         "[topics]\npartitions = %u\n"
+	         "[topics]\npartitions = %u\n%s"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-	         "%s"
+	         "%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
-	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions, c->dir,
-	         st);
+	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions,
+	         off ? feed : "", c->dir, st, off ? "" : feed);
 	return write_text(n->cfg, text, err, errlen);
 }
 

@@ -13,6 +13,7 @@
 #include "sim/drill/drill.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -66,6 +67,8 @@ enum {
 	SET_TAKEOVER,
 	SET_REGIONAL,
 	SET_DURABILITY,
+	SET_FEED,
+	SET_MILESTONES,
 	SET_COUNT,
 };
 
@@ -106,6 +109,7 @@ static const num_setting num_settings[] = {
     {"standby", SET_STANDBY, NUM_UINT, offsetof(drill, standby), 0, 1},
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
     {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
+    {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
 };
 
 /* What follows "at T ACTION". */
@@ -571,6 +575,35 @@ static int parse_expect(parser *p, char **w, int nw)
 	return 0;
 }
 
+/* "milestones T1,T2,...": ascending thresholds, each 1..2^53-1. */
+static int parse_milestones(parser *p, char **w, int nw)
+{
+	drill *d = p->d;
+	int rc;
+	if (nw != 2)
+		return fail(p, "milestones takes one list (T1,T2,... ascending)");
+	if ((rc = once(p, SET_MILESTONES, w[0])))
+		return rc;
+	d->nmilestones = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(w[1], ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (d->nmilestones == DRILL_MILESTONES_MAX)
+			return fail(p, "more than %d milestones", DRILL_MILESTONES_MAX);
+		uint64_t v;
+		if ((rc = get_u64(p, "milestone", t, &v)))
+			return rc;
+		if (v < 1 || v >= (UINT64_C(1) << 53))
+			return fail(p, "milestone %s out of range 1..2^53-1", t);
+		if (d->nmilestones && v <= d->milestones[d->nmilestones - 1])
+			return fail(p, "milestones must ascend (%s after %" PRIu64 ")", t,
+			            d->milestones[d->nmilestones - 1]);
+		d->milestones[d->nmilestones++] = v;
+	}
+	if (!d->nmilestones)
+		return fail(p, "milestones takes at least one threshold");
+	return 0;
+}
+
 static int parse_setting(parser *p, char **w, int nw)
 {
 	drill *d = p->d;
@@ -645,6 +678,8 @@ static int parse_setting(parser *p, char **w, int nw)
 			return fail(p, "bad durability '%s' (replicated or local)", w[1]);
 		return 0;
 	}
+	if (strcmp(key, "milestones") == 0)
+		return parse_milestones(p, w, nw);
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
 			return fail(p, "skew takes edgeN MS");
@@ -728,6 +763,9 @@ static void check_late(parser *p)
 		fail_late(p, p->seen[SET_REGIONAL],
 		          "regional_kafka 1 needs changelog 1 (a region's own Kafka holds its "
 		          "changelog)");
+	if (p->seen[SET_MILESTONES] && !d->feed)
+		fail_late(p, p->seen[SET_MILESTONES],
+		          "milestones needs feed 1 (they are central's feed.milestones)");
 	if (p->seen[SET_DURABILITY] && !d->changelog)
 		fail_late(p, p->seen[SET_DURABILITY],
 		          "durability needs changelog 1 (it is the changelog's durability)");
@@ -831,6 +869,10 @@ static void set_defaults(drill *d, const char *name)
 	d->seed = 1;
 	d->broker_idle = 1;
 	d->netns = 1;
+	d->feed = 1;
+	static const uint64_t milestones[] = {DRILL_MILESTONES_DEFAULT};
+	d->nmilestones = sizeof milestones / sizeof milestones[0];
+	memcpy(d->milestones, milestones, sizeof milestones);
 }
 
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen)

@@ -94,6 +94,17 @@
  *                                   changelog.takeover_ms (50..60000),
  *                                   its beat_ms a quarter of it
  *                                   (default 0: the edge's own defaults)
+ *   feed 0|1                        central publishes the change feed
+ *                                   (likes.changes, likes.milestones;
+ *                                   docs/events.md) and the end checks
+ *                                   replay it against the truth
+ *                                   (default 1; 0: central's topics.changes
+ *                                   and topics.milestones empty, the
+ *                                   replay check reported as off)
+ *   milestones T1,T2,...            needs feed 1: central's feed.milestones,
+ *                                   ascending, at most 16 (default
+ *                                   10,50,100,500,1000: low enough for a
+ *                                   short run's counts to reach some)
  *   seed N                          (default 1)
  *   expect KEY MAX                  the run fails (a violation) unless the
  *                                   figure KEY is at most MAX; each KEY
@@ -183,6 +194,11 @@
 #define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
 #define DRILL_EXPECTS_MAX 12 /* at least the number of drill_expect_key values */
+#define DRILL_MILESTONES_MAX 16
+/* Central's feed.milestones in a drill unless it says: low enough that
+ * a short run's counts reach some of them (its viral item's likes pass
+ * 100, the most popular other items 10 and 50). */
+#define DRILL_MILESTONES_DEFAULT 10, 50, 100, 500, 1000
 
 typedef enum drill_node_kind { DRILL_EDGE = 1, DRILL_CENTRAL = 2 } drill_node_kind;
 typedef enum drill_link {
@@ -275,6 +291,9 @@ typedef struct drill {
 	unsigned takeover_ms;     /* the edges' changelog.takeover_ms; 0: theirs */
 	unsigned regional_kafka;  /* 1: a Kafka cluster per region for its changelog */
 	bool durability_local;    /* the edges' changelog.durability = local */
+	unsigned feed;            /* 1: central publishes the change feed, replayed at the end */
+	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
+	size_t nmilestones;
 	int64_t skew_ms[DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

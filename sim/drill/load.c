@@ -688,6 +688,30 @@ size_t load_truth(load *l, load_truth_entry **out)
 	return n;
 }
 
+size_t load_members(load *l, load_member_entry **out)
+{
+	pthread_mutex_lock(&l->mu);
+	size_t n = l->members.len, k = 0;
+	load_member_entry *e = n ? xcalloc(n, sizeof *e) : NULL;
+	size_t pos = 0, klen;
+	const char *key;
+	smap_val *v;
+	while (k < n && smap_next(&l->members, &pos, &key, &klen, &v)) {
+		uint64_t pair;
+		if (klen != sizeof pair)
+			continue;
+		memcpy(&pair, key, sizeof pair);
+		char id[24];
+		load_item_id(l, (unsigned)(pair & 0xffffffffu), id, sizeof id);
+		snprintf(e[k].item, sizeof e[k].item, "post:%s", id);
+		snprintf(e[k].user, sizeof e[k].user, "u%u", (unsigned)(pair >> 32));
+		k++;
+	}
+	pthread_mutex_unlock(&l->mu);
+	*out = e;
+	return k;
+}
+
 void load_get_stats(load *l, load_stats *out)
 {
 	pthread_mutex_lock(&l->mu);

@@ -132,6 +132,17 @@ typedef struct load_truth_entry {
  * (malloc'ed array in *out). */
 size_t load_truth(load *l, load_truth_entry **out);
 
+/* A (user, item) pair of the set counter whose last acknowledged op
+ * was a like. */
+typedef struct load_member_entry {
+	char item[ITEM_MAX + 1];
+	char user[USER_MAX + 1];
+} load_member_entry;
+
+/* Every pair that is in, by the acknowledged ops (malloc'ed array in
+ * *out; NULL when none). */
+size_t load_members(load *l, load_member_entry **out);
+
 /* One region's ops: all of them, and those counted as ready (above). */
 typedef struct load_region_stats {
 	uint64_t acked;             /* writes answered 2xx */

@@ -185,7 +185,11 @@ static void write_acked(op *o, struct evhttp_request *req)
 	if (hlc)
 		l->last_hlc[o->user] = hlc;
 
-	/* The membership map is the loop thread's: no lock for it. */
+	uint64_t now = clock_mono_us(), lat = now - o->first_us;
+	bool stale = false;
+	pthread_mutex_lock(&l->mu);
+	/* The membership map: changed here under mu, read without it on
+	 * this thread and with it elsewhere (load_members). */
 	uint64_t key = (uint64_t)o->user << 32 | o->item;
 	int delta = 0;
 	if (o->kind == OP_LIKE) {
@@ -199,10 +203,6 @@ static void write_acked(op *o, struct evhttp_request *req)
 		if (smap_del(&l->members, &key, sizeof key))
 			delta = -1;
 	}
-
-	uint64_t now = clock_mono_us(), lat = now - o->first_us;
-	bool stale = false;
-	pthread_mutex_lock(&l->mu);
 	if (l->ninst > 1)
 		stale = instance_acked(l, o, now);
 	l->st.acked++;

@@ -67,7 +67,7 @@ struct load {
 	uint8_t *busy; /* per user: an op in flight */
 	unsigned idle;
 	uint64_t *opseq, *last_hlc; /* per user */
-	smap members;               /* (user, item) -> 1 when in */
+	smap members;               /* (user, item) -> 1 when in; changed under mu */
 	uint64_t last_tick_us;
 	double credit;
 

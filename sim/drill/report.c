@@ -145,6 +145,9 @@ void report_free(report *r)
 	free(r->procs);
 	for (unsigned i = 0; i < r->nproc_nodes; i++)
 		free(r->proc_nodes[i].name);
+	free(r->feed.state);
+	for (size_t i = 0; i < r->feed.nexamples; i++)
+		free(r->feed.examples[i]);
 	free(r->drill);
 	free(r);
 }
@@ -344,6 +347,24 @@ void report_proc_rules(report *r, double warmup_s, double every_s)
 {
 	r->proc_warmup_s = warmup_s;
 	r->proc_every_s = every_s;
+}
+
+void report_feed(report *r, const char *state, const feedcheck_figures *f,
+                 const char *const *examples, size_t nexamples)
+{
+	report_feed_rec *fr = &r->feed;
+	free(fr->state);
+	for (size_t i = 0; i < fr->nexamples; i++)
+		free(fr->examples[i]);
+	memset(fr, 0, sizeof *fr);
+	fr->set = true;
+	fr->state = clean(state, REPORT_LABEL_MAX);
+	if (f) {
+		fr->checked = true;
+		fr->f = *f;
+	}
+	for (size_t i = 0; i < nexamples && i < FEEDCHECK_EXAMPLES_MAX; i++)
+		fr->examples[fr->nexamples++] = clean(examples[i], REPORT_VIOLATION_MAX);
 }
 
 size_t report_violations(const report *r)
@@ -624,6 +645,8 @@ static json_t *build_json(const report *r, bool *ok)
 	jset(root, "samples", json_integer((json_int_t)r->nsamples), ok);
 	if (r->nproc_nodes)
 		jset(root, "processes", procs_json(r, ok), ok);
+	if (r->feed.set)
+		jset(root, "feed", report_feed_json(r), ok);
 	return root;
 }
 
@@ -873,6 +896,8 @@ static void write_summary_to(const report *r, FILE *f)
 
 	if (r->nproc_nodes)
 		procs_summary(r, f);
+
+	report_feed_summary(r, f);
 
 	fprintf(f, "\nfaults\n");
 	if (r->nfaults == 0)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "sim/drill/feedcheck.h"
 #include "sim/drill/soak.h"
 
 #define REPORT_SERIES_MAX 8 /* regions in the picture */
@@ -110,6 +111,14 @@ void report_proc(report *r, const char *node, int pid, const soak_sample *s);
 void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b);
 /* The warm-up the verdicts leave out, and the interval between readings. */
 void report_proc_rules(report *r, double warmup_s, double every_s);
+
+/* The change feed's replay check (sim/drill/feedcheck.h): state says
+ * what was done ("checked", "off (feed 0)", or why it could not run), f
+ * its figures (NULL: none), examples the first faults it found. Copied;
+ * a second call replaces the first. The violations themselves go
+ * through report_violation. */
+void report_feed(report *r, const char *state, const feedcheck_figures *f,
+                 const char *const *examples, size_t nexamples);
 
 size_t report_violations(const report *r);
 /* True when there is no violation and every convergence converged. */

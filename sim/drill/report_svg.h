@@ -1,11 +1,14 @@
-/* report_svg.h - private to report.c and report_svg.c: the record a
- * report keeps, and the SVG renderer that reads it. Not for the runner:
- * report.h is the interface. Not thread-safe: the report's one owner.
+/* report_svg.h - private to report.c, report_svg.c and report_feed.c:
+ * the record a report keeps, the SVG renderer that reads it, and the
+ * change feed's section. Not for the runner: report.h is the interface.
+ * Not thread-safe: the report's one owner.
  */
 #ifndef SIM_REPORT_SVG_H
 #define SIM_REPORT_SVG_H
 
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "sim/drill/report.h"
 
@@ -58,6 +61,16 @@ typedef struct report_proc_node {
 	soak_bound bound;
 } report_proc_node;
 
+/* The change feed's replay check (report_feed). */
+typedef struct report_feed_rec {
+	bool set;     /* report_feed was called */
+	bool checked; /* f holds figures */
+	char *state;
+	feedcheck_figures f;
+	char *examples[FEEDCHECK_EXAMPLES_MAX];
+	size_t nexamples;
+} report_feed_rec;
+
 /* Every string here is owned by the report and is valid UTF-8 without
  * control characters. */
 struct report {
@@ -92,6 +105,7 @@ struct report {
 	report_proc_node proc_nodes[REPORT_NODES_MAX];
 	unsigned nproc_nodes;
 	double proc_warmup_s, proc_every_s;
+	report_feed_rec feed;
 };
 
 /* Writes viral.svg's content to f; errors show in ferror(f). */
@@ -103,5 +117,10 @@ void report_svg_render_procs(const report *r, FILE *f);
  * p99 per interval on top, the edge's own below (its bucket bounds), the
  * limits the drill holds dashed. */
 void report_svg_render_intervals(const report *r, FILE *f);
+
+/* report_feed.c: the change feed's section of summary.txt (nothing
+ * when report_feed was not called), and of report.json (NULL then). */
+void report_feed_summary(const report *r, FILE *f);
+json_t *report_feed_json(const report *r);
 
 #endif

@@ -751,6 +751,10 @@ static int finish(runner *rn)
 	report_convergence(rn->r, "end of load (every count, everywhere)", run_now_s(rn) - end, ok);
 	check_digests(&rn->c, d->converge_s, rn->r);
 	check_single(&rn->c, truth, n, d->converge_s, rn->r);
+	load_member_entry *members = NULL;
+	size_t nmembers = load_members(rn->l, &members);
+	check_feed(&rn->c, truth, n, members, nmembers, rn->r);
+	free(members);
 	check_logs(&rn->c, rn->r);
 	free(truth);
 	if (rn->d.procs_every_s)

@@ -459,6 +459,17 @@ static bad_case bad_cases[] = {
     {"duration 60\nchangelog 1\ndurability\n", 3, "durability takes one word"},
     {"duration 60\nchangelog 1\ndurability local\ndurability local\n", 4, "durability given twice"},
     {"duration 60\nchangelog 1\nat 5 cut edge0 regional\n", 3, "needs regional_kafka 1"},
+    {"duration 60\nfeed 2\n", 2, "feed 2 out of range 0..1"},
+    {"duration 60\nmilestones 10,50\nfeed 0\n", 2, "milestones needs feed 1"},
+    {"duration 60\nmilestones 50,10\n", 2, "milestones must ascend"},
+    {"duration 60\nmilestones 10,10\n", 2, "milestones must ascend"},
+    {"duration 60\nmilestones 0,10\n", 2, "milestone 0 out of range"},
+    {"duration 60\nmilestones 10,x\n", 2, "bad number 'x'"},
+    {"duration 60\nmilestones 10 50\n", 2, "milestones takes one list"},
+    {"duration 60\nmilestones ,\n", 2, "at least one threshold"},
+    {"duration 60\nmilestones 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n", 2,
+     "more than 16 milestones"},
+    {"duration 60\nmilestones 10\nmilestones 20\n", 3, "milestones given twice"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 cut central0 regional\n", 4,
      "link regional is an edge's path"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nnetns 0\nat 5 delay edge0 regional 1\n", 5,
@@ -892,4 +903,27 @@ Test(drill, store_cache_mb_sizes_every_daemons_block_cache)
 	cr_assert_eq(d.store_cache_mb, 1);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nstore_cache_mb 0\n", &d, err, sizeof err), 0);
+}
+
+Test(drill, the_feed_is_on_with_low_milestones_unless_a_drill_says_otherwise)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.feed, 1);
+	static const uint64_t want[] = {10, 50, 100, 500, 1000};
+	cr_assert_eq(d.nmilestones, 5);
+	for (size_t i = 0; i < 5; i++)
+		cr_assert_eq(d.milestones[i], want[i]);
+	drill_free(&d);
+	cr_assert_eq(
+	    drill_parse("t", "duration 60\nmilestones 5,20,1000000\n", &d, err, sizeof err), 0,
+	    "%s", err);
+	cr_assert_eq(d.nmilestones, 3);
+	cr_assert_eq(d.milestones[0], 5);
+	cr_assert_eq(d.milestones[2], 1000000);
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nfeed 0\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.feed, 0);
+	drill_free(&d);
 }

@@ -452,6 +452,25 @@ static size_t assert_truth_is_the_fakes(void)
 		             e[i].item, (unsigned long long)e[i].count, (unsigned long long)want);
 		cr_assert_eq(load_truth_of(L, e[i].counter, e[i].item), e[i].count);
 	}
+	/* The memberships: as many pairs in for each item as its count. */
+	load_member_entry *m = NULL;
+	size_t nm = load_members(L, &m);
+	uint64_t likes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].counter, "likes") != 0)
+			continue;
+		likes += e[i].count;
+		uint64_t in = 0;
+		for (size_t k = 0; k < nm; k++)
+			in += strcmp(m[k].item, e[i].item) == 0;
+		cr_assert_eq(in, e[i].count, "%s: %llu pairs in, count %llu", e[i].item,
+		             (unsigned long long)in, (unsigned long long)e[i].count);
+	}
+	cr_assert_eq(nm, likes, "no pair of an item outside the truth");
+	for (size_t k = 0; k < nm; k++)
+		cr_assert(m[k].user[0] == 'u' && strncmp(m[k].item, "post:", 5) == 0, "%s %s",
+		          m[k].user, m[k].item);
+	free(m);
 	free(e);
 	/* And nothing the fake counted is missing from the truth. */
 	smap *maps[2] = {&F.likes, &F.views};

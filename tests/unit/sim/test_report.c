@@ -621,3 +621,68 @@ Test(report, process_readings_and_what_held_the_memory_go_to_every_file)
 	cr_assert_eq(count(svg, "class=\"anon\""), 1);
 	free(svg);
 }
+
+Test(report, the_feed_section_goes_to_the_json_and_the_summary)
+{
+	report *r = report_new("baseline", true, 3);
+	feedcheck_figures f = {.changes = {.events = 1200, .duplicates = 2},
+	                       .milestones = {.events = 31},
+	                       .noop = 1,
+	                       .counts = 400,
+	                       .pairs_in = 700,
+	                       .ms_expected = 30,
+	                       .ms_seen = 31,
+	                       .ms_extra = 1,
+	                       .thresholds = {10, 50},
+	                       .reached = {25, 5},
+	                       .nthresholds = 2};
+	const char *const ex[] = {"changes 0-3-17-0: a repeat (partition 3)", "bad\x01text"};
+	report_feed(r, "checked", &f, ex, 2);
+	cr_assert(report_passed(r), "the figures alone fail nothing: violations do");
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	json_t *feed = json_object_get(j, "feed");
+	cr_assert_not_null(feed);
+	cr_assert_str_eq(json_string_value(json_object_get(feed, "state")), "checked");
+	json_t *c = json_object_get(feed, "changes");
+	cr_assert_eq(json_integer_value(json_object_get(c, "events")), 1200);
+	cr_assert_eq(json_integer_value(json_object_get(c, "duplicates")), 2);
+	cr_assert_eq(
+	    json_integer_value(json_object_get(json_object_get(feed, "milestones"), "events")), 31);
+	cr_assert_eq(json_integer_value(json_object_get(feed, "noop_events")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(feed, "milestones_expected")), 30);
+	cr_assert_eq(json_integer_value(json_object_get(feed, "milestones_extra")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(feed, "violations")), 4);
+	json_t *reached = json_object_get(feed, "milestones_reached");
+	cr_assert_eq(json_integer_value(json_object_get(reached, "50")), 5);
+	json_t *exj = json_object_get(feed, "examples");
+	cr_assert_eq(json_array_size(exj), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(exj, 1)), "bad text", "cleaned");
+	json_decref(j);
+
+	char *sum = slurp("summary.txt");
+	const char *s = strstr(sum, "change feed");
+	cr_assert_not_null(s, "%s", sum);
+	cr_assert_not_null(strstr(s, "expected 30, seen 31, missing 0, extra 1"), "%s", s);
+	cr_assert_not_null(strstr(s, "a repeat (partition 3)"));
+	cr_assert_not_null(strstr(s, "10: 25, 50: 5"), "%s", s);
+	free(sum);
+
+	/* Off: the state alone. */
+	r = report_new("baseline", true, 3);
+	report_feed(r, "off (feed 0)", NULL, NULL, 0);
+	write_ok(r);
+	report_free(r);
+	j = load_json();
+	feed = json_object_get(j, "feed");
+	cr_assert_str_eq(json_string_value(json_object_get(feed, "state")), "off (feed 0)");
+	cr_assert_null(json_object_get(feed, "changes"));
+	json_decref(j);
+	sum = slurp("summary.txt");
+	s = strstr(sum, "change feed");
+	cr_assert_not_null(s);
+	cr_assert_null(strstr(s, "duplicates"));
+	free(sum);
+}
