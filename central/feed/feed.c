@@ -51,6 +51,7 @@ typedef struct fpart {
 	idq sent[FEEDREC_TOPICS];
 	uint32_t inflight;
 	bool failed;
+	bool handed_back;   /* revoked by a rebalance, not lost: nobody else had it since */
 	uint64_t kept;      /* records below this version are gone */
 	uint64_t send_from; /* P_LIVE: no unsent event in a record below this version */
 	uint64_t pending;   /* events in records not yet dropped */
@@ -67,6 +68,7 @@ struct feed {
 	uint64_t next_trim;
 	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
 	metric *gaps, *foreign, *pending, *lag, *publishing;
+	log_limit read_errors;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -135,8 +137,11 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 		return;
 	}
 	if (m->err) {
-		log_warn("feed read-back error", "topic=%s partition=%u err=\"%s\"", f->o.topics[t],
-		         p, rd_kafka_message_errstr(m));
+		uint64_t skipped;
+		if (log_every(&f->read_errors, 10000, &skipped))
+			log_warn("feed read-back error",
+			         "topic=%s partition=%u err=\"%s\" skipped=%" PRIu64,
+			         f->o.topics[t], p, rd_kafka_message_errstr(m), skipped);
 		return;
 	}
 	fp->read_pos[t] = m->offset + 1;
@@ -439,6 +444,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	feed *f = opaque;
 	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	bool take = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	/* A revoke that is not a loss (the group rebalanced; this member
+	 * stayed in it) hands the partition back: should the next
+	 * assignment give it to this member again, nobody else had it in
+	 * between, and publishing goes on where it was. */
+	bool lost = !take && rd_kafka_assignment_lost(rk);
 	uint64_t now = clock_mono_ms();
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -447,15 +457,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		    !f->parts[p].owned)
 			continue;
 		fpart *fp = &f->parts[p];
-		if (take && fp->st == P_IDLE) {
+		if (take && fp->st == P_IDLE && fp->handed_back) {
+			fp->st = fp->failed ? P_STALLED : P_LIVE;
+			fp->handed_back = false;
+			log_debug("feed partition given back to this instance", "partition=%u", p);
+		} else if (take && fp->st == P_IDLE) {
 			fp->st = P_WAIT;
 			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
 			log_info("feed partition given to this instance", "partition=%u", p);
 		} else if (!take && fp->st != P_IDLE) {
+			/* Handed back only from where publishing can go on. */
+			fp->handed_back = !lost && (fp->st == P_LIVE || fp->st == P_STALLED);
 			fp->st = P_IDLE;
-			for (int t = 0; t < FEEDREC_TOPICS; t++)
-				fp->sent[t].n = 0;
-			log_info("feed partition taken from this instance", "partition=%u", p);
+			if (!fp->handed_back)
+				for (int t = 0; t < FEEDREC_TOPICS; t++)
+					fp->sent[t].n = 0;
+			log_info("feed partition taken from this instance", "partition=%u lost=%s",
+			         p, lost ? "true" : "false");
 		}
 	}
 	rd_kafka_error_t *e = NULL;
