@@ -3,13 +3,16 @@
  * process readings (procs_every) with their verdict at the end. Main
  * thread.
  */
+#include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "sim/drill/run_int.h"
 #include "xmem.h"
 
@@ -110,16 +113,45 @@ static cluster_node *node_at(runner *rn, size_t k)
 	return &rn->c.centrals[k - edges];
 }
 
+/* Appends a scrape of node n at t_s to the report dir's
+ * scrapes/NAME.prom (a "# t_s=" line, then the body as served), for what
+ * a long run's figures did over its minutes (LevelDB's levels and
+ * compaction beside the latency). Best effort: a file that cannot be
+ * written is logged once. */
+static void keep_scrape(const runner *rn, const cluster_node *n, double t_s, const char *body)
+{
+	static bool said;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/scrapes", rn->o->out_dir);
+	if ((mkdir(rn->o->out_dir, 0755) && errno != EEXIST) ||
+	    (mkdir(path, 0755) && errno != EEXIST))
+		goto fail;
+	snprintf(path, sizeof path, "%s/scrapes/%s.prom", rn->o->out_dir, n->name);
+	FILE *f = fopen(path, "a");
+	if (!f)
+		goto fail;
+	bool ok = fprintf(f, "# t_s=%.1f\n%s", t_s, body) > 0;
+	if (fclose(f) || !ok)
+		goto fail;
+	return;
+fail:
+	if (!said)
+		log_warn("scrape not kept", "path=%s err=\"%s\"", path, strerror(errno));
+	said = true;
+}
+
 /* What node n says holds its memory, from its /metrics, into s (none
- * when it does not answer). */
-static void read_held(const cluster_node *n, soak_sample *s)
+ * when it does not answer); the scrape is kept too. */
+static void read_held(const runner *rn, const cluster_node *n, soak_sample *s)
 {
 	hclient_answer a;
 	s->nheld = 0;
-	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200 && a.body)
+	if (cluster_node_get(n, "/metrics", NULL, 2000, &a) == 0 && a.status == 200 && a.body) {
 		s->nheld = soak_parse_held(
 		    a.body, n->kind == DRILL_EDGE ? SOAK_HELD_EDGE : SOAK_HELD_CENTRAL, s->held,
 		    SOAK_HELD_MAX);
+		keep_scrape(rn, n, s->t_s, a.body);
+	}
 	free(a.body);
 }
 
@@ -132,7 +164,7 @@ void run_sample_procs(runner *rn)
 		soak_sample s;
 		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, run_now_s(rn), &s))
 			continue;
-		read_held(n, &s);
+		read_held(rn, n, &s);
 		proc_series *ps = &rn->procs[k];
 		if (ps->pid != n->pid) { /* a new run: judge this one */
 			ps->pid = n->pid;
