@@ -195,6 +195,11 @@ static void check_readiness(edge *e, uint64_t now)
 			snprintf(
 			    r.writer.reason, sizeof r.writer.reason,
 			    "took over the changelog; the ledger did not get ready (see the log)");
+		else if (changelog_follow_failed(e->clog))
+			snprintf(
+			    r.writer.reason, sizeof r.writer.reason,
+			    "standby, stopped: a changelog record could not be applied (see the "
+			    "log); rebuild this store");
 		else if (changelog_gap(e->clog))
 			snprintf(r.writer.reason, sizeof r.writer.reason,
 			         "standby, unfit: the log lost %" PRIu64

@@ -786,6 +786,11 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	return cl;
 }
 
+bool changelog_follow_failed(const changelog *cl)
+{
+	return atomic_load(&cl->follow_failed);
+}
+
 void changelog_stop_follow(changelog *cl)
 {
 	if (!cl || !cl->following)

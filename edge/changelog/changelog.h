@@ -184,6 +184,9 @@ int changelog_take(changelog *cl, store *db, const changelog_sink *sink, char *e
 
 /* This instance is active: it took over and has not been fenced. */
 bool changelog_active(const changelog *cl);
+/* The follower stopped on a record it could not apply (logged): this
+ * store no longer follows the log and never takes over. */
+bool changelog_follow_failed(const changelog *cl);
 /* This instance was active and found another's takeover after its own:
  * it may never append again. */
 bool changelog_fenced(const changelog *cl);

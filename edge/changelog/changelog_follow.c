@@ -627,6 +627,8 @@ static void *follow_loop(void *arg)
 		}
 	}
 	count_replay(cl, &a, &records, &voided);
+	if (!ok)
+		atomic_store(&cl->follow_failed, true);
 	applier_free(&a);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);

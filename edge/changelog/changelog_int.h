@@ -43,7 +43,8 @@ struct changelog {
 	pthread_t follower;
 	bool following;
 	_Atomic bool follow_stop;
-	store *db; /* the store replayed into, and holding the held records */
+	_Atomic bool follow_failed; /* the follower stopped on a record it could not apply */
+	store *db;                  /* the store replayed into, and holding the held records */
 	changelog_sink sink;
 
 	/* Held records (durability = local): degraded and qnext under mu;

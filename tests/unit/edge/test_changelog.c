@@ -507,6 +507,35 @@ Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
 	store_close(dbb);
 }
 
+/* A follower that meets a record it cannot apply (another edge's, given
+ * the same partition by mistake) stops, says so, and never takes over. */
+Test(changelog, a_follower_stopped_by_a_record_it_cannot_apply_says_so)
+{
+	char err[256] = "";
+	changelog_opts o = T.o;
+	o.takeover_ms = 600;
+	o.beat_ms = 100;
+	store *mine = open_named("mine");
+	changelog *b = changelog_new(&o, err, sizeof err);
+	cr_assert_not_null(b, "%s", err);
+	changelog_sink sink = {write_db, note_promote, mine};
+	atomic_store(&promoted, 0);
+	/* Another edge takes the partition over first and writes. */
+	changelog_opts other = T.o;
+	other.edge_id = "edge-b";
+	store_close(one_write(&other, "b", "theirs"));
+	cr_assert_eq(changelog_follow(b, mine, &sink), 0);
+	uint64_t deadline = clock_mono_ms() + 5000;
+	while (!changelog_follow_failed(b))
+		cr_assert_lt(clock_mono_ms(), deadline, "the follower never stopped");
+	proc_sleep_ms(1500); /* past takeover_ms, with the log silent */
+	cr_assert_eq(atomic_load(&promoted), 0);
+	cr_assert_not(changelog_active(b));
+	expect(mine, "Mk1", NULL);
+	changelog_free(b);
+	store_close(mine);
+}
+
 Test(changelog, the_first_instance_of_a_new_log_takes_it_over)
 {
 	char err[256] = "";
