@@ -202,9 +202,10 @@ static void read_topics(feed *f)
 
 /* ---- trimming ------------------------------------------------------------ */
 
-/* Whether every event of the record at version is in the topics. */
-static bool record_published(const fpart *fp, uint32_t p, uint64_t version, const char *v,
-                             size_t vn, uint64_t *events)
+/* Whether every event of the record at version is in the topics (or
+ * meant for a topic turned off since it was stored: never to be sent). */
+static bool record_published(const feed *f, const fpart *fp, uint32_t p, uint64_t version,
+                             const char *v, size_t vn, uint64_t *events)
 {
 	size_t pos = FEEDREC_HEAD;
 	feedrec_ent e;
@@ -213,7 +214,8 @@ static bool record_published(const fpart *fp, uint32_t p, uint64_t version, cons
 	while (feedrec_next(v, vn, &pos, &e, &bad)) {
 		(*events)++;
 		event_id id = entry_id(p, version, e.index);
-		if (!fp->seen_any[e.topic] || event_id_cmp(&id, &fp->seen[e.topic]) > 0)
+		if (f->on[e.topic] &&
+		    (!fp->seen_any[e.topic] || event_id_cmp(&id, &fp->seen[e.topic]) > 0))
 			all = false;
 	}
 	if (bad) {
@@ -241,7 +243,7 @@ static int trim_partition(feed *f, uint32_t p)
 		if (kn != CKEY_FEED_LEN)
 			continue;
 		uint64_t version = store_get_u64((const unsigned char *)k + 5), n;
-		if (!record_published(fp, p, version, v, vn, &n)) {
+		if (!record_published(f, fp, p, version, v, vn, &n)) {
 			fp->oldest_ms = feedrec_wall_ms(v, vn);
 			break;
 		}
