@@ -5,7 +5,7 @@
  * assigned here at the beginning or the end of each, never subscribed:
  * the group id it must carry (librdkafka's consumer API wants one) is
  * joined by nobody and committed to by nothing. A value is checked with
- * event_decode and printed as it came, or named on stderr and skipped.
+ * feedev_decode and printed as it came, or named on stderr and skipped.
  * With --exit it stops once every partition has reached its end
  * (enable.partition.eof, as kcat -e). Owns the client and the signal
  * flag; main thread only.
@@ -26,7 +26,7 @@
 #include "buildinfo.h"
 #include "bus.h"
 #include "central/central.h"
-#include "event.h"
+#include "feedev.h"
 #include "log.h"
 #include "opcmd.h"
 #include "xmem.h"
@@ -208,12 +208,12 @@ fail:
  * Returns whether it was printed. */
 static bool print_value(const tail *t, const rd_kafka_message_t *m)
 {
-	event_decoded d;
+	feedev_decoded d;
 	int rc;
 	const char *why = NULL;
 	if (!m->payload)
 		why = "no value";
-	else if ((rc = event_decode(m->payload, m->len, &d)) != 0)
+	else if ((rc = feedev_decode(m->payload, m->len, &d)) != 0)
 		why = err_str(rc);
 	else if (memchr(m->payload, '\n', m->len) || memchr(m->payload, '\r', m->len))
 		why = "holds a line break"; /* JSON allows one between tokens;

@@ -9,7 +9,7 @@
  * [kafka.consumer]), with partitions it assigns itself: it joins no
  * consumer group and commits nothing, so it moves no one's position.
  * Each message's value is printed unchanged on a line of its own; a
- * value event_decode refuses is named on stderr (partition, offset,
+ * value feedev_decode refuses is named on stderr (partition, offset,
  * reason) and skipped. Exit codes: 0 ok, 1 some values were skipped,
  * 2 usage or config error, 3 Kafka or the topic cannot be read.
  * Main thread only.

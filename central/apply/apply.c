@@ -339,7 +339,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	a->feed_made = 0;
 	a->feed_rec.len = 0;
 	if (a->feed_changes || a->feed_milestones) {
-		a->feed_id = (event_id){pt->epoch, p, (uint64_t)offset, 0};
+		a->feed_id = (feedev_id){pt->epoch, p, (uint64_t)offset, 0};
 		feedrec_begin(&a->feed_rec, clock_wall_ms());
 	}
 	unsigned char okey[8], oval[8];

@@ -63,13 +63,13 @@ int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
 }
 
 /* Appends e to the message's record under the next index. */
-static void put_event(applier *a, int topic, event *e)
+static void put_event(applier *a, int topic, feedev *e)
 {
 	if (!a->feed_rec.len)
 		abort(); /* apply.c begins the record before any op applies */
 	e->id = a->feed_id;
 	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, e->item, e->item_n);
-	event_encode(e, &a->feed_rec);
+	feedev_encode(e, &a->feed_rec);
 	feedrec_close(&a->feed_rec, at);
 	a->feed_id.index++;
 	a->feed_made++;
@@ -80,19 +80,19 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
 {
 	if (!a->feed_changes && !a->feed_milestones)
 		return 0;
-	event e = {.type = is_set ? EVENT_SET : EVENT_SUM,
-	           .counter = op->counter.p,
-	           .counter_n = op->counter.n,
-	           .item = op->item.p,
-	           .item_n = op->item.n,
-	           .user = op->user.p,
-	           .user_n = op->user.n,
-	           .region = region,
-	           .region_n = rn,
-	           .member = member,
-	           .n = n,
-	           .hlc = hlc,
-	           .count = after};
+	feedev e = {.type = is_set ? FEEDEV_SET : FEEDEV_SUM,
+	            .counter = op->counter.p,
+	            .counter_n = op->counter.n,
+	            .item = op->item.p,
+	            .item_n = op->item.n,
+	            .user = op->user.p,
+	            .user_n = op->user.n,
+	            .region = region,
+	            .region_n = rn,
+	            .member = member,
+	            .n = n,
+	            .hlc = hlc,
+	            .count = after};
 	if (a->feed_changes)
 		put_event(a, FEEDREC_CHANGES, &e);
 	if (!a->feed_milestones || after <= before)
@@ -116,8 +116,8 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
 		if (*level >= t)
 			continue;
 		*level = t;
-		event m = e;
-		m.type = EVENT_MILESTONE;
+		feedev m = e;
+		m.type = FEEDEV_MILESTONE;
 		m.threshold = t;
 		put_event(a, FEEDREC_MILESTONES, &m);
 	}

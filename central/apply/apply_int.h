@@ -18,7 +18,7 @@
 
 #include "central/apply/apply.h"
 #include "central/apply/ktab.h"
-#include "event.h"
+#include "feedev.h"
 #include "sbuf.h"
 #include "smap.h"
 #include "wire.h"
@@ -77,7 +77,7 @@ struct applier {
 	bool feed_changes, feed_milestones;
 	uint64_t *thresholds;
 	size_t nthresholds;
-	event_id feed_id;
+	feedev_id feed_id;
 	sbuf feed_rec;
 	uint32_t feed_made; /* events the last applied message stored */
 	/* invalid-op log limiter */

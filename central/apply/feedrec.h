@@ -45,7 +45,7 @@ static inline uint64_t feedrec_wall_ms(const char *v, size_t n)
 	return n >= FEEDREC_HEAD ? store_get_u64((const unsigned char *)v) : 0;
 }
 
-/* Opens an entry whose value the caller appends next (event_encode);
+/* Opens an entry whose value the caller appends next (feedev_encode);
  * returns where its length goes, for feedrec_close. */
 static inline size_t feedrec_open(sbuf *b, int topic, uint32_t index, const char *key, size_t kn)
 {

@@ -8,7 +8,7 @@
 
 #include "central/apply/keys.h"
 #include "clock.h"
-#include "event.h"
+#include "feedev.h"
 #include "log.h"
 #include "version.h"
 #include "xmem.h"
@@ -34,7 +34,7 @@ enum pstate {
 
 /* The ids sent and not yet read back, oldest first. */
 typedef struct idq {
-	event_id *v;
+	feedev_id *v;
 	size_t head, n, cap;
 } idq;
 
@@ -45,9 +45,9 @@ typedef struct fpart {
 	int64_t hw[FEEDREC_TOPICS];       /* P_CATCHUP: read to here */
 	int64_t read_pos[FEEDREC_TOPICS]; /* the reader's next offset; -1 unknown */
 	bool seen_any[FEEDREC_TOPICS];
-	event_id seen[FEEDREC_TOPICS]; /* the highest id the topic holds */
+	feedev_id seen[FEEDREC_TOPICS]; /* the highest id the topic holds */
 	bool last_any[FEEDREC_TOPICS];
-	event_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
+	feedev_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
 	idq sent[FEEDREC_TOPICS];
 	uint32_t inflight;
 	bool failed;
@@ -73,11 +73,11 @@ struct feed {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void idq_push(idq *q, event_id id)
+static void idq_push(idq *q, feedev_id id)
 {
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 64;
-		event_id *v = xmalloc(cap * sizeof *v);
+		feedev_id *v = xmalloc(cap * sizeof *v);
 		for (size_t i = 0; i < q->n; i++)
 			v[i] = q->v[(q->head + i) % q->cap];
 		free(q->v);
@@ -89,7 +89,7 @@ static void idq_push(idq *q, event_id id)
 	q->n++;
 }
 
-static const event_id *idq_front(const idq *q)
+static const feedev_id *idq_front(const idq *q)
 {
 	return q->n ? &q->v[q->head] : NULL;
 }
@@ -118,9 +118,9 @@ static uint64_t publishing_count(const feed *f)
 }
 
 /* An entry's id: its record's version and its own index. */
-static event_id entry_id(uint32_t p, uint64_t version, uint32_t index)
+static feedev_id entry_id(uint32_t p, uint64_t version, uint32_t index)
 {
-	return (event_id){version_epoch(version), p, version_offset(version), index};
+	return (feedev_id){version_epoch(version), p, version_offset(version), index};
 }
 
 /* ---- reading the topics back --------------------------------------------- */
@@ -145,20 +145,20 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 		return;
 	}
 	fp->read_pos[t] = m->offset + 1;
-	event_id id;
-	if (event_id_find(m->payload, m->len, &id)) {
+	feedev_id id;
+	if (feedev_id_find(m->payload, m->len, &id)) {
 		log_warn("feed message without a readable id; skipped",
 		         "topic=%s partition=%u offset=%" PRId64, f->o.topics[t], p, m->offset);
 		return;
 	}
-	if (!fp->seen_any[t] || event_id_cmp(&id, &fp->seen[t]) > 0) {
+	if (!fp->seen_any[t] || feedev_id_cmp(&id, &fp->seen[t]) > 0) {
 		fp->seen[t] = id;
 		fp->seen_any[t] = true;
 	}
 	/* Our own messages come back in the order sent; anything else is
 	 * a gap (one of ours missing) or another publisher's. */
 	idq *q = &fp->sent[t];
-	const event_id *front = idq_front(q);
+	const feedev_id *front = idq_front(q);
 	if (!front) {
 		if (fp->st == P_LIVE) {
 			metric_add(f->foreign, 1);
@@ -170,7 +170,7 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 		}
 		return;
 	}
-	if (event_id_cmp(&id, front) < 0) {
+	if (feedev_id_cmp(&id, front) < 0) {
 		metric_add(f->foreign, 1);
 		log_error("feed event below what this instance sent next",
 		          "topic=%s partition=%u offset=%" PRId64 " id=%u-%u-%" PRIu64 "-%u",
@@ -178,14 +178,14 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 		          id.index);
 		return;
 	}
-	while ((front = idq_front(q)) && event_id_cmp(front, &id) < 0) {
+	while ((front = idq_front(q)) && feedev_id_cmp(front, &id) < 0) {
 		metric_add(f->gaps, 1);
-		log_error("feed event sent, reported delivered or not, never read back: a gap",
+		log_error("feed feedev sent, reported delivered or not, never read back: a gap",
 		          "topic=%s partition=%u id=%u-%u-%" PRIu64 "-%u", f->o.topics[t], p,
 		          front->epoch, front->partition, front->offset, front->index);
 		idq_pop(q);
 	}
-	if (front && !event_id_cmp(front, &id))
+	if (front && !feedev_id_cmp(front, &id))
 		idq_pop(q);
 }
 
@@ -213,9 +213,9 @@ static bool record_published(const feed *f, const fpart *fp, uint32_t p, uint64_
 	*events = 0;
 	while (feedrec_next(v, vn, &pos, &e, &bad)) {
 		(*events)++;
-		event_id id = entry_id(p, version, e.index);
+		feedev_id id = entry_id(p, version, e.index);
 		if (f->on[e.topic] &&
-		    (!fp->seen_any[e.topic] || event_id_cmp(&id, &fp->seen[e.topic]) > 0))
+		    (!fp->seen_any[e.topic] || feedev_id_cmp(&id, &fp->seen[e.topic]) > 0))
 			all = false;
 	}
 	if (bad) {
@@ -332,9 +332,9 @@ static void send_chunk(feed *f, uint32_t p)
 		bool bad;
 		fp->send_from = version;
 		while (n < CHUNK_MAX && feedrec_next(v, vn, &pos, &e, &bad)) {
-			event_id id = entry_id(p, version, e.index);
+			feedev_id id = entry_id(p, version, e.index);
 			if (!f->on[e.topic] ||
-			    (fp->last_any[e.topic] && event_id_cmp(&id, &fp->last[e.topic]) <= 0))
+			    (fp->last_any[e.topic] && feedev_id_cmp(&id, &fp->last[e.topic]) <= 0))
 				continue;
 			rd_kafka_resp_err_t err = rd_kafka_producev(
 			    f->prod, RD_KAFKA_V_RKT(f->rkt[e.topic]),

@@ -15,7 +15,7 @@
 #include "xmem.h"
 
 /* A map key of up to three strings and a number, NUL-separated. */
-#define KEY_MAX (3 * (EVENT_STR_MAX + 1) + 24)
+#define KEY_MAX (3 * (FEEDEV_STR_MAX + 1) + 24)
 #define EXAMPLE_MAX 320
 #define EXAMPLES_PER_KIND 4 /* so that one kind of fault does not hide the others */
 
@@ -24,10 +24,10 @@ enum kind { K_TOPIC, K_NOOP, K_COUNT, K_STATE, K_PAIR, K_MILESTONE, K_COUNT_OF_K
 
 /* A (counter, item): what the replay made of it and what the truth says. */
 typedef struct citem {
-	enum event_type kind; /* of its first change event; 0: none yet */
-	uint64_t members;     /* set counter: pairs in */
-	uint64_t sum;         /* sum counter */
-	uint64_t high;        /* the highest count of its change events so far */
+	enum feedev_type kind; /* of its first change event; 0: none yet */
+	uint64_t members;      /* set counter: pairs in */
+	uint64_t sum;          /* sum counter */
+	uint64_t high;         /* the highest count of its change events so far */
 	bool has_truth;
 	uint64_t truth;
 } citem;
@@ -35,18 +35,18 @@ typedef struct citem {
 /* A (counter, item, threshold). */
 typedef struct mstone {
 	bool expected;
-	size_t at;         /* its threshold's place in thresholds[] */
-	event_id crossing; /* the change whose count reached the threshold first */
-	uint64_t seen;     /* milestone events */
-	event_id first;    /* the first of them */
+	size_t at;          /* its threshold's place in thresholds[] */
+	feedev_id crossing; /* the change whose count reached the threshold first */
+	uint64_t seen;      /* milestone events */
+	feedev_id first;    /* the first of them */
 } mstone;
 
 struct feedcheck {
 	unsigned partitions;
 	uint64_t thresholds[FEEDCHECK_THRESHOLDS_MAX];
 	size_t nthresholds;
-	smap ids[2];       /* packed id -> 1, per topic */
-	event_id *last[2]; /* per topic x partition: the highest id so far */
+	smap ids[2];        /* packed id -> 1, per topic */
+	feedev_id *last[2]; /* per topic x partition: the highest id so far */
 	bool *have_last[2];
 	smap pairs;       /* "counter\0item\0user" -> 1 in, 0 out */
 	smap truth_pairs; /* the same keys, present when in */
@@ -169,14 +169,14 @@ static citem *item_of(feedcheck *fc, const char *counter, size_t cn, const char 
 
 /* --- events ------------------------------------------------------------------- */
 
-static bool same_origin(const event_id *a, const event_id *b)
+static bool same_origin(const feedev_id *a, const feedev_id *b)
 {
 	return a->epoch == b->epoch && a->partition == b->partition && a->offset == b->offset;
 }
 
 /* A change in the replay: flips or adds, checks the count, marks the
  * thresholds its count reaches first. */
-static void replay(feedcheck *fc, const event *e, const char *id)
+static void replay(feedcheck *fc, const feedev *e, const char *id)
 {
 	citem *ci = item_of(fc, e->counter, e->counter_n, e->item, e->item_n);
 	if (!ci->kind)
@@ -187,7 +187,7 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 		        (int)e->counter_n, e->counter, (int)e->item_n, e->item);
 	}
 	uint64_t now;
-	if (e->type == EVENT_SET) {
+	if (e->type == FEEDEV_SET) {
 		char k[KEY_MAX];
 		size_t kn =
 		    key_of(k, e->counter, e->counter_n, e->item, e->item_n, e->user, e->user_n);
@@ -234,7 +234,7 @@ static void replay(feedcheck *fc, const event *e, const char *id)
 	ci->high = e->count;
 }
 
-static void milestone(feedcheck *fc, const event *e)
+static void milestone(feedcheck *fc, const feedev *e)
 {
 	char k[KEY_MAX];
 	size_t kn = stone_key(k, e->counter, e->counter_n, e->item, e->item_n, e->threshold);
@@ -246,12 +246,12 @@ static void milestone(feedcheck *fc, const event *e)
 }
 
 void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, const void *key,
-                   size_t keylen, const event *e)
+                   size_t keylen, const feedev *e)
 {
 	feedcheck_topic_figures *tf = t == FEEDCHECK_CHANGES ? &fc->f.changes : &fc->f.milestones;
 	const char *tn = topic_name[t];
-	char id[EVENT_ID_MAX];
-	event_id_format(&e->id, id);
+	char id[FEEDEV_ID_MAX];
+	feedev_id_format(&e->id, id);
 	tf->events++;
 	if (partition >= fc->partitions) {
 		tf->misplaced++;
@@ -269,10 +269,10 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 		return;
 	}
 	v->u = 1;
-	event_id *last = &fc->last[t][partition];
-	if (fc->have_last[t][partition] && event_id_cmp(&e->id, last) <= 0) {
-		char prev[EVENT_ID_MAX];
-		event_id_format(last, prev);
+	feedev_id *last = &fc->last[t][partition];
+	if (fc->have_last[t][partition] && feedev_id_cmp(&e->id, last) <= 0) {
+		char prev[FEEDEV_ID_MAX];
+		feedev_id_format(last, prev);
 		tf->out_of_order++;
 		example(fc, K_TOPIC, "%s %s: after %s in partition %u", tn, id, prev, partition);
 	} else {
@@ -287,7 +287,7 @@ void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, co
 		        id, (int)e->item_n, e->item, home, partition,
 		        key_ok ? "" : " under another key");
 	}
-	bool change = e->type == EVENT_SET || e->type == EVENT_SUM;
+	bool change = e->type == FEEDEV_SET || e->type == FEEDEV_SUM;
 	if (change != (t == FEEDCHECK_CHANGES)) {
 		tf->misplaced++;
 		example(fc, K_TOPIC, "%s %s: an event of the other topic's type", tn, id);
@@ -374,7 +374,7 @@ static void compare_counts(feedcheck *fc)
 	while (smap_next(&fc->items, &pos, &k, &klen, &v)) {
 		const citem *ci = v->p;
 		fc->f.counts++;
-		uint64_t replayed = ci->kind == EVENT_SUM ? ci->sum : ci->members;
+		uint64_t replayed = ci->kind == FEEDEV_SUM ? ci->sum : ci->members;
 		uint64_t truth = ci->has_truth ? ci->truth : 0;
 		if (replayed == truth)
 			continue;
@@ -391,13 +391,13 @@ static void compare_stones(feedcheck *fc)
 	size_t pos = 0, klen;
 	const char *k;
 	smap_val *v;
-	char text[KEY_MAX], a[EVENT_ID_MAX], b[EVENT_ID_MAX];
+	char text[KEY_MAX], a[FEEDEV_ID_MAX], b[FEEDEV_ID_MAX];
 	while (smap_next(&fc->stones, &pos, &k, &klen, &v)) {
 		const mstone *m = v->p;
 		key_text(k, klen, text, sizeof text);
 		if (!m->expected) {
 			fc->f.ms_extra += m->seen;
-			event_id_format(&m->first, a);
+			feedev_id_format(&m->first, a);
 			example(fc, K_MILESTONE,
 			        "milestone %s: %" PRIu64 " seen (first %s), none reached", text,
 			        m->seen, a);
@@ -405,14 +405,14 @@ static void compare_stones(feedcheck *fc)
 		}
 		fc->f.ms_expected++;
 		fc->f.reached[m->at]++;
-		event_id_format(&m->crossing, b);
+		feedev_id_format(&m->crossing, b);
 		if (!m->seen) {
 			fc->f.ms_missing++;
 			example(fc, K_MILESTONE, "milestone %s: missing (reached by change %s)",
 			        text, b);
 			continue;
 		}
-		event_id_format(&m->first, a);
+		feedev_id_format(&m->first, a);
 		if (m->seen > 1) {
 			fc->f.ms_extra += m->seen - 1;
 			example(fc, K_MILESTONE, "milestone %s: %" PRIu64 " events (first %s)",

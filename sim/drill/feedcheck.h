@@ -4,7 +4,7 @@
  * truth, and the figures and the first violations come out.
  *
  * Per topic: no event id twice (a repeat is counted and skipped), ids
- * strictly increasing along each partition (event_id_cmp against the
+ * strictly increasing along each partition (feedev_id_cmp against the
  * highest id the partition gave so far, the rule a consumer drops
  * repeats by), each event in its item's partition, under its item as
  * the key, and of its topic's types.
@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "feedev.h"
 
 #define FEEDCHECK_THRESHOLDS_MAX 16
 #define FEEDCHECK_EXAMPLES_MAX 12 /* violations kept as text */
@@ -44,7 +44,7 @@ enum feedcheck_topic { FEEDCHECK_CHANGES = 0, FEEDCHECK_MILESTONES = 1 };
 /* One topic's messages. Every field but events counts violations. */
 typedef struct feedcheck_topic_figures {
 	uint64_t events;       /* messages read */
-	uint64_t undecodable;  /* refused by event_decode */
+	uint64_t undecodable;  /* refused by feedev_decode */
 	uint64_t lost;         /* gone before the partition's first offset */
 	uint64_t duplicates;   /* an id the topic held before (then skipped) */
 	uint64_t out_of_order; /* an id not above the partition's highest so far */
@@ -84,8 +84,8 @@ void feedcheck_free(feedcheck *fc);
 /* An event read from partition `partition` of topic t, key its message's
  * key (NULL: none). e's strings are read during the call only. */
 void feedcheck_add(feedcheck *fc, enum feedcheck_topic t, unsigned partition, const void *key,
-                   size_t keylen, const event *e);
-/* A message event_decode refused (rc its code), at partition/offset. */
+                   size_t keylen, const feedev *e);
+/* A message feedev_decode refused (rc its code), at partition/offset. */
 void feedcheck_undecodable(feedcheck *fc, enum feedcheck_topic t, unsigned partition,
                            int64_t offset, int rc);
 /* The partition's first offset is first, not 0: first messages are gone. */

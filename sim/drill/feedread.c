@@ -38,8 +38,8 @@ static rd_kafka_t *consumer(const char *bootstraps, char *err, size_t errlen)
 /* One message: decoded into fc, or counted as undecodable. */
 static void take(feedcheck *fc, enum feedcheck_topic t, const rd_kafka_message_t *m)
 {
-	event_decoded d;
-	int rc = event_decode(m->payload, m->len, &d);
+	feedev_decoded d;
+	int rc = feedev_decode(m->payload, m->len, &d);
 	if (rc)
 		feedcheck_undecodable(fc, t, (unsigned)m->partition, m->offset, rc);
 	else

@@ -1,7 +1,7 @@
 /* feedread.h - the change feed's topics read back for the replay check:
  * every partition of a topic from its first message to the high
  * watermark it has when the read starts, each message decoded
- * (event_decode) and handed, in the partition's order, to a feedcheck
+ * (feedev_decode) and handed, in the partition's order, to a feedcheck
  * (sim/drill/feedcheck.h), which counts what does not decode and what
  * is gone before the first offset.
  *

@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 
 #include "bus.h"
-#include "event.h"
+#include "feedev.h"
 #include "tests/support/kafka_util.h"
 #include "tests/support/stack.h"
 
@@ -68,7 +68,7 @@ static void view(int i, int n)
 /* ---- reading the topics -------------------------------------------------- */
 
 typedef struct got {
-	event_decoded *ev;
+	feedev_decoded *ev;
 	size_t n, cap;
 } got;
 
@@ -90,14 +90,14 @@ static void read_topic(const char *topic, got *g)
 				g->ev = realloc(g->ev, g->cap * sizeof *g->ev);
 				cr_assert(g->ev);
 			}
-			int rc = event_decode(m->payload, m->len, &g->ev[g->n]);
+			int rc = feedev_decode(m->payload, m->len, &g->ev[g->n]);
 			cr_assert_eq(rc, 0, "%s[%d]@%lld does not decode: %.*s", topic, p,
 			             (long long)m->offset, (int)m->len, (char *)m->payload);
 			cr_assert_eq(g->ev[g->n].ev.id.partition, (uint32_t)p, "%s[%d]: %s", topic,
 			             p, g->ev[g->n].id_text);
 			if (g->n && g->ev[g->n - 1].ev.id.partition == (uint32_t)p)
 				cr_assert_gt(
-				    event_id_cmp(&g->ev[g->n].ev.id, &g->ev[g->n - 1].ev.id), 0,
+				    feedev_id_cmp(&g->ev[g->n].ev.id, &g->ev[g->n - 1].ev.id), 0,
 				    "%s[%d]: id %s after %s (a repeat, or out of order)", topic, p,
 				    g->ev[g->n].id_text, g->ev[g->n - 1].id_text);
 			g->n++;
@@ -108,7 +108,7 @@ static void read_topic(const char *topic, got *g)
 	}
 }
 
-static int item_of(const event_decoded *d)
+static int item_of(const feedev_decoded *d)
 {
 	int i = -1;
 	cr_assert_eq(sscanf(d->item, "post:f%d", &i), 1, "item %s", d->item);
@@ -128,9 +128,9 @@ static void check_feed(void)
 		bool state[NITEMS][NUSERS] = {{false}};
 		long long sums[NITEMS] = {0}, likes[NITEMS] = {0}, high[NITEMS] = {0};
 		for (size_t k = 0; k < ch.n; k++) {
-			const event *e = &ch.ev[k].ev;
+			const feedev *e = &ch.ev[k].ev;
 			int i = item_of(&ch.ev[k]);
-			if (e->type == EVENT_SUM) {
+			if (e->type == FEEDEV_SUM) {
 				cr_assert_str_eq(ch.ev[k].counter, "views");
 				sums[i] += (long long)e->n;
 				cr_assert_eq((long long)e->count, sums[i],
@@ -138,7 +138,7 @@ static void check_feed(void)
 				             (unsigned long long)e->count, sums[i]);
 				continue;
 			}
-			cr_assert_eq(e->type, EVENT_SET);
+			cr_assert_eq(e->type, FEEDEV_SET);
 			int u = -1;
 			cr_assert_eq(sscanf(ch.ev[k].user, "u%d", &u), 1);
 			cr_assert_neq(state[i][u], e->member, "%s leaves %s/%s unchanged",
@@ -161,7 +161,7 @@ static void check_feed(void)
 					bool expect = high[i] >= thresholds[t], seen = false;
 					want += expect;
 					for (size_t k = 0; k < ms.n; k++) {
-						const event *e = &ms.ev[k].ev;
+						const feedev *e = &ms.ev[k].ev;
 						if (strcmp(ms.ev[k].counter, "likes") ||
 						    item_of(&ms.ev[k]) != i ||
 						    (long long)e->threshold != thresholds[t])

@@ -1,5 +1,5 @@
 /* itest_tail.c - `central tail` (central/tail.c) against the embedded
- * broker (build/sim broker): events made with event_encode and one value
+ * broker (build/sim broker): events made with feedev_encode and one value
  * that is no event are produced to likes.changes, and the real binary,
  * with a config that names the broker through bus.bootstrap_file, prints
  * the events unchanged, one per line, names the bad value on stderr with
@@ -21,7 +21,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus.h"
-#include "event.h"
+#include "feedev.h"
 #include "sbuf.h"
 #include "tests/support/kafka_util.h"
 #include "tests/support/stack.h"
@@ -61,22 +61,22 @@ TestSuite(tail_itest, .init = setup, .fini = teardown, .timeout = 120);
 
 /* One event of partition part made by batch-topic offset off, encoded as
  * central would publish it (malloc'ed). */
-static char *make_event(enum event_type type, uint32_t part, uint64_t off, uint32_t idx,
+static char *make_event(enum feedev_type type, uint32_t part, uint64_t off, uint32_t idx,
                         const char *item, uint64_t count)
 {
-	event e = {.id = {0, part, off, idx}, .type = type, .hlc = HLC, .count = count};
-	e.counter = type == EVENT_SUM ? "views" : "likes", e.counter_n = strlen(e.counter);
+	feedev e = {.id = {0, part, off, idx}, .type = type, .hlc = HLC, .count = count};
+	e.counter = type == FEEDEV_SUM ? "views" : "likes", e.counter_n = strlen(e.counter);
 	e.item = item, e.item_n = strlen(item);
 	e.region = "eu-west", e.region_n = 7;
-	if (type == EVENT_SET)
+	if (type == FEEDEV_SET)
 		e.user = "u7", e.user_n = 2, e.member = count > 0;
-	else if (type == EVENT_SUM)
+	else if (type == FEEDEV_SUM)
 		e.n = count;
 	else
 		e.threshold = count;
 	sbuf b;
 	sbuf_init(&b);
-	event_encode(&e, &b);
+	feedev_encode(&e, &b);
 	return sbuf_take(&b, NULL);
 }
 
@@ -92,7 +92,7 @@ static int64_t produce(const char *topic, int32_t part, const char *value)
 
 /* What produce_feed put in likes.changes: three events in partition 0,
  * in order, one in partition 2, and in partition 1 a value with an
- * unknown type, which event_decode refuses. */
+ * unknown type, which feedev_decode refuses. */
 #define NGOOD 4
 static char *good[NGOOD];
 static const int good_part[NGOOD] = {0, 0, 0, 2};
@@ -101,10 +101,10 @@ static const char bad_value[] =
 
 static void produce_feed(void)
 {
-	good[0] = make_event(EVENT_SET, 0, 10, 0, "post:1", 1);
-	good[1] = make_event(EVENT_SUM, 0, 11, 0, "reel:2", 5);
-	good[2] = make_event(EVENT_SET, 0, 12, 0, "post:1", 0);
-	good[3] = make_event(EVENT_SET, 2, 3, 0, "post:7", 9);
+	good[0] = make_event(FEEDEV_SET, 0, 10, 0, "post:1", 1);
+	good[1] = make_event(FEEDEV_SUM, 0, 11, 0, "reel:2", 5);
+	good[2] = make_event(FEEDEV_SET, 0, 12, 0, "post:1", 0);
+	good[3] = make_event(FEEDEV_SET, 2, 3, 0, "post:7", 9);
 	for (int i = 0; i < NGOOD; i++)
 		produce("likes.changes", good_part[i], good[i]);
 	cr_assert_eq(produce("likes.changes", 1, bad_value), 0);
@@ -213,7 +213,7 @@ Test(tail_itest, partition_reads_that_partition_alone)
 
 Test(tail_itest, milestones_topic_and_a_feed_turned_off)
 {
-	char *m = make_event(EVENT_MILESTONE, 2, 40, 1, "post:9", 10);
+	char *m = make_event(FEEDEV_MILESTONE, 2, 40, 1, "post:9", 10);
 	produce("likes.milestones", 2, m);
 	static char out[1 << 16];
 	char want[1024];
@@ -287,7 +287,7 @@ Test(tail_itest, without_from_beginning_it_prints_only_what_comes_after_its_star
 	while (rc < 0) {
 		cr_assert_lt(nfresh, 64, "central tail printed none of %d new events: %s", nfresh,
 		             slurp("tail.err"));
-		fresh[nfresh] = make_event(EVENT_SUM, 3, 100 + (uint64_t)nfresh, 0, "reel:5",
+		fresh[nfresh] = make_event(FEEDEV_SUM, 3, 100 + (uint64_t)nfresh, 0, "reel:5",
 		                           (uint64_t)nfresh + 1);
 		produce("likes.changes", 3, fresh[nfresh++]);
 		rc = exit_within(tail_pid, 300);

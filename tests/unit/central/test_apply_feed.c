@@ -11,7 +11,7 @@
 #include "tests/unit/central/apply_fixture.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
-#include "event.h"
+#include "feedev.h"
 
 TestSuite(apply_feed, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -24,7 +24,7 @@ static void feed_on(void)
 
 /* Every stored event of partition p, in key then entry order. */
 typedef struct evs {
-	event_decoded v[64];
+	feedev_decoded v[64];
 	int topic[64];
 	size_t n, records;
 } evs;
@@ -46,7 +46,7 @@ static void stored(uint32_t p, evs *out)
 		bool bad;
 		while (feedrec_next(v, vn, &pos, &e, &bad)) {
 			cr_assert_lt(out->n, 64);
-			cr_assert_eq(event_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s",
+			cr_assert_eq(feedev_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s",
 			             (int)e.vn, e.val);
 			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
 			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
@@ -63,9 +63,9 @@ static void stored(uint32_t p, evs *out)
 static void is_set(const evs *e, size_t i, const char *user, bool member, uint64_t count)
 {
 	cr_assert_lt(i, e->n);
-	const event_decoded *d = &e->v[i];
+	const feedev_decoded *d = &e->v[i];
 	cr_assert_eq(e->topic[i], FEEDREC_CHANGES);
-	cr_assert_eq(d->ev.type, EVENT_SET, "event %zu: type %d", i, d->ev.type);
+	cr_assert_eq(d->ev.type, FEEDEV_SET, "event %zu: type %d", i, d->ev.type);
 	cr_assert_str_eq(d->user, user);
 	cr_assert_eq(d->ev.member, member, "event %zu", i);
 	cr_assert_eq(d->ev.count, count, "event %zu: count %llu", i,
@@ -76,7 +76,7 @@ static void is_milestone(const evs *e, size_t i, uint64_t threshold, uint64_t co
 {
 	cr_assert_lt(i, e->n);
 	cr_assert_eq(e->topic[i], FEEDREC_MILESTONES);
-	cr_assert_eq(e->v[i].ev.type, EVENT_MILESTONE);
+	cr_assert_eq(e->v[i].ev.type, FEEDEV_MILESTONE);
 	cr_assert_eq(e->v[i].ev.threshold, threshold, "event %zu", i);
 	cr_assert_eq(e->v[i].ev.count, count);
 }
@@ -97,8 +97,8 @@ Test(apply_feed, flips_make_events_with_the_count_after)
 	is_milestone(&e, 2, 2, 2);
 	is_set(&e, 3, "u1", false, 1);
 	for (size_t i = 0; i < e.n; i++) {
-		event_id want = {0, 0, 7, (uint32_t)i};
-		cr_assert_eq(event_id_cmp(&e.v[i].ev.id, &want), 0, "%s", e.v[i].id_text);
+		feedev_id want = {0, 0, 7, (uint32_t)i};
+		cr_assert_eq(feedev_id_cmp(&e.v[i].ev.id, &want), 0, "%s", e.v[i].id_text);
 		cr_assert_str_eq(e.v[i].region, "eu");
 	}
 	cr_assert_eq(e.v[0].ev.hlc, 10);
@@ -161,7 +161,7 @@ Test(apply_feed, a_sum_over_several_thresholds_announces_each)
 	evs e;
 	stored(0, &e);
 	cr_assert_eq(e.n, 5);
-	cr_assert_eq(e.v[0].ev.type, EVENT_SUM);
+	cr_assert_eq(e.v[0].ev.type, FEEDEV_SUM);
 	cr_assert_eq(e.v[0].ev.n, 4);
 	cr_assert_eq(e.v[0].ev.count, 4);
 	is_milestone(&e, 1, 2, 4);

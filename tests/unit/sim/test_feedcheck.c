@@ -39,10 +39,10 @@ static unsigned part_of(const char *item)
 	return partition_of(item, strlen(item), PARTS);
 }
 
-static event base(enum event_type type, const char *counter, const char *item, uint64_t offset,
-                  uint32_t index, uint64_t count)
+static feedev base(enum feedev_type type, const char *counter, const char *item, uint64_t offset,
+                   uint32_t index, uint64_t count)
 {
-	event e = {.id = {0, part_of(item), offset, index}, .type = type, .count = count};
+	feedev e = {.id = {0, part_of(item), offset, index}, .type = type, .count = count};
 	e.counter = counter;
 	e.counter_n = strlen(counter);
 	e.item = item;
@@ -57,7 +57,7 @@ static event base(enum event_type type, const char *counter, const char *item, u
 static void like(const char *item, const char *user, bool member, uint64_t count, uint64_t offset,
                  uint32_t index)
 {
-	event e = base(EVENT_SET, "likes", item, offset, index, count);
+	feedev e = base(FEEDEV_SET, "likes", item, offset, index, count);
 	e.user = user;
 	e.user_n = strlen(user);
 	e.member = member;
@@ -66,7 +66,7 @@ static void like(const char *item, const char *user, bool member, uint64_t count
 
 static void view(const char *item, uint64_t n, uint64_t count, uint64_t offset, uint32_t index)
 {
-	event e = base(EVENT_SUM, "views", item, offset, index, count);
+	feedev e = base(FEEDEV_SUM, "views", item, offset, index, count);
 	e.n = n;
 	feedcheck_add(T.fc, FEEDCHECK_CHANGES, e.id.partition, item, strlen(item), &e);
 }
@@ -74,7 +74,7 @@ static void view(const char *item, uint64_t n, uint64_t count, uint64_t offset, 
 static void stone(const char *counter, const char *item, uint64_t threshold, uint64_t count,
                   uint64_t offset, uint32_t index)
 {
-	event e = base(EVENT_MILESTONE, counter, item, offset, index, count);
+	feedev e = base(FEEDEV_MILESTONE, counter, item, offset, index, count);
 	e.threshold = threshold;
 	feedcheck_add(T.fc, FEEDCHECK_MILESTONES, e.id.partition, item, strlen(item), &e);
 }
@@ -201,7 +201,7 @@ Test(feedcheck, a_count_other_than_the_replays_is_a_mismatch)
 Test(feedcheck, a_counter_with_both_kinds_of_change_is_a_mismatch)
 {
 	like("post:a", "u1", true, 1, 10, 0);
-	event e = base(EVENT_SUM, "likes", "post:a", 11, 0, 1);
+	feedev e = base(FEEDEV_SUM, "likes", "post:a", 11, 0, 1);
 	e.n = 1;
 	feedcheck_add(T.fc, FEEDCHECK_CHANGES, e.id.partition, NULL, 0, &e);
 	finish();
@@ -283,7 +283,7 @@ Test(feedcheck, a_milestone_made_by_another_message_has_the_wrong_origin)
 Test(feedcheck, events_in_the_wrong_place_are_misplaced)
 {
 	unsigned p = part_of("post:a");
-	event e = base(EVENT_SET, "likes", "post:a", 10, 0, 1);
+	feedev e = base(FEEDEV_SET, "likes", "post:a", 10, 0, 1);
 	e.user = "u1";
 	e.user_n = 2;
 	e.member = true;

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "event.h"
+#include "feedev.h"
 #include "log.h"
 #include "partition.h"
 #include "sim/drill/feedread.h"
@@ -57,7 +57,8 @@ static void put(int32_t p, const char *key, const char *value, size_t len)
 static void view(const char *item, uint64_t off, uint64_t count)
 {
 	uint32_t p = partition_of(item, strlen(item), PARTS);
-	event e = {.id = {0, p, off, 0}, .type = EVENT_SUM, .n = 1, .count = count, .hlc = 1 << 20};
+	feedev e = {
+	    .id = {0, p, off, 0}, .type = FEEDEV_SUM, .n = 1, .count = count, .hlc = 1 << 20};
 	e.counter = "views";
 	e.counter_n = 5;
 	e.item = item;
@@ -66,7 +67,7 @@ static void view(const char *item, uint64_t off, uint64_t count)
 	e.region_n = 2;
 	sbuf b;
 	sbuf_init(&b);
-	event_encode(&e, &b);
+	feedev_encode(&e, &b);
 	put((int32_t)p, item, b.p, b.len);
 	sbuf_free(&b);
 }

@@ -1,5 +1,5 @@
-/* event.c - the change feed's events as JSON (event.h; docs/events.md). */
-#include "event.h"
+/* feedev.c - the change feed's events as JSON (event.h; docs/events.md). */
+#include "feedev.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,14 +10,14 @@
 #include "hlc.h"
 
 static const char *const type_names[] = {
-    [EVENT_SET] = "set",
-    [EVENT_SUM] = "sum",
-    [EVENT_MILESTONE] = "milestone",
+    [FEEDEV_SET] = "set",
+    [FEEDEV_SUM] = "sum",
+    [FEEDEV_MILESTONE] = "milestone",
 };
 
-size_t event_id_format(const event_id *id, char out[EVENT_ID_MAX])
+size_t feedev_id_format(const feedev_id *id, char out[FEEDEV_ID_MAX])
 {
-	int n = snprintf(out, EVENT_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32,
+	int n = snprintf(out, FEEDEV_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%" PRIu64 "-%" PRIu32,
 	                 id->epoch, id->partition, id->offset, id->index);
 	return n < 0 ? 0 : (size_t)n;
 }
@@ -43,7 +43,7 @@ static bool parse_dec(const char **s, const char *end, uint64_t max, uint64_t *v
 	return true;
 }
 
-int event_id_parse(const char *s, size_t n, event_id *id)
+int feedev_id_parse(const char *s, size_t n, feedev_id *id)
 {
 	const char *p = s, *end = s + n;
 	uint64_t f[4];
@@ -56,11 +56,11 @@ int event_id_parse(const char *s, size_t n, event_id *id)
 	}
 	if (p != end)
 		return ERR_CORRUPT;
-	*id = (event_id){(uint32_t)f[0], (uint32_t)f[1], f[2], (uint32_t)f[3]};
+	*id = (feedev_id){(uint32_t)f[0], (uint32_t)f[1], f[2], (uint32_t)f[3]};
 	return 0;
 }
 
-int event_id_find(const void *buf, size_t len, event_id *id)
+int feedev_id_find(const void *buf, size_t len, feedev_id *id)
 {
 	static const char tag[] = "\"id\":\"";
 	const char *s = buf;
@@ -72,10 +72,10 @@ int event_id_find(const void *buf, size_t len, event_id *id)
 	const char *q = memchr(from, '"', (size_t)(end - from));
 	if (!q)
 		return ERR_CORRUPT;
-	return event_id_parse(from, (size_t)(q - from), id);
+	return feedev_id_parse(from, (size_t)(q - from), id);
 }
 
-int event_id_cmp(const event_id *a, const event_id *b)
+int feedev_id_cmp(const feedev_id *a, const feedev_id *b)
 {
 	if (a->epoch != b->epoch)
 		return a->epoch < b->epoch ? -1 : 1;
@@ -98,22 +98,22 @@ static void add_u64(sbuf *out, const char *name, uint64_t v)
 	sbuf_addu64(out, v);
 }
 
-void event_encode(const event *e, sbuf *out)
+void feedev_encode(const feedev *e, sbuf *out)
 {
-	char id[EVENT_ID_MAX];
-	size_t idn = event_id_format(&e->id, id);
-	sbuf_addf(out, "{\"v\":%d", EVENT_VERSION);
+	char id[FEEDEV_ID_MAX];
+	size_t idn = feedev_id_format(&e->id, id);
+	sbuf_addf(out, "{\"v\":%d", FEEDEV_VERSION);
 	add_str(out, "id", id, idn);
 	sbuf_addf(out, ",\"type\":\"%s\"", type_names[e->type]);
 	add_str(out, "counter", e->counter, e->counter_n);
 	add_str(out, "item", e->item, e->item_n);
 	switch (e->type) {
-	case EVENT_SET:
+	case FEEDEV_SET:
 		add_str(out, "user", e->user, e->user_n);
 		sbuf_addf(out, ",\"member\":%s", e->member ? "true" : "false");
 		break;
-	case EVENT_SUM: add_u64(out, "n", e->n); break;
-	case EVENT_MILESTONE: add_u64(out, "threshold", e->threshold); break;
+	case FEEDEV_SUM: add_u64(out, "n", e->n); break;
+	case FEEDEV_MILESTONE: add_u64(out, "threshold", e->threshold); break;
 	}
 	add_u64(out, "count", e->count);
 	add_str(out, "region", e->region, e->region_n);
@@ -151,24 +151,24 @@ static bool get_u64(json_t *o, const char *name, uint64_t *out)
 	return true;
 }
 
-static int decode_obj(json_t *o, event_decoded *d)
+static int decode_obj(json_t *o, feedev_decoded *d)
 {
-	event *e = &d->ev;
+	feedev *e = &d->ev;
 	uint64_t v;
 	if (!json_is_object(o) || !get_u64(o, "v", &v))
 		return ERR_CORRUPT;
-	if (v != EVENT_VERSION)
+	if (v != FEEDEV_VERSION)
 		return ERR_VERSION;
 	size_t idn, tn;
 	char type[16];
 	if (!get_str(o, "id", d->id_text, sizeof d->id_text, &idn, false) ||
-	    event_id_parse(d->id_text, idn, &e->id) ||
+	    feedev_id_parse(d->id_text, idn, &e->id) ||
 	    !get_str(o, "type", type, sizeof type, &tn, false))
 		return ERR_CORRUPT;
 	e->type = 0;
-	for (int t = EVENT_SET; t <= EVENT_MILESTONE; t++)
+	for (int t = FEEDEV_SET; t <= FEEDEV_MILESTONE; t++)
 		if (!strcmp(type, type_names[t]))
-			e->type = (enum event_type)t;
+			e->type = (enum feedev_type)t;
 	if (!e->type)
 		return ERR_CORRUPT;
 	if (!get_str(o, "counter", d->counter, sizeof d->counter, &e->counter_n, false) ||
@@ -192,7 +192,7 @@ static int decode_obj(json_t *o, event_decoded *d)
 	bool has_n = json_object_get(o, "n") != NULL;
 	bool has_threshold = json_object_get(o, "threshold") != NULL;
 	switch (e->type) {
-	case EVENT_SET: {
+	case FEEDEV_SET: {
 		json_t *m = json_object_get(o, "member");
 		if (!get_str(o, "user", d->user, sizeof d->user, &e->user_n, false) ||
 		    !json_is_boolean(m) || has_n || has_threshold)
@@ -200,11 +200,11 @@ static int decode_obj(json_t *o, event_decoded *d)
 		e->member = json_is_true(m);
 		break;
 	}
-	case EVENT_SUM:
+	case FEEDEV_SUM:
 		if (!get_u64(o, "n", &e->n) || !e->n || has_user || has_member || has_threshold)
 			return ERR_CORRUPT;
 		break;
-	case EVENT_MILESTONE:
+	case FEEDEV_MILESTONE:
 		if (!get_u64(o, "threshold", &e->threshold) || !e->threshold || has_user ||
 		    has_member || has_n)
 			return ERR_CORRUPT;
@@ -213,7 +213,7 @@ static int decode_obj(json_t *o, event_decoded *d)
 	return 0;
 }
 
-int event_decode(const void *buf, size_t len, event_decoded *out)
+int feedev_decode(const void *buf, size_t len, feedev_decoded *out)
 {
 	memset(out, 0, sizeof *out);
 	json_error_t jerr;

@@ -1,10 +1,10 @@
-/* test_event.c - the change feed's events: docs/events.md's test
+/* test_feedev.c - the change feed's events: docs/events.md's test
  * vectors byte for byte, decoding back, ids and their order, refusals. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "feedev.h"
 #include "hlc.h"
 
 #define HLC1 ((UINT64_C(1760928959236) << 16) + 1)
@@ -26,19 +26,19 @@ static const char *const vec_sum =
 
 #define S(x) x, sizeof x - 1
 
-static char *encode(const event *e)
+static char *encode(const feedev *e)
 {
 	sbuf b;
 	sbuf_init(&b);
-	event_encode(e, &b);
+	feedev_encode(e, &b);
 	size_t n;
 	return sbuf_take(&b, &n);
 }
 
-static event like(void)
+static feedev like(void)
 {
-	event e = {
-	    .id = {0, 3, 17, 0}, .type = EVENT_SET, .member = true, .count = 10, .hlc = HLC1};
+	feedev e = {
+	    .id = {0, 3, 17, 0}, .type = FEEDEV_SET, .member = true, .count = 10, .hlc = HLC1};
 	e.counter = "likes", e.counter_n = 5;
 	e.item = "post:42", e.item_n = 7;
 	e.user = "u7", e.user_n = 2;
@@ -48,19 +48,19 @@ static event like(void)
 
 Test(event, the_documented_vectors_encode_byte_for_byte)
 {
-	event e = like();
+	feedev e = like();
 	char *s = encode(&e);
 	cr_assert_str_eq(s, vec_like);
 	free(s);
 
 	e.id.index = 1;
-	e.type = EVENT_MILESTONE;
+	e.type = FEEDEV_MILESTONE;
 	e.threshold = 10;
 	s = encode(&e);
 	cr_assert_str_eq(s, vec_milestone);
 	free(s);
 
-	event m = {.id = {2, 0, 9001, 4}, .type = EVENT_SUM, .n = 25, .count = 1025, .hlc = HLC2};
+	feedev m = {.id = {2, 0, 9001, 4}, .type = FEEDEV_SUM, .n = 25, .count = 1025, .hlc = HLC2};
 	m.counter = "views", m.counter_n = 5;
 	m.item = "reel:9", m.item_n = 6;
 	m.region = "us-east", m.region_n = 7;
@@ -71,9 +71,9 @@ Test(event, the_documented_vectors_encode_byte_for_byte)
 
 Test(event, vectors_decode_to_their_fields)
 {
-	event_decoded d;
-	cr_assert_eq(event_decode(vec_like, strlen(vec_like), &d), 0);
-	cr_assert_eq(d.ev.type, EVENT_SET);
+	feedev_decoded d;
+	cr_assert_eq(feedev_decode(vec_like, strlen(vec_like), &d), 0);
+	cr_assert_eq(d.ev.type, FEEDEV_SET);
 	cr_assert_str_eq(d.item, "post:42");
 	cr_assert_str_eq(d.user, "u7");
 	cr_assert(d.ev.member);
@@ -82,62 +82,63 @@ Test(event, vectors_decode_to_their_fields)
 	cr_assert_eq(d.ev.id.offset, 17);
 	cr_assert_eq(d.ev.id.partition, 3);
 
-	cr_assert_eq(event_decode(vec_sum, strlen(vec_sum), &d), 0);
-	cr_assert_eq(d.ev.type, EVENT_SUM);
+	cr_assert_eq(feedev_decode(vec_sum, strlen(vec_sum), &d), 0);
+	cr_assert_eq(d.ev.type, FEEDEV_SUM);
 	cr_assert_eq(d.ev.n, 25);
 	cr_assert_eq(d.ev.id.epoch, 2);
 	cr_assert_eq(d.ev.id.index, 4);
 
-	cr_assert_eq(event_decode(vec_milestone, strlen(vec_milestone), &d), 0);
-	cr_assert_eq(d.ev.type, EVENT_MILESTONE);
+	cr_assert_eq(feedev_decode(vec_milestone, strlen(vec_milestone), &d), 0);
+	cr_assert_eq(d.ev.type, FEEDEV_MILESTONE);
 	cr_assert_eq(d.ev.threshold, 10);
 }
 
 Test(event, strings_are_escaped_and_read_back)
 {
-	event e = like();
+	feedev e = like();
 	e.user = "a\"b\\c", e.user_n = 5;
 	char *s = encode(&e);
-	event_decoded d;
-	cr_assert_eq(event_decode(s, strlen(s), &d), 0, "%s", s);
+	feedev_decoded d;
+	cr_assert_eq(feedev_decode(s, strlen(s), &d), 0, "%s", s);
 	cr_assert_str_eq(d.user, "a\"b\\c");
 	free(s);
 }
 
 Test(event, ids_format_parse_and_order)
 {
-	event_id a = {1, 7, 42, 3}, b;
-	char t[EVENT_ID_MAX];
-	size_t n = event_id_format(&a, t);
+	feedev_id a = {1, 7, 42, 3}, b;
+	char t[FEEDEV_ID_MAX];
+	size_t n = feedev_id_format(&a, t);
 	cr_assert_str_eq(t, "1-7-42-3");
-	cr_assert_eq(event_id_parse(t, n, &b), 0);
-	cr_assert_eq(event_id_cmp(&a, &b), 0);
+	cr_assert_eq(feedev_id_parse(t, n, &b), 0);
+	cr_assert_eq(feedev_id_cmp(&a, &b), 0);
 	cr_assert_eq(b.partition, 7);
 
-	event_id later_index = {1, 7, 42, 4}, later_offset = {1, 7, 43, 0},
-	         later_epoch = {2, 7, 0, 0};
-	cr_assert_lt(event_id_cmp(&a, &later_index), 0);
-	cr_assert_lt(event_id_cmp(&later_index, &later_offset), 0);
-	cr_assert_lt(event_id_cmp(&later_offset, &later_epoch), 0);
-	cr_assert_gt(event_id_cmp(&later_epoch, &a), 0);
+	feedev_id later_index = {1, 7, 42, 4}, later_offset = {1, 7, 43, 0},
+	          later_epoch = {2, 7, 0, 0};
+	cr_assert_lt(feedev_id_cmp(&a, &later_index), 0);
+	cr_assert_lt(feedev_id_cmp(&later_index, &later_offset), 0);
+	cr_assert_lt(feedev_id_cmp(&later_offset, &later_epoch), 0);
+	cr_assert_gt(feedev_id_cmp(&later_epoch, &a), 0);
 
 	const char *bad[] = {"",        "1-2-3",   "1-2-3-4-5",        "01-2-3-4",
 	                     "1--3-4",  "a-2-3-4", "4294967296-0-0-0", "1-2-3-4 ",
 	                     "-1-2-3-4"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-		cr_assert_eq(event_id_parse(bad[i], strlen(bad[i]), &b), ERR_CORRUPT, "%s", bad[i]);
-	cr_assert_eq(event_id_parse(S("0-0-0-0"), &b), 0);
+		cr_assert_eq(feedev_id_parse(bad[i], strlen(bad[i]), &b), ERR_CORRUPT, "%s",
+		             bad[i]);
+	cr_assert_eq(feedev_id_parse(S("0-0-0-0"), &b), 0);
 
-	cr_assert_eq(event_id_find(vec_sum, strlen(vec_sum), &b), 0);
+	cr_assert_eq(feedev_id_find(vec_sum, strlen(vec_sum), &b), 0);
 	cr_assert_eq(b.epoch, 2);
 	cr_assert_eq(b.offset, 9001);
-	cr_assert_eq(event_id_find(S("{\"v\":1}"), &b), ERR_CORRUPT);
-	cr_assert_eq(event_id_find(S("{\"v\":1,\"id\":\"1-2"), &b), ERR_CORRUPT);
+	cr_assert_eq(feedev_id_find(S("{\"v\":1}"), &b), ERR_CORRUPT);
+	cr_assert_eq(feedev_id_find(S("{\"v\":1,\"id\":\"1-2"), &b), ERR_CORRUPT);
 }
 
 Test(event, what_the_contract_refuses)
 {
-	event_decoded d;
+	feedev_decoded d;
 	const char *bad[] = {
 	    "not json",
 	    "[]",
@@ -164,12 +165,12 @@ Test(event, what_the_contract_refuses)
 	    "\"n\":1,\"count\":-1,\"region\":\"r\",\"hlc\":\"65536\",\"ms\":1}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-		cr_assert_eq(event_decode(bad[i], strlen(bad[i]), &d), ERR_CORRUPT, "%s", bad[i]);
+		cr_assert_eq(feedev_decode(bad[i], strlen(bad[i]), &d), ERR_CORRUPT, "%s", bad[i]);
 	const char *v2 = "{\"v\":2,\"id\":\"0-0-0-0\"}";
-	cr_assert_eq(event_decode(v2, strlen(v2), &d), ERR_VERSION);
+	cr_assert_eq(feedev_decode(v2, strlen(v2), &d), ERR_VERSION);
 	/* An unknown member is skipped. */
 	const char *extra =
 	    "{\"v\":1,\"id\":\"0-0-0-0\",\"type\":\"sum\",\"counter\":\"views\",\"item\":\"a:1\","
 	    "\"n\":1,\"count\":1,\"region\":\"r\",\"hlc\":\"65536\",\"ms\":1,\"later\":[1]}";
-	cr_assert_eq(event_decode(extra, strlen(extra), &d), 0);
+	cr_assert_eq(feedev_decode(extra, strlen(extra), &d), 0);
 }
