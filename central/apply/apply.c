@@ -340,6 +340,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	a->feed_rec.len = 0;
 	if (a->feed_changes || a->feed_milestones) {
 		a->feed_id = (feedev_id){pt->epoch, p, (uint64_t)offset, 0};
+		memset(a->feed_index, 0, sizeof a->feed_index);
 		feedrec_begin(&a->feed_rec, clock_wall_ms());
 	}
 	unsigned char okey[8], oval[8];

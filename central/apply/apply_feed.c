@@ -68,10 +68,10 @@ static void put_event(applier *a, int topic, feedev *e)
 	if (!a->feed_rec.len)
 		abort(); /* apply.c begins the record before any op applies */
 	e->id = a->feed_id;
+	e->id.index = a->feed_index[topic]++;
 	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, e->item, e->item_n);
 	feedev_encode(e, &a->feed_rec);
 	feedrec_close(&a->feed_rec, at);
-	a->feed_id.index++;
 	a->feed_made++;
 }
 

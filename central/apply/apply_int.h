@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "central/apply/apply.h"
+#include "central/apply/feedrec.h"
 #include "central/apply/ktab.h"
 #include "feedev.h"
 #include "sbuf.h"
@@ -77,7 +78,8 @@ struct applier {
 	bool feed_changes, feed_milestones;
 	uint64_t *thresholds;
 	size_t nthresholds;
-	feedev_id feed_id;
+	feedev_id feed_id;                   /* index unused: see feed_index */
+	uint32_t feed_index[FEEDREC_TOPICS]; /* the next index, per topic */
 	sbuf feed_rec;
 	uint32_t feed_made; /* events the last applied message stored */
 	/* invalid-op log limiter */

@@ -418,7 +418,7 @@ static void compare_stones(feedcheck *fc)
 			example(fc, K_MILESTONE, "milestone %s: %" PRIu64 " events (first %s)",
 			        text, m->seen, a);
 		}
-		if (!same_origin(&m->first, &m->crossing) || m->first.index <= m->crossing.index) {
+		if (!same_origin(&m->first, &m->crossing)) {
 			fc->f.ms_wrong_origin++;
 			example(fc, K_MILESTONE, "milestone %s: %s, but change %s reached it", text,
 			        a, b);

@@ -19,7 +19,7 @@
  * Milestones: for each (counter, item), every configured threshold that
  * the running highest `count` of its change events reached must have
  * exactly one milestone event, made by the message whose change reached
- * it first (the same epoch, partition and offset, a higher index), and
+ * it first (the same epoch, partition and offset in their ids), and
  * nothing else may be there.
  *
  * The two topics may be fed in either order; each partition's events of

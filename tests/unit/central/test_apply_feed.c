@@ -27,6 +27,7 @@ typedef struct evs {
 	feedev_decoded v[64];
 	int topic[64];
 	size_t n, records;
+	uint32_t next[FEEDREC_TOPICS]; /* the index the record's next event of a topic has */
 } evs;
 
 static void stored(uint32_t p, evs *out)
@@ -41,6 +42,7 @@ static void stored(uint32_t p, evs *out)
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		cr_assert_eq(kn, CKEY_FEED_LEN);
 		out->records++;
+		memset(out->next, 0, sizeof out->next);
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
 		bool bad;
@@ -49,6 +51,7 @@ static void stored(uint32_t p, evs *out)
 			cr_assert_eq(feedev_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s",
 			             (int)e.vn, e.val);
 			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
+			cr_assert_eq(e.index, out->next[e.topic]++, "indexes count per topic");
 			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
 			cr_assert_eq(memcmp(e.key, out->v[out->n].item, e.kn), 0,
 			             "the key is the item");
@@ -96,8 +99,10 @@ Test(apply_feed, flips_make_events_with_the_count_after)
 	is_set(&e, 1, "u2", true, 2);
 	is_milestone(&e, 2, 2, 2);
 	is_set(&e, 3, "u1", false, 1);
+	/* Each topic numbers its own events of the message. */
+	static const uint32_t index[] = {0, 1, 0, 2};
 	for (size_t i = 0; i < e.n; i++) {
-		feedev_id want = {0, 0, 7, (uint32_t)i};
+		feedev_id want = {0, 0, 7, index[i]};
 		cr_assert_eq(feedev_id_cmp(&e.v[i].ev.id, &want), 0, "%s", e.v[i].id_text);
 		cr_assert_str_eq(e.v[i].region, "eu");
 	}

@@ -271,11 +271,11 @@ Test(feedcheck, a_milestone_made_by_another_message_has_the_wrong_origin)
 {
 	view("post:b", 2, 2, 20, 0);
 	view("post:b", 1, 3, 21, 0);
-	stone("views", "post:b", 2, 2, 21, 1); /* made by offset 21, reached at 20 */
-	stone("views", "post:b", 3, 3, 21, 0); /* index not after the change's */
+	stone("views", "post:b", 2, 2, 21, 0); /* made by offset 21, reached at 20 */
+	stone("views", "post:b", 3, 3, 21, 1); /* made by the offset that reached it */
 	feedcheck_truth_count(T.fc, "views", "post:b", 3);
 	finish();
-	cr_assert_eq(T.f.ms_wrong_origin, 2);
+	cr_assert_eq(T.f.ms_wrong_origin, 1);
 	cr_assert_eq(T.f.ms_missing + T.f.ms_extra, 0);
 	cr_assert(named("but change 0-"));
 }
