@@ -116,10 +116,33 @@ static int item_of(const feedev_decoded *d)
 	return i;
 }
 
-/* Waits until the changes topic holds what the truth needs, then holds
- * both topics to it. thresholds: feed.milestones. */
-static void check_feed(void)
+/* A gauge of central's /metrics at port; -1 when it does not answer. */
+static long long gauge(int port, const char *name)
 {
+	char out[65536];
+	if (proc_capture(out, sizeof out, "curl -s -m 2 http://127.0.0.1:%d/metrics | grep '^%s '",
+	                 port, name))
+		return -1;
+	return atoll(out + strlen(name) + 1);
+}
+
+static long long publishing(int port)
+{
+	return gauge(port, "likes_central_feed_publishing_partitions");
+}
+
+/* Waits until central at port has nothing left to publish (every event
+ * it stored is read back from the topics: with no more writes, both
+ * topics are complete), then holds both topics to the truth.
+ * thresholds: feed.milestones. */
+static void check_feed(int port)
+{
+	uint64_t until = clock_mono_ms() + 60000;
+	long long pending;
+	while ((pending = gauge(port, "likes_central_feed_pending_events")) != 0) {
+		cr_assert_lt(clock_mono_ms(), until, "central still holds %lld events", pending);
+		proc_sleep_ms(200);
+	}
 	static const long long thresholds[] = {2, 3, 5};
 	got ch = {0}, ms = {0};
 	uint64_t deadline = clock_mono_ms() + 60000;
@@ -204,7 +227,7 @@ Test(feed, publishes_each_applied_change_once)
 	act(false, 1, 4);
 	view(2, 3);
 	view(2, 4); /* 7: past 5 with the second, one milestone for 5 */
-	check_feed();
+	check_feed(S.ops_port);
 }
 
 /* Toggles pairs through the edge until told to stop. */
@@ -236,7 +259,7 @@ Test(feed, a_killed_central_publishes_nothing_twice)
 	proc_sleep_ms(2500);
 	atomic_store(&acting, false);
 	pthread_join(t, NULL);
-	check_feed();
+	check_feed(S.ops_port);
 }
 
 static void write_twin(const char *name, const char *id, int port)
@@ -245,17 +268,6 @@ static void write_twin(const char *name, const char *id, int port)
 	            "[central]\nid = %s\ndata_dir = %s/%s\nsnapshot_interval_ms = 200\n"
 	            "ops_listen = 127.0.0.1:%d\n" FEED_KEYS "%s",
 	            id, S.dir, id, port, stack_common());
-}
-
-static long long publishing(int port)
-{
-	char out[65536];
-	if (proc_capture(out, sizeof out,
-	                 "curl -s -m 2 http://127.0.0.1:%d/metrics | "
-	                 "grep '^likes_central_feed_publishing_partitions '",
-	                 port))
-		return -1;
-	return atoll(out + strlen("likes_central_feed_publishing_partitions "));
 }
 
 Test(feed, the_other_instance_of_a_shard_takes_over)
@@ -285,7 +297,7 @@ Test(feed, the_other_instance_of_a_shard_takes_over)
 	}
 	for (int i = 0; i < NITEMS; i++)
 		act(true, i, 2);
-	check_feed();
+	check_feed(left);
 	if (first) {
 		S.central_pid = 0;
 		proc_stop(c2, SIGTERM);
