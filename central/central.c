@@ -217,20 +217,21 @@ static int open_kafka(central *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* Waits for the batch topic's metadata and checks its partition count. */
-static int check_topic(central *c, char *err, size_t errlen)
+/* Waits for topic's metadata and checks its partition count: the batch
+ * topic's, and the change feed's topics, which must match it. */
+static int check_topic(central *c, const char *topic, char *err, size_t errlen)
 {
 	uint64_t deadline = clock_mono_ms() + 30000;
 	int n;
-	while ((n = bus_partition_count(c->consumer, c->cfg->batch_topic, 2000)) < 0) {
+	while ((n = bus_partition_count(c->consumer, topic, 2000)) < 0) {
 		if (atomic_load(&stopping) || clock_mono_ms() > deadline) {
-			snprintf(err, errlen, "no metadata for topic %s", c->cfg->batch_topic);
+			snprintf(err, errlen, "no metadata for topic %s", topic);
 			return ERR_KAFKA;
 		}
 	}
 	if (n != c->cfg->partitions) {
 		snprintf(err, errlen, "topic %s has %d partitions, configuration says %" PRId64,
-		         c->cfg->batch_topic, n, c->cfg->partitions);
+		         topic, n, c->cfg->partitions);
 		return ERR_CONFIG;
 	}
 	return 0;
@@ -266,6 +267,11 @@ static int trim_feed(void *ctx, uint32_t p, uint64_t from, uint64_t upto)
 	return applier_feed_trim(((central *)ctx)->ap, p, from, upto);
 }
 
+static uint32_t feed_epoch(void *ctx, uint32_t p)
+{
+	return applier_epoch(((central *)ctx)->ap, p);
+}
+
 /* The change feed's publisher, when a topic is on (docs/events.md). Its
  * group is named by the first topic on and the partitions owned, so the
  * instances of one shard, and only they, share it. */
@@ -286,6 +292,8 @@ static int start_feed(central *c, char *err, size_t errlen)
 	               .db = c->db,
 	               .trim = trim_feed,
 	               .trim_ctx = c,
+	               .epoch = feed_epoch,
+	               .epoch_ctx = c,
 	               .timeout_ms = cfg->feed_timeout_ms,
 	               .session_ms = cfg->feed_session_ms,
 	               .props = central_bus_props(cfg),
@@ -653,8 +661,8 @@ static int parse_thresholds(const char *list, uint64_t *out, size_t *n, char *er
 		errno = 0;
 		unsigned long long v = strtoull(p, &end, 10);
 		if (end == p || errno || *p == '-' || v == 0 || v >= (1ULL << 53) ||
-		    (*end && *end != ',') || *n == FEED_THRESHOLDS_MAX ||
-		    (*n && v <= out[*n - 1])) {
+		    (*end && *end != ',') || (*end == ',' && !end[1]) ||
+		    *n == FEED_THRESHOLDS_MAX || (*n && v <= out[*n - 1])) {
 			snprintf(
 			    err, errlen,
 			    "feed.milestones: \"%s\" is not a list of ascending counts of 1 to "
@@ -689,7 +697,8 @@ static int configure(central *c, char *err, size_t errlen)
 	if (!rc)
 		rc = parse_thresholds(cfg->feed_milestones, c->thresholds, &c->nthresholds, err,
 		                      errlen);
-	if (!rc && cfg->feed_session_ms <= cfg->feed_timeout_ms) {
+	bool feed_on = cfg->changes_topic[0] || cfg->milestones_topic[0];
+	if (!rc && feed_on && cfg->feed_session_ms <= cfg->feed_timeout_ms) {
 		/* A publisher cut off must lose its session after its last
 		 * message failed, or two could publish at once. */
 		snprintf(err, errlen,
@@ -782,7 +791,12 @@ int central_run(const central_config *cfg)
 	if (rc)
 		goto out;
 	applier_set_dead_letter(c.ap, dead_letter, &c);
-	rc = check_topic(&c, err, sizeof err);
+	rc = check_topic(&c, cfg->batch_topic, err, sizeof err);
+	for (int i = 0; !rc && i < 2; i++) {
+		const char *feed_topic = i ? cfg->milestones_topic : cfg->changes_topic;
+		if (feed_topic[0])
+			rc = check_topic(&c, feed_topic, err, sizeof err);
+	}
 	if (rc)
 		goto out;
 	rc = assign_all(&c, err, sizeof err);

@@ -42,15 +42,16 @@ uint32_t applier_feed_made(const applier *a)
 int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
 {
 	unsigned char pre[5], start[CKEY_FEED_LEN];
-	pre[0] = CKEY_FEED;
-	store_put_u32(pre + 1, p);
+	ckey_feed_prefix(pre, p);
 	ckey_feed(start, p, from);
 	store_batch *wb = store_batch_new();
 	store_iter *it = store_iter_from(a->db, pre, sizeof pre, start, sizeof start);
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn == CKEY_FEED_LEN && store_get_u64((const unsigned char *)k + 5) > upto)
+		uint32_t kp;
+		uint64_t version;
+		if (ckey_parse_feed(k, kn, &kp, &version) && version > upto)
 			break;
 		store_batch_del(wb, k, kn);
 	}

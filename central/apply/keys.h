@@ -129,6 +129,14 @@ static inline size_t ckey_feed(unsigned char *k, uint32_t p, uint64_t version)
 	return CKEY_FEED_LEN;
 }
 
+/* The prefix of partition p's 'X' keys. */
+static inline size_t ckey_feed_prefix(unsigned char *k, uint32_t p)
+{
+	k[0] = CKEY_FEED;
+	store_put_u32(k + 1, p);
+	return 5;
+}
+
 /* 'A' or 'H' edge 0 partition (an 'H' key then takes the seq, 8 more). */
 static inline size_t ckey_edge(unsigned char *k, enum ckey_tag tag, const char *edge, size_t en,
                                uint32_t p)
@@ -240,6 +248,16 @@ static inline bool ckey_item_of(const char *k, size_t kn, const char **item, siz
 		return false;
 	*item = it;
 	*in = (size_t)(end - it);
+	return true;
+}
+
+/* An 'X' key's partition and version. */
+static inline bool ckey_parse_feed(const char *k, size_t kn, uint32_t *p, uint64_t *version)
+{
+	if (kn != CKEY_FEED_LEN || k[0] != CKEY_FEED)
+		return false;
+	*p = store_get_u32((const unsigned char *)k + 1);
+	*version = store_get_u64((const unsigned char *)k + 5);
 	return true;
 }
 

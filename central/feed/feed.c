@@ -2,9 +2,12 @@
 #include "central/feed/feed.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "central/apply/keys.h"
 #include "clock.h"
@@ -13,13 +16,16 @@
 #include "version.h"
 #include "xmem.h"
 
-#define CHUNK_MAX 1000      /* messages of one partition in flight at a time */
-#define READ_MAX 2000       /* messages read back per turn */
-#define TRIM_EVERY_MS 100   /* how often published records are dropped */
-#define RETRY_MS 1000       /* a watermark query that failed is tried again */
-#define WATERMARK_MS 2000   /* the longest a watermark query may wait */
-#define GRACE_EXTRA_MS 500  /* beyond timeout_ms, before a new publisher reads */
-#define READER_WAIT_MS "50" /* the reader's fetch.wait.max.ms: read-back delay */
+#define CHUNK_MAX 1000             /* messages of one partition in flight at a time */
+#define UNREAD_MAX (4 * CHUNK_MAX) /* sent, not read back: no more is sent */
+#define TAIL_READ (2 * CHUNK_MAX)  /* the reader starts this far before the end */
+#define CATCHUP_MAX_MS 30000       /* a catch-up not done by then asks again */
+#define READ_MAX 2000              /* messages read back per turn */
+#define TRIM_EVERY_MS 100          /* how often published records are dropped */
+#define RETRY_MS 1000              /* a watermark query that failed is tried again */
+#define WATERMARK_MS 2000          /* the longest a watermark query may wait (asker thread) */
+#define GRACE_EXTRA_MS 500         /* beyond timeout_ms, before a new publisher reads */
+#define READER_WAIT_MS "50"        /* the reader's fetch.wait.max.ms: read-back delay */
 
 static const char *const topic_label[FEEDREC_TOPICS] = {"topic=\"changes\"",
                                                         "topic=\"milestones\""};
@@ -38,10 +44,16 @@ typedef struct idq {
 	size_t head, n, cap;
 } idq;
 
+/* A watermark query the asker thread runs for the loop. */
+enum { ASK_NONE, ASK_ASKED, ASK_ANSWERED, ASK_FAILED };
+
 typedef struct fpart {
 	bool owned; /* central.partitions */
 	enum pstate st;
 	uint64_t wait_until;
+	uint64_t catchup_until; /* P_CATCHUP: ask again after this */
+	_Atomic int ask;        /* ASK_*: the loop asks, the asker answers */
+	_Atomic int64_t asked_hw[FEEDREC_TOPICS];
 	int64_t hw[FEEDREC_TOPICS];       /* P_CATCHUP: read to here */
 	int64_t read_pos[FEEDREC_TOPICS]; /* the reader's next offset; -1 unknown */
 	bool seen_any[FEEDREC_TOPICS];
@@ -68,7 +80,10 @@ struct feed {
 	uint64_t next_trim;
 	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
 	metric *gaps, *foreign, *pending, *lag, *publishing;
-	log_limit read_errors;
+	log_limit read_errors, group_errors, epoch_errors;
+	pthread_t asker; /* runs the watermark queries, which may wait */
+	bool asking;
+	_Atomic bool stop;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -230,8 +245,7 @@ static int trim_partition(feed *f, uint32_t p)
 {
 	fpart *fp = &f->parts[p];
 	unsigned char pre[5], from[CKEY_FEED_LEN];
-	pre[0] = CKEY_FEED;
-	store_put_u32(pre + 1, p);
+	ckey_feed_prefix(pre, p);
 	ckey_feed(from, p, fp->kept);
 	store_iter *it = store_iter_from(f->o.db, pre, sizeof pre, from, sizeof from);
 	const char *k, *v;
@@ -240,9 +254,10 @@ static int trim_partition(feed *f, uint32_t p)
 	bool any = false;
 	fp->oldest_ms = 0;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn != CKEY_FEED_LEN)
+		uint32_t kp;
+		uint64_t version, n;
+		if (!ckey_parse_feed(k, kn, &kp, &version))
 			continue;
-		uint64_t version = store_get_u64((const unsigned char *)k + 5), n;
 		if (!record_published(f, fp, p, version, v, vn, &n)) {
 			fp->oldest_ms = feedrec_wall_ms(v, vn);
 			break;
@@ -316,17 +331,17 @@ static void send_chunk(feed *f, uint32_t p)
 {
 	fpart *fp = &f->parts[p];
 	unsigned char pre[5], from[CKEY_FEED_LEN];
-	pre[0] = CKEY_FEED;
-	store_put_u32(pre + 1, p);
+	ckey_feed_prefix(pre, p);
 	ckey_feed(from, p, fp->send_from > fp->kept ? fp->send_from : fp->kept);
 	store_iter *it = store_iter_from(f->o.db, pre, sizeof pre, from, sizeof from);
 	const char *k, *v;
 	size_t kn, vn;
 	uint32_t n = 0;
 	while (n < CHUNK_MAX && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn != CKEY_FEED_LEN)
+		uint32_t kp;
+		uint64_t version;
+		if (!ckey_parse_feed(k, kn, &kp, &version))
 			continue;
-		uint64_t version = store_get_u64((const unsigned char *)k + 5);
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
 		bool bad;
@@ -367,27 +382,82 @@ static void send_chunk(feed *f, uint32_t p)
 		fp->st = P_STALLED;
 }
 
-/* Asks the broker where each topic of p ends, to read that far first. */
+/* The asker thread: runs the watermark queries the loop asks for, so
+ * the run loop never waits on a broker that does not answer. */
+static void *asker(void *arg)
+{
+	feed *f = arg;
+	while (!atomic_load(&f->stop)) {
+		bool any = false;
+		for (uint32_t p = 0; p < f->o.partitions && !atomic_load(&f->stop); p++) {
+			fpart *fp = &f->parts[p];
+			if (atomic_load(&fp->ask) != ASK_ASKED)
+				continue;
+			any = true;
+			int answer = ASK_ANSWERED;
+			for (int t = 0; t < FEEDREC_TOPICS && answer == ASK_ANSWERED; t++) {
+				int64_t lo = -1, hi = 0;
+				if (!f->on[t])
+					continue;
+				rd_kafka_resp_err_t e = bus_watermarks(
+				    f->reader, f->o.topics[t], (int32_t)p, WATERMARK_MS, &lo, &hi);
+				if (e) {
+					log_warn("feed watermark query failed; will retry",
+					         "topic=%s partition=%u err=\"%s\"", f->o.topics[t],
+					         p, rd_kafka_err2str(e));
+					answer = ASK_FAILED;
+				}
+				atomic_store(&fp->asked_hw[t], hi);
+			}
+			atomic_store(&fp->ask, answer);
+		}
+		if (!any) {
+			struct timespec nap = {0, 10 * 1000 * 1000};
+			nanosleep(&nap, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* P_WAIT, its wait over: where each topic of p ends, asked of the
+ * asker; then read that far (P_CATCHUP). */
 static void start_catchup(feed *f, uint32_t p, uint64_t now)
 {
 	fpart *fp = &f->parts[p];
-	for (int t = 0; t < FEEDREC_TOPICS; t++) {
-		fp->hw[t] = 0;
-		if (!f->on[t])
-			continue;
-		int64_t lo = -1, hi = -1;
-		rd_kafka_resp_err_t e =
-		    bus_watermarks(f->reader, f->o.topics[t], (int32_t)p, WATERMARK_MS, &lo, &hi);
-		if (e) {
-			log_warn("feed watermark query failed; will retry",
-			         "topic=%s partition=%u err=\"%s\"", f->o.topics[t], p,
-			         rd_kafka_err2str(e));
-			fp->wait_until = now + RETRY_MS;
-			return;
-		}
-		fp->hw[t] = hi;
+	switch (atomic_load(&fp->ask)) {
+	case ASK_NONE: atomic_store(&fp->ask, ASK_ASKED); return;
+	case ASK_ASKED: return;
+	case ASK_FAILED:
+		atomic_store(&fp->ask, ASK_NONE);
+		fp->wait_until = now + RETRY_MS;
+		return;
 	}
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		fp->hw[t] = atomic_load(&fp->asked_hw[t]);
+	atomic_store(&fp->ask, ASK_NONE);
 	fp->st = P_CATCHUP;
+	fp->catchup_until = now + CATCHUP_MAX_MS;
+}
+
+/* The topics hold ids of a later input epoch than this instance's
+ * store: its events would all compare below what is there and be
+ * dropped. It does not publish; the log says why. */
+static bool epoch_behind(feed *f, uint32_t p, const fpart *fp)
+{
+	uint32_t mine = f->o.epoch(f->o.epoch_ctx, p);
+	for (int t = 0; t < FEEDREC_TOPICS; t++) {
+		if (!f->on[t] || !fp->seen_any[t] || fp->seen[t].epoch <= mine)
+			continue;
+		uint64_t skipped;
+		if (log_every(&f->epoch_errors, 10000, &skipped))
+			log_error(
+			    "feed topic holds a later input epoch than this store; not "
+			    "publishing (rebuild this instance from a current one)",
+			    "topic=%s partition=%u topic_epoch=%u store_epoch=%u skipped=%" PRIu64,
+			    f->o.topics[t], p, fp->seen[t].epoch, mine, skipped);
+		return true;
+	}
+	return false;
 }
 
 static bool caught_up(const feed *f, const fpart *fp)
@@ -408,8 +478,20 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 			start_catchup(f, p, now);
 		return;
 	case P_CATCHUP:
+		if (now >= fp->catchup_until) {
+			/* The end asked is not reached (the topic recreated,
+			 * the reader stuck): ask again. */
+			fp->st = P_WAIT;
+			fp->wait_until = now;
+			return;
+		}
 		if (!caught_up(f, fp))
 			return;
+		if (epoch_behind(f, p, fp)) {
+			fp->st = P_WAIT;
+			fp->wait_until = now + 10 * RETRY_MS;
+			return;
+		}
 		for (int t = 0; t < FEEDREC_TOPICS; t++) {
 			fp->last[t] = fp->seen[t];
 			fp->last_any[t] = fp->seen_any[t];
@@ -421,7 +503,8 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 		         fp->hw[FEEDREC_CHANGES], fp->hw[FEEDREC_MILESTONES]);
 		return;
 	case P_LIVE:
-		if (!fp->inflight && fp->pending)
+		if (!fp->inflight && fp->pending && fp->sent[FEEDREC_CHANGES].n < UNREAD_MAX &&
+		    fp->sent[FEEDREC_MILESTONES].n < UNREAD_MAX)
 			send_chunk(f, p);
 		return;
 	case P_STALLED:
@@ -439,6 +522,15 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 }
 
 /* ---- the group: who publishes -------------------------------------------- */
+
+static bool in_list(const feed *f, const rd_kafka_topic_partition_list_t *l, uint32_t p)
+{
+	for (int i = 0; i < l->cnt; i++)
+		if (l->elems[i].partition == (int32_t)p &&
+		    !strcmp(l->elems[i].topic, f->o.topics[f->own_topic]))
+			return true;
+	return false;
+}
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -468,8 +560,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
 			log_info("feed partition given to this instance", "partition=%u", p);
 		} else if (!take && fp->st != P_IDLE) {
-			/* Handed back only from where publishing can go on. */
-			fp->handed_back = !lost && (fp->st == P_LIVE || fp->st == P_STALLED);
+			/* Handed back only by the eager protocol's revoke-all
+			 * (a cooperative revoke moves the partition away), and
+			 * only from where publishing can go on. */
+			fp->handed_back =
+			    !coop && !lost && (fp->st == P_LIVE || fp->st == P_STALLED);
 			fp->st = P_IDLE;
 			if (!fp->handed_back)
 				for (int t = 0; t < FEEDREC_TOPICS; t++)
@@ -478,6 +573,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			         p, lost ? "true" : "false");
 		}
 	}
+	if (take && !coop)
+		/* The eager assignment is the whole of it: a partition handed
+		 * back and not given again went to someone else. */
+		for (uint32_t p = 0; p < f->o.partitions; p++)
+			if (f->parts[p].handed_back && !in_list(f, parts, p)) {
+				f->parts[p].handed_back = false;
+				for (int t = 0; t < FEEDREC_TOPICS; t++)
+					f->parts[p].sent[t].n = 0;
+			}
 	rd_kafka_error_t *e = NULL;
 	rd_kafka_resp_err_t ae = 0;
 	if (take) {
@@ -507,8 +611,11 @@ static void serve_group(feed *f)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->group, 0);
 		if (!m)
 			return;
-		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			log_debug("feed group", "err=\"%s\"", rd_kafka_message_errstr(m));
+		uint64_t skipped;
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+		    log_every(&f->group_errors, 10000, &skipped))
+			log_warn("feed group error", "group=%s err=\"%s\" skipped=%" PRIu64,
+			         f->o.group, rd_kafka_message_errstr(m), skipped);
 		rd_kafka_message_destroy(m);
 	}
 }
@@ -574,8 +681,8 @@ static int count_stored(feed *f)
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		uint32_t p;
-		if (kn != CKEY_FEED_LEN ||
-		    (p = store_get_u32((const unsigned char *)k + 1)) >= f->o.partitions)
+		uint64_t version;
+		if (!ckey_parse_feed(k, kn, &p, &version) || p >= f->o.partitions)
 			continue;
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
@@ -613,7 +720,8 @@ static int start_clients(feed *f, char *err, size_t errlen)
 		for (int t = 0; t < FEEDREC_TOPICS; t++)
 			if (f->parts[p].owned && f->on[t])
 				rd_kafka_topic_partition_list_add(l, f->o.topics[t], (int32_t)p)
-				    ->offset = RD_KAFKA_OFFSET_TAIL(1);
+				    ->offset = RD_KAFKA_OFFSET_TAIL(TAIL_READ);
+	rd_kafka_poll_set_consumer(f->reader); /* its errors come through the poll */
 	rd_kafka_resp_err_t e = rd_kafka_assign(f->reader, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e) {
@@ -627,6 +735,7 @@ static int start_clients(feed *f, char *err, size_t errlen)
 	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 6, err, errlen);
 	if (!f->group)
 		return ERR_KAFKA;
+	rd_kafka_poll_set_consumer(f->group);
 	l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, f->o.topics[f->own_topic], RD_KAFKA_PARTITION_UA);
 	e = rd_kafka_subscribe(f->group, l);
@@ -695,6 +804,12 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 		feed_free(f);
 		return NULL;
 	}
+	if (pthread_create(&f->asker, NULL, asker, f)) {
+		snprintf(err, errlen, "feed: cannot start its thread");
+		feed_free(f);
+		return NULL;
+	}
+	f->asking = true;
 	return f;
 }
 
@@ -702,6 +817,9 @@ void feed_free(feed *f)
 {
 	if (!f)
 		return;
+	atomic_store(&f->stop, true);
+	if (f->asking)
+		pthread_join(f->asker, NULL);
 	if (f->prod) {
 		rd_kafka_flush(f->prod, (int)f->o.timeout_ms);
 		for (int t = 0; t < FEEDREC_TOPICS; t++)

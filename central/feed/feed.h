@@ -17,8 +17,9 @@
  *   this instance sent is counted (a gap, or another publisher's repeat:
  *   feed_gaps_total, feed_foreign_total) and logged.
  *
- * The run loop's thread only (feed_turn, feed_noted, feed_free); the
- * metrics it registers are atomics.
+ * The run loop's thread only (feed_turn, feed_noted, feed_free), but
+ * for the feed's own thread that asks the brokers where the topics end
+ * (it waits, the loop does not); the metrics it registers are atomics.
  */
 #ifndef CENTRAL_FEED_H
 #define CENTRAL_FEED_H
@@ -46,6 +47,9 @@ typedef struct feed_opts {
 	store *db; /* read only: records go through trim */
 	feed_trim_fn trim;
 	void *trim_ctx;
+	/* Partition p's input epoch in this instance's store (the applier's). */
+	uint32_t (*epoch)(void *ctx, uint32_t p);
+	void *epoch_ctx;
 	int64_t timeout_ms; /* a message not acknowledged by then failed */
 	int64_t session_ms; /* the group's session: how soon a silent publisher is replaced */
 	bus_props props;
@@ -59,9 +63,10 @@ typedef struct feed feed;
  * stored (feed_pending_events). */
 feed *feed_new(const feed_opts *o, char *err, size_t errlen);
 /* Serves the clients' callbacks, reads the topics back, trims, takes or
- * gives up partitions and publishes. Never waits long: a watermark query
- * at a takeover (at most 2 s) is the longest. 0, or the trim's error. */
-int feed_turn(feed *f, uint64_t now_ms);
+ * gives up partitions and publishes. Never waits on a broker: the
+ * watermark queries of a takeover run on a thread of the feed's own.
+ * 0, or the trim's error. */
+int feed_turn(feed *f, uint64_t now_ms) WARN_UNUSED;
 /* The applier stored n events for partition p. */
 void feed_noted(feed *f, uint32_t p, uint32_t n);
 /* Waits (at most timeout_ms) for what was sent, then leaves the group. */

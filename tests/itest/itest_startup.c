@@ -397,6 +397,22 @@ Test(startup, central_check_refuses_a_partition_list_outside_the_topic)
 	check_refuses("build/central", "central.partitions");
 }
 
+/* The change feed's settings: thresholds ascending and whole, a session
+ * longer than a message's timeout (checked only while a topic is on). */
+Test(startup, central_check_refuses_bad_feed_settings)
+{
+	char text[1024];
+	snprintf(text, sizeof text, "[central]\nid = c1\ndata_dir = %s/central\n", T.dir);
+	write_cfg(text);
+	check_refuses_with("build/central", "-s feed.milestones=10,100,", "feed.milestones");
+	check_refuses_with("build/central", "-s feed.milestones=100,10", "feed.milestones");
+	check_refuses_with("build/central", "-s feed.milestones=0,10", "feed.milestones");
+	check_refuses_with("build/central", "-s feed.session_ms=5000", "feed.session_ms");
+	cr_assert_eq(check("build/central", T.cfg,
+	                   "-s feed.session_ms=5000 -s topics.changes= -s topics.milestones="),
+	             0, "with the feed off its session does not matter");
+}
+
 Test(startup, central_check_refuses_an_open_ops_api_without_token)
 {
 	char text[1024];

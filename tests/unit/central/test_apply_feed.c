@@ -34,8 +34,7 @@ static void stored(uint32_t p, evs *out)
 {
 	out->n = out->records = 0;
 	unsigned char pre[5];
-	pre[0] = CKEY_FEED;
-	store_put_u32(pre + 1, p);
+	ckey_feed_prefix(pre, p);
 	store_iter *it = store_iter_new(T.db, pre, sizeof pre);
 	const char *k, *v;
 	size_t kn, vn;
