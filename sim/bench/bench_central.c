@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +60,7 @@ typedef struct slot {
 typedef struct gen {
 	const bench_central_opts *o;
 	benchgen_items items; /* "post:<rank>" */
-	double *cdf;          /* Zipf cumulative weights, last = 1 */
+	benchgen_zipf zipf;   /* item popularity */
 	slot *slots;          /* edge * partitions + partition */
 	benchgen_log *parts;  /* sealed batches per partition, in order */
 	wire_op *ops;         /* scratch for sealing: ops_per_batch */
@@ -102,35 +101,13 @@ static void u64set_add(u64set *s, uint64_t key)
 
 /* ---- building the batches ------------------------------------------------ */
 
-static uint32_t zipf_item(gen *g)
-{
-	double u = (double)(bench_splitmix(&g->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
-	size_t lo = 0, hi = g->o->items - 1;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->cdf[mid] > u)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return (uint32_t)lo;
-}
-
 static void gen_init(gen *g, const bench_central_opts *o)
 {
 	memset(g, 0, sizeof *g);
 	g->o = o;
 	g->rng = SEED;
 	benchgen_items_init(&g->items, "post", o->items, o->partitions);
-	g->cdf = xmalloc((size_t)o->items * sizeof *g->cdf);
-	double sum = 0;
-	for (uint32_t i = 0; i < o->items; i++) {
-		sum += 1.0 / pow((double)i + 1, ZIPF_S);
-		g->cdf[i] = sum;
-	}
-	for (uint32_t i = 0; i < o->items; i++)
-		g->cdf[i] /= sum;
-	g->cdf[o->items - 1] = 1.0;
+	benchgen_zipf_init(&g->zipf, o->items, ZIPF_S);
 	g->slots = xcalloc((size_t)BENCH_CENTRAL_EDGES * o->partitions, sizeof *g->slots);
 	g->parts = xcalloc(o->partitions, sizeof *g->parts);
 	g->ops = xcalloc(o->ops_per_batch, sizeof *g->ops);
@@ -140,7 +117,7 @@ static void gen_init(gen *g, const bench_central_opts *o)
 static void gen_free(gen *g)
 {
 	benchgen_items_free(&g->items);
-	free(g->cdf);
+	benchgen_zipf_free(&g->zipf);
 	if (g->slots)
 		for (size_t i = 0; i < (size_t)BENCH_CENTRAL_EDGES * g->o->partitions; i++)
 			free(g->slots[i].v);
@@ -201,7 +178,7 @@ static int gen_build(gen *g, uint64_t *distinct)
 		u64set_init(&seen, o->ops < 1u << 16 ? o->ops : 1u << 16);
 	int rc = 0;
 	for (uint64_t i = 0; i < o->ops && !rc; i++) {
-		uint32_t item = zipf_item(g);
+		uint32_t item = benchgen_zipf_draw(&g->zipf, &g->rng);
 		uint64_t user = o->users ? i % o->users : i;
 		unsigned e = (unsigned)(user % BENCH_CENTRAL_EDGES);
 		uint32_t p = g->items.part[item];

@@ -3,6 +3,7 @@
 #include "sim/bench/benchgen.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,6 +33,41 @@ void benchgen_items_free(benchgen_items *it)
 	it->names = NULL;
 	it->len = NULL;
 	it->part = NULL;
+}
+
+void benchgen_zipf_init(benchgen_zipf *z, uint32_t n, double s)
+{
+	z->n = n;
+	z->cdf = xmalloc((size_t)n * sizeof *z->cdf);
+	double sum = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		sum += 1.0 / pow((double)i + 1, s);
+		z->cdf[i] = sum;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		z->cdf[i] /= sum;
+	z->cdf[n - 1] = 1.0;
+}
+
+void benchgen_zipf_free(benchgen_zipf *z)
+{
+	free(z->cdf);
+	z->cdf = NULL;
+	z->n = 0;
+}
+
+uint32_t benchgen_zipf_draw(const benchgen_zipf *z, uint64_t *rng)
+{
+	double u = (double)(bench_splitmix(rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+	size_t lo = 0, hi = z->n - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (z->cdf[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (uint32_t)lo;
 }
 
 void benchgen_log_push(benchgen_log *l, benchgen_msg m, size_t *longest)

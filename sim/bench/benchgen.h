@@ -1,7 +1,8 @@
 /* benchgen.h - the input sim's applier benchmarks (bench-central,
- * bench-views) build and replay: a table of item names with their
- * partitions, and per partition the log of sealed wire messages in
- * order, applied to central's applier round by round. The caller owns
+ * bench-views, bench-feed) build and replay: a table of item names with
+ * their partitions, a Zipf-like popularity to draw items from, and per
+ * partition the log of sealed wire messages in order, applied to
+ * central's applier round by round. The caller owns
  * every table and log; one thread at a time.
  */
 #ifndef SIM_BENCHGEN_H
@@ -31,6 +32,20 @@ static inline wire_str benchgen_item(const benchgen_items *it, uint32_t i)
 {
 	return wire_cstr(it->names + (size_t)i * BENCHGEN_ITEM_STRIDE, it->len[i]);
 }
+
+/* A Zipf-like popularity over n items: rank i (from 0) has weight
+ * 1 / (i + 1)^s. Draws are a binary search of the cumulative weights. */
+typedef struct benchgen_zipf {
+	double *cdf; /* cumulative weights, the last one 1 */
+	uint32_t n;
+} benchgen_zipf;
+
+/* n >= 1. */
+void benchgen_zipf_init(benchgen_zipf *z, uint32_t n, double s);
+void benchgen_zipf_free(benchgen_zipf *z);
+/* An item in 0..n-1, drawn with the next value of the sequence *rng
+ * seeds (bench_splitmix). */
+uint32_t benchgen_zipf_draw(const benchgen_zipf *z, uint64_t *rng);
 
 /* One sealed message (malloc'ed by the wire encoder). */
 typedef struct benchgen_msg {
