@@ -4,9 +4,13 @@
  *   sim drill FILE [opts]  a partition drill against the real binaries
  *                          (sim/drill/run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
+ *                          (sim/bench/bench_central.c)
  *   sim bench-views        views added up per item against views as ops
  *                          (sim/bench/bench_views.c)
- *                          (sim/bench/bench_central.c)
+ *   sim bench-feed         central's applier with the change feed on
+ *                          against off (sim/bench/bench_feed.c)
+ *   sim produce-batches    the feed benchmark's input into a batch topic
+ *                          (sim/bench/produce.c)
  *   sim converge-probe     ack at one edge -> visible at another
  *                          (sim/drill/probe.c)
  *   sim fill               distinct items and users through an edge's
@@ -31,11 +35,13 @@
 #include <sys/stat.h>
 
 #include "sim/bench/bench_central.h"
+#include "sim/bench/bench_feed.h"
 #include "sim/bench/bench_views.h"
 #include "sim/broker/broker.h"
 #include "buildinfo.h"
 #include "sim/bench/fill.h"
 #include "sim/bench/pace.h"
+#include "sim/bench/produce.h"
 #include "log.h"
 #include "partition.h"
 #include "sim/drill/probe.h"
@@ -59,6 +65,12 @@ static void usage(FILE *f)
 	        "  bench-views\n"
 	        "           seal a views-heavy load with each view as an op and with\n"
 	        "           views added up per item; wire bytes and apply time of each\n"
+	        "  bench-feed\n"
+	        "           apply a mixed load (likes, unlikes, views) with central's\n"
+	        "           applier, the change feed off and on in turns; both rates\n"
+	        "  produce-batches\n"
+	        "           build the same mixed load and produce it into a cluster's\n"
+	        "           batch topic; key=value results on stdout\n"
 	        "  converge-probe\n"
 	        "           like fresh items at one edge, poll another edge's counts,\n"
 	        "           and print how long each like took to show there\n"
@@ -121,6 +133,28 @@ static void usage(FILE *f)
 	        "  --json                  one JSON object on stdout (table on stderr)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
 	        "\n"
+	        "sim bench-feed and sim produce-batches options (the load):\n"
+	        "  --ops N                 ops in all (default 1000000)\n"
+	        "  --items N               items, Zipf-popular (default 100000)\n"
+	        "  --users N               users liking and viewing (default 200000)\n"
+	        "  --views-pct N           share of the ops that are views (default 30)\n"
+	        "  --unlike-pct N          share that take back a recent like (default 10)\n"
+	        "  --ops-per-batch N       ops per edge batch (default 1000)\n"
+	        "  --partitions N          Kafka partitions (default 16)\n"
+	        "sim bench-feed options:\n"
+	        "  --rounds N              runs each way, the order flipped each round,\n"
+	        "                          1..%d (default 3)\n"
+	        "  --trim-every N          rounds of messages between drops of the feed's\n"
+	        "                          records, as the publisher drops them; 0 keeps\n"
+	        "                          them (default 1)\n"
+	        "  --dir PATH              parent of the temp stores (default /tmp)\n"
+	        "  --json                  one JSON object on stdout (table on stderr)\n"
+	        "sim produce-batches options:\n"
+	        "  --bootstrap-file PATH   the cluster's bootstrap list (required)\n"
+	        "  --topic NAME            the batch topic (default likes.batches)\n"
+	        "  --timeout-ms N          for every message to be delivered\n"
+	        "                          (default 120000)\n"
+	        "\n"
 	        "sim converge-probe options (both edges must trust X-User-Id):\n"
 	        "  --a PORT                edge that takes the likes (127.0.0.1)\n"
 	        "  --b PORT                edge whose counts are polled (127.0.0.1)\n"
@@ -167,7 +201,8 @@ static void usage(FILE *f)
 	        "                          status (-1: none), latency (us), tab-separated\n"
 	        "  --timeout-ms N          wait for answers this long after the last due\n"
 	        "                          time (default 10000)\n",
-	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, FILL_OPS_MAX, PACE_CONNS_MAX);
+	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, BENCH_FEED_ROUNDS_MAX,
+	        FILL_OPS_MAX, PACE_CONNS_MAX);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -485,6 +520,75 @@ static int cmd_bench_views(int argc, char **argv)
 	return 0;
 }
 
+/* The options of the feed benchmarks' load (mixgen.h), into l. */
+#define MIXGEN_OPTIONS(l)                                                                          \
+	OPT_NUM("ops", 1, MIXGEN_OPS_MAX, (l).ops, 0),                                             \
+	    OPT_NUM("items", 1, MIXGEN_ITEMS_MAX, (l).items, 0),                                   \
+	    OPT_NUM("users", 1, MIXGEN_USERS_MAX, (l).users, 0),                                   \
+	    OPT_NUM("views-pct", 0, 100, (l).views_pct, 0),                                        \
+	    OPT_NUM("unlike-pct", 0, 100, (l).unlike_pct, 0),                                      \
+	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, (l).ops_per_batch, 0),                       \
+	    OPT_NUM("partitions", 1, PARTITION_MAX, (l).partitions, 0)
+
+static int cmd_bench_feed(int argc, char **argv)
+{
+	bench_feed_opts o;
+	bench_feed_opts_default(&o);
+	bool json = false;
+	const sim_opt opts[] = {
+	    MIXGEN_OPTIONS(o.load),
+	    OPT_NUM("rounds", 1, BENCH_FEED_ROUNDS_MAX, o.rounds, 0),
+	    OPT_NUM("trim-every", 0, 1000000, o.trim_every, 0),
+	    OPT_STR("dir", o.dir),
+	    OPT_FLAG("json", json),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
+	log_set_component("sim/bench");
+	bench_feed_result r;
+	char err[512];
+	if (bench_feed_run(&o, &r, err, sizeof err)) {
+		fprintf(stderr, "sim bench-feed: %s\n", err);
+		return 1;
+	}
+	bench_feed_print(json ? stderr : stdout, &o, &r, false);
+	if (json)
+		bench_feed_print(stdout, &o, &r, true);
+	return 0;
+}
+
+static int cmd_produce_batches(int argc, char **argv)
+{
+	produce_opts o;
+	produce_opts_default(&o);
+	const sim_opt opts[] = {
+	    MIXGEN_OPTIONS(o.load),
+	    OPT_STR("bootstrap-file", o.bootstrap_file),
+	    OPT_STR("topic", o.topic),
+	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc >= 0)
+		return rc;
+	if (!o.bootstrap_file)
+		return bad_usage("--bootstrap-file is required", NULL);
+	log_set_component("sim/produce");
+	produce_result r;
+	char err[512];
+	rc = produce_run(&o, &r, err, sizeof err);
+	produce_print(stdout, &r);
+	if (rc) {
+		fprintf(stderr, "sim produce-batches: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_fill(int argc, char **argv)
 {
 	fill_opts o;
@@ -648,6 +752,10 @@ int main(int argc, char **argv)
 		return cmd_bench_central(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench-views") == 0)
 		return cmd_bench_views(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench-feed") == 0)
+		return cmd_bench_feed(argc - 1, argv + 1);
+	if (strcmp(cmd, "produce-batches") == 0)
+		return cmd_produce_batches(argc - 1, argv + 1);
 	if (strcmp(cmd, "converge-probe") == 0)
 		return cmd_converge_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "fill") == 0)

@@ -96,14 +96,23 @@ void benchgen_logs_free(benchgen_log *logs, uint32_t partitions)
 int benchgen_apply(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
                    double *wall_s, double *cpu_s)
 {
+	return benchgen_apply_rounds(a, logs, partitions, longest, NULL, NULL, wall_s, cpu_s);
+}
+
+int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
+                          benchgen_round_fn fn, void *ctx, double *wall_s, double *cpu_s)
+{
 	int rc = 0;
 	double t0 = clock_mono_s(), c0 = bench_thread_cpu_s();
-	for (size_t i = 0; i < longest && !rc; i++)
+	for (size_t i = 0; i < longest && !rc; i++) {
 		for (uint32_t p = 0; p < partitions && !rc; p++) {
 			const benchgen_log *l = &logs[p];
 			if (i < l->n)
 				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
 		}
+		if (!rc && fn)
+			rc = fn(ctx, a, i);
+	}
 	*wall_s = clock_mono_s() - t0;
 	*cpu_s = bench_thread_cpu_s() - c0;
 	return rc;

@@ -73,4 +73,13 @@ void benchgen_logs_free(benchgen_log *logs, uint32_t partitions);
 int benchgen_apply(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
                    double *wall_s, double *cpu_s);
 
+/* After round i of benchgen_apply_rounds (message i of every partition
+ * that has one applied): 0 to go on, or an error that stops the replay.
+ * Its time counts in the replay's. */
+typedef int (*benchgen_round_fn)(void *ctx, applier *a, size_t round);
+
+/* benchgen_apply, with fn (when not NULL) called after every round. */
+int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
+                          benchgen_round_fn fn, void *ctx, double *wall_s, double *cpu_s);
+
 #endif
