@@ -1422,6 +1422,323 @@ bench_central() {
 	fi
 }
 
+# ---- the change feed's cost (issue 43) ------------------------------------------
+
+# Central's apply rate with the change feed on against off: the real
+# daemon, each run on a fresh embedded broker and a fresh store. Central
+# starts first (CPU SERVER_CPU, default priority) and, with the feed on,
+# is given every partition of its feed group and has read the empty feed
+# topics (its log says "feed partition published from here" once per
+# partition): its publisher is live before any input arrives, as it is
+# in service. Then `sim produce-batches` (CPU LOAD_CPU, beside the
+# broker) produces FEED_OPS ops of mixgen's input (likes, unlikes of
+# recent likes and views of Zipf items, three edges) into the batch
+# topic, in about a second; central takes the whole of it at once. The
+# run's clock starts at the producer's first message. "Applied": the sum
+# of central's likes_central_input_next_offset reaches the messages
+# produced. "Published" (feed on): then likes_central_feed_pending_events
+# is 0: every event read back from likes.changes and likes.milestones
+# and its record dropped. Rounds alternate the order (off then on, on
+# then off, ...). Central's and the broker's CPU ticks are taken over
+# the same spans. With BENCH_PERF=DIR, perf record samples central in
+# each feed-on run into DIR/central_feed_on_N.data.
+FEED_OPS=${BENCH_FEED_OPS:-2000000}
+FEED_ROUNDS=${BENCH_FEED_ROUNDS:-2}
+FEED_POLL_S=0.1      # central's /metrics this often while it applies
+FEED_DEADLINE_S=300  # a run that has not applied and published by then fails
+declare -A FEED      # per run (key_side_round) and the medians
+
+# Central's /metrics, from the load CPU (the poll stays off central's).
+feed_scrape() {
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") curl -sf -m 5 -H "Authorization: Bearer $TOKEN" \
+		"http://127.0.0.1:$OPS_PORT/metrics" || true
+}
+
+# Central's log says its publisher is live on every partition.
+feed_live() { # central-log
+	(($(grep -c 'msg="feed partition published from here"' "$1") >= PARTITIONS))
+}
+
+# One run: FEED[<field>_<side>_<round>] (applied_s, published_s,
+# applied_rate, published_rate, cpu_applied_s, cpu_published_s,
+# broker_cpu_s, produce_s, events, published, ...); false with
+# WHY[central_feed_on_vs_off] set when it failed.
+feed_run() { # side(on|off) round
+	local side=$1 r=$2 key="feed_$1_$2" saved=${BENCH_CENTRAL_INI:-} hz
+	local bpid cpid ppid c0 b0 out=$TMP/produce.$1.$2.out deadline t t0 scrape next pend
+	local want="" applied="" published="" ca="" cp="" bp=""
+	hz=$(getconf CLK_TCK)
+	rm -rf "$TMP/central" "$TMP/bootstrap"
+	start "broker-$key" "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
+		--topic "likes.batches:$PARTITIONS" --topic "likes.snapshots:$PARTITIONS" \
+		--topic likes.deadletter:1 --topic "likes.changes:$PARTITIONS" \
+		--topic "likes.milestones:$PARTITIONS"
+	bpid=$LAST_PID
+	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"
+	free_port
+	OPS_PORT=$PORT
+	if [[ $side == off ]]; then
+		BENCH_CENTRAL_INI="${saved:+$saved\n}[topics]\nchanges =\nmilestones ="
+	fi
+	central_ini "$TMP/central-$key.ini"
+	BENCH_CENTRAL_INI=$saved
+	start "central-$key" "$SERVER_CPU" "$BIN/central" -c "$TMP/central-$key.ini"
+	cpid=$LAST_PID
+	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
+	if [[ $side == on ]]; then
+		wait_until "central's feed publisher on every partition" 60 \
+			feed_live "$TMP/central-$key.log"
+	fi
+	wait_idle "central before $key" 30 "$cpid"
+	c0=$(cpu_ticks "$cpid")
+	b0=$(cpu_ticks "$bpid")
+	if [[ $side == on && -n ${BENCH_PERF:-} ]]; then perf_begin "central_$key" "$cpid"; fi
+	# shellcheck disable=SC2046
+	$(pin "$LOAD_CPU") "$BIN/sim" produce-batches --bootstrap-file "$TMP/bootstrap" \
+		--ops "$FEED_OPS" --partitions "$PARTITIONS" >"$out" 2>"$TMP/produce-$key.log" &
+	ppid=$!
+	track "$ppid"
+	deadline=$((SECONDS + FEED_DEADLINE_S))
+	while [[ -z $published ]]; do
+		if ((SECONDS > deadline)); then break; fi
+		sleep "$FEED_POLL_S"
+		t=$(date +%s.%N)
+		if [[ -z $want && -n $ppid ]] && ! kill -0 "$ppid" 2>/dev/null; then
+			local prc=0
+			wait "$ppid" || prc=$?
+			untrack "$ppid"
+			ppid=""
+			if ((prc != 0)); then
+				WHY[central_feed_on_vs_off]="$key: sim produce-batches exited with $prc: $(tr '\n' ' ' <"$TMP/produce-$key.log")"
+				break
+			fi
+			want=$(awk -F= '$1 == "messages" { print $2 }' "$out")
+		fi
+		scrape=$(feed_scrape)
+		next=$(metric_sum likes_central_input_next_offset <<<"$scrape")
+		if [[ -z $applied && -n $want && -n $next ]] && ((next >= want)); then
+			applied=$t
+			ca=$(cpu_ticks "$cpid")
+			bp=$(cpu_ticks "$bpid")
+		fi
+		if [[ -n $applied ]]; then
+			pend=0
+			if [[ $side == on ]]; then
+				pend=$(metric_sum likes_central_feed_pending_events <<<"$scrape")
+			fi
+			if [[ $pend == 0 ]]; then
+				published=$t
+				cp=$(cpu_ticks "$cpid")
+				bp=$(cpu_ticks "$bpid")
+			fi
+		fi
+	done
+	if [[ $side == on && -n ${BENCH_PERF:-} ]]; then perf_end; fi
+	if [[ -n $ppid ]]; then stop "$ppid"; fi
+	if [[ -z $published ]]; then
+		: "${WHY[central_feed_on_vs_off]:=$key: central had not applied and published the input after ${FEED_DEADLINE_S}s (logs in $OUT/logs)}"
+		stop "$cpid"
+		stop "$bpid"
+		return 1
+	fi
+	feed_check "$side" "$r" "$out" "$scrape"
+	t0=$(awk -F= '$1 == "start_ms" { printf "%.3f", $2 / 1000 }' "$out")
+	local ops
+	ops=$(awk -F= '$1 == "ops" { print $2 }' "$out")
+	read -r "FEED[applied_s_${side}_$r]" "FEED[published_s_${side}_$r]" \
+		"FEED[applied_rate_${side}_$r]" "FEED[published_rate_${side}_$r]" \
+		"FEED[cpu_applied_s_${side}_$r]" "FEED[cpu_published_s_${side}_$r]" \
+		"FEED[broker_cpu_s_${side}_$r]" "FEED[produce_s_${side}_$r]" < <(awk \
+		-v t0="$t0" -v a="$applied" -v p="$published" -v n="$ops" -v hz="$hz" \
+		-v c0="$c0" -v ca="$ca" -v cp="$cp" -v b0="$b0" -v bp="$bp" \
+		-v ps="$(awk -F= '$1 == "start_ms" { s = $2 } $1 == "end_ms" { e = $2 }
+			END { printf "%.3f", (e - s) / 1000 }' "$out")" 'BEGIN {
+		printf "%.3f %.3f %.0f %.0f %.2f %.2f %.2f %s\n", a - t0, p - t0, n / (a - t0),
+			n / (p - t0), (ca - c0) / hz, (cp - c0) / hz, (bp - b0) / hz, ps }')
+	FEED[ops]=$ops
+	FEED[messages]=$want
+	stop "$cpid"
+	stop "$bpid"
+	printf '  %-16s applied in %6ss (%7s ops/s), published in %6ss (%7s ops/s); central CPU %ss, %ss; broker CPU %ss; produced in %ss; %s events\n' \
+		"$key" "${FEED[applied_s_${side}_$r]}" "${FEED[applied_rate_${side}_$r]}" \
+		"${FEED[published_s_${side}_$r]}" "${FEED[published_rate_${side}_$r]}" \
+		"${FEED[cpu_applied_s_${side}_$r]}" "${FEED[cpu_published_s_${side}_$r]}" \
+		"${FEED[broker_cpu_s_${side}_$r]}" "${FEED[produce_s_${side}_$r]}" \
+		"${FEED[events_${side}_$r]:-0}"
+}
+
+# After a run: central applied every message and op produced, held or
+# skipped none, and with the feed on made events, published each (no
+# gap, no failure, no foreign event); a warning for anything else.
+feed_check() { # side round produce-output last-scrape
+	local side=$1 r=$2 k m v
+	local -A want=([batches_applied_total]=messages [ops_applied_total]=entries)
+	for k in batches_applied_total ops_applied_total; do
+		m=$(awk -F= -v f="${want[$k]}" '$1 == f { print $2 }' "$3")
+		v=$(metric_sum "likes_central_$k" <<<"$4")
+		[[ $v == "$m" ]] || WARN+=("feed_${side}_$r: central's $k is $v, the input had $m")
+	done
+	for k in batches_held_total batches_duplicate_total batches_bad_total ops_invalid_total; do
+		v=$(metric_sum "likes_central_$k" <<<"$4")
+		[[ -z $v || $v == 0 ]] || WARN+=("feed_${side}_$r: central's $k is $v")
+	done
+	FEED[events_${side}_$r]=$(metric_sum likes_central_feed_events_total <<<"$4")
+	[[ $side == on ]] || return 0
+	FEED[published_${side}_$r]=$(metric_sum likes_central_feed_published_total <<<"$4")
+	local made=${FEED[events_${side}_$r]}
+	if ! isnum "$made" || ((made == 0)); then
+		WARN+=("feed_on_$r: central stored no feed events")
+	elif [[ ${FEED[published_${side}_$r]} != "$made" ]]; then
+		WARN+=("feed_on_$r: central published ${FEED[published_${side}_$r]} events of $made")
+	fi
+	for k in feed_gaps_total feed_foreign_total feed_publish_errors_total; do
+		v=$(metric_sum "likes_central_$k" <<<"$4")
+		[[ -z $v || $v == 0 ]] || WARN+=("feed_on_$r: central's $k is $v")
+	done
+}
+
+# The daemon runs, FEED_ROUNDS each way, then the medians and the ratios.
+bench_feed() {
+	local r side
+	echo "change feed: central (CPU $SERVER_CPU) applying $FEED_OPS ops produced at once" \
+		"(sim produce-batches and the broker on CPU $LOAD_CPU), feed off and on in turns," \
+		"$FEED_ROUNDS rounds"
+	local order
+	for ((r = 1; r <= FEED_ROUNDS; r++)); do
+		order="off on"
+		((r % 2)) || order="on off"
+		for side in $order; do
+			feed_run "$side" "$r" || return 0
+		done
+	done
+	local f fmt
+	for f in applied_s published_s applied_rate published_rate cpu_applied_s cpu_published_s \
+		broker_cpu_s; do
+		fmt=%.3f
+		[[ $f == *rate ]] && fmt=%.0f
+		for side in off on; do
+			FEED[${f}_$side]=$(ab_median FEED "$f" "$side" "$FEED_ROUNDS" "$fmt")
+		done
+	done
+	RATE[central_feed_off]=${FEED[applied_rate_off]}
+	RATE[central_feed_on]=${FEED[applied_rate_on]}
+	RATE[central_feed_on_published]=${FEED[published_rate_on]}
+	R[central_feed_on_vs_off]=$(div "${FEED[applied_rate_on]}" "${FEED[applied_rate_off]}")
+	R[central_feed_published_on_vs_off]=$(div "${FEED[published_rate_on]}" \
+		"${FEED[applied_rate_off]}")
+	# Per CPU second of central: all it did until the input was applied
+	# (off) or applied and published (on).
+	R[central_feed_on_vs_off_per_core]=$(div "${FEED[cpu_applied_s_off]}" \
+		"${FEED[cpu_published_s_on]}")
+	NOTE[central_feed_published_on_vs_off]="until every event is read back from the topics: medians ${FEED[published_rate_on]} / ${FEED[applied_rate_off]} ops/s"
+	NOTE[central_feed_on_vs_off_per_core]="central's CPU seconds, off (applied) over on (applied and published)"
+}
+
+# The applier alone, in-process (sim bench-feed: no Kafka, no publisher).
+bench_feed_inproc() {
+	local k=central_apply_feed_on_vs_off
+	if ! sim_has bench-feed; then
+		WHY[$k]="build/sim has no bench-feed command yet"
+		return 0
+	fi
+	echo "the applier alone, feed off and on: $BIN/sim bench-feed --json --ops $FEED_OPS --rounds $FEED_ROUNDS"
+	local rc=0
+	run "$SERVER_CPU" timeout 600 "$BIN/sim" bench-feed --json --ops "$FEED_OPS" --rounds "$FEED_ROUNDS" \
+		>"$OUT/feed_inproc.json" 2>"$TMP/bench-feed.log" || rc=$?
+	if ((rc != 0)); then
+		WHY[$k]="sim bench-feed exited with $rc (log in $OUT/logs)"
+		return 0
+	fi
+	sed 's/^/  /' "$TMP/bench-feed.log"
+	R[$k]=$(json_field "$OUT/feed_inproc.json" central_apply_feed_on_vs_off)
+	R[${k}_cpu]=$(json_field "$OUT/feed_inproc.json" central_apply_feed_on_vs_off_cpu)
+	NOTE[$k]="in-process, no Kafka or publisher; by the loop thread's CPU ${R[${k}_cpu]:-null}"
+	[[ -n ${R[$k]} ]] || WHY[$k]="sim bench-feed printed no $k"
+}
+
+FEED_FIELDS=(applied_s published_s applied_rate published_rate cpu_applied_s cpu_published_s
+	broker_cpu_s)
+
+# The "central_feed" object of the JSON: the settings, the medians and
+# every run's figures (FEED).
+jfeed() {
+	local f side r med=() runs=()
+	for f in "${FEED_FIELDS[@]}"; do
+		for side in off on; do med+=("${f}_$side"); done
+	done
+	for ((r = 1; r <= FEED_ROUNDS; r++)); do
+		for side in off on; do
+			for f in "${FEED_FIELDS[@]}" produce_s events; do runs+=("${f}_${side}_$r"); done
+		done
+		runs+=("published_on_$r")
+	done
+	printf '{"ops": %s, "messages": %s, "rounds": %s, "poll_s": %s,\n    "medians": {\n' \
+		"$(jnum "${FEED[ops]:-}")" "$(jnum "${FEED[messages]:-}")" "$FEED_ROUNDS" "$FEED_POLL_S"
+	jobject '      ' FEED "${med[@]}"
+	printf '\n    },\n    "runs": {\n'
+	jobject '      ' FEED "${runs[@]}"
+	printf '\n    }}'
+}
+
+# The feed's lines under the table.
+print_feed() {
+	echo "change feed (daemon), medians of $FEED_ROUNDS runs each way, ${FEED[ops]:-?} ops in" \
+		"${FEED[messages]:-?} batches: off applied ${FEED[applied_rate_off]:-null} ops/s" \
+		"(${FEED[applied_s_off]:-null} s, central CPU ${FEED[cpu_applied_s_off]:-null} s);" \
+		"on applied ${FEED[applied_rate_on]:-null} ops/s (${FEED[applied_s_on]:-null} s)," \
+		"applied and published ${FEED[published_rate_on]:-null} ops/s" \
+		"(${FEED[published_s_on]:-null} s, central CPU ${FEED[cpu_published_s_on]:-null} s);" \
+		"broker CPU off ${FEED[broker_cpu_s_off]:-null} s, on ${FEED[broker_cpu_s_on]:-null} s"
+}
+
+# `sim/bench/bench.sh feed`: the change feed's cost alone (bench_feed_inproc,
+# bench_feed); OUT/feed.json and a few lines.
+main_feed() {
+	mkdir -p "$OUT"
+	need_tools "make deps" curl ss taskset
+	[[ -z ${BENCH_PERF:-} ]] || need_tools "make bench-deps" perf
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	bench_feed_inproc
+	bench_feed
+	local k
+	for k in central_feed_on_vs_off central_feed_published_on_vs_off \
+		central_feed_on_vs_off_per_core central_apply_feed_on_vs_off; do
+		isnum "${R[$k]:-}" || R[$k]=""
+		[[ -n ${R[$k]} || -n ${WHY[$k]:-} ]] || WHY[$k]="no figure: a run it depends on failed"
+	done
+	{
+		printf '{\n'
+		jobject '  ' R central_feed_on_vs_off central_feed_published_on_vs_off \
+			central_feed_on_vs_off_per_core central_apply_feed_on_vs_off
+		printf ',\n  "reasons": {\n'
+		local nulls=()
+		for k in central_feed_on_vs_off central_feed_published_on_vs_off \
+			central_feed_on_vs_off_per_core central_apply_feed_on_vs_off; do
+			[[ -z ${WHY[$k]:-} ]] || nulls+=("$k")
+		done
+		if ((${#nulls[@]})); then jobject '    ' WHY "${nulls[@]}"; fi
+		printf '\n  },\n  "rates_per_s": {\n'
+		jobject '    ' RATE central_feed_off central_feed_on central_feed_on_published
+		printf '\n  },\n  "central_feed": '
+		jfeed
+		printf ',\n  "date": %s,\n  "machine": %s,\n  "warnings": ' "$(jstr "$DATE")" \
+			"$(jstr "$MACHINE")"
+		jwarnings
+		printf '\n}\n'
+	} >"$OUT/feed.json"
+	echo
+	echo "change feed, $DATE, $MACHINE"
+	row "central apply, change feed on / off" central_feed_on_vs_off ">=" 0.9
+	row "the same, until the feed is published" central_feed_published_on_vs_off "" ""
+	row "the same, per central CPU second" central_feed_on_vs_off_per_core "" ""
+	row "applier alone, feed on / off" central_apply_feed_on_vs_off "" ""
+	print_feed
+	for k in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $k"; done
+	echo "written: $OUT/feed.json"
+}
+
 # ---- results ------------------------------------------------------------------
 
 MEM_KV=$OUT/mem.kv   # written by make bench-mem (sim/bench/bench_mem.sh)
@@ -1647,7 +1964,9 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_bare_per_core edge_like_vs_redis_per_core edge_get_vs_bare_per_core
 	edge_batch50_vs_get_per_core edge_like_durable_vs_like_per_core
 	edge_like_durable_vs_redis_aof_per_core
-	bare_get_p99_mixed_vs_alone bare_post_p99_ms_at_like_50pct p99_like_ms_at_50pct_own_cpu)
+	bare_get_p99_mixed_vs_alone bare_post_p99_ms_at_like_50pct p99_like_ms_at_50pct_own_cpu
+	central_feed_on_vs_off central_feed_published_on_vs_off central_feed_on_vs_off_per_core
+	central_apply_feed_on_vs_off)
 # The serial samples, and the latency runs of the mixed phase (bench_mixed).
 SER_RUNS=(like get sync_true sync_false get_alone_sync_false mixed_sync_false get_alone_sync_true
 	mixed_sync_true)
@@ -1678,7 +1997,8 @@ write_json() {
 		printf '\n  },\n  "rates_per_s": {\n'
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
-			like_sync_false like_replicated
+			like_sync_false like_replicated central_feed_off central_feed_on \
+			central_feed_on_published
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof like_sync_true like_sync_false
@@ -1709,7 +2029,9 @@ write_json() {
 		printf '\n  },\n  "convergence": {\n'
 		jobject '    ' CONV likes visible timed_out errors skipped polls poll_errors \
 			min p50 p90 p99 max mean poll_ms every_ms max_age_ms snapshot_ms load_target load_rate
-		printf '\n  },\n'
+		printf '\n  },\n  "central_feed": '
+		jfeed
+		printf ',\n'
 		printf '  "date": %s,\n  "machine": %s,\n  "placement": %s,\n  "settings": %s,\n' \
 			"$(jstr "$DATE")" "$(jstr "$MACHINE")" "$(jstr "$PLACEMENT")" "$(jstr "$SETTINGS")"
 		printf '  "warnings": '
@@ -1753,6 +2075,10 @@ print_table() {
 	row "edge like / PostgreSQL hot row" edge_like_vs_naive ">=" 100
 	row "edge like / PostgreSQL one row per like" edge_like_vs_naive_dedupe "" ""
 	row "central apply / raw LevelDB" central_vs_raw_leveldb ">=" 1.0
+	row "central apply, change feed on / off" central_feed_on_vs_off ">=" 0.9
+	row "the same, until the feed is published" central_feed_published_on_vs_off "" ""
+	row "the same, per central CPU second" central_feed_on_vs_off_per_core "" ""
+	row "applier alone, feed on / off" central_apply_feed_on_vs_off "" ""
 	row "p99 like ms at 50% of peak" p99_like_ms_at_50pct "<=" 5
 	row "the same, h2load's CPU its own" p99_like_ms_at_50pct_own_cpu "" ""
 	row "nghttpd POST p99 ms at that pace" bare_post_p99_ms_at_like_50pct "" ""
@@ -1798,6 +2124,7 @@ print_table() {
 	echo
 	print_sync
 	print_mixed
+	print_feed
 	echo "rates (req/s): like new items ${RATE[like_cold]}, like ${RATE[like]}," \
 		"like viral ${RATE[like_viral]}, GET ${RATE[get]}, batch50 ${RATE[batch50]}," \
 		"batch50 all counters ${RATE[batch50_all]};" \
@@ -1832,8 +2159,9 @@ main() {
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	if (($(nproc) >= 2)); then
 		PLACEMENT="CPU $SERVER_CPU: the server under test (edge A, nghttpd, redis-server or postgres),"
-		PLACEMENT+=" sim bench-central; CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
-		PLACEMENT+=" central, the embedded broker, edge B and sim converge-probe"
+		PLACEMENT+=" sim bench-central, sim bench-feed, central in the change feed runs;"
+		PLACEMENT+=" CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
+		PLACEMENT+=" central, the embedded broker, edge B, sim converge-probe and sim produce-batches"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -1865,6 +2193,8 @@ main() {
 	bench_redis
 	bench_pg
 	bench_central
+	bench_feed_inproc
+	bench_feed
 	compute
 	write_json
 	print_table
@@ -1872,10 +2202,10 @@ main() {
 
 # `sim/bench/bench.sh reads`: the stack, one untimed like run so every item has
 # a count, then GETs and batch GETs at the edge, then GETs at nghttpd.
-perf_begin() { # name
+perf_begin() { # name [pid: the edge's unless given]
 	[[ -n ${BENCH_PERF:-} ]] || return 0
 	mkdir -p "$BENCH_PERF"
-	perf record -q --call-graph dwarf,16384 -F 2000 -p "$EDGE_PID" -o "$BENCH_PERF/$1.data" \
+	perf record -q --call-graph dwarf,16384 -F 2000 -p "${2:-$EDGE_PID}" -o "$BENCH_PERF/$1.data" \
 		>/dev/null 2>&1 &
 	PERF_PID=$!
 	track "$PERF_PID"
@@ -2090,21 +2420,23 @@ main_shapes() {
 	fi
 }
 
-# The median of the figures ARRAY[kind_side_1..rounds] that are numbers.
-ab_median() { # array kind side rounds
+# The median of the figures ARRAY[kind_side_1..rounds] that are numbers,
+# printed with format (%.0f unless given).
+ab_median() { # array kind side rounds [format]
 	local -n arr=$1
 	local i v=()
 	for ((i = 1; i <= $4; i++)); do
 		isnum "${arr[${2}_${3}_$i]:-}" && v+=("${arr[${2}_${3}_$i]}")
 	done
 	((${#v[@]})) || return 0
-	printf '%s\n' "${v[@]}" | sort -g | awk '{ v[NR] = $1 }
-		END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s\n' "${v[@]}" | sort -g | awk -v f="${5:-%.0f}" '{ v[NR] = $1 }
+		END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 pacer_check
 case ${1:-} in
 sync) main_sync ;;
+feed) main_feed ;;
 latency) main_latency ;;
 reads) main_reads ;;
 ab) main_ab ;;
