@@ -1441,9 +1441,13 @@ bench_central() {
 # and its record dropped. Rounds alternate the order (off then on, on
 # then off, ...). Central's and the broker's CPU ticks are taken over
 # the same spans. With BENCH_PERF=DIR, perf record samples central in
-# each feed-on run into DIR/central_feed_on_N.data.
+# each run, from the first message produced until the run's end, into
+# DIR/central_feed_SIDE_ROUND.data (BENCH_PERF_HZ samples a second, 2000).
 FEED_OPS=${BENCH_FEED_OPS:-2000000}
 FEED_ROUNDS=${BENCH_FEED_ROUNDS:-2}
+# sim bench-feed's ops: the same mix, half the daemon's by default (its
+# four replays of 2M would take over a minute).
+FEED_INPROC_OPS=${BENCH_FEED_INPROC_OPS:-1000000}
 FEED_POLL_S=0.1      # central's /metrics this often while it applies
 FEED_DEADLINE_S=300  # a run that has not applied and published by then fails
 declare -A FEED      # per run (key_side_round) and the medians
@@ -1467,7 +1471,7 @@ feed_live() { # central-log
 feed_run() { # side(on|off) round
 	local side=$1 r=$2 key="feed_$1_$2" saved=${BENCH_CENTRAL_INI:-} hz
 	local bpid cpid ppid c0 b0 out=$TMP/produce.$1.$2.out deadline t t0 scrape next pend
-	local want="" applied="" published="" ca="" cp="" bp=""
+	local want="" applied="" published="" ca="" cp="" bp="" s0 sa=""
 	hz=$(getconf CLK_TCK)
 	rm -rf "$TMP/central" "$TMP/bootstrap"
 	start "broker-$key" "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
@@ -1493,7 +1497,8 @@ feed_run() { # side(on|off) round
 	wait_idle "central before $key" 30 "$cpid"
 	c0=$(cpu_ticks "$cpid")
 	b0=$(cpu_ticks "$bpid")
-	if [[ $side == on && -n ${BENCH_PERF:-} ]]; then perf_begin "central_$key" "$cpid"; fi
+	s0=$(cpu_jiffies "$SERVER_CPU")
+	if [[ -n ${BENCH_PERF:-} ]]; then perf_begin "central_$key" "$cpid"; fi
 	# shellcheck disable=SC2046
 	$(pin "$LOAD_CPU") "$BIN/sim" produce-batches --bootstrap-file "$TMP/bootstrap" \
 		--ops "$FEED_OPS" --partitions "$PARTITIONS" >"$out" 2>"$TMP/produce-$key.log" &
@@ -1521,6 +1526,7 @@ feed_run() { # side(on|off) round
 			applied=$t
 			ca=$(cpu_ticks "$cpid")
 			bp=$(cpu_ticks "$bpid")
+			sa=$(cpu_busy_since "$SERVER_CPU" "$s0")
 		fi
 		if [[ -n $applied ]]; then
 			pend=0
@@ -1534,7 +1540,7 @@ feed_run() { # side(on|off) round
 			fi
 		fi
 	done
-	if [[ $side == on && -n ${BENCH_PERF:-} ]]; then perf_end; fi
+	if [[ -n ${BENCH_PERF:-} ]]; then perf_end; fi
 	if [[ -n $ppid ]]; then stop "$ppid"; fi
 	if [[ -z $published ]]; then
 		: "${WHY[central_feed_on_vs_off]:=$key: central had not applied and published the input after ${FEED_DEADLINE_S}s (logs in $OUT/logs)}"
@@ -1558,12 +1564,23 @@ feed_run() { # side(on|off) round
 			n / (p - t0), (ca - c0) / hz, (cp - c0) / hz, (bp - b0) / hz, ps }')
 	FEED[ops]=$ops
 	FEED[messages]=$want
+	# Central's share of its CPU while it applied, and the rest of that
+	# CPU's busy time: other processes (the machine is shared), whose
+	# turns are in the run's wall time.
+	FEED[central_cores_${side}_$r]=$(div "${FEED[cpu_applied_s_${side}_$r]}" \
+		"${FEED[applied_s_${side}_$r]}" %.2f)
+	FEED[others_cores_${side}_$r]=$(awk -v b="$sa" -v c="${FEED[central_cores_${side}_$r]}" \
+		'BEGIN { if (b != "none" && c != "") { o = b - c; printf "%.2f", o < 0 ? 0 : o } }')
+	if awk -v o="${FEED[others_cores_${side}_$r]:-0}" 'BEGIN { exit !(o > 0.1) }'; then
+		WARN+=("$key: other processes kept CPU $SERVER_CPU ${FEED[others_cores_${side}_$r]} busy while central applied: its wall time is not central's alone")
+	fi
 	stop "$cpid"
 	stop "$bpid"
-	printf '  %-16s applied in %6ss (%7s ops/s), published in %6ss (%7s ops/s); central CPU %ss, %ss; broker CPU %ss; produced in %ss; %s events\n' \
+	printf '  %-16s applied in %6ss (%7s ops/s), published in %6ss (%7s ops/s); central CPU %ss, %ss (%s cores, others %s); broker CPU %ss; produced in %ss; %s events\n' \
 		"$key" "${FEED[applied_s_${side}_$r]}" "${FEED[applied_rate_${side}_$r]}" \
 		"${FEED[published_s_${side}_$r]}" "${FEED[published_rate_${side}_$r]}" \
 		"${FEED[cpu_applied_s_${side}_$r]}" "${FEED[cpu_published_s_${side}_$r]}" \
+		"${FEED[central_cores_${side}_$r]}" "${FEED[others_cores_${side}_$r]:-?}" \
 		"${FEED[broker_cpu_s_${side}_$r]}" "${FEED[produce_s_${side}_$r]}" \
 		"${FEED[events_${side}_$r]:-0}"
 }
@@ -1642,9 +1659,10 @@ bench_feed_inproc() {
 		WHY[$k]="build/sim has no bench-feed command yet"
 		return 0
 	fi
-	echo "the applier alone, feed off and on: $BIN/sim bench-feed --json --ops $FEED_OPS --rounds $FEED_ROUNDS"
+	echo "the applier alone, feed off and on: $BIN/sim bench-feed --json --ops $FEED_INPROC_OPS --rounds $FEED_ROUNDS"
 	local rc=0
-	run "$SERVER_CPU" timeout 600 "$BIN/sim" bench-feed --json --ops "$FEED_OPS" --rounds "$FEED_ROUNDS" \
+	run "$SERVER_CPU" timeout 600 "$BIN/sim" bench-feed --json --ops "$FEED_INPROC_OPS" \
+		--rounds "$FEED_ROUNDS" \
 		>"$OUT/feed_inproc.json" 2>"$TMP/bench-feed.log" || rc=$?
 	if ((rc != 0)); then
 		WHY[$k]="sim bench-feed exited with $rc (log in $OUT/logs)"
@@ -1669,7 +1687,9 @@ jfeed() {
 	done
 	for ((r = 1; r <= FEED_ROUNDS; r++)); do
 		for side in off on; do
-			for f in "${FEED_FIELDS[@]}" produce_s events; do runs+=("${f}_${side}_$r"); done
+			for f in "${FEED_FIELDS[@]}" produce_s events central_cores others_cores; do
+				runs+=("${f}_${side}_$r")
+			done
 		done
 		runs+=("published_on_$r")
 	done
@@ -2205,7 +2225,8 @@ main() {
 perf_begin() { # name [pid: the edge's unless given]
 	[[ -n ${BENCH_PERF:-} ]] || return 0
 	mkdir -p "$BENCH_PERF"
-	perf record -q --call-graph dwarf,16384 -F 2000 -p "${2:-$EDGE_PID}" -o "$BENCH_PERF/$1.data" \
+	perf record -q --call-graph dwarf,16384 -F "${BENCH_PERF_HZ:-2000}" -p "${2:-$EDGE_PID}" \
+		-o "$BENCH_PERF/$1.data" \
 		>/dev/null 2>&1 &
 	PERF_PID=$!
 	track "$PERF_PID"
