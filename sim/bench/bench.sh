@@ -1582,7 +1582,7 @@ feed_run() { # side(on|off) round
 		"${FEED[cpu_applied_s_${side}_$r]}" "${FEED[cpu_published_s_${side}_$r]}" \
 		"${FEED[central_cores_${side}_$r]}" "${FEED[others_cores_${side}_$r]:-?}" \
 		"${FEED[broker_cpu_s_${side}_$r]}" "${FEED[produce_s_${side}_$r]}" \
-		"${FEED[events_${side}_$r]:-0}"
+		"${FEED[events_${side}_$r]:-0}${FEED[milestones_${side}_$r]:+ (${FEED[milestones_${side}_$r]} milestones)}"
 }
 
 # After a run: central applied every message and op produced, held or
@@ -1603,6 +1603,8 @@ feed_check() { # side round produce-output last-scrape
 	FEED[events_${side}_$r]=$(metric_sum likes_central_feed_events_total <<<"$4")
 	[[ $side == on ]] || return 0
 	FEED[published_${side}_$r]=$(metric_sum likes_central_feed_published_total <<<"$4")
+	FEED[milestones_${side}_$r]=$(awk \
+		'$1 == "likes_central_feed_published_total{topic=\"milestones\"}" { print $2 }' <<<"$4")
 	local made=${FEED[events_${side}_$r]}
 	if ! isnum "$made" || ((made == 0)); then
 		WARN+=("feed_on_$r: central stored no feed events")
@@ -1691,7 +1693,7 @@ jfeed() {
 				runs+=("${f}_${side}_$r")
 			done
 		done
-		runs+=("published_on_$r")
+		runs+=("published_on_$r" "milestones_on_$r")
 	done
 	printf '{"ops": %s, "messages": %s, "rounds": %s, "poll_s": %s,\n    "medians": {\n' \
 		"$(jnum "${FEED[ops]:-}")" "$(jnum "${FEED[messages]:-}")" "$FEED_ROUNDS" "$FEED_POLL_S"
