@@ -1576,13 +1576,14 @@ feed_run() { # side(on|off) round
 	fi
 	stop "$cpid"
 	stop "$bpid"
-	printf '  %-16s applied in %6ss (%7s ops/s), published in %6ss (%7s ops/s); central CPU %ss, %ss (%s cores, others %s); broker CPU %ss; produced in %ss; %s events\n' \
+	printf '  %-16s applied in %6ss (%7s ops/s), published in %6ss (%7s ops/s); central CPU %ss, %ss (%s cores, others %s); broker CPU %ss; produced in %ss; %s events; compactions wrote %s MB\n' \
 		"$key" "${FEED[applied_s_${side}_$r]}" "${FEED[applied_rate_${side}_$r]}" \
 		"${FEED[published_s_${side}_$r]}" "${FEED[published_rate_${side}_$r]}" \
 		"${FEED[cpu_applied_s_${side}_$r]}" "${FEED[cpu_published_s_${side}_$r]}" \
 		"${FEED[central_cores_${side}_$r]}" "${FEED[others_cores_${side}_$r]:-?}" \
 		"${FEED[broker_cpu_s_${side}_$r]}" "${FEED[produce_s_${side}_$r]}" \
-		"${FEED[events_${side}_$r]:-0}${FEED[milestones_${side}_$r]:+ (${FEED[milestones_${side}_$r]} milestones)}"
+		"${FEED[events_${side}_$r]:-0}${FEED[milestones_${side}_$r]:+ (${FEED[milestones_${side}_$r]} milestones)}" \
+		"${FEED[compaction_written_mb_${side}_$r]:-?}"
 }
 
 # After a run: central applied every message and op produced, held or
@@ -1601,6 +1602,13 @@ feed_check() { # side round produce-output last-scrape
 		[[ -z $v || $v == 0 ]] || WARN+=("feed_${side}_$r: central's $k is $v")
 	done
 	FEED[events_${side}_$r]=$(metric_sum likes_central_feed_events_total <<<"$4")
+	# What LevelDB's compactions (memtable flushes included) read and
+	# wrote by the end: the store's side of the feed's cost.
+	for k in read written; do
+		FEED[compaction_${k}_mb_${side}_$r]=$(metric_sum \
+			"likes_central_store_compaction_${k}_bytes_total" <<<"$4" |
+			awk '{ printf "%.1f", $1 / 1e6 }')
+	done
 	[[ $side == on ]] || return 0
 	FEED[published_${side}_$r]=$(metric_sum likes_central_feed_published_total <<<"$4")
 	FEED[milestones_${side}_$r]=$(awk \
@@ -1689,7 +1697,8 @@ jfeed() {
 	done
 	for ((r = 1; r <= FEED_ROUNDS; r++)); do
 		for side in off on; do
-			for f in "${FEED_FIELDS[@]}" produce_s events central_cores others_cores; do
+			for f in "${FEED_FIELDS[@]}" produce_s events central_cores others_cores \
+				compaction_read_mb compaction_written_mb; do
 				runs+=("${f}_${side}_$r")
 			done
 		done
