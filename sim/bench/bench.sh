@@ -1243,7 +1243,7 @@ bare_mixed() {
 	latency_run bare_get_50_alone 50 "${RATE[get]}" "$TMP/bare.txt" bench 0
 	local l0 s0
 	l0=$(cpu_jiffies "$LOAD_CPU")
-	s0=$(cpu_jiffies "$SERVER_CPU")
+	s0=$(cpu_jiffies "$FEED_CPUS")
 	mixed_pair bare_mixed "$lpeak" "$TMP/bare.txt" "$TMP/bare.txt" bare post
 	SER[bare_mixed.load_cpu_busy]=$(cpu_busy_since "$LOAD_CPU" "$l0")
 	SER[bare_mixed.server_cpu_busy]=$(cpu_busy_since "$SERVER_CPU" "$s0")
@@ -1448,6 +1448,10 @@ FEED_ROUNDS=${BENCH_FEED_ROUNDS:-2}
 # sim bench-feed's ops: the same mix, half the daemon's by default (its
 # four replays of 2M would take over a minute).
 FEED_INPROC_OPS=${BENCH_FEED_INPROC_OPS:-1000000}
+# Central's CPUs in the daemon runs: one core, as the server under test
+# gets; BENCH_FEED_CPUS=0,1 lets its threads (the run loop, LevelDB's
+# compaction, librdkafka's) spread over both.
+FEED_CPUS=${BENCH_FEED_CPUS:-$SERVER_CPU}
 FEED_POLL_S=0.1      # central's /metrics this often while it applies
 FEED_DEADLINE_S=300  # a run that has not applied and published by then fails
 declare -A FEED      # per run (key_side_round) and the medians
@@ -1487,7 +1491,7 @@ feed_run() { # side(on|off) round
 	fi
 	central_ini "$TMP/central-$key.ini"
 	BENCH_CENTRAL_INI=$saved
-	start "central-$key" "$SERVER_CPU" "$BIN/central" -c "$TMP/central-$key.ini"
+	start "central-$key" "$FEED_CPUS" "$BIN/central" -c "$TMP/central-$key.ini"
 	cpid=$LAST_PID
 	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
 	if [[ $side == on ]]; then
@@ -1526,7 +1530,7 @@ feed_run() { # side(on|off) round
 			applied=$t
 			ca=$(cpu_ticks "$cpid")
 			bp=$(cpu_ticks "$bpid")
-			sa=$(cpu_busy_since "$SERVER_CPU" "$s0")
+			sa=$(cpu_busy_since "$FEED_CPUS" "$s0")
 		fi
 		if [[ -n $applied ]]; then
 			pend=0
@@ -1572,7 +1576,7 @@ feed_run() { # side(on|off) round
 	FEED[others_cores_${side}_$r]=$(awk -v b="$sa" -v c="${FEED[central_cores_${side}_$r]}" \
 		'BEGIN { if (b != "none" && c != "") { o = b - c; printf "%.2f", o < 0 ? 0 : o } }')
 	if awk -v o="${FEED[others_cores_${side}_$r]:-0}" 'BEGIN { exit !(o > 0.1) }'; then
-		WARN+=("$key: other processes kept CPU $SERVER_CPU ${FEED[others_cores_${side}_$r]} busy while central applied: its wall time is not central's alone")
+		WARN+=("$key: other processes kept CPU $FEED_CPUS ${FEED[others_cores_${side}_$r]} busy while central applied: its wall time is not central's alone")
 	fi
 	stop "$cpid"
 	stop "$bpid"
@@ -1628,7 +1632,7 @@ feed_check() { # side round produce-output last-scrape
 # The daemon runs, FEED_ROUNDS each way, then the medians and the ratios.
 bench_feed() {
 	local r side
-	echo "change feed: central (CPU $SERVER_CPU) applying $FEED_OPS ops produced at once" \
+	echo "change feed: central (CPU $FEED_CPUS) applying $FEED_OPS ops produced at once" \
 		"(sim produce-batches and the broker on CPU $LOAD_CPU), feed off and on in turns," \
 		"$FEED_ROUNDS rounds"
 	local order
