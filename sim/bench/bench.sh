@@ -49,6 +49,14 @@
 # after round, then the medians of each side and B over A (main_ab, where
 # its knobs are).
 #
+# `sim/bench/bench.sh feed` runs only the change feed's cost (issue 43):
+# central's apply rate with the feed on against off, the real daemon on
+# a fresh broker and store each run (bench_feed, where its knobs are:
+# BENCH_FEED_OPS, BENCH_FEED_ROUNDS, BENCH_FEED_CPUS), and the applier's
+# own share in-process (sim bench-feed, BENCH_FEED_INPROC_OPS); writes
+# build/bench/feed.json. The full run does the same after its other
+# parts.
+#
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
 # central, two edges, nghttpd, redis-server, postgres, the load generators
