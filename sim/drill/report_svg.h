@@ -118,6 +118,9 @@ void report_svg_render_procs(const report *r, FILE *f);
  * limits the drill holds dashed. */
 void report_svg_render_intervals(const report *r, FILE *f);
 
+/* report_json.c: writes report.json to path. 0, or ERR_IO (logged). */
+int report_write_json(const report *r, const char *path);
+
 /* report_feed.c: the change feed's section of summary.txt (nothing
  * when report_feed was not called), and of report.json (NULL then). */
 void report_feed_summary(const report *r, FILE *f);
