@@ -299,4 +299,3 @@ int report_write_json(const report *r, const char *path)
 	}
 	return 0;
 }
-
