@@ -498,15 +498,12 @@ static int configure(edge *e, char *err, size_t errlen)
 		         cfg->changelog_durability);
 		return ERR_CONFIG;
 	}
-	/* An append stuck until its deadline holds the active's beats back
-	 * (they queue behind it): the standby must wait longer than that, or
-	 * it takes over from a live active, voiding what it held on disk. */
-	if (cfg->changelog_takeover_ms < cfg->changelog_timeout_ms + 2 * cfg->changelog_beat_ms) {
-		snprintf(err, errlen,
-		         "changelog.takeover_ms (%" PRId64 ") must be at least timeout_ms (%" PRId64
-		         ") + 2 x beat_ms (%" PRId64 "): a live active would be taken over from",
-		         cfg->changelog_takeover_ms, cfg->changelog_timeout_ms,
-		         cfg->changelog_beat_ms);
+	changelog_opts timing = {.timeout_ms = (int)cfg->changelog_timeout_ms,
+	                         .beat_ms = (int)cfg->changelog_beat_ms,
+	                         .takeover_ms = (int)cfg->changelog_takeover_ms};
+	char why[160];
+	if (changelog_timing_check(&timing, why, sizeof why)) {
+		snprintf(err, errlen, "changelog.%s", why);
 		return ERR_CONFIG;
 	}
 	return 0;

@@ -723,8 +723,23 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    NULL);
 }
 
+int changelog_timing_check(const changelog_opts *o, char *err, size_t errlen)
+{
+	int64_t beat = o->beat_ms > 0 ? o->beat_ms : BEAT_MS_DEFAULT;
+	int64_t takeover = o->takeover_ms > 0 ? o->takeover_ms : TAKEOVER_MS_DEFAULT;
+	if (takeover >= (int64_t)o->timeout_ms + 2 * beat)
+		return 0;
+	snprintf(err, errlen,
+	         "takeover_ms (%" PRId64 ") must be at least timeout_ms (%d) + 2 x beat_ms "
+	         "(%" PRId64 "): a live active would be taken over from",
+	         takeover, o->timeout_ms, beat);
+	return ERR_CONFIG;
+}
+
 changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 {
+	if (changelog_timing_check(o, err, errlen))
+		return NULL;
 	char ms[32];
 	snprintf(ms, sizeof ms, "%d", o->timeout_ms);
 	rd_kafka_conf_t *conf = conf_new(BUS_PRODUCER, o, err, errlen);

@@ -105,7 +105,14 @@ typedef struct changelog_opts {
 	metrics *reg;         /* its counters, gauges and histogram; NULL: none */
 } changelog_opts;
 
-/* The producer, not active yet. NULL with the reason in err. */
+/* A follower must outwait a live active's longest silence: an append
+ * stuck until its deadline holds the beats back behind it. 0 when
+ * takeover_ms >= timeout_ms + 2 x beat_ms (0 meaning the defaults), else
+ * ERR_CONFIG with the reason in err. */
+int changelog_timing_check(const changelog_opts *o, char *err, size_t errlen);
+
+/* The producer, not active yet; refuses timings changelog_timing_check
+ * refuses. NULL with the reason in err. */
 changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen);
 /* Stops the follower, waits for what is in flight (at most timeout_ms),
  * then frees. */

@@ -50,7 +50,7 @@ static void setup(void)
 	    .topic = TOPIC,
 	    .partition = 1,
 	    .edge_id = "edge-a",
-	    .timeout_ms = 2000,
+	    .timeout_ms = 1000, /* with the default beat and takeover, as the edge has */
 	    .reg = T.reg,
 	};
 }
@@ -214,7 +214,7 @@ static void quiet(void)
 {
 	T.o.timeout_ms = 300;
 	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 120000;
+	T.o.takeover_ms = 125000;
 }
 
 /* The producer of o, active on db (it took the log over). */
@@ -289,7 +289,7 @@ Test(changelog, a_kept_store_applies_only_what_it_lacks)
 {
 	char err[256] = "";
 	T.o.beat_ms = 60000; /* no beat between the records: offsets below are exact */
-	T.o.takeover_ms = 120000;
+	T.o.takeover_ms = 125000;
 	store *db = open_named("kept");
 	changelog *cl = active_on(&T.o, db);
 	store_batch *wb = sample("first", "b", "none");
@@ -384,7 +384,7 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	ob.instance = "dc2";
 	/* No beat: a's own record below is what finds the takeover. */
 	oa.beat_ms = ob.beat_ms = 60000;
-	oa.takeover_ms = ob.takeover_ms = 120000;
+	oa.takeover_ms = ob.takeover_ms = 125000;
 	store *da = open_named("a"), *dbb = open_named("b");
 	changelog *a = active_on(&oa, da);
 	cr_assert_eq(changelog_epoch(a), 1);
@@ -460,13 +460,30 @@ static bool soon(store *db, const char *k, const char *want, int ms)
 	return false;
 }
 
+Test(changelog, a_takeover_shorter_than_an_append_and_two_beats_is_refused)
+{
+	char err[256] = "";
+	changelog_opts o = T.o;
+	o.timeout_ms = 2000;
+	o.beat_ms = 100;
+	o.takeover_ms = 2199;
+	cr_assert_eq(changelog_timing_check(&o, err, sizeof err), ERR_CONFIG);
+	cr_assert_null(changelog_new(&o, err, sizeof err));
+	cr_assert(strstr(err, "takeover_ms (2199)"), "%s", err);
+	o.takeover_ms = 2200;
+	cr_assert_eq(changelog_timing_check(&o, err, sizeof err), 0);
+	o.beat_ms = 0; /* the default beat, 500 ms */
+	cr_assert_eq(changelog_timing_check(&o, err, sizeof err), ERR_CONFIG);
+}
+
 Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
 {
 	char err[256] = "";
 	atomic_store(&promoted, 0);
 	changelog_opts oa = T.o, ob = T.o;
+	oa.timeout_ms = ob.timeout_ms = 400;
 	oa.beat_ms = ob.beat_ms = 100;
-	oa.takeover_ms = ob.takeover_ms = 600;
+	oa.takeover_ms = ob.takeover_ms = 800;
 	oa.instance = "dc1";
 	ob.instance = "dc2";
 	store *da = open_named("a"), *dbb = open_named("b");
@@ -485,8 +502,8 @@ Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
 	store_batch_free(wb);
 	cr_assert(soon(dbb, "Mk1", "two", 5000), "and what comes");
 
-	/* a stays alive (it beats): no takeover, for three takeover_ms. */
-	proc_sleep_ms(1800);
+	/* a stays alive (it beats): no takeover, for two takeover_ms. */
+	proc_sleep_ms(1600);
 	cr_assert_eq(atomic_load(&promoted), 0);
 	cr_assert_not(changelog_active(b));
 
@@ -513,6 +530,7 @@ Test(changelog, a_follower_stopped_by_a_record_it_cannot_apply_says_so)
 {
 	char err[256] = "";
 	changelog_opts o = T.o;
+	o.timeout_ms = 400;
 	o.takeover_ms = 600;
 	o.beat_ms = 100;
 	store *mine = open_named("mine");
@@ -540,8 +558,9 @@ Test(changelog, the_first_instance_of_a_new_log_takes_it_over)
 {
 	char err[256] = "";
 	atomic_store(&promoted, 0);
+	T.o.timeout_ms = 400;
 	T.o.beat_ms = 100;
-	T.o.takeover_ms = 300;
+	T.o.takeover_ms = 600;
 	store *db = open_named("first");
 	changelog *cl = changelog_new(&T.o, err, sizeof err);
 	cr_assert_not_null(cl, "%s", err);
@@ -696,7 +715,7 @@ Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
 {
 	char err[256] = "";
 	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 120000;
+	T.o.takeover_ms = 125000;
 	store *db = open_named("writer");
 	changelog *cl = active_on(&T.o, db);
 	/* The embedded cluster keeps about 5 MiB of a partition and drops its
@@ -752,8 +771,12 @@ static int twin_promote(void *ctx)
 Test(changelog, two_instances_started_together_end_with_one_active_and_none_fenced)
 {
 	char err[256] = "";
+	/* Timings the edge would accept (changelog_timing_check): a live
+	 * active's beats queue behind a stuck append, so shorter ones let a
+	 * stall of the machine look like a silent log. */
+	T.o.timeout_ms = 400;
 	T.o.beat_ms = 50;
-	T.o.takeover_ms = 200;
+	T.o.takeover_ms = 1000;
 	for (int trial = 0; trial < 6; trial++) {
 		char na[16], nb[16];
 		snprintf(na, sizeof na, "a%d", trial);
@@ -770,7 +793,7 @@ Test(changelog, two_instances_started_together_end_with_one_active_and_none_fenc
 		while (!atomic_load(&ta.promoted) && !atomic_load(&tb.promoted) &&
 		       clock_mono_ms() - t0 < 10000)
 			proc_sleep_ms(10);
-		proc_sleep_ms(1000); /* five takeover_ms more: a late second takeover shows */
+		proc_sleep_ms(2000); /* two takeover_ms more: a late second takeover shows */
 		int n = atomic_load(&ta.promoted) + atomic_load(&tb.promoted);
 		cr_assert_eq(n, 1, "trial %d: %d takeovers", trial, n);
 		cr_assert_not(changelog_fenced(a) || changelog_fenced(b), "trial %d", trial);
