@@ -90,6 +90,9 @@ typedef struct central {
 	feed *fd;          /* the change feed's publisher; NULL = both topics off */
 	uint64_t thresholds[FEED_THRESHOLDS_MAX]; /* feed.milestones */
 	size_t nthresholds;
+	char *homes[ITEM_MAX_NAMES + 1];      /* feed.home_regions, NULL-terminated */
+	char *home_topics[FEEDREC_HOMES_MAX]; /* their streams' topics */
+	size_t nhomes;
 	reseek rs;                  /* partitions restarted after an out-of-range offset */
 	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
@@ -278,12 +281,15 @@ static uint32_t feed_epoch(void *ctx, uint32_t p)
 static int start_feed(central *c, char *err, size_t errlen)
 {
 	const central_config *cfg = c->cfg;
-	if (!cfg->changes_topic[0] && !cfg->milestones_topic[0])
+	if (!cfg->changes_topic[0] && !cfg->milestones_topic[0] && !c->nhomes)
 		return 0;
 	char owned[1024], group[1400];
 	shard_set_format(&c->own, owned, sizeof owned);
 	snprintf(group, sizeof group, "likes-feed-%s-%s",
-	         cfg->changes_topic[0] ? cfg->changes_topic : cfg->milestones_topic, owned);
+	         cfg->changes_topic[0]      ? cfg->changes_topic
+	         : cfg->milestones_topic[0] ? cfg->milestones_topic
+	                                    : c->home_topics[0],
+	         owned);
 	feed_opts o = {.topics = {cfg->changes_topic, cfg->milestones_topic},
 	               .group = group,
 	               .id = cfg->id,
@@ -299,11 +305,15 @@ static int start_feed(central *c, char *err, size_t errlen)
 	               .props = central_bus_props(cfg),
 	               .bootstrap_file = cfg->bootstrap_file,
 	               .reg = cmetrics_registry(c->cm)};
+	for (size_t i = 0; i < c->nhomes; i++)
+		o.topics[FEEDREC_HOMES + i] = c->home_topics[i];
+	for (size_t i = c->nhomes; i < FEEDREC_HOMES_MAX; i++)
+		o.topics[FEEDREC_HOMES + i] = "";
 	c->fd = feed_new(&o, err, errlen);
 	if (!c->fd)
 		return ERR_KAFKA;
-	log_info("change feed on", "changes=%s milestones=%s group=%s", cfg->changes_topic,
-	         cfg->milestones_topic, group);
+	log_info("change feed on", "changes=%s milestones=%s home_regions=%s group=%s",
+	         cfg->changes_topic, cfg->milestones_topic, cfg->home_regions, group);
 	return 0;
 }
 
@@ -676,6 +686,40 @@ static int parse_thresholds(const char *list, uint64_t *out, size_t *n, char *er
 	return 0;
 }
 
+/* feed.home_regions into c->homes, and each one's topic. */
+static int parse_homes(central *c, char *err, size_t errlen)
+{
+	const central_config *cfg = c->cfg;
+	if (!cfg->home_regions[0])
+		return 0;
+	if (item_parse_names(cfg->home_regions, c->homes, item_edge_valid)) {
+		snprintf(err, errlen,
+		         "feed.home_regions: '%s' is not a list of at most %d region names "
+		         "([a-z0-9_-]{1,64})",
+		         cfg->home_regions, FEEDREC_HOMES_MAX);
+		return ERR_CONFIG;
+	}
+	if (!cfg->home_prefix[0]) {
+		snprintf(err, errlen, "topics.home_prefix is empty, and feed.home_regions is set");
+		return ERR_CONFIG;
+	}
+	for (c->nhomes = 0; c->homes[c->nhomes]; c->nhomes++) {
+		size_t n = strlen(cfg->home_prefix) + strlen(c->homes[c->nhomes]) + 1;
+		c->home_topics[c->nhomes] = xmalloc(n);
+		snprintf(c->home_topics[c->nhomes], n, "%s%s", cfg->home_prefix,
+		         c->homes[c->nhomes]);
+	}
+	return 0;
+}
+
+static void free_homes(central *c)
+{
+	item_free_names(c->homes);
+	for (size_t i = 0; i < c->nhomes; i++)
+		free(c->home_topics[i]);
+	c->nhomes = 0;
+}
+
 /* The checks start-up makes before it opens the store or reaches Kafka:
  * which section holds each librdkafka property, the counters, the owned
  * partitions (into c->ctr and c->own) and the ops API's address and
@@ -697,7 +741,9 @@ static int configure(central *c, char *err, size_t errlen)
 	if (!rc)
 		rc = parse_thresholds(cfg->feed_milestones, c->thresholds, &c->nthresholds, err,
 		                      errlen);
-	bool feed_on = cfg->changes_topic[0] || cfg->milestones_topic[0];
+	if (!rc)
+		rc = parse_homes(c, err, errlen);
+	bool feed_on = cfg->changes_topic[0] || cfg->milestones_topic[0] || c->nhomes;
 	if (!rc && feed_on && cfg->feed_session_ms <= cfg->feed_timeout_ms) {
 		/* A publisher cut off must lose its session after its last
 		 * message failed, or two could publish at once. */
@@ -726,6 +772,7 @@ int central_config_check(const central_config *cfg, char *err, size_t errlen)
 		rc = bus_check_props(&bp, true, err, errlen);
 	counters_free(&c.ctr);
 	shard_set_free(&c.own);
+	free_homes(&c);
 	return rc;
 }
 
@@ -777,6 +824,7 @@ int central_run(const central_config *cfg)
 	applier_set_cache(c.ap, (size_t)cfg->cache_counts, (size_t)cfg->cache_members);
 	applier_set_feed(c.ap, cfg->changes_topic[0] != 0, cfg->milestones_topic[0] != 0,
 	                 c.thresholds, c.nthresholds);
+	applier_set_homes(c.ap, (const char *const *)c.homes, c.nhomes);
 	cmetrics_opts mo = {.ctr = &c.ctr,
 	                    .partitions = (uint32_t)cfg->partitions,
 	                    .ap = c.ap,
@@ -797,6 +845,8 @@ int central_run(const central_config *cfg)
 		if (feed_topic[0])
 			rc = check_topic(&c, feed_topic, err, sizeof err);
 	}
+	for (size_t i = 0; !rc && i < c.nhomes; i++)
+		rc = check_topic(&c, c.home_topics[i], err, sizeof err);
 	if (rc)
 		goto out;
 	rc = assign_all(&c, err, sizeof err);
@@ -866,6 +916,7 @@ out:
 	store_close(c.db);
 	counters_free(&c.ctr);
 	shard_set_free(&c.own);
+	free_homes(&c);
 	reseek_free(&c.rs);
 	free(c.recover_due);
 	pthread_mutex_destroy(&c.ready_mu);

@@ -39,6 +39,8 @@ typedef struct central_config {
 	char *changes_topic;    /* the change feed (docs/events.md); "" = off */
 	char *milestones_topic; /* "" = off */
 	char *feed_milestones;  /* thresholds, comma-separated */
+	char *home_prefix;      /* a region's home stream: this, then its name */
+	char *home_regions;     /* regions with a home stream, comma-separated; "" = off */
 	int64_t feed_timeout_ms;
 	int64_t feed_session_ms;
 	int64_t snapshot_interval_ms;

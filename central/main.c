@@ -74,6 +74,12 @@ const cfg_opt central_options[] = {
     OPT("topics", "milestones", CFG_STR, milestones_topic, "likes.milestones", 0, 0,
         "the change feed: a count reaching a threshold of feed.milestones for the first time; "
         "empty = off"),
+    OPT("topics", "home_prefix", CFG_STR, home_prefix, "likes.home.", 0, 0,
+        "a region's home stream is this followed by the region's name (docs/events.md, "
+        "\"Home streams\")"),
+    OPT("feed", "home_regions", CFG_STR, home_regions, "", 0, 0,
+        "the regions whose users' membership changes made in another region go to their "
+        "home stream, comma-separated; empty = none"),
     OPT("feed", "milestones", CFG_STR, feed_milestones, "10,100,1000,10000,100000,1000000", 0, 0,
         "the counts announced on the milestones topic, comma-separated"),
     OPT("feed", "timeout_ms", CFG_INT, feed_timeout_ms, "5000", 100, 600000,

@@ -30,6 +30,7 @@
 #define MIN_EDGE_BYTES 5  /* 1 + 2 + 2 * 1 */
 #define MIN_COUNT_BYTES 6 /* 1 + 2 * 2 + 1 */
 #define MIN_SUM_BYTES 7   /* 1 + 2 * 2 + 2 * 1 */
+#define MIN_HOME_BYTES 4  /* 1 + 1 + 2 */
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -103,15 +104,18 @@ int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 	    b->nops > WIRE_MAX_OPS || (b->nops && !b->ops) || b->nsums > WIRE_MAX_OPS ||
 	    (b->nsums && !b->sums))
 		return ERR_INVAL;
-	for (uint32_t i = 0; i < b->nops; i++)
+	uint32_t homes = 0;
+	for (uint32_t i = 0; i < b->nops; i++) {
 		if (!op_ok(&b->ops[i]))
 			return ERR_INVAL;
+		homes += b->ops[i].home.n > 0;
+	}
 	for (uint32_t i = 0; i < b->nsums; i++)
 		if (!sum_ok(&b->sums[i]))
 			return ERR_INVAL;
 
 	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, b->nsums ? 9 : 8);
+	e.rc |= msgpack_pack_map(&e.pk, 8 + (b->nsums ? 1 : 0) + (homes ? 1 : 0));
 	put_key(&e, "v");
 	put_uint(&e, b->nsums ? WIRE_VERSION_SUMS : WIRE_VERSION);
 	put_key(&e, "t");
@@ -138,6 +142,17 @@ int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 		put_uint(&e, op->kind);
 		put_uint(&e, op->n);
 		put_uint(&e, op->hlc);
+	}
+	if (homes) {
+		put_key(&e, "h");
+		e.rc |= msgpack_pack_array(&e.pk, homes);
+		for (uint32_t i = 0; i < b->nops; i++) {
+			if (!b->ops[i].home.n)
+				continue;
+			e.rc |= msgpack_pack_array(&e.pk, 2);
+			put_uint(&e, i);
+			put_str(&e, b->ops[i].home);
+		}
 	}
 	if (b->nsums) {
 		put_key(&e, "g");
@@ -429,6 +444,7 @@ enum {
 	F_COUNTS = 1 << 10,
 	F_HEAD = 1 << 11, /* "v" and "t": always seen before the loop */
 	F_SUMS = 1 << 12,
+	F_HOMES = 1 << 13,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -452,6 +468,7 @@ static int batch_field(wire_str k, uint64_t ver)
 	case 'w': return F_WALL;
 	case 'o': return F_OPS;
 	case 'g': return ver >= WIRE_VERSION_SUMS ? F_SUMS : 0;
+	case 'h': return F_HOMES;
 	default: return 0;
 	}
 }
@@ -518,10 +535,24 @@ static int decode_map(mpr *r, const msg_kind *kind, void *msg)
 	return r->left ? ERR_CORRUPT : 0;
 }
 
+/* A batch being decoded: "h" names ops by index, and may come before
+ * "o", so its place is kept and it is read once the map is done. */
+typedef struct batch_dec {
+	wire_batch *b;
+	mpr homes;
+	bool has_homes;
+} batch_dec;
+
 static int read_batch_field(mpr *r, int f, void *msg)
 {
-	wire_batch *b = msg;
+	batch_dec *d = msg;
+	wire_batch *b = d->b;
 
+	if (f == F_HOMES) {
+		d->homes = *r;
+		d->has_homes = true;
+		return mpr_skip(r);
+	}
 	switch (f) {
 	case F_EDGE: return read_name(r, &b->edge);
 	case F_REGION: return mpr_read_str(r, WIRE_MAX_STR, &b->region);
@@ -542,10 +573,37 @@ static int batch_required(uint64_t ver)
 static const msg_kind batch_kind = {"b", WIRE_VERSION_SUMS, batch_field, read_batch_field,
                                     batch_required};
 
+/* "h": [[index, home], ...], indexes of b->ops strictly increasing. */
+static int read_homes(mpr *r, wire_batch *b)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_OPS, MIN_HOME_BYTES, &n)))
+		return rc;
+	int64_t last = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t at;
+		wire_str home;
+
+		if ((rc = read_tuple(r, 2)) || (rc = mpr_read_uint(r, UINT32_MAX, &at)) ||
+		    (rc = read_name(r, &home)))
+			return rc;
+		if ((int64_t)at <= last || at >= b->nops)
+			return ERR_CORRUPT;
+		b->ops[at].home = home;
+		last = (int64_t)at;
+	}
+	return 0;
+}
+
 static int decode_batch(mpr *r, wire_batch *b)
 {
-	int rc = decode_map(r, &batch_kind, b);
+	batch_dec d = {.b = b};
+	int rc = decode_map(r, &batch_kind, &d);
 
+	if (!rc && d.has_homes)
+		rc = read_homes(&d.homes, b);
 	return rc ? rc : b->seq == 0 ? ERR_CORRUPT : 0;
 }
 

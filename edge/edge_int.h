@@ -27,6 +27,7 @@
 #include "edge/telemetry/telemetry.h"
 #include "edge/upstream/bootstrap.h"
 #include "edge/upstream/shards.h"
+#include "edge/upstream/homes.h"
 #include "edge/upstream/uplink.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -60,6 +61,7 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
+	homes *homes;       /* the home stream's follower; NULL: home.follow off */
 	changelog *clog;    /* NULL without [changelog] */
 	char instance[256]; /* its name in the changelog's takeover records */
 	uint64_t fenced_ms; /* monotonic: when it found itself fenced; 0: not */

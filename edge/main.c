@@ -285,6 +285,7 @@ static void upstream_turn(void *arg)
 {
 	edge *e = arg;
 	uplink_poll(e->up, 1000);
+	homes_poll(e->homes, 1000);
 	int rc = ledger_seal_due(e->lg, clock_wall_ms(), false);
 	uint64_t skipped;
 	if (rc && log_every(&e->seal_errors, 1000, &skipped))
@@ -620,6 +621,9 @@ static int start(edge *e, char *err, size_t errlen)
 	telemetry_budget(e->tm, lo.budget_bytes);
 	if (uplink_start(e->up, e->lg, err, errlen))
 		return ERR_KAFKA;
+	if (cfg->home_follow &&
+	    !(e->homes = homes_new(cfg, &e->tmpl.counters, e->lg, e->tm->reg, err, errlen)))
+		return ERR_KAFKA;
 	/* Everything sealed and not yet confirmed by central goes out again,
 	 * in order: central drops what it already applied. */
 	ledger_pump(e->lg);
@@ -797,6 +801,7 @@ static void stop(edge *e)
 	edge_workers_free(e);
 	http_tls_store_free(e->tls); /* after every server that used it */
 	bootstrap_free(e->boot);     /* before the ledger it loads into */
+	homes_free(e->homes);        /* before the ledger it writes into */
 	uplink_free(e->up);
 	ledger_free(e->lg);
 	changelog_free(e->clog); /* after the ledger, whose writes it copies;

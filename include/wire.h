@@ -43,6 +43,8 @@ typedef struct wire_op {
 	uint8_t kind;     /* WIRE_ADD or WIRE_REMOVE */
 	uint32_t n;       /* amount: 1 for set counters, 1..1000 for sums */
 	uint64_t hlc;     /* hybrid logical clock of the op at its edge */
+	wire_str home;    /* the user's home region when it is not the batch's
+	                     ("h"); empty: at home there, or not known */
 } wire_op;
 
 /* What the batch adds to one sum counter of one item: the ops of that

@@ -153,6 +153,7 @@ void applier_free(applier *a)
 	free(a->defs);
 	sbuf_free(&a->feed_rec);
 	free(a->thresholds);
+	applier_set_homes(a, NULL, 0);
 	free(a);
 }
 
@@ -338,7 +339,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	apply_ws_drop(a); /* left over when the last message failed before its write */
 	a->feed_made = 0;
 	a->feed_rec.len = 0;
-	if (a->feed_changes || a->feed_milestones) {
+	if (a->feed_changes || a->feed_milestones || a->nhomes) {
 		a->feed_id = (feedev_id){pt->epoch, p, (uint64_t)offset, 0};
 		memset(a->feed_index, 0, sizeof a->feed_index);
 		feedrec_begin(&a->feed_rec, clock_wall_ms());
@@ -599,6 +600,7 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->store_writes = STAT_GET(a, store_writes);
 	out->numbers_clamped = STAT_GET(a, numbers_clamped);
 	out->feed_events = STAT_GET(a, feed_events);
+	out->home_unrouted = STAT_GET(a, home_unrouted);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);

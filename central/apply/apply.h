@@ -76,6 +76,8 @@ typedef struct applier_stats {
 	uint64_t store_writes;
 	uint64_t numbers_clamped; /* a count or bucket held at 0 or the top: a bug */
 	uint64_t feed_events;     /* change feed events stored with their changes */
+	uint64_t home_unrouted;   /* changes of users at home in a region with no
+	                             home stream here: sent nowhere */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
@@ -155,6 +157,13 @@ void applier_set_obs(applier *a, const applier_obs *obs);
  * until called. Start-up, before the first applier_apply. */
 void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t *thresholds,
                       size_t n);
+/* The home streams (docs/events.md, "Home streams"): a set op that
+ * changes a membership and names its user's home, a region other than
+ * its batch's, makes an event on the home stream of that region, if it
+ * is one of regions[0..n) (n <= FEEDREC_HOMES_MAX), under the topic
+ * FEEDREC_HOMES + its index; other homes count in home_unrouted. n = 0:
+ * off. Copies the names. */
+void applier_set_homes(applier *a, const char *const *regions, size_t n);
 /* Events the last applier_apply stored (0 when the feed is off). */
 uint32_t applier_feed_made(const applier *a);
 /* Deletes partition p's feed records of versions from..upto (their

@@ -34,6 +34,15 @@ void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t 
 	a->nthresholds = n;
 }
 
+void applier_set_homes(applier *a, const char *const *regions, size_t n)
+{
+	for (size_t i = 0; i < a->nhomes; i++)
+		free(a->homes[i]);
+	a->nhomes = 0;
+	for (size_t i = 0; i < n && i < FEEDREC_HOMES_MAX; i++)
+		a->homes[a->nhomes++] = xstrdup(regions[i]);
+}
+
 uint32_t applier_feed_made(const applier *a)
 {
 	return a->feed_made;
@@ -74,6 +83,33 @@ static void put_event(applier *a, int topic, feedev *e)
 	feedev_encode(e, &a->feed_rec);
 	feedrec_close(&a->feed_rec, at);
 	a->feed_made++;
+}
+
+void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
+                     uint64_t count)
+{
+	if (op->home.n == b->region.n && memcmp(op->home.p, b->region.p, b->region.n) == 0)
+		return; /* at home where it was made: that edge has it */
+	for (size_t i = 0; i < a->nhomes; i++) {
+		if (strlen(a->homes[i]) != op->home.n ||
+		    memcmp(a->homes[i], op->home.p, op->home.n) != 0)
+			continue;
+		feedev e = {.type = FEEDEV_SET,
+		            .counter = op->counter.p,
+		            .counter_n = op->counter.n,
+		            .item = op->item.p,
+		            .item_n = op->item.n,
+		            .user = op->user.p,
+		            .user_n = op->user.n,
+		            .region = st->region,
+		            .region_n = st->region_len,
+		            .member = st->present,
+		            .hlc = st->hlc,
+		            .count = count};
+		put_event(a, FEEDREC_HOMES + (int)i, &e);
+		return;
+	}
+	STAT_ADD(a, home_unrouted, 1);
 }
 
 int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,

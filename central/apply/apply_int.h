@@ -19,6 +19,7 @@
 #include "central/apply/apply.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/ktab.h"
+#include "central/apply/merge.h"
 #include "feedev.h"
 #include "sbuf.h"
 #include "smap.h"
@@ -47,6 +48,7 @@ typedef struct stats {
 	_Atomic uint64_t ops_applied, ops_invalid, store_writes;
 	_Atomic uint64_t numbers_clamped;
 	_Atomic uint64_t feed_events; /* change feed events stored */
+	_Atomic uint64_t home_unrouted;
 } stats;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
@@ -76,6 +78,10 @@ struct applier {
 	 * (ascending), and the message being applied: its events' id
 	 * (index = the next one's) and its 'X' record (feedrec.h). */
 	bool feed_changes, feed_milestones;
+	/* The regions whose users' changes made elsewhere go to their home
+	 * stream (topic FEEDREC_HOMES + i). */
+	char *homes[FEEDREC_HOMES_MAX];
+	size_t nhomes;
 	uint64_t *thresholds;
 	size_t nthresholds;
 	feedev_id feed_id;                   /* index unused: see feed_index */
@@ -103,6 +109,11 @@ int apply_num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta
  * member the pair's new state) or a sum of n, made by an op of region
  * and clock hlc, which moved the count from before to after. Nothing
  * when the feed is off. 0, or the store's error (a milestone level). */
+/* A set op's change of st, made in b's region by a user whose home
+ * (op->home) is another: an event on that region's home stream, or
+ * home_unrouted when central has none for it. */
+void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
+                     uint64_t count);
 int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,
                       const char *region, size_t rn, uint64_t hlc, uint64_t before, uint64_t after);
 

@@ -203,6 +203,19 @@ static int bump(applier *a, const wire_op *op, const char *region, size_t rn, ui
 	return rc;
 }
 
+/* The count of (counter, item) as the message has it so far. */
+static int count_now(applier *a, const wire_op *op, uint64_t *count)
+{
+	unsigned char key[CKEY_MAX];
+	ktab_ent *c;
+	int rc = apply_num_add(
+	    a, key, ckey_count(key, op->counter.p, op->counter.n, op->item.p, op->item.n), 0, false,
+	    &c);
+	if (rc == 0)
+		*count = *(const uint64_t *)c->val;
+	return rc;
+}
+
 /* ---- ops ----------------------------------------------------------------- */
 
 /* NULL when op fits its counter (*def then names it), else the reason. */
@@ -264,6 +277,14 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	if (!rc && delta)
 		rc = apply_feed_change(a, op, true, st->present, 1, st->region, st->region_len,
 		                       st->hlc, delta > 0 ? count - 1 : count + 1, count);
+	if (!rc && op->home.n && a->nhomes) {
+		/* Every change goes home, a clock's move too: the home edge
+		 * keeps the pair as last-writer-wins as central does. */
+		if (!delta)
+			rc = count_now(a, op, &count);
+		if (!rc)
+			apply_feed_home(a, b, op, st, count);
+	}
 	return rc;
 }
 
@@ -378,7 +399,8 @@ static int apply_sums(applier *a, const wire_batch *b, invalid *inv)
 			continue;
 		}
 		/* As an op of n for bump and the observers; a sum has no user. */
-		wire_op op = {sm->counter, sm->item, {"", 0}, WIRE_ADD, (uint32_t)sm->n, sm->hlc};
+		wire_op op = {sm->counter,     sm->item, {"", 0},  WIRE_ADD,
+		              (uint32_t)sm->n, sm->hlc,  {NULL, 0}};
 		uint64_t count;
 		int rc =
 		    bump(a, &op, b->region.p, b->region.n, sm->hlc, (int64_t)sm->n, true, &count);

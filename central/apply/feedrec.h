@@ -4,7 +4,8 @@
  *
  *   u64 wall ms when the message was applied (the feed's lag)
  *   then per event, in id order:
- *     u8 topic (FEEDREC_CHANGES, FEEDREC_MILESTONES)
+ *     u8 topic (FEEDREC_CHANGES, FEEDREC_MILESTONES, or FEEDREC_HOMES + i:
+ *        the home stream of the i-th region central sends to)
  *     u32 index (the id's last part)
  *     u16 key length, the key (the item)
  *     u32 value length, the value (the event's JSON)
@@ -22,7 +23,13 @@
 #include "sbuf.h"
 #include "store.h"
 
-enum { FEEDREC_CHANGES = 0, FEEDREC_MILESTONES = 1, FEEDREC_TOPICS = 2 };
+enum {
+	FEEDREC_CHANGES = 0,
+	FEEDREC_MILESTONES = 1,
+	FEEDREC_HOMES = 2,      /* the first region's home stream */
+	FEEDREC_HOMES_MAX = 16, /* regions with a home stream */
+	FEEDREC_TOPICS = FEEDREC_HOMES + FEEDREC_HOMES_MAX,
+};
 #define FEEDREC_HEAD 8
 
 typedef struct feedrec_ent {

@@ -27,8 +27,14 @@
 #define GRACE_EXTRA_MS 500         /* beyond timeout_ms, before a new publisher reads */
 #define READER_WAIT_MS "50"        /* the reader's fetch.wait.max.ms: read-back delay */
 
-static const char *const topic_label[FEEDREC_TOPICS] = {"topic=\"changes\"",
-                                                        "topic=\"milestones\""};
+/* The metrics' label of topic t: its role, or a home stream's topic. */
+static void topic_label(const feed_opts *o, int t, char *out, size_t n)
+{
+	snprintf(out, n, "topic=\"%s\"",
+	         t == FEEDREC_CHANGES      ? "changes"
+	         : t == FEEDREC_MILESTONES ? "milestones"
+	                                   : o->topics[t]);
+}
 
 enum pstate {
 	P_IDLE,    /* not this instance's to publish */
@@ -460,6 +466,15 @@ static bool epoch_behind(feed *f, uint32_t p, const fpart *fp)
 	return false;
 }
 
+/* Some topic has UNREAD_MAX events sent and not read back yet. */
+static bool unread_full(const feed *f, const fpart *fp)
+{
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		if (f->on[t] && fp->sent[t].n >= UNREAD_MAX)
+			return true;
+	return false;
+}
+
 static bool caught_up(const feed *f, const fpart *fp)
 {
 	for (int t = 0; t < FEEDREC_TOPICS; t++)
@@ -503,8 +518,7 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 		         fp->hw[FEEDREC_CHANGES], fp->hw[FEEDREC_MILESTONES]);
 		return;
 	case P_LIVE:
-		if (!fp->inflight && fp->pending && fp->sent[FEEDREC_CHANGES].n < UNREAD_MAX &&
-		    fp->sent[FEEDREC_MILESTONES].n < UNREAD_MAX)
+		if (!fp->inflight && fp->pending && !unread_full(f, fp))
 			send_chunk(f, p);
 		return;
 	case P_STALLED:
@@ -763,15 +777,19 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 			f->parts[p].read_pos[t] = -1;
 	}
 	for (int t = 0; t < FEEDREC_TOPICS; t++) {
+		if (t >= FEEDREC_HOMES && !f->on[t])
+			continue; /* the two public topics show even when off */
+		char label[320];
+		topic_label(o, t, label, sizeof label);
 		f->published[t] = metrics_counter(o->reg, "feed_published_total",
 		                                  "Change feed events this instance published "
 		                                  "(delivered), by topic.",
-		                                  topic_label[t]);
+		                                  label);
 		f->errors[t] = metrics_counter(o->reg, "feed_publish_errors_total",
 		                               "Change feed messages that failed or were not "
 		                               "queued, by topic; the partition starts again "
 		                               "from the topics' tail.",
-		                               topic_label[t]);
+		                               label);
 	}
 	f->gaps = metrics_counter(o->reg, "feed_gaps_total",
 	                          "Change feed events this instance sent that never showed in the "

@@ -39,7 +39,8 @@
 typedef int (*feed_trim_fn)(void *ctx, uint32_t p, uint64_t from, uint64_t upto);
 
 typedef struct feed_opts {
-	const char *topics[FEEDREC_TOPICS]; /* changes, milestones; "" = off */
+	const char *topics[FEEDREC_TOPICS]; /* changes, milestones, then the home streams
+	                                       (FEEDREC_HOMES + i); "" or NULL = off */
 	const char *group;                  /* decides each partition's publisher */
 	const char *id;                     /* this instance, for logs and client names */
 	uint32_t partitions;

@@ -207,6 +207,9 @@ static const stat_family applier_families[] = {
     STAT_FAMILY(feed_events, "feed_events_total",
                 "Change feed events (changes and milestones) stored with the changes that made "
                 "them, to be published (docs/events.md)."),
+    STAT_FAMILY(home_unrouted, "home_unrouted_total",
+                "Membership changes of users at home in a region that feed.home_regions does not "
+                "name, made in another: sent to no home stream (docs/events.md)."),
 };
 
 static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,

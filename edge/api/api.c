@@ -128,7 +128,7 @@ void api_ctx_init(api_ctx *x, const http_request *req, need *n)
 	}
 	x->id_rc = 1;
 	x->id_why = NULL;
-	x->user[0] = 0;
+	x->who.user[0] = x->who.home[0] = 0;
 	x->has_peer_ip = req->peer_ip != NULL;
 	if (req->peer_ip)
 		memcpy(x->peer_ip, req->peer_ip, GUARD_IP_LEN);
@@ -350,7 +350,7 @@ bool api_idem_key(const http_request *req, http_response *resp, char key[IDEM_KE
 static int resolve_identity(api *a, api_ctx *x, const http_request *req)
 {
 	if (x->id_rc == 1)
-		x->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), x->user,
+		x->id_rc = identity_user(&a->ic, req, (int64_t)(clock_wall_ms() / 1000), &x->who,
 		                         &x->id_why);
 	return x->id_rc;
 }
@@ -392,7 +392,7 @@ int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *ke
                      void *ctx, ledger_answer *ans, size_t *slot, size_t *nstaged,
                      ledger_replay *replay)
 {
-	const char *user = x->user;
+	const char *user = x->who.user;
 	ledger_op few[8]; /* a single write, and most batches, without a malloc */
 	ledger_op *ops = n <= sizeof few / sizeof *few ? few : xcalloc(n, sizeof *ops);
 	size_t nl = 0;
@@ -407,6 +407,7 @@ int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *ke
 		ops[nl++] = (ledger_op){.counter = w[i].c->name,
 		                        .item = w[i].item,
 		                        .user = user,
+		                        .home = x->who.home,
 		                        .sum = w[i].c->kind == COUNTER_SUM,
 		                        .add = w[i].add,
 		                        .n = w[i].n,

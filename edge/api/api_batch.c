@@ -481,7 +481,7 @@ static int me_states(api *a, api_ctx *x, const api_feed *f, int8_t *states)
 		for (size_t j = 0; j < f->ncs; j++) {
 			int st;
 			const char *source;
-			int rc = api_membership(a, x, f->cs[j]->name, f->items[i], x->user, &st,
+			int rc = api_membership(a, x, f->cs[j]->name, f->items[i], x->who.user, &st,
 			                        &source);
 			if (rc)
 				return rc;
@@ -731,7 +731,7 @@ static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_
 
 int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
-	const char *user = x->user;
+	const char *user = x->who.user;
 	if (!api_user(a, x, req, resp))
 		return API_DONE;
 	char keybuf[IDEM_KEY_MAX + 1];

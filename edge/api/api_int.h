@@ -104,7 +104,7 @@ struct api_ctx {
 	/* Who is asking: resolved at most once (api_user, charge_address). */
 	int id_rc; /* identity_user's answer, 1 until asked */
 	const char *id_why;
-	char user[USER_MAX + 1];
+	principal who;
 	/* Where from: the request's addresses, copied (http_request's
 	 * pointers live only during the handler call). */
 	uint8_t peer_ip[GUARD_IP_LEN], client_ip[GUARD_IP_LEN];

@@ -212,7 +212,7 @@ out:
 static void answer_write(api *a, api_ctx *x, const http_request *req, http_response *resp, bool add)
 {
 	const item_route *r = &x->st.item;
-	const char *user = x->user;
+	const char *user = x->who.user;
 	if (!api_user(a, x, req, resp))
 		return;
 	if (r->c->kind == COUNTER_SUM && !add) {
@@ -369,7 +369,7 @@ static int me_first(api *a, api_ctx *x, const http_request *req, http_response *
 	}
 	int state;
 	const char *source;
-	int rc = api_membership(a, x, r->c->name, r->item, x->user, &state, &source);
+	int rc = api_membership(a, x, r->c->name, r->item, x->who.user, &state, &source);
 	if (!rc && api_need_any(x->n))
 		return api_again(x, req, item_resume, STEP_ME, false);
 	answer_me(x, resp, rc, state, source);
@@ -454,7 +454,7 @@ static void item_resume(api *a, api_ctx *x, http_response *resp)
 	case STEP_ME: {
 		int state;
 		const char *source;
-		int rc = api_membership(a, x, r->c->name, r->item, x->user, &state, &source);
+		int rc = api_membership(a, x, r->c->name, r->item, x->who.user, &state, &source);
 		answer_me(x, resp, rc, state, source);
 		break;
 	}

@@ -306,14 +306,14 @@ size_t bearer_ring_count(bearer_ring *r)
 	return n;
 }
 
-int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
-                       char user[USER_MAX + 1], const char **reason)
+int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s, principal *who,
+                       const char **reason)
 {
 	pthread_mutex_lock(&r->mu);
 	bearer_keys *k = r->cur;
 	atomic_fetch_add(&k->refs, 1);
 	pthread_mutex_unlock(&r->mu);
-	int rc = bearer_verify(k, token, len, now_s, user, reason);
+	int rc = bearer_verify(k, token, len, now_s, who, reason);
 	keys_unref(k);
 	return rc;
 }
@@ -535,7 +535,25 @@ static bool audience_ok(const char *want, json_t *aud)
 	return false;
 }
 
-static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, char user[USER_MAX + 1],
+/* The optional home claim into home: absent is "", anything but a
+ * region name refuses the token. */
+static int home_claim(json_t *c, char home[EDGE_ID_MAX + 1], const char **reason)
+{
+	json_t *h = json_object_get(c, "home");
+	home[0] = 0;
+	if (!h)
+		return 0;
+	size_t n = json_is_string(h) ? json_string_length(h) : 0;
+	if (!n || !item_edge_valid(json_string_value(h), n)) {
+		*reason = "token home is not a region name";
+		return ERR_INVAL;
+	}
+	memcpy(home, json_string_value(h), n);
+	home[n] = 0;
+	return 0;
+}
+
+static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, principal *who,
                         const char **reason)
 {
 	bool has;
@@ -578,13 +596,13 @@ static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, char use
 		*reason = "token sub is not a valid user id";
 		return ERR_INVAL;
 	}
-	memcpy(user, json_string_value(sub), n);
-	user[n] = '\0';
-	return 0;
+	memcpy(who->user, json_string_value(sub), n);
+	who->user[n] = '\0';
+	return home_claim(c, who->home, reason);
 }
 
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
-                  char user[USER_MAX + 1], const char **reason)
+                  principal *who, const char **reason)
 {
 	if (len == 0) {
 		*reason = "empty bearer token";
@@ -627,7 +645,7 @@ int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t n
 		*reason = "token claims are not base64url JSON";
 		return ERR_INVAL;
 	}
-	rc = check_claims(k, claims, now_s, user, reason);
+	rc = check_claims(k, claims, now_s, who, reason);
 	json_decref(claims);
 	return rc;
 }

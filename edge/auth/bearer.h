@@ -7,7 +7,8 @@
  * ES256 (a PEM public key file). The token's alg must equal its key's;
  * "none" and every other algorithm are refused. Claims: exp required,
  * nbf optional (both with a leeway), iss and aud checked when configured,
- * sub required and a valid user id (item_user_valid).
+ * sub required and a valid user id (item_user_valid), home optional and,
+ * when present, a region name (item_edge_valid).
  *
  * A key set's keys are immutable once built, and any thread may verify
  * with it at once; it remembers (under its own locks) the tokens whose
@@ -37,6 +38,13 @@
 
 typedef struct bearer_keys bearer_keys;
 
+/* Who a request's identity names: the user and, when the identity says,
+ * the user's home region ("" when it names none). */
+typedef struct principal {
+	char user[USER_MAX + 1];
+	char home[EDGE_ID_MAX + 1];
+} principal;
+
 /* Builds a key set from spec, a comma list of kid:ALG:path (ALG is HS256,
  * RS256 or ES256; kid is 1-64 bytes of [A-Za-z0-9._-]). issuer and
  * audience may be NULL or "" (not checked). leeway_s applies to exp and
@@ -52,11 +60,12 @@ void bearer_keys_free(bearer_keys *k);
 size_t bearer_keys_count(const bearer_keys *k);
 
 /* Verifies token (len bytes, need not be NUL-terminated) at wall time
- * now_s (seconds since the epoch). 0 with the sub claim copied into user
- * (NUL-terminated), or ERR_INVAL with *reason set to a short static
- * sentence saying why the token is refused. */
+ * now_s (seconds since the epoch). 0 with the sub claim copied into
+ * who->user and the home claim into who->home (both NUL-terminated), or
+ * ERR_INVAL with *reason set to a short static sentence saying why the
+ * token is refused. */
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,
-                  char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+                  principal *who, const char **reason) WARN_UNUSED;
 
 /* A reloadable key set (SIGHUP re-reads identity.jwt_keys). Thread
  * rules: bearer_ring_verify from any thread, at any time; it verifies
@@ -75,8 +84,8 @@ bearer_ring *bearer_ring_new(const char *spec, const char *issuer, const char *a
  * load: the old one stays current. */
 int bearer_ring_reload(bearer_ring *r, char *err, size_t errlen) WARN_UNUSED;
 /* bearer_verify with the current set. */
-int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s,
-                       char user[USER_MAX + 1], const char **reason) WARN_UNUSED;
+int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s, principal *who,
+                       const char **reason) WARN_UNUSED;
 /* Keys in the current set. */
 size_t bearer_ring_count(bearer_ring *r);
 void bearer_ring_free(bearer_ring *r);

@@ -9,8 +9,18 @@
 
 #include "err.h"
 
-static int dev_user(const http_request *req, char user[USER_MAX + 1], const char **reason)
+static int dev_user(const http_request *req, principal *who, const char **reason)
 {
+	const http_header *home = http_find_header(req, "x-user-home");
+	who->home[0] = '\0';
+	if (home) {
+		if (!item_edge_valid(home->value, home->valuelen)) {
+			*reason = "X-User-Home must be a region name: [a-z0-9_-]{1,64}";
+			return ERR_NOTFOUND;
+		}
+		memcpy(who->home, home->value, home->valuelen);
+		who->home[home->valuelen] = '\0';
+	}
 	const http_header *h = http_find_header(req, "x-user-id");
 	if (!h) {
 		*reason = "missing X-User-Id header (development identity mode)";
@@ -20,13 +30,13 @@ static int dev_user(const http_request *req, char user[USER_MAX + 1], const char
 		*reason = "X-User-Id must be 1-128 visible ASCII characters";
 		return ERR_NOTFOUND;
 	}
-	memcpy(user, h->value, h->valuelen);
-	user[h->valuelen] = '\0';
+	memcpy(who->user, h->value, h->valuelen);
+	who->user[h->valuelen] = '\0';
 	return 0;
 }
 
-int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
-                  char user[USER_MAX + 1], const char **reason)
+int identity_user(const identity_config *ic, const http_request *req, int64_t now_s, principal *who,
+                  const char **reason)
 {
 	if (ic->keys || ic->ring) {
 		const http_header *h = http_find_header(req, "authorization");
@@ -38,8 +48,8 @@ int identity_user(const identity_config *ic, const http_request *req, int64_t no
 				n--;
 			}
 			if (ic->ring)
-				return bearer_ring_verify(ic->ring, t, n, now_s, user, reason);
-			return bearer_verify(ic->keys, t, n, now_s, user, reason);
+				return bearer_ring_verify(ic->ring, t, n, now_s, who, reason);
+			return bearer_verify(ic->keys, t, n, now_s, who, reason);
 		}
 		if (!ic->dev_header) {
 			*reason =
@@ -51,5 +61,5 @@ int identity_user(const identity_config *ic, const http_request *req, int64_t no
 		*reason = "no identity provider is configured on this edge";
 		return ERR_NOTFOUND;
 	}
-	return dev_user(req, user, reason);
+	return dev_user(req, who, reason);
 }

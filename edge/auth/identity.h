@@ -3,10 +3,10 @@
  *
  * Two sources: JWT bearer tokens (Authorization: Bearer, verified with
  * the keys of bearer.h), and a development mode that trusts the
- * X-User-Id header, on only when the config says so (and logged loudly
- * at start-up). When both are on, a request that carries a bearer token
- * is judged by the token alone. With neither, no request has an
- * identity and writes answer 401.
+ * X-User-Id header (and X-User-Home, the user's home region), on only
+ * when the config says so (and logged loudly at start-up). When both are on, a request that carries
+ * a bearer token is judged by the token alone. With neither, no request has an identity and writes
+ * answer 401.
  */
 #ifndef EDGE_IDENTITY_H
 #define EDGE_IDENTITY_H
@@ -27,11 +27,14 @@ typedef struct identity_config {
 	                            the caller */
 } identity_config;
 
-/* Writes the user id (NUL-terminated, at most USER_MAX bytes) into user.
- * 0; ERR_NOTFOUND when the request carries no credentials; ERR_INVAL
- * when it carries a bearer token that is refused. Either way *reason
- * says why (the caller answers 401). now_s is the wall time in seconds. */
-int identity_user(const identity_config *ic, const http_request *req, int64_t now_s,
-                  char user[USER_MAX + 1], const char **reason);
+/* Fills who: the user id (NUL-terminated, at most USER_MAX bytes) and
+ * the user's home region, "" when the identity names none (a token's
+ * home claim; in the development mode, the X-User-Home header). 0;
+ * ERR_NOTFOUND when the request carries no credentials (or development
+ * headers that are not valid); ERR_INVAL when it carries a bearer token
+ * that is refused. Either way *reason says why (the caller answers 401).
+ * now_s is the wall time in seconds. */
+int identity_user(const identity_config *ic, const http_request *req, int64_t now_s, principal *who,
+                  const char **reason);
 
 #endif

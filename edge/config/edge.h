@@ -72,6 +72,8 @@ typedef struct edge_config {
 	int64_t hot_items;     /* keys the hot-items sketch keeps; 0 = off */
 	char *batch_topic;
 	char *snapshot_topic;
+	char *home_prefix;      /* the region's home stream: this, then edge.region */
+	bool home_follow;       /* read it (docs/events.md, "Home streams") */
 	char *deadletter_topic; /* refused snapshots go here; "" = log only */
 	char *bootstrap_file;
 	/* [changelog]: the region's Kafka, which holds a copy of every write

@@ -146,6 +146,11 @@ const cfg_opt edge_options[] = {
         "partition count, fixed per deployment"),
     OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),
     OPT("topics", "snapshots", CFG_STR, snapshot_topic, "likes.snapshots", 0, 0, "snapshot topic"),
+    OPT("topics", "home_prefix", CFG_STR, home_prefix, "likes.home.", 0, 0,
+        "the region's home stream is this followed by edge.region (docs/events.md)"),
+    OPT("home", "follow", CFG_BOOL, home_follow, "false", 0, 0,
+        "read the region's home stream: its users' likes made in other regions, from "
+        "central, into this edge's store (central's feed.home_regions must name the region)"),
     OPT("bus", "deadletter_topic", CFG_STR, deadletter_topic, "likes.deadletter", 0, 0,
         "refused snapshots are copied here with their reason; empty = log only"),
     OPT("metrics", "hot_items", CFG_INT, hot_items, "100", 0, 10000,

@@ -41,6 +41,16 @@ typedef struct group_slot {
 	int64_t delta; /* count[]: what the staged ops add to the count */
 } group_slot;
 
+/* A membership from the home stream (ledger_home_apply), staged into a
+ * group: it has no op, only its 'M' put. */
+typedef struct home_put {
+	char mkey[KEY_MAX];
+	size_t mkn;
+	uint64_t mhash;
+	uint8_t state;
+	uint64_t hlc;
+} home_put;
+
 typedef struct group {
 	store_batch *wb;
 	group_op *ops; /* LEDGER_GROUP_OPS */
@@ -59,7 +69,14 @@ typedef struct group {
 	size_t nidem;
 	bool hot; /* its accepted ops are in the hot-items sketch already */
 	ledger_ticket *tickets;
+	/* Memberships from the home stream, put before the ops' (a pair an
+	 * op of this group holds is never put here: ledger_home_apply). */
+	home_put *homes;
+	size_t nhomes, homes_cap;
 } group;
+
+/* The group's home_put of mkey, or NULL. */
+const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash);
 
 /* Records and group commit. Under mu, with three exceptions: the commit
  * thread builds and writes gc's store batch with mu let go (nobody

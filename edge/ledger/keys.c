@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJ";
+	static const char tags[] = "MCGPOBDSAKNRIJH";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }

@@ -30,6 +30,7 @@ enum ekey_tag {
 	EKEY_REPLICA = 'R',     /* partition: the replica's state */
 	EKEY_IDEM = 'I',        /* user 0 key: an idempotency record */
 	EKEY_IDEM_EXPIRY = 'J', /* expiry user 0 key: its expiry index entry */
+	EKEY_HOME_NEXT = 'H',   /* partition: the home stream's next offset */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */
@@ -54,7 +55,7 @@ size_t ekey_member(char *k, const char *counter, const char *item, const char *u
 /* 'C' of a pair key made by ekey_pair (EKEY_COUNT_MAX bytes). */
 size_t ekey_count(char *k, const char *pair, size_t pn);
 
-/* Keys of one partition: 'S', 'A', 'K', 'N', 'R'. */
+/* Keys of one partition: 'S', 'A', 'K', 'N', 'R', 'H'. */
 size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p);
 /* Keys of one partition and a number: 'P', 'O' (opno), 'B', 'D' (seq). */
 size_t ekey_part_seq(char *k, enum ekey_tag tag, uint32_t p, uint64_t seq);

@@ -33,7 +33,7 @@ _Thread_local const ledger *ledger_mine;
 static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 {
 	size_t cl = strlen(op.counter), il = strlen(op.item);
-	size_t bytes = ledger_op_size(cl, il, strlen(op.user));
+	size_t bytes = ledger_op_bytes(&op);
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
 	vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */

@@ -140,6 +140,8 @@ typedef struct ledger_view {
 
 typedef struct ledger_op {
 	const char *counter, *item, *user;
+	const char *home;    /* set counters: the user's home region; NULL or
+	                        "" when the identity names none */
 	bool sum;            /* a sum counter: adds n, keeps no membership */
 	bool add;            /* set counters: add, or remove */
 	uint32_t n;          /* sum counters: 1..COUNTER_SUM_MAX */
@@ -147,6 +149,15 @@ typedef struct ledger_op {
 	                        used when this edge has none: -1, 0 or 1 */
 	uint64_t client_hlc; /* a clock the client sent back, or 0 */
 } ledger_op;
+
+/* A membership from the home stream: central applied it for a user at
+ * home in this edge's region, made in another region (docs/events.md,
+ * "Home streams"). */
+typedef struct ledger_home_ev {
+	const char *counter, *item, *user;
+	bool member;
+	uint64_t hlc; /* the winning op's clock */
+} ledger_home_ev;
 
 typedef struct ledger_answer {
 	bool member;      /* the user's membership after the call */
@@ -423,6 +434,22 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 
 /* Drops expired idempotency records, at most max; how many, or ERR_IO. */
 int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
+
+/* Puts evs[0..n), read from the home stream, each where it is newer
+ * (hlc) than the pair's state here, with the stream's positions (next[p]
+ * for each partition p the events came from; -1: unchanged), as one
+ * group commit: in the changelog in
+ * order with the writes, so a standby has them. Moves the clock past
+ * each. 0 with *taken the events that changed a pair; ERR_AGAIN when an
+ * op not yet written holds a pair with an older clock (nothing staged:
+ * call again once it is written); ERR_FENCED while following; ERR_INVAL
+ * for an event out of bounds; or the group commit's error (nothing
+ * written). Any thread; waits for the write. */
+int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int64_t *next,
+                      uint64_t wall_ms, size_t *taken) WARN_UNUSED;
+/* The offset partition p of the home stream resumes at: 0, or
+ * ERR_NOTFOUND when none was stored. */
+int ledger_home_resume(ledger *l, uint32_t p, int64_t *next) WARN_UNUSED;
 
 /* Local membership: 1 present, 0 absent, -1 never seen here. */
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user,

@@ -77,6 +77,13 @@ void ledger_group_init(ledger *l)
 	pthread_cond_init(&c->done, NULL);
 }
 
+/* Nothing to write: no op, no home put, and nobody waits on it (a home
+ * position alone has its caller's ticket). */
+static bool group_empty(const group *g)
+{
+	return !g->n && !g->nhomes && !g->tickets;
+}
+
 /* Forgets what the group staged (the ops' strings are gone already). */
 static void group_reset(group *g)
 {
@@ -90,6 +97,7 @@ static void group_reset(group *g)
 	}
 	g->n = 0;
 	g->nidem = 0;
+	g->nhomes = 0;
 	g->hot = false;
 	g->tickets = NULL;
 	g->gno = GROUP_UNNUMBERED;
@@ -113,6 +121,7 @@ void ledger_group_free(ledger *l)
 		free(g->tail);
 		free(g->apart);
 		free(g->rec);
+		free(g->homes);
 		store_batch_free(g->wb);
 		memset(g, 0, sizeof *g);
 	}
@@ -136,6 +145,13 @@ static void group_members(ledger *l, group *g)
 {
 	char mkey[KEY_MAX];
 	unsigned char buf[9];
+	for (size_t i = 0; i < g->nhomes; i++) {
+		const home_put *h = &g->homes[i];
+		buf[0] = h->state;
+		store_put_u64(buf + 1, h->hlc);
+		store_batch_put(g->wb, h->mkey, h->mkn, buf, 9);
+		bloom_add(&l->commit.members, h->mkey, h->mkn);
+	}
 	for (size_t i = 0; i < g->n; i++) {
 		const pend_op *op = &g->ops[i].op;
 		if (op->sum)
@@ -481,7 +497,7 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 	 * no change, an unlike of it takes one off). Written without it,
 	 * they would record a member no op counts, or take off a like never
 	 * recorded: it fails too. */
-	if (rc && c->g->n)
+	if (rc && !group_empty(c->g))
 		group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
 	c->gc = NULL;
 	ledger_unlock(l);
@@ -501,7 +517,7 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	 * at a time, by whichever thread took it. */
 	while (c->gc)
 		ledger_wait(l, &c->done);
-	if (!c->g->n)
+	if (group_empty(c->g))
 		return 0;
 	return commit_taken(l, wall_ms);
 }

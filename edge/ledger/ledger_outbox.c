@@ -584,7 +584,8 @@ static void seal_build(const pend_op *ops, size_t n, bool sums, wire_batch *b, s
 		                  wire_cstr(op->user, strlen(op->user)),
 		                  op->kind,
 		                  op->n,
-		                  op->hlc};
+		                  op->hlc,
+		                  op->home ? wire_cstr(op->home, strlen(op->home)) : (wire_str){0}};
 		is_sum[i] = sums && op->sum;
 	}
 	uint32_t *from;
@@ -693,7 +694,7 @@ static void seal_run(ledger *l, void *ctx)
 	uint64_t c0 = clock_thread_cpu_ns();
 	for (size_t i = 0; i < j->n; i++) {
 		const pend_op *op = &j->ops[i];
-		j->bytes += ledger_op_size(strlen(op->counter), strlen(op->item), strlen(op->user));
+		j->bytes += ledger_op_bytes(op);
 		j->heap += (int64_t)ledger_op_heap(op);
 	}
 	j->b = (wire_batch){

@@ -168,11 +168,16 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	if (o->sum && (o->n < 1 || o->n > COUNTER_SUM_MAX))
 		return false;
 	s->set = !o->sum;
-	s->op = ledger_op_make(o->counter, o->item, o->user, cl, il, ul);
+	/* A set op of a user at home in another region carries the home:
+	 * central sends the change there. */
+	size_t hl = s->set && o->home ? strlen(o->home) : 0;
+	if (hl && (hl > EDGE_ID_MAX || strcmp(o->home, l->region) == 0))
+		hl = 0;
+	s->op = ledger_op_make(o->counter, o->item, o->user, o->home, cl, il, ul, hl);
 	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
 	s->op.sum = o->sum;
 	s->op.n = o->sum ? o->n : 1;
-	s->bytes = (uint32_t)ledger_op_size(cl, il, ul);
+	s->bytes = (uint32_t)ledger_op_size(cl, il, ul, hl);
 	ledger_pair_make(&s->pk, o->counter, cl, o->item, il, l->o.partitions);
 	if (s->set) {
 		s->mkn = ekey_member(s->mkey, o->counter, o->item, o->user);
@@ -196,7 +201,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 		}
 	}
 	/* The open group, then the one being written: both are newer than
-	 * the store's state. */
+	 * the store's state. In each, an op is newer than a home put. */
 	group *gs2[2] = {l->commit.g, l->commit.gc};
 	for (int k = 0; k < 2 && gs2[k]; k++) {
 		group *g = gs2[k];
@@ -206,6 +211,12 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 			const pend_op *o = &g->ops[gs->at - 1].op;
 			*state = o->kind == WIRE_ADD;
 			*stamp = o->hlc;
+			return 0;
+		}
+		const home_put *h = ledger_home_find(g, sg[i].mkey, sg[i].mkn, sg[i].mhash);
+		if (h) {
+			*state = h->state;
+			*stamp = h->hlc;
 			return 0;
 		}
 	}
@@ -348,6 +359,132 @@ static void group_add(ledger *l, staged *s)
 		g->member[ms] = (group_slot){.hash = s->mhash, .at = at};
 		go->mslot = (uint16_t)ms;
 	}
+}
+
+/* --- the home stream -------------------------------------------------------- */
+
+const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash)
+{
+	for (size_t i = g->nhomes; i-- > 0;) {
+		const home_put *h = &g->homes[i];
+		if (h->mhash == mhash && h->mkn == mkn && memcmp(h->mkey, mkey, mkn) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+/* The pair's newest state before ev: in a group (an op, or a home put),
+ * else the store. ERR_AGAIN when an op of a group holds it with an older
+ * clock: that op's 'M' is not written yet and would overwrite ev's. */
+static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int *state,
+                      uint64_t *stamp)
+{
+	group *gs2[2] = {l->commit.g, l->commit.gc};
+	pend_op probe = {
+	    .counter = (char *)e->counter, .item = (char *)e->item, .user = (char *)e->user};
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		group *g = gs2[k];
+		const group_slot *gs = &g->member[slot_find(g, g->member, h->mhash, &probe, true)];
+		if (gs->at) {
+			const pend_op *o = &g->ops[gs->at - 1].op;
+			if (o->hlc < h->hlc)
+				return ERR_AGAIN;
+			*state = o->kind == WIRE_ADD;
+			*stamp = o->hlc;
+			return 0;
+		}
+		const home_put *prev = ledger_home_find(g, h->mkey, h->mkn, h->mhash);
+		if (prev) {
+			*state = prev->state;
+			*stamp = prev->hlc;
+			return 0;
+		}
+	}
+	return member_read(l, h->mkey, h->mkn, state, stamp);
+}
+
+static void home_add(group *g, const home_put *h)
+{
+	if (g->nhomes == g->homes_cap) {
+		g->homes_cap = g->homes_cap ? 2 * g->homes_cap : 16;
+		g->homes = xrealloc(g->homes, g->homes_cap * sizeof *g->homes);
+	}
+	g->homes[g->nhomes++] = *h;
+}
+
+int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int64_t *next,
+                      uint64_t wall_ms, size_t *taken)
+{
+	*taken = 0;
+	if (ledger_following(l))
+		return ERR_FENCED;
+	home_put *hp = n ? xcalloc(n, sizeof *hp) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const ledger_home_ev *e = &evs[i];
+		if (strlen(e->counter) > COUNTER_MAX || strlen(e->item) > ITEM_MAX ||
+		    strlen(e->user) > USER_MAX || !e->counter[0] || !e->item[0] || !e->user[0]) {
+			free(hp);
+			return ERR_INVAL;
+		}
+		hp[i].mkn = ekey_member(hp[i].mkey, e->counter, e->item, e->user);
+		hp[i].mhash = XXH3_64bits(hp[i].mkey, hp[i].mkn);
+		hp[i].state = e->member ? 1 : 0;
+		hp[i].hlc = e->hlc;
+	}
+	ledger_lock(l);
+	struct commit *c = &l->commit;
+	int rc = 0;
+	/* Nothing is staged unless all can be: a pair an unwritten op holds
+	 * with an older clock makes the caller come back. */
+	bool *take = n ? xcalloc(n, sizeof *take) : NULL;
+	for (size_t i = 0; i < n && !rc; i++) {
+		int state;
+		uint64_t stamp;
+		rc = home_state(l, &evs[i], &hp[i], &state, &stamp);
+		/* Last writer wins, as at central: a newer state here (this
+		 * edge's own op, or the stream's later event) stays. */
+		take[i] = rc == 0 && (state < 0 || stamp < hp[i].hlc);
+		for (size_t j = 0; j < i && take[i]; j++)
+			if (take[j] && hp[j].mhash == hp[i].mhash && hp[j].hlc >= hp[i].hlc)
+				take[i] = false;
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (!take[i])
+				continue;
+			home_add(c->g, &hp[i]);
+			(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
+			(*taken)++;
+		}
+		for (uint32_t p = 0; p < l->o.partitions; p++) {
+			if (next[p] < 0)
+				continue;
+			char key[EKEY_PART_LEN];
+			unsigned char v[8];
+			store_put_u64(v, (uint64_t)next[p]);
+			store_batch_put(c->g->wb, key, ekey_part(key, EKEY_HOME_NEXT, p), v,
+			                sizeof v);
+		}
+		ledger_ticket own = {.state = LEDGER_STAGED, .next = c->g->tickets};
+		c->g->tickets = &own;
+		(void)ledger_group_commit(l, wall_ms);
+		int st = ledger_ticket_state(&own);
+		rc = st == LEDGER_DURABLE ? 0 : st;
+	}
+	ledger_unlock(l);
+	free(take);
+	free(hp);
+	return rc;
+}
+
+int ledger_home_resume(ledger *l, uint32_t p, int64_t *next)
+{
+	char key[EKEY_PART_LEN];
+	uint64_t v;
+	int rc = store_read_u64(l->db, key, ekey_part(key, EKEY_HOME_NEXT, p), &v);
+	if (rc == 0)
+		*next = (int64_t)v;
+	return rc;
 }
 
 /* --- entry points ----------------------------------------------------------- */

@@ -13,8 +13,13 @@
 
 /* A pending op: [kind u8][n u32][hlc u64][flags u8]
  *               [clen u8][counter][ilen u8][item][ulen u8][user]
+ *               and with flag bit 2, [hlen u8][home]
  * flags: bit 0 counts (moves the overlay), bit 1 sum (a sum counter's op;
- * ops written before sums were sealed apart carry 0 there). */
+ * ops written before sums were sealed apart carry 0 there), bit 2 home
+ * (the user's home region follows: ops of users at home elsewhere). */
+#define OP_COUNTS 1
+#define OP_SUM 2
+#define OP_HOME 4
 size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 {
 	size_t n = 0;
@@ -23,9 +28,10 @@ size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 	n += 4;
 	store_put_u64(buf + n, op->hlc);
 	n += 8;
-	buf[n++] = (uint8_t)((op->counts ? 1 : 0) | (op->sum ? 2 : 0));
-	const char *s[3] = {op->counter, op->item, op->user};
-	for (int i = 0; i < 3; i++) {
+	buf[n++] = (uint8_t)((op->counts ? OP_COUNTS : 0) | (op->sum ? OP_SUM : 0) |
+	                     (op->home ? OP_HOME : 0));
+	const char *s[4] = {op->counter, op->item, op->user, op->home};
+	for (int i = 0; i < (op->home ? 4 : 3); i++) {
 		size_t l = strlen(s[i]);
 		buf[n++] = (unsigned char)l;
 		memcpy(buf + n, s[i], l);
@@ -34,11 +40,11 @@ size_t ledger_op_encode(const pend_op *op, unsigned char *buf)
 	return n;
 }
 
-pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
-                       size_t il, size_t ul)
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, const char *home,
+                       size_t cl, size_t il, size_t ul, size_t hl)
 {
 	pend_op op = {0};
-	op.counter = xmalloc(cl + il + ul + 3);
+	op.counter = xmalloc(cl + il + ul + 3 + (hl ? hl + 1 : 0));
 	memcpy(op.counter, counter, cl);
 	op.counter[cl] = 0;
 	op.item = op.counter + cl + 1;
@@ -47,17 +53,23 @@ pend_op ledger_op_make(const char *counter, const char *item, const char *user, 
 	op.user = op.item + il + 1;
 	memcpy(op.user, user, ul);
 	op.user[ul] = 0;
+	if (hl) {
+		op.home = op.user + ul + 1;
+		memcpy(op.home, home, hl);
+		op.home[hl] = 0;
+	}
 	return op;
 }
 
 /* Decodes the op at the start of buf (len bytes); *used gets its length. */
 static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, size_t *used)
 {
-	if (len < 15 || buf[13] > 3)
+	if (len < 15 || buf[13] > (OP_COUNTS | OP_SUM | OP_HOME))
 		return ERR_CORRUPT;
-	size_t n = 14, l[3];
-	const unsigned char *s[3];
-	for (int i = 0; i < 3; i++) {
+	size_t n = 14, l[4] = {0};
+	const unsigned char *s[4] = {0};
+	int strings = buf[13] & OP_HOME ? 4 : 3;
+	for (int i = 0; i < strings; i++) {
 		if (n >= len)
 			return ERR_CORRUPT;
 		l[i] = buf[n++];
@@ -68,14 +80,16 @@ static int op_decode_next(const unsigned char *buf, size_t len, pend_op *op, siz
 	}
 	if (buf[0] != WIRE_ADD && buf[0] != WIRE_REMOVE)
 		return ERR_CORRUPT;
+	if (s[3] && !item_edge_valid((const char *)s[3], l[3]))
+		return ERR_CORRUPT;
 	*used = n;
-	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2], l[0], l[1],
-	                     l[2]);
+	*op = ledger_op_make((const char *)s[0], (const char *)s[1], (const char *)s[2],
+	                     (const char *)s[3], l[0], l[1], l[2], l[3]);
 	op->kind = buf[0];
 	op->n = store_get_u32(buf + 1);
 	op->hlc = store_get_u64(buf + 5);
-	op->counts = (buf[13] & 1) != 0;
-	op->sum = (buf[13] & 2) != 0;
+	op->counts = (buf[13] & OP_COUNTS) != 0;
+	op->sum = (buf[13] & OP_SUM) != 0;
 	return 0;
 }
 

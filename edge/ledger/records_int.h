@@ -21,6 +21,9 @@
 
 typedef struct pend_op {
 	char *counter, *item, *user; /* one allocation, at counter */
+	char *home;                  /* in it too: the user's home region when it is
+	                                another than this edge's (central sends the
+	                                change there), else NULL */
 	uint8_t kind;
 	uint32_t n;
 	uint64_t hlc;
@@ -52,13 +55,19 @@ typedef struct op_run {
 } op_run;
 
 /* A pending op's encoding; buf holds OP_ENC_MAX bytes. */
-#define OP_ENC_MAX (32 + KEY_MAX)
+#define OP_ENC_MAX (32 + KEY_MAX + 1 + EDGE_ID_MAX)
 size_t ledger_op_encode(const pend_op *op, unsigned char *buf);
-/* The size ledger_op_encode gives an op whose strings are cl, il and ul
- * bytes long. */
-static inline size_t ledger_op_size(size_t cl, size_t il, size_t ul)
+/* The size ledger_op_encode gives an op whose strings are cl, il, ul
+ * and hl (the home region; 0: none) bytes long. */
+static inline size_t ledger_op_size(size_t cl, size_t il, size_t ul, size_t hl)
 {
-	return 14 + 3 + cl + il + ul;
+	return 14 + 3 + cl + il + ul + (hl ? 1 + hl : 0);
+}
+/* ledger_op_size of op. */
+static inline size_t ledger_op_bytes(const pend_op *op)
+{
+	return ledger_op_size(strlen(op->counter), strlen(op->item), strlen(op->user),
+	                      op->home ? strlen(op->home) : 0);
 }
 /* A run record ('P'): [format u8 = RUN_FORMAT][nops u32][op encoding]... */
 #define RUN_FORMAT 1
@@ -78,13 +87,15 @@ typedef struct grec_part {
 	uint32_t n;
 	pend_op *ops; /* n, numbered from the part's first opno */
 } grec_part;
-/* A pending op with its three strings in one allocation (at counter). */
-pend_op ledger_op_make(const char *counter, const char *item, const char *user, size_t cl,
-                       size_t il, size_t ul);
+/* A pending op with its strings in one allocation (at counter); home
+ * is hl bytes, none when hl is 0. */
+pend_op ledger_op_make(const char *counter, const char *item, const char *user, const char *home,
+                       size_t cl, size_t il, size_t ul, size_t hl);
 /* The heap bytes of that allocation (memacct_chunk). */
 static inline size_t ledger_op_heap(const pend_op *op)
 {
-	return memacct_chunk((size_t)(op->user - op->counter) + strlen(op->user) + 1);
+	const char *last = op->home ? op->home : op->user;
+	return memacct_chunk((size_t)(last - op->counter) + strlen(last) + 1);
 }
 /* Decodes a record holding one op ('O'): 0 or ERR_CORRUPT. */
 int ledger_op_decode(const unsigned char *buf, size_t len, pend_op *op);

@@ -84,7 +84,8 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 		                      wire_cstr(u, (size_t)un),
 		                      WIRE_ADD,
 		                      1,
-		                      pd->hlc};
+		                      pd->hlc,
+		                      {NULL, 0}};
 		g->is_view[j] = pd->view;
 	}
 	wire_batch b = {wire_cstr(EDGE, strlen(EDGE)),

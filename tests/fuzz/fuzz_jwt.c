@@ -80,12 +80,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char user[USER_MAX + 1], user2[USER_MAX + 1];
+	principal who, who2;
+	const char *user = who.user, *user2 = who2.user;
 	const char *reason = NULL, *reason2 = NULL;
-	int rc = bearer_verify(keys, (const char *)data, size, NOW, user, &reason);
+	int rc = bearer_verify(keys, (const char *)data, size, NOW, &who, &reason);
 
 	if (rc == 0 && (strlen(user) > USER_MAX || !item_user_valid(user, strlen(user))))
 		die("accepted a token with an invalid user");
+	if (rc == 0 && who.home[0] && !item_edge_valid(who.home, strlen(who.home)))
+		die("accepted a token with an invalid home");
 	if (rc != 0 && !reason)
 		die("refused a token without a reason");
 
@@ -104,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                    .nheaders = 2,
 	                    .peer = "127.0.0.1:1"};
 	identity_config ic = {.dev_header = true, .keys = keys};
-	int rc2 = identity_user(&ic, &req, NOW, user2, &reason2);
+	int rc2 = identity_user(&ic, &req, NOW, &who2, &reason2);
 	if (size == 0 || data[0] != ' ') {
 		/* The token alone decides, exactly as bearer_verify did. */
 		if ((rc == 0) != (rc2 == 0) || (rc == 0 && strcmp(user, user2) != 0))
@@ -114,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Without a bearer token: the dev header, with the input as user. */
 	req.headers = &h[1];
 	req.nheaders = 1;
-	if (identity_user(&ic, &req, NOW, user2, &reason2) == 0 &&
+	if (identity_user(&ic, &req, NOW, &who2, &reason2) == 0 &&
 	    !item_user_valid(user2, strlen(user2)))
 		die("dev identity accepted an invalid user");
 	free(auth);

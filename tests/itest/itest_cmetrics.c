@@ -87,7 +87,8 @@ Test(cmetrics_itest, backlog_shows_as_lag_then_drains_to_zero)
 		              wire_cstr(user, strlen(user)),
 		              WIRE_ADD,
 		              1,
-		              hlc_make(1700000000000ull + (uint64_t)i, 0)};
+		              hlc_make(1700000000000ull + (uint64_t)i, 0),
+		              {NULL, 0}};
 		wire_batch b = {wire_cstr("mx", 2),
 		                wire_cstr("rx", 2),
 		                0,

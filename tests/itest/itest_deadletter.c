@@ -81,7 +81,8 @@ static wire_op like(const char *item, const char *user)
 	                 wire_cstr(user, strlen(user)),
 	                 WIRE_ADD,
 	                 1,
-	                 hlc_make(clock_wall_ms(), 0)};
+	                 hlc_make(clock_wall_ms(), 0),
+	                 {NULL, 0}};
 }
 
 static int64_t put_batch(rd_kafka_t *rk, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)

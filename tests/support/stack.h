@@ -230,7 +230,7 @@ STACK_UTIL void stack_write_twin(int i, int of)
  * listens on new ports, which the daemons read at their start). */
 STACK_UTIL void stack_start_broker(void)
 {
-	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64];
+	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
 	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
@@ -238,6 +238,9 @@ STACK_UTIL void stack_start_broker(void)
 	snprintf(t3, sizeof t3, "likes.changelog:%d", STACK_EDGES);
 	snprintf(t4, sizeof t4, "likes.changes:%d", S.nparts);
 	snprintf(t5, sizeof t5, "likes.milestones:%d", S.nparts);
+	/* The home streams of the first two edges' regions (r0, r1). */
+	snprintf(h0, sizeof h0, "likes.home.r0:%d", S.nparts);
+	snprintf(h1, sizeof h1, "likes.home.r1:%d", S.nparts);
 	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
 	char *argv[] = {"build/sim",
 	                "broker",
@@ -253,6 +256,10 @@ STACK_UTIL void stack_start_broker(void)
 	                t4,
 	                "--topic",
 	                t5,
+	                "--topic",
+	                h0,
+	                "--topic",
+	                h1,
 	                S.changelog ? "--topic" : NULL,
 	                t3,
 	                NULL};

@@ -23,7 +23,8 @@ wire_op wire_util_op(const char *counter, const char *item, const char *user, ui
 	                 wire_cstr(user, strlen(user)),
 	                 kind,
 	                 n,
-	                 hlc};
+	                 hlc,
+	                 {NULL, 0}};
 }
 
 wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
@@ -91,11 +92,14 @@ static wire_op vec_ops[3];
 void wire_util_vector_batch(wire_batch *b)
 {
 	vec_ops[0] = (wire_op){
-	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
+	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001),
+	    {NULL, 0}};
 	vec_ops[1] = (wire_op){S("views"), S("reel:9"), S("u42"),
-	                       WIRE_ADD,   250,         UINT64_C(117637120000000002)};
+	                       WIRE_ADD,   250,         UINT64_C(117637120000000002),
+	                       {NULL, 0}};
 	vec_ops[2] = (wire_op){
-	    S("likes"), S("post:123"), S("u1001"), WIRE_REMOVE, 1, UINT64_C(117637120000327680)};
+	    S("likes"), S("post:123"), S("u1001"), WIRE_REMOVE, 1, UINT64_C(117637120000327680),
+	    {NULL, 0}};
 	*b = (wire_batch){
 	    S("edge-mumbai-1"), S("ap-south"), 3, 42, UINT64_C(1795000000000), 3, vec_ops, 0, NULL};
 }
@@ -107,7 +111,8 @@ static wire_sum vec2_sums[2];
 void wire_util_vector_batch_v2(wire_batch *b)
 {
 	vec2_op[0] = (wire_op){
-	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001)};
+	    S("likes"), S("post:123"), S("u1001"), WIRE_ADD, 1, UINT64_C(117637120000000001),
+	    {NULL, 0}};
 	vec2_sums[0] = (wire_sum){S("views"), S("reel:9"), 1250, UINT64_C(117637120000000002)};
 	vec2_sums[1] = (wire_sum){S("views"), S("reel:7"), 3, UINT64_C(117637120000327680)};
 	*b = (wire_batch){
@@ -145,6 +150,7 @@ void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b)
 		cr_assert_eq(x->kind, y->kind, "op %u kind", i);
 		cr_assert_eq(x->n, y->n, "op %u n", i);
 		cr_assert_eq(x->hlc, y->hlc, "op %u hlc", i);
+		cr_assert(str_eq(x->home, y->home), "op %u home", i);
 	}
 	cr_assert_eq(a->nsums, b->nsums);
 	for (uint32_t i = 0; i < a->nsums; i++) {

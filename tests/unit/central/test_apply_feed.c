@@ -207,3 +207,61 @@ Test(apply_feed, off_stores_nothing_and_trim_drops_a_range)
 	cr_assert_eq(e.records, 2, "offsets 2 and 3 dropped");
 	cr_assert_eq(e.v[0].ev.id.offset, 4);
 }
+
+/* --- home streams ------------------------------------------------------------ */
+
+static wire_op from_home(const char *user, bool add, uint64_t ts, const char *home)
+{
+	wire_op op = like_op(user, add, ts);
+	op.home = wire_cstr(home, strlen(home));
+	return op;
+}
+
+Test(apply_feed, a_change_made_away_from_home_goes_to_the_home_stream)
+{
+	const char *homes[] = {"us", "ap"};
+	applier_set_homes(T.a, homes, 2);
+	/* Made in "eu" by users at home in "ap" and "us"; one in "jp",
+	 * which has no stream here; one at home where it was made. */
+	wire_op ops[] = {from_home("u1", true, 10, "ap"), from_home("u2", true, 11, "us"),
+	                 from_home("u3", true, 12, "jp"), from_home("u4", true, 13, "eu"),
+	                 like_op("u5", true, 14)};
+	apply_msg(0, 3, make_batch("a", 0, 1, ops, 5));
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.n, 2, "only the home streams are on");
+	cr_assert_eq(e.topic[0], FEEDREC_HOMES + 1);
+	cr_assert_str_eq(e.v[0].user, "u1");
+	cr_assert_eq(e.topic[1], FEEDREC_HOMES + 0);
+	cr_assert_str_eq(e.v[1].user, "u2");
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(e.v[i].ev.type, FEEDEV_SET);
+		cr_assert(e.v[i].ev.member);
+		cr_assert_str_eq(e.v[i].region, "eu", "where the winning op was made");
+		cr_assert_eq(e.v[i].ev.count, i + 1);
+		cr_assert_eq(e.v[i].ev.id.index, 0, "each stream numbers its own");
+	}
+	cr_assert_eq(stats().home_unrouted, 1, "jp");
+}
+
+Test(apply_feed, a_home_stream_gets_every_change_of_state_and_nothing_else)
+{
+	const char *homes[] = {"us"};
+	applier_set_homes(T.a, homes, 1);
+	apply_msg(0, 0, make_batch("a", 0, 1, (wire_op[]){from_home("u1", true, 10, "us")}, 1));
+	/* A newer like of a liked pair moves no count but the state's
+	 * clock: the home edge keeps last-writer-wins by it. A losing
+	 * unlike changes nothing and goes nowhere. */
+	apply_msg(0, 1, make_batch("a", 0, 2, (wire_op[]){from_home("u1", true, 20, "us")}, 1));
+	apply_msg(0, 2, make_batch("a", 0, 3, (wire_op[]){from_home("u1", false, 5, "us")}, 1));
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.n, 2);
+	cr_assert_eq(e.v[0].ev.hlc, 10);
+	cr_assert_eq(e.v[1].ev.hlc, 20);
+	cr_assert(e.v[1].ev.member);
+	cr_assert_eq(e.v[1].ev.count, 1, "the count as it stands");
+	applier_set_homes(T.a, NULL, 0);
+	apply_msg(0, 3, make_batch("a", 0, 4, (wire_op[]){from_home("u1", false, 30, "us")}, 1));
+	cr_assert_eq(applier_feed_made(T.a), 0, "off");
+}

@@ -80,7 +80,8 @@ static wire_op sum_op(const char *counter, const char *user, uint32_t n, uint64_
 	                 wire_cstr(user, strlen(user)),
 	                 WIRE_ADD,
 	                 n,
-	                 ts};
+	                 ts,
+	                 {NULL, 0}};
 }
 
 static uint64_t count_of(const char *counter)

@@ -117,7 +117,8 @@ static wire_op op(const char *counter, const char *item, const char *user, uint3
 	                 wire_cstr(user, strlen(user)),
 	                 WIRE_ADD,
 	                 n,
-	                 ts};
+	                 ts,
+	                 {NULL, 0}};
 }
 
 /* Applies ops (all of partition p) as batch seq of edge e, at p's next

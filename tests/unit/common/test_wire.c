@@ -65,7 +65,7 @@ Test(wire, max_length_strings_round_trip)
 
 	memset(big, 'z', sizeof(big));
 	w = wire_cstr(big, sizeof(big));
-	op = (wire_op){w, w, w, WIRE_REMOVE, 1000, 1};
+	op = (wire_op){w, w, w, WIRE_REMOVE, 1000, 1, {NULL, 0}};
 	b = (wire_batch){w, w, 1, 1, 1, 1, &op, 0, NULL};
 	wire_util_batch_round_trip(&b);
 	es = (wire_edge_seq){w, 1, 2};
@@ -76,7 +76,7 @@ Test(wire, max_length_strings_round_trip)
 
 Test(wire, uint64_max_values_round_trip)
 {
-	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1000, UINT64_MAX};
+	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1000, UINT64_MAX, {NULL, 0}};
 	wire_batch b = {S("e"), S("r"), UINT32_MAX, UINT64_MAX, UINT64_MAX, 1, &op, 0, NULL};
 	wire_edge_seq es = {S("e"), UINT64_MAX, UINT64_MAX};
 	wire_count c = {S("likes"), S("post:1"), UINT64_MAX};
@@ -90,7 +90,7 @@ Test(wire, every_integer_width_round_trips)
 {
 	static const uint64_t vals[] = {
 	    0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, UINT64_C(1) << 32, UINT64_MAX - 1};
-	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1, 0};
+	wire_op op = {S("views"), S("post:1"), S("u"), WIRE_ADD, 1, 0, {NULL, 0}};
 	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -108,7 +108,8 @@ Test(wire, batch_with_max_ops_round_trips)
 	wire_batch b = {S("edge-1"), S("eu"), 1, 1, 1, WIRE_MAX_OPS, ops, 0, NULL};
 
 	for (uint32_t i = 0; i < WIRE_MAX_OPS; i++)
-		ops[i] = (wire_op){S("likes"), S("post:1"), S("u"), WIRE_ADD, 1 + i % 1000, i};
+		ops[i] = (wire_op){S("likes"),   S("post:1"), S("u"),   WIRE_ADD,
+		                   1 + i % 1000, i,           {NULL, 0}};
 	wire_util_batch_round_trip(&b);
 	free(ops);
 }
@@ -129,7 +130,7 @@ Test(wire, encoder_rejects_fields_out_of_bounds)
 {
 	char big[WIRE_MAX_STR + 1], *buf = NULL;
 	size_t len;
-	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1};
+	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1, {NULL, 0}};
 	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 	wire_edge_seq es = {S(""), 1, 0};
 	wire_snapshot s = {S("c"), 0, 0, 0, false, 1, &es, 0, NULL};
@@ -226,9 +227,32 @@ Test(wire, encoder_produces_exact_batch_v2_vector_bytes)
 	free(vec);
 }
 
+Test(wire, ops_of_users_at_home_elsewhere_carry_their_home)
+{
+	wire_op ops[4] = {
+	    {S("likes"), S("post:1"), S("u1"), WIRE_ADD, 1, 1, S("us")},
+	    {S("likes"), S("post:1"), S("u2"), WIRE_ADD, 1, 2, {NULL, 0}},
+	    {S("saves"), S("post:2"), S("u3"), WIRE_REMOVE, 1, 3, S("ap-south")},
+	    {S("likes"), S("post:3"), S("u4"), WIRE_ADD, 1, 4, {NULL, 0}},
+	};
+	wire_batch b = {S("e"), S("eu"), 1, 1, 1, 4, ops, 0, NULL};
+	wire_util_batch_round_trip(&b);
+	/* The key is there only when some op has a home: a batch without
+	 * any is byte for byte what it was before homes. */
+	char *with, *without;
+	size_t wn, won;
+	cr_assert_eq(wire_encode_batch(&b, &with, &wn), 0);
+	ops[0].home = ops[2].home = (wire_str){NULL, 0};
+	cr_assert_eq(wire_encode_batch(&b, &without, &won), 0);
+	cr_assert_eq(wn, won + 2 + 1 + (1 + 1 + 1 + 2) + (1 + 1 + 1 + 8));
+	cr_assert_null(memmem(without, won, "\xa1h", 2), "no \"h\" key");
+	free(with);
+	free(without);
+}
+
 Test(wire, sums_round_trip_at_their_bounds)
 {
-	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1};
+	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1, {NULL, 0}};
 	wire_sum sums[3] = {{S("views"), S("reel:1"), 1, 0},
 	                    {S("views"), S("reel:2"), WIRE_MAX_SUM, UINT64_MAX},
 	                    {S("shares"), S("reel:1"), 65536, 7}};
@@ -245,12 +269,12 @@ Test(wire, adding_up_keeps_set_ops_and_sums_per_item_and_day)
 	const uint64_t day = UINT64_C(86400000);
 	const uint64_t t0 = UINT64_C(20000) * day; /* a day's first ms */
 	wire_op in[6] = {
-	    {S("views"), S("reel:1"), S("u1"), WIRE_ADD, 3, hlc_make(t0 + 5, 0)},
-	    {S("likes"), S("reel:1"), S("u1"), WIRE_ADD, 1, hlc_make(t0 + 6, 0)},
-	    {S("views"), S("reel:2"), S("u2"), WIRE_ADD, 1, hlc_make(t0 + 7, 0)},
-	    {S("views"), S("reel:1"), S("u3"), WIRE_ADD, 1000, hlc_make(t0 + 9, 2)},
-	    {S("views"), S("reel:1"), S("u4"), WIRE_ADD, 2, hlc_make(t0 + day, 0)},
-	    {S("likes"), S("reel:2"), S("u2"), WIRE_REMOVE, 1, hlc_make(t0 + 8, 0)},
+	    {S("views"), S("reel:1"), S("u1"), WIRE_ADD, 3, hlc_make(t0 + 5, 0), {NULL, 0}},
+	    {S("likes"), S("reel:1"), S("u1"), WIRE_ADD, 1, hlc_make(t0 + 6, 0), {NULL, 0}},
+	    {S("views"), S("reel:2"), S("u2"), WIRE_ADD, 1, hlc_make(t0 + 7, 0), {NULL, 0}},
+	    {S("views"), S("reel:1"), S("u3"), WIRE_ADD, 1000, hlc_make(t0 + 9, 2), {NULL, 0}},
+	    {S("views"), S("reel:1"), S("u4"), WIRE_ADD, 2, hlc_make(t0 + day, 0), {NULL, 0}},
+	    {S("likes"), S("reel:2"), S("u2"), WIRE_REMOVE, 1, hlc_make(t0 + 8, 0), {NULL, 0}},
 	};
 	bool is_sum[6] = {true, false, true, true, true, false};
 	wire_batch b = {S("e"), S("r"), 0, 1, 0, 0, NULL, 0, NULL};

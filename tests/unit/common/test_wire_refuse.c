@@ -78,6 +78,12 @@ static void std_batch_val(msgpack_packer *pk, char key)
 		msgpack_pack_array(pk, 1);
 		op_tuple(pk, 6, "u1", WIRE_ADD, 1);
 		break;
+	case 'h':
+		msgpack_pack_array(pk, 1);
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint8(pk, 0);
+		pk_str(pk, "us");
+		break;
 	}
 }
 
@@ -436,6 +442,59 @@ Test(wire, version_2_sums_decode_and_bad_ones_are_refused)
 	cr_assert_eq(batch2_with("g", g_no_counter, NULL), ERR_CORRUPT);
 	cr_assert_eq(batch2_with("g", g_not_array, NULL), ERR_CORRUPT);
 	cr_assert_eq(batch2_with("g", g_over_limit, NULL), ERR_TOOBIG);
+}
+
+static void homes_of(msgpack_packer *pk, const uint64_t *at, const char *const *home, int n)
+{
+	msgpack_pack_array(pk, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint64(pk, at[i]);
+		pk_str(pk, home[i]);
+	}
+}
+
+static void h_past_the_ops(msgpack_packer *pk)
+{
+	homes_of(pk, (const uint64_t[]){1}, (const char *const[]){"us"}, 1);
+}
+
+static void h_twice(msgpack_packer *pk)
+{
+	homes_of(pk, (const uint64_t[]){0, 0}, (const char *const[]){"us", "ap"}, 2);
+}
+
+static void h_empty_home(msgpack_packer *pk)
+{
+	homes_of(pk, (const uint64_t[]){0}, (const char *const[]){""}, 1);
+}
+
+static void h_not_a_pair(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_uint8(pk, 0);
+	pk_str(pk, "us");
+	pk_str(pk, "x");
+}
+
+Test(wire, a_home_names_an_op_by_index_before_or_after_the_ops)
+{
+	const char *orders[] = {"vteprqwoh", "vtehprqwo"};
+	for (int i = 0; i < 2; i++) {
+		msg m;
+		wire_batch b;
+		msg_build(&m, orders[i], std_batch_val, NULL, NULL);
+		cr_assert_eq(decode_batch_msg(&m, &b), 0, "%s", orders[i]);
+		cr_assert_eq(b.ops[0].home.n, 2);
+		cr_assert_eq(memcmp(b.ops[0].home.p, "us", 2), 0);
+		wire_batch_free(&b);
+		msgpack_sbuffer_destroy(&m.sb);
+	}
+	cr_assert_eq(batch_with("+h", h_past_the_ops), ERR_CORRUPT);
+	cr_assert_eq(batch_with("+h", h_twice), ERR_CORRUPT);
+	cr_assert_eq(batch_with("+h", h_empty_home), ERR_CORRUPT);
+	cr_assert_eq(batch_with("+h", h_not_a_pair), ERR_CORRUPT);
 }
 
 Test(wire, a_version_1_batch_skips_a_g_key_as_unknown)

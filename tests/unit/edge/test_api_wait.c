@@ -194,7 +194,7 @@ static void probe_resume(api *a, api_ctx *x, http_response *resp)
 	char body[256];
 	int n = snprintf(body, sizeof body,
 	                 "{\"loopback\":%s,\"client\":\"%s\",\"user\":\"%s\",\"step\":%d}",
-	                 api_from_loopback(x) ? "true" : "false", hex, x->user, x->step);
+	                 api_from_loopback(x) ? "true" : "false", hex, x->who.user, x->step);
 	api_respond(resp, 200, dup_bytes(body, (size_t)n), (size_t)n);
 }
 
@@ -214,7 +214,8 @@ static void probe(api *a, const http_request *req, http_response *resp)
 	}
 	int state;
 	const char *source;
-	if (api_membership(a, &x, "likes", "post:9", x.user, &state, &source) || !api_need_any(&n))
+	if (api_membership(a, &x, "likes", "post:9", x.who.user, &state, &source) ||
+	    !api_need_any(&n))
 		abort();
 	if (api_again(&x, req, probe_resume, 7, false) != API_AGAIN)
 		abort();

@@ -32,6 +32,7 @@ static struct {
 	char hs1[128], hs2[128], rs[128], es[128], rs_priv_other[128];
 	char *rs_priv, *es_priv, *rs_other_priv;
 	bearer_keys *k;
+	char home[EDGE_ID_MAX + 1]; /* the last verified token's home claim */
 } T;
 
 static const char SECRET1[] = "0123456789abcdef0123456789abcdef-one";
@@ -121,8 +122,9 @@ typedef struct claims {
 	long exp;        /* 0: no exp */
 	long nbf;        /* 0: no nbf */
 	const char *iss;
-	const char *aud;      /* a string aud */
-	const char *aud_json; /* an aud array as JSON */
+	const char *aud;       /* a string aud */
+	const char *aud_json;  /* an aud array as JSON */
+	const char *home_json; /* a home claim as JSON */
 } claims;
 
 /* Signs claims with alg and key (secret bytes or private PEM). */
@@ -145,6 +147,11 @@ static char *sign(jwt_alg_t alg, const void *key, size_t keylen, const claims *c
 		snprintf(buf, sizeof buf, "{\"aud\":%s}", c->aud_json);
 		cr_assert_eq(jwt_add_grants_json(j, buf), 0);
 	}
+	if (c->home_json) {
+		char buf[256];
+		snprintf(buf, sizeof buf, "{\"home\":%s}", c->home_json);
+		cr_assert_eq(jwt_add_grants_json(j, buf), 0);
+	}
 	if (c->kid)
 		cr_assert_eq(jwt_add_header(j, "kid", c->kid), 0);
 	cr_assert_eq(jwt_set_alg(j, alg, key, (int)keylen), 0);
@@ -159,14 +166,19 @@ static char *hs(const char *secret, const claims *c)
 	return sign(JWT_ALG_HS256, secret, strlen(secret), c);
 }
 
-/* Verifies tok at NOW: the reason on refusal, "" and the user on success. */
+/* Verifies tok at NOW: the reason on refusal, "" and the user on success
+ * (and its home in T.home). */
 static const char *verify(const char *tok, char *user)
 {
-	static char u[USER_MAX + 1];
+	principal p;
 	const char *why = "";
-	int rc = bearer_verify(T.k, tok, strlen(tok), NOW, user ? user : u, &why);
-	if (rc == 0)
+	int rc = bearer_verify(T.k, tok, strlen(tok), NOW, &p, &why);
+	if (rc == 0) {
+		if (user)
+			strcpy(user, p.user);
+		strcpy(T.home, p.home);
 		return "";
+	}
 	cr_assert_eq(rc, ERR_INVAL);
 	return why;
 }
@@ -212,7 +224,8 @@ Test(identity, a_token_seen_before_skips_its_signature_but_not_its_claims)
 	cr_assert_str_eq(user, "carol");
 	/* Its claims still count: past exp it is refused though remembered. */
 	const char *why = "";
-	cr_assert_eq(bearer_verify(T.k, tok, strlen(tok), NOW + 3600, user, &why), ERR_INVAL);
+	principal p;
+	cr_assert_eq(bearer_verify(T.k, tok, strlen(tok), NOW + 3600, &p, &why), ERR_INVAL);
 	cr_assert_str_eq(why, "token expired");
 	/* A token differing in one signature byte is a different token. */
 	size_t n = strlen(tok);
@@ -530,17 +543,85 @@ Test(identity, bad_key_configs_stop_start_up)
 
 /* --- identity_user: which header, which mode --------------------------------- */
 
-static int who(const identity_config *ic, const char *auth, const char *devuser, char *user,
-               const char **why)
+static int who_home(const identity_config *ic, const char *auth, const char *devuser,
+                    const char *devhome, principal *p, const char **why)
 {
-	http_header h[2];
+	http_header h[3];
 	size_t nh = 0;
 	if (auth)
 		h[nh++] = (http_header){"authorization", 13, auth, strlen(auth)};
 	if (devuser)
 		h[nh++] = (http_header){"x-user-id", 9, devuser, strlen(devuser)};
+	if (devhome)
+		h[nh++] = (http_header){"x-user-home", 11, devhome, strlen(devhome)};
 	http_request rq = {.method = "POST", .path = "/", .headers = h, .nheaders = nh};
-	return identity_user(ic, &rq, NOW, user, why);
+	return identity_user(ic, &rq, NOW, p, why);
+}
+
+static int who(const identity_config *ic, const char *auth, const char *devuser, char *user,
+               const char **why)
+{
+	principal p;
+	int rc = who_home(ic, auth, devuser, NULL, &p, why);
+	if (rc == 0)
+		strcpy(user, p.user);
+	return rc;
+}
+
+Test(identity, the_home_region_comes_from_the_token_or_the_dev_header)
+{
+	keys("k1", NULL, NULL);
+	identity_config ic = {.dev_header = true, .keys = T.k};
+	claims c = OK_CLAIMS("k1");
+	c.home_json = "\"eu-west\"";
+	char *tok = hs(SECRET1, &c);
+	char auth[4200];
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	principal p;
+	const char *why;
+	/* The token's claim; a dev header beside a token counts for nothing. */
+	cr_assert_eq(who_home(&ic, auth, "mallory", "us", &p, &why), 0);
+	cr_assert_str_eq(p.user, "alice");
+	cr_assert_str_eq(p.home, "eu-west");
+	free(tok);
+	c.home_json = NULL; /* a token without one: no home */
+	tok = hs(SECRET1, &c);
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	cr_assert_eq(who_home(&ic, auth, NULL, NULL, &p, &why), 0);
+	cr_assert_str_eq(p.home, "");
+	free(tok);
+	/* The development headers. */
+	cr_assert_eq(who_home(&ic, NULL, "bob", "ap", &p, &why), 0);
+	cr_assert_str_eq(p.user, "bob");
+	cr_assert_str_eq(p.home, "ap");
+	cr_assert_eq(who_home(&ic, NULL, "bob", NULL, &p, &why), 0);
+	cr_assert_str_eq(p.home, "");
+	cr_assert_eq(who_home(&ic, NULL, "bob", "EU", &p, &why), ERR_NOTFOUND);
+	cr_assert(strstr(why, "X-User-Home"), "%s", why);
+	cr_assert_eq(who_home(&ic, NULL, "bob", "", &p, &why), ERR_NOTFOUND);
+}
+
+Test(identity, a_home_claim_that_is_not_a_region_name_refuses_the_token)
+{
+	keys("k1", NULL, NULL);
+	const char *bad[] = {
+	    "\"\"", "\"EU\"",
+	    "7",    "[\"eu\"]",
+	    "null", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		claims c = OK_CLAIMS("k1");
+		c.home_json = bad[i];
+		char *tok = hs(SECRET1, &c);
+		cr_assert_str_eq(verify(tok, NULL), "token home is not a region name", "%s",
+		                 bad[i]);
+		free(tok);
+	}
+	claims c = OK_CLAIMS("k1");
+	c.home_json = "\"us_2-b\"";
+	char *tok = hs(SECRET1, &c);
+	cr_assert_str_eq(verify(tok, NULL), "");
+	cr_assert_str_eq(T.home, "us_2-b");
+	free(tok);
 }
 
 Test(identity, the_bearer_token_wins_over_the_dev_header)

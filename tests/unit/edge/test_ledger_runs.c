@@ -326,7 +326,7 @@ static void plant(const char *key, size_t kn, const void *v, size_t vn)
 /* An op as an older edge wrote it, likes of user on item. */
 static size_t old_op(unsigned char *enc, const char *user, const char *item, uint64_t stamp)
 {
-	pend_op op = ledger_op_make("likes", item, user, 5, strlen(item), strlen(user));
+	pend_op op = ledger_op_make("likes", item, user, NULL, 5, strlen(item), strlen(user), 0);
 	op.kind = WIRE_ADD;
 	op.n = 1;
 	op.hlc = stamp;

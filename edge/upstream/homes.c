@@ -1,0 +1,254 @@
+/* homes.c - the home stream's follower (homes.h). */
+#include "edge/upstream/homes.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "feedev.h"
+#include "item.h"
+#include "log.h"
+#include "xmem.h"
+
+#define RETRY_MS 100 /* a failed apply is tried again this long after */
+
+struct homes {
+	const edge_config *cfg;
+	const counters *ctr;
+	ledger *lg;
+	char *topic;
+	rd_kafka_t *consumer;
+	bool assigned;
+	int64_t *next; /* per partition: the offset expected next, -1 unknown */
+	/* Read and not yet applied: the events (strings owned) and, per
+	 * partition, the position they bring the stream to (-1: none). */
+	ledger_home_ev *evs;
+	size_t n, cap;
+	int64_t *pos;
+	bool have_pos;
+	uint64_t retry_at;
+	log_limit read_errors, apply_errors;
+	_Atomic uint64_t applied, older, bad, gaps, retries;
+	metric *m_applied, *m_older, *m_bad, *m_gaps;
+};
+
+homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metrics *reg, char *err,
+                 size_t errlen)
+{
+	homes *h = xcalloc(1, sizeof *h);
+	h->cfg = cfg;
+	h->ctr = ctr;
+	h->lg = lg;
+	size_t tn = strlen(cfg->home_prefix) + strlen(cfg->region) + 1;
+	h->topic = xmalloc(tn);
+	snprintf(h->topic, tn, "%s%s", cfg->home_prefix, cfg->region);
+	size_t np = (size_t)cfg->partitions;
+	h->next = xmalloc(np * sizeof *h->next);
+	h->pos = xmalloc(np * sizeof *h->pos);
+	for (size_t p = 0; p < np; p++)
+		h->next[p] = h->pos[p] = -1;
+	char group[256];
+	snprintf(group, sizeof group, "likes-edge-%s-home", cfg->id);
+	bus_props bp = edge_bus_props(cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
+	if (!conf) {
+		homes_free(h);
+		return NULL;
+	}
+	h->consumer = bus_client_new(BUS_CONSUMER, conf, err, errlen);
+	if (!h->consumer) {
+		homes_free(h);
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(h->consumer);
+	const char *help = "Home stream events (memberships of this region's users made in "
+	                   "another region), by what they did here.";
+	h->m_applied = metrics_counter(reg, "home_events_total", help, "result=\"applied\"");
+	h->m_older = metrics_counter(reg, "home_events_total", help, "result=\"older\"");
+	h->m_bad = metrics_counter(reg, "home_events_total", help, "result=\"bad\"");
+	h->m_gaps = metrics_counter(reg, "home_stream_gaps_total",
+	                            "Offsets of the home stream gone before this edge read "
+	                            "them (retention): memberships it may lack.",
+	                            NULL);
+	log_info("home stream followed", "topic=%s", h->topic);
+	return h;
+}
+
+static void drop_events(homes *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free((char *)h->evs[i].counter);
+		free((char *)h->evs[i].item);
+		free((char *)h->evs[i].user);
+	}
+	h->n = 0;
+	for (int64_t p = 0; p < h->cfg->partitions; p++)
+		h->pos[p] = -1;
+	h->have_pos = false;
+}
+
+void homes_free(homes *h)
+{
+	if (!h)
+		return;
+	drop_events(h);
+	if (h->consumer) {
+		rd_kafka_consumer_close(h->consumer);
+		rd_kafka_destroy(h->consumer);
+	}
+	free(h->evs);
+	free(h->pos);
+	free(h->next);
+	free(h->topic);
+	free(h);
+}
+
+/* Every partition at the position the store holds, or the topic's first
+ * message for one it never read. */
+static bool assign_all(homes *h)
+{
+	int np = (int)h->cfg->partitions;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++) {
+		int64_t off;
+		if (ledger_home_resume(h->lg, (uint32_t)p, &off))
+			off = RD_KAFKA_OFFSET_BEGINNING;
+		h->next[p] = off >= 0 ? off : -1;
+		rd_kafka_topic_partition_list_add(l, h->topic, p)->offset = off;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(h->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		log_error("home stream: assign failed", "topic=%s err=\"%s\"", h->topic,
+		          rd_kafka_err2str(e));
+		return false;
+	}
+	return true;
+}
+
+static void count(_Atomic uint64_t *c, metric *m, uint64_t n)
+{
+	atomic_fetch_add(c, n);
+	metric_add(m, n);
+}
+
+/* One message: its event kept for the apply, or counted bad; either
+ * way the partition's position moves past it. */
+static void take(homes *h, const rd_kafka_message_t *m)
+{
+	int32_t p = m->partition;
+	if (h->next[p] >= 0 && m->offset > h->next[p]) {
+		count(&h->gaps, h->m_gaps, (uint64_t)(m->offset - h->next[p]));
+		log_warn("home stream: offsets gone before this edge read them",
+		         "topic=%s partition=%d expected=%" PRId64 " offset=%" PRId64, h->topic, p,
+		         h->next[p], m->offset);
+	}
+	h->next[p] = h->pos[p] = m->offset + 1;
+	h->have_pos = true;
+	feedev_decoded d;
+	const counter_def *def;
+	if (feedev_decode(m->payload, m->len, &d) || d.ev.type != FEEDEV_SET ||
+	    !(def = counters_find(h->ctr, d.counter, d.ev.counter_n)) || def->kind != COUNTER_SET ||
+	    !item_valid(d.item, d.ev.item_n) || !item_user_valid(d.user, d.ev.user_n)) {
+		count(&h->bad, h->m_bad, 1);
+		return;
+	}
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 64;
+		h->evs = xrealloc(h->evs, h->cap * sizeof *h->evs);
+	}
+	h->evs[h->n++] = (ledger_home_ev){.counter = xstrdup(d.counter),
+	                                  .item = xstrdup(d.item),
+	                                  .user = xstrdup(d.user),
+	                                  .member = d.ev.member,
+	                                  .hlc = d.ev.hlc};
+}
+
+/* Applies what was read; false when it stays for a later turn. */
+static bool apply(homes *h, uint64_t now)
+{
+	if (!h->n && !h->have_pos)
+		return true;
+	size_t taken = 0;
+	int rc = ledger_home_apply(h->lg, h->evs, h->n, h->pos, clock_wall_ms(), &taken);
+	if (rc == 0) {
+		count(&h->applied, h->m_applied, taken);
+		count(&h->older, h->m_older, h->n - taken);
+		drop_events(h);
+		return true;
+	}
+	if (rc == ERR_FENCED) {
+		/* Following now: the active has these; read again from the
+		 * store's positions if this instance takes over. */
+		drop_events(h);
+		(void)rd_kafka_assign(h->consumer, NULL);
+		h->assigned = false;
+		return false;
+	}
+	atomic_fetch_add(&h->retries, 1);
+	if (rc != ERR_AGAIN) {
+		uint64_t skipped;
+		if (log_every(&h->apply_errors, 10000, &skipped))
+			log_warn("home stream: events not applied; trying again",
+			         "events=%zu err=\"%s\" similar_since_last=%" PRIu64, h->n,
+			         err_str(rc), skipped);
+		h->retry_at = now + RETRY_MS;
+	}
+	return false;
+}
+
+void homes_poll(homes *h, int max)
+{
+	if (!h)
+		return;
+	uint64_t now = clock_mono_ms();
+	if (now < h->retry_at)
+		return;
+	if (ledger_following(h->lg)) {
+		if (h->assigned) {
+			drop_events(h);
+			(void)rd_kafka_assign(h->consumer, NULL);
+			h->assigned = false;
+		}
+		return;
+	}
+	if (!h->assigned && !(h->assigned = assign_all(h))) {
+		h->retry_at = now + RETRY_MS;
+		return;
+	}
+	if (!apply(h, now))
+		return; /* what was read waits: nothing more is read meanwhile */
+	for (int i = 0; i < max; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(h->consumer, 0);
+		if (!m)
+			break;
+		if (!m->err && m->partition >= 0 && m->partition < h->cfg->partitions) {
+			take(h, m);
+		} else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			uint64_t skipped;
+			if (log_every(&h->read_errors, 10000, &skipped))
+				log_warn("home stream: read failed",
+				         "topic=%s err=\"%s\" similar_since_last=%" PRIu64,
+				         h->topic, rd_kafka_message_errstr(m), skipped);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	(void)apply(h, now);
+}
+
+void homes_get_stats(const homes *h, homes_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!h)
+		return;
+	out->applied = atomic_load(&h->applied);
+	out->older = atomic_load(&h->older);
+	out->bad = atomic_load(&h->bad);
+	out->gaps = atomic_load(&h->gaps);
+	out->retries = atomic_load(&h->retries);
+}

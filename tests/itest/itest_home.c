@@ -1,0 +1,92 @@
+/* itest_home.c - the home streams (docs/events.md, "Home streams") with
+ * real processes: the embedded broker, central sending the changes of
+ * users at home in r0 and r1 made elsewhere to likes.home.r0 and
+ * likes.home.r1, and two edges (regions r0 and r1) following their own.
+ * A user at home in r1 who likes and unlikes through r0 is known at r1
+ * from its own store ("source":"local"), each time; a user at home where
+ * they act makes nothing on any stream; an edge started again resumes
+ * where it was and applies nothing twice.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+
+#include "tests/support/prom_util.h"
+#include "tests/support/stack.h"
+
+#define NPARTS 2
+
+static void setup(void)
+{
+	S.central_extra = "[feed]\nhome_regions = r0,r1\ntimeout_ms = 1000\nsession_ms = 3000\n";
+	S.edge_extra = "[home]\nfollow = true\n";
+	stack_up(2, NPARTS, 200);
+}
+
+TestSuite(home, .init = setup, .fini = stack_down, .timeout = 240);
+
+/* user (at home in home) likes or unlikes post:ID at edge e: 200. */
+static void act(int e, const char *method, const char *id, const char *user, const char *home)
+{
+	char opts[256], out[4096], path[128];
+	snprintf(opts, sizeof opts, "-X %s -H 'X-User-Id: %s' -H 'X-User-Home: %s'", method, user,
+	         home);
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+	uint64_t deadline = clock_mono_ms() + 30000;
+	int code;
+	while ((code = proc_curl(out, sizeof out, opts, S.edge_port[e], path)) != 200) {
+		cr_assert_lt(clock_mono_ms(), deadline, "%s %s at edge%d: %d %s", method, path, e,
+		             code, out);
+		proc_sleep_ms(50);
+	}
+}
+
+/* Edge e's /me of post:ID for user, waited for (10 s) until it says
+ * member (true or false) from its own store. */
+static void known_here(int e, const char *id, const char *user, const char *home, bool member)
+{
+	char opts[256], out[4096], path[128], want[128];
+	snprintf(opts, sizeof opts, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", id);
+	snprintf(want, sizeof want, "\"member\":%s,\"source\":\"local\"",
+	         member ? "true" : "false");
+	uint64_t deadline = clock_mono_ms() + 10000;
+	for (;;) {
+		int code = proc_curl(out, sizeof out, opts, S.edge_port[e], path);
+		if (code == 200 && strstr(out, want))
+			return;
+		cr_assert_lt(clock_mono_ms(), deadline, "edge%d never said %s: %d %s", e, want,
+		             code, out);
+		proc_sleep_ms(50);
+	}
+}
+
+static double home_events(int e, const char *result)
+{
+	char out[1 << 16], series[128];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[e], "/metrics"), 200);
+	snprintf(series, sizeof series, "likes_edge_home_events_total{result=\"%s\"}", result);
+	return prom_util_get(out, series);
+}
+
+Test(home, a_roaming_users_likes_are_known_at_home_from_its_own_store)
+{
+	act(0, "POST", "h1", "roamer", "r1");
+	known_here(1, "h1", "roamer", "r1", true);
+	act(0, "DELETE", "h1", "roamer", "r1");
+	known_here(1, "h1", "roamer", "r1", false);
+	cr_assert_eq(home_events(1, "applied"), 2);
+	/* At home where they act: nothing on any stream. */
+	act(0, "POST", "h2", "local", "r0");
+	act(1, "POST", "h3", "other", "r1");
+	act(0, "POST", "h4", "roamer", "r1"); /* a marker: it comes after both */
+	known_here(1, "h4", "roamer", "r1", true);
+	cr_assert_eq(home_events(0, "applied"), 0);
+	cr_assert_eq(home_events(1, "applied"), 3);
+	/* Started again: it resumes after what it applied. */
+	proc_stop(S.edge_pid[1], SIGTERM);
+	stack_start_edge(1);
+	act(0, "POST", "h5", "roamer", "r1");
+	known_here(1, "h5", "roamer", "r1", true);
+	cr_assert_eq(home_events(1, "applied"), 1);
+	cr_assert_eq(home_events(1, "older"), 0, "nothing read twice");
+}

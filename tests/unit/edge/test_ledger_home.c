@@ -1,0 +1,146 @@
+/* test_ledger_home.c - users at home in another region, and the home
+ * stream: an op carries its user's home to the batch (through the group
+ * record and a restart too) only when that home is another region; a
+ * home event takes a pair only when it is newer than what the edge has,
+ * moves the clock past itself, and its stream position is written with
+ * it and survives a restart.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h): the ledger's region is
+ * "eu".
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hlc.h"
+#include "tests/support/ledger_util.h"
+#include "wire.h"
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_home");
+	open_ledger();
+}
+
+TestSuite(ledger_home, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
+
+static ledger_op like_from(const char *user, const char *home)
+{
+	return (ledger_op){
+	    .counter = "likes", .item = ITEM, .user = user, .home = home, .add = true, .prior = -1};
+}
+
+static bool wire_is(wire_str w, const char *s)
+{
+	return w.n == strlen(s) && (w.n == 0 || memcmp(w.p, s, w.n) == 0);
+}
+
+Test(ledger_home, an_op_carries_its_users_home_when_it_is_another_region)
+{
+	ledger_op ops[4] = {like_from("u1", "us"), like_from("u2", "eu"), like_from("u3", NULL),
+	                    like_from("u4", "")};
+	ledger_answer a[4];
+	cr_assert_eq(ledger_write_ops(T.l, ops, 4, WALL, a, NULL, NULL), 0);
+	/* Read back from the group record at the restart, then sealed. */
+	reopen();
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 5000, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	wire_batch b;
+	cr_assert_eq(wire_decode_batch(T.sent[0].buf, T.sent[0].len, &b), 0);
+	cr_assert_eq(b.nops, 4);
+	const char *want[4] = {"us", "", "", ""};
+	for (uint32_t i = 0; i < 4; i++) {
+		char user[8];
+		snprintf(user, sizeof user, "u%u", i + 1);
+		cr_assert(wire_is(b.ops[i].user, user));
+		cr_assert(wire_is(b.ops[i].home, want[i]), "op %u", i);
+	}
+	wire_batch_free(&b);
+}
+
+/* Applies one event for (likes, ITEM, user) from partition T.p at offset. */
+static size_t home_event(const char *user, bool member, uint64_t stamp, int64_t offset)
+{
+	ledger_home_ev e = {
+	    .counter = "likes", .item = ITEM, .user = user, .member = member, .hlc = stamp};
+	int64_t next[NPARTS] = {-1, -1, -1, -1};
+	next[T.p] = offset + 1;
+	size_t taken = 99;
+	int rc = ledger_home_apply(T.l, &e, 1, next, WALL, &taken);
+	cr_assert_eq(rc, 0, "%s at offset %lld: %s", user, (long long)offset, err_str(rc));
+	return taken;
+}
+
+static int64_t resume(void)
+{
+	int64_t next = -1;
+	cr_assert_eq(ledger_home_resume(T.l, T.p, &next), 0);
+	return next;
+}
+
+Test(ledger_home, a_home_event_takes_a_pair_only_when_newer_than_the_edges)
+{
+	int64_t none;
+	cr_assert_eq(ledger_home_resume(T.l, T.p, &none), ERR_NOTFOUND);
+	uint64_t t = hlc_make(WALL - 1000, 0);
+	cr_assert_eq(home_event("u9", true, t, 0), 1, "a pair never seen here");
+	cr_assert_eq(member_of("u9", ITEM), 1);
+	cr_assert_eq(resume(), 1);
+	cr_assert_eq(home_event("u9", false, t - 1, 1), 0, "older: the edge's state stays");
+	cr_assert_eq(member_of("u9", ITEM), 1);
+	cr_assert_eq(resume(), 2, "the position moves all the same");
+	cr_assert_eq(home_event("u9", false, t + 1, 2), 1);
+	cr_assert_eq(member_of("u9", ITEM), 0);
+	/* The edge's own op: newer than the event only if it is later. */
+	ledger_op op = like_from("u8", NULL);
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_eq(home_event("u8", false, a.hlc - 1, 3), 0);
+	cr_assert_eq(member_of("u8", ITEM), 1);
+	cr_assert_eq(home_event("u8", false, a.hlc + 1, 4), 1);
+	cr_assert_eq(member_of("u8", ITEM), 0);
+	cr_assert_eq(count_of(ITEM), 1, "a home event moves no count: central's snapshot does");
+	reopen();
+	cr_assert_eq(resume(), 5);
+	cr_assert_eq(member_of("u9", ITEM), 0);
+}
+
+Test(ledger_home, an_op_after_a_home_event_is_later_than_it)
+{
+	/* An event stamped ahead of this edge's clock (another region's). */
+	uint64_t ahead = hlc_make(WALL + 30000, 5);
+	cr_assert_eq(home_event("u7", true, ahead, 0), 1);
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u7", .add = false, .prior = -1};
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert(a.changed, "the unlike of a like the event brought counts");
+	cr_assert_gt(a.hlc, ahead, "so that central lets it win");
+	cr_assert_eq(member_of("u7", ITEM), 0);
+}
+
+Test(ledger_home, events_of_one_call_keep_the_newest_per_pair)
+{
+	uint64_t t = hlc_make(WALL - 1000, 0);
+	ledger_home_ev e[3] = {
+	    {.counter = "likes", .item = ITEM, .user = "u5", .member = true, .hlc = t + 2},
+	    {.counter = "likes", .item = ITEM, .user = "u5", .member = false, .hlc = t + 1},
+	    {.counter = "saves", .item = ITEM, .user = "u5", .member = true, .hlc = t},
+	};
+	int64_t next[NPARTS] = {-1, -1, -1, -1};
+	next[T.p] = 40;
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, e, 3, next, WALL, &taken), 0);
+	cr_assert_eq(taken, 2);
+	cr_assert_eq(member_of("u5", ITEM), 1);
+	int st;
+	cr_assert_eq(ledger_member(T.l, "saves", ITEM, "u5", &st), 0);
+	cr_assert_eq(st, 1);
+	cr_assert_eq(resume(), 40);
+	/* Out of bounds: refused whole. */
+	char long_user[USER_MAX + 2];
+	memset(long_user, 'x', sizeof long_user - 1);
+	long_user[sizeof long_user - 1] = 0;
+	e[0].user = long_user;
+	cr_assert_eq(ledger_home_apply(T.l, e, 1, next, WALL, &taken), ERR_INVAL);
+}
