@@ -600,6 +600,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 	    .seq_from_checkpoint = cfg->central_ops[0] != 0,
 	    .commit_thread = cfg->group_commit && strcmp(cfg->commit_thread, "false") != 0,
+	    .home_cover = cfg->home_follow,
 	    .send = uplink_send,
 	    .send_ctx = e->up,
 	    .replicate = e->clog ? changelog_replicate : NULL,
@@ -674,6 +675,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .max_age_s = (unsigned)cfg->max_age_s,
 	    .stale_s = (unsigned)cfg->stale_s,
 	    .member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
+	    .home_region = cfg->home_follow ? cfg->region : NULL,
 	    .member_entries = (size_t)cfg->readthrough_entries,
 	};
 	if (!cfg->central_ops[0])

@@ -299,7 +299,9 @@ int api_membership(api *a, api_ctx *x, const char *counter, const char *item, co
                    int *state, const char **source)
 {
 	need *n = x->n;
-	int rc = ledger_member(a->lg, counter, item, user, state);
+	bool at_home = a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region);
+	int rc = at_home ? ledger_member_home(a->lg, counter, item, user, state)
+	                 : ledger_member(a->lg, counter, item, user, state);
 	if (rc)
 		return rc;
 	*source = "local";

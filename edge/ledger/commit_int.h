@@ -132,6 +132,10 @@ int ledger_committer_start(ledger *l);
 /* ledger_stop_commits (ledger.h): staged writes stay staged. */
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
 int ledger_members_load(ledger *l);
+/* The home stream's horizons ('H') into l->home_from: start-up. */
+int ledger_home_load(ledger *l);
+/* A follower's write: the horizons its 'H' puts carry. */
+void ledger_home_note(ledger *l, const store_batch *wb);
 /* The memberships wb puts, added to the filter (a follower's write of
  * the active's records). Any thread: the filter's bits are atomic. */
 void ledger_members_note(ledger *l, const store_batch *wb);

@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJH";
+	static const char tags[] = "MCGPOBDSAKNRIJHZ";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -34,6 +34,13 @@ size_t ekey_member(char *k, const char *counter, const char *item, const char *u
 size_t ekey_count(char *k, const char *pair, size_t pn)
 {
 	k[0] = EKEY_COUNT;
+	memcpy(k + 1, pair, pn);
+	return 1 + pn;
+}
+
+size_t ekey_zero(char *k, const char *pair, size_t pn)
+{
+	k[0] = EKEY_ZERO;
 	memcpy(k + 1, pair, pn);
 	return 1 + pn;
 }

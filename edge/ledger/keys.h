@@ -30,7 +30,8 @@ enum ekey_tag {
 	EKEY_REPLICA = 'R',     /* partition: the replica's state */
 	EKEY_IDEM = 'I',        /* user 0 key: an idempotency record */
 	EKEY_IDEM_EXPIRY = 'J', /* expiry user 0 key: its expiry index entry */
-	EKEY_HOME_NEXT = 'H',   /* partition: the home stream's next offset */
+	EKEY_HOME_NEXT = 'H',   /* partition: the home stream's position and horizon */
+	EKEY_ZERO = 'Z',        /* counter 0 item: a version at which its count was 0 */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */
@@ -54,6 +55,8 @@ size_t ekey_pair(char *k, const char *counter, size_t cl, const char *item, size
 size_t ekey_member(char *k, const char *counter, const char *item, const char *user);
 /* 'C' of a pair key made by ekey_pair (EKEY_COUNT_MAX bytes). */
 size_t ekey_count(char *k, const char *pair, size_t pn);
+/* 'Z' of a pair key (EKEY_COUNT_MAX bytes). */
+size_t ekey_zero(char *k, const char *pair, size_t pn);
 
 /* Keys of one partition: 'S', 'A', 'K', 'N', 'R', 'H'. */
 size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p);

@@ -223,7 +223,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	atomic_store(&l->following, o->follower);
-	if (ledger_members_load(l)) {
+	if (ledger_members_load(l) || ledger_home_load(l)) {
 		snprintf(err, errlen, "cannot read the membership records");
 		ledger_free(l);
 		return NULL;
@@ -255,6 +255,7 @@ void ledger_free(ledger *l)
 	ledger_group_free(l);
 	ledger_replica_free(l);
 	ledger_views_free(l);
+	free(l->home_from);
 	store_batch_free(l->wb);
 	store_batch_free(l->snap_wb);
 	pthread_mutex_destroy(&l->cmu);
@@ -275,7 +276,10 @@ int ledger_follow_write(void *ctx, store_batch *wb)
 {
 	ledger *l = ctx;
 	ledger_members_note(l, wb);
-	return store_write(l->db, wb);
+	int rc = store_write(l->db, wb);
+	if (rc == 0)
+		ledger_home_note(l, wb);
+	return rc;
 }
 
 int ledger_promote(void *ctx)
@@ -344,6 +348,19 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 }
 
 /* --- snapshots -------------------------------------------------------------- */
+
+uint64_t ledger_snapshot_version(ledger *l, uint32_t p)
+{
+	/* cmu: a snapshot being applied holds it from its store write until
+	 * its version is seen, so what a reader of the resume point saw
+	 * applied is in what this returns. */
+	ledger_lock_counts(l);
+	ledger_lock(l);
+	uint64_t v = l->outbox.parts[p].snap_seen;
+	ledger_unlock(l);
+	ledger_unlock_counts(l);
+	return v;
+}
 
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset)
 {

@@ -93,6 +93,10 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
+	bool home_cover;            /* users at home here: keep the versions at
+	                               which counts were 0 ('Z'), so a pair
+	                               absent here can be a known no
+	                               (ledger_member_home) */
 	/* Tests only. before_group_write: called before each group write,
 	 * with the writer mutex let go, on whichever thread writes the group
 	 * (the commit thread, or a writer committing at once). after_preread: called by a write
@@ -435,21 +439,40 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 /* Drops expired idempotency records, at most max; how many, or ERR_IO. */
 int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
 
+/* Per partition of the home stream: where it resumes (-1: unchanged)
+ * and the version from which this store has every change of its users'
+ * pairs there (LEDGER_HOME_NONE: none, as after a gap), written
+ * together. */
+#define LEDGER_HOME_NONE UINT64_MAX
+typedef struct ledger_home_pos {
+	int64_t next;
+	uint64_t from;
+} ledger_home_pos;
+
 /* Puts evs[0..n), read from the home stream, each where it is newer
- * (hlc) than the pair's state here, with the stream's positions (next[p]
- * for each partition p the events came from; -1: unchanged), as one
- * group commit: in the changelog in
+ * (hlc) than the pair's state here, with the stream's positions (pos[p]
+ * for each partition p; next -1: unchanged), as one group commit: in
+ * the changelog in
  * order with the writes, so a standby has them. Moves the clock past
  * each. 0 with *taken the events that changed a pair; ERR_AGAIN when an
  * op not yet written holds a pair with an older clock (nothing staged:
  * call again once it is written); ERR_FENCED while following; ERR_INVAL
  * for an event out of bounds; or the group commit's error (nothing
  * written). Any thread; waits for the write. */
-int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int64_t *next,
+int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
                       uint64_t wall_ms, size_t *taken) WARN_UNUSED;
-/* The offset partition p of the home stream resumes at: 0, or
- * ERR_NOTFOUND when none was stored. */
-int ledger_home_resume(ledger *l, uint32_t p, int64_t *next) WARN_UNUSED;
+/* Where partition p of the home stream resumes, and the version from
+ * which this store has every change of its users' pairs there
+ * (LEDGER_HOME_NONE: not known): 0, or ERR_NOTFOUND when none was
+ * stored. */
+int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from) WARN_UNUSED;
+/* A membership of a user at home in this edge's region: as
+ * ledger_member, but a pair this store lacks is a known no (0) when the
+ * store has every member of its item that such a user can have (the
+ * home stream followed since a version the item's count was 0 at, or is:
+ * ledger_item_covered). -1 when not known. */
+int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
+                       int *state) WARN_UNUSED;
 
 /* Local membership: 1 present, 0 absent, -1 never seen here. */
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user,
@@ -503,6 +526,11 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen) WARN_U
 /* How many partitions are complete; *loaded (may be NULL) the counts
  * loaded by checkpoints. */
 uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded);
+
+/* The highest version of any snapshot message of p applied (0: none);
+ * it includes every message whose resume point (below) a caller read
+ * before. */
+uint64_t ledger_snapshot_version(ledger *l, uint32_t p);
 
 /* Where to resume reading snapshot partition p; ERR_NOTFOUND if never. */
 int ledger_snapshot_resume(ledger *l, uint32_t p, int64_t *offset) WARN_UNUSED;

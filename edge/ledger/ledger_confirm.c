@@ -206,8 +206,16 @@ void ledger_snap_seen_stage(const ledger *l, store_batch *wb, uint32_t p, uint64
 void ledger_snap_seen(ledger *l, uint32_t p, uint64_t offset)
 {
 	outbox_part *pt = &l->outbox.parts[p];
-	if (offset > pt->snap_seen)
+	if (offset > pt->snap_seen) {
+		pt->snap_before = pt->snap_seen;
 		pt->snap_seen = offset;
+	}
+}
+
+uint64_t ledger_snap_before(const ledger *l, uint32_t p, uint64_t offset)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	return offset > pt->snap_seen ? pt->snap_seen : pt->snap_before;
 }
 
 bool ledger_seq_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t applied, uint64_t *seq)

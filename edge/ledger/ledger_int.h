@@ -135,6 +135,10 @@ struct ledger {
 	/* A follower's (ledger_opts.follower) until ledger_promote: set
 	 * under cmu and mu, read by any thread. */
 	_Atomic bool following;
+	/* Per partition: the version from which this store has every change
+	 * of its home users' pairs ('H'; 0: none). Written with mu held
+	 * (ledger_home_apply) or by the follower's writes, read by any. */
+	_Atomic uint64_t *home_from;
 };
 
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)

@@ -412,7 +412,75 @@ static void home_add(group *g, const home_put *h)
 	g->homes[g->nhomes++] = *h;
 }
 
-int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int64_t *next,
+/* 'H': next offset u64, then from u64 (older values: the offset alone). */
+static void home_pos_put(store_batch *wb, uint32_t p, const ledger_home_pos *pos)
+{
+	char key[EKEY_PART_LEN];
+	unsigned char v[16];
+	store_put_u64(v, (uint64_t)pos->next);
+	store_put_u64(v + 8, pos->from);
+	store_batch_put(wb, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v);
+}
+
+static bool home_pos_parse(const char *v, size_t vn, ledger_home_pos *pos)
+{
+	if (vn != 8 && vn != 16)
+		return false;
+	pos->next = (int64_t)store_get_u64((const unsigned char *)v);
+	pos->from = vn == 16 ? store_get_u64((const unsigned char *)v + 8) : LEDGER_HOME_NONE;
+	return true;
+}
+
+int ledger_home_load(ledger *l)
+{
+	l->home_from = xcalloc(l->o.partitions, sizeof *l->home_from);
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		int64_t next;
+		uint64_t from;
+		int rc = ledger_home_resume(l, p, &next, &from);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		atomic_store(&l->home_from[p], rc ? LEDGER_HOME_NONE : from);
+	}
+	return 0;
+}
+
+static void home_seen(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	ledger *l = ctx;
+	uint32_t p;
+	ledger_home_pos pos;
+	if (ekey_is(k, kn, EKEY_HOME_NEXT) && kn == EKEY_PART_LEN &&
+	    (p = store_get_u32((const unsigned char *)k + 1)) < l->o.partitions &&
+	    home_pos_parse(v, vn, &pos))
+		atomic_store(&l->home_from[p], pos.from);
+}
+
+static void home_gone(void *ctx, const char *k, size_t kn)
+{
+	(void)ctx;
+	(void)k;
+	(void)kn;
+}
+
+void ledger_home_note(ledger *l, const store_batch *wb)
+{
+	store_batch_iterate(wb, l, home_seen, home_gone);
+}
+
+int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
+                       int *state)
+{
+	int rc = ledger_member(l, counter, item, user, state);
+	if (rc || *state >= 0)
+		return rc;
+	uint32_t p = partition_of(item, strlen(item), l->o.partitions);
+	if (ledger_item_covered(l, counter, item, atomic_load(&l->home_from[p])))
+		*state = 0;
+	return 0;
+}
+
+int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
                       uint64_t wall_ms, size_t *taken)
 {
 	*taken = 0;
@@ -456,20 +524,17 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int6
 			(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
 			(*taken)++;
 		}
-		for (uint32_t p = 0; p < l->o.partitions; p++) {
-			if (next[p] < 0)
-				continue;
-			char key[EKEY_PART_LEN];
-			unsigned char v[8];
-			store_put_u64(v, (uint64_t)next[p]);
-			store_batch_put(c->g->wb, key, ekey_part(key, EKEY_HOME_NEXT, p), v,
-			                sizeof v);
-		}
+		for (uint32_t p = 0; p < l->o.partitions; p++)
+			if (pos[p].next >= 0)
+				home_pos_put(c->g->wb, p, &pos[p]);
 		ledger_ticket own = {.state = LEDGER_STAGED, .next = c->g->tickets};
 		c->g->tickets = &own;
 		(void)ledger_group_commit(l, wall_ms);
 		int st = ledger_ticket_state(&own);
 		rc = st == LEDGER_DURABLE ? 0 : st;
+		for (uint32_t p = 0; rc == 0 && p < l->o.partitions; p++)
+			if (pos[p].next >= 0)
+				atomic_store(&l->home_from[p], pos[p].from);
 	}
 	ledger_unlock(l);
 	free(take);
@@ -477,14 +542,21 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const int6
 	return rc;
 }
 
-int ledger_home_resume(ledger *l, uint32_t p, int64_t *next)
+int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from)
 {
-	char key[EKEY_PART_LEN];
-	uint64_t v;
-	int rc = store_read_u64(l->db, key, ekey_part(key, EKEY_HOME_NEXT, p), &v);
-	if (rc == 0)
-		*next = (int64_t)v;
-	return rc;
+	char key[EKEY_PART_LEN], v[16];
+	size_t vn;
+	ledger_home_pos pos;
+	*next = -1;
+	*from = LEDGER_HOME_NONE;
+	int rc = store_get_into(l->db, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v, &vn);
+	if (rc)
+		return rc;
+	if (!home_pos_parse(v, vn, &pos))
+		return ERR_CORRUPT;
+	*next = pos.next;
+	*from = pos.from;
+	return 0;
 }
 
 /* --- entry points ----------------------------------------------------------- */

@@ -706,21 +706,72 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 
 /* --- snapshots ----------------------------------------------------------- */
 
-int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version)
+int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, uint64_t *version)
 {
 	char skey[EKEY_COUNT_MAX];
 	unsigned char val[16];
 	size_t vn;
 	size_t skn = ekey_count(skey, key, kn);
+	*count = *version = 0;
 	int rc = store_get_into(l->db, skey, skn, val, sizeof val, &vn);
-	if (rc == ERR_NOTFOUND) {
-		*version = 0;
-		return ERR_NOTFOUND;
-	}
 	if (rc)
 		return rc;
+	if (vn >= 8)
+		*count = store_get_u64(val);
 	*version = vn == 16 ? store_get_u64(val + 8) : 0;
 	return 0;
+}
+
+int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version)
+{
+	uint64_t count;
+	return ledger_count_stored(l, key, kn, &count, version);
+}
+
+/* --- when counts were 0 ('Z'), for home users' memberships --------------------- */
+
+/* With home_cover: a version at which pair's count was 0, into wb: s's
+ * own when it says 0; when it raises the count from 0 (or from none in a
+ * complete replica), the latest version this edge knows it was 0 at (the
+ * partition's before s, the checkpoint's, the stored count's). A
+ * checkpoint's counts above 0 say nothing of when they were 0. cmu held. */
+static int zero_stage(ledger *l, store_batch *wb, const char *pair, size_t pn, uint64_t count,
+                      const wire_snapshot *s, bool check)
+{
+	char zkey[EKEY_COUNT_MAX];
+	unsigned char v[8];
+	uint64_t at = s->offset;
+	if (count) {
+		if (check || !ledger_replica_complete(l, s->partition))
+			return 0;
+		uint64_t have, ver;
+		int rc = ledger_count_stored(l, pair, pn, &have, &ver);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		if (have)
+			return 0;
+		at = ledger_snap_before(l, s->partition, s->offset);
+		uint64_t ckpt = ledger_replica_ckpt_hi(l, s->partition);
+		at = at > ckpt ? at : ckpt;
+		at = at > ver ? at : ver;
+	}
+	store_put_u64(v, at);
+	store_batch_put(wb, zkey, ekey_zero(zkey, pair, pn), v, sizeof v);
+	return 0;
+}
+
+bool ledger_item_covered(ledger *l, const char *counter, const char *item, uint64_t from)
+{
+	ledger_view v;
+	if (from == LEDGER_HOME_NONE || ledger_read(l, counter, item, &v) || !v.known)
+		return false;
+	if (v.count == 0)
+		return true; /* no member at all, this edge's own ops included */
+	char pair[EKEY_PAIR_MAX], zkey[EKEY_COUNT_MAX];
+	size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
+	uint64_t zero;
+	int rc = store_read_u64(l->db, zkey, ekey_zero(zkey, pair, pn), &zero);
+	return rc == 0 && zero >= from;
 }
 
 /* The cached count of key (whose smap_hash is h), if the cache holds
@@ -763,6 +814,11 @@ int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool
 				skip[i] = true;
 				continue;
 			}
+		}
+		if (l->o.home_cover) {
+			int rc = zero_stage(l, wb, key + 1, kn - 1, c->count, s, check);
+			if (rc)
+				return rc;
 		}
 		store_put_u64(val, c->count);
 		store_put_u64(val + 8, s->offset);

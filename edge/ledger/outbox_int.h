@@ -58,6 +58,9 @@ typedef struct outbox_part {
 	 * or a part ('N', stored with it). Central's primary and replicas
 	 * both publish: a message below it is stale. */
 	uint64_t snap_seen;
+	/* snap_seen before the snapshot of version snap_seen came: the
+	 * parts of one share their version. 0 after a restart. */
+	uint64_t snap_before;
 	/* While a snapshot's write deletes the first `confirming` sealed
 	 * batches (confirmed applied) outside mu: they are not sent. */
 	size_t confirming;
@@ -198,6 +201,9 @@ bool ledger_snap_stale(const ledger *l, uint32_t p, uint64_t offset);
  * write, ledger_snap_seen records it in memory. */
 void ledger_snap_seen_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t offset);
 void ledger_snap_seen(ledger *l, uint32_t p, uint64_t offset);
+/* The partition's version before the snapshot of version offset began
+ * to apply: 0 when not known. cmu held. */
+uint64_t ledger_snap_before(const ledger *l, uint32_t p, uint64_t offset);
 /* While p's batch sequence is not known (a store that never sealed it):
  * stages into wb the sequence to go on from, the higher of the last
  * sealed and what central applied of this edge id (an edge rebuilt on

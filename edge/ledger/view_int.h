@@ -160,6 +160,14 @@ char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
 /* The version stored with key's ("counter 0 item") count: 0, or
  * ERR_NOTFOUND (*version 0), or ERR_IO. A store read: no lock needed. */
 int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+/* Whether every member of (counter, item) that a user at home here has
+ * is in this store: its count (as this edge shows it) is 0, or was 0 at
+ * a version at or above from ('Z'), the version since which this edge
+ * has every change of its users' pairs (LEDGER_HOME_NONE: no such
+ * version). Store reads: no lock needed. */
+bool ledger_item_covered(ledger *l, const char *counter, const char *item, uint64_t from);
+/* The same with the count itself (*count 0 when there is none). */
+int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, uint64_t *version);
 /* Puts s's counts into wb, each with s->offset as its version. With
  * check, a count whose stored version is newer is left alone, and so is
  * a count of an item outside s's partition, with a warning (the uplink

@@ -15,6 +15,7 @@
 #include "xmem.h"
 
 #define RETRY_MS 100 /* a failed apply is tried again this long after */
+#define ENDS_MS 2000 /* the longest a question of where a topic ends waits */
 
 struct homes {
 	const edge_config *cfg;
@@ -24,11 +25,18 @@ struct homes {
 	rd_kafka_t *consumer;
 	bool assigned;
 	int64_t *next; /* per partition: the offset expected next, -1 unknown */
+	/* Per partition, while its horizon is not known: the snapshot
+	 * topic's end when this edge began to read the home stream there;
+	 * -1 otherwise. The version of the first snapshot past it is the
+	 * horizon: every change applied at or above it comes through the
+	 * home stream from where the edge began. */
+	int64_t *snap_end;
+	uint64_t *from; /* per partition: the horizon (LEDGER_HOME_NONE: none) */
 	/* Read and not yet applied: the events (strings owned) and, per
-	 * partition, the position they bring the stream to (-1: none). */
+	 * partition, the position they bring the stream to (next -1: none). */
 	ledger_home_ev *evs;
 	size_t n, cap;
-	int64_t *pos;
+	ledger_home_pos *pos;
 	bool have_pos;
 	uint64_t retry_at;
 	log_limit read_errors, apply_errors;
@@ -49,8 +57,13 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	size_t np = (size_t)cfg->partitions;
 	h->next = xmalloc(np * sizeof *h->next);
 	h->pos = xmalloc(np * sizeof *h->pos);
-	for (size_t p = 0; p < np; p++)
-		h->next[p] = h->pos[p] = -1;
+	h->snap_end = xmalloc(np * sizeof *h->snap_end);
+	h->from = xcalloc(np, sizeof *h->from);
+	for (size_t p = 0; p < np; p++) {
+		h->next[p] = h->snap_end[p] = -1;
+		h->from[p] = LEDGER_HOME_NONE;
+		h->pos[p] = (ledger_home_pos){-1, LEDGER_HOME_NONE};
+	}
 	char group[256];
 	snprintf(group, sizeof group, "likes-edge-%s-home", cfg->id);
 	bus_props bp = edge_bus_props(cfg);
@@ -88,7 +101,7 @@ static void drop_events(homes *h)
 	}
 	h->n = 0;
 	for (int64_t p = 0; p < h->cfg->partitions; p++)
-		h->pos[p] = -1;
+		h->pos[p] = (ledger_home_pos){-1, LEDGER_HOME_NONE};
 	h->have_pos = false;
 }
 
@@ -103,22 +116,54 @@ void homes_free(homes *h)
 	}
 	free(h->evs);
 	free(h->pos);
+	free(h->snap_end);
+	free(h->from);
 	free(h->next);
 	free(h->topic);
 	free(h);
 }
 
-/* Every partition at the position the store holds, or the topic's first
- * message for one it never read. */
+/* Partition p has no horizon: reading starts at the home topic's end as
+ * it is now, and the horizon waits for a snapshot from past the
+ * snapshot topic's end as it is now (homes_poll). false when the cluster
+ * does not say where they end. */
+static bool begin_at_end(homes *h, int32_t p, int64_t *start)
+{
+	int64_t lo, hi, slo, shi;
+	rd_kafka_resp_err_t e = bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
+	if (!e)
+		e = bus_watermarks(h->consumer, h->cfg->snapshot_topic, p, ENDS_MS, &slo, &shi);
+	if (e) {
+		log_warn("home stream: where the topics end is not known; trying again",
+		         "topic=%s partition=%d err=\"%s\"", h->topic, p, rd_kafka_err2str(e));
+		return false;
+	}
+	*start = hi;
+	h->snap_end[p] = shi;
+	h->from[p] = LEDGER_HOME_NONE;
+	return true;
+}
+
+/* Every partition at the position the store holds, or, for one without
+ * a horizon, at the topic's end (begin_at_end). */
 static bool assign_all(homes *h)
 {
 	int np = (int)h->cfg->partitions;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 	for (int p = 0; p < np; p++) {
 		int64_t off;
-		if (ledger_home_resume(h->lg, (uint32_t)p, &off))
-			off = RD_KAFKA_OFFSET_BEGINNING;
-		h->next[p] = off >= 0 ? off : -1;
+		uint64_t from;
+		if (ledger_home_resume(h->lg, (uint32_t)p, &off, &from) ||
+		    from == LEDGER_HOME_NONE) {
+			if (!begin_at_end(h, p, &off)) {
+				rd_kafka_topic_partition_list_destroy(l);
+				return false;
+			}
+		} else {
+			h->from[p] = from;
+			h->snap_end[p] = -1;
+		}
+		h->next[p] = off;
 		rd_kafka_topic_partition_list_add(l, h->topic, p)->offset = off;
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(h->consumer, l);
@@ -144,11 +189,18 @@ static void take(homes *h, const rd_kafka_message_t *m)
 	int32_t p = m->partition;
 	if (h->next[p] >= 0 && m->offset > h->next[p]) {
 		count(&h->gaps, h->m_gaps, (uint64_t)(m->offset - h->next[p]));
-		log_warn("home stream: offsets gone before this edge read them",
+		log_warn("home stream: offsets gone before this edge read them; its users' pairs "
+		         "there are read through until it has a horizon again",
 		         "topic=%s partition=%d expected=%" PRId64 " offset=%" PRId64, h->topic, p,
 		         h->next[p], m->offset);
+		/* Changes are missing: no horizon until a snapshot from past
+		 * the snapshot topic's present end (begin_at_end's wait). */
+		int64_t unused;
+		if (!begin_at_end(h, p, &unused))
+			h->snap_end[p] = INT64_MAX; /* asked again at the next gap */
 	}
-	h->next[p] = h->pos[p] = m->offset + 1;
+	h->next[p] = m->offset + 1;
+	h->pos[p] = (ledger_home_pos){m->offset + 1, h->from[p]};
 	h->have_pos = true;
 	feedev_decoded d;
 	const counter_def *def;
@@ -167,6 +219,25 @@ static void take(homes *h, const rd_kafka_message_t *m)
 	                                  .user = xstrdup(d.user),
 	                                  .member = d.ev.member,
 	                                  .hlc = d.ev.hlc};
+}
+
+/* Partitions waiting for a horizon get one once the snapshot read past
+ * the snapshot topic's end they noted has been applied: the ledger's
+ * version of the partition then. */
+static void horizons(homes *h)
+{
+	for (int32_t p = 0; p < h->cfg->partitions; p++) {
+		int64_t resume;
+		if (h->snap_end[p] < 0 || ledger_snapshot_resume(h->lg, (uint32_t)p, &resume) ||
+		    resume <= h->snap_end[p])
+			continue;
+		h->from[p] = ledger_snapshot_version(h->lg, (uint32_t)p);
+		h->snap_end[p] = -1;
+		h->pos[p] = (ledger_home_pos){h->next[p], h->from[p]};
+		h->have_pos = true;
+		log_info("home stream: this edge has every change of its users' pairs from here",
+		         "topic=%s partition=%d version=%" PRIu64, h->topic, p, h->from[p]);
+	}
 }
 
 /* Applies what was read; false when it stays for a later turn. */
@@ -223,6 +294,7 @@ void homes_poll(homes *h, int max)
 	}
 	if (!apply(h, now))
 		return; /* what was read waits: nothing more is read meanwhile */
+	horizons(h);
 	for (int i = 0; i < max; i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(h->consumer, 0);
 		if (!m)

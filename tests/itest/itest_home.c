@@ -60,12 +60,27 @@ static void known_here(int e, const char *id, const char *user, const char *home
 	}
 }
 
+static double metric(int e, const char *series)
+{
+	char out[1 << 16];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[e], "/metrics"), 200);
+	return prom_util_get(out, series);
+}
+
 static double home_events(int e, const char *result)
 {
-	char out[1 << 16], series[128];
-	cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[e], "/metrics"), 200);
+	char series[128];
 	snprintf(series, sizeof series, "likes_edge_home_events_total{result=\"%s\"}", result);
-	return prom_util_get(out, series);
+	return metric(e, series);
+}
+
+/* GET /v1/me at edge e for user (at home in home) of items. */
+static void me(int e, const char *user, const char *home, const char *items, char *out, size_t cap)
+{
+	char opts[256], path[1024];
+	snprintf(opts, sizeof opts, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	snprintf(path, sizeof path, "/v1/me?items=%s&counters=likes", items);
+	cr_assert_eq(proc_curl(out, cap, opts, S.edge_port[e], path), 200, "%s", out);
 }
 
 Test(home, a_roaming_users_likes_are_known_at_home_from_its_own_store)
@@ -89,4 +104,40 @@ Test(home, a_roaming_users_likes_are_known_at_home_from_its_own_store)
 	known_here(1, "h5", "roamer", "r1", true);
 	cr_assert_eq(home_events(1, "applied"), 1);
 	cr_assert_eq(home_events(1, "older"), 0, "nothing read twice");
+}
+
+Test(home, a_feed_page_of_a_user_at_home_is_answered_without_central)
+{
+	/* The edge has a horizon for each partition soon after it starts:
+	 * then an untouched post is a known no. */
+	char items[1024] = "", out[8192], id[16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(items + strlen(items), sizeof items - strlen(items), "%spost:p%d",
+		         i ? "," : "", i);
+		snprintf(id, sizeof id, "p%d", i);
+		known_here(1, id, "hana", "r1", false);
+	}
+	/* The home user likes two posts here and one through r0; someone
+	 * else likes another. Each of the 20 is answered from the edge's
+	 * own store, "not liked" as surely as "liked" (a pair asked of
+	 * central would say "source":"central"). */
+	act(1, "POST", "p3", "hana", "r1");
+	act(1, "POST", "p7", "hana", "r1");
+	act(0, "POST", "p11", "hana", "r1");
+	act(0, "POST", "p12", "other", "r0");
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "p%d", i);
+		known_here(1, id, "hana", "r1", i == 3 || i == 7 || i == 11);
+	}
+	/* A page for a user this edge never answered (no membership kept
+	 * from central either) asks central nothing. */
+	double before = metric(1, "likes_edge_readthrough_requests_total");
+	me(1, "hiro", "r1", items, out, sizeof out);
+	cr_assert_eq(metric(1, "likes_edge_readthrough_requests_total"), before, "%s", out);
+	cr_assert_null(strstr(out, "unknown"), "%s", out);
+	cr_assert_null(strstr(out, "true"), "hiro likes nothing: %s", out);
+	/* Someone at home elsewhere: what this edge lacks is read through. */
+	before = metric(1, "likes_edge_readthrough_requests_total");
+	me(1, "visitor", "r0", items, out, sizeof out);
+	cr_assert_gt(metric(1, "likes_edge_readthrough_requests_total"), before);
 }

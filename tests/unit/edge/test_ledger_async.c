@@ -412,17 +412,17 @@ Test(ledger_async, a_home_event_waits_for_a_group_holding_its_pair_with_an_older
 	cr_assert_eq(ledger_commit(T.l, WALL), 0, "only asks");
 	sem_wait(&H.entered); /* group 1 held before its write */
 	uint32_t p = partition_of(ITEM, strlen(ITEM), NPARTS);
-	int64_t next[NPARTS] = {-1, -1, -1, -1};
-	next[p] = 1;
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	pos[p] = (ledger_home_pos){1, 0};
 	ledger_home_ev e = {
 	    .counter = "likes", .item = ITEM, .user = "u1", .member = false, .hlc = a.hlc + 1};
 	size_t taken = 7;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, next, WALL, &taken), ERR_AGAIN);
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), ERR_AGAIN);
 	cr_assert_eq(taken, 0);
 	H.hold = false;
 	sem_post(&H.release);
 	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, next, WALL, &taken), 0);
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
 	cr_assert_eq(taken, 1);
 	cr_assert_eq(member_of("u1", ITEM), 0, "the later state, central's, stays");
 }

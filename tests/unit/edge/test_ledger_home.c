@@ -20,6 +20,7 @@
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_home");
+	T.o.home_cover = true;
 	open_ledger();
 }
 
@@ -64,10 +65,10 @@ static size_t home_event(const char *user, bool member, uint64_t stamp, int64_t 
 {
 	ledger_home_ev e = {
 	    .counter = "likes", .item = ITEM, .user = user, .member = member, .hlc = stamp};
-	int64_t next[NPARTS] = {-1, -1, -1, -1};
-	next[T.p] = offset + 1;
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	pos[T.p] = (ledger_home_pos){offset + 1, 0};
 	size_t taken = 99;
-	int rc = ledger_home_apply(T.l, &e, 1, next, WALL, &taken);
+	int rc = ledger_home_apply(T.l, &e, 1, pos, WALL, &taken);
 	cr_assert_eq(rc, 0, "%s at offset %lld: %s", user, (long long)offset, err_str(rc));
 	return taken;
 }
@@ -75,14 +76,16 @@ static size_t home_event(const char *user, bool member, uint64_t stamp, int64_t 
 static int64_t resume(void)
 {
 	int64_t next = -1;
-	cr_assert_eq(ledger_home_resume(T.l, T.p, &next), 0);
+	uint64_t from;
+	cr_assert_eq(ledger_home_resume(T.l, T.p, &next, &from), 0);
 	return next;
 }
 
 Test(ledger_home, a_home_event_takes_a_pair_only_when_newer_than_the_edges)
 {
 	int64_t none;
-	cr_assert_eq(ledger_home_resume(T.l, T.p, &none), ERR_NOTFOUND);
+	uint64_t from;
+	cr_assert_eq(ledger_home_resume(T.l, T.p, &none, &from), ERR_NOTFOUND);
 	uint64_t t = hlc_make(WALL - 1000, 0);
 	cr_assert_eq(home_event("u9", true, t, 0), 1, "a pair never seen here");
 	cr_assert_eq(member_of("u9", ITEM), 1);
@@ -127,10 +130,10 @@ Test(ledger_home, events_of_one_call_keep_the_newest_per_pair)
 	    {.counter = "likes", .item = ITEM, .user = "u5", .member = false, .hlc = t + 1},
 	    {.counter = "saves", .item = ITEM, .user = "u5", .member = true, .hlc = t},
 	};
-	int64_t next[NPARTS] = {-1, -1, -1, -1};
-	next[T.p] = 40;
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	pos[T.p] = (ledger_home_pos){40, 0};
 	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, e, 3, next, WALL, &taken), 0);
+	cr_assert_eq(ledger_home_apply(T.l, e, 3, pos, WALL, &taken), 0);
 	cr_assert_eq(taken, 2);
 	cr_assert_eq(member_of("u5", ITEM), 1);
 	int st;
@@ -142,5 +145,89 @@ Test(ledger_home, events_of_one_call_keep_the_newest_per_pair)
 	memset(long_user, 'x', sizeof long_user - 1);
 	long_user[sizeof long_user - 1] = 0;
 	e[0].user = long_user;
-	cr_assert_eq(ledger_home_apply(T.l, e, 1, next, WALL, &taken), ERR_INVAL);
+	cr_assert_eq(ledger_home_apply(T.l, e, 1, pos, WALL, &taken), ERR_INVAL);
+}
+
+/* --- a pair absent here: a known no, or not known ----------------------------- */
+
+/* A whole snapshot of item's partition at version with item's count. */
+static void snapshot(const char *item, uint64_t version, uint64_t count)
+{
+	static int64_t msg = 0;
+	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
+	wire_snapshot s = {wire_cstr("central-a", 9),
+	                   partition_of(item, strlen(item), NPARTS),
+	                   version,
+	                   WALL,
+	                   true,
+	                   0,
+	                   NULL,
+	                   1,
+	                   &c};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
+}
+
+/* This edge has every change of its home users' pairs in item's
+ * partition from version from (with no event). */
+static void horizon(const char *item, uint64_t from)
+{
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	pos[partition_of(item, strlen(item), NPARTS)] = (ledger_home_pos){0, from};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, NULL, 0, pos, WALL, &taken), 0);
+}
+
+static int at_home(const char *user, const char *item)
+{
+	int st;
+	cr_assert_eq(ledger_member_home(T.l, "likes", item, user, &st), 0);
+	return st;
+}
+
+/* Every partition's replica loaded from an empty checkpoint at version 1. */
+static void complete_replicas(void)
+{
+	for (uint32_t p = 0; p < NPARTS; p++) {
+		cr_assert_eq(ledger_replica_begin(T.l, p, 0), 0);
+		ledger_replica r;
+		cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
+		wire_snapshot s = {wire_cstr("central-a", 9), p, 1, WALL, true, 0, NULL, 0, NULL};
+		cr_assert_eq(ledger_replica_apply(T.l, &s, r.gen), 0);
+	}
+}
+
+Test(ledger_home, an_absent_pair_is_a_known_no_where_the_items_count_was_0_since_the_horizon)
+{
+	const char *fresh = "post:fresh", *old = "post:old";
+	complete_replicas();
+	snapshot(old, 5, 3);    /* liked before the horizon */
+	snapshot(fresh, 10, 0); /* none */
+	cr_assert_eq(at_home("u1", fresh), -1, "no horizon yet");
+	horizon(fresh, 10);
+	horizon(old, 10);
+	horizon("post:never", 10);
+	cr_assert_eq(at_home("u1", fresh), 0);
+	cr_assert_eq(at_home("u1", "post:never"), 0, "no count at all");
+	cr_assert_eq(at_home("u1", old), -1, "its members may be older than the horizon");
+	cr_assert_eq(member_of("u1", fresh), -1, "ledger_member itself does not know");
+	/* Raised from 0 after the horizon: every member is newer. */
+	snapshot(fresh, 20, 2);
+	cr_assert_eq(at_home("u1", fresh), 0);
+	snapshot(old, 20, 4);
+	cr_assert_eq(at_home("u1", old), -1);
+	/* Down to 0 and up again: covered from then on. */
+	snapshot(old, 30, 0);
+	snapshot(old, 40, 1);
+	cr_assert_eq(at_home("u1", old), 0);
+	/* A pair the store has answers as it is. */
+	ledger_op op = like_from("u2", "eu");
+	op.item = old;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert_eq(at_home("u2", old), 1);
+	/* The horizon survives a restart; a gap takes it away. */
+	reopen();
+	cr_assert_eq(at_home("u1", old), 0);
+	horizon(old, LEDGER_HOME_NONE);
+	cr_assert_eq(at_home("u1", old), -1);
 }
