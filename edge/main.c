@@ -182,6 +182,15 @@ static void check_readiness(edge *e, uint64_t now)
 		         " partitions complete, %" PRIu64 " counts loaded",
 		         complete, e->cfg.partitions, loaded);
 	}
+	uint32_t horizons = e->homes ? ledger_home_ready(e->lg) : (uint32_t)e->cfg.partitions;
+	if (r.replica.ok && horizons < (uint32_t)e->cfg.partitions) {
+		/* Until then a home user's untouched pairs would be asked of
+		 * central (docs/events.md, "Home streams"). */
+		r.replica.ok = false;
+		snprintf(r.replica.reason, sizeof r.replica.reason,
+		         "home stream: %u of %" PRId64 " partitions have a horizon", horizons,
+		         e->cfg.partitions);
+	}
 	if (e->clog && changelog_degraded(e->clog)) {
 		/* Still ready (it takes writes), but on one machine's disk. */
 		snprintf(r.writer.reason, sizeof r.writer.reason,
@@ -675,6 +684,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .max_age_s = (unsigned)cfg->max_age_s,
 	    .stale_s = (unsigned)cfg->stale_s,
 	    .member_ttl_ms = (uint64_t)cfg->member_ttl_ms,
+	    .region = cfg->region,
 	    .home_region = cfg->home_follow ? cfg->region : NULL,
 	    .member_entries = (size_t)cfg->readthrough_entries,
 	};

@@ -454,7 +454,7 @@ static bool unhex(const char *s, size_t n, char *out, size_t cap)
 /* Many memberships in one request: what an edge's lookups of one loop
  * turn ask together. Each pair is counter/item/user, the user in hex so
  * that no byte of it needs escaping; the answer lists the pairs in the
- * order asked, each {"member","known"} as /users/{user} says them. Every
+ * order asked, each {"member","known","hlc"} as /users/{user} says them. Every
  * pair must be of a set counter and an owned partition (421 otherwise:
  * the edge's shard map is wrong). */
 void ops_route_memberships(ops_api *api, const ops_call *call)
@@ -506,8 +506,9 @@ void ops_route_memberships(ops_api *api, const ops_call *call)
 			reply_store_error(req);
 			return;
 		}
-		evbuffer_add_printf(out, "%s{\"member\":%s,\"known\":%s}", i ? "," : "",
-		                    st.present ? "true" : "false", known ? "true" : "false");
+		evbuffer_add_printf(out, "%s{\"member\":%s,\"known\":%s,\"hlc\":%" PRIu64 "}",
+		                    i ? "," : "", st.present ? "true" : "false",
+		                    known ? "true" : "false", known ? st.hlc : 0);
 	}
 	evbuffer_add_printf(out, "]}");
 	ops_reply_buf(req, 200, "application/json", out);

@@ -209,6 +209,7 @@ void api_feed_keep(api_ctx *x, const api_feed *f)
 
 typedef struct member_entry {
 	int8_t state; /* 1 member, 0 not (or never seen at central) */
+	uint64_t hlc; /* the winning op's clock (0: not said) */
 	uint64_t fetched_mono;
 } member_entry;
 
@@ -221,7 +222,8 @@ static size_t member_key(char *k, const char *counter, const char *item, const c
 	return cl + il + ul + 2;
 }
 
-void api_member_put(api *a, const char *counter, const char *item, const char *user, int state)
+void api_member_put(api *a, const char *counter, const char *item, const char *user, int state,
+                    uint64_t hlc)
 {
 	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
 	size_t kn = member_key(k, counter, item, user);
@@ -232,6 +234,7 @@ void api_member_put(api *a, const char *counter, const char *item, const char *u
 		v->p = xmalloc(sizeof(member_entry));
 	member_entry *e = v->p;
 	e->state = (int8_t)state;
+	e->hlc = hlc;
 	e->fetched_mono = clock_mono_ms();
 	if (created) /* a new entry, maybe a generation dropped */
 		atomic_store_explicit(&a->member_bytes,
@@ -246,17 +249,28 @@ uint64_t api_member_bytes(const api *a)
 	return atomic_load_explicit(&a->member_bytes, memory_order_relaxed);
 }
 
-int api_member_cached(api *a, const char *counter, const char *item, const char *user)
+int api_member_cached_at(api *a, const char *counter, const char *item, const char *user,
+                         uint64_t max_age_ms, uint64_t *hlc)
 {
 	char k[COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
 	size_t kn = member_key(k, counter, item, user);
 	smap_val *v = smap_get(&a->member_hot, k, kn);
 	if (!v)
 		v = smap_get(&a->member_cold, k, kn);
+	*hlc = 0;
 	if (!v)
 		return -1;
 	member_entry *e = v->p;
-	return clock_mono_ms() - e->fetched_mono <= a->cfg.member_ttl_ms ? e->state : -1;
+	if (clock_mono_ms() - e->fetched_mono > max_age_ms)
+		return -1;
+	*hlc = e->hlc;
+	return e->state;
+}
+
+int api_member_cached(api *a, const char *counter, const char *item, const char *user)
+{
+	uint64_t hlc;
+	return api_member_cached_at(a, counter, item, user, a->cfg.member_ttl_ms, &hlc);
 }
 
 bool api_need_any(const need *n)
@@ -295,9 +309,63 @@ int api_view(api *a, api_ctx *x, const counter_def *c, const char *item, ledger_
 	return 0;
 }
 
+/* Adds (counter, item, user) to what n asks of central, once; false
+ * when n is full. */
+static bool need_member_add(api *a, need *n, const char *counter, const char *item,
+                            const char *user, bool at_home)
+{
+	for (size_t i = 0; i < n->nmembers; i++)
+		if (!strcmp(n->members[i].counter, counter) && !strcmp(n->members[i].item, item) &&
+		    !strcmp(n->members[i].user, user))
+			return true;
+	if (n->nmembers >= NEED_MAX)
+		return false;
+	if (a->tm)
+		metric_add(a->tm->rt_members[at_home ? 0 : 1], 1);
+	need_member *m = &n->members[n->nmembers++];
+	snprintf(m->counter, sizeof m->counter, "%s", counter);
+	snprintf(m->item, sizeof m->item, "%s", item);
+	snprintf(m->user, sizeof m->user, "%s", user);
+	return true;
+}
+
+/* A membership of a user away from home (the identity names another
+ * region): this edge hears of its changes only when they are made here,
+ * so central is asked for every pair (once per page: lookups of a loop
+ * turn go together) and the newer of its answer and this store's wins by
+ * the ops' clocks; an answer is used for AWAY_FRESH_MS only. */
+#define AWAY_FRESH_MS 1000
+static int member_away(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
+                       int *state, const char **source)
+{
+	int local;
+	uint64_t local_hlc, central_hlc;
+	int rc = ledger_member_at(a->lg, counter, item, user, &local, &local_hlc);
+	if (rc)
+		return rc;
+	int said = api_member_cached_at(a, counter, item, user, AWAY_FRESH_MS, &central_hlc);
+	if (said >= 0) {
+		bool mine = local >= 0 && local_hlc > central_hlc;
+		*state = mine ? local : said;
+		*source = mine ? "local" : "central";
+		return 0;
+	}
+	if (x->n && need_member_add(a, x->n, counter, item, user, false)) {
+		*state = -1; /* asked: the answer comes in the next step */
+		*source = "central";
+		return 0;
+	}
+	/* Central out of reach or not asked: what this store knows. */
+	*state = local;
+	*source = "local";
+	return 0;
+}
+
 int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                    int *state, const char **source)
 {
+	if (x->who.home[0] && a->cfg.region && strcmp(x->who.home, a->cfg.region) != 0)
+		return member_away(a, x, counter, item, user, state, source);
 	need *n = x->n;
 	bool at_home = a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region);
 	int rc = at_home ? ledger_member_home(a->lg, counter, item, user, state)
@@ -311,16 +379,7 @@ int api_membership(api *a, api_ctx *x, const char *counter, const char *item, co
 	*source = "central";
 	if (*state >= 0 || !n)
 		return 0;
-	for (size_t i = 0; i < n->nmembers; i++)
-		if (!strcmp(n->members[i].counter, counter) && !strcmp(n->members[i].item, item) &&
-		    !strcmp(n->members[i].user, user))
-			return 0;
-	if (n->nmembers < NEED_MAX) {
-		need_member *m = &n->members[n->nmembers++];
-		snprintf(m->counter, sizeof m->counter, "%s", counter);
-		snprintf(m->item, sizeof m->item, "%s", item);
-		snprintf(m->user, sizeof m->user, "%s", user);
-	}
+	(void)need_member_add(a, n, counter, item, user, at_home);
 	return 0;
 }
 

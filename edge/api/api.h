@@ -60,6 +60,8 @@ typedef struct api_config {
 	unsigned stale_s;           /* and stale-while-revalidate */
 	uint64_t member_ttl_ms;     /* memberships asked of central kept this long */
 	size_t member_entries;      /* at most this many */
+	const char *region;         /* edge.region: a user whose identity names
+	                               another home is away (api_membership) */
 	const char *home_region;    /* users at home here: a pair the store lacks
 	                               may be a known no (ledger_member_home);
 	                               NULL: home.follow off */

@@ -185,12 +185,13 @@ static void on_answer(void *arg, int rc, int status, const char *body, size_t le
 		misrouted(a, q, status, 0);
 	} else if (ok && q->member) {
 		int8_t st[MEMBER_BATCH];
-		if (central_parse_memberships(body, len, st, q->nml))
+		uint64_t stamp[MEMBER_BATCH];
+		if (central_parse_memberships(body, len, st, stamp, q->nml))
 			ok = false;
 		else
 			for (size_t i = 0; i < q->nml; i++)
 				api_member_put(a, q->ml[i].m.counter, q->ml[i].m.item,
-				               q->ml[i].m.user, st[i]);
+				               q->ml[i].m.user, st[i], stamp[i]);
 	} else if (ok) {
 		central_count *cs = NULL;
 		size_t nc = 0;

@@ -185,10 +185,15 @@ void api_central_free(api *a);
 /* What central said of a pair recently, from the cache only: 1, 0, or -1
  * when nothing fresh is cached. */
 int api_member_cached(api *a, const char *counter, const char *item, const char *user);
+/* The same, fresh within max_age_ms, with the winning op's clock. */
+int api_member_cached_at(api *a, const char *counter, const char *item, const char *user,
+                         uint64_t max_age_ms, uint64_t *hlc);
 /* Does n (may be NULL) list anything to ask? */
 bool api_need_any(const need *n);
-/* Remembers for a while what central said of a membership (1, 0). */
-void api_member_put(api *a, const char *counter, const char *item, const char *user, int state);
+/* Remembers for a while what central said of a membership (1, 0) and
+ * its winning op's clock (0: not said). */
+void api_member_put(api *a, const char *counter, const char *item, const char *user, int state,
+                    uint64_t hlc);
 /* /v1/items/{type}/{id}/{counter}[/me][?by=..], every method
  * (api_item.c): a first step. */
 int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *resp);

@@ -466,6 +466,8 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
  * (LEDGER_HOME_NONE: not known): 0, or ERR_NOTFOUND when none was
  * stored. */
 int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from) WARN_UNUSED;
+/* Partitions with a horizon (ledger_home_resume's from). Any thread. */
+uint32_t ledger_home_ready(ledger *l);
 /* A membership of a user at home in this edge's region: as
  * ledger_member, but a pair this store lacks is a known no (0) when the
  * store has every member of its item that such a user can have (the
@@ -473,6 +475,10 @@ int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from) WAR
  * ledger_item_covered). -1 when not known. */
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
                        int *state) WARN_UNUSED;
+
+/* ledger_member with the clock of the op that set it (0 when none). */
+int ledger_member_at(ledger *l, const char *counter, const char *item, const char *user, int *state,
+                     uint64_t *stamp) WARN_UNUSED;
 
 /* Local membership: 1 present, 0 absent, -1 never seen here. */
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user,

@@ -124,14 +124,20 @@ static int member_read(ledger *l, const char *mkey, size_t kn, int *state, uint6
 	return member_read_h(l, mkey, kn, bloom_key_hash(mkey, kn), state, stamp);
 }
 
-int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
+int ledger_member_at(ledger *l, const char *counter, const char *item, const char *user, int *state,
+                     uint64_t *stamp)
 {
 	char mkey[KEY_MAX];
 	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
 		return ERR_INVAL;
 	size_t mkn = ekey_member(mkey, counter, item, user);
+	return member_read(l, mkey, mkn, state, stamp);
+}
+
+int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
+{
 	uint64_t stamp;
-	return member_read(l, mkey, mkn, state, &stamp);
+	return ledger_member_at(l, counter, item, user, state, &stamp);
 }
 
 /* --- staging ---------------------------------------------------------------- */
@@ -466,6 +472,14 @@ static void home_gone(void *ctx, const char *k, size_t kn)
 void ledger_home_note(ledger *l, const store_batch *wb)
 {
 	store_batch_iterate(wb, l, home_seen, home_gone);
+}
+
+uint32_t ledger_home_ready(ledger *l)
+{
+	uint32_t n = 0;
+	for (uint32_t p = 0; p < l->o.partitions; p++)
+		n += atomic_load(&l->home_from[p]) != LEDGER_HOME_NONE;
+	return n;
 }
 
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,

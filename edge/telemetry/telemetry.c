@@ -113,6 +113,14 @@ telemetry *telemetry_new(size_t hot_k)
 	    m, "readthrough_counts_total",
 	    "Requests to central for counts this edge does not hold (its replica is loading).",
 	    NULL);
+	const char *members_help =
+	    "Memberships this edge asked of central (pairs its store cannot answer), by whether "
+	    "the user is at home in this edge's region (home.follow): a home user's are "
+	    "pairs of posts liked before the edge's horizon.";
+	tm->rt_members[0] =
+	    metrics_counter(m, "readthrough_members_total", members_help, "user=\"home\"");
+	tm->rt_members[1] =
+	    metrics_counter(m, "readthrough_members_total", members_help, "user=\"away\"");
 	tm->rt_failures = metrics_counter(
 	    m, "readthrough_failures_total",
 	    "Requests to central without a usable answer (errors, timeouts, 5xx).", NULL);

@@ -91,6 +91,8 @@ typedef struct telemetry {
 	metric *commit_latency;  /* histogram: a group commit's store write */
 	metric *rt_requests;     /* HTTP requests to central */
 	metric *rt_counts;       /* of them, for counts (not memberships) */
+	metric *rt_members[2];   /* memberships asked of central: of users at home
+	                            here [0], of others [1] */
 	metric *rt_failures;
 	metric *rt_latency;              /* histogram: request sent to answer */
 	metric *ready;                   /* 1 while /readyz answers 200 */

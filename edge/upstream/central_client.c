@@ -852,7 +852,8 @@ out:
 	return rc;
 }
 
-int central_parse_memberships(const char *body, size_t len, int8_t *states, size_t n)
+int central_parse_memberships(const char *body, size_t len, int8_t *states, uint64_t *stamps,
+                              size_t n)
 {
 	int rc;
 	json_t *root = load_object(body, len, &rc);
@@ -865,10 +866,13 @@ int central_parse_memberships(const char *body, size_t len, int8_t *states, size
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(arr, i);
 		bool member, known;
+		uint64_t hlc = 0;
 		if (!json_is_object(e) || get_bool(e, "member", &member) ||
-		    get_bool(e, "known", &known) || (member && !known))
+		    get_bool(e, "known", &known) || (member && !known) ||
+		    (json_object_get(e, "hlc") && get_u64(e, "hlc", INT64_MAX, &hlc)))
 			goto out;
 		states[i] = member ? 1 : 0;
+		stamps[i] = hlc;
 	}
 	rc = 0;
 out:

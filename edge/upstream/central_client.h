@@ -132,10 +132,13 @@ typedef struct central_member {
 int central_parse_member(const char *body, size_t len, central_member *out) WARN_UNUSED;
 
 /* Parses a 200 answer of GET /v1/memberships for n pairs asked:
- * {"members":[{"member":bool,"known":bool},...]} with exactly n entries,
- * in the order asked. states[i] is 1 for a member, 0 for not (or never
- * seen at central). ERR_CORRUPT for anything else (another count, a
- * member that is not known), ERR_TOOBIG for len over CENTRAL_BODY_MAX. */
-int central_parse_memberships(const char *body, size_t len, int8_t *states, size_t n) WARN_UNUSED;
+ * {"members":[{"member":bool,"known":bool,"hlc":N},...]} with exactly n
+ * entries, in the order asked. states[i] is 1 for a member, 0 for not (or
+ * never seen at central); stamps[i] the winning op's clock (0: not known,
+ * or an older central that does not say). ERR_CORRUPT for anything else
+ * (another count, a member that is not known), ERR_TOOBIG for len over
+ * CENTRAL_BODY_MAX. */
+int central_parse_memberships(const char *body, size_t len, int8_t *states, uint64_t *stamps,
+                              size_t n) WARN_UNUSED;
 
 #endif

@@ -169,11 +169,12 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	         "[clock]\nskew_ms = %lld\n"
 	         "[topics]\npartitions = %u\n"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-	         "%s%s"
+	         "%s%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 	         d->name, n->id, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl);
+	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl,
+	         d->me > 0 ? "[home]\nfollow = true\n" : "");
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -200,16 +201,32 @@ static void feed_text(const cluster *c, char *out, size_t cap)
 		snprintf(out + k, cap - (size_t)k, "\n");
 }
 
+/* With heart reads, the [feed] section naming every region's home stream
+ * (likes.home.rN); "" otherwise. */
+static void homes_text(const cluster *c, char *out, size_t cap)
+{
+	const drill *d = c->d;
+	out[0] = '\0';
+	if (!(d->me > 0))
+		return;
+	int k = snprintf(out, cap, "[feed]\nhome_regions = ");
+	for (unsigned i = 0; i < d->regions && k >= 0 && (size_t)k < cap; i++)
+		k += snprintf(out + k, cap - (size_t)k, "%sr%u", i ? "," : "", i);
+	if (k >= 0 && (size_t)k < cap)
+		snprintf(out + k, cap - (size_t)k, "\n");
+}
+
 /* parts: central.partitions ("all", "F-L"), NULL to leave it out. */
 static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, char *err,
                              size_t errlen)
 {
 	const drill *d = c->d;
-	char owned[64] = "", st[64], feed[512];
+	char owned[64] = "", st[64], feed[512], homes[256];
 	if (parts)
 		snprintf(owned, sizeof owned, "partitions = %s\n", parts);
 	store_text(d, st, sizeof st);
 	feed_text(c, feed, sizeof feed);
+	homes_text(c, homes, sizeof homes);
 	/* Off is two lines of [topics]; on, a [feed] section of its own. */
 	bool off = strncmp(feed, "[feed]", 6) != 0;
 	char text[2048];
@@ -219,11 +236,11 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 	         "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
 	         "[topics]\npartitions = %u\n%s"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
-	         "%s%s"
+	         "%s%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
 	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
 	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions,
-	         off ? feed : "", c->dir, st, off ? "" : feed);
+	         off ? feed : "", c->dir, st, off ? "" : feed, homes);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -701,16 +718,20 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
-	sim_broker_topic topics[6] = {{"likes.batches", (int)d->partitions},
-	                              {"likes.snapshots", (int)d->partitions},
-	                              {"likes.deadletter", 1},
-	                              {"likes.changes", (int)d->partitions},
-	                              {"likes.milestones", (int)d->partitions},
-	                              {"likes.changelog", (int)d->regions}};
-	sim_broker_opts bo = {.brokers = 3,
-	                      .topics = topics,
-	                      .ntopics = d->changelog ? 6 : 5,
-	                      .idle = d->broker_idle != 0};
+	sim_broker_topic topics[6 + DRILL_REGIONS_MAX] = {{"likes.batches", (int)d->partitions},
+	                                                  {"likes.snapshots", (int)d->partitions},
+	                                                  {"likes.deadletter", 1},
+	                                                  {"likes.changes", (int)d->partitions},
+	                                                  {"likes.milestones", (int)d->partitions},
+	                                                  {"likes.changelog", (int)d->regions}};
+	size_t ntopics = d->changelog ? 6 : 5;
+	for (unsigned i = 0; d->me > 0 && i < d->regions; i++) {
+		sim_broker_topic *t = &topics[ntopics++];
+		snprintf(t->name, sizeof t->name, "likes.home.r%u", i);
+		t->partitions = (int)d->partitions;
+	}
+	sim_broker_opts bo = {
+	    .brokers = 3, .topics = topics, .ntopics = ntopics, .idle = d->broker_idle != 0};
 	int rc;
 	c->broker = sim_broker_start(&bo, err, errlen);
 	if (!c->broker) {

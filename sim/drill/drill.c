@@ -53,6 +53,7 @@ enum {
 	SET_SUM,
 	SET_ROAM,
 	SET_READS,
+	SET_ME,
 	SET_SNAPSHOT,
 	SET_BATCH_AGE,
 	SET_CONVERGE,
@@ -97,6 +98,7 @@ static const num_setting num_settings[] = {
     {"sum", SET_SUM, NUM_REAL, offsetof(drill, sum), 0, 1},
     {"roam", SET_ROAM, NUM_REAL, offsetof(drill, roam), 0, 1},
     {"reads", SET_READS, NUM_REAL, offsetof(drill, reads), 0, 1},
+    {"me", SET_ME, NUM_REAL, offsetof(drill, me), 0, 1},
     {"snapshot_ms", SET_SNAPSHOT, NUM_UINT, offsetof(drill, snapshot_ms), 10, MS_MAX},
     {"batch_age_ms", SET_BATCH_AGE, NUM_UINT, offsetof(drill, batch_age_ms), 1, MS_MAX},
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},
@@ -187,6 +189,8 @@ static const struct {
     {DRILL_EXPECT_INTERVAL_EDGE_P99, "interval_edge_p99_ms", MS_MAX},
     {DRILL_EXPECT_INTERVAL_DRIFT, "interval_drift", 100},
     {DRILL_EXPECT_TAKEOVER_MAX, "takeover_max_s", 3600},
+    {DRILL_EXPECT_READY_ME_P99, "ready_me_p99_ms", MS_MAX},
+    {DRILL_EXPECT_READY_ME_READTHROUGHS, "ready_me_readthroughs", 1e12},
 };
 
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
@@ -562,7 +566,8 @@ static int parse_expect(parser *p, char **w, int nw)
 		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
 		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
 		            "read_errors, interval_p99_ms, interval_edge_p99_ms, "
-		            "interval_drift or takeover_max_s)",
+		            "interval_drift, takeover_max_s, ready_me_p99_ms or "
+		            "ready_me_readthroughs)",
 		            w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
@@ -766,6 +771,10 @@ static void check_late(parser *p)
 	if (p->seen[SET_MILESTONES] && !d->feed)
 		fail_late(p, p->seen[SET_MILESTONES],
 		          "milestones needs feed 1 (they are central's feed.milestones)");
+	if (d->reads + d->me > 1)
+		fail_late(p, p->seen[SET_ME],
+		          "reads %.2f and me %.2f add up to more than all the ops", d->reads,
+		          d->me);
 	if (p->seen[SET_DURABILITY] && !d->changelog)
 		fail_late(p, p->seen[SET_DURABILITY],
 		          "durability needs changelog 1 (it is the changelog's durability)");

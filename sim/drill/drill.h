@@ -29,6 +29,13 @@
  *   users N / items N / zipf S      (default 2000 / 2000 / 1.1)
  *   viral SHARE / unlike SHARE / sum SHARE / roam SHARE / reads SHARE
  *                                   (default 0.2 / 0.2 / 0.2 / 0.05 / 0.1)
+ *   me SHARE                        heart reads: a user's feed page of
+ *                                   20-50 posts (GET /v1/me), each answer
+ *                                   held to the truth (a wrong heart is a
+ *                                   violation; sim/drill/load.h); on, the
+ *                                   users have home regions and central
+ *                                   sends each region its users' likes
+ *                                   made elsewhere (default 0, off)
  *   snapshot_ms N / batch_age_ms N  central's snapshot interval, the edges'
  *                                   seal age (default 500 / 500)
  *   skew edgeN MS                   that edge's wall clock runs MS ahead
@@ -116,6 +123,10 @@
  *         the run; an edge never ready with clients is a violation too;
  *         held in the full run only (the short run is part of `make
  *         test`, where timing is no target), reported in both
+ *     ready_me_p99_ms     the same for heart reads (me) of users at home
+ *     ready_me_readthroughs  memberships of users at home there that
+ *                         every edge asked of central after it was first
+ *                         ready (its metrics)
  *     ready_read_errors   failed reads at every edge while it was ready
  *     ready_readthroughs  count read-throughs to central of every edge
  *                         after it was first ready (its metrics)
@@ -250,6 +261,8 @@ typedef enum drill_expect_key {
 	DRILL_EXPECT_INTERVAL_EDGE_P99,
 	DRILL_EXPECT_INTERVAL_DRIFT,
 	DRILL_EXPECT_TAKEOVER_MAX,
+	DRILL_EXPECT_READY_ME_P99,
+	DRILL_EXPECT_READY_ME_READTHROUGHS,
 } drill_expect_key;
 
 typedef struct drill_expect {
@@ -277,7 +290,7 @@ typedef struct drill {
 	char name[DRILL_NAME_MAX + 1];
 	unsigned regions, centrals, partitions, users, items;
 	unsigned shards; /* 0: not sharded (every central owns everything) */
-	double zipf, viral, unlike, sum, roam, reads;
+	double zipf, viral, unlike, sum, roam, reads, me;
 	double duration_s, short_duration_s;
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;

@@ -133,22 +133,21 @@ const char *load_kind_name(op_kind k)
 	case OP_LIKE: return "like";
 	case OP_UNLIKE: return "unlike";
 	case OP_VIEW: return "view";
+	case OP_ME: return "me";
 	default: return "read";
 	}
 }
 
 /* --- starting ops -------------------------------------------------------------- */
 
-static unsigned pick_item(load *l, double viral)
+unsigned load_pick_item(load *l, double viral)
 {
 	if (viral > 0 && load_rnd01(l) < viral)
 		return l->o.items;
 	return load_zipf_pick(&l->zipf, load_rnd01(l));
 }
 
-/* A random region that is up, other than avoid (when there is one);
- * -1 when none is. */
-static int pick_up_region(load *l, const bool *up, int avoid)
+int load_pick_up_region(load *l, const bool *up, int avoid)
 {
 	unsigned cand[LOAD_REGIONS_MAX], n = 0;
 	for (unsigned r = 0; r < l->o.regions; r++)
@@ -159,7 +158,7 @@ static int pick_up_region(load *l, const bool *up, int avoid)
 	return (int)cand[load_rnd_below(l, n)];
 }
 
-static int pick_idle_user(load *l)
+int load_pick_idle_user(load *l)
 {
 	if (l->idle == 0)
 		return -1;
@@ -178,8 +177,7 @@ static int pick_idle_user(load *l)
 	return -1;
 }
 
-/* Puts o on the in-flight list unless the load drains; false then. */
-static bool op_claim(load *l, op *o)
+bool load_op_claim(load *l, op *o)
 {
 	pthread_mutex_lock(&l->mu);
 	bool ok = !l->draining;
@@ -192,6 +190,8 @@ static bool op_claim(load *l, op *o)
 		if (o->kind == OP_READ) {
 			l->st.reads++;
 			l->reg[o->region].reads++;
+		} else if (o->kind == OP_ME) {
+			l->mst.reads++;
 		} else {
 			l->st.started++;
 		}
@@ -210,7 +210,7 @@ static void count_skip(load *l)
 
 static void start_read(load *l, double viral, const bool *up)
 {
-	int region = pick_up_region(l, up, -1);
+	int region = load_pick_up_region(l, up, -1);
 	if (region < 0) {
 		count_skip(l);
 		return;
@@ -221,7 +221,7 @@ static void start_read(load *l, double viral, const bool *up)
 	unsigned want = 1 + load_rnd_below(l, READ_ITEMS_MAX), picked[READ_ITEMS_MAX], n = 0;
 	int len = snprintf(o->path, sizeof o->path, "/v1/counts?items=");
 	for (unsigned i = 0; i < want; i++) {
-		unsigned it = pick_item(l, viral);
+		unsigned it = load_pick_item(l, viral);
 		bool dup = false;
 		for (unsigned j = 0; j < n; j++)
 			dup |= picked[j] == it;
@@ -234,7 +234,7 @@ static void start_read(load *l, double viral, const bool *up)
 		                n > 1 ? "," : "", id);
 	}
 	o->first_us = clock_mono_us();
-	if (!op_claim(l, o)) {
+	if (!load_op_claim(l, o)) {
 		load_op_free(o);
 		return;
 	}
@@ -243,7 +243,7 @@ static void start_read(load *l, double viral, const bool *up)
 
 static void start_write(load *l, double viral, const bool *up)
 {
-	int user = pick_idle_user(l);
+	int user = load_pick_idle_user(l);
 	if (user < 0) {
 		count_skip(l);
 		return;
@@ -251,12 +251,12 @@ static void start_write(load *l, double viral, const bool *up)
 	unsigned home = (unsigned)user % l->o.regions;
 	int region = home;
 	if (!up[home] || (l->o.roam_share > 0 && load_rnd01(l) < l->o.roam_share))
-		region = pick_up_region(l, up, (int)home);
+		region = load_pick_up_region(l, up, (int)home);
 	if (region < 0 || !up[region]) {
 		count_skip(l);
 		return;
 	}
-	unsigned item = pick_item(l, viral);
+	unsigned item = load_pick_item(l, viral);
 	op_kind kind = OP_LIKE;
 	unsigned n = 1;
 	if (l->o.sum_share > 0 && load_rnd01(l) < l->o.sum_share) {
@@ -287,7 +287,7 @@ static void start_write(load *l, double viral, const bool *up)
 		blen = snprintf(o->body, sizeof o->body, "{\"hlc\":%" PRIu64 "}", hlc);
 	o->body_len = (size_t)blen;
 	o->first_us = clock_mono_us();
-	if (!op_claim(l, o)) {
+	if (!load_op_claim(l, o)) {
 		load_op_free(o);
 		return;
 	}
@@ -324,8 +324,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		l->credit = rate * 0.1 + 1;
 	while (l->credit >= 1 && !atomic_load(&l->stop)) {
 		l->credit -= 1;
-		if (l->o.read_share > 0 && load_rnd01(l) < l->o.read_share)
+		double u = load_rnd01(l);
+		if (u < l->o.read_share)
 			start_read(l, viral, up);
+		else if (u < l->o.read_share + l->o.me_share)
+			load_me_start(l, viral, up);
 		else
 			start_write(l, viral, up);
 	}
@@ -371,8 +374,11 @@ static int check_opts(const load_opts *o, char *err, size_t errlen)
 	else if (!(o->zipf_s > 0) || o->zipf_s > 100)
 		why = "zipf_s must be > 0";
 	else if (!share_ok(o->viral_share) || !share_ok(o->unlike_share) ||
-	         !share_ok(o->sum_share) || !share_ok(o->roam_share) || !share_ok(o->read_share))
+	         !share_ok(o->sum_share) || !share_ok(o->roam_share) || !share_ok(o->read_share) ||
+	         !share_ok(o->me_share))
 		why = "shares must be 0..1";
+	else if (o->read_share + o->me_share > 1)
+		why = "read and heart read shares must add up to at most 1";
 	else if (!(o->rate >= 0) || o->rate > 1e7)
 		why = "rate must be 0..1e7";
 	else if (o->conns_per_region > CONNS_MAX)
@@ -427,14 +433,21 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->opseq = xcalloc(o->users, sizeof *l->opseq);
 	l->last_hlc = xcalloc(o->users, sizeof *l->last_hlc);
 	smap_init(&l->members);
+	smap_init(&l->changed);
+	if (o->me_share > 0) {
+		l->liked = xcalloc((size_t)o->users * LIKED_KEEP, sizeof *l->liked);
+		l->liked_at = xcalloc(o->users, 1);
+	}
 	l->set_count = xcalloc(o->items + 1, sizeof *l->set_count);
 	l->sum_count = xcalloc(o->items + 1, sizeof *l->sum_count);
 	l->touched = xcalloc(o->items + 1, 1);
 	l->wr = xcalloc(LOAD_PHASES_MAX, sizeof *l->wr);
 	l->rd = xcalloc(LOAD_PHASES_MAX, sizeof *l->rd);
+	l->me = xcalloc(LOAD_PHASES_MAX, sizeof *l->me);
 	size_t slots = (size_t)o->regions * LOAD_READY_PHASES_MAX;
 	l->rwr = xcalloc(slots, sizeof *l->rwr);
 	l->rrd = xcalloc(slots, sizeof *l->rrd);
+	l->rme = xcalloc(slots, sizeof *l->rme);
 	l->rst = xcalloc(slots, sizeof *l->rst);
 	hist_init(&l->window);
 	for (unsigned r = 0; r < LOAD_REGIONS_MAX; r++) {
@@ -519,13 +532,18 @@ void load_free(load *l)
 	free(l->opseq);
 	free(l->last_hlc);
 	smap_free(&l->members);
+	smap_free(&l->changed);
+	free(l->liked);
+	free(l->liked_at);
 	free(l->set_count);
 	free(l->sum_count);
 	free(l->touched);
 	free(l->wr);
 	free(l->rd);
+	free(l->me);
 	free(l->rwr);
 	free(l->rrd);
+	free(l->rme);
 	free(l->rst);
 	pthread_cond_destroy(&l->drained);
 	pthread_mutex_destroy(&l->mu);
@@ -625,7 +643,7 @@ int load_drain(load *l, unsigned timeout_ms)
 	for (op *o = l->ops; o; o = o->next) {
 		char id[24];
 		load_item_id(l, o->item, id, sizeof id);
-		if (o->kind == OP_READ)
+		if (!load_is_write(o))
 			log_warn("load stuck op",
 			         "op=read region=%u instance=%u attempts=%u age_ms=%" PRIu64
 			         " path=%.120s",
@@ -841,7 +859,7 @@ void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_insta
 	pthread_mutex_lock(&l->mu);
 	*out = l->ist[region][inst];
 	for (const op *o = l->ops; o; o = o->next)
-		if (o->kind != OP_READ && o->region == region && o->inst == inst && o->attempts)
+		if (load_is_write(o) && o->region == region && o->inst == inst && o->attempts)
 			out->in_flight++;
 	pthread_mutex_unlock(&l->mu);
 }

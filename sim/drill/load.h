@@ -20,6 +20,16 @@
  * is a refusal: counted, never in the truth. Reads (read_share of ops)
  * are GET /v1/counts of 1..20 items; their latency is kept apart.
  *
+ * Heart reads (me_share of ops): GET /v1/me of a feed page of 20-50
+ * posts for one user, mostly posts the user never touched, and as many
+ * of the user's recent likes as it has up to a quarter of the page (half
+ * of those made through another region, when it has any). Each answer
+ * is held to the truth for every pair whose last acknowledged op is at
+ * least converge_ms older than the read: a heart that says otherwise is
+ * wrong (load_me_stats.wrong). With homes, every request names the
+ * user's home region (X-User-Home: "r" and the home's index), so the
+ * edges keep their home users' pairs (docs/events.md, "Home streams").
+ *
  * Ready figures: the runner says when a region's edge is ready
  * (load_set_region_ready). An op sent to a region whose edge was ready
  * when it started, and still is (without a not-ready spell in between)
@@ -79,6 +89,9 @@ typedef struct load_opts {
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */
 	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
+	double me_share;           /* heart reads (above), 0..1 */
+	unsigned converge_ms;      /* a pair older than this is held to the truth */
+	bool homes;                /* requests name the user's home region */
 	double rate;               /* ops per second to start with (0: idle) */
 	unsigned timeout_ms;       /* per attempt; default 2000 */
 	unsigned conns_per_region; /* keep-alive connections; default 8 */
@@ -154,6 +167,24 @@ typedef struct load_region_stats {
 } load_region_stats;
 
 void load_get_stats(load *l, load_stats *out);
+
+/* The heart reads (above). */
+typedef struct load_me_stats {
+	uint64_t reads;      /* started */
+	uint64_t errors;     /* non-2xx answers, timeouts, connection errors */
+	uint64_t pairs;      /* pairs answered and held to the truth */
+	uint64_t liked;      /* of those, pairs the truth has liked */
+	uint64_t liked_away; /* of those, liked through another region than the user's home */
+	uint64_t young;      /* pairs answered but changed too recently to hold */
+	uint64_t unknown;    /* pairs the edge could not answer ("unknown") */
+	uint64_t wrong;      /* pairs answered other than the truth: a bug */
+	uint64_t home_reads; /* reads sent to the user's home region */
+} load_me_stats;
+
+void load_get_me_stats(load *l, load_me_stats *out);
+/* Heart read latencies of phase p, or (region >= 0) region's ready ones
+ * of ready phase p, of users at home there, copied into *out. */
+void load_get_me_hist(load *l, int region, unsigned phase, hist *out);
 /* Region r's edge is ready (true) or not from now on; false also ends
  * the readiness of every op in flight there. */
 void load_set_region_ready(load *l, unsigned region, bool ready);

@@ -37,6 +37,7 @@ void load_op_free(op *o)
 {
 	if (o->timer)
 		event_free(o->timer);
+	free(o->page);
 	free(o);
 }
 
@@ -54,7 +55,7 @@ void load_op_finish(op *o)
 	if (--l->st.in_flight == 0)
 		pthread_cond_broadcast(&l->drained);
 	pthread_mutex_unlock(&l->mu);
-	if (o->kind != OP_READ) {
+	if (o->kind != OP_READ) { /* a user's: a write or a heart read */
 		l->busy[o->user] = 0;
 		l->idle++;
 	}
@@ -73,7 +74,7 @@ static bool route_away(op *o)
 	unsigned r = o->region;
 	bool switched = false;
 	pthread_mutex_lock(&l->mu);
-	if (o->kind != OP_READ)
+	if (load_is_write(o))
 		l->ist[r][o->inst].failed++;
 	if (l->route[r] == o->inst) {
 		l->route[r] = (o->inst + 1) % l->ninst;
@@ -95,6 +96,13 @@ static bool route_away(op *o)
 static void attempt_failed(op *o, int status, const char *why, bool moved)
 {
 	load *l = o->l;
+	if (o->kind == OP_ME) {
+		pthread_mutex_lock(&l->mu);
+		l->mst.errors++;
+		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
+		return;
+	}
 	if (o->kind == OP_READ) {
 		pthread_mutex_lock(&l->mu);
 		l->st.read_errors++;
@@ -203,6 +211,8 @@ static void write_acked(op *o, struct evhttp_request *req)
 		if (smap_del(&l->members, &key, sizeof key))
 			delta = -1;
 	}
+	if (o->kind != OP_VIEW)
+		load_me_note(l, o->user, o->item, o->region, o->kind == OP_LIKE);
 	if (l->ninst > 1)
 		stale = instance_acked(l, o, now);
 	l->st.acked++;
@@ -264,6 +274,13 @@ static void on_answer(struct evhttp_request *req, void *arg)
 	int status = req ? evhttp_request_get_response_code(req) : 0;
 	if (status == 0) {
 		attempt_failed(o, 0, "connection", route_away(o));
+		return;
+	}
+	if (o->kind == OP_ME) {
+		if (status < 200 || status > 299)
+			attempt_failed(o, status, "status", false);
+		else
+			load_me_answer(o, req);
 		return;
 	}
 	if (o->kind == OP_READ) {
@@ -331,7 +348,7 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 static unsigned pick_instance(load *l, const op *o)
 {
 	unsigned r = o->region;
-	if (o->kind != OP_READ && l->aim_left[r]) {
+	if (load_is_write(o) && l->aim_left[r]) {
 		l->aim_left[r]--;
 		return l->aim_inst[r];
 	}
@@ -348,7 +365,7 @@ void load_send_attempt(op *o)
 	o->inst = inst;
 	pthread_mutex_unlock(&l->mu);
 	unsigned slot = o->region * l->ninst + inst;
-	struct evhttp_connection *conn = l->conns[slot * per + l->rr[o->region][inst]++ % per];
+	struct evhttp_connection *conn = l->conns[slot * per + load_conn_pick(l, o, inst)];
 	struct evhttp_request *req = evhttp_request_new(on_answer, o);
 	if (!req) {
 		log_error("load request alloc failed", "user=u%u", o->user);
@@ -356,15 +373,21 @@ void load_send_attempt(op *o)
 		return;
 	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char host[32], user[24], key[48], clen[24];
+	char host[32], user[24], home[24], key[48], clen[24];
 	snprintf(host, sizeof host, "127.0.0.1:%d", l->ports[o->region][inst]);
 	int bad = evhttp_add_header(h, "Host", host);
 	enum evhttp_cmd_type method = EVHTTP_REQ_GET;
 	if (o->kind != OP_READ) {
-		method = o->kind == OP_UNLIKE ? EVHTTP_REQ_DELETE : EVHTTP_REQ_POST;
 		snprintf(user, sizeof user, "u%u", o->user);
-		snprintf(key, sizeof key, "u%u-%" PRIu64, o->user, o->seq);
 		bad |= evhttp_add_header(h, "X-User-Id", user);
+		if (l->o.homes) {
+			snprintf(home, sizeof home, "r%u", o->user % l->o.regions);
+			bad |= evhttp_add_header(h, "X-User-Home", home);
+		}
+	}
+	if (load_is_write(o)) {
+		method = o->kind == OP_UNLIKE ? EVHTTP_REQ_DELETE : EVHTTP_REQ_POST;
+		snprintf(key, sizeof key, "u%u-%" PRIu64, o->user, o->seq);
 		bad |= evhttp_add_header(h, "Idempotency-Key", key);
 		/* evhttp adds a length only to POST and PUT: DELETE needs ours. */
 		snprintf(clen, sizeof clen, "%zu", o->body_len);
@@ -383,7 +406,7 @@ void load_send_attempt(op *o)
 	}
 
 	pthread_mutex_lock(&l->mu);
-	if (o->kind != OP_READ) {
+	if (load_is_write(o)) {
 		l->st.attempts++;
 		if (o->attempts > 0)
 			l->st.retried++;

@@ -20,13 +20,16 @@
 #define ITEMS_MAX 1000000u
 #define CONNS_MAX 64u
 #define READ_ITEMS_MAX 20
+#define ME_ITEMS_MIN 20
+#define ME_ITEMS_MAX 50
+#define LIKED_KEEP 16 /* a user's recent likes kept for heart reads */
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
 #define ANSWER_MAX (64u << 10)
 #define HEADERS_MAX (16u << 10)
-#define PATH_CAP 512
+#define PATH_CAP 1024 /* a heart read's 50 items */
 
-typedef enum op_kind { OP_LIKE, OP_UNLIKE, OP_VIEW, OP_READ } op_kind;
+typedef enum op_kind { OP_LIKE, OP_UNLIKE, OP_VIEW, OP_READ, OP_ME } op_kind;
 
 typedef struct op op;
 struct op {
@@ -45,6 +48,8 @@ struct op {
 	struct evhttp_request *req; /* the attempt in flight; NULL while backing off */
 	struct event *timer;        /* attempt timeout, or backoff */
 	char path[PATH_CAP];
+	unsigned *page; /* OP_ME: the items asked, npage of them */
+	unsigned npage;
 	char body[80];
 	size_t body_len;
 };
@@ -55,7 +60,7 @@ struct load {
 	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
 	struct evhttp_connection **conns; /* regions x ninst x conns_per_region */
-	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][3]; /* per pool (load_conn_pick) */
 	struct event *tick;
 	pthread_t thread;
 	bool thread_started;
@@ -68,6 +73,13 @@ struct load {
 	unsigned idle;
 	uint64_t *opseq, *last_hlc; /* per user */
 	smap members;               /* (user, item) -> 1 when in; changed under mu */
+	/* Heart reads: per (user, item) of the set counter the mono us of
+	 * its last acknowledged op; per user its last LIKED_KEEP likes (item,
+	 * top bit: through another region), the next slot in liked_at. Under
+	 * mu, like members. */
+	smap changed;
+	uint32_t *liked;
+	uint8_t *liked_at;
 	uint64_t last_tick_us;
 	double credit;
 
@@ -80,7 +92,9 @@ struct load {
 	uint64_t *set_count, *sum_count; /* per item, viral last */
 	uint8_t *touched;                /* per item: TOUCH_SET | TOUCH_SUM */
 	load_stats st;
-	hist *wr, *rd; /* per phase */
+	hist *wr, *rd, *me; /* per phase */
+	load_me_stats mst;
+	hist *rme; /* heart reads, [region * LOAD_READY_PHASES_MAX + phase] */
 	hist window;
 	/* Ready figures: per region, its edge ready now and the count of its
 	 * ready spells (an op's ready_epoch); per region x ready phase, the
@@ -109,8 +123,22 @@ struct load {
 
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
 
+/* A write (like, unlike, view): one of a user's ops that moves the truth. */
+static inline bool load_is_write(const op *o)
+{
+	return o->kind == OP_LIKE || o->kind == OP_UNLIKE || o->kind == OP_VIEW;
+}
+
 /* load.c */
 uint64_t load_rnd(load *l);
+unsigned load_pick_item(load *l, double viral);
+/* A random region that is up, other than avoid (when there is one); -1
+ * when none is. */
+int load_pick_up_region(load *l, const bool *up, int avoid);
+/* A user with no op in flight, or -1. */
+int load_pick_idle_user(load *l);
+/* Puts o on the in-flight list unless the load drains; false then. */
+bool load_op_claim(load *l, op *o);
 double load_rnd01(load *l); /* [0, 1) */
 unsigned load_rnd_below(load *l, unsigned n);
 /* "viral" or "i<k>": the item's id within type post. */
@@ -120,6 +148,21 @@ const char *load_kind_name(op_kind k);
 /* Under mu: is o still within the ready spell it started in? Its
  * region x ready phase slot then, else -1. */
 int load_ready_slot(const load *l, const op *o);
+
+/* load_me.c: heart reads. Starts one (the loop thread). */
+void load_me_start(load *l, double viral, const bool *up);
+/* A 2xx answer to o (an OP_ME): held to the truth, then o finished. */
+void load_me_answer(op *o, struct evhttp_request *req);
+/* Under mu: a set op of user on item acked through region. */
+void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like);
+
+/* The connection (0..conns_per_region-1) of region o->region's
+ * instance inst for o's next attempt, round robin within o's pool. With
+ * heart reads, a user's heart read waits on no one else's HTTP/1.1
+ * connection: those of users away from home wait for central, and
+ * many users share the load's few connections, so the pools are apart
+ * (writes and count reads; heart reads at home; away). */
+unsigned load_conn_pick(load *l, const op *o, unsigned inst);
 
 /* load_http.c: the loop thread only. */
 /* A new op with its timer, or NULL. */

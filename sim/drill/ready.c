@@ -42,6 +42,24 @@ bool ready_region(const ready_watch *w, unsigned i)
 	return false;
 }
 
+bool ready_series(const char *body, const char *series, double *out)
+{
+	size_t n = strlen(series);
+	for (const char *line = body; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+			char *stop;
+			double x = strtod(line + n + 1, &stop);
+			if (stop != line + n + 1 && isfinite(x)) {
+				*out = x;
+				return true;
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 bool ready_metric(const char *body, const char *name, double *out)
 {
 	size_t nl = strlen(name);
@@ -137,6 +155,10 @@ static void fold(ready_edge *e)
 	e->have_srv_base = false;
 	if (e->inc_ready && e->have_base && e->rt_last > e->rt_base)
 		e->rt_done += e->rt_last - e->rt_base;
+	if (e->inc_ready && e->have_me_base && e->me_last > e->me_base)
+		e->me_done += e->me_last - e->me_base;
+	e->have_me_base = false;
+	e->me_base = e->me_last = 0;
 	e->inc_ready = false;
 	e->have_base = false;
 	e->rt_base = e->rt_last = 0;
@@ -190,12 +212,26 @@ void ready_observe(ready_edge *e, double t_s, pid_t pid, int readyz_status, cons
 		e->rt_metric = name;
 		e->rt_last = v;
 	}
+	double mv;
+	if (metrics && ready_series(metrics, READY_METRIC_HOME_MEMBERS, &mv)) {
+		if (e->have_me_base && mv < e->me_last) {
+			if (e->me_last > e->me_base)
+				e->me_done += e->me_last - e->me_base;
+			e->me_base = mv;
+		}
+		e->have_me = true;
+		e->me_last = mv;
+	}
 	bool now = readyz_status == 200;
 	if (now && !e->inc_ready) {
 		e->inc_ready = true;
 		ready_spell *s = last_spell(e);
 		if (s && s->ready_s < 0 && !e->spells_dropped)
 			s->ready_s = t_s;
+	}
+	if (e->inc_ready && !e->have_me_base && e->have_me) {
+		e->have_me_base = true;
+		e->me_base = e->me_last;
 	}
 	if (e->inc_ready && !e->have_base && name) {
 		e->have_base = true;
@@ -230,6 +266,16 @@ double ready_readthroughs(const ready_edge *e)
 	return e->rt_done + now;
 }
 
+double ready_me_readthroughs(const ready_edge *e)
+{
+	if (!e->have_me)
+		return -1;
+	double now = e->inc_ready && e->have_me_base && e->me_last > e->me_base
+	                 ? e->me_last - e->me_base
+	                 : 0;
+	return e->me_done + now;
+}
+
 unsigned ready_phase(ready_watch *w, const char *name)
 {
 	if (w->nphases == READY_PHASES_MAX) {
@@ -242,8 +288,9 @@ unsigned ready_phase(ready_watch *w, const char *name)
 	for (unsigned k = 0; k < w->ninst; k++)
 		for (unsigned i = 0; i < w->nedges; i++) {
 			ready_edge *e = &w->e[READY_SLOT(i, k)];
-			double rt = ready_readthroughs(e);
+			double rt = ready_readthroughs(e), me = ready_me_readthroughs(e);
 			e->at_phase[p] = rt < 0 ? 0 : rt;
+			e->me_at_phase[p] = me < 0 ? 0 : me;
 			e->srv_at_phase[p] = srv_total(e);
 		}
 	return p;
@@ -315,31 +362,56 @@ double ready_srv_quantile_ms(const double counts[READY_BUCKETS], double q)
 	return INFINITY;
 }
 
-double ready_phase_readthroughs(const ready_watch *w, unsigned i, unsigned p)
+/* Edge i's read-throughs of one kind (counts, or home users'
+ * memberships) in phase p, every instance; < 0 when none showed it. */
+static double phase_sum(const ready_watch *w, unsigned i, unsigned p, bool me)
 {
 	if (i >= w->nedges || p >= w->nphases)
 		return -1;
 	double sum = -1;
 	for (unsigned k = 0; k < w->ninst; k++) {
 		const ready_edge *e = &w->e[READY_SLOT(i, k)];
-		double now = ready_readthroughs(e);
+		double now = me ? ready_me_readthroughs(e) : ready_readthroughs(e);
+		const double *at = me ? e->me_at_phase : e->at_phase;
 		if (now < 0)
 			continue;
-		double end = p + 1 < w->nphases ? e->at_phase[p + 1] : now;
-		sum = (sum < 0 ? 0 : sum) + end - e->at_phase[p];
+		double end = p + 1 < w->nphases ? at[p + 1] : now;
+		sum = (sum < 0 ? 0 : sum) + end - at[p];
 	}
 	return sum;
 }
 
-double ready_region_readthroughs(const ready_watch *w, unsigned i)
+/* The same over the whole run. */
+static double region_sum(const ready_watch *w, unsigned i, bool me)
 {
 	double sum = -1;
 	for (unsigned k = 0; i < w->nedges && k < w->ninst; k++) {
-		double v = ready_readthroughs(&w->e[READY_SLOT(i, k)]);
+		const ready_edge *e = &w->e[READY_SLOT(i, k)];
+		double v = me ? ready_me_readthroughs(e) : ready_readthroughs(e);
 		if (v >= 0)
 			sum = (sum < 0 ? 0 : sum) + v;
 	}
 	return sum;
+}
+
+double ready_phase_readthroughs(const ready_watch *w, unsigned i, unsigned p)
+{
+	return phase_sum(w, i, p, false);
+}
+
+double ready_phase_me_readthroughs(const ready_watch *w, unsigned i, unsigned p)
+{
+	return phase_sum(w, i, p, true);
+}
+
+double ready_region_readthroughs(const ready_watch *w, unsigned i)
+{
+	return region_sum(w, i, false);
+}
+
+double ready_region_me_readthroughs(const ready_watch *w, unsigned i)
+{
+	return region_sum(w, i, true);
 }
 
 /* checks.writer.ok of a /readyz body: 1, 0, or -1 when it says neither. */
@@ -449,6 +521,10 @@ static bool row_value(const report_ready_row *q, drill_expect_key key, double *v
 	case DRILL_EXPECT_READY_WRITE_P99: *v = q->w_p99_ms; return q->writes > 0;
 	case DRILL_EXPECT_READY_WRITE_P999: *v = q->w_p999_ms; return q->writes > 0;
 	case DRILL_EXPECT_READY_READ_P99: *v = q->r_p99_ms; return q->reads > 0;
+	case DRILL_EXPECT_READY_ME_P99: *v = q->m_p99_ms; return q->hearts > 0;
+	case DRILL_EXPECT_READY_ME_READTHROUGHS:
+		*v = q->me_readthroughs;
+		return q->me_readthroughs >= 0;
 	case DRILL_EXPECT_READY_READ_ERRORS: *v = (double)q->read_errors; return true;
 	case DRILL_EXPECT_READY_READTHROUGHS: *v = q->readthroughs; return q->readthroughs >= 0;
 	default: return false;
@@ -461,6 +537,9 @@ static const char *what_of(drill_expect_key key)
 	case DRILL_EXPECT_READY_WRITE_P99: return "ready write p99 (ms)";
 	case DRILL_EXPECT_READY_WRITE_P999: return "ready write p99.9 (ms)";
 	case DRILL_EXPECT_READY_READ_P99: return "ready count-read p99 (ms)";
+	case DRILL_EXPECT_READY_ME_P99: return "ready heart-read p99 (ms)";
+	case DRILL_EXPECT_READY_ME_READTHROUGHS:
+		return "home users' membership read-throughs once ready";
 	case DRILL_EXPECT_READY_READ_ERRORS: return "read errors while ready";
 	case DRILL_EXPECT_READY_READTHROUGHS: return "count read-throughs once ready";
 	default: return "figure";
@@ -479,7 +558,8 @@ static bool is_interval(drill_expect_key key)
 static bool is_latency(drill_expect_key key)
 {
 	return key == DRILL_EXPECT_READY_WRITE_P99 || key == DRILL_EXPECT_READY_WRITE_P999 ||
-	       key == DRILL_EXPECT_READY_READ_P99 || is_interval(key);
+	       key == DRILL_EXPECT_READY_READ_P99 || key == DRILL_EXPECT_READY_ME_P99 ||
+	       is_interval(key);
 }
 
 size_t ready_check(const drill *d, bool short_run, const report_ready_row *rows,

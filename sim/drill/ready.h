@@ -43,6 +43,8 @@
 
 #define READY_METRIC_COUNTS "likes_edge_readthrough_counts_total"
 #define READY_METRIC_REQUESTS "likes_edge_readthrough_requests_total"
+/* Memberships of users at home there that an edge asked of central. */
+#define READY_METRIC_HOME_MEMBERS "likes_edge_readthrough_members_total{user=\"home\"}"
 #define READY_METRIC_PENDING_OPS "likes_edge_pending_ops"
 #define READY_METRIC_PENDING_BATCHES "likes_edge_pending_batches"
 #define READY_PHASES_MAX LOAD_READY_PHASES_MAX
@@ -93,6 +95,11 @@ typedef struct ready_edge {
 	bool have_srv_base;
 	ready_srv srv_base, srv_last, srv_done;
 	ready_srv srv_at_phase[READY_PHASES_MAX];
+	/* Home users' memberships read through once ready, kept as the count
+	 * read-throughs are (one series: no fallback). */
+	bool have_me, have_me_base;
+	double me_base, me_last, me_done;
+	double me_at_phase[READY_PHASES_MAX];
 } ready_edge;
 
 #define READY_INSTANCES_MAX CLUSTER_INSTANCES_MAX
@@ -114,6 +121,9 @@ void ready_set_instances(ready_watch *w, unsigned ninst);
 /* Is any instance of edge i ready? */
 bool ready_region(const ready_watch *w, unsigned i);
 
+/* The value of one series ("name" or "name{labels}", exactly as the
+ * edge writes it) in a Prometheus text body; false when absent. */
+bool ready_series(const char *body, const char *series, double *out);
 /* The sum of the samples of metric name (unlabeled or with labels) in
  * a Prometheus text body; false when there is none. */
 bool ready_metric(const char *body, const char *name, double *out);
@@ -139,6 +149,10 @@ unsigned ready_phase(ready_watch *w, const char *name);
  * metric. */
 double ready_phase_readthroughs(const ready_watch *w, unsigned i, unsigned p);
 double ready_region_readthroughs(const ready_watch *w, unsigned i);
+/* The same for home users' memberships (READY_METRIC_HOME_MEMBERS). */
+double ready_me_readthroughs(const ready_edge *e);
+double ready_phase_me_readthroughs(const ready_watch *w, unsigned i, unsigned p);
+double ready_region_me_readthroughs(const ready_watch *w, unsigned i);
 
 /* The cumulative buckets of route in a /metrics body into b; false
  * unless every bucket is there. */

@@ -184,7 +184,12 @@ void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answere
 	s->p99_ms = p99_ms;
 }
 
-void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+const char *report_kind_name(int kind)
+{
+	return kind == REPORT_READS ? "read" : kind == REPORT_HEARTS ? "me" : "write";
+}
+
+void report_latency(report *r, const char *phase, int kind, uint64_t n, double p50_ms,
                     double p99_ms, double p999_ms)
 {
 	if (full(r, r->nlat, REPORT_ROWS_MAX, "latency"))
@@ -192,7 +197,7 @@ void report_latency(report *r, const char *phase, bool reads, uint64_t n, double
 	r->lat = grow(r->lat, &r->caplat, r->nlat, sizeof *r->lat);
 	report_latency_row *l = &r->lat[r->nlat++];
 	l->phase = clean(phase, REPORT_LABEL_MAX);
-	l->reads = reads;
+	l->kind = kind;
 	l->n = n;
 	l->p50_ms = p50_ms;
 	l->p99_ms = p99_ms;
@@ -474,6 +479,32 @@ static void procs_summary(const report *r, FILE *f)
 }
 
 /* Each edge's latency per interval, an edge after another. */
+/* The ready edges' heart reads, when the drill had any. */
+static void hearts_summary(const report *r, FILE *f)
+{
+	bool any = false;
+	for (size_t i = 0; i < r->nready; i++)
+		any |= r->ready[i].hearts > 0;
+	if (!any)
+		return;
+	fprintf(
+	    f, "\nready edges' heart reads (ms; GET /v1/me of a feed page, users at home there)\n");
+	fprintf(f, "  %-7s %-24s %8s %7s %7s %9s\n", "edge", "phase", "me", "p50", "p99",
+	        "rd-thru");
+	for (size_t i = 0; i < r->nready; i++) {
+		const report_ready_row *q = &r->ready[i];
+		char a[32], b[32], rt[64];
+		fmt_ms(a, sizeof a, q->hearts ? q->m_p50_ms : -1);
+		fmt_ms(b, sizeof b, q->hearts ? q->m_p99_ms : -1);
+		if (q->me_readthroughs < 0)
+			snprintf(rt, sizeof rt, "-");
+		else
+			fmt_value(rt, sizeof rt, q->me_readthroughs);
+		fprintf(f, "  %-7s %-24s %8" PRIu64 " %7s %7s %9s\n", q->edge, q->phase, q->hearts,
+		        a, b, rt);
+	}
+}
+
 static void intervals_summary(const report *r, FILE *f)
 {
 	fprintf(f, "\nlatency per interval (ms; each edge's clients while it was ready;\n"
@@ -566,7 +597,7 @@ static void write_summary_to(const report *r, FILE *f)
 		fmt_ms(b, sizeof b, l->p99_ms);
 		fmt_ms(c, sizeof c, l->p999_ms);
 		fprintf(f, "  %-24s %-5s %10" PRIu64 " %9s %9s %9s\n", l->phase,
-		        l->reads ? "read" : "write", l->n, a, b, c);
+		        report_kind_name(l->kind), l->n, a, b, c);
 	}
 
 	if (r->nready) {
@@ -598,6 +629,8 @@ static void write_summary_to(const report *r, FILE *f)
 		        q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt,
 		        sw, sr);
 	}
+
+	hearts_summary(r, f);
 
 	if (r->niv)
 		intervals_summary(r, f);

@@ -38,9 +38,15 @@ void report_fault(report *r, double start_s, double end_s, const char *label);
  * answer (-1: no answer), and the ack p99 (ms) over the last interval. */
 void report_sample(report *r, double t_s, uint64_t truth, const int64_t *answered,
                    unsigned nregions, double p99_ms);
-/* A latency row: phase label, writes or reads, quantiles in ms. */
-void report_latency(report *r, const char *phase, bool reads, uint64_t n, double p50_ms,
+/* What a latency row times. */
+enum report_kind { REPORT_WRITES, REPORT_READS, REPORT_HEARTS };
+
+/* A latency row: phase label, what it times (enum report_kind),
+ * quantiles in ms. */
+void report_latency(report *r, const char *phase, int kind, uint64_t n, double p50_ms,
                     double p99_ms, double p999_ms);
+/* A latency row's kind as a word: write, read, me. */
+const char *report_kind_name(int kind);
 /* One edge's figures while it was ready (its /readyz answered 200), for
  * its clients, over one rate phase or the whole run. */
 typedef struct report_ready_row {
@@ -52,6 +58,9 @@ typedef struct report_ready_row {
 	double r_p50_ms, r_p99_ms;
 	uint64_t read_errors;
 	double readthroughs; /* count read-throughs to central; < 0: unknown */
+	uint64_t hearts;     /* answered heart reads (GET /v1/me) of users at home */
+	double m_p50_ms, m_p99_ms;
+	double me_readthroughs; /* home users' memberships read through; < 0: unknown */
 	/* The edge's own p99 for writes and count reads: the upper bound of
 	 * its histogram bucket (INFINITY: past the last; < 0: unknown). */
 	double w_srv_p99_ms, r_srv_p99_ms;

@@ -167,7 +167,7 @@ static json_t *build_json(const report *r, bool *ok)
 		json_t *o = json_object();
 		if (o) {
 			jset(o, "phase", json_string(l->phase), ok);
-			jset(o, "kind", json_string(l->reads ? "read" : "write"), ok);
+			jset(o, "kind", json_string(report_kind_name(l->kind)), ok);
 			jset(o, "n", jcount(l->n), ok);
 			jset(o, "p50_ms", jnum(l->p50_ms), ok);
 			jset(o, "p99_ms", jnum(l->p99_ms), ok);
@@ -189,6 +189,11 @@ static json_t *build_json(const report *r, bool *ok)
 			jset(o, "read_errors", jcount(q->read_errors), ok);
 			jset(o, "readthroughs",
 			     q->readthroughs < 0 ? json_null() : jnum(q->readthroughs), ok);
+			jset(o, "me", jcount(q->hearts), ok);
+			jset(o, "me_p50_ms", q->hearts ? jnum(q->m_p50_ms) : json_null(), ok);
+			jset(o, "me_p99_ms", q->hearts ? jnum(q->m_p99_ms) : json_null(), ok);
+			jset(o, "me_readthroughs",
+			     q->me_readthroughs < 0 ? json_null() : jnum(q->me_readthroughs), ok);
 			jset(o, "edge_write_p99_ms_at_most", jbound(q->w_srv_p99_ms), ok);
 			jset(o, "edge_read_p99_ms_at_most", jbound(q->r_srv_p99_ms), ok);
 		}

@@ -26,7 +26,7 @@ typedef struct report_fault_row {
 
 typedef struct report_latency_row {
 	char *phase;
-	bool reads;
+	int kind; /* enum report_kind */
 	uint64_t n;
 	double p50_ms, p99_ms, p999_ms;
 } report_latency_row;

@@ -222,6 +222,26 @@ static void wipe_note(runner *rn, const cluster_node *n)
 	log_info("wiping an edge", "node=%s pending=\"%s\"", n->name, text);
 }
 
+/* With heart reads, the load waits (30 s at most) until every edge is
+ * ready, as a CDN sends no user to an edge that is not: a fresh edge
+ * knows its home users' pairs only for posts liked after it began to
+ * read its home stream (docs/events.md, "Home streams"), so likes taken
+ * before would be read through for as long as their posts stay liked. */
+static void wait_all_ready(runner *rn)
+{
+	uint64_t until = clock_mono_ms() + 30000;
+	for (;;) {
+		poll_ready(rn, false);
+		bool all = true;
+		for (unsigned i = 0; i < rn->d.regions; i++)
+			all &= ready_region(&rn->rw, i);
+		if (all || clock_mono_ms() >= until)
+			break;
+		struct timespec nap = {0, 50 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* A new rate phase of the ready figures. */
 static void rate_phase(runner *rn, double rate, bool load_too)
 {
@@ -479,6 +499,31 @@ static double applied_of(const cluster_node *n)
 	return v;
 }
 
+/* The heart reads' figures; a wrong heart is a violation. */
+static void me_numbers(runner *rn)
+{
+	if (!(rn->d.me > 0))
+		return;
+	load_me_stats m;
+	load_get_me_stats(rn->l, &m);
+	report_number(rn->r, "me_reads", (double)m.reads);
+	report_number(rn->r, "me_errors", (double)m.errors);
+	report_number(rn->r, "me_home_reads", (double)m.home_reads);
+	report_number(rn->r, "me_pairs", (double)m.pairs);
+	report_number(rn->r, "me_pairs_liked", (double)m.liked);
+	report_number(rn->r, "me_pairs_liked_away", (double)m.liked_away);
+	report_number(rn->r, "me_pairs_young", (double)m.young);
+	report_number(rn->r, "me_pairs_unknown", (double)m.unknown);
+	report_number(rn->r, "me_wrong", (double)m.wrong);
+	if (m.wrong)
+		report_violation(rn->r,
+		                 "%" PRIu64 " hearts of %" PRIu64
+		                 " said other than the truth (me_wrong; the log names them)",
+		                 m.wrong, m.pairs);
+	if (!m.pairs)
+		report_violation(rn->r, "no heart read was held to the truth (me_pairs 0)");
+}
+
 static void numbers(runner *rn)
 {
 	load_stats st;
@@ -493,6 +538,7 @@ static void numbers(runner *rn)
 	report_number(rn->r, "read_errors", (double)st.read_errors);
 	if (st.refused)
 		report_violation(rn->r, "%" PRIu64 " ops were refused with a 4xx", st.refused);
+	me_numbers(rn);
 	/* Kafka messages per op: batches applied over acked ops, as central0
 	 * counts them; with shards, per shard the most any of its centrals
 	 * counts (one restarted counts only since), summed. */
@@ -515,12 +561,15 @@ static void numbers(runner *rn)
 	if (any && st.acked)
 		report_number(rn->r, "kafka_messages_per_op", applied / (double)st.acked);
 	for (unsigned p = 0; p <= rn->phase; p++) {
-		for (int reads = 0; reads < 2; reads++) {
+		for (int kind = REPORT_WRITES; kind <= REPORT_HEARTS; kind++) {
 			hist h;
-			load_get_hist(rn->l, p, reads, &h);
+			if (kind == REPORT_HEARTS)
+				load_get_me_hist(rn->l, -1, p, &h);
+			else
+				load_get_hist(rn->l, p, kind == REPORT_READS, &h);
 			if (!h.n)
 				continue;
-			report_latency(rn->r, rn->phase_names[p], reads, h.n,
+			report_latency(rn->r, rn->phase_names[p], kind, h.n,
 			               (double)hist_quantile(&h, 0.5) / 1000.0,
 			               (double)hist_quantile(&h, 0.99) / 1000.0,
 			               (double)hist_quantile(&h, 0.999) / 1000.0);
@@ -546,6 +595,20 @@ static void ready_row(runner *rn, unsigned i, int p, report_ready_row *q)
 		load_get_ready_hist(rn->l, i, k, true, &h);
 		hist_merge(&r, &h);
 	}
+	hist m;
+	hist_init(&m);
+	for (unsigned k = 0; k < LOAD_READY_PHASES_MAX; k++) {
+		if (p >= 0 && k != (unsigned)p)
+			continue;
+		hist h;
+		load_get_me_hist(rn->l, (int)i, k, &h);
+		hist_merge(&m, &h);
+	}
+	q->hearts = m.n;
+	q->me_readthroughs = p < 0 ? ready_region_me_readthroughs(&rn->rw, i)
+	                           : ready_phase_me_readthroughs(&rn->rw, i, (unsigned)p);
+	q->m_p50_ms = (double)hist_quantile(&m, 0.5) / 1000.0;
+	q->m_p99_ms = (double)hist_quantile(&m, 0.99) / 1000.0;
 	load_region_stats st;
 	load_get_region_stats(rn->l, i, p, &st);
 	q->writes = w.n;
@@ -657,6 +720,16 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                .sum_share = d->sum,
 	                .roam_share = d->roam,
 	                .read_share = d->reads,
+	                .me_share = d->me,
+	                /* A pair's heart is held to the truth once its op
+	                 * can have reached the user's home edge: sealed,
+	                 * applied, in a snapshot, and published on the home
+	                 * stream, whose publisher waits central's
+	                 * feed.timeout_ms (5 s) and a half second when it takes
+	                 * a partition (central's start, a failover:
+	                 * docs/events.md). */
+	                .converge_ms = 3 * (d->batch_age_ms + d->snapshot_ms) + 3000 + 5500,
+	                .homes = d->me > 0,
 	                .rate = 0,
 	                .timeout_ms = 2000,
 	                .conns_per_region = 8,
@@ -664,6 +737,8 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	rn->l = load_new(&lo, err, errlen);
 	if (!rn->l)
 		return ERR_INVAL;
+	if (d->me > 0)
+		wait_all_ready(rn);
 	rn->t0 = clock_mono_ms();
 	rate_phase(rn, rate, true);
 	load_set_rate(rn->l, rate);

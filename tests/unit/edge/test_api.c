@@ -732,21 +732,21 @@ Test(api, the_membership_cache_bytes_grow_with_entries_and_stay_near_its_cap)
 {
 	/* api_util_config caches 16 memberships. */
 	cr_assert_eq(api_member_bytes(&T.a), 0, "nothing asked of central yet");
-	api_member_put(&T.a, "likes", "post:1", "u0", 1);
+	api_member_put(&T.a, "likes", "post:1", "u0", 1, 0);
 	uint64_t one = api_member_bytes(&T.a);
 	cr_assert_gt(one, 0);
-	api_member_put(&T.a, "likes", "post:1", "u0", 0);
+	api_member_put(&T.a, "likes", "post:1", "u0", 0, 0);
 	cr_assert_eq(api_member_bytes(&T.a), one, "an entry put again costs nothing more");
 	char user[16];
 	for (int i = 1; i < 8; i++) {
 		snprintf(user, sizeof user, "u%d", i);
-		api_member_put(&T.a, "likes", "post:1", user, 1);
+		api_member_put(&T.a, "likes", "post:1", user, 1, 0);
 	}
 	uint64_t eight = api_member_bytes(&T.a);
 	cr_assert_gt(eight, one, "grows with the entries");
 	for (int i = 8; i < 1000; i++) {
 		snprintf(user, sizeof user, "u%d", i);
-		api_member_put(&T.a, "likes", "post:1", user, 1);
+		api_member_put(&T.a, "likes", "post:1", user, 1, 0);
 		/* Two generations of 9 entries at most, in 16 slots each; a
 		 * key of 17 bytes and an entry of 16 each, in 32-byte chunks. */
 		cr_assert_leq(
@@ -785,7 +785,7 @@ Test(api, memory_bytes_names_every_holder_and_follows_what_the_owners_hold)
 	cr_assert_eq(
 	    prom_util_get(body(), "likes_edge_memory_bytes{holder=\"readthrough_members\"}"), 0);
 	cr_assert_eq(req("POST", "/v1/items/post/1/likes", "u1", NULL, NULL, NULL), 200);
-	api_member_put(&T.a, "likes", "post:2", "u1", 1);
+	api_member_put(&T.a, "likes", "post:2", "u1", 1, 0);
 	cr_assert_eq(req("GET", "/metrics", NULL, NULL, NULL, NULL), 200);
 	ledger_memory lm;
 	ledger_get_memory(T.l, &lm);

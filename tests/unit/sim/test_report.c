@@ -117,8 +117,8 @@ Test(report, full_report_writes_all_three_files)
 	report_fault(r, 2, 6, "cut edge0 <kafka> & \"x\"");
 	report_fault(r, 7, -1, "broker_down all");
 	feed_samples(r, 20);
-	report_latency(r, "before", false, 1200, 1.5, 4.25, 9);
-	report_latency(r, "during cut", true, 300, 0.5, 2, 3.5);
+	report_latency(r, "before", REPORT_WRITES, 1200, 1.5, 4.25, 9);
+	report_latency(r, "during cut", REPORT_READS, 300, 0.5, 2, 3.5);
 	report_convergence(r, "heal edge0 kafka", 1.75, true);
 	report_number(r, "ops_acked", 12345);
 	report_number(r, "ratio", 0.5);

@@ -1,0 +1,244 @@
+/* load_me.c - the load's heart reads (load.h): a feed page's GET /v1/me
+ * for one user, each answer held to the truth of the pairs it names.
+ * The loop thread starts and answers them; the truth and the figures
+ * are under l->mu, as in load.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "clock.h"
+#include "log.h"
+#include "sim/drill/load_int.h"
+#include "xmem.h"
+
+#define AWAY_BIT 0x80000000u /* a liked entry made through another region */
+#define WRONG_LOGGED 20      /* wrong hearts logged one by one, then counted */
+
+unsigned load_conn_pick(load *l, const op *o, unsigned inst)
+{
+	unsigned per = l->o.conns_per_region;
+	unsigned pool = 0, first = 0, n = per;
+	if (l->o.me_share > 0 && per >= 4) {
+		/* Half for writes and count reads, a quarter each for hearts
+		 * at home and away. */
+		unsigned quarter = per / 4;
+		if (o->kind != OP_ME) {
+			n = per - 2 * quarter;
+		} else {
+			bool home = o->region == o->user % l->o.regions;
+			pool = home ? 1 : 2;
+			first = per - (home ? 2 : 1) * quarter;
+			n = quarter;
+		}
+	}
+	return first + l->rr[o->region][inst][pool]++ % n;
+}
+
+void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like)
+{
+	uint64_t key = (uint64_t)user << 32 | item;
+	smap_put(&l->changed, &key, sizeof key, NULL)->u = clock_mono_us();
+	if (!like || !l->liked)
+		return;
+	uint8_t *at = &l->liked_at[user];
+	uint32_t e = item | (region != user % l->o.regions ? AWAY_BIT : 0);
+	l->liked[(size_t)user * LIKED_KEEP + *at % LIKED_KEEP] = e;
+	/* Counts up to LIKED_KEEP, then cycles above it: the slots in use
+	 * and the next one, without wrapping to a small count. */
+	*at = *at + 1 < 2 * LIKED_KEEP ? (uint8_t)(*at + 1) : (uint8_t)LIKED_KEEP;
+}
+
+/* The user's recent likes for a page of n: up to a quarter of it, those
+ * made away from home first, up to half of what is taken. */
+static unsigned pick_liked(load *l, unsigned user, unsigned n, unsigned *page)
+{
+	uint32_t kept[LIKED_KEEP];
+	pthread_mutex_lock(&l->mu);
+	unsigned have = l->liked_at[user] < LIKED_KEEP ? l->liked_at[user] : LIKED_KEEP;
+	memcpy(kept, &l->liked[(size_t)user * LIKED_KEEP], sizeof kept);
+	pthread_mutex_unlock(&l->mu);
+	unsigned want = n / 4, took = 0;
+	for (int away = 1; away >= 0; away--) {
+		unsigned limit = away ? (want + 1) / 2 : want;
+		for (unsigned i = 0; i < have && took < limit; i++) {
+			if (((kept[i] & AWAY_BIT) != 0) != (away == 1))
+				continue;
+			uint32_t item = kept[i] & ~AWAY_BIT;
+			bool dup = false;
+			for (unsigned j = 0; j < took; j++)
+				dup |= (page[j] & ~AWAY_BIT) == item;
+			if (!dup)
+				page[took++] = kept[i];
+		}
+	}
+	return took;
+}
+
+/* Of a few idle users, the one with the most likes kept: a feed page
+ * shows the user's likes only if the user has some. -1: none idle. */
+static int pick_user(load *l)
+{
+	int best = -1;
+	for (int i = 0; i < 8; i++) {
+		int u = load_pick_idle_user(l);
+		if (u >= 0 && (best < 0 || l->liked_at[u] > l->liked_at[best]))
+			best = u;
+	}
+	return best;
+}
+
+void load_me_start(load *l, double viral, const bool *up)
+{
+	int user = pick_user(l);
+	if (user < 0)
+		return;
+	unsigned home = (unsigned)user % l->o.regions;
+	int region = (int)home;
+	if (!up[home] || (l->o.roam_share > 0 && load_rnd01(l) < l->o.roam_share))
+		region = load_pick_up_region(l, up, (int)home);
+	if (region < 0 || !up[region])
+		return;
+	op *o = load_op_new(l, OP_ME, (unsigned)region);
+	if (!o)
+		return;
+	o->user = (unsigned)user;
+	unsigned n = ME_ITEMS_MIN + load_rnd_below(l, ME_ITEMS_MAX - ME_ITEMS_MIN + 1);
+	o->page = xcalloc(n, sizeof *o->page);
+	o->npage = pick_liked(l, o->user, n, o->page);
+	/* The rest: posts as the feed would show them (Zipf), mostly never
+	 * touched by this user. */
+	for (unsigned tries = 0; o->npage < n && tries < 4 * n; tries++) {
+		unsigned it = load_pick_item(l, viral);
+		bool dup = false;
+		for (unsigned j = 0; j < o->npage; j++)
+			dup |= (o->page[j] & ~AWAY_BIT) == it;
+		if (!dup)
+			o->page[o->npage++] = it;
+	}
+	int len = snprintf(o->path, sizeof o->path, "/v1/me?counters=" LOAD_SET_COUNTER "&items=");
+	for (unsigned i = 0; i < o->npage && len > 0 && (size_t)len < sizeof o->path; i++) {
+		char id[24];
+		load_item_id(l, o->page[i] & ~AWAY_BIT, id, sizeof id);
+		len += snprintf(o->path + len, sizeof o->path - (size_t)len, "%spost:%s",
+		                i ? "," : "", id);
+	}
+	if (len <= 0 || (size_t)len >= sizeof o->path) {
+		log_error("load: a heart read's path does not fit", "items=%u", o->npage);
+		load_op_free(o);
+		return;
+	}
+	o->first_us = clock_mono_us();
+	if (!load_op_claim(l, o)) {
+		load_op_free(o);
+		return;
+	}
+	l->busy[user] = 1;
+	l->idle--;
+	load_send_attempt(o);
+}
+
+/* The answer's heart for item: 1, 0, or -1 when it is listed unknown, or
+ * -2 when the answer says nothing of it. */
+static int heart_of(json_t *me, json_t *unknown, const char *item)
+{
+	json_t *h = json_object_get(json_object_get(me, item), LOAD_SET_COUNTER);
+	if (json_is_boolean(h))
+		return json_is_true(h) ? 1 : 0;
+	char pair[64];
+	snprintf(pair, sizeof pair, "%s/" LOAD_SET_COUNTER, item);
+	size_t i;
+	json_t *v;
+	json_array_foreach(unknown, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), pair) == 0)
+			return -1;
+	}
+	return -2;
+}
+
+void load_me_answer(op *o, struct evhttp_request *req)
+{
+	load *l = o->l;
+	uint64_t now = clock_mono_us(), lat = now - o->first_us;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	json_t *me = json_object_get(root, "me"), *unknown = json_object_get(root, "unknown");
+	uint64_t converge = (uint64_t)l->o.converge_ms * 1000;
+	unsigned wrong_logged = 0;
+	pthread_mutex_lock(&l->mu);
+	load_me_stats *s = &l->mst;
+	for (unsigned i = 0; i < o->npage; i++) {
+		unsigned item = o->page[i] & ~AWAY_BIT;
+		char id[24], name[32];
+		load_item_id(l, item, id, sizeof id);
+		snprintf(name, sizeof name, "post:%s", id);
+		int said = json_is_object(me) ? heart_of(me, unknown, name) : -2;
+		if (said == -1) {
+			s->unknown++;
+			continue;
+		}
+		uint64_t key = (uint64_t)o->user << 32 | item;
+		smap_val *ch = smap_get(&l->changed, &key, sizeof key);
+		if (said >= 0 && ch && ch->u + converge > o->first_us) {
+			s->young++;
+			continue;
+		}
+		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
+		s->pairs++;
+		if (truth) {
+			s->liked++;
+			s->liked_away += (o->page[i] & AWAY_BIT) != 0;
+		}
+		if (said == (int)truth)
+			continue;
+		s->wrong++;
+		if (s->wrong <= WRONG_LOGGED && wrong_logged++ < 4)
+			log_error(
+			    "load: a wrong heart",
+			    "user=u%u item=%s truth=%s said=%s region=%u home=%u age_ms=%" PRIu64,
+			    o->user, name, truth ? "liked" : "not_liked",
+			    said < 0 ? "nothing"
+			    : said   ? "liked"
+			             : "not_liked",
+			    o->region, o->user % l->o.regions,
+			    ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
+	}
+	bool at_home = o->region == o->user % l->o.regions;
+	s->home_reads += at_home;
+	hist_add(&l->me[l->phase], lat);
+	/* The ready figures are the home users': away from home, a pair the
+	 * edge lacks is read through by design. */
+	int slot = at_home ? load_ready_slot(l, o) : -1;
+	if (slot >= 0)
+		hist_add(&l->rme[slot], lat);
+	pthread_mutex_unlock(&l->mu);
+	if (!root)
+		log_warn("load: a heart read's answer is not JSON", "user=u%u", o->user);
+	json_decref(root);
+	load_op_finish(o);
+}
+
+void load_get_me_stats(load *l, load_me_stats *out)
+{
+	pthread_mutex_lock(&l->mu);
+	*out = l->mst;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_get_me_hist(load *l, int region, unsigned phase, hist *out)
+{
+	hist_init(out);
+	if (region >= (int)l->o.regions ||
+	    phase >= (region >= 0 ? LOAD_READY_PHASES_MAX : LOAD_PHASES_MAX))
+		return;
+	pthread_mutex_lock(&l->mu);
+	*out = region >= 0 ? l->rme[(size_t)region * LOAD_READY_PHASES_MAX + phase] : l->me[phase];
+	pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,75 @@
+/* test_load_me.c - the load's heart reads against the fake edge
+ * (tests/support/load_fake.h): pages of 20-50 posts with the user's
+ * recent likes among them, each answer held to the truth; a wrong heart
+ * is counted; the users' home regions travel with every request.
+ */
+#include "tests/support/load_fake.h"
+
+TestSuite(load_me, .init = setup, .fini = teardown, .timeout = 30);
+
+static load_me_stats me_stats(void)
+{
+	load_me_stats s;
+	load_get_me_stats(L, &s);
+	return s;
+}
+
+static bool me_pairs_at_least(void *arg)
+{
+	return me_stats().pairs >= *(uint64_t *)arg;
+}
+
+static load_opts hearts_opts(void)
+{
+	load_opts o = base_opts();
+	o.sum_share = 0;
+	o.unlike_share = 0.2;
+	o.read_share = 0;
+	o.me_share = 0.3;
+	o.converge_ms = 0; /* the fake answers from what it applied */
+	o.homes = true;
+	return o;
+}
+
+Test(load_me, every_heart_is_held_to_the_truth_and_a_wrong_one_is_counted)
+{
+	load_opts o = hearts_opts();
+	start(&o);
+	uint64_t want = 3000;
+	cr_assert(wait_for(me_pairs_at_least, &want, 10000), "pairs %llu",
+	          (unsigned long long)me_stats().pairs);
+	load_me_stats s = me_stats();
+	cr_assert_eq(s.wrong, 0, "the fake answers the truth");
+	cr_assert_eq(s.errors, 0);
+	cr_assert_gt(s.liked, 0, "pages carry the users' likes");
+	cr_assert_gt(s.liked_away, 0, "some of them made through another region");
+	cr_assert_gt(s.home_reads, 0);
+	cr_assert_lt(s.home_reads, s.reads, "some reads go away from home (roam)");
+	cr_assert_eq(atomic_load(&F.me_home_wrong), 0, "every request names the user's home");
+	cr_assert_eq(atomic_load(&F.bad), 0);
+	hist h;
+	load_get_me_hist(L, -1, 0, &h);
+	cr_assert_gt(h.n, 0);
+	/* Lying: counted. */
+	atomic_store(&F.lie, true);
+	want = s.pairs + 500;
+	cr_assert(wait_for(me_pairs_at_least, &want, 10000));
+	cr_assert_gt(me_stats().wrong, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	assert_truth_is_the_fakes();
+}
+
+Test(load_me, pairs_changed_within_the_convergence_bound_are_not_held)
+{
+	load_opts o = hearts_opts();
+	o.converge_ms = 60000;
+	start(&o);
+	uint64_t acked = 300;
+	cr_assert(wait_for(acked_at_least, &acked, 10000));
+	cr_assert(wait_for(me_pairs_at_least, &(uint64_t){500}, 10000));
+	load_me_stats s = me_stats();
+	cr_assert_gt(s.young, 0, "the users' own likes on their pages");
+	cr_assert_eq(s.liked, 0, "no liked pair is older than the bound");
+	cr_assert_eq(s.wrong, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+}
