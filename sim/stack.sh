@@ -101,6 +101,12 @@ Unlike in Singapore, ask whether alice likes it, and read central's count:
   curl --http2-prior-knowledge -H 'X-User-Id: alice' http://127.0.0.1:8081/v1/items/post/1/likes/me
   curl -H 'Authorization: Bearer dev-admin-token' http://127.0.0.1:9090/v1/items/post/1/likes
 
+A feed page's hearts, answered in the user's home region: alice, at
+home in Mumbai, likes a post through Virginia; Mumbai then answers her
+page from its own store (central sends it her likes made elsewhere):
+  curl --http2-prior-knowledge -X POST -H 'X-User-Id: alice' -H 'X-User-Home: mumbai' http://127.0.0.1:8082/v1/items/post/7/likes
+  curl --http2-prior-knowledge -H 'X-User-Id: alice' -H 'X-User-Home: mumbai' 'http://127.0.0.1:8081/v1/me?items=post:7,post:8'
+
 Count views, read a feed page, send debounced taps in one request:
   curl -X POST -H 'X-User-Id: alice' -d '{"n": 3}' http://127.0.0.1:8081/v1/items/reel/9/views
   curl 'http://127.0.0.1:8082/v1/counts?items=post:1,reel:9'

@@ -140,6 +140,7 @@ typedef struct ledger_view {
 	uint64_t version; /* input offset at central the base reflects */
 	uint64_t as_of;   /* central's wall clock (ms) when it made the base */
 	bool known;       /* false: no snapshot or read-through brought one */
+	uint64_t base;    /* central's count in it, before this edge's own ops */
 } ledger_view;
 
 typedef struct ledger_op {

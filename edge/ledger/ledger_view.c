@@ -566,6 +566,7 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 	}
 	int64_t c = (int64_t)base + delta + plus;
 	out->count = c < 0 ? 0 : (uint64_t)c;
+	out->base = base;
 	if (raw)
 		*raw = c;
 	return 0;
@@ -765,16 +766,14 @@ bool ledger_item_covered(ledger *l, const char *counter, const char *item, uint6
 	ledger_view v;
 	if (from == LEDGER_HOME_NONE || ledger_read(l, counter, item, &v) || !v.known)
 		return false;
-	/* Central's count as the snapshots gave it: this edge's own ops not
-	 * yet in it have their memberships here. */
+	/* Central's count (this edge's own ops not yet in it have their
+	 * memberships here): 0, no member at central. */
+	if (v.base == 0)
+		return true;
 	char pair[EKEY_PAIR_MAX], zkey[EKEY_COUNT_MAX];
 	size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
-	uint64_t base, version, zero;
-	int rc = ledger_count_stored(l, pair, pn, &base, &version);
-	if (rc == ERR_NOTFOUND || (rc == 0 && base == 0))
-		return true; /* no member at central (known: the replica is complete) */
-	return rc == 0 && store_read_u64(l->db, zkey, ekey_zero(zkey, pair, pn), &zero) == 0 &&
-	       zero >= from;
+	uint64_t zero;
+	return store_read_u64(l->db, zkey, ekey_zero(zkey, pair, pn), &zero) == 0 && zero >= from;
 }
 
 /* The cached count of key (whose smap_hash is h), if the cache holds

@@ -153,8 +153,21 @@ static bool assign_all(homes *h)
 	for (int p = 0; p < np; p++) {
 		int64_t off;
 		uint64_t from;
-		if (ledger_home_resume(h->lg, (uint32_t)p, &off, &from) ||
-		    from == LEDGER_HOME_NONE) {
+		bool have = ledger_home_resume(h->lg, (uint32_t)p, &off, &from) == 0 &&
+		            from != LEDGER_HOME_NONE;
+		int64_t lo, hi;
+		if (have && !bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi) &&
+		    off > hi) {
+			/* The topic ends before this store's position: it was
+			 * made again (a cluster started empty), and what it had
+			 * is gone with it. */
+			log_warn("home stream: the topic ends before this edge's position; reading "
+			         "from its end, without a horizon until it has one again",
+			         "topic=%s partition=%d position=%" PRId64 " end=%" PRId64,
+			         h->topic, p, off, hi);
+			have = false;
+		}
+		if (!have) {
 			if (!begin_at_end(h, p, &off)) {
 				rd_kafka_topic_partition_list_destroy(l);
 				return false;

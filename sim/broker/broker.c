@@ -92,8 +92,15 @@ struct sim_broker {
 };
 
 static const sim_broker_topic default_topics[] = {
-    {"likes.batches", 16}, {"likes.snapshots", 16},  {"likes.deadletter", 1},
-    {"likes.changes", 16}, {"likes.milestones", 16},
+    {"likes.batches", 16},
+    {"likes.snapshots", 16},
+    {"likes.deadletter", 1},
+    {"likes.changes", 16},
+    {"likes.milestones", 16},
+    /* make run's regions' home streams (configs/local/) */
+    {"likes.home.mumbai", 16},
+    {"likes.home.virginia", 16},
+    {"likes.home.singapore", 16},
 };
 
 const sim_broker_topic *sim_broker_default_topics(size_t *n)

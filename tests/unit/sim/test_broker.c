@@ -189,15 +189,14 @@ Test(broker, default_topics_have_their_partition_counts_and_replicas)
 	prod = kafka_util_new_producer(sim_broker_bootstraps(b));
 	size_t n;
 	const sim_broker_topic *def = sim_broker_default_topics(&n);
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 8);
 	static const struct {
 		const char *name;
 		int parts;
-	} want[] = {{"likes.batches", 16},
-	            {"likes.snapshots", 16},
-	            {"likes.deadletter", 1},
-	            {"likes.changes", 16},
-	            {"likes.milestones", 16}};
+	} want[] = {{"likes.batches", 16},       {"likes.snapshots", 16},
+	            {"likes.deadletter", 1},     {"likes.changes", 16},
+	            {"likes.milestones", 16},    {"likes.home.mumbai", 16},
+	            {"likes.home.virginia", 16}, {"likes.home.singapore", 16}};
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_str_eq(def[i].name, want[i].name);
 		const struct rd_kafka_metadata *md;
