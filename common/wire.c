@@ -26,11 +26,12 @@
 
 /* Smallest encoding of one array entry, used to refuse counts the bytes
  * left could not hold: fixarray + 1-byte fixstrs + fixints. */
-#define MIN_OP_BYTES 10   /* 1 + 3 * 2 + 3 * 1 */
-#define MIN_EDGE_BYTES 5  /* 1 + 2 + 2 * 1 */
-#define MIN_COUNT_BYTES 6 /* 1 + 2 * 2 + 1 */
-#define MIN_SUM_BYTES 7   /* 1 + 2 * 2 + 2 * 1 */
-#define MIN_HOME_BYTES 4  /* 1 + 1 + 2 */
+#define MIN_OP_BYTES 10    /* 1 + 3 * 2 + 3 * 1 */
+#define MIN_EDGE_BYTES 5   /* 1 + 2 + 2 * 1 */
+#define MIN_COUNT_BYTES 6  /* 1 + 2 * 2 + 1 */
+#define MIN_SUM_BYTES 7    /* 1 + 2 * 2 + 2 * 1 */
+#define MIN_HOME_BYTES 4   /* 1 + 1 + 2 */
+#define MIN_MEMBER_BYTES 9 /* 1 + 3 * 2 + 1 + 1 */
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -176,7 +177,8 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 	enc e;
 
 	if (!str_ok(s->source, false) || s->nedges > WIRE_MAX_EDGES ||
-	    s->ncounts > WIRE_MAX_COUNTS || (s->nedges && !s->edges) || (s->ncounts && !s->counts))
+	    s->ncounts > WIRE_MAX_COUNTS || s->nmembers > WIRE_MAX_MEMBERS ||
+	    (s->nedges && !s->edges) || (s->ncounts && !s->counts) || (s->nmembers && !s->members))
 		return ERR_INVAL;
 	for (uint32_t i = 0; i < s->nedges; i++)
 		if (!str_ok(s->edges[i].edge, true))
@@ -184,9 +186,13 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 	for (uint32_t i = 0; i < s->ncounts; i++)
 		if (!str_ok(s->counts[i].counter, true) || !str_ok(s->counts[i].item, true))
 			return ERR_INVAL;
+	for (uint32_t i = 0; i < s->nmembers; i++)
+		if (!str_ok(s->members[i].counter, true) || !str_ok(s->members[i].item, true) ||
+		    !str_ok(s->members[i].user, true))
+			return ERR_INVAL;
 
 	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, 9);
+	e.rc |= msgpack_pack_map(&e.pk, s->nmembers ? 10 : 9);
 	put_key(&e, "v");
 	put_uint(&e, WIRE_VERSION);
 	put_key(&e, "t");
@@ -216,6 +222,19 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 		put_str(&e, s->counts[i].counter);
 		put_str(&e, s->counts[i].item);
 		put_uint(&e, s->counts[i].count);
+	}
+	if (s->nmembers) {
+		put_key(&e, "m");
+		e.rc |= msgpack_pack_array(&e.pk, s->nmembers);
+		for (uint32_t i = 0; i < s->nmembers; i++) {
+			const wire_member *m = &s->members[i];
+			e.rc |= msgpack_pack_array(&e.pk, 5);
+			put_str(&e, m->counter);
+			put_str(&e, m->item);
+			put_str(&e, m->user);
+			e.rc |= m->member ? msgpack_pack_true(&e.pk) : msgpack_pack_false(&e.pk);
+			put_uint(&e, m->hlc);
+		}
 	}
 	enc_finish(&e, out, outlen);
 	return 0;
@@ -445,6 +464,7 @@ enum {
 	F_HEAD = 1 << 11, /* "v" and "t": always seen before the loop */
 	F_SUMS = 1 << 12,
 	F_HOMES = 1 << 13,
+	F_MEMBERS = 1 << 14,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -488,6 +508,7 @@ static int snapshot_field(wire_str k, uint64_t ver)
 	case 'l': return F_LAST;
 	case 'a': return F_EDGES;
 	case 'c': return F_COUNTS;
+	case 'm': return F_MEMBERS;
 	default: return 0;
 	}
 }
@@ -660,6 +681,27 @@ static int read_counts(mpr *r, wire_snapshot *s)
 	return 0;
 }
 
+static int read_members(mpr *r, wire_snapshot *s)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_MEMBERS, MIN_MEMBER_BYTES, &n)))
+		return rc;
+	s->members = n ? xcalloc(n, sizeof(*s->members)) : NULL;
+	s->nmembers = n;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_member *m = &s->members[i];
+
+		if ((rc = read_tuple(r, 5)) || (rc = read_name(r, &m->counter)) ||
+		    (rc = read_name(r, &m->item)) || (rc = read_name(r, &m->user)) ||
+		    (rc = mpr_read_bool(r, &m->member)) ||
+		    (rc = mpr_read_uint(r, UINT64_MAX, &m->hlc)))
+			return rc;
+	}
+	return 0;
+}
+
 static int read_snapshot_field(mpr *r, int f, void *msg)
 {
 	wire_snapshot *s = msg;
@@ -671,6 +713,7 @@ static int read_snapshot_field(mpr *r, int f, void *msg)
 	case F_WALL: return mpr_read_uint(r, UINT64_MAX, &s->produced_ms);
 	case F_LAST: return mpr_read_bool(r, &s->last);
 	case F_EDGES: return read_edges(r, s);
+	case F_MEMBERS: return read_members(r, s);
 	default: return read_counts(r, s);
 	}
 }
@@ -718,5 +761,6 @@ void wire_snapshot_free(wire_snapshot *s)
 		return;
 	free(s->edges);
 	free(s->counts);
+	free(s->members);
 	memset(s, 0, sizeof(*s));
 }

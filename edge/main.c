@@ -641,7 +641,7 @@ static int start(edge *e, char *err, size_t errlen)
 		/* A checkpoint streams for a while: each read may take longer
 		 * than a read-through's whole answer. */
 		unsigned t = (unsigned)cfg->central_timeout_ms;
-		e->boot = bootstrap_new(e->lg, &e->shards, cfg->central_token,
+		e->boot = bootstrap_new(e->lg, &e->shards, e->homes, cfg->central_token,
 		                        t > 10000 ? t : 10000, err, errlen);
 		if (!e->boot)
 			return ERR_IO;

@@ -27,6 +27,7 @@
 #define WIRE_MAX_SUM UINT64_C(100000000) /* n of one sum: 100,000 ops of 1,000 */
 #define WIRE_MAX_EDGES 4096              /* edge entries in one snapshot */
 #define WIRE_MAX_COUNTS 100000           /* count entries in one snapshot */
+#define WIRE_MAX_MEMBERS 100000          /* membership entries in one snapshot */
 #define WIRE_MAX_STR 256                 /* bytes in any string field */
 
 typedef struct wire_str {
@@ -81,6 +82,16 @@ typedef struct wire_count {
 	uint64_t count;
 } wire_count;
 
+/* A membership in a home checkpoint (docs/wire.md, "Checkpoint
+ * stream"): a pair's state at central and the clock of the op that won. */
+typedef struct wire_member {
+	wire_str counter;
+	wire_str item;
+	wire_str user;
+	bool member;
+	uint64_t hlc;
+} wire_member;
+
 typedef struct wire_snapshot {
 	wire_str source;      /* central instance that produced it */
 	uint32_t partition;   /* batch-topic partition it describes */
@@ -91,6 +102,9 @@ typedef struct wire_snapshot {
 	wire_edge_seq *edges;
 	uint32_t ncounts;
 	wire_count *counts;
+	uint32_t nmembers; /* home checkpoints only ("m"): 0 elsewhere, and
+	                      then not encoded */
+	wire_member *members;
 } wire_snapshot;
 
 /* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that

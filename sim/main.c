@@ -187,6 +187,7 @@ static void usage(FILE *f)
 	        "  --item-prefix S         item i is S<i> (default post:m)\n"
 	        "  --user-prefix S         user u is S<u> (default mu)\n"
 	        "  --counter NAME          a set counter (default likes)\n"
+	        "  --home REGION           every user's home region (X-User-Home; default none)\n"
 	        "  --quiet                 no progress lines on stderr\n"
 	        "\n"
 	        "sim pace options:\n"
@@ -612,6 +613,7 @@ static int cmd_fill(int argc, char **argv)
 	    OPT_STR("item-prefix", o.item_prefix),
 	    OPT_STR("user-prefix", o.user_prefix),
 	    OPT_STR("counter", o.counter),
+	    OPT_STR("home", o.home),
 	    OPT_FLAG("quiet", quiet),
 	    OPT_HELP,
 	};

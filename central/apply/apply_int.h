@@ -60,7 +60,8 @@ struct applier {
 	part *parts;
 	const counters *ctr;
 	store_batch *wb;
-	ktab ws;          /* per message: S key -> merge_state, C/R/Y key -> u64 */
+	ktab ws;          /* per message: S key -> merge_state, C/R/Y/L key -> u64,
+	                     U key -> its 9-byte value */
 	kcache members;   /* S key -> its stored encoding */
 	kcache counts;    /* C, R or Y key -> its stored value (absent = 0) */
 	ktab_ent **order; /* preload and flush: working-set entries in key order */

@@ -7,11 +7,13 @@
  * Per message, every effect is first gathered in a working set (ktab.h):
  * the membership states the batch touched (S keys) and the numbers it
  * moved (C counts, R region and Y day buckets), each loaded on first
- * touch from the caches of stored values, else from the store. The
- * working set then goes, sorted by key, into the message's write batch
- * (apply_ws_flush), so each key is written once per message; once apply.c
- * wrote it with the sequence and offset, the caches learn the new values
- * (apply_ws_commit). The applier's thread only.
+ * touch from the caches of stored values, else from the store, and the
+ * home index's entries of the states it changed (U keys, written blind:
+ * never read here). The working set then goes, sorted by key, into the
+ * message's write batch (apply_ws_flush), so each key is written once
+ * per message; once apply.c wrote it with the sequence and offset, the
+ * caches learn the new values (apply_ws_commit). The applier's thread
+ * only.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -248,6 +250,27 @@ static const char *sum_invalid(const applier *a, const wire_sum *sm, const count
 	return NULL; /* n is 1..WIRE_MAX_SUM: the decoder checked */
 }
 
+/* Notes in the working set the 'U' key of a state op changed, op's
+ * user having a home: that region's index of its users' memberships,
+ * which a new edge there loads (opsckpt.c). It goes into the same store
+ * write as the state. Only ops that carry the home reach it (the edge
+ * puts it on every set op of a user whose identity names one, at home
+ * too): a later change by an op without one (an identity without the
+ * claim) leaves the entry as it was. A home that is not a region name
+ * cannot be keyed (the edge checks the claim, so only a foreign
+ * producer sends one): the op applies, unindexed. */
+static void index_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st)
+{
+	if (!item_edge_valid(op->home.p, op->home.n))
+		return;
+	unsigned char key[CKEY_MAX];
+	size_t kn = ckey_home(key, op->home.p, op->home.n, b->partition, op->counter.p,
+	                      op->counter.n, op->item.p, op->item.n, op->user.p, op->user.n);
+	bool created;
+	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), CKEY_HOME_LEN, &created);
+	ckey_home_value(e->val, st->present, st->hlc);
+}
+
 /* Applies a set op; *moved says whether its count changed (0 or 1). */
 static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_t *moved)
 {
@@ -266,6 +289,8 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	*moved = delta != 0;
 	if (!changed)
 		return 0;
+	if (op->home.n)
+		index_home(a, b, op, st);
 	/* The unit of a replaced present state leaves its buckets; a new
 	 * present state puts one in its own. An add over an add moves it;
 	 * the count itself moves only on a flip (delta). */
@@ -493,6 +518,10 @@ void apply_ws_flush(applier *a, part *pt)
 				store_batch_put(a->wb, k, kn, buf, merge_state_encode(st, buf));
 			continue;
 		}
+		if (k[0] == CKEY_HOME) {
+			store_batch_put(a->wb, k, kn, e->val, CKEY_HOME_LEN);
+			continue;
+		}
 		uint64_t v = *(const uint64_t *)e->val;
 		if (k[0] != CKEY_COUNT && v == 0) {
 			store_batch_del(a->wb, k, kn); /* empty buckets are not kept */
@@ -533,7 +562,7 @@ void apply_ws_commit(applier *a)
 			if (st->edge_len && e->mark == MARK_STORED)
 				kcache_put(&a->members, e->key, e->klen, e->hash, buf,
 				           merge_state_encode(st, buf));
-		} else {
+		} else if (e->key[0] != CKEY_HOME) { /* U keys are never read here */
 			kcache_put(&a->counts, e->key, e->klen, e->hash, e->val, sizeof(uint64_t));
 		}
 	}

@@ -21,8 +21,16 @@
  *   'X' partition u32 version u64 -> the change feed's events that the
  *                                   input message at that version made,
  *                                   until the topics hold them (feedrec.h)
+ *   'U' region 0 partition u32 counter 0 item 0 user
+ *                                -> a home region's index of its users'
+ *                                   memberships: member u8 (0 or 1), then
+ *                                   the winning op's hlc u64; written with
+ *                                   the 'S' key by each change an op with
+ *                                   that home made, read by the home
+ *                                   checkpoint (opsckpt.c)
  *
- * 'R' and 'Y' keys whose value falls to 0 are deleted. Pure, any thread.
+ * 'R' and 'Y' keys whose value falls to 0 are deleted; 'U' keys never
+ * are (an unlike leaves member 0). Pure, any thread.
  */
 #ifndef CENTRAL_KEYS_H
 #define CENTRAL_KEYS_H
@@ -48,18 +56,21 @@ enum ckey_tag {
 	CKEY_META = 'M',
 	CKEY_LEVEL = 'L',
 	CKEY_FEED = 'X',
+	CKEY_HOME = 'U',
 };
 
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEMLX";
+	static const char tags[] = "SCRYAHOEMLXU";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
 
-/* Room for the longest key of any kind. */
-#define CKEY_MAX (1 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
+/* Room for the longest key of any kind: a 'U' key, whose region is a
+ * name item_edge_valid takes (EDGE_ID_MAX, as merge.h's regions), with
+ * some to spare. */
+#define CKEY_MAX (1 + EDGE_ID_MAX + 1 + 4 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
 
 /* tag a 0 b [0 c]: the S, C and R keys, and the prefix of Y keys. */
 static inline size_t ckey_join(unsigned char *k, enum ckey_tag tag, const char *a, size_t an,
@@ -175,6 +186,41 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 
 #define CKEY_EPOCH_LEN 4 /* an 'E' value: u32 big-endian */
 
+/* The prefix of one region's 'U' keys in partition p: 'U' region 0 p. */
+static inline size_t ckey_home_prefix(unsigned char *k, const char *region, size_t rn, uint32_t p)
+{
+	k[0] = CKEY_HOME;
+	memcpy(k + 1, region, rn);
+	k[1 + rn] = 0;
+	store_put_u32(k + 2 + rn, p);
+	return 6 + rn;
+}
+
+/* 'U' region 0 p counter 0 item 0 user: the pair's entry in the index
+ * of the region's users (p: the partition of the batch that changed it). */
+static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, uint32_t p,
+                               const char *counter, size_t cn, const char *item, size_t in,
+                               const char *user, size_t un)
+{
+	size_t n = ckey_home_prefix(k, region, rn, p);
+	memcpy(k + n, counter, cn);
+	n += cn;
+	k[n++] = 0;
+	memcpy(k + n, item, in);
+	n += in;
+	k[n++] = 0;
+	memcpy(k + n, user, un);
+	return n + un;
+}
+
+#define CKEY_HOME_LEN 9 /* a 'U' value: member u8, hlc u64 big-endian */
+
+static inline void ckey_home_value(unsigned char *v, bool member, uint64_t hlc)
+{
+	v[0] = member ? 1 : 0;
+	store_put_u64(v + 1, hlc);
+}
+
 /* ---- reading keys back (pointers into k; nothing validated but the
  * layout) ---- */
 
@@ -258,6 +304,48 @@ static inline bool ckey_parse_feed(const char *k, size_t kn, uint32_t *p, uint64
 		return false;
 	*p = store_get_u32((const unsigned char *)k + 1);
 	*version = store_get_u64((const unsigned char *)k + 5);
+	return true;
+}
+
+/* A 'U' key: its region, partition, counter, item and user (the names
+ * non-empty; the partition's 4 bytes may hold 0s, so it is read by
+ * position after the region's 0). */
+static inline bool ckey_parse_home(const char *k, size_t kn, const char **region, size_t *rn,
+                                   uint32_t *p, const char **counter, size_t *cn, const char **item,
+                                   size_t *in, const char **user, size_t *un)
+{
+	if (kn < 1 + 1 + 1 + 4 + 1 + 1 + 1 + 1 + 1 || k[0] != CKEY_HOME)
+		return false;
+	const char *z = memchr(k + 1, 0, kn - 1), *end = k + kn;
+	if (!z || z == k + 1 || end - z < 1 + 4 + 5)
+		return false;
+	const char *c = z + 5;
+	const char *z1 = memchr(c, 0, (size_t)(end - c));
+	if (!z1 || z1 == c)
+		return false;
+	const char *it = z1 + 1;
+	const char *z2 = memchr(it, 0, (size_t)(end - it));
+	if (!z2 || z2 == it || z2 == end - 1)
+		return false;
+	*region = k + 1;
+	*rn = (size_t)(z - k - 1);
+	*p = store_get_u32((const unsigned char *)z + 1);
+	*counter = c;
+	*cn = (size_t)(z1 - c);
+	*item = it;
+	*in = (size_t)(z2 - it);
+	*user = z2 + 1;
+	*un = (size_t)(end - z2 - 1);
+	return true;
+}
+
+/* A 'U' value: false unless it is 9 bytes with a member byte of 0 or 1. */
+static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *hlc)
+{
+	if (vn != CKEY_HOME_LEN || (v[0] != 0 && v[0] != 1))
+		return false;
+	*member = v[0] == 1;
+	*hlc = store_get_u64((const unsigned char *)v + 1);
 	return true;
 }
 

@@ -188,14 +188,19 @@ void shard_set_format(const shard_set *s, char *out, size_t cap)
 
 int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 {
-	const char *item, *edge;
-	size_t in, en;
+	const char *item, *edge, *region, *counter, *user;
+	size_t in, en, rn, cn, un;
 	if (ckey_item_of(k, kn, &item, &in)) {
 		*p = partition_of(item, in, nparts);
 		return 0;
 	}
 	if (ckey_parse_edge(k, kn, CKEY_APPLIED, &edge, &en, p, NULL) ||
 	    ckey_parse_edge(k, kn, CKEY_HELD, &edge, &en, p, NULL) || ckey_parse_part(k, kn, p))
+		return 0;
+	/* A 'U' key carries the partition of the batch that wrote it: it
+	 * goes with that partition's version, which the home checkpoint
+	 * sends with it. */
+	if (ckey_parse_home(k, kn, &region, &rn, p, &counter, &cn, &item, &in, &user, &un))
 		return 0;
 	return ERR_NOTFOUND;
 }

@@ -8,17 +8,17 @@
  * [0, topics.partitions), none listed twice. It is fixed once parsed:
  * any thread may read it.
  *
- * Partition of a key (keys.h): S, C, R and Y keys belong to the
- * partition of their item (partition_of); A, H, O and E keys carry their
- * partition; M keys (metadata) belong to none.
+ * Partition of a key (keys.h): S, C, R, Y and L keys belong to the
+ * partition of their item (partition_of); A, H, O, E, X and U keys carry
+ * their partition; M keys (metadata) belong to none.
  *
  * The digest of a partition is the sum, mod 2^64, of XXH3-64 over
- * len(key) || key || value of each of its S, C, R, Y and A keys: it does
- * not depend on the order keys were written in, and two stores that
- * applied the same input reach the same digest. It is read from one
- * store snapshot together with the partition's 'O' key (the input
- * offset the state reflects); 'O', 'E' (the input's epoch) and 'H'
- * (held input) keys are not hashed.
+ * len(key) || key || value of each of its S, C, R, Y, L, U and A keys:
+ * it does not depend on the order keys were written in, and two stores
+ * that applied the same input reach the same digest. It is read from
+ * one store snapshot together with the partition's 'O' key (the input
+ * offset the state reflects); 'O', 'E' (the input's epoch), 'H' (held
+ * input) and 'X' (feed records) keys are not hashed.
  *
  * shard_backup and shard_prune write: shard_backup a new store of its
  * own, any thread; shard_prune the given store, which must then have no

@@ -19,6 +19,8 @@
  *                                                      partitions, versions and
  *                                                      edges' sequences, as
  *                                                      framed snapshots (ckpt.h)
+ *   GET /v1/checkpoint?partitions=LIST&home=REGION     the memberships of the
+ *                                                      region's users there
  *   GET /v1/stats                                      per-partition offsets, lag
  *   GET /v1/hot[?limit=N]                              fastest-moving counts
  *   GET /v1/admin/verify[?limit=N]                     recount (verify.h), read-only
@@ -48,6 +50,15 @@
  * edge's applied and held sequences there (as the snapshots carry them).
  * Then the end frame; a stream without it was cut short (a store error,
  * logged).
+ *
+ * Home checkpoint (home=REGION, a region name; 400 otherwise, and with
+ * after_counter or after_item: it always starts from the beginning):
+ * the same frames from one view, but for each listed partition in turn
+ * the region's 'U' keys of that partition (keys.h) in key order, in
+ * messages with n = p's version, l = false, no counts, no edges and up
+ * to 4096 memberships ("m": counter, item, user, member, hlc); then per
+ * listed partition, ascending, one message with l = true and nothing
+ * else; then the end frame.
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz, /readyz and /metrics asked from a loopback

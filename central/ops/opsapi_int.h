@@ -75,8 +75,8 @@ void ops_route_repair(ops_api *api, const ops_call *call);
 void ops_route_export(ops_api *api, const ops_call *call);
 /* GET /v1/stats */
 void ops_route_stats(ops_api *api, const ops_call *call);
-/* GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I]
- * (opsckpt.c) */
+/* GET /v1/checkpoint?partitions=LIST[&after_counter=C&after_item=I],
+ * or ?partitions=LIST&home=REGION (opsckpt.c) */
 void ops_route_checkpoint(ops_api *api, const ops_call *call);
 
 /* 421 not_owner for item (validated) of partition p. */

@@ -1,15 +1,21 @@
 /* opsckpt.c - the ops API's checkpoint stream (GET /v1/checkpoint; see
  * opsapi.h): every count of the partitions asked for, with each one's
  * version and every edge's applied and held sequences there, framed as
- * ckpt.h says, so an edge can build a replica of those counts.
+ * ckpt.h says, so an edge can build a replica of those counts. With
+ * home=REGION it is the home checkpoint instead: that region's index of
+ * its users' memberships ('U' keys, keys.h) in those partitions, with
+ * each one's version and no edges, so a new edge there can load its
+ * users' memberships.
  *
  * Everything comes from one store view taken when the request arrives:
  * the versions and the edges' entries are read at once (a store error
- * is still a 503), then the 'C' keys are scanned in key order while the
- * answer streams. Counts wait in a buffer per partition and leave as a
- * snapshot message when one holds CKPT_COUNTS_PER_MSG, or when all
- * together hold CKPT_BUFFERED_MAX (then every buffer leaves, so the
- * memory stays bounded whatever the number of partitions), and at the
+ * is still a 503), then the 'C' keys (or each asked partition's 'U'
+ * keys of the region, one partition after the other) are scanned in key
+ * order while the answer streams. Entries (counts or memberships) wait
+ * in a buffer per partition and leave as a snapshot message when one
+ * holds CKPT_PER_MSG, or when all together hold CKPT_BUFFERED_MAX (then
+ * every buffer leaves, so the memory stays bounded whatever the number
+ * of partitions), when a home scan is done with a partition, and at the
  * end. The next chunk is made only once the last one has been written
  * to the socket, and a turn that read CKPT_KEYS_PER_TURN keys without
  * filling a message lets the loop run before it reads on, so one large
@@ -37,12 +43,13 @@
 #include "central/apply/shard.h"
 #include "xmem.h"
 
-#define CKPT_COUNTS_PER_MSG 4096
-#define CKPT_BUFFERED_MAX 65536 /* counts waiting, all partitions together */
+#define CKPT_PER_MSG 4096       /* counts or memberships in one message */
+#define CKPT_BUFFERED_MAX 65536 /* entries waiting, all partitions together */
 #define CKPT_CHUNK_BYTES 65536
 #define CKPT_KEYS_PER_TURN 65536
 
-const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item", NULL};
+const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item", "home",
+                                             NULL};
 
 typedef struct ck_edge {
 	char name[EDGE_ID_MAX];
@@ -50,24 +57,27 @@ typedef struct ck_edge {
 	uint64_t applied, held;
 } ck_edge;
 
-/* A count waiting for its message: its names in the partition's sbuf. */
-typedef struct ck_count {
+/* A count or a membership waiting for its message: its names in the
+ * partition's sbuf (counter, item, then a membership's user), and its
+ * number (the count, or the membership's hlc). */
+typedef struct ck_ent {
 	uint32_t off;
-	uint8_t cn, in;
-	uint64_t count;
-} ck_count;
+	uint8_t cn, in, un;
+	bool member;
+	uint64_t n;
+} ck_ent;
 
 typedef struct ck_part {
 	uint64_t version;
 	ck_edge *edges;
 	size_t nedges, edges_cap;
 	sbuf names;
-	ck_count *counts;
-	size_t ncounts, counts_cap;
+	ck_ent *ents;
+	size_t nents, ents_cap;
 } ck_part;
 
 enum ck_phase {
-	CK_SCAN,  /* reading 'C' keys */
+	CK_SCAN,  /* reading 'C' keys, or a partition's 'U' keys */
 	CK_SPILL, /* every buffer leaves, then the scan goes on */
 	CK_FLUSH, /* the scan is over: every buffer leaves */
 	CK_EDGES, /* one last message per partition */
@@ -82,15 +92,19 @@ typedef struct ckpt_job {
 	store_snap *sn;
 	store_iter *it;
 	shard_set want;
-	ck_part *parts; /* api->partitions of them; the wanted ones used */
-	wire_count *scratch;
+	ck_part *parts;                /* api->partitions of them; the wanted ones used */
+	wire_count *counts_out;        /* a message's counts (CKPT_PER_MSG) */
+	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
 	size_t after_len;
+	char home[EDGE_ID_MAX]; /* the home checkpoint's region */
+	size_t home_n;          /* 0: the counts checkpoint */
+	uint32_t scan_p;        /* home: the partition whose 'U' keys it reads */
 	enum ck_phase phase, after_spill;
 	uint32_t next_p; /* spill, flush, edges: the next partition */
-	size_t buffered; /* counts waiting, all partitions */
+	size_t buffered; /* entries waiting, all partitions */
 	uint64_t as_of, t0;
-	uint64_t counts, messages, bytes;
+	uint64_t counts, members, messages, bytes;
 	bool failed;
 } ckpt_job;
 
@@ -102,11 +116,12 @@ static void job_free(ckpt_job *x)
 	store_snap_free(x->sn);
 	for (uint32_t p = 0; x->parts && p < x->api->partitions; p++) {
 		free(x->parts[p].edges);
-		free(x->parts[p].counts);
+		free(x->parts[p].ents);
 		sbuf_free(&x->parts[p].names);
 	}
 	free(x->parts);
-	free(x->scratch);
+	free(x->counts_out);
+	free(x->members_out);
 	shard_set_free(&x->want);
 	free(x);
 }
@@ -195,8 +210,8 @@ static bool put_frame(ckpt_job *x, struct evbuffer *out, const wire_snapshot *s)
 	int rc = ckpt_frame_put(s, &f, &n);
 	if (rc) {
 		log_error("checkpoint message cannot be encoded; the stream is cut short",
-		          "partition=%u counts=%u edges=%u err=\"%s\"", s->partition, s->ncounts,
-		          s->nedges, err_str(rc));
+		          "partition=%u counts=%u members=%u edges=%u err=\"%s\"", s->partition,
+		          s->ncounts, s->nmembers, s->nedges, err_str(rc));
 		x->failed = true;
 		return false;
 	}
@@ -217,28 +232,44 @@ static void snapshot_of(const ckpt_job *x, uint32_t p, wire_snapshot *s)
 	s->produced_ms = x->as_of;
 }
 
-/* The counts waiting in p's buffer, as one message (l = false). */
-static void emit_counts(ckpt_job *x, uint32_t p, struct evbuffer *out)
+/* The entries waiting in p's buffer, as one message (l = false): counts,
+ * or the memberships of a home checkpoint. */
+static void emit_entries(ckpt_job *x, uint32_t p, struct evbuffer *out)
 {
 	ck_part *pt = &x->parts[p];
 	wire_snapshot s;
 	snapshot_of(x, p, &s);
-	for (size_t i = 0; i < pt->ncounts; i++) {
-		const ck_count *c = &pt->counts[i];
-		const char *names = pt->names.p + c->off;
-		x->scratch[i] = (wire_count){wire_cstr(names, c->cn),
-		                             wire_cstr(names + c->cn, c->in), c->count};
+	for (size_t i = 0; i < pt->nents; i++) {
+		const ck_ent *e = &pt->ents[i];
+		const char *c = pt->names.p + e->off, *item = c + e->cn;
+		wire_str cs = wire_cstr(c, e->cn), is = wire_cstr(item, e->in);
+		if (x->home_n)
+			x->members_out[i] =
+			    (wire_member){cs, is, wire_cstr(item + e->in, e->un), e->member, e->n};
+		else
+			x->counts_out[i] = (wire_count){cs, is, e->n};
 	}
-	s.counts = x->scratch;
-	s.ncounts = (uint32_t)pt->ncounts;
-	if (put_frame(x, out, &s))
-		x->counts += pt->ncounts;
-	x->buffered -= pt->ncounts;
-	pt->ncounts = 0;
+	uint32_t n = (uint32_t)pt->nents;
+	if (x->home_n) {
+		s.members = x->members_out;
+		s.nmembers = n;
+	} else {
+		s.counts = x->counts_out;
+		s.ncounts = n;
+	}
+	if (put_frame(x, out, &s)) {
+		if (x->home_n)
+			x->members += n;
+		else
+			x->counts += n;
+	}
+	x->buffered -= pt->nents;
+	pt->nents = 0;
 	pt->names.len = 0;
 }
 
-/* p's last message: no counts, every edge's entry (l = true). */
+/* p's last message: no counts, every edge's entry (l = true; a home
+ * checkpoint read no edges, so its last messages have none). */
 static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 {
 	ck_part *pt = &x->parts[p];
@@ -255,9 +286,36 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	free(es);
 }
 
+/* Buffers e, whose names are c, item and user (e's lengths; the user
+ * empty for a count), in p's buffer; p's buffer leaves when full, every
+ * buffer when all together hold CKPT_BUFFERED_MAX. */
+static void put_entry(ckpt_job *x, uint32_t p, ck_ent e, const char *c, const char *item,
+                      const char *user, struct evbuffer *out)
+{
+	ck_part *pt = &x->parts[p];
+	if (pt->nents == pt->ents_cap) {
+		pt->ents_cap = pt->ents_cap ? pt->ents_cap * 2 : 64;
+		if (pt->ents_cap > CKPT_PER_MSG)
+			pt->ents_cap = CKPT_PER_MSG;
+		pt->ents = xrealloc(pt->ents, pt->ents_cap * sizeof *pt->ents);
+	}
+	e.off = (uint32_t)pt->names.len;
+	pt->ents[pt->nents++] = e;
+	sbuf_add(&pt->names, c, e.cn);
+	sbuf_add(&pt->names, item, e.in);
+	sbuf_add(&pt->names, user, e.un);
+	x->buffered++;
+	if (pt->nents == CKPT_PER_MSG) {
+		emit_entries(x, p, out);
+	} else if (x->buffered >= CKPT_BUFFERED_MAX) {
+		x->after_spill = CK_SCAN;
+		x->phase = CK_SPILL;
+		x->next_p = 0;
+	}
+}
+
 /* Buffers the count under C key k (kn bytes, value v), or skips a key
- * that does not parse or is of a partition not asked for; p's buffer
- * leaves when full. */
+ * that does not parse or is of a partition not asked for. */
 static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, size_t vn,
                        struct evbuffer *out)
 {
@@ -271,33 +329,68 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 	uint32_t p = partition_of(item, in, x->api->partitions);
 	if (!shard_owns(&x->want, p))
 		return;
-	ck_part *pt = &x->parts[p];
-	if (pt->ncounts == pt->counts_cap) {
-		pt->counts_cap = pt->counts_cap ? pt->counts_cap * 2 : 64;
-		if (pt->counts_cap > CKPT_COUNTS_PER_MSG)
-			pt->counts_cap = CKPT_COUNTS_PER_MSG;
-		pt->counts = xrealloc(pt->counts, pt->counts_cap * sizeof *pt->counts);
-	}
-	pt->counts[pt->ncounts++] = (ck_count){(uint32_t)pt->names.len, (uint8_t)cn, (uint8_t)in,
-	                                       store_get_u64((const unsigned char *)v)};
-	sbuf_add(&pt->names, c, cn);
-	sbuf_add(&pt->names, item, in);
-	x->buffered++;
-	if (pt->ncounts == CKPT_COUNTS_PER_MSG) {
-		emit_counts(x, p, out);
-	} else if (x->buffered >= CKPT_BUFFERED_MAX) {
-		x->after_spill = CK_SCAN;
-		x->phase = CK_SPILL;
-		x->next_p = 0;
-	}
+	ck_ent e = {.cn = (uint8_t)cn, .in = (uint8_t)in};
+	e.n = store_get_u64((const unsigned char *)v);
+	put_entry(x, p, e, c, item, "", out);
 }
 
-/* The next wanted partition from x->next_p on (with counts waiting when
- * counts is set), or false when none is left. */
-static bool next_part(ckpt_job *x, bool counts, uint32_t *p)
+/* Buffers the membership under U key k (kn bytes, value v) of the
+ * partition being scanned, or skips a key or value that does not parse
+ * or holds a name that is not valid (a store a bug wrote into: the
+ * edge would refuse the whole message for it). */
+static void take_member(ckpt_job *x, const char *k, size_t kn, const char *v, size_t vn,
+                        struct evbuffer *out)
+{
+	const char *r, *c, *item, *user;
+	size_t rn, cn, in, un;
+	uint32_t p;
+	ck_ent e = {0};
+	if (!ckey_parse_home(k, kn, &r, &rn, &p, &c, &cn, &item, &in, &user, &un) ||
+	    p != x->scan_p || !item_counter_valid(c, cn) || !item_valid(item, in) ||
+	    !item_user_valid(user, un) || !ckey_parse_home_value(v, vn, &e.member, &e.n))
+		return;
+	e.cn = (uint8_t)cn;
+	e.in = (uint8_t)in;
+	e.un = (uint8_t)un;
+	put_entry(x, p, e, c, item, user, out);
+}
+
+/* Home: opens the scan of the region's 'U' keys in the first wanted
+ * partition from x->scan_p on; false when none is left. */
+static bool open_home_scan(ckpt_job *x)
+{
+	store_iter_free(x->it);
+	x->it = NULL;
+	for (; x->scan_p < x->want.nparts; x->scan_p++) {
+		if (!shard_owns(&x->want, x->scan_p))
+			continue;
+		unsigned char pre[CKEY_MAX];
+		size_t pn = ckey_home_prefix(pre, x->home, x->home_n, x->scan_p);
+		x->it = store_snap_iter_from(x->sn, pre, pn, NULL, 0);
+		return true;
+	}
+	return false;
+}
+
+/* The scan ran out of keys: a home checkpoint sends what it buffered of
+ * the partition just read (its messages then stay together) and goes on
+ * with the next one; true while there is one. */
+static bool scan_next_part(ckpt_job *x, struct evbuffer *out)
+{
+	if (!x->home_n)
+		return false;
+	if (x->parts[x->scan_p].nents)
+		emit_entries(x, x->scan_p, out);
+	x->scan_p++;
+	return open_home_scan(x);
+}
+
+/* The next wanted partition from x->next_p on (with entries waiting when
+ * waiting is set), or false when none is left. */
+static bool next_part(ckpt_job *x, bool waiting, uint32_t *p)
 {
 	for (; x->next_p < x->want.nparts; x->next_p++)
-		if (shard_owns(&x->want, x->next_p) && (!counts || x->parts[x->next_p].ncounts)) {
+		if (shard_owns(&x->want, x->next_p) && (!waiting || x->parts[x->next_p].nents)) {
 			*p = x->next_p++;
 			return true;
 		}
@@ -317,22 +410,27 @@ static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
 			return false;
 		--*budget;
 		if (store_iter_next(x->it, &k, &kn, &v, &vn)) {
-			take_count(x, k, kn, v, vn, out);
+			if (x->home_n)
+				take_member(x, k, kn, v, vn, out);
+			else
+				take_count(x, k, kn, v, vn, out);
 			break;
 		}
 		if (store_iter_status(x->it)) {
 			log_error("checkpoint stopped on a store error; the stream is cut short",
-			          "counts=%" PRIu64, x->counts);
+			          "counts=%" PRIu64 " members=%" PRIu64, x->counts, x->members);
 			x->failed = true;
 			break;
 		}
+		if (scan_next_part(x, out))
+			break;
 		x->phase = CK_FLUSH;
 		x->next_p = 0;
 		break;
 	case CK_SPILL:
 	case CK_FLUSH:
 		if (next_part(x, true, &p)) {
-			emit_counts(x, p, out);
+			emit_entries(x, p, out);
 			break;
 		}
 		x->phase = x->phase == CK_SPILL ? x->after_spill : CK_EDGES;
@@ -375,8 +473,10 @@ static void on_closed(struct evhttp_connection *con, void *arg)
 	(void)con;
 	ckpt_job *x = arg;
 	log_warn("checkpoint stopped: the client went away",
-	         "counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64, x->counts,
-	         x->messages, x->bytes, clock_mono_ms() - x->t0);
+	         "home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64 " messages=%" PRIu64
+	         " bytes=%" PRIu64 " ms=%" PRIu64,
+	         (int)x->home_n, x->home, x->counts, x->members, x->messages, x->bytes,
+	         clock_mono_ms() - x->t0);
 	ops_stream_gone(x->req);
 	job_free(x);
 }
@@ -411,22 +511,49 @@ static void ckpt_more(ckpt_job *x)
 		char parts[256];
 		shard_set_format(&x->want, parts, sizeof parts);
 		log_info("checkpoint sent",
-		         "partitions=\"%s\" counts=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
-		         " ms=%" PRIu64,
-		         parts, x->counts, x->messages, x->bytes, clock_mono_ms() - x->t0);
+		         "partitions=\"%s\" home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64
+		         " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64,
+		         parts, (int)x->home_n, x->home, x->counts, x->members, x->messages,
+		         x->bytes, clock_mono_ms() - x->t0);
 	}
 	job_free(x);
 }
 
 /* ---- the route ----------------------------------------------------------- */
 
-/* Checks the query into x (want, after); false after an error answer. */
+/* Checks home (the home checkpoint's region, NULL for counts) into x;
+ * false after an error answer. */
+static bool parse_home(struct evhttp_request *req, const char *home, bool after, ckpt_job *x)
+{
+	if (!home)
+		return true;
+	size_t hn = strlen(home);
+	if (after) {
+		/* A home load restarts from the start: its memberships apply
+		 * last-writer-wins, so a second pass over them is harmless. */
+		ops_reply_error(req, 400, "bad_request",
+		                "after_counter and after_item do not go with home");
+		return false;
+	}
+	if (!item_edge_valid(home, hn)) {
+		ops_reply_error(req, 400, "bad_request",
+		                "home must be a region name [a-z0-9_-]{1,%d}", EDGE_ID_MAX);
+		return false;
+	}
+	memcpy(x->home, home, hn);
+	x->home_n = hn;
+	return true;
+}
+
+/* Checks the query into x (want, after, home); false after an error
+ * answer. */
 static bool parse_request(const ops_api *api, struct evhttp_request *req, const query *kv,
                           ckpt_job *x)
 {
 	const char *list = query_get(kv, "partitions");
 	const char *ac = query_get(kv, "after_counter");
 	const char *ai = query_get(kv, "after_item");
+	const char *home = query_get(kv, "home");
 	char err[256];
 	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
 		ops_reply_error(req, 400, "bad_request",
@@ -456,7 +583,7 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 		}
 		x->after_len = ckey_count(x->after, ac, cn, ai, in);
 	}
-	return true;
+	return parse_home(req, home, ac != NULL, x);
 }
 
 void ops_route_checkpoint(ops_api *api, const ops_call *call)
@@ -486,7 +613,7 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 		if (shard_owns(&x->want, p))
 			rc = applier_view_version(x->sn, p, &x->parts[p].version);
 	}
-	if (!rc)
+	if (!rc && !x->home_n)
 		rc = read_edges(x);
 	x->resume = evtimer_new(evhttp_connection_get_base(con), on_resume, x);
 	if (rc || !x->resume) {
@@ -494,13 +621,16 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 		job_free(x);
 		return;
 	}
-	x->scratch = xcalloc(CKPT_COUNTS_PER_MSG, sizeof *x->scratch);
-	if (x->after_len)
-		x->it =
-		    store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, x->after, x->after_len);
-	else
-		x->it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1, NULL, 0);
 	x->phase = CK_SCAN;
+	if (x->home_n) {
+		x->members_out = xcalloc(CKPT_PER_MSG, sizeof *x->members_out);
+		if (!open_home_scan(x))
+			x->phase = CK_FLUSH; /* no partition to read */
+	} else {
+		x->counts_out = xcalloc(CKPT_PER_MSG, sizeof *x->counts_out);
+		x->it = store_snap_iter_from(x->sn, ckey_prefix(CKEY_COUNT), 1,
+		                             x->after_len ? x->after : NULL, x->after_len);
+	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "application/octet-stream");
 	evhttp_add_header(h, "Cache-Control", "no-store");

@@ -471,9 +471,11 @@ int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from) WAR
 uint32_t ledger_home_ready(ledger *l);
 /* A membership of a user at home in this edge's region: as
  * ledger_member, but a pair this store lacks is a known no (0) when the
- * store has every member of its item that such a user can have (the
- * home stream followed since a version the item's count was 0 at, or is:
- * ledger_item_covered). -1 when not known. */
+ * store has every member of its item that such a user can have: the
+ * partition's memberships loaded from central's checkpoint with the
+ * stream followed since (horizon 0), or the home stream followed since a
+ * version the item's count was 0 at, or is (ledger_item_covered). -1
+ * when not known. */
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
                        int *state) WARN_UNUSED;
 

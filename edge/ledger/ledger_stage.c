@@ -174,10 +174,11 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	if (o->sum && (o->n < 1 || o->n > COUNTER_SUM_MAX))
 		return false;
 	s->set = !o->sum;
-	/* A set op of a user at home in another region carries the home:
-	 * central sends the change there. */
+	/* A set op of a user with a home carries it, this region included:
+	 * central keeps each home's memberships for its edges' checkpoint,
+	 * and sends those made elsewhere to the home's stream. */
 	size_t hl = s->set && o->home ? strlen(o->home) : 0;
-	if (hl && (hl > EDGE_ID_MAX || strcmp(o->home, l->region) == 0))
+	if (hl > EDGE_ID_MAX)
 		hl = 0;
 	s->op = ledger_op_make(o->counter, o->item, o->user, o->home, cl, il, ul, hl);
 	s->op.kind = o->sum || o->add ? WIRE_ADD : WIRE_REMOVE;
@@ -489,7 +490,10 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 	if (rc || *state >= 0)
 		return rc;
 	uint32_t p = partition_of(item, strlen(item), l->o.partitions);
-	if (ledger_item_covered(l, counter, item, atomic_load(&l->home_from[p])))
+	uint64_t from = atomic_load(&l->home_from[p]);
+	/* 0: every change there, central's checkpoint of the region's
+	 * memberships included, is in this store. */
+	if (from == 0 || ledger_item_covered(l, counter, item, from))
 		*state = 0;
 	return 0;
 }

@@ -16,7 +16,7 @@
  *               and with flag bit 2, [hlen u8][home]
  * flags: bit 0 counts (moves the overlay), bit 1 sum (a sum counter's op;
  * ops written before sums were sealed apart carry 0 there), bit 2 home
- * (the user's home region follows: ops of users at home elsewhere). */
+ * (the user's home region follows: ops of users with a home). */
 #define OP_COUNTS 1
 #define OP_SUM 2
 #define OP_HOME 4

@@ -20,6 +20,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "hclient.h"
+#include "item.h"
 #include "log.h"
 #include "partition.h"
 #include "sbuf.h"
@@ -29,10 +30,13 @@
 #define BACKOFF_MAX_MS 10000
 #define IDLE_MS 1000
 #define BOOT_SLICE 256 /* counts loaded under one hold of the ledger's lock */
+#define AGAIN_MS 2     /* a membership an op not yet written holds: asked again */
+#define AGAIN_MAX 2500 /* times, before the load fails and is retried whole */
 
 struct bootstrap {
 	ledger *lg;
 	const shard_map *map;
+	homes *homes; /* NULL: the home stream is not followed */
 	char *token;
 	unsigned timeout_ms;
 	pthread_t thread;
@@ -48,12 +52,17 @@ struct bootstrap {
 /* One request: the partitions asked for and the load each belongs to. */
 typedef struct load {
 	bootstrap *b;
+	bool home; /* the region's memberships (homes.h), not counts */
 	bool want[PARTITION_MAX];
 	uint32_t gen[PARTITION_MAX];
-	bool ended; /* the stream's end frame came */
-	int rc;     /* the first ledger error, which ends the request */
-	uint64_t messages, counts, bytes;
+	bool last[PARTITION_MAX]; /* home: the partition's last message came */
+	bool ended;               /* the stream's end frame came */
+	int rc;                   /* the first ledger error, which ends the request */
+	uint64_t messages, counts, members, bytes;
 	ckpt_reader rd;
+	ledger_home_pos *pos; /* home: every partition's position unchanged */
+	ledger_home_ev ev[BOOT_SLICE];
+	char names[BOOT_SLICE][COUNTER_MAX + ITEM_MAX + USER_MAX + 3];
 } load;
 
 static void stat_add(bootstrap *b, const load *ld, bool failed)
@@ -63,8 +72,70 @@ static void stat_add(bootstrap *b, const load *ld, bool failed)
 	b->st.failures += failed;
 	b->st.messages += ld->messages;
 	b->st.counts += ld->counts;
+	b->st.members += ld->members;
 	b->st.bytes += ld->bytes;
 	pthread_mutex_unlock(&b->st_mu);
+}
+
+/* Puts n memberships of partition p into the store, as the home stream
+ * would (last writer wins); those that are not valid or not of p are
+ * skipped. A pair an op not yet written holds is asked again shortly. */
+static int put_members(load *ld, uint32_t p, const wire_member *m, uint32_t n)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!item_counter_valid(m[i].counter.p, m[i].counter.n) ||
+		    !item_valid(m[i].item.p, m[i].item.n) ||
+		    !item_user_valid(m[i].user.p, m[i].user.n) ||
+		    partition_of(m[i].item.p, m[i].item.n, ld->b->map->partitions) != p)
+			continue;
+		char *at = ld->names[k];
+		ledger_home_ev *e = &ld->ev[k++];
+		e->counter = at;
+		at +=
+		    snprintf(at, COUNTER_MAX + 2, "%.*s", (int)m[i].counter.n, m[i].counter.p) + 1;
+		e->item = at;
+		at += snprintf(at, ITEM_MAX + 2, "%.*s", (int)m[i].item.n, m[i].item.p) + 1;
+		e->user = at;
+		snprintf(at, USER_MAX + 1, "%.*s", (int)m[i].user.n, m[i].user.p);
+		e->member = m[i].member;
+		e->hlc = m[i].hlc;
+	}
+	size_t taken;
+	int rc = ERR_AGAIN;
+	for (int tries = 0; rc == ERR_AGAIN && tries < AGAIN_MAX && !atomic_load(&ld->b->stop);
+	     tries++) {
+		rc = ledger_home_apply(ld->b->lg, ld->ev, k, ld->pos, clock_wall_ms(), &taken);
+		if (rc == ERR_AGAIN) {
+			struct timespec ts = {0, AGAIN_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return rc;
+}
+
+/* One message of a home checkpoint: memberships, or p's last. */
+static int on_members(load *ld, const wire_snapshot *s)
+{
+	if (s->ncounts || s->nedges) {
+		/* A central from before home checkpoints sends counts. */
+		log_warn("home checkpoint refused: it carries counts; central must be upgraded "
+		         "before its edges",
+		         "partition=%u", s->partition);
+		return ld->rc = ERR_CORRUPT;
+	}
+	for (uint32_t i = 0; i < s->nmembers; i += BOOT_SLICE) {
+		uint32_t n = s->nmembers - i < BOOT_SLICE ? s->nmembers - i : BOOT_SLICE;
+		int rc = put_members(ld, s->partition, s->members + i, n);
+		if (rc) {
+			ld->rc = rc;
+			return rc;
+		}
+	}
+	ld->messages++;
+	ld->members += s->nmembers;
+	ld->last[s->partition] |= s->last;
+	return 0;
 }
 
 /* The frame reader's callback: one checkpoint message. */
@@ -73,6 +144,8 @@ static int on_message(void *ctx, const wire_snapshot *s)
 	load *ld = ctx;
 	if (s->partition >= PARTITION_MAX || !ld->want[s->partition])
 		return 0; /* not asked for, or its load started again */
+	if (ld->home)
+		return on_members(ld, s);
 	/* In slices of BOOT_SLICE counts: each holds the ledger's lock, which
 	 * the edge's requests wait for, for a store read and write per count. */
 	int rc = 0;
@@ -161,6 +234,7 @@ static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
 	ckpt_reader_init(&ld->rd);
 	ld->ended = false;
 	ld->rc = 0;
+	memset(ld->last, 0, sizeof ld->last);
 	hclient_req r = {.host = host,
 	                 .port = port,
 	                 .method = "GET",
@@ -187,6 +261,37 @@ static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
 	if (rc && err[0])
 		log_warn("checkpoint cut off; it resumes where it stopped",
 		         "central=%s counts=%" PRIu64 " err=\"%s\"", addr, ld->counts, err);
+	return rc;
+}
+
+/* Asks shard s's addresses in turn (primary first) for path until one
+ * sends the whole stream into ld. 0, or the last address's error. */
+static int ask_shard(bootstrap *b, size_t s, load *ld, const char *path)
+{
+	const shard_entry *se = &b->map->shards[s];
+	const char *what = ld->home ? "memberships" : "counts";
+	uint64_t t0 = clock_mono_ms();
+	int rc = ERR_AGAIN;
+	for (size_t i = 0; i < se->naddrs && rc && !atomic_load(&b->stop); i++) {
+		log_info("checkpoint asked", "central=%s path=\"%s\"", se->addrs[i], path);
+		rc = fetch(b, ld, se->addrs[i], path);
+		stat_add(b, ld, rc != 0);
+		if (rc == 0) {
+			uint64_t ms = clock_mono_ms() - t0;
+			pthread_mutex_lock(&b->st_mu);
+			if (ld->home)
+				b->st.members_ms = ms;
+			else
+				b->st.last_ms = ms;
+			pthread_mutex_unlock(&b->st_mu);
+			log_info("checkpoint loaded",
+			         "central=%s of=%s messages=%" PRIu64 " counts=%" PRIu64
+			         " members=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64,
+			         se->addrs[i], what, ld->messages, ld->counts, ld->members,
+			         ld->bytes, ms);
+		}
+		ld->messages = ld->counts = ld->members = ld->bytes = 0;
+	}
 	return rc;
 }
 
@@ -230,25 +335,7 @@ static int load_shard(bootstrap *b, size_t s, bool *any)
 	*any = true;
 	if (resume && rc_counter[0])
 		sbuf_addf(&q, "&after_counter=%s&after_item=%s", rc_counter, rc_item);
-	const shard_entry *se = &b->map->shards[s];
-	uint64_t t0 = clock_mono_ms();
-	rc = ERR_AGAIN;
-	for (size_t i = 0; i < se->naddrs && rc && !atomic_load(&b->stop); i++) {
-		log_info("checkpoint asked", "central=%s path=\"%s\"", se->addrs[i], q.p);
-		rc = fetch(b, ld, se->addrs[i], q.p);
-		stat_add(b, ld, rc != 0);
-		if (rc == 0) {
-			uint64_t ms = clock_mono_ms() - t0;
-			pthread_mutex_lock(&b->st_mu);
-			b->st.last_ms = ms;
-			pthread_mutex_unlock(&b->st_mu);
-			log_info("checkpoint loaded",
-			         "central=%s messages=%" PRIu64 " counts=%" PRIu64 " bytes=%" PRIu64
-			         " ms=%" PRIu64,
-			         se->addrs[i], ld->messages, ld->counts, ld->bytes, ms);
-		}
-		ld->messages = ld->counts = ld->bytes = 0;
-	}
+	rc = ask_shard(b, s, ld, q.p);
 	/* A whole stream that left a partition of its load unfinished (its
 	 * central did not send it) is a failure, retried after a pause. */
 	for (uint32_t p = 0; p < b->map->partitions && rc == 0; p++) {
@@ -262,6 +349,56 @@ static int load_shard(bootstrap *b, size_t s, bool *any)
 	}
 out:
 	sbuf_free(&q);
+	free(ld);
+	return rc;
+}
+
+/* Loads the region's memberships of shard s's partitions that want them
+ * (homes_load_wanted; *any set when one did), whole each time: what the
+ * store has already is kept where it is newer. 0 when every one is done
+ * or none was wanted; an ERR_* otherwise. */
+static int load_home_shard(bootstrap *b, size_t s, bool *any)
+{
+	if (!b->homes || ledger_following(b->lg))
+		return 0; /* a standby gets them through the changelog */
+	load *ld = xcalloc(1, sizeof *ld);
+	ld->b = b;
+	ld->home = true;
+	sbuf q;
+	sbuf_init(&q);
+	sbuf_adds(&q, "/v1/checkpoint?partitions=");
+	bool first = true;
+	for (uint32_t p = 0; p < b->map->partitions; p++) {
+		uint32_t g = shards_of(b->map, p) == s ? homes_load_wanted(b->homes, p) : 0;
+		if (!g)
+			continue;
+		ld->want[p] = true;
+		ld->gen[p] = g;
+		sbuf_addf(&q, "%s%u", first ? "" : ",", p);
+		first = false;
+	}
+	int rc = 0;
+	if (!first) {
+		*any = true;
+		sbuf_addf(&q, "&home=%s", homes_region(b->homes));
+		ld->pos = xmalloc(b->map->partitions * sizeof *ld->pos);
+		for (uint32_t p = 0; p < b->map->partitions; p++)
+			ld->pos[p] = (ledger_home_pos){-1, LEDGER_HOME_NONE};
+		rc = ask_shard(b, s, ld, q.p);
+	}
+	for (uint32_t p = 0; p < b->map->partitions && rc == 0; p++) {
+		if (!ld->want[p])
+			continue;
+		if (!ld->last[p]) {
+			log_warn("checkpoint ended without a partition it was asked for",
+			         "partition=%u of=memberships", p);
+			rc = ERR_CORRUPT;
+			break;
+		}
+		homes_load_done(b->homes, p, ld->gen[p]);
+	}
+	sbuf_free(&q);
+	free(ld->pos);
 	free(ld);
 	return rc;
 }
@@ -283,8 +420,10 @@ static void *run(void *arg)
 	unsigned backoff = 0;
 	while (!atomic_load(&b->stop)) {
 		bool any = false, failed = false;
-		for (size_t s = 0; s < b->map->nshards && !atomic_load(&b->stop); s++)
+		for (size_t s = 0; s < b->map->nshards && !atomic_load(&b->stop); s++) {
 			failed |= load_shard(b, s, &any) != 0;
+			failed |= load_home_shard(b, s, &any) != 0;
+		}
 		if (!failed) {
 			backoff = 0;
 			if (!any)
@@ -299,12 +438,13 @@ static void *run(void *arg)
 	return NULL;
 }
 
-bootstrap *bootstrap_new(ledger *lg, const shard_map *map, const char *token,
+bootstrap *bootstrap_new(ledger *lg, const shard_map *map, homes *hs, const char *token,
                          unsigned read_timeout_ms, char *err, size_t errlen)
 {
 	bootstrap *b = xcalloc(1, sizeof *b);
 	b->lg = lg;
 	b->map = map;
+	b->homes = hs;
 	b->token = xstrdup(token ? token : "");
 	b->timeout_ms = read_timeout_ms;
 	pthread_mutex_init(&b->mu, NULL);

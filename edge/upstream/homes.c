@@ -32,6 +32,15 @@ struct homes {
 	 * home stream from where the edge began. */
 	int64_t *snap_end;
 	uint64_t *from; /* per partition: the horizon (LEDGER_HOME_NONE: none) */
+	/* Whether central's checkpoint of the region's memberships is asked
+	 * for (central's ops API is configured): a partition without a
+	 * horizon then gets one, 0, when its load is done, and the
+	 * snapshot-made horizon above is not used. */
+	bool loads;
+	/* Per partition: the load wanted (a number that grows with each
+	 * begin_at_end; 0: none) and the last one done. The bootstrap thread
+	 * reads want and writes done (homes_load_wanted, homes_load_done). */
+	_Atomic uint32_t *want, *done;
 	/* Read and not yet applied: the events (strings owned) and, per
 	 * partition, the position they bring the stream to (next -1: none). */
 	ledger_home_ev *evs;
@@ -59,6 +68,9 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	h->pos = xmalloc(np * sizeof *h->pos);
 	h->snap_end = xmalloc(np * sizeof *h->snap_end);
 	h->from = xcalloc(np, sizeof *h->from);
+	h->want = xcalloc(np, sizeof *h->want);
+	h->done = xcalloc(np, sizeof *h->done);
+	h->loads = cfg->central_ops[0] != 0;
 	for (size_t p = 0; p < np; p++) {
 		h->next[p] = h->snap_end[p] = -1;
 		h->from[p] = LEDGER_HOME_NONE;
@@ -118,29 +130,50 @@ void homes_free(homes *h)
 	free(h->pos);
 	free(h->snap_end);
 	free(h->from);
+	free((void *)h->want);
+	free((void *)h->done);
 	free(h->next);
 	free(h->topic);
 	free(h);
 }
 
+/* Partition p has lost its horizon, or never had one, with the stream
+ * positioned where it will be read from: the horizon waits for the load
+ * of the region's memberships there from central's checkpoint, asked
+ * for from now on (homes_load_wanted), or without central's ops API for
+ * a snapshot from past the snapshot topic's end as it is now (homes_poll;
+ * INT64_MAX when the cluster does not say: none until the next gap).
+ * Either way what the horizon covers and the stream does not was in
+ * central's store before now: central publishes an event only once the
+ * store holds its change. */
+static void lose_horizon(homes *h, int32_t p)
+{
+	h->from[p] = LEDGER_HOME_NONE;
+	if (h->loads) {
+		uint32_t g = atomic_load(&h->want[p]) + 1;
+		atomic_store(&h->want[p], g ? g : 1);
+		return;
+	}
+	int64_t lo, hi;
+	rd_kafka_resp_err_t e =
+	    bus_watermarks(h->consumer, h->cfg->snapshot_topic, p, ENDS_MS, &lo, &hi);
+	h->snap_end[p] = e ? INT64_MAX : hi;
+}
+
 /* Partition p has no horizon: reading starts at the home topic's end as
- * it is now, and the horizon waits for a snapshot from past the
- * snapshot topic's end as it is now (homes_poll). false when the cluster
- * does not say where they end. */
+ * it is now (lose_horizon says how it gets one). false when the cluster
+ * does not say where it ends. */
 static bool begin_at_end(homes *h, int32_t p, int64_t *start)
 {
-	int64_t lo, hi, slo, shi;
+	int64_t lo, hi;
 	rd_kafka_resp_err_t e = bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
-	if (!e)
-		e = bus_watermarks(h->consumer, h->cfg->snapshot_topic, p, ENDS_MS, &slo, &shi);
 	if (e) {
-		log_warn("home stream: where the topics end is not known; trying again",
+		log_warn("home stream: where the topic ends is not known; trying again",
 		         "topic=%s partition=%d err=\"%s\"", h->topic, p, rd_kafka_err2str(e));
 		return false;
 	}
 	*start = hi;
-	h->snap_end[p] = shi;
-	h->from[p] = LEDGER_HOME_NONE;
+	lose_horizon(h, p);
 	return true;
 }
 
@@ -206,11 +239,9 @@ static void take(homes *h, const rd_kafka_message_t *m)
 		         "there are read through until it has a horizon again",
 		         "topic=%s partition=%d expected=%" PRId64 " offset=%" PRId64, h->topic, p,
 		         h->next[p], m->offset);
-		/* Changes are missing: no horizon until a snapshot from past
-		 * the snapshot topic's present end (begin_at_end's wait). */
-		int64_t unused;
-		if (!begin_at_end(h, p, &unused))
-			h->snap_end[p] = INT64_MAX; /* asked again at the next gap */
+		/* Changes are missing: no horizon until it is made again,
+		 * from here on. */
+		lose_horizon(h, p);
 	}
 	h->next[p] = m->offset + 1;
 	h->pos[p] = (ledger_home_pos){m->offset + 1, h->from[p]};
@@ -251,6 +282,43 @@ static void horizons(homes *h)
 		log_info("home stream: this edge has every change of its users' pairs from here",
 		         "topic=%s partition=%d version=%" PRIu64, h->topic, p, h->from[p]);
 	}
+}
+
+/* Partitions whose load of central's checkpoint is done (the last one
+ * wanted) get the horizon 0: this store has every membership of its
+ * users there. */
+static void loaded(homes *h)
+{
+	for (int32_t p = 0; h->loads && p < h->cfg->partitions; p++) {
+		uint32_t w = atomic_load(&h->want[p]);
+		if (!w || h->from[p] != LEDGER_HOME_NONE || atomic_load(&h->done[p]) != w)
+			continue;
+		h->from[p] = 0;
+		h->pos[p] = (ledger_home_pos){h->next[p], 0};
+		h->have_pos = true;
+		log_info("home stream: memberships loaded from central; this edge has every "
+		         "membership of its users here",
+		         "topic=%s partition=%d", h->topic, p);
+	}
+}
+
+uint32_t homes_load_wanted(homes *h, uint32_t p)
+{
+	if (!h || p >= (uint32_t)h->cfg->partitions)
+		return 0;
+	uint32_t w = atomic_load(&h->want[p]);
+	return w && atomic_load(&h->done[p]) != w ? w : 0;
+}
+
+void homes_load_done(homes *h, uint32_t p, uint32_t gen)
+{
+	if (h && p < (uint32_t)h->cfg->partitions)
+		atomic_store(&h->done[p], gen);
+}
+
+const char *homes_region(const homes *h)
+{
+	return h->cfg->region;
 }
 
 /* Applies what was read; false when it stays for a later turn. */
@@ -308,6 +376,7 @@ void homes_poll(homes *h, int max)
 	if (!apply(h, now))
 		return; /* what was read waits: nothing more is read meanwhile */
 	horizons(h);
+	loaded(h);
 	for (int i = 0; i < max; i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(h->consumer, 0);
 		if (!m)

@@ -270,7 +270,7 @@ start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	start broker "$1" $(downstream) "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
 		--topic "likes.batches:$PARTITIONS" --topic "likes.snapshots:$PARTITIONS" \
 		--topic likes.deadletter:1 --topic "likes.changes:$PARTITIONS" \
-		--topic "likes.milestones:$PARTITIONS"
+		--topic "likes.milestones:$PARTITIONS" ${BENCH_TOPICS:-}
 	# shellcheck disable=SC2034 # for the script's own use
 	BROKER_PID=$LAST_PID
 	wait_until "the embedded broker" 20 test -s "$TMP/bootstrap"

@@ -31,7 +31,7 @@
 #define HDR_MAX (16u << 10)
 /* A request: the head, then at most FILL_OPS_MAX ops of bounded size. */
 #define OP_MAX (48 + FILL_PREFIX_MAX + 20 + FILL_PREFIX_MAX)
-#define OUT_MAX (512 + FILL_PREFIX_MAX + 20 + FILL_OPS_MAX * OP_MAX)
+#define OUT_MAX (512 + 2 * FILL_PREFIX_MAX + 20 + FILL_OPS_MAX * OP_MAX)
 #define READ_STEP (16u << 10)
 
 enum { C_FREE, C_CONNECTING, C_SENDING, C_READING };
@@ -104,8 +104,9 @@ static int check_opts(const fill_opts *o, char *err, size_t errlen)
 	else if (o->timeout_ms < 1)
 		why = "timeout must be positive";
 	else if (!plain(o->item_prefix, FILL_PREFIX_MAX) ||
-	         !plain(o->user_prefix, FILL_PREFIX_MAX) || !plain(o->counter, FILL_PREFIX_MAX))
-		why = "prefixes and counter: 1-32 visible characters, no quote or backslash";
+	         !plain(o->user_prefix, FILL_PREFIX_MAX) || !plain(o->counter, FILL_PREFIX_MAX) ||
+	         (o->home && !plain(o->home, FILL_PREFIX_MAX)))
+		why = "prefixes, counter and home: 1-32 visible characters, no quote or backslash";
 	if (why) {
 		snprintf(err, errlen, "%s", why);
 		return ERR_INVAL;
@@ -133,9 +134,10 @@ static void build_request(run *ru, conn *c, uint64_t q)
 	bl += (size_t)snprintf(ru->body + bl, sizeof ru->body - bl, "]}");
 	int hn = snprintf(c->out, OUT_MAX,
 	                  "POST /v1/ops HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	                  "X-User-Id: %s%" PRIu64 "\r\nContent-Type: application/json\r\n"
+	                  "X-User-Id: %s%" PRIu64 "\r\n%s%s%sContent-Type: application/json\r\n"
 	                  "Content-Length: %zu\r\n\r\n",
-	                  o->user_prefix, q % o->users, bl);
+	                  o->user_prefix, q % o->users, o->home ? "X-User-Home: " : "",
+	                  o->home ? o->home : "", o->home ? "\r\n" : "", bl);
 	memcpy(c->out + hn, ru->body, bl);
 	c->out_len = (size_t)hn + bl;
 	c->out_off = 0;

@@ -38,6 +38,8 @@ typedef struct fill_opts {
 	const char *item_prefix; /* item i is "<item_prefix><i>" (post:m) */
 	const char *user_prefix; /* user u is "<user_prefix><u>" (mu) */
 	const char *counter;     /* a set counter (likes) */
+	const char *home;        /* every user's home region (X-User-Home), or
+	                            NULL for none */
 	FILE *progress;          /* a line a second, or NULL */
 } fill_opts;
 

@@ -5,7 +5,9 @@
  * A user at home in r1 who likes and unlikes through r0 is known at r1
  * from its own store ("source":"local"), each time; a user at home where
  * they act makes nothing on any stream; an edge started again resumes
- * where it was and applies nothing twice.
+ * where it was and applies nothing twice; an edge wiped and started
+ * again on an empty disk loads its users' memberships from central's
+ * checkpoint and answers their pages from its store again.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -15,11 +17,27 @@
 
 #define NPARTS 2
 
+/* Waits (30 s) until edge e says ready: its replica is complete and its
+ * users' memberships are loaded (docs/api.md, /readyz). */
+static void ready(int e)
+{
+	char out[8192];
+	uint64_t deadline = clock_mono_ms() + 30000;
+	while (proc_curl(out, sizeof out, "", S.edge_port[e], "/readyz") != 200) {
+		cr_assert_lt(clock_mono_ms(), deadline, "edge %d never became ready: %s", e, out);
+		proc_sleep_ms(50);
+	}
+}
+
 static void setup(void)
 {
 	S.central_extra = "[feed]\nhome_regions = r0,r1\ntimeout_ms = 1000\nsession_ms = 3000\n";
 	S.edge_extra = "[home]\nfollow = true\n";
 	stack_up(2, NPARTS, 200);
+	/* Ready: what the edges load at their start is in, so every event
+	 * the tests count comes from the stream. */
+	ready(0);
+	ready(1);
 }
 
 TestSuite(home, .init = setup, .fini = stack_down, .timeout = 240);
@@ -140,4 +158,53 @@ Test(home, a_feed_page_of_a_user_at_home_is_answered_without_central)
 	before = metric(1, "likes_edge_readthrough_requests_total");
 	me(1, "visitor", "r0", items, out, sizeof out);
 	cr_assert_gt(metric(1, "likes_edge_readthrough_requests_total"), before);
+}
+
+/* Waits (20 s) until central's state of (post:ID, user) is member. */
+static void central_has(const char *id, const char *user, bool member)
+{
+	char out[4096], path[128], want[64];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes/users/%s", id, user);
+	snprintf(want, sizeof want, "\"member\":%s", member ? "true" : "false");
+	uint64_t deadline = clock_mono_ms() + 20000;
+	while (proc_curl(out, sizeof out, "", S.ops_port, path) != 200 ||
+	       !strstr(out, "\"known\":true") || !strstr(out, want)) {
+		cr_assert_lt(clock_mono_ms(), deadline, "central never had %s: %s", path, out);
+		proc_sleep_ms(50);
+	}
+}
+
+Test(home, a_wiped_edge_loads_its_users_memberships_before_it_is_ready)
+{
+	/* hana (at home in r1) likes w1 at home and w2 through r0, likes
+	 * and unlikes w3 at home; someone else likes w4. */
+	act(1, "POST", "w1", "hana", "r1");
+	act(0, "POST", "w2", "hana", "r1");
+	act(1, "POST", "w3", "hana", "r1");
+	act(1, "DELETE", "w3", "hana", "r1");
+	act(0, "POST", "w4", "other", "r0");
+	central_has("w1", "hana", true);
+	central_has("w2", "hana", true);
+	central_has("w3", "hana", false);
+	central_has("w4", "other", true);
+	/* The data center burns: edge 1 comes back on an empty disk. */
+	proc_stop(S.edge_pid[1], SIGKILL);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s/edge1", S.dir);
+	cr_assert_eq(system(cmd), 0);
+	stack_start_edge(1);
+	ready(1);
+	char out[8192];
+	/* Ready: every pair of hana's page is answered from its store, the
+	 * likes made before the wipe (at home and away) included. */
+	double before = metric(1, "likes_edge_readthrough_requests_total");
+	me(1, "hana", "r1", "post:w1,post:w2,post:w3,post:w4,post:w5", out, sizeof out);
+	cr_assert_eq(metric(1, "likes_edge_readthrough_requests_total"), before, "%s", out);
+	cr_assert(strstr(out, "\"post:w1\":{\"likes\":true}"), "%s", out);
+	cr_assert(strstr(out, "\"post:w2\":{\"likes\":true}"), "%s", out);
+	cr_assert(strstr(out, "\"post:w3\":{\"likes\":false}"), "%s", out);
+	cr_assert(strstr(out, "\"post:w4\":{\"likes\":false}"), "%s", out);
+	cr_assert(strstr(out, "\"post:w5\":{\"likes\":false}"), "%s", out);
+	known_here(1, "w2", "hana", "r1", true);
+	cr_assert(stack_file_has("edge1.log", "memberships loaded from central"));
 }

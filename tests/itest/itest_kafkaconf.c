@@ -18,6 +18,10 @@ static void setup(void)
 {
 	S.nparts = 16; /* topics.partitions of the local configs (the default) */
 	S.nedges = 1;
+	/* The local configs' regions follow their home streams. */
+	S.topics[0] = "likes.home.mumbai:16";
+	S.topics[1] = "likes.home.virginia:16";
+	S.topics[2] = "likes.home.singapore:16";
 	testdir_make(S.dir, sizeof S.dir, "likes-itest");
 	stack_start_broker();
 	S.ops_port = proc_free_port();

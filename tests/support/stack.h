@@ -61,6 +61,7 @@ typedef struct stack {
 	                               1000 ops or 200 ms, 1 MiB window */
 	bool changelog;             /* each edge copies its writes to likes.changelog */
 	const char *changelog_keys; /* more [changelog] keys of every edge */
+	const char *topics[4];      /* more NAME:PARTITIONS for the broker */
 } stack;
 
 static stack S;
@@ -260,9 +261,26 @@ STACK_UTIL void stack_start_broker(void)
 	                h0,
 	                "--topic",
 	                h1,
-	                S.changelog ? "--topic" : NULL,
-	                t3,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
+	                NULL,
 	                NULL};
+	size_t at = 16; /* the first NULL */
+	if (S.changelog) {
+		argv[at++] = "--topic";
+		argv[at++] = t3;
+	}
+	for (size_t i = 0; i < sizeof S.topics / sizeof *S.topics && S.topics[i]; i++) {
+		argv[at++] = "--topic";
+		argv[at++] = (char *)S.topics[i];
+	}
 	S.broker_pid = proc_spawn(log, argv);
 	cr_assert(S.broker_pid > 0);
 	uint64_t deadline = clock_mono_ms() + 20000;

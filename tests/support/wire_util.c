@@ -129,8 +129,9 @@ void wire_util_vector_snapshot(wire_snapshot *s)
 	vec_edges[1] = (wire_edge_seq){S("edge-paris-2"), 7, 9};
 	vec_counts[0] = (wire_count){S("likes"), S("post:123"), 1234567};
 	vec_counts[1] = (wire_count){S("views"), S("reel:9"), 300};
-	*s = (wire_snapshot){S("central-a"), 3, 70000,     UINT64_C(1795000001000), true, 2,
-	                     vec_edges,      2, vec_counts};
+	*s = (wire_snapshot){S("central-a"), 3, 70000,     UINT64_C(1795000001000),
+	                     true,           2, vec_edges, 2,
+	                     vec_counts,     0, NULL};
 }
 
 void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b)
@@ -181,6 +182,15 @@ void wire_util_assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b
 		cr_assert(str_eq(a->counts[i].counter, b->counts[i].counter), "count %u", i);
 		cr_assert(str_eq(a->counts[i].item, b->counts[i].item), "count %u", i);
 		cr_assert_eq(a->counts[i].count, b->counts[i].count, "count %u", i);
+	}
+	cr_assert_eq(a->nmembers, b->nmembers);
+	for (uint32_t i = 0; i < a->nmembers; i++) {
+		const wire_member *x = &a->members[i], *y = &b->members[i];
+		cr_assert(str_eq(x->counter, y->counter), "member %u", i);
+		cr_assert(str_eq(x->item, y->item), "member %u", i);
+		cr_assert(str_eq(x->user, y->user), "member %u", i);
+		cr_assert_eq(x->member, y->member, "member %u", i);
+		cr_assert_eq(x->hlc, y->hlc, "member %u", i);
 	}
 }
 
@@ -255,6 +265,13 @@ void wire_util_assert_snapshot_sane(const wire_snapshot *s, const void *buf, siz
 	for (uint32_t i = 0; i < s->ncounts; i++) {
 		cr_assert(inside(s->counts[i].counter, buf, len, true));
 		cr_assert(inside(s->counts[i].item, buf, len, true));
+	}
+	cr_assert(s->nmembers <= WIRE_MAX_MEMBERS);
+	cr_assert(s->nmembers == 0 || s->members != NULL);
+	for (uint32_t i = 0; i < s->nmembers; i++) {
+		cr_assert(inside(s->members[i].counter, buf, len, true));
+		cr_assert(inside(s->members[i].item, buf, len, true));
+		cr_assert(inside(s->members[i].user, buf, len, true));
 	}
 }
 

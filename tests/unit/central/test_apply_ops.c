@@ -2,7 +2,8 @@
  * real LevelDB store: LWW across edges, sum counters and their
  * exactly-once delivery, invalid ops skipped among valid ones, and the
  * per-region and per-day aggregates of set and sum counters (every
- * breakdown sums to the count). Order, gaps, restarts, snapshots and
+ * breakdown sums to the count), and the home index (the 'U' entry of
+ * each change an op with a home made). Order, gaps, restarts, snapshots and
  * versions are test_apply.c's.
  *
  * Each test gets its own temp dir (made in .init, removed in .fini) with
@@ -451,4 +452,106 @@ Test(apply_ops, membership_state_records_the_winning_region)
 	cr_assert(memcmp(st.region, "mumbai", 6) == 0);
 	cr_assert_eq(st.edge_len, 2);
 	cr_assert(memcmp(st.edge, "m1", 2) == 0);
+}
+
+/* ---- the home index ------------------------------------------------------ */
+
+static wire_op like_from(const char *user, bool add, uint64_t ts, const char *home)
+{
+	wire_op op = like_op(user, add, ts);
+	op.home = wire_cstr(home, strlen(home));
+	return op;
+}
+
+/* The 'U' entry of (region, p, likes, ITEM, user): false when there is
+ * none, else its member byte and clock (*clk). */
+static bool home_entry(const char *region, uint32_t p, const char *user, bool *member,
+                       uint64_t *clk)
+{
+	unsigned char k[CKEY_MAX];
+	size_t kn = ckey_home(k, region, strlen(region), p, "likes", 5, ITEM, strlen(ITEM), user,
+	                      strlen(user));
+	char *v;
+	size_t vn;
+	int rc = store_get(T.db, k, kn, &v, &vn);
+	if (rc == ERR_NOTFOUND)
+		return false;
+	cr_assert_eq(rc, 0, "store_get: %s", err_str(rc));
+	cr_assert(ckey_parse_home_value(v, vn, member, clk), "a 9-byte value, member 0 or 1");
+	free(v);
+	return true;
+}
+
+static size_t home_keys(void)
+{
+	size_t n = 0;
+	store_iter *it = store_iter_new(T.db, ckey_prefix(CKEY_HOME), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		n++;
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	return n;
+}
+
+Test(apply_ops, a_like_by_a_user_with_a_home_is_indexed_under_the_home)
+{
+	wire_op like = like_from("u1", true, 100, "ap");
+	apply_msg(2, 0, make_batch_in("m1", "mumbai", 2, 1, &like, 1));
+	bool member = false;
+	uint64_t clk = 0;
+	cr_assert(home_entry("ap", 2, "u1", &member, &clk));
+	cr_assert(member);
+	cr_assert_eq(clk, 100);
+	cr_assert_not(home_entry("mumbai", 2, "u1", &member, &clk), "not where it was made");
+	cr_assert_not(home_entry("ap", 0, "u1", &member, &clk), "under the batch's partition");
+	cr_assert_eq(home_keys(), 1);
+}
+
+Test(apply_ops, an_unlike_leaves_the_entry_not_a_member_and_an_older_op_leaves_it_alone)
+{
+	wire_op like = like_from("u1", true, 100, "ap");
+	wire_op unlike = like_from("u1", false, 200, "ap");
+	apply_msg(0, 0, make_batch("a", 0, 1, &like, 1));
+	apply_msg(0, 1, make_batch("b", 0, 1, &unlike, 1));
+	bool member = true;
+	uint64_t clk = 0;
+	cr_assert(home_entry("ap", 0, "u1", &member, &clk), "kept, not deleted");
+	cr_assert_not(member);
+	cr_assert_eq(clk, 200);
+	/* An older like loses the merge: the entry stays as it was. */
+	wire_op late = like_from("u1", true, 150, "ap");
+	apply_msg(0, 2, make_batch("c", 0, 1, &late, 1));
+	cr_assert(home_entry("ap", 0, "u1", &member, &clk));
+	cr_assert_not(member);
+	cr_assert_eq(clk, 200);
+	cr_assert_eq(count(), 0);
+	/* Two ops of one pair in one batch: the entry has the winner. */
+	wire_op both[2] = {like_from("u2", true, 300, "ap"), like_from("u2", false, 310, "ap")};
+	apply_msg(0, 3, make_batch("a", 0, 2, both, 2));
+	cr_assert(home_entry("ap", 0, "u2", &member, &clk));
+	cr_assert_not(member);
+	cr_assert_eq(clk, 310);
+	/* After a restart (the caches empty), a newer like moves it again. */
+	reopen();
+	wire_op again = like_from("u1", true, 400, "ap");
+	apply_msg(0, 4, make_batch("b", 0, 2, &again, 1));
+	cr_assert(home_entry("ap", 0, "u1", &member, &clk));
+	cr_assert(member);
+	cr_assert_eq(clk, 400);
+	cr_assert_eq(count(), 1);
+}
+
+Test(apply_ops, an_op_without_a_home_or_with_a_bad_one_indexes_nothing)
+{
+	wire_op like = like_op("u1", true, 100);
+	apply_msg(0, 0, make_batch("a", 0, 1, &like, 1));
+	/* A home that is not a region name cannot be keyed: the op still
+	 * applies. */
+	wire_op bad = like_from("u2", true, 110, "Not A Region");
+	apply_msg(0, 1, make_batch("a", 0, 2, &bad, 1));
+	cr_assert_eq(count(), 2);
+	cr_assert_eq(home_keys(), 0);
+	cr_assert_eq(stats().ops_invalid, 0);
 }

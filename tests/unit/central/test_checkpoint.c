@@ -9,6 +9,9 @@
  * view: counts and versions as they were when the request came, while
  * the applier keeps writing during the stream (read by a slow client
  * with a small receive buffer, so most of the stream is made after).
+ * The home checkpoint (home=REGION): exactly that region's memberships of
+ * the partitions asked, in the same message shape with members instead
+ * of counts and no edges, and its refusals.
  *
  * Each test gets its own temp dir with a store, an applier for 4
  * partitions (set counter likes, sum counter views) and the ops API on
@@ -203,11 +206,20 @@ typedef struct got_edge {
 	uint64_t applied, held;
 } got_edge;
 
+typedef struct got_member {
+	char counter[COUNTER_MAX + 1];
+	char item[ITEM_MAX + 1];
+	char user[USER_MAX + 1];
+	bool member;
+	uint64_t hlc;
+	uint32_t p;
+} got_member;
+
 typedef struct got_msg {
 	uint32_t p;
 	uint64_t n, w;
 	bool last, source_ok;
-	uint32_t ncounts, nedges;
+	uint32_t ncounts, nedges, nmembers;
 	got_edge edges[8];
 } got_msg;
 
@@ -220,6 +232,8 @@ typedef struct got {
 	size_t nmsgs, msgs_cap;
 	got_count *counts;
 	size_t ncounts, counts_cap;
+	got_member *members;
+	size_t nmembers, members_cap;
 	uint64_t bytes;
 	ckpt_reader rd;
 	void (*after_msg)(struct got *g); /* NULL: nothing */
@@ -230,6 +244,29 @@ static void got_free(got *g)
 	free(g->body);
 	free(g->msgs);
 	free(g->counts);
+	free(g->members);
+}
+
+/* Copies s's membership entries to g->members. */
+static void take_members(got *g, const wire_snapshot *s)
+{
+	for (uint32_t i = 0; i < s->nmembers; i++) {
+		if (g->nmembers == g->members_cap) {
+			g->members_cap = g->members_cap * 2 + 1024;
+			g->members = xrealloc(g->members, g->members_cap * sizeof *g->members);
+		}
+		const wire_member *w = &s->members[i];
+		got_member *m = &g->members[g->nmembers++];
+		cr_assert_leq(w->counter.n, COUNTER_MAX);
+		cr_assert_leq(w->item.n, ITEM_MAX);
+		cr_assert_leq(w->user.n, USER_MAX);
+		snprintf(m->counter, sizeof m->counter, "%.*s", (int)w->counter.n, w->counter.p);
+		snprintf(m->item, sizeof m->item, "%.*s", (int)w->item.n, w->item.p);
+		snprintf(m->user, sizeof m->user, "%.*s", (int)w->user.n, w->user.p);
+		m->member = w->member;
+		m->hlc = w->hlc;
+		m->p = s->partition;
+	}
 }
 
 static int on_msg(void *ctx, const wire_snapshot *s)
@@ -247,6 +284,8 @@ static int on_msg(void *ctx, const wire_snapshot *s)
 	    s->source.n == strlen(SOURCE) && memcmp(s->source.p, SOURCE, s->source.n) == 0;
 	m->ncounts = s->ncounts;
 	m->nedges = s->nedges;
+	m->nmembers = s->nmembers;
+	take_members(g, s);
 	cr_assert_leq(s->nedges, 8);
 	for (uint32_t i = 0; i < s->nedges; i++) {
 		snprintf(m->edges[i].name, sizeof m->edges[i].name, "%.*s", (int)s->edges[i].edge.n,
@@ -350,10 +389,11 @@ static void sort_counts(got_count *c, size_t n)
 }
 
 /* The stream's shape for the partitions in want (NPARTS flags): it
- * ended; count messages (not last, no edges, 1..4096 counts, each
- * partition's counts in key order) all come before one last message per
- * wanted partition, ascending; every message of p carries the same n,
- * the source and one wall time. */
+ * ended; count (or membership) messages (not last, no edges, 1..4096
+ * entries, each partition's counts in key order) all come before one
+ * last message per wanted partition, ascending, with no counts or
+ * members; every message of p carries the same n, the source and one
+ * wall time. */
 static void check_shape(const got *g, const bool *want)
 {
 	cr_assert_eq(g->status, 200, "%s", g->body ? g->body : "");
@@ -368,7 +408,8 @@ static void check_shape(const got *g, const bool *want)
 		cr_assert_lt(m->p, NPARTS);
 		cr_assert(want[m->p], "message of partition %u, not asked for", m->p);
 		cr_assert_eq(m->nedges, 0);
-		cr_assert(m->ncounts >= 1 && m->ncounts <= PER_MSG, "%u counts", m->ncounts);
+		cr_assert(m->ncounts + m->nmembers >= 1 && m->ncounts + m->nmembers <= PER_MSG,
+		          "%u counts, %u members", m->ncounts, m->nmembers);
 		for (uint32_t k = 0; k < m->ncounts; k++, c++) {
 			const got_count *x = &g->counts[c];
 			cr_assert_eq(partition_of(x->item, strlen(x->item), NPARTS), m->p,
@@ -389,6 +430,7 @@ static void check_shape(const got *g, const bool *want)
 		const got_msg *m = &g->msgs[i];
 		cr_assert(m->last, "a count message after the last ones");
 		cr_assert_eq(m->ncounts, 0);
+		cr_assert_eq(m->nmembers, 0);
 		while (p < NPARTS && !want[p])
 			p++;
 		cr_assert_eq(m->p, p, "last messages ascending, one per partition");
@@ -683,6 +725,7 @@ Test(checkpoint, a_partition_not_owned_is_421)
 	start_api("0-1");
 	expect_refused("/v1/checkpoint?partitions=1,2", 421, "not_owner");
 	expect_refused("/v1/checkpoint?partitions=all", 421, "not_owner");
+	expect_refused("/v1/checkpoint?partitions=1,2&home=ap", 421, "not_owner");
 	got g;
 	fetch("/v1/checkpoint?partitions=3", &g);
 	cr_assert_eq(g.status, 421);
@@ -716,12 +759,188 @@ Test(checkpoint, bad_requests_are_400)
 	    "/v1/checkpoint?partitions=0&after_counter=likes&after_item=",
 	    "/v1/checkpoint?partitions=0&partitions=1",
 	    "/v1/checkpoint?partitions=0&limit=3",
+	    /* A home load always starts from the beginning. */
+	    "/v1/checkpoint?partitions=0&home=ap&after_counter=likes&after_item=post:1",
+	    "/v1/checkpoint?partitions=0&home=ap&after_counter=likes",
+	    "/v1/checkpoint?partitions=0&home=",
+	    "/v1/checkpoint?partitions=0&home=AP",
+	    "/v1/checkpoint?partitions=0&home=ap&home=us",
+	    "/v1/checkpoint?partitions=0&home="
+	    "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr", /* 65 */
+	    "/v1/checkpoint?home=ap",
 	};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
 		expect_refused(paths[i], 400, "bad_request");
 	got g;
 	fetch_as("/v1/checkpoint?partitions=0", false, &g);
 	cr_assert_eq(g.status, 401);
+	got_free(&g);
+}
+
+/* ---- the home checkpoint ------------------------------------------------- */
+
+#define HOME_USERS 40000 /* 20,000 at home in "ap": about 5,000 a partition */
+#define HOME_ITEMS 997
+
+/* User i's home: "ap" for i % 4 of 0 or 1, "ap-south" (which starts as
+ * "ap" does) for 2, none for 3. */
+static const char *home_of(int i)
+{
+	static const char *const homes[4] = {"ap", "ap", "ap-south", NULL};
+	return homes[i % 4];
+}
+
+/* User i likes item i % HOME_ITEMS; every tenth unlikes it later. */
+static bool unliked(int i)
+{
+	return i % 10 == 0;
+}
+
+static void home_item(int i, char *out, size_t cap)
+{
+	item_name(i % HOME_ITEMS, out, cap);
+}
+
+/* Every user's like (pass 0), then the unlikes (pass 1), each op with its
+ * user's home, from edge e in batches of one partition. */
+static void add_home_likes(int e)
+{
+	size_t cap = 10000;
+	wire_op *ops = xcalloc(cap, sizeof *ops);
+	char(*items)[80] = xcalloc(cap, sizeof *items);
+	char(*users)[16] = xcalloc(cap, sizeof *users);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t p = 0; p < NPARTS; p++) {
+			size_t n = 0;
+			for (int i = 0; i < HOME_USERS; i++) {
+				home_item(i, items[n], sizeof items[n]);
+				if (partition_of(items[n], strlen(items[n]), NPARTS) != p ||
+				    (pass && !unliked(i)))
+					continue;
+				snprintf(users[n], sizeof users[n], "u%d", i);
+				ops[n] =
+				    op("likes", items[n], users[n], 1, T0 + 1 + (uint64_t)pass);
+				ops[n].kind = pass ? WIRE_REMOVE : WIRE_ADD;
+				const char *h = home_of(i);
+				if (h)
+					ops[n].home = wire_cstr(h, strlen(h));
+				if (++n == cap) {
+					send_ops(e, p, ops, n);
+					n = 0;
+				}
+			}
+			if (n)
+				send_ops(e, p, ops, n);
+		}
+	}
+	free(ops);
+	free(items);
+	free(users);
+}
+
+/* Partition, then counter, item and user: the order of the stream. */
+static int member_cmp(const got_member *a, const got_member *b)
+{
+	if (a->p != b->p)
+		return a->p < b->p ? -1 : 1;
+	int c = strcmp(a->counter, b->counter);
+	if (!c)
+		c = strcmp(a->item, b->item);
+	return c ? c : strcmp(a->user, b->user);
+}
+
+static int by_member(const void *x, const void *y)
+{
+	return member_cmp(x, y);
+}
+
+/* What a home checkpoint of region over want should carry, from the
+ * ops add_home_likes sent (not from the store), in stream order. */
+static got_member *expected_members(const char *region, const bool *want, size_t *n)
+{
+	got_member *out = xcalloc(HOME_USERS, sizeof *out);
+	*n = 0;
+	for (int i = 0; i < HOME_USERS; i++) {
+		got_member *m = &out[*n];
+		home_item(i, m->item, sizeof m->item);
+		m->p = partition_of(m->item, strlen(m->item), NPARTS);
+		if (!home_of(i) || strcmp(home_of(i), region) != 0 || !want[m->p])
+			continue;
+		snprintf(m->counter, sizeof m->counter, "likes");
+		snprintf(m->user, sizeof m->user, "u%d", i);
+		m->member = !unliked(i);
+		m->hlc = T0 + (unliked(i) ? 2 : 1);
+		(*n)++;
+	}
+	qsort(out, *n, sizeof *out, by_member);
+	return out;
+}
+
+/* g is the home checkpoint of region over want: the stream's shape, no
+ * counts or edges anywhere, every partition's version, and exactly the
+ * memberships expected, in partition then key order. */
+static void check_home(const got *g, const char *region, const bool *want)
+{
+	check_shape(g, want);
+	for (size_t i = 0; i < g->nmsgs; i++) {
+		cr_assert_eq(g->msgs[i].ncounts, 0);
+		cr_assert_eq(g->msgs[i].nedges, 0, "a home checkpoint carries no edges");
+	}
+	for (uint32_t p = 0; p < NPARTS; p++)
+		if (want[p])
+			cr_assert_eq(last_of(g, p)->n, applier_version(T.a, p), "partition %u", p);
+	size_t n;
+	got_member *x = expected_members(region, want, &n);
+	cr_assert_eq(g->nmembers, n, "%s: %zu members sent, %zu expected", region, g->nmembers, n);
+	for (size_t i = 0; i < n; i++) {
+		const got_member *m = &g->members[i];
+		if (i)
+			cr_assert_lt(member_cmp(&g->members[i - 1], m), 0, "%s/%s after %s/%s",
+			             m->item, m->user, g->members[i - 1].item,
+			             g->members[i - 1].user);
+		cr_assert_eq(member_cmp(m, &x[i]), 0, "%s/%s/%s, expected %s/%s/%s", m->counter,
+		             m->item, m->user, x[i].counter, x[i].item, x[i].user);
+		cr_assert_eq(m->member, x[i].member, "%s/%s", m->item, m->user);
+		cr_assert_eq(m->hlc, x[i].hlc, "%s/%s", m->item, m->user);
+	}
+	free(x);
+}
+
+Test(checkpoint, home_sends_exactly_that_regions_memberships_of_the_partitions_asked)
+{
+	add_home_likes(0);
+	add_views(1, 0, 3000, base_amount); /* counts that must not come */
+	start_api(NULL);
+
+	got g;
+	fetch("/v1/checkpoint?partitions=0,2&home=ap", &g);
+	bool want[NPARTS] = {true, false, true, false};
+	check_home(&g, "ap", want);
+	size_t full = 0;
+	for (size_t i = 0; i < g.nmsgs; i++)
+		full += g.msgs[i].nmembers == PER_MSG;
+	cr_assert_geq(full, 2, "partitions of over 4096 members take several messages");
+	got_free(&g);
+
+	/* A region whose name starts as another's has its own. */
+	fetch("/v1/checkpoint?partitions=all&home=ap-south", &g);
+	bool all[NPARTS] = {true, true, true, true};
+	check_home(&g, "ap-south", all);
+	cr_assert_gt(g.nmembers, 9000);
+	got_free(&g);
+
+	/* A region with no users: the last messages and the end. */
+	fetch("/v1/checkpoint?partitions=1-3&home=jp", &g);
+	bool r13[NPARTS] = {false, true, true, true};
+	check_home(&g, "jp", r13);
+	cr_assert_eq(g.nmsgs, 3);
+	got_free(&g);
+
+	/* The counts checkpoint is as it was: no members. */
+	fetch("/v1/checkpoint?partitions=all", &g);
+	check_shape(&g, all);
+	check_counts_are_the_store(&g, all);
+	cr_assert_eq(g.nmembers, 0);
 	got_free(&g);
 }
 

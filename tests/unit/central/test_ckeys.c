@@ -1,11 +1,14 @@
 /* test_ckeys.c - central's key layout (central/apply/keys.h): the decoders give
  * back what the encoders put in and refuse keys of other kinds or cut
- * short; each prefix is its keys' first byte; held keys sort by seq.
+ * short; each prefix is its keys' first byte; held keys sort by seq; a
+ * home key sits under its region's and partition's prefix, and the
+ * longest fits CKEY_MAX.
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "central/apply/keys.h"
+#include "item.h"
 
 Test(ckeys, the_item_of_each_keyed_kind_is_found_and_others_have_none)
 {
@@ -67,4 +70,77 @@ Test(ckeys, partition_keys_pairs_and_prefixes)
 	n = ckey_count(k, "likes", 5, "post:1", 6);
 	cr_assert_eq(ckey_prefix(CKEY_COUNT)[0], (char)k[0]);
 	cr_assert(ckey_parse_count((const char *)k, n, &c, &cn, &item, &in));
+}
+
+Test(ckeys, home_keys_parse_back_and_sort_under_their_region_and_partition)
+{
+	unsigned char k[CKEY_MAX], pre[CKEY_MAX];
+	const char *r, *c, *item, *user;
+	size_t rn, cn, in, un;
+	uint32_t p;
+	/* Partition 256: big-endian 0 0 1 0, zeros that must not end a name. */
+	size_t n = ckey_home(k, "ap-south", 8, 256, "likes", 5, "post:9", 6, "u1", 2);
+	cr_assert_eq(n, 1 + 8 + 1 + 4 + 5 + 1 + 6 + 1 + 2);
+	cr_assert(
+	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	cr_assert(rn == 8 && memcmp(r, "ap-south", 8) == 0 && p == 256);
+	cr_assert(cn == 5 && memcmp(c, "likes", 5) == 0);
+	cr_assert(in == 6 && memcmp(item, "post:9", 6) == 0);
+	cr_assert(un == 2 && memcmp(user, "u1", 2) == 0);
+	size_t pn = ckey_home_prefix(pre, "ap-south", 8, 256);
+	cr_assert_eq(pn, 1 + 8 + 1 + 4);
+	cr_assert_eq(memcmp(k, pre, pn), 0, "the key starts with its partition's prefix");
+	cr_assert_eq(ckey_prefix(CKEY_HOME)[0], (char)k[0]);
+	/* Another region that starts the same has another prefix. */
+	unsigned char other[CKEY_MAX];
+	size_t on = ckey_home(other, "ap", 2, 256, "likes", 5, "post:9", 6, "u1", 2);
+	size_t apn = ckey_home_prefix(pre, "ap", 2, 256);
+	cr_assert_eq(memcmp(other, pre, apn), 0);
+	cr_assert_neq(memcmp(k, pre, apn), 0, "ap-south is not under ap");
+	cr_assert(
+	    ckey_parse_home((const char *)other, on, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	cr_assert(rn == 2 && p == 256 && un == 2);
+	/* Cut short, an empty user, or another kind: refused. */
+	cr_assert_not(
+	    ckey_parse_home((const char *)k, n - 2, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	cr_assert_not(ckey_parse_home((const char *)k, 1 + 8 + 1 + 4 + 5, &r, &rn, &p, &c, &cn,
+	                              &item, &in, &user, &un));
+	n = ckey_state(k, "likes", 5, "post:9", 6, "u1", 2);
+	cr_assert_not(
+	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	const char *it2;
+	size_t in2;
+	n = ckey_home(k, "ap", 2, 3, "likes", 5, "post:9", 6, "u1", 2);
+	cr_assert_not(ckey_item_of((const char *)k, n, &it2, &in2), "no item right after the tag");
+}
+
+Test(ckeys, a_longest_home_key_fits)
+{
+	char region[EDGE_ID_MAX], counter[COUNTER_MAX], item[ITEM_MAX], user[USER_MAX];
+	memset(region, 'r', sizeof region);
+	memset(counter, 'c', sizeof counter);
+	memset(item, 'i', sizeof item);
+	memset(user, 'u', sizeof user);
+	unsigned char k[CKEY_MAX];
+	size_t n = ckey_home(k, region, sizeof region, UINT32_MAX, counter, sizeof counter, item,
+	                     sizeof item, user, sizeof user);
+	cr_assert_leq(n, CKEY_MAX);
+}
+
+Test(ckeys, home_values_hold_member_and_clock)
+{
+	unsigned char v[CKEY_HOME_LEN];
+	bool member;
+	uint64_t hlc;
+	ckey_home_value(v, true, 0x0102030405060708ull);
+	cr_assert_eq(v[0], 1);
+	cr_assert(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc));
+	cr_assert(member && hlc == 0x0102030405060708ull);
+	ckey_home_value(v, false, 7);
+	cr_assert(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc));
+	cr_assert(!member && hlc == 7);
+	v[0] = 2;
+	cr_assert_not(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc));
+	v[0] = 0;
+	cr_assert_not(ckey_parse_home_value((const char *)v, 8, &member, &hlc));
 }

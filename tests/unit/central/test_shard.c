@@ -166,6 +166,10 @@ Test(shard, every_key_kind_maps_to_its_partition)
 	kn = ckey_epoch(k, 1);
 	cr_assert_eq(shard_key_partition((char *)k, kn, NPARTS, &p), 0);
 	cr_expect_eq(p, 1);
+	/* A home index entry goes with the partition it names (the batch's). */
+	kn = ckey_home(k, "ap", 2, (want + 1) % NPARTS, "likes", 5, item, strlen(item), "u1", 2);
+	cr_assert_eq(shard_key_partition((char *)k, kn, NPARTS, &p), 0);
+	cr_expect_eq(p, (want + 1) % NPARTS);
 	cr_expect_eq(shard_key_partition("Mpartitions", 11, NPARTS, &p), ERR_NOTFOUND);
 	cr_expect_eq(shard_key_partition("Cnozero", 7, NPARTS, &p), ERR_NOTFOUND);
 }
@@ -173,7 +177,8 @@ Test(shard, every_key_kind_maps_to_its_partition)
 /* ---- filling stores ------------------------------------------------------ */
 
 /* Builds NMSG batches over every partition into T.log: two edges, items
- * post:0..9, likes and views; each (edge, partition) in sequence. */
+ * post:0..9, likes and views; each (edge, partition) in sequence. Users
+ * u0 and u1 have their home in "ap", so the stores hold 'U' keys too. */
 static void make_log(void)
 {
 	uint64_t seq[2][NPARTS] = {{0}};
@@ -190,6 +195,8 @@ static void make_log(void)
 		                               hlc_make(1700000000000ull + i * 1000, 0)),
 		                  wire_util_op("views", item, user, WIRE_ADD, (uint32_t)(i % 3 + 1),
 		                               hlc_make(1700000000000ull + i * 1000, 1))};
+		if (i % 6 < 2)
+			ops[0].home = wire_cstr("ap", 2);
 		wire_util_msg w =
 		    wire_util_batch(edges[e], regions[e], p, ++seq[e][p], ops, 2, NULL, 0);
 		msg *m = &T.log[T.nlog++];
@@ -540,6 +547,7 @@ Test(shard, prune_removes_exactly_the_keys_not_owned)
 	shard_prune_counts n;
 	cr_assert_eq(shard_prune(r.db, &own, &n), 0);
 	cr_expect_eq(n.deleted, drop);
+	cr_expect_gt(n.by_tag[CKEY_HOME - 'A'], 0, "the home index's keys go with the rest");
 	cr_expect_eq(n.scanned, keep + drop);
 	uint64_t left = 0;
 	it = store_iter_new(r.db, "", 0);

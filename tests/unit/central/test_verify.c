@@ -102,16 +102,23 @@ static void like(int e, const char *item, const char *user, uint32_t day)
 	send_op(e, op("likes", item, user, true, 1, hlc_on(day)));
 }
 
+static wire_op with_home(wire_op o, const char *home)
+{
+	o.home = wire_cstr(home, strlen(home));
+	return o;
+}
+
 /* post:1 likes: u1 (eu, DAY0), u2 (eu, DAY0+1), u3 (us, DAY0); u4 liked
- * then unliked. post:2 likes: u1 (us, DAY0). reel:9 saves: u1 (eu).
- * views on post:1: 5 (a sum: not recounted). */
+ * then unliked (u4's home is "ap": its changes are in the home index,
+ * which the recount leaves alone). post:2 likes: u1 (us, DAY0). reel:9
+ * saves: u1 (eu). views on post:1: 5 (a sum: not recounted). */
 static void fill(void)
 {
 	like(0, "post:1", "u1", DAY0);
 	like(0, "post:1", "u2", DAY0 + 1);
 	like(1, "post:1", "u3", DAY0);
-	like(0, "post:1", "u4", DAY0);
-	send_op(0, op("likes", "post:1", "u4", false, 1, hlc_on(DAY0) + 5));
+	send_op(0, with_home(op("likes", "post:1", "u4", true, 1, hlc_on(DAY0)), "ap"));
+	send_op(0, with_home(op("likes", "post:1", "u4", false, 1, hlc_on(DAY0) + 5), "ap"));
 	like(1, "post:2", "u1", DAY0);
 	send_op(0, op("saves", "reel:9", "u1", true, 1, hlc_on(DAY0)));
 	send_op(0, op("views", "post:1", "u1", true, 5, hlc_on(DAY0)));
@@ -219,6 +226,14 @@ Test(verify, a_store_built_by_the_applier_has_no_mismatch)
 	cr_expect_eq(t.memberships, 6); /* u1..u4 on post:1, u1 on post:2, reel:9 */
 	cr_expect_eq(t.present, 5);
 	cr_expect_eq(t.sum_counters, 2);
+	cr_expect_eq(t.bad_keys, 0);
+	cr_expect_eq(t.bad_states, 0);
+	store_iter *it = store_iter_new(T.db, ckey_prefix(CKEY_HOME), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	cr_expect(store_iter_next(it, &k, &kn, &v, &vn), "u4's entry is in the store");
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
 	verify_report_free(&r);
 }
 

@@ -677,8 +677,17 @@ static void api_setup(void)
 	cr_assert_eq(api_init(&A.a), 0);
 	/* the edge knows post:1 has 41 likes, as central would tell it */
 	wire_count wc = {wire_cstr("likes", 5), wire_cstr("post:1", 6), 41};
-	wire_snapshot s = {
-	    wire_cstr("c", 1), partition_of("post:1", 6, 4), 7, 1234, true, 0, NULL, 1, &wc};
+	wire_snapshot s = {wire_cstr("c", 1),
+	                   partition_of("post:1", 6, 4),
+	                   7,
+	                   1234,
+	                   true,
+	                   0,
+	                   NULL,
+	                   1,
+	                   &wc,
+	                   0,
+	                   NULL};
 	cr_assert_eq(ledger_apply_snapshot(A.l, &s, 0), 0);
 }
 

@@ -64,8 +64,17 @@ static wire_snapshot msg(uint32_t p, uint64_t version, bool last, uint64_t appli
 		buf[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
 		                      counts[i]};
 	*e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), applied, 0};
-	return (wire_snapshot){
-	    wire_cstr("central-a", 9), p, version, WALL, last, last ? 1 : 0, e, (uint32_t)n, buf};
+	return (wire_snapshot){wire_cstr("central-a", 9),
+	                       p,
+	                       version,
+	                       WALL,
+	                       last,
+	                       last ? 1 : 0,
+	                       e,
+	                       (uint32_t)n,
+	                       buf,
+	                       0,
+	                       NULL};
 }
 
 static void ckpt(uint32_t p, uint32_t gen, uint64_t version, bool last, uint64_t applied,

@@ -35,8 +35,17 @@ static void snapshot(const char *source, uint64_t version, bool last, uint64_t a
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, held};
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), likes};
-	wire_snapshot s = {
-	    wire_cstr(source, strlen(source)), T.p, version, WALL, last, last ? 1 : 0, &e, 1, &c};
+	wire_snapshot s = {wire_cstr(source, strlen(source)),
+	                   T.p,
+	                   version,
+	                   WALL,
+	                   last,
+	                   last ? 1 : 0,
+	                   &e,
+	                   1,
+	                   &c,
+	                   0,
+	                   NULL};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset++);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }
