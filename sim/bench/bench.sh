@@ -68,7 +68,8 @@
 #
 # Knobs (environment): BENCH_ITEMS distinct items per URI list (120000;
 # each like run sends 4 x that), BENCH_N requests per bare/GET run
-# (1000000), BENCH_BATCH_N batch GETs (100000), BENCH_REDIS_N Redis ops
+# (1000000), BENCH_USER_HOME a home region every h2load request names
+# (X-User-Home; unset: none), BENCH_BATCH_N batch GETs (100000), BENCH_REDIS_N Redis ops
 # (1000000), BENCH_LAT_S seconds per latency run (10), BENCH_PG_S seconds
 # per pgbench run (10), BENCH_PG_BIN where postgres, initdb and pgbench are
 # (the newest /usr/lib/postgresql/*/bin), BENCH_CONV_S seconds of the
@@ -213,6 +214,7 @@ h2start() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefi
 	SETTLED=0
 	for ((k = 0; k < CONNS; k++)); do
 		args=(-n "$per" -c 1 -m "$DEPTH" -t 1 -i "$list" -H "X-User-Id: $user$k")
+		[[ -n ${BENCH_USER_HOME:-} ]] && args+=(-H "X-User-Home: $BENCH_USER_HOME")
 		((post)) && args+=(-d "$TMP/body.json")
 		((rps > 0)) && args+=(--rps "$rps")
 		[[ -n $logp ]] && args+=(--log-file "$logp.$k")

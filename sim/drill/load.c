@@ -457,6 +457,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 
 	unsigned per = l->o.conns_per_region, nconns = o->regions * l->ninst * per;
 	l->conns = xcalloc(nconns, sizeof *l->conns);
+	l->inflight = xcalloc(nconns, sizeof *l->inflight);
 	l->base = event_base_new();
 	const char *why = NULL;
 	if (!l->base)
@@ -527,6 +528,7 @@ void load_free(load *l)
 	if (l->base)
 		event_base_free(l->base);
 	free(l->conns);
+	free(l->inflight);
 	load_zipf_free(&l->zipf);
 	free(l->busy);
 	free(l->opseq);

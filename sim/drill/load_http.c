@@ -265,12 +265,22 @@ static int refusal(struct evhttp_request *req)
 	return r;
 }
 
+/* o's attempt has left its connection (answered, cancelled or never
+ * sent). */
+static void conn_done(op *o)
+{
+	if (o->conn >= 0)
+		o->l->inflight[o->conn]--;
+	o->conn = -1;
+}
+
 static void on_answer(struct evhttp_request *req, void *arg)
 {
 	op *o = arg;
 	load *l = o->l;
 	evtimer_del(o->timer);
 	o->req = NULL;
+	conn_done(o);
 	int status = req ? evhttp_request_get_response_code(req) : 0;
 	if (status == 0) {
 		attempt_failed(o, 0, "connection", route_away(o));
@@ -337,6 +347,7 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 		struct evhttp_request *req = o->req;
 		o->req = NULL;
 		evhttp_cancel_request(req); /* its callback will not run */
+		conn_done(o);
 		attempt_failed(o, 0, "timeout", route_away(o));
 	} else {
 		load_send_attempt(o);
@@ -365,7 +376,8 @@ void load_send_attempt(op *o)
 	o->inst = inst;
 	pthread_mutex_unlock(&l->mu);
 	unsigned slot = o->region * l->ninst + inst;
-	struct evhttp_connection *conn = l->conns[slot * per + load_conn_pick(l, o, inst)];
+	int ci = (int)(slot * per + load_conn_pick(l, o, inst, slot * per));
+	struct evhttp_connection *conn = l->conns[ci];
 	struct evhttp_request *req = evhttp_request_new(on_answer, o);
 	if (!req) {
 		log_error("load request alloc failed", "user=u%u", o->user);
@@ -424,6 +436,8 @@ void load_send_attempt(op *o)
 		return;
 	}
 	o->req = req;
+	o->conn = ci;
+	l->inflight[ci]++;
 	/* The callback may run (and a read end) inside this call: o is not
 	 * touched after it unless it failed before queueing the request. */
 	if (evhttp_make_request(conn, req, method, o->path) != 0) {
@@ -431,6 +445,7 @@ void load_send_attempt(op *o)
 		         o->path);
 		evtimer_del(o->timer);
 		o->req = NULL;
+		conn_done(o);
 		attempt_failed(o, 0, "send", route_away(o));
 	}
 }
@@ -442,6 +457,7 @@ op *load_op_new(load *l, op_kind kind, unsigned region)
 	o->kind = kind;
 	o->region = region;
 	o->backoff_ms = BACKOFF_FIRST_MS;
+	o->conn = -1;
 	o->timer = evtimer_new(l->base, on_op_timer, o);
 	if (!o->timer) {
 		free(o);

@@ -46,6 +46,7 @@ struct op {
 	unsigned backoff_ms;
 	uint64_t first_us;
 	struct evhttp_request *req; /* the attempt in flight; NULL while backing off */
+	int conn;                   /* its connection (l->conns), -1 while none */
 	struct event *timer;        /* attempt timeout, or backoff */
 	char path[PATH_CAP];
 	unsigned *page; /* OP_ME: the items asked, npage of them */
@@ -60,6 +61,8 @@ struct load {
 	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
 	struct evhttp_connection **conns; /* regions x ninst x conns_per_region */
+	unsigned *inflight;               /* per connection: requests sent or queued
+	                                     on it and not answered (load thread) */
 	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][3]; /* per pool (load_conn_pick) */
 	struct event *tick;
 	pthread_t thread;
@@ -162,7 +165,7 @@ void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool l
  * connection: those of users away from home wait for central, and
  * many users share the load's few connections, so the pools are apart
  * (writes and count reads; heart reads at home; away). */
-unsigned load_conn_pick(load *l, const op *o, unsigned inst);
+unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base);
 
 /* load_http.c: the loop thread only. */
 /* A new op with its timer, or NULL. */

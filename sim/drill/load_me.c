@@ -19,7 +19,7 @@
 #define AWAY_BIT 0x80000000u /* a liked entry made through another region */
 #define WRONG_LOGGED 20      /* wrong hearts logged one by one, then counted */
 
-unsigned load_conn_pick(load *l, const op *o, unsigned inst)
+unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 {
 	unsigned per = l->o.conns_per_region;
 	unsigned pool = 0, first = 0, n = per;
@@ -36,7 +36,20 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst)
 			n = quarter;
 		}
 	}
-	return first + l->rr[o->region][inst][pool]++ % n;
+	/* The first idle connection from the pool's turn on, else the least
+	 * busy: a request queued behind another on an HTTP/1.1 connection
+	 * waits for its answer, which no user of a real client does (each
+	 * has a connection of their own), so the clients' latency would
+	 * measure the load's pool rather than the edge. */
+	unsigned start = l->rr[o->region][inst][pool]++ % n, best = first + start;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned c = first + (start + k) % n;
+		if (l->inflight[base + c] < l->inflight[base + best])
+			best = c;
+		if (!l->inflight[base + best])
+			break;
+	}
+	return best;
 }
 
 void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like)
@@ -80,11 +93,12 @@ static unsigned pick_liked(load *l, unsigned user, unsigned n, unsigned *page)
 }
 
 /* Of a few idle users, the one with the most likes kept: a feed page
- * shows the user's likes only if the user has some. -1: none idle. */
+ * shows the user's likes only if the user has some (a quarter of the
+ * page is the aim). -1: none idle. */
 static int pick_user(load *l)
 {
 	int best = -1;
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < 32; i++) {
 		int u = load_pick_idle_user(l);
 		if (u >= 0 && (best < 0 || l->liked_at[u] > l->liked_at[best]))
 			best = u;
@@ -110,6 +124,10 @@ void load_me_start(load *l, double viral, const bool *up)
 	unsigned n = ME_ITEMS_MIN + load_rnd_below(l, ME_ITEMS_MAX - ME_ITEMS_MIN + 1);
 	o->page = xcalloc(n, sizeof *o->page);
 	o->npage = pick_liked(l, o->user, n, o->page);
+	/* A user with few likes reads a shorter page, so a quarter of it is
+	 * still theirs where it can be. */
+	if (4 * o->npage < n)
+		n = 4 * o->npage > ME_ITEMS_MIN ? 4 * o->npage : ME_ITEMS_MIN;
 	/* The rest: posts as the feed would show them (Zipf), mostly never
 	 * touched by this user. */
 	for (unsigned tries = 0; o->npage < n && tries < 4 * n; tries++) {
