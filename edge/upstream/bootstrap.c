@@ -24,6 +24,7 @@
 #include "log.h"
 #include "partition.h"
 #include "sbuf.h"
+#include "version.h"
 #include "xmem.h"
 
 #define BACKOFF_MIN_MS 500
@@ -55,9 +56,11 @@ typedef struct load {
 	bool home; /* the region's memberships (homes.h), not counts */
 	bool want[PARTITION_MAX];
 	uint32_t gen[PARTITION_MAX];
-	bool last[PARTITION_MAX]; /* home: the partition's last message came */
-	bool ended;               /* the stream's end frame came */
-	int rc;                   /* the first ledger error, which ends the request */
+	bool last[PARTITION_MAX];    /* home: the partition's last message came */
+	int64_t mark[PARTITION_MAX]; /* home: the least offset of a version taken */
+	uint64_t skipped;            /* home: entries not valid or of another partition */
+	bool ended;                  /* the stream's end frame came */
+	int rc;                      /* the first ledger error, which ends the request */
 	uint64_t messages, counts, members, bytes;
 	ckpt_reader rd;
 	ledger_home_pos *pos; /* home: every partition's position unchanged */
@@ -87,8 +90,10 @@ static int put_members(load *ld, uint32_t p, const wire_member *m, uint32_t n)
 		if (!item_counter_valid(m[i].counter.p, m[i].counter.n) ||
 		    !item_valid(m[i].item.p, m[i].item.n) ||
 		    !item_user_valid(m[i].user.p, m[i].user.n) ||
-		    partition_of(m[i].item.p, m[i].item.n, ld->b->map->partitions) != p)
+		    partition_of(m[i].item.p, m[i].item.n, ld->b->map->partitions) != p) {
+			ld->skipped++;
 			continue;
+		}
 		char *at = ld->names[k];
 		ledger_home_ev *e = &ld->ev[k++];
 		e->counter = at;
@@ -123,6 +128,14 @@ static int on_members(load *ld, const wire_snapshot *s)
 		         "before its edges",
 		         "partition=%u", s->partition);
 		return ld->rc = ERR_CORRUPT;
+	}
+	if ((int64_t)(s->offset & VERSION_OFFSET_MAX) < ld->mark[s->partition]) {
+		/* This central has not applied every op made before the
+		 * stream's position was taken: another may have, or it will. */
+		log_warn("home checkpoint behind the batch topic; asking again",
+		         "partition=%u version_offset=%" PRIu64 " needed=%" PRId64, s->partition,
+		         s->offset & VERSION_OFFSET_MAX, ld->mark[s->partition]);
+		return ld->rc = ERR_AGAIN;
 	}
 	for (uint32_t i = 0; i < s->nmembers; i += BOOT_SLICE) {
 		uint32_t n = s->nmembers - i < BOOT_SLICE ? s->nmembers - i : BOOT_SLICE;
@@ -259,8 +272,10 @@ static int fetch(bootstrap *b, load *ld, const char *addr, const char *path)
 	if (rc && ld->rc)
 		rc = ld->rc;
 	if (rc && err[0])
-		log_warn("checkpoint cut off; it resumes where it stopped",
-		         "central=%s counts=%" PRIu64 " err=\"%s\"", addr, ld->counts, err);
+		log_warn(ld->home ? "home checkpoint cut off; it starts again"
+		                  : "checkpoint cut off; it resumes where it stopped",
+		         "central=%s counts=%" PRIu64 " members=%" PRIu64 " err=\"%s\"", addr,
+		         ld->counts, ld->members, err);
 	return rc;
 }
 
@@ -272,7 +287,8 @@ static int ask_shard(bootstrap *b, size_t s, load *ld, const char *path)
 	const char *what = ld->home ? "memberships" : "counts";
 	uint64_t t0 = clock_mono_ms();
 	int rc = ERR_AGAIN;
-	for (size_t i = 0; i < se->naddrs && rc && !atomic_load(&b->stop); i++) {
+	for (size_t i = 0; i < se->naddrs && rc && rc != ERR_FENCED && !atomic_load(&b->stop);
+	     i++) {
 		log_info("checkpoint asked", "central=%s path=\"%s\"", se->addrs[i], path);
 		rc = fetch(b, ld, se->addrs[i], path);
 		stat_add(b, ld, rc != 0);
@@ -369,11 +385,13 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 	sbuf_adds(&q, "/v1/checkpoint?partitions=");
 	bool first = true;
 	for (uint32_t p = 0; p < b->map->partitions; p++) {
-		uint32_t g = shards_of(b->map, p) == s ? homes_load_wanted(b->homes, p) : 0;
+		int64_t mark = 0;
+		uint32_t g = shards_of(b->map, p) == s ? homes_load_wanted(b->homes, p, &mark) : 0;
 		if (!g)
 			continue;
 		ld->want[p] = true;
 		ld->gen[p] = g;
+		ld->mark[p] = mark;
 		sbuf_addf(&q, "%s%u", first ? "" : ",", p);
 		first = false;
 	}
@@ -397,6 +415,9 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 		}
 		homes_load_done(b->homes, p, ld->gen[p]);
 	}
+	if (ld->skipped)
+		log_warn("home checkpoint entries skipped: not valid, or of another partition",
+		         "entries=%" PRIu64, ld->skipped);
 	sbuf_free(&q);
 	free(ld->pos);
 	free(ld);

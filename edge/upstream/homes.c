@@ -41,6 +41,13 @@ struct homes {
 	 * begin_at_end; 0: none) and the last one done. The bootstrap thread
 	 * reads want and writes done (homes_load_wanted, homes_load_done). */
 	_Atomic uint32_t *want, *done;
+	/* Per partition, with want: the batch topic's end when the load was
+	 * asked for. The checkpoint must reflect every op before it (its
+	 * version's offset at or past it): an op of this region's own users
+	 * made here goes on no stream, and the central that published an
+	 * event may be ahead of the one that answers. */
+	_Atomic int64_t *mark;
+	bool *remark; /* the batch topic's end was not known: asked again */
 	/* Read and not yet applied: the events (strings owned) and, per
 	 * partition, the position they bring the stream to (next -1: none). */
 	ledger_home_ev *evs;
@@ -70,6 +77,8 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	h->from = xcalloc(np, sizeof *h->from);
 	h->want = xcalloc(np, sizeof *h->want);
 	h->done = xcalloc(np, sizeof *h->done);
+	h->mark = xcalloc(np, sizeof *h->mark);
+	h->remark = xcalloc(np, sizeof *h->remark);
 	h->loads = cfg->central_ops[0] != 0;
 	for (size_t p = 0; p < np; p++) {
 		h->next[p] = h->snap_end[p] = -1;
@@ -132,6 +141,8 @@ void homes_free(homes *h)
 	free(h->from);
 	free((void *)h->want);
 	free((void *)h->done);
+	free((void *)h->mark);
+	free(h->remark);
 	free(h->next);
 	free(h->topic);
 	free(h);
@@ -149,12 +160,18 @@ void homes_free(homes *h)
 static void lose_horizon(homes *h, int32_t p)
 {
 	h->from[p] = LEDGER_HOME_NONE;
+	int64_t lo, hi;
 	if (h->loads) {
+		rd_kafka_resp_err_t e =
+		    bus_watermarks(h->consumer, h->cfg->batch_topic, p, ENDS_MS, &lo, &hi);
+		h->remark[p] = e != 0;
+		if (e)
+			return; /* homes_poll asks again */
+		atomic_store(&h->mark[p], hi);
 		uint32_t g = atomic_load(&h->want[p]) + 1;
 		atomic_store(&h->want[p], g ? g : 1);
 		return;
 	}
-	int64_t lo, hi;
 	rd_kafka_resp_err_t e =
 	    bus_watermarks(h->consumer, h->cfg->snapshot_topic, p, ENDS_MS, &lo, &hi);
 	h->snap_end[p] = e ? INT64_MAX : hi;
@@ -208,6 +225,10 @@ static bool assign_all(homes *h)
 		} else {
 			h->from[p] = from;
 			h->snap_end[p] = -1;
+			h->remark[p] = false;
+			/* A load asked for before (by this instance, before it
+			 * followed) is not needed now. */
+			atomic_store(&h->done[p], atomic_load(&h->want[p]));
 		}
 		h->next[p] = off;
 		rd_kafka_topic_partition_list_add(l, h->topic, p)->offset = off;
@@ -290,6 +311,8 @@ static void horizons(homes *h)
 static void loaded(homes *h)
 {
 	for (int32_t p = 0; h->loads && p < h->cfg->partitions; p++) {
+		if (h->remark[p] && h->from[p] == LEDGER_HOME_NONE)
+			lose_horizon(h, p);
 		uint32_t w = atomic_load(&h->want[p]);
 		if (!w || h->from[p] != LEDGER_HOME_NONE || atomic_load(&h->done[p]) != w)
 			continue;
@@ -302,11 +325,12 @@ static void loaded(homes *h)
 	}
 }
 
-uint32_t homes_load_wanted(homes *h, uint32_t p)
+uint32_t homes_load_wanted(homes *h, uint32_t p, int64_t *mark)
 {
 	if (!h || p >= (uint32_t)h->cfg->partitions)
 		return 0;
 	uint32_t w = atomic_load(&h->want[p]);
+	*mark = atomic_load(&h->mark[p]);
 	return w && atomic_load(&h->done[p]) != w ? w : 0;
 }
 

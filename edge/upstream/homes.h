@@ -37,10 +37,12 @@ void homes_poll(homes *h, int max);
 /* Loads of the region's memberships from central's checkpoint, for the
  * bootstrap thread (bootstrap.h): a partition without a horizon wants
  * one, numbered, from when the stream's position there was taken. The
- * number of the load partition p wants (0: none), and the report that
- * load gen has put every membership central had into the store: the
- * next homes_poll gives p the horizon 0. Any thread; h may be NULL. */
-uint32_t homes_load_wanted(homes *h, uint32_t p);
+ * number of the load partition p wants (0: none) with *mark, the batch
+ * topic's end then: a checkpoint whose version's offset is below it
+ * lacks ops made before and must not be taken. And the report that load
+ * gen has put every membership central had into the store: the next
+ * homes_poll gives p the horizon 0. Any thread; h may be NULL. */
+uint32_t homes_load_wanted(homes *h, uint32_t p, int64_t *mark);
 void homes_load_done(homes *h, uint32_t p, uint32_t gen);
 /* The region whose users' memberships the stream brings. */
 const char *homes_region(const homes *h);

@@ -187,24 +187,33 @@ Test(home, a_wiped_edge_loads_its_users_memberships_before_it_is_ready)
 	central_has("w2", "hana", true);
 	central_has("w3", "hana", false);
 	central_has("w4", "other", true);
+	/* A like at home that central has not applied when the disk goes:
+	 * it is in the batch topic (the edge sealed and sent it while
+	 * central was stopped), on no home stream, and the load must wait
+	 * for central to have it. */
+	cr_assert_eq(kill(S.central_pid, SIGSTOP), 0);
+	act(1, "POST", "w6", "hana", "r1");
+	proc_sleep_ms(1500); /* sealed (batch.max_age_ms 200) and produced */
 	/* The data center burns: edge 1 comes back on an empty disk. */
 	proc_stop(S.edge_pid[1], SIGKILL);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf %s/edge1", S.dir);
 	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(kill(S.central_pid, SIGCONT), 0);
 	stack_start_edge(1);
 	ready(1);
 	char out[8192];
 	/* Ready: every pair of hana's page is answered from its store, the
 	 * likes made before the wipe (at home and away) included. */
 	double before = metric(1, "likes_edge_readthrough_requests_total");
-	me(1, "hana", "r1", "post:w1,post:w2,post:w3,post:w4,post:w5", out, sizeof out);
+	me(1, "hana", "r1", "post:w1,post:w2,post:w3,post:w4,post:w5,post:w6", out, sizeof out);
 	cr_assert_eq(metric(1, "likes_edge_readthrough_requests_total"), before, "%s", out);
 	cr_assert(strstr(out, "\"post:w1\":{\"likes\":true}"), "%s", out);
 	cr_assert(strstr(out, "\"post:w2\":{\"likes\":true}"), "%s", out);
 	cr_assert(strstr(out, "\"post:w3\":{\"likes\":false}"), "%s", out);
 	cr_assert(strstr(out, "\"post:w4\":{\"likes\":false}"), "%s", out);
 	cr_assert(strstr(out, "\"post:w5\":{\"likes\":false}"), "%s", out);
+	cr_assert(strstr(out, "\"post:w6\":{\"likes\":true}"), "%s", out);
 	known_here(1, "w2", "hana", "r1", true);
 	cr_assert(stack_file_has("edge1.log", "memberships loaded from central"));
 }
