@@ -1,0 +1,177 @@
+/* test_checkpoint_home.c - the home checkpoint (GET /v1/checkpoint with
+ * home=REGION, central/ops/opsckpt.c): exactly that region's memberships
+ * of the partitions asked, from the index the applier keeps ('U' keys),
+ * in the checkpoint's message shape with members instead of counts and
+ * no edges, and its refusals. The store, applier, API and reader are
+ * tests/support/ckpt_fixture.h's.
+ */
+#include "tests/support/ckpt_fixture.h"
+
+TestSuite(checkpoint_home, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- the home checkpoint ------------------------------------------------- */
+
+#define HOME_USERS 40000 /* 20,000 at home in "ap": about 5,000 a partition */
+#define HOME_ITEMS 997
+
+/* User i's home: "ap" for i % 4 of 0 or 1, "ap-south" (which starts as
+ * "ap" does) for 2, none for 3. */
+static const char *home_of(int i)
+{
+	static const char *const homes[4] = {"ap", "ap", "ap-south", NULL};
+	return homes[i % 4];
+}
+
+/* User i likes item i % HOME_ITEMS; every tenth unlikes it later. */
+static bool unliked(int i)
+{
+	return i % 10 == 0;
+}
+
+static void home_item(int i, char *out, size_t cap)
+{
+	item_name(i % HOME_ITEMS, out, cap);
+}
+
+/* Every user's like (pass 0), then the unlikes (pass 1), each op with its
+ * user's home, from edge e in batches of one partition. */
+static void add_home_likes(int e)
+{
+	size_t cap = 10000;
+	wire_op *ops = xcalloc(cap, sizeof *ops);
+	char(*items)[80] = xcalloc(cap, sizeof *items);
+	char(*users)[16] = xcalloc(cap, sizeof *users);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t p = 0; p < NPARTS; p++) {
+			size_t n = 0;
+			for (int i = 0; i < HOME_USERS; i++) {
+				home_item(i, items[n], sizeof items[n]);
+				if (partition_of(items[n], strlen(items[n]), NPARTS) != p ||
+				    (pass && !unliked(i)))
+					continue;
+				snprintf(users[n], sizeof users[n], "u%d", i);
+				ops[n] =
+				    op("likes", items[n], users[n], 1, T0 + 1 + (uint64_t)pass);
+				ops[n].kind = pass ? WIRE_REMOVE : WIRE_ADD;
+				const char *h = home_of(i);
+				if (h)
+					ops[n].home = wire_cstr(h, strlen(h));
+				if (++n == cap) {
+					send_ops(e, p, ops, n);
+					n = 0;
+				}
+			}
+			if (n)
+				send_ops(e, p, ops, n);
+		}
+	}
+	free(ops);
+	free(items);
+	free(users);
+}
+
+/* Partition, then counter, item and user: the order of the stream. */
+static int member_cmp(const got_member *a, const got_member *b)
+{
+	if (a->p != b->p)
+		return a->p < b->p ? -1 : 1;
+	int c = strcmp(a->counter, b->counter);
+	if (!c)
+		c = strcmp(a->item, b->item);
+	return c ? c : strcmp(a->user, b->user);
+}
+
+static int by_member(const void *x, const void *y)
+{
+	return member_cmp(x, y);
+}
+
+/* What a home checkpoint of region over want should carry, from the
+ * ops add_home_likes sent (not from the store), in stream order. */
+static got_member *expected_members(const char *region, const bool *want, size_t *n)
+{
+	got_member *out = xcalloc(HOME_USERS, sizeof *out);
+	*n = 0;
+	for (int i = 0; i < HOME_USERS; i++) {
+		got_member *m = &out[*n];
+		home_item(i, m->item, sizeof m->item);
+		m->p = partition_of(m->item, strlen(m->item), NPARTS);
+		if (!home_of(i) || strcmp(home_of(i), region) != 0 || !want[m->p])
+			continue;
+		snprintf(m->counter, sizeof m->counter, "likes");
+		snprintf(m->user, sizeof m->user, "u%d", i);
+		m->member = !unliked(i);
+		m->hlc = T0 + (unliked(i) ? 2 : 1);
+		(*n)++;
+	}
+	qsort(out, *n, sizeof *out, by_member);
+	return out;
+}
+
+/* g is the home checkpoint of region over want: the stream's shape, no
+ * counts or edges anywhere, every partition's version, and exactly the
+ * memberships expected, in partition then key order. */
+static void check_home(const got *g, const char *region, const bool *want)
+{
+	check_shape(g, want);
+	for (size_t i = 0; i < g->nmsgs; i++) {
+		cr_assert_eq(g->msgs[i].ncounts, 0);
+		cr_assert_eq(g->msgs[i].nedges, 0, "a home checkpoint carries no edges");
+	}
+	for (uint32_t p = 0; p < NPARTS; p++)
+		if (want[p])
+			cr_assert_eq(last_of(g, p)->n, applier_version(T.a, p), "partition %u", p);
+	size_t n;
+	got_member *x = expected_members(region, want, &n);
+	cr_assert_eq(g->nmembers, n, "%s: %zu members sent, %zu expected", region, g->nmembers, n);
+	for (size_t i = 0; i < n; i++) {
+		const got_member *m = &g->members[i];
+		if (i)
+			cr_assert_lt(member_cmp(&g->members[i - 1], m), 0, "%s/%s after %s/%s",
+			             m->item, m->user, g->members[i - 1].item,
+			             g->members[i - 1].user);
+		cr_assert_eq(member_cmp(m, &x[i]), 0, "%s/%s/%s, expected %s/%s/%s", m->counter,
+		             m->item, m->user, x[i].counter, x[i].item, x[i].user);
+		cr_assert_eq(m->member, x[i].member, "%s/%s", m->item, m->user);
+		cr_assert_eq(m->hlc, x[i].hlc, "%s/%s", m->item, m->user);
+	}
+	free(x);
+}
+
+Test(checkpoint_home, home_sends_exactly_that_regions_memberships_of_the_partitions_asked)
+{
+	add_home_likes(0);
+	add_views(1, 0, 3000, base_amount); /* counts that must not come */
+	start_api(NULL);
+
+	got g;
+	fetch("/v1/checkpoint?partitions=0,2&home=ap", &g);
+	bool want[NPARTS] = {true, false, true, false};
+	check_home(&g, "ap", want);
+	size_t full = 0;
+	for (size_t i = 0; i < g.nmsgs; i++)
+		full += g.msgs[i].nmembers == PER_MSG;
+	cr_assert_geq(full, 2, "partitions of over 4096 members take several messages");
+	got_free(&g);
+
+	/* A region whose name starts as another's has its own. */
+	fetch("/v1/checkpoint?partitions=all&home=ap-south", &g);
+	bool all[NPARTS] = {true, true, true, true};
+	check_home(&g, "ap-south", all);
+	cr_assert_gt(g.nmembers, 9000);
+	got_free(&g);
+
+	/* A region with no users: the last messages and the end. */
+	fetch("/v1/checkpoint?partitions=1-3&home=jp", &g);
+	bool r13[NPARTS] = {false, true, true, true};
+	check_home(&g, "jp", r13);
+	cr_assert_eq(g.nmsgs, 3);
+	got_free(&g);
+
+	/* The counts checkpoint is as it was: no members. */
+	fetch("/v1/checkpoint?partitions=all", &g);
+	check_shape(&g, all);
+	check_counts_are_the_store(&g, all);
+	cr_assert_eq(g.nmembers, 0);
+	got_free(&g);
+}
