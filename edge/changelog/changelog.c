@@ -68,7 +68,17 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 }
 
 /* A conf of role for the changelog's cluster: bus.h's defaults for the
- * role, then its own bootstrap list (not [kafka]'s: another cluster). */
+ * role, then its own bootstrap list (not [kafka]'s: another cluster).
+ *
+ * Reconnects are tried at least every beat_ms. librdkafka's default lets
+ * the pause between tries grow to 10 s while the cluster is out of reach;
+ * when it comes back, a follower that happened to reconnect first would
+ * find the log silent for takeover_ms and take over from an active that
+ * is alive and merely still waiting to reconnect (and holding writes on
+ * its disk, with durability = local, that the takeover makes void). With
+ * the cap the active's first beat lands within about 1.5 beats (the pause
+ * has up to +50% jitter) of the cluster's return, well inside
+ * takeover_ms >= timeout_ms + 2 beats. */
 static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, char *err,
                                  size_t errlen)
 {
@@ -78,8 +88,14 @@ static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, ch
 	    bus_conf_new(role, &none, file, "likes-edge-changelog", err, errlen);
 	if (!conf)
 		return NULL;
-	if (o->brokers && o->brokers[0] &&
-	    conf_set(conf, "bootstrap.servers", o->brokers, err, errlen)) {
+	int beat = o->beat_ms > 0 ? o->beat_ms : BEAT_MS_DEFAULT;
+	char first[16], most[16];
+	snprintf(first, sizeof first, "%d", beat < 100 ? beat : 100);
+	snprintf(most, sizeof most, "%d", beat);
+	if ((o->brokers && o->brokers[0] &&
+	     conf_set(conf, "bootstrap.servers", o->brokers, err, errlen)) ||
+	    conf_set(conf, "reconnect.backoff.ms", first, err, errlen) ||
+	    conf_set(conf, "reconnect.backoff.max.ms", most, err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

@@ -673,6 +673,40 @@ Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when
 	store_close(db);
 }
 
+/* A standby that reaches the cluster when it comes back waits takeover_ms
+ * for a record before it takes over; the active must get one in first,
+ * however long the cluster was gone. librdkafka's own pause between
+ * reconnects grows to 10 s while no broker answers, which once let a
+ * standby take over from a live active (and void the writes it held). An
+ * append, like a beat, lands only once the producer has reconnected. */
+Test(changelog, an_active_appends_again_soon_after_a_long_outage)
+{
+	store *db = open_named("outage");
+	changelog *cl = active_on(&T.o, db); /* the default beat and takeover */
+	brokers(false);
+	proc_sleep_ms(9000); /* the pause between tries would reach about 6 s */
+	brokers(true);
+	uint64_t up = clock_mono_ms(), took;
+	for (;;) {
+		store_batch *wb = sample("after", "b", "none");
+		int rc = changelog_append(cl, wb, false);
+		store_batch_free(wb);
+		took = clock_mono_ms() - up;
+		if (rc == 0)
+			break;
+		cr_assert(rc == ERR_TIMEOUT || rc == ERR_KAFKA, "rc %d", rc);
+		cr_assert_lt(took, 20000, "no append taken in 20 s");
+	}
+	cr_log_info("the first append landed %lu ms after the cluster's return",
+	            (unsigned long)took);
+	cr_assert_lt(took, 2000,
+	             "the first append landed %lu ms after the cluster's return, past the "
+	             "2000 ms a standby waits",
+	             (unsigned long)took);
+	changelog_free(cl);
+	store_close(db);
+}
+
 Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 {
 	char err[256] = "";
