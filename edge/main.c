@@ -563,6 +563,22 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 	return e->clog ? 0 : ERR_KAFKA;
 }
 
+/* Whether group writes run on the ledger's commit thread. auto: when a
+ * write waits (store.sync's fsync, the changelog's acknowledgement), so
+ * the loops stage the next group meanwhile; otherwise the loop that ends
+ * a turn writes its group itself, a LevelDB write of tens of
+ * microseconds, and spares each write two hand-offs between threads.
+ * Each costs a wake-up whose delay, on a busy or virtualized host, is
+ * what makes the write's tail (docs/ops.md, store.commit_thread). */
+static bool commit_threaded(const edge_config *cfg, bool replicated)
+{
+	if (!cfg->group_commit || strcmp(cfg->commit_thread, "false") == 0)
+		return false;
+	if (strcmp(cfg->commit_thread, "true") == 0)
+		return true;
+	return cfg->store_sync || replicated;
+}
+
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
@@ -608,7 +624,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .max_ahead_ms = (uint64_t)cfg->max_ahead_ms,
 	    .member_filter_bytes = (size_t)cfg->member_filter_mb << 20,
 	    .seq_from_checkpoint = cfg->central_ops[0] != 0,
-	    .commit_thread = cfg->group_commit && strcmp(cfg->commit_thread, "false") != 0,
+	    .commit_thread = commit_threaded(cfg, e->clog != NULL),
 	    .home_cover = cfg->home_follow,
 	    .send = uplink_send,
 	    .send_ctx = e->up,

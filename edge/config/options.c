@@ -140,8 +140,9 @@ const cfg_opt edge_options[] = {
         "write the ops of one loop turn in one store write (one fsync)"),
     OPT("store", "commit_thread", CFG_STR, commit_thread, "auto", 0, 0,
         "group writes on a thread of their own, so the loops stage the next "
-        "group during a write (its fsync, a LevelDB write stall) and no worker "
-        "holds the ledger's lock across it: true, false, or auto (true)"),
+        "group during a write (its fsync, the changelog's acknowledgement) and "
+        "no worker holds the ledger's lock across it: true, false, or auto "
+        "(true with store.sync or the changelog, else false)"),
     OPT("topics", "partitions", CFG_INT, partitions, "16", 1, 4096,
         "partition count, fixed per deployment"),
     OPT("topics", "batches", CFG_STR, batch_topic, "likes.batches", 0, 0, "batch topic"),

@@ -167,8 +167,8 @@ static bool instance_acked(load *l, const op *o, uint64_t now)
 	return stale;
 }
 
-/* A write answered 2xx: the truth moves, the user learns the hlc. */
-static void write_acked(op *o, struct evhttp_request *req)
+/* A write answered 2xx at now: the truth moves, the user learns the hlc. */
+static void write_acked(op *o, struct evhttp_request *req, uint64_t now)
 {
 	load *l = o->l;
 	const char *rp =
@@ -193,7 +193,7 @@ static void write_acked(op *o, struct evhttp_request *req)
 	if (hlc)
 		l->last_hlc[o->user] = hlc;
 
-	uint64_t now = clock_mono_us(), lat = now - o->first_us;
+	uint64_t lat = now - o->first_us;
 	bool stale = false;
 	pthread_mutex_lock(&l->mu);
 	/* The membership map: changed here under mu, read without it on
@@ -276,6 +276,9 @@ static void conn_done(op *o)
 
 static void on_answer(struct evhttp_request *req, void *arg)
 {
+	/* The answer's time, before this thread's own work on it (its JSON,
+	 * the truth's bookkeeping): a latency ends when the answer is in. */
+	uint64_t now = clock_mono_us();
 	op *o = arg;
 	load *l = o->l;
 	evtimer_del(o->timer);
@@ -290,7 +293,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		if (status < 200 || status > 299)
 			attempt_failed(o, status, "status", false);
 		else
-			load_me_answer(o, req);
+			load_me_answer(o, req, now);
 		return;
 	}
 	if (o->kind == OP_READ) {
@@ -298,7 +301,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 			attempt_failed(o, status, "status", false);
 			return;
 		}
-		uint64_t lat = clock_mono_us() - o->first_us;
+		uint64_t lat = now - o->first_us;
 		pthread_mutex_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);
 		int slot = load_ready_slot(l, o);
@@ -313,7 +316,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 	}
 	int why = status == 503 ? refusal(req) : 0;
 	if (status >= 200 && status <= 299) {
-		write_acked(o, req);
+		write_acked(o, req, now);
 	} else if (why) {
 		pthread_mutex_lock(&l->mu);
 		if (why == 1) {

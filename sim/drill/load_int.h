@@ -155,7 +155,7 @@ int load_ready_slot(const load *l, const op *o);
 /* load_me.c: heart reads. Starts one (the loop thread). */
 void load_me_start(load *l, double viral, const bool *up);
 /* A 2xx answer to o (an OP_ME): held to the truth, then o finished. */
-void load_me_answer(op *o, struct evhttp_request *req);
+void load_me_answer(op *o, struct evhttp_request *req, uint64_t now);
 /* Under mu: a set op of user on item acked through region. */
 void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like);
 

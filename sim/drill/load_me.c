@@ -179,10 +179,10 @@ static int heart_of(json_t *me, json_t *unknown, const char *item)
 	return -2;
 }
 
-void load_me_answer(op *o, struct evhttp_request *req)
+void load_me_answer(op *o, struct evhttp_request *req, uint64_t now)
 {
 	load *l = o->l;
-	uint64_t now = clock_mono_us(), lat = now - o->first_us;
+	uint64_t lat = now - o->first_us;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
