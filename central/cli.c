@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "central/apply/apply.h"
 #include "buildinfo.h"
 #include "central/central.h"
 #include "hclient.h"
@@ -67,6 +68,9 @@ static void usage(FILE *out)
 	        "       central export -c FILE [--offline] [--format csv|json]\n"
 	        "       central backup -c FILE --to PATH   (a new dir, absolute; central running)\n"
 	        "       central prune  -c FILE --offline   (delete partitions not owned)\n"
+	        "       central home-index-reset -c FILE --offline   (after every edge sends\n"
+	        "                                          homes: the next start notes where\n"
+	        "                                          the home index is complete)\n"
 	        "       central tail changes|milestones -c FILE ...   (the change feed as JSON\n"
 	        "                                          lines: central tail -h)\n"
 	        "  (-s section.key=value overrides the config, as for the daemon)\n"
@@ -385,6 +389,23 @@ static int prune_offline(cli *c, store *db)
 	return CLI_OK;
 }
 
+/* The home index's noted start forgotten: the next start notes it anew
+ * (applier_home_index_forget). */
+static int home_index_reset_offline(store *db)
+{
+	uint32_t forgot;
+	int rc = applier_home_index_forget(db, &forgot);
+	if (rc) {
+		fprintf(stderr, "central: home-index-reset failed on a store error (%s)\n",
+		        err_str(rc));
+		return CLI_UNREACHABLE;
+	}
+	printf("home-index-reset: forgot the start of %" PRIu32
+	       " partitions' home index; the next start of central notes where it is complete\n",
+	       forgot);
+	return CLI_OK;
+}
+
 static int run_offline(cli *c)
 {
 	store *db = open_offline(c);
@@ -399,6 +420,8 @@ static int run_offline(cli *c)
 		rc = export_offline(c, db);
 	else if (strcmp(c->cmd, "prune") == 0)
 		rc = prune_offline(c, db);
+	else if (strcmp(c->cmd, "home-index-reset") == 0)
+		rc = home_index_reset_offline(db);
 	else if ((rc = stats_offline(c, db)) == CLI_OK)
 		rc = digests_offline(c, db);
 	store_close(db);
@@ -594,7 +617,7 @@ bool cli_is_command(const char *arg)
 	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
 	               strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
 	               strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0 ||
-	               strcmp(arg, "tail") == 0);
+	               strcmp(arg, "home-index-reset") == 0 || strcmp(arg, "tail") == 0);
 }
 
 /* Parses argv (argv[1] is the command); false after saying why. */
@@ -657,9 +680,12 @@ static bool parse_args(cli *c, int argc, char **argv)
 			return false;
 		}
 	}
-	if (strcmp(c->cmd, "prune") == 0 && !c->offline) {
-		fprintf(stderr, "central: prune deletes keys and needs central stopped: stop it, "
-		                "then run prune --offline\n");
+	if ((strcmp(c->cmd, "prune") == 0 || strcmp(c->cmd, "home-index-reset") == 0) &&
+	    !c->offline) {
+		fprintf(stderr,
+		        "central: %s writes the store and needs central stopped: stop it, "
+		        "then run %s --offline\n",
+		        c->cmd, c->cmd);
 		return false;
 	}
 	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {

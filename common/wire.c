@@ -192,7 +192,7 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 			return ERR_INVAL;
 
 	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, s->nmembers ? 10 : 9);
+	e.rc |= msgpack_pack_map(&e.pk, 9 + (s->nmembers ? 1 : 0) + (s->index_from ? 1 : 0));
 	put_key(&e, "v");
 	put_uint(&e, WIRE_VERSION);
 	put_key(&e, "t");
@@ -235,6 +235,10 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 			e.rc |= m->member ? msgpack_pack_true(&e.pk) : msgpack_pack_false(&e.pk);
 			put_uint(&e, m->hlc);
 		}
+	}
+	if (s->index_from) {
+		put_key(&e, "i");
+		put_uint(&e, s->index_from);
 	}
 	enc_finish(&e, out, outlen);
 	return 0;
@@ -465,6 +469,7 @@ enum {
 	F_SUMS = 1 << 12,
 	F_HOMES = 1 << 13,
 	F_MEMBERS = 1 << 14,
+	F_INDEX_FROM = 1 << 15,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -509,6 +514,7 @@ static int snapshot_field(wire_str k, uint64_t ver)
 	case 'a': return F_EDGES;
 	case 'c': return F_COUNTS;
 	case 'm': return F_MEMBERS;
+	case 'i': return F_INDEX_FROM;
 	default: return 0;
 	}
 }
@@ -714,6 +720,7 @@ static int read_snapshot_field(mpr *r, int f, void *msg)
 	case F_LAST: return mpr_read_bool(r, &s->last);
 	case F_EDGES: return read_edges(r, s);
 	case F_MEMBERS: return read_members(r, s);
+	case F_INDEX_FROM: return mpr_read_uint(r, UINT64_MAX, &s->index_from);
 	default: return read_counts(r, s);
 	}
 }

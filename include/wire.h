@@ -105,6 +105,11 @@ typedef struct wire_snapshot {
 	uint32_t nmembers; /* home checkpoints only ("m"): 0 elsewhere, and
 	                      then not encoded */
 	wire_member *members;
+	/* Home checkpoints only ("i"): the version from which central's
+	 * index of the region's memberships holds every change there (a
+	 * store from before the index: when it was upgraded); 0, not
+	 * encoded, when it holds every change from the start. */
+	uint64_t index_from;
 } wire_snapshot;
 
 /* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that

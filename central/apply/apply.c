@@ -53,6 +53,76 @@ static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
 	return 0;
 }
 
+/* The home index ('U' keys) is written from a store's start by this
+ * code; a store from before it holds memberships the index lacks. The
+ * first open by this code of such a store (one with 'S' keys) notes, for
+ * every partition that has applied input, the version from which the
+ * index holds every change: the home checkpoint sends it ("i"), so an
+ * edge loading its users' memberships knows that older pairs may be
+ * missing (docs/events.md, "Home streams"). A new store notes none. */
+static int home_index_note(applier *a)
+{
+	char *v;
+	size_t vn;
+	const char *meta = "M" CKEY_HOME_INDEX_META;
+	int rc = store_get(a->db, meta, strlen(meta), &v, &vn);
+	if (rc == 0) {
+		free(v);
+		return 0;
+	}
+	if (rc != ERR_NOTFOUND)
+		return rc;
+	const char *k, *sv;
+	size_t kn, svn;
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_STATE), 1);
+	bool older = store_iter_next(it, &k, &kn, &sv, &svn);
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
+	store_batch *wb = store_batch_new();
+	uint32_t noted = 0;
+	for (uint32_t p = 0; older && p < a->nparts; p++) {
+		if (atomic_load(&a->parts[p].next_offset) < 0)
+			continue;
+		unsigned char key[CKEY_HOME_FROM_LEN], val[8];
+		store_put_u64(val, applier_version(a, p));
+		store_batch_put(wb, key, ckey_home_from(key, p), val, sizeof val);
+		noted++;
+	}
+	store_batch_put(wb, meta, strlen(meta), "1", 1);
+	rc = store_write(a->db, wb);
+	store_batch_free(wb);
+	if (!rc && older)
+		log_warn("home index: this store is older than it; a home checkpoint says which "
+		         "memberships it may lack (those last changed before now)",
+		         "partitions=%" PRIu32, noted);
+	return rc;
+}
+
+int applier_home_index_forget(store *db, uint32_t *forgot)
+{
+	*forgot = 0;
+	const char *meta = "M" CKEY_HOME_INDEX_META;
+	unsigned char pre[CKEY_HOME_FROM_LEN];
+	size_t pn = ckey_home_from(pre, 0) - 4; /* the name, without a partition */
+	store_batch *wb = store_batch_new();
+	store_batch_del(wb, meta, strlen(meta));
+	const char *k, *v;
+	size_t kn, vn;
+	store_iter *it = store_iter_new(db, pre, pn);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		store_batch_del(wb, k, kn);
+		(*forgot)++;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (!rc)
+		rc = store_write(db, wb);
+	store_batch_free(wb);
+	return rc;
+}
+
 static int load(applier *a)
 {
 	const char *k, *v;
@@ -104,7 +174,7 @@ static int load(applier *a)
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 	}
-	return 0;
+	return home_index_note(a);
 }
 
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)

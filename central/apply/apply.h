@@ -193,6 +193,14 @@ uint32_t applier_epoch(const applier *a, uint32_t p);
  * offset 0 while none is known. What applier_snapshot puts in `n`. The
  * applier's thread. */
 uint64_t applier_version(const applier *a, uint32_t p);
+/* Forgets, in db (central stopped), from which version each partition's
+ * home index holds every change (keys.h, 'M' "home_index_from"), so the
+ * next applier_new on it notes the versions of then, as for a store
+ * older than the index. For after every edge sends its users' homes:
+ * ops from edges that sent none were not indexed (docs/events.md,
+ * "Upgrades"). 0 with *forgot the partitions whose start was noted, or
+ * ERR_IO. */
+int applier_home_index_forget(store *db, uint32_t *forgot) WARN_UNUSED;
 /* The same version read from a store view: its 'E' and 'O' keys (0 when
  * absent). 0, ERR_CORRUPT (a value of the wrong size, logged) or ERR_IO.
  * Any thread. */

@@ -16,6 +16,13 @@
  *   'E' partition u32            -> epoch of the partition's input u32
  *                                   (absent = 0; version.h)
  *   'M' name                     -> deployment metadata (store.c)
+ *   'M' "home_index_from" 0 partition u32
+ *                                -> the version from which the 'U' keys
+ *                                   of that partition hold every change
+ *                                   (u64): written once, when a store
+ *                                   from before the index is first
+ *                                   opened (applier_new); absent: from
+ *                                   the start
  *   'L' counter 0 item           -> the highest milestone announced for
  *                                   the count, u64 (docs/events.md)
  *   'X' partition u32 version u64 -> the change feed's events that the
@@ -185,6 +192,20 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 }
 
 #define CKEY_EPOCH_LEN 4 /* an 'E' value: u32 big-endian */
+
+/* The metadata that says a store writes the 'U' index ("Mhome_index",
+ * store_meta_ensure's layout), and partition p's version from which the
+ * index holds every change, when the store was older than the index. */
+#define CKEY_HOME_INDEX_META "home_index"
+#define CKEY_HOME_FROM_LEN 21
+static inline size_t ckey_home_from(unsigned char *k, uint32_t p)
+{
+	k[0] = CKEY_META;
+	memcpy(k + 1, "home_index_from", 15);
+	k[16] = 0;
+	store_put_u32(k + 17, p);
+	return CKEY_HOME_FROM_LEN;
+}
 
 /* The prefix of one region's 'U' keys in partition p: 'U' region 0 p. */
 static inline size_t ckey_home_prefix(unsigned char *k, const char *region, size_t rn, uint32_t p)

@@ -69,6 +69,7 @@ typedef struct ck_ent {
 
 typedef struct ck_part {
 	uint64_t version;
+	uint64_t index_from; /* home: the 'U' keys hold every change from here */
 	ck_edge *edges;
 	size_t nedges, edges_cap;
 	sbuf names;
@@ -200,6 +201,19 @@ static int read_edges(ckpt_job *x)
 	return rc;
 }
 
+/* Partition p's version from which the view's 'U' keys hold every
+ * change (keys.h): 0 when they hold every change from the start. */
+static int read_index_from(store_snap *sn, uint32_t p, uint64_t *from)
+{
+	unsigned char key[CKEY_HOME_FROM_LEN];
+	int rc = store_snap_read_u64(sn, key, ckey_home_from(key, p), from);
+	if (rc == ERR_NOTFOUND) {
+		*from = 0;
+		rc = 0;
+	}
+	return rc;
+}
+
 /* ---- messages ------------------------------------------------------------ */
 
 /* Appends one frame of s to out; false (logged) when it cannot be made. */
@@ -282,6 +296,7 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 		                        pt->edges[i].applied, pt->edges[i].held};
 	s.edges = es;
 	s.nedges = (uint32_t)pt->nedges;
+	s.index_from = pt->index_from;
 	put_frame(x, out, &s);
 	free(es);
 }
@@ -612,6 +627,8 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 		sbuf_init(&x->parts[p].names);
 		if (shard_owns(&x->want, p))
 			rc = applier_view_version(x->sn, p, &x->parts[p].version);
+		if (!rc && x->home_n && shard_owns(&x->want, p))
+			rc = read_index_from(x->sn, p, &x->parts[p].index_from);
 	}
 	if (!rc && !x->home_n)
 		rc = read_edges(x);

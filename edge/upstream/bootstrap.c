@@ -56,11 +56,12 @@ typedef struct load {
 	bool home; /* the region's memberships (homes.h), not counts */
 	bool want[PARTITION_MAX];
 	uint32_t gen[PARTITION_MAX];
-	bool last[PARTITION_MAX];    /* home: the partition's last message came */
-	int64_t mark[PARTITION_MAX]; /* home: the least offset of a version taken */
-	uint64_t skipped;            /* home: entries not valid or of another partition */
-	bool ended;                  /* the stream's end frame came */
-	int rc;                      /* the first ledger error, which ends the request */
+	bool last[PARTITION_MAX];     /* home: the partition's last message came */
+	uint64_t from[PARTITION_MAX]; /* home: central's index holds every change from */
+	int64_t mark[PARTITION_MAX];  /* home: the least offset of a version taken */
+	uint64_t skipped;             /* home: entries not valid or of another partition */
+	bool ended;                   /* the stream's end frame came */
+	int rc;                       /* the first ledger error, which ends the request */
 	uint64_t messages, counts, members, bytes;
 	ckpt_reader rd;
 	ledger_home_pos *pos; /* home: every partition's position unchanged */
@@ -147,7 +148,10 @@ static int on_members(load *ld, const wire_snapshot *s)
 	}
 	ld->messages++;
 	ld->members += s->nmembers;
-	ld->last[s->partition] |= s->last;
+	if (s->last) {
+		ld->last[s->partition] = true;
+		ld->from[s->partition] = s->index_from;
+	}
 	return 0;
 }
 
@@ -413,7 +417,7 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 			rc = ERR_CORRUPT;
 			break;
 		}
-		homes_load_done(b->homes, p, ld->gen[p]);
+		homes_load_done(b->homes, p, ld->gen[p], ld->from[p]);
 	}
 	if (ld->skipped)
 		log_warn("home checkpoint entries skipped: not valid, or of another partition",

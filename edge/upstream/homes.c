@@ -41,6 +41,9 @@ struct homes {
 	 * begin_at_end; 0: none) and the last one done. The bootstrap thread
 	 * reads want and writes done (homes_load_wanted, homes_load_done). */
 	_Atomic uint32_t *want, *done;
+	/* Per partition, with done: the horizon the load gives (its
+	 * checkpoint's index_from), written before done. */
+	_Atomic uint64_t *done_from;
 	/* Per partition, with want: the batch topic's end when the load was
 	 * asked for. The checkpoint must reflect every op before it (its
 	 * version's offset at or past it): an op of this region's own users
@@ -77,6 +80,7 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	h->from = xcalloc(np, sizeof *h->from);
 	h->want = xcalloc(np, sizeof *h->want);
 	h->done = xcalloc(np, sizeof *h->done);
+	h->done_from = xcalloc(np, sizeof *h->done_from);
 	h->mark = xcalloc(np, sizeof *h->mark);
 	h->remark = xcalloc(np, sizeof *h->remark);
 	h->loads = cfg->central_ops[0] != 0;
@@ -141,6 +145,7 @@ void homes_free(homes *h)
 	free(h->from);
 	free((void *)h->want);
 	free((void *)h->done);
+	free((void *)h->done_from);
 	free((void *)h->mark);
 	free(h->remark);
 	free(h->next);
@@ -306,8 +311,9 @@ static void horizons(homes *h)
 }
 
 /* Partitions whose load of central's checkpoint is done (the last one
- * wanted) get the horizon 0: this store has every membership of its
- * users there. */
+ * wanted) get its horizon: 0, this store has every membership of its
+ * users there; or the version from which central's index had them all
+ * (a central store older than its index). */
 static void loaded(homes *h)
 {
 	for (int32_t p = 0; h->loads && p < h->cfg->partitions; p++) {
@@ -316,12 +322,21 @@ static void loaded(homes *h)
 		uint32_t w = atomic_load(&h->want[p]);
 		if (!w || h->from[p] != LEDGER_HOME_NONE || atomic_load(&h->done[p]) != w)
 			continue;
-		h->from[p] = 0;
-		h->pos[p] = (ledger_home_pos){h->next[p], 0};
+		uint64_t from = atomic_load(&h->done_from[p]);
+		h->from[p] = from;
+		h->pos[p] = (ledger_home_pos){h->next[p], from};
 		h->have_pos = true;
-		log_info("home stream: memberships loaded from central; this edge has every "
-		         "membership of its users here",
-		         "topic=%s partition=%d", h->topic, p);
+		if (from)
+			log_warn(
+			    "home stream: memberships loaded from central, whose index starts "
+			    "late (a store older than it); pairs last changed before it are read "
+			    "through",
+			    "topic=%s partition=%d version=%" PRIu64, h->topic, p, from);
+		else
+			log_info(
+			    "home stream: memberships loaded from central; this edge has every "
+			    "membership of its users here",
+			    "topic=%s partition=%d", h->topic, p);
 	}
 }
 
@@ -334,10 +349,12 @@ uint32_t homes_load_wanted(homes *h, uint32_t p, int64_t *mark)
 	return w && atomic_load(&h->done[p]) != w ? w : 0;
 }
 
-void homes_load_done(homes *h, uint32_t p, uint32_t gen)
+void homes_load_done(homes *h, uint32_t p, uint32_t gen, uint64_t index_from)
 {
-	if (h && p < (uint32_t)h->cfg->partitions)
+	if (h && p < (uint32_t)h->cfg->partitions) {
+		atomic_store(&h->done_from[p], index_from);
 		atomic_store(&h->done[p], gen);
+	}
 }
 
 const char *homes_region(const homes *h)

@@ -41,9 +41,12 @@ void homes_poll(homes *h, int max);
  * topic's end then: a checkpoint whose version's offset is below it
  * lacks ops made before and must not be taken. And the report that load
  * gen has put every membership central had into the store: the next
- * homes_poll gives p the horizon 0. Any thread; h may be NULL. */
+ * homes_poll gives p the horizon index_from, the version from which
+ * central's index held every change (0: all of them; more for a central
+ * store older than its index, whose older pairs stay unknown here). Any
+ * thread; h may be NULL. */
 uint32_t homes_load_wanted(homes *h, uint32_t p, int64_t *mark);
-void homes_load_done(homes *h, uint32_t p, uint32_t gen);
+void homes_load_done(homes *h, uint32_t p, uint32_t gen, uint64_t index_from);
 /* The region whose users' memberships the stream brings. */
 const char *homes_region(const homes *h);
 void homes_free(homes *h);

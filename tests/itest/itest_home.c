@@ -7,13 +7,18 @@
  * they act makes nothing on any stream; an edge started again resumes
  * where it was and applies nothing twice; an edge wiped and started
  * again on an empty disk loads its users' memberships from central's
- * checkpoint and answers their pages from its store again.
+ * checkpoint and answers their pages from its store again; after central
+ * was upgraded from a store without the home index, such an edge reads
+ * the older pairs through instead of answering them "not liked".
  */
 #include <criterion/criterion.h>
 #include <signal.h>
 
 #include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
+#include "tests/support/testdir.h"
+#include "central/apply/keys.h"
+#include "store.h"
 
 #define NPARTS 2
 
@@ -216,4 +221,64 @@ Test(home, a_wiped_edge_loads_its_users_memberships_before_it_is_ready)
 	cr_assert(strstr(out, "\"post:w6\":{\"likes\":true}"), "%s", out);
 	known_here(1, "w2", "hana", "r1", true);
 	cr_assert(stack_file_has("edge1.log", "memberships loaded from central"));
+}
+
+/* Central's store made as one from before the home index: no 'U' key,
+ * no mark that the store writes them. Central is stopped. */
+static void central_store_as_older(void)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/central/store", S.dir);
+	store *db = testdir_open_store(path);
+	store_batch *wb = store_batch_new();
+	const char *k, *v;
+	size_t kn, vn, gone = 0;
+	store_iter *it = store_iter_new(db, ckey_prefix(CKEY_HOME), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		store_batch_del(wb, k, kn);
+		gone++;
+	}
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	cr_assert_gt(gone, 0, "the likes were indexed");
+	const char *meta = "M" CKEY_HOME_INDEX_META;
+	store_batch_del(wb, meta, strlen(meta));
+	cr_assert_eq(store_write(db, wb), 0);
+	store_batch_free(wb);
+	store_close(db);
+}
+
+Test(home, after_an_upgrade_of_central_a_wiped_edge_reads_older_pairs_through)
+{
+	act(1, "POST", "u1", "hana", "r1");
+	act(0, "POST", "u2", "hana", "r1");
+	central_has("u1", "hana", true);
+	central_has("u2", "hana", true);
+	/* Central is upgraded from a store without the index: it notes
+	 * where each partition's index starts as it starts. */
+	proc_stop(S.central_pid, SIGTERM);
+	S.central_pid = 0;
+	central_store_as_older();
+	stack_start_central();
+	central_has("u1", "hana", true);
+	/* The data center burns; the new edge 1 loads a checkpoint that
+	 * says where central's index starts, and is ready. */
+	proc_stop(S.edge_pid[1], SIGKILL);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s/edge1", S.dir);
+	cr_assert_eq(system(cmd), 0);
+	stack_start_edge(1);
+	ready(1);
+	cr_assert(stack_file_has("edge1.log", "whose index starts late"));
+	/* hana's likes from before the upgrade are in no index: read
+	 * through, and liked (from horizon 0 they would be "not liked"). */
+	char out[8192];
+	double before = metric(1, "likes_edge_readthrough_requests_total");
+	me(1, "hana", "r1", "post:u1,post:u2", out, sizeof out);
+	cr_assert_gt(metric(1, "likes_edge_readthrough_requests_total"), before, "%s", out);
+	cr_assert(strstr(out, "\"post:u1\":{\"likes\":true}"), "%s", out);
+	cr_assert(strstr(out, "\"post:u2\":{\"likes\":true}"), "%s", out);
+	/* A like after the upgrade is indexed and known here. */
+	act(0, "POST", "u3", "hana", "r1");
+	known_here(1, "u3", "hana", "r1", true);
 }

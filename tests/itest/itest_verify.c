@@ -4,7 +4,8 @@
  * damaged in its store; restarted, `central verify` finds the damage,
  * `central verify --repair` fixes it while central runs and logs it, and
  * the ops API reads the right count again. Also get, export, stats, the
- * offline path and its lock error, and the exit codes.
+ * offline path and its lock error, and the exit codes; home-index-reset
+ * only with central stopped.
  */
 #include <criterion/criterion.h>
 
@@ -173,6 +174,26 @@ Test(verify_cli, get_export_and_stats_answer_from_the_running_central)
 		cr_expect_not_null(strstr(out, row), "no row for partition %d:\n%s", p, out);
 	}
 	cr_expect_not_null(strstr(out, "applied edge=edge0 partition="), "%s", out);
+}
+
+/* central home-index-reset: only with central stopped; a store made with
+ * the index has noted no start, and central runs on after it. */
+Test(verify_cli, home_index_reset_runs_only_with_central_stopped)
+{
+	char out[4096];
+	like("h1", "ann");
+	wait_count("h1", 1);
+	cr_expect_eq(cli(out, sizeof out, "home-index-reset", ""), 2, "%s", out);
+	cr_expect_not_null(strstr(out, "needs central stopped"), "%s", out);
+	cr_expect_eq(cli(out, sizeof out, "home-index-reset", "--offline"), 3, "%s", out);
+	cr_expect_not_null(strstr(out, "locked"), "%s", out);
+	proc_stop(S.central_pid, SIGTERM);
+	S.central_pid = 0;
+	cr_assert_eq(cli(out, sizeof out, "home-index-reset", "--offline"), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "forgot the start of 0 partitions"), "%s", out);
+	stack_start_central();
+	like("h1", "bob");
+	wait_count("h1", 2);
 }
 
 Test(verify_cli, usage_and_config_errors_exit_2)

@@ -212,6 +212,7 @@ typedef struct got_member {
 typedef struct got_msg {
 	uint32_t p;
 	uint64_t n, w;
+	uint64_t index_from; /* "i" */
 	bool last, source_ok;
 	uint32_t ncounts, nedges, nmembers;
 	got_edge edges[8];
@@ -273,6 +274,7 @@ CKPT_FIXTURE int on_msg(void *ctx, const wire_snapshot *s)
 	m->p = s->partition;
 	m->n = s->offset;
 	m->w = s->produced_ms;
+	m->index_from = s->index_from;
 	m->last = s->last;
 	m->source_ok =
 	    s->source.n == strlen(SOURCE) && memcmp(s->source.p, SOURCE, s->source.n) == 0;

@@ -131,7 +131,7 @@ void wire_util_vector_snapshot(wire_snapshot *s)
 	vec_counts[1] = (wire_count){S("views"), S("reel:9"), 300};
 	*s = (wire_snapshot){S("central-a"), 3, 70000,     UINT64_C(1795000001000),
 	                     true,           2, vec_edges, 2,
-	                     vec_counts,     0, NULL};
+	                     vec_counts,     0, NULL,      0};
 }
 
 void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b)
@@ -170,6 +170,7 @@ void wire_util_assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b
 	cr_assert_eq(a->partition, b->partition);
 	cr_assert_eq(a->offset, b->offset);
 	cr_assert_eq(a->produced_ms, b->produced_ms);
+	cr_assert_eq(a->index_from, b->index_from);
 	cr_assert_eq(a->last, b->last);
 	cr_assert_eq(a->nedges, b->nedges);
 	for (uint32_t i = 0; i < a->nedges; i++) {

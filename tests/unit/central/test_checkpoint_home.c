@@ -2,7 +2,8 @@
  * home=REGION, central/ops/opsckpt.c): exactly that region's memberships
  * of the partitions asked, from the index the applier keeps ('U' keys),
  * in the checkpoint's message shape with members instead of counts and
- * no edges, and its refusals. The store, applier, API and reader are
+ * no edges, and its refusals; a store older than the index says from
+ * which version the index holds every change. The store, applier, API and reader are
  * tests/support/ckpt_fixture.h's.
  */
 #include "tests/support/ckpt_fixture.h"
@@ -173,5 +174,113 @@ Test(checkpoint_home, home_sends_exactly_that_regions_memberships_of_the_partiti
 	check_shape(&g, all);
 	check_counts_are_the_store(&g, all);
 	cr_assert_eq(g.nmembers, 0);
+	got_free(&g);
+}
+
+/* ---- a store older than the index ---------------------------------------- */
+
+/* Makes T's store look as one written before the index: no 'U' key, no
+ * mark of the index; then opens the applier on it again, as an upgraded
+ * central starts. */
+static void reopen_as_older_store(void)
+{
+	store_batch *wb = store_batch_new();
+	const char *k, *v;
+	size_t kn, vn;
+	store_iter *it = store_iter_new(T.db, "U", 1);
+	size_t gone = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		store_batch_del(wb, k, kn);
+		gone++;
+	}
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	cr_assert_gt(gone, 0);
+	const char *meta = "M" CKEY_HOME_INDEX_META;
+	char *mv;
+	size_t mn;
+	cr_assert_eq(store_get(T.db, meta, strlen(meta), &mv, &mn), 0, "a new store is marked");
+	free(mv);
+	store_batch_del(wb, meta, strlen(meta));
+	cr_assert_eq(store_write(T.db, wb), 0);
+	store_batch_free(wb);
+	applier_free(T.a);
+	char err[256];
+	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_not_null(T.a, "%s", err);
+}
+
+Test(checkpoint_home, a_store_older_than_the_index_says_from_which_version_it_holds_every_change)
+{
+	/* A new store: every last message says from the start (no "i"). */
+	add_home_likes(0);
+	bool all[NPARTS] = {true, true, true, true};
+	start_api(NULL);
+	got g;
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	check_home(&g, "ap", all);
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(last_of(&g, p)->index_from, 0, "partition %u", p);
+	got_free(&g);
+	ops_api_stop(T.api);
+	T.api = NULL;
+
+	/* The same memberships in a store from before the index: the
+	 * upgraded central notes each partition's version as it opens it,
+	 * and its home checkpoint sends that, so an edge knows the older
+	 * pairs are not all there. */
+	uint64_t at[NPARTS];
+	for (uint32_t p = 0; p < NPARTS; p++)
+		at[p] = applier_version(T.a, p);
+	reopen_as_older_store();
+	uint32_t later = 1;
+	char item[80];
+	item_name(5, item, sizeof item);
+	uint32_t p5 = partition_of(item, strlen(item), NPARTS);
+	wire_op o = op("likes", item, "fresh-user", 1, T0 + 10);
+	o.home = wire_cstr("ap", 2);
+	send_ops(0, p5, &o, later);
+	start_api(NULL);
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	check_shape(&g, all);
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(last_of(&g, p)->index_from, at[p],
+		             "partition %u: %" PRIu64 ", not %" PRIu64, p,
+		             last_of(&g, p)->index_from, at[p]);
+	cr_assert_eq(g.nmembers, 1, "only what was applied after the upgrade is indexed");
+	cr_assert_str_eq(g.members[0].user, "fresh-user");
+	got_free(&g);
+	ops_api_stop(T.api);
+	T.api = NULL;
+
+	/* Opened again, the note stays as it was. */
+	applier_free(T.a);
+	char err[256];
+	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_not_null(T.a, "%s", err);
+	start_api(NULL);
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(last_of(&g, p)->index_from, at[p], "partition %u", p);
+	got_free(&g);
+	ops_api_stop(T.api);
+	T.api = NULL;
+
+	/* Forgotten (central home-index-reset), the next open notes the
+	 * versions of then: p5's moved with the like sent since. */
+	applier_free(T.a);
+	T.a = NULL;
+	uint32_t forgot;
+	cr_assert_eq(applier_home_index_forget(T.db, &forgot), 0);
+	cr_assert_eq(forgot, NPARTS);
+	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_not_null(T.a, "%s", err);
+	cr_assert_gt(applier_version(T.a, p5), at[p5]);
+	start_api(NULL);
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(last_of(&g, p)->index_from, applier_version(T.a, p), "partition %u",
+		             p);
+	cr_assert_eq(g.nmembers, 1, "the index itself is kept");
 	got_free(&g);
 }

@@ -43,20 +43,13 @@ static void make_msgs(void)
 	                          3,
 	                          counts3,
 	                          0,
-	                          NULL};
-	msgs[1] = (wire_snapshot){S("central-a"), 5, 12,  1795000001000, false, 0, NULL, 1,
-	                          counts3 + 2,    0, NULL};
-	msgs[2] = (wire_snapshot){S("central-a"),
-	                          3,
-	                          (UINT64_C(2) << 40) | 77,
-	                          1795000001000,
-	                          true,
-	                          2,
-	                          edges3,
-	                          0,
 	                          NULL,
-	                          0,
-	                          NULL};
+	                          0};
+	msgs[1] = (wire_snapshot){
+	    S("central-a"), 5, 12, 1795000001000, false, 0, NULL, 1, counts3 + 2, 0, NULL, 0};
+	msgs[2] = (wire_snapshot){
+	    S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000, true, 2, edges3, 0, NULL, 0,
+	    NULL,           0};
 }
 
 /* The frames of msgs then the end frame, in one buffer. */

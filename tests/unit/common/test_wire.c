@@ -47,7 +47,7 @@ Test(wire, batch_with_zero_ops_round_trips)
 Test(wire, empty_region_and_source_round_trip)
 {
 	wire_batch b = {S("e1"), S(""), 7, 1, 5, 0, NULL, 0, NULL};
-	wire_snapshot s = {S(""), 7, 0, 0, false, 0, NULL, 0, NULL, 0, NULL};
+	wire_snapshot s = {S(""), 7, 0, 0, false, 0, NULL, 0, NULL, 0, NULL, 0};
 
 	wire_util_batch_round_trip(&b);
 	wire_util_snapshot_round_trip(&s);
@@ -70,7 +70,7 @@ Test(wire, max_length_strings_round_trip)
 	wire_util_batch_round_trip(&b);
 	es = (wire_edge_seq){w, 1, 2};
 	c = (wire_count){w, w, 3};
-	s = (wire_snapshot){w, 1, 1, 1, true, 1, &es, 1, &c, 0, NULL};
+	s = (wire_snapshot){w, 1, 1, 1, true, 1, &es, 1, &c, 0, NULL, 0};
 	wire_util_snapshot_round_trip(&s);
 }
 
@@ -81,7 +81,7 @@ Test(wire, uint64_max_values_round_trip)
 	wire_edge_seq es = {S("e"), UINT64_MAX, UINT64_MAX};
 	wire_count c = {S("likes"), S("post:1"), UINT64_MAX};
 	wire_snapshot s = {S("c"), UINT32_MAX, UINT64_MAX, UINT64_MAX, false, 1,
-	                   &es,    1,          &c,         0,          NULL};
+	                   &es,    1,          &c,         0,          NULL,  0};
 
 	wire_util_batch_round_trip(&b);
 	wire_util_snapshot_round_trip(&s);
@@ -150,6 +150,31 @@ Test(wire, snapshot_with_members_round_trips_and_without_them_is_unchanged)
 	free(with);
 }
 
+Test(wire, a_home_checkpoints_index_start_round_trips_and_zero_is_not_encoded)
+{
+	wire_snapshot s;
+	char *plain, *with, *zero;
+	size_t plain_n, with_n, zero_n;
+
+	wire_util_vector_snapshot(&s);
+	cr_assert_eq(wire_encode_snapshot(&s, &plain, &plain_n), 0);
+	s.index_from = UINT64_MAX;
+	wire_util_snapshot_round_trip(&s);
+	s.index_from = 1;
+	wire_util_snapshot_round_trip(&s);
+	cr_assert_eq(wire_encode_snapshot(&s, &with, &with_n), 0);
+	/* One pair more ("i": 1, three bytes), nothing else moved. */
+	cr_assert_eq(with_n, plain_n + 3);
+	cr_assert_eq(memcmp(with + 1, plain + 1, plain_n - 1), 0);
+	s.index_from = 0;
+	cr_assert_eq(wire_encode_snapshot(&s, &zero, &zero_n), 0);
+	cr_assert_eq(zero_n, plain_n);
+	cr_assert_eq(memcmp(zero, plain, plain_n), 0);
+	free(plain);
+	free(with);
+	free(zero);
+}
+
 Test(wire, encoder_rejects_fields_out_of_bounds)
 {
 	char big[WIRE_MAX_STR + 1], *buf = NULL;
@@ -157,7 +182,7 @@ Test(wire, encoder_rejects_fields_out_of_bounds)
 	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1, {NULL, 0}};
 	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 	wire_edge_seq es = {S(""), 1, 0};
-	wire_snapshot s = {S("c"), 0, 0, 0, false, 1, &es, 0, NULL, 0, NULL};
+	wire_snapshot s = {S("c"), 0, 0, 0, false, 1, &es, 0, NULL, 0, NULL, 0};
 
 	memset(big, 'x', sizeof(big));
 	op.kind = 3;

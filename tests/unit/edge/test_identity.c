@@ -687,7 +687,8 @@ static void api_setup(void)
 	                   1,
 	                   &wc,
 	                   0,
-	                   NULL};
+	                   NULL,
+	                   0};
 	cr_assert_eq(ledger_apply_snapshot(A.l, &s, 0), 0);
 }
 

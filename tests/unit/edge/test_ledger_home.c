@@ -165,7 +165,8 @@ static void snapshot(const char *item, uint64_t version, uint64_t count)
 	                   1,
 	                   &c,
 	                   0,
-	                   NULL};
+	                   NULL,
+	                   0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
 }
 
@@ -194,7 +195,7 @@ static void complete_replicas(void)
 		ledger_replica r;
 		cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
 		wire_snapshot s = {
-		    wire_cstr("central-a", 9), p, 1, WALL, true, 0, NULL, 0, NULL, 0, NULL};
+		    wire_cstr("central-a", 9), p, 1, WALL, true, 0, NULL, 0, NULL, 0, NULL, 0};
 		cr_assert_eq(ledger_replica_apply(T.l, &s, r.gen), 0);
 	}
 }

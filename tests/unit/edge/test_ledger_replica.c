@@ -74,7 +74,8 @@ static wire_snapshot msg(uint32_t p, uint64_t version, bool last, uint64_t appli
 	                       (uint32_t)n,
 	                       buf,
 	                       0,
-	                       NULL};
+	                       NULL,
+	                       0};
 }
 
 static void ckpt(uint32_t p, uint32_t gen, uint64_t version, bool last, uint64_t applied,

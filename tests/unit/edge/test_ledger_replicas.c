@@ -45,7 +45,8 @@ static void snapshot(const char *source, uint64_t version, bool last, uint64_t a
 	                   1,
 	                   &c,
 	                   0,
-	                   NULL};
+	                   NULL,
+	                   0};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset++);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }

@@ -174,7 +174,7 @@ static void snapshot_of(uint32_t p, char (*items)[16], size_t n, uint64_t offset
 			cnt[nc++] = (wire_count){wire_cstr("likes", 5),
 			                         wire_cstr(items[i], strlen(items[i])), 100 + i};
 	wire_snapshot s = {
-	    wire_cstr("central-a", 9), p, offset, WALL, true, 0, NULL, nc, cnt, 0, NULL};
+	    wire_cstr("central-a", 9), p, offset, WALL, true, 0, NULL, nc, cnt, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 }
 
@@ -286,7 +286,8 @@ Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 	uint32_t po = partition_of(other, strlen(other), PARTS);
 	wire_count cnt[2] = {{wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 5},
 	                     {wire_cstr("likes", 5), wire_cstr(other, strlen(other)), 9}};
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, 2, cnt, 0, NULL};
+	wire_snapshot s = {
+	    wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, 2, cnt, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	cr_assert_eq(count_of(ITEM), 5);
 	ledger_view v;
@@ -323,7 +324,8 @@ Test(ledger_stripes, a_seal_tick_keeps_the_read_through_counts_of_every_stripe)
 		                   0,
 		                   NULL,
 		                   0,
-		                   NULL};
+		                   NULL,
+		                   0};
 		cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 		cr_assert_eq(count_of(items[i]), counts[i], "%s", items[i]);
 	}
@@ -358,7 +360,7 @@ Test(ledger_stripes, counts_of_other_partitions_are_warned_about_once_a_while)
 	int rcs[3];
 	for (uint64_t off = 3; off < 6; off++) {
 		wire_snapshot s = {
-		    wire_cstr("central-a", 9), T.p, off, WALL, true, 0, NULL, 2, cnt, 0, NULL};
+		    wire_cstr("central-a", 9), T.p, off, WALL, true, 0, NULL, 2, cnt, 0, NULL, 0};
 		rcs[off - 3] = ledger_apply_snapshot(T.l, &s, 0);
 	}
 	int warned = logfmt_capture_end(
@@ -387,7 +389,8 @@ Test(ledger_stripes, a_confirmed_batch_that_does_not_decode_is_logged)
 	store_batch_free(wb);
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), seq, 0};
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt, 0, NULL};
+	wire_snapshot s = {
+	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt, 0, NULL, 0};
 	logfmt_capture cap;
 	logfmt_capture_start(&cap, LOG_ERROR);
 	int rc = ledger_apply_snapshot(T.l, &s, 0);
@@ -419,7 +422,8 @@ Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
 		cnt[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
 		                      (uint64_t)(1000 + i)};
 	}
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, N, cnt, 0, NULL};
+	wire_snapshot s = {
+	    wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, N, cnt, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	uint64_t misses = stats_now().cache_misses;
 	for (int i = 0; i < N; i++) {
@@ -465,7 +469,7 @@ Test(ledger_stripes, a_confirmation_of_full_batches_takes_each_op_off_the_overla
 		                      snap[i]};
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[1].seq, 0};
 	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, ITEMS, cnt, 0, NULL};
+	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, ITEMS, cnt, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	for (int i = 0; i < ITEMS; i++)
 		cr_assert_eq(count_of(items[i]), want[i], "%s: %" PRIu64 " of %" PRIu64, items[i],
