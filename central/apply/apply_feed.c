@@ -85,6 +85,24 @@ static void put_event(applier *a, int topic, feedev *e)
 	a->feed_made++;
 }
 
+/* The event of a change op made: its names, and the winning op's
+ * region and clock, with the count after it. */
+static feedev op_event(const wire_op *op, enum feedev_type type, const char *region, size_t rn,
+                       uint64_t hlc, uint64_t count)
+{
+	return (feedev){.type = type,
+	                .counter = op->counter.p,
+	                .counter_n = op->counter.n,
+	                .item = op->item.p,
+	                .item_n = op->item.n,
+	                .user = op->user.p,
+	                .user_n = op->user.n,
+	                .region = region,
+	                .region_n = rn,
+	                .hlc = hlc,
+	                .count = count};
+}
+
 void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
                      uint64_t count)
 {
@@ -94,18 +112,8 @@ void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const m
 		if (strlen(a->homes[i]) != op->home.n ||
 		    memcmp(a->homes[i], op->home.p, op->home.n) != 0)
 			continue;
-		feedev e = {.type = FEEDEV_SET,
-		            .counter = op->counter.p,
-		            .counter_n = op->counter.n,
-		            .item = op->item.p,
-		            .item_n = op->item.n,
-		            .user = op->user.p,
-		            .user_n = op->user.n,
-		            .region = st->region,
-		            .region_n = st->region_len,
-		            .member = st->present,
-		            .hlc = st->hlc,
-		            .count = count};
+		feedev e = op_event(op, FEEDEV_SET, st->region, st->region_len, st->hlc, count);
+		e.member = st->present;
 		put_event(a, FEEDREC_HOMES + (int)i, &e);
 		return;
 	}
@@ -117,19 +125,9 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
 {
 	if (!a->feed_changes && !a->feed_milestones)
 		return 0;
-	feedev e = {.type = is_set ? FEEDEV_SET : FEEDEV_SUM,
-	            .counter = op->counter.p,
-	            .counter_n = op->counter.n,
-	            .item = op->item.p,
-	            .item_n = op->item.n,
-	            .user = op->user.p,
-	            .user_n = op->user.n,
-	            .region = region,
-	            .region_n = rn,
-	            .member = member,
-	            .n = n,
-	            .hlc = hlc,
-	            .count = after};
+	feedev e = op_event(op, is_set ? FEEDEV_SET : FEEDEV_SUM, region, rn, hlc, after);
+	e.member = member;
+	e.n = n;
 	if (a->feed_changes)
 		put_event(a, FEEDREC_CHANGES, &e);
 	if (!a->feed_milestones || after <= before)
