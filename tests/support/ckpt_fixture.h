@@ -133,6 +133,17 @@ CKPT_FIXTURE void send_ops(int e, uint32_t p, const wire_op *ops, size_t n)
 	send_seq(e, p, ++T.seq[e][p], ops, n);
 }
 
+/* ops[0..*n), all of partition p, gathered by a filling loop: sent as
+ * one batch of edge e once cap are there, or with last whatever is. */
+CKPT_FIXTURE void send_gathered(int e, uint32_t p, const wire_op *ops, size_t *n, size_t cap,
+                                bool last)
+{
+	if (*n && (last || *n == cap)) {
+		send_ops(e, p, ops, *n);
+		*n = 0;
+	}
+}
+
 /* Item i: post: and its number in 60 digits (long names make a stream
  * of many bytes for its counts). */
 CKPT_FIXTURE void item_name(int i, char *out, size_t cap)
@@ -163,13 +174,10 @@ CKPT_FIXTURE void add_views(int e, int from, int to, amount_fn amount)
 				continue;
 			memcpy(names[n], item, sizeof item);
 			ops[n] = op("views", names[n], "u1", amount(i), T0);
-			if (++n == cap) {
-				send_ops(e, p, ops, n);
-				n = 0;
-			}
+			n++;
+			send_gathered(e, p, ops, &n, cap, false);
 		}
-		if (n)
-			send_ops(e, p, ops, n);
+		send_gathered(e, p, ops, &n, cap, true);
 		free(ops);
 		free(names);
 	}

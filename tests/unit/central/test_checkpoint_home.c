@@ -57,13 +57,10 @@ static void add_home_likes(int e)
 				const char *h = home_of(i);
 				if (h)
 					ops[n].home = wire_cstr(h, strlen(h));
-				if (++n == cap) {
-					send_ops(e, p, ops, n);
-					n = 0;
-				}
+				n++;
+				send_gathered(e, p, ops, &n, cap, false);
 			}
-			if (n)
-				send_ops(e, p, ops, n);
+			send_gathered(e, p, ops, &n, cap, true);
 		}
 	}
 	free(ops);
