@@ -332,7 +332,7 @@ static void start_commits(central *c)
 	uint8_t *owned = xcalloc(np, 1);
 	for (uint32_t p = 0; p < np; p++)
 		owned[p] = shard_owns(&c->own, p);
-	kcommit_opts o = {.rk = c->consumer,
+	kcommit_opts o = {.conf = rd_kafka_conf(c->consumer),
 	                  .group = c->group,
 	                  .topic = c->cfg->batch_topic,
 	                  .partitions = np,

@@ -1,8 +1,10 @@
 /* kcommit.c - stored positions copied to the consumer's group (kcommit.h).
  *
- * Owns a result queue on the borrowed client, the copies of the names and
- * of the owned set. The counters are atomics so the metrics thread can
- * read them; everything else is the owner's thread's.
+ * Owns its client (made from a copy of the consumer's conf when a
+ * request is to be sent, destroyed with a request past its deadline),
+ * the client's result queue, the copies of the names and of the owned
+ * set. The counters are atomics so the metrics thread can read them;
+ * everything else is the owner's thread's.
  */
 #include "kcommit.h"
 
@@ -13,15 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "log.h"
 #include "xmem.h"
 
 /* While commits keep failing, one warning a minute. */
 #define KCOMMIT_WARN_EVERY_MS 60000
+/* The deadline librdkafka is given: the longest it takes, so that its
+ * own never passes before kcommit's (kcommit.h says why). */
+#define KCOMMIT_RDKAFKA_TIMEOUT_MS (3600 * 1000)
 
 struct kcommit {
-	rd_kafka_t *rk;
-	rd_kafka_queue_t *q; /* results of our requests */
+	rd_kafka_conf_t *conf; /* what each client is made from */
+	rd_kafka_t *rk;        /* NULL until a request needs it */
+	rd_kafka_queue_t *q;   /* results of our requests, on rk */
 	char *group, *topic;
 	uint32_t partitions;
 	uint8_t *owned; /* NULL: all */
@@ -30,9 +37,10 @@ struct kcommit {
 	kcommit_position_fn position;
 	void *ctx;
 	bool inflight;
-	uint64_t next_ms;   /* mono ms of the next send */
-	bool failing;       /* the last request failed */
-	uint64_t warned_ms; /* mono ms of the last warning */
+	uint64_t deadline_ms; /* mono ms the request in flight is abandoned at */
+	uint64_t next_ms;     /* mono ms of the next send */
+	bool failing;         /* the last request failed */
+	uint64_t warned_ms;   /* mono ms of the last warning */
 	_Atomic uint64_t sent, ok, failed;
 };
 
@@ -41,8 +49,7 @@ kcommit *kcommit_new(const kcommit_opts *o)
 	if (o->interval_ms <= 0)
 		return NULL;
 	kcommit *kc = xcalloc(1, sizeof *kc);
-	kc->rk = o->rk;
-	kc->q = rd_kafka_queue_new(o->rk);
+	kc->conf = rd_kafka_conf_dup(o->conf);
 	kc->group = xstrdup(o->group);
 	kc->topic = xstrdup(o->topic);
 	kc->partitions = o->partitions;
@@ -107,8 +114,35 @@ static bool read_result(kcommit *kc, rd_kafka_event_t *ev, uint64_t now)
 	return true;
 }
 
+static void client_close(kcommit *kc)
+{
+	if (!kc->rk)
+		return;
+	rd_kafka_queue_destroy(kc->q);
+	rd_kafka_destroy(kc->rk);
+	kc->q = NULL;
+	kc->rk = NULL;
+}
+
+static bool client_open(kcommit *kc, uint64_t now)
+{
+	if (kc->rk)
+		return true;
+	char err[256];
+	kc->rk = bus_client_new(BUS_CONSUMER, rd_kafka_conf_dup(kc->conf), err, sizeof err);
+	if (!kc->rk) {
+		note_failure(kc, now, "client", err);
+		return false;
+	}
+	kc->q = rd_kafka_queue_new(kc->rk);
+	return true;
+}
+
 static void collect(kcommit *kc, uint64_t now)
 {
+	if (!kc->rk)
+		return;
+	rd_kafka_poll(kc->rk, 0); /* the client's own callbacks (errors) */
 	rd_kafka_event_t *ev;
 	while ((ev = rd_kafka_queue_poll(kc->q, 0))) {
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT) {
@@ -123,10 +157,18 @@ static void collect(kcommit *kc, uint64_t now)
 		}
 		rd_kafka_event_destroy(ev);
 	}
+	if (kc->inflight && now >= kc->deadline_ms) {
+		/* Past its deadline: the request goes with the client. */
+		kc->inflight = false;
+		note_failure(kc, now, "request", "timed out");
+		client_close(kc);
+	}
 }
 
 static void send_positions(kcommit *kc, uint64_t now)
 {
+	if (!client_open(kc, now))
+		return;
 	rd_kafka_topic_partition_list_t *l =
 	    rd_kafka_topic_partition_list_new((int)(kc->partitions ? kc->partitions : 1));
 	for (uint32_t p = 0; p < kc->partitions; p++) {
@@ -146,8 +188,8 @@ static void send_positions(kcommit *kc, uint64_t now)
 	rd_kafka_AdminOptions_t *opt =
 	    rd_kafka_AdminOptions_new(kc->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
 	char err[256];
-	if (!opt ||
-	    rd_kafka_AdminOptions_set_request_timeout(opt, kc->timeout_ms, err, sizeof err)) {
+	if (!opt || rd_kafka_AdminOptions_set_request_timeout(opt, KCOMMIT_RDKAFKA_TIMEOUT_MS, err,
+	                                                      sizeof err)) {
 		note_failure(kc, now, "options", opt ? err : "no admin options");
 		if (opt)
 			rd_kafka_AdminOptions_destroy(opt);
@@ -158,6 +200,7 @@ static void send_positions(kcommit *kc, uint64_t now)
 	rd_kafka_AdminOptions_destroy(opt);
 	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
 	kc->inflight = true;
+	kc->deadline_ms = now + (uint64_t)kc->timeout_ms;
 	atomic_fetch_add_explicit(&kc->sent, 1, memory_order_relaxed);
 }
 
@@ -186,7 +229,8 @@ void kcommit_free(kcommit *kc)
 {
 	if (!kc)
 		return;
-	rd_kafka_queue_destroy(kc->q);
+	client_close(kc);
+	rd_kafka_conf_destroy(kc->conf);
 	free(kc->group);
 	free(kc->topic);
 	free(kc->owned);

@@ -6,12 +6,21 @@
  * still see each consumer's lag, a kcommit copies those stored positions
  * into the consumer's group every interval, through the admin API
  * (AlterConsumerGroupOffsets, an OffsetCommit with no member and no
- * generation) on the client it is given. It never touches that client's
- * assignment, fetch positions or group membership: nothing it does can
- * move where a consumer resumes or make it join a group, and a request
- * still waiting when the client is destroyed does not hold the
- * destroy up (rd_kafka_commit's would, up to session.timeout.ms, while
- * no coordinator answers).
+ * generation) on a client of its own. It never touches the consumer:
+ * nothing it does can move where a consumer resumes or make it join a
+ * group, and a request still waiting when it is freed does not hold the
+ * free up (rd_kafka_commit's would, up to session.timeout.ms, while no
+ * coordinator answers).
+ *
+ * Why its own client: in librdkafka 2.0.2 an admin request whose
+ * deadline passes while it still waits for the group's coordinator
+ * leaves the coordinator lookup behind, and when the coordinator comes
+ * back that lookup fails an assertion (enq_once refcnt) and aborts the
+ * process: every edge died so after a 20 s outage of all brokers. So the
+ * deadline librdkafka sees is the longest it takes (1 h); kcommit keeps
+ * timeout_ms itself, and a request past it is abandoned by destroying
+ * the client with it (librdkafka's shutdown path ends the lookup
+ * cleanly). The next request makes a new client.
  *
  * At most one request is in flight; each has a deadline. Its result is
  * read by kcommit_poll without waiting. A failure is counted and logged
@@ -21,8 +30,8 @@
  * a consumer by its commit times (Burrow) see it alive, and the broker
  * never expires the offsets of a partition that is quiet.
  *
- * Thread: kcommit_new, kcommit_poll and kcommit_free on the thread that
- * owns the consumer; kcommit_get_stats from any thread.
+ * Thread: kcommit_new, kcommit_poll and kcommit_free on one thread (the
+ * consumer's loop); kcommit_get_stats from any thread.
  */
 #ifndef LIKES_KCOMMIT_H
 #define LIKES_KCOMMIT_H
@@ -38,13 +47,15 @@ typedef struct kcommit kcommit;
 typedef int64_t (*kcommit_position_fn)(void *ctx, uint32_t p);
 
 typedef struct kcommit_opts {
-	rd_kafka_t *rk;       /* the client the requests run on (borrowed, outlives it) */
+	/* the consumer's settings (bootstrap, security; group.id is not
+	 * used): copied, the clients kcommit makes are built from the copy */
+	const rd_kafka_conf_t *conf;
 	const char *group;    /* the consumer's group id (copied) */
 	const char *topic;    /* the consumed topic (copied) */
 	uint32_t partitions;  /* partitions 0 .. partitions-1 */
 	const uint8_t *owned; /* NULL: all; else owned[p] != 0 for those committed (copied) */
 	int64_t interval_ms;  /* how often; 0 = never (kcommit_new returns NULL) */
-	int timeout_ms;       /* one request's deadline */
+	int timeout_ms;       /* one request's deadline, kept by kcommit */
 	kcommit_position_fn position;
 	void *ctx;
 } kcommit_opts;
@@ -58,11 +69,14 @@ typedef struct kcommit_stats {
 /* NULL when interval_ms is 0 (every other function accepts NULL). */
 kcommit *kcommit_new(const kcommit_opts *o);
 /* Reads a finished request's result, then sends the positions when the
- * interval has passed and none is in flight. Never blocks; call it on
- * every loop turn (now_ms: clock_mono_ms()). */
+ * interval has passed and none is in flight. Call it on every loop turn
+ * (now_ms: clock_mono_ms()). It waits for nothing on the network; only a
+ * request past its deadline costs a client's destroy (measured in
+ * test_kcommit, on the mock cluster with every broker down). */
 void kcommit_poll(kcommit *kc, uint64_t now_ms);
 void kcommit_get_stats(const kcommit *kc, kcommit_stats *out);
-/* Abandons a request in flight (its result is never read). */
+/* Abandons a request in flight (its result is never read) and destroys
+ * the client. */
 void kcommit_free(kcommit *kc);
 
 #endif

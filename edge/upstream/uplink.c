@@ -256,7 +256,7 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 		rc = assign_all(u, err, errlen);
 	if (rc)
 		return rc;
-	kcommit_opts o = {.rk = u->consumer,
+	kcommit_opts o = {.conf = rd_kafka_conf(u->consumer),
 	                  .group = group,
 	                  .topic = cfg->snapshot_topic,
 	                  .partitions = (uint32_t)cfg->partitions,

@@ -58,7 +58,7 @@ TestSuite(kcommit, .init = setup, .fini = teardown, .timeout = 90);
 
 static kcommit *start(int64_t interval_ms, const uint8_t *owned)
 {
-	kcommit_opts o = {.rk = client,
+	kcommit_opts o = {.conf = rd_kafka_conf(client),
 	                  .group = GROUP,
 	                  .topic = TOPIC,
 	                  .partitions = NPARTS,
@@ -104,7 +104,7 @@ static void read_committed(int64_t *out)
 
 Test(kcommit, interval_zero_means_off)
 {
-	kcommit_opts o = {.rk = client,
+	kcommit_opts o = {.conf = rd_kafka_conf(client),
 	                  .group = GROUP,
 	                  .topic = TOPIC,
 	                  .partitions = NPARTS,
@@ -208,4 +208,37 @@ Test(kcommit, unreachable_brokers_are_counted_never_waited_for)
 	kafka_util_destroy_clients(NULL, &client);
 	cr_assert_lt(clock_mono_ms() - t0, 3000, "closing waited %" PRIu64 " ms",
 	             clock_mono_ms() - t0);
+}
+
+/* A request that timed out while every broker was down must not harm the
+ * client when they come back: with librdkafka 2.0.2 the coordinator
+ * lookup that outlives it ends in an assertion (enq_once refcnt). */
+Test(kcommit, brokers_back_after_a_timed_out_request)
+{
+	pos[0] = 5;
+	kc = start(50, NULL);
+	poll_until_ok(1);
+	for (int b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_down(mc, b);
+	kcommit_stats st;
+	uint64_t end = clock_mono_ms() + WAIT_MS, slowest = 0;
+	do {
+		uint64_t t0 = clock_mono_ms();
+		kcommit_poll(kc, t0);
+		if (clock_mono_ms() - t0 > slowest)
+			slowest = clock_mono_ms() - t0;
+		kcommit_get_stats(kc, &st);
+		rd_kafka_poll(client, 10);
+	} while (st.failed == 0 && clock_mono_ms() < end);
+	cr_assert_gt(st.failed, 0, "no failure counted with every broker down");
+	/* The poll that gave the request up destroyed its client. */
+	cr_log_info("slowest kcommit_poll with every broker down: %" PRIu64 " ms", slowest);
+	cr_assert_lt(slowest, 1000, "giving a request up took %" PRIu64 " ms", slowest);
+	for (int b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_up(mc, b);
+	pos[0] = 9;
+	poll_until_ok(st.ok + 1);
+	int64_t got[NPARTS];
+	read_committed(got);
+	cr_assert_eq(got[0], 9);
 }
