@@ -80,10 +80,10 @@ typedef struct edge {
 	demo_site *demo;      /* the demo page's files; NULL when off */
 	telemetry *tm;        /* /metrics: one registry for every module */
 	uint64_t next_stats;
-	/* The upstream thread (upstream_turn); next_pump, next_sweep and
-	 * seal_errors are its own. */
+	/* The upstream thread (upstream_turn); next_pump, next_sweep,
+	 * next_member_sweep and seal_errors are its own. */
 	ticker *upstream;
-	uint64_t next_pump, next_sweep;
+	uint64_t next_pump, next_sweep, next_member_sweep;
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
 	enum { RUNNING, DRAINING } phase;
 	bool hurry; /* a second signal: stop at once */

@@ -289,6 +289,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The retention's pace: memberships looked at per turn (a few ms), the
+ * time between turns, and the longest time between passes. */
+#define MEMBER_SWEEP_SCAN 4096
+#define MEMBER_SWEEP_TURN_MS 100
+#define MEMBER_SWEEP_PASS_MS 60000
+
 /* One turn of the upstream thread. */
 static void upstream_turn(void *arg)
 {
@@ -312,6 +318,21 @@ static void upstream_turn(void *arg)
 		if (n < 0)
 			log_error("idempotency sweep failed", "err=\"%s\"", err_str(n));
 		e->next_sweep = now + (n == 1000 ? 10 : 1000);
+	}
+	uint64_t keep_ms = (uint64_t)e->cfg.member_keep_s * 1000;
+	if (keep_ms && now >= e->next_member_sweep) {
+		/* Memberships past store.member_keep_s, a slice a turn (a few
+		 * percent of a core while a pass runs); a pass's end waits a
+		 * tenth of the window, at most a minute, for the next. */
+		ledger_sweep sw;
+		int src =
+		    ledger_member_sweep(e->lg, clock_wall_ms(), keep_ms, MEMBER_SWEEP_SCAN, &sw);
+		if (src)
+			log_error("membership retention failed; it is tried again", "err=\"%s\"",
+			          err_str(src));
+		uint64_t pause =
+		    keep_ms / 10 < MEMBER_SWEEP_PASS_MS ? keep_ms / 10 : MEMBER_SWEEP_PASS_MS;
+		e->next_member_sweep = now + (src || sw.wrapped ? pause : MEMBER_SWEEP_TURN_MS);
 	}
 }
 

@@ -63,6 +63,7 @@ typedef struct edge_config {
 	int64_t store_compaction_nice;
 	bool store_compaction_idle;
 	int64_t member_filter_mb;
+	int64_t member_keep_s; /* retention of memberships; 0 = all kept */
 	bool store_sync;
 	bool group_commit;
 	char *commit_thread; /* "auto", "true" or "false" */

@@ -136,6 +136,9 @@ const cfg_opt edge_options[] = {
     OPT("store", "member_filter_mb", CFG_INT, member_filter_mb, "16", 0, 4096,
         "Bloom filter of recorded (user, item) pairs: a first like skips a store read; "
         "0 = none"),
+    OPT("store", "member_keep_s", CFG_INT, member_keep_s, "2592000", 0, 315360000,
+        "memberships whose last op is older are dropped, their items marked: hearts of "
+        "those items' pairs the store lacks are then read through (30 days); 0 = keep all"),
     OPT("store", "group_commit", CFG_BOOL, group_commit, "true", 0, 0,
         "write the ops of one loop turn in one store write (one fsync)"),
     OPT("store", "commit_thread", CFG_STR, commit_thread, "auto", 0, 0,

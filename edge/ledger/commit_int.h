@@ -42,13 +42,16 @@ typedef struct group_slot {
 } group_slot;
 
 /* A membership from the home stream (ledger_home_apply), staged into a
- * group: it has no op, only its 'M' put. */
+ * group: it has no op, only its 'M' put; or, with state HOME_DROP, the
+ * delete of a record the retention drops (ledger_member_sweep), whose
+ * pair is then not known here. */
+#define HOME_DROP 2
 typedef struct home_put {
 	char mkey[KEY_MAX];
 	size_t mkn;
 	uint64_t mhash;
-	uint8_t state;
-	uint64_t hlc;
+	uint8_t state; /* 0, 1, or HOME_DROP */
+	uint64_t hlc;  /* the put's clock; a drop's: the record's */
 } home_put;
 
 typedef struct group {
@@ -95,7 +98,7 @@ struct commit {
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
 	uint64_t next_gno;   /* the next group record's number */
 	hlc clock;
-	bloom members; /* every 'M' key this store holds (and maybe others) */
+	bloom members; /* every 'M' and 'Y' key this store holds (and maybe others) */
 	/* Groups whose ops have joined the overlay: moved with mu held,
 	 * after the group's last stripe took its ops, read with no lock by
 	 * a stager before it reads an op's membership and count

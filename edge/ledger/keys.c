@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJHZ";
+	static const char tags[] = "MCGPOBDSAKNRIJHZY";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -43,6 +43,40 @@ size_t ekey_zero(char *k, const char *pair, size_t pn)
 	k[0] = EKEY_ZERO;
 	memcpy(k + 1, pair, pn);
 	return 1 + pn;
+}
+
+size_t ekey_aged(char *k, const char *pair, size_t pn)
+{
+	k[0] = EKEY_AGED;
+	memcpy(k + 1, pair, pn);
+	return 1 + pn;
+}
+
+/* Copies [from, end) into out (max bytes and a NUL): false when longer
+ * or empty. */
+static bool part_copy(const char *from, const char *end, char *out, size_t max)
+{
+	size_t n = (size_t)(end - from);
+	if (n == 0 || n > max)
+		return false;
+	memcpy(out, from, n);
+	out[n] = 0;
+	return true;
+}
+
+bool ekey_member_parse(const char *k, size_t kn, char *counter, char *item, char *user)
+{
+	if (!ekey_is(k, kn, EKEY_MEMBER))
+		return false;
+	const char *end = k + kn, *c = k + 1;
+	const char *i = memchr(c, 0, (size_t)(end - c));
+	if (!i)
+		return false;
+	const char *u = memchr(i + 1, 0, (size_t)(end - i - 1));
+	if (!u)
+		return false;
+	return part_copy(c, i, counter, COUNTER_MAX) && part_copy(i + 1, u, item, ITEM_MAX) &&
+	       part_copy(u + 1, end, user, USER_MAX);
 }
 
 size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p)

@@ -32,6 +32,8 @@ enum ekey_tag {
 	EKEY_IDEM_EXPIRY = 'J', /* expiry user 0 key: its expiry index entry */
 	EKEY_HOME_NEXT = 'H',   /* partition: the home stream's position and horizon */
 	EKEY_ZERO = 'Z',        /* counter 0 item: a version at which its count was 0 */
+	EKEY_AGED = 'Y',        /* counter 0 item: memberships of it were dropped here
+	                           (store.member_keep_days): an absent pair is not known */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */
@@ -57,6 +59,12 @@ size_t ekey_member(char *k, const char *counter, const char *item, const char *u
 size_t ekey_count(char *k, const char *pair, size_t pn);
 /* 'Z' of a pair key (EKEY_COUNT_MAX bytes). */
 size_t ekey_zero(char *k, const char *pair, size_t pn);
+/* 'Y' of a pair key (EKEY_COUNT_MAX bytes). */
+size_t ekey_aged(char *k, const char *pair, size_t pn);
+/* An 'M' key's parts, copied (NUL-terminated) into counter, item and
+ * user (COUNTER_MAX + 1, ITEM_MAX + 1, USER_MAX + 1 bytes). false when
+ * k is not one. */
+bool ekey_member_parse(const char *k, size_t kn, char *counter, char *item, char *user);
 
 /* Keys of one partition: 'S', 'A', 'K', 'N', 'R', 'H'. */
 size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p);

@@ -221,6 +221,8 @@ typedef struct ledger_stats {
 	uint64_t pending_batches;
 	uint64_t pending_ops;          /* in open batches */
 	uint64_t readthrough_kept;     /* read-through counts kept for good */
+	uint64_t members_dropped;      /* memberships retention dropped (ledger_member_sweep) */
+	uint64_t member_sweeps;        /* its passes over every membership */
 	uint64_t commits;              /* store writes of staged ops (groups) */
 	uint64_t commits_failed;       /* of which failed: every op refused */
 	uint64_t member_reads;         /* membership lookups in the store */
@@ -474,10 +476,33 @@ uint32_t ledger_home_ready(ledger *l);
  * store has every member of its item that such a user can have: the
  * partition's memberships loaded from central's checkpoint with the
  * stream followed since (horizon 0), or the home stream followed since a
- * version the item's count was 0 at, or is (ledger_item_covered). -1
- * when not known. */
+ * version the item's count was 0 at, or is (ledger_item_covered); but
+ * not for an item retention dropped memberships of ('Y'). -1 when not
+ * known. */
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
                        int *state) WARN_UNUSED;
+
+/* Retention of memberships (store.member_keep_days): looks at up to
+ * scan_max 'M' records from where the last call stopped (the start again
+ * after the last), and drops those whose op's clock is more than keep_ms
+ * before wall_ms, marking their items ('Y'): from then on a pair of such
+ * an item that the store lacks is not known (ledger_member_home: -1,
+ * read through), never a "no". A record is kept while its pair has a
+ * newer state in a group being written, and every record of a
+ * partition while central has not confirmed one of its ops older than
+ * the cut: such an op's membership is the only place its like shows
+ * until then. The drops go through a group commit (and so the
+ * changelog). Not while following (a standby's records are the
+ * active's). Its caller's thread, one call at a time. 0 or the group
+ * commit's or the store's error; out (may be NULL) says what it did. */
+typedef struct ledger_sweep {
+	uint64_t scanned; /* records looked at */
+	uint64_t dropped; /* of which dropped */
+	uint64_t held;    /* old enough, kept for an unconfirmed op of their partition */
+	bool wrapped;     /* the pass reached the last record */
+} ledger_sweep;
+int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t scan_max,
+                        ledger_sweep *out) WARN_UNUSED;
 
 /* ledger_member with the clock of the op that set it (0 when none). */
 int ledger_member_at(ledger *l, const char *counter, const char *item, const char *user, int *state,

@@ -147,6 +147,10 @@ static void group_members(ledger *l, group *g)
 	unsigned char buf[9];
 	for (size_t i = 0; i < g->nhomes; i++) {
 		const home_put *h = &g->homes[i];
+		if (h->state == HOME_DROP) {
+			store_batch_del(g->wb, h->mkey, h->mkn);
+			continue;
+		}
 		buf[0] = h->state;
 		store_put_u64(buf + 1, h->hlc);
 		store_batch_put(g->wb, h->mkey, h->mkn, buf, 9);

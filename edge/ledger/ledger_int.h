@@ -139,6 +139,12 @@ struct ledger {
 	 * of its home users' pairs ('H'; 0: none). Written with mu held
 	 * (ledger_home_apply) or by the follower's writes, read by any. */
 	_Atomic uint64_t *home_from;
+	/* ledger_member_sweep's place: the successor of the last 'M' key it
+	 * looked at (fromn 0: the start). Its caller's thread only. */
+	struct {
+		char from[KEY_MAX + 1];
+		size_t fromn;
+	} sweep;
 };
 
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)

@@ -48,6 +48,12 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	     "Counts read through from central that snapshots caught up with and that are now "
 	     "kept.",
 	     METRIC_COUNTER, ls.readthrough_kept},
+	    {"members_dropped_total",
+	     "Memberships dropped by retention (store.member_keep_days); their pairs are read "
+	     "through.",
+	     METRIC_COUNTER, ls.members_dropped},
+	    {"member_sweeps_total", "Passes of the retention over every membership.",
+	     METRIC_COUNTER, ls.member_sweeps},
 	    {"store_commits_total", "Store writes of staged ops (group commits).", METRIC_COUNTER,
 	     ls.commits},
 	    {"store_commits_failed_total", "Of those, the ones that failed.", METRIC_COUNTER,

@@ -197,7 +197,7 @@ void ledger_outbox_order(ledger *l)
 
 /* --- the sealed batches ----------------------------------------------------- */
 
-static void sealed_push(ledger *l, outbox_part *pt, uint64_t seq, uint32_t len)
+static void sealed_push(ledger *l, outbox_part *pt, uint64_t seq, uint32_t len, uint64_t first_ms)
 {
 	if (pt->nsealed == pt->capsealed) {
 		size_t was = pt->capsealed;
@@ -205,8 +205,18 @@ static void sealed_push(ledger *l, outbox_part *pt, uint64_t seq, uint32_t len)
 		pt->sealed = xrealloc(pt->sealed, pt->capsealed * sizeof *pt->sealed);
 		mem_add(l, grown(was, pt->capsealed, sizeof *pt->sealed));
 	}
-	pt->sealed[pt->nsealed++] =
-	    (sealed){.seq = seq, .len = len, .state = SEALED_UNSENT, .offset = -1};
+	pt->sealed[pt->nsealed++] = (sealed){
+	    .seq = seq, .first_ms = first_ms, .len = len, .state = SEALED_UNSENT, .offset = -1};
+}
+
+uint64_t ledger_outbox_oldest_ms(const ledger *l, uint32_t p)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	uint64_t oldest = pt->open.len ? pt->open.first_ms : UINT64_MAX;
+	/* Sealed in sequence order, each from the open batch's oldest ops. */
+	if (pt->nsealed && pt->sealed[0].first_ms < oldest)
+		oldest = pt->sealed[0].first_ms;
+	return oldest;
 }
 
 static sealed *sealed_find(outbox_part *pt, uint64_t seq)
@@ -360,7 +370,7 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			ledger_clock_seen(l, b.sums[i].hlc);
 		wire_batch_free(&b);
 		outbox_part *pt = &l->outbox.parts[p];
-		sealed_push(l, pt, seq, (uint32_t)vn);
+		sealed_push(l, pt, seq, (uint32_t)vn, 0);
 		pt->sealed[pt->nsealed - 1].resend = true;
 		l->st.pending_bytes += vn;
 		l->st.pending_batches++;
@@ -756,7 +766,7 @@ static void seal_settle(ledger *l, seal_job *j)
 	seal_runs(l, ob, j->n);
 	pt->last_seq = j->seq;
 	pt->sealed_to = j->sealed_to;
-	sealed_push(l, pt, j->seq, (uint32_t)j->len);
+	sealed_push(l, pt, j->seq, (uint32_t)j->len, ob->first_ms);
 	l->st.pending_bytes = l->st.pending_bytes - j->bytes + j->len;
 	l->st.pending_ops -= j->n;
 	l->st.pending_batches++;

@@ -55,15 +55,19 @@ int ledger_members_load(ledger *l)
 	if (!bloom_bytes(members))
 		return 0;
 	uint64_t t0 = clock_mono_ms();
-	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_MEMBER), 1);
-	const char *k, *v;
-	size_t kn, vn;
-	while (store_iter_next(it, &k, &kn, &v, &vn))
-		bloom_add(members, k, kn);
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	if (rc)
-		return rc;
+	/* The memberships, and the items retention dropped some of. */
+	enum ekey_tag tags[2] = {EKEY_MEMBER, EKEY_AGED};
+	for (int i = 0; i < 2; i++) {
+		store_iter *it = store_iter_new(l->db, ekey_prefix(tags[i]), 1);
+		const char *k, *v;
+		size_t kn, vn;
+		while (store_iter_next(it, &k, &kn, &v, &vn))
+			bloom_add(members, k, kn);
+		int rc = store_iter_status(it);
+		store_iter_free(it);
+		if (rc)
+			return rc;
+	}
 	log_info("membership filter loaded", "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64,
 	         members->added, bloom_bytes(members), clock_mono_ms() - t0);
 	return 0;
@@ -74,7 +78,7 @@ static void member_put_seen(void *ctx, const char *k, size_t kn, const char *v, 
 	(void)v;
 	(void)vn;
 	ledger *l = ctx;
-	if (ekey_is(k, kn, EKEY_MEMBER))
+	if (ekey_is(k, kn, EKEY_MEMBER) || ekey_is(k, kn, EKEY_AGED))
 		bloom_add(&l->commit.members, k, kn);
 }
 
@@ -193,6 +197,14 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	return true;
 }
 
+/* A staged home put's membership as a read of the store would give it:
+ * a drop's is not known. */
+static void home_put_state(const home_put *h, int *state, uint64_t *stamp)
+{
+	*state = h->state == HOME_DROP ? -1 : h->state;
+	*stamp = h->state == HOME_DROP ? 0 : h->hlc;
+}
+
 /* The membership of the set op at i, after the ops before it in this call,
  * else in the group, else in the store (as preread found it, if fresh),
  * and the clock of the op that set it. */
@@ -222,8 +234,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 		}
 		const home_put *h = ledger_home_find(g, sg[i].mkey, sg[i].mkn, sg[i].mhash);
 		if (h) {
-			*state = h->state;
-			*stamp = h->hlc;
+			home_put_state(h, state, stamp);
 			return 0;
 		}
 	}
@@ -402,8 +413,7 @@ static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int
 		}
 		const home_put *prev = ledger_home_find(g, h->mkey, h->mkn, h->mhash);
 		if (prev) {
-			*state = prev->state;
-			*stamp = prev->hlc;
+			home_put_state(prev, state, stamp);
 			return 0;
 		}
 	}
@@ -483,6 +493,25 @@ uint32_t ledger_home_ready(ledger *l)
 	return n;
 }
 
+/* Retention dropped memberships of (counter, item) here ('Y'). */
+static int item_aged(ledger *l, const char *counter, const char *item, bool *aged)
+{
+	char pair[EKEY_PAIR_MAX], key[EKEY_COUNT_MAX];
+	size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
+	size_t kn = ekey_aged(key, pair, pn);
+	/* The membership filter holds the marks too: most items have none,
+	 * and their check costs no store read. */
+	if (!bloom_maybe(&l->commit.members, key, kn)) {
+		*aged = false;
+		return 0;
+	}
+	char v[8];
+	size_t vn;
+	int rc = store_get_into(l->db, key, kn, v, sizeof v, &vn);
+	*aged = rc == 0;
+	return rc == ERR_NOTFOUND ? 0 : rc;
+}
+
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
                        int *state)
 {
@@ -492,10 +521,15 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 	uint32_t p = partition_of(item, strlen(item), l->o.partitions);
 	uint64_t from = atomic_load(&l->home_from[p]);
 	/* 0: every change there, central's checkpoint of the region's
-	 * memberships included, is in this store. */
-	if (from == 0 || ledger_item_covered(l, counter, item, from))
+	 * memberships included, is in this store; unless retention dropped
+	 * some of the item's since. */
+	if (from != 0 && !ledger_item_covered(l, counter, item, from))
+		return 0;
+	bool aged;
+	rc = item_aged(l, counter, item, &aged);
+	if (rc == 0 && !aged)
 		*state = 0;
-	return 0;
+	return rc;
 }
 
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
@@ -575,6 +609,166 @@ int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from)
 	*next = pos.next;
 	*from = pos.from;
 	return 0;
+}
+
+/* --- retention ------------------------------------------------------------- */
+
+#define SWEEP_DROP_MAX 256 /* drops staged under one hold of the writer mutex */
+/* An op's record is stamped when it is staged, its batch's age starts
+ * when its group is written: a partition is held while an unconfirmed
+ * op came within this of the cut. */
+#define SWEEP_MARGIN_MS 60000
+
+/* A record old enough to drop, as the scan read it. */
+typedef struct drop_cand {
+	char mkey[KEY_MAX];
+	size_t mkn;
+	uint64_t stamp;
+} drop_cand;
+
+/* Reads up to scan_max 'M' records from the sweep's place into cands
+ * (those stamped before cut_ms, at most SWEEP_DROP_MAX) and moves the
+ * place past them; back to the start after the last record. */
+static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *cands, size_t *nc,
+                      ledger_sweep *out)
+{
+	store_iter *it = store_iter_from(l->db, ekey_prefix(EKEY_MEMBER), 1,
+	                                 l->sweep.fromn ? l->sweep.from : NULL, l->sweep.fromn);
+	const char *k, *v;
+	size_t kn, vn;
+	bool ended = false;
+	*nc = 0;
+	while (out->scanned < scan_max && *nc < SWEEP_DROP_MAX) {
+		if (!store_iter_next(it, &k, &kn, &v, &vn) || kn > KEY_MAX) {
+			ended = true; /* no 'M' key is longer (ekey_member) */
+			break;
+		}
+		out->scanned++;
+		/* The next call starts at its successor: it and a 0 byte. */
+		memcpy(l->sweep.from, k, kn);
+		l->sweep.from[kn] = 0;
+		l->sweep.fromn = kn + 1;
+		if (vn != 9 || (v[0] != 0 && v[0] != 1))
+			continue;
+		uint64_t stamp = store_get_u64((const unsigned char *)v + 1);
+		if (hlc_ms(stamp) >= cut_ms)
+			continue;
+		drop_cand *d = &cands[(*nc)++];
+		memcpy(d->mkey, k, kn);
+		d->mkn = kn;
+		d->stamp = stamp;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	if (!rc && ended) {
+		l->sweep.fromn = 0;
+		out->wrapped = true;
+	}
+	return rc;
+}
+
+/* Whether an op or a home put of a group (open, or being written) holds
+ * the pair of d: its state there is newer than the store's. mu held. */
+static bool sweep_in_groups(ledger *l, const drop_cand *d, const pend_op *probe, uint64_t mhash)
+{
+	group *gs2[2] = {l->commit.g, l->commit.gc};
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		group *g = gs2[k];
+		if (g->member[slot_find(g, g->member, mhash, probe, true)].at ||
+		    ledger_home_find(g, d->mkey, d->mkn, mhash))
+			return true;
+	}
+	return false;
+}
+
+/* Stages the drop of each candidate that still holds (mu held): its
+ * partition has no unconfirmed op older than the cut, no group holds
+ * its pair, and the store still has it as read (read again when a
+ * group joined since seen). Marks each item once. */
+static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_cand *cands,
+                       size_t nc, uint64_t seen, ledger_sweep *out)
+{
+	struct commit *c = &l->commit;
+	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
+	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1], user[USER_MAX + 1];
+	char pair[EKEY_PAIR_MAX], last[EKEY_PAIR_MAX], ykey[EKEY_COUNT_MAX];
+	size_t lastn = 0;
+	unsigned char ms[8];
+	store_put_u64(ms, wall_ms);
+	for (size_t i = 0; i < nc; i++) {
+		const drop_cand *d = &cands[i];
+		if (!ekey_member_parse(d->mkey, d->mkn, counter, item, user))
+			continue;
+		uint32_t p = partition_of(item, strlen(item), l->o.partitions);
+		if (ledger_outbox_oldest_ms(l, p) < cut_ms + SWEEP_MARGIN_MS) {
+			out->held++;
+			continue;
+		}
+		pend_op probe = {.counter = counter, .item = item, .user = user};
+		uint64_t mhash = XXH3_64bits(d->mkey, d->mkn);
+		if (sweep_in_groups(l, d, &probe, mhash))
+			continue;
+		if (!fresh) {
+			int state;
+			uint64_t stamp;
+			int rc = member_read(l, d->mkey, d->mkn, &state, &stamp);
+			if (rc)
+				return rc;
+			if (state < 0 || stamp != d->stamp)
+				continue;
+		}
+		home_put h = {.mkn = d->mkn, .mhash = mhash, .state = HOME_DROP, .hlc = d->stamp};
+		memcpy(h.mkey, d->mkey, d->mkn);
+		home_add(c->g, &h);
+		size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
+		if (pn != lastn || memcmp(pair, last, pn) != 0) {
+			/* Into the filter before the write, as an 'M' is. */
+			size_t yn = ekey_aged(ykey, pair, pn);
+			bloom_add(&c->members, ykey, yn);
+			store_batch_put(c->g->wb, ykey, yn, ms, sizeof ms);
+			memcpy(last, pair, pn);
+			lastn = pn;
+		}
+		out->dropped++;
+	}
+	return 0;
+}
+
+int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t scan_max,
+                        ledger_sweep *out)
+{
+	ledger_sweep own;
+	if (!out)
+		out = &own;
+	memset(out, 0, sizeof *out);
+	if (ledger_following(l) || keep_ms == 0 || wall_ms <= keep_ms)
+		return 0;
+	uint64_t cut_ms = wall_ms - keep_ms;
+	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_relaxed);
+	drop_cand *cands = xmalloc(SWEEP_DROP_MAX * sizeof *cands);
+	size_t nc;
+	int rc = sweep_scan(l, cut_ms, scan_max, cands, &nc, out);
+	if (rc || (nc == 0 && !out->wrapped)) {
+		free(cands);
+		return rc;
+	}
+	ledger_lock(l);
+	if (out->wrapped)
+		l->st.member_sweeps++;
+	if (nc && !ledger_following(l))
+		rc = sweep_stage(l, cut_ms, wall_ms, cands, nc, seen, out);
+	if (rc == 0 && out->dropped) {
+		ledger_ticket t = {.state = LEDGER_STAGED, .next = l->commit.g->tickets};
+		l->commit.g->tickets = &t;
+		(void)ledger_group_commit(l, wall_ms);
+		int st = ledger_ticket_state(&t);
+		rc = st == LEDGER_DURABLE ? 0 : st;
+		if (rc == 0)
+			l->st.members_dropped += out->dropped;
+	}
+	ledger_unlock(l);
+	free(cands);
+	return rc;
 }
 
 /* --- entry points ----------------------------------------------------------- */

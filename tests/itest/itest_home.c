@@ -97,13 +97,21 @@ static double home_events(int e, const char *result)
 	return metric(e, series);
 }
 
+/* GET path at edge e as user (at home in home): 200. */
+static void get_as(int e, const char *user, const char *home, const char *path, char *out,
+                   size_t cap)
+{
+	char opts[256];
+	snprintf(opts, sizeof opts, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	cr_assert_eq(proc_curl(out, cap, opts, S.edge_port[e], path), 200, "%s: %s", path, out);
+}
+
 /* GET /v1/me at edge e for user (at home in home) of items. */
 static void me(int e, const char *user, const char *home, const char *items, char *out, size_t cap)
 {
-	char opts[256], path[1024];
-	snprintf(opts, sizeof opts, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	char path[1024];
 	snprintf(path, sizeof path, "/v1/me?items=%s&counters=likes", items);
-	cr_assert_eq(proc_curl(out, cap, opts, S.edge_port[e], path), 200, "%s", out);
+	get_as(e, user, home, path, out, cap);
 }
 
 Test(home, a_roaming_users_likes_are_known_at_home_from_its_own_store)
@@ -291,4 +299,61 @@ Test(home, after_an_upgrade_of_central_a_wiped_edge_reads_older_pairs_through)
 	/* A like after the upgrade is indexed and known here. */
 	act(0, "POST", "u3", "hana", "r1");
 	known_here(1, "u3", "hana", "r1", true);
+}
+
+/* --- retention (store.member_keep_s) ------------------------------------------ */
+
+static void setup_retain(void)
+{
+	S.central_extra = "[feed]\nhome_regions = r0,r1\ntimeout_ms = 1000\nsession_ms = 3000\n";
+	S.edge_extra = "[home]\nfollow = true\n[store]\nmember_keep_s = 1\n";
+	stack_up(2, NPARTS, 200);
+	ready(0);
+	ready(1);
+}
+
+TestSuite(home_retain, .init = setup_retain, .fini = stack_down, .timeout = 240);
+
+/* Edge e's .../me of post:ID for user, once (no wait). */
+static void me_one(int e, const char *id, const char *user, const char *home, char *out, size_t cap)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", id);
+	get_as(e, user, home, path, out, cap);
+}
+
+Test(home_retain, past_the_window_an_items_pairs_are_read_through_not_answered_no)
+{
+	/* kim likes r1 at home: known here, and so is lee's "no". */
+	act(1, "POST", "r1", "kim", "r1");
+	known_here(1, "r1", "kim", "r1", true);
+	known_here(1, "r1", "lee", "r1", false);
+	central_has("r1", "kim", true);
+	/* Once the like is a second old and central has confirmed it, the
+	 * retention drops it and marks the item. */
+	uint64_t deadline = clock_mono_ms() + 30000;
+	while (metric(1, "likes_edge_members_dropped_total") < 1) {
+		cr_assert_lt(clock_mono_ms(), deadline, "the membership was never dropped");
+		proc_sleep_ms(100);
+	}
+	cr_assert_geq(metric(1, "likes_edge_member_sweeps_total"), 1);
+	/* The item's pairs now come from central: kim's like as liked, and
+	 * lee's pair not known here any more (read through, never "no"
+	 * from a store that dropped some of the item's likes). */
+	char out[4096];
+	me_one(1, "r1", "kim", "r1", out, sizeof out);
+	cr_assert(strstr(out, "\"member\":true,\"source\":\"central\""), "%s", out);
+	me_one(1, "r1", "lee", "r1", out, sizeof out);
+	cr_assert(strstr(out, "\"member\":false,\"source\":\"central\""), "%s", out);
+	cr_assert_gt(page_reads(1, "ann", "r1", "post:r1", out, sizeof out), 0, "%s", out);
+	cr_assert(strstr(out, "\"post:r1\":{\"likes\":false}"), "%s", out);
+	/* An item with nothing dropped is answered from the store, and a
+	 * page of untouched posts asks central nothing. */
+	cr_assert_eq(page_reads(1, "ann", "r1", "post:r9,post:r10", out, sizeof out), 0, "%s", out);
+	/* Started again: the mark holds. */
+	proc_stop(S.edge_pid[1], SIGTERM);
+	stack_start_edge(1);
+	ready(1);
+	me_one(1, "r1", "lee", "r1", out, sizeof out);
+	cr_assert(strstr(out, "\"source\":\"central\""), "%s", out);
 }

@@ -106,4 +106,25 @@ Test(ekeys, each_prefix_is_the_first_byte_of_its_keys)
 	cr_assert_eq(ekey_prefix(EKEY_MEMBER)[0], k[0]);
 	ekey_idem_expiry(k, 0, "u", "k");
 	cr_assert_eq(ekey_prefix(EKEY_IDEM_EXPIRY)[0], k[0]);
+	char pair[EKEY_PAIR_MAX];
+	ekey_aged(k, pair, ekey_pair(pair, "c", 1, "i", 1));
+	cr_assert_eq(ekey_prefix(EKEY_AGED)[0], k[0]);
+}
+
+Test(ekeys, a_member_key_parses_back_into_its_names_and_nothing_else_does)
+{
+	char k[EKEY_MEMBER_MAX], c[COUNTER_MAX + 1], i[ITEM_MAX + 1], u[USER_MAX + 1];
+	size_t kn = ekey_member(k, "likes", "post:1", "alice");
+	cr_assert(ekey_member_parse(k, kn, c, i, u));
+	cr_assert_str_eq(c, "likes");
+	cr_assert_str_eq(i, "post:1");
+	cr_assert_str_eq(u, "alice");
+	cr_assert_not(ekey_member_parse(k, kn - 5, c, i, u), "no user");
+	cr_assert_not(ekey_member_parse(k, 7, c, i, u), "no item");
+	k[0] = EKEY_COUNT;
+	cr_assert_not(ekey_member_parse(k, kn, c, i, u), "another kind of key");
+	char pair[EKEY_PAIR_MAX], y[EKEY_COUNT_MAX];
+	size_t yn = ekey_aged(y, pair, ekey_pair(pair, "likes", 5, "post:1", 6));
+	cr_assert_eq(yn, 13);
+	cr_assert_eq(memcmp(y, "Ylikes\0post:1", 13), 0);
 }

@@ -187,23 +187,10 @@ static int at_home(const char *user, const char *item)
 	return st;
 }
 
-/* Every partition's replica loaded from an empty checkpoint at version 1. */
-static void complete_replicas(void)
-{
-	for (uint32_t p = 0; p < NPARTS; p++) {
-		cr_assert_eq(ledger_replica_begin(T.l, p, 0), 0);
-		ledger_replica r;
-		cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
-		wire_snapshot s = {
-		    wire_cstr("central-a", 9), p, 1, WALL, true, 0, NULL, 0, NULL, 0, NULL, 0};
-		cr_assert_eq(ledger_replica_apply(T.l, &s, r.gen), 0);
-	}
-}
-
 Test(ledger_home, an_absent_pair_is_a_known_no_where_the_items_count_was_0_since_the_horizon)
 {
 	const char *fresh = "post:fresh", *old = "post:old";
-	complete_replicas();
+	ledger_util_complete_replicas();
 	snapshot(old, 5, 3);    /* liked before the horizon */
 	snapshot(fresh, 10, 0); /* none */
 	cr_assert_eq(at_home("u1", fresh), -1, "no horizon yet");
@@ -239,7 +226,7 @@ Test(ledger_home, an_absent_pair_is_a_known_no_where_the_items_count_was_0_since
 Test(ledger_home, with_its_memberships_loaded_a_partition_answers_every_absent_pair)
 {
 	const char *old = "post:old";
-	complete_replicas();
+	ledger_util_complete_replicas();
 	snapshot(old, 5, 3); /* liked before any horizon, never 0 since */
 	horizon(old, 10);
 	cr_assert_eq(at_home("u1", old), -1);

@@ -1,0 +1,190 @@
+/* test_ledger_retain.c - retention of memberships (ledger_member_sweep,
+ * store.member_keep_s): a record older than the window is dropped and
+ * its item marked, so that a pair of the item the store lacks is no
+ * longer a known "no" at home but not known (read through); a newer
+ * record stays; a partition whose unconfirmed ops are older than the cut
+ * keeps its records; a pass goes a slice at a time and starts again; the
+ * marks and drops survive a restart.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h): partitions NPARTS,
+ * region "eu", home_cover on.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hlc.h"
+#include "partition.h"
+#include "tests/support/ledger_util.h"
+#include "wire.h"
+
+#define DAY_MS UINT64_C(86400000)
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_retain");
+	T.o.home_cover = true;
+	open_ledger();
+}
+
+TestSuite(ledger_retain, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
+
+static uint32_t part_of(const char *item)
+{
+	return partition_of(item, strlen(item), NPARTS);
+}
+
+/* Every partition's replica loaded from an empty checkpoint, and its
+ * home horizon 0: an absent pair is a known "no" everywhere. */
+static void complete_at_home(void)
+{
+	ledger_util_complete_replicas();
+	ledger_home_pos pos[NPARTS];
+	for (uint32_t p = 0; p < NPARTS; p++)
+		pos[p] = (ledger_home_pos){0, 0};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, NULL, 0, pos, WALL, &taken), 0);
+}
+
+/* A membership from the home stream, stamped at ms. */
+static void home_like(const char *user, const char *item, uint64_t ms)
+{
+	ledger_home_ev e = {"likes", item, user, true, hlc_make(ms, 0)};
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	cr_assert_eq(taken, 1);
+}
+
+static int at_home(const char *user, const char *item)
+{
+	int st;
+	cr_assert_eq(ledger_member_home(T.l, "likes", item, user, &st), 0);
+	return st;
+}
+
+static ledger_sweep sweep(uint64_t wall_ms, uint64_t keep_ms, size_t scan_max)
+{
+	ledger_sweep sw;
+	int rc = ledger_member_sweep(T.l, wall_ms, keep_ms, scan_max, &sw);
+	cr_assert_eq(rc, 0, "ledger_member_sweep: %s", err_str(rc));
+	return sw;
+}
+
+Test(ledger_retain, an_old_membership_is_dropped_and_its_items_absent_pairs_become_unknown)
+{
+	const char *old = "post:old", *other = "post:other";
+	complete_at_home();
+	home_like("u1", old, WALL - 10 * DAY_MS);
+	home_like("u2", old, WALL - 1000);
+	home_like("u1", other, WALL - 1000);
+	cr_assert_eq(at_home("u3", old), 0, "a known no before the retention");
+	cr_assert_eq(at_home("u1", old), 1);
+
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.scanned, 3);
+	cr_assert_eq(sw.dropped, 1);
+	cr_assert(sw.wrapped);
+	cr_assert_eq(member_of("u1", old), -1, "the old record is gone");
+	cr_assert_eq(at_home("u1", old), -1, "its pair is not known: read through, never a no");
+	cr_assert_eq(at_home("u3", old), -1, "nor any pair of its item the store lacks");
+	cr_assert_eq(at_home("u2", old), 1, "a newer record of the item stays");
+	cr_assert_eq(at_home("u1", other), 1);
+	cr_assert_eq(at_home("u3", other), 0, "an item with nothing dropped is as before");
+	ledger_stats st = stats_now();
+	cr_assert_eq(st.members_dropped, 1);
+	cr_assert_eq(st.member_sweeps, 1);
+
+	/* The mark and the drop are in the store. */
+	reopen();
+	cr_assert_eq(at_home("u1", old), -1);
+	cr_assert_eq(at_home("u3", old), -1);
+	cr_assert_eq(at_home("u2", old), 1);
+	cr_assert_eq(at_home("u3", other), 0);
+	/* A later like of the pair is known again. */
+	home_like("u1", old, WALL);
+	cr_assert_eq(at_home("u1", old), 1);
+	cr_assert_eq(sweep(WALL, 7 * DAY_MS, 1000).dropped, 0);
+}
+
+Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfirmed)
+{
+	/* This edge's own like, made 10 days ago and never confirmed (its
+	 * batch waits: central was out of reach). Until central has it,
+	 * its record is the only place the like shows. */
+	T.p = part_of(ITEM);
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL - 10 * DAY_MS, &a, NULL, NULL), 0);
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.dropped, 0);
+	cr_assert_eq(sw.held, 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+
+	/* Sealed and sent, still unconfirmed: held. */
+	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(T.nsent, 1);
+	ledger_delivered(T.l, T.p, T.sent[0].seq, 7);
+	sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.held, 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+
+	/* Confirmed by central's snapshot: dropped at the next pass. */
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
+	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
+	sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.held, 0);
+	cr_assert_eq(sw.dropped, 1);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+}
+
+Test(ledger_retain, a_pass_goes_a_slice_at_a_time_and_starts_again_after_the_last)
+{
+	complete_at_home();
+	char user[16];
+	for (int i = 0; i < 25; i++) {
+		snprintf(user, sizeof user, "u%02d", i);
+		home_like(user, ITEM, i % 2 ? WALL - 30 * DAY_MS : WALL - 1000);
+	}
+	uint64_t scanned = 0, dropped = 0;
+	int calls = 0;
+	ledger_sweep sw;
+	do {
+		sw = sweep(WALL, DAY_MS, 4);
+		scanned += sw.scanned;
+		dropped += sw.dropped;
+		calls++;
+		cr_assert_leq(sw.scanned, 4);
+	} while (!sw.wrapped && calls < 100);
+	cr_assert(sw.wrapped);
+	cr_assert_eq(scanned, 25);
+	cr_assert_eq(dropped, 12);
+	cr_assert_eq(calls, 7, "six full slices and the end: %d", calls);
+	for (int i = 0; i < 25; i++) {
+		snprintf(user, sizeof user, "u%02d", i);
+		cr_assert_eq(member_of(user, ITEM), i % 2 ? -1 : 1, "%s", user);
+	}
+	/* The next pass starts from the first record again. */
+	sw = sweep(WALL, DAY_MS, 100);
+	cr_assert_eq(sw.scanned, 13);
+	cr_assert_eq(sw.dropped, 0);
+	cr_assert(sw.wrapped);
+	cr_assert_eq(stats_now().member_sweeps, 2);
+}
+
+Test(ledger_retain, off_and_a_follower_drop_nothing)
+{
+	home_like("u1", ITEM, WALL - 30 * DAY_MS);
+	ledger_sweep sw = sweep(WALL, 0, 1000);
+	cr_assert_eq(sw.scanned, 0);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+	/* A standby's records are the active's: it drops nothing itself. */
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.follower = true;
+	open_ledger();
+	sw = sweep(WALL, DAY_MS, 1000);
+	cr_assert_eq(sw.scanned, 0);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+}
