@@ -131,7 +131,8 @@ Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfi
 
 	/* Confirmed by central's snapshot: dropped at the next pass. */
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = {
+	    wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	sw = sweep(WALL, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 0);
