@@ -328,11 +328,21 @@ static int64_t stored_position(void *ctx, uint32_t p)
  * consumer's group every commit_interval_ms (off at 0). */
 static void start_commits(central *c)
 {
+	/* A conf of its own, as the consumer's was made: a running
+	 * client's conf is not one to copy. */
+	char err[256];
+	bus_props bp = central_bus_props(c->cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_CONSUMER, &bp, c->cfg->bootstrap_file, c->group, err, sizeof err);
+	if (!conf) { /* it was made once already: not expected */
+		log_warn("offset commits for tooling are off", "err=\"%s\"", err);
+		return;
+	}
 	uint32_t np = (uint32_t)c->cfg->partitions;
 	uint8_t *owned = xcalloc(np, 1);
 	for (uint32_t p = 0; p < np; p++)
 		owned[p] = shard_owns(&c->own, p);
-	kcommit_opts o = {.conf = rd_kafka_conf(c->consumer),
+	kcommit_opts o = {.conf = conf,
 	                  .group = c->group,
 	                  .topic = c->cfg->batch_topic,
 	                  .partitions = np,
@@ -344,6 +354,7 @@ static void start_commits(central *c)
 	c->commits = kcommit_new(&o);
 	c->run.commits = c->commits;
 	free(owned);
+	rd_kafka_conf_destroy(conf);
 }
 
 /* What a recovery left to do (central.recover_due), retried each second. */

@@ -47,8 +47,10 @@ typedef struct kcommit kcommit;
 typedef int64_t (*kcommit_position_fn)(void *ctx, uint32_t p);
 
 typedef struct kcommit_opts {
-	/* the consumer's settings (bootstrap, security; group.id is not
-	 * used): copied, the clients kcommit makes are built from the copy */
+	/* a consumer's settings, made as the consumer's were (bootstrap,
+	 * security, group.id) and not given to any client (a running
+	 * client's rd_kafka_conf() is not one to copy): copied, the clients
+	 * kcommit makes are built from the copy */
 	const rd_kafka_conf_t *conf;
 	const char *group;    /* the consumer's group id (copied) */
 	const char *topic;    /* the consumed topic (copied) */

@@ -256,7 +256,13 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 		rc = assign_all(u, err, errlen);
 	if (rc)
 		return rc;
-	kcommit_opts o = {.conf = rd_kafka_conf(u->consumer),
+	/* kcommit's own conf, made as the consumer's: a running client's
+	 * conf is not one to copy. */
+	rd_kafka_conf_t *kconf =
+	    bus_conf_new(BUS_CONSUMER, &bp, cfg->bootstrap_file, group, err, errlen);
+	if (!kconf)
+		return ERR_CONFIG;
+	kcommit_opts o = {.conf = kconf,
 	                  .group = group,
 	                  .topic = cfg->snapshot_topic,
 	                  .partitions = (uint32_t)cfg->partitions,
@@ -265,6 +271,7 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen)
 	                  .position = stored_position,
 	                  .ctx = u};
 	u->commits = kcommit_new(&o);
+	rd_kafka_conf_destroy(kconf);
 	return 0;
 }
 

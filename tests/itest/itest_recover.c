@@ -127,9 +127,16 @@ static void new_broker_old_stores(bool edges_first)
 	cr_assert_gt(vmax, 0, "counts answered with a version");
 
 	/* Everything stops; the broker's log is gone with it. */
-	for (int e = 0; e < S.nedges; e++)
-		cr_assert_eq(proc_stop(S.edge_pid[e], SIGTERM), 0, "edge%d stops cleanly", e);
-	cr_assert_eq(proc_stop(S.central_pid, SIGTERM), 0, "central stops cleanly");
+	for (int e = 0; e < S.nedges; e++) {
+		char log[32];
+		snprintf(log, sizeof log, "edge%d.log", e);
+		int st = proc_stop(S.edge_pid[e], SIGTERM);
+		cr_assert_eq(st, 0, "edge%d stops cleanly (wait status %d): %s", e, st,
+		             stack_log_tail(log));
+	}
+	int st = proc_stop(S.central_pid, SIGTERM);
+	cr_assert_eq(st, 0, "central stops cleanly (wait status %d): %s", st,
+	             stack_log_tail("central.log"));
 	proc_stop(S.broker_pid, SIGKILL);
 	stack_start_broker();
 	if (!edges_first)

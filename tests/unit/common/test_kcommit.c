@@ -56,9 +56,24 @@ static void teardown(void)
 
 TestSuite(kcommit, .init = setup, .fini = teardown, .timeout = 90);
 
+/* What kcommit's clients are made from: the cluster and the group, as
+ * a daemon makes its consumer's. The caller destroys it. */
+static rd_kafka_conf_t *commit_conf(void)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[256];
+	cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers",
+	                               rd_kafka_mock_cluster_bootstraps(mc), err, sizeof err),
+	             RD_KAFKA_CONF_OK, "%s", err);
+	cr_assert_eq(rd_kafka_conf_set(conf, "group.id", GROUP, err, sizeof err), RD_KAFKA_CONF_OK,
+	             "%s", err);
+	return conf;
+}
+
 static kcommit *start(int64_t interval_ms, const uint8_t *owned)
 {
-	kcommit_opts o = {.conf = rd_kafka_conf(client),
+	rd_kafka_conf_t *conf = commit_conf();
+	kcommit_opts o = {.conf = conf,
 	                  .group = GROUP,
 	                  .topic = TOPIC,
 	                  .partitions = NPARTS,
@@ -67,6 +82,7 @@ static kcommit *start(int64_t interval_ms, const uint8_t *owned)
 	                  .timeout_ms = 2000,
 	                  .position = position};
 	kcommit *k = kcommit_new(&o);
+	rd_kafka_conf_destroy(conf);
 	cr_assert_not_null(k);
 	return k;
 }
@@ -104,7 +120,7 @@ static void read_committed(int64_t *out)
 
 Test(kcommit, interval_zero_means_off)
 {
-	kcommit_opts o = {.conf = rd_kafka_conf(client),
+	kcommit_opts o = {.conf = NULL, /* not read when off */
 	                  .group = GROUP,
 	                  .topic = TOPIC,
 	                  .partitions = NPARTS,
@@ -241,4 +257,21 @@ Test(kcommit, brokers_back_after_a_timed_out_request)
 	int64_t got[NPARTS];
 	read_committed(got);
 	cr_assert_eq(got[0], 9);
+}
+
+/* Freed with a request in flight, brokers up: over and over, nothing
+ * breaks (the client's shutdown takes the request with it). */
+Test(kcommit, freed_with_a_request_in_flight)
+{
+	pos[0] = 5;
+	for (int i = 0; i < 40; i++) {
+		kc = start(1, NULL);
+		kcommit_poll(kc, clock_mono_ms());
+		if (i % 2)
+			rd_kafka_poll(client, 1);
+		kcommit_free(kc);
+		kc = NULL;
+	}
+	kc = start(1, NULL);
+	poll_until_ok(1);
 }
