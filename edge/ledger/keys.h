@@ -32,8 +32,9 @@ enum ekey_tag {
 	EKEY_IDEM_EXPIRY = 'J', /* expiry user 0 key: its expiry index entry */
 	EKEY_HOME_NEXT = 'H',   /* partition: the home stream's position and horizon */
 	EKEY_ZERO = 'Z',        /* counter 0 item: a version at which its count was 0 */
-	EKEY_AGED = 'Y',        /* counter 0 item: memberships of it were dropped here
-	                           (store.member_keep_days): an absent pair is not known */
+	EKEY_AGED = 'Y',        /* counter 0 item: likes of it were dropped here
+	                           (store.member_keep_s): an absent pair is not known */
+	EKEY_SWEEP = 'W',       /* (alone): where the retention's pass goes on */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */

@@ -132,6 +132,10 @@ typedef struct ledger_opts {
 	 * ledger_promote. */
 	bool follower;
 	struct telemetry *tm; /* seals, refusals, hot items, commit times; NULL: none */
+	/* Tests: called by ledger_member_sweep between its scan and its
+	 * drops, with no lock held (a write racing the sweep). NULL: none. */
+	void (*sweep_scanned)(void *ctx);
+	void *sweep_ctx;
 } ledger_opts;
 
 /* A count as this edge shows it. */
@@ -482,12 +486,14 @@ uint32_t ledger_home_ready(ledger *l);
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
                        int *state) WARN_UNUSED;
 
-/* Retention of memberships (store.member_keep_days): looks at up to
- * scan_max 'M' records from where the last call stopped (the start again
- * after the last), and drops those whose op's clock is more than keep_ms
- * before wall_ms, marking their items ('Y'): from then on a pair of such
- * an item that the store lacks is not known (ledger_member_home: -1,
- * read through), never a "no". A record is kept while its pair has a
+/* Retention of memberships (store.member_keep_s): looks at up to
+ * scan_max 'M' records from where the last call stopped ('W', kept with
+ * the drops; the start again after the last), and drops those whose
+ * op's clock is more than keep_ms before wall_ms, marking the items of
+ * dropped likes ('Y'): from then on a pair of such an item that the
+ * store lacks is not known (ledger_member_home: -1, read through) unless
+ * the item's count at central is 0, never a "no". A dropped "not a
+ * member" needs no mark: absent says the same. A record is kept while its pair has a
  * newer state in a group being written, and every record of a
  * partition while central has not confirmed one of its ops older than
  * the cut: such an op's membership is the only place its like shows
@@ -500,6 +506,7 @@ typedef struct ledger_sweep {
 	uint64_t dropped; /* of which dropped */
 	uint64_t held;    /* old enough, kept for an unconfirmed op of their partition */
 	bool wrapped;     /* the pass reached the last record */
+	bool full;        /* the slice stopped at its most drops: call again soon */
 } ledger_sweep;
 int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t scan_max,
                         ledger_sweep *out) WARN_UNUSED;

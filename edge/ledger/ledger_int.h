@@ -140,10 +140,12 @@ struct ledger {
 	 * (ledger_home_apply) or by the follower's writes, read by any. */
 	_Atomic uint64_t *home_from;
 	/* ledger_member_sweep's place: the successor of the last 'M' key it
-	 * looked at (fromn 0: the start). Its caller's thread only. */
+	 * looked at (fromn 0: the start), read from 'W' by its first call.
+	 * Its caller's thread only. */
 	struct {
 		char from[KEY_MAX + 1];
 		size_t fromn;
+		bool loaded;
 	} sweep;
 };
 

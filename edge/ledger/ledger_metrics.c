@@ -49,8 +49,8 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	     "kept.",
 	     METRIC_COUNTER, ls.readthrough_kept},
 	    {"members_dropped_total",
-	     "Memberships dropped by retention (store.member_keep_days); their pairs are read "
-	     "through.",
+	     "Memberships dropped by retention (store.member_keep_s); pairs of items whose likes "
+	     "were dropped are read through.",
 	     METRIC_COUNTER, ls.members_dropped},
 	    {"member_sweeps_total", "Passes of the retention over every membership.",
 	     METRIC_COUNTER, ls.member_sweeps},

@@ -212,7 +212,9 @@ static void sealed_push(ledger *l, outbox_part *pt, uint64_t seq, uint32_t len, 
 uint64_t ledger_outbox_oldest_ms(const ledger *l, uint32_t p)
 {
 	const outbox_part *pt = &l->outbox.parts[p];
-	uint64_t oldest = pt->open.len ? pt->open.first_ms : UINT64_MAX;
+	/* An op's clock is never below the wall clock when it was staged,
+	 * and grows with its number: the first open op is the oldest. */
+	uint64_t oldest = pt->open.len ? hlc_ms(pt->open.ops[0].hlc) : UINT64_MAX;
 	/* Sealed in sequence order, each from the open batch's oldest ops. */
 	if (pt->nsealed && pt->sealed[0].first_ms < oldest)
 		oldest = pt->sealed[0].first_ms;
@@ -766,7 +768,7 @@ static void seal_settle(ledger *l, seal_job *j)
 	seal_runs(l, ob, j->n);
 	pt->last_seq = j->seq;
 	pt->sealed_to = j->sealed_to;
-	sealed_push(l, pt, j->seq, (uint32_t)j->len, ob->first_ms);
+	sealed_push(l, pt, j->seq, (uint32_t)j->len, hlc_ms(ob->ops[0].hlc));
 	l->st.pending_bytes = l->st.pending_bytes - j->bytes + j->len;
 	l->st.pending_ops -= j->n;
 	l->st.pending_batches++;

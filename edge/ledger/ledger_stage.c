@@ -235,6 +235,8 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 		const home_put *h = ledger_home_find(g, sg[i].mkey, sg[i].mkn, sg[i].mhash);
 		if (h) {
 			home_put_state(h, state, stamp);
+			if (*state < 0 && ops[i].prior >= 0) /* a drop: as absent */
+				*state = ops[i].prior ? 1 : 0;
 			return 0;
 		}
 	}
@@ -413,7 +415,10 @@ static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int
 		}
 		const home_put *prev = ledger_home_find(g, h->mkey, h->mkn, h->mhash);
 		if (prev) {
-			home_put_state(prev, state, stamp);
+			/* A drop about to be written keeps its record's clock: an
+			 * older event must not take the pair. */
+			*state = prev->state == HOME_DROP ? 0 : prev->state;
+			*stamp = prev->hlc;
 			return 0;
 		}
 	}
@@ -527,8 +532,15 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 		return 0;
 	bool aged;
 	rc = item_aged(l, counter, item, &aged);
-	if (rc == 0 && !aged)
+	if (rc == 0 && !aged) {
 		*state = 0;
+	} else if (rc == 0) {
+		/* Likes of it were dropped; none is a member when central's
+		 * count is 0 (this edge's unconfirmed ops keep their records). */
+		ledger_view v;
+		if (ledger_read(l, counter, item, &v) == 0 && v.known && v.base == 0)
+			*state = 0;
+	}
 	return rc;
 }
 
@@ -623,6 +635,7 @@ int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from)
 typedef struct drop_cand {
 	char mkey[KEY_MAX];
 	size_t mkn;
+	int state;
 	uint64_t stamp;
 } drop_cand;
 
@@ -656,8 +669,10 @@ static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *ca
 		drop_cand *d = &cands[(*nc)++];
 		memcpy(d->mkey, k, kn);
 		d->mkn = kn;
+		d->state = v[0];
 		d->stamp = stamp;
 	}
+	out->full = *nc == SWEEP_DROP_MAX;
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (!rc && ended) {
@@ -714,12 +729,15 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 			int rc = member_read(l, d->mkey, d->mkn, &state, &stamp);
 			if (rc)
 				return rc;
-			if (state < 0 || stamp != d->stamp)
+			if (state != d->state || stamp != d->stamp)
 				continue;
 		}
 		home_put h = {.mkn = d->mkn, .mhash = mhash, .state = HOME_DROP, .hlc = d->stamp};
 		memcpy(h.mkey, d->mkey, d->mkn);
 		home_add(c->g, &h);
+		out->dropped++;
+		if (d->state != 1)
+			continue; /* a dropped "no": absent says the same */
 		size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
 		if (pn != lastn || memcmp(pair, last, pn) != 0) {
 			/* Into the filter before the write, as an 'M' is. */
@@ -729,8 +747,11 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 			memcpy(last, pair, pn);
 			lastn = pn;
 		}
-		out->dropped++;
 	}
+	/* Where the pass goes on, with the drops: a restart resumes there. */
+	if (out->dropped)
+		store_batch_put(c->g->wb, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from,
+		                l->sweep.fromn);
 	return 0;
 }
 
@@ -744,6 +765,15 @@ int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t sc
 	if (ledger_following(l) || keep_ms == 0 || wall_ms <= keep_ms)
 		return 0;
 	uint64_t cut_ms = wall_ms - keep_ms;
+	if (!l->sweep.loaded) {
+		int rc = store_get_into(l->db, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from,
+		                        sizeof l->sweep.from, &l->sweep.fromn);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		if (rc || l->sweep.fromn > KEY_MAX + 1)
+			l->sweep.fromn = 0;
+		l->sweep.loaded = true;
+	}
 	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_relaxed);
 	drop_cand *cands = xmalloc(SWEEP_DROP_MAX * sizeof *cands);
 	size_t nc;
@@ -752,6 +782,8 @@ int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t sc
 		free(cands);
 		return rc;
 	}
+	if (l->o.sweep_scanned)
+		l->o.sweep_scanned(l->o.sweep_ctx);
 	ledger_lock(l);
 	if (out->wrapped)
 		l->st.member_sweeps++;

@@ -30,7 +30,7 @@ typedef struct open_batch {
 
 typedef struct sealed {
 	uint64_t seq;
-	uint64_t first_ms; /* when its first op came; 0 = not known (read back at a start) */
+	uint64_t first_ms; /* its first op's clock (ms); 0 = not known (read back at a start) */
 	uint32_t len;
 	uint8_t state;
 	bool resend; /* sent before (or maybe, before a restart) */
@@ -88,8 +88,8 @@ struct outbox {
 };
 
 void ledger_outbox_init(ledger *l);
-/* When the oldest op of p that central has not confirmed came (wall
- * ms; 0 when not known), or UINT64_MAX when none waits. */
+/* The clock (ms) of the oldest op of p that central has not confirmed
+ * (0 when not known), or UINT64_MAX when none waits. */
 uint64_t ledger_outbox_oldest_ms(const ledger *l, uint32_t p);
 void ledger_outbox_free(ledger *l);
 /* Puts p's 'S' (last sealed sequence and sealed_to) into wb. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hlc.h"
 #include "partition.h"
 #include "tests/support/ledger_util.h"
@@ -56,6 +57,26 @@ static void home_like(const char *user, const char *item, uint64_t ms)
 	cr_assert_eq(taken, 1);
 }
 
+/* A whole snapshot of item's partition at version with item's count. */
+static void snapshot(const char *item, uint64_t version, uint64_t count)
+{
+	static int64_t msg = 0;
+	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
+	wire_snapshot s = {wire_cstr("central-a", 9),
+	                   part_of(item),
+	                   version,
+	                   WALL,
+	                   true,
+	                   0,
+	                   NULL,
+	                   1,
+	                   &c,
+	                   0,
+	                   NULL,
+	                   0};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
+}
+
 static int at_home(const char *user, const char *item)
 {
 	int st;
@@ -78,6 +99,8 @@ Test(ledger_retain, an_old_membership_is_dropped_and_its_items_absent_pairs_beco
 	home_like("u1", old, WALL - 10 * DAY_MS);
 	home_like("u2", old, WALL - 1000);
 	home_like("u1", other, WALL - 1000);
+	snapshot(old, 5, 2);
+	snapshot(other, 5, 1);
 	cr_assert_eq(at_home("u3", old), 0, "a known no before the retention");
 	cr_assert_eq(at_home("u1", old), 1);
 
@@ -105,6 +128,75 @@ Test(ledger_retain, an_old_membership_is_dropped_and_its_items_absent_pairs_beco
 	home_like("u1", old, WALL);
 	cr_assert_eq(at_home("u1", old), 1);
 	cr_assert_eq(sweep(WALL, 7 * DAY_MS, 1000).dropped, 0);
+	/* With central's count at 0 nobody is a member: a known no again. */
+	snapshot(old, 9, 0);
+	cr_assert_eq(at_home("u3", old), 0);
+}
+
+Test(ledger_retain, a_dropped_no_needs_no_mark)
+{
+	const char *item = "post:unliked";
+	complete_at_home();
+	ledger_home_ev e = {"likes", item, "u1", false, hlc_make(WALL - 10 * DAY_MS, 0)};
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	home_like("u2", item, WALL - 1000);
+	snapshot(item, 5, 1);
+	cr_assert_eq(member_of("u1", item), 0);
+	cr_assert_eq(sweep(WALL, 7 * DAY_MS, 1000).dropped, 1);
+	cr_assert_eq(member_of("u1", item), -1);
+	cr_assert_eq(at_home("u1", item), 0, "absent says no, as the record did");
+	cr_assert_eq(at_home("u3", item), 0);
+}
+
+/* The sweep's race: a newer like of the pair it read lands between its
+ * scan and its drops (sweep_scanned). */
+static void like_again(void *ctx)
+{
+	(void)ctx;
+	ledger_op op = {
+	    .counter = "likes", .item = "post:raced", .user = "u1", .add = true, .prior = -1};
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+}
+
+Test(ledger_retain, a_newer_state_written_during_the_sweep_is_kept)
+{
+	const char *item = "post:raced";
+	complete_at_home();
+	home_like("u1", item, WALL - 10 * DAY_MS);
+	snapshot(item, 5, 1);
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.sweep_scanned = like_again;
+	open_ledger();
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.dropped, 0, "the record read by the scan is not the store's any more");
+	int st;
+	uint64_t stamp;
+	cr_assert_eq(ledger_member_at(T.l, "likes", item, "u1", &st, &stamp), 0);
+	cr_assert_eq(st, 1);
+	cr_assert_geq(hlc_ms(stamp), WALL, "the newer record stays");
+	cr_assert_eq(at_home("u3", item), 0, "and nothing marked the item");
+}
+
+Test(ledger_retain, the_pass_goes_on_where_it_was_after_a_restart)
+{
+	complete_at_home();
+	char user[16];
+	for (int i = 0; i < 12; i++) {
+		snprintf(user, sizeof user, "u%02d", i);
+		home_like(user, ITEM, WALL - 30 * DAY_MS);
+	}
+	ledger_sweep sw = sweep(WALL, DAY_MS, 5);
+	cr_assert_eq(sw.scanned, 5);
+	cr_assert_eq(sw.dropped, 5);
+	reopen();
+	sw = sweep(WALL, DAY_MS, 100);
+	cr_assert_eq(sw.scanned, 7, "not from the first record again");
+	cr_assert_eq(sw.dropped, 7);
+	cr_assert(sw.wrapped);
 }
 
 Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfirmed)
@@ -113,19 +205,32 @@ Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfi
 	 * batch waits: central was out of reach). Until central has it,
 	 * its record is the only place the like shows. */
 	T.p = part_of(ITEM);
+	/* The real clock: an op read back at a start is appended then. */
+	uint64_t now = clock_wall_ms();
 	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
 	ledger_answer a;
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL - 10 * DAY_MS, &a, NULL, NULL), 0);
-	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, now - 10 * DAY_MS, &a, NULL, NULL), 0);
+	ledger_sweep sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.dropped, 0);
+	cr_assert_eq(sw.held, 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+	/* Read back into the open batch at a restart: held by its clock. */
+	reopen();
+	sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 1);
 	cr_assert_eq(member_of("u1", ITEM), 1);
 
 	/* Sealed and sent, still unconfirmed: held. */
-	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
+	cr_assert_eq(ledger_seal_due(T.l, now, true), 0);
 	cr_assert_eq(T.nsent, 1);
 	ledger_delivered(T.l, T.p, T.sent[0].seq, 7);
-	sw = sweep(WALL, 7 * DAY_MS, 1000);
+	sw = sweep(now, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.held, 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+
+	/* Read back at a restart, still unconfirmed: held. */
+	reopen();
+	sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 1);
 	cr_assert_eq(member_of("u1", ITEM), 1);
 
@@ -134,7 +239,7 @@ Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfi
 	wire_snapshot s = {
 	    wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
-	sw = sweep(WALL, 7 * DAY_MS, 1000);
+	sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 0);
 	cr_assert_eq(sw.dropped, 1);
 	cr_assert_eq(member_of("u1", ITEM), -1);
