@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "sim/drill/load_int.h"
@@ -347,6 +348,7 @@ static void *load_main(void *arg)
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
 		sigaddset(&set, sigs[i]);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	atomic_store(&l->tid, (int)gettid());
 	l->last_tick_us = clock_mono_us();
 	if (event_base_dispatch(l->base) < 0)
 		log_error("load event loop failed", "%s", "");
@@ -800,6 +802,11 @@ unsigned load_route(load *l, unsigned region)
 	unsigned k = l->route[region];
 	pthread_mutex_unlock(&l->mu);
 	return k;
+}
+
+pid_t load_thread_id(load *l)
+{
+	return l ? (pid_t)atomic_load(&l->tid) : 0;
 }
 
 int load_last_acked(load *l, unsigned region)

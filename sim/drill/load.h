@@ -66,6 +66,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "sim/drill/hist.h"
@@ -211,6 +212,9 @@ void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd);
  * instance of its last ack (-1: none yet). */
 unsigned load_route(load *l, unsigned region);
 int load_last_acked(load *l, unsigned region);
+/* The loop thread's id (for its CPU and scheduling figures in /proc),
+ * or 0 before it runs. Any thread. */
+pid_t load_thread_id(load *l);
 /* Instance inst of region r was started again: a new process, which
  * no other instance has taken over from. */
 void load_instance_started(load *l, unsigned region, unsigned inst);

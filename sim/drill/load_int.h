@@ -68,6 +68,7 @@ struct load {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
+	atomic_int tid; /* the loop thread's id once it runs (load_thread_id) */
 
 	/* The loop thread's own. */
 	uint64_t rng;

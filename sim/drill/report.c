@@ -140,6 +140,7 @@ void report_free(report *r)
 	free(r->viol);
 	free(r->samples);
 	free(r->procs);
+	free(r->load_sched);
 	for (unsigned i = 0; i < r->nproc_nodes; i++)
 		free(r->proc_nodes[i].name);
 	free(r->feed.state);
@@ -334,6 +335,15 @@ void report_proc(report *r, const char *node, int pid, const soak_sample *s)
 	r->procs[r->nprocs++] = (report_proc_row){.node = (unsigned)k, .pid = pid, .s = *s};
 }
 
+void report_load_sched(report *r, double t_s, double cpu_s, double wait_s, double slices)
+{
+	if (full(r, r->nload_sched, REPORT_SAMPLES_MAX, "load thread samples"))
+		return;
+	r->load_sched =
+	    grow(r->load_sched, &r->capload_sched, r->nload_sched, sizeof *r->load_sched);
+	r->load_sched[r->nload_sched++] = (report_sched_row){t_s, cpu_s, wait_s, slices};
+}
+
 void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b)
 {
 	int k = proc_node(r, node);
@@ -476,6 +486,73 @@ static void procs_summary(const report *r, FILE *f)
 			        v->unheld_end);
 		fputc('\n', f);
 	}
+}
+
+/* CPU share (percent of one core) and mean run-queue wait per time
+ * slice (us) of rows between from_s and to_s: the first and the last
+ * reading inside. false with fewer than two. */
+static bool sched_window(const report_sched_row *rows, size_t n, double from_s, double to_s,
+                         double *cpu_pct, double *wait_us)
+{
+	const report_sched_row *a = NULL, *b = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].t_s < from_s || rows[i].t_s > to_s)
+			continue;
+		if (!a)
+			a = &rows[i];
+		b = &rows[i];
+	}
+	if (!a || b == a || b->t_s <= a->t_s || b->cpu_s < a->cpu_s)
+		return false;
+	*cpu_pct = 100 * (b->cpu_s - a->cpu_s) / (b->t_s - a->t_s);
+	double sl = b->slices - a->slices;
+	*wait_us = sl > 0 ? 1e6 * (b->wait_s - a->wait_s) / sl : 0;
+	return true;
+}
+
+/* One line of the scheduling table: settled and end windows as the
+ * memory's (the first and last fifth after the warm-up). */
+static void sched_line(const report *r, FILE *f, const char *name, const report_sched_row *rows,
+                       size_t n)
+{
+	if (n < 2)
+		return;
+	double end = rows[n - 1].t_s, span = end - r->proc_warmup_s;
+	double c0, w0, c1, w1;
+	if (span <= 0 ||
+	    !sched_window(rows, n, r->proc_warmup_s, r->proc_warmup_s + span / 5, &c0, &w0) ||
+	    !sched_window(rows, n, end - span / 5, end, &c1, &w1))
+		return;
+	fprintf(f, "  %-9s %6.1f %6.1f | %6.0f %6.0f\n", name, c0, c1, w0, w1);
+}
+
+/* Where the CPU went and how long woken threads waited for one, per
+ * daemon and for the load's own thread: a tail that grows while these
+ * stay flat is not the daemons' work growing. */
+static void sched_summary(const report *r, FILE *f)
+{
+	fprintf(f, "\nscheduling (cpu: percent of one core, all threads; wait: mean time a "
+	           "thread\n  waited on a run queue per time slice it ran, us; settled -> end, "
+	           "as above;\n  from /proc/PID/task/*/schedstat)\n");
+	fprintf(f, "  %-9s %6s %6s | %6s %6s\n", "node", "cpu0", "cpuN", "wait0", "waitN");
+	report_sched_row *rows = xcalloc(r->nprocs ? r->nprocs : 1, sizeof *rows);
+	for (unsigned k = 0; k < r->nproc_nodes; k++) {
+		size_t n = 0;
+		int pid = 0;
+		for (size_t i = 0; i < r->nprocs; i++) {
+			const report_proc_row *p = &r->procs[i];
+			if (p->node != k || p->s.slices <= 0)
+				continue;
+			if (p->pid != pid) /* a new process: its own figures from 0 */
+				n = 0;
+			pid = p->pid;
+			rows[n++] =
+			    (report_sched_row){p->s.t_s, p->s.cpu_s, p->s.wait_s, p->s.slices};
+		}
+		sched_line(r, f, r->proc_nodes[k].name, rows, n);
+	}
+	free(rows);
+	sched_line(r, f, "sim-load", r->load_sched, r->nload_sched);
 }
 
 /* Each edge's latency per interval, an edge after another. */
@@ -638,8 +715,10 @@ static void write_summary_to(const report *r, FILE *f)
 	if (r->ntk)
 		takeovers_summary(r, f);
 
-	if (r->nproc_nodes)
+	if (r->nproc_nodes) {
 		procs_summary(r, f);
+		sched_summary(r, f);
+	}
 
 	report_feed_summary(r, f);
 
@@ -680,12 +759,12 @@ static void write_summary_to(const report *r, FILE *f)
 /* Every reading of every sampled daemon, in the order taken. */
 static void procs_csv(const report *r, FILE *f)
 {
-	fputs("t_s,node,pid,rss_mb,anon_mb,hwm_mb,fds,store_fds\n", f);
+	fputs("t_s,node,pid,rss_mb,anon_mb,hwm_mb,fds,store_fds,cpu_s,runq_wait_s,slices\n", f);
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const report_proc_row *p = &r->procs[i];
-		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.1f,%.0f,%.0f\n", p->s.t_s,
+		fprintf(f, "%.1f,%s,%d,%.1f,%.1f,%.1f,%.0f,%.0f,%.3f,%.3f,%.0f\n", p->s.t_s,
 		        r->proc_nodes[p->node].name, p->pid, p->s.rss_mb, p->s.anon_mb, p->s.hwm_mb,
-		        p->s.fds, p->s.store_fds);
+		        p->s.fds, p->s.store_fds, p->s.cpu_s, p->s.wait_s, p->s.slices);
 	}
 }
 

@@ -116,6 +116,9 @@ void report_text(report *r, const char *key, const char *value);
 /* One reading of a daemon's process; the first REPORT_NODES_MAX node
  * names are kept, readings of others are dropped (and counted). */
 void report_proc(report *r, const char *node, int pid, const soak_sample *s);
+/* The load's own thread's scheduling figures at t_s, read with the
+ * daemons', for the same summary (the instrument's share). */
+void report_load_sched(report *r, double t_s, double cpu_s, double wait_s, double slices);
 /* The verdict on a node's readings and the bound it was held to. */
 void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b);
 /* The warm-up the verdicts leave out, and the interval between readings. */

@@ -53,6 +53,11 @@ typedef struct report_proc_row {
 	soak_sample s;
 } report_proc_row;
 
+/* Scheduling figures of a thread or process so far (soak_sample's). */
+typedef struct report_sched_row {
+	double t_s, cpu_s, wait_s, slices;
+} report_sched_row;
+
 /* A daemon whose process is sampled, and its verdict once judged. */
 typedef struct report_proc_node {
 	char *name;
@@ -105,6 +110,8 @@ struct report {
 	report_proc_node proc_nodes[REPORT_NODES_MAX];
 	unsigned nproc_nodes;
 	double proc_warmup_s, proc_every_s;
+	report_sched_row *load_sched; /* the load's thread, sampled with them */
+	size_t nload_sched, capload_sched;
 	report_feed_rec feed;
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sim/drill/run_int.h"
@@ -178,6 +179,11 @@ void run_sample_procs(runner *rn)
 		ps->s[ps->n++] = s;
 		report_proc(rn->r, n->name, (int)n->pid, &s);
 	}
+	/* The load's own thread: the instrument's share of the machine. */
+	pid_t tid = load_thread_id(rn->l);
+	double cpu, wait, slices;
+	if (tid > 0 && soak_read_sched(getpid(), tid, &cpu, &wait, &slices))
+		report_load_sched(rn->r, run_now_s(rn), cpu, wait, slices);
 }
 
 /* nftw has no argument of its own: the bytes of the dir being summed

@@ -113,6 +113,61 @@ char *soak_read_file(const char *path, size_t max)
 	return buf;
 }
 
+bool soak_parse_schedstat(const char *text, double *run_ns, double *wait_ns, double *slices)
+{
+	unsigned long long a, b, c;
+	char tail;
+	/* Three numbers and nothing after them but white space. */
+	if (sscanf(text, "%llu %llu %llu %c", &a, &b, &c, &tail) != 3)
+		return false;
+	*run_ns = (double)a;
+	*wait_ns = (double)b;
+	*slices = (double)c;
+	return true;
+}
+
+/* Adds /proc/PID/task/TID/schedstat to the sums; false when unread. */
+static bool add_sched(pid_t pid, const char *tid, double *run, double *wait, double *slices)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", (int)pid, tid);
+	char *text = soak_read_file(path, 256);
+	double r, w, n;
+	bool ok = text && soak_parse_schedstat(text, &r, &w, &n);
+	free(text);
+	if (ok) {
+		*run += r;
+		*wait += w;
+		*slices += n;
+	}
+	return ok;
+}
+
+bool soak_read_sched(pid_t pid, pid_t tid, double *cpu_s, double *wait_s, double *slices)
+{
+	double run = 0, wait = 0, n = 0;
+	bool any = false;
+	if (tid > 0) {
+		char t[24];
+		snprintf(t, sizeof t, "%d", (int)tid);
+		any = add_sched(pid, t, &run, &wait, &n);
+	} else {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+		DIR *dir = opendir(path);
+		struct dirent *e;
+		while (dir && (e = readdir(dir)))
+			if (e->d_name[0] != '.')
+				any |= add_sched(pid, e->d_name, &run, &wait, &n);
+		if (dir)
+			closedir(dir);
+	}
+	*cpu_s = run / 1e9;
+	*wait_s = wait / 1e9;
+	*slices = n;
+	return any;
+}
+
 bool soak_read(pid_t pid, const char *data_dir, double t_s, soak_sample *out)
 {
 	char path[64];
@@ -151,6 +206,8 @@ bool soak_read(pid_t pid, const char *data_dir, double t_s, soak_sample *out)
 	                     .hwm_mb = hwm_kb / 1024.0,
 	                     .fds = fds,
 	                     .store_fds = store_fds};
+	if (!soak_read_sched(pid, 0, &out->cpu_s, &out->wait_s, &out->slices))
+		out->cpu_s = out->wait_s = out->slices = 0;
 	return true;
 }
 

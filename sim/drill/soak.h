@@ -45,7 +45,8 @@
  * every daemon logs at start-up (key=section.name value=...); a key that
  * is not there keeps the default named here.
  *
- * Pure but for soak_read and soak_read_file. Any thread.
+ * Pure but for soak_read, soak_read_sched and soak_read_file. Any
+ * thread.
  */
 #ifndef SIM_SOAK_H
 #define SIM_SOAK_H
@@ -81,12 +82,16 @@ typedef struct soak_held {
 
 /* One reading of a process. */
 typedef struct soak_sample {
-	double t_s;                    /* since the load started */
-	double rss_mb;                 /* VmRSS */
-	double anon_mb;                /* RssAnon: the part a leak grows */
-	double hwm_mb;                 /* VmHWM: the peak so far */
-	double fds;                    /* open descriptors, all of them */
-	double store_fds;              /* of those, files under the data dir */
+	double t_s;       /* since the load started */
+	double rss_mb;    /* VmRSS */
+	double anon_mb;   /* RssAnon: the part a leak grows */
+	double hwm_mb;    /* VmHWM: the peak so far */
+	double fds;       /* open descriptors, all of them */
+	double store_fds; /* of those, files under the data dir */
+	/* Summed over its threads (/proc/PID/task/TID/schedstat), so far:
+	 * time on a CPU, time waiting on a run queue, time slices run. All
+	 * 0 when the kernel does not say. */
+	double cpu_s, wait_s, slices;
 	soak_held held[SOAK_HELD_MAX]; /* from its /metrics at the same time */
 	size_t nheld;                  /* 0: not read */
 } soak_sample;
@@ -104,6 +109,14 @@ double soak_unheld_mb(const soak_sample *s);
 /* VmRSS, RssAnon and VmHWM (kB) from the text of /proc/PID/status;
  * false when one is missing. */
 bool soak_parse_status(const char *text, double *rss_kb, double *anon_kb, double *hwm_kb);
+
+/* Time on a CPU (ns), time waiting on a run queue (ns) and time slices
+ * from the text of a /proc/.../schedstat; false when malformed. */
+bool soak_parse_schedstat(const char *text, double *run_ns, double *wait_ns, double *slices);
+
+/* Those of thread tid of pid (tid 0: summed over all its threads), in
+ * seconds and slices; false when none could be read. */
+bool soak_read_sched(pid_t pid, pid_t tid, double *cpu_s, double *wait_s, double *slices);
 
 /* Reads /proc/PID/status and /proc/PID/fd; a descriptor whose link
  * target starts with data_dir + "/" counts as the store's. false when

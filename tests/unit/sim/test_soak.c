@@ -417,3 +417,34 @@ Test(soak, a_leak_beside_the_named_caches_still_fails)
 	cr_assert_not_null(strstr(v.why, "no holder accounts for"), "%s", v.why);
 	cr_assert_gt(v.unheld_growth, 10);
 }
+
+Test(soak, parses_cpu_wait_and_slices_from_a_schedstat)
+{
+	double run, wait, slices;
+	cr_assert(soak_parse_schedstat("123456789 2000000 42\n", &run, &wait, &slices));
+	cr_assert_float_eq(run, 123456789, 1e-9);
+	cr_assert_float_eq(wait, 2000000, 1e-9);
+	cr_assert_float_eq(slices, 42, 1e-9);
+	cr_assert_not(soak_parse_schedstat("1 2\n", &run, &wait, &slices), "two numbers");
+	cr_assert_not(soak_parse_schedstat("1 2 3 x\n", &run, &wait, &slices), "something after");
+	cr_assert_not(soak_parse_schedstat("", &run, &wait, &slices));
+}
+
+Test(soak, reads_this_process_and_this_threads_cpu_from_proc)
+{
+	/* Spend some CPU, then read the process and this thread alone. */
+	volatile uint64_t x = 0;
+	for (uint64_t i = 0; i < 20000000; i++)
+		x += i;
+	double cpu, wait, slices, tcpu, twait, tslices;
+	cr_assert(soak_read_sched(getpid(), 0, &cpu, &wait, &slices));
+	cr_assert(soak_read_sched(getpid(), gettid(), &tcpu, &twait, &tslices));
+	cr_assert_gt(tcpu, 0);
+	cr_assert_geq(cpu, tcpu, "the process's sum holds the thread's");
+	cr_assert_geq(slices, tslices);
+	cr_assert_gt(tslices, 0);
+	soak_sample s;
+	cr_assert(soak_read(getpid(), tmpdir, 1, &s));
+	cr_assert_geq(s.cpu_s, tcpu);
+	cr_assert_not(soak_read_sched(getpid(), 999999999, &cpu, &wait, &slices), "no such thread");
+}
