@@ -9,13 +9,16 @@
 #include "kcommit.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -24,6 +27,10 @@
 /* The deadline librdkafka is given: the longest it takes, so that its
  * own never passes before kcommit's (kcommit.h says why). */
 #define KCOMMIT_RDKAFKA_TIMEOUT_MS (3600 * 1000)
+/* kcommit_free waits this long for a request in flight, then this long
+ * for its client's destroy. */
+#define KCOMMIT_FREE_ANSWER_MS 1000
+#define KCOMMIT_FREE_CLOSE_MS 5000
 
 struct kcommit {
 	rd_kafka_conf_t *conf; /* what each client is made from */
@@ -114,14 +121,56 @@ static bool read_result(kcommit *kc, rd_kafka_event_t *ev, uint64_t now)
 	return true;
 }
 
-static void client_close(kcommit *kc)
+typedef struct reap_job {
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+} reap_job;
+
+static void *reap(void *arg)
+{
+	reap_job *j = arg;
+	rd_kafka_queue_destroy(j->q);
+	rd_kafka_destroy(j->rk);
+	free(j);
+	return NULL;
+}
+
+/* Destroys the client on a thread of its own (kcommit.h: librdkafka
+ * 2.0.2's destroy can wait for ever on a request in flight): not waited
+ * for with wait_ms 0, else for up to wait_ms, then left to finish or
+ * not. Either way the loop is never held longer. */
+static void client_close(kcommit *kc, int wait_ms)
 {
 	if (!kc->rk)
 		return;
-	rd_kafka_queue_destroy(kc->q);
-	rd_kafka_destroy(kc->rk);
-	kc->q = NULL;
+	reap_job *j = xmalloc(sizeof *j);
+	*j = (reap_job){kc->rk, kc->q};
 	kc->rk = NULL;
+	kc->q = NULL;
+	pthread_t t;
+	if (pthread_create(&t, NULL, reap, j) != 0) {
+		log_warn("no thread to close kcommit's client; closing it here", "group=%s",
+		         kc->group);
+		reap(j);
+		return;
+	}
+	if (wait_ms <= 0) {
+		pthread_detach(t);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+		log_warn("kcommit's client did not close in time; left to librdkafka",
+		         "group=%s waited_ms=%d", kc->group, wait_ms);
+		pthread_detach(t);
+	}
 }
 
 static bool client_open(kcommit *kc, uint64_t now)
@@ -161,7 +210,7 @@ static void collect(kcommit *kc, uint64_t now)
 		/* Past its deadline: the request goes with the client. */
 		kc->inflight = false;
 		note_failure(kc, now, "request", "timed out");
-		client_close(kc);
+		client_close(kc, 0);
 	}
 }
 
@@ -229,7 +278,18 @@ void kcommit_free(kcommit *kc)
 {
 	if (!kc)
 		return;
-	client_close(kc);
+	/* A request in flight is given a moment to end first: a client
+	 * destroyed with one may never finish its destroy. */
+	uint64_t end = clock_mono_ms() + KCOMMIT_FREE_ANSWER_MS;
+	while (kc->inflight && kc->rk && clock_mono_ms() < end) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(kc->q, 50);
+		if (ev &&
+		    rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT)
+			kc->inflight = false;
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+	client_close(kc, KCOMMIT_FREE_CLOSE_MS);
 	rd_kafka_conf_destroy(kc->conf);
 	free(kc->group);
 	free(kc->topic);
