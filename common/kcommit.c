@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -158,14 +157,7 @@ static void client_close(kcommit *kc, int wait_ms)
 		pthread_detach(t);
 		return;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = clock_deadline(CLOCK_REALTIME, (unsigned)wait_ms);
 	if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
 		log_warn("kcommit's client did not close in time; left to librdkafka",
 		         "group=%s waited_ms=%d", kc->group, wait_ms);
@@ -187,13 +179,16 @@ static bool client_open(kcommit *kc, uint64_t now)
 	return true;
 }
 
-static void collect(kcommit *kc, uint64_t now)
+/* Reads the results that came (waiting up to wait_ms for the first), and
+ * gives up a request past its deadline. */
+static void collect(kcommit *kc, uint64_t now, int wait_ms)
 {
 	if (!kc->rk)
 		return;
 	rd_kafka_poll(kc->rk, 0); /* the client's own callbacks (errors) */
 	rd_kafka_event_t *ev;
-	while ((ev = rd_kafka_queue_poll(kc->q, 0))) {
+	while ((ev = rd_kafka_queue_poll(kc->q, wait_ms))) {
+		wait_ms = 0;
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT) {
 			kc->inflight = false;
 			if (read_result(kc, ev, now)) {
@@ -257,7 +252,7 @@ void kcommit_poll(kcommit *kc, uint64_t now_ms)
 {
 	if (!kc)
 		return;
-	collect(kc, now_ms);
+	collect(kc, now_ms, 0);
 	if (kc->inflight || now_ms < kc->next_ms)
 		return;
 	kc->next_ms = now_ms + kc->interval_ms;
@@ -281,14 +276,8 @@ void kcommit_free(kcommit *kc)
 	/* A request in flight is given a moment to end first: a client
 	 * destroyed with one may never finish its destroy. */
 	uint64_t end = clock_mono_ms() + KCOMMIT_FREE_ANSWER_MS;
-	while (kc->inflight && kc->rk && clock_mono_ms() < end) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(kc->q, 50);
-		if (ev &&
-		    rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT)
-			kc->inflight = false;
-		if (ev)
-			rd_kafka_event_destroy(ev);
-	}
+	while (kc->inflight && clock_mono_ms() < end)
+		collect(kc, clock_mono_ms(), 50);
 	client_close(kc, KCOMMIT_FREE_CLOSE_MS);
 	rd_kafka_conf_destroy(kc->conf);
 	free(kc->group);

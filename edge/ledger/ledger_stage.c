@@ -197,6 +197,25 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	return true;
 }
 
+/* The newest staged state of a pair (probe's names; member key mkey,
+ * hashed mhash): in the open group, else in the one being written, an op
+ * of it (*op) before a home put (*hp). false when neither group holds
+ * it. mu held. */
+static bool group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
+                         size_t mkn, const pend_op **op, const home_put **hp)
+{
+	const group *gs2[2] = {l->commit.g, l->commit.gc};
+	for (int k = 0; k < 2 && gs2[k]; k++) {
+		const group *g = gs2[k];
+		const group_slot *gs = &g->member[slot_find(g, g->member, mhash, probe, true)];
+		*op = gs->at ? &g->ops[gs->at - 1].op : NULL;
+		*hp = *op ? NULL : ledger_home_find(g, mkey, mkn, mhash);
+		if (*op || *hp)
+			return true;
+	}
+	return false;
+}
+
 /* A staged home put's membership as a read of the store would give it:
  * a drop's is not known. */
 static void home_put_state(const home_put *h, int *state, uint64_t *stamp)
@@ -207,9 +226,8 @@ static void home_put_state(const home_put *h, int *state, uint64_t *stamp)
 
 /* The membership of the set op at i, after the ops before it in this call,
  * else in the group, else in the store (as preread found it, if fresh),
- * and the clock of the op that set it. */
-static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
-                        int *state, uint64_t *stamp)
+ * and the clock of the op that set it; -1 when not known here. */
+static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, int *state, uint64_t *stamp)
 {
 	for (size_t j = i; j-- > 0;) {
 		if (sg[j].set && sg[j].mkn == sg[i].mkn &&
@@ -221,32 +239,32 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 	}
 	/* The open group, then the one being written: both are newer than
 	 * the store's state. In each, an op is newer than a home put. */
-	group *gs2[2] = {l->commit.g, l->commit.gc};
-	for (int k = 0; k < 2 && gs2[k]; k++) {
-		group *g = gs2[k];
-		const group_slot *gs =
-		    &g->member[slot_find(g, g->member, sg[i].mhash, &sg[i].op, true)];
-		if (gs->at) {
-			const pend_op *o = &g->ops[gs->at - 1].op;
+	const pend_op *o;
+	const home_put *h;
+	if (group_newest(l, &sg[i].op, sg[i].mhash, sg[i].mkey, sg[i].mkn, &o, &h)) {
+		if (o) {
 			*state = o->kind == WIRE_ADD;
 			*stamp = o->hlc;
-			return 0;
-		}
-		const home_put *h = ledger_home_find(g, sg[i].mkey, sg[i].mkn, sg[i].mhash);
-		if (h) {
+		} else {
 			home_put_state(h, state, stamp);
-			if (*state < 0 && ops[i].prior >= 0) /* a drop: as absent */
-				*state = ops[i].prior ? 1 : 0;
-			return 0;
 		}
+		return 0;
 	}
-	int rc = 0;
 	if (fresh && sg[i].mread) {
 		*state = sg[i].mstate;
 		*stamp = sg[i].mstamp;
-	} else {
-		rc = member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+		return 0;
 	}
+	return member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+}
+
+/* newest_state, where a pair not known here (never recorded, or
+ * dropped by retention) takes what central said of it (the op's prior),
+ * if anything. */
+static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
+                        int *state, uint64_t *stamp)
+{
+	int rc = newest_state(l, sg, i, fresh, state, stamp);
 	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
 		*state = ops[i].prior ? 1 : 0;
 	return rc;
@@ -399,30 +417,19 @@ const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, u
 static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int *state,
                       uint64_t *stamp)
 {
-	group *gs2[2] = {l->commit.g, l->commit.gc};
 	pend_op probe = {
 	    .counter = (char *)e->counter, .item = (char *)e->item, .user = (char *)e->user};
-	for (int k = 0; k < 2 && gs2[k]; k++) {
-		group *g = gs2[k];
-		const group_slot *gs = &g->member[slot_find(g, g->member, h->mhash, &probe, true)];
-		if (gs->at) {
-			const pend_op *o = &g->ops[gs->at - 1].op;
-			if (o->hlc < h->hlc)
-				return ERR_AGAIN;
-			*state = o->kind == WIRE_ADD;
-			*stamp = o->hlc;
-			return 0;
-		}
-		const home_put *prev = ledger_home_find(g, h->mkey, h->mkn, h->mhash);
-		if (prev) {
-			/* A drop about to be written keeps its record's clock: an
-			 * older event must not take the pair. */
-			*state = prev->state == HOME_DROP ? 0 : prev->state;
-			*stamp = prev->hlc;
-			return 0;
-		}
-	}
-	return member_read(l, h->mkey, h->mkn, state, stamp);
+	const pend_op *o;
+	const home_put *prev;
+	if (!group_newest(l, &probe, h->mhash, h->mkey, h->mkn, &o, &prev))
+		return member_read(l, h->mkey, h->mkn, state, stamp);
+	if (o && o->hlc < h->hlc)
+		return ERR_AGAIN;
+	/* A drop about to be written keeps its record's clock: an older
+	 * event must not take the pair. */
+	*state = o ? o->kind == WIRE_ADD : prev->state == HOME_DROP ? 0 : prev->state;
+	*stamp = o ? o->hlc : prev->hlc;
+	return 0;
 }
 
 static void home_add(group *g, const home_put *h)
@@ -682,20 +689,6 @@ static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *ca
 	return rc;
 }
 
-/* Whether an op or a home put of a group (open, or being written) holds
- * the pair of d: its state there is newer than the store's. mu held. */
-static bool sweep_in_groups(ledger *l, const drop_cand *d, const pend_op *probe, uint64_t mhash)
-{
-	group *gs2[2] = {l->commit.g, l->commit.gc};
-	for (int k = 0; k < 2 && gs2[k]; k++) {
-		group *g = gs2[k];
-		if (g->member[slot_find(g, g->member, mhash, probe, true)].at ||
-		    ledger_home_find(g, d->mkey, d->mkn, mhash))
-			return true;
-	}
-	return false;
-}
-
 /* Stages the drop of each candidate that still holds (mu held): its
  * partition has no unconfirmed op older than the cut, no group holds
  * its pair, and the store still has it as read (read again when a
@@ -721,8 +714,10 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 		}
 		pend_op probe = {.counter = counter, .item = item, .user = user};
 		uint64_t mhash = XXH3_64bits(d->mkey, d->mkn);
-		if (sweep_in_groups(l, d, &probe, mhash))
-			continue;
+		const pend_op *o;
+		const home_put *hp;
+		if (group_newest(l, &probe, mhash, d->mkey, d->mkn, &o, &hp))
+			continue; /* a newer state is staged: not the store's to drop */
 		if (!fresh) {
 			int state;
 			uint64_t stamp;

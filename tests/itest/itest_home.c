@@ -34,15 +34,21 @@ static void ready(int e)
 	}
 }
 
-static void setup(void)
+/* Central sending r0's and r1's home streams, two edges following
+ * theirs with edge_extra, both ready: what the edges load at their start
+ * is in, so every event the tests count comes from the stream. */
+static void home_stack(const char *edge_extra)
 {
 	S.central_extra = "[feed]\nhome_regions = r0,r1\ntimeout_ms = 1000\nsession_ms = 3000\n";
-	S.edge_extra = "[home]\nfollow = true\n";
+	S.edge_extra = edge_extra;
 	stack_up(2, NPARTS, 200);
-	/* Ready: what the edges load at their start is in, so every event
-	 * the tests count comes from the stream. */
 	ready(0);
 	ready(1);
+}
+
+static void setup(void)
+{
+	home_stack("[home]\nfollow = true\n");
 }
 
 TestSuite(home, .init = setup, .fini = stack_down, .timeout = 240);
@@ -305,11 +311,7 @@ Test(home, after_an_upgrade_of_central_a_wiped_edge_reads_older_pairs_through)
 
 static void setup_retain(void)
 {
-	S.central_extra = "[feed]\nhome_regions = r0,r1\ntimeout_ms = 1000\nsession_ms = 3000\n";
-	S.edge_extra = "[home]\nfollow = true\n[store]\nmember_keep_s = 1\n";
-	stack_up(2, NPARTS, 200);
-	ready(0);
-	ready(1);
+	home_stack("[home]\nfollow = true\n[store]\nmember_keep_s = 1\n");
 }
 
 TestSuite(home_retain, .init = setup_retain, .fini = stack_down, .timeout = 240);

@@ -121,6 +121,27 @@ LEDGER_UTIL void ledger_util_complete_replicas(void)
 	}
 }
 
+/* A whole one-message snapshot of item's partition from central at
+ * version, with item's likes count. */
+LEDGER_UTIL void ledger_util_snapshot(const char *item, uint64_t version, uint64_t count)
+{
+	static int64_t msg = 0;
+	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
+	wire_snapshot s = {wire_cstr("central-a", 9),
+	                   partition_of(item, strlen(item), NPARTS),
+	                   version,
+	                   WALL,
+	                   true,
+	                   0,
+	                   NULL,
+	                   1,
+	                   &c,
+	                   0,
+	                   NULL,
+	                   0};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
+}
+
 /* The likes count of item, as the ledger answers it. */
 LEDGER_UTIL uint64_t count_of(const char *item)
 {

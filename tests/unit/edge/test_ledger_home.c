@@ -150,26 +150,6 @@ Test(ledger_home, events_of_one_call_keep_the_newest_per_pair)
 
 /* --- a pair absent here: a known no, or not known ----------------------------- */
 
-/* A whole snapshot of item's partition at version with item's count. */
-static void snapshot(const char *item, uint64_t version, uint64_t count)
-{
-	static int64_t msg = 0;
-	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
-	wire_snapshot s = {wire_cstr("central-a", 9),
-	                   partition_of(item, strlen(item), NPARTS),
-	                   version,
-	                   WALL,
-	                   true,
-	                   0,
-	                   NULL,
-	                   1,
-	                   &c,
-	                   0,
-	                   NULL,
-	                   0};
-	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
-}
-
 /* This edge has every change of its home users' pairs in item's
  * partition from version from (with no event). */
 static void horizon(const char *item, uint64_t from)
@@ -191,8 +171,8 @@ Test(ledger_home, an_absent_pair_is_a_known_no_where_the_items_count_was_0_since
 {
 	const char *fresh = "post:fresh", *old = "post:old";
 	ledger_util_complete_replicas();
-	snapshot(old, 5, 3);    /* liked before the horizon */
-	snapshot(fresh, 10, 0); /* none */
+	ledger_util_snapshot(old, 5, 3);    /* liked before the horizon */
+	ledger_util_snapshot(fresh, 10, 0); /* none */
 	cr_assert_eq(at_home("u1", fresh), -1, "no horizon yet");
 	horizon(fresh, 10);
 	horizon(old, 10);
@@ -202,13 +182,13 @@ Test(ledger_home, an_absent_pair_is_a_known_no_where_the_items_count_was_0_since
 	cr_assert_eq(at_home("u1", old), -1, "its members may be older than the horizon");
 	cr_assert_eq(member_of("u1", fresh), -1, "ledger_member itself does not know");
 	/* Raised from 0 after the horizon: every member is newer. */
-	snapshot(fresh, 20, 2);
+	ledger_util_snapshot(fresh, 20, 2);
 	cr_assert_eq(at_home("u1", fresh), 0);
-	snapshot(old, 20, 4);
+	ledger_util_snapshot(old, 20, 4);
 	cr_assert_eq(at_home("u1", old), -1);
 	/* Down to 0 and up again: covered from then on. */
-	snapshot(old, 30, 0);
-	snapshot(old, 40, 1);
+	ledger_util_snapshot(old, 30, 0);
+	ledger_util_snapshot(old, 40, 1);
 	cr_assert_eq(at_home("u1", old), 0);
 	/* A pair the store has answers as it is. */
 	ledger_op op = like_from("u2", "eu");
@@ -227,7 +207,7 @@ Test(ledger_home, with_its_memberships_loaded_a_partition_answers_every_absent_p
 {
 	const char *old = "post:old";
 	ledger_util_complete_replicas();
-	snapshot(old, 5, 3); /* liked before any horizon, never 0 since */
+	ledger_util_snapshot(old, 5, 3); /* liked before any horizon, never 0 since */
 	horizon(old, 10);
 	cr_assert_eq(at_home("u1", old), -1);
 	/* The load (bootstrap.c) puts central's memberships as events; the

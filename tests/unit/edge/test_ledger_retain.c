@@ -57,26 +57,6 @@ static void home_like(const char *user, const char *item, uint64_t ms)
 	cr_assert_eq(taken, 1);
 }
 
-/* A whole snapshot of item's partition at version with item's count. */
-static void snapshot(const char *item, uint64_t version, uint64_t count)
-{
-	static int64_t msg = 0;
-	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
-	wire_snapshot s = {wire_cstr("central-a", 9),
-	                   part_of(item),
-	                   version,
-	                   WALL,
-	                   true,
-	                   0,
-	                   NULL,
-	                   1,
-	                   &c,
-	                   0,
-	                   NULL,
-	                   0};
-	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
-}
-
 static int at_home(const char *user, const char *item)
 {
 	int st;
@@ -99,8 +79,8 @@ Test(ledger_retain, an_old_membership_is_dropped_and_its_items_absent_pairs_beco
 	home_like("u1", old, WALL - 10 * DAY_MS);
 	home_like("u2", old, WALL - 1000);
 	home_like("u1", other, WALL - 1000);
-	snapshot(old, 5, 2);
-	snapshot(other, 5, 1);
+	ledger_util_snapshot(old, 5, 2);
+	ledger_util_snapshot(other, 5, 1);
 	cr_assert_eq(at_home("u3", old), 0, "a known no before the retention");
 	cr_assert_eq(at_home("u1", old), 1);
 
@@ -129,7 +109,7 @@ Test(ledger_retain, an_old_membership_is_dropped_and_its_items_absent_pairs_beco
 	cr_assert_eq(at_home("u1", old), 1);
 	cr_assert_eq(sweep(WALL, 7 * DAY_MS, 1000).dropped, 0);
 	/* With central's count at 0 nobody is a member: a known no again. */
-	snapshot(old, 9, 0);
+	ledger_util_snapshot(old, 9, 0);
 	cr_assert_eq(at_home("u3", old), 0);
 }
 
@@ -142,7 +122,7 @@ Test(ledger_retain, a_dropped_no_needs_no_mark)
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
 	home_like("u2", item, WALL - 1000);
-	snapshot(item, 5, 1);
+	ledger_util_snapshot(item, 5, 1);
 	cr_assert_eq(member_of("u1", item), 0);
 	cr_assert_eq(sweep(WALL, 7 * DAY_MS, 1000).dropped, 1);
 	cr_assert_eq(member_of("u1", item), -1);
@@ -166,7 +146,7 @@ Test(ledger_retain, a_newer_state_written_during_the_sweep_is_kept)
 	const char *item = "post:raced";
 	complete_at_home();
 	home_like("u1", item, WALL - 10 * DAY_MS);
-	snapshot(item, 5, 1);
+	ledger_util_snapshot(item, 5, 1);
 	ledger_free(T.l);
 	T.l = NULL;
 	T.o.sweep_scanned = like_again;
@@ -199,6 +179,16 @@ Test(ledger_retain, the_pass_goes_on_where_it_was_after_a_restart)
 	cr_assert(sw.wrapped);
 }
 
+/* A sweep at now with a week's window keeps u1's like of ITEM: its
+ * partition holds it for an op central has not confirmed. */
+static void still_held(uint64_t now)
+{
+	ledger_sweep sw = sweep(now, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.dropped, 0);
+	cr_assert_eq(sw.held, 1);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+}
+
 Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfirmed)
 {
 	/* This edge's own like, made 10 days ago and never confirmed (its
@@ -210,36 +200,27 @@ Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfi
 	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
 	ledger_answer a;
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, now - 10 * DAY_MS, &a, NULL, NULL), 0);
-	ledger_sweep sw = sweep(now, 7 * DAY_MS, 1000);
-	cr_assert_eq(sw.dropped, 0);
-	cr_assert_eq(sw.held, 1);
-	cr_assert_eq(member_of("u1", ITEM), 1);
+	still_held(now);
 	/* Read back into the open batch at a restart: held by its clock. */
 	reopen();
-	sw = sweep(now, 7 * DAY_MS, 1000);
-	cr_assert_eq(sw.held, 1);
-	cr_assert_eq(member_of("u1", ITEM), 1);
+	still_held(now);
 
 	/* Sealed and sent, still unconfirmed: held. */
 	cr_assert_eq(ledger_seal_due(T.l, now, true), 0);
 	cr_assert_eq(T.nsent, 1);
 	ledger_delivered(T.l, T.p, T.sent[0].seq, 7);
-	sw = sweep(now, 7 * DAY_MS, 1000);
-	cr_assert_eq(sw.held, 1);
-	cr_assert_eq(member_of("u1", ITEM), 1);
+	still_held(now);
 
 	/* Read back at a restart, still unconfirmed: held. */
 	reopen();
-	sw = sweep(now, 7 * DAY_MS, 1000);
-	cr_assert_eq(sw.held, 1);
-	cr_assert_eq(member_of("u1", ITEM), 1);
+	still_held(now);
 
 	/* Confirmed by central's snapshot: dropped at the next pass. */
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
 	wire_snapshot s = {
 	    wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
-	sw = sweep(now, 7 * DAY_MS, 1000);
+	ledger_sweep sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 0);
 	cr_assert_eq(sw.dropped, 1);
 	cr_assert_eq(member_of("u1", ITEM), -1);
