@@ -21,6 +21,8 @@ void intervals_free(intervals *iv)
 	free(iv->t0_s);
 	free(iv->t1_s);
 	free(iv->cells);
+	free(iv->lag);
+	free(iv->wake);
 	memset(iv, 0, sizeof *iv);
 }
 
@@ -31,10 +33,14 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 		iv->t0_s = xrealloc(iv->t0_s, iv->cap * sizeof *iv->t0_s);
 		iv->t1_s = xrealloc(iv->t1_s, iv->cap * sizeof *iv->t1_s);
 		iv->cells = xrealloc(iv->cells, iv->cap * iv->nedges * sizeof *iv->cells);
+		iv->lag = xrealloc(iv->lag, iv->cap * sizeof *iv->lag);
+		iv->wake = xrealloc(iv->wake, iv->cap * sizeof *iv->wake);
 	}
 	size_t i = iv->n++;
 	iv->t0_s[i] = t0_s;
 	iv->t1_s[i] = t1_s;
+	hist_init(&iv->lag[i]);
+	hist_init(&iv->wake[i]);
 	interval_cell *c = &iv->cells[i * iv->nedges];
 	memset(c, 0, iv->nedges * sizeof *c);
 	for (unsigned e = 0; e < iv->nedges; e++) {
@@ -42,6 +48,16 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 		hist_init(&c[e].r);
 	}
 	return c;
+}
+
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake)
+{
+	if (!iv->n)
+		return;
+	if (lag)
+		iv->lag[iv->n - 1] = *lag;
+	if (wake)
+		iv->wake[iv->n - 1] = *wake;
 }
 
 bool intervals_complete(const intervals *iv, size_t i)
@@ -78,6 +94,8 @@ void intervals_row(const intervals *iv, size_t i, unsigned e, const char *edge_n
 	out->r_p99_ms = q_ms(&c->r, 0.99);
 	out->w_srv_p99_ms = c->have_srv ? ready_srv_quantile_ms(c->srv_w, 0.99) : -1;
 	out->r_srv_p99_ms = c->have_srv ? ready_srv_quantile_ms(c->srv_r, 0.99) : -1;
+	out->lag_p99_ms = iv->lag[i].n ? q_ms(&iv->lag[i], 0.99) : -1;
+	out->wake_p99_ms = iv->wake[i].n ? q_ms(&iv->wake[i], 0.99) : -1;
 }
 
 /* The complete intervals, in order, into idx (at most iv->n). */

@@ -55,6 +55,10 @@ typedef struct intervals {
 	size_t n, cap;        /* intervals recorded */
 	double *t0_s, *t1_s;  /* each interval's span */
 	interval_cell *cells; /* [interval * nedges + edge] */
+	/* Per interval, the instrument's own lateness (us): the load's loop
+	 * (load_take_lag) and the machine's wake-ups (wakeprobe.h). Every
+	 * client figure of the interval holds them; no edge's does. */
+	hist *lag, *wake;
 } intervals;
 
 void intervals_init(intervals *iv, unsigned nedges, double every_s);
@@ -64,11 +68,15 @@ void intervals_free(intervals *iv);
  * them, zeroed) for the caller to fill. */
 interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s);
 
+/* The last interval's instrument lateness (either NULL: none known). */
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake);
+
 /* True when interval i spans a whole every_s (to within 1%). */
 bool intervals_complete(const intervals *iv, size_t i);
 
 /* Edge e's interval i as a report row: counts, the clients' p50, p99
- * and p99.9 and the edge's own p99 bounds (< 0: unknown). */
+ * and p99.9, the edge's own p99 bounds and the instrument's p99
+ * lateness (< 0: unknown). */
 void intervals_row(const intervals *iv, size_t i, unsigned e, const char *edge_name,
                    report_interval_row *out);
 

@@ -306,13 +306,20 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(l->base);
 		return;
 	}
+	/* How late this tick runs: the time any answer waiting on this loop
+	 * waits too, which the clients' latency holds and no edge's does.
+	 * libevent plans a persistent timer from its last plan, or from now
+	 * when that is past. */
+	uint64_t now = clock_mono_us();
+	uint64_t late = now > l->tick_due_us ? now - l->tick_due_us : 0;
+	l->tick_due_us = l->tick_due_us + TICK_US > now ? l->tick_due_us + TICK_US : now + TICK_US;
 	bool up[LOAD_REGIONS_MAX];
 	pthread_mutex_lock(&l->mu);
 	double rate = l->draining ? 0 : l->rate, viral = l->viral_share;
 	memcpy(up, l->up, sizeof up);
+	hist_add(&l->lag, late);
 	pthread_mutex_unlock(&l->mu);
 
-	uint64_t now = clock_mono_us();
 	double dt = (double)(now - l->last_tick_us) / 1e6;
 	l->last_tick_us = now;
 	if (rate <= 0) {
@@ -350,6 +357,7 @@ static void *load_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	atomic_store(&l->tid, (int)gettid());
 	l->last_tick_us = clock_mono_us();
+	l->tick_due_us = l->last_tick_us + TICK_US;
 	if (event_base_dispatch(l->base) < 0)
 		log_error("load event loop failed", "%s", "");
 	return NULL;
@@ -452,6 +460,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->rme = xcalloc(slots, sizeof *l->rme);
 	l->rst = xcalloc(slots, sizeof *l->rst);
 	hist_init(&l->window);
+	hist_init(&l->lag);
 	for (unsigned r = 0; r < LOAD_REGIONS_MAX; r++) {
 		hist_init(&l->iwr[r]);
 		hist_init(&l->ird[r]);
@@ -789,6 +798,14 @@ void load_take_window(load *l, hist *out)
 	pthread_mutex_lock(&l->mu);
 	*out = l->window;
 	hist_init(&l->window);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void load_take_lag(load *l, hist *out)
+{
+	pthread_mutex_lock(&l->mu);
+	*out = l->lag;
+	hist_init(&l->lag);
 	pthread_mutex_unlock(&l->mu);
 }
 

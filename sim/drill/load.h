@@ -204,6 +204,10 @@ void load_get_hist(load *l, unsigned phase, bool reads, hist *out);
 /* Ack latencies of every phase since the last call (for a per-second
  * series), copied into *out and cleared. */
 void load_take_window(load *l, hist *out);
+/* How late the load's loop ran its ticks (us) since the last call,
+ * copied into *out and cleared: a late tick is a loop that was busy or
+ * not scheduled, and every answer waiting on it waited as long. */
+void load_take_lag(load *l, hist *out);
 /* Region r's ready ack (w) and count-read (rd) latencies since the last
  * call (for latency intervals), copied out and cleared. */
 void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd);

@@ -85,6 +85,7 @@ struct load {
 	uint32_t *liked;
 	uint8_t *liked_at;
 	uint64_t last_tick_us;
+	uint64_t tick_due_us; /* when the next tick is due, as libevent plans it */
 	double credit;
 
 	pthread_mutex_t mu;
@@ -100,6 +101,7 @@ struct load {
 	load_me_stats mst;
 	hist *rme; /* heart reads, [region * LOAD_READY_PHASES_MAX + phase] */
 	hist window;
+	hist lag; /* the ticks' lateness since load_take_lag (us): this thread's loop */
 	/* Ready figures: per region, its edge ready now and the count of its
 	 * ready spells (an op's ready_epoch); per region x ready phase, the
 	 * histograms and counts of ops that stayed within one spell. */

@@ -797,6 +797,8 @@ static void timeline(runner *rn)
 		run_sample_procs(rn); /* the end of the load */
 	if (every > 0 && !rn->interrupted && duration - rn->iv_start_s > 0.5)
 		run_interval_end(rn, duration); /* a shorter last one */
+	wakeprobe_stop(rn->wp);
+	rn->wp = NULL;
 }
 
 static int finish(runner *rn)
@@ -961,6 +963,7 @@ int run_drill(const run_opts *o)
 out:
 	for (size_t k = 0; k < NODES_MAX; k++)
 		free(rn.procs[k].s);
+	wakeprobe_stop(rn.wp);
 	intervals_free(&rn.iv);
 	report_free(rn.r);
 	drill_free(&rn.d);

@@ -23,6 +23,7 @@
 #include "sim/drill/report.h"
 #include "sim/drill/run.h"
 #include "sim/drill/soak.h"
+#include "sim/drill/wakeprobe.h"
 
 #define TICK_MS 250
 #define READY_POLL_MS 1000 /* every edge's /readyz; not-ready ones every tick */
@@ -98,6 +99,7 @@ typedef struct runner {
 	 * one started, and each edge's own request buckets then. */
 	intervals iv;
 	double iv_start_s;
+	wakeprobe *wp; /* the machine's wake-up lateness, while intervals run */
 	double iv_srv[DRILL_REGIONS_MAX][READY_ROUTES][READY_BUCKETS];
 	/* Standbys (run_standby.c): the takeovers timed, the instances
 	 * that must exit fenced, and per region the instance that

@@ -19,6 +19,10 @@
 
 /* --- latency intervals ------------------------------------------------------- */
 
+/* The wake-up probe's period: 200 wake-ups a second, enough for a p99
+ * per minute, few enough not to be a load of their own. */
+#define WAKE_PERIOD_US 5000
+
 /* Each edge's own request buckets so far (a fresh scrape), per route;
  * with standbys, both instances' together. */
 static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKETS], bool *ok)
@@ -42,6 +46,10 @@ static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKE
 void run_interval_begin(runner *rn)
 {
 	rn->iv_start_s = run_now_s(rn);
+	hist h;
+	load_take_lag(rn->l, &h);
+	if (!rn->wp)
+		rn->wp = wakeprobe_start(WAKE_PERIOD_US);
 	for (unsigned i = 0; i < rn->d.regions; i++) {
 		hist w, r;
 		load_take_ready_window(rn->l, i, &w, &r);
@@ -57,6 +65,11 @@ void run_interval_begin(runner *rn)
 void run_interval_end(runner *rn, double t_s)
 {
 	interval_cell *c = intervals_add(&rn->iv, rn->iv_start_s, t_s);
+	hist lag, wake;
+	load_take_lag(rn->l, &lag);
+	if (rn->wp)
+		wakeprobe_take(rn->wp, &wake);
+	intervals_set_instrument(&rn->iv, &lag, rn->wp ? &wake : NULL);
 	for (unsigned i = 0; i < rn->d.regions; i++) {
 		load_take_ready_window(rn->l, i, &c[i].w, &c[i].r);
 		double now[READY_ROUTES][READY_BUCKETS];

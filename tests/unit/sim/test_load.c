@@ -3,6 +3,8 @@
  * retries, refusals, drains, Zipf and the viral share, ready spells,
  * and a region's two instances.
  */
+#include <inttypes.h>
+
 #include "tests/support/load_fake.h"
 
 TestSuite(load, .init = setup, .fini = teardown, .timeout = 30);
@@ -47,6 +49,14 @@ Test(load, clean_run_truth_matches_and_stats_add_up)
 	cr_assert_eq(w.n, s.acked, "nothing took the window yet");
 	load_take_window(L, &w2);
 	cr_assert_eq(w2.n, 0, "taking the window clears it");
+	/* Each tick's lateness: a tick every 2 ms while the load ran, the
+	 * worst of them no later than the run itself. */
+	hist lag, lag2;
+	load_take_lag(L, &lag);
+	cr_assert_gt(lag.n, 20, "%" PRIu64 " ticks", lag.n);
+	cr_assert_lt(lag.max_us, 5000000);
+	load_take_lag(L, &lag2);
+	cr_assert_lt(lag2.n, lag.n, "taking the lag clears it");
 
 	/* A drained load starts nothing more, whatever the rate. */
 	load_set_rate(L, 5000);

@@ -1,0 +1,40 @@
+/* test_wakeprobe.c - the machine's wake-up lateness (sim/drill/wakeprobe.c):
+ * a started probe records a wake-up per period, taking clears, and a
+ * stop joins its thread (NULL too).
+ */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <time.h>
+
+#include "clock.h"
+#include "sim/drill/wakeprobe.h"
+
+static void nap_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+Test(wakeprobe, records_a_wake_up_per_period_and_taking_clears)
+{
+	wakeprobe *p = wakeprobe_start(1000);
+	cr_assert_not_null(p);
+	/* Twenty wake-ups, waited for: a busy machine may run it late. */
+	hist h, all;
+	hist_init(&all);
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (all.n < 20) {
+		cr_assert_lt(clock_mono_ms(), deadline, "%" PRIu64 " wake-ups", all.n);
+		nap_ms(20);
+		wakeprobe_take(p, &h);
+		hist_merge(&all, &h);
+	}
+	/* At most one wake-up a period: 100 ms hold no more than ~100. */
+	wakeprobe_take(p, &h);
+	nap_ms(100);
+	wakeprobe_take(p, &h);
+	cr_assert_leq(h.n, 110, "%" PRIu64 " wake-ups in 100 ms", h.n);
+	wakeprobe_stop(p);
+	wakeprobe_stop(NULL);
+}
