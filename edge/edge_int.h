@@ -96,6 +96,7 @@ typedef struct edge {
 	uint64_t store_ok_ms, store_fail_ms; /* last store success and failure seen */
 	ledger_stats last_ls;
 	uint64_t last_snapshot_retries;
+	bool homes_once;         /* every home partition had a horizon at once, since start */
 	pthread_mutex_t pub_mu;  /* guards pub_ready */
 	api_readiness pub_ready; /* as of the last check, for /readyz (pub_mu) */
 } edge;

@@ -183,13 +183,22 @@ static void check_readiness(edge *e, uint64_t now)
 		         complete, e->cfg.partitions, loaded);
 	}
 	uint32_t horizons = e->homes ? ledger_home_ready(e->lg) : (uint32_t)e->cfg.partitions;
+	if (horizons == (uint32_t)e->cfg.partitions)
+		e->homes_once = true;
 	if (r.replica.ok && horizons < (uint32_t)e->cfg.partitions) {
-		/* Until then a home user's untouched pairs would be asked of
-		 * central (docs/events.md, "Home streams"). */
-		r.replica.ok = false;
+		/* Until then a home user's untouched pairs are asked of
+		 * central (docs/events.md, "Home streams"): not ready at
+		 * the start, when the whole region would be; later, when a
+		 * gap in the stream took a partition's horizon, only its
+		 * users' pages cross the WAN until its load is done, and
+		 * leaving the balancer would send every user of the region
+		 * elsewhere for it. */
+		r.replica.ok = e->homes_once;
 		snprintf(r.replica.reason, sizeof r.replica.reason,
-		         "home stream: %u of %" PRId64 " partitions have a horizon", horizons,
-		         e->cfg.partitions);
+		         "%shome stream: %u of %" PRId64
+		         " partitions have a horizon; the others' users' pairs are read "
+		         "through",
+		         e->homes_once ? "degraded: " : "", horizons, e->cfg.partitions);
 	}
 	if (e->clog && changelog_degraded(e->clog)) {
 		/* Still ready (it takes writes), but on one machine's disk. */

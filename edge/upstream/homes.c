@@ -24,6 +24,13 @@ struct homes {
 	char *topic;
 	rd_kafka_t *consumer;
 	bool assigned;
+	/* A partition's offset fell out of the log (auto.offset.reset=error
+	 * stopped it): every partition is assigned again once what was read
+	 * is applied, and assign_all begins that one at the end. */
+	bool reassign;
+	/* Offsets assign_all found dropped, counted in gaps once the store
+	 * has forgotten their partitions' horizons (the next apply). */
+	uint64_t dropped;
 	int64_t *next; /* per partition: the offset expected next, -1 unknown */
 	/* Per partition, while its horizon is not known: the snapshot
 	 * topic's end when this edge began to read the home stream there;
@@ -153,6 +160,12 @@ void homes_free(homes *h)
 	free(h);
 }
 
+static void count(_Atomic uint64_t *c, metric *m, uint64_t n)
+{
+	atomic_fetch_add(c, n);
+	metric_add(m, n);
+}
+
 /* Partition p has lost its horizon, or never had one, with the stream
  * positioned where it will be read from: the horizon waits for the load
  * of the region's memberships there from central's checkpoint, asked
@@ -204,6 +217,7 @@ static bool begin_at_end(homes *h, int32_t p, int64_t *start)
 static bool assign_all(homes *h)
 {
 	int np = (int)h->cfg->partitions;
+	h->dropped = 0; /* counted again by an attempt after a failed one */
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 	for (int p = 0; p < np; p++) {
 		int64_t off;
@@ -211,8 +225,8 @@ static bool assign_all(homes *h)
 		bool have = ledger_home_resume(h->lg, (uint32_t)p, &off, &from) == 0 &&
 		            from != LEDGER_HOME_NONE;
 		int64_t lo, hi;
-		if (have && !bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi) &&
-		    off > hi) {
+		bool ends = have && !bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
+		if (ends && off > hi) {
 			/* The topic ends before this store's position: it was
 			 * made again (a cluster started empty), and what it had
 			 * is gone with it. */
@@ -220,6 +234,15 @@ static bool assign_all(homes *h)
 			         "from its end, without a horizon until it has one again",
 			         "topic=%s partition=%d position=%" PRId64 " end=%" PRId64,
 			         h->topic, p, off, hi);
+			have = false;
+		} else if (ends && off < lo) {
+			/* The log dropped changes this edge had not read
+			 * (retention passed them while it was down or slow). */
+			h->dropped += (uint64_t)(lo - off);
+			log_warn("home stream: offsets gone before this edge read them; its users' "
+			         "pairs there are read through until it has a horizon again",
+			         "topic=%s partition=%d position=%" PRId64 " start=%" PRId64,
+			         h->topic, p, off, lo);
 			have = false;
 		}
 		if (!have) {
@@ -236,6 +259,12 @@ static bool assign_all(homes *h)
 			atomic_store(&h->done[p], atomic_load(&h->want[p]));
 		}
 		h->next[p] = off;
+		if (h->from[p] == LEDGER_HOME_NONE) {
+			/* The store's horizon goes with the next apply: until
+			 * then its pairs would still be answered from it. */
+			h->pos[p] = (ledger_home_pos){off, LEDGER_HOME_NONE};
+			h->have_pos = true;
+		}
 		rd_kafka_topic_partition_list_add(l, h->topic, p)->offset = off;
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(h->consumer, l);
@@ -246,12 +275,6 @@ static bool assign_all(homes *h)
 		return false;
 	}
 	return true;
-}
-
-static void count(_Atomic uint64_t *c, metric *m, uint64_t n)
-{
-	atomic_fetch_add(c, n);
-	metric_add(m, n);
 }
 
 /* One message: its event kept for the apply, or counted bad; either
@@ -416,6 +439,10 @@ void homes_poll(homes *h, int max)
 	}
 	if (!apply(h, now))
 		return; /* what was read waits: nothing more is read meanwhile */
+	if (h->dropped) {
+		count(&h->gaps, h->m_gaps, h->dropped);
+		h->dropped = 0;
+	}
 	horizons(h);
 	loaded(h);
 	for (int i = 0; i < max; i++) {
@@ -424,6 +451,16 @@ void homes_poll(homes *h, int max)
 			break;
 		if (!m->err && m->partition >= 0 && m->partition < h->cfg->partitions) {
 			take(h, m);
+		} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+		           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+			/* librdkafka stopped the partition (auto.offset.reset
+			 * is error): left so, its users' pairs would be
+			 * answered from a store that misses their changes. */
+			log_warn("home stream: a partition's offset is out of the log; assigning "
+			         "again",
+			         "topic=%s partition=%d offset=%" PRId64, h->topic, m->partition,
+			         m->offset);
+			h->reassign = true;
 		} else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			uint64_t skipped;
 			if (log_every(&h->read_errors, 10000, &skipped))
@@ -433,7 +470,10 @@ void homes_poll(homes *h, int max)
 		}
 		rd_kafka_message_destroy(m);
 	}
-	(void)apply(h, now);
+	if (apply(h, now) && h->reassign && !h->n) {
+		h->reassign = false;
+		h->assigned = false; /* the next poll: assign_all */
+	}
 }
 
 void homes_get_stats(const homes *h, homes_stats *out)

@@ -9,11 +9,18 @@
  * again on an empty disk loads its users' memberships from central's
  * checkpoint and answers their pages from its store again; after central
  * was upgraded from a store without the home index, such an edge reads
- * the older pairs through instead of answering them "not liked".
+ * the older pairs through instead of answering them "not liked"; an edge
+ * that stalled while the broker dropped home events it had not read
+ * finds the gap, stays ready, reads its users' pairs through and loads
+ * them again.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "bus.h"
+#include "tests/support/kafka_util.h"
 #include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
 #include "tests/support/testdir.h"
@@ -305,6 +312,78 @@ Test(home, after_an_upgrade_of_central_a_wiped_edge_reads_older_pairs_through)
 	/* A like after the upgrade is indexed and known here. */
 	act(0, "POST", "u3", "hana", "r1");
 	known_here(1, "u3", "hana", "r1", true);
+}
+
+/* Fills every partition of topic past what the embedded broker keeps of
+ * one (5 MiB): the messages there before are dropped. */
+static void overrun(const char *topic)
+{
+	enum { PER = 24, LEN = 256 << 10 };
+	char path[512], bs[512];
+	snprintf(path, sizeof path, "%s/bootstrap", S.dir);
+	cr_assert_eq(bus_read_bootstrap(path, bs, sizeof bs), 0);
+	rd_kafka_t *rk = kafka_util_new_producer(bs);
+	char *junk = calloc(1, LEN);
+	cr_assert_not_null(junk);
+	static delivery d[NPARTS][PER];
+	memset(d, 0, sizeof d);
+	for (int p = 0; p < NPARTS; p++)
+		for (int i = 0; i < PER; i++) {
+			rd_kafka_resp_err_t e = rd_kafka_producev(
+			    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+			    RD_KAFKA_V_VALUE(junk, LEN), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_OPAQUE(&d[p][i]), RD_KAFKA_V_END);
+			cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(e));
+		}
+	for (int p = 0; p < NPARTS; p++)
+		for (int i = 0; i < PER; i++) {
+			cr_assert(kafka_util_wait_delivery(rk, &d[p][i], 30000));
+			cr_assert_eq(d[p][i].err, 0, "%s", rd_kafka_err2str(d[p][i].err));
+		}
+	free(junk);
+	rd_kafka_destroy(rk);
+}
+
+Test(home, a_gap_in_the_stream_is_loaded_again_while_the_edge_stays_ready)
+{
+	act(0, "POST", "g1", "hana", "r1");
+	known_here(1, "g1", "hana", "r1", true);
+	/* Edge 1 stalls while hana likes g2 through r0 and the stream runs
+	 * on past all the broker keeps: g2's event is gone before edge 1
+	 * read it. */
+	cr_assert_eq(kill(S.edge_pid[1], SIGSTOP), 0);
+	act(0, "POST", "g2", "hana", "r1");
+	central_has("g2", "hana", true);
+	proc_sleep_ms(500); /* published to likes.home.r1 */
+	overrun("likes.home.r1");
+	cr_assert_eq(kill(S.edge_pid[1], SIGCONT), 0);
+	/* Until its next fetch it cannot know (as for any event still on
+	 * its way); then it finds the gap and loads the partitions again,
+	 * and meanwhile it stays ready and g2 is read through, never "not
+	 * liked". */
+	uint64_t deadline = clock_mono_ms() + 20000;
+	while (metric(1, "likes_edge_home_stream_gaps_total") == 0) {
+		cr_assert_lt(clock_mono_ms(), deadline, "the gap was never seen");
+		proc_sleep_ms(5);
+	}
+	char opts[256], out[8192];
+	snprintf(opts, sizeof opts, "-H 'X-User-Id: hana' -H 'X-User-Home: r1'");
+	for (;;) {
+		cr_assert_eq(proc_curl(out, sizeof out, "", S.edge_port[1], "/readyz"), 200, "%s",
+		             out);
+		cr_assert_eq(
+		    proc_curl(out, sizeof out, opts, S.edge_port[1], "/v1/items/post/g2/likes/me"),
+		    200, "%s", out);
+		cr_assert(strstr(out, "\"member\":true"), "g2 is liked: %s", out);
+		if (strstr(out, "\"source\":\"local\""))
+			break;
+		cr_assert_lt(clock_mono_ms(), deadline, "never loaded again: %s", out);
+		proc_sleep_ms(20);
+	}
+	cr_assert(stack_file_has("edge1.log", "offset is out of the log"));
+	/* The stream goes on from its end. */
+	act(0, "POST", "g3", "hana", "r1");
+	known_here(1, "g3", "hana", "r1", true);
 }
 
 /* --- retention (store.member_keep_s) ------------------------------------------ */
