@@ -170,11 +170,11 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	         "[topics]\npartitions = %u\n"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
 	         "%s%s%s"
-	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         "[kafka.consumer]\nfetch.wait.max.ms = %u\n",
 	         d->name, n->id, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
 	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl,
-	         d->me > 0 ? "[home]\nfollow = true\n" : "");
+	         d->me > 0 ? "[home]\nfollow = true\n" : "", d->fetch_wait_ms);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -237,10 +237,10 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 	         "[topics]\npartitions = %u\n%s"
 	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
 	         "%s%s%s"
-	         "[kafka.consumer]\nfetch.wait.max.ms = 10\n",
+	         "[kafka.consumer]\nfetch.wait.max.ms = %u\n",
 	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
 	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions,
-	         off ? feed : "", c->dir, st, off ? "" : feed, homes);
+	         off ? feed : "", c->dir, st, off ? "" : feed, homes, d->fetch_wait_ms);
 	return write_text(n->cfg, text, err, errlen);
 }
 

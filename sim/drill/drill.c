@@ -69,6 +69,7 @@ enum {
 	SET_REGIONAL,
 	SET_DURABILITY,
 	SET_FEED,
+	SET_FETCH_WAIT,
 	SET_MILESTONES,
 	SET_COUNT,
 };
@@ -112,6 +113,7 @@ static const num_setting num_settings[] = {
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
     {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
     {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
+    {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 60000},
 };
 
 /* What follows "at T ACTION". */
@@ -879,6 +881,7 @@ static void set_defaults(drill *d, const char *name)
 	d->broker_idle = 1;
 	d->netns = 1;
 	d->feed = 1;
+	d->fetch_wait_ms = 10;
 	static const uint64_t milestones[] = {DRILL_MILESTONES_DEFAULT};
 	d->nmilestones = sizeof milestones / sizeof milestones[0];
 	memcpy(d->milestones, milestones, sizeof milestones);

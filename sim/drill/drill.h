@@ -55,6 +55,17 @@
  *                                   and report each edge's client-side
  *                                   and own p99 per interval (ready ops,
  *                                   as the ready figures count them)
+ *   fetch_wait_ms N                 every daemon's consumers'
+ *                                   fetch.wait.max.ms (1..60000; default
+ *                                   10): the embedded Kafka holds a fetch
+ *                                   that finds nothing this long and
+ *                                   answers it then, even if a message
+ *                                   arrives meanwhile, so it bounds how
+ *                                   late a daemon reads what is produced;
+ *                                   each idle consumer fetches 1000/N
+ *                                   times a second per broker, every one
+ *                                   a wake-up of the broker's and the
+ *                                   client's threads
  *   broker_idle 0|1                 the embedded Kafka's thread runs
  *                                   under SCHED_IDLE (default 1), as
  *                                   brokers on machines of their own:
@@ -305,6 +316,7 @@ typedef struct drill {
 	unsigned regional_kafka;  /* 1: a Kafka cluster per region for its changelog */
 	bool durability_local;    /* the edges' changelog.durability = local */
 	unsigned feed;            /* 1: central publishes the change feed, replayed at the end */
+	unsigned fetch_wait_ms;   /* every daemon's consumer fetch.wait.max.ms */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
 	size_t nmilestones;
 	int64_t skew_ms[DRILL_REGIONS_MAX];

@@ -23,6 +23,7 @@ void intervals_free(intervals *iv)
 	free(iv->cells);
 	free(iv->lag);
 	free(iv->wake);
+	free(iv->echo);
 	memset(iv, 0, sizeof *iv);
 }
 
@@ -35,12 +36,14 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 		iv->cells = xrealloc(iv->cells, iv->cap * iv->nedges * sizeof *iv->cells);
 		iv->lag = xrealloc(iv->lag, iv->cap * sizeof *iv->lag);
 		iv->wake = xrealloc(iv->wake, iv->cap * sizeof *iv->wake);
+		iv->echo = xrealloc(iv->echo, iv->cap * sizeof *iv->echo);
 	}
 	size_t i = iv->n++;
 	iv->t0_s[i] = t0_s;
 	iv->t1_s[i] = t1_s;
 	hist_init(&iv->lag[i]);
 	hist_init(&iv->wake[i]);
+	hist_init(&iv->echo[i]);
 	interval_cell *c = &iv->cells[i * iv->nedges];
 	memset(c, 0, iv->nedges * sizeof *c);
 	for (unsigned e = 0; e < iv->nedges; e++) {
@@ -50,7 +53,8 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 	return c;
 }
 
-void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake)
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake,
+                              const hist *echo)
 {
 	if (!iv->n)
 		return;
@@ -58,6 +62,8 @@ void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake)
 		iv->lag[iv->n - 1] = *lag;
 	if (wake)
 		iv->wake[iv->n - 1] = *wake;
+	if (echo)
+		iv->echo[iv->n - 1] = *echo;
 }
 
 bool intervals_complete(const intervals *iv, size_t i)
@@ -96,6 +102,7 @@ void intervals_row(const intervals *iv, size_t i, unsigned e, const char *edge_n
 	out->r_srv_p99_ms = c->have_srv ? ready_srv_quantile_ms(c->srv_r, 0.99) : -1;
 	out->lag_p99_ms = iv->lag[i].n ? q_ms(&iv->lag[i], 0.99) : -1;
 	out->wake_p99_ms = iv->wake[i].n ? q_ms(&iv->wake[i], 0.99) : -1;
+	out->echo_p99_ms = iv->echo[i].n ? q_ms(&iv->echo[i], 0.99) : -1;
 }
 
 /* The complete intervals, in order, into idx (at most iv->n). */

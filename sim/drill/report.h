@@ -81,10 +81,10 @@ typedef struct report_interval_row {
 	double r_p50_ms, r_p99_ms;
 	/* The edge's own p99, as report_ready_row has them. */
 	double w_srv_p99_ms, r_srv_p99_ms;
-	/* The instrument's p99 lateness, the same for every edge's row of
-	 * the interval (intervals.h; < 0: unknown): the load's loop and the
-	 * machine's wake-ups. */
-	double lag_p99_ms, wake_p99_ms;
+	/* The instrument's p99s, the same for every edge's row of the
+	 * interval (intervals.h; < 0: unknown): the load's loop lag, the
+	 * machine's timer wake-up lateness and its empty round trip. */
+	double lag_p99_ms, wake_p99_ms, echo_p99_ms;
 } report_interval_row;
 
 /* Adds a row (copied; strings cleaned) to the intervals table and its

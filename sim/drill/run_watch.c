@@ -65,11 +65,11 @@ void run_interval_begin(runner *rn)
 void run_interval_end(runner *rn, double t_s)
 {
 	interval_cell *c = intervals_add(&rn->iv, rn->iv_start_s, t_s);
-	hist lag, wake;
+	hist lag, wake, echo;
 	load_take_lag(rn->l, &lag);
 	if (rn->wp)
-		wakeprobe_take(rn->wp, &wake);
-	intervals_set_instrument(&rn->iv, &lag, rn->wp ? &wake : NULL);
+		wakeprobe_take(rn->wp, &wake, &echo);
+	intervals_set_instrument(&rn->iv, &lag, rn->wp ? &wake : NULL, rn->wp ? &echo : NULL);
 	for (unsigned i = 0; i < rn->d.regions; i++) {
 		load_take_ready_window(rn->l, i, &c[i].w, &c[i].r);
 		double now[READY_ROUTES][READY_BUCKETS];

@@ -7,22 +7,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmem.h"
 
 struct wakeprobe {
-	pthread_t thread;
+	pthread_t thread, echo;
+	bool echo_started;
+	int fd[2]; /* [0] the probe's end, [1] the echo's */
 	atomic_bool stop;
 	unsigned period_us;
 	pthread_mutex_t mu;
-	hist late; /* under mu */
+	hist late, rtt; /* under mu */
 };
 
-static uint64_t ts_us(const struct timespec *t)
+static uint64_t now_us(void)
 {
-	return (uint64_t)t->tv_sec * 1000000u + (uint64_t)t->tv_nsec / 1000u;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
 static struct timespec us_ts(uint64_t us)
@@ -31,50 +37,105 @@ static struct timespec us_ts(uint64_t us)
 	                         .tv_nsec = (long)(us % 1000000u) * 1000};
 }
 
+/* Sends back every byte until its socket closes. */
+static void *echo_main(void *arg)
+{
+	wakeprobe *p = arg;
+	char b;
+	for (;;) {
+		ssize_t n = read(p->fd[1], &b, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1 || write(p->fd[1], &b, 1) != 1)
+			return NULL;
+	}
+}
+
+/* One round trip to the echo thread, in us; 0 when the socket failed. */
+static uint64_t echo_once(wakeprobe *p)
+{
+	char b = 1;
+	uint64_t t0 = now_us();
+	if (write(p->fd[0], &b, 1) != 1)
+		return 0;
+	ssize_t n;
+	while ((n = read(p->fd[0], &b, 1)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? now_us() - t0 : 0;
+}
+
 static void *probe_main(void *arg)
 {
 	wakeprobe *p = arg;
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	uint64_t due = ts_us(&t) + p->period_us;
+	uint64_t due = now_us() + p->period_us;
 	while (!atomic_load(&p->stop)) {
 		struct timespec d = us_ts(due);
 		int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
 		if (rc == EINTR)
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		uint64_t now = ts_us(&t);
+		uint64_t now = now_us();
+		uint64_t rtt = echo_once(p);
 		pthread_mutex_lock(&p->mu);
 		hist_add(&p->late, now > due ? now - due : 0);
+		if (rtt)
+			hist_add(&p->rtt, rtt);
 		pthread_mutex_unlock(&p->mu);
 		/* A wake-up later than a whole period plans from now: a stall
 		 * counts once, not once for every deadline it swallowed. */
+		now = now_us();
 		due = due + p->period_us > now ? due + p->period_us : now + p->period_us;
 	}
 	return NULL;
+}
+
+static void free_probe(wakeprobe *p)
+{
+	if (p->fd[0] >= 0)
+		close(p->fd[0]); /* the echo thread reads the end of it */
+	if (p->echo_started)
+		pthread_join(p->echo, NULL);
+	if (p->fd[1] >= 0)
+		close(p->fd[1]);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
 }
 
 wakeprobe *wakeprobe_start(unsigned period_us)
 {
 	wakeprobe *p = xcalloc(1, sizeof *p);
 	p->period_us = period_us ? period_us : 1;
+	p->fd[0] = p->fd[1] = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	hist_init(&p->late);
-	int rc = pthread_create(&p->thread, NULL, probe_main, p);
+	hist_init(&p->rtt);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->fd) != 0) {
+		log_error("wake-up probe: socketpair failed", "err=\"%s\"", strerror(errno));
+		p->fd[0] = p->fd[1] = -1;
+		free_probe(p);
+		return NULL;
+	}
+	int rc = pthread_create(&p->echo, NULL, echo_main, p);
+	if (rc == 0) {
+		p->echo_started = true;
+		rc = pthread_create(&p->thread, NULL, probe_main, p);
+	}
 	if (rc) {
 		log_error("wake-up probe thread failed", "err=\"%s\"", strerror(rc));
-		pthread_mutex_destroy(&p->mu);
-		free(p);
+		free_probe(p);
 		return NULL;
 	}
 	return p;
 }
 
-void wakeprobe_take(wakeprobe *p, hist *out)
+void wakeprobe_take(wakeprobe *p, hist *late, hist *echo)
 {
 	pthread_mutex_lock(&p->mu);
-	*out = p->late;
+	if (late)
+		*late = p->late;
+	if (echo)
+		*echo = p->rtt;
 	hist_init(&p->late);
+	hist_init(&p->rtt);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -84,6 +145,5 @@ void wakeprobe_stop(wakeprobe *p)
 		return;
 	atomic_store(&p->stop, true);
 	pthread_join(p->thread, NULL);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	free_probe(p);
 }

@@ -755,6 +755,22 @@ Test(drill, the_broker_is_idle_unless_a_drill_says_otherwise)
 	cr_assert_neq(drill_parse("t", "duration 60\nbroker_idle 2\n", &d, err, sizeof err), 0);
 }
 
+Test(drill, consumers_fetch_every_10_ms_unless_a_drill_says_otherwise)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.fetch_wait_ms, 10);
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nfetch_wait_ms 100\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(d.fetch_wait_ms, 100);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nfetch_wait_ms 0\n", &d, err, sizeof err), 0);
+	cr_assert_neq(drill_parse("t", "duration 60\nfetch_wait_ms 60001\n", &d, err, sizeof err),
+	              0);
+}
+
 Test(drill, netns_0_runs_without_relays_and_refuses_path_faults)
 {
 	drill d;
