@@ -49,7 +49,7 @@
 #include "log.h"
 #include "memtrim.h"
 #include "central/ops/opsapi.h"
-#include "central/reseek.h"
+#include "reseek.h"
 #include "central/runq.h"
 #include "sdnotify.h"
 #include "central/apply/shard.h"

@@ -12,6 +12,7 @@
 #include "feedev.h"
 #include "item.h"
 #include "log.h"
+#include "reseek.h"
 #include "xmem.h"
 
 #define RETRY_MS 100 /* a failed apply is tried again this long after */
@@ -24,12 +25,13 @@ struct homes {
 	char *topic;
 	rd_kafka_t *consumer;
 	bool assigned;
-	/* A partition's offset fell out of the log (auto.offset.reset=error
-	 * stopped it): every partition is assigned again once what was read
-	 * is applied, and assign_all begins that one at the end. */
-	bool reassign;
-	/* Offsets assign_all found dropped, counted in gaps once the store
-	 * has forgotten their partitions' horizons (the next apply). */
+	/* A partition whose offset left the log (auto.offset.reset=error
+	 * stops it, and says so once) is restarted alone (reseek.h) at the
+	 * topic's end (restart); stalled while that has not succeeded. */
+	reseek rs;
+	bool *stalled;
+	/* Offsets found dropped, counted in gaps once the store has
+	 * forgotten their partitions' horizons (the next apply). */
 	uint64_t dropped;
 	int64_t *next; /* per partition: the offset expected next, -1 unknown */
 	/* Per partition, while its horizon is not known: the snapshot
@@ -90,6 +92,8 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	h->done_from = xcalloc(np, sizeof *h->done_from);
 	h->mark = xcalloc(np, sizeof *h->mark);
 	h->remark = xcalloc(np, sizeof *h->remark);
+	h->stalled = xcalloc(np, sizeof *h->stalled);
+	reseek_init(&h->rs, (uint32_t)np);
 	h->loads = cfg->central_ops[0] != 0;
 	for (size_t p = 0; p < np; p++) {
 		h->next[p] = h->snap_end[p] = -1;
@@ -155,6 +159,8 @@ void homes_free(homes *h)
 	free((void *)h->done_from);
 	free((void *)h->mark);
 	free(h->remark);
+	free(h->stalled);
+	reseek_free(&h->rs);
 	free(h->next);
 	free(h->topic);
 	free(h);
@@ -218,14 +224,18 @@ static bool assign_all(homes *h)
 {
 	int np = (int)h->cfg->partitions;
 	h->dropped = 0; /* counted again by an attempt after a failed one */
+	/* A new assignment: re-seeks of the one before are over. */
+	reseek_free(&h->rs);
+	reseek_init(&h->rs, (uint32_t)np);
+	memset(h->stalled, 0, (size_t)np * sizeof *h->stalled);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 	for (int p = 0; p < np; p++) {
 		int64_t off;
 		uint64_t from;
-		bool have = ledger_home_resume(h->lg, (uint32_t)p, &off, &from) == 0 &&
-		            from != LEDGER_HOME_NONE;
+		bool stored = ledger_home_resume(h->lg, (uint32_t)p, &off, &from) == 0 && off >= 0;
+		bool have = stored && from != LEDGER_HOME_NONE;
 		int64_t lo, hi;
-		bool ends = have && !bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
+		bool ends = stored && !bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
 		if (ends && off > hi) {
 			/* The topic ends before this store's position: it was
 			 * made again (a cluster started empty), and what it had
@@ -250,6 +260,10 @@ static bool assign_all(homes *h)
 				rd_kafka_topic_partition_list_destroy(l);
 				return false;
 			}
+			/* The store's horizon goes with the next apply: until
+			 * then its pairs would still be answered from it. */
+			h->pos[p] = (ledger_home_pos){off, LEDGER_HOME_NONE};
+			h->have_pos = true;
 		} else {
 			h->from[p] = from;
 			h->snap_end[p] = -1;
@@ -259,12 +273,6 @@ static bool assign_all(homes *h)
 			atomic_store(&h->done[p], atomic_load(&h->want[p]));
 		}
 		h->next[p] = off;
-		if (h->from[p] == LEDGER_HOME_NONE) {
-			/* The store's horizon goes with the next apply: until
-			 * then its pairs would still be answered from it. */
-			h->pos[p] = (ledger_home_pos){off, LEDGER_HOME_NONE};
-			h->have_pos = true;
-		}
 		rd_kafka_topic_partition_list_add(l, h->topic, p)->offset = off;
 	}
 	rd_kafka_resp_err_t e = rd_kafka_assign(h->consumer, l);
@@ -274,6 +282,46 @@ static bool assign_all(homes *h)
 		          rd_kafka_err2str(e));
 		return false;
 	}
+	return true;
+}
+
+/* Partition p stopped out of range: the log no longer has the offset
+ * this edge wanted next (retention passed it while the edge was down or
+ * slow, or the topic was made again). It begins again at the topic's end
+ * without a horizon, which the store forgets with the next apply, so its
+ * users' pairs are read through until their memberships are loaded
+ * again; the offsets lost are counted then. Only p is restarted: a
+ * re-assignment of every partition trips librdkafka 2.0.2 when several
+ * stop together (reseek.h). false: tried again next turn (stalled). */
+static bool restart(homes *h, int32_t p)
+{
+	int64_t lo, hi;
+	char err[256] = "";
+	rd_kafka_resp_err_t e = bus_watermarks(h->consumer, h->topic, p, ENDS_MS, &lo, &hi);
+	if (e)
+		snprintf(err, sizeof err, "%s", rd_kafka_err2str(e));
+	else if (reseek_partition(&h->rs, h->consumer, h->topic, (uint32_t)p, hi, err, sizeof err))
+		e = RD_KAFKA_RESP_ERR__FAIL;
+	if (e) {
+		uint64_t skipped;
+		if (log_every(&h->read_errors, 10000, &skipped))
+			log_warn("home stream: a partition out of range could not be restarted; "
+			         "trying again",
+			         "topic=%s partition=%d err=\"%s\" similar_since_last=%" PRIu64,
+			         h->topic, p, err, skipped);
+		return false;
+	}
+	int64_t next = h->next[p];
+	if (next >= 0 && next < lo)
+		h->dropped += (uint64_t)(lo - next);
+	log_warn("home stream: offsets gone before this edge read them; its users' pairs there "
+	         "are read through until it has a horizon again",
+	         "topic=%s partition=%d expected=%" PRId64 " start=%" PRId64 " end=%" PRId64,
+	         h->topic, p, next, lo, hi);
+	lose_horizon(h, p);
+	h->next[p] = hi;
+	h->pos[p] = (ledger_home_pos){hi, LEDGER_HOME_NONE};
+	h->have_pos = true;
 	return true;
 }
 
@@ -292,6 +340,7 @@ static void take(homes *h, const rd_kafka_message_t *m)
 		 * from here on. */
 		lose_horizon(h, p);
 	}
+	reseek_note_fetch(&h->rs, (uint32_t)p, m->offset);
 	h->next[p] = m->offset + 1;
 	h->pos[p] = (ledger_home_pos){m->offset + 1, h->from[p]};
 	h->have_pos = true;
@@ -443,6 +492,9 @@ void homes_poll(homes *h, int max)
 		count(&h->gaps, h->m_gaps, h->dropped);
 		h->dropped = 0;
 	}
+	for (int32_t p = 0; p < h->cfg->partitions; p++)
+		if (h->stalled[p])
+			h->stalled[p] = !restart(h, p);
 	horizons(h);
 	loaded(h);
 	for (int i = 0; i < max; i++) {
@@ -451,16 +503,17 @@ void homes_poll(homes *h, int max)
 			break;
 		if (!m->err && m->partition >= 0 && m->partition < h->cfg->partitions) {
 			take(h, m);
-		} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-		           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+		} else if ((m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+		            m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) &&
+		           m->partition >= 0 && m->partition < h->cfg->partitions) {
 			/* librdkafka stopped the partition (auto.offset.reset
 			 * is error): left so, its users' pairs would be
-			 * answered from a store that misses their changes. */
-			log_warn("home stream: a partition's offset is out of the log; assigning "
-			         "again",
-			         "topic=%s partition=%d offset=%" PRId64, h->topic, m->partition,
-			         m->offset);
-			h->reassign = true;
+			 * answered from a store that misses their changes. An
+			 * echo of a fetch from before a restart is not acted
+			 * on. */
+			int32_t p = m->partition;
+			if (reseek_wanted(&h->rs, (uint32_t)p, m->offset))
+				h->stalled[p] = !restart(h, p);
 		} else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			uint64_t skipped;
 			if (log_every(&h->read_errors, 10000, &skipped))
@@ -470,10 +523,7 @@ void homes_poll(homes *h, int max)
 		}
 		rd_kafka_message_destroy(m);
 	}
-	if (apply(h, now) && h->reassign && !h->n) {
-		h->reassign = false;
-		h->assigned = false; /* the next poll: assign_all */
-	}
+	(void)apply(h, now);
 }
 
 void homes_get_stats(const homes *h, homes_stats *out)

@@ -1,5 +1,6 @@
-/* reseek.h - restarting one input partition at a new offset after an
- * out-of-range event, leaving the others alone.
+/* reseek.h - restarting one partition of a consumer's manual assignment
+ * at a new offset after an out-of-range event, leaving the others alone
+ * (central's input, the edge's home stream).
  *
  * With auto.offset.reset=error, a partition whose fetch offset is out of
  * range reports one error event and its fetcher goes idle; a seek does
@@ -8,7 +9,7 @@
  * new offset. rdkafka.h allows both outside a rebalance callback; with a
  * manual assignment (no group subscription, so no rebalance protocol
  * that would insist on one kind of call) librdkafka 2.0.2 takes them
- * alongside rd_kafka_assign, as tests/unit/central/test_reseek.c checks
+ * alongside rd_kafka_assign, as tests/unit/common/test_reseek.c checks
  * against the mock cluster. Each call returns once the assignment
  * changed; the fetcher then stops, and starts again at the offset,
  * asynchronously.
@@ -27,10 +28,10 @@
  * (an event carries the offset it failed to fetch), so the restart
  * happened and the partition may be re-seeked again.
  *
- * The run loop's thread owns a reseek (the consumer's poller).
+ * The consumer's poller owns a reseek (one thread).
  */
-#ifndef CENTRAL_RESEEK_H
-#define CENTRAL_RESEEK_H
+#ifndef LIKES_RESEEK_H
+#define LIKES_RESEEK_H
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
@@ -62,7 +63,7 @@ bool reseek_pending(const reseek *r, uint32_t p);
  * watermarks? True when the stored offset is at or above the low one
  * (above the high one: the log restarted empty or was recreated; inside
  * both by the time they are asked: replaced and refilled since); false
- * below the low one (retention dropped what central had not read) or
+ * below the low one (retention dropped what the consumer had not read) or
  * with none stored. Pure. */
 bool reseek_went_backwards(int64_t stored, int64_t lo, int64_t hi);
 

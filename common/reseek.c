@@ -1,7 +1,7 @@
-/* reseek.c - one input partition restarted at a new offset (see
- * reseek.h). The run loop's thread.
+/* reseek.c - one partition of a manual assignment restarted at a new
+ * offset (see reseek.h). The consumer's poller's thread.
  */
-#include "central/reseek.h"
+#include "reseek.h"
 
 #include <stdio.h>
 #include <stdlib.h>
