@@ -113,7 +113,7 @@ static const num_setting num_settings[] = {
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
     {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
     {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
-    {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 60000},
+    {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 5000},
 };
 
 /* What follows "at T ACTION". */

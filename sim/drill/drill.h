@@ -55,9 +55,11 @@
  *                                   and report each edge's client-side
  *                                   and own p99 per interval (ready ops,
  *                                   as the ready figures count them)
- *   fetch_wait_ms N                 every daemon's consumers'
- *                                   fetch.wait.max.ms (1..60000; default
- *                                   10): the embedded Kafka holds a fetch
+ *   fetch_wait_ms N                 the daemons' [kafka.consumer]
+ *                                   fetch.wait.max.ms (1..5000; default
+ *                                   10; the changelog follower and the
+ *                                   feed's reader set their own): the
+ *                                   embedded Kafka holds a fetch
  *                                   that finds nothing this long and
  *                                   answers it then, even if a message
  *                                   arrives meanwhile, so it bounds how

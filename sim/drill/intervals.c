@@ -53,8 +53,7 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 	return c;
 }
 
-void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake,
-                              const hist *echo)
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake, const hist *echo)
 {
 	if (!iv->n)
 		return;

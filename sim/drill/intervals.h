@@ -70,8 +70,7 @@ void intervals_free(intervals *iv);
 interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s);
 
 /* The last interval's instrument figures (any NULL: not known). */
-void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake,
-                              const hist *echo);
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake, const hist *echo);
 
 /* True when interval i spans a whole every_s (to within 1%). */
 bool intervals_complete(const intervals *iv, size_t i);

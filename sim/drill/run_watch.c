@@ -46,7 +46,7 @@ static void srv_now(runner *rn, unsigned i, double out[READY_ROUTES][READY_BUCKE
 void run_interval_begin(runner *rn)
 {
 	rn->iv_start_s = run_now_s(rn);
-	hist h;
+	hist h; /* what the loop's ticks did before the first interval: dropped */
 	load_take_lag(rn->l, &h);
 	if (!rn->wp)
 		rn->wp = wakeprobe_start(WAKE_PERIOD_US);

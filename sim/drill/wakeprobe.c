@@ -37,7 +37,9 @@ static struct timespec us_ts(uint64_t us)
 	                         .tv_nsec = (long)(us % 1000000u) * 1000};
 }
 
-/* Sends back every byte until its socket closes. */
+/* Sends back every byte until the other end shuts down; on its way out
+ * it shuts its own end, so a probe waiting for an echo is never left
+ * waiting. */
 static void *echo_main(void *arg)
 {
 	wakeprobe *p = arg;
@@ -46,9 +48,15 @@ static void *echo_main(void *arg)
 		ssize_t n = read(p->fd[1], &b, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n != 1 || write(p->fd[1], &b, 1) != 1)
-			return NULL;
+		if (n != 1)
+			break;
+		while ((n = send(p->fd[1], &b, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+			;
+		if (n != 1)
+			break;
 	}
+	shutdown(p->fd[1], SHUT_RDWR);
+	return NULL;
 }
 
 /* One round trip to the echo thread, in us; 0 when the socket failed. */
@@ -56,7 +64,7 @@ static uint64_t echo_once(wakeprobe *p)
 {
 	char b = 1;
 	uint64_t t0 = now_us();
-	if (write(p->fd[0], &b, 1) != 1)
+	if (send(p->fd[0], &b, 1, MSG_NOSIGNAL) != 1)
 		return 0;
 	ssize_t n;
 	while ((n = read(p->fd[0], &b, 1)) < 0 && errno == EINTR)
@@ -91,9 +99,11 @@ static void *probe_main(void *arg)
 static void free_probe(wakeprobe *p)
 {
 	if (p->fd[0] >= 0)
-		close(p->fd[0]); /* the echo thread reads the end of it */
+		shutdown(p->fd[0], SHUT_RDWR); /* the echo thread reads the end of it */
 	if (p->echo_started)
 		pthread_join(p->echo, NULL);
+	if (p->fd[0] >= 0)
+		close(p->fd[0]);
 	if (p->fd[1] >= 0)
 		close(p->fd[1]);
 	pthread_mutex_destroy(&p->mu);
@@ -144,6 +154,8 @@ void wakeprobe_stop(wakeprobe *p)
 	if (!p)
 		return;
 	atomic_store(&p->stop, true);
+	/* A probe waiting for an echo reads the end of the stream. */
+	shutdown(p->fd[0], SHUT_RDWR);
 	pthread_join(p->thread, NULL);
 	free_probe(p);
 }
