@@ -945,6 +945,8 @@ int run_drill(const run_opts *o)
 		load_set_rate(rn.l, 0);
 		if (rn.d.procs_every_s)
 			run_judge_procs(&rn);
+		if (rn.d.latency_every_s)
+			run_interval_figures(&rn); /* the intervals that ended */
 		status = 130;
 		(void)write_report(&rn);
 	} else {
