@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "sim/drill/evbase.h"
 #include "sim/drill/load_int.h"
 #include "log.h"
 #include "xmem.h"
@@ -470,14 +471,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	unsigned per = l->o.conns_per_region, nconns = o->regions * l->ninst * per;
 	l->conns = xcalloc(nconns, sizeof *l->conns);
 	l->inflight = xcalloc(nconns, sizeof *l->inflight);
-	/* A precise clock for the ticks and the timeouts: libevent's default
-	 * on Linux is CLOCK_MONOTONIC_COARSE, a tick of 4 ms on this
-	 * project's machine (relay.c). */
-	struct event_config *ecfg = event_config_new();
-	if (ecfg && event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
-		l->base = event_base_new_with_config(ecfg);
-	if (ecfg)
-		event_config_free(ecfg);
+	l->base = sim_event_base_precise(); /* for the ticks and timeouts (evbase.h) */
 	const char *why = NULL;
 	if (!l->base)
 		why = "event_base_new failed";

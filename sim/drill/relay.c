@@ -45,6 +45,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "sim/drill/evbase.h"
 #include "xmem.h"
 
 #define READ_MAX (64u << 10) /* bytes taken from a socket per read */
@@ -632,14 +633,7 @@ relay *relay_new(const char *thread_name, char *err, size_t errlen)
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	/* A precise clock for the delays: libevent's default on Linux is
-	 * CLOCK_MONOTONIC_COARSE, a tick of 4 ms here, which turned a 1 ms
-	 * delay each way into a round trip of 8 ms (and 10 ms into 24). */
-	struct event_config *cfg = event_config_new();
-	if (cfg && event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
-		r->base = event_base_new_with_config(cfg);
-	if (cfg)
-		event_config_free(cfg);
+	r->base = sim_event_base_precise(); /* for the delays (evbase.h) */
 	if (!r->base) {
 		snprintf(err, errlen, "event_base_new failed");
 		goto fail;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -23,13 +24,6 @@ struct wakeprobe {
 	pthread_mutex_t mu;
 	hist late, rtt; /* under mu */
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
 
 static struct timespec us_ts(uint64_t us)
 {
@@ -63,25 +57,25 @@ static void *echo_main(void *arg)
 static uint64_t echo_once(wakeprobe *p)
 {
 	char b = 1;
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_mono_us();
 	if (send(p->fd[0], &b, 1, MSG_NOSIGNAL) != 1)
 		return 0;
 	ssize_t n;
 	while ((n = read(p->fd[0], &b, 1)) < 0 && errno == EINTR)
 		;
-	return n == 1 ? now_us() - t0 : 0;
+	return n == 1 ? clock_mono_us() - t0 : 0;
 }
 
 static void *probe_main(void *arg)
 {
 	wakeprobe *p = arg;
-	uint64_t due = now_us() + p->period_us;
+	uint64_t due = clock_mono_us() + p->period_us;
 	while (!atomic_load(&p->stop)) {
 		struct timespec d = us_ts(due);
 		int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
 		if (rc == EINTR)
 			continue;
-		uint64_t now = now_us();
+		uint64_t now = clock_mono_us();
 		uint64_t rtt = echo_once(p);
 		pthread_mutex_lock(&p->mu);
 		hist_add(&p->late, now > due ? now - due : 0);
@@ -90,7 +84,7 @@ static void *probe_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		/* A wake-up later than a whole period plans from now: a stall
 		 * counts once, not once for every deadline it swallowed. */
-		now = now_us();
+		now = clock_mono_us();
 		due = due + p->period_us > now ? due + p->period_us : now + p->period_us;
 	}
 	return NULL;
