@@ -68,6 +68,7 @@ typedef struct fpart {
 	feedev_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
 	idq sent[FEEDREC_TOPICS];
 	uint32_t inflight;
+	uint64_t sent_ms; /* mono ms the chunk in flight was queued */
 	bool failed;
 	bool handed_back;   /* revoked by a rebalance, not lost: nobody else had it since */
 	uint64_t kept;      /* records below this version are gone */
@@ -343,7 +344,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* Sends the next chunk of partition p's unsent events. */
-static void send_chunk(feed *f, uint32_t p)
+static void send_chunk(feed *f, uint32_t p, uint64_t now)
 {
 	fpart *fp = &f->parts[p];
 	unsigned char pre[5], from[CKEY_FEED_LEN];
@@ -394,8 +395,40 @@ static void send_chunk(feed *f, uint32_t p)
 	if (store_iter_status(it))
 		log_warn("feed records not read; tried again next turn", "partition=%u", p);
 	store_iter_free(it);
+	if (n)
+		fp->sent_ms = now;
 	if (fp->failed)
 		fp->st = P_STALLED;
+}
+
+/* librdkafka fails a message that waited message.timeout.ms, and may
+ * then send a younger one of the same partition before on_delivery's
+ * purge: a gap. The feed does not leave it the chance: once a chunk has
+ * waited half of timeout_ms, every message still queued, of every
+ * partition, fails now. Each partition whose messages failed starts
+ * again from the topics' tail (P_STALLED); the messages already in a
+ * request may land or not, with nothing of theirs queued behind them. */
+static void purge_stale(feed *f, uint64_t now)
+{
+	uint64_t limit = (uint64_t)f->o.timeout_ms / 2;
+	for (uint32_t p = 0; p < f->o.partitions; p++) {
+		const fpart *fp = &f->parts[p];
+		if (!fp->inflight || fp->failed || now - fp->sent_ms < limit)
+			continue;
+		log_warn("feed messages unacknowledged for half of feed.timeout_ms; every "
+		         "queued one fails, and their partitions start again from the tail",
+		         "partition=%u inflight=%u waited_ms=%" PRIu64, p, fp->inflight,
+		         now - fp->sent_ms);
+		rd_kafka_resp_err_t e =
+		    rd_kafka_purge(f->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+		if (e)
+			log_error("feed: queued messages not purged", "err=\"%s\"",
+			          rd_kafka_err2str(e));
+		for (uint32_t q = 0; q < f->o.partitions; q++)
+			if (f->parts[q].inflight)
+				f->parts[q].failed = true;
+		return;
+	}
 }
 
 /* The asker thread: runs the watermark queries the loop asks for, so
@@ -528,8 +561,14 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 		         fp->hw[FEEDREC_CHANGES], fp->hw[FEEDREC_MILESTONES]);
 		return;
 	case P_LIVE:
+		if (fp->failed) {
+			/* Nothing more is sent once a message failed: a later
+			 * event landing would leave a gap where it was. */
+			fp->st = P_STALLED;
+			return;
+		}
 		if (!fp->inflight && fp->pending && !unread_full(f, fp))
-			send_chunk(f, p);
+			send_chunk(f, p, now);
 		return;
 	case P_STALLED:
 		if (fp->inflight)
@@ -647,6 +686,7 @@ static void serve_group(feed *f)
 int feed_turn(feed *f, uint64_t now_ms)
 {
 	rd_kafka_poll(f->prod, 0);
+	purge_stale(f, now_ms);
 	serve_group(f);
 	read_topics(f);
 	if (now_ms >= f->next_trim) {

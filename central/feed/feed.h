@@ -13,7 +13,9 @@
  *   the broker then says, and sends only events above what they hold.
  * - One chunk of messages per partition is in flight at a time. A chunk
  *   that fails stops the partition, which then starts again the same way
- *   from the topics' tail. An id read back that is not the next one
+ *   from the topics' tail; so does every partition with messages queued
+ *   when a chunk has waited half of timeout_ms (they are purged before
+ *   librdkafka's own timeout could fail an older one than it sends). An id read back that is not the next one
  *   this instance sent is counted (a gap, or another publisher's repeat:
  *   feed_gaps_total, feed_foreign_total) and logged.
  *

@@ -231,8 +231,9 @@ STACK_UTIL void stack_write_twin(int i, int of)
  * listens on new ports, which the daemons read at their start). */
 STACK_UTIL void stack_start_broker(void)
 {
-	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64];
+	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64], ctl[512];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
+	snprintf(ctl, sizeof ctl, "%s/broker.sock", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
 	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
 	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
@@ -247,6 +248,8 @@ STACK_UTIL void stack_start_broker(void)
 	                "broker",
 	                "--bootstrap-file",
 	                bs,
+	                "--control",
+	                ctl,
 	                "--topic",
 	                t1,
 	                "--topic",
@@ -271,8 +274,12 @@ STACK_UTIL void stack_start_broker(void)
 	                NULL,
 	                NULL,
 	                NULL,
+	                NULL,
+	                NULL,
 	                NULL};
-	size_t at = 16; /* the first NULL */
+	size_t at = 0;
+	while (argv[at])
+		at++; /* the first NULL */
 	if (S.changelog) {
 		argv[at++] = "--topic";
 		argv[at++] = t3;
