@@ -15,9 +15,10 @@
  *   that fails stops the partition, which then starts again the same way
  *   from the topics' tail; so does every partition with messages queued
  *   when a chunk has waited half of timeout_ms (they are purged before
- *   librdkafka's own timeout could fail an older one than it sends). An id read back that is not the next one
- *   this instance sent is counted (a gap, or another publisher's repeat:
- *   feed_gaps_total, feed_foreign_total) and logged.
+ *   librdkafka's own timeout could fail an older one than it sends).
+ *   An id read back that is not the next one this instance sent is
+ *   counted (a gap, or another publisher's repeat: feed_gaps_total,
+ *   feed_foreign_total) and logged.
  *
  * The run loop's thread only (feed_turn, feed_noted, feed_free), but
  * for the feed's own thread that asks the brokers where the topics end
