@@ -80,7 +80,7 @@ static void put_event(applier *a, int topic, feedev *e)
 	e->id = a->feed_id;
 	e->id.index = a->feed_index[topic]++;
 	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, e->item, e->item_n);
-	feedev_encode(e, &a->feed_rec);
+	feedrec_event_put(e, &a->feed_rec);
 	feedrec_close(&a->feed_rec, at);
 	a->feed_made++;
 }

@@ -8,7 +8,10 @@
  *        the home stream of the i-th region central sends to)
  *     u32 index (the id's last part)
  *     u16 key length, the key (the item)
- *     u32 value length, the value (the event's JSON)
+ *     u32 value length, the value: the event without its id and item
+ *        (feedrec_event_put), which the publisher turns into the JSON
+ *        it sends; a value that begins with '{' is that JSON itself
+ *        (records stored before the compact form) and is sent as it is
  *
  * Numbers big-endian. The applier writes records (apply_ops.c), the
  * publisher reads them (central/feed/). Pure, any thread.
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "feedev.h"
 #include "sbuf.h"
 #include "store.h"
 
@@ -52,7 +56,7 @@ static inline uint64_t feedrec_wall_ms(const char *v, size_t n)
 	return n >= FEEDREC_HEAD ? store_get_u64((const unsigned char *)v) : 0;
 }
 
-/* Opens an entry whose value the caller appends next (feedev_encode);
+/* Opens an entry whose value the caller appends next (feedrec_event_put);
  * returns where its length goes, for feedrec_close. */
 static inline size_t feedrec_open(sbuf *b, int topic, uint32_t index, const char *key, size_t kn)
 {
@@ -105,6 +109,100 @@ static inline bool feedrec_next(const char *v, size_t n, size_t *pos, feedrec_en
 	e->val = v + at;
 	*pos = at + e->vn;
 	return true;
+}
+
+/* ---- an event's value ---------------------------------------------------
+ *
+ *   u8 type (enum feedev_type), u8 member (0 or 1)
+ *   varints (7 bits a byte, low first): hlc, count, n, threshold
+ *   counter, user, region: each a varint length, then its bytes
+ *
+ * About a third of the JSON's bytes: the store writes, flushes and
+ * compacts every record once or more before its events are published. */
+
+static inline void feedrec_put_varint(sbuf *b, uint64_t v)
+{
+	unsigned char x[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		x[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	x[n++] = (unsigned char)v;
+	sbuf_add(b, x, n);
+}
+
+static inline bool feedrec_get_varint(const unsigned char **p, const unsigned char *end,
+                                      uint64_t *v)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*p == end)
+			return false;
+		unsigned char c = *(*p)++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline bool feedrec_get_str(const unsigned char **p, const unsigned char *end,
+                                   const char **s, size_t *n)
+{
+	uint64_t len;
+	if (!feedrec_get_varint(p, end, &len) || len > (uint64_t)(end - *p))
+		return false;
+	*s = (const char *)*p;
+	*n = (size_t)len;
+	*p += len;
+	return true;
+}
+
+/* Appends e's value (all but its id and item) to b. */
+static inline void feedrec_event_put(const feedev *e, sbuf *b)
+{
+	unsigned char h[2] = {(unsigned char)e->type, e->member ? 1 : 0};
+	sbuf_add(b, h, sizeof h);
+	feedrec_put_varint(b, e->hlc);
+	feedrec_put_varint(b, e->count);
+	feedrec_put_varint(b, e->n);
+	feedrec_put_varint(b, e->threshold);
+	feedrec_put_varint(b, e->counter_n);
+	sbuf_add(b, e->counter, e->counter_n);
+	feedrec_put_varint(b, e->user_n);
+	sbuf_add(b, e->user, e->user_n);
+	feedrec_put_varint(b, e->region_n);
+	sbuf_add(b, e->region, e->region_n);
+}
+
+/* The value is an event's JSON (the form before feedrec_event_put). */
+static inline bool feedrec_event_is_json(const char *v, size_t n)
+{
+	return n > 0 && v[0] == '{';
+}
+
+/* Reads entry e's event into *out: its strings point into the record,
+ * its item is e's key, its id is id. false for a malformed value. */
+static inline bool feedrec_event_get(const feedrec_ent *e, feedev_id id, feedev *out)
+{
+	const unsigned char *p = (const unsigned char *)e->val, *end = p + e->vn;
+	if (e->vn < 2 || p[0] < FEEDEV_SET || p[0] > FEEDEV_MILESTONE || p[1] > 1)
+		return false;
+	*out = (feedev){.id = id,
+	                .type = (enum feedev_type)p[0],
+	                .member = p[1] == 1,
+	                .item = e->key,
+	                .item_n = e->kn};
+	p += 2;
+	return feedrec_get_varint(&p, end, &out->hlc) && feedrec_get_varint(&p, end, &out->count) &&
+	       feedrec_get_varint(&p, end, &out->n) &&
+	       feedrec_get_varint(&p, end, &out->threshold) &&
+	       feedrec_get_str(&p, end, &out->counter, &out->counter_n) &&
+	       feedrec_get_str(&p, end, &out->user, &out->user_n) &&
+	       feedrec_get_str(&p, end, &out->region, &out->region_n) && p == end;
 }
 
 #endif

@@ -88,6 +88,7 @@ struct feed {
 	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
 	metric *gaps, *foreign, *pending, *lag, *publishing;
 	log_limit read_errors, group_errors, epoch_errors;
+	sbuf json;       /* send_chunk's: the event it sends */
 	pthread_t asker; /* runs the watermark queries, which may wait */
 	bool asking;
 	_Atomic bool stop;
@@ -368,10 +369,26 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 			if (!f->on[e.topic] ||
 			    (fp->last_any[e.topic] && feedev_id_cmp(&id, &fp->last[e.topic]) <= 0))
 				continue;
+			const char *body = e.val;
+			size_t body_n = e.vn;
+			if (!feedrec_event_is_json(e.val, e.vn)) {
+				feedev ev;
+				if (!feedrec_event_get(&e, id, &ev)) {
+					log_error("feed event malformed in its record; not sent",
+					          "topic=%s partition=%u version=%" PRIu64
+					          " index=%u",
+					          f->o.topics[e.topic], p, version, e.index);
+					continue;
+				}
+				f->json.len = 0;
+				feedev_encode(&ev, &f->json);
+				body = f->json.p;
+				body_n = f->json.len;
+			}
 			rd_kafka_resp_err_t err = rd_kafka_producev(
 			    f->prod, RD_KAFKA_V_RKT(f->rkt[e.topic]),
 			    RD_KAFKA_V_PARTITION((int32_t)p), RD_KAFKA_V_KEY(e.key, e.kn),
-			    RD_KAFKA_V_VALUE((void *)e.val, e.vn),
+			    RD_KAFKA_V_VALUE((void *)body, body_n),
 			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 			if (err) {
 				if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -847,6 +864,7 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 	for (int t = FEEDREC_TOPICS - 1; t >= 0; t--)
 		if ((f->on[t] = o->topics[t] && o->topics[t][0]))
 			f->own_topic = t;
+	sbuf_init(&f->json);
 	f->parts = xcalloc(o->partitions, sizeof *f->parts);
 	for (uint32_t p = 0; p < o->partitions; p++) {
 		f->parts[p].owned = shard_owns(o->own, p);
@@ -936,5 +954,6 @@ void feed_free(feed *f)
 		for (int t = 0; t < FEEDREC_TOPICS; t++)
 			free(f->parts[p].sent[t].v);
 	free(f->parts);
+	sbuf_free(&f->json);
 	free(f);
 }

@@ -45,10 +45,23 @@ static void stored(uint32_t p, evs *out)
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
 		bool bad;
+		uint32_t kp;
+		uint64_t version;
+		cr_assert(ckey_parse_feed(k, kn, &kp, &version));
 		while (feedrec_next(v, vn, &pos, &e, &bad)) {
 			cr_assert_lt(out->n, 64);
-			cr_assert_eq(feedev_decode(e.val, e.vn, &out->v[out->n]), 0, "%.*s",
-			             (int)e.vn, e.val);
+			/* Stored compact; the publisher's JSON is what is read. */
+			cr_assert_not(feedrec_event_is_json(e.val, e.vn));
+			feedev ev;
+			feedev_id id = {version_epoch(version), kp, version_offset(version),
+			                e.index};
+			cr_assert(feedrec_event_get(&e, id, &ev), "entry %u malformed", e.index);
+			sbuf json;
+			sbuf_init(&json);
+			feedev_encode(&ev, &json);
+			cr_assert_eq(feedev_decode(json.p, json.len, &out->v[out->n]), 0, "%.*s",
+			             (int)json.len, json.p);
+			sbuf_free(&json);
 			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
 			cr_assert_eq(e.index, out->next[e.topic]++, "indexes count per topic");
 			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
@@ -264,4 +277,60 @@ Test(apply_feed, a_home_stream_gets_every_change_of_state_and_nothing_else)
 	applier_set_homes(T.a, NULL, 0);
 	apply_msg(0, 3, make_batch("a", 0, 4, (wire_op[]){from_home("u1", false, 30, "us")}, 1));
 	cr_assert_eq(applier_feed_made(T.a), 0, "off");
+}
+
+/* The compact value: every field back as it went in, at the extremes of
+ * the varints; every truncation refused; JSON told apart. */
+Test(apply_feed, an_event_value_reads_back_whole_and_refuses_a_cut)
+{
+	feedev in = {.type = FEEDEV_MILESTONE,
+	             .member = false,
+	             .hlc = UINT64_MAX,
+	             .count = 127,
+	             .n = 128,
+	             .threshold = 1000000,
+	             .counter = "likes",
+	             .counter_n = 5,
+	             .user = "",
+	             .user_n = 0,
+	             .region = "eu-west",
+	             .region_n = 7};
+	sbuf b;
+	sbuf_init(&b);
+	size_t at = feedrec_open(&b, FEEDREC_MILESTONES, 3, "post:1", 6);
+	feedrec_event_put(&in, &b);
+	feedrec_close(&b, at);
+	size_t pos = 0;
+	feedrec_ent e;
+	bool bad;
+	cr_assert(feedrec_next(b.p, b.len, &pos, &e, &bad));
+	cr_assert_not(feedrec_event_is_json(e.val, e.vn));
+	feedev_id id = {7, 1, 42, 3};
+	feedev out;
+	cr_assert(feedrec_event_get(&e, id, &out));
+	cr_assert_eq(out.type, FEEDEV_MILESTONE);
+	cr_assert_not(out.member);
+	cr_assert_eq(out.hlc, UINT64_MAX);
+	cr_assert_eq(out.count, 127);
+	cr_assert_eq(out.n, 128);
+	cr_assert_eq(out.threshold, 1000000);
+	cr_assert_eq(out.counter_n, 5);
+	cr_assert_eq(memcmp(out.counter, "likes", 5), 0);
+	cr_assert_eq(out.user_n, 0);
+	cr_assert_eq(out.region_n, 7);
+	cr_assert_eq(memcmp(out.region, "eu-west", 7), 0);
+	cr_assert_eq(out.item_n, 6);
+	cr_assert_eq(memcmp(out.item, "post:1", 6), 0);
+	cr_assert_eq(feedev_id_cmp(&out.id, &id), 0);
+	for (size_t cut = 0; cut < e.vn; cut++) {
+		feedrec_ent short_e = e;
+		short_e.vn = cut;
+		cr_assert_not(feedrec_event_get(&short_e, id, &out), "cut at %zu", cut);
+	}
+	feedrec_ent json = e;
+	json.val = "{\"v\":1}";
+	json.vn = 7;
+	cr_assert(feedrec_event_is_json(json.val, json.vn));
+	cr_assert_not(feedrec_event_get(&json, id, &out));
+	sbuf_free(&b);
 }
