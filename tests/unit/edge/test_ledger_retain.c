@@ -161,6 +161,43 @@ Test(ledger_retain, a_newer_state_written_during_the_sweep_is_kept)
 	cr_assert_eq(at_home("u3", item), 0, "and nothing marked the item");
 }
 
+/* The other race: an unlike of the pair is staged in the open group,
+ * not yet written, between the sweep's scan and its drops. */
+static ledger_ticket staged_ticket;
+
+static void unlike_staged(void *ctx)
+{
+	(void)ctx;
+	ledger_op op = {
+	    .counter = "likes", .item = "post:staged", .user = "u1", .add = false, .prior = -1};
+	ledger_answer a;
+	staged_ticket = (ledger_ticket){0};
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, NULL, NULL, &staged_ticket), 0);
+	cr_assert_eq(ledger_ticket_state(&staged_ticket), LEDGER_STAGED);
+}
+
+Test(ledger_retain, a_state_staged_in_the_open_group_is_not_dropped_under_it)
+{
+	const char *item = "post:staged";
+	complete_at_home();
+	home_like("u1", item, WALL - 10 * DAY_MS);
+	ledger_util_snapshot(item, 5, 1);
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.sweep_scanned = unlike_staged;
+	open_ledger();
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.dropped, 0, "the open group holds a newer state of the pair");
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	cr_assert_eq(ledger_ticket_state(&staged_ticket), LEDGER_DURABLE);
+	int st;
+	uint64_t stamp;
+	cr_assert_eq(ledger_member_at(T.l, "likes", item, "u1", &st, &stamp), 0);
+	cr_assert_eq(st, 0, "the staged unlike is what the store holds");
+	cr_assert_geq(hlc_ms(stamp), WALL);
+	cr_assert_eq(at_home("u3", item), 0, "and nothing marked the item");
+}
+
 Test(ledger_retain, the_pass_goes_on_where_it_was_after_a_restart)
 {
 	complete_at_home();
