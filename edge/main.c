@@ -660,6 +660,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .seq_from_checkpoint = cfg->central_ops[0] != 0,
 	    .commit_thread = commit_threaded(cfg, e->clog != NULL),
 	    .home_cover = cfg->home_follow,
+	    .member_keep_ms = (uint64_t)cfg->member_keep_s * 1000,
 	    .send = uplink_send,
 	    .send_ctx = e->up,
 	    .replicate = e->clog ? changelog_replicate : NULL,

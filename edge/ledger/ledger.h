@@ -97,6 +97,10 @@ typedef struct ledger_opts {
 	                               which counts were 0 ('Z'), so a pair
 	                               absent here can be a known no
 	                               (ledger_member_home) */
+	uint64_t member_keep_ms;    /* store.member_keep_s: a home event older
+	                               than this, for a pair the store lacks,
+	                               is not kept (ledger_home_apply); 0 =
+	                               all kept */
 	/* Tests only. before_group_write: called before each group write,
 	 * with the writer mutex let go, on whichever thread writes the group
 	 * (the commit thread, or a writer committing at once). after_preread: called by a write

@@ -551,6 +551,39 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 	return rc;
 }
 
+/* Marks (counter, item) as an item whose memberships retention has let
+ * go ('Y', stamped wall_ms) in the open group, and in the membership
+ * filter before the group's write, as an 'M' goes. The writer mutex is
+ * held. */
+static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
+{
+	char ykey[EKEY_COUNT_MAX];
+	unsigned char ms[8];
+	store_put_u64(ms, wall_ms);
+	size_t yn = ekey_aged(ykey, pair, pn);
+	bloom_add(&l->commit.members, ykey, yn);
+	store_batch_put(l->commit.g->wb, ykey, yn, ms, sizeof ms);
+}
+
+/* A home event for a pair the store lacks, older than the retention's
+ * cut, is not kept: the sweep would drop it, and a replay of an older
+ * event after a drop must not bring back a state older than the one
+ * dropped. A like's item is marked instead, so its absent pairs are
+ * read through, not answered "no" (ledger_member_home). */
+static bool home_too_old(ledger *l, const ledger_home_ev *e, uint64_t wall_ms)
+{
+	uint64_t keep = l->o.member_keep_ms;
+	if (!keep || wall_ms <= keep || hlc_ms(e->hlc) >= wall_ms - keep)
+		return false;
+	if (e->member) {
+		char pair[EKEY_PAIR_MAX];
+		mark_aged(l, pair,
+		          ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item)),
+		          wall_ms);
+	}
+	return true;
+}
+
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
                       uint64_t wall_ms, size_t *taken)
 {
@@ -576,13 +609,15 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 	/* Nothing is staged unless all can be: a pair an unwritten op holds
 	 * with an older clock makes the caller come back. */
 	bool *take = n ? xcalloc(n, sizeof *take) : NULL;
+	bool *absent = n ? xcalloc(n, sizeof *absent) : NULL;
 	for (size_t i = 0; i < n && !rc; i++) {
-		int state;
-		uint64_t stamp;
+		int state = -1;
+		uint64_t stamp = 0;
 		rc = home_state(l, &evs[i], &hp[i], &state, &stamp);
 		/* Last writer wins, as at central: a newer state here (this
 		 * edge's own op, or the stream's later event) stays. */
 		take[i] = rc == 0 && (state < 0 || stamp < hp[i].hlc);
+		absent[i] = state < 0;
 		for (size_t j = 0; j < i && take[i]; j++)
 			if (take[j] && hp[j].mhash == hp[i].mhash && hp[j].hlc >= hp[i].hlc)
 				take[i] = false;
@@ -591,8 +626,10 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		for (size_t i = 0; i < n; i++) {
 			if (!take[i])
 				continue;
-			home_add(c->g, &hp[i]);
-			(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
+			if (!absent[i] || !home_too_old(l, &evs[i], wall_ms)) {
+				home_add(c->g, &hp[i]);
+				(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
+			}
 			(*taken)++;
 		}
 		for (uint32_t p = 0; p < l->o.partitions; p++)
@@ -608,6 +645,7 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 				atomic_store(&l->home_from[p], pos[p].from);
 	}
 	ledger_unlock(l);
+	free(absent);
 	free(take);
 	free(hp);
 	return rc;
@@ -699,10 +737,8 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 	struct commit *c = &l->commit;
 	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
 	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1], user[USER_MAX + 1];
-	char pair[EKEY_PAIR_MAX], last[EKEY_PAIR_MAX], ykey[EKEY_COUNT_MAX];
+	char pair[EKEY_PAIR_MAX], last[EKEY_PAIR_MAX];
 	size_t lastn = 0;
-	unsigned char ms[8];
-	store_put_u64(ms, wall_ms);
 	for (size_t i = 0; i < nc; i++) {
 		const drop_cand *d = &cands[i];
 		if (!ekey_member_parse(d->mkey, d->mkn, counter, item, user))
@@ -735,10 +771,7 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 			continue; /* a dropped "no": absent says the same */
 		size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
 		if (pn != lastn || memcmp(pair, last, pn) != 0) {
-			/* Into the filter before the write, as an 'M' is. */
-			size_t yn = ekey_aged(ykey, pair, pn);
-			bloom_add(&c->members, ykey, yn);
-			store_batch_put(c->g->wb, ykey, yn, ms, sizeof ms);
+			mark_aged(l, pair, pn, wall_ms);
 			memcpy(last, pair, pn);
 			lastn = pn;
 		}

@@ -198,6 +198,63 @@ Test(ledger_retain, a_state_staged_in_the_open_group_is_not_dropped_under_it)
 	cr_assert_eq(at_home("u3", item), 0, "and nothing marked the item");
 }
 
+/* A home event for a pair the store lacks, older than the window, is
+ * not kept (the sweep would drop it): a like's item is marked instead.
+ * And after a drop, a replayed older event does not bring back a state
+ * older than the one dropped. */
+static void home_unlike(const char *user, const char *item, uint64_t ms)
+{
+	ledger_home_ev e = {"likes", item, user, false, hlc_make(ms, 0)};
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	cr_assert_eq(taken, 1, "an old event is consumed, kept or not");
+}
+
+Test(ledger_retain, a_home_event_older_than_the_window_is_not_kept)
+{
+	const char *old_item = "post:old", *fresh_item = "post:fresh";
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.member_keep_ms = 7 * DAY_MS;
+	open_ledger();
+	complete_at_home();
+	ledger_util_snapshot(old_item, 5, 1);
+	ledger_util_snapshot(fresh_item, 5, 1);
+	home_like("u1", old_item, WALL - 10 * DAY_MS);
+	home_like("u1", fresh_item, WALL - DAY_MS);
+	int st;
+	uint64_t stamp;
+	cr_assert_eq(ledger_member_at(T.l, "likes", old_item, "u1", &st, &stamp), 0);
+	cr_assert_lt(st, 0, "older than the window: not stored");
+	cr_assert_lt(at_home("u1", old_item), 0, "its item is marked: read through");
+	cr_assert_lt(at_home("u2", old_item), 0);
+	cr_assert_eq(at_home("u1", fresh_item), 1, "inside the window: stored");
+	cr_assert_eq(at_home("u2", fresh_item), 0, "and the item's absent pairs are a no");
+	home_unlike("u3", fresh_item, WALL - 10 * DAY_MS);
+	cr_assert_eq(at_home("u2", fresh_item), 0, "an old unlike marks nothing");
+	cr_assert_eq(ledger_member_at(T.l, "likes", fresh_item, "u3", &st, &stamp), 0);
+	cr_assert_lt(st, 0, "nor is it stored");
+}
+
+Test(ledger_retain, a_replayed_older_event_does_not_take_a_dropped_pair)
+{
+	const char *item = "post:replayed";
+	complete_at_home();
+	ledger_util_snapshot(item, 5, 1);
+	home_like("u1", item, WALL - 10 * DAY_MS); /* kept: no window yet */
+	ledger_free(T.l);
+	T.l = NULL;
+	T.o.member_keep_ms = 7 * DAY_MS;
+	open_ledger();
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	cr_assert_eq(sw.dropped, 1);
+	cr_assert_lt(at_home("u1", item), 0, "dropped: read through");
+	/* The stream read again from an older place: u1's earlier unlike. */
+	home_unlike("u1", item, WALL - 20 * DAY_MS);
+	cr_assert_lt(at_home("u1", item), 0, "still read through, never the older no");
+}
+
 Test(ledger_retain, the_pass_goes_on_where_it_was_after_a_restart)
 {
 	complete_at_home();
