@@ -817,10 +817,14 @@ static int start_clients(feed *f, char *err, size_t errlen)
 			         rd_kafka_err2str(rd_kafka_last_error()));
 			return ERR_KAFKA;
 		}
-	const char *rkv[] = {"enable.partition.eof", "true",        "auto.offset.reset", "earliest",
-	                     "fetch.wait.max.ms",    READER_WAIT_MS};
+	/* The reader and the group come back as soon as the producer does:
+	 * with librdkafka's 10 s pause, a takeover after an outage waited
+	 * for their watermark queries and the group's rebalance. */
+	const char *rkv[] = {
+	    "enable.partition.eof", "true",         "auto.offset.reset",        "earliest",
+	    "fetch.wait.max.ms",    READER_WAIT_MS, "reconnect.backoff.max.ms", backs};
 	snprintf(name, sizeof name, "%s-reader-%s", f->o.group, f->o.id);
-	f->reader = client(f, BUS_CONSUMER, name, false, rkv, 6, err, errlen);
+	f->reader = client(f, BUS_CONSUMER, name, false, rkv, 8, err, errlen);
 	if (!f->reader)
 		return ERR_KAFKA;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
@@ -838,9 +842,9 @@ static int start_clients(feed *f, char *err, size_t errlen)
 	}
 	snprintf(ms, sizeof ms, "%" PRId64, f->o.session_ms);
 	snprintf(hb, sizeof hb, "%" PRId64, f->o.session_ms / 5 > 100 ? f->o.session_ms / 5 : 100);
-	const char *gkv[] = {"session.timeout.ms", ms,      "heartbeat.interval.ms", hb,
-	                     "auto.offset.reset",  "latest"};
-	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 6, err, errlen);
+	const char *gkv[] = {"session.timeout.ms", ms,       "heartbeat.interval.ms",    hb,
+	                     "auto.offset.reset",  "latest", "reconnect.backoff.max.ms", backs};
+	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 8, err, errlen);
 	if (!f->group)
 		return ERR_KAFKA;
 	rd_kafka_poll_set_consumer(f->group);

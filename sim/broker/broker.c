@@ -14,8 +14,10 @@
  * - a Metadata request for an unknown topic auto-creates it with 4
  *   partitions, so our topics are created before the bootstrap list is
  *   published: no client can see the address before the topics exist;
- * - idempotent producers work (the mock checks producer id, epoch and
- *   sequence; a retried batch is not written twice);
+ * - idempotent producers work, but the mock checks producer id, epoch
+ *   and sequence only for a transactional producer (rd_kafka_mock.c's
+ *   pid check returns at once without a TransactionalId): a retried
+ *   batch of a plain idempotent producer can be written twice;
  * - assign()-based consumers and consumer groups (subscribe, commit,
  *   committed) work; the first join of a group waits a fixed 3 s (the
  *   mock's built-in initial rebalance delay);
