@@ -70,7 +70,13 @@ typedef struct fpart {
 	uint32_t inflight;
 	uint64_t sent_ms; /* mono ms the chunk in flight was queued */
 	bool failed;
-	bool handed_back;   /* revoked by a rebalance, not lost: nobody else had it since */
+	bool handed_back; /* revoked by a rebalance, not lost: nobody else had it since */
+	/* The oldest message of each topic that failed since the partition
+	 * last went live, and whether that is settled (the read-back found it
+	 * after all, or counted it as a gap): if not, and the catch-up finds
+	 * a later id in the topic, it is a gap. */
+	bool fail_any[FEEDREC_TOPICS], fail_told[FEEDREC_TOPICS];
+	feedev_id fail_min[FEEDREC_TOPICS];
 	uint64_t kept;      /* records below this version are gone */
 	uint64_t send_from; /* P_LIVE: no unsent event in a record below this version */
 	uint64_t pending;   /* events in records not yet dropped */
@@ -178,6 +184,8 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 		fp->seen[t] = id;
 		fp->seen_any[t] = true;
 	}
+	if (fp->fail_any[t] && !feedev_id_cmp(&id, &fp->fail_min[t]))
+		fp->fail_told[t] = true; /* reported failed, and landed */
 	/* Our own messages come back in the order sent; anything else is
 	 * a gap (one of ours missing) or another publisher's. */
 	idq *q = &fp->sent[t];
@@ -203,6 +211,8 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 	}
 	while ((front = idq_front(q)) && feedev_id_cmp(front, &id) < 0) {
 		metric_add(f->gaps, 1);
+		if (fp->fail_any[t] && !feedev_id_cmp(front, &fp->fail_min[t]))
+			fp->fail_told[t] = true; /* counted here */
 		log_error("feed feedev sent, reported delivered or not, never read back: a gap",
 		          "topic=%s partition=%u id=%u-%u-%" PRIu64 "-%u", f->o.topics[t], p,
 		          front->epoch, front->partition, front->offset, front->index);
@@ -326,6 +336,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	}
 	metric_add(f->errors[t], 1);
+	feedev_id id;
+	if (!feedev_id_find(m->payload, m->len, &id) &&
+	    (!fp->fail_any[t] || feedev_id_cmp(&id, &fp->fail_min[t]) < 0)) {
+		fp->fail_min[t] = id;
+		fp->fail_any[t] = true;
+		fp->fail_told[t] = false;
+	}
 	if (!fp->failed && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
 		log_warn("feed publish failed; the partition starts again from the topics' tail",
 		         "topic=%s partition=%u err=\"%s\"", f->o.topics[t], p,
@@ -543,6 +560,24 @@ static bool caught_up(const feed *f, const fpart *fp)
 	return true;
 }
 
+/* Caught up after a failure: a message that failed, never read back,
+ * below the topic's highest id, is a gap (a later one landed; the
+ * publisher goes on above it). Counted once. */
+static void gap_check(feed *f, uint32_t p, fpart *fp, int t)
+{
+	if (fp->fail_any[t] && !fp->fail_told[t] && fp->seen_any[t] &&
+	    feedev_id_cmp(&fp->seen[t], &fp->fail_min[t]) > 0) {
+		metric_add(f->gaps, 1);
+		log_error("feed message failed and a later one is in the topic: a gap",
+		          "topic=%s partition=%u failed=%u-%u-%" PRIu64 "-%u tail=%u-%u-%" PRIu64
+		          "-%u",
+		          f->o.topics[t], p, fp->fail_min[t].epoch, fp->fail_min[t].partition,
+		          fp->fail_min[t].offset, fp->fail_min[t].index, fp->seen[t].epoch,
+		          fp->seen[t].partition, fp->seen[t].offset, fp->seen[t].index);
+	}
+	fp->fail_any[t] = false;
+}
+
 static void step_partition(feed *f, uint32_t p, uint64_t now)
 {
 	fpart *fp = &f->parts[p];
@@ -570,6 +605,7 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 		for (int t = 0; t < FEEDREC_TOPICS; t++) {
 			fp->last[t] = fp->seen[t];
 			fp->last_any[t] = fp->seen_any[t];
+			gap_check(f, p, fp, t);
 		}
 		fp->st = P_LIVE;
 		fp->send_from = 0;

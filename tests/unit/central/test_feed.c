@@ -483,3 +483,52 @@ Test(feed, an_outage_past_half_the_timeout_leaves_no_gap)
 	             "the outage failed no message");
 	assert_each_event_once();
 }
+
+/* A gap made on purpose: partition 0's chunk fails for good and, once
+ * the publisher has let go of what it sent, a later id lands in the
+ * topic (another writer's). The catch-up finds it above the failed
+ * message it never read back: one gap, counted once. */
+Test(feed, a_gap_is_counted_when_the_partition_starts_again)
+{
+	publish_first_records();
+	rd_kafka_mock_broker_push_request_error_rtts(T.mc, 1, PRODUCE_API_KEY, 1,
+	                                             RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 0);
+	uint64_t before = T.stored[0];
+	store_records(0, 5);
+	uint64_t chunk = T.stored[0] - before;
+	uint64_t start = clock_mono_ms();
+	while (figure("feed_publish_errors_total", "topic=\"changes\"") < chunk) {
+		turn();
+		cr_assert_lt(clock_mono_ms() - start, 5000, "the chunk never failed");
+	}
+	turn_for(300); /* stalled, its last report in: waiting out timeout_ms */
+	feedev e = {.id = {EPOCH, 0, 1000000, 0},
+	            .type = FEEDEV_SET,
+	            .counter = "likes",
+	            .counter_n = 5,
+	            .item = "post:late",
+	            .item_n = 9,
+	            .user = "u0",
+	            .user_n = 2,
+	            .region = "eu",
+	            .region_n = 2,
+	            .member = true,
+	            .hlc = (uint64_t)1 << 20,
+	            .count = 1};
+	sbuf json;
+	sbuf_init(&json);
+	feedev_encode(&e, &json);
+	rd_kafka_t *other = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(T.mc));
+	delivery d = {0};
+	kafka_util_produce(other, TOPIC, 0, json.p, &d);
+	cr_assert(kafka_util_wait_delivery(other, &d, 5000), "the later id never landed");
+	kafka_util_destroy_clients(&other, NULL);
+	sbuf_free(&json);
+	start = clock_mono_ms();
+	while (figure("feed_gaps_total", NULL) == 0) {
+		turn();
+		cr_assert_lt(clock_mono_ms() - start, PUBLISH_MS, "the gap was never counted");
+	}
+	turn_for(1000);
+	cr_assert_eq(figure("feed_gaps_total", NULL), 1, "one failed message, one gap");
+}
