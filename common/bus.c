@@ -330,6 +330,16 @@ rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err,
 	return rk;
 }
 
+int bus_conf_set(rd_kafka_conf_t *conf, const char *who, const char *k, const char *v, char *err,
+                 size_t errlen)
+{
+	char why[256];
+	if (rd_kafka_conf_set(conf, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", who, k, why);
+	return ERR_CONFIG;
+}
+
 int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);

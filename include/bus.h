@@ -64,6 +64,11 @@ rd_kafka_conf_t *bus_conf_new(enum bus_role role, const bus_props *props,
  * kafka_client (rdkafka#producer-1) and detail (the text). Any thread. */
 void bus_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* rd_kafka_conf_set of k = v. 0, or ERR_CONFIG with "who: k: why" in
+ * err. */
+int bus_conf_set(rd_kafka_conf_t *conf, const char *who, const char *k, const char *v, char *err,
+                 size_t errlen) WARN_UNUSED;
+
 /* Creates the client from conf (taking ownership of it). */
 rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err, size_t errlen);
 

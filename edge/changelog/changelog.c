@@ -60,11 +60,7 @@ static void position_put(store_batch *wb, int64_t next)
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
-	char why[256];
-	if (rd_kafka_conf_set(conf, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
-		return 0;
-	snprintf(err, errlen, "changelog: %s: %s", k, why);
-	return ERR_CONFIG;
+	return bus_conf_set(conf, "changelog", k, v, err, errlen);
 }
 
 /* A conf of role for the changelog's cluster: bus.h's defaults for the

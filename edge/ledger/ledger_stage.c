@@ -570,16 +570,21 @@ static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
  * event after a drop must not bring back a state older than the one
  * dropped. A like's item is marked instead, so its absent pairs are
  * read through, not answered "no" (ledger_member_home). */
-static bool home_too_old(ledger *l, const ledger_home_ev *e, uint64_t wall_ms)
+static bool home_too_old(ledger *l, const ledger_home_ev *e, uint64_t wall_ms, char *last,
+                         size_t *lastn)
 {
 	uint64_t keep = l->o.member_keep_ms;
 	if (!keep || wall_ms <= keep || hlc_ms(e->hlc) >= wall_ms - keep)
 		return false;
 	if (e->member) {
 		char pair[EKEY_PAIR_MAX];
-		mark_aged(l, pair,
-		          ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item)),
-		          wall_ms);
+		size_t pn =
+		    ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item));
+		if (pn != *lastn || memcmp(pair, last, pn) != 0) {
+			mark_aged(l, pair, pn, wall_ms); /* once per item in a row */
+			memcpy(last, pair, pn);
+			*lastn = pn;
+		}
 	}
 	return true;
 }
@@ -623,10 +628,12 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 				take[i] = false;
 	}
 	if (rc == 0) {
+		char last[EKEY_PAIR_MAX];
+		size_t lastn = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (!take[i])
 				continue;
-			if (!absent[i] || !home_too_old(l, &evs[i], wall_ms)) {
+			if (!absent[i] || !home_too_old(l, &evs[i], wall_ms, last, &lastn)) {
 				home_add(c->g, &hp[i]);
 				(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
 			}

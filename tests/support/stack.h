@@ -231,9 +231,8 @@ STACK_UTIL void stack_write_twin(int i, int of)
  * listens on new ports, which the daemons read at their start). */
 STACK_UTIL void stack_start_broker(void)
 {
-	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64], ctl[512];
+	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
-	snprintf(ctl, sizeof ctl, "%s/broker.sock", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
 	snprintf(t1, sizeof t1, "likes.batches:%d", S.nparts);
 	snprintf(t2, sizeof t2, "likes.snapshots:%d", S.nparts);
@@ -244,20 +243,19 @@ STACK_UTIL void stack_start_broker(void)
 	snprintf(h0, sizeof h0, "likes.home.r0:%d", S.nparts);
 	snprintf(h1, sizeof h1, "likes.home.r1:%d", S.nparts);
 	cr_assert(unlink(bs) == 0 || errno == ENOENT, "cannot remove %s", bs);
-	char *argv[] = {"build/sim", "broker",    "--bootstrap-file",
-	                bs,          "--control", ctl,
-	                "--topic",   t1,          "--topic",
-	                t2,          "--topic",   "likes.deadletter:1",
-	                "--topic",   t4,          "--topic",
-	                t5,          "--topic",   h0,
-	                "--topic",   h1,          NULL,
-	                NULL,        NULL,        NULL,
-	                NULL,        NULL,        NULL,
-	                NULL,        NULL,        NULL,
-	                NULL,        NULL,        NULL};
+	char *argv[32] = {"build/sim",        "broker",
+	                  "--bootstrap-file", bs,
+	                  "--topic",          t1,
+	                  "--topic",          t2,
+	                  "--topic",          "likes.deadletter:1",
+	                  "--topic",          t4,
+	                  "--topic",          t5,
+	                  "--topic",          h0,
+	                  "--topic",          h1}; /* the rest NULL */
 	size_t at = 0;
 	while (argv[at])
 		at++; /* the first NULL */
+	cr_assert(at + 2 + 2 * (sizeof S.topics / sizeof *S.topics) < sizeof argv / sizeof *argv);
 	if (S.changelog) {
 		argv[at++] = "--topic";
 		argv[at++] = t3;

@@ -182,3 +182,17 @@ Test(bus, watermarks_keep_their_timeout_with_the_broker_down, .timeout = 30)
 	kafka_util_destroy_clients(&prod, &none);
 	kafka_util_mock_free(&mc, &mrk);
 }
+
+Test(bus, a_setting_librdkafka_refuses_names_who_asked_and_the_key)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[512] = "";
+	cr_assert_eq(bus_conf_set(conf, "feed", "linger.ms", "5", err, sizeof err), 0);
+	cr_assert_eq(bus_conf_set(conf, "feed", "linger.ms", "not a number", err, sizeof err),
+	             ERR_CONFIG);
+	cr_assert_eq(strncmp(err, "feed: linger.ms: ", 17), 0, "%s", err);
+	cr_assert_eq(bus_conf_set(conf, "changelog", "no.such.key", "1", err, sizeof err),
+	             ERR_CONFIG);
+	cr_assert_eq(strncmp(err, "changelog: no.such.key: ", 24), 0, "%s", err);
+	rd_kafka_conf_destroy(conf);
+}
