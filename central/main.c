@@ -83,8 +83,9 @@ const cfg_opt central_options[] = {
     OPT("feed", "milestones", CFG_STR, feed_milestones, "10,100,1000,10000,100000,1000000", 0, 0,
         "the counts announced on the milestones topic, comma-separated"),
     OPT("feed", "timeout_ms", CFG_INT, feed_timeout_ms, "5000", 100, 600000,
-        "a change feed message not acknowledged by then failed; its partition starts again "
-        "from the topics' tail, and a new publisher waits this long first"),
+        "a change feed chunk not acknowledged by then less a second (less half, below 2 s) "
+        "fails; its partition starts again from the topics' tail, and a new publisher "
+        "waits this long first"),
     OPT("feed", "session_ms", CFG_INT, feed_session_ms, "10000", 1000, 600000,
         "the feed group's session: how soon another instance of the shard takes over "
         "publishing from one gone silent (more than timeout_ms)"),

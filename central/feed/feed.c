@@ -10,22 +10,12 @@
 #include <time.h>
 
 #include "central/apply/keys.h"
+#include "central/feed/feed_int.h"
 #include "clock.h"
 #include "feedev.h"
 #include "log.h"
 #include "version.h"
 #include "xmem.h"
-
-#define CHUNK_MAX 1000             /* messages of one partition in flight at a time */
-#define UNREAD_MAX (4 * CHUNK_MAX) /* sent, not read back: no more is sent */
-#define TAIL_READ (2 * CHUNK_MAX)  /* the reader starts this far before the end */
-#define CATCHUP_MAX_MS 30000       /* a catch-up not done by then asks again */
-#define READ_MAX 2000              /* messages read back per turn */
-#define TRIM_EVERY_MS 100          /* how often published records are dropped */
-#define RETRY_MS 1000              /* a watermark query that failed is tried again */
-#define WATERMARK_MS 2000          /* the longest a watermark query may wait (asker thread) */
-#define GRACE_EXTRA_MS 500         /* beyond timeout_ms, before a new publisher reads */
-#define READER_WAIT_MS "50"        /* the reader's fetch.wait.max.ms: read-back delay */
 
 /* The metrics' label of topic t: its role, or a home stream's topic. */
 static void topic_label(const feed_opts *o, int t, char *out, size_t n)
@@ -35,70 +25,6 @@ static void topic_label(const feed_opts *o, int t, char *out, size_t n)
 	         : t == FEEDREC_MILESTONES ? "milestones"
 	                                   : o->topics[t]);
 }
-
-enum pstate {
-	P_IDLE,    /* not this instance's to publish */
-	P_WAIT,    /* given to it: waiting out a former publisher's messages */
-	P_CATCHUP, /* reading the topics to the watermarks asked */
-	P_LIVE,    /* publishing */
-	P_STALLED, /* a message failed: waiting for the chunk's last report */
-};
-
-/* The ids sent and not yet read back, oldest first. */
-typedef struct idq {
-	feedev_id *v;
-	size_t head, n, cap;
-} idq;
-
-/* A watermark query the asker thread runs for the loop. */
-enum { ASK_NONE, ASK_ASKED, ASK_ANSWERED, ASK_FAILED };
-
-typedef struct fpart {
-	bool owned; /* central.partitions */
-	enum pstate st;
-	uint64_t wait_until;
-	uint64_t catchup_until; /* P_CATCHUP: ask again after this */
-	_Atomic int ask;        /* ASK_*: the loop asks, the asker answers */
-	_Atomic int64_t asked_hw[FEEDREC_TOPICS];
-	int64_t hw[FEEDREC_TOPICS];       /* P_CATCHUP: read to here */
-	int64_t read_pos[FEEDREC_TOPICS]; /* the reader's next offset; -1 unknown */
-	bool seen_any[FEEDREC_TOPICS];
-	feedev_id seen[FEEDREC_TOPICS]; /* the highest id the topic holds */
-	bool last_any[FEEDREC_TOPICS];
-	feedev_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
-	idq sent[FEEDREC_TOPICS];
-	uint32_t inflight;
-	uint64_t sent_ms; /* mono ms the chunk in flight was queued */
-	bool failed;
-	bool handed_back; /* revoked by a rebalance, not lost: nobody else had it since */
-	/* The oldest message of each topic that failed since the partition
-	 * last went live, and whether that is settled (the read-back found it
-	 * after all, or counted it as a gap): if not, and the catch-up finds
-	 * a later id in the topic, it is a gap. */
-	bool fail_any[FEEDREC_TOPICS], fail_told[FEEDREC_TOPICS];
-	feedev_id fail_min[FEEDREC_TOPICS];
-	uint64_t kept;      /* records below this version are gone */
-	uint64_t send_from; /* P_LIVE: no unsent event in a record below this version */
-	uint64_t pending;   /* events in records not yet dropped */
-	uint64_t oldest_ms; /* wall ms of the oldest record kept, 0 = none */
-} fpart;
-
-struct feed {
-	feed_opts o;
-	bool on[FEEDREC_TOPICS];
-	int own_topic; /* the group's subscription */
-	rd_kafka_t *prod, *reader, *group;
-	rd_kafka_topic_t *rkt[FEEDREC_TOPICS];
-	fpart *parts;
-	uint64_t next_trim;
-	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
-	metric *gaps, *foreign, *pending, *lag, *publishing;
-	log_limit read_errors, group_errors, epoch_errors;
-	sbuf json;       /* send_chunk's: the event it sends */
-	pthread_t asker; /* runs the watermark queries, which may wait */
-	bool asking;
-	_Atomic bool stop;
-};
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -138,7 +64,7 @@ static int topic_of(const feed *f, const rd_kafka_topic_t *rkt)
 	return -1;
 }
 
-static uint64_t publishing_count(const feed *f)
+uint64_t feed_publishing_count(const feed *f)
 {
 	uint64_t n = 0;
 	for (uint32_t p = 0; p < f->o.partitions; p++)
@@ -315,13 +241,13 @@ static int trim_all(feed *f)
 	uint64_t now = clock_wall_ms();
 	metric_set(f->pending, (int64_t)pending);
 	metric_set(f->lag, oldest && now > oldest ? (int64_t)((now - oldest) / 1000) : 0);
-	metric_set(f->publishing, (int64_t)publishing_count(f));
+	metric_set(f->publishing, (int64_t)feed_publishing_count(f));
 	return 0;
 }
 
 /* ---- publishing ---------------------------------------------------------- */
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+void feed_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	feed *f = opaque;
 	int t = topic_of(f, m->rkt);
@@ -336,8 +262,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	}
 	metric_add(f->errors[t], 1);
+	/* Only an id still waiting to be read back: one the read-back
+	 * already found (it landed after all) or counted is settled. */
 	feedev_id id;
-	if (!feedev_id_find(m->payload, m->len, &id) &&
+	const feedev_id *front = idq_front(&fp->sent[t]);
+	if (!feedev_id_find(m->payload, m->len, &id) && front && feedev_id_cmp(&id, front) >= 0 &&
 	    (!fp->fail_any[t] || feedev_id_cmp(&id, &fp->fail_min[t]) < 0)) {
 		fp->fail_min[t] = id;
 		fp->fail_any[t] = true;
@@ -357,6 +286,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		if (e)
 			log_error("feed: queued messages not purged after a failure", "err=\"%s\"",
 			          rd_kafka_err2str(e));
+		f->renew = true;
 	}
 	fp->failed = true;
 }
@@ -391,10 +321,18 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 			if (!feedrec_event_is_json(e.val, e.vn)) {
 				feedev ev;
 				if (!feedrec_event_get(&e, id, &ev)) {
-					log_error("feed event malformed in its record; not sent",
-					          "topic=%s partition=%u version=%" PRIu64
-					          " index=%u",
-					          f->o.topics[e.topic], p, version, e.index);
+					/* Passed over for good, and counted. */
+					uint64_t skipped;
+					metric_add(f->errors[e.topic], 1);
+					if (log_every(&f->bad_events, 10000, &skipped))
+						log_error("feed event malformed in its record; "
+						          "not sent",
+						          "topic=%s partition=%u version=%" PRIu64
+						          " index=%u skipped=%" PRIu64,
+						          f->o.topics[e.topic], p, version, e.index,
+						          skipped);
+					fp->last[e.topic] = id;
+					fp->last_any[e.topic] = true;
 					continue;
 				}
 				f->json.len = 0;
@@ -444,13 +382,17 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
  * request may land or not, with nothing of theirs queued behind them. */
 static void purge_stale(feed *f, uint64_t now)
 {
-	uint64_t limit = (uint64_t)f->o.timeout_ms / 2;
+	/* Well before librdkafka's own timeout: the loop may be a turn late. */
+	uint64_t margin = (uint64_t)f->o.timeout_ms / 2;
+	if (margin > PURGE_MARGIN_MS)
+		margin = PURGE_MARGIN_MS;
+	uint64_t limit = (uint64_t)f->o.timeout_ms - margin;
 	for (uint32_t p = 0; p < f->o.partitions; p++) {
 		const fpart *fp = &f->parts[p];
 		if (!fp->inflight || fp->failed || now - fp->sent_ms < limit)
 			continue;
-		log_warn("feed messages unacknowledged for half of feed.timeout_ms; every "
-		         "queued one fails, and their partitions start again from the tail",
+		log_warn("feed messages unacknowledged for nearly feed.timeout_ms; every queued "
+		         "one fails, and their partitions start again from the tail",
 		         "partition=%u inflight=%u waited_ms=%" PRIu64, p, fp->inflight,
 		         now - fp->sent_ms);
 		rd_kafka_resp_err_t e =
@@ -458,6 +400,7 @@ static void purge_stale(feed *f, uint64_t now)
 		if (e)
 			log_error("feed: queued messages not purged", "err=\"%s\"",
 			          rd_kafka_err2str(e));
+		f->renew = true;
 		for (uint32_t q = 0; q < f->o.partitions; q++)
 			if (f->parts[q].inflight)
 				f->parts[q].failed = true;
@@ -584,8 +527,13 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 	switch (fp->st) {
 	case P_IDLE: return;
 	case P_WAIT:
-		if (now >= fp->wait_until)
+		/* Nothing of this instance's own may land after the catch-up
+		 * reads the tail: its last reports first (a partition taken
+		 * back while some were out). Then a failure is history. */
+		if (now >= fp->wait_until && !fp->inflight) {
+			fp->failed = false;
 			start_catchup(f, p, now);
+		}
 		return;
 	case P_CATCHUP:
 		if (now >= fp->catchup_until) {
@@ -620,7 +568,7 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 			fp->st = P_STALLED;
 			return;
 		}
-		if (!fp->inflight && fp->pending && !unread_full(f, fp))
+		if (!f->renew && !fp->inflight && fp->pending && !unread_full(f, fp))
 			send_chunk(f, p, now);
 		return;
 	case P_STALLED:
@@ -637,110 +585,48 @@ static void step_partition(feed *f, uint32_t p, uint64_t now)
 	}
 }
 
-/* ---- the group: who publishes -------------------------------------------- */
-
-static bool in_list(const feed *f, const rd_kafka_topic_partition_list_t *l, uint32_t p)
+static bool any_inflight(const feed *f)
 {
-	for (int i = 0; i < l->cnt; i++)
-		if (l->elems[i].partition == (int32_t)p &&
-		    !strcmp(l->elems[i].topic, f->o.topics[f->own_topic]))
+	for (uint32_t p = 0; p < f->o.partitions; p++)
+		if (f->parts[p].inflight)
 			return true;
 	return false;
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* After a purge, once every report is in: a new producer. librdkafka
+ * 2.0.2 numbers an idempotent producer's messages as it queues them and
+ * moves the numbering past purged ones only for a transaction's abort,
+ * so the old producer's next request would skip sequence numbers, which
+ * a real broker refuses (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal to an
+ * idempotent producer). A new one has a producer id of its own. Nothing
+ * is sent meanwhile (P_LIVE waits); a producer that cannot be made is
+ * tried again next turn. */
+static void renew_producer(feed *f)
 {
-	feed *f = opaque;
-	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-	bool take = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-	/* A revoke that is not a loss (the group rebalanced; this member
-	 * stayed in it) hands the partition back: should the next
-	 * assignment give it to this member again, nobody else had it in
-	 * between, and publishing goes on where it was. */
-	bool lost = !take && rd_kafka_assignment_lost(rk);
-	uint64_t now = clock_mono_ms();
-	for (int i = 0; i < parts->cnt; i++) {
-		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-		uint32_t p = (uint32_t)tp->partition;
-		if (strcmp(tp->topic, f->o.topics[f->own_topic]) || p >= f->o.partitions ||
-		    !f->parts[p].owned)
-			continue;
-		fpart *fp = &f->parts[p];
-		if (take && fp->st == P_IDLE && fp->handed_back) {
-			fp->st = fp->failed ? P_STALLED : P_LIVE;
-			fp->handed_back = false;
-			log_debug("feed partition given back to this instance", "partition=%u", p);
-		} else if (take && fp->st == P_IDLE) {
-			fp->st = P_WAIT;
-			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
-			log_info("feed partition given to this instance", "partition=%u", p);
-		} else if (!take && fp->st != P_IDLE) {
-			/* Handed back only by the eager protocol's revoke-all
-			 * (a cooperative revoke moves the partition away), and
-			 * only from where publishing can go on. */
-			fp->handed_back =
-			    !coop && !lost && (fp->st == P_LIVE || fp->st == P_STALLED);
-			fp->st = P_IDLE;
-			if (!fp->handed_back)
-				for (int t = 0; t < FEEDREC_TOPICS; t++)
-					fp->sent[t].n = 0;
-			log_info("feed partition taken from this instance", "partition=%u lost=%s",
-			         p, lost ? "true" : "false");
-		}
-	}
-	if (take && !coop)
-		/* The eager assignment is the whole of it: a partition handed
-		 * back and not given again went to someone else. */
-		for (uint32_t p = 0; p < f->o.partitions; p++)
-			if (f->parts[p].handed_back && !in_list(f, parts, p)) {
-				f->parts[p].handed_back = false;
-				for (int t = 0; t < FEEDREC_TOPICS; t++)
-					f->parts[p].sent[t].n = 0;
-			}
-	rd_kafka_error_t *e = NULL;
-	rd_kafka_resp_err_t ae = 0;
-	if (take) {
-		if (coop)
-			e = rd_kafka_incremental_assign(rk, parts);
-		else
-			ae = rd_kafka_assign(rk, parts);
-		/* The group only decides; nothing is read through it. */
-		rd_kafka_pause_partitions(rk, parts);
-	} else if (coop) {
-		e = rd_kafka_incremental_unassign(rk, parts);
-	} else {
-		ae = rd_kafka_assign(rk, NULL);
-	}
-	if (e) {
-		log_warn("feed group assignment failed", "err=\"%s\"", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-	} else if (ae) {
-		log_warn("feed group assignment failed", "err=\"%s\"", rd_kafka_err2str(ae));
-	}
-	metric_set(f->publishing, (int64_t)publishing_count(f));
-}
-
-static void serve_group(feed *f)
-{
-	for (int i = 0; i < 16; i++) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->group, 0);
-		if (!m)
-			return;
+	if (!f->renew || any_inflight(f))
+		return;
+	feed_producer_stop(f, 0);
+	char err[256];
+	if (feed_producer_start(f, err, sizeof err)) {
 		uint64_t skipped;
-		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-		    log_every(&f->group_errors, 10000, &skipped))
-			log_warn("feed group error", "group=%s err=\"%s\" skipped=%" PRIu64,
-			         f->o.group, rd_kafka_message_errstr(m), skipped);
-		rd_kafka_message_destroy(m);
+		if (log_every(&f->bad_events, 10000, &skipped))
+			log_error("feed producer not made again; tried next turn",
+			          "err=\"%s\" skipped=%" PRIu64, err, skipped);
+		feed_producer_stop(f, 0);
+		return;
 	}
+	f->renew = false;
+	log_info("feed producer made again after a purge", "%s", "");
 }
 
 int feed_turn(feed *f, uint64_t now_ms)
 {
-	rd_kafka_poll(f->prod, 0);
-	purge_stale(f, now_ms);
-	serve_group(f);
+	if (f->prod) {
+		rd_kafka_poll(f->prod, 0);
+		purge_stale(f, now_ms);
+	}
+	renew_producer(f);
+	feed_serve_group(f);
 	read_topics(f);
 	if (now_ms >= f->next_trim) {
 		int rc = trim_all(f);
@@ -760,35 +646,6 @@ void feed_noted(feed *f, uint32_t p, uint32_t n)
 }
 
 /* ---- start and stop ------------------------------------------------------ */
-
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
-{
-	char why[256];
-	if (rd_kafka_conf_set(conf, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
-		return 0;
-	snprintf(err, errlen, "feed: %s: %s", k, why);
-	return ERR_CONFIG;
-}
-
-static rd_kafka_t *client(feed *f, enum bus_role role, const char *group, bool decides,
-                          const char *const *kv, size_t nkv, char *err, size_t errlen)
-{
-	rd_kafka_conf_t *conf =
-	    bus_conf_new(role, &f->o.props, f->o.bootstrap_file, group, err, errlen);
-	if (!conf)
-		return NULL;
-	for (size_t i = 0; i + 1 < nkv; i += 2)
-		if (conf_set(conf, kv[i], kv[i + 1], err, errlen)) {
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-	rd_kafka_conf_set_opaque(conf, f);
-	if (role == BUS_PRODUCER)
-		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	else if (decides)
-		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	return bus_client_new(role, conf, err, errlen);
-}
 
 /* Counts the records stored before this start, per partition. */
 static int count_stored(feed *f)
@@ -810,90 +667,6 @@ static int count_stored(feed *f)
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	return rc;
-}
-
-static int start_clients(feed *f, char *err, size_t errlen)
-{
-	char ms[24], hb[24], name[320];
-	snprintf(ms, sizeof ms, "%" PRId64, f->o.timeout_ms);
-	/* A message that times out while later ones of its partition land
-	 * is a gap (docs/events.md). Two ways to that are closed here:
-	 *  - One request in flight per broker: a request that fails and is
-	 *    sent again lands before the next, whatever the broker checks.
-	 *    With five, a real broker refuses the later ones until the
-	 *    earlier lands (the idempotent producer's sequences), but the
-	 *    embedded one checks none and writes them first.
-	 *  - Reconnects at least every tenth of timeout_ms (100 ms to 1 s):
-	 *    librdkafka's own pause grows to 10 s while a broker is away,
-	 *    so after an outage shorter than timeout_ms the oldest messages
-	 *    could time out in the queue before the client came back, and
-	 *    the younger ones then land (broker_outage lost a partition's
-	 *    first 234 events so in CI). */
-	int64_t back = f->o.timeout_ms / 10;
-	if (back < 100)
-		back = 100;
-	if (back > 1000)
-		back = 1000;
-	char backs[24];
-	snprintf(backs, sizeof backs, "%" PRId64, back);
-	const char *pkv[] = {"message.timeout.ms",
-	                     ms,
-	                     "linger.ms",
-	                     "5",
-	                     "max.in.flight.requests.per.connection",
-	                     "1",
-	                     "reconnect.backoff.max.ms",
-	                     backs};
-	f->prod = client(f, BUS_PRODUCER, NULL, false, pkv, 8, err, errlen);
-	if (!f->prod)
-		return ERR_KAFKA;
-	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->on[t] && !(f->rkt[t] = rd_kafka_topic_new(f->prod, f->o.topics[t], NULL))) {
-			snprintf(err, errlen, "topic %s: %s", f->o.topics[t],
-			         rd_kafka_err2str(rd_kafka_last_error()));
-			return ERR_KAFKA;
-		}
-	/* The reader and the group come back as soon as the producer does:
-	 * with librdkafka's 10 s pause, a takeover after an outage waited
-	 * for their watermark queries and the group's rebalance. */
-	const char *rkv[] = {
-	    "enable.partition.eof", "true",         "auto.offset.reset",        "earliest",
-	    "fetch.wait.max.ms",    READER_WAIT_MS, "reconnect.backoff.max.ms", backs};
-	snprintf(name, sizeof name, "%s-reader-%s", f->o.group, f->o.id);
-	f->reader = client(f, BUS_CONSUMER, name, false, rkv, 8, err, errlen);
-	if (!f->reader)
-		return ERR_KAFKA;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
-	for (uint32_t p = 0; p < f->o.partitions; p++)
-		for (int t = 0; t < FEEDREC_TOPICS; t++)
-			if (f->parts[p].owned && f->on[t])
-				rd_kafka_topic_partition_list_add(l, f->o.topics[t], (int32_t)p)
-				    ->offset = RD_KAFKA_OFFSET_TAIL(TAIL_READ);
-	rd_kafka_poll_set_consumer(f->reader); /* its errors come through the poll */
-	rd_kafka_resp_err_t e = rd_kafka_assign(f->reader, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (e) {
-		snprintf(err, errlen, "feed reader: assign: %s", rd_kafka_err2str(e));
-		return ERR_KAFKA;
-	}
-	snprintf(ms, sizeof ms, "%" PRId64, f->o.session_ms);
-	snprintf(hb, sizeof hb, "%" PRId64, f->o.session_ms / 5 > 100 ? f->o.session_ms / 5 : 100);
-	const char *gkv[] = {"session.timeout.ms", ms,       "heartbeat.interval.ms",    hb,
-	                     "auto.offset.reset",  "latest", "reconnect.backoff.max.ms", backs};
-	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 8, err, errlen);
-	if (!f->group)
-		return ERR_KAFKA;
-	rd_kafka_poll_set_consumer(f->group);
-	l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, f->o.topics[f->own_topic], RD_KAFKA_PARTITION_UA);
-	e = rd_kafka_subscribe(f->group, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	if (e) {
-		snprintf(err, errlen, "feed group %s: subscribe: %s", f->o.group,
-		         rd_kafka_err2str(e));
-		return ERR_KAFKA;
-	}
-	return 0;
 }
 
 feed *feed_new(const feed_opts *o, char *err, size_t errlen)
@@ -953,7 +726,7 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 		feed_free(f);
 		return NULL;
 	}
-	if (start_clients(f, err, errlen)) {
+	if (feed_clients_start(f, err, errlen)) {
 		feed_free(f);
 		return NULL;
 	}
@@ -973,13 +746,7 @@ void feed_free(feed *f)
 	atomic_store(&f->stop, true);
 	if (f->asking)
 		pthread_join(f->asker, NULL);
-	if (f->prod) {
-		rd_kafka_flush(f->prod, (int)f->o.timeout_ms);
-		for (int t = 0; t < FEEDREC_TOPICS; t++)
-			if (f->rkt[t])
-				rd_kafka_topic_destroy(f->rkt[t]);
-		rd_kafka_destroy(f->prod);
-	}
+	feed_producer_stop(f, (int)f->o.timeout_ms);
 	/* Only now the group hears that this instance leaves: what it sent
 	 * is delivered or failed, so the next publisher reads all of it. */
 	if (f->group) {
