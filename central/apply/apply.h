@@ -169,6 +169,9 @@ uint32_t applier_feed_made(const applier *a);
 /* Deletes partition p's feed records of versions from..upto (their
  * events are in the topics: central/feed/ says so). 0, or ERR_IO. */
 int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
+/* The same on any store holding 'X' records (what applier_feed_trim
+ * does with the applier's). */
+int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;

@@ -50,11 +50,16 @@ uint32_t applier_feed_made(const applier *a)
 
 int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
 {
+	return feed_records_drop(a->db, p, from, upto);
+}
+
+int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto)
+{
 	unsigned char pre[5], start[CKEY_FEED_LEN];
 	ckey_feed_prefix(pre, p);
 	ckey_feed(start, p, from);
 	store_batch *wb = store_batch_new();
-	store_iter *it = store_iter_from(a->db, pre, sizeof pre, start, sizeof start);
+	store_iter *it = store_iter_from(db, pre, sizeof pre, start, sizeof start);
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
@@ -67,7 +72,7 @@ int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (!rc)
-		rc = store_write(a->db, wb);
+		rc = store_write(db, wb);
 	store_batch_free(wb);
 	return rc;
 }

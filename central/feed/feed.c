@@ -247,8 +247,23 @@ static int trim_all(feed *f)
 
 /* ---- publishing ---------------------------------------------------------- */
 
+/* Fails every message still queued (not those in a request already),
+ * of every partition, and asks for a new producer before anything is
+ * sent again (renew_producer: a purge leaves the idempotent producer's
+ * numbering behind). */
+static void purge_queued(feed *f, const char *why)
+{
+	rd_kafka_resp_err_t e =
+	    rd_kafka_purge(f->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+	if (e)
+		log_error("feed: queued messages not purged", "why=\"%s\" err=\"%s\"", why,
+		          rd_kafka_err2str(e));
+	f->renew = true;
+}
+
 void feed_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+	(void)rk; /* f->prod */
 	feed *f = opaque;
 	int t = topic_of(f, m->rkt);
 	uint32_t p = (uint32_t)m->partition;
@@ -281,12 +296,7 @@ void feed_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		 * partitions start again from the tail too); with one request
 		 * in flight per broker, nothing of this partition is in flight
 		 * but what failed. */
-		rd_kafka_resp_err_t e =
-		    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
-		if (e)
-			log_error("feed: queued messages not purged after a failure", "err=\"%s\"",
-			          rd_kafka_err2str(e));
-		f->renew = true;
+		purge_queued(f, "a failure");
 	}
 	fp->failed = true;
 }
@@ -376,10 +386,10 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 /* librdkafka fails a message that waited message.timeout.ms, and may
  * then send a younger one of the same partition before on_delivery's
  * purge: a gap. The feed does not leave it the chance: once a chunk has
- * waited half of timeout_ms, every message still queued, of every
- * partition, fails now. Each partition whose messages failed starts
- * again from the topics' tail (P_STALLED); the messages already in a
- * request may land or not, with nothing of theirs queued behind them. */
+ * waited timeout_ms less PURGE_MARGIN_MS (less half of it, when short),
+ * every message still queued, of every partition, fails now. Each partition whose messages failed
+ * starts again from the topics' tail (P_STALLED); the messages already in a request may land or
+ * not, with nothing of theirs queued behind them. */
 static void purge_stale(feed *f, uint64_t now)
 {
 	/* Well before librdkafka's own timeout: the loop may be a turn late. */
@@ -395,12 +405,7 @@ static void purge_stale(feed *f, uint64_t now)
 		         "one fails, and their partitions start again from the tail",
 		         "partition=%u inflight=%u waited_ms=%" PRIu64, p, fp->inflight,
 		         now - fp->sent_ms);
-		rd_kafka_resp_err_t e =
-		    rd_kafka_purge(f->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
-		if (e)
-			log_error("feed: queued messages not purged", "err=\"%s\"",
-			          rd_kafka_err2str(e));
-		f->renew = true;
+		purge_queued(f, "unacknowledged");
 		for (uint32_t q = 0; q < f->o.partitions; q++)
 			if (f->parts[q].inflight)
 				f->parts[q].failed = true;
@@ -609,7 +614,7 @@ static void renew_producer(feed *f)
 	char err[256];
 	if (feed_producer_start(f, err, sizeof err)) {
 		uint64_t skipped;
-		if (log_every(&f->bad_events, 10000, &skipped))
+		if (log_every(&f->renew_errors, 10000, &skipped))
 			log_error("feed producer not made again; tried next turn",
 			          "err=\"%s\" skipped=%" PRIu64, err, skipped);
 		feed_producer_stop(f, 0);

@@ -84,7 +84,7 @@ struct feed {
 	uint64_t next_trim;
 	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
 	metric *gaps, *foreign, *pending, *lag, *publishing;
-	log_limit read_errors, group_errors, epoch_errors, bad_events;
+	log_limit read_errors, group_errors, epoch_errors, bad_events, renew_errors;
 	sbuf json;       /* send_chunk's: the event it sends */
 	bool renew;      /* a purge skipped sequence numbers: a new producer before sending */
 	pthread_t asker; /* runs the watermark queries, which may wait */

@@ -32,6 +32,7 @@
 
 #include "tests/support/kafka_util.h"
 #include "tests/support/testdir.h"
+#include "central/apply/apply.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
 #include "central/apply/shard.h"
@@ -78,31 +79,11 @@ static uint32_t events_at(uint64_t o)
 
 /* ---- the hooks the applier gives central's feed ----------------------------- */
 
-/* applier_feed_trim's work: drops partition p's records of versions
- * from..upto. */
+/* The trim hook, as central's: the records go from the test's store. */
 static int trim(void *ctx, uint32_t p, uint64_t from, uint64_t upto)
 {
 	(void)ctx;
-	unsigned char pre[5], start[CKEY_FEED_LEN];
-	ckey_feed_prefix(pre, p);
-	ckey_feed(start, p, from);
-	store_batch *wb = store_batch_new();
-	store_iter *it = store_iter_from(T.db, pre, sizeof pre, start, sizeof start);
-	const char *k, *v;
-	size_t kn, vn;
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		uint32_t kp;
-		uint64_t version;
-		if (ckey_parse_feed(k, kn, &kp, &version) && version > upto)
-			break;
-		store_batch_del(wb, k, kn);
-	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	if (!rc)
-		rc = store_write(T.db, wb);
-	store_batch_free(wb);
-	return rc;
+	return feed_records_drop(T.db, p, from, upto);
 }
 
 static uint32_t epoch_of(void *ctx, uint32_t p)
