@@ -22,6 +22,7 @@ void intervals_free(intervals *iv)
 	free(iv->t1_s);
 	free(iv->cells);
 	free(iv->lag);
+	free(iv->hand);
 	free(iv->wake);
 	free(iv->echo);
 	memset(iv, 0, sizeof *iv);
@@ -35,6 +36,7 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 		iv->t1_s = xrealloc(iv->t1_s, iv->cap * sizeof *iv->t1_s);
 		iv->cells = xrealloc(iv->cells, iv->cap * iv->nedges * sizeof *iv->cells);
 		iv->lag = xrealloc(iv->lag, iv->cap * sizeof *iv->lag);
+		iv->hand = xrealloc(iv->hand, iv->cap * sizeof *iv->hand);
 		iv->wake = xrealloc(iv->wake, iv->cap * sizeof *iv->wake);
 		iv->echo = xrealloc(iv->echo, iv->cap * sizeof *iv->echo);
 	}
@@ -42,6 +44,7 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 	iv->t0_s[i] = t0_s;
 	iv->t1_s[i] = t1_s;
 	hist_init(&iv->lag[i]);
+	hist_init(&iv->hand[i]);
 	hist_init(&iv->wake[i]);
 	hist_init(&iv->echo[i]);
 	interval_cell *c = &iv->cells[i * iv->nedges];
@@ -53,12 +56,15 @@ interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s)
 	return c;
 }
 
-void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake, const hist *echo)
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *hand, const hist *wake,
+                              const hist *echo)
 {
 	if (!iv->n)
 		return;
 	if (lag)
 		iv->lag[iv->n - 1] = *lag;
+	if (hand)
+		iv->hand[iv->n - 1] = *hand;
 	if (wake)
 		iv->wake[iv->n - 1] = *wake;
 	if (echo)
@@ -100,6 +106,7 @@ void intervals_row(const intervals *iv, size_t i, unsigned e, const char *edge_n
 	out->w_srv_p99_ms = c->have_srv ? ready_srv_quantile_ms(c->srv_w, 0.99) : -1;
 	out->r_srv_p99_ms = c->have_srv ? ready_srv_quantile_ms(c->srv_r, 0.99) : -1;
 	out->lag_p99_ms = iv->lag[i].n ? q_ms(&iv->lag[i], 0.99) : -1;
+	out->hand_p99_ms = iv->hand[i].n ? q_ms(&iv->hand[i], 0.99) : -1;
 	out->wake_p99_ms = iv->wake[i].n ? q_ms(&iv->wake[i], 0.99) : -1;
 	out->echo_p99_ms = iv->echo[i].n ? q_ms(&iv->echo[i], 0.99) : -1;
 }

@@ -56,10 +56,11 @@ typedef struct intervals {
 	double *t0_s, *t1_s;  /* each interval's span */
 	interval_cell *cells; /* [interval * nedges + edge] */
 	/* Per interval, the instrument's own lateness (us): the load's loop
-	 * (load_take_lag), and the machine's timer wake-ups and empty
-	 * round trips between two threads (wakeprobe.h). Every client figure
-	 * of the interval holds their like; no edge's does. */
-	hist *lag, *wake, *echo;
+	 * and the answers' wait for it (load_take_lag), and the machine's
+	 * timer wake-ups and empty round trips between two threads
+	 * (wakeprobe.h). A client figure holds the like of the last two (the
+	 * edge's wake-ups) but not the load's hand-off; no edge's does. */
+	hist *lag, *hand, *wake, *echo;
 } intervals;
 
 void intervals_init(intervals *iv, unsigned nedges, double every_s);
@@ -70,7 +71,8 @@ void intervals_free(intervals *iv);
 interval_cell *intervals_add(intervals *iv, double t0_s, double t1_s);
 
 /* The last interval's instrument figures (any NULL: not known). */
-void intervals_set_instrument(intervals *iv, const hist *lag, const hist *wake, const hist *echo);
+void intervals_set_instrument(intervals *iv, const hist *lag, const hist *hand, const hist *wake,
+                              const hist *echo);
 
 /* True when interval i spans a whole every_s (to within 1%). */
 bool intervals_complete(const intervals *iv, size_t i);

@@ -463,6 +463,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->rst = xcalloc(slots, sizeof *l->rst);
 	hist_init(&l->window);
 	hist_init(&l->lag);
+	hist_init(&l->hand);
 	for (unsigned r = 0; r < LOAD_REGIONS_MAX; r++) {
 		hist_init(&l->iwr[r]);
 		hist_init(&l->ird[r]);
@@ -477,16 +478,11 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		why = "event_base_new failed";
 	for (unsigned i = 0; !why && i < nconns; i++) {
 		unsigned slot = i / per; /* region * ninst + instance */
-		struct evhttp_connection *c = evhttp_connection_base_new(
-		    l->base, NULL, "127.0.0.1",
-		    (uint16_t)l->ports[slot / l->ninst][slot % l->ninst]);
-		if (!c) {
-			why = "evhttp_connection_base_new failed";
-			break;
-		}
-		l->conns[i] = c;
-		evhttp_connection_set_max_body_size(c, ANSWER_MAX);
-		evhttp_connection_set_max_headers_size(c, HEADERS_MAX);
+		l->conns[i] =
+		    hconn_new(l->base, (uint16_t)l->ports[slot / l->ninst][slot % l->ninst],
+		              ANSWER_MAX, HEADERS_MAX);
+		if (!l->conns[i])
+			why = "out of memory for a connection";
 	}
 	if (!why) {
 		l->tick = event_new(l->base, -1, EV_PERSIST, on_tick, l);
@@ -530,8 +526,7 @@ void load_free(load *l)
 	 * back; the ops that sent them go next. */
 	if (l->conns)
 		for (unsigned i = 0; i < l->o.regions * l->ninst * l->o.conns_per_region; i++)
-			if (l->conns[i])
-				evhttp_connection_free(l->conns[i]);
+			hconn_free(l->conns[i]);
 	for (op *o = l->ops, *next; o; o = next) {
 		next = o->next;
 		load_op_free(o);
@@ -803,11 +798,14 @@ void load_take_window(load *l, hist *out)
 	pthread_mutex_unlock(&l->mu);
 }
 
-void load_take_lag(load *l, hist *out)
+void load_take_lag(load *l, hist *lag, hist *hand)
 {
 	pthread_mutex_lock(&l->mu);
-	*out = l->lag;
+	*lag = l->lag;
 	hist_init(&l->lag);
+	if (hand)
+		*hand = l->hand;
+	hist_init(&l->hand);
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -205,9 +205,12 @@ void load_get_hist(load *l, unsigned phase, bool reads, hist *out);
  * series), copied into *out and cleared. */
 void load_take_window(load *l, hist *out);
 /* How late the load's loop ran its ticks (us) since the last call,
- * copied into *out and cleared: a late tick is a loop that was busy or
- * not scheduled, and every answer waiting on it waited as long. */
-void load_take_lag(load *l, hist *out);
+ * copied into *lag and cleared: a late tick is a loop that was busy or
+ * not scheduled. And into *hand (NULL: cleared only) how long each
+ * answer lay in its socket before this loop took it up: the clients'
+ * latencies end at the socket (hconn.h), so this wait is the
+ * instrument's, in none of them. */
+void load_take_lag(load *l, hist *lag, hist *hand);
 /* Region r's ready ack (w) and count-read (rd) latencies since the last
  * call (for latency intervals), copied out and cleared. */
 void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd);

@@ -1,19 +1,21 @@
-/* load_http.c - one op's requests: attempts over evhttp with a timeout,
- * retries with backoff, and what an answer does to the truth.
+/* load_http.c - one op's requests: attempts over the load's lean HTTP/1.1
+ * connections (hconn.h) with a timeout, retries with backoff, and what
+ * an answer does to the truth.
  *
- * Each attempt is an evhttp_request on one of its region's keep-alive
+ * Each attempt is a request on one of its region's keep-alive
  * connections (round-robin) with op->timer armed for timeout_ms. The
- * answer callback disarms it; a timeout cancels the request (evhttp then
- * never calls back). A failed attempt re-arms op->timer as a backoff
- * (50 ms doubling to 1 s, jittered), after which the same request (same
- * key) goes to the same region again. evhttp reports a failed request
- * either as NULL or with response code 0: both are connection errors.
+ * answer callback disarms it; a timeout cancels the request (its
+ * callback then never runs). A failed attempt re-arms op->timer as a
+ * backoff (50 ms doubling to 1 s, jittered), after which the same
+ * request (same key) goes to the same region again. A request that got
+ * no answer (the connection refused, lost or garbled) is answered with
+ * status 0: a connection error.
  * With standbys each attempt goes to the region's routed instance (or
  * an aimed one), and a not_active or not_replicated answer, a
  * connection error or a timeout moves the region to its other instance
  * (load.h): the retry goes there, at once the first time.
- * The callback may run inside evhttp_make_request or
- * evhttp_cancel_request, so no lock is held across those calls.
+ * No lock is held across a call into hconn (its callbacks run from
+ * the event loop only, but a callback takes mu).
  *
  * Loop thread only; the state other threads read is updated under mu.
  */
@@ -22,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "clock.h"
@@ -168,17 +168,14 @@ static bool instance_acked(load *l, const op *o, uint64_t now)
 }
 
 /* A write answered 2xx at now: the truth moves, the user learns the hlc. */
-static void write_acked(op *o, struct evhttp_request *req, uint64_t now)
+static void write_acked(op *o, const hanswer *a, uint64_t now)
 {
 	load *l = o->l;
-	const char *rp =
-	    evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotent-Replayed");
-	bool replayed = rp && strcmp(rp, "true") == 0;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	bool replayed = a->replayed;
+	const char *body = a->body;
+	size_t len = a->body_len;
 	json_error_t jerr;
-	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, &jerr);
+	json_t *root = json_loadb(body, len, 0, &jerr);
 	uint64_t hlc = root ? json_hlc(root) : 0;
 	if (o->kind != OP_VIEW && root) {
 		json_t *m = json_object_get(root, "member");
@@ -247,14 +244,11 @@ static void write_acked(op *o, struct evhttp_request *req, uint64_t now)
 /* The error code a 503 gives: 1 for not_active (a standby, or a fenced
  * one), 2 for not_replicated (an active one cut from its changelog's
  * cluster), 0 for anything else. */
-static int refusal(struct evhttp_request *req)
+static int refusal(const hanswer *a)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
-	if (!body)
-		return false;
-	json_t *root = json_loadb(body, len, 0, NULL);
+	if (!a->body_len)
+		return 0;
+	json_t *root = json_loadb(a->body, a->body_len, 0, NULL);
 	const char *code =
 	    json_string_value(json_object_get(json_object_get(root, "error"), "code"));
 	int r = !code                                 ? 0
@@ -274,17 +268,25 @@ static void conn_done(op *o)
 	o->conn = -1;
 }
 
-static void on_answer(struct evhttp_request *req, void *arg)
+static void on_answer(const hanswer *a, void *arg)
 {
-	/* The answer's time, before this thread's own work on it (its JSON,
-	 * the truth's bookkeeping): a latency ends when the answer is in. */
-	uint64_t now = clock_mono_us();
+	/* The answer's time: when its last bytes reached the socket (the
+	 * kernel's receive timestamp), before this thread woke to it and
+	 * did its own work (docs/drills.md, "The load's clients"); the time
+	 * now when the kernel gave none. */
 	op *o = arg;
 	load *l = o->l;
+	uint64_t now = clock_mono_us();
+	if (a->at_us && a->at_us >= o->sent_us && a->at_us <= now) {
+		pthread_mutex_lock(&l->mu);
+		hist_add(&l->hand, now - a->at_us);
+		pthread_mutex_unlock(&l->mu);
+		now = a->at_us;
+	}
 	evtimer_del(o->timer);
 	o->req = NULL;
 	conn_done(o);
-	int status = req ? evhttp_request_get_response_code(req) : 0;
+	int status = a->status;
 	if (status == 0) {
 		attempt_failed(o, 0, "connection", route_away(o));
 		return;
@@ -293,7 +295,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		if (status < 200 || status > 299)
 			attempt_failed(o, status, "status", false);
 		else
-			load_me_answer(o, req, now);
+			load_me_answer(o, a, now);
 		return;
 	}
 	if (o->kind == OP_READ) {
@@ -314,9 +316,9 @@ static void on_answer(struct evhttp_request *req, void *arg)
 		load_op_finish(o);
 		return;
 	}
-	int why = status == 503 ? refusal(req) : 0;
+	int why = status == 503 ? refusal(a) : 0;
 	if (status >= 200 && status <= 299) {
-		write_acked(o, req, now);
+		write_acked(o, a, now);
 	} else if (why) {
 		pthread_mutex_lock(&l->mu);
 		if (why == 1) {
@@ -347,9 +349,8 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	op *o = arg;
 	if (o->req) {
-		struct evhttp_request *req = o->req;
+		hconn_cancel(o->l->conns[o->conn], o->req); /* its callback will not run */
 		o->req = NULL;
-		evhttp_cancel_request(req); /* its callback will not run */
 		conn_done(o);
 		attempt_failed(o, 0, "timeout", route_away(o));
 	} else {
@@ -369,6 +370,34 @@ static unsigned pick_instance(load *l, const op *o)
 	return l->route[r];
 }
 
+/* o's request for instance inst, whole, into buf (REQUEST_MAX); its
+ * length, or 0 when it does not fit. */
+static size_t build_request(const load *l, const op *o, unsigned inst, char *buf)
+{
+	const char *method = o->kind == OP_UNLIKE ? "DELETE" : load_is_write(o) ? "POST" : "GET";
+	int n = snprintf(buf, REQUEST_MAX, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n", method,
+	                 o->path, l->ports[o->region][inst]);
+	if (o->kind != OP_READ) {
+		n += snprintf(buf + n, REQUEST_MAX - (size_t)n, "X-User-Id: u%u\r\n", o->user);
+		if (l->o.homes)
+			n += snprintf(buf + n, REQUEST_MAX - (size_t)n, "X-User-Home: r%u\r\n",
+			              o->user % l->o.regions);
+	}
+	if (load_is_write(o)) {
+		n += snprintf(buf + n, REQUEST_MAX - (size_t)n,
+		              "Idempotency-Key: u%u-%" PRIu64 "\r\nContent-Length: %zu\r\n",
+		              o->user, o->seq, o->body_len);
+		if (o->body_len)
+			n += snprintf(buf + n, REQUEST_MAX - (size_t)n,
+			              "Content-Type: application/json\r\n");
+	}
+	n += snprintf(buf + n, REQUEST_MAX - (size_t)n, "\r\n");
+	if (n <= 0 || (size_t)n + o->body_len >= REQUEST_MAX)
+		return 0;
+	memcpy(buf + n, o->body, o->body_len);
+	return (size_t)n + o->body_len;
+}
+
 /* Sends o's request once more. o may be gone when this returns. */
 void load_send_attempt(op *o)
 {
@@ -380,41 +409,9 @@ void load_send_attempt(op *o)
 	pthread_mutex_unlock(&l->mu);
 	unsigned slot = o->region * l->ninst + inst;
 	int ci = (int)(slot * per + load_conn_pick(l, o, inst, slot * per));
-	struct evhttp_connection *conn = l->conns[ci];
-	struct evhttp_request *req = evhttp_request_new(on_answer, o);
-	if (!req) {
-		log_error("load request alloc failed", "user=u%u", o->user);
-		attempt_failed(o, 0, "alloc", false);
-		return;
-	}
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char host[32], user[24], home[24], key[48], clen[24];
-	snprintf(host, sizeof host, "127.0.0.1:%d", l->ports[o->region][inst]);
-	int bad = evhttp_add_header(h, "Host", host);
-	enum evhttp_cmd_type method = EVHTTP_REQ_GET;
-	if (o->kind != OP_READ) {
-		snprintf(user, sizeof user, "u%u", o->user);
-		bad |= evhttp_add_header(h, "X-User-Id", user);
-		if (l->o.homes) {
-			snprintf(home, sizeof home, "r%u", o->user % l->o.regions);
-			bad |= evhttp_add_header(h, "X-User-Home", home);
-		}
-	}
-	if (load_is_write(o)) {
-		method = o->kind == OP_UNLIKE ? EVHTTP_REQ_DELETE : EVHTTP_REQ_POST;
-		snprintf(key, sizeof key, "u%u-%" PRIu64, o->user, o->seq);
-		bad |= evhttp_add_header(h, "Idempotency-Key", key);
-		/* evhttp adds a length only to POST and PUT: DELETE needs ours. */
-		snprintf(clen, sizeof clen, "%zu", o->body_len);
-		bad |= evhttp_add_header(h, "Content-Length", clen);
-		if (o->body_len) {
-			bad |= evhttp_add_header(h, "Content-Type", "application/json");
-			bad |= evbuffer_add(evhttp_request_get_output_buffer(req), o->body,
-			                    o->body_len);
-		}
-	}
-	if (bad) {
-		evhttp_request_free(req);
+	char req[REQUEST_MAX];
+	size_t len = build_request(l, o, inst, req);
+	if (!len) {
 		log_error("load request build failed", "user=u%u", o->user);
 		attempt_failed(o, 0, "alloc", false);
 		return;
@@ -433,24 +430,20 @@ void load_send_attempt(op *o)
 	unsigned ms = l->o.timeout_ms;
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	if (evtimer_add(o->timer, &tv) != 0) {
-		evhttp_request_free(req);
 		log_error("load timer failed", "user=u%u", o->user);
 		attempt_failed(o, 0, "timer", false);
 		return;
 	}
-	o->req = req;
-	o->conn = ci;
-	l->inflight[ci]++;
-	/* The callback may run (and a read end) inside this call: o is not
-	 * touched after it unless it failed before queueing the request. */
-	if (evhttp_make_request(conn, req, method, o->path) != 0) {
+	o->req = hconn_send(l->conns[ci], req, len, on_answer, o);
+	if (!o->req) {
 		log_warn("load request not sent", "region=%u instance=%u path=%s", o->region, inst,
 		         o->path);
 		evtimer_del(o->timer);
-		o->req = NULL;
-		conn_done(o);
 		attempt_failed(o, 0, "send", route_away(o));
+		return;
 	}
+	o->conn = ci;
+	l->inflight[ci]++;
 }
 
 op *load_op_new(load *l, op_kind kind, unsigned region)

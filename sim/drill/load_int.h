@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 
+#include "sim/drill/hconn.h"
 #include "sim/drill/load.h"
 #include "smap.h"
 
@@ -28,6 +28,7 @@
 #define ANSWER_MAX (64u << 10)
 #define HEADERS_MAX (16u << 10)
 #define PATH_CAP 1024 /* a heart read's 50 items */
+#define REQUEST_MAX (PATH_CAP + 512)
 
 typedef enum op_kind { OP_LIKE, OP_UNLIKE, OP_VIEW, OP_READ, OP_ME } op_kind;
 
@@ -45,9 +46,9 @@ struct op {
 	uint64_t ready_epoch;           /* the region's, when ready at the start; 0 */
 	unsigned backoff_ms;
 	uint64_t first_us;
-	struct evhttp_request *req; /* the attempt in flight; NULL while backing off */
-	int conn;                   /* its connection (l->conns), -1 while none */
-	struct event *timer;        /* attempt timeout, or backoff */
+	hreq *req;           /* the attempt in flight; NULL while backing off */
+	int conn;            /* its connection (l->conns), -1 while none */
+	struct event *timer; /* attempt timeout, or backoff */
 	char path[PATH_CAP];
 	unsigned *page; /* OP_ME: the items asked, npage of them */
 	unsigned npage;
@@ -60,9 +61,9 @@ struct load {
 	unsigned ninst; /* instances per region: 2 with standby ports */
 	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
-	struct evhttp_connection **conns; /* regions x ninst x conns_per_region */
-	unsigned *inflight;               /* per connection: requests sent or queued
-	                                     on it and not answered (load thread) */
+	hconn **conns;      /* regions x ninst x conns_per_region */
+	unsigned *inflight; /* per connection: requests sent or queued
+	                       on it and not answered (load thread) */
 	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][3]; /* per pool (load_conn_pick) */
 	struct event *tick;
 	pthread_t thread;
@@ -101,7 +102,8 @@ struct load {
 	load_me_stats mst;
 	hist *rme; /* heart reads, [region * LOAD_READY_PHASES_MAX + phase] */
 	hist window;
-	hist lag; /* the ticks' lateness since load_take_lag (us): this thread's loop */
+	hist lag;  /* the ticks' lateness since load_take_lag (us): this thread's loop */
+	hist hand; /* answers' wait in their socket before this loop took them (us) */
 	/* Ready figures: per region, its edge ready now and the count of its
 	 * ready spells (an op's ready_epoch); per region x ready phase, the
 	 * histograms and counts of ops that stayed within one spell. */
@@ -158,7 +160,7 @@ int load_ready_slot(const load *l, const op *o);
 /* load_me.c: heart reads. Starts one (the loop thread). */
 void load_me_start(load *l, double viral, const bool *up);
 /* A 2xx answer to o (an OP_ME): held to the truth, then o finished. */
-void load_me_answer(op *o, struct evhttp_request *req, uint64_t now);
+void load_me_answer(op *o, const hanswer *a, uint64_t now);
 /* Under mu: a set op of user on item acked through region. */
 void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like);
 

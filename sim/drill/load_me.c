@@ -179,14 +179,11 @@ static int heart_of(json_t *me, json_t *unknown, const char *item)
 	return -2;
 }
 
-void load_me_answer(op *o, struct evhttp_request *req, uint64_t now)
+void load_me_answer(op *o, const hanswer *a, uint64_t now)
 {
 	load *l = o->l;
 	uint64_t lat = now - o->first_us;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	json_t *root = json_loadb(a->body, a->body_len, 0, NULL);
 	json_t *me = json_object_get(root, "me"), *unknown = json_object_get(root, "unknown");
 	uint64_t converge = (uint64_t)l->o.converge_ms * 1000;
 	unsigned wrong_logged = 0;

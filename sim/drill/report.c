@@ -587,16 +587,18 @@ static void intervals_summary(const report *r, FILE *f)
 	fprintf(f, "\nlatency per interval (ms; each edge's clients while it was ready;\n"
 	           "  edge w/r p99: the edge's own p99 for writes / count reads, at most;\n"
 	           "  load, wake p99: how late the load's loop and a bare sleeping thread\n"
-	           "  ran; echo p99: an empty round trip between two threads of sim, the\n"
-	           "  machine's floor under any request;\n"
+	           "  ran; hand p99: how long an answer lay in its socket before the load\n"
+	           "  took it up (the clients' latencies end at the socket: this is the\n"
+	           "  instrument's, in none of them); echo p99: an empty round trip between\n"
+	           "  two threads of sim, the machine's floor under any request;\n"
 	           "  * an interval shorter than the others, held by no rule)\n");
-	fprintf(f, "  %-7s %4s %-13s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "edge",
+	fprintf(f, "  %-7s %4s %-13s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "edge",
 	        "#", "span", "writes", "p50", "p99", "p99.9", "reads", "p50", "p99", "edge w",
-	        "edge r", "load", "wake", "echo");
+	        "edge r", "load", "hand", "wake", "echo");
 	for (size_t i = 0; i < r->niv; i++) {
 		const report_interval_row *q = &r->iv[i];
-		char a[32], b[32], c[32], d[32], e[32], sw[32], sr[32], span[32], lg[32], wk[32],
-		    ec[32];
+		char a[32], b[32], c[32], d[32], e[32], sw[32], sr[32], span[32], lg[32], hd[32],
+		    wk[32], ec[32];
 		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
 		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
 		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
@@ -605,15 +607,16 @@ static void intervals_summary(const report *r, FILE *f)
 		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
 		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
 		fmt_ms(lg, sizeof lg, q->lag_p99_ms);
+		fmt_ms(hd, sizeof hd, q->hand_p99_ms);
 		fmt_ms(wk, sizeof wk, q->wake_p99_ms);
 		fmt_ms(ec, sizeof ec, q->echo_p99_ms);
 		snprintf(span, sizeof span, "%.0f-%.0fs%s", q->t0_s, q->t1_s,
 		         q->complete ? "" : "*");
 		fprintf(f,
 		        "  %-7s %4u %-13s %8" PRIu64 " %7s %7s %7s %7" PRIu64
-		        " %7s %7s %7s %7s %7s %7s %7s\n",
+		        " %7s %7s %7s %7s %7s %7s %7s %7s\n",
 		        q->edge, q->index + 1, span, q->writes, a, b, c, q->reads, d, e, sw, sr, lg,
-		        wk, ec);
+		        hd, wk, ec);
 	}
 }
 

@@ -217,6 +217,7 @@ static json_t *build_json(const report *r, bool *ok)
 				jset(o, "edge_write_p99_ms_at_most", jbound(q->w_srv_p99_ms), ok);
 				jset(o, "edge_read_p99_ms_at_most", jbound(q->r_srv_p99_ms), ok);
 				jset(o, "load_loop_lag_p99_ms", jbound(q->lag_p99_ms), ok);
+				jset(o, "answer_handoff_p99_ms", jbound(q->hand_p99_ms), ok);
 				jset(o, "wakeup_lag_p99_ms", jbound(q->wake_p99_ms), ok);
 				jset(o, "echo_rtt_p99_ms", jbound(q->echo_p99_ms), ok);
 			}

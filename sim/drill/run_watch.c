@@ -47,7 +47,7 @@ void run_interval_begin(runner *rn)
 {
 	rn->iv_start_s = run_now_s(rn);
 	hist h; /* what the loop's ticks did before the first interval: dropped */
-	load_take_lag(rn->l, &h);
+	load_take_lag(rn->l, &h, NULL);
 	if (!rn->wp)
 		rn->wp = wakeprobe_start(WAKE_PERIOD_US);
 	for (unsigned i = 0; i < rn->d.regions; i++) {
@@ -65,11 +65,12 @@ void run_interval_begin(runner *rn)
 void run_interval_end(runner *rn, double t_s)
 {
 	interval_cell *c = intervals_add(&rn->iv, rn->iv_start_s, t_s);
-	hist lag, wake, echo;
-	load_take_lag(rn->l, &lag);
+	hist lag, hand, wake, echo;
+	load_take_lag(rn->l, &lag, &hand);
 	if (rn->wp)
 		wakeprobe_take(rn->wp, &wake, &echo);
-	intervals_set_instrument(&rn->iv, &lag, rn->wp ? &wake : NULL, rn->wp ? &echo : NULL);
+	intervals_set_instrument(&rn->iv, &lag, &hand, rn->wp ? &wake : NULL,
+	                         rn->wp ? &echo : NULL);
 	for (unsigned i = 0; i < rn->d.regions; i++) {
 		load_take_ready_window(rn->l, i, &c[i].w, &c[i].r);
 		double now[READY_ROUTES][READY_BUCKETS];

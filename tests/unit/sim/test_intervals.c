@@ -189,27 +189,32 @@ Test(intervals, the_instruments_lateness_is_in_every_edges_row)
 	fill(&lag, 990, 100);
 	fill(&lag, 10, 3000); /* the loop 3 ms late on 1% of its ticks */
 	fill(&wake, 1000, 60);
-	hist echo;
+	hist echo, hand;
 	hist_init(&echo);
 	fill(&echo, 1000, 40);
-	intervals_set_instrument(&iv, &lag, &wake, &echo);
+	hist_init(&hand);
+	fill(&hand, 1000, 250);
+	intervals_set_instrument(&iv, &lag, &hand, &wake, &echo);
 	report_interval_row row;
 	for (unsigned e = 0; e < EDGES; e++) {
 		intervals_row(&iv, 1, e, names[e], &row);
 		cr_assert_float_eq(row.lag_p99_ms, 0.1, 0.01, "%f", row.lag_p99_ms);
 		cr_assert_float_eq(row.wake_p99_ms, 0.06, 0.01, "%f", row.wake_p99_ms);
 		cr_assert_float_eq(row.echo_p99_ms, 0.04, 0.01, "%f", row.echo_p99_ms);
+		cr_assert_float_eq(row.hand_p99_ms, 0.25, 0.02, "%f", row.hand_p99_ms);
 	}
 	/* Unknown where nothing was set: the first interval, and a wake
 	 * probe that could not start. */
 	intervals_row(&iv, 0, 0, names[0], &row);
 	cr_assert_lt(row.lag_p99_ms, 0);
+	cr_assert_lt(row.hand_p99_ms, 0);
 	cr_assert_lt(row.wake_p99_ms, 0);
 	cr_assert_lt(row.echo_p99_ms, 0);
 	add_n(1, 800, 900, 0.5);
-	intervals_set_instrument(&iv, &lag, NULL, NULL);
+	intervals_set_instrument(&iv, &lag, NULL, NULL, NULL);
 	intervals_row(&iv, 2, 1, names[1], &row);
 	cr_assert_gt(row.lag_p99_ms, 0);
+	cr_assert_lt(row.hand_p99_ms, 0);
 	cr_assert_lt(row.wake_p99_ms, 0);
 	cr_assert_lt(row.echo_p99_ms, 0);
 }

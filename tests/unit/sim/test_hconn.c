@@ -1,0 +1,434 @@
+/* test_hconn.c - the load's HTTP/1.1 client connection (sim/drill/hconn.c)
+ * against a scripted server on loopback: keep-alive and one request on
+ * the wire at a time, answers split across reads, a server that closes,
+ * cancels, oversized and surplus answers, and a port nobody listens on.
+ *
+ * The server takes each connection on a thread of its own and answers
+ * the n-th request it reads (over all connections) as script[n] says.
+ */
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "sim/drill/hconn.h"
+#include "tests/support/fakesrv.h"
+
+typedef enum act {
+	A_OK,        /* 200, a small body, keep-alive */
+	A_REPLAYED,  /* 201 with Idempotent-Replayed: true */
+	A_SPLIT,     /* 200 written in three pieces, 5 ms apart */
+	A_CLOSE,     /* 200 with Connection: close, then the socket closes */
+	A_CUT,       /* half an answer, then the socket closes */
+	A_BIG,       /* a body past the client's limit */
+	A_TWO,       /* two answers to one request */
+	A_HOLD,      /* no answer until the client goes */
+	A_SLOW_PEEK, /* waits 30 ms, notes whether more bytes came, then A_OK */
+	A_NO_LENGTH, /* 200 without Content-Length: the body ends at the close */
+	A_INTERIM,   /* 100 Continue, then 200 */
+	A_GARBAGE,   /* not HTTP */
+} act;
+
+#define SCRIPT_MAX 32
+#define CONNS_MAX 8
+#define BODY_MAX 4096
+
+static struct {
+	int lfd, port;
+	act script[SCRIPT_MAX];
+	atomic_int requests, conns;
+	atomic_bool pipelined, stop;
+	pthread_t acceptor, conn[CONNS_MAX];
+	int fds[CONNS_MAX];
+} S;
+
+static void nap_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+static void put(int fd, const char *s)
+{
+	size_t len = strlen(s);
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads one request (headers, then Content-Length bytes of body); false
+ * at the client's close. */
+static bool read_request(int fd, char *buf, size_t cap, size_t *have)
+{
+	for (;;) {
+		buf[*have] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		if (end) {
+			size_t head = (size_t)(end + 4 - buf), body = 0;
+			const char *cl = strstr(buf, "Content-Length: ");
+			if (cl && cl < end)
+				body = strtoul(cl + 16, NULL, 10);
+			if (*have >= head + body) {
+				memmove(buf, buf + head + body, *have - head - body);
+				*have -= head + body;
+				return true;
+			}
+		}
+		if (*have + 1 >= cap)
+			return false;
+		ssize_t n = recv(fd, buf + *have, cap - 1 - *have, 0);
+		if (n <= 0)
+			return false;
+		*have += (size_t)n;
+	}
+}
+
+static void *serve(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[8192];
+	size_t have = 0;
+	while (!atomic_load(&S.stop) && read_request(fd, buf, sizeof buf, &have)) {
+		int k = atomic_fetch_add(&S.requests, 1);
+		act a = k < SCRIPT_MAX ? S.script[k] : A_OK;
+		char big[256];
+		switch (a) {
+		case A_OK: put(fd, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}"); break;
+		case A_REPLAYED:
+			put(fd, "HTTP/1.1 201 Created\r\nIdempotent-Replayed: true\r\n"
+			        "Content-Length: 2\r\n\r\n{}");
+			break;
+		case A_SPLIT:
+			put(fd, "HTTP/1.1 200 OK\r\nContent-Le");
+			nap_ms(5);
+			put(fd, "ngth: 9\r\n\r\n{\"sp");
+			nap_ms(5);
+			put(fd, "lit\"}");
+			break;
+		case A_CLOSE:
+			put(fd,
+			    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+			shutdown(fd, SHUT_RDWR);
+			return NULL;
+		case A_CUT:
+			put(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+			shutdown(fd, SHUT_RDWR);
+			return NULL;
+		case A_BIG:
+			snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+			         BODY_MAX * 2);
+			put(fd, big);
+			for (int i = 0; i < BODY_MAX * 2 / 64; i++)
+				put(fd, "0123456789012345678901234567890123456789012345678901234567"
+				        "890123");
+			break;
+		case A_TWO:
+			put(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+			        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB");
+			break;
+		case A_HOLD:
+			while (recv(fd, buf, sizeof buf, 0) > 0)
+				;
+			return NULL;
+		case A_SLOW_PEEK:
+			nap_ms(30);
+			if (have > 0 || recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+				atomic_store(&S.pipelined, true);
+			put(fd, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+			break;
+		case A_NO_LENGTH:
+			put(fd, "HTTP/1.1 200 OK\r\n\r\nto the end");
+			shutdown(fd, SHUT_RDWR);
+			return NULL;
+		case A_INTERIM:
+			put(fd, "HTTP/1.1 100 Continue\r\n\r\n"
+			        "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":2}");
+			break;
+		case A_GARBAGE: put(fd, "SMTP ready\r\n\r\n"); break;
+		}
+	}
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept(S.lfd, NULL, NULL);
+		if (fd < 0 || atomic_load(&S.stop)) {
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		int k = atomic_fetch_add(&S.conns, 1);
+		cr_assert_lt(k, CONNS_MAX);
+		S.fds[k] = fd;
+		cr_assert_eq(pthread_create(&S.conn[k], NULL, serve, (void *)(intptr_t)fd), 0);
+	}
+}
+
+static struct event_base *B;
+
+static void setup(void)
+{
+	memset(&S, 0, sizeof S);
+	S.lfd = fakesrv_loopback(true, &S.port);
+	cr_assert_eq(pthread_create(&S.acceptor, NULL, accept_main, NULL), 0);
+	B = event_base_new();
+	cr_assert_not_null(B);
+}
+
+static void teardown(void)
+{
+	atomic_store(&S.stop, true);
+	shutdown(S.lfd, SHUT_RDWR);
+	pthread_join(S.acceptor, NULL);
+	close(S.lfd);
+	int n = atomic_load(&S.conns);
+	for (int i = 0; i < n; i++) {
+		shutdown(S.fds[i], SHUT_RDWR);
+		pthread_join(S.conn[i], NULL);
+		close(S.fds[i]);
+	}
+	event_base_free(B);
+}
+
+TestSuite(hconn, .init = setup, .fini = teardown, .timeout = 20);
+
+/* --- the client's side ----------------------------------------------------------- */
+
+typedef struct got {
+	int calls, status;
+	char body[BODY_MAX];
+	bool replayed;
+	uint64_t at_us, called_us; /* the answer's arrival; the callback's time */
+	int order;                 /* when it was answered among the test's requests */
+} got;
+
+static int answered_so_far;
+
+static void on_answer(const hanswer *a, void *arg)
+{
+	got *g = arg;
+	g->calls++;
+	g->status = a->status;
+	g->replayed = a->replayed;
+	g->at_us = a->at_us;
+	g->called_us = clock_mono_us();
+	size_t n = a->body_len < BODY_MAX - 1 ? a->body_len : BODY_MAX - 1;
+	memcpy(g->body, a->body, n);
+	g->body[n] = '\0';
+	g->order = ++answered_so_far;
+}
+
+static const char REQ[] = "POST /v1/x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
+
+static hreq *send_req(hconn *c, got *g)
+{
+	return hconn_send(c, REQ, sizeof REQ - 1, on_answer, g);
+}
+
+/* Runs the loop until every g in gs has its answer, or 5 s. */
+static void wait_answers(got **gs, int n)
+{
+	uint64_t deadline = clock_mono_ms() + 5000;
+	for (;;) {
+		int done = 0;
+		for (int i = 0; i < n; i++)
+			done += gs[i]->calls > 0;
+		if (done == n)
+			return;
+		cr_assert_lt(clock_mono_ms(), deadline, "%d of %d answered", done, n);
+		event_base_loop(B, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		nap_ms(1);
+	}
+}
+
+static void run_ms(long ms)
+{
+	uint64_t end = clock_mono_ms() + (uint64_t)ms;
+	while (clock_mono_ms() < end) {
+		event_base_loop(B, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		nap_ms(1);
+	}
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+Test(hconn, keeps_one_connection_and_answers_each_request_in_order)
+{
+	S.script[1] = A_REPLAYED;
+	S.script[2] = A_SPLIT;
+	S.script[3] = A_INTERIM;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[4] = {0};
+	uint64_t sent_us = clock_mono_us();
+	for (int i = 0; i < 4; i++)
+		cr_assert_not_null(send_req(c, &g[i]));
+	got *gs[] = {&g[0], &g[1], &g[2], &g[3]};
+	wait_answers(gs, 4);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(g[i].calls, 1);
+		cr_assert_eq(g[i].order, i + 1, "answers come in the order asked");
+	}
+	cr_assert_eq(g[0].status, 200);
+	cr_assert_str_eq(g[0].body, "{\"a\":1}");
+	cr_assert_not(g[0].replayed);
+	cr_assert_eq(g[1].status, 201);
+	cr_assert(g[1].replayed);
+	cr_assert_str_eq(g[2].body, "{\"split\"}", "an answer split across reads is whole");
+	cr_assert_eq(g[3].status, 200, "an interim answer is passed over");
+	cr_assert_str_eq(g[3].body, "{\"a\":2}");
+	cr_assert_eq(atomic_load(&S.conns), 1, "one keep-alive connection");
+	/* Each arrival is the kernel's, on the monotonic clock: after the
+	 * sends, before the callback, in order; the split answer's is its
+	 * last piece's, at least the two naps after the one before it. */
+	for (int i = 0; i < 4; i++) {
+		cr_assert_gt(g[i].at_us, 0, "answer %d has no arrival time", i);
+		cr_assert_geq(g[i].at_us, sent_us, "answer %d", i);
+		cr_assert_leq(g[i].at_us, g[i].called_us, "answer %d", i);
+		if (i > 0)
+			cr_assert_geq(g[i].at_us, g[i - 1].at_us, "answer %d", i);
+	}
+	cr_assert_geq(g[2].at_us - g[1].at_us, 10000, "the split answer ended at its last piece");
+	hconn_free(c);
+}
+
+Test(hconn, puts_one_request_on_the_wire_at_a_time)
+{
+	S.script[0] = A_SLOW_PEEK;
+	S.script[1] = A_SLOW_PEEK;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[3] = {0};
+	for (int i = 0; i < 3; i++)
+		cr_assert_not_null(send_req(c, &g[i]));
+	got *gs[] = {&g[0], &g[1], &g[2]};
+	wait_answers(gs, 3);
+	cr_assert_not(atomic_load(&S.pipelined), "a second request came before the answer");
+	cr_assert_eq(atomic_load(&S.requests), 3);
+	hconn_free(c);
+}
+
+Test(hconn, a_lost_connection_fails_every_request_and_the_next_connects_again)
+{
+	S.script[0] = A_CUT;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[3] = {0};
+	cr_assert_not_null(send_req(c, &g[0]));
+	cr_assert_not_null(send_req(c, &g[1]));
+	got *gs[] = {&g[0], &g[1], &g[2]};
+	wait_answers(gs, 2);
+	cr_assert_eq(g[0].status, 0, "half an answer is none");
+	cr_assert_eq(g[1].status, 0, "the queue behind it fails too");
+	cr_assert_eq(atomic_load(&S.requests), 1, "the queued one was never sent");
+	cr_assert_not_null(send_req(c, &g[2]));
+	wait_answers(gs + 2, 1);
+	cr_assert_eq(g[2].status, 200);
+	cr_assert_eq(atomic_load(&S.conns), 2);
+	hconn_free(c);
+}
+
+Test(hconn, a_close_after_the_answer_takes_the_next_request_to_a_new_connection)
+{
+	S.script[0] = A_CLOSE;
+	S.script[2] = A_NO_LENGTH;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[3] = {0};
+	for (int i = 0; i < 3; i++)
+		cr_assert_not_null(send_req(c, &g[i]));
+	got *gs[] = {&g[0], &g[1], &g[2]};
+	wait_answers(gs, 3);
+	cr_assert_eq(g[0].status, 200);
+	cr_assert_str_eq(g[0].body, "ok");
+	cr_assert_eq(g[1].status, 200);
+	cr_assert_eq(g[2].status, 200, "a body that ends at the close is whole");
+	cr_assert_str_eq(g[2].body, "to the end");
+	cr_assert_eq(atomic_load(&S.conns), 2);
+	hconn_free(c);
+}
+
+Test(hconn, a_cancelled_request_never_calls_back_and_the_queue_goes_on)
+{
+	S.script[0] = A_HOLD;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[3] = {0};
+	hreq *held = send_req(c, &g[0]);
+	hreq *queued = send_req(c, &g[1]);
+	cr_assert_not_null(send_req(c, &g[2]));
+	run_ms(30); /* the first is on the wire, held */
+	cr_assert_eq(atomic_load(&S.requests), 1);
+	hconn_cancel(c, queued); /* off the queue: the wire is untouched */
+	hconn_cancel(c, held);   /* on the wire: its connection goes */
+	got *gs[] = {&g[2]};
+	wait_answers(gs, 1);
+	run_ms(30);
+	cr_assert_eq(g[0].calls, 0);
+	cr_assert_eq(g[1].calls, 0);
+	cr_assert_eq(g[2].status, 200, "the one behind went on a new connection");
+	cr_assert_eq(atomic_load(&S.requests), 2, "the cancelled queued one was never sent");
+	cr_assert_eq(atomic_load(&S.conns), 2);
+	hconn_free(c);
+}
+
+Test(hconn, oversized_surplus_and_garbled_answers_are_none)
+{
+	S.script[0] = A_BIG;
+	S.script[1] = A_TWO;
+	S.script[2] = A_GARBAGE;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[4] = {0};
+	got *gs[] = {&g[0], &g[1], &g[2], &g[3]};
+	for (int i = 0; i < 3; i++) {
+		cr_assert_not_null(send_req(c, &g[i]));
+		wait_answers(gs + i, 1);
+		cr_assert_eq(g[i].status, 0, "answer %d", i);
+	}
+	cr_assert_not_null(send_req(c, &g[3]));
+	wait_answers(gs + 3, 1);
+	cr_assert_eq(g[3].status, 200);
+	cr_assert_eq(atomic_load(&S.conns), 4, "each bad answer cost its connection");
+	hconn_free(c);
+}
+
+Test(hconn, a_port_nobody_listens_on_fails_without_hanging)
+{
+	int dead = fakesrv_dead_port();
+	hconn *c = hconn_new(B, (uint16_t)dead, BODY_MAX, 1024);
+	got g = {0};
+	/* Refused at once (NULL, no callback) or by a callback with 0. */
+	hreq *r = send_req(c, &g);
+	if (r) {
+		got *gs[] = {&g};
+		wait_answers(gs, 1);
+		cr_assert_eq(g.status, 0);
+	} else {
+		run_ms(20);
+		cr_assert_eq(g.calls, 0);
+	}
+	hconn_free(c);
+}
+
+Test(hconn, freeing_with_requests_queued_calls_nothing_back)
+{
+	S.script[0] = A_HOLD;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	got g[2] = {0};
+	cr_assert_not_null(send_req(c, &g[0]));
+	cr_assert_not_null(send_req(c, &g[1]));
+	run_ms(20);
+	hconn_free(c);
+	run_ms(20);
+	cr_assert_eq(g[0].calls + g[1].calls, 0);
+	hconn_free(NULL);
+}
