@@ -30,7 +30,8 @@ struct hreq {
 	hconn_cb cb;
 	void *arg;
 	size_t len, sent;
-	char data[]; /* the request's bytes */
+	bool cancelled; /* while fail_all calls back: skip it */
+	char data[];    /* the request's bytes */
 };
 
 struct hconn {
@@ -42,6 +43,7 @@ struct hconn {
 	struct event *rd, *wr;
 	struct event *later; /* a deferred kick (hconn_cancel) */
 	hreq *head, *tail;   /* the queue; head is on the wire once sent > 0 */
+	hreq *failing;       /* what fail_all is calling back, off the queue */
 	http_parser p;
 	/* The answer being read. */
 	char *body;
@@ -180,14 +182,22 @@ static bool open_socket(hconn *c)
 static void fail_all(hconn *c)
 {
 	close_socket(c);
-	hreq *r = c->head;
+	hreq *batch = c->head;
 	c->head = c->tail = NULL;
 	hanswer a = {.status = 0, .body = ""};
-	while (r) {
-		hreq *next = r->next;
-		r->cb(&a, r->arg);
+	/* A callback may cancel one of the batch still to come: hconn_cancel
+	 * finds it here and marks it. (A callback that fails c again starts
+	 * a batch of its own; this one is then done with first.) */
+	hreq *outer = c->failing;
+	for (hreq *r = batch; r; r = r->next) {
+		c->failing = r->next;
+		if (!r->cancelled)
+			r->cb(&a, r->arg);
+	}
+	c->failing = outer;
+	for (hreq *r = batch, *next; r; r = next) {
+		next = r->next;
 		free(r);
-		r = next;
 	}
 }
 
@@ -250,6 +260,10 @@ static void answered(hconn *c)
 	c->head = r->next;
 	if (!c->head)
 		c->tail = NULL;
+	/* An answer before the whole request was written (an early refusal)
+	 * leaves the rest unsent: the socket cannot carry another. */
+	if (r->sent < r->len)
+		c->keep_alive = false;
 	hanswer a = {.status = c->status,
 	             .body = c->body_len ? c->body : "",
 	             .body_len = c->body_len,
@@ -430,8 +444,12 @@ void hconn_cancel(hconn *c, hreq *r)
 		prev = *pp;
 		pp = &(*pp)->next;
 	}
-	if (!*pp)
+	if (!*pp) {
+		for (hreq *f = c->failing; f; f = f->next)
+			if (f == r)
+				f->cancelled = true; /* fail_all frees it */
 		return;
+	}
 	bool on_wire = r == c->head && r->sent > 0;
 	*pp = r->next;
 	if (c->tail == r)

@@ -64,8 +64,11 @@ hconn *hconn_new(struct event_base *base, uint16_t port, size_t body_max, size_t
 void hconn_free(hconn *c);
 
 /* Queues a request: len bytes, a whole HTTP/1.1 request, copied. cb
- * gets its answer once. NULL when it cannot be queued (out of memory,
- * or no socket could be made); nothing will call back then. */
+ * gets its answer once. NULL when it cannot be queued: out of memory, no
+ * socket could be made, the connection was refused at once, or the
+ * write on an idle socket the server had closed failed (no second try
+ * on a new one: the caller's retry is that); nothing will call back
+ * then. */
 hreq *hconn_send(hconn *c, const char *req, size_t len, hconn_cb cb, void *arg);
 
 /* Drops r, which has not been answered: its callback will not run. A

@@ -59,7 +59,8 @@ typedef struct intervals {
 	 * and the answers' wait for it (load_take_lag), and the machine's
 	 * timer wake-ups and empty round trips between two threads
 	 * (wakeprobe.h). A client figure holds the like of the last two (the
-	 * edge's wake-ups) but not the load's hand-off; no edge's does. */
+	 * edge's wake-ups) but not the load's hand-off, save a request queued
+	 * behind another answer on its connection; no edge's does. */
 	hist *lag, *hand, *wake, *echo;
 } intervals;
 

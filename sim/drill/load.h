@@ -209,7 +209,8 @@ void load_take_window(load *l, hist *out);
  * not scheduled. And into *hand (NULL: cleared only) how long each
  * answer lay in its socket before this loop took it up: the clients'
  * latencies end at the socket (hconn.h), so this wait is the
- * instrument's, in none of them. */
+ * instrument's, in none of them but those of requests queued behind
+ * the answer on its connection (written once it is taken up). */
 void load_take_lag(load *l, hist *lag, hist *hand);
 /* Region r's ready ack (w) and count-read (rd) latencies since the last
  * call (for latency intervals), copied out and cleared. */

@@ -210,8 +210,8 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 	}
 	if (o->kind != OP_VIEW)
 		load_me_note(l, o->user, o->item, o->region, o->kind == OP_LIKE);
-	if (l->ninst > 1)
-		stale = instance_acked(l, o, now);
+	if (l->ninst > 1) /* the takeover watch's clock: when the load learns of the ack */
+		stale = instance_acked(l, o, clock_mono_us());
 	l->st.acked++;
 	if (replayed)
 		l->st.replayed++;

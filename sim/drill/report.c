@@ -589,7 +589,8 @@ static void intervals_summary(const report *r, FILE *f)
 	           "  load, wake p99: how late the load's loop and a bare sleeping thread\n"
 	           "  ran; hand p99: how long an answer lay in its socket before the load\n"
 	           "  took it up (the clients' latencies end at the socket: this is the\n"
-	           "  instrument's, in none of them); echo p99: an empty round trip between\n"
+	           "  instrument's, held only by requests queued behind that answer);\n"
+	           "  echo p99: an empty round trip between\n"
 	           "  two threads of sim, the machine's floor under any request;\n"
 	           "  * an interval shorter than the others, held by no rule)\n");
 	fprintf(f, "  %-7s %4s %-13s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "edge",

@@ -83,7 +83,8 @@ typedef struct report_interval_row {
 	double w_srv_p99_ms, r_srv_p99_ms;
 	/* The instrument's p99s, the same for every edge's row of the
 	 * interval (intervals.h; < 0: unknown): the load's loop lag, the
-	 * machine's timer wake-up lateness and its empty round trip. */
+	 * answers' wait in their sockets for it, the machine's timer wake-up
+	 * lateness and its empty round trip. */
 	double lag_p99_ms, hand_p99_ms, wake_p99_ms, echo_p99_ms;
 } report_interval_row;
 

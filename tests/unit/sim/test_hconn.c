@@ -366,7 +366,12 @@ Test(hconn, a_cancelled_request_never_calls_back_and_the_queue_goes_on)
 	hreq *held = send_req(c, &g[0]);
 	hreq *queued = send_req(c, &g[1]);
 	cr_assert_not_null(send_req(c, &g[2]));
-	run_ms(30); /* the first is on the wire, held */
+	uint64_t deadline = clock_mono_ms() + 5000; /* the first on the wire, held */
+	while (atomic_load(&S.requests) < 1) {
+		cr_assert_lt(clock_mono_ms(), deadline, "the first request never came");
+		run_ms(1);
+	}
+	run_ms(10);
 	cr_assert_eq(atomic_load(&S.requests), 1);
 	hconn_cancel(c, queued); /* off the queue: the wire is untouched */
 	hconn_cancel(c, held);   /* on the wire: its connection goes */
@@ -378,6 +383,39 @@ Test(hconn, a_cancelled_request_never_calls_back_and_the_queue_goes_on)
 	cr_assert_eq(g[2].status, 200, "the one behind went on a new connection");
 	cr_assert_eq(atomic_load(&S.requests), 2, "the cancelled queued one was never sent");
 	cr_assert_eq(atomic_load(&S.conns), 2);
+	hconn_free(c);
+}
+
+/* A failure's callback cancels a request of the same batch still to be
+ * called back: that one's callback must not run. */
+static hconn *cancel_c;
+static hreq *cancel_target;
+
+static void on_fail_cancel(const hanswer *a, void *arg)
+{
+	on_answer(a, arg);
+	if (cancel_target)
+		hconn_cancel(cancel_c, cancel_target);
+	cancel_target = NULL;
+}
+
+Test(hconn, a_cancel_from_a_failures_callback_holds)
+{
+	S.script[0] = A_CUT;
+	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
+	cancel_c = c;
+	got g[3] = {0};
+	cr_assert_not_null(hconn_send(c, REQ, sizeof REQ - 1, on_fail_cancel, &g[0]));
+	cancel_target = send_req(c, &g[1]);
+	cr_assert_not_null(cancel_target);
+	cr_assert_not_null(send_req(c, &g[2]));
+	got *gs[] = {&g[0], &g[2]};
+	wait_answers(gs, 2);
+	run_ms(20);
+	cr_assert_eq(g[0].status, 0);
+	cr_assert_eq(g[1].calls, 0, "a request cancelled while its batch failed was called back");
+	cr_assert_eq(g[2].calls, 1);
+	cr_assert_eq(g[2].status, 0);
 	hconn_free(c);
 }
 
