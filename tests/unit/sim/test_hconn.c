@@ -255,6 +255,18 @@ static void wait_answers(got **gs, int n)
 	}
 }
 
+/* Sends n requests on c, answered into g[0..n-1], and waits for them all. */
+static void ask_all(hconn *c, got *g, int n)
+{
+	got *gs[8];
+	cr_assert_leq(n, 8);
+	for (int i = 0; i < n; i++) {
+		cr_assert_not_null(send_req(c, &g[i]));
+		gs[i] = &g[i];
+	}
+	wait_answers(gs, n);
+}
+
 static void run_ms(long ms)
 {
 	uint64_t end = clock_mono_ms() + (uint64_t)ms;
@@ -274,10 +286,7 @@ Test(hconn, keeps_one_connection_and_answers_each_request_in_order)
 	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
 	got g[4] = {0};
 	uint64_t sent_us = clock_mono_us();
-	for (int i = 0; i < 4; i++)
-		cr_assert_not_null(send_req(c, &g[i]));
-	got *gs[] = {&g[0], &g[1], &g[2], &g[3]};
-	wait_answers(gs, 4);
+	ask_all(c, g, 4);
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(g[i].calls, 1);
 		cr_assert_eq(g[i].order, i + 1, "answers come in the order asked");
@@ -311,10 +320,7 @@ Test(hconn, puts_one_request_on_the_wire_at_a_time)
 	S.script[1] = A_SLOW_PEEK;
 	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
 	got g[3] = {0};
-	for (int i = 0; i < 3; i++)
-		cr_assert_not_null(send_req(c, &g[i]));
-	got *gs[] = {&g[0], &g[1], &g[2]};
-	wait_answers(gs, 3);
+	ask_all(c, g, 3);
 	cr_assert_not(atomic_load(&S.pipelined), "a second request came before the answer");
 	cr_assert_eq(atomic_load(&S.requests), 3);
 	hconn_free(c);
@@ -345,10 +351,7 @@ Test(hconn, a_close_after_the_answer_takes_the_next_request_to_a_new_connection)
 	S.script[2] = A_NO_LENGTH;
 	hconn *c = hconn_new(B, (uint16_t)S.port, BODY_MAX, 1024);
 	got g[3] = {0};
-	for (int i = 0; i < 3; i++)
-		cr_assert_not_null(send_req(c, &g[i]));
-	got *gs[] = {&g[0], &g[1], &g[2]};
-	wait_answers(gs, 3);
+	ask_all(c, g, 3);
 	cr_assert_eq(g[0].status, 200);
 	cr_assert_str_eq(g[0].body, "ok");
 	cr_assert_eq(g[1].status, 200);
