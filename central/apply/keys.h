@@ -236,10 +236,10 @@ static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, 
 
 #define CKEY_HOME_LEN 9 /* a 'U' value: member u8, hlc u64 big-endian */
 
-static inline void ckey_home_value(unsigned char *v, bool member, uint64_t hlc)
+static inline void ckey_home_value(unsigned char *v, bool member, uint64_t clock)
 {
 	v[0] = member ? 1 : 0;
-	store_put_u64(v + 1, hlc);
+	store_put_u64(v + 1, clock);
 }
 
 /* ---- reading keys back (pointers into k; nothing validated but the
@@ -361,12 +361,12 @@ static inline bool ckey_parse_home(const char *k, size_t kn, const char **region
 }
 
 /* A 'U' value: false unless it is 9 bytes with a member byte of 0 or 1. */
-static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *hlc)
+static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *clock)
 {
 	if (vn != CKEY_HOME_LEN || (v[0] != 0 && v[0] != 1))
 		return false;
 	*member = v[0] == 1;
-	*hlc = store_get_u64((const unsigned char *)v + 1);
+	*clock = store_get_u64((const unsigned char *)v + 1);
 	return true;
 }
 

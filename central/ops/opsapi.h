@@ -58,7 +58,9 @@
  * messages with n = p's version, l = false, no counts, no edges and up
  * to 4096 memberships ("m": counter, item, user, member, hlc); then per
  * listed partition, ascending, one message with l = true and nothing
- * else; then the end frame.
+ * else; then the end frame. since_ms=T (digits; with home only, 400
+ * otherwise): a pair whose op's clock is before T is left out, but for
+ * the first like of each (counter, item) among those.
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz, /readyz and /metrics asked from a loopback

@@ -5,7 +5,12 @@
  * home=REGION it is the home checkpoint instead: that region's index of
  * its users' memberships ('U' keys, keys.h) in those partitions, with
  * each one's version and no edges, so a new edge there can load its
- * users' memberships.
+ * users' memberships. With since_ms=T too, the pairs whose winning op is
+ * older than T (the edge's retention cut) are left out but for the
+ * first like of each item in a row of them: the edge keeps no pair that
+ * old and only needs to know that the item has likes it does not hold
+ * (ledger_home_apply marks the item for that one), so the stream's size
+ * has the bound of the edge's window, not of every membership ever made.
  *
  * Everything comes from one store view taken when the request arrives:
  * the versions and the edges' entries are read at once (a store error
@@ -34,6 +39,7 @@
 
 #include "ckpt.h"
 #include "clock.h"
+#include "hlc.h"
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
@@ -48,8 +54,8 @@
 #define CKPT_CHUNK_BYTES 65536
 #define CKPT_KEYS_PER_TURN 65536
 
-const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item", "home",
-                                             NULL};
+const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item",
+                                             "home",       "since_ms",      NULL};
 
 typedef struct ck_edge {
 	char name[EDGE_ID_MAX];
@@ -98,14 +104,18 @@ typedef struct ckpt_job {
 	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
 	size_t after_len;
-	char home[EDGE_ID_MAX]; /* the home checkpoint's region */
-	size_t home_n;          /* 0: the counts checkpoint */
-	uint32_t scan_p;        /* home: the partition whose 'U' keys it reads */
+	char home[EDGE_ID_MAX];                /* the home checkpoint's region */
+	size_t home_n;                         /* 0: the counts checkpoint */
+	uint32_t scan_p;                       /* home: the partition whose 'U' keys it reads */
+	uint64_t since_ms;                     /* home: older pairs are left out (0: none) */
+	char aged[COUNTER_MAX + ITEM_MAX + 2]; /* home: counter 0 item of the last old */
+	size_t aged_n;                         /* like sent, in this partition's scan */
 	enum ck_phase phase, after_spill;
 	uint32_t next_p; /* spill, flush, edges: the next partition */
 	size_t buffered; /* entries waiting, all partitions */
 	uint64_t as_of, t0;
 	uint64_t counts, members, messages, bytes;
+	uint64_t old; /* home: pairs older than since_ms left out */
 	bool failed;
 } ckpt_job;
 
@@ -349,6 +359,21 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 	put_entry(x, p, e, c, item, "", out);
 }
 
+/* A pair older than since_ms, e: true when it is a like and the first
+ * such of its (counter, item) in a row, the one the edge needs to mark
+ * the item; the rest are left out. ci is the key's "counter 0 item"
+ * (e's lengths). The 'U' keys of an item are adjacent, so "in a row" is
+ * once per item of the partition. */
+static bool first_old_like(ckpt_job *x, const ck_ent *e, const char *ci)
+{
+	size_t n = (size_t)e->cn + 1 + e->in;
+	if (!e->member || (n == x->aged_n && memcmp(x->aged, ci, n) == 0))
+		return false;
+	memcpy(x->aged, ci, n);
+	x->aged_n = n;
+	return true;
+}
+
 /* Buffers the membership under U key k (kn bytes, value v) of the
  * partition being scanned, or skips a key or value that does not parse
  * or holds a name that is not valid (a store a bug wrote into: the
@@ -367,6 +392,10 @@ static void take_member(ckpt_job *x, const char *k, size_t kn, const char *v, si
 	e.cn = (uint8_t)cn;
 	e.in = (uint8_t)in;
 	e.un = (uint8_t)un;
+	if (x->since_ms && hlc_ms(e.n) < x->since_ms && !first_old_like(x, &e, c)) {
+		x->old++;
+		return;
+	}
 	put_entry(x, p, e, c, item, user, out);
 }
 
@@ -376,6 +405,7 @@ static bool open_home_scan(ckpt_job *x)
 {
 	store_iter_free(x->it);
 	x->it = NULL;
+	x->aged_n = 0;
 	for (; x->scan_p < x->want.nparts; x->scan_p++) {
 		if (!shard_owns(&x->want, x->scan_p))
 			continue;
@@ -527,8 +557,9 @@ static void ckpt_more(ckpt_job *x)
 		shard_set_format(&x->want, parts, sizeof parts);
 		log_info("checkpoint sent",
 		         "partitions=\"%s\" home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64
-		         " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64,
-		         parts, (int)x->home_n, x->home, x->counts, x->members, x->messages,
+		         " old_left_out=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
+		         " ms=%" PRIu64,
+		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old, x->messages,
 		         x->bytes, clock_mono_ms() - x->t0);
 	}
 	job_free(x);
@@ -536,10 +567,31 @@ static void ckpt_more(ckpt_job *x)
 
 /* ---- the route ----------------------------------------------------------- */
 
-/* Checks home (the home checkpoint's region, NULL for counts) into x;
- * false after an error answer. */
-static bool parse_home(struct evhttp_request *req, const char *home, bool after, ckpt_job *x)
+/* since_ms: a wall time in ms, digits only; false when it is not. */
+static bool parse_since(const char *q, uint64_t *out)
 {
+	size_t n = strlen(q);
+	if (!n || n > 15 || strspn(q, "0123456789") != n)
+		return false;
+	*out = strtoull(q, NULL, 10);
+	return true;
+}
+
+/* Checks home (the home checkpoint's region, NULL for counts) and since
+ * (its retention cut, NULL for none) into x; false after an error
+ * answer. */
+static bool parse_home(struct evhttp_request *req, const char *home, const char *since, bool after,
+                       ckpt_job *x)
+{
+	if (since && !home) {
+		ops_reply_error(req, 400, "bad_request", "since_ms goes with home only");
+		return false;
+	}
+	if (since && !parse_since(since, &x->since_ms)) {
+		ops_reply_error(req, 400, "bad_request",
+		                "since_ms must be a wall time in milliseconds, digits only");
+		return false;
+	}
 	if (!home)
 		return true;
 	size_t hn = strlen(home);
@@ -569,6 +621,7 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 	const char *ac = query_get(kv, "after_counter");
 	const char *ai = query_get(kv, "after_item");
 	const char *home = query_get(kv, "home");
+	const char *since = query_get(kv, "since_ms");
 	char err[256];
 	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
 		ops_reply_error(req, 400, "bad_request",
@@ -598,7 +651,7 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 		}
 		x->after_len = ckey_count(x->after, ac, cn, ai, in);
 	}
-	return parse_home(req, home, ac != NULL, x);
+	return parse_home(req, home, since, ac != NULL, x);
 }
 
 void ops_route_checkpoint(ops_api *api, const ops_call *call)

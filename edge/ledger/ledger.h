@@ -485,10 +485,15 @@ uint32_t ledger_home_ready(ledger *l);
  * partition's memberships loaded from central's checkpoint with the
  * stream followed since (horizon 0), or the home stream followed since a
  * version the item's count was 0 at, or is (ledger_item_covered); but
- * not for an item retention dropped memberships of ('Y'). -1 when not
+ * not for an item retention dropped memberships of ('Y'). A pair whose
+ * record is older than store.member_keep_s at wall_ms is not known
+ * either, whatever it holds: the checkpoint leaves out changes that old
+ * (its since_ms), so a later one may not have reached it. -1 when not
  * known. */
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
-                       int *state) WARN_UNUSED;
+                       uint64_t wall_ms, int *state) WARN_UNUSED;
+/* store.member_keep_s in ms (0: memberships are kept for ever). */
+uint64_t ledger_member_keep_ms(const ledger *l);
 
 /* Retention of memberships (store.member_keep_s): looks at up to
  * scan_max 'M' records from where the last call stopped ('W', kept with

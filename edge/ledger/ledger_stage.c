@@ -524,12 +524,31 @@ static int item_aged(ledger *l, const char *counter, const char *item, bool *age
 	return rc == ERR_NOTFOUND ? 0 : rc;
 }
 
-int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
-                       int *state)
+uint64_t ledger_member_keep_ms(const ledger *l)
 {
-	int rc = ledger_member(l, counter, item, user, state);
-	if (rc || *state >= 0)
+	return l->o.member_keep_ms;
+}
+
+/* Whether a record stamped with clock stamp is past the retention's cut
+ * at wall_ms. */
+static bool past_keep(const ledger *l, uint64_t stamp, uint64_t wall_ms)
+{
+	uint64_t keep = l->o.member_keep_ms;
+	return keep && wall_ms > keep && hlc_ms(stamp) < wall_ms - keep;
+}
+
+int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
+                       uint64_t wall_ms, int *state)
+{
+	uint64_t stamp;
+	int rc = ledger_member_at(l, counter, item, user, state, &stamp);
+	if (rc)
 		return rc;
+	if (*state >= 0) {
+		if (past_keep(l, stamp, wall_ms))
+			*state = -1; /* the sweep will drop it; until then, not known */
+		return 0;
+	}
 	uint32_t p = partition_of(item, strlen(item), l->o.partitions);
 	uint64_t from = atomic_load(&l->home_from[p]);
 	/* 0: every change there, central's checkpoint of the region's
@@ -565,28 +584,25 @@ static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
 	store_batch_put(l->commit.g->wb, ykey, yn, ms, sizeof ms);
 }
 
-/* A home event for a pair the store lacks, older than the retention's
- * cut, is not kept: the sweep would drop it, and a replay of an older
+/* A home event older than the retention's cut: a like marks its item
+ * (once per item in a row), whether or not the event is kept, since it
+ * says the item has likes this store may not hold (central's home
+ * checkpoint with since_ms sends one such like per item and leaves the
+ * others out). Such an event for a pair the store lacks is not kept
+ * (ledger_home_apply): the sweep would drop it, and a replay of an older
  * event after a drop must not bring back a state older than the one
- * dropped. A like's item is marked instead, so its absent pairs are
- * read through, not answered "no" (ledger_member_home). */
-static bool home_too_old(ledger *l, const ledger_home_ev *e, uint64_t wall_ms, char *last,
-                         size_t *lastn)
+ * dropped; the mark has its absent pairs read through, not answered
+ * "no" (ledger_member_home). */
+static void mark_old_like(ledger *l, const ledger_home_ev *e, uint64_t wall_ms, char *last,
+                          size_t *lastn)
 {
-	uint64_t keep = l->o.member_keep_ms;
-	if (!keep || wall_ms <= keep || hlc_ms(e->hlc) >= wall_ms - keep)
-		return false;
-	if (e->member) {
-		char pair[EKEY_PAIR_MAX];
-		size_t pn =
-		    ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item));
-		if (pn != *lastn || memcmp(pair, last, pn) != 0) {
-			mark_aged(l, pair, pn, wall_ms); /* once per item in a row */
-			memcpy(last, pair, pn);
-			*lastn = pn;
-		}
+	char pair[EKEY_PAIR_MAX];
+	size_t pn = ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item));
+	if (pn != *lastn || memcmp(pair, last, pn) != 0) {
+		mark_aged(l, pair, pn, wall_ms);
+		memcpy(last, pair, pn);
+		*lastn = pn;
 	}
-	return true;
 }
 
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
@@ -631,9 +647,12 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		char last[EKEY_PAIR_MAX];
 		size_t lastn = 0;
 		for (size_t i = 0; i < n; i++) {
+			bool old = past_keep(l, evs[i].hlc, wall_ms);
+			if (old && evs[i].member)
+				mark_old_like(l, &evs[i], wall_ms, last, &lastn);
 			if (!take[i])
 				continue;
-			if (!absent[i] || !home_too_old(l, &evs[i], wall_ms, last, &lastn)) {
+			if (!absent[i] || !old) {
 				home_add(c->g, &hp[i]);
 				(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
 			}

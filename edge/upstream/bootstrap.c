@@ -403,6 +403,12 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 	if (!first) {
 		*any = true;
 		sbuf_addf(&q, "&home=%s", homes_region(b->homes));
+		/* Pairs past the retention's cut are not kept here
+		 * (ledger_home_apply): central leaves them out but for one
+		 * like per item, which marks the item. */
+		uint64_t keep = ledger_member_keep_ms(b->lg), wall = clock_wall_ms();
+		if (keep && wall > keep)
+			sbuf_addf(&q, "&since_ms=%" PRIu64, wall - keep);
 		ld->pos = xmalloc(b->map->partitions * sizeof *ld->pos);
 		for (uint32_t p = 0; p < b->map->partitions; p++)
 			ld->pos[p] = (ledger_home_pos){-1, LEDGER_HOME_NONE};

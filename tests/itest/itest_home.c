@@ -439,3 +439,26 @@ Test(home_retain, past_the_window_an_items_pairs_are_read_through_not_answered_n
 	me_one(1, "r1", "lee", "r1", out, sizeof out);
 	cr_assert(strstr(out, "\"source\":\"central\""), "%s", out);
 }
+
+Test(home_retain, a_wiped_edge_loads_only_the_window_and_marks_the_items_of_older_likes)
+{
+	/* joe (through r0) and kim (at home) like x1; both are at home in
+	 * r1. */
+	act(0, "POST", "x1", "joe", "r1");
+	act(1, "POST", "x1", "kim", "r1");
+	central_has("x1", "joe", true);
+	central_has("x1", "kim", true);
+	proc_sleep_ms(1500); /* both past the 1 s window */
+	wipe_edge(1);
+	stack_start_edge(1);
+	ready(1);
+	/* Central sent the item's first old like (joe's) and left kim's
+	 * out; the edge kept neither, and marked the item: its pairs are
+	 * read through, never a "no" from a store without them. */
+	cr_assert(stack_file_has("central.log", "home=\"r1\" counts=0 members=1 old_left_out=1"));
+	char out[4096];
+	me_one(1, "x1", "kim", "r1", out, sizeof out);
+	cr_assert(strstr(out, "\"member\":true,\"source\":\"central\""), "%s", out);
+	me_one(1, "x1", "lee", "r1", out, sizeof out);
+	cr_assert(strstr(out, "\"member\":false,\"source\":\"central\""), "%s", out);
+}

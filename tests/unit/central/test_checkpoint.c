@@ -281,6 +281,14 @@ Test(checkpoint, bad_requests_are_400)
 	    "/v1/checkpoint?partitions=0&home="
 	    "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr", /* 65 */
 	    "/v1/checkpoint?home=ap",
+	    /* A retention cut: with home, digits only. */
+	    "/v1/checkpoint?partitions=0&since_ms=1700000000000",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=+17",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=-1",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=%2017",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=17x",
+	    "/v1/checkpoint?partitions=0&home=ap&since_ms=1234567890123456",
 	};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
 		expect_refused(paths[i], 400, "bad_request");

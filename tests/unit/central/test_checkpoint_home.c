@@ -174,6 +174,67 @@ Test(checkpoint_home, home_sends_exactly_that_regions_memberships_of_the_partiti
 	got_free(&g);
 }
 
+/* ---- a retention cut ----------------------------------------------------- */
+
+Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
+{
+	add_home_likes(0); /* every op at T0's millisecond */
+	char item[80];
+	item_name(7, item, sizeof item);
+	uint32_t p7 = partition_of(item, strlen(item), NPARTS);
+	wire_op o = op("likes", item, "fresh-user", 1, hlc_make(hlc_ms(T0) + 10, 0));
+	o.home = wire_cstr("ap", 2);
+	send_ops(0, p7, &o, 1);
+	start_api(NULL);
+	bool all[NPARTS] = {true, true, true, true};
+
+	/* A cut at T0's millisecond: nothing is older, all of it comes. */
+	got g;
+	char path[128];
+	snprintf(path, sizeof path, "/v1/checkpoint?partitions=all&home=ap&since_ms=%" PRIu64,
+	         hlc_ms(T0));
+	fetch(path, &g);
+	size_t n;
+	got_member *x = expected_members("ap", all, &n);
+	cr_assert_eq(g.nmembers, n + 1, "%zu sent, %zu expected", g.nmembers, n + 1);
+	got_free(&g);
+
+	/* A cut after it: of the older pairs, the first like of each item,
+	 * and no unlike; the newer pair whole. */
+	snprintf(path, sizeof path, "/v1/checkpoint?partitions=all&home=ap&since_ms=%" PRIu64,
+	         hlc_ms(T0) + 1);
+	fetch(path, &g);
+	check_shape(&g, all);
+	size_t want = 0, fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool first = x[i].member;
+		for (size_t j = i; j-- > 0 && first && !strcmp(x[j].item, x[i].item);)
+			first = !x[j].member;
+		if (!first)
+			continue;
+		cr_assert_lt(want, g.nmembers, "too few sent");
+		got_member *m = &g.members[want];
+		if (!strcmp(m->user, "fresh-user")) {
+			fresh++;
+			m = &g.members[++want];
+		}
+		cr_assert_eq(member_cmp(m, &x[i]), 0, "%s/%s sent, %s/%s expected", m->item,
+		             m->user, x[i].item, x[i].user);
+		cr_assert(m->member);
+		want++;
+	}
+	if (want < g.nmembers && !strcmp(g.members[want].user, "fresh-user")) {
+		fresh++;
+		want++;
+	}
+	cr_assert_eq(fresh, 1, "the pair inside the window comes");
+	cr_assert_eq(g.nmembers, want, "%zu sent, %zu expected", g.nmembers, want);
+	cr_assert_leq(g.nmembers, HOME_ITEMS + 1, "at most one per item, and the new one");
+	cr_assert_gt(g.nmembers, HOME_ITEMS / 2);
+	got_free(&g);
+	free(x);
+}
+
 /* ---- a store older than the index ---------------------------------------- */
 
 /* Makes T's store look as one written before the index: no 'U' key, no
