@@ -16,6 +16,8 @@
 #                 (SOAK_MIN=N minutes instead)
 #   make bench-replica  checkpoint size, bootstrap time, replica bytes and
 #                   RSS per million counts -> build/bench/replica.kv
+#   make bench-wakemem  a thread's wake-up lateness on this machine against
+#                   the memory other processes touch -> build/bench/wakemem.txt
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
@@ -94,8 +96,9 @@ COMMON_SRC  := $(wildcard common/*.c)
 EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c edge/*/*.c))
 CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c))
 # sim/bench/alloccount.c is an LD_PRELOAD library of the benchmark (it
-# defines malloc), never linked into a program.
-SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c,$(wildcard sim/*.c sim/*/*.c))
+# defines malloc), never linked into a program; sim/bench/wakemem.c is a
+# program of its own that uses no project code (make bench-wakemem).
+SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -124,7 +127,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-wakemem fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -417,6 +420,17 @@ bench-replica: check-deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p build/bench
 	@./sim/bench/bench_replica.sh build/bench/replica.kv
+
+# The machine's wake-up floor against the memory other processes touch
+# (sim/bench/wakemem.c, no project code): four runs of three minutes,
+# about 12 minutes. Figures in docs/performance.md (issue 39).
+bench-wakemem: $(BUILD)/wakemem
+	@mkdir -p build/bench
+	@./sim/bench/bench_wakemem.sh $(BUILD)/wakemem build/bench/wakemem.txt
+
+$(BUILD)/wakemem: sim/bench/wakemem.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lpthread
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages
