@@ -368,7 +368,7 @@ int api_membership(api *a, api_ctx *x, const char *counter, const char *item, co
 		return member_away(a, x, counter, item, user, state, source);
 	need *n = x->n;
 	bool at_home = a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region);
-	int rc = at_home ? ledger_member_home(a->lg, counter, item, user, clock_wall_ms(), state)
+	int rc = at_home ? ledger_member_home(a->lg, counter, item, user, state)
 	                 : ledger_member(a->lg, counter, item, user, state);
 	if (rc)
 		return rc;

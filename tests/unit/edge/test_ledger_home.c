@@ -163,7 +163,7 @@ static void horizon(const char *item, uint64_t from)
 static int at_home(const char *user, const char *item)
 {
 	int st;
-	cr_assert_eq(ledger_member_home(T.l, "likes", item, user, WALL, &st), 0);
+	cr_assert_eq(ledger_member_home(T.l, "likes", item, user, &st), 0);
 	return st;
 }
 
