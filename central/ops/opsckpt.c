@@ -23,8 +23,10 @@
  * of partitions), when a home scan is done with a partition, and at the
  * end. The next chunk is made only once the last one has been written
  * to the socket, and a turn that read CKPT_KEYS_PER_TURN keys without
- * filling a message lets the loop run before it reads on, so one large
- * checkpoint neither fills memory nor holds up the other requests. The
+ * filling a message lets the loop run before it reads on (a home scan
+ * sends what it has then, an empty message at worst), so one large
+ * checkpoint neither fills memory nor holds up the other requests, nor
+ * leaves its client without a byte for long. The
  * state is freed when the stream ends or the client goes away.
  *
  * The ops API's thread.
@@ -537,6 +539,13 @@ static void ckpt_more(ckpt_job *x)
 	while (evbuffer_get_length(out) < CKPT_CHUNK_BYTES && x->phase != CK_DONE && !x->failed)
 		if (!step(x, out, &budget))
 			break;
+	/* A home scan with since_ms may read many keys and keep none (old
+	 * pairs of a few items): a turn's keys that made nothing send what
+	 * the partition has so far, an empty message at worst, so the edge
+	 * never waits longer than a turn for a byte and its read timeout
+	 * does not cut a load that is going on. */
+	if (!budget && x->home_n && x->phase == CK_SCAN && !x->failed && !evbuffer_get_length(out))
+		emit_entries(x, x->scan_p, out);
 	if (x->phase != CK_DONE && !x->failed) {
 		if (evbuffer_get_length(out)) {
 			evhttp_send_reply_chunk_with_cb(x->req, out, on_written, x);

@@ -184,6 +184,25 @@ static int load_writer(ledger *l, char *err, size_t errlen)
 	return 0;
 }
 
+/* Notes whether the store holds no membership, as an active
+ * (ledger_members_fresh). The store's metadata ("M" name, store.h)
+ * shares the tag, so the first key that parses as a membership
+ * decides: a few reads. 0 or the store's error. */
+static int members_check_fresh(ledger *l)
+{
+	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_MEMBER), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1], user[USER_MAX + 1];
+	bool any = false;
+	while (!any && store_iter_next(it, &k, &kn, &v, &vn))
+		any = ekey_member_parse(k, kn, counter, item, user);
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	l->members_fresh = rc == 0 && !any && !atomic_load(&l->following);
+	return rc;
+}
+
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 {
 	if (!o->partitions || o->partitions > PARTITION_MAX || !o->seal_ops || !o->send ||
@@ -223,7 +242,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	atomic_store(&l->following, o->follower);
-	if (ledger_members_load(l) || ledger_home_load(l)) {
+	if (ledger_members_load(l) || ledger_home_load(l) || members_check_fresh(l)) {
 		snprintf(err, errlen, "cannot read the membership records");
 		ledger_free(l);
 		return NULL;

@@ -465,7 +465,9 @@ typedef struct ledger_home_pos {
  * for each partition p; next -1: unchanged), as one group commit: in
  * the changelog in
  * order with the writes, so a standby has them. Moves the clock past
- * each. 0 with *taken the events that changed a pair; ERR_AGAIN when an
+ * each. An event older than store.member_keep_s before wall_ms is kept
+ * only for a pair held here; an old like marks its item in any case
+ * ('Y'). 0 with *taken the events that changed a pair; ERR_AGAIN when an
  * op not yet written holds a pair with an older clock (nothing staged:
  * call again once it is written); ERR_FENCED while following; ERR_INVAL
  * for an event out of bounds; or the group commit's error (nothing
@@ -485,15 +487,18 @@ uint32_t ledger_home_ready(ledger *l);
  * partition's memberships loaded from central's checkpoint with the
  * stream followed since (horizon 0), or the home stream followed since a
  * version the item's count was 0 at, or is (ledger_item_covered); but
- * not for an item retention dropped memberships of ('Y'). A pair whose
- * record is older than store.member_keep_s at wall_ms is not known
- * either, whatever it holds: the checkpoint leaves out changes that old
- * (its since_ms), so a later one may not have reached it. -1 when not
+ * not for an item retention dropped memberships of ('Y'). -1 when not
  * known. */
 int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
-                       uint64_t wall_ms, int *state) WARN_UNUSED;
+                       int *state) WARN_UNUSED;
 /* store.member_keep_s in ms (0: memberships are kept for ever). */
 uint64_t ledger_member_keep_ms(const ledger *l);
+/* Whether the store held no membership when it was opened, as an active
+ * (not a follower): every record it holds then came later, from this
+ * edge's ops, the home stream or central's home checkpoint, so a home
+ * load into it may leave out pairs older than the window (central's
+ * since_ms) without leaving a stale record behind. Any thread. */
+bool ledger_members_fresh(const ledger *l);
 
 /* Retention of memberships (store.member_keep_s): looks at up to
  * scan_max 'M' records from where the last call stopped ('W', kept with

@@ -537,18 +537,17 @@ static bool past_keep(const ledger *l, uint64_t stamp, uint64_t wall_ms)
 	return keep && wall_ms > keep && hlc_ms(stamp) < wall_ms - keep;
 }
 
-int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
-                       uint64_t wall_ms, int *state)
+bool ledger_members_fresh(const ledger *l)
 {
-	uint64_t stamp;
-	int rc = ledger_member_at(l, counter, item, user, state, &stamp);
-	if (rc)
+	return l->members_fresh;
+}
+
+int ledger_member_home(ledger *l, const char *counter, const char *item, const char *user,
+                       int *state)
+{
+	int rc = ledger_member(l, counter, item, user, state);
+	if (rc || *state >= 0)
 		return rc;
-	if (*state >= 0) {
-		if (past_keep(l, stamp, wall_ms))
-			*state = -1; /* the sweep will drop it; until then, not known */
-		return 0;
-	}
 	uint32_t p = partition_of(item, strlen(item), l->o.partitions);
 	uint64_t from = atomic_load(&l->home_from[p]);
 	/* 0: every change there, central's checkpoint of the region's

@@ -48,6 +48,9 @@ struct bootstrap {
 	atomic_bool stop;
 	pthread_mutex_t st_mu;
 	bootstrap_stats st;
+	/* The bootstrap thread's: partitions whose memberships a load has
+	 * brought once (a later load follows a gap, into records of its own). */
+	bool home_loaded[PARTITION_MAX];
 };
 
 /* One request: the partitions asked for and the load each belongs to. */
@@ -59,6 +62,7 @@ typedef struct load {
 	bool last[PARTITION_MAX];     /* home: the partition's last message came */
 	uint64_t from[PARTITION_MAX]; /* home: central's index holds every change from */
 	int64_t mark[PARTITION_MAX];  /* home: the least offset of a version taken */
+	uint64_t wall_ms;             /* home: the wall clock since_ms was taken at */
 	uint64_t skipped;             /* home: entries not valid or of another partition */
 	bool ended;                   /* the stream's end frame came */
 	int rc;                       /* the first ledger error, which ends the request */
@@ -111,7 +115,10 @@ static int put_members(load *ld, uint32_t p, const wire_member *m, uint32_t n)
 	int rc = ERR_AGAIN;
 	for (int tries = 0; rc == ERR_AGAIN && tries < AGAIN_MAX && !atomic_load(&ld->b->stop);
 	     tries++) {
-		rc = ledger_home_apply(ld->b->lg, ld->ev, k, ld->pos, clock_wall_ms(), &taken);
+		/* Never a cut before the one central was asked for, should the
+		 * clock step back during the load. */
+		uint64_t now = clock_wall_ms(), wall = now > ld->wall_ms ? now : ld->wall_ms;
+		rc = ledger_home_apply(ld->b->lg, ld->ev, k, ld->pos, wall, &taken);
 		if (rc == ERR_AGAIN) {
 			struct timespec ts = {0, AGAIN_MS * 1000000L};
 			nanosleep(&ts, NULL);
@@ -377,6 +384,27 @@ out:
  * (homes_load_wanted; *any set when one did), whole each time: what the
  * store has already is kept where it is newer. 0 when every one is done
  * or none was wanted; an ERR_* otherwise. */
+/* Whether ld, a home load, may ask for the window only (since_ms):
+ * pairs past the retention's cut are not kept here (ledger_home_apply),
+ * and central then leaves them out but for one like per item, which
+ * marks the item. Only into a store that held no membership when opened
+ * (ledger_members_fresh) and for partitions no load has brought yet:
+ * anything else may hold a record older than the cut whose later change
+ * (an unlike, made elsewhere while this edge was cut off from the home
+ * stream) is among those left out, and would keep answering it. Notes
+ * the wall clock the cut is taken at in ld. */
+static bool window_only(bootstrap *b, load *ld)
+{
+	uint64_t keep = ledger_member_keep_ms(b->lg);
+	ld->wall_ms = clock_wall_ms();
+	if (!keep || ld->wall_ms <= keep || !ledger_members_fresh(b->lg))
+		return false;
+	for (uint32_t p = 0; p < b->map->partitions; p++)
+		if (ld->want[p] && b->home_loaded[p])
+			return false;
+	return true;
+}
+
 static int load_home_shard(bootstrap *b, size_t s, bool *any)
 {
 	if (!b->homes || ledger_following(b->lg))
@@ -403,12 +431,9 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 	if (!first) {
 		*any = true;
 		sbuf_addf(&q, "&home=%s", homes_region(b->homes));
-		/* Pairs past the retention's cut are not kept here
-		 * (ledger_home_apply): central leaves them out but for one
-		 * like per item, which marks the item. */
-		uint64_t keep = ledger_member_keep_ms(b->lg), wall = clock_wall_ms();
-		if (keep && wall > keep)
-			sbuf_addf(&q, "&since_ms=%" PRIu64, wall - keep);
+		if (window_only(b, ld))
+			sbuf_addf(&q, "&since_ms=%" PRIu64,
+			          ld->wall_ms - ledger_member_keep_ms(b->lg));
 		ld->pos = xmalloc(b->map->partitions * sizeof *ld->pos);
 		for (uint32_t p = 0; p < b->map->partitions; p++)
 			ld->pos[p] = (ledger_home_pos){-1, LEDGER_HOME_NONE};
@@ -424,6 +449,7 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 			break;
 		}
 		homes_load_done(b->homes, p, ld->gen[p], ld->from[p]);
+		b->home_loaded[p] = true;
 	}
 	if (ld->skipped)
 		log_warn("home checkpoint entries skipped: not valid, or of another partition",

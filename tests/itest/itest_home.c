@@ -455,7 +455,8 @@ Test(home_retain, a_wiped_edge_loads_only_the_window_and_marks_the_items_of_olde
 	/* Central sent the item's first old like (joe's) and left kim's
 	 * out; the edge kept neither, and marked the item: its pairs are
 	 * read through, never a "no" from a store without them. */
-	cr_assert(stack_file_has("central.log", "home=\"r1\" counts=0 members=1 old_left_out=1"));
+	cr_assert(stack_file_has("central.log", "home=\"r1\" counts=0 members=1 old_left_out=1"),
+	          "%s", stack_log_tail("central.log"));
 	char out[4096];
 	me_one(1, "x1", "kim", "r1", out, sizeof out);
 	cr_assert(strstr(out, "\"member\":true,\"source\":\"central\""), "%s", out);

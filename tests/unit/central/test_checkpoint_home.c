@@ -235,6 +235,44 @@ Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
 	free(x);
 }
 
+Test(checkpoint_home, a_long_run_of_old_pairs_still_sends_a_message_every_turn)
+{
+	/* 140,000 users liked one post long ago: more 'U' keys in a row
+	 * than two turns read, and all but one left out. The first turn
+	 * sends the one it kept, the second an empty message. */
+	enum { LIKERS = 140000, CAP = 10000 };
+	const char *item = "post:popular";
+	uint32_t p = partition_of(item, strlen(item), NPARTS);
+	wire_op *ops = xcalloc(CAP, sizeof *ops);
+	char(*users)[16] = xcalloc(CAP, sizeof *users);
+	size_t n = 0;
+	for (int i = 0; i < LIKERS; i++) {
+		snprintf(users[n], sizeof users[n], "u%06d", i);
+		ops[n] = op("likes", item, users[n], 1, T0);
+		ops[n].home = wire_cstr("ap", 2);
+		n++;
+		send_gathered(0, p, ops, &n, CAP, i == LIKERS - 1);
+	}
+	free(ops);
+	free(users);
+	start_api(NULL);
+	got g;
+	char path[128];
+	snprintf(path, sizeof path, "/v1/checkpoint?partitions=%u&home=ap&since_ms=%" PRIu64, p,
+	         hlc_ms(T0) + 1);
+	fetch(path, &g);
+	cr_assert_eq(g.status, 200);
+	cr_assert(g.ended, "the end frame came");
+	cr_assert_eq(g.nmembers, 1, "the first like only");
+	cr_assert_str_eq(g.members[0].user, "u000000");
+	size_t empty = 0;
+	for (size_t i = 0; i < g.nmsgs; i++)
+		empty += !g.msgs[i].last && g.msgs[i].nmembers == 0;
+	cr_assert_geq(empty, 1, "a turn that kept nothing still sent a message");
+	cr_assert(last_of(&g, p) != NULL);
+	got_free(&g);
+}
+
 /* ---- a store older than the index ---------------------------------------- */
 
 /* Makes T's store look as one written before the index: no 'U' key, no
