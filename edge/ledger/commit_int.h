@@ -142,6 +142,16 @@ void ledger_home_note(ledger *l, const store_batch *wb);
 /* The memberships wb puts, added to the filter (a follower's write of
  * the active's records). Any thread: the filter's bits are atomic. */
 void ledger_members_note(ledger *l, const store_batch *wb);
+/* The stored membership under member key mkey (kn bytes) and the clock
+ * of the op that set it; *state -1 when none (ledger_stage.c, shared with
+ * ledger_home.c). No lock. 0 or the store's error. */
+int ledger_member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp);
+/* The newest staged state of a pair (probe's names; member key mkey,
+ * hashed mhash): in the open group, else in the one being written, an op
+ * of it (*op) before a home put (*hp). false when neither group holds
+ * it. mu held. */
+bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
+                         size_t mkn, const pend_op **op, const home_put **hp);
 /* Writes the open group (nothing to do when it is empty), after the one
  * the commit thread is writing, then seals the batches it filled: 0 or
  * ERR_IO. Lets the mutex go (waiting for the commit thread, sealing):

@@ -135,7 +135,7 @@ struct ledger {
 	/* A follower's (ledger_opts.follower) until ledger_promote: set
 	 * under cmu and mu, read by any thread. */
 	_Atomic bool following;
-	bool members_fresh; /* no 'M' key at open, as an active (ledger_members_fresh) */
+	bool members_fresh; /* no membership at open, as an active (ledger_members_fresh) */
 	/* Per partition: the version from which this store has every change
 	 * of its home users' pairs ('H'; 0: none). Written with mu held
 	 * (ledger_home_apply) or by the follower's writes, read by any. */

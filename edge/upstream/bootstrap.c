@@ -380,10 +380,6 @@ out:
 	return rc;
 }
 
-/* Loads the region's memberships of shard s's partitions that want them
- * (homes_load_wanted; *any set when one did), whole each time: what the
- * store has already is kept where it is newer. 0 when every one is done
- * or none was wanted; an ERR_* otherwise. */
 /* Whether ld, a home load, may ask for the window only (since_ms):
  * pairs past the retention's cut are not kept here (ledger_home_apply),
  * and central then leaves them out but for one like per item, which
@@ -405,6 +401,11 @@ static bool window_only(bootstrap *b, load *ld)
 	return true;
 }
 
+/* Loads the region's memberships of shard s's partitions that want them
+ * (homes_load_wanted; *any set when one did), whole each time (but for
+ * what window_only leaves to central to leave out): what the
+ * store has already is kept where it is newer. 0 when every one is done
+ * or none was wanted; an ERR_* otherwise. */
 static int load_home_shard(bootstrap *b, size_t s, bool *any)
 {
 	if (!b->homes || ledger_following(b->lg))
