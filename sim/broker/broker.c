@@ -486,7 +486,8 @@ static void control_run(sim_broker *b, char *line, char *ans, size_t cap)
 	     t = strtok_r(NULL, " \t\r\n", &save))
 		w[nw++] = t;
 	int id = 0, rc;
-	if (nw >= 2 && !control_broker(b, w[1], &id)) {
+	bool names_broker = nw >= 2 && strcmp(w[0], "errors") != 0;
+	if (names_broker && !control_broker(b, w[1], &id)) {
 		snprintf(ans, cap, "error no broker '%s' (1..%d or all)", w[1], b->brokers);
 		return;
 	}
@@ -500,8 +501,18 @@ static void control_run(sim_broker *b, char *line, char *ans, size_t cap)
 			return;
 		}
 		rc = sim_broker_set_rtt(b, id, (int)ms);
+	} else if (nw == 2 && strcmp(w[0], "errors") == 0) {
+		char *end;
+		long n = strtol(w[1], &end, 10);
+		if (end == w[1] || *end || n < 0 || n > SIM_BROKER_PUSH_ERRORS_MAX) {
+			snprintf(ans, cap, "error bad count '%s'", w[1]);
+			return;
+		}
+		rc = sim_broker_push_errors(b, (int)n);
 	} else {
-		snprintf(ans, cap, "error unknown command (down ID|all, up ID|all, rtt ID|all MS)");
+		snprintf(ans, cap,
+		         "error unknown command (down ID|all, up ID|all, rtt ID|all MS, "
+		         "errors N)");
 		return;
 	}
 	if (rc)

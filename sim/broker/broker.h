@@ -119,6 +119,7 @@ int sim_broker_leader(sim_broker *b, const char *topic, int part);
  *   down ID|all     sim_broker_set_down(.., true)
  *   up ID|all       sim_broker_set_down(.., false)
  *   rtt ID|all MS   sim_broker_set_rtt
+ *   errors N        sim_broker_push_errors
  * The answer is one line, "ok" or "error REASON". */
 #define SIM_BROKER_CONTROL_MAX 128
 

@@ -175,8 +175,8 @@ static bool read_topic(cluster *c, const char *topic, enum feedcheck_topic t, fe
 {
 	char err[512] = "";
 	int parts = 0;
-	int rc = feedread_topic(sim_broker_bootstraps(c->broker), topic, t, fc, FEED_READ_MS,
-	                        &parts, err, sizeof err);
+	int rc = feedread_topic(c->kafka.bootstraps, topic, t, fc, FEED_READ_MS, &parts, err,
+	                        sizeof err);
 	if (rc) {
 		report_violation(r, "change feed: %s not read: %s", topic, err);
 		return false;

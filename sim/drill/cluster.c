@@ -132,9 +132,8 @@ static void changelog_text(const cluster *c, const cluster_node *n, char *out, s
 		k = snprintf(out, cap, "[changelog]\nbootstrap_file = %s\npartition = 0\n",
 		             c->regional[n->index].bootstrap);
 	else
-		k = snprintf(out, cap,
-		             "[changelog]\nbootstrap_file = %s/kafka.bootstrap\npartition = %d\n",
-		             c->dir, n->index);
+		k = snprintf(out, cap, "[changelog]\nbootstrap_file = %s\npartition = %d\n",
+		             c->kafka.bootstrap, n->index);
 	if (d->durability_local && k >= 0 && (size_t)k < cap)
 		k += snprintf(out + k, cap - (size_t)k, "durability = local\n");
 	if (d->standby && k >= 0 && (size_t)k < cap) {
@@ -155,7 +154,7 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	edge_ops(c, ops, sizeof ops);
 	store_text(d, st, sizeof st);
 	changelog_text(c, n, cl, sizeof cl);
-	char text[2048];
+	char text[4096];
 	snprintf(text, sizeof text,
 	         "; written by sim for drill %s\n"
 	         "[edge]\nid = %s\nregion = r%d\ndata_dir = %s/%s\nlog_level = info\n"
@@ -168,12 +167,12 @@ static int write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen)
 	         "[central]\nops = %s\ntoken = %s\n"
 	         "[clock]\nskew_ms = %lld\n"
 	         "[topics]\npartitions = %u\n"
-	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "[bus]\nbootstrap_file = %s\n"
 	         "%s%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = %u\n",
 	         d->name, n->id, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-	         (long long)d->skew_ms[n->index], d->partitions, c->dir, st, cl,
+	         (long long)d->skew_ms[n->index], d->partitions, c->kafka.bootstrap, st, cl,
 	         d->me > 0 ? "[home]\nfollow = true\n" : "", d->fetch_wait_ms);
 	return write_text(n->cfg, text, err, errlen);
 }
@@ -229,18 +228,18 @@ static int write_central_cfg(cluster *c, cluster_node *n, const char *parts, cha
 	homes_text(c, homes, sizeof homes);
 	/* Off is two lines of [topics]; on, a [feed] section of its own. */
 	bool off = strncmp(feed, "[feed]", 6) != 0;
-	char text[2048];
+	char text[4096];
 	snprintf(text, sizeof text,
 	         "; written by sim for drill %s\n"
 	         "[central]\nid = %s\ndata_dir = %s/%s\nlog_level = info\n%s"
 	         "snapshot_interval_ms = %u\nops_listen = 127.0.0.1:%d\nops_token = %s\n"
 	         "[topics]\npartitions = %u\n%s"
-	         "[bus]\nbootstrap_file = %s/kafka.bootstrap\n"
+	         "[bus]\nbootstrap_file = %s\n"
 	         "%s%s%s"
 	         "[kafka.consumer]\nfetch.wait.max.ms = %u\n",
 	         d->name, n->name, c->dir, n->name, owned, d->snapshot_ms,
 	         c->isolated ? CLUSTER_OPS_PORT : n->port, CLUSTER_TOKEN, d->partitions,
-	         off ? feed : "", c->dir, st, off ? "" : feed, homes, d->fetch_wait_ms);
+	         off ? feed : "", c->kafka.bootstrap, st, off ? "" : feed, homes, d->fetch_wait_ms);
 	return write_text(n->cfg, text, err, errlen);
 }
 
@@ -589,14 +588,35 @@ int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, 
 		snprintf(cmd, sizeof cmd, "%s all", down ? "down" : "up");
 	else
 		snprintf(cmd, sizeof cmd, "%s %d", down ? "down" : "up", broker_id);
-	return regional_kafka_command(&c->regional[i], cmd, err, errlen);
+	return kproc_command(&c->regional[i], cmd, err, errlen);
+}
+
+int cluster_kafka_command(cluster *c, const char *command, char *err, size_t errlen)
+{
+	return kproc_command(&c->kafka, command, err, errlen);
+}
+
+/* Region i's own Kafka: DRILL_REGIONAL_BROKERS brokers and its
+ * changelog topic (one partition, replicated on every broker, its leader
+ * moving off a broker that goes down), at the daemons' priority whatever
+ * broker_idle says: every write waits for its acknowledgement, and under
+ * SCHED_IDLE on a busy machine that wait was the CPU's (regional_delay
+ * at 300 ops/s: write p99 250-280 ms idle, 21-23 ms not). */
+static int regional_start(cluster *c, unsigned i, char *err, size_t errlen)
+{
+	sim_broker_topic t = {"likes.changelog", 1};
+	kproc_opts ko = {
+	    .brokers = DRILL_REGIONAL_BROKERS, .topics = &t, .ntopics = 1, .fail_over = true};
+	char name[KPROC_NAME_MAX];
+	snprintf(name, sizeof name, "kafka-r%u", i);
+	return kproc_start(&c->regional[i], c->bindir, c->dir, name, &ko, err, errlen);
 }
 
 /* An edge's paths to its region's own Kafka: one per broker, on the
  * broker's own port inside the edge's namespace. */
 static int regional_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
-	const regional_kafka *k = &c->regional[n->index];
+	const kproc *k = &c->regional[n->index];
 	for (int i = 0; i < k->nbrokers; i++) {
 		char name[RELAY_NAME_MAX];
 		snprintf(name, sizeof name, "%s-regional-b%d", n->name, i + 1);
@@ -605,18 +625,6 @@ static int regional_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 		if (!n->regional[i])
 			return ERR_IO;
 		n->nregional++;
-	}
-	return 0;
-}
-
-/* The broker ports, from "127.0.0.1:p,127.0.0.1:q,...". */
-static int parse_bootstraps(cluster *c, char *err, size_t errlen)
-{
-	c->nbrokers = sim_broker_ports(sim_broker_bootstraps(c->broker), c->broker_ports,
-	                               SIM_BROKER_BROKERS_MAX);
-	if (!c->nbrokers) {
-		snprintf(err, errlen, "no broker ports in the bootstrap list");
-		return ERR_KAFKA;
 	}
 	return 0;
 }
@@ -636,10 +644,10 @@ static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 	if (!n->ns)
 		return ERR_IO;
 	char name[RELAY_NAME_MAX];
-	for (int i = 0; i < c->nbrokers; i++) {
+	for (int i = 0; i < c->kafka.nbrokers; i++) {
 		snprintf(name, sizeof name, "%s-kafka-b%d", n->name, i + 1);
-		n->kafka[i] = relay_add(c->relay, name, n->ns, c->broker_ports[i], NULL,
-		                        c->broker_ports[i], NULL, err, errlen);
+		n->kafka[i] = relay_add(c->relay, name, n->ns, c->kafka.ports[i], NULL,
+		                        c->kafka.ports[i], NULL, err, errlen);
 		if (!n->kafka[i])
 			return ERR_IO;
 		n->nkafka++;
@@ -730,35 +738,20 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		snprintf(t->name, sizeof t->name, "likes.home.r%u", i);
 		t->partitions = (int)d->partitions;
 	}
-	sim_broker_opts bo = {
+	/* Its thread under SCHED_IDLE when the drill says broker_idle: no
+	 * daemon waits for the embedded Kafka on the path of a request. */
+	kproc_opts ko = {
 	    .brokers = 3, .topics = topics, .ntopics = ntopics, .idle = d->broker_idle != 0};
-	int rc;
-	c->broker = sim_broker_start(&bo, err, errlen);
-	if (!c->broker) {
-		rc = ERR_KAFKA;
+	int rc = kproc_start(&c->kafka, c->bindir, dir, "kafka", &ko, err, errlen);
+	if (rc)
 		goto fail;
-	}
-	char path[512];
-	snprintf(path, sizeof path, "%s/kafka.bootstrap", c->dir);
-	if ((rc = parse_bootstraps(c, err, errlen)) ||
-	    (rc = sim_broker_write_bootstraps(c->broker, path))) {
-		if (!err[0])
-			snprintf(err, errlen, "cannot write %s", path);
-		goto fail;
-	}
 	if (isolated && (!(c->relay = relay_new("sim-relay", err, errlen)) ||
 	                 !(c->crelay = relay_new("sim-clients", err, errlen)))) {
 		rc = ERR_IO;
 		goto fail;
 	}
-	/* A region's brokers run at the daemons' priority, whatever
-	 * broker_idle says: every write waits for their acknowledgement,
-	 * and under SCHED_IDLE on a busy machine that wait was the CPU's
-	 * (regional_delay at 300 ops/s: write p99 250-280 ms idle, 21-23 ms
-	 * not). */
 	for (unsigned i = 0; d->regional_kafka && i < d->regions; i++)
-		if ((rc = regional_kafka_start(&c->regional[i], c->bindir, dir, (int)i, false, err,
-		                               errlen)))
+		if ((rc = regional_start(c, i, err, errlen)))
 			goto fail;
 	for (unsigned j = 0; j < d->centrals; j++) {
 		char parts[32], *owned = NULL;
@@ -846,7 +839,7 @@ void cluster_stop(cluster *c, bool keep)
 	if (c->single_made)
 		node_stop(&c->single);
 	for (unsigned i = 0; i < c->d->regions; i++)
-		regional_kafka_stop(&c->regional[i]);
+		kproc_stop(&c->regional[i]);
 	relay_free(c->relay);
 	c->relay = NULL;
 	relay_free(c->crelay);
@@ -874,8 +867,7 @@ void cluster_stop(cluster *c, bool keep)
 	netns_free(c->single.ns);
 	c->single.ns = NULL;
 	c->single_made = false;
-	sim_broker_stop(c->broker);
-	c->broker = NULL;
+	kproc_stop(&c->kafka);
 	if (!keep && c->dir[0])
 		nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	else if (c->dir[0])

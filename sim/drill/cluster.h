@@ -1,7 +1,7 @@
 /* cluster.h - one whole deployment on this machine for a drill: the mock
- * Kafka cluster (in sim's process), central replicas and edges as real
- * processes, each in a network namespace of its own, and the relay paths
- * that are the only links between them.
+ * Kafka cluster (a `sim broker` process: kproc.h), central replicas and
+ * edges as real processes, each in a network namespace of its own, and
+ * the relay paths that are the only links between them.
  *
  * Paths, per node (a "link" in drill files):
  *   kafka    one path per broker, from the node's namespace to the broker
@@ -14,7 +14,7 @@
  *   clients  sim's way in: the users' path to an edge's HTTP port, the
  *            checker's path to a central's ops API
  *   regional with regional_kafka (drill.h): one path per broker of the
- *            region's own Kafka (regional.h), from the edge's namespace,
+ *            region's own Kafka (kproc.h), from the edge's namespace,
  *            as kafka is built for the embedded one
  * Daemons listen on fixed ports inside their namespaces (edge 8080,
  * central 9090); sim reaches them through the clients paths' ports.
@@ -30,8 +30,8 @@
  * rest.
  *
  * With regional_kafka (drill.h), each region's changelog is on a Kafka
- * cluster of its own, a `sim broker` process started before the edges
- * (regional.h), faulted through cluster_regional_set_down.
+ * cluster of its own, another `sim broker` process started before the
+ * edges (kproc.h), faulted through cluster_regional_set_down.
  *
  * With standby (drill.h), each region runs a second instance of its edge,
  * "edgeN.standby", under the same edge id and changelog partition, with
@@ -44,7 +44,7 @@
  * central or regional paths, and path faults on them are refused.
  *
  * The run directory holds configs, stores and logs. One thread drives a
- * cluster; the relay and the broker run threads of their own.
+ * cluster; the relays run threads of their own.
  */
 #ifndef SIM_CLUSTER_H
 #define SIM_CLUSTER_H
@@ -59,7 +59,7 @@
 #include "err.h"
 #include "hclient.h"
 #include "sim/drill/netns.h"
-#include "sim/drill/regional.h"
+#include "sim/drill/kproc.h"
 #include "sim/drill/relay.h"
 
 #define CLUSTER_TOKEN "sim-admin-token"
@@ -105,9 +105,7 @@ typedef struct cluster {
 	const drill *d;
 	char dir[256];
 	bool isolated;
-	sim_broker *broker;
-	int broker_ports[SIM_BROKER_BROKERS_MAX];
-	int nbrokers;
+	kproc kafka;   /* the cluster every daemon uses */
 	relay *relay;  /* the daemons' paths to Kafka and to central */
 	relay *crelay; /* the clients' paths: a thread of their own, so that a
 	                * client's request never waits behind delayed Kafka
@@ -115,9 +113,9 @@ typedef struct cluster {
 	cluster_node edges[DRILL_REGIONS_MAX];
 	cluster_node standbys[DRILL_REGIONS_MAX]; /* edgeN.standby, with standby */
 	cluster_node centrals[DRILL_CENTRALS_MAX];
-	regional_kafka regional[DRILL_REGIONS_MAX]; /* with regional_kafka */
-	cluster_node single; /* sharded drills: every partition, at the end */
-	bool single_made;    /* single has a config (and maybe a namespace) */
+	kproc regional[DRILL_REGIONS_MAX]; /* with regional_kafka */
+	cluster_node single;               /* sharded drills: every partition, at the end */
+	bool single_made;                  /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
 } cluster;
 
@@ -154,6 +152,11 @@ int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
 /* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
  * link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
+
+/* A fault of the cluster every daemon uses: a control command of
+ * sim_broker_control ("down 2", "up all", "rtt 1 50", "errors 5"). 0, or
+ * an ERR_* with the reason in err. */
+int cluster_kafka_command(cluster *c, const char *command, char *err, size_t errlen) WARN_UNUSED;
 
 /* A fault of region i's own Kafka (regional_kafka): broker_id 1..3
  * down or up, or every broker (-1); partitions leave a broker that goes

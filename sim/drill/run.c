@@ -149,27 +149,40 @@ static int regional_step(runner *rn, const drill_step *s)
 
 static int broker_step(runner *rn, const drill_step *s)
 {
-	sim_broker *b = rn->c.broker;
-	if (s->index > sim_broker_count(b)) {
-		log_error("no such broker", "step=\"%s\" brokers=%d", s->text, sim_broker_count(b));
+	char cmd[64], id[16], err[256];
+	if (s->index > rn->c.kafka.nbrokers) {
+		log_error("no such broker", "step=\"%s\" brokers=%d", s->text,
+		          rn->c.kafka.nbrokers);
 		return ERR_INVAL;
 	}
+	if (s->index < 0)
+		snprintf(id, sizeof id, "all");
+	else
+		snprintf(id, sizeof id, "%d", s->index);
 	switch (s->action) {
 	case DRILL_BROKER_DOWN:
 		window_open(rn, key_of(s), s->text);
-		return sim_broker_set_down(b, s->index, true);
+		snprintf(cmd, sizeof cmd, "down %s", id);
+		break;
 	case DRILL_BROKER_UP:
 		window_close(rn, key_of(s), s->text);
-		return sim_broker_set_down(b, s->index, false);
+		snprintf(cmd, sizeof cmd, "up %s", id);
+		break;
 	case DRILL_BROKER_RTT:
 		if (s->a)
 			window_open(rn, key_of(s), s->text);
 		else
 			window_close(rn, key_of(s), s->text);
-		return sim_broker_set_rtt(b, s->index, (int)s->a);
-	case DRILL_BROKER_ERRORS: return sim_broker_push_errors(b, (int)s->a);
+		snprintf(cmd, sizeof cmd, "rtt %s %lld", id, (long long)s->a);
+		break;
+	case DRILL_BROKER_ERRORS: snprintf(cmd, sizeof cmd, "errors %lld", (long long)s->a); break;
 	default: return ERR_INVAL;
 	}
+	int rc = cluster_kafka_command(&rn->c, cmd, err, sizeof err);
+	if (rc)
+		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
+		          err_str(rc), err);
+	return rc;
 }
 
 /* --- readiness --------------------------------------------------------------- */
@@ -416,8 +429,10 @@ static void heal_all(runner *rn)
 		else if (edge)
 			run_instance_started(rn, (unsigned)n->index, (unsigned)n->inst);
 	}
-	if (sim_broker_set_down(c->broker, -1, false) || sim_broker_set_rtt(c->broker, -1, 0))
-		log_error("cannot heal the brokers", "%s", "");
+	char herr[256];
+	if (cluster_kafka_command(c, "up all", herr, sizeof herr) ||
+	    cluster_kafka_command(c, "rtt all 0", herr, sizeof herr))
+		log_error("cannot heal the brokers", "err=\"%s\"", herr);
 	for (unsigned i = 0; rn->d.regional_kafka && i < rn->d.regions; i++) {
 		char err[256];
 		if (cluster_regional_set_down(c, i, -1, false, err, sizeof err))

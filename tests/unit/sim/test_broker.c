@@ -440,6 +440,20 @@ static bool file_exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
+static rd_kafka_t *new_plain_producer(const char *bootstraps)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	kafka_util_set(conf, "bootstrap.servers", bootstraps);
+	kafka_util_set(conf, "acks", "all");
+	kafka_util_set(conf, "linger.ms", "0");
+	kafka_util_set(conf, "message.send.max.retries", "0");
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_util_on_delivery);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	cr_assert_not_null(rk, "producer: %s", err);
+	return rk;
+}
+
 Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 {
 	char bs[128], ctl[128];
@@ -484,6 +498,24 @@ Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 	cr_assert(strstr(err, "unknown command"), "%s", err);
 	cr_assert_eq(sim_broker_control(ctl, "rtt 1 -5", 5000, err, sizeof err), ERR_KAFKA);
 	cr_assert_eq(sim_broker_control(ctl, "", 5000, err, sizeof err), ERR_INVAL);
+	cr_assert_eq(sim_broker_control(ctl, "errors -1", 5000, err, sizeof err), ERR_KAFKA);
+	cr_assert(strstr(err, "bad count"), "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "errors 2x", 5000, err, sizeof err), ERR_KAFKA);
+
+	/* errors N: the next produce request is refused, the one after
+	 * it written. A count above the broker ids is not taken for one. */
+	cr_assert_eq(sim_broker_control(ctl, "errors 1", 5000, err, sizeof err), 0, "%s", err);
+	plain = new_plain_producer(line);
+	delivery d0, d1;
+	kafka_util_produce(plain, "likes.changelog", 0, "refused", &d0);
+	cr_assert(kafka_util_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
+	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "got %s",
+	             rd_kafka_err2str(d0.err));
+	kafka_util_produce(plain, "likes.changelog", 0, "accepted", &d1);
+	cr_assert(kafka_util_wait_delivery(plain, &d1, WAIT_MS), "no delivery report");
+	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	cr_assert_eq(sim_broker_control(ctl, "errors 7", 5000, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sim_broker_control(ctl, "errors 0", 5000, err, sizeof err), 0, "%s", err);
 
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	int st = 0;
@@ -497,20 +529,6 @@ Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 }
 
 /* --- pushed request errors ------------------------------------------------ */
-
-static rd_kafka_t *new_plain_producer(const char *bootstraps)
-{
-	char err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	kafka_util_set(conf, "bootstrap.servers", bootstraps);
-	kafka_util_set(conf, "acks", "all");
-	kafka_util_set(conf, "linger.ms", "0");
-	kafka_util_set(conf, "message.send.max.retries", "0");
-	rd_kafka_conf_set_dr_msg_cb(conf, kafka_util_on_delivery);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	cr_assert_not_null(rk, "producer: %s", err);
-	return rk;
-}
 
 Test(broker, pushed_error_fails_the_next_produce_and_writes_nothing)
 {

@@ -1,0 +1,160 @@
+/* kproc.c - a drill's Kafka cluster as a `sim broker` process (kproc.h).
+ * Owns the process. One thread.
+ */
+#include "sim/drill/kproc.h"
+#include "sim/drill/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define START_MS 10000
+#define CONTROL_MS 5000
+/* broker, --brokers N, --topic SPEC per topic, --fail-over, --idle,
+ * --bootstrap-file F, --control C, the program and the NULL. */
+#define ARGV_MAX (2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2)
+
+static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
+{
+	char brokers[16], spec[SIM_BROKER_TOPICS_MAX][SIM_BROKER_TOPIC_MAX + 16];
+	const char *argv[ARGV_MAX];
+	size_t n = 0;
+	snprintf(brokers, sizeof brokers, "%d", o->brokers);
+	argv[n++] = bin;
+	argv[n++] = "broker";
+	argv[n++] = "--brokers";
+	argv[n++] = brokers;
+	for (size_t i = 0; i < o->ntopics; i++) {
+		snprintf(spec[i], sizeof spec[i], "%s:%d", o->topics[i].name,
+		         o->topics[i].partitions);
+		argv[n++] = "--topic";
+		argv[n++] = spec[i];
+	}
+	if (o->fail_over)
+		argv[n++] = "--fail-over";
+	if (o->idle)
+		argv[n++] = "--idle";
+	argv[n++] = "--bootstrap-file";
+	argv[n++] = k->bootstrap;
+	argv[n++] = "--control";
+	argv[n++] = k->control;
+	argv[n] = NULL;
+	int logfd = open(k->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls until exec: sim has threads. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	int saved = errno;
+	close(logfd);
+	errno = saved;
+	return pid;
+}
+
+/* The bootstrap list once the file holds it, within START_MS. */
+static int wait_bootstrap(kproc *k, int brokers, char *err, size_t errlen)
+{
+	uint64_t end = clock_mono_ms() + START_MS;
+	while (clock_mono_ms() < end) {
+		int st;
+		if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
+			k->pid = 0;
+			snprintf(err, errlen, "%s exited at start-up; see %s", k->name, k->log);
+			return ERR_IO;
+		}
+		FILE *f = fopen(k->bootstrap, "r");
+		if (f) {
+			bool got = fgets(k->bootstraps, sizeof k->bootstraps, f) != NULL;
+			fclose(f);
+			if (got) {
+				k->bootstraps[strcspn(k->bootstraps, "\r\n")] = '\0';
+				k->nbrokers = sim_broker_ports(k->bootstraps, k->ports,
+				                               SIM_BROKER_BROKERS_MAX);
+				if (k->nbrokers == brokers)
+					return 0;
+				snprintf(err, errlen, "%s lists %d brokers of %d: %s", k->name,
+				         k->nbrokers, brokers, k->bootstraps);
+				return ERR_KAFKA;
+			}
+		}
+		usleep(20 * 1000);
+	}
+	snprintf(err, errlen, "%s wrote no bootstrap file within %d s; see %s", k->name,
+	         START_MS / 1000, k->log);
+	return ERR_TIMEOUT;
+}
+
+int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
+                const kproc_opts *o, char *err, size_t errlen)
+{
+	memset(k, 0, sizeof *k);
+	if (strlen(name) >= sizeof k->name || o->brokers < 1 ||
+	    o->brokers > SIM_BROKER_BROKERS_MAX || o->ntopics < 1 ||
+	    o->ntopics > SIM_BROKER_TOPICS_MAX) {
+		snprintf(err, errlen, "bad Kafka process '%s': %d brokers, %zu topics", name,
+		         o->brokers, o->ntopics);
+		return ERR_INVAL;
+	}
+	snprintf(k->name, sizeof k->name, "%s", name);
+	snprintf(k->bootstrap, sizeof k->bootstrap, "%s/%s.bootstrap", dir, name);
+	snprintf(k->control, sizeof k->control, "%s/%s.ctl", dir, name);
+	snprintf(k->log, sizeof k->log, "%s/%s.log", dir, name);
+	char bin[PATH_MAX + 8];
+	snprintf(bin, sizeof bin, "%s/sim", bindir);
+	k->pid = spawn(bin, k, o);
+	if (k->pid < 0) {
+		k->pid = 0;
+		snprintf(err, errlen, "cannot start %s: %s", name, strerror(errno));
+		return ERR_IO;
+	}
+	int rc = wait_bootstrap(k, o->brokers, err, errlen);
+	if (rc) {
+		kproc_stop(k);
+		return rc;
+	}
+	log_info("kafka process started", "name=%s pid=%d brokers=%d", name, (int)k->pid,
+	         k->nbrokers);
+	return 0;
+}
+
+int kproc_command(kproc *k, const char *command, char *err, size_t errlen)
+{
+	if (k->pid <= 0) {
+		snprintf(err, errlen, "%s is not running", k->name[0] ? k->name : "Kafka");
+		return ERR_INVAL;
+	}
+	int rc = sim_broker_control(k->control, command, CONTROL_MS, err, errlen);
+	if (rc)
+		log_error("kafka command failed", "name=%s command=\"%s\" err=\"%s\"", k->name,
+		          command, err);
+	else
+		log_info("kafka command", "name=%s command=\"%s\"", k->name, command);
+	return rc;
+}
+
+void kproc_stop(kproc *k)
+{
+	if (k->pid <= 0)
+		return;
+	child_end(k->pid, 5000);
+	k->pid = 0;
+}
