@@ -446,6 +446,8 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->last_hlc = xcalloc(o->users, sizeof *l->last_hlc);
 	smap_init(&l->members);
 	smap_init(&l->changed);
+	smap_init(&l->changed_old);
+	l->changed_us = clock_mono_us();
 	if (o->me_share > 0) {
 		l->liked = xcalloc((size_t)o->users * LIKED_KEEP, sizeof *l->liked);
 		l->liked_at = xcalloc(o->users, 1);
@@ -543,6 +545,7 @@ void load_free(load *l)
 	free(l->last_hlc);
 	smap_free(&l->members);
 	smap_free(&l->changed);
+	smap_free(&l->changed_old);
 	free(l->liked);
 	free(l->liked_at);
 	free(l->set_count);

@@ -180,6 +180,7 @@ typedef struct load_me_stats {
 	uint64_t unknown;    /* pairs the edge could not answer ("unknown") */
 	uint64_t wrong;      /* pairs answered other than the truth: a bug */
 	uint64_t home_reads; /* reads sent to the user's home region */
+	uint64_t tracked;    /* pairs whose last change is kept to judge young (now) */
 } load_me_stats;
 
 void load_get_me_stats(load *l, load_me_stats *out);

@@ -54,9 +54,23 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 
 void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like)
 {
-	uint64_t key = (uint64_t)user << 32 | item;
-	smap_put(&l->changed, &key, sizeof key, NULL)->u = clock_mono_us();
-	if (!like || !l->liked)
+	if (!l->liked)
+		return; /* no heart reads */
+	uint64_t now = clock_mono_us(), key = (uint64_t)user << 32 | item;
+	/* Each generation spans converge_ms and four timeouts. A heart read
+	 * is one attempt, sent as it starts and taken up within timeout_ms
+	 * unless this loop stalls for three timeouts more; when the older
+	 * generation is dropped its newest change is a whole span old, too
+	 * old to make any read in flight young. */
+	uint64_t span_us = ((uint64_t)l->o.converge_ms + 4ull * l->o.timeout_ms) * 1000;
+	if (now - l->changed_us >= span_us) {
+		smap_free(&l->changed_old);
+		l->changed_old = l->changed;
+		smap_init(&l->changed);
+		l->changed_us = now;
+	}
+	smap_put(&l->changed, &key, sizeof key, NULL)->u = now;
+	if (!like)
 		return;
 	uint8_t *at = &l->liked_at[user];
 	uint32_t e = item | (region != user % l->o.regions ? AWAY_BIT : 0);
@@ -201,6 +215,8 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 		}
 		uint64_t key = (uint64_t)o->user << 32 | item;
 		smap_val *ch = smap_get(&l->changed, &key, sizeof key);
+		if (!ch)
+			ch = smap_get(&l->changed_old, &key, sizeof key);
 		if (said >= 0 && ch && ch->u + converge > o->first_us) {
 			s->young++;
 			continue;
@@ -244,6 +260,7 @@ void load_get_me_stats(load *l, load_me_stats *out)
 {
 	pthread_mutex_lock(&l->mu);
 	*out = l->mst;
+	out->tracked = l->changed.len + l->changed_old.len;
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -73,3 +73,30 @@ Test(load_me, pairs_changed_within_the_convergence_bound_are_not_held)
 	cr_assert_eq(s.wrong, 0);
 	cr_assert_eq(load_drain(L, 5000), 0);
 }
+
+/* The pairs kept to judge young are those of the last two spans
+ * (converge_ms plus four timeouts each), not every pair the run made:
+ * a soak makes a new one with nearly every op. */
+Test(load_me, only_recent_changes_are_kept_to_judge_young)
+{
+	load_opts o = hearts_opts();
+	o.users = 5000;
+	o.items = 5000;
+	o.converge_ms = 100;
+	o.timeout_ms = 100; /* spans of 0.5 s */
+	start(&o);
+	wait_acked(200, 10000);
+	uint64_t t0 = clock_mono_us(), acked0 = stats().acked;
+	wait_acked(acked0 + 4000, 30000);
+	load_me_stats s = me_stats();
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
+	double rate = (double)(stats().acked - acked0) / secs;
+	cr_assert_eq(s.wrong, 0, "no pair dropped while a read could still need it");
+	cr_assert_gt(s.young, 0);
+	cr_assert_gt(s.tracked, 0);
+	/* At most two spans' acks at the rate just seen, with room for
+	 * noise: well under the 4,200 or more pairs changed since start. */
+	cr_assert_leq((double)s.tracked, 2 * 0.5 * rate * 1.5 + 100, "tracked %llu at %.0f acks/s",
+	              (unsigned long long)s.tracked, rate);
+	cr_assert_eq(load_drain(L, 5000), 0);
+}
