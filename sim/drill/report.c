@@ -355,6 +355,15 @@ void report_proc_verdict(report *r, const char *node, const soak_verdict *v, con
 	n->bound = *b;
 }
 
+void report_proc_instrument(report *r, const char *node, const soak_verdict *v)
+{
+	int k = proc_node(r, node);
+	if (k < 0)
+		return;
+	r->proc_nodes[k].instrument = true;
+	r->proc_nodes[k].v = *v;
+}
+
 void report_proc_rules(report *r, double warmup_s, double every_s)
 {
 	r->proc_warmup_s = warmup_s;
@@ -444,6 +453,16 @@ static void procs_summary(const report *r, FILE *f)
 	for (unsigned i = 0; i < r->nproc_nodes; i++) {
 		const report_proc_node *n = &r->proc_nodes[i];
 		const soak_verdict *v = &n->v;
+		if (n->instrument) {
+			fprintf(
+			    f,
+			    "  %-9s %6.1f %6.1f %6.1f %6s | %6.1f %6.1f %6.1f %+6.1f | %5.0f %5.0f "
+			    "%5.0f %5s  the instrument: not judged\n",
+			    n->name, v->rss_start, v->rss_end, v->rss_peak, "-", v->anon_start,
+			    v->anon_settled, v->anon_end, v->anon_trend, v->fds_start,
+			    v->fds_settled, v->fds_end, "-");
+			continue;
+		}
 		if (!n->judged) {
 			fprintf(f, "  %-9s (not judged)\n", n->name);
 			continue;

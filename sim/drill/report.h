@@ -126,6 +126,9 @@ void report_proc(report *r, const char *node, int pid, const soak_sample *s);
 void report_load_sched(report *r, double t_s, double cpu_s, double wait_s, double slices);
 /* The verdict on a node's readings and the bound it was held to. */
 void report_proc_verdict(report *r, const char *node, const soak_verdict *v, const soak_bound *b);
+/* The levels of one of the instrument's own processes (sim, its Kafka),
+ * reported beside the daemons' verdicts and never judged. */
+void report_proc_instrument(report *r, const char *node, const soak_verdict *v);
 /* The warm-up the verdicts leave out, and the interval between readings. */
 void report_proc_rules(report *r, double warmup_s, double every_s);
 

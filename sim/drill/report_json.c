@@ -81,6 +81,15 @@ static json_t *procs_json(const report *r, bool *ok)
 			const soak_verdict *v = &n->v;
 			jset(j, "node", json_string(n->name), ok);
 			jset(j, "judged", json_boolean(n->judged && v->judged), ok);
+			if (n->instrument) { /* sim's own or its Kafka's levels */
+				jset(j, "instrument", json_true(), ok);
+				jset(j, "rss_start_mb", jnum(v->rss_start), ok);
+				jset(j, "rss_end_mb", jnum(v->rss_end), ok);
+				jset(j, "anon_start_mb", jnum(v->anon_start), ok);
+				jset(j, "anon_settled_mb", jnum(v->anon_settled), ok);
+				jset(j, "anon_end_mb", jnum(v->anon_end), ok);
+				jset(j, "anon_trend_mb", jnum(v->anon_trend), ok);
+			}
 			if (n->judged) {
 				char text[1024];
 				soak_bound_text(&n->bound, text, sizeof text);

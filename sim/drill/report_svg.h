@@ -61,7 +61,8 @@ typedef struct report_sched_row {
 /* A daemon whose process is sampled, and its verdict once judged. */
 typedef struct report_proc_node {
 	char *name;
-	bool judged; /* v and bound are set */
+	bool judged;     /* v and bound are set */
+	bool instrument; /* sim's own or its Kafka's: v is set, nothing judged */
 	soak_verdict v;
 	soak_bound bound;
 } report_proc_node;

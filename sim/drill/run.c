@@ -980,6 +980,8 @@ int run_drill(const run_opts *o)
 out:
 	for (size_t k = 0; k < NODES_MAX; k++)
 		free(rn.procs[k].s);
+	for (size_t k = 0; k < RUN_INSTRUMENTS; k++)
+		free(rn.instruments[k].s);
 	wakeprobe_stop(rn.wp);
 	intervals_free(&rn.iv);
 	report_free(rn.r);

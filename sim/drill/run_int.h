@@ -66,6 +66,8 @@ typedef struct fence_watch {
 	uint64_t not_active, not_replicated, failed, acked; /* its figures then */
 } fence_watch;
 
+#define RUN_INSTRUMENTS 2
+
 /* A daemon's process readings (procs_every): those of its latest run,
  * which is what the verdict judges. */
 typedef struct proc_series {
@@ -94,7 +96,10 @@ typedef struct runner {
 	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
 	bool phase_cpu_ok[READY_PHASES_MAX];
 	proc_series procs[NODES_MAX]; /* edges, then centrals */
-	bool interrupted;             /* SIGINT or SIGTERM during the load */
+	/* The instrument's own processes, read as the daemons are and
+	 * reported, never judged: sim itself, then the main Kafka cluster. */
+	proc_series instruments[RUN_INSTRUMENTS];
+	bool interrupted; /* SIGINT or SIGTERM during the load */
 	/* Latency intervals (latency_every): the series, when the current
 	 * one started, and each edge's own request buckets then. */
 	intervals iv;

@@ -170,8 +170,30 @@ static void read_held(const runner *rn, const cluster_node *n, soak_sample *s)
 	free(a.body);
 }
 
+static const char *const instrument_name[RUN_INSTRUMENTS] = {"sim", "kafka"};
+
+static pid_t instrument_pid(const runner *rn, size_t i)
+{
+	return i == 0 ? getpid() : rn->c.kafka.pid;
+}
+
+/* Adds a reading of pid to its series; a new process starts it again. */
+static void series_add(proc_series *ps, pid_t pid, const soak_sample *s)
+{
+	if (ps->pid != pid) { /* a new run: judge this one */
+		ps->pid = pid;
+		ps->n = 0;
+		ps->runs++;
+	}
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 64;
+		ps->s = xrealloc(ps->s, ps->cap * sizeof *ps->s);
+	}
+	ps->s[ps->n++] = *s;
+}
+
 /* Reads every running daemon's RSS and descriptors (soak.h), and what
- * it says holds its memory. */
+ * it says holds its memory; then the instrument's own processes. */
 void run_sample_procs(runner *rn)
 {
 	for (size_t k = 0; k < nodes_sampled(rn); k++) {
@@ -180,18 +202,17 @@ void run_sample_procs(runner *rn)
 		if (n->pid <= 0 || n->stopped || !soak_read(n->pid, n->data, run_now_s(rn), &s))
 			continue;
 		read_held(rn, n, &s);
-		proc_series *ps = &rn->procs[k];
-		if (ps->pid != n->pid) { /* a new run: judge this one */
-			ps->pid = n->pid;
-			ps->n = 0;
-			ps->runs++;
-		}
-		if (ps->n == ps->cap) {
-			ps->cap = ps->cap ? ps->cap * 2 : 64;
-			ps->s = xrealloc(ps->s, ps->cap * sizeof *ps->s);
-		}
-		ps->s[ps->n++] = s;
+		series_add(&rn->procs[k], n->pid, &s);
 		report_proc(rn->r, n->name, (int)n->pid, &s);
+	}
+	for (size_t i = 0; i < RUN_INSTRUMENTS; i++) {
+		pid_t pid = instrument_pid(rn, i);
+		soak_sample s;
+		if (pid <= 0 || !soak_read(pid, "", run_now_s(rn), &s))
+			continue;
+		s.nheld = 0;
+		series_add(&rn->instruments[i], pid, &s);
+		report_proc(rn->r, instrument_name[i], (int)pid, &s);
 	}
 	/* The load's own thread: the instrument's share of the machine. */
 	pid_t tid = load_thread_id(rn->l);
@@ -253,5 +274,16 @@ void run_judge_procs(runner *rn)
 			         ps->runs, ps->n);
 			report_text(rn->r, key, text);
 		}
+	}
+	/* The instrument's levels by the same rules, with no bound: shown
+	 * beside the daemons', so a harness that grows is seen, not judged. */
+	soak_bound none = {.total_mb = HUGE_VAL};
+	for (size_t i = 0; i < RUN_INSTRUMENTS; i++) {
+		const proc_series *ps = &rn->instruments[i];
+		soak_verdict v;
+		if (!ps->n)
+			continue;
+		(void)soak_judge(ps->s, ps->n, &rules, &none, &v);
+		report_proc_instrument(rn->r, instrument_name[i], &v);
 	}
 }

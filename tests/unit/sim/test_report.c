@@ -622,6 +622,47 @@ Test(report, process_readings_and_what_held_the_memory_go_to_every_file)
 	free(svg);
 }
 
+/* The instrument's own processes (sim, its Kafka) are shown with their
+ * levels beside the daemons, and never fail the run, however they grow. */
+Test(report, the_instruments_memory_is_shown_and_never_judged)
+{
+	report *r = report_new("soak", false, 1);
+	soak_sample s[40];
+	for (size_t i = 0; i < 40; i++) {
+		s[i] = (soak_sample){.t_s = 30.0 * (double)i,
+		                     .rss_mb = 20 + 2 * (double)i,
+		                     .anon_mb = 10 + 2 * (double)i,
+		                     .hwm_mb = 100,
+		                     .fds = 30};
+		report_proc(r, "sim", 77, &s[i]);
+	}
+	soak_rules rules;
+	soak_rules_default(1200, &rules);
+	soak_bound none = {.total_mb = HUGE_VAL};
+	soak_verdict v;
+	cr_assert_not(soak_judge(s, 40, &rules, &none, &v), "it grows: a daemon would fail");
+	report_proc_instrument(r, "sim", &v);
+	report_proc_rules(r, rules.warmup_s, 30);
+	write_ok(r);
+	report_free(r);
+
+	json_t *j = load_json();
+	cr_assert(json_is_true(json_object_get(j, "pass")), "the instrument fails nothing");
+	json_t *node = json_array_get(json_object_get(json_object_get(j, "processes"), "nodes"), 0);
+	cr_assert_not_null(node);
+	cr_assert(json_is_true(json_object_get(node, "instrument")));
+	cr_assert(json_is_false(json_object_get(node, "judged")));
+	cr_assert_float_eq(json_number_value(json_object_get(node, "anon_end_mb")), v.anon_end,
+	                   1e-9);
+	cr_assert_gt(v.anon_end, v.anon_settled + 10);
+	json_decref(j);
+
+	char *sum = slurp("summary.txt");
+	cr_assert_not_null(strstr(sum, "the instrument: not judged"), "%s", sum);
+	cr_assert_not_null(strstr(sum, "violations (0)"), "%s", sum);
+	free(sum);
+}
+
 Test(report, the_feed_section_goes_to_the_json_and_the_summary)
 {
 	report *r = report_new("baseline", true, 3);
