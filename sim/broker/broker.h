@@ -9,9 +9,9 @@
  * sim_broker_serve() is the `sim broker` subcommand: start, publish the
  * bootstrap list in a file, take broker faults on a control socket if
  * asked to, wait for SIGINT/SIGTERM, clean up. The rest is the API the
- * network simulator and the tests use in-process, and the client of the
- * control socket (sim_broker_control) that drills use on a cluster that
- * runs as a process of its own.
+ * tests use in-process, and the client of the control socket
+ * (sim_broker_control) that drills use on every cluster, each a process
+ * of its own (sim/drill/kproc.h).
  *
  * Threads: start/stop from one thread; the fault hooks may be called from
  * any thread while the broker runs (the mock cluster serialises them onto

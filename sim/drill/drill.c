@@ -33,7 +33,7 @@
 #define RATE_MAX 1000000.0
 #define USERS_MAX 10000000
 #define THROTTLE_MAX 10000000000LL
-#define BROKER_ERRORS_MAX 1000000
+#define BROKER_ERRORS_MAX SIM_BROKER_PUSH_ERRORS_MAX
 #define NODE_INDEX_MAX 999
 
 /* The settings that may appear once each; skew is tracked per edge. */

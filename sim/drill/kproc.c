@@ -12,14 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 
-#define START_MS 10000
-#define CONTROL_MS 5000
+/* Generous: with --idle the cluster's thread, which creates the topics
+ * and carries out every fault, runs only on a CPU nothing else wants,
+ * and a drill keeps both of this machine's busy. */
+#define START_MS 30000
+#define CONTROL_MS 30000
 /* broker, --brokers N, --topic SPEC per topic, --fail-over, --idle,
  * --bootstrap-file F, --control C, the program and the NULL. */
 #define ARGV_MAX (2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2)
@@ -52,10 +56,13 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
 	int logfd = open(k->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0)
 		return -1;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Only async-signal-safe calls until exec: sim has threads. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* sim died before the line above */
+			_exit(126);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -118,6 +125,14 @@ int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
 	snprintf(k->bootstrap, sizeof k->bootstrap, "%s/%s.bootstrap", dir, name);
 	snprintf(k->control, sizeof k->control, "%s/%s.ctl", dir, name);
 	snprintf(k->log, sizeof k->log, "%s/%s.log", dir, name);
+	struct sockaddr_un sun;
+	if (strlen(k->control) >= sizeof sun.sun_path) {
+		snprintf(err, errlen,
+		         "the control socket's path is too long for a socket (%zu "
+		         "bytes, at most %zu): %s",
+		         strlen(k->control), sizeof sun.sun_path - 1, k->control);
+		return ERR_INVAL;
+	}
 	char bin[PATH_MAX + 8];
 	snprintf(bin, sizeof bin, "%s/sim", bindir);
 	k->pid = spawn(bin, k, o);
@@ -149,6 +164,20 @@ int kproc_command(kproc *k, const char *command, char *err, size_t errlen)
 	else
 		log_info("kafka command", "name=%s command=\"%s\"", k->name, command);
 	return rc;
+}
+
+bool kproc_alive(kproc *k, int *status)
+{
+	if (k->pid <= 0)
+		return false;
+	int st = 0;
+	if (waitpid(k->pid, &st, WNOHANG) != k->pid)
+		return true;
+	k->pid = 0;
+	if (status)
+		*status = st;
+	log_error("kafka process exited", "name=%s status=%d log=%s", k->name, st, k->log);
+	return false;
 }
 
 void kproc_stop(kproc *k)

@@ -56,6 +56,11 @@ int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
  * sim_broker_control). 0, or an ERR_* with the reason in err. */
 int kproc_command(kproc *k, const char *command, char *err, size_t errlen) WARN_UNUSED;
 
+/* Is it still running? When it has exited, reaps it, logs it, puts its
+ * wait status in *status (may be NULL) and marks it not running; false
+ * also for one never started or already stopped. */
+bool kproc_alive(kproc *k, int *status);
+
 /* SIGTERM, then SIGKILL after 5 s; reaps it. Not running is a no-op. */
 void kproc_stop(kproc *k);
 

@@ -24,7 +24,9 @@
 #include "sim/drill/soak.h"
 
 #define REPORT_SERIES_MAX 8 /* regions in the picture */
-#define REPORT_NODES_MAX 16 /* daemons whose processes are sampled */
+/* Processes sampled: every daemon a drill can run (20: 8 regions' two
+ * instances and 4 centrals) and the instrument's two (sim, kafka). */
+#define REPORT_NODES_MAX 24
 
 typedef struct report report;
 
@@ -118,7 +120,8 @@ void report_violation(report *r, const char *fmt, ...) __attribute__((format(pri
 void report_number(report *r, const char *key, double value);
 void report_text(report *r, const char *key, const char *value);
 
-/* One reading of a daemon's process; the first REPORT_NODES_MAX node
+/* One reading of a process (a daemon's, or the instrument's: sim,
+ * kafka); the first REPORT_NODES_MAX node
  * names are kept, readings of others are dropped (and counted). */
 void report_proc(report *r, const char *node, int pid, const soak_sample *s);
 /* The load's own thread's scheduling figures at t_s, read with the

@@ -430,16 +430,20 @@ void report_svg_render_procs(const report *r, FILE *f)
 		if (isfinite(s->t_s))
 			ax.hi = fmax(ax.hi, s->t_s);
 		rmax = fmax(rmax, s->rss_mb);
-		fmax_ = fmax(fmax_, s->fds - s->store_fds);
+		/* sim's own descriptors (relays, the load's connections) would
+		 * flatten the daemons' lines: the instrument has no fds line. */
+		if (!r->proc_nodes[r->procs[i].node].instrument)
+			fmax_ = fmax(fmax_, s->fds - s->store_fds);
 	}
 	double rstep = nice_step(rmax > 0 ? rmax : 1, 5);
 	double fstep = nice_step(fmax_ > 0 ? fmax_ : 1, 3);
 	axis ay = {0, fmax(rstep, ceil((rmax > 0 ? rmax : 1) / rstep) * rstep), TOP_Y1, TOP_Y0};
 	axis fy = {0, fmax(fstep, ceil((fmax_ > 0 ? fmax_ : 1) / fstep) * fstep), BOT_Y1, BOT_Y0};
 
-	svg_open(f, r, ": each daemon's RSS and open descriptors",
+	svg_open(f, r, ": each daemon's RSS and open descriptors, and the instrument's RSS",
 	         "solid: anonymous RSS; dotted: its part no cache of the daemon's accounts for "
-	         "(judged, when named); dashed: all of RSS");
+	         "(judged, when named); dashed: all of RSS; sim and kafka: the instrument's "
+	         "own, not judged");
 
 	/* The warm-up, which the verdicts leave out. */
 	double w = map(&ax, r->proc_warmup_s) - PLOT_L;
@@ -459,8 +463,10 @@ void report_svg_render_procs(const report *r, FILE *f)
 	for (unsigned k = 0; k < r->nproc_nodes; k++) {
 		proc_series(f, r, k, PROC_RSS, &ax, &ay);
 		proc_series(f, r, k, PROC_ANON, &ax, &ay);
-		proc_series(f, r, k, PROC_UNHELD, &ax, &ay);
-		proc_series(f, r, k, PROC_FDS, &ax, &fy);
+		if (!r->proc_nodes[k].instrument) {
+			proc_series(f, r, k, PROC_UNHELD, &ax, &ay);
+			proc_series(f, r, k, PROC_FDS, &ax, &fy);
+		}
 		legend_row(f, (int)k, palette[k % REPORT_SERIES_MAX], 1.5, r->proc_nodes[k].name);
 	}
 	int row = (int)r->nproc_nodes + 1;

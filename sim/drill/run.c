@@ -160,29 +160,43 @@ static int broker_step(runner *rn, const drill_step *s)
 	else
 		snprintf(id, sizeof id, "%d", s->index);
 	switch (s->action) {
-	case DRILL_BROKER_DOWN:
-		window_open(rn, key_of(s), s->text);
-		snprintf(cmd, sizeof cmd, "down %s", id);
-		break;
-	case DRILL_BROKER_UP:
-		window_close(rn, key_of(s), s->text);
-		snprintf(cmd, sizeof cmd, "up %s", id);
-		break;
-	case DRILL_BROKER_RTT:
-		if (s->a)
-			window_open(rn, key_of(s), s->text);
-		else
-			window_close(rn, key_of(s), s->text);
-		snprintf(cmd, sizeof cmd, "rtt %s %lld", id, (long long)s->a);
-		break;
+	case DRILL_BROKER_DOWN: snprintf(cmd, sizeof cmd, "down %s", id); break;
+	case DRILL_BROKER_UP: snprintf(cmd, sizeof cmd, "up %s", id); break;
+	case DRILL_BROKER_RTT: snprintf(cmd, sizeof cmd, "rtt %s %lld", id, (long long)s->a); break;
 	case DRILL_BROKER_ERRORS: snprintf(cmd, sizeof cmd, "errors %lld", (long long)s->a); break;
 	default: return ERR_INVAL;
 	}
 	int rc = cluster_kafka_command(&rn->c, cmd, err, sizeof err);
-	if (rc)
+	if (rc) {
 		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
 		          err_str(rc), err);
-	return rc;
+		return rc;
+	}
+	/* The fault's window, once the broker has it. */
+	if (s->action == DRILL_BROKER_DOWN || (s->action == DRILL_BROKER_RTT && s->a))
+		window_open(rn, key_of(s), s->text);
+	else if (s->action == DRILL_BROKER_UP || s->action == DRILL_BROKER_RTT)
+		window_close(rn, key_of(s), s->text);
+	return 0;
+}
+
+/* A Kafka process of the drill that exited on its own: a run that went
+ * on without it would fail later, and for reasons that hide this one. */
+static void check_kafka(runner *rn)
+{
+	kproc *all[1 + DRILL_REGIONS_MAX];
+	size_t n = 0;
+	all[n++] = &rn->c.kafka;
+	for (unsigned i = 0; rn->d.regional_kafka && i < rn->d.regions; i++)
+		all[n++] = &rn->c.regional[i];
+	for (size_t i = 0; i < n; i++) {
+		int st = 0;
+		if (all[i]->pid > 0 && !kproc_alive(all[i], &st))
+			report_violation(rn->r,
+			                 "%s (a Kafka cluster of the drill) exited at %.1fs "
+			                 "with wait status %d; see %s",
+			                 all[i]->name, run_now_s(rn), st, all[i]->log);
+	}
 }
 
 /* --- readiness --------------------------------------------------------------- */
@@ -430,9 +444,10 @@ static void heal_all(runner *rn)
 			run_instance_started(rn, (unsigned)n->index, (unsigned)n->inst);
 	}
 	char herr[256];
-	if (cluster_kafka_command(c, "up all", herr, sizeof herr) ||
-	    cluster_kafka_command(c, "rtt all 0", herr, sizeof herr))
-		log_error("cannot heal the brokers", "err=\"%s\"", herr);
+	if (cluster_kafka_command(c, "up all", herr, sizeof herr))
+		log_error("cannot bring the brokers up", "err=\"%s\"", herr);
+	if (cluster_kafka_command(c, "rtt all 0", herr, sizeof herr))
+		log_error("cannot clear the brokers' rtt", "err=\"%s\"", herr);
 	for (unsigned i = 0; rn->d.regional_kafka && i < rn->d.regions; i++) {
 		char err[256];
 		if (cluster_regional_set_down(c, i, -1, false, err, sizeof err))
@@ -799,6 +814,7 @@ static void timeline(runner *rn)
 		}
 		if (clock_mono_ms() >= next_sample) {
 			sample(rn);
+			check_kafka(rn);
 			run_standby_tick(rn);
 			bool all = clock_mono_ms() >= next_poll;
 			poll_ready(rn, all);

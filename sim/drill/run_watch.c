@@ -171,6 +171,7 @@ static void read_held(const runner *rn, const cluster_node *n, soak_sample *s)
 }
 
 static const char *const instrument_name[RUN_INSTRUMENTS] = {"sim", "kafka"};
+_Static_assert(NODES_MAX + RUN_INSTRUMENTS <= REPORT_NODES_MAX, "every process has a row");
 
 static pid_t instrument_pid(const runner *rn, size_t i)
 {

@@ -199,7 +199,9 @@ bool soak_read(pid_t pid, const char *data_dir, double t_s, soak_sample *out)
 			store_fds++;
 	}
 	closedir(dir);
-	/* opendir's own descriptor is in sim, not in pid: nothing to take off. */
+	/* opendir's own descriptor is in sim: counted only when pid is sim. */
+	if (pid == getpid() && fds > 0)
+		fds--;
 	*out = (soak_sample){.t_s = t_s,
 	                     .rss_mb = rss_kb / 1024.0,
 	                     .anon_mb = anon_kb / 1024.0,

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,8 @@ Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		/* Gone with the test, should an assertion end it first. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sim_broker_topic t = {"likes.changelog", 1};
 		sim_broker_opts o = {.topics = &t, .ntopics = 1, .fail_over = true};
 		_exit(sim_broker_serve(&o, bs, NULL, ctl) ? 1 : 0);

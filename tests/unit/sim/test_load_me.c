@@ -85,13 +85,15 @@ Test(load_me, only_recent_changes_are_kept_to_judge_young)
 	o.converge_ms = 100;
 	o.timeout_ms = 100; /* spans of 0.5 s */
 	start(&o);
-	wait_acked(200, 10000);
+	wait_acked(200, 5000);
 	uint64_t t0 = clock_mono_us(), acked0 = stats().acked;
-	wait_acked(acked0 + 4000, 30000);
+	wait_acked(acked0 + 4000, 20000);
 	load_me_stats s = me_stats();
 	double secs = (double)(clock_mono_us() - t0) / 1e6;
 	double rate = (double)(stats().acked - acked0) / secs;
-	cr_assert_eq(s.wrong, 0, "no pair dropped while a read could still need it");
+	/* The fake answers the truth as it is, so this holds the rotation
+	 * to nothing; the young pairs show that recent ones are still found. */
+	cr_assert_eq(s.wrong, 0);
 	cr_assert_gt(s.young, 0);
 	cr_assert_gt(s.tracked, 0);
 	/* At most two spans' acks at the rate just seen, with room for
