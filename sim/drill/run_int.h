@@ -140,6 +140,11 @@ void run_interval_figures(runner *rn);
 void run_sample_procs(runner *rn);
 void run_judge_procs(runner *rn);
 
+/* The figures the report holds once the load has stopped: the load's
+ * numbers (heart reads, central's applied batches), the machine's CPU
+ * per rate phase, each edge's ready figures (run_figures.c). */
+void run_figures(runner *rn);
+
 /* Region i's instance inst is not ready from now on (gone: its process
  * is about to go; its read-throughs and gauges are read first). */
 void run_edge_down(runner *rn, unsigned i, unsigned inst, bool gone);
