@@ -455,6 +455,20 @@ static rd_kafka_t *new_plain_producer(const char *bootstraps)
 	return rk;
 }
 
+/* Produces one message with the plain producer and waits for its report:
+ * it must say want. The delivery, for its offset. */
+static delivery plain_produce(const char *topic, int part, const char *payload,
+                              rd_kafka_resp_err_t want)
+{
+	delivery d;
+	kafka_util_produce(plain, topic, part, payload, &d);
+	cr_assert(kafka_util_wait_delivery(plain, &d, WAIT_MS), "no delivery report for %s",
+	          payload);
+	cr_assert_eq(d.err, want, "%s: got %s, not %s", payload, rd_kafka_err2str(d.err),
+	             rd_kafka_err2str(want));
+	return d;
+}
+
 Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 {
 	char bs[128], ctl[128];
@@ -509,14 +523,8 @@ Test(broker, a_served_cluster_takes_faults_on_its_control_socket)
 	 * it written. A count above the broker ids is not taken for one. */
 	cr_assert_eq(sim_broker_control(ctl, "errors 1", 5000, err, sizeof err), 0, "%s", err);
 	plain = new_plain_producer(line);
-	delivery d0, d1;
-	kafka_util_produce(plain, "likes.changelog", 0, "refused", &d0);
-	cr_assert(kafka_util_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
-	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "got %s",
-	             rd_kafka_err2str(d0.err));
-	kafka_util_produce(plain, "likes.changelog", 0, "accepted", &d1);
-	cr_assert(kafka_util_wait_delivery(plain, &d1, WAIT_MS), "no delivery report");
-	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	plain_produce("likes.changelog", 0, "refused", RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	plain_produce("likes.changelog", 0, "accepted", RD_KAFKA_RESP_ERR_NO_ERROR);
 	cr_assert_eq(sim_broker_control(ctl, "errors 7", 5000, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(sim_broker_control(ctl, "errors 0", 5000, err, sizeof err), 0, "%s", err);
 
@@ -539,17 +547,11 @@ Test(broker, pushed_error_fails_the_next_produce_and_writes_nothing)
 	plain = new_plain_producer(sim_broker_bootstraps(b));
 	cr_assert_eq(sim_broker_push_errors(b, 1), 0);
 
-	delivery d0, d1;
-	kafka_util_produce(plain, "likes.batches", 2, "refused", &d0);
-	cr_assert(kafka_util_wait_delivery(plain, &d0, WAIT_MS), "no delivery report");
-	cr_assert_eq(d0.err, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "got %s",
-	             rd_kafka_err2str(d0.err));
+	plain_produce("likes.batches", 2, "refused", RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
 
 	/* One error was pushed, so the next request goes through, and the
 	 * refused one left nothing in the log. */
-	kafka_util_produce(plain, "likes.batches", 2, "accepted", &d1);
-	cr_assert(kafka_util_wait_delivery(plain, &d1, WAIT_MS));
-	cr_assert_eq(d1.err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(d1.err));
+	delivery d1 = plain_produce("likes.batches", 2, "accepted", RD_KAFKA_RESP_ERR_NO_ERROR);
 	cr_assert_eq(d1.offset, 0, "offset %" PRId64, d1.offset);
 }
 
