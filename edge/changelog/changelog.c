@@ -38,6 +38,7 @@
 #define BEAT_MS_DEFAULT 500
 #define TAKEOVER_MS_DEFAULT 2000
 #define FOLLOW_FETCH_WAIT_MS "50"
+#define RECONNECT_MAX_MS 1000 /* the longest pause between reconnects, whatever the beat */
 
 /* One append's wait for its delivery report. */
 typedef struct waiter {
@@ -74,7 +75,9 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
  * its disk, with durability = local, that the takeover makes void). With
  * the cap the active's first beat lands within about 1.5 beats (the pause
  * has up to +50% jitter) of the cluster's return, well inside
- * takeover_ms >= timeout_ms + 2 beats. */
+ * takeover_ms >= timeout_ms + 2 beats. Nor longer than RECONNECT_MAX_MS:
+ * writes held on this disk wait for the first reconnect after an outage,
+ * and a long beat (60 s) once let that pause grow past 20 s. */
 static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, char *err,
                                  size_t errlen)
 {
@@ -85,9 +88,10 @@ static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, ch
 	if (!conf)
 		return NULL;
 	int beat = o->beat_ms > 0 ? o->beat_ms : BEAT_MS_DEFAULT;
+	int cap = beat < RECONNECT_MAX_MS ? beat : RECONNECT_MAX_MS;
 	char first[16], most[16];
-	snprintf(first, sizeof first, "%d", beat < 100 ? beat : 100);
-	snprintf(most, sizeof most, "%d", beat);
+	snprintf(first, sizeof first, "%d", cap < 100 ? cap : 100);
+	snprintf(most, sizeof most, "%d", cap);
 	if ((o->brokers && o->brokers[0] &&
 	     conf_set(conf, "bootstrap.servers", o->brokers, err, errlen)) ||
 	    conf_set(conf, "reconnect.backoff.ms", first, err, errlen) ||
