@@ -780,7 +780,7 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 				goto fail;
 			if ((rc = write_edge_cfg(c, n, err, errlen)))
 				goto fail;
-			if (!k && disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
+			if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))
 				goto fail;
 		}
 	}

@@ -755,7 +755,9 @@ static int parse_line(parser *p, const char *raw, size_t len)
 }
 
 /* Checks that need every setting: shards, node indexes, step times,
- * skews, interval expectations, standbys. */
+ * skews, interval expectations, standbys. They judge the settings as
+ * written, which is the short run's shape; drill_shape's full run only
+ * turns more on, and nothing here forbids what it adds. */
 static void check_late(parser *p)
 {
 	const drill *d = p->d;
@@ -825,10 +827,6 @@ static void check_late(parser *p)
 		                s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP;
 		if (regional && !d->regional_kafka)
 			fail_late(p, s->line, "a region's own Kafka needs regional_kafka 1");
-		if (d->standby && (s->action == DRILL_DISK_FULL || s->action == DRILL_DISK_FREE))
-			fail_late(p, s->line,
-			          "disk_full and disk_free are not supported with standby 1 (which "
-			          "instance's disk?)");
 	}
 }
 
@@ -932,6 +930,9 @@ int drill_parse(const char *name, const char *text, drill *d, char *err, size_t 
 	}
 	if (d->nsteps > 1)
 		qsort(d->steps, d->nsteps, sizeof *d->steps, cmp_step);
+	d->shape_auto = (p.seen[SET_CHANGELOG] ? 0 : DRILL_AUTO_CHANGELOG) |
+	                (p.seen[SET_STANDBY] ? 0 : DRILL_AUTO_STANDBY) |
+	                (p.seen[SET_REGIONAL] ? 0 : DRILL_AUTO_REGIONAL);
 	return 0;
 fail:
 	drill_free(d);

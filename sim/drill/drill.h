@@ -86,14 +86,17 @@
  *                                   embedded Kafka (its own partition)
  *                                   before it answers, and a wiped edge
  *                                   gets them back from there at its
- *                                   next start (default 0)
+ *                                   next start (default: 1 in a full
+ *                                   run, 0 in a short one)
  *   standby 0|1                     needs changelog 1: each region runs
  *                                   two instances of its edge under one
  *                                   id and changelog partition, edgeN
  *                                   and edgeN.standby, each with a store
  *                                   and a port of its own; the one that
  *                                   takes the changelog over is active,
- *                                   the other follows it (default 0)
+ *                                   the other follows it (default: as
+ *                                   changelog in a full run, 0 in a
+ *                                   short one)
  *   regional_kafka 0|1              needs changelog 1: each region has a
  *                                   Kafka cluster of its own (a `sim
  *                                   broker` process, 3 brokers, topic
@@ -103,7 +106,13 @@
  *                                   region's instances keep their
  *                                   changelog there (partition 0)
  *                                   instead of on the embedded Kafka
- *                                   (default 0); its brokers run at the
+ *                                   (default: as changelog in a full
+ *                                   run, 0 in a short one: a full run
+ *                                   deploys each region as production
+ *                                   does, active, standby and its own
+ *                                   Kafka, and a short run in `make
+ *                                   test` stays light unless the drill
+ *                                   says otherwise); its brokers run at the
  *                                   daemons' priority whatever
  *                                   broker_idle says (a write waits for
  *                                   them)
@@ -197,11 +206,13 @@
  * its region's own Kafka, with regional_kafka 1).
  * "forward" is from the node outwards.
  * With standby 1, edgeN in a step is the region's instance that is
- * active when the step runs (kill, wipe, stop and the path faults),
- * the one that is down (start), the one stopped (cont), or both (heal);
+ * active when the step runs (kill, wipe, stop, cut, reset, disk_full),
+ * the one that is down (start), the one stopped (cont), or every one
+ * (heal; delay and throttle, which place the region rather than break a
+ * machine; disk_free, as each instance has a disk of its own);
  * edgeN.standby names its current standby instead (not in region_down,
  * region_up, disk_full, disk_free, nor the regional_* steps, which act on
- * the region's cluster; disk_* are refused with standby 1).
+ * the region's cluster).
  * Pure: parsing only. Any thread.
  */
 #ifndef SIM_DRILL_H
@@ -312,6 +323,7 @@ typedef struct drill {
 	unsigned latency_every_s; /* 0: no latency intervals */
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	unsigned netns;           /* 1: each daemon in a namespace behind relays */
+	unsigned shape_auto;      /* DRILL_AUTO_* bits: settings the drill left to the run */
 	unsigned changelog;       /* 1: edges copy their writes to the changelog topic */
 	unsigned standby;         /* 1: two instances per region (needs changelog) */
 	unsigned takeover_ms;     /* the edges' changelog.takeover_ms; 0: theirs */
@@ -329,6 +341,12 @@ typedef struct drill {
 	size_t nexpects;
 } drill;
 
+/* The deployment settings a drill may leave unset: drill_shape then
+ * turns them on for a full run. */
+#define DRILL_AUTO_CHANGELOG 1u
+#define DRILL_AUTO_STANDBY 2u
+#define DRILL_AUTO_REGIONAL 4u
+
 /* True for the actions that fault a path (cut, heal, delay, throttle,
  * reset): they need sim's relays, so network namespaces. */
 bool drill_action_on_path(drill_action a);
@@ -343,6 +361,11 @@ void drill_free(drill *d);
 /* When step s runs, in seconds from the start of the load. */
 double drill_step_time(const drill *d, const drill_step *s, bool short_run);
 double drill_duration(const drill *d, bool short_run);
+/* Settles the region shape for a full or a short run: in a full run each
+ * of changelog, standby and regional_kafka the drill did not set is 1
+ * (standby and regional_kafka only with the changelog on), as a region
+ * is deployed; in a short run they stay 0. Once, before the run. */
+void drill_shape(drill *d, bool short_run);
 /* Makes the full run last duration_s instead (`sim drill --duration`):
  * every step keeps its place in the run, scaled by the new duration over
  * the old. The short run is left as it was. */

@@ -12,6 +12,19 @@ double drill_duration(const drill *d, bool short_run)
 	return short_run ? d->short_duration_s : d->duration_s;
 }
 
+void drill_shape(drill *d, bool short_run)
+{
+	if (!short_run) {
+		if (d->shape_auto & DRILL_AUTO_CHANGELOG)
+			d->changelog = 1;
+		if (d->shape_auto & DRILL_AUTO_STANDBY)
+			d->standby = d->changelog;
+		if (d->shape_auto & DRILL_AUTO_REGIONAL)
+			d->regional_kafka = d->changelog;
+	}
+	d->shape_auto = 0;
+}
+
 void drill_set_duration(drill *d, double duration_s)
 {
 	if (d->duration_s > 0)

@@ -231,15 +231,15 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 			continue;
 		s->wrong++;
 		if (s->wrong <= WRONG_LOGGED && wrong_logged++ < 4)
-			log_error(
-			    "load: a wrong heart",
-			    "user=u%u item=%s truth=%s said=%s region=%u home=%u age_ms=%" PRIu64,
-			    o->user, name, truth ? "liked" : "not_liked",
-			    said < 0 ? "nothing"
-			    : said   ? "liked"
-			             : "not_liked",
-			    o->region, o->user % l->o.regions,
-			    ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
+			log_error("load: a wrong heart",
+			          "user=u%u item=%s truth=%s said=%s region=%u instance=%u home=%u "
+			          "age_ms=%" PRIu64,
+			          o->user, name, truth ? "liked" : "not_liked",
+			          said < 0 ? "nothing"
+			          : said   ? "liked"
+			                   : "not_liked",
+			          o->region, o->inst, o->user % l->o.regions,
+			          ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
 	}
 	bool at_home = o->region == o->user % l->o.regions;
 	s->home_reads += at_home;

@@ -90,14 +90,19 @@ static void window_close(runner *rn, int key, const char *healed_by)
 
 /* --- steps -------------------------------------------------------------------- */
 
-/* A path step on node n; a heal of an edge's path in a drill with
- * standbys heals the path of every instance of the region (unless it
- * names the standby): the one cut may have stopped being active. */
+/* A path step on node n. In a drill with standbys, a step on edgeN (not
+ * edgeN.standby) acts on every instance of the region when it is a heal
+ * (the one cut may have stopped being active), a delay or a throttle
+ * (where the region is, not a fault of one machine: the standby is as
+ * far from Kafka and central, and keeps that when it takes over); a cut
+ * or a reset acts on the active instance alone. */
 static int path_step(runner *rn, const drill_step *s, cluster_node *n)
 {
 	cluster_node *nodes[CLUSTER_INSTANCES_MAX] = {n};
 	unsigned nn = 1;
-	if (s->action == DRILL_HEAL && s->node == DRILL_EDGE && !s->standby)
+	bool region =
+	    s->action == DRILL_HEAL || s->action == DRILL_DELAY || s->action == DRILL_THROTTLE;
+	if (region && s->node == DRILL_EDGE && !s->standby)
 		for (nn = 0; nn < cluster_instances(&rn->c); nn++)
 			nodes[nn] = cluster_instance(&rn->c, (unsigned)s->index, nn);
 	for (unsigned k = 0; k < nn; k++) {
@@ -384,7 +389,9 @@ static int run_step(runner *rn, const drill_step *s)
 		window_open(rn, key_of(s), s->text);
 		break;
 	case DRILL_DISK_FREE:
-		rc = cluster_disk(n, false);
+		/* Every instance's disk: the one filled may no longer be active. */
+		for (unsigned k = 0; rc == 0 && k < cluster_instances(&rn->c); k++)
+			rc = cluster_disk(cluster_instance(&rn->c, i, k), false);
 		window_close(rn, key_of(s), s->text);
 		break;
 	}
@@ -693,6 +700,7 @@ int run_drill(const run_opts *o)
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
+	drill_shape(&rn.d, o->short_run);
 	if (o->duration_s > 0) {
 		if (o->short_run) {
 			fprintf(stderr, "sim: --duration is for the full run, not --short\n");
@@ -730,6 +738,13 @@ int run_drill(const run_opts *o)
 		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
 	if (!rn.d.netns)
 		report_text(rn.r, "paths", "netns 0: every daemon on sim's loopback, no relays");
+	report_text(rn.r, "region shape",
+	            !rn.d.changelog ? "one edge, no changelog"
+	            : rn.d.standby && rn.d.regional_kafka
+	                ? "active and standby edges, changelog on the region's own Kafka"
+	            : rn.d.standby        ? "active and standby edges, changelog on the main Kafka"
+	            : rn.d.regional_kafka ? "one edge, changelog on the region's own Kafka"
+	                                  : "one edge, changelog on the main Kafka");
 	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
 	 * blocked here, so every thread started from now on blocks them too
 	 * (the daemons unblock them before exec), and the timeline looks for

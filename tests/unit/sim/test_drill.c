@@ -448,8 +448,6 @@ static bad_case bad_cases[] = {
      "bad node 'edge1.standby' (edgeN or centralN)"},
     {"duration 60\nchangelog 1\nstandby 1\nat 5 kill central0.standby\n", 4,
      "bad node 'central0.standby'"},
-    {"duration 60\nchangelog 1\nstandby 1\nat 5 disk_full edge0\n", 4,
-     "not supported with standby 1"},
     {"duration 60\nchangelog 1\nstandby 1\nskew edge0.standby 5\n", 4, "bad node"},
     {"duration 60\nregional_kafka 1\n", 2, "regional_kafka 1 needs changelog 1"},
     {"regional_kafka 1\nduration 60\nchangelog 0\n", 1, "regional_kafka 1 needs changelog 1"},
@@ -809,6 +807,44 @@ Test(drill, changelog_is_off_unless_a_drill_turns_it_on)
 	cr_assert_eq(d.changelog, 1);
 	drill_free(&d);
 	cr_assert_neq(drill_parse("t", "duration 60\nchangelog 2\n", &d, err, sizeof err), 0);
+}
+
+/* The shape drill_shape settles for a run of text: changelog, standby,
+ * regional_kafka. */
+static void shape_of(const char *text, bool short_run, unsigned want_changelog,
+                     unsigned want_standby, unsigned want_regional)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	drill_shape(&d, short_run);
+	cr_assert_eq(d.changelog, want_changelog, "%s (%s run): changelog", text,
+	             short_run ? "short" : "full");
+	cr_assert_eq(d.standby, want_standby, "%s (%s run): standby", text,
+	             short_run ? "short" : "full");
+	cr_assert_eq(d.regional_kafka, want_regional, "%s (%s run): regional_kafka", text,
+	             short_run ? "short" : "full");
+	cr_assert_eq(d.shape_auto, 0);
+	drill_free(&d);
+}
+
+Test(drill, a_full_run_deploys_each_region_whole_unless_the_drill_says_otherwise)
+{
+	/* Nothing said: a full run has active, standby and the region's
+	 * Kafka; a short run one edge. */
+	shape_of("duration 60\n", false, 1, 1, 1);
+	shape_of("duration 60\n", true, 0, 0, 0);
+	/* What a drill says holds in both. */
+	shape_of("duration 60\nchangelog 0\n", false, 0, 0, 0);
+	shape_of("duration 60\nchangelog 1\n", false, 1, 1, 1);
+	shape_of("duration 60\nchangelog 1\n", true, 1, 0, 0);
+	shape_of("duration 60\nstandby 0\n", false, 1, 0, 1);
+	shape_of("duration 60\nregional_kafka 0\n", false, 1, 1, 0);
+	shape_of("duration 60\nchangelog 1\nstandby 1\nregional_kafka 1\n", true, 1, 1, 1);
+	/* A disk fault names the region: with a standby it fills the active
+	 * instance's disk, so the full shape takes it too. */
+	shape_of("duration 60\nat 5 disk_full edge1\nat 9 disk_free edge1\n", false, 1, 1, 1);
+	shape_of("duration 60\nchangelog 1\nstandby 1\nat 5 disk_full edge0\n", true, 1, 1, 0);
 }
 
 Test(drill, standby_runs_a_second_instance_per_region_and_steps_may_name_it)
