@@ -27,11 +27,11 @@ void edge_log_worker_stats(size_t i, worker *w)
 	         " readthrough_failed=%" PRIu64 " readthrough_retried=%" PRIu64
 	         " readthrough_misrouted=%" PRIu64 " unknown_503=%" PRIu64 " not_modified=%" PRIu64
 	         " replayed=%" PRIu64 " central_requests=%" PRIu64 " central_coalesced=%" PRIu64
-	         " central_failures=%" PRIu64 " member_refused=%" PRIu64,
+	         " central_failures=%" PRIu64 " member_refused=%" PRIu64 " away_local=%" PRIu64,
 	         i, as->requests, as->readthrough_asked, as->readthrough_failed,
 	         as->readthrough_retried, as->readthrough_misrouted, as->unknown_503,
 	         as->not_modified, as->replayed, cs.requests, cs.coalesced, cs.failures,
-	         as->member_refused);
+	         as->member_refused, as->away_local);
 }
 
 static void on_beat(evutil_socket_t fd, short what, void *arg)

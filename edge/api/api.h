@@ -79,6 +79,8 @@ typedef struct api_stats {
 	uint64_t not_modified;          /* 304 answers */
 	uint64_t member_refused;        /* membership lookups refused: MEMBER_LOOKUPS
 	                                   queued or in flight already */
+	uint64_t away_local;            /* away pairs answered from this store alone
+	                                   after waiting: central's answer missing */
 } api_stats;
 
 #define MEMBER_BATCH 100    /* memberships in one request to central */

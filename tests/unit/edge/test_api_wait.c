@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,8 +75,15 @@ static struct {
 	atomic_int asked;    /* requests the fake central received */
 	atomic_int answered; /* and answered */
 	atomic_bool hold;    /* the fake holds its answers while set */
+	/* Set: memberships are "not a member" with a clock later than any
+	 * this edge made, and every second request for them is answered
+	 * SLOW_MS late (the first at once). */
+	atomic_bool newer_no;
+	atomic_int member_asks;
 	h1client cl;
 } T;
+
+#define SLOW_MS 1500
 
 /* --- the fake central ------------------------------------------------------ */
 
@@ -88,9 +96,32 @@ static void send_body(struct evhttp_request *req, const char *body)
 	evbuffer_free(b);
 }
 
+static void send_late(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct evhttp_request *req = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	/* A clock a minute past now: later than any op this edge stamped. */
+	uint64_t hlc = (clock_wall_ms() + 60000) << 16;
+	char body[8192];
+	int n = snprintf(body, sizeof body, "{\"members\":[");
+	for (const char *p = strchr(uri, '=') + 1; p && *p;) {
+		const char *end_pair = strchr(p, ',');
+		n += snprintf(body + n, sizeof body - (size_t)n,
+		              "%s{\"member\":false,\"known\":true,\"hlc\":%" PRIu64 "}",
+		              p == strchr(uri, '=') + 1 ? "" : ",", hlc);
+		p = end_pair ? end_pair + 1 : NULL;
+	}
+	snprintf(body + n, sizeof body - (size_t)n, "]}");
+	send_body(req, body);
+	atomic_fetch_add(&T.answered, 1);
+}
+
 /* Counts: 10 likes at version 3 for every item asked. Memberships:
- * every pair a member. A breakdown: 10 likes in r1. Held (on the fake's
- * own thread) while T.hold is set, for at most WAIT_MS. */
+ * every pair a member (with T.newer_no, see there). A breakdown: 10
+ * likes in r1. Held (on the fake's own thread) while T.hold is set, for
+ * at most WAIT_MS. */
 static void on_central(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
@@ -101,6 +132,13 @@ static void on_central(struct evhttp_request *req, void *arg)
 		nanosleep(&ts, NULL);
 	}
 	const char *uri = evhttp_request_get_uri(req);
+	if (atomic_load(&T.newer_no) && strncmp(uri, "/v1/memberships?pairs=", 22) == 0) {
+		bool slow = atomic_fetch_add(&T.member_asks, 1) % 2 == 1;
+		struct timeval tv = {slow ? SLOW_MS / 1000 : 0, slow ? SLOW_MS % 1000 * 1000 : 0};
+		if (event_base_once(T.central.base, -1, EV_TIMEOUT, send_late, req, &tv))
+			abort(); /* the fake's thread: no Criterion assertion here */
+		return;
+	}
 	char body[4096];
 	if (strncmp(uri, "/v1/counts?items=", 17) == 0) {
 		api_util_counts_answer(body, sizeof body, uri + 17, NPARTS, 10);
@@ -554,6 +592,78 @@ Test(api_wait, a_waiting_feed_answers_from_its_kept_items)
 	get("/v1/counts?items=reel:7,post:1,reel:7,post:5&counters=likes", inm);
 	cr_assert_eq(answer(1)->status, 304);
 	cr_assert_eq(atomic_load(&T.asked), 1);
+}
+
+/* A user away from home (the identity names another region, r1; this
+ * edge is r0) with a 120-byte id, in hdr (cap bytes), who likes post:1
+ * to post:12 here: answers 0 to 11. Then the fake central says "not a
+ * member" of every pair, by ops later than those, and answers every
+ * second request for memberships SLOW_MS late. */
+static void away_user_liked_twelve(char *hdr, size_t cap)
+{
+	T.a.cfg.region = "r0";
+	char user[121];
+	memset(user, 'u', sizeof user - 1);
+	user[sizeof user - 1] = 0;
+	snprintf(hdr, cap, "X-User-Id: %s\r\nX-User-Home: r1\r\n", user);
+	for (int i = 1; i <= 12; i++) {
+		char req[1024];
+		snprintf(req, sizeof req,
+		         "POST /v1/items/post/%d/likes HTTP/1.1\r\nHost: edge\r\n%s"
+		         "Content-Length: 0\r\n\r\n",
+		         i, hdr);
+		h1client_send_str(&T.cl, req);
+		const h1client_resp *r = answer(i - 1);
+		cr_assert_eq(r->status, 200, "like %d: %d %s", i, r->status, r->body);
+	}
+	atomic_store(&T.newer_no, true);
+}
+
+/* GET /v1/me of post:from to post:to as the user of hdr: answer i,
+ * every pair "not liked" (central's, not this store's like). */
+static void away_page_says_no(const char *hdr, int from, int to, int i)
+{
+	char path[512] = "/v1/me?counters=likes&items=";
+	for (int k = from; k <= to; k++)
+		snprintf(path + strlen(path), sizeof path - strlen(path), "%spost:%d",
+		         k > from ? "," : "", k);
+	get(path, hdr);
+	const h1client_resp *r = answer(i);
+	cr_assert_eq(r->status, 200, "%d %s", r->status, r->body);
+	for (int k = from; k <= to; k++) {
+		char want[64];
+		snprintf(want, sizeof want, "\"post:%d\":{\"likes\":false}", k);
+		cr_assert(strstr(r->body, want), "post:%d: %s", k, r->body);
+	}
+}
+
+/* The page's twenty pairs go to central in two requests (the long user
+ * id fills one's path), one answered SLOW_MS after the other: the pairs
+ * of the first are answered from central's answer, though it is over a
+ * second old when the page resumes. */
+Test(api_wait, an_away_page_answered_over_a_second_takes_every_answer_central_gave)
+{
+	start_edge(NULL, NULL);
+	char hdr[512];
+	away_user_liked_twelve(hdr, sizeof hdr);
+	away_page_says_no(hdr, 1, 20, 12);
+	cr_assert_eq(atomic_load(&T.member_asks), 2, "the page went in one request");
+}
+
+/* A page whose first ten pairs are answered from central's answers to
+ * the page before (one request, at once, 800 ms earlier) and whose
+ * other ten wait SLOW_MS for theirs: the first ten still come from
+ * central's answers, which were fresh when the page arrived. */
+Test(api_wait, an_away_pages_cached_answers_still_count_after_it_waited)
+{
+	start_edge(NULL, NULL);
+	char hdr[512];
+	away_user_liked_twelve(hdr, sizeof hdr);
+	away_page_says_no(hdr, 1, 10, 12);
+	struct timespec ts = {0, 800 * 1000000L};
+	nanosleep(&ts, NULL);
+	away_page_says_no(hdr, 1, 20, 13);
+	cr_assert_eq(atomic_load(&T.member_asks), 2, "one request for each page");
 }
 
 Test(api_wait, a_waiting_breakdown_passes_centrals_answer_through)
