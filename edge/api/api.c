@@ -341,8 +341,7 @@ static bool need_member_add(api *a, need *n, const char *counter, const char *it
  * answer came in an earlier request to central than the page's last,
  * had no answer at the continuation; it fell back to this store's own
  * record and said "liked" of a like undone in another region long
- * before: two wrong hearts in four geo_hearts runs on a saturated
- * machine.) */
+ * before, in geo_hearts runs on a saturated machine.) */
 #define AWAY_FRESH_MS 1000
 static int member_away(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                        int *state, const char **source)
@@ -368,7 +367,7 @@ static int member_away(api *a, api_ctx *x, const char *counter, const char *item
 		return 0;
 	}
 	/* Central out of reach or not asked: what this store knows. */
-	if (!x->n)
+	if (!x->n && a->central)
 		a->st.away_local++;
 	*state = local;
 	*source = "local";

@@ -480,6 +480,20 @@ static int disk_setup(cluster_node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Ends n's disk of its own, if it has one: the helper holding the tmpfs
+ * (and with it the tmpfs) is gone. */
+static void disk_release(cluster_node *n)
+{
+	if (n->disk_ns >= 0)
+		close(n->disk_ns);
+	n->disk_ns = -1;
+	if (n->disk_holder > 0) {
+		kill(n->disk_holder, SIGKILL);
+		waitpid(n->disk_holder, NULL, 0);
+		n->disk_holder = 0;
+	}
+}
+
 int cluster_disk(cluster_node *n, bool full)
 {
 	if (n->disk_ns < 0)
@@ -845,19 +859,11 @@ void cluster_stop(cluster *c, bool keep)
 	relay_free(c->crelay);
 	c->crelay = NULL;
 	for (unsigned i = 0; i < c->d->regions; i++) {
-		cluster_node *sb = &c->standbys[i];
-		netns_free(sb->ns);
-		sb->ns = NULL;
-		cluster_node *n = &c->edges[i];
-		netns_free(n->ns);
-		n->ns = NULL;
-		if (n->disk_ns >= 0)
-			close(n->disk_ns);
-		n->disk_ns = -1;
-		if (n->disk_holder > 0) {
-			kill(n->disk_holder, SIGKILL);
-			waitpid(n->disk_holder, NULL, 0);
-			n->disk_holder = 0;
+		for (unsigned k = 0; k < CLUSTER_INSTANCES_MAX; k++) {
+			cluster_node *n = k ? &c->standbys[i] : &c->edges[i];
+			netns_free(n->ns);
+			n->ns = NULL;
+			disk_release(n);
 		}
 	}
 	for (unsigned j = 0; j < c->d->centrals; j++) {

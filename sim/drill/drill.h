@@ -82,9 +82,11 @@
  *                                   path and measures the daemons, not
  *                                   the relays (a path step is an error)
  *   changelog 0|1                   every edge copies its writes to the
- *                                   topic likes.changelog of the
- *                                   embedded Kafka (its own partition)
- *                                   before it answers, and a wiped edge
+ *                                   topic likes.changelog (on its
+ *                                   region's own Kafka with
+ *                                   regional_kafka 1, else on the
+ *                                   embedded Kafka, a partition per
+ *                                   edge) before it answers, and a wiped edge
  *                                   gets them back from there at its
  *                                   next start (default: 1 in a full
  *                                   run, 0 in a short one)

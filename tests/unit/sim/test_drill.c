@@ -795,7 +795,7 @@ Test(drill, netns_0_runs_without_relays_and_refuses_path_faults)
 	cr_assert_neq(drill_parse("t", "duration 60\nnetns 2\n", &d, err, sizeof err), 0);
 }
 
-Test(drill, changelog_is_off_unless_a_drill_turns_it_on)
+Test(drill, changelog_parses_as_written_and_is_off_until_the_run_settles_the_shape)
 {
 	drill d;
 	char err[256];
