@@ -261,9 +261,15 @@ static void wipe_note(runner *rn, const cluster_node *n)
  * before would be read through for as long as their posts stay liked. */
 static void wait_all_ready(runner *rn)
 {
-	uint64_t until = clock_mono_ms() + 30000;
+	uint64_t now = clock_mono_ms(), until = now + 30000, next_all = now;
 	for (;;) {
-		poll_ready(rn, false);
+		/* Every instance once a second, as the timeline does: one that
+		 * never answered yet is skipped by the quicker polls, and at
+		 * the start none has (this wait once always ran its 30 s). */
+		bool every = clock_mono_ms() >= next_all;
+		if (every)
+			next_all = clock_mono_ms() + READY_POLL_MS;
+		poll_ready(rn, every);
 		bool all = true;
 		for (unsigned i = 0; i < rn->d.regions; i++)
 			all &= ready_region(&rn->rw, i);

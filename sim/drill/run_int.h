@@ -124,7 +124,9 @@ typedef struct runner {
 
 static inline double run_now_s(const runner *rn)
 {
-	return (double)(clock_mono_ms() - rn->t0) / 1000.0;
+	/* Before the load starts (the cluster coming up, the wait for
+	 * every edge to be ready) the run's clock stands at 0. */
+	return rn->t0 ? (double)(clock_mono_ms() - rn->t0) / 1000.0 : 0;
 }
 
 /* Latency per interval (latency_every, run_watch.c): starts the first
