@@ -258,7 +258,10 @@ static void wipe_note(runner *rn, const cluster_node *n)
  * ready, as a CDN sends no user to an edge that is not: a fresh edge
  * knows its home users' pairs only for posts liked after it began to
  * read its home stream (docs/events.md, "Home streams"), so likes taken
- * before would be read through for as long as their posts stay liked. */
+ * before would be read through for as long as their posts stay liked.
+ * With standbys too: until one instance of a region has taken the
+ * changelog over (takeover_ms after the start), both refuse every
+ * write, and a load started before would measure the start-up. */
 static void wait_all_ready(runner *rn)
 {
 	uint64_t now = clock_mono_ms(), until = now + 30000, next_all = now;
@@ -566,7 +569,7 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	rn->l = load_new(&lo, err, errlen);
 	if (!rn->l)
 		return ERR_INVAL;
-	if (d->me > 0)
+	if (d->me > 0 || d->standby)
 		wait_all_ready(rn);
 	rn->t0 = clock_mono_ms();
 	rate_phase(rn, rate, true);
