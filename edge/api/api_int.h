@@ -112,7 +112,7 @@ struct api_ctx {
 	bool via_untrusted;
 	tm_route route;        /* for the metrics: the request's route */
 	uint64_t t0_ns;        /* and when it reached the api */
-	uint64_t begun_ms;     /* clock_mono_ms when its first step began */
+	uint64_t begun_ms;     /* when it arrived (clock_mono_ms) */
 	ledger_ticket *ticket; /* group commit: writes stage with it (NULL:
 	                          they are written at once, and always in a
 	                          continuation) */

@@ -747,13 +747,13 @@ int run_drill(const run_opts *o)
 		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
 	if (!rn.d.netns)
 		report_text(rn.r, "paths", "netns 0: every daemon on sim's loopback, no relays");
-	report_text(rn.r, "region shape",
-	            !rn.d.changelog ? "one edge, no changelog"
-	            : rn.d.standby && rn.d.regional_kafka
-	                ? "active and standby edges, changelog on the region's own Kafka"
-	            : rn.d.standby        ? "active and standby edges, changelog on the main Kafka"
-	            : rn.d.regional_kafka ? "one edge, changelog on the region's own Kafka"
-	                                  : "one edge, changelog on the main Kafka");
+	char shape[128];
+	snprintf(shape, sizeof shape, "%s, %s",
+	         rn.d.standby ? "active and standby edges" : "one edge",
+	         !rn.d.changelog       ? "no changelog"
+	         : rn.d.regional_kafka ? "changelog on the region's own Kafka"
+	                               : "changelog on the main Kafka");
+	report_text(rn.r, "region shape", shape);
 	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
 	 * blocked here, so every thread started from now on blocks them too
 	 * (the daemons unblock them before exec), and the timeline looks for
