@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "edge/changelog/changelog.h"
+#include "edge/changelog/seed.h"
 
 #include "edge/api/api.h"
 #include "edge/api/demo.h"
@@ -63,6 +64,7 @@ typedef struct edge {
 	uplink *up;
 	homes *homes;       /* the home stream's follower; NULL: home.follow off */
 	changelog *clog;    /* NULL without [changelog] */
+	seed_server *seed;  /* NULL without changelog.seed_listen */
 	char instance[256]; /* its name in the changelog's takeover records */
 	uint64_t fenced_ms; /* monotonic: when it found itself fenced; 0: not */
 	bootstrap *boot;    /* NULL without central.ops */

@@ -550,7 +550,49 @@ static int configure(edge *e, char *err, size_t errlen)
 		snprintf(err, errlen, "changelog.%s", why);
 		return ERR_CONFIG;
 	}
+	if (cfg->changelog_seed_listen[0] &&
+	    seed_serve_check(cfg->changelog_seed_listen, cfg->changelog_seed_token, err, errlen))
+		return ERR_CONFIG;
 	return 0;
+}
+
+/* changelog_opts.reseed: a fit peer's copy of the store (seed.h), from
+ * the instances changelog.seed_from names. */
+static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, size_t errlen)
+{
+	const edge *e = ctx;
+	const edge_config *cfg = &e->cfg;
+	seed_load_opts so = {.from = cfg->changelog_seed_from,
+	                     .token = cfg->changelog_seed_token,
+	                     .edge_id = cfg->id,
+	                     .partitions = (uint32_t)cfg->partitions,
+	                     .data_dir = cfg->data_dir,
+	                     .timeout_ms = (unsigned)cfg->changelog_timeout_ms * 10};
+	seed_loaded r;
+	int rc = seed_load(&so, db, log_start, &r, err, errlen);
+	if (rc == 0)
+		log_info("changelog: store copied from a peer",
+		         "peer=%s keys=%" PRIu64 " bytes=%" PRIu64 " position=%" PRIu64
+		         " ms=%" PRIu64,
+		         r.peer, r.keys, r.bytes, r.at, r.ms);
+	return rc;
+}
+
+/* seed_serve_opts.fit, on the seed listener's thread: a store a peer may
+ * take as its own only when this one lacks nothing and holds nothing the
+ * log lacks. */
+static const char *seed_fit(void *ctx)
+{
+	const edge *e = ctx;
+	if (changelog_fenced(e->clog))
+		return "fenced: another instance took this edge's changelog over";
+	if (changelog_follow_failed(e->clog))
+		return "this standby stopped following the changelog";
+	if (changelog_gap(e->clog))
+		return "this store lacks records the changelog lost (unfit)";
+	if (changelog_degraded(e->clog))
+		return "this store holds writes the changelog does not have yet";
+	return NULL;
 }
 
 /* The region's changelog: the store brought up to the log's end (a wiped
@@ -582,6 +624,8 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 	    .durability = strcmp(cfg->changelog_durability, "local") == 0 ? CHANGELOG_LOCAL
 	                                                                  : CHANGELOG_REPLICATED,
 	    .reg = e->tm->reg,
+	    .reseed = cfg->changelog_seed_from[0] ? reseed_from_peer : NULL,
+	    .reseed_ctx = e,
 	};
 	uint64_t t0 = clock_mono_ms();
 	changelog_restored r;
@@ -590,11 +634,22 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 		return rc;
 	log_info("changelog restored",
 	         "topic=%s partition=%d records=%" PRIu64 " voided=%" PRIu64 " from=%" PRId64
-	         " to=%" PRId64 " missing=%" PRId64 " behind=%" PRId64 " ms=%" PRIu64,
+	         " to=%" PRId64 " missing=%" PRId64 " behind=%" PRId64 " seeded=%s ms=%" PRIu64,
 	         co.topic, (int)co.partition, r.records, r.voided, r.from, r.to, r.missing,
-	         r.behind, clock_mono_ms() - t0);
+	         r.behind, r.seeded ? "true" : "false", clock_mono_ms() - t0);
 	e->clog = changelog_new(&co, err, errlen);
-	return e->clog ? 0 : ERR_KAFKA;
+	if (!e->clog)
+		return ERR_KAFKA;
+	seed_serve_opts so = {.listen = cfg->changelog_seed_listen,
+	                      .token = cfg->changelog_seed_token,
+	                      .edge_id = cfg->id,
+	                      .partitions = (uint32_t)cfg->partitions,
+	                      .db = e->db,
+	                      .fit = seed_fit,
+	                      .fit_ctx = e,
+	                      .reg = e->tm->reg};
+	e->seed = seed_serve_start(&so, err, errlen);
+	return e->seed || !err[0] ? 0 : ERR_CONFIG;
 }
 
 /* Whether group writes run on the ledger's commit thread. auto: when a
@@ -847,7 +902,8 @@ static void stop(edge *e)
 	/* The changelog's follower writes into the ledger and may promote it
 	 * (which sends through the uplink): it stops before either goes. */
 	changelog_stop_follow(e->clog);
-	upstream_stop(e); /* before what it uses: the uplink and the ledger */
+	seed_serve_stop(e->seed); /* before the store it copies closes */
+	upstream_stop(e);         /* before what it uses: the uplink and the ledger */
 	if (e->tick)
 		event_free(e->tick);
 	if (e->sigterm)

@@ -103,6 +103,14 @@ typedef struct changelog_opts {
 	int takeover_ms;      /* a follower takes over a log silent this long; 0: 2000 */
 	int durability;       /* enum changelog_durability */
 	metrics *reg;         /* its counters, gauges and histogram; NULL: none */
+	/* changelog_restore calls it for a store it cannot bring to the
+	 * log's end from the log alone (its position before the log's
+	 * start, or already unfit) and that holds no writes the log lacks:
+	 * it replaces the store's contents with a fit peer's (seed.h). 0
+	 * when it did; otherwise the reason in err, and the store is unfit.
+	 * NULL: the store follows on, unfit. */
+	int (*reseed)(void *ctx, store *db, int64_t log_start, char *err, size_t errlen);
+	void *reseed_ctx;
 } changelog_opts;
 
 /* A follower must outwait a live active's longest silence: an append
@@ -217,6 +225,7 @@ typedef struct changelog_restored {
 	 * position and epoch start again at the log's end; what the store
 	 * holds past it is not in the log. */
 	int64_t behind;
+	bool seeded; /* the store was replaced by a peer's copy first (reseed) */
 } changelog_restored;
 
 /* Applies to db each record of the log from the position db holds (the

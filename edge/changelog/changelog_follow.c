@@ -28,6 +28,7 @@
 #define REACH_EVERY_MS 250 /* the follower asks for the log's end this often */
 #define REACH_LOST_MS 1000 /* no answer for this long: the cluster is out of reach */
 #define REACH_TIMEOUT_MS 500
+#define POSITION_EVERY_MS 1000 /* a follower stores a position moved by beats this often */
 
 /* One replay's state. */
 typedef struct applier {
@@ -36,6 +37,7 @@ typedef struct applier {
 	const changelog_sink *sink;
 	store_batch *wb;
 	int64_t next;   /* the offset of the next record to apply */
+	int64_t stored; /* the position the store holds (next may be past it: beats) */
 	uint64_t epoch; /* the highest epoch taken over so far */
 	int64_t gap;    /* records the log lost before this store read them */
 	/* The store holds records for the log (durability = local): it is
@@ -91,6 +93,7 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 		store_iter_free(it);
 	}
 	a->epoch = (uint64_t)e;
+	a->stored = a->next;
 	if (rc == 0)
 		a->wb = store_batch_new();
 	return rc;
@@ -160,6 +163,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
 		if (rc)
 			return rc;
+		a->stored = m->offset + 1;
 		a->records++;
 	}
 	a->next = m->offset + 1;
@@ -255,7 +259,7 @@ static int skip_gone(applier *a, int64_t lo, int64_t *missing, char *err, size_t
 		snprintf(err, errlen, "changelog: recording the gap: %s", err_str(rc));
 		return rc;
 	}
-	a->next = lo;
+	a->next = a->stored = lo;
 	return 0;
 }
 
@@ -297,8 +301,53 @@ static int log_behind(applier *a, int64_t hi, changelog_restored *out, char *err
 		snprintf(err, errlen, "changelog: resetting the store's position: %s", err_str(rc));
 		return rc;
 	}
-	a->next = hi;
+	a->next = a->stored = hi;
 	a->epoch = 0;
+	return 0;
+}
+
+/* The store cannot be brought to the log's end from the log alone, and
+ * a peer's copy may replace it: it holds no writes the log lacks (those
+ * exist on this disk only; such a store stays as it is, unfit). */
+static bool reseed_due(const applier *a, int64_t log_start)
+{
+	if (!a->o->reseed || (!a->gap && a->next >= log_start))
+		return false;
+	if (a->held) {
+		log_error("changelog: this store is unfit but holds writes the log lacks; it is "
+		          "not replaced by a peer's copy",
+		          "gap=%" PRId64 " position=%" PRId64, a->gap, a->next);
+		return false;
+	}
+	return true;
+}
+
+/* A peer's copy in place of the store, and the applier reading it again
+ * (out->seeded). 0 whether or not a peer gave one (without, the store
+ * follows on, unfit); an error only when the copy's position cannot be
+ * read back. */
+static int reseed(applier *a, int64_t log_start, changelog_restored *out, char *err, size_t errlen)
+{
+	char why[512] = "";
+	log_info("changelog: this store lies before the log's start or is unfit; copying a peer's",
+	         "position=%" PRId64 " log_start=%" PRId64 " gap=%" PRId64, a->next, log_start,
+	         a->gap);
+	int rc = a->o->reseed(a->o->reseed_ctx, a->db, log_start, why, sizeof why);
+	if (rc) {
+		log_error("changelog: no peer's copy; this store follows on, unfit to take over",
+		          "err=\"%s\"", why);
+		return 0;
+	}
+	const changelog_opts *o = a->o;
+	store *db = a->db;
+	applier_free(a);
+	rc = applier_init(a, o, db, NULL);
+	if (rc) {
+		snprintf(err, errlen, "changelog: the copied store's position is unreadable: %s",
+		         err_str(rc));
+		return rc;
+	}
+	out->seeded = true;
 	return 0;
 }
 
@@ -318,8 +367,15 @@ int changelog_restore(const changelog_opts *o, store *db, changelog_restored *ou
 		applier_free(&a);
 		return ERR_KAFKA;
 	}
-	int64_t lo = 0, hi = 0, start = a.next;
+	int64_t lo = 0, hi = 0;
 	rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
+	if (rc == 0 && reseed_due(&a, lo)) {
+		rc = reseed(&a, lo, out, err, errlen);
+		/* The copy's position: the log's ends again from there. */
+		if (rc == 0 && out->seeded)
+			rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
+	}
+	int64_t start = a.next;
 	if (rc == 0 && a.next > hi)
 		rc = log_behind(&a, hi, out, err, errlen);
 	if (rc == 0)
@@ -456,6 +512,7 @@ typedef struct follow_state {
 	int64_t lo, hi;
 	log_limit read_errors;
 	bool said_unfit;
+	uint64_t kept_ms; /* the last keep_position write */
 } follow_state;
 
 /* Asks for the log's end now and then; the cluster come back in reach
@@ -534,6 +591,25 @@ static bool follow_message(applier *a, rd_kafka_message_t *m, follow_state *s)
 	return false;
 }
 
+/* The position read past records that wrote nothing (the active's beats,
+ * void records) into the store, at most once a second: a standby of an
+ * idle active would otherwise keep the position of the last data record
+ * for as long as the region is idle, and once the log lost that record
+ * (retention passes it; the embedded cluster's cap counts beats too) it
+ * would count every beat since as records it lacks, unfit to take over
+ * or to give a peer its copy (seed.h). */
+static void keep_position(applier *a, follow_state *s, uint64_t now)
+{
+	if (a->next <= a->stored || now - s->kept_ms < POSITION_EVERY_MS)
+		return;
+	s->kept_ms = now;
+	store_batch_clear(a->wb);
+	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)a->next);
+	int rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
+	if (rc == 0)
+		a->stored = a->next; /* else the next record's write, or the next try */
+}
+
 /* Takes over and promotes; true when this instance is active now. */
 static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state *s)
 {
@@ -610,6 +686,8 @@ static void *follow_loop(void *arg)
 		}
 		count_replay(cl, &a, &records, &voided);
 		now = clock_mono_ms();
+		if (ok)
+			keep_position(&a, &s, now);
 		follow_reach(cl, rk, &s, now);
 		if (ok && s.lo > a.next) {
 			/* Records went (retention, truncation) before this

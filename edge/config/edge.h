@@ -89,6 +89,9 @@ typedef struct edge_config {
 	int64_t changelog_beat_ms;
 	int64_t changelog_takeover_ms;
 	char *changelog_durability;
+	char *changelog_seed_listen; /* serves this store to a peer that re-seeds */
+	char *changelog_seed_token;
+	char *changelog_seed_from;    /* the peers a store before the log's start copies */
 	int64_t commit_interval_ms;   /* stored positions to the group, for tools; 0 = off */
 	cfg_kv *kafka;                /* [kafka]: both clients (bus.h) */
 	cfg_kv *kafka_producer;       /* [kafka.producer] */

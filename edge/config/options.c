@@ -184,6 +184,16 @@ const cfg_opt edge_options[] = {
         "replicated: a write the region's Kafka does not take is refused (503); local: it "
         "is kept on this machine's disk (fsync) and appended once the cluster is back, the "
         "edge marked degraded meanwhile"),
+    OPT("changelog", "seed_listen", CFG_STR, changelog_seed_listen, "", 0, 0,
+        "host:port where this instance serves a copy of its store to a peer instance of "
+        "the same edge that re-seeds (GET /v1/changelog/seed); empty = not served"),
+    OPT("changelog", "seed_token", CFG_STR, changelog_seed_token, "", 0, 0,
+        "bearer token the seed listener asks of peers, and sent to them; needed when "
+        "seed_listen is not a loopback address"),
+    OPT("changelog", "seed_from", CFG_STR, changelog_seed_from, "", 0, 0,
+        "the other instances' seed_listen addresses (host:port, comma-separated): a store "
+        "whose position lies before the changelog's start is replaced at start-up by the "
+        "first fit copy among them; empty = never (such a store is unfit to take over)"),
     OPT("bus", "commit_interval_ms", CFG_INT, commit_interval_ms, "5000", 0, 3600000,
         "how often the stored snapshot positions are committed to the group likes-edge-ID "
         "for Kafka's lag tools (never read back); 0 = never"),

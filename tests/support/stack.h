@@ -61,7 +61,13 @@ typedef struct stack {
 	                               1000 ops or 200 ms, 1 MiB window */
 	bool changelog;             /* each edge copies its writes to likes.changelog */
 	const char *changelog_keys; /* more [changelog] keys of every edge */
-	const char *topics[4];      /* more NAME:PARTITIONS for the broker */
+	/* With changelog: every instance serves its store to peers that
+	 * re-seed (seed_listen on seed_port[i]) and names the instances of
+	 * its edge written before it as its seed_from. */
+	bool seed;
+	int seed_port[STACK_EDGES];
+	int inst_of[STACK_EDGES]; /* the edge whose instance slot i is */
+	const char *topics[4];    /* more NAME:PARTITIONS for the broker */
 } stack;
 
 static stack S;
@@ -184,13 +190,25 @@ STACK_UTIL const char *stack_common(void)
  * address, or a shard map). */
 STACK_UTIL void stack_write_instance(int i, int of, const char *central_ops)
 {
-	char name[32], changelog[768] = "";
+	char name[32], changelog[1024] = "", seed[256] = "";
 	snprintf(name, sizeof name, "edge%d.ini", i);
+	S.inst_of[i] = of;
+	if (S.changelog && S.seed) {
+		if (!S.seed_port[i])
+			S.seed_port[i] = proc_free_port();
+		int n = snprintf(seed, sizeof seed,
+		                 "seed_listen = 127.0.0.1:%d\nseed_from = ", S.seed_port[i]);
+		for (int j = 0; j < STACK_EDGES; j++)
+			if (j != i && S.seed_port[j] && S.inst_of[j] == of)
+				n += snprintf(seed + n, sizeof seed - (size_t)n, "127.0.0.1:%d,",
+				              S.seed_port[j]);
+		snprintf(seed + n, sizeof seed - (size_t)n, "\n");
+	}
 	if (S.changelog)
 		snprintf(changelog, sizeof changelog,
 		         "[changelog]\nbootstrap_file = %s/bootstrap\npartition = %d\n"
-		         "instance = slot%d\n%s",
-		         S.dir, of, i, S.changelog_keys ? S.changelog_keys : "");
+		         "instance = slot%d\n%s%s",
+		         S.dir, of, i, seed, S.changelog_keys ? S.changelog_keys : "");
 	stack_write(
 	    name,
 	    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"

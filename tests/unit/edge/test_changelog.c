@@ -7,9 +7,10 @@
  * the cluster does not acknowledge fails and adds no position; only an
  * instance that took over appends, and one taken over from is fenced
  * and its later records void; a follower tails the log and takes over a
- * silent one, not a live one. (A log that starts after the store's
- * position, `missing`, needs a trimmed log, which the mock cluster
- * cannot make.)
+ * silent one, not a live one, and stores the position its beats moved;
+ * a store the log lost records of (the embedded cluster drops a
+ * partition's oldest past about 5 MiB) never takes over, unless a peer's
+ * copy replaces it (changelog_opts.reseed).
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -506,6 +507,13 @@ Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
 	proc_sleep_ms(1600);
 	cr_assert_eq(atomic_load(&promoted), 0);
 	cr_assert_not(changelog_active(b));
+	/* Its beats moved the follower's stored position past the last
+	 * record that wrote anything (the writer's own position). */
+	uint64_t pa = 0, pb = 0;
+	cr_assert_eq(store_read_u64(da, CHANGELOG_KEY, 1, &pa), 0);
+	cr_assert_eq(store_read_u64(dbb, CHANGELOG_KEY, 1, &pb), 0);
+	cr_assert_gt(pb, pa, "the follower stores a position past the beats (%llu, %llu)",
+	             (unsigned long long)pb, (unsigned long long)pa);
 
 	/* a is gone: the log falls silent, b takes over. */
 	uint64_t t0 = clock_mono_ms();
@@ -780,6 +788,83 @@ Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
 	cr_assert_not_null(again, "%s", err);
 	cr_assert_eq(changelog_take(again, db, NULL, err, sizeof err), 0, "%s", err);
 	changelog_free(again);
+	changelog_free(cl);
+	store_close(fresh);
+	store_close(db);
+}
+
+/* changelog_opts.reseed for the test: the writer's store copied key by
+ * key into db (as seed.h's copy does, the gap key left out), or a refusal
+ * when ctx is NULL. */
+static int copy_writer(void *ctx, store *db, int64_t log_start, char *err, size_t errlen)
+{
+	(void)log_start;
+	if (!ctx) {
+		snprintf(err, errlen, "no peer answers");
+		return ERR_IO;
+	}
+	store_batch *wb = store_batch_new();
+	store_iter *it = store_iter_new(db, "", 0);
+	const char *k, *v;
+	size_t kn, vn;
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		store_batch_del(wb, k, kn);
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	it = store_iter_new(ctx, "", 0);
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		if (!(kn == 1 && k[0] == CHANGELOG_GAP_KEY[0]))
+			store_batch_put(wb, k, kn, v, vn);
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	int rc = store_write(db, wb);
+	store_batch_free(wb);
+	return rc;
+}
+
+Test(changelog, a_store_before_the_logs_start_takes_a_peers_copy_and_may_take_over)
+{
+	char err[256] = "";
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 125000;
+	store *db = open_named("writer");
+	changelog *cl = active_on(&T.o, db);
+	char *big = malloc(100000);
+	srand(11);
+	for (int i = 0; i < 99999; i++)
+		big[i] = (char)('a' + rand() % 26);
+	big[99999] = 0;
+	store_batch *wb = sample("first", "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	for (int i = 0; i < 80; i++) {
+		wb = sample(big, "b", "none");
+		replicated_write(cl, db, wb);
+		store_batch_free(wb);
+	}
+	free(big);
+	changelog_free(cl);
+	/* No peer answers: the store follows on, unfit, as before. */
+	store *fresh = open_named("fresh");
+	put_local(fresh, "Kold", "stale");
+	T.o.reseed = copy_writer;
+	T.o.reseed_ctx = NULL;
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_not(r.seeded);
+	cr_assert_gt(r.missing, 0);
+	/* The writer answers: its copy replaces the store, which then lacks
+	 * nothing (its gap went with the rest) and may take over. */
+	T.o.reseed_ctx = db;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert(r.seeded);
+	cr_assert_eq(r.missing, 0);
+	expect(fresh, "Kold", NULL);
+	expect(fresh, "Mk2", "b");
+	cl = changelog_new(&T.o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	cr_assert_eq(changelog_take(cl, fresh, NULL, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(changelog_gap(cl), 0);
 	changelog_free(cl);
 	store_close(fresh);
 	store_close(db);
