@@ -67,6 +67,9 @@
 /* The exit status of an instance another one took the changelog over
  * from (man likes-edge: EXIT STATUS). */
 #define EXIT_FENCED 4
+/* The exit status of a standby whose store fell behind the changelog's
+ * start while it ran: its restart copies a peer's store. */
+#define EXIT_RESEED 5
 #define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
 
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
@@ -274,6 +277,19 @@ static void fenced_exit(edge *e, uint64_t now)
 		_exit(EXIT_FENCED);
 }
 
+/* The follower found the log's start past this standby's store while it
+ * ran: the store lacks what went, unfit to take over, and only a peer's
+ * copy at start-up mends it (changelog_restore). A standby answers no
+ * write, so it exits at once; the service manager starts it again. */
+static void reseed_exit(edge *e)
+{
+	log_error("this standby's store fell behind the changelog's start; exiting so that its "
+	          "restart copies a peer's store",
+	          "edge=%s instance=%s gap=%" PRIu64 " status=%d", e->cfg.id, e->instance,
+	          changelog_gap(e->clog), EXIT_RESEED);
+	_exit(EXIT_RESEED);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -282,6 +298,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t mono = clock_mono_ms();
 	if (e->clog && changelog_fenced(e->clog))
 		fenced_exit(e, mono);
+	if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
+		reseed_exit(e);
 	if (e->phase == DRAINING)
 		drain_progress(e, mono);
 	if (mono >= e->next_ready) {

@@ -674,6 +674,11 @@ uint64_t changelog_gap(const changelog *cl)
 	return atomic_load(&cl->gap);
 }
 
+bool changelog_needs_copy(const changelog *cl)
+{
+	return atomic_load(&cl->needs_copy);
+}
+
 /* --- life ------------------------------------------------------------------- */
 
 static void metrics_make(changelog *cl, metrics *reg)

@@ -211,6 +211,12 @@ uint64_t changelog_epoch(const changelog *cl);
  * started after the store's position): 0 for a store fit to take over.
  * One that lacks them never takes over; rebuild it (docs/ops.md). */
 uint64_t changelog_gap(const changelog *cl);
+/* The follower found, while running, that the log lost records its
+ * store never read, and a peer's copy could replace the store
+ * (changelog_opts.reseed): the store is unfit until a restart copies
+ * one. (A gap found at start-up, where no peer gave a copy, does not set
+ * it: a restart would meet the same refusal.) */
+bool changelog_needs_copy(const changelog *cl);
 
 typedef struct changelog_restored {
 	uint64_t records; /* applied */

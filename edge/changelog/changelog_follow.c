@@ -696,6 +696,8 @@ static void *follow_loop(void *arg)
 			ok = skip_gone(&a, s.lo, &gone, err, sizeof err) == 0;
 			gap_seen(cl, &a);
 			assigned = false;
+			if (cl->o.reseed && !a.held)
+				atomic_store(&cl->needs_copy, true);
 		}
 		if (ok && follow_silent(cl, &s, &a, now)) {
 			(void)rd_kafka_assign(rk, NULL);

@@ -44,6 +44,7 @@ struct changelog {
 	bool following;
 	_Atomic bool follow_stop;
 	_Atomic bool follow_failed; /* the follower stopped on a record it could not apply */
+	_Atomic bool needs_copy;    /* changelog_needs_copy */
 	store *db;                  /* the store replayed into, and holding the held records */
 	changelog_sink sink;
 

@@ -5,7 +5,10 @@
  * from the log alone (it never reads the active's disk), and no
  * acknowledged op is lost or applied twice at central; and an active
  * paused past the takeover, then resumed, acknowledges nothing more and
- * exits fenced.
+ * exits fenced; and a standby away (killed, or paused) while the log
+ * lost its start copies the active's store when it comes back (a paused
+ * one exits with status 5 first, for its restart to copy), then takes
+ * over with nothing lost.
  *
  * The kill points hold the rules the changelog rests on: an op answered
  * before its copy was in the log would be missing at the standby (an
@@ -288,12 +291,28 @@ static void readyz(int slot, char *out, size_t cap)
 	(void)proc_curl(out, cap, "--http2-prior-knowledge", S.edge_port[slot], "/readyz");
 }
 
-/* A standby that was down while the log lost its start cannot rebuild
- * its store from the log: it copies the active's store (seed.h), follows
- * the log from the copy's position, and is fit to take over; the takeover
+/* Waits until slot's instance follows the log fit to take over. */
+static void wait_fit(int slot)
+{
+	char out[4096];
+	uint64_t t0 = clock_mono_ms();
+	for (;;) {
+		readyz(slot, out, sizeof out);
+		if (strstr(out, "standby: following"))
+			return;
+		cr_assert_lt(clock_mono_ms() - t0, 30000,
+		             "slot %d never followed the log fit (/readyz: %s); its log:\n%s", slot,
+		             out, stack_tail("edge1.log"));
+		proc_sleep_ms(100);
+	}
+}
+
+/* The standby away (killed, or paused and then resumed) while the log
+ * lost its start: back, it copies the active's store (seed.h), follows
+ * the log from the copy's position and is fit to take over; the takeover
  * loses nothing and counts nothing twice. Without the copy it would stay
  * "standby, unfit" and never take writes. */
-Test(takeover, a_standby_back_after_the_log_lost_its_start_copies_a_peer_and_takes_over)
+static void away_while_the_log_lost_its_start(bool paused)
 {
 	S.seed = true;
 	pair_up();
@@ -302,25 +321,36 @@ Test(takeover, a_standby_back_after_the_log_lost_its_start_copies_a_peer_and_tak
 	for (; r < 4; r++)
 		cr_assert_eq(views(ACTIVE, r), 200);
 	wait_counted(r - 1, 1, 30000);
-	cr_assert_eq(kill(S.edge_pid[STANDBY], SIGKILL), 0);
-	cr_assert_eq(waitpid(S.edge_pid[STANDBY], NULL, 0), S.edge_pid[STANDBY]);
-	S.edge_pid[STANDBY] = 0;
+	pid_t pid = S.edge_pid[STANDBY];
+	if (paused) {
+		cr_assert_eq(kill(pid, SIGSTOP), 0);
+	} else {
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		cr_assert_eq(waitpid(pid, NULL, 0), pid);
+		S.edge_pid[STANDBY] = 0;
+	}
 	/* Ops the standby never read, then the log's start moved past them. */
 	for (; r < 8; r++)
 		cr_assert_eq(views(ACTIVE, r), 200);
 	overrun_changelog(0, &r);
-	stack_start_edge(STANDBY);
-	char out[4096];
-	uint64_t t0 = clock_mono_ms();
-	for (;;) {
-		readyz(STANDBY, out, sizeof out);
-		if (strstr(out, "standby: following"))
-			break;
-		cr_assert_lt(clock_mono_ms() - t0, 30000,
-		             "the standby never followed the log fit (/readyz: %s); its log:\n%s",
-		             out, stack_tail("edge1.log"));
-		proc_sleep_ms(100);
+	if (paused) {
+		/* Resumed, its follower finds the gap, and it exits for a copy. */
+		cr_assert_eq(kill(pid, SIGCONT), 0);
+		int status = 0;
+		uint64_t t0 = clock_mono_ms();
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			cr_assert_lt(clock_mono_ms() - t0, 20000,
+			             "the standby behind the log did not exit; its log:\n%s",
+			             stack_tail("edge1.log"));
+			proc_sleep_ms(50);
+		}
+		S.edge_pid[STANDBY] = 0;
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5,
+		          "a standby behind the log exits with status 5 (got %d); its log:\n%s",
+		          status, stack_tail("edge1.log"));
 	}
+	stack_start_edge(STANDBY);
+	wait_fit(STANDBY);
 	cr_assert(stack_file_has("edge1.log", "store copied from a peer"), "%s",
 	          stack_tail("edge1.log"));
 	cr_assert(stack_file_has("edge0.log", "seed: copy sent"));
@@ -339,4 +369,14 @@ Test(takeover, a_standby_back_after_the_log_lost_its_start_copies_a_peer_and_tak
 		for (int k = 0; k < PER_REQ; k++)
 			cr_assert_eq(edge_views(STANDBY, q, k), 1,
 			             "the new active shows reel:%dx%d", q, k);
+}
+
+Test(takeover, a_standby_back_after_the_log_lost_its_start_copies_a_peer_and_takes_over)
+{
+	away_while_the_log_lost_its_start(false);
+}
+
+Test(takeover, a_standby_that_falls_behind_while_running_exits_and_copies_a_peer)
+{
+	away_while_the_log_lost_its_start(true);
 }
