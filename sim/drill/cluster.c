@@ -139,7 +139,11 @@ static void changelog_text(const cluster *c, const cluster_node *n, char *out, s
 	if (d->standby && k >= 0 && (size_t)k < cap) {
 		char inst[16];
 		instance_name(n, inst, sizeof inst);
-		k += snprintf(out + k, cap - (size_t)k, "instance = %s\n", inst);
+		const cluster_node *o = n->inst ? &c->edges[n->index] : &c->standbys[n->index];
+		k += snprintf(
+		    out + k, cap - (size_t)k,
+		    "instance = %s\nseed_listen = 127.0.0.1:%d\nseed_from = 127.0.0.1:%d\n", inst,
+		    n->seed_port, c->isolated ? CLUSTER_PEER_PORT : o->seed_port);
 	}
 	if (d->takeover_ms && k >= 0 && (size_t)k < cap)
 		snprintf(out + k, cap - (size_t)k,
@@ -290,6 +294,12 @@ bool cluster_node_alive(cluster_node *n)
 		return false;
 	}
 	return true;
+}
+
+bool cluster_node_wants_copy(const cluster_node *n)
+{
+	return n->kind == DRILL_EDGE && n->exit_status >= 0 && WIFEXITED(n->exit_status) &&
+	       WEXITSTATUS(n->exit_status) == CLUSTER_EXIT_RESEED;
 }
 
 bool cluster_node_fenced(const cluster_node *n)
@@ -590,6 +600,18 @@ int cluster_paths(cluster_node *n, drill_link link, relay_path **out)
 	return 0;
 }
 
+void cluster_changelog_at(const cluster *c, unsigned i, const char **bootstraps, int32_t *partition)
+{
+	/* As changelog_text gives it to the region's instances. */
+	if (c->d->regional_kafka) {
+		*bootstraps = c->regional[i].bootstraps;
+		*partition = 0;
+	} else {
+		*bootstraps = c->kafka.bootstraps;
+		*partition = (int32_t)i;
+	}
+}
+
 int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, char *err,
                               size_t errlen)
 {
@@ -618,7 +640,7 @@ int cluster_kafka_command(cluster *c, const char *command, char *err, size_t err
  * at 300 ops/s: write p99 250-280 ms idle, 21-23 ms not). */
 static int regional_start(cluster *c, unsigned i, char *err, size_t errlen)
 {
-	sim_broker_topic t = {"likes.changelog", 1};
+	sim_broker_topic t = {CLUSTER_CHANGELOG_TOPIC, 1};
 	kproc_opts ko = {
 	    .brokers = DRILL_REGIONAL_BROKERS, .topics = &t, .ntopics = 1, .fail_over = true};
 	char name[KPROC_NAME_MAX];
@@ -692,6 +714,33 @@ static int central_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Region i's two instances: each a seed listener, and (isolated) a path
+ * from each to the other's, CLUSTER_PEER_PORT in its own namespace. */
+static int peer_paths(cluster *c, unsigned i, char *err, size_t errlen)
+{
+	for (int k = 0; k < 2; k++) {
+		cluster_node *n = cluster_instance(c, i, (unsigned)k);
+		if (!c->isolated) {
+			n->seed_port = free_port();
+			if (n->seed_port < 0) {
+				snprintf(err, errlen, "no free port for %s's seed listener",
+				         n->name);
+				return ERR_IO;
+			}
+			continue;
+		}
+		n->seed_port = CLUSTER_SEED_PORT;
+		const cluster_node *o = cluster_instance(c, i, (unsigned)(1 - k));
+		char name[RELAY_NAME_MAX];
+		snprintf(name, sizeof name, "%s-peer", n->name);
+		n->peer = relay_add(c->relay, name, n->ns, CLUSTER_PEER_PORT, o->ns,
+		                    CLUSTER_SEED_PORT, NULL, err, errlen);
+		if (!n->peer)
+			return ERR_IO;
+	}
+	return 0;
+}
+
 /* Names the node kindN (an edge's second instance kindN.standby)
  * unless given a name of its own; its id is kindN or that name. */
 static void node_init(const char *dir, cluster_node *n, drill_node_kind kind, int index, int inst,
@@ -740,12 +789,13 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	char dir[sizeof c->dir];
 	memcpy(dir, c->dir, sizeof dir);
-	sim_broker_topic topics[6 + DRILL_REGIONS_MAX] = {{"likes.batches", (int)d->partitions},
-	                                                  {"likes.snapshots", (int)d->partitions},
-	                                                  {"likes.deadletter", 1},
-	                                                  {"likes.changes", (int)d->partitions},
-	                                                  {"likes.milestones", (int)d->partitions},
-	                                                  {"likes.changelog", (int)d->regions}};
+	sim_broker_topic topics[6 + DRILL_REGIONS_MAX] = {
+	    {"likes.batches", (int)d->partitions},
+	    {"likes.snapshots", (int)d->partitions},
+	    {"likes.deadletter", 1},
+	    {"likes.changes", (int)d->partitions},
+	    {"likes.milestones", (int)d->partitions},
+	    {CLUSTER_CHANGELOG_TOPIC, (int)d->regions}};
 	size_t ntopics = d->changelog ? 6 : 5;
 	for (unsigned i = 0; d->me > 0 && i < d->regions; i++) {
 		sim_broker_topic *t = &topics[ntopics++];
@@ -792,6 +842,11 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 			    (isolated && d->regional_kafka &&
 			     (rc = regional_paths(c, n, err, errlen))))
 				goto fail;
+		}
+		if (d->standby && (rc = peer_paths(c, i, err, errlen)))
+			goto fail;
+		for (unsigned k = 0; k < cluster_instances(c); k++) {
+			cluster_node *n = cluster_instance(c, i, k);
 			if ((rc = write_edge_cfg(c, n, err, errlen)))
 				goto fail;
 			if (disk_wanted(d, (int)i) && (rc = disk_setup(n, err, errlen)))

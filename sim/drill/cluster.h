@@ -16,6 +16,9 @@
  *   regional with regional_kafka (drill.h): one path per broker of the
  *            region's own Kafka (kproc.h), from the edge's namespace,
  *            as kafka is built for the embedded one
+ *   peer     with standby: an instance's path to the other instance's
+ *            seed listener (changelog.seed_from), for a store that lies
+ *            before the changelog's start
  * Daemons listen on fixed ports inside their namespaces (edge 8080,
  * central 9090); sim reaches them through the clients paths' ports.
  *
@@ -63,8 +66,14 @@
 #include "sim/drill/relay.h"
 
 #define CLUSTER_TOKEN "sim-admin-token"
+/* The edges' changelog topic (with changelog: their default name). */
+#define CLUSTER_CHANGELOG_TOPIC "likes.changelog"
 #define CLUSTER_EDGE_PORT 8080
 #define CLUSTER_OPS_PORT 9090
+/* With standby: where an instance serves its store to its peer that
+ * re-seeds, and (isolated) where the path to its peer's listens. */
+#define CLUSTER_SEED_PORT 8090
+#define CLUSTER_PEER_PORT 8091
 #define CLUSTER_DISK_MB 32
 /* Most paths of one link of a node. */
 #define CLUSTER_PATHS_MAX SIM_BROKER_BROKERS_MAX
@@ -75,6 +84,9 @@
  * another instance took the changelog over from (man likes-edge). */
 #define CLUSTER_INSTANCES_MAX 2
 #define CLUSTER_EXIT_FENCED 4
+/* ... and of a standby whose store fell behind the changelog's start:
+ * its service manager starts it again, and it copies its peer's store. */
+#define CLUSTER_EXIT_RESEED 5
 
 typedef struct cluster_node {
 	drill_node_kind kind;
@@ -95,6 +107,8 @@ typedef struct cluster_node {
 	relay_path *clients;
 	relay_path *regional[SIM_BROKER_BROKERS_MAX]; /* edges, regional_kafka */
 	int nregional;
+	relay_path *peer;  /* standby, isolated: to the other instance's seed port */
+	int seed_port;     /* standby: its seed listener (CLUSTER_SEED_PORT when isolated) */
 	pid_t disk_holder; /* holds the mount namespace with the tmpfs */
 	int disk_ns;       /* its descriptor, -1 without one */
 	char data[512];    /* the data dir */
@@ -141,6 +155,9 @@ bool cluster_node_fenced(const cluster_node *n);
 /* Starts a node that is not running (same config, same store); waits
  * for /healthz. */
 int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
+/* The node's last exit was a standby's for a copy of its peer's store
+ * (CLUSTER_EXIT_RESEED). */
+bool cluster_node_wants_copy(const cluster_node *n);
 /* Sends sig to a running node; SIGKILL also reaps it. */
 int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
 /* An edge loses its store: SIGKILL (and reap) when it runs, then its
@@ -163,6 +180,13 @@ int cluster_kafka_command(cluster *c, const char *command, char *err, size_t err
  * down. 0, or an ERR_* with the reason in err. */
 int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, char *err,
                               size_t errlen) WARN_UNUSED;
+
+/* Where region i's changelog is (changelog): the bootstrap list of the
+ * cluster that holds it (its own with regional_kafka, else the main one)
+ * and its partition of CLUSTER_CHANGELOG_TOPIC there (0, or i). The
+ * list is the cluster's, valid while it runs. */
+void cluster_changelog_at(const cluster *c, unsigned i, const char **bootstraps,
+                          int32_t *partition);
 
 /* A running central that owns partition p, the shard's lowest index
  * first; NULL when none of them is running. */

@@ -163,6 +163,7 @@ static const action_def actions[] = {
     {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL},
     {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
     {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
+    {"trim", DRILL_TRIM, SHAPE_REGION},
 };
 
 bool drill_action_on_path(drill_action a)
@@ -827,6 +828,9 @@ static void check_late(parser *p)
 		                s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP;
 		if (regional && !d->regional_kafka)
 			fail_late(p, s->line, "a region's own Kafka needs regional_kafka 1");
+		if (s->action == DRILL_TRIM && !d->changelog)
+			fail_late(p, s->line,
+			          "trim needs changelog 1 (it trims the region's changelog)");
 	}
 }
 

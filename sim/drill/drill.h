@@ -199,6 +199,13 @@
  *   disk_full edgeN / disk_free edgeN       fill that edge's data dir (a
  *                                           small tmpfs of its own) to the
  *                                           last byte / free it again
+ *   trim edgeN                              region N's changelog loses
+ *                                           every record written before
+ *                                           now, as a log past its
+ *                                           retention does (void records
+ *                                           produced until its start has
+ *                                           passed: sim/drill/trim.h);
+ *                                           needs changelog 1
  *   load_rate OPS / viral SHARE             change the load (the short
  *                                           run scales OPS by its rate
  *                                           over the full rate)
@@ -213,8 +220,8 @@
  * (heal; delay and throttle, which place the region rather than break a
  * machine; disk_free, as each instance has a disk of its own);
  * edgeN.standby names its current standby instead (not in region_down,
- * region_up, disk_full, disk_free, nor the regional_* steps, which act on
- * the region's cluster).
+ * region_up, disk_full, disk_free, trim, nor the regional_* steps, which
+ * act on the region's cluster or its log).
  * Pure: parsing only. Any thread.
  */
 #ifndef SIM_DRILL_H
@@ -273,6 +280,7 @@ typedef enum drill_action {
 	DRILL_REGIONAL_BROKER_UP,
 	DRILL_REGIONAL_DOWN,
 	DRILL_REGIONAL_UP,
+	DRILL_TRIM,
 } drill_action;
 
 /* What an "expect KEY MAX" line holds to MAX (see the grammar above). */

@@ -119,6 +119,10 @@ typedef struct runner {
 	int regional_cut[DRILL_REGIONS_MAX];
 	/* Exits no step made (a fenced one, a crash), per region. */
 	bool exit_seen[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
+	/* Lost by a step while it was the region's active instance (run_lost),
+	 * since it last started: only such an instance, back, must exit
+	 * fenced; a standby paused and resumed goes on as one. */
+	bool lost_active[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
 	char exits_text[DRILL_REGIONS_MAX][512];
 } runner;
 

@@ -135,6 +135,7 @@ void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s)
 	memset(t, 0, sizeof *t);
 	t->region = i;
 	t->lost = inst;
+	rn->lost_active[i][inst] = true;
 	t->at_s = run_now_s(rn);
 	snprintf(t->step, sizeof t->step, "%s", s->text);
 	t->have_pending = e->have_pending;
@@ -160,6 +161,7 @@ void run_instance_started(runner *rn, unsigned i, unsigned inst)
 	load_instance_started(rn->l, i, inst);
 	rn->fence[i][inst].on = false;
 	rn->exit_seen[i][inst] = false;
+	rn->lost_active[i][inst] = false;
 }
 
 void run_instance_killed(runner *rn, unsigned i, unsigned inst)
@@ -170,9 +172,25 @@ void run_instance_killed(runner *rn, unsigned i, unsigned inst)
 	rn->exit_seen[i][inst] = true; /* the step's, not news */
 }
 
+/* A standby that exited for a copy of its peer's store is started
+ * again at once, as its service manager would (Restart=on-failure). */
+static void restart_for_copy(runner *rn, unsigned i, unsigned inst)
+{
+	cluster_node *n = cluster_instance(&rn->c, i, inst);
+	char err[256];
+	if (cluster_node_start(&rn->c, n, err, sizeof err)) {
+		log_error("cannot start again an instance that exited for a copy",
+		          "node=%s err=\"%s\"", n->name, err);
+		return;
+	}
+	log_info("instance started again to copy its peer's store", "node=%s", n->name);
+	run_instance_started(rn, i, inst);
+}
+
 /* An instance that exited without a step killing it: when, and how
  * (fenced is expected after a takeover, so no violation; the text says
- * which instance gave up the region and when). */
+ * which instance gave up the region and when). One that exited for a
+ * copy of its peer's store is started again. */
 static void note_exit(runner *rn, unsigned i, unsigned inst)
 {
 	cluster_node *n = cluster_instance(&rn->c, i, inst);
@@ -180,13 +198,19 @@ static void note_exit(runner *rn, unsigned i, unsigned inst)
 		return;
 	rn->exit_seen[i][inst] = true;
 	char how[64];
+	bool copy = cluster_node_wants_copy(n);
 	if (cluster_node_fenced(n))
 		snprintf(how, sizeof how, "status %d (fenced)", CLUSTER_EXIT_FENCED);
+	else if (copy)
+		snprintf(how, sizeof how, "status %d (behind the log: started again to copy)",
+		         CLUSTER_EXIT_RESEED);
 	else
 		snprintf(how, sizeof how, "wait status %d", n->exit_status);
 	size_t len = strlen(rn->exits_text[i]);
 	snprintf(rn->exits_text[i] + len, sizeof rn->exits_text[i] - len,
 	         "%s%s exited with %s by %.1fs", len ? "; " : "", n->label, how, run_now_s(rn));
+	if (copy)
+		restart_for_copy(rn, i, inst);
 }
 
 void run_resumed(runner *rn, unsigned i, unsigned inst)
@@ -195,6 +219,12 @@ void run_resumed(runner *rn, unsigned i, unsigned inst)
 		return;
 	cluster_node *n = cluster_instance(&rn->c, i, inst);
 	cluster_node *o = cluster_instance(&rn->c, i, other(inst));
+	if (!rn->lost_active[i][inst]) {
+		log_info("resumed; it was not the active instance when a step stopped it",
+		         "node=%s", n->name);
+		return;
+	}
+	rn->lost_active[i][inst] = false;
 	bool taken = false;
 	if (running(o) && !o->stopped) {
 		(void)ready_poll_instance(&rn->rw, &rn->c, i, other(inst), run_now_s(rn), false);

@@ -24,8 +24,7 @@
 #include <sys/wait.h>
 
 #include "bus.h"
-#include "store.h"
-#include "tests/support/kafka_util.h"
+#include "sim/drill/trim.h"
 #include "tests/support/stack.h"
 
 #define NPARTS 4
@@ -236,53 +235,20 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 		}
 }
 
-/* Fills the edge's changelog partition past what the embedded broker
- * keeps of one (about 5 MiB) with data records of epoch 0 (void after
- * the first takeover, so no store applies them), one between each two
- * requests of the active's from *r on: the log's start moves past every
- * record written before. One at a time because the active reads what
- * lies between two of its records (the order check) and cannot prove
- * its place when the broker dropped them first. */
-static void overrun_changelog(int part, int *r)
+/* The edge's changelog partition loses every record written before now,
+ * as the drill step `trim` makes it (sim/drill/trim.h: void records
+ * until the embedded broker's cap drops the log's start). */
+static void trim_changelog(int part)
 {
-	enum { N = 24, LEN = 256 << 10 };
-	char path[512], bs[512];
+	char path[512], bs[512], edge[16], err[256];
 	snprintf(path, sizeof path, "%s/bootstrap", S.dir);
 	cr_assert_eq(bus_read_bootstrap(path, bs, sizeof bs), 0);
-	rd_kafka_t *rk = kafka_util_new_producer(bs);
-	/* [version 2][data][epoch 0][1 change][put][key][value] */
-	static const char key[] = "~junk";
-	size_t kn = sizeof key - 1, n = 10 + 4 + 1 + 4 + kn + 4 + LEN;
-	unsigned char *rec = calloc(1, n), *p = rec;
-	cr_assert_not_null(rec);
-	*p++ = 2;
-	*p++ = 1;
-	p += 8;
-	store_put_u32(p, 1);
-	p += 4;
-	*p++ = 1;
-	store_put_u32(p, (uint32_t)kn);
-	memcpy(p + 4, key, kn);
-	p += 4 + kn;
-	store_put_u32(p, LEN);
-	char edge[16];
 	snprintf(edge, sizeof edge, "edge%d", part);
-	for (int i = 0; i < N; i++) {
-		delivery d;
-		memset(&d, 0, sizeof d);
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    rk, RD_KAFKA_V_TOPIC("likes.changelog"), RD_KAFKA_V_PARTITION(part),
-		    RD_KAFKA_V_KEY(edge, strlen(edge)), RD_KAFKA_V_VALUE(rec, n),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&d),
-		    RD_KAFKA_V_END);
-		cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(e));
-		cr_assert(kafka_util_wait_delivery(rk, &d, 30000));
-		cr_assert_eq(views(ACTIVE, *r), 200, "request %d after junk %d; active log:\n%s",
-		             *r, i, stack_tail("edge0.log"));
-		(*r)++;
-	}
-	free(rec);
-	rd_kafka_destroy(rk);
+	trim_opts o = {
+	    .bootstraps = bs, .topic = "likes.changelog", .partition = part, .edge_id = edge};
+	trim_result r;
+	cr_assert_eq(trim_partition(&o, &r, err, sizeof err), 0, "%s; active log:\n%s", err,
+	             stack_tail("edge0.log"));
 }
 
 /* Slot's /readyz body, for its writer check's words. */
@@ -332,7 +298,7 @@ static void away_while_the_log_lost_its_start(bool paused)
 	/* Ops the standby never read, then the log's start moved past them. */
 	for (; r < 8; r++)
 		cr_assert_eq(views(ACTIVE, r), 200);
-	overrun_changelog(0, &r);
+	trim_changelog(0);
 	if (paused) {
 		/* Resumed, its follower finds the gap, and it exits for a copy. */
 		cr_assert_eq(kill(pid, SIGCONT), 0);

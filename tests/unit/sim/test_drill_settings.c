@@ -3,8 +3,9 @@
  * intervals, the broker's priority and fetch wait, namespaces, the
  * changelog and the region shape a full or a short run settles on
  * (drill_shape), standbys and a region's own Kafka with their steps, the
- * block cache, the change feed and heart reads. test_drill.c has the
- * grammar, the bad inputs, the steps and the shipped drills. */
+ * changelog's trim step, the block cache, the change feed and heart
+ * reads. test_drill.c has the grammar, the bad inputs, the steps and the
+ * shipped drills. */
 #include <criterion/criterion.h>
 
 #include <stdbool.h>
@@ -301,6 +302,61 @@ Test(drill_settings, regional_kafka_gives_each_region_its_own_cluster_and_its_fa
 	             0, "%s", err);
 	cr_assert_not(d.durability_local);
 	drill_free(&d);
+}
+
+Test(drill_settings, trim_takes_a_region_whose_drill_runs_the_changelog)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\nchangelog 1\nregions 3\n"
+	                   "at 14 trim edge1\n"
+	                   "at 20 trim   edge2   # the log past its retention\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 2);
+	cr_assert_eq(d.steps[0].action, DRILL_TRIM);
+	cr_assert_eq(d.steps[0].node, DRILL_EDGE);
+	cr_assert_eq(d.steps[0].index, 1);
+	cr_assert_not(d.steps[0].standby);
+	cr_assert_eq(d.steps[0].line, 4);
+	cr_assert_eq(d.steps[1].index, 2);
+	cr_assert_str_eq(d.steps[1].text, "at 20 trim   edge2");
+	cr_assert_not(drill_action_on_path(DRILL_TRIM), "a log's fault, not a path's");
+	drill_free(&d);
+	/* With a standby and the region's own Kafka too: it trims the log
+	 * both instances share. */
+	cr_assert_eq(drill_parse("t",
+	                         "duration 60\nchangelog 1\nstandby 1\nregional_kafka 1\n"
+	                         "at 14 trim edge0\n",
+	                         &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.steps[0].action, DRILL_TRIM);
+	drill_free(&d);
+
+	/* Refused when the file does not turn the changelog on (a short run
+	 * would have none), on the step's line. */
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+	    {"duration 60\nat 14 trim edge1\n", "t:2: trim needs changelog 1"},
+	    {"at 14 trim edge1\nduration 60\nchangelog 0\n", "t:1: trim needs changelog 1"},
+	    {"duration 60\nchangelog 1\nregions 2\nat 14 trim edge2\n",
+	     "t:4: edge2 is past regions 2"},
+	    {"duration 60\nchangelog 1\nat 14 trim edge9\n", "t:3: edge9 is past regions 3"},
+	    {"duration 60\nchangelog 1\nat 14 trim central0\n",
+	     "t:3: trim takes an edge, not 'central0'"},
+	    {"duration 60\nchangelog 1\nstandby 1\nat 14 trim edge1.standby\n",
+	     "t:4: bad node 'edge1.standby' (edgeN or centralN)"},
+	    {"duration 60\nchangelog 1\nat 14 trim\n", "t:3: trim: missing arguments"},
+	    {"duration 60\nchangelog 1\nat 14 trim edge1 all\n", "t:3: trim: unexpected 'all'"},
+	    {"duration 60\nchangelog 1\nat 61 trim edge1\n", "t:3: step at 61s is past"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_assert_eq(drill_parse("t", bad[i].text, &d, err, sizeof err), ERR_CONFIG,
+		             "accepted: %s", bad[i].text);
+		cr_assert_not_null(strstr(err, bad[i].want), "want '%s' in '%s'", bad[i].want, err);
+		cr_assert_null(d.steps);
+	}
 }
 
 Test(drill_settings, store_cache_mb_sizes_every_daemons_block_cache)
