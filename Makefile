@@ -16,6 +16,8 @@
 #                 (SOAK_MIN=N minutes instead)
 #   make bench-replica  checkpoint size, bootstrap time, replica bytes and
 #                   RSS per million counts -> build/bench/replica.kv
+#   make bench-seed  a standby's copy of its peer's store: bytes, read
+#                   and load time -> build/bench/seed.kv
 #   make bench-wakemem  a thread's wake-up lateness on this machine against
 #                   the memory other processes touch -> build/bench/wakemem.txt
 #   make SANITIZE=address,undefined   builds into build-san/
@@ -127,7 +129,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica bench-wakemem fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-wakemem fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -420,6 +422,15 @@ bench-replica: check-deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p build/bench
 	@./sim/bench/bench_replica.sh build/bench/replica.kv
+
+# A standby's copy of its peer's store (changelog.seed_from): 300,000
+# likes through one instance, then a second one on an empty store copies
+# it (about a minute; BENCH_SEED_ITEMS changes the size). Figures in
+# docs/capacity.md.
+bench-seed: check-deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/bench
+	@./sim/bench/bench_seed.sh build/bench/seed.kv
 
 # The machine's wake-up floor against the memory other processes touch
 # (sim/bench/wakemem.c, no project code): four runs of three minutes,
