@@ -70,7 +70,10 @@
 /* The exit status of a standby whose store fell behind the changelog's
  * start while it ran: its restart copies a peer's store. */
 #define EXIT_RESEED 5
-#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
+#define SEED_STEP_TIMEOUT_MS 30000  /* a peer silent this long mid-copy: the next one */
+#define SEED_RETRY_MS 120000        /* peers that answer 503 are asked again this long */
+#define SEED_EXTEND_USEC "30000000" /* each progress report's start-up extension */
+#define FENCED_GRACE_MS 300         /* for the refusals in flight to be answered */
 
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
@@ -574,6 +577,17 @@ static int configure(edge *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* seed_load_opts.progress: a copy may take longer than the service
+ * manager's start-up timeout (TimeoutStartSec): each report extends it,
+ * and says where the copy is. */
+static void reseed_progress(void *ctx, const char *phase, uint64_t bytes)
+{
+	(void)ctx;
+	if (sdnotify_send("EXTEND_TIMEOUT_USEC=" SEED_EXTEND_USEC) ||
+	    sdnotify_status("copying a peer's store: %s, %" PRIu64 " MB", phase, bytes >> 20))
+		log_warn("seed: cannot tell the service manager", "phase=%s", phase);
+}
+
 /* changelog_opts.reseed: a fit peer's copy of the store (seed.h), from
  * the instances changelog.seed_from names. */
 static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, size_t errlen)
@@ -585,7 +599,9 @@ static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, 
 	                     .edge_id = cfg->id,
 	                     .partitions = (uint32_t)cfg->partitions,
 	                     .data_dir = cfg->data_dir,
-	                     .timeout_ms = (unsigned)cfg->changelog_timeout_ms * 10};
+	                     .timeout_ms = SEED_STEP_TIMEOUT_MS,
+	                     .retry_ms = SEED_RETRY_MS,
+	                     .progress = reseed_progress};
 	seed_loaded r;
 	int rc = seed_load(&so, db, log_start, &r, err, errlen);
 	if (rc == 0)
@@ -596,9 +612,16 @@ static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, 
 	return rc;
 }
 
+/* seed_serve_opts.snapshot: the view and the log position it is at. */
+static store_snap *seed_snapshot(void *ctx, int64_t *position)
+{
+	edge *e = ctx;
+	return changelog_snapshot(e->clog, e->db, position);
+}
+
 /* seed_serve_opts.fit, on the seed listener's thread: a store a peer may
  * take as its own only when this one lacks nothing and holds nothing the
- * log lacks. */
+ * log lacks (what this process knows; the listener also reads the view). */
 static const char *seed_fit(void *ctx)
 {
 	const edge *e = ctx;
@@ -664,7 +687,8 @@ static int changelog_start(edge *e, char *err, size_t errlen)
 	                      .partitions = (uint32_t)cfg->partitions,
 	                      .db = e->db,
 	                      .fit = seed_fit,
-	                      .fit_ctx = e,
+	                      .snapshot = seed_snapshot,
+	                      .ctx = e,
 	                      .reg = e->tm->reg};
 	e->seed = seed_serve_start(&so, err, errlen);
 	return e->seed || !err[0] ? 0 : ERR_CONFIG;
@@ -737,6 +761,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .send = uplink_send,
 	    .send_ctx = e->up,
 	    .replicate = e->clog ? changelog_replicate : NULL,
+	    .replicated = e->clog ? changelog_replicated : NULL,
 	    .replicate_ctx = e->clog,
 	    .follower = e->clog != NULL,
 	    .tm = e->tm,

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "evauth.h"
 #include "log.h"
 #include "netaddr.h"
 #include "xmem.h"
@@ -122,34 +123,12 @@ void ops_stream_gone(struct evhttp_request *req)
 
 /* ---- auth ---------------------------------------------------------------- */
 
-static bool from_loopback(struct evhttp_request *req)
-{
-	struct evhttp_connection *con = evhttp_request_get_connection(req);
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-	if (!con)
-		return false;
-	evhttp_connection_get_peer(con, &addr, &port);
-	/* A peer is numeric: "localhost" cannot come from here. */
-	return addr && netaddr_host_is_loopback(addr, strlen(addr));
-}
-
 /* Is the configured listen host loopback only? "" (and 0.0.0.0 or ::)
  * means every interface, so no; a name other than localhost is not
  * resolved here, so no either. */
 static bool host_is_loopback(const char *host)
 {
 	return netaddr_host_is_loopback(host, strlen(host));
-}
-
-/* Compares in time that depends only on the configured token's length. */
-static bool token_matches(const char *given, const char *want)
-{
-	size_t gn = strlen(given), wn = strlen(want);
-	unsigned char diff = gn != wn;
-	for (size_t i = 0; i < wn; i++)
-		diff |= (unsigned char)((gn ? given[i % gn] : 0) ^ want[i]);
-	return diff == 0;
 }
 
 /* May req call a route of this access (route.h)? With no token set,
@@ -159,19 +138,14 @@ static bool authorized(const ops_api *api, struct evhttp_request *req, route_acc
 {
 	if (!api->token[0] || access == ROUTE_PUBLIC)
 		return true;
-	if (access == ROUTE_TOKEN_OR_LOOPBACK && from_loopback(req))
+	if (access == ROUTE_TOKEN_OR_LOOPBACK && evauth_from_loopback(req))
 		return true;
 	return ops_bearer_ok(api, req);
 }
 
 bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
 {
-	if (!api->token[0])
-		return false;
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	return token_matches(h + 7, api->token);
+	return evauth_bearer_ok(req, api->token);
 }
 
 /* ---- query parameters ---------------------------------------------------- */

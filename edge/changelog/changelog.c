@@ -44,6 +44,7 @@
 typedef struct waiter {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	bool track; /* a store write follows: kept unwritten until it is reported */
 	bool done;
 	int rc; /* 0, ERR_TIMEOUT, ERR_KAFKA or ERR_FENCED */
 	int64_t offset;
@@ -206,6 +207,61 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 	}
 }
 
+/* --- appends not written yet ------------------------------------------------ */
+
+/* Under vmu. */
+static void unwritten_add(changelog *cl, int64_t offset)
+{
+	if (cl->nunw == cl->capunw) {
+		cl->capunw = cl->capunw ? 2 * cl->capunw : 8;
+		cl->unw = xrealloc(cl->unw, cl->capunw * sizeof *cl->unw);
+	}
+	cl->unw[cl->nunw++] = (struct unwritten){offset, NULL};
+}
+
+/* Under vmu: the entry of offset (by wb: offset < 0), or NULL. */
+static struct unwritten *unwritten_find(changelog *cl, int64_t offset, const store_batch *wb)
+{
+	for (size_t i = 0; i < cl->nunw; i++)
+		if (offset >= 0 ? cl->unw[i].offset == offset : cl->unw[i].wb == wb)
+			return &cl->unw[i];
+	return NULL;
+}
+
+void changelog_written(changelog *cl, const store_batch *wb)
+{
+	pthread_mutex_lock(&cl->vmu);
+	struct unwritten *u = unwritten_find(cl, -1, wb);
+	if (u)
+		*u = cl->unw[--cl->nunw];
+	pthread_mutex_unlock(&cl->vmu);
+}
+
+store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
+{
+	pthread_mutex_lock(&cl->vmu);
+	store_snap *sn = store_snap_new(db);
+	uint64_t stored = 0;
+	int rc = store_snap_read_u64(sn, CHANGELOG_KEY, 1, &stored);
+	int64_t at = rc == 0 ? (int64_t)stored : 0;
+	if (cl->nunw) {
+		for (size_t i = 0; i < cl->nunw; i++)
+			if (cl->unw[i].offset < at)
+				at = cl->unw[i].offset;
+	} else if (cl->active && cl->next_off > at) {
+		/* Every record of this instance before next_off is written,
+		 * and the others there are its beats or void. */
+		at = cl->next_off;
+	}
+	pthread_mutex_unlock(&cl->vmu);
+	if (rc && rc != ERR_NOTFOUND) {
+		store_snap_free(sn);
+		return NULL;
+	}
+	*position = at;
+	return sn;
+}
+
 /* --- appending -------------------------------------------------------------- */
 
 /* The polling thread (rd_kafka_poll): each delivery report checked, then
@@ -221,6 +277,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	} else {
 		pthread_mutex_lock(&cl->vmu);
 		rc = order_check(cl, m->offset);
+		if (rc == 0 && w && w->track && cl->active)
+			unwritten_add(cl, m->offset);
 		pthread_mutex_unlock(&cl->vmu);
 	}
 	if (!w)
@@ -280,9 +338,11 @@ static void *poll_loop(void *arg)
 	return NULL;
 }
 
-int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
+/* changelog_produce_wait; track: a store write follows, reported by
+ * changelog_written (changelog_append's). */
+static int produce_wait(changelog *cl, const sbuf *rec, int64_t *offset, bool track)
 {
-	waiter w = {.done = false, .offset = -1};
+	waiter w = {.track = track, .done = false, .offset = -1};
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -316,6 +376,11 @@ int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
 	return rc;
+}
+
+int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
+{
+	return produce_wait(cl, rec, offset, false);
 }
 
 /* --- records held for the log (durability = local) ------------------------- */
@@ -611,7 +676,7 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	}
 	uint64_t t0 = clock_mono_ns();
 	int64_t offset = -1;
-	int rc = changelog_produce_wait(cl, &rec, &offset);
+	int rc = produce_wait(cl, &rec, &offset, true);
 	if ((rc == ERR_TIMEOUT || rc == ERR_KAFKA) && local) {
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
@@ -634,6 +699,11 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 		undo_add(cl, wb);
 	if (rc == 0) {
 		position_put(wb, offset + 1);
+		pthread_mutex_lock(&cl->vmu);
+		struct unwritten *u = unwritten_find(cl, offset, NULL);
+		if (u)
+			u->wb = wb;
+		pthread_mutex_unlock(&cl->vmu);
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
 			metric_add(cl->bytes, rec.len);
@@ -652,6 +722,11 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
 {
 	return changelog_append(ctx, wb, may_defer);
+}
+
+void changelog_replicated(void *ctx, const store_batch *wb)
+{
+	changelog_written(ctx, wb);
 }
 
 bool changelog_active(const changelog *cl)
@@ -860,6 +935,7 @@ void changelog_free(changelog *cl)
 	store_batch_free(cl->undo);
 	pthread_mutex_destroy(&cl->mu);
 	pthread_mutex_destroy(&cl->vmu);
+	free(cl->unw);
 	free((char *)cl->o.brokers);
 	free((char *)cl->o.bootstrap_file);
 	free(cl->topic);

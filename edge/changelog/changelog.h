@@ -77,6 +77,17 @@
  * (retention, truncation): such a store may not take over */
 #define CHANGELOG_GAP_KEY "U"
 
+/* The gap key, and a held record's ('Q' u64). */
+static inline bool changelog_is_gap_key(const char *k, size_t kn)
+{
+	return kn == 1 && k[0] == CHANGELOG_GAP_KEY[0];
+}
+
+static inline bool changelog_is_held_key(const char *k, size_t kn)
+{
+	return kn && k[0] == CHANGELOG_HELD_TAG;
+}
+
 /* What an active does with a write the log does not acknowledge. */
 enum changelog_durability {
 	CHANGELOG_REPLICATED, /* refuses it (503 not_replicated): the default */
@@ -151,6 +162,23 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED
 
 /* changelog_append as the ledger's replicate hook (ledger_opts). */
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
+
+/* The caller's store write of wb, which changelog_append took, is done
+ * (or failed): wb's record no longer holds a copy's position back
+ * (changelog_snapshot). Every successful append is reported once, after
+ * the write it was made for; wb is not read. Any thread. */
+void changelog_written(changelog *cl, const store_batch *wb);
+/* changelog_written as the ledger's replicated hook (ledger_opts). */
+void changelog_replicated(void *ctx, const store_batch *wb);
+
+/* A read view of db that a peer may load as its own store, and the log
+ * position it is at (*position; seed.h): the store's own (key L), but
+ * no later than the lowest acknowledged append whose store write has
+ * not been reported (a later record's write may have landed first), and
+ * on an active with none such, its last checked record (what lies
+ * between is its beats and void records). NULL when db cannot be read.
+ * Any thread; the caller frees the view. */
+store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position);
 
 /* Appends the held records, oldest first, until none is left or the log
  * does not take one (then it stops, to go on at the next call). Once none

@@ -28,6 +28,7 @@
 #define REACH_EVERY_MS 250 /* the follower asks for the log's end this often */
 #define REACH_LOST_MS 1000 /* no answer for this long: the cluster is out of reach */
 #define REACH_TIMEOUT_MS 500
+#define RESEED_TRIES 3         /* copies loaded at most, if the log's start passes one */
 #define POSITION_EVERY_MS 1000 /* a follower stores a position moved by beats this often */
 
 /* One replay's state. */
@@ -369,10 +370,17 @@ int changelog_restore(const changelog_opts *o, store *db, changelog_restored *ou
 	}
 	int64_t lo = 0, hi = 0;
 	rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
-	if (rc == 0 && reseed_due(&a, lo)) {
+	/* The log's start may pass a copy while it loads: a few tries. */
+	for (int tries = 0; rc == 0 && tries < RESEED_TRIES && reseed_due(&a, lo); tries++) {
+		bool seeded = out->seeded;
+		out->seeded = false;
 		rc = reseed(&a, lo, out, err, errlen);
+		if (rc == 0 && !out->seeded) {
+			out->seeded = seeded;
+			break; /* no peer gave one */
+		}
 		/* The copy's position: the log's ends again from there. */
-		if (rc == 0 && out->seeded)
+		if (rc == 0)
 			rc = watermarks(rk, o, o->timeout_ms, &lo, &hi, err, errlen);
 	}
 	int64_t start = a.next;

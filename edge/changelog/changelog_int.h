@@ -34,6 +34,16 @@ struct changelog {
 	uint64_t epoch;   /* the epoch taken over with */
 	int64_t next_off; /* the offset after this instance's last checked record */
 	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */
+	/* Appends the log acknowledged (and the order check passed) whose
+	 * store write has not been reported yet (changelog_written): a store
+	 * may hold a later record's position before an earlier one's write
+	 * lands (groups and seals write on different threads), so a copy of
+	 * it is at no position past the lowest of these. */
+	struct unwritten {
+		int64_t offset;
+		const store_batch *wb; /* NULL until changelog_append returns it */
+	} * unw;
+	size_t nunw, capunw;
 	_Atomic bool is_active, is_fenced;
 	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -83,11 +84,23 @@ void seed_enc_free(seed_enc *e)
 
 /* --- reading a body --------------------------------------------------------- */
 
+/* Says phase and bytes through o's hook, at most once a second. */
+static void progress(const seed_load_opts *o, uint64_t *said_ms, const char *phase, uint64_t bytes)
+{
+	uint64_t now = clock_mono_ms();
+	if (!o->progress || now - *said_ms < 1000)
+		return;
+	*said_ms = now;
+	o->progress(o->progress_ctx, phase, bytes);
+}
+
 typedef struct reader {
 	FILE *f;
 	char *buf;
 	size_t cap;
 	store_batch *wb;
+	const seed_load_opts *o; /* its progress hook; NULL: none */
+	uint64_t said_ms, done;  /* progress: last said, frame bytes read */
 } reader;
 
 static bool read_n(FILE *f, void *p, size_t n)
@@ -120,6 +133,7 @@ static int next_frame(reader *r, uint32_t *len, uint64_t *keys, uint64_t *bytes)
 	if (!read_n(r->f, r->buf, *len))
 		return ERR_CORRUPT;
 	store_batch_clear(r->wb);
+	r->done += *len;
 	changelog_head h;
 	int rc = changelog_decode(r->buf, *len, &h, r->wb);
 	if (rc == 0 && (h.kind != CHANGELOG_DATA || h.epoch != 0))
@@ -150,7 +164,7 @@ static void survey_put(void *ctx, const char *k, size_t kn, const char *v, size_
 	s->keys++;
 	if (kn == 1 && k[0] == CHANGELOG_KEY[0] && vn == 8)
 		s->at = store_get_u64((const unsigned char *)v);
-	if ((kn == 1 && k[0] == CHANGELOG_GAP_KEY[0]) || (kn && k[0] == CHANGELOG_HELD_TAG))
+	if (changelog_is_gap_key(k, kn) || changelog_is_held_key(k, kn))
 		s->forbidden = true;
 }
 
@@ -195,6 +209,8 @@ static int check_body(reader *r, survey *s, uint64_t *bytes, char *err, size_t e
 		}
 		*bytes += len;
 		store_batch_iterate(r->wb, s, survey_put, survey_del);
+		if (r->o)
+			progress(r->o, &r->said_ms, "checking", r->done);
 	}
 	if (s->forbidden || s->deletes) {
 		snprintf(err, errlen,
@@ -217,6 +233,7 @@ static int mark_unfit(store *db)
 	store_put_u64(v, gap ? gap : 1);
 	store_batch *wb = store_batch_new();
 	store_batch_put(wb, CHANGELOG_GAP_KEY, 1, v, 8);
+	store_batch_sync(wb); /* on the disk before anything goes */
 	rc = store_write(db, wb);
 	store_batch_free(wb);
 	return rc;
@@ -231,7 +248,7 @@ static int empty_store(store *db)
 	size_t kn, vn, n = 0;
 	int rc = 0;
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn == 1 && k[0] == CHANGELOG_GAP_KEY[0])
+		if (changelog_is_gap_key(k, kn))
 			continue;
 		store_batch_del(wb, k, kn);
 		if (++n % DELETE_PER_WRITE == 0) {
@@ -265,10 +282,15 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 		if (rc || len == 0)
 			break;
 		rc = store_write(db, r->wb);
+		if (r->o)
+			progress(r->o, &r->said_ms, "loading", r->done);
 	}
 	if (rc == 0) {
+		/* Synced, and with it every write before it: the mark goes
+		 * only with the whole copy on the disk. */
 		store_batch_clear(r->wb);
 		store_batch_del(r->wb, CHANGELOG_GAP_KEY, 1);
+		store_batch_sync(r->wb);
 		rc = store_write(db, r->wb);
 	}
 	if (rc)
@@ -280,10 +302,11 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	return rc;
 }
 
-int seed_load_file(FILE *f, store *db, int64_t log_start, seed_loaded *out, char *err,
-                   size_t errlen)
+/* seed_load_file, saying its progress through o's hook (o may be NULL). */
+static int load_file(FILE *f, store *db, int64_t log_start, const seed_load_opts *o,
+                     seed_loaded *out, char *err, size_t errlen)
 {
-	reader r = {.f = f, .wb = store_batch_new()};
+	reader r = {.f = f, .wb = store_batch_new(), .o = o, .said_ms = clock_mono_ms()};
 	survey s;
 	uint64_t bytes = 0;
 	int rc = check_body(&r, &s, &bytes, err, errlen);
@@ -306,6 +329,12 @@ int seed_load_file(FILE *f, store *db, int64_t log_start, seed_loaded *out, char
 	return rc;
 }
 
+int seed_load_file(FILE *f, store *db, int64_t log_start, seed_loaded *out, char *err,
+                   size_t errlen)
+{
+	return load_file(f, db, log_start, NULL, out, err, errlen);
+}
+
 /* --- fetching --------------------------------------------------------------- */
 
 /* Appends s to out with every byte but [A-Za-z0-9._~-] percent-encoded. */
@@ -319,6 +348,38 @@ static void add_escaped(sbuf *out, const char *s)
 		else
 			sbuf_addf(out, "%%%02X", c);
 	}
+}
+
+/* The copy's file as the fetch writes it: bytes counted, a cap kept (a
+ * broken or hostile peer must not fill the store's disk), progress said
+ * at most once a second. */
+typedef struct sink {
+	FILE *f;
+	const seed_load_opts *o;
+	uint64_t bytes, cap, said_ms;
+} sink;
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t n)
+{
+	sink *s = cookie;
+	if (s->bytes + n > s->cap) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (fwrite(buf, 1, n, s->f) != n)
+		return -1;
+	s->bytes += n;
+	progress(s->o, &s->said_ms, "fetching", s->bytes);
+	return (ssize_t)n;
+}
+
+/* Half the space free where the copy is kept: the store needs the rest. */
+static uint64_t copy_cap(const char *dir)
+{
+	struct statvfs v;
+	if (statvfs(dir, &v) != 0)
+		return UINT64_MAX;
+	return (uint64_t)v.f_bavail * v.f_frsize / 2;
 }
 
 /* One peer's copy into f (truncated first). */
@@ -339,20 +400,38 @@ static int fetch(const seed_load_opts *o, const char *peer, FILE *f, char *err, 
 	sbuf_adds(&path, SEED_PATH "?edge=");
 	add_escaped(&path, o->edge_id);
 	sbuf_addf(&path, "&partitions=%" PRIu32, o->partitions);
+	sink s = {.f = f, .o = o, .cap = copy_cap(o->data_dir), .said_ms = clock_mono_ms()};
+	cookie_io_functions_t io = {.write = sink_write};
+	FILE *out = fopencookie(&s, "w", io);
+	if (!out) {
+		sbuf_free(&path);
+		snprintf(err, errlen, "seed: %s", strerror(errno));
+		return ERR_IO;
+	}
 	hclient_req req = {.host = host,
 	                   .port = port,
 	                   .method = "GET",
 	                   .path = path.p,
 	                   .token = o->token,
-	                   .stream = f,
+	                   .stream = out,
 	                   .timeout_ms = o->timeout_ms,
 	                   .max_body = ERROR_BODY_MAX};
 	hclient_answer a;
 	char why[256];
 	int rc = hclient_do(&req, &a, why, sizeof why);
 	sbuf_free(&path);
+	if (fclose(out) != 0 && rc == 0) {
+		snprintf(why, sizeof why, "writing the copy: %s", strerror(errno));
+		rc = ERR_IO;
+	}
 	if (rc) {
-		snprintf(err, errlen, "seed: %s: %s", peer, why);
+		if (s.bytes + SEED_FRAME_BYTES > s.cap)
+			snprintf(err, errlen,
+			         "seed: %s: the copy outgrew half the space free in %s (%" PRIu64
+			         " bytes): %s",
+			         peer, o->data_dir, s.cap, why);
+		else
+			snprintf(err, errlen, "seed: %s: %s", peer, why);
 		return rc;
 	}
 	if (a.status != 200) {
@@ -369,28 +448,16 @@ static int fetch(const seed_load_opts *o, const char *peer, FILE *f, char *err, 
 	return 0;
 }
 
-int seed_load(const seed_load_opts *o, store *db, int64_t log_start, seed_loaded *out, char *err,
-              size_t errlen)
+/* One round: each peer asked in turn until one's copy loads. */
+static int one_round(const seed_load_opts *o, store *db, int64_t log_start, FILE *f,
+                     seed_loaded *out, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof *out);
-	if (!o->from || !o->from[0]) {
-		snprintf(err, errlen, "seed: no peer named (changelog.seed_from)");
-		return ERR_NOTFOUND;
-	}
-	uint64_t t0 = clock_mono_ms();
-	char path[4096];
-	snprintf(path, sizeof path, "%s/seed.part", o->data_dir);
-	FILE *f = fopen(path, "w+b");
-	if (!f) {
-		snprintf(err, errlen, "seed: %s: %s", path, strerror(errno));
-		return ERR_IO;
-	}
 	char *peers = xstrdup(o->from), *save = NULL;
 	int rc = ERR_NOTFOUND;
 	for (char *p = strtok_r(peers, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
 		rc = fetch(o, p, f, err, errlen);
 		if (rc == 0)
-			rc = seed_load_file(f, db, log_start, out, err, errlen);
+			rc = load_file(f, db, log_start, o, out, err, errlen);
 		if (rc == 0) {
 			snprintf(out->peer, sizeof out->peer, "%s", p);
 			break;
@@ -402,6 +469,38 @@ int seed_load(const seed_load_opts *o, store *db, int64_t log_start, seed_loaded
 	if (rc == ERR_NOTFOUND)
 		snprintf(err, errlen, "seed: no peer named in '%s'", o->from);
 	free(peers);
+	return rc;
+}
+
+int seed_load(const seed_load_opts *o, store *db, int64_t log_start, seed_loaded *out, char *err,
+              size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (!o->from || !o->from[0]) {
+		snprintf(err, errlen, "seed: no peer named (changelog.seed_from)");
+		return ERR_NOTFOUND;
+	}
+	uint64_t t0 = clock_mono_ms();
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/seed.part", o->data_dir);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		snprintf(err, errlen, "seed: the data dir's path is too long");
+		return ERR_CONFIG;
+	}
+	FILE *f = fopen(path, "w+b");
+	if (!f) {
+		snprintf(err, errlen, "seed: %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	/* A peer that answered 503 (busy with another copy, or briefly unfit
+	 * to copy) may answer later: asked again for a while. */
+	int rc;
+	uint64_t said = 0;
+	while ((rc = one_round(o, db, log_start, f, out, err, errlen)) == ERR_AGAIN &&
+	       clock_mono_ms() - t0 < o->retry_ms) {
+		progress(o, &said, "waiting for a peer", 0);
+		sleep(SEED_RETRY_PAUSE_S);
+	}
 	fclose(f);
 	(void)unlink(path);
 	out->ms = clock_mono_ms() - t0;

@@ -12,19 +12,20 @@
  * Every instance with changelog.seed_listen set serves its own store,
  * as one consistent view (a LevelDB snapshot), at
  * GET /v1/changelog/seed?edge=ID&partitions=N, with a bearer token
- * (changelog.seed_token; without one, loopback only). Each store write
- * carries its log position (the store key L) with what it wrote, so
- * the copy is the peer's store at one position: whoever loads it
- * follows the log from there, as the peer would after a restart. The
- * peer refuses (503) while its own store is unfit: it lacks records
- * too, its follower stopped, or it holds writes the log does not have
- * yet (durability = local).
+ * (changelog.seed_token; without one, loopback only). The copy's L key
+ * says the log position it is at (changelog_snapshot: the store's own,
+ * held back to any acknowledged append whose store write has not landed
+ * yet): whoever loads it follows the log from there, as the peer would
+ * after a restart. The peer refuses (503) while its own store is unfit:
+ * the view has a gap mark or held records (writes the log does not have
+ * yet, durability = local), or the process knows its follower stopped
+ * or it was fenced.
  *
- * Every key is copied, the replica of counts and the home streams'
- * positions too: they are positions in other logs (central's snapshot
- * and home topics), valid with the keys they were written with, so the
- * loader resumes those streams where the peer was instead of loading
- * counts again from central across the WAN.
+ * Every key is copied (but the gap mark, which a copied store never
+ * has), the replica of counts and the home streams' positions too: they are positions in other logs
+ * (central's snapshot and home topics), valid with the keys they were written with, so the loader
+ * resumes those streams where the peer was instead of loading counts again from central across the
+ * WAN.
  *
  * Body (application/octet-stream), numbers big-endian:
  *   "LKSD" version u8 (= 1)
@@ -58,6 +59,7 @@
 #define SEED_VERSION 1
 #define SEED_FRAME_BYTES (256u << 10) /* a frame ends past this many bytes */
 #define SEED_FRAME_MAX (64u << 20)    /* a frame the loader refuses as corrupt */
+#define SEED_RETRY_PAUSE_S 5          /* between two rounds of peers that answered 503 */
 
 /* --- the format (pure) ------------------------------------------------------ */
 
@@ -82,6 +84,9 @@ void seed_enc_free(seed_enc *e);
 
 /* Why this store may not be copied now, or NULL when it may. */
 typedef const char *(*seed_fit_fn)(void *ctx);
+/* A read view of the store to copy and the log position it is at
+ * (changelog_snapshot), or NULL. */
+typedef store_snap *(*seed_snapshot_fn)(void *ctx, int64_t *position);
 
 typedef struct seed_serve_opts {
 	const char *listen; /* host:port; "" or NULL: not served */
@@ -89,9 +94,10 @@ typedef struct seed_serve_opts {
 	const char *edge_id;
 	uint32_t partitions;
 	store *db;
-	seed_fit_fn fit;
-	void *fit_ctx;
-	metrics *reg; /* its counter; NULL: none */
+	seed_fit_fn fit;           /* called on the listener's thread */
+	seed_snapshot_fn snapshot; /* the view a copy reads, and its position */
+	void *ctx;                 /* fit's and snapshot's */
+	metrics *reg;              /* its counters; NULL: none */
 } seed_serve_opts;
 
 typedef struct seed_server seed_server;
@@ -116,6 +122,12 @@ typedef struct seed_load_opts {
 	uint32_t partitions;
 	const char *data_dir; /* where the copy is kept while it is checked */
 	unsigned timeout_ms;  /* each step of the exchange */
+	unsigned retry_ms;    /* while every peer answers 503, asked again this long; 0: once */
+	/* At most once a second while fetching, checking and loading
+	 * ("fetching", "checking", "loading", with the bytes so far), for a
+	 * service manager's start-up timeout. NULL: none. */
+	void (*progress)(void *ctx, const char *phase, uint64_t bytes);
+	void *progress_ctx;
 } seed_load_opts;
 
 typedef struct seed_loaded {
@@ -128,8 +140,12 @@ typedef struct seed_loaded {
 
 /* Asks each peer in turn for its store and loads the first good copy
  * whose position is at or past log_start into db, replacing everything
- * db held. 0; ERR_NOTFOUND when no peer is named; else the last peer's
- * error with its reason in err (db untouched when no copy was good). */
+ * db held; while every peer answers 503 (ERR_AGAIN), asks again every
+ * SEED_RETRY_PAUSE_S for up to retry_ms. The copy waits in
+ * data_dir/seed.part, at most half the space free there, until it has
+ * been checked whole. 0; ERR_NOTFOUND when no peer is named; else the
+ * last peer's error with its reason in err (db untouched when no copy
+ * was good; marked unfit when a load was cut short). */
 int seed_load(const seed_load_opts *o, store *db, int64_t log_start, seed_loaded *out, char *err,
               size_t errlen) WARN_UNUSED;
 

@@ -23,10 +23,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/crypto.h>
 
 #include "clock.h"
 #include "config.h"
+#include "evauth.h"
 #include "edge/changelog/changelog.h"
 #include "log.h"
 #include "netaddr.h"
@@ -43,7 +43,8 @@ struct seed_server {
 	uint32_t partitions;
 	store *db;
 	seed_fit_fn fit;
-	void *fit_ctx;
+	seed_snapshot_fn snapshot;
+	void *ctx; /* fit's and snapshot's */
 	metric *served, *refused;
 	struct event_base *base;
 	struct evhttp *http;
@@ -62,6 +63,8 @@ struct copy {
 	store_snap *sn;
 	store_iter *it;
 	seed_enc enc;
+	int64_t position; /* the copy's: its L key says this */
+	bool placed;      /* the L key is sent */
 	uint64_t t0;
 	char peer[64];
 };
@@ -70,10 +73,15 @@ struct copy {
 
 static void reply(struct evhttp_request *req, int code, const char *ecode, const char *msg)
 {
+	sbuf body;
+	sbuf_init(&body);
+	sbuf_adderror(&body, ecode, msg, NULL);
+	sbuf_adds(&body, "\n");
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
 		abort();
-	evbuffer_add_printf(b, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", ecode, msg);
+	evbuffer_add(b, body.p, body.len);
+	sbuf_free(&body);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -85,28 +93,10 @@ static void reply(struct evhttp_request *req, int code, const char *ecode, const
 	evbuffer_free(b);
 }
 
-static bool from_loopback(struct evhttp_request *req)
-{
-	struct evhttp_connection *con = evhttp_request_get_connection(req);
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-	if (!con)
-		return false;
-	evhttp_connection_get_peer(con, &addr, &port);
-	return addr && netaddr_host_is_loopback(addr, strlen(addr));
-}
-
-/* The bearer token when one is set (any length compares in time that
- * does not depend on where it differs); loopback peers only otherwise. */
+/* The bearer token when one is set; loopback peers only otherwise. */
 static bool authorized(const seed_server *s, struct evhttp_request *req)
 {
-	if (!s->token[0])
-		return from_loopback(req);
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	size_t n = strlen(h + 7), want = strlen(s->token);
-	return n == want && CRYPTO_memcmp(h + 7, s->token, n) == 0;
+	return s->token[0] ? evauth_bearer_ok(req, s->token) : evauth_from_loopback(req);
 }
 
 /* --- a copy ----------------------------------------------------------------- */
@@ -141,6 +131,15 @@ static void on_closed(struct evhttp_connection *con, void *arg)
 	copy_free(x);
 }
 
+/* The copy's position as its L key, once, in key order. */
+static void put_position(copy *x)
+{
+	unsigned char v[8];
+	store_put_u64(v, (uint64_t)x->position);
+	seed_enc_put(&x->enc, CHANGELOG_KEY, 1, (const char *)v, 8);
+	x->placed = true;
+}
+
 /* Sends the next frame, or the end. */
 static void copy_more(copy *x)
 {
@@ -154,11 +153,20 @@ static void copy_more(copy *x)
 			more = false;
 			break;
 		}
-		/* The gap is the loader's own mark; a fit store's is 0. */
-		if (kn == 1 && k[0] == CHANGELOG_GAP_KEY[0])
+		if (changelog_is_gap_key(k, kn))
+			continue; /* 0: handle refused a store with a gap */
+		int c = memcmp(k, CHANGELOG_KEY, 1);
+		if (!x->placed && (c > 0 || (c == 0 && kn > 1)))
+			put_position(x); /* the store had none */
+		if (kn == 1 && c == 0) {
+			if (!x->placed)
+				put_position(x);
 			continue;
+		}
 		seed_enc_put(&x->enc, k, kn, v, vn);
 	}
+	if (!more && !x->placed && x->position > 0)
+		put_position(x);
 	int rc = more ? 0 : store_iter_status(x->it);
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
@@ -189,7 +197,7 @@ static void copy_more(copy *x)
 	copy_free(x);
 }
 
-/* GET /v1/changelog/seed?edge=ID&partitions=N */
+/* GET /v1/changelog/seed?edge=ID&partitions=N, from a peer allowed to. */
 static bool check_request(seed_server *s, struct evhttp_request *req)
 {
 	const char *target = evhttp_request_get_uri(req);
@@ -212,7 +220,7 @@ static bool check_request(seed_server *s, struct evhttp_request *req)
 	}
 	static const char *const allowed[] = {"edge", "partitions", NULL};
 	query kv;
-	if (query_parse(&kv, q ? q + 1 : "") || query_check(&kv, allowed)) {
+	if (query_parse_target(&kv, target) || query_check(&kv, allowed)) {
 		query_free(&kv);
 		reply(req, 400, "bad_request", "the query takes edge and partitions, once each");
 		return false;
@@ -232,15 +240,46 @@ static bool check_request(seed_server *s, struct evhttp_request *req)
 	return true;
 }
 
+/* Why the view may not be copied, or NULL: it says itself that it lacks
+ * records the log lost (the gap), or holds writes the log lacks (held
+ * records), whatever this process has found out about its store so far. */
+static const char *view_unfit(store_snap *sn)
+{
+	uint64_t gap = 0;
+	int rc = store_snap_read_u64(sn, CHANGELOG_GAP_KEY, 1, &gap);
+	if (rc && rc != ERR_NOTFOUND)
+		return "this store cannot be read";
+	if (gap)
+		return "this store lacks records the changelog lost (unfit)";
+	char tag[1] = {CHANGELOG_HELD_TAG};
+	store_iter *it = store_snap_iter_from(sn, tag, 1, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	bool held = store_iter_next(it, &k, &kn, &v, &vn);
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return "this store cannot be read";
+	return held ? "this store holds writes the changelog does not have yet" : NULL;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	seed_server *s = arg;
 	if (!check_request(s, req))
 		return;
-	const char *why = s->fit ? s->fit(s->fit_ctx) : NULL;
+	const char *why = s->fit ? s->fit(s->ctx) : NULL;
 	if (!why && s->cur)
 		why = "a copy to another peer is in progress";
+	int64_t position = 0;
+	store_snap *sn = NULL;
+	if (!why && !(sn = s->snapshot(s->ctx, &position)))
+		why = "this store cannot be read";
+	if (!why)
+		why = view_unfit(sn);
 	if (why) {
+		if (sn)
+			store_snap_free(sn);
 		if (s->refused)
 			metric_add(s->refused, 1);
 		reply(req, 503, "unavailable", why);
@@ -251,11 +290,12 @@ static void handle(struct evhttp_request *req, void *arg)
 	x->req = req;
 	x->con = evhttp_request_get_connection(req);
 	x->t0 = clock_mono_ms();
+	x->sn = sn;
+	x->position = position;
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 	evhttp_connection_get_peer(x->con, &addr, &port);
 	snprintf(x->peer, sizeof x->peer, "%s", addr ? addr : "?");
-	x->sn = store_snap_new(s->db);
 	x->it = store_snap_iter_from(x->sn, "", 0, NULL, 0);
 	sbuf head;
 	sbuf_init(&head);
@@ -273,7 +313,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	sbuf_free(&head);
 	evhttp_send_reply_chunk_with_cb(req, b, on_written, x);
 	evbuffer_free(b);
-	log_info("seed: copying this store to a peer", "peer=%s", x->peer);
+	log_info("seed: copying this store to a peer", "peer=%s position=%" PRId64, x->peer,
+	         position);
 }
 
 /* --- life cycle ------------------------------------------------------------- */
@@ -360,7 +401,8 @@ seed_server *seed_serve_start(const seed_serve_opts *o, char *err, size_t errlen
 	s->partitions = o->partitions;
 	s->db = o->db;
 	s->fit = o->fit;
-	s->fit_ctx = o->fit_ctx;
+	s->snapshot = o->snapshot;
+	s->ctx = o->ctx;
 	s->stop_fds[0] = s->stop_fds[1] = -1;
 	if (o->reg) {
 		s->served = metrics_counter(

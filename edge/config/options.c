@@ -187,9 +187,10 @@ const cfg_opt edge_options[] = {
     OPT("changelog", "seed_listen", CFG_STR, changelog_seed_listen, "", 0, 0,
         "host:port where this instance serves a copy of its store to a peer instance of "
         "the same edge that re-seeds (GET /v1/changelog/seed); empty = not served"),
-    OPT("changelog", "seed_token", CFG_STR, changelog_seed_token, "", 0, 0,
-        "bearer token the seed listener asks of peers, and sent to them; needed when "
-        "seed_listen is not a loopback address"),
+    {"changelog", "seed_token", CFG_STR, offsetof(edge_config, changelog_seed_token), "", 0, 0,
+     true,
+     "bearer token the seed listener asks of peers, and sent to them; needed when "
+     "seed_listen is not a loopback address"},
     OPT("changelog", "seed_from", CFG_STR, changelog_seed_from, "", 0, 0,
         "the other instances' seed_listen addresses (host:port, comma-separated): a store "
         "whose position lies before the changelog's start is replaced at start-up by the "

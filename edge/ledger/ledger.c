@@ -419,14 +419,17 @@ static void count_write_store(ledger *l, void *ctx)
 	/* The confirmed batches' deletion to the changelog first, as a hint:
 	 * should it fail, a store rebuilt from the log holds them again and
 	 * sends them again, and central drops them as repeats. */
+	int rep = ERR_INVAL;
 	if (w->conf.rep) {
-		int rc = ledger_replicate(l, w->conf.rep, false);
-		if (rc)
+		rep = ledger_replicate(l, w->conf.rep, false);
+		if (rep)
 			log_warn("confirmed batches' deletion not copied to the changelog",
 			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,
-			         err_str(rc));
+			         err_str(rep));
 	}
 	w->rc = store_write(l->db, l->snap_wb);
+	if (rep == 0)
+		ledger_replicated(l, w->conf.rep);
 	if (w->rc == 0 && w->conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 }

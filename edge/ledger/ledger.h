@@ -126,6 +126,11 @@ typedef struct ledger_opts {
 	 * stored, and no batch may reach central before the copy holds its
 	 * seal), nor may the deletion of confirmed batches (a hint). */
 	int (*replicate)(void *ctx, store_batch *wb, bool may_defer);
+	/* After the store write that follows a replicate returning 0 (or
+	 * after the write its copy stands beside: the confirmed batches'
+	 * deletion), whether it succeeded or not (NULL: none;
+	 * changelog_replicated). */
+	void (*replicated)(void *ctx, const store_batch *wb);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

@@ -336,8 +336,10 @@ static int group_write(ledger *l, group *g, uint64_t *ns)
 	FAILPOINT("group.staged");
 	uint64_t t0 = clock_mono_ns();
 	int rc = ledger_replicate(l, g->wb, true);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = store_write(l->db, g->wb);
+		ledger_replicated(l, g->wb);
+	}
 	*ns = clock_mono_ns() - t0;
 	if (rc == 0) {
 		telemetry_group_written(l->o.tm, *ns);

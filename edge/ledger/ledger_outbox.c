@@ -732,8 +732,10 @@ static void seal_run(ledger *l, void *ctx)
 		/* Replicated before it is written, and so before it is sent:
 		 * no batch reaches central that the changelog does not hold. */
 		j->rc = ledger_replicate(l, wb, false);
-		if (j->rc == 0)
+		if (j->rc == 0) {
 			j->rc = store_write(l->db, wb);
+			ledger_replicated(l, wb);
+		}
 		if (j->rc == 0)
 			FAILPOINT("seal.written");
 	}

@@ -237,6 +237,7 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	cr_assert_eq(changelog_append(cl, wb, false), 0);
 	cr_assert(has_position(wb));
 	cr_assert_eq(store_write(db, wb), 0);
+	changelog_written(cl, wb);
 }
 
 /* A store T.dir/name holding one replicated write of value v, made
@@ -867,6 +868,44 @@ Test(changelog, a_store_before_the_logs_start_takes_a_peers_copy_and_may_take_ov
 	cr_assert_eq(changelog_gap(cl), 0);
 	changelog_free(cl);
 	store_close(fresh);
+	store_close(db);
+}
+
+/* A copy of an active's store (changelog_snapshot) is at no position
+ * past an append the log took whose store write has not landed, though
+ * a later one's has (groups and seals write on different threads); with
+ * none in flight, at the active's last record, past its beats. */
+Test(changelog, a_copys_position_waits_for_every_acknowledged_write)
+{
+	T.o.beat_ms = 100;
+	T.o.takeover_ms = 1000;
+	T.o.timeout_ms = 400;
+	store *db = open_named("writer");
+	changelog *cl = active_on(&T.o, db);
+	store_batch *g = sample("group", "b", "none"), *s = sample("seal", "c", "none");
+	cr_assert_eq(changelog_append(cl, g, true), 0); /* acknowledged, not written yet */
+	replicated_write(cl, db, s);                    /* later, and written first */
+	uint64_t stored = 0;
+	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &stored), 0);
+	int64_t at = -1;
+	store_snap *sn = changelog_snapshot(cl, db, &at);
+	cr_assert_not_null(sn);
+	store_snap_free(sn);
+	cr_assert_lt(at, (int64_t)stored - 1,
+	             "before the group's record (%lld; the store says %llu)", (long long)at,
+	             (unsigned long long)stored);
+	cr_assert_eq(at, (int64_t)stored - 2, "the group's own offset");
+	cr_assert_eq(store_write(db, g), 0);
+	changelog_written(cl, g);
+	proc_sleep_ms(500); /* beats */
+	sn = changelog_snapshot(cl, db, &at);
+	cr_assert_not_null(sn);
+	store_snap_free(sn);
+	cr_assert_gt(at, (int64_t)stored, "past the beats since (%lld; the store says %llu)",
+	             (long long)at, (unsigned long long)stored);
+	store_batch_free(g);
+	store_batch_free(s);
+	changelog_free(cl);
 	store_close(db);
 }
 
