@@ -8,6 +8,9 @@
  */
 #include <criterion/criterion.h>
 
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -180,9 +183,55 @@ static void *accept_main(void *arg)
 
 static struct event_base *B;
 
+/* Holds receive timestamps on for the test's process. The kernel turns
+ * them on for everyone only after the first socket asks, from a work
+ * item that runs when it gets a CPU (net_enable_timestamp): on a busy
+ * machine a test's first answers came without one (at_us 0). A UDP
+ * socket on loopback that asks for them, kept open, and datagrams to
+ * itself until one comes stamped (2 s at most). */
+static int stamp_fd = -1;
+
+static void timestamps_on(void)
+{
+	stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(stamp_fd, 0);
+	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	cr_assert_eq(setsockopt(stamp_fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts), 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	cr_assert_eq(bind(stamp_fd, (struct sockaddr *)&a, sizeof a), 0);
+	cr_assert_eq(getsockname(stamp_fd, (struct sockaddr *)&a, &al), 0);
+	uint64_t end = clock_mono_ms() + 2000;
+	while (clock_mono_ms() < end) {
+		cr_assert_eq(sendto(stamp_fd, "t", 1, 0, (struct sockaddr *)&a, sizeof a), 1);
+		char b[8];
+		union {
+			char c[CMSG_SPACE(sizeof(struct scm_timestamping))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {.iov_base = b, .iov_len = sizeof b};
+		struct msghdr m = {.msg_iov = &iov,
+		                   .msg_iovlen = 1,
+		                   .msg_control = ctl.c,
+		                   .msg_controllen = sizeof ctl.c};
+		cr_assert_eq(recvmsg(stamp_fd, &m, 0), 1);
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			struct scm_timestamping st;
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPING)
+				continue;
+			memcpy(&st, CMSG_DATA(cm), sizeof st);
+			if (st.ts[0].tv_sec || st.ts[0].tv_nsec)
+				return;
+		}
+		nap_ms(5);
+	}
+	cr_assert_fail("loopback datagrams never came with a receive timestamp");
+}
+
 static void setup(void)
 {
 	memset(&S, 0, sizeof S);
+	timestamps_on();
 	S.lfd = fakesrv_loopback(true, &S.port);
 	cr_assert_eq(pthread_create(&S.acceptor, NULL, accept_main, NULL), 0);
 	B = event_base_new();
@@ -202,6 +251,7 @@ static void teardown(void)
 		close(S.fds[i]);
 	}
 	event_base_free(B);
+	close(stamp_fd);
 }
 
 TestSuite(hconn, .init = setup, .fini = teardown, .timeout = 20);
