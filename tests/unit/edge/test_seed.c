@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "edge/changelog/changelog.h"
 #include "edge/changelog/seed.h"
 #include "hclient.h"
 #include "log.h"
+#include "tests/support/tconn.h"
 #include "tests/support/testdir.h"
 
 static struct {
@@ -44,6 +46,12 @@ static void teardown(void)
 }
 
 TestSuite(seed, .init = setup, .fini = teardown, .timeout = 30);
+
+static void nap(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&t, NULL);
+}
 
 static void put(store *db, const char *k, const char *v)
 {
@@ -397,4 +405,50 @@ Test(seed, the_next_peer_is_asked_when_the_first_cannot_answer)
 	seed_serve_stop(s);
 	o.from = "";
 	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_NOTFOUND);
+}
+
+/* A raw peer that asks for the copy and reads only its first bytes,
+ * with a small receive buffer so the server soon waits on it. */
+static void raw_ask(tconn *c, int port)
+{
+	tconn_rcvbuf = 4096;
+	cr_assert(tconn_open(c, port, NULL));
+	tconn_rcvbuf = 0;
+	const char req[] = "GET " SEED_PATH "?edge=edge-a&partitions=8 HTTP/1.1\r\n"
+	                   "Host: peer\r\n\r\n";
+	cr_assert(tconn_write(c, req, sizeof req - 1));
+	char head[64];
+	cr_assert_gt(tconn_read(c, head, sizeof head, 5000), 0, "the copy starts");
+	cr_assert(strncmp(head, "HTTP/1.1 200", 12) == 0, "%.20s", head);
+}
+
+/* One copy at a time: a second asker hears 503 while the first reads;
+ * a peer that goes away mid-copy frees the slot; the listener stops with
+ * a copy going. (The sanitizer build checks that each frees what it
+ * holds.) */
+Test(seed, one_copy_at_a_time_a_peer_that_leaves_frees_it_and_stop_ends_one_going)
+{
+	fill_peer(3000, 7); /* 6 MB: more than the sockets' buffers hold */
+	seed_server *s = serve("");
+	char from[64], err[256];
+	seed_loaded r;
+	seed_load_opts o = load_opts(s, from, sizeof from, "");
+	tconn c;
+	raw_ask(&c, seed_serve_port(s));
+	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_AGAIN);
+	cr_assert(strstr(err, "503") && strstr(err, "in progress"), "%s", err);
+	tconn_close(&c);
+	/* The server sees the close at its next write: the slot is free
+	 * within a moment. */
+	int rc = ERR_AGAIN;
+	for (int i = 0; i < 50 && rc == ERR_AGAIN; i++) {
+		rc = seed_load(&o, T.mine, 0, &r, err, sizeof err);
+		if (rc == ERR_AGAIN)
+			nap(100);
+	}
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(r.keys, 3002);
+	raw_ask(&c, seed_serve_port(s));
+	seed_serve_stop(s); /* with that copy going */
+	tconn_close(&c);
 }
