@@ -574,6 +574,8 @@ static int configure(edge *e, char *err, size_t errlen)
 	if (cfg->changelog_seed_listen[0] &&
 	    seed_serve_check(cfg->changelog_seed_listen, cfg->changelog_seed_token, err, errlen))
 		return ERR_CONFIG;
+	if (seed_from_check(cfg->changelog_seed_from, err, errlen))
+		return ERR_CONFIG;
 	return 0;
 }
 

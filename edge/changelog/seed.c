@@ -448,6 +448,22 @@ static int fetch(const seed_load_opts *o, const char *peer, FILE *f, char *err, 
 	return 0;
 }
 
+int seed_from_check(const char *from, char *err, size_t errlen)
+{
+	char *peers = xstrdup(from), *save = NULL;
+	int rc = 0;
+	for (char *p = strtok_r(peers, ", ", &save); p && !rc; p = strtok_r(NULL, ", ", &save)) {
+		char host[256];
+		int port;
+		if (cfg_parse_hostport(p, host, sizeof host, &port) || !host[0]) {
+			snprintf(err, errlen, "changelog.seed_from: '%s' is not host:port", p);
+			rc = ERR_CONFIG;
+		}
+	}
+	free(peers);
+	return rc;
+}
+
 /* One round: each peer asked in turn until one's copy loads. */
 static int one_round(const seed_load_opts *o, store *db, int64_t log_start, FILE *f,
                      seed_loaded *out, char *err, size_t errlen)

@@ -138,6 +138,10 @@ typedef struct seed_loaded {
 	uint64_t ms;    /* fetching, checking and loading */
 } seed_loaded;
 
+/* Checks a seed_from list as seed_load reads it: host:port entries,
+ * commas and spaces between. 0 or ERR_CONFIG with the entry in err. */
+int seed_from_check(const char *from, char *err, size_t errlen) WARN_UNUSED;
+
 /* Asks each peer in turn for its store and loads the first good copy
  * whose position is at or past log_start into db, replacing everything
  * db held; while every peer answers 503 (ERR_AGAIN), asks again every

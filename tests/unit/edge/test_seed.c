@@ -388,6 +388,10 @@ Test(seed, the_listener_refuses_another_edge_an_unfit_store_and_a_peer_without_t
 	cr_assert_eq(seed_serve_check("0.0.0.0:9", "", err, sizeof err), ERR_CONFIG);
 	cr_assert_eq(seed_serve_check("0.0.0.0:9", "t", err, sizeof err), 0);
 	cr_assert_eq(seed_serve_check("127.0.0.1:9", "", err, sizeof err), 0);
+	cr_assert_eq(seed_from_check("a:1, b:2,", err, sizeof err), 0);
+	cr_assert_eq(seed_from_check("", err, sizeof err), 0);
+	cr_assert_eq(seed_from_check("a:1,b", err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "'b'"), "%s", err);
 }
 
 Test(seed, the_next_peer_is_asked_when_the_first_cannot_answer)
