@@ -219,22 +219,35 @@ static void unwritten_add(changelog *cl, int64_t offset)
 	cl->unw[cl->nunw++] = (struct unwritten){offset, NULL};
 }
 
-/* Under vmu: the entry of offset (by wb: offset < 0), or NULL. */
-static struct unwritten *unwritten_find(changelog *cl, int64_t offset, const store_batch *wb)
-{
-	for (size_t i = 0; i < cl->nunw; i++)
-		if (offset >= 0 ? cl->unw[i].offset == offset : cl->unw[i].wb == wb)
-			return &cl->unw[i];
-	return NULL;
-}
-
 void changelog_written(changelog *cl, const store_batch *wb)
 {
 	pthread_mutex_lock(&cl->vmu);
-	struct unwritten *u = unwritten_find(cl, -1, wb);
-	if (u)
-		*u = cl->unw[--cl->nunw];
+	for (size_t i = 0; i < cl->nunw; i++)
+		if (cl->unw[i].wb == wb) {
+			cl->unw[i] = cl->unw[--cl->nunw];
+			break;
+		}
 	pthread_mutex_unlock(&cl->vmu);
+}
+
+/* The position wb's store write may say, appended at offset: the one
+ * after it, but no later than an earlier append not written yet (its
+ * write may land after this one, or never, if the process dies first:
+ * a restart replays it, and everything after, from there). Attaches wb
+ * to its own entry for changelog_written. */
+static int64_t written_position(changelog *cl, const store_batch *wb, int64_t offset)
+{
+	int64_t at = offset + 1;
+	pthread_mutex_lock(&cl->vmu);
+	for (size_t i = 0; i < cl->nunw; i++) {
+		struct unwritten *u = &cl->unw[i];
+		if (u->offset == offset)
+			u->wb = wb;
+		else if (u->offset < at)
+			at = u->offset;
+	}
+	pthread_mutex_unlock(&cl->vmu);
+	return at;
 }
 
 store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
@@ -698,12 +711,7 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	if (rc && rc != ERR_FENCED && may_defer)
 		undo_add(cl, wb);
 	if (rc == 0) {
-		position_put(wb, offset + 1);
-		pthread_mutex_lock(&cl->vmu);
-		struct unwritten *u = unwritten_find(cl, offset, NULL);
-		if (u)
-			u->wb = wb;
-		pthread_mutex_unlock(&cl->vmu);
+		position_put(wb, written_position(cl, wb, offset));
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
 			metric_add(cl->bytes, rec.len);

@@ -140,7 +140,10 @@ void changelog_free(changelog *cl);
 /* Appends wb's changes as one record of this instance's epoch and waits
  * until the cluster has it (acks=all) and its place in the log is
  * checked, then adds to wb the store key of the position after it, so
- * the local write that follows says how far the store is. 0, or
+ * the local write that follows says how far the store is (held back to
+ * an earlier append whose write has not been reported yet: that write
+ * may land after this one, or never, and a replay from this position
+ * must not pass it). 0, or
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
  * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the

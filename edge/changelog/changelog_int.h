@@ -35,10 +35,11 @@ struct changelog {
 	int64_t next_off; /* the offset after this instance's last checked record */
 	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */
 	/* Appends the log acknowledged (and the order check passed) whose
-	 * store write has not been reported yet (changelog_written): a store
-	 * may hold a later record's position before an earlier one's write
-	 * lands (groups and seals write on different threads), so a copy of
-	 * it is at no position past the lowest of these. */
+	 * store write has not been reported yet (changelog_written). Groups
+	 * and seals write on different threads, so a later record's write
+	 * may land before an earlier one's: its position is held back to the
+	 * earlier one's (changelog_append), and a copy of the store is at no
+	 * position past the lowest of these (changelog_snapshot). */
 	struct unwritten {
 		int64_t offset;
 		const store_batch *wb; /* NULL until changelog_append returns it */
