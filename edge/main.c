@@ -70,10 +70,12 @@
 /* The exit status of a standby whose store fell behind the changelog's
  * start while it ran: its restart copies a peer's store. */
 #define EXIT_RESEED 5
-#define SEED_STEP_TIMEOUT_MS 30000  /* a peer silent this long mid-copy: the next one */
-#define SEED_RETRY_MS 120000        /* peers that answer 503 are asked again this long */
-#define SEED_EXTEND_USEC "30000000" /* each progress report's start-up extension */
-#define FENCED_GRACE_MS 300         /* for the refusals in flight to be answered */
+#define SEED_STEP_TIMEOUT_MS 30000 /* a peer silent this long mid-copy: the next one */
+#define SEED_RETRY_MS 120000       /* peers that answer 503 are asked again this long */
+/* Each progress report's start-up extension: longer than the longest
+ * silence between two (a peer's step timeout, and a retry's pause). */
+#define SEED_EXTEND_USEC "90000000"
+#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
 
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
@@ -606,6 +608,7 @@ static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, 
 	                     .progress = reseed_progress};
 	seed_loaded r;
 	int rc = seed_load(&so, db, log_start, &r, err, errlen);
+	reseed_progress(NULL, rc ? "no copy" : "loaded", r.bytes); /* the rest of the start */
 	if (rc == 0)
 		log_info("changelog: store copied from a peer",
 		         "peer=%s keys=%" PRIu64 " bytes=%" PRIu64 " position=%" PRIu64

@@ -219,14 +219,22 @@ static void unwritten_add(changelog *cl, int64_t offset)
 	cl->unw[cl->nunw++] = (struct unwritten){offset, NULL};
 }
 
-void changelog_written(changelog *cl, const store_batch *wb)
+void changelog_written(changelog *cl, const store_batch *wb, int rc)
 {
 	pthread_mutex_lock(&cl->vmu);
-	for (size_t i = 0; i < cl->nunw; i++)
-		if (cl->unw[i].wb == wb) {
+	for (size_t i = 0; i < cl->nunw; i++) {
+		if (cl->unw[i].wb != wb)
+			continue;
+		if (rc == 0) {
 			cl->unw[i] = cl->unw[--cl->nunw];
-			break;
+		} else {
+			/* The log has it and this store does not: every later
+			 * position stays before it, so a restart replays it. */
+			cl->unw[i].wb = NULL;
+			cl->past_beats = false;
 		}
+		break;
+	}
 	pthread_mutex_unlock(&cl->vmu);
 }
 
@@ -261,9 +269,10 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
 		for (size_t i = 0; i < cl->nunw; i++)
 			if (cl->unw[i].offset < at)
 				at = cl->unw[i].offset;
-	} else if (cl->active && cl->next_off > at) {
+	} else if (cl->active && cl->past_beats && cl->next_off > at) {
 		/* Every record of this instance before next_off is written,
-		 * and the others there are its beats or void. */
+		 * and the others there are its beats or void (past_beats: no
+		 * append of it may have landed unacknowledged). */
 		at = cl->next_off;
 	}
 	pthread_mutex_unlock(&cl->vmu);
@@ -705,6 +714,13 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	}
 	if (carried)
 		undo_end(cl, rc == 0);
+	if (rc && rc != ERR_FENCED) {
+		/* The record may be in the log all the same, past next_off one
+		 * day: a copy's position no longer passes the store's own. */
+		pthread_mutex_lock(&cl->vmu);
+		cl->past_beats = false;
+		pthread_mutex_unlock(&cl->vmu);
+	}
 	/* A group refused here whose copy may land yet is undone. A seal's
 	 * copy is not: it is tried again under the same sequence, over the
 	 * same keys, and a late copy holds what a later retry rewrites. */
@@ -732,9 +748,9 @@ int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
 	return changelog_append(ctx, wb, may_defer);
 }
 
-void changelog_replicated(void *ctx, const store_batch *wb)
+void changelog_replicated(void *ctx, const store_batch *wb, int rc)
 {
-	changelog_written(ctx, wb);
+	changelog_written(ctx, wb, rc);
 }
 
 bool changelog_active(const changelog *cl)
@@ -860,6 +876,7 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	changelog *cl = xcalloc(1, sizeof *cl);
+	cl->past_beats = true;
 	rd_kafka_conf_set_opaque(conf, cl);
 	cl->o = *o;
 	cl->topic = xstrdup(o->topic);

@@ -166,13 +166,14 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED
 /* changelog_append as the ledger's replicate hook (ledger_opts). */
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
 
-/* The caller's store write of wb, which changelog_append took, is done
- * (or failed): wb's record no longer holds a copy's position back
- * (changelog_snapshot). Every successful append is reported once, after
- * the write it was made for; wb is not read. Any thread. */
-void changelog_written(changelog *cl, const store_batch *wb);
+/* The caller's store write of wb, which changelog_append took, is done:
+ * rc its result. Written (0), wb's record no longer holds positions back;
+ * failed, it holds every later one back for this process's life, so a
+ * restart replays it from the log. Every successful append is reported
+ * once, after the write it was made for; wb is not read. Any thread. */
+void changelog_written(changelog *cl, const store_batch *wb, int rc);
 /* changelog_written as the ledger's replicated hook (ledger_opts). */
-void changelog_replicated(void *ctx, const store_batch *wb);
+void changelog_replicated(void *ctx, const store_batch *wb, int rc);
 
 /* A read view of db that a peer may load as its own store, and the log
  * position it is at (*position; seed.h): the store's own (key L), but

@@ -45,6 +45,10 @@ struct changelog {
 		const store_batch *wb; /* NULL until changelog_append returns it */
 	} * unw;
 	size_t nunw, capunw;
+	/* A copy of an idle active may say its last checked record as its
+	 * position; false for good once an append failed (it may have landed
+	 * unacknowledged) or a store write after one did. */
+	bool past_beats;
 	_Atomic bool is_active, is_fenced;
 	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;

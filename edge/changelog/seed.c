@@ -252,6 +252,7 @@ static int empty_store(store *db)
 			continue;
 		store_batch_del(wb, k, kn);
 		if (++n % DELETE_PER_WRITE == 0) {
+			store_batch_sync(wb); /* see put_body */
 			rc = store_write(db, wb);
 			store_batch_clear(wb);
 		}
@@ -281,13 +282,17 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 			rc = next_frame(r, &len, &keys, &bytes);
 		if (rc || len == 0)
 			break;
+		/* Each write synced: a sync reaches only LevelDB's current log
+		 * file, and a load fills the memtable and moves to a new log
+		 * many times, so one synced write at the end would not keep
+		 * the earlier frames through a power cut. */
+		store_batch_sync(r->wb);
 		rc = store_write(db, r->wb);
 		if (r->o)
 			progress(r->o, &r->said_ms, "loading", r->done);
 	}
 	if (rc == 0) {
-		/* Synced, and with it every write before it: the mark goes
-		 * only with the whole copy on the disk. */
+		/* The mark goes only with the whole copy on the disk. */
 		store_batch_clear(r->wb);
 		store_batch_del(r->wb, CHANGELOG_GAP_KEY, 1);
 		store_batch_sync(r->wb);
@@ -315,7 +320,7 @@ static int load_file(FILE *f, store *db, int64_t log_start, const seed_load_opts
 		         "seed: the copy is at %" PRIu64 ", before the log's start %" PRId64
 		         ": the peer lacks records too",
 		         s.at, log_start);
-		rc = ERR_AGAIN;
+		rc = ERR_CONFLICT;
 	}
 	if (rc == 0)
 		rc = put_body(&r, db, err, errlen);
@@ -470,8 +475,12 @@ static int one_round(const seed_load_opts *o, store *db, int64_t log_start, FILE
 {
 	char *peers = xstrdup(o->from), *save = NULL;
 	int rc = ERR_NOTFOUND;
+	bool busy = true; /* every peer answered 503 */
 	for (char *p = strtok_r(peers, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
+		if (o->progress)
+			o->progress(o->progress_ctx, "asking a peer", 0);
 		rc = fetch(o, p, f, err, errlen);
+		busy &= rc == ERR_AGAIN;
 		if (rc == 0)
 			rc = load_file(f, db, log_start, o, out, err, errlen);
 		if (rc == 0) {
@@ -485,6 +494,8 @@ static int one_round(const seed_load_opts *o, store *db, int64_t log_start, FILE
 	if (rc == ERR_NOTFOUND)
 		snprintf(err, errlen, "seed: no peer named in '%s'", o->from);
 	free(peers);
+	if (rc == ERR_AGAIN && !busy)
+		rc = ERR_IO; /* the last peer answered 503, an earlier one failed otherwise */
 	return rc;
 }
 

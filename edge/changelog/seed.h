@@ -145,7 +145,8 @@ int seed_from_check(const char *from, char *err, size_t errlen) WARN_UNUSED;
 /* Asks each peer in turn for its store and loads the first good copy
  * whose position is at or past log_start into db, replacing everything
  * db held; while every peer answers 503 (ERR_AGAIN), asks again every
- * SEED_RETRY_PAUSE_S for up to retry_ms. The copy waits in
+ * SEED_RETRY_PAUSE_S for up to retry_ms. A copy older than the log's
+ * start is ERR_CONFLICT. The copy waits in
  * data_dir/seed.part, at most half the space free there, until it has
  * been checked whole. 0; ERR_NOTFOUND when no peer is named; else the
  * last peer's error with its reason in err (db untouched when no copy

@@ -155,7 +155,7 @@ static void copy_more(copy *x)
 		}
 		if (changelog_is_gap_key(k, kn))
 			continue; /* 0: handle refused a store with a gap */
-		int c = memcmp(k, CHANGELOG_KEY, 1);
+		int c = kn ? memcmp(k, CHANGELOG_KEY, 1) : -1;
 		if (!x->placed && (c > 0 || (c == 0 && kn > 1)))
 			put_position(x); /* the store had none */
 		if (kn == 1 && c == 0) {

@@ -429,7 +429,7 @@ static void count_write_store(ledger *l, void *ctx)
 	}
 	w->rc = store_write(l->db, l->snap_wb);
 	if (rep == 0)
-		ledger_replicated(l, w->conf.rep);
+		ledger_replicated(l, w->conf.rep, w->rc);
 	if (w->rc == 0 && w->conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 }

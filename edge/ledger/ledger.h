@@ -128,9 +128,9 @@ typedef struct ledger_opts {
 	int (*replicate)(void *ctx, store_batch *wb, bool may_defer);
 	/* After the store write that follows a replicate returning 0 (or
 	 * after the write its copy stands beside: the confirmed batches'
-	 * deletion), whether it succeeded or not (NULL: none;
+	 * deletion), with that write's result (NULL: none;
 	 * changelog_replicated). */
-	void (*replicated)(void *ctx, const store_batch *wb);
+	void (*replicated)(void *ctx, const store_batch *wb, int rc);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

@@ -338,7 +338,7 @@ static int group_write(ledger *l, group *g, uint64_t *ns)
 	int rc = ledger_replicate(l, g->wb, true);
 	if (rc == 0) {
 		rc = store_write(l->db, g->wb);
-		ledger_replicated(l, g->wb);
+		ledger_replicated(l, g->wb, rc);
 	}
 	*ns = clock_mono_ns() - t0;
 	if (rc == 0) {

@@ -238,11 +238,12 @@ static inline int ledger_replicate(ledger *l, store_batch *wb, bool may_defer)
 	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb, may_defer) : 0;
 }
 
-/* The store write after a ledger_replicate of wb that returned 0 is done. */
-static inline void ledger_replicated(ledger *l, const store_batch *wb)
+/* The store write after a ledger_replicate of wb that returned 0 is
+ * done, with result rc. */
+static inline void ledger_replicated(ledger *l, const store_batch *wb, int rc)
 {
 	if (l->o.replicated)
-		l->o.replicated(l->o.replicate_ctx, wb);
+		l->o.replicated(l->o.replicate_ctx, wb, rc);
 }
 
 /* Partition p's view stripe. */

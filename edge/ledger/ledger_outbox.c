@@ -734,7 +734,7 @@ static void seal_run(ledger *l, void *ctx)
 		j->rc = ledger_replicate(l, wb, false);
 		if (j->rc == 0) {
 			j->rc = store_write(l->db, wb);
-			ledger_replicated(l, wb);
+			ledger_replicated(l, wb, j->rc);
 		}
 		if (j->rc == 0)
 			FAILPOINT("seal.written");

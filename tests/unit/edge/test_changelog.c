@@ -237,7 +237,7 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	cr_assert_eq(changelog_append(cl, wb, false), 0);
 	cr_assert(has_position(wb));
 	cr_assert_eq(store_write(db, wb), 0);
-	changelog_written(cl, wb);
+	changelog_written(cl, wb, 0);
 }
 
 /* A store T.dir/name holding one replicated write of value v, made
@@ -913,7 +913,7 @@ Test(changelog, a_position_never_passes_an_acknowledged_write_not_yet_stored)
 	store_close(crash);
 	/* The group's write lands: nothing in flight, and beats since. */
 	cr_assert_eq(store_write(db, g), 0);
-	changelog_written(cl, g);
+	changelog_written(cl, g, 0);
 	uint64_t after = 0;
 	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &after), 0);
 	cr_assert_eq(after, stored + 1, "the group's own position, one before the seal's end");

@@ -270,7 +270,7 @@ Test(seed, a_copy_older_than_the_logs_start_or_from_an_unfit_store_is_refused)
 	seed_loaded r;
 	FILE *f = tmpfile();
 	body_of(T.peer, f);
-	cr_assert_eq(seed_load_file(f, T.mine, 11, &r, err, sizeof err), ERR_AGAIN);
+	cr_assert_eq(seed_load_file(f, T.mine, 11, &r, err, sizeof err), ERR_CONFLICT);
 	cr_assert(strstr(err, "before the log's start"), "%s", err);
 	fclose(f);
 	/* A copy carrying a gap, or a held record, is no fit store's. */
@@ -358,6 +358,12 @@ Test(seed, the_listener_refuses_another_edge_an_unfit_store_and_a_peer_without_t
 	T.unfit = "this store lacks records the changelog lost (unfit)";
 	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_AGAIN);
 	cr_assert(strstr(err, "503") && strstr(err, "unfit"), "%s", err);
+	/* Not every peer busy (one unreachable): not worth asking again. */
+	char two[160];
+	snprintf(two, sizeof two, "127.0.0.1:1,%s", from);
+	o.from = two;
+	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_IO);
+	o.from = from;
 	T.unfit = NULL;
 	/* The fit hook knows nothing yet (an edge that just started), but
 	 * the view says the store lacks records, or holds some for the log:
