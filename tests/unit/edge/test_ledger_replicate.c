@@ -3,7 +3,9 @@
  * answer and before a sealed batch is sent; a write the hook refuses is
  * refused and records nothing; a seal it refuses leaves the ops open and
  * sends nothing; a refused group's number goes to the next group, so a
- * copy of it that landed after all is overwritten.
+ * copy of it that landed after all is overwritten; every copy the hook
+ * took is reported once, after its store write landed (the changelog
+ * holds write positions back until then).
  *
  * Same fixture as test_ledger.c (ledger_util.h), writes committed at
  * once on the test's thread.
@@ -26,7 +28,9 @@ static struct {
 	unsigned batch_dels;            /* deletions of sealed batches seen */
 	uint64_t gno[HOOK_CALLS_MAX];   /* its group record's number, or 0 */
 	bool has_gno[HOOK_CALLS_MAX];
-	bool may_defer[HOOK_CALLS_MAX]; /* the call's may_defer */
+	bool may_defer[HOOK_CALLS_MAX];           /* the call's may_defer */
+	const store_batch *taken[HOOK_CALLS_MAX]; /* copies taken, not reported yet */
+	unsigned ntaken, reported, unlanded, unknown;
 } H;
 
 static void on_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
@@ -68,7 +72,44 @@ static int replicate(void *ctx, store_batch *wb, bool may_defer)
 	H.sent_at[i] = T.nsent;
 	H.may_defer[i] = may_defer;
 	store_batch_iterate(wb, &i, on_put, on_del);
+	if (!H.fail)
+		H.taken[H.ntaken++] = wb;
 	return H.fail;
+}
+
+static void landed(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	(void)ctx;
+	(void)v;
+	(void)vn;
+	char *got;
+	size_t n;
+	if (store_get(T.db, k, kn, &got, &n) == 0)
+		free(got);
+	else
+		H.unlanded++;
+}
+
+static void no_del(void *ctx, const char *k, size_t kn)
+{
+	(void)ctx;
+	(void)k;
+	(void)kn;
+}
+
+/* ledger_opts.replicated: a copy taken, its write landed (rc 0). */
+static void replicated(void *ctx, const store_batch *wb, int rc)
+{
+	(void)ctx;
+	H.reported++;
+	for (unsigned i = 0; i < H.ntaken; i++)
+		if (H.taken[i] == wb) {
+			H.taken[i] = H.taken[--H.ntaken];
+			if (rc == 0)
+				store_batch_iterate(wb, NULL, landed, no_del);
+			return;
+		}
+	H.unknown++;
 }
 
 static void setup(void)
@@ -77,6 +118,7 @@ static void setup(void)
 	memset(&H, 0, sizeof H);
 	T.o.seal_ops = 2;
 	T.o.replicate = replicate;
+	T.o.replicated = replicated;
 	open_ledger();
 }
 
@@ -175,4 +217,24 @@ Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 1), 0);
 	cr_assert_eq(stats_now().batches_applied, 2);
 	cr_assert_eq(stats_now().pending_batches, 0);
+}
+
+Test(ledger_replicate, every_copy_taken_is_reported_once_after_its_store_write)
+{
+	cr_assert_eq(like("u1"), 0);
+	cr_assert_eq(like("u2"), 0); /* a group each, and a seal */
+	ledger_delivered(T.l, T.p, 1, 0);
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
+	wire_snapshot s = {
+	    wire_cstr("central-a", 9), T.p, 1, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0); /* a confirmation */
+	H.fail = ERR_TIMEOUT;
+	cr_assert_eq(like("u3"), ERR_TIMEOUT); /* refused: not taken, not reported */
+	H.fail = 0;
+	cr_assert_eq(like("u4"), 0);
+	cr_assert_geq(H.calls, 5);
+	cr_assert_eq(H.ntaken, 0, "every copy taken was reported");
+	cr_assert_eq(H.reported, H.calls - 1, "once each, the refused one not at all");
+	cr_assert_eq(H.unknown, 0, "no report of a copy not taken");
+	cr_assert_eq(H.unlanded, 0, "each after its write landed");
 }
