@@ -754,18 +754,15 @@ Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 
 /* --- records the log lost ---------------------------------------------------- */
 
-Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
+/* Replicated writes of 100 KB each past what the embedded cluster keeps
+ * of a partition (about 5 MiB): it drops the oldest records, as
+ * retention would. Random bytes (seed), since the client compresses. */
+static void overrun(changelog *cl, store *db, unsigned seed)
 {
-	char err[256] = "";
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 125000;
-	store *db = open_named("writer");
-	changelog *cl = active_on(&T.o, db);
-	/* The embedded cluster keeps about 5 MiB of a partition and drops its
-	 * oldest records past that, as retention would. */
 	char *big = malloc(100000);
-	srand(7);
-	for (int i = 0; i < 99999; i++) /* the client compresses: no repeats */
+	cr_assert_not_null(big);
+	srand(seed);
+	for (int i = 0; i < 99999; i++)
 		big[i] = (char)('a' + rand() % 26);
 	big[99999] = 0;
 	for (int i = 0; i < 80; i++) {
@@ -774,6 +771,16 @@ Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
 		store_batch_free(wb);
 	}
 	free(big);
+}
+
+Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
+{
+	char err[256] = "";
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 125000;
+	store *db = open_named("writer");
+	changelog *cl = active_on(&T.o, db);
+	overrun(cl, db, 7);
 	changelog_free(cl);
 	store *fresh = open_named("fresh");
 	changelog_restored r;
@@ -830,20 +837,10 @@ Test(changelog, a_store_before_the_logs_start_takes_a_peers_copy_and_may_take_ov
 	T.o.takeover_ms = 125000;
 	store *db = open_named("writer");
 	changelog *cl = active_on(&T.o, db);
-	char *big = malloc(100000);
-	srand(11);
-	for (int i = 0; i < 99999; i++)
-		big[i] = (char)('a' + rand() % 26);
-	big[99999] = 0;
 	store_batch *wb = sample("first", "b", "none");
 	replicated_write(cl, db, wb);
 	store_batch_free(wb);
-	for (int i = 0; i < 80; i++) {
-		wb = sample(big, "b", "none");
-		replicated_write(cl, db, wb);
-		store_batch_free(wb);
-	}
-	free(big);
+	overrun(cl, db, 11);
 	changelog_free(cl);
 	/* No peer answers: the store follows on, unfit, as before. */
 	store *fresh = open_named("fresh");
