@@ -53,7 +53,7 @@ static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
 	return 0;
 }
 
-/* The home index ('U' keys) is written from a store's start by this
+/* The home index ('V' keys) is written from a store's start by this
  * code; a store from before it holds memberships the index lacks. The
  * first open by this code of such a store (one with 'S' keys) notes, for
  * every partition that has applied input, the version from which the
@@ -97,6 +97,57 @@ static int home_index_note(applier *a)
 		log_warn("home index: this store is older than it; a home checkpoint says which "
 		         "memberships it may lack (those last changed before now)",
 		         "partitions=%" PRIu32, noted);
+	return rc;
+}
+
+#define RELAYOUT_PER_WRITE 16384
+
+/* Moves a store's home index from its first layout ('U' keys: item
+ * before user) to the one where a user's entries in a partition are
+ * adjacent ('V' keys, keys.h), so that one seek finds them. Each write
+ * puts a run of 'V' keys and deletes their 'U' keys together; the tags
+ * differ, so a start that stopped half-way just goes on. A 'U' key that
+ * does not parse is left where it is, and logged. Runs in load(),
+ * before any input is applied. */
+static int home_index_relayout(applier *a)
+{
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_HOME_V1), 1);
+	store_batch *wb = store_batch_new();
+	const char *k, *v;
+	size_t kn, vn;
+	uint64_t moved = 0, bad = 0;
+	size_t in_batch = 0;
+	int rc = 0;
+	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *region, *name[3];
+		size_t rn, len[3];
+		uint32_t p;
+		if (!ckey_parse_home_parts(k, kn, CKEY_HOME_V1, &region, &rn, &p, name, len)) {
+			bad++;
+			continue;
+		}
+		unsigned char key[CKEY_MAX];
+		/* 'U': counter, item, user; 'V': user, counter, item */
+		size_t n = ckey_home(key, region, rn, p, name[2], len[2], name[0], len[0], name[1],
+		                     len[1]);
+		store_batch_put(wb, key, n, v, vn);
+		store_batch_del(wb, k, kn);
+		moved++;
+		if (++in_batch == RELAYOUT_PER_WRITE) {
+			rc = store_write(a->db, wb);
+			store_batch_clear(wb);
+			in_batch = 0;
+		}
+	}
+	if (!rc)
+		rc = store_iter_status(it);
+	if (!rc && in_batch)
+		rc = store_write(a->db, wb);
+	store_iter_free(it);
+	store_batch_free(wb);
+	if (!rc && (moved || bad))
+		log_info("home index: moved to the layout that keeps a user's entries together",
+		         "keys=%" PRIu64 " unreadable_left=%" PRIu64, moved, bad);
 	return rc;
 }
 
@@ -174,7 +225,8 @@ static int load(applier *a)
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 	}
-	return home_index_note(a);
+	rc = home_index_relayout(a);
+	return rc ? rc : home_index_note(a);
 }
 
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)

@@ -61,7 +61,7 @@ struct applier {
 	const counters *ctr;
 	store_batch *wb;
 	ktab ws;          /* per message: S key -> merge_state, C/R/Y/L key -> u64,
-	                     U key -> its 9-byte value */
+	                     V key -> its 9-byte value */
 	kcache members;   /* S key -> its stored encoding */
 	kcache counts;    /* C, R or Y key -> its stored value (absent = 0) */
 	ktab_ent **order; /* preload and flush: working-set entries in key order */

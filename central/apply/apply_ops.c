@@ -250,7 +250,7 @@ static const char *sum_invalid(const applier *a, const wire_sum *sm, const count
 	return NULL; /* n is 1..WIRE_MAX_SUM: the decoder checked */
 }
 
-/* Notes in the working set the 'U' key of a state op changed, op's
+/* Notes in the working set the 'V' key of a state op changed, op's
  * user having a home: that region's index of its users' memberships,
  * which a new edge there loads (opsckpt.c). It goes into the same store
  * write as the state. Only ops that carry the home reach it (the edge
@@ -264,8 +264,8 @@ static void index_home(applier *a, const wire_batch *b, const wire_op *op, const
 	if (!item_edge_valid(op->home.p, op->home.n))
 		return;
 	unsigned char key[CKEY_MAX];
-	size_t kn = ckey_home(key, op->home.p, op->home.n, b->partition, op->counter.p,
-	                      op->counter.n, op->item.p, op->item.n, op->user.p, op->user.n);
+	size_t kn = ckey_home(key, op->home.p, op->home.n, b->partition, op->user.p, op->user.n,
+	                      op->counter.p, op->counter.n, op->item.p, op->item.n);
 	bool created;
 	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), CKEY_HOME_LEN, &created);
 	ckey_home_value(e->val, st->present, st->hlc);
@@ -562,7 +562,7 @@ void apply_ws_commit(applier *a)
 			if (st->edge_len && e->mark == MARK_STORED)
 				kcache_put(&a->members, e->key, e->klen, e->hash, buf,
 				           merge_state_encode(st, buf));
-		} else if (e->key[0] != CKEY_HOME) { /* U keys are never read here */
+		} else if (e->key[0] != CKEY_HOME) { /* V keys are never read here */
 			kcache_put(&a->counts, e->key, e->klen, e->hash, e->val, sizeof(uint64_t));
 		}
 	}

@@ -17,7 +17,7 @@
  *                                   (absent = 0; version.h)
  *   'M' name                     -> deployment metadata (store.c)
  *   'M' "home_index_from" 0 partition u32
- *                                -> the version from which the 'U' keys
+ *                                -> the version from which the 'V' keys
  *                                   of that partition hold every change
  *                                   (u64): written once, when a store
  *                                   from before the index is first
@@ -28,15 +28,22 @@
  *   'X' partition u32 version u64 -> the change feed's events that the
  *                                   input message at that version made,
  *                                   until the topics hold them (feedrec.h)
- *   'U' region 0 partition u32 counter 0 item 0 user
+ *   'V' region 0 partition u32 user 0 counter 0 item
  *                                -> a home region's index of its users'
  *                                   memberships: member u8 (0 or 1), then
  *                                   the winning op's hlc u64; written with
  *                                   the 'S' key by each change an op with
  *                                   that home made, read by the home
- *                                   checkpoint (opsckpt.c)
+ *                                   checkpoint (opsckpt.c). A user's
+ *                                   entries in a partition are adjacent,
+ *                                   so one seek finds them all
+ *   'U' region 0 partition u32 counter 0 item 0 user
+ *                                -> the same index in its first layout
+ *                                   (item before user); an open moves
+ *                                   each such key to its 'V' key
+ *                                   (applier_new)
  *
- * 'R' and 'Y' keys whose value falls to 0 are deleted; 'U' keys never
+ * 'R' and 'Y' keys whose value falls to 0 are deleted; 'V' keys never
  * are (an unlike leaves member 0). Pure, any thread.
  */
 #ifndef CENTRAL_KEYS_H
@@ -63,18 +70,19 @@ enum ckey_tag {
 	CKEY_META = 'M',
 	CKEY_LEVEL = 'L',
 	CKEY_FEED = 'X',
-	CKEY_HOME = 'U',
+	CKEY_HOME = 'V',
+	CKEY_HOME_V1 = 'U', /* the index's first layout, read only to move it */
 };
 
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEMLXU";
+	static const char tags[] = "SCRYAHOEMLXVU";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
 
-/* Room for the longest key of any kind: a 'U' key, whose region is a
+/* Room for the longest key of any kind: a 'V' key, whose region is a
  * name item_edge_valid takes (EDGE_ID_MAX, as merge.h's regions), with
  * some to spare. */
 #define CKEY_MAX (1 + EDGE_ID_MAX + 1 + 4 + COUNTER_MAX + 1 + ITEM_MAX + 1 + USER_MAX + 16)
@@ -193,7 +201,7 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 
 #define CKEY_EPOCH_LEN 4 /* an 'E' value: u32 big-endian */
 
-/* The metadata that says a store writes the 'U' index ("Mhome_index",
+/* The metadata that says a store writes the home index ("Mhome_index",
  * store_meta_ensure's layout), and partition p's version from which the
  * index holds every change, when the store was older than the index. */
 #define CKEY_HOME_INDEX_META "home_index"
@@ -207,7 +215,7 @@ static inline size_t ckey_home_from(unsigned char *k, uint32_t p)
 	return CKEY_HOME_FROM_LEN;
 }
 
-/* The prefix of one region's 'U' keys in partition p: 'U' region 0 p. */
+/* The prefix of one region's 'V' keys in partition p: 'V' region 0 p. */
 static inline size_t ckey_home_prefix(unsigned char *k, const char *region, size_t rn, uint32_t p)
 {
 	k[0] = CKEY_HOME;
@@ -217,24 +225,34 @@ static inline size_t ckey_home_prefix(unsigned char *k, const char *region, size
 	return 6 + rn;
 }
 
-/* 'U' region 0 p counter 0 item 0 user: the pair's entry in the index
- * of the region's users (p: the partition of the batch that changed it). */
-static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, uint32_t p,
-                               const char *counter, size_t cn, const char *item, size_t in,
-                               const char *user, size_t un)
+/* The prefix of one user's 'V' keys in a region's partition p:
+ * 'V' region 0 p user 0. */
+static inline size_t ckey_home_user_prefix(unsigned char *k, const char *region, size_t rn,
+                                           uint32_t p, const char *user, size_t un)
 {
 	size_t n = ckey_home_prefix(k, region, rn, p);
+	memcpy(k + n, user, un);
+	n += un;
+	k[n++] = 0;
+	return n;
+}
+
+/* 'V' region 0 p user 0 counter 0 item: the pair's entry in the index
+ * of the region's users (p: the partition of the batch that changed it,
+ * which is the item's). */
+static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, uint32_t p,
+                               const char *user, size_t un, const char *counter, size_t cn,
+                               const char *item, size_t in)
+{
+	size_t n = ckey_home_user_prefix(k, region, rn, p, user, un);
 	memcpy(k + n, counter, cn);
 	n += cn;
 	k[n++] = 0;
 	memcpy(k + n, item, in);
-	n += in;
-	k[n++] = 0;
-	memcpy(k + n, user, un);
-	return n + un;
+	return n + in;
 }
 
-#define CKEY_HOME_LEN 9 /* a 'U' value: member u8, hlc u64 big-endian */
+#define CKEY_HOME_LEN 9 /* a 'V' value: member u8, hlc u64 big-endian */
 
 static inline void ckey_home_value(unsigned char *v, bool member, uint64_t clock)
 {
@@ -328,39 +346,57 @@ static inline bool ckey_parse_feed(const char *k, size_t kn, uint32_t *p, uint64
 	return true;
 }
 
-/* A 'U' key: its region, partition, counter, item and user (the names
- * non-empty; the partition's 4 bytes may hold 0s, so it is read by
- * position after the region's 0). */
-static inline bool ckey_parse_home(const char *k, size_t kn, const char **region, size_t *rn,
-                                   uint32_t *p, const char **counter, size_t *cn, const char **item,
-                                   size_t *in, const char **user, size_t *un)
+/* The parts of a 'V' key (tag CKEY_HOME) or a 'U' key (CKEY_HOME_V1):
+ * region, partition, then three names, each non-empty: user, counter,
+ * item in a 'V' key; counter, item, user in a 'U' key. The partition's
+ * 4 bytes may hold 0s, so it is read by position after the region's 0. */
+static inline bool ckey_parse_home_parts(const char *k, size_t kn, enum ckey_tag tag,
+                                         const char **region, size_t *rn, uint32_t *p,
+                                         const char *name[3], size_t len[3])
 {
-	if (kn < 1 + 1 + 1 + 4 + 1 + 1 + 1 + 1 + 1 || k[0] != CKEY_HOME)
+	if (kn < 1 + 1 + 1 + 4 + 1 + 1 + 1 + 1 + 1 || k[0] != (char)tag)
 		return false;
 	const char *z = memchr(k + 1, 0, kn - 1), *end = k + kn;
 	if (!z || z == k + 1 || end - z < 1 + 4 + 5)
 		return false;
-	const char *c = z + 5;
-	const char *z1 = memchr(c, 0, (size_t)(end - c));
-	if (!z1 || z1 == c)
+	const char *at = z + 5;
+	for (int i = 0; i < 2; i++) {
+		const char *zi = memchr(at, 0, (size_t)(end - at));
+		if (!zi || zi == at)
+			return false;
+		name[i] = at;
+		len[i] = (size_t)(zi - at);
+		at = zi + 1;
+	}
+	if (at == end)
 		return false;
-	const char *it = z1 + 1;
-	const char *z2 = memchr(it, 0, (size_t)(end - it));
-	if (!z2 || z2 == it || z2 == end - 1)
-		return false;
+	name[2] = at;
+	len[2] = (size_t)(end - at);
 	*region = k + 1;
 	*rn = (size_t)(z - k - 1);
 	*p = store_get_u32((const unsigned char *)z + 1);
-	*counter = c;
-	*cn = (size_t)(z1 - c);
-	*item = it;
-	*in = (size_t)(z2 - it);
-	*user = z2 + 1;
-	*un = (size_t)(end - z2 - 1);
 	return true;
 }
 
-/* A 'U' value: false unless it is 9 bytes with a member byte of 0 or 1. */
+/* A 'V' key: its region, partition, user, counter and item. */
+static inline bool ckey_parse_home(const char *k, size_t kn, const char **region, size_t *rn,
+                                   uint32_t *p, const char **user, size_t *un, const char **counter,
+                                   size_t *cn, const char **item, size_t *in)
+{
+	const char *name[3];
+	size_t len[3];
+	if (!ckey_parse_home_parts(k, kn, CKEY_HOME, region, rn, p, name, len))
+		return false;
+	*user = name[0];
+	*un = len[0];
+	*counter = name[1];
+	*cn = len[1];
+	*item = name[2];
+	*in = len[2];
+	return true;
+}
+
+/* A 'V' (or 'U') value: false unless it is 9 bytes with a member byte of 0 or 1. */
 static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *clock)
 {
 	if (vn != CKEY_HOME_LEN || (v[0] != 0 && v[0] != 1))

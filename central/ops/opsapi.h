@@ -54,13 +54,14 @@
  * Home checkpoint (home=REGION, a region name; 400 otherwise, and with
  * after_counter or after_item: it always starts from the beginning):
  * the same frames from one view, but for each listed partition in turn
- * the region's 'U' keys of that partition (keys.h) in key order, in
+ * the region's 'V' keys of that partition (keys.h) in key order, in
  * messages with n = p's version, l = false, no counts, no edges and up
  * to 4096 memberships ("m": counter, item, user, member, hlc); then per
  * listed partition, ascending, one message with l = true and nothing
  * else; then the end frame. since_ms=T (digits; with home only, 400
  * otherwise): a pair whose op's clock is before T is left out, but for
- * the first like of each (counter, item) among those.
+ * one like of each (counter, item) among those (now and then two or
+ * more).
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz, /readyz and /metrics asked from a loopback

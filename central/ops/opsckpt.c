@@ -3,18 +3,18 @@
  * version and every edge's applied and held sequences there, framed as
  * ckpt.h says, so an edge can build a replica of those counts. With
  * home=REGION it is the home checkpoint instead: that region's index of
- * its users' memberships ('U' keys, keys.h) in those partitions, with
+ * its users' memberships ('V' keys, keys.h) in those partitions, with
  * each one's version and no edges, so a new edge there can load its
  * users' memberships. With since_ms=T too, the pairs whose winning op is
- * older than T (the edge's retention cut) are left out but for the
- * first like of each item in a row of them: the edge keeps no pair that
+ * older than T (the edge's retention cut) are left out but for one like
+ * of each item among them (first_old_like): the edge keeps no pair that
  * old and only needs to know that the item has likes it does not hold
  * (ledger_home_apply marks the item for that one), so the stream's size
  * has the bound of the edge's window, not of every membership ever made.
  *
  * Everything comes from one store view taken when the request arrives:
  * the versions and the edges' entries are read at once (a store error
- * is still a 503), then the 'C' keys (or each asked partition's 'U'
+ * is still a 503), then the 'C' keys (or each asked partition's 'V'
  * keys of the region, one partition after the other) are scanned in key
  * order while the answer streams. Entries (counts or memberships) wait
  * in a buffer per partition and leave as a snapshot message when one
@@ -48,6 +48,7 @@
 #include "central/ops/opsapi_int.h"
 #include "partition.h"
 #include "sbuf.h"
+#include "smap.h"
 #include "central/apply/shard.h"
 #include "xmem.h"
 
@@ -55,6 +56,7 @@
 #define CKPT_BUFFERED_MAX 65536 /* entries waiting, all partitions together */
 #define CKPT_CHUNK_BYTES 65536
 #define CKPT_KEYS_PER_TURN 65536
+#define CKPT_AGED_MAX 65536 /* home with since_ms: items an old like was sent for */
 
 const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item",
                                              "home",       "since_ms",      NULL};
@@ -77,7 +79,7 @@ typedef struct ck_ent {
 
 typedef struct ck_part {
 	uint64_t version;
-	uint64_t index_from; /* home: the 'U' keys hold every change from here */
+	uint64_t index_from; /* home: the 'V' keys hold every change from here */
 	ck_edge *edges;
 	size_t nedges, edges_cap;
 	sbuf names;
@@ -86,7 +88,7 @@ typedef struct ck_part {
 } ck_part;
 
 enum ck_phase {
-	CK_SCAN,  /* reading 'C' keys, or a partition's 'U' keys */
+	CK_SCAN,  /* reading 'C' keys, or a partition's 'V' keys */
 	CK_SPILL, /* every buffer leaves, then the scan goes on */
 	CK_FLUSH, /* the scan is over: every buffer leaves */
 	CK_EDGES, /* one last message per partition */
@@ -106,12 +108,11 @@ typedef struct ckpt_job {
 	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
 	size_t after_len;
-	char home[EDGE_ID_MAX];                /* the home checkpoint's region */
-	size_t home_n;                         /* 0: the counts checkpoint */
-	uint32_t scan_p;                       /* home: the partition whose 'U' keys it reads */
-	uint64_t since_ms;                     /* home: older pairs are left out (0: none) */
-	char aged[COUNTER_MAX + ITEM_MAX + 2]; /* home: counter 0 item of the last old */
-	size_t aged_n;                         /* like sent, in this partition's scan */
+	char home[EDGE_ID_MAX]; /* the home checkpoint's region */
+	size_t home_n;          /* 0: the counts checkpoint */
+	uint32_t scan_p;        /* home: the partition whose 'V' keys it reads */
+	uint64_t since_ms;      /* home: older pairs are left out (0: none) */
+	smap aged;              /* home: "counter 0 item" of the items an old like was sent for */
 	enum ck_phase phase, after_spill;
 	uint32_t next_p; /* spill, flush, edges: the next partition */
 	size_t buffered; /* entries waiting, all partitions */
@@ -135,6 +136,7 @@ static void job_free(ckpt_job *x)
 	free(x->parts);
 	free(x->counts_out);
 	free(x->members_out);
+	smap_free(&x->aged);
 	shard_set_free(&x->want);
 	free(x);
 }
@@ -213,7 +215,7 @@ static int read_edges(ckpt_job *x)
 	return rc;
 }
 
-/* Partition p's version from which the view's 'U' keys hold every
+/* Partition p's version from which the view's 'V' keys hold every
  * change (keys.h): 0 when they hold every change from the start. */
 static int read_index_from(store_snap *sn, uint32_t p, uint64_t *from)
 {
@@ -361,19 +363,27 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 	put_entry(x, p, e, c, item, "", out);
 }
 
-/* A pair older than since_ms, e: true when it is a like and the first
- * such of its (counter, item) in a row, the one the edge needs to mark
- * the item; the rest are left out. ci is the key's "counter 0 item"
- * (e's lengths). The 'U' keys of an item are adjacent, so "in a row" is
- * once per item of the partition. */
-static bool first_old_like(ckpt_job *x, const ck_ent *e, const char *ci)
+/* A pair older than since_ms, e, of (counter, item): true when it is a
+ * like of an item not yet in x->aged, the one the edge needs to mark the
+ * item; the rest are left out. The 'V' keys sort by user, so an item's
+ * old likes are spread over the partition's scan: x->aged remembers the
+ * items sent, up to CKPT_AGED_MAX of them; then it starts again empty,
+ * and an item sent before may be sent again (the edge marks it twice,
+ * which is harmless), so the memory has a bound and a partition with
+ * fewer such items than that sends each once. */
+static bool first_old_like(ckpt_job *x, const ck_ent *e, const char *counter, const char *item)
 {
-	size_t n = (size_t)e->cn + 1 + e->in;
-	if (!e->member || (n == x->aged_n && memcmp(x->aged, ci, n) == 0))
+	if (!e->member)
 		return false;
-	memcpy(x->aged, ci, n);
-	x->aged_n = n;
-	return true;
+	char ci[COUNTER_MAX + 1 + ITEM_MAX];
+	memcpy(ci, counter, e->cn);
+	ci[e->cn] = 0;
+	memcpy(ci + e->cn + 1, item, e->in);
+	if (x->aged.len >= CKPT_AGED_MAX)
+		smap_clear(&x->aged);
+	bool created;
+	smap_put(&x->aged, ci, (size_t)e->cn + 1 + e->in, &created);
+	return created;
 }
 
 /* Buffers the membership under U key k (kn bytes, value v) of the
@@ -387,27 +397,27 @@ static void take_member(ckpt_job *x, const char *k, size_t kn, const char *v, si
 	size_t rn, cn, in, un;
 	uint32_t p;
 	ck_ent e = {0};
-	if (!ckey_parse_home(k, kn, &r, &rn, &p, &c, &cn, &item, &in, &user, &un) ||
+	if (!ckey_parse_home(k, kn, &r, &rn, &p, &user, &un, &c, &cn, &item, &in) ||
 	    p != x->scan_p || !item_counter_valid(c, cn) || !item_valid(item, in) ||
 	    !item_user_valid(user, un) || !ckey_parse_home_value(v, vn, &e.member, &e.n))
 		return;
 	e.cn = (uint8_t)cn;
 	e.in = (uint8_t)in;
 	e.un = (uint8_t)un;
-	if (x->since_ms && hlc_ms(e.n) < x->since_ms && !first_old_like(x, &e, c)) {
+	if (x->since_ms && hlc_ms(e.n) < x->since_ms && !first_old_like(x, &e, c, item)) {
 		x->old++;
 		return;
 	}
 	put_entry(x, p, e, c, item, user, out);
 }
 
-/* Home: opens the scan of the region's 'U' keys in the first wanted
+/* Home: opens the scan of the region's 'V' keys in the first wanted
  * partition from x->scan_p on; false when none is left. */
 static bool open_home_scan(ckpt_job *x)
 {
 	store_iter_free(x->it);
 	x->it = NULL;
-	x->aged_n = 0;
+	smap_clear(&x->aged);
 	for (; x->scan_p < x->want.nparts; x->scan_p++) {
 		if (!shard_owns(&x->want, x->scan_p))
 			continue;
@@ -674,6 +684,7 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 	}
 	ckpt_job *x = xcalloc(1, sizeof *x);
 	x->api = api;
+	smap_init(&x->aged);
 	x->req = req;
 	x->con = con;
 	x->t0 = clock_mono_ms();

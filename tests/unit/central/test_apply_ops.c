@@ -463,14 +463,14 @@ static wire_op like_from(const char *user, bool add, uint64_t ts, const char *ho
 	return op;
 }
 
-/* The 'U' entry of (region, p, likes, ITEM, user): false when there is
+/* The 'V' entry of (region, p, user, likes, ITEM): false when there is
  * none, else its member byte and clock (*clk). */
 static bool home_entry(const char *region, uint32_t p, const char *user, bool *member,
                        uint64_t *clk)
 {
 	unsigned char k[CKEY_MAX];
-	size_t kn = ckey_home(k, region, strlen(region), p, "likes", 5, ITEM, strlen(ITEM), user,
-	                      strlen(user));
+	size_t kn = ckey_home(k, region, strlen(region), p, user, strlen(user), "likes", 5, ITEM,
+	                      strlen(ITEM));
 	char *v;
 	size_t vn;
 	int rc = store_get(T.db, k, kn, &v, &vn);

@@ -79,10 +79,10 @@ Test(ckeys, home_keys_parse_back_and_sort_under_their_region_and_partition)
 	size_t rn, cn, in, un;
 	uint32_t p;
 	/* Partition 256: big-endian 0 0 1 0, zeros that must not end a name. */
-	size_t n = ckey_home(k, "ap-south", 8, 256, "likes", 5, "post:9", 6, "u1", 2);
-	cr_assert_eq(n, 1 + 8 + 1 + 4 + 5 + 1 + 6 + 1 + 2);
+	size_t n = ckey_home(k, "ap-south", 8, 256, "u1", 2, "likes", 5, "post:9", 6);
+	cr_assert_eq(n, 1 + 8 + 1 + 4 + 2 + 1 + 5 + 1 + 6);
 	cr_assert(
-	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &user, &un, &c, &cn, &item, &in));
 	cr_assert(rn == 8 && memcmp(r, "ap-south", 8) == 0 && p == 256);
 	cr_assert(cn == 5 && memcmp(c, "likes", 5) == 0);
 	cr_assert(in == 6 && memcmp(item, "post:9", 6) == 0);
@@ -93,25 +93,59 @@ Test(ckeys, home_keys_parse_back_and_sort_under_their_region_and_partition)
 	cr_assert_eq(ckey_prefix(CKEY_HOME)[0], (char)k[0]);
 	/* Another region that starts the same has another prefix. */
 	unsigned char other[CKEY_MAX];
-	size_t on = ckey_home(other, "ap", 2, 256, "likes", 5, "post:9", 6, "u1", 2);
+	size_t on = ckey_home(other, "ap", 2, 256, "u1", 2, "likes", 5, "post:9", 6);
 	size_t apn = ckey_home_prefix(pre, "ap", 2, 256);
 	cr_assert_eq(memcmp(other, pre, apn), 0);
 	cr_assert_neq(memcmp(k, pre, apn), 0, "ap-south is not under ap");
 	cr_assert(
-	    ckey_parse_home((const char *)other, on, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	    ckey_parse_home((const char *)other, on, &r, &rn, &p, &user, &un, &c, &cn, &item, &in));
 	cr_assert(rn == 2 && p == 256 && un == 2);
-	/* Cut short, an empty user, or another kind: refused. */
+	/* Cut short, an empty item, or another kind: refused. */
 	cr_assert_not(
-	    ckey_parse_home((const char *)k, n - 2, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
-	cr_assert_not(ckey_parse_home((const char *)k, 1 + 8 + 1 + 4 + 5, &r, &rn, &p, &c, &cn,
-	                              &item, &in, &user, &un));
+	    ckey_parse_home((const char *)k, n - 7, &r, &rn, &p, &user, &un, &c, &cn, &item, &in));
+	cr_assert_not(
+	    ckey_parse_home((const char *)k, n - 6, &r, &rn, &p, &user, &un, &c, &cn, &item, &in));
 	n = ckey_state(k, "likes", 5, "post:9", 6, "u1", 2);
 	cr_assert_not(
-	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &c, &cn, &item, &in, &user, &un));
+	    ckey_parse_home((const char *)k, n, &r, &rn, &p, &user, &un, &c, &cn, &item, &in));
 	const char *it2;
 	size_t in2;
-	n = ckey_home(k, "ap", 2, 3, "likes", 5, "post:9", 6, "u1", 2);
+	n = ckey_home(k, "ap", 2, 3, "u1", 2, "likes", 5, "post:9", 6);
 	cr_assert_not(ckey_item_of((const char *)k, n, &it2, &in2), "no item right after the tag");
+}
+
+Test(ckeys, a_users_home_keys_share_a_prefix_no_other_user_has)
+{
+	unsigned char k[CKEY_MAX], pre[CKEY_MAX];
+	size_t pn = ckey_home_user_prefix(pre, "ap", 2, 7, "u1", 2);
+	cr_assert_eq(pn, 1 + 2 + 1 + 4 + 2 + 1);
+	size_t n = ckey_home(k, "ap", 2, 7, "u1", 2, "likes", 5, "post:9", 6);
+	cr_assert_eq(memcmp(k, pre, pn), 0, "u1's key is under u1's prefix");
+	n = ckey_home(k, "ap", 2, 7, "u10", 3, "likes", 5, "post:9", 6);
+	cr_assert_neq(memcmp(k, pre, pn), 0, "u10 is not under u1");
+	n = ckey_home(k, "ap", 2, 8, "u1", 2, "likes", 5, "post:9", 6);
+	cr_assert_neq(memcmp(k, pre, pn), 0, "another partition is not");
+	(void)n;
+}
+
+Test(ckeys, first_layout_keys_parse_by_their_own_order)
+{
+	/* 'U' region 0 p counter 0 item 0 user, as a store from before wrote. */
+	unsigned char k[CKEY_MAX];
+	size_t n = 0;
+	k[n++] = CKEY_HOME_V1;
+	memcpy(k + n, "ap\0\0\0\0\5likes\0post:9\0u1", 22);
+	n += 22;
+	const char *r, *name[3];
+	size_t rn, len[3];
+	uint32_t p;
+	cr_assert(ckey_parse_home_parts((const char *)k, n, CKEY_HOME_V1, &r, &rn, &p, name, len));
+	cr_assert(rn == 2 && p == 5);
+	cr_assert(len[0] == 5 && memcmp(name[0], "likes", 5) == 0);
+	cr_assert(len[1] == 6 && memcmp(name[1], "post:9", 6) == 0);
+	cr_assert(len[2] == 2 && memcmp(name[2], "u1", 2) == 0);
+	cr_assert_not(ckey_parse_home_parts((const char *)k, n, CKEY_HOME, &r, &rn, &p, name, len),
+	              "a 'U' key is not a 'V' key");
 }
 
 Test(ckeys, a_longest_home_key_fits)
@@ -122,8 +156,8 @@ Test(ckeys, a_longest_home_key_fits)
 	memset(item, 'i', sizeof item);
 	memset(user, 'u', sizeof user);
 	unsigned char k[CKEY_MAX];
-	size_t n = ckey_home(k, region, sizeof region, UINT32_MAX, counter, sizeof counter, item,
-	                     sizeof item, user, sizeof user);
+	size_t n = ckey_home(k, region, sizeof region, UINT32_MAX, user, sizeof user, counter,
+	                     sizeof counter, item, sizeof item);
 	cr_assert_leq(n, CKEY_MAX);
 }
 

@@ -167,7 +167,7 @@ Test(shard, every_key_kind_maps_to_its_partition)
 	cr_assert_eq(shard_key_partition((char *)k, kn, NPARTS, &p), 0);
 	cr_expect_eq(p, 1);
 	/* A home index entry goes with the partition it names (the batch's). */
-	kn = ckey_home(k, "ap", 2, (want + 1) % NPARTS, "likes", 5, item, strlen(item), "u1", 2);
+	kn = ckey_home(k, "ap", 2, (want + 1) % NPARTS, "u1", 2, "likes", 5, item, strlen(item));
 	cr_assert_eq(shard_key_partition((char *)k, kn, NPARTS, &p), 0);
 	cr_expect_eq(p, (want + 1) % NPARTS);
 	cr_expect_eq(shard_key_partition("Mpartitions", 11, NPARTS, &p), ERR_NOTFOUND);
@@ -178,7 +178,7 @@ Test(shard, every_key_kind_maps_to_its_partition)
 
 /* Builds NMSG batches over every partition into T.log: two edges, items
  * post:0..9, likes and views; each (edge, partition) in sequence. Users
- * u0 and u1 have their home in "ap", so the stores hold 'U' keys too. */
+ * u0 and u1 have their home in "ap", so the stores hold 'V' keys too. */
 static void make_log(void)
 {
 	uint64_t seq[2][NPARTS] = {{0}};
