@@ -23,6 +23,7 @@
 #include "central/apply/apply.h"
 #include "buildinfo.h"
 #include "central/central.h"
+#include "clock.h"
 #include "hclient.h"
 #include "item.h"
 #include "central/apply/keys.h"
@@ -31,6 +32,7 @@
 #include "opcmd.h"
 #include "central/apply/shard.h"
 #include "central/apply/verify.h"
+#include "central/homemove.h"
 #include "central/tail.h"
 #include "xmem.h"
 
@@ -52,6 +54,7 @@ typedef struct cli {
 	bool repair, offline;
 	const char *format; /* csv or json */
 	const char *to;     /* backup --to PATH */
+	uint64_t since_ms;  /* home-move --since MS; 0: now */
 	const char *args[2];
 	int nargs;
 	counters ctr;
@@ -73,6 +76,9 @@ static void usage(FILE *out)
 	        "                                          the home index is complete)\n"
 	        "       central tail changes|milestones -c FILE ...   (the change feed as JSON\n"
 	        "                                          lines: central tail -h)\n"
+	        "       central home-move -c FILE USER REGION [--since MS]   (a user's new\n"
+	        "                                          home region, from now or MS, wall\n"
+	        "                                          ms: their memberships follow; Kafka)\n"
 	        "  (-s section.key=value overrides the config, as for the daemon)\n"
 	        "exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
 	        "      store cannot be reached\n");
@@ -617,7 +623,8 @@ bool cli_is_command(const char *arg)
 	return arg && (strcmp(arg, "verify") == 0 || strcmp(arg, "stats") == 0 ||
 	               strcmp(arg, "get") == 0 || strcmp(arg, "export") == 0 ||
 	               strcmp(arg, "backup") == 0 || strcmp(arg, "prune") == 0 ||
-	               strcmp(arg, "home-index-reset") == 0 || strcmp(arg, "tail") == 0);
+	               strcmp(arg, "home-index-reset") == 0 || strcmp(arg, "tail") == 0 ||
+	               strcmp(arg, "home-move") == 0);
 }
 
 /* Parses argv (argv[1] is the command); false after saying why. */
@@ -636,7 +643,9 @@ static bool parse_args(cli *c, int argc, char **argv)
 		}
 		if (took)
 			continue;
-		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0) && i + 1 >= argc) {
+		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0 ||
+		     strcmp(a, "--since") == 0) &&
+		    i + 1 >= argc) {
 			fprintf(stderr, "central: %s needs a value\n", a);
 			return false;
 		}
@@ -648,6 +657,15 @@ static bool parse_args(cli *c, int argc, char **argv)
 			}
 		} else if (strcmp(a, "--to") == 0 && strcmp(c->cmd, "backup") == 0) {
 			c->to = argv[++i];
+		} else if (strcmp(a, "--since") == 0 && strcmp(c->cmd, "home-move") == 0) {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(argv[++i], &end, 10);
+			if (!v || errno || *end || argv[i][0] == '-') {
+				fprintf(stderr, "central: --since is a wall time in ms, above 0\n");
+				return false;
+			}
+			c->since_ms = v;
 		} else if (strcmp(a, "--repair") == 0 && strcmp(c->cmd, "verify") == 0) {
 			c->repair = true;
 		} else if (strcmp(a, "--offline") == 0) {
@@ -660,7 +678,9 @@ static bool parse_args(cli *c, int argc, char **argv)
 		}
 	}
 	bool is_get = strcmp(c->cmd, "get") == 0;
-	if (!cl.file || (is_get && c->nargs < 1) || (!is_get && c->nargs)) {
+	bool is_move = strcmp(c->cmd, "home-move") == 0;
+	if (!cl.file || (is_get && c->nargs < 1) || (is_move && (c->nargs != 2 || c->offline)) ||
+	    (!is_get && !is_move && c->nargs)) {
 		fprintf(stderr, "central: %s\n",
 		        !cl.file ? "-c FILE is needed" : "wrong arguments");
 		return false;
@@ -686,6 +706,16 @@ static bool parse_args(cli *c, int argc, char **argv)
 		        "central: %s writes the store and needs central stopped: stop it, "
 		        "then run %s --offline\n",
 		        c->cmd, c->cmd);
+		return false;
+	}
+	if (is_move && !item_user_valid(c->args[0], strlen(c->args[0]))) {
+		fprintf(stderr, "central: '%s' is not a user id (1-128 visible ASCII)\n",
+		        c->args[0]);
+		return false;
+	}
+	if (is_move && !item_edge_valid(c->args[1], strlen(c->args[1]))) {
+		fprintf(stderr, "central: '%s' is not a region name ([a-z0-9_-], 1-64)\n",
+		        c->args[1]);
 		return false;
 	}
 	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {
@@ -739,6 +769,9 @@ int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 		rc = export_live(&c);
 	else if (strcmp(c.cmd, "backup") == 0)
 		rc = backup_live(&c);
+	else if (strcmp(c.cmd, "home-move") == 0)
+		rc = homemove_run(&c.cfg, c.args[0], c.args[1],
+		                  c.since_ms ? c.since_ms : clock_wall_ms());
 	else
 		rc = stats_live(&c);
 	counters_free(&c.ctr);

@@ -1,7 +1,8 @@
 /* main.c - central: arguments, configuration, signals; then central_run.
  *
  *   central -c FILE [-s section.key=value]...
- *   central verify|stats|get|export|backup|prune|tail -c FILE ...   operator commands (cli.h)
+ *   central verify|stats|get|export|backup|prune|tail|home-move -c FILE ...   operator commands
+ * (cli.h)
  *
  * SIGTERM/SIGINT: central_stop (the loop finishes the message it is
  * applying and stops). SIGHUP: central_reload (reopens log.file).
@@ -121,6 +122,7 @@ static void usage(FILE *out)
 	             "       central verify|stats|get|export|backup|prune -c CONFIG ... (central "
 	             "verify -h)\n"
 	             "       central tail changes|milestones -c CONFIG ... (central tail -h)\n"
+	             "       central home-move -c CONFIG USER REGION [--since MS]\n"
 	             "       central --help | --version\n");
 }
 

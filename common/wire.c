@@ -97,6 +97,17 @@ static bool sum_ok(const wire_sum *s)
 	       s->n <= WIRE_MAX_SUM;
 }
 
+/* Starts e's message: a map of pairs pairs, "v" then "t" first. */
+static void put_head(enc *e, uint32_t pairs, uint64_t version, const char *type)
+{
+	enc_init(e);
+	e->rc |= msgpack_pack_map(&e->pk, pairs);
+	put_key(e, "v");
+	put_uint(e, version);
+	put_key(e, "t");
+	put_key(e, type);
+}
+
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 {
 	enc e;
@@ -115,12 +126,8 @@ int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen)
 		if (!sum_ok(&b->sums[i]))
 			return ERR_INVAL;
 
-	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, 8 + (b->nsums ? 1 : 0) + (homes ? 1 : 0));
-	put_key(&e, "v");
-	put_uint(&e, b->nsums ? WIRE_VERSION_SUMS : WIRE_VERSION);
-	put_key(&e, "t");
-	put_key(&e, "b");
+	put_head(&e, 8 + (b->nsums ? 1 : 0) + (homes ? 1 : 0),
+	         b->nsums ? WIRE_VERSION_SUMS : WIRE_VERSION, "b");
 	put_key(&e, "e");
 	put_str(&e, b->edge);
 	put_key(&e, "r");
@@ -191,12 +198,7 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 		    !str_ok(s->members[i].user, true))
 			return ERR_INVAL;
 
-	enc_init(&e);
-	e.rc |= msgpack_pack_map(&e.pk, 9 + (s->nmembers ? 1 : 0) + (s->index_from ? 1 : 0));
-	put_key(&e, "v");
-	put_uint(&e, WIRE_VERSION);
-	put_key(&e, "t");
-	put_key(&e, "s");
+	put_head(&e, 9 + (s->nmembers ? 1 : 0) + (s->index_from ? 1 : 0), WIRE_VERSION, "s");
 	put_key(&e, "s");
 	put_str(&e, s->source);
 	put_key(&e, "p");
@@ -240,6 +242,27 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 		put_key(&e, "i");
 		put_uint(&e, s->index_from);
 	}
+	enc_finish(&e, out, outlen);
+	return 0;
+}
+
+int wire_encode_move(const wire_move *m, char **out, size_t *outlen)
+{
+	enc e;
+
+	if (!str_ok(m->user, true) || !str_ok(m->home, true) || m->since_ms == 0)
+		return ERR_INVAL;
+	put_head(&e, 7, WIRE_VERSION, "m");
+	put_key(&e, "p");
+	put_uint(&e, m->partition);
+	put_key(&e, "u");
+	put_str(&e, m->user);
+	put_key(&e, "h");
+	put_str(&e, m->home);
+	put_key(&e, "s");
+	put_uint(&e, m->since_ms);
+	put_key(&e, "w");
+	put_uint(&e, m->created_ms);
 	enc_finish(&e, out, outlen);
 	return 0;
 }
@@ -470,6 +493,8 @@ enum {
 	F_HOMES = 1 << 13,
 	F_MEMBERS = 1 << 14,
 	F_INDEX_FROM = 1 << 15,
+	F_USER = 1 << 16,
+	F_SINCE = 1 << 17,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -498,25 +523,24 @@ static int batch_field(wire_str k, uint64_t ver)
 	}
 }
 
-static int snapshot_field(wire_str k, uint64_t ver)
+/* The field bit of one-letter key k in a table of keys (a string) and
+ * their bits (same order); "v" and "t" are F_HEAD; 0 for any other. */
+static int field_in(wire_str k, const char *keys, const int *fields)
 {
-	(void)ver;
 	if (k.n != 1)
 		return 0;
-	switch (k.p[0]) {
-	case 'v':
-	case 't': return F_HEAD;
-	case 's': return F_SOURCE;
-	case 'p': return F_PARTITION;
-	case 'n': return F_OFFSET;
-	case 'w': return F_WALL;
-	case 'l': return F_LAST;
-	case 'a': return F_EDGES;
-	case 'c': return F_COUNTS;
-	case 'm': return F_MEMBERS;
-	case 'i': return F_INDEX_FROM;
-	default: return 0;
-	}
+	if (k.p[0] == 'v' || k.p[0] == 't')
+		return F_HEAD;
+	const char *at = k.p[0] ? strchr(keys, k.p[0]) : NULL;
+	return at ? fields[at - keys] : 0;
+}
+
+static int snapshot_field(wire_str k, uint64_t ver)
+{
+	static const int fields[] = {F_SOURCE, F_PARTITION, F_OFFSET,  F_WALL,      F_LAST,
+	                             F_EDGES,  F_COUNTS,    F_MEMBERS, F_INDEX_FROM};
+	(void)ver;
+	return field_in(k, "spnwlacmi", fields);
 }
 
 /* One message kind: its "t" value, its field table, how to read a known
@@ -751,6 +775,69 @@ int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s)
 	if ((rc = decode_snapshot(&r, s)))
 		wire_snapshot_free(s);
 	return rc;
+}
+
+static int move_field(wire_str k, uint64_t ver)
+{
+	static const int fields[] = {F_PARTITION, F_USER, F_HOMES, F_SINCE, F_WALL};
+	(void)ver;
+	return field_in(k, "puhsw", fields);
+}
+
+static int read_move_field(mpr *r, int f, void *msg)
+{
+	wire_move *m = msg;
+
+	switch (f) {
+	case F_PARTITION: return read_u32(r, &m->partition);
+	case F_USER: return read_name(r, &m->user);
+	case F_HOMES: return read_name(r, &m->home);
+	case F_SINCE: return mpr_read_uint(r, UINT64_MAX, &m->since_ms);
+	default: return mpr_read_uint(r, UINT64_MAX, &m->created_ms);
+	}
+}
+
+static int move_required(uint64_t ver)
+{
+	(void)ver;
+	return F_PARTITION | F_USER | F_HOMES | F_SINCE | F_WALL;
+}
+
+static const msg_kind move_kind = {"m", WIRE_VERSION, move_field, read_move_field, move_required};
+
+int wire_decode_move(const void *buf, size_t len, wire_move *m)
+{
+	mpr r;
+
+	memset(m, 0, sizeof(*m));
+	if (!buf)
+		return ERR_CORRUPT;
+	mpr_init(&r, buf, len);
+	int rc = decode_map(&r, &move_kind, m);
+	if (!rc && m->since_ms == 0)
+		rc = ERR_CORRUPT;
+	if (rc)
+		memset(m, 0, sizeof(*m));
+	return rc;
+}
+
+char wire_message_type(const void *buf, size_t len)
+{
+	static const char types[] = "bsm";
+	mpr r;
+	uint32_t n;
+	uint64_t v;
+	wire_str k, t;
+
+	if (!buf)
+		return 0;
+	mpr_init(&r, buf, len);
+	if (mpr_read_map(&r, &n) || n < 2 || mpr_read_str(&r, WIRE_MAX_STR, &k) ||
+	    !key_is(k, "v") || mpr_read_uint(&r, UINT64_MAX, &v) ||
+	    mpr_read_str(&r, WIRE_MAX_STR, &k) || !key_is(k, "t") ||
+	    mpr_read_str(&r, WIRE_MAX_STR, &t) || t.n != 1 || !memchr(types, t.p[0], 3))
+		return 0;
+	return t.p[0];
 }
 
 void wire_batch_free(wire_batch *b)

@@ -1,5 +1,6 @@
-/* wire.h - msgpack wire format v1: batches (edge -> central) and
- * snapshots (central -> edges). docs/wire.md is the specification.
+/* wire.h - msgpack wire format v1: batches (edge -> central),
+ * snapshots (central -> edges) and moves (a user's new home region, to
+ * central). docs/wire.md is the specification.
  *
  * Encoding uses msgpack-c's packer. Decoding is a strict, bounded reader
  * of our own: it never allocates more than the message could hold, never
@@ -112,6 +113,23 @@ typedef struct wire_snapshot {
 	uint64_t index_from;
 } wire_snapshot;
 
+/* A move (docs/wire.md, "Move"): from since_ms on, user's home region
+ * is home; central moves the user's memberships in the partition to
+ * that region's index and stream. Produced to every partition of the
+ * batch topic (`central home-move`); applying one twice is harmless. */
+typedef struct wire_move {
+	uint32_t partition; /* the batch-topic partition it was produced to */
+	wire_str user;
+	wire_str home;     /* a region name */
+	uint64_t since_ms; /* wall ms of the move, at least 1 */
+	uint64_t created_ms;
+} wire_move;
+
+/* The "t" of a message, without decoding the rest: 'b' (batch), 's'
+ * (snapshot), 'm' (move), or 0 when buf does not start as a message of
+ * this format. Any thread. */
+char wire_message_type(const void *buf, size_t len);
+
 /* Encoders: on success *out is a malloc'ed buffer of *outlen bytes that
  * the caller frees with free(). ERR_INVAL for a field out of bounds
  * (string too long, empty edge/counter/item/user, too many entries, bad
@@ -122,6 +140,8 @@ typedef struct wire_snapshot {
  * refuse rather than skip its sums. */
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen) WARN_UNUSED;
 int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WARN_UNUSED;
+/* ERR_INVAL for an empty user or home, one over WIRE_MAX_STR, or since 0. */
+int wire_encode_move(const wire_move *m, char **out, size_t *outlen) WARN_UNUSED;
 
 /* Decoders: fill *b / *s from buf, which must hold exactly one message.
  * ERR_VERSION for a version other than 1 or 2 (batches) or 1
@@ -131,6 +151,9 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WAR
  * On error *b / *s is zeroed and nothing needs freeing. */
 int wire_decode_batch(const void *buf, size_t len, wire_batch *b) WARN_UNUSED;
 int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNUSED;
+/* A move: version 1 only; every field required, since at least 1.
+ * Nothing to free (its strings point into buf). */
+int wire_decode_move(const void *buf, size_t len, wire_move *m) WARN_UNUSED;
 void wire_batch_free(wire_batch *b);
 void wire_snapshot_free(wire_snapshot *s);
 

@@ -226,7 +226,23 @@ static int load(applier *a)
 			return rc;
 	}
 	rc = home_index_relayout(a);
-	return rc ? rc : home_index_note(a);
+	if (!rc)
+		rc = home_index_note(a);
+	if (rc)
+		return rc;
+	/* The users a move named: only their ops read a 'W' key. */
+	it = store_iter_new(a->db, ckey_prefix(CKEY_WHERE), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *user;
+		size_t un;
+		uint32_t p;
+		bool created;
+		if (ckey_parse_where(k, kn, &p, &user, &un))
+			smap_put(&a->moved, user, un, &created);
+	}
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
 }
 
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)
@@ -248,6 +264,7 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 	sbuf_init(&a->feed_rec);
 	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
 	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
+	smap_init(&a->moved);
 	int rc = load(a);
 	if (rc) {
 		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
@@ -276,6 +293,7 @@ void applier_free(applier *a)
 	sbuf_free(&a->feed_rec);
 	free(a->thresholds);
 	applier_set_homes(a, NULL, 0);
+	smap_free(&a->moved);
 	free(a);
 }
 
@@ -297,9 +315,8 @@ void applier_dead_letter_failed(applier *a)
 
 /* Counts a refused message and hands it to the dead-letter hook, with
  * the reason formatted from fmt. */
-__attribute__((format(printf, 6, 7))) static void quarantine(applier *a, uint32_t p, int64_t offset,
-                                                             const void *msg, size_t len,
-                                                             const char *fmt, ...)
+void apply_quarantine(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                      const char *fmt, ...)
 {
 	char reason[APPLIER_REASON_MAX];
 	va_list ap;
@@ -362,9 +379,9 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const v
 		invalid inv;
 		apply_scan_ops(a, b, &inv);
 		if (inv.n)
-			quarantine(a, b->partition, offset, msg, len,
-			           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
-			           inv.first, inv.why);
+			apply_quarantine(a, b->partition, offset, msg, len,
+			                 "invalid_ops count=%u first_index=%u first_reason=%s",
+			                 inv.n, inv.first, inv.why);
 	}
 	store_batch_put(a->wb, hkey, hkn, msg, len);
 	STAT_ADD(a, batches_held, 1);
@@ -406,8 +423,9 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 			STAT_ADD(a, batches_bad, 1);
 			log_error("held batch no longer decodes; skipped",
 			          "partition=%u seq=%" PRIu64, p, applied + 1);
-			quarantine(a, p, -1, hv, hn, "held_undecodable seq=%" PRIu64 " err=\"%s\"",
-			           applied + 1, err_str(drc));
+			apply_quarantine(a, p, -1, hv, hn,
+			                 "held_undecodable seq=%" PRIu64 " err=\"%s\"", applied + 1,
+			                 err_str(drc));
 		}
 		free(hv);
 		store_batch_del(a->wb, hkey, hkn);
@@ -470,13 +488,23 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	store_put_u64(oval, (uint64_t)offset + 1);
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 
+	int rc;
+	if (wire_message_type(msg, len) == 'm') {
+		rc = apply_move(a, pt, p, offset, msg, len);
+		if (rc) {
+			apply_ws_drop(a);
+			a->feed_made = 0;
+			return rc;
+		}
+		goto write;
+	}
 	wire_batch b;
-	int rc = wire_decode_batch(msg, len, &b);
+	rc = wire_decode_batch(msg, len, &b);
 	if (rc) {
 		STAT_ADD(a, batches_bad, 1);
 		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
 		          p, offset, err_str(rc));
-		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
+		apply_quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
 	const char *fault = header_fault(&b, p);
@@ -486,8 +514,9 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		          "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
 		          " fault=%s",
 		          p, offset, b.partition, b.seq, fault);
-		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
-		           fault, b.partition, b.seq);
+		apply_quarantine(a, p, offset, msg, len,
+		                 "bad_header %s batch_partition=%u seq=%" PRIu64, fault,
+		                 b.partition, b.seq);
 		wire_batch_free(&b);
 		goto write;
 	}
@@ -508,9 +537,9 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		return rc;
 	}
 	if (inv.n)
-		quarantine(a, p, offset, msg, len,
-		           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
-		           inv.why);
+		apply_quarantine(a, p, offset, msg, len,
+		                 "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
+		                 inv.first, inv.why);
 write:;
 	if (a->feed_made) {
 		unsigned char xkey[CKEY_FEED_LEN];
@@ -723,6 +752,10 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->numbers_clamped = STAT_GET(a, numbers_clamped);
 	out->feed_events = STAT_GET(a, feed_events);
 	out->home_unrouted = STAT_GET(a, home_unrouted);
+	out->moves_applied = STAT_GET(a, moves_applied);
+	out->moves_stale = STAT_GET(a, moves_stale);
+	out->moves_bad = STAT_GET(a, moves_bad);
+	out->moved_pairs = STAT_GET(a, moved_pairs);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);

@@ -78,6 +78,10 @@ typedef struct applier_stats {
 	uint64_t feed_events;     /* change feed events stored with their changes */
 	uint64_t home_unrouted;   /* changes of users at home in a region with no
 	                             home stream here: sent nowhere */
+	uint64_t moves_applied;   /* move messages that moved a user (per partition) */
+	uint64_t moves_stale;     /* move messages no later than the user's last: nothing */
+	uint64_t moves_bad;       /* move messages refused (quarantined) */
+	uint64_t moved_pairs;     /* memberships a move took to a new home's index */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;

@@ -108,21 +108,27 @@ static feedev op_event(const wire_op *op, enum feedev_type type, const char *reg
 	                .count = count};
 }
 
+bool apply_feed_home_to(applier *a, const char *home, size_t hn, const wire_op *op,
+                        const merge_state *st, uint64_t count)
+{
+	for (size_t i = 0; i < a->nhomes; i++) {
+		if (strlen(a->homes[i]) != hn || memcmp(a->homes[i], home, hn) != 0)
+			continue;
+		feedev e = op_event(op, FEEDEV_SET, st->region, st->region_len, st->hlc, count);
+		e.member = st->present;
+		put_event(a, FEEDREC_HOMES + (int)i, &e);
+		return true;
+	}
+	return false;
+}
+
 void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
                      uint64_t count)
 {
 	if (op->home.n == b->region.n && memcmp(op->home.p, b->region.p, b->region.n) == 0)
 		return; /* at home where it was made: that edge has it */
-	for (size_t i = 0; i < a->nhomes; i++) {
-		if (strlen(a->homes[i]) != op->home.n ||
-		    memcmp(a->homes[i], op->home.p, op->home.n) != 0)
-			continue;
-		feedev e = op_event(op, FEEDEV_SET, st->region, st->region_len, st->hlc, count);
-		e.member = st->present;
-		put_event(a, FEEDREC_HOMES + (int)i, &e);
-		return;
-	}
-	STAT_ADD(a, home_unrouted, 1);
+	if (!apply_feed_home_to(a, op->home.p, op->home.n, op, st, count))
+		STAT_ADD(a, home_unrouted, 1);
 }
 
 int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,

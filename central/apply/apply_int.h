@@ -1,8 +1,9 @@
 /* apply_int.h - the applier's private state, shared by apply.c
  * (lifecycle, sequencing, quarantine, offsets and versions, snapshots,
- * reads) and apply_ops.c (a message's effects: op checks, merges and
- * sums, the working set and the caches of stored values). Not for other
- * modules.
+ * reads), apply_ops.c (a message's effects: op checks, merges and
+ * sums, the working set and the caches of stored values), apply_feed.c
+ * (the feed's events) and apply_move.c (moves of users' homes). Not for
+ * other modules.
  *
  * One owner thread, as for the applier itself (apply.h): nothing here
  * takes a lock. The stats and the per-partition next_offset and held are
@@ -49,6 +50,7 @@ typedef struct stats {
 	_Atomic uint64_t numbers_clamped;
 	_Atomic uint64_t feed_events; /* change feed events stored */
 	_Atomic uint64_t home_unrouted;
+	_Atomic uint64_t moves_applied, moves_stale, moves_bad, moved_pairs;
 } stats;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
@@ -83,6 +85,9 @@ struct applier {
 	 * stream (topic FEEDREC_HOMES + i). */
 	char *homes[FEEDREC_HOMES_MAX];
 	size_t nhomes;
+	/* Users a move message named ('W' keys), loaded at open: only their
+	 * ops read a 'W' key. */
+	smap moved;
 	uint64_t *thresholds;
 	size_t nthresholds;
 	feedev_id feed_id;                   /* index unused: see feed_index */
@@ -115,8 +120,29 @@ int apply_num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta
  * home_unrouted when central has none for it. */
 void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
                      uint64_t count);
+/* The event of st (op's pair, count after) on the home stream of region
+ * home; false when central sends to no such region. */
+bool apply_feed_home_to(applier *a, const char *home, size_t hn, const wire_op *op,
+                        const merge_state *st, uint64_t count);
 int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,
                       const char *region, size_t rn, uint64_t hlc, uint64_t before, uint64_t after);
+
+/* The current state of an S key in the message's working set, loaded on
+ * first touch; *known says whether the pair has one (a state st->edge_len
+ * of 0 is none). 0, or the store's error. */
+int apply_state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known);
+/* Applies the move message msg at partition p's offset (apply_move.c):
+ * the user's memberships there go to the new home's index and stream,
+ * and its 'W' key says where the user lives. A message that is not a
+ * valid move is quarantined. 0, or the store's error. */
+int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg, size_t len);
+/* The home region op's user lives in, when a move says (the 'W' key of
+ * b's partition): copied to home (EDGE_ID_MAX bytes), true; false when
+ * none did (then op->home stands). 0 or the store's error in *rc. */
+bool apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn, int *rc);
+/* Quarantines msg (apply.c): the dead-letter topic, with why. */
+void apply_quarantine(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Fills a->defs with each op's counter (NULL for an invalid op) and inv
  * with what was invalid. */

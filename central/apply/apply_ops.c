@@ -86,7 +86,7 @@ static int load_state(applier *a, ktab_ent *e)
 
 /* The current state of an S key: from this message's working set, else
  * loaded (load_state). */
-static int state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known)
+int apply_state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known)
 {
 	bool created;
 	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), sizeof(merge_state), &created);
@@ -279,7 +279,7 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	                       op->user.p, op->user.n);
 	merge_state *st;
 	bool known, changed;
-	int rc = state_of(a, key, kn, &st, &known);
+	int rc = apply_state_of(a, key, kn, &st, &known);
 	if (rc)
 		return rc;
 	merge_state old = *st;
@@ -289,6 +289,18 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	*moved = delta != 0;
 	if (!changed)
 		return 0;
+	wire_op at_home;
+	char where[EDGE_ID_MAX];
+	size_t wn;
+	if (op->home.n && apply_where(a, b->partition, op, where, &wn, &rc)) {
+		/* The user moved: the home a move named stands, whatever the
+		 * op's token said (one issued before the move). */
+		at_home = *op;
+		at_home.home = wire_cstr(where, wn);
+		op = &at_home;
+	}
+	if (rc)
+		return rc;
 	if (op->home.n)
 		index_home(a, b, op, st);
 	/* The unit of a replaced present state leaves its buckets; a new

@@ -37,6 +37,12 @@
  *                                   checkpoint (opsckpt.c). A user's
  *                                   entries in a partition are adjacent,
  *                                   so one seek finds them all
+ *   'W' partition u32 user       -> where the user lives: the wall ms of
+ *                                   their last move (u64), then the home
+ *                                   region's name; written by a move
+ *                                   message applied in that partition
+ *                                   (apply_move.c); later ops of the user
+ *                                   are indexed under that home
  *   'U' region 0 partition u32 counter 0 item 0 user
  *                                -> the same index in its first layout
  *                                   (item before user); an open moves
@@ -72,12 +78,13 @@ enum ckey_tag {
 	CKEY_FEED = 'X',
 	CKEY_HOME = 'V',
 	CKEY_HOME_V1 = 'U', /* the index's first layout, read only to move it */
+	CKEY_WHERE = 'W',
 };
 
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEMLXVU";
+	static const char tags[] = "SCRYAHOEMLXVUW";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -250,6 +257,27 @@ static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, 
 	k[n++] = 0;
 	memcpy(k + n, item, in);
 	return n + in;
+}
+
+/* 'W' p user: where the user lives (the last move applied in p). */
+static inline size_t ckey_where(unsigned char *k, uint32_t p, const char *user, size_t un)
+{
+	k[0] = CKEY_WHERE;
+	store_put_u32(k + 1, p);
+	memcpy(k + 5, user, un);
+	return 5 + un;
+}
+
+/* A 'W' key: its partition and user (non-empty). */
+static inline bool ckey_parse_where(const char *k, size_t kn, uint32_t *p, const char **user,
+                                    size_t *un)
+{
+	if (kn < 6 || k[0] != CKEY_WHERE)
+		return false;
+	*p = store_get_u32((const unsigned char *)k + 1);
+	*user = k + 5;
+	*un = kn - 5;
+	return true;
 }
 
 #define CKEY_HOME_LEN 9 /* a 'V' value: member u8, hlc u64 big-endian */

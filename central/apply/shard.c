@@ -200,7 +200,8 @@ int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 	/* A 'V' key carries the partition of the batch that wrote it: it
 	 * goes with that partition's version, which the home checkpoint
 	 * sends with it. */
-	if (ckey_parse_home(k, kn, &region, &rn, p, &user, &un, &counter, &cn, &item, &in))
+	if (ckey_parse_home(k, kn, &region, &rn, p, &user, &un, &counter, &cn, &item, &in) ||
+	    ckey_parse_where(k, kn, p, &user, &un))
 		return 0;
 	return ERR_NOTFOUND;
 }

@@ -210,6 +210,17 @@ static const stat_family applier_families[] = {
     STAT_FAMILY(home_unrouted, "home_unrouted_total",
                 "Membership changes of users at home in a region that feed.home_regions does not "
                 "name, made in another: sent to no home stream (docs/events.md)."),
+    STAT_FAMILY(moves_applied, "home_moves_applied_total",
+                "Move messages that moved a user's memberships of their partition to a new home "
+                "region (one per partition per move)."),
+    STAT_FAMILY(moves_stale, "home_moves_stale_total",
+                "Move messages no later than the user's last move in their partition: nothing "
+                "done (a repeat)."),
+    STAT_FAMILY(moves_bad, "home_moves_bad_total",
+                "Move messages refused and quarantined (undecodable, bad user or region, or "
+                "another partition's)."),
+    STAT_FAMILY(moved_pairs, "home_moved_pairs_total",
+                "Memberships moves took to a new home region's index (and stream)."),
 };
 
 static void counter_family(const metrics *reg, sbuf *out, const char *name, const char *help,

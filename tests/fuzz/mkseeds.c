@@ -41,9 +41,9 @@ static wire_str S(const char *s)
 static void wire_seeds(void)
 {
 	wire_op ops[3] = {
-	    {S("likes"), S("post:1"), S("u1"), WIRE_ADD, 1, 1700000000000ull << 16},
-	    {S("likes"), S("post:1"), S("u2"), WIRE_REMOVE, 1, (1700000000001ull << 16) | 3},
-	    {S("views"), S("reel:77"), S("u1"), WIRE_ADD, 1000, 1},
+	    {S("likes"), S("post:1"), S("u1"), WIRE_ADD, 1, 1700000000000ull << 16, S("")},
+	    {S("likes"), S("post:1"), S("u2"), WIRE_REMOVE, 1, (1700000000001ull << 16) | 3, S("")},
+	    {S("views"), S("reel:77"), S("u1"), WIRE_ADD, 1000, 1, S("")},
 	};
 	wire_batch b = {S("mumbai"), S("mumbai"), 3, 1, 1700000000000ull, 3, ops, 0, NULL};
 	char *out;
@@ -75,12 +75,13 @@ static void wire_seeds(void)
 	wire_count counts[3] = {{S("likes"), S("post:1"), 41},
 	                        {S("likes"), S("post:2"), UINT64_MAX},
 	                        {S("views"), S("reel:77"), 0}};
-	wire_snapshot s = {S("central-1"), 2, 1234, 1700000000000ull, true, 2, edges, 3, counts};
+	wire_snapshot s = {S("central-1"), 2, 1234, 1700000000000ull, true, 2, edges, 3, counts, 0,
+	                   NULL,           0};
 	if (wire_encode_snapshot(&s, &out, &len))
 		exit(1);
 	put("wire_snapshot", "two-edges-three-counts", out, len);
 	free(out);
-	s = (wire_snapshot){S(""), 0, 0, 0, false, 0, NULL, 0, NULL};
+	s = (wire_snapshot){S(""), 0, 0, 0, false, 0, NULL, 0, NULL, 0, NULL, 0};
 	if (wire_encode_snapshot(&s, &out, &len))
 		exit(1);
 	put("wire_snapshot", "empty", out, len);
@@ -90,6 +91,21 @@ static void wire_seeds(void)
 	if (wire_encode_batch(&b, &out, &len))
 		exit(1);
 	put("wire_snapshot", "a-batch", out, len);
+	free(out);
+	/* moves: a typical one, one with the widest numbers, and a batch */
+	wire_move m = {7, S("u42"), S("eu"), 1764201600000ull, 1764201600123ull};
+	if (wire_encode_move(&m, &out, &len))
+		exit(1);
+	put("wire_move", "typical", out, len);
+	free(out);
+	m = (wire_move){UINT32_MAX, S("u"), S("r"), UINT64_MAX, UINT64_MAX};
+	if (wire_encode_move(&m, &out, &len))
+		exit(1);
+	put("wire_move", "widest", out, len);
+	free(out);
+	if (wire_encode_batch(&b, &out, &len))
+		exit(1);
+	put("wire_move", "a-batch", out, len);
 	free(out);
 }
 

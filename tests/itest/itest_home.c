@@ -12,7 +12,9 @@
  * the older pairs through instead of answering them "not liked"; an edge
  * that stalled while the broker dropped home events it had not read
  * finds the gap, stays ready, reads its users' pairs through and loads
- * them again.
+ * them again. A user who moves (central home-move) finds every pair of
+ * theirs at the new home's edge, from its store, and a like through a
+ * token from before the move goes there too.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -257,6 +259,71 @@ Test(home, a_wiped_edge_loads_its_users_memberships_before_it_is_ready)
 	cr_assert(strstr(out, "\"post:w6\":{\"likes\":true}"), "%s", out);
 	known_here(1, "w2", "hana", "r1", true);
 	cr_assert(stack_file_has("edge1.log", "memberships loaded from central"));
+}
+
+/* central home-move with args after -c (the stack's config): its exit
+ * status, its output in out. */
+static int home_move(char *out, size_t cap, const char *args)
+{
+	return proc_capture(out, cap, "build/central home-move -c %s/central.ini %s 2>&1", S.dir,
+	                    args);
+}
+
+static double central_metric(const char *series)
+{
+	char out[1 << 16];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/metrics"), 200);
+	return prom_util_get(out, series);
+}
+
+Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
+{
+	/* mika lives in r0: likes m1 and m2 there and m3 through r1, and
+	 * likes then unlikes m4 there. None of it is on r1's stream. */
+	act(0, "POST", "m1", "mika", "r0");
+	act(0, "POST", "m2", "mika", "r0");
+	act(1, "POST", "m3", "mika", "r0");
+	act(0, "POST", "m4", "mika", "r0");
+	act(0, "DELETE", "m4", "mika", "r0");
+	central_has("m1", "mika", true);
+	central_has("m3", "mika", true);
+	central_has("m4", "mika", false);
+	double applied = home_events(1, "applied");
+
+	/* mika moves to r1. */
+	char out[4096];
+	cr_assert_eq(home_move(out, sizeof out, "mika r1"), 0, "%s", out);
+	cr_assert(strstr(out, "moved: user=mika home=r1"), "%s", out);
+	/* r1's edge holds every pair of hers now, from its own store. */
+	known_here(1, "m1", "mika", "r1", true);
+	known_here(1, "m2", "mika", "r1", true);
+	known_here(1, "m3", "mika", "r1", true);
+	known_here(1, "m4", "mika", "r1", false);
+	cr_assert_geq(home_events(1, "applied") - applied, 3, "m1, m2 and m4 came on the stream");
+	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
+	char page[8192];
+	cr_assert_eq(page_reads(1, "mika", "r1", "post:m1,post:m2,post:m3,post:m4,post:m5", page,
+	                        sizeof page),
+	             0, "%s", page);
+	cr_assert(strstr(page, "\"post:m2\":{\"likes\":true}"), "%s", page);
+	cr_assert(strstr(page, "\"post:m5\":{\"likes\":false}"), "%s", page);
+
+	/* A token from before the move still says r0: her like through r0
+	 * is hers at r1 all the same. */
+	act(0, "POST", "m6", "mika", "r0");
+	known_here(1, "m6", "mika", "r1", true);
+
+	/* The same move again changes nothing. */
+	cr_assert_eq(home_move(out, sizeof out, "mika r1 --since 1"), 0, "%s", out);
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (central_metric("likes_central_home_moves_stale_total") < NPARTS) {
+		cr_assert_lt(clock_mono_ms(), deadline, "the older move was not seen");
+		proc_sleep_ms(50);
+	}
+	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
+	/* A user id or region central would refuse is refused here. */
+	cr_assert_eq(home_move(out, sizeof out, "mika 'No Region'"), 2, "%s", out);
+	cr_assert_eq(home_move(out, sizeof out, "mika"), 2, "%s", out);
 }
 
 /* Central's store made as one from before the home index: no 'U' key,

@@ -19,6 +19,7 @@
 #include "tests/support/testdir.h"
 #include "tests/support/wire_util.h"
 #include "central/apply/apply.h"
+#include "central/apply/keys.h"
 #include "counter.h"
 #include "err.h"
 #include "log.h"
@@ -61,7 +62,7 @@ static void teardown(void)
 
 typedef wire_util_msg msg;
 
-static wire_op like_op(const char *user, bool add, uint64_t ts)
+static inline wire_op like_op(const char *user, bool add, uint64_t ts)
 {
 	return wire_util_op("likes", ITEM, user, add ? WIRE_ADD : WIRE_REMOVE, 1, ts);
 }
@@ -86,8 +87,8 @@ static inline applier_stats stats(void)
 }
 
 /* A batch with one like (or unlike) of ITEM by user. */
-static msg one_op(const char *edge, uint32_t p, uint64_t seq, const char *user, bool add,
-                  uint64_t ts)
+static inline msg one_op(const char *edge, uint32_t p, uint64_t seq, const char *user, bool add,
+                         uint64_t ts)
 {
 	wire_op op = like_op(user, add, ts);
 	return make_batch(edge, p, seq, &op, 1);
@@ -114,6 +115,25 @@ static inline const wire_edge_seq *snap_edge(const wire_snapshot *s, const char 
 		    memcmp(s->edges[i].edge.p, edge, s->edges[i].edge.n) == 0)
 			return &s->edges[i];
 	return NULL;
+}
+
+/* The home index's entry of (region, p, user, likes, item): false when
+ * there is none, else its member byte and clock (*clk). */
+static inline bool home_entry_of(const char *region, uint32_t p, const char *user, const char *item,
+                                 bool *member, uint64_t *clk)
+{
+	unsigned char k[CKEY_MAX];
+	size_t kn = ckey_home(k, region, strlen(region), p, user, strlen(user), "likes", 5, item,
+	                      strlen(item));
+	char *v;
+	size_t vn;
+	int rc = store_get(T.db, k, kn, &v, &vn);
+	if (rc == ERR_NOTFOUND)
+		return false;
+	cr_assert_eq(rc, 0, "store_get: %s", err_str(rc));
+	cr_assert(ckey_parse_home_value(v, vn, member, clk), "a 9-byte value, member 0 or 1");
+	free(v);
+	return true;
 }
 
 static void reopen(void)

@@ -334,3 +334,44 @@ Test(apply_feed, an_event_value_reads_back_whole_and_refuses_a_cut)
 	cr_assert_not(feedrec_event_get(&json, id, &out));
 	sbuf_free(&b);
 }
+
+Test(apply_feed, a_move_sends_each_pair_it_moves_to_the_new_homes_stream)
+{
+	const char *homes[] = {"us", "ap"};
+	applier_set_homes(T.a, homes, 2);
+	/* Made at home in "ap": no event then. */
+	wire_op ops[] = {from_home("u1", true, 10, "ap"), from_home("u2", true, 11, "ap")};
+	apply_msg(0, 0, make_batch_in("a", "ap", 0, 1, ops, 2));
+	wire_op unlike = from_home("u1", false, 12, "ap");
+	unlike.item = wire_cstr("post:9", 6);
+	wire_op like9 = from_home("u1", true, 9, "ap");
+	like9.item = wire_cstr("post:9", 6);
+	apply_msg(0, 1, make_batch_in("a", "ap", 0, 2, (wire_op[]){like9, unlike}, 2));
+	cr_assert_eq(applier_feed_made(T.a), 0);
+	wire_move m = {.partition = 0,
+	               .user = wire_cstr("u1", 2),
+	               .home = wire_cstr("us", 2),
+	               .since_ms = 1000,
+	               .created_ms = 1000};
+	msg mv;
+	cr_assert_eq(wire_encode_move(&m, &mv.buf, &mv.len), 0);
+	apply_msg(0, 2, mv);
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.n, 2, "u1's two pairs, not u2's");
+	for (size_t i = 0; i < e.n; i++) {
+		cr_assert_eq(e.topic[i], FEEDREC_HOMES + 0, "the new home's stream");
+		cr_assert_str_eq(e.v[i].user, "u1");
+		cr_assert_str_eq(e.v[i].region, "ap", "where the winning op was made");
+		cr_assert_eq(e.v[i].ev.id.offset, 2, "made by the move's offset");
+		cr_assert_eq(e.v[i].ev.id.index, i);
+	}
+	cr_assert_str_eq(e.v[0].item, ITEM);
+	cr_assert(e.v[0].ev.member);
+	cr_assert_eq(e.v[0].ev.hlc, 10);
+	cr_assert_eq(e.v[0].ev.count, 2);
+	cr_assert_str_eq(e.v[1].item, "post:9");
+	cr_assert_not(e.v[1].ev.member, "an unlike goes too");
+	cr_assert_eq(e.v[1].ev.hlc, 12);
+	cr_assert_eq(e.v[1].ev.count, 0);
+}

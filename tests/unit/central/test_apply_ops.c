@@ -463,23 +463,11 @@ static wire_op like_from(const char *user, bool add, uint64_t ts, const char *ho
 	return op;
 }
 
-/* The 'V' entry of (region, p, user, likes, ITEM): false when there is
- * none, else its member byte and clock (*clk). */
+/* The 'V' entry of (region, p, user, likes, ITEM). */
 static bool home_entry(const char *region, uint32_t p, const char *user, bool *member,
                        uint64_t *clk)
 {
-	unsigned char k[CKEY_MAX];
-	size_t kn = ckey_home(k, region, strlen(region), p, user, strlen(user), "likes", 5, ITEM,
-	                      strlen(ITEM));
-	char *v;
-	size_t vn;
-	int rc = store_get(T.db, k, kn, &v, &vn);
-	if (rc == ERR_NOTFOUND)
-		return false;
-	cr_assert_eq(rc, 0, "store_get: %s", err_str(rc));
-	cr_assert(ckey_parse_home_value(v, vn, member, clk), "a 9-byte value, member 0 or 1");
-	free(v);
-	return true;
+	return home_entry_of(region, p, user, ITEM, member, clk);
 }
 
 static size_t home_keys(void)

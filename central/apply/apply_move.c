@@ -1,0 +1,222 @@
+/* apply_move.c - a user's move to another home region (docs/wire.md,
+ * "Move"; docs/events.md, "Home streams"). A move message names the
+ * user, the new home and the wall time of the move, and is produced to
+ * every partition of the batch topic, so each partition moves the
+ * user's memberships of its own items, in the order of its input:
+ *
+ *   - every 'V' entry of the user in the partition, under any region but
+ *     the new home, goes to the new home's index, with the pair's state
+ *     as central holds it ('S'), and its set event goes to the new
+ *     home's stream, so the edges there hold the user's pairs as if the
+ *     user had always lived there (an unlike too: it undoes a stale like
+ *     an edge there may hold from a visit);
+ *   - the 'W' key of (partition, user) says where the user lives from
+ *     then on, and the user joins the applier's set of moved users:
+ *     every later op of theirs is indexed and routed under that home,
+ *     whatever home its token says (a token issued before the move), so
+ *     nothing goes back to the old index;
+ *   - a move no later than the one the 'W' key holds changes nothing, so
+ *     a repeat or a stale move is harmless.
+ *
+ * The effects go into the message's working set and store write, as a
+ * batch's do. The applier's thread only.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "central/apply/apply_int.h"
+#include "central/apply/keys.h"
+#include "item.h"
+#include "log.h"
+
+#define WHERE_MAX (8 + EDGE_ID_MAX) /* a 'W' value: since u64, the home */
+
+/* The 'W' key of (p, user): true with its since and home (hn bytes);
+ * false when there is none, or its value does not parse (logged: it is
+ * then as if the user had not moved). 0 or the store's error in *rc. */
+static bool where_read(applier *a, uint32_t p, const char *user, size_t un, uint64_t *since,
+                       char *home, size_t *hn, int *rc)
+{
+	unsigned char key[5 + USER_MAX];
+	unsigned char val[WHERE_MAX];
+	size_t vn;
+	*rc = store_get_into(a->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
+	if (*rc == ERR_NOTFOUND || *rc == ERR_CORRUPT) {
+		if (*rc == ERR_CORRUPT)
+			log_error("a user's home record is too long; taken as none",
+			          "partition=%u user=%.*s", p, (int)un, user);
+		*rc = 0;
+		return false;
+	}
+	if (*rc)
+		return false;
+	if (vn <= 8 || !item_edge_valid((const char *)val + 8, vn - 8)) {
+		log_error("a user's home record does not parse; taken as none",
+		          "partition=%u user=%.*s size=%zu", p, (int)un, user, vn);
+		return false;
+	}
+	*since = store_get_u64(val);
+	*hn = vn - 8;
+	memcpy(home, val + 8, *hn);
+	return true;
+}
+
+bool apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn, int *rc)
+{
+	*rc = 0;
+	if (!a->moved.len || !smap_get(&a->moved, op->user.p, op->user.n))
+		return false;
+	uint64_t since;
+	return where_read(a, p, op->user.p, op->user.n, &since, home, hn, rc);
+}
+
+/* One 'V' entry of the user under another region (key k, value v): its
+ * key leaves, the new home's takes the pair's state, and the state goes
+ * to the new home's stream. */
+static int move_pair(applier *a, const wire_move *m, const char *k, size_t kn, const char *v,
+                     size_t vn)
+{
+	const char *r, *user, *counter, *item;
+	size_t rn, un, cn, in;
+	uint32_t p;
+	bool member;
+	uint64_t clock;
+	if (!ckey_parse_home(k, kn, &r, &rn, &p, &user, &un, &counter, &cn, &item, &in) ||
+	    !ckey_parse_home_value(v, vn, &member, &clock)) {
+		log_error("home index entry does not parse; left where it is", "key_len=%zu", kn);
+		return 0;
+	}
+	store_batch_del(a->wb, k, kn);
+	unsigned char key[CKEY_MAX];
+	size_t n = ckey_state(key, counter, cn, item, in, user, un);
+	merge_state *cur;
+	bool known;
+	int rc = apply_state_of(a, key, n, &cur, &known);
+	if (rc)
+		return rc;
+	merge_state st = *cur; /* the working set may move it */
+	if (known) {
+		member = st.present;
+		clock = st.hlc;
+	}
+	n = ckey_home(key, m->home.p, m->home.n, p, user, un, counter, cn, item, in);
+	bool created;
+	ktab_ent *e = ktab_add(&a->ws, key, n, ktab_hash(key, n), CKEY_HOME_LEN, &created);
+	ckey_home_value(e->val, member, clock);
+	STAT_ADD(a, moved_pairs, 1);
+	if (!known || !a->nhomes)
+		return 0;
+	wire_op op = {.counter = wire_cstr(counter, cn),
+	              .item = wire_cstr(item, in),
+	              .user = wire_cstr(user, un)};
+	ktab_ent *c;
+	rc = apply_num_add(a, key, ckey_count(key, counter, cn, item, in), 0, false, &c);
+	if (rc)
+		return rc;
+	if (!apply_feed_home_to(a, m->home.p, m->home.n, &op, &st, *(const uint64_t *)c->val))
+		STAT_ADD(a, home_unrouted, 1);
+	return 0;
+}
+
+/* Moves the user's entries in p under region (rn bytes) to the new home. */
+static int move_region(applier *a, uint32_t p, const wire_move *m, const char *region, size_t rn)
+{
+	unsigned char pre[CKEY_MAX];
+	size_t pn = ckey_home_user_prefix(pre, region, rn, p, m->user.p, m->user.n);
+	store_iter *it = store_iter_new(a->db, pre, pn);
+	const char *k, *v;
+	size_t kn, vn;
+	int rc = 0;
+	while (!rc && store_iter_next(it, &k, &kn, &v, &vn))
+		rc = move_pair(a, m, k, kn, v, vn);
+	if (!rc)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+/* Every region of the index but the new home, one seek per region: the
+ * first 'V' key at or after `from` names the next region, and its keys
+ * all sort before 'V' region 1 (a region name holds no byte below '-'). */
+static int move_pairs(applier *a, uint32_t p, const wire_move *m)
+{
+	unsigned char from[CKEY_MAX];
+	size_t fn = 1;
+	from[0] = CKEY_HOME;
+	for (;;) {
+		store_iter *it = store_iter_from(a->db, ckey_prefix(CKEY_HOME), 1, from, fn);
+		const char *k, *v;
+		size_t kn, vn;
+		bool any = store_iter_next(it, &k, &kn, &v, &vn);
+		char region[EDGE_ID_MAX];
+		size_t rn = 0;
+		const char *z = any ? memchr(k + 1, 0, kn - 1) : NULL;
+		if (z && z > k + 1 && (size_t)(z - k - 1) <= sizeof region) {
+			rn = (size_t)(z - k - 1);
+			memcpy(region, k + 1, rn);
+		} else if (any) { /* not a 'V' key of this layout: step past it */
+			fn = kn < sizeof from - 1 ? kn : sizeof from - 1;
+			memcpy(from, k, fn);
+			from[fn++] = 0;
+		}
+		int rc = store_iter_status(it);
+		store_iter_free(it);
+		if (rc || !any)
+			return rc;
+		if (!rn)
+			continue;
+		if (rn != m->home.n || memcmp(region, m->home.p, rn) != 0) {
+			rc = move_region(a, p, m, region, rn);
+			if (rc)
+				return rc;
+		}
+		memcpy(from + 1, region, rn);
+		from[1 + rn] = 1;
+		fn = rn + 2;
+	}
+}
+
+int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg, size_t len)
+{
+	wire_move m;
+	int rc = wire_decode_move(msg, len, &m);
+	const char *fault = rc                                     ? "undecodable"
+	                    : m.partition != p                     ? "partition_mismatch"
+	                    : !item_user_valid(m.user.p, m.user.n) ? "bad_user"
+	                    : !item_edge_valid(m.home.p, m.home.n) ? "bad_home"
+	                                                           : NULL;
+	if (fault) {
+		STAT_ADD(a, moves_bad, 1);
+		log_error("move message skipped", "partition=%u offset=%" PRId64 " fault=%s", p,
+		          offset, fault);
+		apply_quarantine(a, p, offset, msg, len, "bad_move %s", fault);
+		return 0;
+	}
+	uint64_t since;
+	char home[EDGE_ID_MAX];
+	size_t hn;
+	bool known = where_read(a, p, m.user.p, m.user.n, &since, home, &hn, &rc);
+	if (rc)
+		return rc;
+	if (known && since >= m.since_ms) {
+		STAT_ADD(a, moves_stale, 1);
+		return 0;
+	}
+	uint64_t pairs = STAT_GET(a, moved_pairs);
+	rc = move_pairs(a, p, &m);
+	if (rc)
+		return rc;
+	apply_ws_flush(a, pt);
+	unsigned char key[5 + USER_MAX], val[WHERE_MAX];
+	store_put_u64(val, m.since_ms);
+	memcpy(val + 8, m.home.p, m.home.n);
+	store_batch_put(a->wb, key, ckey_where(key, p, m.user.p, m.user.n), val, 8 + m.home.n);
+	bool created;
+	smap_put(&a->moved, m.user.p, m.user.n, &created);
+	STAT_ADD(a, moves_applied, 1);
+	log_info("user moved home; their memberships here follow",
+	         "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,
+	         (int)m.user.n, m.user.p, (int)m.home.n, m.home.p, m.since_ms,
+	         STAT_GET(a, moved_pairs) - pairs);
+	return 0;
+}

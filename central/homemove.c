@@ -1,0 +1,111 @@
+/* homemove.c - `central home-move` (homemove.h): one move message per
+ * partition of the batch topic, through a producer made from central's
+ * config (bus.h: the producer's defaults and [kafka.producer]). Owns
+ * the producer; main thread only.
+ */
+#include "central/homemove.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bus.h"
+#include "central/central.h"
+#include "clock.h"
+#include "opcmd.h"
+#include "wire.h"
+
+#define MOVE_OK OPCMD_OK
+#define MOVE_USAGE OPCMD_USAGE
+#define MOVE_UNREACHABLE OPCMD_UNREACHABLE
+#define MOVE_METADATA_MS 10000 /* to learn the topic's partitions */
+#define MOVE_FLUSH_MS 30000    /* for the brokers to acknowledge them all */
+
+/* Delivery reports, served by rd_kafka_flush on this thread. */
+static int delivered, failed;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	if (!m->err) {
+		delivered++;
+		return;
+	}
+	failed++;
+	fprintf(stderr, "central: partition %" PRId32 ": %s\n", m->partition,
+	        rd_kafka_err2str(m->err));
+}
+
+int homemove_run(const central_config *cfg, const char *user, const char *home, uint64_t since_ms)
+{
+	char err[512];
+	bus_props props = central_bus_props(cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_PRODUCER, &props, cfg->bootstrap_file, NULL, err, sizeof err);
+	if (!conf) {
+		fprintf(stderr, "central: %s\n", err);
+		return MOVE_USAGE;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_t *rk = bus_client_new(BUS_PRODUCER, conf, err, sizeof err);
+	if (!rk) {
+		fprintf(stderr, "central: cannot make a Kafka producer: %s\n", err);
+		return MOVE_USAGE;
+	}
+	int rc = MOVE_UNREACHABLE;
+	const char *topic = cfg->batch_topic;
+	int n = bus_partition_count(rk, topic, MOVE_METADATA_MS);
+	if (n <= 0) {
+		fprintf(stderr,
+		        "central: cannot learn the partitions of topic %s (topics.batches)\n",
+		        topic);
+		goto out;
+	}
+	int produced = 0;
+	for (int32_t p = 0; p < n; p++) {
+		wire_move m = {.partition = (uint32_t)p,
+		               .user = wire_cstr(user, strlen(user)),
+		               .home = wire_cstr(home, strlen(home)),
+		               .since_ms = since_ms,
+		               .created_ms = clock_wall_ms()};
+		char *buf;
+		size_t len;
+		if (wire_encode_move(&m, &buf, &len)) {
+			fprintf(stderr, "central: cannot encode the move\n");
+			rc = MOVE_USAGE;
+			goto out;
+		}
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+		    RD_KAFKA_V_KEY(user, strlen(user)), RD_KAFKA_V_VALUE(buf, len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+		if (e) {
+			free(buf);
+			fprintf(stderr, "central: partition %" PRId32 " of %s: %s\n", p, topic,
+			        rd_kafka_err2str(e));
+			break;
+		}
+		produced++;
+	}
+	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, MOVE_FLUSH_MS);
+	if (produced == n && !fe && delivered == n) {
+		printf("moved: user=%s home=%s since_ms=%" PRIu64 " partitions=%d topic=%s\n", user,
+		       home, since_ms, n, topic);
+		rc = MOVE_OK;
+	} else {
+		fprintf(stderr,
+		        "central: the brokers acknowledged %d of %d partitions (%d failed%s%s); "
+		        "run it again with --since %" PRIu64 "\n",
+		        delivered, n, failed, fe ? "; " : "", fe ? rd_kafka_err2str(fe) : "",
+		        since_ms);
+	}
+out:
+	rd_kafka_destroy(rk);
+	return rc;
+}
