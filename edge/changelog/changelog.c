@@ -209,6 +209,13 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 
 /* --- appends not written yet ------------------------------------------------ */
 
+/* Under vmu: the gauge follows the list. */
+static void unwritten_gauge(changelog *cl)
+{
+	if (cl->g_unwritten)
+		metric_set(cl->g_unwritten, (int64_t)cl->nunw);
+}
+
 /* Under vmu. */
 static void unwritten_add(changelog *cl, int64_t offset)
 {
@@ -217,6 +224,7 @@ static void unwritten_add(changelog *cl, int64_t offset)
 		cl->unw = xrealloc(cl->unw, cl->capunw * sizeof *cl->unw);
 	}
 	cl->unw[cl->nunw++] = (struct unwritten){offset, NULL};
+	unwritten_gauge(cl);
 }
 
 void changelog_written(changelog *cl, const store_batch *wb, int rc)
@@ -227,6 +235,7 @@ void changelog_written(changelog *cl, const store_batch *wb, int rc)
 			continue;
 		if (rc == 0) {
 			cl->unw[i] = cl->unw[--cl->nunw];
+			unwritten_gauge(cl);
 		} else {
 			/* The log has it and this store does not: every later
 			 * position stays before it, so a restart replays it. */
@@ -835,6 +844,12 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    reg, "changelog_gap_records",
 	    "Records the changelog lost before this instance's store read them (retention, "
 	    "truncation): above 0, this instance never takes over; rebuild its store.",
+	    NULL);
+	cl->g_unwritten = metrics_gauge(
+	    reg, "changelog_unwritten_appends",
+	    "Appends the changelog acknowledged whose store write has not landed yet: each holds "
+	    "back the position the store and its copies say. Above 0 for long: a store write "
+	    "failed after its append, and a restart replays the log from there.",
 	    NULL);
 	cl->takeover_ms = metrics_gauge(
 	    reg, "changelog_takeover_milliseconds",

@@ -81,7 +81,7 @@ struct changelog {
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
-	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap;
+	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten;
 };
 
 /* A consumer of the changelog's cluster (no group: partitions are
