@@ -1,6 +1,7 @@
 /* edge_int.h - the edge daemon's own state, shared by main.c (start-up,
- * signals, the tick, the drain) and workers.c (the HTTP worker loops):
- * struct edge and struct worker, and the few calls between the two
+ * signals, the tick, the drain), workers.c (the HTTP worker loops) and
+ * changelog_wiring.c (the region changelog and the seed listener):
+ * struct edge and struct worker, and the few calls between the three
  * files. Private to this folder.
  */
 #ifndef EDGE_EDGE_INT_H
@@ -16,6 +17,7 @@
 
 #include "edge/changelog/changelog.h"
 #include "edge/changelog/seed.h"
+#include "err.h"
 
 #include "edge/api/api.h"
 #include "edge/api/demo.h"
@@ -114,5 +116,25 @@ void edge_workers_free(edge *e);
 /* The api and central-client counters of worker i as one log line: from
  * its own thread, or from the main thread once its loop has stopped. */
 void edge_log_worker_stats(size_t i, worker *w);
+
+/* changelog_wiring.c. The [changelog] options' checks (changelog.durability,
+ * the timings, the seed listener and changelog.seed_from): 0, or
+ * ERR_CONFIG with the reason in err. Main thread, before the store opens;
+ * `edge -t` too. */
+int edge_changelog_check(const edge_config *cfg, char *err, size_t errlen) WARN_UNUSED;
+/* Restores the store from the region's changelog (a peer's copy first
+ * when changelog.seed_from names peers and the store fell behind the
+ * log's start), then sets e->clog (not active yet) and, with
+ * changelog.seed_listen, e->seed. After the store and e->tm, before the
+ * ledger opens. 0, or a negative code with the reason in err. Main
+ * thread. */
+int edge_changelog_start(edge *e, char *err, size_t errlen) WARN_UNUSED;
+/* From the main tick: exits (EXIT_FENCED, man likes-edge) once another
+ * instance took the changelog over from this one, after a short grace
+ * for the refusals in flight; exits (EXIT_RESEED) a standby whose store
+ * fell behind the log's start. Nothing without e->clog. Main thread. */
+void edge_changelog_tick(edge *e, uint64_t now);
+/* Fills r->writer (left as it is without e->clog). Main thread. */
+void edge_changelog_readiness(edge *e, api_readiness *r);
 
 #endif

@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "edge/edge_int.h"
 #include "edge/api/api.h"
@@ -63,19 +62,6 @@
 #include "store_metrics.h"
 #include "edge/upstream/uplink.h"
 #include "xmem.h"
-
-/* The exit status of an instance another one took the changelog over
- * from (man likes-edge: EXIT STATUS). */
-#define EXIT_FENCED 4
-/* The exit status of a standby whose store fell behind the changelog's
- * start while it ran: its restart copies a peer's store. */
-#define EXIT_RESEED 5
-#define SEED_STEP_TIMEOUT_MS 30000 /* a peer silent this long mid-copy: the next one */
-#define SEED_RETRY_MS 120000       /* peers that answer 503 are asked again this long */
-/* Each progress report's start-up extension: longer than the longest
- * silence between two (a peer's step timeout, and a retry's pause). */
-#define SEED_EXTEND_USEC "90000000"
-#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
 
 static atomic_bool hurry_flag; /* a signal after the loops stopped */
 
@@ -208,36 +194,7 @@ static void check_readiness(edge *e, uint64_t now)
 		         "through",
 		         e->homes_once ? "degraded: " : "", horizons, e->cfg.partitions);
 	}
-	if (e->clog && changelog_degraded(e->clog)) {
-		/* Still ready (it takes writes), but on one machine's disk. */
-		snprintf(r.writer.reason, sizeof r.writer.reason,
-		         "degraded: %" PRIu64 " writes held on this disk until the region's Kafka "
-		         "takes them",
-		         changelog_held(e->clog));
-	}
-	if (e->clog && ledger_following(e->lg)) {
-		r.writer.ok = false;
-		if (changelog_active(e->clog))
-			snprintf(
-			    r.writer.reason, sizeof r.writer.reason,
-			    "took over the changelog; the ledger did not get ready (see the log)");
-		else if (changelog_follow_failed(e->clog))
-			snprintf(
-			    r.writer.reason, sizeof r.writer.reason,
-			    "standby, stopped: a changelog record could not be applied (see the "
-			    "log); rebuild this store");
-		else if (changelog_gap(e->clog))
-			snprintf(r.writer.reason, sizeof r.writer.reason,
-			         "standby, unfit: the log lost %" PRIu64
-			         " records this store lacks; rebuild it",
-			         changelog_gap(e->clog));
-		else
-			snprintf(
-			    r.writer.reason, sizeof r.writer.reason,
-			    "standby: following the changelog of %s; the active instance takes "
-			    "writes",
-			    e->cfg.id);
-	}
+	edge_changelog_readiness(e, &r);
 	pthread_mutex_lock(&e->pub_mu);
 	e->pub_ready = r;
 	pthread_mutex_unlock(&e->pub_mu);
@@ -262,49 +219,13 @@ static bool workers_alive(edge *e, uint64_t now)
 
 static void drain_progress(edge *e, uint64_t now);
 
-/* Another instance took the changelog over from this one: it may never
- * answer a write again (each is refused, 503 not_active), and its memory
- * of the open and sealed batches is stale. It stops soon, sending nothing
- * more of its own (what it sealed is in the log, and the new active sends
- * it): the workers get FENCED_GRACE_MS to answer the writes it refused,
- * then it exits; the service manager starts it again, as a standby of
- * the new active. */
-static void fenced_exit(edge *e, uint64_t now)
-{
-	if (!e->fenced_ms) {
-		e->fenced_ms = now;
-		log_error("fenced: another instance took this edge's changelog over (or this one "
-		          "could not become its writer); exiting to restart as a standby",
-		          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
-		          changelog_epoch(e->clog));
-	}
-	if (now - e->fenced_ms >= FENCED_GRACE_MS)
-		_exit(EXIT_FENCED);
-}
-
-/* The follower found the log's start past this standby's store while it
- * ran: the store lacks what went, unfit to take over, and only a peer's
- * copy at start-up mends it (changelog_restore). A standby answers no
- * write, so it exits at once; the service manager starts it again. */
-static void reseed_exit(edge *e)
-{
-	log_error("this standby's store fell behind the changelog's start; exiting so that its "
-	          "restart copies a peer's store",
-	          "edge=%s instance=%s gap=%" PRIu64 " status=%d", e->cfg.id, e->instance,
-	          changelog_gap(e->clog), EXIT_RESEED);
-	_exit(EXIT_RESEED);
-}
-
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	edge *e = arg;
 	uint64_t mono = clock_mono_ms();
-	if (e->clog && changelog_fenced(e->clog))
-		fenced_exit(e, mono);
-	if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
-		reseed_exit(e);
+	edge_changelog_tick(e, mono);
 	if (e->phase == DRAINING)
 		drain_progress(e, mono);
 	if (mono >= e->next_ready) {
@@ -559,144 +480,9 @@ static int configure(edge *e, char *err, size_t errlen)
 	if (cfg->demo_dir[0] && !(e->demo = demo_site_load(cfg->demo_dir, err, errlen)))
 		return ERR_CONFIG;
 	e->tmpl.demo = e->demo;
-	if (strcmp(cfg->changelog_durability, "replicated") != 0 &&
-	    strcmp(cfg->changelog_durability, "local") != 0) {
-		snprintf(err, errlen, "changelog.durability: '%s' is not replicated or local",
-		         cfg->changelog_durability);
-		return ERR_CONFIG;
-	}
-	changelog_opts timing = {.timeout_ms = (int)cfg->changelog_timeout_ms,
-	                         .beat_ms = (int)cfg->changelog_beat_ms,
-	                         .takeover_ms = (int)cfg->changelog_takeover_ms};
-	char why[160];
-	if (changelog_timing_check(&timing, why, sizeof why)) {
-		snprintf(err, errlen, "changelog.%s", why);
-		return ERR_CONFIG;
-	}
-	if (cfg->changelog_seed_listen[0] &&
-	    seed_serve_check(cfg->changelog_seed_listen, cfg->changelog_seed_token, err, errlen))
-		return ERR_CONFIG;
-	if (seed_from_check(cfg->changelog_seed_from, err, errlen))
+	if (edge_changelog_check(cfg, err, errlen))
 		return ERR_CONFIG;
 	return 0;
-}
-
-/* seed_load_opts.progress: a copy may take longer than the service
- * manager's start-up timeout (TimeoutStartSec): each report extends it,
- * and says where the copy is. */
-static void reseed_progress(void *ctx, const char *phase, uint64_t bytes)
-{
-	(void)ctx;
-	if (sdnotify_send("EXTEND_TIMEOUT_USEC=" SEED_EXTEND_USEC) ||
-	    sdnotify_status("copying a peer's store: %s, %" PRIu64 " MB", phase, bytes >> 20))
-		log_warn("seed: cannot tell the service manager", "phase=%s", phase);
-}
-
-/* changelog_opts.reseed: a fit peer's copy of the store (seed.h), from
- * the instances changelog.seed_from names. */
-static int reseed_from_peer(void *ctx, store *db, int64_t log_start, char *err, size_t errlen)
-{
-	const edge *e = ctx;
-	const edge_config *cfg = &e->cfg;
-	seed_load_opts so = {.from = cfg->changelog_seed_from,
-	                     .token = cfg->changelog_seed_token,
-	                     .edge_id = cfg->id,
-	                     .partitions = (uint32_t)cfg->partitions,
-	                     .data_dir = cfg->data_dir,
-	                     .timeout_ms = SEED_STEP_TIMEOUT_MS,
-	                     .retry_ms = SEED_RETRY_MS,
-	                     .progress = reseed_progress};
-	seed_loaded r;
-	int rc = seed_load(&so, db, log_start, &r, err, errlen);
-	reseed_progress(NULL, rc ? "no copy" : "loaded", r.bytes); /* the rest of the start */
-	if (rc == 0)
-		log_info("changelog: store copied from a peer",
-		         "peer=%s keys=%" PRIu64 " bytes=%" PRIu64 " position=%" PRIu64
-		         " ms=%" PRIu64,
-		         r.peer, r.keys, r.bytes, r.at, r.ms);
-	return rc;
-}
-
-/* seed_serve_opts.snapshot: the view and the log position it is at. */
-static store_snap *seed_snapshot(void *ctx, int64_t *position)
-{
-	edge *e = ctx;
-	return changelog_snapshot(e->clog, e->db, position);
-}
-
-/* seed_serve_opts.fit, on the seed listener's thread: a store a peer may
- * take as its own only when this one lacks nothing and holds nothing the
- * log lacks (what this process knows; the listener also reads the view). */
-static const char *seed_fit(void *ctx)
-{
-	const edge *e = ctx;
-	if (changelog_fenced(e->clog))
-		return "fenced: another instance took this edge's changelog over";
-	if (changelog_follow_failed(e->clog))
-		return "this standby stopped following the changelog";
-	if (changelog_gap(e->clog))
-		return "this store lacks records the changelog lost (unfit)";
-	if (changelog_degraded(e->clog))
-		return "this store holds writes the changelog does not have yet";
-	return NULL;
-}
-
-/* The region's changelog: the store brought up to the log's end (a wiped
- * or new machine gets back every write the edge answered), then the
- * producer every replicated write goes through, not active yet. Before
- * the ledger opens, which reads what the restore wrote; the ledger opens
- * as a follower, and the follower's thread (changelog_follow) makes it
- * the writer once this instance takes over. */
-static int changelog_start(edge *e, char *err, size_t errlen)
-{
-	const edge_config *cfg = &e->cfg;
-	if (cfg->changelog_instance[0]) {
-		snprintf(e->instance, sizeof e->instance, "%s", cfg->changelog_instance);
-	} else {
-		char host[128] = "";
-		(void)gethostname(host, sizeof host - 1);
-		snprintf(e->instance, sizeof e->instance, "%s/%s", host, cfg->listen);
-	}
-	changelog_opts co = {
-	    .brokers = cfg->changelog_brokers,
-	    .bootstrap_file = cfg->changelog_bootstrap_file,
-	    .topic = cfg->changelog_topic,
-	    .partition = (int32_t)cfg->changelog_partition,
-	    .edge_id = cfg->id,
-	    .instance = e->instance,
-	    .timeout_ms = (int)cfg->changelog_timeout_ms,
-	    .beat_ms = (int)cfg->changelog_beat_ms,
-	    .takeover_ms = (int)cfg->changelog_takeover_ms,
-	    .durability = strcmp(cfg->changelog_durability, "local") == 0 ? CHANGELOG_LOCAL
-	                                                                  : CHANGELOG_REPLICATED,
-	    .reg = e->tm->reg,
-	    .reseed = cfg->changelog_seed_from[0] ? reseed_from_peer : NULL,
-	    .reseed_ctx = e,
-	};
-	uint64_t t0 = clock_mono_ms();
-	changelog_restored r;
-	int rc = changelog_restore(&co, e->db, &r, err, errlen);
-	if (rc)
-		return rc;
-	log_info("changelog restored",
-	         "topic=%s partition=%d records=%" PRIu64 " voided=%" PRIu64 " from=%" PRId64
-	         " to=%" PRId64 " missing=%" PRId64 " behind=%" PRId64 " seeded=%s ms=%" PRIu64,
-	         co.topic, (int)co.partition, r.records, r.voided, r.from, r.to, r.missing,
-	         r.behind, r.seeded ? "true" : "false", clock_mono_ms() - t0);
-	e->clog = changelog_new(&co, err, errlen);
-	if (!e->clog)
-		return ERR_KAFKA;
-	seed_serve_opts so = {.listen = cfg->changelog_seed_listen,
-	                      .token = cfg->changelog_seed_token,
-	                      .edge_id = cfg->id,
-	                      .partitions = (uint32_t)cfg->partitions,
-	                      .db = e->db,
-	                      .fit = seed_fit,
-	                      .snapshot = seed_snapshot,
-	                      .ctx = e,
-	                      .reg = e->tm->reg};
-	e->seed = seed_serve_start(&so, err, errlen);
-	return e->seed || !err[0] ? 0 : ERR_CONFIG;
 }
 
 /* Whether group writes run on the ledger's commit thread. auto: when a
@@ -738,7 +524,7 @@ static int start(edge *e, char *err, size_t errlen)
 
 	e->tm = telemetry_new((size_t)cfg->hot_items);
 	if (cfg->changelog_brokers[0] || cfg->changelog_bootstrap_file[0]) {
-		rc = changelog_start(e, err, errlen);
+		rc = edge_changelog_start(e, err, errlen);
 		if (rc)
 			return rc;
 	}
