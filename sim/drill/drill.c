@@ -2,7 +2,8 @@
  *
  * Two passes. The first reads line by line: each line is split into words
  * (a '#' ends the line), a setting is range-checked and may appear once,
- * a step is checked against its action's shape. The second pass checks
+ * a step is checked against its action's shape (drill_steps.c, through
+ * drill_int.h, which the two files share). The second pass checks
  * what depends on settings that may come later in the file (a node index
  * against regions or centrals, a step time against the duration) and
  * reports the earliest bad line. Only then are the steps sorted.
@@ -10,7 +11,7 @@
  * Owns nothing past the call except d->steps (freed by drill_free). Pure:
  * no I/O but reading the file in drill_parse_file. Any thread.
  */
-#include "sim/drill/drill.h"
+#include "sim/drill/drill_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,52 +28,9 @@
 #define LINE_MAX_BYTES 1024
 #define FILE_MAX_BYTES (1u << 20)
 #define WORDS_MAX 8
-#define TIME_MAX_S 86400.0
-#define MS_MAX 60000
 #define SKEW_MAX_MS 86400000LL
-#define RATE_MAX 1000000.0
 #define USERS_MAX 10000000
-#define THROTTLE_MAX 10000000000LL
-#define BROKER_ERRORS_MAX SIM_BROKER_PUSH_ERRORS_MAX
 #define NODE_INDEX_MAX 999
-
-/* The settings that may appear once each; skew is tracked per edge. */
-enum {
-	SET_NAME,
-	SET_REGIONS,
-	SET_CENTRALS,
-	SET_PARTITIONS,
-	SET_SHARDS,
-	SET_DURATION,
-	SET_RATE,
-	SET_USERS,
-	SET_ITEMS,
-	SET_ZIPF,
-	SET_VIRAL,
-	SET_UNLIKE,
-	SET_SUM,
-	SET_ROAM,
-	SET_READS,
-	SET_ME,
-	SET_SNAPSHOT,
-	SET_BATCH_AGE,
-	SET_CONVERGE,
-	SET_SEED,
-	SET_PROCS,
-	SET_STORE_CACHE,
-	SET_LATENCY_EVERY,
-	SET_BROKER_IDLE,
-	SET_NETNS,
-	SET_CHANGELOG,
-	SET_STANDBY,
-	SET_TAKEOVER,
-	SET_REGIONAL,
-	SET_DURABILITY,
-	SET_FEED,
-	SET_FETCH_WAIT,
-	SET_MILESTONES,
-	SET_COUNT,
-};
 
 typedef enum num_kind { NUM_UINT, NUM_REAL } num_kind;
 
@@ -116,66 +74,6 @@ static const num_setting num_settings[] = {
     {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 5000},
 };
 
-/* What follows "at T ACTION". */
-typedef enum shape {
-	SHAPE_CUT,      /* NODE LINK [forward|backward|both] */
-	SHAPE_PATH,     /* NODE LINK */
-	SHAPE_DELAY,    /* NODE LINK MS [JITTER_MS] */
-	SHAPE_THROTTLE, /* NODE LINK BYTES_PER_S */
-	SHAPE_NODE,     /* NODE */
-	SHAPE_BROKER,   /* ID|all */
-	SHAPE_RTT,      /* ID|all MS */
-	SHAPE_COUNT,    /* COUNT */
-	SHAPE_REGION,   /* edgeN */
-	SHAPE_RATE,     /* OPS */
-	SHAPE_SHARE,    /* SHARE */
-	SHAPE_REGIONAL, /* edgeN ID */
-} shape;
-
-typedef struct action_def {
-	const char *word;
-	drill_action action;
-	shape shape;
-} action_def;
-
-static const action_def actions[] = {
-    {"cut", DRILL_CUT, SHAPE_CUT},
-    {"heal", DRILL_HEAL, SHAPE_PATH},
-    {"delay", DRILL_DELAY, SHAPE_DELAY},
-    {"throttle", DRILL_THROTTLE, SHAPE_THROTTLE},
-    {"reset", DRILL_RESET, SHAPE_PATH},
-    {"kill", DRILL_KILL, SHAPE_NODE},
-    {"start", DRILL_START, SHAPE_NODE},
-    {"stop", DRILL_STOP, SHAPE_NODE},
-    {"cont", DRILL_CONT, SHAPE_NODE},
-    {"broker_down", DRILL_BROKER_DOWN, SHAPE_BROKER},
-    {"broker_up", DRILL_BROKER_UP, SHAPE_BROKER},
-    {"broker_rtt", DRILL_BROKER_RTT, SHAPE_RTT},
-    {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT},
-    {"region_down", DRILL_REGION_DOWN, SHAPE_REGION},
-    {"region_up", DRILL_REGION_UP, SHAPE_REGION},
-    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
-    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
-    {"wipe", DRILL_WIPE, SHAPE_REGION},
-    {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
-    {"viral", DRILL_VIRAL, SHAPE_SHARE},
-    {"regional_broker_down", DRILL_REGIONAL_BROKER_DOWN, SHAPE_REGIONAL},
-    {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL},
-    {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
-    {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
-    {"trim", DRILL_TRIM, SHAPE_REGION},
-};
-
-bool drill_action_on_path(drill_action a)
-{
-	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-		if (actions[i].action == a)
-			return actions[i].shape == SHAPE_CUT || actions[i].shape == SHAPE_PATH ||
-			       actions[i].shape == SHAPE_DELAY ||
-			       actions[i].shape == SHAPE_THROTTLE;
-	return false;
-}
-
 /* The keys of "expect KEY MAX": the word, and the most MAX may be. */
 static const struct {
 	drill_expect_key key;
@@ -199,34 +97,7 @@ static const struct {
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
                "every expect key fits in a drill");
 
-/* Fixed arguments after the action word, and how many may be optional. */
-static const struct {
-	int min, max;
-} shape_args[] = {
-    [SHAPE_CUT] = {2, 3},      [SHAPE_PATH] = {2, 2},  [SHAPE_DELAY] = {3, 4},
-    [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
-    [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
-    [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
-};
-
-typedef struct parser {
-	const char *path;
-	char *err;
-	size_t errlen;
-	int line;
-	drill *d;
-	size_t cap;          /* of d->steps */
-	int seen[SET_COUNT]; /* line where each setting was given, 0: not yet */
-	int skew_line[DRILL_REGIONS_MAX];
-	bool short_given; /* "duration F short S" */
-	bool short_rate_given;
-	int late_line; /* earliest failure of the second pass, 0: none */
-	char late_msg[160];
-} parser;
-
-static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(parser *p, const char *fmt, ...)
+int drill_fail(parser *p, const char *fmt, ...)
 {
 	if (p->err && p->errlen) {
 		int k = snprintf(p->err, p->errlen, "%s:%d: ", p->path, p->line);
@@ -288,26 +159,26 @@ static bool real_syntax(const char *s, bool sign_ok)
 	return s && *s == '\0';
 }
 
-static int get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out)
+int drill_get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
 	if (!int_syntax(s, true))
-		return fail(p, "bad number '%s' for %s (a whole number)", s, what);
+		return drill_fail(p, "bad number '%s' for %s (a whole number)", s, what);
 	errno = 0;
 	long long v = strtoll(s, NULL, 10);
 	if (errno == ERANGE || v < lo || v > hi)
-		return fail(p, "%s %s out of range %lld..%lld", what, s, (long long)lo,
-		            (long long)hi);
+		return drill_fail(p, "%s %s out of range %lld..%lld", what, s, (long long)lo,
+		                  (long long)hi);
 	*out = v;
 	return 0;
 }
 
-static int get_real(parser *p, const char *what, const char *s, double lo, double hi, double *out)
+int drill_get_real(parser *p, const char *what, const char *s, double lo, double hi, double *out)
 {
 	if (!real_syntax(s, true))
-		return fail(p, "bad number '%s' for %s", s, what);
+		return drill_fail(p, "bad number '%s' for %s", s, what);
 	double v = strtod(s, NULL);
 	if (!isfinite(v) || v < lo || v > hi)
-		return fail(p, "%s %s out of range %g..%g", what, s, lo, hi);
+		return drill_fail(p, "%s %s out of range %g..%g", what, s, lo, hi);
 	*out = v;
 	return 0;
 }
@@ -315,12 +186,12 @@ static int get_real(parser *p, const char *what, const char *s, double lo, doubl
 static int get_u64(parser *p, const char *what, const char *s, uint64_t *out)
 {
 	if (!int_syntax(s, false))
-		return fail(p, "bad number '%s' for %s (a whole number)", s, what);
+		return drill_fail(p, "bad number '%s' for %s (a whole number)", s, what);
 	errno = 0;
 	unsigned long long v = strtoull(s, NULL, 10);
 	if (errno == ERANGE)
-		return fail(p, "%s %s out of range 0..%llu", what, s,
-		            (unsigned long long)UINT64_MAX);
+		return drill_fail(p, "%s %s out of range 0..%llu", what, s,
+		                  (unsigned long long)UINT64_MAX);
 	*out = v;
 	return 0;
 }
@@ -329,7 +200,7 @@ static int get_u64(parser *p, const char *what, const char *s, uint64_t *out)
 static int once(parser *p, int id, const char *key)
 {
 	if (p->seen[id])
-		return fail(p, "%s given twice (first on line %d)", key, p->seen[id]);
+		return drill_fail(p, "%s given twice (first on line %d)", key, p->seen[id]);
 	p->seen[id] = p->line;
 	return 0;
 }
@@ -342,7 +213,7 @@ static bool name_char(char c)
 
 /* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
  * (*standby then says which was written). */
-static int get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby)
+int drill_get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby)
 {
 	static const char suffix[] = ".standby";
 	const char *wanted = standby ? "edgeN, edgeN.standby or centralN" : "edgeN or centralN";
@@ -365,171 +236,14 @@ static int get_node(parser *p, const char *word, drill_node_kind *kind, int *ind
 		*kind = DRILL_CENTRAL;
 		num = s + 7;
 	} else {
-		return fail(p, "bad node '%s' (%s)", word, wanted);
+		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
 	}
 	if (!int_syntax(num, false) || strlen(num) > 3)
-		return fail(p, "bad node '%s' (%s)", word, wanted);
+		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
 	long v = strtol(num, NULL, 10);
 	if (v > NODE_INDEX_MAX)
-		return fail(p, "bad node '%s' (%s)", word, wanted);
+		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
 	*index = (int)v;
-	return 0;
-}
-
-static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
-{
-	if (strcmp(s, "kafka") == 0)
-		*link = DRILL_LINK_KAFKA;
-	else if (strcmp(s, "central") == 0)
-		*link = DRILL_LINK_CENTRAL;
-	else if (strcmp(s, "clients") == 0)
-		*link = DRILL_LINK_CLIENTS;
-	else if (strcmp(s, "regional") == 0)
-		*link = DRILL_LINK_REGIONAL;
-	else
-		return fail(p, "bad link '%s' (kafka, central, clients or regional)", s);
-	if (*link == DRILL_LINK_CENTRAL && kind != DRILL_EDGE)
-		return fail(p, "link central is an edge's path, not a central's");
-	if (*link == DRILL_LINK_REGIONAL && kind != DRILL_EDGE)
-		return fail(p, "link regional is an edge's path, not a central's");
-	return 0;
-}
-
-static int get_broker(parser *p, const char *s, int *id)
-{
-	if (strcmp(s, "all") == 0) {
-		*id = -1;
-		return 0;
-	}
-	int64_t v;
-	int rc = get_int(p, "broker id", s, 1, SIM_BROKER_BROKERS_MAX, &v);
-	if (rc)
-		return rc;
-	*id = (int)v;
-	return 0;
-}
-
-/* Copies s into dst (cap bytes with the NUL), cutting at a UTF-8
- * character boundary when it does not fit. */
-static void copy_text(char *dst, size_t cap, const char *s)
-{
-	size_t n = strlen(s);
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
-static int parse_step(parser *p, char **w, int nw, const char *text)
-{
-	drill *d = p->d;
-	if (nw < 3)
-		return fail(p, "'at' needs a time and an action");
-	double at;
-	int rc = get_real(p, "step time", w[1], 0, TIME_MAX_S, &at);
-	if (rc)
-		return rc;
-	const action_def *def = NULL;
-	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-		if (strcmp(w[2], actions[i].word) == 0)
-			def = &actions[i];
-	if (!def)
-		return fail(p, "unknown action '%s'", w[2]);
-	int nargs = nw - 3;
-	char **a = w + 3;
-	if (nargs < shape_args[def->shape].min)
-		return fail(p, "%s: missing arguments", def->word);
-	if (nargs > shape_args[def->shape].max)
-		return fail(p, "%s: unexpected '%s'", def->word, a[shape_args[def->shape].max]);
-	if (d->nsteps >= DRILL_STEPS_MAX)
-		return fail(p, "more than %d steps", DRILL_STEPS_MAX);
-
-	drill_step s;
-	memset(&s, 0, sizeof s);
-	s.at_s = at;
-	s.action = def->action;
-	s.line = p->line;
-	copy_text(s.text, sizeof s.text, text);
-
-	switch (def->shape) {
-	case SHAPE_CUT:
-	case SHAPE_PATH:
-	case SHAPE_DELAY:
-	case SHAPE_THROTTLE:
-		if ((rc = get_node(p, a[0], &s.node, &s.index, &s.standby)) ||
-		    (rc = get_link(p, a[1], s.node, &s.link)))
-			return rc;
-		s.dir = 3;
-		if (def->shape == SHAPE_CUT && nargs == 3) {
-			if (strcmp(a[2], "forward") == 0)
-				s.dir = 1;
-			else if (strcmp(a[2], "backward") == 0)
-				s.dir = 2;
-			else if (strcmp(a[2], "both") == 0)
-				s.dir = 3;
-			else
-				return fail(p, "bad direction '%s' (forward, backward or both)",
-				            a[2]);
-		} else if (def->shape == SHAPE_DELAY) {
-			if ((rc = get_int(p, "delay ms", a[2], 0, MS_MAX, &s.a)))
-				return rc;
-			if (nargs == 4 && (rc = get_int(p, "jitter ms", a[3], 0, MS_MAX, &s.b)))
-				return rc;
-		} else if (def->shape == SHAPE_THROTTLE) {
-			if ((rc = get_int(p, "bytes/s", a[2], 1, THROTTLE_MAX, &s.a)))
-				return rc;
-		}
-		break;
-	case SHAPE_NODE:
-		if ((rc = get_node(p, a[0], &s.node, &s.index, &s.standby)))
-			return rc;
-		break;
-	case SHAPE_BROKER:
-	case SHAPE_RTT:
-		if ((rc = get_broker(p, a[0], &s.index)))
-			return rc;
-		if (def->shape == SHAPE_RTT &&
-		    (rc = get_int(p, "broker rtt ms", a[1], 0, MS_MAX, &s.a)))
-			return rc;
-		break;
-	case SHAPE_COUNT:
-		if ((rc = get_int(p, "broker error count", a[0], 1, BROKER_ERRORS_MAX, &s.a)))
-			return rc;
-		break;
-	case SHAPE_REGIONAL:
-		if ((rc = get_node(p, a[0], &s.node, &s.index, NULL)))
-			return rc;
-		if (s.node != DRILL_EDGE)
-			return fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
-		if ((rc = get_int(p, "regional broker id", a[1], 1, DRILL_REGIONAL_BROKERS, &s.a)))
-			return rc;
-		break;
-	case SHAPE_REGION:
-		/* A wipe loses one machine: which one may be named. */
-		if ((rc = get_node(p, a[0], &s.node, &s.index,
-		                   def->action == DRILL_WIPE ? &s.standby : NULL)))
-			return rc;
-		if (s.node != DRILL_EDGE)
-			return fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
-		break;
-	case SHAPE_RATE:
-		if ((rc = get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))
-			return rc;
-		break;
-	case SHAPE_SHARE:
-		if ((rc = get_real(p, "viral share", a[0], 0, 1, &s.x)))
-			return rc;
-		break;
-	}
-
-	if (d->nsteps == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		d->steps = xrealloc(d->steps, p->cap * sizeof *d->steps);
-	}
-	d->steps[d->nsteps++] = s;
 	return 0;
 }
 
@@ -542,13 +256,13 @@ static int get_full_short(parser *p, char **w, int nw, int id, const char *args,
 	const char *key = w[0];
 	int rc;
 	if (nw != 2 && !(nw == 4 && strcmp(w[2], "short") == 0))
-		return fail(p, "%s takes %s", key, args);
-	if ((rc = once(p, id, key)) || (rc = get_real(p, key, w[1], lo, hi, full)))
+		return drill_fail(p, "%s takes %s", key, args);
+	if ((rc = once(p, id, key)) || (rc = drill_get_real(p, key, w[1], lo, hi, full)))
 		return rc;
 	if (nw == 4) {
 		char what[32];
 		snprintf(what, sizeof what, "short %s", key);
-		if ((rc = get_real(p, what, w[3], lo, hi, short_val)))
+		if ((rc = drill_get_real(p, what, w[3], lo, hi, short_val)))
 			return rc;
 		*short_given = true;
 	}
@@ -560,23 +274,24 @@ static int parse_expect(parser *p, char **w, int nw)
 {
 	drill *d = p->d;
 	if (nw != 3)
-		return fail(p, "expect takes KEY MAX");
+		return drill_fail(p, "expect takes KEY MAX");
 	size_t k = 0, nkeys = sizeof expect_keys / sizeof expect_keys[0];
 	while (k < nkeys && strcmp(w[1], expect_keys[k].word) != 0)
 		k++;
 	if (k == nkeys)
-		return fail(p,
-		            "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
-		            "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
-		            "read_errors, interval_p99_ms, interval_edge_p99_ms, "
-		            "interval_drift, takeover_max_s, ready_me_p99_ms or "
-		            "ready_me_readthroughs)",
-		            w[1]);
+		return drill_fail(
+		    p,
+		    "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
+		    "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
+		    "read_errors, interval_p99_ms, interval_edge_p99_ms, "
+		    "interval_drift, takeover_max_s, ready_me_p99_ms or "
+		    "ready_me_readthroughs)",
+		    w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
-		return fail(p, "expect %s given twice (first on line %d)", w[1], prev->line);
+		return drill_fail(p, "expect %s given twice (first on line %d)", w[1], prev->line);
 	double max;
-	int rc = get_real(p, w[1], w[2], 0, expect_keys[k].hi, &max);
+	int rc = drill_get_real(p, w[1], w[2], 0, expect_keys[k].hi, &max);
 	if (rc)
 		return rc;
 	d->expects[d->nexpects++] = (drill_expect){expect_keys[k].key, max, p->line};
@@ -589,26 +304,26 @@ static int parse_milestones(parser *p, char **w, int nw)
 	drill *d = p->d;
 	int rc;
 	if (nw != 2)
-		return fail(p, "milestones takes one list (T1,T2,... ascending)");
+		return drill_fail(p, "milestones takes one list (T1,T2,... ascending)");
 	if ((rc = once(p, SET_MILESTONES, w[0])))
 		return rc;
 	d->nmilestones = 0;
 	char *save = NULL;
 	for (char *t = strtok_r(w[1], ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (d->nmilestones == DRILL_MILESTONES_MAX)
-			return fail(p, "more than %d milestones", DRILL_MILESTONES_MAX);
+			return drill_fail(p, "more than %d milestones", DRILL_MILESTONES_MAX);
 		uint64_t v;
 		if ((rc = get_u64(p, "milestone", t, &v)))
 			return rc;
 		if (v < 1 || v >= (UINT64_C(1) << 53))
-			return fail(p, "milestone %s out of range 1..2^53-1", t);
+			return drill_fail(p, "milestone %s out of range 1..2^53-1", t);
 		if (d->nmilestones && v <= d->milestones[d->nmilestones - 1])
-			return fail(p, "milestones must ascend (%s after %" PRIu64 ")", t,
-			            d->milestones[d->nmilestones - 1]);
+			return drill_fail(p, "milestones must ascend (%s after %" PRIu64 ")", t,
+			                  d->milestones[d->nmilestones - 1]);
 		d->milestones[d->nmilestones++] = v;
 	}
 	if (!d->nmilestones)
-		return fail(p, "milestones takes at least one threshold");
+		return drill_fail(p, "milestones takes at least one threshold");
 	return 0;
 }
 
@@ -623,17 +338,19 @@ static int parse_setting(parser *p, char **w, int nw)
 		if (strcmp(key, ns->key) != 0)
 			continue;
 		if (nw != 2)
-			return fail(p, "%s takes one value", key);
+			return drill_fail(p, "%s takes one value", key);
 		if ((rc = once(p, ns->id, key)))
 			return rc;
 		char *field = (char *)d + ns->off;
 		if (ns->kind == NUM_UINT) {
 			int64_t v;
-			if ((rc = get_int(p, key, w[1], (int64_t)ns->lo, (int64_t)ns->hi, &v)))
+			if ((rc =
+			         drill_get_int(p, key, w[1], (int64_t)ns->lo, (int64_t)ns->hi, &v)))
 				return rc;
 			*(unsigned *)(void *)field = (unsigned)v;
 		} else {
-			if ((rc = get_real(p, key, w[1], ns->lo, ns->hi, (double *)(void *)field)))
+			if ((rc = drill_get_real(p, key, w[1], ns->lo, ns->hi,
+			                         (double *)(void *)field)))
 				return rc;
 		}
 		return 0;
@@ -641,16 +358,16 @@ static int parse_setting(parser *p, char **w, int nw)
 
 	if (strcmp(key, "name") == 0) {
 		if (nw != 2)
-			return fail(p, "name takes one word");
+			return drill_fail(p, "name takes one word");
 		if ((rc = once(p, SET_NAME, key)))
 			return rc;
 		size_t n = strlen(w[1]);
 		if (n > DRILL_NAME_MAX)
-			return fail(p, "name longer than %d bytes", DRILL_NAME_MAX);
+			return drill_fail(p, "name longer than %d bytes", DRILL_NAME_MAX);
 		for (size_t i = 0; i < n; i++)
 			if (!name_char(w[1][i]))
-				return fail(p, "bad name '%s' (letters, digits, '_', '-', '.')",
-				            w[1]);
+				return drill_fail(
+				    p, "bad name '%s' (letters, digits, '_', '-', '.')", w[1]);
 		memcpy(d->name, w[1], n + 1);
 		return 0;
 	}
@@ -660,7 +377,8 @@ static int parse_setting(parser *p, char **w, int nw)
 		                         &p->short_given)))
 			return rc;
 		if (nw == 4 && d->short_duration_s > d->duration_s)
-			return fail(p, "short duration %s is longer than the full %s", w[3], w[1]);
+			return drill_fail(p, "short duration %s is longer than the full %s", w[3],
+			                  w[1]);
 		return 0;
 	}
 	if (strcmp(key, "rate") == 0)
@@ -668,7 +386,7 @@ static int parse_setting(parser *p, char **w, int nw)
 		                      &d->short_rate, &p->short_rate_given);
 	if (strcmp(key, "seed") == 0) {
 		if (nw != 2)
-			return fail(p, "seed takes one value");
+			return drill_fail(p, "seed takes one value");
 		if ((rc = once(p, SET_SEED, key)))
 			return rc;
 		return get_u64(p, "seed", w[1], &d->seed);
@@ -677,37 +395,39 @@ static int parse_setting(parser *p, char **w, int nw)
 		return parse_expect(p, w, nw);
 	if (strcmp(key, "durability") == 0) {
 		if (nw != 2)
-			return fail(p, "durability takes one word (replicated or local)");
+			return drill_fail(p, "durability takes one word (replicated or local)");
 		if ((rc = once(p, SET_DURABILITY, key)))
 			return rc;
 		if (strcmp(w[1], "local") == 0)
 			d->durability_local = true;
 		else if (strcmp(w[1], "replicated") != 0)
-			return fail(p, "bad durability '%s' (replicated or local)", w[1]);
+			return drill_fail(p, "bad durability '%s' (replicated or local)", w[1]);
 		return 0;
 	}
 	if (strcmp(key, "milestones") == 0)
 		return parse_milestones(p, w, nw);
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
-			return fail(p, "skew takes edgeN MS");
+			return drill_fail(p, "skew takes edgeN MS");
 		drill_node_kind kind;
 		int idx;
-		if ((rc = get_node(p, w[1], &kind, &idx, NULL)))
+		if ((rc = drill_get_node(p, w[1], &kind, &idx, NULL)))
 			return rc;
 		if (kind != DRILL_EDGE)
-			return fail(p, "skew takes an edge, not '%s'", w[1]);
+			return drill_fail(p, "skew takes an edge, not '%s'", w[1]);
 		if (idx >= DRILL_REGIONS_MAX)
-			return fail(p, "%s is past the most regions (%d)", w[1], DRILL_REGIONS_MAX);
+			return drill_fail(p, "%s is past the most regions (%d)", w[1],
+			                  DRILL_REGIONS_MAX);
 		if (p->skew_line[idx])
-			return fail(p, "skew %s given twice (first on line %d)", w[1],
-			            p->skew_line[idx]);
-		if ((rc = get_int(p, "skew ms", w[2], -SKEW_MAX_MS, SKEW_MAX_MS, &d->skew_ms[idx])))
+			return drill_fail(p, "skew %s given twice (first on line %d)", w[1],
+			                  p->skew_line[idx]);
+		if ((rc = drill_get_int(p, "skew ms", w[2], -SKEW_MAX_MS, SKEW_MAX_MS,
+		                        &d->skew_ms[idx])))
 			return rc;
 		p->skew_line[idx] = p->line;
 		return 0;
 	}
-	return fail(p, "unknown statement '%s'", key);
+	return drill_fail(p, "unknown statement '%s'", key);
 }
 
 /* One line, without its newline. */
@@ -715,15 +435,15 @@ static int parse_line(parser *p, const char *raw, size_t len)
 {
 	char buf[LINE_MAX_BYTES + 1];
 	if (len > LINE_MAX_BYTES)
-		return fail(p, "line longer than %d bytes", LINE_MAX_BYTES);
+		return drill_fail(p, "line longer than %d bytes", LINE_MAX_BYTES);
 	memcpy(buf, raw, len);
 	buf[len] = '\0';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\0')
-			return fail(p, "NUL byte in the line");
+			return drill_fail(p, "NUL byte in the line");
 		if (c < 0x20 && c != '\t' && !(c == '\r' && i == len - 1))
-			return fail(p, "control character 0x%02x in the line", c);
+			return drill_fail(p, "control character 0x%02x in the line", c);
 	}
 	char *hash = strchr(buf, '#');
 	if (hash)
@@ -745,13 +465,13 @@ static int parse_line(parser *p, const char *raw, size_t len)
 	char *save = NULL;
 	for (char *t = strtok_r(text, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (nw == WORDS_MAX)
-			return fail(p, "too many words (at most %d)", WORDS_MAX);
+			return drill_fail(p, "too many words (at most %d)", WORDS_MAX);
 		w[nw++] = t;
 	}
 	if (nw == 0) /* cannot happen after the trim; says so to the compiler */
 		return 0;
 	if (strcmp(w[0], "at") == 0)
-		return parse_step(p, w, nw, stmt);
+		return drill_parse_step(p, w, nw, stmt);
 	return parse_setting(p, w, nw);
 }
 
@@ -919,7 +639,7 @@ int drill_parse(const char *name, const char *text, drill *d, char *err, size_t 
 	}
 
 	if (!p.seen[SET_DURATION]) {
-		rc = fail(&p, "no duration statement (duration FULL_S [short SHORT_S])");
+		rc = drill_fail(&p, "no duration statement (duration FULL_S [short SHORT_S])");
 		goto fail;
 	}
 	if (!p.short_given)
@@ -929,7 +649,7 @@ int drill_parse(const char *name, const char *text, drill *d, char *err, size_t 
 	check_late(&p);
 	if (p.late_line) {
 		p.line = p.late_line;
-		rc = fail(&p, "%s", p.late_msg);
+		rc = drill_fail(&p, "%s", p.late_msg);
 		goto fail;
 	}
 	if (d->nsteps > 1)

@@ -1,0 +1,249 @@
+/* drill_steps.c - the drill file's timed steps ("at T ACTION ..."): the
+ * table of actions with the shape of each one's arguments, and the
+ * parser of one step line (drill_parse_step, drill_int.h), which
+ * drill.c calls for every line that starts with "at". The second pass
+ * (drill.c's check_late) judges a step against the settings.
+ *
+ * Owns nothing past the call but the steps it appends to d->steps
+ * (drill.c's drill_free frees them). Pure. Any thread.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sim/broker/broker.h"
+#include "sim/drill/drill_int.h"
+#include "xmem.h"
+
+#define THROTTLE_MAX 10000000000LL
+#define BROKER_ERRORS_MAX SIM_BROKER_PUSH_ERRORS_MAX
+
+/* What follows "at T ACTION". */
+typedef enum shape {
+	SHAPE_CUT,      /* NODE LINK [forward|backward|both] */
+	SHAPE_PATH,     /* NODE LINK */
+	SHAPE_DELAY,    /* NODE LINK MS [JITTER_MS] */
+	SHAPE_THROTTLE, /* NODE LINK BYTES_PER_S */
+	SHAPE_NODE,     /* NODE */
+	SHAPE_BROKER,   /* ID|all */
+	SHAPE_RTT,      /* ID|all MS */
+	SHAPE_COUNT,    /* COUNT */
+	SHAPE_REGION,   /* edgeN */
+	SHAPE_RATE,     /* OPS */
+	SHAPE_SHARE,    /* SHARE */
+	SHAPE_REGIONAL, /* edgeN ID */
+} shape;
+
+typedef struct action_def {
+	const char *word;
+	drill_action action;
+	shape shape;
+} action_def;
+
+static const action_def actions[] = {
+    {"cut", DRILL_CUT, SHAPE_CUT},
+    {"heal", DRILL_HEAL, SHAPE_PATH},
+    {"delay", DRILL_DELAY, SHAPE_DELAY},
+    {"throttle", DRILL_THROTTLE, SHAPE_THROTTLE},
+    {"reset", DRILL_RESET, SHAPE_PATH},
+    {"kill", DRILL_KILL, SHAPE_NODE},
+    {"start", DRILL_START, SHAPE_NODE},
+    {"stop", DRILL_STOP, SHAPE_NODE},
+    {"cont", DRILL_CONT, SHAPE_NODE},
+    {"broker_down", DRILL_BROKER_DOWN, SHAPE_BROKER},
+    {"broker_up", DRILL_BROKER_UP, SHAPE_BROKER},
+    {"broker_rtt", DRILL_BROKER_RTT, SHAPE_RTT},
+    {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT},
+    {"region_down", DRILL_REGION_DOWN, SHAPE_REGION},
+    {"region_up", DRILL_REGION_UP, SHAPE_REGION},
+    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
+    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
+    {"wipe", DRILL_WIPE, SHAPE_REGION},
+    {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
+    {"viral", DRILL_VIRAL, SHAPE_SHARE},
+    {"regional_broker_down", DRILL_REGIONAL_BROKER_DOWN, SHAPE_REGIONAL},
+    {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL},
+    {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
+    {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
+    {"trim", DRILL_TRIM, SHAPE_REGION},
+};
+
+bool drill_action_on_path(drill_action a)
+{
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (actions[i].action == a)
+			return actions[i].shape == SHAPE_CUT || actions[i].shape == SHAPE_PATH ||
+			       actions[i].shape == SHAPE_DELAY ||
+			       actions[i].shape == SHAPE_THROTTLE;
+	return false;
+}
+
+/* Fixed arguments after the action word, and how many may be optional. */
+static const struct {
+	int min, max;
+} shape_args[] = {
+    [SHAPE_CUT] = {2, 3},      [SHAPE_PATH] = {2, 2},  [SHAPE_DELAY] = {3, 4},
+    [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
+    [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
+    [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
+};
+
+static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
+{
+	if (strcmp(s, "kafka") == 0)
+		*link = DRILL_LINK_KAFKA;
+	else if (strcmp(s, "central") == 0)
+		*link = DRILL_LINK_CENTRAL;
+	else if (strcmp(s, "clients") == 0)
+		*link = DRILL_LINK_CLIENTS;
+	else if (strcmp(s, "regional") == 0)
+		*link = DRILL_LINK_REGIONAL;
+	else
+		return drill_fail(p, "bad link '%s' (kafka, central, clients or regional)", s);
+	if (*link == DRILL_LINK_CENTRAL && kind != DRILL_EDGE)
+		return drill_fail(p, "link central is an edge's path, not a central's");
+	if (*link == DRILL_LINK_REGIONAL && kind != DRILL_EDGE)
+		return drill_fail(p, "link regional is an edge's path, not a central's");
+	return 0;
+}
+
+static int get_broker(parser *p, const char *s, int *id)
+{
+	if (strcmp(s, "all") == 0) {
+		*id = -1;
+		return 0;
+	}
+	int64_t v;
+	int rc = drill_get_int(p, "broker id", s, 1, SIM_BROKER_BROKERS_MAX, &v);
+	if (rc)
+		return rc;
+	*id = (int)v;
+	return 0;
+}
+
+/* Copies s into dst (cap bytes with the NUL), cutting at a UTF-8
+ * character boundary when it does not fit. */
+static void copy_text(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+int drill_parse_step(parser *p, char **w, int nw, const char *text)
+{
+	drill *d = p->d;
+	if (nw < 3)
+		return drill_fail(p, "'at' needs a time and an action");
+	double at;
+	int rc = drill_get_real(p, "step time", w[1], 0, TIME_MAX_S, &at);
+	if (rc)
+		return rc;
+	const action_def *def = NULL;
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (strcmp(w[2], actions[i].word) == 0)
+			def = &actions[i];
+	if (!def)
+		return drill_fail(p, "unknown action '%s'", w[2]);
+	int nargs = nw - 3;
+	char **a = w + 3;
+	if (nargs < shape_args[def->shape].min)
+		return drill_fail(p, "%s: missing arguments", def->word);
+	if (nargs > shape_args[def->shape].max)
+		return drill_fail(p, "%s: unexpected '%s'", def->word,
+		                  a[shape_args[def->shape].max]);
+	if (d->nsteps >= DRILL_STEPS_MAX)
+		return drill_fail(p, "more than %d steps", DRILL_STEPS_MAX);
+
+	drill_step s;
+	memset(&s, 0, sizeof s);
+	s.at_s = at;
+	s.action = def->action;
+	s.line = p->line;
+	copy_text(s.text, sizeof s.text, text);
+
+	switch (def->shape) {
+	case SHAPE_CUT:
+	case SHAPE_PATH:
+	case SHAPE_DELAY:
+	case SHAPE_THROTTLE:
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index, &s.standby)) ||
+		    (rc = get_link(p, a[1], s.node, &s.link)))
+			return rc;
+		s.dir = 3;
+		if (def->shape == SHAPE_CUT && nargs == 3) {
+			if (strcmp(a[2], "forward") == 0)
+				s.dir = 1;
+			else if (strcmp(a[2], "backward") == 0)
+				s.dir = 2;
+			else if (strcmp(a[2], "both") == 0)
+				s.dir = 3;
+			else
+				return drill_fail(
+				    p, "bad direction '%s' (forward, backward or both)", a[2]);
+		} else if (def->shape == SHAPE_DELAY) {
+			if ((rc = drill_get_int(p, "delay ms", a[2], 0, MS_MAX, &s.a)))
+				return rc;
+			if (nargs == 4 &&
+			    (rc = drill_get_int(p, "jitter ms", a[3], 0, MS_MAX, &s.b)))
+				return rc;
+		} else if (def->shape == SHAPE_THROTTLE) {
+			if ((rc = drill_get_int(p, "bytes/s", a[2], 1, THROTTLE_MAX, &s.a)))
+				return rc;
+		}
+		break;
+	case SHAPE_NODE:
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index, &s.standby)))
+			return rc;
+		break;
+	case SHAPE_BROKER:
+	case SHAPE_RTT:
+		if ((rc = get_broker(p, a[0], &s.index)))
+			return rc;
+		if (def->shape == SHAPE_RTT &&
+		    (rc = drill_get_int(p, "broker rtt ms", a[1], 0, MS_MAX, &s.a)))
+			return rc;
+		break;
+	case SHAPE_COUNT:
+		if ((rc = drill_get_int(p, "broker error count", a[0], 1, BROKER_ERRORS_MAX, &s.a)))
+			return rc;
+		break;
+	case SHAPE_REGIONAL:
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index, NULL)))
+			return rc;
+		if (s.node != DRILL_EDGE)
+			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		if ((rc = drill_get_int(p, "regional broker id", a[1], 1, DRILL_REGIONAL_BROKERS,
+		                        &s.a)))
+			return rc;
+		break;
+	case SHAPE_REGION:
+		/* A wipe loses one machine: which one may be named. */
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index,
+		                         def->action == DRILL_WIPE ? &s.standby : NULL)))
+			return rc;
+		if (s.node != DRILL_EDGE)
+			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		break;
+	case SHAPE_RATE:
+		if ((rc = drill_get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))
+			return rc;
+		break;
+	case SHAPE_SHARE:
+		if ((rc = drill_get_real(p, "viral share", a[0], 0, 1, &s.x)))
+			return rc;
+		break;
+	}
+
+	if (d->nsteps == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		d->steps = xrealloc(d->steps, p->cap * sizeof *d->steps);
+	}
+	d->steps[d->nsteps++] = s;
+	return 0;
+}
