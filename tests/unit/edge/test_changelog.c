@@ -8,9 +8,9 @@
  * instance that took over appends, and one taken over from is fenced
  * and its later records void; a follower tails the log and takes over a
  * silent one, not a live one, and stores the position its beats moved;
- * a store the log lost records of (the embedded cluster drops a
- * partition's oldest past about 5 MiB) never takes over, unless a peer's
- * copy replaces it (changelog_opts.reseed).
+ * with durability = local, writes are held and appended in order when
+ * the log is back. Records the log lost, and a peer's copy, are
+ * test_changelog_gap.c's; the fixture (changelog_fixture.h) is shared.
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -27,116 +27,13 @@
 #include "tests/support/kafka_util.h"
 #include "tests/support/proc.h"
 #include "tests/support/testdir.h"
-
-#define TOPIC "likes.changelog"
-
-static struct {
-	char dir[64];
-	rd_kafka_mock_cluster_t *mc;
-	rd_kafka_t *mrk;
-	changelog_opts o;
-	metrics *reg;
-} T;
-
-static void setup(void)
-{
-	log_threshold = getenv("TEST_LOG") ? LOG_INFO : LOG_ERROR;
-	memset(&T, 0, sizeof T);
-	testdir_make(T.dir, sizeof T.dir, "test_changelog");
-	T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
-	cr_assert_not_null(T.mc);
-	T.reg = metrics_new("likes_edge_");
-	T.o = (changelog_opts){
-	    .brokers = rd_kafka_mock_cluster_bootstraps(T.mc),
-	    .topic = TOPIC,
-	    .partition = 1,
-	    .edge_id = "edge-a",
-	    .timeout_ms = 1000, /* with the default beat and takeover, as the edge has */
-	    .reg = T.reg,
-	};
-}
-
-static void teardown(void)
-{
-	kafka_util_mock_free(&T.mc, &T.mrk);
-	metrics_free(T.reg);
-	testdir_remove(T.dir);
-}
+#include "tests/unit/edge/changelog_fixture.h"
 
 TestSuite(changelog, .init = setup, .fini = teardown, .timeout = 60);
-
-/* A store under T.dir/name. */
-static store *open_named(const char *name)
-{
-	char path[128];
-	snprintf(path, sizeof path, "%s/%s", T.dir, name);
-	return testdir_open_store(path);
-}
-
-/* One put of k = v, as a write the changelog does not see. */
-static void put_local(store *db, const char *k, const char *v)
-{
-	store_batch *wb = store_batch_new();
-	store_batch_put(wb, k, strlen(k), v, strlen(v));
-	cr_assert_eq(store_write(db, wb), 0);
-	store_batch_free(wb);
-}
 
 static uint64_t counter(const char *name)
 {
 	return metric_value(metrics_counter(T.reg, name, "", NULL));
-}
-
-static void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
-{
-	(void)v;
-	(void)vn;
-	if (kn == 1 && k[0] == CHANGELOG_KEY[0])
-		*(bool *)ctx = true;
-}
-
-static void saw_del(void *ctx, const char *k, size_t kn)
-{
-	(void)ctx;
-	(void)k;
-	(void)kn;
-}
-
-/* wb holds the changelog's position key. */
-static bool has_position(const store_batch *wb)
-{
-	bool seen = false;
-	store_batch_iterate(wb, &seen, saw_key, saw_del);
-	return seen;
-}
-
-static char *get(store *db, const char *k)
-{
-	char *v;
-	size_t n;
-	return store_get(db, k, strlen(k), &v, &n) == 0 ? v : NULL;
-}
-
-static void expect(store *db, const char *k, const char *want)
-{
-	char *v = get(db, k);
-	if (!want) {
-		cr_assert_null(v, "%s should be gone, holds %s", k, v);
-		return;
-	}
-	cr_assert_not_null(v, "%s missing", k);
-	cr_assert_str_eq(v, want, "%s", k);
-	free(v);
-}
-
-/* wb of two puts and a delete. */
-static store_batch *sample(const char *a, const char *b, const char *gone)
-{
-	store_batch *wb = store_batch_new();
-	store_batch_put(wb, "Mk1", 3, a, strlen(a));
-	store_batch_put(wb, "Mk2", 3, b, strlen(b));
-	store_batch_del(wb, gone, strlen(gone));
-	return wb;
 }
 
 Test(changelog, a_record_decodes_to_the_same_changes_and_a_bad_one_is_refused)
@@ -216,28 +113,6 @@ static void quiet(void)
 	T.o.timeout_ms = 300;
 	T.o.beat_ms = 60000;
 	T.o.takeover_ms = 125000;
-}
-
-/* The producer of o, active on db (it took the log over). */
-static changelog *active_on(const changelog_opts *o, store *db)
-{
-	char err[256] = "";
-	changelog *cl = changelog_new(o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
-	cr_assert_not(changelog_active(cl));
-	cr_assert_eq(changelog_take(cl, db, NULL, err, sizeof err), 0, "%s", err);
-	cr_assert(changelog_active(cl));
-	return cl;
-}
-
-/* Writes wb to db as the ledger does with the changelog on: appended
- * first, then the store write with the position added. */
-static void replicated_write(changelog *cl, store *db, store_batch *wb)
-{
-	cr_assert_eq(changelog_append(cl, wb, false), 0);
-	cr_assert(has_position(wb));
-	cr_assert_eq(store_write(db, wb), 0);
-	changelog_written(cl, wb, 0);
 }
 
 /* A store T.dir/name holding one replicated write of value v, made
@@ -749,180 +624,6 @@ Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 	expect(fresh, "Mk7", "held");
 	cr_assert_eq(r.voided, 0);
 	store_close(fresh);
-	store_close(db);
-}
-
-/* --- records the log lost ---------------------------------------------------- */
-
-/* Replicated writes of 100 KB each past what the embedded cluster keeps
- * of a partition (about 5 MiB): it drops the oldest records, as
- * retention would. Random bytes (seed), since the client compresses. */
-static void overrun(changelog *cl, store *db, unsigned seed)
-{
-	char *big = malloc(100000);
-	cr_assert_not_null(big);
-	srand(seed);
-	for (int i = 0; i < 99999; i++)
-		big[i] = (char)('a' + rand() % 26);
-	big[99999] = 0;
-	for (int i = 0; i < 80; i++) {
-		store_batch *wb = sample(big, "b", "none");
-		replicated_write(cl, db, wb);
-		store_batch_free(wb);
-	}
-	free(big);
-}
-
-Test(changelog, a_store_that_missed_records_the_log_lost_never_takes_over)
-{
-	char err[256] = "";
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 125000;
-	store *db = open_named("writer");
-	changelog *cl = active_on(&T.o, db);
-	overrun(cl, db, 7);
-	changelog_free(cl);
-	store *fresh = open_named("fresh");
-	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
-	cr_assert_gt(r.missing, 0, "the log starts past offset 0");
-	cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
-	cr_assert_eq(changelog_take(cl, fresh, NULL, err, sizeof err), ERR_CORRUPT, "%s", err);
-	cr_assert_not(changelog_active(cl));
-	cr_assert_eq(changelog_gap(cl), (uint64_t)r.missing);
-	/* The writer's own store lacks nothing: it may take over again. */
-	changelog *again = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(again, "%s", err);
-	cr_assert_eq(changelog_take(again, db, NULL, err, sizeof err), 0, "%s", err);
-	changelog_free(again);
-	changelog_free(cl);
-	store_close(fresh);
-	store_close(db);
-}
-
-/* changelog_opts.reseed for the test: the writer's store copied key by
- * key into db (as seed.h's copy does, the gap key left out), or a refusal
- * when ctx is NULL. */
-static int copy_writer(void *ctx, store *db, int64_t log_start, char *err, size_t errlen)
-{
-	(void)log_start;
-	if (!ctx) {
-		snprintf(err, errlen, "no peer answers");
-		return ERR_IO;
-	}
-	store_batch *wb = store_batch_new();
-	store_iter *it = store_iter_new(db, "", 0);
-	const char *k, *v;
-	size_t kn, vn;
-	while (store_iter_next(it, &k, &kn, &v, &vn))
-		store_batch_del(wb, k, kn);
-	cr_assert_eq(store_iter_status(it), 0);
-	store_iter_free(it);
-	it = store_iter_new(ctx, "", 0);
-	while (store_iter_next(it, &k, &kn, &v, &vn))
-		if (!(kn == 1 && k[0] == CHANGELOG_GAP_KEY[0]))
-			store_batch_put(wb, k, kn, v, vn);
-	cr_assert_eq(store_iter_status(it), 0);
-	store_iter_free(it);
-	int rc = store_write(db, wb);
-	store_batch_free(wb);
-	return rc;
-}
-
-Test(changelog, a_store_before_the_logs_start_takes_a_peers_copy_and_may_take_over)
-{
-	char err[256] = "";
-	T.o.beat_ms = 60000;
-	T.o.takeover_ms = 125000;
-	store *db = open_named("writer");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("first", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
-	overrun(cl, db, 11);
-	changelog_free(cl);
-	/* No peer answers: the store follows on, unfit, as before. */
-	store *fresh = open_named("fresh");
-	put_local(fresh, "Kold", "stale");
-	T.o.reseed = copy_writer;
-	T.o.reseed_ctx = NULL;
-	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
-	cr_assert_not(r.seeded);
-	cr_assert_gt(r.missing, 0);
-	/* The writer answers: its copy replaces the store, which then lacks
-	 * nothing (its gap went with the rest) and may take over. */
-	T.o.reseed_ctx = db;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
-	cr_assert(r.seeded);
-	cr_assert_eq(r.missing, 0);
-	expect(fresh, "Kold", NULL);
-	expect(fresh, "Mk2", "b");
-	cl = changelog_new(&T.o, err, sizeof err);
-	cr_assert_not_null(cl, "%s", err);
-	cr_assert_eq(changelog_take(cl, fresh, NULL, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(changelog_gap(cl), 0);
-	changelog_free(cl);
-	store_close(fresh);
-	store_close(db);
-}
-
-/* wb of one put, k = v. */
-static store_batch *one_put(const char *k, const char *v)
-{
-	store_batch *wb = store_batch_new();
-	store_batch_put(wb, k, strlen(k), v, strlen(v));
-	return wb;
-}
-
-/* Groups and seals write on different threads: a seal acknowledged
- * after a group may reach the store first. Its position is held back to
- * the group's record, so a store that stops there (a crash, or a copy
- * of it) replays the group; a copy's position is held back the same way
- * (changelog_snapshot); with nothing in flight an active's copy is at
- * its last record, past its beats. */
-Test(changelog, a_position_never_passes_an_acknowledged_write_not_yet_stored)
-{
-	char err[256] = "";
-	T.o.beat_ms = 100;
-	T.o.takeover_ms = 1000;
-	T.o.timeout_ms = 400;
-	store *db = open_named("writer");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *g = one_put("Kg", "group"), *s = one_put("Ks", "seal");
-	cr_assert_eq(changelog_append(cl, g, true), 0); /* acknowledged, not written yet */
-	replicated_write(cl, db, s);                    /* later, and written first */
-	uint64_t stored = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &stored), 0);
-	int64_t at = -1;
-	store_snap *sn = changelog_snapshot(cl, db, &at);
-	cr_assert_not_null(sn);
-	store_snap_free(sn);
-	cr_assert_eq(at, (int64_t)stored, "the copy at the store's held-back position");
-	/* The store as it is now, restored: the group comes from the log. */
-	store *crash = open_named("crash");
-	cr_assert_eq(copy_writer(db, crash, 0, err, sizeof err), 0);
-	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, crash, &r, err, sizeof err), 0, "%s", err);
-	expect(crash, "Kg", "group");
-	expect(crash, "Ks", "seal");
-	store_close(crash);
-	/* The group's write lands: nothing in flight, and beats since. */
-	cr_assert_eq(store_write(db, g), 0);
-	changelog_written(cl, g, 0);
-	uint64_t after = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &after), 0);
-	cr_assert_eq(after, stored + 1, "the group's own position, one before the seal's end");
-	proc_sleep_ms(500);
-	sn = changelog_snapshot(cl, db, &at);
-	cr_assert_not_null(sn);
-	store_snap_free(sn);
-	cr_assert_gt(at, (int64_t)after + 1, "past the seal and the beats since (%lld)",
-	             (long long)at);
-	store_batch_free(g);
-	store_batch_free(s);
-	changelog_free(cl);
 	store_close(db);
 }
 

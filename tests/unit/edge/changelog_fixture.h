@@ -1,0 +1,156 @@
+/* changelog_fixture.h - the fixture test_changelog.c and
+ * test_changelog_gap.c share: each test's temp dir (made in .init,
+ * removed in .fini) with an embedded cluster (librdkafka's mock, 3
+ * brokers, topic TOPIC of 2 partitions), the metrics registry and
+ * changelog options for edge-a on partition 1 (T.o, which a test may
+ * change); stores under the temp dir, store batches of a sample's puts
+ * and delete, a producer that took the log over, and a write replicated
+ * as the ledger does it.
+ *
+ * Static, included by one test file of a binary: each file declares its
+ * own TestSuite with setup and teardown.
+ */
+#ifndef TESTS_UNIT_EDGE_CHANGELOG_FIXTURE_H
+#define TESTS_UNIT_EDGE_CHANGELOG_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "edge/changelog/changelog.h"
+#include "log.h"
+#include "tests/support/kafka_util.h"
+#include "tests/support/testdir.h"
+
+#define TOPIC "likes.changelog"
+
+static struct {
+	char dir[64];
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *mrk;
+	changelog_opts o;
+	metrics *reg;
+} T;
+
+static void setup(void)
+{
+	log_threshold = getenv("TEST_LOG") ? LOG_INFO : LOG_ERROR;
+	memset(&T, 0, sizeof T);
+	testdir_make(T.dir, sizeof T.dir, "test_changelog");
+	T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
+	cr_assert_not_null(T.mc);
+	T.reg = metrics_new("likes_edge_");
+	T.o = (changelog_opts){
+	    .brokers = rd_kafka_mock_cluster_bootstraps(T.mc),
+	    .topic = TOPIC,
+	    .partition = 1,
+	    .edge_id = "edge-a",
+	    .timeout_ms = 1000, /* with the default beat and takeover, as the edge has */
+	    .reg = T.reg,
+	};
+}
+
+static void teardown(void)
+{
+	kafka_util_mock_free(&T.mc, &T.mrk);
+	metrics_free(T.reg);
+	testdir_remove(T.dir);
+}
+
+/* A store under T.dir/name. */
+static store *open_named(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", T.dir, name);
+	return testdir_open_store(path);
+}
+
+/* One put of k = v, as a write the changelog does not see. */
+static void put_local(store *db, const char *k, const char *v)
+{
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, k, strlen(k), v, strlen(v));
+	cr_assert_eq(store_write(db, wb), 0);
+	store_batch_free(wb);
+}
+
+static void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	(void)v;
+	(void)vn;
+	if (kn == 1 && k[0] == CHANGELOG_KEY[0])
+		*(bool *)ctx = true;
+}
+
+static void saw_del(void *ctx, const char *k, size_t kn)
+{
+	(void)ctx;
+	(void)k;
+	(void)kn;
+}
+
+/* wb holds the changelog's position key. */
+static bool has_position(const store_batch *wb)
+{
+	bool seen = false;
+	store_batch_iterate(wb, &seen, saw_key, saw_del);
+	return seen;
+}
+
+static char *get(store *db, const char *k)
+{
+	char *v;
+	size_t n;
+	return store_get(db, k, strlen(k), &v, &n) == 0 ? v : NULL;
+}
+
+static void expect(store *db, const char *k, const char *want)
+{
+	char *v = get(db, k);
+	if (!want) {
+		cr_assert_null(v, "%s should be gone, holds %s", k, v);
+		return;
+	}
+	cr_assert_not_null(v, "%s missing", k);
+	cr_assert_str_eq(v, want, "%s", k);
+	free(v);
+}
+
+/* wb of two puts and a delete. */
+static store_batch *sample(const char *a, const char *b, const char *gone)
+{
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, "Mk1", 3, a, strlen(a));
+	store_batch_put(wb, "Mk2", 3, b, strlen(b));
+	store_batch_del(wb, gone, strlen(gone));
+	return wb;
+}
+
+/* The producer of o, active on db (it took the log over). */
+static changelog *active_on(const changelog_opts *o, store *db)
+{
+	char err[256] = "";
+	changelog *cl = changelog_new(o, err, sizeof err);
+	cr_assert_not_null(cl, "%s", err);
+	cr_assert_not(changelog_active(cl));
+	cr_assert_eq(changelog_take(cl, db, NULL, err, sizeof err), 0, "%s", err);
+	cr_assert(changelog_active(cl));
+	return cl;
+}
+
+/* Writes wb to db as the ledger does with the changelog on: appended
+ * first, then the store write with the position added. */
+static void replicated_write(changelog *cl, store *db, store_batch *wb)
+{
+	cr_assert_eq(changelog_append(cl, wb, false), 0);
+	cr_assert(has_position(wb));
+	cr_assert_eq(store_write(db, wb), 0);
+	changelog_written(cl, wb, 0);
+}
+
+#endif
