@@ -13,6 +13,7 @@ static const char *const type_names[] = {
     [FEEDEV_SET] = "set",
     [FEEDEV_SUM] = "sum",
     [FEEDEV_MILESTONE] = "milestone",
+    [FEEDEV_HOME] = "home",
 };
 
 size_t feedev_id_format(const feedev_id *id, char out[FEEDEV_ID_MAX])
@@ -105,6 +106,13 @@ void feedev_encode(const feedev *e, sbuf *out)
 	sbuf_addf(out, "{\"v\":%d", FEEDEV_VERSION);
 	add_str(out, "id", id, idn);
 	sbuf_addf(out, ",\"type\":\"%s\"", type_names[e->type]);
+	if (e->type == FEEDEV_HOME) {
+		add_str(out, "user", e->user, e->user_n);
+		add_str(out, "region", e->region, e->region_n);
+		add_u64(out, "since_ms", e->n);
+		sbuf_adds(out, "}");
+		return;
+	}
 	add_str(out, "counter", e->counter, e->counter_n);
 	add_str(out, "item", e->item, e->item_n);
 	switch (e->type) {
@@ -114,6 +122,7 @@ void feedev_encode(const feedev *e, sbuf *out)
 		break;
 	case FEEDEV_SUM: add_u64(out, "n", e->n); break;
 	case FEEDEV_MILESTONE: add_u64(out, "threshold", e->threshold); break;
+	case FEEDEV_HOME: break; /* above */
 	}
 	add_u64(out, "count", e->count);
 	add_str(out, "region", e->region, e->region_n);
@@ -151,6 +160,27 @@ static bool get_u64(json_t *o, const char *name, uint64_t *out)
 	return true;
 }
 
+/* A "home" event's members: user, region and since_ms, and none of the
+ * others' (counter, item, count, hlc, ms, member, n, threshold). */
+static int decode_home(json_t *o, feedev_decoded *d)
+{
+	feedev *e = &d->ev;
+	static const char *const others[] = {"counter", "item",   "count", "hlc",
+	                                     "ms",      "member", "n",     "threshold"};
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+		if (json_object_get(o, others[i]))
+			return ERR_CORRUPT;
+	if (!get_str(o, "user", d->user, sizeof d->user, &e->user_n, false) ||
+	    !get_str(o, "region", d->region, sizeof d->region, &e->region_n, false) ||
+	    !get_u64(o, "since_ms", &e->n) || !e->n)
+		return ERR_CORRUPT;
+	e->user = d->user;
+	e->region = d->region;
+	e->counter = d->counter;
+	e->item = d->item;
+	return 0;
+}
+
 static int decode_obj(json_t *o, feedev_decoded *d)
 {
 	feedev *e = &d->ev;
@@ -166,11 +196,13 @@ static int decode_obj(json_t *o, feedev_decoded *d)
 	    !get_str(o, "type", type, sizeof type, &tn, false))
 		return ERR_CORRUPT;
 	e->type = 0;
-	for (int t = FEEDEV_SET; t <= FEEDEV_MILESTONE; t++)
+	for (int t = FEEDEV_SET; t <= FEEDEV_HOME; t++)
 		if (!strcmp(type, type_names[t]))
 			e->type = (enum feedev_type)t;
 	if (!e->type)
 		return ERR_CORRUPT;
+	if (e->type == FEEDEV_HOME)
+		return decode_home(o, d);
 	if (!get_str(o, "counter", d->counter, sizeof d->counter, &e->counter_n, false) ||
 	    !get_str(o, "item", d->item, sizeof d->item, &e->item_n, false) ||
 	    !get_str(o, "region", d->region, sizeof d->region, &e->region_n, false) ||
@@ -209,6 +241,7 @@ static int decode_obj(json_t *o, feedev_decoded *d)
 		    has_member || has_n)
 			return ERR_CORRUPT;
 		break;
+	case FEEDEV_HOME: return ERR_CORRUPT; /* decode_home's */
 	}
 	return 0;
 }

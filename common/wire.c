@@ -32,6 +32,7 @@
 #define MIN_SUM_BYTES 7    /* 1 + 2 * 2 + 2 * 1 */
 #define MIN_HOME_BYTES 4   /* 1 + 1 + 2 */
 #define MIN_MEMBER_BYTES 9 /* 1 + 3 * 2 + 1 + 1 */
+#define MIN_MARK_BYTES 6   /* 1 + 2 * 2 + 1 */
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -197,8 +198,15 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 		if (!str_ok(s->members[i].counter, true) || !str_ok(s->members[i].item, true) ||
 		    !str_ok(s->members[i].user, true))
 			return ERR_INVAL;
+	if (s->nmarks > WIRE_MAX_MEMBERS || (s->nmarks && !s->marks))
+		return ERR_INVAL;
+	for (uint32_t i = 0; i < s->nmarks; i++)
+		if (!str_ok(s->marks[i].user, true) || !str_ok(s->marks[i].home, true) ||
+		    !s->marks[i].since_ms)
+			return ERR_INVAL;
 
-	put_head(&e, 9 + (s->nmembers ? 1 : 0) + (s->index_from ? 1 : 0), WIRE_VERSION, "s");
+	put_head(&e, 9 + (s->nmembers ? 1 : 0) + (s->index_from ? 1 : 0) + (s->nmarks ? 1 : 0),
+	         WIRE_VERSION, "s");
 	put_key(&e, "s");
 	put_str(&e, s->source);
 	put_key(&e, "p");
@@ -241,6 +249,16 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen)
 	if (s->index_from) {
 		put_key(&e, "i");
 		put_uint(&e, s->index_from);
+	}
+	if (s->nmarks) {
+		put_key(&e, "u");
+		e.rc |= msgpack_pack_array(&e.pk, s->nmarks);
+		for (uint32_t i = 0; i < s->nmarks; i++) {
+			e.rc |= msgpack_pack_array(&e.pk, 3);
+			put_str(&e, s->marks[i].user);
+			put_str(&e, s->marks[i].home);
+			put_uint(&e, s->marks[i].since_ms);
+		}
 	}
 	enc_finish(&e, out, outlen);
 	return 0;
@@ -495,6 +513,7 @@ enum {
 	F_INDEX_FROM = 1 << 15,
 	F_USER = 1 << 16,
 	F_SINCE = 1 << 17,
+	F_MARKS = 1 << 18,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -537,10 +556,10 @@ static int field_in(wire_str k, const char *keys, const int *fields)
 
 static int snapshot_field(wire_str k, uint64_t ver)
 {
-	static const int fields[] = {F_SOURCE, F_PARTITION, F_OFFSET,  F_WALL,      F_LAST,
-	                             F_EDGES,  F_COUNTS,    F_MEMBERS, F_INDEX_FROM};
+	static const int fields[] = {F_SOURCE, F_PARTITION, F_OFFSET,  F_WALL,       F_LAST,
+	                             F_EDGES,  F_COUNTS,    F_MEMBERS, F_INDEX_FROM, F_MARKS};
 	(void)ver;
-	return field_in(k, "spnwlacmi", fields);
+	return field_in(k, "spnwlacmiu", fields);
 }
 
 /* One message kind: its "t" value, its field table, how to read a known
@@ -732,6 +751,28 @@ static int read_members(mpr *r, wire_snapshot *s)
 	return 0;
 }
 
+static int read_marks(mpr *r, wire_snapshot *s)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = read_entries(r, WIRE_MAX_MEMBERS, MIN_MARK_BYTES, &n)))
+		return rc;
+	s->marks = n ? xcalloc(n, sizeof(*s->marks)) : NULL;
+	s->nmarks = n;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_home_mark *m = &s->marks[i];
+
+		if ((rc = read_tuple(r, 3)) || (rc = read_name(r, &m->user)) ||
+		    (rc = read_name(r, &m->home)) ||
+		    (rc = mpr_read_uint(r, UINT64_MAX, &m->since_ms)))
+			return rc;
+		if (!m->since_ms)
+			return ERR_CORRUPT;
+	}
+	return 0;
+}
+
 static int read_snapshot_field(mpr *r, int f, void *msg)
 {
 	wire_snapshot *s = msg;
@@ -745,6 +786,7 @@ static int read_snapshot_field(mpr *r, int f, void *msg)
 	case F_EDGES: return read_edges(r, s);
 	case F_MEMBERS: return read_members(r, s);
 	case F_INDEX_FROM: return mpr_read_uint(r, UINT64_MAX, &s->index_from);
+	case F_MARKS: return read_marks(r, s);
 	default: return read_counts(r, s);
 	}
 }
@@ -856,5 +898,6 @@ void wire_snapshot_free(wire_snapshot *s)
 	free(s->edges);
 	free(s->counts);
 	free(s->members);
+	free(s->marks);
 	memset(s, 0, sizeof(*s));
 }

@@ -40,6 +40,8 @@ enum feedev_type {
 	FEEDEV_SET = 1,       /* a set membership flipped (likes.changes) */
 	FEEDEV_SUM = 2,       /* a sum counter moved by n (likes.changes) */
 	FEEDEV_MILESTONE = 3, /* a count first reached a threshold (likes.milestones) */
+	FEEDEV_HOME = 4,      /* a user's home moved (home streams only): user,
+	                         region = the new home, n = the move's wall ms */
 };
 
 /* One event. Strings are (pointer, length), not NUL-terminated: the
@@ -49,9 +51,10 @@ typedef struct feedev {
 	feedev_id id;
 	enum feedev_type type;
 	const char *counter, *item, *user, *region;
-	size_t counter_n, item_n, user_n, region_n; /* user: FEEDEV_SET only */
+	size_t counter_n, item_n, user_n, region_n; /* user: FEEDEV_SET and FEEDEV_HOME;
+	                                               counter, item: not FEEDEV_HOME */
 	bool member;        /* FEEDEV_SET: the pair's state after the change */
-	uint64_t n;         /* FEEDEV_SUM: the amount added */
+	uint64_t n;         /* FEEDEV_SUM: the amount added; FEEDEV_HOME: since_ms */
 	uint64_t threshold; /* FEEDEV_MILESTONE: the threshold reached */
 	uint64_t hlc;       /* the winning op's clock (milestone: the op that crossed) */
 	uint64_t count;     /* the (counter, item) count right after the change */

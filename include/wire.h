@@ -93,6 +93,15 @@ typedef struct wire_member {
 	uint64_t hlc;
 } wire_member;
 
+/* Where a user lives, as the last move central applied in the
+ * partition left it (home checkpoints only, "u"): from since_ms on, the
+ * user's home is home. */
+typedef struct wire_home_mark {
+	wire_str user;
+	wire_str home;
+	uint64_t since_ms;
+} wire_home_mark;
+
 typedef struct wire_snapshot {
 	wire_str source;      /* central instance that produced it */
 	uint32_t partition;   /* batch-topic partition it describes */
@@ -111,6 +120,9 @@ typedef struct wire_snapshot {
 	 * store from before the index: when it was upgraded); 0, not
 	 * encoded, when it holds every change from the start. */
 	uint64_t index_from;
+	uint32_t nmarks; /* home checkpoints only ("u"): 0 elsewhere, and then
+	                    not encoded */
+	wire_home_mark *marks;
 } wire_snapshot;
 
 /* A move (docs/wire.md, "Move"): from since_ms on, user's home region

@@ -84,7 +84,10 @@ static void put_event(applier *a, int topic, feedev *e)
 		abort(); /* apply.c begins the record before any op applies */
 	e->id = a->feed_id;
 	e->id.index = a->feed_index[topic]++;
-	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, e->item, e->item_n);
+	/* Keyed by item, as the topics are; a move has none: by its user. */
+	bool home = e->type == FEEDEV_HOME;
+	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, home ? e->user : e->item,
+	                         home ? e->user_n : e->item_n);
 	feedrec_event_put(e, &a->feed_rec);
 	feedrec_close(&a->feed_rec, at);
 	a->feed_made++;
@@ -120,6 +123,19 @@ bool apply_feed_home_to(applier *a, const char *home, size_t hn, const wire_op *
 		return true;
 	}
 	return false;
+}
+
+void apply_feed_moved(applier *a, const wire_move *m)
+{
+	for (size_t i = 0; i < a->nhomes; i++) {
+		feedev e = {.type = FEEDEV_HOME,
+		            .user = m->user.p,
+		            .user_n = m->user.n,
+		            .region = m->home.p,
+		            .region_n = m->home.n,
+		            .n = m->since_ms};
+		put_event(a, FEEDREC_HOMES + (int)i, &e);
+	}
 }
 
 void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,

@@ -120,6 +120,11 @@ int apply_num_add(applier *a, const unsigned char *key, size_t kn, int64_t delta
  * home_unrouted when central has none for it. */
 void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
                      uint64_t count);
+/* The move m on every home stream (a "home" event, keyed by its user):
+ * the new home's edges learn that the user's pairs of the partition are
+ * all on their stream before it, the others' that the user lives
+ * elsewhere now. */
+void apply_feed_moved(applier *a, const wire_move *m);
 /* The event of st (op's pair, count after) on the home stream of region
  * home; false when central sends to no such region. */
 bool apply_feed_home_to(applier *a, const char *home, size_t hn, const wire_op *op,

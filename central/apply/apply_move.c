@@ -15,6 +15,10 @@
  *     every later op of theirs is indexed and routed under that home,
  *     whatever home its token says (a token issued before the move), so
  *     nothing goes back to the old index;
+ *   - every home stream gets a "home" event after those pairs, keyed by
+ *     the user: the new home's edges know from it that they have every
+ *     pair of the user in the partition, the other regions' edges that
+ *     the user lives elsewhere now (a token from before the move);
  *   - a move no later than the one the 'W' key holds changes nothing, so
  *     a repeat or a stale move is harmless.
  *
@@ -207,6 +211,7 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 	if (rc)
 		return rc;
 	apply_ws_flush(a, pt);
+	apply_feed_moved(a, &m);
 	unsigned char key[5 + USER_MAX], val[WHERE_MAX];
 	store_put_u64(val, m.since_ms);
 	memcpy(val + 8, m.home.p, m.home.n);

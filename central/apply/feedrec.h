@@ -185,17 +185,19 @@ static inline bool feedrec_event_is_json(const char *v, size_t n)
 }
 
 /* Reads entry e's event into *out: its strings point into the record,
- * its item is e's key, its id is id. false for a malformed value. */
+ * its item is e's key (a FEEDEV_HOME's key is its user, and it has no
+ * item), its id is id. false for a malformed value. */
 static inline bool feedrec_event_get(const feedrec_ent *e, feedev_id id, feedev *out)
 {
 	const unsigned char *p = (const unsigned char *)e->val, *end = p + e->vn;
-	if (e->vn < 2 || p[0] < FEEDEV_SET || p[0] > FEEDEV_MILESTONE || p[1] > 1)
+	if (e->vn < 2 || p[0] < FEEDEV_SET || p[0] > FEEDEV_HOME || p[1] > 1)
 		return false;
+	bool home = p[0] == FEEDEV_HOME; /* keyed by its user: it has no item */
 	*out = (feedev){.id = id,
 	                .type = (enum feedev_type)p[0],
 	                .member = p[1] == 1,
-	                .item = e->key,
-	                .item_n = e->kn};
+	                .item = home ? "" : e->key,
+	                .item_n = home ? 0 : e->kn};
 	p += 2;
 	return feedrec_get_varint(&p, end, &out->hlc) && feedrec_get_varint(&p, end, &out->count) &&
 	       feedrec_get_varint(&p, end, &out->n) &&

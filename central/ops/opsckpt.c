@@ -118,7 +118,8 @@ typedef struct ckpt_job {
 	size_t buffered; /* entries waiting, all partitions */
 	uint64_t as_of, t0;
 	uint64_t counts, members, messages, bytes;
-	uint64_t old; /* home: pairs older than since_ms left out */
+	uint64_t old;   /* home: pairs older than since_ms left out */
+	uint64_t marks; /* home: where moved users live ('W' keys) */
 	bool failed;
 } ckpt_job;
 
@@ -296,14 +297,84 @@ static void emit_entries(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	pt->names.len = 0;
 }
 
+/* Home: where each user a move named in p lives ('W' keys, read from
+ * the view), in messages of CKPT_PER_MSG marks: every one but the last
+ * few leaves here (l = false); those go in *s, the partition's last
+ * message, their names in *names until it is sent. Moves are rare, so
+ * this reads them in one turn. A value that does not parse is skipped
+ * (apply_move.c logs it where it is read). */
+static void put_marks(ckpt_job *x, uint32_t p, struct evbuffer *out, wire_snapshot *s,
+                      wire_home_mark *marks, sbuf *names)
+{
+	unsigned char pre[5];
+	ckey_where(pre, p, "", 0);
+	store_iter *it = store_snap_iter_from(x->sn, pre, sizeof pre, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn, n = 0;
+	size_t *offs = xcalloc(CKPT_PER_MSG, 2 * sizeof *offs);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *user;
+		size_t un;
+		uint32_t kp;
+		if (!ckey_parse_where(k, kn, &kp, &user, &un) || kp != p || vn <= 8 ||
+		    !item_user_valid(user, un) || !item_edge_valid(v + 8, vn - 8) ||
+		    !store_get_u64((const unsigned char *)v))
+			continue;
+		offs[2 * n] = names->len;
+		sbuf_add(names, user, un);
+		offs[2 * n + 1] = names->len;
+		sbuf_add(names, v + 8, vn - 8);
+		marks[n].since_ms = store_get_u64((const unsigned char *)v);
+		marks[n].user.n = (uint32_t)un;
+		marks[n].home.n = (uint32_t)(vn - 8);
+		if (++n < CKPT_PER_MSG)
+			continue;
+		wire_snapshot full;
+		snapshot_of(x, p, &full);
+		for (size_t i = 0; i < n; i++) {
+			marks[i].user.p = names->p + offs[2 * i];
+			marks[i].home.p = names->p + offs[2 * i + 1];
+		}
+		full.marks = marks;
+		full.nmarks = (uint32_t)n;
+		put_frame(x, out, &full);
+		x->marks += n;
+		n = 0;
+		names->len = 0;
+	}
+	if (store_iter_status(it)) {
+		log_error("checkpoint: a partition's moves could not be read; the stream is cut "
+		          "short",
+		          "partition=%u", p);
+		x->failed = true;
+	}
+	store_iter_free(it);
+	for (size_t i = 0; i < n; i++) {
+		marks[i].user.p = names->p + offs[2 * i];
+		marks[i].home.p = names->p + offs[2 * i + 1];
+	}
+	free(offs);
+	s->marks = marks;
+	s->nmarks = (uint32_t)n;
+	x->marks += n;
+}
+
 /* p's last message: no counts, every edge's entry (l = true; a home
- * checkpoint read no edges, so its last messages have none). */
+ * checkpoint read no edges, so its last messages have none, but the
+ * partition's marks of where moved users live). */
 static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 {
 	ck_part *pt = &x->parts[p];
 	wire_snapshot s;
 	snapshot_of(x, p, &s);
 	s.last = true;
+	wire_home_mark *marks = NULL;
+	sbuf names;
+	sbuf_init(&names);
+	if (x->home_n) {
+		marks = xcalloc(CKPT_PER_MSG, sizeof *marks);
+		put_marks(x, p, out, &s, marks, &names);
+	}
 	wire_edge_seq *es = xcalloc(pt->nedges ? pt->nedges : 1, sizeof *es);
 	for (size_t i = 0; i < pt->nedges; i++)
 		es[i] = (wire_edge_seq){wire_cstr(pt->edges[i].name, pt->edges[i].n),
@@ -311,8 +382,11 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	s.edges = es;
 	s.nedges = (uint32_t)pt->nedges;
 	s.index_from = pt->index_from;
-	put_frame(x, out, &s);
+	if (!x->failed)
+		put_frame(x, out, &s);
 	free(es);
+	free(marks);
+	sbuf_free(&names);
 }
 
 /* Buffers e, whose names are c, item and user (e's lengths; the user
@@ -576,10 +650,10 @@ static void ckpt_more(ckpt_job *x)
 		shard_set_format(&x->want, parts, sizeof parts);
 		log_info("checkpoint sent",
 		         "partitions=\"%s\" home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64
-		         " old_left_out=%" PRIu64 " messages=%" PRIu64 " bytes=%" PRIu64
-		         " ms=%" PRIu64,
-		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old, x->messages,
-		         x->bytes, clock_mono_ms() - x->t0);
+		         " old_left_out=%" PRIu64 " moved_users=%" PRIu64 " messages=%" PRIu64
+		         " bytes=%" PRIu64 " ms=%" PRIu64,
+		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old, x->marks,
+		         x->messages, x->bytes, clock_mono_ms() - x->t0);
 	}
 	job_free(x);
 }

@@ -376,10 +376,30 @@ static int member_away(api *a, api_ctx *x, const char *counter, const char *item
 	return 0;
 }
 
+/* Whether a user whose identity names this region as home lives here as
+ * far as this store knows, for item's partition: with no move of theirs
+ * known here, unless the identity says they moved (home_since) and the
+ * home stream has not brought that move yet; else when the last move
+ * known is at least as late as the identity's, and to here (a token from
+ * before a move away says otherwise). Until then their pairs are asked
+ * of central, as an away user's are. */
+static bool lives_here(api *a, const api_ctx *x, const char *item)
+{
+	char home[EDGE_ID_MAX + 1];
+	uint64_t since;
+	int rc = ledger_home_mark(a->lg, x->who.user, item, home, &since);
+	if (rc == ERR_NOTFOUND)
+		return x->who.home_since == 0;
+	return rc == 0 && since >= x->who.home_since && strcmp(home, x->who.home) == 0;
+}
+
 int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
                    int *state, const char **source)
 {
 	if (x->who.home[0] && a->cfg.region && strcmp(x->who.home, a->cfg.region) != 0)
+		return member_away(a, x, counter, item, user, state, source);
+	if (x->who.home[0] && a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region) &&
+	    !lives_here(a, x, item))
 		return member_away(a, x, counter, item, user, state, source);
 	need *n = x->n;
 	bool at_home = a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region);

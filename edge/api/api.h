@@ -93,7 +93,8 @@ typedef struct api_check {
 	char reason[120];
 } api_check;
 
-/* What the daemon says about its readiness (edge/main.c fills it). */
+/* What the daemon says about its readiness (edge/main.c fills it; the
+ * writer check, edge/changelog_wiring.c). */
 typedef struct api_readiness {
 	api_check store;     /* the store is open and takes writes */
 	api_check kafka;     /* Kafka reachable, or the pending budget not spent */

@@ -535,12 +535,21 @@ static bool audience_ok(const char *want, json_t *aud)
 	return false;
 }
 
-/* The optional home claim into home: absent is "", anything but a
- * region name refuses the token. */
-static int home_claim(json_t *c, char home[EDGE_ID_MAX + 1], const char **reason)
+/* The optional home claim into who->home: absent is "", anything but a
+ * region name refuses the token; and home_since, the wall ms the user's
+ * home became it (a move): absent is 0, anything but an integer from 1
+ * to 2^53, or one without home, refuses the token. */
+static int home_claim(json_t *c, principal *who, const char **reason)
 {
-	json_t *h = json_object_get(c, "home");
-	home[0] = 0;
+	json_t *h = json_object_get(c, "home"), *since = json_object_get(c, "home_since");
+	who->home[0] = 0;
+	who->home_since = 0;
+	if (since && (!h || !json_is_integer(since) || json_integer_value(since) < 1 ||
+	              json_integer_value(since) > (json_int_t)1 << 53)) {
+		*reason =
+		    h ? "token home_since is not a time in ms" : "token home_since without home";
+		return ERR_INVAL;
+	}
 	if (!h)
 		return 0;
 	size_t n = json_is_string(h) ? json_string_length(h) : 0;
@@ -548,8 +557,9 @@ static int home_claim(json_t *c, char home[EDGE_ID_MAX + 1], const char **reason
 		*reason = "token home is not a region name";
 		return ERR_INVAL;
 	}
-	memcpy(home, json_string_value(h), n);
-	home[n] = 0;
+	memcpy(who->home, json_string_value(h), n);
+	who->home[n] = 0;
+	who->home_since = since ? (uint64_t)json_integer_value(since) : 0;
 	return 0;
 }
 
@@ -598,7 +608,7 @@ static int check_claims(const bearer_keys *k, json_t *c, int64_t now_s, principa
 	}
 	memcpy(who->user, json_string_value(sub), n);
 	who->user[n] = '\0';
-	return home_claim(c, who->home, reason);
+	return home_claim(c, who, reason);
 }
 
 int bearer_verify(const bearer_keys *k, const char *token, size_t len, int64_t now_s,

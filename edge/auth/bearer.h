@@ -39,10 +39,12 @@
 typedef struct bearer_keys bearer_keys;
 
 /* Who a request's identity names: the user and, when the identity says,
- * the user's home region ("" when it names none). */
+ * the user's home region ("" when it names none) and since when it is
+ * (wall ms of the user's last move; 0 when the identity does not say). */
 typedef struct principal {
 	char user[USER_MAX + 1];
 	char home[EDGE_ID_MAX + 1];
+	uint64_t home_since;
 } principal;
 
 /* Builds a key set from spec, a comma list of kid:ALG:path (ALG is HS256,

@@ -21,6 +21,22 @@ static int dev_user(const http_request *req, principal *who, const char **reason
 		memcpy(who->home, home->value, home->valuelen);
 		who->home[home->valuelen] = '\0';
 	}
+	const http_header *since = http_find_header(req, "x-user-home-since");
+	who->home_since = 0;
+	if (since) {
+		uint64_t v = 0;
+		size_t i = 0;
+		for (; i < since->valuelen && i < 16 && since->value[i] >= '0' &&
+		       since->value[i] <= '9';
+		     i++)
+			v = v * 10 + (uint64_t)(since->value[i] - '0');
+		if (!home || !since->valuelen || i != since->valuelen || i > 15 || !v) {
+			*reason = home ? "X-User-Home-Since must be a wall time in ms: 1-15 digits"
+			               : "X-User-Home-Since needs X-User-Home";
+			return ERR_NOTFOUND;
+		}
+		who->home_since = v;
+	}
 	const http_header *h = http_find_header(req, "x-user-id");
 	if (!h) {
 		*reason = "missing X-User-Id header (development identity mode)";

@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJHZYW";
+	static const char tags[] = "MCGPOBDSAKNRIJHZYWL";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -50,6 +50,15 @@ size_t ekey_aged(char *k, const char *pair, size_t pn)
 	k[0] = EKEY_AGED;
 	memcpy(k + 1, pair, pn);
 	return 1 + pn;
+}
+
+size_t ekey_home_mark(char *k, const char *user, size_t un, uint32_t p)
+{
+	k[0] = EKEY_HOME_MARK;
+	memcpy(k + 1, user, un);
+	k[1 + un] = 0;
+	store_put_u32((unsigned char *)k + 2 + un, p);
+	return 6 + un;
 }
 
 /* Copies [from, end) into out (max bytes and a NUL): false when longer

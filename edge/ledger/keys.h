@@ -35,6 +35,8 @@ enum ekey_tag {
 	EKEY_AGED = 'Y',        /* counter 0 item: likes of it were dropped here
 	                           (store.member_keep_s): an absent pair is not known */
 	EKEY_SWEEP = 'W',       /* (alone): where the retention's pass goes on */
+	EKEY_HOME_MARK = 'L',   /* user 0 partition: where the user lives, as the
+	                           last move the home stream told of left it */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */
@@ -66,6 +68,10 @@ size_t ekey_aged(char *k, const char *pair, size_t pn);
  * user (COUNTER_MAX + 1, ITEM_MAX + 1, USER_MAX + 1 bytes). false when
  * k is not one. */
 bool ekey_member_parse(const char *k, size_t kn, char *counter, char *item, char *user);
+
+/* 'L' of (user, partition) into k (EKEY_HOME_MARK_MAX bytes). */
+#define EKEY_HOME_MARK_MAX (1 + USER_MAX + 1 + 4)
+size_t ekey_home_mark(char *k, const char *user, size_t un, uint32_t p);
 
 /* Keys of one partition: 'S', 'A', 'K', 'N', 'R', 'H'. */
 size_t ekey_part(char *k, enum ekey_tag tag, uint32_t p);

@@ -170,11 +170,16 @@ typedef struct ledger_op {
 
 /* A membership from the home stream: central applied it for a user at
  * home in this edge's region, made in another region (docs/events.md,
- * "Home streams"). */
+ * "Home streams"). Or, with counter NULL, a move: from since_ms on, user
+ * lives in home, and every pair of the user in partition came before
+ * it on the new home's stream. */
 typedef struct ledger_home_ev {
 	const char *counter, *item, *user;
 	bool member;
 	uint64_t hlc; /* the winning op's clock */
+	const char *home;
+	uint64_t since_ms;
+	uint32_t partition;
 } ledger_home_ev;
 
 typedef struct ledger_answer {
@@ -466,7 +471,8 @@ typedef struct ledger_home_pos {
 } ledger_home_pos;
 
 /* Puts evs[0..n), read from the home stream, each where it is newer
- * (hlc) than the pair's state here, with the stream's positions (pos[p]
+ * (hlc) than the pair's state here (a move: where it is later than the
+ * one kept for its user and partition), with the stream's positions (pos[p]
  * for each partition p; next -1: unchanged), as one group commit: in
  * the changelog in
  * order with the writes, so a standby has them. Moves the clock past
@@ -484,6 +490,13 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
  * (LEDGER_HOME_NONE: not known): 0, or ERR_NOTFOUND when none was
  * stored. */
 int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from) WARN_UNUSED;
+/* Where user lives as far as this store knows, for item's partition:
+ * the last move the home stream (or central's home checkpoint) told of
+ * there: 0 with its home (EDGE_ID_MAX + 1 bytes) and since_ms, or
+ * ERR_NOTFOUND (no move of the user is known: most users, answered from
+ * the membership filter without a store read). Any thread, no lock. */
+int ledger_home_mark(ledger *l, const char *user, const char *item, char *home,
+                     uint64_t *since_ms) WARN_UNUSED;
 /* Partitions with a horizon (ledger_home_resume's from). Any thread. */
 uint32_t ledger_home_ready(ledger *l);
 /* A membership of a user at home in this edge's region: as

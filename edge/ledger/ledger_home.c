@@ -227,6 +227,81 @@ static void mark_old_like(ledger *l, const ledger_home_ev *e, uint64_t wall_ms, 
 	}
 }
 
+/* --- moves ----------------------------------------------------------------- */
+
+#define MARK_VALUE_MAX (8 + EDGE_ID_MAX) /* since u64, then the home */
+
+/* The mark under key: 0 with its home and since, ERR_NOTFOUND, or the
+ * store's error (a value that does not parse is none). */
+static int mark_read(ledger *l, const char *key, size_t kn, char *home, uint64_t *since)
+{
+	char v[MARK_VALUE_MAX];
+	size_t vn;
+	int rc = store_get_into(l->db, key, kn, v, sizeof v, &vn);
+	if (rc == ERR_CORRUPT || (rc == 0 && (vn <= 8 || !item_edge_valid(v + 8, vn - 8))))
+		return ERR_NOTFOUND;
+	if (rc)
+		return rc;
+	*since = store_get_u64((const unsigned char *)v);
+	memcpy(home, v + 8, vn - 8);
+	home[vn - 8] = 0;
+	return 0;
+}
+
+int ledger_home_mark(ledger *l, const char *user, const char *item, char *home, uint64_t *since_ms)
+{
+	size_t un = strlen(user);
+	if (un > USER_MAX)
+		return ERR_NOTFOUND;
+	char key[EKEY_HOME_MARK_MAX];
+	size_t kn =
+	    ekey_home_mark(key, user, un, partition_of(item, strlen(item), l->o.partitions));
+	if (!bloom_maybe(&l->commit.members, key, kn))
+		return ERR_NOTFOUND;
+	return mark_read(l, key, kn, home, since_ms);
+}
+
+/* A move's event, e (its counter NULL): a move, valid. */
+static bool mark_ok(const ledger *l, const ledger_home_ev *e)
+{
+	return e->user && e->home && e->since_ms && item_user_valid(e->user, strlen(e->user)) &&
+	       item_edge_valid(e->home, strlen(e->home)) && e->partition < l->o.partitions;
+}
+
+/* Whether move evs[i] is later than the one the store keeps for its
+ * user and partition, and than any of evs[0..i) there: *take. 0 or the
+ * store's error. */
+static int mark_newer(ledger *l, const ledger_home_ev *evs, size_t i, bool *take)
+{
+	const ledger_home_ev *e = &evs[i];
+	*take = false;
+	for (size_t j = 0; j < i; j++)
+		if (!evs[j].counter && evs[j].partition == e->partition &&
+		    evs[j].since_ms >= e->since_ms && !strcmp(evs[j].user, e->user))
+			return 0;
+	char key[EKEY_HOME_MARK_MAX], home[EDGE_ID_MAX + 1];
+	size_t kn = ekey_home_mark(key, e->user, strlen(e->user), e->partition);
+	uint64_t since;
+	int rc = mark_read(l, key, kn, home, &since);
+	if (rc && rc != ERR_NOTFOUND)
+		return rc;
+	*take = rc == ERR_NOTFOUND || since < e->since_ms;
+	return 0;
+}
+
+/* Stages move e in the open group, and in the membership filter. The
+ * writer mutex is held. */
+static void stage_mark(ledger *l, const ledger_home_ev *e)
+{
+	char key[EKEY_HOME_MARK_MAX], v[MARK_VALUE_MAX];
+	size_t kn = ekey_home_mark(key, e->user, strlen(e->user), e->partition);
+	size_t hn = strlen(e->home);
+	store_put_u64((unsigned char *)v, e->since_ms);
+	memcpy(v + 8, e->home, hn);
+	bloom_add(&l->commit.members, key, kn);
+	store_batch_put(l->commit.g->wb, key, kn, v, 8 + hn);
+}
+
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
                       uint64_t wall_ms, size_t *taken)
 {
@@ -236,6 +311,13 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 	home_put *hp = n ? xcalloc(n, sizeof *hp) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		const ledger_home_ev *e = &evs[i];
+		if (!e->counter) {
+			if (!mark_ok(l, e)) {
+				free(hp);
+				return ERR_INVAL;
+			}
+			continue;
+		}
 		if (strlen(e->counter) > COUNTER_MAX || strlen(e->item) > ITEM_MAX ||
 		    strlen(e->user) > USER_MAX || !e->counter[0] || !e->item[0] || !e->user[0]) {
 			free(hp);
@@ -256,6 +338,10 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 	for (size_t i = 0; i < n && !rc; i++) {
 		int state = -1;
 		uint64_t stamp = 0;
+		if (!evs[i].counter) {
+			rc = mark_newer(l, evs, i, &take[i]);
+			continue;
+		}
 		rc = home_state(l, &evs[i], &hp[i], &state, &stamp);
 		/* Last writer wins, as at central: a newer state here (this
 		 * edge's own op, or the stream's later event) stays. */
@@ -269,6 +355,11 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		char last[EKEY_PAIR_MAX];
 		size_t lastn = 0;
 		for (size_t i = 0; i < n; i++) {
+			if (!evs[i].counter) {
+				if (take[i])
+					stage_mark(l, &evs[i]);
+				continue;
+			}
 			bool old = past_keep(l, evs[i].hlc, wall_ms);
 			if (old && evs[i].member)
 				mark_old_like(l, &evs[i], wall_ms, last, &lastn);

@@ -57,9 +57,10 @@ int ledger_members_load(ledger *l)
 	if (!bloom_bytes(members))
 		return 0;
 	uint64_t t0 = clock_mono_ms();
-	/* The memberships, and the items retention dropped some of. */
-	enum ekey_tag tags[2] = {EKEY_MEMBER, EKEY_AGED};
-	for (int i = 0; i < 2; i++) {
+	/* The memberships, the items retention dropped some of, and the
+	 * moved users' marks. */
+	enum ekey_tag tags[3] = {EKEY_MEMBER, EKEY_AGED, EKEY_HOME_MARK};
+	for (int i = 0; i < 3; i++) {
 		store_iter *it = store_iter_new(l->db, ekey_prefix(tags[i]), 1);
 		const char *k, *v;
 		size_t kn, vn;
@@ -80,7 +81,8 @@ static void member_put_seen(void *ctx, const char *k, size_t kn, const char *v, 
 	(void)v;
 	(void)vn;
 	ledger *l = ctx;
-	if (ekey_is(k, kn, EKEY_MEMBER) || ekey_is(k, kn, EKEY_AGED))
+	if (ekey_is(k, kn, EKEY_MEMBER) || ekey_is(k, kn, EKEY_AGED) ||
+	    ekey_is(k, kn, EKEY_HOME_MARK))
 		bloom_add(&l->commit.members, k, kn);
 }
 

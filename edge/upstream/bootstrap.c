@@ -85,6 +85,8 @@ static void stat_add(bootstrap *b, const load *ld, bool failed)
 	pthread_mutex_unlock(&b->st_mu);
 }
 
+static int apply_slice(load *ld, uint32_t k);
+
 /* Puts n memberships of partition p into the store, as the home stream
  * would (last writer wins); those that are not valid or not of p are
  * skipped. A pair an op not yet written holds is asked again shortly. */
@@ -111,6 +113,34 @@ static int put_members(load *ld, uint32_t p, const wire_member *m, uint32_t n)
 		e->member = m[i].member;
 		e->hlc = m[i].hlc;
 	}
+	return apply_slice(ld, k);
+}
+
+/* Puts n marks of partition p (where moved users live) into the store,
+ * as the home stream's moves would; those not valid are skipped. */
+static int put_marks(load *ld, uint32_t p, const wire_home_mark *m, uint32_t n)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!item_user_valid(m[i].user.p, m[i].user.n) ||
+		    !item_edge_valid(m[i].home.p, m[i].home.n)) {
+			ld->skipped++;
+			continue;
+		}
+		char *at = ld->names[k];
+		ledger_home_ev *e = &ld->ev[k++];
+		*e = (ledger_home_ev){.user = at, .since_ms = m[i].since_ms, .partition = p};
+		at += snprintf(at, USER_MAX + 2, "%.*s", (int)m[i].user.n, m[i].user.p) + 1;
+		e->home = at;
+		snprintf(at, EDGE_ID_MAX + 1, "%.*s", (int)m[i].home.n, m[i].home.p);
+	}
+	return apply_slice(ld, k);
+}
+
+/* ld->ev[0..k) into the ledger, asked again while an op not yet written
+ * holds one of their pairs. */
+static int apply_slice(load *ld, uint32_t k)
+{
 	size_t taken;
 	int rc = ERR_AGAIN;
 	for (int tries = 0; rc == ERR_AGAIN && tries < AGAIN_MAX && !atomic_load(&ld->b->stop);
@@ -148,6 +178,14 @@ static int on_members(load *ld, const wire_snapshot *s)
 	for (uint32_t i = 0; i < s->nmembers; i += BOOT_SLICE) {
 		uint32_t n = s->nmembers - i < BOOT_SLICE ? s->nmembers - i : BOOT_SLICE;
 		int rc = put_members(ld, s->partition, s->members + i, n);
+		if (rc) {
+			ld->rc = rc;
+			return rc;
+		}
+	}
+	for (uint32_t i = 0; i < s->nmarks; i += BOOT_SLICE) {
+		uint32_t n = s->nmarks - i < BOOT_SLICE ? s->nmarks - i : BOOT_SLICE;
+		int rc = put_marks(ld, s->partition, s->marks + i, n);
 		if (rc) {
 			ld->rc = rc;
 			return rc;

@@ -128,12 +128,23 @@ homes *homes_new(const edge_config *cfg, const counters *ctr, ledger *lg, metric
 	return h;
 }
 
+/* Appends e (its strings the turn's own) to the turn's events. */
+static void add_event(homes *h, ledger_home_ev e)
+{
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 64;
+		h->evs = xrealloc(h->evs, h->cap * sizeof *h->evs);
+	}
+	h->evs[h->n++] = e;
+}
+
 static void drop_events(homes *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
 		free((char *)h->evs[i].counter);
 		free((char *)h->evs[i].item);
 		free((char *)h->evs[i].user);
+		free((char *)h->evs[i].home);
 	}
 	h->n = 0;
 	for (int64_t p = 0; p < h->cfg->partitions; p++)
@@ -346,21 +357,27 @@ static void take(homes *h, const rd_kafka_message_t *m)
 	h->have_pos = true;
 	feedev_decoded d;
 	const counter_def *def;
-	if (feedev_decode(m->payload, m->len, &d) || d.ev.type != FEEDEV_SET ||
+	int bad = feedev_decode(m->payload, m->len, &d);
+	if (!bad && d.ev.type == FEEDEV_HOME && item_user_valid(d.user, d.ev.user_n) &&
+	    item_edge_valid(d.region, d.ev.region_n)) {
+		/* A move: the user's pairs of the partition came before it. */
+		add_event(h, (ledger_home_ev){.user = xstrdup(d.user),
+		                              .home = xstrdup(d.region),
+		                              .since_ms = d.ev.n,
+		                              .partition = (uint32_t)p});
+		return;
+	}
+	if (bad || d.ev.type != FEEDEV_SET ||
 	    !(def = counters_find(h->ctr, d.counter, d.ev.counter_n)) || def->kind != COUNTER_SET ||
 	    !item_valid(d.item, d.ev.item_n) || !item_user_valid(d.user, d.ev.user_n)) {
 		count(&h->bad, h->m_bad, 1);
 		return;
 	}
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 64;
-		h->evs = xrealloc(h->evs, h->cap * sizeof *h->evs);
-	}
-	h->evs[h->n++] = (ledger_home_ev){.counter = xstrdup(d.counter),
-	                                  .item = xstrdup(d.item),
-	                                  .user = xstrdup(d.user),
-	                                  .member = d.ev.member,
-	                                  .hlc = d.ev.hlc};
+	add_event(h, (ledger_home_ev){.counter = xstrdup(d.counter),
+	                              .item = xstrdup(d.item),
+	                              .user = xstrdup(d.user),
+	                              .member = d.ev.member,
+	                              .hlc = d.ev.hlc});
 }
 
 /* Partitions waiting for a horizon get one once the snapshot read past

@@ -81,7 +81,7 @@ static void wire_seeds(void)
 		exit(1);
 	put("wire_snapshot", "two-edges-three-counts", out, len);
 	free(out);
-	s = (wire_snapshot){S(""), 0, 0, 0, false, 0, NULL, 0, NULL, 0, NULL, 0};
+	s = (wire_snapshot){.source = S("")};
 	if (wire_encode_snapshot(&s, &out, &len))
 		exit(1);
 	put("wire_snapshot", "empty", out, len);

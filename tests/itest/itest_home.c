@@ -17,6 +17,7 @@
  * token from before the move goes there too.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,24 +79,33 @@ static void act(int e, const char *method, const char *id, const char *user, con
 	}
 }
 
-/* Edge e's /me of post:ID for user, waited for (10 s) until it says
- * member (true or false) from its own store. */
-static void known_here(int e, const char *id, const char *user, const char *home, bool member)
+/* Edge e's /me of post:ID for user with the identity headers ids,
+ * waited for (10 s) until it says member (true or false) from source
+ * ("local": its own store, or "central"). */
+static void known_as(int e, const char *id, const char *ids, bool member, const char *source)
 {
-	char opts[256], out[4096], path[128], want[128];
-	snprintf(opts, sizeof opts, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	char out[4096], path[128], want[128];
 	snprintf(path, sizeof path, "/v1/items/post/%s/likes/me", id);
-	snprintf(want, sizeof want, "\"member\":%s,\"source\":\"local\"",
-	         member ? "true" : "false");
+	snprintf(want, sizeof want, "\"member\":%s,\"source\":\"%s\"", member ? "true" : "false",
+	         source);
 	uint64_t deadline = clock_mono_ms() + 10000;
 	for (;;) {
-		int code = proc_curl(out, sizeof out, opts, S.edge_port[e], path);
+		int code = proc_curl(out, sizeof out, ids, S.edge_port[e], path);
 		if (code == 200 && strstr(out, want))
 			return;
 		cr_assert_lt(clock_mono_ms(), deadline, "edge%d never said %s: %d %s", e, want,
 		             code, out);
 		proc_sleep_ms(50);
 	}
+}
+
+/* Edge e's /me of post:ID for user, waited for (10 s) until it says
+ * member (true or false) from its own store. */
+static void known_here(int e, const char *id, const char *user, const char *home, bool member)
+{
+	char ids[256];
+	snprintf(ids, sizeof ids, "-H 'X-User-Id: %s' -H 'X-User-Home: %s'", user, home);
+	known_as(e, id, ids, member, "local");
 }
 
 static double metric(int e, const char *series)
@@ -290,15 +300,29 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	central_has("m4", "mika", false);
 	double applied = home_events(1, "applied");
 
-	/* mika moves to r1. */
-	char out[4096];
-	cr_assert_eq(home_move(out, sizeof out, "mika r1"), 0, "%s", out);
+	/* mika moves to r1. Her new token says so (home_since) before r1's
+	 * edge has her pairs: it asks central for them meanwhile, as for a
+	 * user away, never answering "not liked" from a store without them. */
+	uint64_t since = clock_wall_ms();
+	char moved[256], args[64], out[4096];
+	snprintf(moved, sizeof moved,
+	         "-H 'X-User-Id: mika' -H 'X-User-Home: r1' -H 'X-User-Home-Since: %" PRIu64 "'",
+	         since);
+	known_as(1, "m1", moved, true, "central");
+	known_as(1, "m5", moved, false, "central");
+	snprintf(args, sizeof args, "mika r1 --since %" PRIu64, since);
+	cr_assert_eq(home_move(out, sizeof out, args), 0, "%s", out);
 	cr_assert(strstr(out, "moved: user=mika home=r1"), "%s", out);
 	/* r1's edge holds every pair of hers now, from its own store. */
+	known_as(1, "m1", moved, true, "local");
+	known_as(1, "m2", moved, true, "local");
+	known_as(1, "m3", moved, true, "local");
+	known_as(1, "m4", moved, false, "local");
 	known_here(1, "m1", "mika", "r1", true);
-	known_here(1, "m2", "mika", "r1", true);
-	known_here(1, "m3", "mika", "r1", true);
-	known_here(1, "m4", "mika", "r1", false);
+	/* r0's edge heard of the move too: a token from before it, naming
+	 * r0, gets her pairs from central, not from a store that no longer
+	 * hears of her likes made elsewhere. */
+	known_as(0, "m1", "-H 'X-User-Id: mika' -H 'X-User-Home: r0'", true, "central");
 	cr_assert_geq(home_events(1, "applied") - applied, 3, "m1, m2 and m4 came on the stream");
 	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
 	char page[8192];
@@ -311,9 +335,18 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	/* A token from before the move still says r0: her like through r0
 	 * is hers at r1 all the same. */
 	act(0, "POST", "m6", "mika", "r0");
-	known_here(1, "m6", "mika", "r1", true);
+	known_as(1, "m6", moved, true, "local");
 
-	/* The same move again changes nothing. */
+	/* r1's edge lost with its disk: the new one loads her pairs, and
+	 * where she lives, from central's checkpoint (the stream is read
+	 * from its end), and answers her from its store once ready. */
+	wipe_edge(1);
+	stack_start_edge(1);
+	ready(1);
+	known_as(1, "m2", moved, true, "local");
+	known_as(1, "m4", moved, false, "local");
+
+	/* An older move changes nothing. */
 	cr_assert_eq(home_move(out, sizeof out, "mika r1 --since 1"), 0, "%s", out);
 	uint64_t deadline = clock_mono_ms() + 10000;
 	while (central_metric("likes_central_home_moves_stale_total") < NPARTS) {

@@ -133,6 +133,20 @@ CKPT_FIXTURE void send_ops(int e, uint32_t p, const wire_op *ops, size_t n)
 	send_seq(e, p, ++T.seq[e][p], ops, n);
 }
 
+/* Applies the move of user to home at since_ms in partition p, at its
+ * next offset (as `central home-move` produces to each partition). */
+CKPT_FIXTURE void send_move(uint32_t p, const char *user, const char *home, uint64_t since_ms)
+{
+	wire_move mv = {p, wire_cstr(user, strlen(user)), wire_cstr(home, strlen(home)), since_ms,
+	                since_ms};
+	char *buf;
+	size_t len;
+	cr_assert_eq(wire_encode_move(&mv, &buf, &len), 0);
+	int rc = applier_apply(T.a, p, T.offset[p]++, buf, len);
+	free(buf);
+	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
+}
+
 /* ops[0..*n), all of partition p, gathered by a filling loop: sent as
  * one batch of edge e once cap are there, or with last whatever is. */
 CKPT_FIXTURE void send_gathered(int e, uint32_t p, const wire_op *ops, size_t *n, size_t cap,
@@ -217,6 +231,14 @@ typedef struct got_member {
 	uint32_t p;
 } got_member;
 
+typedef struct got_mark {
+	char user[USER_MAX + 1];
+	char home[EDGE_ID_MAX + 1];
+	uint64_t since_ms;
+	uint32_t p;
+	bool in_last; /* came in the partition's last message */
+} got_mark;
+
 typedef struct got_msg {
 	uint32_t p;
 	uint64_t n, w;
@@ -237,6 +259,8 @@ typedef struct got {
 	size_t ncounts, counts_cap;
 	got_member *members;
 	size_t nmembers, members_cap;
+	got_mark *marks;
+	size_t nmarks, marks_cap;
 	uint64_t bytes;
 	ckpt_reader rd;
 	void (*after_msg)(struct got *g); /* NULL: nothing */
@@ -248,6 +272,25 @@ CKPT_FIXTURE void got_free(got *g)
 	free(g->msgs);
 	free(g->counts);
 	free(g->members);
+	free(g->marks);
+}
+
+/* Copies s's marks (where moved users live) to g->marks. */
+CKPT_FIXTURE void take_marks(got *g, const wire_snapshot *s)
+{
+	for (uint32_t i = 0; i < s->nmarks; i++) {
+		if (g->nmarks == g->marks_cap) {
+			g->marks_cap = g->marks_cap * 2 + 64;
+			g->marks = xrealloc(g->marks, g->marks_cap * sizeof *g->marks);
+		}
+		const wire_home_mark *w = &s->marks[i];
+		got_mark *m = &g->marks[g->nmarks++];
+		snprintf(m->user, sizeof m->user, "%.*s", (int)w->user.n, w->user.p);
+		snprintf(m->home, sizeof m->home, "%.*s", (int)w->home.n, w->home.p);
+		m->since_ms = w->since_ms;
+		m->p = s->partition;
+		m->in_last = s->last;
+	}
 }
 
 /* Copies s's membership entries to g->members. */
@@ -290,6 +333,7 @@ CKPT_FIXTURE int on_msg(void *ctx, const wire_snapshot *s)
 	m->nedges = s->nedges;
 	m->nmembers = s->nmembers;
 	take_members(g, s);
+	take_marks(g, s);
 	cr_assert_leq(s->nedges, 8);
 	for (uint32_t i = 0; i < s->nedges; i++) {
 		snprintf(m->edges[i].name, sizeof m->edges[i].name, "%.*s", (int)s->edges[i].edge.n,

@@ -16,6 +16,7 @@
 
 #include "tests/support/ledger_sink.h"
 #include "tests/support/testdir.h"
+#include "tests/support/wire_util.h"
 #include "edge/ledger/ledger.h"
 #include "err.h"
 #include "log.h"
@@ -115,8 +116,7 @@ LEDGER_UTIL void ledger_util_complete_replicas(void)
 		cr_assert_eq(ledger_replica_begin(T.l, p, 0), 0);
 		ledger_replica r;
 		cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
-		wire_snapshot s = {
-		    wire_cstr("central-a", 9), p, 1, WALL, true, 0, NULL, 0, NULL, 0, NULL, 0};
+		wire_snapshot s = wire_util_snap(p, 1, WALL, NULL, 0, NULL, 0);
 		cr_assert_eq(ledger_replica_apply(T.l, &s, r.gen), 0);
 	}
 }
@@ -127,18 +127,8 @@ LEDGER_UTIL void ledger_util_snapshot(const char *item, uint64_t version, uint64
 {
 	static int64_t msg = 0;
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(item, strlen(item)), count};
-	wire_snapshot s = {wire_cstr("central-a", 9),
-	                   partition_of(item, strlen(item), NPARTS),
-	                   version,
-	                   WALL,
-	                   true,
-	                   0,
-	                   NULL,
-	                   1,
-	                   &c,
-	                   0,
-	                   NULL,
-	                   0};
+	wire_snapshot s =
+	    wire_util_snap(partition_of(item, strlen(item), NPARTS), version, WALL, NULL, 0, &c, 1);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, msg++), 0);
 }
 

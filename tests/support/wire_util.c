@@ -129,9 +129,15 @@ void wire_util_vector_snapshot(wire_snapshot *s)
 	vec_edges[1] = (wire_edge_seq){S("edge-paris-2"), 7, 9};
 	vec_counts[0] = (wire_count){S("likes"), S("post:123"), 1234567};
 	vec_counts[1] = (wire_count){S("views"), S("reel:9"), 300};
-	*s = (wire_snapshot){S("central-a"), 3, 70000,     UINT64_C(1795000001000),
-	                     true,           2, vec_edges, 2,
-	                     vec_counts,     0, NULL,      0};
+	*s = (wire_snapshot){.source = S("central-a"),
+	                     .partition = 3,
+	                     .offset = 70000,
+	                     .produced_ms = UINT64_C(1795000001000),
+	                     .last = true,
+	                     .nedges = 2,
+	                     .edges = vec_edges,
+	                     .ncounts = 2,
+	                     .counts = vec_counts};
 }
 
 void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b)

@@ -55,6 +55,24 @@ void wire_util_vector_batch(wire_batch *b);
 void wire_util_vector_batch_v2(wire_batch *b);
 void wire_util_vector_snapshot(wire_snapshot *s);
 
+/* A snapshot message from "central-a" of partition p at offset, made at
+ * wall, the last of its snapshot, with edges e[0..ne) and counts
+ * c[0..nc) (none: NULL, 0): the message most tests feed a ledger. */
+static inline wire_snapshot wire_util_snap(uint32_t p, uint64_t offset, uint64_t wall,
+                                           wire_edge_seq *e, uint32_t ne, wire_count *c,
+                                           uint32_t nc)
+{
+	return (wire_snapshot){.source = {"central-a", 9},
+	                       .partition = p,
+	                       .offset = offset,
+	                       .produced_ms = wall,
+	                       .last = true,
+	                       .nedges = ne,
+	                       .edges = e,
+	                       .ncounts = nc,
+	                       .counts = c};
+}
+
 /* Assert that a and b hold the same fields, op by op and count by count. */
 void wire_util_assert_batch_eq(const wire_batch *a, const wire_batch *b);
 void wire_util_assert_snapshot_eq(const wire_snapshot *a, const wire_snapshot *b);

@@ -64,9 +64,13 @@ static void stored(uint32_t p, evs *out)
 			sbuf_free(&json);
 			cr_assert_eq(out->v[out->n].ev.id.index, e.index);
 			cr_assert_eq(e.index, out->next[e.topic]++, "indexes count per topic");
-			cr_assert_eq(e.kn, strlen(out->v[out->n].item));
-			cr_assert_eq(memcmp(e.key, out->v[out->n].item, e.kn), 0,
-			             "the key is the item");
+			/* The key is the item; a move's, its user. */
+			const char *key = out->v[out->n].ev.type == FEEDEV_HOME
+			                      ? out->v[out->n].user
+			                      : out->v[out->n].item;
+			cr_assert_eq(e.kn, strlen(key));
+			cr_assert_eq(memcmp(e.key, key, e.kn), 0,
+			             "the key is the item, or a move's user");
 			out->topic[out->n++] = e.topic;
 		}
 		cr_assert_not(bad, "record malformed");
@@ -358,8 +362,17 @@ Test(apply_feed, a_move_sends_each_pair_it_moves_to_the_new_homes_stream)
 	apply_msg(0, 2, mv);
 	evs e;
 	stored(0, &e);
-	cr_assert_eq(e.n, 2, "u1's two pairs, not u2's");
-	for (size_t i = 0; i < e.n; i++) {
+	cr_assert_eq(e.n, 4, "u1's two pairs, not u2's, then the move on both streams");
+	for (size_t i = 2; i < 4; i++) {
+		cr_assert_eq(e.v[i].ev.type, FEEDEV_HOME);
+		cr_assert_eq(e.topic[i], FEEDREC_HOMES + (int)(i - 2), "every home stream");
+		cr_assert_str_eq(e.v[i].user, "u1");
+		cr_assert_str_eq(e.v[i].region, "us", "the new home");
+		cr_assert_eq(e.v[i].ev.n, 1000, "the move's since");
+	}
+	cr_assert_eq(e.v[2].ev.id.index, 2, "after the pairs on the new home's stream");
+	cr_assert_eq(e.v[3].ev.id.index, 0, "the first on the other's");
+	for (size_t i = 0; i < 2; i++) {
 		cr_assert_eq(e.topic[i], FEEDREC_HOMES + 0, "the new home's stream");
 		cr_assert_str_eq(e.v[i].user, "u1");
 		cr_assert_str_eq(e.v[i].region, "ap", "where the winning op was made");

@@ -490,3 +490,54 @@ Test(checkpoint_home, an_index_in_the_first_layout_is_moved_at_open_and_serves_t
 	cr_assert_eq(keys_with_tag(CKEY_HOME), before);
 	cr_assert_eq(keys_with_tag(CKEY_HOME_V1), 1);
 }
+
+/* ---- moved users ----------------------------------------------------------- */
+
+Test(checkpoint_home, a_partitions_last_message_says_where_its_moved_users_live)
+{
+	add_home_likes(0);
+	/* u0 (home "ap") moves to "jp" in every partition; u1 to "ap-south"
+	 * in partition 2 only, so far. */
+	for (uint32_t p = 0; p < NPARTS; p++)
+		send_move(p, "u0", "jp", 5000);
+	send_move(2, "u1", "ap-south", 6000);
+	start_api(NULL);
+	got g;
+	/* Every region's checkpoint carries every mark: the new home's edges
+	 * learn the user is theirs, the others' that the user left. */
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	cr_assert_eq(g.status, 200);
+	cr_assert(g.ended);
+	cr_assert_eq(g.nmarks, NPARTS + 1);
+	size_t u0 = 0;
+	for (size_t i = 0; i < g.nmarks; i++) {
+		const got_mark *m = &g.marks[i];
+		cr_assert(m->in_last, "in the partition's last message");
+		if (!strcmp(m->user, "u0")) {
+			cr_assert_str_eq(m->home, "jp");
+			cr_assert_eq(m->since_ms, 5000);
+			u0++;
+		} else {
+			cr_assert_str_eq(m->user, "u1");
+			cr_assert_str_eq(m->home, "ap-south");
+			cr_assert_eq(m->p, 2);
+			cr_assert_eq(m->since_ms, 6000);
+		}
+	}
+	cr_assert_eq(u0, NPARTS, "one per partition");
+	/* u0's pairs left ap's index for jp's. */
+	for (size_t i = 0; i < g.nmembers; i++)
+		cr_assert_str_neq(g.members[i].user, "u0");
+	got_free(&g);
+	fetch("/v1/checkpoint?partitions=1&home=jp", &g);
+	cr_assert_eq(g.nmarks, 1);
+	cr_assert_str_eq(g.marks[0].user, "u0");
+	size_t theirs = 0;
+	for (size_t i = 0; i < g.nmembers; i++)
+		theirs += !strcmp(g.members[i].user, "u0");
+	char item[80];
+	home_item(0, item, sizeof item);
+	cr_assert_eq(theirs, partition_of(item, strlen(item), NPARTS) == 1 ? 1 : 0,
+	             "u0's one pair, where its item's partition is 1");
+	got_free(&g);
+}

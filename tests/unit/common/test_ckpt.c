@@ -33,23 +33,25 @@ static void make_msgs(void)
 	counts3[2] = (wire_count){S("views"), S("reel:9"), UINT64_C(1) << 40};
 	edges3[0] = (wire_edge_seq){S("m1"), 42, 0};
 	edges3[1] = (wire_edge_seq){S("v1"), 7, 9};
-	msgs[0] = (wire_snapshot){S("central-a"),
-	                          3,
-	                          (UINT64_C(2) << 40) | 77,
-	                          1795000001000,
-	                          false,
-	                          0,
-	                          NULL,
-	                          3,
-	                          counts3,
-	                          0,
-	                          NULL,
-	                          0};
-	msgs[1] = (wire_snapshot){
-	    S("central-a"), 5, 12, 1795000001000, false, 0, NULL, 1, counts3 + 2, 0, NULL, 0};
-	msgs[2] = (wire_snapshot){
-	    S("central-a"), 3, (UINT64_C(2) << 40) | 77, 1795000001000, true, 2, edges3, 0, NULL, 0,
-	    NULL,           0};
+	msgs[0] = (wire_snapshot){.source = S("central-a"),
+	                          .partition = 3,
+	                          .offset = (UINT64_C(2) << 40) | 77,
+	                          .produced_ms = 1795000001000,
+	                          .ncounts = 3,
+	                          .counts = counts3};
+	msgs[1] = (wire_snapshot){.source = S("central-a"),
+	                          .partition = 5,
+	                          .offset = 12,
+	                          .produced_ms = 1795000001000,
+	                          .ncounts = 1,
+	                          .counts = counts3 + 2};
+	msgs[2] = (wire_snapshot){.source = S("central-a"),
+	                          .partition = 3,
+	                          .offset = (UINT64_C(2) << 40) | 77,
+	                          .produced_ms = 1795000001000,
+	                          .last = true,
+	                          .nedges = 2,
+	                          .edges = edges3};
 }
 
 /* The frames of msgs then the end frame, in one buffer. */

@@ -33,9 +33,9 @@ static struct evhttp_request *with_auth(const char *value)
 	struct evhttp_request *req = evhttp_request_new(NULL, NULL);
 	cr_assert_not_null(req);
 	if (value)
-		cr_assert_eq(
-		    evhttp_add_header(evhttp_request_get_input_headers(req), "Authorization", value),
-		    0);
+		cr_assert_eq(evhttp_add_header(evhttp_request_get_input_headers(req),
+		                               "Authorization", value),
+		             0);
 	return req;
 }
 

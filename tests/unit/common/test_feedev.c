@@ -173,3 +173,45 @@ Test(event, what_the_contract_refuses)
 	    "\"n\":1,\"count\":1,\"region\":\"r\",\"hlc\":\"65536\",\"ms\":1,\"later\":[1]}";
 	cr_assert_eq(feedev_decode(extra, strlen(extra), &d), 0);
 }
+
+/* A home stream's move: user, new home, the move's wall ms (docs/events.md,
+ * "Home streams"). */
+static const char *const vec_home = "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":"
+                                    "\"u7\",\"region\":\"ap\",\"since_ms\":1760928959000}";
+
+Test(event, a_move_encodes_as_documented_and_decodes_back)
+{
+	feedev e = {.id = {0, 3, 18, 2}, .type = FEEDEV_HOME, .n = UINT64_C(1760928959000)};
+	e.user = "u7", e.user_n = 2;
+	e.region = "ap", e.region_n = 2;
+	char *s = encode(&e);
+	cr_assert_str_eq(s, vec_home);
+	feedev_decoded d;
+	cr_assert_eq(feedev_decode(s, strlen(s), &d), 0);
+	cr_assert_eq(d.ev.type, FEEDEV_HOME);
+	cr_assert_str_eq(d.user, "u7");
+	cr_assert_str_eq(d.region, "ap");
+	cr_assert_eq(d.ev.n, UINT64_C(1760928959000));
+	cr_assert_eq(d.ev.item_n, 0);
+	cr_assert_eq(d.ev.counter_n, 0);
+	free(s);
+}
+
+Test(event, a_move_without_its_members_or_with_another_types_is_refused)
+{
+	static const char *const bad[] = {
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"region\":\"ap\",\"since_ms\":5}",
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":\"u7\",\"since_ms\":5}",
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":\"u7\",\"region\":\"ap\"}",
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":\"u7\",\"region\":\"ap\","
+	    "\"since_ms\":0}",
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":\"u7\",\"region\":\"ap\","
+	    "\"since_ms\":5,\"item\":\"post:1\"}",
+	    "{\"v\":1,\"id\":\"0-3-18-2\",\"type\":\"home\",\"user\":\"u7\",\"region\":\"ap\","
+	    "\"since_ms\":5,\"count\":1}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		feedev_decoded d;
+		cr_assert_eq(feedev_decode(bad[i], strlen(bad[i]), &d), ERR_CORRUPT, "%s", bad[i]);
+	}
+}

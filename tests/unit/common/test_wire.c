@@ -47,7 +47,7 @@ Test(wire, batch_with_zero_ops_round_trips)
 Test(wire, empty_region_and_source_round_trip)
 {
 	wire_batch b = {S("e1"), S(""), 7, 1, 5, 0, NULL, 0, NULL};
-	wire_snapshot s = {S(""), 7, 0, 0, false, 0, NULL, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = {.source = S(""), .partition = 7};
 
 	wire_util_batch_round_trip(&b);
 	wire_util_snapshot_round_trip(&s);
@@ -70,7 +70,15 @@ Test(wire, max_length_strings_round_trip)
 	wire_util_batch_round_trip(&b);
 	es = (wire_edge_seq){w, 1, 2};
 	c = (wire_count){w, w, 3};
-	s = (wire_snapshot){w, 1, 1, 1, true, 1, &es, 1, &c, 0, NULL, 0};
+	s = (wire_snapshot){.source = w,
+	                    .partition = 1,
+	                    .offset = 1,
+	                    .produced_ms = 1,
+	                    .last = true,
+	                    .nedges = 1,
+	                    .edges = &es,
+	                    .ncounts = 1,
+	                    .counts = &c};
 	wire_util_snapshot_round_trip(&s);
 }
 
@@ -80,8 +88,14 @@ Test(wire, uint64_max_values_round_trip)
 	wire_batch b = {S("e"), S("r"), UINT32_MAX, UINT64_MAX, UINT64_MAX, 1, &op, 0, NULL};
 	wire_edge_seq es = {S("e"), UINT64_MAX, UINT64_MAX};
 	wire_count c = {S("likes"), S("post:1"), UINT64_MAX};
-	wire_snapshot s = {S("c"), UINT32_MAX, UINT64_MAX, UINT64_MAX, false, 1,
-	                   &es,    1,          &c,         0,          NULL,  0};
+	wire_snapshot s = {.source = S("c"),
+	                   .partition = UINT32_MAX,
+	                   .offset = UINT64_MAX,
+	                   .produced_ms = UINT64_MAX,
+	                   .nedges = 1,
+	                   .edges = &es,
+	                   .ncounts = 1,
+	                   .counts = &c};
 
 	wire_util_batch_round_trip(&b);
 	wire_util_snapshot_round_trip(&s);
@@ -182,7 +196,7 @@ Test(wire, encoder_rejects_fields_out_of_bounds)
 	wire_op op = {S("likes"), S("post:1"), S("u"), WIRE_ADD, 1, 1, {NULL, 0}};
 	wire_batch b = {S("e"), S("r"), 0, 1, 0, 1, &op, 0, NULL};
 	wire_edge_seq es = {S(""), 1, 0};
-	wire_snapshot s = {S("c"), 0, 0, 0, false, 1, &es, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = {.source = S("c"), .nedges = 1, .edges = &es};
 
 	memset(big, 'x', sizeof(big));
 	op.kind = 3;

@@ -131,3 +131,35 @@ Test(wire_move, the_type_peek_says_0_for_what_is_not_a_message)
 	cr_assert_eq(wire_message_type("\x82\xa1v\x01\xa1t\xa1s", 8), 's');
 	cr_assert_eq(wire_message_type("\x82\xa1v\x01\xa1t\xa1m", 5), 0, "cut short");
 }
+
+Test(wire_move, a_home_checkpoints_marks_round_trip_and_since_0_is_refused)
+{
+	wire_home_mark marks[2] = {{wire_cstr("u42", 3), wire_cstr("eu", 2), 1764201600000u},
+	                           {wire_cstr("u7", 2), wire_cstr("ap-south", 8), 1}};
+	wire_snapshot s = {.source = wire_cstr("central-a", 9),
+	                   .partition = 3,
+	                   .offset = 9,
+	                   .last = true,
+	                   .nmarks = 2,
+	                   .marks = marks};
+	char *buf;
+	size_t len;
+	cr_assert_eq(wire_encode_snapshot(&s, &buf, &len), 0);
+	wire_snapshot got;
+	cr_assert_eq(wire_decode_snapshot(buf, len, &got), 0);
+	cr_assert_eq(got.nmarks, 2);
+	cr_assert(got.marks[0].user.n == 3 && memcmp(got.marks[0].user.p, "u42", 3) == 0);
+	cr_assert(got.marks[1].home.n == 8 && memcmp(got.marks[1].home.p, "ap-south", 8) == 0);
+	cr_assert_eq(got.marks[0].since_ms, 1764201600000u);
+	cr_assert_eq(got.marks[1].since_ms, 1);
+	wire_snapshot_free(&got);
+	free(buf);
+	/* Without marks the key is not written: a snapshot as before. */
+	s.nmarks = 0;
+	cr_assert_eq(wire_encode_snapshot(&s, &buf, &len), 0);
+	cr_assert_null(memmem(buf, len, "\xa1u", 2));
+	free(buf);
+	marks[1].since_ms = 0;
+	s.nmarks = 2;
+	cr_assert_eq(wire_encode_snapshot(&s, &buf, &len), ERR_INVAL);
+}

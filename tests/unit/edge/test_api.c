@@ -98,7 +98,13 @@ static void known(const char *counter, const char *item, uint64_t count)
 {
 	wire_count c = {wire_cstr(counter, strlen(counter)), wire_cstr(item, strlen(item)), count};
 	uint32_t p = partition_of(item, strlen(item), 4);
-	wire_snapshot s = {wire_cstr("c", 1), p, 7, 1234, true, 0, NULL, 1, &c, 0, NULL, 0};
+	wire_snapshot s = {.source = wire_cstr("c", 1),
+	                   .partition = p,
+	                   .offset = 7,
+	                   .produced_ms = 1234,
+	                   .last = true,
+	                   .ncounts = 1,
+	                   .counts = &c};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 }
 

@@ -125,6 +125,7 @@ typedef struct claims {
 	const char *aud;       /* a string aud */
 	const char *aud_json;  /* an aud array as JSON */
 	const char *home_json; /* a home claim as JSON */
+	const char *more_json; /* more claims, a JSON object */
 } claims;
 
 /* Signs claims with alg and key (secret bytes or private PEM). */
@@ -152,6 +153,8 @@ static char *sign(jwt_alg_t alg, const void *key, size_t keylen, const claims *c
 		snprintf(buf, sizeof buf, "{\"home\":%s}", c->home_json);
 		cr_assert_eq(jwt_add_grants_json(j, buf), 0);
 	}
+	if (c->more_json)
+		cr_assert_eq(jwt_add_grants_json(j, c->more_json), 0);
 	if (c->kid)
 		cr_assert_eq(jwt_add_header(j, "kid", c->kid), 0);
 	cr_assert_eq(jwt_set_alg(j, alg, key, (int)keylen), 0);
@@ -624,6 +627,61 @@ Test(identity, a_home_claim_that_is_not_a_region_name_refuses_the_token)
 	free(tok);
 }
 
+/* The principal of a token with claims more (JSON) beside the usual
+ * ones: 0, or the refusal's reason in *why. */
+static int with_claims(const char *more, principal *p, const char **why)
+{
+	claims c = OK_CLAIMS("k1");
+	c.more_json = more;
+	char *tok = hs(SECRET1, &c);
+	int rc = bearer_verify(T.k, tok, strlen(tok), NOW, p, why);
+	free(tok);
+	return rc;
+}
+
+Test(identity, home_since_says_when_the_user_moved_and_needs_a_home)
+{
+	keys("k1", NULL, NULL);
+	principal p;
+	const char *why = "";
+	cr_assert_eq(with_claims("{\"home\":\"eu\",\"home_since\":1764201600000}", &p, &why), 0);
+	cr_assert_str_eq(p.home, "eu");
+	cr_assert_eq(p.home_since, UINT64_C(1764201600000));
+	cr_assert_eq(with_claims("{\"home\":\"eu\"}", &p, &why), 0);
+	cr_assert_eq(p.home_since, 0, "no move said");
+	cr_assert_eq(with_claims("{\"home_since\":5}", &p, &why), ERR_INVAL);
+	cr_assert_str_eq(why, "token home_since without home");
+	const char *bad[] = {"\"5\"", "0", "-5", "1.5", "9007199254740993", "null", "[5]"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char more[128];
+		snprintf(more, sizeof more, "{\"home\":\"eu\",\"home_since\":%s}", bad[i]);
+		cr_assert_eq(with_claims(more, &p, &why), ERR_INVAL, "%s", bad[i]);
+		cr_assert_str_eq(why, "token home_since is not a time in ms", "%s", bad[i]);
+	}
+	/* The development headers. */
+	identity_config ic = {.dev_header = true};
+	http_header h[3] = {{"x-user-id", 9, "bob", 3},
+	                    {"x-user-home", 11, "ap", 2},
+	                    {"x-user-home-since", 17, "1764201600000", 13}};
+	http_request rq = {.method = "GET", .path = "/", .headers = h, .nheaders = 3};
+	cr_assert_eq(identity_user(&ic, &rq, NOW, &p, &why), 0);
+	cr_assert_eq(p.home_since, UINT64_C(1764201600000));
+	const char *bad_dev[] = {"0", "12a", "", "1234567890123456", "-1"};
+	for (size_t i = 0; i < sizeof bad_dev / sizeof *bad_dev; i++) {
+		h[2].value = bad_dev[i];
+		h[2].valuelen = strlen(bad_dev[i]);
+		cr_assert_eq(identity_user(&ic, &rq, NOW, &p, &why), ERR_NOTFOUND, "%s",
+		             bad_dev[i]);
+		cr_assert(strstr(why, "X-User-Home-Since"), "%s", why);
+	}
+	h[1] = h[2]; /* without X-User-Home */
+	h[1].value = "5";
+	h[1].valuelen = 1;
+	rq.nheaders = 2;
+	cr_assert_eq(identity_user(&ic, &rq, NOW, &p, &why), ERR_NOTFOUND);
+	cr_assert_str_eq(why, "X-User-Home-Since needs X-User-Home");
+}
+
 Test(identity, the_bearer_token_wins_over_the_dev_header)
 {
 	keys("k1", NULL, NULL);
@@ -677,18 +735,13 @@ static void api_setup(void)
 	cr_assert_eq(api_init(&A.a), 0);
 	/* the edge knows post:1 has 41 likes, as central would tell it */
 	wire_count wc = {wire_cstr("likes", 5), wire_cstr("post:1", 6), 41};
-	wire_snapshot s = {wire_cstr("c", 1),
-	                   partition_of("post:1", 6, 4),
-	                   7,
-	                   1234,
-	                   true,
-	                   0,
-	                   NULL,
-	                   1,
-	                   &wc,
-	                   0,
-	                   NULL,
-	                   0};
+	wire_snapshot s = {.source = wire_cstr("c", 1),
+	                   .partition = partition_of("post:1", 6, 4),
+	                   .offset = 7,
+	                   .produced_ms = 1234,
+	                   .last = true,
+	                   .ncounts = 1,
+	                   .counts = &wc};
 	cr_assert_eq(ledger_apply_snapshot(A.l, &s, 0), 0);
 }
 

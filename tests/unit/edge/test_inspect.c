@@ -186,7 +186,13 @@ Test(inspect, route_shows_open_ops_sealed_batches_watermark_and_snapshot)
 	/* Central confirms seq 1 of p with a snapshot at version 42. */
 	wire_edge_seq es = {wire_cstr("e1", 2), 1, 0};
 	uint64_t as_of = clock_wall_ms() - 3000;
-	wire_snapshot s = {wire_cstr("c", 1), p, 42, as_of, true, 1, &es, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = {.source = wire_cstr("c", 1),
+	                   .partition = p,
+	                   .offset = 42,
+	                   .produced_ms = as_of,
+	                   .last = true,
+	                   .nedges = 1,
+	                   .edges = &es};
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 7), 0);
 	j = inspect();
 	o = part_of(j, p);

@@ -57,8 +57,7 @@ static void apply_snapshot(uint64_t applied, uint64_t held, uint64_t offset, boo
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, held};
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), cnt};
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e,
-	                   with_count ? 1 : 0,        &c,  0,      NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, offset, WALL, &e, 1, &c, with_count ? 1 : 0);
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }

@@ -212,7 +212,7 @@ Test(ledger_home, with_its_memberships_loaded_a_partition_answers_every_absent_p
 	cr_assert_eq(at_home("u1", old), -1);
 	/* The load (bootstrap.c) puts central's memberships as events; the
 	 * horizon 0 then says the store has them all. */
-	ledger_home_ev e = {"likes", old, "u9", true, hlc_make(WALL - 1000, 0)};
+	ledger_home_ev e = {"likes", old, "u9", true, hlc_make(WALL - 1000, 0), NULL, 0, 0};
 	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
@@ -223,4 +223,54 @@ Test(ledger_home, with_its_memberships_loaded_a_partition_answers_every_absent_p
 	reopen();
 	cr_assert_eq(at_home("u1", old), 0);
 	cr_assert_eq(at_home("u9", old), 1);
+}
+
+/* ---- moves ------------------------------------------------------------------ */
+
+static ledger_home_ev move_of(const char *user, const char *home, uint64_t since, uint32_t p)
+{
+	return (ledger_home_ev){.user = user, .home = home, .since_ms = since, .partition = p};
+}
+
+/* ledger_home_mark of (user, ITEM): its home ("" when none) and since. */
+static const char *mark(const char *user, uint64_t *since)
+{
+	static char home[EDGE_ID_MAX + 1];
+	int rc = ledger_home_mark(T.l, user, ITEM, home, since);
+	if (rc == ERR_NOTFOUND)
+		return "";
+	cr_assert_eq(rc, 0, "%s", err_str(rc));
+	return home;
+}
+
+Test(ledger_home, a_move_is_kept_per_partition_the_latest_wins_and_it_survives_a_restart)
+{
+	uint32_t p = partition_of(ITEM, strlen(ITEM), NPARTS);
+	uint64_t since = 0;
+	cr_assert_str_eq(mark("u1", &since), "", "no move known");
+	ledger_home_ev evs[3] = {move_of("u1", "eu", 5000, p), move_of("u1", "us", 4000, p),
+	                         move_of("u2", "eu", 7000, (p + 1) % NPARTS)};
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, evs, 3, pos, WALL, &taken), 0);
+	cr_assert_eq(taken, 0, "a move changes no pair");
+	cr_assert_str_eq(mark("u1", &since), "eu", "the later of the two");
+	cr_assert_eq(since, 5000);
+	cr_assert_str_eq(mark("u2", &since), "", "u2's is of another partition");
+	/* An older move later changes nothing; a newer one does. */
+	ledger_home_ev older = move_of("u1", "jp", 4500, p);
+	cr_assert_eq(ledger_home_apply(T.l, &older, 1, pos, WALL, &taken), 0);
+	cr_assert_str_eq(mark("u1", &since), "eu");
+	reopen();
+	cr_assert_str_eq(mark("u1", &since), "eu", "read back, the filter loaded again");
+	ledger_home_ev newer = move_of("u1", "jp", 9000, p);
+	cr_assert_eq(ledger_home_apply(T.l, &newer, 1, pos, WALL, &taken), 0);
+	cr_assert_str_eq(mark("u1", &since), "jp");
+	cr_assert_eq(since, 9000);
+	/* A move that is not one is refused whole. */
+	ledger_home_ev bad[2] = {move_of("u3", "eu", 1, p), move_of("u3", "No Region", 2, p)};
+	cr_assert_eq(ledger_home_apply(T.l, bad, 2, pos, WALL, &taken), ERR_INVAL);
+	cr_assert_str_eq(mark("u3", &since), "");
+	ledger_home_ev zero = move_of("u3", "eu", 0, p);
+	cr_assert_eq(ledger_home_apply(T.l, &zero, 1, pos, WALL, &taken), ERR_INVAL);
 }

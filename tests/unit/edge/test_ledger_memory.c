@@ -65,8 +65,7 @@ static void like(const char *item, const char *user)
 static void confirm(uint64_t applied, uint64_t offset)
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, offset, WALL, &e, 1, NULL, 0);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, (int64_t)offset), 0);
 }
 

@@ -53,8 +53,7 @@ static void snapshot(uint64_t applied, uint64_t offset, const char *counter, uin
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, 0};
 	const char *cn = counter ? counter : "likes";
 	wire_count c = {wire_cstr(cn, strlen(cn)), wire_cstr(ITEM, strlen(ITEM)), cnt};
-	wire_snapshot s = {wire_cstr("central-a", 9), T.p, offset, WALL, true, 1, &e,
-	                   counter ? 1 : 0,           &c,  0,      NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, offset, WALL, &e, 1, &c, counter ? 1 : 0);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 }
 

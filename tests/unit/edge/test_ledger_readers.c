@@ -217,8 +217,7 @@ Test(ledger_readers, a_read_during_a_snapshot_write_counts_a_confirmed_like_once
 	 * batch, which takes the like off the overlay. */
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, &cnt, 1);
 	call w = {.snap = &s}, r = {.item = ITEM};
 	read_during(&w, do_apply, &r, do_read);
 	cr_assert_eq(w.rc, 0);
@@ -249,18 +248,7 @@ static wire_snapshot *liked_and_confirmed(void)
 	ledger_delivered(T.l, T.p, T.sent[0].seq, 5);
 	confirm_e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
 	confirm_cnt = (wire_count){wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
-	confirm_s = (wire_snapshot){wire_cstr("central-a", 9),
-	                            T.p,
-	                            10,
-	                            WALL,
-	                            true,
-	                            1,
-	                            &confirm_e,
-	                            1,
-	                            &confirm_cnt,
-	                            0,
-	                            NULL,
-	                            0};
+	confirm_s = wire_util_snap(T.p, 10, WALL, &confirm_e, 1, &confirm_cnt, 1);
 	return &confirm_s;
 }
 
@@ -341,8 +329,7 @@ Test(ledger_readers, a_like_does_not_wait_for_a_checkpoint_message_write)
 	cr_assert_eq(ledger_replica_get(T.l, T.p, &r), 0);
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 0, 0};
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 7};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, &cnt, 1);
 	call w = {.snap = &s, .gen = r.gen}, l2 = {.item = "post:2"};
 	read_during(&w, do_replica_apply, &l2, do_like);
 	cr_assert_eq(w.rc, 0);
@@ -427,8 +414,7 @@ Test(ledger_readers, a_batch_read_answers_each_count_as_a_single_read_does)
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr("post:m1", 7), 7};
 	uint32_t p1 = partition_of("post:m1", 7, NPARTS);
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), p1, 10, WALL, true, 0, NULL, 1, &cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(p1, 10, WALL, NULL, 0, &cnt, 1);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 
 	ledger_ref refs[MANY];

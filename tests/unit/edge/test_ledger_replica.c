@@ -64,18 +64,15 @@ static wire_snapshot msg(uint32_t p, uint64_t version, bool last, uint64_t appli
 		buf[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
 		                      counts[i]};
 	*e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), applied, 0};
-	return (wire_snapshot){wire_cstr("central-a", 9),
-	                       p,
-	                       version,
-	                       WALL,
-	                       last,
-	                       last ? 1 : 0,
-	                       e,
-	                       (uint32_t)n,
-	                       buf,
-	                       0,
-	                       NULL,
-	                       0};
+	return (wire_snapshot){.source = wire_cstr("central-a", 9),
+	                       .partition = p,
+	                       .offset = version,
+	                       .produced_ms = WALL,
+	                       .last = last,
+	                       .nedges = last ? 1 : 0,
+	                       .edges = e,
+	                       .ncounts = (uint32_t)n,
+	                       .counts = buf};
 }
 
 static void ckpt(uint32_t p, uint32_t gen, uint64_t version, bool last, uint64_t applied,

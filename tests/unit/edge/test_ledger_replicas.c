@@ -35,18 +35,15 @@ static void snapshot(const char *source, uint64_t version, bool last, uint64_t a
 {
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), applied, held};
 	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), likes};
-	wire_snapshot s = {wire_cstr(source, strlen(source)),
-	                   T.p,
-	                   version,
-	                   WALL,
-	                   last,
-	                   last ? 1 : 0,
-	                   &e,
-	                   1,
-	                   &c,
-	                   0,
-	                   NULL,
-	                   0};
+	wire_snapshot s = {.source = wire_cstr(source, strlen(source)),
+	                   .partition = T.p,
+	                   .offset = version,
+	                   .produced_ms = WALL,
+	                   .last = last,
+	                   .nedges = last ? 1 : 0,
+	                   .edges = &e,
+	                   .ncounts = 1,
+	                   .counts = &c};
 	int rc = ledger_apply_snapshot(T.l, &s, msg_offset++);
 	cr_assert_eq(rc, 0, "ledger_apply_snapshot: %s", err_str(rc));
 }

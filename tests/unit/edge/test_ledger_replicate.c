@@ -198,8 +198,7 @@ Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches
 	cr_assert_eq(like("u2"), 0); /* seq 1 */
 	ledger_delivered(T.l, T.p, 1, 0);
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 1, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 1, WALL, &e, 1, NULL, 0);
 	unsigned before = H.calls;
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	cr_assert_eq(H.calls, before + 1, "the confirmation is copied");
@@ -225,8 +224,7 @@ Test(ledger_replicate, every_copy_taken_is_reported_once_after_its_store_write)
 	cr_assert_eq(like("u2"), 0); /* a group each, and a seal */
 	ledger_delivered(T.l, T.p, 1, 0);
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 1, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 1, WALL, &e, 1, NULL, 0);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0); /* a confirmation */
 	H.fail = ERR_TIMEOUT;
 	cr_assert_eq(like("u3"), ERR_TIMEOUT); /* refused: not taken, not reported */

@@ -50,7 +50,7 @@ static void complete_at_home(void)
 /* A membership from the home stream, stamped at ms. */
 static void home_like(const char *user, const char *item, uint64_t ms)
 {
-	ledger_home_ev e = {"likes", item, user, true, hlc_make(ms, 0)};
+	ledger_home_ev e = {"likes", item, user, true, hlc_make(ms, 0), NULL, 0, 0};
 	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
@@ -117,7 +117,8 @@ Test(ledger_retain, a_dropped_no_needs_no_mark)
 {
 	const char *item = "post:unliked";
 	complete_at_home();
-	ledger_home_ev e = {"likes", item, "u1", false, hlc_make(WALL - 10 * DAY_MS, 0)};
+	ledger_home_ev e = {"likes", item, "u1", false, hlc_make(WALL - 10 * DAY_MS, 0),
+	                    NULL,    0,    0};
 	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
@@ -204,7 +205,7 @@ Test(ledger_retain, a_state_staged_in_the_open_group_is_not_dropped_under_it)
  * older than the one dropped. */
 static void home_unlike(const char *user, const char *item, uint64_t ms)
 {
-	ledger_home_ev e = {"likes", item, user, false, hlc_make(ms, 0)};
+	ledger_home_ev e = {"likes", item, user, false, hlc_make(ms, 0), NULL, 0, 0};
 	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
@@ -236,7 +237,8 @@ Test(ledger_retain, a_home_event_older_than_the_window_is_not_kept)
 	/* An old like of a pair held here with a newer state is not kept,
 	 * but it marks its item all the same: central's checkpoint sends one
 	 * old like per item and leaves the item's others out. */
-	ledger_home_ev e = {"likes", fresh_item, "u1", true, hlc_make(WALL - 10 * DAY_MS, 0)};
+	ledger_home_ev e = {"likes", fresh_item, "u1", true, hlc_make(WALL - 10 * DAY_MS, 0),
+	                    NULL,    0,          0};
 	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 	size_t taken;
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
@@ -347,8 +349,7 @@ Test(ledger_retain, a_partitions_records_stay_while_an_older_op_of_it_is_unconfi
 
 	/* Confirmed by central's snapshot: dropped at the next pass. */
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[0].seq, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 8, WALL, true, 1, &e, 0, NULL, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 8, WALL, &e, 1, NULL, 0);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	ledger_sweep sw = sweep(now, 7 * DAY_MS, 1000);
 	cr_assert_eq(sw.held, 0);

@@ -173,8 +173,7 @@ static void snapshot_of(uint32_t p, char (*items)[16], size_t n, uint64_t offset
 		if (partition_of(items[i], strlen(items[i]), PARTS) == p)
 			cnt[nc++] = (wire_count){wire_cstr("likes", 5),
 			                         wire_cstr(items[i], strlen(items[i])), 100 + i};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), p, offset, WALL, true, 0, NULL, nc, cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(p, offset, WALL, NULL, 0, cnt, nc);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 }
 
@@ -286,8 +285,7 @@ Test(ledger_stripes, a_snapshot_count_outside_its_partition_is_not_kept)
 	uint32_t po = partition_of(other, strlen(other), PARTS);
 	wire_count cnt[2] = {{wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 5},
 	                     {wire_cstr("likes", 5), wire_cstr(other, strlen(other)), 9}};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, 2, cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 3, WALL, NULL, 0, cnt, 2);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	cr_assert_eq(count_of(ITEM), 5);
 	ledger_view v;
@@ -314,18 +312,7 @@ Test(ledger_stripes, a_seal_tick_keeps_the_read_through_counts_of_every_stripe)
 	uint64_t counts[2] = {5, 6}, versions[2] = {30, 40};
 	for (int i = 0; i < 2; i++) {
 		ledger_readthrough_put(T.l, "likes", items[i], counts[i], versions[i], 0, WALL);
-		wire_snapshot s = {wire_cstr("central-a", 9),
-		                   parts[i],
-		                   versions[i] + 1,
-		                   WALL,
-		                   true,
-		                   0,
-		                   NULL,
-		                   0,
-		                   NULL,
-		                   0,
-		                   NULL,
-		                   0};
+		wire_snapshot s = wire_util_snap(parts[i], versions[i] + 1, WALL, NULL, 0, NULL, 0);
 		cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 		cr_assert_eq(count_of(items[i]), counts[i], "%s", items[i]);
 	}
@@ -359,8 +346,7 @@ Test(ledger_stripes, counts_of_other_partitions_are_warned_about_once_a_while)
 	                     {wire_cstr("likes", 5), wire_cstr(other, strlen(other)), 9}};
 	int rcs[3];
 	for (uint64_t off = 3; off < 6; off++) {
-		wire_snapshot s = {
-		    wire_cstr("central-a", 9), T.p, off, WALL, true, 0, NULL, 2, cnt, 0, NULL, 0};
+		wire_snapshot s = wire_util_snap(T.p, off, WALL, NULL, 0, cnt, 2);
 		rcs[off - 3] = ledger_apply_snapshot(T.l, &s, 0);
 	}
 	int warned = logfmt_capture_end(
@@ -389,8 +375,7 @@ Test(ledger_stripes, a_confirmed_batch_that_does_not_decode_is_logged)
 	store_batch_free(wb);
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), seq, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, 1, &cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, &cnt, 1);
 	logfmt_capture cap;
 	logfmt_capture_start(&cap, LOG_ERROR);
 	int rc = ledger_apply_snapshot(T.l, &s, 0);
@@ -422,8 +407,7 @@ Test(ledger_stripes, a_snapshot_of_many_counts_caches_each_one_and_no_other)
 		cnt[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
 		                      (uint64_t)(1000 + i)};
 	}
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 3, WALL, true, 0, NULL, N, cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 3, WALL, NULL, 0, cnt, N);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	uint64_t misses = stats_now().cache_misses;
 	for (int i = 0; i < N; i++) {
@@ -468,8 +452,7 @@ Test(ledger_stripes, a_confirmation_of_full_batches_takes_each_op_off_the_overla
 		cnt[i] = (wire_count){wire_cstr("likes", 5), wire_cstr(items[i], strlen(items[i])),
 		                      snap[i]};
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), T.sent[1].seq, 0};
-	wire_snapshot s = {
-	    wire_cstr("central-a", 9), T.p, 10, WALL, true, 1, &e, ITEMS, cnt, 0, NULL, 0};
+	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, cnt, ITEMS);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	for (int i = 0; i < ITEMS; i++)
 		cr_assert_eq(count_of(items[i]), want[i], "%s: %" PRIu64 " of %" PRIu64, items[i],
