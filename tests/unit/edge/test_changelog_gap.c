@@ -147,6 +147,12 @@ static store_batch *one_put(const char *k, const char *v)
  * of it) replays the group; a copy's position is held back the same way
  * (changelog_snapshot); with nothing in flight an active's copy is at
  * its last record, past its beats. */
+/* likes_edge_changelog_unwritten_appends, as the changelog set it. */
+static int64_t unwritten(void)
+{
+	return (int64_t)metric_value(metrics_gauge(T.reg, "changelog_unwritten_appends", "", NULL));
+}
+
 Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored)
 {
 	char err[256] = "";
@@ -157,7 +163,9 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	changelog *cl = active_on(&T.o, db);
 	store_batch *g = one_put("Kg", "group"), *s = one_put("Ks", "seal");
 	cr_assert_eq(changelog_append(cl, g, true), 0); /* acknowledged, not written yet */
-	replicated_write(cl, db, s);                    /* later, and written first */
+	cr_assert_eq(unwritten(), 1, "the group's append, on the gauge");
+	replicated_write(cl, db, s); /* later, and written first */
+	cr_assert_eq(unwritten(), 1, "the seal's came and went");
 	uint64_t stored = 0;
 	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &stored), 0);
 	int64_t at = -1;
@@ -176,6 +184,7 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	/* The group's write lands: nothing in flight, and beats since. */
 	cr_assert_eq(store_write(db, g), 0);
 	changelog_written(cl, g, 0);
+	cr_assert_eq(unwritten(), 0);
 	uint64_t after = 0;
 	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &after), 0);
 	cr_assert_eq(after, stored + 1, "the group's own position, one before the seal's end");
