@@ -46,6 +46,7 @@
 #define CLI_LIST_MAX 1000
 #define CLI_REPAIR_BATCH 1000
 #define CLI_HOT_LIST 10
+#define HOME_MOVE_AHEAD_MS (10 * 60 * 1000) /* home-move --since: at most this ahead */
 
 typedef struct cli {
 	central_config cfg;
@@ -387,11 +388,13 @@ static int prune_offline(cli *c, store *db)
 	printf("prune: owned=%s scanned=%" PRIu64 " deleted=%" PRIu64 " memberships=%" PRIu64
 	       " counts=%" PRIu64 " regions=%" PRIu64 " days=%" PRIu64 " applied=%" PRIu64
 	       " held=%" PRIu64 " offsets=%" PRIu64 " epochs=%" PRIu64 " milestone_levels=%" PRIu64
-	       " feed_records=%" PRIu64 " home_index=%" PRIu64 "\n",
+	       " feed_records=%" PRIu64 " home_index=%" PRIu64 " home_days=%" PRIu64
+	       " moved_users=%" PRIu64 "\n",
 	       text, n.scanned, n.deleted, n.by_tag[CKEY_STATE - 'A'], n.by_tag[CKEY_COUNT - 'A'],
 	       n.by_tag[CKEY_REGION - 'A'], n.by_tag[CKEY_DAY - 'A'], n.by_tag[CKEY_APPLIED - 'A'],
 	       n.by_tag[CKEY_HELD - 'A'], n.by_tag[CKEY_OFFSET - 'A'], n.by_tag[CKEY_EPOCH - 'A'],
-	       n.by_tag[CKEY_LEVEL - 'A'], n.by_tag[CKEY_FEED - 'A'], n.by_tag[CKEY_HOME - 'A']);
+	       n.by_tag[CKEY_LEVEL - 'A'], n.by_tag[CKEY_FEED - 'A'], n.by_tag[CKEY_HOME - 'A'],
+	       n.by_tag[CKEY_HOME_DAY - 'A'], n.by_tag[CKEY_WHERE - 'A']);
 	return CLI_OK;
 }
 
@@ -660,9 +663,14 @@ static bool parse_args(cli *c, int argc, char **argv)
 		} else if (strcmp(a, "--since") == 0 && strcmp(c->cmd, "home-move") == 0) {
 			char *end;
 			errno = 0;
-			unsigned long long v = strtoull(argv[++i], &end, 10);
-			if (!v || errno || *end || argv[i][0] == '-') {
-				fprintf(stderr, "central: --since is a wall time in ms, above 0\n");
+			const char *arg = argv[++i];
+			unsigned long long v = strtoull(arg, &end, 10);
+			if (!v || errno || *end || arg[0] < '0' || arg[0] > '9' ||
+			    v > clock_wall_ms() + HOME_MOVE_AHEAD_MS) {
+				fprintf(stderr,
+				        "central: --since is a wall time in ms, above 0 and "
+				        "no more than 10 minutes from now (a later move "
+				        "would not undo it)\n");
 				return false;
 			}
 			c->since_ms = v;

@@ -26,6 +26,26 @@
 #define MOVE_METADATA_MS 10000 /* to learn the topic's partitions */
 #define MOVE_FLUSH_MS 30000    /* for the brokers to acknowledge them all */
 
+/* Whether region is one of list's comma-separated names. */
+static bool region_listed(const char *list, const char *region)
+{
+	size_t rn = strlen(region);
+	for (const char *at = list; at && *at;) {
+		const char *end = strchr(at, ',');
+		size_t n = end ? (size_t)(end - at) : strlen(at);
+		while (n && at[0] == ' ') {
+			at++;
+			n--;
+		}
+		while (n && at[n - 1] == ' ')
+			n--;
+		if (n == rn && memcmp(at, region, n) == 0)
+			return true;
+		at = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 /* Delivery reports, served by rd_kafka_flush on this thread. */
 static int delivered, failed;
 
@@ -67,6 +87,19 @@ int homemove_run(const central_config *cfg, const char *user, const char *home, 
 		        topic);
 		goto out;
 	}
+	if (n != cfg->partitions) {
+		fprintf(stderr,
+		        "central: topic %s has %d partitions, the config says topics.partitions = "
+		        "%" PRId64 "\n",
+		        topic, n, cfg->partitions);
+		rc = MOVE_USAGE;
+		goto out;
+	}
+	if (!region_listed(cfg->home_regions, home))
+		fprintf(stderr,
+		        "central: warning: %s is not in feed.home_regions: no home stream goes "
+		        "there, so its edges will not hear of the move\n",
+		        home);
 	int produced = 0;
 	for (int32_t p = 0; p < n; p++) {
 		wire_move m = {.partition = (uint32_t)p,

@@ -268,7 +268,8 @@ int wire_encode_move(const wire_move *m, char **out, size_t *outlen)
 {
 	enc e;
 
-	if (!str_ok(m->user, true) || !str_ok(m->home, true) || m->since_ms == 0)
+	if (!str_ok(m->user, true) || !str_ok(m->home, true) || m->since_ms == 0 ||
+	    m->since_ms > WIRE_MOVE_SINCE_MAX)
 		return ERR_INVAL;
 	put_head(&e, 7, WIRE_VERSION, "m");
 	put_key(&e, "p");
@@ -856,7 +857,7 @@ int wire_decode_move(const void *buf, size_t len, wire_move *m)
 		return ERR_CORRUPT;
 	mpr_init(&r, buf, len);
 	int rc = decode_map(&r, &move_kind, m);
-	if (!rc && m->since_ms == 0)
+	if (!rc && (m->since_ms == 0 || m->since_ms > WIRE_MOVE_SINCE_MAX))
 		rc = ERR_CORRUPT;
 	if (rc)
 		memset(m, 0, sizeof(*m));

@@ -129,6 +129,8 @@ typedef struct wire_snapshot {
  * is home; central moves the user's memberships in the partition to
  * that region's index and stream. Produced to every partition of the
  * batch topic (`central home-move`); applying one twice is harmless. */
+#define WIRE_MOVE_SINCE_MAX ((UINT64_C(1) << 53) - 1) /* exact in any JSON reader */
+
 typedef struct wire_move {
 	uint32_t partition; /* the batch-topic partition it was produced to */
 	wire_str user;
@@ -152,7 +154,8 @@ char wire_message_type(const void *buf, size_t len);
  * refuse rather than skip its sums. */
 int wire_encode_batch(const wire_batch *b, char **out, size_t *outlen) WARN_UNUSED;
 int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WARN_UNUSED;
-/* ERR_INVAL for an empty user or home, one over WIRE_MAX_STR, or since 0. */
+/* ERR_INVAL for an empty user or home, one over WIRE_MAX_STR, or a since
+ * outside 1..WIRE_MOVE_SINCE_MAX. */
 int wire_encode_move(const wire_move *m, char **out, size_t *outlen) WARN_UNUSED;
 
 /* Decoders: fill *b / *s from buf, which must hold exactly one message.
@@ -163,7 +166,8 @@ int wire_encode_move(const wire_move *m, char **out, size_t *outlen) WARN_UNUSED
  * On error *b / *s is zeroed and nothing needs freeing. */
 int wire_decode_batch(const void *buf, size_t len, wire_batch *b) WARN_UNUSED;
 int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNUSED;
-/* A move: version 1 only; every field required, since at least 1.
+/* A move: version 1 only; every field required, since within
+ * 1..WIRE_MOVE_SINCE_MAX.
  * Nothing to free (its strings point into buf). */
 int wire_decode_move(const void *buf, size_t len, wire_move *m) WARN_UNUSED;
 void wire_batch_free(wire_batch *b);

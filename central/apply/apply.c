@@ -22,8 +22,10 @@
 #include "central/apply/feedrec.h"
 #include "clock.h"
 #include "item.h"
+#include "central/apply/day.h"
 #include "central/apply/keys.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "memacct.h"
 #include "xmem.h"
 
@@ -101,10 +103,29 @@ static int home_index_note(applier *a)
 }
 
 #define RELAYOUT_PER_WRITE 16384
+#define RELAYOUT_LOG_MS 10000
+#define RELAYOUT_EXTEND_USEC "60000000" /* each write asks systemd for a minute more */
+
+/* A run of the relayout written: the service manager's start-up timeout
+ * is pushed on, and every RELAYOUT_LOG_MS the log and the status say
+ * how far it is. */
+static void relayout_progress(uint64_t moved, uint64_t *logged_ms)
+{
+	if (sdnotify_send("EXTEND_TIMEOUT_USEC=" RELAYOUT_EXTEND_USEC))
+		log_warn("home index: cannot tell the service manager", "keys=%" PRIu64, moved);
+	uint64_t now = clock_mono_ms();
+	if (now - *logged_ms < RELAYOUT_LOG_MS)
+		return;
+	*logged_ms = now;
+	log_info("home index: moving to its new layout", "keys_so_far=%" PRIu64, moved);
+	if (sdnotify_status("moving the home index to its new layout: %" PRIu64 " keys", moved))
+		log_warn("home index: cannot tell the service manager", "keys=%" PRIu64, moved);
+}
 
 /* Moves a store's home index from its first layout ('U' keys: item
  * before user) to the one where a user's entries in a partition are
- * adjacent ('V' keys, keys.h), so that one seek finds them. Each write
+ * adjacent ('V' keys, keys.h), so that one seek finds them, with the
+ * 'G' key of each like's day. Each write
  * puts a run of 'V' keys and deletes their 'U' keys together; the tags
  * differ, so a start that stopped half-way just goes on. A 'U' key that
  * does not parse is left where it is, and logged. Runs in load(),
@@ -115,14 +136,26 @@ static int home_index_relayout(applier *a)
 	store_batch *wb = store_batch_new();
 	const char *k, *v;
 	size_t kn, vn;
-	uint64_t moved = 0, bad = 0;
+	uint64_t moved = 0, bad = 0, logged_ms = clock_mono_ms();
 	size_t in_batch = 0;
+	unsigned char from[CKEY_MAX + 1]; /* the last key read, and a 0: where to go on */
+	size_t fn = 0;
 	int rc = 0;
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
 		const char *region, *name[3];
 		size_t rn, len[3];
 		uint32_t p;
-		if (!ckey_parse_home_parts(k, kn, CKEY_HOME_V1, &region, &rn, &p, name, len)) {
+		bool member;
+		uint64_t clock;
+		if (kn > CKEY_MAX) { /* no key of ours is longer: step past it */
+			bad++;
+			continue;
+		}
+		memcpy(from, k, kn);
+		from[kn] = 0;
+		fn = kn + 1;
+		if (!ckey_parse_home_parts(k, kn, CKEY_HOME_V1, &region, &rn, &p, name, len) ||
+		    len[2] > USER_MAX || !ckey_parse_home_value(v, vn, &member, &clock)) {
 			bad++;
 			continue;
 		}
@@ -131,13 +164,28 @@ static int home_index_relayout(applier *a)
 		size_t n = ckey_home(key, region, rn, p, name[2], len[2], name[0], len[0], name[1],
 		                     len[1]);
 		store_batch_put(wb, key, n, v, vn);
+		if (member) { /* the like's day, for the checkpoint's old likes */
+			unsigned char val[CKEY_HOME_DAY_MAX];
+			n = ckey_home_day(key, region, rn, p, name[0], len[0], name[1], len[1],
+			                  day_of_hlc(clock));
+			store_put_u64(val, clock);
+			memcpy(val + 8, name[2], len[2]);
+			store_batch_put(wb, key, n, val, 8 + len[2]);
+		}
 		store_batch_del(wb, k, kn);
 		moved++;
-		if (++in_batch == RELAYOUT_PER_WRITE) {
-			rc = store_write(a->db, wb);
-			store_batch_clear(wb);
-			in_batch = 0;
-		}
+		if (++in_batch < RELAYOUT_PER_WRITE)
+			continue;
+		rc = store_write(a->db, wb);
+		store_batch_clear(wb);
+		in_batch = 0;
+		/* A new iterator after each write: the old one's view would
+		 * keep every deleted key on disk until the end. */
+		if (!rc)
+			rc = store_iter_status(it);
+		store_iter_free(it);
+		it = store_iter_from(a->db, ckey_prefix(CKEY_HOME_V1), 1, from, fn);
+		relayout_progress(moved, &logged_ms);
 	}
 	if (!rc)
 		rc = store_iter_status(it);

@@ -63,7 +63,7 @@ struct applier {
 	const counters *ctr;
 	store_batch *wb;
 	ktab ws;          /* per message: S key -> merge_state, C/R/Y/L key -> u64,
-	                     V key -> its 9-byte value */
+	                     V key -> its 9-byte value, G key -> hlc and user */
 	kcache members;   /* S key -> its stored encoding */
 	kcache counts;    /* C, R or Y key -> its stored value (absent = 0) */
 	ktab_ent **order; /* preload and flush: working-set entries in key order */
@@ -136,6 +136,10 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
  * first touch; *known says whether the pair has one (a state st->edge_len
  * of 0 is none). 0, or the store's error. */
 int apply_state_of(applier *a, const unsigned char *key, size_t kn, merge_state **st, bool *known);
+/* Notes in the working set a like of op's pair (clock hlc) by a user of
+ * region home in partition p: the 'G' key of its day (keys.h). */
+void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const wire_op *op,
+                    uint64_t hlc);
 /* Applies the move message msg at partition p's offset (apply_move.c):
  * the user's memberships there go to the new home's index and stream,
  * and its 'W' key says where the user lives. A message that is not a

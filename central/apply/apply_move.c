@@ -108,11 +108,13 @@ static int move_pair(applier *a, const wire_move *m, const char *k, size_t kn, c
 	ktab_ent *e = ktab_add(&a->ws, key, n, ktab_hash(key, n), CKEY_HOME_LEN, &created);
 	ckey_home_value(e->val, member, clock);
 	STAT_ADD(a, moved_pairs, 1);
-	if (!known || !a->nhomes)
-		return 0;
 	wire_op op = {.counter = wire_cstr(counter, cn),
 	              .item = wire_cstr(item, in),
 	              .user = wire_cstr(user, un)};
+	if (member)
+		apply_home_day(a, m->home.p, m->home.n, p, &op, clock);
+	if (!known || !a->nhomes)
+		return 0;
 	ktab_ent *c;
 	rc = apply_num_add(a, key, ckey_count(key, counter, cn, item, in), 0, false, &c);
 	if (rc)
@@ -144,7 +146,7 @@ static int move_region(applier *a, uint32_t p, const wire_move *m, const char *r
  * all sort before 'V' region 1 (a region name holds no byte below '-'). */
 static int move_pairs(applier *a, uint32_t p, const wire_move *m)
 {
-	unsigned char from[CKEY_MAX];
+	unsigned char from[CKEY_MAX + 1];
 	size_t fn = 1;
 	from[0] = CKEY_HOME;
 	for (;;) {
@@ -158,10 +160,15 @@ static int move_pairs(applier *a, uint32_t p, const wire_move *m)
 		if (z && z > k + 1 && (size_t)(z - k - 1) <= sizeof region) {
 			rn = (size_t)(z - k - 1);
 			memcpy(region, k + 1, rn);
-		} else if (any) { /* not a 'V' key of this layout: step past it */
-			fn = kn < sizeof from - 1 ? kn : sizeof from - 1;
-			memcpy(from, k, fn);
-			from[fn++] = 0;
+		} else if (any && kn < sizeof from) { /* not one of ours: step past it */
+			memcpy(from, k, kn);
+			from[kn] = 0;
+			fn = kn + 1;
+		} else if (any) { /* longer than any of ours: no stepping past it */
+			log_error("home index key too long; the move stops at it", "key_len=%zu",
+			          kn);
+			store_iter_free(it);
+			return 0;
 		}
 		int rc = store_iter_status(it);
 		store_iter_free(it);
@@ -204,6 +211,12 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 		return rc;
 	if (known && since >= m.since_ms) {
 		STAT_ADD(a, moves_stale, 1);
+		if (since == m.since_ms && (hn != m.home.n || memcmp(home, m.home.p, hn) != 0))
+			log_warn("move ignored: the user's last move has the same since and "
+			         "another region; a correction needs a later --since",
+			         "partition=%u user=%.*s home=%.*s moved_to=%.*s since_ms=%" PRIu64,
+			         p, (int)m.user.n, m.user.p, (int)m.home.n, m.home.p, (int)hn, home,
+			         since);
 		return 0;
 	}
 	uint64_t pairs = STAT_GET(a, moved_pairs);

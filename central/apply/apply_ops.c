@@ -269,6 +269,22 @@ static void index_home(applier *a, const wire_batch *b, const wire_op *op, const
 	bool created;
 	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), CKEY_HOME_LEN, &created);
 	ckey_home_value(e->val, st->present, st->hlc);
+	if (st->present)
+		apply_home_day(a, op->home.p, op->home.n, b->partition, op, st->hlc);
+}
+
+void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const wire_op *op,
+                    uint64_t hlc)
+{
+	unsigned char key[CKEY_MAX];
+	size_t kn = ckey_home_day(key, home, hn, p, op->counter.p, op->counter.n, op->item.p,
+	                          op->item.n, day_of_hlc(hlc));
+	bool created;
+	ktab_ent *e =
+	    ktab_add(&a->ws, key, kn, ktab_hash(key, kn), 8 + (uint32_t)op->user.n, &created);
+	store_put_u64(e->val, hlc);
+	memcpy(e->val + 8, op->user.p, op->user.n);
+	e->vlen = 8 + (uint32_t)op->user.n;
 }
 
 /* Applies a set op; *moved says whether its count changed (0 or 1). */
@@ -534,6 +550,10 @@ void apply_ws_flush(applier *a, part *pt)
 			store_batch_put(a->wb, k, kn, e->val, CKEY_HOME_LEN);
 			continue;
 		}
+		if (k[0] == CKEY_HOME_DAY) {
+			store_batch_put(a->wb, k, kn, e->val, e->vlen);
+			continue;
+		}
 		uint64_t v = *(const uint64_t *)e->val;
 		if (k[0] != CKEY_COUNT && v == 0) {
 			store_batch_del(a->wb, k, kn); /* empty buckets are not kept */
@@ -574,7 +594,8 @@ void apply_ws_commit(applier *a)
 			if (st->edge_len && e->mark == MARK_STORED)
 				kcache_put(&a->members, e->key, e->klen, e->hash, buf,
 				           merge_state_encode(st, buf));
-		} else if (e->key[0] != CKEY_HOME) { /* V keys are never read here */
+		} else if (e->key[0] != CKEY_HOME &&
+		           e->key[0] != CKEY_HOME_DAY) { /* V and G keys are never read here */
 			kcache_put(&a->counts, e->key, e->klen, e->hash, e->val, sizeof(uint64_t));
 		}
 	}

@@ -37,6 +37,17 @@
  *                                   checkpoint (opsckpt.c). A user's
  *                                   entries in a partition are adjacent,
  *                                   so one seek finds them all
+ *   'G' region 0 partition u32 counter 0 item 0 day u32
+ *                                -> a like of the item by a user of the
+ *                                   region, on that UTC day: its hlc u64,
+ *                                   then the user (the day's last such
+ *                                   like written); written with each like
+ *                                   the 'V' index takes, never deleted. An
+ *                                   item's keys sort by day, so its first
+ *                                   says how old its oldest like there
+ *                                   is: the home checkpoint with since_ms
+ *                                   sends one like per item older than
+ *                                   the edge's window from them
  *   'W' partition u32 user       -> where the user lives: the wall ms of
  *                                   their last move (u64), then the home
  *                                   region's name; written by a move
@@ -79,12 +90,13 @@ enum ckey_tag {
 	CKEY_HOME = 'V',
 	CKEY_HOME_V1 = 'U', /* the index's first layout, read only to move it */
 	CKEY_WHERE = 'W',
+	CKEY_HOME_DAY = 'G',
 };
 
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEMLXVUW";
+	static const char tags[] = "SCRYAHOEMLXVUWG";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -258,6 +270,60 @@ static inline size_t ckey_home(unsigned char *k, const char *region, size_t rn, 
 	memcpy(k + n, item, in);
 	return n + in;
 }
+
+/* The prefix of one region's 'G' keys in partition p: 'G' region 0 p. */
+static inline size_t ckey_home_day_prefix(unsigned char *k, const char *region, size_t rn,
+                                          uint32_t p)
+{
+	size_t n = ckey_home_prefix(k, region, rn, p);
+	k[0] = CKEY_HOME_DAY;
+	return n;
+}
+
+/* 'G' region 0 p counter 0 item 0 day: a like of the region's users of
+ * the item on that day. */
+static inline size_t ckey_home_day(unsigned char *k, const char *region, size_t rn, uint32_t p,
+                                   const char *counter, size_t cn, const char *item, size_t in,
+                                   uint32_t day)
+{
+	size_t n = ckey_home_day_prefix(k, region, rn, p);
+	memcpy(k + n, counter, cn);
+	n += cn;
+	k[n++] = 0;
+	memcpy(k + n, item, in);
+	n += in;
+	k[n++] = 0;
+	store_put_u32(k + n, day);
+	return n + 4;
+}
+
+/* A 'G' key: its region, partition, counter, item and day (the names
+ * non-empty). */
+static inline bool ckey_parse_home_day(const char *k, size_t kn, const char **region, size_t *rn,
+                                       uint32_t *p, const char **counter, size_t *cn,
+                                       const char **item, size_t *in, uint32_t *day)
+{
+	if (kn < 1 + 1 + 1 + 4 + 1 + 1 + 1 + 1 + 4 || k[0] != CKEY_HOME_DAY || k[kn - 5] != 0)
+		return false;
+	const char *z = memchr(k + 1, 0, kn - 1), *end = k + kn - 5;
+	if (!z || z == k + 1 || end - z < 1 + 4 + 3)
+		return false;
+	const char *c = z + 5;
+	const char *z1 = memchr(c, 0, (size_t)(end - c));
+	if (!z1 || z1 == c || z1 + 1 >= end)
+		return false;
+	*region = k + 1;
+	*rn = (size_t)(z - k - 1);
+	*p = store_get_u32((const unsigned char *)z + 1);
+	*counter = c;
+	*cn = (size_t)(z1 - c);
+	*item = z1 + 1;
+	*in = (size_t)(end - z1 - 1);
+	*day = store_get_u32((const unsigned char *)end + 1);
+	return true;
+}
+
+#define CKEY_HOME_DAY_MAX (8 + USER_MAX) /* a 'G' value: hlc u64, then the user */
 
 /* 'W' p user: where the user lives (the last move applied in p). */
 static inline size_t ckey_where(unsigned char *k, uint32_t p, const char *user, size_t un)

@@ -197,10 +197,12 @@ int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 	if (ckey_parse_edge(k, kn, CKEY_APPLIED, &edge, &en, p, NULL) ||
 	    ckey_parse_edge(k, kn, CKEY_HELD, &edge, &en, p, NULL) || ckey_parse_part(k, kn, p))
 		return 0;
-	/* A 'V' key carries the partition of the batch that wrote it: it
+	/* A 'V' or 'G' key carries the partition of the batch that wrote it: it
 	 * goes with that partition's version, which the home checkpoint
 	 * sends with it. */
+	uint32_t day;
 	if (ckey_parse_home(k, kn, &region, &rn, p, &user, &un, &counter, &cn, &item, &in) ||
+	    ckey_parse_home_day(k, kn, &region, &rn, p, &counter, &cn, &item, &in, &day) ||
 	    ckey_parse_where(k, kn, p, &user, &un))
 		return 0;
 	return ERR_NOTFOUND;

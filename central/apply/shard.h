@@ -9,7 +9,7 @@
  * any thread may read it.
  *
  * Partition of a key (keys.h): S, C, R, Y and L keys belong to the
- * partition of their item (partition_of); A, H, O, E, X, V and W keys carry
+ * partition of their item (partition_of); A, H, O, E, X, V, G and W keys carry
  * their partition; M keys (metadata) belong to none.
  *
  * The digest of a partition is the sum, mod 2^64, of XXH3-64 over

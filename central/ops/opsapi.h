@@ -59,9 +59,9 @@
  * to 4096 memberships ("m": counter, item, user, member, hlc); then per
  * listed partition, ascending, one message with l = true and nothing
  * else; then the end frame. since_ms=T (digits; with home only, 400
- * otherwise): a pair whose op's clock is before T is left out, but for
- * one like of each (counter, item) among those (now and then two or
- * more).
+ * otherwise): a pair whose op's clock is before T's UTC day is left out;
+ * after each partition's pairs, one like (from the 'G' keys) of each
+ * (counter, item) the region's users liked before that day.
  *
  * Auth: with a non-empty token every route needs "Authorization: Bearer
  * <token>", except /healthz, /readyz and /metrics asked from a loopback

@@ -6,11 +6,14 @@
  * its users' memberships ('V' keys, keys.h) in those partitions, with
  * each one's version and no edges, so a new edge there can load its
  * users' memberships. With since_ms=T too, the pairs whose winning op is
- * older than T (the edge's retention cut) are left out but for one like
- * of each item among them (first_old_like): the edge keeps no pair that
- * old and only needs to know that the item has likes it does not hold
- * (ledger_home_apply marks the item for that one), so the stream's size
- * has the bound of the edge's window, not of every membership ever made.
+ * older than T's UTC day (the edge's retention cut, to the day) are left
+ * out, and after each partition's pairs its 'G' keys are read, in item
+ * then day order, for one like of each item liked before that day
+ * (take_day): the edge keeps no pair that old and only needs to know
+ * that the item has likes it does not hold (ledger_home_apply marks the
+ * item for that one), so the stream carries the edge's window and one
+ * entry per item, not every membership ever made, and the job's memory
+ * stays the same whatever the number of items.
  *
  * Everything comes from one store view taken when the request arrives:
  * the versions and the edges' entries are read at once (a store error
@@ -48,7 +51,6 @@
 #include "central/ops/opsapi_int.h"
 #include "partition.h"
 #include "sbuf.h"
-#include "smap.h"
 #include "central/apply/shard.h"
 #include "xmem.h"
 
@@ -56,7 +58,7 @@
 #define CKPT_BUFFERED_MAX 65536 /* entries waiting, all partitions together */
 #define CKPT_CHUNK_BYTES 65536
 #define CKPT_KEYS_PER_TURN 65536
-#define CKPT_AGED_MAX 65536 /* home with since_ms: items an old like was sent for */
+#define DAY_MS UINT64_C(86400000)
 
 const char *const ops_checkpoint_params[] = {"partitions", "after_counter", "after_item",
                                              "home",       "since_ms",      NULL};
@@ -108,18 +110,21 @@ typedef struct ckpt_job {
 	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
 	size_t after_len;
-	char home[EDGE_ID_MAX]; /* the home checkpoint's region */
-	size_t home_n;          /* 0: the counts checkpoint */
-	uint32_t scan_p;        /* home: the partition whose 'V' keys it reads */
-	uint64_t since_ms;      /* home: older pairs are left out (0: none) */
-	smap aged;              /* home: "counter 0 item" of the items an old like was sent for */
+	char home[EDGE_ID_MAX];                /* the home checkpoint's region */
+	size_t home_n;                         /* 0: the counts checkpoint */
+	uint32_t scan_p;                       /* home: the partition whose 'V' keys it reads */
+	uint64_t since_ms;                     /* home: older pairs are left out (0: none) */
+	bool scan_days;                        /* home: reading the partition's 'G' keys */
+	char aged[COUNTER_MAX + ITEM_MAX + 2]; /* home: counter 0 item of the last 'G' key */
+	size_t aged_n;
 	enum ck_phase phase, after_spill;
 	uint32_t next_p; /* spill, flush, edges: the next partition */
 	size_t buffered; /* entries waiting, all partitions */
 	uint64_t as_of, t0;
 	uint64_t counts, members, messages, bytes;
-	uint64_t old;   /* home: pairs older than since_ms left out */
-	uint64_t marks; /* home: where moved users live ('W' keys) */
+	uint64_t old;       /* home: pairs older than the cut's day left out */
+	uint64_t aged_sent; /* home: of the items with likes older than it, one like each */
+	uint64_t marks;     /* home: where moved users live ('W' keys) */
 	bool failed;
 } ckpt_job;
 
@@ -137,7 +142,6 @@ static void job_free(ckpt_job *x)
 	free(x->parts);
 	free(x->counts_out);
 	free(x->members_out);
-	smap_free(&x->aged);
 	shard_set_free(&x->want);
 	free(x);
 }
@@ -437,30 +441,13 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 	put_entry(x, p, e, c, item, "", out);
 }
 
-/* A pair older than since_ms, e, of (counter, item): true when it is a
- * like of an item not yet in x->aged, the one the edge needs to mark the
- * item; the rest are left out. The 'V' keys sort by user, so an item's
- * old likes are spread over the partition's scan: x->aged remembers the
- * items sent, up to CKPT_AGED_MAX of them; then it starts again empty,
- * and an item sent before may be sent again (the edge marks it twice,
- * which is harmless), so the memory has a bound and a partition with
- * fewer such items than that sends each once. */
-static bool first_old_like(ckpt_job *x, const ck_ent *e, const char *counter, const char *item)
+/* The start of the UTC day of wall ms t. */
+static uint64_t day_start(uint64_t t)
 {
-	if (!e->member)
-		return false;
-	char ci[COUNTER_MAX + 1 + ITEM_MAX];
-	memcpy(ci, counter, e->cn);
-	ci[e->cn] = 0;
-	memcpy(ci + e->cn + 1, item, e->in);
-	if (x->aged.len >= CKPT_AGED_MAX)
-		smap_clear(&x->aged);
-	bool created;
-	smap_put(&x->aged, ci, (size_t)e->cn + 1 + e->in, &created);
-	return created;
+	return t - t % DAY_MS;
 }
 
-/* Buffers the membership under U key k (kn bytes, value v) of the
+/* Buffers the membership under V key k (kn bytes, value v) of the
  * partition being scanned, or skips a key or value that does not parse
  * or holds a name that is not valid (a store a bug wrote into: the
  * edge would refuse the whole message for it). */
@@ -478,11 +465,40 @@ static void take_member(ckpt_job *x, const char *k, size_t kn, const char *v, si
 	e.cn = (uint8_t)cn;
 	e.in = (uint8_t)in;
 	e.un = (uint8_t)un;
-	if (x->since_ms && hlc_ms(e.n) < x->since_ms && !first_old_like(x, &e, c, item)) {
+	if (x->since_ms && hlc_ms(e.n) < day_start(x->since_ms)) {
 		x->old++;
 		return;
 	}
 	put_entry(x, p, e, c, item, user, out);
+}
+
+/* Buffers, from the 'G' key k (value v) of the partition being scanned,
+ * one like of an item whose oldest like there is from a day before the
+ * cut's: an item's keys sort by day, so that is its first key. Keys of
+ * the same item after it, of an item liked first on the cut's day or
+ * later (the 'V' scan sent its pairs from that day's start), or that do
+ * not parse, are skipped. */
+static void take_day(ckpt_job *x, const char *k, size_t kn, const char *v, size_t vn,
+                     struct evbuffer *out)
+{
+	const char *r, *c, *item;
+	size_t rn, cn, in;
+	uint32_t p, day;
+	if (!ckey_parse_home_day(k, kn, &r, &rn, &p, &c, &cn, &item, &in, &day) || p != x->scan_p ||
+	    !item_counter_valid(c, cn) || !item_valid(item, in))
+		return;
+	size_t n = cn + 1 + in;
+	if (n == x->aged_n && memcmp(x->aged, c, n) == 0)
+		return; /* not the item's oldest day */
+	memcpy(x->aged, c, n);
+	x->aged_n = n;
+	if ((uint64_t)day * DAY_MS >= day_start(x->since_ms) || vn <= 8 ||
+	    !item_user_valid(v + 8, vn - 8))
+		return;
+	ck_ent e = {.cn = (uint8_t)cn, .in = (uint8_t)in, .un = (uint8_t)(vn - 8), .member = true};
+	e.n = store_get_u64((const unsigned char *)v);
+	x->aged_sent++;
+	put_entry(x, p, e, c, item, v + 8, out);
 }
 
 /* Home: opens the scan of the region's 'V' keys in the first wanted
@@ -491,7 +507,7 @@ static bool open_home_scan(ckpt_job *x)
 {
 	store_iter_free(x->it);
 	x->it = NULL;
-	smap_clear(&x->aged);
+	x->scan_days = false;
 	for (; x->scan_p < x->want.nparts; x->scan_p++) {
 		if (!shard_owns(&x->want, x->scan_p))
 			continue;
@@ -510,6 +526,16 @@ static bool scan_next_part(ckpt_job *x, struct evbuffer *out)
 {
 	if (!x->home_n)
 		return false;
+	if (x->since_ms && !x->scan_days) {
+		/* The partition's pairs are read: now its items' oldest days. */
+		store_iter_free(x->it);
+		unsigned char pre[CKEY_MAX];
+		size_t pn = ckey_home_day_prefix(pre, x->home, x->home_n, x->scan_p);
+		x->it = store_snap_iter_from(x->sn, pre, pn, NULL, 0);
+		x->scan_days = true;
+		x->aged_n = 0;
+		return true;
+	}
 	if (x->parts[x->scan_p].nents)
 		emit_entries(x, x->scan_p, out);
 	x->scan_p++;
@@ -541,7 +567,9 @@ static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
 			return false;
 		--*budget;
 		if (store_iter_next(x->it, &k, &kn, &v, &vn)) {
-			if (x->home_n)
+			if (x->home_n && x->scan_days)
+				take_day(x, k, kn, v, vn, out);
+			else if (x->home_n)
 				take_member(x, k, kn, v, vn, out);
 			else
 				take_count(x, k, kn, v, vn, out);
@@ -758,7 +786,6 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 	}
 	ckpt_job *x = xcalloc(1, sizeof *x);
 	x->api = api;
-	smap_init(&x->aged);
 	x->req = req;
 	x->con = con;
 	x->t0 = clock_mono_ms();

@@ -129,6 +129,7 @@ void api_ctx_init(api_ctx *x, const http_request *req, need *n)
 	x->id_rc = 1;
 	x->id_why = NULL;
 	x->who.user[0] = x->who.home[0] = 0;
+	x->who.home_since = 0;
 	x->has_peer_ip = req->peer_ip != NULL;
 	if (req->peer_ip)
 		memcpy(x->peer_ip, req->peer_ip, GUARD_IP_LEN);

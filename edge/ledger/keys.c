@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJHZYWL";
+	static const char tags[] = "MCGPOBDSAKNRIJHZYWT";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }

@@ -35,7 +35,7 @@ enum ekey_tag {
 	EKEY_AGED = 'Y',        /* counter 0 item: likes of it were dropped here
 	                           (store.member_keep_s): an absent pair is not known */
 	EKEY_SWEEP = 'W',       /* (alone): where the retention's pass goes on */
-	EKEY_HOME_MARK = 'L',   /* user 0 partition: where the user lives, as the
+	EKEY_HOME_MARK = 'T',   /* user 0 partition: where the user lives, as the
 	                           last move the home stream told of left it */
 };
 

@@ -14,6 +14,7 @@ TestSuite(checkpoint_home, .init = setup, .fini = teardown, .timeout = 120);
 
 #define HOME_USERS 40000 /* 20,000 at home in "ap": about 5,000 a partition */
 #define HOME_ITEMS 997
+#define DAY_MS UINT64_C(86400000)
 
 /* User i's home: "ap" for i % 4 of 0 or 1, "ap-south" (which starts as
  * "ap" does) for 2, none for 3. */
@@ -182,7 +183,9 @@ Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
 	char item[80];
 	item_name(7, item, sizeof item);
 	uint32_t p7 = partition_of(item, strlen(item), NPARTS);
-	wire_op o = op("likes", item, "fresh-user", 1, hlc_make(hlc_ms(T0) + 10, 0));
+	/* A day later: the cut is that day's, so everything at T0 is old. */
+	uint64_t cut = hlc_ms(T0) + DAY_MS;
+	wire_op o = op("likes", item, "fresh-user", 1, hlc_make(cut + 10, 0));
 	o.home = wire_cstr("ap", 2);
 	send_ops(0, p7, &o, 1);
 	start_api(NULL);
@@ -199,18 +202,19 @@ Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
 	cr_assert_eq(g.nmembers, n + 1, "%zu sent, %zu expected", g.nmembers, n + 1);
 	got_free(&g);
 
-	/* A cut after it: of the older pairs, one like of each item that
-	 * has one (fewer such items than the job remembers: exactly one),
-	 * and no unlike; the newer pair whole. */
-	snprintf(path, sizeof path, "/v1/checkpoint?partitions=all&home=ap&since_ms=%" PRIu64,
-	         hlc_ms(T0) + 1);
+	/* A cut the next day: of the older pairs, exactly one like of each
+	 * item a user of ap liked (the day's last such like central wrote:
+	 * that user may have unliked it since, which the edge's newer
+	 * state or its absence wins over), and no unlike; the newer pair
+	 * whole. */
+	snprintf(path, sizeof path, "/v1/checkpoint?partitions=all&home=ap&since_ms=%" PRIu64, cut);
 	fetch(path, &g);
 	check_shape(&g, all);
 	bool *liked_item = xcalloc(HOME_ITEMS, sizeof *liked_item);
 	size_t items_liked = 0;
 	for (size_t i = 0; i < n; i++) {
 		int it = atoi(strchr(x[i].item, ':') + 1);
-		if (x[i].member && !liked_item[it]) {
+		if (!liked_item[it]) { /* every entry was liked once (unliked: later) */
 			liked_item[it] = true;
 			items_liked++;
 		}
@@ -219,15 +223,14 @@ Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
 	size_t fresh = 0;
 	for (size_t i = 0; i < g.nmembers; i++) {
 		const got_member *m = &g.members[i];
-		if (i)
-			cr_assert_lt(member_cmp(&g.members[i - 1], m), 0, "in key order");
 		if (!strcmp(m->user, "fresh-user")) {
 			fresh++;
 			continue;
 		}
 		cr_assert(m->member, "%s/%s: no unlike is sent", m->item, m->user);
+		cr_assert_lt(hlc_ms(m->hlc), cut, "%s/%s is older than the cut", m->item, m->user);
 		const got_member *want = bsearch(m, x, n, sizeof *x, by_member);
-		cr_assert(want && want->member, "%s/%s is an old like", m->item, m->user);
+		cr_assert(want, "%s/%s is a pair of ap's", m->item, m->user);
 		int it = atoi(strchr(m->item, ':') + 1);
 		cr_assert(!sent_item[it], "%s sent twice", m->item);
 		sent_item[it] = true;
@@ -243,9 +246,9 @@ Test(checkpoint_home, since_ms_leaves_out_older_pairs_but_one_like_of_each_item)
 
 Test(checkpoint_home, a_long_run_of_old_pairs_still_sends_a_message_every_turn)
 {
-	/* 140,000 users liked one post long ago: more 'V' keys
-	 * than two turns read, and all but one left out. The first turn
-	 * sends the one it kept, the second an empty message. */
+	/* 140,000 users liked one post long ago: more 'V' keys than two
+	 * turns read, all left out, then the post's one 'G' key sends one
+	 * like of it. A turn that kept nothing sends an empty message. */
 	enum { LIKERS = 140000, CAP = 10000 };
 	const char *item = "post:popular";
 	uint32_t p = partition_of(item, strlen(item), NPARTS);
@@ -265,18 +268,72 @@ Test(checkpoint_home, a_long_run_of_old_pairs_still_sends_a_message_every_turn)
 	got g;
 	char path[128];
 	snprintf(path, sizeof path, "/v1/checkpoint?partitions=%u&home=ap&since_ms=%" PRIu64, p,
-	         hlc_ms(T0) + 1);
+	         hlc_ms(T0) + DAY_MS);
 	fetch(path, &g);
 	cr_assert_eq(g.status, 200);
 	cr_assert(g.ended, "the end frame came");
-	cr_assert_eq(g.nmembers, 1, "the first like only");
-	cr_assert_str_eq(g.members[0].user, "u000000");
+	cr_assert_eq(g.nmembers, 1, "one like of the item");
+	cr_assert_str_eq(g.members[0].item, item);
+	cr_assert(g.members[0].member);
 	size_t empty = 0;
 	for (size_t i = 0; i < g.nmsgs; i++)
 		empty += !g.msgs[i].last && g.msgs[i].nmembers == 0;
 	cr_assert_geq(empty, 1, "a turn that kept nothing still sent a message");
 	cr_assert(last_of(&g, p) != NULL);
 	got_free(&g);
+}
+
+Test(checkpoint_home, many_items_with_old_likes_each_send_one_exactly)
+{
+	/* 3 users each liked the same 70,000 items of one partition long
+	 * ago (more items than any in-memory set of a bounded size would
+	 * hold), and one of them 5 more items on the cut's day, before
+	 * the cut: each item comes exactly once, those 5 with every pair
+	 * of that day (the window is sent from the cut day's start). */
+	enum { ITEMS = 70000, CAP = 10000 };
+	uint32_t p = 1;
+	wire_op *ops = xcalloc(CAP, sizeof *ops);
+	char(*items)[24] = xcalloc(ITEMS, sizeof *items);
+	size_t nitems = 0, n = 0;
+	for (int i = 0; nitems < ITEMS; i++) {
+		snprintf(items[nitems], sizeof items[nitems], "post:m%d", i);
+		if (partition_of(items[nitems], strlen(items[nitems]), NPARTS) == p)
+			nitems++;
+	}
+	const char *users[3] = {"ua", "ub", "uc"};
+	for (int u = 0; u < 3; u++)
+		for (size_t i = 0; i < ITEMS; i++) {
+			ops[n] = op("likes", items[i], users[u], 1, T0);
+			ops[n].home = wire_cstr("ap", 2);
+			n++;
+			send_gathered(0, p, ops, &n, CAP, i == ITEMS - 1);
+		}
+	uint64_t cut = hlc_ms(T0) + DAY_MS, day = cut - cut % DAY_MS;
+	for (int i = 0; i < 5; i++) {
+		ops[n] = op("likes", items[i], "ud", 1, hlc_make(day + 1, 0));
+		ops[n].home = wire_cstr("ap", 2);
+		n++;
+	}
+	send_gathered(0, p, ops, &n, CAP, true);
+	free(ops);
+	start_api(NULL);
+	got g;
+	char path[128];
+	snprintf(path, sizeof path, "/v1/checkpoint?partitions=%u&home=ap&since_ms=%" PRIu64, p,
+	         cut);
+	fetch(path, &g);
+	cr_assert(g.ended);
+	size_t ud = 0, old = 0;
+	for (size_t i = 0; i < g.nmembers; i++) {
+		if (!strcmp(g.members[i].user, "ud"))
+			ud++;
+		else
+			old++;
+	}
+	cr_assert_eq(ud, 5, "the cut day's pairs come whole");
+	cr_assert_eq(old, ITEMS, "one old like per item, %zu sent", old);
+	got_free(&g);
+	free(items);
 }
 
 /* ---- a store older than the index ---------------------------------------- */

@@ -60,6 +60,12 @@ Test(wire_move, the_encoder_refuses_what_the_decoder_would)
 	size_t len;
 	m.since_ms = 0;
 	cr_assert_eq(wire_encode_move(&m, &buf, &len), ERR_INVAL);
+	m.since_ms = WIRE_MOVE_SINCE_MAX + 1; /* past 2^53: no JSON reader keeps it exact */
+	cr_assert_eq(wire_encode_move(&m, &buf, &len), ERR_INVAL);
+	m.since_ms = WIRE_MOVE_SINCE_MAX;
+	cr_assert_eq(wire_encode_move(&m, &buf, &len), 0);
+	free(buf);
+	buf = NULL;
 	m = vector_move();
 	m.user = wire_cstr("", 0);
 	cr_assert_eq(wire_encode_move(&m, &buf, &len), ERR_INVAL);
@@ -103,6 +109,8 @@ Test(wire_move, the_decoder_refuses_since_0_a_missing_field_and_other_types)
 	cr_assert_eq(m.since_ms, 5);
 	n = hand_move(b, 0, true);
 	cr_assert_eq(wire_decode_move(b, n, &m), ERR_CORRUPT, "since 0");
+	n = hand_move(b, UINT64_C(1) << 53, true);
+	cr_assert_eq(wire_decode_move(b, n, &m), ERR_CORRUPT, "since past 2^53 - 1");
 	n = hand_move(b, 5, false);
 	cr_assert_eq(wire_decode_move(b, n, &m), ERR_CORRUPT, "no user");
 	cr_assert_eq(m.user.n, 0, "zeroed on error");
