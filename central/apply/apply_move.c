@@ -33,8 +33,6 @@
 #include "item.h"
 #include "log.h"
 
-#define WHERE_MAX (8 + EDGE_ID_MAX) /* a 'W' value: since u64, the home */
-
 /* The 'W' key of (p, user): true with its since and home (hn bytes);
  * false when there is none, or its value does not parse (logged: it is
  * then as if the user had not moved). 0 or the store's error in *rc. */
@@ -42,7 +40,7 @@ static bool where_read(applier *a, uint32_t p, const char *user, size_t un, uint
                        char *home, size_t *hn, int *rc)
 {
 	unsigned char key[5 + USER_MAX];
-	unsigned char val[WHERE_MAX];
+	char val[CKEY_WHERE_MAX];
 	size_t vn;
 	*rc = store_get_into(a->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
 	if (*rc == ERR_NOTFOUND || *rc == ERR_CORRUPT) {
@@ -54,14 +52,13 @@ static bool where_read(applier *a, uint32_t p, const char *user, size_t un, uint
 	}
 	if (*rc)
 		return false;
-	if (vn <= 8 || !item_edge_valid((const char *)val + 8, vn - 8)) {
+	const char *h;
+	if (!ckey_parse_where_value(val, vn, since, &h, hn) || !item_edge_valid(h, *hn)) {
 		log_error("a user's home record does not parse; taken as none",
 		          "partition=%u user=%.*s size=%zu", p, (int)un, user, vn);
 		return false;
 	}
-	*since = store_get_u64(val);
-	*hn = vn - 8;
-	memcpy(home, val + 8, *hn);
+	memcpy(home, h, *hn);
 	return true;
 }
 
@@ -225,10 +222,9 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 		return rc;
 	apply_ws_flush(a, pt);
 	apply_feed_moved(a, &m);
-	unsigned char key[5 + USER_MAX], val[WHERE_MAX];
-	store_put_u64(val, m.since_ms);
-	memcpy(val + 8, m.home.p, m.home.n);
-	store_batch_put(a->wb, key, ckey_where(key, p, m.user.p, m.user.n), val, 8 + m.home.n);
+	unsigned char key[5 + USER_MAX], val[CKEY_WHERE_MAX];
+	store_batch_put(a->wb, key, ckey_where(key, p, m.user.p, m.user.n), val,
+	                ckey_where_value(val, m.since_ms, m.home.p, m.home.n));
 	bool created;
 	smap_put(&a->moved, m.user.p, m.user.n, &created);
 	STAT_ADD(a, moves_applied, 1);

@@ -325,6 +325,30 @@ static inline bool ckey_parse_home_day(const char *k, size_t kn, const char **re
 
 #define CKEY_HOME_DAY_MAX (8 + USER_MAX) /* a 'G' value: hlc u64, then the user */
 
+#define CKEY_WHERE_MAX (8 + EDGE_ID_MAX) /* a 'W' value: since u64, then the home */
+
+/* A 'W' value into v (CKEY_WHERE_MAX bytes): its length. */
+static inline size_t ckey_where_value(unsigned char *v, uint64_t since_ms, const char *home,
+                                      size_t hn)
+{
+	store_put_u64(v, since_ms);
+	memcpy(v + 8, home, hn);
+	return 8 + hn;
+}
+
+/* A 'W' value: its since (above 0) and home (non-empty; its name is not
+ * checked here). */
+static inline bool ckey_parse_where_value(const char *v, size_t vn, uint64_t *since_ms,
+                                          const char **home, size_t *hn)
+{
+	if (vn <= 8 || vn > CKEY_WHERE_MAX)
+		return false;
+	*since_ms = store_get_u64((const unsigned char *)v);
+	*home = v + 8;
+	*hn = vn - 8;
+	return *since_ms > 0;
+}
+
 /* 'W' p user: where the user lives (the last move applied in p). */
 static inline size_t ckey_where(unsigned char *k, uint32_t p, const char *user, size_t un)
 {

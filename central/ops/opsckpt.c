@@ -317,20 +317,22 @@ static void put_marks(ckpt_job *x, uint32_t p, struct evbuffer *out, wire_snapsh
 	size_t kn, vn, n = 0;
 	size_t *offs = xcalloc(CKPT_PER_MSG, 2 * sizeof *offs);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *user;
-		size_t un;
+		const char *user, *home;
+		size_t un, hn;
 		uint32_t kp;
-		if (!ckey_parse_where(k, kn, &kp, &user, &un) || kp != p || vn <= 8 ||
-		    !item_user_valid(user, un) || !item_edge_valid(v + 8, vn - 8) ||
-		    !store_get_u64((const unsigned char *)v))
+		uint64_t since;
+		if (!ckey_parse_where(k, kn, &kp, &user, &un) || kp != p ||
+		    !item_user_valid(user, un) ||
+		    !ckey_parse_where_value(v, vn, &since, &home, &hn) ||
+		    !item_edge_valid(home, hn))
 			continue;
 		offs[2 * n] = names->len;
 		sbuf_add(names, user, un);
 		offs[2 * n + 1] = names->len;
-		sbuf_add(names, v + 8, vn - 8);
-		marks[n].since_ms = store_get_u64((const unsigned char *)v);
+		sbuf_add(names, home, hn);
+		marks[n].since_ms = since;
 		marks[n].user.n = (uint32_t)un;
-		marks[n].home.n = (uint32_t)(vn - 8);
+		marks[n].home.n = (uint32_t)hn;
 		if (++n < CKPT_PER_MSG)
 			continue;
 		wire_snapshot full;

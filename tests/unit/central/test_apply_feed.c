@@ -388,3 +388,25 @@ Test(apply_feed, a_move_sends_each_pair_it_moves_to_the_new_homes_stream)
 	cr_assert_eq(e.v[1].ev.hlc, 12);
 	cr_assert_eq(e.v[1].ev.count, 0);
 }
+
+Test(apply_feed, a_move_of_a_user_with_no_pairs_still_tells_every_stream)
+{
+	const char *homes[] = {"us", "ap"};
+	applier_set_homes(T.a, homes, 2);
+	wire_move m = {.partition = 3,
+	               .user = wire_cstr("nobody", 6),
+	               .home = wire_cstr("ap", 2),
+	               .since_ms = 7,
+	               .created_ms = 7};
+	msg mv;
+	cr_assert_eq(wire_encode_move(&m, &mv.buf, &mv.len), 0);
+	apply_msg(3, 0, mv);
+	evs e;
+	stored(3, &e);
+	cr_assert_eq(e.n, 2, "a home event on each stream, nothing else");
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(e.v[i].ev.type, FEEDEV_HOME);
+		cr_assert_str_eq(e.v[i].user, "nobody");
+		cr_assert_str_eq(e.v[i].region, "ap");
+	}
+}

@@ -178,3 +178,30 @@ Test(apply_move, a_bad_move_is_quarantined_and_the_partition_goes_on)
 	cr_assert_eq(applier_resume_offset(T.a, 1, &next), 0);
 	cr_assert_eq(next, 3, "both offsets are consumed");
 }
+
+Test(apply_move, regions_whose_names_start_alike_are_each_found_and_the_new_home_kept)
+{
+	/* u1's entries under "eu", "eu-west" (which starts as "eu" does) and
+	 * "ap": a move to "eu" takes the other two along; one to "us", all. */
+	apply_msg(1, 0,
+	          make_batch("a", 1, 1,
+	                     (wire_op[]){like_of("post:1", "u1", true, 100, "eu"),
+	                                 like_of("post:2", "u1", true, 101, "eu-west"),
+	                                 like_of("post:3", "u1", true, 102, "ap")},
+	                     3));
+	apply_msg(1, 1, move_msg(1, "u1", "eu", 5000));
+	bool member;
+	uint64_t clk;
+	for (int i = 1; i <= 3; i++) {
+		char item[16];
+		snprintf(item, sizeof item, "post:%d", i);
+		cr_assert(entry("eu", 1, "u1", item, &member, &clk) && member, "%s", item);
+	}
+	cr_assert_not(entry("eu-west", 1, "u1", "post:2", &member, &clk));
+	cr_assert_not(entry("ap", 1, "u1", "post:3", &member, &clk));
+	cr_assert_eq(stats().moved_pairs, 2, "the new home's own entry stays");
+	apply_msg(1, 2, move_msg(1, "u1", "us", 6000));
+	cr_assert(entry("us", 1, "u1", "post:2", &member, &clk) && member);
+	cr_assert_not(entry("eu", 1, "u1", "post:1", &member, &clk));
+	cr_assert_eq(stats().moved_pairs, 5);
+}

@@ -598,3 +598,31 @@ Test(checkpoint_home, a_partitions_last_message_says_where_its_moved_users_live)
 	             "u0's one pair, where its item's partition is 1");
 	got_free(&g);
 }
+
+Test(checkpoint_home, more_moved_users_than_a_message_holds_come_in_several)
+{
+	/* 5,000 users moved in partition 0: 4,096 in a message of their
+	 * own (l false), the rest in the partition's last. */
+	enum { MOVED = 5000 };
+	for (int i = 0; i < MOVED; i++) {
+		char user[16];
+		snprintf(user, sizeof user, "m%05d", i);
+		send_move(0, user, i % 2 ? "ap" : "jp", 1000 + (uint64_t)i);
+	}
+	start_api(NULL);
+	got g;
+	fetch("/v1/checkpoint?partitions=0&home=ap", &g);
+	cr_assert(g.ended);
+	cr_assert_eq(g.nmarks, MOVED);
+	size_t in_last = 0;
+	for (size_t i = 0; i < g.nmarks; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "m%05zu", i);
+		cr_assert_str_eq(g.marks[i].user, want, "in key order, none twice");
+		cr_assert_str_eq(g.marks[i].home, i % 2 ? "ap" : "jp");
+		cr_assert_eq(g.marks[i].since_ms, 1000 + i);
+		in_last += g.marks[i].in_last;
+	}
+	cr_assert_eq(in_last, MOVED - PER_MSG);
+	got_free(&g);
+}

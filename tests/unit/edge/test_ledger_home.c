@@ -274,3 +274,23 @@ Test(ledger_home, a_move_is_kept_per_partition_the_latest_wins_and_it_survives_a
 	ledger_home_ev zero = move_of("u3", "eu", 0, p);
 	cr_assert_eq(ledger_home_apply(T.l, &zero, 1, pos, WALL, &taken), ERR_INVAL);
 }
+
+Test(ledger_home, with_the_membership_filter_on_a_move_is_found_and_others_cost_no_read)
+{
+	/* The same ledger with a filter: a move staged goes into it, and a
+	 * restart loads it from the store again. */
+	ledger_free(T.l);
+	T.o.member_filter_bytes = 1 << 16;
+	open_ledger();
+	uint32_t p = partition_of(ITEM, strlen(ITEM), NPARTS);
+	ledger_home_ev e = move_of("u1", "eu", 5000, p);
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	uint64_t since = 0;
+	cr_assert_str_eq(mark("u1", &since), "eu");
+	cr_assert_str_eq(mark("u2", &since), "", "a user never moved: none");
+	reopen();
+	cr_assert_str_eq(mark("u1", &since), "eu", "in the filter loaded at the open");
+	cr_assert_eq(since, 5000);
+}
