@@ -137,13 +137,9 @@ CKPT_FIXTURE void send_ops(int e, uint32_t p, const wire_op *ops, size_t n)
  * next offset (as `central home-move` produces to each partition). */
 CKPT_FIXTURE void send_move(uint32_t p, const char *user, const char *home, uint64_t since_ms)
 {
-	wire_move mv = {p, wire_cstr(user, strlen(user)), wire_cstr(home, strlen(home)), since_ms,
-	                since_ms};
-	char *buf;
-	size_t len;
-	cr_assert_eq(wire_encode_move(&mv, &buf, &len), 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, buf, len);
-	free(buf);
+	wire_util_msg m = wire_util_move(p, user, home, since_ms);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 

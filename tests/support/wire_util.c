@@ -45,6 +45,16 @@ wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, 
 	return m;
 }
 
+wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uint64_t since_ms)
+{
+	wire_move mv = {p, wire_cstr(user, strlen(user)), wire_cstr(home, strlen(home)), since_ms,
+	                since_ms};
+	wire_util_msg m;
+	int rc = wire_encode_move(&mv, &m.buf, &m.len);
+	cr_assert_eq(rc, 0, "wire_encode_move: %s", err_str(rc));
+	return m;
+}
+
 static bool str_eq(wire_str a, wire_str b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);

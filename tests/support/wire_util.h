@@ -40,6 +40,10 @@ wire_op wire_util_op(const char *counter, const char *item, const char *user, ui
 wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, uint64_t seq,
                               const wire_op *ops, size_t nops, const wire_sum *sums, size_t nsums);
 
+/* The move of user to home at since_ms, produced to partition p (as
+ * `central home-move` makes it), encoded; the encoding is asserted. */
+wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uint64_t since_ms);
+
 /* Does w hold exactly the bytes of s? */
 bool wire_util_str_is(wire_str w, const char *s);
 

@@ -352,14 +352,7 @@ Test(apply_feed, a_move_sends_each_pair_it_moves_to_the_new_homes_stream)
 	like9.item = wire_cstr("post:9", 6);
 	apply_msg(0, 1, make_batch_in("a", "ap", 0, 2, (wire_op[]){like9, unlike}, 2));
 	cr_assert_eq(applier_feed_made(T.a), 0);
-	wire_move m = {.partition = 0,
-	               .user = wire_cstr("u1", 2),
-	               .home = wire_cstr("us", 2),
-	               .since_ms = 1000,
-	               .created_ms = 1000};
-	msg mv;
-	cr_assert_eq(wire_encode_move(&m, &mv.buf, &mv.len), 0);
-	apply_msg(0, 2, mv);
+	apply_msg(0, 2, wire_util_move(0, "u1", "us", 1000));
 	evs e;
 	stored(0, &e);
 	cr_assert_eq(e.n, 4, "u1's two pairs, not u2's, then the move on both streams");
@@ -393,14 +386,7 @@ Test(apply_feed, a_move_of_a_user_with_no_pairs_still_tells_every_stream)
 {
 	const char *homes[] = {"us", "ap"};
 	applier_set_homes(T.a, homes, 2);
-	wire_move m = {.partition = 3,
-	               .user = wire_cstr("nobody", 6),
-	               .home = wire_cstr("ap", 2),
-	               .since_ms = 7,
-	               .created_ms = 7};
-	msg mv;
-	cr_assert_eq(wire_encode_move(&m, &mv.buf, &mv.len), 0);
-	apply_msg(3, 0, mv);
+	apply_msg(3, 0, wire_util_move(3, "nobody", "ap", 7));
 	evs e;
 	stored(3, &e);
 	cr_assert_eq(e.n, 2, "a home event on each stream, nothing else");

@@ -27,14 +27,7 @@ static wire_op like_of(const char *item, const char *user, bool add, uint64_t ts
 
 static msg move_msg(uint32_t p, const char *user, const char *home, uint64_t since)
 {
-	wire_move m = {.partition = p,
-	               .user = wire_cstr(user, strlen(user)),
-	               .home = wire_cstr(home, strlen(home)),
-	               .since_ms = since,
-	               .created_ms = since};
-	msg out;
-	cr_assert_eq(wire_encode_move(&m, &out.buf, &out.len), 0);
-	return out;
+	return wire_util_move(p, user, home, since);
 }
 
 static bool entry(const char *region, uint32_t p, const char *user, const char *item, bool *member,
