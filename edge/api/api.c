@@ -383,15 +383,19 @@ static int member_away(api *a, api_ctx *x, const char *counter, const char *item
  * home stream has not brought that move yet; else when the last move
  * known is at least as late as the identity's, and to here (a token from
  * before a move away says otherwise). Until then their pairs are asked
- * of central, as an away user's are. */
-static bool lives_here(api *a, const api_ctx *x, const char *item)
+ * of central, as an away user's are. 0 with *here, or the store's error
+ * (the request's, as any other read's). */
+static int lives_here(api *a, const api_ctx *x, const char *item, bool *here)
 {
 	char home[EDGE_ID_MAX + 1];
 	uint64_t since;
 	int rc = ledger_home_mark(a->lg, x->who.user, item, home, &since);
-	if (rc == ERR_NOTFOUND)
-		return x->who.home_since == 0;
-	return rc == 0 && since >= x->who.home_since && strcmp(home, x->who.home) == 0;
+	if (rc == ERR_NOTFOUND) {
+		*here = x->who.home_since == 0;
+		return 0;
+	}
+	*here = rc == 0 && since >= x->who.home_since && strcmp(home, x->who.home) == 0;
+	return rc;
 }
 
 int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
@@ -399,9 +403,14 @@ int api_membership(api *a, api_ctx *x, const char *counter, const char *item, co
 {
 	if (x->who.home[0] && a->cfg.region && strcmp(x->who.home, a->cfg.region) != 0)
 		return member_away(a, x, counter, item, user, state, source);
-	if (x->who.home[0] && a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region) &&
-	    !lives_here(a, x, item))
-		return member_away(a, x, counter, item, user, state, source);
+	if (x->who.home[0] && a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region)) {
+		bool here;
+		int rc = lives_here(a, x, item, &here);
+		if (rc)
+			return rc;
+		if (!here)
+			return member_away(a, x, counter, item, user, state, source);
+	}
 	need *n = x->n;
 	bool at_home = a->cfg.home_region && !strcmp(x->who.home, a->cfg.home_region);
 	int rc = at_home ? ledger_member_home(a->lg, counter, item, user, state)
