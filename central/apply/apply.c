@@ -290,6 +290,7 @@ static int load(applier *a)
 	}
 	rc = store_iter_status(it);
 	store_iter_free(it);
+	atomic_store_explicit(&a->moved_bytes, smap_bytes(&a->moved), memory_order_relaxed);
 	return rc;
 }
 
@@ -816,6 +817,7 @@ void applier_get_memory(const applier *a, applier_memory *out)
 	out->member_cache = kcache_bytes(&a->members);
 	out->working_set = atomic_load_explicit(&a->ws_bytes, memory_order_relaxed);
 	out->snapshot_changes = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
+	out->moved_users = atomic_load_explicit(&a->moved_bytes, memory_order_relaxed);
 }
 
 int64_t applier_input_offset(const applier *a, uint32_t p)

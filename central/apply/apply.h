@@ -242,6 +242,8 @@ typedef struct applier_memory {
 	                              messages, sized by the largest one */
 	uint64_t snapshot_changes; /* counts changed since each partition's last
 	                              snapshot: grows while snapshots cannot go */
+	uint64_t moved_users;      /* the users a move named: one entry each, for
+	                              good (apply_move.c) */
 } applier_memory;
 /* Any thread: relaxed atomic loads, no lock, nothing walked. */
 void applier_get_memory(const applier *a, applier_memory *out);

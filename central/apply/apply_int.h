@@ -73,7 +73,7 @@ struct applier {
 	stats st;
 	/* applier_get_memory's working_set and snapshot_changes, stored by
 	 * the applier's thread (apply_ws_account, apply_changes_account). */
-	_Atomic uint64_t ws_bytes, changes_bytes;
+	_Atomic uint64_t ws_bytes, changes_bytes, moved_bytes; /* moved_bytes: a->moved's */
 	applier_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
 	const applier_obs *obs; /* NULL: no instruments */

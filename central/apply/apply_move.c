@@ -227,6 +227,7 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 	                ckey_where_value(val, m.since_ms, m.home.p, m.home.n));
 	bool created;
 	smap_put(&a->moved, m.user.p, m.user.n, &created);
+	atomic_store_explicit(&a->moved_bytes, smap_bytes(&a->moved), memory_order_relaxed);
 	STAT_ADD(a, moves_applied, 1);
 	log_info("user moved home; their memberships here follow",
 	         "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,

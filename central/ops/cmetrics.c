@@ -400,7 +400,8 @@ static void hook_memory(void *ctx, sbuf *out)
 		} h[] = {{"count_cache", am.count_cache},
 		         {"member_cache", am.member_cache},
 		         {"working_set", am.working_set},
-		         {"snapshot_changes", am.snapshot_changes}};
+		         {"snapshot_changes", am.snapshot_changes},
+		         {"moved_users", am.moved_users}};
 		for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
 			char lb[48];
 			snprintf(lb, sizeof lb, "holder=\"%s\"", h[i].holder);

@@ -69,7 +69,12 @@ static void seed(void)
 Test(apply_move, a_move_takes_the_users_entries_of_the_partition_to_the_new_home)
 {
 	seed();
+	applier_memory mem;
+	applier_get_memory(T.a, &mem);
+	cr_assert_eq(mem.moved_users, 0);
 	apply_msg(1, 1, move_msg(1, "u1", "us", 5000));
+	applier_get_memory(T.a, &mem);
+	cr_assert_gt(mem.moved_users, 0, "the moved user's entry is counted");
 	bool member;
 	uint64_t clk, since = 0;
 	cr_assert(entry("us", 1, "u1", "post:1", &member, &clk) && member && clk == 100);
