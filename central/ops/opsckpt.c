@@ -110,10 +110,15 @@ typedef struct ckpt_job {
 	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
 	size_t after_len;
-	char home[EDGE_ID_MAX];                /* the home checkpoint's region */
-	size_t home_n;                         /* 0: the counts checkpoint */
-	uint32_t scan_p;                       /* home: the partition whose 'V' keys it reads */
-	uint64_t since_ms;                     /* home: older pairs are left out (0: none) */
+	char home[EDGE_ID_MAX]; /* the home checkpoint's region */
+	size_t home_n;          /* 0: the counts checkpoint */
+	uint32_t scan_p;        /* home: the partition whose 'V' keys it reads */
+	uint64_t since_ms;      /* home: older pairs are left out (0: none) */
+	store_iter *mark_it;    /* home, CK_EDGES: the 'W' keys of mark_p, or NULL */
+	uint32_t mark_p;
+	wire_home_mark *marks; /* home: a message's marks (CKPT_PER_MSG) */
+	size_t nmarks;
+	sbuf mark_names;                       /* their names */
 	bool scan_days;                        /* home: reading the partition's 'G' keys */
 	char aged[COUNTER_MAX + ITEM_MAX + 2]; /* home: counter 0 item of the last 'G' key */
 	size_t aged_n;
@@ -122,9 +127,9 @@ typedef struct ckpt_job {
 	size_t buffered; /* entries waiting, all partitions */
 	uint64_t as_of, t0;
 	uint64_t counts, members, messages, bytes;
-	uint64_t old;       /* home: pairs older than the cut's day left out */
-	uint64_t aged_sent; /* home: of the items with likes older than it, one like each */
-	uint64_t marks;     /* home: where moved users live ('W' keys) */
+	uint64_t old;        /* home: pairs older than the cut's day left out */
+	uint64_t aged_sent;  /* home: of the items with likes older than it, one like each */
+	uint64_t sent_marks; /* home: where moved users live ('W' keys) */
 	bool failed;
 } ckpt_job;
 
@@ -142,6 +147,9 @@ static void job_free(ckpt_job *x)
 	free(x->parts);
 	free(x->counts_out);
 	free(x->members_out);
+	store_iter_free(x->mark_it);
+	free(x->marks);
+	sbuf_free(&x->mark_names);
 	shard_set_free(&x->want);
 	free(x);
 }
@@ -301,85 +309,65 @@ static void emit_entries(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	pt->names.len = 0;
 }
 
-/* Home: where each user a move named in p lives ('W' keys, read from
- * the view), in messages of CKPT_PER_MSG marks: every one but the last
- * few leaves here (l = false); those go in *s, the partition's last
- * message, their names in *names until it is sent. Moves are rare, so
- * this reads them in one turn. A value that does not parse is skipped
- * (apply_move.c logs it where it is read). */
-static void put_marks(ckpt_job *x, uint32_t p, struct evbuffer *out, wire_snapshot *s,
-                      wire_home_mark *marks, sbuf *names)
+/* Home: reads up to CKPT_PER_MSG marks of where users a move named in
+ * x->mark_p live ('W' keys, from the view, x->mark_it) into x->marks,
+ * their names in x->mark_names; true once the partition's keys are all
+ * read. A value that does not parse is skipped (apply_move.c logs it
+ * where it is read). */
+static bool read_marks(ckpt_job *x)
 {
-	unsigned char pre[5];
-	ckey_where(pre, p, "", 0);
-	store_iter *it = store_snap_iter_from(x->sn, pre, sizeof pre, NULL, 0);
 	const char *k, *v;
-	size_t kn, vn, n = 0;
-	size_t *offs = xcalloc(CKPT_PER_MSG, 2 * sizeof *offs);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+	size_t kn, vn;
+	size_t offs[2 * CKPT_PER_MSG];
+	x->nmarks = 0;
+	x->mark_names.len = 0;
+	bool ended = true;
+	while (store_iter_next(x->mark_it, &k, &kn, &v, &vn)) {
 		const char *user, *home;
-		size_t un, hn;
+		size_t un, hn, n = x->nmarks;
 		uint32_t kp;
 		uint64_t since;
-		if (!ckey_parse_where(k, kn, &kp, &user, &un) || kp != p ||
+		if (!ckey_parse_where(k, kn, &kp, &user, &un) || kp != x->mark_p ||
 		    !item_user_valid(user, un) ||
 		    !ckey_parse_where_value(v, vn, &since, &home, &hn) ||
 		    !item_edge_valid(home, hn))
 			continue;
-		offs[2 * n] = names->len;
-		sbuf_add(names, user, un);
-		offs[2 * n + 1] = names->len;
-		sbuf_add(names, home, hn);
-		marks[n].since_ms = since;
-		marks[n].user.n = (uint32_t)un;
-		marks[n].home.n = (uint32_t)hn;
-		if (++n < CKPT_PER_MSG)
-			continue;
-		wire_snapshot full;
-		snapshot_of(x, p, &full);
-		for (size_t i = 0; i < n; i++) {
-			marks[i].user.p = names->p + offs[2 * i];
-			marks[i].home.p = names->p + offs[2 * i + 1];
+		offs[2 * n] = x->mark_names.len;
+		sbuf_add(&x->mark_names, user, un);
+		offs[2 * n + 1] = x->mark_names.len;
+		sbuf_add(&x->mark_names, home, hn);
+		x->marks[n] = (wire_home_mark){{NULL, (uint32_t)un}, {NULL, (uint32_t)hn}, since};
+		if (++x->nmarks == CKPT_PER_MSG) {
+			ended = false;
+			break;
 		}
-		full.marks = marks;
-		full.nmarks = (uint32_t)n;
-		put_frame(x, out, &full);
-		x->marks += n;
-		n = 0;
-		names->len = 0;
 	}
-	if (store_iter_status(it)) {
+	if (store_iter_status(x->mark_it)) {
 		log_error("checkpoint: a partition's moves could not be read; the stream is cut "
 		          "short",
-		          "partition=%u", p);
+		          "partition=%u", x->mark_p);
 		x->failed = true;
 	}
-	store_iter_free(it);
-	for (size_t i = 0; i < n; i++) {
-		marks[i].user.p = names->p + offs[2 * i];
-		marks[i].home.p = names->p + offs[2 * i + 1];
+	for (size_t i = 0; i < x->nmarks; i++) {
+		x->marks[i].user.p = x->mark_names.p + offs[2 * i];
+		x->marks[i].home.p = x->mark_names.p + offs[2 * i + 1];
 	}
-	free(offs);
-	s->marks = marks;
-	s->nmarks = (uint32_t)n;
-	x->marks += n;
+	x->sent_marks += x->nmarks;
+	return ended;
 }
 
 /* p's last message: no counts, every edge's entry (l = true; a home
  * checkpoint read no edges, so its last messages have none, but the
- * partition's marks of where moved users live). */
+ * last marks of the partition's moved users, x->marks). */
 static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 {
 	ck_part *pt = &x->parts[p];
 	wire_snapshot s;
 	snapshot_of(x, p, &s);
 	s.last = true;
-	wire_home_mark *marks = NULL;
-	sbuf names;
-	sbuf_init(&names);
 	if (x->home_n) {
-		marks = xcalloc(CKPT_PER_MSG, sizeof *marks);
-		put_marks(x, p, out, &s, marks, &names);
+		s.marks = x->marks;
+		s.nmarks = (uint32_t)x->nmarks;
 	}
 	wire_edge_seq *es = xcalloc(pt->nedges ? pt->nedges : 1, sizeof *es);
 	for (size_t i = 0; i < pt->nedges; i++)
@@ -391,8 +379,26 @@ static void emit_last(ckpt_job *x, uint32_t p, struct evbuffer *out)
 	if (!x->failed)
 		put_frame(x, out, &s);
 	free(es);
-	free(marks);
-	sbuf_free(&names);
+}
+
+/* Home, CK_EDGES: one step of partition x->mark_p's moves: a message of
+ * CKPT_PER_MSG marks (l = false), or, once they are all read, its last
+ * message with the rest. Each step reads one message's worth, so a
+ * partition with many moved users neither holds up the loop nor fills
+ * memory. */
+static void step_marks(ckpt_job *x, struct evbuffer *out)
+{
+	if (!read_marks(x)) {
+		wire_snapshot s;
+		snapshot_of(x, x->mark_p, &s);
+		s.marks = x->marks;
+		s.nmarks = (uint32_t)x->nmarks;
+		put_frame(x, out, &s);
+		return;
+	}
+	emit_last(x, x->mark_p, out);
+	store_iter_free(x->mark_it);
+	x->mark_it = NULL;
 }
 
 /* Buffers e, whose names are c, item and user (e's lengths; the user
@@ -598,8 +604,19 @@ static bool step(ckpt_job *x, struct evbuffer *out, size_t *budget)
 		x->next_p = 0;
 		break;
 	case CK_EDGES:
+		if (x->mark_it) {
+			step_marks(x, out);
+			break;
+		}
 		if (next_part(x, false, &p)) {
-			emit_last(x, p, out);
+			if (x->home_n) { /* its moves first, then its last message */
+				unsigned char pre[5];
+				x->mark_p = p;
+				x->mark_it = store_snap_iter_from(
+				    x->sn, pre, ckey_where(pre, p, "", 0), NULL, 0);
+			} else {
+				emit_last(x, p, out);
+			}
 			break;
 		}
 		evbuffer_add(out, ckpt_end_frame, sizeof ckpt_end_frame);
@@ -682,8 +699,8 @@ static void ckpt_more(ckpt_job *x)
 		         "partitions=\"%s\" home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64
 		         " old_left_out=%" PRIu64 " moved_users=%" PRIu64 " messages=%" PRIu64
 		         " bytes=%" PRIu64 " ms=%" PRIu64,
-		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old, x->marks,
-		         x->messages, x->bytes, clock_mono_ms() - x->t0);
+		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old,
+		         x->sent_marks, x->messages, x->bytes, clock_mono_ms() - x->t0);
 	}
 	job_free(x);
 }
@@ -788,6 +805,7 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 	}
 	ckpt_job *x = xcalloc(1, sizeof *x);
 	x->api = api;
+	sbuf_init(&x->mark_names);
 	x->req = req;
 	x->con = con;
 	x->t0 = clock_mono_ms();
@@ -817,6 +835,7 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 	x->phase = CK_SCAN;
 	if (x->home_n) {
 		x->members_out = xcalloc(CKPT_PER_MSG, sizeof *x->members_out);
+		x->marks = xcalloc(CKPT_PER_MSG, sizeof *x->marks);
 		if (!open_home_scan(x))
 			x->phase = CK_FLUSH; /* no partition to read */
 	} else {
