@@ -129,6 +129,8 @@ void apply_feed_moved(applier *a, const wire_move *m)
 {
 	for (size_t i = 0; i < a->nhomes; i++) {
 		feedev e = {.type = FEEDEV_HOME,
+		            .counter = "",
+		            .item = "",
 		            .user = m->user.p,
 		            .user_n = m->user.n,
 		            .region = m->home.p,
