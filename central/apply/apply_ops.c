@@ -280,11 +280,13 @@ void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const w
 	size_t kn = ckey_home_day(key, home, hn, p, op->counter.p, op->counter.n, op->item.p,
 	                          op->item.n, day_of_hlc(hlc));
 	bool created;
-	ktab_ent *e =
-	    ktab_add(&a->ws, key, kn, ktab_hash(key, kn), 8 + (uint32_t)op->user.n, &created);
+	size_t vn = 8 + op->user.n;
+	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), vn, &created);
+	/* The day's key may be in the message already, with another user:
+	 * its value takes this one's length. */
+	ktab_resize(&a->ws, e, vn);
 	store_put_u64(e->val, hlc);
 	memcpy(e->val + 8, op->user.p, op->user.n);
-	e->vlen = 8 + (uint32_t)op->user.n;
 }
 
 /* Applies a set op; *moved says whether its count changed (0 or 1). */

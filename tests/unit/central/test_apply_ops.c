@@ -543,3 +543,60 @@ Test(apply_ops, an_op_without_a_home_or_with_a_bad_one_indexes_nothing)
 	cr_assert_eq(home_keys(), 0);
 	cr_assert_eq(stats().ops_invalid, 0);
 }
+
+/* The 'G' key of (region, p, likes, ITEM, day of hlc): its value's clock
+ * and user ("" when there is none). */
+static const char *day_entry(const char *region, uint32_t p, uint64_t at, uint64_t *clk)
+{
+	static char user[USER_MAX + 1];
+	unsigned char k[CKEY_MAX];
+	size_t kn = ckey_home_day(k, region, strlen(region), p, "likes", 5, ITEM, strlen(ITEM),
+	                          day_of_hlc(at));
+	char *v;
+	size_t vn;
+	user[0] = 0;
+	if (store_get(T.db, k, kn, &v, &vn) == ERR_NOTFOUND)
+		return user;
+	cr_assert_gt(vn, 8);
+	*clk = store_get_u64((unsigned char *)v);
+	snprintf(user, sizeof user, "%.*s", (int)(vn - 8), v + 8);
+	free(v);
+	return user;
+}
+
+Test(apply_ops, likes_of_one_item_on_one_day_by_users_of_any_length_keep_the_message_whole)
+{
+	/* One batch: a short user id, a long one, a short one again, all
+	 * liking ITEM the same day: the day's 'G' key is rewritten with
+	 * values of each length, and every other entry of the message must
+	 * come out whole. */
+	char long_user[USER_MAX + 1];
+	memset(long_user, 'L', USER_MAX);
+	long_user[USER_MAX] = 0;
+	uint64_t t0 = hlc_on(DAY0, 1);
+	wire_op ops[3] = {like_from("u1", true, t0, "ap"), like_from(long_user, true, t0 + 1, "ap"),
+	                  like_from("u3", true, t0 + 2, "ap")};
+	apply_msg(0, 0, make_batch("a", 0, 1, ops, 3));
+	cr_assert_eq(count(), 3);
+	bool member;
+	uint64_t clk = 0;
+	const char *users[3] = {"u1", long_user, "u3"};
+	for (int i = 0; i < 3; i++) {
+		cr_assert(home_entry("ap", 0, users[i], &member, &clk) && member, "%s", users[i]);
+		cr_assert_eq(clk, t0 + (uint64_t)i);
+	}
+	cr_assert_str_eq(day_entry("ap", 0, t0, &clk), "u3", "the day's last like");
+	cr_assert_eq(clk, t0 + 2);
+	/* And the other way round: the long one last. */
+	wire_op more[2] = {like_from("u4", true, t0 + 3, "ap"),
+	                   like_from(long_user, false, t0 + 4, "ap")};
+	more[0].item = wire_cstr(ITEM, strlen(ITEM));
+	wire_op again = like_from(long_user, true, t0 + 5, "ap");
+	apply_msg(0, 1, make_batch("a", 0, 2, more, 2));
+	apply_msg(
+	    0, 2,
+	    make_batch("a", 0, 3, (wire_op[]){like_from("u5", true, t0 + 6, "ap"), again}, 2));
+	cr_assert_str_eq(day_entry("ap", 0, t0, &clk), long_user);
+	cr_assert_eq(clk, t0 + 5);
+	cr_assert_eq(count(), 5);
+}
