@@ -155,7 +155,9 @@ static int home_index_relayout(applier *a)
 		from[kn] = 0;
 		fn = kn + 1;
 		if (!ckey_parse_home_parts(k, kn, CKEY_HOME_V1, &region, &rn, &p, name, len) ||
-		    len[2] > USER_MAX || !ckey_parse_home_value(v, vn, &member, &clock)) {
+		    !item_edge_valid(region, rn) || !item_counter_valid(name[0], len[0]) ||
+		    !item_valid(name[1], len[1]) || !item_user_valid(name[2], len[2]) ||
+		    !ckey_parse_home_value(v, vn, &member, &clock)) {
 			bad++;
 			continue;
 		}

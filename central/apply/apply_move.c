@@ -83,7 +83,8 @@ static int move_pair(applier *a, const wire_move *m, const char *k, size_t kn, c
 	bool member;
 	uint64_t clock;
 	if (!ckey_parse_home(k, kn, &r, &rn, &p, &user, &un, &counter, &cn, &item, &in) ||
-	    !ckey_parse_home_value(v, vn, &member, &clock)) {
+	    !item_user_valid(user, un) || !item_counter_valid(counter, cn) ||
+	    !item_valid(item, in) || !ckey_parse_home_value(v, vn, &member, &clock)) {
 		log_error("home index entry does not parse; left where it is", "key_len=%zu", kn);
 		return 0;
 	}
