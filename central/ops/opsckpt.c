@@ -697,10 +697,11 @@ static void ckpt_more(ckpt_job *x)
 		shard_set_format(&x->want, parts, sizeof parts);
 		log_info("checkpoint sent",
 		         "partitions=\"%s\" home=\"%.*s\" counts=%" PRIu64 " members=%" PRIu64
-		         " old_left_out=%" PRIu64 " moved_users=%" PRIu64 " messages=%" PRIu64
-		         " bytes=%" PRIu64 " ms=%" PRIu64,
+		         " old_left_out=%" PRIu64 " old_items=%" PRIu64 " moved_users=%" PRIu64
+		         " messages=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64,
 		         parts, (int)x->home_n, x->home, x->counts, x->members, x->old,
-		         x->sent_marks, x->messages, x->bytes, clock_mono_ms() - x->t0);
+		         x->aged_sent, x->sent_marks, x->messages, x->bytes,
+		         clock_mono_ms() - x->t0);
 	}
 	job_free(x);
 }

@@ -39,3 +39,15 @@ store *testdir_open_store(const char *path)
 	cr_assert_not_null(db, "store_open: %s", err);
 	return db;
 }
+
+size_t testdir_count_keys(store *db, const void *prefix, size_t plen)
+{
+	store_iter *it = store_iter_new(db, prefix, plen);
+	const char *k, *v;
+	size_t kn, vn, n = 0;
+	while (store_iter_next(it, &k, &kn, &v, &vn))
+		n++;
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	return n;
+}

@@ -20,5 +20,7 @@ void testdir_remove(const char *dir);
 /* Opens (creating) a store at path with small caches; the caller closes
  * it (store_close). */
 store *testdir_open_store(const char *path);
+/* How many keys of db start with prefix (plen bytes; 0: every key). */
+size_t testdir_count_keys(store *db, const void *prefix, size_t plen);
 
 #endif

@@ -472,15 +472,7 @@ static bool home_entry(const char *region, uint32_t p, const char *user, bool *m
 
 static size_t home_keys(void)
 {
-	size_t n = 0;
-	store_iter *it = store_iter_new(T.db, ckey_prefix(CKEY_HOME), 1);
-	const char *k, *v;
-	size_t kn, vn;
-	while (store_iter_next(it, &k, &kn, &v, &vn))
-		n++;
-	cr_assert_eq(store_iter_status(it), 0);
-	store_iter_free(it);
-	return n;
+	return testdir_count_keys(T.db, ckey_prefix(CKEY_HOME), 1);
 }
 
 Test(apply_ops, a_like_by_a_user_with_a_home_is_indexed_under_the_home)

@@ -498,14 +498,7 @@ static size_t reopen_in_first_layout(void)
 static size_t keys_with_tag(char tag)
 {
 	char pre[1] = {tag};
-	store_iter *it = store_iter_new(T.db, pre, 1);
-	const char *k, *v;
-	size_t kn, vn, n = 0;
-	while (store_iter_next(it, &k, &kn, &v, &vn))
-		n++;
-	cr_assert_eq(store_iter_status(it), 0);
-	store_iter_free(it);
-	return n;
+	return testdir_count_keys(T.db, pre, 1);
 }
 
 Test(checkpoint_home, an_index_in_the_first_layout_is_moved_at_open_and_serves_the_same)
