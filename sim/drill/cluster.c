@@ -276,6 +276,67 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 	return pid;
 }
 
+/* `central home-move` of one user, its output appended to logfd. */
+static pid_t spawn_move(const cluster *c, int logfd, unsigned user, const char *region,
+                        const char *since)
+{
+	char bin[PATH_MAX + 16], name[24];
+	snprintf(bin, sizeof bin, "%s/central", c->bindir);
+	snprintf(name, sizeof name, "u%u", user);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execl(bin, bin, "home-move", "-c", c->centrals[0].cfg, name, region, "--since",
+		      since, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+#define MOVES_AT_ONCE 8
+
+int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
+                      uint64_t since_ms, char *err, size_t errlen)
+{
+	char path[600], since[24];
+	snprintf(path, sizeof path, "%s/home-move.log", c->dir);
+	snprintf(since, sizeof since, "%" PRIu64, since_ms);
+	int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	/* A few at a time, each waited for by its pid: a wait for any child
+	 * would reap a daemon's exit that cluster_node_alive looks for. */
+	size_t failed = 0;
+	for (size_t at = 0; at < n; at += MOVES_AT_ONCE) {
+		pid_t pids[MOVES_AT_ONCE];
+		size_t k = n - at < MOVES_AT_ONCE ? n - at : MOVES_AT_ONCE;
+		for (size_t j = 0; j < k; j++)
+			pids[j] = spawn_move(c, logfd, users[at + j], region, since);
+		for (size_t j = 0; j < k; j++) {
+			int st = 0;
+			pid_t r = -1;
+			if (pids[j] > 0)
+				while ((r = waitpid(pids[j], &st, 0)) < 0 && errno == EINTR)
+					;
+			if (r != pids[j] || !WIFEXITED(st) || WEXITSTATUS(st))
+				failed++;
+		}
+	}
+	close(logfd);
+	if (failed) {
+		snprintf(err, errlen, "%zu of %zu home moves failed (see %s)", failed, n, path);
+		return ERR_IO;
+	}
+	return 0;
+}
+
 bool cluster_node_alive(cluster_node *n)
 {
 	if (n->pid <= 0)

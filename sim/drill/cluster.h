@@ -188,6 +188,15 @@ int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, 
 void cluster_changelog_at(const cluster *c, unsigned i, const char **bootstraps,
                           int32_t *partition);
 
+/* Moves users[0..n) ("uN") home to region ("rN") since since_ms, as an
+ * identity service would: `central home-move` with central0's config
+ * for each user, a few at a time, from sim's own namespace (the
+ * brokers answer on the same ports there). Output goes to the run
+ * dir's home-move.log. 0 when every one succeeded, else ERR_IO with how
+ * many failed in err. Blocks until they all exit. */
+int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
+                      uint64_t since_ms, char *err, size_t errlen) WARN_UNUSED;
+
 /* A running central that owns partition p, the shard's lowest index
  * first; NULL when none of them is running. */
 cluster_node *cluster_owner(cluster *c, unsigned p);

@@ -548,6 +548,14 @@ static void check_late(parser *p)
 		                s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP;
 		if (regional && !d->regional_kafka)
 			fail_late(p, s->line, "a region's own Kafka needs regional_kafka 1");
+		if (s->action == DRILL_MOVE && d->me <= 0)
+			fail_late(p, s->line,
+			          "move needs me > 0 (users have homes only with heart reads)");
+		if (s->action == DRILL_MOVE && d->regions < 2)
+			fail_late(p, s->line, "move needs regions 2 or more");
+		if (s->action == DRILL_MOVE && (uint64_t)s->a > d->users)
+			fail_late(p, s->line, "move of %" PRId64 " users is more than users %u",
+			          s->a, d->users);
 		if (s->action == DRILL_TRIM && !d->changelog)
 			fail_late(p, s->line,
 			          "trim needs changelog 1 (it trims the region's changelog)");

@@ -206,6 +206,14 @@
  *                                           produced until its start has
  *                                           passed: sim/drill/trim.h);
  *                                           needs changelog 1
+ *   move edgeN USERS                        USERS users who live in other
+ *                                           regions (the lowest ids) move
+ *                                           home to region N: sim runs
+ *                                           `central home-move` for each
+ *                                           (since: now), then their ops
+ *                                           name the new home and the
+ *                                           move's time, as tokens issued
+ *                                           after it would; needs me > 0
  *   load_rate OPS / viral SHARE             change the load (the short
  *                                           run scales OPS by its rate
  *                                           over the full rate)
@@ -237,7 +245,8 @@
 #define DRILL_REGIONS_MAX 8
 #define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
-#define DRILL_EXPECTS_MAX 12 /* at least the number of drill_expect_key values */
+#define DRILL_MOVE_USERS_MAX 1000 /* users one move step moves */
+#define DRILL_EXPECTS_MAX 12      /* at least the number of drill_expect_key values */
 #define DRILL_MILESTONES_MAX 16
 /* Central's feed.milestones in a drill unless it says: low enough that
  * a short run's counts reach some of them (its viral item's likes pass
@@ -281,6 +290,7 @@ typedef enum drill_action {
 	DRILL_REGIONAL_DOWN,
 	DRILL_REGIONAL_UP,
 	DRILL_TRIM,
+	DRILL_MOVE,
 } drill_action;
 
 /* What an "expect KEY MAX" line holds to MAX (see the grammar above). */

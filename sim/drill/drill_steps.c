@@ -32,6 +32,7 @@ typedef enum shape {
 	SHAPE_RATE,     /* OPS */
 	SHAPE_SHARE,    /* SHARE */
 	SHAPE_REGIONAL, /* edgeN ID */
+	SHAPE_MOVE,     /* edgeN USERS */
 } shape;
 
 typedef struct action_def {
@@ -66,6 +67,7 @@ static const action_def actions[] = {
     {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
     {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
     {"trim", DRILL_TRIM, SHAPE_REGION},
+    {"move", DRILL_MOVE, SHAPE_MOVE},
 };
 
 bool drill_action_on_path(drill_action a)
@@ -86,6 +88,7 @@ static const struct {
     [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
     [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
     [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
+    [SHAPE_MOVE] = {2, 2},
 };
 
 static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
@@ -229,6 +232,14 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 			return rc;
 		if (s.node != DRILL_EDGE)
 			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		break;
+	case SHAPE_MOVE:
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index, NULL)))
+			return rc;
+		if (s.node != DRILL_EDGE)
+			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
+		if ((rc = drill_get_int(p, "users to move", a[1], 1, DRILL_MOVE_USERS_MAX, &s.a)))
+			return rc;
 		break;
 	case SHAPE_RATE:
 		if ((rc = drill_get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))

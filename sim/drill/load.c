@@ -250,7 +250,8 @@ static void start_write(load *l, double viral, const bool *up)
 		count_skip(l);
 		return;
 	}
-	unsigned home = (unsigned)user % l->o.regions;
+	uint64_t since;
+	unsigned home = load_home_of(l, (unsigned)user, &since);
 	int region = home;
 	if (!up[home] || (l->o.roam_share > 0 && load_rnd01(l) < l->o.roam_share))
 		region = load_pick_up_region(l, up, (int)home);
@@ -273,6 +274,8 @@ static void start_write(load *l, double viral, const bool *up)
 	if (!o)
 		return;
 	o->user = (unsigned)user;
+	o->home = home;
+	o->home_since = since;
 	o->item = item;
 	o->n = n;
 	char id[24];
@@ -443,6 +446,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->busy = xcalloc(o->users, 1);
 	l->idle = o->users;
 	l->opseq = xcalloc(o->users, sizeof *l->opseq);
+	l->moved = xcalloc(o->users, sizeof *l->moved);
 	l->last_hlc = xcalloc(o->users, sizeof *l->last_hlc);
 	smap_init(&l->members);
 	smap_init(&l->changed);
@@ -542,6 +546,7 @@ void load_free(load *l)
 	load_zipf_free(&l->zipf);
 	free(l->busy);
 	free(l->opseq);
+	free((void *)l->moved);
 	free(l->last_hlc);
 	smap_free(&l->members);
 	smap_free(&l->changed);
@@ -593,6 +598,30 @@ void load_set_region_up(load *l, unsigned region, bool up)
 	}
 	pthread_mutex_lock(&l->mu);
 	l->up[region] = up;
+	pthread_mutex_unlock(&l->mu);
+}
+
+size_t load_pick_movers(load *l, unsigned region, size_t n, unsigned *users)
+{
+	size_t k = 0;
+	uint64_t since;
+	for (unsigned u = 0; u < l->o.users && k < n; u++)
+		if (load_home_of(l, u, &since) != region)
+			users[k++] = u;
+	return k;
+}
+
+void load_move_home(load *l, const unsigned *users, size_t n, unsigned region, uint64_t since_ms)
+{
+	if (region >= l->o.regions || !since_ms || since_ms >> 53) {
+		log_warn("load: no such move", "region=%u since_ms=%" PRIu64, region, since_ms);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < n; i++)
+		if (users[i] < l->o.users)
+			atomic_store_explicit(&l->moved[users[i]], since_ms << 8 | region,
+			                      memory_order_relaxed);
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -187,6 +187,14 @@ void load_get_me_stats(load *l, load_me_stats *out);
 /* Heart read latencies of phase p, or (region >= 0) region's ready ones
  * of ready phase p, of users at home there, copied into *out. */
 void load_get_me_hist(load *l, int region, unsigned phase, hist *out);
+/* Users who move home (a drill's move step): up to n users who do not
+ * live in region now, the lowest ids first, into users; how many. */
+size_t load_pick_movers(load *l, unsigned region, size_t n, unsigned *users);
+/* users[0..n) live in region from now on, since the move of since_ms
+ * (1..2^53-1): every op started after this names that home and
+ * X-User-Home-Since, as a token issued after the move would. An op
+ * already started keeps the home it started with (an older token). */
+void load_move_home(load *l, const unsigned *users, size_t n, unsigned region, uint64_t since_ms);
 /* Region r's edge is ready (true) or not from now on; false also ends
  * the readiness of every op in flight there. */
 void load_set_region_ready(load *l, unsigned region, bool ready);

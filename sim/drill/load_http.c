@@ -209,7 +209,7 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 			delta = -1;
 	}
 	if (o->kind != OP_VIEW)
-		load_me_note(l, o->user, o->item, o->region, o->kind == OP_LIKE);
+		load_me_note(l, o->user, o->item, o->region != o->home, o->kind == OP_LIKE);
 	if (l->ninst > 1) /* the takeover watch's clock: when the load learns of the ack */
 		stale = instance_acked(l, o, clock_mono_us());
 	l->st.acked++;
@@ -381,7 +381,10 @@ static size_t build_request(const load *l, const op *o, unsigned inst, char *buf
 		n += snprintf(buf + n, REQUEST_MAX - (size_t)n, "X-User-Id: u%u\r\n", o->user);
 		if (l->o.homes)
 			n += snprintf(buf + n, REQUEST_MAX - (size_t)n, "X-User-Home: r%u\r\n",
-			              o->user % l->o.regions);
+			              o->home);
+		if (l->o.homes && o->home_since)
+			n += snprintf(buf + n, REQUEST_MAX - (size_t)n,
+			              "X-User-Home-Since: %" PRIu64 "\r\n", o->home_since);
 	}
 	if (load_is_write(o)) {
 		n += snprintf(buf + n, REQUEST_MAX - (size_t)n,

@@ -38,6 +38,8 @@ struct op {
 	load *l;
 	op_kind kind;
 	unsigned user, item, n, region; /* item == items: viral */
+	unsigned home;                  /* the user's home region as the op started */
+	uint64_t home_since;            /* ... and the wall ms of their move there (0: none) */
 	unsigned inst;                  /* the instance of its latest attempt (under mu) */
 	uint64_t sent_us;               /* when its latest attempt was sent */
 	bool fast_used;                 /* its one retry without backoff */
@@ -77,7 +79,11 @@ struct load {
 	uint8_t *busy; /* per user: an op in flight */
 	unsigned idle;
 	uint64_t *opseq, *last_hlc; /* per user */
-	smap members;               /* (user, item) -> 1 when in; changed under mu */
+	/* Per user, once they moved home (load_move_home): the wall ms of
+	 * the move << 8 | the new home; 0 while at home in user % regions.
+	 * Written under mu by the runner, read by this thread. */
+	_Atomic uint64_t *moved;
+	smap members; /* (user, item) -> 1 when in; changed under mu */
 	/* Heart reads (none: liked NULL): per (user, item) of the set
 	 * counter the mono us of its last acknowledged op, in two
 	 * generations (changed the newer, begun at changed_us; load_me_note
@@ -136,6 +142,15 @@ struct load {
 
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
 
+/* User's home region now, and in *since the wall ms of the move that
+ * took them there (0: never moved). */
+static inline unsigned load_home_of(load *l, unsigned user, uint64_t *since)
+{
+	uint64_t m = atomic_load_explicit(&l->moved[user], memory_order_relaxed);
+	*since = m >> 8;
+	return m ? (unsigned)(m & 0xff) : user % l->o.regions;
+}
+
 /* A write (like, unlike, view): one of a user's ops that moves the truth. */
 static inline bool load_is_write(const op *o)
 {
@@ -167,7 +182,7 @@ void load_me_start(load *l, double viral, const bool *up);
 /* A 2xx answer to o (an OP_ME): held to the truth, then o finished. */
 void load_me_answer(op *o, const hanswer *a, uint64_t now);
 /* Under mu: a set op of user on item acked through region. */
-void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like);
+void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like);
 
 /* The connection (0..conns_per_region-1) of region o->region's
  * instance inst for o's next attempt, round robin within o's pool. With

@@ -30,7 +30,7 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 		if (o->kind != OP_ME) {
 			n = per - 2 * quarter;
 		} else {
-			bool home = o->region == o->user % l->o.regions;
+			bool home = o->region == o->home;
 			pool = home ? 1 : 2;
 			first = per - (home ? 2 : 1) * quarter;
 			n = quarter;
@@ -52,7 +52,7 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 	return best;
 }
 
-void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool like)
+void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like)
 {
 	if (!l->liked)
 		return; /* no heart reads */
@@ -73,7 +73,7 @@ void load_me_note(load *l, unsigned user, unsigned item, unsigned region, bool l
 	if (!like)
 		return;
 	uint8_t *at = &l->liked_at[user];
-	uint32_t e = item | (region != user % l->o.regions ? AWAY_BIT : 0);
+	uint32_t e = item | (away ? AWAY_BIT : 0);
 	l->liked[(size_t)user * LIKED_KEEP + *at % LIKED_KEEP] = e;
 	/* Counts up to LIKED_KEEP, then cycles above it: the slots in use
 	 * and the next one, without wrapping to a small count. */
@@ -125,7 +125,8 @@ void load_me_start(load *l, double viral, const bool *up)
 	int user = pick_user(l);
 	if (user < 0)
 		return;
-	unsigned home = (unsigned)user % l->o.regions;
+	uint64_t since;
+	unsigned home = load_home_of(l, (unsigned)user, &since);
 	int region = (int)home;
 	if (!up[home] || (l->o.roam_share > 0 && load_rnd01(l) < l->o.roam_share))
 		region = load_pick_up_region(l, up, (int)home);
@@ -135,6 +136,8 @@ void load_me_start(load *l, double viral, const bool *up)
 	if (!o)
 		return;
 	o->user = (unsigned)user;
+	o->home = home;
+	o->home_since = since;
 	unsigned n = ME_ITEMS_MIN + load_rnd_below(l, ME_ITEMS_MAX - ME_ITEMS_MIN + 1);
 	o->page = xcalloc(n, sizeof *o->page);
 	o->npage = pick_liked(l, o->user, n, o->page);
@@ -238,10 +241,10 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 			          said < 0 ? "nothing"
 			          : said   ? "liked"
 			                   : "not_liked",
-			          o->region, o->inst, o->user % l->o.regions,
+			          o->region, o->inst, o->home,
 			          ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
 	}
-	bool at_home = o->region == o->user % l->o.regions;
+	bool at_home = o->region == o->home;
 	s->home_reads += at_home;
 	hist_add(&l->me[l->phase], lat);
 	/* The ready figures are the home users': away from home, a pair the

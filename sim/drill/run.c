@@ -190,6 +190,37 @@ static int trim_step(runner *rn, const drill_step *s)
 	return rc;
 }
 
+/* move edgeN USERS: that many users who live elsewhere move home to
+ * region N (cluster_home_move, as the identity service would), and
+ * their ops from then on name the new home and the move's time. What
+ * moved goes to the report; a move that failed fails the step. */
+static int move_step(runner *rn, const drill_step *s)
+{
+	unsigned i = (unsigned)s->index;
+	unsigned *users = xcalloc((size_t)s->a, sizeof *users);
+	size_t n = load_pick_movers(rn->l, i, (size_t)s->a, users);
+	char region[16], err[256] = "", key[64], text[256];
+	snprintf(region, sizeof region, "r%u", i);
+	uint64_t since = clock_wall_ms();
+	double start = run_now_s(rn);
+	int rc = cluster_home_move(&rn->c, users, n, region, since, err, sizeof err);
+	double took = run_now_s(rn) - start;
+	if (rc == 0)
+		load_move_home(rn->l, users, n, i, since);
+	snprintf(text, sizeof text, "%zu users (u%u..u%u) to %s, since_ms %" PRIu64 ", in %.2f s%s",
+	         n, n ? users[0] : 0, n ? users[n - 1] : 0, region, since, took,
+	         rc ? ": failed" : "");
+	snprintf(key, sizeof key, "move_%s_at_%.1fs", region, start);
+	report_text(rn->r, key, text);
+	log_info("users moved home", "region=%s users=%zu since_ms=%" PRIu64 " s=%.2f done=%s",
+	         region, n, since, took, rc ? "no" : "yes");
+	free(users);
+	if (rc)
+		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
+		          err_str(rc), err);
+	return rc;
+}
+
 static int broker_step(runner *rn, const drill_step *s)
 {
 	char cmd[64], id[16], err[256];
@@ -417,6 +448,7 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_REGIONAL_DOWN:
 	case DRILL_REGIONAL_UP: return regional_step(rn, s);
 	case DRILL_TRIM: return trim_step(rn, s);
+	case DRILL_MOVE: return move_step(rn, s);
 	case DRILL_REGION_DOWN:
 		load_set_region_up(rn->l, (unsigned)s->index, false);
 		window_open(rn, key_of(s), s->text);

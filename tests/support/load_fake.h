@@ -74,6 +74,12 @@ static struct {
 	atomic_int reused, hlc_bad, hlc_missing, hlc_seen, bad;
 	atomic_int me_reads, me_home_wrong; /* heart reads; of which with a wrong X-User-Home */
 	atomic_bool lie;                    /* answer the first pair of a heart read wrong */
+	/* Users below moved_below moved home to region moved_to since
+	 * moved_since (the test's load_move_home): their heart reads may
+	 * name the old home without X-User-Home-Since (started before) or
+	 * the new one with it; me_moved counts the latter. */
+	atomic_int moved_below, moved_to, me_moved;
+	atomic_ullong moved_since;
 
 	pthread_mutex_t mu;
 	smap members;  /* "user item" -> 1 */
@@ -299,10 +305,20 @@ LOAD_FAKE void handle_me(struct evhttp_request *req, int region, const char *que
 		reply(req, 400, "{}", false);
 		return;
 	}
-	char want[16];
-	snprintf(want, sizeof want, "r%d", atoi(user + 1) % REGIONS);
-	if (!home || strcmp(home, want) != 0)
+	const char *since =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "X-User-Home-Since");
+	char want[16], want_since[24];
+	int uid = atoi(user + 1);
+	snprintf(want, sizeof want, "r%d", uid % REGIONS);
+	snprintf(want_since, sizeof want_since, "%llu",
+	         (unsigned long long)atomic_load(&F.moved_since));
+	bool moved = uid < atomic_load(&F.moved_below) && since;
+	if (moved)
+		snprintf(want, sizeof want, "r%d", atomic_load(&F.moved_to));
+	if (!home || strcmp(home, want) != 0 || (since && (!moved || strcmp(since, want_since))))
 		atomic_fetch_add(&F.me_home_wrong, 1);
+	else if (moved)
+		atomic_fetch_add(&F.me_moved, 1);
 	(void)region;
 	char list[1024], out[4096];
 	snprintf(list, sizeof list, "%s", items + 6);

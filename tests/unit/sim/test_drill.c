@@ -253,6 +253,27 @@ Test(drill, wipe_takes_an_edge_and_sorts_with_the_other_steps)
 	drill_free(&d);
 }
 
+Test(drill, move_takes_an_edge_and_a_number_of_users)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60 short 12\n"
+	                   "me 0.1\n"
+	                   "at 30 move edge2 40\n"
+	                   "at 10 move edge0 1000\n";
+	cr_assert_eq(drill_parse("m", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 2);
+	const drill_step *s = d.steps;
+	cr_assert_eq(s[0].action, DRILL_MOVE);
+	cr_assert_eq(s[0].node, DRILL_EDGE);
+	cr_assert_eq(s[0].index, 0);
+	cr_assert_eq(s[0].a, 1000);
+	cr_assert_eq(s[1].index, 2);
+	cr_assert_eq(s[1].a, 40);
+	cr_assert_float_eq(drill_step_time(&d, &s[1], true), 6, 1e-9);
+	drill_free(&d);
+}
+
 Test(drill, expectations_parse_each_key_once)
 {
 	drill d;
@@ -485,6 +506,14 @@ static bad_case bad_cases[] = {
      "bad node 'edge0.standby'"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_up edge3\n", 4,
      "edge3 is past regions 3"},
+    {"duration 60\nat 5 move edge1 10\n", 2, "move needs me > 0"},
+    {"duration 60\nme 0.1\nregions 1\nat 5 move edge0 10\n", 4, "move needs regions 2"},
+    {"duration 60\nme 0.1\nusers 5\nat 5 move edge1 10\n", 4, "more than users 5"},
+    {"duration 60\nme 0.1\nat 5 move edge1 0\n", 3, "users to move 0 out of range"},
+    {"duration 60\nme 0.1\nat 5 move edge1 1001\n", 3, "users to move 1001 out of range"},
+    {"duration 60\nme 0.1\nat 5 move central0 2\n", 3, "move takes an edge"},
+    {"duration 60\nme 0.1\nat 5 move edge1\n", 3, "missing arguments"},
+    {"duration 60\nme 0.1\nat 5 move edge3 2\n", 3, "edge3 is past regions 3"},
     /* The earliest bad line is the one reported. */
     {"duration 60\nat 70 kill edge0\nat 5 kill edge7\n", 2, "past the duration"},
 };

@@ -59,6 +59,33 @@ Test(load_me, every_heart_is_held_to_the_truth_and_a_wrong_one_is_counted)
 	assert_truth_is_the_fakes();
 }
 
+Test(load_me, a_user_who_moved_names_the_new_home_and_the_move)
+{
+	load_opts o = hearts_opts();
+	o.users = 40;
+	o.roam_share = 0;
+	start(&o);
+	cr_assert(wait_for(me_pairs_at_least, &(uint64_t){200}, 10000));
+	/* Users at home in region 0 are the even ones. */
+	unsigned users[8];
+	cr_assert_eq(load_pick_movers(L, 1, 8, users), 8);
+	for (unsigned i = 0; i < 8; i++)
+		cr_assert_eq(users[i], 2 * i, "mover %u is u%u", i, users[i]);
+	atomic_store(&F.moved_to, 1);
+	atomic_store(&F.moved_since, 1750000000123ull);
+	atomic_store(&F.moved_below, 15);
+	load_move_home(L, users, 8, 1, 1750000000123ull);
+	unsigned next[8];
+	cr_assert_eq(load_pick_movers(L, 1, 8, next), 8);
+	cr_assert_eq(next[0], 16, "the movers live in region 1 now");
+	cr_assert(wait_for(me_pairs_at_least, &(uint64_t){me_stats().pairs + 2000}, 20000));
+	cr_assert_gt(atomic_load(&F.me_moved), 0, "heart reads of movers name the move");
+	cr_assert_eq(atomic_load(&F.me_home_wrong), 0);
+	cr_assert_eq(me_stats().wrong, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	assert_truth_is_the_fakes();
+}
+
 Test(load_me, pairs_changed_within_the_convergence_bound_are_not_held)
 {
 	load_opts o = hearts_opts();
