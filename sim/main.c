@@ -132,6 +132,8 @@ static void usage(FILE *f)
 	        "  --ops-per-batch N       likes per wire batch (default 1000)\n"
 	        "  --partitions N          Kafka partitions (default 16)\n"
 	        "  --dir PATH              parent of the temp stores (default /tmp)\n"
+	        "  --homes                 every like names its user's home region, so\n"
+	        "                          central also writes its home index\n"
 	        "  --json                  one JSON object on stdout (table on stderr)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
 	        "\n"
@@ -471,6 +473,7 @@ static int cmd_bench_central(int argc, char **argv)
 	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, o.ops_per_batch, 0),
 	    OPT_NUM("partitions", 1, PARTITION_MAX, o.partitions, 0),
 	    OPT_STR("dir", o.dir),
+	    OPT_FLAG("homes", o.homes),
 	    OPT_FLAG("json", json),
 	    OPT_LOG,
 	    OPT_HELP,

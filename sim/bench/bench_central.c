@@ -147,6 +147,12 @@ static int seal(gen *g, unsigned e, uint32_t p)
 		    .n = 1,
 		    .hlc = pd->hlc,
 		};
+		/* A user's home is one region for all their likes, whichever
+		 * edge took them. */
+		if (g->o->homes)
+			g->ops[j].home =
+			    wire_cstr(region_names[pd->user % BENCH_CENTRAL_EDGES],
+			              strlen(region_names[pd->user % BENCH_CENTRAL_EDGES]));
 	}
 	wire_batch b = {
 	    .edge = wire_cstr(edge_names[e], strlen(edge_names[e])),
@@ -526,6 +532,7 @@ int bench_central_run(const bench_central_opts *o, bench_central_result *r, char
 	if (rc)
 		return rc;
 	r->ops = o->ops;
+	r->homes = o->homes;
 	bench_central_store_opts(&r->store);
 	char tmp[4096], sub[4200], sub2[4200];
 	snprintf(tmp, sizeof tmp, "%s/bench-central.XXXXXX", o->dir);
@@ -560,8 +567,9 @@ void bench_central_print_table(FILE *f, const bench_central_result *r)
 {
 	fprintf(f,
 	        "bench-central: %" PRIu64 " likes, %" PRIu64 " distinct (item, user), %" PRIu64
-	        " batches (%.1f MB on the wire)\n",
-	        r->ops, r->distinct_pairs, r->batches, (double)r->wire_bytes / 1e6);
+	        " batches (%.1f MB on the wire), %s\n",
+	        r->ops, r->distinct_pairs, r->batches, (double)r->wire_bytes / 1e6,
+	        r->homes ? "homes named (central indexes them)" : "no homes");
 	fprintf(f, "%-8s %12s %10s %14s %10s %14s\n", "run", "ops", "seconds", "ops/s", "cpu s",
 	        "store writes");
 	fprintf(f, "%-8s %12" PRIu64 " %10.3f %14.0f %10.3f %14" PRIu64 "\n", "central", r->ops,
@@ -592,9 +600,11 @@ void bench_central_print_json(FILE *f, const bench_central_result *r)
 	        ",\"central_seconds\":%.3f,\"raw_seconds\":%.3f,\"central_cpu_seconds\":%.3f,"
 	        "\"raw_cpu_seconds\":%.3f,\"central_vs_raw_cpu\":%.3f,\"distinct_pairs\":%" PRIu64
 	        ",\"batches\":%" PRIu64 ",\"counts_compared\":%" PRIu64
-	        ",\"store_cache_mb\":%zu,\"store_bloom_bits\":%d,\"store_write_buffer_mb\":%zu}\n",
+	        ",\"store_cache_mb\":%zu,\"store_bloom_bits\":%d,\"store_write_buffer_mb\":%zu,"
+	        "\"homes\":%s}\n",
 	        r->ops, r->central_ops_per_s, r->raw_ops_per_s, ratio, r->central_store_writes,
 	        per_1m, r->raw_store_writes, r->central_s, r->raw_s, r->central_cpu_s, r->raw_cpu_s,
 	        cpu_ratio, r->distinct_pairs, r->batches, r->counts_compared,
-	        r->store.cache_bytes >> 20, r->store.bloom_bits, r->store.write_buffer >> 20);
+	        r->store.cache_bytes >> 20, r->store.bloom_bits, r->store.write_buffer >> 20,
+	        r->homes ? "true" : "false");
 }

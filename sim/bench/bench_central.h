@@ -30,6 +30,7 @@
 #ifndef SIM_BENCH_CENTRAL_H
 #define SIM_BENCH_CENTRAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,14 +49,17 @@ typedef struct bench_central_opts {
 	uint32_t ops_per_batch; /* 1..WIRE_MAX_OPS */
 	uint32_t partitions;    /* 1..PARTITION_MAX */
 	const char *dir;        /* parent of the run's temp dir */
+	bool homes;             /* every like names its user's home region, so
+	                         * central writes its home index ('V', 'G') */
 } bench_central_opts;
 
 /* 1,000,000 likes, 100,000 items, one user per like, 1000 ops per batch,
- * 16 partitions, /tmp. */
+ * 16 partitions, /tmp, no homes. */
 void bench_central_opts_default(bench_central_opts *o);
 
 typedef struct bench_central_result {
 	uint64_t ops;
+	bool homes;                      /* the likes named homes */
 	uint64_t distinct_pairs;         /* distinct (item, user) among the likes */
 	uint64_t batches;                /* wire batches built (= Kafka messages) */
 	uint64_t wire_bytes;             /* their total size */

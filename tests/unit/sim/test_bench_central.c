@@ -90,6 +90,23 @@ Test(bench_central, both_runs_count_every_like_of_distinct_users)
 	cr_expect_gt(r.raw_s, 0);
 }
 
+/* With homes the likes carry more bytes on the wire (the home), central
+ * indexes them, and the counts still agree with the raw loop's. */
+Test(bench_central, likes_that_name_homes_count_the_same)
+{
+	bench_central_result plain, homes;
+	run_ok(&plain);
+	T.o.homes = true;
+	run_ok(&homes);
+	cr_expect(!plain.homes);
+	cr_expect(homes.homes);
+	cr_expect_eq(homes.distinct_pairs, plain.distinct_pairs, "the same likes");
+	cr_expect_eq(homes.central_total, homes.distinct_pairs);
+	cr_expect_eq(homes.raw_total, homes.distinct_pairs);
+	cr_expect_gt(homes.counts_compared, 0);
+	cr_expect_gt(homes.wire_bytes, plain.wire_bytes, "every op names its home");
+}
+
 Test(bench_central, repeated_pairs_are_counted_once)
 {
 	T.o.items = 50;
