@@ -622,6 +622,12 @@ static int loop(central *c)
 		runq_drain(c->jobs);
 		uint64_t now = clock_mono_ms();
 		kcommit_poll(c->commits, now);
+		int trc = applier_thin_step(c->ap, now);
+		if (trc) {
+			log_error("store failed while thinning the home index; stopping",
+			          "err=\"%s\"", err_str(trc));
+			return trc;
+		}
 		if (c->fd) {
 			int rc = feed_turn(c->fd, now);
 			if (rc) {

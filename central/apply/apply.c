@@ -807,6 +807,8 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->moves_stale = STAT_GET(a, moves_stale);
 	out->moves_bad = STAT_GET(a, moves_bad);
 	out->moved_pairs = STAT_GET(a, moved_pairs);
+	out->days_thinned = STAT_GET(a, days_thinned);
+	out->thin_rounds = STAT_GET(a, thin_rounds);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
 	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
 	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);

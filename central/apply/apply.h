@@ -82,6 +82,8 @@ typedef struct applier_stats {
 	uint64_t moves_stale;     /* move messages no later than the user's last: nothing */
 	uint64_t moves_bad;       /* move messages refused (quarantined) */
 	uint64_t moved_pairs;     /* memberships a move took to a new home's index */
+	uint64_t days_thinned;    /* home index day keys the sweep deleted */
+	uint64_t thin_rounds;     /* the sweep's rounds done */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
@@ -176,6 +178,17 @@ int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto) WARN
 /* The same on any store holding 'X' records (what applier_feed_trim
  * does with the applier's). */
 int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
+
+/* The home index's day keys ('G'): only an item's oldest one in a
+ * region's partition is ever read (the home checkpoint's old likes), so
+ * a sweep deletes the others (apply_thin.c). applier_thin_step runs one
+ * step of at most a few thousand keys when a round is due (the first 5
+ * minutes after its first call, then an hour after the last round's
+ * end), else nothing; call it between messages with the monotonic
+ * clock. applier_thin_round runs a whole round now. 0, or the store's
+ * error (the step's deletions not written). The applier's thread. */
+int applier_thin_step(applier *a, uint64_t now_ms) WARN_UNUSED;
+int applier_thin_round(applier *a, uint64_t now_ms) WARN_UNUSED;
 
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;

@@ -2,7 +2,8 @@
  * (lifecycle, sequencing, quarantine, offsets and versions, snapshots,
  * reads), apply_ops.c (a message's effects: op checks, merges and
  * sums, the working set and the caches of stored values), apply_feed.c
- * (the feed's events) and apply_move.c (moves of users' homes). Not for
+ * (the feed's events), apply_move.c (moves of users' homes) and
+ * apply_thin.c (the sweep of the home index's day keys). Not for
  * other modules.
  *
  * One owner thread, as for the applier itself (apply.h): nothing here
@@ -19,6 +20,7 @@
 
 #include "central/apply/apply.h"
 #include "central/apply/feedrec.h"
+#include "central/apply/keys.h"
 #include "central/apply/ktab.h"
 #include "central/apply/merge.h"
 #include "feedev.h"
@@ -51,7 +53,23 @@ typedef struct stats {
 	_Atomic uint64_t feed_events; /* change feed events stored */
 	_Atomic uint64_t home_unrouted;
 	_Atomic uint64_t moves_applied, moves_stale, moves_bad, moved_pairs;
+	_Atomic uint64_t days_thinned, thin_rounds;
 } stats;
+
+/* The sweep of the home index's day keys (apply_thin.c): whether a
+ * round is under way and where it resumes (at_n 0: the first 'G' key),
+ * the item group (a 'G' key without its day) whose first key it kept
+ * last, when the next round is due (mono ms; 0 until the first call),
+ * and the round's figures for its log line. */
+typedef struct day_thin {
+	bool on;
+	unsigned char at[CKEY_MAX + 1];
+	size_t at_n;
+	unsigned char group[CKEY_MAX];
+	size_t group_n;
+	uint64_t next_ms, round_start_ms;
+	uint64_t round_read, round_deleted, round_steps;
+} day_thin;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
 #define STAT_GET(a, f) atomic_load_explicit(&(a)->st.f, memory_order_relaxed)
@@ -94,6 +112,7 @@ struct applier {
 	uint32_t feed_index[FEEDREC_TOPICS]; /* the next index, per topic */
 	sbuf feed_rec;
 	uint32_t feed_made; /* events the last applied message stored */
+	day_thin thin;
 	/* invalid-op log limiter */
 	uint64_t invalid_logged_ms;
 	uint64_t invalid_unlogged; /* ops since the last line */
