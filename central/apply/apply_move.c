@@ -71,23 +71,26 @@ bool apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *
 	return where_read(a, p, op->user.p, op->user.n, &since, home, hn, rc);
 }
 
-/* One 'V' entry of the user under another region (key k, value v): its
- * key leaves, the new home's takes the pair's state, and the state goes
- * to the new home's stream. */
-static int move_pair(applier *a, const wire_move *m, const char *k, size_t kn, const char *v,
-                     size_t vn)
+/* One 'V' entry of the user under another region, or an unhomed one
+ * under the new home itself (key k, value v): its key leaves (the same
+ * key comes back, homed, for the latter), the new home's takes the
+ * pair's state, and the state goes to the new home's stream. */
+static int move_pair(applier *a, const wire_move *m, bool at_new_home, const char *k, size_t kn,
+                     const char *v, size_t vn)
 {
 	const char *r, *user, *counter, *item;
 	size_t rn, un, cn, in;
 	uint32_t p;
-	bool member;
+	bool member, unhomed;
 	uint64_t clock;
 	if (!ckey_parse_home(k, kn, &r, &rn, &p, &user, &un, &counter, &cn, &item, &in) ||
 	    !item_user_valid(user, un) || !item_counter_valid(counter, cn) ||
-	    !item_valid(item, in) || !ckey_parse_home_value(v, vn, &member, &clock)) {
+	    !item_valid(item, in) || !ckey_parse_home_value_as(v, vn, &member, &unhomed, &clock)) {
 		log_error("home index entry does not parse; left where it is", "key_len=%zu", kn);
 		return 0;
 	}
+	if (at_new_home && !unhomed)
+		return 0; /* already the home's */
 	store_batch_del(a->wb, k, kn);
 	unsigned char key[CKEY_MAX];
 	size_t n = ckey_state(key, counter, cn, item, in, user, un);
@@ -122,9 +125,11 @@ static int move_pair(applier *a, const wire_move *m, const char *k, size_t kn, c
 	return 0;
 }
 
-/* Moves the user's entries in p under region (rn bytes) to the new home. */
+/* Moves the user's entries in p under region (rn bytes) to the new home;
+ * under the new home itself, its unhomed ones only. */
 static int move_region(applier *a, uint32_t p, const wire_move *m, const char *region, size_t rn)
 {
+	bool at_new_home = rn == m->home.n && memcmp(region, m->home.p, rn) == 0;
 	unsigned char pre[CKEY_MAX];
 	size_t pn = ckey_home_user_prefix(pre, region, rn, p, m->user.p, m->user.n);
 	store_iter *it = store_iter_new(a->db, pre, pn);
@@ -132,14 +137,14 @@ static int move_region(applier *a, uint32_t p, const wire_move *m, const char *r
 	size_t kn, vn;
 	int rc = 0;
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn))
-		rc = move_pair(a, m, k, kn, v, vn);
+		rc = move_pair(a, m, at_new_home, k, kn, v, vn);
 	if (!rc)
 		rc = store_iter_status(it);
 	store_iter_free(it);
 	return rc;
 }
 
-/* Every region of the index but the new home, one seek per region: the
+/* Every region of the index, one seek per region: the
  * first 'V' key at or after `from` names the next region, and its keys
  * all sort before 'V' region 1 (a region name holds no byte below '-'). */
 static int move_pairs(applier *a, uint32_t p, const wire_move *m)
@@ -174,11 +179,9 @@ static int move_pairs(applier *a, uint32_t p, const wire_move *m)
 			return rc;
 		if (!rn)
 			continue;
-		if (rn != m->home.n || memcmp(region, m->home.p, rn) != 0) {
-			rc = move_region(a, p, m, region, rn);
-			if (rc)
-				return rc;
-		}
+		rc = move_region(a, p, m, region, rn);
+		if (rc)
+			return rc;
 		memcpy(from + 1, region, rn);
 		from[1 + rn] = 1;
 		fn = rn + 2;

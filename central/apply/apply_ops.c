@@ -250,27 +250,29 @@ static const char *sum_invalid(const applier *a, const wire_sum *sm, const count
 	return NULL; /* n is 1..WIRE_MAX_SUM: the decoder checked */
 }
 
-/* Notes in the working set the 'V' key of a state op changed, op's
- * user having a home: that region's index of its users' memberships,
- * which a new edge there loads (opsckpt.c). It goes into the same store
- * write as the state. Only ops that carry the home reach it (the edge
- * puts it on every set op of a user whose identity names one, at home
- * too): a later change by an op without one (an identity without the
- * claim) leaves the entry as it was. A home that is not a region name
- * cannot be keyed (the edge checks the claim, so only a foreign
- * producer sends one): the op applies, unindexed. */
-static void index_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st)
+/* Notes in the working set the 'V' key of a state op changed under
+ * region home: that region's index of its users' memberships, which a
+ * new edge there loads (opsckpt.c). It goes into the same store write
+ * as the state. home is the op's user's (the edge puts it on every set
+ * op of a user whose identity names one, at home too), or for an op
+ * without one the region that took it (apply_set). A home that is not a
+ * region name cannot be keyed (the edge checks the claim, so only a
+ * foreign producer sends one): the op applies, unindexed. */
+static void index_home(applier *a, const wire_batch *b, wire_str home, bool unhomed,
+                       const wire_op *op, const merge_state *st)
 {
-	if (!item_edge_valid(op->home.p, op->home.n))
+	if (!item_edge_valid(home.p, home.n))
 		return;
 	unsigned char key[CKEY_MAX];
-	size_t kn = ckey_home(key, op->home.p, op->home.n, b->partition, op->user.p, op->user.n,
+	size_t kn = ckey_home(key, home.p, home.n, b->partition, op->user.p, op->user.n,
 	                      op->counter.p, op->counter.n, op->item.p, op->item.n);
 	bool created;
 	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), CKEY_HOME_LEN, &created);
-	ckey_home_value(e->val, st->present, st->hlc);
-	if (st->present)
-		apply_home_day(a, op->home.p, op->home.n, b->partition, op, st->hlc);
+	ckey_home_value_as(e->val, st->present, unhomed, st->hlc);
+	/* An unhomed entry is not the region's user's: no old like of it
+	 * for the checkpoint until a move makes it one. */
+	if (st->present && !unhomed)
+		apply_home_day(a, home.p, home.n, b->partition, op, st->hlc);
 }
 
 void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const wire_op *op,
@@ -310,9 +312,10 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	wire_op at_home;
 	char where[EDGE_ID_MAX];
 	size_t wn;
-	if (op->home.n && apply_where(a, b->partition, op, where, &wn, &rc)) {
+	if (apply_where(a, b->partition, op, where, &wn, &rc)) {
 		/* The user moved: the home a move named stands, whatever the
-		 * op's token said (one issued before the move). */
+		 * op's token said (one issued before the move, or one without
+		 * the claim). */
 		at_home = *op;
 		at_home.home = wire_cstr(where, wn);
 		op = &at_home;
@@ -320,7 +323,17 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	if (rc)
 		return rc;
 	if (op->home.n)
-		index_home(a, b, op, st);
+		index_home(a, b, op->home, false, op, st);
+	else if (a->nhomes)
+		/* No home named (an identity without the claim), with home
+		 * streams on: indexed under the region that took it, marked
+		 * unhomed (the home checkpoint leaves it out: the user does
+		 * not live there), with no home event, so that the user's
+		 * first home, given by a move (central home-move), takes the
+		 * pair there as any move does. Without it such a pair would
+		 * be in no index, and the home edge would answer it "not
+		 * liked". */
+		index_home(a, b, b->region, true, op, st);
 	/* The unit of a replaced present state leaves its buckets; a new
 	 * present state puts one in its own. An add over an add moves it;
 	 * the count itself moves only on a flip (delta). */

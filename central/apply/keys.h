@@ -370,12 +370,22 @@ static inline bool ckey_parse_where(const char *k, size_t kn, uint32_t *p, const
 	return true;
 }
 
-#define CKEY_HOME_LEN 9 /* a 'V' value: member u8, hlc u64 big-endian */
+#define CKEY_HOME_LEN 9     /* a 'V' value: flags u8, hlc u64 big-endian */
+#define CKEY_HOME_MEMBER 1u /* flag: the pair is a membership */
+#define CKEY_HOME_UNHOMED                                                                          \
+	2u /* flag: set by an op that named no home, keyed                                         \
+	    * under the region that took it (apply_ops.c) */
 
+static inline void ckey_home_value_as(unsigned char *v, bool member, bool unhomed, uint64_t clock)
+{
+	v[0] = (unsigned char)((member ? CKEY_HOME_MEMBER : 0) | (unhomed ? CKEY_HOME_UNHOMED : 0));
+	store_put_u64(v + 1, clock);
+}
+
+/* A value of a user at home in the key's region. */
 static inline void ckey_home_value(unsigned char *v, bool member, uint64_t clock)
 {
-	v[0] = member ? 1 : 0;
-	store_put_u64(v + 1, clock);
+	ckey_home_value_as(v, member, false, clock);
 }
 
 /* ---- reading keys back (pointers into k; nothing validated but the
@@ -514,14 +524,24 @@ static inline bool ckey_parse_home(const char *k, size_t kn, const char **region
 	return true;
 }
 
-/* A 'V' (or 'U') value: false unless it is 9 bytes with a member byte of 0 or 1. */
-static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *clock)
+/* A 'V' (or 'U') value: false unless it is 9 bytes with no flag but
+ * CKEY_HOME_MEMBER and CKEY_HOME_UNHOMED. */
+static inline bool ckey_parse_home_value_as(const char *v, size_t vn, bool *member, bool *unhomed,
+                                            uint64_t *clock)
 {
-	if (vn != CKEY_HOME_LEN || (v[0] != 0 && v[0] != 1))
+	if (vn != CKEY_HOME_LEN || ((unsigned char)v[0] & ~(CKEY_HOME_MEMBER | CKEY_HOME_UNHOMED)))
 		return false;
-	*member = v[0] == 1;
+	*member = (unsigned char)v[0] & CKEY_HOME_MEMBER;
+	*unhomed = (unsigned char)v[0] & CKEY_HOME_UNHOMED;
 	*clock = store_get_u64((const unsigned char *)v + 1);
 	return true;
+}
+
+/* The same, for a reader that takes either kind of entry. */
+static inline bool ckey_parse_home_value(const char *v, size_t vn, bool *member, uint64_t *clock)
+{
+	bool unhomed;
+	return ckey_parse_home_value_as(v, vn, member, &unhomed, clock);
 }
 
 /* The partition of an 'O', 'E' or 'X' key. */

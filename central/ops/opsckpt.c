@@ -466,10 +466,14 @@ static void take_member(ckpt_job *x, const char *k, size_t kn, const char *v, si
 	size_t rn, cn, in, un;
 	uint32_t p;
 	ck_ent e = {0};
+	bool unhomed;
 	if (!ckey_parse_home(k, kn, &r, &rn, &p, &user, &un, &c, &cn, &item, &in) ||
 	    p != x->scan_p || !item_counter_valid(c, cn) || !item_valid(item, in) ||
-	    !item_user_valid(user, un) || !ckey_parse_home_value(v, vn, &e.member, &e.n))
+	    !item_user_valid(user, un) ||
+	    !ckey_parse_home_value_as(v, vn, &e.member, &unhomed, &e.n))
 		return;
+	if (unhomed)
+		return; /* a user who has no home here (yet): a move brings it */
 	e.cn = (uint8_t)cn;
 	e.in = (uint8_t)in;
 	e.un = (uint8_t)un;

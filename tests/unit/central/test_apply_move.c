@@ -203,3 +203,86 @@ Test(apply_move, regions_whose_names_start_alike_are_each_found_and_the_new_home
 	cr_assert_not(entry("eu", 1, "u1", "post:1", &member, &clk));
 	cr_assert_eq(stats().moved_pairs, 5);
 }
+
+/* ---- a user's first home ------------------------------------------------- */
+
+/* Whether the entry of (region, p, user, item) is there and unhomed. */
+static bool unhomed_entry(const char *region, uint32_t p, const char *user, const char *item,
+                          bool *member)
+{
+	unsigned char k[CKEY_MAX];
+	size_t kn = ckey_home(k, region, strlen(region), p, user, strlen(user), "likes", 5, item,
+	                      strlen(item));
+	char *v;
+	size_t vn;
+	if (store_get(T.db, k, kn, &v, &vn) == ERR_NOTFOUND)
+		return false;
+	bool unhomed = false;
+	uint64_t clk;
+	cr_assert(ckey_parse_home_value_as(v, vn, member, &unhomed, &clk));
+	free(v);
+	return unhomed;
+}
+
+static size_t day_keys(void)
+{
+	return testdir_count_keys(T.db, ckey_prefix(CKEY_HOME_DAY), 1);
+}
+
+Test(apply_move, a_users_first_home_takes_the_pairs_they_made_without_one)
+{
+	const char *homes[2] = {"ap", "us"};
+	applier_set_homes(T.a, homes, 2);
+	/* u9 has no home yet: a like through eu, one through ap, a like and
+	 * its unlike through us. Each is indexed under the region that took
+	 * it, unhomed, with no day key (it is no region's user's yet). */
+	apply_msg(1, 0,
+	          make_batch_in("e", "eu", 1, 1,
+	                        (wire_op[]){like_of("post:1", "u9", true, 100, NULL)}, 1));
+	apply_msg(1, 1,
+	          make_batch_in("a", "ap", 1, 1,
+	                        (wire_op[]){like_of("post:2", "u9", true, 101, NULL)}, 1));
+	apply_msg(1, 2,
+	          make_batch_in("u", "us", 1, 1,
+	                        (wire_op[]){like_of("post:3", "u9", true, 102, NULL),
+	                                    like_of("post:3", "u9", false, 103, NULL)},
+	                        2));
+	bool member = false;
+	uint64_t clk = 0;
+	cr_assert(unhomed_entry("eu", 1, "u9", "post:1", &member) && member);
+	cr_assert(unhomed_entry("ap", 1, "u9", "post:2", &member) && member);
+	cr_assert(unhomed_entry("us", 1, "u9", "post:3", &member) && !member);
+	cr_assert_eq(day_keys(), 0);
+	/* The identity service gives u9 the home ap: a move, as any. Every
+	 * pair is ap's now, ap's own one included, homed. */
+	apply_msg(1, 3, move_msg(1, "u9", "ap", 5000));
+	for (int i = 1; i <= 3; i++) {
+		char item[16];
+		snprintf(item, sizeof item, "post:%d", i);
+		cr_assert(entry("ap", 1, "u9", item, &member, &clk), "%s", item);
+		cr_assert_not(unhomed_entry("ap", 1, "u9", item, &member), "%s homed", item);
+		cr_assert_eq(member, i != 3, "%s", item);
+	}
+	cr_assert_not(entry("eu", 1, "u9", "post:1", &member, &clk));
+	cr_assert_not(entry("us", 1, "u9", "post:3", &member, &clk));
+	cr_assert_eq(stats().moved_pairs, 3);
+	cr_assert_eq(day_keys(), 2, "the two likes' days, now ap's users'");
+	/* A later op with a token still without the claim goes home too. */
+	apply_msg(1, 4,
+	          make_batch_in("e", "eu", 1, 2,
+	                        (wire_op[]){like_of("post:4", "u9", true, 200, NULL)}, 1));
+	cr_assert(entry("ap", 1, "u9", "post:4", &member, &clk) && member);
+	cr_assert_not(unhomed_entry("ap", 1, "u9", "post:4", &member));
+	cr_assert_not(entry("eu", 1, "u9", "post:4", &member, &clk));
+}
+
+Test(apply_move, without_home_streams_an_op_without_a_home_is_not_indexed)
+{
+	apply_msg(1, 0,
+	          make_batch_in("e", "eu", 1, 1,
+	                        (wire_op[]){like_of("post:1", "u9", true, 100, NULL)}, 1));
+	bool member;
+	uint64_t clk;
+	cr_assert_not(entry("eu", 1, "u9", "post:1", &member, &clk));
+	cr_assert_eq(testdir_count_keys(T.db, ckey_prefix(CKEY_HOME), 1), 0);
+}

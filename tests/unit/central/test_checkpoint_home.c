@@ -635,3 +635,33 @@ Test(checkpoint_home, more_moved_users_than_a_message_holds_come_in_several)
 	cr_assert_eq(in_last, MOVED - PER_MSG);
 	got_free(&g);
 }
+
+/* ---- a user without a home ------------------------------------------------ */
+
+Test(checkpoint_home, pairs_of_a_user_without_a_home_come_only_once_a_move_gives_one)
+{
+	const char *homes[1] = {"eu"};
+	applier_set_homes(T.a, homes, 1);
+	/* Edges of region "eu" take u9's likes, with no home in the token:
+	 * indexed under eu as unhomed, which eu's checkpoint leaves out (u9
+	 * does not live there, and eu's edges keep what they took). */
+	char item[80];
+	item_name(3, item, sizeof item);
+	uint32_t p = partition_of(item, strlen(item), NPARTS);
+	wire_op o = op("likes", item, "u9", 1, T0);
+	send_ops(0, p, &o, 1);
+	start_api(NULL);
+	got g;
+	fetch("/v1/checkpoint?partitions=all&home=eu", &g);
+	cr_assert_eq(g.status, 200);
+	cr_assert_eq(g.nmembers, 0);
+	got_free(&g);
+	/* u9's first home is eu: the move makes the pair eu's. */
+	send_move(p, "u9", "eu", 5000);
+	fetch("/v1/checkpoint?partitions=all&home=eu", &g);
+	cr_assert_eq(g.nmembers, 1);
+	cr_assert_str_eq(g.members[0].user, "u9");
+	cr_assert_str_eq(g.members[0].item, item);
+	cr_assert(g.members[0].member);
+	got_free(&g);
+}

@@ -173,7 +173,20 @@ Test(ckeys, home_values_hold_member_and_clock)
 	ckey_home_value(v, false, 7);
 	cr_assert(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc));
 	cr_assert(!member && hlc == 7);
-	v[0] = 2;
+	/* An unhomed entry: the flag beside the member bit. */
+	bool unhomed = false;
+	ckey_home_value_as(v, true, true, 9);
+	cr_assert_eq(v[0], 3);
+	cr_assert(ckey_parse_home_value_as((const char *)v, sizeof v, &member, &unhomed, &hlc));
+	cr_assert(member && unhomed && hlc == 9);
+	ckey_home_value_as(v, false, true, 9);
+	cr_assert(ckey_parse_home_value_as((const char *)v, sizeof v, &member, &unhomed, &hlc));
+	cr_assert(!member && unhomed);
+	cr_assert(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc), "either kind");
+	ckey_home_value(v, true, 9);
+	cr_assert(ckey_parse_home_value_as((const char *)v, sizeof v, &member, &unhomed, &hlc));
+	cr_assert(member && !unhomed);
+	v[0] = 4;
 	cr_assert_not(ckey_parse_home_value((const char *)v, sizeof v, &member, &hlc));
 	v[0] = 0;
 	cr_assert_not(ckey_parse_home_value((const char *)v, 8, &member, &hlc));
