@@ -165,9 +165,9 @@ void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const w
  * valid move is quarantined. 0, or the store's error. */
 int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg, size_t len);
 /* The home region op's user lives in, when a move says (the 'W' key of
- * b's partition): copied to home (EDGE_ID_MAX bytes), true; false when
- * none did (then op->home stands). 0 or the store's error in *rc. */
-bool apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn, int *rc);
+ * partition p): copied to home (EDGE_ID_MAX bytes), its length in *hn;
+ * *hn 0 when none did (then op->home stands). 0 or the store's error. */
+int apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn);
 /* Quarantines msg (apply.c): the dead-letter topic, with why. */
 void apply_quarantine(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));

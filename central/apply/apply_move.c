@@ -33,42 +33,45 @@
 #include "item.h"
 #include "log.h"
 
-/* The 'W' key of (p, user): true with its since and home (hn bytes);
- * false when there is none, or its value does not parse (logged: it is
- * then as if the user had not moved). 0 or the store's error in *rc. */
-static bool where_read(applier *a, uint32_t p, const char *user, size_t un, uint64_t *since,
-                       char *home, size_t *hn, int *rc)
+/* The 'W' key of (p, user): its since and home (*hn bytes); *hn 0 when
+ * there is none, or its value does not parse (logged: it is then as if
+ * the user had not moved). 0 or the store's error. */
+static int where_read(applier *a, uint32_t p, const char *user, size_t un, uint64_t *since,
+                      char *home, size_t *hn)
 {
 	unsigned char key[5 + USER_MAX];
 	char val[CKEY_WHERE_MAX];
 	size_t vn;
-	*rc = store_get_into(a->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
-	if (*rc == ERR_NOTFOUND || *rc == ERR_CORRUPT) {
-		if (*rc == ERR_CORRUPT)
-			log_error("a user's home record is too long; taken as none",
-			          "partition=%u user=%.*s", p, (int)un, user);
-		*rc = 0;
-		return false;
+	*hn = 0;
+	int rc = store_get_into(a->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	if (rc == ERR_CORRUPT) {
+		log_error("a user's home record is too long; taken as none",
+		          "partition=%u user=%.*s", p, (int)un, user);
+		return 0;
 	}
-	if (*rc)
-		return false;
+	if (rc)
+		return rc;
 	const char *h;
-	if (!ckey_parse_where_value(val, vn, since, &h, hn) || !item_edge_valid(h, *hn)) {
+	size_t n;
+	if (!ckey_parse_where_value(val, vn, since, &h, &n) || !item_edge_valid(h, n)) {
 		log_error("a user's home record does not parse; taken as none",
 		          "partition=%u user=%.*s size=%zu", p, (int)un, user, vn);
-		return false;
+		return 0;
 	}
-	memcpy(home, h, *hn);
-	return true;
+	memcpy(home, h, n);
+	*hn = n;
+	return 0;
 }
 
-bool apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn, int *rc)
+int apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn)
 {
-	*rc = 0;
+	*hn = 0;
 	if (!a->moved.len || !smap_get(&a->moved, op->user.p, op->user.n))
-		return false;
+		return 0;
 	uint64_t since;
-	return where_read(a, p, op->user.p, op->user.n, &since, home, hn, rc);
+	return where_read(a, p, op->user.p, op->user.n, &since, home, hn);
 }
 
 /* One 'V' entry of the user under another region, or an unhomed one
@@ -207,10 +210,10 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 	uint64_t since;
 	char home[EDGE_ID_MAX];
 	size_t hn;
-	bool known = where_read(a, p, m.user.p, m.user.n, &since, home, &hn, &rc);
+	rc = where_read(a, p, m.user.p, m.user.n, &since, home, &hn);
 	if (rc)
 		return rc;
-	if (known && since >= m.since_ms) {
+	if (hn && since >= m.since_ms) {
 		STAT_ADD(a, moves_stale, 1);
 		if (since == m.since_ms && (hn != m.home.n || memcmp(home, m.home.p, hn) != 0))
 			log_warn("move ignored: the user's last move has the same since and "

@@ -312,7 +312,10 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 	wire_op at_home;
 	char where[EDGE_ID_MAX];
 	size_t wn;
-	if (apply_where(a, b->partition, op, where, &wn, &rc)) {
+	rc = apply_where(a, b->partition, op, where, &wn);
+	if (rc)
+		return rc;
+	if (wn) {
 		/* The user moved: the home a move named stands, whatever the
 		 * op's token said (one issued before the move, or one without
 		 * the claim). */
@@ -320,8 +323,6 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 		at_home.home = wire_cstr(where, wn);
 		op = &at_home;
 	}
-	if (rc)
-		return rc;
 	if (op->home.n)
 		index_home(a, b, op->home, false, op, st);
 	else if (a->nhomes)
