@@ -157,6 +157,12 @@ static int apply_slice(load *ld, uint32_t k)
 	return rc;
 }
 
+/* The length of the slice of n entries that starts at entry at. */
+static uint32_t slice_at(uint32_t n, uint32_t at)
+{
+	return n - at < BOOT_SLICE ? n - at : BOOT_SLICE;
+}
+
 /* One message of a home checkpoint: memberships, or p's last. */
 static int on_members(load *ld, const wire_snapshot *s)
 {
@@ -175,21 +181,15 @@ static int on_members(load *ld, const wire_snapshot *s)
 		         s->offset & VERSION_OFFSET_MAX, ld->mark[s->partition]);
 		return ld->rc = ERR_AGAIN;
 	}
-	for (uint32_t i = 0; i < s->nmembers; i += BOOT_SLICE) {
-		uint32_t n = s->nmembers - i < BOOT_SLICE ? s->nmembers - i : BOOT_SLICE;
-		int rc = put_members(ld, s->partition, s->members + i, n);
-		if (rc) {
-			ld->rc = rc;
-			return rc;
-		}
-	}
-	for (uint32_t i = 0; i < s->nmarks; i += BOOT_SLICE) {
-		uint32_t n = s->nmarks - i < BOOT_SLICE ? s->nmarks - i : BOOT_SLICE;
-		int rc = put_marks(ld, s->partition, s->marks + i, n);
-		if (rc) {
-			ld->rc = rc;
-			return rc;
-		}
+	/* In slices of BOOT_SLICE, as counts are (on_message). */
+	int rc = 0;
+	for (uint32_t i = 0; !rc && i < s->nmembers; i += BOOT_SLICE)
+		rc = put_members(ld, s->partition, s->members + i, slice_at(s->nmembers, i));
+	for (uint32_t i = 0; !rc && i < s->nmarks; i += BOOT_SLICE)
+		rc = put_marks(ld, s->partition, s->marks + i, slice_at(s->nmarks, i));
+	if (rc) {
+		ld->rc = rc;
+		return rc;
 	}
 	ld->messages++;
 	ld->members += s->nmembers;
