@@ -182,11 +182,12 @@ int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto) WARN_
 /* The home index's day keys ('G'): only an item's oldest one in a
  * region's partition is ever read (the home checkpoint's old likes), so
  * a sweep deletes the others (apply_thin.c). applier_thin_step runs one
- * step of at most a few thousand keys when a round is due (the first 5
+ * step (at most 1,024 keys or 2 ms) when a round is due (the first 5
  * minutes after its first call, then an hour after the last round's
- * end), else nothing; call it between messages with the monotonic
- * clock. applier_thin_round runs a whole round now. 0, or the store's
- * error (the step's deletions not written). The applier's thread. */
+ * end) and the last step is 20 ms old, else nothing; call it between
+ * messages with the monotonic clock. applier_thin_round runs the round
+ * under way, or a new one, to its end now. 0, or the store's error (the
+ * step's deletions not written). The applier's thread. */
 int applier_thin_step(applier *a, uint64_t now_ms) WARN_UNUSED;
 int applier_thin_round(applier *a, uint64_t now_ms) WARN_UNUSED;
 

@@ -67,8 +67,8 @@ typedef struct day_thin {
 	size_t at_n;
 	unsigned char group[CKEY_MAX];
 	size_t group_n;
-	uint64_t next_ms, round_start_ms;
-	uint64_t round_read, round_deleted, round_steps;
+	uint64_t next_ms, round_start_ms, step_ms; /* step_ms: the last step's */
+	uint64_t round_read, round_deleted, round_steps, round_max_us;
 } day_thin;
 
 #define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)

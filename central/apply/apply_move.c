@@ -5,7 +5,8 @@
  * user's memberships of its own items, in the order of its input:
  *
  *   - every 'V' entry of the user in the partition, under any region but
- *     the new home, goes to the new home's index, with the pair's state
+ *     the new home (and there, every unhomed one: pairs made before the
+ *     user had a home), goes to the new home's index, with the pair's state
  *     as central holds it ('S'), and its set event goes to the new
  *     home's stream, so the edges there hold the user's pairs as if the
  *     user had always lived there (an unlike too: it undoes a stale like

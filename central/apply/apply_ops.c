@@ -250,22 +250,52 @@ static const char *sum_invalid(const applier *a, const wire_sum *sm, const count
 	return NULL; /* n is 1..WIRE_MAX_SUM: the decoder checked */
 }
 
+/* Whether the 'V' entry under key (kn bytes) is there and homed, as the
+ * message has it so far, else as stored. 0 or the store's error. */
+static int entry_homed(applier *a, const unsigned char *key, size_t kn, bool *homed)
+{
+	bool member, unhomed = true;
+	uint64_t clock;
+	const ktab_ent *e = ktab_find(&a->ws, key, kn, ktab_hash(key, kn));
+	if (e) {
+		*homed = !(e->val[0] & CKEY_HOME_UNHOMED);
+		return 0;
+	}
+	char v[CKEY_HOME_LEN];
+	size_t vn;
+	int rc = store_get_into(a->db, key, kn, v, sizeof v, &vn);
+	if (rc && rc != ERR_NOTFOUND && rc != ERR_CORRUPT)
+		return rc;
+	*homed = !rc && ckey_parse_home_value_as(v, vn, &member, &unhomed, &clock) && !unhomed;
+	return 0;
+}
+
 /* Notes in the working set the 'V' key of a state op changed under
  * region home: that region's index of its users' memberships, which a
  * new edge there loads (opsckpt.c). It goes into the same store write
  * as the state. home is the op's user's (the edge puts it on every set
  * op of a user whose identity names one, at home too), or for an op
- * without one the region that took it (apply_set). A home that is not a
- * region name cannot be keyed (the edge checks the claim, so only a
- * foreign producer sends one): the op applies, unindexed. */
-static void index_home(applier *a, const wire_batch *b, wire_str home, bool unhomed,
-                       const wire_op *op, const merge_state *st)
+ * without one (unhomed) the region that took it (apply_set): then an
+ * entry there that a homed op wrote stays homed (the pair is that
+ * region's user's, who acted with a token without the claim), else the
+ * entry is marked unhomed. A home that is not a region name cannot be
+ * keyed (the edge checks the claim, so only a foreign producer sends
+ * one): the op applies, unindexed. 0 or the store's error. */
+static int index_home(applier *a, const wire_batch *b, wire_str home, bool unhomed,
+                      const wire_op *op, const merge_state *st)
 {
 	if (!item_edge_valid(home.p, home.n))
-		return;
+		return 0;
 	unsigned char key[CKEY_MAX];
 	size_t kn = ckey_home(key, home.p, home.n, b->partition, op->user.p, op->user.n,
 	                      op->counter.p, op->counter.n, op->item.p, op->item.n);
+	if (unhomed) {
+		bool homed;
+		int rc = entry_homed(a, key, kn, &homed);
+		if (rc)
+			return rc;
+		unhomed = !homed;
+	}
 	bool created;
 	ktab_ent *e = ktab_add(&a->ws, key, kn, ktab_hash(key, kn), CKEY_HOME_LEN, &created);
 	ckey_home_value_as(e->val, st->present, unhomed, st->hlc);
@@ -273,6 +303,7 @@ static void index_home(applier *a, const wire_batch *b, wire_str home, bool unho
 	 * for the checkpoint until a move makes it one. */
 	if (st->present && !unhomed)
 		apply_home_day(a, home.p, home.n, b->partition, op, st->hlc);
+	return 0;
 }
 
 void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const wire_op *op,
@@ -324,7 +355,7 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 		op = &at_home;
 	}
 	if (op->home.n)
-		index_home(a, b, op->home, false, op, st);
+		rc = index_home(a, b, op->home, false, op, st);
 	else if (a->nhomes)
 		/* No home named (an identity without the claim), with home
 		 * streams on: indexed under the region that took it, marked
@@ -334,7 +365,9 @@ static int apply_set(applier *a, const wire_batch *b, const wire_op *op, uint64_
 		 * pair there as any move does. Without it such a pair would
 		 * be in no index, and the home edge would answer it "not
 		 * liked". */
-		index_home(a, b, b->region, true, op, st);
+		rc = index_home(a, b, b->region, true, op, st);
+	if (rc)
+		return rc;
 	/* The unit of a replaced present state leaves its buckets; a new
 	 * present state puts one in its own. An add over an add moves it;
 	 * the count itself moves only on a flip (delta). */

@@ -14,26 +14,34 @@
  * its day equals the one before it. An item's first key is never
  * deleted, so the checkpoint's answer is the same before and after,
  * byte for byte; a key with a name that does not parse is left alone,
- * as the relayout leaves it. A round runs in steps of THIN_STEP_KEYS
- * keys, each with its own iterator (a fresh view) and one store write,
- * between two messages on the applier's thread (the store's only
- * writer). A key written between two steps behind the cursor waits for
- * the next round; one ahead of it is judged against the key before it
- * then. Either way the item's first key stays, since only the sweep
- * deletes 'G' keys.
+ * as the relayout leaves it. A round runs in steps, each with its own
+ * iterator (a fresh view) and one store write, between two messages on
+ * the applier's thread (the store's only writer). A key written between
+ * two steps behind the cursor waits for the next round; one ahead of it
+ * is judged against the key before it then. Either way the item's first
+ * key stays, since only the sweep deletes 'G' keys.
  *
- * Rounds: the first THIN_FIRST_MS after the first call (a start's
- * catch-up goes first), then THIN_EVERY_MS after the end of the last.
+ * The applier's time comes first: a step reads at most THIN_STEP_KEYS
+ * keys and stops after THIN_STEP_US, and the next one waits THIN_GAP_MS,
+ * so the sweep takes at most a tenth of the loop (about 40,000 keys a
+ * second on the machine of docs/performance.md). Rounds: the first
+ * THIN_FIRST_MS after the first call (a start's catch-up goes first),
+ * then THIN_EVERY_MS after the end of the last; on a store with more
+ * keys than an hour's steps read, back to back.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "central/apply/apply_int.h"
 #include "central/apply/keys.h"
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 
-#define THIN_STEP_KEYS 4096
+#define THIN_STEP_KEYS 1024
+#define THIN_STEP_US 2000
+#define THIN_CLOCK_EVERY 64 /* keys between two looks at the clock */
+#define THIN_GAP_MS 20
 #define THIN_FIRST_MS (5 * 60 * 1000)
 #define THIN_EVERY_MS (60 * 60 * 1000)
 
@@ -62,9 +70,11 @@ static int step(applier *a, bool *done)
 	size_t kn, vn, read = 0, deleted = 0;
 	unsigned char last[CKEY_MAX];
 	size_t last_n = 0;
+	uint64_t start_us = clock_mono_us(), until_us = start_us + THIN_STEP_US;
 	*done = true;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (read == THIN_STEP_KEYS) {
+		if (read == THIN_STEP_KEYS ||
+		    (read && read % THIN_CLOCK_EVERY == 0 && clock_mono_us() >= until_us)) {
 			*done = false;
 			break;
 		}
@@ -97,6 +107,9 @@ static int step(applier *a, bool *done)
 	}
 	t->round_read += read;
 	t->round_deleted += deleted;
+	uint64_t took_us = clock_mono_us() - start_us;
+	if (took_us > t->round_max_us)
+		t->round_max_us = took_us;
 	STAT_ADD(a, days_thinned, deleted);
 	if (!*done && last_n) {
 		/* Resume just after the last key read: the key with a 0 byte
@@ -113,8 +126,9 @@ static void round_end(applier *a, uint64_t now_ms)
 	day_thin *t = &a->thin;
 	STAT_ADD(a, thin_rounds, 1);
 	log_info("home index day keys thinned",
-	         "read=%" PRIu64 " deleted=%" PRIu64 " steps=%" PRIu64 " ms=%" PRIu64,
-	         t->round_read, t->round_deleted, t->round_steps,
+	         "read=%" PRIu64 " deleted=%" PRIu64 " steps=%" PRIu64 " longest_step_us=%" PRIu64
+	         " ms=%" PRIu64,
+	         t->round_read, t->round_deleted, t->round_steps, t->round_max_us,
 	         now_ms >= t->round_start_ms ? now_ms - t->round_start_ms : 0);
 	t->on = false;
 	t->at_n = 0;
@@ -126,7 +140,7 @@ static void round_begin(day_thin *t, uint64_t now_ms)
 {
 	t->on = true;
 	t->round_start_ms = now_ms;
-	t->round_read = t->round_deleted = t->round_steps = 0;
+	t->round_read = t->round_deleted = t->round_steps = t->round_max_us = 0;
 }
 
 int applier_thin_step(applier *a, uint64_t now_ms)
@@ -138,7 +152,10 @@ int applier_thin_step(applier *a, uint64_t now_ms)
 		if (now_ms < t->next_ms)
 			return 0;
 		round_begin(t, now_ms);
+	} else if (now_ms < t->step_ms + THIN_GAP_MS) {
+		return 0;
 	}
+	t->step_ms = now_ms;
 	bool done;
 	int rc = step(a, &done);
 	if (rc)
@@ -154,9 +171,13 @@ int applier_thin_round(applier *a, uint64_t now_ms)
 	day_thin *t = &a->thin;
 	if (!t->on)
 		round_begin(t, now_ms);
-	int rc;
-	do
-		rc = applier_thin_step(a, now_ms);
-	while (!rc && t->on);
-	return rc;
+	bool done = false;
+	while (!done) {
+		int rc = step(a, &done);
+		if (rc)
+			return rc;
+		t->round_steps++;
+	}
+	round_end(a, now_ms);
+	return 0;
 }

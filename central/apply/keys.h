@@ -30,19 +30,25 @@
  *                                   until the topics hold them (feedrec.h)
  *   'V' region 0 partition u32 user 0 counter 0 item
  *                                -> a home region's index of its users'
- *                                   memberships: member u8 (0 or 1), then
- *                                   the winning op's hlc u64; written with
- *                                   the 'S' key by each change an op with
- *                                   that home made, read by the home
- *                                   checkpoint (opsckpt.c). A user's
- *                                   entries in a partition are adjacent,
- *                                   so one seek finds them all
+ *                                   memberships: flags u8 (member 1,
+ *                                   unhomed 2), then the winning op's hlc
+ *                                   u64; written with the 'S' key by each
+ *                                   change an op with that home made (with
+ *                                   home streams on, one without a home
+ *                                   made in that region: unhomed unless
+ *                                   the entry is homed), read by the home
+ *                                   checkpoint (opsckpt.c), which skips
+ *                                   unhomed ones. A user's entries in a
+ *                                   partition are adjacent, so one seek
+ *                                   finds them all
  *   'G' region 0 partition u32 counter 0 item 0 day u32
  *                                -> a like of the item by a user of the
  *                                   region, on that UTC day: its hlc u64,
  *                                   then the user (the day's last such
  *                                   like written); written with each like
- *                                   the 'V' index takes, never deleted. An
+ *                                   the 'V' index takes as homed; all but
+ *                                   an item's first are deleted by the
+ *                                   sweep (apply_thin.c). An
  *                                   item's keys sort by day, so its first
  *                                   says how old its oldest like there
  *                                   is: the home checkpoint with since_ms

@@ -179,7 +179,8 @@ typedef struct load_me_stats {
 	uint64_t young;      /* pairs answered but changed too recently to hold */
 	uint64_t unknown;    /* pairs the edge could not answer ("unknown") */
 	uint64_t wrong;      /* pairs answered other than the truth: a bug */
-	uint64_t home_reads; /* reads sent to the user's home region */
+	uint64_t home_reads; /* reads sent to the user's home region (a mover's: once the move is
+	                        converge_ms old) */
 	uint64_t tracked;    /* pairs whose last change is kept to judge young (now) */
 } load_me_stats;
 

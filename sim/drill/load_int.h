@@ -40,6 +40,7 @@ struct op {
 	unsigned user, item, n, region; /* item == items: viral */
 	unsigned home;                  /* the user's home region as the op started */
 	uint64_t home_since;            /* ... and the wall ms of their move there (0: none) */
+	bool home_settled;              /* no move, or one converge_ms old as the op started */
 	unsigned inst;                  /* the instance of its latest attempt (under mu) */
 	uint64_t sent_us;               /* when its latest attempt was sent */
 	bool fast_used;                 /* its one retry without backoff */

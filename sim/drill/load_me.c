@@ -138,6 +138,11 @@ void load_me_start(load *l, double viral, const bool *up)
 	o->user = (unsigned)user;
 	o->home = home;
 	o->home_since = since;
+	/* A move takes a while to reach the new home's edge, which reads the
+	 * user's pairs through until then (as an away user's): the ready
+	 * figures hold a mover's reads there as home reads only once the
+	 * move is as old as the convergence bound, as the truth holds pairs. */
+	o->home_settled = !since || clock_wall_ms() >= since + l->o.converge_ms;
 	unsigned n = ME_ITEMS_MIN + load_rnd_below(l, ME_ITEMS_MAX - ME_ITEMS_MIN + 1);
 	o->page = xcalloc(n, sizeof *o->page);
 	o->npage = pick_liked(l, o->user, n, o->page);
@@ -244,7 +249,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 			          o->region, o->inst, o->home,
 			          ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
 	}
-	bool at_home = o->region == o->home;
+	bool at_home = o->region == o->home && o->home_settled;
 	s->home_reads += at_home;
 	hist_add(&l->me[l->phase], lat);
 	/* The ready figures are the home users': away from home, a pair the

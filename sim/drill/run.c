@@ -209,7 +209,8 @@ static int move_step(runner *rn, const drill_step *s)
 		load_move_home(rn->l, users, n, i, since);
 	snprintf(text, sizeof text, "%zu users (u%u..u%u) to %s, since_ms %" PRIu64 ", in %.2f s%s",
 	         n, n ? users[0] : 0, n ? users[n - 1] : 0, region, since, took,
-	         rc ? ": failed" : "");
+	         rc ? ": failed (those that ran moved at central; the load keeps their old home)"
+	            : "");
 	snprintf(key, sizeof key, "move_%s_at_%.1fs", region, start);
 	report_text(rn->r, key, text);
 	log_info("users moved home", "region=%s users=%zu since_ms=%" PRIu64 " s=%.2f done=%s",

@@ -131,7 +131,7 @@ static inline bool home_entry_of(const char *region, uint32_t p, const char *use
 	if (rc == ERR_NOTFOUND)
 		return false;
 	cr_assert_eq(rc, 0, "store_get: %s", err_str(rc));
-	cr_assert(ckey_parse_home_value(v, vn, member, clk), "a 9-byte value, member 0 or 1");
+	cr_assert(ckey_parse_home_value(v, vn, member, clk), "a 9-byte value with known flags");
 	free(v);
 	return true;
 }

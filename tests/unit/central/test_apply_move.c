@@ -286,3 +286,38 @@ Test(apply_move, without_home_streams_an_op_without_a_home_is_not_indexed)
 	cr_assert_not(entry("eu", 1, "u9", "post:1", &member, &clk));
 	cr_assert_eq(testdir_count_keys(T.db, ckey_prefix(CKEY_HOME), 1), 0);
 }
+
+Test(apply_move, an_op_without_a_home_keeps_a_homed_entry_homed)
+{
+	const char *homes[1] = {"ap"};
+	applier_set_homes(T.a, homes, 1);
+	/* u1 lives in ap by the claim (no move): a homed entry there. A like
+	 * and then an unlike through ap with tokens without the claim (an
+	 * edge not yet upgraded) keep it ap's user's, with the new state,
+	 * in the store and within one message. */
+	apply_msg(1, 0,
+	          make_batch_in("a", "ap", 1, 1,
+	                        (wire_op[]){like_of("post:1", "u1", true, 100, "ap")}, 1));
+	apply_msg(1, 1,
+	          make_batch_in("a", "ap", 1, 2,
+	                        (wire_op[]){like_of("post:1", "u1", false, 200, NULL)}, 1));
+	bool member = true;
+	uint64_t clk = 0;
+	cr_assert(entry("ap", 1, "u1", "post:1", &member, &clk));
+	cr_assert_not(unhomed_entry("ap", 1, "u1", "post:1", &member), "still ap's user's");
+	cr_assert_not(member);
+	cr_assert_eq(clk, 200);
+	apply_msg(1, 2,
+	          make_batch_in("a", "ap", 1, 3,
+	                        (wire_op[]){like_of("post:2", "u1", true, 300, "ap"),
+	                                    like_of("post:2", "u1", false, 310, NULL),
+	                                    like_of("post:2", "u1", true, 320, NULL)},
+	                        3));
+	cr_assert(entry("ap", 1, "u1", "post:2", &member, &clk) && member && clk == 320);
+	cr_assert_not(unhomed_entry("ap", 1, "u1", "post:2", &member));
+	/* Through another region, the claimless op is that region's, unhomed. */
+	apply_msg(1, 3,
+	          make_batch_in("e", "eu", 1, 1,
+	                        (wire_op[]){like_of("post:3", "u1", true, 400, NULL)}, 1));
+	cr_assert(unhomed_entry("eu", 1, "u1", "post:3", &member) && member);
+}
