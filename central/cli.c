@@ -53,9 +53,10 @@ typedef struct cli {
 	bool cfg_loaded;
 	const char *cmd;
 	bool repair, offline;
-	const char *format; /* csv or json */
-	const char *to;     /* backup --to PATH */
-	uint64_t since_ms;  /* home-move --since MS; 0: now */
+	const char *format;     /* csv or json */
+	const char *to;         /* backup --to PATH */
+	uint64_t since_ms;      /* home-move --since MS; 0: now */
+	const char *users_from; /* home-move --users-from LIST ("-": stdin) */
 	const char *args[2];
 	int nargs;
 	counters ctr;
@@ -80,6 +81,9 @@ static void usage(FILE *out)
 	        "       central home-move -c FILE USER REGION [--since MS]   (a user's new\n"
 	        "                                          home region, from now or MS, wall\n"
 	        "                                          ms: their memberships follow; Kafka)\n"
+	        "       central home-move -c FILE --users-from LIST REGION [--since MS]\n"
+	        "                                          (the same for the users of LIST, one\n"
+	        "                                          a line; - reads standard input)\n"
 	        "  (-s section.key=value overrides the config, as for the daemon)\n"
 	        "exit: 0 ok, 1 mismatches found, 2 usage or config error, 3 central or its\n"
 	        "      store cannot be reached\n");
@@ -619,6 +623,86 @@ static int stats_live(cli *c)
 	return rc ? rc : hot_live(c);
 }
 
+/* ---- home-move ------------------------------------------------------------ */
+
+/* The user ids of --users-from: one a line (a trailing CR dropped, empty
+ * lines skipped), each valid, at most HOMEMOVE_USERS_MAX. 0 with the
+ * ids in *users (one buffer: free (*users)[0] when n, then *users), or
+ * an exit code after saying why. */
+static int read_users(const char *path, char ***users, size_t *n)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "central: %s: %s\n", path, strerror(errno));
+		return OPCMD_USAGE;
+	}
+	char *line = NULL;
+	size_t cap = 0, got = 0, lines = 0, all = 0, bytes = 0;
+	char *text = NULL;
+	ssize_t len;
+	int rc = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lines++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (!len)
+			continue;
+		if (!item_user_valid(line, (size_t)len)) {
+			fprintf(stderr, "central: %s:%zu: not a user id (1-128 visible ASCII)\n",
+			        path, lines);
+			rc = OPCMD_USAGE;
+			break;
+		}
+		if (all == HOMEMOVE_USERS_MAX) {
+			fprintf(stderr,
+			        "central: %s: more than %d users; move them in several runs\n",
+			        path, HOMEMOVE_USERS_MAX);
+			rc = OPCMD_USAGE;
+			break;
+		}
+		text = xrealloc(text, bytes + (size_t)len + 1);
+		memcpy(text + bytes, line, (size_t)len + 1);
+		bytes += (size_t)len + 1;
+		all++;
+	}
+	if (!rc && ferror(f)) {
+		fprintf(stderr, "central: %s: read error\n", path);
+		rc = OPCMD_USAGE;
+	}
+	if (f != stdin)
+		fclose(f);
+	free(line);
+	if (!rc && !all) {
+		fprintf(stderr, "central: %s: no user\n", path);
+		rc = OPCMD_USAGE;
+	}
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	*users = xcalloc(all, sizeof **users);
+	for (char *at = text; got < all; at += strlen(at) + 1)
+		(*users)[got++] = at;
+	*n = all;
+	return 0;
+}
+
+static int home_move(const cli *c)
+{
+	uint64_t since = c->since_ms ? c->since_ms : clock_wall_ms();
+	if (!c->users_from)
+		return homemove_run(&c->cfg, &c->args[0], 1, c->args[1], since);
+	char **users;
+	size_t n;
+	int rc = read_users(c->users_from, &users, &n);
+	if (rc)
+		return rc;
+	rc = homemove_run(&c->cfg, (const char *const *)users, n, c->args[0], since);
+	free(users[0]);
+	free(users);
+	return rc;
+}
+
 /* ---- arguments ----------------------------------------------------------- */
 
 bool cli_is_command(const char *arg)
@@ -647,7 +731,7 @@ static bool parse_args(cli *c, int argc, char **argv)
 		if (took)
 			continue;
 		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0 ||
-		     strcmp(a, "--since") == 0) &&
+		     strcmp(a, "--since") == 0 || strcmp(a, "--users-from") == 0) &&
 		    i + 1 >= argc) {
 			fprintf(stderr, "central: %s needs a value\n", a);
 			return false;
@@ -674,6 +758,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 				return false;
 			}
 			c->since_ms = v;
+		} else if (strcmp(a, "--users-from") == 0 && strcmp(c->cmd, "home-move") == 0) {
+			c->users_from = argv[++i];
 		} else if (strcmp(a, "--repair") == 0 && strcmp(c->cmd, "verify") == 0) {
 			c->repair = true;
 		} else if (strcmp(a, "--offline") == 0) {
@@ -687,7 +773,9 @@ static bool parse_args(cli *c, int argc, char **argv)
 	}
 	bool is_get = strcmp(c->cmd, "get") == 0;
 	bool is_move = strcmp(c->cmd, "home-move") == 0;
-	if (!cl.file || (is_get && c->nargs < 1) || (is_move && (c->nargs != 2 || c->offline)) ||
+	int move_args = c->users_from ? 1 : 2; /* [USER] REGION */
+	if (!cl.file || (is_get && c->nargs < 1) ||
+	    (is_move && (c->nargs != move_args || c->offline)) ||
 	    (!is_get && !is_move && c->nargs)) {
 		fprintf(stderr, "central: %s\n",
 		        !cl.file ? "-c FILE is needed" : "wrong arguments");
@@ -716,14 +804,14 @@ static bool parse_args(cli *c, int argc, char **argv)
 		        c->cmd, c->cmd);
 		return false;
 	}
-	if (is_move && !item_user_valid(c->args[0], strlen(c->args[0]))) {
+	if (is_move && !c->users_from && !item_user_valid(c->args[0], strlen(c->args[0]))) {
 		fprintf(stderr, "central: '%s' is not a user id (1-128 visible ASCII)\n",
 		        c->args[0]);
 		return false;
 	}
-	if (is_move && !item_edge_valid(c->args[1], strlen(c->args[1]))) {
-		fprintf(stderr, "central: '%s' is not a region name ([a-z0-9_-], 1-64)\n",
-		        c->args[1]);
+	const char *region = is_move ? c->args[move_args - 1] : NULL;
+	if (is_move && !item_edge_valid(region, strlen(region))) {
+		fprintf(stderr, "central: '%s' is not a region name ([a-z0-9_-], 1-64)\n", region);
 		return false;
 	}
 	if (is_get && !item_valid(c->args[0], strlen(c->args[0]))) {
@@ -778,8 +866,7 @@ int cli_main(int argc, char **argv, const cfg_opt *opts, size_t nopts)
 	else if (strcmp(c.cmd, "backup") == 0)
 		rc = backup_live(&c);
 	else if (strcmp(c.cmd, "home-move") == 0)
-		rc = homemove_run(&c.cfg, c.args[0], c.args[1],
-		                  c.since_ms ? c.since_ms : clock_wall_ms());
+		rc = home_move(&c);
 	else
 		rc = stats_live(&c);
 	counters_free(&c.ctr);

@@ -47,7 +47,7 @@ static bool region_listed(const char *list, const char *region)
 }
 
 /* Delivery reports, served by rd_kafka_flush on this thread. */
-static int delivered, failed;
+static long delivered, failed;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -62,7 +62,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	        rd_kafka_err2str(m->err));
 }
 
-int homemove_run(const central_config *cfg, const char *user, const char *home, uint64_t since_ms)
+int homemove_run(const central_config *cfg, const char *const *users, size_t nusers,
+                 const char *home, uint64_t since_ms)
 {
 	char err[512];
 	bus_props props = central_bus_props(cfg);
@@ -100,42 +101,58 @@ int homemove_run(const central_config *cfg, const char *user, const char *home, 
 		        "central: warning: %s is not in feed.home_regions: no home stream goes "
 		        "there, so its edges will not hear of the move\n",
 		        home);
-	int produced = 0;
-	for (int32_t p = 0; p < n; p++) {
-		wire_move m = {.partition = (uint32_t)p,
-		               .user = wire_cstr(user, strlen(user)),
-		               .home = wire_cstr(home, strlen(home)),
-		               .since_ms = since_ms,
-		               .created_ms = clock_wall_ms()};
-		char *buf;
-		size_t len;
-		if (wire_encode_move(&m, &buf, &len)) {
-			fprintf(stderr, "central: cannot encode the move\n");
-			rc = MOVE_USAGE;
-			goto out;
+	/* Every user's move to every partition; each message waits in the
+	 * producer's queue, which a full queue makes this wait for. */
+	long want = (long)nusers * n, produced = 0;
+	bool stop = false;
+	for (size_t u = 0; u < nusers && !stop; u++) {
+		const char *user = users[u];
+		for (int32_t p = 0; p < n && !stop; p++) {
+			wire_move m = {.partition = (uint32_t)p,
+			               .user = wire_cstr(user, strlen(user)),
+			               .home = wire_cstr(home, strlen(home)),
+			               .since_ms = since_ms,
+			               .created_ms = clock_wall_ms()};
+			char *buf;
+			size_t len;
+			if (wire_encode_move(&m, &buf, &len)) {
+				fprintf(stderr, "central: cannot encode the move of %s\n", user);
+				rc = MOVE_USAGE;
+				goto out;
+			}
+			rd_kafka_resp_err_t e;
+			while ((e = rd_kafka_producev(
+			            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+			            RD_KAFKA_V_KEY(user, strlen(user)), RD_KAFKA_V_VALUE(buf, len),
+			            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
+			       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 100);
+			if (e) {
+				free(buf);
+				fprintf(stderr, "central: partition %" PRId32 " of %s: %s\n", p,
+				        topic, rd_kafka_err2str(e));
+				stop = true;
+				break;
+			}
+			produced++;
 		}
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
-		    RD_KAFKA_V_KEY(user, strlen(user)), RD_KAFKA_V_VALUE(buf, len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
-		if (e) {
-			free(buf);
-			fprintf(stderr, "central: partition %" PRId32 " of %s: %s\n", p, topic,
-			        rd_kafka_err2str(e));
-			break;
-		}
-		produced++;
 	}
 	rd_kafka_resp_err_t fe = rd_kafka_flush(rk, MOVE_FLUSH_MS);
-	if (produced == n && !fe && delivered == n) {
-		printf("moved: user=%s home=%s since_ms=%" PRIu64 " partitions=%d topic=%s\n", user,
-		       home, since_ms, n, topic);
+	if (produced == want && !fe && delivered == want) {
+		if (nusers == 1)
+			printf("moved: user=%s home=%s since_ms=%" PRIu64
+			       " partitions=%d topic=%s\n",
+			       users[0], home, since_ms, n, topic);
+		else
+			printf("moved: users=%zu home=%s since_ms=%" PRIu64
+			       " partitions=%d topic=%s\n",
+			       nusers, home, since_ms, n, topic);
 		rc = MOVE_OK;
 	} else {
 		fprintf(stderr,
-		        "central: the brokers acknowledged %d of %d partitions (%d failed%s%s); "
+		        "central: the brokers acknowledged %ld of %ld moves (%ld failed%s%s); "
 		        "run it again with --since %" PRIu64 "\n",
-		        delivered, n, failed, fe ? "; " : "", fe ? rd_kafka_err2str(fe) : "",
+		        delivered, want, failed, fe ? "; " : "", fe ? rd_kafka_err2str(fe) : "",
 		        since_ms);
 	}
 out:

@@ -276,62 +276,55 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 	return pid;
 }
 
-/* `central home-move` of one user, its output appended to logfd. */
-static pid_t spawn_move(const cluster *c, int logfd, unsigned user, const char *region,
-                        const char *since)
+int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
+                      uint64_t since_ms, char *err, size_t errlen)
 {
-	char bin[PATH_MAX + 16], name[24];
+	char log_path[600], list[600], since[24];
+	snprintf(log_path, sizeof log_path, "%s/home-move.log", c->dir);
+	snprintf(list, sizeof list, "%s/home-move-%" PRIu64 ".users", c->dir, since_ms);
+	snprintf(since, sizeof since, "%" PRIu64, since_ms);
+	FILE *f = fopen(list, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", list, strerror(errno));
+		return ERR_IO;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "u%u\n", users[i]);
+	if (fclose(f)) {
+		snprintf(err, errlen, "%s: %s", list, strerror(errno));
+		return ERR_IO;
+	}
+	int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		snprintf(err, errlen, "%s: %s", log_path, strerror(errno));
+		return ERR_IO;
+	}
+	char bin[PATH_MAX + 16];
 	snprintf(bin, sizeof bin, "%s/central", c->bindir);
-	snprintf(name, sizeof name, "u%u", user);
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Only async-signal-safe calls until exec: sim has threads. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
-		execl(bin, bin, "home-move", "-c", c->centrals[0].cfg, name, region, "--since",
-		      since, (char *)NULL);
+		execl(bin, bin, "home-move", "-c", c->centrals[0].cfg, "--users-from", list, region,
+		      "--since", since, (char *)NULL);
 		_exit(127);
 	}
-	return pid;
-}
-
-#define MOVES_AT_ONCE 8
-
-int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
-                      uint64_t since_ms, char *err, size_t errlen)
-{
-	char path[600], since[24];
-	snprintf(path, sizeof path, "%s/home-move.log", c->dir);
-	snprintf(since, sizeof since, "%" PRIu64, since_ms);
-	int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return ERR_IO;
-	}
-	/* A few at a time, each waited for by its pid: a wait for any child
-	 * would reap a daemon's exit that cluster_node_alive looks for. */
-	size_t failed = 0;
-	for (size_t at = 0; at < n; at += MOVES_AT_ONCE) {
-		pid_t pids[MOVES_AT_ONCE];
-		size_t k = n - at < MOVES_AT_ONCE ? n - at : MOVES_AT_ONCE;
-		for (size_t j = 0; j < k; j++)
-			pids[j] = spawn_move(c, logfd, users[at + j], region, since);
-		for (size_t j = 0; j < k; j++) {
-			int st = 0;
-			pid_t r = -1;
-			if (pids[j] > 0)
-				while ((r = waitpid(pids[j], &st, 0)) < 0 && errno == EINTR)
-					;
-			if (r != pids[j] || !WIFEXITED(st) || WEXITSTATUS(st))
-				failed++;
-		}
-	}
 	close(logfd);
-	if (failed) {
-		snprintf(err, errlen, "%zu of %zu home moves failed (see %s)", failed, n, path);
+	/* Waited for by its pid: a wait for any child would reap a daemon's
+	 * exit that cluster_node_alive looks for. */
+	int st = 0;
+	pid_t r = -1;
+	if (pid > 0)
+		while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+			;
+	if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		snprintf(err, errlen, "central home-move of %zu users failed (status %d; see %s)",
+		         n, r == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1, log_path);
 		return ERR_IO;
 	}
 	return 0;

@@ -189,11 +189,11 @@ void cluster_changelog_at(const cluster *c, unsigned i, const char **bootstraps,
                           int32_t *partition);
 
 /* Moves users[0..n) ("uN") home to region ("rN") since since_ms, as an
- * identity service would: `central home-move` with central0's config
- * for each user, a few at a time, from sim's own namespace (the
- * brokers answer on the same ports there). Output goes to the run
- * dir's home-move.log. 0 when every one succeeded, else ERR_IO with how
- * many failed in err. Blocks until they all exit. */
+ * identity service would: one `central home-move --users-from` with
+ * central0's config and a list of the users in the run dir, from sim's
+ * own namespace (the brokers answer on the same ports there). Output
+ * goes to the run dir's home-move.log. 0 when it succeeded, else ERR_IO
+ * with why in err. Blocks until it exits. */
 int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
                       uint64_t since_ms, char *err, size_t errlen) WARN_UNUSED;
 

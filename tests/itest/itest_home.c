@@ -304,7 +304,7 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	 * edge has her pairs: it asks central for them meanwhile, as for a
 	 * user away, never answering "not liked" from a store without them. */
 	uint64_t since = clock_wall_ms();
-	char moved[256], args[64], out[4096];
+	char moved[256], args[700], out[4096];
 	snprintf(moved, sizeof moved,
 	         "-H 'X-User-Id: mika' -H 'X-User-Home: r1' -H 'X-User-Home-Since: %" PRIu64 "'",
 	         since);
@@ -360,6 +360,46 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	/* A since far ahead would block every later move: refused. */
 	cr_assert_eq(home_move(out, sizeof out, "mika r0 --since 99999999999999"), 2, "%s", out);
 	cr_assert_eq(home_move(out, sizeof out, "mika r0 --since +5"), 2, "%s", out);
+
+	/* Several users in one run, from a list: kai and lea (a blank line
+	 * and a CR ending between them), then from standard input. */
+	char list[600];
+	snprintf(list, sizeof list, "%s/movers", S.dir);
+	FILE *f = fopen(list, "w");
+	cr_assert_not_null(f);
+	fputs("kai\r\n\nlea\n", f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(args, sizeof args, "--users-from %s r1", list);
+	cr_assert_eq(home_move(out, sizeof out, args), 0, "%s", out);
+	cr_assert(strstr(out, "moved: users=2 home=r1"), "%s", out);
+	deadline = clock_mono_ms() + 10000;
+	while (central_metric("likes_central_home_moves_applied_total") < 3 * NPARTS) {
+		cr_assert_lt(clock_mono_ms(), deadline, "kai's and lea's moves were not applied");
+		proc_sleep_ms(50);
+	}
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+	         "printf 'ola\\n' | build/central home-move -c %s/central.ini --users-from - r0 "
+	         "2>&1",
+	         S.dir);
+	cr_assert_eq(proc_capture(out, sizeof out, "%s", cmd), 0, "%s", out);
+	cr_assert(strstr(out, "moved: user=ola home=r0"), "%s", out);
+	/* A bad line is refused, with its number; so are a user beside the
+	 * list and an empty list. */
+	f = fopen(list, "w");
+	cr_assert_not_null(f);
+	fputs("kai\nNot A User\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
+	cr_assert(strstr(out, ":2: not a user id"), "%s", out);
+	snprintf(args, sizeof args, "--users-from %s kai r1", list);
+	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
+	f = fopen(list, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(args, sizeof args, "--users-from %s r1", list);
+	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
+	cr_assert(strstr(out, "no user"), "%s", out);
 }
 
 /* Central's store made as one from before the home index: no 'U' key,
