@@ -281,19 +281,7 @@ static int load(applier *a)
 	if (rc)
 		return rc;
 	/* The users a move named: only their ops read a 'W' key. */
-	it = store_iter_new(a->db, ckey_prefix(CKEY_WHERE), 1);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *user;
-		size_t un;
-		uint32_t p;
-		bool created;
-		if (ckey_parse_where(k, kn, &p, &user, &un))
-			smap_put(&a->moved, user, un, &created);
-	}
-	rc = store_iter_status(it);
-	store_iter_free(it);
-	atomic_store_explicit(&a->moved_bytes, smap_bytes(&a->moved), memory_order_relaxed);
-	return rc;
+	return apply_moved_load(a);
 }
 
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)
@@ -315,7 +303,6 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 	sbuf_init(&a->feed_rec);
 	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
 	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
-	smap_init(&a->moved);
 	int rc = load(a);
 	if (rc) {
 		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
@@ -344,7 +331,7 @@ void applier_free(applier *a)
 	sbuf_free(&a->feed_rec);
 	free(a->thresholds);
 	applier_set_homes(a, NULL, 0);
-	smap_free(&a->moved);
+	bloom_free(&a->moved);
 	free(a);
 }
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bloom.h"
 #include "central/apply/apply.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
@@ -103,9 +104,12 @@ struct applier {
 	 * stream (topic FEEDREC_HOMES + i). */
 	char *homes[FEEDREC_HOMES_MAX];
 	size_t nhomes;
-	/* Users a move message named ('W' keys), loaded at open: only their
-	 * ops read a 'W' key. */
-	smap moved;
+	/* Users a move message named ('W' keys), loaded at open, in a Bloom
+	 * filter (apply_move.c): only their ops, and a false positive's,
+	 * read a 'W' key. moved_cap users fit it at 10 bits each;
+	 * moved_users is about how many it holds. */
+	bloom moved;
+	uint64_t moved_cap, moved_users;
 	uint64_t *thresholds;
 	size_t nthresholds;
 	feedev_id feed_id;                   /* index unused: see feed_index */
@@ -164,6 +168,13 @@ void apply_home_day(applier *a, const char *home, size_t hn, uint32_t p, const w
  * and its 'W' key says where the user lives. A message that is not a
  * valid move is quarantined. 0, or the store's error. */
 int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg, size_t len);
+/* The set of moved users (apply_move.c): built from the store's 'W'
+ * keys at open (0 or the store's error); a user added as a move applies
+ * (the filter made again, twice the size, from the store when it is
+ * full: 0 or the store's error); whether a user may have moved. */
+int apply_moved_load(applier *a);
+int apply_moved_add(applier *a, const char *user, size_t un);
+bool apply_moved_maybe(const applier *a, const char *user, size_t un);
 /* The home region op's user lives in, when a move says (the 'W' key of
  * partition p): copied to home (EDGE_ID_MAX bytes), its length in *hn;
  * *hn 0 when none did (then op->home stands). 0 or the store's error. */

@@ -66,10 +66,107 @@ static int where_read(applier *a, uint32_t p, const char *user, size_t un, uint6
 	return 0;
 }
 
+/* ---- the set of moved users ------------------------------------------------ */
+
+#define MOVED_BITS_PER_USER 10 /* about 1% false positives at 7 probes */
+#define MOVED_CAP_MIN 65536    /* users the first filter is sized for (80 KiB) */
+
+/* A filter for cap users at MOVED_BITS_PER_USER (its bytes a power of two
+ * at least that big), and every user of the store's 'W' keys in it.
+ * *users: the most 'W' keys one partition has (each moved user has one
+ * per partition applied here), so about the users. */
+static int moved_build(applier *a, uint64_t cap, bloom *b, uint64_t *users)
+{
+	size_t want = (size_t)(cap * MOVED_BITS_PER_USER / 8), bytes = 64;
+	while (bytes < want)
+		bytes <<= 1;
+	bloom_init(b, bytes, 7);
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_WHERE), 1);
+	const char *k, *v;
+	size_t kn, vn;
+	uint64_t in_part = 0, most = 0;
+	uint32_t last_p = UINT32_MAX;
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *user;
+		size_t un;
+		uint32_t p;
+		if (!ckey_parse_where(k, kn, &p, &user, &un))
+			continue;
+		bloom_add(b, user, un);
+		in_part = p == last_p ? in_part + 1 : 1;
+		last_p = p;
+		if (in_part > most)
+			most = in_part;
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	*users = most;
+	return rc;
+}
+
+static void moved_account(applier *a)
+{
+	atomic_store_explicit(&a->moved_bytes, bloom_bytes(&a->moved), memory_order_relaxed);
+}
+
+int apply_moved_load(applier *a)
+{
+	uint64_t users = 0, cap = MOVED_CAP_MIN;
+	bloom probe;
+	/* A first pass counts them (in a filter of the least size), the
+	 * second fills one with room for as many again. No move yet: no
+	 * filter until the first. */
+	int rc = moved_build(a, 0, &probe, &users);
+	bloom_free(&probe);
+	if (rc || !users)
+		return rc;
+	while (cap < 2 * users)
+		cap <<= 1;
+	rc = moved_build(a, cap, &a->moved, &users);
+	a->moved_cap = cap;
+	a->moved_users = users;
+	moved_account(a);
+	return rc;
+}
+
+int apply_moved_add(applier *a, const char *user, size_t un)
+{
+	if (a->moved_users && bloom_maybe(&a->moved, user, un))
+		return 0; /* known here (another partition's move), or a false positive */
+	if (a->moved_users + 1 > a->moved_cap) {
+		/* None yet, or full: twice the room, from the store (this
+		 * move's 'W' key is not written yet: added below). */
+		uint64_t cap = a->moved_cap ? a->moved_cap * 2 : MOVED_CAP_MIN;
+		bloom bigger;
+		uint64_t users;
+		int rc = moved_build(a, cap, &bigger, &users);
+		if (rc) {
+			bloom_free(&bigger);
+			return rc;
+		}
+		bloom_free(&a->moved);
+		a->moved = bigger;
+		a->moved_cap = cap;
+		a->moved_users = users;
+		log_info("moved users' filter built, with room for twice as many",
+		         "users=%" PRIu64 " capacity=%" PRIu64 " bytes=%zu", users, a->moved_cap,
+		         bloom_bytes(&a->moved));
+	}
+	bloom_add(&a->moved, user, un);
+	a->moved_users++;
+	moved_account(a);
+	return 0;
+}
+
+bool apply_moved_maybe(const applier *a, const char *user, size_t un)
+{
+	return a->moved_users && bloom_maybe(&a->moved, user, un);
+}
+
 int apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn)
 {
 	*hn = 0;
-	if (!a->moved.len || !smap_get(&a->moved, op->user.p, op->user.n))
+	if (!apply_moved_maybe(a, op->user.p, op->user.n))
 		return 0;
 	uint64_t since;
 	return where_read(a, p, op->user.p, op->user.n, &since, home, hn);
@@ -233,9 +330,9 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 	unsigned char key[5 + USER_MAX], val[CKEY_WHERE_MAX];
 	store_batch_put(a->wb, key, ckey_where(key, p, m.user.p, m.user.n), val,
 	                ckey_where_value(val, m.since_ms, m.home.p, m.home.n));
-	bool created;
-	smap_put(&a->moved, m.user.p, m.user.n, &created);
-	atomic_store_explicit(&a->moved_bytes, smap_bytes(&a->moved), memory_order_relaxed);
+	rc = apply_moved_add(a, m.user.p, m.user.n);
+	if (rc)
+		return rc;
 	STAT_ADD(a, moves_applied, 1);
 	log_info("user moved home; their memberships here follow",
 	         "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,

@@ -321,3 +321,46 @@ Test(apply_move, an_op_without_a_home_keeps_a_homed_entry_homed)
 	                        (wire_op[]){like_of("post:3", "u1", true, 400, NULL)}, 1));
 	cr_assert(unhomed_entry("eu", 1, "u1", "post:3", &member) && member);
 }
+
+Test(apply_move, more_moved_users_than_the_first_filter_holds_are_all_still_known)
+{
+	/* 70,000 users move (the first filter has room for 65,536): the
+	 * filter is built again, larger, and every one of them is still
+	 * known: a later op of theirs with a token from before their move
+	 * is indexed under the new home. The same after a restart. */
+	enum { MOVERS = 70000 };
+	applier_memory mem;
+	for (int i = 0; i < MOVERS; i++) {
+		char u[16];
+		snprintf(u, sizeof u, "m%05d", i);
+		apply_msg(0, i, move_msg(0, u, "us", 5000));
+		if (i == 0) {
+			applier_get_memory(T.a, &mem);
+			cr_assert_gt(mem.moved_users, 0);
+		}
+	}
+	size_t first_bytes = mem.moved_users;
+	applier_get_memory(T.a, &mem);
+	cr_assert_gt(mem.moved_users, first_bytes, "a larger filter");
+	cr_assert_lt(mem.moved_users, (size_t)MOVERS * 4, "a few bytes a user");
+	const int probe[] = {0, 1, 33333, 65535, 65536, 65537, MOVERS - 1};
+	int64_t off = MOVERS;
+	uint64_t seq = 0; /* edge a's batches in partition 0 */
+	for (int round = 0; round < 2; round++) {
+		for (size_t j = 0; j < sizeof probe / sizeof probe[0]; j++) {
+			char u[16], item[24];
+			snprintf(u, sizeof u, "m%05d", probe[j]);
+			snprintf(item, sizeof item, "post:r%dp%zu", round, j);
+			off++;
+			seq++;
+			apply_msg(0, off,
+			          make_batch("a", 0, seq,
+			                     (wire_op[]){like_of(item, u, true, 6000, "ap")}, 1));
+			bool member;
+			uint64_t clk;
+			cr_assert(entry("us", 0, u, item, &member, &clk) && member, "%s", u);
+			cr_assert_not(entry("ap", 0, u, item, &member, &clk), "%s", u);
+		}
+		reopen();
+	}
+}
