@@ -1,5 +1,6 @@
-/* child.h - ending a child process sim started: SIGTERM, then SIGKILL if
- * it has not exited within its grace, reaped either way. Main thread.
+/* child.h - a child process sim starts: made to die with sim, and ended
+ * with SIGTERM, then SIGKILL if it has not exited within its grace,
+ * reaped either way. Main thread.
  */
 #ifndef SIM_DRILL_CHILD_H
 #define SIM_DRILL_CHILD_H
@@ -7,5 +8,11 @@
 #include <sys/types.h>
 
 void child_end(pid_t pid, unsigned grace_ms);
+
+/* In a child just forked by parent (its getpid() before the fork): it is
+ * killed when sim exits (PR_SET_PDEATHSIG), exits 126 at once if sim is
+ * already gone, and has no signal blocked (sim's threads block some).
+ * Async-signal-safe calls only: the child of a threaded process. */
+void child_prepare(pid_t parent);
 
 #endif

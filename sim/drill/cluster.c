@@ -256,13 +256,11 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 	int logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0)
 		return -1;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Only async-signal-safe calls until exec: sim has threads. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_prepare(parent);
 		if (n->ns && netns_enter(n->ns))
 			_exit(126);
 		if (n->disk_ns >= 0 && setns(n->disk_ns, CLONE_NEWNS))
@@ -301,13 +299,11 @@ int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *r
 	}
 	char bin[PATH_MAX + 16];
 	snprintf(bin, sizeof bin, "%s/central", c->bindir);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Only async-signal-safe calls until exec: sim has threads. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_prepare(parent);
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
 		execl(bin, bin, "home-move", "-c", c->centrals[0].cfg, "--users-from", list, region,

@@ -60,12 +60,7 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Only async-signal-safe calls until exec: sim has threads. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent) /* sim died before the line above */
-			_exit(126);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_prepare(parent);
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
 		execv(bin, (char *const *)argv);
