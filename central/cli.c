@@ -636,18 +636,26 @@ static int read_users(const char *path, char ***users, size_t *n)
 		fprintf(stderr, "central: %s: %s\n", path, strerror(errno));
 		return OPCMD_USAGE;
 	}
-	char *line = NULL;
-	size_t cap = 0, got = 0, lines = 0, all = 0, bytes = 0;
+	/* A line longer than any user id (and its CR LF) is refused as soon
+	 * as its first USER_MAX + 3 bytes are read, whatever its length. */
+	char line[USER_MAX + 4];
+	size_t got = 0, lines = 0, all = 0, bytes = 0;
 	char *text = NULL;
-	ssize_t len;
 	int rc = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while (fgets(line, sizeof line, f)) {
 		lines++;
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n';
+		if (!whole && !feof(f)) {
+			fprintf(stderr, "central: %s:%zu: longer than a user id\n", path, lines);
+			rc = OPCMD_USAGE;
+			break;
+		}
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = 0;
 		if (!len)
 			continue;
-		if (!item_user_valid(line, (size_t)len)) {
+		if (!item_user_valid(line, len)) {
 			fprintf(stderr, "central: %s:%zu: not a user id (1-128 visible ASCII)\n",
 			        path, lines);
 			rc = OPCMD_USAGE;
@@ -660,9 +668,9 @@ static int read_users(const char *path, char ***users, size_t *n)
 			rc = OPCMD_USAGE;
 			break;
 		}
-		text = xrealloc(text, bytes + (size_t)len + 1);
-		memcpy(text + bytes, line, (size_t)len + 1);
-		bytes += (size_t)len + 1;
+		text = xrealloc(text, bytes + len + 1);
+		memcpy(text + bytes, line, len + 1);
+		bytes += len + 1;
 		all++;
 	}
 	if (!rc && ferror(f)) {
@@ -671,7 +679,6 @@ static int read_users(const char *path, char ***users, size_t *n)
 	}
 	if (f != stdin)
 		fclose(f);
-	free(line);
 	if (!rc && !all) {
 		fprintf(stderr, "central: %s: no user\n", path);
 		rc = OPCMD_USAGE;

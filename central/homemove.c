@@ -46,7 +46,8 @@ static bool region_listed(const char *list, const char *region)
 	return false;
 }
 
-/* Delivery reports, served by rd_kafka_flush on this thread. */
+/* Delivery reports, served by rd_kafka_poll and rd_kafka_flush on this
+ * thread: one run per process (the counts are never reset). */
 static long delivered, failed;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -57,9 +58,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		delivered++;
 		return;
 	}
-	failed++;
-	fprintf(stderr, "central: partition %" PRId32 ": %s\n", m->partition,
-	        rd_kafka_err2str(m->err));
+	if (++failed <= 10)
+		fprintf(stderr, "central: the move of %.*s to partition %" PRId32 ": %s\n",
+		        (int)m->key_len, m->key ? (const char *)m->key : "", m->partition,
+		        rd_kafka_err2str(m->err));
 }
 
 int homemove_run(const central_config *cfg, const char *const *users, size_t nusers,
@@ -74,6 +76,16 @@ int homemove_run(const central_config *cfg, const char *const *users, size_t nus
 		return MOVE_USAGE;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	/* A move not delivered in time fails (the producer's default waits
+	 * for ever), so that a run always ends and says so. */
+	char limit[16];
+	snprintf(limit, sizeof limit, "%d", MOVE_FLUSH_MS);
+	if (rd_kafka_conf_set(conf, "message.timeout.ms", limit, err, sizeof err) !=
+	    RD_KAFKA_CONF_OK) {
+		fprintf(stderr, "central: %s\n", err);
+		rd_kafka_conf_destroy(conf);
+		return MOVE_USAGE;
+	}
 	rd_kafka_t *rk = bus_client_new(BUS_PRODUCER, conf, err, sizeof err);
 	if (!rk) {
 		fprintf(stderr, "central: cannot make a Kafka producer: %s\n", err);
@@ -102,12 +114,14 @@ int homemove_run(const central_config *cfg, const char *const *users, size_t nus
 		        "there, so its edges will not hear of the move\n",
 		        home);
 	/* Every user's move to every partition; each message waits in the
-	 * producer's queue, which a full queue makes this wait for. */
+	 * producer's queue, which a full queue makes this wait for (its
+	 * messages are delivered or fail within message.timeout.ms). A
+	 * failed delivery stops the run: it is to be run again. */
 	long want = (long)nusers * n, produced = 0;
 	bool stop = false;
-	for (size_t u = 0; u < nusers && !stop; u++) {
+	for (size_t u = 0; u < nusers && !stop && !failed; u++) {
 		const char *user = users[u];
-		for (int32_t p = 0; p < n && !stop; p++) {
+		for (int32_t p = 0; p < n && !stop && !failed; p++) {
 			wire_move m = {.partition = (uint32_t)p,
 			               .user = wire_cstr(user, strlen(user)),
 			               .home = wire_cstr(home, strlen(home)),
@@ -125,12 +139,15 @@ int homemove_run(const central_config *cfg, const char *const *users, size_t nus
 			            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
 			            RD_KAFKA_V_KEY(user, strlen(user)), RD_KAFKA_V_VALUE(buf, len),
 			            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
-			       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			           RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+			       !failed)
 				rd_kafka_poll(rk, 100);
 			if (e) {
 				free(buf);
-				fprintf(stderr, "central: partition %" PRId32 " of %s: %s\n", p,
-				        topic, rd_kafka_err2str(e));
+				if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+					fprintf(stderr,
+					        "central: partition %" PRId32 " of %s: %s\n", p,
+					        topic, rd_kafka_err2str(e));
 				stop = true;
 				break;
 			}

@@ -68,19 +68,16 @@ static int where_read(applier *a, uint32_t p, const char *user, size_t un, uint6
 
 /* ---- the set of moved users ------------------------------------------------ */
 
-#define MOVED_BITS_PER_USER 10 /* about 1% false positives at 7 probes */
-#define MOVED_CAP_MIN 65536    /* users the first filter is sized for (80 KiB) */
+#define MOVED_CAP_MIN 65536 /* users the first filter has room for (64 KiB) */
 
-/* A filter for cap users at MOVED_BITS_PER_USER (its bytes a power of two
- * at least that big), and every user of the store's 'W' keys in it.
+/* A filter with room for cap users (a power of two): a byte each, so 8
+ * bits a user when full (about 2% false positives at 7 probes), and
+ * every user of the store's 'W' keys in it.
  * *users: the most 'W' keys one partition has (each moved user has one
  * per partition applied here), so about the users. */
 static int moved_build(applier *a, uint64_t cap, bloom *b, uint64_t *users)
 {
-	size_t want = (size_t)(cap * MOVED_BITS_PER_USER / 8), bytes = 64;
-	while (bytes < want)
-		bytes <<= 1;
-	bloom_init(b, bytes, 7);
+	bloom_init(b, cap < 64 ? 64 : (size_t)cap, 7);
 	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_WHERE), 1);
 	const char *k, *v;
 	size_t kn, vn;
@@ -334,9 +331,9 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 	if (rc)
 		return rc;
 	STAT_ADD(a, moves_applied, 1);
-	log_info("user moved home; their memberships here follow",
-	         "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,
-	         (int)m.user.n, m.user.p, (int)m.home.n, m.home.p, m.since_ms,
-	         STAT_GET(a, moved_pairs) - pairs);
+	log_debug("user moved home; their memberships here follow",
+	          "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,
+	          (int)m.user.n, m.user.p, (int)m.home.n, m.home.p, m.since_ms,
+	          STAT_GET(a, moved_pairs) - pairs);
 	return 0;
 }

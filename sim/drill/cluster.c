@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -485,10 +484,11 @@ static pid_t disk_holder(const char *dir)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC))
 		return -1;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Async-signal-safe calls only: sim has threads. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		child_prepare(parent);
 		char opts[32] = "size=";
 		int n = CLUSTER_DISK_MB, i = 5;
 		char digits[8];

@@ -209,7 +209,8 @@
  *   move edgeN USERS                        USERS users who live in other
  *                                           regions (the lowest ids) move
  *                                           home to region N: sim runs
- *                                           `central home-move` for each
+ *                                           one `central home-move
+ *                                           --users-from` for them
  *                                           (since: now), then their ops
  *                                           name the new home and the
  *                                           move's time, as tokens issued

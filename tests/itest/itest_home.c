@@ -378,12 +378,24 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 		proc_sleep_ms(50);
 	}
 	char cmd[1024];
+	/* A line longer than any user id is refused as it is read. */
+	snprintf(cmd, sizeof cmd,
+	         "head -c 100000 /dev/zero | build/central home-move -c %s/central.ini "
+	         "--users-from - r0 2>&1",
+	         S.dir);
+	cr_assert_eq(proc_capture(out, sizeof out, "%s", cmd), 2, "%s", out);
+	cr_assert(strstr(out, "longer than a user id"), "%s", out);
 	snprintf(cmd, sizeof cmd,
 	         "printf 'ola\\n' | build/central home-move -c %s/central.ini --users-from - r0 "
 	         "2>&1",
 	         S.dir);
 	cr_assert_eq(proc_capture(out, sizeof out, "%s", cmd), 0, "%s", out);
 	cr_assert(strstr(out, "moved: user=ola home=r0"), "%s", out);
+	deadline = clock_mono_ms() + 10000;
+	while (central_metric("likes_central_home_moves_applied_total") < 4 * NPARTS) {
+		cr_assert_lt(clock_mono_ms(), deadline, "ola's move was not applied");
+		proc_sleep_ms(50);
+	}
 	/* A bad line is refused, with its number; so are a user beside the
 	 * list and an empty list. */
 	f = fopen(list, "w");
@@ -392,6 +404,9 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	cr_assert_eq(fclose(f), 0);
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
 	cr_assert(strstr(out, ":2: not a user id"), "%s", out);
+	proc_sleep_ms(500);
+	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), 4 * NPARTS,
+	             "nothing of the refused list was sent (kai, lea, ola, mika)");
 	snprintf(args, sizeof args, "--users-from %s kai r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
 	f = fopen(list, "w");

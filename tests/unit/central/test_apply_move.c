@@ -339,9 +339,9 @@ Test(apply_move, more_moved_users_than_the_first_filter_holds_are_all_still_know
 			cr_assert_gt(mem.moved_users, 0);
 		}
 	}
-	size_t first_bytes = mem.moved_users;
+	size_t first_filter_bytes = mem.moved_users;
 	applier_get_memory(T.a, &mem);
-	cr_assert_gt(mem.moved_users, first_bytes, "a larger filter");
+	cr_assert_gt(mem.moved_users, first_filter_bytes, "a larger filter");
 	cr_assert_lt(mem.moved_users, (size_t)MOVERS * 4, "a few bytes a user");
 	const int probe[] = {0, 1, 33333, 65535, 65536, 65537, MOVERS - 1};
 	int64_t off = MOVERS;
