@@ -221,10 +221,10 @@ static const stat_family applier_families[] = {
                 "another partition's)."),
     STAT_FAMILY(moved_pairs, "home_moved_pairs_total",
                 "Memberships moves took to a new home region's index (and stream)."),
-    STAT_FAMILY(days_thinned, "home_days_thinned_total",
+    STAT_FAMILY(days_thinned, "home_day_keys_thinned_total",
                 "Day keys of the home index deleted by the sweep: every key of an item after "
                 "its oldest in a region's partition, which nothing reads."),
-    STAT_FAMILY(thin_rounds, "home_days_thin_rounds_total",
+    STAT_FAMILY(thin_rounds, "home_day_key_sweeps_total",
                 "Rounds of the home index's day key sweep done (one an hour)."),
 };
 
