@@ -286,6 +286,35 @@ static double central_metric(const char *series)
 	return prom_util_get(out, series);
 }
 
+/* Waits up to 10 s for central's series to reach want (what: what it
+ * would mean, for the failure). */
+static void wait_central_metric(const char *series, double want, const char *what)
+{
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (central_metric(series) < want) {
+		cr_assert_lt(clock_mono_ms(), deadline, "%s", what);
+		proc_sleep_ms(50);
+	}
+}
+
+/* home-move --users-from - REGION with the output of the shell command
+ * feed as its list; its exit status, its output in out. */
+static int home_move_stdin(char *out, size_t cap, const char *feed, const char *region)
+{
+	return proc_capture(out, cap,
+	                    "%s | build/central home-move -c %s/central.ini --users-from - %s 2>&1",
+	                    feed, S.dir, region);
+}
+
+/* A file of user ids, as text says. */
+static void write_list(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
 Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 {
 	/* mika lives in r0: likes m1 and m2 there and m3 through r1, and
@@ -348,11 +377,8 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 
 	/* An older move changes nothing. */
 	cr_assert_eq(home_move(out, sizeof out, "mika r1 --since 1"), 0, "%s", out);
-	uint64_t deadline = clock_mono_ms() + 10000;
-	while (central_metric("likes_central_home_moves_stale_total") < NPARTS) {
-		cr_assert_lt(clock_mono_ms(), deadline, "the older move was not seen");
-		proc_sleep_ms(50);
-	}
+	wait_central_metric("likes_central_home_moves_stale_total", NPARTS,
+	                    "the older move was not seen");
 	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
 	/* A user id or region central would refuse is refused here. */
 	cr_assert_eq(home_move(out, sizeof out, "mika 'No Region'"), 2, "%s", out);
@@ -365,43 +391,23 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	 * and a CR ending between them), then from standard input. */
 	char list[600];
 	snprintf(list, sizeof list, "%s/movers", S.dir);
-	FILE *f = fopen(list, "w");
-	cr_assert_not_null(f);
-	fputs("kai\r\n\nlea\n", f);
-	cr_assert_eq(fclose(f), 0);
+	write_list(list, "kai\r\n\nlea\n");
 	snprintf(args, sizeof args, "--users-from %s r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 0, "%s", out);
 	cr_assert(strstr(out, "moved: users=2 home=r1"), "%s", out);
-	deadline = clock_mono_ms() + 10000;
-	while (central_metric("likes_central_home_moves_applied_total") < 3 * NPARTS) {
-		cr_assert_lt(clock_mono_ms(), deadline, "kai's and lea's moves were not applied");
-		proc_sleep_ms(50);
-	}
-	char cmd[1024];
+	wait_central_metric("likes_central_home_moves_applied_total", 3 * NPARTS,
+	                    "kai's and lea's moves were not applied");
 	/* A line longer than any user id is refused as it is read. */
-	snprintf(cmd, sizeof cmd,
-	         "head -c 100000 /dev/zero | build/central home-move -c %s/central.ini "
-	         "--users-from - r0 2>&1",
-	         S.dir);
-	cr_assert_eq(proc_capture(out, sizeof out, "%s", cmd), 2, "%s", out);
+	cr_assert_eq(home_move_stdin(out, sizeof out, "head -c 100000 /dev/zero", "r0"), 2, "%s",
+	             out);
 	cr_assert(strstr(out, "longer than a user id"), "%s", out);
-	snprintf(cmd, sizeof cmd,
-	         "printf 'ola\\n' | build/central home-move -c %s/central.ini --users-from - r0 "
-	         "2>&1",
-	         S.dir);
-	cr_assert_eq(proc_capture(out, sizeof out, "%s", cmd), 0, "%s", out);
+	cr_assert_eq(home_move_stdin(out, sizeof out, "printf 'ola\\n'", "r0"), 0, "%s", out);
 	cr_assert(strstr(out, "moved: user=ola home=r0"), "%s", out);
-	deadline = clock_mono_ms() + 10000;
-	while (central_metric("likes_central_home_moves_applied_total") < 4 * NPARTS) {
-		cr_assert_lt(clock_mono_ms(), deadline, "ola's move was not applied");
-		proc_sleep_ms(50);
-	}
+	wait_central_metric("likes_central_home_moves_applied_total", 4 * NPARTS,
+	                    "ola's move was not applied");
 	/* A bad line is refused, with its number; so are a user beside the
 	 * list and an empty list. */
-	f = fopen(list, "w");
-	cr_assert_not_null(f);
-	fputs("kai\nNot A User\n", f);
-	cr_assert_eq(fclose(f), 0);
+	write_list(list, "kai\nNot A User\n");
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
 	cr_assert(strstr(out, ":2: not a user id"), "%s", out);
 	proc_sleep_ms(500);
@@ -409,9 +415,7 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	             "nothing of the refused list was sent (kai, lea, ola, mika)");
 	snprintf(args, sizeof args, "--users-from %s kai r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
-	f = fopen(list, "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fclose(f), 0);
+	write_list(list, "");
 	snprintf(args, sizeof args, "--users-from %s r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
 	cr_assert(strstr(out, "no user"), "%s", out);
