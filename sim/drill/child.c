@@ -1,6 +1,8 @@
 /* child.c - ending a child process (child.h). */
 #include "sim/drill/child.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
@@ -33,4 +35,29 @@ void child_prepare(pid_t parent)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+pid_t child_spawn(const char *log, const char *const *argv, int (*enter)(const void *ctx),
+                  const void *ctx)
+{
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0)
+		return -1;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls until exec: sim has threads. */
+		child_prepare(parent);
+		int st = enter ? enter(ctx) : 0;
+		if (st)
+			_exit(st);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int saved = errno;
+	close(logfd);
+	errno = saved;
+	return pid;
 }

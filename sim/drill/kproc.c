@@ -52,23 +52,7 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
 	argv[n++] = "--control";
 	argv[n++] = k->control;
 	argv[n] = NULL;
-	int logfd = open(k->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0)
-		return -1;
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls until exec: sim has threads. */
-		child_prepare(parent);
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	int saved = errno;
-	close(logfd);
-	errno = saved;
-	return pid;
+	return child_spawn(k->log, argv, NULL, NULL);
 }
 
 /* The bootstrap list once the file holds it, within START_MS. */
