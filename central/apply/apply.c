@@ -280,6 +280,9 @@ static int load(applier *a)
 		rc = home_index_note(a);
 	if (rc)
 		return rc;
+	rc = feed_records_close(a->db, a->nparts);
+	if (rc)
+		return rc;
 	/* The users a move named: only their ops read a 'W' key. */
 	return apply_moved_load(a);
 }

@@ -65,12 +65,35 @@ int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto)
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		uint32_t kp;
 		uint64_t version;
-		if (ckey_parse_feed(k, kn, &kp, &version) && version > upto)
+		if (ckey_parse_feed(k, kn, &kp, &version) &&
+		    (version > upto || version == CKEY_FEED_END))
 			break;
 		store_batch_del(wb, k, kn);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
+	if (!rc)
+		rc = store_write(db, wb);
+	store_batch_free(wb);
+	return rc;
+}
+
+int feed_records_close(store *db, uint32_t nparts)
+{
+	store_batch *wb = store_batch_new();
+	int rc = 0;
+	for (uint32_t p = 0; p < nparts && !rc; p++) {
+		unsigned char k[CKEY_FEED_LEN];
+		char *v = NULL;
+		size_t vn;
+		ckey_feed(k, p, CKEY_FEED_END);
+		rc = store_get(db, k, sizeof k, &v, &vn);
+		if (rc == ERR_NOTFOUND) {
+			store_batch_put(wb, k, sizeof k, "", 0);
+			rc = 0;
+		}
+		free(v);
+	}
 	if (!rc)
 		rc = store_write(db, wb);
 	store_batch_free(wb);

@@ -180,6 +180,15 @@ static inline size_t ckey_feed(unsigned char *k, uint32_t p, uint64_t version)
 	return CKEY_FEED_LEN;
 }
 
+/* The version of partition p's last 'X' key: an empty record that is
+ * never dropped. Records are dropped oldest first, and LevelDB's
+ * iterator steps over every deleted key between one live key and the
+ * next: without a live key closing each partition's records, a reader
+ * that had read a partition's last record would walk the tombstones of
+ * the partitions after it (until compactions drop them) to find the end
+ * of its prefix. Readers stop at it. */
+#define CKEY_FEED_END UINT64_MAX
+
 /* The prefix of partition p's 'X' keys. */
 static inline size_t ckey_feed_prefix(unsigned char *k, uint32_t p)
 {

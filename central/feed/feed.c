@@ -202,6 +202,8 @@ static int trim_partition(feed *f, uint32_t p)
 		uint64_t version, n;
 		if (!ckey_parse_feed(k, kn, &kp, &version))
 			continue;
+		if (version == CKEY_FEED_END)
+			break;
 		if (!record_published(f, fp, p, version, v, vn, &n)) {
 			fp->oldest_ms = feedrec_wall_ms(v, vn);
 			break;
@@ -317,6 +319,8 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 		uint64_t version;
 		if (!ckey_parse_feed(k, kn, &kp, &version))
 			continue;
+		if (version == CKEY_FEED_END)
+			break;
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
 		bool bad;

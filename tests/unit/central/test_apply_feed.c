@@ -40,14 +40,18 @@ static void stored(uint32_t p, evs *out)
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		cr_assert_eq(kn, CKEY_FEED_LEN);
+		uint32_t kp;
+		uint64_t version;
+		cr_assert(ckey_parse_feed(k, kn, &kp, &version));
+		if (version == CKEY_FEED_END) {
+			cr_assert_eq(vn, 0, "the end key holds no events");
+			continue;
+		}
 		out->records++;
 		memset(out->next, 0, sizeof out->next);
 		size_t pos = FEEDREC_HEAD;
 		feedrec_ent e;
 		bool bad;
-		uint32_t kp;
-		uint64_t version;
-		cr_assert(ckey_parse_feed(k, kn, &kp, &version));
 		while (feedrec_next(v, vn, &pos, &e, &bad)) {
 			cr_assert_lt(out->n, 64);
 			/* Stored compact; the publisher's JSON is what is read. */
@@ -206,6 +210,46 @@ Test(apply_feed, a_held_batch_carries_the_offset_that_applied_it)
 	is_set(&e, 1, "u2", true, 2);
 	for (size_t i = 0; i < e.n; i++)
 		cr_assert_eq(e.v[i].ev.id.offset, 1);
+}
+
+/* The version of partition p's first 'X' key at or after from, or 0 when
+ * the prefix has none. */
+static uint64_t next_version(uint32_t p, uint64_t from)
+{
+	unsigned char pre[5], start[CKEY_FEED_LEN];
+	ckey_feed_prefix(pre, p);
+	ckey_feed(start, p, from);
+	store_iter *it = store_iter_from(T.db, pre, sizeof pre, start, sizeof start);
+	const char *k, *v;
+	size_t kn, vn;
+	uint32_t kp;
+	uint64_t version = 0;
+	if (store_iter_next(it, &k, &kn, &v, &vn))
+		cr_assert(ckey_parse_feed(k, kn, &kp, &version));
+	cr_assert_eq(store_iter_status(it), 0);
+	store_iter_free(it);
+	return version;
+}
+
+Test(apply_feed, every_partition_ends_in_a_key_no_drop_removes)
+{
+	/* The applier wrote them as it opened the store. */
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(next_version(p, 0), CKEY_FEED_END, "partition %u", p);
+	feed_on();
+	apply_msg(0, 0, one_op("a", 0, 1, "u1", true, 10));
+	apply_msg(0, 1, one_op("a", 0, 2, "u2", true, 11));
+	cr_assert_neq(next_version(0, 0), CKEY_FEED_END);
+	/* Dropping every version there is leaves the end alone. */
+	cr_assert_eq(applier_feed_trim(T.a, 0, 0, UINT64_MAX), 0);
+	cr_assert_eq(next_version(0, 0), CKEY_FEED_END);
+	evs e;
+	stored(0, &e);
+	cr_assert_eq(e.records, 0);
+	/* Closing again adds nothing and keeps it. */
+	cr_assert_eq(feed_records_close(T.db, NPARTS), 0);
+	cr_assert_eq(next_version(0, 0), CKEY_FEED_END);
+	cr_assert_eq(next_version(0, CKEY_FEED_END), CKEY_FEED_END);
 }
 
 Test(apply_feed, off_stores_nothing_and_trim_drops_a_range)
