@@ -89,13 +89,21 @@ void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *a
 	store_batch_put(b, k, kn, "", 0);
 }
 
-int idem_sweep(store *db, uint64_t now_ms, int max)
+int idem_sweep(store *db, idem_sweeper *sw, uint64_t now_ms, int max)
 {
+	if (now_ms >= sw->full_at_ms) {
+		sw->from_ms = 0;
+		sw->full_at_ms = now_ms + IDEM_SWEEP_FULL_MS;
+	}
+	unsigned char from[9];
+	from[0] = EKEY_IDEM_EXPIRY;
+	store_put_u64(from + 1, sw->from_ms);
 	store_batch *b = store_batch_new();
-	store_iter *it = store_iter_new(db, ekey_prefix(EKEY_IDEM_EXPIRY), 1);
+	store_iter *it = store_iter_from(db, ekey_prefix(EKEY_IDEM_EXPIRY), 1, from, sizeof from);
 	const char *k, *v;
 	size_t kn, vn;
 	int n = 0;
+	uint64_t last = sw->from_ms;
 	while (n < max && store_iter_next(it, &k, &kn, &v, &vn)) {
 		uint64_t exp;
 		char ik[EKEY_IDEM_MAX];
@@ -106,6 +114,7 @@ int idem_sweep(store *db, uint64_t now_ms, int max)
 		}
 		if (exp > now_ms)
 			break;
+		last = exp;
 		store_batch_del(b, k, kn);
 		/* The record goes too unless the key was used again since
 		 * (then it has a later expiry of its own). */
@@ -127,5 +136,7 @@ int idem_sweep(store *db, uint64_t now_ms, int max)
 	if (rc == 0 && n >= 0)
 		rc = store_write(db, b);
 	store_batch_free(b);
+	if (rc == 0 && n >= 0)
+		sw->from_ms = last; /* entries of that expiry may be left: not past it */
 	return rc ? rc : n;
 }

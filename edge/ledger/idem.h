@@ -47,8 +47,22 @@ int idem_lookup(store *db, const idem_req *r, uint64_t now_ms, int *status, char
 /* Adds the record and its expiry entry to b. */
 void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *answer, size_t len);
 
+/* Where the sweeps go on. A deleted expiry entry stays in LevelDB as a
+ * tombstone until compactions drop it, and an iterator steps over each
+ * one, so sweeps that began at the first key would walk every entry
+ * swept since, more of them the longer the edge runs. A sweep begins at
+ * the last expiry deleted instead, and at the first key once every
+ * IDEM_SWEEP_FULL_MS, for entries that expire before that (written
+ * after the wall clock stepped back). Zero: a full sweep next. */
+typedef struct idem_sweeper {
+	uint64_t from_ms;    /* the last expiry deleted */
+	uint64_t full_at_ms; /* the next sweep from the first key, wall ms */
+} idem_sweeper;
+
+#define IDEM_SWEEP_FULL_MS (3600u * 1000u)
+
 /* Deletes up to max records that expired at or before now_ms. Returns
  * how many it removed, or ERR_IO. */
-int idem_sweep(store *db, uint64_t now_ms, int max) WARN_UNUSED;
+int idem_sweep(store *db, idem_sweeper *sw, uint64_t now_ms, int max) WARN_UNUSED;
 
 #endif

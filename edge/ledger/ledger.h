@@ -457,7 +457,8 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
                             uint64_t version, uint64_t applied, uint64_t as_of);
 
-/* Drops expired idempotency records, at most max; how many, or ERR_IO. */
+/* Drops expired idempotency records, at most max; how many, or ERR_IO.
+ * From where the last call stopped (idem.h): one thread only. */
 int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
 
 /* Per partition of the home stream: where it resumes (-1: unchanged)

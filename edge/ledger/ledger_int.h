@@ -70,6 +70,7 @@
 
 #include "clock.h"
 #include "edge/ledger/commit_int.h"
+#include "edge/ledger/idem.h"
 #include "edge/ledger/ledger.h"
 #include "edge/ledger/outbox_int.h"
 #include "edge/ledger/records_int.h"
@@ -148,6 +149,8 @@ struct ledger {
 		size_t fromn;
 		bool loaded;
 	} sweep;
+	/* ledger_idem_sweep's place (idem.h). Its caller's thread only. */
+	idem_sweeper idem_sweep;
 };
 
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
