@@ -66,6 +66,7 @@ static const num_setting num_settings[] = {
     {"latency_every", SET_LATENCY_EVERY, NUM_UINT, offsetof(drill, latency_every_s), 1, 3600},
     {"broker_idle", SET_BROKER_IDLE, NUM_UINT, offsetof(drill, broker_idle), 0, 1},
     {"netns", SET_NETNS, NUM_UINT, offsetof(drill, netns), 0, 1},
+    {"client_relay", SET_CLIENT_RELAY, NUM_UINT, offsetof(drill, client_relay), 0, 1},
     {"changelog", SET_CHANGELOG, NUM_UINT, offsetof(drill, changelog), 0, 1},
     {"standby", SET_STANDBY, NUM_UINT, offsetof(drill, standby), 0, 1},
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
@@ -538,6 +539,11 @@ static void check_late(parser *p)
 			          d->duration_s);
 		if (!d->netns && drill_action_on_path(s->action))
 			fail_late(p, s->line, "netns 0 runs no relays, so no path to fault");
+		if (!d->client_relay && drill_action_on_path(s->action) &&
+		    s->link == DRILL_LINK_CLIENTS)
+			fail_late(p, s->line,
+			          "client_relay 0 runs no relay on the clients' path, so it has "
+			          "no fault");
 		if (s->standby && !d->standby)
 			fail_late(p, s->line,
 			          "edge%d.standby names a standby instance: needs standby 1",
@@ -610,6 +616,7 @@ static void set_defaults(drill *d, const char *name)
 	d->seed = 1;
 	d->broker_idle = 1;
 	d->netns = 1;
+	d->client_relay = 1;
 	d->feed = 1;
 	d->fetch_wait_ms = 10;
 	static const uint64_t milestones[] = {DRILL_MILESTONES_DEFAULT};

@@ -81,6 +81,16 @@
  *                                   any path, for a run that faults no
  *                                   path and measures the daemons, not
  *                                   the relays (a path step is an error)
+ *   client_relay 0|1                with netns 1, the load's clients
+ *                                   reach each edge through sim's
+ *                                   clients relay (default 1); 0 makes
+ *                                   their sockets inside the edge's
+ *                                   namespace, connected straight to it,
+ *                                   as clients beside their edge: no
+ *                                   relay thread's two wake-ups in a
+ *                                   request's time (a step on the
+ *                                   clients' path is an error). The
+ *                                   daemons' other paths keep theirs
  *   changelog 0|1                   every edge copies its writes to the
  *                                   topic likes.changelog (on its
  *                                   region's own Kafka with
@@ -344,6 +354,7 @@ typedef struct drill {
 	unsigned latency_every_s; /* 0: no latency intervals */
 	unsigned broker_idle;     /* 1: the mock cluster's thread under SCHED_IDLE */
 	unsigned netns;           /* 1: each daemon in a namespace behind relays */
+	unsigned client_relay;    /* 1: the load reaches the edges through a relay */
 	unsigned shape_auto;      /* DRILL_AUTO_* bits: settings the drill left to the run */
 	unsigned changelog;       /* 1: edges copy their writes to the changelog topic */
 	unsigned standby;         /* 1: two instances per region (needs changelog) */

@@ -24,6 +24,7 @@
 #include <http_parser.h>
 
 #include "log.h"
+#include "sim/drill/netns.h"
 
 struct hreq {
 	hreq *next;
@@ -37,6 +38,7 @@ struct hreq {
 struct hconn {
 	struct event_base *base;
 	uint16_t port;
+	const netns *ns; /* where its sockets are made; NULL: sim's own */
 	size_t body_max, headers_max;
 	int fd;
 	bool connecting;
@@ -147,7 +149,8 @@ static void close_socket(hconn *c)
  * connection was refused at once. */
 static bool open_socket(hconn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = c->ns ? netns_socket(c->ns)
+	               : socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
 	int one = 1;
@@ -396,6 +399,11 @@ hconn *hconn_new(struct event_base *base, uint16_t port, size_t body_max, size_t
 		return NULL;
 	}
 	return c;
+}
+
+void hconn_set_netns(hconn *c, const netns *ns)
+{
+	c->ns = ns;
 }
 
 void hconn_free(hconn *c)

@@ -38,6 +38,8 @@
 
 #include <event2/event.h>
 
+struct netns; /* netns.h */
+
 typedef struct hconn hconn;
 typedef struct hreq hreq;
 
@@ -58,6 +60,12 @@ typedef void (*hconn_cb)(const hanswer *a, void *arg);
  * at most body_max bytes and headers of at most headers_max. Connects
  * at its first request. NULL when out of memory. */
 hconn *hconn_new(struct event_base *base, uint16_t port, size_t body_max, size_t headers_max);
+
+/* Makes c's sockets inside ns (netns.h; NULL, the default: sim's own
+ * namespace), so that 127.0.0.1:port is that namespace's: a client
+ * beside a daemon sim isolated, with no relay between them. Before the
+ * first request. */
+void hconn_set_netns(hconn *c, const struct netns *ns);
 
 /* Frees c: closes its socket and frees its requests without calling
  * back. */

@@ -418,6 +418,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->o = *o;
 	l->o.ports = NULL;
 	l->o.standby_ports = NULL;
+	l->o.ns = l->o.standby_ns = NULL;
 	if (!l->o.timeout_ms)
 		l->o.timeout_ms = 2000;
 	if (!l->o.conns_per_region)
@@ -425,8 +426,11 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->ninst = o->standby_ports ? 2 : 1;
 	for (unsigned r = 0; r < o->regions; r++) {
 		l->ports[r][0] = o->ports[r];
-		if (o->standby_ports)
+		l->ns[r][0] = o->ns ? o->ns[r] : NULL;
+		if (o->standby_ports) {
 			l->ports[r][1] = o->standby_ports[r];
+			l->ns[r][1] = o->standby_ns ? o->standby_ns[r] : NULL;
+		}
 		l->last_ack[r] = -1;
 	}
 	pthread_mutex_init(&l->mu, NULL);
@@ -489,6 +493,8 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		              ANSWER_MAX, HEADERS_MAX);
 		if (!l->conns[i])
 			why = "out of memory for a connection";
+		else
+			hconn_set_netns(l->conns[i], l->ns[slot / l->ninst][slot % l->ninst]);
 	}
 	if (!why) {
 		l->tick = event_new(l->base, -1, EV_PERSIST, on_tick, l);

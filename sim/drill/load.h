@@ -72,6 +72,8 @@
 #include "sim/drill/hist.h"
 #include "item.h"
 
+struct netns; /* netns.h */
+
 #define LOAD_REGIONS_MAX 8
 #define LOAD_INSTANCES_MAX 2
 #define LOAD_PHASES_MAX 32
@@ -87,6 +89,9 @@ typedef struct load_opts {
 	const int *ports; /* region i's edge answers on 127.0.0.1:ports[i] */
 	/* Region i's second instance on standby_ports[i]; NULL: one each. */
 	const int *standby_ports;
+	/* The namespace (netns.h) each instance's port is in, its clients'
+	 * sockets made there; NULL, or a NULL entry: sim's own. */
+	const struct netns *const *ns, *const *standby_ns;
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */
 	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */

@@ -63,6 +63,7 @@ struct load {
 	load_opts o;
 	unsigned ninst; /* instances per region: 2 with standby ports */
 	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	const struct netns *ns[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
 	hconn **conns;      /* regions x ninst x conns_per_region */
 	unsigned *inflight; /* per connection: requests sent or queued

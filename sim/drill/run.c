@@ -606,9 +606,20 @@ static int start_load(runner *rn, char *err, size_t errlen)
 {
 	const drill *d = &rn->d;
 	int ports[DRILL_REGIONS_MAX], sports[DRILL_REGIONS_MAX];
+	const netns *ns[DRILL_REGIONS_MAX] = {0}, *sns[DRILL_REGIONS_MAX] = {0};
 	for (unsigned i = 0; i < d->regions; i++) {
 		ports[i] = rn->c.edges[i].port;
 		sports[i] = rn->c.standbys[i].port;
+		/* Without the clients' relay: straight to the edge's port
+		 * inside its namespace (where it has one). */
+		if (!d->client_relay && rn->c.edges[i].ns) {
+			ns[i] = rn->c.edges[i].ns;
+			ports[i] = CLUSTER_EDGE_PORT;
+		}
+		if (!d->client_relay && d->standby && rn->c.standbys[i].ns) {
+			sns[i] = rn->c.standbys[i].ns;
+			sports[i] = CLUSTER_EDGE_PORT;
+		}
 	}
 	double rate = rn->o->short_run ? d->short_rate : d->rate;
 	/* Idle until every edge's readiness is known, so the first ops
@@ -616,6 +627,8 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	load_opts lo = {.regions = d->regions,
 	                .ports = ports,
 	                .standby_ports = d->standby ? sports : NULL,
+	                .ns = ns,
+	                .standby_ns = d->standby ? sns : NULL,
 	                .users = d->users,
 	                .items = d->items,
 	                .zipf_s = d->zipf,

@@ -196,6 +196,8 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 	cr_assert_eq(d.converge_s, 60);
 	cr_assert_eq(d.seed, 1);
 	cr_assert_eq(d.shards, 0, "not sharded unless asked");
+	cr_assert_eq(d.netns, 1);
+	cr_assert_eq(d.client_relay, 1, "the clients' relay unless asked");
 	for (int i = 0; i < DRILL_REGIONS_MAX; i++)
 		cr_assert_eq(d.skew_ms[i], 0);
 	/* No short duration: the short run is the full one. */
@@ -494,6 +496,10 @@ static bad_case bad_cases[] = {
      "link regional is an edge's path"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nnetns 0\nat 5 delay edge0 regional 1\n", 5,
      "no path"},
+    {"duration 60\nclient_relay 0\nat 5 cut edge1 clients\n", 3, "no relay on the clients' path"},
+    {"duration 60\nclient_relay 0\nat 5 delay edge0 clients 10\n", 3,
+     "no relay on the clients' path"},
+    {"duration 60\nclient_relay 2\n", 2, "client_relay 2 out of range 0..1"},
     {"duration 60\nchangelog 1\nat 5 regional_down edge0\n", 3, "needs regional_kafka 1"},
     {"duration 60\nchangelog 1\nat 5 regional_broker_down edge0 1\n", 3, "needs regional_kafka 1"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_broker_down edge0 4\n", 4,

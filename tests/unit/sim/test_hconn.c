@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
@@ -22,6 +23,7 @@
 
 #include "clock.h"
 #include "sim/drill/hconn.h"
+#include "sim/drill/netns.h"
 #include "tests/support/fakesrv.h"
 
 typedef enum act {
@@ -522,4 +524,64 @@ Test(hconn, freeing_with_requests_queued_calls_nothing_back)
 	run_ms(20);
 	cr_assert_eq(g[0].calls + g[1].calls, 0);
 	hconn_free(NULL);
+}
+
+/* The fixture's server for one connection on the listener arg. */
+static void *accept_ns_main(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	return serve((void *)(intptr_t)fd);
+}
+
+Test(hconn, made_inside_a_namespace_it_reaches_the_port_there)
+{
+	if (!netns_supported())
+		cr_skip_test("network namespaces are not available here (needs CAP_SYS_ADMIN)");
+	char err[256];
+	netns *ns = netns_new(err, sizeof err);
+	cr_assert_not_null(ns, "%s", err);
+	int port = 0;
+	int lfd = netns_listen(ns, 0, &port);
+	cr_assert_geq(lfd, 0);
+	/* The listener's blocking accept on a thread (netns_listen's socket
+	 * is non-blocking). */
+	int fl = fcntl(lfd, F_GETFL);
+	cr_assert_eq(fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, accept_ns_main, (void *)(intptr_t)lfd), 0);
+	hconn *c = hconn_new(B, (uint16_t)port, BODY_MAX, 1024);
+	hconn_set_netns(c, ns);
+	got g = {0};
+	cr_assert_not_null(send_req(c, &g));
+	got *gs[] = {&g};
+	wait_answers(gs, 1);
+	cr_assert_eq(g.status, 200, "answered from inside the namespace");
+	cr_assert_str_eq(g.body, "{\"a\":1}");
+	hconn_free(c);
+	/* The same port in sim's own namespace, held by a socket that does
+	 * not listen (when it is free here): a client made here is
+	 * refused. */
+	int hold = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (hold >= 0 && bind(hold, (struct sockaddr *)&a, sizeof a) == 0) {
+		hconn *out = hconn_new(B, (uint16_t)port, BODY_MAX, 1024);
+		got o = {0};
+		if (send_req(out, &o)) {
+			got *os[] = {&o};
+			wait_answers(os, 1);
+			cr_assert_eq(o.status, 0, "nothing answers that port outside");
+		}
+		hconn_free(out);
+	}
+	if (hold >= 0)
+		close(hold);
+	shutdown(lfd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(lfd);
+	netns_free(ns);
 }
