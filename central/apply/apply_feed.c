@@ -2,7 +2,8 @@
  * (docs/events.md): one per change that moved a count, and one per
  * threshold a count reaches for the first time, appended to the message's
  * 'X' record (feedrec.h), which apply.c writes with the message's
- * effects. The applier's thread only.
+ * effects. The applier's thread only; feed_records_drop and
+ * feed_records_close take any store, on its caller's thread.
  */
 #include <stdlib.h>
 #include <string.h>

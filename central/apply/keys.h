@@ -27,7 +27,9 @@
  *                                   the count, u64 (docs/events.md)
  *   'X' partition u32 version u64 -> the change feed's events that the
  *                                   input message at that version made,
- *                                   until the topics hold them (feedrec.h)
+ *                                   until the topics hold them (feedrec.h);
+ *                                   version 2^64-1: the partition's end
+ *                                   key (CKEY_FEED_END), empty, kept
  *   'V' region 0 partition u32 user 0 counter 0 item
  *                                -> a home region's index of its users'
  *                                   memberships: flags u8 (member 1,

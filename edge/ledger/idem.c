@@ -91,10 +91,9 @@ void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *a
 
 int idem_sweep(store *db, idem_sweeper *sw, uint64_t now_ms, int max)
 {
-	if (now_ms >= sw->full_at_ms) {
-		sw->from_ms = 0;
-		sw->full_at_ms = now_ms + IDEM_SWEEP_FULL_MS;
-	}
+	if (now_ms < sw->last_ms)
+		sw->from_ms = 0; /* the clock went back: from the first key */
+	sw->last_ms = now_ms;
 	unsigned char from[9];
 	from[0] = EKEY_IDEM_EXPIRY;
 	store_put_u64(from + 1, sw->from_ms);

@@ -51,15 +51,14 @@ void idem_batch_put(store_batch *b, const idem_req *r, int status, const char *a
  * tombstone until compactions drop it, and an iterator steps over each
  * one, so sweeps that began at the first key would walk every entry
  * swept since, more of them the longer the edge runs. A sweep begins at
- * the last expiry deleted instead, and at the first key once every
- * IDEM_SWEEP_FULL_MS, for entries that expire before that (written
- * after the wall clock stepped back). Zero: a full sweep next. */
+ * the last expiry deleted instead. A record expires a retention after
+ * it is written, so none can expire before that place unless the wall
+ * clock went back: a sweep that sees now_ms below the last one's begins
+ * at the first key again. Zero: from the first key. */
 typedef struct idem_sweeper {
-	uint64_t from_ms;    /* the last expiry deleted */
-	uint64_t full_at_ms; /* the next sweep from the first key, wall ms */
+	uint64_t from_ms; /* the last expiry deleted */
+	uint64_t last_ms; /* the last sweep's now_ms */
 } idem_sweeper;
-
-#define IDEM_SWEEP_FULL_MS (3600u * 1000u)
 
 /* Deletes up to max records that expired at or before now_ms. Returns
  * how many it removed, or ERR_IO. */

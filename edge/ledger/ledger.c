@@ -547,7 +547,7 @@ int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
 {
 	if (ledger_following(l))
 		return 0; /* the records are the active's, swept there */
-	return idem_sweep(l->db, &l->idem_sweep, wall_ms, max);
+	return idem_sweep(l->db, &l->idem_cursor, wall_ms, max);
 }
 
 bool ledger_accepting(ledger *l)

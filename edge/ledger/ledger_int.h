@@ -150,7 +150,7 @@ struct ledger {
 		bool loaded;
 	} sweep;
 	/* ledger_idem_sweep's place (idem.h). Its caller's thread only. */
-	idem_sweeper idem_sweep;
+	idem_sweeper idem_cursor;
 };
 
 static inline bool ledger_outbox_full(const ledger *l, uint32_t p)

@@ -7,7 +7,8 @@
  * bench-central does) opts.rounds times each way, each on a fresh store
  * under a temp dir in opts.dir (removed at the end):
  *
- *   off  applier_set_feed never called: no events, no 'X' records;
+ *   off  applier_set_feed never called: no events, no 'X' records
+ *        (but each partition's empty end key);
  *   on   applier_set_feed(changes, milestones, 10 .. 1000000): every
  *        message's events written in its store write, and after every
  *        trim_every rounds each partition's records dropped through

@@ -539,11 +539,12 @@ static void check_late(parser *p)
 			          d->duration_s);
 		if (!d->netns && drill_action_on_path(s->action))
 			fail_late(p, s->line, "netns 0 runs no relays, so no path to fault");
-		if (!d->client_relay && drill_action_on_path(s->action) &&
+		if (!d->client_relay && drill_action_on_path(s->action) && s->node == DRILL_EDGE &&
 		    s->link == DRILL_LINK_CLIENTS)
 			fail_late(p, s->line,
-			          "client_relay 0 runs no relay on the clients' path, so it has "
-			          "no fault");
+			          "client_relay 0: the load's clients do not cross edge%d's "
+			          "clients relay, so a fault there does not reach them",
+			          s->index);
 		if (s->standby && !d->standby)
 			fail_late(p, s->line,
 			          "edge%d.standby names a standby instance: needs standby 1",

@@ -90,7 +90,8 @@ typedef struct load_opts {
 	/* Region i's second instance on standby_ports[i]; NULL: one each. */
 	const int *standby_ports;
 	/* The namespace (netns.h) each instance's port is in, its clients'
-	 * sockets made there; NULL, or a NULL entry: sim's own. */
+	 * sockets made there; NULL, or a NULL entry: sim's own. Each must
+	 * outlive the load. */
 	const struct netns *const *ns, *const *standby_ns;
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */

@@ -832,6 +832,10 @@ int run_drill(const run_opts *o)
 		log_warn("no network namespaces: daemons share sim's loopback", "%s", "");
 	if (!rn.d.netns)
 		report_text(rn.r, "paths", "netns 0: every daemon on sim's loopback, no relays");
+	else if (!rn.d.client_relay && isolated)
+		report_text(rn.r, "paths",
+		            "client_relay 0: the load's clients connect inside each edge's "
+		            "namespace, with no relay");
 	char shape[128];
 	snprintf(shape, sizeof shape, "%s, %s",
 	         rn.d.standby ? "active and standby edges" : "one edge",

@@ -496,9 +496,10 @@ static bad_case bad_cases[] = {
      "link regional is an edge's path"},
     {"duration 60\nchangelog 1\nregional_kafka 1\nnetns 0\nat 5 delay edge0 regional 1\n", 5,
      "no path"},
-    {"duration 60\nclient_relay 0\nat 5 cut edge1 clients\n", 3, "no relay on the clients' path"},
+    {"duration 60\nclient_relay 0\nat 5 cut edge1 clients\n", 3,
+     "do not cross edge1's clients relay"},
     {"duration 60\nclient_relay 0\nat 5 delay edge0 clients 10\n", 3,
-     "no relay on the clients' path"},
+     "do not cross edge0's clients relay"},
     {"duration 60\nclient_relay 2\n", 2, "client_relay 2 out of range 0..1"},
     {"duration 60\nchangelog 1\nat 5 regional_down edge0\n", 3, "needs regional_kafka 1"},
     {"duration 60\nchangelog 1\nat 5 regional_broker_down edge0 1\n", 3, "needs regional_kafka 1"},
@@ -541,6 +542,18 @@ ParameterizedTest(bad_case *c, drill, bad_input_names_its_line_and_reason)
 	cr_assert_not_null(strstr(err, c->reason), "want '%s' in '%s'", c->reason, err);
 	cr_assert_null(d.steps);
 	cr_assert_eq(d.nsteps, 0);
+}
+
+Test(drill, client_relay_0_leaves_the_centrals_clients_paths_to_fault)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("c", "duration 60\nclient_relay 0\nat 5 cut central0 clients\n",
+	                         &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.client_relay, 0);
+	cr_assert_eq(d.nsteps, 1);
+	drill_free(&d);
 }
 
 Test(drill, too_many_steps_is_an_error)

@@ -533,7 +533,9 @@ static void *accept_ns_main(void *arg)
 	int fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return NULL;
-	return serve((void *)(intptr_t)fd);
+	serve((void *)(intptr_t)fd);
+	close(fd);
+	return NULL;
 }
 
 Test(hconn, made_inside_a_namespace_it_reaches_the_port_there)
