@@ -78,50 +78,56 @@ wait_for "mumbai's active edge" 60 bash -c "$(declare -f ready); ready 8081 || r
 for port in 8082 8083; do
 	wait_for "the edge on port $port to be ready" 60 ready "$port"
 done
+# Whichever instance took mumbai's changelog first takes its writes: the
+# commands below name that one (the other answers writes 503 not_active).
+MUMBAI=8081 MUMBAI_INI=edge-mumbai.ini STANDBY=8084
+if ! ready 8081 >/dev/null; then
+	MUMBAI=8084 MUMBAI_INI=edge-mumbai-b.ini STANDBY=8081
+fi
 
 cat <<MSG
 
 The local stack is up (logs in $RUN/; counts from earlier runs kept):
   Kafka (embedded mock, 3 brokers)  $(cat "$RUN/kafka.bootstrap")
   central ops API                   http://127.0.0.1:9090
-  edge mumbai, instance a           http://127.0.0.1:8081  (h2c and HTTP/1.1)
-  edge mumbai, instance b           http://127.0.0.1:8084  (the standby, or the active)
+  edge mumbai, the active           http://127.0.0.1:$MUMBAI  (h2c and HTTP/1.1)
+  edge mumbai, the standby          http://127.0.0.1:$STANDBY  (reads; writes go to the active)
   mumbai's regional Kafka           $(cat "$RUN/regional-mumbai.bootstrap")
   edge virginia                     http://127.0.0.1:8082  (h2c and HTTP/1.1)
   edge singapore                    http://127.0.0.1:8083  (h2c and HTTP/1.1)
 
 Like a post as user alice in Mumbai:
-  curl --http2-prior-knowledge -X POST -H 'X-User-Id: alice' http://127.0.0.1:8081/v1/items/post/1/likes
+  curl --http2-prior-knowledge -X POST -H 'X-User-Id: alice' http://127.0.0.1:$MUMBAI/v1/items/post/1/likes
 
 Read its count in Virginia (it arrives within a couple of seconds):
   curl --http2-prior-knowledge http://127.0.0.1:8082/v1/items/post/1/likes
 
 Unlike in Singapore, ask whether alice likes it, and read central's count:
   curl --http2-prior-knowledge -X DELETE -H 'X-User-Id: alice' http://127.0.0.1:8083/v1/items/post/1/likes
-  curl --http2-prior-knowledge -H 'X-User-Id: alice' http://127.0.0.1:8081/v1/items/post/1/likes/me
+  curl --http2-prior-knowledge -H 'X-User-Id: alice' http://127.0.0.1:$MUMBAI/v1/items/post/1/likes/me
   curl -H 'Authorization: Bearer dev-admin-token' http://127.0.0.1:9090/v1/items/post/1/likes
 
 A feed page's hearts, answered in the user's home region: alice, at
 home in Mumbai, likes a post through Virginia; Mumbai then answers her
 page from its own store (central sends it her likes made elsewhere):
   curl --http2-prior-knowledge -X POST -H 'X-User-Id: alice' -H 'X-User-Home: mumbai' http://127.0.0.1:8082/v1/items/post/7/likes
-  curl --http2-prior-knowledge -H 'X-User-Id: alice' -H 'X-User-Home: mumbai' 'http://127.0.0.1:8081/v1/me?items=post:7,post:8'
+  curl --http2-prior-knowledge -H 'X-User-Id: alice' -H 'X-User-Home: mumbai' 'http://127.0.0.1:$MUMBAI/v1/me?items=post:7,post:8'
 
 Count views, read a feed page, send debounced taps in one request:
-  curl -X POST -H 'X-User-Id: alice' -d '{"n": 3}' http://127.0.0.1:8081/v1/items/reel/9/views
+  curl -X POST -H 'X-User-Id: alice' -d '{"n": 3}' http://127.0.0.1:$MUMBAI/v1/items/reel/9/views
   curl 'http://127.0.0.1:8082/v1/counts?items=post:1,reel:9'
-  curl -X POST -H 'X-User-Id: alice' -H 'Idempotency-Key: tap-1' http://127.0.0.1:8081/v1/ops \
+  curl -X POST -H 'X-User-Id: alice' -H 'Idempotency-Key: tap-1' http://127.0.0.1:$MUMBAI/v1/ops \
        -d '{"ops":[{"op":"add","item":"post:2","counter":"likes"},{"op":"add","item":"post:2","counter":"saves"}]}'
 
 The demo feed (the JavaScript client in client/, optimistic likes sent
 in batches) in a browser:
-  http://127.0.0.1:8081/demo/?user=alice
+  http://127.0.0.1:$MUMBAI/demo/?user=alice
 
-Mumbai's standby: one of 8081 and 8084 takes writes, the other answers
-reads and refuses writes (503 not_active) while it follows the changelog.
-Which is which, and the takeover when the active goes:
-  curl -s --http2-prior-knowledge http://127.0.0.1:8084/readyz
-  kill \$(pgrep -f edge-mumbai.ini)     # if 8081 is the active: 8084 takes over in ~2 s
+Mumbai's standby ($STANDBY) answers reads and refuses writes (503
+not_active) while it follows the changelog. Which is which, and the
+takeover when the active goes (the standby takes over in ~2 s):
+  curl -s --http2-prior-knowledge http://127.0.0.1:$STANDBY/readyz
+  kill \$(pgrep -f $MUMBAI_INI)
 
 What central applied, as other teams read it (docs/events.md): every
 like that changed something and every count that reached a milestone,
