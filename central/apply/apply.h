@@ -178,8 +178,8 @@ int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto) WARN
 /* The same on any store holding 'X' records (what applier_feed_trim
  * does with the applier's). Never drops a partition's end key. */
 int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
-/* Writes the end key (CKEY_FEED_END) of each partition below nparts
- * that lacks one. 0, or ERR_IO. */
+/* Writes the end key (CKEY_FEED_END) of each partition below nparts.
+ * 0, or ERR_IO. */
 int feed_records_close(store *db, uint32_t nparts) WARN_UNUSED;
 
 /* The home index's day keys ('G'): only an item's oldest one in a
