@@ -19,8 +19,9 @@
 # `sim/bench/bench.sh sync` runs only the store.sync comparison (bench_sync:
 # likes/s and like latency with fsync off and on, one edge, same run) and
 # writes build/bench/sync.json. With BENCH_PERF=DIR, `perf record` samples
-# the edge during each like run into DIR/like_sync_true.data and
-# DIR/like_sync_false.data.
+# the edge during each like run into DIR/like_sync_true.data,
+# DIR/like_sync_false.data and DIR/like_replicated.data (the run with the
+# changelog on, whose serial line and mean append time are printed too).
 #
 # `sim/bench/bench.sh latency` runs only the like peak and BENCH_LAT_RUNS
 # (3) paced like runs at BENCH_LAT_PCT (50) percent of it, each printed
@@ -401,6 +402,12 @@ buckets() { # prefix
 metric_sum() { # name
 	awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $NF; n++ }
 		END { if (n) printf "%.0f\n", s }'
+}
+
+# The same, unrounded (a histogram's _sum in seconds).
+metric_float() { # name
+	awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $NF; n++ }
+		END { if (n) printf "%.6f\n", s }'
 }
 
 # One scrape at a latency run's start (suffix "") or end (".after"):
@@ -851,7 +858,7 @@ bench_sync() {
 # like: the records its appends made during the like run (group commits
 # and seals, not likes).
 bench_replicated() {
-	local a0 a1 likes=$((ITEMS * CONNS)) saved=${BENCH_EDGE_INI:-}
+	local a0 a1 s0 s1 likes=$((ITEMS * CONNS)) saved=${BENCH_EDGE_INI:-}
 	echo "changelog: a like run with every write copied to a regional cluster first" \
 		"(edge on CPU $SERVER_CPU, the regional broker on CPU $LOAD_CPU)"
 	start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
@@ -863,13 +870,22 @@ bench_replicated() {
 	edge_start "edge-replicated" "$SERVER_CPU" "" "" false
 	BENCH_EDGE_INI=$saved
 	wait_until "the edge's takeover of its changelog" 20 edge_writer
+	serial_begin replicated
+	perf_begin like_replicated
 	a0=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	s0=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
 	measure like_replicated "$likes" "$TMP/likes.txt" "rpu" 1 0
 	a1=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	s1=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
+	perf_end
+	serial_end replicated
 	RECPL[like_replicated]=""
 	if isnum "$a0" && isnum "$a1" && awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > a) }'; then
 		RECPL[like_replicated]=$(awk -v n="${RATE_OK[like_replicated]:-0}" -v a="$a0" \
 			-v b="$a1" 'BEGIN { printf "%.4f", (b - a) / n }')
+		APPEND_MS=$(awk -v a="$a0" -v b="$a1" -v x="$s0" -v y="$s1" \
+			'BEGIN { printf "%.3f", (y - x) * 1000 / (b - a) }')
+		echo "  like_replicated appends: $((a1 - a0)), mean $APPEND_MS ms from produce to acknowledgement"
 	fi
 	latency_run like_replicated_50 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" rplu 1
 	edge_start edge "$SERVER_CPU"
