@@ -3,26 +3,27 @@
  *
  * An append encodes the store batch, produces it under the mutex (so the
  * log holds appends in the order callers took it) with a waiter of its
- * own as the message's opaque, and waits on the waiter's condition until
- * the delivery report. The changelog's own thread polls the producer and
- * hands each report to on_delivery, which checks it before it wakes the
- * waiter: the record's offset must follow the last checked one of this
- * instance (next_off), or every record between the two is read (scan)
- * and must hold no takeover of a higher epoch. The first one found
- * fences the instance for good. librdkafka gives a message up after
- * timeout_ms (message.timeout.ms), so every append ends with a report;
- * the wait's own deadline, a second later, only guards against one that
- * never comes. The same thread appends a beat when the active has
+ * own as the message's opaque, and waits for the delivery report. The
+ * waiting appender serves the producer's queue itself (rd_kafka_poll),
+ * one thread at a time; another appender waits for it to, or for its
+ * turn. on_delivery checks each report before it marks the waiter done:
+ * the record's offset must follow the last checked one of this instance
+ * (next_off), or every record between the two is read (scan) and must
+ * hold no takeover of a higher epoch. The first one found fences the
+ * instance for good. librdkafka gives a message up after timeout_ms
+ * (message.timeout.ms), so every append ends with a report; the wait's
+ * own deadline, a second later, only guards against one that never
+ * comes. The changelog's own thread serves, every slice, the reports no
+ * appender waits for (a beat's), and appends a beat when the active has
  * produced nothing for beat_ms, so followers can tell a live active from
  * a silent log.
  *
- * Owns: the producer, its polling thread, the order check's state (vmu),
+ * Owns: the producer, its beat thread, the order check's state (vmu),
  * its metrics. A waiter lives on its appender's stack and is touched by
- * the polling thread until it is marked done.
+ * whichever thread serves its report until it is marked done.
  */
 #include "edge/changelog/changelog_int.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,9 @@
 #define FOLLOW_FETCH_WAIT_MS "50"
 #define RECONNECT_MAX_MS 1000 /* the longest pause between reconnects, whatever the beat */
 
-/* One append's wait for its delivery report. */
+/* One append's wait for its delivery report; done, rc and offset under
+ * the changelog's pmu. */
 typedef struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	bool track; /* a store write follows: kept unwritten until it is reported */
 	bool done;
 	int rc; /* 0, ERR_TIMEOUT, ERR_KAFKA or ERR_FENCED */
@@ -295,8 +295,8 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
 
 /* --- appending -------------------------------------------------------------- */
 
-/* The polling thread (rd_kafka_poll): each delivery report checked, then
- * to its waiter (none for a beat). */
+/* The thread serving the queue (rd_kafka_poll): each delivery report
+ * checked, then to its waiter (none for a beat). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
@@ -314,12 +314,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&cl->pmu);
 	w->rc = rc;
 	w->offset = m->offset;
 	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	if (cl->nwait)
+		pthread_cond_broadcast(&cl->pcv);
+	pthread_mutex_unlock(&cl->pmu);
 }
 
 /* Produces rec with w (NULL: no one waits) as its opaque. */
@@ -339,7 +340,7 @@ static int produce(changelog *cl, const sbuf *rec, waiter *w)
 	return 0;
 }
 
-/* The active's beat, from the polling thread, when it has produced
+/* The active's beat, from the beat thread, when it has produced
  * nothing for beat_ms. */
 static void beat(changelog *cl)
 {
@@ -354,19 +355,73 @@ static void beat(changelog *cl)
 	sbuf_free(&rec);
 }
 
-/* Serves the producer's callbacks until changelog_free; a poll returns
- * as soon as a report is queued, so it adds no wait of its own. */
+/* Serves the producer's queued callbacks for up to ms, unless another
+ * thread is serving them (then returns false at once, having served
+ * none). Under pmu, which it lets go while it polls. */
+static bool serve(changelog *cl, int ms)
+{
+	if (cl->in_poll)
+		return false;
+	cl->in_poll = true;
+	pthread_mutex_unlock(&cl->pmu);
+	rd_kafka_poll(cl->rk, ms);
+	pthread_mutex_lock(&cl->pmu);
+	cl->in_poll = false;
+	if (cl->nwait)
+		pthread_cond_broadcast(&cl->pcv); /* a waiter may serve now */
+	return true;
+}
+
+/* Every slice, until changelog_free: the reports nobody waiting served
+ * (a beat's, one whose appender gave up), without waiting, then a beat
+ * when one is due. It never waits in the producer's queue: an appender
+ * waiting there is woken by the report itself, not through this thread
+ * (a thread hop, two context switches, on every append). */
 static void *poll_loop(void *arg)
 {
 	changelog *cl = arg;
 	int slice = cl->o.beat_ms / 4 > 0 ? cl->o.beat_ms / 4 : 1;
 	if (slice > CHANGELOG_POLL_MS)
 		slice = CHANGELOG_POLL_MS;
+	struct timespec nap = {.tv_sec = slice / 1000, .tv_nsec = (long)(slice % 1000) * 1000000};
 	while (!atomic_load_explicit(&cl->stop, memory_order_relaxed)) {
-		rd_kafka_poll(cl->rk, slice);
+		pthread_mutex_lock(&cl->pmu);
+		(void)serve(cl, 0);
+		pthread_mutex_unlock(&cl->pmu);
 		beat(cl);
+		nanosleep(&nap, NULL);
 	}
 	return NULL;
+}
+
+/* Until w is reported or the monotonic deadline (NULL: none) passes:
+ * serves the producer's queue while no other thread does, else waits
+ * for that thread to. true when w is done. */
+static bool await_report(changelog *cl, waiter *w, const struct timespec *until)
+{
+	pthread_mutex_lock(&cl->pmu);
+	cl->nwait++;
+	while (!w->done) {
+		int ms = CHANGELOG_POLL_MS;
+		if (until) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			int64_t left = (int64_t)(until->tv_sec - now.tv_sec) * 1000 +
+			               (until->tv_nsec - now.tv_nsec) / 1000000;
+			if (left <= 0)
+				break;
+			if (left < ms)
+				ms = (int)left;
+		}
+		if (!serve(cl, ms)) {
+			struct timespec next = clock_mono_deadline((unsigned)ms);
+			(void)pthread_cond_timedwait(&cl->pcv, &cl->pmu, &next);
+		}
+	}
+	cl->nwait--;
+	bool done = w->done;
+	pthread_mutex_unlock(&cl->pmu);
+	return done;
 }
 
 /* changelog_produce_wait; track: a store write follows, reported by
@@ -374,38 +429,23 @@ static void *poll_loop(void *arg)
 static int produce_wait(changelog *cl, const sbuf *rec, int64_t *offset, bool track)
 {
 	waiter w = {.track = track, .done = false, .offset = -1};
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cv, &ca);
-	pthread_condattr_destroy(&ca);
 	int rc = produce(cl, rec, &w);
 	if (rc == 0) {
 		struct timespec until =
 		    clock_mono_deadline((unsigned)cl->o.timeout_ms + REPORT_GRACE_MS);
-		pthread_mutex_lock(&w.mu);
-		while (!w.done)
-			if (pthread_cond_timedwait(&w.cv, &w.mu, &until) == ETIMEDOUT)
-				break;
-		bool done = w.done;
-		pthread_mutex_unlock(&w.mu);
-		if (!done) {
+		if (!await_report(cl, &w, &until)) {
 			/* The report may still come, to a waiter that is gone:
 			 * cannot happen while librdkafka keeps message.timeout.ms,
 			 * so say so loudly and do not let it touch the stack. */
 			log_error("changelog report overdue; waiting for it", "timeout_ms=%d",
 			          cl->o.timeout_ms);
-			pthread_mutex_lock(&w.mu);
-			while (!w.done)
-				pthread_cond_wait(&w.cv, &w.mu);
-			pthread_mutex_unlock(&w.mu);
+			(void)await_report(cl, &w, NULL);
 		}
+		pthread_mutex_lock(&cl->pmu);
 		rc = w.rc;
 		*offset = w.offset;
+		pthread_mutex_unlock(&cl->pmu);
 	}
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
 	return rc;
 }
 
@@ -911,6 +951,12 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 		cl->o.bootstrap_file = xstrdup(o->bootstrap_file);
 	pthread_mutex_init(&cl->mu, NULL);
 	pthread_mutex_init(&cl->vmu, NULL);
+	pthread_mutex_init(&cl->pmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cl->pcv, &ca);
+	pthread_condattr_destroy(&ca);
 	cl->next_off = -1;
 	if (o->reg)
 		metrics_make(cl, o->reg);
@@ -975,6 +1021,8 @@ void changelog_free(changelog *cl)
 	store_batch_free(cl->undo);
 	pthread_mutex_destroy(&cl->mu);
 	pthread_mutex_destroy(&cl->vmu);
+	pthread_mutex_destroy(&cl->pmu);
+	pthread_cond_destroy(&cl->pcv);
 	free(cl->unw);
 	free((char *)cl->o.brokers);
 	free((char *)cl->o.bootstrap_file);

@@ -25,10 +25,18 @@ struct changelog {
 	pthread_mutex_t mu; /* produce order */
 	pthread_t poller;
 	bool polling;
+	/* Serving the producer's callbacks (rd_kafka_poll): one thread at a
+	 * time (in_poll), an appender waiting for its report by preference
+	 * (changelog.c, await_report); nwait appenders wait, on pcv, for
+	 * their report or their turn. */
+	pthread_mutex_t pmu;
+	pthread_cond_t pcv;
+	bool in_poll;
+	unsigned nwait;
 	_Atomic bool stop;
 	_Atomic uint64_t last_produce_ms; /* monotonic: when this instance last produced */
 
-	/* The order check, on the polling thread; set by a takeover. */
+	/* The order check, on the thread serving the reports; set by a takeover. */
 	pthread_mutex_t vmu;
 	bool active;      /* took over, not fenced */
 	uint64_t epoch;   /* the epoch taken over with */

@@ -1,7 +1,8 @@
 /* test_changelog.c - the changelog: a record says exactly the store
  * batch's changes (or its mark) and nothing that does not decode passes;
  * appends against an embedded cluster (librdkafka's mock) are
- * acknowledged and store their position; a store rebuilt from the log,
+ * acknowledged and store their position, from several threads at once
+ * too; a store rebuilt from the log,
  * empty or part way, holds what the written one held, from its own
  * edge's partition only, and refuses another edge's records; an append
  * the cluster does not acknowledge fails and adds no position; only an
@@ -13,6 +14,7 @@
  * test_changelog_gap.c's; the fixture (changelog_fixture.h) is shared.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,68 @@ Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 	/* Again: nothing more to do. */
 	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(r.records, 0);
+	store_close(fresh);
+}
+
+/* One of appends_from_several_threads' writers: n appends of its own key,
+ * each written to the store as the ledger writes it; failures counted. */
+typedef struct writer {
+	changelog *cl;
+	store *db;
+	int id, n;
+	int failed;
+} writer;
+
+static void *write_many(void *arg)
+{
+	writer *w = arg;
+	char k[8], v[16];
+	snprintf(k, sizeof k, "Mt%d", w->id);
+	for (int i = 0; i < w->n; i++) {
+		snprintf(v, sizeof v, "v%d", i);
+		store_batch *wb = store_batch_new();
+		store_batch_put(wb, k, strlen(k), v, strlen(v));
+		int rc = changelog_append(w->cl, wb, false);
+		if (rc || !has_position(wb) || store_write(w->db, wb))
+			w->failed++;
+		changelog_written(w->cl, wb, rc);
+		store_batch_free(wb);
+	}
+	return NULL;
+}
+
+/* Appenders serve the producer's reports themselves, one at a time: with
+ * several waiting at once, each still gets its own report, and the log
+ * holds every append. */
+Test(changelog, appends_from_several_threads_each_get_their_own_report)
+{
+	enum { THREADS = 4, EACH = 25 };
+	char err[256] = "";
+	store *db = open_named("active");
+	changelog *cl = active_on(&T.o, db);
+	writer w[THREADS];
+	pthread_t th[THREADS];
+	for (int t = 0; t < THREADS; t++) {
+		w[t] = (writer){.cl = cl, .db = db, .id = t, .n = EACH};
+		cr_assert_eq(pthread_create(&th[t], NULL, write_many, &w[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		pthread_join(th[t], NULL);
+		cr_assert_eq(w[t].failed, 0, "writer %d: %d appends failed", t, w[t].failed);
+	}
+	cr_assert_eq(counter("changelog_appends_total"), THREADS * EACH);
+	store_close(db);
+	changelog_free(cl);
+
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.records, 1 + THREADS * EACH, "the takeover and every append");
+	char k[8];
+	for (int t = 0; t < THREADS; t++) {
+		snprintf(k, sizeof k, "Mt%d", t);
+		expect(fresh, k, "v24");
+	}
 	store_close(fresh);
 }
 
