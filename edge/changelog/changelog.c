@@ -372,12 +372,12 @@ static bool serve(changelog *cl, int ms)
 	return true;
 }
 
-/* Every slice, until changelog_free: the reports nobody waiting served
- * (a beat's, one whose appender gave up), without waiting, then a beat
- * when one is due. It never waits in the producer's queue: an appender
+/* Every slice, until changelog_free: the reports no appender waits for
+ * (a beat's, or one that came before its appender began to wait),
+ * without waiting, then a beat when one is due. It never waits in the producer's queue: an appender
  * waiting there is woken by the report itself, not through this thread
  * (a thread hop, two context switches, on every append). */
-static void *poll_loop(void *arg)
+static void *beat_loop(void *arg)
 {
 	changelog *cl = arg;
 	int slice = cl->o.beat_ms / 4 > 0 ? cl->o.beat_ms / 4 : 1;
@@ -974,12 +974,12 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 		changelog_free(cl);
 		return NULL;
 	}
-	if (pthread_create(&cl->poller, NULL, poll_loop, cl)) {
+	if (pthread_create(&cl->beater, NULL, beat_loop, cl)) {
 		snprintf(err, errlen, "changelog: cannot start its thread");
 		changelog_free(cl);
 		return NULL;
 	}
-	cl->polling = true;
+	cl->beating = true;
 	return cl;
 }
 
@@ -1002,12 +1002,15 @@ void changelog_free(changelog *cl)
 	if (!cl)
 		return;
 	changelog_stop_follow(cl);
-	if (cl->polling) {
+	if (cl->beating) {
 		atomic_store(&cl->stop, true);
-		pthread_join(cl->poller, NULL);
+		pthread_join(cl->beater, NULL);
 	}
 	if (cl->rk) {
-		/* What is still in flight reports here, on this thread. */
+		/* What is still in flight reports here, on this thread: the
+		 * flush polls the producer without taking in_poll, which is
+		 * safe as no appender waits any more (the owner frees the
+		 * changelog only after its ledger and follower stopped). */
 		rd_kafka_resp_err_t e = rd_kafka_flush(cl->rk, cl->o.timeout_ms);
 		if (e)
 			log_warn("changelog flush incomplete", "err=\"%s\"", rd_kafka_err2str(e));

@@ -52,9 +52,11 @@
  *
  * Threads: changelog_append from any thread, only while active; appends
  * are produced in the order their callers take the changelog's mutex, so
- * the log holds them in that order. Delivery reports come on the
- * changelog's own thread, which polls the producer, checks each report's
- * offset against the log's order, and appends the beats. The follower
+ * the log holds them in that order. The appender waiting for its
+ * delivery report serves the producer's queue itself (one thread at a
+ * time), checking each report's offset against the log's order; the
+ * changelog's own thread serves the reports no appender waits for (the
+ * beats') and appends the beats. The follower
  * runs on a thread of its own, which also makes the takeover.
  */
 #ifndef EDGE_CHANGELOG_H

@@ -23,8 +23,8 @@ struct changelog {
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	pthread_mutex_t mu; /* produce order */
-	pthread_t poller;
-	bool polling;
+	pthread_t beater;   /* beat_loop: beats, and reports no appender waits for */
+	bool beating;
 	/* Serving the producer's callbacks (rd_kafka_poll): one thread at a
 	 * time (in_poll), an appender waiting for its report by preference
 	 * (changelog.c, await_report); nwait appenders wait, on pcv, for
