@@ -32,12 +32,8 @@ struct runq {
 runq *runq_new(void)
 {
 	runq *q = xcalloc(1, sizeof *q);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&q->cv);
 	return q;
 }
 

@@ -27,6 +27,15 @@ struct timespec clock_mono_deadline(unsigned ms)
 	return clock_deadline(CLOCK_MONOTONIC, ms);
 }
 
+void clock_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 struct timespec clock_deadline(clockid_t clock, unsigned ms)
 {
 	struct timespec ts;

@@ -8,6 +8,7 @@
 #ifndef LIKES_CLOCK_H
 #define LIKES_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -44,6 +45,9 @@ static inline uint64_t clock_thread_cpu_ns(void)
 struct timespec clock_mono_deadline(unsigned ms);
 /* The same on another clock (CLOCK_REALTIME for sem_timedwait). */
 struct timespec clock_deadline(clockid_t clock, unsigned ms);
+/* A condition variable whose timed waits take clock_mono_deadline()'s
+ * deadlines (CLOCK_MONOTONIC: a wall clock step moves no wait). */
+void clock_cond_init(pthread_cond_t *cv);
 /* Offsets clock_wall_ms() by skew_ms from now on (start-up only). */
 void clock_set_skew_ms(int64_t skew_ms);
 

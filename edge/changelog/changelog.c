@@ -394,24 +394,21 @@ static void *beat_loop(void *arg)
 	return NULL;
 }
 
-/* Until w is reported or the monotonic deadline (NULL: none) passes:
- * serves the producer's queue while no other thread does, else waits
- * for that thread to. true when w is done. */
-static bool await_report(changelog *cl, waiter *w, const struct timespec *until)
+/* Until w is reported or the monotonic deadline until_ms (0: none)
+ * passes: serves the producer's queue while no other thread does, else
+ * waits for that thread to. true when w is done. */
+static bool await_report(changelog *cl, waiter *w, uint64_t until_ms)
 {
 	pthread_mutex_lock(&cl->pmu);
 	cl->nwait++;
 	while (!w->done) {
 		int ms = CHANGELOG_POLL_MS;
-		if (until) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			int64_t left = (int64_t)(until->tv_sec - now.tv_sec) * 1000 +
-			               (until->tv_nsec - now.tv_nsec) / 1000000;
-			if (left <= 0)
+		if (until_ms) {
+			uint64_t now = clock_mono_ms();
+			if (now >= until_ms)
 				break;
-			if (left < ms)
-				ms = (int)left;
+			if (until_ms - now < (uint64_t)ms)
+				ms = (int)(until_ms - now);
 		}
 		if (!serve(cl, ms)) {
 			struct timespec next = clock_mono_deadline((unsigned)ms);
@@ -431,15 +428,14 @@ static int produce_wait(changelog *cl, const sbuf *rec, int64_t *offset, bool tr
 	waiter w = {.track = track, .done = false, .offset = -1};
 	int rc = produce(cl, rec, &w);
 	if (rc == 0) {
-		struct timespec until =
-		    clock_mono_deadline((unsigned)cl->o.timeout_ms + REPORT_GRACE_MS);
-		if (!await_report(cl, &w, &until)) {
+		uint64_t until_ms = clock_mono_ms() + (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS;
+		if (!await_report(cl, &w, until_ms)) {
 			/* The report may still come, to a waiter that is gone:
 			 * cannot happen while librdkafka keeps message.timeout.ms,
 			 * so say so loudly and do not let it touch the stack. */
 			log_error("changelog report overdue; waiting for it", "timeout_ms=%d",
 			          cl->o.timeout_ms);
-			(void)await_report(cl, &w, NULL);
+			(void)await_report(cl, &w, 0);
 		}
 		pthread_mutex_lock(&cl->pmu);
 		rc = w.rc;
@@ -952,11 +948,7 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 	pthread_mutex_init(&cl->mu, NULL);
 	pthread_mutex_init(&cl->vmu, NULL);
 	pthread_mutex_init(&cl->pmu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cl->pcv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&cl->pcv);
 	cl->next_off = -1;
 	if (o->reg)
 		metrics_make(cl, o->reg);

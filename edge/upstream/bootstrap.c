@@ -545,11 +545,7 @@ bootstrap *bootstrap_new(ledger *lg, const shard_map *map, homes *hs, const char
 	b->timeout_ms = read_timeout_ms;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->st_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&b->cond);
 	int rc = pthread_create(&b->thread, NULL, run, b);
 	if (rc) {
 		snprintf(err, errlen, "bootstrap thread: %s", strerror(rc));

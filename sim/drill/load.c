@@ -434,11 +434,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		l->last_ack[r] = -1;
 	}
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->drained, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&l->drained);
 	l->rate = o->rate;
 	l->viral_share = o->viral_share;
 	for (unsigned r = 0; r < o->regions; r++)
