@@ -106,13 +106,6 @@ static void applier_free(applier *a)
 	a->wb = NULL;
 }
 
-static void put_u64_key(store_batch *wb, const char *k, uint64_t v)
-{
-	unsigned char b[8];
-	store_put_u64(b, v);
-	store_batch_put(wb, k, 1, b, 8);
-}
-
 /* changelog_read's callback: one record replayed. */
 static int apply_record(void *ctx, const rd_kafka_message_t *m)
 {
@@ -135,7 +128,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		a->epoch = h.epoch;
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
-		put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
+		changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
 		if (a->held && m->offset != a->own_at) {
 			/* Another instance took over while this store held writes:
 			 * they are void in the log, and the store is ahead of it
@@ -146,7 +139,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 			          "offset=%" PRId64 " epoch=%" PRIu64, m->offset, h.epoch);
 			a->held = false;
 			a->gap++;
-			put_u64_key(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
+			changelog_put_u64(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
 		}
 		write = true;
 		log_info("changelog taken over",
@@ -160,7 +153,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		a->voided++; /* an epoch taken over from, or a takeover that came late */
 	}
 	if (write) {
-		put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)(m->offset + 1));
+		changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)(m->offset + 1));
 		rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
 		if (rc)
 			return rc;
@@ -253,8 +246,8 @@ static int skip_gone(applier *a, int64_t lo, int64_t *missing, char *err, size_t
 	          (int)a->o->partition, a->next, lo);
 	a->gap += lo - a->next;
 	store_batch_clear(a->wb);
-	put_u64_key(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
-	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)lo);
+	changelog_put_u64(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
+	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)lo);
 	int rc = store_write(a->db, a->wb);
 	if (rc) {
 		snprintf(err, errlen, "changelog: recording the gap: %s", err_str(rc));
@@ -295,8 +288,8 @@ static int log_behind(applier *a, int64_t hi, changelog_restored *out, char *err
 	          a->o->topic, (int)a->o->partition, a->next, hi, a->epoch);
 	out->behind = a->next - hi;
 	store_batch_clear(a->wb);
-	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)hi);
-	put_u64_key(a->wb, CHANGELOG_EPOCH_KEY, 0);
+	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)hi);
+	changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, 0);
 	int rc = store_write(a->db, a->wb);
 	if (rc) {
 		snprintf(err, errlen, "changelog: resetting the store's position: %s", err_str(rc));
@@ -612,7 +605,7 @@ static void keep_position(applier *a, follow_state *s, uint64_t now)
 		return;
 	s->kept_ms = now;
 	store_batch_clear(a->wb);
-	put_u64_key(a->wb, CHANGELOG_KEY, (uint64_t)a->next);
+	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)a->next);
 	int rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
 	if (rc == 0)
 		a->stored = a->next; /* else the next record's write, or the next try */

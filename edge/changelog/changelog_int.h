@@ -16,6 +16,7 @@
 
 #define CHANGELOG_POLL_MS 100
 #define CHANGELOG_IDLE_MAX 50 /* polls with nothing new before a read gives up */
+#define REPORT_GRACE_MS 1000  /* past timeout_ms, for a report that never comes */
 
 struct changelog {
 	changelog_opts o;
@@ -119,5 +120,14 @@ void changelog_step_down(changelog *cl);
  * restart) are counted, and the changelog is degraded until they are
  * appended. 0 or the store's error. */
 int changelog_held_load(changelog *cl, store *db);
+
+/* Under mu: rec held in wb (changelog_held.c), which is to be fsynced;
+ * the changelog is degraded from now until changelog_drain has appended
+ * it. */
+void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec);
+
+/* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
+ * epoch CHANGELOG_EPOCH_KEY) in wb, as every reader reads it. */
+void changelog_put_u64(store_batch *wb, const char *k, uint64_t v);
 
 #endif
