@@ -39,6 +39,14 @@
  *   `idle` the cluster runs under SCHED_IDLE, where a waking daemon
  *   thread takes the CPU from it at once.
  *
+ * - the brokers leave Nagle's algorithm on (no TCP_NODELAY), where
+ *   Kafka's own socket server turns it off: a response written while an
+ *   earlier one is unacknowledged waits for the client's delayed ACK, up
+ *   to 40 ms, and a producer with two requests in flight (the changelog's
+ *   pipelined group copies) met that on every other append. Each
+ *   broker's listening socket gets TCP_NODELAY once the cluster is up
+ *   (sim_broker_nodelay), which the sockets it accepts inherit;
+ *
  * - partition leaders are placed at random and never move on their own:
  *   with fail_over we place them (partition p on broker p % brokers + 1)
  *   and move them off a broker set down (rd_kafka_mock_partition_set_leader),
@@ -56,9 +64,13 @@
  */
 #include "sim/broker/broker.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -285,6 +297,10 @@ sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 		goto fail;
 	}
 	b->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(b->mc));
+	int nd = sim_broker_nodelay(b->bootstraps);
+	if (nd != b->brokers)
+		log_warn("TCP_NODELAY not set on every broker's listener", "set=%d brokers=%d", nd,
+		         b->brokers);
 
 	int rf = b->brokers < 3 ? b->brokers : 3;
 	for (size_t i = 0; i < ntopics; i++) {
@@ -306,6 +322,44 @@ sim_broker *sim_broker_start(const sim_broker_opts *o, char *err, size_t errlen)
 fail:
 	sim_broker_stop(b);
 	return NULL;
+}
+
+/* fd is a listening TCP socket of this process on one of ports. */
+static bool listens_on(int fd, const int *ports, int nports)
+{
+	int on = 0;
+	socklen_t len = sizeof on;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
+		return false;
+	struct sockaddr_in sin;
+	len = sizeof sin;
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0 || sin.sin_family != AF_INET)
+		return false;
+	for (int i = 0; i < nports; i++)
+		if (ntohs(sin.sin_port) == ports[i])
+			return true;
+	return false;
+}
+
+int sim_broker_nodelay(const char *bootstraps)
+{
+	int ports[SIM_BROKER_BROKERS_MAX];
+	int nports = sim_broker_ports(bootstraps, ports, SIM_BROKER_BROKERS_MAX);
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	int done = 0, one = 1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d) ||
+		    !listens_on(fd, ports, nports))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+			done++;
+	}
+	closedir(d);
+	return done;
 }
 
 const char *sim_broker_bootstraps(sim_broker *b)

@@ -75,6 +75,11 @@ const char *sim_broker_bootstraps(sim_broker *b);
 /* The ports of a bootstrap list "127.0.0.1:p,127.0.0.1:q,..." in order
  * (broker 1 first), at most max of them; their number, 0 for none. */
 int sim_broker_ports(const char *bootstraps, int *ports, int max);
+/* Sets TCP_NODELAY on this process's listening sockets at the ports of
+ * bootstraps (a mock cluster's, in this process), as a Kafka broker sets
+ * it on its connections: on Linux the sockets they accept inherit it.
+ * How many it set. */
+int sim_broker_nodelay(const char *bootstraps);
 
 /* Number of brokers; their ids are 1..count. */
 int sim_broker_count(const sim_broker *b);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "sim/broker/broker.h"
 
 void kafka_util_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
@@ -126,6 +127,8 @@ rd_kafka_mock_cluster_t *kafka_util_mock_new(int nbrokers, const char *topic, in
 	cr_assert_not_null(*mrk, "mock cluster's handle: %s", err);
 	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*mrk, nbrokers);
 	cr_assert_not_null(mc, "mock cluster of %d brokers", nbrokers);
+	/* As sim's clusters: Nagle off, as a Kafka broker has it. */
+	cr_assert_eq(sim_broker_nodelay(rd_kafka_mock_cluster_bootstraps(mc)), nbrokers);
 	if (topic)
 		cr_assert_eq(rd_kafka_mock_topic_create(mc, topic, partitions, 1), 0, "topic %s",
 		             topic);

@@ -8,11 +8,15 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -631,4 +635,51 @@ Test(broker, a_cluster_not_asked_to_be_idle_runs_at_the_normal_policy)
 {
 	b = start_default();
 	cr_expect_eq(policy_of_thread("rdk:mock"), SCHED_OTHER);
+}
+
+/* The cluster's sockets as Kafka's own: Nagle off on every connection a
+ * broker accepts, so a response never waits for the client's delayed
+ * ACK behind an earlier one. */
+Test(broker, every_connection_a_broker_accepts_has_nagle_off)
+{
+	b = start_default();
+	int ports[8];
+	int n = sim_broker_ports(sim_broker_bootstraps(b), ports, 8);
+	cr_assert_gt(n, 0);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(c, 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ports[0])};
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(c, (struct sockaddr *)&to, sizeof to), 0);
+	struct sockaddr_in mine;
+	socklen_t len = sizeof mine;
+	cr_assert_eq(getsockname(c, (struct sockaddr *)&mine, &len), 0);
+	/* The broker's end: this process's socket at the broker's port whose
+	 * peer is our client's port. */
+	int found = -1;
+	for (int tries = 0; tries < 200 && found < 0; tries++) {
+		DIR *d = opendir("/proc/self/fd");
+		cr_assert_not_null(d);
+		struct dirent *de;
+		while ((de = readdir(d)) && found < 0) {
+			int fd = atoi(de->d_name);
+			struct sockaddr_in here, peer;
+			socklen_t hl = sizeof here, pl = sizeof peer;
+			if (fd == c || getsockname(fd, (struct sockaddr *)&here, &hl) ||
+			    here.sin_family != AF_INET || ntohs(here.sin_port) != ports[0] ||
+			    getpeername(fd, (struct sockaddr *)&peer, &pl) ||
+			    peer.sin_port != mine.sin_port)
+				continue;
+			found = fd;
+		}
+		closedir(d);
+		if (found < 0)
+			usleep(10000);
+	}
+	cr_assert_geq(found, 0, "the broker never accepted the connection");
+	int on = 0;
+	len = sizeof on;
+	cr_assert_eq(getsockopt(found, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	cr_assert(on, "the accepted socket keeps Nagle's algorithm on");
+	close(c);
 }
