@@ -76,7 +76,14 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
  * has up to +50% jitter) of the cluster's return, well inside
  * takeover_ms >= timeout_ms + 2 beats. Nor longer than RECONNECT_MAX_MS:
  * writes held on this disk wait for the first reconnect after an outage,
- * and a long beat (60 s) once let that pause grow past 20 s. */
+ * and a long beat (60 s) once let that pause grow past 20 s.
+ *
+ * Nagle's algorithm is off on the broker connections: with group copies
+ * pipelined (changelog.pipeline), the next ProduceRequest is written
+ * while the one before is unacknowledged on the wire, and Nagle held it
+ * back until the broker's delayed ACK, up to 40 ms later (a regional
+ * write p99 of 33-37 ms in sim/drills/regional_delay.drill, 5.4 ms with
+ * one copy at a time). */
 static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, char *err,
                                  size_t errlen)
 {
@@ -94,7 +101,8 @@ static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, ch
 	if ((o->brokers && o->brokers[0] &&
 	     conf_set(conf, "bootstrap.servers", o->brokers, err, errlen)) ||
 	    conf_set(conf, "reconnect.backoff.ms", first, err, errlen) ||
-	    conf_set(conf, "reconnect.backoff.max.ms", most, err, errlen)) {
+	    conf_set(conf, "reconnect.backoff.max.ms", most, err, errlen) ||
+	    conf_set(conf, "socket.nagle.disable", "true", err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -419,33 +427,33 @@ static bool await_report(changelog *cl, waiter *w, uint64_t until_ms)
 	return done;
 }
 
-/* changelog_produce_wait; track: a store write follows, reported by
- * changelog_written (changelog_append's). */
-static int produce_wait(changelog *cl, const sbuf *rec, int64_t *offset, bool track)
+/* w's report (its record produced), or, past the deadline until_ms,
+ * still w's report: its outcome, and its offset in *offset. */
+static int report_wait(changelog *cl, waiter *w, uint64_t until_ms, int64_t *offset)
 {
-	waiter w = {.track = track, .done = false, .offset = -1};
-	int rc = produce(cl, rec, &w);
-	if (rc == 0) {
-		uint64_t until_ms = clock_mono_ms() + (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS;
-		if (!await_report(cl, &w, until_ms)) {
-			/* The report may still come, to a waiter that is gone:
-			 * cannot happen while librdkafka keeps message.timeout.ms,
-			 * so say so loudly and do not let it touch the stack. */
-			log_error("changelog report overdue; waiting for it", "timeout_ms=%d",
-			          cl->o.timeout_ms);
-			(void)await_report(cl, &w, 0);
-		}
-		pthread_mutex_lock(&cl->pmu);
-		rc = w.rc;
-		*offset = w.offset;
-		pthread_mutex_unlock(&cl->pmu);
+	if (!await_report(cl, w, until_ms)) {
+		/* The report may still come, to a waiter that is gone: cannot
+		 * happen while librdkafka keeps message.timeout.ms, so say so
+		 * loudly and do not let it touch the waiter's memory. */
+		log_error("changelog report overdue; waiting for it", "timeout_ms=%d",
+		          cl->o.timeout_ms);
+		(void)await_report(cl, w, 0);
 	}
+	pthread_mutex_lock(&cl->pmu);
+	int rc = w->rc;
+	*offset = w->offset;
+	pthread_mutex_unlock(&cl->pmu);
 	return rc;
 }
 
 int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
 {
-	return produce_wait(cl, rec, offset, false);
+	waiter w = {.track = false, .done = false, .offset = -1};
+	int rc = produce(cl, rec, &w);
+	if (rc == 0)
+		rc = report_wait(
+		    cl, &w, clock_mono_ms() + (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS, offset);
+	return rc;
 }
 
 /* --- undoing a refused record ---------------------------------------------- */
@@ -545,49 +553,92 @@ static void undo_end(changelog *cl, bool landed)
 	pthread_mutex_unlock(&cl->mu);
 }
 
-int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
-{
-	if (!atomic_load(&cl->is_active))
-		return ERR_FENCED;
+/* An append begun (changelog_append_begin) and not ended: its record,
+ * its waiter (the delivery report's opaque, so it stays put until the
+ * report), and, when begin settled it already (not active, held, not
+ * produced), its outcome. */
+struct changelog_pending {
+	waiter w;
 	sbuf rec;
-	sbuf_init(&rec);
-	bool carried = false;
-	encode_with_undo(cl, wb, may_defer, &rec, &carried);
-	bool local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
+	bool carried; /* it carries the undoing (encode_with_undo) */
+	bool local;   /* durability = local and may_defer */
+	bool settled; /* rc is final: no report to wait for */
+	bool unsent;  /* settled because the producer refused it */
+	int rc;
+	uint64_t t0;       /* monotonic ns: before the produce */
+	uint64_t until_ms; /* monotonic: the report's deadline */
+};
+
+changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool may_defer)
+{
+	changelog_pending *p = xcalloc(1, sizeof *p);
+	p->w = (waiter){.track = true, .done = false, .offset = -1};
+	sbuf_init(&p->rec);
+	if (!atomic_load(&cl->is_active)) {
+		p->settled = true;
+		p->rc = ERR_FENCED;
+		return p;
+	}
+	encode_with_undo(cl, wb, may_defer, &p->rec, &p->carried);
+	p->local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
 	if (atomic_load(&cl->is_degraded)) {
 		/* Records are held: this one goes after them, or not at all. */
 		int rc = ERR_TIMEOUT;
 		pthread_mutex_lock(&cl->mu);
-		if (cl->degraded && local) {
-			changelog_hold(cl, wb, &rec);
+		if (cl->degraded && p->local) {
+			changelog_hold(cl, wb, &p->rec);
 			rc = 0;
 		}
 		bool still = cl->degraded;
 		pthread_mutex_unlock(&cl->mu);
 		if (still) {
-			if (carried)
+			if (p->carried)
 				undo_end(cl, rc == 0);
-			sbuf_free(&rec);
-			return rc;
+			p->carried = false;
+			p->settled = true;
+			p->rc = rc;
+			p->local = false; /* held already, or refused: nothing more to hold */
+			return p;
 		}
 	}
-	uint64_t t0 = clock_mono_ns();
+	p->t0 = clock_mono_ns();
+	p->rc = produce(cl, &p->rec, &p->w);
+	p->until_ms = clock_mono_ms() + (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS;
+	p->settled = p->unsent = p->rc != 0;
+	return p;
+}
+
+int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
+{
 	int64_t offset = -1;
-	int rc = produce_wait(cl, &rec, &offset, true);
-	if ((rc == ERR_TIMEOUT || rc == ERR_KAFKA) && local) {
+	bool produced = !p->settled;
+	int rc = produced ? report_wait(cl, &p->w, p->until_ms, &offset) : p->rc;
+	if (p->local && (rc == ERR_TIMEOUT || rc == ERR_KAFKA)) {
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
 		pthread_mutex_lock(&cl->mu);
-		changelog_hold(cl, wb, &rec);
+		changelog_hold(cl, wb, &p->rec);
 		pthread_mutex_unlock(&cl->mu);
-		if (carried)
+		if (p->carried)
 			undo_end(cl, true);
 		if (cl->failures)
 			metric_add(cl->failures, 1);
-		sbuf_free(&rec);
+		sbuf_free(&p->rec);
+		free(p);
 		return 0;
 	}
-	if (carried)
+	if (!produced) {
+		/* Settled at begin: not active, held, or refused by the
+		 * producer (nothing reached the log). */
+		if (p->unsent && cl->failures)
+			metric_add(cl->failures, 1);
+		if (p->carried)
+			undo_end(cl, false);
+		sbuf_free(&p->rec);
+		free(p);
+		return rc;
+	}
+	if (p->carried)
 		undo_end(cl, rc == 0);
 	if (rc && rc != ERR_FENCED) {
 		/* The record may be in the log all the same, past next_off one
@@ -596,17 +647,12 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 		cl->past_beats = false;
 		pthread_mutex_unlock(&cl->vmu);
 	}
-	/* A group refused here whose copy may land yet is undone. A seal's
-	 * copy is not: it is tried again under the same sequence, over the
-	 * same keys, and a late copy holds what a later retry rewrites. */
-	if (rc && rc != ERR_FENCED && may_defer)
-		undo_add(cl, wb);
 	if (rc == 0) {
 		changelog_put_u64(wb, CHANGELOG_KEY, (uint64_t)written_position(cl, wb, offset));
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
-			metric_add(cl->bytes, rec.len);
-			metric_observe(cl->latency, (double)(clock_mono_ns() - t0) / 1e9);
+			metric_add(cl->bytes, p->rec.len);
+			metric_observe(cl->latency, (double)(clock_mono_ns() - p->t0) / 1e9);
 		}
 	} else {
 		if (rc != ERR_FENCED)
@@ -614,8 +660,26 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 		if (cl->failures)
 			metric_add(cl->failures, 1);
 	}
-	sbuf_free(&rec);
+	sbuf_free(&p->rec);
+	free(p);
 	return rc;
+}
+
+int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
+{
+	int rc = changelog_append_end(cl, wb, changelog_append_begin(cl, wb, may_defer));
+	/* A group refused here whose copy may land yet is undone. A seal's
+	 * copy is not: it is tried again under the same sequence, over the
+	 * same keys, and a late copy holds what a later retry rewrites. */
+	if (rc && rc != ERR_FENCED && may_defer)
+		undo_add(cl, wb);
+	return rc;
+}
+
+void changelog_refused(changelog *cl, const store_batch *wb)
+{
+	changelog_written(cl, wb, ERR_AGAIN);
+	undo_add(cl, wb);
 }
 
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
@@ -626,6 +690,21 @@ int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
 void changelog_replicated(void *ctx, const store_batch *wb, int rc)
 {
 	changelog_written(ctx, wb, rc);
+}
+
+void *changelog_replicate_begin(void *ctx, store_batch *wb)
+{
+	return changelog_append_begin(ctx, wb, true);
+}
+
+int changelog_replicate_end(void *ctx, store_batch *wb, void *pending)
+{
+	return changelog_append_end(ctx, wb, pending);
+}
+
+void changelog_replicate_refused(void *ctx, const store_batch *wb)
+{
+	changelog_refused(ctx, wb);
 }
 
 bool changelog_active(const changelog *cl)

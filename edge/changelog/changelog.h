@@ -165,8 +165,37 @@ void changelog_free(changelog *cl);
  * while records are held, since the log must hold them first. */
 int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED;
 
-/* changelog_append as the ledger's replicate hook (ledger_opts). */
+/* changelog_append in two halves, so that several records can be in
+ * flight: begin encodes wb and produces it (the log holds records in
+ * the order their begins produced them), end waits for its report and
+ * returns what changelog_append would, adding the position key to wb as
+ * it does. Every begin is ended once, with the same wb, unchanged
+ * between the two; end frees the pending append. begin never fails:
+ * what it could not do is end's result. Unlike changelog_append, end
+ * does not undo a refused group record (may_defer): its caller calls
+ * changelog_refused for it once every group before it is written (the
+ * undoing reads their values from the store). */
+typedef struct changelog_pending changelog_pending;
+changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool may_defer);
+int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p) WARN_UNUSED;
+
+/* A group record (may_defer) that its caller refuses, with no store
+ * write, and whose copy may be in the log: changelog_append_end failed
+ * (but with ERR_FENCED), or acknowledged it and the caller refuses it
+ * after all (it was staged on a group that failed). Undone in the log
+ * as changelog_append undoes a refused group record; an acknowledged
+ * one is also held back as a failed write is (changelog_written), so a
+ * restart replays it before its undoing. Call it once every group
+ * before it is written. */
+void changelog_refused(changelog *cl, const store_batch *wb);
+
+/* changelog_append as the ledger's replicate hook (ledger_opts), and
+ * its halves and changelog_refused as the hooks of a pipelined group
+ * commit. */
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
+void *changelog_replicate_begin(void *ctx, store_batch *wb);
+int changelog_replicate_end(void *ctx, store_batch *wb, void *pending);
+void changelog_replicate_refused(void *ctx, const store_batch *wb);
 
 /* The caller's store write of wb, which changelog_append took, is done:
  * rc its result. Written (0), wb's record no longer holds positions back;

@@ -845,3 +845,75 @@ Test(changelog, a_refused_write_is_undone_in_the_log_by_the_next_record)
 	store_close(fresh);
 	store_close(db);
 }
+
+/* --- appends in two halves (a pipelined group commit's) ----------------------- */
+
+Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is_undone)
+{
+	char err[256] = "";
+	quiet();
+	store *db = open_named("pipe");
+	changelog *cl = active_on(&T.o, db);
+	/* Two in flight at once, written in order. */
+	store_batch *a = store_batch_new(), *b = store_batch_new();
+	store_batch_put(a, "Mk8", 3, "a", 1);
+	store_batch_put(b, "Mk8", 3, "b", 1);
+	changelog_pending *pa = changelog_append_begin(cl, a, true);
+	changelog_pending *pb = changelog_append_begin(cl, b, true);
+	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
+	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
+	cr_assert(has_position(a));
+	cr_assert(has_position(b));
+	cr_assert_eq(store_write(db, a), 0);
+	changelog_written(cl, a, 0);
+	cr_assert_eq(store_write(db, b), 0);
+	changelog_written(cl, b, 0);
+	store_batch_free(a);
+	store_batch_free(b);
+	/* Two more: the second acknowledged, then refused by its caller
+	 * (staged on a group that failed) with no store write. */
+	a = store_batch_new();
+	b = store_batch_new();
+	store_batch_put(a, "Mk1", 3, "a", 1);
+	store_batch_put(a, "Mk5", 3, "a", 1);
+	store_batch_put(b, "Mk1", 3, "b", 1);
+	store_batch_put(b, "Mk6", 3, "b", 1);
+	pa = changelog_append_begin(cl, a, true);
+	pb = changelog_append_begin(cl, b, true);
+	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
+	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
+	cr_assert_eq(store_write(db, a), 0);
+	changelog_written(cl, a, 0);
+	changelog_refused(cl, b);
+	/* A copy of the store now is at no position past b's record: a
+	 * restart replays it, and then its undoing. */
+	int64_t at = -1;
+	store_snap *sn = changelog_snapshot(cl, db, &at);
+	cr_assert_not_null(sn);
+	store_snap_free(sn);
+	uint64_t a_pos = 0;
+	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &a_pos), 0);
+	cr_assert_leq(at, (int64_t)a_pos, "a copy's position %" PRId64 " passes %" PRIu64, at,
+	              a_pos);
+	store_batch_free(a);
+	store_batch_free(b);
+	/* The next group's record carries the undoing: Mk1 as the store has
+	 * it (a's), Mk6 deleted. */
+	store_batch *c = store_batch_new();
+	store_batch_put(c, "Mk3", 3, "next", 4);
+	cr_assert_eq(changelog_append(cl, c, true), 0);
+	cr_assert_eq(store_write(db, c), 0);
+	changelog_written(cl, c, 0);
+	store_batch_free(c);
+	changelog_free(cl);
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	expect(fresh, "Mk8", "b");
+	expect(fresh, "Mk1", "a");
+	expect(fresh, "Mk5", "a");
+	expect(fresh, "Mk6", NULL);
+	expect(fresh, "Mk3", "next");
+	store_close(fresh);
+	store_close(db);
+}
