@@ -79,11 +79,10 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
  * and a long beat (60 s) once let that pause grow past 20 s.
  *
  * Nagle's algorithm is off on the broker connections: with group copies
- * pipelined (changelog.pipeline), the next ProduceRequest is written
- * while the one before is unacknowledged on the wire, and Nagle held it
- * back until the broker's delayed ACK, up to 40 ms later (a regional
- * write p99 of 33-37 ms in sim/drills/regional_delay.drill, 5.4 ms with
- * one copy at a time). */
+ * pipelined (changelog.pipeline), and with a seal's or a beat's record
+ * beside a group's, the next ProduceRequest is written while the one
+ * before is unacknowledged on the wire, and Nagle would hold it back
+ * until the broker's delayed ACK, up to 40 ms later. */
 static rd_kafka_conf_t *conf_new(enum bus_role role, const changelog_opts *o, char *err,
                                  size_t errlen)
 {
