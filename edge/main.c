@@ -501,6 +501,17 @@ static bool commit_threaded(const edge_config *cfg, bool replicated)
 	return cfg->store_sync || replicated;
 }
 
+/* Group copies in flight at once: changelog.pipeline, but one at a time
+ * with durability = local, where a copy the log does not take is held
+ * on this disk and every later one after it, in order (a later copy
+ * already sent could land before it). */
+static unsigned commit_depth(const edge_config *cfg)
+{
+	if (strcmp(cfg->changelog_durability, "local") == 0)
+		return 1;
+	return (unsigned)cfg->changelog_pipeline;
+}
+
 static int start(edge *e, char *err, size_t errlen)
 {
 	edge_config *cfg = &e->cfg;
@@ -551,8 +562,12 @@ static int start(edge *e, char *err, size_t errlen)
 	    .member_keep_ms = (uint64_t)cfg->member_keep_s * 1000,
 	    .send = uplink_send,
 	    .send_ctx = e->up,
+	    .commit_depth = commit_depth(cfg),
 	    .replicate = e->clog ? changelog_replicate : NULL,
 	    .replicated = e->clog ? changelog_replicated : NULL,
+	    .replicate_begin = e->clog ? changelog_replicate_begin : NULL,
+	    .replicate_end = e->clog ? changelog_replicate_end : NULL,
+	    .replicate_refused = e->clog ? changelog_replicate_refused : NULL,
 	    .replicate_ctx = e->clog,
 	    .follower = e->clog != NULL,
 	    .tm = e->tm,

@@ -89,6 +89,7 @@ typedef struct edge_config {
 	int64_t changelog_beat_ms;
 	int64_t changelog_takeover_ms;
 	char *changelog_durability;
+	int64_t changelog_pipeline;  /* group copies in flight at once (ledger commit_depth) */
 	char *changelog_seed_listen; /* serves this store to a peer that re-seeds */
 	char *changelog_seed_token;
 	char *changelog_seed_from;    /* the peers a store before the log's start copies */

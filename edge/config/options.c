@@ -184,6 +184,11 @@ const cfg_opt edge_options[] = {
         "replicated: a write the region's Kafka does not take is refused (503); local: it "
         "is kept on this machine's disk (fsync) and appended once the cluster is back, the "
         "edge marked degraded meanwhile"),
+    OPT("changelog", "pipeline", CFG_INT, changelog_pipeline, "2", 1, 2,
+        "group commits whose copies may be in flight at once: with 2, the next group's "
+        "copy is sent while one waits for its acknowledgement, so a write waits for one "
+        "round trip to the region's Kafka, not for the rest of another's first; 1 = one at "
+        "a time (always so with durability = local)"),
     OPT("changelog", "seed_listen", CFG_STR, changelog_seed_listen, "", 0, 0,
         "host:port where this instance serves a copy of its store to a peer instance of "
         "the same edge that re-seeds (GET /v1/changelog/seed); empty = not served"),

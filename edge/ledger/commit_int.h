@@ -1,5 +1,5 @@
 /* commit_int.h - struct commit, owned by ledger_commit.c (with ledger_stage.c,
- * which stages into its open group): the two groups, the commit thread,
+ * which stages into its open group): the groups, the commit threads,
  * the group records, op numbers, the clock and the membership filter,
  * and the only functions other files call on it. Private to
  * edge/ledger/ (ledger_int.h includes it; the locks are its).
@@ -71,6 +71,12 @@ typedef struct group {
 	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
 	size_t nidem;
 	bool hot; /* its accepted ops are in the hot-items sketch already */
+	/* In flight: a group before it failed, and this one, staged on it,
+	 * fails with that error (0: not so). A doomed group is no longer
+	 * looked up by stagers (its ops never count). */
+	int doom;
+	uint64_t seq;  /* its place in the order groups are taken */
+	void *pending; /* its copy, begun (replicate_begin) and not ended */
 	ledger_ticket *tickets;
 	/* Memberships from the home stream, put before the ops' (a pair an
 	 * op of this group holds is never put here: ledger_home_apply). */
@@ -81,20 +87,35 @@ typedef struct group {
 /* The group's home_put of mkey, or NULL. */
 const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash);
 
-/* Records and group commit. Under mu, with three exceptions: the commit
- * thread builds and writes gc's store batch with mu let go (nobody
- * changes gc meanwhile; stagers only read its indexes, under mu), the
+/* Groups in flight at once at most: taken, and not yet finished. */
+#define COMMIT_DEPTH_MAX 2
+
+/* Records and group commit. Under mu, with four exceptions: the thread
+ * that took a group builds and writes its store batch with mu let go
+ * (nobody changes a group in flight; stagers only read its indexes,
+ * under mu), the send turn (turn_mu), the
  * membership filter and its read counters are read by ledger_member and
  * by stagers with no lock (the filter's bits and the counters are
  * atomic; it is added to by group_record, one at a time: on the commit
  * thread with mu let go, or inline under mu), and finished is atomic
  * (read with no lock). */
 struct commit {
-	/* The open group (g: writes stage into it) and, while a thread
-	 * writes one outside the mutex (commit_taken), that one (gc, else
-	 * NULL); they take turns in grp[]. */
-	group grp[2];
-	group *g, *gc;
+	/* The open group (g: writes stage into it) and the groups taken
+	 * and not finished (commit_taken), oldest first: fly[0..nfly). They
+	 * take turns in grp[]. At most depth are in flight: 1, or more when
+	 * the group's copy is pipelined (ledger_opts.commit_depth). */
+	group grp[COMMIT_DEPTH_MAX + 1];
+	group *g;
+	group *fly[COMMIT_DEPTH_MAX];
+	size_t nfly;
+	unsigned depth;
+	uint64_t taken; /* groups taken so far: the next one's seq */
+	/* The send turn: each taken group builds its records and begins its
+	 * copy in the order it was taken (sent: how many have), so the copy
+	 * holds groups in staging order. Its holder takes no other lock. */
+	pthread_mutex_t turn_mu;
+	pthread_cond_t turn_cv;
+	uint64_t sent;
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
 	uint64_t next_gno;   /* the next group record's number */
 	hlc clock;
@@ -103,7 +124,7 @@ struct commit {
 	 * after the group's last stripe took its ops, read with no lock by
 	 * a stager before it reads an op's membership and count
 	 * (ledger_stage_ops), and again under mu: if it has not moved, what
-	 * the stager read is still true but for the two groups, which it
+	 * the stager read is still true but for the live groups, which it
 	 * then looks up. */
 	atomic_uint_fast64_t finished;
 	atomic_uint_fast64_t member_reads, member_reads_skipped;
@@ -117,20 +138,21 @@ struct commit {
 		size_t n;
 		uint64_t h[GROUP_IDEM];
 	} idem_recent[IDEM_RECENT];
-	atomic_uint_fast64_t replays; /* writes answered from a record (no lock) */
-	bool async;                   /* a commit thread runs */
-	bool asked;                   /* ledger_commit asked since the last swap */
-	bool stopping;                /* the commit thread is to end */
-	pthread_t thread;
-	pthread_cond_t work; /* commit thread: asked, or stopping */
-	pthread_cond_t done; /* gc written and resolved (the commit thread
-	                        waits on it too, for a gc another took) */
+	atomic_uint_fast64_t replays;       /* writes answered from a record (no lock) */
+	bool async;                         /* commit threads run */
+	bool asked;                         /* ledger_commit asked since the last take */
+	bool stopping;                      /* the commit threads are to end */
+	pthread_t thread[COMMIT_DEPTH_MAX]; /* one per group in flight */
+	unsigned nthreads;
+	pthread_cond_t work; /* commit threads: asked, or stopping */
+	pthread_cond_t done; /* a group in flight written and resolved (the
+	                        commit threads wait on it too, for room) */
 };
 
 /* Sets up and frees the groups (not the thread). */
 void ledger_group_init(ledger *l);
 void ledger_group_free(ledger *l);
-/* Starts the commit thread: 0 or ERR_IO. */
+/* Starts the commit threads (one per group in flight): 0 or ERR_IO. */
 int ledger_committer_start(ledger *l);
 /* ledger_stop_commits (ledger.h): staged writes stay staged. */
 /* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
@@ -146,15 +168,19 @@ void ledger_members_note(ledger *l, const store_batch *wb);
  * of the op that set it; *state -1 when none (ledger_stage.c, shared with
  * ledger_home.c). No lock. 0 or the store's error. */
 int ledger_member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp);
+/* The groups stagers look up, newest first: the open one, then those
+ * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
+ * many. mu held. */
+size_t ledger_groups_live(const ledger *l, const group **gs);
 /* The newest staged state of a pair (probe's names; member key mkey,
- * hashed mhash): in the open group, else in the one being written, an op
- * of it (*op) before a home put (*hp). false when neither group holds
+ * hashed mhash): in the live groups (ledger_groups_live), newest first,
+ * an op of it (*op) before a home put (*hp). false when none holds
  * it. mu held. */
 bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
                          size_t mkn, const pend_op **op, const home_put **hp);
-/* Writes the open group (nothing to do when it is empty), after the one
- * the commit thread is writing, then seals the batches it filled: 0 or
- * ERR_IO. Lets the mutex go (waiting for the commit thread, sealing):
+/* Writes the open group (when it is empty: waits for the groups in
+ * flight), after the groups in flight, then seals the batches it
+ * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
  * the caller checks again what it relies on. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms);
 /* Makes room in the open group for n ops and, with idem, a record of the

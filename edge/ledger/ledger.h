@@ -93,14 +93,21 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
-	bool home_cover;            /* users at home here: keep the versions at
-	                               which counts were 0 ('Z'), so a pair
-	                               absent here can be a known no
-	                               (ledger_member_home) */
-	uint64_t member_keep_ms;    /* store.member_keep_s: a home event older
-	                               than this, for a pair the store lacks,
-	                               is not kept (ledger_home_apply); 0 =
-	                               all kept */
+	/* Groups in flight at once with commit_thread and the pipelined
+	 * copy (replicate_begin): while one group's copy waits for its
+	 * acknowledgement, the next is taken and its copy sent, each on a
+	 * commit thread of its own; they are written and answered in the
+	 * order taken, and a failed one fails those staged on it. 0 or 1:
+	 * one at a time; at most COMMIT_DEPTH_MAX (2). */
+	unsigned commit_depth;
+	bool home_cover;         /* users at home here: keep the versions at
+	                            which counts were 0 ('Z'), so a pair
+	                            absent here can be a known no
+	                            (ledger_member_home) */
+	uint64_t member_keep_ms; /* store.member_keep_s: a home event older
+	                            than this, for a pair the store lacks,
+	                            is not kept (ledger_home_apply); 0 =
+	                            all kept */
 	/* Tests only. before_group_write: called before each group write,
 	 * with the writer mutex let go, on whichever thread writes the group
 	 * (the commit thread, or a writer committing at once). after_preread: called by a write
@@ -131,6 +138,16 @@ typedef struct ledger_opts {
 	 * deletion), with that write's result (NULL: none;
 	 * changelog_replicated). */
 	void (*replicated)(void *ctx, const store_batch *wb, int rc);
+	/* A group commit's copy in two halves (NULL: replicate, in one),
+	 * as replicate with may_defer: begin sends it (in the order called)
+	 * and returns what end, called once with the same batch, waits on;
+	 * end's result is replicate's. refused: a copy end acknowledged
+	 * that the ledger refuses after all, without a store write (its
+	 * group was staged on one that failed): it must not count there
+	 * (changelog_replicate_begin, _end, _refused). */
+	void *(*replicate_begin)(void *ctx, store_batch *wb);
+	int (*replicate_end)(void *ctx, store_batch *wb, void *pending);
+	void (*replicate_refused)(void *ctx, const store_batch *wb);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

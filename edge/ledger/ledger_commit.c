@@ -5,20 +5,24 @@
  * the group from ledger_stage.c.
  *
  * Nothing a reader sees (overlay, open batches, stats) changes until the
- * group is written: the group is taken as gc (commit_taken: the one way a
- * group is written, by the commit thread or a caller of
+ * group is written: the group is taken into flight (commit_taken: the one
+ * way a group is written, by a commit thread or a caller of
  * ledger_group_commit), group_record puts each set op's membership record
  * and one group record (per partition, its chain's ops) into the group's
- * store batch and the group is written in one store write, both with the
- * mutex let go while writes stage into the other group; then every op
+ * store batch, its copy goes to the changelog and it is written in one
+ * store write, all with the mutex let go while writes stage into the next
+ * group (and, with a pipelined copy, the next group's copy goes out
+ * while this one's is acknowledged; groups are written in order); then every op
  * joins the overlay (the view, each stripe the group touched taken once)
  * and its open batch (the outbox), and the group's tickets are resolved.
  * A failed write drops the whole group: no op of it is recorded and every
- * ticket carries the error, and the group staged on top of it (whose
- * writes looked it up) is dropped too.
+ * ticket carries the error, and the groups staged on top of it (whose
+ * writes looked it up: the open one, and those in flight after it) are
+ * dropped too.
  *
- * Owns struct commit (commit_int.h: under the writer mutex; gc is written
- * with the mutex let go, one at a time), which ledger_stage.c stages
+ * Owns struct commit (commit_int.h: under the writer mutex; a group in
+ * flight is built and sent with the mutex let go, one at a time in the
+ * send turn), which ledger_stage.c stages
  * into.
  */
 #include "edge/ledger/ledger_int.h"
@@ -57,7 +61,7 @@ void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno)
 void ledger_group_init(ledger *l)
 {
 	struct commit *c = &l->commit;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
 		group *g = &c->grp[i];
 		g->wb = store_batch_new();
 		g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
@@ -69,7 +73,13 @@ void ledger_group_init(ledger *l)
 		g->gno = GROUP_UNNUMBERED;
 	}
 	c->g = &c->grp[0];
-	c->gc = NULL;
+	c->nfly = 0;
+	c->depth = 1;
+	if (l->o.commit_thread && l->o.replicate_begin && l->o.commit_depth > 1)
+		c->depth =
+		    l->o.commit_depth < COMMIT_DEPTH_MAX ? l->o.commit_depth : COMMIT_DEPTH_MAX;
+	pthread_mutex_init(&c->turn_mu, NULL);
+	pthread_cond_init(&c->turn_cv, NULL);
 	c->next_opno = xcalloc(l->o.partitions, sizeof *c->next_opno);
 	hlc_init(&c->clock);
 	bloom_init(&c->members, l->o.member_filter_bytes, 7);
@@ -107,7 +117,7 @@ static void group_reset(group *g)
 void ledger_group_free(ledger *l)
 {
 	struct commit *c = &l->commit;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
 		group *g = &c->grp[i];
 		if (!g->ops)
 			continue;
@@ -125,12 +135,26 @@ void ledger_group_free(ledger *l)
 		store_batch_free(g->wb);
 		memset(g, 0, sizeof *g);
 	}
-	c->g = c->gc = NULL;
+	c->g = NULL;
+	c->nfly = 0;
 	free(c->next_opno);
 	c->next_opno = NULL;
 	bloom_free(&c->members);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->turn_mu);
+	pthread_cond_destroy(&c->turn_cv);
+}
+
+size_t ledger_groups_live(const ledger *l, const group **gs)
+{
+	const struct commit *c = &l->commit;
+	size_t n = 0;
+	gs[n++] = c->g;
+	for (size_t i = c->nfly; i-- > 0;)
+		if (!c->fly[i]->doom)
+			gs[n++] = c->fly[i];
+	return n;
 }
 
 /* --- commit ----------------------------------------------------------------- */
@@ -176,8 +200,8 @@ static void group_members(ledger *l, group *g)
  * keep the other partitions' sealed ops on disk. One put per group, where
  * a record per partition cost a put per partition at the commit and a
  * delete per partition at the seals. g->gno is set; g is not changed
- * meanwhile, and one group_record runs at a time (gc's, by whichever
- * thread took it), so the mutex need not be held. */
+ * meanwhile, and one group_record runs at a time (in the send turn, by
+ * whichever thread took the group), so the mutex need not be held. */
 static void group_record(ledger *l, group *g)
 {
 	group_members(l, g);
@@ -328,23 +352,33 @@ static void group_hot(ledger *l, group *g)
 	g->hot = true;
 }
 
-/* g's store write; the mutex need not be held (g's batch is the writer's
- * alone), and is not on the commit thread. Its wall time goes to
- * store_commit_duration_seconds (when it succeeds) and to *ns. */
-static int group_write(ledger *l, group *g, uint64_t *ns)
+/* Sends g's copy (replicate_begin, when the copy comes in halves):
+ * holding the send turn, so copies go in the order groups were taken. */
+static void group_send(ledger *l, group *g)
 {
 	FAILPOINT("group.staged");
-	uint64_t t0 = clock_mono_ns();
-	int rc = ledger_replicate(l, g->wb, true);
-	if (rc == 0) {
-		rc = store_write(l->db, g->wb);
-		ledger_replicated(l, g->wb, rc);
-	}
-	*ns = clock_mono_ns() - t0;
-	if (rc == 0) {
-		telemetry_group_written(l->o.tm, *ns);
+	g->pending = l->o.replicate_begin ? l->o.replicate_begin(l->o.replicate_ctx, g->wb) : NULL;
+}
+
+/* The outcome of g's copy: its acknowledgement waited for (the half
+ * group_send began), or the whole copy made now. The mutex not held. */
+static int group_copied(ledger *l, group *g)
+{
+	if (!l->o.replicate_begin)
+		return ledger_replicate(l, g->wb, true);
+	void *p = g->pending;
+	g->pending = NULL;
+	return l->o.replicate_end(l->o.replicate_ctx, g->wb, p);
+}
+
+/* g's store write, its copy acknowledged; the mutex need not be held
+ * (g's batch is the writer's alone), and is not on a commit thread. */
+static int group_store(ledger *l, group *g)
+{
+	int rc = store_write(l->db, g->wb);
+	ledger_replicated(l, g->wb, rc);
+	if (rc == 0)
 		FAILPOINT("group.written");
-	}
 	return rc;
 }
 
@@ -453,27 +487,77 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 	group_reset(g);
 }
 
-/* Takes the open group as gc, builds and writes its records with the
- * mutex let go (writes stage into the other group meanwhile), then
- * finishes it under the mutex: its tickets resolved (their wakes and the
- * broadcast with the mutex let go, as they are system calls), the open
- * group failed too if gc failed (it was staged on top of gc), and the
- * batches gc filled sealed. The one way a group is written, by the
- * commit thread or by a caller of ledger_group_commit. gc NULL and the
- * open group not empty on entry; mu held on entry and on return. wall_ms:
- * the clock the finish records (0: read it after the write). */
+/* A slot of grp[] neither open nor in flight (there is one while
+ * fewer than depth groups are in flight). */
+static group *group_idle(struct commit *c)
+{
+	for (size_t i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
+		group *g = &c->grp[i];
+		bool busy = g == c->g;
+		for (size_t k = 0; k < c->nfly && !busy; k++)
+			busy = c->fly[k] == g;
+		if (!busy)
+			return g;
+	}
+	abort(); /* more in flight than depth: a broken invariant */
+}
+
+/* The open group may be taken now: fewer than depth in flight, and none
+ * doomed (those staged on a failed group finish before anything staged
+ * since is sent, so that their undoing in the copy reads a store that
+ * no later group has written). mu held. */
+static bool can_take(const struct commit *c)
+{
+	return c->nfly < c->depth && !(c->nfly && c->fly[c->nfly - 1]->doom);
+}
+
+/* The send turn: returns once every group taken before g has sent its
+ * copy; turn_pass hands it on. */
+static void turn_wait(struct commit *c, const group *g)
+{
+	pthread_mutex_lock(&c->turn_mu);
+	while (c->sent != g->seq)
+		pthread_cond_wait(&c->turn_cv, &c->turn_mu);
+	pthread_mutex_unlock(&c->turn_mu);
+}
+
+static void turn_pass(struct commit *c)
+{
+	pthread_mutex_lock(&c->turn_mu);
+	c->sent++;
+	pthread_mutex_unlock(&c->turn_mu);
+	pthread_cond_broadcast(&c->turn_cv);
+}
+
+/* Takes the open group into flight, builds its records and sends its
+ * copy in its turn with the mutex let go (writes stage into a new open
+ * group meanwhile, and with depth > 1 the next group may be taken while
+ * this one's copy is out), then, once the groups taken before it are
+ * finished, writes it to the store and finishes it under the mutex: its
+ * tickets resolved (their wakes and the broadcast with the mutex let
+ * go, as they are system calls) and the batches it filled sealed. A
+ * group that fails fails those staged on it: the open group at once,
+ * the later ones in flight as they finish (doom); a copy of theirs that
+ * may be in the log is undone there (replicate_refused). The one way a
+ * group is written, by a commit thread or by a caller of
+ * ledger_group_commit. can_take and the open group not empty on entry;
+ * mu held on entry and on return. wall_ms: the clock the finish records
+ * (0: read it after the write). */
 static int commit_taken(ledger *l, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
 	group *g = c->g;
-	c->gc = g;
-	c->g = g == &c->grp[0] ? &c->grp[1] : &c->grp[0];
+	c->fly[c->nfly++] = g;
+	c->g = group_idle(c);
 	g->gno = c->next_gno++;
+	g->doom = 0;
+	g->seq = c->taken++;
 	ledger_unlock(l);
+	turn_wait(c, g);
 	/* Building the records and writing them: the serial work
-	 * (commit_write), the test hook in between not. The thread's CPU
-	 * clock is a system call, so it is read around the hook only when
-	 * there is one. */
+	 * (commit_write), the test hook and the wait for earlier groups
+	 * not. The thread's CPU clock is a system call, so it is read
+	 * around the hook only when there is one. */
 	uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
 	group_record(l, g);
 	uint64_t t1 = clock_mono_ns(), hook_cpu = 0;
@@ -482,15 +566,35 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 		l->o.before_group_write(l->o.hook_ctx);
 		hook_cpu = clock_thread_cpu_ns() - h0;
 	}
-	uint64_t write_ns;
-	int rc = group_write(l, g, &write_ns);
+	uint64_t w0 = clock_mono_ns();
+	group_send(l, g);
+	turn_pass(c);
+	int copied = group_copied(l, g);
+	uint64_t write_ns = clock_mono_ns() - w0;
+	ledger_lock(l);
+	while (c->fly[0] != g)
+		ledger_wait(l, &c->done);
+	int rc = g->doom ? g->doom : copied;
+	ledger_unlock(l);
+	if (rc == 0) {
+		uint64_t s0 = clock_mono_ns();
+		rc = group_store(l, g);
+		write_ns += clock_mono_ns() - s0;
+		if (rc == 0) {
+			telemetry_group_written(l->o.tm, write_ns);
+			group_hot(l, g);
+		}
+	} else if (l->o.replicate_begin && copied != ERR_FENCED) {
+		/* Its copy is in the log, or may land: undone there, now that
+		 * every group before it is written. */
+		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
+	}
 	uint64_t c1 = clock_thread_cpu_ns();
-	if (rc == 0)
-		group_hot(l, g);
 	ledger_lock(l);
 	l->st.commit_write_ns += (t1 - t0) + write_ns;
 	l->st.commit_write_cpu_ns += c1 - c0 - hook_cpu;
-	if (rc)
+	bool own = rc && !g->doom; /* failed itself, not by the group it was staged on */
+	if (own)
 		log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"", g->n,
 		          err_str(rc));
 	wake_list wl, wl_open = {.n = 0};
@@ -498,14 +602,21 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 	if (!wall_ms)
 		wall_ms = clock_wall_ms();
 	group_finish(l, g, rc, wall_ms, &wl, &fl);
-	/* The open group was staged on top of this one: its writes took
-	 * their memberships and counts from it (a repeat of a like in it is
-	 * no change, an unlike of it takes one off). Written without it,
-	 * they would record a member no op counts, or take off a like never
-	 * recorded: it fails too. */
-	if (rc && !group_empty(c->g))
-		group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
-	c->gc = NULL;
+	if (own) {
+		/* The open group and the later ones in flight were staged on
+		 * top of this one: their writes took their memberships and
+		 * counts from it (a repeat of a like in it is no change, an
+		 * unlike of it takes one off). Written without it, they would
+		 * record a member no op counts, or take off a like never
+		 * recorded: they fail too. Stagers no longer see the doomed
+		 * ones, so what stages from now on rests on the store alone. */
+		if (!group_empty(c->g))
+			group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
+		for (size_t i = 1; i < c->nfly; i++)
+			c->fly[i]->doom = rc;
+	}
+	memmove(c->fly, c->fly + 1, (c->nfly - 1) * sizeof *c->fly);
+	c->nfly--;
 	ledger_unlock(l);
 	wakes_call(&wl);
 	wakes_call(&wl_open);
@@ -519,9 +630,10 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 int ledger_group_commit(ledger *l, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
-	/* Groups reach the store in the order they were staged: one written
-	 * at a time, by whichever thread took it. */
-	while (c->gc)
+	/* Groups reach the store in the order they were staged, after the
+	 * ones in flight; with nothing open, the ones in flight are waited
+	 * for. */
+	while (group_empty(c->g) ? c->nfly > 0 : !can_take(c))
 		ledger_wait(l, &c->done);
 	if (group_empty(c->g))
 		return 0;
@@ -567,11 +679,20 @@ static bool idem_staged(const group *g, uint64_t h)
 	return false;
 }
 
+/* A group in flight holds the idempotency key hashed h. */
+static bool idem_in_flight(const struct commit *c, uint64_t h)
+{
+	for (size_t i = 0; i < c->nfly; i++)
+		if (idem_staged(c->fly[i], h))
+			return true;
+	return false;
+}
+
 void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
 	for (;;) {
-		while (idem && c->gc && idem_staged(c->gc, ih))
+		while (idem && idem_in_flight(c, ih))
 			ledger_wait(l, &c->done);
 		if (c->g->n + n <= LEDGER_GROUP_OPS &&
 		    !(idem && (c->g->nidem == GROUP_IDEM || idem_staged(c->g, ih))))
@@ -583,17 +704,18 @@ void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wal
 	}
 }
 
-/* The commit thread: writes the open group when asked (commit_taken),
- * while writes stage into the other one; a group another thread is
- * writing (a full group, a drain) is waited for. */
+/* A commit thread: takes the open group when asked and there is room
+ * (commit_taken), while writes stage into the next one; with depth > 1,
+ * one thread per group in flight, so the next group's copy goes out
+ * while this one's waits for its acknowledgement. */
 static void *committer(void *arg)
 {
 	ledger *l = arg;
 	struct commit *c = &l->commit;
 	ledger_lock(l);
 	for (;;) {
-		while (!c->stopping && !(c->asked && c->g->n && !c->gc))
-			ledger_wait(l, c->gc ? &c->done : &c->work);
+		while (!c->stopping && !(c->asked && c->g->n && can_take(c)))
+			ledger_wait(l, can_take(c) ? &c->work : &c->done);
 		if (c->stopping)
 			break;
 		c->asked = false;
@@ -605,12 +727,19 @@ static void *committer(void *arg)
 
 int ledger_committer_start(ledger *l)
 {
+	struct commit *c = &l->commit;
 	if (!l->o.commit_thread)
 		return 0;
-	if (pthread_create(&l->commit.thread, NULL, committer, l) != 0)
-		return ERR_IO;
-	(void)pthread_setname_np(l->commit.thread, "edge-commit"); /* for top -H and perf */
-	l->commit.async = true;
+	for (unsigned i = 0; i < c->depth; i++) {
+		if (pthread_create(&c->thread[i], NULL, committer, l) != 0) {
+			c->async = c->nthreads > 0; /* ledger_stop_commits joins those started */
+			return ERR_IO;
+		}
+		/* For top -H and perf. */
+		(void)pthread_setname_np(c->thread[i], i ? "edge-commit2" : "edge-commit");
+		c->nthreads++;
+	}
+	c->async = true;
 	return 0;
 }
 
@@ -620,11 +749,14 @@ void ledger_stop_commits(ledger *l)
 	if (c->async) {
 		ledger_lock(l);
 		c->stopping = true;
-		pthread_cond_signal(&c->work);
 		ledger_unlock(l);
-		pthread_join(c->thread, NULL);
+		pthread_cond_broadcast(&c->work);
+		pthread_cond_broadcast(&c->done);
+		for (unsigned i = 0; i < c->nthreads; i++)
+			pthread_join(c->thread[i], NULL);
 		ledger_lock(l);
 		c->async = false;
+		c->nthreads = 0;
 		ledger_unlock(l);
 	}
 }

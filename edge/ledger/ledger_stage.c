@@ -205,9 +205,10 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
                          size_t mkn, const pend_op **op, const home_put **hp)
 {
-	const group *gs2[2] = {l->commit.g, l->commit.gc};
-	for (int k = 0; k < 2 && gs2[k]; k++) {
-		const group *g = gs2[k];
+	const group *live[COMMIT_DEPTH_MAX + 1];
+	size_t ng = ledger_groups_live(l, live);
+	for (size_t k = 0; k < ng; k++) {
+		const group *g = live[k];
 		const group_slot *gs = &g->member[slot_find(g, g->member, mhash, probe, true)];
 		*op = gs->at ? &g->ops[gs->at - 1].op : NULL;
 		*hp = *op ? NULL : ledger_home_find(g, mkey, mkn, mhash);
@@ -238,8 +239,8 @@ static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, int *state,
 			return 0;
 		}
 	}
-	/* The open group, then the one being written: both are newer than
-	 * the store's state. In each, an op is newer than a home put. */
+	/* The open group, then those in flight, newest first: all are newer
+	 * than the store's state. In each, an op is newer than a home put. */
 	const pend_op *o;
 	const home_put *h;
 	if (ledger_group_newest(l, &sg[i].op, sg[i].mhash, sg[i].mkey, sg[i].mkn, &o, &h)) {
@@ -272,15 +273,16 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 }
 
 /* What the ops staged before sg[i] on its counter and item add to its
- * count, sg[i] included: in the two groups and in this call, which are
+ * count, sg[i] included: in the live groups and in this call, which are
  * written with it or not at all. */
 static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
 {
 	const staged *s = &sg[i];
-	group *gs2[2] = {l->commit.g, l->commit.gc};
+	const group *live[COMMIT_DEPTH_MAX + 1];
+	size_t ng = ledger_groups_live(l, live);
 	int64_t plus = 0;
-	for (int k = 0; k < 2 && gs2[k]; k++) {
-		const group *g = gs2[k];
+	for (size_t k = 0; k < ng; k++) {
+		const group *g = live[k];
 		const group_slot *gs = &g->count[slot_find(g, g->count, s->pk.h, &s->op, false)];
 		if (gs->at)
 			plus += gs->delta;
@@ -311,7 +313,7 @@ static void preread(ledger *l, staged *s)
 /* Stages sg[i] (made by prepare) as far as its answer: its membership
  * before it, its clock, its op number and the count the user sees.
  * Nothing goes into the group yet. fresh: no group has joined the
- * overlay since preread, so what it read stands, with the two groups'
+ * overlay since preread, so what it read stands, with the live groups'
  * ops and this call's added. */
 static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
                  uint64_t wall_ms, ledger_answer *a)
@@ -342,7 +344,11 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 		seen = o->client_hlc;
 	s->op.hlc = seen ? hlc_observe(&c->clock, seen, wall_ms) : hlc_now(&c->clock, wall_ms);
 	s->op.counts = !repeat && !unsettled;
-	uint64_t opno = c->next_opno[p] + c->g->per_part[p] + (c->gc ? c->gc->per_part[p] : 0);
+	const group *live[COMMIT_DEPTH_MAX + 1];
+	size_t ng = ledger_groups_live(l, live);
+	uint64_t opno = c->next_opno[p];
+	for (size_t k = 0; k < ng; k++)
+		opno += live[k]->per_part[p];
 	for (size_t j = 0; j < i; j++)
 		if (sg[j].pk.p == p)
 			opno++;
@@ -438,7 +444,7 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
-	/* A retry must see its first try: neither group may hold its key. */
+	/* A retry must see its first try: no group may hold its key. */
 	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
 	group *g = c->g;
 	/* Rare: a retry that raced its first try's group to the store. */

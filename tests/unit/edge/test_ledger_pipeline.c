@@ -1,0 +1,340 @@
+/* test_ledger_pipeline.c - group commits pipelined (commit_depth 2 with
+ * a copy in two halves, as the changelog gives): the next group's copy
+ * is sent while the one before waits for its acknowledgement; groups are
+ * answered and written in the order taken, whatever order their copies
+ * are acknowledged in; a group whose copy fails fails the group in
+ * flight behind it, whose acknowledged copy is then refused (undone)
+ * once the failed one is finished, and no group is taken while such a
+ * doomed group is in flight; what is staged meanwhile rests on the
+ * store alone; and a random run with acknowledgements late at random
+ * answers as the same run written one op at a time.
+ *
+ * The fake copy (begin, end, refused) holds each end until the test
+ * acknowledges that copy, with the result the test chose, so "while the
+ * first copy is out" is a state the test controls.
+ *
+ * Same fixture as test_ledger.c (ledger_util.h).
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/support/ledger_util.h"
+
+#define COPIES_MAX 4096
+
+static struct {
+	bool hold;              /* each end waits for its ack */
+	sem_t ack[COPIES_MAX];  /* posted by the test: copy i acknowledged */
+	int result[COPIES_MAX]; /* what end i returns */
+	unsigned jitter_us;     /* without hold: end sleeps up to this */
+	atomic_uint begun;      /* copies begun */
+	atomic_uint ended;      /* copies ended */
+	atomic_uint refused;    /* refused calls */
+	atomic_bool was_refused[COPIES_MAX];
+	const store_batch *wb[COPIES_MAX];
+	atomic_uint in_flight_max; /* most copies begun and not ended */
+	pthread_mutex_t mu;
+} H;
+
+static void sleep_us(unsigned us)
+{
+	struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000L};
+	nanosleep(&ts, NULL);
+}
+
+static void *begin(void *ctx, store_batch *wb)
+{
+	(void)ctx;
+	unsigned i = atomic_fetch_add(&H.begun, 1);
+	cr_assert_lt(i, COPIES_MAX);
+	pthread_mutex_lock(&H.mu);
+	H.wb[i] = wb;
+	pthread_mutex_unlock(&H.mu);
+	unsigned out = i + 1 - atomic_load(&H.ended);
+	if (out > atomic_load(&H.in_flight_max))
+		atomic_store(&H.in_flight_max, out);
+	return (void *)(uintptr_t)(i + 1);
+}
+
+static int end(void *ctx, store_batch *wb, void *pending)
+{
+	(void)ctx;
+	unsigned i = (unsigned)(uintptr_t)pending - 1;
+	cr_assert_eq(H.wb[i], wb, "end gets the batch begin got");
+	if (H.hold)
+		sem_wait(&H.ack[i]);
+	else if (H.jitter_us)
+		sleep_us((unsigned)rand() % H.jitter_us);
+	atomic_fetch_add(&H.ended, 1);
+	return H.result[i];
+}
+
+static void refused(void *ctx, const store_batch *wb)
+{
+	(void)ctx;
+	pthread_mutex_lock(&H.mu);
+	for (unsigned i = 0; i < atomic_load(&H.begun); i++)
+		if (H.wb[i] == wb && !atomic_load(&H.was_refused[i])) {
+			atomic_store(&H.was_refused[i], true);
+			break;
+		}
+	pthread_mutex_unlock(&H.mu);
+	atomic_fetch_add(&H.refused, 1);
+}
+
+static void setup(void)
+{
+	ledger_util_setup("test_ledger_pipeline");
+	memset(&H, 0, sizeof H);
+	pthread_mutex_init(&H.mu, NULL);
+	for (int i = 0; i < COPIES_MAX; i++)
+		sem_init(&H.ack[i], 0, 0);
+	T.o.commit_thread = true;
+	T.o.commit_depth = 2;
+	T.o.replicate_begin = begin;
+	T.o.replicate_end = end;
+	T.o.replicate_refused = refused;
+	open_ledger();
+	cr_assert(ledger_commits_async(T.l));
+}
+
+static void teardown(void)
+{
+	H.hold = false;
+	for (int i = 0; i < COPIES_MAX; i++)
+		sem_post(&H.ack[i]); /* copies still held go on, and the threads stop */
+	ledger_util_teardown();
+	for (int i = 0; i < COPIES_MAX; i++)
+		sem_destroy(&H.ack[i]);
+	pthread_mutex_destroy(&H.mu);
+}
+
+TestSuite(ledger_pipeline, .init = setup, .fini = teardown, .timeout = 60);
+
+static ledger_op like(const char *user, const char *item, bool add)
+{
+	return (ledger_op){.counter = "likes", .item = item, .user = user, .add = add, .prior = -1};
+}
+
+static ledger_answer stage1(ledger_op op, ledger_ticket *t)
+{
+	ledger_answer a;
+	t->wake = NULL; /* the test polls its tickets */
+	t->wake_ctx = NULL;
+	int rc = ledger_stage_ops(T.l, &op, 1, WALL, &a, NULL, NULL, t);
+	cr_assert_eq(rc, 0, "stage: %s", err_str(rc));
+	return a;
+}
+
+/* Waits (5 s at most) until cond() holds. */
+static void wait_until(bool (*cond)(unsigned), unsigned arg, const char *what)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (cond(arg))
+			return;
+		sleep_us(1000);
+	}
+	cr_assert_fail("never: %s", what);
+}
+
+static bool begun_at_least(unsigned n)
+{
+	return atomic_load(&H.begun) >= n;
+}
+
+/* Waits (5 s at most) until t is resolved; its state. */
+static int resolved(const ledger_ticket *t)
+{
+	for (int i = 0; i < 5000; i++) {
+		int st = ledger_ticket_state(t);
+		if (st != LEDGER_STAGED)
+			return st;
+		sleep_us(1000);
+	}
+	cr_assert_fail("a ticket never resolved");
+	return 0;
+}
+
+/* Stages op with t and asks for a commit, then waits until its group's
+ * copy is begun (the nth). */
+static ledger_answer send_group(ledger_op op, ledger_ticket *t, unsigned nth)
+{
+	ledger_answer a = stage1(op, t);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	wait_until(begun_at_least, nth, "the group's copy is sent");
+	return a;
+}
+
+Test(ledger_pipeline, the_next_copy_goes_out_while_one_waits_and_answers_keep_their_order)
+{
+	H.hold = true;
+	ledger_ticket t1, t2;
+	send_group(like("u1", ITEM, true), &t1, 1);
+	/* Group 2 is staged on group 1 (it sees u1's like) and its copy
+	 * goes out while group 1's is still unacknowledged. */
+	ledger_answer a2 = send_group(like("u2", ITEM, true), &t2, 2);
+	cr_assert_eq(a2.view.count, 2, "group 2 sees group 1's like");
+	cr_assert_eq(atomic_load(&H.in_flight_max), 2);
+	/* Acknowledged out of order: group 2 still waits for group 1. */
+	sem_post(&H.ack[1]);
+	sleep_us(50000);
+	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED, "answered before the group under it");
+	cr_assert_eq(ledger_ticket_state(&t1), LEDGER_STAGED);
+	cr_assert_eq(count_of(ITEM), 0, "readers see no group before it is written");
+	sem_post(&H.ack[0]);
+	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(resolved(&t2), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 2);
+	cr_assert_eq(atomic_load(&H.refused), 0);
+	reopen();
+	cr_assert_eq(count_of(ITEM), 2);
+	cr_assert_eq(stats_now().pending_ops, 2);
+}
+
+/* Group 1 (u1's like) goes out and fails with err; group 2 (then) is
+ * staged on it and goes out before group 1's answer, and is
+ * acknowledged. */
+static void fail_under(ledger_op then, int err, ledger_ticket *t1, ledger_ticket *t2,
+                       ledger_answer *a2)
+{
+	H.hold = true;
+	H.result[0] = err;
+	send_group(like("u1", ITEM, true), t1, 1);
+	*a2 = send_group(then, t2, 2);
+	sem_post(&H.ack[1]);
+	sem_post(&H.ack[0]);
+	cr_assert_eq(resolved(t1), err);
+	cr_assert_eq(resolved(t2), err, "staged on a failed group, it fails too");
+}
+
+Test(ledger_pipeline, a_failed_copy_fails_the_group_sent_behind_it_and_that_copy_is_refused)
+{
+	ledger_ticket t1, t2;
+	ledger_answer a2;
+	/* An unlike of the like in group 1: written without it, it would
+	 * take off a like never recorded. */
+	fail_under(like("u1", ITEM, false), ERR_TIMEOUT, &t1, &t2, &a2);
+	cr_assert(a2.changed);
+	cr_assert_eq(atomic_load(&H.refused), 2, "both copies may be in the log: both undone");
+	cr_assert(atomic_load(&H.was_refused[0]));
+	cr_assert(atomic_load(&H.was_refused[1]));
+	cr_assert_eq(member_of("u1", ITEM), -1);
+	cr_assert_eq(count_of(ITEM), 0);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.commits_failed, 2);
+	cr_assert_eq(s.pending_ops, 0);
+	/* u1's like is new again, and counts. */
+	ledger_ticket t3;
+	cr_assert(send_group(like("u1", ITEM, true), &t3, 3).changed);
+	sem_post(&H.ack[2]);
+	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+	reopen();
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(stats_now().pending_ops, 1);
+}
+
+Test(ledger_pipeline, a_fenced_copy_is_not_undone)
+{
+	ledger_ticket t1, t2;
+	ledger_answer a2;
+	fail_under(like("u2", ITEM, true), ERR_FENCED, &t1, &t2, &a2);
+	/* Group 1's record is void in the log; group 2's was acknowledged
+	 * and is refused. */
+	cr_assert_eq(atomic_load(&H.refused), 1);
+	cr_assert_not(atomic_load(&H.was_refused[0]));
+	cr_assert(atomic_load(&H.was_refused[1]));
+	cr_assert_eq(count_of(ITEM), 0);
+}
+
+Test(ledger_pipeline, nothing_is_taken_while_a_doomed_group_is_in_flight)
+{
+	H.hold = true;
+	H.result[0] = ERR_KAFKA;
+	ledger_ticket t1, t2, t3;
+	send_group(like("u1", ITEM, true), &t1, 1);
+	send_group(like("u2", ITEM, true), &t2, 2);
+	sem_post(&H.ack[0]); /* group 1 fails; group 2 is still out */
+	cr_assert_eq(resolved(&t1), ERR_KAFKA);
+	/* Staged now, it rests on the store: u1 and u2 are not members. */
+	ledger_answer a3 = stage1(like("u2", ITEM, true), &t3);
+	cr_assert(a3.changed, "a like of a pair only the doomed group held is new");
+	cr_assert_eq(a3.view.count, 1);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	sleep_us(50000);
+	cr_assert_eq(atomic_load(&H.begun), 2, "a group was sent while a doomed one was out");
+	sem_post(&H.ack[1]); /* group 2: acknowledged, then refused */
+	cr_assert_eq(resolved(&t2), ERR_KAFKA);
+	wait_until(begun_at_least, 3, "group 3 is sent once group 2 is finished");
+	cr_assert(atomic_load(&H.was_refused[1]));
+	sem_post(&H.ack[2]);
+	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(member_of("u2", ITEM), 1);
+	cr_assert_eq(member_of("u1", ITEM), -1);
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	return ledger_util_rnd(&rnd_state);
+}
+
+Test(ledger_pipeline, a_random_run_with_late_acknowledgements_answers_as_one_op_at_a_time)
+{
+	enum { OPS = 3000, USERS = 12, ITEMS = 5 };
+	H.jitter_us = 400; /* copies acknowledged up to 0.4 ms late: groups overlap */
+	/* The twin writes op by op with no copy at all. */
+	ledger_opts keep = T.o;
+	T.o.replicate_begin = NULL;
+	T.o.replicate_end = NULL;
+	T.o.replicate_refused = NULL;
+	store *db2;
+	ledger *l2 = ledger_util_twin(&db2);
+	T.o = keep;
+	ledger_ticket *t = xcalloc(OPS, sizeof *t);
+	for (size_t i = 0; i < OPS; i++) {
+		char user[16], item[16];
+		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
+		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
+		ledger_op op = like(user, item, rnd() % 3 != 0);
+		ledger_answer a1, a2;
+		a1 = stage1(op, &t[i]);
+		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL, &a2), 0);
+		ledger_util_same_answer(&a1, &a2, i);
+		if (rnd() % 4 == 0)
+			cr_assert_eq(ledger_commit(T.l, WALL), 0);
+		if (rnd() % 16 == 0)
+			sleep_us(200);
+	}
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	for (size_t i = 0; i < OPS; i++)
+		cr_assert_eq(ledger_ticket_state(&t[i]), LEDGER_DURABLE, "op %zu", i);
+	cr_assert_eq(atomic_load(&H.in_flight_max), 2, "the run never had two copies out");
+	ledger_stop_commits(T.l);
+	ledger_stats s1, s2;
+	ledger_util_same_state(l2, ITEMS, &s1, &s2);
+	cr_assert_eq(s1.pending_ops + s1.batches_sealed * T.o.seal_ops,
+	             s2.pending_ops + s2.batches_sealed * T.o.seal_ops,
+	             "pending %" PRIu64 " sealed %" PRIu64 " against pending %" PRIu64
+	             " sealed %" PRIu64,
+	             s1.pending_ops, s1.batches_sealed, s2.pending_ops, s2.batches_sealed);
+	free(t);
+	ledger_free(l2);
+	store_close(db2);
+	H.jitter_us = 0;
+	uint64_t before = s1.pending_ops;
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, before,
+	             "%" PRIu64 " after the restart, %" PRIu64 " before", stats_now().pending_ops,
+	             before);
+}
