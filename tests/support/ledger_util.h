@@ -10,6 +10,7 @@
 #define TESTS_SUPPORT_LEDGER_UTIL_H
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,13 @@ LEDGER_UTIL void ledger_util_same_answer(const ledger_answer *a1, const ledger_a
 	cr_assert_eq(a1->view.count, a2->view.count, "op %zu", i);
 }
 
+/* A like (add) or unlike of item by user on the "likes" counter, its
+ * prior membership unknown. */
+LEDGER_UTIL ledger_op like_op(const char *user, const char *item, bool add)
+{
+	return (ledger_op){.counter = "likes", .item = item, .user = user, .add = add, .prior = -1};
+}
+
 /* After the run: the items' counts and the ops accepted and found
  * duplicate are the same in both; s1 and s2 get both ledgers' stats. */
 LEDGER_UTIL void ledger_util_same_state(ledger *l2, unsigned items, ledger_stats *s1,
@@ -220,6 +228,37 @@ LEDGER_UTIL void ledger_util_same_state(ledger *l2, unsigned items, ledger_stats
 	ledger_get_stats(l2, s2);
 	cr_assert_eq(s1->ops_accepted, s2->ops_accepted);
 	cr_assert_eq(s1->ops_duplicate, s2->ops_duplicate);
+}
+
+/* The end of a random run on commit threads against its twin (l2 on
+ * db2): the threads stopped (they seal the batches their last groups
+ * filled after the tickets resolve, so the stats then hold still), the
+ * same state (ledger_util_same_state) and the same ops pending or
+ * sealed, the twin freed. The ops pending, for
+ * ledger_util_reopen_keeps. */
+LEDGER_UTIL uint64_t ledger_util_twin_matched(ledger *l2, store *db2, unsigned items)
+{
+	ledger_stop_commits(T.l);
+	ledger_stats s1, s2;
+	ledger_util_same_state(l2, items, &s1, &s2);
+	cr_assert_eq(s1.pending_ops + s1.batches_sealed * T.o.seal_ops,
+	             s2.pending_ops + s2.batches_sealed * T.o.seal_ops,
+	             "pending %" PRIu64 " sealed %" PRIu64 " against pending %" PRIu64
+	             " sealed %" PRIu64,
+	             s1.pending_ops, s1.batches_sealed, s2.pending_ops, s2.batches_sealed);
+	ledger_free(l2);
+	store_close(db2);
+	return s1.pending_ops;
+}
+
+/* What the ledger wrote loads again, op numbers and all: after a
+ * reopen, as many ops pending as before. */
+LEDGER_UTIL void ledger_util_reopen_keeps(uint64_t pending)
+{
+	reopen();
+	cr_assert_eq(stats_now().pending_ops, pending,
+	             "%" PRIu64 " after the restart, %" PRIu64 " before", stats_now().pending_ops,
+	             pending);
 }
 
 #endif

@@ -29,11 +29,6 @@ static void setup(void)
 
 TestSuite(ledger_group, .init = setup, .fini = ledger_util_teardown, .timeout = 60);
 
-static ledger_op like(const char *user, const char *item, bool add)
-{
-	return (ledger_op){.counter = "likes", .item = item, .user = user, .add = add, .prior = -1};
-}
-
 /* Stages one op with ticket t; returns its answer. */
 static ledger_answer stage1(ledger_op op, ledger_ticket *t)
 {
@@ -47,7 +42,7 @@ static ledger_answer stage1(ledger_op op, ledger_ticket *t)
 Test(ledger_group, staged_ops_are_invisible_until_the_commit)
 {
 	ledger_ticket t;
-	ledger_answer a = stage1(like("u1", ITEM, true), &t);
+	ledger_answer a = stage1(like_op("u1", ITEM, true), &t);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 1, "the writer's answer includes its own op");
 	cr_assert_eq(count_of(ITEM), 0, "a reader sees nothing staged");
@@ -71,7 +66,7 @@ Test(ledger_group, one_store_write_for_many_writers_and_their_counts_add_up)
 	char user[16];
 	for (int i = 0; i < N; i++) {
 		snprintf(user, sizeof user, "u%d", i);
-		ledger_answer a = stage1(like(user, ITEM, true), &t[i]);
+		ledger_answer a = stage1(like_op(user, ITEM, true), &t[i]);
 		cr_assert_eq(a.view.count, (uint64_t)i + 1, "writer %d sees the %d before it", i,
 		             i);
 	}
@@ -87,11 +82,11 @@ Test(ledger_group, one_store_write_for_many_writers_and_their_counts_add_up)
 Test(ledger_group, a_repeat_in_the_same_group_sees_the_staged_membership)
 {
 	ledger_ticket t1, t2, t3;
-	cr_assert(stage1(like("u1", ITEM, true), &t1).changed);
-	ledger_answer a = stage1(like("u1", ITEM, true), &t2);
+	cr_assert(stage1(like_op("u1", ITEM, true), &t1).changed);
+	ledger_answer a = stage1(like_op("u1", ITEM, true), &t2);
 	cr_assert_not(a.changed, "a double tap in one turn is a repeat");
 	cr_assert_eq(a.view.count, 1);
-	a = stage1(like("u1", ITEM, false), &t3);
+	a = stage1(like_op("u1", ITEM, false), &t3);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 0);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
@@ -104,8 +99,8 @@ Test(ledger_group, a_repeat_in_the_same_group_sees_the_staged_membership)
 Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
 {
 	ledger_ticket t1, t2;
-	stage1(like("u1", ITEM, true), &t1);
-	stage1(like("u2", ITEM, true), &t2);
+	stage1(like_op("u1", ITEM, true), &t1);
+	stage1(like_op("u2", ITEM, true), &t2);
 	store_fail_writes(T.db, 1);
 	cr_assert_eq(ledger_commit(T.l, WALL), ERR_IO);
 	cr_assert_eq(t1.state, ERR_IO);
@@ -118,7 +113,7 @@ Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
 	/* The group is gone: the same like again is new, and the next commit
 	 * writes only it. */
 	ledger_ticket t3;
-	ledger_answer a = stage1(like("u1", ITEM, true), &t3);
+	ledger_answer a = stage1(like_op("u1", ITEM, true), &t3);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 1);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
@@ -129,7 +124,7 @@ Test(ledger_group, a_failed_group_write_records_nothing_and_fails_every_ticket)
 Test(ledger_group, a_write_without_ticket_commits_the_staged_ops_with_its_own)
 {
 	ledger_ticket t;
-	stage1(like("u1", ITEM, true), &t);
+	stage1(like_op("u1", ITEM, true), &t);
 	ledger_answer a;
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
 	cr_assert_eq(a.view.count, 2);
@@ -141,7 +136,7 @@ Test(ledger_group, a_write_without_ticket_commits_the_staged_ops_with_its_own)
 Test(ledger_group, sealing_everything_writes_the_staged_ops_first)
 {
 	ledger_ticket t;
-	stage1(like("u1", ITEM, true), &t);
+	stage1(like_op("u1", ITEM, true), &t);
 	cr_assert_eq(ledger_seal_due(T.l, WALL, true), 0);
 	cr_assert_eq(t.state, LEDGER_DURABLE);
 	cr_assert_eq(T.nsent, 1, "the staged op went out in a sealed batch");
@@ -158,7 +153,7 @@ static char *render_ok(void *ctx, const ledger_answer *answers, size_t n, size_t
 
 Test(ledger_group, a_retry_with_the_same_key_in_the_same_group_is_replayed)
 {
-	ledger_op op = like("u1", ITEM, true);
+	ledger_op op = like_op("u1", ITEM, true);
 	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
 	ledger_answer a;
 	ledger_replay r;
@@ -179,9 +174,9 @@ Test(ledger_group, a_retry_with_the_same_key_in_the_same_group_is_replayed)
 Test(ledger_group, a_refused_write_leaves_the_group_as_it_was)
 {
 	ledger_ticket t1, t2;
-	stage1(like("u1", ITEM, true), &t1);
+	stage1(like_op("u1", ITEM, true), &t1);
 	/* The second op is out of range: neither op of the call is staged. */
-	ledger_op ops[2] = {like("u2", ITEM, true), like("", ITEM, true)};
+	ledger_op ops[2] = {like_op("u2", ITEM, true), like_op("", ITEM, true)};
 	ledger_answer a[2];
 	cr_assert_eq(ledger_stage_ops(T.l, ops, 2, WALL, a, NULL, NULL, &t2), ERR_INVAL);
 	cr_assert_eq(t2.state, LEDGER_UNSTAGED);
@@ -211,7 +206,7 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 		char user[16], item[16];
 		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
 		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
-		ledger_op op = like(user, item, rnd() % 3 != 0);
+		ledger_op op = like_op(user, item, rnd() % 3 != 0);
 		ledger_answer a1, a2;
 		cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL + i, &a1, NULL, NULL, &t[i]), 0);
 		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL + i, &a2), 0);
@@ -278,13 +273,13 @@ Test(ledger_group, a_repeat_whose_first_like_commits_after_its_reads_is_a_repeat
 	bool once = true;
 	reopen_with_commit_between(&once);
 	ledger_ticket t;
-	stage1(like("u1", ITEM, true), &t);
+	stage1(like_op("u1", ITEM, true), &t);
 	/* The repeat reads the store and the view while the first like is
 	 * still staged (not a member, count 0); then the group commits,
 	 * before the repeat takes the mutex, so neither group holds it. */
 	once = false;
 	ledger_answer a;
-	ledger_op op = like("u1", ITEM, true);
+	ledger_op op = like_op("u1", ITEM, true);
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
 	cr_assert(once, "the hook ran");
 	cr_assert_eq(t.state, LEDGER_DURABLE);
@@ -303,11 +298,11 @@ Test(ledger_group, a_like_whose_reads_a_commit_overtakes_counts_the_committed_li
 	bool once = true;
 	reopen_with_commit_between(&once);
 	ledger_ticket t1, t2;
-	stage1(like("u1", ITEM, true), &t1);
-	stage1(like("u2", ITEM, true), &t2);
+	stage1(like_op("u1", ITEM, true), &t1);
+	stage1(like_op("u2", ITEM, true), &t2);
 	once = false;
 	ledger_answer a;
-	ledger_op op = like("u3", ITEM, true);
+	ledger_op op = like_op("u3", ITEM, true);
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
 	cr_assert(a.changed);
 	cr_assert_eq(a.view.count, 3, "both committed likes, once each, and this one");

@@ -119,11 +119,6 @@ static void teardown(void)
 
 TestSuite(ledger_pipeline, .init = setup, .fini = teardown, .timeout = 60);
 
-static ledger_op like(const char *user, const char *item, bool add)
-{
-	return (ledger_op){.counter = "likes", .item = item, .user = user, .add = add, .prior = -1};
-}
-
 static ledger_answer stage1(ledger_op op, ledger_ticket *t)
 {
 	ledger_answer a;
@@ -177,10 +172,10 @@ Test(ledger_pipeline, the_next_copy_goes_out_while_one_waits_and_answers_keep_th
 {
 	H.hold = true;
 	ledger_ticket t1, t2;
-	send_group(like("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u1", ITEM, true), &t1, 1);
 	/* Group 2 is staged on group 1 (it sees u1's like) and its copy
 	 * goes out while group 1's is still unacknowledged. */
-	ledger_answer a2 = send_group(like("u2", ITEM, true), &t2, 2);
+	ledger_answer a2 = send_group(like_op("u2", ITEM, true), &t2, 2);
 	cr_assert_eq(a2.view.count, 2, "group 2 sees group 1's like");
 	cr_assert_eq(atomic_load(&H.in_flight_max), 2);
 	/* Acknowledged out of order: group 2 still waits for group 1. */
@@ -207,7 +202,7 @@ static void fail_under(ledger_op then, int err, ledger_ticket *t1, ledger_ticket
 {
 	H.hold = true;
 	H.result[0] = err;
-	send_group(like("u1", ITEM, true), t1, 1);
+	send_group(like_op("u1", ITEM, true), t1, 1);
 	*a2 = send_group(then, t2, 2);
 	sem_post(&H.ack[1]);
 	sem_post(&H.ack[0]);
@@ -221,7 +216,7 @@ Test(ledger_pipeline, a_failed_copy_fails_the_group_sent_behind_it_and_that_copy
 	ledger_answer a2;
 	/* An unlike of the like in group 1: written without it, it would
 	 * take off a like never recorded. */
-	fail_under(like("u1", ITEM, false), ERR_TIMEOUT, &t1, &t2, &a2);
+	fail_under(like_op("u1", ITEM, false), ERR_TIMEOUT, &t1, &t2, &a2);
 	cr_assert(a2.changed);
 	cr_assert_eq(atomic_load(&H.refused), 2, "both copies may be in the log: both undone");
 	cr_assert(atomic_load(&H.was_refused[0]));
@@ -233,7 +228,7 @@ Test(ledger_pipeline, a_failed_copy_fails_the_group_sent_behind_it_and_that_copy
 	cr_assert_eq(s.pending_ops, 0);
 	/* u1's like is new again, and counts. */
 	ledger_ticket t3;
-	cr_assert(send_group(like("u1", ITEM, true), &t3, 3).changed);
+	cr_assert(send_group(like_op("u1", ITEM, true), &t3, 3).changed);
 	sem_post(&H.ack[2]);
 	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), 1);
@@ -246,7 +241,7 @@ Test(ledger_pipeline, a_fenced_copy_is_not_undone)
 {
 	ledger_ticket t1, t2;
 	ledger_answer a2;
-	fail_under(like("u2", ITEM, true), ERR_FENCED, &t1, &t2, &a2);
+	fail_under(like_op("u2", ITEM, true), ERR_FENCED, &t1, &t2, &a2);
 	/* Group 1's record is void in the log; group 2's was acknowledged
 	 * and is refused. */
 	cr_assert_eq(atomic_load(&H.refused), 1);
@@ -260,12 +255,12 @@ Test(ledger_pipeline, nothing_is_taken_while_a_doomed_group_is_in_flight)
 	H.hold = true;
 	H.result[0] = ERR_KAFKA;
 	ledger_ticket t1, t2, t3;
-	send_group(like("u1", ITEM, true), &t1, 1);
-	send_group(like("u2", ITEM, true), &t2, 2);
+	send_group(like_op("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u2", ITEM, true), &t2, 2);
 	sem_post(&H.ack[0]); /* group 1 fails; group 2 is still out */
 	cr_assert_eq(resolved(&t1), ERR_KAFKA);
 	/* Staged now, it rests on the store: u1 and u2 are not members. */
-	ledger_answer a3 = stage1(like("u2", ITEM, true), &t3);
+	ledger_answer a3 = stage1(like_op("u2", ITEM, true), &t3);
 	cr_assert(a3.changed, "a like of a pair only the doomed group held is new");
 	cr_assert_eq(a3.view.count, 1);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
@@ -306,7 +301,7 @@ Test(ledger_pipeline, a_random_run_with_late_acknowledgements_answers_as_one_op_
 		char user[16], item[16];
 		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
 		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
-		ledger_op op = like(user, item, rnd() % 3 != 0);
+		ledger_op op = like_op(user, item, rnd() % 3 != 0);
 		ledger_answer a1, a2;
 		a1 = stage1(op, &t[i]);
 		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL, &a2), 0);
@@ -320,21 +315,8 @@ Test(ledger_pipeline, a_random_run_with_late_acknowledgements_answers_as_one_op_
 	for (size_t i = 0; i < OPS; i++)
 		cr_assert_eq(ledger_ticket_state(&t[i]), LEDGER_DURABLE, "op %zu", i);
 	cr_assert_eq(atomic_load(&H.in_flight_max), 2, "the run never had two copies out");
-	ledger_stop_commits(T.l);
-	ledger_stats s1, s2;
-	ledger_util_same_state(l2, ITEMS, &s1, &s2);
-	cr_assert_eq(s1.pending_ops + s1.batches_sealed * T.o.seal_ops,
-	             s2.pending_ops + s2.batches_sealed * T.o.seal_ops,
-	             "pending %" PRIu64 " sealed %" PRIu64 " against pending %" PRIu64
-	             " sealed %" PRIu64,
-	             s1.pending_ops, s1.batches_sealed, s2.pending_ops, s2.batches_sealed);
 	free(t);
-	ledger_free(l2);
-	store_close(db2);
+	uint64_t pending = ledger_util_twin_matched(l2, db2, ITEMS);
 	H.jitter_us = 0;
-	uint64_t before = s1.pending_ops;
-	reopen();
-	cr_assert_eq(stats_now().pending_ops, before,
-	             "%" PRIu64 " after the restart, %" PRIu64 " before", stats_now().pending_ops,
-	             before);
+	ledger_util_reopen_keeps(pending);
 }
