@@ -516,8 +516,9 @@ static void undo_copy_del(void *ctx, const char *k, size_t kn)
 }
 
 /* The record of wb at epoch, with the pending undoing at its head when wb
- * is a group's (group: only groups write the keys undone, one group at a
- * time, so nothing newer of those keys can land between) and no other
+ * is a group's (group: only groups write the keys undone, and no group is
+ * taken while one staged on a refused group is in flight, so nothing
+ * newer of those keys can land between) and no other
  * record in flight carries it; sets *carried then (undo_end once its
  * outcome is known). */
 static void encode_with_undo(changelog *cl, const store_batch *wb, bool group, sbuf *rec,

@@ -112,7 +112,7 @@ struct commit {
 	uint64_t taken; /* groups taken so far: the next one's seq */
 	/* The send turn: each taken group builds its records and begins its
 	 * copy in the order it was taken (sent: how many have), so the copy
-	 * holds groups in staging order. Its holder takes no other lock. */
+	 * holds groups in staging order. Its holder takes no ledger lock. */
 	pthread_mutex_t turn_mu;
 	pthread_cond_t turn_cv;
 	uint64_t sent;

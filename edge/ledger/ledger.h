@@ -141,10 +141,11 @@ typedef struct ledger_opts {
 	/* A group commit's copy in two halves (NULL: replicate, in one),
 	 * as replicate with may_defer: begin sends it (in the order called)
 	 * and returns what end, called once with the same batch, waits on;
-	 * end's result is replicate's. refused: a copy end acknowledged
-	 * that the ledger refuses after all, without a store write (its
-	 * group was staged on one that failed): it must not count there
-	 * (changelog_replicate_begin, _end, _refused). */
+	 * end's result is replicate's. refused: a copy the ledger refuses
+	 * without a store write, which may be in the log (end failed, but
+	 * for ERR_FENCED, or acknowledged it and its group was staged on one
+	 * that failed): it must not count there (changelog_replicate_begin,
+	 * _end, _refused). */
 	void *(*replicate_begin)(void *ctx, store_batch *wb);
 	int (*replicate_end)(void *ctx, store_batch *wb, void *pending);
 	void (*replicate_refused)(void *ctx, const store_batch *wb);
@@ -396,8 +397,8 @@ int ledger_promote(void *ctx);
 /* Opened as a follower and not promoted yet. Any thread. */
 bool ledger_following(const ledger *l);
 
-/* Stops the commit thread (commit_thread) after the group it is writing,
- * whose tickets' wakes it calls; a later ledger_commit writes at once.
+/* Stops the commit threads (commit_thread) after the groups in flight,
+ * whose tickets' wakes they call; a later ledger_commit writes at once.
  * For shutdown: after the threads that stage have stopped, before what a
  * ticket's wake uses is freed. ledger_free does it too. */
 void ledger_stop_commits(ledger *l);

@@ -371,8 +371,8 @@ static int group_copied(ledger *l, group *g)
 	return l->o.replicate_end(l->o.replicate_ctx, g->wb, p);
 }
 
-/* g's store write, its copy acknowledged; the mutex need not be held
- * (g's batch is the writer's alone), and is not on a commit thread. */
+/* g's store write, its copy acknowledged; the mutex need not be held (g's
+ * batch is the writer's alone), and is not held by a commit thread. */
 static int group_store(ledger *l, group *g)
 {
 	int rc = store_write(l->db, g->wb);

@@ -81,8 +81,9 @@ static void refused(void *ctx, const store_batch *wb)
 {
 	(void)ctx;
 	pthread_mutex_lock(&H.mu);
-	for (unsigned i = 0; i < atomic_load(&H.begun); i++)
-		if (H.wb[i] == wb && !atomic_load(&H.was_refused[i])) {
+	/* The newest copy of this batch: group slots are reused. */
+	for (unsigned i = atomic_load(&H.begun); i-- > 0;)
+		if (H.wb[i] == wb) {
 			atomic_store(&H.was_refused[i], true);
 			break;
 		}
