@@ -228,26 +228,51 @@ static void unwritten_add(changelog *cl, int64_t offset)
 		cl->capunw = cl->capunw ? 2 * cl->capunw : 8;
 		cl->unw = xrealloc(cl->unw, cl->capunw * sizeof *cl->unw);
 	}
-	cl->unw[cl->nunw++] = (struct unwritten){offset, NULL};
+	cl->unw[cl->nunw++] = (struct unwritten){.offset = offset};
 	unwritten_gauge(cl);
+}
+
+/* Under vmu: a record carrying the undoing of every refusal up to
+ * generation gen is written at offset, so the refused records before
+ * it no longer hold positions back: from any later position a replay
+ * finds the store as it is (the refused record's keys as the undoing
+ * wrote them back). */
+static void unwritten_release(changelog *cl, uint64_t gen, int64_t offset)
+{
+	for (size_t i = 0; i < cl->nunw;) {
+		const struct unwritten *u = &cl->unw[i];
+		if (u->refused && u->refused <= gen && u->offset < offset)
+			cl->unw[i] = cl->unw[--cl->nunw];
+		else
+			i++;
+	}
+}
+
+/* Under vmu: wb's entry, or NULL. */
+static struct unwritten *unwritten_find(changelog *cl, const store_batch *wb)
+{
+	for (size_t i = 0; i < cl->nunw; i++)
+		if (cl->unw[i].wb == wb)
+			return &cl->unw[i];
+	return NULL;
 }
 
 void changelog_written(changelog *cl, const store_batch *wb, int rc)
 {
 	pthread_mutex_lock(&cl->vmu);
-	for (size_t i = 0; i < cl->nunw; i++) {
-		if (cl->unw[i].wb != wb)
-			continue;
-		if (rc == 0) {
-			cl->unw[i] = cl->unw[--cl->nunw];
-			unwritten_gauge(cl);
-		} else {
-			/* The log has it and this store does not: every later
-			 * position stays before it, so a restart replays it. */
-			cl->unw[i].wb = NULL;
-			cl->past_beats = false;
-		}
-		break;
+	struct unwritten *u = unwritten_find(cl, wb);
+	if (u && rc == 0) {
+		uint64_t carries = u->carries;
+		int64_t offset = u->offset;
+		*u = cl->unw[--cl->nunw];
+		if (carries)
+			unwritten_release(cl, carries, offset);
+		unwritten_gauge(cl);
+	} else if (u) {
+		/* The log has it and this store does not: every later
+		 * position stays before it, so a restart replays it. */
+		u->wb = NULL;
+		cl->past_beats = false;
 	}
 	pthread_mutex_unlock(&cl->vmu);
 }
@@ -256,17 +281,21 @@ void changelog_written(changelog *cl, const store_batch *wb, int rc)
  * after it, but no later than an earlier append not written yet (its
  * write may land after this one, or never, if the process dies first:
  * a restart replays it, and everything after, from there). Attaches wb
- * to its own entry for changelog_written. */
-static int64_t written_position(changelog *cl, const store_batch *wb, int64_t offset)
+ * to its own entry for changelog_written, with the undo generation it
+ * carries (0: none). */
+static int64_t written_position(changelog *cl, const store_batch *wb, int64_t offset,
+                                uint64_t carries)
 {
 	int64_t at = offset + 1;
 	pthread_mutex_lock(&cl->vmu);
 	for (size_t i = 0; i < cl->nunw; i++) {
 		struct unwritten *u = &cl->unw[i];
-		if (u->offset == offset)
+		if (u->offset == offset) {
 			u->wb = wb;
-		else if (u->offset < at)
+			u->carries = carries;
+		} else if (u->offset < at) {
 			at = u->offset;
+		}
 	}
 	pthread_mutex_unlock(&cl->vmu);
 	return at;
@@ -468,6 +497,8 @@ static void undo_key(changelog *cl, const char *k, size_t kn)
 {
 	if (kn == 1 && (k[0] == CHANGELOG_KEY[0] || k[0] == CHANGELOG_EPOCH_KEY[0]))
 		return; /* the store's own position keys */
+	if (changelog_is_held_key(k, kn))
+		return; /* this disk's own copy of a record, never in the log */
 	char *v;
 	size_t vn;
 	int rc = store_get(cl->db, k, kn, &v, &vn);
@@ -493,16 +524,19 @@ static void undo_del(void *ctx, const char *k, size_t kn)
 }
 
 /* wb's record was refused and may yet land: its undoing goes with the
- * next records. */
-static void undo_add(changelog *cl, const store_batch *wb)
+ * next records. Its generation (undo_gen), or 0 when it cannot be
+ * undone. */
+static uint64_t undo_add(changelog *cl, const store_batch *wb)
 {
 	if (!cl->db)
-		return; /* no store to read the kept values from (not taken over) */
+		return 0; /* no store to read the kept values from (not taken over) */
 	pthread_mutex_lock(&cl->mu);
 	if (!cl->undo)
 		cl->undo = store_batch_new();
 	store_batch_iterate(wb, cl, undo_put, undo_del);
+	uint64_t gen = ++cl->undo_gen;
 	pthread_mutex_unlock(&cl->mu);
+	return gen;
 }
 
 static void undo_copy_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
@@ -520,13 +554,13 @@ static void undo_copy_del(void *ctx, const char *k, size_t kn)
  * taken while one staged on a refused group is in flight, so nothing
  * newer of those keys can land between) and no other
  * record in flight carries it; sets *carried then (undo_end once its
- * outcome is known). */
+ * outcome is known) to the generation it carries, else to 0. */
 static void encode_with_undo(changelog *cl, const store_batch *wb, bool group, sbuf *rec,
-                             bool *carried)
+                             uint64_t *carried)
 {
 	uint64_t epoch = atomic_load(&cl->epoch_pub);
 	pthread_mutex_lock(&cl->mu);
-	*carried = group && cl->undo_pending && !cl->undo_carrying;
+	*carried = group && cl->undo_pending && !cl->undo_carrying ? cl->undo_gen : 0;
 	if (*carried) {
 		cl->undo_carrying = true;
 		store_batch *both = store_batch_new();
@@ -560,10 +594,10 @@ static void undo_end(changelog *cl, bool landed)
 struct changelog_pending {
 	waiter w;
 	sbuf rec;
-	bool carried; /* it carries the undoing (encode_with_undo) */
-	bool local;   /* durability = local and may_defer */
-	bool settled; /* rc is final: no report to wait for */
-	bool unsent;  /* settled because the producer refused it */
+	uint64_t carried; /* it carries the undoing up to this generation (encode_with_undo) */
+	bool local;       /* durability = local and may_defer */
+	bool settled;     /* rc is final: no report to wait for */
+	bool unsent;      /* settled because the producer refused it */
 	int rc;
 	uint64_t t0;       /* monotonic ns: before the produce */
 	uint64_t until_ms; /* monotonic: the report's deadline */
@@ -594,7 +628,7 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 		if (still) {
 			if (p->carried)
 				undo_end(cl, rc == 0);
-			p->carried = false;
+			p->carried = 0;
 			p->settled = true;
 			p->rc = rc;
 			p->local = false; /* held already, or refused: nothing more to hold */
@@ -648,7 +682,8 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
 		pthread_mutex_unlock(&cl->vmu);
 	}
 	if (rc == 0) {
-		changelog_put_u64(wb, CHANGELOG_KEY, (uint64_t)written_position(cl, wb, offset));
+		changelog_put_u64(wb, CHANGELOG_KEY,
+		                  (uint64_t)written_position(cl, wb, offset, p->carried));
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
 			metric_add(cl->bytes, p->rec.len);
@@ -672,14 +707,23 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	 * copy is not: it is tried again under the same sequence, over the
 	 * same keys, and a late copy holds what a later retry rewrites. */
 	if (rc && rc != ERR_FENCED && may_defer)
-		undo_add(cl, wb);
+		(void)undo_add(cl, wb);
 	return rc;
 }
 
 void changelog_refused(changelog *cl, const store_batch *wb)
 {
-	changelog_written(cl, wb, ERR_AGAIN);
-	undo_add(cl, wb);
+	uint64_t gen = undo_add(cl, wb);
+	pthread_mutex_lock(&cl->vmu);
+	struct unwritten *u = unwritten_find(cl, wb);
+	if (u) {
+		/* Acknowledged: it holds positions back (a restart replays it,
+		 * then its undoing) until its undoing's carrier is written. */
+		u->wb = NULL;
+		u->refused = gen ? gen : UINT64_MAX;
+		cl->past_beats = false;
+	}
+	pthread_mutex_unlock(&cl->vmu);
 }
 
 int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)

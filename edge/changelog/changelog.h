@@ -179,14 +179,16 @@ typedef struct changelog_pending changelog_pending;
 changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool may_defer);
 int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p) WARN_UNUSED;
 
-/* A group record (may_defer) that its caller refuses, with no store
- * write, and whose copy may be in the log: changelog_append_end failed
- * (but with ERR_FENCED), or acknowledged it and the caller refuses it
- * after all (it was staged on a group that failed). Undone in the log
- * as changelog_append undoes a refused group record; an acknowledged
- * one is also held back as a failed write is (changelog_written), so a
- * restart replays it before its undoing. Call it once every group
- * before it is written. */
+/* A group record (may_defer) that its caller refuses, and whose copy
+ * may be in the log: changelog_append_end failed (but with ERR_FENCED),
+ * or acknowledged it and the caller refuses it after all (it was staged
+ * on a group that failed, or its own store write failed: then in place
+ * of changelog_written). Undone in the log as changelog_append undoes a
+ * refused group record; an acknowledged one also holds every later
+ * position back, as a failed write does, so a restart replays it before
+ * its undoing, until a record carrying the undoing is written here
+ * (changelog_written): from then on a replay past it finds the store as
+ * it is. Call it once every group before it is written. */
 void changelog_refused(changelog *cl, const store_batch *wb);
 
 /* changelog_append as the ledger's replicate hook (ledger_opts), and
@@ -198,10 +200,12 @@ int changelog_replicate_end(void *ctx, store_batch *wb, void *pending);
 void changelog_replicate_refused(void *ctx, const store_batch *wb);
 
 /* The caller's store write of wb, which changelog_append took, is done:
- * rc its result. Written (0), wb's record no longer holds positions back;
- * failed, it holds every later one back for this process's life, so a
- * restart replays it from the log. Every successful append is reported
- * once, after the write it was made for; wb is not read. Any thread. */
+ * rc its result. Written (0), wb's record no longer holds positions
+ * back, nor do the refused records whose undoing it carried; failed, it
+ * holds every later one back for this process's life, so a restart
+ * replays it from the log. Every successful append is reported once,
+ * after the write it was made for (or refused instead); wb is not read.
+ * Any thread. */
 void changelog_written(changelog *cl, const store_batch *wb, int rc);
 /* changelog_written as the ledger's replicated hook (ledger_opts). */
 void changelog_replicated(void *ctx, const store_batch *wb, int rc);

@@ -52,6 +52,15 @@ struct changelog {
 	struct unwritten {
 		int64_t offset;
 		const store_batch *wb; /* NULL until changelog_append returns it */
+		/* Refused after the log took it (changelog_refused): the undo
+		 * generation its undoing joined at (undo_gen), and it holds
+		 * positions back until a record carrying that undoing is
+		 * written; 0: not refused. */
+		uint64_t refused;
+		/* It carries the undoing of every refusal up to this
+		 * generation (0: none): once written, those no longer hold
+		 * positions back. */
+		uint64_t carries;
 	} * unw;
 	size_t nunw, capunw;
 	/* A copy of an idle active may say its last checked record as its
@@ -87,6 +96,7 @@ struct changelog {
 	 * of one of its keys), until a carrier is acknowledged. */
 	store_batch *undo;
 	bool undo_pending, undo_carrying;
+	uint64_t undo_gen; /* refusals undone so far (the undoing's generation) */
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;

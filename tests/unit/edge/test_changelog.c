@@ -361,6 +361,10 @@ Test(changelog, only_an_instance_that_took_over_appends)
 	store_batch *wb = sample("x", "b", "none");
 	cr_assert_eq(changelog_append(cl, wb, false), ERR_FENCED);
 	cr_assert_not(has_position(wb));
+	/* Nor in the two halves a pipelined group commit uses. */
+	changelog_pending *p = changelog_append_begin(cl, wb, true);
+	cr_assert_eq(changelog_append_end(cl, wb, p), ERR_FENCED);
+	cr_assert_not(has_position(wb));
 	store_batch_free(wb);
 	cr_assert_eq(changelog_epoch(cl), 0);
 	changelog_free(cl);
@@ -645,14 +649,23 @@ Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when
 		cr_assert_eq(store_write(db, wb), 0);
 		store_batch_free(wb);
 	}
+	/* The same through the two halves a pipelined group commit uses. */
+	wb = sample("v3b", "b", "none");
+	changelog_pending *p = changelog_append_begin(cl, wb, true);
+	cr_assert_eq(changelog_append_end(cl, wb, p), 0, "held, not refused");
+	cr_assert_not(has_position(wb));
+	cr_assert_eq(store_write(db, wb), 0);
+	store_batch_free(wb);
 	cr_assert(changelog_degraded(cl));
-	cr_assert_eq(changelog_held(cl), 3);
+	cr_assert_eq(changelog_held(cl), 4);
 	/* A seal's copy may not wait: refused while records are held. */
 	wb = sample("seal", "b", "none");
 	cr_assert_eq(changelog_append(cl, wb, false), ERR_TIMEOUT);
+	p = changelog_append_begin(cl, wb, false);
+	cr_assert_eq(changelog_append_end(cl, wb, p), ERR_TIMEOUT);
 	store_batch_free(wb);
 	cr_assert_neq(changelog_drain(cl), 0, "the log is still out of reach");
-	cr_assert_eq(changelog_held(cl), 3);
+	cr_assert_eq(changelog_held(cl), 4);
 	brokers(true);
 	drain_all(cl);
 	cr_assert_not(changelog_degraded(cl));
@@ -905,6 +918,23 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 	cr_assert_eq(store_write(db, c), 0);
 	changelog_written(cl, c, 0);
 	store_batch_free(c);
+	/* With the undoing written, b's record holds nothing back: a replay
+	 * from past it finds the store as it is. The next write's position
+	 * is its own, past b's and c's records. */
+	store_batch *d = store_batch_new();
+	store_batch_put(d, "Mk4", 3, "d", 1);
+	replicated_write(cl, db, d);
+	store_batch_free(d);
+	uint64_t d_pos = 0;
+	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &d_pos), 0);
+	cr_assert_gt(d_pos, a_pos + 1,
+	             "positions still held at b's record (%" PRIu64 " <= %" PRIu64 ")", d_pos,
+	             a_pos + 1);
+	sn = changelog_snapshot(cl, db, &at);
+	cr_assert_not_null(sn);
+	store_snap_free(sn);
+	cr_assert_eq(at, (int64_t)d_pos);
+	cr_assert_eq(cl->nunw, 0, "an undone record is still counted unwritten");
 	changelog_free(cl);
 	store *fresh = open_named("fresh");
 	changelog_restored r;
@@ -914,6 +944,7 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 	expect(fresh, "Mk5", "a");
 	expect(fresh, "Mk6", NULL);
 	expect(fresh, "Mk3", "next");
+	expect(fresh, "Mk4", "d");
 	store_close(fresh);
 	store_close(db);
 }
