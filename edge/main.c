@@ -761,7 +761,7 @@ static void stop(edge *e)
 		event_free(e->sigint);
 	if (e->sighup)
 		event_free(e->sighup);
-	/* The commit thread wakes the workers' loops: it stops after them
+	/* The commit threads wake the workers' loops: they stop after them
 	 * and before their state is freed. */
 	edge_workers_stop(e);
 	if (e->lg)

@@ -141,11 +141,11 @@ typedef struct ledger_opts {
 	/* A group commit's copy in two halves (NULL: replicate, in one),
 	 * as replicate with may_defer: begin sends it (in the order called)
 	 * and returns what end, called once with the same batch, waits on;
-	 * end's result is replicate's. refused: a copy the ledger refuses
-	 * without a store write, which may be in the log (end failed, but
-	 * for ERR_FENCED, or acknowledged it and its group was staged on one
-	 * that failed): it must not count there (changelog_replicate_begin,
-	 * _end, _refused). */
+	 * end's result is replicate's. refused: a copy the ledger refuses,
+	 * which may be in the log (end failed, but for ERR_FENCED, or
+	 * acknowledged it and its group was staged on one that failed, or
+	 * its group's store write failed: then instead of replicated): it
+	 * must not count there (changelog_replicate_begin, _end, _refused). */
 	void *(*replicate_begin)(void *ctx, store_batch *wb);
 	int (*replicate_end)(void *ctx, store_batch *wb, void *pending);
 	void (*replicate_refused)(void *ctx, const store_batch *wb);
@@ -275,10 +275,12 @@ typedef struct ledger_stats {
 	 * (ns): holding the writer mutex, holding a view stripe's mutex
 	 * (but not with the writer mutex: that time is the writer mutex's;
 	 * view_lock_ns sums the stripes, view_stripe_ns[0..view_stripes)
-	 * has each), and the commit thread's group writes with the
-	 * building of their records (LevelDB takes one writer at a time),
-	 * the last also as the commit thread's CPU time (without the wait
-	 * for an fsync). Only the writer mutex and
+	 * has each), and the commit threads' group writes with the
+	 * building of their records (LevelDB takes one writer at a time;
+	 * with pipelined copies two groups' copy waits overlap, so this
+	 * one may pass wall time), the last also as the commit threads'
+	 * CPU time (without the waits for a copy and an fsync). Only the
+	 * writer mutex and
 	 * the writes are shared by every thread: a view stripe only by the
 	 * threads that read or write its partitions' counts. */
 	uint64_t writer_lock_ns;
@@ -438,10 +440,10 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 /* Writes every staged op in one store write and resolves their tickets.
  * 0 (also when nothing was staged) or the write's error (ERR_IO, or the
  * changelog's ERR_TIMEOUT or ERR_KAFKA). With
- * commit_thread it asks the commit thread instead and returns 0 at once. */
+ * commit_thread it asks the commit threads instead and returns 0 at once. */
 int ledger_commit(ledger *l, uint64_t wall_ms);
 /* Writes every staged op before it returns, in either mode (after the
- * group the commit thread is writing, if any). 0 or the write's error. */
+ * groups the commit threads are writing, if any). 0 or the write's error. */
 int ledger_commit_now(ledger *l, uint64_t wall_ms);
 bool ledger_commits_async(const ledger *l);
 

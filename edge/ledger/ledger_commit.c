@@ -372,11 +372,19 @@ static int group_copied(ledger *l, group *g)
 }
 
 /* g's store write, its copy acknowledged; the mutex need not be held (g's
- * batch is the writer's alone), and is not held by a commit thread. */
+ * batch is the writer's alone), and is not held by a commit thread. A
+ * failed write's copy, in the log and not in this store, is undone there
+ * (replicate_refused, when the copy comes in halves) as the copies of
+ * the groups staged on g will be: the undoing of each reads this store,
+ * so the log, replayed, ends where the store is once the undoing lands
+ * (the standby's store too). */
 static int group_store(ledger *l, group *g)
 {
 	int rc = store_write(l->db, g->wb);
-	ledger_replicated(l, g->wb, rc);
+	if (rc && l->o.replicate_refused)
+		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
+	else
+		ledger_replicated(l, g->wb, rc);
 	if (rc == 0)
 		FAILPOINT("group.written");
 	return rc;

@@ -90,7 +90,8 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	metrics_family(
 	    m, out, "ledger_serial_seconds_total", METRIC_COUNTER,
 	    "Time spent where one thread at a time can be, summed over threads, by "
-	    "section (writer_lock, view_lock: every view stripe's together, commit_write): "
+	    "section (writer_lock, view_lock: every view stripe's together, commit_write: "
+	    "group writes, which with pipelined copies overlap and may pass wall time): "
 	    "over CPU seconds, the serial fraction that bounds the speed-up of more "
 	    "workers.");
 	metrics_sample(m, out, "ledger_serial_seconds_total", "section=\"writer_lock\"",
@@ -111,8 +112,9 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	}
 	metrics_single(
 	    m, out, "ledger_commit_write_cpu_seconds_total", METRIC_COUNTER,
-	    "The commit thread's CPU time in group writes and the building of their records: "
-	    "commit_write's time without the wait for an fsync.",
+	    "The commit threads' CPU time in group writes and the building of their records, "
+	    "summed over the threads: commit_write's time without the waits for a copy's "
+	    "acknowledgement and an fsync.",
 	    (double)ls.commit_write_cpu_ns / 1e9);
 	metrics_single(
 	    m, out, "ledger_seal_write_cpu_seconds_total", METRIC_COUNTER,
