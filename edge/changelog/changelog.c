@@ -277,20 +277,17 @@ void changelog_written(changelog *cl, const store_batch *wb, int rc)
 	pthread_mutex_unlock(&cl->vmu);
 }
 
-/* The position wb's store write may say, appended at offset: the one
- * after it, but no later than an earlier append not written yet (its
- * write may land after this one, or never, if the process dies first:
- * a restart replays it, and everything after, from there). Attaches wb
- * to its own entry for changelog_written, with the undo generation it
- * carries (0: none). */
-static int64_t written_position(changelog *cl, const store_batch *wb, int64_t offset,
-                                uint64_t carries)
+int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t offset,
+                                   uint64_t carries)
 {
+	/* No later than an earlier append not written yet: its write may
+	 * land after this one, or never, if the process dies first, and a
+	 * restart replays it, and everything after, from there. */
 	int64_t at = offset + 1;
 	pthread_mutex_lock(&cl->vmu);
 	for (size_t i = 0; i < cl->nunw; i++) {
 		struct unwritten *u = &cl->unw[i];
-		if (u->offset == offset) {
+		if (wb && u->offset == offset) {
 			u->wb = wb;
 			u->carries = carries;
 		} else if (u->offset < at) {
@@ -299,6 +296,14 @@ static int64_t written_position(changelog *cl, const store_batch *wb, int64_t of
 	}
 	pthread_mutex_unlock(&cl->vmu);
 	return at;
+}
+
+void changelog_undone(changelog *cl, uint64_t gen, int64_t offset)
+{
+	pthread_mutex_lock(&cl->vmu);
+	unwritten_release(cl, gen, offset);
+	unwritten_gauge(cl);
+	pthread_mutex_unlock(&cl->vmu);
 }
 
 store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
@@ -486,10 +491,6 @@ int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset)
 
 /* --- undoing a refused record ---------------------------------------------- */
 
-typedef struct undoer {
-	changelog *cl;
-} undoer;
-
 /* A key the refused record wrote: its value in the store now (what the
  * edge keeps, the refused write having never reached it), or its
  * deletion. Under mu. */
@@ -497,8 +498,6 @@ static void undo_key(changelog *cl, const char *k, size_t kn)
 {
 	if (kn == 1 && (k[0] == CHANGELOG_KEY[0] || k[0] == CHANGELOG_EPOCH_KEY[0]))
 		return; /* the store's own position keys */
-	if (changelog_is_held_key(k, kn))
-		return; /* this disk's own copy of a record, never in the log */
 	char *v;
 	size_t vn;
 	int rc = store_get(cl->db, k, kn, &v, &vn);
@@ -511,16 +510,32 @@ static void undo_key(changelog *cl, const char *k, size_t kn)
 	cl->undo_pending = true;
 }
 
-static void undo_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
-{
-	(void)v;
-	(void)vn;
-	undo_key(ctx, k, kn);
-}
-
 static void undo_del(void *ctx, const char *k, size_t kn)
 {
-	undo_key(ctx, k, kn);
+	if (!changelog_is_held_key(k, kn))
+		undo_key(ctx, k, kn);
+}
+
+/* A put of the refused batch. A held record's ('Q', durability = local)
+ * is this disk's own and never in the log, but the record it holds may
+ * be (produced before it was held, and late), with the undoing of
+ * earlier refusals it carried: every key of that record is undone, read
+ * from the store now, as nothing has written them since. */
+static void undo_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	if (!changelog_is_held_key(k, kn)) {
+		undo_key(ctx, k, kn);
+		return;
+	}
+	store_batch *held = store_batch_new();
+	changelog_head h;
+	if (changelog_decode(v, vn, &h, held) == 0 && h.kind == CHANGELOG_DATA)
+		store_batch_iterate(held, ctx, undo_put, undo_del);
+	else
+		log_error("changelog: a refused held record does not decode; its keys stay as the "
+		          "log has them",
+		          "bytes=%zu", vn);
+	store_batch_free(held);
 }
 
 /* wb's record was refused and may yet land: its undoing goes with the
@@ -552,19 +567,22 @@ static void undo_copy_del(void *ctx, const char *k, size_t kn)
 /* The record of wb at epoch, with the pending undoing at its head when wb
  * is a group's (group: only groups write the keys undone, and no group is
  * taken while one staged on a refused group is in flight, so nothing
- * newer of those keys can land between) and no other
- * record in flight carries it; sets *carried then (undo_end once its
- * outcome is known) to the generation it carries, else to 0. */
+ * newer of those keys can land between) and no other record in flight
+ * carries one; the undoing then moves to undo_out, and what is refused
+ * meanwhile gathers anew. Sets *carried to the generation it carries
+ * (undo_end once its outcome is known), else to 0. */
 static void encode_with_undo(changelog *cl, const store_batch *wb, bool group, sbuf *rec,
                              uint64_t *carried)
 {
 	uint64_t epoch = atomic_load(&cl->epoch_pub);
 	pthread_mutex_lock(&cl->mu);
-	*carried = group && cl->undo_pending && !cl->undo_carrying ? cl->undo_gen : 0;
+	*carried = group && cl->undo_pending && !cl->undo_out ? cl->undo_gen : 0;
 	if (*carried) {
-		cl->undo_carrying = true;
+		cl->undo_out = cl->undo;
+		cl->undo = store_batch_new();
+		cl->undo_pending = false;
 		store_batch *both = store_batch_new();
-		store_batch_iterate(cl->undo, both, undo_copy_put, undo_copy_del);
+		store_batch_iterate(cl->undo_out, both, undo_copy_put, undo_copy_del);
 		store_batch_iterate(wb, both, undo_copy_put, undo_copy_del);
 		changelog_encode(both, epoch, rec);
 		store_batch_free(both);
@@ -575,14 +593,20 @@ static void encode_with_undo(changelog *cl, const store_batch *wb, bool group, s
 }
 
 /* A carrier's outcome: in the log (acknowledged, or held in order for
- * it), or not, and then the next record carries the undoing again. */
+ * it), or not, and then the next record carries its undoing again, with
+ * what was refused meanwhile on top (read later, it wins). */
 static void undo_end(changelog *cl, bool landed)
 {
 	pthread_mutex_lock(&cl->mu);
-	cl->undo_carrying = false;
-	if (landed) {
-		cl->undo_pending = false;
-		store_batch_clear(cl->undo);
+	store_batch *out = cl->undo_out;
+	cl->undo_out = NULL;
+	if (!landed) {
+		store_batch_iterate(cl->undo, out, undo_copy_put, undo_copy_del);
+		store_batch_free(cl->undo);
+		cl->undo = out;
+		cl->undo_pending = true;
+	} else {
+		store_batch_free(out);
 	}
 	pthread_mutex_unlock(&cl->mu);
 }
@@ -620,7 +644,7 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 		int rc = ERR_TIMEOUT;
 		pthread_mutex_lock(&cl->mu);
 		if (cl->degraded && p->local) {
-			changelog_hold(cl, wb, &p->rec);
+			changelog_hold(cl, wb, &p->rec, p->carried);
 			rc = 0;
 		}
 		bool still = cl->degraded;
@@ -651,7 +675,7 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
 		pthread_mutex_lock(&cl->mu);
-		changelog_hold(cl, wb, &p->rec);
+		changelog_hold(cl, wb, &p->rec, p->carried);
 		pthread_mutex_unlock(&cl->mu);
 		if (p->carried)
 			undo_end(cl, true);
@@ -683,7 +707,7 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
 	}
 	if (rc == 0) {
 		changelog_put_u64(wb, CHANGELOG_KEY,
-		                  (uint64_t)written_position(cl, wb, offset, p->carried));
+		                  (uint64_t)changelog_written_position(cl, wb, offset, p->carried));
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
 			metric_add(cl->bytes, p->rec.len);
@@ -967,6 +991,8 @@ void changelog_free(changelog *cl)
 	if (cl->scan)
 		rd_kafka_destroy(cl->scan);
 	store_batch_free(cl->undo);
+	store_batch_free(cl->undo_out);
+	free(cl->hcar);
 	pthread_mutex_destroy(&cl->mu);
 	pthread_mutex_destroy(&cl->vmu);
 	pthread_mutex_destroy(&cl->pmu);

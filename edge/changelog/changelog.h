@@ -187,8 +187,11 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p) W
  * refused group record; an acknowledged one also holds every later
  * position back, as a failed write does, so a restart replays it before
  * its undoing, until a record carrying the undoing is written here
- * (changelog_written): from then on a replay past it finds the store as
- * it is. Call it once every group before it is written. */
+ * (changelog_written, or, held on the disk with durability = local,
+ * once drained): from then on a replay past it finds the store as it
+ * is. A refused batch that holds a held record of its own has every key
+ * of that record undone too (the undoing it carried among them). Call
+ * it once every group before it is written. */
 void changelog_refused(changelog *cl, const store_batch *wb);
 
 /* changelog_append as the ledger's replicate hook (ledger_opts), and

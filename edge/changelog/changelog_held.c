@@ -11,9 +11,11 @@
 #include "edge/changelog/changelog_int.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "clock.h"
 #include "log.h"
+#include "xmem.h"
 
 /* The store key of held record n. */
 static void held_key(unsigned char k[9], uint64_t n)
@@ -30,9 +32,42 @@ static void held_gauges(changelog *cl)
 	metric_set(cl->g_degraded, atomic_load(&cl->is_degraded) ? 1 : 0);
 }
 
-void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec)
+/* Under mu: held record q carries the undoing up to generation gen. */
+static void carrier_add(changelog *cl, uint64_t q, uint64_t gen)
+{
+	if (cl->nhcar == cl->caphcar) {
+		cl->caphcar = cl->caphcar ? 2 * cl->caphcar : 4;
+		cl->hcar = xrealloc(cl->hcar, cl->caphcar * sizeof *cl->hcar);
+	}
+	cl->hcar[cl->nhcar++] = (struct held_carrier){q, gen};
+}
+
+/* The generation held record q carries (0: none), its entry and any
+ * older one dropped (an older one's record never reached the store: its
+ * write failed, and it was refused and undone afresh). */
+static uint64_t carrier_take(changelog *cl, uint64_t q)
+{
+	pthread_mutex_lock(&cl->mu);
+	uint64_t gen = 0;
+	size_t n = 0;
+	while (n < cl->nhcar && cl->hcar[n].q <= q) {
+		if (cl->hcar[n].q == q)
+			gen = cl->hcar[n].gen;
+		n++;
+	}
+	if (n) {
+		memmove(cl->hcar, cl->hcar + n, (cl->nhcar - n) * sizeof *cl->hcar);
+		cl->nhcar -= n;
+	}
+	pthread_mutex_unlock(&cl->mu);
+	return gen;
+}
+
+void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries)
 {
 	unsigned char k[9];
+	if (carries)
+		carrier_add(cl, cl->qnext, carries);
 	held_key(k, cl->qnext++);
 	store_batch_put(wb, k, sizeof k, rec->p, rec->len);
 	store_batch_sync(wb);
@@ -105,7 +140,8 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 		return rc;
 	store_batch *wb = store_batch_new();
 	store_batch_del(wb, k, kn);
-	changelog_put_u64(wb, CHANGELOG_KEY, (uint64_t)(offset + 1));
+	changelog_put_u64(wb, CHANGELOG_KEY,
+	                  (uint64_t)changelog_written_position(cl, NULL, offset, 0));
 	store_batch_sync(wb);
 	rc = store_write(cl->db, wb);
 	store_batch_free(wb);
@@ -113,6 +149,11 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 		atomic_fetch_sub(&cl->held, 1);
 		if (cl->drained)
 			metric_add(cl->drained, 1);
+		/* An undoing it carried is in the log and this store now. */
+		uint64_t gen =
+		    kn == 9 ? carrier_take(cl, store_get_u64((const unsigned char *)k + 1)) : 0;
+		if (gen)
+			changelog_undone(cl, gen, offset);
 	}
 	return rc;
 }

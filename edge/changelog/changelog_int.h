@@ -93,10 +93,21 @@ struct changelog {
 	 * (a timeout): for each key they wrote, its value in the store (or
 	 * its deletion), carried at the head of the next record, one carrier
 	 * in flight at a time (a second one could land after a newer write
-	 * of one of its keys), until a carrier is acknowledged. */
-	store_batch *undo;
-	bool undo_pending, undo_carrying;
+	 * of one of its keys), until a carrier is acknowledged. undo gathers
+	 * what is not carried yet (undo_pending: it holds some); undo_out is
+	 * what the carrier in flight holds (NULL: none), given back to undo
+	 * if it fails. */
+	store_batch *undo, *undo_out;
+	bool undo_pending;
 	uint64_t undo_gen; /* refusals undone so far (the undoing's generation) */
+	/* Under mu: held records (durability = local) that carry an
+	 * undoing, oldest first: the record's 'Q' number and the generation
+	 * it carries. Once drained and written, it releases the refusals it
+	 * undid (changelog_held.c). */
+	struct held_carrier {
+		uint64_t q, gen;
+	} * hcar;
+	size_t nhcar, caphcar;
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
@@ -133,8 +144,19 @@ int changelog_held_load(changelog *cl, store *db);
 
 /* Under mu: rec held in wb (changelog_held.c), which is to be fsynced;
  * the changelog is degraded from now until changelog_drain has appended
- * it. */
-void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec);
+ * it. carries: the undo generation rec carries (0: none). */
+void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries);
+
+/* The position a store write may say after the record at offset: the
+ * one after it, held back to the lowest append not written yet
+ * (changelog.c); with wb, wb is attached to offset's own entry, with
+ * the undo generation it carries, for changelog_written. */
+int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t offset,
+                                   uint64_t carries);
+/* A record carrying the undoing of every refusal up to generation gen
+ * is written at offset: those refused before it no longer hold
+ * positions back. */
+void changelog_undone(changelog *cl, uint64_t gen, int64_t offset);
 
 /* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
  * epoch CHANGELOG_EPOCH_KEY) in wb, as every reader reads it. */

@@ -374,7 +374,7 @@ static int group_copied(ledger *l, group *g)
 /* g's store write, its copy acknowledged; the mutex need not be held (g's
  * batch is the writer's alone), and is not held by a commit thread. A
  * failed write's copy, in the log and not in this store, is undone there
- * (replicate_refused, when the copy comes in halves) as the copies of
+ * (replicate_refused, when there is one: the changelog's) as the copies of
  * the groups staged on g will be: the undoing of each reads this store,
  * so the log, replayed, ends where the store is once the undoing lands
  * (the standby's store too). */

@@ -861,6 +861,24 @@ Test(changelog, a_refused_write_is_undone_in_the_log_by_the_next_record)
 
 /* --- appends in two halves (a pipelined group commit's) ----------------------- */
 
+/* The position a copy of db taken now says (changelog_snapshot). */
+static int64_t copy_position(changelog *cl, store *db)
+{
+	int64_t at = -1;
+	store_snap *sn = changelog_snapshot(cl, db, &at);
+	cr_assert_not_null(sn);
+	store_snap_free(sn);
+	return at;
+}
+
+/* The position db's last write stored. */
+static uint64_t stored_position(store *db)
+{
+	uint64_t at = 0;
+	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &at), 0);
+	return at;
+}
+
 Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is_undone)
 {
 	char err[256] = "";
@@ -900,12 +918,8 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 	changelog_refused(cl, b);
 	/* A copy of the store now is at no position past b's record: a
 	 * restart replays it, and then its undoing. */
-	int64_t at = -1;
-	store_snap *sn = changelog_snapshot(cl, db, &at);
-	cr_assert_not_null(sn);
-	store_snap_free(sn);
-	uint64_t a_pos = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &a_pos), 0);
+	int64_t at = copy_position(cl, db);
+	uint64_t a_pos = stored_position(db);
 	cr_assert_leq(at, (int64_t)a_pos, "a copy's position %" PRId64 " passes %" PRIu64, at,
 	              a_pos);
 	store_batch_free(a);
@@ -925,15 +939,11 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 	store_batch_put(d, "Mk4", 3, "d", 1);
 	replicated_write(cl, db, d);
 	store_batch_free(d);
-	uint64_t d_pos = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &d_pos), 0);
+	uint64_t d_pos = stored_position(db);
 	cr_assert_gt(d_pos, a_pos + 1,
 	             "positions still held at b's record (%" PRIu64 " <= %" PRIu64 ")", d_pos,
 	             a_pos + 1);
-	sn = changelog_snapshot(cl, db, &at);
-	cr_assert_not_null(sn);
-	store_snap_free(sn);
-	cr_assert_eq(at, (int64_t)d_pos);
+	cr_assert_eq(copy_position(cl, db), (int64_t)d_pos);
 	cr_assert_eq(cl->nunw, 0, "an undone record is still counted unwritten");
 	changelog_free(cl);
 	store *fresh = open_named("fresh");
@@ -944,6 +954,143 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 	expect(fresh, "Mk5", "a");
 	expect(fresh, "Mk6", NULL);
 	expect(fresh, "Mk3", "next");
+	expect(fresh, "Mk4", "d");
+	store_close(fresh);
+	store_close(db);
+}
+
+/* --- which writes release a refused record ------------------------------------ */
+
+/* A batch of one put k = v. */
+static store_batch *put1(const char *k, const char *v)
+{
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, k, strlen(k), v, strlen(v));
+	return wb;
+}
+
+/* wb appended in two halves (may_defer: a group's) and acknowledged. */
+static void acked(changelog *cl, store_batch *wb, bool group)
+{
+	cr_assert_eq(changelog_append_end(cl, wb, changelog_append_begin(cl, wb, group)), 0);
+}
+
+/* wb's store write, reported. */
+static void stored(changelog *cl, store *db, store_batch *wb)
+{
+	cr_assert_eq(store_write(db, wb), 0);
+	changelog_written(cl, wb, 0);
+}
+
+/* An active on store *db (T.dir/name) holding Mk1 = "kept", written
+ * from *base, then a group *x putting Mk1 and Mk2 = "x", acknowledged
+ * and refused, as when its store write fails: one refusal held. */
+static changelog *one_refused(const char *name, store **db, store_batch **base, store_batch **x)
+{
+	*db = open_named(name);
+	changelog *cl = active_on(&T.o, *db);
+	*base = put1("Mk1", "kept");
+	replicated_write(cl, *db, *base);
+	*x = store_batch_new();
+	store_batch_put(*x, "Mk1", 3, "x", 1);
+	store_batch_put(*x, "Mk2", 3, "x", 1);
+	acked(cl, *x, true);
+	changelog_refused(cl, *x);
+	cr_assert_eq(cl->nunw, 1);
+	return cl;
+}
+
+/* Frees the n batches and cl, and restores a fresh store from the log. */
+static store *freed_and_restored(changelog *cl, store_batch **wbs, size_t n)
+{
+	char err[256] = "";
+	for (size_t i = 0; i < n; i++)
+		store_batch_free(wbs[i]);
+	changelog_free(cl);
+	store *fresh = open_named("fresh");
+	changelog_restored r;
+	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	return fresh;
+}
+
+Test(changelog, a_refused_record_is_released_only_by_the_write_of_a_record_that_undid_it)
+{
+	quiet();
+	store *db;
+	store_batch *base, *x;
+	changelog *cl = one_refused("release", &db, &base, &x);
+	/* A record that carries no undoing (a seal's) releases nothing. */
+	store_batch *s = put1("Ms", "seal");
+	acked(cl, s, false);
+	stored(cl, db, s);
+	cr_assert_eq(cl->nunw, 1, "a write that undid nothing released x");
+	/* b (a seal's copy, so no carrier) goes out before c, which carries
+	 * x's undoing; b is refused after c was sent: c's undoing is older
+	 * than b's refusal and releases x alone. */
+	store_batch *b = put1("Mb", "b"), *c = put1("Mc", "c");
+	changelog_pending *pb = changelog_append_begin(cl, b, false);
+	changelog_pending *pc = changelog_append_begin(cl, c, true);
+	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
+	cr_assert_eq(changelog_append_end(cl, c, pc), 0);
+	changelog_refused(cl, b);
+	stored(cl, db, c);
+	cr_assert_eq(cl->nunw, 1, "c released b, whose refusal it did not carry");
+	/* e carries b's undoing, is acknowledged, and its own store write
+	 * fails: refused, it releases nothing and holds positions too. */
+	store_batch *e = put1("Me", "e");
+	acked(cl, e, true);
+	changelog_refused(cl, e);
+	cr_assert_eq(cl->nunw, 2);
+	/* f carries e's undoing, and e's carried b's: written, both go. */
+	store_batch *f = put1("Mf", "f");
+	acked(cl, f, true);
+	stored(cl, db, f);
+	cr_assert_eq(cl->nunw, 0);
+	cr_assert_eq(copy_position(cl, db), (int64_t)stored_position(db));
+	/* The log, replayed, ends where the store is. */
+	store_batch *all[] = {base, x, s, b, c, e, f};
+	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
+	const char *keys[] = {"Mk1", "Mk2", "Ms", "Mb", "Mc", "Me", "Mf"};
+	const char *want[] = {"kept", NULL, "seal", NULL, "c", NULL, "f"};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		expect(fresh, keys[i], want[i]);
+		expect(db, keys[i], want[i]);
+	}
+	store_close(fresh);
+	store_close(db);
+}
+
+/* With durability = local. */
+Test(changelog, a_held_carrier_refused_is_undone_afresh_and_a_drained_one_releases)
+{
+	quiet();
+	T.o.durability = CHANGELOG_LOCAL;
+	store *db;
+	store_batch *base, *b;
+	/* b: acknowledged, then its store write fails: refused. */
+	changelog *cl = one_refused("heldundo", &db, &base, &b);
+	brokers(false);
+	/* c carries b's undoing; the log is out of reach, so c's record is
+	 * held on the disk with it, and then c's store write fails too:
+	 * refused, its held record's keys, b's undoing among them, are
+	 * undone afresh. */
+	store_batch *c = put1("Mk3", "c");
+	cr_assert_eq(changelog_append(cl, c, true), 0, "held, not refused");
+	cr_assert_not(has_position(c));
+	changelog_refused(cl, c);
+	/* d carries that undoing, held too, and is written. */
+	store_batch *d = put1("Mk4", "d");
+	cr_assert_eq(changelog_append(cl, d, true), 0);
+	cr_assert_eq(store_write(db, d), 0);
+	cr_assert_eq(cl->nunw, 1, "b's record holds positions back");
+	brokers(true);
+	drain_all(cl);
+	cr_assert_eq(cl->nunw, 0, "d's record, drained and written, did not release b");
+	store_batch *all[] = {base, b, c, d};
+	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
+	expect(fresh, "Mk1", "kept");
+	expect(fresh, "Mk2", NULL);
+	expect(fresh, "Mk3", NULL);
 	expect(fresh, "Mk4", "d");
 	store_close(fresh);
 	store_close(db);

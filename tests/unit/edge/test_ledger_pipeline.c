@@ -35,7 +35,7 @@ static struct {
 	sem_t ack[COPIES_MAX];  /* posted by the test: copy i acknowledged */
 	int result[COPIES_MAX]; /* what end i returns */
 	unsigned jitter_us;     /* without hold: end sleeps up to this */
-	unsigned fail_one_in;   /* without hold: end fails 1 in this many (0: none) */
+	unsigned fail_one_in;   /* without hold: end fails 1 copy in this many (0: none) */
 	bool overlap_first;     /* without hold: end 0 waits for copy 1 to begin */
 	atomic_uint begun;      /* copies begun */
 	atomic_uint ended;      /* copies ended */
@@ -82,8 +82,10 @@ static int end(void *ctx, store_batch *wb, void *pending)
 			sleep_us(1000);
 		if (H.jitter_us)
 			sleep_us((unsigned)rand() % H.jitter_us);
-		if (i > 0 && H.fail_one_in && (unsigned)rand() % H.fail_one_in == 0)
-			H.result[i] = rand() % 2 ? ERR_TIMEOUT : ERR_KAFKA;
+		/* Copies 1, 1 + n, 1 + 2n...: copy 1 always goes out (copy 0
+		 * waits for it), so every run has a failure. */
+		if (H.fail_one_in && i % H.fail_one_in == 1)
+			H.result[i] = (i / H.fail_one_in) % 2 ? ERR_KAFKA : ERR_TIMEOUT;
 	}
 	atomic_fetch_add(&H.ended, 1);
 	return H.result[i];
