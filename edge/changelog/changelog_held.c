@@ -101,6 +101,7 @@ int changelog_held_load(changelog *cl, store *db)
 	pthread_mutex_lock(&cl->mu);
 	cl->db = db;
 	cl->qnext = n ? last + 1 : 0;
+	cl->nhcar = 0; /* numbers from before are given out again */
 	cl->degraded = n > 0;
 	pthread_mutex_unlock(&cl->mu);
 	atomic_store(&cl->held, n);
@@ -138,6 +139,12 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 	sbuf_free(&rec);
 	if (rc)
 		return rc;
+	/* An undoing it carried is in the log now, and was in this store
+	 * since the record was held (it wrote back what the store had): the
+	 * refusals it undid hold no position back, this one's included. */
+	uint64_t gen = kn == 9 ? carrier_take(cl, store_get_u64((const unsigned char *)k + 1)) : 0;
+	if (gen)
+		changelog_undone(cl, gen, offset);
 	store_batch *wb = store_batch_new();
 	store_batch_del(wb, k, kn);
 	changelog_put_u64(wb, CHANGELOG_KEY,
@@ -149,11 +156,6 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 		atomic_fetch_sub(&cl->held, 1);
 		if (cl->drained)
 			metric_add(cl->drained, 1);
-		/* An undoing it carried is in the log and this store now. */
-		uint64_t gen =
-		    kn == 9 ? carrier_take(cl, store_get_u64((const unsigned char *)k + 1)) : 0;
-		if (gen)
-			changelog_undone(cl, gen, offset);
 	}
 	return rc;
 }

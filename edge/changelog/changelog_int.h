@@ -93,7 +93,8 @@ struct changelog {
 	 * (a timeout): for each key they wrote, its value in the store (or
 	 * its deletion), carried at the head of the next record, one carrier
 	 * in flight at a time (a second one could land after a newer write
-	 * of one of its keys), until a carrier is acknowledged. undo gathers
+	 * of one of its keys), until a carrier lands (acknowledged, or held
+	 * in order). undo gathers
 	 * what is not carried yet (undo_pending: it holds some); undo_out is
 	 * what the carrier in flight holds (NULL: none), given back to undo
 	 * if it fails. */

@@ -1016,6 +1016,7 @@ static store *freed_and_restored(changelog *cl, store_batch **wbs, size_t n)
 Test(changelog, a_refused_record_is_released_only_by_the_write_of_a_record_that_undid_it)
 {
 	quiet();
+	T.o.timeout_ms = 1000; /* every append here is acknowledged */
 	store *db;
 	store_batch *base, *x;
 	changelog *cl = one_refused("release", &db, &base, &x);
@@ -1024,7 +1025,8 @@ Test(changelog, a_refused_record_is_released_only_by_the_write_of_a_record_that_
 	acked(cl, s, false);
 	stored(cl, db, s);
 	cr_assert_eq(cl->nunw, 1, "a write that undid nothing released x");
-	/* b (a seal's copy, so no carrier) goes out before c, which carries
+	/* b (a seal's copy, so no carrier; the ledger refuses only groups',
+	 * but any refusal will do here) goes out before c, which carries
 	 * x's undoing; b is refused after c was sent: c's undoing is older
 	 * than b's refusal and releases x alone. */
 	store_batch *b = put1("Mb", "b"), *c = put1("Mc", "c");
@@ -1088,10 +1090,89 @@ Test(changelog, a_held_carrier_refused_is_undone_afresh_and_a_drained_one_releas
 	cr_assert_eq(cl->nunw, 0, "d's record, drained and written, did not release b");
 	store_batch *all[] = {base, b, c, d};
 	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
+	const char *keys[] = {"Mk1", "Mk2", "Mk3", "Mk4"};
+	const char *want[] = {"kept", NULL, NULL, "d"};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		expect(fresh, keys[i], want[i]);
+		expect(db, keys[i], want[i]);
+	}
+	store_close(fresh);
+	store_close(db);
+}
+
+Test(changelog, an_undoing_refused_while_its_carrier_is_out_goes_with_the_next_carrier)
+{
+	quiet();
+	T.o.timeout_ms = 1000;
+	store *db;
+	store_batch *base, *x;
+	changelog *cl = one_refused("meanwhile", &db, &base, &x);
+	/* c carries x's undoing; y, sent after it, is acknowledged and
+	 * refused before c's outcome is known. */
+	store_batch *c = put1("Mc", "c");
+	store_batch *y = store_batch_new();
+	store_batch_put(y, "Mk1", 3, "y", 1);
+	store_batch_put(y, "My", 2, "y", 1);
+	changelog_pending *pc = changelog_append_begin(cl, c, true);
+	changelog_pending *py = changelog_append_begin(cl, y, true);
+	cr_assert_eq(changelog_append_end(cl, y, py), 0);
+	changelog_refused(cl, y);
+	cr_assert_eq(changelog_append_end(cl, c, pc), 0);
+	stored(cl, db, c);
+	cr_assert_eq(cl->nunw, 1, "c released y, whose refusal came after it was sent");
+	/* c's landing cleared only what it carried: the next group carries
+	 * y's undoing. */
+	store_batch *d = put1("Md", "d");
+	acked(cl, d, true);
+	stored(cl, db, d);
+	cr_assert_eq(cl->nunw, 0, "y's undoing was dropped with c's");
+	store_batch *all[] = {base, x, c, y, d};
+	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
 	expect(fresh, "Mk1", "kept");
-	expect(fresh, "Mk2", NULL);
-	expect(fresh, "Mk3", NULL);
-	expect(fresh, "Mk4", "d");
+	expect(fresh, "My", NULL);
+	expect(fresh, "Mc", "c");
+	expect(fresh, "Md", "d");
+	store_close(fresh);
+	store_close(db);
+}
+
+/* With durability = local. */
+Test(changelog, a_drained_record_that_undid_nothing_keeps_positions_behind_a_refusal)
+{
+	quiet();
+	T.o.durability = CHANGELOG_LOCAL;
+	store *db = open_named("drainpos");
+	changelog *cl = active_on(&T.o, db);
+	/* b acknowledged; then the log goes out of reach and c is held,
+	 * carrying nothing; then b is refused (its store write failed). */
+	store_batch *b = put1("Mk1", "b");
+	acked(cl, b, true);
+	brokers(false);
+	store_batch *c = put1("Mk2", "c");
+	cr_assert_eq(changelog_append(cl, c, true), 0, "held, not refused");
+	cr_assert_eq(store_write(db, c), 0);
+	changelog_refused(cl, b);
+	brokers(true);
+	drain_all(cl);
+	/* c is in the log after b, but b's undoing is not yet: a restart
+	 * from the position c's drain stored must replay b. */
+	cr_assert_eq(cl->nunw, 1);
+	cr_assert_leq(stored_position(db), (uint64_t)cl->unw[0].offset,
+	              "the drain's position passed the refused record");
+	/* The next group carries b's undoing, and releases it. */
+	store_batch *d = put1("Mk3", "d");
+	acked(cl, d, true);
+	stored(cl, db, d);
+	cr_assert_eq(cl->nunw, 0);
+	cr_assert_eq(copy_position(cl, db), (int64_t)stored_position(db));
+	store_batch *all[] = {b, c, d};
+	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
+	const char *keys[] = {"Mk1", "Mk2", "Mk3"};
+	const char *want[] = {NULL, "c", "d"};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		expect(fresh, keys[i], want[i]);
+		expect(db, keys[i], want[i]);
+	}
 	store_close(fresh);
 	store_close(db);
 }
