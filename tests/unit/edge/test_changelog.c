@@ -1013,6 +1013,19 @@ static store *freed_and_restored(changelog *cl, store_batch **wbs, size_t n)
 	return fresh;
 }
 
+/* Both stores (rebuilt from the log, and the active's) hold want[i]
+ * under keys[i] (NULL: none); both closed. */
+static void both_hold_and_close(store *fresh, store *db, const char **keys, const char **want,
+                                size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		expect(fresh, keys[i], want[i]);
+		expect(db, keys[i], want[i]);
+	}
+	store_close(fresh);
+	store_close(db);
+}
+
 Test(changelog, a_refused_record_is_released_only_by_the_write_of_a_record_that_undid_it)
 {
 	quiet();
@@ -1054,12 +1067,7 @@ Test(changelog, a_refused_record_is_released_only_by_the_write_of_a_record_that_
 	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
 	const char *keys[] = {"Mk1", "Mk2", "Ms", "Mb", "Mc", "Me", "Mf"};
 	const char *want[] = {"kept", NULL, "seal", NULL, "c", NULL, "f"};
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		expect(fresh, keys[i], want[i]);
-		expect(db, keys[i], want[i]);
-	}
-	store_close(fresh);
-	store_close(db);
+	both_hold_and_close(fresh, db, keys, want, sizeof keys / sizeof *keys);
 }
 
 /* With durability = local. */
@@ -1092,12 +1100,7 @@ Test(changelog, a_held_carrier_refused_is_undone_afresh_and_a_drained_one_releas
 	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
 	const char *keys[] = {"Mk1", "Mk2", "Mk3", "Mk4"};
 	const char *want[] = {"kept", NULL, NULL, "d"};
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		expect(fresh, keys[i], want[i]);
-		expect(db, keys[i], want[i]);
-	}
-	store_close(fresh);
-	store_close(db);
+	both_hold_and_close(fresh, db, keys, want, sizeof keys / sizeof *keys);
 }
 
 Test(changelog, an_undoing_refused_while_its_carrier_is_out_goes_with_the_next_carrier)
@@ -1169,10 +1172,5 @@ Test(changelog, a_drained_record_that_undid_nothing_keeps_positions_behind_a_ref
 	store *fresh = freed_and_restored(cl, all, sizeof all / sizeof *all);
 	const char *keys[] = {"Mk1", "Mk2", "Mk3"};
 	const char *want[] = {NULL, "c", "d"};
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		expect(fresh, keys[i], want[i]);
-		expect(db, keys[i], want[i]);
-	}
-	store_close(fresh);
-	store_close(db);
+	both_hold_and_close(fresh, db, keys, want, sizeof keys / sizeof *keys);
 }
