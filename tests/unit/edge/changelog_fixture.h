@@ -121,6 +121,14 @@ static void expect(store *db, const char *k, const char *want)
 	free(v);
 }
 
+/* wb of one put, k = v. */
+static store_batch *put1(const char *k, const char *v)
+{
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, k, strlen(k), v, strlen(v));
+	return wb;
+}
+
 /* wb of two puts and a delete. */
 static store_batch *sample(const char *a, const char *b, const char *gone)
 {

@@ -961,14 +961,6 @@ Test(changelog, appends_in_flight_together_keep_their_order_and_a_refused_one_is
 
 /* --- which writes release a refused record ------------------------------------ */
 
-/* A batch of one put k = v. */
-static store_batch *put1(const char *k, const char *v)
-{
-	store_batch *wb = store_batch_new();
-	store_batch_put(wb, k, strlen(k), v, strlen(v));
-	return wb;
-}
-
 /* wb appended in two halves (may_defer: a group's) and acknowledged. */
 static void acked(changelog *cl, store_batch *wb, bool group)
 {

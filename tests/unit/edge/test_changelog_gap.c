@@ -133,14 +133,6 @@ Test(changelog_gap, a_store_before_the_logs_start_takes_a_peers_copy_and_may_tak
 	store_close(db);
 }
 
-/* wb of one put, k = v. */
-static store_batch *one_put(const char *k, const char *v)
-{
-	store_batch *wb = store_batch_new();
-	store_batch_put(wb, k, strlen(k), v, strlen(v));
-	return wb;
-}
-
 /* Groups and seals write on different threads: a seal acknowledged
  * after a group may reach the store first. Its position is held back to
  * the group's record, so a store that stops there (a crash, or a copy
@@ -161,7 +153,7 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	T.o.timeout_ms = 400;
 	store *db = open_named("writer");
 	changelog *cl = active_on(&T.o, db);
-	store_batch *g = one_put("Kg", "group"), *s = one_put("Ks", "seal");
+	store_batch *g = put1("Kg", "group"), *s = put1("Ks", "seal");
 	cr_assert_eq(changelog_append(cl, g, true), 0); /* acknowledged, not written yet */
 	cr_assert_eq(unwritten(), 1, "the group's append, on the gauge");
 	replicated_write(cl, db, s); /* later, and written first */
