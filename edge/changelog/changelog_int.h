@@ -148,16 +148,32 @@ int changelog_held_load(changelog *cl, store *db);
  * it. carries: the undo generation rec carries (0: none). */
 void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries);
 
+/* What the log holds and this store does not (changelog_undo.c). */
+/* Under vmu: the acknowledged append at offset, whose store write follows. */
+void changelog_unwritten_add(changelog *cl, int64_t offset);
 /* The position a store write may say after the record at offset: the
- * one after it, held back to the lowest append not written yet
- * (changelog.c); with wb, wb is attached to offset's own entry, with
- * the undo generation it carries, for changelog_written. */
+ * one after it, held back to the lowest append not written yet; with
+ * wb, wb is attached to offset's own entry, with the undo generation it
+ * carries, for changelog_written. */
 int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t offset,
                                    uint64_t carries);
 /* A record carrying the undoing of every refusal up to generation gen
  * is written at offset: those refused before it no longer hold
  * positions back. */
 void changelog_undone(changelog *cl, uint64_t gen, int64_t offset);
+/* wb's record was refused and may yet land: every key it wrote (a held
+ * record's too) is undone by the next group's record. Its generation,
+ * or 0 when it cannot be undone (no store). */
+uint64_t changelog_undo_add(changelog *cl, const store_batch *wb);
+/* The record of wb at the current epoch in rec, with the pending
+ * undoing at its head when wb is a group's (group) and no carrier is
+ * out; *carried: the generation it carries (then changelog_undo_end
+ * once its outcome is known), else 0. */
+void changelog_encode_with_undo(changelog *cl, const store_batch *wb, bool group, sbuf *rec,
+                                uint64_t *carried);
+/* A carrier's outcome: landed (acknowledged, or held in order), or not,
+ * and then its undoing goes with the next record. */
+void changelog_undo_end(changelog *cl, bool landed);
 
 /* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
  * epoch CHANGELOG_EPOCH_KEY) in wb, as every reader reads it. */

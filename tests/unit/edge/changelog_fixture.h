@@ -1,11 +1,12 @@
-/* changelog_fixture.h - the fixture test_changelog.c and
- * test_changelog_gap.c share: each test's temp dir (made in .init,
+/* changelog_fixture.h - the fixture test_changelog.c,
+ * test_changelog_undo.c and test_changelog_gap.c share: each test's temp dir (made in .init,
  * removed in .fini) with an embedded cluster (librdkafka's mock, 3
  * brokers, topic TOPIC of 2 partitions), the metrics registry and
  * changelog options for edge-a on partition 1 (T.o, which a test may
  * change); stores under the temp dir, store batches of a sample's puts
  * and delete, a producer that took the log over, and a write replicated
- * as the ledger does it.
+ * as the ledger does it; quiet options, the brokers up or down, and a
+ * drain until nothing is held.
  *
  * Static, included by one test file of a binary: each file declares its
  * own TestSuite with setup and teardown.
@@ -24,7 +25,9 @@
 
 #include "edge/changelog/changelog.h"
 #include "log.h"
+#include "clock.h"
 #include "tests/support/kafka_util.h"
+#include "tests/support/proc.h"
 #include "tests/support/testdir.h"
 
 #define TOPIC "likes.changelog"
@@ -121,8 +124,11 @@ static void expect(store *db, const char *k, const char *want)
 	free(v);
 }
 
+/* Helpers not every file uses. */
+#define CHANGELOG_FIXTURE static __attribute__((unused))
+
 /* wb of one put, k = v. */
-static store_batch *put1(const char *k, const char *v)
+CHANGELOG_FIXTURE store_batch *put1(const char *k, const char *v)
 {
 	store_batch *wb = store_batch_new();
 	store_batch_put(wb, k, strlen(k), v, strlen(v));
@@ -159,6 +165,36 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	cr_assert(has_position(wb));
 	cr_assert_eq(store_write(db, wb), 0);
 	changelog_written(cl, wb, 0);
+}
+
+/* T.o for a test that counts offsets or times out: no beat between its
+ * records, no takeover of its own, appends given up after 300 ms. */
+CHANGELOG_FIXTURE void quiet(void)
+{
+	T.o.timeout_ms = 300;
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 125000;
+}
+
+/* Every broker of the embedded cluster up, or down. */
+CHANGELOG_FIXTURE void brokers(bool up)
+{
+	for (int b = 1; b <= 3; b++)
+		cr_assert_eq(up ? rd_kafka_mock_broker_set_up(T.mc, b)
+		                : rd_kafka_mock_broker_set_down(T.mc, b),
+		             0);
+}
+
+/* Drains until nothing is held (the client reconnects to brokers back up
+ * after a backoff: the first appends may time out), within 20 s. */
+CHANGELOG_FIXTURE void drain_all(changelog *cl)
+{
+	uint64_t t0 = clock_mono_ms();
+	while (changelog_drain(cl) != 0 || changelog_held(cl) != 0) {
+		cr_assert_lt(clock_mono_ms() - t0, 20000, "still %lu held",
+		             (unsigned long)changelog_held(cl));
+		proc_sleep_ms(50);
+	}
 }
 
 #endif
