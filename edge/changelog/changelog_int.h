@@ -37,7 +37,9 @@ struct changelog {
 	_Atomic bool stop;
 	_Atomic uint64_t last_produce_ms; /* monotonic: when this instance last produced */
 
-	/* The order check, on the thread serving the reports; set by a takeover. */
+	/* The order check, on the thread serving the reports; set by a
+	 * takeover. Taken before mu when both are held (changelog_refused),
+	 * never after. */
 	pthread_mutex_t vmu;
 	bool active;      /* took over, not fenced */
 	uint64_t epoch;   /* the epoch taken over with */

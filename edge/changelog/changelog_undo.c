@@ -258,8 +258,12 @@ void changelog_undo_end(changelog *cl, bool landed)
 
 void changelog_refused(changelog *cl, const store_batch *wb)
 {
-	uint64_t gen = changelog_undo_add(cl, wb);
+	/* The generation is taken and the entry marked under one hold of
+	 * vmu: a carrier of this generation, encoded as soon as mu is let
+	 * go, releases the entry only once its store write is reported
+	 * (under vmu), so it always finds the entry marked. */
 	pthread_mutex_lock(&cl->vmu);
+	uint64_t gen = changelog_undo_add(cl, wb);
 	struct unwritten *u = unwritten_find(cl, wb);
 	if (u) {
 		/* Acknowledged: it holds positions back (a restart replays it,
