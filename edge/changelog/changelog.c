@@ -206,6 +206,7 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 	cl->next_off = at + 1;
 	pthread_mutex_unlock(&cl->vmu);
 	atomic_store(&cl->epoch_pub, epoch);
+	atomic_store(&cl->failing, false); /* its takeover record got through */
 	atomic_store(&cl->is_active, true);
 	if (cl->g_active) {
 		metric_set(cl->g_active, 1);
@@ -223,6 +224,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	changelog *cl = opaque;
 	waiter *w = m->_private;
 	int rc;
+	atomic_store(&cl->failing, m->err != RD_KAFKA_RESP_ERR_NO_ERROR);
 	if (m->err) {
 		rc = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
 	} else {
@@ -380,7 +382,8 @@ struct changelog_pending {
 	uint64_t carried; /* it carries the undoing up to this generation */
 	bool local;       /* durability = local and may_defer */
 	bool settled;     /* rc is final: no report to wait for */
-	bool unsent;      /* settled because the producer refused it */
+	bool unsent;      /* settled because the producer refused it, or unproduced (failing) */
+	bool probe;       /* produced while failing: the one probe (probing) */
 	int rc;
 	uint64_t t0;       /* monotonic ns: before the produce */
 	uint64_t until_ms; /* monotonic: the report's deadline */
@@ -395,6 +398,19 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 		p->settled = true;
 		p->rc = ERR_FENCED;
 		return p;
+	}
+	if (cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->failing)) {
+		/* The region's Kafka took no copy lately: one append probes
+		 * it, and the others are refused now rather than after
+		 * timeout_ms each. Writes then fail fast, and nothing (no
+		 * group full of keys, no retry of a key in flight) waits on
+		 * the request loop for copies doomed to time out. */
+		p->probe = !atomic_exchange(&cl->probing, true);
+		if (!p->probe) {
+			p->settled = p->unsent = true;
+			p->rc = ERR_TIMEOUT;
+			return p;
+		}
 	}
 	changelog_encode_with_undo(cl, wb, may_defer, &p->rec, &p->carried);
 	p->local = cl->o.durability == CHANGELOG_LOCAL && may_defer;
@@ -430,6 +446,8 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
 	int64_t offset = -1;
 	bool produced = !p->settled;
 	int rc = produced ? report_wait(cl, &p->w, p->until_ms, &offset) : p->rc;
+	if (p->probe)
+		atomic_store(&cl->probing, false); /* its report set failing, or not */
 	if (p->local && (rc == ERR_TIMEOUT || rc == ERR_KAFKA)) {
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
@@ -517,6 +535,13 @@ int changelog_replicate_end(void *ctx, store_batch *wb, void *pending)
 void changelog_replicate_refused(void *ctx, const store_batch *wb)
 {
 	changelog_refused(ctx, wb);
+}
+
+bool changelog_replicate_refusing(void *ctx)
+{
+	changelog *cl = ctx;
+	return cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->is_active) &&
+	       atomic_load(&cl->failing) && atomic_load(&cl->probing);
 }
 
 bool changelog_active(const changelog *cl)

@@ -201,6 +201,11 @@ int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
 void *changelog_replicate_begin(void *ctx, store_batch *wb);
 int changelog_replicate_end(void *ctx, store_batch *wb, void *pending);
 void changelog_replicate_refused(void *ctx, const store_batch *wb);
+/* With durability = replicated: true while the region's Kafka took no
+ * copy lately (the last report was an error) and one append probes it;
+ * appends begun meanwhile are refused at once (ERR_TIMEOUT, unproduced).
+ * ctx: the changelog (the ledger's replicate_refusing). */
+bool changelog_replicate_refusing(void *ctx);
 
 /* The caller's store write of wb, which changelog_append took, is done:
  * rc its result. Written (0), wb's record no longer holds positions

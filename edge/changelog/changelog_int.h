@@ -70,6 +70,12 @@ struct changelog {
 	 * unacknowledged) or a store write after one did. */
 	bool past_beats;
 	_Atomic bool is_active, is_fenced;
+	/* The last report was an error (a copy timed out, or Kafka refused
+	 * it): with durability = replicated, one append at a time is
+	 * produced as a probe (probing) and the others are refused at once,
+	 * unproduced, until a record (the probe, or a beat) is acknowledged
+	 * again. Set and cleared by on_delivery; cleared by a takeover. */
+	_Atomic bool failing, probing;
 	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;
 

@@ -149,6 +149,12 @@ typedef struct ledger_opts {
 	void *(*replicate_begin)(void *ctx, store_batch *wb);
 	int (*replicate_end)(void *ctx, store_batch *wb, void *pending);
 	void (*replicate_refused)(void *ctx, const store_batch *wb);
+	/* True while a write staged now would be refused without being
+	 * copied (the region's Kafka took no copy lately and a probe is out:
+	 * changelog_refusing); NULL: never. Such a write is refused before
+	 * it is staged, as the copy's error would refuse it, so that no
+	 * write waits on the request loop behind a copy doomed to time out. */
+	bool (*replicate_refusing)(void *ctx);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

@@ -444,6 +444,12 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
+	if (l->o.replicate_refusing && l->o.replicate_refusing(l->o.replicate_ctx)) {
+		/* Its copy would be refused: so is the write, now, rather
+		 * than after the room below (a wait on this thread). */
+		telemetry_refused(l->o.tm, TM_REFUSED_REPLICATION, n);
+		return ERR_TIMEOUT;
+	}
 	/* A retry must see its first try: no group may hold its key. */
 	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
 	group *g = c->g;

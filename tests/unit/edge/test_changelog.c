@@ -329,6 +329,68 @@ Test(changelog, an_append_the_cluster_does_not_take_fails)
 	store_close(db);
 }
 
+/* After a failed copy, one append at a time probes the cluster and the
+ * others are refused at once: a write does not wait out timeout_ms for a
+ * copy the cluster will not take, nor make the request loop wait for
+ * it. Beats are off here, so the probe alone opens the way again. */
+Test(changelog, once_a_copy_failed_one_append_probes_and_the_others_are_refused_at_once)
+{
+	quiet(); /* timeout 300 ms, no beat */
+	store *db = open_named("probe");
+	changelog *cl = active_on(&T.o, db);
+	store_batch *wb = sample("ok", "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	brokers(false);
+	wb = sample("first", "b", "none");
+	uint64_t t0 = clock_mono_ms();
+	int rc = changelog_append(cl, wb, true);
+	cr_assert(rc == ERR_TIMEOUT || rc == ERR_KAFKA, "rc %d", rc);
+	cr_assert_geq(clock_mono_ms() - t0, 250, "the first failure waits for its deadline");
+	store_batch_free(wb);
+	/* The probe is produced and waits; another append meanwhile is
+	 * refused without waiting. */
+	store_batch *probe = sample("probe", "b", "none");
+	changelog_pending *pp = changelog_append_begin(cl, probe, true);
+	wb = sample("fast", "b", "none");
+	t0 = clock_mono_ms();
+	cr_assert_eq(changelog_append(cl, wb, true), ERR_TIMEOUT);
+	cr_assert_lt(clock_mono_ms() - t0, 100, "refused at once while the probe is out");
+	cr_assert_not(has_position(wb));
+	store_batch_free(wb);
+	rc = changelog_append_end(cl, probe, pp);
+	cr_assert(rc == ERR_TIMEOUT || rc == ERR_KAFKA, "rc %d", rc);
+	store_batch_free(probe);
+	cr_assert_eq(counter("changelog_append_failures_total"), 3);
+	brokers(true);
+	/* Probes go on until one lands; then every append is produced. */
+	t0 = clock_mono_ms();
+	for (;;) {
+		wb = sample("back", "b", "none");
+		rc = changelog_append(cl, wb, true);
+		if (rc == 0)
+			cr_assert_eq(store_write(db, wb), 0);
+		store_batch_free(wb);
+		if (rc == 0)
+			break;
+		cr_assert_lt(clock_mono_ms() - t0, 20000, "no probe landed in 20 s");
+		proc_sleep_ms(10);
+	}
+	store_batch *a = sample("a", "b", "none"), *b = sample("b", "b", "none");
+	changelog_pending *pa = changelog_append_begin(cl, a, true);
+	changelog_pending *pb = changelog_append_begin(cl, b, true);
+	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
+	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
+	cr_assert_eq(store_write(db, a), 0);
+	changelog_written(cl, a, 0);
+	cr_assert_eq(store_write(db, b), 0);
+	changelog_written(cl, b, 0);
+	store_batch_free(a);
+	store_batch_free(b);
+	changelog_free(cl);
+	store_close(db);
+}
+
 Test(changelog, a_record_of_another_edge_stops_the_restore)
 {
 	char err[256] = "";

@@ -21,6 +21,7 @@
 
 static struct {
 	int fail;                       /* the hook's answer while nonzero */
+	bool refusing;                  /* replicate_refusing's answer */
 	unsigned calls;                 /* every call */
 	unsigned written;               /* puts it saw that the store already held */
 	size_t sent_at[HOOK_CALLS_MAX]; /* T.nsent at each call */
@@ -112,6 +113,21 @@ static void replicated(void *ctx, const store_batch *wb, int rc)
 	H.unknown++;
 }
 
+static bool refusing(void *ctx)
+{
+	(void)ctx;
+	return H.refusing;
+}
+
+static char *render_ok(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
+{
+	(void)ctx;
+	(void)answers;
+	(void)n;
+	*len = 2;
+	return xstrdup("ok");
+}
+
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_replicate");
@@ -119,6 +135,7 @@ static void setup(void)
 	T.o.seal_ops = 2;
 	T.o.replicate = replicate;
 	T.o.replicated = replicated;
+	T.o.replicate_refusing = refusing;
 	open_ledger();
 }
 
@@ -170,6 +187,31 @@ Test(ledger_replicate, a_write_whose_copy_fails_is_refused_and_records_nothing)
 	cr_assert_eq(H.gno[2], H.gno[1], "the refused group's number used again");
 	cr_assert_eq(H.gno[1], H.gno[0] + 1);
 	cr_assert_eq(member_of("u3", ITEM), 1);
+}
+
+/* While the changelog refuses copies at once (replicate_refusing: the
+ * region's Kafka took none lately and a probe is out), a write is
+ * refused before it is staged: no copy is tried, nothing is recorded,
+ * and it never waits for room behind a group in flight. A retry of a
+ * write already written is still answered from its record. */
+Test(ledger_replicate, a_write_while_copies_are_refused_is_refused_before_it_is_staged)
+{
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
+	ledger_replay r;
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
+	unsigned calls = H.calls;
+	H.refusing = true;
+	cr_assert_eq(like("u2"), ERR_TIMEOUT);
+	cr_assert_eq(H.calls, calls, "no copy tried");
+	cr_assert_eq(member_of("u2", ITEM), -1, "nothing recorded");
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 10, &a, &idem, &r), 0);
+	cr_assert(r.replayed, "a retry of a written write is answered from its record");
+	free(r.body);
+	H.refusing = false;
+	cr_assert_eq(like("u2"), 0);
+	cr_assert_eq(member_of("u2", ITEM), 1);
 }
 
 Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_nothing)
