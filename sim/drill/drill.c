@@ -93,6 +93,8 @@ static const struct {
     {DRILL_EXPECT_TAKEOVER_MAX, "takeover_max_s", 3600},
     {DRILL_EXPECT_READY_ME_P99, "ready_me_p99_ms", MS_MAX},
     {DRILL_EXPECT_READY_ME_READTHROUGHS, "ready_me_readthroughs", 1e12},
+    {DRILL_EXPECT_TAKEOVERS, "takeovers", 1e6},
+    {DRILL_EXPECT_NOT_REPLICATED, "not_replicated", 1e12},
 };
 
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
@@ -285,8 +287,8 @@ static int parse_expect(parser *p, char **w, int nw)
 		    "unknown expect key '%s' (ready_write_p99_ms, ready_write_p999_ms, "
 		    "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
 		    "read_errors, interval_p99_ms, interval_edge_p99_ms, "
-		    "interval_drift, takeover_max_s, ready_me_p99_ms or "
-		    "ready_me_readthroughs)",
+		    "interval_drift, takeover_max_s, ready_me_p99_ms, "
+		    "ready_me_readthroughs, takeovers or not_replicated)",
 		    w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)

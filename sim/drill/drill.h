@@ -180,6 +180,13 @@
  *                         instance acknowledges a write within MAX
  *                         seconds of the step (none at all is a miss
  *                         too); held in both runs
+ *     takeovers           needs standby 1: how often, over the run, the
+ *                         load saw a region's writes acknowledged by
+ *                         another instance than before, whatever caused
+ *                         it (a loss the drill made, or a takeover none
+ *                         asked for)
+ *     not_replicated      needs standby 1: writes the load was answered
+ *                         503 not_replicated over the run
  * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
  * (of the full run), in any order (they are sorted):
  *   cut NODE LINK [forward|backward|both]  block a path (default both)
@@ -257,7 +264,7 @@
 #define DRILL_CENTRALS_MAX 4
 #define DRILL_STEPS_MAX 256
 #define DRILL_MOVE_USERS_MAX 1000 /* users one move step moves */
-#define DRILL_EXPECTS_MAX 12      /* at least the number of drill_expect_key values */
+#define DRILL_EXPECTS_MAX 14      /* at least the number of drill_expect_key values */
 #define DRILL_MILESTONES_MAX 16
 /* Central's feed.milestones in a drill unless it says: low enough that
  * a short run's counts reach some of them (its viral item's likes pass
@@ -318,6 +325,8 @@ typedef enum drill_expect_key {
 	DRILL_EXPECT_TAKEOVER_MAX,
 	DRILL_EXPECT_READY_ME_P99,
 	DRILL_EXPECT_READY_ME_READTHROUGHS,
+	DRILL_EXPECT_TAKEOVERS,
+	DRILL_EXPECT_NOT_REPLICATED,
 } drill_expect_key;
 
 typedef struct drill_expect {

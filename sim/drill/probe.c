@@ -491,6 +491,11 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+void probe_sort(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+}
+
 double probe_quantile(const double *sorted, size_t n, double q)
 {
 	if (n == 0)
@@ -512,7 +517,7 @@ static void summarize(run *ru)
 	size_t n = ru->nsamples;
 	if (n == 0)
 		return;
-	qsort(ru->samples, n, sizeof *ru->samples, cmp_double);
+	probe_sort(ru->samples, n);
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += ru->samples[i];

@@ -72,6 +72,8 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen) WA
 /* The q-quantile (0 < q <= 1) of n ascending values by nearest rank: the
  * smallest value with at least q * n values at or below it; 0 for n = 0. */
 double probe_quantile(const double *sorted, size_t n, double q);
+/* Sorts v[0..n) ascending (for probe_quantile). */
+void probe_sort(double *v, size_t n);
 
 /* A few lines for people. */
 void probe_print_table(FILE *f, const probe_result *r);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sim/drill/probe.h"
 #include "sim/drill/run_int.h"
 
 static bool standby(const runner *rn)
@@ -336,6 +337,8 @@ void run_standby_tick(runner *rn)
 	for (unsigned i = 0; i < rn->d.regions; i++) {
 		int k = load_last_acked(rn->l, i);
 		if (k >= 0 && k != rn->acked_by[i] - 1) {
+			if (rn->acked_by[i])
+				rn->active_changes++;
 			size_t len = strlen(rn->acked_text[i]);
 			snprintf(rn->acked_text[i] + len, sizeof rn->acked_text[i] - len,
 			         "%s%s from %.1fs", len ? ", " : "",
@@ -404,20 +407,40 @@ void run_standby_figures(runner *rn)
 		return;
 	settle_fences(rn);
 	const drill_expect *x = drill_expect_of(&rn->d, DRILL_EXPECT_TAKEOVER_MAX);
-	double slowest = -1;
+	double took[TAKEOVERS_MAX];
+	size_t ntook = 0;
 	for (size_t k = 0; k < rn->ntk; k++) {
 		takeover *t = &rn->tk[k];
 		resolve(rn, t);
 		t->done = true;
 		takeover_row(rn, t, x);
-		if (t->took_s > slowest)
-			slowest = t->took_s;
+		if (t->took_s >= 0 && ntook < TAKEOVERS_MAX)
+			took[ntook++] = t->took_s;
 	}
 	report_number(rn->r, "takeovers", (double)rn->ntk);
-	if (slowest >= 0)
-		report_number(rn->r, "takeover_slowest_s", slowest);
+	if (ntook) {
+		probe_sort(took, ntook);
+		report_number(rn->r, "takeover_p50_s", probe_quantile(took, ntook, 0.5));
+		report_number(rn->r, "takeover_slowest_s", took[ntook - 1]);
+	}
 	load_stats st;
 	load_get_stats(rn->l, &st);
+	/* What the load saw, whatever caused it: a takeover no step asked
+	 * for counts too. */
+	report_number(rn->r, "active_changes", rn->active_changes);
+	const drill_expect *xt = drill_expect_of(&rn->d, DRILL_EXPECT_TAKEOVERS);
+	if (xt && (double)rn->active_changes > xt->max)
+		report_violation(rn->r,
+		                 "another instance took over acknowledging a region's writes %u "
+		                 "times, more than %g (expect %s %g)",
+		                 rn->active_changes, xt->max, drill_expect_name(xt->key), xt->max);
+	const drill_expect *xr = drill_expect_of(&rn->d, DRILL_EXPECT_NOT_REPLICATED);
+	if (xr && (double)st.not_replicated > xr->max)
+		report_violation(rn->r,
+		                 "%" PRIu64
+		                 " writes were answered 503 not_replicated, more than %g "
+		                 "(expect %s %g)",
+		                 st.not_replicated, xr->max, drill_expect_name(xr->key), xr->max);
 	report_number(rn->r, "not_active", (double)st.not_active);
 	report_number(rn->r, "not_replicated", (double)st.not_replicated);
 	report_number(rn->r, "instance_switches", (double)st.switches);
