@@ -585,6 +585,7 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 	int rc = g->doom ? g->doom : copied;
 	ledger_unlock(l);
 	if (rc == 0) {
+		FAILPOINT("group.copied");
 		uint64_t s0 = clock_mono_ns();
 		rc = group_store(l, g);
 		write_ns += clock_mono_ns() - s0;

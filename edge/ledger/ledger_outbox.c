@@ -733,6 +733,7 @@ static void seal_run(ledger *l, void *ctx)
 		 * no batch reaches central that the changelog does not hold. */
 		j->rc = ledger_replicate(l, wb, false);
 		if (j->rc == 0) {
+			FAILPOINT("seal.copied");
 			j->rc = store_write(l->db, wb);
 			ledger_replicated(l, wb, j->rc);
 		}

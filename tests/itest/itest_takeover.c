@@ -100,6 +100,10 @@ static uint64_t wait_writer(int slot, unsigned ms)
 	}
 }
 
+/* With the group commits on the commit threads (the shipped default with
+ * a changelog: two copies may be in flight), not on the loop. */
+static bool threaded;
+
 /* The stack: central, the edge's first instance (slot 0, active once it
  * takes the empty log over) and its second (slot 1, standby). */
 static void pair_up(void)
@@ -107,7 +111,7 @@ static void pair_up(void)
 	S.changelog = true;
 	S.changelog_keys = "beat_ms = 100\ntakeover_ms = 500\ntimeout_ms = 300\n";
 	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
-	S.edge_extra = "[store]\ncommit_thread = false\n";
+	S.edge_extra = threaded ? "" : "[store]\ncommit_thread = false\n";
 	stack_up(1, NPARTS, 100);
 	wait_writer(ACTIVE, 20000);
 	stack_write_twin(STANDBY, 0);
@@ -160,14 +164,48 @@ Test(takeover, before_a_group_is_copied)
 	kill_at("group.staged:3");
 }
 
+Test(takeover, after_a_group_is_copied_before_it_is_written)
+{
+	kill_at("group.copied:3");
+}
+
 Test(takeover, after_a_group_is_written_before_its_answers)
 {
 	kill_at("group.written:3");
 }
 
+Test(takeover, on_the_commit_threads_before_a_group_is_copied)
+{
+	threaded = true;
+	kill_at("group.staged:3");
+}
+
+Test(takeover, on_the_commit_threads_after_a_group_is_copied_before_it_is_written)
+{
+	threaded = true;
+	kill_at("group.copied:3");
+}
+
+Test(takeover, on_the_commit_threads_after_a_group_is_written_before_its_answers)
+{
+	threaded = true;
+	kill_at("group.written:3");
+}
+
+Test(takeover, on_the_commit_threads_after_a_seal_is_copied_before_it_is_written)
+{
+	threaded = true;
+	kill_at("seal.copied:4");
+}
+
 Test(takeover, before_a_seal_is_copied)
 {
 	kill_at("seal.encoded:4");
+}
+
+Test(takeover, after_a_seal_is_copied_before_it_is_written)
+{
+	kill_at("seal.copied:4");
 }
 
 Test(takeover, after_a_seal_is_written_before_it_is_sent)
