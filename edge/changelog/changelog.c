@@ -216,6 +216,27 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 
 /* --- appending -------------------------------------------------------------- */
 
+/* A report's error says the cluster is out of reach (or too few of its
+ * replicas are), not that this one record was refused (too large,
+ * say): only then are the appends after it refused unproduced while a
+ * probe is out. librdkafka retries such errors until message.timeout.ms,
+ * so a report mostly says "timed out". */
+static bool unreachable(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION: return true;
+	default: return false;
+	}
+}
+
 /* The thread serving the queue (rd_kafka_poll): each delivery report
  * checked, then to its waiter (none for a beat). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -224,7 +245,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	changelog *cl = opaque;
 	waiter *w = m->_private;
 	int rc;
-	atomic_store(&cl->failing, m->err != RD_KAFKA_RESP_ERR_NO_ERROR);
+	atomic_store(&cl->failing, unreachable(m->err));
 	if (m->err) {
 		rc = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
 	} else {
@@ -402,9 +423,10 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 	if (cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->failing)) {
 		/* The region's Kafka took no copy lately: one append probes
 		 * it, and the others are refused now rather than after
-		 * timeout_ms each. Writes then fail fast, and nothing (no
-		 * group full of keys, no retry of a key in flight) waits on
-		 * the request loop for copies doomed to time out. */
+		 * timeout_ms each. Writes then fail fast (the ledger refuses
+		 * them before staging: changelog_replicate_refusing), and
+		 * the request loop does not wait behind copies doomed to
+		 * time out. */
 		p->probe = !atomic_exchange(&cl->probing, true);
 		if (!p->probe) {
 			p->settled = p->unsent = true;
@@ -626,6 +648,11 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    reg, "changelog_gap_records",
 	    "Records the changelog lost before this instance's store read them (retention, "
 	    "truncation): above 0, this instance never takes over; rebuild its store.",
+	    NULL);
+	cl->g_stopped = metrics_gauge(
+	    reg, "changelog_follow_stopped",
+	    "1 once this standby stopped following the changelog at a record it could not apply "
+	    "(its log says which): it never takes over; fix the cause and rebuild its store.",
 	    NULL);
 	cl->g_unwritten = metrics_gauge(
 	    reg, "changelog_unwritten_appends",

@@ -147,7 +147,9 @@ void changelog_free(changelog *cl);
  * may land after this one, or never, and a replay from this position
  * must not pass it). 0, or
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
- * reach the log), ERR_KAFKA (refused), or ERR_FENCED (not active: a
+ * reach the log; or, with durability = replicated, refused unproduced
+ * while the cluster is failing: changelog_replicate_refusing), ERR_KAFKA
+ * (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the
  * record, if it reached the log, is void). A refused group record
  * (may_defer) that may yet reach the log (any failure but ERR_FENCED) is

@@ -708,8 +708,11 @@ static void *follow_loop(void *arg)
 		}
 	}
 	count_replay(cl, &a, &records, &voided);
-	if (!ok)
+	if (!ok) {
 		atomic_store(&cl->follow_failed, true);
+		if (cl->g_stopped)
+			metric_set(cl->g_stopped, 1);
+	}
 	applier_free(&a);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);

@@ -70,8 +70,9 @@ struct changelog {
 	 * unacknowledged) or a store write after one did. */
 	bool past_beats;
 	_Atomic bool is_active, is_fenced;
-	/* The last report was an error (a copy timed out, or Kafka refused
-	 * it): with durability = replicated, one append at a time is
+	/* The last report said the cluster is out of reach (a copy timed
+	 * out, no broker, too few replicas): with durability = replicated,
+	 * one append at a time is
 	 * produced as a probe (probing) and the others are refused at once,
 	 * unproduced, until a record (the probe, or a beat) is acknowledged
 	 * again. Set and cleared by on_delivery; cleared by a takeover. */
@@ -120,7 +121,7 @@ struct changelog {
 
 	metric *appends, *failures, *bytes, *latency;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
-	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten;
+	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };
 
 /* A consumer of the changelog's cluster (no group: partitions are

@@ -194,6 +194,9 @@ void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wal
  * be in the store now: one of the last IDEM_RECENT groups held it, or
  * more have joined than those. */
 bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih);
+/* Under the mutex: the open group or a group in flight holds the
+ * idempotency key hashed ih (a retry of a write not finished yet). */
+bool ledger_idem_pending(const ledger *l, uint64_t ih);
 /* The hash of (user, idempotency key) the groups keep. Pure. */
 uint64_t ledger_idem_hash(const char *user, const char *key);
 /* At start-up, for each op read back from the store: the clock goes on

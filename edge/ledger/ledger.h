@@ -151,7 +151,7 @@ typedef struct ledger_opts {
 	void (*replicate_refused)(void *ctx, const store_batch *wb);
 	/* True while a write staged now would be refused without being
 	 * copied (the region's Kafka took no copy lately and a probe is out:
-	 * changelog_refusing); NULL: never. Such a write is refused before
+	 * changelog_replicate_refusing); NULL: never. Such a write is refused before
 	 * it is staged, as the copy's error would refuse it, so that no
 	 * write waits on the request loop behind a copy doomed to time out. */
 	bool (*replicate_refusing)(void *ctx);
@@ -427,7 +427,8 @@ void ledger_stop_commits(ledger *l);
  * failed, and with a changelog (replicate) its error, ERR_TIMEOUT or
  * ERR_KAFKA, when the copy was not acknowledged: nothing is recorded in
  * the store in those cases (the copy may yet reach the changelog: docs/
- * ARCHITECTURE.md, "The changelog"). Ops staged by others
+ * ARCHITECTURE.md, "The changelog"); ERR_TIMEOUT too, with no copy
+ * tried, while replicate_refusing says copies are refused. Ops staged by others
  * (ledger_stage_ops) are written in the same store write. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
                      ledger_answer *answers, const ledger_idem *idem,

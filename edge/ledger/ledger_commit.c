@@ -697,6 +697,11 @@ static bool idem_in_flight(const struct commit *c, uint64_t h)
 	return false;
 }
 
+bool ledger_idem_pending(const ledger *l, uint64_t ih)
+{
+	return idem_in_flight(&l->commit, ih) || idem_staged(l->commit.g, ih);
+}
+
 void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;

@@ -444,9 +444,14 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
-	if (l->o.replicate_refusing && l->o.replicate_refusing(l->o.replicate_ctx)) {
+	if (l->o.replicate_refusing && l->o.replicate_refusing(l->o.replicate_ctx) &&
+	    !(idem && ledger_idem_pending(l, ih))) {
 		/* Its copy would be refused: so is the write, now, rather
-		 * than after the room below (a wait on this thread). */
+		 * than after the room below (a wait on this thread). Not a
+		 * retry of a write still in a group (the probe's, say): it
+		 * waits for that write's outcome and answers with it, as a
+		 * refusal could tell its client "not recorded" of a write
+		 * the probe then records. */
 		telemetry_refused(l->o.tm, TM_REFUSED_REPLICATION, n);
 		return ERR_TIMEOUT;
 	}

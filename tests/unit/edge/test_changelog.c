@@ -604,6 +604,8 @@ Test(changelog, a_follower_stopped_by_a_record_it_cannot_apply_says_so)
 	proc_sleep_ms(1500); /* past takeover_ms, with the log silent */
 	cr_assert_eq(atomic_load(&promoted), 0);
 	cr_assert_not(changelog_active(b));
+	cr_assert_eq(metric_value(metrics_gauge(T.reg, "changelog_follow_stopped", "", NULL)), 1,
+	             "the alert's gauge says so");
 	expect(mine, "Mk1", NULL);
 	changelog_free(b);
 	store_close(mine);

@@ -214,6 +214,28 @@ Test(ledger_replicate, a_write_while_copies_are_refused_is_refused_before_it_is_
 	cr_assert_eq(member_of("u2", ITEM), 1);
 }
 
+/* A retry of a write still in a group (the probe's, say) is not refused
+ * early: refused, its client would learn "not recorded" of a write the
+ * group then records. It waits for that write and answers with it. */
+Test(ledger_replicate, a_retry_of_a_write_in_a_group_is_not_refused_early)
+{
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
+	ledger_replay r;
+	ledger_answer a;
+	ledger_ticket t;
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
+	cr_assert(ledger_ticket_staged(&t));
+	H.refusing = true; /* the group holding k1 is the probe now */
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 10, &a, &idem, &r), 0);
+	cr_assert(r.replayed, "answered with the first try's outcome");
+	free(r.body);
+	cr_assert_eq(ledger_ticket_state(&t), LEDGER_DURABLE);
+	cr_assert_eq(member_of("u1", ITEM), 1);
+	/* A write of another key is refused early all the same. */
+	cr_assert_eq(like("u2"), ERR_TIMEOUT);
+}
+
 Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_nothing)
 {
 	cr_assert_eq(like("u1"), 0);
