@@ -93,7 +93,7 @@ static const struct {
     {DRILL_EXPECT_TAKEOVER_MAX, "takeover_max_s", 3600},
     {DRILL_EXPECT_READY_ME_P99, "ready_me_p99_ms", MS_MAX},
     {DRILL_EXPECT_READY_ME_READTHROUGHS, "ready_me_readthroughs", 1e12},
-    {DRILL_EXPECT_TAKEOVERS, "takeovers", 1e6},
+    {DRILL_EXPECT_ACTIVE_CHANGES, "active_changes", 1e6},
     {DRILL_EXPECT_NOT_REPLICATED, "not_replicated", 1e12},
 };
 
@@ -288,7 +288,7 @@ static int parse_expect(parser *p, char **w, int nw)
 		    "ready_read_p99_ms, ready_read_errors, ready_readthroughs, "
 		    "read_errors, interval_p99_ms, interval_edge_p99_ms, "
 		    "interval_drift, takeover_max_s, ready_me_p99_ms, "
-		    "ready_me_readthroughs, takeovers or not_replicated)",
+		    "ready_me_readthroughs, active_changes or not_replicated)",
 		    w[1]);
 	const drill_expect *prev = drill_expect_of(d, expect_keys[k].key);
 	if (prev)
@@ -524,7 +524,9 @@ static void check_late(parser *p)
 		if (interval && !d->latency_every_s)
 			fail_late(p, x->line, "expect %s needs latency_every",
 			          drill_expect_name(x->key));
-		if (x->key == DRILL_EXPECT_TAKEOVER_MAX && !d->standby)
+		if ((x->key == DRILL_EXPECT_TAKEOVER_MAX || x->key == DRILL_EXPECT_ACTIVE_CHANGES ||
+		     x->key == DRILL_EXPECT_NOT_REPLICATED) &&
+		    !d->standby)
 			fail_late(p, x->line, "expect %s needs standby 1",
 			          drill_expect_name(x->key));
 	}

@@ -180,11 +180,11 @@
  *                         instance acknowledges a write within MAX
  *                         seconds of the step (none at all is a miss
  *                         too); held in both runs
- *     takeovers           needs standby 1: how often, over the run, the
- *                         load saw a region's writes acknowledged by
- *                         another instance than before, whatever caused
- *                         it (a loss the drill made, or a takeover none
- *                         asked for)
+ *     active_changes      needs standby 1: how often, over the run, a
+ *                         region's write was acknowledged by another
+ *                         instance than the region's last one, whatever
+ *                         caused it (a loss the drill made, or a
+ *                         takeover none asked for)
  *     not_replicated      needs standby 1: writes the load was answered
  *                         503 not_replicated over the run
  * Steps: "at T ACTION ARGS...", T in seconds from the start of the load
@@ -325,7 +325,7 @@ typedef enum drill_expect_key {
 	DRILL_EXPECT_TAKEOVER_MAX,
 	DRILL_EXPECT_READY_ME_P99,
 	DRILL_EXPECT_READY_ME_READTHROUGHS,
-	DRILL_EXPECT_TAKEOVERS,
+	DRILL_EXPECT_ACTIVE_CHANGES,
 	DRILL_EXPECT_NOT_REPLICATED,
 } drill_expect_key;
 

@@ -122,6 +122,9 @@ typedef struct load_stats {
 	uint64_t not_replicated;   /* attempts answered 503 not_replicated */
 	uint64_t switches;         /* times a region moved to its other instance */
 	uint64_t stale_acks;       /* acks by an instance taken over from (above) */
+	/* Acks of a region's write by another instance than the region's
+	 * last ack (not stale): each is a takeover as the clients see it. */
+	uint64_t active_changes;
 } load_stats;
 
 load *load_new(const load_opts *o, char *err, size_t errlen);

@@ -163,6 +163,8 @@ static bool instance_acked(load *l, const op *o, uint64_t now)
 			l->taken_us[r][j] = now;
 	if (l->watch_us[r] && !l->watch_first_us[r] && k != l->watch_lost[r])
 		l->watch_first_us[r] = now;
+	if (!stale && l->last_ack[r] >= 0 && l->last_ack[r] != (int)k)
+		l->st.active_changes++;
 	l->last_ack[r] = (int)k;
 	return stale;
 }

@@ -575,7 +575,8 @@ size_t ready_check(const drill *d, bool short_run, const report_ready_row *rows,
 			continue;
 		}
 		if (is_interval(ex->key) || ex->key == DRILL_EXPECT_TAKEOVER_MAX ||
-		    ex->key == DRILL_EXPECT_TAKEOVERS || ex->key == DRILL_EXPECT_NOT_REPLICATED)
+		    ex->key == DRILL_EXPECT_ACTIVE_CHANGES ||
+		    ex->key == DRILL_EXPECT_NOT_REPLICATED)
 			continue; /* held by the intervals and the takeovers */
 		if (ex->key == DRILL_EXPECT_READ_ERRORS) {
 			if ((double)read_errors > ex->max) {

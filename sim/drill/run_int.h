@@ -114,7 +114,6 @@ typedef struct runner {
 	fence_watch fence[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
 	int acked_by[DRILL_REGIONS_MAX];
 	char acked_text[DRILL_REGIONS_MAX][512];
-	unsigned active_changes; /* a region's writes acknowledged by another instance */
 	/* The instance of each region cut from its own Kafka by a step
 	 * (inst + 1; 0: none), watched for its fenced exit once healed. */
 	int regional_cut[DRILL_REGIONS_MAX];
