@@ -100,13 +100,11 @@ static uint64_t wait_writer(int slot, unsigned ms)
 	}
 }
 
-/* With the group commits on the commit threads (the shipped default with
- * a changelog: two copies may be in flight), not on the loop. */
-static bool threaded;
-
 /* The stack: central, the edge's first instance (slot 0, active once it
- * takes the empty log over) and its second (slot 1, standby). */
-static void pair_up(void)
+ * takes the empty log over) and its second (slot 1, standby); threaded:
+ * with the group commits on the commit threads (the shipped default with
+ * a changelog: two copies may be in flight), not on the loop. */
+static void pair_up_as(bool threaded)
 {
 	S.changelog = true;
 	S.changelog_keys = "beat_ms = 100\ntakeover_ms = 500\ntimeout_ms = 300\n";
@@ -117,12 +115,18 @@ static void pair_up(void)
 	stack_write_twin(STANDBY, 0);
 }
 
+static void pair_up(void)
+{
+	pair_up_as(false);
+}
+
 /* The active killed at point (a failpoint spec): every op it answered
- * counts once at central, and the standby, taking over, shows each once. */
-static void kill_at(const char *point)
+ * counts once at central, and the standby, taking over, shows each once.
+ * threaded: pair_up_as's. */
+static void kill_at(const char *point, bool threaded)
 {
 	cr_assert_eq(setenv("LIKES_FAILPOINT", point, 1), 0);
-	pair_up();
+	pair_up_as(threaded);
 	cr_assert_eq(unsetenv("LIKES_FAILPOINT"), 0);
 	/* The standby starts without the failpoint (stack_start_edge runs
 	 * the binary with this process's environment). */
@@ -161,71 +165,67 @@ static void kill_at(const char *point)
 
 Test(takeover, before_a_group_is_copied)
 {
-	kill_at("group.staged:3");
+	kill_at("group.staged:3", false);
 }
 
 Test(takeover, after_a_group_is_copied_before_it_is_written)
 {
-	kill_at("group.copied:3");
+	kill_at("group.copied:3", false);
 }
 
 Test(takeover, after_a_group_is_written_before_its_answers)
 {
-	kill_at("group.written:3");
+	kill_at("group.written:3", false);
 }
 
 Test(takeover, on_the_commit_threads_before_a_group_is_copied)
 {
-	threaded = true;
-	kill_at("group.staged:3");
+	kill_at("group.staged:3", true);
 }
 
 Test(takeover, on_the_commit_threads_after_a_group_is_copied_before_it_is_written)
 {
-	threaded = true;
-	kill_at("group.copied:3");
+	kill_at("group.copied:3", true);
 }
 
 Test(takeover, on_the_commit_threads_after_a_group_is_written_before_its_answers)
 {
-	threaded = true;
-	kill_at("group.written:3");
+	kill_at("group.written:3", true);
 }
 
 Test(takeover, on_the_commit_threads_after_a_seal_is_copied_before_it_is_written)
 {
-	threaded = true;
-	kill_at("seal.copied:4");
+	kill_at("seal.copied:4", true);
 }
 
 Test(takeover, before_a_seal_is_copied)
 {
-	kill_at("seal.encoded:4");
+	kill_at("seal.encoded:4", false);
 }
 
 Test(takeover, after_a_seal_is_copied_before_it_is_written)
 {
-	kill_at("seal.copied:4");
+	kill_at("seal.copied:4", false);
 }
 
 Test(takeover, after_a_seal_is_written_before_it_is_sent)
 {
-	kill_at("seal.written:4");
+	kill_at("seal.written:4", false);
 }
 
 Test(takeover, after_a_batch_is_queued_to_kafka)
 {
-	kill_at("batch.queued:4");
+	kill_at("batch.queued:4", false);
 }
 
 Test(takeover, after_kafka_took_a_batch)
 {
-	kill_at("batch.delivered:4");
+	kill_at("batch.delivered:4", false);
 }
 
 Test(takeover, after_a_snapshot_deleted_applied_batches)
 {
-	kill_at("confirm.written:2");
+	kill_at("confirm.written:2", false);
 }
 
 Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)

@@ -167,6 +167,18 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	changelog_written(cl, wb, 0);
 }
 
+/* T.o's producer, active on a new store (*db, named name), after one
+ * write replicated and written: Mk1 = v, Mk2 = "b". */
+CHANGELOG_FIXTURE changelog *active_after_a_write(const char *name, const char *v, store **db)
+{
+	*db = open_named(name);
+	changelog *cl = active_on(&T.o, *db);
+	store_batch *wb = sample(v, "b", "none");
+	replicated_write(cl, *db, wb);
+	store_batch_free(wb);
+	return cl;
+}
+
 /* T.o for a test that counts offsets or times out: no beat between its
  * records, no takeover of its own, appends given up after 300 ms. */
 CHANGELOG_FIXTURE void quiet(void)

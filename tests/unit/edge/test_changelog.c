@@ -272,11 +272,9 @@ Test(changelog, a_kept_store_applies_only_what_it_lacks)
 	char err[256] = "";
 	T.o.beat_ms = 60000; /* no beat between the records: offsets below are exact */
 	T.o.takeover_ms = 125000;
-	store *db = open_named("kept");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("first", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
+	store *db;
+	changelog *cl = active_after_a_write("kept", "first", &db);
+	store_batch *wb;
 	/* Acknowledged by the cluster, lost before its local write (the
 	 * edge stopped in between): the log has it, the store does not. */
 	wb = sample("second", "b2", "none");
@@ -310,11 +308,9 @@ Test(changelog, each_edge_restores_its_own_partition)
 Test(changelog, an_append_the_cluster_does_not_take_fails)
 {
 	T.o.timeout_ms = 300;
-	store *db = open_named("down");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("ok", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
+	store *db;
+	changelog *cl = active_after_a_write("down", "ok", &db);
+	store_batch *wb;
 	for (int b = 1; b <= 3; b++)
 		cr_assert_eq(rd_kafka_mock_broker_set_down(T.mc, b), 0);
 	wb = sample("lost", "b", "none");
@@ -336,11 +332,9 @@ Test(changelog, an_append_the_cluster_does_not_take_fails)
 Test(changelog, once_a_copy_failed_one_append_probes_and_the_others_are_refused_at_once)
 {
 	quiet(); /* timeout 300 ms, no beat */
-	store *db = open_named("probe");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("ok", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
+	store *db;
+	changelog *cl = active_after_a_write("probe", "ok", &db);
+	store_batch *wb;
 	brokers(false);
 	wb = sample("first", "b", "none");
 	uint64_t t0 = clock_mono_ms();
@@ -668,11 +662,9 @@ Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when
 	char err[256] = "";
 	quiet();
 	T.o.durability = CHANGELOG_LOCAL;
-	store *db = open_named("local");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("v0", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
+	store *db;
+	changelog *cl = active_after_a_write("local", "v0", &db);
+	store_batch *wb;
 	brokers(false);
 	/* The log is out of reach: each group's copy is held on the disk,
 	 * the first after a failed append, the next at once. */

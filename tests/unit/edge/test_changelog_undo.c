@@ -25,11 +25,9 @@ Test(changelog_undo, a_refused_write_is_undone_in_the_log_by_the_next_record)
 {
 	char err[256] = "";
 	quiet();
-	store *db = open_named("undo");
-	changelog *cl = active_on(&T.o, db);
-	store_batch *wb = sample("kept", "b", "none");
-	replicated_write(cl, db, wb);
-	store_batch_free(wb);
+	store *db;
+	changelog *cl = active_after_a_write("undo", "kept", &db);
+	store_batch *wb;
 	/* Refused: its copy is not acknowledged. A copy can still land after
 	 * such a failure (a cluster that took it and answered too late);
 	 * the mock cluster cannot make that case, so the store rebuilt below
