@@ -179,6 +179,24 @@ CHANGELOG_FIXTURE changelog *active_after_a_write(const char *name, const char *
 	return cl;
 }
 
+/* a and b appended with both in flight at once (a pipelined group
+ * commit's two halves), both acknowledged with a position, then written
+ * to db in order and reported. */
+CHANGELOG_FIXTURE void two_in_flight_written(changelog *cl, store *db, store_batch *a,
+                                             store_batch *b)
+{
+	changelog_pending *pa = changelog_append_begin(cl, a, true);
+	changelog_pending *pb = changelog_append_begin(cl, b, true);
+	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
+	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
+	cr_assert(has_position(a));
+	cr_assert(has_position(b));
+	cr_assert_eq(store_write(db, a), 0);
+	changelog_written(cl, a, 0);
+	cr_assert_eq(store_write(db, b), 0);
+	changelog_written(cl, b, 0);
+}
+
 /* T.o for a test that counts offsets or times out: no beat between its
  * records, no takeover of its own, appends given up after 300 ms. */
 CHANGELOG_FIXTURE void quiet(void)

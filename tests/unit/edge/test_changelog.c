@@ -371,14 +371,7 @@ Test(changelog, once_a_copy_failed_one_append_probes_and_the_others_are_refused_
 		proc_sleep_ms(10);
 	}
 	store_batch *a = sample("a", "b", "none"), *b = sample("b", "b", "none");
-	changelog_pending *pa = changelog_append_begin(cl, a, true);
-	changelog_pending *pb = changelog_append_begin(cl, b, true);
-	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
-	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
-	cr_assert_eq(store_write(db, a), 0);
-	changelog_written(cl, a, 0);
-	cr_assert_eq(store_write(db, b), 0);
-	changelog_written(cl, b, 0);
+	two_in_flight_written(cl, db, a, b);
 	store_batch_free(a);
 	store_batch_free(b);
 	changelog_free(cl);

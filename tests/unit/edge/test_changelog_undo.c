@@ -94,16 +94,7 @@ Test(changelog_undo, appends_in_flight_together_keep_their_order_and_a_refused_o
 	store_batch *a = store_batch_new(), *b = store_batch_new();
 	store_batch_put(a, "Mk8", 3, "a", 1);
 	store_batch_put(b, "Mk8", 3, "b", 1);
-	changelog_pending *pa = changelog_append_begin(cl, a, true);
-	changelog_pending *pb = changelog_append_begin(cl, b, true);
-	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
-	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
-	cr_assert(has_position(a));
-	cr_assert(has_position(b));
-	cr_assert_eq(store_write(db, a), 0);
-	changelog_written(cl, a, 0);
-	cr_assert_eq(store_write(db, b), 0);
-	changelog_written(cl, b, 0);
+	two_in_flight_written(cl, db, a, b);
 	store_batch_free(a);
 	store_batch_free(b);
 	/* Two more: the second acknowledged, then refused by its caller
@@ -114,8 +105,8 @@ Test(changelog_undo, appends_in_flight_together_keep_their_order_and_a_refused_o
 	store_batch_put(a, "Mk5", 3, "a", 1);
 	store_batch_put(b, "Mk1", 3, "b", 1);
 	store_batch_put(b, "Mk6", 3, "b", 1);
-	pa = changelog_append_begin(cl, a, true);
-	pb = changelog_append_begin(cl, b, true);
+	changelog_pending *pa = changelog_append_begin(cl, a, true);
+	changelog_pending *pb = changelog_append_begin(cl, b, true);
 	cr_assert_eq(changelog_append_end(cl, a, pa), 0);
 	cr_assert_eq(changelog_append_end(cl, b, pb), 0);
 	cr_assert_eq(store_write(db, a), 0);
