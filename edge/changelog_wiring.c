@@ -34,10 +34,8 @@
  * answer a write again (each is refused, 503 not_active), and its memory
  * of the open and sealed batches is stale. It stops soon: the workers get
  * FENCED_GRACE_MS to answer the writes it refused, then it exits; the
- * service manager starts it again, as a standby of the new active. A
- * batch its pump sends meanwhile was sealed in the log before the
- * takeover: the new active sends the same one, and central applies it
- * once. */
+ * service manager starts it again, as a standby of the new active. Its
+ * pump sends nothing meanwhile (changelog_may_send). */
 static void fenced_exit(edge *e, uint64_t now)
 {
 	if (!e->fenced_ms) {

@@ -569,6 +569,7 @@ static int start(edge *e, char *err, size_t errlen)
 	    .replicate_end = e->clog ? changelog_replicate_end : NULL,
 	    .replicate_refused = e->clog ? changelog_replicate_refused : NULL,
 	    .replicate_refusing = e->clog ? changelog_replicate_refusing : NULL,
+	    .may_send = e->clog ? changelog_may_send : NULL,
 	    .replicate_ctx = e->clog,
 	    .follower = e->clog != NULL,
 	    .tm = e->tm,

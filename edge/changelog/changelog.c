@@ -207,6 +207,7 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 	pthread_mutex_unlock(&cl->vmu);
 	atomic_store(&cl->epoch_pub, epoch);
 	atomic_store(&cl->failing, false); /* its takeover record got through */
+	atomic_store(&cl->checked_ms, clock_mono_ms());
 	atomic_store(&cl->is_active, true);
 	if (cl->g_active) {
 		metric_set(cl->g_active, 1);
@@ -253,6 +254,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		rc = order_check(cl, m->offset);
 		if (rc == 0 && w && w->track && cl->active)
 			changelog_unwritten_add(cl, m->offset);
+		int64_t us = rd_kafka_message_latency(m); /* from its produce call; -1: unknown */
+		if (rc == 0 && cl->active && us >= 0) {
+			uint64_t now = clock_mono_ms(), back = (uint64_t)us / 1000 + 1;
+			uint64_t at = now > back ? now - back : 0;
+			if (at > atomic_load(&cl->checked_ms))
+				atomic_store(&cl->checked_ms, at);
+		}
 		pthread_mutex_unlock(&cl->vmu);
 	}
 	if (!w)
@@ -557,6 +565,15 @@ int changelog_replicate_end(void *ctx, store_batch *wb, void *pending)
 void changelog_replicate_refused(void *ctx, const store_batch *wb)
 {
 	changelog_refused(ctx, wb);
+}
+
+bool changelog_may_send(void *ctx)
+{
+	const changelog *cl = ctx;
+	if (!atomic_load(&cl->is_active))
+		return false;
+	uint64_t lease = (uint64_t)(cl->o.takeover_ms - cl->o.beat_ms);
+	return clock_mono_ms() < atomic_load(&cl->checked_ms) + lease;
 }
 
 bool changelog_replicate_refusing(void *ctx)

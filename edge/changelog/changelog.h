@@ -208,6 +208,14 @@ void changelog_replicate_refused(void *ctx, const store_batch *wb);
  * appends begun meanwhile are refused at once (ERR_TIMEOUT, unproduced).
  * ctx: the changelog (the ledger's replicate_refusing). */
 bool changelog_replicate_refusing(void *ctx);
+/* True while this instance is surely the edge's writer: active, and a
+ * record of its own passed the order check (no takeover before it)
+ * recently enough that no takeover can have landed since (produced
+ * less than takeover_ms - beat_ms ago; beats renew it). A paused or
+ * cut-off active loses it before a standby may take over, so it sends
+ * no batch to central after a takeover. ctx: the changelog (the
+ * ledger's may_send). */
+bool changelog_may_send(void *ctx);
 
 /* The caller's store write of wb, which changelog_append took, is done:
  * rc its result. Written (0), wb's record no longer holds positions

@@ -77,6 +77,12 @@ struct changelog {
 	 * unproduced, until a record (the probe, or a beat) is acknowledged
 	 * again. Set and cleared by on_delivery; cleared by a takeover. */
 	_Atomic bool failing, probing;
+	/* Monotonic ms when the last record whose order check passed was
+	 * produced (its report's latency back from the report): no takeover
+	 * can land before it + takeover_ms (a standby waits that long after
+	 * the last record it saw), so until then, less a beat, this
+	 * instance is surely the writer (changelog_may_send). */
+	_Atomic uint64_t checked_ms;
 	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;
 

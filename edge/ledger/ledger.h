@@ -155,6 +155,11 @@ typedef struct ledger_opts {
 	 * it is staged, as the copy's error would refuse it, so that no
 	 * write waits on the request loop behind a copy doomed to time out. */
 	bool (*replicate_refusing)(void *ctx);
+	/* False while sealed batches may not be sent (ledger_pump sends
+	 * none; the next pump tries again): the changelog cannot vouch that
+	 * this instance is still the writer (changelog_may_send). NULL:
+	 * always true. */
+	bool (*may_send)(void *ctx);
 	void *replicate_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while

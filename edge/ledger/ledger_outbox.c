@@ -416,9 +416,13 @@ typedef struct batch_bytes {
  * central's pace instead of overflowing the broker again and again.
  * Sends from memory only: at a batch whose bytes are not in have, it
  * stops and returns its sequence (0: none wanted), for ledger_pump to
- * read with the mutex let go. */
+ * read with the mutex let go. Sends nothing while the changelog cannot
+ * vouch that this instance is still the writer (may_send): it may have
+ * been taken over from, and the pump that runs every second asks again. */
 static uint64_t pump_part(ledger *l, uint32_t p, const batch_bytes *have)
 {
+	if (l->o.may_send && !l->o.may_send(l->o.replicate_ctx))
+		return 0;
 	outbox_part *pt = &l->outbox.parts[p];
 	uint64_t window = 0;
 	for (size_t i = 0; i < pt->nsealed; i++) {

@@ -378,6 +378,34 @@ Test(changelog, once_a_copy_failed_one_append_probes_and_the_others_are_refused_
 	store_close(db);
 }
 
+/* An active may send batches to central only while a record of its own
+ * passed the order check less than takeover_ms - beat_ms ago: cut off
+ * from the log (or paused) for longer, a standby may have taken over.
+ * Beats renew it once the cluster is back. */
+Test(changelog, an_active_sends_batches_only_while_its_last_checked_record_is_recent)
+{
+	T.o.timeout_ms = 300;
+	T.o.beat_ms = 100;
+	T.o.takeover_ms = 600; /* the lease: 500 ms after the last checked record */
+	store *db;
+	changelog *cl = active_after_a_write("lease", "v", &db);
+	cr_assert(changelog_may_send(cl), "active, a record just checked");
+	proc_sleep_ms(800);
+	cr_assert(changelog_may_send(cl), "beats renew it while the cluster answers");
+	brokers(false);
+	uint64_t t0 = clock_mono_ms();
+	while (changelog_may_send(cl))
+		cr_assert_lt(clock_mono_ms() - t0, 600, "still sending %lu ms into the outage",
+		             (unsigned long)(clock_mono_ms() - t0));
+	cr_log_info("stopped sending %lu ms into the outage", (unsigned long)(clock_mono_ms() - t0));
+	brokers(true);
+	t0 = clock_mono_ms();
+	while (!changelog_may_send(cl))
+		cr_assert_lt(clock_mono_ms() - t0, 20000, "never sending again after the outage");
+	changelog_free(cl);
+	store_close(db);
+}
+
 Test(changelog, a_record_of_another_edge_stops_the_restore)
 {
 	char err[256] = "";

@@ -22,6 +22,7 @@
 static struct {
 	int fail;                       /* the hook's answer while nonzero */
 	bool refusing;                  /* replicate_refusing's answer */
+	bool hold_sends;                /* may_send's answer, negated */
 	unsigned calls;                 /* every call */
 	unsigned written;               /* puts it saw that the store already held */
 	size_t sent_at[HOOK_CALLS_MAX]; /* T.nsent at each call */
@@ -119,6 +120,12 @@ static bool refusing(void *ctx)
 	return H.refusing;
 }
 
+static bool may_send(void *ctx)
+{
+	(void)ctx;
+	return !H.hold_sends;
+}
+
 static char *render_ok(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
 {
 	(void)ctx;
@@ -136,6 +143,7 @@ static void setup(void)
 	T.o.replicate = replicate;
 	T.o.replicated = replicated;
 	T.o.replicate_refusing = refusing;
+	T.o.may_send = may_send;
 	open_ledger();
 }
 
@@ -254,6 +262,24 @@ Test(ledger_replicate, a_seal_whose_copy_fails_leaves_its_ops_open_and_sends_not
 	cr_assert_eq(T.nsent, 2);
 	cr_assert_eq(T.sent[1].seq, 2, "the next sequence, as if nothing had failed");
 	cr_assert_eq(stats_now().pending_ops, 0);
+}
+
+/* While the changelog cannot vouch that this instance is still the
+ * writer (may_send false), sealed batches stay unsent; the next pump
+ * after it can sends them. */
+Test(ledger_replicate, no_batch_is_sent_while_the_writer_is_not_vouched_for)
+{
+	H.hold_sends = true;
+	cr_assert_eq(like("u1"), 0);
+	cr_assert_eq(like("u2"), 0); /* fills the batch: sealed */
+	cr_assert_eq(stats_now().batches_sealed, 1);
+	cr_assert_eq(T.nsent, 0, "sealed, not sent");
+	ledger_pump(T.l);
+	cr_assert_eq(T.nsent, 0);
+	H.hold_sends = false;
+	ledger_pump(T.l);
+	cr_assert_eq(T.nsent, 1);
+	cr_assert_eq(T.sent[0].seq, 1);
 }
 
 Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches)
