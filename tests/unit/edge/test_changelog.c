@@ -397,7 +397,8 @@ Test(changelog, an_active_sends_batches_only_while_its_last_checked_record_is_re
 	while (changelog_may_send(cl))
 		cr_assert_lt(clock_mono_ms() - t0, 600, "still sending %lu ms into the outage",
 		             (unsigned long)(clock_mono_ms() - t0));
-	cr_log_info("stopped sending %lu ms into the outage", (unsigned long)(clock_mono_ms() - t0));
+	cr_log_info("stopped sending %lu ms into the outage",
+	            (unsigned long)(clock_mono_ms() - t0));
 	brokers(true);
 	t0 = clock_mono_ms();
 	while (!changelog_may_send(cl))
