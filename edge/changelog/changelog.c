@@ -238,6 +238,13 @@ static bool unreachable(rd_kafka_resp_err_t err)
 	}
 }
 
+/* With durability = replicated, the last report said the cluster is out
+ * of reach: appends go one at a time, as probes (changelog_int.h). */
+static bool failing(const changelog *cl)
+{
+	return cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->failing);
+}
+
 /* The thread serving the queue (rd_kafka_poll): each delivery report
  * checked, then to its waiter (none for a beat). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -428,7 +435,7 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 		p->rc = ERR_FENCED;
 		return p;
 	}
-	if (cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->failing)) {
+	if (failing(cl)) {
 		/* The region's Kafka took no copy lately: one append probes
 		 * it, and the others are refused now rather than after
 		 * timeout_ms each. Writes then fail fast (the ledger refuses
@@ -579,8 +586,7 @@ bool changelog_may_send(void *ctx)
 bool changelog_replicate_refusing(void *ctx)
 {
 	changelog *cl = ctx;
-	return cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->is_active) &&
-	       atomic_load(&cl->failing) && atomic_load(&cl->probing);
+	return atomic_load(&cl->is_active) && failing(cl) && atomic_load(&cl->probing);
 }
 
 bool changelog_active(const changelog *cl)

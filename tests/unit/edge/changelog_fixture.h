@@ -167,6 +167,16 @@ static void replicated_write(changelog *cl, store *db, store_batch *wb)
 	changelog_written(cl, wb, 0);
 }
 
+/* A new store named name, the log restored into it with T.o (r: what
+ * the restore says). */
+CHANGELOG_FIXTURE store *restored_as(const char *name, changelog_restored *r)
+{
+	char err[256] = "";
+	store *db = open_named(name);
+	cr_assert_eq(changelog_restore(&T.o, db, r, err, sizeof err), 0, "%s", err);
+	return db;
+}
+
 /* T.o's producer, active on a new store (*db, named name), after one
  * write replicated and written: Mk1 = v, Mk2 = "b". */
 CHANGELOG_FIXTURE changelog *active_after_a_write(const char *name, const char *v, store **db)

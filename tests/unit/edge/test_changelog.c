@@ -143,9 +143,8 @@ Test(changelog, a_wiped_store_gets_back_every_replicated_write)
 	changelog_free(cl);
 
 	/* The machine is lost: a new, empty store. */
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	cr_assert_eq(r.records, 21, "the takeover and the 20 writes");
 	cr_assert_eq(r.from, 0);
 	cr_assert(r.to >= 21, "to %ld", (long)r.to); /* and the beats, if any came */
@@ -442,7 +441,6 @@ Test(changelog, only_an_instance_that_took_over_appends)
 
 Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 {
-	char err[256] = "";
 	changelog_opts oa = T.o, ob = T.o;
 	oa.instance = "dc1";
 	ob.instance = "dc2";
@@ -479,9 +477,8 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 
 	/* A store rebuilt from the log: a's write before the takeover and
 	 * b's after it; a's record after the takeover is void. */
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	cr_assert_eq(r.voided, 1, "a's record after the takeover, voided %lu",
 	             (unsigned long)r.voided);
 	expect(fresh, "Mk1", "after");
@@ -681,7 +678,6 @@ Test(changelog, a_store_ahead_of_a_recreated_log_starts_again_at_its_end)
 
 Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when_the_log_is_back)
 {
-	char err[256] = "";
 	quiet();
 	T.o.durability = CHANGELOG_LOCAL;
 	store *db;
@@ -724,9 +720,8 @@ Test(changelog, with_local_durability_writes_are_held_in_order_and_appended_when
 	store_batch_free(wb);
 	changelog_free(cl);
 	/* A store rebuilt from the log has every write, the last one last. */
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	expect(fresh, "Mk1", "v4");
 	expect(fresh, "Mk2", "b4");
 	store_close(fresh);
@@ -769,7 +764,6 @@ Test(changelog, an_active_appends_again_soon_after_a_long_outage)
 
 Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 {
-	char err[256] = "";
 	quiet();
 	T.o.durability = CHANGELOG_LOCAL;
 	store *db = open_named("restart");
@@ -791,9 +785,8 @@ Test(changelog, records_held_before_a_restart_go_first_at_the_next_takeover)
 	store_batch_free(wb);
 	drain_all(cl);
 	changelog_free(cl);
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	expect(fresh, "Mk1", "new");
 	expect(fresh, "Mk2", "n");
 	/* Held under the first epoch, appended under the second: not void. */

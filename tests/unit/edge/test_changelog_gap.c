@@ -47,9 +47,8 @@ Test(changelog_gap, a_store_that_missed_records_the_log_lost_never_takes_over)
 	changelog *cl = active_on(&T.o, db);
 	overrun(cl, db, 7);
 	changelog_free(cl);
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	cr_assert_gt(r.missing, 0, "the log starts past offset 0");
 	cl = changelog_new(&T.o, err, sizeof err);
 	cr_assert_not_null(cl, "%s", err);

@@ -86,7 +86,6 @@ static uint64_t stored_position(store *db)
 
 Test(changelog_undo, appends_in_flight_together_keep_their_order_and_a_refused_one_is_undone)
 {
-	char err[256] = "";
 	quiet();
 	store *db = open_named("pipe");
 	changelog *cl = active_on(&T.o, db);
@@ -142,9 +141,8 @@ Test(changelog_undo, appends_in_flight_together_keep_their_order_and_a_refused_o
 	cr_assert_eq(copy_position(cl, db), (int64_t)d_pos);
 	cr_assert_eq(cl->nunw, 0, "an undone record is still counted unwritten");
 	changelog_free(cl);
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	expect(fresh, "Mk8", "b");
 	expect(fresh, "Mk1", "a");
 	expect(fresh, "Mk5", "a");
@@ -191,13 +189,11 @@ static changelog *one_refused(const char *name, store **db, store_batch **base, 
 /* Frees the n batches and cl, and restores a fresh store from the log. */
 static store *freed_and_restored(changelog *cl, store_batch **wbs, size_t n)
 {
-	char err[256] = "";
 	for (size_t i = 0; i < n; i++)
 		store_batch_free(wbs[i]);
 	changelog_free(cl);
-	store *fresh = open_named("fresh");
 	changelog_restored r;
-	cr_assert_eq(changelog_restore(&T.o, fresh, &r, err, sizeof err), 0, "%s", err);
+	store *fresh = restored_as("fresh", &r);
 	return fresh;
 }
 

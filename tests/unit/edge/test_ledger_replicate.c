@@ -135,6 +135,16 @@ static char *render_ok(void *ctx, const ledger_answer *answers, size_t n, size_t
 	return xstrdup("ok");
 }
 
+/* u1's like of ITEM under idempotency key k1 at wall, written (t NULL)
+ * or staged with t; the answer's replay in *r (its body the caller's). */
+static int keyed_like(uint64_t wall, ledger_replay *r, ledger_ticket *t)
+{
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
+	ledger_answer a;
+	return ledger_stage_ops(T.l, &op, 1, wall, &a, &idem, r, t);
+}
+
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_replicate");
@@ -204,17 +214,14 @@ Test(ledger_replicate, a_write_whose_copy_fails_is_refused_and_records_nothing)
  * write already written is still answered from its record. */
 Test(ledger_replicate, a_write_while_copies_are_refused_is_refused_before_it_is_staged)
 {
-	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
-	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
 	ledger_replay r;
-	ledger_answer a;
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, &idem, &r), 0);
+	cr_assert_eq(keyed_like(WALL, &r, NULL), 0);
 	unsigned calls = H.calls;
 	H.refusing = true;
 	cr_assert_eq(like("u2"), ERR_TIMEOUT);
 	cr_assert_eq(H.calls, calls, "no copy tried");
 	cr_assert_eq(member_of("u2", ITEM), -1, "nothing recorded");
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 10, &a, &idem, &r), 0);
+	cr_assert_eq(keyed_like(WALL + 10, &r, NULL), 0);
 	cr_assert(r.replayed, "a retry of a written write is answered from its record");
 	free(r.body);
 	H.refusing = false;
@@ -227,15 +234,12 @@ Test(ledger_replicate, a_write_while_copies_are_refused_is_refused_before_it_is_
  * group then records. It waits for that write and answers with it. */
 Test(ledger_replicate, a_retry_of_a_write_in_a_group_is_not_refused_early)
 {
-	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
-	ledger_idem idem = {.req = {"u1", "k1", 42, WALL + 60000}, .render = render_ok};
 	ledger_replay r;
-	ledger_answer a;
 	ledger_ticket t;
-	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
+	cr_assert_eq(keyed_like(WALL, &r, &t), 0);
 	cr_assert(ledger_ticket_staged(&t));
 	H.refusing = true; /* the group holding k1 is the probe now */
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 10, &a, &idem, &r), 0);
+	cr_assert_eq(keyed_like(WALL + 10, &r, NULL), 0);
 	cr_assert(r.replayed, "answered with the first try's outcome");
 	free(r.body);
 	cr_assert_eq(ledger_ticket_state(&t), LEDGER_DURABLE);
