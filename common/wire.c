@@ -286,6 +286,25 @@ int wire_encode_move(const wire_move *m, char **out, size_t *outlen)
 	return 0;
 }
 
+int wire_encode_handover(const wire_handover *h, char **out, size_t *outlen)
+{
+	enc e;
+
+	if (!str_ok(h->edge, true) || h->epoch == 0)
+		return ERR_INVAL;
+	put_head(&e, 6, WIRE_VERSION, "h");
+	put_key(&e, "p");
+	put_uint(&e, h->partition);
+	put_key(&e, "e");
+	put_str(&e, h->edge);
+	put_key(&e, "n");
+	put_uint(&e, h->epoch);
+	put_key(&e, "w");
+	put_uint(&e, h->created_ms);
+	enc_finish(&e, out, outlen);
+	return 0;
+}
+
 /* ---- adding up sums ------------------------------------------------------ */
 
 void wire_batch_add_up(const wire_op *in, const bool *is_sum, size_t n, wire_batch *b,
@@ -515,6 +534,7 @@ enum {
 	F_USER = 1 << 16,
 	F_SINCE = 1 << 17,
 	F_MARKS = 1 << 18,
+	F_EPOCH = 1 << 19,
 };
 
 #define BATCH_FIELDS (F_EDGE | F_REGION | F_PARTITION | F_SEQ | F_WALL | F_OPS)
@@ -864,9 +884,53 @@ int wire_decode_move(const void *buf, size_t len, wire_move *m)
 	return rc;
 }
 
+static int handover_field(wire_str k, uint64_t ver)
+{
+	static const int fields[] = {F_PARTITION, F_EDGE, F_EPOCH, F_WALL};
+	(void)ver;
+	return field_in(k, "penw", fields);
+}
+
+static int read_handover_field(mpr *r, int f, void *msg)
+{
+	wire_handover *h = msg;
+
+	switch (f) {
+	case F_PARTITION: return read_u32(r, &h->partition);
+	case F_EDGE: return read_name(r, &h->edge);
+	case F_EPOCH: return mpr_read_uint(r, UINT64_MAX, &h->epoch);
+	default: return mpr_read_uint(r, UINT64_MAX, &h->created_ms);
+	}
+}
+
+static int handover_required(uint64_t ver)
+{
+	(void)ver;
+	return F_PARTITION | F_EDGE | F_EPOCH | F_WALL;
+}
+
+static const msg_kind handover_kind = {"h", WIRE_VERSION, handover_field, read_handover_field,
+                                       handover_required};
+
+int wire_decode_handover(const void *buf, size_t len, wire_handover *h)
+{
+	mpr r;
+
+	memset(h, 0, sizeof(*h));
+	if (!buf)
+		return ERR_CORRUPT;
+	mpr_init(&r, buf, len);
+	int rc = decode_map(&r, &handover_kind, h);
+	if (!rc && h->epoch == 0)
+		rc = ERR_CORRUPT;
+	if (rc)
+		memset(h, 0, sizeof(*h));
+	return rc;
+}
+
 char wire_message_type(const void *buf, size_t len)
 {
-	static const char types[] = "bsm";
+	static const char types[] = "bsmh";
 	mpr r;
 	uint32_t n;
 	uint64_t v;
@@ -878,7 +942,8 @@ char wire_message_type(const void *buf, size_t len)
 	if (mpr_read_map(&r, &n) || n < 2 || mpr_read_str(&r, WIRE_MAX_STR, &k) ||
 	    !key_is(k, "v") || mpr_read_uint(&r, UINT64_MAX, &v) ||
 	    mpr_read_str(&r, WIRE_MAX_STR, &k) || !key_is(k, "t") ||
-	    mpr_read_str(&r, WIRE_MAX_STR, &t) || t.n != 1 || !memchr(types, t.p[0], 3))
+	    mpr_read_str(&r, WIRE_MAX_STR, &t) || t.n != 1 ||
+	    !memchr(types, t.p[0], sizeof types - 1))
 		return 0;
 	return t.p[0];
 }

@@ -1,9 +1,10 @@
-/* fuzz_wire_move.c - libFuzzer target for the move decoder
- * (wire_decode_move) and the type peek central's input starts with
- * (wire_message_type). An input the decoder accepts must say 'm' to the
- * peek, encode again and decode to the same move, and its encoding must
- * be a fixed point; anything else aborts, which libFuzzer reports as a
- * finding. Single-threaded, no state between inputs.
+/* fuzz_wire_move.c - libFuzzer target for the decoders of central's
+ * input besides batches: moves (wire_decode_move) and hand-overs
+ * (wire_decode_handover), and the type peek that input starts with
+ * (wire_message_type). An input a decoder accepts must say its type to
+ * the peek, encode again and decode to the same message, and its
+ * encoding must be a fixed point; anything else aborts, which libFuzzer
+ * reports as a finding. Single-threaded, no state between inputs.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,28 @@ static int str_eq(wire_str a, wire_str b)
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
+static void handover(const uint8_t *data, size_t size, char t)
+{
+	wire_handover h, again;
+	char *enc, *enc2;
+	size_t len, len2;
+
+	if (wire_decode_handover(data, size, &h))
+		return;
+	if (t != 'h')
+		abort(); /* a hand-over the peek did not see */
+	if (wire_encode_handover(&h, &enc, &len) || wire_decode_handover(enc, len, &again))
+		abort();
+	if (again.partition != h.partition || !str_eq(again.edge, h.edge) ||
+	    again.epoch != h.epoch || again.created_ms != h.created_ms)
+		abort();
+	if (wire_encode_handover(&again, &enc2, &len2) || len2 != len ||
+	    memcmp(enc, enc2, len) != 0)
+		abort();
+	free(enc2);
+	free(enc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	wire_move m, again;
@@ -25,8 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, len2;
 
 	char t = wire_message_type(data, size);
-	if (t && t != 'b' && t != 's' && t != 'm')
+	if (t && t != 'b' && t != 's' && t != 'm' && t != 'h')
 		abort();
+	handover(data, size, t);
 	if (wire_decode_move(data, size, &m))
 		return 0;
 	if (t != 'm')

@@ -75,8 +75,15 @@ static void wire_seeds(void)
 	wire_count counts[3] = {{S("likes"), S("post:1"), 41},
 	                        {S("likes"), S("post:2"), UINT64_MAX},
 	                        {S("views"), S("reel:77"), 0}};
-	wire_snapshot s = {S("central-1"), 2, 1234, 1700000000000ull, true, 2, edges, 3, counts, 0,
-	                   NULL,           0};
+	wire_snapshot s = {.source = S("central-1"),
+	                   .partition = 2,
+	                   .offset = 1234,
+	                   .produced_ms = 1700000000000ull,
+	                   .last = true,
+	                   .nedges = 2,
+	                   .edges = edges,
+	                   .ncounts = 3,
+	                   .counts = counts};
 	if (wire_encode_snapshot(&s, &out, &len))
 		exit(1);
 	put("wire_snapshot", "two-edges-three-counts", out, len);
@@ -92,13 +99,14 @@ static void wire_seeds(void)
 		exit(1);
 	put("wire_snapshot", "a-batch", out, len);
 	free(out);
-	/* moves: a typical one, one with the widest numbers, and a batch */
+	/* moves: a typical one, one with the widest numbers, and a batch;
+	 * a hand-over (the same target reads both) */
 	wire_move m = {7, S("u42"), S("eu"), 1764201600000ull, 1764201600123ull};
 	if (wire_encode_move(&m, &out, &len))
 		exit(1);
 	put("wire_move", "typical", out, len);
 	free(out);
-	m = (wire_move){UINT32_MAX, S("u"), S("r"), UINT64_MAX, UINT64_MAX};
+	m = (wire_move){UINT32_MAX, S("u"), S("r"), WIRE_MOVE_SINCE_MAX, UINT64_MAX};
 	if (wire_encode_move(&m, &out, &len))
 		exit(1);
 	put("wire_move", "widest", out, len);
@@ -106,6 +114,11 @@ static void wire_seeds(void)
 	if (wire_encode_batch(&b, &out, &len))
 		exit(1);
 	put("wire_move", "a-batch", out, len);
+	free(out);
+	wire_handover h = {7, S("edge1"), 3, 1764201600123ull};
+	if (wire_encode_handover(&h, &out, &len))
+		exit(1);
+	put("wire_move", "handover", out, len);
 	free(out);
 }
 

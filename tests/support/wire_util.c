@@ -55,6 +55,25 @@ wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uin
 	return m;
 }
 
+wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch)
+{
+	wire_handover h = {p, wire_cstr(edge, strlen(edge)), epoch, 1764201600123u};
+	wire_util_msg m;
+	int rc = wire_encode_handover(&h, &m.buf, &m.len);
+	cr_assert_eq(rc, 0, "wire_encode_handover: %s", err_str(rc));
+	return m;
+}
+
+void wire_util_assert_vector(const char *path, char *buf, size_t len)
+{
+	size_t vlen;
+	uint8_t *vec = wire_util_load_hex(path, &vlen);
+	cr_assert_eq(len, vlen, "%s: %zu bytes encoded, the vector has %zu", path, len, vlen);
+	cr_assert_arr_eq(buf, vec, len, "%s: the bytes differ", path);
+	free(buf);
+	free(vec);
+}
+
 static bool str_eq(wire_str a, wire_str b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);

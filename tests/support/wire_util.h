@@ -44,6 +44,11 @@ wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, 
  * `central home-move` makes it), encoded; the encoding is asserted. */
 wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uint64_t since_ms);
 
+/* The hand-over of edge's changelog at epoch, produced to partition p
+ * (as a new active instance makes it), encoded; the encoding is
+ * asserted. */
+wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch);
+
 /* Does w hold exactly the bytes of s? */
 bool wire_util_str_is(wire_str w, const char *s);
 
@@ -51,6 +56,10 @@ bool wire_util_str_is(wire_str w, const char *s);
  * to the repository root; the bytes are malloc'ed (the caller frees
  * them), their count in *len. */
 uint8_t *wire_util_load_hex(const char *path, size_t *len);
+
+/* Asserts that an encoder's output buf (len bytes) is exactly the
+ * checked-in vector at path; frees buf. */
+void wire_util_assert_vector(const char *path, char *buf, size_t len);
 
 /* The documented contents of tests/vectors/batch_v1.hex,
  * tests/vectors/batch_v2.hex (a like and two sums) and

@@ -247,17 +247,13 @@ Test(wire, batch_vector_decodes_to_documented_values)
 
 Test(wire, encoder_produces_exact_batch_vector_bytes)
 {
-	size_t len, vlen;
-	uint8_t *vec = wire_util_load_hex("tests/vectors/batch_v1.hex", &vlen);
+	size_t len;
 	char *buf;
 	wire_batch b;
 
 	wire_util_vector_batch(&b);
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	cr_assert_eq(len, vlen);
-	cr_assert_arr_eq(buf, vec, len);
-	free(buf);
-	free(vec);
+	wire_util_assert_vector("tests/vectors/batch_v1.hex", buf, len);
 }
 
 Test(wire, batch_v2_vector_decodes_to_documented_values)
@@ -277,17 +273,13 @@ Test(wire, batch_v2_vector_decodes_to_documented_values)
 
 Test(wire, encoder_produces_exact_batch_v2_vector_bytes)
 {
-	size_t len, vlen;
-	uint8_t *vec = wire_util_load_hex("tests/vectors/batch_v2.hex", &vlen);
+	size_t len;
 	char *buf;
 	wire_batch b;
 
 	wire_util_vector_batch_v2(&b);
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
-	cr_assert_eq(len, vlen);
-	cr_assert_arr_eq(buf, vec, len);
-	free(buf);
-	free(vec);
+	wire_util_assert_vector("tests/vectors/batch_v2.hex", buf, len);
 }
 
 Test(wire, ops_of_users_at_home_elsewhere_carry_their_home)
@@ -395,17 +387,13 @@ Test(wire, snapshot_vector_decodes_to_documented_values)
 
 Test(wire, encoder_produces_exact_snapshot_vector_bytes)
 {
-	size_t len, vlen;
-	uint8_t *vec = wire_util_load_hex("tests/vectors/snapshot_v1.hex", &vlen);
+	size_t len;
 	char *buf;
 	wire_snapshot s;
 
 	wire_util_vector_snapshot(&s);
 	cr_assert_eq(wire_encode_snapshot(&s, &buf, &len), 0);
-	cr_assert_eq(len, vlen);
-	cr_assert_arr_eq(buf, vec, len);
-	free(buf);
-	free(vec);
+	wire_util_assert_vector("tests/vectors/snapshot_v1.hex", buf, len);
 }
 
 /* Criterion runs each parameter in a fresh process image, so the path

@@ -41,16 +41,11 @@ Test(wire_move, round_trips_every_field)
 
 Test(wire_move, the_vector_is_what_the_encoder_writes)
 {
-	size_t len;
-	uint8_t *want = wire_util_load_hex("tests/vectors/move_v1.hex", &len);
 	wire_move m = vector_move();
 	char *buf;
 	size_t n;
 	cr_assert_eq(wire_encode_move(&m, &buf, &n), 0);
-	cr_assert_eq(n, len);
-	cr_assert_eq(memcmp(buf, want, n), 0);
-	free(buf);
-	free(want);
+	wire_util_assert_vector("tests/vectors/move_v1.hex", buf, n);
 }
 
 Test(wire_move, the_encoder_refuses_what_the_decoder_would)
