@@ -393,12 +393,13 @@ static int prune_offline(cli *c, store *db)
 	       " counts=%" PRIu64 " regions=%" PRIu64 " days=%" PRIu64 " applied=%" PRIu64
 	       " held=%" PRIu64 " offsets=%" PRIu64 " epochs=%" PRIu64 " milestone_levels=%" PRIu64
 	       " feed_records=%" PRIu64 " home_index=%" PRIu64 " home_days=%" PRIu64
-	       " moved_users=%" PRIu64 "\n",
+	       " moved_users=%" PRIu64 " fences=%" PRIu64 "\n",
 	       text, n.scanned, n.deleted, n.by_tag[CKEY_STATE - 'A'], n.by_tag[CKEY_COUNT - 'A'],
 	       n.by_tag[CKEY_REGION - 'A'], n.by_tag[CKEY_DAY - 'A'], n.by_tag[CKEY_APPLIED - 'A'],
 	       n.by_tag[CKEY_HELD - 'A'], n.by_tag[CKEY_OFFSET - 'A'], n.by_tag[CKEY_EPOCH - 'A'],
 	       n.by_tag[CKEY_LEVEL - 'A'], n.by_tag[CKEY_FEED - 'A'], n.by_tag[CKEY_HOME - 'A'],
-	       n.by_tag[CKEY_HOME_DAY - 'A'], n.by_tag[CKEY_WHERE - 'A']);
+	       n.by_tag[CKEY_HOME_DAY - 'A'], n.by_tag[CKEY_WHERE - 'A'],
+	       n.by_tag[CKEY_FENCE - 'A']);
 	return CLI_OK;
 }
 

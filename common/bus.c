@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "wire.h"
 #include "xmem.h"
 
 struct kv_default {
@@ -453,4 +454,22 @@ bool bus_dlq_report(const bus_dlq *d, const rd_kafka_message_t *m, bool *failed)
 		log_error(what, "topic=%s err=\"%s\"", d->topic_name, rd_kafka_err2str(m->err));
 	}
 	return true;
+}
+
+uint64_t bus_batch_epoch(rd_kafka_message_t *m)
+{
+	rd_kafka_headers_t *hs;
+	const void *v;
+	size_t n;
+	if (rd_kafka_message_headers(m, &hs) ||
+	    rd_kafka_header_get_last(hs, WIRE_EPOCH_HEADER, &v, &n) || !v || n == 0 || n > 20)
+		return 0;
+	const char *d = v;
+	uint64_t e = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] < '0' || d[i] > '9' || e > (UINT64_MAX - (uint64_t)(d[i] - '0')) / 10)
+			return 0;
+		e = e * 10 + (uint64_t)(d[i] - '0');
+	}
+	return e;
 }

@@ -242,6 +242,20 @@ static int load(applier *a)
 	store_iter_free(it);
 	if (rc)
 		return rc;
+	it = store_iter_new(a->db, ckey_prefix(CKEY_FENCE), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_FENCE, &e, &en, &p, NULL) || vn != 8 ||
+		    p >= a->nparts)
+			continue;
+		edge_of(&a->parts[p], e, en)->fence = store_get_u64((const unsigned char *)v);
+	}
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc)
+		return rc;
 	it = store_iter_new(a->db, ckey_prefix(CKEY_HELD), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		const char *e;
@@ -510,8 +524,78 @@ static const char *header_fault(const wire_batch *b, uint32_t p)
 	return NULL;
 }
 
+/* ---- fences ------------------------------------------------------------- */
+
+/* A fence raised by the message being applied: es->fence becomes to
+ * once its store write succeeded. */
+typedef struct fence_raise {
+	edge_seq *es;
+	uint64_t to;
+} fence_raise;
+
+/* Puts edge's fence in p at epoch into the message's write batch when
+ * epoch is above it. */
+static void fence_put(applier *a, edge_seq *es, const wire_str *edge, uint32_t p, uint64_t epoch,
+                      fence_raise *fr)
+{
+	if (epoch <= es->fence)
+		return;
+	unsigned char fkey[1 + EDGE_ID_MAX + 5], fval[8];
+	size_t fn = ckey_edge(fkey, CKEY_FENCE, edge->p, edge->n, p);
+	store_put_u64(fval, epoch);
+	store_batch_put(a->wb, fkey, fn, fval, sizeof fval);
+	*fr = (fence_raise){es, epoch};
+}
+
+/* A hand-over (docs/wire.md, "Hand-over"): the edge's fence in p rises
+ * to its epoch; an older or repeated one changes nothing. A malformed
+ * one is quarantined. */
+static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg,
+                           size_t len, fence_raise *fr)
+{
+	wire_handover h;
+	int rc = wire_decode_handover(msg, len, &h);
+	const char *fault = rc                                     ? "undecodable"
+	                    : h.partition != p                     ? "partition_mismatch"
+	                    : !item_edge_valid(h.edge.p, h.edge.n) ? "bad_edge"
+	                                                           : NULL;
+	if (fault) {
+		STAT_ADD(a, batches_bad, 1);
+		log_error("hand-over with a bad header skipped",
+		          "partition=%u offset=%" PRId64 " fault=%s", p, offset, fault);
+		apply_quarantine(a, p, offset, msg, len, "bad_handover %s", fault);
+		return;
+	}
+	edge_seq *es = edge_of(pt, h.edge.p, h.edge.n);
+	if (h.epoch <= es->fence)
+		return;
+	fence_put(a, es, &h.edge, p, h.epoch, fr);
+	STAT_ADD(a, handovers_applied, 1);
+	pt->dirty = true;
+	log_info("hand-over: the edge's batches of older epochs are void in this partition",
+	         "edge=%.*s partition=%u epoch=%" PRIu64 " was=%" PRIu64, (int)h.edge.n, h.edge.p,
+	         p, h.epoch, es->fence);
+}
+
+/* A batch its edge's fence voids: the sender's epoch is below it, so the
+ * sender was taken over before the batch came (its successor sends the
+ * same batches under its own epoch). */
+static bool fenced(applier *a, const edge_seq *es, const wire_batch *b, int64_t offset,
+                   uint64_t epoch)
+{
+	if (!epoch || epoch >= es->fence)
+		return false;
+	STAT_ADD(a, batches_fenced, 1);
+	log_warn("batch from a taken-over instance skipped",
+	         "edge=%.*s partition=%u seq=%" PRIu64 " offset=%" PRId64 " epoch=%" PRIu64
+	         " fence=%" PRIu64,
+	         (int)b->edge.n, b->edge.p, b->partition, b->seq, offset, epoch, es->fence);
+	return true;
+}
+
 /* One message's effects and their store write (applier_apply). */
-static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
+static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                         uint64_t epoch)
 {
 	if (p >= a->nparts)
 		return ERR_INVAL;
@@ -530,7 +614,13 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 
 	int rc;
-	if (wire_message_type(msg, len) == 'm') {
+	fence_raise fr = {NULL, 0};
+	char type = wire_message_type(msg, len);
+	if (type == 'h') {
+		apply_handover(a, pt, p, offset, msg, len, &fr);
+		goto write;
+	}
+	if (type == 'm') {
 		rc = apply_move(a, pt, p, offset, msg, len);
 		if (rc) {
 			apply_ws_drop(a);
@@ -565,12 +655,16 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
 	size_t sn = ckey_edge(skey, CKEY_APPLIED, b.edge.p, b.edge.n, p);
 	invalid inv = {0, 0, NULL};
+	if (fenced(a, es, &b, offset, epoch))
+		goto done;
+	fence_put(a, es, &b.edge, p, epoch, &fr);
 	if (b.seq <= es->applied)
 		STAT_ADD(a, batches_duplicate, 1);
 	else if (b.seq > es->applied + 1)
 		rc = hold(a, pt, es, &b, msg, len, offset);
 	else
 		rc = apply_in_order(a, pt, es, &b, skey, sn, &inv);
+done:
 	wire_batch_free(&b);
 	if (rc) {
 		apply_ws_drop(a);
@@ -598,19 +692,22 @@ write:;
 		return rc;
 	}
 	apply_ws_commit(a);
+	if (fr.es)
+		fr.es->fence = fr.to;
 	STAT_ADD(a, feed_events, a->feed_made);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);
 	return 0;
 }
 
-int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len)
+int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                  uint64_t epoch)
 {
 	const applier_obs *obs = a->obs;
 	if (obs && obs->begin)
 		obs->begin(obs->ctx);
 	uint64_t t0 = clock_mono_ns();
-	int rc = apply_message(a, p, offset, msg, len);
+	int rc = apply_message(a, p, offset, msg, len, epoch);
 	if (obs && obs->end)
 		obs->end(obs->ctx, clock_mono_ns() - t0);
 	return rc;
@@ -797,6 +894,8 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->moves_stale = STAT_GET(a, moves_stale);
 	out->moves_bad = STAT_GET(a, moves_bad);
 	out->moved_pairs = STAT_GET(a, moved_pairs);
+	out->handovers_applied = STAT_GET(a, handovers_applied);
+	out->batches_fenced = STAT_GET(a, batches_fenced);
 	out->days_thinned = STAT_GET(a, days_thinned);
 	out->thin_rounds = STAT_GET(a, thin_rounds);
 	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);

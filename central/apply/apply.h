@@ -74,16 +74,18 @@ typedef struct applier_stats {
 	uint64_t ops_applied;          /* valid ops merged or summed (a losing LWW op too) */
 	uint64_t ops_invalid;          /* ops skipped as invalid */
 	uint64_t store_writes;
-	uint64_t numbers_clamped; /* a count or bucket held at 0 or the top: a bug */
-	uint64_t feed_events;     /* change feed events stored with their changes */
-	uint64_t home_unrouted;   /* changes of users at home in a region with no
-	                             home stream here: sent nowhere */
-	uint64_t moves_applied;   /* move messages that moved a user (per partition) */
-	uint64_t moves_stale;     /* move messages no later than the user's last: nothing */
-	uint64_t moves_bad;       /* move messages refused (quarantined) */
-	uint64_t moved_pairs;     /* memberships a move took to a new home's index */
-	uint64_t days_thinned;    /* home index day keys the sweep deleted */
-	uint64_t thin_rounds;     /* the sweep's rounds done */
+	uint64_t numbers_clamped;   /* a count or bucket held at 0 or the top: a bug */
+	uint64_t feed_events;       /* change feed events stored with their changes */
+	uint64_t home_unrouted;     /* changes of users at home in a region with no
+	                               home stream here: sent nowhere */
+	uint64_t moves_applied;     /* move messages that moved a user (per partition) */
+	uint64_t moves_stale;       /* move messages no later than the user's last: nothing */
+	uint64_t moves_bad;         /* move messages refused (quarantined) */
+	uint64_t moved_pairs;       /* memberships a move took to a new home's index */
+	uint64_t handovers_applied; /* hand-overs that raised an edge's fence */
+	uint64_t batches_fenced;    /* batches of an epoch below their edge's fence: void */
+	uint64_t days_thinned;      /* home index day keys the sweep deleted */
+	uint64_t thin_rounds;       /* the sweep's rounds done */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
 	uint64_t member_cache_hits, member_cache_misses; /* stored memberships */
 } applier_stats;
@@ -197,10 +199,15 @@ int applier_thin_round(applier *a, uint64_t now_ms) WARN_UNUSED;
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;
 
-/* Applies the message at (p, offset). Malformed messages are logged,
- * counted, quarantined and skipped (their offset is still stored). 0, or ERR_IO when
- * the store failed (nothing was applied; the caller must not go on). */
-int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len) WARN_UNUSED;
+/* Applies the message at (p, offset). epoch is the batch's sender's
+ * changelog epoch (its WIRE_EPOCH_HEADER), 0 when it has none: a batch
+ * whose epoch is below the fence its edge's hand-overs and batches set
+ * in p is void (counted, logged, skipped); an unstamped one is never
+ * fenced. Malformed messages are logged, counted, quarantined and
+ * skipped (their offset is still stored). 0, or ERR_IO when the store
+ * failed (nothing was applied; the caller must not go on). */
+int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                  uint64_t epoch) WARN_UNUSED;
 
 /* Records that the partition's input was reset to offset (out of range):
  * the stored resume offset moves there and, with new_epoch (the input's

@@ -33,6 +33,7 @@ typedef struct edge_seq {
 	uint64_t applied;
 	uint64_t held_min; /* 0 = nothing held */
 	uint64_t held_count;
+	uint64_t fence; /* the CKEY_FENCE key: batches of a lower epoch are void */
 } edge_seq;
 
 typedef struct part {
@@ -54,6 +55,7 @@ typedef struct stats {
 	_Atomic uint64_t feed_events; /* change feed events stored */
 	_Atomic uint64_t home_unrouted;
 	_Atomic uint64_t moves_applied, moves_stale, moves_bad, moved_pairs;
+	_Atomic uint64_t handovers_applied, batches_fenced;
 	_Atomic uint64_t days_thinned, thin_rounds;
 } stats;
 

@@ -12,6 +12,12 @@
  *                                   (days since 1970-01-01), u64
  *   'A' edge 0 partition u32     -> applied sequence u64
  *   'H' edge 0 partition u32 seq u64 -> held batch (wire bytes)
+ *   'F' edge 0 partition u32     -> the edge's fence in the partition:
+ *                                   the highest changelog epoch a
+ *                                   hand-over or a batch named there
+ *                                   (u64); batches stamped with a lower
+ *                                   one are refused (docs/wire.md,
+ *                                   "Hand-over")
  *   'O' partition u32            -> next input offset u64
  *   'E' partition u32            -> epoch of the partition's input u32
  *                                   (absent = 0; version.h)
@@ -90,6 +96,7 @@ enum ckey_tag {
 	CKEY_DAY = 'Y',
 	CKEY_APPLIED = 'A',
 	CKEY_HELD = 'H',
+	CKEY_FENCE = 'F',
 	CKEY_OFFSET = 'O',
 	CKEY_EPOCH = 'E',
 	CKEY_META = 'M',
@@ -104,7 +111,7 @@ enum ckey_tag {
 /* A kind's first byte as a one-byte prefix for store_iter_new. */
 static inline const char *ckey_prefix(enum ckey_tag tag)
 {
-	static const char tags[] = "SCRYAHOEMLXVUWG";
+	static const char tags[] = "SCRYAHFOEMLXVUWG";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -199,7 +206,8 @@ static inline size_t ckey_feed_prefix(unsigned char *k, uint32_t p)
 	return 5;
 }
 
-/* 'A' or 'H' edge 0 partition (an 'H' key then takes the seq, 8 more). */
+/* 'A', 'F' or 'H' edge 0 partition (an 'H' key then takes the seq, 8
+ * more). */
 static inline size_t ckey_edge(unsigned char *k, enum ckey_tag tag, const char *edge, size_t en,
                                uint32_t p)
 {
@@ -424,7 +432,7 @@ static inline bool ckey_parse_count(const char *k, size_t kn, const char **count
 	return true;
 }
 
-/* An 'A' key (tag 'A', seq may be NULL) or an 'H' key (tag 'H'): its
+/* An 'A' or 'F' key (that tag, seq may be NULL) or an 'H' key (tag 'H'): its
  * edge (non-empty), partition and, for 'H', the held sequence. */
 static inline bool ckey_parse_edge(const char *k, size_t kn, enum ckey_tag tag, const char **edge,
                                    size_t *en, uint32_t *p, uint64_t *seq)

@@ -195,7 +195,8 @@ int shard_key_partition(const char *k, size_t kn, uint32_t nparts, uint32_t *p)
 		return 0;
 	}
 	if (ckey_parse_edge(k, kn, CKEY_APPLIED, &edge, &en, p, NULL) ||
-	    ckey_parse_edge(k, kn, CKEY_HELD, &edge, &en, p, NULL) || ckey_parse_part(k, kn, p))
+	    ckey_parse_edge(k, kn, CKEY_HELD, &edge, &en, p, NULL) ||
+	    ckey_parse_edge(k, kn, CKEY_FENCE, &edge, &en, p, NULL) || ckey_parse_part(k, kn, p))
 		return 0;
 	/* A 'V' or 'G' key carries the partition of the batch that wrote it: it
 	 * goes with that partition's version, which the home checkpoint

@@ -108,7 +108,7 @@ int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partiti
 		for (uint32_t p = 0; p < partitions && !rc; p++) {
 			const benchgen_log *l = &logs[p];
 			if (i < l->n)
-				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len);
+				rc = applier_apply(a, p, (int64_t)i, l->m[i].buf, l->m[i].len, 0);
 		}
 		if (!rc && fn)
 			rc = fn(ctx, a, i);

@@ -123,7 +123,7 @@ CKPT_FIXTURE wire_op op(const char *counter, const char *item, const char *user,
 CKPT_FIXTURE void send_seq(int e, uint32_t p, uint64_t seq, const wire_op *ops, size_t n)
 {
 	wire_util_msg m = wire_util_batch(edges[e], "eu", p, seq, ops, n, NULL, 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len, 0);
 	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
@@ -138,7 +138,7 @@ CKPT_FIXTURE void send_ops(int e, uint32_t p, const wire_op *ops, size_t n)
 CKPT_FIXTURE void send_move(uint32_t p, const char *user, const char *home, uint64_t since_ms)
 {
 	wire_util_msg m = wire_util_move(p, user, home, since_ms);
-	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len, 0);
 	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }

@@ -96,7 +96,7 @@ static inline msg one_op(const char *edge, uint32_t p, uint64_t seq, const char 
 
 static void apply_msg(uint32_t p, int64_t offset, msg m)
 {
-	int rc = applier_apply(T.a, p, offset, m.buf, m.len);
+	int rc = applier_apply(T.a, p, offset, m.buf, m.len, 0);
 	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }

@@ -138,7 +138,7 @@ Test(apply, gap_fill_stops_at_the_next_gap)
 Test(apply, malformed_message_is_skipped_but_its_offset_is_stored)
 {
 	static const char junk[] = "\xc1 this is not msgpack";
-	cr_assert_eq(applier_apply(T.a, 2, 41, junk, sizeof junk - 1), 0);
+	cr_assert_eq(applier_apply(T.a, 2, 41, junk, sizeof junk - 1, 0), 0);
 	int64_t off = -1;
 	cr_assert_eq(applier_resume_offset(T.a, 2, &off), 0);
 	cr_assert_eq(off, 42);

@@ -87,7 +87,7 @@ static int apply_to(int i, const char *edge, const char *region, uint32_t p, uin
                     int64_t offset, const wire_op *ops, size_t nops)
 {
 	wire_util_msg m = wire_util_batch(edge, region, p, seq, ops, nops, NULL, 0);
-	int rc = applier_apply(T.a[i], p, offset, m.buf, m.len);
+	int rc = applier_apply(T.a[i], p, offset, m.buf, m.len, 0);
 	free(m.buf);
 	return rc;
 }

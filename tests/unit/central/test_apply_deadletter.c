@@ -107,7 +107,7 @@ static msg one_like(const char *edge, uint32_t p, uint64_t seq, const char *user
 /* Applies m at (p, offset), keeping its bytes for comparison. */
 static void apply_keep(uint32_t p, int64_t offset, msg m)
 {
-	int rc = applier_apply(T.a, p, offset, m.buf, m.len);
+	int rc = applier_apply(T.a, p, offset, m.buf, m.len, 0);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 
@@ -161,7 +161,7 @@ static void assert_call(int i, uint32_t p, int64_t offset, const void *bytes, si
 Test(apply_deadletter, undecodable_batch_is_quarantined_and_the_next_good_batch_applies)
 {
 	static const char junk[] = "\xc1 poison, not msgpack";
-	cr_assert_eq(applier_apply(T.a, 2, 40, junk, sizeof junk - 1), 0);
+	cr_assert_eq(applier_apply(T.a, 2, 40, junk, sizeof junk - 1, 0), 0);
 	cr_assert_eq(T.ncalls, 1);
 	assert_call(0, 2, 40, junk, sizeof junk - 1, "undecodable err=");
 	cr_assert_eq(resume(2), 41, "the offset moves past the poison message");
@@ -176,7 +176,7 @@ Test(apply_deadletter, undecodable_batch_is_quarantined_and_the_next_good_batch_
 
 Test(apply_deadletter, empty_message_is_quarantined)
 {
-	cr_assert_eq(applier_apply(T.a, 0, 3, NULL, 0), 0);
+	cr_assert_eq(applier_apply(T.a, 0, 3, NULL, 0, 0), 0);
 	assert_call(0, 0, 3, NULL, 0, "undecodable ");
 	cr_assert_eq(resume(0), 4);
 }
@@ -296,7 +296,7 @@ Test(apply_deadletter, without_a_hook_refusals_are_still_counted)
 {
 	applier_set_dead_letter(T.a, NULL, NULL);
 	static const char junk[] = "nope";
-	cr_assert_eq(applier_apply(T.a, 0, 0, junk, sizeof junk - 1), 0);
+	cr_assert_eq(applier_apply(T.a, 0, 0, junk, sizeof junk - 1, 0), 0);
 	cr_assert_eq(T.ncalls, 0);
 	cr_assert_eq(stats().batches_deadlettered, 1);
 	cr_assert_eq(resume(0), 1);

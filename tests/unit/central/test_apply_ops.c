@@ -221,13 +221,13 @@ Test(apply_ops, redelivered_sum_batch_does_not_count_twice)
 	wire_op ops[2] = {sum_op("views", "u1", 7, hlc_on(DAY0, 1)),
 	                  sum_op("views", "u2", 1, hlc_on(DAY0, 2))};
 	msg m = make_batch_in("m1", "mumbai", 2, 1, ops, 2);
-	cr_assert_eq(applier_apply(T.a, 2, 0, m.buf, m.len), 0);
+	cr_assert_eq(applier_apply(T.a, 2, 0, m.buf, m.len, 0), 0);
 	cr_assert_eq(count_of("views"), 8);
 	/* Kafka delivers the very same bytes again (a producer retry). */
-	cr_assert_eq(applier_apply(T.a, 2, 1, m.buf, m.len), 0);
+	cr_assert_eq(applier_apply(T.a, 2, 1, m.buf, m.len, 0), 0);
 	cr_assert_eq(count_of("views"), 8, "a redelivered sum batch counted again");
 	reopen();
-	cr_assert_eq(applier_apply(T.a, 2, 2, m.buf, m.len), 0);
+	cr_assert_eq(applier_apply(T.a, 2, 2, m.buf, m.len, 0), 0);
 	free(m.buf);
 	cr_assert_eq(count_of("views"), 8, "a redelivery after a restart counted again");
 	cr_assert_eq(stats().batches_duplicate, 1);

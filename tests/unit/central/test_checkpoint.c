@@ -478,7 +478,7 @@ Test(checkpoint, with_many_partitions_buffers_leave_before_they_fill)
 			n++;
 		}
 		wire_util_msg m = wire_util_batch("m1", "eu", p, 1, ops, n, NULL, 0);
-		cr_assert_eq(applier_apply(a, p, 0, m.buf, m.len), 0);
+		cr_assert_eq(applier_apply(a, p, 0, m.buf, m.len, 0), 0);
 		free(m.buf);
 	}
 	free(ops);

@@ -99,7 +99,7 @@ static void send_ops(const wire_op *ops, size_t n)
 {
 	uint32_t p = partition_of(ops[0].item.p, ops[0].item.n, NPARTS);
 	wire_util_msg m = wire_util_batch("e1", "r1", p, ++T.seq[p], ops, n, NULL, 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len, 0);
 	cr_assert_eq(rc, 0, "apply: %s", err_str(rc));
 	free(m.buf);
 }

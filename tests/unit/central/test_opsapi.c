@@ -140,7 +140,7 @@ static void send_ops(int e, const wire_op *ops, size_t n)
 	wire_util_msg m = wire_util_batch(edges[e], regions[e], p, ++T.seq[e][p], ops, n, NULL, 0);
 	char *buf = m.buf;
 	size_t len = m.len;
-	int rc = applier_apply(T.a, p, T.offset[p], buf, len);
+	int rc = applier_apply(T.a, p, T.offset[p], buf, len, 0);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 	cr_assert_lt(T.nlog, sizeof T.log / sizeof T.log[0]);
 	T.log[T.nlog].p = p;
@@ -941,13 +941,14 @@ Test(opsapi, replicas_fed_the_same_log_have_the_same_digest)
 	cr_assert_not_null(api, "%s", err);
 	for (size_t i = 0; i + 1 < T.nlog; i++)
 		cr_assert_eq(
-		    applier_apply(a, T.log[i].p, T.log[i].offset, T.log[i].buf, T.log[i].len), 0);
+		    applier_apply(a, T.log[i].p, T.log[i].offset, T.log[i].buf, T.log[i].len, 0),
+		    0);
 	char *behind = digest_of(ops_api_port(api));
 	cr_assert_str_neq(behind, full, "one message behind: a different digest");
 	size_t last = T.nlog - 1;
-	cr_assert_eq(
-	    applier_apply(a, T.log[last].p, T.log[last].offset, T.log[last].buf, T.log[last].len),
-	    0);
+	cr_assert_eq(applier_apply(a, T.log[last].p, T.log[last].offset, T.log[last].buf,
+	                           T.log[last].len, 0),
+	             0);
 	char *caught_up = digest_of(ops_api_port(api));
 	cr_assert_str_eq(caught_up, full, "caught up: the same digest");
 	free(empty);

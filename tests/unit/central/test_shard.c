@@ -230,7 +230,7 @@ static void replica_close(replica *r)
 
 static void apply_msg(replica *r, const msg *m)
 {
-	int rc = applier_apply(r->a, m->p, m->offset, m->buf, m->len);
+	int rc = applier_apply(r->a, m->p, m->offset, m->buf, m->len, 0);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
 

@@ -92,7 +92,7 @@ static void send_op(int e, wire_op o)
 {
 	uint32_t p = partition_of(o.item.p, o.item.n, NPARTS);
 	wire_util_msg m = wire_util_batch(edges[e], regions[e], p, ++T.seq[e][p], &o, 1, NULL, 0);
-	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len);
+	int rc = applier_apply(T.a, p, T.offset[p]++, m.buf, m.len, 0);
 	free(m.buf);
 	cr_assert_eq(rc, 0, "applier_apply: %s", err_str(rc));
 }
