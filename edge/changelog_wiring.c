@@ -252,3 +252,35 @@ int edge_changelog_start(edge *e, char *err, size_t errlen)
 	e->seed = seed_serve_start(&so, err, errlen);
 	return e->seed || !err[0] ? 0 : ERR_CONFIG;
 }
+
+/* The follower's sink: what it reads goes to the ledger. */
+static int follow_write(void *ctx, store_batch *wb)
+{
+	return ledger_follow_write(((edge *)ctx)->lg, wb);
+}
+
+/* The follower's sink, once this instance took over: central learns the
+ * new epoch on every partition before the ledger sends a batch. */
+static int promote(void *ctx)
+{
+	edge *e = ctx;
+	char err[256];
+	int rc = uplink_handover(e->up, changelog_epoch(e->clog), err, sizeof err);
+	if (rc) {
+		log_error("took over, but the hand-over to central could not be queued; writes "
+		          "stay refused",
+		          "edge=%s err=\"%s\"", e->cfg.id, err);
+		return rc;
+	}
+	return ledger_promote(e->lg);
+}
+
+int edge_changelog_follow(edge *e, char *err, size_t errlen)
+{
+	changelog_sink sink = {follow_write, promote, e};
+	if (changelog_follow(e->clog, e->db, &sink)) {
+		snprintf(err, errlen, "changelog: cannot start the follower");
+		return ERR_IO;
+	}
+	return 0;
+}

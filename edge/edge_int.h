@@ -136,5 +136,11 @@ int edge_changelog_start(edge *e, char *err, size_t errlen) WARN_UNUSED;
 void edge_changelog_tick(edge *e, uint64_t now);
 /* Fills r->writer (left as it is without e->clog). Main thread. */
 void edge_changelog_readiness(edge *e, api_readiness *r);
+/* Starts the changelog's follower, writing into e->lg until it takes
+ * over; then batches carry the new epoch, central hears of it first
+ * (uplink_handover), and the ledger writes. After the ledger and
+ * e->up exist. 0, or ERR_IO (no thread) with the reason in err. Main
+ * thread. */
+int edge_changelog_follow(edge *e, char *err, size_t errlen) WARN_UNUSED;
 
 #endif

@@ -577,14 +577,9 @@ static int start(edge *e, char *err, size_t errlen)
 	e->lg = ledger_open(e->db, &lo, err, errlen);
 	if (!e->lg)
 		return ERR_IO;
-	if (e->clog) {
-		/* Follows the log until it takes over: then the ledger writes. */
-		changelog_sink sink = {ledger_follow_write, ledger_promote, e->lg};
-		if (changelog_follow(e->clog, e->db, &sink)) {
-			snprintf(err, errlen, "changelog: cannot start the follower");
-			return ERR_IO;
-		}
-	}
+	/* Follows the log until it takes over: then the ledger writes. */
+	if (e->clog && edge_changelog_follow(e, err, errlen))
+		return ERR_IO;
 	telemetry_budget(e->tm, lo.budget_bytes);
 	if (uplink_start(e->up, e->lg, err, errlen))
 		return ERR_KAFKA;

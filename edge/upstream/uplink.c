@@ -2,8 +2,9 @@
  *
  * Owns the producer, the consumer and the batch and dead-letter topic
  * handles. A batch's (partition, seq) rides along as the message opaque
- * so its delivery report can update the ledger; dead letters carry a
- * NULL opaque (a batch's is never 0: its seq starts at 1). The snapshot
+ * so its delivery report can update the ledger (a hand-over's seq is 0:
+ * batches' start at 1); dead letters carry a NULL opaque, and their
+ * topic tells them from a hand-over to partition 0. The snapshot
  * offsets the store holds are copied, for Kafka's lag tools only, to the
  * group likes-edge-<id> every bus.commit_interval_ms (kcommit.h); the
  * consumer always resumes from the store.
@@ -15,7 +16,7 @@
  * uplink_send: the ledger's send hook, called by whichever thread seals
  * a batch under the ledger's writer mutex (the upstream thread's seal
  * tick, or a worker or the commit thread whose group filled a batch); it
- * only calls rd_kafka_produce, which is thread-safe.
+ * only calls rd_kafka_producev, which is thread-safe.
  */
 #include "edge/upstream/uplink.h"
 
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -37,6 +39,7 @@
 
 #define SEQ_SHIFT 12 /* partitions fit in 12 bits (PARTITION_MAX) */
 #define REASON_MAX 192
+#define HANDOVER_QUEUE_MS 5000 /* a full producer queue: how long a hand-over waits */
 
 struct uplink {
 	const edge_config *cfg;
@@ -51,16 +54,18 @@ struct uplink {
 	struct {
 		_Atomic uint64_t produced, produce_errors, snapshots_received, snapshots_bad,
 		    snapshots_deadlettered, deadletter_failed, offset_resets, snapshot_retries;
-	} st;                         /* uplink_stats's counters, and the only count of each: the
-	                               * registry renders them (uplink_metrics_add) */
-	_Atomic uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
-	_Atomic uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
-	uint64_t retry_at;            /* mono ms to read snapshots again from the store's
-	                                 offsets after one failed to apply; 0 = reading */
-	int64_t *next;                /* per partition: the offset the next snapshot
-	                                 message must have; -1 = not known yet */
-	int64_t *epoch;               /* per partition: the newest version epoch seen
-	                                 (version.h); -1 = none yet */
+	} st;                          /* uplink_stats's counters, and the only count of each: the
+	                                * registry renders them (uplink_metrics_add) */
+	_Atomic uint64_t kafka_ok_ms;  /* readiness: mono ms of the last delivery or snapshot */
+	_Atomic uint64_t *snap_seen;   /* per partition: mono ms its last snapshot was read */
+	uint64_t retry_at;             /* mono ms to read snapshots again from the store's
+	                                  offsets after one failed to apply; 0 = reading */
+	int64_t *next;                 /* per partition: the offset the next snapshot
+	                                  message must have; -1 = not known yet */
+	int64_t *epoch;                /* per partition: the newest version epoch seen
+	                                  (version.h); -1 = none yet */
+	_Atomic uint64_t writer_epoch; /* the changelog epoch batches are stamped
+	                                  with (uplink_handover); 0 = none */
 };
 
 static void count_failed_letter(uplink *u)
@@ -73,7 +78,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	(void)rk;
 	uplink *u = opaque;
 	bool failed;
-	if (bus_dlq_report(&u->dlq, m, &failed)) {
+	/* A hand-over to partition 0 has the dead letters' NULL opaque: the
+	 * topic tells them apart. */
+	if (strcmp(rd_kafka_topic_name(m->rkt), u->cfg->batch_topic) != 0 &&
+	    bus_dlq_report(&u->dlq, m, &failed)) {
 		if (failed)
 			count_failed_letter(u);
 		return;
@@ -81,6 +89,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	uintptr_t tag = (uintptr_t)m->_private;
 	uint32_t p = (uint32_t)(tag & ((1u << SEQ_SHIFT) - 1));
 	uint64_t seq = (uint64_t)(tag >> SEQ_SHIFT);
+	if (seq == 0) { /* a hand-over */
+		if (m->err) {
+			u->st.produce_errors++;
+			log_error(
+			    "hand-over not delivered: central fences this edge's former "
+			    "instances in the partition only from this instance's first batch "
+			    "there",
+			    "partition=%u err=\"%s\"", p, rd_kafka_err2str(m->err));
+		} else {
+			atomic_store(&u->kafka_ok_ms, clock_mono_ms());
+		}
+		return;
+	}
 	int64_t us = rd_kafka_message_latency(m); /* since the produce call */
 	if (u->tm && us >= 0)
 		metric_observe(u->tm->produce_latency, (double)us / 1e6);
@@ -130,18 +151,72 @@ fail:
 	return NULL;
 }
 
+/* Queues buf to the batch topic's partition, tagged for its delivery
+ * report (seq 0: a hand-over) and stamped with the writer epoch when
+ * there is one. */
+static rd_kafka_resp_err_t produce(uplink *u, uint32_t partition, uint64_t seq, const void *buf,
+                                   size_t len)
+{
+	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
+	uint64_t epoch = atomic_load(&u->writer_epoch);
+	char ev[24];
+	snprintf(ev, sizeof ev, "%" PRIu64, epoch);
+	if (!epoch)
+		return rd_kafka_producev(u->producer, RD_KAFKA_V_RKT(u->batches),
+		                         RD_KAFKA_V_PARTITION((int32_t)partition),
+		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                         RD_KAFKA_V_VALUE((void *)buf, len),
+		                         RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
+	return rd_kafka_producev(
+	    u->producer, RD_KAFKA_V_RKT(u->batches), RD_KAFKA_V_PARTITION((int32_t)partition),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)buf, len),
+	    RD_KAFKA_V_HEADER(WIRE_EPOCH_HEADER, ev, -1), RD_KAFKA_V_OPAQUE((void *)tag),
+	    RD_KAFKA_V_END);
+}
+
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)
 {
 	uplink *u = ctx;
-	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
-	if (rd_kafka_produce(u->batches, (int32_t)partition, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
-	                     NULL, 0, (void *)tag) == 0)
+	rd_kafka_resp_err_t e = produce(u, partition, seq, buf, len);
+	if (!e)
 		return 0;
-	rd_kafka_resp_err_t e = rd_kafka_last_error();
 	if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		log_warn("batch not queued", "partition=%u seq=%" PRIu64 " err=\"%s\"", partition,
 		         seq, rd_kafka_err2str(e));
 	return ERR_AGAIN;
+}
+
+int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen)
+{
+	atomic_store(&u->writer_epoch, epoch);
+	uint64_t deadline = clock_mono_ms() + HANDOVER_QUEUE_MS;
+	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
+		wire_handover h = {p, wire_cstr(u->cfg->id, strlen(u->cfg->id)), epoch,
+		                   clock_wall_ms()};
+		char *buf;
+		size_t len;
+		if (wire_encode_handover(&h, &buf, &len)) {
+			snprintf(err, errlen, "hand-over of epoch %" PRIu64 ": cannot encode",
+			         epoch);
+			return ERR_INVAL;
+		}
+		rd_kafka_resp_err_t e;
+		while ((e = produce(u, p, 0, buf, len)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+		       clock_mono_ms() < deadline) {
+			struct timespec nap = {0, 10 * 1000 * 1000};
+			nanosleep(&nap, NULL); /* the upstream thread serves the queue */
+		}
+		free(buf);
+		if (e) {
+			snprintf(err, errlen, "hand-over of epoch %" PRIu64 " to partition %u: %s",
+			         epoch, p, rd_kafka_err2str(e));
+			return ERR_KAFKA;
+		}
+	}
+	log_info("hand-over queued to every partition of the batch topic",
+	         "edge=%s epoch=%" PRIu64 " partitions=%" PRId64, u->cfg->id, epoch,
+	         u->cfg->partitions);
+	return 0;
 }
 
 /* Assigns every snapshot partition at the offset the ledger stored with

@@ -74,6 +74,15 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. Any thread (the one
  * that seals the batch, under the ledger's writer mutex). */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
+/* This instance took over its edge's changelog at epoch: from now on
+ * every batch is stamped with it (WIRE_EPOCH_HEADER), and a hand-over
+ * of epoch is queued to every partition of the batch topic, ahead of
+ * the batches this instance sends, so central voids the batches of the
+ * instances before it that reach a partition after it (docs/wire.md,
+ * "Hand-over"). Call before the ledger sends anything. 0, or ERR_KAFKA
+ * (a partition's could not be queued within 5 s) with the reason in
+ * err. Any thread. */
+int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen) WARN_UNUSED;
 /* Serves callbacks and reads up to max snapshots; never blocks. When the
  * store cannot take a snapshot (a full disk), reading stops and, a
  * second later, starts again from the last snapshot offset the store
