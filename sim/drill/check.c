@@ -509,3 +509,31 @@ long long check_edge_count(const cluster_node *edge, const char *counter, const 
 	free(a.body);
 	return n;
 }
+
+double check_metric_in(const char *body, const char *name)
+{
+	size_t nl = strlen(name);
+	double sum = 0;
+	bool found = false;
+	for (const char *p = body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, nl) != 0 || (p[nl] != ' ' && p[nl] != '{'))
+			continue;
+		const char *end = strchr(p, '\n');
+		const char *sp = p + nl;
+		if (*sp == '{')
+			sp = strchr(sp, '}');
+		if (!sp || (end && sp > end))
+			continue;
+		sum += strtod(sp + 1, NULL);
+		found = true;
+	}
+	return found ? sum : -1;
+}
+
+bool check_faulted_central(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (d->steps[i].node == DRILL_CENTRAL || d->steps[i].action == DRILL_BROKER_DOWN)
+			return true;
+	return false;
+}

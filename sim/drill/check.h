@@ -52,6 +52,22 @@ bool check_single(cluster *c, const load_truth_entry *truth, size_t n, unsigned 
  * kind of fault as a violation. True when the feed held. */
 bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
                 const load_member_entry *members, size_t nmembers, report *r);
+/* Every central applied none of the batches that an edge's instance
+ * sent after another instance took its changelog over: likes.batches is
+ * read back from its start, each edge's fence in each partition followed
+ * as central follows it (hand-overs, and the epoch header of batches),
+ * and the batches stamped with an epoch below their fence are counted;
+ * each central must have counted at least as many of its shard's
+ * (likes_central_batches_fenced_total; the shards' lowest added up).
+ * Figures to r (late_batches, late_batches_applied); nothing to judge in
+ * a drill without a changelog, or one that restarted a central (its
+ * counter starts again). True when it held. */
+bool check_handovers(cluster *c, report *r);
+/* The value of an unlabelled sample (or the sum of a labelled family's)
+ * in a Prometheus text answer; -1 when the answer has none. */
+double check_metric_in(const char *body, const char *name);
+/* Did a step of d stop, cut or slow a central, or take a broker down? */
+bool check_faulted_central(const drill *d);
 /* True when no central log has a "would go below zero" line. */
 bool check_logs(cluster *c, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does

@@ -28,28 +28,6 @@
 #define METRIC_PUBLISHING "likes_central_feed_publishing_partitions"
 #define METRICS_TIMEOUT_MS 2000
 
-/* The value of an unlabelled sample (or the sum of a labelled family's)
- * in a Prometheus text answer; -1 when the answer has none. */
-static double metric_in(const char *body, const char *name)
-{
-	size_t nl = strlen(name);
-	double sum = 0;
-	bool found = false;
-	for (const char *p = body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, name, nl) != 0 || (p[nl] != ' ' && p[nl] != '{'))
-			continue;
-		const char *end = strchr(p, '\n');
-		const char *sp = p + nl;
-		if (*sp == '{')
-			sp = strchr(sp, '}');
-		if (!sp || (end && sp > end))
-			continue;
-		sum += strtod(sp + 1, NULL);
-		found = true;
-	}
-	return found ? sum : -1;
-}
-
 /* Both gauges of a central: -1 each when absent, -2 without an answer. */
 static void gauges_of(const cluster_node *n, double *pending, double *publishing)
 {
@@ -57,18 +35,10 @@ static void gauges_of(const cluster_node *n, double *pending, double *publishing
 	*pending = *publishing = -2;
 	if (cluster_node_get(n, "/metrics", NULL, METRICS_TIMEOUT_MS, &a) == 0 && a.status == 200 &&
 	    a.body) {
-		*pending = metric_in(a.body, METRIC_PENDING);
-		*publishing = metric_in(a.body, METRIC_PUBLISHING);
+		*pending = check_metric_in(a.body, METRIC_PENDING);
+		*publishing = check_metric_in(a.body, METRIC_PUBLISHING);
 	}
 	free(a.body);
-}
-
-static bool faulted_a_central(const drill *d)
-{
-	for (size_t i = 0; i < d->nsteps; i++)
-		if (d->steps[i].node == DRILL_CENTRAL || d->steps[i].action == DRILL_BROKER_DOWN)
-			return true;
-	return false;
 }
 
 /* The centrals whose gauges are read: every one of the drill's, and the
@@ -197,7 +167,7 @@ bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
 		report_feed(r, "off (feed 0)", NULL, NULL, 0);
 		return true;
 	}
-	unsigned bound = FEED_WAIT_MS + (faulted_a_central(d) ? FEED_SESSION_MS : 0);
+	unsigned bound = FEED_WAIT_MS + (check_faulted_central(d) ? FEED_SESSION_MS : 0);
 	bool published = wait_published(c, bound, r);
 	feedcheck *fc = feedcheck_new(d->partitions, d->milestones, d->nmilestones);
 	bool read = read_topic(c, FEED_CHANGES, FEEDCHECK_CHANGES, fc, r) &&

@@ -1,5 +1,6 @@
-/* feedread.c - a feed topic read back from its start (feedread.h). Owns
- * its consumer for the call's length. Runner thread.
+/* feedread.c - a topic read back from its start (feedread.h): any
+ * topic through a sink, a feed topic into a feedcheck. Owns its consumer
+ * for the call's length. Runner thread.
  */
 #include "sim/drill/feedread.h"
 
@@ -35,21 +36,9 @@ static rd_kafka_t *consumer(const char *bootstraps, char *err, size_t errlen)
 	return rk;
 }
 
-/* One message: decoded into fc, or counted as undecodable. */
-static void take(feedcheck *fc, enum feedcheck_topic t, const rd_kafka_message_t *m)
-{
-	feedev_decoded d;
-	int rc = feedev_decode(m->payload, m->len, &d);
-	if (rc)
-		feedcheck_undecodable(fc, t, (unsigned)m->partition, m->offset, rc);
-	else
-		feedcheck_add(fc, t, (unsigned)m->partition, m->key, m->key_len, &d.ev);
-}
-
 /* Consumes the assigned partitions until each reached hi[p]. */
-static int drain(rd_kafka_t *rk, const char *topic, enum feedcheck_topic t, feedcheck *fc,
-                 const int64_t *hi, int64_t *next, int nparts, unsigned timeout_ms, char *err,
-                 size_t errlen)
+static int drain(rd_kafka_t *rk, const char *topic, const feedread_sink *sink, const int64_t *hi,
+                 int64_t *next, int nparts, unsigned timeout_ms, char *err, size_t errlen)
 {
 	int left = 0;
 	for (int p = 0; p < nparts; p++)
@@ -66,7 +55,7 @@ static int drain(rd_kafka_t *rk, const char *topic, enum feedcheck_topic t, feed
 				         "topic=%s partition=%d err=\"%s\"", topic, p,
 				         rd_kafka_message_errstr(m));
 		} else if (p >= 0 && p < nparts && m->offset >= next[p] && m->offset < hi[p]) {
-			take(fc, t, m);
+			sink->message(sink->ctx, m);
 			next[p] = m->offset + 1;
 			left -= next[p] >= hi[p];
 		}
@@ -83,8 +72,8 @@ static int drain(rd_kafka_t *rk, const char *topic, enum feedcheck_topic t, feed
 	return ERR_TIMEOUT;
 }
 
-int feedread_topic(const char *bootstraps, const char *topic, enum feedcheck_topic t, feedcheck *fc,
-                   unsigned timeout_ms, int *partitions, char *err, size_t errlen)
+int feedread_each(const char *bootstraps, const char *topic, const feedread_sink *sink,
+                  unsigned timeout_ms, int *partitions, char *err, size_t errlen)
 {
 	*partitions = 0;
 	rd_kafka_t *rk = consumer(bootstraps, err, errlen);
@@ -111,8 +100,8 @@ int feedread_topic(const char *bootstraps, const char *topic, enum feedcheck_top
 			         rd_kafka_err2str(e));
 			goto out;
 		}
-		if (lo > 0)
-			feedcheck_lost(fc, t, (unsigned)p, lo);
+		if (lo > 0 && sink->lost)
+			sink->lost(sink->ctx, (unsigned)p, lo);
 		next[p] = lo;
 		rd_kafka_topic_partition_list_add(list, topic, p)->offset = lo;
 	}
@@ -121,7 +110,7 @@ int feedread_topic(const char *bootstraps, const char *topic, enum feedcheck_top
 		snprintf(err, errlen, "%s: assign: %s", topic, rd_kafka_err2str(e));
 		goto out;
 	}
-	rc = drain(rk, topic, t, fc, hi, next, n, timeout_ms, err, errlen);
+	rc = drain(rk, topic, sink, hi, next, n, timeout_ms, err, errlen);
 	(void)rd_kafka_assign(rk, NULL);
 out:
 	if (list)
@@ -131,4 +120,36 @@ out:
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	return rc;
+}
+
+/* A feed topic's sink: each message decoded into the feedcheck, or
+ * counted as undecodable. */
+typedef struct feed_sink {
+	feedcheck *fc;
+	enum feedcheck_topic t;
+} feed_sink;
+
+static void feed_message(void *ctx, rd_kafka_message_t *m)
+{
+	feed_sink *f = ctx;
+	feedev_decoded d;
+	int rc = feedev_decode(m->payload, m->len, &d);
+	if (rc)
+		feedcheck_undecodable(f->fc, f->t, (unsigned)m->partition, m->offset, rc);
+	else
+		feedcheck_add(f->fc, f->t, (unsigned)m->partition, m->key, m->key_len, &d.ev);
+}
+
+static void feed_lost(void *ctx, unsigned p, int64_t lo)
+{
+	feed_sink *f = ctx;
+	feedcheck_lost(f->fc, f->t, p, lo);
+}
+
+int feedread_topic(const char *bootstraps, const char *topic, enum feedcheck_topic t, feedcheck *fc,
+                   unsigned timeout_ms, int *partitions, char *err, size_t errlen)
+{
+	feed_sink f = {fc, t};
+	feedread_sink sink = {feed_message, feed_lost, &f};
+	return feedread_each(bootstraps, topic, &sink, timeout_ms, partitions, err, errlen);
 }

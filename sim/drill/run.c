@@ -750,6 +750,7 @@ static int finish(runner *rn)
 	size_t nmembers = load_members(rn->l, &members);
 	check_feed(&rn->c, truth, n, members, nmembers, rn->r);
 	free(members);
+	check_handovers(&rn->c, rn->r);
 	check_logs(&rn->c, rn->r);
 	free(truth);
 	if (rn->d.procs_every_s)
