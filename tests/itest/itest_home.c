@@ -279,24 +279,6 @@ static int home_move(char *out, size_t cap, const char *args)
 	                    args);
 }
 
-static double central_metric(const char *series)
-{
-	char out[1 << 16];
-	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/metrics"), 200);
-	return prom_util_get(out, series);
-}
-
-/* Waits up to 10 s for central's series to reach want (what: what it
- * would mean, for the failure). */
-static void wait_central_metric(const char *series, double want, const char *what)
-{
-	uint64_t deadline = clock_mono_ms() + 10000;
-	while (central_metric(series) < want) {
-		cr_assert_lt(clock_mono_ms(), deadline, "%s", what);
-		proc_sleep_ms(50);
-	}
-}
-
 /* home-move --users-from - REGION with the output of the shell command
  * feed as its list; its exit status, its output in out. */
 static int home_move_stdin(char *out, size_t cap, const char *feed, const char *region)
@@ -353,7 +335,7 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	 * hears of her likes made elsewhere. */
 	known_as(0, "m1", "-H 'X-User-Id: mika' -H 'X-User-Home: r0'", true, "central");
 	cr_assert_geq(home_events(1, "applied") - applied, 3, "m1, m2 and m4 came on the stream");
-	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
+	cr_assert_eq(stack_central_metric("likes_central_home_moves_applied_total"), NPARTS);
 	char page[8192];
 	cr_assert_eq(page_reads(1, "mika", "r1", "post:m1,post:m2,post:m3,post:m4,post:m5", page,
 	                        sizeof page),
@@ -377,9 +359,9 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 
 	/* An older move changes nothing. */
 	cr_assert_eq(home_move(out, sizeof out, "mika r1 --since 1"), 0, "%s", out);
-	wait_central_metric("likes_central_home_moves_stale_total", NPARTS,
-	                    "the older move was not seen");
-	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), NPARTS);
+	stack_wait_central_metric("likes_central_home_moves_stale_total", NPARTS,
+	                          "the older move was not seen");
+	cr_assert_eq(stack_central_metric("likes_central_home_moves_applied_total"), NPARTS);
 	/* A user id or region central would refuse is refused here. */
 	cr_assert_eq(home_move(out, sizeof out, "mika 'No Region'"), 2, "%s", out);
 	cr_assert_eq(home_move(out, sizeof out, "mika"), 2, "%s", out);
@@ -395,23 +377,23 @@ Test(home, a_user_who_moves_takes_their_memberships_to_the_new_home)
 	snprintf(args, sizeof args, "--users-from %s r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 0, "%s", out);
 	cr_assert(strstr(out, "moved: users=2 home=r1"), "%s", out);
-	wait_central_metric("likes_central_home_moves_applied_total", 3 * NPARTS,
-	                    "kai's and lea's moves were not applied");
+	stack_wait_central_metric("likes_central_home_moves_applied_total", 3 * NPARTS,
+	                          "kai's and lea's moves were not applied");
 	/* A line longer than any user id is refused as it is read. */
 	cr_assert_eq(home_move_stdin(out, sizeof out, "head -c 100000 /dev/zero", "r0"), 2, "%s",
 	             out);
 	cr_assert(strstr(out, "longer than a user id"), "%s", out);
 	cr_assert_eq(home_move_stdin(out, sizeof out, "printf 'ola\\n'", "r0"), 0, "%s", out);
 	cr_assert(strstr(out, "moved: user=ola home=r0"), "%s", out);
-	wait_central_metric("likes_central_home_moves_applied_total", 4 * NPARTS,
-	                    "ola's move was not applied");
+	stack_wait_central_metric("likes_central_home_moves_applied_total", 4 * NPARTS,
+	                          "ola's move was not applied");
 	/* A bad line is refused, with its number; so are a user beside the
 	 * list and an empty list. */
 	write_list(list, "kai\nNot A User\n");
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);
 	cr_assert(strstr(out, ":2: not a user id"), "%s", out);
 	proc_sleep_ms(500);
-	cr_assert_eq(central_metric("likes_central_home_moves_applied_total"), 4 * NPARTS,
+	cr_assert_eq(stack_central_metric("likes_central_home_moves_applied_total"), 4 * NPARTS,
 	             "nothing of the refused list was sent (kai, lea, ola, mika)");
 	snprintf(args, sizeof args, "--users-from %s kai r1", list);
 	cr_assert_eq(home_move(out, sizeof out, args), 2, "%s", out);

@@ -263,6 +263,11 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 		wait_counted(r, 1, 30000);
 	for (int r = 100; r < 105; r++)
 		wait_counted(r, 1, 30000);
+	/* Each takeover told central on every partition before its first
+	 * batch: the first instance's, then the standby's. */
+	stack_wait_central_metric("likes_central_handovers_applied_total", 2 * NPARTS,
+	                          "central did not apply both takeovers' hand-overs");
+	cr_assert_eq(stack_central_metric("likes_central_handovers_applied_total"), 2 * NPARTS);
 	/* The refused ones never count: give central a few snapshots. */
 	proc_sleep_ms(1500);
 	for (int r = 200; r < 200 + refused; r++)

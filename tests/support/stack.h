@@ -42,6 +42,7 @@
 #include "clock.h"
 #include "tests/support/logfmt.h"
 #include "tests/support/proc.h"
+#include "tests/support/prom_util.h"
 #include "tests/support/testdir.h"
 
 #define STACK_UTIL static __attribute__((unused))
@@ -422,6 +423,26 @@ STACK_UTIL long long stack_views_count(int port, bool edge, int req, int k)
 	if (proc_curl(out, sizeof out, edge ? "--http2-prior-knowledge" : "", port, path) != 200)
 		return -1;
 	return proc_json_num(out, "count");
+}
+
+/* Central's value of series, as its /metrics answers it (prom_util_get:
+ * the sum of a family's samples that match). */
+STACK_UTIL double stack_central_metric(const char *series)
+{
+	char out[1 << 16];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/metrics"), 200);
+	return prom_util_get(out, series);
+}
+
+/* Waits up to 10 s for central's series to reach want (what: what it
+ * would mean, for the failure). */
+STACK_UTIL void stack_wait_central_metric(const char *series, double want, const char *what)
+{
+	uint64_t deadline = clock_mono_ms() + 10000;
+	while (stack_central_metric(series) < want) {
+		cr_assert_lt(clock_mono_ms(), deadline, "%s", what);
+		proc_sleep_ms(50);
+	}
 }
 
 /* Does the named file in the stack's dir contain needle? */

@@ -48,7 +48,8 @@ static void setup(void)
 	T.mc = kafka_util_mock_new(1, TOPIC, NPARTS, &T.mrk);
 	cfg_defaults(edge_options, edge_noptions, &T.cfg);
 	char bs[300];
-	snprintf(bs, sizeof bs, "kafka.bootstrap.servers=%s", rd_kafka_mock_cluster_bootstraps(T.mc));
+	snprintf(bs, sizeof bs, "kafka.bootstrap.servers=%s",
+	         rd_kafka_mock_cluster_bootstraps(T.mc));
 	set(bs);
 	set("edge.id=edge1");
 	set("topics.partitions=4");
