@@ -224,39 +224,38 @@ int applier_home_index_forget(store *db, uint32_t *forgot)
 	return rc;
 }
 
+/* Each stored 'A' or 'F' key (tag) into its edge_seq's applied or
+ * fence. */
+static int load_edge_u64(applier *a, enum ckey_tag tag)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	store_iter *it = store_iter_new(a->db, ckey_prefix(tag), 1);
+	while (store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, tag, &e, &en, &p, NULL) || vn != 8 || p >= a->nparts)
+			continue;
+		edge_seq *es = edge_of(&a->parts[p], e, en);
+		*(tag == CKEY_FENCE ? &es->fence : &es->applied) =
+		    store_get_u64((const unsigned char *)v);
+	}
+	int rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
 static int load(applier *a)
 {
 	const char *k, *v;
 	size_t kn, vn;
-	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_APPLIED), 1);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *e;
-		size_t en;
-		uint32_t p;
-		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
-		    p >= a->nparts)
-			continue;
-		edge_of(&a->parts[p], e, en)->applied = store_get_u64((const unsigned char *)v);
-	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
+	int rc = load_edge_u64(a, CKEY_APPLIED);
+	if (!rc)
+		rc = load_edge_u64(a, CKEY_FENCE);
 	if (rc)
 		return rc;
-	it = store_iter_new(a->db, ckey_prefix(CKEY_FENCE), 1);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *e;
-		size_t en;
-		uint32_t p;
-		if (!ckey_parse_edge(k, kn, CKEY_FENCE, &e, &en, &p, NULL) || vn != 8 ||
-		    p >= a->nparts)
-			continue;
-		edge_of(&a->parts[p], e, en)->fence = store_get_u64((const unsigned char *)v);
-	}
-	rc = store_iter_status(it);
-	store_iter_free(it);
-	if (rc)
-		return rc;
-	it = store_iter_new(a->db, ckey_prefix(CKEY_HELD), 1);
+	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_HELD), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		const char *e;
 		size_t en;

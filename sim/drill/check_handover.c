@@ -105,7 +105,8 @@ bool check_handovers(cluster *c, report *r)
 	report_number(r, "handovers_in_log", (double)s.handovers);
 	report_number(r, "late_batches", (double)s.late);
 	if (check_faulted_central(d)) {
-		report_text(r, "late_batches_applied", "not checked: a central was restarted or cut");
+		report_text(r, "late_batches_applied",
+		            "not checked: a central was restarted or cut");
 		return true;
 	}
 	/* Each partition is one shard's; every central of the shard reads
