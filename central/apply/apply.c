@@ -224,22 +224,28 @@ int applier_home_index_forget(store *db, uint32_t *forgot)
 	return rc;
 }
 
-/* Each stored 'A' or 'F' key (tag) into its edge_seq's applied or
- * fence. */
+/* Each stored 'A' key into its edge_seq's applied, or 'F' key into its
+ * fence and fence_ms (tag). */
 static int load_edge_u64(applier *a, enum ckey_tag tag)
 {
 	const char *k, *v;
 	size_t kn, vn;
+	size_t want = tag == CKEY_FENCE ? CKEY_FENCE_LEN : 8;
 	store_iter *it = store_iter_new(a->db, ckey_prefix(tag), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
 		const char *e;
 		size_t en;
 		uint32_t p;
-		if (!ckey_parse_edge(k, kn, tag, &e, &en, &p, NULL) || vn != 8 || p >= a->nparts)
+		if (!ckey_parse_edge(k, kn, tag, &e, &en, &p, NULL) || vn != want || p >= a->nparts)
 			continue;
 		edge_seq *es = edge_of(&a->parts[p], e, en);
-		*(tag == CKEY_FENCE ? &es->fence : &es->applied) =
-		    store_get_u64((const unsigned char *)v);
+		const unsigned char *u = (const unsigned char *)v;
+		if (tag == CKEY_FENCE) {
+			es->fence = store_get_u64(u);
+			es->fence_ms = store_get_u64(u + 8);
+		} else {
+			es->applied = store_get_u64(u);
+		}
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
@@ -525,30 +531,31 @@ static const char *header_fault(const wire_batch *b, uint32_t p)
 
 /* ---- fences ------------------------------------------------------------- */
 
-/* A fence raised by the message being applied: es->fence becomes to
- * once its store write succeeded. */
+/* A fence set by the message being applied: es->fence and fence_ms
+ * become epoch and ms once its store write succeeded. */
 typedef struct fence_raise {
 	edge_seq *es;
-	uint64_t to;
+	uint64_t epoch, ms;
 } fence_raise;
 
-/* Puts edge's fence in p at epoch into the message's write batch when
- * epoch is above it. */
+/* Puts edge's fence in p (epoch, and the hand-over's created_ms, 0 for
+ * a batch's) into the message's write batch. */
 static void fence_put(applier *a, edge_seq *es, const wire_str *edge, uint32_t p, uint64_t epoch,
-                      fence_raise *fr)
+                      uint64_t ms, fence_raise *fr)
 {
-	if (epoch <= es->fence)
-		return;
-	unsigned char fkey[1 + EDGE_ID_MAX + 5], fval[8];
+	unsigned char fkey[1 + EDGE_ID_MAX + 5], fval[CKEY_FENCE_LEN];
 	size_t fn = ckey_edge(fkey, CKEY_FENCE, edge->p, edge->n, p);
 	store_put_u64(fval, epoch);
+	store_put_u64(fval + 8, ms);
 	store_batch_put(a->wb, fkey, fn, fval, sizeof fval);
-	*fr = (fence_raise){es, epoch};
+	*fr = (fence_raise){es, epoch, ms};
 }
 
-/* A hand-over (docs/wire.md, "Hand-over"): the edge's fence in p rises
- * to its epoch; an older or repeated one changes nothing. A malformed
- * one is quarantined. */
+/* A hand-over (docs/wire.md, "Hand-over"): the edge's fence in p moves
+ * to its epoch when that is higher, or when the hand-over was made
+ * later than the fence's own (the edge's changelog started again, at
+ * epoch 1); an older or repeated one changes nothing. A malformed one
+ * is quarantined. */
 static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg,
                            size_t len, fence_raise *fr)
 {
@@ -566,9 +573,14 @@ static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, con
 		return;
 	}
 	edge_seq *es = edge_of(pt, h.edge.p, h.edge.n);
-	if (h.epoch <= es->fence)
+	if (h.epoch <= es->fence && h.created_ms <= es->fence_ms)
 		return;
-	fence_put(a, es, &h.edge, p, h.epoch, fr);
+	if (h.epoch <= es->fence)
+		log_warn("hand-over of a lower epoch made after the fence's: the edge's changelog "
+		         "started again; its fence goes down",
+		         "edge=%.*s partition=%u epoch=%" PRIu64 " was=%" PRIu64, (int)h.edge.n,
+		         h.edge.p, p, h.epoch, es->fence);
+	fence_put(a, es, &h.edge, p, h.epoch, h.created_ms, fr);
 	STAT_ADD(a, handovers_applied, 1);
 	pt->dirty = true;
 	log_info("hand-over: the edge's batches of older epochs are void in this partition",
@@ -613,7 +625,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 
 	int rc;
-	fence_raise fr = {NULL, 0};
+	fence_raise fr = {NULL, 0, 0};
 	char type = wire_message_type(msg, len);
 	if (type == 'h') {
 		apply_handover(a, pt, p, offset, msg, len, &fr);
@@ -656,7 +668,8 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	invalid inv = {0, 0, NULL};
 	if (fenced(a, es, &b, offset, epoch))
 		goto done;
-	fence_put(a, es, &b.edge, p, epoch, &fr);
+	if (epoch > es->fence) /* its hand-over never came: the batch says as much */
+		fence_put(a, es, &b.edge, p, epoch, 0, &fr);
 	if (b.seq <= es->applied)
 		STAT_ADD(a, batches_duplicate, 1);
 	else if (b.seq > es->applied + 1)
@@ -691,8 +704,10 @@ write:;
 		return rc;
 	}
 	apply_ws_commit(a);
-	if (fr.es)
-		fr.es->fence = fr.to;
+	if (fr.es) {
+		fr.es->fence = fr.epoch;
+		fr.es->fence_ms = fr.ms;
+	}
 	STAT_ADD(a, feed_events, a->feed_made);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);

@@ -79,9 +79,12 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
  * of epoch is queued to every partition of the batch topic, ahead of
  * the batches this instance sends, so central voids the batches of the
  * instances before it that reach a partition after it (docs/wire.md,
- * "Hand-over"). Call before the ledger sends anything. 0, or ERR_KAFKA
- * (a partition's could not be queued within 5 s) with the reason in
- * err. Any thread. */
+ * "Hand-over"). Call before the ledger sends anything. 0, or with the
+ * reason in err ERR_KAFKA (a partition's could not be queued: the queue
+ * stayed full for 5 s, or librdkafka refused it) or ERR_INVAL (the edge
+ * id cannot be encoded). A hand-over whose delivery fails is only
+ * logged: central then fences from this instance's first batch in that
+ * partition. Any thread. */
 int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen) WARN_UNUSED;
 /* Serves callbacks and reads up to max snapshots; never blocks. When the
  * store cannot take a snapshot (a full disk), reading stops and, a

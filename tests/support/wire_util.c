@@ -55,9 +55,9 @@ wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uin
 	return m;
 }
 
-wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch)
+wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch, uint64_t created_ms)
 {
-	wire_handover h = {p, wire_cstr(edge, strlen(edge)), epoch, 1764201600123u};
+	wire_handover h = {p, wire_cstr(edge, strlen(edge)), epoch, created_ms};
 	wire_util_msg m;
 	int rc = wire_encode_handover(&h, &m.buf, &m.len);
 	cr_assert_eq(rc, 0, "wire_encode_handover: %s", err_str(rc));

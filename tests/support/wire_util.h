@@ -44,10 +44,10 @@ wire_util_msg wire_util_batch(const char *edge, const char *region, uint32_t p, 
  * `central home-move` makes it), encoded; the encoding is asserted. */
 wire_util_msg wire_util_move(uint32_t p, const char *user, const char *home, uint64_t since_ms);
 
-/* The hand-over of edge's changelog at epoch, produced to partition p
- * (as a new active instance makes it), encoded; the encoding is
- * asserted. */
-wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch);
+/* The hand-over of edge's changelog at epoch, made at created_ms and
+ * produced to partition p (as a new active instance makes it), encoded;
+ * the encoding is asserted. */
+wire_util_msg wire_util_handover(uint32_t p, const char *edge, uint64_t epoch, uint64_t created_ms);
 
 /* Does w hold exactly the bytes of s? */
 bool wire_util_str_is(wire_str w, const char *s);

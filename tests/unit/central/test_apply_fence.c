@@ -3,7 +3,8 @@
  * fence in its partition, and the edge's batches stamped with a lower
  * epoch are void there from then on, whatever their sequence; the
  * fence is per edge and partition, survives a restart, rises with a
- * newer batch too, and never touches an unstamped batch.
+ * newer batch too, goes down only with a hand-over made after its own
+ * (a changelog started again), and never touches an unstamped batch.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static uint64_t applied_seq(const char *edge, uint32_t p)
 Test(apply_fence, a_handover_voids_the_older_epochs_batches_after_it)
 {
 	apply_stamped(P, 0, one_op("a", P, 1, "u1", true, 10), 1);
-	apply_msg(P, 1, wire_util_handover(P, "a", 2));
+	apply_msg(P, 1, wire_util_handover(P, "a", 2, 2000));
 	cr_assert_eq(stats().handovers_applied, 1);
 
 	/* The former instance's next batch, sent after the hand-over. */
@@ -61,7 +62,7 @@ Test(apply_fence, a_handover_voids_the_older_epochs_batches_after_it)
 
 Test(apply_fence, the_fence_is_per_edge_and_partition_and_spares_unstamped_batches)
 {
-	apply_msg(P, 0, wire_util_handover(P, "a", 5));
+	apply_msg(P, 0, wire_util_handover(P, "a", 5, 5000));
 	apply_stamped(P, 1, one_op("b", P, 1, "u1", true, 10), 1);
 	cr_assert_eq(count(), 1, "edge b has no fence");
 	apply_stamped(2, 0, one_op("a", 2, 1, "u2", true, 20), 1);
@@ -82,9 +83,9 @@ Test(apply_fence, a_newer_batch_raises_the_fence_without_a_handover)
 
 Test(apply_fence, an_older_or_repeated_handover_changes_nothing_and_the_fence_survives_a_restart)
 {
-	apply_msg(P, 0, wire_util_handover(P, "a", 5));
-	apply_msg(P, 1, wire_util_handover(P, "a", 5));
-	apply_msg(P, 2, wire_util_handover(P, "a", 3));
+	apply_msg(P, 0, wire_util_handover(P, "a", 5, 5000));
+	apply_msg(P, 1, wire_util_handover(P, "a", 5, 5000));
+	apply_msg(P, 2, wire_util_handover(P, "a", 3, 3000)); /* delayed, from before epoch 5 */
 	cr_assert_eq(stats().handovers_applied, 1);
 	reopen();
 	apply_stamped(P, 3, one_op("a", P, 1, "u1", true, 10), 4);
@@ -96,9 +97,27 @@ Test(apply_fence, an_older_or_repeated_handover_changes_nothing_and_the_fence_su
 
 Test(apply_fence, a_handover_for_another_partition_is_refused)
 {
-	apply_msg(P, 0, wire_util_handover(2, "a", 5));
+	apply_msg(P, 0, wire_util_handover(2, "a", 5, 5000));
 	cr_assert_eq(stats().batches_bad, 1);
 	cr_assert_eq(stats().handovers_applied, 0);
 	apply_stamped(P, 1, one_op("a", P, 1, "u1", true, 10), 1);
 	cr_assert_eq(count(), 1, "no fence was raised");
+}
+
+Test(apply_fence, a_changelog_started_again_lowers_the_fence_with_its_first_handover)
+{
+	apply_msg(P, 0, wire_util_handover(P, "a", 5, 5000));
+	apply_stamped(P, 1, one_op("a", P, 1, "u1", true, 10), 5);
+	/* The region's changelog was rebuilt: the next takeover is epoch 1,
+	 * made later than epoch 5's hand-over. */
+	apply_msg(P, 2, wire_util_handover(P, "a", 1, 9000));
+	cr_assert_eq(stats().handovers_applied, 2);
+	apply_stamped(P, 3, one_op("a", P, 2, "u2", true, 20), 1);
+	cr_assert_eq(count(), 2, "the new log's writer is not fenced");
+	cr_assert_eq(stats().batches_fenced, 0);
+	/* Epoch 2 of the new log takes over; epoch 1's late batch is void. */
+	apply_msg(P, 4, wire_util_handover(P, "a", 2, 9500));
+	apply_stamped(P, 5, one_op("a", P, 3, "u3", true, 30), 1);
+	cr_assert_eq(count(), 2);
+	cr_assert_eq(stats().batches_fenced, 1);
 }
