@@ -391,6 +391,27 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 	if (!rc)
 		rc = store_iter_status(it);
 	store_iter_free(it);
+	/* Each edge's fence: the epoch below which its batches are void. */
+	evbuffer_add_printf(out, "],\"fences\":[");
+	it = store_snap_iter_from(sn, ckey_prefix(CKEY_FENCE), 1, NULL, 0);
+	n = 0;
+	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
+		const char *e;
+		size_t en;
+		uint32_t p;
+		if (!ckey_parse_edge(k, kn, CKEY_FENCE, &e, &en, &p, NULL) ||
+		    vn != CKEY_FENCE_LEN || !item_edge_valid(e, en) || !shard_owns(api->owned, p))
+			continue;
+		const unsigned char *u = (const unsigned char *)v;
+		evbuffer_add_printf(out,
+		                    "%s{\"edge\":\"%.*s\",\"partition\":%u,\"epoch\":%" PRIu64
+		                    ",\"handover_ms\":%" PRIu64 "}",
+		                    n++ ? "," : "", (int)en, e, p, store_get_u64(u),
+		                    store_get_u64(u + 8));
+	}
+	if (!rc)
+		rc = store_iter_status(it);
+	store_iter_free(it);
 	store_snap_free(sn);
 	evbuffer_add_printf(out, "],\"store_bytes\":%" PRIu64,
 	                    api->data_dir ? ops_store_bytes(api->data_dir) : 0);
@@ -399,9 +420,10 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 		applier_get_stats(api->ap, &st);
 		evbuffer_add_printf(out,
 		                    ",\"batches_applied\":%" PRIu64 ",\"batches_held\":%" PRIu64
-		                    ",\"batches_bad\":%" PRIu64 ",\"ops_applied\":%" PRIu64,
+		                    ",\"batches_bad\":%" PRIu64 ",\"batches_fenced\":%" PRIu64
+		                    ",\"ops_applied\":%" PRIu64,
 		                    st.batches_applied, st.batches_held, st.batches_bad,
-		                    st.ops_applied);
+		                    st.batches_fenced, st.ops_applied);
 	}
 	evbuffer_add_printf(out, "}");
 	if (rc)

@@ -646,5 +646,26 @@ Test(verify, stats_show_each_partition)
 		sum += jnum(json_array_get(parts, i), "next_offset");
 	cr_expect_eq(sum, 8 - 0, "one message per op of fill: %" PRIu64, sum);
 	cr_expect_gt(json_array_size(json_object_get(r.json, "applied")), 0);
+	cr_expect_eq(json_array_size(json_object_get(r.json, "fences")), 0, "no edge took over");
+	resp_free(&r);
+}
+
+Test(verify, stats_show_each_edges_fence)
+{
+	fill();
+	wire_util_msg m = wire_util_handover(1, "e1", 3, 5000);
+	cr_assert_eq(applier_apply(T.a, 1, T.offset[1]++, m.buf, m.len, 0), 0);
+	free(m.buf);
+	start_api(TOKEN);
+	resp r = ask("GET", "/v1/stats", true);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *fences = json_object_get(r.json, "fences");
+	cr_assert_eq(json_array_size(fences), 1, "%s", r.body);
+	json_t *f = json_array_get(fences, 0);
+	cr_expect_str_eq(json_string_value(json_object_get(f, "edge")), "e1");
+	cr_expect_eq(jnum(f, "partition"), 1);
+	cr_expect_eq(jnum(f, "epoch"), 3);
+	cr_expect_eq(jnum(f, "handover_ms"), 5000);
+	cr_expect_eq(jnum(r.json, "batches_fenced"), 0);
 	resp_free(&r);
 }
