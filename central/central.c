@@ -597,7 +597,7 @@ static int loop(central *c)
 			}
 			if (!m->err) {
 				rc = applier_apply(c->ap, (uint32_t)m->partition, m->offset,
-				                   m->payload, m->len, bus_batch_epoch(m));
+				                   m->payload, m->len, bus_batch_writer(m));
 				if (!rc)
 					feed_noted(c->fd, (uint32_t)m->partition,
 					           applier_feed_made(c->ap));

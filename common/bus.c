@@ -456,13 +456,13 @@ bool bus_dlq_report(const bus_dlq *d, const rd_kafka_message_t *m, bool *failed)
 	return true;
 }
 
-uint64_t bus_batch_epoch(rd_kafka_message_t *m)
+uint64_t bus_batch_writer(rd_kafka_message_t *m)
 {
 	rd_kafka_headers_t *hs;
 	const void *v;
 	size_t n;
 	if (rd_kafka_message_headers(m, &hs) ||
-	    rd_kafka_header_get_last(hs, WIRE_EPOCH_HEADER, &v, &n) || !v || n == 0 || n > 20)
+	    rd_kafka_header_get_last(hs, WIRE_WRITER_HEADER, &v, &n) || !v || n == 0 || n > 20)
 		return 0;
 	const char *d = v;
 	uint64_t e = 0;

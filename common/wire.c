@@ -290,7 +290,7 @@ int wire_encode_handover(const wire_handover *h, char **out, size_t *outlen)
 {
 	enc e;
 
-	if (!str_ok(h->edge, true) || h->epoch == 0)
+	if (!str_ok(h->edge, true) || h->epoch == 0 || h->created_ms == 0)
 		return ERR_INVAL;
 	put_head(&e, 6, WIRE_VERSION, "h");
 	put_key(&e, "p");
@@ -921,7 +921,7 @@ int wire_decode_handover(const void *buf, size_t len, wire_handover *h)
 		return ERR_CORRUPT;
 	mpr_init(&r, buf, len);
 	int rc = decode_map(&r, &handover_kind, h);
-	if (!rc && h->epoch == 0)
+	if (!rc && (h->epoch == 0 || h->created_ms == 0))
 		rc = ERR_CORRUPT;
 	if (rc)
 		memset(h, 0, sizeof(*h));

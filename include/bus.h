@@ -135,9 +135,9 @@ int bus_dlq_send(const bus_dlq *d, int32_t partition, int64_t offset, const void
  * and *failed set, for the caller to count. */
 bool bus_dlq_report(const bus_dlq *d, const rd_kafka_message_t *m, bool *failed);
 
-/* A batch message's sender epoch: its WIRE_EPOCH_HEADER (wire.h), a
+/* A batch message's writer time: its WIRE_WRITER_HEADER (wire.h), a
  * decimal number from 1, or 0 when it has none or the value is not
  * such a number (docs/wire.md, "Hand-over"). Any thread. */
-uint64_t bus_batch_epoch(rd_kafka_message_t *m);
+uint64_t bus_batch_writer(rd_kafka_message_t *m);
 
 #endif

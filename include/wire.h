@@ -140,20 +140,22 @@ typedef struct wire_move {
 } wire_move;
 
 /* A hand-over (docs/wire.md, "Hand-over"): the instance of edge that
- * took over its changelog at epoch produces one to every partition of
- * the batch topic before any batch of its own. Central then refuses, in
- * that partition, the edge's batches stamped with a lower epoch (a
- * former active's, sent after it lost the log). */
+ * took over its changelog produces one to every partition of the batch
+ * topic before any batch of its own, all made at one created_ms: the
+ * instance's writer time, which stamps its batches too. Central then
+ * refuses, in that partition, the edge's batches stamped with an
+ * earlier writer time (a former active's, sent after it lost the log). */
 typedef struct wire_handover {
 	uint32_t partition; /* the batch-topic partition it was produced to */
 	wire_str edge;
-	uint64_t epoch; /* the changelog epoch taken over, at least 1 */
-	uint64_t created_ms;
+	uint64_t epoch;      /* the changelog epoch taken over, at least 1 (for people) */
+	uint64_t created_ms; /* the writer time: wall ms of the takeover */
 } wire_handover;
 
 /* The Kafka header on each batch from an edge with a changelog: the
- * epoch of the instance that sent it, in decimal (docs/wire.md). */
-#define WIRE_EPOCH_HEADER "epoch"
+ * writer time (the created_ms of its hand-overs) of the instance that
+ * sent it, in decimal (docs/wire.md). */
+#define WIRE_WRITER_HEADER "writer"
 
 /* The "t" of a message, without decoding the rest: 'b' (batch), 's'
  * (snapshot), 'm' (move), 'h' (hand-over), or 0 when buf does not start as a message of
@@ -173,7 +175,8 @@ int wire_encode_snapshot(const wire_snapshot *s, char **out, size_t *outlen) WAR
 /* ERR_INVAL for an empty user or home, one over WIRE_MAX_STR, or a since
  * outside 1..WIRE_MOVE_SINCE_MAX. */
 int wire_encode_move(const wire_move *m, char **out, size_t *outlen) WARN_UNUSED;
-/* ERR_INVAL for an edge that is empty or over WIRE_MAX_STR, or epoch 0. */
+/* ERR_INVAL for an edge that is empty or over WIRE_MAX_STR, epoch 0 or
+ * created_ms 0. */
 int wire_encode_handover(const wire_handover *h, char **out, size_t *outlen) WARN_UNUSED;
 
 /* Decoders: fill *b / *s from buf, which must hold exactly one message.
@@ -188,7 +191,8 @@ int wire_decode_snapshot(const void *buf, size_t len, wire_snapshot *s) WARN_UNU
  * 1..WIRE_MOVE_SINCE_MAX.
  * Nothing to free (its strings point into buf). */
 int wire_decode_move(const void *buf, size_t len, wire_move *m) WARN_UNUSED;
-/* A hand-over: version 1 only; every field required, epoch at least 1.
+/* A hand-over: version 1 only; every field required, epoch and
+ * created_ms at least 1.
  * Nothing to free (its edge points into buf). */
 int wire_decode_handover(const void *buf, size_t len, wire_handover *h) WARN_UNUSED;
 void wire_batch_free(wire_batch *b);

@@ -225,7 +225,7 @@ int applier_home_index_forget(store *db, uint32_t *forgot)
 }
 
 /* Each stored 'A' key into its edge_seq's applied, or 'F' key into its
- * fence and fence_ms (tag). */
+ * fence_ms and fence_epoch (tag). */
 static int load_edge_u64(applier *a, enum ckey_tag tag)
 {
 	const char *k, *v;
@@ -241,8 +241,8 @@ static int load_edge_u64(applier *a, enum ckey_tag tag)
 		edge_seq *es = edge_of(&a->parts[p], e, en);
 		const unsigned char *u = (const unsigned char *)v;
 		if (tag == CKEY_FENCE) {
-			es->fence = store_get_u64(u);
-			es->fence_ms = store_get_u64(u + 8);
+			es->fence_ms = store_get_u64(u);
+			es->fence_epoch = store_get_u64(u + 8);
 		} else {
 			es->applied = store_get_u64(u);
 		}
@@ -531,31 +531,29 @@ static const char *header_fault(const wire_batch *b, uint32_t p)
 
 /* ---- fences ------------------------------------------------------------- */
 
-/* A fence set by the message being applied: es->fence and fence_ms
- * become epoch and ms once its store write succeeded. */
+/* A fence set by the message being applied: es->fence_ms and fence
+ * become ms and epoch once its store write succeeded. */
 typedef struct fence_raise {
 	edge_seq *es;
-	uint64_t epoch, ms;
+	uint64_t ms, epoch;
 } fence_raise;
 
-/* Puts edge's fence in p (epoch, and the hand-over's created_ms, 0 for
- * a batch's) into the message's write batch. */
-static void fence_put(applier *a, edge_seq *es, const wire_str *edge, uint32_t p, uint64_t epoch,
-                      uint64_t ms, fence_raise *fr)
+/* Puts edge's fence in p (a writer time, and the epoch of the hand-over
+ * that set it, 0 for a batch) into the message's write batch. */
+static void fence_put(applier *a, edge_seq *es, const wire_str *edge, uint32_t p, uint64_t ms,
+                      uint64_t epoch, fence_raise *fr)
 {
 	unsigned char fkey[1 + EDGE_ID_MAX + 5], fval[CKEY_FENCE_LEN];
 	size_t fn = ckey_edge(fkey, CKEY_FENCE, edge->p, edge->n, p);
-	store_put_u64(fval, epoch);
-	store_put_u64(fval + 8, ms);
+	store_put_u64(fval, ms);
+	store_put_u64(fval + 8, epoch);
 	store_batch_put(a->wb, fkey, fn, fval, sizeof fval);
-	*fr = (fence_raise){es, epoch, ms};
+	*fr = (fence_raise){es, ms, epoch};
 }
 
 /* A hand-over (docs/wire.md, "Hand-over"): the edge's fence in p moves
- * to its epoch when that is higher, or when the hand-over was made
- * later than the fence's own (the edge's changelog started again, at
- * epoch 1); an older or repeated one changes nothing. A malformed one
- * is quarantined. */
+ * to its writer time (created_ms) when that is later; an older or
+ * repeated one changes nothing. A malformed one is quarantined. */
 static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg,
                            size_t len, fence_raise *fr)
 {
@@ -573,40 +571,35 @@ static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, con
 		return;
 	}
 	edge_seq *es = edge_of(pt, h.edge.p, h.edge.n);
-	if (h.epoch <= es->fence && h.created_ms <= es->fence_ms)
+	if (h.created_ms <= es->fence_ms)
 		return;
-	if (h.epoch <= es->fence)
-		log_warn("hand-over of a lower epoch made after the fence's: the edge's changelog "
-		         "started again; its fence goes down",
-		         "edge=%.*s partition=%u epoch=%" PRIu64 " was=%" PRIu64, (int)h.edge.n,
-		         h.edge.p, p, h.epoch, es->fence);
-	fence_put(a, es, &h.edge, p, h.epoch, h.created_ms, fr);
+	fence_put(a, es, &h.edge, p, h.created_ms, h.epoch, fr);
 	STAT_ADD(a, handovers_applied, 1);
 	pt->dirty = true;
-	log_info("hand-over: the edge's batches of older epochs are void in this partition",
-	         "edge=%.*s partition=%u epoch=%" PRIu64 " was=%" PRIu64, (int)h.edge.n, h.edge.p,
-	         p, h.epoch, es->fence);
+	log_info("hand-over: the edge's batches of earlier writers are void in this partition",
+	         "edge=%.*s partition=%u epoch=%" PRIu64 " writer_ms=%" PRIu64 " was=%" PRIu64,
+	         (int)h.edge.n, h.edge.p, p, h.epoch, h.created_ms, es->fence_ms);
 }
 
-/* A batch its edge's fence voids: the sender's epoch is below it, so the
- * sender was taken over before the batch came (its successor sends the
- * same batches under its own epoch). */
+/* A batch its edge's fence voids: its writer time is before the fence,
+ * so the sender was taken over before the batch came (its successor
+ * sends the same batches under its own writer time). */
 static bool fenced(applier *a, const edge_seq *es, const wire_batch *b, int64_t offset,
-                   uint64_t epoch)
+                   uint64_t writer)
 {
-	if (!epoch || epoch >= es->fence)
+	if (!writer || writer >= es->fence_ms)
 		return false;
 	STAT_ADD(a, batches_fenced, 1);
 	log_warn("batch from a taken-over instance skipped",
-	         "edge=%.*s partition=%u seq=%" PRIu64 " offset=%" PRId64 " epoch=%" PRIu64
-	         " fence=%" PRIu64,
-	         (int)b->edge.n, b->edge.p, b->partition, b->seq, offset, epoch, es->fence);
+	         "edge=%.*s partition=%u seq=%" PRIu64 " offset=%" PRId64 " writer_ms=%" PRIu64
+	         " fence_ms=%" PRIu64,
+	         (int)b->edge.n, b->edge.p, b->partition, b->seq, offset, writer, es->fence_ms);
 	return true;
 }
 
 /* One message's effects and their store write (applier_apply). */
 static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
-                         uint64_t epoch)
+                         uint64_t writer)
 {
 	if (p >= a->nparts)
 		return ERR_INVAL;
@@ -666,10 +659,10 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	unsigned char skey[1 + EDGE_ID_MAX + 5 + 8];
 	size_t sn = ckey_edge(skey, CKEY_APPLIED, b.edge.p, b.edge.n, p);
 	invalid inv = {0, 0, NULL};
-	if (fenced(a, es, &b, offset, epoch))
+	if (fenced(a, es, &b, offset, writer))
 		goto done;
-	if (epoch > es->fence) /* its hand-over never came: the batch says as much */
-		fence_put(a, es, &b.edge, p, epoch, 0, &fr);
+	if (writer > es->fence_ms) /* its hand-over never came: the batch says as much */
+		fence_put(a, es, &b.edge, p, writer, 0, &fr);
 	if (b.seq <= es->applied)
 		STAT_ADD(a, batches_duplicate, 1);
 	else if (b.seq > es->applied + 1)
@@ -705,8 +698,8 @@ write:;
 	}
 	apply_ws_commit(a);
 	if (fr.es) {
-		fr.es->fence = fr.epoch;
 		fr.es->fence_ms = fr.ms;
+		fr.es->fence_epoch = fr.epoch;
 	}
 	STAT_ADD(a, feed_events, a->feed_made);
 	STAT_ADD(a, store_writes, 1);
@@ -715,13 +708,13 @@ write:;
 }
 
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
-                  uint64_t epoch)
+                  uint64_t writer)
 {
 	const applier_obs *obs = a->obs;
 	if (obs && obs->begin)
 		obs->begin(obs->ctx);
 	uint64_t t0 = clock_mono_ns();
-	int rc = apply_message(a, p, offset, msg, len, epoch);
+	int rc = apply_message(a, p, offset, msg, len, writer);
 	if (obs && obs->end)
 		obs->end(obs->ctx, clock_mono_ns() - t0);
 	return rc;

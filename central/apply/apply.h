@@ -82,8 +82,8 @@ typedef struct applier_stats {
 	uint64_t moves_stale;       /* move messages no later than the user's last: nothing */
 	uint64_t moves_bad;         /* move messages refused (quarantined) */
 	uint64_t moved_pairs;       /* memberships a move took to a new home's index */
-	uint64_t handovers_applied; /* hand-overs that raised an edge's fence */
-	uint64_t batches_fenced;    /* batches of an epoch below their edge's fence: void */
+	uint64_t handovers_applied; /* hand-overs that moved an edge's fence */
+	uint64_t batches_fenced;    /* batches of a writer before their edge's fence: void */
 	uint64_t days_thinned;      /* home index day keys the sweep deleted */
 	uint64_t thin_rounds;       /* the sweep's rounds done */
 	uint64_t count_cache_hits, count_cache_misses;   /* stored counts and buckets */
@@ -199,15 +199,15 @@ int applier_thin_round(applier *a, uint64_t now_ms) WARN_UNUSED;
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;
 
-/* Applies the message at (p, offset). epoch is the batch's sender's
- * changelog epoch (its WIRE_EPOCH_HEADER), 0 when it has none: a batch
- * whose epoch is below the fence its edge's hand-overs and batches set
- * in p is void (counted, logged, skipped); an unstamped one is never
+/* Applies the message at (p, offset). writer is the batch's sender's
+ * writer time (its WIRE_WRITER_HEADER), 0 when it has none: a batch
+ * whose writer is before the fence its edge's hand-overs and batches
+ * set in p is void (counted, logged, skipped); an unstamped one is never
  * fenced. Malformed messages are logged, counted, quarantined and
  * skipped (their offset is still stored). 0, or ERR_IO when the store
  * failed (nothing was applied; the caller must not go on). */
 int applier_apply(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
-                  uint64_t epoch) WARN_UNUSED;
+                  uint64_t writer) WARN_UNUSED;
 
 /* Records that the partition's input was reset to offset (out of range):
  * the stored resume offset moves there and, with new_epoch (the input's

@@ -13,12 +13,12 @@
  *   'A' edge 0 partition u32     -> applied sequence u64
  *   'H' edge 0 partition u32 seq u64 -> held batch (wire bytes)
  *   'F' edge 0 partition u32     -> the edge's fence in the partition:
- *                                   the changelog epoch of its newest
- *                                   hand-over there (or of a batch above
- *                                   it) u64, then that hand-over's
- *                                   created_ms u64 (0 for a batch's);
- *                                   batches stamped with a lower epoch
- *                                   are refused (docs/wire.md,
+ *                                   the latest writer time a hand-over
+ *                                   or a batch's writer header named
+ *                                   there u64, then that hand-over's
+ *                                   epoch u64 (0 when a batch set it);
+ *                                   batches stamped with an earlier
+ *                                   writer are refused (docs/wire.md,
  *                                   "Hand-over")
  *   'O' partition u32            -> next input offset u64
  *   'E' partition u32            -> epoch of the partition's input u32
@@ -246,7 +246,7 @@ static inline size_t ckey_epoch(unsigned char *k, uint32_t p)
 }
 
 #define CKEY_EPOCH_LEN 4  /* an 'E' value: u32 big-endian */
-#define CKEY_FENCE_LEN 16 /* an 'F' value: epoch u64, created_ms u64 */
+#define CKEY_FENCE_LEN 16 /* an 'F' value: writer ms u64, epoch u64 */
 
 /* The metadata that says a store writes the home index ("Mhome_index",
  * store_meta_ensure's layout), and partition p's version from which the

@@ -220,10 +220,10 @@ static const stat_family applier_families[] = {
                 "Move messages refused and quarantined (undecodable, bad user or region, or "
                 "another partition's)."),
     STAT_FAMILY(handovers_applied, "handovers_applied_total",
-                "Hand-overs that raised an edge's fence in a partition (a takeover of its "
+                "Hand-overs that moved an edge's fence in a partition (a takeover of its "
                 "changelog)."),
     STAT_FAMILY(batches_fenced, "batches_fenced_total",
-                "Batches skipped because their sender's changelog epoch is below its edge's "
+                "Batches skipped because their sender's writer time is before its edge's "
                 "fence: sent by an instance after another took over from it."),
     STAT_FAMILY(moved_pairs, "home_moved_pairs_total",
                 "Memberships moves took to a new home region's index (and stream)."),

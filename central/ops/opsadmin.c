@@ -391,7 +391,8 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 	if (!rc)
 		rc = store_iter_status(it);
 	store_iter_free(it);
-	/* Each edge's fence: the epoch below which its batches are void. */
+	/* Each edge's fence: the writer time before which its batches are
+	 * void. */
 	evbuffer_add_printf(out, "],\"fences\":[");
 	it = store_snap_iter_from(sn, ckey_prefix(CKEY_FENCE), 1, NULL, 0);
 	n = 0;
@@ -404,8 +405,8 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 			continue;
 		const unsigned char *u = (const unsigned char *)v;
 		evbuffer_add_printf(out,
-		                    "%s{\"edge\":\"%.*s\",\"partition\":%u,\"epoch\":%" PRIu64
-		                    ",\"handover_ms\":%" PRIu64 "}",
+		                    "%s{\"edge\":\"%.*s\",\"partition\":%u,\"writer_ms\":%" PRIu64
+		                    ",\"epoch\":%" PRIu64 "}",
 		                    n++ ? "," : "", (int)en, e, p, store_get_u64(u),
 		                    store_get_u64(u + 8));
 	}

@@ -54,18 +54,18 @@ struct uplink {
 	struct {
 		_Atomic uint64_t produced, produce_errors, snapshots_received, snapshots_bad,
 		    snapshots_deadlettered, deadletter_failed, offset_resets, snapshot_retries;
-	} st;                          /* uplink_stats's counters, and the only count of each: the
-	                                * registry renders them (uplink_metrics_add) */
-	_Atomic uint64_t kafka_ok_ms;  /* readiness: mono ms of the last delivery or snapshot */
-	_Atomic uint64_t *snap_seen;   /* per partition: mono ms its last snapshot was read */
-	uint64_t retry_at;             /* mono ms to read snapshots again from the store's
-	                                  offsets after one failed to apply; 0 = reading */
-	int64_t *next;                 /* per partition: the offset the next snapshot
-	                                  message must have; -1 = not known yet */
-	int64_t *epoch;                /* per partition: the newest version epoch seen
-	                                  (version.h); -1 = none yet */
-	_Atomic uint64_t writer_epoch; /* the changelog epoch batches are stamped
-	                                  with (uplink_handover); 0 = none */
+	} st;                         /* uplink_stats's counters, and the only count of each: the
+	                               * registry renders them (uplink_metrics_add) */
+	_Atomic uint64_t kafka_ok_ms; /* readiness: mono ms of the last delivery or snapshot */
+	_Atomic uint64_t *snap_seen;  /* per partition: mono ms its last snapshot was read */
+	uint64_t retry_at;            /* mono ms to read snapshots again from the store's
+	                                 offsets after one failed to apply; 0 = reading */
+	int64_t *next;                /* per partition: the offset the next snapshot
+	                                 message must have; -1 = not known yet */
+	int64_t *epoch;               /* per partition: the newest version epoch seen
+	                                 (version.h); -1 = none yet */
+	_Atomic uint64_t writer_ms;   /* the writer time batches are stamped with
+	                                 (uplink_handover); 0 = none */
 };
 
 static void count_failed_letter(uplink *u)
@@ -152,16 +152,16 @@ fail:
 }
 
 /* Queues buf to the batch topic's partition, tagged for its delivery
- * report (seq 0: a hand-over) and stamped with the writer epoch when
+ * report (seq 0: a hand-over) and stamped with the writer time when
  * there is one. */
 static rd_kafka_resp_err_t produce(uplink *u, uint32_t partition, uint64_t seq, const void *buf,
                                    size_t len)
 {
 	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
-	uint64_t epoch = atomic_load(&u->writer_epoch);
-	char ev[24];
-	snprintf(ev, sizeof ev, "%" PRIu64, epoch);
-	if (!epoch)
+	uint64_t writer = atomic_load(&u->writer_ms);
+	char wv[24];
+	snprintf(wv, sizeof wv, "%" PRIu64, writer);
+	if (!writer)
 		return rd_kafka_producev(u->producer, RD_KAFKA_V_RKT(u->batches),
 		                         RD_KAFKA_V_PARTITION((int32_t)partition),
 		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -170,7 +170,7 @@ static rd_kafka_resp_err_t produce(uplink *u, uint32_t partition, uint64_t seq, 
 	return rd_kafka_producev(
 	    u->producer, RD_KAFKA_V_RKT(u->batches), RD_KAFKA_V_PARTITION((int32_t)partition),
 	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)buf, len),
-	    RD_KAFKA_V_HEADER(WIRE_EPOCH_HEADER, ev, -1), RD_KAFKA_V_OPAQUE((void *)tag),
+	    RD_KAFKA_V_HEADER(WIRE_WRITER_HEADER, wv, -1), RD_KAFKA_V_OPAQUE((void *)tag),
 	    RD_KAFKA_V_END);
 }
 
@@ -188,11 +188,16 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 
 int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen)
 {
-	atomic_store(&u->writer_epoch, epoch);
+	/* The writer time: after every earlier one of this process, and the
+	 * same in every partition's hand-over and every batch from now on. */
+	uint64_t writer = clock_wall_ms();
+	uint64_t was = atomic_load(&u->writer_ms);
+	if (writer <= was)
+		writer = was + 1;
+	atomic_store(&u->writer_ms, writer);
 	uint64_t deadline = clock_mono_ms() + HANDOVER_QUEUE_MS;
 	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {
-		wire_handover h = {p, wire_cstr(u->cfg->id, strlen(u->cfg->id)), epoch,
-		                   clock_wall_ms()};
+		wire_handover h = {p, wire_cstr(u->cfg->id, strlen(u->cfg->id)), epoch, writer};
 		char *buf;
 		size_t len;
 		if (wire_encode_handover(&h, &buf, &len)) {
@@ -214,8 +219,8 @@ int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen)
 		}
 	}
 	log_info("hand-over queued to every partition of the batch topic",
-	         "edge=%s epoch=%" PRIu64 " partitions=%" PRId64, u->cfg->id, epoch,
-	         u->cfg->partitions);
+	         "edge=%s epoch=%" PRIu64 " writer_ms=%" PRIu64 " partitions=%" PRId64, u->cfg->id,
+	         epoch, writer, u->cfg->partitions);
 	return 0;
 }
 

@@ -74,12 +74,13 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. Any thread (the one
  * that seals the batch, under the ledger's writer mutex). */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
-/* This instance took over its edge's changelog at epoch: from now on
- * every batch is stamped with it (WIRE_EPOCH_HEADER), and a hand-over
- * of epoch is queued to every partition of the batch topic, ahead of
- * the batches this instance sends, so central voids the batches of the
- * instances before it that reach a partition after it (docs/wire.md,
- * "Hand-over"). Call before the ledger sends anything. 0, or with the
+/* This instance took over its edge's changelog at epoch: its writer
+ * time is now (wall ms, after any earlier one of this process), a
+ * hand-over made then is queued to every partition of the batch topic,
+ * ahead of the batches this instance sends, and every batch from now on
+ * is stamped with it (WIRE_WRITER_HEADER); so central voids the batches
+ * of the instances before it that reach a partition after it
+ * (docs/wire.md, "Hand-over"). Call before the ledger sends anything. 0, or with the
  * reason in err ERR_KAFKA (a partition's could not be queued: the queue
  * stayed full for 5 s, or librdkafka refused it) or ERR_INVAL (the edge
  * id cannot be encoded). A hand-over whose delivery fails is only

@@ -19,7 +19,6 @@
 #include "sim/drill/feedread.h"
 #include "smap.h"
 #include "wire.h"
-#include "xmem.h"
 
 #define BATCH_TOPIC "likes.batches" /* central's topics.batches, which drills keep */
 #define METRIC_FENCED "likes_central_batches_fenced_total"
@@ -27,19 +26,16 @@
 #define METRICS_TIMEOUT_MS 2000
 #define CATCH_UP_MS 15000 /* for the centrals to read the batch topic to its end */
 
-/* An edge's fence in a partition, as central keeps it: the epoch, and
- * the created_ms of the hand-over that set it (0: a batch did). */
-typedef struct fence {
-	uint64_t epoch, ms;
-} fence;
-
-/* The batch topic as central reads it: each (partition, edge)'s fence. */
+/* The batch topic as central reads it: each (partition, edge)'s fence,
+ * the latest writer time named there, and the late batches per shard. */
 typedef struct scan {
-	smap fence; /* partition u32, edge -> fence* */
+	const drill *d;
+	smap fence; /* partition u32, edge -> writer ms */
 	uint64_t handovers, batches, late;
+	uint64_t late_of[DRILL_CENTRALS_MAX]; /* per shard */
 } scan;
 
-static fence *fence_of(scan *s, uint32_t p, wire_str edge)
+static uint64_t *fence_of(scan *s, uint32_t p, wire_str edge)
 {
 	char key[4 + WIRE_MAX_STR];
 	memcpy(key, &p, 4);
@@ -47,8 +43,8 @@ static fence *fence_of(scan *s, uint32_t p, wire_str edge)
 	bool created;
 	smap_val *v = smap_put(&s->fence, key, 4 + edge.n, &created);
 	if (created)
-		v->p = xcalloc(1, sizeof(fence));
-	return v->p;
+		v->u = 0;
+	return &v->u;
 }
 
 static void scan_message(void *ctx, rd_kafka_message_t *m)
@@ -61,9 +57,9 @@ static void scan_message(void *ctx, rd_kafka_message_t *m)
 		if (wire_decode_handover(m->payload, m->len, &h) || h.partition != p)
 			return;
 		s->handovers++;
-		fence *f = fence_of(s, p, h.edge);
-		if (h.epoch > f->epoch || h.created_ms > f->ms)
-			*f = (fence){h.epoch, h.created_ms};
+		uint64_t *f = fence_of(s, p, h.edge);
+		if (h.created_ms > *f)
+			*f = h.created_ms;
 		return;
 	}
 	wire_batch b;
@@ -72,17 +68,18 @@ static void scan_message(void *ctx, rd_kafka_message_t *m)
 	/* What central quarantines before its fence is asked (header_fault). */
 	bool bad = b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
 	           !item_edge_valid(b.region.p, b.region.n) || b.seq == 0;
-	uint64_t epoch = bus_batch_epoch(m);
-	fence *f = bad ? NULL : fence_of(s, p, b.edge);
+	uint64_t writer = bus_batch_writer(m);
+	uint64_t *f = bad ? NULL : fence_of(s, p, b.edge);
 	s->batches += !bad;
-	if (f && epoch && epoch < f->epoch) {
+	if (f && writer && writer < *f) {
 		s->late++;
+		s->late_of[drill_shard_of_partition(s->d, p)]++;
 		log_info("a batch of a taken-over instance, after its edge's hand-over",
-		         "edge=%.*s partition=%u seq=%" PRIu64 " offset=%" PRId64 " epoch=%" PRIu64
-		         " fence=%" PRIu64,
-		         (int)b.edge.n, b.edge.p, p, b.seq, m->offset, epoch, f->epoch);
-	} else if (f && epoch > f->epoch) {
-		*f = (fence){epoch, 0};
+		         "edge=%.*s partition=%u seq=%" PRIu64 " offset=%" PRId64
+		         " writer_ms=%" PRIu64 " fence_ms=%" PRIu64,
+		         (int)b.edge.n, b.edge.p, p, b.seq, m->offset, writer, *f);
+	} else if (f && writer > *f) {
+		*f = writer;
 	}
 	wire_batch_free(&b);
 }
@@ -104,14 +101,13 @@ bool check_handovers(cluster *c, report *r)
 	const drill *d = c->d;
 	if (!d->changelog)
 		return true;
-	scan s = {.handovers = 0};
+	scan s = {.d = d};
 	smap_init(&s.fence);
 	feedread_sink sink = {scan_message, NULL, &s};
 	char err[512];
 	int parts = 0;
 	int rc = feedread_each(c->kafka.bootstraps, BATCH_TOPIC, &sink, READ_MS, &parts, err,
 	                       sizeof err);
-	smap_free_values(&s.fence);
 	smap_free(&s.fence);
 	if (rc) {
 		report_violation(r, "fence: %s not read: %s", BATCH_TOPIC, err);
@@ -124,40 +120,49 @@ bool check_handovers(cluster *c, report *r)
 		            "not checked: a central was restarted or cut");
 		return true;
 	}
-	/* Each partition is one shard's; every central of the shard reads
-	 * all of it, so the shard's lowest count is what it surely voided.
-	 * A voided batch changes no count, so the convergence before did not
-	 * wait for it: the centrals get CATCH_UP_MS to read the last ones. */
-	unsigned shards = d->shards ? d->shards : 1;
-	double voided = 0;
+	/* Every central of a shard reads all of its partitions, so each must
+	 * have voided exactly that shard's late batches: fewer is a late batch
+	 * applied, more a batch of the current writer voided. A voided batch
+	 * changes no count, so the convergence before did not wait for it:
+	 * the centrals get CATCH_UP_MS to read the last ones. */
+	double fenced[DRILL_CENTRALS_MAX];
 	uint64_t deadline = clock_mono_ms() + CATCH_UP_MS;
 	for (;;) {
-		voided = 0;
-		for (unsigned sh = 0; sh < shards; sh++) {
-			double low = -1;
-			for (unsigned j = sh; j < d->centrals; j += shards) {
-				double v = fenced_at(&c->centrals[j]);
-				if (v < 0) {
-					report_violation(r, "fence: %s gave no " METRIC_FENCED,
-					                 c->centrals[j].name);
-					return false;
-				}
-				if (low < 0 || v < low)
-					low = v;
+		bool caught_up = true;
+		for (unsigned j = 0; j < d->centrals; j++) {
+			fenced[j] = fenced_at(&c->centrals[j]);
+			if (fenced[j] < 0) {
+				report_violation(r, "fence: %s gave no " METRIC_FENCED,
+				                 c->centrals[j].name);
+				return false;
 			}
-			voided += low < 0 ? 0 : low;
+			caught_up &= fenced[j] >= (double)s.late_of[drill_shard_of_central(d, j)];
 		}
-		if (voided >= (double)s.late || clock_mono_ms() >= deadline)
+		if (caught_up || clock_mono_ms() >= deadline)
 			break;
 		struct timespec nap = {0, 200 * 1000 * 1000};
 		nanosleep(&nap, NULL);
 	}
-	double applied = (double)s.late > voided ? (double)s.late - voided : 0;
+	double applied = 0;
+	bool ok = true;
+	for (unsigned j = 0; j < d->centrals; j++) {
+		double want = (double)s.late_of[drill_shard_of_central(d, j)];
+		if (fenced[j] < want) {
+			applied += want - fenced[j];
+			report_violation(r,
+			                 "%s applied %.0f of the %.0f batches that taken-over "
+			                 "instances sent after their hand-over in its partitions",
+			                 c->centrals[j].name, want - fenced[j], want);
+			ok = false;
+		} else if (fenced[j] > want) {
+			report_violation(
+			    r,
+			    "%s voided %.0f batches more than the %.0f that taken-over "
+			    "instances sent after their hand-over in its partitions",
+			    c->centrals[j].name, fenced[j] - want, want);
+			ok = false;
+		}
+	}
 	report_number(r, "late_batches_applied", applied);
-	if (applied > 0)
-		report_violation(r,
-		                 "central applied %.0f of the %" PRIu64
-		                 " batches that taken-over instances sent after their hand-over",
-		                 applied, s.late);
-	return applied == 0;
+	return ok;
 }

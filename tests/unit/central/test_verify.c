@@ -664,8 +664,8 @@ Test(verify, stats_show_each_edges_fence)
 	json_t *f = json_array_get(fences, 0);
 	cr_expect_str_eq(json_string_value(json_object_get(f, "edge")), "e1");
 	cr_expect_eq(jnum(f, "partition"), 1);
+	cr_expect_eq(jnum(f, "writer_ms"), 5000);
 	cr_expect_eq(jnum(f, "epoch"), 3);
-	cr_expect_eq(jnum(f, "handover_ms"), 5000);
 	cr_expect_eq(jnum(r.json, "batches_fenced"), 0);
 	resp_free(&r);
 }

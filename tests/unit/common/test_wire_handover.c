@@ -45,12 +45,15 @@ Test(wire_handover, the_vector_is_what_the_encoder_writes)
 	wire_util_assert_vector("tests/vectors/handover_v1.hex", buf, n);
 }
 
-Test(wire_handover, the_encoder_refuses_epoch_0_and_an_empty_edge)
+Test(wire_handover, the_encoder_refuses_epoch_0_created_0_and_an_empty_edge)
 {
 	wire_handover h = vector_handover();
 	char *buf = NULL;
 	size_t len;
 	h.epoch = 0;
+	cr_assert_eq(wire_encode_handover(&h, &buf, &len), ERR_INVAL);
+	h = vector_handover();
+	h.created_ms = 0;
 	cr_assert_eq(wire_encode_handover(&h, &buf, &len), ERR_INVAL);
 	h = vector_handover();
 	h.edge = wire_cstr("", 0);

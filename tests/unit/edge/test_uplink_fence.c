@@ -1,14 +1,15 @@
 /* test_uplink_fence.c - the fence of a taken-over edge instance across
  * Kafka, in one process: two uplinks of one edge id on the embedded
  * broker play a former active (epoch 1) and the instance that took its
- * changelog over (epoch 2); their messages are read back from the batch
- * topic and applied by central's applier with each message's epoch
- * header, as central does. The former active's batch sent after the
+ * changelog over (epoch 2, a later writer time); their messages are
+ * read back from the batch topic and applied by central's applier with
+ * each message's writer header, as central does. The former active's batch sent after the
  * hand-over is void; the new active's copy of it counts once.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/support/apply_util.h"
 #include "tests/support/kafka_util.h"
@@ -91,15 +92,18 @@ static void send_like(uplink *u, uint64_t seq, const char *user)
 	free(m.buf);
 }
 
-/* The next message of P, applied as central applies it: its type, and
- * its epoch header in *epoch. */
-static char next_applied(uint64_t *epoch)
+/* The next message of P, applied as central applies it: its type; its
+ * writer header in *writer and, for a hand-over, its created_ms in
+ * *made. */
+static char next_applied(uint64_t *writer, uint64_t *made)
 {
 	rd_kafka_message_t *m = kafka_util_next_message(T.cons, 10000);
 	cr_assert_not_null(m, "a message in partition %d", P);
-	*epoch = bus_batch_epoch(m);
+	*writer = bus_batch_writer(m);
 	char t = wire_message_type(m->payload, m->len);
-	cr_assert_eq(applier_apply(T.a, P, m->offset, m->payload, m->len, *epoch), 0);
+	wire_handover h;
+	*made = t == 'h' && wire_decode_handover(m->payload, m->len, &h) == 0 ? h.created_ms : 0;
+	cr_assert_eq(applier_apply(T.a, P, m->offset, m->payload, m->len, *writer), 0);
 	rd_kafka_message_destroy(m);
 	return t;
 }
@@ -115,28 +119,33 @@ Test(uplink_fence, a_batch_sent_after_the_handover_by_the_former_active_is_void)
 {
 	T.cons = kafka_util_new_consumer(rd_kafka_mock_cluster_bootstraps(T.mc), "test-fence");
 	kafka_util_assign_from_start(T.cons, TOPIC, P);
-	uint64_t epoch;
+	uint64_t w, made, old_writer, new_writer;
 
 	T.old = instance(1);
 	send_like(T.old, 1, "u1");
-	cr_assert_eq(next_applied(&epoch), 'h');
-	cr_assert_eq(epoch, 1, "a hand-over is stamped too");
-	cr_assert_eq(next_applied(&epoch), 'b');
-	cr_assert_eq(epoch, 1, "each batch carries its sender's epoch");
+	cr_assert_eq(next_applied(&w, &made), 'h');
+	cr_assert_gt(made, 0);
+	cr_assert_eq(w, made, "a hand-over is stamped with its own writer time");
+	old_writer = made;
+	cr_assert_eq(next_applied(&w, &made), 'b');
+	cr_assert_eq(w, old_writer, "each batch carries its sender's writer time");
 	cr_assert_eq(likes(), 1);
 
+	struct timespec nap = {0, 5 * 1000 * 1000}; /* the next writer is a later ms */
+	nanosleep(&nap, NULL);
 	T.now = instance(2);
-	cr_assert_eq(next_applied(&epoch), 'h');
-	cr_assert_eq(epoch, 2);
+	cr_assert_eq(next_applied(&w, &made), 'h');
+	new_writer = made;
+	cr_assert_gt(new_writer, old_writer);
 	/* The former active resumes with a batch still to send; the new one
 	 * sends the same batch. */
 	send_like(T.old, 2, "u2");
-	cr_assert_eq(next_applied(&epoch), 'b');
-	cr_assert_eq(epoch, 1);
+	cr_assert_eq(next_applied(&w, &made), 'b');
+	cr_assert_eq(w, old_writer);
 	cr_assert_eq(likes(), 1, "the former active's batch after the hand-over counts nothing");
 	send_like(T.now, 2, "u2");
-	cr_assert_eq(next_applied(&epoch), 'b');
-	cr_assert_eq(epoch, 2);
+	cr_assert_eq(next_applied(&w, &made), 'b');
+	cr_assert_eq(w, new_writer);
 	cr_assert_eq(likes(), 2, "the new active's copy counts");
 
 	applier_stats st;
@@ -154,8 +163,8 @@ Test(uplink_fence, an_edge_without_a_changelog_stamps_nothing)
 	T.old = uplink_new(&T.cfg, NULL, err, sizeof err);
 	cr_assert_not_null(T.old, "uplink_new: %s", err);
 	send_like(T.old, 1, "u1");
-	uint64_t epoch = 99;
-	cr_assert_eq(next_applied(&epoch), 'b', "no hand-over without a takeover");
-	cr_assert_eq(epoch, 0);
+	uint64_t w = 99, made;
+	cr_assert_eq(next_applied(&w, &made), 'b', "no hand-over without a takeover");
+	cr_assert_eq(w, 0);
 	cr_assert_eq(likes(), 1);
 }
