@@ -55,13 +55,15 @@ bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
 /* Every central applied none of the batches that an edge's instance
  * sent after another instance took its changelog over: likes.batches is
  * read back from its start, each edge's fence in each partition followed
- * as central follows it (hand-overs, and the epoch header of batches),
- * and the batches stamped with an epoch below their fence are counted;
- * each central must have counted at least as many of its shard's
- * (likes_central_batches_fenced_total; the shards' lowest added up).
- * Figures to r (late_batches, late_batches_applied); nothing to judge in
- * a drill without a changelog, or one that restarted a central (its
- * counter starts again). True when it held. */
+ * as central follows it (hand-overs, and the writer header of batches),
+ * and the batches stamped with a writer time before their fence are
+ * counted per shard; each central's likes_central_batches_fenced_total
+ * must equal its shard's count (fewer: a late batch applied; more: a
+ * current writer's batch voided), after up to 15 s for it to catch up.
+ * Figures to r (handovers_in_log, late_batches, late_batches_applied);
+ * nothing to judge in a drill without a changelog, or one that faulted
+ * a central or a broker (its counter may start again). True when it
+ * held. */
 bool check_handovers(cluster *c, report *r);
 /* The value of an unlabelled sample (or the sum of a labelled family's)
  * in a Prometheus text answer; -1 when the answer has none. */
