@@ -225,7 +225,7 @@ int applier_home_index_forget(store *db, uint32_t *forgot)
 }
 
 /* Each stored 'A' key into its edge_seq's applied, or 'F' key into its
- * fence_ms and fence_epoch (tag). */
+ * fence_ms (tag; the epoch after it is for /v1/stats only). */
 static int load_edge_u64(applier *a, enum ckey_tag tag)
 {
 	const char *k, *v;
@@ -239,13 +239,8 @@ static int load_edge_u64(applier *a, enum ckey_tag tag)
 		if (!ckey_parse_edge(k, kn, tag, &e, &en, &p, NULL) || vn != want || p >= a->nparts)
 			continue;
 		edge_seq *es = edge_of(&a->parts[p], e, en);
-		const unsigned char *u = (const unsigned char *)v;
-		if (tag == CKEY_FENCE) {
-			es->fence_ms = store_get_u64(u);
-			es->fence_epoch = store_get_u64(u + 8);
-		} else {
-			es->applied = store_get_u64(u);
-		}
+		*(tag == CKEY_FENCE ? &es->fence_ms : &es->applied) =
+		    store_get_u64((const unsigned char *)v);
 	}
 	int rc = store_iter_status(it);
 	store_iter_free(it);
@@ -514,9 +509,7 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	return 0;
 }
 
-/* The first thing wrong with a batch header read at partition p, or
- * NULL when it may be applied there: the one check of a header. */
-static const char *header_fault(const wire_batch *b, uint32_t p)
+const char *applier_batch_fault(const wire_batch *b, uint32_t p)
 {
 	if (b->partition != p)
 		return "partition_mismatch";
@@ -531,11 +524,11 @@ static const char *header_fault(const wire_batch *b, uint32_t p)
 
 /* ---- fences ------------------------------------------------------------- */
 
-/* A fence set by the message being applied: es->fence_ms and fence
- * become ms and epoch once its store write succeeded. */
+/* A fence set by the message being applied: es->fence_ms becomes ms
+ * once its store write succeeded. */
 typedef struct fence_raise {
 	edge_seq *es;
-	uint64_t ms, epoch;
+	uint64_t ms;
 } fence_raise;
 
 /* Puts edge's fence in p (a writer time, and the epoch of the hand-over
@@ -548,7 +541,7 @@ static void fence_put(applier *a, edge_seq *es, const wire_str *edge, uint32_t p
 	store_put_u64(fval, ms);
 	store_put_u64(fval + 8, epoch);
 	store_batch_put(a->wb, fkey, fn, fval, sizeof fval);
-	*fr = (fence_raise){es, ms, epoch};
+	*fr = (fence_raise){es, ms};
 }
 
 /* A hand-over (docs/wire.md, "Hand-over"): the edge's fence in p moves
@@ -618,7 +611,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
 
 	int rc;
-	fence_raise fr = {NULL, 0, 0};
+	fence_raise fr = {NULL, 0};
 	char type = wire_message_type(msg, len);
 	if (type == 'h') {
 		apply_handover(a, pt, p, offset, msg, len, &fr);
@@ -642,7 +635,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		apply_quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
-	const char *fault = header_fault(&b, p);
+	const char *fault = applier_batch_fault(&b, p);
 	if (fault) {
 		STAT_ADD(a, batches_bad, 1);
 		log_error("batch with bad header skipped",
@@ -697,10 +690,8 @@ write:;
 		return rc;
 	}
 	apply_ws_commit(a);
-	if (fr.es) {
+	if (fr.es)
 		fr.es->fence_ms = fr.ms;
-		fr.es->fence_epoch = fr.epoch;
-	}
 	STAT_ADD(a, feed_events, a->feed_made);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);

@@ -199,6 +199,12 @@ int applier_thin_round(applier *a, uint64_t now_ms) WARN_UNUSED;
 /* The offset to resume partition p from; ERR_NOTFOUND when none stored. */
 int applier_resume_offset(applier *a, uint32_t p, int64_t *offset) WARN_UNUSED;
 
+/* The first thing wrong with a batch's header read at partition p (a
+ * fault word of its quarantine reason: partition_mismatch, bad_edge,
+ * bad_region, seq_0), or NULL when it may be applied there: the one
+ * check of a header. Pure, any thread. */
+const char *applier_batch_fault(const wire_batch *b, uint32_t p);
+
 /* Applies the message at (p, offset). writer is the batch's sender's
  * writer time (its WIRE_WRITER_HEADER), 0 when it has none: a batch
  * whose writer is before the fence its edge's hand-overs and batches

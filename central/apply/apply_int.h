@@ -33,8 +33,8 @@ typedef struct edge_seq {
 	uint64_t applied;
 	uint64_t held_min; /* 0 = nothing held */
 	uint64_t held_count;
-	uint64_t fence_ms;    /* the CKEY_FENCE key: batches of an earlier writer are void */
-	uint64_t fence_epoch; /* ... and its hand-over's epoch (0: set by a batch) */
+	uint64_t fence_ms; /* the CKEY_FENCE key's writer time: batches of an earlier
+	                      writer are void */
 } edge_seq;
 
 typedef struct part {

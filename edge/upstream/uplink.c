@@ -157,21 +157,28 @@ fail:
 static rd_kafka_resp_err_t produce(uplink *u, uint32_t partition, uint64_t seq, const void *buf,
                                    size_t len)
 {
-	uintptr_t tag = ((uintptr_t)seq << SEQ_SHIFT) | partition;
 	uint64_t writer = atomic_load(&u->writer_ms);
 	char wv[24];
-	snprintf(wv, sizeof wv, "%" PRIu64, writer);
-	if (!writer)
-		return rd_kafka_producev(u->producer, RD_KAFKA_V_RKT(u->batches),
-		                         RD_KAFKA_V_PARTITION((int32_t)partition),
-		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		                         RD_KAFKA_V_VALUE((void *)buf, len),
-		                         RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
-	return rd_kafka_producev(
-	    u->producer, RD_KAFKA_V_RKT(u->batches), RD_KAFKA_V_PARTITION((int32_t)partition),
-	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)buf, len),
-	    RD_KAFKA_V_HEADER(WIRE_WRITER_HEADER, wv, -1), RD_KAFKA_V_OPAQUE((void *)tag),
-	    RD_KAFKA_V_END);
+	rd_kafka_vu_t vu[6] = {
+	    {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = u->batches},
+	    {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = (int32_t)partition},
+	    {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+	    {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)buf, len}},
+	    {.vtype = RD_KAFKA_VTYPE_OPAQUE,
+	     .u.ptr = (void *)(((uintptr_t)seq << SEQ_SHIFT) | partition)},
+	};
+	size_t n = 5;
+	if (writer) {
+		snprintf(wv, sizeof wv, "%" PRIu64, writer);
+		vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+		                          .u.header = {WIRE_WRITER_HEADER, wv, -1}};
+	}
+	rd_kafka_error_t *e = rd_kafka_produceva(u->producer, vu, n);
+	if (!e)
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+	rd_kafka_error_destroy(e);
+	return code;
 }
 
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len)

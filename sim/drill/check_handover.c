@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "bus.h"
+#include "central/apply/apply.h"
 #include "clock.h"
 #include "hclient.h"
-#include "item.h"
 #include "log.h"
 #include "sim/drill/check.h"
 #include "sim/drill/feedread.h"
@@ -31,7 +31,7 @@
 typedef struct scan {
 	const drill *d;
 	smap fence; /* partition u32, edge -> writer ms */
-	uint64_t handovers, batches, late;
+	uint64_t handovers, late;
 	uint64_t late_of[DRILL_CENTRALS_MAX]; /* per shard */
 } scan;
 
@@ -65,12 +65,9 @@ static void scan_message(void *ctx, rd_kafka_message_t *m)
 	wire_batch b;
 	if (t != 'b' || wire_decode_batch(m->payload, m->len, &b))
 		return;
-	/* What central quarantines before its fence is asked (header_fault). */
-	bool bad = b.partition != p || !item_edge_valid(b.edge.p, b.edge.n) ||
-	           !item_edge_valid(b.region.p, b.region.n) || b.seq == 0;
+	/* Central quarantines a bad header before its fence is asked. */
 	uint64_t writer = bus_batch_writer(m);
-	uint64_t *f = bad ? NULL : fence_of(s, p, b.edge);
-	s->batches += !bad;
+	uint64_t *f = applier_batch_fault(&b, p) ? NULL : fence_of(s, p, b.edge);
 	if (f && writer && writer < *f) {
 		s->late++;
 		s->late_of[drill_shard_of_partition(s->d, p)]++;
@@ -117,7 +114,7 @@ bool check_handovers(cluster *c, report *r)
 	report_number(r, "late_batches", (double)s.late);
 	if (check_faulted_central(d)) {
 		report_text(r, "late_batches_applied",
-		            "not checked: a central was restarted or cut");
+		            "not checked: a step faulted a central or a broker");
 		return true;
 	}
 	/* Every central of a shard reads all of its partitions, so each must
