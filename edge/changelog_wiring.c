@@ -265,7 +265,8 @@ static int promote(void *ctx)
 {
 	edge *e = ctx;
 	char err[256];
-	int rc = uplink_handover(e->up, changelog_epoch(e->clog), err, sizeof err);
+	int rc = uplink_handover(e->up, changelog_epoch(e->clog), changelog_writer(e->clog), err,
+	                         sizeof err);
 	if (rc) {
 		log_error("took over, but the hand-over to central could not be queued; writes "
 		          "stay refused",

@@ -198,7 +198,7 @@ void changelog_step_down(changelog *cl)
 		metric_set(cl->g_active, 0);
 }
 
-void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
+void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int64_t at)
 {
 	pthread_mutex_lock(&cl->vmu);
 	cl->active = true;
@@ -206,6 +206,7 @@ void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at)
 	cl->next_off = at + 1;
 	pthread_mutex_unlock(&cl->vmu);
 	atomic_store(&cl->epoch_pub, epoch);
+	atomic_store(&cl->writer_pub, writer_ms);
 	atomic_store(&cl->failing, false); /* its takeover record got through */
 	atomic_store(&cl->checked_ms, clock_mono_ms());
 	atomic_store(&cl->is_active, true);
@@ -308,7 +309,7 @@ static void beat(changelog *cl)
 		return;
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_mark(CHANGELOG_BEAT, atomic_load(&cl->epoch_pub), NULL, &rec);
+	changelog_encode_beat(atomic_load(&cl->epoch_pub), &rec);
 	(void)produce(cl, &rec, NULL); /* a lost beat: the next one, or a takeover */
 	sbuf_free(&rec);
 }
@@ -602,6 +603,11 @@ bool changelog_fenced(const changelog *cl)
 uint64_t changelog_epoch(const changelog *cl)
 {
 	return atomic_load(&cl->epoch_pub);
+}
+
+uint64_t changelog_writer(const changelog *cl)
+{
+	return atomic_load(&cl->writer_pub);
 }
 
 uint64_t changelog_gap(const changelog *cl)

@@ -74,7 +74,10 @@
 #define CHANGELOG_FORMAT 2
 #define CHANGELOG_KEY "L"       /* store key: the offset of the next record to apply */
 #define CHANGELOG_EPOCH_KEY "E" /* store key: the highest epoch taken over in the log */
-#define CHANGELOG_HELD_TAG 'Q'  /* store keys 'Q' u64: records held for the log (local) */
+/* store key: the latest writer time a takeover named (kept when the log
+ * starts again: a writer time only grows) */
+#define CHANGELOG_WRITER_KEY "V"
+#define CHANGELOG_HELD_TAG 'Q' /* store keys 'Q' u64: records held for the log (local) */
 /* store key: how many records the log lost before this store read them
  * (retention, truncation): such a store may not take over */
 #define CHANGELOG_GAP_KEY "U"
@@ -292,6 +295,10 @@ bool changelog_follow_failed(const changelog *cl);
 bool changelog_fenced(const changelog *cl);
 /* The epoch this instance took over with; 0 before. */
 uint64_t changelog_epoch(const changelog *cl);
+/* The writer time this instance took over with (its takeover record's):
+ * after every writer time the log or this store named before, whatever
+ * this machine's clock says; 0 before. */
+uint64_t changelog_writer(const changelog *cl);
 /* Records the log lost before this instance's store read them (it
  * started after the store's position): 0 for a store fit to take over.
  * One that lacks them never takes over; rebuild it (docs/ops.md). */
@@ -336,13 +343,18 @@ typedef struct changelog_head {
 	uint64_t epoch;       /* the data's or beat's writer's; a takeover's new one */
 	const char *instance; /* a takeover's, in the decoded buffer */
 	size_t instance_len;
+	/* A takeover's writer time (wall ms, after every earlier takeover's
+	 * in the log): what the new active stamps its batches to central
+	 * with; 0 in a takeover from before writer times. */
+	uint64_t writer_ms;
 } changelog_head;
 
 /* A data record of wb's changes at epoch, appended to out. */
 void changelog_encode(const store_batch *wb, uint64_t epoch, sbuf *out);
-/* A takeover (instance: who) or a beat (instance NULL) at epoch. */
-void changelog_encode_mark(enum changelog_kind kind, uint64_t epoch, const char *instance,
-                           sbuf *out);
+/* A takeover at epoch by instance (who), with its writer time. */
+void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms, sbuf *out);
+/* A beat of the active of epoch. */
+void changelog_encode_beat(uint64_t epoch, sbuf *out);
 /* Record buf (len bytes): its head, and a data record's changes added to
  * wb. 0, ERR_VERSION or ERR_CORRUPT (then wb may hold some of them:
  * clear it). */

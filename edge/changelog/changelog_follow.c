@@ -6,9 +6,10 @@
  * Replay is one rule, the applier's: the store holds the offset of the
  * next record (L) and the highest epoch taken over so far (E); a data
  * record of a lower epoch than E is void, a takeover of a higher one
- * raises E, and every applied record is one store write with the
- * position after it (a beat, or a void record, moves the position in
- * memory only, and the next write carries it).
+ * raises E (and V, the latest writer time, when it names a later one),
+ * and every applied record is one store write with the position after
+ * it (a beat, or a void record, moves the position in memory only, and
+ * the next write carries it).
  *
  * Owns: the follower's thread and its consumer; the applier lives on
  * the stack of whoever replays.
@@ -37,10 +38,11 @@ typedef struct applier {
 	store *db;
 	const changelog_sink *sink;
 	store_batch *wb;
-	int64_t next;   /* the offset of the next record to apply */
-	int64_t stored; /* the position the store holds (next may be past it: beats) */
-	uint64_t epoch; /* the highest epoch taken over so far */
-	int64_t gap;    /* records the log lost before this store read them */
+	int64_t next;    /* the offset of the next record to apply */
+	int64_t stored;  /* the position the store holds (next may be past it: beats) */
+	uint64_t epoch;  /* the highest epoch taken over so far */
+	uint64_t writer; /* the latest writer time a takeover named (V) */
+	int64_t gap;     /* records the log lost before this store read them */
 	/* The store holds records for the log (durability = local): it is
 	 * ahead of the log for their keys, so a record of its own epoch is a
 	 * late copy of one of them and is not applied over it. */
@@ -84,6 +86,10 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
 	if (rc == 0)
 		rc = read_u64_key(db, CHANGELOG_GAP_KEY, &a->gap);
+	int64_t w = 0;
+	if (rc == 0)
+		rc = read_u64_key(db, CHANGELOG_WRITER_KEY, &w);
+	a->writer = (uint64_t)w;
 	if (rc == 0) {
 		char tag[1] = {CHANGELOG_HELD_TAG};
 		const char *k, *v;
@@ -129,6 +135,10 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
 		changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
+		if (h.writer_ms > a->writer) {
+			a->writer = h.writer_ms;
+			changelog_put_u64(a->wb, CHANGELOG_WRITER_KEY, h.writer_ms);
+		}
 		if (a->held && m->offset != a->own_at) {
 			/* Another instance took over while this store held writes:
 			 * they are void in the log, and the store is ahead of it
@@ -430,9 +440,15 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 		return ERR_CORRUPT;
 	}
 	uint64_t epoch = a->epoch + 1;
+	/* The writer time central orders this edge's writers by: this
+	 * machine's clock, unless a writer before it named a later time (a
+	 * clock ahead of this one): then just after that. */
+	uint64_t writer = clock_wall_ms();
+	if (writer <= a->writer)
+		writer = a->writer + 1;
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_mark(CHANGELOG_TAKEOVER, epoch, cl->instance, &rec);
+	changelog_encode_takeover(epoch, cl->instance, writer, &rec);
 	int64_t at = -1;
 	rc = changelog_produce_wait(cl, &rec, &at);
 	sbuf_free(&rec);
@@ -460,13 +476,14 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 		snprintf(err, errlen, "changelog: reading the held records: %s", err_str(rc));
 		return rc;
 	}
-	changelog_set_active(cl, epoch, at);
+	changelog_set_active(cl, epoch, writer, at);
 	if (cl->takeovers)
 		metric_add(cl->takeovers, 1);
 	log_info("changelog: this instance is active",
-	         "topic=%s partition=%d epoch=%" PRIu64 " offset=%" PRId64
+	         "topic=%s partition=%d epoch=%" PRIu64 " writer_ms=%" PRIu64 " offset=%" PRId64
 	         " instance=%s ms=%" PRIu64,
-	         cl->topic, (int)cl->o.partition, epoch, at, cl->instance, clock_mono_ms() - t0);
+	         cl->topic, (int)cl->o.partition, epoch, writer, at, cl->instance,
+	         clock_mono_ms() - t0);
 	return 0;
 }
 

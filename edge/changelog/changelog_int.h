@@ -85,6 +85,7 @@ struct changelog {
 	_Atomic uint64_t checked_ms;
 	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
 	_Atomic uint64_t epoch_pub;
+	_Atomic uint64_t writer_pub; /* changelog_writer */
 
 	/* The follower (changelog_follow.c), which keeps the held records
 	 * going once active. */
@@ -146,8 +147,9 @@ int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_
  * offset, or ERR_TIMEOUT/ERR_KAFKA/ERR_FENCED (the order check's). */
 int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
 
-/* After a won takeover at offset at: active, appends checked from at + 1. */
-void changelog_set_active(changelog *cl, uint64_t epoch, int64_t at);
+/* After a won takeover at offset at, with its epoch and writer time:
+ * active, appends checked from at + 1. */
+void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int64_t at);
 
 /* An active that cannot write gives the log up: no more appends or
  * beats, and changelog_fenced is true (the edge exits). */

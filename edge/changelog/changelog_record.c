@@ -70,15 +70,20 @@ void changelog_encode(const store_batch *wb, uint64_t epoch, sbuf *out)
 	n[3] = (unsigned char)e.n;
 }
 
-void changelog_encode_mark(enum changelog_kind kind, uint64_t epoch, const char *instance,
-                           sbuf *out)
+void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms, sbuf *out)
 {
-	put_head(out, kind, epoch);
-	if (kind == CHANGELOG_TAKEOVER) {
-		size_t n = instance ? strlen(instance) : 0;
-		put_u32(out, (uint32_t)n);
-		sbuf_add(out, instance, n);
-	}
+	put_head(out, CHANGELOG_TAKEOVER, epoch);
+	size_t n = instance ? strlen(instance) : 0;
+	put_u32(out, (uint32_t)n);
+	sbuf_add(out, instance, n);
+	unsigned char w[8];
+	store_put_u64(w, writer_ms);
+	sbuf_add(out, w, sizeof w);
+}
+
+void changelog_encode_beat(uint64_t epoch, sbuf *out)
+{
+	put_head(out, CHANGELOG_BEAT, epoch);
 }
 
 /* A length-prefixed field at *at of buf (len bytes): its bytes and
@@ -144,9 +149,14 @@ int changelog_decode(const void *data, size_t len, changelog_head *h, store_batc
 	case CHANGELOG_TAKEOVER: {
 		size_t at = HEAD_V2;
 		const unsigned char *who;
-		if (!field(buf, len, &at, &who, &h->instance_len) || at != len)
+		if (!field(buf, len, &at, &who, &h->instance_len))
 			return ERR_CORRUPT;
 		h->instance = (const char *)who;
+		if (at == len)
+			return 0; /* from before writer times: none */
+		if (len - at != 8)
+			return ERR_CORRUPT;
+		h->writer_ms = store_get_u64(buf + at);
 		return 0;
 	}
 	case CHANGELOG_BEAT: return len == HEAD_V2 ? 0 : ERR_CORRUPT;

@@ -193,11 +193,11 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 	return ERR_AGAIN;
 }
 
-int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen)
+int uplink_handover(uplink *u, uint64_t epoch, uint64_t writer, char *err, size_t errlen)
 {
-	/* The writer time: after every earlier one of this process, and the
-	 * same in every partition's hand-over and every batch from now on. */
-	uint64_t writer = clock_wall_ms();
+	/* After every earlier one of this process (a takeover from a log
+	 * that started again may name an earlier time), and the same in
+	 * every partition's hand-over and every batch from now on. */
 	uint64_t was = atomic_load(&u->writer_ms);
 	if (writer <= was)
 		writer = was + 1;

@@ -74,19 +74,20 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
 /* The ledger's send function: ctx is the uplink. Any thread (the one
  * that seals the batch, under the ledger's writer mutex). */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
-/* This instance took over its edge's changelog at epoch: its writer
- * time is now (wall ms, after any earlier one of this process), a
- * hand-over made then is queued to every partition of the batch topic,
- * ahead of the batches this instance sends, and every batch from now on
- * is stamped with it (WIRE_WRITER_HEADER); so central voids the batches
- * of the instances before it that reach a partition after it
- * (docs/wire.md, "Hand-over"). Call before the ledger sends anything. 0, or with the
- * reason in err ERR_KAFKA (a partition's could not be queued: the queue
- * stayed full for 5 s, or librdkafka refused it) or ERR_INVAL (the edge
- * id cannot be encoded). A hand-over whose delivery fails is only
- * logged: central then fences from this instance's first batch in that
- * partition. Any thread. */
-int uplink_handover(uplink *u, uint64_t epoch, char *err, size_t errlen) WARN_UNUSED;
+/* This instance took over its edge's changelog at epoch with writer
+ * time writer (changelog_writer; raised past any earlier one of this
+ * process): a hand-over naming it is queued to every partition of the
+ * batch topic, ahead of the batches this instance sends, and every
+ * batch from now on is stamped with it (WIRE_WRITER_HEADER); so central
+ * voids the batches of the instances before it that reach a partition
+ * after it (docs/wire.md, "Hand-over"). Call before the ledger sends
+ * anything. 0, or with the reason in err ERR_KAFKA (a partition's could
+ * not be queued: the queue stayed full for 5 s, or librdkafka refused
+ * it) or ERR_INVAL (the edge id cannot be encoded). A hand-over whose
+ * delivery fails is only logged: central then fences from this
+ * instance's first batch in that partition. Any thread. */
+int uplink_handover(uplink *u, uint64_t epoch, uint64_t writer, char *err,
+                    size_t errlen) WARN_UNUSED;
 /* Serves callbacks and reads up to max snapshots; never blocks. When the
  * store cannot take a snapshot (a full disk), reading stops and, a
  * second later, starts again from the last snapshot offset the store

@@ -85,7 +85,7 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 {
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_mark(CHANGELOG_TAKEOVER, 3, "dc2/host7", &rec);
+	changelog_encode_takeover(3, "dc2/host7", 1764300000123ULL, &rec);
 	changelog_head h;
 	store_batch *none = store_batch_new();
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
@@ -93,11 +93,23 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 	cr_assert_eq(h.epoch, 3);
 	cr_assert_eq(h.instance_len, 9);
 	cr_assert_eq(memcmp(h.instance, "dc2/host7", 9), 0);
+	cr_assert_eq(h.writer_ms, 1764300000123ULL);
+	/* A takeover from before writer times ends after its instance: it
+	 * names none. Every other cut, and a byte more, is refused. */
+	size_t old = rec.len - 8;
+	cr_assert_eq(changelog_decode(rec.p, old, &h, none), 0);
+	cr_assert_eq(h.kind, CHANGELOG_TAKEOVER);
+	cr_assert_eq(h.instance_len, 9);
+	cr_assert_eq(h.writer_ms, 0);
 	for (size_t n = 0; n < rec.len; n++)
-		cr_assert_eq(changelog_decode(rec.p, n, &h, none), ERR_CORRUPT, "cut at %zu", n);
+		if (n != old)
+			cr_assert_eq(changelog_decode(rec.p, n, &h, none), ERR_CORRUPT,
+			             "cut at %zu", n);
+	sbuf_add(&rec, "x", 1);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT);
 	sbuf_free(&rec);
 	sbuf_init(&rec);
-	changelog_encode_mark(CHANGELOG_BEAT, 3, NULL, &rec);
+	changelog_encode_beat(3, &rec);
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
 	cr_assert_eq(h.kind, CHANGELOG_BEAT);
 	sbuf_add(&rec, "x", 1);
@@ -491,6 +503,63 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	store_close(da);
 	store_close(dbb);
 	store_close(fresh);
+}
+
+Test(changelog, a_takeover_names_a_writer_time_after_every_one_before_it_whatever_the_clock)
+{
+	changelog_opts oa = T.o, ob = T.o, oc = T.o;
+	oa.instance = "dc1";
+	ob.instance = "dc2";
+	oc.instance = "dc3";
+	oa.beat_ms = ob.beat_ms = oc.beat_ms = 60000;
+	oa.takeover_ms = ob.takeover_ms = oc.takeover_ms = 125000;
+	/* a's store names a writer time an hour ahead of this clock (a
+	 * predecessor whose clock ran ahead): a takes over just after it. */
+	uint64_t ahead = clock_wall_ms() + 3600 * 1000;
+	store *da = open_named("a"), *dbb = open_named("b");
+	char v[8];
+	store_put_u64((unsigned char *)v, ahead);
+	store_batch *wb = store_batch_new();
+	store_batch_put(wb, CHANGELOG_WRITER_KEY, 1, v, 8);
+	cr_assert_eq(store_write(da, wb), 0);
+	store_batch_free(wb);
+	changelog *a = active_on(&oa, da);
+	cr_assert_eq(changelog_writer(a), ahead + 1);
+	uint64_t w = 0;
+	cr_assert_eq(store_read_u64(da, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(w, ahead + 1, "its own takeover record read back");
+
+	/* b's store knows nothing of it: b learns it from a's takeover
+	 * record in the log, and still comes after a. */
+	changelog *b = active_on(&ob, dbb);
+	cr_assert_eq(changelog_epoch(b), 2);
+	cr_assert_eq(changelog_writer(b), ahead + 2);
+
+	/* A store rebuilt from the log holds b's writer time. */
+	changelog_restored r;
+	store *fresh = restored_as("fresh", &r);
+	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(w, ahead + 2);
+	changelog_free(a);
+	changelog_free(b);
+
+	/* The log starts again (the cluster rebuilt empty): its epochs start
+	 * at 1 again, and the writer time the store kept still puts c, on
+	 * that store, after b. */
+	kafka_util_mock_free(&T.mc, &T.mrk);
+	T.mc = kafka_util_mock_new(3, TOPIC, 2, &T.mrk);
+	cr_assert_not_null(T.mc);
+	oc.brokers = T.o.brokers = rd_kafka_mock_cluster_bootstraps(T.mc);
+	char err[256] = "";
+	cr_assert_eq(changelog_restore(&oc, fresh, &r, err, sizeof err), 0, "%s", err);
+	cr_assert_gt(r.behind, 0);
+	changelog *c = active_on(&oc, fresh);
+	cr_assert_eq(changelog_epoch(c), 1);
+	cr_assert_eq(changelog_writer(c), ahead + 3);
+	changelog_free(c);
+	store_close(fresh);
+	store_close(da);
+	store_close(dbb);
 }
 
 static int write_db(void *ctx, store_batch *wb)

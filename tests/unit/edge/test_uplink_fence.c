@@ -1,15 +1,16 @@
 /* test_uplink_fence.c - the fence of a taken-over edge instance across
  * Kafka, in one process: two uplinks of one edge id on the embedded
  * broker play a former active (epoch 1) and the instance that took its
- * changelog over (epoch 2, a later writer time); their messages are
+ * changelog over (epoch 2, the later writer time its takeover record
+ * named); their messages are
  * read back from the batch topic and applied by central's applier with
  * each message's writer header, as central does. The former active's batch sent after the
- * hand-over is void; the new active's copy of it counts once.
+ * hand-over is void; the new active's copy of it counts once. A second
+ * takeover in one process never names an earlier writer time.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/support/apply_util.h"
 #include "tests/support/kafka_util.h"
@@ -74,12 +75,14 @@ static void teardown(void)
 
 TestSuite(uplink_fence, .init = setup, .fini = teardown, .timeout = 60);
 
-static uplink *instance(uint64_t epoch)
+/* An uplink that took over at epoch with writer time writer. */
+static uplink *instance(uint64_t epoch, uint64_t writer)
 {
 	char err[256];
 	uplink *u = uplink_new(&T.cfg, NULL, err, sizeof err);
 	cr_assert_not_null(u, "uplink_new: %s", err);
-	cr_assert_eq(uplink_handover(u, epoch, err, sizeof err), 0, "uplink_handover: %s", err);
+	cr_assert_eq(uplink_handover(u, epoch, writer, err, sizeof err), 0, "uplink_handover: %s",
+	             err);
 	return u;
 }
 
@@ -121,22 +124,21 @@ Test(uplink_fence, a_batch_sent_after_the_handover_by_the_former_active_is_void)
 	kafka_util_assign_from_start(T.cons, TOPIC, P);
 	uint64_t w, made, old_writer, new_writer;
 
-	T.old = instance(1);
+	uint64_t w0 = clock_wall_ms();
+	T.old = instance(1, w0);
 	send_like(T.old, 1, "u1");
 	cr_assert_eq(next_applied(&w, &made), 'h');
-	cr_assert_gt(made, 0);
+	cr_assert_eq(made, w0, "the hand-over names the takeover's writer time");
 	cr_assert_eq(w, made, "a hand-over is stamped with its own writer time");
 	old_writer = made;
 	cr_assert_eq(next_applied(&w, &made), 'b');
 	cr_assert_eq(w, old_writer, "each batch carries its sender's writer time");
 	cr_assert_eq(likes(), 1);
 
-	struct timespec nap = {0, 5 * 1000 * 1000}; /* the next writer is a later ms */
-	nanosleep(&nap, NULL);
-	T.now = instance(2);
+	T.now = instance(2, w0 + 1);
 	cr_assert_eq(next_applied(&w, &made), 'h');
 	new_writer = made;
-	cr_assert_gt(new_writer, old_writer);
+	cr_assert_eq(new_writer, w0 + 1);
 	/* The former active resumes with a batch still to send; the new one
 	 * sends the same batch. */
 	send_like(T.old, 2, "u2");
@@ -166,5 +168,25 @@ Test(uplink_fence, an_edge_without_a_changelog_stamps_nothing)
 	uint64_t w = 99, made;
 	cr_assert_eq(next_applied(&w, &made), 'b', "no hand-over without a takeover");
 	cr_assert_eq(w, 0);
+	cr_assert_eq(likes(), 1);
+}
+
+Test(uplink_fence, a_second_takeover_in_one_process_never_names_an_earlier_writer_time)
+{
+	T.cons = kafka_util_new_consumer(rd_kafka_mock_cluster_bootstraps(T.mc), "test-fence");
+	kafka_util_assign_from_start(T.cons, TOPIC, P);
+	char err[256];
+	T.old = instance(1, 5000);
+	/* The log started again and this process takes it over anew, its
+	 * clock now behind the time it used. */
+	cr_assert_eq(uplink_handover(T.old, 1, 4000, err, sizeof err), 0, "%s", err);
+	send_like(T.old, 1, "u1");
+	uint64_t w, made;
+	cr_assert_eq(next_applied(&w, &made), 'h');
+	cr_assert_eq(made, 5000);
+	cr_assert_eq(next_applied(&w, &made), 'h');
+	cr_assert_eq(made, 5001, "after the time it used");
+	cr_assert_eq(next_applied(&w, &made), 'b');
+	cr_assert_eq(w, 5001);
 	cr_assert_eq(likes(), 1);
 }
