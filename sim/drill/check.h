@@ -60,10 +60,13 @@ bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
  * counted per shard; each central's likes_central_batches_fenced_total
  * must equal its shard's count (fewer: a late batch applied; more: a
  * current writer's batch voided), after up to 15 s for it to catch up.
- * Figures to r (handovers_in_log, late_batches, late_batches_applied);
- * nothing to judge in a drill without a changelog, or one that faulted
- * a central or a broker (its counter may start again). True when it
- * held. */
+ * And each takeover's hand-overs must name a writer time after the
+ * fence its predecessors set (a later epoch not after it: its batches
+ * are all void). Figures to r (handovers_in_log, handovers_behind,
+ * late_batches, late_batches_applied); nothing to judge in a drill
+ * without a changelog; the centrals' counts are not judged in one that
+ * faulted a central or a broker (a counter may start again). True when
+ * it held. */
 bool check_handovers(cluster *c, report *r);
 /* The value of an unlabelled sample (or the sum of a labelled family's)
  * in a Prometheus text answer; -1 when the answer has none. */

@@ -1,8 +1,9 @@
 /* check_handover.c - the end of a drill, the fence's part (check.h):
  * likes.batches read back from its start, the batches that an edge's
  * taken-over instance got into it after the hand-over counted, and each
- * central's count of the batches it voided compared with them. Runner
- * thread.
+ * central's count of the batches it voided compared with them; and
+ * every takeover's hand-over held to a writer time after the fence its
+ * predecessors set. Runner thread.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,21 +28,25 @@
 #define CATCH_UP_MS 15000 /* for the centrals to read the batch topic to its end */
 
 /* The batch topic as central reads it: each (partition, edge)'s fence,
- * the latest writer time named there, and the late batches per shard. */
+ * the latest writer time named there, and the late batches per shard;
+ * the highest epoch handed over there, and the hand-overs of a newer
+ * epoch whose writer time was not after the fence (behind). */
 typedef struct scan {
 	const drill *d;
 	smap fence; /* partition u32, edge -> writer ms */
-	uint64_t handovers, late;
+	smap epoch; /* partition u32, edge -> the highest epoch handed over */
+	uint64_t handovers, late, behind;
 	uint64_t late_of[DRILL_CENTRALS_MAX]; /* per shard */
 } scan;
 
-static uint64_t *fence_of(scan *s, uint32_t p, wire_str edge)
+/* m's value for (p, edge), 0 until set. */
+static uint64_t *slot_of(smap *m, uint32_t p, wire_str edge)
 {
 	char key[4 + WIRE_MAX_STR];
 	memcpy(key, &p, 4);
 	memcpy(key + 4, edge.p, edge.n);
 	bool created;
-	smap_val *v = smap_put(&s->fence, key, 4 + edge.n, &created);
+	smap_val *v = smap_put(m, key, 4 + edge.n, &created);
 	if (created)
 		v->u = 0;
 	return &v->u;
@@ -57,7 +62,19 @@ static void scan_message(void *ctx, rd_kafka_message_t *m)
 		if (wire_decode_handover(m->payload, m->len, &h) || h.partition != p)
 			return;
 		s->handovers++;
-		uint64_t *f = fence_of(s, p, h.edge);
+		uint64_t *f = slot_of(&s->fence, p, h.edge);
+		uint64_t *e = slot_of(&s->epoch, p, h.edge);
+		if (h.epoch > *e && h.created_ms <= *f) {
+			/* A later takeover, yet not a later writer: central voids
+			 * every batch it sends here. */
+			s->behind++;
+			log_error("a takeover's writer time is not after its predecessors'",
+			          "edge=%.*s partition=%u epoch=%" PRIu64 " writer_ms=%" PRIu64
+			          " fence_ms=%" PRIu64,
+			          (int)h.edge.n, h.edge.p, p, h.epoch, h.created_ms, *f);
+		}
+		if (h.epoch > *e)
+			*e = h.epoch;
 		if (h.created_ms > *f)
 			*f = h.created_ms;
 		return;
@@ -67,7 +84,7 @@ static void scan_message(void *ctx, rd_kafka_message_t *m)
 		return;
 	/* Central quarantines a bad header before its fence is asked. */
 	uint64_t writer = bus_batch_writer(m);
-	uint64_t *f = applier_batch_fault(&b, p) ? NULL : fence_of(s, p, b.edge);
+	uint64_t *f = applier_batch_fault(&b, p) ? NULL : slot_of(&s->fence, p, b.edge);
 	if (f && writer && writer < *f) {
 		s->late++;
 		s->late_of[drill_shard_of_partition(s->d, p)]++;
@@ -100,22 +117,34 @@ bool check_handovers(cluster *c, report *r)
 		return true;
 	scan s = {.d = d};
 	smap_init(&s.fence);
+	smap_init(&s.epoch);
 	feedread_sink sink = {scan_message, NULL, &s};
 	char err[512];
 	int parts = 0;
 	int rc = feedread_each(c->kafka.bootstraps, BATCH_TOPIC, &sink, READ_MS, &parts, err,
 	                       sizeof err);
 	smap_free(&s.fence);
+	smap_free(&s.epoch);
 	if (rc) {
 		report_violation(r, "fence: %s not read: %s", BATCH_TOPIC, err);
 		return false;
 	}
 	report_number(r, "handovers_in_log", (double)s.handovers);
+	report_number(r, "handovers_behind", (double)s.behind);
 	report_number(r, "late_batches", (double)s.late);
+	bool ok = true;
+	if (s.behind) {
+		report_violation(r,
+		                 "fence: %" PRIu64 " hand-overs of a later takeover named a writer "
+		                 "time not after the one before them: central voids the new "
+		                 "writer's batches",
+		                 s.behind);
+		ok = false;
+	}
 	if (check_faulted_central(d)) {
 		report_text(r, "late_batches_applied",
 		            "not checked: a step faulted a central or a broker");
-		return true;
+		return ok;
 	}
 	/* Every central of a shard reads all of its partitions, so each must
 	 * have voided exactly that shard's late batches: fewer is a late batch
@@ -141,7 +170,6 @@ bool check_handovers(cluster *c, report *r)
 		nanosleep(&nap, NULL);
 	}
 	double applied = 0;
-	bool ok = true;
 	for (unsigned j = 0; j < d->centrals; j++) {
 		double want = (double)s.late_of[drill_shard_of_central(d, j)];
 		if (fenced[j] < want) {

@@ -134,8 +134,9 @@ int cluster_write_edge_cfg(cluster *c, cluster_node *n, char *err, size_t errlen
 	         "[kafka.consumer]\nfetch.wait.max.ms = %u\n",
 	         d->name, n->id, n->index, c->dir, n->name,
 	         c->isolated ? CLUSTER_EDGE_PORT : n->port, d->batch_age_ms, ops, CLUSTER_TOKEN,
-	         (long long)d->skew_ms[n->index], d->partitions, c->kafka.bootstrap, st, cl,
-	         d->me > 0 ? "[home]\nfollow = true\n" : "", d->fetch_wait_ms);
+	         (long long)d->skew_ms[n->inst ? 1 : 0][n->index], d->partitions,
+	         c->kafka.bootstrap, st, cl, d->me > 0 ? "[home]\nfollow = true\n" : "",
+	         d->fetch_wait_ms);
 	return write_text(n->cfg, text, err, errlen);
 }
 

@@ -411,23 +411,24 @@ static int parse_setting(parser *p, char **w, int nw)
 		return parse_milestones(p, w, nw);
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
-			return drill_fail(p, "skew takes edgeN MS");
+			return drill_fail(p, "skew takes edgeN MS or edgeN.standby MS");
 		drill_node_kind kind;
 		int idx;
-		if ((rc = drill_get_node(p, w[1], &kind, &idx, NULL)))
+		bool standby;
+		if ((rc = drill_get_node(p, w[1], &kind, &idx, &standby)))
 			return rc;
 		if (kind != DRILL_EDGE)
 			return drill_fail(p, "skew takes an edge, not '%s'", w[1]);
 		if (idx >= DRILL_REGIONS_MAX)
 			return drill_fail(p, "%s is past the most regions (%d)", w[1],
 			                  DRILL_REGIONS_MAX);
-		if (p->skew_line[idx])
+		if (p->skew_line[standby][idx])
 			return drill_fail(p, "skew %s given twice (first on line %d)", w[1],
-			                  p->skew_line[idx]);
+			                  p->skew_line[standby][idx]);
 		if ((rc = drill_get_int(p, "skew ms", w[2], -SKEW_MAX_MS, SKEW_MAX_MS,
-		                        &d->skew_ms[idx])))
+		                        &d->skew_ms[standby][idx])))
 			return rc;
-		p->skew_line[idx] = p->line;
+		p->skew_line[standby][idx] = p->line;
 		return 0;
 	}
 	return drill_fail(p, "unknown statement '%s'", key);
@@ -506,10 +507,16 @@ static void check_late(parser *p)
 	if (p->seen[SET_DURABILITY] && !d->changelog)
 		fail_late(p, p->seen[SET_DURABILITY],
 		          "durability needs changelog 1 (it is the changelog's durability)");
-	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
-		if (p->skew_line[i] && i >= d->regions)
-			fail_late(p, p->skew_line[i], "skew edge%u is past regions %u", i,
-			          d->regions);
+	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++) {
+		for (unsigned k = 0; k < 2; k++)
+			if (p->skew_line[k][i] && i >= d->regions)
+				fail_late(p, p->skew_line[k][i], "skew edge%u is past regions %u",
+				          i, d->regions);
+		if (p->skew_line[1][i] && !d->standby)
+			fail_late(p, p->skew_line[1][i],
+			          "skew edge%u.standby names a standby instance: needs standby 1",
+			          i);
+	}
 	if (d->shards > d->centrals)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,
 		          d->centrals);

@@ -39,7 +39,11 @@
  *   snapshot_ms N / batch_age_ms N  central's snapshot interval, the edges'
  *                                   seal age (default 500 / 500)
  *   skew edgeN MS                   that edge's wall clock runs MS ahead
- *                                   (negative: behind)
+ *                                   (negative: behind); with standby 1
+ *                                   the instance started as the active,
+ *   skew edgeN.standby MS           and the one started as its standby
+ *                                   (both keep their clocks through
+ *                                   takeovers and restarts)
  *   converge_s N                    bound on convergence after the end
  *                                   (default 60)
  *   store_cache_mb N                every daemon's LevelDB block cache
@@ -374,7 +378,8 @@ typedef struct drill {
 	unsigned fetch_wait_ms;   /* every daemon's consumer fetch.wait.max.ms */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
 	size_t nmilestones;
-	int64_t skew_ms[DRILL_REGIONS_MAX];
+	/* [0][N]: the instance started as edgeN; [1][N]: as its standby */
+	int64_t skew_ms[2][DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */
 	size_t nsteps;

@@ -63,10 +63,10 @@ typedef struct parser {
 	size_t errlen;
 	int line;
 	drill *d;
-	size_t cap;          /* of d->steps */
-	int seen[SET_COUNT]; /* line where each setting was given, 0: not yet */
-	int skew_line[DRILL_REGIONS_MAX];
-	bool short_given; /* "duration F short S" */
+	size_t cap;                          /* of d->steps */
+	int seen[SET_COUNT];                 /* line where each setting was given, 0: not yet */
+	int skew_line[2][DRILL_REGIONS_MAX]; /* [1]: edgeN.standby's */
+	bool short_given;                    /* "duration F short S" */
 	bool short_rate_given;
 	int late_line; /* earliest failure of the second pass, 0: none */
 	char late_msg[160];

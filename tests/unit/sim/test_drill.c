@@ -99,9 +99,9 @@ Test(drill, full_example_parses_to_every_field)
 	cr_assert_eq(d.batch_age_ms, 100);
 	cr_assert_eq(d.converge_s, 30);
 	cr_assert_eq(d.seed, UINT64_MAX);
-	cr_assert_eq(d.skew_ms[0], 0);
-	cr_assert_eq(d.skew_ms[1], 30000);
-	cr_assert_eq(d.skew_ms[3], -2500);
+	cr_assert_eq(d.skew_ms[0][0], 0);
+	cr_assert_eq(d.skew_ms[0][1], 30000);
+	cr_assert_eq(d.skew_ms[0][3], -2500);
 	cr_assert_eq(d.nsteps, 21);
 
 	/* Sorted by time, ties in file order. */
@@ -199,7 +199,7 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 	cr_assert_eq(d.netns, 1);
 	cr_assert_eq(d.client_relay, 1, "the clients' relay unless asked");
 	for (int i = 0; i < DRILL_REGIONS_MAX; i++)
-		cr_assert_eq(d.skew_ms[i], 0);
+		cr_assert_eq(d.skew_ms[0][i], 0);
 	/* No short duration: the short run is the full one. */
 	cr_assert_float_eq(d.short_duration_s, 60, 1e-9);
 	cr_assert_eq(d.nsteps, 0);
@@ -252,6 +252,21 @@ Test(drill, wipe_takes_an_edge_and_sorts_with_the_other_steps)
 	cr_assert_eq(s[2].action, DRILL_WIPE);
 	cr_assert_eq(s[2].index, 0);
 	cr_assert_float_eq(drill_step_time(&d, &s[0], true), 5, 1e-9);
+	drill_free(&d);
+}
+
+Test(drill, skew_sets_each_instance_of_a_region_apart)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\nchangelog 1\nstandby 1\n"
+	                   "skew edge1.standby -20000\n"
+	                   "skew edge1 500\n";
+	cr_assert_eq(drill_parse("s", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.skew_ms[0][1], 500);
+	cr_assert_eq(d.skew_ms[1][1], -20000);
+	cr_assert_eq(d.skew_ms[1][0], 0);
+	cr_assert_eq(d.skew_ms[0][0], 0);
 	drill_free(&d);
 }
 
@@ -472,7 +487,11 @@ static bad_case bad_cases[] = {
      "bad node 'edge1.standby' (edgeN or centralN)"},
     {"duration 60\nchangelog 1\nstandby 1\nat 5 kill central0.standby\n", 4,
      "bad node 'central0.standby'"},
-    {"duration 60\nchangelog 1\nstandby 1\nskew edge0.standby 5\n", 4, "bad node"},
+    {"duration 60\nskew edge0.standby 5\n", 2, "skew edge0.standby names a standby instance"},
+    {"duration 60\nchangelog 1\nstandby 1\nskew edge1.standby 5\nskew edge1.standby 6\n", 5,
+     "skew edge1.standby given twice"},
+    {"duration 60\nchangelog 1\nstandby 1\nskew edge4.standby 5\n", 4,
+     "skew edge4 is past regions 3"},
     {"duration 60\nregional_kafka 1\n", 2, "regional_kafka 1 needs changelog 1"},
     {"regional_kafka 1\nduration 60\nchangelog 0\n", 1, "regional_kafka 1 needs changelog 1"},
     {"duration 60\nchangelog 1\nregional_kafka 2\n", 3, "regional_kafka 2 out of range 0..1"},
@@ -705,8 +724,9 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert(standby, "no drill runs standbys and times their takeover");
 	cr_assert(regional, "no drill runs standbys on a Kafka of their region's own");
 	cr_assert(trimmed, "no drill makes a region's changelog lose its start");
-	/* make test runs every short drill: 410 s of load, about twice
+	/* make test runs every short drill: 430 s of load, about twice
 	 * that with starts and convergence, in its budget (geo_hearts added
-	 * 10 s, standby_behind 25 s, standby_wipe_cut 15 s). */
-	cr_assert_leq(short_total, 410, "short runs add up to %g s", short_total);
+	 * 10 s, standby_behind 25 s, standby_wipe_cut 15 s, standby_skew
+	 * 20 s). */
+	cr_assert_leq(short_total, 430, "short runs add up to %g s", short_total);
 }
