@@ -149,7 +149,7 @@ typedef struct wire_handover {
 	uint32_t partition; /* the batch-topic partition it was produced to */
 	wire_str edge;
 	uint64_t epoch;      /* the changelog epoch taken over, at least 1 (for people) */
-	uint64_t created_ms; /* the writer time: wall ms of the takeover */
+	uint64_t created_ms; /* the writer time its takeover record named */
 } wire_handover;
 
 /* The Kafka header on each batch from an edge with a changelog: the

@@ -6,7 +6,7 @@
  * Replay is one rule, the applier's: the store holds the offset of the
  * next record (L) and the highest epoch taken over so far (E); a data
  * record of a lower epoch than E is void, a takeover of a higher one
- * raises E (and V, the latest writer time, when it names a later one),
+ * raises E; any takeover naming a later writer time than V raises V;
  * and every applied record is one store write with the position after
  * it (a beat, or a void record, moves the position in memory only, and
  * the next write carries it).
@@ -129,16 +129,12 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 	int rc = changelog_decode(m->payload, m->len, &h, a->wb);
 	if (rc)
 		return rc;
-	bool write = false;
+	bool write = false, counted = false; /* counted: among the voided */
 	if (h.kind == CHANGELOG_TAKEOVER && h.epoch > a->epoch) {
 		a->epoch = h.epoch;
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
 		changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
-		if (h.writer_ms > a->writer) {
-			a->writer = h.writer_ms;
-			changelog_put_u64(a->wb, CHANGELOG_WRITER_KEY, h.writer_ms);
-		}
 		if (a->held && m->offset != a->own_at) {
 			/* Another instance took over while this store held writes:
 			 * they are void in the log, and the store is ahead of it
@@ -161,6 +157,14 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		write = true;
 	} else if (h.kind != CHANGELOG_BEAT) {
 		a->voided++; /* an epoch taken over from, or a takeover that came late */
+		counted = true;
+	}
+	/* Any takeover's writer time, even a void one's: a larger one only
+	 * puts the next takeover's later, which is always safe. */
+	if (h.kind == CHANGELOG_TAKEOVER && h.writer_ms > a->writer) {
+		a->writer = h.writer_ms;
+		changelog_put_u64(a->wb, CHANGELOG_WRITER_KEY, h.writer_ms);
+		write = true;
 	}
 	if (write) {
 		changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)(m->offset + 1));
@@ -168,7 +172,8 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		if (rc)
 			return rc;
 		a->stored = m->offset + 1;
-		a->records++;
+		if (!counted)
+			a->records++;
 	}
 	a->next = m->offset + 1;
 	return 0;

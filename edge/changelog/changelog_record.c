@@ -157,7 +157,7 @@ int changelog_decode(const void *data, size_t len, changelog_head *h, store_batc
 		if (len - at != 8)
 			return ERR_CORRUPT;
 		h->writer_ms = store_get_u64(buf + at);
-		return 0;
+		return h->writer_ms ? 0 : ERR_CORRUPT;
 	}
 	case CHANGELOG_BEAT: return len == HEAD_V2 ? 0 : ERR_CORRUPT;
 	default: return ERR_CORRUPT;

@@ -239,7 +239,8 @@ static int mark_unfit(store *db)
 	return rc;
 }
 
-/* Deletes every key but the gap's. */
+/* Deletes every key but the gap's and the writer time's (put_body keeps
+ * the larger of it and the copy's). */
 static int empty_store(store *db)
 {
 	store_batch *wb = store_batch_new();
@@ -248,7 +249,7 @@ static int empty_store(store *db)
 	size_t kn, vn, n = 0;
 	int rc = 0;
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (changelog_is_gap_key(k, kn))
+		if (changelog_is_gap_key(k, kn) || (kn == 1 && k[0] == CHANGELOG_WRITER_KEY[0]))
 			continue;
 		store_batch_del(wb, k, kn);
 		if (++n % DELETE_PER_WRITE == 0) {
@@ -270,7 +271,15 @@ static int empty_store(store *db)
  * mark cleared last. */
 static int put_body(reader *r, store *db, char *err, size_t errlen)
 {
-	int rc = mark_unfit(db);
+	/* The latest writer time this store read: a peer that read less of
+	 * the log (one seeded from nothing after the log started again)
+	 * must not lower it (docs/wire.md, "Hand-over"). */
+	uint64_t mine = 0, copied = 0;
+	int rc = store_read_u64(db, CHANGELOG_WRITER_KEY, 1, &mine);
+	if (rc == ERR_NOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = mark_unfit(db);
 	if (rc == 0)
 		rc = empty_store(db);
 	if (rc == 0)
@@ -294,9 +303,18 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	if (rc == 0) {
 		/* The mark goes only with the whole copy on the disk. */
 		store_batch_clear(r->wb);
+		rc = store_read_u64(db, CHANGELOG_WRITER_KEY, 1, &copied);
+		if (rc == ERR_NOTFOUND)
+			rc = 0;
+		if (mine > copied) {
+			unsigned char v[8];
+			store_put_u64(v, mine);
+			store_batch_put(r->wb, CHANGELOG_WRITER_KEY, 1, v, 8);
+		}
 		store_batch_del(r->wb, CHANGELOG_GAP_KEY, 1);
 		store_batch_sync(r->wb);
-		rc = store_write(db, r->wb);
+		if (rc == 0)
+			rc = store_write(db, r->wb);
 	}
 	if (rc)
 		snprintf(

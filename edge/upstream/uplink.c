@@ -195,12 +195,17 @@ int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, si
 
 int uplink_handover(uplink *u, uint64_t epoch, uint64_t writer, char *err, size_t errlen)
 {
-	/* After every earlier one of this process (a takeover from a log
-	 * that started again may name an earlier time), and the same in
-	 * every partition's hand-over and every batch from now on. */
+	/* The takeover record's, unchanged (the next instance reads it
+	 * there); the same in every partition's hand-over and every batch
+	 * from now on. A process takes over once: an earlier one is a bug. */
 	uint64_t was = atomic_load(&u->writer_ms);
-	if (writer <= was)
-		writer = was + 1;
+	if (writer == 0 || writer <= was) {
+		snprintf(err, errlen,
+		         "hand-over of epoch %" PRIu64 ": writer time %" PRIu64
+		         " is not after %" PRIu64,
+		         epoch, writer, was);
+		return ERR_INVAL;
+	}
 	atomic_store(&u->writer_ms, writer);
 	uint64_t deadline = clock_mono_ms() + HANDOVER_QUEUE_MS;
 	for (uint32_t p = 0; p < (uint32_t)u->cfg->partitions; p++) {

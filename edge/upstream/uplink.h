@@ -75,15 +75,15 @@ int uplink_start(uplink *u, ledger *lg, char *err, size_t errlen) WARN_UNUSED;
  * that seals the batch, under the ledger's writer mutex). */
 int uplink_send(void *ctx, uint32_t partition, uint64_t seq, const void *buf, size_t len);
 /* This instance took over its edge's changelog at epoch with writer
- * time writer (changelog_writer; raised past any earlier one of this
- * process): a hand-over naming it is queued to every partition of the
+ * time writer (changelog_writer): a hand-over naming it is queued to every partition of the
  * batch topic, ahead of the batches this instance sends, and every
  * batch from now on is stamped with it (WIRE_WRITER_HEADER); so central
  * voids the batches of the instances before it that reach a partition
  * after it (docs/wire.md, "Hand-over"). Call before the ledger sends
  * anything. 0, or with the reason in err ERR_KAFKA (a partition's could
  * not be queued: the queue stayed full for 5 s, or librdkafka refused
- * it) or ERR_INVAL (the edge id cannot be encoded). A hand-over whose
+ * it) or ERR_INVAL (the edge id cannot be encoded, or writer is 0 or
+ * not after one this uplink handed over before). A hand-over whose
  * delivery fails is only logged: central then fences from this
  * instance's first batch in that partition. Any thread. */
 int uplink_handover(uplink *u, uint64_t epoch, uint64_t writer, char *err,

@@ -109,6 +109,11 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT);
 	sbuf_free(&rec);
 	sbuf_init(&rec);
+	changelog_encode_takeover(3, "dc2/host7", 0, &rec);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT,
+	             "a writer time field of 0 is none a takeover writes");
+	sbuf_free(&rec);
+	sbuf_init(&rec);
 	changelog_encode_beat(3, &rec);
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
 	cr_assert_eq(h.kind, CHANGELOG_BEAT);
@@ -560,6 +565,45 @@ Test(changelog, a_takeover_names_a_writer_time_after_every_one_before_it_whateve
 	store_close(fresh);
 	store_close(da);
 	store_close(dbb);
+}
+
+Test(changelog, a_takeover_from_before_writer_times_names_none_and_the_next_uses_its_clock)
+{
+	/* Version 2's takeover as it was written before writer times: the
+	 * head, then the instance, and nothing after it. */
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode_takeover(1, "old", 1, &rec);
+	rd_kafka_t *pr = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(T.mc));
+	delivery d = {0};
+	cr_assert_eq(rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(1),
+	                               RD_KAFKA_V_KEY("edge-a", 6),
+	                               RD_KAFKA_V_VALUE(rec.p, rec.len - 8),
+	                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                               RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
+	rd_kafka_destroy(pr);
+	sbuf_free(&rec);
+
+	changelog_restored r;
+	store *fresh = restored_as("fresh", &r);
+	uint64_t w = 0, e = 0;
+	cr_assert_eq(store_read_u64(fresh, CHANGELOG_EPOCH_KEY, 1, &e), 0);
+	cr_assert_eq(e, 1, "the old takeover counts");
+	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), ERR_NOTFOUND,
+	             "and names no writer time");
+	uint64_t before = clock_wall_ms();
+	changelog *b = active_on(&T.o, fresh);
+	uint64_t after = clock_wall_ms();
+	cr_assert_eq(changelog_epoch(b), 2);
+	cr_assert(changelog_writer(b) >= before && changelog_writer(b) <= after,
+	          "the clock's: %llu not in [%llu, %llu]", (unsigned long long)changelog_writer(b),
+	          (unsigned long long)before, (unsigned long long)after);
+	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(w, changelog_writer(b));
+	changelog_free(b);
+	store_close(fresh);
 }
 
 static int write_db(void *ctx, store_batch *wb)

@@ -211,6 +211,29 @@ Test(seed, a_copy_holds_every_key_of_the_peer_and_nothing_the_store_held_before)
 
 /* Every cut of a body, and a body with a wrong total, is refused and
  * leaves the loading store as it was. */
+Test(seed, a_copy_keeps_the_later_of_the_two_writer_times)
+{
+	/* The peer read less of the log than this store did (it was seeded
+	 * from nothing after the log started again): this store's later
+	 * writer time stays. Then the other way: the peer's later one. */
+	uint64_t peer_v[2] = {500, 900}, want[2] = {700, 900};
+	for (int i = 0; i < 2; i++) {
+		fill_peer(3, 42);
+		put_u64(T.peer, CHANGELOG_WRITER_KEY, peer_v[i]);
+		put_u64(T.mine, CHANGELOG_WRITER_KEY, 700);
+		seed_server *s = serve("");
+		char from[64], err[256];
+		seed_load_opts o = load_opts(s, from, sizeof from, "");
+		seed_loaded r;
+		cr_assert_eq(seed_load(&o, T.mine, 40, &r, err, sizeof err), 0, "%s", err);
+		seed_serve_stop(s);
+		uint64_t v = 0;
+		cr_assert_eq(store_read_u64(T.mine, CHANGELOG_WRITER_KEY, 1, &v), 0);
+		cr_assert_eq(v, want[i], "round %d: %llu", i, (unsigned long long)v);
+		cr_assert_null(get(T.mine, CHANGELOG_GAP_KEY), "fit once loaded");
+	}
+}
+
 Test(seed, a_body_cut_short_or_with_wrong_totals_touches_nothing)
 {
 	fill_peer(40, 5);
