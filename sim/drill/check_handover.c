@@ -137,7 +137,8 @@ bool check_handovers(cluster *c, report *r)
 		report_violation(r,
 		                 "fence: %" PRIu64 " hand-overs of a later takeover named a writer "
 		                 "time not after the one before them: central voids the new "
-		                 "writer's batches",
+		                 "writer's batches (an earlier time) or fences neither writer "
+		                 "(the same)",
 		                 s.behind);
 		ok = false;
 	}

@@ -516,6 +516,8 @@ static void check_late(parser *p)
 			fail_late(p, p->skew_line[1][i],
 			          "skew edge%u.standby names a standby instance: needs standby 1",
 			          i);
+		if (!p->skew_line[1][i])
+			p->d->skew_ms[1][i] = d->skew_ms[0][i]; /* both instances */
 	}
 	if (d->shards > d->centrals)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,

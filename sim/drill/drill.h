@@ -39,11 +39,14 @@
  *   snapshot_ms N / batch_age_ms N  central's snapshot interval, the edges'
  *                                   seal age (default 500 / 500)
  *   skew edgeN MS                   that edge's wall clock runs MS ahead
- *                                   (negative: behind); with standby 1
- *                                   the instance started as the active,
- *   skew edgeN.standby MS           and the one started as its standby
- *                                   (both keep their clocks through
- *                                   takeovers and restarts)
+ *                                   (negative: behind): with standby 1,
+ *                                   both instances' (rN-a and rN-b)
+ *   skew edgeN.standby MS           rN-b's alone, the instance sim starts
+ *                                   as the standby (either may take the
+ *                                   log over first: a race); skew edgeN
+ *                                   then sets rN-a's alone. Each keeps
+ *                                   its clock through takeovers and
+ *                                   restarts
  *   converge_s N                    bound on convergence after the end
  *                                   (default 60)
  *   store_cache_mb N                every daemon's LevelDB block cache
@@ -378,7 +381,8 @@ typedef struct drill {
 	unsigned fetch_wait_ms;   /* every daemon's consumer fetch.wait.max.ms */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
 	size_t nmilestones;
-	/* [0][N]: the instance started as edgeN; [1][N]: as its standby */
+	/* [0][N]: instance rN-a's (the edge's, without a standby); [1][N]:
+	 * rN-b's (edgeN.standby's at the start) */
 	int64_t skew_ms[2][DRILL_REGIONS_MAX];
 	uint64_t seed;
 	drill_step *steps; /* sorted by at_s, then by line */

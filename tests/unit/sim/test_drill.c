@@ -268,6 +268,13 @@ Test(drill, skew_sets_each_instance_of_a_region_apart)
 	cr_assert_eq(d.skew_ms[1][0], 0);
 	cr_assert_eq(d.skew_ms[0][0], 0);
 	drill_free(&d);
+	/* Without edgeN.standby, skew edgeN is both instances'. */
+	cr_assert_eq(drill_parse("s", "duration 60\nchangelog 1\nstandby 1\nskew edge2 -30000\n",
+	                         &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.skew_ms[0][2], -30000);
+	cr_assert_eq(d.skew_ms[1][2], -30000);
+	drill_free(&d);
 }
 
 Test(drill, move_takes_an_edge_and_a_number_of_users)
