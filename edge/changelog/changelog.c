@@ -57,6 +57,16 @@ void changelog_put_u64(store_batch *wb, const char *k, uint64_t v)
 	store_batch_put(wb, k, 1, b, 8);
 }
 
+int changelog_read_u64(store *db, const char *k, uint64_t *v)
+{
+	int rc = store_read_u64(db, k, 1, v);
+	if (rc == ERR_NOTFOUND) {
+		*v = 0;
+		return 0;
+	}
+	return rc;
+}
+
 /* --- the client's configuration --------------------------------------------- */
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)

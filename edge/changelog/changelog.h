@@ -82,10 +82,22 @@
  * (retention, truncation): such a store may not take over */
 #define CHANGELOG_GAP_KEY "U"
 
-/* The gap key, and a held record's ('Q' u64). */
+/* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
+ * epoch CHANGELOG_EPOCH_KEY, ...) in wb, as every reader reads it. */
+void changelog_put_u64(store_batch *wb, const char *k, uint64_t v);
+/* The u64 at one-byte key k of db into *v, 0 when absent: 0, or the
+ * store's error. */
+int changelog_read_u64(store *db, const char *k, uint64_t *v) WARN_UNUSED;
+
+/* The gap key, the writer time's, and a held record's ('Q' u64). */
 static inline bool changelog_is_gap_key(const char *k, size_t kn)
 {
 	return kn == 1 && k[0] == CHANGELOG_GAP_KEY[0];
+}
+
+static inline bool changelog_is_writer_key(const char *k, size_t kn)
+{
+	return kn == 1 && k[0] == CHANGELOG_WRITER_KEY[0];
 }
 
 static inline bool changelog_is_held_key(const char *k, size_t kn)

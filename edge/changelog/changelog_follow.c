@@ -61,12 +61,8 @@ static int store_apply(void *ctx, store_batch *wb)
 
 static int read_u64_key(store *db, const char *k, int64_t *out)
 {
-	uint64_t v;
-	int rc = store_read_u64(db, k, 1, &v);
-	if (rc == ERR_NOTFOUND) {
-		*out = 0;
-		return 0;
-	}
+	uint64_t v = 0;
+	int rc = changelog_read_u64(db, k, &v);
 	if (rc == 0)
 		*out = (int64_t)v;
 	return rc;
@@ -86,10 +82,8 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
 	if (rc == 0)
 		rc = read_u64_key(db, CHANGELOG_GAP_KEY, &a->gap);
-	int64_t w = 0;
 	if (rc == 0)
-		rc = read_u64_key(db, CHANGELOG_WRITER_KEY, &w);
-	a->writer = (uint64_t)w;
+		rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &a->writer);
 	if (rc == 0) {
 		char tag[1] = {CHANGELOG_HELD_TAG};
 		const char *k, *v;
@@ -129,7 +123,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 	int rc = changelog_decode(m->payload, m->len, &h, a->wb);
 	if (rc)
 		return rc;
-	bool write = false, counted = false; /* counted: among the voided */
+	bool write = false, was_void = false;
 	if (h.kind == CHANGELOG_TAKEOVER && h.epoch > a->epoch) {
 		a->epoch = h.epoch;
 		a->taken_at = m->offset;
@@ -157,7 +151,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		write = true;
 	} else if (h.kind != CHANGELOG_BEAT) {
 		a->voided++; /* an epoch taken over from, or a takeover that came late */
-		counted = true;
+		was_void = true;
 	}
 	/* Any takeover's writer time, even a void one's: a larger one only
 	 * puts the next takeover's later, which is always safe. */
@@ -172,7 +166,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		if (rc)
 			return rc;
 		a->stored = m->offset + 1;
-		if (!counted)
+		if (!was_void) /* written for its writer time alone */
 			a->records++;
 	}
 	a->next = m->offset + 1;

@@ -192,8 +192,4 @@ void changelog_encode_with_undo(changelog *cl, const store_batch *wb, bool group
  * and then its undoing goes with the next record. */
 void changelog_undo_end(changelog *cl, bool landed);
 
-/* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
- * epoch CHANGELOG_EPOCH_KEY) in wb, as every reader reads it. */
-void changelog_put_u64(store_batch *wb, const char *k, uint64_t v);
-
 #endif

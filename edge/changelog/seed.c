@@ -226,13 +226,11 @@ static int check_body(reader *r, survey *s, uint64_t *bytes, char *err, size_t e
 static int mark_unfit(store *db)
 {
 	uint64_t gap = 0;
-	int rc = store_read_u64(db, CHANGELOG_GAP_KEY, 1, &gap);
-	if (rc && rc != ERR_NOTFOUND)
+	int rc = changelog_read_u64(db, CHANGELOG_GAP_KEY, &gap);
+	if (rc)
 		return rc;
-	unsigned char v[8];
-	store_put_u64(v, gap ? gap : 1);
 	store_batch *wb = store_batch_new();
-	store_batch_put(wb, CHANGELOG_GAP_KEY, 1, v, 8);
+	changelog_put_u64(wb, CHANGELOG_GAP_KEY, gap ? gap : 1);
 	store_batch_sync(wb); /* on the disk before anything goes */
 	rc = store_write(db, wb);
 	store_batch_free(wb);
@@ -249,7 +247,7 @@ static int empty_store(store *db)
 	size_t kn, vn, n = 0;
 	int rc = 0;
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (changelog_is_gap_key(k, kn) || (kn == 1 && k[0] == CHANGELOG_WRITER_KEY[0]))
+		if (changelog_is_gap_key(k, kn) || changelog_is_writer_key(k, kn))
 			continue;
 		store_batch_del(wb, k, kn);
 		if (++n % DELETE_PER_WRITE == 0) {
@@ -275,9 +273,7 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	 * the log (one seeded from nothing after the log started again)
 	 * must not lower it (docs/wire.md, "Hand-over"). */
 	uint64_t mine = 0, copied = 0;
-	int rc = store_read_u64(db, CHANGELOG_WRITER_KEY, 1, &mine);
-	if (rc == ERR_NOTFOUND)
-		rc = 0;
+	int rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &mine);
 	if (rc == 0)
 		rc = mark_unfit(db);
 	if (rc == 0)
@@ -303,14 +299,9 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	if (rc == 0) {
 		/* The mark goes only with the whole copy on the disk. */
 		store_batch_clear(r->wb);
-		rc = store_read_u64(db, CHANGELOG_WRITER_KEY, 1, &copied);
-		if (rc == ERR_NOTFOUND)
-			rc = 0;
-		if (mine > copied) {
-			unsigned char v[8];
-			store_put_u64(v, mine);
-			store_batch_put(r->wb, CHANGELOG_WRITER_KEY, 1, v, 8);
-		}
+		rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &copied);
+		if (mine > copied)
+			changelog_put_u64(r->wb, CHANGELOG_WRITER_KEY, mine);
 		store_batch_del(r->wb, CHANGELOG_GAP_KEY, 1);
 		store_batch_sync(r->wb);
 		if (rc == 0)

@@ -429,6 +429,8 @@ static int parse_setting(parser *p, char **w, int nw)
 		                        &d->skew_ms[standby][idx])))
 			return rc;
 		p->skew_line[standby][idx] = p->line;
+		if (!standby && !p->skew_line[1][idx])
+			d->skew_ms[1][idx] = d->skew_ms[0][idx]; /* both, until edgeN.standby */
 		return 0;
 	}
 	return drill_fail(p, "unknown statement '%s'", key);
@@ -516,8 +518,6 @@ static void check_late(parser *p)
 			fail_late(p, p->skew_line[1][i],
 			          "skew edge%u.standby names a standby instance: needs standby 1",
 			          i);
-		if (!p->skew_line[1][i])
-			p->d->skew_ms[1][i] = d->skew_ms[0][i]; /* both instances */
 	}
 	if (d->shards > d->centrals)
 		fail_late(p, p->seen[SET_SHARDS], "shards %u is more than centrals %u", d->shards,
