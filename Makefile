@@ -128,7 +128,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-wakemem fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -220,7 +220,8 @@ DEB_PKGS := build-essential pkg-config clang clang-format-14 libevent-dev libngh
             librdkafka-dev libmsgpack-dev libleveldb-dev libcriterion-dev \
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
-            openssl procps iproute2 libclang-rt-14-dev nodejs chromium groff-base
+            openssl procps iproute2 libclang-rt-14-dev nodejs chromium groff-base \
+            maven openjdk-17-jre-headless kcat
 
 # prometheus is installed for promtool, which checks the daemons' metrics
 # and the shipped alert rules in make test. Its own server must not start
@@ -237,6 +238,25 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; rc=$$?; \
 	  rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
+	@$(MAKE) --no-print-directory kafka-jars
+
+# Apache Kafka's broker, for everything that runs real Kafka (`sim kafka`,
+# sim/kafka/kafka.h): its jars and all they need, from Maven Central
+# through Maven (sim/kafka/pom.xml, which pins the version) into
+# build/kafka/libs. Nothing else is downloaded and nothing is committed;
+# a second fetch (after make clean) comes from Maven's local repository,
+# offline. The .complete mark is written last, so a fetch cut short is
+# done again.
+KAFKA_POM  := sim/kafka/pom.xml
+KAFKA_JARS := build/kafka/libs
+kafka-jars: $(KAFKA_JARS)/.complete
+
+$(KAFKA_JARS)/.complete: $(KAFKA_POM)
+	@rm -rf $(KAFKA_JARS)
+	mvn -B -q -Dstyle.color=never -f $(KAFKA_POM) dependency:copy-dependencies \
+	  -DoutputDirectory=$(abspath $(KAFKA_JARS)) -DincludeScope=runtime
+	@ls $(KAFKA_JARS)/kafka_2.13-*.jar >/dev/null
+	@touch $@
 
 # Installs the packages only when one is missing, so run/test stay fast.
 check-deps:
@@ -247,6 +267,7 @@ check-deps:
 	  echo "installing missing packages: $$missing"; \
 	  $(MAKE) --no-print-directory deps; \
 	fi
+	@$(MAKE) --no-print-directory kafka-jars
 
 # Packages only `make bench` needs: PostgreSQL, for the naive hot-row
 # baseline. The bench runs its own throwaway cluster; it never uses the

@@ -1,6 +1,7 @@
 /* main.c - the `sim` binary: parses arguments and dispatches subcommands.
  *
  *   sim broker [options]   the embedded Kafka (sim/broker/broker.c)
+ *   sim kafka [options]    real Apache Kafka nodes (sim/kafka/serve.c)
  *   sim drill FILE [opts]  a partition drill against the real binaries
  *                          (sim/drill/run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
@@ -25,6 +26,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -45,6 +47,7 @@
 #include "log.h"
 #include "partition.h"
 #include "sim/drill/probe.h"
+#include "sim/kafka/serve.h"
 #include "sim/drill/run.h"
 #include "wire.h"
 #include "xmem.h"
@@ -57,6 +60,8 @@ static void usage(FILE *f)
 	        "commands:\n"
 	        "  broker   run librdkafka's mock Kafka cluster on 127.0.0.1 until\n"
 	        "           SIGINT or SIGTERM\n"
+	        "  kafka    run a real Apache Kafka cluster (KRaft nodes, the jars of\n"
+	        "           make deps) on 127.0.0.1 until SIGINT or SIGTERM\n"
 	        "  drill    run a drill file (sim/drills/NAME.drill) against build/edge\n"
 	        "           and build/central; exit 0 when every check held\n"
 	        "  bench-central\n"
@@ -102,6 +107,23 @@ static void usage(FILE *f)
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
 	        "  --help                  print this text\n"
 	        "\n"
+	        "sim kafka options:\n"
+	        "  --nodes N               KRaft nodes, each broker and controller, 1..%d\n"
+	        "                          (default 1); more than one: broker.rack zoneK\n"
+	        "  --dir DIR               the nodes' files (required; made if missing)\n"
+	        "  --topic NAME:PARTITIONS create a topic (repeatable), its replication\n"
+	        "                          and configs from configs/deploy/topics.conf\n"
+	        "  --heap-mb N             each node's heap (default %d)\n"
+	        "  --full-jit              the JVM's optimising compiler too (benchmarks);\n"
+	        "                          without it the quick one only, lean at start\n"
+	        "  --prop KEY=VALUE        a broker property over the deploy's (repeatable)\n"
+	        "  --topic-config KEY=VALUE  a config of every topic created (repeatable)\n"
+	        "  --bootstrap-file, --pid-file, --control PATH  as sim broker's; the\n"
+	        "                          control socket takes kill|down, pause, resume,\n"
+	        "                          start|up, restart, wipe ID|all; leader TOPIC\n"
+	        "                          PARTITION; pid ID; in-sync MS\n"
+	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
+	        "\n"
 	        "sim drill FILE options:\n"
 	        "  --short                 the drill's short version\n"
 	        "  --duration S            the full run lasts S seconds instead of the\n"
@@ -110,6 +132,10 @@ static void usage(FILE *f)
 	        "  --bin DIR               where edge and central are (default build)\n"
 	        "  --run-root DIR          parent of the run dir (default /tmp)\n"
 	        "  --keep                  keep the run dir (always kept on failure)\n"
+	        "  --kafka embedded|real   every Kafka cluster of the run embedded (sim\n"
+	        "                          broker) or real (sim kafka), whatever the drill\n"
+	        "                          says; a real run's report goes to\n"
+	        "                          build/drills/NAME-real[-short]\n"
 	        "  --no-netns              run every daemon in sim's namespace, as on a\n"
 	        "                          machine without namespaces (drills that cut\n"
 	        "                          paths are skipped)\n"
@@ -209,8 +235,8 @@ static void usage(FILE *f)
 	        "                          status (-1: none), latency (us), tab-separated\n"
 	        "  --timeout-ms N          wait for answers this long after the last due\n"
 	        "                          time (default 10000)\n",
-	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, BENCH_FEED_ROUNDS_MAX,
-	        FILL_OPS_MAX, PACE_CONNS_MAX);
+	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, SIM_KAFKA_NODES_MAX,
+	        SIM_KAFKA_HEAP_MB, BENCH_FEED_ROUNDS_MAX, FILL_OPS_MAX, PACE_CONNS_MAX);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -400,9 +426,91 @@ static int cmd_broker(int argc, char **argv)
 	return rc;
 }
 
+typedef struct strs {
+	const char **v;
+	size_t n;
+} strs;
+
+/* A repeatable KEY=VALUE option into a NULL-terminated list. */
+static int add_kv(void *dst, const char *arg)
+{
+	strs *l = dst;
+	if (!strchr(arg, '=') || arg[0] == '=' || l->n == 64)
+		return bad_usage("bad KEY=VALUE (or too many)", arg);
+	l->v = xrealloc(l->v, (l->n + 2) * sizeof *l->v);
+	l->v[l->n++] = arg;
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+typedef struct kafka_topics {
+	sim_kafka_topic *v;
+	size_t n;
+} kafka_topics;
+
+static int add_kafka_topic(void *dst, const char *arg)
+{
+	kafka_topics *t = dst;
+	sim_broker_topic bt;
+	if (t->n == SIM_KAFKA_TOPICS_MAX)
+		return bad_usage("too many --topic options", NULL);
+	if (sim_broker_parse_topic(arg, &bt) < 0)
+		return bad_usage("bad --topic (want NAME:PARTITIONS)", arg);
+	t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+	snprintf(t->v[t->n].name, sizeof t->v[t->n].name, "%s", bt.name);
+	t->v[t->n].partitions = bt.partitions;
+	t->n++;
+	return 0;
+}
+
+static int cmd_kafka(int argc, char **argv)
+{
+	sim_kafka_opts o = {.nodes = 1};
+	kafka_topics topics = {0};
+	strs props = {0}, tconfs = {0};
+	const char *bootstrap_file = NULL, *pid_file = NULL, *control = NULL;
+	const sim_opt opts[] = {
+	    OPT_NUM("nodes", 1, SIM_KAFKA_NODES_MAX, o.nodes, 0),
+	    OPT_STR("dir", o.dir),
+	    OPT_CALL("topic", add_kafka_topic, &topics),
+	    OPT_NUM("heap-mb", 64, 16384, o.heap_mb, 0),
+	    OPT_FLAG("full-jit", o.full_jit),
+	    OPT_CALL("prop", add_kv, &props),
+	    OPT_CALL("topic-config", add_kv, &tconfs),
+	    OPT_STR("bootstrap-file", bootstrap_file),
+	    OPT_STR("pid-file", pid_file),
+	    OPT_STR("control", control),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
+	if (rc < 0 && !o.dir)
+		rc = bad_usage("sim kafka needs --dir", NULL);
+	char jars[PATH_MAX], deploy[PATH_MAX], err[512];
+	if (rc < 0 && sim_kafka_find_files(jars, deploy, sizeof jars, err, sizeof err)) {
+		fprintf(stderr, "sim kafka: %s\n", err);
+		rc = 1;
+	}
+	if (rc < 0) {
+		o.jars = jars;
+		o.deploy = deploy;
+		o.topics = topics.v;
+		o.ntopics = topics.n;
+		o.props = props.v;
+		o.topic_configs = tconfs.v;
+		log_set_component("sim/kafka");
+		rc = sim_kafka_serve(&o, bootstrap_file, pid_file, control) < 0 ? 1 : 0;
+	}
+	free(topics.v);
+	free(props.v);
+	free(tconfs.v);
+	return rc;
+}
+
 static int cmd_drill(int argc, char **argv)
 {
 	run_opts o = {.bin_dir = "build", .run_root = "/tmp"};
+	const char *kafka = NULL;
 	uint64_t secs = 0;
 	const sim_opt opts[] = {
 	    OPT_FLAG("short", o.short_run),
@@ -418,12 +526,19 @@ static int cmd_drill(int argc, char **argv)
 	    OPT_STR("run-root", o.run_root),
 	    OPT_FLAG("keep", o.keep),
 	    OPT_FLAG("no-netns", o.no_netns),
+	    OPT_STR("kafka", kafka),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), true);
 	if (rc >= 0)
 		return rc;
+	if (kafka && strcmp(kafka, "real") == 0)
+		o.kafka = RUN_KAFKA_REAL;
+	else if (kafka && strcmp(kafka, "embedded") == 0)
+		o.kafka = RUN_KAFKA_EMBEDDED;
+	else if (kafka)
+		return bad_usage("bad --kafka (embedded or real)", kafka);
 	if (secs)
 		o.duration_s = (double)secs;
 	if (optind + 1 != argc)
@@ -434,8 +549,8 @@ static int cmd_drill(int argc, char **argv)
 		const char *base = strrchr(o.drill_path, '/');
 		base = base ? base + 1 : o.drill_path;
 		size_t n = strcspn(base, ".");
-		snprintf(out, sizeof out, "build/drills/%.*s%s", (int)n, base,
-		         o.short_run ? "-short" : "");
+		snprintf(out, sizeof out, "build/drills/%.*s%s%s", (int)n, base,
+		         o.kafka == RUN_KAFKA_REAL ? "-real" : "", o.short_run ? "-short" : "");
 		o.out_dir = out;
 		if (mkdir("build", 0755) && errno != EEXIST)
 			return bad_usage("cannot make build/", NULL);
@@ -756,6 +871,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "broker") == 0)
 		return cmd_broker(argc - 1, argv + 1);
+	if (strcmp(cmd, "kafka") == 0)
+		return cmd_kafka(argc - 1, argv + 1);
 	if (strcmp(cmd, "drill") == 0)
 		return cmd_drill(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench-central") == 0)

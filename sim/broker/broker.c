@@ -71,16 +71,12 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -90,6 +86,7 @@
 #include "clock.h"
 #include "log.h"
 #include "lowprio.h"
+#include "sim/proc/service.h"
 #include "xmem.h"
 
 struct sim_broker {
@@ -511,8 +508,6 @@ int sim_broker_push_errors(sim_broker *b, int count)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n);
-
 /* --- the control socket ----------------------------------------------------- */
 
 /* "ID" (1..brokers) or "all" (-1). */
@@ -531,9 +526,11 @@ static bool control_broker(const sim_broker *b, const char *s, int *id)
 	return true;
 }
 
-/* Carries out one command line; the answer ("ok" or "error ...") in ans. */
-static void control_run(sim_broker *b, char *line, char *ans, size_t cap)
+/* Carries out one command line; the answer ("ok" or "error ...") in ans
+ * (service.h's command). */
+static void control_run(void *ctx, char *line, char *ans, size_t cap)
 {
+	sim_broker *b = ctx;
 	char *save = NULL, *w[4];
 	int nw = 0;
 	for (char *t = strtok_r(line, " \t\r\n", &save); t && nw < 4;
@@ -575,173 +572,10 @@ static void control_run(sim_broker *b, char *line, char *ans, size_t cap)
 		snprintf(ans, cap, "ok");
 }
 
-/* A listening Unix stream socket at path (any file there is replaced). */
-static int control_listen(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path) {
-		log_error("control socket path too long", "path=\"%s\"", path);
-		return ERR_INVAL;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ERR_IO;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 8) < 0) {
-		log_error("cannot listen on the control socket", "path=\"%s\" error=\"%s\"", path,
-		          strerror(errno));
-		close(fd);
-		return ERR_IO;
-	}
-	return fd;
-}
-
-/* Reads a line from fd into buf (cap bytes with the NUL) until a newline
- * or EOF, within timeout_ms. The length, or -1. */
-static ssize_t read_line(int fd, char *buf, size_t cap, unsigned timeout_ms)
-{
-	size_t n = 0;
-	uint64_t end = clock_mono_ms() + timeout_ms;
-	while (n + 1 < cap) {
-		uint64_t now = clock_mono_ms();
-		if (now >= end)
-			return -1;
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int r = poll(&p, 1, (int)(end - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		ssize_t k = read(fd, buf + n, cap - 1 - n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (memchr(buf, '\n', n))
-			break;
-	}
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
-
-/* One connection of the control socket: its command, then the answer. */
-static void control_serve_one(sim_broker *b, int lfd)
-{
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	char line[SIM_BROKER_CONTROL_MAX + 1], ans[160];
-	if (read_line(fd, line, sizeof line, 2000) <= 0) {
-		close(fd);
-		return;
-	}
-	char said[sizeof line];
-	snprintf(said, sizeof said, "%.*s", (int)strcspn(line, "\r\n"), line);
-	control_run(b, line, ans, sizeof ans);
-	log_info("control command", "command=\"%s\" answer=\"%s\"", said, ans);
-	size_t k = strlen(ans);
-	ans[k++] = '\n';
-	(void)write_all(fd, ans, k);
-	close(fd);
-}
-
 int sim_broker_control(const char *path, const char *command, unsigned timeout_ms, char *err,
                        size_t errlen)
 {
-	char scratch[160];
-	if (!err || !errlen) {
-		err = scratch;
-		errlen = sizeof scratch;
-	}
-	err[0] = '\0';
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	size_t cl = strlen(command);
-	if (strlen(path) >= sizeof a.sun_path || cl == 0 || cl + 1 > SIM_BROKER_CONTROL_MAX) {
-		snprintf(err, errlen, "bad control path or command");
-		return ERR_INVAL;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		snprintf(err, errlen, "cannot reach %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ERR_IO;
-	}
-	char line[SIM_BROKER_CONTROL_MAX + 1];
-	snprintf(line, sizeof line, "%s\n", command);
-	char ans[160];
-	int rc = 0;
-	if (write_all(fd, line, strlen(line)) < 0 ||
-	    read_line(fd, ans, sizeof ans, timeout_ms) <= 0) {
-		snprintf(err, errlen, "no answer from %s", path);
-		rc = ERR_IO;
-	} else if (strncmp(ans, "ok", 2) != 0) {
-		snprintf(err, errlen, "%.*s", (int)strcspn(ans, "\n"), ans);
-		rc = ERR_KAFKA;
-	}
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes text to a temporary sibling of path, syncs it and renames it over
- * path, so a reader sees either no file or the whole text. */
-static int write_file_atomic(const char *path, const char *text)
-{
-	size_t plen = strlen(path);
-	if (plen == 0 || plen > PATH_MAX - 16) {
-		log_error("bad file path", "path=\"%s\"", path);
-		return ERR_INVAL;
-	}
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		log_error("cannot create file", "path=\"%s\" error=\"%s\"", tmp, strerror(errno));
-		return ERR_IO;
-	}
-	const char *what = NULL;
-	if (fchmod(fd, 0644) < 0)
-		what = "fchmod";
-	else if (write_all(fd, text, strlen(text)) < 0)
-		what = "write";
-	else if (fsync(fd) < 0)
-		what = "fsync";
-	int saved = errno;
-	if (close(fd) < 0 && !what) {
-		what = "close";
-		saved = errno;
-	}
-	if (!what && rename(tmp, path) < 0) {
-		what = "rename";
-		saved = errno;
-	}
-	if (what) {
-		log_error("cannot write file", "path=\"%s\" step=%s error=\"%s\"", path, what,
-		          strerror(saved));
-		unlink(tmp);
-		return ERR_IO;
-	}
-	return 0;
+	return service_ask(path, command, timeout_ms, NULL, 0, err, errlen);
 }
 
 int sim_broker_write_bootstraps(sim_broker *b, const char *path)
@@ -749,7 +583,7 @@ int sim_broker_write_bootstraps(sim_broker *b, const char *path)
 	size_t n = strlen(b->bootstraps) + 2;
 	char *line = xmalloc(n);
 	snprintf(line, n, "%s\n", b->bootstraps);
-	int rc = write_file_atomic(path, line);
+	int rc = service_write_file(path, line);
 	free(line);
 	if (rc < 0)
 		return rc;
@@ -757,115 +591,43 @@ int sim_broker_write_bootstraps(sim_broker *b, const char *path)
 	return 0;
 }
 
-static void remove_file(const char *path)
+/* --- `sim broker` ------------------------------------------------------------- */
+
+typedef struct serving {
+	const sim_broker_opts *o;
+	sim_broker *b;
+} serving;
+
+static const char *serve_start(void *ctx)
 {
-	if (path && unlink(path) < 0 && errno != ENOENT)
-		log_warn("cannot remove file", "path=\"%s\" error=\"%s\"", path, strerror(errno));
+	serving *s = ctx;
+	char err[512];
+	s->b = sim_broker_start(s->o, err, sizeof err);
+	if (!s->b) {
+		log_error("cannot start mock cluster", "error=\"%s\"", err);
+		return NULL;
+	}
+	return s->b->bootstraps;
 }
 
-/* Blocks until SIGINT or SIGTERM arrives on sfd, serving the control
- * socket lfd meanwhile (-1: none); returns the signal. */
-static int wait_signal(sim_broker *b, int sfd, int lfd)
+static void serve_command(void *ctx, char *line, char *ans, size_t cap)
 {
-	for (;;) {
-		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
-		int r = poll(p, lfd >= 0 ? 2 : 1, -1);
-		if (r < 0 && errno != EINTR) {
-			log_error("poll failed", "error=\"%s\"", strerror(errno));
-			return -1;
-		}
-		if (r <= 0)
-			continue;
-		if (lfd >= 0 && (p[1].revents & POLLIN))
-			control_serve_one(b, lfd);
-		if (!(p[0].revents & POLLIN))
-			continue;
-		struct signalfd_siginfo si;
-		ssize_t k = read(sfd, &si, sizeof si);
-		if (k == (ssize_t)sizeof si)
-			return (int)si.ssi_signo;
-		if (k < 0 && errno == EINTR)
-			continue;
-		log_error("signalfd read failed", "error=\"%s\"",
-		          k < 0 ? strerror(errno) : "short");
-		return -1;
-	}
+	control_run(((serving *)ctx)->b, line, ans, cap);
+}
+
+static void serve_stop(void *ctx)
+{
+	serving *s = ctx;
+	sim_broker_stop(s->b);
+	s->b = NULL;
+	log_info("broker stopped", "%s", "");
 }
 
 int sim_broker_serve(const sim_broker_opts *o, const char *bootstrap_file, const char *pid_file,
                      const char *control_path)
 {
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	/* Before any thread exists: librdkafka's threads inherit this mask,
-	 * so the signals can only be taken from the signalfd. */
-	int e = pthread_sigmask(SIG_BLOCK, &mask, &old);
-	if (e) {
-		log_error("cannot block signals", "error=\"%s\"", strerror(e));
-		return ERR_IO;
-	}
-	int rc = 0, lfd = -1;
-	sim_broker *b = NULL;
-	bool wrote_pid = false, wrote_bootstrap = false;
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		log_error("signalfd failed", "error=\"%s\"", strerror(errno));
-		rc = ERR_IO;
-		goto out;
-	}
-
-	char err[512];
-	b = sim_broker_start(o, err, sizeof err);
-	if (!b) {
-		log_error("cannot start mock cluster", "error=\"%s\"", err);
-		rc = ERR_KAFKA;
-		goto out;
-	}
-	if (pid_file) {
-		char pid[32];
-		snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-		if ((rc = write_file_atomic(pid_file, pid)) < 0)
-			goto out;
-		wrote_pid = true;
-	}
-	if (control_path && (lfd = control_listen(control_path)) < 0) {
-		rc = lfd;
-		lfd = -1;
-		goto out;
-	}
-	/* The bootstrap file goes last: it tells readers we are ready. */
-	if (bootstrap_file) {
-		if ((rc = sim_broker_write_bootstraps(b, bootstrap_file)) < 0)
-			goto out;
-		wrote_bootstrap = true;
-	}
-	log_info("broker ready", "pid=%ld", (long)getpid());
-
-	int sig = wait_signal(b, sfd, lfd);
-	if (sig < 0)
-		rc = ERR_IO;
-	else
-		log_info("stopping", "signal=%s", strsignal(sig));
-
-out:
-	/* Files first, so no reader picks up an address that is going away.
-	 * Only files we wrote: a failed start must not remove another
-	 * instance's. */
-	if (wrote_bootstrap)
-		remove_file(bootstrap_file);
-	if (wrote_pid)
-		remove_file(pid_file);
-	if (lfd >= 0) {
-		close(lfd);
-		remove_file(control_path);
-	}
-	sim_broker_stop(b);
-	if (sfd >= 0)
-		close(sfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
-		log_info("broker stopped", "%s", "");
-	return rc;
+	serving s = {.o = o};
+	service_ops ops = {
+	    .ctx = &s, .start = serve_start, .command = serve_command, .stop = serve_stop};
+	return service_run(&ops, bootstrap_file, pid_file, control_path);
 }

@@ -119,15 +119,13 @@ int sim_broker_write_bootstraps(sim_broker *b, const char *path) WARN_UNUSED;
  * it; -1 without fail_over or for a partition the cluster lacks. */
 int sim_broker_leader(sim_broker *b, const char *topic, int part);
 
-/* The control socket's commands, one line each (at most
- * SIM_BROKER_CONTROL_MAX bytes, newline included), one per connection:
+/* The control socket's commands, one line each, one per connection
+ * (sim/proc/service.h):
  *   down ID|all     sim_broker_set_down(.., true)
  *   up ID|all       sim_broker_set_down(.., false)
  *   rtt ID|all MS   sim_broker_set_rtt
  *   errors N        sim_broker_push_errors
  * The answer is one line, "ok" or "error REASON". */
-#define SIM_BROKER_CONTROL_MAX 128
-
 /* Sends one command to the control socket at path (a Unix stream
  * socket) and waits up to timeout_ms for its answer. 0 when it says ok;
  * ERR_IO when the socket cannot be reached or answers nothing, ERR_KAFKA

@@ -1,6 +1,6 @@
 /* cluster.c - a deployment on one machine for a drill (cluster.h). */
 #include "sim/drill/cluster.h"
-#include "sim/drill/child.h"
+#include "sim/proc/child.h"
 #include "sim/drill/cluster_int.h"
 
 #include <errno.h>
@@ -454,24 +454,38 @@ void cluster_changelog_at(const cluster *c, unsigned i, const char **bootstraps,
 	}
 }
 
-int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, char *err,
-                              size_t errlen)
+kproc *cluster_kafka_of(cluster *c, int region)
 {
-	if (!c->d->regional_kafka || i >= c->d->regions) {
-		snprintf(err, errlen, "region %u has no Kafka of its own", i);
-		return ERR_INVAL;
-	}
-	char cmd[32];
-	if (broker_id < 0)
-		snprintf(cmd, sizeof cmd, "%s all", down ? "down" : "up");
-	else
-		snprintf(cmd, sizeof cmd, "%s %d", down ? "down" : "up", broker_id);
-	return kproc_command(&c->regional[i], cmd, err, errlen);
+	if (region < 0)
+		return &c->kafka;
+	if (!c->d->regional_kafka || (unsigned)region >= c->d->regions)
+		return NULL;
+	return &c->regional[region];
 }
 
-int cluster_kafka_command(cluster *c, const char *command, char *err, size_t errlen)
+void cluster_kafka_where(const cluster *c, int region, const char **topic, int32_t *partition)
 {
-	return kproc_command(&c->kafka, command, err, errlen);
+	if (region < 0) {
+		*topic = "likes.batches";
+		*partition = 0;
+		return;
+	}
+	const char *bootstraps;
+	*topic = CLUSTER_CHANGELOG_TOPIC;
+	cluster_changelog_at(c, (unsigned)region, &bootstraps, partition);
+}
+
+int cluster_kafka_heal(cluster *c, kproc *k, char *err, size_t errlen)
+{
+	if (!k->real) {
+		int rc = kproc_command(k, "up all", err, errlen);
+		return rc ? rc : kproc_command(k, "rtt all 0", err, errlen);
+	}
+	int rc = kproc_command(k, "resume all", err, errlen);
+	if (!rc)
+		rc = kproc_command(k, "up all", err, errlen);
+	(void)c;
+	return rc;
 }
 
 /* Region i's own Kafka: DRILL_REGIONAL_BROKERS brokers and its
@@ -483,11 +497,15 @@ int cluster_kafka_command(cluster *c, const char *command, char *err, size_t err
 static int regional_start(cluster *c, unsigned i, char *err, size_t errlen)
 {
 	sim_broker_topic t = {CLUSTER_CHANGELOG_TOPIC, 1};
-	kproc_opts ko = {
-	    .brokers = DRILL_REGIONAL_BROKERS, .topics = &t, .ntopics = 1, .fail_over = true};
+	kproc_opts ko = {.brokers = c->d->kafka_real ? (int)c->d->regional_nodes[i]
+	                                             : DRILL_REGIONAL_BROKERS,
+	                 .topics = &t,
+	                 .ntopics = 1,
+	                 .fail_over = true,
+	                 .real = c->d->kafka_real != 0};
 	char name[KPROC_NAME_MAX];
 	snprintf(name, sizeof name, "kafka-r%u", i);
-	return kproc_start(&c->regional[i], c->bindir, c->dir, name, &ko, err, errlen);
+	return kproc_begin(&c->regional[i], c->bindir, c->dir, name, &ko, err, errlen);
 }
 
 /* An edge's paths to its region's own Kafka: one per broker, on the
@@ -646,9 +664,20 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	}
 	/* Its thread under SCHED_IDLE when the drill says broker_idle: no
 	 * daemon waits for the embedded Kafka on the path of a request. */
-	kproc_opts ko = {
-	    .brokers = 3, .topics = topics, .ntopics = ntopics, .idle = d->broker_idle != 0};
-	int rc = kproc_start(&c->kafka, c->bindir, dir, "kafka", &ko, err, errlen);
+	kproc_opts ko = {.brokers = d->kafka_real ? (int)d->kafka_nodes : 3,
+	                 .topics = topics,
+	                 .ntopics = ntopics,
+	                 .idle = d->broker_idle != 0,
+	                 .real = d->kafka_real != 0};
+	/* Every cluster starts at once (a real one is a few JVMs' start-up),
+	 * then each is waited for. */
+	int rc = kproc_begin(&c->kafka, c->bindir, dir, "kafka", &ko, err, errlen);
+	for (unsigned i = 0; !rc && d->regional_kafka && i < d->regions; i++)
+		rc = regional_start(c, i, err, errlen);
+	if (!rc)
+		rc = kproc_ready(&c->kafka, err, errlen);
+	for (unsigned i = 0; !rc && d->regional_kafka && i < d->regions; i++)
+		rc = kproc_ready(&c->regional[i], err, errlen);
 	if (rc)
 		goto fail;
 	if (isolated && (!(c->relay = relay_new("sim-relay", err, errlen)) ||
@@ -656,9 +685,6 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		rc = ERR_IO;
 		goto fail;
 	}
-	for (unsigned i = 0; d->regional_kafka && i < d->regions; i++)
-		if ((rc = regional_start(c, i, err, errlen)))
-			goto fail;
 	for (unsigned j = 0; j < d->centrals; j++) {
 		char parts[32], *owned = NULL;
 		if (d->shards) {

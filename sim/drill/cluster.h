@@ -33,8 +33,9 @@
  * rest.
  *
  * With regional_kafka (drill.h), each region's changelog is on a Kafka
- * cluster of its own, another `sim broker` process started before the
- * edges (kproc.h), faulted through cluster_regional_set_down.
+ * cluster of its own, another `sim broker` process (with kafka real a
+ * `sim kafka` one) started before the edges (kproc.h), faulted through
+ * its control socket (cluster_kafka_of).
  *
  * With standby (drill.h), each region runs a second instance of its edge,
  * "edgeN.standby", under the same edge id and changelog partition, with
@@ -170,16 +171,19 @@ int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
  * link does not exist here (not isolated, or central of a central). */
 int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
 
-/* A fault of the cluster every daemon uses: a control command of
- * sim_broker_control ("down 2", "up all", "rtt 1 50", "errors 5"). 0, or
- * an ERR_* with the reason in err. */
-int cluster_kafka_command(cluster *c, const char *command, char *err, size_t errlen) WARN_UNUSED;
+/* The Kafka process of central's cluster (region -1, the cluster every
+ * daemon uses) or of region i's own (regional_kafka); NULL when the
+ * region has none. Its faults are kproc_command's. */
+kproc *cluster_kafka_of(cluster *c, int region);
 
-/* A fault of region i's own Kafka (regional_kafka): broker_id 1..3
- * down or up, or every broker (-1); partitions leave a broker that goes
- * down. 0, or an ERR_* with the reason in err. */
-int cluster_regional_set_down(cluster *c, unsigned i, int broker_id, bool down, char *err,
-                              size_t errlen) WARN_UNUSED;
+/* The partition a step's "leader" names in that cluster: likes.batches
+ * partition 0 in central's, the region's changelog partition in its own. */
+void cluster_kafka_where(const cluster *c, int region, const char **topic, int32_t *partition);
+
+/* Every fault of cluster k cleared: the embedded cluster's brokers up
+ * and their rtt 0; a real cluster's paused nodes resumed and stopped ones
+ * started. 0, or the first command's ERR_* with the reason in err. */
+int cluster_kafka_heal(cluster *c, kproc *k, char *err, size_t errlen) WARN_UNUSED;
 
 /* Where region i's changelog is (changelog): the bootstrap list of the
  * cluster that holds it (its own with regional_kafka, else the main one)

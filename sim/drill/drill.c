@@ -73,6 +73,7 @@ static const num_setting num_settings[] = {
     {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
     {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
     {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 5000},
+    {"kafka_nodes", SET_KAFKA_NODES, NUM_UINT, offsetof(drill, kafka_nodes), 1, 5},
 };
 
 /* The keys of "expect KEY MAX": the word, and the most MAX may be. */
@@ -407,8 +408,49 @@ static int parse_setting(parser *p, char **w, int nw)
 			return drill_fail(p, "bad durability '%s' (replicated or local)", w[1]);
 		return 0;
 	}
+	if (strcmp(key, "kafka") == 0) {
+		if (nw != 2)
+			return drill_fail(p, "kafka takes one word (embedded or real)");
+		if ((rc = once(p, SET_KAFKA, key)))
+			return rc;
+		if (strcmp(w[1], "real") == 0)
+			d->kafka_real = 1;
+		else if (strcmp(w[1], "embedded") != 0)
+			return drill_fail(p, "bad kafka '%s' (embedded or real)", w[1]);
+		return 0;
+	}
 	if (strcmp(key, "milestones") == 0)
 		return parse_milestones(p, w, nw);
+	if (strcmp(key, "regional_nodes") == 0) {
+		/* regional_nodes N (every region), or regional_nodes edgeK N. */
+		if (nw != 2 && nw != 3)
+			return drill_fail(p, "regional_nodes takes N, or edgeK N");
+		int idx = -1;
+		if (nw == 3) {
+			drill_node_kind kind;
+			if ((rc = drill_get_node(p, w[1], &kind, &idx, NULL)))
+				return rc;
+			if (kind != DRILL_EDGE || idx >= DRILL_REGIONS_MAX)
+				return drill_fail(p, "regional_nodes takes an edge, not '%s'",
+				                  w[1]);
+		}
+		int64_t v;
+		if ((rc = drill_get_int(p, "regional nodes", w[nw - 1], 1, DRILL_REGIONAL_BROKERS,
+		                        &v)))
+			return rc;
+		for (int i = 0; i < DRILL_REGIONS_MAX; i++) {
+			if (idx >= 0 && i != idx)
+				continue;
+			if (idx < 0 && p->nodes_line[i])
+				continue; /* a region's own line wins, in any order */
+			d->regional_nodes[i] = (unsigned)v;
+			if (idx >= 0)
+				p->nodes_line[i] = p->line;
+		}
+		if (!p->seen[SET_REGIONAL_NODES])
+			p->seen[SET_REGIONAL_NODES] = p->line;
+		return 0;
+	}
 	if (strcmp(key, "skew") == 0) {
 		if (nw != 3)
 			return drill_fail(p, "skew takes edgeN MS or edgeN.standby MS");
@@ -506,6 +548,12 @@ static void check_late(parser *p)
 		fail_late(p, p->seen[SET_ME],
 		          "reads %.2f and me %.2f add up to more than all the ops", d->reads,
 		          d->me);
+	if (p->seen[SET_KAFKA_NODES] && !d->kafka_real)
+		fail_late(p, p->seen[SET_KAFKA_NODES],
+		          "kafka_nodes needs kafka real (the embedded cluster has three brokers)");
+	if (p->seen[SET_REGIONAL_NODES] && !d->regional_kafka)
+		fail_late(p, p->seen[SET_REGIONAL_NODES],
+		          "regional_nodes needs regional_kafka 1 (the regions' own clusters)");
 	if (p->seen[SET_DURABILITY] && !d->changelog)
 		fail_late(p, p->seen[SET_DURABILITY],
 		          "durability needs changelog 1 (it is the changelog's durability)");
@@ -562,12 +610,27 @@ static void check_late(parser *p)
 			fail_late(p, s->line,
 			          "edge%d.standby names a standby instance: needs standby 1",
 			          s->index);
-		bool regional = s->link == DRILL_LINK_REGIONAL ||
-		                s->action == DRILL_REGIONAL_BROKER_DOWN ||
-		                s->action == DRILL_REGIONAL_BROKER_UP ||
-		                s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP;
+		bool regional = s->link == DRILL_LINK_REGIONAL || drill_action_regional(s->action);
 		if (regional && !d->regional_kafka)
 			fail_late(p, s->line, "a region's own Kafka needs regional_kafka 1");
+		int target = drill_action_regional(s->action) ? (int)s->a : s->index;
+		if (drill_action_real_only(s->action) && !d->kafka_real)
+			fail_late(p, s->line, "%s needs kafka real (a node's process)",
+			          drill_action_word(s->action));
+		if (target == DRILL_BROKER_LEADER && !d->kafka_real)
+			fail_late(p, s->line,
+			          "a broker named leader needs kafka real (the embedded cluster's "
+			          "leaders are its own)");
+		if ((s->action == DRILL_BROKER_RTT || s->action == DRILL_BROKER_ERRORS) &&
+		    d->kafka_real)
+			fail_late(
+			    p, s->line,
+			    "%s is the embedded cluster's; on real Kafka delay a path instead",
+			    drill_action_word(s->action));
+		if (s->action == DRILL_BROKER_DOWN && target > 0 && d->kafka_real &&
+		    (unsigned)target > d->kafka_nodes)
+			fail_late(p, s->line, "broker %d is past kafka_nodes %u", target,
+			          d->kafka_nodes);
 		if (s->action == DRILL_MOVE && d->me <= 0)
 			fail_late(p, s->line,
 			          "move needs me > 0 (users have homes only with heart reads)");
@@ -633,6 +696,9 @@ static void set_defaults(drill *d, const char *name)
 	d->client_relay = 1;
 	d->feed = 1;
 	d->fetch_wait_ms = 10;
+	d->kafka_nodes = 1;
+	for (int i = 0; i < DRILL_REGIONS_MAX; i++)
+		d->regional_nodes[i] = DRILL_REGIONAL_BROKERS;
 	static const uint64_t milestones[] = {DRILL_MILESTONES_DEFAULT};
 	d->nmilestones = sizeof milestones / sizeof milestones[0];
 	memcpy(d->milestones, milestones, sizeof milestones);
@@ -685,7 +751,8 @@ int drill_parse(const char *name, const char *text, drill *d, char *err, size_t 
 		qsort(d->steps, d->nsteps, sizeof *d->steps, cmp_step);
 	d->shape_auto = (p.seen[SET_CHANGELOG] ? 0 : DRILL_AUTO_CHANGELOG) |
 	                (p.seen[SET_STANDBY] ? 0 : DRILL_AUTO_STANDBY) |
-	                (p.seen[SET_REGIONAL] ? 0 : DRILL_AUTO_REGIONAL);
+	                (p.seen[SET_REGIONAL] ? 0 : DRILL_AUTO_REGIONAL) |
+	                (p.seen[SET_FETCH_WAIT] ? 0 : DRILL_AUTO_FETCH_WAIT);
 	return 0;
 fail:
 	drill_free(d);

@@ -74,7 +74,9 @@
  *                                   each idle consumer fetches 1000/N
  *                                   times a second per broker, every one
  *                                   a wake-up of the broker's and the
- *                                   client's threads
+ *                                   client's threads; on real Kafka,
+ *                                   which answers a waiting fetch when
+ *                                   data comes, the default is 500
  *   broker_idle 0|1                 the embedded Kafka's thread runs
  *                                   under SCHED_IDLE (default 1), as
  *                                   brokers on machines of their own:
@@ -135,6 +137,32 @@
  *                                   daemons' priority whatever
  *                                   broker_idle says (a write waits for
  *                                   them)
+ *   kafka embedded|real             which Kafka every cluster of the run
+ *                                   is (default embedded: `sim broker`,
+ *                                   librdkafka's mock cluster); real:
+ *                                   Apache Kafka nodes (`sim kafka`,
+ *                                   sim/kafka/kafka.h), each a JVM,
+ *                                   central's cluster of kafka_nodes and
+ *                                   each region's own (regional_kafka)
+ *                                   of three, one per zone, with the
+ *                                   topics' deployed configs (replication
+ *                                   factor 3, min.insync.replicas 2).
+ *                                   `sim drill --kafka` overrides it
+ *   kafka_nodes N                   nodes of central's cluster with kafka
+ *                                   real, 1..5 (default 1, replication
+ *                                   factor 1: two cores hold no more
+ *                                   JVMs beside the regions' own; 3 as
+ *                                   deployed, for a drill of central's
+ *                                   Kafka)
+ *   regional_nodes [edgeK] N        nodes of every region's own cluster
+ *                                   (or region K's) with kafka real,
+ *                                   1..3 (default 3, as deployed: one
+ *                                   per zone, replication factor 3,
+ *                                   min.insync.replicas 2; 1 gives
+ *                                   replication factor 1, for a region
+ *                                   the drill does not fault, on a
+ *                                   machine too small for nine nodes);
+ *                                   the embedded clusters keep three
  *   durability replicated|local     needs changelog 1: every edge's
  *                                   changelog.durability (default: the
  *                                   edge's own, replicated)
@@ -208,14 +236,34 @@
  *                                           an empty edge (not centrals)
  *   stop NODE / cont NODE                   SIGSTOP / SIGCONT (a pause and a
  *                                           resume)
- *   broker_down ID|all / broker_up ID|all   mock-cluster broker faults
- *   broker_rtt ID|all MS
+ *   broker_down ID|all / broker_up ID|all   a broker of central's cluster
+ *                                           down / up (the embedded
+ *                                           cluster's refuses connections;
+ *                                           a real node is killed with
+ *                                           SIGKILL / started again)
+ *   broker_rtt ID|all MS                    (embedded only)
  *   broker_errors COUNT                     that many produce requests fail
+ *                                           (embedded only)
+ *   broker_pause ID|all / broker_resume ID|all  SIGSTOP / SIGCONT of real
+ *                                           nodes (kafka real)
+ *   broker_restart ID|all                   a clean stop and start
+ *                                           (kafka real)
+ *   broker_wipe ID                          killed, its log directory
+ *                                           formatted anew (a new disk),
+ *                                           started (kafka real)
  *   regional_broker_down edgeN ID           one broker (1..3) of region N's
  *   regional_broker_up edgeN ID             own Kafka down / up; the
  *                                           partitions it led move to
  *                                           another broker (needs
  *                                           regional_kafka 1)
+ *   regional_broker_pause, _resume, _restart, _wipe edgeN ID
+ *                                           as broker_* on region N's
+ *                                           own Kafka (kafka real)
+ *   A broker ID may be "leader" in the steps that take a broker away
+ *   (down, pause, restart, wipe) on real Kafka: the node leading, when
+ *   the step runs, partition 0 of likes.batches (central's cluster) or
+ *   the region's changelog partition. up and resume take "all" (the
+ *   nodes that are down or paused) or an id.
  *   regional_down edgeN / regional_up edgeN every broker of region N's own
  *                                           Kafka down / up
  *   region_down edgeN / region_up edgeN     users stop starting ops there
@@ -316,7 +364,20 @@ typedef enum drill_action {
 	DRILL_REGIONAL_UP,
 	DRILL_TRIM,
 	DRILL_MOVE,
+	DRILL_BROKER_PAUSE,
+	DRILL_BROKER_RESUME,
+	DRILL_BROKER_RESTART,
+	DRILL_BROKER_WIPE,
+	DRILL_REGIONAL_BROKER_PAUSE,
+	DRILL_REGIONAL_BROKER_RESUME,
+	DRILL_REGIONAL_BROKER_RESTART,
+	DRILL_REGIONAL_BROKER_WIPE,
 } drill_action;
+
+/* A broker step's target besides an id (drill_step.index for central's
+ * cluster, drill_step.a for a region's). */
+#define DRILL_BROKER_ALL (-1)
+#define DRILL_BROKER_LEADER (-2)
 
 /* What an "expect KEY MAX" line holds to MAX (see the grammar above). */
 typedef enum drill_expect_key {
@@ -376,9 +437,12 @@ typedef struct drill {
 	unsigned standby;         /* 1: two instances per region (needs changelog) */
 	unsigned takeover_ms;     /* the edges' changelog.takeover_ms; 0: theirs */
 	unsigned regional_kafka;  /* 1: a Kafka cluster per region for its changelog */
-	bool durability_local;    /* the edges' changelog.durability = local */
-	unsigned feed;            /* 1: central publishes the change feed, replayed at the end */
-	unsigned fetch_wait_ms;   /* every daemon's consumer fetch.wait.max.ms */
+	unsigned kafka_real;      /* 1: every cluster is real Kafka (sim kafka) */
+	unsigned kafka_nodes;     /* central's cluster's nodes when real */
+	unsigned regional_nodes[DRILL_REGIONS_MAX]; /* each region's, when real */
+	bool durability_local;                      /* the edges' changelog.durability = local */
+	unsigned feed;          /* 1: central publishes the change feed, replayed at the end */
+	unsigned fetch_wait_ms; /* every daemon's consumer fetch.wait.max.ms */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
 	size_t nmilestones;
 	/* [0][N]: instance rN-a's (the edge's, without a standby); [1][N]:
@@ -396,10 +460,23 @@ typedef struct drill {
 #define DRILL_AUTO_CHANGELOG 1u
 #define DRILL_AUTO_STANDBY 2u
 #define DRILL_AUTO_REGIONAL 4u
+#define DRILL_AUTO_FETCH_WAIT 8u
+/* fetch_wait_ms on real Kafka unless the drill says: a real broker
+ * answers a waiting fetch as soon as data arrives (the embedded one
+ * only when the wait runs out), so a longer wait costs no latency and
+ * spares the JVMs a hundred empty fetches a second per consumer. */
+#define DRILL_REAL_FETCH_WAIT_MS 500
 
 /* True for the actions that fault a path (cut, heal, delay, throttle,
  * reset): they need sim's relays, so network namespaces. */
 bool drill_action_on_path(drill_action a);
+/* True for the actions on a region's own Kafka (regional_*). */
+bool drill_action_regional(drill_action a);
+/* True for the actions only a real node takes (pause, resume, restart,
+ * wipe of a broker). */
+bool drill_action_real_only(drill_action a);
+/* The action's word in drill files ("broker_down"). */
+const char *drill_action_word(drill_action a);
 
 /* Parses path into d. ERR_CONFIG with "path:line: reason" in err for
  * anything malformed or out of range (a node index past regions or
@@ -414,8 +491,15 @@ double drill_duration(const drill *d, bool short_run);
 /* Settles the region shape for a full or a short run: in a full run each
  * of changelog, standby and regional_kafka the drill did not set is 1
  * (standby and regional_kafka only with the changelog on), as a region
- * is deployed; in a short run they stay 0. Once, before the run. */
+ * is deployed; in a short run they stay 0. On real Kafka a fetch_wait_ms
+ * the drill did not set is DRILL_REAL_FETCH_WAIT_MS. Once, before the
+ * run, after drill_set_kafka. */
 void drill_shape(drill *d, bool short_run);
+/* Runs the drill on real Kafka (real) or the embedded cluster, whatever
+ * its file says (`sim drill --kafka`). ERR_CONFIG with the first step
+ * that cannot run there in err (a pause of a broker on the embedded
+ * cluster, a broker_rtt on real Kafka). Once, before the run. */
+int drill_set_kafka(drill *d, bool real, char *err, size_t errlen) WARN_UNUSED;
 /* Makes the full run last duration_s instead (`sim drill --duration`):
  * every step keeps its place in the run, scaled by the new duration over
  * the old. The short run is left as it was. */

@@ -54,6 +54,9 @@ enum {
 	SET_FEED,
 	SET_FETCH_WAIT,
 	SET_MILESTONES,
+	SET_KAFKA,
+	SET_KAFKA_NODES,
+	SET_REGIONAL_NODES,
 	SET_COUNT,
 };
 
@@ -66,6 +69,7 @@ typedef struct parser {
 	size_t cap;                          /* of d->steps */
 	int seen[SET_COUNT];                 /* line where each setting was given, 0: not yet */
 	int skew_line[2][DRILL_REGIONS_MAX]; /* [1]: edgeN.standby's */
+	int nodes_line[DRILL_REGIONS_MAX];   /* regional_nodes edgeK N */
 	bool short_given;                    /* "duration F short S" */
 	bool short_rate_given;
 	int late_line; /* earliest failure of the second pass, 0: none */

@@ -1,9 +1,11 @@
 /* drill_query.c - what the runner asks of a parsed drill (drill.h): its
  * length and its steps' times and rates in a full or a short run, its
- * expectations, and how its shards split the partitions. drill.c parses;
- * this file only reads. Pure.
+ * expectations, and how its shards split the partitions; and the
+ * settings the run may still change (its shape, duration and Kafka).
+ * drill.c parses. Pure.
  */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/drill/drill.h"
 
@@ -22,7 +24,32 @@ void drill_shape(drill *d, bool short_run)
 		if (d->shape_auto & DRILL_AUTO_REGIONAL)
 			d->regional_kafka = d->changelog;
 	}
+	if (d->kafka_real && (d->shape_auto & DRILL_AUTO_FETCH_WAIT))
+		d->fetch_wait_ms = DRILL_REAL_FETCH_WAIT_MS;
 	d->shape_auto = 0;
+}
+
+int drill_set_kafka(drill *d, bool real, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < d->nsteps; i++) {
+		const drill_step *s = &d->steps[i];
+		int target = drill_action_regional(s->action) ? (int)s->a : s->index;
+		bool embedded_only =
+		    s->action == DRILL_BROKER_RTT || s->action == DRILL_BROKER_ERRORS;
+		bool real_only = drill_action_real_only(s->action) || target == DRILL_BROKER_LEADER;
+		if ((real && embedded_only) || (!real && real_only)) {
+			snprintf(err, errlen, "%s:%d: \"%s\" cannot run on %s Kafka", d->name,
+			         s->line, s->text, real ? "real" : "the embedded");
+			return ERR_CONFIG;
+		}
+		if (real && s->action == DRILL_BROKER_DOWN && target > (int)d->kafka_nodes) {
+			snprintf(err, errlen, "%s:%d: broker %d is past kafka_nodes %u", d->name,
+			         s->line, target, d->kafka_nodes);
+			return ERR_CONFIG;
+		}
+	}
+	d->kafka_real = real;
+	return 0;
 }
 
 void drill_set_duration(drill *d, double duration_s)

@@ -25,13 +25,13 @@ typedef enum shape {
 	SHAPE_DELAY,    /* NODE LINK MS [JITTER_MS] */
 	SHAPE_THROTTLE, /* NODE LINK BYTES_PER_S */
 	SHAPE_NODE,     /* NODE */
-	SHAPE_BROKER,   /* ID|all */
+	SHAPE_BROKER,   /* ID|all|leader */
 	SHAPE_RTT,      /* ID|all MS */
 	SHAPE_COUNT,    /* COUNT */
 	SHAPE_REGION,   /* edgeN */
 	SHAPE_RATE,     /* OPS */
 	SHAPE_SHARE,    /* SHARE */
-	SHAPE_REGIONAL, /* edgeN ID */
+	SHAPE_REGIONAL, /* edgeN ID|all|leader */
 	SHAPE_MOVE,     /* edgeN USERS */
 } shape;
 
@@ -39,36 +39,73 @@ typedef struct action_def {
 	const char *word;
 	drill_action action;
 	shape shape;
+	bool regional;  /* acts on a region's own Kafka */
+	bool real_only; /* on a real node's process (kafka real) */
+	bool takes;     /* takes a broker away: may name the leader */
 } action_def;
 
 static const action_def actions[] = {
-    {"cut", DRILL_CUT, SHAPE_CUT},
-    {"heal", DRILL_HEAL, SHAPE_PATH},
-    {"delay", DRILL_DELAY, SHAPE_DELAY},
-    {"throttle", DRILL_THROTTLE, SHAPE_THROTTLE},
-    {"reset", DRILL_RESET, SHAPE_PATH},
-    {"kill", DRILL_KILL, SHAPE_NODE},
-    {"start", DRILL_START, SHAPE_NODE},
-    {"stop", DRILL_STOP, SHAPE_NODE},
-    {"cont", DRILL_CONT, SHAPE_NODE},
-    {"broker_down", DRILL_BROKER_DOWN, SHAPE_BROKER},
-    {"broker_up", DRILL_BROKER_UP, SHAPE_BROKER},
-    {"broker_rtt", DRILL_BROKER_RTT, SHAPE_RTT},
-    {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT},
-    {"region_down", DRILL_REGION_DOWN, SHAPE_REGION},
-    {"region_up", DRILL_REGION_UP, SHAPE_REGION},
-    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION},
-    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION},
-    {"wipe", DRILL_WIPE, SHAPE_REGION},
-    {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE},
-    {"viral", DRILL_VIRAL, SHAPE_SHARE},
-    {"regional_broker_down", DRILL_REGIONAL_BROKER_DOWN, SHAPE_REGIONAL},
-    {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL},
-    {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION},
-    {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION},
-    {"trim", DRILL_TRIM, SHAPE_REGION},
-    {"move", DRILL_MOVE, SHAPE_MOVE},
+    {"cut", DRILL_CUT, SHAPE_CUT, false, false, false},
+    {"heal", DRILL_HEAL, SHAPE_PATH, false, false, false},
+    {"delay", DRILL_DELAY, SHAPE_DELAY, false, false, false},
+    {"throttle", DRILL_THROTTLE, SHAPE_THROTTLE, false, false, false},
+    {"reset", DRILL_RESET, SHAPE_PATH, false, false, false},
+    {"kill", DRILL_KILL, SHAPE_NODE, false, false, false},
+    {"start", DRILL_START, SHAPE_NODE, false, false, false},
+    {"stop", DRILL_STOP, SHAPE_NODE, false, false, false},
+    {"cont", DRILL_CONT, SHAPE_NODE, false, false, false},
+    {"broker_down", DRILL_BROKER_DOWN, SHAPE_BROKER, false, false, true},
+    {"broker_up", DRILL_BROKER_UP, SHAPE_BROKER, false, false, false},
+    {"broker_pause", DRILL_BROKER_PAUSE, SHAPE_BROKER, false, true, true},
+    {"broker_resume", DRILL_BROKER_RESUME, SHAPE_BROKER, false, true, false},
+    {"broker_restart", DRILL_BROKER_RESTART, SHAPE_BROKER, false, true, true},
+    {"broker_wipe", DRILL_BROKER_WIPE, SHAPE_BROKER, false, true, true},
+    {"broker_rtt", DRILL_BROKER_RTT, SHAPE_RTT, false, false, false},
+    {"broker_errors", DRILL_BROKER_ERRORS, SHAPE_COUNT, false, false, false},
+    {"region_down", DRILL_REGION_DOWN, SHAPE_REGION, false, false, false},
+    {"region_up", DRILL_REGION_UP, SHAPE_REGION, false, false, false},
+    {"disk_full", DRILL_DISK_FULL, SHAPE_REGION, false, false, false},
+    {"disk_free", DRILL_DISK_FREE, SHAPE_REGION, false, false, false},
+    {"wipe", DRILL_WIPE, SHAPE_REGION, false, false, false},
+    {"load_rate", DRILL_LOAD_RATE, SHAPE_RATE, false, false, false},
+    {"viral", DRILL_VIRAL, SHAPE_SHARE, false, false, false},
+    {"regional_broker_down", DRILL_REGIONAL_BROKER_DOWN, SHAPE_REGIONAL, true, false, true},
+    {"regional_broker_up", DRILL_REGIONAL_BROKER_UP, SHAPE_REGIONAL, true, false, false},
+    {"regional_broker_pause", DRILL_REGIONAL_BROKER_PAUSE, SHAPE_REGIONAL, true, true, true},
+    {"regional_broker_resume", DRILL_REGIONAL_BROKER_RESUME, SHAPE_REGIONAL, true, true, false},
+    {"regional_broker_restart", DRILL_REGIONAL_BROKER_RESTART, SHAPE_REGIONAL, true, true, true},
+    {"regional_broker_wipe", DRILL_REGIONAL_BROKER_WIPE, SHAPE_REGIONAL, true, true, true},
+    {"regional_down", DRILL_REGIONAL_DOWN, SHAPE_REGION, true, false, false},
+    {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION, true, false, false},
+    {"trim", DRILL_TRIM, SHAPE_REGION, false, false, false},
+    {"move", DRILL_MOVE, SHAPE_MOVE, false, false, false},
 };
+
+static const action_def *action_of(drill_action a)
+{
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+		if (actions[i].action == a)
+			return &actions[i];
+	return NULL;
+}
+
+bool drill_action_regional(drill_action a)
+{
+	const action_def *d = action_of(a);
+	return d && d->regional;
+}
+
+bool drill_action_real_only(drill_action a)
+{
+	const action_def *d = action_of(a);
+	return d && d->real_only;
+}
+
+const char *drill_action_word(drill_action a)
+{
+	const action_def *d = action_of(a);
+	return d ? d->word : "?";
+}
 
 bool drill_action_on_path(drill_action a)
 {
@@ -110,14 +147,23 @@ static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *
 	return 0;
 }
 
-static int get_broker(parser *p, const char *s, int *id)
+/* ID (1..max), all, or leader when the step takes a broker away. */
+static int get_broker(parser *p, const action_def *def, const char *s, int64_t max, int *id)
+
 {
 	if (strcmp(s, "all") == 0) {
-		*id = -1;
+		*id = DRILL_BROKER_ALL;
+		return 0;
+	}
+	if (strcmp(s, "leader") == 0) {
+		if (!def->takes)
+			return drill_fail(p, "%s takes an id or all, not leader", def->word);
+		*id = DRILL_BROKER_LEADER;
 		return 0;
 	}
 	int64_t v;
-	int rc = drill_get_int(p, "broker id", s, 1, SIM_BROKER_BROKERS_MAX, &v);
+	int rc =
+	    drill_get_int(p, def->regional ? "regional broker id" : "broker id", s, 1, max, &v);
 	if (rc)
 		return rc;
 	*id = (int)v;
@@ -206,8 +252,11 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 		break;
 	case SHAPE_BROKER:
 	case SHAPE_RTT:
-		if ((rc = get_broker(p, a[0], &s.index)))
+		if ((rc = get_broker(p, def, a[0], SIM_BROKER_BROKERS_MAX, &s.index)))
 			return rc;
+		if (def->action == DRILL_BROKER_WIPE && s.index == DRILL_BROKER_ALL)
+			return drill_fail(p, "broker_wipe takes one broker (a cluster of new disks "
+			                     "holds nothing)");
 		if (def->shape == SHAPE_RTT &&
 		    (rc = drill_get_int(p, "broker rtt ms", a[1], 0, MS_MAX, &s.a)))
 			return rc;
@@ -221,9 +270,12 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 			return rc;
 		if (s.node != DRILL_EDGE)
 			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
-		if ((rc = drill_get_int(p, "regional broker id", a[1], 1, DRILL_REGIONAL_BROKERS,
-		                        &s.a)))
+		int id;
+		if ((rc = get_broker(p, def, a[1], DRILL_REGIONAL_BROKERS, &id)))
 			return rc;
+		if (def->action == DRILL_REGIONAL_BROKER_WIPE && id == DRILL_BROKER_ALL)
+			return drill_fail(p, "regional_broker_wipe takes one broker");
+		s.a = id;
 		break;
 	case SHAPE_REGION:
 		/* A wipe loses one machine: which one may be named. */

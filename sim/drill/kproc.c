@@ -1,11 +1,13 @@
-/* kproc.c - a drill's Kafka cluster as a `sim broker` process (kproc.h).
- * Owns the process. One thread.
+/* kproc.c - a drill's Kafka cluster as a `sim broker` or `sim kafka`
+ * process (kproc.h). Owns the process. One thread.
  */
 #include "sim/drill/kproc.h"
-#include "sim/drill/child.h"
+#include "sim/proc/child.h"
+#include "sim/proc/service.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,30 +24,39 @@
  * and carries out every fault, runs only on a CPU nothing else wants,
  * and a drill keeps both of this machine's busy. */
 #define START_MS 30000
-#define CONTROL_MS 30000
+/* A real cluster: formats, JVM starts, topics created and in sync. */
+#define REAL_START_MS 150000
+/* A real node's restart or wipe waits for its JVM (sim/kafka/kafka.c). */
+#define CONTROL_MS 90000
 /* broker, --brokers N, --topic SPEC per topic, --fail-over, --idle,
  * --bootstrap-file F, --control C, the program and the NULL. */
-#define ARGV_MAX (2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2)
+#define ARGV_MAX (2 + 2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2)
 
-static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
+static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o, const char *dir)
 {
 	char brokers[16], spec[SIM_BROKER_TOPICS_MAX][SIM_BROKER_TOPIC_MAX + 16];
+	char nodes_dir[PATH_MAX];
 	const char *argv[ARGV_MAX];
 	size_t n = 0;
 	snprintf(brokers, sizeof brokers, "%d", o->brokers);
 	argv[n++] = bin;
-	argv[n++] = "broker";
-	argv[n++] = "--brokers";
+	argv[n++] = o->real ? "kafka" : "broker";
+	argv[n++] = o->real ? "--nodes" : "--brokers";
 	argv[n++] = brokers;
+	if (o->real) {
+		snprintf(nodes_dir, sizeof nodes_dir, "%s/%s", dir, k->name);
+		argv[n++] = "--dir";
+		argv[n++] = nodes_dir;
+	}
 	for (size_t i = 0; i < o->ntopics; i++) {
 		snprintf(spec[i], sizeof spec[i], "%s:%d", o->topics[i].name,
 		         o->topics[i].partitions);
 		argv[n++] = "--topic";
 		argv[n++] = spec[i];
 	}
-	if (o->fail_over)
+	if (o->fail_over && !o->real)
 		argv[n++] = "--fail-over";
-	if (o->idle)
+	if (o->idle && !o->real)
 		argv[n++] = "--idle";
 	argv[n++] = "--bootstrap-file";
 	argv[n++] = k->bootstrap;
@@ -55,10 +66,10 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o)
 	return child_spawn(k->log, argv, NULL, NULL);
 }
 
-/* The bootstrap list once the file holds it, within START_MS. */
-static int wait_bootstrap(kproc *k, int brokers, char *err, size_t errlen)
+/* The bootstrap list once the file holds it, within ms. */
+static int wait_bootstrap(kproc *k, int brokers, unsigned ms, char *err, size_t errlen)
 {
-	uint64_t end = clock_mono_ms() + START_MS;
+	uint64_t end = clock_mono_ms() + ms;
 	while (clock_mono_ms() < end) {
 		int st;
 		if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
@@ -83,12 +94,12 @@ static int wait_bootstrap(kproc *k, int brokers, char *err, size_t errlen)
 		}
 		usleep(20 * 1000);
 	}
-	snprintf(err, errlen, "%s wrote no bootstrap file within %d s; see %s", k->name,
-	         START_MS / 1000, k->log);
+	snprintf(err, errlen, "%s wrote no bootstrap file within %u s; see %s", k->name, ms / 1000,
+	         k->log);
 	return ERR_TIMEOUT;
 }
 
-int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
+int kproc_begin(kproc *k, const char *bindir, const char *dir, const char *name,
                 const kproc_opts *o, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof *k);
@@ -113,35 +124,56 @@ int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
 	}
 	char bin[PATH_MAX + 8];
 	snprintf(bin, sizeof bin, "%s/sim", bindir);
-	k->pid = spawn(bin, k, o);
+	k->real = o->real;
+	k->pid = spawn(bin, k, o, dir);
 	if (k->pid < 0) {
 		k->pid = 0;
 		snprintf(err, errlen, "cannot start %s: %s", name, strerror(errno));
 		return ERR_IO;
 	}
-	int rc = wait_bootstrap(k, o->brokers, err, errlen);
+	k->want = o->brokers;
+	return 0;
+}
+
+int kproc_ready(kproc *k, char *err, size_t errlen)
+{
+	int rc = wait_bootstrap(k, k->want, k->real ? REAL_START_MS : START_MS, err, errlen);
 	if (rc) {
 		kproc_stop(k);
 		return rc;
 	}
-	log_info("kafka process started", "name=%s pid=%d brokers=%d", name, (int)k->pid,
-	         k->nbrokers);
+	log_info("kafka process started", "name=%s pid=%d brokers=%d real=%d", k->name, (int)k->pid,
+	         k->nbrokers, k->real);
 	return 0;
 }
 
-int kproc_command(kproc *k, const char *command, char *err, size_t errlen)
+int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
+                const kproc_opts *o, char *err, size_t errlen)
+{
+	int rc = kproc_begin(k, bindir, dir, name, o, err, errlen);
+	return rc ? rc : kproc_ready(k, err, errlen);
+}
+
+int kproc_ask(kproc *k, const char *command, char *ans, size_t anslen, char *err, size_t errlen)
 {
 	if (k->pid <= 0) {
 		snprintf(err, errlen, "%s is not running", k->name[0] ? k->name : "Kafka");
 		return ERR_INVAL;
 	}
-	int rc = sim_broker_control(k->control, command, CONTROL_MS, err, errlen);
+	uint64_t t0 = clock_mono_ms();
+	int rc = service_ask(k->control, command, CONTROL_MS, ans, anslen, err, errlen);
 	if (rc)
 		log_error("kafka command failed", "name=%s command=\"%s\" err=\"%s\"", k->name,
 		          command, err);
 	else
-		log_info("kafka command", "name=%s command=\"%s\"", k->name, command);
+		log_info("kafka command", "name=%s command=\"%s\" answer=\"%s\" ms=%" PRIu64,
+		         k->name, command, ans ? ans : "", clock_mono_ms() - t0);
 	return rc;
+}
+
+int kproc_command(kproc *k, const char *command, char *err, size_t errlen)
+{
+	return kproc_ask(k, command, NULL, 0, err, errlen);
 }
 
 bool kproc_alive(kproc *k, int *status)

@@ -1,12 +1,16 @@
-/* kproc.h - a drill's Kafka cluster as a `sim broker` process of its own:
- * the main cluster every daemon uses, and with regional_kafka (drill.h)
- * each region's own cluster for its changelog.
+/* kproc.h - a drill's Kafka cluster as a process of its own: the main
+ * cluster every daemon uses, and with regional_kafka (drill.h) each
+ * region's own cluster for its changelog. The process is `sim broker`
+ * (the embedded cluster, librdkafka's mock) or, with real set, `sim
+ * kafka` (real Apache Kafka nodes, sim/kafka/serve.h, each a JVM of its
+ * own under it); both take faults on the same control socket.
  *
  * Its files are in the run dir under the name it is given: NAME.bootstrap
  * (the bootstrap list, which daemons read as a bootstrap_file),
  * NAME.ctl (the control socket that takes broker faults:
- * sim_broker_control) and NAME.log. It listens on 127.0.0.1 of sim's
- * network namespace.
+ * sim_broker_control) and NAME.log; a real cluster's nodes keep their
+ * files under NAME/ (sim/kafka/kafka.h). It listens on 127.0.0.1 of
+ * sim's network namespace.
  *
  * The main cluster and the regions' run the same way, so a fault step
  * reaches either through its control socket, and the soak's readings
@@ -34,6 +38,8 @@ typedef struct kproc_opts {
 	size_t ntopics; /* 1..SIM_BROKER_TOPICS_MAX */
 	bool fail_over; /* sim broker --fail-over */
 	bool idle;      /* sim broker --idle: its thread under SCHED_IDLE */
+	bool real;      /* sim kafka: `brokers` real nodes (fail_over and idle
+	                 * do not apply: a real cluster elects its leaders) */
 } kproc_opts;
 
 typedef struct kproc {
@@ -41,6 +47,8 @@ typedef struct kproc {
 	pid_t pid; /* 0 when not running */
 	int ports[SIM_BROKER_BROKERS_MAX];
 	int nbrokers;
+	bool real;
+	int want;                              /* brokers asked for */
 	char bootstraps[KPROC_BOOTSTRAPS_MAX]; /* "127.0.0.1:p,127.0.0.1:q,..." */
 	char bootstrap[512], control[512], log[512];
 } kproc;
@@ -52,9 +60,22 @@ typedef struct kproc {
 int kproc_start(kproc *k, const char *bindir, const char *dir, const char *name,
                 const kproc_opts *o, char *err, size_t errlen) WARN_UNUSED;
 
+/* kproc_start in two halves, so that several clusters start at once:
+ * begin spawns the process, ready waits for its bootstrap list (and
+ * stops the process when it fails). */
+int kproc_begin(kproc *k, const char *bindir, const char *dir, const char *name,
+                const kproc_opts *o, char *err, size_t errlen) WARN_UNUSED;
+int kproc_ready(kproc *k, char *err, size_t errlen) WARN_UNUSED;
+
 /* One control command ("down 2", "up all", "rtt 1 50", "errors 5":
  * sim_broker_control). 0, or an ERR_* with the reason in err. */
 int kproc_command(kproc *k, const char *command, char *err, size_t errlen) WARN_UNUSED;
+
+/* The same, for a command that answers something ("leader TOPIC
+ * PARTITION" of a real cluster: sim/kafka/serve.h): what followed "ok"
+ * goes to ans (anslen bytes). */
+int kproc_ask(kproc *k, const char *command, char *ans, size_t anslen, char *err,
+              size_t errlen) WARN_UNUSED;
 
 /* Is it still running? When it has exited, reaps it, logs it, puts its
  * wait status in *status (may be NULL) and marks it not running; false

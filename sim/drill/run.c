@@ -43,17 +43,11 @@ static int key_of(const drill_step *s)
 	case DRILL_START:
 	case DRILL_STOP:
 	case DRILL_CONT: return (int)s->node * 1000 + s->index * 10 + 9;
-	case DRILL_BROKER_DOWN:
-	case DRILL_BROKER_UP: return 5000 + s->index + 1;
 	case DRILL_BROKER_RTT: return 5100 + s->index + 1;
 	case DRILL_REGION_DOWN:
 	case DRILL_REGION_UP: return 6000 + s->index;
 	case DRILL_DISK_FULL:
 	case DRILL_DISK_FREE: return 7000 + s->index;
-	case DRILL_REGIONAL_BROKER_DOWN:
-	case DRILL_REGIONAL_BROKER_UP: return 8000 + s->index * 10 + (int)s->a;
-	case DRILL_REGIONAL_DOWN:
-	case DRILL_REGIONAL_UP: return 8000 + s->index * 10;
 	default: return -1;
 	}
 }
@@ -71,10 +65,12 @@ static void window_open(runner *rn, int key, const char *label)
 	snprintf(w->label, sizeof w->label, "%s", label);
 }
 
-static void window_close(runner *rn, int key, const char *healed_by)
+/* Closes the window of key; with span, every window whose key is in
+ * [key, key + span] (a cluster's nodes healed at once). */
+static void window_close_span(runner *rn, int key, int span, const char *healed_by)
 {
 	for (size_t i = 0; i < rn->nopen; i++) {
-		if (rn->open[i].key != key)
+		if (rn->open[i].key < key || rn->open[i].key > key + span)
 			continue;
 		report_fault(rn->r, rn->open[i].start, run_now_s(rn), rn->open[i].label);
 		rn->open[i] = rn->open[--rn->nopen];
@@ -85,8 +81,13 @@ static void window_close(runner *rn, int key, const char *healed_by)
 			h->truth = load_truth_of(rn->l, LOAD_SET_COUNTER, LOAD_VIRAL);
 			snprintf(h->label, sizeof h->label, "%s", healed_by);
 		}
-		return;
+		i--;
 	}
+}
+
+static void window_close(runner *rn, int key, const char *healed_by)
+{
+	window_close_span(rn, key, 0, healed_by);
 }
 
 /* --- steps -------------------------------------------------------------------- */
@@ -133,24 +134,6 @@ static int path_step(runner *rn, const drill_step *s, cluster_node *n)
 	if (s->action == DRILL_HEAL && s->link == DRILL_LINK_REGIONAL)
 		run_regional_healed(rn, (unsigned)s->index);
 	return 0;
-}
-
-/* A fault of a region's own Kafka: one broker, or all of them. */
-static int regional_step(runner *rn, const drill_step *s)
-{
-	bool down = s->action == DRILL_REGIONAL_BROKER_DOWN || s->action == DRILL_REGIONAL_DOWN;
-	bool one = s->action == DRILL_REGIONAL_BROKER_DOWN || s->action == DRILL_REGIONAL_BROKER_UP;
-	if (down)
-		window_open(rn, key_of(s), s->text);
-	else
-		window_close(rn, key_of(s), s->text);
-	char err[256];
-	int rc = cluster_regional_set_down(&rn->c, (unsigned)s->index, one ? (int)s->a : -1, down,
-	                                   err, sizeof err);
-	if (rc)
-		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
-		          err_str(rc), err);
-	return rc;
 }
 
 /* trim edgeN: region N's changelog loses every record written before
@@ -222,36 +205,113 @@ static int move_step(runner *rn, const drill_step *s)
 	return rc;
 }
 
+/* What a broker step asks of its cluster: the command's verb, and
+ * whether it opens a fault window, closes one, or both (a restart or a
+ * wipe: the node is back when the step ends). */
+static const struct {
+	drill_action action;
+	const char *verb;
+	bool opens, closes;
+} broker_verbs[] = {
+    {DRILL_BROKER_DOWN, "down", true, false},
+    {DRILL_BROKER_UP, "up", false, true},
+    {DRILL_BROKER_PAUSE, "pause", true, false},
+    {DRILL_BROKER_RESUME, "resume", false, true},
+    {DRILL_BROKER_RESTART, "restart", true, true},
+    {DRILL_BROKER_WIPE, "wipe", true, true},
+    {DRILL_REGIONAL_BROKER_DOWN, "down", true, false},
+    {DRILL_REGIONAL_BROKER_UP, "up", false, true},
+    {DRILL_REGIONAL_BROKER_PAUSE, "pause", true, false},
+    {DRILL_REGIONAL_BROKER_RESUME, "resume", false, true},
+    {DRILL_REGIONAL_BROKER_RESTART, "restart", true, true},
+    {DRILL_REGIONAL_BROKER_WIPE, "wipe", true, true},
+    {DRILL_REGIONAL_DOWN, "down", true, false},
+    {DRILL_REGIONAL_UP, "up", false, true},
+};
+
+/* A fault of one of the drill's Kafka clusters: central's (broker_*) or
+ * a region's own (regional_*). A broker named "leader" is the one that
+ * leads the cluster's partition of note when the step runs
+ * (cluster_kafka_where); the report says which. Each node of a cluster
+ * has its fault window; a step on all of them closes them all. */
 static int broker_step(runner *rn, const drill_step *s)
 {
-	char cmd[64], id[16], err[256];
-	if (s->index > rn->c.kafka.nbrokers) {
-		log_error("no such broker", "step=\"%s\" brokers=%d", s->text,
-		          rn->c.kafka.nbrokers);
+	bool regional = drill_action_regional(s->action);
+	int region = regional ? s->index : -1;
+	kproc *k = cluster_kafka_of(&rn->c, region);
+	int target = !regional ? s->index
+	             : s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP
+	                 ? DRILL_BROKER_ALL
+	                 : (int)s->a;
+	char cmd[160], id[16], err[256], ans[64];
+	if (!k)
+		return ERR_INVAL;
+	if (target > k->nbrokers) {
+		log_error("no such broker", "step=\"%s\" brokers=%d", s->text, k->nbrokers);
 		return ERR_INVAL;
 	}
-	if (s->index < 0)
-		snprintf(id, sizeof id, "all");
+	if (target >= 0)
+		snprintf(id, sizeof id, "%d", target);
 	else
-		snprintf(id, sizeof id, "%d", s->index);
-	switch (s->action) {
-	case DRILL_BROKER_DOWN: snprintf(cmd, sizeof cmd, "down %s", id); break;
-	case DRILL_BROKER_UP: snprintf(cmd, sizeof cmd, "up %s", id); break;
-	case DRILL_BROKER_RTT: snprintf(cmd, sizeof cmd, "rtt %s %lld", id, (long long)s->a); break;
-	case DRILL_BROKER_ERRORS: snprintf(cmd, sizeof cmd, "errors %lld", (long long)s->a); break;
-	default: return ERR_INVAL;
+		snprintf(id, sizeof id, "all");
+	if (s->action == DRILL_BROKER_RTT || s->action == DRILL_BROKER_ERRORS) {
+		if (s->action == DRILL_BROKER_RTT)
+			snprintf(cmd, sizeof cmd, "rtt %s %lld", id, (long long)s->a);
+		else
+			snprintf(cmd, sizeof cmd, "errors %lld", (long long)s->a);
+		int rc = kproc_command(k, cmd, err, sizeof err);
+		if (rc) {
+			log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"",
+			          s->text, err_str(rc), err);
+			return rc;
+		}
+		if (s->action == DRILL_BROKER_RTT && s->a)
+			window_open(rn, key_of(s), s->text);
+		else if (s->action == DRILL_BROKER_RTT)
+			window_close(rn, key_of(s), s->text);
+		return 0;
 	}
-	int rc = cluster_kafka_command(&rn->c, cmd, err, sizeof err);
+	size_t v = 0;
+	while (v < sizeof broker_verbs / sizeof broker_verbs[0] &&
+	       broker_verbs[v].action != s->action)
+		v++;
+	if (v == sizeof broker_verbs / sizeof broker_verbs[0])
+		return ERR_INVAL;
+	if (target == DRILL_BROKER_LEADER) {
+		const char *topic;
+		int32_t part;
+		cluster_kafka_where(&rn->c, region, &topic, &part);
+		snprintf(cmd, sizeof cmd, "leader %s %d", topic, (int)part);
+		int rc = kproc_ask(k, cmd, ans, sizeof ans, err, sizeof err);
+		long got = rc ? -1 : strtol(ans, NULL, 10);
+		if (got < 1 || got > k->nbrokers) {
+			log_error("drill step failed: no leader", "step=\"%s\" err=\"%s\"", s->text,
+			          err);
+			return rc ? rc : ERR_KAFKA;
+		}
+		target = (int)got;
+		snprintf(id, sizeof id, "%d", target);
+		char key[64], text[400];
+		snprintf(key, sizeof key, "leader_at_%.1fs", run_now_s(rn));
+		snprintf(text, sizeof text, "\"%s\": %s partition %d was led by node %d of %s",
+		         s->text, topic, (int)part, target, k->name);
+		report_text(rn->r, key, text);
+	}
+	snprintf(cmd, sizeof cmd, "%s %s", broker_verbs[v].verb, id);
+	/* One window per node: central's cluster from 5000, region i's from
+	 * 8000 + 10 i; "all" at the base, a node at base + id. */
+	int base = regional ? 8000 + region * 10 : 5000;
+	int key = base + (target < 0 ? 0 : target);
+	if (broker_verbs[v].opens)
+		window_open(rn, key, s->text);
+	int rc = kproc_command(k, cmd, err, sizeof err);
 	if (rc) {
 		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,
 		          err_str(rc), err);
 		return rc;
 	}
-	/* The fault's window, once the broker has it. */
-	if (s->action == DRILL_BROKER_DOWN || (s->action == DRILL_BROKER_RTT && s->a))
-		window_open(rn, key_of(s), s->text);
-	else if (s->action == DRILL_BROKER_UP || s->action == DRILL_BROKER_RTT)
-		window_close(rn, key_of(s), s->text);
+	if (broker_verbs[v].closes)
+		window_close_span(rn, key, target < 0 ? 9 : 0, s->text);
 	return 0;
 }
 
@@ -443,11 +503,19 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_BROKER_DOWN:
 	case DRILL_BROKER_UP:
 	case DRILL_BROKER_RTT:
-	case DRILL_BROKER_ERRORS: return broker_step(rn, s);
+	case DRILL_BROKER_ERRORS:
+	case DRILL_BROKER_PAUSE:
+	case DRILL_BROKER_RESUME:
+	case DRILL_BROKER_RESTART:
+	case DRILL_BROKER_WIPE:
 	case DRILL_REGIONAL_BROKER_DOWN:
 	case DRILL_REGIONAL_BROKER_UP:
+	case DRILL_REGIONAL_BROKER_PAUSE:
+	case DRILL_REGIONAL_BROKER_RESUME:
+	case DRILL_REGIONAL_BROKER_RESTART:
+	case DRILL_REGIONAL_BROKER_WIPE:
 	case DRILL_REGIONAL_DOWN:
-	case DRILL_REGIONAL_UP: return regional_step(rn, s);
+	case DRILL_REGIONAL_UP: return broker_step(rn, s);
 	case DRILL_TRIM: return trim_step(rn, s);
 	case DRILL_MOVE: return move_step(rn, s);
 	case DRILL_REGION_DOWN:
@@ -532,14 +600,11 @@ static void heal_all(runner *rn)
 			run_instance_started(rn, (unsigned)n->index, (unsigned)n->inst);
 	}
 	char herr[256];
-	if (cluster_kafka_command(c, "up all", herr, sizeof herr))
-		log_error("cannot bring the brokers up", "err=\"%s\"", herr);
-	if (cluster_kafka_command(c, "rtt all 0", herr, sizeof herr))
-		log_error("cannot clear the brokers' rtt", "err=\"%s\"", herr);
+	if (cluster_kafka_heal(c, cluster_kafka_of(c, -1), herr, sizeof herr))
+		log_error("cannot heal central's Kafka", "err=\"%s\"", herr);
 	for (unsigned i = 0; rn->d.regional_kafka && i < rn->d.regions; i++) {
-		char err[256];
-		if (cluster_regional_set_down(c, i, -1, false, err, sizeof err))
-			log_error("cannot heal a region's Kafka", "region=%u err=\"%s\"", i, err);
+		if (cluster_kafka_heal(c, cluster_kafka_of(c, (int)i), herr, sizeof herr))
+			log_error("cannot heal a region's Kafka", "region=%u err=\"%s\"", i, herr);
 		run_regional_healed(rn, i);
 	}
 	for (unsigned i = 0; i < rn->d.regions; i++)
@@ -785,6 +850,32 @@ static int write_report(runner *rn)
 	return rc;
 }
 
+/* What each Kafka cluster of the run is, in the report: embedded or
+ * real, its nodes, and (real) the replication its topics got. */
+static void report_kafka(runner *rn)
+{
+	for (int i = -1; i < (int)rn->d.regions; i++) {
+		kproc *k = cluster_kafka_of(&rn->c, i);
+		if (!k)
+			continue;
+		char key[64], text[256 + KPROC_BOOTSTRAPS_MAX];
+		snprintf(key, sizeof key, "kafka_%s", k->name);
+		if (k->real)
+			snprintf(
+			    text, sizeof text,
+			    "real Apache Kafka, %d node%s (KRaft, broker and controller each), "
+			    "replication factor %d, min.insync.replicas %d, %s",
+			    k->nbrokers, k->nbrokers == 1 ? "" : "s",
+			    k->nbrokers < 3 ? k->nbrokers : 3, k->nbrokers < 2 ? k->nbrokers : 2,
+			    k->bootstraps);
+		else
+			snprintf(text, sizeof text,
+			         "embedded (librdkafka's mock cluster), %d brokers, %s",
+			         k->nbrokers, k->bootstraps);
+		report_text(rn->r, key, text);
+	}
+}
+
 int run_drill(const run_opts *o)
 {
 	static runner rn;
@@ -793,6 +884,12 @@ int run_drill(const run_opts *o)
 	char err[512] = "";
 	if (drill_parse_file(o->drill_path, &rn.d, err, sizeof err)) {
 		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	if (o->kafka != RUN_KAFKA_DRILL &&
+	    drill_set_kafka(&rn.d, o->kafka == RUN_KAFKA_REAL, err, sizeof err)) {
+		fprintf(stderr, "sim: %s\n", err);
+		drill_free(&rn.d);
 		return 2;
 	}
 	drill_shape(&rn.d, o->short_run);
@@ -859,6 +956,7 @@ int run_drill(const run_opts *o)
 		status = 3;
 		goto out;
 	}
+	report_kafka(&rn);
 	if (start_load(&rn, err, sizeof err)) {
 		fprintf(stderr, "sim: the load did not start: %s\n", err);
 		cluster_stop(&rn.c, true);

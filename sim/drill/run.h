@@ -25,7 +25,12 @@ typedef struct run_opts {
 	bool keep;            /* keep the run dir (kept anyway on failure) */
 	bool no_netns;        /* run as if namespaces were not allowed */
 	double duration_s;    /* > 0: the full run lasts this long instead */
+	int kafka;            /* RUN_KAFKA_*: the drill's own, or forced */
 } run_opts;
+
+#define RUN_KAFKA_DRILL 0    /* as the drill file says (kafka) */
+#define RUN_KAFKA_EMBEDDED 1 /* sim drill --kafka embedded */
+#define RUN_KAFKA_REAL 2     /* sim drill --kafka real */
 
 int run_drill(const run_opts *o);
 

@@ -413,3 +413,151 @@ Test(drill_settings, heart_reads_are_off_unless_a_drill_asks_for_a_share_of_them
 	cr_assert_neq(drill_parse("t", "duration 60\nreads 0.6\nme 0.5\n", &d, err, sizeof err), 0);
 	cr_assert(strstr(err, "add up to more than all the ops"), "%s", err);
 }
+
+Test(drill_settings, kafka_is_embedded_unless_the_drill_or_the_run_says_real)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.kafka_real, 0);
+	cr_assert_eq(d.kafka_nodes, 1);
+	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
+		cr_assert_eq(d.regional_nodes[i], DRILL_REGIONAL_BROKERS);
+	drill_shape(&d, false);
+	cr_assert_eq(d.fetch_wait_ms, 10, "the embedded cluster keeps the drills' wait");
+	cr_assert_eq(drill_set_kafka(&d, true, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.kafka_real, 1);
+	drill_free(&d);
+
+	cr_assert_eq(
+	    drill_parse("t", "duration 60\nkafka real\nkafka_nodes 3\n", &d, err, sizeof err), 0,
+	    "%s", err);
+	cr_assert_eq(d.kafka_real, 1);
+	cr_assert_eq(d.kafka_nodes, 3);
+	drill_shape(&d, true);
+	cr_assert_eq(d.fetch_wait_ms, DRILL_REAL_FETCH_WAIT_MS,
+	             "a real broker answers a waiting fetch when data comes");
+	drill_free(&d);
+
+	cr_assert_eq(
+	    drill_parse("t", "duration 60\nkafka real\nfetch_wait_ms 20\n", &d, err, sizeof err), 0,
+	    "%s", err);
+	drill_shape(&d, false);
+	cr_assert_eq(d.fetch_wait_ms, 20, "the drill's own wait stays");
+	drill_free(&d);
+
+	cr_assert_neq(drill_parse("t", "duration 60\nkafka mock\n", &d, err, sizeof err), 0);
+	cr_assert_neq(drill_parse("t", "duration 60\nkafka_nodes 3\n", &d, err, sizeof err), 0);
+	cr_assert(strstr(err, "kafka_nodes needs kafka real"), "%s", err);
+	cr_assert_neq(
+	    drill_parse("t", "duration 60\nkafka real\nkafka_nodes 6\n", &d, err, sizeof err), 0);
+}
+
+Test(drill_settings, regional_nodes_sets_every_region_or_one_whichever_line_comes_first)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
+	                   "regional_nodes edge1 3\nregional_nodes 1\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.regional_nodes[0], 1);
+	cr_assert_eq(d.regional_nodes[1], 3, "a region's own line wins over the later one");
+	cr_assert_eq(d.regional_nodes[2], 1);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nregional_nodes 1\n", &d, err, sizeof err), 0);
+	cr_assert(strstr(err, "regional_nodes needs regional_kafka 1"), "%s", err);
+	cr_assert_neq(drill_parse("t",
+	                          "duration 60\nchangelog 1\nregional_kafka 1\nregional_nodes 4\n",
+	                          &d, err, sizeof err),
+	              0);
+	cr_assert_neq(drill_parse("t",
+	                          "duration 60\nchangelog 1\nregional_kafka 1\n"
+	                          "regional_nodes central0 1\n",
+	                          &d, err, sizeof err),
+	              0);
+}
+
+Test(drill_settings, broker_steps_on_real_nodes_parse_with_their_targets)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
+	                   "kafka_nodes 3\n"
+	                   "at 1 broker_pause leader\n"
+	                   "at 2 broker_resume all\n"
+	                   "at 3 broker_restart 2\n"
+	                   "at 4 broker_wipe 3\n"
+	                   "at 5 regional_broker_down edge1 leader\n"
+	                   "at 6 regional_broker_up edge1 all\n"
+	                   "at 7 regional_broker_wipe edge2 2\n"
+	                   "at 8 regional_broker_pause edge0 leader\n"
+	                   "at 9 regional_broker_resume edge0 all\n"
+	                   "at 10 regional_broker_restart edge0 1\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 10);
+	cr_assert_eq(d.steps[0].action, DRILL_BROKER_PAUSE);
+	cr_assert_eq(d.steps[0].index, DRILL_BROKER_LEADER);
+	cr_assert_eq(d.steps[1].index, DRILL_BROKER_ALL);
+	cr_assert_eq(d.steps[2].action, DRILL_BROKER_RESTART);
+	cr_assert_eq(d.steps[2].index, 2);
+	cr_assert_eq(d.steps[3].action, DRILL_BROKER_WIPE);
+	cr_assert_eq(d.steps[4].action, DRILL_REGIONAL_BROKER_DOWN);
+	cr_assert_eq(d.steps[4].index, 1);
+	cr_assert_eq(d.steps[4].a, DRILL_BROKER_LEADER);
+	cr_assert_eq(d.steps[5].a, DRILL_BROKER_ALL);
+	cr_assert_eq(d.steps[6].action, DRILL_REGIONAL_BROKER_WIPE);
+	cr_assert_eq(d.steps[6].a, 2);
+	cr_assert(drill_action_regional(DRILL_REGIONAL_BROKER_PAUSE));
+	cr_assert_not(drill_action_regional(DRILL_BROKER_PAUSE));
+	cr_assert(drill_action_real_only(DRILL_BROKER_WIPE));
+	cr_assert_not(drill_action_real_only(DRILL_BROKER_DOWN));
+	cr_assert_str_eq(drill_action_word(DRILL_REGIONAL_BROKER_RESTART),
+	                 "regional_broker_restart");
+	/* The same steps cannot run on the embedded cluster. */
+	cr_assert_eq(drill_set_kafka(&d, false, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "broker_pause leader"), "%s", err);
+	drill_free(&d);
+}
+
+static const struct {
+	const char *text;
+	const char *reason;
+} real_bad[] = {
+    {"duration 60\nat 5 broker_pause 1\n", "broker_pause needs kafka real"},
+    {"duration 60\nat 5 broker_down leader\n", "leader needs kafka real"},
+    {"duration 60\nkafka real\nat 5 broker_rtt all 50\n", "the embedded cluster's"},
+    {"duration 60\nkafka real\nat 5 broker_errors 5\n", "the embedded cluster's"},
+    {"duration 60\nkafka real\nat 5 broker_up leader\n", "takes an id or all, not leader"},
+    {"duration 60\nkafka real\nat 5 broker_wipe all\n", "broker_wipe takes one broker"},
+    {"duration 60\nkafka real\nat 5 broker_down 2\n", "broker 2 is past kafka_nodes 1"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
+     "at 5 regional_broker_wipe edge0 all\n",
+     "regional_broker_wipe takes one broker"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
+     "at 5 regional_broker_resume edge0 leader\n",
+     "not leader"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\n"
+     "at 5 regional_broker_restart edge0 1\n",
+     "regional_broker_restart needs kafka real"},
+};
+
+Test(drill_settings, broker_steps_that_cannot_run_on_this_kafka_are_refused)
+{
+	for (size_t i = 0; i < sizeof real_bad / sizeof real_bad[0]; i++) {
+		drill d;
+		char err[256];
+		cr_assert_eq(drill_parse("t", real_bad[i].text, &d, err, sizeof err), ERR_CONFIG,
+		             "accepted: %s", real_bad[i].text);
+		cr_assert(strstr(err, real_bad[i].reason), "want '%s' in '%s'", real_bad[i].reason,
+		          err);
+	}
+	/* A run forced onto real Kafka refuses the embedded cluster's faults. */
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\nat 5 broker_rtt 1 50\n", &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(drill_set_kafka(&d, true, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "cannot run on real Kafka"), "%s", err);
+	cr_assert_eq(d.kafka_real, 0, "refused: unchanged");
+	drill_free(&d);
+}

@@ -2,8 +2,8 @@
  * with SIGTERM, then SIGKILL if it has not exited within its grace,
  * reaped either way. Main thread.
  */
-#ifndef SIM_DRILL_CHILD_H
-#define SIM_DRILL_CHILD_H
+#ifndef SIM_PROC_CHILD_H
+#define SIM_PROC_CHILD_H
 
 #include <sys/types.h>
 

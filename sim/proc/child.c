@@ -1,5 +1,5 @@
 /* child.c - ending a child process (child.h). */
-#include "sim/drill/child.h"
+#include "sim/proc/child.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,169 @@
+/* serve.c - `sim kafka`: a real Kafka cluster (kafka.h) served as a
+ * process of its own until SIGINT or SIGTERM, its faults taken on a
+ * control socket (sim/proc/service.h), as `sim broker` serves the
+ * embedded one. The serving thread owns the cluster.
+ */
+#include "sim/kafka/serve.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sim/proc/service.h"
+
+#define LEADER_MS 5000
+
+typedef struct serving {
+	const sim_kafka_opts *o;
+	sim_kafka *k;
+} serving;
+
+static const char *serve_start(void *ctx)
+{
+	serving *s = ctx;
+	char err[512];
+	s->k = sim_kafka_start(s->o, err, sizeof err);
+	if (!s->k) {
+		log_error("cannot start the Kafka cluster", "error=\"%s\"", err);
+		return NULL;
+	}
+	return sim_kafka_bootstraps(s->k);
+}
+
+static void serve_tick(void *ctx)
+{
+	serving *s = ctx;
+	sim_kafka_reap(s->k);
+}
+
+static void serve_stop(void *ctx)
+{
+	serving *s = ctx;
+	sim_kafka_stop(s->k);
+	s->k = NULL;
+	log_info("kafka cluster stopped", "%s", "");
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static const struct {
+	const char *word;
+	sim_kafka_fault fault;
+} faults[] = {
+    {"kill", SIM_KAFKA_KILL},       {"down", SIM_KAFKA_KILL},   {"pause", SIM_KAFKA_PAUSE},
+    {"resume", SIM_KAFKA_RESUME},   {"start", SIM_KAFKA_START}, {"up", SIM_KAFKA_START},
+    {"restart", SIM_KAFKA_RESTART}, {"wipe", SIM_KAFKA_WIPE},
+};
+
+/* FAULT ID|all: "all" skips the nodes the fault does not fit (up all
+ * starts those that are down). */
+static void run_fault(sim_kafka *k, sim_kafka_fault f, const char *who, char *ans, size_t cap)
+{
+	int n = sim_kafka_nodes(k);
+	long id;
+	char err[256] = "";
+	if (strcmp(who, "all") == 0) {
+		int done = 0, rc = 0;
+		for (int i = 1; i <= n; i++) {
+			bool running = sim_kafka_pid(k, i) > 0;
+			if ((f == SIM_KAFKA_START && running) ||
+			    ((f == SIM_KAFKA_KILL || f == SIM_KAFKA_PAUSE ||
+			      f == SIM_KAFKA_RESUME) &&
+			     !running))
+				continue;
+			int r = sim_kafka_fault_node(k, i, f, err, sizeof err);
+			if (r == 0)
+				done++;
+			else if (r != ERR_INVAL && !rc)
+				rc = r;
+		}
+		if (rc)
+			snprintf(ans, cap, "error %s", err);
+		else
+			snprintf(ans, cap, "ok %d", done);
+		return;
+	}
+	if (!parse_int(who, 1, n, &id)) {
+		snprintf(ans, cap, "error no node '%s' (1..%d or all)", who, n);
+		return;
+	}
+	if (sim_kafka_fault_node(k, (int)id, f, err, sizeof err))
+		snprintf(ans, cap, "error %s", err);
+	else
+		snprintf(ans, cap, "ok");
+}
+
+void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
+{
+	char *save = NULL, *w[4];
+	int nw = 0;
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && nw < 4;
+	     t = strtok_r(NULL, " \t\r\n", &save))
+		w[nw++] = t;
+	if (nw == 2) {
+		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+			if (strcmp(w[0], faults[i].word) == 0) {
+				run_fault(k, faults[i].fault, w[1], ans, cap);
+				return;
+			}
+	}
+	long v;
+	if (nw == 3 && strcmp(w[0], "leader") == 0 && parse_int(w[2], 0, 100000, &v)) {
+		int leader = sim_kafka_leader(k, w[1], (int)v, LEADER_MS);
+		if (leader < 0)
+			snprintf(ans, cap, "error no leader known for %s-%ld", w[1], v);
+		else
+			snprintf(ans, cap, "ok %d", leader);
+		return;
+	}
+	if (nw == 2 && strcmp(w[0], "pid") == 0 && parse_int(w[1], 1, sim_kafka_nodes(k), &v)) {
+		snprintf(ans, cap, "ok %ld", (long)sim_kafka_pid(k, (int)v));
+		return;
+	}
+	if (nw == 2 && strcmp(w[0], "in-sync") == 0 && parse_int(w[1], 0, 600000, &v)) {
+		char err[256];
+		if (sim_kafka_wait_isr(k, (unsigned)v, err, sizeof err))
+			snprintf(ans, cap, "error %s", err);
+		else
+			snprintf(ans, cap, "ok");
+		return;
+	}
+	if (nw >= 1 && (strcmp(w[0], "rtt") == 0 || strcmp(w[0], "errors") == 0)) {
+		snprintf(ans, cap,
+		         "error %s is the embedded cluster's; on real Kafka delay the paths "
+		         "(relays) instead",
+		         w[0]);
+		return;
+	}
+	snprintf(ans, cap,
+	         "error unknown command (kill|down, pause, resume, start|up, restart, wipe "
+	         "ID|all; leader TOPIC PARTITION; pid ID; in-sync MS)");
+}
+
+static void serve_command(void *ctx, char *line, char *ans, size_t cap)
+{
+	sim_kafka_command(((serving *)ctx)->k, line, ans, cap);
+}
+
+int sim_kafka_serve(const sim_kafka_opts *o, const char *bootstrap_file, const char *pid_file,
+                    const char *control_path)
+{
+	serving s = {.o = o};
+	service_ops ops = {.ctx = &s,
+	                   .start = serve_start,
+	                   .command = serve_command,
+	                   .tick = serve_tick,
+	                   .stop = serve_stop};
+	return service_run(&ops, bootstrap_file, pid_file, control_path);
+}

@@ -1,0 +1,37 @@
+/* serve.h - `sim kafka`: a real Kafka cluster (kafka.h) as a process of
+ * its own, as drills and tests run every cluster, its faults taken on a
+ * control socket (sim/proc/service.h). Commands, one per connection:
+ *   kill ID|all, down ID|all       SIGKILL
+ *   pause ID|all / resume ID|all   SIGSTOP / SIGCONT
+ *   start ID|all, up ID|all        start nodes that are not running
+ *   restart ID|all                 SIGTERM, then start
+ *   wipe ID|all                    SIGKILL, log directory formatted anew, start
+ *   leader TOPIC PARTITION         "ok ID": the partition's leader now
+ *   pid ID                         "ok PID" (0: not running)
+ *   in-sync MS                     "ok" once every partition has a leader
+ *                                  and its full ISR, within MS
+ * A command on "all" answers "ok N", the nodes it acted on (those it
+ * fits: up all starts the nodes that are down). down and up are the
+ * embedded cluster's words (sim/broker/broker.h), so that a drill step
+ * means the same on either; rtt and errors are refused (delay a path
+ * instead).
+ *
+ * The serving thread owns the cluster.
+ */
+#ifndef SIM_KAFKA_SERVE_H
+#define SIM_KAFKA_SERVE_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "sim/kafka/kafka.h"
+
+/* Starts the cluster, serves until SIGINT or SIGTERM, stops it
+ * (service_run). 0, or a negative ERR_*. */
+int sim_kafka_serve(const sim_kafka_opts *o, const char *bootstrap_file, const char *pid_file,
+                    const char *control_path) WARN_UNUSED;
+
+/* One control command on k: the answer line in ans (cap bytes). */
+void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap);
+
+#endif
