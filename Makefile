@@ -109,6 +109,9 @@ SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.
 # the logs do not depend on the folder: file names must stay unique.
 TEST_SRC    := $(wildcard tests/unit/*/test_*.c)
 ITEST_SRC   := $(wildcard tests/itest/itest_*.c)
+# The suite on real Kafka (one three-node cluster of its own, JVMs that
+# want the cores) runs alone, after the others: make realkafka-test.
+REALK_TEST  := itest_realkafka
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 test_name    = $(basename $(notdir $(1)))
 
@@ -128,7 +131,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps kafka-jars run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars realkafka-test run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-wakemem fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -317,6 +320,7 @@ test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_J) all
 	@$(MAKE) --no-print-directory $(TEST_J) unit
 	@$(MAKE) --no-print-directory $(TEST_J) itest
+	@$(MAKE) --no-print-directory realkafka-test
 	@$(MAKE) --no-print-directory install-test
 	@$(MAKE) --no-print-directory rules-test
 	@$(MAKE) --no-print-directory client-test
@@ -339,7 +343,7 @@ include-check:
 # output to build/tests/NAME.log and prints it whole when the binary
 # ends; a failing binary fails its target and the suite.
 UNIT_RUNS  := $(patsubst %,run-%,$(call test_name,$(TEST_SRC)))
-ITEST_RUNS := $(patsubst %,run-%,$(call test_name,$(ITEST_SRC)))
+ITEST_RUNS := $(filter-out run-$(REALK_TEST),$(patsubst %,run-%,$(call test_name,$(ITEST_SRC))))
 .PHONY: $(UNIT_RUNS) $(ITEST_RUNS)
 
 # Every test binary, built and not run.
@@ -369,6 +373,13 @@ ITEST_SPAN := $(shell echo $$((12000 / $(words $(ITEST_RUNS)))))
 $(ITEST_RUNS): run-%: $(BUILD)/tests/% $(BINS)
 	@ITEST_PORTS=$$((20000 + $(ITEST_SLOT) * $(ITEST_SPAN)))-$$((20000 + ($(ITEST_SLOT) + 1) * $(ITEST_SPAN) - 1)) \
 	  ./tests/run_test.sh $< --jobs 1
+
+# What the product claims of Kafka, against real Apache Kafka (sim kafka:
+# three KRaft nodes started once for the binary, from the jars of make
+# deps): tests/itest/itest_realkafka.c. Alone, with all the ports it
+# likes.
+realkafka-test: $(BUILD)/tests/$(REALK_TEST) $(BINS) kafka-jars
+	@ITEST_PORTS=20000-31999 ./tests/run_test.sh $< --jobs 1
 
 # The shipped Prometheus rules: promtool check rules, promtool test rules
 # (tests/prometheus/), every alert tested firing and quiet and tied to a

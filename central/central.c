@@ -50,6 +50,7 @@
 #include "memtrim.h"
 #include "central/ops/opsapi.h"
 #include "reseek.h"
+#include "central/resnap.h"
 #include "central/runq.h"
 #include "sdnotify.h"
 #include "central/apply/shard.h"
@@ -262,6 +263,32 @@ static int assign_all(central *c, char *err, size_t errlen)
 		return ERR_KAFKA;
 	}
 	return 0;
+}
+
+/* Before the first snapshot: the counts of snapshots a crash kept from
+ * their delivery go in the next ones (resnap.h). */
+static int resnap(central *c, char *err, size_t errlen)
+{
+	bus_props bp = central_bus_props(c->cfg);
+	rd_kafka_conf_t *conf =
+	    bus_conf_new(BUS_CONSUMER, &bp, c->cfg->bootstrap_file, c->group, err, errlen);
+	if (!conf)
+		return ERR_CONFIG;
+	resnap_opts o = {.conf = conf,
+	                 .snapshot_topic = c->cfg->snapshot_topic,
+	                 .batch_topic = c->cfg->batch_topic,
+	                 .partitions = (uint32_t)c->cfg->partitions,
+	                 .own = &c->own,
+	                 .ap = c->ap,
+	                 .timeout_ms = 10000};
+	resnap_result r;
+	int rc = resnap_run(&o, &r, err, errlen);
+	if (rc == 0)
+		log_info("resnap done",
+		         "partitions=%u batches=%" PRIu64 " counts=%" PRIu64
+		         " unknown=%u cut_short=%u ms=%" PRIu64,
+		         r.partitions, r.batches, r.counts, r.unknown, r.cut_short, r.ms);
+	return rc;
 }
 
 /* The feed's trim hook: the applier is the store's only writer. */
@@ -864,6 +891,9 @@ int central_run(const central_config *cfg)
 	}
 	for (size_t i = 0; !rc && i < c.nhomes; i++)
 		rc = check_topic(&c, c.home_topics[i], err, sizeof err);
+	if (rc)
+		goto out;
+	rc = resnap(&c, err, sizeof err);
 	if (rc)
 		goto out;
 	rc = assign_all(&c, err, sizeof err);

@@ -457,6 +457,7 @@ static int add_kafka_topic(void *dst, const char *arg)
 	if (sim_broker_parse_topic(arg, &bt) < 0)
 		return bad_usage("bad --topic (want NAME:PARTITIONS)", arg);
 	t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+	memset(&t->v[t->n], 0, sizeof t->v[t->n]);
 	snprintf(t->v[t->n].name, sizeof t->v[t->n].name, "%s", bt.name);
 	t->v[t->n].partitions = bt.partitions;
 	t->n++;

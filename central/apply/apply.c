@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "central/apply/apply_int.h"
+#include "partition.h"
 #include "central/apply/feedrec.h"
 #include "clock.h"
 #include "item.h"
@@ -856,6 +857,28 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 	*more = pt->changed.len > 0;
 	s->last = !*more;
 	pt->dirty = *more;
+}
+
+int applier_mark_changed(applier *a, const char *counter, size_t cn, const char *item, size_t in)
+{
+	unsigned char key[CKEY_MAX];
+	if (cn == 0 || in == 0 || cn > COUNTER_MAX || in > ITEM_MAX)
+		return ERR_INVAL;
+	size_t kn = ckey_count(key, counter, cn, item, in);
+	uint64_t count = 0;
+	int rc = store_read_u64(a->db, key, kn, &count);
+	if (rc == ERR_NOTFOUND || rc == ERR_CORRUPT)
+		count = 0;
+	else if (rc)
+		return rc;
+	part *pt = &a->parts[partition_of(item, in, a->nparts)];
+	bool created;
+	smap_val *v = smap_put(&pt->changed, (const char *)key + 1, kn - 1, &created);
+	if (created)
+		v->u = count; /* a count changed since is newer: it stays */
+	apply_changes_account(a, pt);
+	pt->dirty = true;
+	return 0;
 }
 
 /* ---- reads --------------------------------------------------------------- */

@@ -253,6 +253,13 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 /* Puts the counts of the last snapshot of p back for the next one (its
  * message could not be handed to Kafka). */
 void applier_snapshot_failed(applier *a, uint32_t p);
+/* Puts (counter, item)'s stored count in its partition's next snapshot,
+ * as if it had just changed: for counts a snapshot may have carried and
+ * never delivered before a restart (central/resnap.h). A count changed
+ * since stays as it is. 0, ERR_INVAL for names out of bounds, or ERR_IO.
+ * The applier's thread. */
+int applier_mark_changed(applier *a, const char *counter, size_t cn, const char *item,
+                         size_t in) WARN_UNUSED;
 /* True when p changed since its last snapshot. */
 bool applier_dirty(const applier *a, uint32_t p);
 

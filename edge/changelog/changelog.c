@@ -258,6 +258,38 @@ static bool failing(const changelog *cl)
 
 /* The thread serving the queue (rd_kafka_poll): each delivery report
  * checked, then to its waiter (none for a beat). */
+/* The delivery errors counted apart: what an operator must tell from a
+ * slow cluster (min.insync.replicas not met, before or after the leader
+ * appended: docs/ops.md). */
+static const struct {
+	rd_kafka_resp_err_t err;
+	const char *label;
+} delivery_kinds[] = {
+    {RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, "not_enough_replicas"},
+    {RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, "not_enough_replicas_after_append"},
+    {RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "timed_out"},
+    {RD_KAFKA_RESP_ERR_NO_ERROR, "other"}, /* any other: last */
+};
+_Static_assert(sizeof delivery_kinds / sizeof delivery_kinds[0] == CHANGELOG_DELIVERY_KINDS,
+               "a counter per kind");
+
+/* A failed delivery: counted by kind and logged once a second, with
+ * the error's name (the write it carried is refused). */
+static void delivery_failed(changelog *cl, const rd_kafka_message_t *m)
+{
+	size_t k = 0;
+	while (k + 1 < sizeof delivery_kinds / sizeof delivery_kinds[0] &&
+	       delivery_kinds[k].err != m->err)
+		k++;
+	if (cl->delivery_errors[k])
+		metric_add(cl->delivery_errors[k], 1);
+	uint64_t skipped;
+	if (log_every(&cl->delivery_log, 1000, &skipped))
+		log_warn("changelog append not acknowledged",
+		         "err=%s partition=%d similar_since_last=%" PRIu64,
+		         rd_kafka_err2name(m->err), (int)cl->o.partition, skipped);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
@@ -267,6 +299,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	atomic_store(&cl->failing, unreachable(m->err));
 	if (m->err) {
 		rc = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
+		delivery_failed(cl, m);
 	} else {
 		pthread_mutex_lock(&cl->vmu);
 		rc = order_check(cl, m->offset);
@@ -644,6 +677,18 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    "Appends the changelog's cluster did not acknowledge, or that a takeover voided (the "
 	    "write was refused).",
 	    NULL);
+	for (size_t k = 0; k < sizeof delivery_kinds / sizeof delivery_kinds[0]; k++) {
+		char labels[64];
+		snprintf(labels, sizeof labels, "error=\"%s\"", delivery_kinds[k].label);
+		cl->delivery_errors[k] = metrics_counter(
+		    reg, "changelog_delivery_errors_total",
+		    "Appends the changelog's cluster answered with an error, by the error: "
+		    "not_enough_replicas (fewer in sync than min.insync.replicas; nothing "
+		    "appended), "
+		    "not_enough_replicas_after_append (the leader appended, then lost its ISR), "
+		    "timed_out (no answer within timeout_ms; the record may be in the log), other.",
+		    labels);
+	}
 	cl->bytes = metrics_counter(reg, "changelog_bytes_total",
 	                            "Bytes of acknowledged changelog records.", NULL);
 	static const double bounds[] = {0.00025, 0.0005, 0.001, 0.0025, 0.005,

@@ -13,6 +13,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include "edge/changelog/changelog.h"
+#include "log.h"
+
+#define CHANGELOG_DELIVERY_KINDS 4
 
 #define CHANGELOG_POLL_MS 100
 #define CHANGELOG_IDLE_MAX 50 /* polls with nothing new before a read gives up */
@@ -127,6 +130,10 @@ struct changelog {
 	size_t nhcar, caphcar;
 
 	metric *appends, *failures, *bytes, *latency;
+	/* Delivery reports that failed, by the error the cluster gave
+	 * (changelog.c's delivery_kinds), and one log line a second. */
+	metric *delivery_errors[CHANGELOG_DELIVERY_KINDS];
+	log_limit delivery_log;
 	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };

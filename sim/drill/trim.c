@@ -166,7 +166,7 @@ static int fill(trimmer *t, trim_result *r, uint64_t t0, char *err, size_t errle
 			break;
 		}
 		if (r->records)
-			pause_ms(TRIM_PAUSE_MS);
+			pause_ms(o->pause_ms ? o->pause_ms : TRIM_PAUSE_MS);
 		if ((rc = produce_one(t, &rec, err, errlen)))
 			break;
 		r->records++;

@@ -53,6 +53,10 @@ typedef struct trim_opts {
 	const char *edge_id;  /* every record's message key */
 	unsigned records_max; /* 0: TRIM_RECORDS_MAX */
 	unsigned time_max_ms; /* 0: TRIM_TIME_MAX_MS */
+	/* Between two records; 0: TRIM_PAUSE_MS. On a real cluster, whose
+	 * retention drops whole segments at once, longer than the active's
+	 * beat, so that it reads each record before it goes. */
+	unsigned pause_ms;
 } trim_opts;
 
 typedef struct trim_result {

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
@@ -55,8 +56,9 @@ struct sim_kafka {
 	int heap_mb;
 	bool full_jit;
 	char bootstraps[SIM_KAFKA_NODES_MAX * 24];
-	sim_kafka_topic *topics;
+	sim_kafka_topic *topics; /* created so far */
 	size_t ntopics;
+	ktopics *deploy; /* configs/deploy/topics.conf */
 	rd_kafka_t *admin;
 };
 
@@ -467,22 +469,35 @@ static int wait_brokers(sim_kafka *k, uint64_t end, char *err, size_t errlen)
 	return ERR_TIMEOUT;
 }
 
-/* Creates the topics, partition p's replicas on nodes p % N + 1 and the
- * next ones, so that its first leader is known. */
-static int create_topics(sim_kafka *k, const ktopics *deploy, const char *const *extra,
-                         uint64_t end, char *err, size_t errlen)
+/* Creates ts[0..n), partition p's replicas on nodes p % N + 1 and the
+ * next ones, so that its first leader is known; each with the deploy
+ * table's configs (of its own name, or of t->as), then extra's. */
+int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const char *const *extra,
+                     unsigned timeout_ms, char *err, size_t errlen)
 {
-	if (k->ntopics == 0)
+	if (n == 0)
 		return 0;
-	rd_kafka_NewTopic_t **nts = xcalloc(k->ntopics, sizeof *nts);
+	if (k->ntopics + n > SIM_KAFKA_TOPICS_MAX) {
+		snprintf(err, errlen, "more than %d topics", SIM_KAFKA_TOPICS_MAX);
+		return ERR_TOOBIG;
+	}
+	rd_kafka_NewTopic_t **nts = xcalloc(n, sizeof *nts);
 	int rc = 0;
 	char e[256];
-	for (size_t i = 0; i < k->ntopics && !rc; i++) {
-		const sim_kafka_topic *t = &k->topics[i];
-		const ktopic *dt = ktopics_find(deploy, t->name);
-		int rf = dt ? dt->replication : 3;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const sim_kafka_topic *t = &ts[i];
+		const ktopic *dt = ktopics_find(k->deploy, t->as[0] ? t->as : t->name);
+		int rf = t->nreplicas > 0     ? t->nreplicas
+		         : t->replication > 0 ? t->replication
+		         : dt                 ? dt->replication
+		                              : 3;
 		if (rf > k->n)
 			rf = k->n;
+		if (t->partitions < 1) {
+			snprintf(err, errlen, "topic %s: %d partitions", t->name, t->partitions);
+			rc = ERR_INVAL;
+			break;
+		}
 		nts[i] = rd_kafka_NewTopic_new(t->name, t->partitions, -1, e, sizeof e);
 		if (!nts[i]) {
 			snprintf(err, errlen, "topic %s: %s", t->name, e);
@@ -492,7 +507,7 @@ static int create_topics(sim_kafka *k, const ktopics *deploy, const char *const 
 		for (int p = 0; p < t->partitions && !rc; p++) {
 			int32_t reps[SIM_KAFKA_NODES_MAX];
 			for (int r = 0; r < rf; r++)
-				reps[r] = (p + r) % k->n + 1;
+				reps[r] = t->nreplicas ? t->replicas[r] : (p + r) % k->n + 1;
 			if (rd_kafka_NewTopic_set_replica_assignment(nts[i], p, reps, (size_t)rf, e,
 			                                             sizeof e)) {
 				snprintf(err, errlen, "topic %s: %s", t->name, e);
@@ -517,7 +532,7 @@ static int create_topics(sim_kafka *k, const ktopics *deploy, const char *const 
 		for (size_t c = 0; extra && extra[c] && !rc; c++) {
 			const char *eq = strchr(extra[c], '=');
 			char key[KTOPIC_CONFIG_MAX];
-			if (!eq || (size_t)(eq - extra[c]) >= sizeof key) {
+			if (!eq || eq == extra[c] || (size_t)(eq - extra[c]) >= sizeof key) {
 				snprintf(err, errlen, "bad topic config '%s'", extra[c]);
 				rc = ERR_INVAL;
 				break;
@@ -533,11 +548,10 @@ static int create_topics(sim_kafka *k, const ktopics *deploy, const char *const 
 	if (!rc) {
 		rd_kafka_AdminOptions_t *ao =
 		    rd_kafka_AdminOptions_new(k->admin, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-		uint64_t now = clock_mono_ms();
-		int ms = end > now ? (int)(end - now) : 1000;
+		int ms = timeout_ms ? (int)timeout_ms : 30000;
 		rd_kafka_AdminOptions_set_request_timeout(ao, ms, e, sizeof e);
 		rd_kafka_AdminOptions_set_operation_timeout(ao, ms, e, sizeof e);
-		rd_kafka_CreateTopics(k->admin, nts, k->ntopics, ao, q);
+		rd_kafka_CreateTopics(k->admin, nts, n, ao, q);
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ms + 5000);
 		const rd_kafka_CreateTopics_result_t *res =
 		    ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
@@ -565,11 +579,20 @@ static int create_topics(sim_kafka *k, const ktopics *deploy, const char *const 
 		rd_kafka_AdminOptions_destroy(ao);
 	}
 	rd_kafka_queue_destroy(q);
-	for (size_t i = 0; i < k->ntopics; i++)
+	for (size_t i = 0; i < n; i++)
 		if (nts[i])
 			rd_kafka_NewTopic_destroy(nts[i]);
 	free(nts);
-	return rc;
+	if (rc)
+		return rc;
+	/* Kept, for sim_kafka_wait_isr. */
+	k->topics = xrealloc(k->topics, (k->ntopics + n) * sizeof *k->topics);
+	memcpy(k->topics + k->ntopics, ts, n * sizeof *ts);
+	k->ntopics += n;
+	for (size_t i = 0; i < n; i++)
+		log_info("kafka topic created", "topic=%s partitions=%d", ts[i].name,
+		         ts[i].partitions);
+	return 0;
 }
 
 /* Is every partition of our topics led and fully in sync? When not, the
@@ -617,6 +640,31 @@ int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, char *err, size_t errl
 	} while (clock_mono_ms() < end);
 	snprintf(err, errlen, "not in sync after %u ms: %s", timeout_ms, why);
 	return ERR_TIMEOUT;
+}
+
+int sim_kafka_controller(const sim_kafka *k)
+{
+	int leader = -1;
+	json_int_t best = -1;
+	for (int i = 0; i < k->n; i++) {
+		const knode *nd = &k->nodes[i];
+		if (nd->pid <= 0)
+			continue;
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof path, "%s/__cluster_metadata-0/quorum-state", nd->meta);
+		json_t *j = json_load_file(path, 0, NULL);
+		if (!j)
+			continue;
+		json_t *id = json_object_get(j, "leaderId"),
+		       *ep = json_object_get(j, "leaderEpoch");
+		if (json_is_integer(id) && json_is_integer(ep) && json_integer_value(id) > 0 &&
+		    json_integer_value(ep) > best) {
+			best = json_integer_value(ep);
+			leader = (int)json_integer_value(id);
+		}
+		json_decref(j);
+	}
+	return leader;
 }
 
 int sim_kafka_leader(sim_kafka *k, const char *topic, int partition, unsigned timeout_ms)
@@ -675,13 +723,9 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	k->full_jit = o->full_jit;
 	snprintf(k->dir, sizeof k->dir, "%s", o->dir);
 	snprintf(k->classpath, sizeof k->classpath, "%s/*", o->jars);
-	k->topics = o->ntopics ? xcalloc(o->ntopics, sizeof *k->topics) : NULL;
-	if (o->ntopics)
-		memcpy(k->topics, o->topics, o->ntopics * sizeof *k->topics);
-	k->ntopics = o->ntopics;
 	sbuf deploy_props;
 	sbuf_init(&deploy_props);
-	ktopics *deploy = xcalloc(1, sizeof *deploy);
+	k->deploy = xcalloc(1, sizeof *k->deploy);
 	char path[PATH_MAX];
 	int rc = 0;
 	if (find_java(o->java, k->java, sizeof k->java)) {
@@ -693,7 +737,7 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	if ((rc = read_file(path, &deploy_props, err, errlen)))
 		goto fail;
 	snprintf(path, sizeof path, "%s/topics.conf", o->deploy);
-	if ((rc = ktopics_load(path, deploy, err, errlen)))
+	if ((rc = ktopics_load(path, k->deploy, err, errlen)))
 		goto fail;
 	if (mkdir_p(k->dir) < 0) {
 		snprintf(err, errlen, "%s: %s", k->dir, strerror(errno));
@@ -750,21 +794,22 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 		rc = ERR_KAFKA;
 		goto fail;
 	}
-	if ((rc = wait_brokers(k, end, err, errlen)) ||
-	    (rc = create_topics(k, deploy, o->topic_configs, end, err, errlen)))
+	if ((rc = wait_brokers(k, end, err, errlen)))
 		goto fail;
 	uint64_t now = clock_mono_ms();
+	if ((rc = sim_kafka_create(k, o->topics, o->ntopics, o->topic_configs,
+	                           end > now ? (unsigned)(end - now) : 1000, err, errlen)))
+		goto fail;
+	now = clock_mono_ms();
 	if ((rc = sim_kafka_wait_isr(k, end > now ? (unsigned)(end - now) : 1000, err, errlen)))
 		goto fail;
 	log_info("kafka cluster up", "nodes=%d bootstraps=%s topics=%zu dir=%s", k->n,
 	         k->bootstraps, k->ntopics, k->dir);
 	sbuf_free(&deploy_props);
-	free(deploy);
 	return k;
 fail:
 	log_error("kafka cluster did not start", "err=\"%s\" dir=%s", err, k->dir);
 	sbuf_free(&deploy_props);
-	free(deploy);
 	sim_kafka_stop(k);
 	return NULL;
 }
@@ -787,6 +832,7 @@ void sim_kafka_stop(sim_kafka *k)
 	for (int i = 0; i < k->n; i++)
 		node_term(&k->nodes[i], STOP_GRACE_MS);
 	free(k->topics);
+	free(k->deploy);
 	free(k);
 }
 

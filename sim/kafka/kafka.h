@@ -54,11 +54,19 @@
 typedef struct sim_kafka sim_kafka;
 
 /* One topic to create: its name and partitions; replication and configs
- * come from the deploy table (a topic it lacks gets none, and the
- * cluster's default replication). */
+ * come from the deploy table's entry of its name, or of `as` (a test's
+ * t7.likes.changelog as likes.changelog); a topic the table lacks gets
+ * no configs and a replication factor of 3. replication, when not 0,
+ * is the test's own. Either is brought down to the cluster's nodes. */
 typedef struct sim_kafka_topic {
 	char name[KTOPIC_NAME_MAX + 1];
 	int partitions;
+	int replication;
+	char as[KTOPIC_NAME_MAX + 1];
+	/* Every partition's replicas, the first its leader, when nreplicas
+	 * is not 0 (a test's placement); else the rotation above. */
+	int replicas[SIM_KAFKA_NODES_MAX];
+	int nreplicas;
 } sim_kafka_topic;
 
 typedef struct sim_kafka_opts {
@@ -115,10 +123,23 @@ typedef enum sim_kafka_fault {
 int sim_kafka_fault_node(sim_kafka *k, int id, sim_kafka_fault f, char *err,
                          size_t errlen) WARN_UNUSED;
 
+/* Creates topics on the running cluster (as sim_kafka_start creates
+ * o->topics), with extra "key=value" configs (NULL-terminated, or NULL)
+ * over the deploy table's; waits up to timeout_ms for the answer, not
+ * for the ISRs. 0, or ERR_KAFKA / ERR_TIMEOUT / ERR_INVAL with the topic
+ * and reason in err. */
+int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const char *const *extra,
+                     unsigned timeout_ms, char *err, size_t errlen) WARN_UNUSED;
+
 /* The current leader of (topic, partition) by the cluster's metadata,
  * asked of any node that answers within timeout_ms: its node id, or -1
  * (none, or no node answered). */
 int sim_kafka_leader(sim_kafka *k, const char *topic, int partition, unsigned timeout_ms);
+
+/* The node that is the active controller (the quorum's leader) by the
+ * running nodes' own record of it (their quorum-state files, the newest
+ * epoch's), or -1 when none knows one. */
+int sim_kafka_controller(const sim_kafka *k);
 
 /* Waits up to timeout_ms until every partition of the created topics
  * has a leader and its full replica set in sync. 0, or ERR_TIMEOUT with

@@ -14,6 +14,7 @@
 #include "sim/proc/service.h"
 
 #define LEADER_MS 5000
+#define CREATE_WORDS_MAX 12
 
 typedef struct serving {
 	const sim_kafka_opts *o;
@@ -104,11 +105,59 @@ static void run_fault(sim_kafka *k, sim_kafka_fault f, const char *who, char *an
 		snprintf(ans, cap, "ok");
 }
 
+/* create NAME:PARTITIONS [rf=N] [as=NAME] [replicas=A,B,..] [KEY=VALUE ...] */
+static void run_create(sim_kafka *k, char **w, int nw, char *ans, size_t cap)
+{
+	sim_kafka_topic t = {0};
+	const char *extra[CREATE_WORDS_MAX];
+	size_t ne = 0;
+	char *colon = strrchr(w[1], ':');
+	long v;
+	if (!colon || !parse_int(colon + 1, 1, 100000, &v) ||
+	    (size_t)(colon - w[1]) > KTOPIC_NAME_MAX || colon == w[1]) {
+		snprintf(ans, cap,
+		         "error want create NAME:PARTITIONS [rf=N] [as=NAME] [KEY=VALUE ...]");
+		return;
+	}
+	snprintf(t.name, sizeof t.name, "%.*s", (int)(colon - w[1]), w[1]);
+	t.partitions = (int)v;
+	for (int i = 2; i < nw; i++) {
+		if (strncmp(w[i], "rf=", 3) == 0) {
+			if (!parse_int(w[i] + 3, 1, SIM_KAFKA_NODES_MAX, &v)) {
+				snprintf(ans, cap, "error bad %s", w[i]);
+				return;
+			}
+			t.replication = (int)v;
+		} else if (strncmp(w[i], "as=", 3) == 0) {
+			snprintf(t.as, sizeof t.as, "%s", w[i] + 3);
+		} else if (strncmp(w[i], "replicas=", 9) == 0) {
+			char *save = NULL;
+			for (char *r = strtok_r(w[i] + 9, ",", &save); r;
+			     r = strtok_r(NULL, ",", &save)) {
+				if (t.nreplicas == SIM_KAFKA_NODES_MAX ||
+				    !parse_int(r, 1, sim_kafka_nodes(k), &v)) {
+					snprintf(ans, cap, "error bad replicas list");
+					return;
+				}
+				t.replicas[t.nreplicas++] = (int)v;
+			}
+		} else {
+			extra[ne++] = w[i];
+		}
+	}
+	extra[ne] = NULL;
+	char err[256];
+	if (sim_kafka_create(k, &t, 1, extra, 30000, err, sizeof err))
+		snprintf(ans, cap, "error %s", err);
+	else
+		snprintf(ans, cap, "ok");
+}
+
 void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 {
-	char *save = NULL, *w[4];
+	char *save = NULL, *w[CREATE_WORDS_MAX];
 	int nw = 0;
-	for (char *t = strtok_r(line, " \t\r\n", &save); t && nw < 4;
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && nw < CREATE_WORDS_MAX;
 	     t = strtok_r(NULL, " \t\r\n", &save))
 		w[nw++] = t;
 	if (nw == 2) {
@@ -127,6 +176,14 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			snprintf(ans, cap, "ok %d", leader);
 		return;
 	}
+	if (nw == 1 && strcmp(w[0], "controller") == 0) {
+		int c = sim_kafka_controller(k);
+		if (c < 0)
+			snprintf(ans, cap, "error no node knows the active controller");
+		else
+			snprintf(ans, cap, "ok %d", c);
+		return;
+	}
 	if (nw == 2 && strcmp(w[0], "pid") == 0 && parse_int(w[1], 1, sim_kafka_nodes(k), &v)) {
 		snprintf(ans, cap, "ok %ld", (long)sim_kafka_pid(k, (int)v));
 		return;
@@ -137,6 +194,10 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			snprintf(ans, cap, "error %s", err);
 		else
 			snprintf(ans, cap, "ok");
+		return;
+	}
+	if (nw >= 2 && strcmp(w[0], "create") == 0) {
+		run_create(k, w, nw, ans, cap);
 		return;
 	}
 	if (nw >= 1 && (strcmp(w[0], "rtt") == 0 || strcmp(w[0], "errors") == 0)) {

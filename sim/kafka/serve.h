@@ -8,8 +8,15 @@
  *   wipe ID|all                    SIGKILL, log directory formatted anew, start
  *   leader TOPIC PARTITION         "ok ID": the partition's leader now
  *   pid ID                         "ok PID" (0: not running)
+ *   controller                     "ok ID": the active controller now
  *   in-sync MS                     "ok" once every partition has a leader
  *                                  and its full ISR, within MS
+ *   create NAME:PARTITIONS [rf=N] [as=NAME] [replicas=A,B,...] [KEY=VALUE ...]
+ *                                  a topic more (sim_kafka_create): the
+ *                                  deploy table's configs of NAME or of
+ *                                  as, then the KEY=VALUE ones; replicas
+ *                                  places every partition on those nodes,
+ *                                  the first leading
  * A command on "all" answers "ok N", the nodes it acted on (those it
  * fits: up all starts the nodes that are down). down and up are the
  * embedded cluster's words (sim/broker/broker.h), so that a drill step

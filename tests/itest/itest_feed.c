@@ -267,7 +267,7 @@ static void write_twin(const char *name, const char *id, int port)
 	stack_write(name,
 	            "[central]\nid = %s\ndata_dir = %s/%s\nsnapshot_interval_ms = 200\n"
 	            "ops_listen = 127.0.0.1:%d\n" FEED_KEYS "%s",
-	            id, S.dir, id, port, stack_common());
+	            id, S.dir, id, port, stack_central_common());
 }
 
 Test(feed, the_other_instance_of_a_shard_takes_over)

@@ -40,7 +40,7 @@ static void setup(void)
 	testdir_make(S.dir, sizeof S.dir, "itest_tail");
 	stack_start_broker();
 	stack_write("central.ini", "[central]\nid = c1\ndata_dir = %s/central\n%s", S.dir,
-	            stack_common());
+	            stack_central_common());
 	char path[512], bs[1024];
 	snprintf(path, sizeof path, "%s/bootstrap", S.dir);
 	cr_assert_eq(bus_read_bootstrap(path, bs, sizeof bs), 0);

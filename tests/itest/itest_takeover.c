@@ -80,26 +80,6 @@ static long long wait_counted(int req, long long want, unsigned ms)
 	}
 }
 
-/* Waits until slot's instance takes writes (its /readyz: the writer
- * check passes); the milliseconds it took. */
-static uint64_t wait_writer(int slot, unsigned ms)
-{
-	uint64_t t0 = clock_mono_ms();
-	char out[2048];
-	for (;;) {
-		int code = proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot],
-		                     "/readyz");
-		if (code == 200)
-			return clock_mono_ms() - t0;
-		char log[32];
-		snprintf(log, sizeof log, "edge%d.log", slot);
-		cr_assert_lt(clock_mono_ms() - t0, ms,
-		             "slot %d never took writes (/readyz %d: %s); its log:\n%s", slot, code,
-		             out, stack_tail(log));
-		proc_sleep_ms(50);
-	}
-}
-
 /* The stack: central, the edge's first instance (slot 0, active once it
  * takes the empty log over) and its second (slot 1, standby); threaded:
  * with the group commits on the commit threads (the shipped default with
@@ -111,7 +91,7 @@ static void pair_up_as(bool threaded)
 	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
 	S.edge_extra = threaded ? "" : "[store]\ncommit_thread = false\n";
 	stack_up(1, NPARTS, 100);
-	wait_writer(ACTIVE, 20000);
+	stack_wait_writer(ACTIVE, 20000);
 	stack_write_twin(STANDBY, 0);
 }
 
@@ -147,7 +127,7 @@ static void kill_at(const char *point, bool threaded)
 	          stack_tail("edge0.log"));
 	S.edge_pid[ACTIVE] = 0;
 
-	uint64_t ms = wait_writer(STANDBY, 20000);
+	uint64_t ms = stack_wait_writer(STANDBY, 20000);
 	int cut = acked; /* the request the kill cut off */
 	cr_assert_eq(views(STANDBY, cut + 1), 200, "the standby takes writes once active");
 	for (int r = 0; r < acked; r++)
@@ -236,7 +216,7 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 	for (; acked < 5; acked++)
 		cr_assert_eq(views(ACTIVE, acked), 200);
 	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGSTOP), 0);
-	wait_writer(STANDBY, 20000);
+	stack_wait_writer(STANDBY, 20000);
 	for (int r = 100; r < 105; r++)
 		cr_assert_eq(views(STANDBY, r), 200);
 	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGCONT), 0);
@@ -294,28 +274,6 @@ static void trim_changelog(int part)
 	             stack_tail("edge0.log"));
 }
 
-/* Slot's /readyz body, for its writer check's words. */
-static void readyz(int slot, char *out, size_t cap)
-{
-	(void)proc_curl(out, cap, "--http2-prior-knowledge", S.edge_port[slot], "/readyz");
-}
-
-/* Waits until slot's instance follows the log fit to take over. */
-static void wait_fit(int slot)
-{
-	char out[4096];
-	uint64_t t0 = clock_mono_ms();
-	for (;;) {
-		readyz(slot, out, sizeof out);
-		if (strstr(out, "standby: following"))
-			return;
-		cr_assert_lt(clock_mono_ms() - t0, 30000,
-		             "slot %d never followed the log fit (/readyz: %s); its log:\n%s", slot,
-		             out, stack_tail("edge1.log"));
-		proc_sleep_ms(100);
-	}
-}
-
 /* The standby away (killed, or paused and then resumed) while the log
  * lost its start: back, it copies the active's store (seed.h), follows
  * the log from the copy's position and is fit to take over; the takeover
@@ -359,7 +317,7 @@ static void away_while_the_log_lost_its_start(bool paused)
 		          status, stack_tail("edge1.log"));
 	}
 	stack_start_edge(STANDBY);
-	wait_fit(STANDBY);
+	stack_wait_fit(STANDBY, 30000);
 	cr_assert(stack_file_has("edge1.log", "store copied from a peer"), "%s",
 	          stack_tail("edge1.log"));
 	cr_assert(stack_file_has("edge0.log", "seed: copy sent"));
@@ -369,7 +327,7 @@ static void away_while_the_log_lost_its_start(bool paused)
 	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGKILL), 0);
 	cr_assert_eq(waitpid(S.edge_pid[ACTIVE], NULL, 0), S.edge_pid[ACTIVE]);
 	S.edge_pid[ACTIVE] = 0;
-	wait_writer(STANDBY, 20000);
+	stack_wait_writer(STANDBY, 20000);
 	cr_assert_eq(views(STANDBY, r), 200, "the standby takes writes once active");
 	r++;
 	for (int q = 0; q < r; q++)

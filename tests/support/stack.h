@@ -1,10 +1,13 @@
 /* stack.h - a whole local deployment for integration tests: the embedded
  * broker (build/sim broker), central and N edges, real processes on
- * loopback in one temp dir. Each process is started by PID and stopped by
- * PID; stack_down kills whatever is still running and removes the dir
- * (kept when KEEP_ITEST_DIR is set). Before that it holds every line the
- * processes wrote to the dir's *.log files to the strict logfmt reader
- * of logfmt.h: a line that a log shipper could not parse fails the test.
+ * loopback in one temp dir. With real set, the stack uses the test
+ * binary's real Kafka cluster (realk.h) instead of a broker of its own:
+ * its topics carry the test's prefix (stack_topic), created with the
+ * deploy table's configs (replication 3, min.insync.replicas 2). Each process is started by PID and
+ * stopped by PID; stack_down kills whatever is still running and removes the dir (kept when
+ * KEEP_ITEST_DIR is set). Before that it holds every line the processes wrote to the dir's *.log
+ * files to the strict logfmt reader of logfmt.h: a line that a log shipper could not parse fails
+ * the test.
  *
  * Extra config text goes in central_extra (keys of [central]) and
  * edge_extra (whole sections) before stack_up; the edges read through
@@ -43,6 +46,7 @@
 #include "tests/support/logfmt.h"
 #include "tests/support/proc.h"
 #include "tests/support/prom_util.h"
+#include "tests/support/realk.h"
 #include "tests/support/testdir.h"
 
 #define STACK_UTIL static __attribute__((unused))
@@ -69,6 +73,15 @@ typedef struct stack {
 	int seed_port[STACK_EDGES];
 	int inst_of[STACK_EDGES]; /* the edge whose instance slot i is */
 	const char *topics[4];    /* more NAME:PARTITIONS for the broker */
+	/* On the suite's real Kafka cluster (realk.h), with topics of this
+	 * test's own (tp: their prefix) */
+	bool real;
+	char tp[32];
+	/* real: the changelog topic's settings over the deploy table's
+	 * ("rf=2 min.insync.replicas=2", "retention.ms=4000 ..."), and its
+	 * partitions (0: STACK_EDGES) */
+	const char *changelog_topic_opts;
+	int changelog_parts;
 } stack;
 
 static stack S;
@@ -174,16 +187,60 @@ STACK_UTIL void stack_start_edge(int i)
 	}
 }
 
-/* The config sections every daemon of the stack shares (a static buffer). */
+/* A topic's name in this stack: base, with the test's prefix on real
+ * Kafka (one of four static buffers, used in turn). */
+STACK_UTIL const char *stack_topic(const char *base)
+{
+	static char names[4][300];
+	static int next;
+	char *out = names[next++ % 4];
+	snprintf(out, sizeof names[0], "%s%s", S.tp, base);
+	return out;
+}
+
+/* The bootstrap file every daemon of the stack reads (a static buffer). */
+STACK_UTIL const char *stack_bootstrap_file(void)
+{
+	static char path[512];
+	if (S.real)
+		snprintf(path, sizeof path, "%s", realk_bootstrap_file());
+	else
+		snprintf(path, sizeof path, "%s/bootstrap", S.dir);
+	return path;
+}
+
+/* The config sections every daemon of the stack shares (a static buffer;
+ * central: with central's own topics, the change feed's). A real broker
+ * answers a waiting fetch when data comes, so there the consumers wait
+ * up to 500 ms; the embedded one only when the wait runs out, so 10 ms. */
+STACK_UTIL const char *stack_common_of(bool central)
+{
+	static char common[1024];
+	char feed[512] = "";
+	if (central)
+		snprintf(feed, sizeof feed, "changes = %s\nmilestones = %s\n",
+		         stack_topic("likes.changes"), stack_topic("likes.milestones"));
+	snprintf(common, sizeof common,
+	         "[bus]\nbootstrap_file = %s\ndeadletter_topic = %s\n"
+	         "[topics]\npartitions = %d\nbatches = %s\nsnapshots = %s\nhome_prefix = %s\n%s"
+	         "[kafka.consumer]\nfetch.wait.max.ms = %d\n[kafka.producer]\n"
+	         "compression.type = none\n",
+	         stack_bootstrap_file(), stack_topic("likes.deadletter"), S.nparts,
+	         stack_topic("likes.batches"), stack_topic("likes.snapshots"),
+	         stack_topic("likes.home."), feed, S.real ? 500 : 10);
+	return common;
+}
+
+/* An edge's shared sections. */
 STACK_UTIL const char *stack_common(void)
 {
-	static char common[512];
-	snprintf(
-	    common, sizeof common,
-	    "[bus]\nbootstrap_file = %s/bootstrap\n[topics]\npartitions = %d\n"
-	    "[kafka.consumer]\nfetch.wait.max.ms = 10\n[kafka.producer]\ncompression.type = none\n",
-	    S.dir, S.nparts);
-	return common;
+	return stack_common_of(false);
+}
+
+/* A central's shared sections. */
+STACK_UTIL const char *stack_central_common(void)
+{
+	return stack_common_of(true);
 }
 
 /* Writes the config of the instance in slot i (edgeI.ini, data dir edgeI,
@@ -207,9 +264,10 @@ STACK_UTIL void stack_write_instance(int i, int of, const char *central_ops)
 	}
 	if (S.changelog)
 		snprintf(changelog, sizeof changelog,
-		         "[changelog]\nbootstrap_file = %s/bootstrap\npartition = %d\n"
+		         "[changelog]\nbootstrap_file = %s\ntopic = %s\npartition = %d\n"
 		         "instance = slot%d\n%s%s",
-		         S.dir, of, i, seed, S.changelog_keys ? S.changelog_keys : "");
+		         stack_bootstrap_file(), stack_topic("likes.changelog"), of, i, seed,
+		         S.changelog_keys ? S.changelog_keys : "");
 	stack_write(
 	    name,
 	    "[edge]\nid = edge%d\nregion = r%d\ndata_dir = %s/edge%d\n"
@@ -245,11 +303,33 @@ STACK_UTIL void stack_write_twin(int i, int of)
 	stack_write_instance(i, of, ops);
 }
 
+/* On real Kafka: the test's topics, created on the suite's cluster. */
+STACK_UTIL void stack_create_topics(void)
+{
+	const char *base[] = {"likes.batches",    "likes.snapshots", "likes.changes",
+	                      "likes.milestones", "likes.home.r0",   "likes.home.r1"};
+	for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+		realk_ctl("create %s:%d as=%s", stack_topic(base[i]), S.nparts, base[i]);
+	realk_ctl("create %s:1", stack_topic("likes.deadletter"));
+	if (S.changelog)
+		realk_ctl("create %s:%d as=likes.changelog %s", stack_topic("likes.changelog"),
+		          S.changelog_parts ? S.changelog_parts : STACK_EDGES,
+		          S.changelog_topic_opts ? S.changelog_topic_opts : "");
+	for (size_t i = 0; i < sizeof S.topics / sizeof *S.topics && S.topics[i]; i++)
+		realk_ctl("create %s%s", S.tp, S.topics[i]);
+	realk_ctl("in-sync 60000");
+}
+
 /* Starts an embedded broker with the stack's topics, empty, and waits
  * for it to write S.dir/bootstrap (removed first: a broker started again
- * listens on new ports, which the daemons read at their start). */
+ * listens on new ports, which the daemons read at their start). On real
+ * Kafka, creates the test's topics instead. */
 STACK_UTIL void stack_start_broker(void)
 {
+	if (S.real) {
+		stack_create_topics();
+		return;
+	}
 	char bs[512], log[512], t1[64], t2[64], t3[64], t4[64], t5[64], h0[64], h1[64];
 	snprintf(bs, sizeof bs, "%s/bootstrap", S.dir);
 	snprintf(log, sizeof log, "%s/broker.log", S.dir);
@@ -300,6 +380,8 @@ STACK_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 	S.nedges = nedges;
 	S.nparts = nparts;
 	testdir_make(S.dir, sizeof S.dir, "likes-itest");
+	if (S.real)
+		snprintf(S.tp, sizeof S.tp, "%s", realk_prefix());
 	/* The broker first: its listeners take ports of their own, so the
 	 * free ports picked below cannot be taken by it before the daemons
 	 * bind them. */
@@ -311,7 +393,7 @@ STACK_UTIL void stack_up(int nedges, int nparts, int snapshot_ms)
 	            "[central]\nid = c1\ndata_dir = %s/central\nsnapshot_interval_ms = %d\n"
 	            "ops_listen = 127.0.0.1:%d\n%s%s",
 	            S.dir, snapshot_ms, S.ops_port, S.central_extra ? S.central_extra : "",
-	            stack_common());
+	            stack_central_common());
 	char ops[64];
 	snprintf(ops, sizeof ops, "127.0.0.1:%d", S.ops_port);
 	for (int i = 0; i < nedges; i++)
@@ -379,6 +461,8 @@ STACK_UTIL void stack_down(void)
 		proc_stop(S.edge_pid[i], SIGKILL);
 	proc_stop(S.central_pid, SIGKILL);
 	proc_stop(S.broker_pid, SIGKILL);
+	if (S.real)
+		realk_heal();
 	stack_check_logs();
 	if (!getenv("KEEP_ITEST_DIR"))
 		testdir_remove(S.dir);
@@ -442,6 +526,45 @@ STACK_UTIL void stack_wait_central_metric(const char *series, double want, const
 	while (stack_central_metric(series) < want) {
 		cr_assert_lt(clock_mono_ms(), deadline, "%s", what);
 		proc_sleep_ms(50);
+	}
+}
+
+/* Waits until slot's instance takes writes (its /readyz: the writer
+ * check passes); the milliseconds it took. */
+STACK_UTIL uint64_t stack_wait_writer(int slot, unsigned ms)
+{
+	uint64_t t0 = clock_mono_ms();
+	char out[2048];
+	for (;;) {
+		int code = proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot],
+		                     "/readyz");
+		if (code == 200)
+			return clock_mono_ms() - t0;
+		char log[32];
+		snprintf(log, sizeof log, "edge%d.log", slot);
+		cr_assert_lt(clock_mono_ms() - t0, ms,
+		             "slot %d never took writes (/readyz %d: %s); its log:\n%s", slot, code,
+		             out, stack_tail(log));
+		proc_sleep_ms(50);
+	}
+}
+
+/* Waits until slot's instance follows the log fit to take over (its
+ * /readyz says "standby: following"). */
+STACK_UTIL void stack_wait_fit(int slot, unsigned ms)
+{
+	char out[4096], log[32];
+	snprintf(log, sizeof log, "edge%d.log", slot);
+	uint64_t t0 = clock_mono_ms();
+	for (;;) {
+		(void)proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot],
+		                "/readyz");
+		if (strstr(out, "standby: following"))
+			return;
+		cr_assert_lt(clock_mono_ms() - t0, ms,
+		             "slot %d never followed the log fit (/readyz: %s); its log:\n%s", slot,
+		             out, stack_tail(log));
+		proc_sleep_ms(100);
 	}
 }
 

@@ -23,6 +23,7 @@
 #include "counter.h"
 #include "err.h"
 #include "memacct.h"
+#include "partition.h"
 #include "store.h"
 #include "version.h"
 #include "wire.h"
@@ -563,4 +564,30 @@ Test(apply, snapshot_changes_grow_with_the_counts_changed_and_go_with_their_snap
 	cr_assert_leq(memory().snapshot_changes, sent - 100 * memacct_chunk(16),
 	              "the keys go, the maps' slots stay: %lu of %lu bytes",
 	              (unsigned long)memory().snapshot_changes, (unsigned long)sent);
+}
+
+/* ---- marked again after a restart (central/resnap.h) --------------------- */
+
+Test(apply, a_count_marked_changed_goes_in_the_next_snapshot_with_its_stored_value)
+{
+	apply_msg(0, 0, one_op("a", 0, 1, "u1", true, 10));
+	apply_msg(0, 1, one_op("a", 0, 2, "u2", true, 11));
+	wire_snapshot s;
+	bool more;
+	uint32_t p = partition_of(ITEM, strlen(ITEM), 4);
+	applier_snapshot(T.a, p, 100, &s, &more);
+	wire_snapshot_free(&s);
+	cr_assert_not(applier_dirty(T.a, p), "everything went in that snapshot");
+	/* As after a restart whose last snapshots never reached Kafka. */
+	cr_assert_eq(applier_mark_changed(T.a, "likes", 5, ITEM, strlen(ITEM)), 0);
+	cr_assert(applier_dirty(T.a, p));
+	applier_snapshot(T.a, p, 100, &s, &more);
+	const wire_count *c = snap_count(&s, ITEM);
+	cr_assert_not_null(c, "the marked count is in the snapshot");
+	cr_assert_eq(c->count, 2, "with the count the store holds");
+	wire_snapshot_free(&s);
+	/* An item never counted goes out as 0; bad names are refused. */
+	cr_assert_eq(applier_mark_changed(T.a, "likes", 5, "post:none", 9), 0);
+	cr_assert_eq(applier_mark_changed(T.a, "likes", 5, "", 0), ERR_INVAL);
+	cr_assert_eq(applier_mark_changed(T.a, "", 0, ITEM, strlen(ITEM)), ERR_INVAL);
 }

@@ -1,0 +1,208 @@
+/* resnap.c - the counts undelivered snapshots carried, marked again at
+ * start (resnap.h). Run loop, before the assignment.
+ */
+#include "central/resnap.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "log.h"
+#include "version.h"
+#include "wire.h"
+
+/* How far back from its end the snapshot topic is read for the last
+ * complete snapshot (a big one is split in parts, and two instances of
+ * a shard may interleave theirs). */
+#define TAIL_MESSAGES 64
+
+/* Reads (topic, p) from `from` up to (not including) `to`, calling fn on
+ * each message; stops early when fn returns false. 0, ERR_TIMEOUT when a
+ * message did not come within ms, or ERR_KAFKA. */
+typedef bool (*range_fn)(void *ctx, const rd_kafka_message_t *m);
+
+static int read_range(rd_kafka_t *rk, const char *topic, int32_t p, int64_t from, int64_t to,
+                      unsigned ms, range_fn fn, void *ctx)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, p)->offset = from;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e)
+		return ERR_KAFKA;
+	int rc = 0;
+	int64_t next = from;
+	uint64_t deadline = clock_mono_ms() + ms;
+	while (next < to) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m) {
+			if (clock_mono_ms() > deadline) {
+				rc = ERR_TIMEOUT;
+				break;
+			}
+			continue;
+		}
+		if (m->err) {
+			bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_message_destroy(m);
+			if (eof)
+				break;
+			rc = ERR_KAFKA;
+			break;
+		}
+		next = m->offset + 1;
+		deadline = clock_mono_ms() + ms;
+		bool more = m->offset < to ? fn(ctx, m) : false;
+		rd_kafka_message_destroy(m);
+		if (!more)
+			break;
+	}
+	(void)rd_kafka_assign(rk, NULL);
+	return rc;
+}
+
+typedef struct tail {
+	bool found;
+	uint64_t version; /* of the newest complete snapshot */
+} tail;
+
+static bool on_snapshot(void *ctx, const rd_kafka_message_t *m)
+{
+	tail *t = ctx;
+	wire_snapshot s;
+	if (wire_decode_snapshot(m->payload, m->len, &s) == 0) {
+		if (s.last) {
+			t->found = true;
+			t->version = s.offset; /* the newest read last wins */
+		}
+		wire_snapshot_free(&s);
+	}
+	return true;
+}
+
+typedef struct marking {
+	applier *ap;
+	uint32_t p;
+	uint64_t batches, counts;
+	int rc;
+} marking;
+
+static bool on_batch(void *ctx, const rd_kafka_message_t *m)
+{
+	marking *mk = ctx;
+	wire_batch b;
+	if (!m->payload || wire_decode_batch(m->payload, m->len, &b) != 0)
+		return true; /* not a batch (a hand-over, a move), or refused at apply */
+	mk->batches++;
+	for (uint32_t i = 0; i < b.nops && !mk->rc; i++) {
+		int rc = applier_mark_changed(mk->ap, b.ops[i].counter.p, b.ops[i].counter.n,
+		                              b.ops[i].item.p, b.ops[i].item.n);
+		if (rc == ERR_IO)
+			mk->rc = rc;
+		mk->counts += rc == 0;
+	}
+	for (uint32_t i = 0; i < b.nsums && !mk->rc; i++) {
+		int rc = applier_mark_changed(mk->ap, b.sums[i].counter.p, b.sums[i].counter.n,
+		                              b.sums[i].item.p, b.sums[i].item.n);
+		if (rc == ERR_IO)
+			mk->rc = rc;
+		mk->counts += rc == 0;
+	}
+	wire_batch_free(&b);
+	return mk->rc == 0;
+}
+
+/* One owned partition. */
+static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, resnap_result *r)
+{
+	int64_t applied;
+	if (applier_resume_offset(o->ap, p, &applied) != 0)
+		return 0; /* nothing applied yet: nothing to publish */
+	int64_t lo, hi;
+	rd_kafka_resp_err_t e =
+	    bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
+	tail t = {0};
+	int rc = 0;
+	if (!e && hi > lo) {
+		int64_t from = hi - TAIL_MESSAGES > lo ? hi - TAIL_MESSAGES : lo;
+		rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi, o->timeout_ms,
+		                on_snapshot, &t);
+	}
+	uint32_t epoch = applier_epoch(o->ap, p);
+	if (e || rc || !t.found || version_epoch(t.version) != epoch) {
+		r->unknown++;
+		log_warn("resnap: no complete snapshot of this partition to resume from; its "
+		         "counts go out as they change",
+		         "partition=%u err=\"%s\" found=%d epoch=%u snapshot_epoch=%u", p,
+		         e    ? rd_kafka_err2str(e)
+		         : rc ? err_str(rc)
+		              : "",
+		         t.found, epoch, t.found ? version_epoch(t.version) : 0);
+		return 0;
+	}
+	int64_t from = (int64_t)version_offset(t.version);
+	if (from >= applied)
+		return 0; /* every applied batch's counts were delivered */
+	int64_t ilo, ihi;
+	e = bus_watermarks(rk, o->batch_topic, (int32_t)p, (int)o->timeout_ms, &ilo, &ihi);
+	if (!e && ilo > from) {
+		r->cut_short++;
+		log_error("resnap: the input lost batches whose counts no delivered snapshot "
+		          "carried; edges may show those items without their own ops until they "
+		          "change again (central verify and the edges' replica reload mend it)",
+		          "partition=%u from=%" PRId64 " input_start=%" PRId64, p, from, ilo);
+		from = ilo;
+	}
+	marking mk = {.ap = o->ap, .p = p};
+	rc = e ? ERR_KAFKA
+	       : read_range(rk, o->batch_topic, (int32_t)p, from, applied, o->timeout_ms, on_batch,
+	                    &mk);
+	if (mk.rc)
+		return mk.rc;
+	r->partitions++;
+	r->batches += mk.batches;
+	r->counts += mk.counts;
+	if (rc) {
+		r->cut_short++;
+		log_error("resnap: the input could not be read again whole",
+		          "partition=%u from=%" PRId64 " to=%" PRId64 " err=\"%s\"", p, from,
+		          applied, e ? rd_kafka_err2str(e) : err_str(rc));
+	} else {
+		log_info(
+		    "resnap: counts of batches no delivered snapshot showed go in the next one",
+		    "partition=%u from=%" PRId64 " to=%" PRId64 " batches=%" PRIu64
+		    " counts=%" PRIu64,
+		    p, from, applied, mk.batches, mk.counts);
+	}
+	return 0;
+}
+
+int resnap_run(const resnap_opts *o, resnap_result *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	uint64_t t0 = clock_mono_ms();
+	rd_kafka_conf_t *conf = o->conf;
+	char e[256];
+	/* The end of a partition is a message here, not a wait. */
+	if (rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof e)) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "resnap: %s", e);
+		return ERR_KAFKA;
+	}
+	rd_kafka_t *rk = bus_client_new(BUS_CONSUMER, conf, err, errlen);
+	if (!rk)
+		return ERR_KAFKA;
+	int rc = 0;
+	for (uint32_t p = 0; p < o->partitions && !rc; p++)
+		if (shard_owns(o->own, p))
+			rc = one(o, rk, p, r);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	r->ms = clock_mono_ms() - t0;
+	if (rc)
+		snprintf(err, errlen, "resnap: the store failed: %s", err_str(rc));
+	return rc;
+}

@@ -1,0 +1,533 @@
+/* itest_realkafka.c - what the product claims of Kafka, held against real
+ * Apache Kafka: one three-node KRaft cluster for the whole binary
+ * (tests/support/realk.h, `sim kafka`), every test on topics of its own
+ * made with the deploy table's settings (replication factor 3,
+ * min.insync.replicas 2), with the real edge and central binaries.
+ *
+ * The claims (docs/ARCHITECTURE.md, "The changelog"; docs/ops.md, "The
+ * region's Kafka"):
+ * - an edge's changelog append is acknowledged only with
+ *   min.insync.replicas in sync: fewer, and the write is refused (503)
+ *   and counted nowhere; back, and writes are taken again;
+ * - a write refused after its record reached the log (the leader
+ *   appended, then the ISR shrank or the answer came too late) is undone
+ *   there: a standby that replays the log, and central, count it nowhere;
+ * - a leader lost mid-load loses no acknowledged write and applies none
+ *   twice at the standby that takes over;
+ * - a paused active that resumes after a takeover appends nothing a
+ *   follower applies, acknowledges nothing, and exits fenced;
+ * - retention really drops the changelog's start, and a standby behind
+ *   it copies its peer's store;
+ * - the batch and snapshot topics' producers and consumers ride a broker
+ *   restart: nothing skipped, nothing applied twice.
+ * Each test heals the cluster in its teardown (stack_down).
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bus.h"
+#include "sim/drill/trim.h"
+#include "tests/support/realk.h"
+#include "tests/support/stack.h"
+
+#define NPARTS 4
+#define PER_REQ 4
+#define ACTIVE 0
+#define STANDBY 1
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	realk_suite_start();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	realk_suite_stop();
+}
+
+TestSuite(realkafka, .fini = stack_down, .timeout = 300);
+
+/* --- helpers -------------------------------------------------------------- */
+
+/* One /v1/ops request of PER_REQ views (reel:<req>x<k>) to slot: 200,
+ * 503 (refused whole, or op by op) or another status; -1: no answer. */
+static int views(int slot, int req)
+{
+	char out[8192];
+	int code = stack_views(S.edge_port[slot], req, PER_REQ, out, sizeof out);
+	if (code == 200 && strstr(out, "\"status\":503"))
+		return 503;
+	return code;
+}
+
+/* The edge's changelog on real Kafka, one partition, as slot 0 (active
+ * once it takes the empty log over) and, with twin, slot 1 (standby,
+ * started). The changelog's timing is the shipped one unless keys say. */
+static void edge_up(bool twin, const char *keys)
+{
+	S.real = true;
+	S.changelog = true;
+	S.changelog_parts = 1;
+	S.changelog_keys = keys;
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	stack_up(1, NPARTS, 100);
+	stack_wait_writer(ACTIVE, 30000);
+	if (twin) {
+		stack_write_twin(STANDBY, 0);
+		stack_start_edge(STANDBY);
+	}
+}
+
+/* The edge's metric series on slot's /metrics (0 when absent). */
+static double edge_metric(int slot, const char *series)
+{
+	char out[1 << 17];
+	cr_assert_eq(
+	    proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[slot], "/metrics"),
+	    200);
+	return prom_util_get(out, series);
+}
+
+/* Every view of request req counts want at central, within ms. */
+static void central_counts(int req, long long want, unsigned ms)
+{
+	uint64_t deadline = clock_mono_ms() + ms;
+	for (int k = 0; k < PER_REQ; k++) {
+		long long c;
+		while ((c = stack_views_count(S.ops_port, false, req, k)) != want &&
+		       !(want == 0 && c == -1)) {
+			cr_assert_lt(
+			    clock_mono_ms(), deadline,
+			    "central counts reel:%dx%d %lld times, want %lld; edge log:\n%s", req,
+			    k, c, want, stack_tail("edge0.log"));
+			proc_sleep_ms(100);
+		}
+	}
+}
+
+/* slot's own count of every view of req is want. */
+static void edge_counts(int slot, int req, long long want)
+{
+	for (int k = 0; k < PER_REQ; k++) {
+		long long c = stack_views_count(S.edge_port[slot], true, req, k);
+		if (want == 0 && c == -1)
+			continue;
+		cr_assert_eq(c, want, "slot %d counts reel:%dx%d %lld times, want %lld", slot, req,
+		             k, c, want);
+	}
+}
+
+/* The outcome of each request of a run, by number. */
+typedef struct outcomes {
+	int code[400];
+	int n;
+} outcomes;
+
+static int send_one(outcomes *o, int slot)
+{
+	cr_assert_lt(o->n, (int)(sizeof o->code / sizeof o->code[0]));
+	int req = o->n;
+	o->code[o->n++] = views(slot, req);
+	return o->code[req];
+}
+
+/* Once the load is over: every request answered 200 counts once at
+ * central, and every other (refused, or never answered) 0 or once. A
+ * refused one must count 0 when strict: its record may be in the log,
+ * and the edge undid it. */
+static void counted_as_answered(const outcomes *o, bool strict)
+{
+	for (int r = 0; r < o->n; r++) {
+		if (o->code[r] == 200) {
+			central_counts(r, 1, 60000);
+		} else if (strict || o->code[r] == 503) {
+			for (int k = 0; k < PER_REQ; k++) {
+				long long c = stack_views_count(S.ops_port, false, r, k);
+				cr_assert(
+				    c == 0 || c == -1,
+				    "request %d was refused (%d), yet reel:%dx%d counts %lld at "
+				    "central",
+				    r, o->code[r], r, k, c);
+			}
+		}
+	}
+}
+
+static int count_code(const outcomes *o, int code)
+{
+	int n = 0;
+	for (int r = 0; r < o->n; r++)
+		n += o->code[r] == code;
+	return n;
+}
+
+/* The two nodes that are not the active controller, in *a and *b. A
+ * test that takes a follower away picks one of these: with brokers and
+ * controllers combined, losing the active controller too adds its
+ * failover (an election, then a full broker session before the follower
+ * is fenced) to the stall, which docs/ops.md measures apart. */
+static void not_the_controller(int *a, int *b)
+{
+	int ctl = atoi(realk_ctl("controller"));
+	int got[2], n = 0;
+	for (int i = 1; i <= REALK_NODES && n < 2; i++)
+		if (i != ctl)
+			got[n++] = i;
+	*a = got[0];
+	*b = got[1];
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+Test(realkafka, writes_are_refused_without_min_insync_replicas_and_taken_again_after)
+{
+	/* Two replicas and min.insync.replicas 2: one follower lost leaves
+	 * the leader alone in the ISR, with the quorum of controllers whole
+	 * (two nodes of three), so the ISR really shrinks. */
+	int leader, follower;
+	not_the_controller(&leader, &follower);
+	char opts[64];
+	snprintf(opts, sizeof opts, "replicas=%d,%d", leader, follower);
+	S.changelog_topic_opts = opts;
+	edge_up(false, NULL);
+	const char *topic = stack_topic("likes.changelog");
+	cr_assert_eq(realk_leader(topic, 0), leader);
+	outcomes o = {0};
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	realk_ctl("kill %d", follower);
+	/* From the follower's fencing (the broker session, 1.5 s) on, no
+	 * write is acknowledged. */
+	int refused_in_a_row = 0;
+	uint64_t deadline = clock_mono_ms() + 20000;
+	while (refused_in_a_row < 5) {
+		cr_assert_lt(clock_mono_ms(), deadline,
+		             "writes still taken with one replica in sync");
+		int code = send_one(&o, ACTIVE);
+		cr_assert(code == 200 || code == 503, "request %d answered %d", o.n - 1, code);
+		refused_in_a_row = code == 503 ? refused_in_a_row + 1 : 0;
+	}
+	double ner = edge_metric(ACTIVE, "likes_edge_changelog_delivery_errors_total{error=\"not_"
+	                                 "enough_replicas\"}");
+	double timed =
+	    edge_metric(ACTIVE, "likes_edge_changelog_delivery_errors_total{error=\"timed_"
+	                        "out\"}");
+	cr_log_info("one replica in sync: %d writes refused; the producer's errors: "
+	            "NOT_ENOUGH_REPLICAS %.0f, timed out %.0f",
+	            count_code(&o, 503), ner, timed);
+	cr_assert_gt(ner + timed, 0, "the refusals were counted by their error");
+	cr_assert(stack_file_has("edge0.log", "changelog append not acknowledged"));
+	/* What the cluster itself answers, seen through Debian's kcat with no
+	 * retries: librdkafka retries NOT_ENOUGH_REPLICAS until the message's
+	 * timeout, so the edge's reports say timed_out. */
+	char out[2048];
+	(void)proc_capture(out, sizeof out,
+	                   "echo probe | kcat -P -b '%s' -t '%s' -p 0 -X acks=all "
+	                   "-X message.send.max.retries=0 -X message.timeout.ms=5000 2>&1",
+	                   realk_bootstraps(), topic);
+	cr_log_info("kcat, acks=all without retries: %s", out);
+	cr_assert(strstr(out, "Not enough in-sync replicas"), "kcat got: %s", out);
+	realk_ctl("start %d", follower);
+	realk_ctl("in-sync 60000");
+	deadline = clock_mono_ms() + 30000;
+	while (send_one(&o, ACTIVE) != 200)
+		cr_assert_lt(clock_mono_ms(), deadline, "writes not taken again once in sync");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	counted_as_answered(&o, true);
+}
+
+Test(realkafka, a_write_refused_after_its_record_reached_the_log_counts_nowhere)
+{
+	/* A follower paused: the leader appends each record and waits for
+	 * it; the edge gives up after timeout_ms (1 s), before the follower
+	 * is fenced (1.5 s), so the write is refused with its record in the
+	 * leader's log, which the ISR's shrinking then commits. The record
+	 * that carries the undoing follows it; the standby, replaying both,
+	 * and central count the refused write nowhere. */
+	int leader, follower;
+	not_the_controller(&leader, &follower);
+	char opts[64];
+	snprintf(opts, sizeof opts, "replicas=%d,%d,%d", leader, follower,
+	         6 - leader - follower); /* the third: the controller */
+	S.changelog_topic_opts = opts;
+	edge_up(true, NULL);
+	cr_assert_eq(realk_leader(stack_topic("likes.changelog"), 0), leader);
+	outcomes o = {0};
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	realk_ctl("pause %d", follower);
+	uint64_t until = clock_mono_ms() + 6000;
+	while (clock_mono_ms() < until)
+		(void)send_one(&o, ACTIVE);
+	realk_ctl("resume %d", follower);
+	realk_ctl("in-sync 60000");
+	for (int i = 0; i < 5; i++) {
+		uint64_t deadline = clock_mono_ms() + 20000;
+		while (send_one(&o, ACTIVE) != 200)
+			cr_assert_lt(clock_mono_ms(), deadline, "writes not taken again");
+	}
+	int refused = count_code(&o, 503);
+	double timed =
+	    edge_metric(ACTIVE, "likes_edge_changelog_delivery_errors_total{error=\"timed_"
+	                        "out\"}");
+	cr_log_info("follower paused 6 s: %d of %d writes refused, %.0f appends timed out", refused,
+	            o.n, timed);
+	cr_assert_gt(refused, 0, "the pause refused no write");
+	counted_as_answered(&o, true);
+	/* The standby replayed every record, the refused ones and their
+	 * undoing: killed, the active hands it the writes, and it counts
+	 * each answered one once and each refused one not at all. */
+	cr_assert_eq(proc_stop(S.edge_pid[ACTIVE], SIGKILL) != -1, true);
+	S.edge_pid[ACTIVE] = 0;
+	stack_wait_writer(STANDBY, 30000);
+	for (int r = 0; r < o.n; r++)
+		if (o.code[r] == 200 || o.code[r] == 503)
+			edge_counts(STANDBY, r, o.code[r] == 200 ? 1 : 0);
+}
+
+/* Sends writes to slot for ms, one after another; what each got. */
+static void load_for(outcomes *o, int slot, unsigned ms)
+{
+	uint64_t until = clock_mono_ms() + ms;
+	while (clock_mono_ms() < until)
+		(void)send_one(o, slot);
+}
+
+/* Kills slot's instance and reaps it. */
+static void kill_slot(int slot)
+{
+	cr_assert_eq(kill(S.edge_pid[slot], SIGKILL), 0);
+	cr_assert_eq(waitpid(S.edge_pid[slot], NULL, 0), S.edge_pid[slot]);
+	S.edge_pid[slot] = 0;
+}
+
+Test(realkafka, the_changelog_leader_lost_mid_load_loses_nothing_and_doubles_nothing)
+{
+	edge_up(true, NULL);
+	const char *topic = stack_topic("likes.changelog");
+	outcomes o = {0};
+	load_for(&o, ACTIVE, 2000);
+	int leader = realk_leader(topic, 0);
+	realk_ctl("kill %d", leader);
+	load_for(&o, ACTIVE, 8000);
+	int now = realk_leader(topic, 0);
+	cr_assert(now != leader && now > 0, "no new leader (was %d, now %d)", leader, now);
+	realk_ctl("start %d", leader);
+	realk_ctl("in-sync 60000");
+	load_for(&o, ACTIVE, 2000);
+	cr_assert_gt(count_code(&o, 200), 10);
+	cr_log_info("leader %d killed mid-load, %d led after: %d writes acknowledged, %d refused",
+	            leader, now, count_code(&o, 200), count_code(&o, 503));
+	counted_as_answered(&o, true);
+	/* The standby, which read everything from the leaders in turn, takes
+	 * over and counts each acknowledged write once, no refused one. */
+	proc_sleep_ms(500);
+	kill_slot(ACTIVE);
+	stack_wait_writer(STANDBY, 30000);
+	for (int r = 0; r < o.n; r++)
+		if (o.code[r] == 200 || o.code[r] == 503)
+			edge_counts(STANDBY, r, o.code[r] == 200 ? 1 : 0);
+}
+
+Test(realkafka, a_paused_active_resumed_after_a_takeover_is_fenced_and_counts_nothing)
+{
+	edge_up(true, NULL);
+	outcomes o = {0};
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGSTOP), 0);
+	uint64_t ms = stack_wait_writer(STANDBY, 30000);
+	outcomes after = {.n = 100};
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(send_one(&after, STANDBY), 200);
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGCONT), 0);
+	outcomes zombie = {.n = 200};
+	for (int i = 0; i < 5; i++)
+		cr_assert_neq(send_one(&zombie, ACTIVE), 200,
+		              "the former active acknowledged a write");
+	int status = 0;
+	uint64_t t0 = clock_mono_ms();
+	while (waitpid(S.edge_pid[ACTIVE], &status, WNOHANG) == 0) {
+		cr_assert_lt(clock_mono_ms() - t0, 10000,
+		             "the fenced instance did not exit; log:\n%s", stack_tail("edge0.log"));
+		proc_sleep_ms(20);
+	}
+	S.edge_pid[ACTIVE] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 4,
+	          "the fenced instance exits with status 4 (got %d); log:\n%s", status,
+	          stack_tail("edge0.log"));
+	cr_log_info("the standby took writes %llu ms after the pause", (unsigned long long)ms);
+	counted_as_answered(&o, true);
+	for (int r = 100; r < after.n; r++)
+		central_counts(r, 1, 30000);
+	proc_sleep_ms(1500); /* a few snapshots: the zombie's writes never count */
+	for (int r = 200; r < zombie.n; r++) {
+		central_counts(r, 0, 1000);
+		edge_counts(STANDBY, r, 0);
+	}
+}
+
+/* The standby away while retention dropped the log's start: it finds
+ * the gap, exits for a copy (status 5), copies the active's store at its
+ * next start, follows fit, and takes over with nothing lost. trim, when
+ * set, makes the log lose its start by size (void records, as `sim
+ * drill`'s trim step writes them, over retention.bytes); else time does
+ * (retention.ms). */
+static void standby_behind_retention(bool by_bytes)
+{
+	S.seed = true;
+	S.changelog_topic_opts = by_bytes ? "retention.bytes=1048576 segment.bytes=1048576"
+	                                  : "retention.ms=6000 segment.ms=500";
+	edge_up(true, NULL);
+	outcomes o = {0};
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	pid_t pid = S.edge_pid[STANDBY];
+	cr_assert_eq(kill(pid, SIGSTOP), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	const char *topic = stack_topic("likes.changelog");
+	int64_t lo = 0, hi = 0, start_hi = -1;
+	char bs[1024];
+	snprintf(bs, sizeof bs, "%s", realk_bootstraps());
+	if (by_bytes) {
+		/* One record every 0.7 s: the active, beating every 0.5 s, reads
+		 * each before a segment's deletion takes it (an active that finds
+		 * records between two of its appends gone refuses every append:
+		 * docs/ARCHITECTURE.md, "Records the log lost"). */
+		trim_opts t = {.bootstraps = bs,
+		               .topic = topic,
+		               .partition = 0,
+		               .edge_id = "edge0",
+		               .pause_ms = 700};
+		trim_result r;
+		char err[256];
+		cr_assert_eq(trim_partition(&t, &r, err, sizeof err), 0, "%s", err);
+		cr_log_info("retention.bytes: %u records of %u KiB moved the log's start from %lld "
+		            "past %lld in %llu ms",
+		            r.records, TRIM_VALUE_BYTES >> 10, (long long)r.lo0, (long long)r.hi0,
+		            (unsigned long long)r.ms);
+	} else {
+		/* Time: the active's beats roll a segment every half second. */
+		uint64_t t0 = clock_mono_ms(), deadline = t0 + 40000;
+		rd_kafka_t *rk = realk_client();
+		for (;;) {
+			cr_assert_eq(bus_watermarks(rk, topic, 0, 5000, &lo, &hi), 0);
+			if (start_hi < 0)
+				start_hi = hi;
+			if (lo >= start_hi)
+				break;
+			cr_assert_lt(clock_mono_ms(), deadline,
+			             "retention.ms kept the log's start (%lld, want past %lld)",
+			             (long long)lo, (long long)start_hi);
+			proc_sleep_ms(200);
+		}
+		rd_kafka_destroy(rk);
+		cr_log_info("retention.ms: the log's start passed %lld after %llu ms",
+		            (long long)start_hi, (unsigned long long)(clock_mono_ms() - t0));
+	}
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	int status = 0;
+	uint64_t t0 = clock_mono_ms();
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		cr_assert_lt(clock_mono_ms() - t0, 30000,
+		             "the standby behind the log did not exit; its log:\n%s",
+		             stack_tail("edge1.log"));
+		proc_sleep_ms(50);
+	}
+	S.edge_pid[STANDBY] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5,
+	          "a standby behind the log exits with status 5 (got %d); its log:\n%s", status,
+	          stack_tail("edge1.log"));
+	uint64_t c0 = clock_mono_ms();
+	stack_start_edge(STANDBY);
+	stack_wait_fit(STANDBY, 30000);
+	cr_log_info("the standby copied its peer and followed fit %llu ms after its start",
+	            (unsigned long long)(clock_mono_ms() - c0));
+	cr_assert(stack_file_has("edge1.log", "store copied from a peer"), "%s",
+	          stack_tail("edge1.log"));
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	proc_sleep_ms(500);
+	kill_slot(ACTIVE);
+	stack_wait_writer(STANDBY, 30000);
+	cr_assert_eq(send_one(&o, STANDBY), 200, "the standby takes writes once active");
+	counted_as_answered(&o, true);
+	for (int r = 0; r < o.n; r++)
+		edge_counts(STANDBY, r, 1);
+}
+
+Test(realkafka, retention_by_time_drops_the_log_start_and_a_standby_behind_it_copies_its_peer)
+{
+	standby_behind_retention(false);
+}
+
+Test(realkafka, retention_by_bytes_drops_the_log_start_and_a_standby_behind_it_copies_its_peer)
+{
+	standby_behind_retention(true);
+}
+
+Test(realkafka, batches_and_snapshots_ride_a_broker_restart)
+{
+	S.real = true;
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	stack_up(1, NPARTS, 100);
+	outcomes o = {0};
+	load_for(&o, 0, 2000);
+	/* The node leading the batch topic's partition 0 stops cleanly and
+	 * starts again mid-load; then it is killed and started. */
+	int leader = realk_leader(stack_topic("likes.batches"), 0);
+	realk_ctl("restart %d", leader);
+	load_for(&o, 0, 3000);
+	realk_ctl("in-sync 60000");
+	leader = realk_leader(stack_topic("likes.snapshots"), 0);
+	realk_ctl("kill %d", leader);
+	load_for(&o, 0, 3000);
+	realk_ctl("start %d", leader);
+	realk_ctl("in-sync 60000");
+	load_for(&o, 0, 2000);
+	cr_log_info("a node restarted, then node %d killed and started: %d writes acknowledged",
+	            leader, count_code(&o, 200));
+	counted_as_answered(&o, false);
+	/* The edge's own view: central's snapshots came back round. */
+	for (int r = 0; r < o.n; r++)
+		if (o.code[r] == 200)
+			edge_counts(0, r, 1);
+}
+
+Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after_its_restart)
+{
+	/* Central applies batches and queues their snapshots; the node
+	 * leading a snapshot partition is killed, so they wait undelivered
+	 * (a partition without a leader until the node's session runs out),
+	 * and central is killed. Restarted, it must publish the counts those
+	 * snapshots carried: the edge drops an op from its overlay once a
+	 * snapshot says central applied it, and without its count it would
+	 * show the item without the like until the item changes again. */
+	S.real = true;
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	stack_up(1, NPARTS, 100);
+	outcomes o = {0};
+	load_for(&o, 0, 2000);
+	int node = realk_leader(stack_topic("likes.snapshots"), 0);
+	realk_ctl("kill %d", node);
+	load_for(&o, 0, 700);
+	proc_stop(S.central_pid, SIGKILL);
+	realk_ctl("start %d", node);
+	stack_start_central();
+	realk_ctl("in-sync 60000");
+	load_for(&o, 0, 1000);
+	cr_log_info("node %d killed, central killed and started: %d writes acknowledged", node,
+	            count_code(&o, 200));
+	counted_as_answered(&o, false);
+	for (int r = 0; r < o.n; r++)
+		if (o.code[r] == 200)
+			edge_counts(0, r, 1);
+}
