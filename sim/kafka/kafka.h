@@ -115,8 +115,9 @@ typedef enum sim_kafka_fault {
 } sim_kafka_fault;
 
 /* Applies f to node id (1..N). A start (START, RESTART, WIPE) returns
- * once the node's JVM answers on its client port; whether the cluster
- * has it back in its ISRs is sim_kafka_wait_isr's. ERR_INVAL for a bad
+ * once the node's JVM is spawned (a restart's clean stop, and a wipe's
+ * format, are waited for); whether the cluster has it back in its ISRs
+ * is sim_kafka_wait_isr's. ERR_INVAL for a bad
  * id or a fault that does not fit the node's state (resume of a node not
  * paused, start of one running), ERR_IO when a process or file step
  * failed (err says which). */
@@ -132,8 +133,9 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
                      unsigned timeout_ms, char *err, size_t errlen) WARN_UNUSED;
 
 /* The current leader of (topic, partition) by the cluster's metadata,
- * asked of any node that answers within timeout_ms: its node id, or -1
- * (none, or no node answered). */
+ * a node that is running (one just lost is named until it is fenced:
+ * this waits, up to timeout_ms, for one that runs): its node id, or -1
+ * (none within timeout_ms). */
 int sim_kafka_leader(sim_kafka *k, const char *topic, int partition, unsigned timeout_ms);
 
 /* The node that is the active controller (the quorum's leader) by the

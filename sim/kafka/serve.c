@@ -13,7 +13,7 @@
 #include "log.h"
 #include "sim/proc/service.h"
 
-#define LEADER_MS 5000
+#define LEADER_MS 30000
 #define CREATE_WORDS_MAX 12
 
 typedef struct serving {
