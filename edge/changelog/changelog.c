@@ -744,11 +744,20 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    "back the position the store and its copies say. Above 0 for long: a store write "
 	    "failed after its append, and a restart replays the log from there.",
 	    NULL);
-	cl->takeover_ms = metrics_gauge(
-	    reg, "changelog_takeover_milliseconds",
-	    "The last takeover this instance won: from the log's last record before it to the "
-	    "writer's being ready.",
-	    NULL);
+}
+
+/* Scrape time: the last takeover's duration, which the follower keeps in
+ * milliseconds, as the seconds Prometheus's base unit asks for (a gauge
+ * of metrics.h holds an integer: whole seconds would round a takeover of
+ * 1.9 s down to 1). */
+static void render(const metrics *m, void *obj, sbuf *out)
+{
+	const changelog *cl = obj;
+	metrics_single(m, out, "changelog_takeover_seconds", METRIC_GAUGE,
+	               "The last takeover this instance won as a standby, in seconds: from the "
+	               "log's last record before it to the writer's being ready (0 before the "
+	               "first).",
+	               (double)atomic_load(&cl->takeover_last_ms) / 1000.0);
 }
 
 int changelog_timing_check(const changelog_opts *o, char *err, size_t errlen)
@@ -829,6 +838,10 @@ changelog *changelog_new(const changelog_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	cl->beating = true;
+	/* Last, once nothing can fail: from here the registry renders cl,
+	 * until changelog_free (changelog_opts.reg). */
+	if (o->reg)
+		metrics_add_object_hook(o->reg, render, cl);
 	return cl;
 }
 

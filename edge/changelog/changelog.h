@@ -130,7 +130,9 @@ typedef struct changelog_opts {
 	int beat_ms;          /* an active idle this long appends a beat; 0: 500 */
 	int takeover_ms;      /* a follower takes over a log silent this long; 0: 2000 */
 	int durability;       /* enum changelog_durability */
-	metrics *reg;         /* its counters, gauges and histogram; NULL: none */
+	metrics *reg;         /* its counters, gauges and histogram, and a render hook
+	                       * over the changelog: no render of reg may start after
+	                       * changelog_free; NULL: none */
 	/* changelog_restore calls it for a store it cannot bring to the
 	 * log's end from the log alone (its position before the log's
 	 * start, or already unfit) and that holds no writes the log lacks:

@@ -653,8 +653,7 @@ static bool follow_take(changelog *cl, rd_kafka_t *rk, applier *a, follow_state 
 		return true;
 	}
 	uint64_t ms = clock_mono_ms() - silent_since;
-	if (cl->takeover_ms)
-		metric_set(cl->takeover_ms, (int64_t)ms);
+	atomic_store(&cl->takeover_last_ms, ms);
 	log_info("changelog: took over", "since_last_record_ms=%" PRIu64, ms);
 	return true;
 }

@@ -134,7 +134,11 @@ struct changelog {
 	 * (changelog.c's delivery_kinds), and one log line a second. */
 	metric *delivery_errors[CHANGELOG_DELIVERY_KINDS];
 	log_limit delivery_log;
-	metric *g_active, *g_epoch, *takeovers, *replayed, *voided, *takeover_ms;
+	metric *g_active, *g_epoch, *takeovers, *replayed, *voided;
+	/* The last takeover the follower won: monotonic ms from the log's
+	 * last record before it to the writer's being ready (0: none yet),
+	 * rendered in seconds at scrape time (changelog.c). */
+	_Atomic uint64_t takeover_last_ms;
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };
 

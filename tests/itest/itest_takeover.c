@@ -25,6 +25,7 @@
 
 #include "bus.h"
 #include "sim/drill/trim.h"
+#include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
 
 #define NPARTS 4
@@ -128,6 +129,13 @@ static void kill_at(const char *point, bool threaded)
 	S.edge_pid[ACTIVE] = 0;
 
 	uint64_t ms = stack_wait_writer(STANDBY, 20000);
+	/* Its /metrics says the takeover in seconds, to the millisecond: it
+	 * waited takeover_ms (500) of silence first, which whole seconds
+	 * would show as 0. */
+	static char text[512 * 1024];
+	cr_assert_eq(proc_curl(text, sizeof text, "", S.edge_port[STANDBY], "/metrics"), 200);
+	double took = prom_util_get(text, "likes_edge_changelog_takeover_seconds");
+	cr_assert(took >= 0.5 && took < 20, "likes_edge_changelog_takeover_seconds %f", took);
 	int cut = acked; /* the request the kill cut off */
 	cr_assert_eq(views(STANDBY, cut + 1), 200, "the standby takes writes once active");
 	for (int r = 0; r < acked; r++)
@@ -139,8 +147,9 @@ static void kill_at(const char *point, bool threaded)
 			cr_assert_eq(edge_views(STANDBY, r, k), 1,
 			             "the new active shows reel:%dx%d", r, k);
 	cr_log_info("%s: %d requests acknowledged, the cut one counted %lld times, the "
-	            "standby took writes %llu ms after the kill was seen",
-	            point, acked, c, (unsigned long long)ms);
+	            "standby took writes %llu ms after the kill was seen (its takeover: %.3f s "
+	            "from the last record)",
+	            point, acked, c, (unsigned long long)ms, took);
 }
 
 Test(takeover, before_a_group_is_copied)
