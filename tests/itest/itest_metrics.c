@@ -2,7 +2,10 @@
  * broker, central and one edge on loopback (stack.h). Checks that the
  * exposition parses, that every memory holder has a size, that the
  * pending gauges follow a Kafka outage and that the snapshot age and
- * pending batches follow a central outage.
+ * pending batches follow a central outage; and that promtool check
+ * metrics accepts every daemon of the deployed shape, after traffic:
+ * the active edge and its standby (changelog, seeding, TLS, the home
+ * stream) and central with its change feed.
  *
  * The Kafka outage freezes the broker process (SIGSTOP, then SIGCONT):
  * the embedded broker keeps its topics only in memory, so killing and
@@ -12,6 +15,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sys/wait.h>
 
 #include "tests/support/prom_util.h"
 #include "tests/support/stack.h"
@@ -251,10 +255,71 @@ Test(metrics, snapshot_age_grows_while_central_is_down_and_recovers)
 	cr_assert_lt(metric(age), 2, "fresh snapshots again");
 }
 
-/* What Prometheus's own checker says of one scrape: its output, empty
- * when it found nothing. Fails when promtool cannot run (make deps
- * installs it). */
-static void promtool_check(const char *what, int port, char *out, size_t cap)
+/* --- the deployed shape ----------------------------------------------------- */
+
+/* promtool runs on the daemons as operators run them (configs/deploy/):
+ * the edge with its changelog, a standby instance following it and both
+ * serving their store to a peer that re-seeds, a TLS listener beside the
+ * loopback one, the region's home stream followed; central with its
+ * change feed and that home stream. Each module registers its families
+ * only when it is on, so a lighter stack would leave them unchecked. */
+
+#define ACTIVE 0
+#define STANDBY 1
+
+static char certdir[256], active_extra[1024], standby_extra[1024];
+
+/* [home] and a TLS listener on a port of its own (the instances share a
+ * host here), on the throwaway certificate in certdir. */
+static void deployed_extra(char *out, size_t cap)
+{
+	snprintf(
+	    out, cap,
+	    "[home]\nfollow = true\n"
+	    "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\ntls_key = %s/key.pem\n",
+	    proc_free_port(), certdir, certdir);
+}
+
+static void deployed_setup(void)
+{
+	text = malloc(METRICS_CAP);
+	cr_assert_not_null(text);
+	testdir_make(certdir, sizeof certdir, "likes-itest-cert");
+	char out[4096];
+	cr_assert_eq(proc_capture(out, sizeof out,
+	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
+	                          "-out %s/cert.pem 2>&1",
+	                          certdir, certdir),
+	             0, "%s", out);
+	S.changelog = true;
+	S.seed = true;
+	S.central_extra = "[feed]\nhome_regions = r0\n";
+	deployed_extra(active_extra, sizeof active_extra);
+	S.edge_extra = active_extra;
+	stack_up(1, NPARTS, 200);
+	stack_wait_writer(ACTIVE, 20000);
+	deployed_extra(standby_extra, sizeof standby_extra);
+	S.edge_extra = standby_extra;
+	stack_write_twin(STANDBY, ACTIVE);
+	stack_start_edge(STANDBY);
+	stack_wait_fit(STANDBY, 20000);
+}
+
+static void deployed_teardown(void)
+{
+	stack_down();
+	testdir_remove(certdir);
+	free(text);
+}
+
+TestSuite(deployed, .init = deployed_setup, .fini = deployed_teardown, .timeout = 180);
+
+/* Prometheus's own checker on one scrape of what's /metrics (on port):
+ * anything it says fails the test with its own words, and the test goes
+ * on to the next daemon, so one run names every complaint. Stops the
+ * test when promtool cannot run (make deps installs it). */
+static void promtool_check(const char *what, int port)
 {
 	cr_assert_eq(proc_curl(text, METRICS_CAP, "", port, "/metrics"), 200);
 	char path[] = "/tmp/likes-metrics-XXXXXX";
@@ -267,17 +332,17 @@ static void promtool_check(const char *what, int port, char *out, size_t cap)
 	size_t n = strlen(body);
 	cr_assert_eq(write(fd, body, n), (ssize_t)n);
 	close(fd);
-	char cmd[256];
+	char cmd[256], out[8192];
 	snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
-	size_t got = fread(out, 1, cap - 1, p);
+	size_t got = fread(out, 1, sizeof out - 1, p);
 	out[got] = '\0';
 	int rc = pclose(p);
 	unlink(path);
-	cr_assert_eq(rc, 0, "promtool check metrics on %s's /metrics (exit %d):\n%s", what, rc,
-	             out);
-	cr_assert_eq(got, 0, "promtool on %s's /metrics:\n%s", what, out);
+	cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) != 127, "promtool did not run:\n%s", out);
+	cr_expect(rc == 0 && got == 0, "promtool check metrics on %s's /metrics (exit %d):\n%s",
+	          what, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out);
 }
 
 /* Scrapes port until every family has at least one sample (per-partition
@@ -297,33 +362,52 @@ static void wait_every_family_has_samples(const char *what, int port, unsigned m
 	}
 }
 
-Test(metrics, both_daemons_pass_promtool_and_export_the_process_and_build)
+Test(deployed, every_daemon_passes_promtool_and_exports_the_process_and_build)
 {
 	/* Traffic through the whole pipeline, so that every family has a
-	 * sample: promtool then checks every name either daemon can show. */
+	 * sample: promtool then checks every name any daemon can show. */
 	like(1, "u-prom");
 	like(2, "u-prom");
 	cr_assert_eq(
-	    proc_http("DELETE", S.edge_port[0], "/v1/items/post/m2/likes", "u-prom", NULL, 0), 200);
+	    proc_http("DELETE", S.edge_port[ACTIVE], "/v1/items/post/m2/likes", "u-prom", NULL, 0),
+	    200);
+	char out[4096];
+	cr_assert_eq(stack_views(S.edge_port[ACTIVE], 1, 3, out, sizeof out), 200, "%s", out);
 	cr_assert_gt(wait_for("likes_edge_batches_applied_total", positive, 20000), 0);
-	wait_every_family_has_samples("the edge", S.edge_port[0], 20000);
-	wait_every_family_has_samples("central", S.ops_port, 20000);
+	cr_assert_gt(wait_for("likes_edge_changelog_appends_total", positive, 5000), 0);
+	const struct {
+		const char *what;
+		int port;
+	} daemons[] = {{"the active edge", S.edge_port[ACTIVE]},
+	               {"the standby edge", S.edge_port[STANDBY]},
+	               {"central", S.ops_port}};
+	const size_t nd = sizeof daemons / sizeof daemons[0];
+	for (size_t i = 0; i < nd; i++)
+		wait_every_family_has_samples(daemons[i].what, daemons[i].port, 20000);
+	/* text: central's scrape, the last one waited for. */
 	cr_assert_gt(prom_util_sum(text, "likes_central_ops_applied_total"), 0, "%s", text);
-	char out[8192];
-	promtool_check("the edge", S.edge_port[0], out, sizeof out);
-	promtool_check("central", S.ops_port, out, sizeof out);
-	const int ports[2] = {S.edge_port[0], S.ops_port};
-	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(proc_curl(text, METRICS_CAP, "", ports[i], "/metrics"), 200);
+	cr_assert_gt(metric("likes_edge_tls_cert_expiry_timestamp_seconds"), 0,
+	             "the TLS listener's families are in the scrape");
+	/* The standby follows: it applied the active's records and is not
+	 * active itself. */
+	cr_assert_eq(proc_curl(text, METRICS_CAP, "", S.edge_port[STANDBY], "/metrics"), 200);
+	cr_assert_gt(prom_util_get(text, "likes_edge_changelog_replayed_records_total"), 0, "%s",
+	             text);
+	cr_assert_eq(prom_util_get(text, "likes_edge_changelog_active{edge=\"edge0\"}"), 0);
+	for (size_t i = 0; i < nd; i++)
+		promtool_check(daemons[i].what, daemons[i].port);
+	for (size_t i = 0; i < nd; i++) {
+		cr_assert_eq(proc_curl(text, METRICS_CAP, "", daemons[i].port, "/metrics"), 200);
 		const char *want[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
 		                      "process_open_fds", "process_max_fds",
 		                      "process_start_time_seconds"};
 		/* CPU may still read 0 ticks in a process this young. */
-		cr_expect_geq(prom_util_get(text, want[0]), 0, "%s on port %d", want[0], ports[i]);
+		cr_expect_geq(prom_util_get(text, want[0]), 0, "%s of %s", want[0],
+		              daemons[i].what);
 		for (size_t k = 1; k < sizeof want / sizeof want[0]; k++)
-			cr_expect_gt(prom_util_get(text, want[k]), 0, "%s on port %d", want[k],
-			             ports[i]);
-		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "port %d",
-		                   ports[i]);
+			cr_expect_gt(prom_util_get(text, want[k]), 0, "%s of %s", want[k],
+			             daemons[i].what);
+		cr_expect_not_null(strstr(text, "\nlikes_build_info{version=\""), "%s",
+		                   daemons[i].what);
 	}
 }
