@@ -2,6 +2,7 @@
 #
 #   make          build/edge build/central build/sim
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
+#                 on the embedded Kafka; KAFKA=real: on Apache Kafka (JVMs)
 #   make test     deps if missing, then format-check, build, unit, itest,
 #                 install/rules/client/browser tests, short drills, san-test,
 #                 fuzz-short, in that order (TEST_JOBS=2 test binaries at once)
@@ -303,9 +304,14 @@ check-bench-deps:
 
 # --- run and test -----------------------------------------------------------
 
+# make run KAFKA=real: the same stack on Apache Kafka (sim kafka, two
+# JVMs, 20-30 s to start; sim/stack.sh). Its jars are built in the same
+# sub-make as the binaries, after check-deps, which installs Maven on a
+# fresh machine: as a prerequisite beside check-deps, make -j would
+# start mvn before Maven is there. Without KAFKA: embedded.
 run: check-deps
-	@$(MAKE) --no-print-directory all
-	@./sim/stack.sh
+	@$(MAKE) --no-print-directory all $(if $(filter real,$(KAFKA)),kafka-jars)
+	@KAFKA='$(KAFKA)' ./sim/stack.sh
 
 # The suites run one after another, in this order. The builds (build/,
 # build-san/, build-fuzz/) and the suites made of test binaries (unit,
