@@ -646,6 +646,30 @@ static int leader_now(sim_kafka *k, rd_kafka_topic_t *rkt, int partition, unsign
 	return leader;
 }
 
+int sim_kafka_isr(sim_kafka *k, const char *topic, int partition, int *isr, int max)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->admin, topic, NULL);
+	if (!rkt)
+		return -1;
+	const struct rd_kafka_metadata *md = NULL;
+	int n = -1;
+	if (rd_kafka_metadata(k->admin, 0, rkt, &md, META_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int t = 0; t < md->topic_cnt; t++)
+			for (int p = 0; p < md->topics[t].partition_cnt; p++) {
+				const rd_kafka_metadata_partition_t *mp =
+				    &md->topics[t].partitions[p];
+				if (mp->id != partition)
+					continue;
+				n = 0;
+				for (int i = 0; i < mp->isr_cnt && n < max; i++)
+					isr[n++] = mp->isrs[i];
+			}
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
 int sim_kafka_leader(sim_kafka *k, const char *topic, int partition, unsigned timeout_ms)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->admin, topic, NULL);

@@ -138,6 +138,10 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
  * (none within timeout_ms). */
 int sim_kafka_leader(sim_kafka *k, const char *topic, int partition, unsigned timeout_ms);
 
+/* The in-sync replicas of (topic, partition) by the metadata now: how
+ * many (their ids in isr, at most max), or -1 when unknown. */
+int sim_kafka_isr(sim_kafka *k, const char *topic, int partition, int *isr, int max);
+
 /* The node that is the active controller (the quorum's leader) by the
  * running nodes' own record of it (their quorum-state files, the newest
  * epoch's), or -1 when none knows one. */

@@ -176,6 +176,19 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			snprintf(ans, cap, "ok %d", leader);
 		return;
 	}
+	if (nw == 3 && strcmp(w[0], "isr") == 0 && parse_int(w[2], 0, 100000, &v)) {
+		int isr[SIM_KAFKA_NODES_MAX];
+		int n = sim_kafka_isr(k, w[1], (int)v, isr, SIM_KAFKA_NODES_MAX);
+		if (n < 0) {
+			snprintf(ans, cap, "error no metadata for %s-%ld", w[1], v);
+			return;
+		}
+		size_t len = (size_t)snprintf(ans, cap, "ok");
+		for (int i = 0; i < n && len < cap; i++)
+			len +=
+			    (size_t)snprintf(ans + len, cap - len, "%s%d", i ? "," : " ", isr[i]);
+		return;
+	}
 	if (nw == 1 && strcmp(w[0], "controller") == 0) {
 		int c = sim_kafka_controller(k);
 		if (c < 0)

@@ -9,6 +9,7 @@
  *   leader TOPIC PARTITION         "ok ID": the partition's leader now
  *   pid ID                         "ok PID" (0: not running)
  *   controller                     "ok ID": the active controller now
+ *   isr TOPIC PARTITION            "ok A,B,...": its in-sync replicas now
  *   in-sync MS                     "ok" once every partition has a leader
  *                                  and its full ISR, within MS
  *   create NAME:PARTITIONS [rf=N] [as=NAME] [replicas=A,B,...] [KEY=VALUE ...]

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <sys/wait.h>
 
 #include "bus.h"
@@ -94,37 +95,9 @@ static double edge_metric(int slot, const char *series)
 	return prom_util_get(out, series);
 }
 
-/* Every view of request req counts want at central, within ms. */
-static void central_counts(int req, long long want, unsigned ms)
-{
-	uint64_t deadline = clock_mono_ms() + ms;
-	for (int k = 0; k < PER_REQ; k++) {
-		long long c;
-		while ((c = stack_views_count(S.ops_port, false, req, k)) != want &&
-		       !(want == 0 && c == -1)) {
-			cr_assert_lt(
-			    clock_mono_ms(), deadline,
-			    "central counts reel:%dx%d %lld times, want %lld; edge log:\n%s", req,
-			    k, c, want, stack_tail("edge0.log"));
-			proc_sleep_ms(100);
-		}
-	}
-}
-
-/* slot's own count of every view of req is want. */
-static void edge_counts(int slot, int req, long long want)
-{
-	for (int k = 0; k < PER_REQ; k++) {
-		long long c = stack_views_count(S.edge_port[slot], true, req, k);
-		if (want == 0 && c == -1)
-			continue;
-		cr_assert_eq(c, want, "slot %d counts reel:%dx%d %lld times, want %lld", slot, req,
-		             k, c, want);
-	}
-}
-
 /* The outcome of each request of a run, by number. */
 typedef struct outcomes {
+	int base; /* the first request's number */
 	int code[400];
 	int n;
 } outcomes;
@@ -132,9 +105,98 @@ typedef struct outcomes {
 static int send_one(outcomes *o, int slot)
 {
 	cr_assert_lt(o->n, (int)(sizeof o->code / sizeof o->code[0]));
-	int req = o->n;
-	o->code[o->n++] = views(slot, req);
-	return o->code[req];
+	int i = o->n++;
+	o->code[i] = views(slot, o->base + i);
+	return o->code[i];
+}
+
+/* Requests per /v1/counts read: their PER_REQ items each, 100 at most. */
+#define READ_REQS (100 / PER_REQ)
+
+/* The views counts of requests [first, first + n) (n <= READ_REQS) on
+ * port, an edge's (h2c) or central's ops API, in one /v1/counts read:
+ * out[r - first][k], -1 where the answer lacks one. false when the read
+ * failed. */
+static bool views_read(int port, bool edge, int first, int n, long long out[][PER_REQ])
+{
+	char path[4096], body[1 << 15];
+	int len = snprintf(path, sizeof path, "/v1/counts?counters=views&items=");
+	for (int r = first; r < first + n; r++)
+		for (int k = 0; k < PER_REQ; k++)
+			len += snprintf(path + len, sizeof path - (size_t)len, "%sreel:%dx%d",
+			                r == first && k == 0 ? "" : ",", r, k);
+	for (int r = 0; r < n; r++)
+		for (int k = 0; k < PER_REQ; k++)
+			out[r][k] = -1;
+	if (proc_curl(body, sizeof body, edge ? "--http2-prior-knowledge" : "", port, path) != 200)
+		return false;
+	/* An edge answers {"counts":{ITEM:{"views":N}}}, central
+	 * {"items":{ITEM:{...,"counts":{"views":N}}}} (docs/api.md). */
+	json_t *j = json_loads(body, 0, NULL);
+	json_t *counts = json_object_get(j, edge ? "counts" : "items");
+	for (int r = 0; counts && r < n; r++)
+		for (int k = 0; k < PER_REQ; k++) {
+			char item[64];
+			snprintf(item, sizeof item, "reel:%dx%d", first + r, k);
+			json_t *of = json_object_get(counts, item);
+			json_t *v =
+			    json_object_get(edge ? of : json_object_get(of, "counts"), "views");
+			if (json_is_integer(v))
+				out[r][k] = json_integer_value(v);
+		}
+	json_decref(j);
+	return counts != NULL;
+}
+
+/* What request r's views should count: 1 for an acknowledged one, 0 for
+ * a refused one (its record may be in the log: the edge undid it), and
+ * -1 for one never answered (0 or 1, the same for all its views). */
+static long long wanted(const outcomes *o, int i, bool strict)
+{
+	if (o->code[i] == 200)
+		return 1;
+	return strict || o->code[i] == 503 ? 0 : -1;
+}
+
+static bool as_wanted(long long want, const long long got[PER_REQ])
+{
+	for (int k = 0; k < PER_REQ; k++) {
+		long long c = got[k] < 0 ? 0 : got[k];
+		if (want >= 0 ? c != want : (c != 0 && c != 1) || c != (got[0] < 0 ? 0 : got[0]))
+			return false;
+	}
+	return true;
+}
+
+/* Once the load is over: at central (within a minute) or at slot's
+ * instance, every request counts as wanted() says. */
+static void counts_hold(const outcomes *o, bool strict, int slot, bool central)
+{
+	int port = central ? S.ops_port : S.edge_port[slot];
+	for (int first = 0; first < o->n; first += READ_REQS) {
+		int n = o->n - first < READ_REQS ? o->n - first : READ_REQS;
+		long long got[READ_REQS][PER_REQ];
+		uint64_t deadline = clock_mono_ms() + (central ? 60000 : 0);
+		for (;;) {
+			bool read = views_read(port, !central, o->base + first, n, got);
+			int bad = -1;
+			for (int r = 0; read && r < n && bad < 0; r++)
+				if (!as_wanted(wanted(o, first + r, strict), got[r]))
+					bad = r;
+			if (read && bad < 0)
+				break;
+			if (clock_mono_ms() >= deadline) {
+				int r = bad < 0 ? 0 : bad;
+				cr_assert_fail(
+				    "%s counts request %d (answered %d) as %lld,%lld,%lld,%lld; "
+				    "want %lld each; edge log:\n%s",
+				    central ? "central" : "the edge", o->base + first + r,
+				    o->code[first + r], got[r][0], got[r][1], got[r][2], got[r][3],
+				    wanted(o, first + r, strict), stack_tail("edge0.log"));
+			}
+			proc_sleep_ms(200);
+		}
+	}
 }
 
 /* Once the load is over: every request answered 200 counts once at
@@ -143,20 +205,13 @@ static int send_one(outcomes *o, int slot)
  * and the edge undid it. */
 static void counted_as_answered(const outcomes *o, bool strict)
 {
-	for (int r = 0; r < o->n; r++) {
-		if (o->code[r] == 200) {
-			central_counts(r, 1, 60000);
-		} else if (strict || o->code[r] == 503) {
-			for (int k = 0; k < PER_REQ; k++) {
-				long long c = stack_views_count(S.ops_port, false, r, k);
-				cr_assert(
-				    c == 0 || c == -1,
-				    "request %d was refused (%d), yet reel:%dx%d counts %lld at "
-				    "central",
-				    r, o->code[r], r, k, c);
-			}
-		}
-	}
+	counts_hold(o, strict, 0, true);
+}
+
+/* The same at slot's instance, as it answers now. */
+static void edge_counts_hold(const outcomes *o, int slot, bool strict)
+{
+	counts_hold(o, strict, slot, false);
 }
 
 static int count_code(const outcomes *o, int code)
@@ -225,7 +280,16 @@ Test(realkafka, writes_are_refused_without_min_insync_replicas_and_taken_again_a
 	cr_assert(stack_file_has("edge0.log", "changelog append not acknowledged"));
 	/* What the cluster itself answers, seen through Debian's kcat with no
 	 * retries: librdkafka retries NOT_ENOUGH_REPLICAS until the message's
-	 * timeout, so the edge's reports say timed_out. */
+	 * timeout, so the edge's reports say timed_out. Once the ISR is the
+	 * leader alone (the follower fenced). */
+	deadline = clock_mono_ms() + 30000;
+	for (;;) {
+		const char *isr = realk_ctl("isr %s 0", topic);
+		if (strchr(isr, ',') == NULL && atoi(isr) == leader)
+			break;
+		cr_assert_lt(clock_mono_ms(), deadline, "the ISR is still %s", isr);
+		proc_sleep_ms(200);
+	}
 	char out[2048];
 	(void)proc_capture(out, sizeof out,
 	                   "echo probe | kcat -P -b '%s' -t '%s' -p 0 -X acks=all "
@@ -287,9 +351,7 @@ Test(realkafka, a_write_refused_after_its_record_reached_the_log_counts_nowhere)
 	cr_assert_eq(proc_stop(S.edge_pid[ACTIVE], SIGKILL) != -1, true);
 	S.edge_pid[ACTIVE] = 0;
 	stack_wait_writer(STANDBY, 30000);
-	for (int r = 0; r < o.n; r++)
-		if (o.code[r] == 200 || o.code[r] == 503)
-			edge_counts(STANDBY, r, o.code[r] == 200 ? 1 : 0);
+	edge_counts_hold(&o, STANDBY, true);
 }
 
 /* Sends writes to slot for ms, one after another; what each got. */
@@ -331,9 +393,7 @@ Test(realkafka, the_changelog_leader_lost_mid_load_loses_nothing_and_doubles_not
 	proc_sleep_ms(500);
 	kill_slot(ACTIVE);
 	stack_wait_writer(STANDBY, 30000);
-	for (int r = 0; r < o.n; r++)
-		if (o.code[r] == 200 || o.code[r] == 503)
-			edge_counts(STANDBY, r, o.code[r] == 200 ? 1 : 0);
+	edge_counts_hold(&o, STANDBY, true);
 }
 
 Test(realkafka, a_paused_active_resumed_after_a_takeover_is_fenced_and_counts_nothing)
@@ -344,11 +404,11 @@ Test(realkafka, a_paused_active_resumed_after_a_takeover_is_fenced_and_counts_no
 		cr_assert_eq(send_one(&o, ACTIVE), 200);
 	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGSTOP), 0);
 	uint64_t ms = stack_wait_writer(STANDBY, 30000);
-	outcomes after = {.n = 100};
+	outcomes after = {.base = 100};
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(send_one(&after, STANDBY), 200);
 	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGCONT), 0);
-	outcomes zombie = {.n = 200};
+	outcomes zombie = {.base = 200};
 	for (int i = 0; i < 5; i++)
 		cr_assert_neq(send_one(&zombie, ACTIVE), 200,
 		              "the former active acknowledged a write");
@@ -365,13 +425,10 @@ Test(realkafka, a_paused_active_resumed_after_a_takeover_is_fenced_and_counts_no
 	          stack_tail("edge0.log"));
 	cr_log_info("the standby took writes %llu ms after the pause", (unsigned long long)ms);
 	counted_as_answered(&o, true);
-	for (int r = 100; r < after.n; r++)
-		central_counts(r, 1, 30000);
+	counted_as_answered(&after, true);
 	proc_sleep_ms(1500); /* a few snapshots: the zombie's writes never count */
-	for (int r = 200; r < zombie.n; r++) {
-		central_counts(r, 0, 1000);
-		edge_counts(STANDBY, r, 0);
-	}
+	counted_as_answered(&zombie, true);
+	edge_counts_hold(&zombie, STANDBY, true);
 }
 
 /* The standby away while retention dropped the log's start: it finds
@@ -460,8 +517,7 @@ static void standby_behind_retention(bool by_bytes)
 	stack_wait_writer(STANDBY, 30000);
 	cr_assert_eq(send_one(&o, STANDBY), 200, "the standby takes writes once active");
 	counted_as_answered(&o, true);
-	for (int r = 0; r < o.n; r++)
-		edge_counts(STANDBY, r, 1);
+	edge_counts_hold(&o, STANDBY, true);
 }
 
 Test(realkafka, retention_by_time_drops_the_log_start_and_a_standby_behind_it_copies_its_peer)
@@ -497,9 +553,7 @@ Test(realkafka, batches_and_snapshots_ride_a_broker_restart)
 	            leader, count_code(&o, 200));
 	counted_as_answered(&o, false);
 	/* The edge's own view: central's snapshots came back round. */
-	for (int r = 0; r < o.n; r++)
-		if (o.code[r] == 200)
-			edge_counts(0, r, 1);
+	edge_counts_hold(&o, 0, false);
 }
 
 Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after_its_restart)
@@ -527,7 +581,5 @@ Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after
 	cr_log_info("node %d killed, central killed and started: %d writes acknowledged", node,
 	            count_code(&o, 200));
 	counted_as_answered(&o, false);
-	for (int r = 0; r < o.n; r++)
-		if (o.code[r] == 200)
-			edge_counts(0, r, 1);
+	edge_counts_hold(&o, 0, false);
 }
