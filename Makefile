@@ -433,9 +433,13 @@ real-drills: $(BINS) kafka-jars
 	@set -e; for d in $(REAL_DRILLS); do echo "== drill $$d (real Kafka)"; \
 	  ./$(BUILD)/sim drill --kafka real sim/drills/$$d.drill; done
 
+# central_kafka_restart's short run alone takes two and a half minutes
+# here (nine clean stops of real nodes): make drills and make real-drills
+# run it, not make test.
+SHORT_DRILLS := $(filter-out central_kafka_restart,$(DRILLS))
 short-drills: $(BINS) kafka-jars
 	@mkdir -p $(BUILD)/drills
-	@set -e; for d in $(DRILLS); do echo "== drill $$d (short)"; \
+	@set -e; for d in $(SHORT_DRILLS); do echo "== drill $$d (short)"; \
 	  if ! ./$(BUILD)/sim drill --short sim/drills/$$d.drill > $(BUILD)/drills/$$d-short.out 2>&1; then \
 	    cat $(BUILD)/drills/$$d-short.out; echo "drill $$d failed"; exit 1; fi; \
 	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \

@@ -48,6 +48,7 @@
 #include "partition.h"
 #include "sim/drill/probe.h"
 #include "sim/kafka/serve.h"
+#include "sim/proc/service.h"
 #include "sim/drill/run.h"
 #include "wire.h"
 #include "xmem.h"
@@ -499,6 +500,7 @@ static int cmd_kafka(int argc, char **argv)
 		o.ntopics = topics.n;
 		o.props = props.v;
 		o.topic_configs = tconfs.v;
+		o.interrupted = service_interrupted;
 		log_set_component("sim/kafka");
 		rc = sim_kafka_serve(&o, bootstrap_file, pid_file, control) < 0 ? 1 : 0;
 	}

@@ -54,6 +54,7 @@ struct sim_kafka {
 	char cluster_id[32];
 	int heap_mb;
 	bool full_jit;
+	bool (*interrupted)(void);
 	char bootstraps[SIM_KAFKA_NODES_MAX * 24];
 	sim_kafka_topic *topics; /* created so far */
 	size_t ntopics;
@@ -412,6 +413,10 @@ static int wait_brokers(sim_kafka *k, uint64_t end, char *err, size_t errlen)
 {
 	int seen = -1;
 	while (clock_mono_ms() < end) {
+		if (k->interrupted && k->interrupted()) {
+			snprintf(err, errlen, "interrupted while the nodes started");
+			return ERR_AGAIN;
+		}
 		for (int i = 0; i < k->n; i++) {
 			knode *nd = &k->nodes[i];
 			int st;
@@ -600,6 +605,10 @@ int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, char *err, size_t errl
 	do {
 		if (all_in_sync(k, why, sizeof why))
 			return 0;
+		if (k->interrupted && k->interrupted()) {
+			snprintf(err, errlen, "interrupted while waiting for the ISRs");
+			return ERR_AGAIN;
+		}
 		usleep(100 * 1000);
 	} while (clock_mono_ms() < end);
 	snprintf(err, errlen, "not in sync after %u ms: %s", timeout_ms, why);
@@ -728,6 +737,7 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	k->n = o->nodes;
 	k->heap_mb = o->heap_mb > 0 ? o->heap_mb : SIM_KAFKA_HEAP_MB;
 	k->full_jit = o->full_jit;
+	k->interrupted = o->interrupted;
 	snprintf(k->dir, sizeof k->dir, "%s", o->dir);
 	snprintf(k->classpath, sizeof k->classpath, "%s/*", o->jars);
 	sbuf deploy_props;
@@ -815,7 +825,10 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	sbuf_free(&deploy_props);
 	return k;
 fail:
-	log_error("kafka cluster did not start", "err=\"%s\" dir=%s", err, k->dir);
+	if (rc == ERR_AGAIN)
+		log_info("kafka cluster start given up", "why=\"%s\" dir=%s", err, k->dir);
+	else
+		log_error("kafka cluster did not start", "err=\"%s\" dir=%s", err, k->dir);
 	sbuf_free(&deploy_props);
 	sim_kafka_stop(k);
 	return NULL;

@@ -88,6 +88,10 @@ typedef struct sim_kafka_opts {
 	 * deploy table's (retention.ms=..., say); NULL-terminated or NULL. */
 	const char *const *topic_configs;
 	unsigned start_ms; /* 0: 90 s for the whole start */
+	/* Asked now and then while the start and sim_kafka_wait_isr wait:
+	 * true gives up (ERR_AGAIN), so a Ctrl-C need not wait for the
+	 * JVMs (sim kafka's service_interrupted); NULL: never. */
+	bool (*interrupted)(void);
 } sim_kafka_opts;
 
 /* Formats the nodes' storage, starts them, waits until the cluster lists

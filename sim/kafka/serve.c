@@ -27,7 +27,8 @@ static const char *serve_start(void *ctx)
 	char err[512];
 	s->k = sim_kafka_start(s->o, err, sizeof err);
 	if (!s->k) {
-		log_error("cannot start the Kafka cluster", "error=\"%s\"", err);
+		if (!service_interrupted())
+			log_error("cannot start the Kafka cluster", "error=\"%s\"", err);
 		return NULL;
 	}
 	return sim_kafka_bootstraps(s->k);

@@ -26,6 +26,26 @@
 #define TICK_MS 1000
 #define READ_MS 2000
 
+/* The serving thread's signalfd while service_run runs, and a signal
+ * service_interrupted took off it. */
+static int serving_sfd = -1;
+static int taken_signal;
+
+bool service_interrupted(void)
+{
+	if (taken_signal)
+		return true;
+	if (serving_sfd < 0)
+		return false;
+	struct pollfd p = {.fd = serving_sfd, .events = POLLIN};
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	struct signalfd_siginfo si;
+	if (read(serving_sfd, &si, sizeof si) == (ssize_t)sizeof si)
+		taken_signal = (int)si.ssi_signo;
+	return taken_signal != 0;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -216,6 +236,8 @@ static int wait_signal(const service_ops *ops, int sfd, int lfd)
 {
 	uint64_t next_tick = clock_mono_ms() + TICK_MS;
 	for (;;) {
+		if (taken_signal)
+			return taken_signal;
 		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
 		uint64_t now = clock_mono_ms();
 		int wait = now >= next_tick ? 0 : (int)(next_tick - now);
@@ -268,7 +290,13 @@ int service_run(const service_ops *ops, const char *bootstrap_file, const char *
 		rc = ERR_IO;
 		goto out;
 	}
+	serving_sfd = sfd;
+	taken_signal = 0;
 	const char *bootstraps = ops->start(ops->ctx);
+	if (!bootstraps && taken_signal) {
+		log_info("stopping before the start ended", "signal=%s", strsignal(taken_signal));
+		goto out;
+	}
 	if (!bootstraps) {
 		rc = ERR_KAFKA;
 		goto out;
@@ -326,6 +354,7 @@ out:
 		ops->stop(ops->ctx);
 	if (sfd >= 0)
 		close(sfd);
+	serving_sfd = -1;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

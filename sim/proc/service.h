@@ -17,6 +17,7 @@
 #ifndef SIM_PROC_SERVICE_H
 #define SIM_PROC_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -49,6 +50,11 @@ typedef struct service_ops {
  * failed (logged). */
 int service_run(const service_ops *ops, const char *bootstrap_file, const char *pid_file,
                 const char *control_path) WARN_UNUSED;
+
+/* While service_run runs (its start included): has SIGINT or SIGTERM
+ * come? It takes the signal off the signalfd and remembers it, so the
+ * serving loop then stops as if it had read it. The serving thread. */
+bool service_interrupted(void);
 
 /* Sends command to the socket at path and waits up to timeout_ms for its
  * answer. 0 when it says ok, with what followed "ok " in ans (empty for
