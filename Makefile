@@ -553,7 +553,10 @@ install: $(BUILD)/edge $(BUILD)/central
 	done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 configs/deploy/README.md configs/deploy/*.ini $(DESTDIR)$(DOCDIR)/examples/
-	install -m 0755 configs/deploy/move-partitions.sh $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 configs/deploy/move-partitions.sh configs/deploy/create-topics.sh \
+	  $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 configs/deploy/topics.conf configs/deploy/kafka-broker.properties \
+	  $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 configs/prometheus/*.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/
 
 # The package is built with Debian's own tools from an export of the

@@ -16,7 +16,11 @@
 #   7. each man page renders without a groff warning, carries the
 #      version, and names every option and command its --help names;
 #   8. the Prometheus rules are installed among the examples, and
-#      promtool accepts the installed copy.
+#      promtool accepts the installed copy;
+#   9. the installed create-topics.sh, run --dry-run, makes every topic
+#      of the installed topics.conf with its partitions, replication and
+#      configs, one home stream per region named, and the regional
+#      changelog apart.
 #
 # Uses only a scratch directory, removed on exit; starts no daemon.
 set -euo pipefail
@@ -212,6 +216,26 @@ elif out=$(promtool check rules "$rules" 2>&1); then
 	echo "ok: promtool check rules on the installed likes-rules.yml"
 else
 	bad "promtool check rules $rules: $out"
+fi
+
+# --- 9. the topics ---------------------------------------------------------------
+ex=$root/usr/share/doc/likes/examples
+if [ ! -x "$ex/create-topics.sh" ] || [ ! -f "$ex/topics.conf" ] || [ ! -f "$ex/kafka-broker.properties" ]; then
+	bad "create-topics.sh, topics.conf or kafka-broker.properties not installed among the examples"
+else
+	out=$("$ex/create-topics.sh" --dry-run central k1:9092 mumbai virginia 2>&1) || bad "create-topics.sh central: $out"
+	for t in likes.batches likes.snapshots likes.deadletter likes.changes likes.milestones \
+		likes.home.mumbai likes.home.virginia; do
+		grep -q -- "--topic $t --partitions [0-9]* --replication-factor 3 --config min.insync.replicas=2" <<<"$out" ||
+			bad "create-topics.sh central makes no $t with replication 3 and min.insync.replicas 2"
+	done
+	grep -q -- "--topic likes.changelog" <<<"$out" && bad "create-topics.sh central makes the regional changelog"
+	out=$("$ex/create-topics.sh" --dry-run regional r1:9092 2 2>&1) || bad "create-topics.sh regional: $out"
+	[ "$(grep -c -- '--create' <<<"$out")" = 1 ] &&
+		grep -q -- "--topic likes.changelog --partitions 2 --replication-factor 3 --config min.insync.replicas=2 .*--config cleanup.policy=delete" <<<"$out" ||
+		bad "create-topics.sh regional: $out"
+	"$ex/create-topics.sh" --dry-run central k1:9092 >/dev/null 2>&1 && bad "create-topics.sh central without regions was taken"
+	[ "$fail" = 0 ] && echo "ok: create-topics.sh makes the topics of topics.conf"
 fi
 
 if [ "$fail" != 0 ]; then
