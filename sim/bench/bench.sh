@@ -849,48 +849,63 @@ bench_sync() {
 }
 
 # Replication's price (the changelog): the edge restarted on its store
-# with store.sync off and a [changelog] on a regional cluster of its own
-# (a second embedded broker, librdkafka's mock on loopback, at the
+# with store.sync off and a [changelog] on a regional cluster of its own,
+# a like run and a paced run, as bench_sync makes them. KIND embedded:
+# a second embedded broker (librdkafka's mock on loopback, at the
 # default priority on the load's CPU: every like's answer waits for its
-# acknowledgement), a like run and a paced run at the fsync peak's half
-# as bench_sync makes. The edge starts as a follower of an empty log and
-# takes it over before the runs (the default takeover_ms, 2 s). Changelog records per
-# like: the records its appends made during the like run (group commits
-# and seals, not likes).
-bench_replicated() {
-	local a0 a1 s0 s1 likes=$((ITEMS * CONNS)) saved=${BENCH_EDGE_INI:-}
+# acknowledgement), the paced run at the fsync peak's half. KIND real:
+# three real Apache Kafka nodes (sim kafka, the deployment's settings:
+# replication factor 3, min.insync.replicas 2, acks=all, the JVMs'
+# optimising compiler on), pinned to the load's CPU beside the load
+# generator (two cores: the brokers share the load's), the paced run at
+# half its own peak. The edge starts as a follower of an empty log and
+# takes it over before the runs (the default takeover_ms, 2 s).
+# Changelog records per like: the records its appends made during the
+# like run (group commits and seals, not likes).
+bench_replicated() { # embedded|real
+	local kind=$1 key=like_replicated a0 a1 s0 s1 likes=$((ITEMS * CONNS))
+	local saved=${BENCH_EDGE_INI:-} peak=${RATE[like_sync_true]}
+	[[ $kind == real ]] && key=like_replicated_real
 	echo "changelog: a like run with every write copied to a regional cluster first" \
-		"(edge on CPU $SERVER_CPU, the regional broker on CPU $LOAD_CPU)"
-	start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
-		--topic likes.changelog:1
+		"($kind; edge on CPU $SERVER_CPU, the regional brokers on CPU $LOAD_CPU)"
+	rm -f "$TMP/regional.bootstrap"
+	if [[ $kind == real ]]; then
+		start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
+			--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
+			--bootstrap-file "$TMP/regional.bootstrap"
+	else
+		start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
+			--topic likes.changelog:1
+	fi
 	local rpid=$LAST_PID
-	wait_until "the regional broker" 20 test -s "$TMP/regional.bootstrap"
+	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
 	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
 	BENCH_EDGE_INI+="\npartition = 0"
-	edge_start "edge-replicated" "$SERVER_CPU" "" "" false
+	edge_start "edge-$key" "$SERVER_CPU" "" "" false
 	BENCH_EDGE_INI=$saved
-	wait_until "the edge's takeover of its changelog" 20 edge_writer
-	serial_begin replicated
-	perf_begin like_replicated
+	wait_until "the edge's takeover of its changelog" 30 edge_writer
+	serial_begin "$key"
+	perf_begin "$key"
 	a0=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
 	s0=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
-	measure like_replicated "$likes" "$TMP/likes.txt" "rpu" 1 0
+	measure "$key" "$likes" "$TMP/likes.txt" "${kind:0:1}rpu" 1 0
 	a1=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
 	s1=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
 	perf_end
-	serial_end replicated
-	RECPL[like_replicated]=""
+	serial_end "$key"
+	RECPL[$key]=""
 	if isnum "$a0" && isnum "$a1" && awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > a) }'; then
-		RECPL[like_replicated]=$(awk -v n="${RATE_OK[like_replicated]:-0}" -v a="$a0" \
+		RECPL[$key]=$(awk -v n="${RATE_OK[$key]:-0}" -v a="$a0" \
 			-v b="$a1" 'BEGIN { printf "%.4f", (b - a) / n }')
 		APPEND_MS=$(awk -v a="$a0" -v b="$a1" -v x="$s0" -v y="$s1" \
 			'BEGIN { printf "%.3f", (y - x) * 1000 / (b - a) }')
-		echo "  like_replicated appends: $((a1 - a0)), mean $APPEND_MS ms from produce to acknowledgement"
+		echo "  $key appends: $((a1 - a0)), mean $APPEND_MS ms from produce to acknowledgement"
 	fi
-	latency_run like_replicated_50 50 "${RATE[like_sync_true]}" "$TMP/likes.txt" rplu 1
+	[[ $kind == real ]] && peak=${RATE[$key]:-}
+	isnum "$peak" && latency_run "${key}_50" 50 "$peak" "$TMP/likes.txt" "${kind:0:1}rplu" 1
 	edge_start edge "$SERVER_CPU"
 	stop "$rpid"
-	R[edge_like_replicated_vs_like]=$(div "${RATE[like_replicated]:-}" "${RATE[like_sync_false]:-}")
+	R[edge_${key}_vs_like]=$(div "${RATE[$key]:-}" "${RATE[like_sync_false]:-}")
 }
 
 # The edge's /readyz passes its writer check (it took its changelog over).
@@ -947,16 +962,22 @@ main_sync() {
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 	stack_with_likes
 	bench_sync
-	bench_replicated
+	bench_replicated embedded
+	bench_replicated real
 	stop_stack
 	{
 		printf '{\n  "date": %s,\n  "machine": %s,\n' "$(jstr "$DATE")" "$(jstr "$MACHINE")"
 		printf '  "edge_like_sync_vs_nosync": %s,\n' "$(jnum "${R[edge_like_sync_vs_nosync]}")"
 		printf '  "edge_like_replicated_vs_like": %s,\n' \
 			"$(jnum "${R[edge_like_replicated_vs_like]:-}")"
+		printf '  "edge_like_replicated_real_vs_like": %s,\n' \
+			"$(jnum "${R[edge_like_replicated_real_vs_like]:-}")"
+		printf '  "edge_like_replicated_real_p99_ms": %s,\n' \
+			"$(jnum "${LAT[like_replicated_real_50.p99]:-}")"
 		printf '  "changelog_records_per_like": %s,\n  "rates_per_s": {\n' \
 			"$(jnum "${RECPL[like_replicated]:-}")"
-		jobject '    ' RATE like_cold like_sync_true like_sync_false like_replicated
+		jobject '    ' RATE like_cold like_sync_true like_sync_false like_replicated \
+			like_replicated_real
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like_sync_true like_sync_false
 		printf '\n  },\n  "likes_per_group": {\n'
@@ -967,7 +988,9 @@ main_sync() {
 			like_sync_false_50.target like_sync_false_50.rate like_sync_false_50.p50 \
 			like_sync_false_50.p99 like_sync_false_50.p999 like_replicated_50.target \
 			like_replicated_50.rate like_replicated_50.p50 like_replicated_50.p99 \
-			like_replicated_50.p999
+			like_replicated_50.p999 like_replicated_real_50.target \
+			like_replicated_real_50.rate like_replicated_real_50.p50 \
+			like_replicated_real_50.p99 like_replicated_real_50.p999
 		printf '\n  },\n  "warnings": '
 		jwarnings
 		printf '\n}\n'
@@ -1036,6 +1059,16 @@ print_sync() {
 			"${LAT[like_replicated_50.p999]:-}"
 		echo "changelog on / off, like rate: ${R[edge_like_replicated_vs_like]:-null};" \
 			"changelog records per like: ${RECPL[like_replicated]:-null}"
+	fi
+	if [[ -n ${RATE[like_replicated_real]:-} ]]; then
+		printf '| %-16s | %9s | %14s | %8s | %8s | %8s |\n' "false+real Kafka" \
+			"${RATE[like_replicated_real]:-}" "${LAT[like_replicated_real_50.rate]:-}" \
+			"${LAT[like_replicated_real_50.p50]:-}" "${LAT[like_replicated_real_50.p99]:-}" \
+			"${LAT[like_replicated_real_50.p999]:-}"
+		echo "changelog on real Kafka (3 nodes, acks=all, min.insync.replicas 2) / off, like" \
+			"rate: ${R[edge_like_replicated_real_vs_like]:-null}; records per like:" \
+			"${RECPL[like_replicated_real]:-null}; p99 at half its peak:" \
+			"${LAT[like_replicated_real_50.p99]:-null} ms"
 	fi
 }
 
@@ -1888,6 +1921,7 @@ compute() {
 	R[edge_like_replicated_vs_redis_aof]=$(div "${RATE[like_replicated]:-}" "${RATE[redis_aof]:-}")
 	R[changelog_records_per_like]=${RECPL[like_replicated]:-}
 	R[p99_like_replicated_ms_at_half_durable_peak]=${LAT[like_replicated_50.p99]:-}
+	R[edge_like_replicated_real_p99_ms]=${LAT[like_replicated_real_50.p99]:-}
 	# The same ratios per server CPU second (CORE): cost without waiting.
 	R[edge_like_vs_bare_per_core]=$(div "${CORE[like]:-}" "${CORE[bare_post]:-}")
 	R[edge_like_vs_redis_per_core]=$(div "${CORE[like]:-}" "${CORE[redis]:-}")
@@ -2017,7 +2051,8 @@ KEYS=(edge_like_vs_bare edge_get_vs_bare edge_batch50_vs_get edge_like_vs_redis
 	edge_like_vs_naive_dedupe edge_workers2_vs_1_like edge_workers2_vs_1_get
 	edge_like_sync_vs_nosync edge_like_durable_vs_like edge_like_durable_vs_redis_aof
 	edge_like_replicated_vs_like edge_like_replicated_vs_redis_aof changelog_records_per_like
-	p99_like_replicated_ms_at_half_durable_peak
+	p99_like_replicated_ms_at_half_durable_peak edge_like_replicated_real_vs_like
+	edge_like_replicated_real_p99_ms
 	get_p99_mixed_vs_alone get_p99_mixed_vs_alone_sync serial_fraction_like
 	serial_fraction_get serial_fraction_mixed serial_fraction_mixed_sync
 	amdahl_bound_4_workers amdahl_bound_8_workers amdahl_bound_16_workers
@@ -2058,7 +2093,7 @@ write_json() {
 		printf '\n  },\n  "rates_per_s": {\n'
 		jobject '    ' RATE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
 			redis_aof pg_hot_row pg_dedupe like_w1 like_w2 get_w1 get_w2 like_sync_true \
-			like_sync_false like_replicated central_feed_off central_feed_on \
+			like_sync_false like_replicated like_replicated_real central_feed_off central_feed_on \
 			central_feed_on_published
 		printf '\n  },\n  "per_server_cpu_s": {\n'
 		jobject '    ' CORE like_cold like like_viral get batch50 batch50_all bare_post bare_get redis \
@@ -2222,7 +2257,8 @@ main() {
 		PLACEMENT="CPU $SERVER_CPU: the server under test (edge A, nghttpd, redis-server or postgres),"
 		PLACEMENT+=" sim bench-central, sim bench-feed, central in the change feed runs;"
 		PLACEMENT+=" CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
-		PLACEMENT+=" central, the embedded broker, edge B, sim converge-probe and sim produce-batches"
+		PLACEMENT+=" central, the embedded broker, the replicated likes' regional cluster (embedded,"
+		PLACEMENT+=" or three real Kafka nodes), edge B, sim converge-probe and sim produce-batches"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -2246,7 +2282,8 @@ main() {
 	bench_edge
 	bench_workers
 	bench_sync
-	bench_replicated
+	bench_replicated embedded
+	bench_replicated real
 	bench_mixed
 	bench_converge
 	stop_stack

@@ -689,7 +689,7 @@ Test(drill, every_shipped_drill_parses)
 	int n = 0;
 	bool central2 = false, sharded = false, wiped = false, expects = false, standby = false,
 	     regional = false, trimmed = false;
-	double short_total = 0;
+	double short_total = 0, real_total = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
 		size_t len = strlen(e->d_name);
@@ -706,10 +706,16 @@ Test(drill, every_shipped_drill_parses)
 		cr_expect(d.duration_s >= 60 && d.duration_s <= 120, "%s: full %g s", path,
 		          d.duration_s);
 		/* standby_behind's short run is 25 s: its standby comes back
-		 * after the trim and must be fit before the wipe. */
-		cr_expect(d.short_duration_s >= 10 && d.short_duration_s <= 25, "%s: short %g s",
+		 * after the trim and must be fit before the wipe. A drill on
+		 * real Kafka needs longer: a lost node is fenced after 1.5 s,
+		 * a node started takes some 10 s to join. */
+		double most = d.kafka_real ? 40 : 25;
+		cr_expect(d.short_duration_s >= 10 && d.short_duration_s <= most, "%s: short %g s",
 		          path, d.short_duration_s);
-		short_total += d.short_duration_s;
+		if (d.kafka_real)
+			real_total += d.short_duration_s;
+		else
+			short_total += d.short_duration_s;
 		central2 |= d.centrals == 2;
 		sharded |= d.shards >= 2 && d.centrals > d.shards;
 		for (size_t i = 0; i < d.nsteps; i++) {
@@ -736,4 +742,8 @@ Test(drill, every_shipped_drill_parses)
 	 * 10 s, standby_behind 25 s, standby_wipe_cut 15 s, standby_skew
 	 * 20 s). */
 	cr_assert_leq(short_total, 430, "short runs add up to %g s", short_total);
+	/* The drills on real Kafka run short in make test too (all but
+	 * central_kafka_restart, Makefile SHORT_DRILLS), each with its JVMs'
+	 * start: about two minutes a drill. */
+	cr_assert_leq(real_total, 140, "short runs on real Kafka add up to %g s", real_total);
 }

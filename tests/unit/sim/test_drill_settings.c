@@ -71,6 +71,17 @@ Test(drill_settings, the_soak_drill_parses_and_samples_its_daemons)
 	cr_assert(x && x->max == 1);
 	x = drill_expect_of(&d, DRILL_EXPECT_INTERVAL_DRIFT);
 	cr_assert(x && x->max == 0.25);
+	/* In the deployed shape, on real Kafka: a changelog, a standby and a
+	 * cluster of its own per region, region 0's of three nodes; the feed
+	 * on (issue 66). */
+	cr_assert_eq(d.kafka_real, 1);
+	cr_assert_eq(d.changelog, 1);
+	cr_assert_eq(d.standby, 1);
+	cr_assert_eq(d.regional_kafka, 1);
+	cr_assert_eq(d.feed, 1);
+	cr_assert_eq(d.regional_nodes[0], 3);
+	drill_shape(&d, false);
+	cr_assert_eq(d.fetch_wait_ms, DRILL_REAL_FETCH_WAIT_MS);
 	drill_free(&d);
 }
 
