@@ -175,8 +175,8 @@ STACK_UTIL void feed_check(int port)
 			if (likes[i] > high[i])
 				high[i] = likes[i];
 		}
-		bool same =
-		    !memcmp(state, feed_liked, sizeof state) && !memcmp(sums, feed_views, sizeof sums);
+		bool same = !memcmp(state, feed_liked, sizeof state) &&
+		            !memcmp(sums, feed_views, sizeof sums);
 		if (same) {
 			feed_read_topic(stack_topic("likes.milestones"), &ms);
 			size_t want = 0;
