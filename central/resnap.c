@@ -90,6 +90,15 @@ typedef struct marking {
 	int rc;
 } marking;
 
+/* One (counter, item) of a batch marked; a store failure stops it all. */
+static void mark(marking *mk, const wire_str *counter, const wire_str *item)
+{
+	int rc = applier_mark_changed(mk->ap, counter->p, counter->n, item->p, item->n);
+	if (rc == ERR_IO)
+		mk->rc = rc;
+	mk->counts += rc == 0;
+}
+
 static bool on_batch(void *ctx, const rd_kafka_message_t *m)
 {
 	marking *mk = ctx;
@@ -97,20 +106,10 @@ static bool on_batch(void *ctx, const rd_kafka_message_t *m)
 	if (!m->payload || wire_decode_batch(m->payload, m->len, &b) != 0)
 		return true; /* not a batch (a hand-over, a move), or refused at apply */
 	mk->batches++;
-	for (uint32_t i = 0; i < b.nops && !mk->rc; i++) {
-		int rc = applier_mark_changed(mk->ap, b.ops[i].counter.p, b.ops[i].counter.n,
-		                              b.ops[i].item.p, b.ops[i].item.n);
-		if (rc == ERR_IO)
-			mk->rc = rc;
-		mk->counts += rc == 0;
-	}
-	for (uint32_t i = 0; i < b.nsums && !mk->rc; i++) {
-		int rc = applier_mark_changed(mk->ap, b.sums[i].counter.p, b.sums[i].counter.n,
-		                              b.sums[i].item.p, b.sums[i].item.n);
-		if (rc == ERR_IO)
-			mk->rc = rc;
-		mk->counts += rc == 0;
-	}
+	for (uint32_t i = 0; i < b.nops && !mk->rc; i++)
+		mark(mk, &b.ops[i].counter, &b.ops[i].item);
+	for (uint32_t i = 0; i < b.nsums && !mk->rc; i++)
+		mark(mk, &b.sums[i].counter, &b.sums[i].item);
 	wire_batch_free(&b);
 	return mk->rc == 0;
 }

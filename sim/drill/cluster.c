@@ -2,6 +2,7 @@
 #include "sim/drill/cluster.h"
 #include "sim/proc/child.h"
 #include "sim/drill/cluster_int.h"
+#include "sim/proc/host.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,30 +28,6 @@
 _Static_assert(DRILL_CENTRALS_MAX <= CLUSTER_PATHS_MAX, "an edge's central paths fit");
 
 /* --- small helpers -------------------------------------------------------- */
-
-/* A port free on 127.0.0.1 of sim's namespace right now. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* --- processes -------------------------------------------------------------- */
 
@@ -529,7 +506,7 @@ static int regional_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 static int node_network(cluster *c, cluster_node *n, char *err, size_t errlen)
 {
 	if (!c->isolated) {
-		n->port = free_port();
+		n->port = host_free_port();
 		if (n->port < 0) {
 			snprintf(err, errlen, "no free port for %s", n->name);
 			return ERR_IO;
@@ -581,7 +558,7 @@ static int peer_paths(cluster *c, unsigned i, char *err, size_t errlen)
 	for (int k = 0; k < 2; k++) {
 		cluster_node *n = cluster_instance(c, i, (unsigned)k);
 		if (!c->isolated) {
-			n->seed_port = free_port();
+			n->seed_port = host_free_port();
 			if (n->seed_port < 0) {
 				snprintf(err, errlen, "no free port for %s's seed listener",
 				         n->name);
@@ -798,7 +775,7 @@ void cluster_stop(cluster *c, bool keep)
 	c->single_made = false;
 	kproc_stop(&c->kafka);
 	if (!keep && c->dir[0])
-		nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		(void)host_rm_tree(c->dir);
 	else if (c->dir[0])
 		log_info("run dir kept", "dir=%s", c->dir);
 	c->d = NULL;

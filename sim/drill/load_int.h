@@ -68,7 +68,7 @@ struct load {
 	hconn **conns;      /* regions x ninst x conns_per_region */
 	unsigned *inflight; /* per connection: requests sent or queued
 	                       on it and not answered (load thread) */
-	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][3]; /* per pool (load_conn_pick) */
+	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][4]; /* per pool (load_conn_pick) */
 	struct event *tick;
 	pthread_t thread;
 	bool thread_started;
@@ -187,11 +187,12 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now);
 void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like);
 
 /* The connection (0..conns_per_region-1) of region o->region's
- * instance inst for o's next attempt, round robin within o's pool. With
- * heart reads, a user's heart read waits on no one else's HTTP/1.1
- * connection: those of users away from home wait for central, and
- * many users share the load's few connections, so the pools are apart
- * (writes and count reads; heart reads at home; away). */
+ * instance inst for o's next attempt, round robin within o's pool. A
+ * read waits on no write's HTTP/1.1 connection, nor a heart read on
+ * another's: writes may wait a second for a lost broker, those of users
+ * away from home wait for central, and many users share the load's few
+ * connections, so the pools are apart (writes; count reads; with heart
+ * reads, hearts at home; away). */
 unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base);
 
 /* load_http.c: the loop thread only. */

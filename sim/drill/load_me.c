@@ -23,17 +23,26 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 {
 	unsigned per = l->o.conns_per_region;
 	unsigned pool = 0, first = 0, n = per;
-	if (l->o.me_share > 0 && per >= 4) {
-		/* Half for writes and count reads, a quarter each for hearts
-		 * at home and away. */
-		unsigned quarter = per / 4;
-		if (o->kind != OP_ME) {
-			n = per - 2 * quarter;
-		} else {
+	if (per >= 4) {
+		/* Pools of their own: count reads a quarter (pool 3), and with
+		 * heart reads a quarter each for hearts at home and away (pools
+		 * 1, 2); writes the rest (pool 0). A read queued behind a write
+		 * on an HTTP/1.1 connection waits for the write's answer, which
+		 * a reader on a connection of their own never does: with real
+		 * Kafka a write may wait a second or two for a lost broker's
+		 * fencing, and the reads behind it timed out. */
+		unsigned quarter = per / 4, pools = l->o.me_share > 0 ? 3 : 1;
+		if (o->kind == OP_READ) {
+			pool = 3;
+			first = per - quarter;
+			n = quarter;
+		} else if (o->kind == OP_ME) {
 			bool home = o->region == o->home;
 			pool = home ? 1 : 2;
-			first = per - (home ? 2 : 1) * quarter;
+			first = per - (home ? 3 : 2) * quarter;
 			n = quarter;
+		} else {
+			n = per - pools * quarter;
 		}
 	}
 	/* The first idle connection from the pool's turn on, else the least

@@ -6,6 +6,7 @@
 #include "sim/kafka/kafka.h"
 #include "sim/kafka/kprops.h"
 #include "sim/proc/child.h"
+#include "sim/proc/host.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -61,31 +62,6 @@ struct sim_kafka {
 	ktopics *deploy; /* configs/deploy/topics.conf */
 	rd_kafka_t *admin;
 };
-
-/* --- small helpers -------------------------------------------------------- */
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int mkdir_p(const char *path)
 {
@@ -779,8 +755,8 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	for (int i = 0; i < k->n; i++) {
 		knode *nd = &k->nodes[i];
 		nd->id = i + 1;
-		nd->port = free_port();
-		nd->cport = free_port();
+		nd->port = host_free_port();
+		nd->cport = host_free_port();
 		if (nd->port < 0 || nd->cport < 0 || nd->port == nd->cport) {
 			snprintf(err, errlen, "no free ports for node %d", nd->id);
 			rc = ERR_IO;
@@ -940,7 +916,7 @@ int sim_kafka_fault_node(sim_kafka *k, int id, sim_kafka_fault f, char *err, siz
 		return node_start(k, nd, err, errlen);
 	case SIM_KAFKA_WIPE: {
 		node_kill(nd);
-		if (nftw(nd->data, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
+		if (host_rm_tree(nd->data) < 0) {
 			snprintf(err, errlen, "deleting %s: %s", nd->data, strerror(errno));
 			return ERR_IO;
 		}

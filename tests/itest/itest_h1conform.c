@@ -19,13 +19,7 @@ static int tls_port;
 static void setup(void)
 {
 	testdir_make(certdir, sizeof certdir, "likes-h1conform");
-	char out[4096];
-	cr_assert_eq(proc_capture(out, sizeof out,
-	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
-	                          "-out %s/cert.pem 2>&1",
-	                          certdir, certdir),
-	             0, "%s", out);
+	testdir_make_cert(certdir);
 	tls_port = proc_free_port();
 	snprintf(extra, sizeof extra,
 	         "[http]\ntls_listen = 127.0.0.1:%d\ntls_cert = %s/cert.pem\n"

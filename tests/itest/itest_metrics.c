@@ -285,13 +285,7 @@ static void deployed_setup(void)
 	text = malloc(METRICS_CAP);
 	cr_assert_not_null(text);
 	testdir_make(certdir, sizeof certdir, "likes-itest-cert");
-	char out[4096];
-	cr_assert_eq(proc_capture(out, sizeof out,
-	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
-	                          "-out %s/cert.pem 2>&1",
-	                          certdir, certdir),
-	             0, "%s", out);
+	testdir_make_cert(certdir);
 	S.changelog = true;
 	S.seed = true;
 	S.central_extra = "[feed]\nhome_regions = r0\n";

@@ -495,18 +495,7 @@ static void standby_behind_retention(bool by_bytes)
 		            (long long)start_hi, (unsigned long long)(clock_mono_ms() - t0));
 	}
 	cr_assert_eq(kill(pid, SIGCONT), 0);
-	int status = 0;
-	uint64_t t0 = clock_mono_ms();
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		cr_assert_lt(clock_mono_ms() - t0, 30000,
-		             "the standby behind the log did not exit; its log:\n%s",
-		             stack_tail("edge1.log"));
-		proc_sleep_ms(50);
-	}
-	S.edge_pid[STANDBY] = 0;
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5,
-	          "a standby behind the log exits with status 5 (got %d); its log:\n%s", status,
-	          stack_tail("edge1.log"));
+	stack_wait_exit(STANDBY, 30000, 5, "a standby behind the log");
 	uint64_t c0 = clock_mono_ms();
 	stack_start_edge(STANDBY);
 	stack_wait_fit(STANDBY, 30000);

@@ -236,17 +236,7 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 		cr_assert(code != 200, "the former active acknowledged request %d", r);
 		refused++;
 	}
-	int status = 0;
-	uint64_t t0 = clock_mono_ms();
-	while (waitpid(S.edge_pid[ACTIVE], &status, WNOHANG) == 0) {
-		cr_assert_lt(clock_mono_ms() - t0, 10000,
-		             "the fenced instance did not exit; log:\n%s", stack_tail("edge0.log"));
-		proc_sleep_ms(20);
-	}
-	S.edge_pid[ACTIVE] = 0;
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 4,
-	          "the fenced instance exits with status 4 (got %d); log:\n%s", status,
-	          stack_tail("edge0.log"));
+	stack_wait_exit(ACTIVE, 10000, 4, "the fenced instance");
 	cr_assert(stack_file_has("edge0.log", "fenced"));
 	for (int r = 0; r < acked; r++)
 		wait_counted(r, 1, 30000);
@@ -312,18 +302,7 @@ static void away_while_the_log_lost_its_start(bool paused)
 	if (paused) {
 		/* Resumed, its follower finds the gap, and it exits for a copy. */
 		cr_assert_eq(kill(pid, SIGCONT), 0);
-		int status = 0;
-		uint64_t t0 = clock_mono_ms();
-		while (waitpid(pid, &status, WNOHANG) == 0) {
-			cr_assert_lt(clock_mono_ms() - t0, 20000,
-			             "the standby behind the log did not exit; its log:\n%s",
-			             stack_tail("edge1.log"));
-			proc_sleep_ms(50);
-		}
-		S.edge_pid[STANDBY] = 0;
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5,
-		          "a standby behind the log exits with status 5 (got %d); its log:\n%s",
-		          status, stack_tail("edge1.log"));
+		stack_wait_exit(STANDBY, 20000, 5, "a standby behind the log");
 	}
 	stack_start_edge(STANDBY);
 	stack_wait_fit(STANDBY, 30000);

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -566,6 +567,26 @@ STACK_UTIL void stack_wait_fit(int slot, unsigned ms)
 		             out, stack_tail(log));
 		proc_sleep_ms(100);
 	}
+}
+
+/* Waits up to ms for slot's instance to exit by itself, reaps it, and
+ * holds its exit status to want (4: fenced, 5: behind the log, for a
+ * copy); what: what the exit means, for the failure. */
+STACK_UTIL void stack_wait_exit(int slot, unsigned ms, int want, const char *what)
+{
+	char log[32];
+	snprintf(log, sizeof log, "edge%d.log", slot);
+	int status = 0;
+	uint64_t t0 = clock_mono_ms();
+	while (waitpid(S.edge_pid[slot], &status, WNOHANG) == 0) {
+		cr_assert_lt(clock_mono_ms() - t0, ms, "%s: slot %d did not exit; its log:\n%s",
+		             what, slot, stack_tail(log));
+		proc_sleep_ms(20);
+	}
+	S.edge_pid[slot] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == want,
+	          "%s: slot %d exits with status %d (wait status %d); its log:\n%s", what, slot,
+	          want, status, stack_tail(log));
 }
 
 /* Does the named file in the stack's dir contain needle? */

@@ -2,6 +2,7 @@
  * it (testdir.h).
  */
 #include "tests/support/testdir.h"
+#include "tests/support/proc.h"
 
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -26,6 +27,17 @@ void testdir_remove(const char *dir)
 {
 	if (dir && dir[0])
 		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void testdir_make_cert(const char *dir)
+{
+	char out[4096];
+	cr_assert_eq(proc_capture(out, sizeof out,
+	                          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                          "-nodes -days 2 -subj /CN=localhost -keyout %s/key.pem "
+	                          "-out %s/cert.pem 2>&1",
+	                          dir, dir),
+	             0, "openssl: %s", out);
 }
 
 store *testdir_open_store(const char *path)
