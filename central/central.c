@@ -166,6 +166,24 @@ static void note_watermarks(central *c, bool ask)
 /* The message opaque of dead letters (snapshots carry NULL). */
 static char dlq_mark;
 
+/* A snapshot that failed for good (the producer never gives up on its
+ * own: message.timeout.ms 0, so a permanent error): its counts changed
+ * and no edge will hear of them, so they go in the next snapshot, with
+ * the count the store holds by then. Its applied sequences are in every
+ * snapshot anyway. */
+static void remark_snapshot(central *c, const rd_kafka_message_t *m)
+{
+	wire_snapshot s;
+	if (!m->payload || wire_decode_snapshot(m->payload, m->len, &s) != 0)
+		return;
+	for (uint32_t i = 0; i < s.ncounts; i++)
+		if (applier_mark_changed(c->ap, s.counts[i].counter.p, s.counts[i].counter.n,
+		                         s.counts[i].item.p, s.counts[i].item.n) == ERR_IO)
+			log_error("snapshot counts not marked again: the store failed",
+			          "partition=%d", m->partition);
+	wire_snapshot_free(&s);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
@@ -179,8 +197,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	cmetrics_snapshot_delivered(c->cm, m->partition, !m->err, rd_kafka_message_latency(m));
 	if (m->err) {
 		RUN_ADD(c, snapshot_errors);
-		log_warn("snapshot delivery failed", "partition=%d err=\"%s\"", m->partition,
-		         rd_kafka_err2str(m->err));
+		log_warn("snapshot delivery failed; its counts go in the next one",
+		         "partition=%d err=\"%s\"", m->partition, rd_kafka_err2str(m->err));
+		remark_snapshot(c, m);
 		return;
 	}
 	c->kafka_ok_ms = clock_mono_ms(); /* delivery reports run on the loop thread */
@@ -280,7 +299,8 @@ static int resnap(central *c, char *err, size_t errlen)
 	                 .partitions = (uint32_t)c->cfg->partitions,
 	                 .own = &c->own,
 	                 .ap = c->ap,
-	                 .timeout_ms = 10000};
+	                 .timeout_ms = 10000,
+	                 .deadline_ms = 30000};
 	resnap_result r;
 	int rc = resnap_run(&o, &r, err, errlen);
 	if (rc == 0)

@@ -65,18 +65,27 @@ static int read_range(rd_kafka_t *rk, const char *topic, int32_t p, int64_t from
 }
 
 typedef struct tail {
+	uint32_t epoch; /* the partition's input epoch now */
 	bool found;
-	uint64_t version; /* of the newest complete snapshot */
+	uint64_t version; /* the highest of a complete snapshot of that epoch */
+	bool older;       /* snapshots of an earlier epoch were read */
 } tail;
 
+/* The highest version of a complete snapshot of the current epoch: an
+ * instance that has not seen an input reset yet (or a zombie) may write
+ * after one that has, and its older-epoch version says nothing of the
+ * new epoch. */
 static bool on_snapshot(void *ctx, const rd_kafka_message_t *m)
 {
 	tail *t = ctx;
 	wire_snapshot s;
 	if (wire_decode_snapshot(m->payload, m->len, &s) == 0) {
-		if (s.last) {
+		if (s.last && version_epoch(s.offset) == t->epoch) {
+			if (!t->found || s.offset > t->version)
+				t->version = s.offset;
 			t->found = true;
-			t->version = s.offset; /* the newest read last wins */
+		} else if (s.last && version_epoch(s.offset) < t->epoch) {
+			t->older = true;
 		}
 		wire_snapshot_free(&s);
 	}
@@ -85,7 +94,6 @@ static bool on_snapshot(void *ctx, const rd_kafka_message_t *m)
 
 typedef struct marking {
 	applier *ap;
-	uint32_t p;
 	uint64_t batches, counts;
 	int rc;
 } marking;
@@ -155,7 +163,7 @@ static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, resnap_result *
 		          "partition=%u from=%" PRId64 " input_start=%" PRId64, p, from, ilo);
 		from = ilo;
 	}
-	marking mk = {.ap = o->ap, .p = p};
+	marking mk = {.ap = o->ap};
 	rc = e ? ERR_KAFKA
 	       : read_range(rk, o->batch_topic, (int32_t)p, from, applied, o->timeout_ms, on_batch,
 	                    &mk);
@@ -195,9 +203,21 @@ int resnap_run(const resnap_opts *o, resnap_result *r, char *err, size_t errlen)
 	if (!rk)
 		return ERR_KAFKA;
 	int rc = 0;
-	for (uint32_t p = 0; p < o->partitions && !rc; p++)
-		if (shard_owns(o->own, p))
-			rc = one(o, rk, p, r);
+	uint64_t end = t0 + o->deadline_ms;
+	for (uint32_t p = 0; p < o->partitions && !rc; p++) {
+		if (!shard_owns(o->own, p))
+			continue;
+		if (o->deadline_ms && clock_mono_ms() > end) {
+			/* Before READY: a service manager's start timeout must not
+			 * see central starting forever behind a slow cluster. */
+			r->unknown++;
+			log_warn(
+			    "resnap: out of time; this partition's counts go out as they change",
+			    "partition=%u deadline_ms=%u", p, o->deadline_ms);
+			continue;
+		}
+		rc = one(o, rk, p, r);
+	}
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	r->ms = clock_mono_ms() - t0;

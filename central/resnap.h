@@ -13,15 +13,19 @@
  * for a new leader is a second or two.
  *
  * So, before consuming, resnap_run reads for each owned partition the
- * last complete snapshot in the topic (the newest message whose `last`
- * is set, by any instance: every instance's snapshots carry every count
- * changed up to their version, apply being deterministic), and reads the
- * batch topic again from that version's input offset to the applied one,
+ * last complete snapshot in the topic (the highest version, of the
+ * input's epoch now, among the last messages whose `last` is set, by any
+ * instance: every instance's snapshots carry every count changed up to
+ * their version, apply being deterministic), and reads the batch topic
+ * again from that version's input offset to the applied one,
  * marking every (counter, item) those batches touch for the next
  * snapshot with its stored count (applier_mark_changed). Nothing is
- * applied again. A topic with no snapshot, a version of another epoch
- * (the input was reset), or an input that retention cut short are logged
- * and counted, and the partition's counts are as they were.
+ * applied again. A topic with no snapshot of the current epoch (a new
+ * cluster, a new store, or an input reset that no snapshot has followed
+ * yet), an input that retention cut short, or a run past deadline_ms
+ * are logged and counted, and those partitions' counts are as they were.
+ * (A snapshot whose delivery failed for good is another way to lose its
+ * counts: central.c marks them again when the producer reports it.)
  *
  * Run loop, once, before the assignment; a consumer of its own.
  */
@@ -43,7 +47,9 @@ typedef struct resnap_opts {
 	uint32_t partitions;
 	const shard_set *own;
 	applier *ap;
-	unsigned timeout_ms; /* for each read of one partition */
+	unsigned timeout_ms;  /* for each read of one partition */
+	unsigned deadline_ms; /* for the whole run (0: none); partitions not
+	                         reached by then count as unknown */
 } resnap_opts;
 
 typedef struct resnap_result {

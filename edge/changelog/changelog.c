@@ -256,8 +256,6 @@ static bool failing(const changelog *cl)
 	return cl->o.durability == CHANGELOG_REPLICATED && atomic_load(&cl->failing);
 }
 
-/* The thread serving the queue (rd_kafka_poll): each delivery report
- * checked, then to its waiter (none for a beat). */
 /* The delivery errors counted apart: what an operator must tell from a
  * slow cluster (min.insync.replicas not met, before or after the leader
  * appended: docs/ops.md). */
@@ -290,6 +288,8 @@ static void delivery_failed(changelog *cl, const rd_kafka_message_t *m)
 		         rd_kafka_err2name(m->err), (int)cl->o.partition, skipped);
 }
 
+/* The thread serving the queue (rd_kafka_poll): each delivery report
+ * checked, then to its waiter (none for a beat). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;

@@ -627,10 +627,16 @@ static void check_late(parser *p)
 			    p, s->line,
 			    "%s is the embedded cluster's; on real Kafka delay a path instead",
 			    drill_action_word(s->action));
-		if (s->action == DRILL_BROKER_DOWN && target > 0 && d->kafka_real &&
+		if (!drill_action_regional(s->action) && s->node == 0 && target > 0 &&
+		    d->kafka_real && s->action != DRILL_BROKER_ERRORS &&
 		    (unsigned)target > d->kafka_nodes)
 			fail_late(p, s->line, "broker %d is past kafka_nodes %u", target,
 			          d->kafka_nodes);
+		if (drill_action_regional(s->action) && target > 0 && d->kafka_real &&
+		    s->index >= 0 && (unsigned)s->index < DRILL_REGIONS_MAX &&
+		    (unsigned)target > d->regional_nodes[s->index])
+			fail_late(p, s->line, "broker %d is past regional_nodes %u of edge%d",
+			          target, d->regional_nodes[s->index], s->index);
 		if (s->action == DRILL_MOVE && d->me <= 0)
 			fail_late(p, s->line,
 			          "move needs me > 0 (users have homes only with heart reads)");

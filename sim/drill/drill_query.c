@@ -42,9 +42,15 @@ int drill_set_kafka(drill *d, bool real, char *err, size_t errlen)
 			         s->line, s->text, real ? "real" : "the embedded");
 			return ERR_CONFIG;
 		}
-		if (real && s->action == DRILL_BROKER_DOWN && target > (int)d->kafka_nodes) {
-			snprintf(err, errlen, "%s:%d: broker %d is past kafka_nodes %u", d->name,
-			         s->line, target, d->kafka_nodes);
+		bool regional = drill_action_regional(s->action);
+		unsigned nodes = !regional ? d->kafka_nodes
+		                 : s->index >= 0 && s->index < DRILL_REGIONS_MAX
+		                     ? d->regional_nodes[s->index]
+		                     : DRILL_REGIONAL_BROKERS;
+		if (real && s->node == (regional ? DRILL_EDGE : 0) && !embedded_only &&
+		    target > (int)nodes) {
+			snprintf(err, errlen, "%s:%d: broker %d is past the cluster's %u nodes",
+			         d->name, s->line, target, nodes);
 			return ERR_CONFIG;
 		}
 	}

@@ -194,6 +194,7 @@ void kproc_stop(kproc *k)
 {
 	if (k->pid <= 0)
 		return;
-	child_end(k->pid, 5000);
+	/* A real cluster stops its nodes first (3 s at most, sim_kafka_stop). */
+	child_end(k->pid, k->real ? 15000 : 5000);
 	k->pid = 0;
 }

@@ -8,7 +8,7 @@
  * Its files are in the run dir under the name it is given: NAME.bootstrap
  * (the bootstrap list, which daemons read as a bootstrap_file),
  * NAME.ctl (the control socket that takes broker faults:
- * sim_broker_control) and NAME.log; a real cluster's nodes keep their
+ * sim/proc/service.h) and NAME.log; a real cluster's nodes keep their
  * files under NAME/ (sim/kafka/kafka.h). It listens on 127.0.0.1 of
  * sim's network namespace.
  *
@@ -53,7 +53,8 @@ typedef struct kproc {
 	char bootstrap[512], control[512], log[512];
 } kproc;
 
-/* Starts bindir/sim broker with o's brokers and topics, its files in dir
+/* Starts bindir/sim broker (with o->real, bindir/sim kafka) with o's
+ * brokers and topics, its files in dir
  * under name, and waits until its bootstrap file lists every broker.
  * 0, or an ERR_* with the reason in err (a process started is stopped
  * again). */
@@ -82,7 +83,8 @@ int kproc_ask(kproc *k, const char *command, char *ans, size_t anslen, char *err
  * also for one never started or already stopped. */
 bool kproc_alive(kproc *k, int *status);
 
-/* SIGTERM, then SIGKILL after 5 s; reaps it. Not running is a no-op. */
+/* SIGTERM, then SIGKILL after 5 s (a real cluster: 15 s, its nodes'
+ * stop first); reaps it. Not running is a no-op. */
 void kproc_stop(kproc *k);
 
 #endif

@@ -9,15 +9,12 @@
 #include "sim/proc/host.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,6 +172,30 @@ int sim_kafka_find_files(char *jars, char *deploy, size_t cap, char *err, size_t
 
 /* --- processes -------------------------------------------------------------- */
 
+/* Every node's two ports, free now and all different (the kernel may
+ * hand the same free port out twice in a row). */
+static int pick_ports(sim_kafka *k, char *err, size_t errlen)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		bool ok = true;
+		for (int i = 0; i < k->n && ok; i++) {
+			knode *nd = &k->nodes[i];
+			nd->id = i + 1;
+			nd->port = host_free_port();
+			nd->cport = host_free_port();
+			ok = nd->port > 0 && nd->cport > 0 && nd->port != nd->cport;
+			for (int j = 0; j < i && ok; j++)
+				ok =
+				    k->nodes[j].port != nd->port && k->nodes[j].port != nd->cport &&
+				    k->nodes[j].cport != nd->port && k->nodes[j].cport != nd->cport;
+		}
+		if (ok)
+			return 0;
+	}
+	snprintf(err, errlen, "no %d distinct free ports", 2 * k->n);
+	return ERR_IO;
+}
+
 /* Starts java with args (after the JVM options), output to log. */
 static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
                         const char *const *args)
@@ -190,8 +211,9 @@ static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
 	argv[n++] = heap_min;
 	/* Lean for a small machine: one GC thread; the quick JIT only, whose
 	 * start-up and idle cost is a fraction of the optimising one's (a
-	 * 3-node cluster at rest: 10% of a core against 13%, and a drill's
-	 * twelve nodes start in half the time) unless full_jit; no
+	 * 3-node cluster at rest: 10% of a core against 13%, 8% with the
+	 * metadata idle interval of kprops.c; a drill's twelve nodes start in
+	 * half the time) unless full_jit; no
 	 * perf-data file in /tmp; and out at once on an OOM. */
 	argv[n++] = "-XX:+UseSerialGC";
 	argv[n++] = k->full_jit ? "-XX:CICompilerCount=2" : "-XX:TieredStopAtLevel=1";
@@ -215,27 +237,6 @@ static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
 	return child_spawn(log, argv, NULL, NULL);
 }
 
-/* Waits for pid to exit within ms; its wait status, or -1 on timeout
- * (the process is then killed and reaped). */
-static int wait_exit(pid_t pid, unsigned ms)
-{
-	uint64_t end = clock_mono_ms() + ms;
-	for (;;) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (clock_mono_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return -1;
-		}
-		usleep(20 * 1000);
-	}
-}
-
 /* Formats node storage (all of it, or with ignore_formatted only what
  * is empty), as kafka-storage.sh format does. Started, not waited for:
  * its pid, or -1. */
@@ -252,9 +253,9 @@ static pid_t format_start(const sim_kafka *k, const knode *nd, bool ignore_forma
 	return spawn_java(k, FORMAT_HEAP, nd->log, args);
 }
 
-static int format_wait(pid_t pid, const knode *nd, char *err, size_t errlen)
+static int format_wait(const sim_kafka *k, pid_t pid, const knode *nd, char *err, size_t errlen)
 {
-	int st = pid > 0 ? wait_exit(pid, FORMAT_MS) : -1;
+	int st = pid > 0 ? child_wait(pid, FORMAT_MS, k->interrupted) : -1;
 	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		snprintf(err, errlen, "formatting node %d's storage failed (status %d; see %s)",
 		         nd->id, st, nd->log);
@@ -422,10 +423,6 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
 {
 	if (n == 0)
 		return 0;
-	if (k->ntopics + n > SIM_KAFKA_TOPICS_MAX) {
-		snprintf(err, errlen, "more than %d topics", SIM_KAFKA_TOPICS_MAX);
-		return ERR_TOOBIG;
-	}
 	rd_kafka_NewTopic_t **nts = xcalloc(n, sizeof *nts);
 	int rc = 0;
 	char e[256];
@@ -751,17 +748,11 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 		if (rc)
 			goto fail;
 	}
+	if ((rc = pick_ports(k, err, errlen)))
+		goto fail;
 	size_t bl = 0;
 	for (int i = 0; i < k->n; i++) {
 		knode *nd = &k->nodes[i];
-		nd->id = i + 1;
-		nd->port = host_free_port();
-		nd->cport = host_free_port();
-		if (nd->port < 0 || nd->cport < 0 || nd->port == nd->cport) {
-			snprintf(err, errlen, "no free ports for node %d", nd->id);
-			rc = ERR_IO;
-			goto fail;
-		}
 		bl += (size_t)snprintf(k->bootstraps + bl, sizeof k->bootstraps - bl,
 		                       "%s127.0.0.1:%d", i ? "," : "", nd->port);
 	}
@@ -774,7 +765,7 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	for (int i = 0; i < k->n; i++)
 		fmt[i] = format_start(k, &k->nodes[i], false);
 	for (int i = 0; i < k->n; i++) {
-		int frc = format_wait(fmt[i], &k->nodes[i], err, errlen);
+		int frc = format_wait(k, fmt[i], &k->nodes[i], err, errlen);
 		if (frc && !rc)
 			rc = frc;
 	}
@@ -921,7 +912,7 @@ int sim_kafka_fault_node(sim_kafka *k, int id, sim_kafka_fault f, char *err, siz
 			return ERR_IO;
 		}
 		log_info("kafka node wiped", "node=%d data=%s", id, nd->data);
-		int rc = format_wait(format_start(k, nd, true), nd, err, errlen);
+		int rc = format_wait(k, format_start(k, nd, true), nd, err, errlen);
 		return rc ? rc : node_start(k, nd, err, errlen);
 	}
 	}

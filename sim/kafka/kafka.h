@@ -46,7 +46,7 @@
 #include "sim/kafka/topics.h"
 
 #define SIM_KAFKA_NODES_MAX 5
-#define SIM_KAFKA_TOPICS_MAX 64
+#define SIM_KAFKA_TOPICS_MAX 64 /* created at the start; sim_kafka_create adds any number */
 /* Default heap per node, MiB: Kafka's own test harness runs brokers in
  * 256-512 MiB. */
 #define SIM_KAFKA_HEAP_MB 320
@@ -99,7 +99,8 @@ typedef struct sim_kafka_opts {
  * (every node started is stopped again, its output kept in its dir). */
 sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen);
 
-/* Stops every node (SIGTERM, SIGKILL after 10 s) and frees k. NULL is a
+/* Stops every node (SIGTERM to all at once, SIGKILL to those still
+ * there 3 s later) and frees k. NULL is a
  * no-op. The files stay. */
 void sim_kafka_stop(sim_kafka *k);
 
@@ -114,7 +115,8 @@ typedef enum sim_kafka_fault {
 	SIM_KAFKA_PAUSE,    /* SIGSTOP */
 	SIM_KAFKA_RESUME,   /* SIGCONT */
 	SIM_KAFKA_START,    /* start a node that is not running */
-	SIM_KAFKA_RESTART,  /* SIGTERM (SIGKILL after 10 s), then start */
+	SIM_KAFKA_RESTART,  /* SIGTERM (SIGKILL after 10 s), then start; a node
+	                     * that is not running is started */
 	SIM_KAFKA_WIPE,     /* SIGKILL, its log directory formatted anew, start */
 } sim_kafka_fault;
 

@@ -1,4 +1,4 @@
-/* child.c - ending a child process (child.h). */
+/* child.c - starting, waiting for and ending a child process (child.h). */
 #include "sim/proc/child.h"
 
 #include <errno.h>
@@ -22,6 +22,23 @@ void child_end(pid_t pid, unsigned grace_ms)
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return;
+		}
+		usleep(20 * 1000);
+	}
+}
+
+int child_wait(pid_t pid, unsigned ms, bool (*give_up)(void))
+{
+	uint64_t end = clock_mono_ms() + ms;
+	for (;;) {
+		int st;
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if ((r < 0 && errno != EINTR) || clock_mono_ms() > end || (give_up && give_up())) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
 		}
 		usleep(20 * 1000);
 	}

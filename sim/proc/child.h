@@ -1,13 +1,20 @@
-/* child.h - a child process sim starts: made to die with sim, and ended
- * with SIGTERM, then SIGKILL if it has not exited within its grace,
- * reaped either way. Main thread.
+/* child.h - a child process sim starts (child_spawn): made to die with
+ * sim, waited for with a deadline, and ended with SIGTERM, then SIGKILL
+ * if it has not exited within its grace, reaped either way. The thread
+ * that started it.
  */
 #ifndef SIM_PROC_CHILD_H
 #define SIM_PROC_CHILD_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 void child_end(pid_t pid, unsigned grace_ms);
+
+/* Waits up to ms for pid to exit by itself and reaps it; past ms, or as
+ * soon as give_up (may be NULL) says so, kills it (SIGKILL) and reaps
+ * it. Its wait status, or -1 when it had to be killed. */
+int child_wait(pid_t pid, unsigned ms, bool (*give_up)(void));
 
 /* In a child just forked by parent (its getpid() before the fork): it is
  * killed when sim exits (PR_SET_PDEATHSIG), exits 126 at once if sim is

@@ -46,10 +46,13 @@ bool service_interrupted(void)
 	return taken_signal != 0;
 }
 
+/* Writes to a socket; a peer gone is an error, never a SIGPIPE (a
+ * client that stopped waiting must not kill the service, nor the JVMs
+ * that die with it). */
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -125,6 +128,13 @@ static void control_serve_one(const service_ops *ops, int lfd)
 		close(fd);
 		return;
 	}
+	if (!strchr(line, '\n')) {
+		/* Longer than a line may be, or cut off: never run a part. */
+		static const char no[] = "error no whole line\n";
+		(void)write_all(fd, no, sizeof no - 1);
+		close(fd);
+		return;
+	}
 	line[strcspn(line, "\r\n")] = '\0';
 	char said[sizeof line];
 	memcpy(said, line, sizeof said);
@@ -185,6 +195,22 @@ int service_ask(const char *path, const char *command, unsigned timeout_ms, char
 	return rc;
 }
 
+/* A file, not a socket: write(2). */
+static int write_file_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int service_write_file(const char *path, const char *text)
 {
 	size_t plen = strlen(path);
@@ -202,7 +228,7 @@ int service_write_file(const char *path, const char *text)
 	const char *what = NULL;
 	if (fchmod(fd, 0644) < 0)
 		what = "fchmod";
-	else if (write_all(fd, text, strlen(text)) < 0)
+	else if (write_file_all(fd, text, strlen(text)) < 0)
 		what = "write";
 	else if (fsync(fd) < 0)
 		what = "fsync";

@@ -5,9 +5,9 @@
  * bootstrap list, written last and atomically, so that a reader who sees
  * the list may use it. It takes commands on a Unix stream socket, one
  * line per connection (at most SERVICE_LINE_MAX bytes, newline
- * included), answered with one line: "ok", "ok WORDS" (a command that
- * reports something, such as a partition's leader) or "error REASON".
- * Commands run on the serving thread between signals, one at a time.
+ * included; a longer one is refused whole), answered with one line: "ok", "ok WORDS" (a command
+ * that reports something, such as a partition's leader) or "error REASON". Commands run on the
+ * serving thread between signals, one at a time.
  *
  * Threads: service_run blocks SIGINT and SIGTERM before the service
  * starts any thread, so every thread it starts inherits the mask and the

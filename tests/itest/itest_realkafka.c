@@ -573,8 +573,24 @@ Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after
 	load_for(&o, 0, 1000);
 	cr_log_info("node %d killed, central killed and started: %d writes acknowledged", node,
 	            count_code(&o, 200));
+	cr_assert(stack_file_has("central.log", "resnap: counts of batches no delivered snapshot"),
+	          "central found no undelivered snapshot to publish again: the test did not "
+	          "make the case; central's log:\n%s",
+	          stack_tail("central.log"));
 	counted_as_answered(&o, false);
 	edge_counts_hold(&o, 0, false);
+}
+
+/* Until central publishes its feed's every partition and has
+ * published an event (the changes topic is not empty). */
+static void wait_publishing(void)
+{
+	uint64_t deadline = clock_mono_ms() + 60000;
+	while (feed_publishing(S.ops_port) != S.nparts ||
+	       stack_central_metric("likes_central_feed_published_total") < 1) {
+		cr_assert_lt(clock_mono_ms(), deadline, "central never published its feed");
+		proc_sleep_ms(100);
+	}
 }
 
 Test(realkafka, the_change_feed_is_exactly_once_across_central_restarts_and_a_broker_loss)
@@ -594,16 +610,19 @@ Test(realkafka, the_change_feed_is_exactly_once_across_central_restarts_and_a_br
 	pthread_t t;
 	atomic_store(&feed_acting, true);
 	cr_assert_eq(pthread_create(&t, NULL, feed_actor, NULL), 0);
-	proc_sleep_ms(2500);
+	/* Each fault once central publishes (not merely runs), so that each
+	 * cuts a publisher off with events in flight. */
+	wait_publishing();
+	proc_sleep_ms(1000);
 	proc_stop(S.central_pid, SIGKILL);
 	stack_start_central();
-	proc_sleep_ms(2000);
+	wait_publishing();
 	int node = realk_leader(stack_topic("likes.changes"), 0);
 	realk_ctl("kill %d", node);
 	proc_sleep_ms(3000);
 	proc_stop(S.central_pid, SIGKILL);
 	stack_start_central();
-	proc_sleep_ms(2000);
+	wait_publishing();
 	realk_ctl("start %d", node);
 	realk_ctl("in-sync 60000");
 	proc_sleep_ms(2000);

@@ -103,7 +103,8 @@ const char *realk_bootstraps(void)
 static int ask(char *ans, size_t anslen, char *err, size_t errlen, const char *fmt, va_list ap)
 {
 	char cmd[SERVICE_LINE_MAX], ctl[512];
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+	cr_assert(n > 0 && (size_t)n < sizeof cmd, "a control command longer than a line: %s", cmd);
 	snprintf(ctl, sizeof ctl, "%s/ctl", realk_dir());
 	return service_ask(ctl, cmd, CTL_MS, ans, anslen, err, errlen);
 }

@@ -14,7 +14,8 @@
  * The cluster's brokers check retention every second, so a test may
  * watch a topic with a small retention lose its start.
  *
- * Compiled once into the test support library; any test thread.
+ * Compiled once into the test support library; a test's thread (the
+ * answers are static buffers).
  */
 #ifndef TESTS_SUPPORT_REALK_H
 #define TESTS_SUPPORT_REALK_H
