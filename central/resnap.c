@@ -3,10 +3,12 @@
  */
 #include "central/resnap.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -18,6 +20,9 @@
  * complete snapshot (a big one is split in parts, and two instances of
  * a shard may interleave theirs). */
 #define TAIL_MESSAGES 64
+
+/* Between two asks of a partition that did not answer. */
+#define RETRY_MS 500
 
 /* Reads (topic, p) from `from` up to (not including) `to`, calling fn on
  * each message; stops early when fn returns false. 0, ERR_TIMEOUT when a
@@ -122,23 +127,46 @@ static bool on_batch(void *ctx, const rd_kafka_message_t *m)
 	return mk->rc == 0;
 }
 
+/* The last complete snapshot of partition p into *t. A partition
+ * without a leader (its node restarting, an election under way) answers
+ * "timed out" or "not leader" for a second or two: asked again until
+ * `end` (0: once). */
+static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end,
+                          tail *t, rd_kafka_resp_err_t *e, int *rc)
+{
+	for (unsigned tries = 1;; tries++) {
+		int64_t lo, hi;
+		*t = (tail){.epoch = t->epoch};
+		*rc = 0;
+		*e = bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
+		if (!*e && hi > lo) {
+			int64_t from = hi - TAIL_MESSAGES > lo ? hi - TAIL_MESSAGES : lo;
+			*rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi,
+			                 o->timeout_ms, on_snapshot, t);
+		}
+		if ((!*e && !*rc) || !end || clock_mono_ms() + RETRY_MS > end)
+			return;
+		log_info("resnap: the snapshot topic did not answer; asking again",
+		         "partition=%u try=%u err=\"%s\"", p, tries,
+		         *e ? rd_kafka_err2str(*e) : err_str(*rc));
+		struct timespec pause = {.tv_nsec = RETRY_MS * 1000000L};
+		while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
+			;
+	}
+}
+
 /* One owned partition. */
-static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, resnap_result *r)
+static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end,
+               resnap_result *r)
 {
 	int64_t applied;
 	if (applier_resume_offset(o->ap, p, &applied) != 0)
 		return 0; /* nothing applied yet: nothing to publish */
-	int64_t lo, hi;
-	rd_kafka_resp_err_t e =
-	    bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
-	tail t = {0};
-	int rc = 0;
-	if (!e && hi > lo) {
-		int64_t from = hi - TAIL_MESSAGES > lo ? hi - TAIL_MESSAGES : lo;
-		rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi, o->timeout_ms,
-		                on_snapshot, &t);
-	}
 	uint32_t epoch = applier_epoch(o->ap, p);
+	tail t = {.epoch = epoch};
+	rd_kafka_resp_err_t e;
+	int rc;
+	last_snapshot(o, rk, p, end, &t, &e, &rc);
 	if (e || rc || !t.found || version_epoch(t.version) != epoch) {
 		r->unknown++;
 		log_warn("resnap: no complete snapshot of this partition to resume from; its "
@@ -216,7 +244,7 @@ int resnap_run(const resnap_opts *o, resnap_result *r, char *err, size_t errlen)
 			    "partition=%u deadline_ms=%u", p, o->deadline_ms);
 			continue;
 		}
-		rc = one(o, rk, p, r);
+		rc = one(o, rk, p, o->deadline_ms ? end : 0, r);
 	}
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);

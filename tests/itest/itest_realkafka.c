@@ -586,9 +586,15 @@ Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after
 static void wait_publishing(void)
 {
 	uint64_t deadline = clock_mono_ms() + 60000;
-	while (feed_publishing(S.ops_port) != S.nparts ||
-	       stack_central_metric("likes_central_feed_published_total") < 1) {
-		cr_assert_lt(clock_mono_ms(), deadline, "central never published its feed");
+	for (;;) {
+		long long publishing = feed_publishing(S.ops_port);
+		double published = stack_central_sum("likes_central_feed_published_total");
+		if (publishing == (long long)S.nparts && published >= 1)
+			break;
+		cr_assert_lt(clock_mono_ms(), deadline,
+		             "central never published its feed (%lld of %d partitions publishing, "
+		             "%.0f events published); central's log:\n%s",
+		             publishing, S.nparts, published, stack_tail("central.log"));
 		proc_sleep_ms(100);
 	}
 }

@@ -519,6 +519,15 @@ STACK_UTIL double stack_central_metric(const char *series)
 	return prom_util_get(out, series);
 }
 
+/* The sum of every sample of one family of central's (labelled or not);
+ * -1 when it has none. */
+STACK_UTIL double stack_central_sum(const char *family)
+{
+	char out[1 << 16];
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/metrics"), 200);
+	return prom_util_sum(out, family);
+}
+
 /* Waits up to 10 s for central's series to reach want (what: what it
  * would mean, for the failure). */
 STACK_UTIL void stack_wait_central_metric(const char *series, double want, const char *what)
