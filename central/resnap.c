@@ -131,18 +131,19 @@ static bool on_batch(void *ctx, const rd_kafka_message_t *m)
  * without a leader (its node restarting, an election under way) answers
  * "timed out" or "not leader" for a second or two: asked again until
  * `end` (0: once). */
-static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end,
-                          tail *t, rd_kafka_resp_err_t *e, int *rc)
+static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end, tail *t,
+                          rd_kafka_resp_err_t *e, int *rc)
 {
 	for (unsigned tries = 1;; tries++) {
 		int64_t lo, hi;
 		*t = (tail){.epoch = t->epoch};
 		*rc = 0;
-		*e = bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
+		*e =
+		    bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
 		if (!*e && hi > lo) {
 			int64_t from = hi - TAIL_MESSAGES > lo ? hi - TAIL_MESSAGES : lo;
-			*rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi,
-			                 o->timeout_ms, on_snapshot, t);
+			*rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi, o->timeout_ms,
+			                 on_snapshot, t);
 		}
 		if ((!*e && !*rc) || !end || clock_mono_ms() + RETRY_MS > end)
 			return;
@@ -156,8 +157,7 @@ static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint
 }
 
 /* One owned partition. */
-static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end,
-               resnap_result *r)
+static int one(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint64_t end, resnap_result *r)
 {
 	int64_t applied;
 	if (applier_resume_offset(o->ap, p, &applied) != 0)
