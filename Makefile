@@ -19,8 +19,11 @@
 #                   RSS per million counts -> build/bench/replica.kv
 #   make bench-seed  a standby's copy of its peer's store: bytes, read
 #                   and load time -> build/bench/seed.kv
+#   make bench-seed-real  the same on real Kafka -> build/bench/seed-real.kv
 #   make bench-wakemem  a thread's wake-up lateness on this machine against
 #                   the memory other processes touch -> build/bench/wakemem.txt
+#   make bench-feedtx  the change feed's publishing without and with Kafka's
+#                   transactions, on real Kafka -> build/bench/feedtx.txt
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
@@ -100,8 +103,9 @@ EDGE_SRC    := $(filter-out edge/main.c,$(wildcard edge/*.c edge/*/*.c))
 CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c))
 # sim/bench/alloccount.c is an LD_PRELOAD library of the benchmark (it
 # defines malloc), never linked into a program; sim/bench/wakemem.c is a
-# program of its own that uses no project code (make bench-wakemem).
-SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c,$(wildcard sim/*.c sim/*/*.c))
+# program of its own that uses no project code (make bench-wakemem), as
+# is sim/bench/feedtx.c (librdkafka only; make bench-feedtx).
+SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -133,7 +137,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-wakemem fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -486,6 +490,13 @@ bench-seed: check-deps
 	@mkdir -p build/bench
 	@./sim/bench/bench_seed.sh build/bench/seed.kv
 
+# The same on a real three-node regional cluster whose retention drops
+# the log's start (BENCH_SEED_KAFKA=real): build/bench/seed-real.kv.
+bench-seed-real: check-deps kafka-jars
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/bench
+	@BENCH_SEED_KAFKA=real ./sim/bench/bench_seed.sh build/bench/seed-real.kv
+
 # The machine's wake-up floor against the memory other processes touch
 # (sim/bench/wakemem.c, no project code): four runs of three minutes,
 # about 12 minutes. Figures in docs/performance.md (issue 39).
@@ -496,6 +507,16 @@ bench-wakemem: $(BUILD)/wakemem
 $(BUILD)/wakemem: sim/bench/wakemem.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(COMPILE) -o $@ $< -lpthread
+
+# The change feed's publishing without and with Kafka's transactions, on
+# three real nodes (sim/bench/feedtx.c, sim/bench/bench_feedtx.sh): about
+# 5 minutes. Figures in docs/events.md ("Exactly once").
+bench-feedtx: $(BUILD)/feedtx $(BUILD)/sim kafka-jars
+	@./sim/bench/bench_feedtx.sh $(BUILD) build/bench/feedtx.txt
+
+$(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lrdkafka -lpthread
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages

@@ -21,8 +21,11 @@
  * a shard may interleave theirs). */
 #define TAIL_MESSAGES 64
 
-/* Between two asks of a partition that did not answer. */
+/* Between two asks of a partition that did not answer, and how long
+ * one ask for its offsets waits when it may ask again: a partition with
+ * a leader answers in milliseconds. */
 #define RETRY_MS 500
+#define ASK_MS 3000
 
 /* Reads (topic, p) from `from` up to (not including) `to`, calling fn on
  * each message; stops early when fn returns false. 0, ERR_TIMEOUT when a
@@ -138,8 +141,9 @@ static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint
 		int64_t lo, hi;
 		*t = (tail){.epoch = t->epoch};
 		*rc = 0;
-		*e =
-		    bus_watermarks(rk, o->snapshot_topic, (int32_t)p, (int)o->timeout_ms, &lo, &hi);
+		*e = bus_watermarks(rk, o->snapshot_topic, (int32_t)p,
+		                    (int)(end && o->timeout_ms > ASK_MS ? ASK_MS : o->timeout_ms),
+		                    &lo, &hi);
 		if (!*e && hi > lo) {
 			int64_t from = hi - TAIL_MESSAGES > lo ? hi - TAIL_MESSAGES : lo;
 			*rc = read_range(rk, o->snapshot_topic, (int32_t)p, from, hi, o->timeout_ms,
@@ -150,6 +154,10 @@ static void last_snapshot(const resnap_opts *o, rd_kafka_t *rk, uint32_t p, uint
 		log_info("resnap: the snapshot topic did not answer; asking again",
 		         "partition=%u try=%u err=\"%s\"", p, tries,
 		         *e ? rd_kafka_err2str(*e) : err_str(*rc));
+		/* A fresh view of the leaders: librdkafka asks the leader it
+		 * has cached, and after an election that one says "not
+		 * leader" until the metadata is refreshed. */
+		(void)bus_partition_count(rk, o->snapshot_topic, ASK_MS);
 		struct timespec pause = {.tv_nsec = RETRY_MS * 1000000L};
 		while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
 			;

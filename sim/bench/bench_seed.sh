@@ -2,8 +2,9 @@
 # bench_seed.sh - what a standby's copy of its peer's store costs
 # (changelog.seed_from, edge/changelog/seed.h): puts BENCH_SEED_ITEMS
 # distinct likes through an edge whose changelog is on a regional cluster
-# of its own (a second embedded broker), enough that the cluster drops the
-# log's start (it keeps about 5 MiB a partition), then measures
+# of its own (a second embedded broker, or real Kafka), enough that the
+# cluster drops the log's start (the mock keeps about 5 MiB a partition;
+# the real one what retention.bytes says), then measures
 #   - the copy as a client reads it: bytes and seconds of
 #     GET /v1/changelog/seed to a byte counter;
 #   - a second instance of the edge started on an empty store: its copy
@@ -18,7 +19,9 @@
 # (sim/bench/bench_lib.sh). Loopback only.
 #
 # Knobs (environment): BENCH_SEED_ITEMS (300000), BENCH_SEED_USERS
-# (50000), BENCH_SEED_CONNS (8), BENCH_SEED_MAX_S (900).
+# (50000), BENCH_SEED_CONNS (8), BENCH_SEED_MAX_S (900), BENCH_SEED_KAFKA
+# (embedded, or real: the regional cluster three Apache Kafka nodes),
+# BENCH_SEED_RETAIN (real: the changelog's retention.bytes, 8 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +32,11 @@ ITEMS=${BENCH_SEED_ITEMS:-300000}
 USERS=${BENCH_SEED_USERS:-50000}
 CONNS=${BENCH_SEED_CONNS:-8}
 MAX_S=${BENCH_SEED_MAX_S:-900}
+# embedded: a second librdkafka mock (it keeps about 5 MiB a partition);
+# real: three Apache Kafka nodes (sim kafka) whose likes.changelog keeps
+# BENCH_SEED_RETAIN bytes (a segment of that size, and retention.bytes).
+KAFKA=${BENCH_SEED_KAFKA:-embedded}
+RETAIN=${BENCH_SEED_RETAIN:-8388608}
 TOKEN=bench-token
 SNAPSHOT_MS=1000
 
@@ -37,9 +45,19 @@ SNAPSHOT_MS=1000
 bench_begin bench_seed "$OUT/logs-seed"
 need_tools "make deps" curl awk
 
-start regional "" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
-	--topic likes.changelog:1
-wait_until "the regional broker" 20 test -s "$TMP/regional.bootstrap"
+if [[ $KAFKA == real ]]; then
+	# The deployment's cluster with a small retention.bytes: the log's
+	# start moves as the fill goes (the broker checks every second).
+	start regional "" "$BIN/sim" kafka --nodes 3 --full-jit --dir "$TMP/kafka" \
+		--bootstrap-file "$TMP/regional.bootstrap" --topic likes.changelog:1 \
+		--topic-config retention.bytes="$RETAIN" --topic-config segment.bytes="$RETAIN" \
+		--prop log.retention.check.interval.ms=1000
+	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
+else
+	start regional "" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
+		--topic likes.changelog:1
+	wait_until "the regional broker" 20 test -s "$TMP/regional.bootstrap"
+fi
 free_port
 SEED_A=$PORT
 free_port
@@ -58,6 +76,14 @@ echo "bench_seed: filling $ITEMS likes through the first instance"
 run "" "$BIN/sim" fill --port "$EDGE_PORT" --items "$ITEMS" --users "$USERS" --conns "$CONNS" \
 	--max-seconds "$MAX_S" --max-failures 100 >"$TMP/fill.out" 2>"$TMP/fill.log"
 FILL_OPS=$(awk -F= '$1 == "ops_ok" { print $2 }' "$TMP/fill.out")
+# The log's first offset now: the second instance must find it past 0.
+log_start() {
+	kcat -b "$(cat "$TMP/regional.bootstrap")" -Q -t likes.changelog:0:-2 2>/dev/null |
+		awk '{ print $NF }'
+}
+log_started() { (($(log_start) > 0)); }
+[[ $KAFKA == real ]] && wait_until "retention to drop the log's start" 60 log_started
+LOG_START=$(log_start)
 
 # The copy as a client reads it.
 read -r COPY_BYTES COPY_S < <(curl -s -o /dev/null -w '%{size_download} %{time_total}\n' \
@@ -77,6 +103,8 @@ T1=$(date +%s.%N)
 LINE=$(grep 'store copied from a peer' "$TMP/edge-b.log" || true)
 field() { sed -n "s/.* $1=\\([0-9]*\\).*/\\1/p" <<<"$LINE"; }
 {
+	echo "seed_kafka=$KAFKA"
+	echo "seed_log_start=${LOG_START:-}"
 	echo "seed_items=$ITEMS"
 	echo "seed_fill_ops_ok=$FILL_OPS"
 	echo "seed_copy_bytes=$COPY_BYTES"

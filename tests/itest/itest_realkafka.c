@@ -551,32 +551,41 @@ Test(realkafka, batches_and_snapshots_ride_a_broker_restart)
 
 Test(realkafka, snapshots_central_queued_but_never_delivered_are_published_after_its_restart)
 {
-	/* Central applies batches and queues their snapshots; the node
-	 * leading a snapshot partition is killed, so they wait undelivered
-	 * (a partition without a leader until the node's session runs out),
-	 * and central is killed. Restarted, it must publish the counts those
+	/* Central applies batches and queues their snapshots while the
+	 * snapshot topic cannot take them (fewer replicas in sync than
+	 * min.insync.replicas), and central is killed. Restarted, it must publish the counts those
 	 * snapshots carried: the edge drops an op from its overlay once a
 	 * snapshot says central applied it, and without its count it would
 	 * show the item without the like until the item changes again. */
 	S.real = true;
 	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	/* Every snapshot partition on nodes 2 and 3 only (min.insync.replicas
+	 * 2): with node 2 gone they take no write at all (NOT_ENOUGH_REPLICAS)
+	 * for as long as it stays away, while every partition of the batch
+	 * topic (three replicas) has a leader again after the node's session
+	 * runs out, and its batches are applied. */
+	S.snapshot_topic_opts = "replicas=2,3";
 	stack_up(1, NPARTS, 100);
 	outcomes o = {0};
 	load_for(&o, 0, 2000);
-	int node = realk_leader(stack_topic("likes.snapshots"), 0);
+	int node = 2;
 	realk_ctl("kill %d", node);
-	load_for(&o, 0, 700);
+	double applied = stack_central_sum("likes_central_ops_applied_total");
+	load_for(&o, 0, 4000);
+	cr_assert_gt(stack_central_sum("likes_central_ops_applied_total"), applied,
+	             "central applied nothing while the snapshot topic took no write");
 	proc_stop(S.central_pid, SIGKILL);
 	realk_ctl("start %d", node);
 	stack_start_central();
 	realk_ctl("in-sync 60000");
 	load_for(&o, 0, 1000);
-	cr_log_info("node %d killed, central killed and started: %d writes acknowledged", node,
-	            count_code(&o, 200));
+	cr_log_info("node %d (half of the snapshot topic's replicas) killed, central killed and "
+	            "started: %d writes acknowledged",
+	            node, count_code(&o, 200));
 	cr_assert(stack_file_has("central.log", "resnap: counts of batches no delivered snapshot"),
 	          "central found no undelivered snapshot to publish again: the test did not "
-	          "make the case; central's log:\n%s",
-	          stack_tail("central.log"));
+	          "make the case; central's resnap:\n%s",
+	          stack_grep("central.log", "resnap"));
 	counted_as_answered(&o, false);
 	edge_counts_hold(&o, 0, false);
 }

@@ -82,6 +82,8 @@ typedef struct stack {
 	 * ("rf=2 min.insync.replicas=2", "retention.ms=4000 ..."), and its
 	 * partitions (0: STACK_EDGES) */
 	const char *changelog_topic_opts;
+	const char
+	    *snapshot_topic_opts; /* real Kafka: more words for the snapshot topic's create */
 	int changelog_parts;
 } stack;
 
@@ -126,14 +128,18 @@ STACK_UTIL void stack_start_central(void)
 	char *argv[] = {"build/central", "-c", cfg, NULL};
 	S.central_pid = proc_spawn(log, argv);
 	cr_assert(S.central_pid > 0);
-	uint64_t deadline = clock_mono_ms() + 20000;
+	/* Central serves its ops API once resnap is done, which may ask a
+	 * partition without a leader again for up to 30 s (central.c). */
+	uint64_t deadline = clock_mono_ms() + 45000;
 	char out[256];
 	while (proc_capture(out, sizeof out,
 	                    "curl -s -m 2 -o /dev/null -w '%%{http_code}' "
 	                    "http://127.0.0.1:%d/healthz",
 	                    S.ops_port) != 0 ||
 	       strcmp(out, "200") != 0) {
-		cr_assert(clock_mono_ms() < deadline, "central never answered /healthz");
+		cr_assert(clock_mono_ms() < deadline,
+		          "central never answered /healthz; its log ends:\n%s",
+		          stack_log_tail("central.log"));
 		cr_assert(proc_alive(S.central_pid),
 		          "central exited at start-up; its log ends:\n%s",
 		          stack_log_tail("central.log"));
@@ -309,8 +315,11 @@ STACK_UTIL void stack_create_topics(void)
 {
 	const char *base[] = {"likes.batches",    "likes.snapshots", "likes.changes",
 	                      "likes.milestones", "likes.home.r0",   "likes.home.r1"};
-	for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
-		realk_ctl("create %s:%d as=%s", stack_topic(base[i]), S.nparts, base[i]);
+	for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+		bool snap = strcmp(base[i], "likes.snapshots") == 0 && S.snapshot_topic_opts;
+		realk_ctl("create %s:%d as=%s %s", stack_topic(base[i]), S.nparts, base[i],
+		          snap ? S.snapshot_topic_opts : "");
+	}
 	realk_ctl("create %s:1", stack_topic("likes.deadletter"));
 	if (S.changelog)
 		realk_ctl("create %s:%d as=likes.changelog %s", stack_topic("likes.changelog"),
@@ -599,6 +608,17 @@ STACK_UTIL void stack_wait_exit(int slot, unsigned ms, int want, const char *wha
 }
 
 /* Does the named file in the stack's dir contain needle? */
+/* The lines of one of the stack's files that hold needle (at most 30,
+ * cut to 300 characters), for a failure's message. */
+STACK_UTIL const char *stack_grep(const char *name, const char *needle)
+{
+	static char out[12288];
+	if (proc_capture(out, sizeof out, "grep -- '%s' '%s/%s' | head -n 30 | cut -c1-300", needle,
+	                 S.dir, name))
+		snprintf(out, sizeof out, "(no line of %s holds %s)", name, needle);
+	return out;
+}
+
 STACK_UTIL bool stack_file_has(const char *name, const char *needle)
 {
 	char out[64];
