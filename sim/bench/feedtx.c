@@ -341,8 +341,8 @@ int main(int argc, char **argv)
 		nvis = SAMPLES_MAX;
 	qsort(r.vis, nvis, sizeof *r.vis, cmp_u64);
 	qsort(r.chunk, r.nchunk, sizeof *r.chunk, cmp_u64);
-	printf("mode=%s\nseconds=%.2f\npartitions=%d\nchunk_messages=%u\n", argv[3], secs,
-	       r.parts, per);
+	printf("mode=%s\nseconds=%.2f\npartitions=%d\nchunk_messages=%u\n", argv[3], secs, r.parts,
+	       per);
 	printf("sent=%" PRIu64 "\nfailed=%" PRIu64 "\nread=%" PRIu64 "\n", r.sent, r.failed,
 	       (uint64_t)atomic_load(&r.read));
 	printf("events_per_s=%.0f\n", (double)r.sent / secs);

@@ -191,12 +191,17 @@ static void counts_hold(const outcomes *o, bool strict, int slot, bool central)
 				break;
 			if (clock_mono_ms() >= deadline) {
 				int r = bad < 0 ? 0 : bad;
+				char edge_log[4096]; /* stack_tail's buffer is one */
+				snprintf(edge_log, sizeof edge_log, "%s", stack_tail("edge0.log"));
 				cr_assert_fail(
 				    "%s counts request %d (answered %d) as %lld,%lld,%lld,%lld; "
-				    "want %lld each; edge log:\n%s",
+				    "want %lld each; the edge holds %.0f batches unconfirmed; "
+				    "edge log:\n%s\ncentral log:\n%s",
 				    central ? "central" : "the edge", o->base + first + r,
 				    o->code[first + r], got[r][0], got[r][1], got[r][2], got[r][3],
-				    wanted(o, first + r, strict), stack_tail("edge0.log"));
+				    wanted(o, first + r, strict),
+				    edge_metric(slot, "likes_edge_pending_batches"), edge_log,
+				    stack_tail("central.log"));
 			}
 			proc_sleep_ms(200);
 		}
