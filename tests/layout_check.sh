@@ -24,12 +24,13 @@ cd "$root"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# What the awk below reads, a file each: every path of the tree (build
-# output left out), the folders to check, and the file tokens of the
-# folder READMEs as "FOLDER TOKEN". A token is a word of name characters
-# (letters, digits, _ . / -) that starts with a letter or digit and ends
-# in .c, .h or .sh: `_int.h`, a kind of header, is none.
-find * -path 'build*' -prune -o -print >"$tmp/paths"
+# What the awk below reads, a file each: every path of the tree (builds,
+# the local stack's run/ and node_modules left out), the folders to
+# check, and the file tokens of the folder READMEs as "FOLDER TOKEN". A
+# token is a word of name characters (letters, digits, _ . / -) that
+# starts with a letter or digit and ends in .c, .h or .sh: `_int.h`, a
+# kind of header, is none.
+find * \( -path 'build*' -o -path run -o -name node_modules \) -prune -o -print >"$tmp/paths"
 find common edge central sim -type d | sort >"$tmp/dirs"
 for d in $(cat "$tmp/dirs"); do
 	[ -e "$d/README.md" ] || continue
