@@ -3,13 +3,18 @@
 #   make          build/edge build/central build/sim
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
 #                 on the embedded Kafka; KAFKA=real: on Apache Kafka (JVMs)
-#   make test     deps if missing, then format-check, build, unit, itest,
+#   make test     deps if missing, then format-check, include-check,
+#                 layout-check, build, structure-check, unit, itest,
 #                 install/rules/client/browser tests, short drills, san-test,
 #                 fuzz-short, in that order (TEST_JOBS=2 test binaries at once)
 #   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
 #                 at once, each's output in build/tests/NAME.log
 #   make format   clang-format the tree; make format-check lists what differs
 #   make include-check   the include graph of edge/ and central/ has no cycle
+#   make structure-check  no circle of files inside a folder, by calls (nm on
+#                 the objects; builds them first) or by includes
+#   make layout-check  README.md's layout table, the folder READMEs and
+#                 ARCHITECTURE.md's module table match the tree
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; each edge's p99 per minute and
@@ -136,7 +141,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -327,7 +332,9 @@ TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 test: check-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory include-check
+	@$(MAKE) --no-print-directory layout-check
 	@$(MAKE) --no-print-directory $(TEST_J) all
+	@$(MAKE) --no-print-directory structure-check
 	@$(MAKE) --no-print-directory $(TEST_J) unit
 	@$(MAKE) --no-print-directory $(TEST_J) itest
 	@$(MAKE) --no-print-directory realkafka-test
@@ -345,6 +352,30 @@ test: check-deps
 # (tests/include_graph.sh prints the graph; ROOT=DIR checks another tree).
 include-check:
 	./tests/include_graph.sh $(ROOT)
+
+# Inside a folder, files stand in layers: no two files reach each other,
+# however far round, by calls (the symbols one object takes from another,
+# read by nm from the build's objects) or by includes. Every folder of the
+# four components is checked, and include/ (common's headers); a folder in
+# STRUCTURE_KNOWN_CIRCLES has circles being opened (issue 67): printed as
+# known, not failed; empty it as they go (sim/drill's three, found by
+# this check, are no part of the issue yet). tests/structure_graph_test.sh
+# first shows on a tiny tree that the check fails on a circle.
+STRUCTURE_DIRS := $(sort $(shell find common edge central sim include -type d))
+STRUCTURE_KNOWN_CIRCLES := edge/ledger edge/changelog edge/api edge/http \
+                           central/apply central/ops central/feed sim/drill
+structure-check: all
+	@./tests/structure_graph_test.sh
+	./tests/structure_graph.sh -o $(BUILD)/obj -k "$(STRUCTURE_KNOWN_CIRCLES)" $(STRUCTURE_DIRS)
+
+# The maps match the tree: every folder named in README.md's layout table,
+# every file a folder README names there, ARCHITECTURE.md's module table
+# with a row per folder of C sources and no row of a file that is gone
+# (tests/layout_check.sh; tests/layout_check_test.sh first shows on a
+# copy of the tree that it fails on an unnamed folder or a missing file).
+layout-check:
+	@./tests/layout_check_test.sh
+	./tests/layout_check.sh
 
 # Each test binary has a target of its own, run-NAME (run-test_bloom,
 # run-itest_api), so that make -j2 unit runs two binaries at once. They

@@ -18,7 +18,8 @@
 #                                   for example a `git archive` of an older
 #                                   commit, to compare before and after
 #
-# Reads only the tree; cycles are found by tsort(1).
+# Reads only the tree; cycles are found by tsort(1). Circles of files
+# inside one folder, by includes and by calls: tests/structure_graph.sh.
 set -euo pipefail
 root=${1:-"$(dirname "$0")/.."}
 cd "$root"

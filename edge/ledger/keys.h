@@ -69,7 +69,7 @@ size_t ekey_aged(char *k, const char *pair, size_t pn);
  * k is not one. */
 bool ekey_member_parse(const char *k, size_t kn, char *counter, char *item, char *user);
 
-/* 'L' of (user, partition) into k (EKEY_HOME_MARK_MAX bytes). */
+/* 'T' of (user, partition) into k (EKEY_HOME_MARK_MAX bytes). */
 #define EKEY_HOME_MARK_MAX (1 + USER_MAX + 1 + 4)
 size_t ekey_home_mark(char *k, const char *user, size_t un, uint32_t p);
 
