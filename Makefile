@@ -4,7 +4,7 @@
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
 #                 on the embedded Kafka; KAFKA=real: on Apache Kafka (JVMs)
 #   make test     deps if missing, then format-check, include-check,
-#                 layout-check, build, structure-check, unit, itest,
+#                 layout-check, cpd-check, build, structure-check, unit, itest,
 #                 install/rules/client/browser tests, short drills, san-test,
 #                 fuzz-short, in that order (TEST_JOBS=2 test binaries at once)
 #   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
@@ -15,6 +15,8 @@
 #                 the objects; builds them first) or by includes
 #   make layout-check  README.md's layout table, the folder READMEs and
 #                 ARCHITECTURE.md's module table match the tree
+#   make cpd-check  no more than CPD_MAX_PAIRS pairs of places share a run of
+#                 CPD_MIN_TOKENS C tokens (PMD's CPD, from make deps)
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; each edge's p99 per minute and
@@ -141,7 +143,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills run test test-bins unit itest include-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -251,7 +253,7 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; rc=$$?; \
 	  rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
-	@$(MAKE) --no-print-directory kafka-jars
+	@$(MAKE) --no-print-directory kafka-jars cpd-jars
 
 # Apache Kafka's broker, for everything that runs real Kafka (`sim kafka`,
 # sim/kafka/kafka.h): its jars and all they need, from Maven Central
@@ -271,6 +273,19 @@ $(KAFKA_JARS)/.complete: $(KAFKA_POM)
 	@ls $(KAFKA_JARS)/kafka_2.13-*.jar >/dev/null
 	@touch $@
 
+# PMD's copy-paste detector with its C/C++ lexer, for cpd-check: fetched
+# the same way (tests/cpd/pom.xml pins the version) into build/cpd/libs.
+CPD_POM  := tests/cpd/pom.xml
+CPD_JARS := build/cpd/libs
+cpd-jars: $(CPD_JARS)/.complete
+
+$(CPD_JARS)/.complete: $(CPD_POM)
+	@rm -rf $(CPD_JARS)
+	mvn -B -q -Dstyle.color=never -f $(CPD_POM) dependency:copy-dependencies \
+	  -DoutputDirectory=$(abspath $(CPD_JARS)) -DincludeScope=runtime
+	@ls $(CPD_JARS)/pmd-cpp-*.jar >/dev/null
+	@touch $@
+
 # Installs the packages only when one is missing, so run/test stay fast.
 check-deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) prometheus 2>/dev/null \
@@ -280,7 +295,7 @@ check-deps:
 	  echo "installing missing packages: $$missing"; \
 	  $(MAKE) --no-print-directory deps; \
 	fi
-	@$(MAKE) --no-print-directory kafka-jars
+	@$(MAKE) --no-print-directory kafka-jars cpd-jars
 
 # Packages only `make bench` needs: PostgreSQL, for the naive hot-row
 # baseline. The bench runs its own throwaway cluster; it never uses the
@@ -333,6 +348,7 @@ test: check-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory include-check
 	@$(MAKE) --no-print-directory layout-check
+	@$(MAKE) --no-print-directory cpd-check
 	@$(MAKE) --no-print-directory $(TEST_J) all
 	@$(MAKE) --no-print-directory structure-check
 	@$(MAKE) --no-print-directory $(TEST_J) unit
@@ -376,6 +392,18 @@ structure-check: all
 layout-check:
 	@./tests/layout_check_test.sh
 	./tests/layout_check.sh
+
+# The copy-paste check (tests/cpd/check.sh): every C file git tracks
+# (edge/, central/, common/, sim/, include/ and tests/, whose copies rot
+# as the code's do; no C file of the tree is generated, and build output
+# is not tracked), read by PMD's CPD as C tokens. A run of CPD_MIN_TOKENS
+# tokens, about eight lines of C, in n places is n(n-1)/2 pairs; more
+# than CPD_MAX_PAIRS pairs fail. Lower CPD_MAX_PAIRS as copies are
+# merged; the goal is 5 (issue 67).
+CPD_MIN_TOKENS ?= 70
+CPD_MAX_PAIRS  ?= 12
+cpd-check: cpd-jars
+	@./tests/cpd/check.sh $(CPD_JARS) $(CPD_MIN_TOKENS) $(CPD_MAX_PAIRS)
 
 # Each test binary has a target of its own, run-NAME (run-test_bloom,
 # run-itest_api), so that make -j2 unit runs two binaries at once. They

@@ -579,72 +579,138 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* --- measuring commands ----------------------------------------------------- */
+
+/* A measuring command once its options are good: what runs, how its
+ * results print, and what in them makes the exit status 1. Each command
+ * keeps its options and results in a struct of its own, ctx, which the
+ * three functions are handed. */
+typedef struct sim_job {
+	const char *name;      /* in its error lines: "sim NAME: ..." */
+	const char *component; /* the log component it runs under; NULL: none */
+	bool sockets;          /* it talks to servers: EPIPE, not SIGPIPE */
+	bool json;             /* --json: the table on stderr, JSON on stdout */
+	bool print_failed;     /* the results print also when the run failed */
+	void *ctx;
+	/* 0, or an error with a message in err. */
+	int (*run)(void *ctx, char *err, size_t errlen);
+	/* The results as a table, or with json as one JSON object. */
+	void (*print)(const void *ctx, FILE *f, bool json);
+	/* NULL, or 0 when the results hold; else a message in why. */
+	int (*verdict)(const void *ctx, char *why, size_t whylen);
+} sim_job;
+
+/* Runs j and prints its results; the command's exit status. */
+static int job_main(const sim_job *j)
+{
+	if (j->component)
+		log_set_component(j->component);
+	if (j->sockets)
+		signal(SIGPIPE, SIG_IGN);
+	char err[512];
+	int rc = j->run(j->ctx, err, sizeof err);
+	if (rc == 0 || j->print_failed) {
+		j->print(j->ctx, j->json ? stderr : stdout, false);
+		if (j->json)
+			j->print(j->ctx, stdout, true);
+	}
+	if (rc == 0 && j->verdict)
+		rc = j->verdict(j->ctx, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "sim %s: %s\n", j->name, err);
+		return 1;
+	}
+	return 0;
+}
+
+typedef struct central_job {
+	bench_central_opts o;
+	bench_central_result r;
+} central_job;
+
+static int central_run(void *ctx, char *err, size_t errlen)
+{
+	central_job *c = ctx;
+	return bench_central_run(&c->o, &c->r, err, errlen);
+}
+
+static void central_print(const void *ctx, FILE *f, bool json)
+{
+	const central_job *c = ctx;
+	if (json)
+		bench_central_print_json(f, &c->r);
+	else
+		bench_central_print_table(f, &c->r);
+}
+
 static int cmd_bench_central(int argc, char **argv)
 {
-	bench_central_opts o;
-	bench_central_opts_default(&o);
-	bool json = false;
+	central_job c;
+	bench_central_opts_default(&c.o);
+	sim_job j = {.name = "bench-central",
+	             .component = "sim/bench",
+	             .ctx = &c,
+	             .run = central_run,
+	             .print = central_print};
 	const sim_opt opts[] = {
-	    OPT_NUM("ops", 1, BENCH_CENTRAL_OPS_MAX, o.ops, 0),
-	    OPT_NUM("items", 1, BENCH_CENTRAL_ITEMS_MAX, o.items, 0),
-	    OPT_NUM("users", 1, BENCH_CENTRAL_OPS_MAX, o.users, 0),
-	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, o.ops_per_batch, 0),
-	    OPT_NUM("partitions", 1, PARTITION_MAX, o.partitions, 0),
-	    OPT_STR("dir", o.dir),
-	    OPT_FLAG("homes", o.homes),
-	    OPT_FLAG("json", json),
+	    OPT_NUM("ops", 1, BENCH_CENTRAL_OPS_MAX, c.o.ops, 0),
+	    OPT_NUM("items", 1, BENCH_CENTRAL_ITEMS_MAX, c.o.items, 0),
+	    OPT_NUM("users", 1, BENCH_CENTRAL_OPS_MAX, c.o.users, 0),
+	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, c.o.ops_per_batch, 0),
+	    OPT_NUM("partitions", 1, PARTITION_MAX, c.o.partitions, 0),
+	    OPT_STR("dir", c.o.dir),
+	    OPT_FLAG("homes", c.o.homes),
+	    OPT_FLAG("json", j.json),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
 	if (rc >= 0)
 		return rc;
-	if (o.users > o.ops)
+	if (c.o.users > c.o.ops)
 		return bad_usage("--users above --ops", NULL);
-	log_set_component("sim/bench");
-	bench_central_result r;
-	char err[512];
-	rc = bench_central_run(&o, &r, err, sizeof err);
-	if (rc) {
-		fprintf(stderr, "sim bench-central: %s\n", err);
-		return 1;
-	}
-	bench_central_print_table(json ? stderr : stdout, &r);
-	if (json)
-		bench_central_print_json(stdout, &r);
-	return 0;
+	return job_main(&j);
+}
+
+typedef struct views_job {
+	bench_views_opts o;
+	bench_views_result r;
+} views_job;
+
+static int views_run(void *ctx, char *err, size_t errlen)
+{
+	views_job *v = ctx;
+	return bench_views_run(&v->o, &v->r, err, errlen);
+}
+
+static void views_print(const void *ctx, FILE *f, bool json)
+{
+	const views_job *v = ctx;
+	bench_views_print(f, &v->o, &v->r, json);
 }
 
 static int cmd_bench_views(int argc, char **argv)
 {
-	bench_views_opts o;
-	bench_views_opts_default(&o);
-	bool json = false;
+	views_job v;
+	bench_views_opts_default(&v.o);
+	sim_job j = {.name = "bench-views",
+	             .component = "sim/bench",
+	             .ctx = &v,
+	             .run = views_run,
+	             .print = views_print};
 	const sim_opt opts[] = {
-	    OPT_NUM("ops", 1, BENCH_VIEWS_OPS_MAX, o.ops, 0),
-	    OPT_NUM("views-pct", 0, 100, o.views_pct, 0),
-	    OPT_NUM("viral-pct", 0, 100, o.viral_pct, 0),
-	    OPT_NUM("items", 1, BENCH_VIEWS_ITEMS_MAX, o.items, 0),
-	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, o.ops_per_batch, 0),
-	    OPT_NUM("partitions", 1, PARTITION_MAX, o.partitions, 0),
-	    OPT_STR("dir", o.dir),
-	    OPT_FLAG("json", json),
+	    OPT_NUM("ops", 1, BENCH_VIEWS_OPS_MAX, v.o.ops, 0),
+	    OPT_NUM("views-pct", 0, 100, v.o.views_pct, 0),
+	    OPT_NUM("viral-pct", 0, 100, v.o.viral_pct, 0),
+	    OPT_NUM("items", 1, BENCH_VIEWS_ITEMS_MAX, v.o.items, 0),
+	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, v.o.ops_per_batch, 0),
+	    OPT_NUM("partitions", 1, PARTITION_MAX, v.o.partitions, 0),
+	    OPT_STR("dir", v.o.dir),
+	    OPT_FLAG("json", j.json),
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
-	if (rc >= 0)
-		return rc;
-	log_set_component("sim/bench");
-	bench_views_result r;
-	char err[512];
-	if (bench_views_run(&o, &r, err, sizeof err)) {
-		fprintf(stderr, "sim bench-views: %s\n", err);
-		return 1;
-	}
-	bench_views_print(json ? stderr : stdout, &o, &r, false);
-	if (json)
-		bench_views_print(stdout, &o, &r, true);
-	return 0;
+	return rc >= 0 ? rc : job_main(&j);
 }
 
 /* The options of the feed benchmarks' load (mixgen.h), into l. */
@@ -657,85 +723,145 @@ static int cmd_bench_views(int argc, char **argv)
 	    OPT_NUM("ops-per-batch", 1, WIRE_MAX_OPS, (l).ops_per_batch, 0),                       \
 	    OPT_NUM("partitions", 1, PARTITION_MAX, (l).partitions, 0)
 
+typedef struct feed_job {
+	bench_feed_opts o;
+	bench_feed_result r;
+} feed_job;
+
+static int feed_run(void *ctx, char *err, size_t errlen)
+{
+	feed_job *b = ctx;
+	return bench_feed_run(&b->o, &b->r, err, errlen);
+}
+
+static void feed_print(const void *ctx, FILE *f, bool json)
+{
+	const feed_job *b = ctx;
+	bench_feed_print(f, &b->o, &b->r, json);
+}
+
 static int cmd_bench_feed(int argc, char **argv)
 {
-	bench_feed_opts o;
-	bench_feed_opts_default(&o);
-	bool json = false;
+	feed_job b;
+	bench_feed_opts_default(&b.o);
+	sim_job j = {.name = "bench-feed",
+	             .component = "sim/bench",
+	             .ctx = &b,
+	             .run = feed_run,
+	             .print = feed_print};
 	const sim_opt opts[] = {
-	    MIXGEN_OPTIONS(o.load),
-	    OPT_NUM("rounds", 1, BENCH_FEED_ROUNDS_MAX, o.rounds, 0),
-	    OPT_NUM("trim-every", 0, 1000000, o.trim_every, 0),
-	    OPT_STR("dir", o.dir),
-	    OPT_FLAG("json", json),
+	    MIXGEN_OPTIONS(b.o.load),
+	    OPT_NUM("rounds", 1, BENCH_FEED_ROUNDS_MAX, b.o.rounds, 0),
+	    OPT_NUM("trim-every", 0, 1000000, b.o.trim_every, 0),
+	    OPT_STR("dir", b.o.dir),
+	    OPT_FLAG("json", j.json),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
-	if (rc >= 0)
-		return rc;
-	log_set_component("sim/bench");
-	bench_feed_result r;
-	char err[512];
-	if (bench_feed_run(&o, &r, err, sizeof err)) {
-		fprintf(stderr, "sim bench-feed: %s\n", err);
-		return 1;
-	}
-	bench_feed_print(json ? stderr : stdout, &o, &r, false);
-	if (json)
-		bench_feed_print(stdout, &o, &r, true);
-	return 0;
+	return rc >= 0 ? rc : job_main(&j);
+}
+
+typedef struct produce_job {
+	produce_opts o;
+	produce_result r;
+} produce_job;
+
+static int produce_job_run(void *ctx, char *err, size_t errlen)
+{
+	produce_job *p = ctx;
+	return produce_run(&p->o, &p->r, err, errlen);
+}
+
+/* What was delivered, also when not all of it was. */
+static void produce_job_print(const void *ctx, FILE *f, bool json)
+{
+	(void)json;
+	produce_print(f, &((const produce_job *)ctx)->r);
 }
 
 static int cmd_produce_batches(int argc, char **argv)
 {
-	produce_opts o;
-	produce_opts_default(&o);
+	produce_job p;
+	produce_opts_default(&p.o);
+	sim_job j = {.name = "produce-batches",
+	             .component = "sim/produce",
+	             .print_failed = true,
+	             .ctx = &p,
+	             .run = produce_job_run,
+	             .print = produce_job_print};
 	const sim_opt opts[] = {
-	    MIXGEN_OPTIONS(o.load),
-	    OPT_STR("bootstrap-file", o.bootstrap_file),
-	    OPT_STR("topic", o.topic),
-	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    MIXGEN_OPTIONS(p.o.load),
+	    OPT_STR("bootstrap-file", p.o.bootstrap_file),
+	    OPT_STR("topic", p.o.topic),
+	    OPT_NUM("timeout-ms", 1, 3600000, p.o.timeout_ms, 0),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
 	if (rc >= 0)
 		return rc;
-	if (!o.bootstrap_file)
+	if (!p.o.bootstrap_file)
 		return bad_usage("--bootstrap-file is required", NULL);
-	log_set_component("sim/produce");
-	produce_result r;
-	char err[512];
-	rc = produce_run(&o, &r, err, sizeof err);
-	produce_print(stdout, &r);
-	if (rc) {
-		fprintf(stderr, "sim produce-batches: %s\n", err);
-		return 1;
-	}
-	return 0;
+	return job_main(&j);
+}
+
+typedef struct fill_job {
+	fill_opts o;
+	fill_result r;
+} fill_job;
+
+static int fill_job_run(void *ctx, char *err, size_t errlen)
+{
+	fill_job *l = ctx;
+	return fill_run(&l->o, &l->r, err, errlen);
+}
+
+static void fill_job_print(const void *ctx, FILE *f, bool json)
+{
+	(void)json;
+	fill_print(f, &((const fill_job *)ctx)->r);
+}
+
+/* Every request and op went through, and all were sent. */
+static int fill_verdict(const void *ctx, char *why, size_t whylen)
+{
+	const fill_result *r = &((const fill_job *)ctx)->r;
+	if (!r->requests_failed && !r->ops_failed && !r->stopped_early)
+		return 0;
+	snprintf(why, whylen, "%" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64 " ops)%s",
+	         r->requests_failed, r->requests, r->ops_failed,
+	         r->stopped_early ? "; stopped before the end" : "");
+	return 1;
 }
 
 static int cmd_fill(int argc, char **argv)
 {
-	fill_opts o;
-	fill_opts_default(&o);
-	o.max_failures = 100;
-	o.progress = stderr;
+	fill_job l;
+	fill_opts_default(&l.o);
+	l.o.max_failures = 100;
+	l.o.progress = stderr;
+	sim_job j = {.name = "fill",
+	             .component = "sim/bench/fill",
+	             .sockets = true,
+	             .ctx = &l,
+	             .run = fill_job_run,
+	             .print = fill_job_print,
+	             .verdict = fill_verdict};
 	bool quiet = false;
 	const sim_opt opts[] = {
-	    OPT_NUM("port", 1, 65535, o.port, 0),
-	    OPT_NUM("items", 1, FILL_ITEMS_MAX, o.items, 0),
-	    OPT_NUM("users", 1, FILL_ITEMS_MAX, o.users, 0),
-	    OPT_NUM("per-request", 1, FILL_OPS_MAX, o.per_request, 0),
-	    OPT_NUM("conns", 1, FILL_CONNS_MAX, o.conns, 0),
-	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
-	    OPT_NUM("max-seconds", 1, 86400, o.max_ms, 1000),
-	    OPT_NUM("max-failures", 0, UINT64_MAX, o.max_failures, 0),
-	    OPT_STR("item-prefix", o.item_prefix),
-	    OPT_STR("user-prefix", o.user_prefix),
-	    OPT_STR("counter", o.counter),
-	    OPT_STR("home", o.home),
+	    OPT_NUM("port", 1, 65535, l.o.port, 0),
+	    OPT_NUM("items", 1, FILL_ITEMS_MAX, l.o.items, 0),
+	    OPT_NUM("users", 1, FILL_ITEMS_MAX, l.o.users, 0),
+	    OPT_NUM("per-request", 1, FILL_OPS_MAX, l.o.per_request, 0),
+	    OPT_NUM("conns", 1, FILL_CONNS_MAX, l.o.conns, 0),
+	    OPT_NUM("timeout-ms", 1, 3600000, l.o.timeout_ms, 0),
+	    OPT_NUM("max-seconds", 1, 86400, l.o.max_ms, 1000),
+	    OPT_NUM("max-failures", 0, UINT64_MAX, l.o.max_failures, 0),
+	    OPT_STR("item-prefix", l.o.item_prefix),
+	    OPT_STR("user-prefix", l.o.user_prefix),
+	    OPT_STR("counter", l.o.counter),
+	    OPT_STR("home", l.o.home),
 	    OPT_FLAG("quiet", quiet),
 	    OPT_HELP,
 	};
@@ -743,69 +869,72 @@ static int cmd_fill(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (quiet)
-		o.progress = NULL;
-	if (!o.port)
+		l.o.progress = NULL;
+	if (!l.o.port)
 		return bad_usage("sim fill needs --port", NULL);
-	if (o.users > o.items)
+	if (l.o.users > l.o.items)
 		return bad_usage("--users above --items", NULL);
-	log_set_component("sim/bench/fill");
-	signal(SIGPIPE, SIG_IGN);
-	fill_result r;
-	char err[256];
-	if (fill_run(&o, &r, err, sizeof err)) {
-		fprintf(stderr, "sim fill: %s\n", err);
-		return 1;
-	}
-	fill_print(stdout, &r);
-	if (r.requests_failed || r.ops_failed || r.stopped_early) {
-		fprintf(stderr,
-		        "sim fill: %" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
-		        " ops)%s\n",
-		        r.requests_failed, r.requests, r.ops_failed,
-		        r.stopped_early ? "; stopped before the end" : "");
-		return 1;
-	}
-	return 0;
+	return job_main(&j);
+}
+
+typedef struct pace_job {
+	pace_opts o;
+	pace_result r;
+} pace_job;
+
+static int pace_job_run(void *ctx, char *err, size_t errlen)
+{
+	pace_job *p = ctx;
+	return pace_run(&p->o, &p->r, err, errlen);
+}
+
+static void pace_job_print(const void *ctx, FILE *f, bool json)
+{
+	(void)json;
+	pace_print(f, &((const pace_job *)ctx)->r);
+}
+
+/* Every request was answered, and 2xx. */
+static int pace_verdict(const void *ctx, char *why, size_t whylen)
+{
+	const pace_result *r = &((const pace_job *)ctx)->r;
+	if (!r->failed && !r->non_2xx)
+		return 0;
+	snprintf(why, whylen, "%" PRIu64 " failed, %" PRIu64 " not 2xx of %" PRIu64, r->failed,
+	         r->non_2xx, r->sent);
+	return 1;
 }
 
 static int cmd_pace(int argc, char **argv)
 {
-	pace_opts o;
-	pace_opts_default(&o);
+	pace_job p;
+	pace_opts_default(&p.o);
+	sim_job j = {.name = "pace",
+	             .sockets = true,
+	             .ctx = &p,
+	             .run = pace_job_run,
+	             .print = pace_job_print,
+	             .verdict = pace_verdict};
 	const sim_opt opts[] = {
-	    OPT_NUM("port", 1, 65535, o.port, 0),
-	    OPT_STR("uris", o.uris),
-	    OPT_NUM("rate", 1, 100000000, o.rate, 0),
-	    OPT_NUM("requests", 1, PACE_REQUESTS_MAX, o.requests, 0),
-	    OPT_NUM("conns", 1, PACE_CONNS_MAX, o.conns, 0),
-	    OPT_NUM("depth", 1, 1000, o.depth, 0),
-	    OPT_FLAG("poisson", o.poisson),
-	    OPT_STR("user", o.user),
-	    OPT_STR("body", o.body),
-	    OPT_STR("log", o.log),
-	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
+	    OPT_NUM("port", 1, 65535, p.o.port, 0),
+	    OPT_STR("uris", p.o.uris),
+	    OPT_NUM("rate", 1, 100000000, p.o.rate, 0),
+	    OPT_NUM("requests", 1, PACE_REQUESTS_MAX, p.o.requests, 0),
+	    OPT_NUM("conns", 1, PACE_CONNS_MAX, p.o.conns, 0),
+	    OPT_NUM("depth", 1, 1000, p.o.depth, 0),
+	    OPT_FLAG("poisson", p.o.poisson),
+	    OPT_STR("user", p.o.user),
+	    OPT_STR("body", p.o.body),
+	    OPT_STR("log", p.o.log),
+	    OPT_NUM("timeout-ms", 1, 3600000, p.o.timeout_ms, 0),
 	    OPT_HELP,
 	};
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
 	if (rc >= 0)
 		return rc;
-	if (!o.port || !o.uris)
+	if (!p.o.port || !p.o.uris)
 		return bad_usage("sim pace needs --port and --uris", NULL);
-	signal(SIGPIPE, SIG_IGN);
-	pace_result r;
-	char err[256];
-	if (pace_run(&o, &r, err, sizeof err)) {
-		fprintf(stderr, "sim pace: %s\n", err);
-		return 1;
-	}
-	pace_print(stdout, &r);
-	if (r.failed || r.non_2xx) {
-		fprintf(stderr,
-		        "sim pace: %" PRIu64 " failed, %" PRIu64 " not 2xx of %" PRIu64 "\n",
-		        r.failed, r.non_2xx, r.sent);
-		return 1;
-	}
-	return 0;
+	return job_main(&j);
 }
 
 /* --prefix S: items S<n>, users u-S<n> (dst: the probe's options; the
@@ -822,22 +951,57 @@ static int probe_prefix(void *dst, const char *arg)
 	return 0;
 }
 
+typedef struct probe_job {
+	probe_opts o;
+	probe_result r;
+} probe_job;
+
+static int probe_job_run(void *ctx, char *err, size_t errlen)
+{
+	probe_job *p = ctx;
+	return probe_run(&p->o, &p->r, err, errlen);
+}
+
+static void probe_job_print(const void *ctx, FILE *f, bool json)
+{
+	const probe_job *p = ctx;
+	if (json)
+		probe_print_json(f, &p->r);
+	else
+		probe_print_table(f, &p->r);
+}
+
+/* At least one like showed at edge B. */
+static int probe_verdict(const void *ctx, char *why, size_t whylen)
+{
+	if (((const probe_job *)ctx)->r.visible)
+		return 0;
+	snprintf(why, whylen, "no like became visible at edge B");
+	return 1;
+}
+
 static int cmd_converge_probe(int argc, char **argv)
 {
-	probe_opts o;
-	probe_opts_default(&o);
-	bool json = false;
+	probe_job p;
+	probe_opts_default(&p.o);
+	sim_job j = {.name = "converge-probe",
+	             .component = "sim/drill/probe",
+	             .sockets = true,
+	             .ctx = &p,
+	             .run = probe_job_run,
+	             .print = probe_job_print,
+	             .verdict = probe_verdict};
 	const sim_opt opts[] = {
-	    OPT_NUM("a", 1, 65535, o.port_a, 0),
-	    OPT_NUM("b", 1, 65535, o.port_b, 0),
-	    OPT_NUM("duration-ms", 1, 86400000, o.duration_ms, 0),
-	    OPT_NUM("interval-ms", 1, 60000, o.interval_ms, 0),
-	    OPT_NUM("poll-ms", 1, 1000, o.poll_ms, 0),
-	    OPT_NUM("timeout-ms", 1, 3600000, o.timeout_ms, 0),
-	    OPT_NUM("batch-items", 1, PROBE_BATCH_ITEMS_MAX, o.batch_items, 0),
-	    OPT_NUM("max-pending", 1, PROBE_PENDING_MAX, o.max_pending, 0),
-	    OPT_CALL("prefix", probe_prefix, &o),
-	    OPT_FLAG("json", json),
+	    OPT_NUM("a", 1, 65535, p.o.port_a, 0),
+	    OPT_NUM("b", 1, 65535, p.o.port_b, 0),
+	    OPT_NUM("duration-ms", 1, 86400000, p.o.duration_ms, 0),
+	    OPT_NUM("interval-ms", 1, 60000, p.o.interval_ms, 0),
+	    OPT_NUM("poll-ms", 1, 1000, p.o.poll_ms, 0),
+	    OPT_NUM("timeout-ms", 1, 3600000, p.o.timeout_ms, 0),
+	    OPT_NUM("batch-items", 1, PROBE_BATCH_ITEMS_MAX, p.o.batch_items, 0),
+	    OPT_NUM("max-pending", 1, PROBE_PENDING_MAX, p.o.max_pending, 0),
+	    OPT_CALL("prefix", probe_prefix, &p.o),
+	    OPT_FLAG("json", j.json),
 	    OPT_LOG,
 	    OPT_HELP,
 	};
@@ -845,25 +1009,29 @@ static int cmd_converge_probe(int argc, char **argv)
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), false);
 	if (rc >= 0)
 		return rc;
-	if (!o.port_a || !o.port_b)
+	if (!p.o.port_a || !p.o.port_b)
 		return bad_usage("sim converge-probe needs --a and --b", NULL);
-	log_set_component("sim/drill/probe");
-	signal(SIGPIPE, SIG_IGN);
-	probe_result r;
-	char err[256];
-	if (probe_run(&o, &r, err, sizeof err)) {
-		fprintf(stderr, "sim converge-probe: %s\n", err);
-		return 1;
-	}
-	probe_print_table(json ? stderr : stdout, &r);
-	if (json)
-		probe_print_json(stdout, &r);
-	if (!r.visible) {
-		fprintf(stderr, "sim converge-probe: no like became visible at edge B\n");
-		return 1;
-	}
-	return 0;
+	return job_main(&j);
 }
+
+/* --- dispatch --------------------------------------------------------------- */
+
+/* Every command: its name after `sim`, and its main (argv[0] the name). */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} commands[] = {
+    {"broker", cmd_broker},
+    {"kafka", cmd_kafka},
+    {"drill", cmd_drill},
+    {"bench-central", cmd_bench_central},
+    {"bench-views", cmd_bench_views},
+    {"bench-feed", cmd_bench_feed},
+    {"produce-batches", cmd_produce_batches},
+    {"converge-probe", cmd_converge_probe},
+    {"fill", cmd_fill},
+    {"pace", cmd_pace},
+};
 
 int main(int argc, char **argv)
 {
@@ -872,26 +1040,9 @@ int main(int argc, char **argv)
 	if (build_help_version(argc, argv, 1, "sim", usage) == 0)
 		return 0;
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "broker") == 0)
-		return cmd_broker(argc - 1, argv + 1);
-	if (strcmp(cmd, "kafka") == 0)
-		return cmd_kafka(argc - 1, argv + 1);
-	if (strcmp(cmd, "drill") == 0)
-		return cmd_drill(argc - 1, argv + 1);
-	if (strcmp(cmd, "bench-central") == 0)
-		return cmd_bench_central(argc - 1, argv + 1);
-	if (strcmp(cmd, "bench-views") == 0)
-		return cmd_bench_views(argc - 1, argv + 1);
-	if (strcmp(cmd, "bench-feed") == 0)
-		return cmd_bench_feed(argc - 1, argv + 1);
-	if (strcmp(cmd, "produce-batches") == 0)
-		return cmd_produce_batches(argc - 1, argv + 1);
-	if (strcmp(cmd, "converge-probe") == 0)
-		return cmd_converge_probe(argc - 1, argv + 1);
-	if (strcmp(cmd, "fill") == 0)
-		return cmd_fill(argc - 1, argv + 1);
-	if (strcmp(cmd, "pace") == 0)
-		return cmd_pace(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].main(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;

@@ -33,7 +33,6 @@
 #include "xmem.h"
 
 #define COUNTER "likes"
-#define USER_STRIDE 24              /* "u" and up to 20 digits, NUL */
 #define ZIPF_S 0.99                 /* skew of item popularity (YCSB's default) */
 #define SEED UINT64_C(0x6c696b6573) /* fixed: every run builds the same likes */
 /* 2025-01-01T00:00:00Z: the wall part of the first like's hlc. The likes
@@ -41,8 +40,7 @@
 #define BASE_MS UINT64_C(1735689600000)
 #define LIKES_PER_MS 1000
 
-static const char *const edge_names[BENCH_CENTRAL_EDGES] = {"e0", "e1", "e2"};
-static const char *const region_names[BENCH_CENTRAL_EDGES] = {"r0", "r1", "r2"};
+_Static_assert(BENCH_CENTRAL_EDGES <= BENCHGEN_EDGES, "each edge has its names");
 
 /* One like waiting in its (edge, partition) batch. */
 typedef struct pending {
@@ -64,7 +62,7 @@ typedef struct gen {
 	slot *slots;          /* edge * partitions + partition */
 	benchgen_log *parts;  /* sealed batches per partition, in order */
 	wire_op *ops;         /* scratch for sealing: ops_per_batch */
-	char *users;          /* scratch: ops_per_batch * USER_STRIDE */
+	char *users;          /* scratch: ops_per_batch * BENCHGEN_USER_STRIDE */
 	uint64_t rng;
 	uint64_t batches, wire_bytes;
 	size_t max_per_part; /* the longest partition log */
@@ -111,7 +109,7 @@ static void gen_init(gen *g, const bench_central_opts *o)
 	g->slots = xcalloc((size_t)BENCH_CENTRAL_EDGES * o->partitions, sizeof *g->slots);
 	g->parts = xcalloc(o->partitions, sizeof *g->parts);
 	g->ops = xcalloc(o->ops_per_batch, sizeof *g->ops);
-	g->users = xmalloc((size_t)o->ops_per_batch * USER_STRIDE);
+	g->users = xmalloc((size_t)o->ops_per_batch * BENCHGEN_USER_STRIDE);
 }
 
 static void gen_free(gen *g)
@@ -137,12 +135,10 @@ static int seal(gen *g, unsigned e, uint32_t p)
 		return 0;
 	for (size_t j = 0; j < s->n; j++) {
 		const pending *pd = &s->v[j];
-		char *u = g->users + j * USER_STRIDE;
-		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		g->ops[j] = (wire_op){
 		    .counter = wire_cstr(COUNTER, strlen(COUNTER)),
 		    .item = benchgen_item(&g->items, pd->item),
-		    .user = wire_cstr(u, (size_t)un),
+		    .user = benchgen_user(g->users + j * BENCHGEN_USER_STRIDE, pd->user),
 		    .kind = WIRE_ADD,
 		    .n = 1,
 		    .hlc = pd->hlc,
@@ -151,18 +147,11 @@ static int seal(gen *g, unsigned e, uint32_t p)
 		 * edge took them. */
 		if (g->o->homes)
 			g->ops[j].home =
-			    wire_cstr(region_names[pd->user % BENCH_CENTRAL_EDGES],
-			              strlen(region_names[pd->user % BENCH_CENTRAL_EDGES]));
+			    benchgen_region((unsigned)(pd->user % BENCH_CENTRAL_EDGES));
 	}
-	wire_batch b = {
-	    .edge = wire_cstr(edge_names[e], strlen(edge_names[e])),
-	    .region = wire_cstr(region_names[e], strlen(region_names[e])),
-	    .partition = p,
-	    .seq = s->seq + 1,
-	    .created_ms = hlc_ms(s->v[s->n - 1].hlc),
-	    .nops = (uint32_t)s->n,
-	    .ops = g->ops,
-	};
+	wire_batch b = benchgen_batch(e, p, s->seq + 1, hlc_ms(s->v[s->n - 1].hlc));
+	b.nops = (uint32_t)s->n;
+	b.ops = g->ops;
 	benchgen_msg m;
 	int rc = wire_encode_batch(&b, &m.buf, &m.len);
 	if (rc)

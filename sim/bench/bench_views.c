@@ -28,9 +28,6 @@
 #include "wire.h"
 #include "xmem.h"
 
-#define EDGE "e0"
-#define REGION "r0"
-#define USER_STRIDE 24
 #define SEED UINT64_C(0x7669657773)
 /* 2025-01-01T01:00:00Z: 1,000 ops a ms keep a million ops in one day. */
 #define BASE_MS UINT64_C(1735693200000)
@@ -64,7 +61,7 @@ typedef struct gen {
 	size_t longest;
 	wire_op *ops;  /* scratch: ops_per_batch */
 	bool *is_view; /* scratch */
-	char *users;   /* scratch: ops_per_batch * USER_STRIDE */
+	char *users;   /* scratch: ops_per_batch * BENCHGEN_USER_STRIDE */
 	uint64_t rng;
 } gen;
 
@@ -76,27 +73,20 @@ static int seal(gen *g, uint32_t p, bench_views_result *r)
 		return 0;
 	for (size_t j = 0; j < n; j++) {
 		const pend *pd = &g->waiting[p][j];
-		char *u = g->users + j * USER_STRIDE;
-		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		const char *counter = pd->view ? "views" : "likes";
 		g->ops[j] = (wire_op){wire_cstr(counter, strlen(counter)),
 		                      benchgen_item(&g->items, pd->item),
-		                      wire_cstr(u, (size_t)un),
+		                      benchgen_user(g->users + j * BENCHGEN_USER_STRIDE, pd->user),
 		                      WIRE_ADD,
 		                      1,
 		                      pd->hlc,
 		                      {NULL, 0}};
 		g->is_view[j] = pd->view;
 	}
-	wire_batch b = {wire_cstr(EDGE, strlen(EDGE)),
-	                wire_cstr(REGION, strlen(REGION)),
-	                p,
-	                ++g->seq[p],
-	                hlc_ms(g->waiting[p][n - 1].hlc),
-	                (uint32_t)n,
-	                g->ops,
-	                0,
-	                NULL};
+	/* Every batch from one edge, e0. */
+	wire_batch b = benchgen_batch(0, p, ++g->seq[p], hlc_ms(g->waiting[p][n - 1].hlc));
+	b.nops = (uint32_t)n;
+	b.ops = g->ops;
 	benchgen_msg m;
 	int rc = wire_encode_batch(&b, &m.buf, &m.len);
 	if (rc)
@@ -163,7 +153,7 @@ static void gen_init(gen *g, const bench_views_opts *o)
 		g->logs[k] = xcalloc(o->partitions, sizeof *g->logs[k]);
 	g->ops = xcalloc(o->ops_per_batch, sizeof *g->ops);
 	g->is_view = xcalloc(o->ops_per_batch, sizeof *g->is_view);
-	g->users = xmalloc((size_t)o->ops_per_batch * USER_STRIDE);
+	g->users = xmalloc((size_t)o->ops_per_batch * BENCHGEN_USER_STRIDE);
 }
 
 static void gen_free(gen *g)

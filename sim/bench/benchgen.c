@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "partition.h"
@@ -116,4 +117,27 @@ int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partiti
 	*wall_s = clock_mono_s() - t0;
 	*cpu_s = bench_thread_cpu_s() - c0;
 	return rc;
+}
+
+static const char *const edge_names[BENCHGEN_EDGES] = {"e0", "e1", "e2"};
+static const char *const region_names[BENCHGEN_EDGES] = {"r0", "r1", "r2"};
+
+wire_str benchgen_region(unsigned e)
+{
+	return wire_cstr(region_names[e], strlen(region_names[e]));
+}
+
+wire_batch benchgen_batch(unsigned e, uint32_t p, uint64_t seq, uint64_t created_ms)
+{
+	return (wire_batch){.edge = wire_cstr(edge_names[e], strlen(edge_names[e])),
+	                    .region = benchgen_region(e),
+	                    .partition = p,
+	                    .seq = seq,
+	                    .created_ms = created_ms};
+}
+
+wire_str benchgen_user(char *buf, uint64_t u)
+{
+	int n = snprintf(buf, BENCHGEN_USER_STRIDE, "u%" PRIu64, u);
+	return wire_cstr(buf, (size_t)n);
 }

@@ -47,6 +47,23 @@ void benchgen_zipf_free(benchgen_zipf *z);
  * seeds (bench_splitmix). */
 uint32_t benchgen_zipf_draw(const benchgen_zipf *z, uint64_t *rng);
 
+/* The edges the generators seal batches for: edge e is "e<e>" in region
+ * "r<e>", e below BENCHGEN_EDGES. */
+#define BENCHGEN_EDGES 3
+
+/* Region "r<e>" (e < BENCHGEN_EDGES), a view of a constant. */
+wire_str benchgen_region(unsigned e);
+
+/* Edge e's batch of partition p with sequence seq, sealed at created_ms:
+ * its header, no ops yet (e < BENCHGEN_EDGES). */
+wire_batch benchgen_batch(unsigned e, uint32_t p, uint64_t seq, uint64_t created_ms);
+
+#define BENCHGEN_USER_STRIDE 24 /* "u" and up to 20 digits, NUL */
+
+/* User u as "u<u>", written into buf (BENCHGEN_USER_STRIDE bytes): a
+ * view of buf. */
+wire_str benchgen_user(char *buf, uint64_t u);
+
 /* One sealed message (malloc'ed by the wire encoder). */
 typedef struct benchgen_msg {
 	char *buf;

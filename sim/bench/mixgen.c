@@ -19,13 +19,11 @@
 
 #define ZIPF_S 0.99                 /* as bench-central: YCSB's default skew */
 #define SEED UINT64_C(0x6665656473) /* fixed: every build gives the same bytes */
-#define USER_STRIDE 24              /* "u" and up to 20 digits, NUL */
 /* 2025-01-02T00:00:00Z: the first op's wall clock; a million ops span
  * 17 minutes, all on one UTC day. */
 #define BASE_MS UINT64_C(1735776000000)
 
-static const char *const edge_names[MIXGEN_EDGES] = {"e0", "e1", "e2"};
-static const char *const region_names[MIXGEN_EDGES] = {"r0", "r1", "r2"};
+_Static_assert(MIXGEN_EDGES <= BENCHGEN_EDGES, "each edge has its names");
 
 enum kind { K_LIKE, K_UNLIKE, K_VIEW };
 
@@ -59,7 +57,7 @@ typedef struct gen {
 	size_t nrecent, next_recent;
 	wire_op *ops; /* scratch: ops_per_batch */
 	bool *is_sum; /* scratch */
-	char *users;  /* scratch: ops_per_batch * USER_STRIDE */
+	char *users;  /* scratch: ops_per_batch * BENCHGEN_USER_STRIDE */
 	uint64_t rng;
 } gen;
 
@@ -99,22 +97,17 @@ static int seal(gen *g, unsigned e, uint32_t p)
 		return 0;
 	for (size_t j = 0; j < s->n; j++) {
 		const pend *pd = &s->v[j];
-		char *u = g->users + j * USER_STRIDE;
-		int un = snprintf(u, USER_STRIDE, "u%" PRIu64, pd->user);
 		const char *counter = pd->kind == K_VIEW ? "views" : "likes";
-		g->ops[j] = (wire_op){.counter = wire_cstr(counter, strlen(counter)),
-		                      .item = benchgen_item(&g->items, pd->item),
-		                      .user = wire_cstr(u, (size_t)un),
-		                      .kind = pd->kind == K_UNLIKE ? WIRE_REMOVE : WIRE_ADD,
-		                      .n = 1,
-		                      .hlc = pd->hlc};
+		g->ops[j] =
+		    (wire_op){.counter = wire_cstr(counter, strlen(counter)),
+		              .item = benchgen_item(&g->items, pd->item),
+		              .user = benchgen_user(g->users + j * BENCHGEN_USER_STRIDE, pd->user),
+		              .kind = pd->kind == K_UNLIKE ? WIRE_REMOVE : WIRE_ADD,
+		              .n = 1,
+		              .hlc = pd->hlc};
 		g->is_sum[j] = pd->kind == K_VIEW;
 	}
-	wire_batch b = {.edge = wire_cstr(edge_names[e], strlen(edge_names[e])),
-	                .region = wire_cstr(region_names[e], strlen(region_names[e])),
-	                .partition = p,
-	                .seq = s->seq + 1,
-	                .created_ms = hlc_ms(s->v[s->n - 1].hlc)};
+	wire_batch b = benchgen_batch(e, p, s->seq + 1, hlc_ms(s->v[s->n - 1].hlc));
 	wire_batch_add_up(g->ops, g->is_sum, s->n, &b, NULL, NULL);
 	benchgen_msg msg;
 	int rc = wire_encode_batch(&b, &msg.buf, &msg.len);
@@ -215,7 +208,7 @@ int mixgen_build(const mixgen_opts *o, mixgen *m, char *err, size_t errlen)
 	g->touched = xcalloc(o->items, 1);
 	g->ops = xcalloc(o->ops_per_batch, sizeof *g->ops);
 	g->is_sum = xcalloc(o->ops_per_batch, sizeof *g->is_sum);
-	g->users = xmalloc((size_t)o->ops_per_batch * USER_STRIDE);
+	g->users = xmalloc((size_t)o->ops_per_batch * BENCHGEN_USER_STRIDE);
 	int rc = build(g);
 	for (size_t i = 0; i < nslots; i++)
 		free(g->slots[i].v);

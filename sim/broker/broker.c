@@ -517,10 +517,8 @@ static bool control_broker(const sim_broker *b, const char *s, int *id)
 		*id = -1;
 		return true;
 	}
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > b->brokers)
+	long v;
+	if (!service_parse_long(s, 1, b->brokers, &v))
 		return false;
 	*id = (int)v;
 	return true;

@@ -435,6 +435,25 @@ static void fmt_bound(char *buf, size_t cap, double v)
 		snprintf(buf, cap, "<=%g", v);
 }
 
+/* One edge's client latency as the ready and interval tables print it:
+ * write p50, p99, p99.9 and read p50, p99 ("-" where there were none)
+ * and the edge's own write and read p99 bounds. */
+typedef struct rw_cells {
+	char w50[32], w99[32], w999[32], r50[32], r99[32], w_srv[32], r_srv[32];
+} rw_cells;
+
+static void fmt_rw(rw_cells *c, uint64_t writes, double w50, double w99, double w999,
+                   uint64_t reads, double r50, double r99, double w_srv, double r_srv)
+{
+	fmt_ms(c->w50, sizeof c->w50, writes ? w50 : -1);
+	fmt_ms(c->w99, sizeof c->w99, writes ? w99 : -1);
+	fmt_ms(c->w999, sizeof c->w999, writes ? w999 : -1);
+	fmt_ms(c->r50, sizeof c->r50, reads ? r50 : -1);
+	fmt_ms(c->r99, sizeof c->r99, reads ? r99 : -1);
+	fmt_bound(c->w_srv, sizeof c->w_srv, w_srv);
+	fmt_bound(c->r_srv, sizeof c->r_srv, r_srv);
+}
+
 /* The sampled daemons: RSS at the start, the end and its peak; the
  * anonymous part at the start, settled, at the end and its trend; the
  * descriptors; the bound and the verdict. */
@@ -617,15 +636,10 @@ static void intervals_summary(const report *r, FILE *f)
 	        "edge r", "load", "hand", "wake", "echo");
 	for (size_t i = 0; i < r->niv; i++) {
 		const report_interval_row *q = &r->iv[i];
-		char a[32], b[32], c[32], d[32], e[32], sw[32], sr[32], span[32], lg[32], hd[32],
-		    wk[32], ec[32];
-		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
-		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
-		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
-		fmt_ms(d, sizeof d, q->reads ? q->r_p50_ms : -1);
-		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
-		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
-		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
+		rw_cells rw;
+		fmt_rw(&rw, q->writes, q->w_p50_ms, q->w_p99_ms, q->w_p999_ms, q->reads,
+		       q->r_p50_ms, q->r_p99_ms, q->w_srv_p99_ms, q->r_srv_p99_ms);
+		char span[32], lg[32], hd[32], wk[32], ec[32];
 		fmt_ms(lg, sizeof lg, q->lag_p99_ms);
 		fmt_ms(hd, sizeof hd, q->hand_p99_ms);
 		fmt_ms(wk, sizeof wk, q->wake_p99_ms);
@@ -635,8 +649,8 @@ static void intervals_summary(const report *r, FILE *f)
 		fprintf(f,
 		        "  %-7s %4u %-13s %8" PRIu64 " %7s %7s %7s %7" PRIu64
 		        " %7s %7s %7s %7s %7s %7s %7s %7s\n",
-		        q->edge, q->index + 1, span, q->writes, a, b, c, q->reads, d, e, sw, sr, lg,
-		        hd, wk, ec);
+		        q->edge, q->index + 1, span, q->writes, rw.w50, rw.w99, rw.w999, q->reads,
+		        rw.r50, rw.r99, rw.w_srv, rw.r_srv, lg, hd, wk, ec);
 	}
 }
 
@@ -720,24 +734,19 @@ static void write_summary_to(const report *r, FILE *f)
 	}
 	for (size_t i = 0; i < r->nready; i++) {
 		const report_ready_row *q = &r->ready[i];
-		char d[64], e[64], rt[64];
-		fmt_ms(a, sizeof a, q->writes ? q->w_p50_ms : -1);
-		fmt_ms(b, sizeof b, q->writes ? q->w_p99_ms : -1);
-		fmt_ms(c, sizeof c, q->writes ? q->w_p999_ms : -1);
-		fmt_ms(d, sizeof d, q->reads ? q->r_p50_ms : -1);
-		fmt_ms(e, sizeof e, q->reads ? q->r_p99_ms : -1);
+		rw_cells rw;
+		fmt_rw(&rw, q->writes, q->w_p50_ms, q->w_p99_ms, q->w_p999_ms, q->reads,
+		       q->r_p50_ms, q->r_p99_ms, q->w_srv_p99_ms, q->r_srv_p99_ms);
+		char rt[64];
 		if (q->readthroughs < 0)
 			snprintf(rt, sizeof rt, "-");
 		else
 			fmt_value(rt, sizeof rt, q->readthroughs);
-		char sw[32], sr[32];
-		fmt_bound(sw, sizeof sw, q->w_srv_p99_ms);
-		fmt_bound(sr, sizeof sr, q->r_srv_p99_ms);
 		fprintf(f,
 		        "  %-7s %-24s %8" PRIu64 " %7s %7s %7s %7" PRIu64 " %7s %7s %7" PRIu64
 		        " %9s %7s %7s\n",
-		        q->edge, q->phase, q->writes, a, b, c, q->reads, d, e, q->read_errors, rt,
-		        sw, sr);
+		        q->edge, q->phase, q->writes, rw.w50, rw.w99, rw.w999, q->reads, rw.r50,
+		        rw.r99, q->read_errors, rt, rw.w_srv, rw.r_srv);
 	}
 
 	hearts_summary(r, f);

@@ -5,7 +5,6 @@
  */
 #include "sim/kafka/serve.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,17 +47,6 @@ static void serve_stop(void *ctx)
 	log_info("kafka cluster stopped", "%s", "");
 }
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
 static const struct {
 	const char *word;
 	sim_kafka_fault fault;
@@ -96,7 +84,7 @@ static void run_fault(sim_kafka *k, sim_kafka_fault f, const char *who, char *an
 			snprintf(ans, cap, "ok %d", done);
 		return;
 	}
-	if (!parse_int(who, 1, n, &id)) {
+	if (!service_parse_long(who, 1, n, &id)) {
 		snprintf(ans, cap, "error no node '%s' (1..%d or all)", who, n);
 		return;
 	}
@@ -114,7 +102,7 @@ static void run_create(sim_kafka *k, char **w, int nw, char *ans, size_t cap)
 	size_t ne = 0;
 	char *colon = strrchr(w[1], ':');
 	long v;
-	if (!colon || !parse_int(colon + 1, 1, 100000, &v) ||
+	if (!colon || !service_parse_long(colon + 1, 1, 100000, &v) ||
 	    (size_t)(colon - w[1]) > KTOPIC_NAME_MAX || colon == w[1]) {
 		snprintf(ans, cap,
 		         "error want create NAME:PARTITIONS [rf=N] [as=NAME] [KEY=VALUE ...]");
@@ -124,7 +112,7 @@ static void run_create(sim_kafka *k, char **w, int nw, char *ans, size_t cap)
 	t.partitions = (int)v;
 	for (int i = 2; i < nw; i++) {
 		if (strncmp(w[i], "rf=", 3) == 0) {
-			if (!parse_int(w[i] + 3, 1, SIM_KAFKA_NODES_MAX, &v)) {
+			if (!service_parse_long(w[i] + 3, 1, SIM_KAFKA_NODES_MAX, &v)) {
 				snprintf(ans, cap, "error bad %s", w[i]);
 				return;
 			}
@@ -136,7 +124,7 @@ static void run_create(sim_kafka *k, char **w, int nw, char *ans, size_t cap)
 			for (char *r = strtok_r(w[i] + 9, ",", &save); r;
 			     r = strtok_r(NULL, ",", &save)) {
 				if (t.nreplicas == SIM_KAFKA_NODES_MAX ||
-				    !parse_int(r, 1, sim_kafka_nodes(k), &v)) {
+				    !service_parse_long(r, 1, sim_kafka_nodes(k), &v)) {
 					snprintf(ans, cap, "error bad replicas list");
 					return;
 				}
@@ -169,7 +157,7 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			}
 	}
 	long v;
-	if (nw == 3 && strcmp(w[0], "leader") == 0 && parse_int(w[2], 0, 100000, &v)) {
+	if (nw == 3 && strcmp(w[0], "leader") == 0 && service_parse_long(w[2], 0, 100000, &v)) {
 		int leader = sim_kafka_leader(k, w[1], (int)v, LEADER_MS);
 		if (leader < 0)
 			snprintf(ans, cap, "error no leader known for %s-%ld", w[1], v);
@@ -177,7 +165,7 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			snprintf(ans, cap, "ok %d", leader);
 		return;
 	}
-	if (nw == 3 && strcmp(w[0], "isr") == 0 && parse_int(w[2], 0, 100000, &v)) {
+	if (nw == 3 && strcmp(w[0], "isr") == 0 && service_parse_long(w[2], 0, 100000, &v)) {
 		int isr[SIM_KAFKA_NODES_MAX];
 		int n = sim_kafka_isr(k, w[1], (int)v, isr, SIM_KAFKA_NODES_MAX);
 		if (n < 0) {
@@ -198,11 +186,12 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 			snprintf(ans, cap, "ok %d", c);
 		return;
 	}
-	if (nw == 2 && strcmp(w[0], "pid") == 0 && parse_int(w[1], 1, sim_kafka_nodes(k), &v)) {
+	if (nw == 2 && strcmp(w[0], "pid") == 0 &&
+	    service_parse_long(w[1], 1, sim_kafka_nodes(k), &v)) {
 		snprintf(ans, cap, "ok %ld", (long)sim_kafka_pid(k, (int)v));
 		return;
 	}
-	if (nw == 2 && strcmp(w[0], "in-sync") == 0 && parse_int(w[1], 0, 600000, &v)) {
+	if (nw == 2 && strcmp(w[0], "in-sync") == 0 && service_parse_long(w[1], 0, 600000, &v)) {
 		char err[256];
 		if (sim_kafka_wait_isr(k, (unsigned)v, err, sizeof err))
 			snprintf(ans, cap, "error %s", err);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/proc/service.h"
+
 #define FILE_MAX (256 * 1024)
 
 static bool name_ok(const char *s)
@@ -26,10 +28,8 @@ static bool name_ok(const char *s)
 
 static bool int_in(const char *s, int lo, int hi, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
+	long v;
+	if (!service_parse_long(s, lo, hi, &v))
 		return false;
 	*out = (int)v;
 	return true;

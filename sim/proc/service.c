@@ -46,13 +46,14 @@ bool service_interrupted(void)
 	return taken_signal != 0;
 }
 
-/* Writes to a socket; a peer gone is an error, never a SIGPIPE (a
- * client that stopped waiting must not kill the service, nor the JVMs
- * that die with it). */
-static int write_all(int fd, const char *p, size_t n)
+/* Writes all of p to fd, a socket (sock) or a file. To a socket with
+ * send(2): a peer gone is an error, never a SIGPIPE (a client that
+ * stopped waiting must not kill the service, nor the JVMs that die with
+ * it). */
+static int write_full(int fd, const char *p, size_t n, bool sock)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = sock ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -131,7 +132,7 @@ static void control_serve_one(const service_ops *ops, int lfd)
 	if (!strchr(line, '\n')) {
 		/* Longer than a line may be, or cut off: never run a part. */
 		static const char no[] = "error no whole line\n";
-		(void)write_all(fd, no, sizeof no - 1);
+		(void)write_full(fd, no, sizeof no - 1, true);
 		close(fd);
 		return;
 	}
@@ -143,7 +144,7 @@ static void control_serve_one(const service_ops *ops, int lfd)
 	log_info("control command", "command=\"%s\" answer=\"%s\"", said, ans);
 	size_t k = strlen(ans);
 	ans[k++] = '\n';
-	(void)write_all(fd, ans, k);
+	(void)write_full(fd, ans, k, true);
 	close(fd);
 }
 
@@ -177,7 +178,7 @@ int service_ask(const char *path, const char *command, unsigned timeout_ms, char
 	snprintf(line, sizeof line, "%s\n", command);
 	char got[SERVICE_ANSWER_MAX];
 	int rc = 0;
-	if (write_all(fd, line, strlen(line)) < 0 ||
+	if (write_full(fd, line, strlen(line), true) < 0 ||
 	    read_line(fd, got, sizeof got, timeout_ms) <= 0) {
 		snprintf(err, errlen, "no answer from %s", path);
 		rc = ERR_IO;
@@ -193,22 +194,6 @@ int service_ask(const char *path, const char *command, unsigned timeout_ms, char
 	}
 	close(fd);
 	return rc;
-}
-
-/* A file, not a socket: write(2). */
-static int write_file_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int service_write_file(const char *path, const char *text)
@@ -228,7 +213,7 @@ int service_write_file(const char *path, const char *text)
 	const char *what = NULL;
 	if (fchmod(fd, 0644) < 0)
 		what = "fchmod";
-	else if (write_file_all(fd, text, strlen(text)) < 0)
+	else if (write_full(fd, text, strlen(text), false) < 0)
 		what = "write";
 	else if (fsync(fd) < 0)
 		what = "fsync";
@@ -383,4 +368,15 @@ out:
 	serving_sfd = -1;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+bool service_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
 }

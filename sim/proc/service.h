@@ -64,6 +64,10 @@ bool service_interrupted(void);
 int service_ask(const char *path, const char *command, unsigned timeout_ms, char *ans,
                 size_t anslen, char *err, size_t errlen) WARN_UNUSED;
 
+/* A control line's word (or a config file's) as a whole decimal number
+ * in [lo, hi] into *out; false, *out untouched, when it is not one. */
+bool service_parse_long(const char *s, long lo, long hi, long *out);
+
 /* Writes text to path atomically: a temporary file beside it, synced,
  * then renamed over it, so a reader sees no file or all of the text.
  * 0, or ERR_IO / ERR_INVAL (logged). */

@@ -126,16 +126,9 @@ void h2client_close(h2client *cl)
 	cl->conn.fd = -1;
 }
 
-h2client_stream *h2client_request(h2client *cl, const char *method, const char *path,
-                                  const char *body, size_t len, const char *xname,
-                                  const char *xvalue)
+size_t h2client_headers(const h2client *cl, nghttp2_nv *nv, const char *method, const char *path,
+                        const char *xname, const char *xvalue)
 {
-	cr_assert_lt(cl->n, H2CLIENT_MAX_STREAMS);
-	h2client_stream *cs = &cl->st[cl->n];
-	memset(cs, 0, sizeof *cs);
-	cs->send = body;
-	cs->send_len = len;
-	nghttp2_nv nv[6];
 	size_t n = 0;
 #define NV(a, b)                                                                                   \
 	nv[n++] = (nghttp2_nv)                                                                     \
@@ -151,6 +144,20 @@ h2client_stream *h2client_request(h2client *cl, const char *method, const char *
 	if (xname)
 		NV(xname, xvalue);
 #undef NV
+	return n;
+}
+
+h2client_stream *h2client_request(h2client *cl, const char *method, const char *path,
+                                  const char *body, size_t len, const char *xname,
+                                  const char *xvalue)
+{
+	cr_assert_lt(cl->n, H2CLIENT_MAX_STREAMS);
+	h2client_stream *cs = &cl->st[cl->n];
+	memset(cs, 0, sizeof *cs);
+	cs->send = body;
+	cs->send_len = len;
+	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	size_t n = h2client_headers(cl, nv, method, path, xname, xvalue);
 	nghttp2_data_provider prd = {.source.ptr = cs, .read_callback = c_read_body};
 	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, n, body ? &prd : NULL, NULL);
 	cr_assert_gt(id, 0, "submit_request: %s", nghttp2_strerror(id));

@@ -58,6 +58,15 @@ h2client_stream *h2client_request(h2client *cl, const char *method, const char *
                                   const char *body, size_t len, const char *xname,
                                   const char *xvalue);
 
+/* A request's headers as h2client_request sends them into nv (room for
+ * H2CLIENT_NV_MAX): :method and :path unless NULL, :scheme, :authority,
+ * and xname: xvalue when xname is set. Returns how many. For a test that
+ * submits the frames itself (headers without END_STREAM, a body that
+ * never comes); the strings must live until they are submitted. */
+#define H2CLIENT_NV_MAX 5
+size_t h2client_headers(const h2client *cl, nghttp2_nv *nv, const char *method, const char *path,
+                        const char *xname, const char *xvalue);
+
 /* Sends what the session has. */
 void h2client_send(h2client *cl);
 

@@ -5,9 +5,11 @@
 #include "tests/support/proc.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void testdir_make(char *buf, size_t cap, const char *name)
 {
@@ -27,6 +29,19 @@ void testdir_remove(const char *dir)
 {
 	if (dir && dir[0])
 		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+size_t testdir_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d, "opendir %s", dir);
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
 }
 
 void testdir_make_cert(const char *dir)

@@ -17,6 +17,10 @@ void testdir_make(char *buf, size_t cap, const char *name);
 /* Removes dir and everything below it; a no-op for "" or NULL. */
 void testdir_remove(const char *dir);
 
+/* How many entries dir holds, "." and ".." not counted: what a test
+ * left behind, or what the code under test did. */
+size_t testdir_count_entries(const char *dir);
+
 /* A throwaway self-signed certificate for localhost (P-256, two days)
  * as dir/cert.pem with its key dir/key.pem, made by openssl. */
 void testdir_make_cert(const char *dir);

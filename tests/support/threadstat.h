@@ -1,6 +1,7 @@
 /* threadstat.h - what /proc says of a process's threads: one field of a
- * thread's stat, and how many threads have a given value in it. Header
- * only, for tests; Criterion assertions, so for a test's thread. */
+ * thread's stat, and how many threads have a given value in it; and of
+ * the test's own memory, its RssAnon. Header only, for tests; Criterion
+ * assertions, so for a test's thread. */
 #ifndef TESTS_SUPPORT_THREADSTAT_H
 #define TESTS_SUPPORT_THREADSTAT_H
 
@@ -63,6 +64,21 @@ THREADSTAT_UTIL int threads_with(pid_t pid, int n, int want, int most)
 		k = threads_with_now(pid, n, want);
 	}
 	return k;
+}
+
+/* RssAnon of this process in kB (/proc/self/status). */
+THREADSTAT_UTIL double self_anon_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	cr_assert_not_null(f);
+	char line[256];
+	double kb = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "RssAnon: %lf", &kb) == 1)
+			break;
+	fclose(f);
+	cr_assert_geq(kb, 0, "no RssAnon in /proc/self/status");
+	return kb;
 }
 
 #endif

@@ -354,6 +354,28 @@ Test(checkpoint_home, many_items_with_old_likes_each_send_one_exactly_before_and
 
 /* ---- a store older than the index ---------------------------------------- */
 
+/* Opens the applier on T's store again, as central starts. */
+static void reopen_applier(void)
+{
+	applier_free(T.a);
+	char err[256];
+	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
+	cr_assert_not_null(T.a, "%s", err);
+}
+
+/* The ops API's checkpoint for home "ap" holds every partition's index
+ * from the start (no "i" in any last message). */
+static void check_home_from_start(void)
+{
+	bool all[NPARTS] = {true, true, true, true};
+	got g;
+	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
+	check_home(&g, "ap", all);
+	for (uint32_t p = 0; p < NPARTS; p++)
+		cr_assert_eq(last_of(&g, p)->index_from, 0, "partition %u", p);
+	got_free(&g);
+}
+
 /* Makes T's store look as one written before the index: no 'V' key, no
  * mark of the index; then opens the applier on it again, as an upgraded
  * central starts. */
@@ -379,24 +401,15 @@ static void reopen_as_older_store(void)
 	store_batch_del(wb, meta, strlen(meta));
 	cr_assert_eq(store_write(T.db, wb), 0);
 	store_batch_free(wb);
-	applier_free(T.a);
-	char err[256];
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "%s", err);
+	reopen_applier();
 }
 
 Test(checkpoint_home, a_store_older_than_the_index_says_from_which_version_it_holds_every_change)
 {
 	/* A new store: every last message says from the start (no "i"). */
 	add_home_likes(0);
-	bool all[NPARTS] = {true, true, true, true};
 	start_api(NULL);
-	got g;
-	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
-	check_home(&g, "ap", all);
-	for (uint32_t p = 0; p < NPARTS; p++)
-		cr_assert_eq(last_of(&g, p)->index_from, 0, "partition %u", p);
-	got_free(&g);
+	check_home_from_start();
 	ops_api_stop(T.api);
 	T.api = NULL;
 
@@ -416,6 +429,8 @@ Test(checkpoint_home, a_store_older_than_the_index_says_from_which_version_it_ho
 	o.home = wire_cstr("ap", 2);
 	send_ops(0, p5, &o, later);
 	start_api(NULL);
+	bool all[NPARTS] = {true, true, true, true};
+	got g;
 	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
 	check_shape(&g, all);
 	for (uint32_t p = 0; p < NPARTS; p++)
@@ -429,10 +444,7 @@ Test(checkpoint_home, a_store_older_than_the_index_says_from_which_version_it_ho
 	T.api = NULL;
 
 	/* Opened again, the note stays as it was. */
-	applier_free(T.a);
-	char err[256];
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "%s", err);
+	reopen_applier();
 	start_api(NULL);
 	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
 	for (uint32_t p = 0; p < NPARTS; p++)
@@ -448,6 +460,7 @@ Test(checkpoint_home, a_store_older_than_the_index_says_from_which_version_it_ho
 	uint32_t forgot;
 	cr_assert_eq(applier_home_index_forget(T.db, &forgot), 0);
 	cr_assert_eq(forgot, NPARTS);
+	char err[256];
 	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
 	cr_assert_not_null(T.a, "%s", err);
 	cr_assert_gt(applier_version(T.a, p5), at[p5]);
@@ -504,10 +517,7 @@ static size_t reopen_in_first_layout(void)
 	store_batch_put(wb, "Uap", 3, "x", 1); /* no partition: unreadable */
 	cr_assert_eq(store_write(T.db, wb), 0);
 	store_batch_free(wb);
-	applier_free(T.a);
-	char err[256];
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "%s", err);
+	reopen_applier();
 	return n;
 }
 
@@ -530,14 +540,8 @@ Test(checkpoint_home, an_index_in_the_first_layout_is_moved_at_open_and_serves_t
 	/* The checkpoint is the one a new store serves, and a later like of
 	 * one of those pairs updates the same entry (the pair is not
 	 * indexed twice). */
-	bool all[NPARTS] = {true, true, true, true};
 	start_api(NULL);
-	got g;
-	fetch("/v1/checkpoint?partitions=all&home=ap", &g);
-	check_home(&g, "ap", all);
-	for (uint32_t p = 0; p < NPARTS; p++)
-		cr_assert_eq(last_of(&g, p)->index_from, 0, "partition %u", p);
-	got_free(&g);
+	check_home_from_start();
 	char item[80];
 	home_item(4, item, sizeof item); /* u4: home "ap", liked, not unliked */
 	wire_op o = op("likes", item, "u4", 1, T0 + 10);
@@ -549,10 +553,7 @@ Test(checkpoint_home, an_index_in_the_first_layout_is_moved_at_open_and_serves_t
 	/* Opened again, nothing more moves. */
 	ops_api_stop(T.api);
 	T.api = NULL;
-	applier_free(T.a);
-	char err[256];
-	T.a = applier_new(T.db, NPARTS, &T.ctr, err, sizeof err);
-	cr_assert_not_null(T.a, "%s", err);
+	reopen_applier();
 	cr_assert_eq(keys_with_tag(CKEY_HOME), before);
 	cr_assert_eq(keys_with_tag(CKEY_HOME_V1), 1);
 }

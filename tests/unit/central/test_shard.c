@@ -255,10 +255,8 @@ Test(shard, two_appliers_fed_the_same_input_have_the_same_partition_digests)
 {
 	make_log();
 	replica a, b;
-	replica_open(&a, "a");
+	replica_replayed(&a, "a");
 	replica_open(&b, "b");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&a, &T.log[i]);
 	/* b takes the partitions one after the other rather than
 	 * interleaved: each partition still sees its own log in order. */
 	for (uint32_t p = 0; p < NPARTS; p++)
@@ -302,12 +300,8 @@ Test(shard, a_new_epoch_leaves_the_digests_alone)
 {
 	make_log();
 	replica a, b;
-	replica_open(&a, "a");
-	replica_open(&b, "b");
-	for (size_t i = 0; i < T.nlog; i++) {
-		apply_msg(&a, &T.log[i]);
-		apply_msg(&b, &T.log[i]);
-	}
+	replica_replayed(&a, "a");
+	replica_replayed(&b, "b");
 	/* b's input went backwards and came back to the same offset. */
 	int64_t off;
 	cr_assert_eq(applier_resume_offset(b.a, 1, &off), 0);
@@ -328,10 +322,8 @@ Test(shard, a_partition_behind_has_another_digest_and_offset)
 {
 	make_log();
 	replica a, b;
-	replica_open(&a, "a");
+	replica_replayed(&a, "a");
 	replica_open(&b, "b");
-	for (size_t i = 0; i < T.nlog; i++)
-		apply_msg(&a, &T.log[i]);
 	for (size_t i = 0; i + 1 < T.nlog; i++)
 		apply_msg(&b, &T.log[i]);
 	uint32_t last = T.log[T.nlog - 1].p;

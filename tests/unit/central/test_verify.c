@@ -542,11 +542,17 @@ static uint64_t jnum(json_t *o, const char *k)
 	return (uint64_t)json_integer_value(json_object_get(o, k));
 }
 
-Test(verify, the_ops_api_verifies_repairs_and_then_reads_right)
+/* The filled store, damaged, behind the ops API with its token. */
+static void serve_damaged(void)
 {
 	fill();
 	damage();
 	start_api(TOKEN);
+}
+
+Test(verify, the_ops_api_verifies_repairs_and_then_reads_right)
+{
+	serve_damaged();
 	resp r = ask("GET", "/v1/admin/verify?limit=2", true);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_expect_eq(jnum(r.json, "mismatches"), 5);
@@ -576,9 +582,7 @@ Test(verify, the_ops_api_verifies_repairs_and_then_reads_right)
 
 Test(verify, repair_needs_post_and_the_token_always)
 {
-	fill();
-	damage();
-	start_api(TOKEN);
+	serve_damaged();
 	resp r = ask("POST", "/v1/admin/repair", false);
 	cr_expect_eq(r.status, 401, "%s", r.body);
 	resp_free(&r);

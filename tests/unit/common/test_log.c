@@ -79,34 +79,34 @@ static void last_line(char *line, size_t cap)
 	snprintf(line, cap, "%s", start);
 }
 
-/* What comes after msg="...": the fields of the call. */
-static const char *fields_of(const char *line)
+/* The first field named key of line, split into f (64 fields); a
+ * failed assertion when there is none. */
+static const logfmt_field *find_field(const char *line, const char *key, logfmt_field *f)
 {
-	const char *m = strstr(line, " msg=\"");
-	cr_assert_not_null(m, "%s", line);
-	logfmt_field f[64];
 	size_t n;
 	char why[256];
 	cr_assert_eq(logfmt_split(line, strlen(line), f, 64, &n, why, sizeof why), 0, "%s", why);
 	for (size_t i = 0; i < n; i++)
-		if (logfmt_is(&f[i], "msg"))
-			return f[i].val + f[i].vlen;
-	cr_assert_fail("no msg in %s", line);
+		if (logfmt_is(&f[i], key))
+			return &f[i];
+	cr_assert_fail("no %s in %s", key, line);
 	return NULL;
+}
+
+/* What comes after msg="...": the fields of the call. */
+static const char *fields_of(const char *line)
+{
+	cr_assert_not_null(strstr(line, " msg=\""), "%s", line);
+	logfmt_field f[64];
+	const logfmt_field *m = find_field(line, "msg", f);
+	return m->val + m->vlen;
 }
 
 /* The decoded value of the first field named key in line; its length. */
 static size_t field(const char *line, const char *key, char *out, size_t cap)
 {
 	logfmt_field f[64];
-	size_t n;
-	char why[256];
-	cr_assert_eq(logfmt_split(line, strlen(line), f, 64, &n, why, sizeof why), 0, "%s", why);
-	for (size_t i = 0; i < n; i++)
-		if (logfmt_is(&f[i], key))
-			return logfmt_decode(&f[i], out, cap);
-	cr_assert_fail("no %s in %s", key, line);
-	return 0;
+	return logfmt_decode(find_field(line, key, f), out, cap);
 }
 
 static const char *const hostile[] = {

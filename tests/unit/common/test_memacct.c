@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "memacct.h"
+#include "tests/support/threadstat.h"
 
 TestSuite(memacct, .timeout = 30);
 
@@ -47,21 +48,6 @@ Test(memacct, an_untouched_table_holds_nothing_and_a_written_one_at_most_its_siz
 	cr_assert_geq(memacct_touched(t, 1000000), t * 99 / 100, "writes 60 times the pages");
 }
 
-/* RssAnon of this process in kB (unused under ASan, below). */
-static __attribute__((unused)) double anon_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	cr_assert_not_null(f);
-	char line[256];
-	double kb = -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "RssAnon: %lf", &kb) == 1)
-			break;
-	fclose(f);
-	cr_assert_geq(kb, 0, "no RssAnon in /proc/self/status");
-	return kb;
-}
-
 Test(memacct, the_touched_estimate_follows_rss_of_a_zeroed_table)
 {
 #if defined(__SANITIZE_ADDRESS__)
@@ -69,16 +55,16 @@ Test(memacct, the_touched_estimate_follows_rss_of_a_zeroed_table)
 	cr_skip_test("the normal build measures");
 #else
 	enum { BYTES = 32 << 20, WRITES = 4000 };
-	double before = anon_kb();
+	double before = self_anon_kb();
 	unsigned char *t = calloc(BYTES, 1);
 	cr_assert_not_null(t);
-	cr_assert_lt(anon_kb() - before, 1024, "calloc leaves the pages untouched");
+	cr_assert_lt(self_anon_kb() - before, 1024, "calloc leaves the pages untouched");
 	uint64_t x = 88172645463325252ull;
 	for (int i = 0; i < WRITES; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift: places a hash would pick */
 		t[x % BYTES] = 1;
 	}
-	double got = (anon_kb() - before) * 1024;
+	double got = (self_anon_kb() - before) * 1024;
 	double want = (double)memacct_touched(BYTES, WRITES);
 	cr_assert(got > want * 0.9 && got < want * 1.1, "RssAnon grew %.0f bytes, estimate %.0f",
 	          got, want);

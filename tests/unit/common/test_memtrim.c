@@ -9,24 +9,10 @@
 #include <string.h>
 
 #include "memtrim.h"
+#include "tests/support/threadstat.h"
 
 #define HOLES 2000
 #define HOLE_BYTES (16 * 1024)
-
-/* RssAnon of this process in kB. */
-static double anon_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	cr_assert_not_null(f);
-	char line[256];
-	double kb = -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "RssAnon: %lf", &kb) == 1)
-			break;
-	fclose(f);
-	cr_assert_geq(kb, 0, "no RssAnon in /proc/self/status");
-	return kb;
-}
 
 Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 20)
 {
@@ -43,7 +29,7 @@ Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 2
 	}
 	for (int i = 0; i < HOLES; i++)
 		free(big[i]);
-	double before = anon_kb();
+	double before = self_anon_kb();
 #if defined(__SANITIZE_ADDRESS__)
 	/* Under AddressSanitizer malloc is ASan's own allocator: glibc's
 	 * arenas hold none of these blocks, so there is nothing to give back
@@ -57,7 +43,7 @@ Test(memtrim, holes_between_live_allocations_go_back_to_the_kernel, .timeout = 2
 	              "the freed blocks are still the allocator's (%zu bytes free)",
 	              memtrim_free_bytes());
 	cr_assert(memtrim_release());
-	double after = anon_kb();
+	double after = self_anon_kb();
 	cr_assert_gt(before - after, HOLES * (HOLE_BYTES / 1024) / 2,
 	             "RssAnon %.0f kB before, %.0f kB after", before, after);
 #else

@@ -148,11 +148,9 @@ static void route_teardown(void)
 
 TestSuite(shard_routing, .init = route_setup, .fini = route_teardown, .timeout = 30);
 
-/* Routes the api through spec, whose "%s" are the fakes' addresses. */
-static void route_by(const char *fmt)
+/* Routes the api through the shard map spec. */
+static void route_spec(const char *spec)
 {
-	char spec[512];
-	snprintf(spec, sizeof spec, fmt, T.f[0].addr, T.f[1].addr, T.f[2].addr);
 	shard_map m;
 	cr_assert_eq(shards_parse(&m, spec, NPARTS, err, sizeof err), 0, "%s", err);
 	central_client_opts co = {.timeout_ms = 2000};
@@ -160,6 +158,14 @@ static void route_by(const char *fmt)
 	shards_free(&m);
 	cr_assert_not_null(T.router, "%s", err);
 	T.a.central = T.router;
+}
+
+/* Routes the api through spec, whose "%s" are the fakes' addresses. */
+static void route_by(const char *fmt)
+{
+	char spec[512];
+	snprintf(spec, sizeof spec, fmt, T.f[0].addr, T.f[1].addr, T.f[2].addr);
+	route_spec(spec);
 }
 
 static int req(const char *method, const char *path, const char *user)
@@ -304,13 +310,7 @@ Test(shard_routing, a_dead_primary_is_passed_over_for_its_replica)
 {
 	char full[128];
 	snprintf(full, sizeof full, "0-3=127.0.0.1:%d|%s", fakesrv_dead_port(), T.f[0].addr);
-	shard_map m;
-	cr_assert_eq(shards_parse(&m, full, NPARTS, err, sizeof err), 0, "%s", err);
-	central_client_opts co = {.timeout_ms = 2000};
-	T.router = shards_router_new(T.srv.base, &m, &co, err, sizeof err);
-	shards_free(&m);
-	cr_assert_not_null(T.router, "%s", err);
-	T.a.central = T.router;
+	route_spec(full);
 	char a[32], path[96];
 	item_in(1, a, sizeof a);
 	snprintf(path, sizeof path, "/v1/counts?items=%s&counters=likes", a);

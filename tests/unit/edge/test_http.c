@@ -264,15 +264,10 @@ Test(http, declared_content_length_over_max_body_gets_413_before_the_body)
 	h2client cl;
 	cr_assert(h2client_open(&cl, port(false), false, "", 0));
 	/* Headers only, no END_STREAM: the server must answer without the body. */
-	nghttp2_nv nv[] = {
-	    {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
-	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
-	    {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, 0},
-	    {(uint8_t *)":path", (uint8_t *)"/echo", 5, 5, 0},
-	    {(uint8_t *)"content-length", (uint8_t *)"1001", 14, 4, 0},
-	};
+	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	size_t nnv = h2client_headers(&cl, nv, "POST", "/echo", "content-length", "1001");
 	h2client_stream *cs = &cl.st[cl.n++];
-	cs->id = nghttp2_submit_headers(cl.sess, NGHTTP2_FLAG_NONE, -1, NULL, nv, 5, NULL);
+	cs->id = nghttp2_submit_headers(cl.sess, NGHTTP2_FLAG_NONE, -1, NULL, nv, nnv, NULL);
 	cr_assert_gt(cs->id, 0);
 	cr_assert(h2client_run(&cl));
 	cr_assert_eq(cs->status, 413);
@@ -455,13 +450,9 @@ Test(http, free_with_open_connections_closes_them_and_leaks_nothing)
 	h2client_request(&a, "GET", "/x", NULL, 0, NULL, NULL);
 	cr_assert(h2client_run(&a));
 	/* b leaves a stream half open: headers and part of a body. */
-	nghttp2_nv nv[] = {
-	    {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
-	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
-	    {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, 0},
-	    {(uint8_t *)":path", (uint8_t *)"/echo", 5, 5, 0},
-	};
-	int32_t id = nghttp2_submit_headers(b.sess, NGHTTP2_FLAG_NONE, -1, NULL, nv, 4, NULL);
+	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	size_t nnv = h2client_headers(&b, nv, "POST", "/echo", NULL, NULL);
+	int32_t id = nghttp2_submit_headers(b.sess, NGHTTP2_FLAG_NONE, -1, NULL, nv, nnv, NULL);
 	cr_assert_gt(id, 0);
 	h2client_pump(&b, 50);
 	h2client_pump(&b, 50);

@@ -207,14 +207,10 @@ static h2client_stream *open_held(h2client *cl, const char *path)
 	cr_assert_lt(cl->n, H2CLIENT_MAX_STREAMS);
 	h2client_stream *cs = &cl->st[cl->n];
 	memset(cs, 0, sizeof *cs);
-	nghttp2_nv nv[] = {
-	    {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
-	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
-	    {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, 0},
-	    {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
-	};
+	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	size_t nnv = h2client_headers(cl, nv, "POST", path, NULL, NULL);
 	nghttp2_data_provider prd = {.read_callback = never_ending};
-	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, 4, &prd, NULL);
+	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, nnv, &prd, NULL);
 	cr_assert_gt(id, 0);
 	cs->id = id;
 	cl->n++;
@@ -270,13 +266,9 @@ Test(http_guard, streams_over_the_concurrent_cap_are_refused_and_counted)
  * does; false once the server closed the connection. */
 static bool open_and_cancel(h2client *cl)
 {
-	nghttp2_nv nv[] = {
-	    {(uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0},
-	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
-	    {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, 0},
-	    {(uint8_t *)":path", (uint8_t *)"/x", 5, 2, 0},
-	};
-	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, 4, NULL, NULL);
+	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	size_t nnv = h2client_headers(cl, nv, "GET", "/x", NULL, NULL);
+	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, nnv, NULL, NULL);
 	if (id <= 0)
 		return false; /* the session got GOAWAY: no new streams */
 	h2client_send(cl);

@@ -9,7 +9,6 @@
  * it passes as the benchmark's --dir.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,19 +47,6 @@ static void run_ok(bench_central_result *r)
 	char err[512] = "";
 	int rc = bench_central_run(&T.o, r, err, sizeof err);
 	cr_assert_eq(rc, 0, "bench_central_run: %s (%s)", err_str(rc), err);
-}
-
-static size_t entries_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d, "opendir %s", dir);
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 Test(bench_central, both_runs_count_every_like_of_distinct_users)
@@ -154,7 +140,7 @@ Test(bench_central, temp_stores_are_removed_after_the_run)
 	bench_central_result r;
 	T.o.ops = 1000;
 	run_ok(&r);
-	cr_expect_eq(entries_in(T.dir), 0, "the run left files in its --dir");
+	cr_expect_eq(testdir_count_entries(T.dir), 0, "the run left files in its --dir");
 }
 
 Test(bench_central, options_out_of_bounds_are_refused)
@@ -176,7 +162,7 @@ Test(bench_central, options_out_of_bounds_are_refused)
 	bad = T.o;
 	bad.items = 0;
 	cr_expect_eq(bench_central_run(&bad, &r, err, sizeof err), ERR_INVAL);
-	cr_expect_eq(entries_in(T.dir), 0, "a refused run must not touch --dir");
+	cr_expect_eq(testdir_count_entries(T.dir), 0, "a refused run must not touch --dir");
 }
 
 Test(bench_central, a_missing_dir_is_an_io_error)

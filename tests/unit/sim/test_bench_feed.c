@@ -7,8 +7,6 @@
  * it passes as the benchmark's --dir.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <string.h>
 
 #include "tests/support/testdir.h"
 #include "sim/bench/bench_feed.h"
@@ -41,19 +39,6 @@ static void teardown(void)
 
 TestSuite(bench_feed, .init = setup, .fini = teardown, .timeout = 120);
 
-static size_t entries_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d, "opendir %s", dir);
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void run_ok(bench_feed_result *r)
 {
 	char err[512] = "";
@@ -83,7 +68,7 @@ Test(bench_feed, both_ways_every_round_with_the_same_events)
 	cr_expect_gt(r.off_ops_per_s, 0);
 	cr_expect_gt(r.on_vs_off, 0);
 	cr_expect_gt(r.counts_compared, 0, "the likes and views counts were compared");
-	cr_expect_eq(entries_in(T.dir), 0, "the temp stores are removed");
+	cr_expect_eq(testdir_count_entries(T.dir), 0, "the temp stores are removed");
 }
 
 Test(bench_feed, records_kept_make_the_same_events)
@@ -108,5 +93,5 @@ Test(bench_feed, bad_options_are_refused)
 	T.o.rounds = 1;
 	T.o.load.views_pct = 101;
 	cr_expect_eq(bench_feed_run(&T.o, &r, err, sizeof err), ERR_INVAL);
-	cr_expect_eq(entries_in(T.dir), 0);
+	cr_expect_eq(testdir_count_entries(T.dir), 0);
 }

@@ -6,8 +6,6 @@
  * assertions.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <string.h>
 
 #include "tests/support/testdir.h"
 #include "sim/bench/bench_views.h"
@@ -46,19 +44,6 @@ static bench_views_result run(void)
 	return r;
 }
 
-static size_t entries_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 Test(bench_views, both_ways_end_in_the_same_counts_and_sums_shrink_the_wire)
 {
 	bench_views_result r = run();
@@ -69,7 +54,7 @@ Test(bench_views, both_ways_end_in_the_same_counts_and_sums_shrink_the_wire)
 	cr_assert_eq(r.per_op.messages, r.summed.messages, "the same seals, two encodings");
 	cr_assert_lt(r.summed.entries, r.per_op.entries / 2, "half the views are on one reel");
 	cr_assert_lt(r.summed.wire_bytes, r.per_op.wire_bytes);
-	cr_assert_eq(entries_in(T.dir), 0, "the temp stores are removed");
+	cr_assert_eq(testdir_count_entries(T.dir), 0, "the temp stores are removed");
 
 	T.o.viral_pct = 100;
 	bench_views_result v = run();

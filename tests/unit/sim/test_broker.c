@@ -359,15 +359,7 @@ Test(broker, bootstrap_file_holds_one_line_and_no_temp_files)
 	cr_assert_str_eq(buf, want);
 	cr_assert(strncmp(buf, "127.0.0.1:", 10) == 0, "%s", buf);
 
-	int entries = 0;
-	DIR *d = opendir(tmpdir);
-	cr_assert_not_null(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			entries++;
-	closedir(d);
-	cr_assert_eq(entries, 1, "temp files left behind");
+	cr_assert_eq(testdir_count_entries(tmpdir), 1, "temp files left behind");
 
 	char bad[160];
 	snprintf(bad, sizeof bad, "%s/missing-dir/bs", tmpdir);

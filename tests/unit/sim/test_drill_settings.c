@@ -217,6 +217,27 @@ Test(drill_settings, a_full_run_deploys_each_region_whole_unless_the_drill_says_
 	shape_of("duration 60\nchangelog 1\nstandby 1\nat 5 disk_full edge0\n", true, 1, 1, 0);
 }
 
+/* A step a test expects on an edge: its action, the edge's index,
+ * whether on the standby, and (where a test checks it) its number. */
+typedef struct edge_step {
+	drill_action a;
+	int index;
+	bool standby;
+	int64_t a1;
+} edge_step;
+
+/* Every step of d is on an edge and as want[i] says (want has at least
+ * d->nsteps entries). */
+static void assert_edge_steps(const drill *d, const edge_step *want)
+{
+	for (size_t i = 0; i < d->nsteps; i++) {
+		cr_assert_eq(d->steps[i].action, want[i].a, "step %zu", i);
+		cr_assert_eq(d->steps[i].node, DRILL_EDGE, "step %zu", i);
+		cr_assert_eq(d->steps[i].index, want[i].index, "step %zu", i);
+		cr_assert_eq(d->steps[i].standby, want[i].standby, "step %zu", i);
+	}
+}
+
 Test(drill_settings, standby_runs_a_second_instance_per_region_and_steps_may_name_it)
 {
 	drill d;
@@ -243,19 +264,11 @@ Test(drill_settings, standby_runs_a_second_instance_per_region_and_steps_may_nam
 	cr_assert(x && x->max == 5);
 	cr_assert_str_eq(drill_expect_name(DRILL_EXPECT_TAKEOVER_MAX), "takeover_max_s");
 	cr_assert_eq(d.nsteps, 8);
-	static const struct {
-		drill_action a;
-		int index;
-		bool standby;
-	} want[] = {{DRILL_WIPE, 1, false},  {DRILL_KILL, 1, true}, {DRILL_STOP, 2, false},
-	            {DRILL_CONT, 2, false},  {DRILL_CUT, 0, true},  {DRILL_HEAL, 0, false},
-	            {DRILL_START, 1, false}, {DRILL_WIPE, 2, true}};
-	for (size_t i = 0; i < d.nsteps; i++) {
-		cr_assert_eq(d.steps[i].action, want[i].a, "step %zu", i);
-		cr_assert_eq(d.steps[i].node, DRILL_EDGE, "step %zu", i);
-		cr_assert_eq(d.steps[i].index, want[i].index, "step %zu", i);
-		cr_assert_eq(d.steps[i].standby, want[i].standby, "step %zu", i);
-	}
+	static const edge_step want[] = {{DRILL_WIPE, 1, false, 0},  {DRILL_KILL, 1, true, 0},
+	                                 {DRILL_STOP, 2, false, 0},  {DRILL_CONT, 2, false, 0},
+	                                 {DRILL_CUT, 0, true, 0},    {DRILL_HEAL, 0, false, 0},
+	                                 {DRILL_START, 1, false, 0}, {DRILL_WIPE, 2, true, 0}};
+	assert_edge_steps(&d, want);
 	cr_assert_eq(d.steps[4].link, DRILL_LINK_KAFKA);
 	cr_assert_str_eq(d.steps[1].text, "at 11 kill edge1.standby");
 	drill_free(&d);
@@ -283,25 +296,16 @@ Test(drill_settings, regional_kafka_gives_each_region_its_own_cluster_and_its_fa
 	cr_assert_eq(d.regional_kafka, 1);
 	cr_assert(d.durability_local);
 	cr_assert_eq(d.nsteps, 7);
-	static const struct {
-		drill_action a;
-		int index;
-		bool standby;
-		int64_t a1;
-	} want[] = {{DRILL_CUT, 1, false, 0},
-	            {DRILL_DELAY, 2, true, 1},
-	            {DRILL_HEAL, 1, false, 0},
-	            {DRILL_REGIONAL_BROKER_DOWN, 1, false, 2},
-	            {DRILL_REGIONAL_BROKER_UP, 1, false, 2},
-	            {DRILL_REGIONAL_DOWN, 0, false, 0},
-	            {DRILL_REGIONAL_UP, 0, false, 0}};
-	for (size_t i = 0; i < d.nsteps; i++) {
-		cr_assert_eq(d.steps[i].action, want[i].a, "step %zu", i);
-		cr_assert_eq(d.steps[i].node, DRILL_EDGE, "step %zu", i);
-		cr_assert_eq(d.steps[i].index, want[i].index, "step %zu", i);
-		cr_assert_eq(d.steps[i].standby, want[i].standby, "step %zu", i);
+	static const edge_step want[] = {{DRILL_CUT, 1, false, 0},
+	                                 {DRILL_DELAY, 2, true, 1},
+	                                 {DRILL_HEAL, 1, false, 0},
+	                                 {DRILL_REGIONAL_BROKER_DOWN, 1, false, 2},
+	                                 {DRILL_REGIONAL_BROKER_UP, 1, false, 2},
+	                                 {DRILL_REGIONAL_DOWN, 0, false, 0},
+	                                 {DRILL_REGIONAL_UP, 0, false, 0}};
+	assert_edge_steps(&d, want);
+	for (size_t i = 0; i < d.nsteps; i++)
 		cr_assert_eq(d.steps[i].a, want[i].a1, "step %zu", i);
-	}
 	for (size_t i = 0; i < 3; i++)
 		cr_assert_eq(d.steps[i].link, DRILL_LINK_REGIONAL, "step %zu", i);
 	cr_assert(drill_action_on_path(DRILL_CUT));

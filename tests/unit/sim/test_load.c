@@ -401,13 +401,20 @@ static load_instance_stats inst_stats(unsigned r, unsigned k)
 	return s;
 }
 
-Test(load, a_region_follows_its_active_instance_and_keeps_each_op_once)
+/* A load at rate ops/s on regions of two instances each, the first
+ * active, once acked ops are acknowledged. */
+static void start_paired(double rate, uint64_t acked)
 {
 	load_opts o = base_opts();
 	o.standby_ports = F.sport;
-	o.rate = 800;
+	o.rate = rate;
 	start(&o);
-	wait_acked(200, 5000);
+	wait_acked(acked, 5000);
+}
+
+Test(load, a_region_follows_its_active_instance_and_keeps_each_op_once)
+{
+	start_paired(800, 200);
 	cr_assert_eq(load_route(L, 1), 0);
 	cr_assert_eq(load_last_acked(L, 1), 0);
 	cr_assert_eq(atomic_load(&F.inst_writes[1][1]), 0, "nothing at a standby");
@@ -452,11 +459,7 @@ Test(load, a_region_follows_its_active_instance_and_keeps_each_op_once)
 
 Test(load, a_not_replicated_answer_moves_the_region_to_its_other_instance)
 {
-	load_opts o = base_opts();
-	o.standby_ports = F.sport;
-	o.rate = 800;
-	start(&o);
-	wait_acked(200, 5000);
+	start_paired(800, 200);
 	cr_assert_eq(load_route(L, 1), 0);
 
 	/* Region 1's active is cut from its log and refuses writes
@@ -487,11 +490,7 @@ Test(load, a_not_replicated_answer_moves_the_region_to_its_other_instance)
 
 Test(load, an_instance_taken_over_from_acks_nothing_sent_to_it_after)
 {
-	load_opts o = base_opts();
-	o.standby_ports = F.sport;
-	o.rate = 600;
-	start(&o);
-	wait_acked(100, 5000);
+	start_paired(600, 100);
 	atomic_store(&F.active[1], 1);
 	int want[2] = {1, 1};
 	cr_assert(wait_for(acked_by, want, 5000));

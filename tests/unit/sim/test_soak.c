@@ -361,11 +361,18 @@ static soak_sample filling(double t, double cache_mb)
 	return s;
 }
 
+/* n readings 30 s apart while the cache fills by 1 MB a reading up to
+ * 40 MB. */
+static void filling_series(soak_sample *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+}
+
 Test(soak, the_verdict_says_what_held_the_memory_and_what_no_holder_accounts_for)
 {
 	soak_sample s[60];
-	for (size_t i = 0; i < 60; i++)
-		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+	filling_series(s, 60);
 	soak_bound b = roomy();
 	bool ok;
 	soak_verdict v = judge(s, 60, &b, &ok);
@@ -388,8 +395,7 @@ Test(soak, the_verdict_says_what_held_the_memory_and_what_no_holder_accounts_for
 Test(soak, a_cache_filling_after_the_warm_up_is_not_a_leak_when_the_daemon_names_it)
 {
 	soak_sample s[60];
-	for (size_t i = 0; i < 60; i++)
-		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+	filling_series(s, 60);
 	soak_bound b = roomy();
 	bool ok;
 	soak_verdict v = judge(s, 60, &b, &ok);
@@ -406,10 +412,9 @@ Test(soak, a_cache_filling_after_the_warm_up_is_not_a_leak_when_the_daemon_names
 Test(soak, a_leak_beside_the_named_caches_still_fails)
 {
 	soak_sample s[60];
-	for (size_t i = 0; i < 60; i++) {
-		s[i] = filling(30.0 * (double)i, fmin(40, (double)i));
+	filling_series(s, 60);
+	for (size_t i = 0; i < 60; i++)
 		s[i].anon_mb += 0.5 * (double)i; /* 0.5 MB a reading nobody holds */
-	}
 	soak_bound b = roomy();
 	bool ok;
 	soak_verdict v = judge(s, 60, &b, &ok);
