@@ -50,16 +50,16 @@ typedef struct waiter {
 	int64_t offset;
 } waiter;
 
-void changelog_put_u64(store_batch *wb, const char *k, uint64_t v)
+void changelog_put_u64(store_batch *wb, enum ekey_tag tag, uint64_t v)
 {
 	unsigned char b[8];
 	store_put_u64(b, v);
-	store_batch_put(wb, k, 1, b, 8);
+	store_batch_put(wb, ekey_prefix(tag), 1, b, 8);
 }
 
-int changelog_read_u64(store *db, const char *k, uint64_t *v)
+int changelog_read_u64(store *db, enum ekey_tag tag, uint64_t *v)
 {
-	int rc = store_read_u64(db, k, 1, v);
+	int rc = store_read_u64(db, ekey_prefix(tag), 1, v);
 	if (rc == ERR_NOTFOUND) {
 		*v = 0;
 		return 0;
@@ -469,8 +469,9 @@ struct changelog_pending {
 	uint64_t until_ms; /* monotonic: the report's deadline */
 };
 
-changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool may_defer)
+void *changelog_append_begin(void *ctx, store_batch *wb, bool may_defer)
 {
+	changelog *cl = ctx;
 	changelog_pending *p = xcalloc(1, sizeof *p);
 	p->w = (waiter){.track = true, .done = false, .offset = -1};
 	sbuf_init(&p->rec);
@@ -483,7 +484,7 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 		/* The region's Kafka took no copy lately: one append probes
 		 * it, and the others are refused now rather than after
 		 * timeout_ms each. Writes then fail fast (the ledger refuses
-		 * them before staging: changelog_replicate_refusing), and
+		 * them before staging: changelog_refusing), and
 		 * the request loop does not wait behind copies doomed to
 		 * time out. */
 		p->probe = !atomic_exchange(&cl->probing, true);
@@ -522,8 +523,10 @@ changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool m
 	return p;
 }
 
-int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
+int changelog_append_end(void *ctx, store_batch *wb, void *pending)
 {
+	changelog *cl = ctx;
+	changelog_pending *p = pending;
 	int64_t offset = -1;
 	bool produced = !p->settled;
 	int rc = produced ? report_wait(cl, &p->w, p->until_ms, &offset) : p->rc;
@@ -564,7 +567,7 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p)
 		pthread_mutex_unlock(&cl->vmu);
 	}
 	if (rc == 0) {
-		changelog_put_u64(wb, CHANGELOG_KEY,
+		changelog_put_u64(wb, EKEY_LOG_POSITION,
 		                  (uint64_t)changelog_written_position(cl, wb, offset, p->carried));
 		if (cl->appends) {
 			metric_add(cl->appends, 1);
@@ -593,31 +596,6 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer)
 	return rc;
 }
 
-int changelog_replicate(void *ctx, store_batch *wb, bool may_defer)
-{
-	return changelog_append(ctx, wb, may_defer);
-}
-
-void changelog_replicated(void *ctx, const store_batch *wb, int rc)
-{
-	changelog_written(ctx, wb, rc);
-}
-
-void *changelog_replicate_begin(void *ctx, store_batch *wb)
-{
-	return changelog_append_begin(ctx, wb, true);
-}
-
-int changelog_replicate_end(void *ctx, store_batch *wb, void *pending)
-{
-	return changelog_append_end(ctx, wb, pending);
-}
-
-void changelog_replicate_refused(void *ctx, const store_batch *wb)
-{
-	changelog_refused(ctx, wb);
-}
-
 bool changelog_may_send(void *ctx)
 {
 	const changelog *cl = ctx;
@@ -627,7 +605,7 @@ bool changelog_may_send(void *ctx)
 	return clock_mono_ms() < atomic_load(&cl->checked_ms) + lease;
 }
 
-bool changelog_replicate_refusing(void *ctx)
+bool changelog_refusing(void *ctx)
 {
 	changelog *cl = ctx;
 	return atomic_load(&cl->is_active) && failing(cl) && atomic_load(&cl->probing);

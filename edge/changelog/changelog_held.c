@@ -17,13 +17,6 @@
 #include "log.h"
 #include "xmem.h"
 
-/* The store key of held record n. */
-static void held_key(unsigned char k[9], uint64_t n)
-{
-	k[0] = CHANGELOG_HELD_TAG;
-	store_put_u64(k + 1, n);
-}
-
 static void held_gauges(changelog *cl)
 {
 	if (!cl->g_held)
@@ -65,11 +58,10 @@ static uint64_t carrier_take(changelog *cl, uint64_t q)
 
 void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries)
 {
-	unsigned char k[9];
+	char k[EKEY_HELD_LEN];
 	if (carries)
 		carrier_add(cl, cl->qnext, carries);
-	held_key(k, cl->qnext++);
-	store_batch_put(wb, k, sizeof k, rec->p, rec->len);
+	store_batch_put(wb, k, ekey_held(k, cl->qnext++), rec->p, rec->len);
 	store_batch_sync(wb);
 	if (!cl->degraded)
 		log_warn("changelog out of reach: writes held on this machine's disk until it "
@@ -87,8 +79,7 @@ int changelog_held_load(changelog *cl, store *db)
 	uint64_t n = 0, last = 0;
 	const char *k, *v;
 	size_t kn, vn;
-	char tag[1] = {CHANGELOG_HELD_TAG};
-	store_iter *it = store_iter_new(db, tag, 1);
+	store_iter *it = store_iter_new(db, ekey_prefix(EKEY_LOG_HELD), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn))
 		if (kn == 9) {
 			n++;
@@ -147,7 +138,7 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 		changelog_undone(cl, gen, offset);
 	store_batch *wb = store_batch_new();
 	store_batch_del(wb, k, kn);
-	changelog_put_u64(wb, CHANGELOG_KEY,
+	changelog_put_u64(wb, EKEY_LOG_POSITION,
 	                  (uint64_t)changelog_written_position(cl, NULL, offset, 0));
 	store_batch_sync(wb);
 	rc = store_write(cl->db, wb);
@@ -186,12 +177,11 @@ int changelog_drain(changelog *cl)
 {
 	if (!atomic_load(&cl->is_degraded) || !cl->db)
 		return 0;
-	char tag[1] = {CHANGELOG_HELD_TAG};
 	const char *k, *v;
 	size_t kn, vn;
 	int rc = 0;
 	bool none = true;
-	store_iter *it = store_iter_new(cl->db, tag, 1);
+	store_iter *it = store_iter_new(cl->db, ekey_prefix(EKEY_LOG_HELD), 1);
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
 		none = false;
 		rc = drain_one(cl, k, kn, v, vn);

@@ -86,7 +86,7 @@ struct changelog {
 	 * the last record it saw), so until then, less a beat, this
 	 * instance is surely the writer (changelog_may_send). */
 	_Atomic uint64_t checked_ms;
-	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
+	_Atomic uint64_t gap; /* the store's EKEY_LOG_GAP, as last read or written */
 	_Atomic uint64_t epoch_pub;
 	_Atomic uint64_t writer_pub; /* changelog_writer */
 

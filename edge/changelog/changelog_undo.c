@@ -59,8 +59,9 @@ static struct unwritten *unwritten_find(changelog *cl, const store_batch *wb)
 	return NULL;
 }
 
-void changelog_written(changelog *cl, const store_batch *wb, int rc)
+void changelog_written(void *ctx, const store_batch *wb, int rc)
 {
+	changelog *cl = ctx;
 	pthread_mutex_lock(&cl->vmu);
 	struct unwritten *u = unwritten_find(cl, wb);
 	if (u && rc == 0) {
@@ -113,7 +114,7 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
 	pthread_mutex_lock(&cl->vmu);
 	store_snap *sn = store_snap_new(db);
 	uint64_t stored = 0;
-	int rc = store_snap_read_u64(sn, CHANGELOG_KEY, 1, &stored);
+	int rc = store_snap_read_u64(sn, ekey_prefix(EKEY_LOG_POSITION), 1, &stored);
 	int64_t at = rc == 0 ? (int64_t)stored : 0;
 	if (cl->nunw) {
 		for (size_t i = 0; i < cl->nunw; i++)
@@ -141,7 +142,7 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
  * deletion. Under mu. */
 static void undo_key(changelog *cl, const char *k, size_t kn)
 {
-	if (kn == 1 && (k[0] == CHANGELOG_KEY[0] || k[0] == CHANGELOG_EPOCH_KEY[0]))
+	if (ekey_is_alone(k, kn, EKEY_LOG_POSITION) || ekey_is_alone(k, kn, EKEY_LOG_EPOCH))
 		return; /* the store's own position keys */
 	char *v;
 	size_t vn;
@@ -157,7 +158,7 @@ static void undo_key(changelog *cl, const char *k, size_t kn)
 
 static void undo_del(void *ctx, const char *k, size_t kn)
 {
-	if (!changelog_is_held_key(k, kn))
+	if (!ekey_is(k, kn, EKEY_LOG_HELD))
 		undo_key(ctx, k, kn);
 }
 
@@ -168,7 +169,7 @@ static void undo_del(void *ctx, const char *k, size_t kn)
  * from the store now, as nothing has written them since. */
 static void undo_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
 {
-	if (!changelog_is_held_key(k, kn)) {
+	if (!ekey_is(k, kn, EKEY_LOG_HELD)) {
 		undo_key(ctx, k, kn);
 		return;
 	}
@@ -256,8 +257,9 @@ void changelog_undo_end(changelog *cl, bool landed)
 	pthread_mutex_unlock(&cl->mu);
 }
 
-void changelog_refused(changelog *cl, const store_batch *wb)
+void changelog_refused(void *ctx, const store_batch *wb)
 {
+	changelog *cl = ctx;
 	/* The generation is taken and the entry marked under one hold of
 	 * vmu: a carrier of this generation, encoded as soon as mu is let
 	 * go, releases the entry only once its store write is reported

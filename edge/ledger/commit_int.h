@@ -76,7 +76,7 @@ typedef struct group {
 	 * looked up by stagers (its ops never count). */
 	int doom;
 	uint64_t seq;  /* its place in the order groups are taken */
-	void *pending; /* its copy, begun (replicate_begin) and not ended */
+	void *pending; /* its copy, begun (ledger_log.begin) and not ended */
 	ledger_ticket *tickets;
 	/* Memberships from the home stream, put before the ops' (a pair an
 	 * op of this group holds is never put here: ledger_home_apply). */

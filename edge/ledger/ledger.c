@@ -223,6 +223,12 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		l->o.cache_entries = 2;
 	if (!l->o.rt_entries)
 		l->o.rt_entries = 2;
+	if (!l->o.log) {
+		/* No log: nothing to copy, and no copy to wait for beside the
+		 * next group's, so one group in flight. */
+		l->o.log = &ledger_log_none;
+		l->o.commit_depth = 0;
+	}
 	l->wb = store_batch_new();
 	l->snap_wb = store_batch_new();
 	ledger_outbox_init(l);
@@ -421,15 +427,14 @@ static void count_write_store(ledger *l, void *ctx)
 	 * sends them again, and central drops them as repeats. */
 	int rep = ERR_INVAL;
 	if (w->conf.rep) {
-		rep = ledger_replicate(l, w->conf.rep, false);
+		rep = ledger_log_copy(l, w->conf.rep, false);
 		if (rep)
 			log_warn("confirmed batches' deletion not copied to the changelog",
 			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,
 			         err_str(rep));
 	}
-	w->rc = store_write(l->db, l->snap_wb);
-	if (rep == 0)
-		ledger_replicated(l, w->conf.rep, w->rc);
+	w->rc = rep == 0 ? ledger_log_write(l, l->snap_wb, w->conf.rep, false)
+	                 : store_write(l->db, l->snap_wb);
 	if (w->rc == 0 && w->conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 }

@@ -75,7 +75,7 @@ void ledger_group_init(ledger *l)
 	c->g = &c->grp[0];
 	c->nfly = 0;
 	c->depth = 1;
-	if (l->o.commit_thread && l->o.replicate_begin && l->o.commit_depth > 1)
+	if (l->o.commit_thread && l->o.commit_depth > 1)
 		c->depth =
 		    l->o.commit_depth < COMMIT_DEPTH_MAX ? l->o.commit_depth : COMMIT_DEPTH_MAX;
 	pthread_mutex_init(&c->turn_mu, NULL);
@@ -352,39 +352,28 @@ static void group_hot(ledger *l, group *g)
 	g->hot = true;
 }
 
-/* Sends g's copy (replicate_begin, when the copy comes in halves):
- * holding the send turn, so copies go in the order groups were taken. */
+/* Sends g's copy to the log: holding the send turn, so copies go in the
+ * order groups were taken. */
 static void group_send(ledger *l, group *g)
 {
 	FAILPOINT("group.staged");
-	g->pending = l->o.replicate_begin ? l->o.replicate_begin(l->o.replicate_ctx, g->wb) : NULL;
+	g->pending = l->o.log->begin(l->o.log_ctx, g->wb, true);
 }
 
 /* The outcome of g's copy: its acknowledgement waited for (the half
- * group_send began), or the whole copy made now. The mutex not held. */
+ * group_send began). The mutex not held. */
 static int group_copied(ledger *l, group *g)
 {
-	if (!l->o.replicate_begin)
-		return ledger_replicate(l, g->wb, true);
 	void *p = g->pending;
 	g->pending = NULL;
-	return l->o.replicate_end(l->o.replicate_ctx, g->wb, p);
+	return l->o.log->end(l->o.log_ctx, g->wb, p);
 }
 
 /* g's store write, its copy acknowledged; the mutex need not be held (g's
- * batch is the writer's alone), and is not held by a commit thread. A
- * failed write's copy, in the log and not in this store, is undone there
- * (replicate_refused, when there is one: the changelog's) as the copies of
- * the groups staged on g will be: the undoing of each reads this store,
- * so the log, replayed, ends where the store is once the undoing lands
- * (the standby's store too). */
+ * batch is the writer's alone), and is not held by a commit thread. */
 static int group_store(ledger *l, group *g)
 {
-	int rc = store_write(l->db, g->wb);
-	if (rc && l->o.replicate_refused)
-		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
-	else
-		ledger_replicated(l, g->wb, rc);
+	int rc = ledger_log_write(l, g->wb, g->wb, true);
 	if (rc == 0)
 		FAILPOINT("group.written");
 	return rc;
@@ -546,7 +535,7 @@ static void turn_pass(struct commit *c)
  * go, as they are system calls) and the batches it filled sealed. A
  * group that fails fails those staged on it: the open group at once,
  * the later ones in flight as they finish (doom); a copy of theirs that
- * may be in the log is undone there (replicate_refused). The one way a
+ * may be in the log is undone there (ledger_log.refused). The one way a
  * group is written, by a commit thread or by a caller of
  * ledger_group_commit. can_take and the open group not empty on entry;
  * mu held on entry and on return. wall_ms: the clock the finish records
@@ -593,10 +582,10 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 			telemetry_group_written(l->o.tm, write_ns);
 			group_hot(l, g);
 		}
-	} else if (l->o.replicate_begin && copied != ERR_FENCED) {
+	} else if (copied != ERR_FENCED) {
 		/* Its copy is in the log, or may land: undone there, now that
 		 * every group before it is written. */
-		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
+		l->o.log->refused(l->o.log_ctx, g->wb);
 	}
 	uint64_t c1 = clock_thread_cpu_ns();
 	ledger_lock(l);

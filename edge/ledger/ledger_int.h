@@ -108,6 +108,24 @@ void ledger_count_show(ledger *l, count_write *w);
  * the confirmation left to resend, frees w's parts; w->rc. */
 int ledger_count_end(ledger *l, count_write *w);
 
+/* === the log (ledger_log.c) ============================================== */
+
+/* The log of a ledger opened without one (ledger_opts.log NULL). */
+extern const ledger_log ledger_log_none;
+
+/* wb's copy sent to the log and waited for: 0 once the log holds it.
+ * For a seal's batch and the confirmed batches' deletion, made in one
+ * call; a group's copy is begun and ended apart (commit_taken), so that
+ * two may be in flight. mu not held. */
+int ledger_log_copy(ledger *l, store_batch *wb, bool may_defer);
+/* The one way a store batch the ledger writes for itself reaches the
+ * store, once the log took its copy: wb written, then the log told how
+ * it went (copy: the batch the log holds, wb itself but for the
+ * confirmed batches' deletion, a hint beside a count write): written,
+ * or, for a group's (may_defer) whose write failed, refused, so that it
+ * is undone there. The store's result. mu not held. */
+int ledger_log_write(ledger *l, store_batch *wb, const store_batch *copy, bool may_defer);
+
 /* === struct ledger ====================================================== */
 
 struct ledger {
@@ -232,21 +250,6 @@ static inline uint32_t ledger_view_nstripes(const ledger *l)
 static inline vstripe *ledger_view_stripe_at(ledger *l, uint32_t s)
 {
 	return &l->view.s[s];
-}
-
-/* The store batch of a write the ledger makes for itself, to
- * ledger_opts.replicate before the store (0 when there is none). */
-static inline int ledger_replicate(ledger *l, store_batch *wb, bool may_defer)
-{
-	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb, may_defer) : 0;
-}
-
-/* The store write after a ledger_replicate of wb that returned 0 is
- * done, with result rc. */
-static inline void ledger_replicated(ledger *l, const store_batch *wb, int rc)
-{
-	if (l->o.replicated)
-		l->o.replicated(l->o.replicate_ctx, wb, rc);
 }
 
 /* Partition p's view stripe. */

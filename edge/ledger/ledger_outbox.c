@@ -421,7 +421,7 @@ typedef struct batch_bytes {
  * been taken over from, and the pump that runs every second asks again. */
 static uint64_t pump_part(ledger *l, uint32_t p, const batch_bytes *have)
 {
-	if (l->o.may_send && !l->o.may_send(l->o.replicate_ctx))
+	if (!l->o.log->may_send(l->o.log_ctx))
 		return 0;
 	outbox_part *pt = &l->outbox.parts[p];
 	uint64_t window = 0;
@@ -735,11 +735,10 @@ static void seal_run(ledger *l, void *ctx)
 		FAILPOINT("seal.encoded");
 		/* Replicated before it is written, and so before it is sent:
 		 * no batch reaches central that the changelog does not hold. */
-		j->rc = ledger_replicate(l, wb, false);
+		j->rc = ledger_log_copy(l, wb, false);
 		if (j->rc == 0) {
 			FAILPOINT("seal.copied");
-			j->rc = store_write(l->db, wb);
-			ledger_replicated(l, wb, j->rc);
+			j->rc = ledger_log_write(l, wb, wb, false);
 		}
 		if (j->rc == 0)
 			FAILPOINT("seal.written");

@@ -444,8 +444,7 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
-	if (l->o.replicate_refusing && l->o.replicate_refusing(l->o.replicate_ctx) &&
-	    !(idem && ledger_idem_pending(l, ih))) {
+	if (l->o.log->refusing(l->o.log_ctx) && !(idem && ledger_idem_pending(l, ih))) {
 		/* Its copy would be refused: so is the write, now, rather
 		 * than after the room below (a wait on this thread). Not a
 		 * retry of a write still in a group (the probe's, say): it
