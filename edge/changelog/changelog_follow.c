@@ -184,51 +184,6 @@ static void replay_error(const applier *a, int rc, char *err, size_t errlen)
 		snprintf(err, errlen, "changelog: record at %" PRId64 ": %s", a->next, err_str(rc));
 }
 
-int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
-                   changelog_record_fn fn, void *ctx, char *err, size_t errlen)
-{
-	if (from >= until)
-		return 0;
-	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = from;
-	rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
-	rd_kafka_topic_partition_list_destroy(tp);
-	if (e) {
-		snprintf(err, errlen, "changelog: assign: %s", rd_kafka_err2str(e));
-		return ERR_KAFKA;
-	}
-	int64_t at = from;
-	int idle = 0, rc = 0;
-	while (rc == 0 && at < until && idle < CHANGELOG_IDLE_MAX) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, CHANGELOG_POLL_MS);
-		if (!m) {
-			idle++;
-			continue;
-		}
-		idle = 0;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		if (m->err) {
-			snprintf(err, errlen, "changelog: read at %" PRId64 ": %s", at,
-			         rd_kafka_message_errstr(m));
-			rc = ERR_KAFKA;
-		} else if (m->offset >= at && m->offset < until) {
-			rc = fn(ctx, m);
-			at = m->offset + 1;
-		}
-		rd_kafka_message_destroy(m);
-	}
-	(void)rd_kafka_assign(rk, NULL);
-	if (rc == 0 && at < until) {
-		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, at,
-		         until);
-		rc = ERR_TIMEOUT;
-	}
-	return rc;
-}
-
 /* The log's ends. */
 static int watermarks(rd_kafka_t *rk, const changelog_opts *o, int timeout_ms, int64_t *lo,
                       int64_t *hi, char *err, size_t errlen)

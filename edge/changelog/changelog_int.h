@@ -1,6 +1,14 @@
-/* changelog_int.h - what changelog.c (appending, the order check,
- * beats) and changelog_follow.c (replay, following, taking over) share.
+/* changelog_int.h - struct changelog and what the folder's files share.
  * Private to edge/changelog/.
+ *
+ * The files are layers; each calls only those below it:
+ *   changelog_follow.c  replay, following, taking over
+ *   changelog.c         the append (begin, end), beats, new and free
+ *   changelog_held.c    records held on the disk (durability = local)
+ *   changelog_log.c     the log itself: produce and wait, the order
+ *                       check, reading a stretch, active or fenced
+ *   changelog_undo.c    appends not yet in the store, undoing refusals
+ *   changelog_record.c  the record format (pure)
  */
 #ifndef EDGE_CHANGELOG_INT_H
 #define EDGE_CHANGELOG_INT_H
@@ -20,6 +28,16 @@
 #define CHANGELOG_POLL_MS 100
 #define CHANGELOG_IDLE_MAX 50 /* polls with nothing new before a read gives up */
 #define REPORT_GRACE_MS 1000  /* past timeout_ms, for a report that never comes */
+#define BEAT_MS_DEFAULT 500
+
+/* One append's wait for its delivery report; done, rc and offset under
+ * the changelog's pmu. */
+typedef struct waiter {
+	bool track; /* a store write follows: kept unwritten until it is reported */
+	bool done;
+	int rc; /* 0, ERR_TIMEOUT, ERR_KAFKA or ERR_FENCED */
+	int64_t offset;
+} waiter;
 
 struct changelog {
 	changelog_opts o;
@@ -142,6 +160,12 @@ struct changelog {
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };
 
+/* --- the log itself (changelog_log.c) ---------------------------------------- */
+
+/* The producer's conf: its cluster, its timeouts, and the delivery
+ * report's check (on_delivery, with the changelog as the conf's opaque,
+ * which the caller sets). NULL with the reason in err. */
+rd_kafka_conf_t *changelog_producer_conf(const changelog_opts *o, char *err, size_t errlen);
 /* A consumer of the changelog's cluster (no group: partitions are
  * assigned). NULL with the reason in err. */
 rd_kafka_t *changelog_consumer(const changelog_opts *o, char *err, size_t errlen);
@@ -154,9 +178,24 @@ typedef int (*changelog_record_fn)(void *ctx, const rd_kafka_message_t *m);
 int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
                    changelog_record_fn fn, void *ctx, char *err, size_t errlen);
 
+/* Produces rec with w (NULL: no one waits) as its opaque: 0, or
+ * ERR_KAFKA (the producer refused it; logged). */
+int changelog_produce(changelog *cl, const sbuf *rec, waiter *w);
+/* Under pmu, which it lets go meanwhile: serves the producer's queued
+ * callbacks for up to ms, unless another thread is serving them (then
+ * false at once, having served none). */
+bool changelog_serve(changelog *cl, int ms);
+/* w's report (its record produced), or, past the monotonic deadline
+ * until_ms, still w's report: its outcome, and its offset in *offset. */
+int changelog_report_wait(changelog *cl, waiter *w, uint64_t until_ms, int64_t *offset);
 /* Produces rec as this instance's and waits for its report: 0 with the
  * offset, or ERR_TIMEOUT/ERR_KAFKA/ERR_FENCED (the order check's). */
 int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
+/* With durability = replicated, the last report said the cluster is out
+ * of reach: appends go one at a time, as probes. */
+bool changelog_failing(const changelog *cl);
+/* The label of delivery error kind k (< CHANGELOG_DELIVERY_KINDS). */
+const char *changelog_delivery_kind(size_t k);
 
 /* After a won takeover at offset at, with its epoch and writer time:
  * active, appends checked from at + 1. */
@@ -165,6 +204,8 @@ void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int
 /* An active that cannot write gives the log up: no more appends or
  * beats, and changelog_fenced is true (the edge exits). */
 void changelog_step_down(changelog *cl);
+
+/* --- held records (changelog_held.c) ----------------------------------------- */
 
 /* At a takeover: the records db still holds for the log (held before a
  * restart) are counted, and the changelog is degraded until they are
