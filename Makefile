@@ -3,13 +3,15 @@
 #   make          build/edge build/central build/sim
 #   make run      deps if missing, build, start the local stack (Ctrl-C stops it)
 #                 on the embedded Kafka; KAFKA=real: on Apache Kafka (JVMs)
-#   make test     deps if missing, then format-check, build, unit, itest,
-#                 install/rules/client/browser tests, short drills, san-test,
-#                 fuzz-short, in that order (TEST_JOBS=2 test binaries at once)
+#   make test     deps if missing, then format-check, include-check,
+#                 thread-safety-check, build, unit, itest, install/rules/
+#                 client/browser tests, short drills, san-test, fuzz-short,
+#                 in that order (TEST_JOBS=2 test binaries at once)
 #   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
 #                 at once, each's output in build/tests/NAME.log
 #   make format   clang-format the tree; make format-check lists what differs
 #   make include-check   the include graph of edge/ and central/ has no cycle
+#   make thread-safety-check  clang -Wthread-safety over the ledger and changelog
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; each edge's p99 per minute and
@@ -132,7 +134,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars realkafka-test real-drills run test test-bins unit itest include-check thread-safety-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-wakemem fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -323,6 +325,7 @@ TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 test: check-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory include-check
+	@$(MAKE) --no-print-directory thread-safety-check
 	@$(MAKE) --no-print-directory $(TEST_J) all
 	@$(MAKE) --no-print-directory $(TEST_J) unit
 	@$(MAKE) --no-print-directory $(TEST_J) itest
@@ -341,6 +344,16 @@ test: check-deps
 # (tests/include_graph.sh prints the graph; ROOT=DIR checks another tree).
 include-check:
 	./tests/include_graph.sh $(ROOT)
+
+# clang's thread safety analysis (include/tsa.h), as errors, over the
+# folders whose locks are annotated: a function that takes a lock lets
+# it go in the same body, and a function that needs one held (its
+# declaration says so) is called with it held. gcc ignores the
+# annotations; this check needs clang, whatever CC builds.
+TSA_SRC := $(wildcard edge/ledger/*.c edge/changelog/*.c)
+thread-safety-check:
+	@clang -fsyntax-only $(LIKES_CPPFLAGS) -std=c11 -Wthread-safety -Werror $(TSA_SRC)
+	@echo "ok: clang -Wthread-safety on edge/ledger and edge/changelog"
 
 # Each test binary has a target of its own, run-NAME (run-test_bloom,
 # run-itest_api), so that make -j2 unit runs two binaries at once. They

@@ -352,14 +352,13 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	 * being written they wait for the next tick, cached meanwhile; the
 	 * seal does not wait. A forced seal (a drain) writes them in any
 	 * case. */
-	bool counts = true;
-	if (force)
+	if (force) {
 		ledger_lock_counts(l);
-	else
-		counts = pthread_mutex_trylock(&l->cmu) == 0;
-	if (counts) {
 		ledger_keep_flush(l);
 		ledger_unlock_counts(l); /* a seal writes no counts */
+	} else if (ledger_trylock_counts(l)) {
+		ledger_keep_flush(l);
+		ledger_unlock_counts(l);
 	}
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
@@ -416,10 +415,13 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 
 /* The write of w's store batch (the count writers' snap_wb), outside the
  * writer mutex: with store.sync its fsync too. Confirmed batches are
- * read first, as the write deletes them. */
-static void count_write_store(ledger *l, void *ctx)
+ * read first, as the write deletes them. Readers go on meanwhile, from
+ * the store as it was (ledger_int.h). Likes stage and commit, batches
+ * seal and go out: none of that touches what this write does (counts
+ * and snapshot positions: only cmu's holders write those; the confirmed
+ * batches: sealed long ago, kept from the sender while confirming). */
+void ledger_count_store(ledger *l, count_write *w)
 {
-	count_write *w = ctx;
 	if (w->confirm)
 		ledger_confirm_read(l, w->p, &w->conf);
 	/* The confirmed batches' deletion to the changelog first, as a hint:
@@ -439,15 +441,9 @@ static void count_write_store(ledger *l, void *ctx)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 }
 
-void ledger_count_write(ledger *l, count_write *w)
+void ledger_count_begin(ledger *l, count_write *w)
 {
-	/* Readers go on meanwhile, from the store as it was (ledger_int.h).
-	 * Likes stage and commit, batches seal and go out: none of that
-	 * touches what this write does (counts and snapshot positions: only
-	 * cmu's holders write those; the confirmed batches: sealed long
-	 * ago, kept from the sender while confirming). */
 	ledger_view_begin(l, w->p);
-	ledger_outside(l, count_write_store, w);
 }
 
 void ledger_count_show(ledger *l, count_write *w)
@@ -467,10 +463,8 @@ void ledger_count_show(ledger *l, count_write *w)
 		ledger_confirm_abort(l, w->p);
 }
 
-int ledger_count_end(ledger *l, count_write *w)
+int ledger_count_done(ledger *l, count_write *w)
 {
-	ledger_unlock(l);
-	ledger_unlock_counts(l);
 	if (w->pump)
 		ledger_pump(l);
 	ledger_confirm_free(&w->conf);
@@ -480,9 +474,9 @@ int ledger_count_end(ledger *l, count_write *w)
 
 /* Only the snapshot position: a stale message's counts are not written,
  * but the edge has read past it. */
-static void position_write(ledger *l, void *ctx)
+static void position_write(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+    TSA_EXCLUDES(LEDGER_MU(l))
 {
-	count_write *w = ctx;
 	w->rc = store_write(l->db, l->snap_wb);
 }
 
@@ -500,7 +494,7 @@ static int snapshot_counts(ledger *l, count_write *w)
 
 /* Stages that s is the newest p has seen and, with its last part, what
  * it confirms of this edge's batches. Mutex held. */
-static void snapshot_confirm_stage(ledger *l, count_write *w)
+static void snapshot_confirm_stage(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const wire_snapshot *s = w->s;
 	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
@@ -508,6 +502,36 @@ static void snapshot_confirm_stage(ledger *l, count_write *w)
 		w->confirm = s;
 		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
 	}
+}
+
+/* The snapshot's staging under the writer mutex (a stale one's count
+ * only), before its store write. */
+static void snapshot_stage(ledger *l, count_write *w, bool stale) TSA_REQUIRES(LEDGER_CMU(l))
+{
+	ledger_lock(l);
+	if (stale) {
+		l->st.snapshots_stale++;
+	} else if (w->rc == 0) {
+		snapshot_confirm_stage(l, w);
+		ledger_count_begin(l, w);
+	}
+	ledger_unlock(l);
+}
+
+/* After the snapshot's store write, under the writer mutex: what it
+ * wrote shown, and its confirmation finished. */
+static void snapshot_show(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+{
+	const wire_snapshot *s = w->s;
+	ledger_lock(l);
+	ledger_count_show(l, w);
+	if (w->rc == 0) {
+		l->st.snapshots_applied++;
+		ledger_snap_seen(l, w->p, s->offset);
+		if (s->last)
+			w->pump = ledger_confirm_finish(l, w->p, s, &w->conf);
+	}
+	ledger_unlock(l);
 }
 
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
@@ -528,22 +552,16 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	bool stale = ledger_snap_stale(l, w.p, s->offset);
 	if (!stale)
 		w.rc = snapshot_counts(l, &w);
-	ledger_lock(l);
+	bool staged = !stale && w.rc == 0;
+	snapshot_stage(l, &w, stale);
 	if (stale) {
-		l->st.snapshots_stale++;
-		ledger_outside(l, position_write, &w);
-	} else if (w.rc == 0) {
-		snapshot_confirm_stage(l, &w);
-		ledger_count_write(l, &w);
-		ledger_count_show(l, &w);
-		if (w.rc == 0) {
-			l->st.snapshots_applied++;
-			ledger_snap_seen(l, w.p, s->offset);
-			if (s->last)
-				w.pump = ledger_confirm_finish(l, w.p, s, &w.conf);
-		}
+		position_write(l, &w);
+	} else if (staged) {
+		ledger_count_store(l, &w);
+		snapshot_show(l, &w);
 	}
-	return ledger_count_end(l, &w);
+	ledger_unlock_counts(l);
+	return ledger_count_done(l, &w);
 }
 
 /* --- stats and inspect ------------------------------------------------------ */

@@ -37,14 +37,17 @@
  * outbox, struct replica, the store batch wb and the stats st:
  * everything writes, seals, sends, snapshots and checkpoint loads
  * change. No store read is made under it: a write reads its stored
- * memberships and idempotency record before it (read again under it
- * only when a group joined meanwhile: stage_reread), a snapshot or
+ * memberships and idempotency record before it (and again before it,
+ * with the mutex let go, when a group joined meanwhile: stage_reread,
+ * STAGE_REREAD in ledger_stage.c), a snapshot or
  * checkpoint message reads its counts' stored versions with cmu alone,
  * and the pump reads the batches it sends again with it let go. Its
  * holder lets it go for store writes too: a snapshot's or checkpoint
- * message's and a seal's (one at a time: outbox.sealing) through
- * ledger_outside, and a group's (and with a changelog its copy's
- * acknowledgement) in commit_taken, whichever thread writes it (the
+ * message's in a phase of its own between two locked ones (ledger.c's
+ * ledger_apply_snapshot, ledger_replica_apply: ledger_count_store), a
+ * seal's (one at a time: outbox.sealing) through ledger_outside, and a
+ * group's (and with a changelog its copy's acknowledgement) in
+ * commit_taken's phases, whichever thread writes it (the
  * commit thread, or without one the loop that commits, or the writer
  * whose ops did not fit the open group, or a drain). So no store write
  * is made under it either: a snapshot position reset and the start of a
@@ -60,6 +63,13 @@
  * is needed.
  * Each struct's comment names its exceptions (the commit thread,
  * lock-free reads).
+ *
+ * clang checks the writer mutex and the count writers' mutex (make
+ * thread-safety-check, include/tsa.h): the lock functions below say what
+ * they take and let go, and a function that needs one held says so in
+ * its declaration (TSA_REQUIRES(LEDGER_MU(l))), one that must run with
+ * it let go TSA_EXCLUDES. The view stripes' mutexes are not annotated
+ * yet.
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
@@ -86,11 +96,14 @@
  * stages under mu into snap_wb: the counts (skip: ledger_stage_counts'),
  * its own records, and, with confirm (the message whose edge list
  * confirms this edge's batches of p), ledger_confirm_stage into conf.
- * Then ledger_count_write writes it with mu let go, and
- * ledger_count_show (mu held) puts what it wrote before readers (the
- * count cache, only the counts it holds already with only_cached, the
- * confirmation, the partition's view), or gives the confirming batches
- * back when it failed (rc). ledger_count_end always, holding both. */
+ * The holder's phases, each its own function (one lock scope each):
+ * under mu the staging, ending with ledger_count_begin; mu let go,
+ * ledger_count_store writes it (and copies the confirmed batches'
+ * deletion to the log); under mu again ledger_count_show puts what it
+ * wrote before readers (the count cache, only the counts it holds
+ * already with only_cached, the confirmation, the partition's view), or
+ * gives the confirming batches back when it failed (rc); then, with
+ * both mutexes let go, ledger_count_done always. */
 typedef struct count_write {
 	uint32_t p;
 	const wire_snapshot *s;
@@ -102,11 +115,13 @@ typedef struct count_write {
 	int rc;
 } count_write;
 
-void ledger_count_write(ledger *l, count_write *w);
-void ledger_count_show(ledger *l, count_write *w);
-/* The end of a count write's holder: lets both mutexes go, pumps what
- * the confirmation left to resend, frees w's parts; w->rc. */
-int ledger_count_end(ledger *l, count_write *w);
+void ledger_count_begin(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l), LEDGER_MU(l));
+void ledger_count_store(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+    TSA_EXCLUDES(LEDGER_MU(l));
+void ledger_count_show(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l), LEDGER_MU(l));
+/* The end of a count write, both mutexes let go: pumps what the
+ * confirmation left to resend, frees w's parts; w->rc. */
+int ledger_count_done(ledger *l, count_write *w) TSA_EXCLUDES(LEDGER_CMU(l), LEDGER_MU(l));
 
 /* === the log (ledger_log.c) ============================================== */
 
@@ -129,8 +144,8 @@ int ledger_log_write(ledger *l, store_batch *wb, const store_batch *copy, bool m
 /* === struct ledger ====================================================== */
 
 struct ledger {
-	pthread_mutex_t cmu;       /* the count writers' mutex: see the top */
-	pthread_mutex_t mu;        /* the writer mutex */
+	tsa_mutex cmu;             /* the count writers' mutex: see the top */
+	tsa_mutex mu;              /* the writer mutex */
 	uint64_t mu_since;         /* when the holder took it (ns) */
 	const ledger *mine_before; /* the holder's ledger_mine before mu */
 	store *db;                 /* borrowed; LevelDB is thread-safe */
@@ -185,12 +200,19 @@ static inline bool ledger_outbox_can_seal(const ledger *l, uint32_t p)
  * taken by the upstream thread (snapshots, the seal tick, a snapshot
  * position reset), the checkpoint loader, the drain's forced seal and
  * ledger_free, never by a request. */
-static inline void ledger_lock_counts(ledger *l)
+static inline void ledger_lock_counts(ledger *l) TSA_ACQUIRE(LEDGER_CMU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&l->cmu);
 }
 
-static inline void ledger_unlock_counts(ledger *l)
+/* Takes it if it is free: true when it did. */
+static inline bool ledger_trylock_counts(ledger *l)
+    TSA_TRY_ACQUIRE(true, LEDGER_CMU(l)) TSA_NO_ANALYSIS
+{
+	return pthread_mutex_trylock(&l->cmu) == 0;
+}
+
+static inline void ledger_unlock_counts(ledger *l) TSA_RELEASE(LEDGER_CMU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_unlock(&l->cmu);
 }
@@ -203,7 +225,7 @@ extern _Thread_local const ledger *ledger_mine;
  * condition variable does not count as holding. A stripe's time counts
  * only where the writer mutex is not held too, so that the two sections
  * do not count the same time twice. */
-static inline void ledger_lock(ledger *l)
+static inline void ledger_lock(ledger *l) TSA_ACQUIRE(LEDGER_MU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&l->mu);
 	l->mu_since = clock_mono_ns();
@@ -211,14 +233,14 @@ static inline void ledger_lock(ledger *l)
 	ledger_mine = l;
 }
 
-static inline void ledger_unlock(ledger *l)
+static inline void ledger_unlock(ledger *l) TSA_RELEASE(LEDGER_MU(l)) TSA_NO_ANALYSIS
 {
 	ledger_mine = l->mine_before;
 	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
 	pthread_mutex_unlock(&l->mu);
 }
 
-static inline void ledger_wait(ledger *l, pthread_cond_t *c)
+static inline void ledger_wait(ledger *l, pthread_cond_t *c) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const ledger *before = l->mine_before;
 	ledger_mine = before;
@@ -235,6 +257,7 @@ static inline void ledger_wait(ledger *l, pthread_cond_t *c)
  * read under mu may have changed when it returns; fn may take no ledger
  * lock but the view stripes. */
 static inline void ledger_outside(ledger *l, void (*fn)(ledger *, void *), void *ctx)
+    TSA_REQUIRES(LEDGER_MU(l))
 {
 	ledger_unlock(l);
 	fn(l, ctx);

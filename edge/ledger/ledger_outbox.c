@@ -651,7 +651,7 @@ typedef struct seal_job {
  * outbox sealing. false: nothing to seal. Mutex held (let go while it
  * waits). */
 static bool seal_take(ledger *l, uint32_t p, ledger_seal_why why, uint64_t upto, uint64_t wall_ms,
-                      seal_job *j)
+                      seal_job *j) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct outbox *o = &l->outbox;
 	while (o->sealing) {
