@@ -61,9 +61,9 @@ static void *beat_loop(void *arg)
 		slice = CHANGELOG_POLL_MS;
 	struct timespec nap = {.tv_sec = slice / 1000, .tv_nsec = (long)(slice % 1000) * 1000000};
 	while (!atomic_load_explicit(&cl->stop, memory_order_relaxed)) {
-		pthread_mutex_lock(&cl->pmu);
+		changelog_lock(&cl->pmu);
 		(void)changelog_serve(cl, 0);
-		pthread_mutex_unlock(&cl->pmu);
+		changelog_unlock(&cl->pmu);
 		beat(cl);
 		nanosleep(&nap, NULL);
 	}
@@ -117,13 +117,13 @@ void *changelog_append_begin(void *ctx, store_batch *wb, bool may_defer)
 	if (atomic_load(&cl->is_degraded)) {
 		/* Records are held: this one goes after them, or not at all. */
 		int rc = ERR_TIMEOUT;
-		pthread_mutex_lock(&cl->mu);
+		changelog_lock(&cl->mu);
 		if (cl->degraded && p->local) {
 			changelog_hold(cl, wb, &p->rec, p->carried);
 			rc = 0;
 		}
 		bool still = cl->degraded;
-		pthread_mutex_unlock(&cl->mu);
+		changelog_unlock(&cl->mu);
 		if (still) {
 			if (p->carried)
 				changelog_undo_end(cl, rc == 0);
@@ -153,9 +153,9 @@ int changelog_append_end(void *ctx, store_batch *wb, void *pending)
 	if (p->local && (rc == ERR_TIMEOUT || rc == ERR_KAFKA)) {
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
-		pthread_mutex_lock(&cl->mu);
+		changelog_lock(&cl->mu);
 		changelog_hold(cl, wb, &p->rec, p->carried);
-		pthread_mutex_unlock(&cl->mu);
+		changelog_unlock(&cl->mu);
 		if (p->carried)
 			changelog_undo_end(cl, true);
 		if (cl->failures)
@@ -180,9 +180,9 @@ int changelog_append_end(void *ctx, store_batch *wb, void *pending)
 	if (rc && rc != ERR_FENCED) {
 		/* The record may be in the log all the same, past next_off one
 		 * day: a copy's position no longer passes the store's own. */
-		pthread_mutex_lock(&cl->vmu);
+		changelog_lock(&cl->vmu);
 		cl->past_beats = false;
-		pthread_mutex_unlock(&cl->vmu);
+		changelog_unlock(&cl->vmu);
 	}
 	if (rc == 0) {
 		changelog_put_u64(wb, EKEY_LOG_POSITION,

@@ -26,7 +26,7 @@ static void held_gauges(changelog *cl)
 }
 
 /* Under mu: held record q carries the undoing up to generation gen. */
-static void carrier_add(changelog *cl, uint64_t q, uint64_t gen)
+static void carrier_add(changelog *cl, uint64_t q, uint64_t gen) TSA_REQUIRES(cl->mu)
 {
 	if (cl->nhcar == cl->caphcar) {
 		cl->caphcar = cl->caphcar ? 2 * cl->caphcar : 4;
@@ -40,7 +40,7 @@ static void carrier_add(changelog *cl, uint64_t q, uint64_t gen)
  * write failed, and it was refused and undone afresh). */
 static uint64_t carrier_take(changelog *cl, uint64_t q)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	uint64_t gen = 0;
 	size_t n = 0;
 	while (n < cl->nhcar && cl->hcar[n].q <= q) {
@@ -52,7 +52,7 @@ static uint64_t carrier_take(changelog *cl, uint64_t q)
 		memmove(cl->hcar, cl->hcar + n, (cl->nhcar - n) * sizeof *cl->hcar);
 		cl->nhcar -= n;
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	return gen;
 }
 
@@ -89,12 +89,12 @@ int changelog_held_load(changelog *cl, store *db)
 	store_iter_free(it);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	cl->db = db;
 	cl->qnext = n ? last + 1 : 0;
 	cl->nhcar = 0; /* numbers from before are given out again */
 	cl->degraded = n > 0;
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	atomic_store(&cl->held, n);
 	atomic_store(&cl->is_degraded, n > 0);
 	held_gauges(cl);
@@ -156,7 +156,7 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
  * and the last was held longer ago than any write takes, it is given up. */
 static void drain_end(changelog *cl, bool found_none)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	uint64_t left = atomic_load(&cl->held);
 	uint64_t quiet = clock_mono_ms() - atomic_load(&cl->last_held_ms);
 	if (found_none && left && quiet > (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS) {
@@ -169,7 +169,7 @@ static void drain_end(changelog *cl, bool found_none)
 		log_info("changelog caught up: writes go to it again", "topic=%s partition=%d",
 		         cl->topic, (int)cl->o.partition);
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	held_gauges(cl);
 }
 

@@ -22,6 +22,7 @@
 
 #include "edge/changelog/changelog.h"
 #include "log.h"
+#include "tsa.h"
 
 #define CHANGELOG_DELIVERY_KINDS 4
 
@@ -44,14 +45,14 @@ struct changelog {
 	char *topic, *edge_id, *instance;
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
-	pthread_mutex_t mu; /* produce order */
-	pthread_t beater;   /* beat_loop: beats, and reports no appender waits for */
+	tsa_mutex mu;     /* produce order */
+	pthread_t beater; /* beat_loop: beats, and reports no appender waits for */
 	bool beating;
 	/* Serving the producer's callbacks (rd_kafka_poll): one thread at a
 	 * time (in_poll), an appender waiting for its report by preference
 	 * (changelog.c, await_report); nwait appenders wait, on pcv, for
 	 * their report or their turn. */
-	pthread_mutex_t pmu;
+	tsa_mutex pmu;
 	pthread_cond_t pcv;
 	bool in_poll;
 	unsigned nwait;
@@ -61,7 +62,7 @@ struct changelog {
 	/* The order check, on the thread serving the reports; set by a
 	 * takeover. Taken before mu when both are held (changelog_refused),
 	 * never after. */
-	pthread_mutex_t vmu;
+	tsa_mutex vmu;
 	bool active;      /* took over, not fenced */
 	uint64_t epoch;   /* the epoch taken over with */
 	int64_t next_off; /* the offset after this instance's last checked record */
@@ -160,6 +161,19 @@ struct changelog {
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };
 
+/* The changelog's mutexes (mu, pmu, vmu) are taken and let go through
+ * these, which clang's thread safety analysis follows (tsa.h); a
+ * function below that needs one held says so. */
+static inline void changelog_lock(tsa_mutex *m) TSA_ACQUIRE(*m) TSA_NO_ANALYSIS
+{
+	pthread_mutex_lock(m);
+}
+
+static inline void changelog_unlock(tsa_mutex *m) TSA_RELEASE(*m) TSA_NO_ANALYSIS
+{
+	pthread_mutex_unlock(m);
+}
+
 /* --- the log itself (changelog_log.c) ---------------------------------------- */
 
 /* The producer's conf: its cluster, its timeouts, and the delivery
@@ -184,7 +198,7 @@ int changelog_produce(changelog *cl, const sbuf *rec, waiter *w);
 /* Under pmu, which it lets go meanwhile: serves the producer's queued
  * callbacks for up to ms, unless another thread is serving them (then
  * false at once, having served none). */
-bool changelog_serve(changelog *cl, int ms);
+bool changelog_serve(changelog *cl, int ms) TSA_REQUIRES(cl->pmu);
 /* w's report (its record produced), or, past the monotonic deadline
  * until_ms, still w's report: its outcome, and its offset in *offset. */
 int changelog_report_wait(changelog *cl, waiter *w, uint64_t until_ms, int64_t *offset);
@@ -215,11 +229,12 @@ int changelog_held_load(changelog *cl, store *db);
 /* Under mu: rec held in wb (changelog_held.c), which is to be fsynced;
  * the changelog is degraded from now until changelog_drain has appended
  * it. carries: the undo generation rec carries (0: none). */
-void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries);
+void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries)
+    TSA_REQUIRES(cl->mu);
 
 /* What the log holds and this store does not (changelog_undo.c). */
 /* Under vmu: the acknowledged append at offset, whose store write follows. */
-void changelog_unwritten_add(changelog *cl, int64_t offset);
+void changelog_unwritten_add(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu);
 /* The position a store write may say after the record at offset: the
  * one after it, held back to the lowest append not written yet; with
  * wb, wb is attached to offset's own entry, with the undo generation it

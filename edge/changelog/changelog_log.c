@@ -131,7 +131,7 @@ static int scan_record(void *ctx, const rd_kafka_message_t *m)
 }
 
 /* Under vmu: the records in [next_off, offset) read and checked. */
-static int scan_gap(changelog *cl, int64_t offset)
+static int scan_gap(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
 	char err[256];
 	if (!cl->scan && !(cl->scan = changelog_consumer(&cl->o, err, sizeof err))) {
@@ -147,7 +147,7 @@ static int scan_gap(changelog *cl, int64_t offset)
 }
 
 /* Under vmu: may the record at offset count? 0, or the append's error. */
-static int order_check(changelog *cl, int64_t offset)
+static int order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
 	if (!cl->active)
 		return atomic_load(&cl->is_fenced) ? ERR_FENCED : 0; /* a takeover's own */
@@ -173,9 +173,9 @@ static int order_check(changelog *cl, int64_t offset)
 
 void changelog_step_down(changelog *cl)
 {
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	cl->active = false;
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 	atomic_store(&cl->is_active, false);
 	atomic_store(&cl->is_fenced, true);
 	if (cl->g_active)
@@ -184,11 +184,11 @@ void changelog_step_down(changelog *cl)
 
 void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int64_t at)
 {
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	cl->active = true;
 	cl->epoch = epoch;
 	cl->next_off = at + 1;
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 	atomic_store(&cl->epoch_pub, epoch);
 	atomic_store(&cl->writer_pub, writer_ms);
 	atomic_store(&cl->failing, false); /* its takeover record got through */
@@ -280,7 +280,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		rc = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? ERR_TIMEOUT : ERR_KAFKA;
 		delivery_failed(cl, m);
 	} else {
-		pthread_mutex_lock(&cl->vmu);
+		changelog_lock(&cl->vmu);
 		rc = order_check(cl, m->offset);
 		if (rc == 0 && w && w->track && cl->active)
 			changelog_unwritten_add(cl, m->offset);
@@ -291,17 +291,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 			if (at > atomic_load(&cl->checked_ms))
 				atomic_store(&cl->checked_ms, at);
 		}
-		pthread_mutex_unlock(&cl->vmu);
+		changelog_unlock(&cl->vmu);
 	}
 	if (!w)
 		return;
-	pthread_mutex_lock(&cl->pmu);
+	changelog_lock(&cl->pmu);
 	w->rc = rc;
 	w->offset = m->offset;
 	w->done = true;
 	if (cl->nwait)
 		pthread_cond_broadcast(&cl->pcv);
-	pthread_mutex_unlock(&cl->pmu);
+	changelog_unlock(&cl->pmu);
 }
 
 rd_kafka_conf_t *changelog_producer_conf(const changelog_opts *o, char *err, size_t errlen)
@@ -327,13 +327,13 @@ rd_kafka_conf_t *changelog_producer_conf(const changelog_opts *o, char *err, siz
 /* Produces rec with w (NULL: no one waits) as its opaque. */
 int changelog_produce(changelog *cl, const sbuf *rec, waiter *w)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	int r = rd_kafka_produce(cl->rkt, cl->o.partition, RD_KAFKA_MSG_F_COPY, rec->p, rec->len,
 	                         cl->edge_id, strlen(cl->edge_id), w);
 	rd_kafka_resp_err_t perr = r ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (!r)
 		atomic_store(&cl->last_produce_ms, clock_mono_ms());
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	if (r) {
 		log_error("changelog produce refused", "err=\"%s\"", rd_kafka_err2str(perr));
 		return ERR_KAFKA;
@@ -349,9 +349,9 @@ bool changelog_serve(changelog *cl, int ms)
 	if (cl->in_poll)
 		return false;
 	cl->in_poll = true;
-	pthread_mutex_unlock(&cl->pmu);
+	changelog_unlock(&cl->pmu);
 	rd_kafka_poll(cl->rk, ms);
-	pthread_mutex_lock(&cl->pmu);
+	changelog_lock(&cl->pmu);
 	cl->in_poll = false;
 	if (cl->nwait)
 		pthread_cond_broadcast(&cl->pcv); /* a waiter may serve now */
@@ -363,7 +363,7 @@ bool changelog_serve(changelog *cl, int ms)
  * waits for that thread to. true when w is done. */
 static bool await_report(changelog *cl, waiter *w, uint64_t until_ms)
 {
-	pthread_mutex_lock(&cl->pmu);
+	changelog_lock(&cl->pmu);
 	cl->nwait++;
 	while (!w->done) {
 		int ms = CHANGELOG_POLL_MS;
@@ -381,7 +381,7 @@ static bool await_report(changelog *cl, waiter *w, uint64_t until_ms)
 	}
 	cl->nwait--;
 	bool done = w->done;
-	pthread_mutex_unlock(&cl->pmu);
+	changelog_unlock(&cl->pmu);
 	return done;
 }
 
@@ -397,10 +397,10 @@ int changelog_report_wait(changelog *cl, waiter *w, uint64_t until_ms, int64_t *
 		          cl->o.timeout_ms);
 		(void)await_report(cl, w, 0);
 	}
-	pthread_mutex_lock(&cl->pmu);
+	changelog_lock(&cl->pmu);
 	int rc = w->rc;
 	*offset = w->offset;
-	pthread_mutex_unlock(&cl->pmu);
+	changelog_unlock(&cl->pmu);
 	return rc;
 }
 

@@ -113,7 +113,7 @@ struct commit {
 	/* The send turn: each taken group builds its records and begins its
 	 * copy in the order it was taken (sent: how many have), so the copy
 	 * holds groups in staging order. Its holder takes no ledger lock. */
-	pthread_mutex_t turn_mu;
+	tsa_mutex turn_mu;
 	pthread_cond_t turn_cv;
 	uint64_t sent;
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */

@@ -36,7 +36,8 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	size_t bytes = ledger_op_bytes(&op);
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
-	vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+	vstripe *vs = ledger_stripe(l, p);
+	ledger_vlock_stripe(l, vs); /* readers, at a promotion */
 	ledger_overlay_add(vs, op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
 	ledger_vunlock(l, vs);
@@ -319,7 +320,8 @@ int ledger_promote(void *ctx)
 		rc = load_writer(l, err, sizeof err);
 	if (rc == 0) {
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
-			vstripe *vs = ledger_vlock(l, p);
+			vstripe *vs = ledger_stripe(l, p);
+			ledger_vlock_stripe(l, vs);
 			ledger_view_publish(l, p);
 			ledger_vunlock(l, vs);
 		}
@@ -450,7 +452,8 @@ void ledger_count_show(ledger *l, count_write *w)
 {
 	/* The new counts, the overlay without the confirmed batches and the
 	 * new version, all at once for a reader. */
-	vstripe *vs = ledger_vlock(l, w->p);
+	vstripe *vs = ledger_stripe(l, w->p);
+	ledger_vlock_stripe(l, vs);
 	if (w->rc == 0) {
 		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
 		if (w->confirm)
@@ -484,12 +487,12 @@ static void position_write(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
  * with them below what a checkpoint brought): cmu held, not the writer
  * mutex, as only cmu's holders write counts and load checkpoints. 0 or
  * ERR_IO. */
-static int snapshot_counts(ledger *l, count_write *w)
+static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
 {
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
-	return ledger_stage_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
-	                           w->skip);
+	return ledger_view_put_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
+	                              w->skip);
 }
 
 /* Stages that s is the newest p has seen and, with its last part, what

@@ -64,12 +64,13 @@
  * Each struct's comment names its exceptions (the commit thread,
  * lock-free reads).
  *
- * clang checks the writer mutex and the count writers' mutex (make
- * thread-safety-check, include/tsa.h): the lock functions below say what
- * they take and let go, and a function that needs one held says so in
- * its declaration (TSA_REQUIRES(LEDGER_MU(l))), one that must run with
- * it let go TSA_EXCLUDES. The view stripes' mutexes are not annotated
- * yet.
+ * clang checks every mutex of the ledger (make thread-safety-check,
+ * include/tsa.h): the lock functions below (and ledger_commit.c's send
+ * turn's) say what they take and let go, so a function that takes one
+ * lets it go in the same body; a function that needs the writer or the
+ * count writers' mutex held says so in its declaration
+ * (TSA_REQUIRES(LEDGER_MU(l))), one that must run with it let go
+ * TSA_EXCLUDES.
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
@@ -93,7 +94,7 @@
 /* A write of counts: a snapshot message's, or a checkpoint message's
  * (ledger_replica_apply). Its holder holds cmu throughout, which keeps
  * every other writer of counts, positions and replica states out, and
- * stages under mu into snap_wb: the counts (skip: ledger_stage_counts'),
+ * stages under mu into snap_wb: the counts (skip: ledger_view_put_counts'),
  * its own records, and, with confirm (the message whose edge list
  * confirms this edge's batches of p), ledger_confirm_stage into conf.
  * The holder's phases, each its own function (one lock scope each):
@@ -282,22 +283,14 @@ static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 }
 
 /* Takes stripe vs (the clock is read only where its time counts). */
-static inline void ledger_vlock_stripe(ledger *l, vstripe *vs)
+static inline void ledger_vlock_stripe(ledger *l, vstripe *vs) TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&vs->mu);
 	if (ledger_mine != l)
 		vs->since = clock_mono_ns();
 }
 
-/* Takes partition p's stripe, and returns it. */
-static inline vstripe *ledger_vlock(ledger *l, uint32_t p)
-{
-	vstripe *vs = ledger_stripe(l, p);
-	ledger_vlock_stripe(l, vs);
-	return vs;
-}
-
-static inline void ledger_vunlock(ledger *l, vstripe *vs)
+static inline void ledger_vunlock(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
 {
 	if (ledger_mine != l)
 		vs->lock_ns += clock_mono_ns() - vs->since;
@@ -311,6 +304,7 @@ static inline void ledger_vunlock(ledger *l, vstripe *vs)
  * mutex reads the clock once it has it, so no wait is counted, and no
  * time the writer lock's holder already counts is counted again. */
 static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
+    TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
 {
 	bool waited = pthread_mutex_trylock(&vs->mu) != 0;
 	if (waited)
@@ -321,7 +315,7 @@ static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
 
 /* ledger_vunlock for a hold taken by ledger_vlock_from: the clock it
  * read (0 when none), which times the next hold. */
-static inline uint64_t ledger_vunlock_at(ledger *l, vstripe *vs)
+static inline uint64_t ledger_vunlock_at(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
 {
 	uint64_t now = 0;
 	if (ledger_mine != l) {

@@ -362,7 +362,8 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+		vstripe *vs = ledger_stripe(l, p);
+		ledger_vlock_stripe(l, vs); /* readers, at a promotion */
 		ledger_batch_deltas(&b, flags, overlay_in, vs);
 		ledger_vunlock(l, vs);
 		free(flags);
@@ -764,7 +765,8 @@ static void seal_settle(ledger *l, seal_job *j)
 		seal_records(l, j->p, j->n, -1, NULL);
 		return;
 	}
-	vstripe *vs = ledger_vlock(l, j->p);
+	vstripe *vs = ledger_stripe(l, j->p);
+	ledger_vlock_stripe(l, vs);
 	for (uint32_t i = 0; i < j->b.nsums; i++)
 		if (j->so.merged[i] > 1)
 			ledger_overlay_merge(vs, j->b.sums[i].counter.p, j->b.sums[i].counter.n,
