@@ -253,6 +253,15 @@ int edge_changelog_start(edge *e, char *err, size_t errlen)
 	return e->seed || !err[0] ? 0 : ERR_CONFIG;
 }
 
+const ledger_log edge_changelog_log = {
+    .begin = changelog_append_begin,
+    .end = changelog_append_end,
+    .written = changelog_written,
+    .refused = changelog_refused,
+    .refusing = changelog_refusing,
+    .may_send = changelog_may_send,
+};
+
 /* The follower's sink: what it reads goes to the ledger. */
 static int follow_write(void *ctx, store_batch *wb)
 {

@@ -136,6 +136,9 @@ int edge_changelog_start(edge *e, char *err, size_t errlen) WARN_UNUSED;
 void edge_changelog_tick(edge *e, uint64_t now);
 /* Fills r->writer (left as it is without e->clog). Main thread. */
 void edge_changelog_readiness(edge *e, api_readiness *r);
+/* The changelog as the ledger's log (ledger_opts.log, with e->clog as
+ * its ctx): its own functions. */
+extern const ledger_log edge_changelog_log;
 /* Starts the changelog's follower, writing into e->lg until it takes
  * over; then batches carry the new epoch, central hears of it first
  * (uplink_handover), and the ledger writes. After the ledger and

@@ -66,44 +66,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edge/ledger/keys.h"
 #include "err.h"
 #include "metrics.h"
 #include "sbuf.h"
 #include "store.h"
 
 #define CHANGELOG_FORMAT 2
-#define CHANGELOG_KEY "L"       /* store key: the offset of the next record to apply */
-#define CHANGELOG_EPOCH_KEY "E" /* store key: the highest epoch taken over in the log */
-/* store key: the latest writer time a takeover named (kept when the log
- * starts again: a writer time only grows) */
-#define CHANGELOG_WRITER_KEY "V"
-#define CHANGELOG_HELD_TAG 'Q' /* store keys 'Q' u64: records held for the log (local) */
-/* store key: how many records the log lost before this store read them
- * (retention, truncation): such a store may not take over */
-#define CHANGELOG_GAP_KEY "U"
 
-/* Puts v at one-byte key k (the store position CHANGELOG_KEY, the
- * epoch CHANGELOG_EPOCH_KEY, ...) in wb, as every reader reads it. */
-void changelog_put_u64(store_batch *wb, const char *k, uint64_t v);
-/* The u64 at one-byte key k of db into *v, 0 when absent: 0, or the
- * store's error. */
-int changelog_read_u64(store *db, const char *k, uint64_t *v) WARN_UNUSED;
+/* The store's place in the log is kept under keys.h's EKEY_LOG_* keys
+ * (the position 'L', the epoch 'E', the writer time 'V', the gap 'U',
+ * the held records 'Q'): keys.h is their one definition. */
 
-/* The gap key, the writer time's, and a held record's ('Q' u64). */
-static inline bool changelog_is_gap_key(const char *k, size_t kn)
-{
-	return kn == 1 && k[0] == CHANGELOG_GAP_KEY[0];
-}
-
-static inline bool changelog_is_writer_key(const char *k, size_t kn)
-{
-	return kn == 1 && k[0] == CHANGELOG_WRITER_KEY[0];
-}
-
-static inline bool changelog_is_held_key(const char *k, size_t kn)
-{
-	return kn && k[0] == CHANGELOG_HELD_TAG;
-}
+/* Puts v at the one-byte key of tag (EKEY_LOG_POSITION, ...) in wb, as
+ * every reader reads it. */
+void changelog_put_u64(store_batch *wb, enum ekey_tag tag, uint64_t v);
+/* The u64 at the one-byte key of tag in db into *v, 0 when absent: 0,
+ * or the store's error. */
+int changelog_read_u64(store *db, enum ekey_tag tag, uint64_t *v) WARN_UNUSED;
 
 /* What an active does with a write the log does not acknowledge. */
 enum changelog_durability {
@@ -165,7 +145,7 @@ void changelog_free(changelog *cl);
  * must not pass it). 0, or
  * ERR_TIMEOUT (not acknowledged within timeout_ms: the record may yet
  * reach the log; or, with durability = replicated, refused unproduced
- * while the cluster is failing: changelog_replicate_refusing), ERR_KAFKA
+ * while the cluster is failing: changelog_refusing), ERR_KAFKA
  * (refused), or ERR_FENCED (not active: a
  * follower, or an active another instance has taken over from; the
  * record, if it reached the log, is void). A refused group record
@@ -184,6 +164,11 @@ void changelog_free(changelog *cl);
  * while records are held, since the log must hold them first. */
 int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED;
 
+/* The ledger's log (edge/ledger/ledger.h, ledger_log: its begin, end,
+ * written, refused, refusing and may_send) is these functions, with the
+ * changelog as its ctx: so they take the changelog as a void *, and the
+ * ledger includes nothing of this folder. */
+
 /* changelog_append in two halves, so that several records can be in
  * flight: begin encodes wb and produces it (the log holds records in
  * the order their begins produced them), end waits for its report and
@@ -195,8 +180,8 @@ int changelog_append(changelog *cl, store_batch *wb, bool may_defer) WARN_UNUSED
  * changelog_refused for it once every group before it is written (the
  * undoing reads their values from the store). */
 typedef struct changelog_pending changelog_pending;
-changelog_pending *changelog_append_begin(changelog *cl, store_batch *wb, bool may_defer);
-int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p) WARN_UNUSED;
+void *changelog_append_begin(void *cl, store_batch *wb, bool may_defer);
+int changelog_append_end(void *cl, store_batch *wb, void *pending) WARN_UNUSED;
 
 /* A group record (may_defer) that its caller refuses, and whose copy
  * may be in the log: changelog_append_end failed (but with ERR_FENCED),
@@ -211,27 +196,19 @@ int changelog_append_end(changelog *cl, store_batch *wb, changelog_pending *p) W
  * is. A refused batch that holds a held record of its own has every key
  * of that record undone too (the undoing it carried among them). Call
  * it once every group before it is written. */
-void changelog_refused(changelog *cl, const store_batch *wb);
+void changelog_refused(void *cl, const store_batch *wb);
 
-/* changelog_append as the ledger's replicate hook (ledger_opts), and
- * its halves and changelog_refused as the hooks of a pipelined group
- * commit. */
-int changelog_replicate(void *ctx, store_batch *wb, bool may_defer);
-void *changelog_replicate_begin(void *ctx, store_batch *wb);
-int changelog_replicate_end(void *ctx, store_batch *wb, void *pending);
-void changelog_replicate_refused(void *ctx, const store_batch *wb);
 /* With durability = replicated: true while the region's Kafka took no
  * copy lately (the last report was an error) and one append probes it;
  * appends begun meanwhile are refused at once (ERR_TIMEOUT, unproduced).
- * ctx: the changelog (the ledger's replicate_refusing). */
-bool changelog_replicate_refusing(void *ctx);
+ * ctx: the changelog. */
+bool changelog_refusing(void *ctx);
 /* True while this instance is surely the edge's writer: active, and a
  * record of its own passed the order check (no takeover before it)
  * recently enough that no takeover can have landed since (produced
  * less than takeover_ms - beat_ms ago; beats renew it). A paused or
  * cut-off active loses it before a standby may take over, so it sends
- * no batch to central after a takeover. ctx: the changelog (the
- * ledger's may_send). */
+ * no batch to central after a takeover. ctx: the changelog. */
 bool changelog_may_send(void *ctx);
 
 /* The caller's store write of wb, which changelog_append took, is done:
@@ -241,9 +218,7 @@ bool changelog_may_send(void *ctx);
  * replays it from the log. Every successful append is reported once,
  * after the write it was made for (or refused instead); wb is not read.
  * Any thread. */
-void changelog_written(changelog *cl, const store_batch *wb, int rc);
-/* changelog_written as the ledger's replicated hook (ledger_opts). */
-void changelog_replicated(void *ctx, const store_batch *wb, int rc);
+void changelog_written(void *cl, const store_batch *wb, int rc);
 
 /* A read view of db that a peer may load as its own store, and the log
  * position it is at (*position; seed.h): the store's own (key L), but

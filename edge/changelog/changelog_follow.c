@@ -59,7 +59,7 @@ static int store_apply(void *ctx, store_batch *wb)
 	return store_write(ctx, wb);
 }
 
-static int read_u64_key(store *db, const char *k, int64_t *out)
+static int read_u64_key(store *db, enum ekey_tag k, int64_t *out)
 {
 	uint64_t v = 0;
 	int rc = changelog_read_u64(db, k, &v);
@@ -77,18 +77,17 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 	a->taken_at = -1;
 	a->own_at = -1;
 	int64_t e = 0;
-	int rc = read_u64_key(db, CHANGELOG_KEY, &a->next);
+	int rc = read_u64_key(db, EKEY_LOG_POSITION, &a->next);
 	if (rc == 0)
-		rc = read_u64_key(db, CHANGELOG_EPOCH_KEY, &e);
+		rc = read_u64_key(db, EKEY_LOG_EPOCH, &e);
 	if (rc == 0)
-		rc = read_u64_key(db, CHANGELOG_GAP_KEY, &a->gap);
+		rc = read_u64_key(db, EKEY_LOG_GAP, &a->gap);
 	if (rc == 0)
-		rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &a->writer);
+		rc = changelog_read_u64(db, EKEY_LOG_WRITER, &a->writer);
 	if (rc == 0) {
-		char tag[1] = {CHANGELOG_HELD_TAG};
 		const char *k, *v;
 		size_t kn, vn;
-		store_iter *it = store_iter_new(db, tag, 1);
+		store_iter *it = store_iter_new(db, ekey_prefix(EKEY_LOG_HELD), 1);
 		a->held = store_iter_next(it, &k, &kn, &v, &vn);
 		rc = store_iter_status(it);
 		store_iter_free(it);
@@ -128,7 +127,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 		a->epoch = h.epoch;
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
-		changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, h.epoch);
+		changelog_put_u64(a->wb, EKEY_LOG_EPOCH, h.epoch);
 		if (a->held && m->offset != a->own_at) {
 			/* Another instance took over while this store held writes:
 			 * they are void in the log, and the store is ahead of it
@@ -139,7 +138,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 			          "offset=%" PRId64 " epoch=%" PRIu64, m->offset, h.epoch);
 			a->held = false;
 			a->gap++;
-			changelog_put_u64(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
+			changelog_put_u64(a->wb, EKEY_LOG_GAP, (uint64_t)a->gap);
 		}
 		write = true;
 		log_info("changelog taken over",
@@ -157,11 +156,11 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 	 * puts the next takeover's later, which is always safe. */
 	if (h.kind == CHANGELOG_TAKEOVER && h.writer_ms > a->writer) {
 		a->writer = h.writer_ms;
-		changelog_put_u64(a->wb, CHANGELOG_WRITER_KEY, h.writer_ms);
+		changelog_put_u64(a->wb, EKEY_LOG_WRITER, h.writer_ms);
 		write = true;
 	}
 	if (write) {
-		changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)(m->offset + 1));
+		changelog_put_u64(a->wb, EKEY_LOG_POSITION, (uint64_t)(m->offset + 1));
 		rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
 		if (rc)
 			return rc;
@@ -183,51 +182,6 @@ static void replay_error(const applier *a, int rc, char *err, size_t errlen)
 		         a->next, a->o->topic, (int)a->o->partition, a->other, a->o->edge_id);
 	else
 		snprintf(err, errlen, "changelog: record at %" PRId64 ": %s", a->next, err_str(rc));
-}
-
-int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
-                   changelog_record_fn fn, void *ctx, char *err, size_t errlen)
-{
-	if (from >= until)
-		return 0;
-	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = from;
-	rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
-	rd_kafka_topic_partition_list_destroy(tp);
-	if (e) {
-		snprintf(err, errlen, "changelog: assign: %s", rd_kafka_err2str(e));
-		return ERR_KAFKA;
-	}
-	int64_t at = from;
-	int idle = 0, rc = 0;
-	while (rc == 0 && at < until && idle < CHANGELOG_IDLE_MAX) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, CHANGELOG_POLL_MS);
-		if (!m) {
-			idle++;
-			continue;
-		}
-		idle = 0;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		if (m->err) {
-			snprintf(err, errlen, "changelog: read at %" PRId64 ": %s", at,
-			         rd_kafka_message_errstr(m));
-			rc = ERR_KAFKA;
-		} else if (m->offset >= at && m->offset < until) {
-			rc = fn(ctx, m);
-			at = m->offset + 1;
-		}
-		rd_kafka_message_destroy(m);
-	}
-	(void)rd_kafka_assign(rk, NULL);
-	if (rc == 0 && at < until) {
-		snprintf(err, errlen, "changelog: read stalled at %" PRId64 " of %" PRId64, at,
-		         until);
-		rc = ERR_TIMEOUT;
-	}
-	return rc;
 }
 
 /* The log's ends. */
@@ -255,8 +209,8 @@ static int skip_gone(applier *a, int64_t lo, int64_t *missing, char *err, size_t
 	          (int)a->o->partition, a->next, lo);
 	a->gap += lo - a->next;
 	store_batch_clear(a->wb);
-	changelog_put_u64(a->wb, CHANGELOG_GAP_KEY, (uint64_t)a->gap);
-	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)lo);
+	changelog_put_u64(a->wb, EKEY_LOG_GAP, (uint64_t)a->gap);
+	changelog_put_u64(a->wb, EKEY_LOG_POSITION, (uint64_t)lo);
 	int rc = store_write(a->db, a->wb);
 	if (rc) {
 		snprintf(err, errlen, "changelog: recording the gap: %s", err_str(rc));
@@ -297,8 +251,8 @@ static int log_behind(applier *a, int64_t hi, changelog_restored *out, char *err
 	          a->o->topic, (int)a->o->partition, a->next, hi, a->epoch);
 	out->behind = a->next - hi;
 	store_batch_clear(a->wb);
-	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)hi);
-	changelog_put_u64(a->wb, CHANGELOG_EPOCH_KEY, 0);
+	changelog_put_u64(a->wb, EKEY_LOG_POSITION, (uint64_t)hi);
+	changelog_put_u64(a->wb, EKEY_LOG_EPOCH, 0);
 	int rc = store_write(a->db, a->wb);
 	if (rc) {
 		snprintf(err, errlen, "changelog: resetting the store's position: %s", err_str(rc));
@@ -621,7 +575,7 @@ static void keep_position(applier *a, follow_state *s, uint64_t now)
 		return;
 	s->kept_ms = now;
 	store_batch_clear(a->wb);
-	changelog_put_u64(a->wb, CHANGELOG_KEY, (uint64_t)a->next);
+	changelog_put_u64(a->wb, EKEY_LOG_POSITION, (uint64_t)a->next);
 	int rc = a->sink ? a->sink->apply(a->sink->ctx, a->wb) : store_apply(a->db, a->wb);
 	if (rc == 0)
 		a->stored = a->next; /* else the next record's write, or the next try */

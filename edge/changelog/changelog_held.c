@@ -17,13 +17,6 @@
 #include "log.h"
 #include "xmem.h"
 
-/* The store key of held record n. */
-static void held_key(unsigned char k[9], uint64_t n)
-{
-	k[0] = CHANGELOG_HELD_TAG;
-	store_put_u64(k + 1, n);
-}
-
 static void held_gauges(changelog *cl)
 {
 	if (!cl->g_held)
@@ -33,7 +26,7 @@ static void held_gauges(changelog *cl)
 }
 
 /* Under mu: held record q carries the undoing up to generation gen. */
-static void carrier_add(changelog *cl, uint64_t q, uint64_t gen)
+static void carrier_add(changelog *cl, uint64_t q, uint64_t gen) TSA_REQUIRES(cl->mu)
 {
 	if (cl->nhcar == cl->caphcar) {
 		cl->caphcar = cl->caphcar ? 2 * cl->caphcar : 4;
@@ -47,7 +40,7 @@ static void carrier_add(changelog *cl, uint64_t q, uint64_t gen)
  * write failed, and it was refused and undone afresh). */
 static uint64_t carrier_take(changelog *cl, uint64_t q)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	uint64_t gen = 0;
 	size_t n = 0;
 	while (n < cl->nhcar && cl->hcar[n].q <= q) {
@@ -59,17 +52,16 @@ static uint64_t carrier_take(changelog *cl, uint64_t q)
 		memmove(cl->hcar, cl->hcar + n, (cl->nhcar - n) * sizeof *cl->hcar);
 		cl->nhcar -= n;
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	return gen;
 }
 
 void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries)
 {
-	unsigned char k[9];
+	char k[EKEY_HELD_LEN];
 	if (carries)
 		carrier_add(cl, cl->qnext, carries);
-	held_key(k, cl->qnext++);
-	store_batch_put(wb, k, sizeof k, rec->p, rec->len);
+	store_batch_put(wb, k, ekey_held(k, cl->qnext++), rec->p, rec->len);
 	store_batch_sync(wb);
 	if (!cl->degraded)
 		log_warn("changelog out of reach: writes held on this machine's disk until it "
@@ -87,8 +79,7 @@ int changelog_held_load(changelog *cl, store *db)
 	uint64_t n = 0, last = 0;
 	const char *k, *v;
 	size_t kn, vn;
-	char tag[1] = {CHANGELOG_HELD_TAG};
-	store_iter *it = store_iter_new(db, tag, 1);
+	store_iter *it = store_iter_new(db, ekey_prefix(EKEY_LOG_HELD), 1);
 	while (store_iter_next(it, &k, &kn, &v, &vn))
 		if (kn == 9) {
 			n++;
@@ -98,12 +89,12 @@ int changelog_held_load(changelog *cl, store *db)
 	store_iter_free(it);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	cl->db = db;
 	cl->qnext = n ? last + 1 : 0;
 	cl->nhcar = 0; /* numbers from before are given out again */
 	cl->degraded = n > 0;
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	atomic_store(&cl->held, n);
 	atomic_store(&cl->is_degraded, n > 0);
 	held_gauges(cl);
@@ -147,7 +138,7 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
 		changelog_undone(cl, gen, offset);
 	store_batch *wb = store_batch_new();
 	store_batch_del(wb, k, kn);
-	changelog_put_u64(wb, CHANGELOG_KEY,
+	changelog_put_u64(wb, EKEY_LOG_POSITION,
 	                  (uint64_t)changelog_written_position(cl, NULL, offset, 0));
 	store_batch_sync(wb);
 	rc = store_write(cl->db, wb);
@@ -165,7 +156,7 @@ static int drain_one(changelog *cl, const char *k, size_t kn, const char *v, siz
  * and the last was held longer ago than any write takes, it is given up. */
 static void drain_end(changelog *cl, bool found_none)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	uint64_t left = atomic_load(&cl->held);
 	uint64_t quiet = clock_mono_ms() - atomic_load(&cl->last_held_ms);
 	if (found_none && left && quiet > (uint64_t)cl->o.timeout_ms + REPORT_GRACE_MS) {
@@ -178,7 +169,7 @@ static void drain_end(changelog *cl, bool found_none)
 		log_info("changelog caught up: writes go to it again", "topic=%s partition=%d",
 		         cl->topic, (int)cl->o.partition);
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	held_gauges(cl);
 }
 
@@ -186,12 +177,11 @@ int changelog_drain(changelog *cl)
 {
 	if (!atomic_load(&cl->is_degraded) || !cl->db)
 		return 0;
-	char tag[1] = {CHANGELOG_HELD_TAG};
 	const char *k, *v;
 	size_t kn, vn;
 	int rc = 0;
 	bool none = true;
-	store_iter *it = store_iter_new(cl->db, tag, 1);
+	store_iter *it = store_iter_new(cl->db, ekey_prefix(EKEY_LOG_HELD), 1);
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
 		none = false;
 		rc = drain_one(cl, k, kn, v, vn);

@@ -1,6 +1,14 @@
-/* changelog_int.h - what changelog.c (appending, the order check,
- * beats) and changelog_follow.c (replay, following, taking over) share.
+/* changelog_int.h - struct changelog and what the folder's files share.
  * Private to edge/changelog/.
+ *
+ * The files are layers; each calls only those below it:
+ *   changelog_follow.c  replay, following, taking over
+ *   changelog.c         the append (begin, end), beats, new and free
+ *   changelog_held.c    records held on the disk (durability = local)
+ *   changelog_log.c     the log itself: produce and wait, the order
+ *                       check, reading a stretch, active or fenced
+ *   changelog_undo.c    appends not yet in the store, undoing refusals
+ *   changelog_record.c  the record format (pure)
  */
 #ifndef EDGE_CHANGELOG_INT_H
 #define EDGE_CHANGELOG_INT_H
@@ -14,26 +22,37 @@
 
 #include "edge/changelog/changelog.h"
 #include "log.h"
+#include "tsa.h"
 
 #define CHANGELOG_DELIVERY_KINDS 4
 
 #define CHANGELOG_POLL_MS 100
 #define CHANGELOG_IDLE_MAX 50 /* polls with nothing new before a read gives up */
 #define REPORT_GRACE_MS 1000  /* past timeout_ms, for a report that never comes */
+#define BEAT_MS_DEFAULT 500
+
+/* One append's wait for its delivery report; done, rc and offset under
+ * the changelog's pmu. */
+typedef struct waiter {
+	bool track; /* a store write follows: kept unwritten until it is reported */
+	bool done;
+	int rc; /* 0, ERR_TIMEOUT, ERR_KAFKA or ERR_FENCED */
+	int64_t offset;
+} waiter;
 
 struct changelog {
 	changelog_opts o;
 	char *topic, *edge_id, *instance;
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
-	pthread_mutex_t mu; /* produce order */
-	pthread_t beater;   /* beat_loop: beats, and reports no appender waits for */
+	tsa_mutex mu;     /* produce order */
+	pthread_t beater; /* beat_loop: beats, and reports no appender waits for */
 	bool beating;
 	/* Serving the producer's callbacks (rd_kafka_poll): one thread at a
 	 * time (in_poll), an appender waiting for its report by preference
 	 * (changelog.c, await_report); nwait appenders wait, on pcv, for
 	 * their report or their turn. */
-	pthread_mutex_t pmu;
+	tsa_mutex pmu;
 	pthread_cond_t pcv;
 	bool in_poll;
 	unsigned nwait;
@@ -43,7 +62,7 @@ struct changelog {
 	/* The order check, on the thread serving the reports; set by a
 	 * takeover. Taken before mu when both are held (changelog_refused),
 	 * never after. */
-	pthread_mutex_t vmu;
+	tsa_mutex vmu;
 	bool active;      /* took over, not fenced */
 	uint64_t epoch;   /* the epoch taken over with */
 	int64_t next_off; /* the offset after this instance's last checked record */
@@ -86,7 +105,7 @@ struct changelog {
 	 * the last record it saw), so until then, less a beat, this
 	 * instance is surely the writer (changelog_may_send). */
 	_Atomic uint64_t checked_ms;
-	_Atomic uint64_t gap; /* the store's CHANGELOG_GAP_KEY, as last read or written */
+	_Atomic uint64_t gap; /* the store's EKEY_LOG_GAP, as last read or written */
 	_Atomic uint64_t epoch_pub;
 	_Atomic uint64_t writer_pub; /* changelog_writer */
 
@@ -142,6 +161,25 @@ struct changelog {
 	metric *g_held, *g_degraded, *drained, *orphaned, *g_gap, *g_unwritten, *g_stopped;
 };
 
+/* The changelog's mutexes (mu, pmu, vmu) are taken and let go through
+ * these, which clang's thread safety analysis follows (tsa.h); a
+ * function below that needs one held says so. */
+static inline void changelog_lock(tsa_mutex *m) TSA_ACQUIRE(*m) TSA_NO_ANALYSIS
+{
+	pthread_mutex_lock(m);
+}
+
+static inline void changelog_unlock(tsa_mutex *m) TSA_RELEASE(*m) TSA_NO_ANALYSIS
+{
+	pthread_mutex_unlock(m);
+}
+
+/* --- the log itself (changelog_log.c) ---------------------------------------- */
+
+/* The producer's conf: its cluster, its timeouts, and the delivery
+ * report's check (on_delivery, with the changelog as the conf's opaque,
+ * which the caller sets). NULL with the reason in err. */
+rd_kafka_conf_t *changelog_producer_conf(const changelog_opts *o, char *err, size_t errlen);
 /* A consumer of the changelog's cluster (no group: partitions are
  * assigned). NULL with the reason in err. */
 rd_kafka_t *changelog_consumer(const changelog_opts *o, char *err, size_t errlen);
@@ -154,9 +192,24 @@ typedef int (*changelog_record_fn)(void *ctx, const rd_kafka_message_t *m);
 int changelog_read(rd_kafka_t *rk, const changelog_opts *o, int64_t from, int64_t until,
                    changelog_record_fn fn, void *ctx, char *err, size_t errlen);
 
+/* Produces rec with w (NULL: no one waits) as its opaque: 0, or
+ * ERR_KAFKA (the producer refused it; logged). */
+int changelog_produce(changelog *cl, const sbuf *rec, waiter *w);
+/* Under pmu, which it lets go meanwhile: serves the producer's queued
+ * callbacks for up to ms, unless another thread is serving them (then
+ * false at once, having served none). */
+bool changelog_serve(changelog *cl, int ms) TSA_REQUIRES(cl->pmu);
+/* w's report (its record produced), or, past the monotonic deadline
+ * until_ms, still w's report: its outcome, and its offset in *offset. */
+int changelog_report_wait(changelog *cl, waiter *w, uint64_t until_ms, int64_t *offset);
 /* Produces rec as this instance's and waits for its report: 0 with the
  * offset, or ERR_TIMEOUT/ERR_KAFKA/ERR_FENCED (the order check's). */
 int changelog_produce_wait(changelog *cl, const sbuf *rec, int64_t *offset);
+/* With durability = replicated, the last report said the cluster is out
+ * of reach: appends go one at a time, as probes. */
+bool changelog_failing(const changelog *cl);
+/* The label of delivery error kind k (< CHANGELOG_DELIVERY_KINDS). */
+const char *changelog_delivery_kind(size_t k);
 
 /* After a won takeover at offset at, with its epoch and writer time:
  * active, appends checked from at + 1. */
@@ -166,6 +219,8 @@ void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int
  * beats, and changelog_fenced is true (the edge exits). */
 void changelog_step_down(changelog *cl);
 
+/* --- held records (changelog_held.c) ----------------------------------------- */
+
 /* At a takeover: the records db still holds for the log (held before a
  * restart) are counted, and the changelog is degraded until they are
  * appended. 0 or the store's error. */
@@ -174,11 +229,12 @@ int changelog_held_load(changelog *cl, store *db);
 /* Under mu: rec held in wb (changelog_held.c), which is to be fsynced;
  * the changelog is degraded from now until changelog_drain has appended
  * it. carries: the undo generation rec carries (0: none). */
-void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries);
+void changelog_hold(changelog *cl, store_batch *wb, const sbuf *rec, uint64_t carries)
+    TSA_REQUIRES(cl->mu);
 
 /* What the log holds and this store does not (changelog_undo.c). */
 /* Under vmu: the acknowledged append at offset, whose store write follows. */
-void changelog_unwritten_add(changelog *cl, int64_t offset);
+void changelog_unwritten_add(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu);
 /* The position a store write may say after the record at offset: the
  * one after it, held back to the lowest append not written yet; with
  * wb, wb is attached to offset's own entry, with the undo generation it

@@ -18,7 +18,7 @@
 /* --- appends not written yet ------------------------------------------------ */
 
 /* Under vmu: the gauge follows the list. */
-static void unwritten_gauge(changelog *cl)
+static void unwritten_gauge(changelog *cl) TSA_REQUIRES(cl->vmu)
 {
 	if (cl->g_unwritten)
 		metric_set(cl->g_unwritten, (int64_t)cl->nunw);
@@ -39,7 +39,7 @@ void changelog_unwritten_add(changelog *cl, int64_t offset)
  * it no longer hold positions back: from any later position a replay
  * finds the store as it is (the refused record's keys as the undoing
  * wrote them back). */
-static void unwritten_release(changelog *cl, uint64_t gen, int64_t offset)
+static void unwritten_release(changelog *cl, uint64_t gen, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
 	for (size_t i = 0; i < cl->nunw;) {
 		const struct unwritten *u = &cl->unw[i];
@@ -51,7 +51,7 @@ static void unwritten_release(changelog *cl, uint64_t gen, int64_t offset)
 }
 
 /* Under vmu: wb's entry, or NULL. */
-static struct unwritten *unwritten_find(changelog *cl, const store_batch *wb)
+static struct unwritten *unwritten_find(changelog *cl, const store_batch *wb) TSA_REQUIRES(cl->vmu)
 {
 	for (size_t i = 0; i < cl->nunw; i++)
 		if (cl->unw[i].wb == wb)
@@ -59,9 +59,10 @@ static struct unwritten *unwritten_find(changelog *cl, const store_batch *wb)
 	return NULL;
 }
 
-void changelog_written(changelog *cl, const store_batch *wb, int rc)
+void changelog_written(void *ctx, const store_batch *wb, int rc)
 {
-	pthread_mutex_lock(&cl->vmu);
+	changelog *cl = ctx;
+	changelog_lock(&cl->vmu);
 	struct unwritten *u = unwritten_find(cl, wb);
 	if (u && rc == 0) {
 		uint64_t carries = u->carries;
@@ -76,7 +77,7 @@ void changelog_written(changelog *cl, const store_batch *wb, int rc)
 		u->wb = NULL;
 		cl->past_beats = false;
 	}
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 }
 
 int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t offset,
@@ -86,7 +87,7 @@ int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t
 	 * land after this one, or never, if the process dies first, and a
 	 * restart replays it, and everything after, from there. */
 	int64_t at = offset + 1;
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	for (size_t i = 0; i < cl->nunw; i++) {
 		struct unwritten *u = &cl->unw[i];
 		if (wb && u->offset == offset) {
@@ -96,24 +97,24 @@ int64_t changelog_written_position(changelog *cl, const store_batch *wb, int64_t
 			at = u->offset;
 		}
 	}
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 	return at;
 }
 
 void changelog_undone(changelog *cl, uint64_t gen, int64_t offset)
 {
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	unwritten_release(cl, gen, offset);
 	unwritten_gauge(cl);
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 }
 
 store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
 {
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	store_snap *sn = store_snap_new(db);
 	uint64_t stored = 0;
-	int rc = store_snap_read_u64(sn, CHANGELOG_KEY, 1, &stored);
+	int rc = store_snap_read_u64(sn, ekey_prefix(EKEY_LOG_POSITION), 1, &stored);
 	int64_t at = rc == 0 ? (int64_t)stored : 0;
 	if (cl->nunw) {
 		for (size_t i = 0; i < cl->nunw; i++)
@@ -125,7 +126,7 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
 		 * append of it may have landed unacknowledged). */
 		at = cl->next_off;
 	}
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 	if (rc && rc != ERR_NOTFOUND) {
 		store_snap_free(sn);
 		return NULL;
@@ -141,7 +142,7 @@ store_snap *changelog_snapshot(changelog *cl, store *db, int64_t *position)
  * deletion. Under mu. */
 static void undo_key(changelog *cl, const char *k, size_t kn)
 {
-	if (kn == 1 && (k[0] == CHANGELOG_KEY[0] || k[0] == CHANGELOG_EPOCH_KEY[0]))
+	if (ekey_is_alone(k, kn, EKEY_LOG_POSITION) || ekey_is_alone(k, kn, EKEY_LOG_EPOCH))
 		return; /* the store's own position keys */
 	char *v;
 	size_t vn;
@@ -157,7 +158,7 @@ static void undo_key(changelog *cl, const char *k, size_t kn)
 
 static void undo_del(void *ctx, const char *k, size_t kn)
 {
-	if (!changelog_is_held_key(k, kn))
+	if (!ekey_is(k, kn, EKEY_LOG_HELD))
 		undo_key(ctx, k, kn);
 }
 
@@ -168,7 +169,7 @@ static void undo_del(void *ctx, const char *k, size_t kn)
  * from the store now, as nothing has written them since. */
 static void undo_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
 {
-	if (!changelog_is_held_key(k, kn)) {
+	if (!ekey_is(k, kn, EKEY_LOG_HELD)) {
 		undo_key(ctx, k, kn);
 		return;
 	}
@@ -190,12 +191,12 @@ uint64_t changelog_undo_add(changelog *cl, const store_batch *wb)
 {
 	if (!cl->db)
 		return 0; /* no store to read the kept values from (not taken over) */
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	if (!cl->undo)
 		cl->undo = store_batch_new();
 	store_batch_iterate(wb, cl, undo_put, undo_del);
 	uint64_t gen = ++cl->undo_gen;
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	return gen;
 }
 
@@ -220,7 +221,7 @@ void changelog_encode_with_undo(changelog *cl, const store_batch *wb, bool group
                                 uint64_t *carried)
 {
 	uint64_t epoch = atomic_load(&cl->epoch_pub);
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	*carried = group && cl->undo_pending && !cl->undo_out ? cl->undo_gen : 0;
 	if (*carried) {
 		cl->undo_out = cl->undo;
@@ -232,7 +233,7 @@ void changelog_encode_with_undo(changelog *cl, const store_batch *wb, bool group
 		changelog_encode(both, epoch, rec);
 		store_batch_free(both);
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 	if (!*carried)
 		changelog_encode(wb, epoch, rec);
 }
@@ -242,7 +243,7 @@ void changelog_encode_with_undo(changelog *cl, const store_batch *wb, bool group
  * what was refused meanwhile on top (read later, it wins). */
 void changelog_undo_end(changelog *cl, bool landed)
 {
-	pthread_mutex_lock(&cl->mu);
+	changelog_lock(&cl->mu);
 	store_batch *out = cl->undo_out;
 	cl->undo_out = NULL;
 	if (!landed) {
@@ -253,16 +254,17 @@ void changelog_undo_end(changelog *cl, bool landed)
 	} else {
 		store_batch_free(out);
 	}
-	pthread_mutex_unlock(&cl->mu);
+	changelog_unlock(&cl->mu);
 }
 
-void changelog_refused(changelog *cl, const store_batch *wb)
+void changelog_refused(void *ctx, const store_batch *wb)
 {
+	changelog *cl = ctx;
 	/* The generation is taken and the entry marked under one hold of
 	 * vmu: a carrier of this generation, encoded as soon as mu is let
 	 * go, releases the entry only once its store write is reported
 	 * (under vmu), so it always finds the entry marked. */
-	pthread_mutex_lock(&cl->vmu);
+	changelog_lock(&cl->vmu);
 	uint64_t gen = changelog_undo_add(cl, wb);
 	struct unwritten *u = unwritten_find(cl, wb);
 	if (u) {
@@ -272,5 +274,5 @@ void changelog_refused(changelog *cl, const store_batch *wb)
 		u->refused = gen ? gen : UINT64_MAX;
 		cl->past_beats = false;
 	}
-	pthread_mutex_unlock(&cl->vmu);
+	changelog_unlock(&cl->vmu);
 }

@@ -162,9 +162,9 @@ static void survey_put(void *ctx, const char *k, size_t kn, const char *v, size_
 {
 	survey *s = ctx;
 	s->keys++;
-	if (kn == 1 && k[0] == CHANGELOG_KEY[0] && vn == 8)
+	if (ekey_is_alone(k, kn, EKEY_LOG_POSITION) && vn == 8)
 		s->at = store_get_u64((const unsigned char *)v);
-	if (changelog_is_gap_key(k, kn) || changelog_is_held_key(k, kn))
+	if (ekey_is_alone(k, kn, EKEY_LOG_GAP) || ekey_is(k, kn, EKEY_LOG_HELD))
 		s->forbidden = true;
 }
 
@@ -226,11 +226,11 @@ static int check_body(reader *r, survey *s, uint64_t *bytes, char *err, size_t e
 static int mark_unfit(store *db)
 {
 	uint64_t gap = 0;
-	int rc = changelog_read_u64(db, CHANGELOG_GAP_KEY, &gap);
+	int rc = changelog_read_u64(db, EKEY_LOG_GAP, &gap);
 	if (rc)
 		return rc;
 	store_batch *wb = store_batch_new();
-	changelog_put_u64(wb, CHANGELOG_GAP_KEY, gap ? gap : 1);
+	changelog_put_u64(wb, EKEY_LOG_GAP, gap ? gap : 1);
 	store_batch_sync(wb); /* on the disk before anything goes */
 	rc = store_write(db, wb);
 	store_batch_free(wb);
@@ -247,7 +247,7 @@ static int empty_store(store *db)
 	size_t kn, vn, n = 0;
 	int rc = 0;
 	while (rc == 0 && store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (changelog_is_gap_key(k, kn) || changelog_is_writer_key(k, kn))
+		if (ekey_is_alone(k, kn, EKEY_LOG_GAP) || ekey_is_alone(k, kn, EKEY_LOG_WRITER))
 			continue;
 		store_batch_del(wb, k, kn);
 		if (++n % DELETE_PER_WRITE == 0) {
@@ -273,7 +273,7 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	 * the log (one seeded from nothing after the log started again)
 	 * must not lower it (docs/wire.md, "Hand-over"). */
 	uint64_t mine = 0, copied = 0;
-	int rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &mine);
+	int rc = changelog_read_u64(db, EKEY_LOG_WRITER, &mine);
 	if (rc == 0)
 		rc = mark_unfit(db);
 	if (rc == 0)
@@ -299,10 +299,10 @@ static int put_body(reader *r, store *db, char *err, size_t errlen)
 	if (rc == 0) {
 		/* The mark goes only with the whole copy on the disk. */
 		store_batch_clear(r->wb);
-		rc = changelog_read_u64(db, CHANGELOG_WRITER_KEY, &copied);
+		rc = changelog_read_u64(db, EKEY_LOG_WRITER, &copied);
 		if (mine > copied)
-			changelog_put_u64(r->wb, CHANGELOG_WRITER_KEY, mine);
-		store_batch_del(r->wb, CHANGELOG_GAP_KEY, 1);
+			changelog_put_u64(r->wb, EKEY_LOG_WRITER, mine);
+		store_batch_del(r->wb, ekey_prefix(EKEY_LOG_GAP), 1);
 		store_batch_sync(r->wb);
 		if (rc == 0)
 			rc = store_write(db, r->wb);

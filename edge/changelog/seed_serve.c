@@ -136,7 +136,7 @@ static void put_position(copy *x)
 {
 	unsigned char v[8];
 	store_put_u64(v, (uint64_t)x->position);
-	seed_enc_put(&x->enc, CHANGELOG_KEY, 1, (const char *)v, 8);
+	seed_enc_put(&x->enc, ekey_prefix(EKEY_LOG_POSITION), 1, (const char *)v, 8);
 	x->placed = true;
 }
 
@@ -153,9 +153,9 @@ static void copy_more(copy *x)
 			more = false;
 			break;
 		}
-		if (changelog_is_gap_key(k, kn))
+		if (ekey_is_alone(k, kn, EKEY_LOG_GAP))
 			continue; /* 0: handle refused a store with a gap */
-		int c = kn ? memcmp(k, CHANGELOG_KEY, 1) : -1;
+		int c = kn ? memcmp(k, ekey_prefix(EKEY_LOG_POSITION), 1) : -1;
 		if (!x->placed && (c > 0 || (c == 0 && kn > 1)))
 			put_position(x); /* the store had none */
 		if (kn == 1 && c == 0) {
@@ -246,13 +246,12 @@ static bool check_request(seed_server *s, struct evhttp_request *req)
 static const char *view_unfit(store_snap *sn)
 {
 	uint64_t gap = 0;
-	int rc = store_snap_read_u64(sn, CHANGELOG_GAP_KEY, 1, &gap);
+	int rc = store_snap_read_u64(sn, ekey_prefix(EKEY_LOG_GAP), 1, &gap);
 	if (rc && rc != ERR_NOTFOUND)
 		return "this store cannot be read";
 	if (gap)
 		return "this store lacks records the changelog lost (unfit)";
-	char tag[1] = {CHANGELOG_HELD_TAG};
-	store_iter *it = store_snap_iter_from(sn, tag, 1, NULL, 0);
+	store_iter *it = store_snap_iter_from(sn, ekey_prefix(EKEY_LOG_HELD), 1, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
 	bool held = store_iter_next(it, &k, &kn, &v, &vn);

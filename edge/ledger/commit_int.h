@@ -76,7 +76,7 @@ typedef struct group {
 	 * looked up by stagers (its ops never count). */
 	int doom;
 	uint64_t seq;  /* its place in the order groups are taken */
-	void *pending; /* its copy, begun (replicate_begin) and not ended */
+	void *pending; /* its copy, begun (ledger_log.begin) and not ended */
 	ledger_ticket *tickets;
 	/* Memberships from the home stream, put before the ops' (a pair an
 	 * op of this group holds is never put here: ledger_home_apply). */
@@ -113,7 +113,7 @@ struct commit {
 	/* The send turn: each taken group builds its records and begins its
 	 * copy in the order it was taken (sent: how many have), so the copy
 	 * holds groups in staging order. Its holder takes no ledger lock. */
-	pthread_mutex_t turn_mu;
+	tsa_mutex turn_mu;
 	pthread_cond_t turn_cv;
 	uint64_t sent;
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
@@ -182,13 +182,14 @@ bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, 
  * flight), after the groups in flight, then seals the batches it
  * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
  * the caller checks again what it relies on. */
-int ledger_group_commit(ledger *l, uint64_t wall_ms);
+int ledger_group_commit(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
 /* Makes room in the open group for n ops and, with idem, a record of the
  * key whose ledger_idem_hash is ih: writes the open group first when it
  * is full or holds that key already, and waits for the group being
  * written while it holds the key, so that a retry sees its first try.
  * Lets the mutex go (as ledger_group_commit); returns with room. */
-void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms);
+void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
+    TSA_REQUIRES(LEDGER_MU(l));
 /* True when a group that joined the overlay after finished was seen
  * (commit.finished) may have held the key hashed ih, so its record may
  * be in the store now: one of the last IDEM_RECENT groups held it, or

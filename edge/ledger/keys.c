@@ -8,7 +8,7 @@
 const char *ekey_prefix(enum ekey_tag tag)
 {
 	/* One static string per tag: store_iter_new copies nothing. */
-	static const char tags[] = "MCGPOBDSAKNRIJHZYWT";
+	static const char tags[] = "MCGPOBDSAKNRIJHZYWTLEVUQ";
 	const char *at = strchr(tags, (int)tag);
 	return at ? at : "";
 }
@@ -116,6 +116,13 @@ size_t ekey_group(char *k, uint64_t gno)
 	k[0] = EKEY_GROUP;
 	store_put_u64((unsigned char *)k + 1, gno);
 	return EKEY_GROUP_LEN;
+}
+
+size_t ekey_held(char *k, uint64_t n)
+{
+	k[0] = EKEY_LOG_HELD;
+	store_put_u64((unsigned char *)k + 1, n);
+	return EKEY_HELD_LEN;
 }
 
 bool ekey_group_parse(const char *k, size_t kn, uint64_t *gno)

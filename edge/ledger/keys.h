@@ -37,6 +37,17 @@ enum ekey_tag {
 	EKEY_SWEEP = 'W',       /* (alone): where the retention's pass goes on */
 	EKEY_HOME_MARK = 'T',   /* user 0 partition: where the user lives, as the
 	                           last move the home stream told of left it */
+	/* The store's place in its changelog (edge/changelog), each but 'Q'
+	 * a key of one byte with a u64 value: */
+	EKEY_LOG_POSITION = 'L', /* the offset of the next record to apply */
+	EKEY_LOG_EPOCH = 'E',    /* the highest epoch taken over in the log */
+	EKEY_LOG_WRITER = 'V',   /* the latest writer time a takeover named (kept
+	                            when the log starts again: it only grows) */
+	EKEY_LOG_GAP = 'U',      /* records the log lost before this store read
+	                            them (retention, truncation): such a store
+	                            may not take over */
+	EKEY_LOG_HELD = 'Q',     /* n: a record held for the log (durability =
+	                            local), oldest first */
 };
 
 /* "counter 0 item": the overlay's and the caches' key (no tag). */
@@ -53,6 +64,12 @@ const char *ekey_prefix(enum ekey_tag tag);
 static inline bool ekey_is(const char *k, size_t kn, enum ekey_tag tag)
 {
 	return kn && k[0] == (char)tag;
+}
+/* k is the one-byte key of tag ('L', 'E', 'V', 'U', 'W'): ekey_prefix
+ * is that key. */
+static inline bool ekey_is_alone(const char *k, size_t kn, enum ekey_tag tag)
+{
+	return kn == 1 && k[0] == (char)tag;
 }
 
 size_t ekey_pair(char *k, const char *counter, size_t cl, const char *item, size_t il);
@@ -83,6 +100,10 @@ bool ekey_part_seq_parse(const char *k, size_t kn, uint32_t *p, uint64_t *seq);
 /* 'G' of group number gno, and back; false when k is not one. */
 size_t ekey_group(char *k, uint64_t gno);
 bool ekey_group_parse(const char *k, size_t kn, uint64_t *gno);
+
+/* 'Q' of held record n (EKEY_HELD_LEN bytes). */
+#define EKEY_HELD_LEN 9
+size_t ekey_held(char *k, uint64_t n);
 
 /* Idempotency keys: user and key (idem.h bounds them). k holds
  * EKEY_IDEM_MAX bytes. */

@@ -36,7 +36,8 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	size_t bytes = ledger_op_bytes(&op);
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
-	vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+	vstripe *vs = ledger_stripe(l, p);
+	ledger_vlock_stripe(l, vs); /* readers, at a promotion */
 	ledger_overlay_add(vs, op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
 	ledger_vunlock(l, vs);
@@ -223,6 +224,12 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		l->o.cache_entries = 2;
 	if (!l->o.rt_entries)
 		l->o.rt_entries = 2;
+	if (!l->o.log) {
+		/* No log: nothing to copy, and no copy to wait for beside the
+		 * next group's, so one group in flight. */
+		l->o.log = &ledger_log_none;
+		l->o.commit_depth = 0;
+	}
 	l->wb = store_batch_new();
 	l->snap_wb = store_batch_new();
 	ledger_outbox_init(l);
@@ -313,7 +320,8 @@ int ledger_promote(void *ctx)
 		rc = load_writer(l, err, sizeof err);
 	if (rc == 0) {
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
-			vstripe *vs = ledger_vlock(l, p);
+			vstripe *vs = ledger_stripe(l, p);
+			ledger_vlock_stripe(l, vs);
 			ledger_view_publish(l, p);
 			ledger_vunlock(l, vs);
 		}
@@ -346,14 +354,13 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	 * being written they wait for the next tick, cached meanwhile; the
 	 * seal does not wait. A forced seal (a drain) writes them in any
 	 * case. */
-	bool counts = true;
-	if (force)
+	if (force) {
 		ledger_lock_counts(l);
-	else
-		counts = pthread_mutex_trylock(&l->cmu) == 0;
-	if (counts) {
 		ledger_keep_flush(l);
 		ledger_unlock_counts(l); /* a seal writes no counts */
+	} else if (ledger_trylock_counts(l)) {
+		ledger_keep_flush(l);
+		ledger_unlock_counts(l);
 	}
 	ledger_lock(l);
 	/* Sealing everything includes what is staged: write it first. */
@@ -410,10 +417,13 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 
 /* The write of w's store batch (the count writers' snap_wb), outside the
  * writer mutex: with store.sync its fsync too. Confirmed batches are
- * read first, as the write deletes them. */
-static void count_write_store(ledger *l, void *ctx)
+ * read first, as the write deletes them. Readers go on meanwhile, from
+ * the store as it was (ledger_int.h). Likes stage and commit, batches
+ * seal and go out: none of that touches what this write does (counts
+ * and snapshot positions: only cmu's holders write those; the confirmed
+ * batches: sealed long ago, kept from the sender while confirming). */
+void ledger_count_store(ledger *l, count_write *w)
 {
-	count_write *w = ctx;
 	if (w->confirm)
 		ledger_confirm_read(l, w->p, &w->conf);
 	/* The confirmed batches' deletion to the changelog first, as a hint:
@@ -421,35 +431,29 @@ static void count_write_store(ledger *l, void *ctx)
 	 * sends them again, and central drops them as repeats. */
 	int rep = ERR_INVAL;
 	if (w->conf.rep) {
-		rep = ledger_replicate(l, w->conf.rep, false);
+		rep = ledger_log_copy(l, w->conf.rep, false);
 		if (rep)
 			log_warn("confirmed batches' deletion not copied to the changelog",
 			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,
 			         err_str(rep));
 	}
-	w->rc = store_write(l->db, l->snap_wb);
-	if (rep == 0)
-		ledger_replicated(l, w->conf.rep, w->rc);
+	w->rc = rep == 0 ? ledger_log_write(l, l->snap_wb, w->conf.rep, false)
+	                 : store_write(l->db, l->snap_wb);
 	if (w->rc == 0 && w->conf.ndrop)
 		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
 }
 
-void ledger_count_write(ledger *l, count_write *w)
+void ledger_count_begin(ledger *l, count_write *w)
 {
-	/* Readers go on meanwhile, from the store as it was (ledger_int.h).
-	 * Likes stage and commit, batches seal and go out: none of that
-	 * touches what this write does (counts and snapshot positions: only
-	 * cmu's holders write those; the confirmed batches: sealed long
-	 * ago, kept from the sender while confirming). */
 	ledger_view_begin(l, w->p);
-	ledger_outside(l, count_write_store, w);
 }
 
 void ledger_count_show(ledger *l, count_write *w)
 {
 	/* The new counts, the overlay without the confirmed batches and the
 	 * new version, all at once for a reader. */
-	vstripe *vs = ledger_vlock(l, w->p);
+	vstripe *vs = ledger_stripe(l, w->p);
+	ledger_vlock_stripe(l, vs);
 	if (w->rc == 0) {
 		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
 		if (w->confirm)
@@ -462,10 +466,8 @@ void ledger_count_show(ledger *l, count_write *w)
 		ledger_confirm_abort(l, w->p);
 }
 
-int ledger_count_end(ledger *l, count_write *w)
+int ledger_count_done(ledger *l, count_write *w)
 {
-	ledger_unlock(l);
-	ledger_unlock_counts(l);
 	if (w->pump)
 		ledger_pump(l);
 	ledger_confirm_free(&w->conf);
@@ -475,9 +477,9 @@ int ledger_count_end(ledger *l, count_write *w)
 
 /* Only the snapshot position: a stale message's counts are not written,
  * but the edge has read past it. */
-static void position_write(ledger *l, void *ctx)
+static void position_write(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+    TSA_EXCLUDES(LEDGER_MU(l))
 {
-	count_write *w = ctx;
 	w->rc = store_write(l->db, l->snap_wb);
 }
 
@@ -485,17 +487,17 @@ static void position_write(ledger *l, void *ctx)
  * with them below what a checkpoint brought): cmu held, not the writer
  * mutex, as only cmu's holders write counts and load checkpoints. 0 or
  * ERR_IO. */
-static int snapshot_counts(ledger *l, count_write *w)
+static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
 {
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
-	return ledger_stage_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
-	                           w->skip);
+	return ledger_view_put_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
+	                              w->skip);
 }
 
 /* Stages that s is the newest p has seen and, with its last part, what
  * it confirms of this edge's batches. Mutex held. */
-static void snapshot_confirm_stage(ledger *l, count_write *w)
+static void snapshot_confirm_stage(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const wire_snapshot *s = w->s;
 	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
@@ -503,6 +505,36 @@ static void snapshot_confirm_stage(ledger *l, count_write *w)
 		w->confirm = s;
 		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
 	}
+}
+
+/* The snapshot's staging under the writer mutex (a stale one's count
+ * only), before its store write. */
+static void snapshot_stage(ledger *l, count_write *w, bool stale) TSA_REQUIRES(LEDGER_CMU(l))
+{
+	ledger_lock(l);
+	if (stale) {
+		l->st.snapshots_stale++;
+	} else if (w->rc == 0) {
+		snapshot_confirm_stage(l, w);
+		ledger_count_begin(l, w);
+	}
+	ledger_unlock(l);
+}
+
+/* After the snapshot's store write, under the writer mutex: what it
+ * wrote shown, and its confirmation finished. */
+static void snapshot_show(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+{
+	const wire_snapshot *s = w->s;
+	ledger_lock(l);
+	ledger_count_show(l, w);
+	if (w->rc == 0) {
+		l->st.snapshots_applied++;
+		ledger_snap_seen(l, w->p, s->offset);
+		if (s->last)
+			w->pump = ledger_confirm_finish(l, w->p, s, &w->conf);
+	}
+	ledger_unlock(l);
 }
 
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
@@ -523,22 +555,16 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	bool stale = ledger_snap_stale(l, w.p, s->offset);
 	if (!stale)
 		w.rc = snapshot_counts(l, &w);
-	ledger_lock(l);
+	bool staged = !stale && w.rc == 0;
+	snapshot_stage(l, &w, stale);
 	if (stale) {
-		l->st.snapshots_stale++;
-		ledger_outside(l, position_write, &w);
-	} else if (w.rc == 0) {
-		snapshot_confirm_stage(l, &w);
-		ledger_count_write(l, &w);
-		ledger_count_show(l, &w);
-		if (w.rc == 0) {
-			l->st.snapshots_applied++;
-			ledger_snap_seen(l, w.p, s->offset);
-			if (s->last)
-				w.pump = ledger_confirm_finish(l, w.p, s, &w.conf);
-		}
+		position_write(l, &w);
+	} else if (staged) {
+		ledger_count_store(l, &w);
+		snapshot_show(l, &w);
 	}
-	return ledger_count_end(l, &w);
+	ledger_unlock_counts(l);
+	return ledger_count_done(l, &w);
 }
 
 /* --- stats and inspect ------------------------------------------------------ */

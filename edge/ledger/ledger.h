@@ -72,6 +72,52 @@ typedef struct ledger ledger;
 typedef int (*ledger_send_fn)(void *ctx, uint32_t partition, uint64_t seq, const void *buf,
                               size_t len);
 
+/* The log the ledger copies its own writes to before its store: the
+ * changelog (edge/changelog, whose functions these are; the ledger
+ * includes nothing of it). The store batches the ledger writes for
+ * itself (a group commit's, a seal's, and the deletion of confirmed
+ * batches beside a snapshot's count write) reach the store one way: the
+ * copy begun and ended, then, only once the log took it, the store
+ * write, then the log told of its outcome (ledger_int.h,
+ * ledger_log_write). Called with the writer mutex let go, from the
+ * commit thread, a worker or the upstream thread; ctx is
+ * ledger_opts.log_ctx. A ledger opened without a log gets one that
+ * takes every copy at once, vouches for every send and refuses
+ * nothing. */
+typedef struct ledger_log {
+	/* Sends wb's copy, in the order called, and returns what end waits
+	 * on. may_defer: the copy may be held on this machine's disk and
+	 * appended later (a group's, whose ops are answered once stored;
+	 * with the changelog's durability = local); a seal's may not (its
+	 * batch is sent once stored, and no batch may reach central before
+	 * the log holds its seal), nor may the deletion of confirmed
+	 * batches (a hint). */
+	void *(*begin)(void *ctx, store_batch *wb, bool may_defer);
+	/* Waits for the copy begin sent, called once with the same wb: 0
+	 * once the log holds it (it may add to wb: the log's position), or
+	 * why not, and then the write is refused (a group's writes answer
+	 * 503, a seal's ops stay open). */
+	int (*end)(void *ctx, store_batch *wb, void *pending);
+	/* The store write of wb, whose copy end took, is done: rc. */
+	void (*written)(void *ctx, const store_batch *wb, int rc);
+	/* A group's copy that the ledger refuses and that may be in the log
+	 * (end failed, but for ERR_FENCED; or it took it and the group was
+	 * staged on one that failed, or the group's store write failed:
+	 * then in place of written): it must not count there. Called once
+	 * every group before it is written. */
+	void (*refused)(void *ctx, const store_batch *wb);
+	/* True while a write staged now would be refused without being
+	 * copied (the region's Kafka took no copy lately and a probe is
+	 * out). Such a write is refused before it is staged, as the copy's
+	 * error would refuse it, so that no write waits on the request loop
+	 * behind a copy doomed to time out. */
+	bool (*refusing)(void *ctx);
+	/* False while sealed batches may not be sent (ledger_pump sends
+	 * none; the next pump tries again): the log cannot vouch that this
+	 * instance is still the writer. */
+	bool (*may_send)(void *ctx);
+} ledger_log;
+
 typedef struct ledger_opts {
 	const char *edge_id;
 	const char *region;
@@ -93,8 +139,8 @@ typedef struct ledger_opts {
 	                               membership record, so a first like
 	                               skips the store read; 0 = none */
 	bool commit_thread;         /* group writes on a thread of their own */
-	/* Groups in flight at once with commit_thread and the pipelined
-	 * copy (replicate_begin): while one group's copy waits for its
+	/* Groups in flight at once with commit_thread and a log: while
+	 * one group's copy waits for its
 	 * acknowledgement, the next is taken and its copy sent, each on a
 	 * commit thread of its own; they are written and answered in the
 	 * order taken, and a failed one fails those staged on it. 0 or 1:
@@ -120,47 +166,11 @@ typedef struct ledger_opts {
 	void *hook_ctx;
 	ledger_send_fn send;
 	void *send_ctx;
-	/* The writes the ledger makes for itself (a group commit's, a
-	 * seal's) go first to replicate (NULL: none), which copies the store
-	 * batch elsewhere and may add to it; only when it returns 0 does the
-	 * store write follow. Its error fails the group (the writes are
-	 * refused) or the seal (the ops stay open). Called with the writer
-	 * mutex let go, from the commit thread, a worker or the upstream
-	 * thread (edge/changelog: changelog_replicate). may_defer: the copy
-	 * may be held on this machine's disk and appended later (a group
-	 * commit's, whose ops are answered once stored; with changelog
-	 * durability = local); a seal's may not (its batch is sent once
-	 * stored, and no batch may reach central before the copy holds its
-	 * seal), nor may the deletion of confirmed batches (a hint). */
-	int (*replicate)(void *ctx, store_batch *wb, bool may_defer);
-	/* After the store write that follows a replicate returning 0 (or
-	 * after the write its copy stands beside: the confirmed batches'
-	 * deletion), with that write's result (NULL: none;
-	 * changelog_replicated). */
-	void (*replicated)(void *ctx, const store_batch *wb, int rc);
-	/* A group commit's copy in two halves (NULL: replicate, in one),
-	 * as replicate with may_defer: begin sends it (in the order called)
-	 * and returns what end, called once with the same batch, waits on;
-	 * end's result is replicate's. refused: a copy the ledger refuses,
-	 * which may be in the log (end failed, but for ERR_FENCED, or
-	 * acknowledged it and its group was staged on one that failed, or
-	 * its group's store write failed: then instead of replicated): it
-	 * must not count there (changelog_replicate_begin, _end, _refused). */
-	void *(*replicate_begin)(void *ctx, store_batch *wb);
-	int (*replicate_end)(void *ctx, store_batch *wb, void *pending);
-	void (*replicate_refused)(void *ctx, const store_batch *wb);
-	/* True while a write staged now would be refused without being
-	 * copied (the region's Kafka took no copy lately and a probe is out:
-	 * changelog_replicate_refusing); NULL: never. Such a write is refused before
-	 * it is staged, as the copy's error would refuse it, so that no
-	 * write waits on the request loop behind a copy doomed to time out. */
-	bool (*replicate_refusing)(void *ctx);
-	/* False while sealed batches may not be sent (ledger_pump sends
-	 * none; the next pump tries again): the changelog cannot vouch that
-	 * this instance is still the writer (changelog_may_send). NULL:
-	 * always true. */
-	bool (*may_send)(void *ctx);
-	void *replicate_ctx;
+	/* The log the ledger copies its own writes to (ledger_log; edge/
+	 * changelog's), and its ctx. NULL: none, and a log that takes
+	 * every copy at once stands in. */
+	const struct ledger_log *log;
+	void *log_ctx;
 	/* Open as a follower (a standby instance under edge/changelog): it
 	 * loads and keeps the replica of counts and answers reads, while
 	 * its own records (pending ops, sealed batches, sequences,
@@ -429,11 +439,11 @@ void ledger_stop_commits(ledger *l);
  * yet answers view.known=false. ERR_INVAL for an op
  * out of range,
  * ERR_FULL when the pending budget is spent, ERR_IO when the store
- * failed, and with a changelog (replicate) its error, ERR_TIMEOUT or
+ * failed, and with a log (ledger_opts.log) its error, ERR_TIMEOUT or
  * ERR_KAFKA, when the copy was not acknowledged: nothing is recorded in
  * the store in those cases (the copy may yet reach the changelog: docs/
  * ARCHITECTURE.md, "The changelog"); ERR_TIMEOUT too, with no copy
- * tried, while replicate_refusing says copies are refused. Ops staged by others
+ * tried, while the log is refusing copies. Ops staged by others
  * (ledger_stage_ops) are written in the same store write. */
 int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
                      ledger_answer *answers, const ledger_idem *idem,

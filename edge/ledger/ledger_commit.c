@@ -75,7 +75,7 @@ void ledger_group_init(ledger *l)
 	c->g = &c->grp[0];
 	c->nfly = 0;
 	c->depth = 1;
-	if (l->o.commit_thread && l->o.replicate_begin && l->o.commit_depth > 1)
+	if (l->o.commit_thread && l->o.commit_depth > 1)
 		c->depth =
 		    l->o.commit_depth < COMMIT_DEPTH_MAX ? l->o.commit_depth : COMMIT_DEPTH_MAX;
 	pthread_mutex_init(&c->turn_mu, NULL);
@@ -352,39 +352,28 @@ static void group_hot(ledger *l, group *g)
 	g->hot = true;
 }
 
-/* Sends g's copy (replicate_begin, when the copy comes in halves):
- * holding the send turn, so copies go in the order groups were taken. */
+/* Sends g's copy to the log: holding the send turn, so copies go in the
+ * order groups were taken. */
 static void group_send(ledger *l, group *g)
 {
 	FAILPOINT("group.staged");
-	g->pending = l->o.replicate_begin ? l->o.replicate_begin(l->o.replicate_ctx, g->wb) : NULL;
+	g->pending = l->o.log->begin(l->o.log_ctx, g->wb, true);
 }
 
 /* The outcome of g's copy: its acknowledgement waited for (the half
- * group_send began), or the whole copy made now. The mutex not held. */
+ * group_send began). The mutex not held. */
 static int group_copied(ledger *l, group *g)
 {
-	if (!l->o.replicate_begin)
-		return ledger_replicate(l, g->wb, true);
 	void *p = g->pending;
 	g->pending = NULL;
-	return l->o.replicate_end(l->o.replicate_ctx, g->wb, p);
+	return l->o.log->end(l->o.log_ctx, g->wb, p);
 }
 
 /* g's store write, its copy acknowledged; the mutex need not be held (g's
- * batch is the writer's alone), and is not held by a commit thread. A
- * failed write's copy, in the log and not in this store, is undone there
- * (replicate_refused, when there is one: the changelog's) as the copies of
- * the groups staged on g will be: the undoing of each reads this store,
- * so the log, replayed, ends where the store is once the undoing lands
- * (the standby's store too). */
+ * batch is the writer's alone), and is not held by a commit thread. */
 static int group_store(ledger *l, group *g)
 {
-	int rc = store_write(l->db, g->wb);
-	if (rc && l->o.replicate_refused)
-		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
-	else
-		ledger_replicated(l, g->wb, rc);
+	int rc = ledger_log_write(l, g->wb, g->wb, true);
 	if (rc == 0)
 		FAILPOINT("group.written");
 	return rc;
@@ -414,7 +403,7 @@ typedef struct full_list {
 	size_t n;
 } full_list;
 
-static void seal_full(ledger *l, const full_list *fl, uint64_t wall_ms)
+static void seal_full(ledger *l, const full_list *fl, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
 {
 	for (size_t i = 0; i < fl->n; i++)
 		ledger_outbox_seal_full(l, fl->p[i], wall_ms);
@@ -519,39 +508,52 @@ static bool can_take(const struct commit *c)
 	return c->nfly < c->depth && !(c->nfly && c->fly[c->nfly - 1]->doom);
 }
 
+/* The send turn's mutex, as clang's thread safety analysis sees it. */
+static void turn_lock(struct commit *c) TSA_ACQUIRE(c->turn_mu) TSA_NO_ANALYSIS
+{
+	pthread_mutex_lock(&c->turn_mu);
+}
+
+static void turn_unlock(struct commit *c) TSA_RELEASE(c->turn_mu) TSA_NO_ANALYSIS
+{
+	pthread_mutex_unlock(&c->turn_mu);
+}
+
 /* The send turn: returns once every group taken before g has sent its
  * copy; turn_pass hands it on. */
 static void turn_wait(struct commit *c, const group *g)
 {
-	pthread_mutex_lock(&c->turn_mu);
+	turn_lock(c);
 	while (c->sent != g->seq)
 		pthread_cond_wait(&c->turn_cv, &c->turn_mu);
-	pthread_mutex_unlock(&c->turn_mu);
+	turn_unlock(c);
 }
 
 static void turn_pass(struct commit *c)
 {
-	pthread_mutex_lock(&c->turn_mu);
+	turn_lock(c);
 	c->sent++;
-	pthread_mutex_unlock(&c->turn_mu);
+	turn_unlock(c);
 	pthread_cond_broadcast(&c->turn_cv);
 }
 
-/* Takes the open group into flight, builds its records and sends its
- * copy in its turn with the mutex let go (writes stage into a new open
- * group meanwhile, and with depth > 1 the next group may be taken while
- * this one's copy is out), then, once the groups taken before it are
- * finished, writes it to the store and finishes it under the mutex: its
- * tickets resolved (their wakes and the broadcast with the mutex let
- * go, as they are system calls) and the batches it filled sealed. A
- * group that fails fails those staged on it: the open group at once,
- * the later ones in flight as they finish (doom); a copy of theirs that
- * may be in the log is undone there (replicate_refused). The one way a
- * group is written, by a commit thread or by a caller of
- * ledger_group_commit. can_take and the open group not empty on entry;
- * mu held on entry and on return. wall_ms: the clock the finish records
- * (0: read it after the write). */
-static int commit_taken(ledger *l, uint64_t wall_ms)
+/* A group taken into flight, through the phases of its write
+ * (commit_taken): what each phase hands the next. */
+typedef struct commit_run {
+	group *g;
+	int copied;        /* its copy's outcome */
+	int rc;            /* its outcome: its own, or the one it was staged on */
+	uint64_t t0, c0;   /* monotonic and thread CPU ns at the serial work's start */
+	uint64_t t1;       /* the records built */
+	uint64_t hook_cpu; /* CPU spent in the test hook, not the commit's */
+	uint64_t write_ns; /* the copy and the store write */
+	uint64_t wall_ms;  /* the clock the finish records */
+	wake_list wl, wl_open;
+	full_list fl, fl_open;
+} commit_run;
+
+/* Phase 1, mu held: the open group taken into flight, a new one open. */
+static void group_take(ledger *l, commit_run *r) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct commit *c = &l->commit;
 	group *g = c->g;
@@ -560,57 +562,89 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 	g->gno = c->next_gno++;
 	g->doom = 0;
 	g->seq = c->taken++;
-	ledger_unlock(l);
+	r->g = g;
+}
+
+/* Phase 2, mu let go: in its send turn, its records built and its copy
+ * sent, then the copy's acknowledgement waited for. Building the records
+ * and writing them is the serial work (commit_write); the test hook and
+ * the wait for earlier groups are not. The thread's CPU clock is a
+ * system call, so it is read around the hook only when there is one. */
+static void group_copy(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
+{
+	struct commit *c = &l->commit;
+	group *g = r->g;
 	turn_wait(c, g);
-	/* Building the records and writing them: the serial work
-	 * (commit_write), the test hook and the wait for earlier groups
-	 * not. The thread's CPU clock is a system call, so it is read
-	 * around the hook only when there is one. */
-	uint64_t t0 = clock_mono_ns(), c0 = clock_thread_cpu_ns();
+	r->t0 = clock_mono_ns();
+	r->c0 = clock_thread_cpu_ns();
 	group_record(l, g);
-	uint64_t t1 = clock_mono_ns(), hook_cpu = 0;
+	r->t1 = clock_mono_ns();
+	r->hook_cpu = 0;
 	if (l->o.before_group_write) {
 		uint64_t h0 = clock_thread_cpu_ns();
 		l->o.before_group_write(l->o.hook_ctx);
-		hook_cpu = clock_thread_cpu_ns() - h0;
+		r->hook_cpu = clock_thread_cpu_ns() - h0;
 	}
 	uint64_t w0 = clock_mono_ns();
 	group_send(l, g);
 	turn_pass(c);
-	int copied = group_copied(l, g);
-	uint64_t write_ns = clock_mono_ns() - w0;
+	r->copied = group_copied(l, g);
+	r->write_ns = clock_mono_ns() - w0;
+}
+
+/* Phase 3, takes mu and lets it go: the groups taken before it
+ * finished, its outcome so far (doomed by a failed one, or its copy's). */
+static void group_turn(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
+{
+	struct commit *c = &l->commit;
 	ledger_lock(l);
-	while (c->fly[0] != g)
+	while (c->fly[0] != r->g)
 		ledger_wait(l, &c->done);
-	int rc = g->doom ? g->doom : copied;
+	r->rc = r->g->doom ? r->g->doom : r->copied;
 	ledger_unlock(l);
-	if (rc == 0) {
+}
+
+/* Phase 4, mu let go: written to the store, its copy taken; or, refused,
+ * its copy undone in the log. */
+static void group_write(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
+{
+	group *g = r->g;
+	if (r->rc == 0) {
 		FAILPOINT("group.copied");
 		uint64_t s0 = clock_mono_ns();
-		rc = group_store(l, g);
-		write_ns += clock_mono_ns() - s0;
-		if (rc == 0) {
-			telemetry_group_written(l->o.tm, write_ns);
+		r->rc = group_store(l, g);
+		r->write_ns += clock_mono_ns() - s0;
+		if (r->rc == 0) {
+			telemetry_group_written(l->o.tm, r->write_ns);
 			group_hot(l, g);
 		}
-	} else if (l->o.replicate_begin && copied != ERR_FENCED) {
+	} else if (r->copied != ERR_FENCED) {
 		/* Its copy is in the log, or may land: undone there, now that
 		 * every group before it is written. */
-		l->o.replicate_refused(l->o.replicate_ctx, g->wb);
+		l->o.log->refused(l->o.log_ctx, g->wb);
 	}
+}
+
+/* Phase 5, takes mu and lets it go: finished (its tickets resolved, the
+ * batches it filled noted), out of flight; a group that failed by itself
+ * fails those staged on it: the open group now, the later ones in
+ * flight as they finish (doom). */
+static void group_settle(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
+{
+	struct commit *c = &l->commit;
+	group *g = r->g;
 	uint64_t c1 = clock_thread_cpu_ns();
 	ledger_lock(l);
-	l->st.commit_write_ns += (t1 - t0) + write_ns;
-	l->st.commit_write_cpu_ns += c1 - c0 - hook_cpu;
-	bool own = rc && !g->doom; /* failed itself, not by the group it was staged on */
+	l->st.commit_write_ns += (r->t1 - r->t0) + r->write_ns;
+	l->st.commit_write_cpu_ns += c1 - r->c0 - r->hook_cpu;
+	bool own = r->rc && !g->doom; /* failed itself, not by the group it was staged on */
 	if (own)
 		log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"", g->n,
-		          err_str(rc));
-	wake_list wl, wl_open = {.n = 0};
-	full_list fl, fl_open;
-	if (!wall_ms)
-		wall_ms = clock_wall_ms();
-	group_finish(l, g, rc, wall_ms, &wl, &fl);
+		          err_str(r->rc));
+	r->wl_open.n = 0;
+	if (!r->wall_ms)
+		r->wall_ms = clock_wall_ms();
+	group_finish(l, g, r->rc, r->wall_ms, &r->wl, &r->fl);
 	if (own) {
 		/* The open group and the later ones in flight were staged on
 		 * top of this one: their writes took their memberships and
@@ -620,20 +654,42 @@ static int commit_taken(ledger *l, uint64_t wall_ms)
 		 * recorded: they fail too. Stagers no longer see the doomed
 		 * ones, so what stages from now on rests on the store alone. */
 		if (!group_empty(c->g))
-			group_finish(l, c->g, rc, wall_ms, &wl_open, &fl_open);
+			group_finish(l, c->g, r->rc, r->wall_ms, &r->wl_open, &r->fl_open);
 		for (size_t i = 1; i < c->nfly; i++)
-			c->fly[i]->doom = rc;
+			c->fly[i]->doom = r->rc;
 	}
 	memmove(c->fly, c->fly + 1, (c->nfly - 1) * sizeof *c->fly);
 	c->nfly--;
 	ledger_unlock(l);
-	wakes_call(&wl);
-	wakes_call(&wl_open);
-	pthread_cond_broadcast(&c->done);
+}
+
+/* Takes the open group into flight and writes it, one phase after
+ * another, each its own lock scope: phase 1 under mu, which this
+ * function then lets go for the rest (writes stage into a new open group
+ * meanwhile, and with depth > 1 the next group may be taken while this
+ * one's copy is out), the answers (the wakes and the broadcast, system
+ * calls) with mu let go, and takes mu back for the batches the group
+ * filled, sealed. The one way a group is written, by a commit thread or
+ * by a caller of ledger_group_commit. can_take and the open group not
+ * empty on entry; mu held on entry and on return. wall_ms: the clock the
+ * finish records (0: read it after the write). */
+static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
+{
+	commit_run r; /* each phase sets what it hands on: no clearing per group */
+	r.wall_ms = wall_ms;
+	group_take(l, &r);
+	ledger_unlock(l);
+	group_copy(l, &r);
+	group_turn(l, &r);
+	group_write(l, &r);
+	group_settle(l, &r);
+	wakes_call(&r.wl);
+	wakes_call(&r.wl_open);
+	pthread_cond_broadcast(&l->commit.done);
 	ledger_lock(l);
 	/* After the answers: the batches this group filled. */
-	seal_full(l, &fl, wall_ms);
-	return rc;
+	seal_full(l, &r.fl, r.wall_ms);
+	return r.rc;
 }
 
 int ledger_group_commit(ledger *l, uint64_t wall_ms)

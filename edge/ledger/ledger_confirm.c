@@ -77,7 +77,7 @@ void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_sna
 	c->drop = xcalloc(c->ndrop + 1, sizeof *c->drop);
 	/* With a changelog the deletions go there too, so that a store
 	 * rebuilt from it holds only the batches central had not applied. */
-	if (c->ndrop && l->o.replicate)
+	if (c->ndrop)
 		c->rep = store_batch_new();
 	for (size_t i = 0; i < c->ndrop; i++) {
 		c->drop[i] = pt->sealed[i].seq;

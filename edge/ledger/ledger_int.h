@@ -37,14 +37,17 @@
  * outbox, struct replica, the store batch wb and the stats st:
  * everything writes, seals, sends, snapshots and checkpoint loads
  * change. No store read is made under it: a write reads its stored
- * memberships and idempotency record before it (read again under it
- * only when a group joined meanwhile: stage_reread), a snapshot or
+ * memberships and idempotency record before it (and again before it,
+ * with the mutex let go, when a group joined meanwhile: stage_reread,
+ * STAGE_REREAD in ledger_stage.c), a snapshot or
  * checkpoint message reads its counts' stored versions with cmu alone,
  * and the pump reads the batches it sends again with it let go. Its
  * holder lets it go for store writes too: a snapshot's or checkpoint
- * message's and a seal's (one at a time: outbox.sealing) through
- * ledger_outside, and a group's (and with a changelog its copy's
- * acknowledgement) in commit_taken, whichever thread writes it (the
+ * message's in a phase of its own between two locked ones (ledger.c's
+ * ledger_apply_snapshot, ledger_replica_apply: ledger_count_store), a
+ * seal's (one at a time: outbox.sealing) through ledger_outside, and a
+ * group's (and with a changelog its copy's acknowledgement) in
+ * commit_taken's phases, whichever thread writes it (the
  * commit thread, or without one the loop that commits, or the writer
  * whose ops did not fit the open group, or a drain). So no store write
  * is made under it either: a snapshot position reset and the start of a
@@ -60,6 +63,14 @@
  * is needed.
  * Each struct's comment names its exceptions (the commit thread,
  * lock-free reads).
+ *
+ * clang checks every mutex of the ledger (make thread-safety-check,
+ * include/tsa.h): the lock functions below (and ledger_commit.c's send
+ * turn's) say what they take and let go, so a function that takes one
+ * lets it go in the same body; a function that needs the writer or the
+ * count writers' mutex held says so in its declaration
+ * (TSA_REQUIRES(LEDGER_MU(l))), one that must run with it let go
+ * TSA_EXCLUDES.
  */
 #ifndef EDGE_LEDGER_INT_H
 #define EDGE_LEDGER_INT_H
@@ -83,14 +94,17 @@
 /* A write of counts: a snapshot message's, or a checkpoint message's
  * (ledger_replica_apply). Its holder holds cmu throughout, which keeps
  * every other writer of counts, positions and replica states out, and
- * stages under mu into snap_wb: the counts (skip: ledger_stage_counts'),
+ * stages under mu into snap_wb: the counts (skip: ledger_view_put_counts'),
  * its own records, and, with confirm (the message whose edge list
  * confirms this edge's batches of p), ledger_confirm_stage into conf.
- * Then ledger_count_write writes it with mu let go, and
- * ledger_count_show (mu held) puts what it wrote before readers (the
- * count cache, only the counts it holds already with only_cached, the
- * confirmation, the partition's view), or gives the confirming batches
- * back when it failed (rc). ledger_count_end always, holding both. */
+ * The holder's phases, each its own function (one lock scope each):
+ * under mu the staging, ending with ledger_count_begin; mu let go,
+ * ledger_count_store writes it (and copies the confirmed batches'
+ * deletion to the log); under mu again ledger_count_show puts what it
+ * wrote before readers (the count cache, only the counts it holds
+ * already with only_cached, the confirmation, the partition's view), or
+ * gives the confirming batches back when it failed (rc); then, with
+ * both mutexes let go, ledger_count_done always. */
 typedef struct count_write {
 	uint32_t p;
 	const wire_snapshot *s;
@@ -102,17 +116,37 @@ typedef struct count_write {
 	int rc;
 } count_write;
 
-void ledger_count_write(ledger *l, count_write *w);
-void ledger_count_show(ledger *l, count_write *w);
-/* The end of a count write's holder: lets both mutexes go, pumps what
- * the confirmation left to resend, frees w's parts; w->rc. */
-int ledger_count_end(ledger *l, count_write *w);
+void ledger_count_begin(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l), LEDGER_MU(l));
+void ledger_count_store(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
+    TSA_EXCLUDES(LEDGER_MU(l));
+void ledger_count_show(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l), LEDGER_MU(l));
+/* The end of a count write, both mutexes let go: pumps what the
+ * confirmation left to resend, frees w's parts; w->rc. */
+int ledger_count_done(ledger *l, count_write *w) TSA_EXCLUDES(LEDGER_CMU(l), LEDGER_MU(l));
+
+/* === the log (ledger_log.c) ============================================== */
+
+/* The log of a ledger opened without one (ledger_opts.log NULL). */
+extern const ledger_log ledger_log_none;
+
+/* wb's copy sent to the log and waited for: 0 once the log holds it.
+ * For a seal's batch and the confirmed batches' deletion, made in one
+ * call; a group's copy is begun and ended apart (commit_taken), so that
+ * two may be in flight. mu not held. */
+int ledger_log_copy(ledger *l, store_batch *wb, bool may_defer);
+/* The one way a store batch the ledger writes for itself reaches the
+ * store, once the log took its copy: wb written, then the log told how
+ * it went (copy: the batch the log holds, wb itself but for the
+ * confirmed batches' deletion, a hint beside a count write): written,
+ * or, for a group's (may_defer) whose write failed, refused, so that it
+ * is undone there. The store's result. mu not held. */
+int ledger_log_write(ledger *l, store_batch *wb, const store_batch *copy, bool may_defer);
 
 /* === struct ledger ====================================================== */
 
 struct ledger {
-	pthread_mutex_t cmu;       /* the count writers' mutex: see the top */
-	pthread_mutex_t mu;        /* the writer mutex */
+	tsa_mutex cmu;             /* the count writers' mutex: see the top */
+	tsa_mutex mu;              /* the writer mutex */
 	uint64_t mu_since;         /* when the holder took it (ns) */
 	const ledger *mine_before; /* the holder's ledger_mine before mu */
 	store *db;                 /* borrowed; LevelDB is thread-safe */
@@ -167,12 +201,19 @@ static inline bool ledger_outbox_can_seal(const ledger *l, uint32_t p)
  * taken by the upstream thread (snapshots, the seal tick, a snapshot
  * position reset), the checkpoint loader, the drain's forced seal and
  * ledger_free, never by a request. */
-static inline void ledger_lock_counts(ledger *l)
+static inline void ledger_lock_counts(ledger *l) TSA_ACQUIRE(LEDGER_CMU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&l->cmu);
 }
 
-static inline void ledger_unlock_counts(ledger *l)
+/* Takes it if it is free: true when it did. */
+static inline bool ledger_trylock_counts(ledger *l)
+    TSA_TRY_ACQUIRE(true, LEDGER_CMU(l)) TSA_NO_ANALYSIS
+{
+	return pthread_mutex_trylock(&l->cmu) == 0;
+}
+
+static inline void ledger_unlock_counts(ledger *l) TSA_RELEASE(LEDGER_CMU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_unlock(&l->cmu);
 }
@@ -185,7 +226,7 @@ extern _Thread_local const ledger *ledger_mine;
  * condition variable does not count as holding. A stripe's time counts
  * only where the writer mutex is not held too, so that the two sections
  * do not count the same time twice. */
-static inline void ledger_lock(ledger *l)
+static inline void ledger_lock(ledger *l) TSA_ACQUIRE(LEDGER_MU(l)) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&l->mu);
 	l->mu_since = clock_mono_ns();
@@ -193,14 +234,14 @@ static inline void ledger_lock(ledger *l)
 	ledger_mine = l;
 }
 
-static inline void ledger_unlock(ledger *l)
+static inline void ledger_unlock(ledger *l) TSA_RELEASE(LEDGER_MU(l)) TSA_NO_ANALYSIS
 {
 	ledger_mine = l->mine_before;
 	l->st.writer_lock_ns += clock_mono_ns() - l->mu_since;
 	pthread_mutex_unlock(&l->mu);
 }
 
-static inline void ledger_wait(ledger *l, pthread_cond_t *c)
+static inline void ledger_wait(ledger *l, pthread_cond_t *c) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const ledger *before = l->mine_before;
 	ledger_mine = before;
@@ -217,6 +258,7 @@ static inline void ledger_wait(ledger *l, pthread_cond_t *c)
  * read under mu may have changed when it returns; fn may take no ledger
  * lock but the view stripes. */
 static inline void ledger_outside(ledger *l, void (*fn)(ledger *, void *), void *ctx)
+    TSA_REQUIRES(LEDGER_MU(l))
 {
 	ledger_unlock(l);
 	fn(l, ctx);
@@ -234,21 +276,6 @@ static inline vstripe *ledger_view_stripe_at(ledger *l, uint32_t s)
 	return &l->view.s[s];
 }
 
-/* The store batch of a write the ledger makes for itself, to
- * ledger_opts.replicate before the store (0 when there is none). */
-static inline int ledger_replicate(ledger *l, store_batch *wb, bool may_defer)
-{
-	return l->o.replicate ? l->o.replicate(l->o.replicate_ctx, wb, may_defer) : 0;
-}
-
-/* The store write after a ledger_replicate of wb that returned 0 is
- * done, with result rc. */
-static inline void ledger_replicated(ledger *l, const store_batch *wb, int rc)
-{
-	if (l->o.replicated)
-		l->o.replicated(l->o.replicate_ctx, wb, rc);
-}
-
 /* Partition p's view stripe. */
 static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 {
@@ -256,22 +283,14 @@ static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
 }
 
 /* Takes stripe vs (the clock is read only where its time counts). */
-static inline void ledger_vlock_stripe(ledger *l, vstripe *vs)
+static inline void ledger_vlock_stripe(ledger *l, vstripe *vs) TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
 {
 	pthread_mutex_lock(&vs->mu);
 	if (ledger_mine != l)
 		vs->since = clock_mono_ns();
 }
 
-/* Takes partition p's stripe, and returns it. */
-static inline vstripe *ledger_vlock(ledger *l, uint32_t p)
-{
-	vstripe *vs = ledger_stripe(l, p);
-	ledger_vlock_stripe(l, vs);
-	return vs;
-}
-
-static inline void ledger_vunlock(ledger *l, vstripe *vs)
+static inline void ledger_vunlock(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
 {
 	if (ledger_mine != l)
 		vs->lock_ns += clock_mono_ns() - vs->since;
@@ -285,6 +304,7 @@ static inline void ledger_vunlock(ledger *l, vstripe *vs)
  * mutex reads the clock once it has it, so no wait is counted, and no
  * time the writer lock's holder already counts is counted again. */
 static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
+    TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
 {
 	bool waited = pthread_mutex_trylock(&vs->mu) != 0;
 	if (waited)
@@ -295,7 +315,7 @@ static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
 
 /* ledger_vunlock for a hold taken by ledger_vlock_from: the clock it
  * read (0 when none), which times the next hold. */
-static inline uint64_t ledger_vunlock_at(ledger *l, vstripe *vs)
+static inline uint64_t ledger_vunlock_at(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
 {
 	uint64_t now = 0;
 	if (ledger_mine != l) {

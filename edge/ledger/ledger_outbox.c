@@ -362,7 +362,8 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 			continue;
 		}
 		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		vstripe *vs = ledger_vlock(l, p); /* readers, at a promotion */
+		vstripe *vs = ledger_stripe(l, p);
+		ledger_vlock_stripe(l, vs); /* readers, at a promotion */
 		ledger_batch_deltas(&b, flags, overlay_in, vs);
 		ledger_vunlock(l, vs);
 		free(flags);
@@ -421,7 +422,7 @@ typedef struct batch_bytes {
  * been taken over from, and the pump that runs every second asks again. */
 static uint64_t pump_part(ledger *l, uint32_t p, const batch_bytes *have)
 {
-	if (l->o.may_send && !l->o.may_send(l->o.replicate_ctx))
+	if (!l->o.log->may_send(l->o.log_ctx))
 		return 0;
 	outbox_part *pt = &l->outbox.parts[p];
 	uint64_t window = 0;
@@ -651,7 +652,7 @@ typedef struct seal_job {
  * outbox sealing. false: nothing to seal. Mutex held (let go while it
  * waits). */
 static bool seal_take(ledger *l, uint32_t p, ledger_seal_why why, uint64_t upto, uint64_t wall_ms,
-                      seal_job *j)
+                      seal_job *j) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct outbox *o = &l->outbox;
 	while (o->sealing) {
@@ -735,11 +736,10 @@ static void seal_run(ledger *l, void *ctx)
 		FAILPOINT("seal.encoded");
 		/* Replicated before it is written, and so before it is sent:
 		 * no batch reaches central that the changelog does not hold. */
-		j->rc = ledger_replicate(l, wb, false);
+		j->rc = ledger_log_copy(l, wb, false);
 		if (j->rc == 0) {
 			FAILPOINT("seal.copied");
-			j->rc = store_write(l->db, wb);
-			ledger_replicated(l, wb, j->rc);
+			j->rc = ledger_log_write(l, wb, wb, false);
 		}
 		if (j->rc == 0)
 			FAILPOINT("seal.written");
@@ -765,7 +765,8 @@ static void seal_settle(ledger *l, seal_job *j)
 		seal_records(l, j->p, j->n, -1, NULL);
 		return;
 	}
-	vstripe *vs = ledger_vlock(l, j->p);
+	vstripe *vs = ledger_stripe(l, j->p);
+	ledger_vlock_stripe(l, vs);
 	for (uint32_t i = 0; i < j->b.nsums; i++)
 		if (j->so.merged[i] > 1)
 			ledger_overlay_merge(vs, j->b.sums[i].counter.p, j->b.sums[i].counter.n,

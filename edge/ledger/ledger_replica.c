@@ -131,7 +131,8 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	if (rc == 0) {
 		ledger_lock(l);
 		l->replica.parts[p] = next;
-		vstripe *vs = ledger_vlock(l, p);
+		vstripe *vs = ledger_stripe(l, p);
+		ledger_vlock_stripe(l, vs);
 		ledger_view_publish(l, p);
 		ledger_vunlock(l, vs);
 		ledger_unlock(l);
@@ -213,20 +214,28 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		w.rc = ERR_AGAIN;
 	} else {
 		w.skip = xcalloc(s->ncounts + 1, sizeof *w.skip);
-		w.rc = ledger_stage_counts(l, l->snap_wb, s, true, w.skip);
+		w.rc = ledger_view_put_counts(l, l->snap_wb, s, true, w.skip);
 	}
+	bool staged = w.rc == 0;
 	ledger_lock(l);
 	replica_part nrp = *rp;
-	if (w.rc == 0) {
+	if (staged) {
 		checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq);
-		ledger_count_write(l, &w);
+		ledger_count_begin(l, &w);
+	}
+	ledger_unlock(l);
+	if (staged) {
+		ledger_count_store(l, &w);
+		ledger_lock(l);
 		if (w.rc == 0)
 			*rp = nrp; /* before the view shows whether it is complete */
 		ledger_count_show(l, &w);
 		if (w.rc == 0)
 			checkpoint_settle(l, &w, &eff, seq_new, seq);
+		ledger_unlock(l);
 	}
-	return ledger_count_end(l, &w);
+	ledger_unlock_counts(l);
+	return ledger_count_done(l, &w);
 }
 
 uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)

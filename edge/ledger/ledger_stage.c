@@ -151,6 +151,9 @@ int ledger_member(ledger *l, const char *counter, const char *item, const char *
 /* --- staging ---------------------------------------------------------------- */
 
 #define STAGE_ON_STACK 4 /* ops of one call staged without an allocation */
+/* stage_locked's answer when a read the write needs is stale or failed:
+ * let the mutex go, read again, stage again (never an error code). */
+#define STAGE_REREAD 1
 
 /* An op of this call, made before the writer mutex (prepare), read
  * before it too (preread), and staged under it. */
@@ -166,6 +169,7 @@ typedef struct staged {
 	 * at the value read before: the stored membership (set ops) and its
 	 * clock, and the count as the view showed it, unclamped. */
 	bool mread, vread;
+	int mrc; /* the membership read's result */
 	int mstate;
 	uint64_t mstamp;
 	int64_t raw;
@@ -227,9 +231,14 @@ static void home_put_state(const home_put *h, int *state, uint64_t *stamp)
 }
 
 /* The membership of the set op at i, after the ops before it in this call,
- * else in the group, else in the store (as preread found it, if fresh),
- * and the clock of the op that set it; -1 when not known here. */
-static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, int *state, uint64_t *stamp)
+ * else in the group, else in the store as preread found it, and the clock
+ * of the op that set it; -1 when not known here. The store is never read
+ * here, under the writer mutex: when a group joined the overlay since the
+ * read (not fresh), or the read failed, STAGE_REREAD (the write reads
+ * again before the mutex); a read that failed again (retried), its
+ * error. */
+static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, bool retried, int *state,
+                        uint64_t *stamp) TSA_REQUIRES(LEDGER_MU(l))
 {
 	for (size_t j = i; j-- > 0;) {
 		if (sg[j].set && sg[j].mkn == sg[i].mkn &&
@@ -252,21 +261,23 @@ static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, int *state,
 		}
 		return 0;
 	}
+	if (!sg[i].mread && retried)
+		return sg[i].mrc;
 	if (fresh && sg[i].mread) {
 		*state = sg[i].mstate;
 		*stamp = sg[i].mstamp;
 		return 0;
 	}
-	return ledger_member_read(l, sg[i].mkey, sg[i].mkn, state, stamp);
+	return STAGE_REREAD;
 }
 
 /* newest_state, where a pair not known here (never recorded, or
  * dropped by retention) takes what central said of it (the op's prior),
  * if anything. */
 static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
-                        int *state, uint64_t *stamp)
+                        bool retried, int *state, uint64_t *stamp) TSA_REQUIRES(LEDGER_MU(l))
 {
-	int rc = newest_state(l, sg, i, fresh, state, stamp);
+	int rc = newest_state(l, sg, i, fresh, retried, state, stamp);
 	if (rc == 0 && *state < 0 && ops[i].prior >= 0)
 		*state = ops[i].prior ? 1 : 0;
 	return rc;
@@ -307,16 +318,19 @@ static void preread(ledger *l, staged *s)
 		bloom_prefetch(&l->commit.members, bh);
 	}
 	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
-	s->mread = s->set && member_read_h(l, s->mkey, s->mkn, bh, &s->mstate, &s->mstamp) == 0;
+	s->mrc = s->set ? member_read_h(l, s->mkey, s->mkn, bh, &s->mstate, &s->mstamp) : 0;
+	s->mread = s->set && s->mrc == 0;
 }
 
 /* Stages sg[i] (made by prepare) as far as its answer: its membership
  * before it, its clock, its op number and the count the user sees.
  * Nothing goes into the group yet. fresh: no group has joined the
  * overlay since preread, so what it read stands, with the live groups'
- * ops and this call's added. */
-static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh,
-                 uint64_t wall_ms, ledger_answer *a)
+ * ops and this call's added. retried: preread ran again, as a group
+ * joined since the first (or a read failed): the op counts as read
+ * again. */
+static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fresh, bool retried,
+                 uint64_t wall_ms, ledger_answer *a) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const ledger_op *o = &ops[i];
 	staged *s = &sg[i];
@@ -324,13 +338,13 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 	uint32_t p = s->pk.p;
 	uint64_t seen = 0;
 	bool repeat = false, unsettled = false;
-	if (fresh && (!s->set || s->mread) && s->vread)
+	if (!retried && fresh && (!s->set || s->mread) && s->vread)
 		l->st.stage_fresh++;
 	else
 		l->st.stage_reread++;
 	if (s->set) {
-		int state;
-		int rc = state_before(l, ops, sg, i, fresh, &state, &seen);
+		int state = -1; /* set by state_before when it returns 0 */
+		int rc = state_before(l, ops, sg, i, fresh, retried, &state, &seen);
 		if (rc)
 			return rc;
 		repeat = state == (o->add ? 1 : 0);
@@ -433,19 +447,20 @@ static int replay_outcome(ledger *l, int rc, size_t n)
 }
 
 /* A write of the ops in sg: the part under the writer mutex. Room in the
- * open group (and none of its key in the groups), the key's record read
- * again if a group holding records finished since the pre-read (seen),
- * the budget, then the ops staged (answers), the key's record rendered
- * into the group (*rendered: the caller frees it), and the write left to
- * the commit thread (t) or committed now. */
+ * open group (and none of its key in the groups), the budget, then the
+ * ops staged (answers), the key's record rendered into the group
+ * (*rendered: the caller frees it), and the write left to the commit
+ * thread (t) or committed now. STAGE_REREAD, with nothing staged, when
+ * a read made before the mutex no longer stands (a group holding the
+ * key's record, or changing a membership the write needs, finished
+ * since seen) or failed: the caller reads again with the mutex let go. */
 static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, uint64_t wall_ms,
-                        ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
-                        ledger_ticket *t, uint64_t seen, char **rendered)
+                        ledger_answer *answers, const ledger_idem *idem, ledger_ticket *t,
+                        uint64_t seen, bool retried, char **rendered) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
-	if (l->o.replicate_refusing && l->o.replicate_refusing(l->o.replicate_ctx) &&
-	    !(idem && ledger_idem_pending(l, ih))) {
+	if (l->o.log->refusing(l->o.log_ctx) && !(idem && ledger_idem_pending(l, ih))) {
 		/* Its copy would be refused: so is the write, now, rather
 		 * than after the room below (a wait on this thread). Not a
 		 * retry of a write still in a group (the probe's, say): it
@@ -458,24 +473,28 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	/* A retry must see its first try: no group may hold its key. */
 	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
 	group *g = c->g;
-	/* Rare: a retry that raced its first try's group to the store. */
-	if (idem && ledger_idem_joined(l, seen, ih)) {
-		int rc = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
-		if (rc != ERR_NOTFOUND)
-			return rc;
-	}
+	/* Rare: a retry that raced its first try's group to the store. Its
+	 * record is read again before the mutex. */
+	if (idem && ledger_idem_joined(l, seen, ih))
+		return STAGE_REREAD;
 	if (l->st.pending_bytes >= l->o.budget_bytes) {
 		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		return ERR_FULL;
 	}
 	hlc saved = c->clock;
+	uint64_t fresh_before = l->st.stage_fresh, reread_before = l->st.stage_reread;
 	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = stage(l, ops, sg, i, fresh, wall_ms, &answers[i]);
+		rc = stage(l, ops, sg, i, fresh, retried, wall_ms, &answers[i]);
 	if (rc) {
 		if (rc == ERR_IO)
 			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+		if (rc == STAGE_REREAD) {
+			/* Counted once, when staged. */
+			l->st.stage_fresh = fresh_before;
+			l->st.stage_reread = reread_before;
+		}
 		c->clock = saved;
 		return rc;
 	}
@@ -529,33 +548,41 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 	for (size_t i = made; i < n; i++)
 		sg[i].op.counter = NULL;
 	int rc = made < n ? ERR_INVAL : 0;
-	bool answered = rc != 0;
-	/* The store and view reads before the mutex, so that no other write
-	 * waits for them; checked under it against commit.finished. A key's
-	 * record is in the store once the group that staged it is written:
-	 * found, the answer is that write's, with no lock at all. */
-	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
-	if (!answered && idem) {
-		int r = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
-		answered = r != ERR_NOTFOUND; /* replayed (0), a conflict, or the store failed */
-		if (answered)
-			rc = r;
-	}
-	if (!answered) {
+	bool answered = rc != 0, retried = false;
+	char *rendered = NULL;
+	while (!answered) {
+		/* The store and view reads before the mutex, so that no other
+		 * write waits for them; checked under it against
+		 * commit.finished, and made again (retried) when a group
+		 * finished in between changed what they found: no store read
+		 * is made under the mutex. A key's record is in the store once
+		 * the group that staged it is written: found, the answer is
+		 * that write's, with no lock at all. */
+		uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+		if (idem) {
+			int r = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
+			answered =
+			    r != ERR_NOTFOUND; /* replayed (0), a conflict, or the store failed */
+			if (answered) {
+				rc = r;
+				break;
+			}
+		}
 		memset(answers, 0, n * sizeof *answers);
 		for (size_t i = 0; i < n; i++)
 			preread(l, &sg[i]);
 		if (l->o.after_preread)
 			l->o.after_preread(l->o.hook_ctx);
-		char *rendered = NULL;
 		ledger_lock(l);
-		rc =
-		    stage_locked(l, ops, sg, n, wall_ms, answers, idem, replay, t, seen, &rendered);
+		rc = stage_locked(l, ops, sg, n, wall_ms, answers, idem, t, seen, retried,
+		                  &rendered);
 		ledger_unlock(l);
-		if (l->o.after_stage && ledger_ticket_staged(t))
-			l->o.after_stage(l->o.hook_ctx);
-		free(rendered);
+		answered = rc != STAGE_REREAD;
+		retried = true;
 	}
+	if (l->o.after_stage && ledger_ticket_staged(t))
+		l->o.after_stage(l->o.hook_ctx);
+	free(rendered);
 	for (size_t i = 0; i < n; i++)
 		free(sg[i].op.counter);
 	if (sg != one)

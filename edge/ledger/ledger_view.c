@@ -214,7 +214,8 @@ void ledger_view_begin(ledger *l, uint32_t p)
 	vsnap *v = xmalloc(sizeof *v);
 	v->sn = store_snap_new(l->db);
 	v->refs = 1;
-	vstripe *vs = ledger_vlock(l, p);
+	vstripe *vs = ledger_stripe(l, p);
+	ledger_vlock_stripe(l, vs);
 	pview *pv = &l->view.pv[p];
 	pv->gen++;
 	pv->pre = v;
@@ -578,7 +579,8 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
 {
 	fetch f = {0};
 	int rc;
-	vstripe *vs = ledger_vlock(l, k->p);
+	vstripe *vs = ledger_stripe(l, k->p);
+	ledger_vlock_stripe(l, vs);
 	while ((rc = view_try(l, vs, k, plus, &f, out, raw)) == 1) {
 		pview *pv = &l->view.pv[k->p];
 		f.gen[f.kind] = pv->gen;
@@ -691,7 +693,8 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
 		return;
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	vstripe *vs = ledger_vlock(l, partition_of(item, il, l->o.partitions));
+	vstripe *vs = ledger_stripe(l, partition_of(item, il, l->o.partitions));
+	ledger_vlock_stripe(l, vs);
 	rt_entry *e = rt_find(vs, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(vs, key, kn);
@@ -787,7 +790,8 @@ static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint32_t h, u
 		*v = val;
 }
 
-int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip)
+int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
+                           bool *skip)
 {
 	char key[KEY_MAX + 1];
 	unsigned char val[16];

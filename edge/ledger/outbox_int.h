@@ -128,13 +128,14 @@ static inline bool ledger_outbox_full(const ledger *l, uint32_t p);
  * sealed it, counted in sealed_by):
  * one store write, made with the mutex let go (the caller's state may
  * change meanwhile, as across ledger_wait). Mutex held. */
-int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto);
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto)
+    TSA_REQUIRES(LEDGER_MU(l));
 /* Seals p's open batch while it holds a batch's worth (after a group
  * filled it); a failure is logged, the ops stay open. Mutex held. */
-void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms);
+void ledger_outbox_seal_full(ledger *l, uint32_t p, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
 /* Seals the open batches that are old enough (with force, every one),
  * each in as many batches as it takes: 0 or the first seal's error. */
-int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force);
+int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force) TSA_REQUIRES(LEDGER_MU(l));
 /* Hands p's unsent batches to the sink as far as memory has their bytes
  * (ledger_pump reads the others): 0, or the sequence of the first batch
  * that must be read back from the store. Mutex held. */

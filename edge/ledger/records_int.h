@@ -16,8 +16,18 @@
 #include "memacct.h"
 #include "partition.h"
 #include "smap.h"
+#include "tsa.h"
 
 #define KEY_MAX EKEY_MEMBER_MAX
+
+/* The ledger's writer mutex and count writers' mutex (ledger_int.h), as
+ * clang's thread safety analysis names them (tsa.h), so that functions
+ * declared before struct ledger is whole can say which they need.
+ * Declared for the analysis only: never called, never defined. */
+tsa_mutex *ledger_writer_mu(ledger *l);
+tsa_mutex *ledger_counts_mu(ledger *l);
+#define LEDGER_MU(l) (*ledger_writer_mu(l))
+#define LEDGER_CMU(l) (*ledger_counts_mu(l))
 
 typedef struct pend_op {
 	char *counter, *item, *user; /* one allocation, at counter */

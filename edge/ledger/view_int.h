@@ -70,7 +70,7 @@ typedef struct keep_req {
 /* One stripe of the view: what count reads of its partitions' items look
  * at (partition p is in stripe p % n), under its own mutex. */
 typedef struct vstripe {
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	uint64_t since;             /* when the holder took mu (ns) */
 	smap overlay;               /* counter 0 item -> overlay_entry* */
 	imap cache_hot, cache_cold; /* counter 0 item -> count | COUNT_KNOWN, or 0 */
@@ -178,7 +178,8 @@ int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, 
  * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO.
  * cmu held; the writer mutex not needed (only cmu's holders write counts),
  * and not held: the stored versions are store reads. */
-int ledger_stage_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check, bool *skip);
+int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
+                           bool *skip) TSA_REQUIRES(LEDGER_CMU(l)) TSA_EXCLUDES(LEDGER_MU(l));
 /* After the write (s's partition's stripe held): the written counts into
  * the cache; with only_cached only those it holds already (a checkpoint
  * does not flood it). */

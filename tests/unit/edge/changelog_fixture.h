@@ -30,6 +30,9 @@
 #include "tests/support/proc.h"
 #include "tests/support/testdir.h"
 
+/* The one-byte store key of a changelog tag (keys.h), as a C string. */
+#define LOG_KEY(tag) ((const char[]){(char)(tag), 0})
+
 #define TOPIC "likes.changelog"
 
 static struct {
@@ -86,7 +89,7 @@ static void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t v
 {
 	(void)v;
 	(void)vn;
-	if (kn == 1 && k[0] == CHANGELOG_KEY[0])
+	if (ekey_is_alone(k, kn, EKEY_LOG_POSITION))
 		*(bool *)ctx = true;
 }
 

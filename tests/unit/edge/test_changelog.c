@@ -500,7 +500,7 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	             (unsigned long)r.voided);
 	expect(fresh, "Mk1", "after");
 	expect(fresh, "Mk2", "b3");
-	char *e = get(fresh, CHANGELOG_EPOCH_KEY);
+	char *e = get(fresh, LOG_KEY(EKEY_LOG_EPOCH));
 	cr_assert_not_null(e);
 	free(e);
 	changelog_free(a);
@@ -525,13 +525,13 @@ Test(changelog, a_takeover_names_a_writer_time_after_every_one_before_it_whateve
 	char v[8];
 	store_put_u64((unsigned char *)v, ahead);
 	store_batch *wb = store_batch_new();
-	store_batch_put(wb, CHANGELOG_WRITER_KEY, 1, v, 8);
+	store_batch_put(wb, LOG_KEY(EKEY_LOG_WRITER), 1, v, 8);
 	cr_assert_eq(store_write(da, wb), 0);
 	store_batch_free(wb);
 	changelog *a = active_on(&oa, da);
 	cr_assert_eq(changelog_writer(a), ahead + 1);
 	uint64_t w = 0;
-	cr_assert_eq(store_read_u64(da, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(store_read_u64(da, LOG_KEY(EKEY_LOG_WRITER), 1, &w), 0);
 	cr_assert_eq(w, ahead + 1, "its own takeover record read back");
 
 	/* b's store knows nothing of it: b learns it from a's takeover
@@ -543,7 +543,7 @@ Test(changelog, a_takeover_names_a_writer_time_after_every_one_before_it_whateve
 	/* A store rebuilt from the log holds b's writer time. */
 	changelog_restored r;
 	store *fresh = restored_as("fresh", &r);
-	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_WRITER), 1, &w), 0);
 	cr_assert_eq(w, ahead + 2);
 	changelog_free(a);
 	changelog_free(b);
@@ -589,9 +589,9 @@ Test(changelog, a_takeover_from_before_writer_times_names_none_and_the_next_uses
 	changelog_restored r;
 	store *fresh = restored_as("fresh", &r);
 	uint64_t w = 0, e = 0;
-	cr_assert_eq(store_read_u64(fresh, CHANGELOG_EPOCH_KEY, 1, &e), 0);
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_EPOCH), 1, &e), 0);
 	cr_assert_eq(e, 1, "the old takeover counts");
-	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), ERR_NOTFOUND,
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_WRITER), 1, &w), ERR_NOTFOUND,
 	             "and names no writer time");
 	uint64_t before = clock_wall_ms();
 	changelog *b = active_on(&T.o, fresh);
@@ -600,7 +600,7 @@ Test(changelog, a_takeover_from_before_writer_times_names_none_and_the_next_uses
 	cr_assert(changelog_writer(b) >= before && changelog_writer(b) <= after,
 	          "the clock's: %llu not in [%llu, %llu]", (unsigned long long)changelog_writer(b),
 	          (unsigned long long)before, (unsigned long long)after);
-	cr_assert_eq(store_read_u64(fresh, CHANGELOG_WRITER_KEY, 1, &w), 0);
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_WRITER), 1, &w), 0);
 	cr_assert_eq(w, changelog_writer(b));
 	changelog_free(b);
 	store_close(fresh);
@@ -683,8 +683,8 @@ Test(changelog, a_follower_tails_a_live_active_and_takes_over_a_silent_log)
 	/* Its beats moved the follower's stored position past the last
 	 * record that wrote anything (the writer's own position). */
 	uint64_t pa = 0, pb = 0;
-	cr_assert_eq(store_read_u64(da, CHANGELOG_KEY, 1, &pa), 0);
-	cr_assert_eq(store_read_u64(dbb, CHANGELOG_KEY, 1, &pb), 0);
+	cr_assert_eq(store_read_u64(da, LOG_KEY(EKEY_LOG_POSITION), 1, &pa), 0);
+	cr_assert_eq(store_read_u64(dbb, LOG_KEY(EKEY_LOG_POSITION), 1, &pb), 0);
 	cr_assert_gt(pb, pa, "the follower stores a position past the beats (%llu, %llu)",
 	             (unsigned long long)pb, (unsigned long long)pa);
 

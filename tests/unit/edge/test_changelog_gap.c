@@ -85,7 +85,7 @@ static int copy_writer(void *ctx, store *db, int64_t log_start, char *err, size_
 	store_iter_free(it);
 	it = store_iter_new(ctx, "", 0);
 	while (store_iter_next(it, &k, &kn, &v, &vn))
-		if (!(kn == 1 && k[0] == CHANGELOG_GAP_KEY[0]))
+		if (!ekey_is_alone(k, kn, EKEY_LOG_GAP))
 			store_batch_put(wb, k, kn, v, vn);
 	cr_assert_eq(store_iter_status(it), 0);
 	store_iter_free(it);
@@ -158,7 +158,7 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	replicated_write(cl, db, s); /* later, and written first */
 	cr_assert_eq(unwritten(), 1, "the seal's came and went");
 	uint64_t stored = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &stored), 0);
+	cr_assert_eq(store_read_u64(db, LOG_KEY(EKEY_LOG_POSITION), 1, &stored), 0);
 	int64_t at = -1;
 	store_snap *sn = changelog_snapshot(cl, db, &at);
 	cr_assert_not_null(sn);
@@ -177,7 +177,7 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	changelog_written(cl, g, 0);
 	cr_assert_eq(unwritten(), 0);
 	uint64_t after = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &after), 0);
+	cr_assert_eq(store_read_u64(db, LOG_KEY(EKEY_LOG_POSITION), 1, &after), 0);
 	cr_assert_eq(after, stored + 1, "the group's own position, one before the seal's end");
 	proc_sleep_ms(500);
 	sn = changelog_snapshot(cl, db, &at);

@@ -80,7 +80,7 @@ static int64_t copy_position(changelog *cl, store *db)
 static uint64_t stored_position(store *db)
 {
 	uint64_t at = 0;
-	cr_assert_eq(store_read_u64(db, CHANGELOG_KEY, 1, &at), 0);
+	cr_assert_eq(store_read_u64(db, LOG_KEY(EKEY_LOG_POSITION), 1, &at), 0);
 	return at;
 }
 

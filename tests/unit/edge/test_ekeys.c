@@ -128,3 +128,28 @@ Test(ekeys, a_member_key_parses_back_into_its_names_and_nothing_else_does)
 	cr_assert_eq(yn, 13);
 	cr_assert_eq(memcmp(y, "Ylikes\0post:1", 13), 0);
 }
+
+/* The changelog's keys keep the bytes they had in changelog.h: a store
+ * written before they moved to keys.h reads the same. */
+Test(ekeys, the_changelog_keys_keep_their_letters_and_a_held_key_sorts_by_number)
+{
+	const struct {
+		enum ekey_tag tag;
+		char letter;
+	} alone[] = {{EKEY_LOG_POSITION, 'L'},
+	             {EKEY_LOG_EPOCH, 'E'},
+	             {EKEY_LOG_WRITER, 'V'},
+	             {EKEY_LOG_GAP, 'U'}};
+	for (size_t i = 0; i < sizeof alone / sizeof alone[0]; i++) {
+		cr_assert_eq(ekey_prefix(alone[i].tag)[0], alone[i].letter);
+		cr_assert(ekey_is_alone(&alone[i].letter, 1, alone[i].tag));
+		cr_assert_not(ekey_is_alone("LX", 2, alone[i].tag), "one byte only");
+	}
+	char a[EKEY_HELD_LEN], b[EKEY_HELD_LEN];
+	cr_assert_eq(ekey_held(a, 2), EKEY_HELD_LEN);
+	ekey_held(b, 256);
+	cr_assert_eq(memcmp(a, "Q\0\0\0\0\0\0\0\x02", EKEY_HELD_LEN), 0);
+	cr_assert_lt(memcmp(a, b, EKEY_HELD_LEN), 0);
+	cr_assert(ekey_is(a, sizeof a, EKEY_LOG_HELD));
+	cr_assert_eq(ekey_prefix(EKEY_LOG_HELD)[0], 'Q');
+}

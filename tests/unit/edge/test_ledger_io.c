@@ -9,7 +9,8 @@
  *
  * Same fixture as test_ledger.c (ledger_util.h); one thread, writes
  * committed at once, so nothing goes stale between a pre-read and the
- * mutex.
+ * mutex, but where a test's hook commits a group in between: then the
+ * write reads again, still before the mutex (the reread path).
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -189,4 +190,65 @@ Test(ledger_io, a_resend_waits_for_the_read_and_keeps_the_order)
 	cr_assert_eq(T.sent[1].seq, 1);
 	cr_assert_eq(T.sent[2].seq, 2);
 	no_read_under_the_mutex("a resend before a fresh batch");
+}
+
+/* The after_preread hook: commits the open group once, between a write's
+ * reads and its taking of the writer mutex, so that what it read no
+ * longer stands. */
+static void commit_between(void *ctx)
+{
+	bool *once = ctx;
+	if (*once)
+		return;
+	*once = true;
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+}
+
+static void reopen_with_commit_between(bool *once)
+{
+	ledger_free(T.l);
+	T.o.after_preread = commit_between;
+	T.o.hook_ctx = once;
+	open_ledger();
+	memset(&R, 0, sizeof R);
+}
+
+Test(ledger_io, a_membership_a_commit_overtook_is_read_again_before_the_writer_mutex)
+{
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_ticket t;
+	ledger_answer a;
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, NULL, NULL, &t), 0);
+	/* The repeat reads u1's membership (none yet), then the first like's
+	 * group is written before it takes the mutex. */
+	once = false;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	cr_assert(once, "the hook ran");
+	cr_assert_eq(t.state, LEDGER_DURABLE);
+	cr_assert_not(a.changed, "read again, the like is a repeat");
+	cr_assert_eq(stats_now().stage_reread, 1);
+	no_read_under_the_mutex("a repeat whose first like was written after its reads");
+}
+
+Test(ledger_io, a_record_a_commit_overtook_is_read_again_before_the_writer_mutex)
+{
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
+	ledger_idem idem = {
+	    .req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed, .ctx = "first"};
+	ledger_ticket t;
+	ledger_answer a;
+	ledger_replay r;
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
+	/* The retry finds no record (its first try is only staged), then
+	 * the first try's group is written before it takes the mutex. */
+	once = false;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1, &a, &idem, &r), 0);
+	cr_assert(once, "the hook ran");
+	cr_assert(r.replayed, "answered from the first try's record");
+	free(r.body);
+	no_read_under_the_mutex("a retry whose first try was written after its reads");
 }

@@ -1,9 +1,9 @@
 /* test_ledger_replicate.c - the ledger's writes for itself go to its
- * replicate hook (the changelog) before the store, and so before the
- * answer and before a sealed batch is sent; a write the hook refuses is
- * refused and records nothing; a seal it refuses leaves the ops open and
- * sends nothing; a refused group's number goes to the next group, so a
- * copy of it that landed after all is overwritten; every copy the hook
+ * log (ledger_opts.log: the changelog) before the store, and so before
+ * the answer and before a sealed batch is sent; a write the log refuses
+ * is refused and records nothing; a seal it refuses leaves the ops open
+ * and sends nothing; a refused group's number goes to the next group, so
+ * a copy of it that landed after all is overwritten; every copy the log
  * took is reported once, after its store write landed (the changelog
  * holds write positions back until then).
  *
@@ -20,8 +20,8 @@
 #define HOOK_CALLS_MAX 64
 
 static struct {
-	int fail;                       /* the hook's answer while nonzero */
-	bool refusing;                  /* replicate_refusing's answer */
+	int fail;                       /* the copy's outcome while nonzero */
+	bool refusing;                  /* refusing's answer */
 	bool hold_sends;                /* may_send's answer, negated */
 	unsigned calls;                 /* every call */
 	unsigned written;               /* puts it saw that the store already held */
@@ -32,7 +32,8 @@ static struct {
 	bool has_gno[HOOK_CALLS_MAX];
 	bool may_defer[HOOK_CALLS_MAX];           /* the call's may_defer */
 	const store_batch *taken[HOOK_CALLS_MAX]; /* copies taken, not reported yet */
-	unsigned ntaken, reported, unlanded, unknown;
+	int rc[HOOK_CALLS_MAX];                   /* each copy's outcome, for end */
+	unsigned ntaken, reported, unlanded, unknown, refused;
 } H;
 
 static void on_put(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
@@ -66,7 +67,8 @@ static void on_del(void *ctx, const char *k, size_t kn)
 		H.batch_dels++;
 }
 
-static int replicate(void *ctx, store_batch *wb, bool may_defer)
+/* ledger_log.begin: a copy sent, its outcome (H.fail) settled now. */
+static void *begin(void *ctx, store_batch *wb, bool may_defer)
 {
 	(void)ctx;
 	unsigned i = H.calls++;
@@ -76,7 +78,15 @@ static int replicate(void *ctx, store_batch *wb, bool may_defer)
 	store_batch_iterate(wb, &i, on_put, on_del);
 	if (!H.fail)
 		H.taken[H.ntaken++] = wb;
-	return H.fail;
+	H.rc[i] = H.fail;
+	return &H.rc[i];
+}
+
+static int end(void *ctx, store_batch *wb, void *pending)
+{
+	(void)ctx;
+	(void)wb;
+	return *(int *)pending;
 }
 
 static void landed(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
@@ -99,8 +109,8 @@ static void no_del(void *ctx, const char *k, size_t kn)
 	(void)kn;
 }
 
-/* ledger_opts.replicated: a copy taken, its write landed (rc 0). */
-static void replicated(void *ctx, const store_batch *wb, int rc)
+/* ledger_log.written: a copy taken, its write landed (rc 0). */
+static void written(void *ctx, const store_batch *wb, int rc)
 {
 	(void)ctx;
 	H.reported++;
@@ -112,6 +122,14 @@ static void replicated(void *ctx, const store_batch *wb, int rc)
 			return;
 		}
 	H.unknown++;
+}
+
+/* ledger_log.refused: a group's copy the ledger refused. */
+static void refused(void *ctx, const store_batch *wb)
+{
+	(void)ctx;
+	(void)wb;
+	H.refused++;
 }
 
 static bool refusing(void *ctx)
@@ -150,10 +168,8 @@ static void setup(void)
 	ledger_util_setup("test_ledger_replicate");
 	memset(&H, 0, sizeof H);
 	T.o.seal_ops = 2;
-	T.o.replicate = replicate;
-	T.o.replicated = replicated;
-	T.o.replicate_refusing = refusing;
-	T.o.may_send = may_send;
+	static const ledger_log log = {begin, end, written, refused, refusing, may_send};
+	T.o.log = &log;
 	open_ledger();
 }
 
@@ -207,7 +223,7 @@ Test(ledger_replicate, a_write_whose_copy_fails_is_refused_and_records_nothing)
 	cr_assert_eq(member_of("u3", ITEM), 1);
 }
 
-/* While the changelog refuses copies at once (replicate_refusing: the
+/* While the changelog refuses copies at once (refusing: the
  * region's Kafka took none lately and a probe is out), a write is
  * refused before it is staged: no copy is tried, nothing is recorded,
  * and it never waits for room behind a group in flight. A retry of a
@@ -328,5 +344,6 @@ Test(ledger_replicate, every_copy_taken_is_reported_once_after_its_store_write)
 	cr_assert_eq(H.ntaken, 0, "every copy taken was reported");
 	cr_assert_eq(H.reported, H.calls - 1, "once each, the refused one not at all");
 	cr_assert_eq(H.unknown, 0, "no report of a copy not taken");
+	cr_assert_eq(H.refused, 1, "the refused group's copy is undone in the log");
 	cr_assert_eq(H.unlanded, 0, "each after its write landed");
 }

@@ -119,7 +119,8 @@ static void read_main(void *arg)
  * not, until the stripe is let go. Both are joined. */
 static void read_beside_a_held_stripe(reader *ro, reader *rs)
 {
-	vstripe *held = ledger_vlock(T.l, T.p);
+	vstripe *held = ledger_stripe(T.l, T.p);
+	ledger_vlock_stripe(T.l, held);
 	waits_call_start(&ro->w, read_main, ro);
 	waits_call_start(&rs->w, read_main, rs);
 	bool other_done = waits_call_within(&ro->w, 5000);

@@ -19,6 +19,9 @@
 #include "tests/support/tconn.h"
 #include "tests/support/testdir.h"
 
+/* The one-byte store key of a changelog tag (keys.h), as a C string. */
+#define LOG_KEY(tag) ((const char[]){(char)(tag), 0})
+
 static struct {
 	char dir[64];
 	store *peer, *mine;
@@ -96,8 +99,8 @@ static size_t count_keys(store *db)
  * enough that the copy takes several frames. */
 static void fill_peer(int n, uint64_t at)
 {
-	put_u64(T.peer, CHANGELOG_KEY, at);
-	put_u64(T.peer, CHANGELOG_EPOCH_KEY, 3);
+	put_u64(T.peer, LOG_KEY(EKEY_LOG_POSITION), at);
+	put_u64(T.peer, LOG_KEY(EKEY_LOG_EPOCH), 3);
 	char *big = malloc(20000);
 	memset(big, 'v', 19999);
 	big[19999] = 0;
@@ -120,7 +123,7 @@ static void body_of(store *db, FILE *f)
 	const char *k, *v;
 	size_t kn, vn;
 	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		if (kn == 1 && k[0] == CHANGELOG_GAP_KEY[0])
+		if (ekey_is_alone(k, kn, EKEY_LOG_GAP))
 			continue;
 		seed_enc_put(&e, k, kn, v, vn);
 		(void)seed_enc_flush(&e, &out, false);
@@ -146,7 +149,7 @@ static store_snap *snapshot(void *ctx, int64_t *position)
 	(void)ctx;
 	store_snap *sn = store_snap_new(T.peer);
 	uint64_t at = 0;
-	int rc = store_snap_read_u64(sn, CHANGELOG_KEY, 1, &at);
+	int rc = store_snap_read_u64(sn, LOG_KEY(EKEY_LOG_POSITION), 1, &at);
 	cr_assert(rc == 0 || rc == ERR_NOTFOUND);
 	*position = (int64_t)at + T.ahead;
 	return sn;
@@ -196,13 +199,13 @@ Test(seed, a_copy_holds_every_key_of_the_peer_and_nothing_the_store_held_before)
 	fill_peer(300, 42);
 	put(T.mine, "Mlikes\x01stale", "1");
 	put(T.mine, "Ileftover", "x");
-	put_u64(T.mine, CHANGELOG_GAP_KEY, 17);
+	put_u64(T.mine, LOG_KEY(EKEY_LOG_GAP), 17);
 	seed_loaded r = copied_from_peer();
 	cr_assert_eq(r.at, 42);
 	cr_assert_eq(r.keys, 302, "every key: %llu", (unsigned long long)r.keys);
 	cr_assert_gt(r.bytes, 3 * SEED_FRAME_BYTES / 2, "more than one frame");
 	cr_assert_eq(count_keys(T.mine), 302);
-	cr_assert_null(get(T.mine, CHANGELOG_GAP_KEY), "fit once loaded");
+	cr_assert_null(get(T.mine, LOG_KEY(EKEY_LOG_GAP)), "fit once loaded");
 	cr_assert_null(get(T.mine, "Ileftover"));
 	cr_assert_null(get(T.mine, "Mlikes\x01stale"));
 	char *v = get(T.mine, "Mlikes\x01post:00010");
@@ -210,7 +213,7 @@ Test(seed, a_copy_holds_every_key_of_the_peer_and_nothing_the_store_held_before)
 	cr_assert_eq(strlen(v), 19999);
 	free(v);
 	uint64_t e = 0;
-	cr_assert_eq(store_read_u64(T.mine, CHANGELOG_EPOCH_KEY, 1, &e), 0);
+	cr_assert_eq(store_read_u64(T.mine, LOG_KEY(EKEY_LOG_EPOCH), 1, &e), 0);
 	cr_assert_eq(e, 3);
 	char part[128];
 	snprintf(part, sizeof part, "%s/seed.part", T.dir);
@@ -227,13 +230,13 @@ Test(seed, a_copy_keeps_the_later_of_the_two_writer_times)
 	uint64_t peer_v[2] = {500, 900}, want[2] = {700, 900};
 	for (int i = 0; i < 2; i++) {
 		fill_peer(3, 42);
-		put_u64(T.peer, CHANGELOG_WRITER_KEY, peer_v[i]);
-		put_u64(T.mine, CHANGELOG_WRITER_KEY, 700);
+		put_u64(T.peer, LOG_KEY(EKEY_LOG_WRITER), peer_v[i]);
+		put_u64(T.mine, LOG_KEY(EKEY_LOG_WRITER), 700);
 		(void)copied_from_peer();
 		uint64_t v = 0;
-		cr_assert_eq(store_read_u64(T.mine, CHANGELOG_WRITER_KEY, 1, &v), 0);
+		cr_assert_eq(store_read_u64(T.mine, LOG_KEY(EKEY_LOG_WRITER), 1, &v), 0);
 		cr_assert_eq(v, want[i], "round %d: %llu", i, (unsigned long long)v);
-		cr_assert_null(get(T.mine, CHANGELOG_GAP_KEY), "fit once loaded");
+		cr_assert_null(get(T.mine, LOG_KEY(EKEY_LOG_GAP)), "fit once loaded");
 	}
 }
 
@@ -293,7 +296,7 @@ Test(seed, a_copy_older_than_the_logs_start_or_from_an_unfit_store_is_refused)
 	cr_assert(strstr(err, "before the log's start"), "%s", err);
 	fclose(f);
 	/* A copy carrying a gap, or a held record, is no fit store's. */
-	const char *bad[] = {CHANGELOG_GAP_KEY, "Q\x01"};
+	const char *bad[] = {LOG_KEY(EKEY_LOG_GAP), "Q\x01"};
 	for (size_t i = 0; i < 2; i++) {
 		sbuf out;
 		sbuf_init(&out);
@@ -343,7 +346,7 @@ Test(seed, a_load_cut_short_leaves_the_store_unfit)
 	store_write_hook(T.mine, NULL, NULL);
 	store_fail_writes(T.mine, 0);
 	uint64_t gap = 0;
-	cr_assert_eq(store_read_u64(T.mine, CHANGELOG_GAP_KEY, 1, &gap), 0, "the mark stays");
+	cr_assert_eq(store_read_u64(T.mine, LOG_KEY(EKEY_LOG_GAP), 1, &gap), 0, "the mark stays");
 	cr_assert_gt(gap, 0);
 	cr_assert_null(get(T.mine, "Kmine"), "the store was emptied");
 	size_t part = count_keys(T.mine);
@@ -353,7 +356,7 @@ Test(seed, a_load_cut_short_leaves_the_store_unfit)
 	cr_assert_eq(seed_load_file(f, T.mine, 0, &r, err, sizeof err), 0, "%s", err);
 	fclose(f);
 	cr_assert_eq(count_keys(T.mine), 302);
-	cr_assert_null(get(T.mine, CHANGELOG_GAP_KEY));
+	cr_assert_null(get(T.mine, LOG_KEY(EKEY_LOG_GAP)));
 }
 
 Test(seed, the_listener_refuses_another_edge_an_unfit_store_and_a_peer_without_the_token)
@@ -387,11 +390,11 @@ Test(seed, the_listener_refuses_another_edge_an_unfit_store_and_a_peer_without_t
 	/* The fit hook knows nothing yet (an edge that just started), but
 	 * the view says the store lacks records, or holds some for the log:
 	 * refused all the same. */
-	put_u64(T.peer, CHANGELOG_GAP_KEY, 57);
+	put_u64(T.peer, LOG_KEY(EKEY_LOG_GAP), 57);
 	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_AGAIN);
 	cr_assert(strstr(err, "unfit"), "%s", err);
 	store_batch *wb = store_batch_new();
-	store_batch_del(wb, CHANGELOG_GAP_KEY, 1);
+	store_batch_del(wb, LOG_KEY(EKEY_LOG_GAP), 1);
 	store_batch_put(wb, "Q\0\0\0\0\0\0\0\1", 9, "rec", 3);
 	cr_assert_eq(store_write(T.peer, wb), 0);
 	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), ERR_AGAIN);
@@ -406,7 +409,7 @@ Test(seed, the_listener_refuses_another_edge_an_unfit_store_and_a_peer_without_t
 	cr_assert_eq(seed_load(&o, T.mine, 0, &r, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(r.at, 1 + 5);
 	uint64_t at = 0;
-	cr_assert_eq(store_read_u64(T.mine, CHANGELOG_KEY, 1, &at), 0);
+	cr_assert_eq(store_read_u64(T.mine, LOG_KEY(EKEY_LOG_POSITION), 1, &at), 0);
 	cr_assert_eq(at, 6);
 	cr_assert_eq(count_keys(T.mine), 3 + 2);
 	seed_serve_stop(s);
