@@ -28,6 +28,7 @@
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
+#include "central/ops/cmetrics.h"
 #include "central/ops/opsapi.h"
 #include "opcmd.h"
 #include "central/apply/shard.h"
@@ -303,7 +304,7 @@ static int export_offline(cli *c, store *db)
 static int stats_offline(cli *c, store *db)
 {
 	printf("store_bytes=%" PRIu64 " (central stopped: no lag or held counts)\n",
-	       ops_store_bytes(c->cfg.data_dir));
+	       cmetrics_store_bytes(c->cfg.data_dir));
 	printf("%-9s %12s\n", "partition", "next_offset");
 	for (uint32_t p = 0; p < (uint32_t)c->cfg.partitions; p++) {
 		unsigned char key[8];
