@@ -23,6 +23,7 @@
 #include "central/apply/apply.h"
 #include "buildinfo.h"
 #include "central/central.h"
+#include "central/cmdargs.h"
 #include "clock.h"
 #include "hclient.h"
 #include "item.h"
@@ -726,25 +727,14 @@ bool cli_is_command(const char *arg)
 /* Parses argv (argv[1] is the command); false after saying why. */
 static bool parse_args(cli *c, int argc, char **argv)
 {
+	static const char *const valued[] = {"--format", "--to", "--since", "--users-from", NULL};
 	cfg_cmdline cl = {0};
 	char err[512];
 	c->cmd = argv[1];
 	c->format = "csv";
-	for (int i = 2; i < argc; i++) {
+	int i = 1, more;
+	while ((more = cmdargs_next(&cl, argc, argv, &i, valued)) > 0) {
 		const char *a = argv[i];
-		int took = cfg_cmdline_take(&cl, argc, argv, &i, err, sizeof err);
-		if (took < 0) {
-			fprintf(stderr, "central: %s\n", err);
-			return false;
-		}
-		if (took)
-			continue;
-		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0 ||
-		     strcmp(a, "--since") == 0 || strcmp(a, "--users-from") == 0) &&
-		    i + 1 >= argc) {
-			fprintf(stderr, "central: %s needs a value\n", a);
-			return false;
-		}
 		if (strcmp(a, "--format") == 0) {
 			c->format = argv[++i];
 			if (strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
@@ -780,6 +770,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 			c->args[c->nargs++] = a;
 		}
 	}
+	if (more < 0)
+		return false;
 	bool is_get = strcmp(c->cmd, "get") == 0;
 	bool is_move = strcmp(c->cmd, "home-move") == 0;
 	int move_args = c->users_from ? 1 : 2; /* [USER] REGION */
