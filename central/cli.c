@@ -23,11 +23,13 @@
 #include "central/apply/apply.h"
 #include "buildinfo.h"
 #include "central/central.h"
+#include "central/cmdargs.h"
 #include "clock.h"
 #include "hclient.h"
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
+#include "central/ops/cmetrics.h"
 #include "central/ops/opsapi.h"
 #include "opcmd.h"
 #include "central/apply/shard.h"
@@ -303,7 +305,7 @@ static int export_offline(cli *c, store *db)
 static int stats_offline(cli *c, store *db)
 {
 	printf("store_bytes=%" PRIu64 " (central stopped: no lag or held counts)\n",
-	       ops_store_bytes(c->cfg.data_dir));
+	       cmetrics_store_bytes(c->cfg.data_dir));
 	printf("%-9s %12s\n", "partition", "next_offset");
 	for (uint32_t p = 0; p < (uint32_t)c->cfg.partitions; p++) {
 		unsigned char key[8];
@@ -725,25 +727,14 @@ bool cli_is_command(const char *arg)
 /* Parses argv (argv[1] is the command); false after saying why. */
 static bool parse_args(cli *c, int argc, char **argv)
 {
+	static const char *const valued[] = {"--format", "--to", "--since", "--users-from", NULL};
 	cfg_cmdline cl = {0};
 	char err[512];
 	c->cmd = argv[1];
 	c->format = "csv";
-	for (int i = 2; i < argc; i++) {
+	int i = 1, more;
+	while ((more = cmdargs_next(&cl, argc, argv, &i, valued)) > 0) {
 		const char *a = argv[i];
-		int took = cfg_cmdline_take(&cl, argc, argv, &i, err, sizeof err);
-		if (took < 0) {
-			fprintf(stderr, "central: %s\n", err);
-			return false;
-		}
-		if (took)
-			continue;
-		if ((strcmp(a, "--format") == 0 || strcmp(a, "--to") == 0 ||
-		     strcmp(a, "--since") == 0 || strcmp(a, "--users-from") == 0) &&
-		    i + 1 >= argc) {
-			fprintf(stderr, "central: %s needs a value\n", a);
-			return false;
-		}
 		if (strcmp(a, "--format") == 0) {
 			c->format = argv[++i];
 			if (strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
@@ -779,6 +770,8 @@ static bool parse_args(cli *c, int argc, char **argv)
 			c->args[c->nargs++] = a;
 		}
 	}
+	if (more < 0)
+		return false;
 	bool is_get = strcmp(c->cmd, "get") == 0;
 	bool is_move = strcmp(c->cmd, "home-move") == 0;
 	int move_args = c->users_from ? 1 : 2; /* [USER] REGION */

@@ -26,6 +26,7 @@
 #include "buildinfo.h"
 #include "bus.h"
 #include "central/central.h"
+#include "central/cmdargs.h"
 #include "feedev.h"
 #include "log.h"
 #include "opcmd.h"
@@ -91,23 +92,13 @@ static bool parse_num(const char *s, long long lo, long long hi, long long *out)
  * saying why on stderr. */
 static bool parse_args(tail *t, int argc, char **argv)
 {
+	static const char *const valued[] = {"--partition", "--count", NULL};
 	cfg_cmdline cl = {0};
-	char err[512];
 	t->partition = -1;
-	for (int i = 2; i < argc; i++) {
+	int i = 1, more;
+	while ((more = cmdargs_next(&cl, argc, argv, &i, valued)) > 0) {
 		const char *a = argv[i];
-		int took = cfg_cmdline_take(&cl, argc, argv, &i, err, sizeof err);
-		if (took < 0) {
-			fprintf(stderr, "central: %s\n", err);
-			return false;
-		}
-		if (took)
-			continue;
 		long long v;
-		if ((strcmp(a, "--partition") == 0 || strcmp(a, "--count") == 0) && i + 1 >= argc) {
-			fprintf(stderr, "central: %s needs a value\n", a);
-			return false;
-		}
 		if (strcmp(a, "--partition") == 0) {
 			if (!parse_num(argv[++i], 0, INT32_MAX, &v)) {
 				fprintf(stderr, "central: --partition is a partition number\n");
@@ -132,6 +123,8 @@ static bool parse_args(tail *t, int argc, char **argv)
 			return false;
 		}
 	}
+	if (more < 0)
+		return false;
 	if (!t->which || !cl.file) {
 		fprintf(stderr, "central: %s\n",
 		        !t->which ? "tail needs changes or milestones" : "-c FILE is needed");

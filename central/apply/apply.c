@@ -1,15 +1,17 @@
-/* apply.c - central's batch applier (see apply.h; key layout in keys.h):
- * its life cycle and the applied sequences loaded at start, sequencing
- * (duplicates skipped, batches held after a gap, held batches applied
- * when it fills), the one store write per message with its offset,
- * quarantine to the dead-letter hook, offsets, epochs and versions,
- * snapshots of the changed counts, and the reads and stats.
+/* apply.c - central's batch applier (see apply.h; key layout in keys.h),
+ * the top of this folder's layers: its life cycle and the applied
+ * sequences loaded at start, sequencing (duplicates skipped, batches
+ * held after a gap, held batches applied when it fills), the one store
+ * write per message with its offset, quarantine to the dead-letter hook,
+ * offsets, epochs and versions, snapshots of the changed counts, and the
+ * reads and stats.
  *
- * What a message's ops do is apply_ops.c's: they are gathered in a
- * working set that apply_ws_flush puts into the message's write batch,
- * and the caches learn the new values once that write succeeded
- * (apply_ws_commit). One owner thread; the stats and per-partition
- * gauges are atomics so the ops API thread may read them (apply_int.h).
+ * What a batch's ops do is apply_ops.c's, a move's apply_move.c's: they
+ * gather the effects in the working set (apply_ws.c), which flush puts
+ * into the message's write batch, and the caches learn the new values
+ * once that write succeeded (apply_ws_commit). None of the layers calls
+ * back up here. One owner thread; the stats and per-partition gauges
+ * are atomics so the ops API thread may read them.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,17 +20,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/apply/apply_int.h"
-#include "partition.h"
+#include "central/apply/apply.h"
+#include "central/apply/apply_feed.h"
+#include "central/apply/apply_home.h"
+#include "central/apply/apply_move.h"
+#include "central/apply/apply_ops.h"
+#include "central/apply/apply_thin.h"
+#include "central/apply/apply_ws.h"
 #include "central/apply/feedrec.h"
+#include "central/apply/keys.h"
 #include "clock.h"
 #include "item.h"
-#include "central/apply/day.h"
-#include "central/apply/keys.h"
 #include "log.h"
-#include "sdnotify.h"
-#include "memacct.h"
+#include "partition.h"
+#include "smap.h"
 #include "xmem.h"
+
+typedef struct edge_seq {
+	uint64_t applied;
+	uint64_t held_min; /* 0 = nothing held */
+	uint64_t held_count;
+	uint64_t fence_ms; /* the CKEY_FENCE key's writer time: batches of an earlier
+	                      writer are void */
+} edge_seq;
+
+typedef struct part {
+	_Atomic int64_t next_offset; /* -1 until known */
+	uint32_t epoch;              /* the CKEY_EPOCH key; 0 when absent */
+	_Atomic uint64_t held;       /* sum of held_count over edges */
+	smap edges;                  /* edge id -> edge_seq* */
+	smap changed;                /* counter 0 item -> count, since last snapshot */
+	smap emitted;                /* what the last snapshot referenced */
+	uint64_t changes_bytes;      /* their smap_bytes, as last counted */
+	bool dirty;
+} part;
+
+/* What apply.c counts; each layer under it counts its own (apply_ws.h,
+ * apply_feed.h, apply_move.h, apply_ops.h, apply_thin.h). */
+typedef struct stats {
+	_Atomic uint64_t batches_applied, batches_duplicate, batches_held, batches_bad;
+	_Atomic uint64_t batches_deadlettered, deadletter_failed;
+	_Atomic uint64_t store_writes;
+	_Atomic uint64_t feed_events; /* change feed events stored */
+	_Atomic uint64_t handovers_applied, batches_fenced;
+} stats;
+
+#define STAT_ADD(a, f, n) atomic_fetch_add_explicit(&(a)->st.f, (n), memory_order_relaxed)
+#define STAT_GET(a, f) atomic_load_explicit(&(a)->st.f, memory_order_relaxed)
+#define LOAD(v) atomic_load_explicit(&(v), memory_order_relaxed)
+
+/* The layers under apply.c, each with the state it owns: the working
+ * set and caches at the bottom, the feed's events on it, the moves on
+ * both, the ops on all three; the day keys' sweep beside them. */
+struct applier {
+	store *db;
+	uint32_t nparts;
+	part *parts;
+	store_batch *wb; /* the message's write */
+	apply_ws ws;
+	apply_feed feed;
+	apply_moved moved;
+	apply_ops ops;
+	day_thin thin;
+	stats st;
+	/* applier_get_memory's snapshot_changes, stored by the applier's
+	 * thread (changes_account). */
+	_Atomic uint64_t changes_bytes;
+	applier_dead_letter_fn dead_letter;
+	void *dead_letter_ctx;
+	const applier_obs *obs; /* NULL: no instruments */
+};
 
 static edge_seq *edge_of(part *pt, const char *edge, size_t elen)
 {
@@ -45,6 +106,27 @@ static void held_add(part *pt, edge_seq *es, int64_t n)
 	atomic_fetch_add_explicit(&pt->held, (uint64_t)n, memory_order_relaxed);
 }
 
+/* After pt's changed or emitted map changed: the snapshot changes'
+ * bytes follow. O(1). */
+static void changes_account(applier *a, part *pt)
+{
+	uint64_t now = smap_bytes(&pt->changed) + smap_bytes(&pt->emitted);
+	/* The applier's thread is the only writer: a load and a store. */
+	uint64_t all = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
+	atomic_store_explicit(&a->changes_bytes, all - pt->changes_bytes + now,
+	                      memory_order_relaxed);
+	pt->changes_bytes = now;
+}
+
+/* Puts the message's working set into its write, the counts it changed
+ * into pt's next snapshot. */
+static void flush(applier *a, part *pt)
+{
+	if (apply_ws_flush(&a->ws, a->wb, &pt->changed))
+		pt->dirty = true;
+	changes_account(a, pt);
+}
+
 /* An 'E' value of partition p: 0, or ERR_CORRUPT (logged). */
 static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
 {
@@ -56,173 +138,14 @@ static int epoch_decode(uint32_t p, const void *v, size_t vn, uint32_t *epoch)
 	return 0;
 }
 
-/* The home index ('V' keys) is written from a store's start by this
- * code; a store from before it holds memberships the index lacks. The
- * first open by this code of such a store (one with 'S' keys) notes, for
- * every partition that has applied input, the version from which the
- * index holds every change: the home checkpoint sends it ("i"), so an
- * edge loading its users' memberships knows that older pairs may be
- * missing (docs/events.md, "Home streams"). A new store notes none. */
-static int home_index_note(applier *a)
+/* For apply_home_note: whether p has applied input, and its version. */
+static bool version_of(void *ctx, uint32_t p, uint64_t *version)
 {
-	char *v;
-	size_t vn;
-	const char *meta = "M" CKEY_HOME_INDEX_META;
-	int rc = store_get(a->db, meta, strlen(meta), &v, &vn);
-	if (rc == 0) {
-		free(v);
-		return 0;
-	}
-	if (rc != ERR_NOTFOUND)
-		return rc;
-	const char *k, *sv;
-	size_t kn, svn;
-	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_STATE), 1);
-	bool older = store_iter_next(it, &k, &kn, &sv, &svn);
-	rc = store_iter_status(it);
-	store_iter_free(it);
-	if (rc)
-		return rc;
-	store_batch *wb = store_batch_new();
-	uint32_t noted = 0;
-	for (uint32_t p = 0; older && p < a->nparts; p++) {
-		if (atomic_load(&a->parts[p].next_offset) < 0)
-			continue;
-		unsigned char key[CKEY_HOME_FROM_LEN], val[8];
-		store_put_u64(val, applier_version(a, p));
-		store_batch_put(wb, key, ckey_home_from(key, p), val, sizeof val);
-		noted++;
-	}
-	store_batch_put(wb, meta, strlen(meta), "1", 1);
-	rc = store_write(a->db, wb);
-	store_batch_free(wb);
-	if (!rc && older)
-		log_warn("home index: this store is older than it; a home checkpoint says which "
-		         "memberships it may lack (those last changed before now)",
-		         "partitions=%" PRIu32, noted);
-	return rc;
-}
-
-#define RELAYOUT_PER_WRITE 16384
-#define RELAYOUT_LOG_MS 10000
-#define RELAYOUT_EXTEND_USEC "60000000" /* each write asks systemd for a minute more */
-
-/* A run of the relayout written: the service manager's start-up timeout
- * is pushed on, and every RELAYOUT_LOG_MS the log and the status say
- * how far it is. */
-static void relayout_progress(uint64_t moved, uint64_t *logged_ms)
-{
-	if (sdnotify_send("EXTEND_TIMEOUT_USEC=" RELAYOUT_EXTEND_USEC))
-		log_warn("home index: cannot tell the service manager", "keys=%" PRIu64, moved);
-	uint64_t now = clock_mono_ms();
-	if (now - *logged_ms < RELAYOUT_LOG_MS)
-		return;
-	*logged_ms = now;
-	log_info("home index: moving to its new layout", "keys_so_far=%" PRIu64, moved);
-	if (sdnotify_status("moving the home index to its new layout: %" PRIu64 " keys", moved))
-		log_warn("home index: cannot tell the service manager", "keys=%" PRIu64, moved);
-}
-
-/* Moves a store's home index from its first layout ('U' keys: item
- * before user) to the one where a user's entries in a partition are
- * adjacent ('V' keys, keys.h), so that one seek finds them, with the
- * 'G' key of each like's day. Each write
- * puts a run of 'V' keys and deletes their 'U' keys together; the tags
- * differ, so a start that stopped half-way just goes on. A 'U' key that
- * does not parse is left where it is, and logged. Runs in load(),
- * before any input is applied. */
-static int home_index_relayout(applier *a)
-{
-	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_HOME_V1), 1);
-	store_batch *wb = store_batch_new();
-	const char *k, *v;
-	size_t kn, vn;
-	uint64_t moved = 0, bad = 0, logged_ms = clock_mono_ms();
-	size_t in_batch = 0;
-	unsigned char from[CKEY_MAX + 1]; /* the last key read, and a 0: where to go on */
-	size_t fn = 0;
-	int rc = 0;
-	while (!rc && store_iter_next(it, &k, &kn, &v, &vn)) {
-		const char *region, *name[3];
-		size_t rn, len[3];
-		uint32_t p;
-		bool member;
-		uint64_t clock;
-		if (kn > CKEY_MAX) { /* no key of ours is longer: step past it */
-			bad++;
-			continue;
-		}
-		memcpy(from, k, kn);
-		from[kn] = 0;
-		fn = kn + 1;
-		if (!ckey_parse_home_parts(k, kn, CKEY_HOME_V1, &region, &rn, &p, name, len) ||
-		    !item_edge_valid(region, rn) || !item_counter_valid(name[0], len[0]) ||
-		    !item_valid(name[1], len[1]) || !item_user_valid(name[2], len[2]) ||
-		    !ckey_parse_home_value(v, vn, &member, &clock)) {
-			bad++;
-			continue;
-		}
-		unsigned char key[CKEY_MAX];
-		/* 'U': counter, item, user; 'V': user, counter, item */
-		size_t n = ckey_home(key, region, rn, p, name[2], len[2], name[0], len[0], name[1],
-		                     len[1]);
-		store_batch_put(wb, key, n, v, vn);
-		if (member) { /* the like's day, for the checkpoint's old likes */
-			unsigned char val[CKEY_HOME_DAY_MAX];
-			n = ckey_home_day(key, region, rn, p, name[0], len[0], name[1], len[1],
-			                  day_of_hlc(clock));
-			store_put_u64(val, clock);
-			memcpy(val + 8, name[2], len[2]);
-			store_batch_put(wb, key, n, val, 8 + len[2]);
-		}
-		store_batch_del(wb, k, kn);
-		moved++;
-		if (++in_batch < RELAYOUT_PER_WRITE)
-			continue;
-		rc = store_write(a->db, wb);
-		store_batch_clear(wb);
-		in_batch = 0;
-		/* A new iterator after each write: the old one's view would
-		 * keep every deleted key on disk until the end. */
-		if (!rc)
-			rc = store_iter_status(it);
-		store_iter_free(it);
-		it = store_iter_from(a->db, ckey_prefix(CKEY_HOME_V1), 1, from, fn);
-		relayout_progress(moved, &logged_ms);
-	}
-	if (!rc)
-		rc = store_iter_status(it);
-	if (!rc && in_batch)
-		rc = store_write(a->db, wb);
-	store_iter_free(it);
-	store_batch_free(wb);
-	if (!rc && (moved || bad))
-		log_info("home index: moved to the layout that keeps a user's entries together",
-		         "keys=%" PRIu64 " unreadable_left=%" PRIu64, moved, bad);
-	return rc;
-}
-
-int applier_home_index_forget(store *db, uint32_t *forgot)
-{
-	*forgot = 0;
-	const char *meta = "M" CKEY_HOME_INDEX_META;
-	unsigned char pre[CKEY_HOME_FROM_LEN];
-	size_t pn = ckey_home_from(pre, 0) - 4; /* the name, without a partition */
-	store_batch *wb = store_batch_new();
-	store_batch_del(wb, meta, strlen(meta));
-	const char *k, *v;
-	size_t kn, vn;
-	store_iter *it = store_iter_new(db, pre, pn);
-	while (store_iter_next(it, &k, &kn, &v, &vn)) {
-		store_batch_del(wb, k, kn);
-		(*forgot)++;
-	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	if (!rc)
-		rc = store_write(db, wb);
-	store_batch_free(wb);
-	return rc;
+	const applier *a = ctx;
+	if (atomic_load(&a->parts[p].next_offset) < 0)
+		return false;
+	*version = applier_version(a, p);
+	return true;
 }
 
 /* Each stored 'A' key into its edge_seq's applied, or 'F' key into its
@@ -290,16 +213,16 @@ static int load(applier *a)
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 	}
-	rc = home_index_relayout(a);
+	rc = apply_home_relayout(a->db);
 	if (!rc)
-		rc = home_index_note(a);
+		rc = apply_home_note(a->db, a->nparts, version_of, a);
 	if (rc)
 		return rc;
 	rc = feed_records_close(a->db, a->nparts);
 	if (rc)
 		return rc;
 	/* The users a move named: only their ops read a 'W' key. */
-	return apply_moved_load(a);
+	return apply_moved_load(&a->moved, a->db);
 }
 
 applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, size_t errlen)
@@ -307,7 +230,6 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 	applier *a = xcalloc(1, sizeof *a);
 	a->db = db;
 	a->nparts = nparts;
-	a->ctr = c;
 	a->parts = xcalloc(nparts, sizeof *a->parts);
 	for (uint32_t p = 0; p < nparts; p++) {
 		atomic_init(&a->parts[p].next_offset, -1);
@@ -317,10 +239,10 @@ applier *applier_new(store *db, uint32_t nparts, const counters *c, char *err, s
 		smap_init(&a->parts[p].emitted);
 	}
 	a->wb = store_batch_new();
-	ktab_init(&a->ws);
-	sbuf_init(&a->feed_rec);
-	kcache_init(&a->members, APPLIER_CACHE_MEMBERS_DEFAULT);
-	kcache_init(&a->counts, APPLIER_CACHE_COUNTS_DEFAULT);
+	apply_ws_init(&a->ws, db, APPLIER_CACHE_COUNTS_DEFAULT, APPLIER_CACHE_MEMBERS_DEFAULT);
+	apply_feed_init(&a->feed);
+	apply_ops_init(&a->ops, c, &a->ws, &a->feed, &a->moved);
+	a->thin.db = db;
 	int rc = load(a);
 	if (rc) {
 		snprintf(err, errlen, "loading applied sequences: %s", err_str(rc));
@@ -341,15 +263,10 @@ void applier_free(applier *a)
 	}
 	free(a->parts);
 	store_batch_free(a->wb);
-	ktab_free(&a->ws);
-	kcache_free(&a->members);
-	kcache_free(&a->counts);
-	free(a->order);
-	free(a->defs);
-	sbuf_free(&a->feed_rec);
-	free(a->thresholds);
-	applier_set_homes(a, NULL, 0);
-	bloom_free(&a->moved);
+	apply_ops_free(&a->ops);
+	apply_ws_free(&a->ws);
+	apply_feed_free(&a->feed);
+	apply_moved_free(&a->moved);
 	free(a);
 }
 
@@ -362,6 +279,62 @@ void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx)
 void applier_set_obs(applier *a, const applier_obs *obs)
 {
 	a->obs = obs;
+	a->ops.obs = obs;
+}
+
+int applier_home_index_forget(store *db, uint32_t *forgot)
+{
+	return apply_home_forget(db, forgot);
+}
+
+void applier_set_cache(applier *a, size_t counts, size_t members)
+{
+	apply_ws_set_cache(&a->ws, counts, members);
+}
+
+void applier_note_repair(applier *a, const void *key, size_t kn, uint64_t value)
+{
+	const char *k = key;
+	apply_ws_forget(&a->ws, key, kn);
+	const char *counter, *item;
+	size_t cn, in;
+	if (!ckey_parse_count(k, kn, &counter, &cn, &item, &in))
+		return;
+	part *pt = &a->parts[partition_of(item, in, a->nparts)];
+	smap_put(&pt->changed, k + 1, kn - 1, NULL)->u = value;
+	changes_account(a, pt);
+	pt->dirty = true;
+}
+
+void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t *thresholds,
+                      size_t n)
+{
+	apply_feed_set(&a->feed, changes, milestones, thresholds, n);
+}
+
+void applier_set_homes(applier *a, const char *const *regions, size_t n)
+{
+	apply_feed_set_homes(&a->feed, regions, n);
+}
+
+uint32_t applier_feed_made(const applier *a)
+{
+	return a->feed.made;
+}
+
+int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
+{
+	return feed_records_drop(a->db, p, from, upto);
+}
+
+int applier_thin_step(applier *a, uint64_t now_ms)
+{
+	return apply_thin_step(&a->thin, now_ms);
+}
+
+int applier_thin_round(applier *a, uint64_t now_ms)
+{
+	return apply_thin_round(&a->thin, now_ms);
 }
 
 void applier_dead_letter_failed(applier *a)
@@ -371,8 +344,8 @@ void applier_dead_letter_failed(applier *a)
 
 /* Counts a refused message and hands it to the dead-letter hook, with
  * the reason formatted from fmt. */
-void apply_quarantine(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
-                      const char *fmt, ...)
+static void quarantine(applier *a, uint32_t p, int64_t offset, const void *msg, size_t len,
+                       const char *fmt, ...)
 {
 	char reason[APPLIER_REASON_MAX];
 	va_list ap;
@@ -433,11 +406,11 @@ static int hold(applier *a, part *pt, edge_seq *es, const wire_batch *b, const v
 		/* Checked now, while the message's offset is known; its
 		 * valid ops apply when the gap fills. */
 		invalid inv;
-		apply_scan_ops(a, b, &inv);
+		apply_ops_scan(&a->ops, b, &inv);
 		if (inv.n)
-			apply_quarantine(a, b->partition, offset, msg, len,
-			                 "invalid_ops count=%u first_index=%u first_reason=%s",
-			                 inv.n, inv.first, inv.why);
+			quarantine(a, b->partition, offset, msg, len,
+			           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
+			           inv.first, inv.why);
 	}
 	store_batch_put(a->wb, hkey, hkn, msg, len);
 	STAT_ADD(a, batches_held, 1);
@@ -455,7 +428,7 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
                           const unsigned char *skey, size_t sn, invalid *inv)
 {
 	uint32_t p = b->partition;
-	int rc = apply_ops(a, b, inv);
+	int rc = apply_ops_run(&a->ops, b, inv);
 	uint64_t applied = b->seq;
 	uint64_t held_used = 0;
 	while (rc == 0 && es->held_count > held_used) {
@@ -473,15 +446,14 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 		wire_batch hb;
 		int drc = wire_decode_batch(hv, hn, &hb);
 		if (drc == 0) {
-			rc = apply_ops(a, &hb, NULL);
+			rc = apply_ops_run(&a->ops, &hb, NULL);
 			wire_batch_free(&hb);
 		} else {
 			STAT_ADD(a, batches_bad, 1);
 			log_error("held batch no longer decodes; skipped",
 			          "partition=%u seq=%" PRIu64, p, applied + 1);
-			apply_quarantine(a, p, -1, hv, hn,
-			                 "held_undecodable seq=%" PRIu64 " err=\"%s\"", applied + 1,
-			                 err_str(drc));
+			quarantine(a, p, -1, hv, hn, "held_undecodable seq=%" PRIu64 " err=\"%s\"",
+			           applied + 1, err_str(drc));
 		}
 		free(hv);
 		store_batch_del(a->wb, hkey, hkn);
@@ -489,7 +461,7 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 		held_used++;
 	}
 	if (rc) {
-		apply_ws_drop(a);
+		apply_ws_drop(&a->ws);
 		return rc;
 	}
 	STAT_ADD(a, batches_applied, 1 + held_used);
@@ -502,7 +474,7 @@ static int apply_in_order(applier *a, part *pt, edge_seq *es, const wire_batch *
 	unsigned char aval[8];
 	store_put_u64(aval, applied);
 	store_batch_put(a->wb, skey, sn, aval, 8);
-	apply_ws_flush(a, pt);
+	flush(a, pt);
 	pt->dirty = true;
 	if (es->held_count)
 		return next_held(a, &b->edge, p, es);
@@ -561,7 +533,7 @@ static void apply_handover(applier *a, part *pt, uint32_t p, int64_t offset, con
 		STAT_ADD(a, batches_bad, 1);
 		log_error("hand-over with a bad header skipped",
 		          "partition=%u offset=%" PRId64 " fault=%s", p, offset, fault);
-		apply_quarantine(a, p, offset, msg, len, "bad_handover %s", fault);
+		quarantine(a, p, offset, msg, len, "bad_handover %s", fault);
 		return;
 	}
 	edge_seq *es = edge_of(pt, h.edge.p, h.edge.n);
@@ -599,14 +571,8 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		return ERR_INVAL;
 	part *pt = &a->parts[p];
 	store_batch_clear(a->wb);
-	apply_ws_drop(a); /* left over when the last message failed before its write */
-	a->feed_made = 0;
-	a->feed_rec.len = 0;
-	if (a->feed_changes || a->feed_milestones || a->nhomes) {
-		a->feed_id = (feedev_id){pt->epoch, p, (uint64_t)offset, 0};
-		memset(a->feed_index, 0, sizeof a->feed_index);
-		feedrec_begin(&a->feed_rec, clock_wall_ms());
-	}
+	apply_ws_drop(&a->ws); /* left over when the last message failed before its write */
+	apply_feed_begin(&a->feed, pt->epoch, p, offset);
 	unsigned char okey[8], oval[8];
 	store_put_u64(oval, (uint64_t)offset + 1);
 	store_batch_put(a->wb, okey, ckey_offset(okey, p), oval, 8);
@@ -619,12 +585,17 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		goto write;
 	}
 	if (type == 'm') {
-		rc = apply_move(a, pt, p, offset, msg, len);
+		const char *fault;
+		rc = apply_move(&a->moved, &a->ws, &a->feed, a->wb, p, offset, msg, len, &fault);
 		if (rc) {
-			apply_ws_drop(a);
-			a->feed_made = 0;
+			apply_ws_drop(&a->ws);
+			a->feed.made = 0;
 			return rc;
 		}
+		if (fault)
+			quarantine(a, p, offset, msg, len, "bad_move %s", fault);
+		else
+			flush(a, pt);
 		goto write;
 	}
 	wire_batch b;
@@ -633,7 +604,7 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		STAT_ADD(a, batches_bad, 1);
 		log_error("undecodable batch skipped", "partition=%u offset=%" PRId64 " err=\"%s\"",
 		          p, offset, err_str(rc));
-		apply_quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
+		quarantine(a, p, offset, msg, len, "undecodable err=\"%s\"", err_str(rc));
 		goto write;
 	}
 	const char *fault = applier_batch_fault(&b, p);
@@ -643,9 +614,8 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 		          "partition=%u offset=%" PRId64 " batch_partition=%u seq=%" PRIu64
 		          " fault=%s",
 		          p, offset, b.partition, b.seq, fault);
-		apply_quarantine(a, p, offset, msg, len,
-		                 "bad_header %s batch_partition=%u seq=%" PRIu64, fault,
-		                 b.partition, b.seq);
+		quarantine(a, p, offset, msg, len, "bad_header %s batch_partition=%u seq=%" PRIu64,
+		           fault, b.partition, b.seq);
 		wire_batch_free(&b);
 		goto write;
 	}
@@ -666,34 +636,29 @@ static int apply_message(applier *a, uint32_t p, int64_t offset, const void *msg
 done:
 	wire_batch_free(&b);
 	if (rc) {
-		apply_ws_drop(a);
-		a->feed_made = 0;
+		apply_ws_drop(&a->ws);
+		a->feed.made = 0;
 		return rc;
 	}
 	if (inv.n)
-		apply_quarantine(a, p, offset, msg, len,
-		                 "invalid_ops count=%u first_index=%u first_reason=%s", inv.n,
-		                 inv.first, inv.why);
+		quarantine(a, p, offset, msg, len,
+		           "invalid_ops count=%u first_index=%u first_reason=%s", inv.n, inv.first,
+		           inv.why);
 write:;
-	if (a->feed_made) {
-		unsigned char xkey[CKEY_FEED_LEN];
-		store_batch_put(a->wb, xkey,
-		                ckey_feed(xkey, p, version_make(pt->epoch, (uint64_t)offset)),
-		                a->feed_rec.p, a->feed_rec.len);
-	}
+	apply_feed_put(&a->feed, a->wb, p, version_make(pt->epoch, (uint64_t)offset));
 	uint64_t t0 = clock_mono_ns();
 	rc = store_write(a->db, a->wb);
 	if (a->obs && a->obs->store_write)
 		a->obs->store_write(a->obs->ctx, clock_mono_ns() - t0);
 	if (rc) {
-		apply_ws_drop(a);
-		a->feed_made = 0;
+		apply_ws_drop(&a->ws);
+		a->feed.made = 0;
 		return rc;
 	}
-	apply_ws_commit(a);
+	apply_ws_commit(&a->ws);
 	if (fr.es)
 		fr.es->fence_ms = fr.ms;
-	STAT_ADD(a, feed_events, a->feed_made);
+	STAT_ADD(a, feed_events, a->feed.made);
 	STAT_ADD(a, store_writes, 1);
 	atomic_store(&pt->next_offset, offset + 1);
 	return 0;
@@ -773,16 +738,6 @@ int applier_view_version(store_snap *sn, uint32_t p, uint64_t *version)
 
 /* ---- snapshots ----------------------------------------------------------- */
 
-void apply_changes_account(applier *a, part *pt)
-{
-	uint64_t now = smap_bytes(&pt->changed) + smap_bytes(&pt->emitted);
-	/* The applier's thread is the only writer: a load and a store. */
-	uint64_t all = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
-	atomic_store_explicit(&a->changes_bytes, all - pt->changes_bytes + now,
-	                      memory_order_relaxed);
-	pt->changes_bytes = now;
-}
-
 void applier_snapshot_failed(applier *a, uint32_t p)
 {
 	part *pt = &a->parts[p];
@@ -797,7 +752,7 @@ void applier_snapshot_failed(applier *a, uint32_t p)
 			c->u = v->u; /* a newer count, if any, stays */
 	}
 	smap_clear(&pt->emitted);
-	apply_changes_account(a, pt);
+	changes_account(a, pt);
 	pt->dirty = true;
 }
 
@@ -853,7 +808,7 @@ void applier_snapshot(applier *a, uint32_t p, size_t max_counts, wire_snapshot *
 		i++;
 	}
 	s->nedges = (uint32_t)i;
-	apply_changes_account(a, pt);
+	changes_account(a, pt);
 	*more = pt->changed.len > 0;
 	s->last = !*more;
 	pt->dirty = *more;
@@ -876,7 +831,7 @@ int applier_mark_changed(applier *a, const char *counter, size_t cn, const char 
 	smap_val *v = smap_put(&pt->changed, (const char *)key + 1, kn - 1, &created);
 	if (created)
 		v->u = count; /* a count changed since is newer: it stays */
-	apply_changes_account(a, pt);
+	changes_account(a, pt);
 	pt->dirty = true;
 	return 0;
 }
@@ -905,33 +860,33 @@ void applier_get_stats(const applier *a, applier_stats *out)
 	out->batches_bad = STAT_GET(a, batches_bad);
 	out->batches_deadlettered = STAT_GET(a, batches_deadlettered);
 	out->deadletter_failed = STAT_GET(a, deadletter_failed);
-	out->ops_applied = STAT_GET(a, ops_applied);
-	out->ops_invalid = STAT_GET(a, ops_invalid);
+	out->ops_applied = LOAD(a->ops.ops_applied);
+	out->ops_invalid = LOAD(a->ops.ops_invalid);
 	out->store_writes = STAT_GET(a, store_writes);
-	out->numbers_clamped = STAT_GET(a, numbers_clamped);
+	out->numbers_clamped = LOAD(a->ws.clamped);
 	out->feed_events = STAT_GET(a, feed_events);
-	out->home_unrouted = STAT_GET(a, home_unrouted);
-	out->moves_applied = STAT_GET(a, moves_applied);
-	out->moves_stale = STAT_GET(a, moves_stale);
-	out->moves_bad = STAT_GET(a, moves_bad);
-	out->moved_pairs = STAT_GET(a, moved_pairs);
+	out->home_unrouted = LOAD(a->feed.unrouted);
+	out->moves_applied = LOAD(a->moved.applied);
+	out->moves_stale = LOAD(a->moved.stale);
+	out->moves_bad = LOAD(a->moved.bad);
+	out->moved_pairs = LOAD(a->moved.pairs);
 	out->handovers_applied = STAT_GET(a, handovers_applied);
 	out->batches_fenced = STAT_GET(a, batches_fenced);
-	out->days_thinned = STAT_GET(a, days_thinned);
-	out->thin_rounds = STAT_GET(a, thin_rounds);
-	out->count_cache_hits = atomic_load_explicit(&a->counts.hits, memory_order_relaxed);
-	out->count_cache_misses = atomic_load_explicit(&a->counts.misses, memory_order_relaxed);
-	out->member_cache_hits = atomic_load_explicit(&a->members.hits, memory_order_relaxed);
-	out->member_cache_misses = atomic_load_explicit(&a->members.misses, memory_order_relaxed);
+	out->days_thinned = LOAD(a->thin.thinned);
+	out->thin_rounds = LOAD(a->thin.rounds);
+	out->count_cache_hits = LOAD(a->ws.counts.hits);
+	out->count_cache_misses = LOAD(a->ws.counts.misses);
+	out->member_cache_hits = LOAD(a->ws.members.hits);
+	out->member_cache_misses = LOAD(a->ws.members.misses);
 }
 
 void applier_get_memory(const applier *a, applier_memory *out)
 {
-	out->count_cache = kcache_bytes(&a->counts);
-	out->member_cache = kcache_bytes(&a->members);
-	out->working_set = atomic_load_explicit(&a->ws_bytes, memory_order_relaxed);
+	out->count_cache = kcache_bytes(&a->ws.counts);
+	out->member_cache = kcache_bytes(&a->ws.members);
+	out->working_set = LOAD(a->ws.bytes) + LOAD(a->ops.defs_bytes);
 	out->snapshot_changes = atomic_load_explicit(&a->changes_bytes, memory_order_relaxed);
-	out->moved_users = atomic_load_explicit(&a->moved_bytes, memory_order_relaxed);
+	out->moved_users = LOAD(a->moved.bytes);
 }
 
 int64_t applier_input_offset(const applier *a, uint32_t p)

@@ -55,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "central/apply/apply_obs.h"
 #include "counter.h"
 #include "err.h"
 #include "smap.h"
@@ -136,25 +137,6 @@ void applier_set_dead_letter(applier *a, applier_dead_letter_fn fn, void *ctx);
  * dead-letter topic (not queued, or its delivery failed). */
 void applier_dead_letter_failed(applier *a);
 
-/* Instruments (metrics): callbacks the applier makes on its own thread,
- * from applier_apply, so they must be cheap and must not call back into
- * the applier. Any may be NULL.
- *   op:          a valid op was applied; moved is how much its count
- *                changed (0 or 1 for a set counter, n for a sum)
- *   invalid:     an op was skipped, for reason why (as in the
- *                dead-letter reason's first_reason)
- *   store_write: one store write took ns nanoseconds
- *   begin, end:  applier_apply of one message starts, and ends after ns
- *                nanoseconds (its decode, effects and store write) */
-typedef struct applier_obs {
-	void *ctx;
-	void (*op)(void *ctx, const counter_def *def, const wire_op *op, uint64_t moved);
-	void (*invalid)(void *ctx, const char *why);
-	void (*store_write)(void *ctx, uint64_t ns);
-	void (*begin)(void *ctx);
-	void (*end)(void *ctx, uint64_t ns);
-} applier_obs;
-
 /* Sets (obs NULL: clears) the instruments; obs must outlive the applier
  * or the next call. */
 void applier_set_obs(applier *a, const applier_obs *obs);
@@ -177,12 +159,8 @@ uint32_t applier_feed_made(const applier *a);
 /* Deletes partition p's feed records of versions from..upto (their
  * events are in the topics: central/feed/ says so). 0, or ERR_IO. */
 int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
-/* The same on any store holding 'X' records (what applier_feed_trim
- * does with the applier's). Never drops a partition's end key. */
-int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto) WARN_UNUSED;
-/* Writes the end key (CKEY_FEED_END) of each partition below nparts.
- * 0, or ERR_IO. */
-int feed_records_close(store *db, uint32_t nparts) WARN_UNUSED;
+/* feed_records_drop and feed_records_close (apply_feed.h) do the same
+ * on any store holding 'X' records. */
 
 /* The home index's day keys ('G'): only an item's oldest one in a
  * region's partition is ever read (the home checkpoint's old likes), so

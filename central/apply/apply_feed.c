@@ -1,16 +1,14 @@
 /* apply_feed.c - the change feed's events as the applier makes them
- * (docs/events.md): one per change that moved a count, and one per
- * threshold a count reaches for the first time, appended to the message's
- * 'X' record (feedrec.h), which apply.c writes with the message's
- * effects. The applier's thread only; feed_records_drop and
- * feed_records_close take any store, on its caller's thread.
+ * (apply_feed.h; docs/events.md), appended to the message's 'X' record
+ * (feedrec.h), which apply.c writes with the message's effects.
  */
+#include "central/apply/apply_feed.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/apply/apply_int.h"
-#include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
+#include "clock.h"
 #include "xmem.h"
 
 static int by_value(const void *x, const void *y)
@@ -19,39 +17,61 @@ static int by_value(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-void applier_set_feed(applier *a, bool changes, bool milestones, const uint64_t *thresholds,
-                      size_t n)
+void apply_feed_init(apply_feed *f)
 {
-	free(a->thresholds);
-	a->thresholds = NULL;
-	a->nthresholds = 0;
-	a->feed_changes = changes;
-	a->feed_milestones = milestones && n > 0;
-	if (!a->feed_milestones)
+	*f = (apply_feed){0};
+	sbuf_init(&f->rec);
+}
+
+void apply_feed_free(apply_feed *f)
+{
+	sbuf_free(&f->rec);
+	free(f->thresholds);
+	apply_feed_set_homes(f, NULL, 0);
+}
+
+void apply_feed_set(apply_feed *f, bool changes, bool milestones, const uint64_t *thresholds,
+                    size_t n)
+{
+	free(f->thresholds);
+	f->thresholds = NULL;
+	f->nthresholds = 0;
+	f->changes = changes;
+	f->milestones = milestones && n > 0;
+	if (!f->milestones)
 		return;
-	a->thresholds = xmalloc(n * sizeof *a->thresholds);
-	memcpy(a->thresholds, thresholds, n * sizeof *a->thresholds);
-	qsort(a->thresholds, n, sizeof *a->thresholds, by_value);
-	a->nthresholds = n;
+	f->thresholds = xmalloc(n * sizeof *f->thresholds);
+	memcpy(f->thresholds, thresholds, n * sizeof *f->thresholds);
+	qsort(f->thresholds, n, sizeof *f->thresholds, by_value);
+	f->nthresholds = n;
 }
 
-void applier_set_homes(applier *a, const char *const *regions, size_t n)
+void apply_feed_set_homes(apply_feed *f, const char *const *regions, size_t n)
 {
-	for (size_t i = 0; i < a->nhomes; i++)
-		free(a->homes[i]);
-	a->nhomes = 0;
+	for (size_t i = 0; i < f->nhomes; i++)
+		free(f->homes[i]);
+	f->nhomes = 0;
 	for (size_t i = 0; i < n && i < FEEDREC_HOMES_MAX; i++)
-		a->homes[a->nhomes++] = xstrdup(regions[i]);
+		f->homes[f->nhomes++] = xstrdup(regions[i]);
 }
 
-uint32_t applier_feed_made(const applier *a)
+void apply_feed_begin(apply_feed *f, uint32_t epoch, uint32_t p, int64_t offset)
 {
-	return a->feed_made;
+	f->made = 0;
+	f->rec.len = 0;
+	if (f->changes || f->milestones || f->nhomes) {
+		f->id = (feedev_id){epoch, p, (uint64_t)offset, 0};
+		memset(f->index, 0, sizeof f->index);
+		feedrec_begin(&f->rec, clock_wall_ms());
+	}
 }
 
-int applier_feed_trim(applier *a, uint32_t p, uint64_t from, uint64_t upto)
+void apply_feed_put(apply_feed *f, store_batch *wb, uint32_t p, uint64_t version)
 {
-	return feed_records_drop(a->db, p, from, upto);
+	if (!f->made)
+		return;
+	unsigned char xkey[CKEY_FEED_LEN];
+	store_batch_put(wb, xkey, ckey_feed(xkey, p, version), f->rec.p, f->rec.len);
 }
 
 int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto)
@@ -95,19 +115,19 @@ int feed_records_close(store *db, uint32_t nparts)
 }
 
 /* Appends e to the message's record under the next index. */
-static void put_event(applier *a, int topic, feedev *e)
+static void put_event(apply_feed *f, int topic, feedev *e)
 {
-	if (!a->feed_rec.len)
-		abort(); /* apply.c begins the record before any op applies */
-	e->id = a->feed_id;
-	e->id.index = a->feed_index[topic]++;
+	if (!f->rec.len)
+		abort(); /* apply_feed_begin comes before any op applies */
+	e->id = f->id;
+	e->id.index = f->index[topic]++;
 	/* Keyed by item, as the topics are; a move has none: by its user. */
 	bool home = e->type == FEEDEV_HOME;
-	size_t at = feedrec_open(&a->feed_rec, topic, e->id.index, home ? e->user : e->item,
+	size_t at = feedrec_open(&f->rec, topic, e->id.index, home ? e->user : e->item,
 	                         home ? e->user_n : e->item_n);
-	feedrec_event_put(e, &a->feed_rec);
-	feedrec_close(&a->feed_rec, at);
-	a->feed_made++;
+	feedrec_event_put(e, &f->rec);
+	feedrec_close(&f->rec, at);
+	f->made++;
 }
 
 /* The event of a change op made: its names, and the winning op's
@@ -128,23 +148,23 @@ static feedev op_event(const wire_op *op, enum feedev_type type, const char *reg
 	                .count = count};
 }
 
-bool apply_feed_home_to(applier *a, const char *home, size_t hn, const wire_op *op,
+void apply_feed_home_to(apply_feed *f, const char *home, size_t hn, const wire_op *op,
                         const merge_state *st, uint64_t count)
 {
-	for (size_t i = 0; i < a->nhomes; i++) {
-		if (strlen(a->homes[i]) != hn || memcmp(a->homes[i], home, hn) != 0)
+	for (size_t i = 0; i < f->nhomes; i++) {
+		if (strlen(f->homes[i]) != hn || memcmp(f->homes[i], home, hn) != 0)
 			continue;
 		feedev e = op_event(op, FEEDEV_SET, st->region, st->region_len, st->hlc, count);
 		e.member = st->present;
-		put_event(a, FEEDREC_HOMES + (int)i, &e);
-		return true;
+		put_event(f, FEEDREC_HOMES + (int)i, &e);
+		return;
 	}
-	return false;
+	atomic_fetch_add_explicit(&f->unrouted, 1, memory_order_relaxed);
 }
 
-void apply_feed_moved(applier *a, const wire_move *m)
+void apply_feed_moved(apply_feed *f, const wire_move *m)
 {
-	for (size_t i = 0; i < a->nhomes; i++) {
+	for (size_t i = 0; i < f->nhomes; i++) {
 		feedev e = {.type = FEEDEV_HOME,
 		            .counter = "",
 		            .item = "",
@@ -153,33 +173,33 @@ void apply_feed_moved(applier *a, const wire_move *m)
 		            .region = m->home.p,
 		            .region_n = m->home.n,
 		            .n = m->since_ms};
-		put_event(a, FEEDREC_HOMES + (int)i, &e);
+		put_event(f, FEEDREC_HOMES + (int)i, &e);
 	}
 }
 
-void apply_feed_home(applier *a, const wire_batch *b, const wire_op *op, const merge_state *st,
+void apply_feed_home(apply_feed *f, const wire_batch *b, const wire_op *op, const merge_state *st,
                      uint64_t count)
 {
 	if (op->home.n == b->region.n && memcmp(op->home.p, b->region.p, b->region.n) == 0)
 		return; /* at home where it was made: that edge has it */
-	if (!apply_feed_home_to(a, op->home.p, op->home.n, op, st, count))
-		STAT_ADD(a, home_unrouted, 1);
+	apply_feed_home_to(f, op->home.p, op->home.n, op, st, count);
 }
 
-int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, uint64_t n,
-                      const char *region, size_t rn, uint64_t hlc, uint64_t before, uint64_t after)
+int apply_feed_change(apply_feed *f, apply_ws *w, const wire_op *op, bool is_set, bool member,
+                      uint64_t n, const char *region, size_t rn, uint64_t hlc, uint64_t before,
+                      uint64_t after)
 {
-	if (!a->feed_changes && !a->feed_milestones)
+	if (!f->changes && !f->milestones)
 		return 0;
 	feedev e = op_event(op, is_set ? FEEDEV_SET : FEEDEV_SUM, region, rn, hlc, after);
 	e.member = member;
 	e.n = n;
-	if (a->feed_changes)
-		put_event(a, FEEDREC_CHANGES, &e);
-	if (!a->feed_milestones || after <= before)
+	if (f->changes)
+		put_event(f, FEEDREC_CHANGES, &e);
+	if (!f->milestones || after <= before)
 		return 0;
-	for (size_t i = 0; i < a->nthresholds; i++) {
-		uint64_t t = a->thresholds[i];
+	for (size_t i = 0; i < f->nthresholds; i++) {
+		uint64_t t = f->thresholds[i];
 		if (t <= before)
 			continue;
 		if (t > after)
@@ -190,7 +210,7 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
 		unsigned char key[CKEY_MAX];
 		size_t kn = ckey_level(key, op->counter.p, op->counter.n, op->item.p, op->item.n);
 		ktab_ent *lv;
-		int rc = apply_num_add(a, key, kn, 0, false, &lv);
+		int rc = apply_ws_num_add(w, key, kn, 0, false, &lv);
 		if (rc)
 			return rc;
 		uint64_t *level = (uint64_t *)lv->val;
@@ -200,7 +220,7 @@ int apply_feed_change(applier *a, const wire_op *op, bool is_set, bool member, u
 		feedev m = e;
 		m.type = FEEDEV_MILESTONE;
 		m.threshold = t;
-		put_event(a, FEEDREC_MILESTONES, &m);
+		put_event(f, FEEDREC_MILESTONES, &m);
 	}
 	return 0;
 }

@@ -26,25 +26,28 @@
  * The effects go into the message's working set and store write, as a
  * batch's do. The applier's thread only.
  */
+#include "central/apply/apply_move.h"
+
 #include <inttypes.h>
 #include <string.h>
 
-#include "central/apply/apply_int.h"
 #include "central/apply/keys.h"
 #include "item.h"
 #include "log.h"
 
+#define BUMP(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
+
 /* The 'W' key of (p, user): its since and home (*hn bytes); *hn 0 when
  * there is none, or its value does not parse (logged: it is then as if
  * the user had not moved). 0 or the store's error. */
-static int where_read(applier *a, uint32_t p, const char *user, size_t un, uint64_t *since,
+static int where_read(apply_moved *mv, uint32_t p, const char *user, size_t un, uint64_t *since,
                       char *home, size_t *hn)
 {
 	unsigned char key[5 + USER_MAX];
 	char val[CKEY_WHERE_MAX];
 	size_t vn;
 	*hn = 0;
-	int rc = store_get_into(a->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
+	int rc = store_get_into(mv->db, key, ckey_where(key, p, user, un), val, sizeof val, &vn);
 	if (rc == ERR_NOTFOUND)
 		return 0;
 	if (rc == ERR_CORRUPT) {
@@ -75,10 +78,10 @@ static int where_read(applier *a, uint32_t p, const char *user, size_t un, uint6
  * every user of the store's 'W' keys in it.
  * *users: the most 'W' keys one partition has (each moved user has one
  * per partition applied here), so about the users. */
-static int moved_build(applier *a, uint64_t cap, bloom *b, uint64_t *users)
+static int moved_build(apply_moved *mv, uint64_t cap, bloom *b, uint64_t *users)
 {
 	bloom_init(b, cap < 64 ? 64 : (size_t)cap, 7);
-	store_iter *it = store_iter_new(a->db, ckey_prefix(CKEY_WHERE), 1);
+	store_iter *it = store_iter_new(mv->db, ckey_prefix(CKEY_WHERE), 1);
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t in_part = 0, most = 0;
@@ -101,80 +104,82 @@ static int moved_build(applier *a, uint64_t cap, bloom *b, uint64_t *users)
 	return rc;
 }
 
-static void moved_account(applier *a)
+static void moved_account(apply_moved *mv)
 {
-	atomic_store_explicit(&a->moved_bytes, bloom_bytes(&a->moved), memory_order_relaxed);
+	atomic_store_explicit(&mv->bytes, bloom_bytes(&mv->set), memory_order_relaxed);
 }
 
-int apply_moved_load(applier *a)
+int apply_moved_load(apply_moved *mv, store *db)
 {
+	*mv = (apply_moved){.db = db};
 	uint64_t users = 0, cap = MOVED_CAP_MIN;
 	bloom probe;
 	/* A first pass counts them (in a filter of the least size), the
 	 * second fills one with room for as many again. No move yet: no
 	 * filter until the first. */
-	int rc = moved_build(a, 0, &probe, &users);
+	int rc = moved_build(mv, 0, &probe, &users);
 	bloom_free(&probe);
 	if (rc || !users)
 		return rc;
 	while (cap < 2 * users)
 		cap <<= 1;
-	rc = moved_build(a, cap, &a->moved, &users);
-	a->moved_cap = cap;
-	a->moved_users = users;
-	moved_account(a);
+	rc = moved_build(mv, cap, &mv->set, &users);
+	mv->cap = cap;
+	mv->users = users;
+	moved_account(mv);
 	return rc;
 }
 
-int apply_moved_add(applier *a, const char *user, size_t un)
+static int moved_add(apply_moved *mv, const char *user, size_t un)
 {
-	if (a->moved_users && bloom_maybe(&a->moved, user, un))
+	if (mv->users && bloom_maybe(&mv->set, user, un))
 		return 0; /* known here (another partition's move), or a false positive */
-	if (a->moved_users + 1 > a->moved_cap) {
+	if (mv->users + 1 > mv->cap) {
 		/* None yet, or full: twice the room, from the store (this
 		 * move's 'W' key is not written yet: added below). */
-		uint64_t cap = a->moved_cap ? a->moved_cap * 2 : MOVED_CAP_MIN;
+		uint64_t cap = mv->cap ? mv->cap * 2 : MOVED_CAP_MIN;
 		bloom bigger;
 		uint64_t users;
-		int rc = moved_build(a, cap, &bigger, &users);
+		int rc = moved_build(mv, cap, &bigger, &users);
 		if (rc) {
 			bloom_free(&bigger);
 			return rc;
 		}
-		bloom_free(&a->moved);
-		a->moved = bigger;
-		a->moved_cap = cap;
-		a->moved_users = users;
+		bloom_free(&mv->set);
+		mv->set = bigger;
+		mv->cap = cap;
+		mv->users = users;
 		log_info("moved users' filter built, with room for twice as many",
-		         "users=%" PRIu64 " capacity=%" PRIu64 " bytes=%zu", users, a->moved_cap,
-		         bloom_bytes(&a->moved));
+		         "users=%" PRIu64 " capacity=%" PRIu64 " bytes=%zu", users, mv->cap,
+		         bloom_bytes(&mv->set));
 	}
-	bloom_add(&a->moved, user, un);
-	a->moved_users++;
-	moved_account(a);
+	bloom_add(&mv->set, user, un);
+	mv->users++;
+	moved_account(mv);
 	return 0;
 }
 
-bool apply_moved_maybe(const applier *a, const char *user, size_t un)
+static bool moved_maybe(const apply_moved *mv, const char *user, size_t un)
 {
-	return a->moved_users && bloom_maybe(&a->moved, user, un);
+	return mv->users && bloom_maybe(&mv->set, user, un);
 }
 
-int apply_where(applier *a, uint32_t p, const wire_op *op, char *home, size_t *hn)
+int apply_where(apply_moved *mv, uint32_t p, const wire_op *op, char *home, size_t *hn)
 {
 	*hn = 0;
-	if (!apply_moved_maybe(a, op->user.p, op->user.n))
+	if (!moved_maybe(mv, op->user.p, op->user.n))
 		return 0;
 	uint64_t since;
-	return where_read(a, p, op->user.p, op->user.n, &since, home, hn);
+	return where_read(mv, p, op->user.p, op->user.n, &since, home, hn);
 }
 
 /* One 'V' entry of the user under another region, or an unhomed one
  * under the new home itself (key k, value v): its key leaves (the same
  * key comes back, homed, for the latter), the new home's takes the
  * pair's state, and the state goes to the new home's stream. */
-static int move_pair(applier *a, const wire_move *m, bool at_new_home, const char *k, size_t kn,
-                     const char *v, size_t vn)
+static int move_pair(apply_moved *mv, apply_ws *w, apply_feed *f, store_batch *wb,
+                     const wire_move *m, bool at_new_home, const char *k, size_t kn, const char *v,
+                     size_t vn)
 {
 	const char *r, *user, *counter, *item;
 	size_t rn, un, cn, in;
@@ -189,12 +194,12 @@ static int move_pair(applier *a, const wire_move *m, bool at_new_home, const cha
 	}
 	if (at_new_home && !unhomed)
 		return 0; /* already the home's */
-	store_batch_del(a->wb, k, kn);
+	store_batch_del(wb, k, kn);
 	unsigned char key[CKEY_MAX];
 	size_t n = ckey_state(key, counter, cn, item, in, user, un);
 	merge_state *cur;
 	bool known;
-	int rc = apply_state_of(a, key, n, &cur, &known);
+	int rc = apply_ws_state_of(w, key, n, &cur, &known);
 	if (rc)
 		return rc;
 	merge_state st = *cur; /* the working set may move it */
@@ -203,39 +208,37 @@ static int move_pair(applier *a, const wire_move *m, bool at_new_home, const cha
 		clock = st.hlc;
 	}
 	n = ckey_home(key, m->home.p, m->home.n, p, user, un, counter, cn, item, in);
-	bool created;
-	ktab_ent *e = ktab_add(&a->ws, key, n, ktab_hash(key, n), CKEY_HOME_LEN, &created);
-	ckey_home_value(e->val, member, clock);
-	STAT_ADD(a, moved_pairs, 1);
+	apply_ws_home(w, key, n, member, false, clock);
+	BUMP(mv->pairs, 1);
 	wire_op op = {.counter = wire_cstr(counter, cn),
 	              .item = wire_cstr(item, in),
 	              .user = wire_cstr(user, un)};
 	if (member)
-		apply_home_day(a, m->home.p, m->home.n, p, &op, clock);
-	if (!known || !a->nhomes)
+		apply_ws_home_day(w, m->home.p, m->home.n, p, &op, clock);
+	if (!known || !f->nhomes)
 		return 0;
 	ktab_ent *c;
-	rc = apply_num_add(a, key, ckey_count(key, counter, cn, item, in), 0, false, &c);
+	rc = apply_ws_num_add(w, key, ckey_count(key, counter, cn, item, in), 0, false, &c);
 	if (rc)
 		return rc;
-	if (!apply_feed_home_to(a, m->home.p, m->home.n, &op, &st, *(const uint64_t *)c->val))
-		STAT_ADD(a, home_unrouted, 1);
+	apply_feed_home_to(f, m->home.p, m->home.n, &op, &st, *(const uint64_t *)c->val);
 	return 0;
 }
 
 /* Moves the user's entries in p under region (rn bytes) to the new home;
  * under the new home itself, its unhomed ones only. */
-static int move_region(applier *a, uint32_t p, const wire_move *m, const char *region, size_t rn)
+static int move_region(apply_moved *mv, apply_ws *w, apply_feed *f, store_batch *wb, uint32_t p,
+                       const wire_move *m, const char *region, size_t rn)
 {
 	bool at_new_home = rn == m->home.n && memcmp(region, m->home.p, rn) == 0;
 	unsigned char pre[CKEY_MAX];
 	size_t pn = ckey_home_user_prefix(pre, region, rn, p, m->user.p, m->user.n);
-	store_iter *it = store_iter_new(a->db, pre, pn);
+	store_iter *it = store_iter_new(mv->db, pre, pn);
 	const char *k, *v;
 	size_t kn, vn;
 	int rc = 0;
 	while (!rc && store_iter_next(it, &k, &kn, &v, &vn))
-		rc = move_pair(a, m, at_new_home, k, kn, v, vn);
+		rc = move_pair(mv, w, f, wb, m, at_new_home, k, kn, v, vn);
 	if (!rc)
 		rc = store_iter_status(it);
 	store_iter_free(it);
@@ -245,13 +248,14 @@ static int move_region(applier *a, uint32_t p, const wire_move *m, const char *r
 /* Every region of the index, one seek per region: the
  * first 'V' key at or after `from` names the next region, and its keys
  * all sort before 'V' region 1 (a region name holds no byte below '-'). */
-static int move_pairs(applier *a, uint32_t p, const wire_move *m)
+static int move_pairs(apply_moved *mv, apply_ws *w, apply_feed *f, store_batch *wb, uint32_t p,
+                      const wire_move *m)
 {
 	unsigned char from[CKEY_MAX + 1];
 	size_t fn = 1;
 	from[0] = CKEY_HOME;
 	for (;;) {
-		store_iter *it = store_iter_from(a->db, ckey_prefix(CKEY_HOME), 1, from, fn);
+		store_iter *it = store_iter_from(mv->db, ckey_prefix(CKEY_HOME), 1, from, fn);
 		const char *k, *v;
 		size_t kn, vn;
 		bool any = store_iter_next(it, &k, &kn, &v, &vn);
@@ -277,7 +281,7 @@ static int move_pairs(applier *a, uint32_t p, const wire_move *m)
 			return rc;
 		if (!rn)
 			continue;
-		rc = move_region(a, p, m, region, rn);
+		rc = move_region(mv, w, f, wb, p, m, region, rn);
 		if (rc)
 			return rc;
 		memcpy(from + 1, region, rn);
@@ -286,30 +290,30 @@ static int move_pairs(applier *a, uint32_t p, const wire_move *m)
 	}
 }
 
-int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg, size_t len)
+int apply_move(apply_moved *mv, apply_ws *w, apply_feed *f, store_batch *wb, uint32_t p,
+               int64_t offset, const void *msg, size_t len, const char **fault)
 {
 	wire_move m;
 	int rc = wire_decode_move(msg, len, &m);
-	const char *fault = rc                                     ? "undecodable"
-	                    : m.partition != p                     ? "partition_mismatch"
-	                    : !item_user_valid(m.user.p, m.user.n) ? "bad_user"
-	                    : !item_edge_valid(m.home.p, m.home.n) ? "bad_home"
-	                                                           : NULL;
-	if (fault) {
-		STAT_ADD(a, moves_bad, 1);
+	*fault = rc                                     ? "undecodable"
+	         : m.partition != p                     ? "partition_mismatch"
+	         : !item_user_valid(m.user.p, m.user.n) ? "bad_user"
+	         : !item_edge_valid(m.home.p, m.home.n) ? "bad_home"
+	                                                : NULL;
+	if (*fault) {
+		BUMP(mv->bad, 1);
 		log_error("move message skipped", "partition=%u offset=%" PRId64 " fault=%s", p,
-		          offset, fault);
-		apply_quarantine(a, p, offset, msg, len, "bad_move %s", fault);
+		          offset, *fault);
 		return 0;
 	}
 	uint64_t since;
 	char home[EDGE_ID_MAX];
 	size_t hn;
-	rc = where_read(a, p, m.user.p, m.user.n, &since, home, &hn);
+	rc = where_read(mv, p, m.user.p, m.user.n, &since, home, &hn);
 	if (rc)
 		return rc;
 	if (hn && since >= m.since_ms) {
-		STAT_ADD(a, moves_stale, 1);
+		BUMP(mv->stale, 1);
 		if (since == m.since_ms && (hn != m.home.n || memcmp(home, m.home.p, hn) != 0))
 			log_warn("move ignored: the user's last move has the same since and "
 			         "another region; a correction needs a later --since",
@@ -318,22 +322,26 @@ int apply_move(applier *a, part *pt, uint32_t p, int64_t offset, const void *msg
 			         since);
 		return 0;
 	}
-	uint64_t pairs = STAT_GET(a, moved_pairs);
-	rc = move_pairs(a, p, &m);
+	uint64_t pairs = atomic_load_explicit(&mv->pairs, memory_order_relaxed);
+	rc = move_pairs(mv, w, f, wb, p, &m);
 	if (rc)
 		return rc;
-	apply_ws_flush(a, pt);
-	apply_feed_moved(a, &m);
+	apply_feed_moved(f, &m);
 	unsigned char key[5 + USER_MAX], val[CKEY_WHERE_MAX];
-	store_batch_put(a->wb, key, ckey_where(key, p, m.user.p, m.user.n), val,
+	store_batch_put(wb, key, ckey_where(key, p, m.user.p, m.user.n), val,
 	                ckey_where_value(val, m.since_ms, m.home.p, m.home.n));
-	rc = apply_moved_add(a, m.user.p, m.user.n);
+	rc = moved_add(mv, m.user.p, m.user.n);
 	if (rc)
 		return rc;
-	STAT_ADD(a, moves_applied, 1);
+	BUMP(mv->applied, 1);
 	log_debug("user moved home; their memberships here follow",
 	          "partition=%u user=%.*s home=%.*s since_ms=%" PRIu64 " pairs=%" PRIu64, p,
 	          (int)m.user.n, m.user.p, (int)m.home.n, m.home.p, m.since_ms,
-	          STAT_GET(a, moved_pairs) - pairs);
+	          atomic_load_explicit(&mv->pairs, memory_order_relaxed) - pairs);
 	return 0;
+}
+
+void apply_moved_free(apply_moved *mv)
+{
+	bloom_free(&mv->set);
 }

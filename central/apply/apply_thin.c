@@ -29,10 +29,12 @@
  * then THIN_EVERY_MS after the end of the last; on a store with more
  * keys than an hour's steps read, back to back.
  */
+#include "central/apply/apply_thin.h"
+
 #include <inttypes.h>
 #include <string.h>
 
-#include "central/apply/apply_int.h"
+#include <stdatomic.h>
 #include "central/apply/keys.h"
 #include "clock.h"
 #include "log.h"
@@ -60,11 +62,10 @@ static size_t group_len(const char *k, size_t kn)
 /* One step of the round: up to THIN_STEP_KEYS keys from the cursor on.
  * *done when the round read its last key. 0, or the store's error (the
  * step's deletions not written; the cursor as it was). */
-static int step(applier *a, bool *done)
+static int step(day_thin *t, bool *done)
 {
-	day_thin *t = &a->thin;
 	unsigned char pre[1] = {CKEY_HOME_DAY};
-	store_iter *it = store_iter_from(a->db, pre, sizeof pre, t->at_n ? t->at : NULL, t->at_n);
+	store_iter *it = store_iter_from(t->db, pre, sizeof pre, t->at_n ? t->at : NULL, t->at_n);
 	store_batch *wb = store_batch_new();
 	const char *k, *v;
 	size_t kn, vn, read = 0, deleted = 0;
@@ -97,7 +98,7 @@ static int step(applier *a, bool *done)
 	int rc = store_iter_status(it);
 	store_iter_free(it);
 	if (!rc && deleted)
-		rc = store_write(a->db, wb);
+		rc = store_write(t->db, wb);
 	store_batch_free(wb);
 	if (rc) {
 		/* The group noted may be one whose first key this step read:
@@ -110,7 +111,7 @@ static int step(applier *a, bool *done)
 	uint64_t took_us = clock_mono_us() - start_us;
 	if (took_us > t->round_max_us)
 		t->round_max_us = took_us;
-	STAT_ADD(a, days_thinned, deleted);
+	atomic_fetch_add_explicit(&t->thinned, deleted, memory_order_relaxed);
 	if (!*done && last_n) {
 		/* Resume just after the last key read: the key with a 0 byte
 		 * appended is the next one that can exist. */
@@ -121,10 +122,9 @@ static int step(applier *a, bool *done)
 	return 0;
 }
 
-static void round_end(applier *a, uint64_t now_ms)
+static void round_end(day_thin *t, uint64_t now_ms)
 {
-	day_thin *t = &a->thin;
-	STAT_ADD(a, thin_rounds, 1);
+	atomic_fetch_add_explicit(&t->rounds, 1, memory_order_relaxed);
 	log_info("home index day keys thinned",
 	         "read=%" PRIu64 " deleted=%" PRIu64 " steps=%" PRIu64 " longest_step_us=%" PRIu64
 	         " ms=%" PRIu64,
@@ -143,9 +143,8 @@ static void round_begin(day_thin *t, uint64_t now_ms)
 	t->round_read = t->round_deleted = t->round_steps = t->round_max_us = 0;
 }
 
-int applier_thin_step(applier *a, uint64_t now_ms)
+int apply_thin_step(day_thin *t, uint64_t now_ms)
 {
-	day_thin *t = &a->thin;
 	if (!t->next_ms)
 		t->next_ms = now_ms + THIN_FIRST_MS;
 	if (!t->on) {
@@ -157,27 +156,26 @@ int applier_thin_step(applier *a, uint64_t now_ms)
 	}
 	t->step_ms = now_ms;
 	bool done;
-	int rc = step(a, &done);
+	int rc = step(t, &done);
 	if (rc)
 		return rc;
 	t->round_steps++;
 	if (done)
-		round_end(a, now_ms);
+		round_end(t, now_ms);
 	return 0;
 }
 
-int applier_thin_round(applier *a, uint64_t now_ms)
+int apply_thin_round(day_thin *t, uint64_t now_ms)
 {
-	day_thin *t = &a->thin;
 	if (!t->on)
 		round_begin(t, now_ms);
 	bool done = false;
 	while (!done) {
-		int rc = step(a, &done);
+		int rc = step(t, &done);
 		if (rc)
 			return rc;
 		t->round_steps++;
 	}
-	round_end(a, now_ms);
+	round_end(t, now_ms);
 	return 0;
 }

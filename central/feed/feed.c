@@ -1,4 +1,8 @@
-/* feed.c - the change feed's publisher (feed.h; docs/events.md). */
+/* feed.c - the change feed's publisher (feed.h; docs/events.md): each
+ * partition's state (who publishes it, what was sent and read back),
+ * reading back, trimming and publishing. It owns the state; the Kafka
+ * clients under it (feed_clients.c) tell it of deliveries and of the
+ * group's changes through the hooks it gives them. */
 #include "central/feed/feed.h"
 
 #include <inttypes.h>
@@ -10,12 +14,85 @@
 #include <time.h>
 
 #include "central/apply/keys.h"
-#include "central/feed/feed_int.h"
+#include "central/feed/feed_clients.h"
 #include "clock.h"
 #include "feedev.h"
 #include "log.h"
+#include "sbuf.h"
 #include "version.h"
 #include "xmem.h"
+
+#define CHUNK_MAX 1000             /* messages of one partition in flight at a time */
+#define UNREAD_MAX (4 * CHUNK_MAX) /* sent, not read back: no more is sent */
+#define CATCHUP_MAX_MS 30000       /* a catch-up not done by then asks again */
+#define READ_MAX 2000              /* messages read back per turn */
+#define TRIM_EVERY_MS 100          /* how often published records are dropped */
+#define RETRY_MS 1000              /* a watermark query that failed is tried again */
+#define WATERMARK_MS 2000          /* the longest a watermark query may wait (asker thread) */
+#define GRACE_EXTRA_MS 500         /* beyond timeout_ms, before a new publisher reads */
+#define PURGE_MARGIN_MS 1000       /* purged this long before timeout_ms (at most half) */
+
+enum pstate {
+	P_IDLE,    /* not this instance's to publish */
+	P_WAIT,    /* given to it: waiting out a former publisher's messages */
+	P_CATCHUP, /* reading the topics to the watermarks asked */
+	P_LIVE,    /* publishing */
+	P_STALLED, /* a message failed: waiting for the chunk's last report */
+};
+
+/* The ids sent and not yet read back, oldest first. */
+typedef struct idq {
+	feedev_id *v;
+	size_t head, n, cap;
+} idq;
+
+/* A watermark query the asker thread runs for the loop. */
+enum { ASK_NONE, ASK_ASKED, ASK_ANSWERED, ASK_FAILED };
+
+typedef struct fpart {
+	bool owned; /* central.partitions */
+	enum pstate st;
+	uint64_t wait_until;
+	uint64_t catchup_until; /* P_CATCHUP: ask again after this */
+	_Atomic int ask;        /* ASK_*: the loop asks, the asker answers */
+	_Atomic int64_t asked_hw[FEEDREC_TOPICS];
+	int64_t hw[FEEDREC_TOPICS];       /* P_CATCHUP: read to here */
+	int64_t read_pos[FEEDREC_TOPICS]; /* the reader's next offset; -1 unknown */
+	bool seen_any[FEEDREC_TOPICS];
+	feedev_id seen[FEEDREC_TOPICS]; /* the highest id the topic holds */
+	bool last_any[FEEDREC_TOPICS];
+	feedev_id last[FEEDREC_TOPICS]; /* P_LIVE: the highest id held or sent */
+	idq sent[FEEDREC_TOPICS];
+	uint32_t inflight;
+	uint64_t sent_ms; /* mono ms the chunk in flight was queued */
+	bool failed;
+	bool handed_back; /* revoked by a rebalance, not lost: nobody else had it since */
+	/* The oldest message of each topic that failed since the partition
+	 * last went live, and whether that is settled (the read-back found it
+	 * after all, or counted it as a gap): if not, and the catch-up finds
+	 * a later id in the topic, it is a gap. */
+	bool fail_any[FEEDREC_TOPICS], fail_told[FEEDREC_TOPICS];
+	feedev_id fail_min[FEEDREC_TOPICS];
+	uint64_t kept;      /* records below this version are gone */
+	uint64_t send_from; /* P_LIVE: no unsent event in a record below this version */
+	uint64_t pending;   /* events in records not yet dropped */
+	uint64_t oldest_ms; /* wall ms of the oldest record kept, 0 = none */
+} fpart;
+
+struct feed {
+	feed_opts o;
+	feed_clients cl; /* the Kafka clients and which topics are on */
+	fpart *parts;
+	uint64_t next_trim;
+	metric *published[FEEDREC_TOPICS], *errors[FEEDREC_TOPICS];
+	metric *gaps, *foreign, *pending, *lag, *publishing;
+	log_limit read_errors, epoch_errors, bad_events, renew_errors;
+	sbuf json;       /* send_chunk's: the event it sends */
+	bool renew;      /* a purge skipped sequence numbers: a new producer before sending */
+	pthread_t asker; /* runs the watermark queries, which may wait */
+	bool asking;
+	_Atomic bool stop;
+};
 
 /* The metrics' label of topic t: its role, or a home stream's topic. */
 static void topic_label(const feed_opts *o, int t, char *out, size_t n)
@@ -55,16 +132,7 @@ static void idq_pop(idq *q)
 	q->n--;
 }
 
-static int topic_of(const feed *f, const rd_kafka_topic_t *rkt)
-{
-	const char *name = rd_kafka_topic_name(rkt);
-	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->on[t] && !strcmp(name, f->o.topics[t]))
-			return t;
-	return -1;
-}
-
-uint64_t feed_publishing_count(const feed *f)
+static uint64_t publishing_count(const feed *f)
 {
 	uint64_t n = 0;
 	for (uint32_t p = 0; p < f->o.partitions; p++)
@@ -82,7 +150,7 @@ static feedev_id entry_id(uint32_t p, uint64_t version, uint32_t index)
 
 static void read_back(feed *f, const rd_kafka_message_t *m)
 {
-	int t = topic_of(f, m->rkt);
+	int t = feed_clients_topic_of(&f->cl, m->rkt);
 	uint32_t p = (uint32_t)m->partition;
 	if (t < 0 || p >= f->o.partitions)
 		return;
@@ -151,7 +219,7 @@ static void read_back(feed *f, const rd_kafka_message_t *m)
 static void read_topics(feed *f)
 {
 	for (int i = 0; i < READ_MAX; i++) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->reader, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->cl.reader, 0);
 		if (!m)
 			return;
 		read_back(f, m);
@@ -173,7 +241,7 @@ static bool record_published(const feed *f, const fpart *fp, uint32_t p, uint64_
 	while (feedrec_next(v, vn, &pos, &e, &bad)) {
 		(*events)++;
 		feedev_id id = entry_id(p, version, e.index);
-		if (f->on[e.topic] &&
+		if (f->cl.on[e.topic] &&
 		    (!fp->seen_any[e.topic] || feedev_id_cmp(&id, &fp->seen[e.topic]) > 0))
 			all = false;
 	}
@@ -243,7 +311,7 @@ static int trim_all(feed *f)
 	uint64_t now = clock_wall_ms();
 	metric_set(f->pending, (int64_t)pending);
 	metric_set(f->lag, oldest && now > oldest ? (int64_t)((now - oldest) / 1000) : 0);
-	metric_set(f->publishing, (int64_t)feed_publishing_count(f));
+	metric_set(f->publishing, (int64_t)publishing_count(f));
 	return 0;
 }
 
@@ -256,18 +324,18 @@ static int trim_all(feed *f)
 static void purge_queued(feed *f, const char *why)
 {
 	rd_kafka_resp_err_t e =
-	    rd_kafka_purge(f->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+	    rd_kafka_purge(f->cl.prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
 	if (e)
 		log_error("feed: queued messages not purged", "why=\"%s\" err=\"%s\"", why,
 		          rd_kafka_err2str(e));
 	f->renew = true;
 }
 
-void feed_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+/* The producer's delivery report of m (feed_clients' hook). */
+static void on_delivery(void *ctx, const rd_kafka_message_t *m)
 {
-	(void)rk; /* f->prod */
-	feed *f = opaque;
-	int t = topic_of(f, m->rkt);
+	feed *f = ctx;
+	int t = feed_clients_topic_of(&f->cl, m->rkt);
 	uint32_t p = (uint32_t)m->partition;
 	if (t < 0 || p >= f->o.partitions)
 		return;
@@ -327,7 +395,7 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 		fp->send_from = version;
 		while (n < CHUNK_MAX && feedrec_next(v, vn, &pos, &e, &bad)) {
 			feedev_id id = entry_id(p, version, e.index);
-			if (!f->on[e.topic] ||
+			if (!f->cl.on[e.topic] ||
 			    (fp->last_any[e.topic] && feedev_id_cmp(&id, &fp->last[e.topic]) <= 0))
 				continue;
 			const char *body = e.val;
@@ -355,7 +423,7 @@ static void send_chunk(feed *f, uint32_t p, uint64_t now)
 				body_n = f->json.len;
 			}
 			rd_kafka_resp_err_t err = rd_kafka_producev(
-			    f->prod, RD_KAFKA_V_RKT(f->rkt[e.topic]),
+			    f->cl.prod, RD_KAFKA_V_RKT(f->cl.rkt[e.topic]),
 			    RD_KAFKA_V_PARTITION((int32_t)p), RD_KAFKA_V_KEY(e.key, e.kn),
 			    RD_KAFKA_V_VALUE((void *)body, body_n),
 			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -432,10 +500,11 @@ static void *asker(void *arg)
 			int answer = ASK_ANSWERED;
 			for (int t = 0; t < FEEDREC_TOPICS && answer == ASK_ANSWERED; t++) {
 				int64_t lo = -1, hi = 0;
-				if (!f->on[t])
+				if (!f->cl.on[t])
 					continue;
-				rd_kafka_resp_err_t e = bus_watermarks(
-				    f->reader, f->o.topics[t], (int32_t)p, WATERMARK_MS, &lo, &hi);
+				rd_kafka_resp_err_t e =
+				    bus_watermarks(f->cl.reader, f->o.topics[t], (int32_t)p,
+				                   WATERMARK_MS, &lo, &hi);
 				if (e) {
 					log_warn("feed watermark query failed; will retry",
 					         "topic=%s partition=%u err=\"%s\"", f->o.topics[t],
@@ -481,7 +550,7 @@ static bool epoch_behind(feed *f, uint32_t p, const fpart *fp)
 {
 	uint32_t mine = f->o.epoch(f->o.epoch_ctx, p);
 	for (int t = 0; t < FEEDREC_TOPICS; t++) {
-		if (!f->on[t] || !fp->seen_any[t] || fp->seen[t].epoch <= mine)
+		if (!f->cl.on[t] || !fp->seen_any[t] || fp->seen[t].epoch <= mine)
 			continue;
 		uint64_t skipped;
 		if (log_every(&f->epoch_errors, 10000, &skipped))
@@ -499,7 +568,7 @@ static bool epoch_behind(feed *f, uint32_t p, const fpart *fp)
 static bool unread_full(const feed *f, const fpart *fp)
 {
 	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->on[t] && fp->sent[t].n >= UNREAD_MAX)
+		if (f->cl.on[t] && fp->sent[t].n >= UNREAD_MAX)
 			return true;
 	return false;
 }
@@ -507,7 +576,7 @@ static bool unread_full(const feed *f, const fpart *fp)
 static bool caught_up(const feed *f, const fpart *fp)
 {
 	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->on[t] && fp->read_pos[t] < fp->hw[t])
+		if (f->cl.on[t] && fp->read_pos[t] < fp->hw[t])
 			return false;
 	return true;
 }
@@ -614,14 +683,14 @@ static void renew_producer(feed *f)
 {
 	if (!f->renew || any_inflight(f))
 		return;
-	feed_producer_stop(f, 0);
+	feed_producer_stop(&f->cl, 0);
 	char err[256];
-	if (feed_producer_start(f, err, sizeof err)) {
+	if (feed_producer_start(&f->cl, err, sizeof err)) {
 		uint64_t skipped;
 		if (log_every(&f->renew_errors, 10000, &skipped))
 			log_error("feed producer not made again; tried next turn",
 			          "err=\"%s\" skipped=%" PRIu64, err, skipped);
-		feed_producer_stop(f, 0);
+		feed_producer_stop(&f->cl, 0);
 		return;
 	}
 	f->renew = false;
@@ -630,12 +699,12 @@ static void renew_producer(feed *f)
 
 int feed_turn(feed *f, uint64_t now_ms)
 {
-	if (f->prod) {
-		rd_kafka_poll(f->prod, 0);
+	if (f->cl.prod) {
+		rd_kafka_poll(f->cl.prod, 0);
 		purge_stale(f, now_ms);
 	}
 	renew_producer(f);
-	feed_serve_group(f);
+	feed_clients_serve(&f->cl);
 	read_topics(f);
 	if (now_ms >= f->next_trim) {
 		int rc = trim_all(f);
@@ -652,6 +721,64 @@ void feed_noted(feed *f, uint32_t p, uint32_t n)
 {
 	if (f && p < f->o.partitions)
 		f->parts[p].pending += n;
+}
+
+/* ---- the group: who publishes -------------------------------------------- */
+
+static bool in_change(const feed_group_change *ch, uint32_t p)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->parts[i] == p)
+			return true;
+	return false;
+}
+
+/* The group gave or took partitions (feed_clients' hook, before the
+ * clients take the change). A revoke that is not a loss (the group
+ * rebalanced; this member stayed in it) hands the partition back:
+ * should the next assignment give it to this member again, nobody else
+ * had it in between, and publishing goes on where it was. */
+static void on_group_change(void *ctx, const feed_group_change *ch)
+{
+	feed *f = ctx;
+	uint64_t now = clock_mono_ms();
+	for (size_t i = 0; i < ch->n; i++) {
+		uint32_t p = ch->parts[i];
+		fpart *fp = &f->parts[p];
+		if (!fp->owned)
+			continue;
+		if (ch->take && fp->st == P_IDLE && fp->handed_back) {
+			fp->st = fp->failed ? P_STALLED : P_LIVE;
+			fp->handed_back = false;
+			log_debug("feed partition given back to this instance", "partition=%u", p);
+		} else if (ch->take && fp->st == P_IDLE) {
+			fp->st = P_WAIT;
+			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
+			log_info("feed partition given to this instance", "partition=%u", p);
+		} else if (!ch->take && fp->st != P_IDLE) {
+			/* Handed back only by the eager protocol's revoke-all
+			 * (a cooperative revoke moves the partition away), and
+			 * only from where publishing can go on. */
+			fp->handed_back =
+			    !ch->coop && !ch->lost && (fp->st == P_LIVE || fp->st == P_STALLED);
+			fp->st = P_IDLE;
+			if (!fp->handed_back)
+				for (int t = 0; t < FEEDREC_TOPICS; t++)
+					fp->sent[t].n = 0;
+			log_info("feed partition taken from this instance", "partition=%u lost=%s",
+			         p, ch->lost ? "true" : "false");
+		}
+	}
+	if (ch->take && !ch->coop)
+		/* The eager assignment is the whole of it: a partition handed
+		 * back and not given again went to someone else. */
+		for (uint32_t p = 0; p < f->o.partitions; p++)
+			if (f->parts[p].handed_back && !in_change(ch, p)) {
+				f->parts[p].handed_back = false;
+				for (int t = 0; t < FEEDREC_TOPICS; t++)
+					f->parts[p].sent[t].n = 0;
+			}
+	metric_set(f->publishing, (int64_t)publishing_count(f));
 }
 
 /* ---- start and stop ------------------------------------------------------ */
@@ -682,10 +809,19 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 {
 	feed *f = xcalloc(1, sizeof *f);
 	f->o = *o;
-	f->own_topic = -1;
-	for (int t = FEEDREC_TOPICS - 1; t >= 0; t--)
-		if ((f->on[t] = o->topics[t] && o->topics[t][0]))
-			f->own_topic = t;
+	feed_clients_opts co = {.topics = f->o.topics,
+	                        .group = f->o.group,
+	                        .id = f->o.id,
+	                        .partitions = f->o.partitions,
+	                        .own = f->o.own,
+	                        .timeout_ms = f->o.timeout_ms,
+	                        .session_ms = f->o.session_ms,
+	                        .props = &f->o.props,
+	                        .bootstrap_file = f->o.bootstrap_file,
+	                        .delivered = on_delivery,
+	                        .changed = on_group_change,
+	                        .ctx = f};
+	feed_clients_init(&f->cl, &co);
 	sbuf_init(&f->json);
 	f->parts = xcalloc(o->partitions, sizeof *f->parts);
 	for (uint32_t p = 0; p < o->partitions; p++) {
@@ -694,7 +830,7 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 			f->parts[p].read_pos[t] = -1;
 	}
 	for (int t = 0; t < FEEDREC_TOPICS; t++) {
-		if (t >= FEEDREC_HOMES && !f->on[t])
+		if (t >= FEEDREC_HOMES && !f->cl.on[t])
 			continue; /* the two public topics show even when off */
 		char label[320];
 		topic_label(o, t, label, sizeof label);
@@ -727,7 +863,7 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 	f->publishing =
 	    metrics_gauge(o->reg, "feed_publishing_partitions",
 	                  "Partitions this instance publishes the change feed of.", NULL);
-	int rc = f->own_topic < 0 ? ERR_CONFIG : count_stored(f);
+	int rc = f->cl.own_topic < 0 ? ERR_CONFIG : count_stored(f);
 	if (rc) {
 		snprintf(err, errlen, "%s",
 		         rc == ERR_CONFIG ? "feed: no topic is on"
@@ -735,7 +871,7 @@ feed *feed_new(const feed_opts *o, char *err, size_t errlen)
 		feed_free(f);
 		return NULL;
 	}
-	if (feed_clients_start(f, err, errlen)) {
+	if (feed_clients_start(&f->cl, err, errlen)) {
 		feed_free(f);
 		return NULL;
 	}
@@ -755,17 +891,9 @@ void feed_free(feed *f)
 	atomic_store(&f->stop, true);
 	if (f->asking)
 		pthread_join(f->asker, NULL);
-	feed_producer_stop(f, (int)f->o.timeout_ms);
-	/* Only now the group hears that this instance leaves: what it sent
+	/* The group hears that this instance leaves only once what it sent
 	 * is delivered or failed, so the next publisher reads all of it. */
-	if (f->group) {
-		rd_kafka_consumer_close(f->group);
-		rd_kafka_destroy(f->group);
-	}
-	if (f->reader) {
-		rd_kafka_consumer_close(f->reader);
-		rd_kafka_destroy(f->reader);
-	}
+	feed_clients_free(&f->cl, (int)f->o.timeout_ms);
 	for (uint32_t p = 0; f->parts && p < f->o.partitions; p++)
 		for (int t = 0; t < FEEDREC_TOPICS; t++)
 			free(f->parts[p].sent[t].v);

@@ -1,86 +1,67 @@
 /* feed_clients.c - the change feed publisher's Kafka clients (its
- * producer, made anew after a purge; the reader; the group's member) and
- * the group's rebalances, which name each partition's publisher
- * (feed_int.h, docs/events.md). */
+ * producer, made anew after a purge; the reader; the group's member),
+ * and the group's rebalances taken as feed.c's hook says what they
+ * change (feed_clients.h, docs/events.md). */
+#include "central/feed/feed_clients.h"
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "central/feed/feed_int.h"
-#include "clock.h"
 #include "err.h"
+#include "xmem.h"
+
+void feed_clients_init(feed_clients *c, const feed_clients_opts *o)
+{
+	*c = (feed_clients){.o = *o, .own_topic = -1};
+	for (int t = FEEDREC_TOPICS - 1; t >= 0; t--)
+		if ((c->on[t] = o->topics[t] && o->topics[t][0]))
+			c->own_topic = t;
+}
+
+int feed_clients_topic_of(const feed_clients *c, const rd_kafka_topic_t *rkt)
+{
+	const char *name = rd_kafka_topic_name(rkt);
+	for (int t = 0; t < FEEDREC_TOPICS; t++)
+		if (c->on[t] && !strcmp(name, c->o.topics[t]))
+			return t;
+	return -1;
+}
 
 /* ---- the group: who publishes -------------------------------------------- */
 
-static bool in_list(const feed *f, const rd_kafka_topic_partition_list_t *l, uint32_t p)
-{
-	for (int i = 0; i < l->cnt; i++)
-		if (l->elems[i].partition == (int32_t)p &&
-		    !strcmp(l->elems[i].topic, f->o.topics[f->own_topic]))
-			return true;
-	return false;
-}
-
+/* Tells the hook which partitions of the group's topic the group gave
+ * or took, then takes the change: the group only decides, nothing is
+ * read through it. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-	feed *f = opaque;
-	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-	bool take = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	feed_clients *c = opaque;
+	feed_group_change ch = {.take = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
+	                        .coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")};
 	/* A revoke that is not a loss (the group rebalanced; this member
-	 * stayed in it) hands the partition back: should the next
-	 * assignment give it to this member again, nobody else had it in
-	 * between, and publishing goes on where it was. */
-	bool lost = !take && rd_kafka_assignment_lost(rk);
-	uint64_t now = clock_mono_ms();
+	 * stayed in it) is told apart: the publisher may then go on. */
+	ch.lost = !ch.take && rd_kafka_assignment_lost(rk);
+	uint32_t *ps = xmalloc((parts->cnt ? (size_t)parts->cnt : 1) * sizeof *ps);
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-		uint32_t p = (uint32_t)tp->partition;
-		if (strcmp(tp->topic, f->o.topics[f->own_topic]) || p >= f->o.partitions ||
-		    !f->parts[p].owned)
-			continue;
-		fpart *fp = &f->parts[p];
-		if (take && fp->st == P_IDLE && fp->handed_back) {
-			fp->st = fp->failed ? P_STALLED : P_LIVE;
-			fp->handed_back = false;
-			log_debug("feed partition given back to this instance", "partition=%u", p);
-		} else if (take && fp->st == P_IDLE) {
-			fp->st = P_WAIT;
-			fp->wait_until = now + (uint64_t)f->o.timeout_ms + GRACE_EXTRA_MS;
-			log_info("feed partition given to this instance", "partition=%u", p);
-		} else if (!take && fp->st != P_IDLE) {
-			/* Handed back only by the eager protocol's revoke-all
-			 * (a cooperative revoke moves the partition away), and
-			 * only from where publishing can go on. */
-			fp->handed_back =
-			    !coop && !lost && (fp->st == P_LIVE || fp->st == P_STALLED);
-			fp->st = P_IDLE;
-			if (!fp->handed_back)
-				for (int t = 0; t < FEEDREC_TOPICS; t++)
-					fp->sent[t].n = 0;
-			log_info("feed partition taken from this instance", "partition=%u lost=%s",
-			         p, lost ? "true" : "false");
-		}
+		if (!strcmp(tp->topic, c->o.topics[c->own_topic]) && tp->partition >= 0 &&
+		    (uint32_t)tp->partition < c->o.partitions)
+			ps[ch.n++] = (uint32_t)tp->partition;
 	}
-	if (take && !coop)
-		/* The eager assignment is the whole of it: a partition handed
-		 * back and not given again went to someone else. */
-		for (uint32_t p = 0; p < f->o.partitions; p++)
-			if (f->parts[p].handed_back && !in_list(f, parts, p)) {
-				f->parts[p].handed_back = false;
-				for (int t = 0; t < FEEDREC_TOPICS; t++)
-					f->parts[p].sent[t].n = 0;
-			}
+	ch.parts = ps;
+	c->o.changed(c->o.ctx, &ch);
+	free(ps);
 	rd_kafka_error_t *e = NULL;
 	rd_kafka_resp_err_t ae = 0;
-	if (take) {
-		if (coop)
+	if (ch.take) {
+		if (ch.coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
 			ae = rd_kafka_assign(rk, parts);
-		/* The group only decides; nothing is read through it. */
 		rd_kafka_pause_partitions(rk, parts);
-	} else if (coop) {
+	} else if (ch.coop) {
 		e = rd_kafka_incremental_unassign(rk, parts);
 	} else {
 		ae = rd_kafka_assign(rk, NULL);
@@ -91,31 +72,37 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	} else if (ae) {
 		log_warn("feed group assignment failed", "err=\"%s\"", rd_kafka_err2str(ae));
 	}
-	metric_set(f->publishing, (int64_t)feed_publishing_count(f));
 }
 
-void feed_serve_group(feed *f)
+void feed_clients_serve(feed_clients *c)
 {
 	for (int i = 0; i < 16; i++) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(f->group, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->group, 0);
 		if (!m)
 			return;
 		uint64_t skipped;
 		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-		    log_every(&f->group_errors, 10000, &skipped))
+		    log_every(&c->group_errors, 10000, &skipped))
 			log_warn("feed group error", "group=%s err=\"%s\" skipped=%" PRIu64,
-			         f->o.group, rd_kafka_message_errstr(m), skipped);
+			         c->o.group, rd_kafka_message_errstr(m), skipped);
 		rd_kafka_message_destroy(m);
 	}
 }
 
 /* ---- the clients ------------------------------------------------------- */
 
-static rd_kafka_t *client(feed *f, enum bus_role role, const char *group, bool decides,
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk; /* c->prod */
+	feed_clients *c = opaque;
+	c->o.delivered(c->o.ctx, m);
+}
+
+static rd_kafka_t *client(feed_clients *c, enum bus_role role, const char *group, bool decides,
                           const char *const *kv, size_t nkv, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf =
-	    bus_conf_new(role, &f->o.props, f->o.bootstrap_file, group, err, errlen);
+	    bus_conf_new(role, c->o.props, c->o.bootstrap_file, group, err, errlen);
 	if (!conf)
 		return NULL;
 	for (size_t i = 0; i + 1 < nkv; i += 2)
@@ -123,18 +110,18 @@ static rd_kafka_t *client(feed *f, enum bus_role role, const char *group, bool d
 			rd_kafka_conf_destroy(conf);
 			return NULL;
 		}
-	rd_kafka_conf_set_opaque(conf, f);
+	rd_kafka_conf_set_opaque(conf, c);
 	if (role == BUS_PRODUCER)
-		rd_kafka_conf_set_dr_msg_cb(conf, feed_on_delivery);
+		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	else if (decides)
 		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	return bus_client_new(role, conf, err, errlen);
 }
 
 /* The reconnect cap of the producer, the reader and the group. */
-static void backoff_text(const feed *f, char *out, size_t n)
+static void backoff_text(const feed_clients *c, char *out, size_t n)
 {
-	int64_t back = f->o.timeout_ms / 10;
+	int64_t back = c->o.timeout_ms / 10;
 	if (back < 100)
 		back = 100;
 	if (back > 1000)
@@ -142,10 +129,10 @@ static void backoff_text(const feed *f, char *out, size_t n)
 	snprintf(out, n, "%" PRId64, back);
 }
 
-int feed_producer_start(feed *f, char *err, size_t errlen)
+int feed_producer_start(feed_clients *c, char *err, size_t errlen)
 {
 	char ms[24];
-	snprintf(ms, sizeof ms, "%" PRId64, f->o.timeout_ms);
+	snprintf(ms, sizeof ms, "%" PRId64, c->o.timeout_ms);
 	/* A message that times out while later ones of its partition land
 	 * is a gap (docs/events.md). Two ways to that are closed here:
 	 *  - One request in flight per broker: a request that fails and is
@@ -163,7 +150,7 @@ int feed_producer_start(feed *f, char *err, size_t errlen)
 	 * failure, and purges what is queued before this timeout can fail a
 	 * message (purge_stale). */
 	char backs[24];
-	backoff_text(f, backs, sizeof backs);
+	backoff_text(c, backs, sizeof backs);
 	const char *pkv[] = {"message.timeout.ms",
 	                     ms,
 	                     "linger.ms",
@@ -172,79 +159,95 @@ int feed_producer_start(feed *f, char *err, size_t errlen)
 	                     "1",
 	                     "reconnect.backoff.max.ms",
 	                     backs};
-	f->prod = client(f, BUS_PRODUCER, NULL, false, pkv, 8, err, errlen);
-	if (!f->prod)
+	c->prod = client(c, BUS_PRODUCER, NULL, false, pkv, 8, err, errlen);
+	if (!c->prod)
 		return ERR_KAFKA;
 	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->on[t] && !(f->rkt[t] = rd_kafka_topic_new(f->prod, f->o.topics[t], NULL))) {
-			snprintf(err, errlen, "topic %s: %s", f->o.topics[t],
+		if (c->on[t] && !(c->rkt[t] = rd_kafka_topic_new(c->prod, c->o.topics[t], NULL))) {
+			snprintf(err, errlen, "topic %s: %s", c->o.topics[t],
 			         rd_kafka_err2str(rd_kafka_last_error()));
 			return ERR_KAFKA;
 		}
 	return 0;
 }
 
-void feed_producer_stop(feed *f, int wait_ms)
+void feed_producer_stop(feed_clients *c, int wait_ms)
 {
-	if (!f->prod)
+	if (!c->prod)
 		return;
 	if (wait_ms > 0)
-		rd_kafka_flush(f->prod, wait_ms);
+		rd_kafka_flush(c->prod, wait_ms);
 	for (int t = 0; t < FEEDREC_TOPICS; t++)
-		if (f->rkt[t]) {
-			rd_kafka_topic_destroy(f->rkt[t]);
-			f->rkt[t] = NULL;
+		if (c->rkt[t]) {
+			rd_kafka_topic_destroy(c->rkt[t]);
+			c->rkt[t] = NULL;
 		}
-	rd_kafka_destroy(f->prod);
-	f->prod = NULL;
+	rd_kafka_destroy(c->prod);
+	c->prod = NULL;
 }
 
-int feed_clients_start(feed *f, char *err, size_t errlen)
+int feed_clients_start(feed_clients *c, char *err, size_t errlen)
 {
 	char ms[24], hb[24], name[320], backs[24];
-	backoff_text(f, backs, sizeof backs);
-	int rc = feed_producer_start(f, err, errlen);
+	backoff_text(c, backs, sizeof backs);
+	int rc = feed_producer_start(c, err, errlen);
 	if (rc)
 		return rc;
 	/* The reader and the group come back as soon as the producer does:
 	 * with librdkafka's 10 s pause, a takeover after an outage waited
 	 * for their watermark queries and the group's rebalance. */
-	const char *rkv[] = {
-	    "enable.partition.eof", "true",         "auto.offset.reset",        "earliest",
-	    "fetch.wait.max.ms",    READER_WAIT_MS, "reconnect.backoff.max.ms", backs};
-	snprintf(name, sizeof name, "%s-reader-%s", f->o.group, f->o.id);
-	f->reader = client(f, BUS_CONSUMER, name, false, rkv, 8, err, errlen);
-	if (!f->reader)
+	const char *rkv[] = {"enable.partition.eof",     "true",
+	                     "auto.offset.reset",        "earliest",
+	                     "fetch.wait.max.ms",        FEED_READER_WAIT_MS,
+	                     "reconnect.backoff.max.ms", backs};
+	snprintf(name, sizeof name, "%s-reader-%s", c->o.group, c->o.id);
+	c->reader = client(c, BUS_CONSUMER, name, false, rkv, 8, err, errlen);
+	if (!c->reader)
 		return ERR_KAFKA;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
-	for (uint32_t p = 0; p < f->o.partitions; p++)
+	for (uint32_t p = 0; p < c->o.partitions; p++)
 		for (int t = 0; t < FEEDREC_TOPICS; t++)
-			if (f->parts[p].owned && f->on[t])
-				rd_kafka_topic_partition_list_add(l, f->o.topics[t], (int32_t)p)
-				    ->offset = RD_KAFKA_OFFSET_TAIL(TAIL_READ);
-	rd_kafka_poll_set_consumer(f->reader); /* its errors come through the poll */
-	rd_kafka_resp_err_t e = rd_kafka_assign(f->reader, l);
+			if (shard_owns(c->o.own, p) && c->on[t])
+				rd_kafka_topic_partition_list_add(l, c->o.topics[t], (int32_t)p)
+				    ->offset = RD_KAFKA_OFFSET_TAIL(FEED_TAIL_READ);
+	rd_kafka_poll_set_consumer(c->reader); /* its errors come through the poll */
+	rd_kafka_resp_err_t e = rd_kafka_assign(c->reader, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e) {
 		snprintf(err, errlen, "feed reader: assign: %s", rd_kafka_err2str(e));
 		return ERR_KAFKA;
 	}
-	snprintf(ms, sizeof ms, "%" PRId64, f->o.session_ms);
-	snprintf(hb, sizeof hb, "%" PRId64, f->o.session_ms / 5 > 100 ? f->o.session_ms / 5 : 100);
+	snprintf(ms, sizeof ms, "%" PRId64, c->o.session_ms);
+	snprintf(hb, sizeof hb, "%" PRId64, c->o.session_ms / 5 > 100 ? c->o.session_ms / 5 : 100);
 	const char *gkv[] = {"session.timeout.ms", ms,       "heartbeat.interval.ms",    hb,
 	                     "auto.offset.reset",  "latest", "reconnect.backoff.max.ms", backs};
-	f->group = client(f, BUS_CONSUMER, f->o.group, true, gkv, 8, err, errlen);
-	if (!f->group)
+	c->group = client(c, BUS_CONSUMER, c->o.group, true, gkv, 8, err, errlen);
+	if (!c->group)
 		return ERR_KAFKA;
-	rd_kafka_poll_set_consumer(f->group);
+	rd_kafka_poll_set_consumer(c->group);
 	l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, f->o.topics[f->own_topic], RD_KAFKA_PARTITION_UA);
-	e = rd_kafka_subscribe(f->group, l);
+	rd_kafka_topic_partition_list_add(l, c->o.topics[c->own_topic], RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(c->group, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e) {
-		snprintf(err, errlen, "feed group %s: subscribe: %s", f->o.group,
+		snprintf(err, errlen, "feed group %s: subscribe: %s", c->o.group,
 		         rd_kafka_err2str(e));
 		return ERR_KAFKA;
 	}
 	return 0;
+}
+
+void feed_clients_free(feed_clients *c, int wait_ms)
+{
+	feed_producer_stop(c, wait_ms);
+	if (c->group) {
+		rd_kafka_consumer_close(c->group);
+		rd_kafka_destroy(c->group);
+		c->group = NULL;
+	}
+	if (c->reader) {
+		rd_kafka_consumer_close(c->reader);
+		rd_kafka_destroy(c->reader);
+		c->reader = NULL;
+	}
 }

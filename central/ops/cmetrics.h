@@ -30,7 +30,7 @@
 #include "central/apply/apply.h"
 #include "counter.h"
 #include "metrics.h"
-#include "central/ops/opsapi.h"
+#include "central/ops/opsrun.h"
 #include "sbuf.h"
 #include "store.h"
 #include "topk.h"
@@ -70,6 +70,10 @@ void cmetrics_snapshot_delivered(cmetrics *cm, int32_t p, bool ok, int64_t laten
 /* Run loop, after the high watermarks (ops_run_stats.input_high) were
  * refreshed: each partition's lag now goes into consumer_lag_max. */
 void cmetrics_note_lag(cmetrics *cm);
+
+/* Bytes in the files of the store under data_dir (store_open_dir's
+ * layout); 0 when it cannot be read. Any thread. */
+uint64_t cmetrics_store_bytes(const char *data_dir);
 
 /* Any thread: the whole exposition. */
 void cmetrics_render(cmetrics *cm, sbuf *out);

@@ -12,20 +12,19 @@
  * the store holds. A backup copies one snapshot into a new store on this
  * thread (other ops requests wait for it; the run loop does not).
  */
-#include <dirent.h>
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "clock.h"
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
-#include "central/ops/opsapi_int.h"
+#include "central/ops/cmetrics.h"
+#include "central/ops/opsadmin.h"
 #include "central/apply/shard.h"
 #include "xmem.h"
 
@@ -92,11 +91,11 @@ static void add_list(struct evbuffer *out, const char *name, const verify_report
 }
 
 /* Scans a snapshot into r; 0 or a store error (answered). */
-static int scan(ops_api *api, struct evhttp_request *req, verify_report *r)
+static int scan(const ops_env *env, struct evhttp_request *req, verify_report *r)
 {
-	store_snap *sn = store_snap_new(api->db);
+	store_snap *sn = store_snap_new(env->db);
 	uint64_t t0 = clock_mono_ms();
-	int rc = verify_scan(sn, api->ctr, verify_report_add, r, &r->t);
+	int rc = verify_scan(sn, env->ctr, verify_report_add, r, &r->t);
 	store_snap_free(sn);
 	if (rc) {
 		ops_reply_error(req, 503, "store_error", "the store could not be read");
@@ -108,7 +107,7 @@ static int scan(ops_api *api, struct evhttp_request *req, verify_report *r)
 	return 0;
 }
 
-void ops_route_verify(ops_api *api, const ops_call *call)
+void ops_route_verify(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -117,7 +116,7 @@ void ops_route_verify(ops_api *api, const ops_call *call)
 		return;
 	verify_report r;
 	verify_report_init(&r, limit, 0);
-	if (scan(api, req, &r) == 0) {
+	if (scan(env, req, &r) == 0) {
 		struct evbuffer *out = evbuffer_new();
 		if (!out)
 			abort();
@@ -131,11 +130,11 @@ void ops_route_verify(ops_api *api, const ops_call *call)
 	verify_report_free(&r);
 }
 
-void ops_route_repair(ops_api *api, const ops_call *call)
+void ops_route_repair(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
-	if (!api->repair) {
+	if (!env->repair) {
 		ops_reply_error(req, 503, "unavailable", "repair is not wired in this process");
 		return;
 	}
@@ -144,7 +143,7 @@ void ops_route_repair(ops_api *api, const ops_call *call)
 		return;
 	verify_report found;
 	verify_report_init(&found, 0, limit);
-	if (scan(api, req, &found)) {
+	if (scan(env, req, &found)) {
 		verify_report_free(&found);
 		return;
 	}
@@ -152,7 +151,7 @@ void ops_route_repair(ops_api *api, const ops_call *call)
 	verify_report_init(&fixed, VERIFY_LIMIT_MAX, 0);
 	int rc = 0;
 	if (found.ntargets)
-		rc = api->repair(api->repair_ctx, found.targets, found.ntargets, &fixed,
+		rc = env->repair(env->repair_ctx, found.targets, found.ntargets, &fixed,
 		                 REPAIR_WAIT_MS);
 	if (rc == ERR_TIMEOUT || rc == ERR_FULL || rc == ERR_CLOSED) {
 		ops_reply_error(
@@ -263,7 +262,7 @@ static void export_more(struct evhttp_connection *con, void *arg)
 	export_free(x);
 }
 
-void ops_route_export(ops_api *api, const ops_call *call)
+void ops_route_export(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -273,7 +272,7 @@ void ops_route_export(ops_api *api, const ops_call *call)
 		ops_reply_error(req, 400, "bad_request", "format must be csv or json");
 		return;
 	}
-	if (counter && !counters_find(api->ctr, counter, strlen(counter))) {
+	if (counter && !counters_find(env->ctr, counter, strlen(counter))) {
 		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");
 		return;
 	}
@@ -286,7 +285,7 @@ void ops_route_export(ops_api *api, const ops_call *call)
 	x->req = req;
 	x->con = con;
 	x->json = format && strcmp(format, "json") == 0;
-	x->sn = store_snap_new(api->db);
+	x->sn = store_snap_new(env->db);
 	unsigned char pre[COUNTER_MAX + 2];
 	size_t pn =
 	    counter ? ckey_join(pre, CKEY_COUNT, counter, strlen(counter), "", 0, NULL, 0, 0) : 1;
@@ -312,38 +311,18 @@ void ops_route_export(ops_api *api, const ops_call *call)
 
 /* ---- /v1/stats ----------------------------------------------------------- */
 
-uint64_t ops_store_bytes(const char *data_dir)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/store", data_dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return 0;
-	uint64_t sum = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char f[4096 + 256 + 2];
-		struct stat st;
-		snprintf(f, sizeof f, "%s/%s", path, e->d_name);
-		if (stat(f, &st) == 0 && S_ISREG(st.st_mode))
-			sum += (uint64_t)st.st_size;
-	}
-	closedir(d);
-	return sum;
-}
-
-void ops_route_stats(ops_api *api, const ops_call *call)
+void ops_route_stats(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	struct evbuffer *out = evbuffer_new();
 	if (!out)
 		abort();
-	store_snap *sn = store_snap_new(api->db);
+	store_snap *sn = store_snap_new(env->db);
 	int rc = 0;
 	evbuffer_add_printf(out, "{\"partitions\":[");
 	int np = 0;
-	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
-		if (!shard_owns(api->owned, p))
+	for (uint32_t p = 0; p < env->partitions && !rc; p++) {
+		if (!shard_owns(env->owned, p))
 			continue;
 		unsigned char key[8];
 		uint64_t stored = 0;
@@ -353,11 +332,11 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 		uint64_t version = 0;
 		if (!rc)
 			rc = applier_view_version(sn, p, &version);
-		int64_t next = api->ap ? applier_input_offset(api->ap, p) : (int64_t)stored;
+		int64_t next = env->ap ? applier_input_offset(env->ap, p) : (int64_t)stored;
 		int64_t high = -1;
-		if (api->run && api->run->input_high)
-			high = atomic_load_explicit(&api->run->input_high[p], memory_order_relaxed);
-		uint64_t held = api->ap ? applier_held_batches(api->ap, p) : 0;
+		if (env->run && env->run->input_high)
+			high = atomic_load_explicit(&env->run->input_high[p], memory_order_relaxed);
+		uint64_t held = env->ap ? applier_held_batches(env->ap, p) : 0;
 		int64_t lag = high >= 0 ? high - (next < 0 ? 0 : next) : -1;
 		const char *status = held       ? "held"
 		                     : high < 0 ? "unknown"
@@ -382,7 +361,7 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 		size_t en;
 		uint32_t p;
 		if (!ckey_parse_edge(k, kn, CKEY_APPLIED, &e, &en, &p, NULL) || vn != 8 ||
-		    !item_edge_valid(e, en) || !shard_owns(api->owned, p))
+		    !item_edge_valid(e, en) || !shard_owns(env->owned, p))
 			continue;
 		evbuffer_add_printf(
 		    out, "%s{\"edge\":\"%.*s\",\"partition\":%u,\"seq\":%" PRIu64 "}",
@@ -401,7 +380,7 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 		size_t en;
 		uint32_t p;
 		if (!ckey_parse_edge(k, kn, CKEY_FENCE, &e, &en, &p, NULL) ||
-		    vn != CKEY_FENCE_LEN || !item_edge_valid(e, en) || !shard_owns(api->owned, p))
+		    vn != CKEY_FENCE_LEN || !item_edge_valid(e, en) || !shard_owns(env->owned, p))
 			continue;
 		const unsigned char *u = (const unsigned char *)v;
 		evbuffer_add_printf(out,
@@ -415,10 +394,10 @@ void ops_route_stats(ops_api *api, const ops_call *call)
 	store_iter_free(it);
 	store_snap_free(sn);
 	evbuffer_add_printf(out, "],\"store_bytes\":%" PRIu64,
-	                    api->data_dir ? ops_store_bytes(api->data_dir) : 0);
-	if (api->ap) {
+	                    env->data_dir ? cmetrics_store_bytes(env->data_dir) : 0);
+	if (env->ap) {
 		applier_stats st;
-		applier_get_stats(api->ap, &st);
+		applier_get_stats(env->ap, &st);
 		evbuffer_add_printf(out,
 		                    ",\"batches_applied\":%" PRIu64 ",\"batches_held\":%" PRIu64
 		                    ",\"batches_bad\":%" PRIu64 ",\"batches_fenced\":%" PRIu64
@@ -468,7 +447,7 @@ static int whole_digest(store_snap *sn, uint64_t *digest, uint64_t *keys)
  * of its state and the offset it reflects, all from one snapshot; and,
  * as before sharding, the whole store's digest and every partition's
  * offset (sim/drill/check.c compares replicas with those). */
-void ops_route_digest(ops_api *api, const ops_call *call)
+void ops_route_digest(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -477,21 +456,21 @@ void ops_route_digest(ops_api *api, const ops_call *call)
 	if (pq) {
 		char *end;
 		unsigned long v = strtoul(pq, &end, 10);
-		if (!pq[0] || *end || pq[0] == '-' || v >= api->partitions) {
+		if (!pq[0] || *end || pq[0] == '-' || v >= env->partitions) {
 			ops_reply_error(req, 400, "bad_request", "partition must be 0 to %u",
-			                api->partitions - 1);
+			                env->partitions - 1);
 			return;
 		}
-		if (!shard_owns(api->owned, (uint32_t)v)) {
+		if (!shard_owns(env->owned, (uint32_t)v)) {
 			ops_reply_not_owner_partition(req, (uint32_t)v);
 			return;
 		}
 		only = (int64_t)v;
 	}
-	shard_digest *d = xcalloc(api->partitions, sizeof *d);
-	store_snap *sn = store_snap_new(api->db);
+	shard_digest *d = xcalloc(env->partitions, sizeof *d);
+	store_snap *sn = store_snap_new(env->db);
 	uint64_t whole = 0, keys = 0;
-	int rc = shard_digest_all(sn, api->partitions, d);
+	int rc = shard_digest_all(sn, env->partitions, d);
 	if (!rc)
 		rc = whole_digest(sn, &whole, &keys);
 	store_snap_free(sn);
@@ -505,8 +484,8 @@ void ops_route_digest(ops_api *api, const ops_call *call)
 		abort();
 	evbuffer_add_printf(out, "{\"partitions\":[");
 	int n = 0;
-	for (uint32_t p = 0; p < api->partitions; p++) {
-		if (!shard_owns(api->owned, p) || (only >= 0 && p != (uint32_t)only))
+	for (uint32_t p = 0; p < env->partitions; p++) {
+		if (!shard_owns(env->owned, p) || (only >= 0 && p != (uint32_t)only))
 			continue;
 		evbuffer_add_printf(out,
 		                    "%s{\"partition\":%u,\"digest\":\"%016" PRIx64
@@ -515,7 +494,7 @@ void ops_route_digest(ops_api *api, const ops_call *call)
 	}
 	evbuffer_add_printf(
 	    out, "],\"digest\":\"%016" PRIx64 "\",\"keys\":%" PRIu64 ",\"offsets\":[", whole, keys);
-	for (uint32_t p = 0; p < api->partitions; p++)
+	for (uint32_t p = 0; p < env->partitions; p++)
 		evbuffer_add_printf(out, "%s%" PRIu64, p ? "," : "", d[p].offset);
 	evbuffer_add_printf(out, "]}");
 	free(d);
@@ -525,7 +504,7 @@ void ops_route_digest(ops_api *api, const ops_call *call)
 
 /* ---- /v1/admin/backup ---------------------------------------------------- */
 
-void ops_route_backup(ops_api *api, const ops_call *call)
+void ops_route_backup(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -538,7 +517,7 @@ void ops_route_backup(ops_api *api, const ops_call *call)
 	shard_backup_info info;
 	uint64_t t0 = clock_mono_ms();
 	int rc =
-	    shard_backup(api->db, dir, api->instance_id, api->partitions, &info, err, sizeof err);
+	    shard_backup(env->db, dir, env->instance_id, env->partitions, &info, err, sizeof err);
 	if (rc == ERR_INVAL || rc == ERR_CONFLICT) {
 		/* The alphabet is checked before any path goes in err: nothing
 		 * in it needs escaping. */
@@ -559,8 +538,8 @@ void ops_route_backup(ops_api *api, const ops_call *call)
 	                    "{\"dir\":\"%s\",\"keys\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"offsets\":[",
 	                    dir, info.keys, clock_mono_ms() - t0);
 	int n = 0;
-	for (uint32_t p = 0; p < api->partitions; p++)
-		if (shard_owns(api->owned, p))
+	for (uint32_t p = 0; p < env->partitions; p++)
+		if (shard_owns(env->owned, p))
 			evbuffer_add_printf(out, "%s{\"partition\":%u,\"offset\":%" PRIu64 "}",
 			                    n++ ? "," : "", p, info.offsets[p]);
 	evbuffer_add_printf(out, "]}");

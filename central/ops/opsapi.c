@@ -1,19 +1,24 @@
 /* opsapi.c - central's ops API on evhttp (see opsapi.h): the HTTP
- * plumbing. The answer helpers, auth (the bearer token, loopback), query
- * parsing, the dispatch of every route to its handler, /healthz and
- * /readyz, and the life cycle of the API and its thread. The routes
- * themselves are in opsread.c (counts, items, memberships, totals),
- * opsadmin.c (verify, repair, export, stats, digest, backup), opsckpt.c
- * (the checkpoint stream) and opsmetrics.c (/metrics, /v1/hot).
+ * plumbing, on top of the folder's layers. Auth (the bearer token,
+ * loopback), the route table and the dispatch of every route to its
+ * handler, /healthz and /readyz, and the life cycle of the API and its
+ * thread. The routes themselves are in opsread.c (counts, items,
+ * memberships, totals), opsadmin.c (verify, repair, export, stats,
+ * digest, backup), opsckpt.c (the checkpoint stream) and opsmetrics.c
+ * (/metrics, /v1/hot); each is handed the daemon's state they read
+ * (ops_env) and answers through opsroute.c, and none calls back here.
  *
  * One thread of its own runs the event_base; every handler only reads.
  * Requests are parsed with evhttp_uri_parse and query_parse (query.h),
  * and every path segment and parameter is checked before it is used.
  */
 #include "central/ops/opsapi.h"
-#include "central/ops/opsapi_int.h"
-#include "sbuf.h"
 #include "central/ops/cmetrics.h"
+#include "central/ops/opsadmin.h"
+#include "central/ops/opsckpt.h"
+#include "central/ops/opsmetrics.h"
+#include "central/ops/opsread.h"
+#include "central/ops/opsroute.h"
 #include "route.h"
 
 #include <arpa/inet.h>
@@ -44,82 +49,17 @@
 #define OPS_MAX_HEADERS 32768
 #define OPS_TIMEOUT_S 10
 
-/* ---- answers ------------------------------------------------------------- */
-
-void ops_reply_buf(struct evhttp_request *req, int code, const char *ctype, struct evbuffer *out)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", out);
-}
-
-void ops_reply_json(struct evhttp_request *req, int code, const char *body)
-{
-	struct evbuffer *out = evbuffer_new();
-	if (!out) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evbuffer_add(out, body, strlen(body));
-	ops_reply_buf(req, code, "application/json", out);
-	evbuffer_free(out);
-}
-
-void ops_reply_error(struct evhttp_request *req, int code, const char *ecode, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	sbuf b;
-	sbuf_init(&b);
-	sbuf_adderror(&b, ecode, msg, NULL);
-	if (code == 401)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-		                  "Bearer");
-	ops_reply_json(req, code, b.p);
-	sbuf_free(&b);
-}
-
-/* 421 not_owner with msg and the partition p. */
-static void reply_not_owner(struct evhttp_request *req, uint32_t p, const char *msg)
-{
-	char extra[32];
-	snprintf(extra, sizeof extra, ",\"partition\":%u", p);
-	sbuf b;
-	sbuf_init(&b);
-	sbuf_adderror(&b, "not_owner", msg, extra);
-	ops_reply_json(req, 421, b.p);
-	sbuf_free(&b);
-}
-
-void ops_reply_not_owner(struct evhttp_request *req, const char *item, uint32_t p)
-{
-	char msg[320];
-	snprintf(msg, sizeof msg,
-	         "partition %u of item %s is not owned by this central (central.partitions): "
-	         "ask the shard that owns it",
-	         p, item);
-	reply_not_owner(req, p, msg);
-}
-
-void ops_reply_not_owner_partition(struct evhttp_request *req, uint32_t p)
-{
-	char msg[160];
-	snprintf(msg, sizeof msg,
-	         "partition %u is not owned by this central (central.partitions): ask the shard "
-	         "that owns it",
-	         p);
-	reply_not_owner(req, p, msg);
-}
-
-void ops_stream_gone(struct evhttp_request *req)
-{
-	if (!evhttp_request_get_connection(req))
-		evhttp_send_reply_end(req); /* with no connection: frees it */
-}
+struct ops_api {
+	ops_env env;      /* what the routes read */
+	bool own_metrics; /* env.metrics made by ops_api_start, freed with the API */
+	char *token;
+	int port;
+	struct event_base *base;
+	struct evhttp *http;
+	int stop_fds[2]; /* a byte on [1] stops the loop, however early */
+	struct event *stop_ev;
+	pthread_t thread;
+};
 
 /* ---- auth ---------------------------------------------------------------- */
 
@@ -131,6 +71,8 @@ static bool host_is_loopback(const char *host)
 	return netaddr_host_is_loopback(host, strlen(host));
 }
 
+static bool bearer_ok(const ops_api *api, struct evhttp_request *req);
+
 /* May req call a route of this access (route.h)? With no token set,
  * every read route is open; ROUTE_ADMIN never comes here (handle checks
  * it: the token always, even from loopback). */
@@ -140,41 +82,25 @@ static bool authorized(const ops_api *api, struct evhttp_request *req, route_acc
 		return true;
 	if (access == ROUTE_TOKEN_OR_LOOPBACK && evauth_from_loopback(req))
 		return true;
-	return ops_bearer_ok(api, req);
+	return bearer_ok(api, req);
 }
 
-bool ops_bearer_ok(const ops_api *api, struct evhttp_request *req)
+static bool bearer_ok(const ops_api *api, struct evhttp_request *req)
 {
 	return evauth_bearer_ok(req, api->token);
-}
-
-/* ---- query parameters ---------------------------------------------------- */
-
-bool ops_parse_query(struct evhttp_request *req, const struct evhttp_uri *uri, query *kv,
-                     const char *const *allowed)
-{
-	int rc = query_parse(kv, evhttp_uri_get_query(uri));
-	const char *why = rc == ERR_TOOBIG ? "too many query parameters"
-	                  : rc             ? "the query string does not parse"
-	                                   : query_check(kv, allowed);
-	if (why) {
-		ops_reply_error(req, 400, "bad_request", "%s", why);
-		return false;
-	}
-	return true;
 }
 
 /* ---- /readyz ------------------------------------------------------------- */
 
 /* The daemon's checks (its readiness hook): 200 when all pass, else 503. */
-static void route_ready(ops_api *api, const ops_call *call)
+static void route_ready(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	ops_readiness r = {.store = {false, "not started"},
 	                   .kafka = {false, "not started"},
 	                   .lag = {false, "not started"}};
-	if (api->readiness)
-		api->readiness(api->readiness_ctx, &r);
+	if (env->readiness)
+		env->readiness(env->readiness_ctx, &r);
 	bool ok = r.store.ok && r.kafka.ok && r.lag.ok;
 	const struct {
 		const char *name;
@@ -193,14 +119,13 @@ static void route_ready(ops_api *api, const ops_call *call)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-typedef void (*ops_route_fn)(ops_api *api, const ops_call *call);
 #define ROUTE(fn) ((route_handler)(fn))
 
 static const char *const no_params[] = {NULL};
 
-static void route_healthz(ops_api *api, const ops_call *call)
+static void route_healthz(const ops_env *env, const ops_call *call)
 {
-	(void)api;
+	(void)env;
 	ops_reply_json(call->req, 200, "{\"status\":\"ok\"}");
 }
 
@@ -240,7 +165,7 @@ static bool admin_ok(const ops_api *api, struct evhttp_request *req, const route
 	} else if (!api->token[0]) {
 		ops_reply_error(req, 403, "forbidden", "%s needs central.ops_token to be set",
 		                what);
-	} else if (!ops_bearer_ok(api, req)) {
+	} else if (!bearer_ok(api, req)) {
 		ops_reply_error(req, 401, "unauthorized",
 		                "a valid Authorization: Bearer token is needed");
 	} else {
@@ -280,11 +205,11 @@ static void handle(struct evhttp_request *req, void *arg)
 	query kv;
 	ops_call call = {.req = req, .uri = uri, .kv = NULL, .rest = route_rest(r, path)};
 	if (!r->params) {
-		((ops_route_fn)r->fn)(api, &call);
+		((ops_route_fn)r->fn)(&api->env, &call);
 	} else {
 		if (ops_parse_query(req, uri, &kv, r->params)) {
 			call.kv = &kv;
-			((ops_route_fn)r->fn)(api, &call);
+			((ops_route_fn)r->fn)(&api->env, &call);
 		}
 		query_free(&kv);
 	}
@@ -322,10 +247,10 @@ static void api_free(ops_api *api)
 	if (api->base)
 		event_base_free(api->base);
 	if (api->own_metrics)
-		cmetrics_free(api->metrics);
+		cmetrics_free(api->env.metrics);
 	free(api->token);
-	free(api->data_dir);
-	free(api->instance_id);
+	free((char *)api->env.data_dir);
+	free((char *)api->env.instance_id);
 	free(api);
 }
 
@@ -360,29 +285,29 @@ ops_api *ops_api_start(const ops_api_opts *o, char *err, size_t errlen)
 	if (ops_api_check(o->listen, o->token, host, sizeof host, &port, err, errlen))
 		return NULL;
 	ops_api *api = xcalloc(1, sizeof *api);
-	api->db = o->db;
-	api->ctr = o->ctr;
-	api->partitions = o->partitions;
-	api->ap = o->ap;
-	api->run = o->run;
-	api->repair = o->repair;
-	api->repair_ctx = o->repair_ctx;
-	api->readiness = o->readiness;
-	api->readiness_ctx = o->readiness_ctx;
-	api->data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL;
+	api->env = (ops_env){.db = o->db,
+	                     .ctr = o->ctr,
+	                     .partitions = o->partitions,
+	                     .ap = o->ap,
+	                     .run = o->run,
+	                     .repair = o->repair,
+	                     .repair_ctx = o->repair_ctx,
+	                     .readiness = o->readiness,
+	                     .readiness_ctx = o->readiness_ctx,
+	                     .data_dir = o->data_dir ? xstrdup(o->data_dir) : NULL,
+	                     .metrics = o->metrics,
+	                     .owned = o->owned,
+	                     .instance_id = xstrdup(o->instance_id ? o->instance_id : "")};
 	api->token = xstrdup(o->token ? o->token : "");
-	api->metrics = o->metrics;
-	api->owned = o->owned;
-	api->instance_id = xstrdup(o->instance_id ? o->instance_id : "");
-	if (!api->metrics) {
+	if (!api->env.metrics) {
 		cmetrics_opts mo = {.ctr = o->ctr,
 		                    .partitions = o->partitions,
 		                    .ap = o->ap,
 		                    .run = o->run,
 		                    .db = o->db,
-		                    .data_dir = api->data_dir,
+		                    .data_dir = api->env.data_dir,
 		                    .owned = o->owned};
-		api->metrics = cmetrics_new(&mo);
+		api->env.metrics = cmetrics_new(&mo);
 		api->own_metrics = true;
 	}
 	api->stop_fds[0] = api->stop_fds[1] = -1;

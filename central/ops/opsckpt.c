@@ -48,7 +48,7 @@
 #include "item.h"
 #include "central/apply/keys.h"
 #include "log.h"
-#include "central/ops/opsapi_int.h"
+#include "central/ops/opsckpt.h"
 #include "partition.h"
 #include "sbuf.h"
 #include "central/apply/shard.h"
@@ -98,14 +98,14 @@ enum ck_phase {
 };
 
 typedef struct ckpt_job {
-	const ops_api *api;
+	const ops_env *env;
 	struct evhttp_request *req;
 	struct evhttp_connection *con;
 	struct event *resume; /* a turn of the loop after one that sent nothing */
 	store_snap *sn;
 	store_iter *it;
 	shard_set want;
-	ck_part *parts;                /* api->partitions of them; the wanted ones used */
+	ck_part *parts;                /* env->partitions of them; the wanted ones used */
 	wire_count *counts_out;        /* a message's counts (CKPT_PER_MSG) */
 	wire_member *members_out;      /* or, for a home checkpoint, its memberships */
 	unsigned char after[CKEY_MAX]; /* the scan starts strictly after this key */
@@ -139,7 +139,7 @@ static void job_free(ckpt_job *x)
 		event_free(x->resume);
 	store_iter_free(x->it);
 	store_snap_free(x->sn);
-	for (uint32_t p = 0; x->parts && p < x->api->partitions; p++) {
+	for (uint32_t p = 0; x->parts && p < x->env->partitions; p++) {
 		free(x->parts[p].edges);
 		free(x->parts[p].ents);
 		sbuf_free(&x->parts[p].names);
@@ -221,7 +221,7 @@ static int read_edges(ckpt_job *x)
 	}
 	rc = store_iter_status(it);
 	store_iter_free(it);
-	for (uint32_t q = 0; q < x->api->partitions; q++)
+	for (uint32_t q = 0; q < x->env->partitions; q++)
 		if (x->parts[q].nedges > 1)
 			qsort(x->parts[q].edges, x->parts[q].nedges, sizeof *x->parts[q].edges,
 			      edge_cmp);
@@ -266,7 +266,7 @@ static bool put_frame(ckpt_job *x, struct evbuffer *out, const wire_snapshot *s)
 static void snapshot_of(const ckpt_job *x, uint32_t p, wire_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
-	const char *id = x->api->instance_id;
+	const char *id = x->env->instance_id;
 	s->source = wire_cstr(id, strlen(id));
 	s->partition = p;
 	s->offset = x->parts[p].version;
@@ -441,7 +441,7 @@ static void take_count(ckpt_job *x, const char *k, size_t kn, const char *v, siz
 	if (!ckey_parse_count(k, kn, &c, &cn, &item, &in) || vn != 8 ||
 	    !item_counter_valid(c, cn) || !item_valid(item, in))
 		return;
-	uint32_t p = partition_of(item, in, x->api->partitions);
+	uint32_t p = partition_of(item, in, x->env->partitions);
 	if (!shard_owns(&x->want, p))
 		return;
 	ck_ent e = {.cn = (uint8_t)cn, .in = (uint8_t)in};
@@ -759,7 +759,7 @@ static bool parse_home(struct evhttp_request *req, const char *home, const char 
 
 /* Checks the query into x (want, after, home); false after an error
  * answer. */
-static bool parse_request(const ops_api *api, struct evhttp_request *req, const query *kv,
+static bool parse_request(const ops_env *env, struct evhttp_request *req, const query *kv,
                           ckpt_job *x)
 {
 	const char *list = query_get(kv, "partitions");
@@ -768,15 +768,15 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 	const char *home = query_get(kv, "home");
 	const char *since = query_get(kv, "since_ms");
 	char err[256];
-	if (!list || shard_set_parse(&x->want, list, api->partitions, err, sizeof err)) {
+	if (!list || shard_set_parse(&x->want, list, env->partitions, err, sizeof err)) {
 		ops_reply_error(req, 400, "bad_request",
 		                "partitions must be all, or partitions and ranges N-M below %u, "
 		                "each once",
-		                api->partitions);
+		                env->partitions);
 		return false;
 	}
 	for (uint32_t p = 0; p < x->want.nparts; p++)
-		if (shard_owns(&x->want, p) && !shard_owns(api->owned, p)) {
+		if (shard_owns(&x->want, p) && !shard_owns(env->owned, p)) {
 			ops_reply_not_owner_partition(req, p);
 			return false;
 		}
@@ -799,7 +799,7 @@ static bool parse_request(const ops_api *api, struct evhttp_request *req, const 
 	return parse_home(req, home, since, ac != NULL, x);
 }
 
-void ops_route_checkpoint(ops_api *api, const ops_call *call)
+void ops_route_checkpoint(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -809,20 +809,20 @@ void ops_route_checkpoint(ops_api *api, const ops_call *call)
 		return;
 	}
 	ckpt_job *x = xcalloc(1, sizeof *x);
-	x->api = api;
+	x->env = env;
 	sbuf_init(&x->mark_names);
 	x->req = req;
 	x->con = con;
 	x->t0 = clock_mono_ms();
-	if (!parse_request(api, req, kv, x)) {
+	if (!parse_request(env, req, kv, x)) {
 		job_free(x);
 		return;
 	}
-	x->sn = store_snap_new(api->db);
+	x->sn = store_snap_new(env->db);
 	x->as_of = clock_wall_ms();
-	x->parts = xcalloc(api->partitions ? api->partitions : 1, sizeof *x->parts);
+	x->parts = xcalloc(env->partitions ? env->partitions : 1, sizeof *x->parts);
 	int rc = 0;
-	for (uint32_t p = 0; p < api->partitions && !rc; p++) {
+	for (uint32_t p = 0; p < env->partitions && !rc; p++) {
 		sbuf_init(&x->parts[p].names);
 		if (shard_owns(&x->want, p))
 			rc = applier_view_version(x->sn, p, &x->parts[p].version);

@@ -12,7 +12,7 @@
 
 #include "central/ops/cmetrics.h"
 #include "hot.h"
-#include "central/ops/opsapi_int.h"
+#include "central/ops/opsmetrics.h"
 #include "sbuf.h"
 #include "xmem.h"
 
@@ -27,7 +27,7 @@ static void free_text(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-void ops_route_metrics(ops_api *api, const ops_call *call)
+void ops_route_metrics(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	struct evbuffer *out = evbuffer_new();
@@ -37,7 +37,7 @@ void ops_route_metrics(ops_api *api, const ops_call *call)
 	}
 	sbuf b;
 	sbuf_init(&b);
-	cmetrics_render(api->metrics, &b);
+	cmetrics_render(env->metrics, &b);
 	size_t len;
 	char *text = sbuf_take(&b, &len);
 	if (evbuffer_add_reference(out, text, len, free_text, NULL) != 0) {
@@ -50,20 +50,20 @@ void ops_route_metrics(ops_api *api, const ops_call *call)
 	evbuffer_free(out);
 }
 
-void ops_route_hot(ops_api *api, const ops_call *call)
+void ops_route_hot(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
-	size_t k = cmetrics_hot_k(api->metrics), limit;
+	size_t k = cmetrics_hot_k(env->metrics), limit;
 	if (!hot_limit(query_get(kv, "limit"), k, &limit)) {
 		ops_reply_error(req, 400, "bad_limit", "%s", HOT_LIMIT_MESSAGE);
 		return;
 	}
 	topk_entry *e = xcalloc(limit ? limit : 1, sizeof *e);
-	size_t n = cmetrics_hot(api->metrics, e, limit);
+	size_t n = cmetrics_hot(env->metrics, e, limit);
 	sbuf b;
 	sbuf_init(&b);
-	hot_render(&b, e, n, cmetrics_hot_window_ms(api->metrics), k);
+	hot_render(&b, e, n, cmetrics_hot_window_ms(env->metrics), k);
 	free(e);
 	struct evbuffer *out = evbuffer_new();
 	if (!out)

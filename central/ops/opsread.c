@@ -24,7 +24,7 @@
 #include "central/apply/keys.h"
 #include "log.h"
 #include "central/apply/merge.h"
-#include "central/ops/opsapi_int.h"
+#include "central/ops/opsread.h"
 #include "partition.h"
 #include "central/apply/shard.h"
 
@@ -102,7 +102,7 @@ static int snap_u64(store_snap *sn, const unsigned char *key, size_t kn, uint64_
 
 const char *const ops_counts_params[] = {"items", "counters", "edge", NULL};
 
-void ops_route_counts(ops_api *api, const ops_call *call)
+void ops_route_counts(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -132,7 +132,7 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 		}
 		if (span_in(items, nitems, raw[i]) || span_in(other, nother, raw[i]))
 			continue;
-		if (shard_owns(api->owned, partition_of(raw[i].p, raw[i].n, api->partitions)))
+		if (shard_owns(env->owned, partition_of(raw[i].p, raw[i].n, env->partitions)))
 			items[nitems++] = raw[i];
 		else
 			other[nother++] = raw[i];
@@ -141,7 +141,7 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 		char item[ITEM_MAX + 1];
 		snprintf(item, sizeof item, "%.*s", (int)other[0].n, other[0].p);
 		ops_reply_not_owner(req, item,
-		                    partition_of(other[0].p, other[0].n, api->partitions));
+		                    partition_of(other[0].p, other[0].n, env->partitions));
 		return;
 	}
 	const counter_def *defs[COUNTERS_MAX];
@@ -156,7 +156,7 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 			return;
 		}
 		for (int i = 0; i < nc; i++) {
-			const counter_def *d = counters_find(api->ctr, cs[i].p, cs[i].n);
+			const counter_def *d = counters_find(env->ctr, cs[i].p, cs[i].n);
 			if (!d) {
 				ops_reply_error(req, 400, "unknown_counter",
 				                "counter %d is not configured at central", i + 1);
@@ -169,8 +169,8 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 				defs[ndefs++] = d;
 		}
 	} else {
-		for (size_t i = 0; i < api->ctr->n; i++)
-			defs[ndefs++] = &api->ctr->defs[i];
+		for (size_t i = 0; i < env->ctr->n; i++)
+			defs[ndefs++] = &env->ctr->defs[i];
 	}
 	if (edge && !item_edge_valid(edge, strlen(edge))) {
 		ops_reply_error(req, 400, "bad_request", "edge must match [a-z0-9_-]{1,%d}",
@@ -183,12 +183,12 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	store_snap *sn = store_snap_new(api->db);
+	store_snap *sn = store_snap_new(env->db);
 	uint64_t as_of = clock_wall_ms();
 	int rc = 0;
 	evbuffer_add_printf(out, "{\"items\":{");
 	for (int i = 0; i < nitems && !rc; i++) {
-		uint32_t p = partition_of(items[i].p, items[i].n, api->partitions);
+		uint32_t p = partition_of(items[i].p, items[i].n, env->partitions);
 		uint64_t version = 0, applied = 0;
 		rc = applier_view_version(sn, p, &version);
 		if (!rc && edge) {
@@ -217,7 +217,7 @@ void ops_route_counts(ops_api *api, const ops_call *call)
 		for (int i = 0; i < nother; i++)
 			evbuffer_add_printf(out, "%s{\"item\":\"%.*s\",\"partition\":%u}",
 			                    i ? "," : "", (int)other[i].n, other[i].p,
-			                    partition_of(other[i].p, other[i].n, api->partitions));
+			                    partition_of(other[i].p, other[i].n, env->partitions));
 		evbuffer_add_printf(out, "]");
 	}
 	evbuffer_add_printf(out, "}");
@@ -331,7 +331,8 @@ static bool day_range(struct evhttp_request *req, const char *from_q, const char
 	return true;
 }
 
-static void route_item(ops_api *api, struct evhttp_request *req, const item_req *r, const query *kv)
+static void route_item(const ops_env *env, struct evhttp_request *req, const item_req *r,
+                       const query *kv)
 {
 	const char *by = query_get(kv, "by");
 	const char *from_q = query_get(kv, "from");
@@ -355,12 +356,12 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 		return;
 	}
 	const char *c = r->def->name;
-	store_snap *sn = store_snap_new(api->db);
+	store_snap *sn = store_snap_new(env->db);
 	uint64_t as_of = clock_wall_ms(), count = 0, version = 0;
 	unsigned char key[CKEY_MAX];
 	int rc = snap_u64(sn, key, ckey_count(key, c, strlen(c), r->item, r->in), &count);
 	if (!rc)
-		rc = applier_view_version(sn, partition_of(r->item, r->in, api->partitions),
+		rc = applier_view_version(sn, partition_of(r->item, r->in, env->partitions),
 		                          &version);
 	evbuffer_add_printf(out,
 	                    "{\"item\":\"%s\",\"counter\":\"%s\",\"count\":%" PRIu64
@@ -376,7 +377,7 @@ static void route_item(ops_api *api, struct evhttp_request *req, const item_req 
 
 /* The stored state of (counter, item, user): *known false (st zeroed)
  * when central never saw the pair. 0, or ERR_IO / ERR_CORRUPT (logged). */
-static int read_member(ops_api *api, const char *counter, const char *item, size_t in,
+static int read_member(const ops_env *env, const char *counter, const char *item, size_t in,
                        const char *user, merge_state *st, bool *known)
 {
 	unsigned char key[CKEY_MAX];
@@ -384,7 +385,7 @@ static int read_member(ops_api *api, const char *counter, const char *item, size
 	char *val;
 	size_t vlen;
 	memset(st, 0, sizeof *st);
-	int rc = store_get(api->db, key, kn, &val, &vlen);
+	int rc = store_get(env->db, key, kn, &val, &vlen);
 	*known = rc == 0;
 	if (rc == ERR_NOTFOUND)
 		return 0;
@@ -401,7 +402,7 @@ static int read_member(ops_api *api, const char *counter, const char *item, size
 	return 0;
 }
 
-static void route_user(ops_api *api, struct evhttp_request *req, const item_req *r)
+static void route_user(const ops_env *env, struct evhttp_request *req, const item_req *r)
 {
 	const char *c = r->def->name;
 	if (r->def->kind != COUNTER_SET) {
@@ -410,7 +411,7 @@ static void route_user(ops_api *api, struct evhttp_request *req, const item_req 
 	}
 	merge_state st;
 	bool known;
-	if (read_member(api, c, r->item, r->in, r->user, &st, &known)) {
+	if (read_member(env, c, r->item, r->in, r->user, &st, &known)) {
 		reply_store_error(req);
 		return;
 	}
@@ -457,7 +458,7 @@ static bool unhex(const char *s, size_t n, char *out, size_t cap)
  * order asked, each {"member","known","hlc"} as /users/{user} says them. Every
  * pair must be of a set counter and an owned partition (421 otherwise:
  * the edge's shard map is wrong). */
-void ops_route_memberships(ops_api *api, const ops_call *call)
+void ops_route_memberships(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const query *kv = call->kv;
@@ -481,7 +482,7 @@ void ops_route_memberships(ops_api *api, const ops_call *call)
 		    a ? memchr(a + 1, '/', raw[i].n - (size_t)(a + 1 - raw[i].p)) : NULL;
 		char user[USER_MAX + 1];
 		const counter_def *def =
-		    a ? counters_find(api->ctr, raw[i].p, (size_t)(a - raw[i].p)) : NULL;
+		    a ? counters_find(env->ctr, raw[i].p, (size_t)(a - raw[i].p)) : NULL;
 		size_t in = b ? (size_t)(b - a - 1) : 0;
 		if (!b || !def || def->kind != COUNTER_SET || !item_valid(a + 1, in) ||
 		    !unhex(b + 1, raw[i].n - (size_t)(b + 1 - raw[i].p), user, sizeof user) ||
@@ -491,8 +492,8 @@ void ops_route_memberships(ops_api *api, const ops_call *call)
 			                "pair %d is not set-counter/type:id/userhex", i + 1);
 			return;
 		}
-		uint32_t p = partition_of(a + 1, in, api->partitions);
-		if (!shard_owns(api->owned, p)) {
+		uint32_t p = partition_of(a + 1, in, env->partitions);
+		if (!shard_owns(env->owned, p)) {
 			char item[ITEM_MAX + 1];
 			snprintf(item, sizeof item, "%.*s", (int)in, a + 1);
 			evbuffer_free(out);
@@ -501,7 +502,7 @@ void ops_route_memberships(ops_api *api, const ops_call *call)
 		}
 		merge_state st;
 		bool known;
-		if (read_member(api, def->name, a + 1, in, user, &st, &known)) {
+		if (read_member(env, def->name, a + 1, in, user, &st, &known)) {
 			evbuffer_free(out);
 			reply_store_error(req);
 			return;
@@ -536,7 +537,7 @@ static bool segment(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* /v1/items/T/I/C or /v1/items/T/I/C/users/U (rest is after "/v1/items/"). */
-void ops_route_items(ops_api *api, const ops_call *call)
+void ops_route_items(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const char *rest = call->rest;
@@ -568,7 +569,7 @@ void ops_route_items(ops_api *api, const ops_call *call)
 	}
 	r.in = (size_t)snprintf(r.item, sizeof r.item, "%s:%s", type, id);
 	if (!segment(seg[2].p, seg[2].n, counter, sizeof counter) ||
-	    !(r.def = counters_find(api->ctr, counter, strlen(counter)))) {
+	    !(r.def = counters_find(env->ctr, counter, strlen(counter)))) {
 		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");
 		return;
 	}
@@ -579,8 +580,8 @@ void ops_route_items(ops_api *api, const ops_call *call)
 		                "a user id is 1 to %d visible ASCII characters", USER_MAX);
 		return;
 	}
-	uint32_t p = partition_of(r.item, r.in, api->partitions);
-	if (!shard_owns(api->owned, p)) {
+	uint32_t p = partition_of(r.item, r.in, env->partitions);
+	if (!shard_owns(env->owned, p)) {
 		ops_reply_not_owner(req, r.item, p);
 		return;
 	}
@@ -589,9 +590,9 @@ void ops_route_items(ops_api *api, const ops_call *call)
 	if (!ops_parse_query(req, uri, &kv, users ? none : item_params))
 		goto out;
 	if (users)
-		route_user(api, req, &r);
+		route_user(env, req, &r);
 	else
-		route_item(api, req, &r, &kv);
+		route_item(env, req, &r, &kv);
 out:
 	query_free(&kv);
 }
@@ -600,18 +601,18 @@ out:
 
 /* Sum and number of items of one counter: a full scan, for operators and
  * tests. */
-void ops_route_totals(ops_api *api, const ops_call *call)
+void ops_route_totals(const ops_env *env, const ops_call *call)
 {
 	struct evhttp_request *req = call->req;
 	const char *counter = call->rest;
-	const counter_def *def = counters_find(api->ctr, counter, strlen(counter));
+	const counter_def *def = counters_find(env->ctr, counter, strlen(counter));
 	if (!def) {
 		ops_reply_error(req, 404, "unknown_counter", "no such counter at central");
 		return;
 	}
 	unsigned char prefix[COUNTER_MAX + 2];
 	size_t pn = ckey_join(prefix, CKEY_COUNT, def->name, strlen(def->name), "", 0, NULL, 0, 0);
-	store_iter *it = store_iter_new(api->db, prefix, pn);
+	store_iter *it = store_iter_new(env->db, prefix, pn);
 	const char *k, *v;
 	size_t kn, vn;
 	uint64_t items = 0, sum = 0;

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "tests/unit/central/apply_fixture.h"
+#include "central/apply/apply_feed.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
 #include "feedev.h"

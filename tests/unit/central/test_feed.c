@@ -33,6 +33,7 @@
 #include "tests/support/kafka_util.h"
 #include "tests/support/testdir.h"
 #include "central/apply/apply.h"
+#include "central/apply/apply_feed.h"
 #include "central/apply/feedrec.h"
 #include "central/apply/keys.h"
 #include "central/apply/shard.h"
