@@ -34,7 +34,8 @@
  * write to sockets the peer may have closed.
  *
  * What a request and an answer are, the handler's type and the admission
- * hooks, with the helpers that read and build them: http_msg.h.
+ * hooks, with the helpers that read and build them: http_msg.h. The TLS
+ * store: http_tls.h.
  */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
@@ -46,11 +47,10 @@
 #include <event2/event.h>
 
 #include "edge/http/http_msg.h"
+#include "edge/http/http_tls.h"
 #include "err.h"
 
-struct metrics;
 typedef struct http_server http_server;
-typedef struct http_tls_store http_tls_store;
 
 typedef struct proxy_list proxy_list; /* proxy.h */
 
@@ -127,31 +127,6 @@ void http_server_free(http_server *srv);
  * changes). ERR_INVAL when srv has no TLS listener. Any thread, while srv
  * lives. */
 int http_server_reload_tls(http_server *srv, char *err, size_t errlen) WARN_UNUSED;
-
-/* A holder for the TLS listener's SSL_CTX: TLS 1.2 and up, AEAD suites
- * only, ALPN "h2" or "http/1.1" (h2 preferred), with the certificate
- * chain (PEM) in cert and the private key (PEM) in key. The file names
- * are copied. An expired certificate is served but logged as a warning.
- * NULL with the reason in err (which must not be NULL): a name empty, a
- * file unreadable, or the key not the certificate's. Create it before the
- * servers that use it and free it after them, on any one thread. */
-http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err, size_t errlen);
-/* Reads the same two files again into a new SSL_CTX and makes it the one
- * new connections get (logs "tls reloaded" with the subject and notAfter);
- * connections already open keep theirs. ERR_TLS with the reason in err
- * when the new files are bad: the old context stays in use. Any thread,
- * also while servers accept on their own threads. */
-int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNUSED;
-/* When the certificate new connections get stops being valid (its
- * notAfter), as Unix seconds; false when it cannot be read. Any thread. */
-bool http_tls_store_not_after(http_tls_store *ts, double *unix_s);
-/* Adds tls_cert_expiry_timestamp_seconds, read from ts at each render
- * (none while it cannot be read), to reg; ts must outlive the renders.
- * Start-up. */
-void http_tls_metrics_add(struct metrics *reg, http_tls_store *ts);
-/* Drops the store's context (open connections keep theirs); NULL is a
- * no-op. Only once no server uses it. */
-void http_tls_store_free(http_tls_store *ts);
 
 /* For a handler that cannot answer yet: after it returns the server sends
  * nothing (and frees whatever it put in resp). The request's fields stay
