@@ -363,8 +363,6 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	c->ip_known = ip_known;
 	memcpy(c->ip, ip, sizeof ip);
 	c->req_started = clock_mono_ms(); /* the handshake or first request */
-	c->reset_tokens = srv->host.reset_burst;
-	c->reset_ms = c->req_started;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	c->next = srv->host.conns;
 	if (srv->host.conns)

@@ -660,6 +660,8 @@ static nghttp2_mem h2_mem = {NULL, h2_malloc, h2_free, h2_calloc, h2_realloc};
 static int http2_start(conn *c)
 {
 	http_host *h = c->host;
+	c->reset_tokens = h->reset_burst; /* a full bucket, as of the accept */
+	c->reset_ms = c->req_started;
 	c->req_started = 0; /* the preface is in; streams time themselves */
 	int rv = nghttp2_session_server_new3(&c->sess, h->cbs, c, NULL, &h2_mem);
 	if (rv != 0) {
