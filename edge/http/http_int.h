@@ -96,6 +96,9 @@ typedef struct http_host {
 
 #define CONN_ID_HOLES 8
 
+/* One connection. The fields marked HTTP/2 are http2.c's and h1 is
+ * http1.c's: no other file touches them (they sit inline to spare an
+ * allocation per connection). */
 struct conn {
 	http_host *host;
 	const http_proto_ops *ops; /* the protocol's; set once it is known */
