@@ -7,6 +7,8 @@
  * group commit sit below it (api_int.h draws the layers); none calls
  * back up here. Loop thread.
  */
+#include "edge/api/api.h"
+
 #include "edge/api/api_int.h"
 
 #include <stdio.h>

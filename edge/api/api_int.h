@@ -34,7 +34,7 @@
 #ifndef EDGE_API_INT_H
 #define EDGE_API_INT_H
 
-#include "edge/api/api.h"
+#include "edge/api/api_state.h"
 #include "sbuf.h"
 
 #define NEED_MAX                                                                                   \
