@@ -1,7 +1,18 @@
-/* api_int.h - what api.c (routing, answer helpers, the request's
- * context), api_item.c (the single-item routes), api_batch.c (GET
- * /v1/counts, GET /v1/me, POST /v1/ops), api_central.c (asking central)
- * and api_group.c (group commit) share. Loop thread only.
+/* api_int.h - what the files of edge/api share, in layers that call
+ * only down (each file's part below, lowest first):
+ *
+ *   api.c                        the route table, dispatch, api_handle
+ *   api_central.c                waiting for central (api_wait)
+ *   api_group.c                  group commit: parked answers
+ *   api_batch.c                  GET /v1/counts, GET /v1/me, POST /v1/ops
+ *   api_item.c  demo.c           the single-item routes and the one write
+ *                                path; the demo page
+ *   api_ctx.c                    answers, the request's context, needs,
+ *                                who is asking, admission
+ *   api_member.c                 memberships: the store, central's answers
+ *                                cached, the home-region policy
+ *
+ * Loop thread only.
  *
  * Every request has a context (api_ctx) from its first step: who is
  * asking (resolved once), where from (the peer and client addresses,
@@ -23,7 +34,7 @@
 #ifndef EDGE_API_INT_H
 #define EDGE_API_INT_H
 
-#include "edge/api/api.h"
+#include "edge/api/api_state.h"
 #include "sbuf.h"
 
 #define NEED_MAX                                                                                   \
@@ -135,6 +146,41 @@ struct api_ctx {
 	} st; /* the route's own state */
 };
 
+/* --- api_member.c: memberships and what central said of them ----------------- */
+
+/* Membership of a pair from the local store or, failing that, what
+ * central said recently: -1 unknown. With x->n, an unknown pair is
+ * added to the needs. */
+int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
+                   int *state, const char **source);
+/* What central said of a pair recently, from the cache only: 1, 0, or -1
+ * when nothing fresh is cached. */
+int api_member_cached(api *a, const char *counter, const char *item, const char *user);
+/* The same, fresh within max_age_ms, with the winning op's clock. */
+int api_member_cached_at(api *a, const char *counter, const char *item, const char *user,
+                         uint64_t max_age_ms, uint64_t *hlc);
+/* Remembers for a while what central said of a membership (1, 0) and
+ * its winning op's clock (0: not said). */
+void api_member_put(api *a, const char *counter, const char *item, const char *user, int state,
+                    uint64_t hlc);
+/* Sets up a's cache of what central said (api_init); frees it (api_free). */
+void api_member_init(api *a);
+void api_member_free(api *a);
+
+/* --- api_ctx.c: answers, the context, needs, who is asking ------------------ */
+
+void api_respond(http_response *resp, int status, char *body, size_t len);
+void api_error(http_response *resp, int status, const char *code, const char *message);
+void api_header(http_response *resp, const char *name, const char *value);
+/* 405 with an Allow header of allow. */
+void api_method_not_allowed(http_response *resp, const char *allow);
+/* The JSON error object {"error":{...}} as a string in b. */
+void api_error_json(sbuf *b, const char *code, const char *message);
+/* Public caching headers and an ETag; true when the request's
+ * If-None-Match matches (the caller then answers 304 with no body). req
+ * on a first step; NULL in a continuation, which reads the one x kept. */
+bool api_cacheable(api *a, const api_ctx *x, const http_request *req, http_response *resp,
+                   const char *etag);
 /* x set up for req's first step: the addresses copied, nothing resolved
  * yet; n (may be NULL) is where it records its needs, set up here. */
 void api_ctx_init(api_ctx *x, const http_request *req, need *n);
@@ -152,60 +198,14 @@ void api_feed_keep(api_ctx *x, const api_feed *f);
  * proxy the edge does not trust. Reads x only, so a continuation may
  * ask it too. */
 bool api_from_loopback(const api_ctx *x);
-
-/* Answers. */
-void api_respond(http_response *resp, int status, char *body, size_t len);
-void api_error(http_response *resp, int status, const char *code, const char *message);
-void api_header(http_response *resp, const char *name, const char *value);
-/* 405 with an Allow header of allow. */
-void api_method_not_allowed(http_response *resp, const char *allow);
-/* The JSON error object {"error":{...}} as a string in b. */
-void api_error_json(sbuf *b, const char *code, const char *message);
-/* Public caching headers and an ETag; true when the request's
- * If-None-Match matches (the caller then answers 304 with no body). req
- * on a first step; NULL in a continuation, which reads the one x kept. */
-bool api_cacheable(api *a, const api_ctx *x, const http_request *req, http_response *resp,
-                   const char *etag);
-
+/* Does n (may be NULL) list anything to ask? */
+bool api_need_any(const need *n);
+/* Adds (counter, item) to the counts to read through. */
+void api_need_count(api *a, need *n, const counter_def *c, const char *item);
 /* The view of (counter, item), asking central (through x->n) when
  * unknown. 0 with v filled; 1 when the caller must stop and wait;
  * ERR_IO. */
 int api_view(api *a, api_ctx *x, const counter_def *c, const char *item, ledger_view *v);
-/* Adds (counter, item) to the counts to read through. */
-void api_need_count(api *a, need *n, const counter_def *c, const char *item);
-/* Membership of a pair from the local store or, failing that, what
- * central said recently: -1 unknown. With x->n, an unknown pair is
- * added to the needs. */
-int api_membership(api *a, api_ctx *x, const char *counter, const char *item, const char *user,
-                   int *state, const char **source);
-/* Frees the membership batches not sent yet (their answers fail), the
- * flush event and the pool of waiting entries; api_free calls it. The
- * central clients must be freed first: their callbacks end the waits of
- * the requests still in flight, whose entries go back to the pool. */
-void api_central_free(api *a);
-/* What central said of a pair recently, from the cache only: 1, 0, or -1
- * when nothing fresh is cached. */
-int api_member_cached(api *a, const char *counter, const char *item, const char *user);
-/* The same, fresh within max_age_ms, with the winning op's clock. */
-int api_member_cached_at(api *a, const char *counter, const char *item, const char *user,
-                         uint64_t max_age_ms, uint64_t *hlc);
-/* Does n (may be NULL) list anything to ask? */
-bool api_need_any(const need *n);
-/* Remembers for a while what central said of a membership (1, 0) and
- * its winning op's clock (0: not said). */
-void api_member_put(api *a, const char *counter, const char *item, const char *user, int state,
-                    uint64_t hlc);
-/* /v1/items/{type}/{id}/{counter}[/me][?by=..], every method
- * (api_item.c): a first step. */
-int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *resp);
-
-/* Waiting for central (api_central.c). Defers req's answer and keeps x
- * with it (x is moved: the caller must not use or release it after),
- * asks for every count, membership and breakdown n lists, and calls
- * x->resume when all are in (at once, before returning, when nothing
- * could be sent). */
-void api_wait(api *a, const http_request *req, api_ctx *x, need *n);
-
 /* Parses "type:id" against the configured types. */
 bool api_item_ok(api *a, const char *s, size_t n);
 /* The Idempotency-Key header into key (*present false without one);
@@ -218,44 +218,13 @@ bool api_user(api *a, api_ctx *x, const http_request *req, http_response *resp);
 /* Charges count writes to user's per-minute limit. False with a 429 and
  * Retry-After in resp when they do not fit. */
 bool api_charge_writes(api *a, const char *user, unsigned count, http_response *resp);
+/* Requests that carry no valid identity share a budget per client
+ * address (the client the trusted-proxy rule found, else the peer).
+ * Charged once, before the route's first step. False with a 429 in
+ * resp. */
+bool api_charge_address(api *a, api_ctx *x, const http_request *req, http_response *resp);
 
-/* Group commit (api_group.c). A parked answer waits for the group
- * commit of the loop turn. */
-struct parked {
-	ledger_ticket ticket;
-	http_deferred *d;
-	http_response resp;
-	char *fail_body; /* see api_ctx */
-	size_t fail_len;
-	tm_route route; /* see api_ctx */
-	uint64_t t0_ns;
-	parked *next;
-};
-/* Sets up the commit event when a->base and a->group_commit; 0 or ERR_IO. */
-int api_group_init(api *a) WARN_UNUSED;
-/* Commits what is staged, sends (or drops) the parked answers. */
-void api_group_free(api *a);
-/* A parked entry for a request about to run (NULL without group commit). */
-parked *api_park_get(api *a);
-/* Gives back an entry whose ticket was never staged. */
-void api_park_put(api *a, parked *p);
-/* After a route ran with x->ticket = &p->ticket: true when it staged a
- * write, whose answer must then wait for the commit. The ticket may be
- * resolved already (the commit thread may have taken its group and
- * written it, or failed it, before the route returned): a staged write
- * is parked all the same, and the parked list answers it by its
- * outcome. */
-bool api_park_staged(const parked *p);
-/* Parks the answer of a staged write: takes resp (and x->fail_body), to
- * be sent through d after the loop turn's commit. */
-void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp);
-
-/* The batch routes' first steps (api_batch.c). */
-int api_counts(api *a, api_ctx *x, const http_request *req, http_response *resp);
-int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp);
-/* GET /v1/me?items=...[&counters=...]: this user's memberships of up to
- * max_items items, every set counter unless counters names some. */
-int api_me_batch(api *a, api_ctx *x, const http_request *req, http_response *resp);
+/* --- api_item.c: the single-item routes, and the write path of both ------- */
 
 /* One write's outcome as the single-item route answers it. */
 typedef struct write_result {
@@ -288,9 +257,67 @@ int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *ke
                      void *ctx, ledger_answer *ans, size_t *slot, size_t *nstaged,
                      ledger_replay *replay) WARN_UNUSED;
 
-/* Appends the single-item write answer for (w, a) to b (api_item.c). */
+/* Appends the single-item write answer for (w, a) to b. */
 void api_write_json(sbuf *b, const write_req *w, const ledger_answer *a);
 /* The ledger error of a write as status, code and message. */
 write_result api_write_error(int rc);
+/* /v1/items/{type}/{id}/{counter}[/me][?by=..], every method
+ * (api_item.c): a first step. */
+int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *resp);
+
+/* --- api_batch.c: the batch routes' first steps ---------------------------- */
+
+int api_counts(api *a, api_ctx *x, const http_request *req, http_response *resp);
+int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp);
+/* GET /v1/me?items=...[&counters=...]: this user's memberships of up to
+ * max_items items, every set counter unless counters names some. */
+int api_me_batch(api *a, api_ctx *x, const http_request *req, http_response *resp);
+
+/* --- api_group.c: group commit ------------------------------------------------ */
+
+/* A parked answer waits for the group
+ * commit of the loop turn. */
+struct parked {
+	ledger_ticket ticket;
+	http_deferred *d;
+	http_response resp;
+	char *fail_body; /* see api_ctx */
+	size_t fail_len;
+	tm_route route; /* see api_ctx */
+	uint64_t t0_ns;
+	parked *next;
+};
+/* Sets up the commit event when a->base and a->group_commit; 0 or ERR_IO. */
+int api_group_init(api *a) WARN_UNUSED;
+/* Commits what is staged, sends (or drops) the parked answers. */
+void api_group_free(api *a);
+/* A parked entry for a request about to run (NULL without group commit). */
+parked *api_park_get(api *a);
+/* Gives back an entry whose ticket was never staged. */
+void api_park_put(api *a, parked *p);
+/* After a route ran with x->ticket = &p->ticket: true when it staged a
+ * write, whose answer must then wait for the commit. The ticket may be
+ * resolved already (the commit thread may have taken its group and
+ * written it, or failed it, before the route returned): a staged write
+ * is parked all the same, and the parked list answers it by its
+ * outcome. */
+bool api_park_staged(const parked *p);
+/* Parks the answer of a staged write: takes resp (and x->fail_body), to
+ * be sent through d after the loop turn's commit. */
+void api_park(api *a, parked *p, api_ctx *x, http_deferred *d, http_response *resp);
+
+/* --- api_central.c: waiting for central ----------------------------------------- */
+
+/* Defers req's answer and keeps x
+ * with it (x is moved: the caller must not use or release it after),
+ * asks for every count, membership and breakdown n lists, and calls
+ * x->resume when all are in (at once, before returning, when nothing
+ * could be sent). */
+void api_wait(api *a, const http_request *req, api_ctx *x, need *n);
+/* Frees the membership batches not sent yet (their answers fail), the
+ * flush event and the pool of waiting entries; api_free calls it. The
+ * central clients must be freed first: their callbacks end the waits of
+ * the requests still in flight, whose entries go back to the pool. */
+void api_central_free(api *a);
 
 #endif

@@ -4,8 +4,9 @@
  * write budget, group commit through the context's ticket), GET .../me
  * for a set counter's membership, and the ?by= breakdowns read through
  * to central. The three reads may wait for central; each resumes at its
- * answer step (item_resume). Also the single-item write answer
- * api_batch.c reuses. Loop thread.
+ * answer step (item_resume). Also what api_batch.c reuses for POST
+ * /v1/ops: the one write path of both write routes (api_stage_writes)
+ * and the single-item write answer. Loop thread.
  */
 #include "edge/api/api_int.h"
 
@@ -21,6 +22,7 @@
 #include "item.h"
 #include "log.h"
 #include "query.h"
+#include "xmem.h"
 
 /* --- the single-item routes ----------------------------------------------- */
 
@@ -506,4 +508,44 @@ int api_item_routes(api *a, api_ctx *x, const http_request *req, http_response *
 		api_method_not_allowed(resp, r->c->kind == COUNTER_SET ? "GET, HEAD, POST, DELETE"
 		                                                       : "GET, HEAD, POST");
 	return API_DONE;
+}
+
+int api_stage_writes(api *a, api_ctx *x, const http_request *req, const char *key,
+                     const write_req *w, const bool *skip, size_t n, ledger_render_fn render,
+                     void *ctx, ledger_answer *ans, size_t *slot, size_t *nstaged,
+                     ledger_replay *replay)
+{
+	const char *user = x->who.user;
+	ledger_op few[8]; /* a single write, and most batches, without a malloc */
+	ledger_op *ops = n <= sizeof few / sizeof *few ? few : xcalloc(n, sizeof *ops);
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (skip && skip[i])
+			continue;
+		int prior = w[i].c->kind == COUNTER_SET && !w[i].add
+		                ? api_member_cached(a, w[i].c->name, w[i].item, user)
+		                : -1;
+		if (slot)
+			slot[i] = nl;
+		ops[nl++] = (ledger_op){.counter = w[i].c->name,
+		                        .item = w[i].item,
+		                        .user = user,
+		                        .home = x->who.home,
+		                        .sum = w[i].c->kind == COUNTER_SUM,
+		                        .add = w[i].add,
+		                        .n = w[i].n,
+		                        .prior = prior,
+		                        .client_hlc = w[i].client_hlc};
+	}
+	*nstaged = nl;
+	uint64_t now = clock_wall_ms();
+	ledger_idem idem = {.render = render, .ctx = ctx};
+	if (key)
+		idem.req = (idem_req){
+		    user, key, idem_fingerprint(req->method, req->path, req->body, req->body_len),
+		    now + a->cfg.idem_retention_ms};
+	int rc = ledger_stage_ops(a->lg, ops, nl, now, ans, key ? &idem : NULL, replay, x->ticket);
+	if (ops != few)
+		free(ops);
+	return rc;
 }

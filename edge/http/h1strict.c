@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "edge/http/http.h"
+#include "edge/http/http_msg.h"
 
 /* tchar of RFC 9110 section 5.6.2. */
 static bool is_tchar(unsigned char c)

@@ -1,19 +1,21 @@
-/* http.c - the edge's HTTP server: listeners, the connection lifecycle
- * (accept, idle timeouts, closing and lingering), the choice between
- * HTTP/2 (edge/http/http2.c) and HTTP/1.1 (edge/http/http1.c), the handler call and
- * deferred answers both protocols share, and the checks every response
- * passes before it is sent.
+/* http.c - the edge's HTTP server, the top of edge/http (http_int.h
+ * draws the layers): listeners, accepting, the choice between HTTP/2
+ * (http2.c) and HTTP/1.1 (http1.c) by the preface or ALPN, the
+ * bufferevent's callbacks, the request timeout sweep, the drain, and the
+ * deferred answers handlers ask for. Once a connection's protocol is
+ * chosen every event goes to its table of operations (c->ops); the
+ * connection itself (output, closing, the handler call) is http_conn.c's.
  *
  * Owns: the listeners, its own TLS store unless the config lends one
  * (http_tls.c, which also says how workers share one), the nghttp2
  * callbacks (made by http2.c), and every connection (a list on the
- * server); each connection owns its bufferevent and its wake event, and
- * through http2.c or http1.c its protocol state. A deferred answer is
- * owned by the handler's side; the stream or connection only points at
- * it and clears its back pointer when it goes. Nothing is global, so
- * several workers may each run a server on their own loop. Runs only on
- * the server's loop thread, but for http_server_reload_tls, which only
- * goes to the (thread-safe) TLS store.
+ * server's http_host); each connection owns its bufferevent and its wake
+ * event, and through its protocol's table its protocol state. A deferred
+ * answer is owned by the handler's side; the stream or connection only
+ * points at it and clears its back pointer when it goes. Nothing is
+ * global, so several workers may each run a server on their own loop.
+ * Runs only on the server's loop thread, but for http_server_reload_tls,
+ * which only goes to the (thread-safe) TLS store.
  */
 #include "edge/http/http.h"
 
@@ -41,7 +43,6 @@
 #include "clock.h"
 #include "config.h"
 #include "edge/http/http_int.h"
-#include "edge/http/proxy.h"
 #include "edge/http/http_tls.h"
 #include "log.h"
 #include "sbuf.h"
@@ -55,8 +56,7 @@
 #define DEFAULT_RESET_BURST 100
 #define DEFAULT_RESET_RATE 10
 #define ACCEPT_RETRY_MS 100
-#define LINGER_MS 2000          /* how long a closing HTTP/1.1 peer may keep sending */
-#define LINGER_MAX (256 * 1024) /* and how much it may send meanwhile */
+#define LINGER_MAX (256 * 1024) /* what a closing peer may send meanwhile (http_conn.c) */
 
 /* What an HTTP/2 client sends first (RFC 9113 3.4). */
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -66,6 +66,19 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LINE_LEN 16
 
 enum { LIS_PLAIN = 0, LIS_TLS = 1 };
+
+struct http_server {
+	http_host host; /* what its connections share */
+	struct event_base *base;
+	unsigned request_ms;
+	struct event *sweep; /* finds requests that take too long */
+	struct evconnlistener *lis[2];
+	struct event *retry; /* re-enables the listeners after accept errors */
+	bool accepting;
+	/* TLS only: the config's store, or own_tls_store, which this server
+	 * made and frees. */
+	http_tls_store *tls_store, *own_tls_store;
+};
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -120,333 +133,15 @@ static bool ip_of(const struct sockaddr *sa, uint8_t ip[HTTP_IP_LEN])
 	return false;
 }
 
-/* --- responses ----------------------------------------------------------- */
+/* --- the protocol choice -------------------------------------------------- */
 
-const http_header *http_find_header(const http_request *req, const char *name)
+/* Sets c up for ops's protocol. 0, or ERR_IO when c could not be set up
+ * and was freed. */
+static int conn_choose(conn *c, const http_proto_ops *ops)
 {
-	size_t len = strlen(name);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const http_header *h = &req->headers[i];
-		if (h->namelen == len && memcmp(h->name, name, len) == 0)
-			return h;
-	}
-	return NULL;
-}
-
-int http_add_header(http_response *resp, const char *name, const char *value)
-{
-	size_t nlen = strlen(name), vlen = strlen(value);
-	if (nlen == 0 || name[0] == ':' || (nlen == 12 && !memcmp(name, "content-type", 12)) ||
-	    (nlen == 14 && !memcmp(name, "content-length", 14)) ||
-	    (nlen == 10 && !memcmp(name, "connection", 10)) ||
-	    (nlen == 17 && !memcmp(name, "transfer-encoding", 17)))
-		return ERR_INVAL;
-	for (size_t i = 0; i < nlen; i++) {
-		/* Lower case, and nothing that could end a line or a name in
-		 * an HTTP/1.1 header block. */
-		unsigned char ch = (unsigned char)name[i];
-		if ((ch >= 'A' && ch <= 'Z') || ch <= ' ' || ch == ':' || ch >= 0x7f)
-			return ERR_INVAL;
-	}
-	if (strpbrk(value, "\r\n"))
-		return ERR_INVAL;
-	if (resp->nheaders >= HTTP_MAX_RESP_HEADERS || resp->hbuf_used > sizeof resp->hbuf ||
-	    nlen + vlen + 2 > sizeof resp->hbuf - resp->hbuf_used)
-		return ERR_TOOBIG;
-	char *p = resp->hbuf + resp->hbuf_used;
-	memcpy(p, name, nlen + 1);
-	memcpy(p + nlen + 1, value, vlen + 1);
-	resp->headers[resp->nheaders++] =
-	    (http_header){.name = p, .namelen = nlen, .value = p + nlen + 1, .valuelen = vlen};
-	resp->hbuf_used += nlen + vlen + 2;
-	return 0;
-}
-
-void http_response_init(http_response *resp)
-{
-	/* Field by field: headers[] and hbuf (1.4 KB) are only read below
-	 * nheaders and hbuf_used, and this runs for every request. */
-	resp->status = 200;
-	resp->content_type = NULL;
-	resp->nheaders = 0;
-	resp->hbuf_used = 0;
-	resp->body = NULL;
-	resp->body_len = 0;
-}
-
-void http_response_move(http_response *dst, http_response *src)
-{
-	/* The used part only, as http_response_init leaves the rest unset. */
-	dst->status = src->status;
-	dst->content_type = src->content_type;
-	dst->hbuf_used = src->hbuf_used;
-	memcpy(dst->hbuf, src->hbuf, src->hbuf_used);
-	dst->nheaders = src->nheaders;
-	for (size_t i = 0; i < src->nheaders; i++) {
-		const http_header *h = &src->headers[i];
-		dst->headers[i] = (http_header){.name = dst->hbuf + (h->name - src->hbuf),
-		                                .namelen = h->namelen,
-		                                .value = dst->hbuf + (h->value - src->hbuf),
-		                                .valuelen = h->valuelen};
-	}
-	dst->body = src->body;
-	dst->body_len = src->body_len;
-	src->body = NULL;
-	src->body_len = 0;
-}
-
-int http_response_check(const conn *c, int32_t id, http_response *resp)
-{
-	int status = resp->status ? resp->status : 200;
-	if (resp->content_type && strpbrk(resp->content_type, "\r\n")) {
-		log_warn("handler set an invalid content type", "peer=%s stream=%d", c->peer, id);
-		resp->content_type = NULL;
-		status = 0;
-	}
-	if (status < 200 || status > 599) {
-		if (status)
-			log_warn("handler set an invalid status", "peer=%s stream=%d status=%d",
-			         c->peer, id, status);
-		status = 500;
-		free(resp->body);
-		resp->body = NULL;
-		resp->nheaders = 0;
-	}
-	if (!resp->body)
-		resp->body_len = 0;
-	/* No cache in front may keep an error: it would outlive its cause. */
-	if (status >= 400 && !http_has_header(resp, "cache-control") &&
-	    http_add_header(resp, "cache-control", "no-store"))
-		log_warn("no room for cache-control on an error answer", "peer=%s status=%d",
-		         c->peer, status);
-	return status;
-}
-
-bool http_method_known(const char *m, size_t n)
-{
-	static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-	                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
-			return true;
-	return false;
-}
-
-bool http_has_header(const http_response *resp, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = 0; i < resp->nheaders; i++)
-		if (resp->headers[i].namelen == n &&
-		    strncasecmp(resp->headers[i].name, name, n) == 0)
-			return true;
-	return false;
-}
-
-const char *http_date_now(void)
-{
-	/* One text per second, per loop thread (each worker has its own). */
-	static _Thread_local char text[HTTP_DATE_LEN + 1];
-	static _Thread_local time_t at = -1;
-	time_t now = time(NULL);
-	if (now != at) {
-		struct tm tm;
-		if (!gmtime_r(&now, &tm) ||
-		    strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm) != HTTP_DATE_LEN)
-			snprintf(text, sizeof text, "Thu, 01 Jan 1970 00:00:00 GMT");
-		at = now;
-	}
-	return text;
-}
-
-bool http_status_has_body(int status)
-{
-	return status != 204 && status != 304;
-}
-
-void http_response_error(http_response *resp, int status, const char *code, const char *message)
-{
-	resp->status = status;
-	resp->content_type = NULL;
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	sbuf b;
-	sbuf_init(&b);
-	sbuf_adderror(&b, code, message, NULL);
-	resp->body = sbuf_take(&b, &resp->body_len);
-}
-
-void http_response_refuse(const conn *c, http_response *resp, int status, const char *why)
-{
-	http_refusal r;
-	if (status == 413) {
-		r = HTTP_REFUSED_BODY;
-		http_response_error(resp, status, "body_too_large",
-		                    "the request body is larger than this server accepts");
-	} else if (status == 431) {
-		r = HTTP_REFUSED_HEADERS;
-		http_response_error(resp, status, "headers_too_large",
-		                    "the request headers are larger than this server accepts");
-	} else if (status == 408) {
-		r = HTTP_REFUSED_SLOW;
-		http_response_error(resp, status, "request_timeout",
-		                    "the request did not arrive in time");
-	} else {
-		r = HTTP_REFUSED_MALFORMED;
-		const char *code = status == 414   ? "target_too_long"
-		                   : status == 501 ? "not_implemented"
-		                   : status == 505 ? "version_not_supported"
-		                                   : "bad_request";
-		http_response_error(resp, status, code, why);
-	}
-	http_refused(c->srv, r);
-}
-
-void http_refused(const http_server *srv, http_refusal why)
-{
-	if (srv->admission.refused)
-		srv->admission.refused(srv->admission.ctx, why);
-}
-
-/* The admission hook's word that a tracked connection from ip closed. */
-static void admission_close(const http_server *srv, const uint8_t *ip)
-{
-	if (srv->admission.conn_close)
-		srv->admission.conn_close(srv->admission.ctx, ip);
-}
-
-/* --- the handler ---------------------------------------------------------- */
-
-bool http_call_handler(conn *c, stream *st, http_request *req, http_response *resp)
-{
-	http_server *srv = c->srv;
-	http_call call = {.c = c, .st = st};
-	req->peer = c->peer;
-	req->peer_ip = c->ip_known ? c->ip : NULL;
-	uint8_t client[PROXY_IP_LEN];
-	proxy_verdict v =
-	    proxy_client(srv->trusted, req->peer_ip, req->headers, req->nheaders, client);
-	req->client_ip = v == PROXY_BAD || !req->peer_ip ? NULL : client;
-	req->via_untrusted = v == PROXY_UNTRUSTED;
-	req->tls = c->tls;
-	req->handle = &call;
-	http_response_init(resp);
-	srv->handler(srv->ctx, req, resp);
-	if (call.def) {
-		free(resp->body); /* answered (now or later) by http_finish */
-		resp->body = NULL;
-		return false;
-	}
-	return true;
-}
-
-/* --- connections --------------------------------------------------------- */
-
-void http_conn_free(conn *c)
-{
-	http_server *srv = c->srv;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	http2_free(c);
-	if (c->h1)
-		http1_free(c);
-	if (c->wake)
-		event_free(c->wake);
-	if (c->guarded)
-		admission_close(srv, c->ip);
-	if (c->tls) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		/* Best effort close_notify; the peer may already be gone. */
-		if (ssl && SSL_is_init_finished(ssl) && SSL_shutdown(ssl) < 0)
-			ERR_clear_error();
-	}
-	bufferevent_free(c->bev);
-	free(c);
-}
-
-size_t http_conn_queued(const conn *c)
-{
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
-}
-
-int http_conn_out(conn *c, const void *data, size_t n, size_t *sent)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	if (!c->tls && *sent < HTTP_OUT_HIGH && evbuffer_get_length(out) == 0) {
-		ssize_t w;
-		do
-			w = send(bufferevent_getfd(c->bev), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
-		if (w > 0) {
-			data = (const char *)data + w;
-			n -= (size_t)w;
-			*sent += (size_t)w;
-		}
-	}
-	if (n && evbuffer_add(out, data, n) != 0) {
-		log_warn("cannot queue output", "peer=%s bytes=%zu", c->peer, n);
-		return ERR_IO;
-	}
-	return 0;
-}
-
-/* A closing connection's output is written: free it, or shut down
- * writing and give the client a moment to read the answer and close. */
-static void conn_drained(conn *c)
-{
-	if (!c->linger) {
-		http_conn_free(c);
-		return;
-	}
-	if (c->lingering)
-		return;
-	c->lingering = true;
-	unsigned ms = c->srv->idle_ms < LINGER_MS ? c->srv->idle_ms : LINGER_MS;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) != 0 ||
-	    bufferevent_set_timeouts(c->bev, &tv, NULL) != 0) {
-		log_debug("cannot linger", "peer=%s reason=\"%s\"", c->peer, strerror(errno));
-		http_conn_free(c);
-	}
-}
-
-void http_conn_close(conn *c, bool linger)
-{
-	if (!c->closing) {
-		c->closing = true;
-		c->linger = linger && !c->tls; /* TLS cannot half-close under libevent */
-		struct evbuffer *in = bufferevent_get_input(c->bev);
-		c->discarded = evbuffer_get_length(in);
-		if (evbuffer_drain(in, c->discarded) != 0)
-			log_debug("cannot drop input", "peer=%s", c->peer);
-		int rv = c->linger ? bufferevent_enable(c->bev, EV_READ)
-		                   : bufferevent_disable(c->bev, EV_READ);
-		if (rv != 0)
-			log_debug("cannot change reading", "peer=%s", c->peer);
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	}
-	if (http_conn_queued(c) == 0)
-		conn_drained(c);
-}
-
-/* Sets c up for proto. 0, or ERR_IO when c could not be set up and was
- * freed. */
-static int conn_choose(conn *c, enum conn_proto proto)
-{
-	c->proto = proto;
-	if (proto == PROTO_H2)
-		c->req_started = 0; /* the preface is in; streams time themselves */
-	log_debug("protocol chosen", "peer=%s proto=%s tls=%d", c->peer,
-	          proto == PROTO_H2 ? "h2" : "http/1.1", c->tls);
-	if (proto == PROTO_H1) {
-		http1_start(c);
-		return 0;
-	}
-	if (http2_start(c) != 0) {
+	c->ops = ops;
+	log_debug("protocol chosen", "peer=%s proto=%s tls=%d", c->peer, ops->name, c->tls);
+	if (ops->start(c) != 0) {
 		http_conn_free(c);
 		return ERR_IO;
 	}
@@ -475,8 +170,59 @@ static int conn_sniff(conn *c)
 		match++;
 	if (match == n && n < PREFACE_LEN)
 		return 1;
-	return conn_choose(c, match >= PREFACE_LINE_LEN ? PROTO_H2 : PROTO_H1);
+	return conn_choose(c, match >= PREFACE_LINE_LEN ? &http2_ops : &http1_ops);
 }
+
+/* A connection whose protocol is not known yet: cleartext before the
+ * first bytes tell, TLS before the handshake's ALPN (on_event). It has no
+ * request to answer, and nothing to say when it goes. */
+static void choosing_read(conn *c)
+{
+	if (!c->tls && conn_sniff(c) == 0)
+		c->ops->read(c);
+}
+
+static void choosing_nothing(conn *c)
+{
+	(void)c;
+}
+
+static int choosing_flush(conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+static void choosing_sweep(conn *c, uint64_t since)
+{
+	if (!c->req_started || c->req_started > since)
+		return;
+	http_refused(c->host, HTTP_REFUSED_SLOW);
+	log_debug("handshake timed out", "peer=%s tls=%d", c->peer, c->tls);
+	http_conn_free(c);
+}
+
+static unsigned choosing_drain(conn *c)
+{
+	http_conn_free(c); /* no request yet: handshake or preface */
+	return 0;
+}
+
+static const http_proto_ops choosing_ops = {
+    .name = "none",
+    .read = choosing_read,
+    .written = choosing_nothing,
+    .wake = choosing_nothing,
+    .flush = choosing_flush,
+    .eof = http_conn_eof,
+    .idle = http_conn_stalled,
+    .sweep = choosing_sweep,
+    .drain = choosing_drain,
+    .free = choosing_nothing,
+    /* start, attach and finish: never called, as no request comes */
+};
+
+/* --- connection events --------------------------------------------------- */
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -489,13 +235,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			http_conn_free(c);
 		return;
 	}
-	if (c->proto == PROTO_UNKNOWN && (c->tls || conn_sniff(c) != 0))
-		return; /* TLS picks at the handshake; cleartext waits for bytes */
-	if (c->proto == PROTO_H1) {
-		http1_read(c);
-		return;
-	}
-	http2_read(c);
+	c->ops->read(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -504,16 +244,13 @@ static void on_write(struct bufferevent *bev, void *arg)
 	conn *c = arg;
 	if (c->closing) {
 		/* Let a queued GOAWAY out, then go. */
-		if (c->proto == PROTO_H2 && http2_flush(c) != 0)
+		if (c->ops->flush(c) != 0)
 			http_conn_free(c);
 		else if (http_conn_queued(c) == 0)
-			conn_drained(c);
+			http_conn_drained(c);
 		return;
 	}
-	if (c->proto == PROTO_H2)
-		http2_progress(c);
-	else if (c->proto == PROTO_H1)
-		http1_written(c);
+	c->ops->written(c);
 }
 
 static void on_event(struct bufferevent *bev, short events, void *arg)
@@ -526,18 +263,16 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
 			return;
 		}
 		/* ALPN h2 -> HTTP/2; http/1.1 or no ALPN -> HTTP/1.1. */
-		if (conn_choose(c, http_tls_is_h2(ssl) ? PROTO_H2 : PROTO_H1) == 0 &&
+		if (conn_choose(c, http_tls_is_h2(ssl) ? &http2_ops : &http1_ops) == 0 &&
 		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 			on_read(bev, c);
 		return;
 	}
 	if (events & BEV_EVENT_EOF) {
-		if (c->proto == PROTO_H1 && !c->closing) {
-			http1_eof(c);
-			return;
-		}
-		log_debug("connection closed by peer", "peer=%s", c->peer);
-		http_conn_free(c);
+		if (c->closing)
+			http_conn_eof(c);
+		else
+			c->ops->eof(c);
 	} else if (events & BEV_EVENT_ERROR) {
 		char buf[256];
 		const char *reason;
@@ -551,15 +286,13 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
 		log_debug("connection error", "peer=%s reason=\"%s\"", c->peer, reason);
 		http_conn_free(c);
 	} else if (events & BEV_EVENT_TIMEOUT) {
-		/* A peer that stalls a handshake, our writes or our close is
-		 * not worth a GOAWAY; HTTP/1.1 has no way to say goodbye. */
-		if (c->closing || c->proto != PROTO_H2 || (events & BEV_EVENT_WRITING)) {
-			log_debug("closing stalled or idle connection", "peer=%s", c->peer);
-			http_conn_free(c);
-			return;
-		}
-		log_debug("closing idle connection", "peer=%s", c->peer);
-		http2_idle(c);
+		/* A peer that stalls our writes or our close is not worth a
+		 * goodbye; an idle one gets its protocol's (HTTP/2's GOAWAY;
+		 * HTTP/1.1 and a handshake have none). */
+		if (c->closing || (events & BEV_EVENT_WRITING))
+			http_conn_stalled(c);
+		else
+			c->ops->idle(c);
 	}
 }
 
@@ -570,10 +303,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	conn *c = arg;
 	if (c->closing)
 		return;
-	if (c->proto == PROTO_H2)
-		http2_progress(c);
-	else if (c->proto == PROTO_H1)
-		http1_wake(c);
+	c->ops->wake(c);
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -586,8 +316,8 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	format_peer(sa, peer, sizeof peer);
 	uint8_t ip[HTTP_IP_LEN];
 	bool ip_known = ip_of(sa, ip), guarded = false;
-	if (srv->admission.conn_open && ip_known &&
-	    !srv->admission.conn_open(srv->admission.ctx, ip, &guarded)) {
+	if (srv->host.admission.conn_open && ip_known &&
+	    !srv->host.admission.conn_open(srv->host.admission.ctx, ip, &guarded)) {
 		/* No answer: one would need the very connection the cap refuses. */
 		log_debug("connection refused: too many from its address", "peer=%s", peer);
 		evutil_closesocket(fd);
@@ -607,7 +337,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 			         http_tls_reason(buf, sizeof buf));
 			evutil_closesocket(fd);
 			if (guarded)
-				admission_close(srv, ip);
+				http_admission_close(&srv->host, ip);
 			return;
 		}
 		/* On failure libevent frees ssl (CLOSE_ON_FREE) but not fd. */
@@ -620,29 +350,27 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		log_warn("cannot create connection buffer", "peer=%s", peer);
 		evutil_closesocket(fd);
 		if (guarded)
-			admission_close(srv, ip);
+			http_admission_close(&srv->host, ip);
 		return;
 	}
 
 	conn *c = xcalloc(1, sizeof *c);
-	c->srv = srv;
+	c->host = &srv->host;
 	c->bev = bev;
 	c->tls = tls;
-	c->proto = PROTO_UNKNOWN;
+	c->ops = &choosing_ops;
 	c->guarded = guarded;
 	c->ip_known = ip_known;
 	memcpy(c->ip, ip, sizeof ip);
 	c->req_started = clock_mono_ms(); /* the handshake or first request */
-	c->reset_tokens = srv->reset_burst;
-	c->reset_ms = c->req_started;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	c->next = srv->host.conns;
+	if (srv->host.conns)
+		srv->host.conns->prev = c;
+	srv->host.conns = c;
 
-	struct timeval idle = {.tv_sec = srv->idle_ms / 1000,
-	                       .tv_usec = (srv->idle_ms % 1000) * 1000};
+	struct timeval idle = {.tv_sec = srv->host.idle_ms / 1000,
+	                       .tv_usec = (srv->host.idle_ms % 1000) * 1000};
 	bufferevent_setcb(bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(bev, EV_WRITE, HTTP_OUT_LOW, 0);
 	c->wake = event_new(srv->base, -1, 0, on_wake, c);
@@ -666,10 +394,7 @@ http_deferred *http_defer(const http_request *req)
 	memset(d, 0, sizeof *d);
 	d->c = call->c;
 	d->st = call->st;
-	if (d->st)
-		http2_attach(d);
-	else
-		http1_attach(d->c, d);
+	d->c->ops->attach(d);
 	call->def = d;
 	return d;
 }
@@ -689,10 +414,7 @@ void http_finish(http_deferred *d, http_response *resp)
 {
 	if (d && d->c) {
 		conn *c = d->c;
-		if (d->st)
-			http2_finish(d, resp);
-		else
-			http1_finish(c, resp);
+		c->ops->finish(d, resp);
 		/* Sending waits for the next loop turn, so that a handler that
 		 * finishes another request never runs protocol code inside
 		 * its own call. */
@@ -757,24 +479,10 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		return;
 	uint64_t since = now - srv->request_ms;
 	conn *next;
-	for (conn *c = srv->conns; c; c = next) {
+	for (conn *c = srv->host.conns; c; c = next) {
 		next = c->next; /* c may be freed below; no other connection is */
-		if (c->closing)
-			continue;
-		if (c->proto == PROTO_H2) {
-			http2_sweep(c, since);
-			continue;
-		}
-		if (!c->req_started || c->req_started > since)
-			continue;
-		if (c->proto == PROTO_H1) {
-			log_debug("request timed out", "peer=%s", c->peer);
-			http1_timeout(c); /* counts it with its 408 */
-		} else {
-			http_refused(srv, HTTP_REFUSED_SLOW);
-			log_debug("handshake timed out", "peer=%s tls=%d", c->peer, c->tls);
-			http_conn_free(c);
-		}
+		if (!c->closing)
+			c->ops->sweep(c, since);
 	}
 }
 
@@ -844,22 +552,22 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 
 	http_server *srv = xcalloc(1, sizeof *srv);
 	srv->base = base;
-	srv->handler = handler;
-	srv->ctx = ctx;
-	srv->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
-	srv->max_header_list =
+	srv->host.handler = handler;
+	srv->host.ctx = ctx;
+	srv->host.max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
+	srv->host.max_header_list =
 	    cfg->max_header_list ? cfg->max_header_list : DEFAULT_MAX_HEADER_LIST;
-	srv->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
-	srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
+	srv->host.max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
+	srv->host.idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
 	srv->request_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEFAULT_REQUEST_MS;
-	srv->reset_burst = cfg->reset_burst ? cfg->reset_burst : DEFAULT_RESET_BURST;
-	srv->reset_rate = cfg->reset_rate ? cfg->reset_rate : DEFAULT_RESET_RATE;
-	srv->admission = cfg->admission;
-	srv->trusted = cfg->trusted;
+	srv->host.reset_burst = cfg->reset_burst ? cfg->reset_burst : DEFAULT_RESET_BURST;
+	srv->host.reset_rate = cfg->reset_rate ? cfg->reset_rate : DEFAULT_RESET_RATE;
+	srv->host.admission = cfg->admission;
+	srv->host.trusted = cfg->trusted;
 	srv->accepting = true;
 
 	char why[512];
-	if (!(srv->cbs = http2_callbacks_new(why, sizeof why))) {
+	if (!(srv->host.cbs = http2_callbacks_new(why, sizeof why))) {
 		seterr(err, errlen, "%s", why);
 		goto fail;
 	}
@@ -890,7 +598,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg, ht
 	log_info(
 	    "http listening", "h2c=%s h2c_port=%d tls=%s tls_port=%d max_streams=%u max_body=%zu",
 	    plain ? cfg->listen : "-", http_server_port(srv, false), tls ? cfg->tls_listen : "-",
-	    http_server_port(srv, true), srv->max_streams, srv->max_body);
+	    http_server_port(srv, true), srv->host.max_streams, srv->host.max_body);
 	return srv;
 fail:
 	http_server_free(srv);
@@ -913,20 +621,15 @@ void http_server_stop_accepting(http_server *srv)
 void http_server_drain(http_server *srv, size_t *conns, size_t *in_flight)
 {
 	http_server_stop_accepting(srv);
-	srv->draining = true;
+	srv->host.draining = true;
 	size_t n = 0, busy = 0;
 	conn *next;
-	for (conn *c = srv->conns; c; c = next) {
+	for (conn *c = srv->host.conns; c; c = next) {
 		next = c->next; /* draining c may free c, and only c */
 		n++;
 		if (c->closing)
 			continue;
-		if (c->proto == PROTO_H2)
-			busy += http2_drain(c);
-		else if (c->proto == PROTO_H1)
-			busy += http1_drain(c);
-		else
-			http_conn_free(c); /* no request yet: handshake or preface */
+		busy += c->ops->drain(c);
 	}
 	if (conns)
 		*conns = n;
@@ -937,7 +640,7 @@ void http_server_drain(http_server *srv, size_t *conns, size_t *in_flight)
 size_t http_server_busy(const http_server *srv)
 {
 	size_t n = 0;
-	for (const conn *c = srv->conns; c; c = c->next)
+	for (const conn *c = srv->host.conns; c; c = c->next)
 		n += !c->closing;
 	return n;
 }
@@ -963,14 +666,14 @@ void http_server_free(http_server *srv)
 	if (!srv)
 		return;
 	http_server_stop_accepting(srv);
-	while (srv->conns)
-		http_conn_free(srv->conns);
+	while (srv->host.conns)
+		http_conn_free(srv->host.conns);
 	if (srv->retry)
 		event_free(srv->retry);
 	if (srv->sweep)
 		event_free(srv->sweep);
 	http_tls_store_free(srv->own_tls_store);
-	nghttp2_session_callbacks_del(srv->cbs);
+	nghttp2_session_callbacks_del(srv->host.cbs);
 	free(srv);
 }
 

@@ -32,6 +32,10 @@
  * http_tls_store functions and http_server_reload_tls, whose rules are
  * given with them. The process must ignore SIGPIPE: libevent and OpenSSL
  * write to sockets the peer may have closed.
+ *
+ * What a request and an answer are, the handler's type and the admission
+ * hooks, with the helpers that read and build them: http_msg.h. The TLS
+ * store: http_tls.h.
  */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
@@ -42,94 +46,14 @@
 
 #include <event2/event.h>
 
+#include "edge/http/http_msg.h"
+#include "edge/http/http_tls.h"
 #include "err.h"
 
-#define HTTP_MAX_RESP_HEADERS 12
-
-/* An address as the server hands it to handlers and admission hooks: IPv6, or
- * IPv4 as v4-mapped IPv6. */
-#define HTTP_IP_LEN 16
-
-struct metrics;
 typedef struct http_server http_server;
-typedef struct http_tls_store http_tls_store;
-
-typedef struct http_header {
-	const char *name; /* lower case (HTTP/1.1 names are lowered for you) */
-	size_t namelen;
-	const char *value;
-	size_t valuelen;
-} http_header;
 
 typedef struct proxy_list proxy_list; /* proxy.h */
 
-typedef struct http_request {
-	const char *method;         /* NUL-terminated: "GET", "POST", ... */
-	const char *path;           /* NUL-terminated :path, query included (for
-	                               HTTP/1.1 the origin form of the target) */
-	const http_header *headers; /* regular (non-pseudo) headers */
-	size_t nheaders;
-	const char *body; /* NULL when empty; a NUL follows the last byte */
-	size_t body_len;
-	const char *peer;       /* "127.0.0.1:40000" */
-	const uint8_t *peer_ip; /* HTTP_IP_LEN bytes (IPv4 v4-mapped); NULL
-	                           when unknown */
-	/* The client after the trusted-proxy rule (proxy.h): the peer, or
-	 * from a trusted proxy the address its headers name; NULL when
-	 * unknown. Valid during the handler call only. */
-	const uint8_t *client_ip;
-	bool via_untrusted; /* forwarding headers from a peer not trusted */
-	bool tls;
-	bool h1; /* HTTP/1.x rather than HTTP/2 */
-	/* The monotonic clock (ns) when the request's last bytes were read:
-	 * for HTTP/2 the read that completed it, shared by every request of
-	 * that read (0: not known, as in handlers called by tests). */
-	uint64_t arrived_ns;
-	void *handle; /* the server's own, for http_defer; leave it alone */
-} http_request;
-
-typedef struct http_response {
-	int status;               /* 200 unless set (0 also means 200);
-	                             otherwise outside 200..599: 500 */
-	const char *content_type; /* "application/json" unless set */
-	http_header headers[HTTP_MAX_RESP_HEADERS];
-	size_t nheaders;
-	char hbuf[1024]; /* header names and values live here */
-	size_t hbuf_used;
-	char *body; /* malloc'ed; the server frees it */
-	size_t body_len;
-} http_response;
-
-typedef void (*http_handler)(void *ctx, const http_request *req, http_response *resp);
-
-typedef struct http_deferred http_deferred;
-
-/* What the server refuses before any handler sees a request. */
-typedef enum http_refusal {
-	HTTP_REFUSED_STREAMS,   /* an HTTP/2 stream over the concurrent cap: RST_STREAM */
-	HTTP_REFUSED_SLOW,      /* 408 or closed: a request or handshake not in time */
-	HTTP_REFUSED_RESETS,    /* HTTP/2 rapid reset: GOAWAY and closed */
-	HTTP_REFUSED_HEADERS,   /* 431 */
-	HTTP_REFUSED_BODY,      /* 413 */
-	HTTP_REFUSED_MALFORMED, /* 400 (or 414, 501, 505): not valid HTTP */
-} http_refusal;
-
-/* Who may connect, and what is told of refusals, as the owner of the
- * policy says (the edge hands its admission limits: guard.h). The server
- * keeps no policy of its own. Any hook may be NULL; they run on the
- * worker thread of the connection, so they must be thread-safe. */
-typedef struct http_admission {
-	/* A connection from ip opens: false refuses it (closed at once, no
-	 * answer). *tracked true asks for conn_close when it closes. */
-	bool (*conn_open)(void *ctx, const uint8_t ip[HTTP_IP_LEN], bool *tracked);
-	void (*conn_close)(void *ctx, const uint8_t ip[HTTP_IP_LEN]);
-	/* One refusal before the handler. */
-	void (*refused)(void *ctx, http_refusal why);
-	void *ctx;
-} http_admission;
-
-/* Zero in a size or count field means its default. Port 0 binds any free
- * port (see http_server_port). */
 typedef struct http_config {
 	const char *listen;     /* "127.0.0.1:8081" for h2c and HTTP/1.1,
 	                           NULL or "" = none */
@@ -204,47 +128,6 @@ void http_server_free(http_server *srv);
  * lives. */
 int http_server_reload_tls(http_server *srv, char *err, size_t errlen) WARN_UNUSED;
 
-/* A holder for the TLS listener's SSL_CTX: TLS 1.2 and up, AEAD suites
- * only, ALPN "h2" or "http/1.1" (h2 preferred), with the certificate
- * chain (PEM) in cert and the private key (PEM) in key. The file names
- * are copied. An expired certificate is served but logged as a warning.
- * NULL with the reason in err (which must not be NULL): a name empty, a
- * file unreadable, or the key not the certificate's. Create it before the
- * servers that use it and free it after them, on any one thread. */
-http_tls_store *http_tls_store_new(const char *cert, const char *key, char *err, size_t errlen);
-/* Reads the same two files again into a new SSL_CTX and makes it the one
- * new connections get (logs "tls reloaded" with the subject and notAfter);
- * connections already open keep theirs. ERR_TLS with the reason in err
- * when the new files are bad: the old context stays in use. Any thread,
- * also while servers accept on their own threads. */
-int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen) WARN_UNUSED;
-/* When the certificate new connections get stops being valid (its
- * notAfter), as Unix seconds; false when it cannot be read. Any thread. */
-bool http_tls_store_not_after(http_tls_store *ts, double *unix_s);
-/* Adds tls_cert_expiry_timestamp_seconds, read from ts at each render
- * (none while it cannot be read), to reg; ts must outlive the renders.
- * Start-up. */
-void http_tls_metrics_add(struct metrics *reg, http_tls_store *ts);
-/* Drops the store's context (open connections keep theirs); NULL is a
- * no-op. Only once no server uses it. */
-void http_tls_store_free(http_tls_store *ts);
-
-/* Finds a request header by lower-case name; NULL if absent. */
-const http_header *http_find_header(const http_request *req, const char *name);
-/* Adds a response header, copying name and value into resp->hbuf.
- * ERR_TOOBIG when the headers or hbuf are full; ERR_INVAL for a name that
- * is empty, not lower case, holds a space, a colon or a control byte, is
- * a pseudo header or one the server sets itself (content-type,
- * content-length, connection, transfer-encoding), or for a value holding
- * CR or LF. The response must not be copied after headers are added:
- * they point into its own hbuf. */
-int http_add_header(http_response *resp, const char *name, const char *value) WARN_UNUSED;
-/* Is m[0..n) a method some HTTP RFC defines (RFC 9110's and PATCH)? An
- * unknown one is answered 501, a known one a route lacks 405. */
-bool http_method_known(const char *m, size_t n);
-/* Does resp carry a header of that name (any case)? */
-bool http_has_header(const http_response *resp, const char *name);
-
 /* For a handler that cannot answer yet: after it returns the server sends
  * nothing (and frees whatever it put in resp). The request's fields stay
  * valid only during the handler call, so copy what you need. The caller
@@ -273,14 +156,5 @@ bool http_deferred_alive(const http_deferred *d);
  * closed both ways cannot be told apart: the write of the answer fails
  * and the connection is freed. No-op for NULL. */
 void http_deferred_keep(http_deferred *d);
-
-/* Sets resp up as the server does before calling the handler. */
-void http_response_init(http_response *resp);
-/* Moves src into dst (its headers, which point into its own hbuf, are
- * pointed at dst's) and leaves src with no body. */
-void http_response_move(http_response *dst, http_response *src);
-/* The reason phrase for an HTTP status ("Not Found"); "Unknown" for
- * codes it does not know. */
-const char *http_status_reason(int status);
 
 #endif

@@ -8,7 +8,9 @@
  *
  * Owns each HTTP/1.1 connection's h1conn: the parser, the request being
  * read, and a pointer to the pending deferred answer (cleared on both
- * sides when either goes). The connection itself belongs to http.c.
+ * sides when either goes). The connection itself belongs to http.c,
+ * which reaches this file only through http1_ops; this file calls down
+ * into http_conn.c, h1strict.c and http_msg.c.
  * Runs only on the server's loop thread.
  */
 #include <stdio.h>
@@ -71,53 +73,6 @@ struct h1conn {
 	h1_chunks chunks;
 };
 
-/* --- status line ----------------------------------------------------------- */
-
-const char *http_status_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 422: return "Unprocessable Content";
-	case 428: return "Precondition Required";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
 /* --- request state ------------------------------------------------------- */
 
 /* Appends n bytes at *buf, keeping room for a NUL after them. */
@@ -157,7 +112,7 @@ static void request_reset(h1conn *h)
 static bool count(conn *c, size_t n)
 {
 	h1conn *h = c->h1;
-	size_t max = c->srv->max_header_list;
+	size_t max = c->host->max_header_list;
 	if (h->header_bytes > max || n > max - h->header_bytes) {
 		h->reject = 431;
 		return false;
@@ -366,7 +321,7 @@ static int on_headers_complete(http_parser *p)
 		h->reject_why = "only HTTP/1.0 and HTTP/1.1 are served";
 		return -1;
 	}
-	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->max_body) {
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->host->max_body) {
 		h->reject = 413;
 		return -1;
 	}
@@ -387,7 +342,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 {
 	conn *c = p->data;
 	h1conn *h = c->h1;
-	if (n > c->srv->max_body - h->body_len) {
+	if (n > c->host->max_body - h->body_len) {
 		h->reject = 413;
 		return -1;
 	}
@@ -400,7 +355,7 @@ static int on_message_complete(http_parser *p)
 	conn *c = p->data;
 	h1conn *h = c->h1;
 	h->in_msg = false;
-	h->keep = http_should_keep_alive(p) && !p->upgrade && !c->srv->draining;
+	h->keep = http_should_keep_alive(p) && !p->upgrade && !c->host->draining;
 	h->v10 = p->http_minor == 0;
 	h->head = p->method == HTTP_HEAD;
 	c->req_started = 0;
@@ -462,7 +417,7 @@ static size_t frame(conn *c, const char *data, size_t avail)
 		 * check, and each line once (h1strict_head_step), so a client
 		 * sending a byte at a time costs linear work; the head is
 		 * bounded by the header list size. */
-		size_t head_max = c->srv->max_header_list + TARGET_MAX;
+		size_t head_max = c->host->max_header_list + TARGET_MAX;
 		if (head_max > INPUT_MAX)
 			head_max = INPUT_MAX;
 		bool line_end = h->no_lf < avail && memchr(data + h->no_lf, '\n', avail - h->no_lf);
@@ -569,7 +524,7 @@ static void process(conn *c)
 		http_conn_close(c, !h->peer_eof); /* no lingering for a peer that sends no more */
 }
 
-void http1_start(conn *c)
+static int http1_start(conn *c)
 {
 	h1conn *h = xcalloc(1, sizeof *h);
 	http_parser_init(&h->p, HTTP_REQUEST);
@@ -577,25 +532,26 @@ void http1_start(conn *c)
 	c->h1 = h;
 	/* Reading stops while this much waits unparsed behind a request. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
+	return 0;
 }
 
-void http1_read(conn *c)
+static void http1_read(conn *c)
 {
 	process(c);
 }
 
-void http1_written(conn *c)
+static void http1_written(conn *c)
 {
 	c->h1->out_wait = false;
 	process(c);
 }
 
-void http1_wake(conn *c)
+static void http1_wake(conn *c)
 {
 	process(c);
 }
 
-void http1_eof(conn *c)
+static void http1_eof(conn *c)
 {
 	h1conn *h = c->h1;
 	log_debug("peer shut its sending side", "peer=%s", c->peer);
@@ -617,7 +573,7 @@ void http1_eof(conn *c)
 	process(c);
 }
 
-void http1_free(conn *c)
+static void http1_free(conn *c)
 {
 	h1conn *h = c->h1;
 	if (h->def)
@@ -627,7 +583,8 @@ void http1_free(conn *c)
 	c->h1 = NULL;
 }
 
-void http1_timeout(conn *c)
+/* The request under way on c took too long: answers 408 and closes. */
+static void http1_timeout(conn *c)
 {
 	h1conn *h = c->h1;
 	c->req_started = 0;
@@ -641,7 +598,24 @@ void http1_timeout(conn *c)
 	http_conn_close(c, true);
 }
 
-unsigned http1_drain(conn *c)
+static void http1_sweep(conn *c, uint64_t since)
+{
+	if (!c->req_started || c->req_started > since)
+		return;
+	log_debug("request timed out", "peer=%s", c->peer);
+	http1_timeout(c); /* counts it with its 408 */
+}
+
+/* Answers leave as they are made: nothing is held back to flush. */
+static int http1_flush(conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+/* The drain: the request under way (if any) is answered with
+ * "connection: close", then c closes; with none it closes now. */
+static unsigned http1_drain(conn *c)
 {
 	h1conn *h = c->h1;
 	if (h->def) {
@@ -651,7 +625,7 @@ unsigned http1_drain(conn *c)
 		return 1;
 	}
 	/* A request under way, parsed or still arriving unchecked, is
-	 * answered first: on_message_complete sees srv->draining. */
+	 * answered first: on_message_complete sees host->draining. */
 	if (h->in_msg || h->framed || h->no_lf > 0)
 		return 1;
 	h->done = true;
@@ -659,15 +633,32 @@ unsigned http1_drain(conn *c)
 	return 0;
 }
 
-void http1_attach(conn *c, http_deferred *d)
+static void http1_attach(http_deferred *d)
 {
-	c->h1->def = d;
+	d->c->h1->def = d;
 }
 
-void http1_finish(conn *c, http_response *resp)
+static void http1_finish(http_deferred *d, http_response *resp)
 {
+	conn *c = d->c;
 	h1conn *h = c->h1;
 	h->def = NULL;
 	if (!c->closing)
 		write_answer(c, resp);
 }
+
+const http_proto_ops http1_ops = {
+    .name = "http/1.1",
+    .start = http1_start,
+    .read = http1_read,
+    .written = http1_written,
+    .wake = http1_wake,
+    .flush = http1_flush,
+    .eof = http1_eof,
+    .idle = http_conn_stalled, /* HTTP/1.1 has no way to say goodbye */
+    .sweep = http1_sweep,
+    .drain = http1_drain,
+    .attach = http1_attach,
+    .finish = http1_finish,
+    .free = http1_free,
+};

@@ -7,7 +7,10 @@
  * connection, because nghttp2_session_del does not report the streams it
  * drops); a stream points at its pending deferred answer and clears the
  * answer's back pointer when it goes. The connection itself, the
- * protocol choice and the deferred-answer plumbing belong to http.c.
+ * protocol choice and the deferred-answer plumbing belong to http.c,
+ * which reaches this file through http2_ops (and http2_callbacks_new,
+ * once per server); this file calls down into http_conn.c and
+ * http_msg.c.
  * Runs only on the server's loop thread.
  */
 #include <stddef.h>
@@ -341,7 +344,7 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 	stream *st = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
 	if (!st || st->reject)
 		return 0;
-	size_t max = c->srv->max_header_list;
+	size_t max = c->host->max_header_list;
 	if (namelen > max || valuelen > max ||
 	    namelen + valuelen + HTTP_FIELD_OVERHEAD > max - st->header_bytes) {
 		reject(c, st, 431);
@@ -357,7 +360,7 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 		return 0;
 	}
 	if (name_is(name, namelen, "content-length") &&
-	    !length_within(value, valuelen, c->srv->max_body)) {
+	    !length_within(value, valuelen, c->host->max_body)) {
 		reject(c, st, 413);
 		return 0;
 	}
@@ -384,7 +387,7 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
 	stream *st = nghttp2_session_get_stream_user_data(sess, id);
 	if (!st || st->reject || st->answered)
 		return 0;
-	size_t max = c->srv->max_body;
+	size_t max = c->host->max_body;
 	if (len > max - st->body_len) {
 		reject(c, st, 413);
 		return 0;
@@ -413,12 +416,12 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
  * gets GOAWAY ENHANCE_YOUR_CALM and is closed once that is written. */
 static void count_reset(nghttp2_session *sess, conn *c)
 {
-	http_server *srv = c->srv;
+	http_host *h = c->host;
 	uint64_t now = clock_mono_ms();
 	if (now > c->reset_ms) {
-		c->reset_tokens += (double)(now - c->reset_ms) * srv->reset_rate / 1000.0;
-		if (c->reset_tokens > srv->reset_burst)
-			c->reset_tokens = srv->reset_burst;
+		c->reset_tokens += (double)(now - c->reset_ms) * h->reset_rate / 1000.0;
+		if (c->reset_tokens > h->reset_burst)
+			c->reset_tokens = h->reset_burst;
 	}
 	c->reset_ms = now;
 	if (c->reset_tokens >= 1) {
@@ -427,9 +430,9 @@ static void count_reset(nghttp2_session *sess, conn *c)
 	}
 	if (nghttp2_session_want_read(sess) == 0)
 		return; /* already going */
-	http_refused(srv, HTTP_REFUSED_RESETS);
+	http_refused(h, HTTP_REFUSED_RESETS);
 	log_info("client cut off: too many stream resets", "peer=%s burst=%u rate=%u", c->peer,
-	         srv->reset_burst, srv->reset_rate);
+	         h->reset_burst, h->reset_rate);
 	int rv = nghttp2_session_terminate_session(sess, NGHTTP2_ENHANCE_YOUR_CALM);
 	if (rv != 0)
 		log_warn("cannot queue goaway", "peer=%s reason=\"%s\"", c->peer,
@@ -471,8 +474,8 @@ static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void
 	    (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM ||
 	     frame->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR) &&
 	    !nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id) &&
-	    c->nstreams >= c->srv->max_streams) {
-		http_refused(c->srv, HTTP_REFUSED_STREAMS);
+	    c->nstreams >= c->host->max_streams) {
+		http_refused(c->host, HTTP_REFUSED_STREAMS);
 		return 0;
 	}
 	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
@@ -530,7 +533,10 @@ nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen)
 	return cbs;
 }
 
-int http2_flush(conn *c)
+/* Moves frames from the session to the socket (cleartext, nothing
+ * queued: written at once, up to HTTP_OUT_HIGH a call) or into the
+ * bufferevent's output, until ~HTTP_OUT_HIGH is queued. 0, or ERR_IO. */
+static int http2_flush(conn *c)
 {
 	/* nghttp2 hands out a frame at a time; they are gathered here and
 	 * written or queued at once, which costs as much as a small frame. */
@@ -580,12 +586,18 @@ static void shutdown_session(conn *c, uint32_t code)
 	http_conn_close(c, false);
 }
 
-void http2_idle(conn *c)
+/* c has been idle for the idle timeout: sends GOAWAY and closes once it
+ * is written. */
+static void http2_idle(conn *c)
 {
+	log_debug("closing idle connection", "peer=%s", c->peer);
 	shutdown_session(c, NGHTTP2_NO_ERROR);
 }
 
-void http2_progress(conn *c)
+/* After reading, writing or a finished deferred answer: sends what the
+ * session has, closes c once the session is done, and stops reading
+ * while ~HTTP_OUT_HIGH is queued. */
+static void http2_progress(conn *c)
 {
 	if (http2_flush(c) != 0) {
 		http_conn_free(c);
@@ -645,19 +657,21 @@ static void *h2_realloc(void *p, size_t n, void *user)
 
 static nghttp2_mem h2_mem = {NULL, h2_malloc, h2_free, h2_calloc, h2_realloc};
 
-int http2_start(conn *c)
+static int http2_start(conn *c)
 {
-	http_server *srv = c->srv;
-	int rv = nghttp2_session_server_new3(&c->sess, srv->cbs, c, NULL, &h2_mem);
+	http_host *h = c->host;
+	c->reset_tokens = h->reset_burst; /* a full bucket, as of the accept */
+	c->reset_ms = c->req_started;
+	c->req_started = 0; /* the preface is in; streams time themselves */
+	int rv = nghttp2_session_server_new3(&c->sess, h->cbs, c, NULL, &h2_mem);
 	if (rv != 0) {
 		log_warn("cannot create http2 session", "peer=%s reason=\"%s\"", c->peer,
 		         nghttp2_strerror(rv));
 		return ERR_IO;
 	}
-	uint32_t hl =
-	    srv->max_header_list > UINT32_MAX ? UINT32_MAX : (uint32_t)srv->max_header_list;
+	uint32_t hl = h->max_header_list > UINT32_MAX ? UINT32_MAX : (uint32_t)h->max_header_list;
 	nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv->max_streams},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->max_streams},
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, hl},
 	};
 	rv = nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
@@ -669,7 +683,9 @@ int http2_start(conn *c)
 	return http2_flush(c);
 }
 
-void http2_sweep(conn *c, uint64_t since)
+/* Answers 408 on every stream of c whose request began before since and
+ * is not whole yet. */
+static void http2_sweep(conn *c, uint64_t since)
 {
 	bool any = false;
 	stream *next;
@@ -685,7 +701,7 @@ void http2_sweep(conn *c, uint64_t since)
 		http2_progress(c);
 }
 
-void http2_read(conn *c)
+static void http2_read(conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	/* One clock read for every request this input completes: the 16 or
@@ -718,14 +734,18 @@ void http2_read(conn *c)
 	http2_progress(c);
 }
 
-void http2_free(conn *c)
+/* Frees the session and every stream, detaching pending deferred
+ * answers; safe when the session was never made. */
+static void http2_free(conn *c)
 {
 	nghttp2_session_del(c->sess);
 	while (c->streams)
 		stream_free(c->streams);
 }
 
-unsigned http2_drain(conn *c)
+/* The drain: GOAWAY NO_ERROR with the last stream received; the open
+ * streams are answered, then c closes. */
+static unsigned http2_drain(conn *c)
 {
 	unsigned open = c->nstreams;
 	int32_t last = nghttp2_session_get_last_proc_stream_id(c->sess);
@@ -741,14 +761,30 @@ unsigned http2_drain(conn *c)
 
 /* --- deferred answers ------------------------------------------------------ */
 
-void http2_attach(http_deferred *d)
+static void http2_attach(http_deferred *d)
 {
 	d->st->def = d;
 }
 
-void http2_finish(http_deferred *d, http_response *resp)
+static void http2_finish(http_deferred *d, http_response *resp)
 {
 	d->st->def = NULL;
 	if (!d->c->closing)
 		submit_response(d->c, d->st, resp);
 }
+
+const http_proto_ops http2_ops = {
+    .name = "h2",
+    .start = http2_start,
+    .read = http2_read,
+    .written = http2_progress,
+    .wake = http2_progress,
+    .flush = http2_flush,
+    .eof = http_conn_eof,
+    .idle = http2_idle,
+    .sweep = http2_sweep,
+    .drain = http2_drain,
+    .attach = http2_attach,
+    .finish = http2_finish,
+    .free = http2_free,
+};

@@ -1,9 +1,19 @@
-/* http_int.h - what the edge's HTTP server shares between edge/http/http.c
- * (listeners, connections, protocol choice, the handler call, deferred
- * answers), edge/http/http2.c (HTTP/2) and edge/http/http1.c (HTTP/1.1): the server
- * and connection structs and the few functions each side calls in the
- * other. Private to edge/http/http*.c; every function runs on the server's
- * loop thread.
+/* http_int.h - what the files of the edge's HTTP server share, in
+ * layers that call only down:
+ *
+ *   http.c             the server: listeners, accept, the protocol choice,
+ *                      the event callbacks, timeouts, drain, deferred answers
+ *   http1.c  http2.c   one protocol each, behind a table of operations
+ *   http_conn.c        one connection: output, close, free, the handler call
+ *   h1strict.c         the strict HTTP/1.1 framing (http1.c's)
+ *   http_msg.c         requests and answers as values
+ *
+ * The server picks a connection's table once it knows the protocol (the
+ * preface, or ALPN) and from then on calls c->ops, never a protocol by
+ * name; a protocol calls back only into http_conn.c. The structs here
+ * are the connection, what one server's connections share (http_host),
+ * and the plumbing of a deferred answer. Private to edge/http; every
+ * function runs on the server's loop thread.
  */
 #ifndef EDGE_HTTP_INT_H
 #define EDGE_HTTP_INT_H
@@ -14,11 +24,10 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/ssl.h>
 
-#include "edge/http/http.h"
+#include "edge/http/http_msg.h"
+#include "edge/http/proxy.h"
 
 #define HTTP_OUT_HIGH (64 * 1024) /* queued output above which we stop reading */
 #define HTTP_OUT_LOW (16 * 1024)  /* refill output once it drains to this */
@@ -28,20 +37,74 @@ typedef struct conn conn;
 typedef struct stream stream; /* an HTTP/2 stream, private to http2.c */
 typedef struct h1conn h1conn; /* HTTP/1.1 state, private to http1.c */
 
-enum conn_proto {
-	PROTO_UNKNOWN, /* cleartext before the first bytes, TLS before ALPN */
-	PROTO_H2,
-	PROTO_H1,
-};
+/* What a protocol does for the server, one table per protocol (http1.c,
+ * http2.c) and one for a connection whose protocol is not known yet
+ * (http.c). Each function runs with c not closing unless it says so,
+ * and any of them may free c. */
+typedef struct http_proto_ops {
+	const char *name; /* in logs: "h2", "http/1.1" */
+	/* Sets c up for the protocol. 0, or ERR_IO (the caller frees c). */
+	int (*start)(conn *c);
+	/* Input is buffered. */
+	void (*read)(conn *c);
+	/* The output drained to its low watermark. */
+	void (*written)(conn *c);
+	/* A deferred answer finished: send it, carry on. */
+	void (*wake)(conn *c);
+	/* Closing too: moves what the protocol still has to say into the
+	 * output. 0, or ERR_IO (the caller frees c). */
+	int (*flush)(conn *c);
+	/* The client closed its side. */
+	void (*eof)(conn *c);
+	/* No traffic for the idle timeout. */
+	void (*idle)(conn *c);
+	/* Requests (or a handshake) under way since before since
+	 * (monotonic ms) and not whole yet: answered 408, or c closed. */
+	void (*sweep)(conn *c, uint64_t since);
+	/* The server drains: answer what is under way, then close. Returns
+	 * the requests still under way. */
+	unsigned (*drain)(conn *c);
+	/* Binds d to the request being handled (d->c, d->st set). */
+	void (*attach)(http_deferred *d);
+	/* Detaches d from its request and, unless c is closing, answers it
+	 * with resp, taking resp->body. d->c is alive. */
+	void (*finish)(http_deferred *d, http_response *resp);
+	/* Frees the protocol's state of c, detaching pending deferred
+	 * answers; also on a closing c, and on one whose start failed. */
+	void (*free)(conn *c);
+} http_proto_ops;
+
+extern const http_proto_ops http1_ops; /* http1.c */
+extern const http_proto_ops http2_ops; /* http2.c */
+
+/* What the connections of one server share: its limits, its handler, its
+ * admission hooks and the list of its connections. Part of the server
+ * (http.c), which sets it up; the layers below read it, and http_conn.c
+ * unlinks a connection it frees. */
+typedef struct http_host {
+	http_handler handler;
+	void *ctx;
+	size_t max_body, max_header_list;
+	unsigned max_streams, idle_ms;
+	unsigned reset_burst, reset_rate;
+	http_admission admission;       /* hooks may be NULL */
+	const proxy_list *trusted;      /* may be NULL */
+	bool draining;                  /* http_server_drain: no new requests on any connection */
+	nghttp2_session_callbacks *cbs; /* made by http2.c */
+	conn *conns;
+} http_host;
 
 #define CONN_ID_HOLES 8
 
+/* One connection. The fields marked HTTP/2 are http2.c's and h1 is
+ * http1.c's: no other file touches them (they sit inline to spare an
+ * allocation per connection). */
 struct conn {
-	http_server *srv;
+	http_host *host;
+	const http_proto_ops *ops; /* the protocol's; set once it is known */
 	conn *prev, *next;
 	struct bufferevent *bev;
-	struct event *wake; /* runs a finished deferred answer's follow-up */
-	enum conn_proto proto;
+	struct event *wake;    /* runs a finished deferred answer's follow-up */
 	nghttp2_session *sess; /* HTTP/2 only */
 	stream *streams;       /* HTTP/2 only; freed with the connection */
 	unsigned nstreams;     /* HTTP/2: how many */
@@ -70,27 +133,6 @@ struct conn {
 	char peer[64];
 };
 
-struct http_server {
-	struct event_base *base;
-	http_handler handler;
-	void *ctx;
-	size_t max_body, max_header_list;
-	unsigned max_streams, idle_ms, request_ms;
-	unsigned reset_burst, reset_rate;
-	http_admission admission;  /* hooks may be NULL */
-	const proxy_list *trusted; /* may be NULL */
-	struct event *sweep;       /* finds requests that take too long */
-	struct evconnlistener *lis[2];
-	struct event *retry; /* re-enables the listeners after accept errors */
-	bool accepting;
-	bool draining; /* http_server_drain: no new requests on any connection */
-	/* TLS only: the config's store, or own_tls_store, which this server
-	 * made and frees. */
-	http_tls_store *tls_store, *own_tls_store;
-	nghttp2_session_callbacks *cbs;
-	conn *conns;
-};
-
 /* What http_request.handle points at during one handler call. */
 typedef struct http_call {
 	conn *c;
@@ -106,7 +148,7 @@ struct http_deferred {
 	bool keep;  /* http_deferred_keep: answered after a half-close too */
 };
 
-/* --- http.c, for http2.c and http1.c ------------------------------------ */
+/* --- http_conn.c, for the layers above -------------------------------------- */
 
 /* Frees c and everything it owns now. */
 void http_conn_free(conn *c);
@@ -115,6 +157,14 @@ void http_conn_free(conn *c);
  * short time passed, so a client still sending does not get a reset
  * that eats the answer). May free c before it returns. */
 void http_conn_close(conn *c, bool linger);
+/* A closing connection's output is written: frees c, or with linger
+ * shuts down writing and gives the client a moment to read and close. */
+void http_conn_drained(conn *c);
+/* The client closed: logs it and frees c. */
+void http_conn_eof(conn *c);
+/* A connection that stalls (a handshake, our writes, our close) or one
+ * with no way to say goodbye went idle: logs it and frees c. */
+void http_conn_stalled(conn *c);
 /* Bytes queued for the client. */
 size_t http_conn_queued(const conn *c);
 /* Hands data[0..n) to the client: written to the socket at once when
@@ -132,89 +182,25 @@ int http_conn_out(conn *c, const void *data, size_t n, size_t *sent) WARN_UNUSED
  * (4xx, 5xx) without cache-control gets "no-store". Returns the status to
  * send. id names the stream in logs (0 for HTTP/1.1). */
 int http_response_check(const conn *c, int32_t id, http_response *resp);
-/* The Date header's value now (RFC 9110 5.6.7, IMF-fixdate); this
- * thread's buffer, remade once a second. */
-#define HTTP_DATE_LEN 29
-const char *http_date_now(void);
-/* Fills resp with a JSON error: {"error":{"code":...,"message":...}}. */
-void http_response_error(http_response *resp, int status, const char *code, const char *message);
 /* Fills resp with the JSON error for a request refused before the
  * handler: 413 body_too_large, 431 headers_too_large, 408
  * request_timeout, any other status bad_request with why as the message;
  * and tells the server's admission hook of the refusal. */
 void http_response_refuse(const conn *c, http_response *resp, int status, const char *why);
-/* Tells srv's admission hook of one refusal, if it has one. */
-void http_refused(const http_server *srv, http_refusal why);
-/* False for statuses that never carry a body (204, 304). */
-bool http_status_has_body(int status);
+/* Tells h's admission hook of one refusal, if it has one. */
+void http_refused(const http_host *h, http_refusal why);
+/* Tells h's admission hook that a tracked connection from ip closed. */
+void http_admission_close(const http_host *h, const uint8_t *ip);
 /* Calls the server's handler with req, whose peer, tls and handle it
  * fills in, and resp, which it sets up first. st is the HTTP/2 stream,
  * NULL for HTTP/1.1. False when the handler deferred the answer: resp's
  * body is then freed and http_finish sends the answer. */
 bool http_call_handler(conn *c, stream *st, http_request *req, http_response *resp);
 
-/* --- http2.c, for http.c ----------------------------------------------- */
+/* --- http2.c, for http.c ------------------------------------------------------ */
 
 /* The nghttp2 callbacks every HTTP/2 session of a server uses. NULL with
  * the reason in err (which must not be NULL). */
 nghttp2_session_callbacks *http2_callbacks_new(char *err, size_t errlen);
-/* Sets c up for HTTP/2: a server session with our SETTINGS, written to
- * the output. 0, or ERR_IO; the caller then frees c. */
-int http2_start(conn *c) WARN_UNUSED;
-/* Feeds what is buffered to the session and sends what it answers. May
- * free c. */
-void http2_read(conn *c);
-/* After reading, writing or a finished deferred answer: sends what the
- * session has, closes c once the session is done, and stops reading
- * while ~HTTP_OUT_HIGH is queued. May free c. */
-void http2_progress(conn *c);
-/* Moves frames from the session to the socket (cleartext, nothing
- * queued: written at once, up to HTTP_OUT_HIGH a call) or into the
- * bufferevent's output, until ~HTTP_OUT_HIGH is queued. 0, or ERR_IO. */
-int http2_flush(conn *c) WARN_UNUSED;
-/* c has been idle for the idle timeout: sends GOAWAY and closes once it
- * is written. May free c. */
-void http2_idle(conn *c);
-/* Answers 408 on every stream of c whose request began before since
- * (monotonic ms) and is not whole yet. May free c. */
-void http2_sweep(conn *c, uint64_t since);
-/* Frees the session and every stream, detaching pending deferred
- * answers. Safe on a connection that never started HTTP/2. */
-void http2_free(conn *c);
-/* The drain: GOAWAY NO_ERROR with the last stream received; the open
- * streams are answered, then c closes. Returns the streams still open.
- * May free c. */
-unsigned http2_drain(conn *c);
-/* Binds d to its stream (d->st). */
-void http2_attach(http_deferred *d);
-/* Detaches d from its stream and, unless the connection is closing,
- * submits resp there as the answer, taking resp->body. */
-void http2_finish(http_deferred *d, http_response *resp);
-
-/* --- http1.c, for http.c ---------------------------------------------- */
-
-/* Sets c up for HTTP/1.1: read limits and parser. */
-void http1_start(conn *c);
-/* Parses what is buffered and answers complete requests. May free c. */
-void http1_read(conn *c);
-/* The output drained to its low watermark. May free c. */
-void http1_written(conn *c);
-/* A deferred answer finished: carry on with the next request. May free c. */
-void http1_wake(conn *c);
-/* The client closed its side. May free c. */
-void http1_eof(conn *c);
-/* Frees the HTTP/1.1 state, detaching a pending deferred answer. */
-void http1_free(conn *c);
-/* The request under way on c took too long: answers 408 and closes. May
- * free c. */
-void http1_timeout(conn *c);
-/* The drain: the request under way (if any) is answered with
- * "connection: close", then c closes; with none it closes now. Returns 1
- * while a request is under way, else 0. May free c. */
-unsigned http1_drain(conn *c);
-/* Binds d to the request being handled on c. */
-void http1_attach(conn *c, http_deferred *d);
-/* Writes resp as the answer to the deferred request and detaches d. */
-void http1_finish(conn *c, http_response *resp);
 
 #endif

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "log.h"

@@ -15,7 +15,7 @@
  * carries them says it came through a proxy the edge does not trust: it
  * may not use the loopback-only routes even from 127.0.0.1.
  *
- * Addresses are PROXY_IP_LEN bytes, IPv4 as v4-mapped IPv6 (as HTTP_IP_LEN in http.h).
+ * Addresses are PROXY_IP_LEN bytes, IPv4 as v4-mapped IPv6 (as HTTP_IP_LEN in http_msg.h).
  * Pure; any thread once the list is built.
  */
 #ifndef EDGE_PROXY_H
@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edge/http/http.h"
+#include "edge/http/http_msg.h"
 
 #define PROXY_IP_LEN 16
 #define PROXY_NETS_MAX 64
