@@ -1,6 +1,7 @@
 /* ledger_fixture.h - what the ledger's unit tests repeat on top of
- * ledger_util.h: one op of a random run, and a commit that overtakes a
- * write between its reads and its taking of the writer mutex.
+ * ledger_util.h: one op of a random run, a home event with every
+ * partition's position unknown, and a commit that overtakes a write
+ * between its reads and its taking of the writer mutex.
  *
  * Static, included after tests/support/ledger_util.h by the test files
  * that need it: the state it works on, T, is the test file's own.
@@ -15,6 +16,7 @@
 
 #include "tests/support/ledger_util.h"
 #include "edge/ledger/ledger.h"
+#include "hlc.h"
 
 #define LEDGER_FIXTURE static __attribute__((unused))
 
@@ -32,6 +34,20 @@ LEDGER_FIXTURE ledger_op random_like(uint64_t *state, char *user, char *item, un
 	snprintf(user, LEDGER_RUN_NAME, "u%u", (unsigned)(ledger_util_rnd(state) % users));
 	snprintf(item, LEDGER_RUN_NAME, "post:%u", (unsigned)(ledger_util_rnd(state) % items));
 	return like_op(user, item, ledger_util_rnd(state) % 3 != 0);
+}
+
+/* --- the home stream -------------------------------------------------------- */
+
+/* One likes event of user on item from the home stream, stamped at ms,
+ * applied with every partition's position unknown (no offset stored).
+ * Returns how many events the ledger took: 0 or 1. */
+LEDGER_FIXTURE size_t home_apply_one(const char *user, const char *item, bool add, uint64_t ms)
+{
+	ledger_home_ev e = {"likes", item, user, add, hlc_make(ms, 0), NULL, 0, 0};
+	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
+	size_t taken;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	return taken;
 }
 
 /* --- a commit between a write's reads and its writer mutex --------------- */
