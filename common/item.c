@@ -59,6 +59,11 @@ bool item_edge_valid(const char *s, size_t n)
 	return all_of(s, n, EDGE_ID_MAX, edge_char);
 }
 
+bool item_name_char(char c)
+{
+	return id_char(c) || c == '.';
+}
+
 bool item_valid(const char *s, size_t n)
 {
 	const char *colon = memchr(s, ':', n);

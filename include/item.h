@@ -3,7 +3,8 @@
  * Items are "type:id": type one of the configured names, id matching
  * [A-Za-z0-9_-]{1,64}. User ids are 1..128 bytes of visible ASCII other
  * than '"' and '\\' (so they never need escaping in JSON or logs).
- * Counter names match [a-z0-9_]{1,32}. Pure functions, any thread.
+ * Counter names match [a-z0-9_]{1,32}. Names the operator gives files,
+ * keys and topics use [A-Za-z0-9._-]. Pure functions, any thread.
  */
 #ifndef LIKES_ITEM_H
 #define LIKES_ITEM_H
@@ -34,6 +35,10 @@ int item_parse_names(const char *list, char *out[ITEM_MAX_NAMES + 1],
 void item_free_names(char *names[ITEM_MAX_NAMES + 1]);
 /* True when s (n bytes) is one of names. */
 bool item_in_names(char *const *names, const char *s, size_t n);
+
+/* c may be in a name the operator gives a file, key id or topic:
+ * [A-Za-z0-9._-]. Each caller bounds the length (and its own extras). */
+bool item_name_char(char c);
 
 /* "type:id" with both parts valid (the type's spelling, not whether it is
  * configured). */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "edge/auth/tokcache.h"
+#include "item.h"
 #include "xmem.h"
 
 #define KID_MAX 64
@@ -63,12 +64,9 @@ static bool kid_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > KID_MAX)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
+	for (size_t i = 0; i < n; i++)
+		if (!item_name_char(s[i]))
 			return false;
-	}
 	return true;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "item.h"
 #include "sim/proc/service.h"
 
 #define FILE_MAX (256 * 1024)
@@ -19,8 +20,7 @@ static bool name_ok(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		bool last_star = c == '*' && i == n - 1 && n > 1;
-		if (!last_star && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
-		    !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-')
+		if (!last_star && !item_name_char(c))
 			return false;
 	}
 	return true;

@@ -28,6 +28,7 @@
 
 #include "tests/support/ledger_util.h"
 #include "tests/support/ledger_sink.h"
+#include "tests/unit/edge/ledger_fixture.h"
 
 static struct {
 	bool hold;         /* the hook waits for a release */
@@ -360,10 +361,8 @@ Test(ledger_async, a_random_run_answers_as_one_op_at_a_time)
 	ledger *l2 = ledger_util_twin(&db2);
 	ledger_ticket *t = xcalloc(OPS, sizeof *t);
 	for (size_t i = 0; i < OPS; i++) {
-		char user[16], item[16];
-		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
-		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
-		ledger_op op = like_op(user, item, rnd() % 3 != 0);
+		char user[LEDGER_RUN_NAME], item[LEDGER_RUN_NAME];
+		ledger_op op = random_like(&rnd_state, user, item, USERS, ITEMS);
 		ledger_answer a1, a2;
 		a1 = stage1(op, &t[i]);
 		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL, &a2), 0);

@@ -19,6 +19,7 @@
 
 #include "tests/support/ledger_util.h"
 #include "tests/support/ledger_sink.h"
+#include "tests/unit/edge/ledger_fixture.h"
 
 static void setup(void)
 {
@@ -203,10 +204,8 @@ Test(ledger_group, a_random_run_in_groups_answers_as_one_op_at_a_time)
 	ledger_ticket *t = xcalloc(OPS, sizeof *t);
 	size_t from = 0; /* first op of the open group */
 	for (size_t i = 0; i < OPS; i++) {
-		char user[16], item[16];
-		snprintf(user, sizeof user, "u%u", (unsigned)(rnd() % USERS));
-		snprintf(item, sizeof item, "post:%u", (unsigned)(rnd() % ITEMS));
-		ledger_op op = like_op(user, item, rnd() % 3 != 0);
+		char user[LEDGER_RUN_NAME], item[LEDGER_RUN_NAME];
+		ledger_op op = random_like(&rnd_state, user, item, USERS, ITEMS);
 		ledger_answer a1, a2;
 		cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL + i, &a1, NULL, NULL, &t[i]), 0);
 		cr_assert_eq(ledger_write(l2, "likes", item, user, op.add, WALL + i, &a2), 0);
@@ -247,25 +246,6 @@ Test(ledger_group, the_filter_skips_the_read_of_a_new_pair_and_survives_a_restar
 	cr_assert_eq(stats_now().member_reads, 1);
 	cr_assert_eq(ledger_write(T.l, "likes", ITEM, "u2", true, WALL, &a), 0);
 	cr_assert(a.changed);
-}
-
-/* The after_preread hook: commits the open group once, between a write's
- * reads before the writer mutex and its taking of the mutex. */
-static void commit_between(void *ctx)
-{
-	bool *once = ctx;
-	if (*once)
-		return;
-	*once = true;
-	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
-}
-
-static void reopen_with_commit_between(bool *once)
-{
-	ledger_free(T.l);
-	T.o.after_preread = commit_between;
-	T.o.hook_ctx = once;
-	open_ledger();
 }
 
 Test(ledger_group, a_repeat_whose_first_like_commits_after_its_reads_is_a_repeat)
@@ -320,14 +300,11 @@ Test(ledger_group, a_retry_whose_first_try_commits_after_its_reads_is_replayed)
 	ledger_ticket t;
 	ledger_answer a;
 	ledger_replay r;
-	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
 	/* The retry reads the store before the writer mutex: no record yet,
 	 * the first try is only staged. Then its group commits, before the
 	 * retry takes the mutex, so neither group holds the key any more:
 	 * the record must be read again, and the retry replayed. */
-	once = false;
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1, &a, &idem, &r), 0);
-	cr_assert(once, "the hook ran");
+	retry_overtaken(&once, &op, &idem, &t, &a, &r);
 	cr_assert_eq(t.state, LEDGER_DURABLE);
 	cr_assert(r.replayed, "the retry is answered from the first try's record");
 	cr_assert_str_eq(r.body, "{ok}");

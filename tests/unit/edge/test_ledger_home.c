@@ -15,6 +15,7 @@
 
 #include "hlc.h"
 #include "tests/support/ledger_util.h"
+#include "tests/unit/edge/ledger_fixture.h"
 #include "wire.h"
 
 static void setup(void)
@@ -212,11 +213,7 @@ Test(ledger_home, with_its_memberships_loaded_a_partition_answers_every_absent_p
 	cr_assert_eq(at_home("u1", old), -1);
 	/* The load (bootstrap.c) puts central's memberships as events; the
 	 * horizon 0 then says the store has them all. */
-	ledger_home_ev e = {"likes", old, "u9", true, hlc_make(WALL - 1000, 0), NULL, 0, 0};
-	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
-	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
-	cr_assert_eq(taken, 1);
+	cr_assert_eq(home_apply_one("u9", old, true, WALL - 1000), 1);
 	horizon(old, 0);
 	cr_assert_eq(at_home("u1", old), 0);
 	cr_assert_eq(at_home("u9", old), 1);

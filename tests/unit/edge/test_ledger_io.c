@@ -18,6 +18,7 @@
 
 #include "edge/ledger/ledger_int.h"
 #include "tests/support/ledger_util.h"
+#include "tests/unit/edge/ledger_fixture.h"
 #include "wire.h"
 
 static struct {
@@ -192,31 +193,18 @@ Test(ledger_io, a_resend_waits_for_the_read_and_keeps_the_order)
 	no_read_under_the_mutex("a resend before a fresh batch");
 }
 
-/* The after_preread hook: commits the open group once, between a write's
- * reads and its taking of the writer mutex, so that what it read no
- * longer stands. */
-static void commit_between(void *ctx)
+/* T.l again with the fixture's commit_between hook (ledger_fixture.h),
+ * and the read counts cleared. */
+static void reopen_overtaking(bool *once)
 {
-	bool *once = ctx;
-	if (*once)
-		return;
-	*once = true;
-	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
-}
-
-static void reopen_with_commit_between(bool *once)
-{
-	ledger_free(T.l);
-	T.o.after_preread = commit_between;
-	T.o.hook_ctx = once;
-	open_ledger();
+	reopen_with_commit_between(once);
 	memset(&R, 0, sizeof R);
 }
 
 Test(ledger_io, a_membership_a_commit_overtook_is_read_again_before_the_writer_mutex)
 {
 	bool once = true;
-	reopen_with_commit_between(&once);
+	reopen_overtaking(&once);
 	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
 	ledger_ticket t;
 	ledger_answer a;
@@ -235,19 +223,16 @@ Test(ledger_io, a_membership_a_commit_overtook_is_read_again_before_the_writer_m
 Test(ledger_io, a_record_a_commit_overtook_is_read_again_before_the_writer_mutex)
 {
 	bool once = true;
-	reopen_with_commit_between(&once);
+	reopen_overtaking(&once);
 	ledger_op op = {.counter = "likes", .item = ITEM, .user = "u1", .add = true, .prior = -1};
 	ledger_idem idem = {
 	    .req = {"u1", "key-1", 42, WALL + 1000}, .render = render_fixed, .ctx = "first"};
 	ledger_ticket t;
 	ledger_answer a;
 	ledger_replay r;
-	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, &r, &t), 0);
 	/* The retry finds no record (its first try is only staged), then
 	 * the first try's group is written before it takes the mutex. */
-	once = false;
-	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL + 1, &a, &idem, &r), 0);
-	cr_assert(once, "the hook ran");
+	retry_overtaken(&once, &op, &idem, &t, &a, &r);
 	cr_assert(r.replayed, "answered from the first try's record");
 	free(r.body);
 	no_read_under_the_mutex("a retry whose first try was written after its reads");

@@ -302,13 +302,22 @@ Test(ledger_replicate, no_batch_is_sent_while_the_writer_is_not_vouched_for)
 	cr_assert_eq(T.sent[0].seq, 1);
 }
 
-Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches)
+/* u1's and u2's likes, a group each, sealed as seq 1 and delivered; *s
+ * (on *e, which the caller keeps) is central's snapshot applying it. */
+static void seq1_delivered(wire_edge_seq *e, wire_snapshot *s)
 {
 	cr_assert_eq(like("u1"), 0);
 	cr_assert_eq(like("u2"), 0); /* seq 1 */
 	ledger_delivered(T.l, T.p, 1, 0);
-	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
-	wire_snapshot s = wire_util_snap(T.p, 1, WALL, &e, 1, NULL, 0);
+	*e = (wire_edge_seq){wire_cstr(EDGE, strlen(EDGE)), 1, 0};
+	*s = wire_util_snap(T.p, 1, WALL, e, 1, NULL, 0);
+}
+
+Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches)
+{
+	wire_edge_seq e;
+	wire_snapshot s;
+	seq1_delivered(&e, &s);
 	unsigned before = H.calls;
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 	cr_assert_eq(H.calls, before + 1, "the confirmation is copied");
@@ -330,11 +339,9 @@ Test(ledger_replicate, a_confirmation_copies_the_deletion_of_the_applied_batches
 
 Test(ledger_replicate, every_copy_taken_is_reported_once_after_its_store_write)
 {
-	cr_assert_eq(like("u1"), 0);
-	cr_assert_eq(like("u2"), 0); /* a group each, and a seal */
-	ledger_delivered(T.l, T.p, 1, 0);
-	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
-	wire_snapshot s = wire_util_snap(T.p, 1, WALL, &e, 1, NULL, 0);
+	wire_edge_seq e;
+	wire_snapshot s;
+	seq1_delivered(&e, &s);
 	cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0); /* a confirmation */
 	H.fail = ERR_TIMEOUT;
 	cr_assert_eq(like("u3"), ERR_TIMEOUT); /* refused: not taken, not reported */

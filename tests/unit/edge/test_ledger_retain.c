@@ -17,6 +17,7 @@
 #include "hlc.h"
 #include "partition.h"
 #include "tests/support/ledger_util.h"
+#include "tests/unit/edge/ledger_fixture.h"
 #include "wire.h"
 
 #define DAY_MS UINT64_C(86400000)
@@ -50,11 +51,7 @@ static void complete_at_home(void)
 /* A membership from the home stream, stamped at ms. */
 static void home_like(const char *user, const char *item, uint64_t ms)
 {
-	ledger_home_ev e = {"likes", item, user, true, hlc_make(ms, 0), NULL, 0, 0};
-	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
-	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
-	cr_assert_eq(taken, 1);
+	cr_assert_eq(home_apply_one(user, item, true, ms), 1);
 }
 
 static int at_home(const char *user, const char *item)
@@ -117,11 +114,7 @@ Test(ledger_retain, a_dropped_no_needs_no_mark)
 {
 	const char *item = "post:unliked";
 	complete_at_home();
-	ledger_home_ev e = {"likes", item, "u1", false, hlc_make(WALL - 10 * DAY_MS, 0),
-	                    NULL,    0,    0};
-	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
-	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	home_apply_one("u1", item, false, WALL - 10 * DAY_MS);
 	home_like("u2", item, WALL - 1000);
 	ledger_util_snapshot(item, 5, 1);
 	cr_assert_eq(member_of("u1", item), 0);
@@ -205,11 +198,8 @@ Test(ledger_retain, a_state_staged_in_the_open_group_is_not_dropped_under_it)
  * older than the one dropped. */
 static void home_unlike(const char *user, const char *item, uint64_t ms)
 {
-	ledger_home_ev e = {"likes", item, user, false, hlc_make(ms, 0), NULL, 0, 0};
-	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
-	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
-	cr_assert_eq(taken, 1, "an old event is consumed, kept or not");
+	cr_assert_eq(home_apply_one(user, item, false, ms), 1,
+	             "an old event is consumed, kept or not");
 }
 
 Test(ledger_retain, a_home_event_older_than_the_window_is_not_kept)
@@ -237,12 +227,8 @@ Test(ledger_retain, a_home_event_older_than_the_window_is_not_kept)
 	/* An old like of a pair held here with a newer state is not kept,
 	 * but it marks its item all the same: central's checkpoint sends one
 	 * old like per item and leaves the item's others out. */
-	ledger_home_ev e = {"likes", fresh_item, "u1", true, hlc_make(WALL - 10 * DAY_MS, 0),
-	                    NULL,    0,          0};
-	ledger_home_pos pos[NPARTS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
-	size_t taken;
-	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
-	cr_assert_eq(taken, 0, "older than the record held");
+	cr_assert_eq(home_apply_one("u1", fresh_item, true, WALL - 10 * DAY_MS), 0,
+	             "older than the record held");
 	cr_assert_eq(at_home("u1", fresh_item), 1);
 	cr_assert_lt(at_home("u2", fresh_item), 0, "the item is marked: read through");
 	cr_assert_eq(ledger_member_at(T.l, "likes", fresh_item, "u3", &st, &stamp), 0);
