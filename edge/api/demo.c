@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "edge/api/api_int.h"
+#include "item.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -57,12 +58,9 @@ static bool plain_name(const char *s, size_t len)
 {
 	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.')
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
+	for (size_t i = 0; i < len; i++)
+		if (!item_name_char(s[i]))
 			return false;
-	}
 	return true;
 }
 
