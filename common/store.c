@@ -428,6 +428,17 @@ void store_iter_free(store_iter *it)
 	free(it);
 }
 
+int store_iter_end_write(store *db, store_iter *it, store_batch *b, int rc)
+{
+	if (!rc)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	if (!rc)
+		rc = store_write(db, b);
+	store_batch_free(b);
+	return rc;
+}
+
 int store_meta_ensure(store *db, const char *name, const char *value, char *err, size_t errlen)
 {
 	char key[128];

@@ -98,6 +98,10 @@ bool store_iter_next(store_iter *it, const char **k, size_t *kn, const char **v,
 /* 0, or ERR_IO if the iteration stopped on an error. */
 int store_iter_status(store_iter *it) WARN_UNUSED;
 void store_iter_free(store_iter *it);
+/* Ends a pass that filled b from it (the deletions of the keys it read,
+ * say): unless rc or the iteration failed, writes b; frees both. rc, the
+ * iteration's failure, or store_write's. */
+int store_iter_end_write(store *db, store_iter *it, store_batch *b, int rc) WARN_UNUSED;
 
 /* A consistent read view: every read through one store_snap sees the
  * store as it was when the view was taken, whatever is written after.

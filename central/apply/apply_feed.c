@@ -91,12 +91,7 @@ int feed_records_drop(store *db, uint32_t p, uint64_t from, uint64_t upto)
 			break;
 		store_batch_del(wb, k, kn);
 	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	if (!rc)
-		rc = store_write(db, wb);
-	store_batch_free(wb);
-	return rc;
+	return store_iter_end_write(db, it, wb, 0);
 }
 
 int feed_records_close(store *db, uint32_t nparts)

@@ -179,10 +179,5 @@ int apply_home_forget(store *db, uint32_t *forgot)
 		store_batch_del(wb, k, kn);
 		(*forgot)++;
 	}
-	int rc = store_iter_status(it);
-	store_iter_free(it);
-	if (!rc)
-		rc = store_write(db, wb);
-	store_batch_free(wb);
-	return rc;
+	return store_iter_end_write(db, it, wb, 0);
 }

@@ -256,13 +256,7 @@ static int empty_store(store *db)
 			store_batch_clear(wb);
 		}
 	}
-	if (rc == 0)
-		rc = store_iter_status(it);
-	store_iter_free(it);
-	if (rc == 0)
-		rc = store_write(db, wb);
-	store_batch_free(wb);
-	return rc;
+	return store_iter_end_write(db, it, wb, rc);
 }
 
 /* The second pass: the store emptied and filled with the frames, the

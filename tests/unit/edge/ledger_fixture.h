@@ -1,5 +1,6 @@
 /* ledger_fixture.h - what the ledger's unit tests repeat on top of
- * ledger_util.h: one op of a random run, a home event with every
+ * ledger_util.h: one op of a random run, the wait for a ticket's end, a
+ * home event with every
  * partition's position unknown, and a commit that overtakes a write
  * between its reads and its taking of the writer mutex.
  *
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "tests/support/ledger_util.h"
 #include "edge/ledger/ledger.h"
@@ -34,6 +36,21 @@ LEDGER_FIXTURE ledger_op random_like(uint64_t *state, char *user, char *item, un
 	snprintf(user, LEDGER_RUN_NAME, "u%u", (unsigned)(ledger_util_rnd(state) % users));
 	snprintf(item, LEDGER_RUN_NAME, "post:%u", (unsigned)(ledger_util_rnd(state) % items));
 	return like_op(user, item, ledger_util_rnd(state) % 3 != 0);
+}
+
+/* --- tickets ---------------------------------------------------------------- */
+
+/* Waits (5 s at most) until t is resolved; its state. */
+LEDGER_FIXTURE int ticket_resolved(const ledger_ticket *t)
+{
+	for (int i = 0; i < 5000; i++) {
+		int st = ledger_ticket_state(t);
+		if (st != LEDGER_STAGED)
+			return st;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	cr_assert_fail("a ticket never resolved");
+	return 0;
 }
 
 /* --- the home stream -------------------------------------------------------- */

@@ -96,19 +96,6 @@ static ledger_answer stage1(ledger_op op, ledger_ticket *t)
 	return a;
 }
 
-/* Waits (5 s at most) until t is resolved; its state. */
-static int resolved(const ledger_ticket *t)
-{
-	for (int i = 0; i < 5000; i++) {
-		int st = ledger_ticket_state(t);
-		if (st != LEDGER_STAGED)
-			return st;
-		sleep_us(1000);
-	}
-	cr_assert_fail("a ticket never resolved");
-	return 0;
-}
-
 Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 {
 	H.hold = true;
@@ -128,7 +115,7 @@ Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 	cr_assert_eq(member_of("u1", ITEM), -1);
 
 	sem_post(&H.release);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(atomic_load(&H.wakes), 1, "one wake for the group");
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_STAGED, "group 2 was not asked for");
 	cr_assert_eq(count_of(ITEM), 1);
@@ -137,8 +124,8 @@ Test(ledger_async, writes_staged_during_a_group_write_see_that_group)
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
 	sem_wait(&H.entered);
 	sem_post(&H.release);
-	cr_assert_eq(resolved(&t2), LEDGER_DURABLE);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t2), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(atomic_load(&H.wakes), 2, "one wake for both tickets of group 2");
 	cr_assert_eq(count_of(ITEM), 2);
 	ledger_stats s = stats_now();
@@ -159,7 +146,7 @@ static void like_again_counts(uint64_t want)
 	ledger_ticket t;
 	cr_assert(stage1(like_op("u1", ITEM, true), &t).changed);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(resolved(&t), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), want);
 }
 
@@ -170,8 +157,8 @@ Test(ledger_async, a_failed_group_write_fails_its_tickets_and_records_nothing)
 	stage1(like_op("u2", ITEM, true), &t2);
 	store_fail_writes(T.db, 1);
 	cr_assert_eq(ledger_commit(T.l, WALL), 0);
-	cr_assert_eq(resolved(&t1), ERR_IO);
-	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t1), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t2), ERR_IO);
 	cr_assert_eq(count_of(ITEM), 0);
 	cr_assert_eq(member_of("u1", ITEM), -1);
 	ledger_stats s = stats_now();
@@ -202,7 +189,7 @@ static void fail_group_under(ledger_op then, ledger_ticket *t2, ledger_answer *a
 	store_fail_writes(T.db, 1);
 	H.hold = false;
 	sem_post(&H.release);
-	cr_assert_eq(resolved(&t1), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t1), ERR_IO);
 }
 
 /* `then` (u1 again), staged on group 1 whose write fails, fails too and
@@ -214,7 +201,7 @@ static void fails_with_the_group_under(ledger_op then, bool changed)
 	ledger_answer a;
 	fail_group_under(then, &t2, &a);
 	cr_assert_eq(a.changed, changed);
-	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t2), ERR_IO);
 	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
 	cr_assert_eq(member_of("u1", ITEM), -1);
 	cr_assert_eq(count_of(ITEM), 1);
@@ -228,7 +215,7 @@ Test(ledger_async, a_failed_write_leaves_the_records_written_before_it_whole)
 	ledger_ticket t2;
 	ledger_answer a;
 	fail_group_under(like_op("u3", ITEM, true), &t2, &a);
-	cr_assert_eq(resolved(&t2), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t2), ERR_IO);
 	like_again_counts(2);
 	reopen();
 	cr_assert_eq(stats_now().pending_ops, 2, "u2's like and u1's, both on disk");
@@ -284,7 +271,7 @@ Test(ledger_async, a_write_without_ticket_on_a_group_whose_write_fails_gets_the_
 	H.hold = false;
 	sem_post(&H.release);
 	cr_assert_eq(pthread_join(th, NULL), 0);
-	cr_assert_eq(resolved(&t1), ERR_IO);
+	cr_assert_eq(ticket_resolved(&t1), ERR_IO);
 	cr_assert_eq(u.rc, ERR_IO, "the write was dropped with the group under it: %d", u.rc);
 	cr_assert_eq(member_of("u1", ITEM), -1);
 	cr_assert_eq(count_of(ITEM), 1);
@@ -317,7 +304,7 @@ Test(ledger_async, a_commit_at_once_waits_for_the_group_being_written)
 	void *rc;
 	cr_assert_eq(pthread_join(th, &rc), 0);
 	cr_assert_eq((intptr_t)rc, 0);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
 	cr_assert_eq(member_of("u1", ITEM), 0, "the unlike is the last word");
 	cr_assert_eq(count_of(ITEM), 0);
@@ -398,7 +385,7 @@ Test(ledger_async, a_home_event_waits_for_a_group_holding_its_pair_with_an_older
 	cr_assert_eq(taken, 0);
 	H.hold = false;
 	sem_post(&H.release);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
 	cr_assert_eq(taken, 1);
 	cr_assert_eq(member_of("u1", ITEM), 0, "the later state, central's, stays");

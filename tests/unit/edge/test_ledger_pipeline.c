@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "tests/support/ledger_util.h"
+#include "tests/unit/edge/ledger_fixture.h"
 
 #define COPIES_MAX 4096
 
@@ -183,19 +184,6 @@ static bool begun_at_least(unsigned n)
 	return atomic_load(&H.begun) >= n;
 }
 
-/* Waits (5 s at most) until t is resolved; its state. */
-static int resolved(const ledger_ticket *t)
-{
-	for (int i = 0; i < 5000; i++) {
-		int st = ledger_ticket_state(t);
-		if (st != LEDGER_STAGED)
-			return st;
-		sleep_us(1000);
-	}
-	cr_assert_fail("a ticket never resolved");
-	return 0;
-}
-
 /* Stages op with t and asks for a commit, then waits until its group's
  * copy is begun (the nth). */
 static ledger_answer send_group(ledger_op op, ledger_ticket *t, unsigned nth)
@@ -223,8 +211,8 @@ Test(ledger_pipeline, the_next_copy_goes_out_while_one_waits_and_answers_keep_th
 	cr_assert_eq(ledger_ticket_state(&t1), LEDGER_STAGED);
 	cr_assert_eq(count_of(ITEM), 0, "readers see no group before it is written");
 	sem_post(&H.ack[0]);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
-	cr_assert_eq(resolved(&t2), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t2), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), 2);
 	cr_assert_eq(atomic_load(&H.refused), 0);
 	reopen();
@@ -244,8 +232,8 @@ static void fail_under(ledger_op then, int err, ledger_ticket *t1, ledger_ticket
 	*a2 = send_group(then, t2, 2);
 	sem_post(&H.ack[1]);
 	sem_post(&H.ack[0]);
-	cr_assert_eq(resolved(t1), err);
-	cr_assert_eq(resolved(t2), err, "staged on a failed group, it fails too");
+	cr_assert_eq(ticket_resolved(t1), err);
+	cr_assert_eq(ticket_resolved(t2), err, "staged on a failed group, it fails too");
 }
 
 Test(ledger_pipeline, a_failed_copy_fails_the_group_sent_behind_it_and_that_copy_is_refused)
@@ -268,7 +256,7 @@ Test(ledger_pipeline, a_failed_copy_fails_the_group_sent_behind_it_and_that_copy
 	ledger_ticket t3;
 	cr_assert(send_group(like_op("u1", ITEM, true), &t3, 3).changed);
 	sem_post(&H.ack[2]);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), 1);
 	reopen();
 	cr_assert_eq(count_of(ITEM), 1);
@@ -296,7 +284,7 @@ Test(ledger_pipeline, nothing_is_taken_while_a_doomed_group_is_in_flight)
 	send_group(like_op("u1", ITEM, true), &t1, 1);
 	send_group(like_op("u2", ITEM, true), &t2, 2);
 	sem_post(&H.ack[0]); /* group 1 fails; group 2 is still out */
-	cr_assert_eq(resolved(&t1), ERR_KAFKA);
+	cr_assert_eq(ticket_resolved(&t1), ERR_KAFKA);
 	/* Staged now, it rests on the store: u1 and u2 are not members. */
 	ledger_answer a3 = stage1(like_op("u2", ITEM, true), &t3);
 	cr_assert(a3.changed, "a like of a pair only the doomed group held is new");
@@ -305,11 +293,11 @@ Test(ledger_pipeline, nothing_is_taken_while_a_doomed_group_is_in_flight)
 	sleep_us(50000);
 	cr_assert_eq(atomic_load(&H.begun), 2, "a group was sent while a doomed one was out");
 	sem_post(&H.ack[1]); /* group 2: acknowledged, then refused */
-	cr_assert_eq(resolved(&t2), ERR_KAFKA);
+	cr_assert_eq(ticket_resolved(&t2), ERR_KAFKA);
 	wait_until(begun_at_least, 3, "group 3 is sent once group 2 is finished");
 	cr_assert(atomic_load(&H.was_refused[1]));
 	sem_post(&H.ack[2]);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), 1);
 	cr_assert_eq(member_of("u2", ITEM), 1);
 	cr_assert_eq(member_of("u1", ITEM), -1);
@@ -326,9 +314,9 @@ Test(ledger_pipeline, a_failed_store_write_undoes_its_own_copy_and_the_doomed_on
 	store_fail_writes(T.db, 1); /* group 1's store write */
 	sem_post(&H.ack[1]);
 	sem_post(&H.ack[0]);
-	int rc = resolved(&t1);
+	int rc = ticket_resolved(&t1);
 	cr_assert_neq(rc, LEDGER_DURABLE);
-	cr_assert_eq(resolved(&t2), rc, "staged on a failed group, it fails with its error");
+	cr_assert_eq(ticket_resolved(&t2), rc, "staged on a failed group, it fails with its error");
 	/* Both copies are in the log and neither is in the store: both are
 	 * undone there, each undoing read from the store both lack, so a
 	 * replay ends where the store is. */
@@ -350,14 +338,14 @@ Test(ledger_pipeline, a_group_failing_after_a_written_one_fails_alone_and_dooms_
 	send_group(like_op("u1", ITEM, true), &t1, 1);
 	send_group(like_op("u2", ITEM, true), &t2, 2);
 	sem_post(&H.ack[0]);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
 	/* Group 3, staged on group 2 (it takes u2's like off), goes out
 	 * while group 2 waits, and is acknowledged first. */
 	cr_assert(send_group(like_op("u2", ITEM, false), &t3, 3).changed);
 	sem_post(&H.ack[2]);
 	sem_post(&H.ack[1]); /* group 2 fails */
-	cr_assert_eq(resolved(&t2), ERR_TIMEOUT);
-	cr_assert_eq(resolved(&t3), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&t2), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&t3), ERR_TIMEOUT);
 	cr_assert_not(atomic_load(&H.was_refused[0]), "the written group is not undone");
 	cr_assert(atomic_load(&H.was_refused[1]));
 	cr_assert(atomic_load(&H.was_refused[2]));
@@ -399,7 +387,7 @@ Test(ledger_pipeline, a_caller_committing_inline_while_a_thread_has_a_group_out_
 	sem_post(&H.ack[0]);
 	pthread_join(th, NULL);
 	cr_assert_eq(atomic_load(&inline_rc), 0);
-	cr_assert_eq(resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
 	cr_assert_eq(ledger_ticket_state(&t2), LEDGER_DURABLE);
 	cr_assert_eq(count_of(ITEM), 2);
 	reopen();
@@ -420,13 +408,13 @@ Test(ledger_pipeline, at_depth_one_the_copy_in_halves_goes_one_group_at_a_time)
 	sleep_us(50000);
 	cr_assert_eq(atomic_load(&H.begun), 1, "a second copy went out at depth 1");
 	sem_post(&H.ack[0]); /* group 1 fails, and the open group staged on it */
-	cr_assert_eq(resolved(&t1), ERR_TIMEOUT);
-	cr_assert_eq(resolved(&t2), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&t1), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&t2), ERR_TIMEOUT);
 	cr_assert(atomic_load(&H.was_refused[0]));
 	cr_assert_eq(atomic_load(&H.refused), 1);
 	cr_assert(send_group(like_op("u3", ITEM, true), &t3, 2).changed);
 	sem_post(&H.ack[1]);
-	cr_assert_eq(resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t3), LEDGER_DURABLE);
 	cr_assert_eq(atomic_load(&H.in_flight_max), 1);
 	cr_assert_eq(count_of(ITEM), 1);
 	cr_assert_eq(member_of("u1", ITEM), -1);
@@ -475,7 +463,7 @@ static void random_run(unsigned fail_one_in)
 	(void)ledger_commit_now(T.l, WALL); /* the last group's outcome is its tickets' */
 	size_t failed = 0;
 	for (size_t i = 0; i < OPS; i++) {
-		int st = resolved(&t[i]);
+		int st = ticket_resolved(&t[i]);
 		if (st != LEDGER_DURABLE) {
 			cr_assert(st == ERR_TIMEOUT || st == ERR_KAFKA, "op %zu: %d", i, st);
 			failed++;
