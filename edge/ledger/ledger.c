@@ -24,8 +24,6 @@
 #include "log.h"
 #include "xmem.h"
 
-_Thread_local const ledger *ledger_mine;
-
 /* --- recovery --------------------------------------------------------------- */
 
 /* A pending op read back at start-up (the first of a stretch of record
@@ -292,11 +290,6 @@ void ledger_free(ledger *l)
 }
 
 /* --- following ------------------------------------------------------------- */
-
-bool ledger_following(const ledger *l)
-{
-	return atomic_load(&l->following);
-}
 
 int ledger_follow_write(void *ctx, store_batch *wb)
 {
