@@ -253,7 +253,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_view_publish(l, p); /* no reader yet: no lock needed */
+		ledger_view_publish(l, p,
+		                    ledger_outbox_said(l, p)); /* no reader yet: no lock needed */
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
@@ -315,7 +316,7 @@ int ledger_promote(void *ctx)
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
 			vstripe *vs = ledger_stripe(l, p);
 			ledger_vlock_stripe(l, vs);
-			ledger_view_publish(l, p);
+			ledger_view_publish(l, p, ledger_outbox_said(l, p));
 			ledger_vunlock(l, vs);
 		}
 		atomic_store(&l->following, false);
@@ -451,7 +452,7 @@ void ledger_count_show(ledger *l, count_write *w)
 		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
 		if (w->confirm)
 			ledger_confirm_view(l, w->p, w->confirm, &w->conf);
-		ledger_view_publish(l, w->p);
+		ledger_view_publish(l, w->p, ledger_outbox_said(l, w->p));
 	}
 	ledger_view_end(l, w->p);
 	ledger_vunlock(l, vs);
@@ -485,7 +486,7 @@ static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
 	return ledger_view_put_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
-	                              w->skip);
+	                              ledger_snap_before(l, w->p, s->offset), w->skip);
 }
 
 /* Stages that s is the newest p has seen and, with its last part, what
@@ -605,9 +606,8 @@ size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 	size_t n = l->o.partitions < max ? l->o.partitions : max;
 	ledger_lock(l);
 	for (size_t p = 0; p < n; p++) {
-		uint64_t offset, ms, applied;
-		ledger_outbox_said(l, (uint32_t)p, &offset, &ms, &applied);
-		out[p] = (ledger_part_info){ms, offset};
+		view_said said = ledger_outbox_said(l, (uint32_t)p);
+		out[p] = (ledger_part_info){said.snap_ms, said.snap_offset};
 	}
 	ledger_unlock(l);
 	return n;

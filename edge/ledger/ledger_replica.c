@@ -133,7 +133,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		l->replica.parts[p] = next;
 		vstripe *vs = ledger_stripe(l, p);
 		ledger_vlock_stripe(l, vs);
-		ledger_view_publish(l, p);
+		ledger_view_publish(l, p, ledger_outbox_said(l, p));
 		ledger_vunlock(l, vs);
 		ledger_unlock(l);
 	}
@@ -214,7 +214,8 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		w.rc = ERR_AGAIN;
 	} else {
 		w.skip = xcalloc(s->ncounts + 1, sizeof *w.skip);
-		w.rc = ledger_view_put_counts(l, l->snap_wb, s, true, w.skip);
+		w.rc = ledger_view_put_counts(l, l->snap_wb, s, true,
+		                              ledger_snap_before(l, w.p, s->offset), w.skip);
 	}
 	bool staged = w.rc == 0;
 	ledger_lock(l);

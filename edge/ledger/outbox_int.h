@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "edge/ledger/records_int.h"
+#include "edge/ledger/view_int.h"
 #include "sbuf.h"
 #include "store.h"
 #include "wire.h"
@@ -184,11 +185,9 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c);
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 bool ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_free(ledger_confirm *c);
-/* What central's snapshots said last of p: the input offset and the
- * production time of the last whole snapshot, and this edge's applied
- * sequence. */
-void ledger_outbox_said(const ledger *l, uint32_t p, uint64_t *snap_offset, uint64_t *snap_ms,
-                        uint64_t *applied);
+/* What central's snapshots said last of p (view_said), for
+ * ledger_view_publish. */
+view_said ledger_outbox_said(const ledger *l, uint32_t p);
 /* Every op of p below this opno is in a sealed batch. */
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p);
 /* After a failed write: the batches ledger_confirm_stage marked are not
