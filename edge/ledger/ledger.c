@@ -158,11 +158,25 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 	return rc ? rc : src;
 }
 
+/* New ops are numbered above every sealed one, even when no record
+ * holds one of a partition's ops any more: after the outbox read its
+ * sequences ('S'). */
+static void opnos_above_sealed(ledger *l)
+{
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		uint64_t to = ledger_outbox_sealed_to(l, p);
+		if (to)
+			ledger_opno_seen(l, p, to - 1);
+	}
+}
+
 /* The writer's state: the sealed batches, then the open batches' ops. */
 static int load_writer(ledger *l, char *err, size_t errlen)
 {
 	ledger_outbox_seqs_from_replica(l);
-	int rc = ledger_outbox_load_sealed(l, err, errlen);
+	uint64_t clock;
+	int rc = ledger_outbox_load_sealed(l, &clock, err, errlen);
+	ledger_clock_seen(l, clock);
 	if (rc)
 		return rc;
 	/* Single ops ('O', from before runs), runs ('P': from before group
@@ -238,6 +252,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	 * then (but for a follower, whose are the changelog's) the writer's
 	 * state. */
 	int rc = ledger_outbox_load_seqs(l, err, errlen);
+	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = ledger_replica_load(l, err, errlen);
 	if (rc == 0 && !o->follower)
@@ -310,6 +325,7 @@ int ledger_promote(void *ctx)
 	ledger_lock_counts(l);
 	ledger_lock(l);
 	int rc = ledger_outbox_load_sealed_seqs(l, err, sizeof err);
+	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = load_writer(l, err, sizeof err);
 	if (rc == 0) {
