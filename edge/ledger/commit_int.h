@@ -84,9 +84,6 @@ typedef struct group {
 	size_t nhomes, homes_cap;
 } group;
 
-/* The group's home_put of mkey, or NULL. */
-const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash);
-
 /* Groups in flight at once at most: taken, and not yet finished. */
 #define COMMIT_DEPTH_MAX 2
 

@@ -151,4 +151,3 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_unlock_counts(l);
 	return ledger_count_done(l, &w);
 }
-

@@ -71,4 +71,3 @@ int ledger_count_done(ledger *l, count_write *w)
 	free(w->skip);
 	return w->rc;
 }
-

@@ -24,16 +24,6 @@
 
 /* --- the home stream -------------------------------------------------------- */
 
-const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash)
-{
-	for (size_t i = g->nhomes; i-- > 0;) {
-		const home_put *h = &g->homes[i];
-		if (h->mhash == mhash && h->mkn == mkn && memcmp(h->mkey, mkey, mkn) == 0)
-			return h;
-	}
-	return NULL;
-}
-
 /* The pair's newest state before ev: in a group (an op, or a home put),
  * else the store. ERR_AGAIN when an op of a group holds it with an older
  * clock: that op's 'M' is not written yet and would overwrite ev's. */
