@@ -267,9 +267,9 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		ledger_free(l);
 		return NULL;
 	}
+	/* No reader yet: no lock needed. */
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_view_publish(l, p,
-		                    ledger_outbox_said(l, p)); /* no reader yet: no lock needed */
+		ledger_view_publish(l, p, ledger_outbox_said(l, p));
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
