@@ -84,9 +84,6 @@ typedef struct group {
 	size_t nhomes, homes_cap;
 } group;
 
-/* The group's home_put of mkey, or NULL. */
-const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash);
-
 /* Groups in flight at once at most: taken, and not yet finished. */
 #define COMMIT_DEPTH_MAX 2
 
@@ -183,6 +180,18 @@ bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, 
  * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
  * the caller checks again what it relies on. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
+/* ledger_group_commit with a ticket of the caller's own in the open
+ * group (a write that is no request's): 0 once the group is durable,
+ * else its error. */
+int ledger_group_commit_own(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
+/* What another file stages into the open group, through the commit
+ * (mutex held): a home put (ledger_home.c); a record put into the
+ * group's store batch, with filter its key into the membership filter
+ * first, as an 'M' goes; the clock moved past a stamp the group takes. */
+void ledger_group_home(ledger *l, const home_put *h) TSA_REQUIRES(LEDGER_MU(l));
+void ledger_group_put(ledger *l, const char *k, size_t kn, const void *v, size_t vn, bool filter)
+    TSA_REQUIRES(LEDGER_MU(l));
+void ledger_clock_observe(ledger *l, uint64_t stamp, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
 /* Makes room in the open group for n ops and, with idem, a record of the
  * key whose ledger_idem_hash is ih: writes the open group first when it
  * is full or holds that key already, and waits for the group being

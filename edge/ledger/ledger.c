@@ -7,7 +7,8 @@
  *
  * The concepts and their state are in ledger_commit.c, ledger_outbox.c,
  * ledger_view.c and ledger_replica.c (each declared in its own header,
- * commit_int.h and the others, with the lock that guards it). Every entry point here takes the
+ * commit_int.h and the others, with the lock that guards it); a
+ * snapshot's store write is the count write of ledger_count.c. Every entry point here takes the
  * writer mutex, and a partition's view stripe where it reads or changes what readers see. The store
  * handle is borrowed.
  */
@@ -20,11 +21,8 @@
 #include <string.h>
 
 #include "clock.h"
-#include "failpoint.h"
 #include "log.h"
 #include "xmem.h"
-
-_Thread_local const ledger *ledger_mine;
 
 /* --- recovery --------------------------------------------------------------- */
 
@@ -160,11 +158,25 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 	return rc ? rc : src;
 }
 
+/* New ops are numbered above every sealed one, even when no record
+ * holds one of a partition's ops any more: after the outbox read its
+ * sequences ('S'). */
+static void opnos_above_sealed(ledger *l)
+{
+	for (uint32_t p = 0; p < l->o.partitions; p++) {
+		uint64_t to = ledger_outbox_sealed_to(l, p);
+		if (to)
+			ledger_opno_seen(l, p, to - 1);
+	}
+}
+
 /* The writer's state: the sealed batches, then the open batches' ops. */
 static int load_writer(ledger *l, char *err, size_t errlen)
 {
 	ledger_outbox_seqs_from_replica(l);
-	int rc = ledger_outbox_load_sealed(l, err, errlen);
+	uint64_t clock;
+	int rc = ledger_outbox_load_sealed(l, &clock, err, errlen);
+	ledger_clock_seen(l, clock);
 	if (rc)
 		return rc;
 	/* Single ops ('O', from before runs), runs ('P': from before group
@@ -240,6 +252,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	 * then (but for a follower, whose are the changelog's) the writer's
 	 * state. */
 	int rc = ledger_outbox_load_seqs(l, err, errlen);
+	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = ledger_replica_load(l, err, errlen);
 	if (rc == 0 && !o->follower)
@@ -254,8 +267,9 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		ledger_free(l);
 		return NULL;
 	}
+	/* No reader yet: no lock needed. */
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_view_publish(l, p); /* no reader yet: no lock needed */
+		ledger_view_publish(l, p, ledger_outbox_said(l, p));
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
@@ -293,11 +307,6 @@ void ledger_free(ledger *l)
 
 /* --- following ------------------------------------------------------------- */
 
-bool ledger_following(const ledger *l)
-{
-	return atomic_load(&l->following);
-}
-
 int ledger_follow_write(void *ctx, store_batch *wb)
 {
 	ledger *l = ctx;
@@ -316,13 +325,14 @@ int ledger_promote(void *ctx)
 	ledger_lock_counts(l);
 	ledger_lock(l);
 	int rc = ledger_outbox_load_sealed_seqs(l, err, sizeof err);
+	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = load_writer(l, err, sizeof err);
 	if (rc == 0) {
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
 			vstripe *vs = ledger_stripe(l, p);
 			ledger_vlock_stripe(l, vs);
-			ledger_view_publish(l, p);
+			ledger_view_publish(l, p, ledger_outbox_said(l, p));
 			ledger_vunlock(l, vs);
 		}
 		atomic_store(&l->following, false);
@@ -413,68 +423,6 @@ int ledger_snapshot_reset(ledger *l, uint32_t p, int64_t offset)
 	return rc;
 }
 
-/* --- count writes ----------------------------------------------------------- */
-
-/* The write of w's store batch (the count writers' snap_wb), outside the
- * writer mutex: with store.sync its fsync too. Confirmed batches are
- * read first, as the write deletes them. Readers go on meanwhile, from
- * the store as it was (ledger_int.h). Likes stage and commit, batches
- * seal and go out: none of that touches what this write does (counts
- * and snapshot positions: only cmu's holders write those; the confirmed
- * batches: sealed long ago, kept from the sender while confirming). */
-void ledger_count_store(ledger *l, count_write *w)
-{
-	if (w->confirm)
-		ledger_confirm_read(l, w->p, &w->conf);
-	/* The confirmed batches' deletion to the changelog first, as a hint:
-	 * should it fail, a store rebuilt from the log holds them again and
-	 * sends them again, and central drops them as repeats. */
-	int rep = ERR_INVAL;
-	if (w->conf.rep) {
-		rep = ledger_log_copy(l, w->conf.rep, false);
-		if (rep)
-			log_warn("confirmed batches' deletion not copied to the changelog",
-			         "partition=%u batches=%zu err=\"%s\"", w->p, w->conf.ndrop,
-			         err_str(rep));
-	}
-	w->rc = rep == 0 ? ledger_log_write(l, l->snap_wb, w->conf.rep, false)
-	                 : store_write(l->db, l->snap_wb);
-	if (w->rc == 0 && w->conf.ndrop)
-		FAILPOINT("confirm.written"); /* applied batches deleted, memory not yet */
-}
-
-void ledger_count_begin(ledger *l, count_write *w)
-{
-	ledger_view_begin(l, w->p);
-}
-
-void ledger_count_show(ledger *l, count_write *w)
-{
-	/* The new counts, the overlay without the confirmed batches and the
-	 * new version, all at once for a reader. */
-	vstripe *vs = ledger_stripe(l, w->p);
-	ledger_vlock_stripe(l, vs);
-	if (w->rc == 0) {
-		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
-		if (w->confirm)
-			ledger_confirm_view(l, w->p, w->confirm, &w->conf);
-		ledger_view_publish(l, w->p);
-	}
-	ledger_view_end(l, w->p);
-	ledger_vunlock(l, vs);
-	if (w->rc && w->confirm)
-		ledger_confirm_abort(l, w->p);
-}
-
-int ledger_count_done(ledger *l, count_write *w)
-{
-	if (w->pump)
-		ledger_pump(l);
-	ledger_confirm_free(&w->conf);
-	free(w->skip);
-	return w->rc;
-}
-
 /* Only the snapshot position: a stale message's counts are not written,
  * but the edge has read past it. */
 static void position_write(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
@@ -492,7 +440,7 @@ static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
 	return ledger_view_put_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
-	                              w->skip);
+	                              ledger_snap_before(l, w->p, s->offset), w->skip);
 }
 
 /* Stages that s is the newest p has seen and, with its last part, what
@@ -612,9 +560,8 @@ size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 	size_t n = l->o.partitions < max ? l->o.partitions : max;
 	ledger_lock(l);
 	for (size_t p = 0; p < n; p++) {
-		uint64_t offset, ms, applied;
-		ledger_outbox_said(l, (uint32_t)p, &offset, &ms, &applied);
-		out[p] = (ledger_part_info){ms, offset};
+		view_said said = ledger_outbox_said(l, (uint32_t)p);
+		out[p] = (ledger_part_info){said.snap_ms, said.snap_offset};
 	}
 	ledger_unlock(l);
 	return n;

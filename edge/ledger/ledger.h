@@ -611,10 +611,10 @@ void ledger_delivered(ledger *l, uint32_t partition, uint64_t seq, int64_t offse
  * when central passed a batch without applying it. */
 int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset) WARN_UNUSED;
 
-/* The replica of counts (ledger_replica.c). A partition's replica is
- * complete once a whole checkpoint of central's has been loaded over the
- * snapshots tailed from before it: from then on an item with no count
- * here is 0, not unknown. */
+/* The replica of counts (ledger_replica.c; its load, ledger_checkpoint.c).
+ * A partition's replica is complete once a whole checkpoint of central's
+ * has been loaded over the snapshots tailed from before it: from then on
+ * an item with no count here is 0, not unknown. */
 enum { LEDGER_REPLICA_NONE = 0, LEDGER_REPLICA_LOADING = 1, LEDGER_REPLICA_COMPLETE = 2 };
 
 typedef struct ledger_replica {

@@ -157,6 +157,31 @@ size_t ledger_groups_live(const ledger *l, const group **gs)
 	return n;
 }
 
+/* commit_int.h */
+void ledger_group_home(ledger *l, const home_put *h)
+{
+	group *g = l->commit.g;
+	if (g->nhomes == g->homes_cap) {
+		g->homes_cap = g->homes_cap ? 2 * g->homes_cap : 16;
+		g->homes = xrealloc(g->homes, g->homes_cap * sizeof *g->homes);
+	}
+	g->homes[g->nhomes++] = *h;
+}
+
+/* commit_int.h */
+void ledger_group_put(ledger *l, const char *k, size_t kn, const void *v, size_t vn, bool filter)
+{
+	if (filter)
+		bloom_add(&l->commit.members, k, kn);
+	store_batch_put(l->commit.g->wb, k, kn, v, vn);
+}
+
+/* commit_int.h */
+void ledger_clock_observe(ledger *l, uint64_t stamp, uint64_t wall_ms)
+{
+	(void)hlc_observe(&l->commit.clock, stamp, wall_ms);
+}
+
 /* --- commit ----------------------------------------------------------------- */
 
 /* Puts each set op's membership ('M': add or remove, and its clock)
@@ -847,6 +872,15 @@ int ledger_commit(ledger *l, uint64_t wall_ms)
 	if (ask)
 		pthread_cond_signal(&c->work);
 	return rc;
+}
+
+int ledger_group_commit_own(ledger *l, uint64_t wall_ms)
+{
+	ledger_ticket own = {.state = LEDGER_STAGED, .next = l->commit.g->tickets};
+	l->commit.g->tickets = &own;
+	(void)ledger_group_commit(l, wall_ms);
+	int st = ledger_ticket_state(&own);
+	return st == LEDGER_DURABLE ? 0 : st;
 }
 
 int ledger_commit_now(ledger *l, uint64_t wall_ms)

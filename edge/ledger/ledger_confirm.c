@@ -167,13 +167,11 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	}
 }
 
-void ledger_outbox_said(const ledger *l, uint32_t p, uint64_t *snap_offset, uint64_t *snap_ms,
-                        uint64_t *applied)
+view_said ledger_outbox_said(const ledger *l, uint32_t p)
 {
 	const outbox_part *pt = &l->outbox.parts[p];
-	*snap_offset = pt->snap_offset;
-	*snap_ms = pt->snap_ms;
-	*applied = pt->applied;
+	return (view_said){
+	    .snap_offset = pt->snap_offset, .snap_ms = pt->snap_ms, .applied = pt->applied};
 }
 
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p)

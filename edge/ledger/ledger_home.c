@@ -6,10 +6,11 @@
  * and the retention that drops memberships older than
  * store.member_keep_s (ledger_member_sweep).
  *
- * Stages into struct commit (commit_int.h) under the writer mutex, as
- * ledger_stage.c does for writes, and reads the stored memberships
- * through the same lookups (ledger_member_read, ledger_group_newest);
- * the hearts take no lock.
+ * Stages into the open group under the writer mutex through the
+ * commit's functions (ledger_group_home, ledger_group_put,
+ * ledger_group_commit_own: it writes no field of struct commit), and
+ * reads the stored memberships through the staging file's lookups
+ * (ledger_member_read, ledger_group_newest); the hearts take no lock.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -23,16 +24,6 @@
 #include "xmem.h"
 
 /* --- the home stream -------------------------------------------------------- */
-
-const home_put *ledger_home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash)
-{
-	for (size_t i = g->nhomes; i-- > 0;) {
-		const home_put *h = &g->homes[i];
-		if (h->mhash == mhash && h->mkn == mkn && memcmp(h->mkey, mkey, mkn) == 0)
-			return h;
-	}
-	return NULL;
-}
 
 /* The pair's newest state before ev: in a group (an op, or a home put),
  * else the store. ERR_AGAIN when an op of a group holds it with an older
@@ -55,23 +46,15 @@ static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int
 	return 0;
 }
 
-static void home_add(group *g, const home_put *h)
-{
-	if (g->nhomes == g->homes_cap) {
-		g->homes_cap = g->homes_cap ? 2 * g->homes_cap : 16;
-		g->homes = xrealloc(g->homes, g->homes_cap * sizeof *g->homes);
-	}
-	g->homes[g->nhomes++] = *h;
-}
-
 /* 'H': next offset u64, then from u64 (older values: the offset alone). */
-static void home_pos_put(store_batch *wb, uint32_t p, const ledger_home_pos *pos)
+static void home_pos_put(ledger *l, uint32_t p, const ledger_home_pos *pos)
+    TSA_REQUIRES(LEDGER_MU(l))
 {
 	char key[EKEY_PART_LEN];
 	unsigned char v[16];
 	store_put_u64(v, (uint64_t)pos->next);
 	store_put_u64(v + 8, pos->from);
-	store_batch_put(wb, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v);
+	ledger_group_put(l, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v, false);
 }
 
 static bool home_pos_parse(const char *v, size_t vn, ledger_home_pos *pos)
@@ -197,13 +180,13 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
  * filter before the group's write, as an 'M' goes. The writer mutex is
  * held. */
 static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
+    TSA_REQUIRES(LEDGER_MU(l))
 {
 	char ykey[EKEY_COUNT_MAX];
 	unsigned char ms[8];
 	store_put_u64(ms, wall_ms);
 	size_t yn = ekey_aged(ykey, pair, pn);
-	bloom_add(&l->commit.members, ykey, yn);
-	store_batch_put(l->commit.g->wb, ykey, yn, ms, sizeof ms);
+	ledger_group_put(l, ykey, yn, ms, sizeof ms, true);
 }
 
 /* A home event older than the retention's cut: a like marks its item
@@ -216,7 +199,7 @@ static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
  * dropped; the mark has its absent pairs read through, not answered
  * "no" (ledger_member_home). */
 static void mark_old_like(ledger *l, const ledger_home_ev *e, uint64_t wall_ms, char *last,
-                          size_t *lastn)
+                          size_t *lastn) TSA_REQUIRES(LEDGER_MU(l))
 {
 	char pair[EKEY_PAIR_MAX];
 	size_t pn = ekey_pair(pair, e->counter, strlen(e->counter), e->item, strlen(e->item));
@@ -291,15 +274,14 @@ static int mark_newer(ledger *l, const ledger_home_ev *evs, size_t i, bool *take
 
 /* Stages move e in the open group, and in the membership filter. The
  * writer mutex is held. */
-static void stage_mark(ledger *l, const ledger_home_ev *e)
+static void stage_mark(ledger *l, const ledger_home_ev *e) TSA_REQUIRES(LEDGER_MU(l))
 {
 	char key[EKEY_HOME_MARK_MAX], v[MARK_VALUE_MAX];
 	size_t kn = ekey_home_mark(key, e->user, strlen(e->user), e->partition);
 	size_t hn = strlen(e->home);
 	store_put_u64((unsigned char *)v, e->since_ms);
 	memcpy(v + 8, e->home, hn);
-	bloom_add(&l->commit.members, key, kn);
-	store_batch_put(l->commit.g->wb, key, kn, v, 8 + hn);
+	ledger_group_put(l, key, kn, v, 8 + hn, true);
 }
 
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
@@ -329,7 +311,6 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		hp[i].hlc = e->hlc;
 	}
 	ledger_lock(l);
-	struct commit *c = &l->commit;
 	int rc = 0;
 	/* Nothing is staged unless all can be: a pair an unwritten op holds
 	 * with an older clock makes the caller come back. */
@@ -366,19 +347,15 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 			if (!take[i])
 				continue;
 			if (!absent[i] || !old) {
-				home_add(c->g, &hp[i]);
-				(void)hlc_observe(&c->clock, hp[i].hlc, wall_ms);
+				ledger_group_home(l, &hp[i]);
+				ledger_clock_observe(l, hp[i].hlc, wall_ms);
 			}
 			(*taken)++;
 		}
 		for (uint32_t p = 0; p < l->o.partitions; p++)
 			if (pos[p].next >= 0)
-				home_pos_put(c->g->wb, p, &pos[p]);
-		ledger_ticket own = {.state = LEDGER_STAGED, .next = c->g->tickets};
-		c->g->tickets = &own;
-		(void)ledger_group_commit(l, wall_ms);
-		int st = ledger_ticket_state(&own);
-		rc = st == LEDGER_DURABLE ? 0 : st;
+				home_pos_put(l, p, &pos[p]);
+		rc = ledger_group_commit_own(l, wall_ms);
 		for (uint32_t p = 0; rc == 0 && p < l->o.partitions; p++)
 			if (pos[p].next >= 0)
 				atomic_store(&l->home_from[p], pos[p].from);
@@ -471,7 +448,7 @@ static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *ca
  * its pair, and the store still has it as read (read again when a
  * group joined since seen). Marks each item once. */
 static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_cand *cands,
-                       size_t nc, uint64_t seen, ledger_sweep *out)
+                       size_t nc, uint64_t seen, ledger_sweep *out) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct commit *c = &l->commit;
 	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
@@ -504,7 +481,7 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 		}
 		home_put h = {.mkn = d->mkn, .mhash = mhash, .state = HOME_DROP, .hlc = d->stamp};
 		memcpy(h.mkey, d->mkey, d->mkn);
-		home_add(c->g, &h);
+		ledger_group_home(l, &h);
 		out->dropped++;
 		if (d->state != 1)
 			continue; /* a dropped "no": absent says the same */
@@ -517,8 +494,8 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 	}
 	/* Where the pass goes on, with the drops: a restart resumes there. */
 	if (out->dropped)
-		store_batch_put(c->g->wb, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from,
-		                l->sweep.fromn);
+		ledger_group_put(l, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from, l->sweep.fromn,
+		                 false);
 	return 0;
 }
 
@@ -557,11 +534,7 @@ int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t sc
 	if (nc && !ledger_following(l))
 		rc = sweep_stage(l, cut_ms, wall_ms, cands, nc, seen, out);
 	if (rc == 0 && out->dropped) {
-		ledger_ticket t = {.state = LEDGER_STAGED, .next = l->commit.g->tickets};
-		l->commit.g->tickets = &t;
-		(void)ledger_group_commit(l, wall_ms);
-		int st = ledger_ticket_state(&t);
-		rc = st == LEDGER_DURABLE ? 0 : st;
+		rc = ledger_group_commit_own(l, wall_ms);
 		if (rc == 0)
 			l->st.members_dropped += out->dropped;
 	}

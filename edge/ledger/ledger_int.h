@@ -89,7 +89,7 @@
 #include "edge/ledger/view_int.h"
 #include "log.h"
 
-/* === count writes (ledger.c) ============================================ */
+/* === count writes (ledger_count.c) ====================================== */
 
 /* A write of counts: a snapshot message's, or a checkpoint message's
  * (ledger_replica_apply). Its holder holds cmu throughout, which keeps

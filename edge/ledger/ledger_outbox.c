@@ -271,10 +271,6 @@ static int load_sealed_seq(ledger *l, uint32_t p, char *err, size_t errlen)
 		return rc;
 	}
 	pt->seq_known = rc == 0 || !l->o.seq_from_checkpoint;
-	/* New ops are numbered above every sealed one, even when no record
-	 * holds one of this partition's ops any more. */
-	if (pt->sealed_to)
-		ledger_opno_seen(l, p, pt->sealed_to - 1);
 	return 0;
 }
 
@@ -343,8 +339,9 @@ static void overlay_in(void *ctx, wire_str counter, wire_str item, int64_t delta
 	ledger_overlay_add(ctx, counter.p, counter.n, item.p, item.n, delta);
 }
 
-int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
+int ledger_outbox_load_sealed(ledger *l, uint64_t *clock, char *err, size_t errlen)
 {
+	*clock = 0;
 	const char *k, *v;
 	size_t kn, vn;
 	store_iter *it = store_iter_new(l->db, ekey_prefix(EKEY_BATCH), 1);
@@ -368,9 +365,9 @@ int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen)
 		ledger_vunlock(l, vs);
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
-			ledger_clock_seen(l, b.ops[i].hlc);
+			*clock = b.ops[i].hlc > *clock ? b.ops[i].hlc : *clock;
 		for (uint32_t i = 0; i < b.nsums; i++)
-			ledger_clock_seen(l, b.sums[i].hlc);
+			*clock = b.sums[i].hlc > *clock ? b.sums[i].hlc : *clock;
 		wire_batch_free(&b);
 		outbox_part *pt = &l->outbox.parts[p];
 		sealed_push(l, pt, seq, (uint32_t)vn, 0);

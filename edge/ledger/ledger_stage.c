@@ -205,6 +205,17 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	return true;
 }
 
+/* The group's home_put of mkey (the last one put), or NULL. */
+static const home_put *home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash)
+{
+	for (size_t i = g->nhomes; i-- > 0;) {
+		const home_put *h = &g->homes[i];
+		if (h->mhash == mhash && h->mkn == mkn && memcmp(h->mkey, mkey, mkn) == 0)
+			return h;
+	}
+	return NULL;
+}
+
 /* commit_int.h */
 bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
                          size_t mkn, const pend_op **op, const home_put **hp)
@@ -215,7 +226,7 @@ bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, 
 		const group *g = live[k];
 		const group_slot *gs = &g->member[slot_find(g, g->member, mhash, probe, true)];
 		*op = gs->at ? &g->ops[gs->at - 1].op : NULL;
-		*hp = *op ? NULL : ledger_home_find(g, mkey, mkn, mhash);
+		*hp = *op ? NULL : home_find(g, mkey, mkn, mhash);
 		if (*op || *hp)
 			return true;
 	}

@@ -202,10 +202,12 @@ static void vsnap_put(vsnap *v)
 	}
 }
 
-void ledger_view_publish(ledger *l, uint32_t p)
+void ledger_view_publish(ledger *l, uint32_t p, view_said said)
 {
 	pview *pv = &l->view.pv[p];
-	ledger_outbox_said(l, p, &pv->snap_offset, &pv->snap_ms, &pv->applied);
+	pv->snap_offset = said.snap_offset;
+	pv->snap_ms = said.snap_ms;
+	pv->applied = said.applied;
 	pv->complete = ledger_replica_complete(l, p);
 }
 
@@ -740,7 +742,7 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
  * partition's before s, the checkpoint's, the stored count's). A
  * checkpoint's counts above 0 say nothing of when they were 0. cmu held. */
 static int zero_stage(ledger *l, store_batch *wb, const char *pair, size_t pn, uint64_t count,
-                      const wire_snapshot *s, bool check)
+                      const wire_snapshot *s, bool check, uint64_t before)
 {
 	char zkey[EKEY_COUNT_MAX];
 	unsigned char v[8];
@@ -754,7 +756,7 @@ static int zero_stage(ledger *l, store_batch *wb, const char *pair, size_t pn, u
 			return rc;
 		if (have)
 			return 0;
-		at = ledger_snap_before(l, s->partition, s->offset);
+		at = before;
 		uint64_t ckpt = ledger_replica_ckpt_hi(l, s->partition);
 		at = at > ckpt ? at : ckpt;
 		at = at > ver ? at : ver;
@@ -791,7 +793,7 @@ static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint32_t h, u
 }
 
 int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
-                           bool *skip)
+                           uint64_t before, bool *skip)
 {
 	char key[KEY_MAX + 1];
 	unsigned char val[16];
@@ -822,7 +824,7 @@ int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, b
 			}
 		}
 		if (l->o.home_cover) {
-			int rc = zero_stage(l, wb, key + 1, kn - 1, c->count, s, check);
+			int rc = zero_stage(l, wb, key + 1, kn - 1, c->count, s, check, before);
 			if (rc)
 				return rc;
 		}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "edge/ledger/records_int.h"
+#include "edge/ledger/view_int.h"
 #include "sbuf.h"
 #include "store.h"
 #include "wire.h"
@@ -96,7 +97,9 @@ void ledger_outbox_free(ledger *l);
 #define SEALED_LEN 16
 void ledger_sealed_put(store_batch *wb, uint32_t p, uint64_t seq, uint64_t sealed_to);
 /* Reads each partition's sequences and central's last word ('A', 'N',
- * 'S') at start-up: 0 or ERR_*, the reason in err. */
+ * 'S') at start-up: 0 or ERR_*, the reason in err. The caller numbers
+ * new ops above each partition's ledger_outbox_sealed_to, even on an
+ * error. */
 int ledger_outbox_load_seqs(ledger *l, char *err, size_t errlen);
 /* The 'S' part of ledger_outbox_load_seqs again (a promotion: the
  * follower's store got them from the changelog). */
@@ -106,8 +109,10 @@ int ledger_outbox_load_sealed_seqs(ledger *l, char *err, size_t errlen);
  * sealed under this edge's id since. */
 void ledger_outbox_seqs_from_replica(ledger *l);
 /* Reads the sealed batches central has not confirmed ('B'), their ops
- * into the overlay, each to be sent again: 0 or ERR_*. */
-int ledger_outbox_load_sealed(ledger *l, char *err, size_t errlen);
+ * into the overlay, each to be sent again: 0 or ERR_*. clock gets the
+ * newest stamp of their ops (0: none), which the caller gives the
+ * commit's clock (ledger_clock_seen), even on an error. */
+int ledger_outbox_load_sealed(ledger *l, uint64_t *clock, char *err, size_t errlen);
 /* A store record holding n open ops (key, kn bytes), for the op_runs of
  * its ops. Any thread (it only allocates and counts the bytes). */
 pend_rec *ledger_outbox_record(ledger *l, const char *key, size_t kn, uint32_t n);
@@ -184,11 +189,9 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c);
 void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 bool ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c);
 void ledger_confirm_free(ledger_confirm *c);
-/* What central's snapshots said last of p: the input offset and the
- * production time of the last whole snapshot, and this edge's applied
- * sequence. */
-void ledger_outbox_said(const ledger *l, uint32_t p, uint64_t *snap_offset, uint64_t *snap_ms,
-                        uint64_t *applied);
+/* What central's snapshots said last of p (view_said), for
+ * ledger_view_publish. */
+view_said ledger_outbox_said(const ledger *l, uint32_t p);
 /* Every op of p below this opno is in a sealed batch. */
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p);
 /* After a failed write: the batches ledger_confirm_stage marked are not

@@ -12,6 +12,10 @@
 
 #include "edge/ledger/records_int.h"
 
+/* An 'R' record: [state u8][lowest version u64][highest version u64]
+ * [loaded u64], then the resume key (ledger_replica.c). */
+#define REPLICA_HEAD 25
+
 typedef struct replica_part {
 	/* LEDGER_REPLICA_*, the lowest and highest version of the checkpoint
 	 * messages loaded, the counts loaded, and where a cut-off load
@@ -40,5 +44,7 @@ uint64_t ledger_replica_ckpt_hi(const ledger *l, uint32_t p);
 bool ledger_replica_complete(const ledger *l, uint32_t p);
 /* Reads the partitions' replica records at start-up: 0 or ERR_*. */
 int ledger_replica_load(ledger *l, char *err, size_t errlen);
+/* Puts rp, partition p's replica state, into wb as its 'R' record. */
+void ledger_replica_put(store_batch *wb, uint32_t p, const replica_part *rp);
 
 #endif

@@ -41,6 +41,14 @@ typedef struct vsnap {
 	unsigned refs;
 } vsnap;
 
+/* What central's snapshots said last of a partition, as the outbox's
+ * confirmation keeps it (ledger_outbox_said): the input offset and the
+ * production time of the last whole snapshot, and this edge's applied
+ * sequence. Handed to the view, which does not read the outbox. */
+typedef struct view_said {
+	uint64_t snap_offset, snap_ms, applied;
+} view_said;
+
 /* A partition as count reads see it: the writer's fields as of its last
  * finished store write, published by ledger_view_publish. */
 typedef struct pview {
@@ -113,8 +121,9 @@ struct view {
 
 void ledger_view_init(ledger *l);
 void ledger_views_free(ledger *l);
-/* Publishes partition p's writer fields to its view; p's stripe held. */
-void ledger_view_publish(ledger *l, uint32_t p);
+/* Publishes partition p's writer fields to its view (said: the outbox's,
+ * ledger_outbox_said; the replica's it reads); p's stripe held. */
+void ledger_view_publish(ledger *l, uint32_t p, view_said said);
 /* Before a store write that changes p's counts or sealed batches: readers
  * read the store as it is now until ledger_view_end. mu held, no stripe. */
 void ledger_view_begin(ledger *l, uint32_t p);
@@ -175,11 +184,14 @@ int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, 
  * central that counts partitions differently, would bring them: the
  * ledger keeps each partition's counts to its own stripe; the warning
  * comes at most once every 10 s). skip
- * gets s->ncounts flags: true for an entry not written. 0 or ERR_IO.
+ * gets s->ncounts flags: true for an entry not written. before: the
+ * partition's version before s began to apply (ledger_snap_before), for
+ * the zero marks of home_cover. 0 or ERR_IO.
  * cmu held; the writer mutex not needed (only cmu's holders write counts),
  * and not held: the stored versions are store reads. */
 int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
-                           bool *skip) TSA_REQUIRES(LEDGER_CMU(l)) TSA_EXCLUDES(LEDGER_MU(l));
+                           uint64_t before, bool *skip) TSA_REQUIRES(LEDGER_CMU(l))
+    TSA_EXCLUDES(LEDGER_MU(l));
 /* After the write (s's partition's stripe held): the written counts into
  * the cache; with only_cached only those it holds already (a checkpoint
  * does not flood it). */
