@@ -11,6 +11,8 @@ check=$here/tests/layout_check.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
+# shellcheck source=tests/selftest_lib.sh
+. "$(dirname "$0")/selftest_lib.sh"
 
 # A copy of what the check reads: the folders and the two maps.
 mkdir -p "$tmp/tree/docs"
@@ -24,15 +26,7 @@ run() {
 }
 
 # expect NAME RC TEXT: the last run exited RC and printed TEXT.
-expect() {
-	if [ "$rc" != "$2" ] || ! grep -qF -- "$3" <<<"$out"; then
-		echo "FAIL: $1: exit $rc (want $2), wanted \"$3\" in:"
-		sed 's/^/  /' <<<"$out"
-		fails=1
-	else
-		echo "ok: $1"
-	fi
-}
+expect() { outcome "$1" "$rc" "$2" "$3" "$out"; }
 
 run
 expect "the tree as it is passes" 0 "ok: "

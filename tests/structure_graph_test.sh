@@ -11,6 +11,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 fails=0
+# shellcheck source=tests/selftest_lib.sh
+. "$(dirname "$check")/selftest_lib.sh"
 
 # compile FOLDER: each FOLDER/*.c into obj/FOLDER/*.o, as the build does.
 compile() {
@@ -26,13 +28,7 @@ expect() {
 	local name=$1 want=$2 text=$3 rc=0 out
 	shift 3
 	out=$("$check" -o obj "$@" 2>&1) || rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qF -- "$text" <<<"$out"; then
-		echo "FAIL: $name: exit $rc (want $want), wanted \"$text\" in:"
-		sed 's/^/  /' <<<"$out"
-		fails=1
-	else
-		echo "ok: $name"
-	fi
+	outcome "$name" "$rc" "$want" "$text" "$out"
 }
 
 mkdir -p circle clean heads
