@@ -211,6 +211,12 @@ bool changelog_failing(const changelog *cl);
 /* The label of delivery error kind k (< CHANGELOG_DELIVERY_KINDS). */
 const char *changelog_delivery_kind(size_t k);
 
+/* A report's offset (RD_KAFKA_OFFSET_INVALID: in the log, where unknown)
+ * checked against this instance's last: 0 when the record counts, else
+ * the append's error (ERR_FENCED: a takeover came between, and this
+ * instance steps down). Called by the delivery report. */
+int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu);
+
 /* After a won takeover at offset at, with its epoch and writer time:
  * active, appends checked from at + 1. */
 void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int64_t at);

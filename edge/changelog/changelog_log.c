@@ -146,11 +146,22 @@ static int scan_gap(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 	return rc;
 }
 
-/* Under vmu: may the record at offset count? 0, or the append's error. */
-static int order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
+/* Under vmu: may the record at offset count? (changelog_int.h) */
+int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
 	if (!cl->active)
 		return atomic_load(&cl->is_fenced) ? ERR_FENCED : 0; /* a takeover's own */
+	if (offset < 0) {
+		/* In the log, at an offset librdkafka does not know: a record
+		 * whose request timed out, acknowledged by the one after it
+		 * (the idempotent producer's implicit acknowledgement). What
+		 * lies before it cannot be checked, so it is not known to
+		 * count: refused like a timeout, and undone. The next record
+		 * with an offset reads the stretch it is in (scan_gap). */
+		log_warn("changelog record acknowledged without its offset; its write is refused",
+		         "last_checked=%" PRId64, cl->next_off - 1);
+		return ERR_TIMEOUT;
+	}
 	if (offset < cl->next_off) {
 		log_error("changelog record before this instance's last one",
 		          "offset=%" PRId64 " expected=%" PRId64, offset, cl->next_off);
@@ -281,7 +292,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		delivery_failed(cl, m);
 	} else {
 		changelog_lock(&cl->vmu);
-		rc = order_check(cl, m->offset);
+		rc = changelog_order_check(cl, m->offset);
 		if (rc == 0 && w && w->track && cl->active)
 			changelog_unwritten_add(cl, m->offset);
 		int64_t us = rd_kafka_message_latency(m); /* from its produce call; -1: unknown */

@@ -3,7 +3,8 @@
  * oldest past about 5 MiB) never takes over, unless a peer's copy
  * replaces it (changelog_opts.reseed); a store's position, and a copy's
  * (changelog_snapshot), never passes an acknowledged write not yet
- * stored. The fixture is changelog_fixture.h, shared with
+ * stored; a record whose offset the client does not know (an implicit
+ * acknowledgement) is not known to count. The fixture is changelog_fixture.h, shared with
  * test_changelog.c.
  */
 #include <criterion/criterion.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "edge/changelog/changelog_int.h"
 #include "tests/support/proc.h"
 #include "tests/unit/edge/changelog_fixture.h"
 
@@ -187,6 +189,34 @@ Test(changelog_gap, a_position_never_passes_an_acknowledged_write_not_yet_stored
 	             (long long)at);
 	store_batch_free(g);
 	store_batch_free(s);
+	changelog_free(cl);
+	store_close(db);
+}
+
+/* --- a record acknowledged without its offset ------------------------------ */
+
+Test(changelog_gap, a_record_acknowledged_without_its_offset_is_refused_and_checked_later)
+{
+	/* librdkafka's idempotent producer acknowledges a record whose
+	 * request timed out once a later one is acknowledged, with no
+	 * offset: seen on a real cluster with a follower paused. Nothing
+	 * says what came before it in the log, so its write is refused, and
+	 * the check stays where it was for the next record to read from. */
+	store *db;
+	changelog *cl = active_after_a_write("writer", "a", &db);
+	changelog_lock(&cl->vmu);
+	int64_t before = cl->next_off;
+	cr_assert_eq(changelog_order_check(cl, -1001 /* RD_KAFKA_OFFSET_INVALID */), ERR_TIMEOUT);
+	cr_assert_eq(cl->next_off, before, "the check did not move");
+	changelog_unlock(&cl->vmu);
+	cr_assert(changelog_active(cl), "still the writer");
+	cr_assert_not(changelog_fenced(cl));
+	/* The next write reads whatever lies between (here: nothing but
+	 * beats) and counts. */
+	store_batch *wb = sample("c", "d", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	expect(db, "Mk1", "c");
 	changelog_free(cl);
 	store_close(db);
 }
