@@ -20,6 +20,7 @@ const char *err_str(int code)
 	case ERR_CLOSED: return "closed";
 	case ERR_CONFLICT: return "conflict";
 	case ERR_FENCED: return "fenced";
+	case ERR_CLOCK: return "clock out of bound";
 	}
 	return "unknown error";
 }

@@ -25,6 +25,7 @@ enum {
 	ERR_CLOSED = -13,   /* the object was closed with the work outstanding */
 	ERR_CONFLICT = -14, /* the same key names a different request */
 	ERR_FENCED = -15,   /* another instance holds the log: this one may not write */
+	ERR_CLOCK = -16,    /* a clock past the hybrid clock's bound: cannot be ordered */
 };
 
 const char *err_str(int code);

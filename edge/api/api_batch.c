@@ -783,7 +783,8 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 		for (size_t i = 0; i < pl.n; i++)
 			if (pl.res[i].status == 200)
 				pl.res[i] = e;
-		api_header(resp, "retry-after", rc == ERR_FULL ? "5" : "1");
+		if (e.status == 503)
+			api_header(resp, "retry-after", rc == ERR_FULL ? "5" : "1");
 		uint64_t skipped;
 		if (rc != ERR_FULL && log_every(&a->write_errors, 1000, &skipped))
 			log_error("ops write failed",

@@ -109,7 +109,7 @@ const cfg_opt edge_options[] = {
     OPT("api", "stale_while_revalidate_s", CFG_INT, stale_s, "10", 0, 86400,
         "count GETs: Cache-Control stale-while-revalidate"),
     OPT("api", "client_clock_ahead_ms", CFG_INT, max_ahead_ms, "60000", 0, 86400000,
-        "a client clock (hlc) further ahead of ours is ignored"),
+        "a write whose client clock (hlc) is further ahead of ours is refused (409 clock_ahead)"),
     OPT("central", "ops", CFG_STR, central_ops, "127.0.0.1:9090", 0, 0,
         "central's ops API for read-through: host:port, or a shard map "
         "RANGES=ADDR[|ADDR...];... (docs/ops.md); empty = none (unknown counts: 503)"),

@@ -363,9 +363,21 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 		 * been in, so it must not take one off. Central settles it. */
 		unsettled = state < 0 && !o->add;
 	}
-	/* A client's clock counts only when it is not too far ahead of ours;
-	 * per pair, a later op here always gets a later clock. */
-	if (o->client_hlc > seen && hlc_ms(o->client_hlc) <= wall_ms + l->o.max_ahead_ms)
+	/* A client's clock is the clock of an op it saw answered: this one
+	 * must come after it. Further ahead of ours than max_ahead_ms, it
+	 * would pull this edge's clock that far (a forged clock could pull
+	 * it anywhere), and ignored, the write would be ordered before the
+	 * op it follows, so an unlike could lose to its like for good: the
+	 * write is refused instead (this edge's clock is behind, or the
+	 * client's is bad). The bound is from this edge's hybrid clock where
+	 * that is ahead of its wall clock (it has seen ops from a clock
+	 * ahead: a standby behind that took over): following the client
+	 * moves it no further than the bound. Per pair, a later op here
+	 * always gets a later clock. */
+	uint64_t ours = hlc_ms(c->clock.last) > wall_ms ? hlc_ms(c->clock.last) : wall_ms;
+	if (o->client_hlc && hlc_ms(o->client_hlc) > ours + l->o.max_ahead_ms)
+		return ERR_CLOCK;
+	if (o->client_hlc > seen)
 		seen = o->client_hlc;
 	s->op.hlc = seen ? hlc_observe(&c->clock, seen, wall_ms) : hlc_now(&c->clock, wall_ms);
 	s->op.counts = !repeat && !unsettled;
@@ -501,6 +513,8 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	if (rc) {
 		if (rc == ERR_IO)
 			telemetry_refused(l->o.tm, TM_REFUSED_STORE, n);
+		else if (rc == ERR_CLOCK)
+			telemetry_refused(l->o.tm, TM_REFUSED_CLOCK, n);
 		if (rc == STAGE_REREAD) {
 			/* Counted once, when staged. */
 			l->st.stage_fresh = fresh_before;

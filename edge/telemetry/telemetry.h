@@ -66,6 +66,7 @@ typedef enum tm_refusal {
 	TM_REFUSED_CONFLICT,    /* Idempotency-Key reused for another request (422) */
 	TM_REFUSED_REPLICATION, /* the changelog did not take the copy (503 not_replicated) */
 	TM_REFUSED_NOT_ACTIVE,  /* a standby instance, or one fenced (503 not_active) */
+	TM_REFUSED_CLOCK,       /* a client clock past the bound (409 clock_ahead) */
 	TM_NREFUSALS
 } tm_refusal;
 

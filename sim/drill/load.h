@@ -113,6 +113,8 @@ typedef struct load_stats {
 	uint64_t acked;            /* ops answered 2xx */
 	uint64_t replayed;         /* answers marked Idempotent-Replayed */
 	uint64_t refused;          /* ops answered 4xx other than 429: never in the truth */
+	uint64_t clock_refused;    /* of those, 409 clock_ahead: the user's last hlc was too far
+	                            * ahead of the edge's clock to order after (not a fault) */
 	uint64_t skipped;          /* timer slots with no idle user or no region up */
 	uint64_t reads;            /* reads started */
 	uint64_t read_errors;      /* non-2xx answers, timeouts, connection errors */

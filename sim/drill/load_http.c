@@ -243,9 +243,10 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 	load_op_finish(o);
 }
 
-/* The error code a 503 gives: 1 for not_active (a standby, or a fenced
- * one), 2 for not_replicated (an active one cut from its changelog's
- * cluster), 0 for anything else. */
+/* The error code a 503 or 409 gives: 1 for not_active (a standby, or a
+ * fenced one), 2 for not_replicated (an active one cut from its
+ * changelog's cluster), 3 for clock_ahead (409: the hlc sent too far
+ * ahead of the edge's clock), 0 for anything else. */
 static int refusal(const hanswer *a)
 {
 	if (!a->body_len)
@@ -256,6 +257,7 @@ static int refusal(const hanswer *a)
 	int r = !code                                 ? 0
 	        : strcmp(code, "not_active") == 0     ? 1
 	        : strcmp(code, "not_replicated") == 0 ? 2
+	        : strcmp(code, "clock_ahead") == 0    ? 3
 	                                              : 0;
 	json_decref(root);
 	return r;
@@ -318,9 +320,19 @@ static void on_answer(const hanswer *a, void *arg)
 		load_op_finish(o);
 		return;
 	}
-	int why = status == 503 ? refusal(a) : 0;
+	int why = status == 503 || status == 409 ? refusal(a) : 0;
 	if (status >= 200 && status <= 299) {
 		write_acked(o, a, now);
+	} else if (why == 3) {
+		/* The edge's clock is behind the user's last answer by more
+		 * than its bound: it refused rather than order the write
+		 * before that one (docs/api.md). Not in the truth; not a
+		 * fault of the edge. */
+		pthread_mutex_lock(&l->mu);
+		l->st.refused++;
+		l->st.clock_refused++;
+		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
 	} else if (why) {
 		pthread_mutex_lock(&l->mu);
 		if (why == 1) {

@@ -5,6 +5,7 @@
  * them. Each test has its own temp dir.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "edge/api/api_int.h"
 #include "tests/support/api_util.h"
 #include "edge/ledger/ledger.h"
+#include "clock.h"
 #include "log.h"
 #include "memacct.h"
 #include "partition.h"
@@ -645,6 +647,24 @@ Test(api, writes_move_the_op_counters_and_refusals_by_reason)
 	cr_assert_eq(req("POST", "/v1/items/post/2/likes", "u2", NULL, NULL, NULL), 503);
 	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"store\"}"), 1);
 	cr_assert_eq(prom_util_get(body(), "likes_edge_store_commits_failed_total"), 1);
+}
+
+Test(api, a_client_clock_past_the_bound_is_refused_409_and_counted)
+{
+	/* Sent back from an answer of an edge whose clock is far ahead of
+	 * this one's (or forged): this write cannot be ordered after it. */
+	char b[96];
+	snprintf(b, sizeof b, "{\"hlc\":%" PRIu64 "}", (clock_wall_ms() + 3600000) << 16);
+	cr_assert_eq(req("POST", "/v1/items/post/c1/likes", "u1", b, NULL, NULL), 409);
+	cr_assert(strstr(body(), "\"clock_ahead\""), "%s", body());
+	cr_assert_null(header("retry-after"), "not a wait: the clocks are apart");
+	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"clock_ahead\"}"), 1);
+	/* In /v1/ops every op of the call is refused. */
+	snprintf(b, sizeof b,
+	         "{\"ops\":[{\"op\":\"add\",\"item\":\"post:c2\",\"counter\":\"likes\",\"hlc\":%" PRIu64 "}]}",
+	         (clock_wall_ms() + 3600000) << 16);
+	cr_assert_eq(req("POST", "/v1/ops", "u1", b, NULL, NULL), 200);
+	cr_assert(strstr(body(), "\"clock_ahead\""), "%s", body());
 }
 
 Test(api, hot_items_list_the_most_liked_item_first)

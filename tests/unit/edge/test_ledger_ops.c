@@ -230,7 +230,7 @@ Test(ledger_ops, prior_from_central_makes_an_unlike_of_a_never_liked_pair_a_repe
 	cr_assert_eq(view("likes", ITEM).count, 2);
 }
 
-Test(ledger_ops, client_clock_moves_ours_only_within_the_bound)
+Test(ledger_ops, client_clock_moves_ours_within_the_bound_and_past_it_refuses)
 {
 	ledger_op op = set_op("u1", true);
 	uint64_t ahead = hlc_make(WALL + 30000, 5);
@@ -238,10 +238,27 @@ Test(ledger_ops, client_clock_moves_ours_only_within_the_bound)
 	ledger_answer a;
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
 	cr_assert_gt(a.hlc, ahead, "a later tap wins over the client's last clock");
+	/* An hour ahead: it can be neither followed (the clock would jump an
+	 * hour) nor ignored (the write would sort before the op it
+	 * follows). Refused, nothing staged, the clock unmoved. */
 	op = set_op("u2", true);
 	op.client_hlc = hlc_make(WALL + 3600000, 0);
+	uint64_t count = view("likes", ITEM).count;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), ERR_CLOCK);
+	cr_assert_eq(view("likes", ITEM).count, count, "nothing recorded");
+	/* The bound runs from the edge's hybrid clock, which the first
+	 * write moved to WALL + 30 s: 80 s ahead of the wall clock is within
+	 * it, and the clock goes no further than the client's. */
+	op.client_hlc = hlc_make(WALL + 80000, 0);
 	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
-	cr_assert_lt(hlc_ms(a.hlc), WALL + 3600000, "a clock an hour ahead is ignored");
+	cr_assert_lt(hlc_ms(a.hlc), WALL + 80001, "moved to the client's clock, not past it");
+	cr_assert_eq(view("likes", ITEM).count, count + 1);
+	/* One op past the bound refuses a call of several whole. */
+	ledger_op two[2] = {set_op("u3", true), set_op("u4", true)};
+	two[1].client_hlc = hlc_make(WALL + 3600000, 0);
+	ledger_answer as[2];
+	cr_assert_eq(ledger_write_ops(T.l, two, 2, WALL, as, NULL, NULL), ERR_CLOCK);
+	cr_assert_eq(view("likes", ITEM).count, count + 1, "neither op recorded");
 }
 
 /* ---- idempotency ----------------------------------------------------------- */
