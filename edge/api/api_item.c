@@ -134,10 +134,11 @@ write_result api_write_error(int rc)
 		    503, "not_active",
 		    "this instance is not the region's active edge: try its other one"};
 	case ERR_CLOCK:
-		return (write_result){409, "clock_ahead",
-		                      "the hlc sent is further ahead of this edge's clock than "
-		                      "api.client_clock_ahead_ms: the write cannot be ordered after "
-		                      "it and was not recorded"};
+		return (write_result){
+		    409, "clock_ahead",
+		    "the hlc sent is further ahead of this edge's clock than "
+		    "api.client_clock_ahead_ms: the write cannot be ordered after "
+		    "it and was not recorded"};
 	default: return (write_result){503, "store_unavailable", "the write could not be recorded"};
 	}
 }

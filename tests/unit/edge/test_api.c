@@ -660,9 +660,11 @@ Test(api, a_client_clock_past_the_bound_is_refused_409_and_counted)
 	cr_assert_null(header("retry-after"), "not a wait: the clocks are apart");
 	cr_assert_eq(metric_now("likes_edge_ops_refused_total{reason=\"clock_ahead\"}"), 1);
 	/* In /v1/ops every op of the call is refused. */
-	snprintf(b, sizeof b,
-	         "{\"ops\":[{\"op\":\"add\",\"item\":\"post:c2\",\"counter\":\"likes\",\"hlc\":%" PRIu64 "}]}",
-	         (clock_wall_ms() + 3600000) << 16);
+	snprintf(
+	    b, sizeof b,
+	    "{\"ops\":[{\"op\":\"add\",\"item\":\"post:c2\",\"counter\":\"likes\",\"hlc\":%" PRIu64
+	    "}]}",
+	    (clock_wall_ms() + 3600000) << 16);
 	cr_assert_eq(req("POST", "/v1/ops", "u1", b, NULL, NULL), 200);
 	cr_assert(strstr(body(), "\"clock_ahead\""), "%s", body());
 }
