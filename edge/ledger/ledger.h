@@ -157,7 +157,8 @@ typedef struct ledger_opts {
 	/* Tests only. before_group_write: called before each group write,
 	 * with the writer mutex let go, on whichever thread writes the group
 	 * (the commit thread, or a writer committing at once). after_preread: called by a write
-	 * between its reads made before the writer mutex and taking the mutex. after_stage: called
+	 * (and a home stream's apply) between its reads made before the writer mutex and taking the
+	 * mutex. after_stage: called
 	 * by a write staged with a ticket, the mutex let go, before it returns (as when the commit
 	 * thread takes and writes the group at once). */
 	void (*before_group_write)(void *ctx);

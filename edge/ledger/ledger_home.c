@@ -10,7 +10,8 @@
  * commit's functions (ledger_group_home, ledger_group_put,
  * ledger_group_commit_own: it writes no field of struct commit), and
  * reads the stored memberships through the staging file's lookups
- * (ledger_member_read, ledger_group_newest); the hearts take no lock.
+ * (ledger_member_read before the mutex, ledger_group_newest under it);
+ * the hearts take no lock.
  */
 #include "edge/ledger/ledger_int.h"
 
@@ -25,18 +26,30 @@
 
 /* --- the home stream -------------------------------------------------------- */
 
+/* What the store held for an event, read before the writer mutex: a
+ * membership's state and clock, or a move mark's since (stamp). */
+typedef struct home_read {
+	int rc; /* 0, ERR_NOTFOUND (a mark), or the store's error */
+	int state;
+	uint64_t stamp;
+} home_read;
+
 /* The pair's newest state before ev: in a group (an op, or a home put),
- * else the store. ERR_AGAIN when an op of a group holds it with an older
- * clock: that op's 'M' is not written yet and would overwrite ev's. */
-static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, int *state,
-                      uint64_t *stamp)
+ * else the store as rd read it. ERR_AGAIN when an op of a group holds it
+ * with an older clock: that op's 'M' is not written yet and would
+ * overwrite ev's. */
+static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, const home_read *rd,
+                      int *state, uint64_t *stamp) TSA_REQUIRES(LEDGER_MU(l))
 {
 	pend_op probe = {
 	    .counter = (char *)e->counter, .item = (char *)e->item, .user = (char *)e->user};
 	const pend_op *o;
 	const home_put *prev;
-	if (!ledger_group_newest(l, &probe, h->mhash, h->mkey, h->mkn, &o, &prev))
-		return ledger_member_read(l, h->mkey, h->mkn, state, stamp);
+	if (!ledger_group_newest(l, &probe, h->mhash, h->mkey, h->mkn, &o, &prev)) {
+		*state = rd->state;
+		*stamp = rd->stamp;
+		return rd->rc;
+	}
 	if (o && o->hlc < h->hlc)
 		return ERR_AGAIN;
 	/* A drop about to be written keeps its record's clock: an older
@@ -251,10 +264,18 @@ static bool mark_ok(const ledger *l, const ledger_home_ev *e)
 	       item_edge_valid(e->home, strlen(e->home)) && e->partition < l->o.partitions;
 }
 
+/* The store's mark for move e's user and partition, into rd. */
+static void mark_preread(ledger *l, const ledger_home_ev *e, home_read *rd)
+{
+	char key[EKEY_HOME_MARK_MAX], home[EDGE_ID_MAX + 1];
+	size_t kn = ekey_home_mark(key, e->user, strlen(e->user), e->partition);
+	rd->rc = mark_read(l, key, kn, home, &rd->stamp);
+}
+
 /* Whether move evs[i] is later than the one the store keeps for its
- * user and partition, and than any of evs[0..i) there: *take. 0 or the
- * store's error. */
-static int mark_newer(ledger *l, const ledger_home_ev *evs, size_t i, bool *take)
+ * user and partition (as rd read it), and than any of evs[0..i) there:
+ * *take. 0 or the store's error. */
+static int mark_newer(const ledger_home_ev *evs, size_t i, const home_read *rd, bool *take)
 {
 	const ledger_home_ev *e = &evs[i];
 	*take = false;
@@ -262,15 +283,31 @@ static int mark_newer(ledger *l, const ledger_home_ev *evs, size_t i, bool *take
 		if (!evs[j].counter && evs[j].partition == e->partition &&
 		    evs[j].since_ms >= e->since_ms && !strcmp(evs[j].user, e->user))
 			return 0;
-	char key[EKEY_HOME_MARK_MAX], home[EDGE_ID_MAX + 1];
-	size_t kn = ekey_home_mark(key, e->user, strlen(e->user), e->partition);
-	uint64_t since;
-	int rc = mark_read(l, key, kn, home, &since);
-	if (rc && rc != ERR_NOTFOUND)
-		return rc;
-	*take = rc == ERR_NOTFOUND || since < e->since_ms;
+	if (rd->rc && rd->rc != ERR_NOTFOUND)
+		return rd->rc;
+	*take = rd->rc == ERR_NOTFOUND || rd->stamp < e->since_ms;
 	return 0;
 }
+
+/* Reads for evs what the store holds (home_read), with no lock: the
+ * writer mutex is taken after, and no store read is made under it. */
+static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *hp, size_t n,
+                         home_read *rd)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!evs[i].counter)
+			mark_preread(l, &evs[i], &rd[i]);
+		else
+			rd[i].rc = ledger_member_read(l, hp[i].mkey, hp[i].mkn, &rd[i].state,
+			                              &rd[i].stamp);
+	}
+}
+
+/* How often ledger_home_apply reads again when groups were written
+ * between its reads and the mutex; past that it reads with the mutex
+ * held (ledger_int.h's one exception), so that a busy writer cannot
+ * hold the home stream back for ever. */
+#define HOME_REREADS 3
 
 /* Stages move e in the open group, and in the membership filter. The
  * writer mutex is held. */
@@ -310,7 +347,26 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		hp[i].state = e->member ? 1 : 0;
 		hp[i].hlc = e->hlc;
 	}
-	ledger_lock(l);
+	/* The store read before the mutex; read again when a group was
+	 * written meanwhile (its records may be newer than what was read:
+	 * the groups still live are looked up under the mutex). */
+	home_read *rd = n ? xcalloc(n, sizeof *rd) : NULL;
+	for (int tries = 0;; tries++) {
+		uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+		if (tries <= HOME_REREADS) {
+			home_preread(l, evs, hp, n, rd);
+			if (l->o.after_preread)
+				l->o.after_preread(l->o.hook_ctx);
+		}
+		ledger_lock(l);
+		if (tries > HOME_REREADS) {
+			home_preread(l, evs, hp, n, rd);
+			break;
+		}
+		if (atomic_load_explicit(&l->commit.finished, memory_order_relaxed) == seen)
+			break;
+		ledger_unlock(l);
+	}
 	int rc = 0;
 	/* Nothing is staged unless all can be: a pair an unwritten op holds
 	 * with an older clock makes the caller come back. */
@@ -320,10 +376,10 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		int state = -1;
 		uint64_t stamp = 0;
 		if (!evs[i].counter) {
-			rc = mark_newer(l, evs, i, &take[i]);
+			rc = mark_newer(evs, i, &rd[i], &take[i]);
 			continue;
 		}
-		rc = home_state(l, &evs[i], &hp[i], &state, &stamp);
+		rc = home_state(l, &evs[i], &hp[i], &rd[i], &state, &stamp);
 		/* Last writer wins, as at central: a newer state here (this
 		 * edge's own op, or the stream's later event) stays. */
 		take[i] = rc == 0 && (state < 0 || stamp < hp[i].hlc);
@@ -363,6 +419,7 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 	ledger_unlock(l);
 	free(absent);
 	free(take);
+	free(rd);
 	free(hp);
 	return rc;
 }

@@ -39,7 +39,10 @@
  * change. No store read is made under it: a write reads its stored
  * memberships and idempotency record before it (and again before it,
  * with the mutex let go, when a group joined meanwhile: stage_reread,
- * STAGE_REREAD in ledger_stage.c), a snapshot or
+ * STAGE_REREAD in ledger_stage.c), the home stream its events' pairs
+ * and marks the same way (ledger_home.c; after HOME_REREADS rereads it
+ * reads under the mutex, as the sweep checks a candidate when a group
+ * joined since its read: two bounded exceptions), a snapshot or
  * checkpoint message reads its counts' stored versions with cmu alone,
  * and the pump reads the batches it sends again with it let go. Its
  * holder lets it go for store writes too: a snapshot's or checkpoint

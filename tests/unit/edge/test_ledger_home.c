@@ -110,6 +110,25 @@ Test(ledger_home, a_home_event_takes_a_pair_only_when_newer_than_the_edges)
 	cr_assert_eq(member_of("u9", ITEM), 0);
 }
 
+Test(ledger_home, a_write_of_the_pair_between_the_events_read_and_its_staging_is_seen)
+{
+	/* The store is read before the writer mutex. A like staged (in the
+	 * open group), then an older unlike from the stream: between its
+	 * read (the store has no like yet) and the mutex, the group is
+	 * written and leaves the groups. Read again, the event sees the
+	 * newer like and leaves it. */
+	bool once = true;
+	reopen_with_commit_between(&once);
+	ledger_op op = like_from("u6", NULL);
+	ledger_answer a;
+	ledger_ticket t;
+	cr_assert_eq(ledger_stage_ops(T.l, &op, 1, WALL, &a, NULL, NULL, &t), 0);
+	once = false;
+	cr_assert_eq(home_event("u6", false, a.hlc - 1, 0), 0, "older than the like it missed");
+	cr_assert(once, "the hook committed the like between the read and the mutex");
+	cr_assert_eq(member_of("u6", ITEM), 1);
+}
+
 Test(ledger_home, an_op_after_a_home_event_is_later_than_it)
 {
 	/* An event stamped ahead of this edge's clock (another region's). */
