@@ -30,7 +30,6 @@
 #define WORDS_MAX 8
 #define SKEW_MAX_MS 86400000LL
 #define USERS_MAX 10000000
-#define NODE_INDEX_MAX 999
 
 typedef enum num_kind { NUM_UINT, NUM_REAL } num_kind;
 
@@ -101,20 +100,6 @@ static const struct {
 _Static_assert(sizeof expect_keys / sizeof expect_keys[0] <= DRILL_EXPECTS_MAX,
                "every expect key fits in a drill");
 
-int drill_fail(parser *p, const char *fmt, ...)
-{
-	if (p->err && p->errlen) {
-		int k = snprintf(p->err, p->errlen, "%s:%d: ", p->path, p->line);
-		if (k >= 0 && (size_t)k < p->errlen) {
-			va_list ap;
-			va_start(ap, fmt);
-			vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
-			va_end(ap);
-		}
-	}
-	return ERR_CONFIG;
-}
-
 /* Second pass: keeps the failure with the lowest line number. */
 static void fail_late(parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -130,76 +115,6 @@ static void fail_late(parser *p, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Past [+-]digits at s (a sign only when sign_ok); NULL when no digit. */
-static const char *skip_digits(const char *s, bool sign_ok)
-{
-	if (sign_ok && (*s == '-' || *s == '+'))
-		s++;
-	if (!is_digit(*s))
-		return NULL;
-	while (is_digit(*s))
-		s++;
-	return s;
-}
-
-/* [+-]digits, nothing else (no hex, no spaces, no suffix). */
-static bool int_syntax(const char *s, bool sign_ok)
-{
-	s = skip_digits(s, sign_ok);
-	return s && *s == '\0';
-}
-
-/* [+-]digits[.digits]: no exponent, no inf or nan. */
-static bool real_syntax(const char *s, bool sign_ok)
-{
-	s = skip_digits(s, sign_ok);
-	if (s && *s == '.')
-		s = skip_digits(s + 1, false);
-	return s && *s == '\0';
-}
-
-int drill_get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-	if (!int_syntax(s, true))
-		return drill_fail(p, "bad number '%s' for %s (a whole number)", s, what);
-	errno = 0;
-	long long v = strtoll(s, NULL, 10);
-	if (errno == ERANGE || v < lo || v > hi)
-		return drill_fail(p, "%s %s out of range %lld..%lld", what, s, (long long)lo,
-		                  (long long)hi);
-	*out = v;
-	return 0;
-}
-
-int drill_get_real(parser *p, const char *what, const char *s, double lo, double hi, double *out)
-{
-	if (!real_syntax(s, true))
-		return drill_fail(p, "bad number '%s' for %s", s, what);
-	double v = strtod(s, NULL);
-	if (!isfinite(v) || v < lo || v > hi)
-		return drill_fail(p, "%s %s out of range %g..%g", what, s, lo, hi);
-	*out = v;
-	return 0;
-}
-
-static int get_u64(parser *p, const char *what, const char *s, uint64_t *out)
-{
-	if (!int_syntax(s, false))
-		return drill_fail(p, "bad number '%s' for %s (a whole number)", s, what);
-	errno = 0;
-	unsigned long long v = strtoull(s, NULL, 10);
-	if (errno == ERANGE)
-		return drill_fail(p, "%s %s out of range 0..%llu", what, s,
-		                  (unsigned long long)UINT64_MAX);
-	*out = v;
-	return 0;
-}
-
 /* Marks setting id as given on this line; a second time is an error. */
 static int once(parser *p, int id, const char *key)
 {
@@ -211,44 +126,8 @@ static int once(parser *p, int id, const char *key)
 
 static bool name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || drill_is_digit(c) || c == '_' ||
 	       c == '-' || c == '.';
-}
-
-/* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
- * (*standby then says which was written). */
-int drill_get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby)
-{
-	static const char suffix[] = ".standby";
-	const char *wanted = standby ? "edgeN, edgeN.standby or centralN" : "edgeN or centralN";
-	char buf[16];
-	const char *s = word, *num;
-	size_t n = strlen(word), sl = sizeof suffix - 1;
-	if (standby)
-		*standby = false;
-	if (standby && n > sl && n - sl < sizeof buf && strncmp(word, "edge", 4) == 0 &&
-	    strcmp(word + n - sl, suffix) == 0) {
-		memcpy(buf, word, n - sl);
-		buf[n - sl] = '\0';
-		s = buf;
-		*standby = true;
-	}
-	if (strncmp(s, "edge", 4) == 0) {
-		*kind = DRILL_EDGE;
-		num = s + 4;
-	} else if (strncmp(s, "central", 7) == 0) {
-		*kind = DRILL_CENTRAL;
-		num = s + 7;
-	} else {
-		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
-	}
-	if (!int_syntax(num, false) || strlen(num) > 3)
-		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
-	long v = strtol(num, NULL, 10);
-	if (v > NODE_INDEX_MAX)
-		return drill_fail(p, "bad node '%s' (%s)", word, wanted);
-	*index = (int)v;
-	return 0;
 }
 
 /* "KEY FULL [short SHORT]", given once: both values in lo..hi, the
@@ -317,7 +196,7 @@ static int parse_milestones(parser *p, char **w, int nw)
 		if (d->nmilestones == DRILL_MILESTONES_MAX)
 			return drill_fail(p, "more than %d milestones", DRILL_MILESTONES_MAX);
 		uint64_t v;
-		if ((rc = get_u64(p, "milestone", t, &v)))
+		if ((rc = drill_get_u64(p, "milestone", t, &v)))
 			return rc;
 		if (v < 1 || v >= (UINT64_C(1) << 53))
 			return drill_fail(p, "milestone %s out of range 1..2^53-1", t);
@@ -393,7 +272,7 @@ static int parse_setting(parser *p, char **w, int nw)
 			return drill_fail(p, "seed takes one value");
 		if ((rc = once(p, SET_SEED, key)))
 			return rc;
-		return get_u64(p, "seed", w[1], &d->seed);
+		return drill_get_u64(p, "seed", w[1], &d->seed);
 	}
 	if (strcmp(key, "expect") == 0)
 		return parse_expect(p, w, nw);

@@ -1,9 +1,10 @@
 /* drill_int.h - the drill file parser's own state, shared by drill.c
- * (lines, settings, the second pass) and drill_steps.c (the action
- * table and one step line): the parser, the settings that may appear
- * once each, the bounds both check against, and the few calls between
- * the two files. Private to sim/drill/. Any thread (one parser per
- * call).
+ * (lines, settings, the second pass), drill_steps.c (the action table
+ * and one step line) and drill_words.c (one word: numbers, node names,
+ * the error), in that order of layers: the parser, the settings that
+ * may appear once each, the bounds they check against, and the few
+ * calls down between the files. Private to sim/drill/. Any thread (one
+ * parser per call).
  */
 #ifndef SIM_DRILL_DRILL_INT_H
 #define SIM_DRILL_DRILL_INT_H
@@ -76,8 +77,14 @@ typedef struct parser {
 	char late_msg[160];
 } parser;
 
+/* --- one word (drill_words.c) ----------------------------------------------- */
+
 /* Writes "path:line: " and the message into p->err; returns ERR_CONFIG. */
 int drill_fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* c is a decimal digit. */
+bool drill_is_digit(char c);
+/* s as a whole number 0..UINT64_MAX (no sign). 0, or drill_fail's code. */
+int drill_get_u64(parser *p, const char *what, const char *s, uint64_t *out);
 /* s as a whole number in lo..hi (what names it in the error). 0, or
  * drill_fail's code. */
 int drill_get_int(parser *p, const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out);
@@ -87,6 +94,8 @@ int drill_get_real(parser *p, const char *what, const char *s, double lo, double
 /* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
  * (*standby then says which was written). 0, or drill_fail's code. */
 int drill_get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby);
+/* --- one step (drill_steps.c) ---------------------------------------------- */
+
 /* One "at T ACTION ARGS..." line split into its nw words w (w[0] is
  * "at"), text the statement as written: appended to p->d->steps. 0, or
  * drill_fail's code. drill_steps.c. */
