@@ -1,4 +1,5 @@
-/* report_svg.h - private to report.c, report_svg.c and report_feed.c:
+/* report_svg.h - private to report.c, report_svg.c, report_feed.c,
+ * report_json.c and report_files.c:
  * the record a report keeps, the SVG renderer that reads it, and the
  * change feed's section. Not for the runner: report.h is the interface.
  * Not thread-safe: the report's one owner.
@@ -125,6 +126,9 @@ void report_svg_render_procs(const report *r, FILE *f);
  * p99 per interval on top, the edge's own below (its bucket bounds), the
  * limits the drill holds dashed. */
 void report_svg_render_intervals(const report *r, FILE *f);
+
+/* report.c: summary.txt's text, to f. */
+void report_write_summary(const report *r, FILE *f);
 
 /* report_json.c: writes report.json to path. 0, or ERR_IO (logged). */
 int report_write_json(const report *r, const char *path);
