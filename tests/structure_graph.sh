@@ -212,6 +212,6 @@ END {
 		printf "%s\n%s", line, all
 	}
 	if (fail) print "FAIL: circles of files inside a folder above: cut an edge of each (a lower file must not call or include the one above it)"
-	else print "ok: no circle of files inside a folder but the known ones (issue 67)"
+	else print "ok: no circle of files inside a folder but the known ones"
 	exit fail
 }'

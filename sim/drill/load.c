@@ -37,80 +37,6 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-/* xorshift64*: fast, and deterministic per seed. */
-uint64_t load_rnd(load *l)
-{
-	uint64_t x = l->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	l->rng = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-/* Uniform in [0, 1). */
-double load_rnd01(load *l)
-{
-	return (double)(load_rnd(l) >> 11) * 0x1.0p-53;
-}
-
-unsigned load_rnd_below(load *l, unsigned n)
-{
-	return n ? (unsigned)(load_rnd(l) % n) : 0;
-}
-
-void load_zipf_init(load_zipf *z, unsigned n, double s)
-{
-	if (n == 0)
-		n = 1;
-	z->n = n;
-	z->cdf = xmalloc(n * sizeof *z->cdf);
-	double sum = 0;
-	for (unsigned k = 0; k < n; k++) {
-		sum += pow((double)k + 1, -s);
-		z->cdf[k] = sum;
-	}
-	for (unsigned k = 0; k < n; k++)
-		z->cdf[k] /= sum;
-	z->cdf[n - 1] = 1.0;
-}
-
-unsigned load_zipf_pick(const load_zipf *z, double u)
-{
-	unsigned lo = 0, hi = z->n - 1; /* the first k with cdf[k] > u */
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (z->cdf[mid] > u)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
-void load_zipf_free(load_zipf *z)
-{
-	free(z->cdf);
-	z->cdf = NULL;
-	z->n = 0;
-}
-
-/* --- names ------------------------------------------------------------------ */
-
-static bool is_viral(const load *l, unsigned item)
-{
-	return item == l->o.items;
-}
-
-/* "viral" or "i<k>": the item's id within type post. */
-void load_item_id(const load *l, unsigned item, char *buf, size_t cap)
-{
-	if (is_viral(l, item))
-		snprintf(buf, cap, "viral");
-	else
-		snprintf(buf, cap, "i%u", item);
-}
-
 /* The index of "post:<id>", or -1. */
 static long item_index(const load *l, const char *item)
 {
@@ -127,80 +53,6 @@ static long item_index(const load *l, const char *item)
 	if (*end || errno || k >= l->o.items)
 		return -1;
 	return (long)k;
-}
-
-const char *load_kind_name(op_kind k)
-{
-	switch (k) {
-	case OP_LIKE: return "like";
-	case OP_UNLIKE: return "unlike";
-	case OP_VIEW: return "view";
-	case OP_ME: return "me";
-	default: return "read";
-	}
-}
-
-/* --- starting ops -------------------------------------------------------------- */
-
-unsigned load_pick_item(load *l, double viral)
-{
-	if (viral > 0 && load_rnd01(l) < viral)
-		return l->o.items;
-	return load_zipf_pick(&l->zipf, load_rnd01(l));
-}
-
-int load_pick_up_region(load *l, const bool *up, int avoid)
-{
-	unsigned cand[LOAD_REGIONS_MAX], n = 0;
-	for (unsigned r = 0; r < l->o.regions; r++)
-		if (up[r] && (int)r != avoid)
-			cand[n++] = r;
-	if (n == 0)
-		return avoid >= 0 && up[avoid] ? avoid : -1;
-	return (int)cand[load_rnd_below(l, n)];
-}
-
-int load_pick_idle_user(load *l)
-{
-	if (l->idle == 0)
-		return -1;
-	unsigned n = l->o.users;
-	for (int i = 0; i < 8; i++) {
-		unsigned u = load_rnd_below(l, n);
-		if (!l->busy[u])
-			return (int)u;
-	}
-	unsigned start = load_rnd_below(l, n);
-	for (unsigned i = 0; i < n; i++) {
-		unsigned u = (start + i) % n;
-		if (!l->busy[u])
-			return (int)u;
-	}
-	return -1;
-}
-
-bool load_op_claim(load *l, op *o)
-{
-	pthread_mutex_lock(&l->mu);
-	bool ok = !l->draining;
-	if (ok) {
-		o->next = l->ops;
-		if (l->ops)
-			l->ops->prev = o;
-		l->ops = o;
-		l->st.in_flight++;
-		if (o->kind == OP_READ) {
-			l->st.reads++;
-			l->reg[o->region].reads++;
-		} else if (o->kind == OP_ME) {
-			l->mst.reads++;
-		} else {
-			l->st.started++;
-		}
-		o->ready_epoch = l->ready[o->region] ? l->ready_epoch[o->region] : 0;
-	}
-	pthread_mutex_unlock(&l->mu);
-	return ok;
 }
 
 static void count_skip(load *l)
@@ -449,6 +301,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->moved = xcalloc(o->users, sizeof *l->moved);
 	l->last_hlc = xcalloc(o->users, sizeof *l->last_hlc);
 	smap_init(&l->members);
+	l->me_answer = load_me_answer;
 	smap_init(&l->changed);
 	smap_init(&l->changed_old);
 	l->changed_us = clock_mono_us();
@@ -649,14 +502,6 @@ void load_set_ready_phase(load *l, unsigned phase)
 	pthread_mutex_lock(&l->mu);
 	l->ready_phase = phase;
 	pthread_mutex_unlock(&l->mu);
-}
-
-int load_ready_slot(const load *l, const op *o)
-{
-	unsigned r = o->region;
-	if (!o->ready_epoch || !l->ready[r] || l->ready_epoch[r] != o->ready_epoch)
-		return -1;
-	return (int)(r * LOAD_READY_PHASES_MAX + l->ready_phase);
 }
 
 void load_set_phase(load *l, unsigned phase)

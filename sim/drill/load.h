@@ -70,64 +70,7 @@
 
 #include "err.h"
 #include "sim/drill/hist.h"
-#include "item.h"
-
-struct netns; /* netns.h */
-
-#define LOAD_REGIONS_MAX 8
-#define LOAD_INSTANCES_MAX 2
-#define LOAD_PHASES_MAX 32
-#define LOAD_READY_PHASES_MAX 8
-#define LOAD_VIRAL "post:viral"
-#define LOAD_SET_COUNTER "likes"
-#define LOAD_SUM_COUNTER "views"
-
-typedef struct load load;
-
-typedef struct load_opts {
-	unsigned regions; /* edges, 1..LOAD_REGIONS_MAX */
-	const int *ports; /* region i's edge answers on 127.0.0.1:ports[i] */
-	/* Region i's second instance on standby_ports[i]; NULL: one each. */
-	const int *standby_ports;
-	/* The namespace (netns.h) each instance's port is in, its clients'
-	 * sockets made there; NULL, or a NULL entry: sim's own. Each must
-	 * outlive the load. */
-	const struct netns *const *ns, *const *standby_ns;
-	unsigned users, items;
-	double zipf_s; /* > 0; 1.0 is classic Zipf */
-	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
-	double me_share;           /* heart reads (above), 0..1 */
-	unsigned converge_ms;      /* a pair older than this is held to the truth */
-	bool homes;                /* requests name the user's home region */
-	double rate;               /* ops per second to start with (0: idle) */
-	unsigned timeout_ms;       /* per attempt; default 2000 */
-	unsigned conns_per_region; /* keep-alive connections; default 8 */
-	uint64_t seed;
-} load_opts;
-
-/* started..refused count writes; reads are counted apart. */
-typedef struct load_stats {
-	uint64_t started;          /* write ops started */
-	uint64_t attempts;         /* write requests sent, retries included */
-	uint64_t retried;          /* attempts after the first */
-	uint64_t acked;            /* ops answered 2xx */
-	uint64_t replayed;         /* answers marked Idempotent-Replayed */
-	uint64_t refused;          /* ops answered 4xx other than 429: never in the truth */
-	uint64_t clock_refused;    /* of those, 409 clock_ahead: the user's last hlc was too far
-	                            * ahead of the edge's clock to order after (not a fault) */
-	uint64_t skipped;          /* timer slots with no idle user or no region up */
-	uint64_t reads;            /* reads started */
-	uint64_t read_errors;      /* non-2xx answers, timeouts, connection errors */
-	uint64_t read_unavailable; /* of which 503 (count_unavailable) */
-	uint64_t in_flight;        /* writes and reads */
-	uint64_t not_active;       /* attempts answered 503 not_active */
-	uint64_t not_replicated;   /* attempts answered 503 not_replicated */
-	uint64_t switches;         /* times a region moved to its other instance */
-	uint64_t stale_acks;       /* acks by an instance taken over from (above) */
-	/* Acks of a region's write by another instance than the region's
-	 * last ack (not stale): each is a takeover as the clients see it. */
-	uint64_t active_changes;
-} load_stats;
+#include "sim/drill/load_types.h"
 
 load *load_new(const load_opts *o, char *err, size_t errlen);
 /* Stops the thread; ops still in flight are abandoned. NULL is a no-op. */
@@ -147,53 +90,15 @@ int load_drain(load *l, unsigned timeout_ms) WARN_UNUSED;
 /* The true count of (counter, item) now: what the acknowledged ops say. */
 uint64_t load_truth_of(load *l, const char *counter, const char *item);
 
-typedef struct load_truth_entry {
-	char counter[COUNTER_MAX + 1];
-	char item[ITEM_MAX + 1];
-	uint64_t count;
-} load_truth_entry;
-
 /* Every (counter, item) any acknowledged op touched, with its true count
  * (malloc'ed array in *out). */
 size_t load_truth(load *l, load_truth_entry **out);
-
-/* A (user, item) pair of the set counter whose last acknowledged op
- * was a like. */
-typedef struct load_member_entry {
-	char item[ITEM_MAX + 1];
-	char user[USER_MAX + 1];
-} load_member_entry;
 
 /* Every pair that is in, by the acknowledged ops (malloc'ed array in
  * *out; NULL when none). */
 size_t load_members(load *l, load_member_entry **out);
 
-/* One region's ops: all of them, and those counted as ready (above). */
-typedef struct load_region_stats {
-	uint64_t acked;             /* writes answered 2xx */
-	uint64_t reads;             /* reads started */
-	uint64_t read_errors;       /* as load_stats.read_errors */
-	uint64_t ready_acked;       /* of the acked, counted as ready */
-	uint64_t ready_reads;       /* reads answered 2xx, counted as ready */
-	uint64_t ready_read_errors; /* read errors counted as ready */
-} load_region_stats;
-
 void load_get_stats(load *l, load_stats *out);
-
-/* The heart reads (above). */
-typedef struct load_me_stats {
-	uint64_t reads;      /* started */
-	uint64_t errors;     /* non-2xx answers, timeouts, connection errors */
-	uint64_t pairs;      /* pairs answered and held to the truth */
-	uint64_t liked;      /* of those, pairs the truth has liked */
-	uint64_t liked_away; /* of those, liked through another region than the user's home */
-	uint64_t young;      /* pairs answered but changed too recently to hold */
-	uint64_t unknown;    /* pairs the edge could not answer ("unknown") */
-	uint64_t wrong;      /* pairs answered other than the truth: a bug */
-	uint64_t home_reads; /* reads sent to the user's home region (a mover's: once the move is
-	                        converge_ms old) */
-	uint64_t tracked;    /* pairs whose last change is kept to judge young (now) */
-} load_me_stats;
 
 void load_get_me_stats(load *l, load_me_stats *out);
 /* Heart read latencies of phase p, or (region >= 0) region's ready ones
@@ -257,27 +162,11 @@ void load_aim(load *l, unsigned region, unsigned inst, unsigned n);
 void load_watch_takeover(load *l, unsigned region, unsigned lost);
 uint64_t load_takeover_us(load *l, unsigned region);
 
-/* One instance's share of a region's writes. */
-typedef struct load_instance_stats {
-	uint64_t acked;          /* writes it answered 2xx */
-	uint64_t not_active;     /* attempts it answered 503 not_active */
-	uint64_t not_replicated; /* attempts it answered 503 not_replicated */
-	uint64_t failed;         /* attempts that found no active instance there:
-	                          * not_active, not_replicated, no connection, a
-	                          * reset, no answer */
-	uint64_t stale_acks;     /* acks after another took over from it */
-	uint64_t in_flight;      /* writes whose latest attempt went to it, unanswered */
-} load_instance_stats;
-
 void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_instance_stats *out);
 
 /* Zipf(s) over n ranks (rank 0 the most popular): a precomputed CDF
  * sampled by binary search. The load's item picker, exposed for tests.
  * load_zipf_pick maps u in [0,1) to a rank 0..n-1. */
-typedef struct load_zipf {
-	double *cdf;
-	unsigned n;
-} load_zipf;
 
 void load_zipf_init(load_zipf *z, unsigned n, double s);
 unsigned load_zipf_pick(const load_zipf *z, double u);

@@ -299,7 +299,7 @@ static void on_answer(const hanswer *a, void *arg)
 		if (status < 200 || status > 299)
 			attempt_failed(o, status, "status", false);
 		else
-			load_me_answer(o, a, now);
+			l->me_answer(o, a, now);
 		return;
 	}
 	if (o->kind == OP_READ) {

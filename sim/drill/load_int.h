@@ -22,7 +22,8 @@
 #define READ_ITEMS_MAX 20
 #define ME_ITEMS_MIN 20
 #define ME_ITEMS_MAX 50
-#define LIKED_KEEP 16 /* a user's recent likes kept for heart reads */
+#define LIKED_KEEP 16        /* a user's recent likes kept for heart reads */
+#define AWAY_BIT 0x80000000u /* a liked entry made through another region */
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
 #define ANSWER_MAX (64u << 10)
@@ -113,6 +114,9 @@ struct load {
 	load_stats st;
 	hist *wr, *rd, *me; /* per phase */
 	load_me_stats mst;
+	/* load_me_answer, set by load_new: load_http.c hands heart reads'
+	 * answers up through it, calling nothing above it by name. */
+	void (*me_answer)(op *o, const hanswer *a, uint64_t now);
 	hist *rme; /* heart reads, [region * LOAD_READY_PHASES_MAX + phase] */
 	hist window;
 	hist lag;  /* the ticks' lateness since load_take_lag (us): this thread's loop */
@@ -181,9 +185,11 @@ int load_ready_slot(const load *l, const op *o);
 
 /* load_me.c: heart reads. Starts one (the loop thread). */
 void load_me_start(load *l, double viral, const bool *up);
-/* A 2xx answer to o (an OP_ME): held to the truth, then o finished. */
+/* A 2xx answer to o (an OP_ME): held to the truth, then o finished
+ * (load_http.c calls it through l->me_answer). */
 void load_me_answer(op *o, const hanswer *a, uint64_t now);
-/* Under mu: a set op of user on item acked through region. */
+/* load_state.c, under mu: a set op of user on item acked through
+ * region, for the heart reads' truth. */
 void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like);
 
 /* The connection (0..conns_per_region-1) of region o->region's

@@ -16,78 +16,7 @@
 #include "sim/drill/load_int.h"
 #include "xmem.h"
 
-#define AWAY_BIT 0x80000000u /* a liked entry made through another region */
-#define WRONG_LOGGED 20      /* wrong hearts logged one by one, then counted */
-
-unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
-{
-	unsigned per = l->o.conns_per_region;
-	unsigned pool = 0, first = 0, n = per;
-	if (per >= 4) {
-		/* Pools of their own: count reads a quarter (pool 3), and with
-		 * heart reads a quarter each for hearts at home and away (pools
-		 * 1, 2); writes the rest (pool 0). A read queued behind a write
-		 * on an HTTP/1.1 connection waits for the write's answer, which
-		 * a reader on a connection of their own never does: with real
-		 * Kafka a write may wait a second or two for a lost broker's
-		 * fencing, and the reads behind it timed out. */
-		unsigned quarter = per / 4, pools = l->o.me_share > 0 ? 3 : 1;
-		if (o->kind == OP_READ) {
-			pool = 3;
-			first = per - quarter;
-			n = quarter;
-		} else if (o->kind == OP_ME) {
-			bool home = o->region == o->home;
-			pool = home ? 1 : 2;
-			first = per - (home ? 3 : 2) * quarter;
-			n = quarter;
-		} else {
-			n = per - pools * quarter;
-		}
-	}
-	/* The first idle connection from the pool's turn on, else the least
-	 * busy: a request queued behind another on an HTTP/1.1 connection
-	 * waits for its answer, which no user of a real client does (each
-	 * has a connection of their own), so the clients' latency would
-	 * measure the load's pool rather than the edge. */
-	unsigned start = l->rr[o->region][inst][pool]++ % n, best = first + start;
-	for (unsigned k = 0; k < n; k++) {
-		unsigned c = first + (start + k) % n;
-		if (l->inflight[base + c] < l->inflight[base + best])
-			best = c;
-		if (!l->inflight[base + best])
-			break;
-	}
-	return best;
-}
-
-void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like)
-{
-	if (!l->liked)
-		return; /* no heart reads */
-	uint64_t now = clock_mono_us(), key = (uint64_t)user << 32 | item;
-	/* Each generation spans converge_ms and four timeouts. A heart read
-	 * is one attempt, sent as it starts and taken up within timeout_ms
-	 * unless this loop stalls for three timeouts more; when the older
-	 * generation is dropped its newest change is a whole span old, too
-	 * old to make any read in flight young. */
-	uint64_t span_us = ((uint64_t)l->o.converge_ms + 4ull * l->o.timeout_ms) * 1000;
-	if (now - l->changed_us >= span_us) {
-		smap_free(&l->changed_old);
-		l->changed_old = l->changed;
-		smap_init(&l->changed);
-		l->changed_us = now;
-	}
-	smap_put(&l->changed, &key, sizeof key, NULL)->u = now;
-	if (!like)
-		return;
-	uint8_t *at = &l->liked_at[user];
-	uint32_t e = item | (away ? AWAY_BIT : 0);
-	l->liked[(size_t)user * LIKED_KEEP + *at % LIKED_KEEP] = e;
-	/* Counts up to LIKED_KEEP, then cycles above it: the slots in use
-	 * and the next one, without wrapping to a small count. */
-	*at = *at + 1 < 2 * LIKED_KEEP ? (uint8_t)(*at + 1) : (uint8_t)LIKED_KEEP;
-}
+#define WRONG_LOGGED 20 /* wrong hearts logged one by one, then counted */
 
 /* The user's recent likes for a page of n: up to a quarter of it, those
  * made away from home first, up to half of what is taken. */
