@@ -490,6 +490,57 @@ bool check_logs(cluster *c, report *r)
 	return ok;
 }
 
+/* Adds to *n the unclean elections node logs under dir (sim kafka's
+ * --dir: node1/out.log, ...) report, and their partitions to b. */
+static void unclean_in(const char *name, const char *dir, int nodes, unsigned *n, sbuf *b)
+{
+	static const char mark[] = "using an unclean election";
+	for (int i = 1; i <= nodes; i++) {
+		char path[1024], line[4096];
+		snprintf(path, sizeof path, "%s/node%d/out.log", dir, i);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			const char *at = strstr(line, "Setting new leader for topicId ");
+			if (!at || !strstr(line, mark))
+				continue;
+			(*n)++;
+			/* "... topicId ID, partition P to L using ...": the
+			 * topic's id, the partition and the new leader. */
+			const char *end = strstr(at, mark);
+			sbuf_addf(b, "%s%s node%d: %.*s", b->len ? "; " : "", name, i,
+			          (int)(end - at - 31 < 120 ? end - at - 31 : 120), at + 31);
+		}
+		fclose(f);
+	}
+}
+
+void check_kafka_elections(cluster *c, report *r)
+{
+	unsigned n = 0;
+	sbuf b;
+	sbuf_init(&b);
+	const kproc *all[1 + DRILL_REGIONS_MAX];
+	size_t nk = 0;
+	all[nk++] = &c->kafka;
+	for (unsigned i = 0; c->d->regional_kafka && i < c->d->regions; i++)
+		all[nk++] = &c->regional[i];
+	for (size_t i = 0; i < nk; i++) {
+		const kproc *k = all[i];
+		size_t ln = strlen(k->log);
+		if (!k->real || ln < 5 || strcmp(k->log + ln - 4, ".log") != 0)
+			continue;
+		char dir[512];
+		snprintf(dir, sizeof dir, "%.*s", (int)(ln - 4), k->log);
+		unclean_in(k->name, dir, k->nbrokers, &n, &b);
+	}
+	report_number(r, "kafka_unclean_elections", n);
+	if (n)
+		report_text(r, "kafka_unclean_elections_at", b.p);
+	sbuf_free(&b);
+}
+
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,
                            unsigned timeout_ms)
 {

@@ -75,6 +75,13 @@ double check_metric_in(const char *body, const char *name);
 bool check_faulted_central(const drill *d);
 /* True when no central log has a "would go below zero" line. */
 bool check_logs(cluster *c, report *r);
+/* The leader elections the real Kafka nodes' logs call unclean
+ * (kafka_unclean_elections in the numbers, each partition named): with
+ * eligible leader replicas (Kafka 4), a partition whose last in-sync
+ * replica shut down uncleanly may get a leader from outside the ISR
+ * even with unclean.leader.election.enable=false. Not a violation by
+ * itself: the end checks say whether an acknowledged op was lost. */
+void check_kafka_elections(cluster *c, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does
  * not answer 200 within timeout_ms. */
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,

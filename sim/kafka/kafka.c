@@ -537,9 +537,35 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
 	return 0;
 }
 
-/* Is every partition of our topics led and fully in sync? When not, the
- * first one short of it in why. */
-static bool all_in_sync(sim_kafka *k, char *why, size_t cap)
+/* Is replica (a node id) of mp in its ISR? */
+static bool in_isr(const rd_kafka_metadata_partition_t *mp, int32_t replica)
+{
+	for (int i = 0; i < mp->isr_cnt; i++)
+		if (mp->isrs[i] == replica)
+			return true;
+	return false;
+}
+
+/* How many of mp's replicas must be in sync: all, or (running_only)
+ * those on nodes that run and are not paused; whether they are. */
+static bool replicas_in_sync(const sim_kafka *k, const rd_kafka_metadata_partition_t *mp,
+                             bool running_only)
+{
+	if (!running_only)
+		return mp->isr_cnt >= mp->replica_cnt;
+	for (int i = 0; i < mp->replica_cnt; i++) {
+		int32_t r = mp->replicas[i];
+		bool runs =
+		    r >= 1 && r <= k->n && k->nodes[r - 1].pid > 0 && !k->nodes[r - 1].paused;
+		if (runs && !in_isr(mp, r))
+			return false;
+	}
+	return true;
+}
+
+/* Is every partition of our topics led and in sync (replicas_in_sync)?
+ * When not, the first one short of it in why. */
+static bool all_in_sync(sim_kafka *k, bool running_only, char *why, size_t cap)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	if (rd_kafka_metadata(k->admin, 1, NULL, &md, META_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -559,7 +585,7 @@ static bool all_in_sync(sim_kafka *k, char *why, size_t cap)
 		}
 		for (int p = 0; p < mt->partition_cnt && ok; p++) {
 			const rd_kafka_metadata_partition_t *mp = &mt->partitions[p];
-			if (mp->leader < 0 || mp->isr_cnt < mp->replica_cnt) {
+			if (mp->leader < 0 || !replicas_in_sync(k, mp, running_only)) {
 				snprintf(
 				    why, cap, "%.100s-%d: leader %d, %d of %d replicas in sync",
 				    mt->topic, mp->id, mp->leader, mp->isr_cnt, mp->replica_cnt);
@@ -571,12 +597,13 @@ static bool all_in_sync(sim_kafka *k, char *why, size_t cap)
 	return ok;
 }
 
-int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, char *err, size_t errlen)
+int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, bool running_only, char *err,
+                       size_t errlen)
 {
 	uint64_t end = clock_mono_ms() + timeout_ms;
 	char why[256] = "";
 	do {
-		if (all_in_sync(k, why, sizeof why))
+		if (all_in_sync(k, running_only, why, sizeof why))
 			return 0;
 		if (k->interrupted && k->interrupted()) {
 			snprintf(err, errlen, "interrupted while waiting for the ISRs");
@@ -785,7 +812,8 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	                           end > now ? (unsigned)(end - now) : 1000, err, errlen)))
 		goto fail;
 	now = clock_mono_ms();
-	if ((rc = sim_kafka_wait_isr(k, end > now ? (unsigned)(end - now) : 1000, err, errlen)))
+	if ((rc = sim_kafka_wait_isr(k, end > now ? (unsigned)(end - now) : 1000, false, err,
+	                             errlen)))
 		goto fail;
 	log_info("kafka cluster up", "nodes=%d bootstraps=%s topics=%zu dir=%s", k->n,
 	         k->bootstraps, k->ntopics, k->dir);

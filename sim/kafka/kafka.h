@@ -154,9 +154,12 @@ int sim_kafka_isr(sim_kafka *k, const char *topic, int partition, int *isr, int 
 int sim_kafka_controller(const sim_kafka *k);
 
 /* Waits up to timeout_ms until every partition of the created topics
- * has a leader and its full replica set in sync. 0, or ERR_TIMEOUT with
- * the first partition short of it in err. */
-int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, char *err, size_t errlen) WARN_UNUSED;
+ * has a leader and its full replica set in sync (running_only: every
+ * replica on a node that runs, not paused, in sync; those on nodes down
+ * may be out). 0, or ERR_TIMEOUT with the first partition short of it
+ * in err. */
+int sim_kafka_wait_isr(sim_kafka *k, unsigned timeout_ms, bool running_only, char *err,
+                       size_t errlen) WARN_UNUSED;
 
 /* Looks after the nodes between commands: reaps one that exited on its
  * own and logs it (a node sim_kafka did not stop). */

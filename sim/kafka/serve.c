@@ -191,9 +191,10 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 		snprintf(ans, cap, "ok %ld", (long)sim_kafka_pid(k, (int)v));
 		return;
 	}
-	if (nw == 2 && strcmp(w[0], "in-sync") == 0 && service_parse_long(w[1], 0, 600000, &v)) {
+	if ((nw == 2 || (nw == 3 && strcmp(w[2], "running") == 0)) &&
+	    strcmp(w[0], "in-sync") == 0 && service_parse_long(w[1], 0, 600000, &v)) {
 		char err[256];
-		if (sim_kafka_wait_isr(k, (unsigned)v, err, sizeof err))
+		if (sim_kafka_wait_isr(k, (unsigned)v, nw == 3, err, sizeof err))
 			snprintf(ans, cap, "error %s", err);
 		else
 			snprintf(ans, cap, "ok");
@@ -212,7 +213,7 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 	}
 	snprintf(ans, cap,
 	         "error unknown command (kill|down, pause, resume, start|up, restart, wipe "
-	         "ID|all; leader TOPIC PARTITION; pid ID; in-sync MS)");
+	         "ID|all; leader TOPIC PARTITION; pid ID; in-sync MS [running])");
 }
 
 static void serve_command(void *ctx, char *line, char *ans, size_t cap)

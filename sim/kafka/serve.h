@@ -10,8 +10,10 @@
  *   pid ID                         "ok PID" (0: not running)
  *   controller                     "ok ID": the active controller now
  *   isr TOPIC PARTITION            "ok A,B,...": its in-sync replicas now
- *   in-sync MS                     "ok" once every partition has a leader
- *                                  and its full ISR, within MS
+ *   in-sync MS [running]           "ok" once every partition has a leader
+ *                                  and its full ISR (running: every
+ *                                  replica on a node that runs, not
+ *                                  paused, in it), within MS
  *   create NAME:PARTITIONS [rf=N] [as=NAME] [replicas=A,B,...] [KEY=VALUE ...]
  *                                  a topic more (sim_kafka_create): the
  *                                  deploy table's configs of NAME or of

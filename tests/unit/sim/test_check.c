@@ -9,10 +9,14 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sim/drill/check.h"
+#include "sim/drill/report_svg.h"
 #include "tests/support/fakesrv.h"
 #include "log.h"
 
@@ -144,4 +148,55 @@ Test(check, replicas_with_different_digests_are_a_violation)
 	         "{\"digest\":\"00bb\",\"keys\":5,\"offsets\":[4,4]}");
 	cr_assert_not(check_digests(&T.c, 1, T.r));
 	cr_assert_eq(report_violations(T.r), 1);
+}
+
+/* --- Kafka's own unclean elections ------------------------------------------- */
+
+static void write_file_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(check, unclean_elections_in_the_real_nodes_logs_are_counted_and_named)
+{
+	char dir[] = "/tmp/test_check_elections.XXXXXX", path[256], cmd[300];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/kafka-r0", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	for (int i = 1; i <= 2; i++) {
+		snprintf(path, sizeof path, "%s/kafka-r0/node%d", dir, i);
+		cr_assert_eq(mkdir(path, 0755), 0);
+	}
+	/* As Kafka 4.0's controller logs them (one line each). */
+	snprintf(path, sizeof path, "%s/kafka-r0/node1/out.log", dir);
+	write_file_text(path, "[2026-11-29 07:15:14,172] INFO Setting new leader for topicId "
+	                      "pRoK7dS1TlChdkgIZVRqjw, partition 0 to 3 using an unclean election. "
+	                      "Previous partition: PartitionRegistration(replicas=[1, 2, 3])\n"
+	                      "[2026-11-29 07:15:14,180] INFO Setting new leader for topicId "
+	                      "5GYZuBoaQ76IrfxNGklhRg, partition 1 to 2 using ELR. Previous ...\n");
+	snprintf(path, sizeof path, "%s/kafka-r0/node2/out.log", dir);
+	write_file_text(path, "[2026-11-29 07:13:55,303] INFO nothing of note\n");
+	T.d.regional_kafka = true;
+	T.c.regional[0] = (kproc){.name = "kafka-r0", .real = true, .nbrokers = 2};
+	snprintf(T.c.regional[0].log, sizeof T.c.regional[0].log, "%s/kafka-r0.log", dir);
+	check_kafka_elections(&T.c, T.r);
+	cr_assert_eq(report_violations(T.r), 0, "Kafka's choice, judged by the counts");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	report_write_summary(T.r, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert(strstr(text, "kafka_unclean_elections"), "%s", text);
+	const char *at = strstr(text, "kafka_unclean_elections ");
+	cr_assert_not_null(at, "%s", text);
+	cr_assert_eq(strtol(at + strlen("kafka_unclean_elections "), NULL, 10), 1, "%s", text);
+	cr_assert(strstr(text, "kafka-r0 node1: pRoK7dS1TlChdkgIZVRqjw, partition 0 to 3"), "%s",
+	          text);
+	free(text);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
 }
