@@ -133,6 +133,23 @@ static inline double run_now_s(const runner *rn)
 	return rn->t0 ? (double)(clock_mono_ms() - rn->t0) / 1000.0 : 0;
 }
 
+/* Faults (run_faults.c). The fault window key of step s (its node and
+ * kind); a window opened under key and label, closed (with span, the
+ * keys key..key+span: a cluster's nodes) by the step healed_by names. */
+int run_fault_key(const drill_step *s);
+void run_window_open(runner *rn, int key, const char *label);
+void run_window_close_span(runner *rn, int key, int span, const char *healed_by);
+void run_window_close(runner *rn, int key, const char *healed_by);
+/* The steps on a path of node n, on a region's changelog (trim), on
+ * users' homes (move) and on a Kafka cluster: 0, or the step's error
+ * (logged). */
+int run_path_step(runner *rn, const drill_step *s, cluster_node *n);
+int run_trim_step(runner *rn, const drill_step *s);
+int run_move_step(runner *rn, const drill_step *s);
+int run_broker_step(runner *rn, const drill_step *s);
+/* A Kafka process of the drill that exited on its own is a violation. */
+void run_check_kafka(runner *rn);
+
 /* Latency per interval (latency_every, run_watch.c): starts the first
  * interval, ends the current one at t_s, and puts the series into the
  * report held to the drill's expectations. */
