@@ -50,6 +50,23 @@ BUILD   := build-san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
+# --- mutants ------------------------------------------------------------------
+# `make MUTANT=NAME ...` builds into build-mutant-NAME/ with one bug put
+# back on purpose (-DLIKES_MUTANT_NAME; issue 68): NO_FENCE (a takeover
+# after an active's does not fence it), EARLY_ACK (a write whose copy
+# the region's Kafka did not take is answered as taken), CLIENT_CLOCK
+# (a client's hlc is ignored). `make mutant-check` builds each and runs
+# the drill and unit test that must catch it. No shipped build has one.
+MUTANT ?=
+MUTANTS := NO_FENCE EARLY_ACK CLIENT_CLOCK
+ifneq ($(MUTANT),)
+ifeq ($(filter $(MUTANT),$(MUTANTS)),)
+$(error MUTANT must be one of $(MUTANTS))
+endif
+BUILD    := build-mutant-$(MUTANT)
+SANFLAGS := -DLIKES_MUTANT_$(MUTANT)
+endif
+
 # --- fuzz build ---------------------------------------------------------------
 # `make FUZZ=1 ...` builds with clang into build-fuzz/ through the same
 # pattern rules: objects get the fuzzer's coverage hooks and ASan+UBSan,
@@ -145,7 +162,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
-.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -477,6 +494,13 @@ client-test:
 browser-test: $(BINS)
 	node --test tests/browser/*.test.mjs
 
+# Each bug put back (MUTANTS, above) built and caught: tests/mutant_check.sh.
+mutant-check: $(BINS) kafka-jars
+	@for m in NO_FENCE EARLY_ACK; do \
+	  $(MAKE) --no-print-directory MUTANT=$$m build-mutant-$$m/edge build-mutant-$$m/central || exit 1; done
+	@$(MAKE) --no-print-directory MUTANT=CLIENT_CLOCK build-mutant-CLIENT_CLOCK/tests/test_ledger_ops
+	./tests/mutant_check.sh
+
 # The unit tests under ASan+UBSan, built into build-san/.
 ifeq ($(SANITIZE),)
 san-test:
@@ -700,6 +724,6 @@ format-check:
 	echo "format-check: $$(echo "$$files" | wc -l) files as .clang-format says"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mutant-*
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -122,7 +122,7 @@ static void usage(FILE *f)
 	        "  --bootstrap-file, --pid-file, --control PATH  as sim broker's; the\n"
 	        "                          control socket takes kill|down, pause, resume,\n"
 	        "                          start|up, restart, wipe ID|all; leader TOPIC\n"
-	        "                          PARTITION; pid ID; in-sync MS\n"
+	        "                          PARTITION; pid ID; in-sync MS [running]\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
 	        "\n"
 	        "sim drill FILE options:\n"
