@@ -7,9 +7,9 @@
 #
 #   NO_FENCE      standby_zombie (short): the paused active, resumed after
 #                 the takeover, must answer no write and exit fenced
-#   EARLY_ACK     standby_zombie (short): the active cut from its Kafka
-#                 acknowledges writes whose copies the log never took,
-#                 which the standby that takes over does not have
+#   EARLY_ACK     split_brain (short): the active cut from its region's
+#                 Kafka acknowledges writes whose copies the log never
+#                 took, which the standby that takes over does not have
 #   CLIENT_CLOCK  test_ledger_ops: a write after the client's clock
 #
 # Runs sim from build/ (the tree's own) with --bin build-mutant-NAME;
@@ -46,6 +46,6 @@ test_must_fail() { # MUTANT TEST
 }
 
 drill_must_fail NO_FENCE standby_zombie
-drill_must_fail EARLY_ACK standby_zombie
+drill_must_fail EARLY_ACK split_brain
 test_must_fail CLIENT_CLOCK test_ledger_ops
 exit $fail
