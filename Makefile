@@ -497,7 +497,8 @@ browser-test: $(BINS)
 # Each bug put back (MUTANTS, above) built and caught: tests/mutant_check.sh.
 mutant-check: $(BINS) kafka-jars
 	@for m in NO_FENCE EARLY_ACK; do \
-	  $(MAKE) --no-print-directory MUTANT=$$m build-mutant-$$m/edge build-mutant-$$m/central || exit 1; done
+	  $(MAKE) --no-print-directory MUTANT=$$m build-mutant-$$m/edge build-mutant-$$m/central \
+	    build-mutant-$$m/sim || exit 1; done
 	@$(MAKE) --no-print-directory MUTANT=CLIENT_CLOCK build-mutant-CLIENT_CLOCK/tests/test_ledger_ops
 	./tests/mutant_check.sh
 

@@ -12,7 +12,8 @@
 #                 took, which the standby that takes over does not have
 #   CLIENT_CLOCK  test_ledger_ops: a write after the client's clock
 #
-# Runs sim from build/ (the tree's own) with --bin build-mutant-NAME;
+# Runs sim from build/ (the tree's own) with --bin build-mutant-NAME
+# (the mutant's edge, central and sim, which starts the Kafka nodes);
 # the drills' run dirs go under a temp dir removed at the end. Not part
 # of make test: three more builds and two drills.
 set -u
@@ -25,13 +26,19 @@ fail=0
 drill_must_fail() { # MUTANT DRILL
 	local m=$1 d=$2 out="build-mutant-$1/drills/$2-short"
 	mkdir -p "build-mutant-$m/drills"
+	rm -rf "$out"
 	if ./build/sim drill --short --bin "build-mutant-$m" --run-root "$root" \
 		--out "$out" "sim/drills/$d.drill" >"$out.out" 2>&1; then
 		echo "FAIL: $m not caught: drill $d passed (see $out.out)"
 		fail=1
+	elif ! grep -q '^result   FAIL' "$out/summary.txt" 2>/dev/null; then
+		# A drill that never ran (the cluster did not start) caught
+		# nothing.
+		echo "FAIL: $m: drill $d did not run to its checks (see $out.out)"
+		fail=1
 	else
-		echo "ok: $m caught by drill $d: $(grep -m1 -E '^result' "$out/summary.txt" 2>/dev/null)"
-		grep -A3 '^violations' "$out/summary.txt" 2>/dev/null | sed 's/^/    /'
+		echo "ok: $m caught by drill $d: $(grep -m1 -E '^result' "$out/summary.txt")"
+		grep -A4 '^violations' "$out/summary.txt" | sed 's/^/    /'
 	fi
 }
 
