@@ -2,7 +2,8 @@
  * their fault coverage (nemesis_cover.c): a seed draws the same bytes
  * every time, seeds differ, every drawn file is one the drill parser
  * takes (in process, the runner's own parser), every fault is healed
- * before the end, faults overlap, every default seed counts, and the
+ * before the end, every step finds the instance it names, faults
+ * overlap, every default seed counts, and the
  * coverage of one drawn seed and one hand-written drill, checked by
  * hand. */
 #include <criterion/criterion.h>
@@ -117,6 +118,118 @@ static void check_healed(const drill *d, uint64_t seed)
 	cr_assert_eq(bdown, bup, "seed %llu", (unsigned long long)seed);
 }
 
+/* The runner's instances as the steps leave them, when every loss of
+ * an active is taken over and every instance taken over from exits
+ * fenced once resumed or healed (run_standby.c): each step must find
+ * the instance it names (a kill of a running one, a start of one that
+ * is down, a cont of one stopped), and every region ends with all its
+ * instances running, as it began. */
+enum { UP, DOWN, STOPPED };
+
+typedef struct model {
+	int st[DRILL_REGIONS_MAX][2];
+	bool fence[DRILL_REGIONS_MAX][2]; /* taken over from: exits when back */
+	int active[DRILL_REGIONS_MAX];
+	int central[DRILL_CENTRALS_MAX];
+} model;
+
+static void lose_active(model *m, unsigned r, int inst)
+{
+	if (m->active[r] != inst)
+		return;
+	m->fence[r][inst] = true;
+	m->active[r] = m->st[r][1 - inst] == UP ? 1 - inst : -1;
+}
+
+static void check_steps_find_their_instances(const drill *d, uint64_t seed)
+{
+	model m;
+	memset(&m, 0, sizeof m);
+	unsigned ninst = d->standby ? 2 : 1;
+	for (unsigned r = 0; r < d->regions; r++)
+		m.st[r][1] = d->standby ? UP : DOWN;
+	for (size_t i = 0; i < d->nsteps; i++) {
+		const drill_step *s = &d->steps[i];
+		unsigned r = (unsigned)s->index;
+		int *st = m.st[r];
+		if (s->node == DRILL_CENTRAL) {
+			int *c = &m.central[r];
+			int want = s->action == DRILL_START  ? DOWN
+			           : s->action == DRILL_CONT ? STOPPED
+			                                     : UP;
+			if (s->action != DRILL_KILL && s->action != DRILL_STOP &&
+			    s->action != DRILL_START && s->action != DRILL_CONT)
+				continue;
+			cr_assert_eq(*c, want, "seed %llu: \"%s\" finds central%u in state %d",
+			             (unsigned long long)seed, s->text, r, *c);
+			*c = s->action == DRILL_KILL   ? DOWN
+			     : s->action == DRILL_STOP ? STOPPED
+			                               : UP;
+			continue;
+		}
+		int a = d->standby ? m.active[r] : 0;
+		int who = s->standby ? 1 - a : a;
+		switch (s->action) {
+		case DRILL_KILL:
+		case DRILL_WIPE:
+		case DRILL_STOP:
+			cr_assert(a >= 0 && st[who] == UP,
+			          "seed %llu: \"%s\" has no running instance",
+			          (unsigned long long)seed, s->text);
+			st[who] = s->action == DRILL_STOP ? STOPPED : DOWN;
+			if (d->standby)
+				lose_active(&m, r, who);
+			if (s->action != DRILL_STOP)
+				m.fence[r][who] = false; /* killed: no fence to wait for */
+			break;
+		case DRILL_START: {
+			int k = st[0] == DOWN ? 0 : ninst > 1 && st[1] == DOWN ? 1 : -1;
+			cr_assert(k >= 0, "seed %llu: \"%s\" finds every instance running",
+			          (unsigned long long)seed, s->text);
+			st[k] = UP;
+			m.fence[r][k] = false;
+			if (m.active[r] < 0)
+				m.active[r] = k;
+			break;
+		}
+		case DRILL_CONT: {
+			int k = st[0] == STOPPED ? 0 : ninst > 1 && st[1] == STOPPED ? 1 : -1;
+			cr_assert(k >= 0, "seed %llu: \"%s\" finds no instance stopped",
+			          (unsigned long long)seed, s->text);
+			st[k] = m.fence[r][k] ? DOWN : UP; /* exits fenced */
+			m.fence[r][k] = false;
+			if (st[k] == UP && m.active[r] < 0)
+				m.active[r] = k;
+			break;
+		}
+		case DRILL_CUT:
+			if (d->standby && s->link == DRILL_LINK_REGIONAL && !s->standby &&
+			    (s->dir & 1)) {
+				cr_assert(a >= 0 && st[a] == UP, "seed %llu: \"%s\"",
+				          (unsigned long long)seed, s->text);
+				lose_active(&m, r, a);
+			}
+			break;
+		case DRILL_HEAL:
+			for (unsigned k = 0; s->link == DRILL_LINK_REGIONAL && k < ninst; k++)
+				if (m.fence[r][k] && st[k] == UP) {
+					st[k] = DOWN;
+					m.fence[r][k] = false;
+				}
+			break;
+		default: break;
+		}
+	}
+	for (unsigned r = 0; r < d->regions; r++)
+		for (unsigned k = 0; k < ninst; k++)
+			cr_assert_eq(m.st[r][k], UP,
+			             "seed %llu: edge%u's instance %u not back at the end",
+			             (unsigned long long)seed, r, k);
+	for (unsigned j = 0; j < d->centrals; j++)
+		cr_assert_eq(m.central[j], UP, "seed %llu: central%u not back at the end",
+		             (unsigned long long)seed, j);
+}
+
 Test(nemesis, every_drawn_file_parses_heals_every_fault_and_overlaps)
 {
 	for (uint64_t seed = 0; seed < SEEDS; seed++) {
@@ -124,6 +237,7 @@ Test(nemesis, every_drawn_file_parses_heals_every_fault_and_overlaps)
 		drill d;
 		parse(text, &d);
 		check_healed(&d, seed);
+		check_steps_find_their_instances(&d, seed);
 		nemesis_coverage c;
 		nemesis_cover(&d, &c);
 		cr_assert_eq(c.unhealed, 0, "seed %llu", (unsigned long long)seed);
@@ -158,6 +272,7 @@ Test(nemesis, other_knobs_draw_files_the_parser_takes)
 			drill d;
 			parse(text, &d);
 			check_healed(&d, seed);
+			check_steps_find_their_instances(&d, seed);
 			cr_assert_leq(d.nsteps, DRILL_STEPS_MAX);
 			nemesis_coverage c;
 			nemesis_cover(&d, &c);
