@@ -4,6 +4,8 @@
  *   sim kafka [options]    real Apache Kafka nodes (sim/kafka/serve.c)
  *   sim drill FILE [opts]  a partition drill against the real binaries
  *                          (sim/drill/run.c)
+ *   sim nemesis SEED       a fault schedule drawn from a seed, run as a
+ *                          drill (sim/drill/nemesis_run.c)
  *   sim bench-central      central's applier against a raw LevelDB loop
  *                          (sim/bench/bench_central.c)
  *   sim bench-views        views added up per item against views as ops
@@ -46,6 +48,7 @@
 #include "sim/bench/produce.h"
 #include "log.h"
 #include "partition.h"
+#include "sim/drill/nemesis_run.h"
 #include "sim/drill/probe.h"
 #include "sim/kafka/serve.h"
 #include "sim/proc/service.h"
@@ -65,6 +68,9 @@ static void usage(FILE *f)
 	        "           make deps) on 127.0.0.1 until SIGINT or SIGTERM\n"
 	        "  drill    run a drill file (sim/drills/NAME.drill) against build/edge\n"
 	        "           and build/central; exit 0 when every check held\n"
+	        "  nemesis  draw a fault schedule from a seed (overlapping faults, all\n"
+	        "           healed before the end), print it with its fault coverage,\n"
+	        "           and run it as sim drill runs a drill file\n"
 	        "  bench-central\n"
 	        "           apply generated likes with central's applier, then with a\n"
 	        "           raw LevelDB read-modify-write loop; print both rates\n"
@@ -141,6 +147,22 @@ static void usage(FILE *f)
 	        "                          machine without namespaces (drills that cut\n"
 	        "                          paths are skipped)\n"
 	        "  --log-level LEVEL       error, warn, info (default) or debug\n"
+	        "\n"
+	        "sim nemesis SEED options (and sim drill's --out DIR as --dir DIR,\n"
+	        "--short, --bin, --run-root, --keep, --kafka, --log-level):\n"
+	        "  --minutes M             the run's length (default 3; 1.5 with --short)\n"
+	        "  --regions N             (default 3)   --centrals N   (default 1)\n"
+	        "  --standby 0|1           two instances per region (default 1)\n"
+	        "  --regional-kafka 0|1    a Kafka cluster per region (default 1)\n"
+	        "  --rate N                about N faults start a minute (default 4)\n"
+	        "  --max-overlap N         faults at once at most, 1..%d (default 3)\n"
+	        "  --mix KIND=W,...        weights of the fault kinds (0: never); kinds\n"
+	        "                          in docs/drills.md, \"The nemesis\"\n"
+	        "  --out FILE              write the drawn drill file there (default\n"
+	        "                          REPORT_DIR/nemesis-SEED.drill)\n"
+	        "  --dry-run               draw, write and print; run nothing\n"
+	        "  --replay FILE           run a saved schedule instead (no SEED): the\n"
+	        "                          same steps and seeded ops, not the same timing\n"
 	        "\n"
 	        "sim bench-views options:\n"
 	        "  --ops N                 ops (default 1000000)\n"
@@ -237,7 +259,8 @@ static void usage(FILE *f)
 	        "  --timeout-ms N          wait for answers this long after the last due\n"
 	        "                          time (default 10000)\n",
 	        SIM_BROKER_BROKERS_MAX, SIM_BROKER_DEFAULT_BROKERS, SIM_KAFKA_NODES_MAX,
-	        SIM_KAFKA_HEAP_MB, BENCH_FEED_ROUNDS_MAX, FILL_OPS_MAX, PACE_CONNS_MAX);
+	        SIM_KAFKA_HEAP_MB, NEMESIS_OVERLAP_MAX, BENCH_FEED_ROUNDS_MAX, FILL_OPS_MAX,
+	        PACE_CONNS_MAX);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -510,6 +533,18 @@ static int cmd_kafka(int argc, char **argv)
 	return rc;
 }
 
+/* --kafka WORD into a run's kafka; 0, or a usage error's status. */
+static int set_kafka(run_opts *o, const char *kafka)
+{
+	if (kafka && strcmp(kafka, "real") == 0)
+		o->kafka = RUN_KAFKA_REAL;
+	else if (kafka && strcmp(kafka, "embedded") == 0)
+		o->kafka = RUN_KAFKA_EMBEDDED;
+	else if (kafka)
+		return bad_usage("bad --kafka (embedded or real)", kafka);
+	return 0;
+}
+
 static int cmd_drill(int argc, char **argv)
 {
 	run_opts o = {.bin_dir = "build", .run_root = "/tmp"};
@@ -536,12 +571,8 @@ static int cmd_drill(int argc, char **argv)
 	int rc = parse_opts(argc, argv, opts, NOPTS(opts), true);
 	if (rc >= 0)
 		return rc;
-	if (kafka && strcmp(kafka, "real") == 0)
-		o.kafka = RUN_KAFKA_REAL;
-	else if (kafka && strcmp(kafka, "embedded") == 0)
-		o.kafka = RUN_KAFKA_EMBEDDED;
-	else if (kafka)
-		return bad_usage("bad --kafka (embedded or real)", kafka);
+	if ((rc = set_kafka(&o, kafka)))
+		return rc;
 	if (secs)
 		o.duration_s = (double)secs;
 	if (optind + 1 != argc)
@@ -563,6 +594,70 @@ static int cmd_drill(int argc, char **argv)
 	log_set_component("sim/drill/drill");
 	signal(SIGPIPE, SIG_IGN);
 	return run_drill(&o);
+}
+
+/* --minutes M: a decimal number of minutes into whole seconds. */
+static int nemesis_minutes(void *dst, const char *arg)
+{
+	char *end;
+	errno = 0;
+	double m = strtod(arg, &end);
+	double lo = NEMESIS_DURATION_MIN_S / 60.0, hi = NEMESIS_DURATION_MAX_S / 60.0;
+	if (*arg < '0' || *arg > '9' || *end || errno || !(m >= lo && m <= hi))
+		return bad_usage("bad --minutes (1..60)", arg);
+	*(unsigned *)dst = (unsigned)(m * 60 + 0.5);
+	return 0;
+}
+
+static int nemesis_mix(void *dst, const char *arg)
+{
+	char err[256];
+	if (nemesis_parse_mix(dst, arg, err, sizeof err))
+		return bad_usage(err, NULL);
+	return 0;
+}
+
+static int cmd_nemesis(int argc, char **argv)
+{
+	nemesis_run_opts o = {.run = {.bin_dir = "build", .run_root = "/tmp"}};
+	nemesis_opts *k = &o.knobs;
+	nemesis_opts_default(k);
+	const char *kafka = NULL;
+	unsigned secs = 0, standby = 1, regional = 1;
+	const sim_opt opts[] = {
+	    OPT_CALL("minutes", nemesis_minutes, &secs),
+	    OPT_NUM("regions", 1, DRILL_REGIONS_MAX, k->regions, 0),
+	    OPT_NUM("centrals", 1, DRILL_CENTRALS_MAX, k->centrals, 0),
+	    OPT_NUM("standby", 0, 1, standby, 0),
+	    OPT_NUM("regional-kafka", 0, 1, regional, 0),
+	    OPT_NUM("rate", 1, NEMESIS_RATE_MAX, k->rate, 0),
+	    OPT_NUM("max-overlap", 1, NEMESIS_OVERLAP_MAX, k->max_overlap, 0),
+	    OPT_CALL("mix", nemesis_mix, k),
+	    OPT_STR("out", o.file),
+	    OPT_FLAG("dry-run", o.dry_run),
+	    OPT_STR("replay", o.replay),
+	    OPT_FLAG("short", o.run.short_run),
+	    OPT_STR("dir", o.run.out_dir),
+	    OPT_STR("bin", o.run.bin_dir),
+	    OPT_STR("run-root", o.run.run_root),
+	    OPT_FLAG("keep", o.run.keep),
+	    OPT_STR("kafka", kafka),
+	    OPT_LOG,
+	    OPT_HELP,
+	};
+	int rc = parse_opts(argc, argv, opts, NOPTS(opts), true);
+	if (rc >= 0 || (rc = set_kafka(&o.run, kafka)))
+		return rc;
+	k->standby = standby;
+	k->regional_kafka = regional;
+	k->duration_s = secs ? secs : o.run.short_run ? 90 : 180;
+	if (o.replay && (optind != argc || o.file))
+		return bad_usage("sim nemesis --replay FILE takes no SEED and no --out", NULL);
+	if (!o.replay && (optind + 1 != argc || parse_u64(argv[optind], 0, UINT64_MAX, &k->seed)))
+		return bad_usage("sim nemesis takes one SEED (a whole number)", NULL);
+	log_set_component("sim/drill/nemesis");
+	signal(SIGPIPE, SIG_IGN);
+	return nemesis_run(&o);
 }
 
 /* A whole decimal number in [lo, hi]. */
@@ -1024,6 +1119,7 @@ static const struct {
     {"broker", cmd_broker},
     {"kafka", cmd_kafka},
     {"drill", cmd_drill},
+    {"nemesis", cmd_nemesis},
     {"bench-central", cmd_bench_central},
     {"bench-views", cmd_bench_views},
     {"bench-feed", cmd_bench_feed},
