@@ -113,8 +113,11 @@ CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c)
 # sim/bench/alloccount.c is an LD_PRELOAD library of the benchmark (it
 # defines malloc), never linked into a program; sim/bench/wakemem.c is a
 # program of its own that uses no project code (make bench-wakemem), as
-# is sim/bench/feedtx.c (librdkafka only; make bench-feedtx).
-SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c,$(wildcard sim/*.c sim/*/*.c))
+# is sim/bench/feedtx.c (librdkafka only; make bench-feedtx), and so are
+# the peers of make bench-peers, sim/bench/peer_produce.c (nghttp2,
+# libevent, librdkafka) and sim/bench/redis_wait.c (hiredis, libevent).
+SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c \
+                 sim/bench/peer_produce.c sim/bench/redis_wait.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -300,9 +303,10 @@ check-deps:
 	@$(MAKE) --no-print-directory kafka-jars cpd-jars
 
 # Packages only `make bench` needs: PostgreSQL, for the naive hot-row
-# baseline. The bench runs its own throwaway cluster; it never uses the
-# Debian one.
-BENCH_PKGS := postgresql postgresql-contrib linux-perf
+# baseline (the bench runs its own throwaway cluster; it never uses the
+# Debian one), and hiredis, for make bench-peers' Redis client
+# (sim/bench/redis_wait.c).
+BENCH_PKGS := postgresql postgresql-contrib linux-perf libhiredis-dev
 
 # Installing postgresql makes a Debian cluster (15/main) and its service
 # scripts may start it (they do not in a container without systemd or an
@@ -588,6 +592,16 @@ bench-feedtx: $(BUILD)/feedtx $(BUILD)/sim kafka-jars
 $(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(COMPILE) -o $@ $< -lrdkafka -lpthread
+
+# The peers of the durable like (issue 69): a bare producer behind
+# HTTP/2 and a Redis client that WAITs for its replica.
+$(BUILD)/peer_produce: sim/bench/peer_produce.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lnghttp2 -levent -lrdkafka
+
+$(BUILD)/redis_wait: sim/bench/redis_wait.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lhiredis -levent
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages
