@@ -33,6 +33,8 @@
 #                   the memory other processes touch -> build/bench/wakemem.txt
 #   make bench-feedtx  the change feed's publishing without and with Kafka's
 #                   transactions, on real Kafka -> build/bench/feedtx.txt
+#   make bench-peers  the replicated like against a bare Kafka producer and
+#                   Redis + replica + WAIT, on real Kafka -> build/bench/peers.json
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
@@ -149,7 +151,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx bench-peers fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -593,8 +595,16 @@ $(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(COMPILE) -o $@ $< -lrdkafka -lpthread
 
-# The peers of the durable like (issue 69): a bare producer behind
-# HTTP/2 and a Redis client that WAITs for its replica.
+# The durable like against the peers a team would build instead (issue
+# 69), on one real three-node cluster: the edge with its changelog, a
+# bare producer behind HTTP/2 (sim/bench/peer_produce.c) and Redis with
+# a replica and WAIT (sim/bench/redis_wait.c, the client): rates, CPU
+# per like over each peer's processes, p99 at half of each one's peak
+# -> build/bench/peers.json. A few minutes; docs/performance.md.
+bench-peers: check-bench-deps kafka-jars
+	@$(MAKE) --no-print-directory $(BUILD)/edge $(BUILD)/sim $(BUILD)/peer_produce $(BUILD)/redis_wait
+	./sim/bench/bench.sh peers
+
 $(BUILD)/peer_produce: sim/bench/peer_produce.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(COMPILE) -o $@ $< -lnghttp2 -levent -lrdkafka
