@@ -602,7 +602,7 @@ $(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
 # per like over each peer's processes, p99 at half of each one's peak
 # -> build/bench/peers.json. A few minutes; docs/performance.md.
 bench-peers: check-bench-deps kafka-jars
-	@$(MAKE) --no-print-directory $(BUILD)/edge $(BUILD)/sim $(BUILD)/peer_produce $(BUILD)/redis_wait
+	@$(MAKE) --no-print-directory all $(BUILD)/peer_produce $(BUILD)/redis_wait
 	./sim/bench/bench.sh peers
 
 $(BUILD)/peer_produce: sim/bench/peer_produce.c $(BUILD)/flags.stamp

@@ -1202,7 +1202,7 @@ main_peers() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep
 	local t
-	for t in peer_produce redis_wait sim edge; do
+	for t in peer_produce redis_wait sim edge central; do
 		[[ -x $BIN/$t ]] || {
 			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
 			exit 1
