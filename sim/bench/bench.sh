@@ -1285,9 +1285,9 @@ write_peers() {
 
 print_peers() {
 	local k name
-	printf '| %-34s | %8s | %22s | %9s | %7s | %7s | %7s |\n' peer "likes/s" \
+	printf '| %-36s | %8s | %22s | %9s | %7s | %7s | %7s |\n' peer "likes/s" \
 		"CPU us/like (srv+copy)" "paced /s" "p50 ms" "p99 ms" "p999 ms"
-	printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------------ ---------- \
+	printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------------- ---------- \
 		------------------------ ----------- --------- --------- ---------
 	for k in "${PEERS[@]}"; do
 		case $k in
@@ -1295,7 +1295,7 @@ print_peers() {
 		kafka_produce) name="peer_produce: 1 record, acks=all" ;;
 		redis_wait) name="Redis + replica, EVALSHA + WAIT 1 0" ;;
 		esac
-		printf '| %-34s | %8s | %22s | %9s | %7s | %7s | %7s |\n' "$name" "${RATE[$k]:-}" \
+		printf '| %-36s | %8s | %22s | %9s | %7s | %7s | %7s |\n' "$name" "${RATE[$k]:-}" \
 			"${PCPU[$k.total]:-} (${PCPU[$k.server]:-}+${PCPU[$k.also]:-})" \
 			"${LAT[${k}_50.rate]:-}" "${LAT[${k}_50.p50]:-}" "${LAT[${k}_50.p99]:-}" \
 			"${LAT[${k}_50.p999]:-}"
