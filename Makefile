@@ -33,6 +33,8 @@
 #                   the memory other processes touch -> build/bench/wakemem.txt
 #   make bench-feedtx  the change feed's publishing without and with Kafka's
 #                   transactions, on real Kafka -> build/bench/feedtx.txt
+#   make bench-peers  the replicated like against a bare Kafka producer and
+#                   Redis + replica + WAIT, on real Kafka -> build/bench/peers.json
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
@@ -130,8 +132,11 @@ CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c)
 # sim/bench/alloccount.c is an LD_PRELOAD library of the benchmark (it
 # defines malloc), never linked into a program; sim/bench/wakemem.c is a
 # program of its own that uses no project code (make bench-wakemem), as
-# is sim/bench/feedtx.c (librdkafka only; make bench-feedtx).
-SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c,$(wildcard sim/*.c sim/*/*.c))
+# is sim/bench/feedtx.c (librdkafka only; make bench-feedtx), and so are
+# the peers of make bench-peers, sim/bench/peer_produce.c (nghttp2,
+# libevent, librdkafka) and sim/bench/redis_wait.c (hiredis, libevent).
+SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c \
+                 sim/bench/peer_produce.c sim/bench/redis_wait.c,$(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -163,7 +168,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
 
 .PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx bench-peers fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -317,9 +322,10 @@ check-deps:
 	@$(MAKE) --no-print-directory kafka-jars cpd-jars
 
 # Packages only `make bench` needs: PostgreSQL, for the naive hot-row
-# baseline. The bench runs its own throwaway cluster; it never uses the
-# Debian one.
-BENCH_PKGS := postgresql postgresql-contrib linux-perf
+# baseline (the bench runs its own throwaway cluster; it never uses the
+# Debian one), and hiredis, for make bench-peers' Redis client
+# (sim/bench/redis_wait.c).
+BENCH_PKGS := postgresql postgresql-contrib linux-perf libhiredis-dev
 
 # Installing postgresql makes a Debian cluster (15/main) and its service
 # scripts may start it (they do not in a container without systemd or an
@@ -613,6 +619,24 @@ bench-feedtx: $(BUILD)/feedtx $(BUILD)/sim kafka-jars
 $(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(COMPILE) -o $@ $< -lrdkafka -lpthread
+
+# The durable like against the peers a team would build instead (issue
+# 69), on one real three-node cluster: the edge with its changelog, a
+# bare producer behind HTTP/2 (sim/bench/peer_produce.c) and Redis with
+# a replica and WAIT (sim/bench/redis_wait.c, the client): rates, CPU
+# per like over each peer's processes, p99 at half of each one's peak
+# -> build/bench/peers.json. A few minutes; docs/performance.md.
+bench-peers: check-bench-deps kafka-jars
+	@$(MAKE) --no-print-directory all $(BUILD)/peer_produce $(BUILD)/redis_wait
+	./sim/bench/bench.sh peers
+
+$(BUILD)/peer_produce: sim/bench/peer_produce.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lnghttp2 -levent -lrdkafka
+
+$(BUILD)/redis_wait: sim/bench/redis_wait.c $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(COMPILE) -o $@ $< -lhiredis -levent
 
 # The memory bench: 10M items and 1M users through one edge, about 25
 # minutes. It needs none of BENCH_PKGS (no PostgreSQL), only the packages

@@ -33,6 +33,17 @@
 # peak is then lower than without it, and so are the paced runs' rates,
 # taken from it (BENCH_LAT_RUNS=0 runs the peak alone).
 #
+# `sim/bench/bench.sh peers` (make bench-peers, issue 69) runs only the
+# durable like against the peers a team would build instead, on one
+# real three-node Kafka cluster: the edge with its changelog there, a
+# bare producer behind HTTP/2 (build/peer_produce: one record per like,
+# acks=all, answered from its delivery report) and Redis with a replica
+# (build/redis_wait: the like script, then WAIT 1 0). Each gets a like
+# run with the same connections and likes in flight, its CPU per like
+# over all its processes (the edge and the three JVMs; peer_produce and
+# the JVMs; the master and the replica), and a paced run at half its own
+# peak; writes build/bench/peers.json (main_peers).
+#
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
 # settings), printing edge_get_vs_bare and edge_batch50_vs_get. With
@@ -60,8 +71,9 @@
 #
 # Owns: one private temp dir (configs, data, URI lists, h2load output, a
 # throwaway PostgreSQL cluster) and every process it starts (broker,
-# central, two edges, nghttpd, redis-server, postgres, the load generators
-# and the probe), each stopped by PID in the EXIT trap. Loopback and a unix
+# central, two edges, nghttpd, redis-server, postgres, sim kafka and its
+# JVMs, peer_produce, the load generators and the probe), each stopped
+# by PID in the EXIT trap (the JVMs die with sim kafka). Loopback and a unix
 # socket in the temp dir only; it never touches a system PostgreSQL cluster.
 # The process handling and the stack come from sim/bench/bench_lib.sh. The memory
 # figures (RSS at 10M items, and the bounds) are read from
@@ -99,6 +111,8 @@
 # ends with the server's share of a core during it, and with sim pace the
 # p99 of how late requests went out (their wait for a free stream
 # included),
+# BENCH_PEER_WARM the untimed likes through the bare producer that warm
+# the peers mode's cluster before any peer is measured (BENCH_ITEMS),
 # BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
 # one line per request, start in us since the epoch, status, latency in
 # us; with h2load, its processes one after another).
@@ -248,12 +262,14 @@ h2wait() { # name
 
 # Runs h2run and records the rate; warns on failures.
 measure() { # key h2run-args...
-	local key=$1 rate ok fail non c0 c1
+	local key=$1 rate ok fail non c0 c1 g0 g1
 	shift
 	settle "$key"
 	c0=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || c0=""
+	g0=$(group_ticks)
 	h2run "$key" "$@"
 	run_end
+	g1=$(group_ticks)
 	# What the run left the edge to do (central's snapshots of its likes,
 	# their compactions) is its cost too: the CPU count waits for it (the
 	# run ended the quiet spell, so settle waits again).
@@ -263,8 +279,9 @@ measure() { # key h2run-args...
 	RATE[$key]=$rate
 	RATE_OK[$key]=$ok
 	per_core "$key" "$ok" "$c0" "$c1"
-	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx; %s per server CPU second)\n' \
-		"$key" "$rate" "$ok" "$fail" "$non" "${CORE[$key]:-none}"
+	group_cpu "$key" "$ok" "$g0" "$g1"
+	printf '  %-22s %10s req/s  (%s ok, %s failed, %s non-2xx; %s per server CPU second%s)\n' \
+		"$key" "$rate" "$ok" "$fail" "$non" "${CORE[$key]:-none}" "$(group_cpu_says "$key")"
 	if ((fail > 0 || non > 0)); then
 		WARN+=("$key: $fail failed, $non non-2xx answers")
 	fi
@@ -284,6 +301,43 @@ per_core() { # key requests ticks-before ticks-after
 	[[ -n $3 && -n $4 ]] || return 0
 	CORE[$1]=$(awk -v n="$2" -v a="$3" -v b="$4" -v hz="$(getconf CLK_TCK)" \
 		'BEGIN { if (b > a) printf "%.0f", n * hz / (b - a) }')
+}
+
+# The cost of a peer as a whole (bench.sh peers): the CPU of the server
+# measure charges and of every process in MEASURE_ALSO (PIDs; set it
+# local to the caller, as CORE_PID) with their children (sim kafka's
+# broker JVMs), from the load's start to its end (run_end), in CPU
+# microseconds per answered request: PCPU[key.server], PCPU[key.also]
+# and PCPU[key.total]. Nothing when MEASURE_ALSO is not set.
+declare -A PCPU
+
+# "server also" CPU ticks so far, or nothing without MEASURE_ALSO.
+group_ticks() {
+	[[ -n ${MEASURE_ALSO:-} ]] || return 0
+	local srv also=0 p kids
+	srv=$(cpu_ticks "${CORE_PID:-$EDGE_PID}" 2>/dev/null) || return 0
+	kids=$(pgrep -d ' ' -P "${MEASURE_ALSO// /,}" || true)
+	for p in $MEASURE_ALSO $kids; do
+		also=$((also + $(cpu_ticks "$p" 2>/dev/null || echo 0)))
+	done
+	echo "$srv $also"
+}
+
+group_cpu() { # key requests "srv also"-before "srv also"-after
+	[[ -n $3 && -n $4 ]] && (($2 > 0)) || return 0
+	read -r "PCPU[$1.server]" "PCPU[$1.also]" "PCPU[$1.total]" < <(awk -v n="$2" \
+		-v a="$3" -v b="$4" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		s = (y[1] - x[1]) / hz * 1e6 / n; o = (y[2] - x[2]) / hz * 1e6 / n
+		printf "%.1f %.1f %.1f\n", s, o, s + o
+	}')
+}
+
+# What measure's line says of group_cpu's figures.
+group_cpu_says() { # key
+	[[ -n ${PCPU[$1.total]:-} ]] || return 0
+	printf '; CPU per like %s us: server %s + %s' "${PCPU[$1.total]}" "${PCPU[$1.server]}" \
+		"${PCPU[$1.also]}"
 }
 
 # p50 p99 p999 in ms of the 2xx answers in the h2load log files.
@@ -863,22 +917,44 @@ bench_sync() {
 # Changelog records per like: the records its appends made during the
 # like run (group commits and seals, not likes).
 bench_replicated() { # embedded|real
-	local kind=$1 key=like_replicated a0 a1 s0 s1 likes=$((ITEMS * CONNS))
-	local saved=${BENCH_EDGE_INI:-} peak=${RATE[like_sync_true]}
-	[[ $kind == real ]] && key=like_replicated_real
 	echo "changelog: a like run with every write copied to a regional cluster first" \
-		"($kind; edge on CPU $SERVER_CPU, the regional brokers on CPU $LOAD_CPU)"
+		"($1; edge on CPU $SERVER_CPU, the regional brokers on CPU $LOAD_CPU)"
+	regional_start "$1"
+	replicated_like "$1"
+	stop "$REGIONAL_PID"
+}
+
+# Starts the regional cluster of KIND on the load's CPU, with the
+# changelog's topic and any more --topic NAME:PARTITIONS given, and
+# waits for it; sets REGIONAL_PID (sim broker, or sim kafka, whose
+# children are the nodes' JVMs). Its bootstrap list is
+# TMP/regional.bootstrap.
+regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
+	local kind=$1
+	shift
 	rm -f "$TMP/regional.bootstrap"
 	if [[ $kind == real ]]; then
 		start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
 			--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
-			--bootstrap-file "$TMP/regional.bootstrap"
+			--bootstrap-file "$TMP/regional.bootstrap" "$@"
 	else
 		start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
-			--topic likes.changelog:1
+			--topic likes.changelog:1 "$@"
 	fi
-	local rpid=$LAST_PID
+	REGIONAL_PID=$LAST_PID
 	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
+}
+REGIONAL_PID=""
+
+# The replicated like on the running regional cluster (regional_start):
+# the edge restarted with its changelog there, the like run, the paced
+# run, the plain edge back. Its run's CPU per like counts the regional
+# cluster's processes too (group_cpu).
+replicated_like() { # embedded|real
+	local kind=$1 key=like_replicated a0 a1 s0 s1 likes=$((ITEMS * CONNS))
+	local saved=${BENCH_EDGE_INI:-} peak=${RATE[like_sync_true]:-}
+	local MEASURE_ALSO=$REGIONAL_PID
+	[[ $kind == real ]] && key=like_replicated_real
 	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
 	BENCH_EDGE_INI+="\npartition = 0"
 	edge_start "edge-$key" "$SERVER_CPU" "" "" false
@@ -904,7 +980,6 @@ bench_replicated() { # embedded|real
 	[[ $kind == real ]] && peak=${RATE[$key]:-}
 	isnum "$peak" && latency_run "${key}_50" 50 "$peak" "$TMP/likes.txt" "${kind:0:1}rplu" 1
 	edge_start edge "$SERVER_CPU"
-	stop "$rpid"
 	R[edge_${key}_vs_like]=$(div "${RATE[$key]:-}" "${RATE[like_sync_false]:-}")
 }
 
@@ -999,6 +1074,238 @@ main_sync() {
 	echo "store.sync, $DATE, $MACHINE"
 	print_sync
 	echo "written: $OUT/sync.json"
+}
+
+# ---- the durable like against its peers (bench.sh peers, issue 69) ----------
+
+PEER_TOPIC=peer.likes # the bare producer's topic, one partition as the changelog's
+PEER_WARM=${BENCH_PEER_WARM:-$ITEMS} # untimed likes through the bare producer first
+
+# The bare producer (build/peer_produce) on the server's CPU against the
+# running real cluster; sets PP_PID and PP_LIST (its URI list).
+peer_produce_start() { # log-name
+	free_port
+	start "$1" "$SERVER_CPU" "$BIN/peer_produce" --bootstrap-file "$TMP/regional.bootstrap" \
+		--topic "$PEER_TOPIC" --port "$PORT"
+	PP_PID=$LAST_PID
+	wait_until "peer_produce /healthz" 60 curl -sf --http2-prior-knowledge \
+		"http://127.0.0.1:$PORT/healthz"
+	PP_LIST=$TMP/peer_produce.$PORT.txt
+	uri_list "$PP_LIST" "http://127.0.0.1:$PORT" /v1/items/post/ "$ITEMS"
+}
+
+# Kafka's share, before any peer is measured: a fresh cluster's JVMs
+# compile their hot paths under the first load, which would fall on
+# whichever peer came first. PEER_WARM likes through the bare producer,
+# not measured.
+peer_warm() {
+	((PEER_WARM > 0)) || return 0
+	peer_produce_start peer-produce-warm
+	echo "  warming the cluster: $PEER_WARM likes through peer_produce (not measured)"
+	h2run peer_warm "$PEER_WARM" "$PP_LIST" warmu 1 0
+	stop "$PP_PID"
+}
+
+# The bare producer's like run and its paced run at half its own peak,
+# its CPU per like over itself and the cluster's processes.
+peer_kafka() {
+	local CORE_PID MEASURE_ALSO=$REGIONAL_PID
+	peer_produce_start peer-produce
+	CORE_PID=$PP_PID
+	echo "peer_produce (pid $PP_PID, CPU $SERVER_CPU): one record per like, acks=all," \
+		"idempotent, answered from its delivery report; the cluster on CPU $LOAD_CPU"
+	SETTLED=0
+	measure kafka_produce "$((ITEMS * CONNS))" "$PP_LIST" kpu 1 0
+	isnum "${RATE[kafka_produce]:-}" && ((RATE[kafka_produce] > 0)) &&
+		latency_run kafka_produce_50 50 "${RATE[kafka_produce]}" "$PP_LIST" kplu 1
+	stop "$PP_PID"
+}
+
+# A redis_wait run: key, likes, users' prefix, rate (0: the peak). Fills
+# RATE[key] or LAT[key.*] (a paced key ends in _50), and PCPU[key.*] over
+# the master (server) and the replica.
+redis_wait_run() { # key likes user rate master-pid replica-pid port sha
+	local key=$1 n=$2 user=$3 rate=$4 m=$5 r=$6 t0 t1 out=$TMP/redis_wait.$1.out
+	t0="$(cpu_ticks "$m") $(cpu_ticks "$r")" || t0=""
+	run "$LOAD_CPU" "$BIN/redis_wait" --port "$7" --sha "$8" --likes "$n" --items "$ITEMS" \
+		--conns "$CONNS" --depth "$DEPTH" --user "$user" --rate "$rate" >"$out" ||
+		WARN+=("$key: redis_wait failed: $(tr '\n' ' ' <"$out")")
+	t1="$(cpu_ticks "$m") $(cpu_ticks "$r")" || t1=""
+	local -A v=()
+	local k val
+	while IFS='=' read -r k val; do v[$k]=$val; done <"$out"
+	if ((rate > 0)); then
+		LAT[$key.target]=$rate LAT[$key.rate]=${v[rate]:-} LAT[$key.p50]=${v[p50_ms]:-}
+		LAT[$key.p99]=${v[p99_ms]:-} LAT[$key.p999]=${v[p999_ms]:-}
+		printf '  %-22s target %6s/s got %6s/s  p50 %s  p99 %s  p999 %s ms\n' "$key" "$rate" \
+			"${v[rate]:-}" "${v[p50_ms]:-}" "${v[p99_ms]:-}" "${v[p999_ms]:-}"
+	else
+		RATE[$key]=${v[rate]:-}
+		group_cpu "$key" "${v[ok]:-0}" "$t0" "$t1"
+		printf '  %-22s %10s likes/s  (%s ok, %s failed; redis_wait %s CPU s%s)\n' "$key" \
+			"${v[rate]:-}" "${v[ok]:-}" "${v[failed]:-}" "${v[client_cpu_s]:-}" \
+			"$(group_cpu_says "$key")"
+	fi
+}
+
+# The replica has caught up with the master (WAIT 1 0 would block for
+# ever without one).
+redis_replica_online() { # master-port
+	redis-cli -p "$1" INFO replication | grep -q '^slave0:.*state=online'
+}
+
+# Redis with a replica: the master on the server's CPU, the replica on
+# the load's (where the brokers ran), neither saving to disk (the
+# replica is the copy, as the brokers are the edge's); the like script,
+# then WAIT 1 0 for each like, from redis_wait with the h2load runs'
+# connections and likes in flight.
+peer_redis() {
+	local mport rport m r sha half n
+	free_port
+	mport=$PORT
+	free_port
+	rport=$PORT
+	mkdir -p "$TMP/redis-master" "$TMP/redis-replica"
+	start redis-master "$SERVER_CPU" redis-server --bind 127.0.0.1 --port "$mport" \
+		--dir "$TMP/redis-master" --save '' --appendonly no
+	m=$LAST_PID
+	wait_until "the Redis master" 10 redis-cli -p "$mport" ping
+	start redis-replica "$LOAD_CPU" redis-server --bind 127.0.0.1 --port "$rport" \
+		--dir "$TMP/redis-replica" --save '' --appendonly no --replicaof 127.0.0.1 "$mport"
+	r=$LAST_PID
+	wait_until "the Redis replica in sync" 30 redis_replica_online "$mport"
+	sha=$(redis-cli -p "$mport" SCRIPT LOAD "$REDIS_LIKE_LUA")
+	echo "redis: master (pid $m, CPU $SERVER_CPU), replica (pid $r, CPU $LOAD_CPU), redis_wait" \
+		"on CPU $LOAD_CPU: $CONNS connections x $DEPTH likes in flight, EVALSHA then WAIT 1 0"
+	redis_wait_run redis_wait "$((ITEMS * CONNS))" rwu 0 "$m" "$r" "$mport" "$sha"
+	if isnum "${RATE[redis_wait]:-}" && ((RATE[redis_wait] > 0)); then
+		half=$((RATE[redis_wait] / 2))
+		n=$((half * LAT_S))
+		if ((n > ITEMS * CONNS)); then n=$((ITEMS * CONNS)); fi
+		redis_wait_run redis_wait_50 "$n" rwlu "$half" "$m" "$r" "$mport" "$sha"
+	fi
+	stop "$r"
+	stop "$m"
+}
+
+# `bench.sh peers` (make bench-peers): the edge's replicated like against
+# the peers a team would build instead, each on the same guarantee (an
+# acknowledged like is on two machines) and, where the peer speaks HTTP,
+# the same h2load settings. One real three-node cluster (sim kafka, as
+# bench_replicated real starts it) serves both Kafka peers: the edge with
+# its changelog there (replicated_like, on the stack with every item
+# liked once) and the bare producer (peer_kafka, after the stack is
+# stopped); then Redis with a replica and WAIT (peer_redis). For each:
+# likes/s, CPU per like over all its processes, the p99 of a paced run
+# at half its own peak. Writes OUT/peers.json.
+main_peers() {
+	mkdir -p "$OUT"
+	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep
+	local t
+	for t in peer_produce redis_wait sim edge central; do
+		[[ -x $BIN/$t ]] || {
+			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
+			exit 1
+		}
+	done
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	if (($(nproc) >= 2)); then
+		PLACEMENT="CPU $SERVER_CPU: the edge, peer_produce, the Redis master;"
+		PLACEMENT+=" CPU $LOAD_CPU: the three Kafka nodes (JVMs), the Redis replica, h2load and"
+		PLACEMENT+=" redis_wait, and the edge's embedded broker and central"
+		[[ $BENCH_DOWNSTREAM_IDLE == 1 ]] && PLACEMENT+=" (those two under SCHED_IDLE)"
+	else
+		PLACEMENT="one CPU: nothing pinned"
+	fi
+	echo "placement: $PLACEMENT"
+	stack_with_likes
+	echo "peers: one real three-node cluster (sim kafka, replication 3, min.insync.replicas 2)" \
+		"on CPU $LOAD_CPU for both Kafka peers"
+	regional_start real --topic "$PEER_TOPIC:1"
+	echo "  cluster: sim kafka pid $REGIONAL_PID, nodes (JVMs) pids" \
+		"$(pgrep -d ' ' -P "$REGIONAL_PID" || true)"
+	peer_warm
+	echo "edge (CPU $SERVER_CPU), its changelog on the cluster:"
+	replicated_like real
+	stop_stack
+	peer_kafka
+	stop "$REGIONAL_PID"
+	peer_redis
+	R[edge_like_replicated_real_vs_redis_wait]=$(div "${RATE[like_replicated_real]:-}" \
+		"${RATE[redis_wait]:-}")
+	R[edge_like_replicated_real_vs_kafka_produce]=$(div "${RATE[like_replicated_real]:-}" \
+		"${RATE[kafka_produce]:-}")
+	# Per CPU: the peer's CPU per like over the edge's (above 1: the edge
+	# does a like on less CPU).
+	R[edge_like_replicated_real_vs_redis_wait_per_cpu]=$(div "${PCPU[redis_wait.total]:-}" \
+		"${PCPU[like_replicated_real.total]:-}")
+	R[edge_like_replicated_real_vs_kafka_produce_per_cpu]=$(div \
+		"${PCPU[kafka_produce.total]:-}" "${PCPU[like_replicated_real.total]:-}")
+	write_peers
+	echo
+	echo "peers, $DATE, $MACHINE"
+	print_peers
+	local w
+	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
+	echo "written: $OUT/peers.json"
+}
+
+PEERS=(like_replicated_real kafka_produce redis_wait)
+
+write_peers() {
+	local k f pc=() lat=()
+	for k in "${PEERS[@]}"; do
+		for f in server also total; do pc+=("$k.$f"); done
+		for f in target rate p50 p99 p999; do lat+=("${k}_50.$f"); done
+	done
+	{
+		printf '{\n  "date": %s,\n  "machine": %s,\n  "placement": %s,\n' "$(jstr "$DATE")" \
+			"$(jstr "$MACHINE")" "$(jstr "$PLACEMENT")"
+		printf '  "settings": %s,\n' "$(jstr "h2load and redis_wait: $CONNS connections x $DEPTH in flight; $ITEMS items; paced runs ${LAT_S}s at half of each peer's own peak")"
+		jobject '  ' R edge_like_replicated_real_vs_redis_wait \
+			edge_like_replicated_real_vs_kafka_produce \
+			edge_like_replicated_real_vs_redis_wait_per_cpu \
+			edge_like_replicated_real_vs_kafka_produce_per_cpu
+		printf ',\n  "p99_ms_at_half_peak": {\n'
+		jobject '    ' LAT like_replicated_real_50.p99 kafka_produce_50.p99 redis_wait_50.p99
+		printf '\n  },\n  "rates_per_s": {\n'
+		jobject '    ' RATE "${PEERS[@]}"
+		printf '\n  },\n  "cpu_us_per_like": {\n'
+		jobject '    ' PCPU "${pc[@]}"
+		printf '\n  },\n  "latency_ms": {\n'
+		jobject '    ' LAT "${lat[@]}"
+		printf '\n  },\n  "changelog_records_per_like": %s,\n' \
+			"$(jnum "${RECPL[like_replicated_real]:-}")"
+		printf '  "warnings": '
+		jwarnings
+		printf '\n}\n'
+	} >"$OUT/peers.json"
+}
+
+print_peers() {
+	local k name
+	printf '| %-36s | %8s | %22s | %9s | %7s | %7s | %7s |\n' peer "likes/s" \
+		"CPU us/like (srv+copy)" "paced /s" "p50 ms" "p99 ms" "p999 ms"
+	printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------------- ---------- \
+		------------------------ ----------- --------- --------- ---------
+	for k in "${PEERS[@]}"; do
+		case $k in
+		like_replicated_real) name="edge like, changelog on 3 nodes" ;;
+		kafka_produce) name="peer_produce: 1 record, acks=all" ;;
+		redis_wait) name="Redis + replica, EVALSHA + WAIT 1 0" ;;
+		esac
+		printf '| %-36s | %8s | %22s | %9s | %7s | %7s | %7s |\n' "$name" "${RATE[$k]:-}" \
+			"${PCPU[$k.total]:-} (${PCPU[$k.server]:-}+${PCPU[$k.also]:-})" \
+			"${LAT[${k}_50.rate]:-}" "${LAT[${k}_50.p50]:-}" "${LAT[${k}_50.p99]:-}" \
+			"${LAT[${k}_50.p999]:-}"
+	done
+	echo "edge / Redis + WAIT: ${R[edge_like_replicated_real_vs_redis_wait]:-null} by rate," \
+		"${R[edge_like_replicated_real_vs_redis_wait_per_cpu]:-null} per CPU (target by rate >= 1.5)"
+	echo "edge / bare producer: ${R[edge_like_replicated_real_vs_kafka_produce]:-null} by rate," \
+		"${R[edge_like_replicated_real_vs_kafka_produce_per_cpu]:-null} per CPU (target by rate >= 0.8)"
+	echo "the edge's changelog records per like: ${RECPL[like_replicated_real]:-null}"
+	echo "placement: $PLACEMENT"
 }
 
 # The lines under the table for bench_mixed and the serial samples.
@@ -1310,7 +1617,10 @@ bare_mixed() {
 }
 
 # The like job in Redis: SADD the user to the item's set, INCR the item's
-# count when the user is new. Distinct random pairs, EVALSHA.
+# count when the user is new (a repeated like does not count twice).
+REDIS_LIKE_LUA="if redis.call('SADD', 's:'..ARGV[1], ARGV[2]) == 1 then return redis.call('INCR', 'n:'..ARGV[1]) end return 0"
+
+# The like job by redis-benchmark: distinct random pairs, EVALSHA.
 redis_run() { # key extra-server-args...
 	local key=$1
 	shift
@@ -1321,8 +1631,7 @@ redis_run() { # key extra-server-args...
 	local pid=$LAST_PID
 	wait_until "redis-server" 10 redis-cli -p "$port" ping
 	local sha rate c0 c1 out=$TMP/redis-benchmark.$key.out
-	sha=$(redis-cli -p "$port" SCRIPT LOAD \
-		"if redis.call('SADD', 's:'..ARGV[1], ARGV[2]) == 1 then return redis.call('INCR', 'n:'..ARGV[1]) end return 0")
+	sha=$(redis-cli -p "$port" SCRIPT LOAD "$REDIS_LIKE_LUA")
 	c0=$(cpu_ticks "$pid")
 	run "$LOAD_CPU" redis-benchmark -p "$port" -n "$NREDIS" -c "$CONNS" -P "$DEPTH" \
 		-r 100000000 --csv EVALSHA "$sha" 0 i__rand_int__ u__rand_int__ >"$out"
@@ -2535,6 +2844,7 @@ ab_median() { # array kind side rounds [format]
 pacer_check
 case ${1:-} in
 sync) main_sync ;;
+peers) main_peers ;;
 feed) main_feed ;;
 latency) main_latency ;;
 reads) main_reads ;;
