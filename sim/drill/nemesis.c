@@ -560,63 +560,75 @@ static void node_word(char *dst, size_t len, const fault *f, bool standby)
 		snprintf(dst, len, "edge%u%s", f->index, standby ? ".standby" : "");
 }
 
+/* What follows the node in a kind's two steps. */
+typedef enum {
+	ARGS_NONE,
+	ARGS_BROKER, /* " ID" in both */
+	ARGS_CUT,    /* " LINK DIR", healed by " LINK" */
+	ARGS_DELAY   /* " LINK MS JITTER", healed by " LINK" */
+} step_args;
+
+/* How a kind's fault is written: the step that opens it and the one that
+ * heals it, each "VERB NODE ARGS". The opening names the instance hit
+ * (edgeN.standby too) or, with by_region, the region (edgeN); the heal
+ * always names the region: a start brings back whichever instance is
+ * down, and a heal of edgeN clears the path of both instances (the one
+ * cut may have become the other role meanwhile). */
+typedef struct step_def {
+	const char *open, *close;
+	bool by_region;
+	step_args args;
+} step_def;
+
+static const step_def steps[NEMESIS_KINDS] = {
+    [NEMESIS_KILL] = {"kill", "start", false, ARGS_NONE},
+    [NEMESIS_WIPE] = {"wipe", "start", false, ARGS_NONE},
+    [NEMESIS_STOP] = {"stop", "cont", false, ARGS_NONE},
+    [NEMESIS_KILL_STANDBY] = {"kill", "start", false, ARGS_NONE},
+    [NEMESIS_WIPE_STANDBY] = {"wipe", "start", false, ARGS_NONE},
+    [NEMESIS_STOP_STANDBY] = {"stop", "cont", false, ARGS_NONE},
+    [NEMESIS_CENTRAL_KILL] = {"kill", "start", false, ARGS_NONE},
+    [NEMESIS_CENTRAL_STOP] = {"stop", "cont", false, ARGS_NONE},
+    [NEMESIS_BROKER] = {"regional_broker_down", "regional_broker_up", true, ARGS_BROKER},
+    [NEMESIS_CUT] = {"cut", "heal", false, ARGS_CUT},
+    [NEMESIS_CUT_REGIONAL] = {"cut", "heal", false, ARGS_CUT},
+    [NEMESIS_DELAY] = {"delay", "heal", true, ARGS_DELAY},
+    [NEMESIS_DISK] = {"disk_full", "disk_free", true, ARGS_NONE},
+    [NEMESIS_REGION] = {"region_down", "region_up", true, ARGS_NONE},
+};
+
 /* The steps of fault f: its opening, its heal, and its settling start. */
 static size_t fault_lines(const fault *f, unsigned idx, line *out)
 {
+	if ((unsigned)f->kind >= NEMESIS_KINDS)
+		return 0;
+	const step_def *d = &steps[f->kind];
 	char node[32], any[32];
 	node_word(node, sizeof node, f, f->standby);
-	node_word(any, sizeof any, f, false); /* heals and starts name the region */
-	char open[STEP_TEXT_MAX], close[STEP_TEXT_MAX];
-	switch (f->kind) {
-	case NEMESIS_KILL:
-	case NEMESIS_KILL_STANDBY:
-	case NEMESIS_CENTRAL_KILL:
-		snprintf(open, sizeof open, "kill %s", node);
-		snprintf(close, sizeof close, "start %s", any);
+	node_word(any, sizeof any, f, false);
+	char open_args[64] = "", close_args[64] = "";
+	const char *link = link_word(f->link);
+	switch (d->args) {
+	case ARGS_NONE: break;
+	case ARGS_BROKER:
+		snprintf(open_args, sizeof open_args, " %u", f->broker);
+		snprintf(close_args, sizeof close_args, " %u", f->broker);
 		break;
-	case NEMESIS_WIPE:
-	case NEMESIS_WIPE_STANDBY:
-		snprintf(open, sizeof open, "wipe %s", node);
-		snprintf(close, sizeof close, "start %s", any);
+	case ARGS_CUT:
+		snprintf(open_args, sizeof open_args, " %s %s", link, dir_word(f->dir));
+		snprintf(close_args, sizeof close_args, " %s", link);
 		break;
-	case NEMESIS_STOP:
-	case NEMESIS_STOP_STANDBY:
-	case NEMESIS_CENTRAL_STOP:
-		snprintf(open, sizeof open, "stop %s", node);
-		snprintf(close, sizeof close, "cont %s", any);
+	case ARGS_DELAY:
+		snprintf(open_args, sizeof open_args, " %s %u %u", link, f->delay_ms, f->jitter_ms);
+		snprintf(close_args, sizeof close_args, " %s", link);
 		break;
-	case NEMESIS_BROKER:
-		snprintf(open, sizeof open, "regional_broker_down %s %u", any, f->broker);
-		snprintf(close, sizeof close, "regional_broker_up %s %u", any, f->broker);
-		break;
-	case NEMESIS_CUT:
-	case NEMESIS_CUT_REGIONAL:
-		snprintf(open, sizeof open, "cut %s %s %s", node, link_word(f->link),
-		         dir_word(f->dir));
-		/* A heal of edgeN clears the path of both instances: the one
-		 * cut may have become the other role meanwhile. */
-		snprintf(close, sizeof close, "heal %s %s", any, link_word(f->link));
-		break;
-	case NEMESIS_DELAY:
-		snprintf(open, sizeof open, "delay %s %s %u %u", any, link_word(f->link),
-		         f->delay_ms, f->jitter_ms);
-		snprintf(close, sizeof close, "heal %s %s", any, link_word(f->link));
-		break;
-	case NEMESIS_DISK:
-		snprintf(open, sizeof open, "disk_full %s", any);
-		snprintf(close, sizeof close, "disk_free %s", any);
-		break;
-	case NEMESIS_REGION:
-		snprintf(open, sizeof open, "region_down %s", any);
-		snprintf(close, sizeof close, "region_up %s", any);
-		break;
-	case NEMESIS_KINDS: return 0;
 	}
 	size_t n = 0;
 	out[n] = (line){f->open_ds, idx, 0, ""};
-	snprintf(out[n++].text, STEP_TEXT_MAX, "%s", open);
+	snprintf(out[n++].text, STEP_TEXT_MAX, "%s %s%s", d->open, d->by_region ? any : node,
+	         open_args);
 	out[n] = (line){f->close_ds, idx, 1, ""};
-	snprintf(out[n++].text, STEP_TEXT_MAX, "%s", close);
+	snprintf(out[n++].text, STEP_TEXT_MAX, "%s %s%s", d->close, any, close_args);
 	if (f->settle_ds) {
 		out[n] = (line){f->settle_ds, idx, 2, ""};
 		snprintf(out[n++].text, STEP_TEXT_MAX, "start %s", any);
