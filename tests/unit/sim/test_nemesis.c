@@ -44,6 +44,25 @@ static void parse(const char *text, drill *d)
 	cr_assert_eq(rc, 0, "the parser refused a drawn file: %s\n%s", err, text);
 }
 
+/* Every figure of coverage c is want's (its why and the drill's own
+ * settings aside). */
+static void assert_coverage(const nemesis_coverage *c, const nemesis_coverage *want)
+{
+	for (unsigned k = 0; k < NEMESIS_KINDS; k++)
+		cr_assert_eq(c->count[k], want->count[k], "%s: %u faults, not %u",
+		             nemesis_kind_name((nemesis_kind)k), c->count[k], want->count[k]);
+	cr_assert_eq(c->faults, want->faults);
+	cr_assert_eq(c->one_way_cuts, want->one_way_cuts);
+	cr_assert_eq(c->takeovers, want->takeovers);
+	cr_assert_eq(c->leader_losses, want->leader_losses);
+	cr_assert_eq(c->max_overlap, want->max_overlap);
+	cr_assert_eq(c->unhealed, want->unhealed);
+	cr_assert_float_eq(c->fault_s, want->fault_s, 1e-6);
+	cr_assert_float_eq(c->longest_free_s, want->longest_free_s, 1e-6);
+	cr_assert_eq(c->free_windows, want->free_windows);
+	cr_assert_eq(c->counts, want->counts, "%s", c->why);
+}
+
 /* The schedule without the header, which names the seed. */
 static const char *steps_of(const char *text)
 {
@@ -338,26 +357,27 @@ Test(nemesis, coverage_of_seed_42_is_as_counted_by_hand)
 	cr_assert_eq(d.nsteps, sizeof expect / sizeof expect[0]);
 	nemesis_coverage c;
 	nemesis_cover(&d, &c);
-	cr_assert_eq(c.count[NEMESIS_KILL], 1);
-	cr_assert_eq(c.count[NEMESIS_STOP], 2);
-	cr_assert_eq(c.count[NEMESIS_CENTRAL_KILL], 1);
-	cr_assert_eq(c.count[NEMESIS_CENTRAL_STOP], 1);
-	cr_assert_eq(c.count[NEMESIS_BROKER], 3);
-	cr_assert_eq(c.count[NEMESIS_CUT], 1);
-	cr_assert_eq(c.count[NEMESIS_CUT_REGIONAL], 1);
-	cr_assert_eq(c.faults, 10);
-	cr_assert_eq(c.one_way_cuts, 2);
-	cr_assert_eq(c.takeovers, 3, "kill edge2, stop edge1, stop edge0");
-	cr_assert_eq(c.leader_losses, 2, "broker 1 of edge2 and of edge0; edge1's 3 followed");
-	/* 133.6-141.1 central0 stopped, 134.7-142.7 edge0, 139.7-154.3 the cut. */
-	cr_assert_eq(c.max_overlap, 3);
-	cr_assert_eq(c.unhealed, 0);
-	/* 16.7 + 23.2 + 19.7 + 16.4 + 20.7 s of faults. */
-	cr_assert_float_eq(c.fault_s, 96.7, 1e-6);
-	/* Free: 12, 12.5, 8, 11.3, 13.8 and 25.7 s. */
-	cr_assert_float_eq(c.longest_free_s, 25.7, 1e-6);
-	cr_assert_eq(c.free_windows, 5);
-	cr_assert(c.counts, "%s", c.why);
+	const nemesis_coverage want = {
+	    .count = {[NEMESIS_KILL] = 1,
+	              [NEMESIS_STOP] = 2,
+	              [NEMESIS_CENTRAL_KILL] = 1,
+	              [NEMESIS_CENTRAL_STOP] = 1,
+	              [NEMESIS_BROKER] = 3,
+	              [NEMESIS_CUT] = 1,
+	              [NEMESIS_CUT_REGIONAL] = 1},
+	    .faults = 10,
+	    .one_way_cuts = 2,
+	    .takeovers = 3,     /* kill edge2, stop edge1, stop edge0 */
+	    .leader_losses = 2, /* broker 1 of edge2 and of edge0; edge1's 3 followed */
+	    /* 133.6-141.1 central0 stopped, 134.7-142.7 edge0, 139.7-154.3 the cut. */
+	    .max_overlap = 3,
+	    .unhealed = 0,
+	    .fault_s = 96.7,        /* 16.7 + 23.2 + 19.7 + 16.4 + 20.7 s of faults */
+	    .longest_free_s = 25.7, /* free: 12, 12.5, 8, 11.3, 13.8 and 25.7 s */
+	    .free_windows = 5,
+	    .counts = true,
+	};
+	assert_coverage(&c, &want);
 	drill_free(&d);
 	free(text);
 }
@@ -383,22 +403,24 @@ Test(nemesis, coverage_of_a_hand_written_drill)
 	parse(text, &d);
 	nemesis_coverage c;
 	nemesis_cover(&d, &c);
-	cr_assert_eq(c.faults, 6);
-	cr_assert_eq(c.count[NEMESIS_KILL], 1);
-	cr_assert_eq(c.count[NEMESIS_BROKER], 2);
-	cr_assert_eq(c.count[NEMESIS_CUT_REGIONAL], 1);
-	cr_assert_eq(c.count[NEMESIS_STOP_STANDBY], 1);
-	cr_assert_eq(c.count[NEMESIS_DELAY], 1);
-	cr_assert_eq(c.one_way_cuts, 1);
-	cr_assert_eq(c.takeovers, 2);
-	cr_assert_eq(c.leader_losses, 1);
-	cr_assert_eq(c.max_overlap, 2, "10-20 with 15-25; 40-50 with 45-55");
-	cr_assert_eq(c.unhealed, 1);
-	/* 10-25, 30-35, 40-55, 70-100 */
-	cr_assert_float_eq(c.fault_s, 15 + 5 + 15 + 30, 1e-9);
-	cr_assert_float_eq(c.longest_free_s, 15, 1e-9);
-	cr_assert_eq(c.free_windows, 2, "0-10 and 55-70; not 25-30 nor 35-40");
-	cr_assert_not(c.counts);
+	const nemesis_coverage want = {
+	    .count = {[NEMESIS_KILL] = 1,
+	              [NEMESIS_BROKER] = 2,
+	              [NEMESIS_CUT_REGIONAL] = 1,
+	              [NEMESIS_STOP_STANDBY] = 1,
+	              [NEMESIS_DELAY] = 1},
+	    .faults = 6,
+	    .one_way_cuts = 1,
+	    .takeovers = 2,
+	    .leader_losses = 1,
+	    .max_overlap = 2, /* 10-20 with 15-25; 40-50 with 45-55 */
+	    .unhealed = 1,
+	    .fault_s = 15 + 5 + 15 + 30, /* 10-25, 30-35, 40-55, 70-100 */
+	    .longest_free_s = 15,
+	    .free_windows = 2, /* 0-10 and 55-70; not 25-30 nor 35-40 */
+	    .counts = false,
+	};
+	assert_coverage(&c, &want);
 	cr_assert_not_null(strstr(c.why, "faults still in force at the end"), "%s", c.why);
 	char table[4096];
 	nemesis_cover_format(&c, table, sizeof table);
