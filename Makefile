@@ -279,35 +279,35 @@ deps:
 	fi
 	@$(MAKE) --no-print-directory kafka-jars cpd-jars
 
+# Java programs the tree runs, each fetched from Maven Central through
+# Maven with all it needs, a pom.xml pinning the version, into a folder
+# of jars under build/. Nothing else is downloaded and nothing is
+# committed; a second fetch (after make clean) comes from Maven's local
+# repository, offline. The .complete mark is written last, once the
+# jar named in JAR_MARK is there, so a fetch cut short is done again.
+#
 # Apache Kafka's broker, for everything that runs real Kafka (`sim kafka`,
-# sim/kafka/kafka.h): its jars and all they need, from Maven Central
-# through Maven (sim/kafka/pom.xml, which pins the version) into
-# build/kafka/libs. Nothing else is downloaded and nothing is committed;
-# a second fetch (after make clean) comes from Maven's local repository,
-# offline. The .complete mark is written last, so a fetch cut short is
-# done again.
+# sim/kafka/kafka.h), into build/kafka/libs.
 KAFKA_POM  := sim/kafka/pom.xml
 KAFKA_JARS := build/kafka/libs
 kafka-jars: $(KAFKA_JARS)/.complete
-
 $(KAFKA_JARS)/.complete: $(KAFKA_POM)
-	@rm -rf $(KAFKA_JARS)
-	mvn -B -q -Dstyle.color=never -f $(KAFKA_POM) dependency:copy-dependencies \
-	  -DoutputDirectory=$(abspath $(KAFKA_JARS)) -DincludeScope=runtime
-	@ls $(KAFKA_JARS)/kafka_2.13-*.jar >/dev/null
-	@touch $@
+$(KAFKA_JARS)/.complete: private JAR_MARK := kafka_2.13-*.jar
 
-# PMD's copy-paste detector with its C/C++ lexer, for cpd-check: fetched
-# the same way (tests/cpd/pom.xml pins the version) into build/cpd/libs.
+# PMD's copy-paste detector with its C/C++ lexer, for cpd-check, into
+# build/cpd/libs.
 CPD_POM  := tests/cpd/pom.xml
 CPD_JARS := build/cpd/libs
 cpd-jars: $(CPD_JARS)/.complete
-
 $(CPD_JARS)/.complete: $(CPD_POM)
-	@rm -rf $(CPD_JARS)
-	mvn -B -q -Dstyle.color=never -f $(CPD_POM) dependency:copy-dependencies \
-	  -DoutputDirectory=$(abspath $(CPD_JARS)) -DincludeScope=runtime
-	@ls $(CPD_JARS)/pmd-cpp-*.jar >/dev/null
+$(CPD_JARS)/.complete: private JAR_MARK := pmd-cpp-*.jar
+
+# $< is the pom, $(@D) the folder of jars.
+$(KAFKA_JARS)/.complete $(CPD_JARS)/.complete:
+	@rm -rf $(@D)
+	mvn -B -q -Dstyle.color=never -f $< dependency:copy-dependencies \
+	  -DoutputDirectory=$(abspath $(@D)) -DincludeScope=runtime
+	@ls $(@D)/$(JAR_MARK) >/dev/null
 	@touch $@
 
 # Installs the packages only when one is missing, so run/test stay fast.
