@@ -99,6 +99,7 @@ static void central_print(const void *ctx, FILE *f, bool json)
 		bench_central_print_table(f, &c->r);
 }
 
+/* Distinct users cycle over the likes: no more of them than likes. */
 static const char *central_check(void *ctx)
 {
 	const central_job *c = ctx;
@@ -236,6 +237,7 @@ static void produce_job_print(const void *ctx, FILE *f, bool json)
 	produce_print(f, &((const produce_job *)ctx)->r);
 }
 
+/* A cluster to produce into. */
 static const char *produce_check(void *ctx)
 {
 	const produce_job *p = ctx;
@@ -294,6 +296,7 @@ static int fill_verdict(const void *ctx, char *why, size_t whylen)
 	return 1;
 }
 
+/* --quiet applied; an edge to fill, and no more users than items. */
 static const char *fill_check(void *ctx)
 {
 	fill_job *l = ctx;
@@ -365,6 +368,7 @@ static int pace_verdict(const void *ctx, char *why, size_t whylen)
 	return 1;
 }
 
+/* A server and the paths to ask it. */
 static const char *pace_check(void *ctx)
 {
 	const pace_job *p = ctx;
@@ -442,6 +446,7 @@ static int probe_verdict(const void *ctx, char *why, size_t whylen)
 	return 1;
 }
 
+/* The two edges. */
 static const char *probe_check(void *ctx)
 {
 	const probe_job *p = ctx;
