@@ -89,37 +89,32 @@ static int add_kv(void *dst, const char *arg)
 	return 0;
 }
 
-typedef struct kafka_topics {
-	sim_kafka_topic *v;
-	size_t n;
-} kafka_topics;
+_Static_assert(SIM_KAFKA_TOPICS_MAX >= SIM_BROKER_TOPICS_MAX, "sim kafka takes every --topic");
 
-static int add_kafka_topic(void *dst, const char *arg)
+/* sim kafka's --topic list, read as sim broker reads it (add_topic): the
+ * names and partitions, the rest left to the deploy table. NULL when t
+ * is empty; the caller frees it. */
+static sim_kafka_topic *kafka_topics(const broker_topics *t)
 {
-	kafka_topics *t = dst;
-	sim_broker_topic bt;
-	if (t->n == SIM_KAFKA_TOPICS_MAX)
-		return opt_usage_error("too many --topic options", NULL);
-	if (sim_broker_parse_topic(arg, &bt) < 0)
-		return opt_usage_error("bad --topic (want NAME:PARTITIONS)", arg);
-	t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
-	memset(&t->v[t->n], 0, sizeof t->v[t->n]);
-	snprintf(t->v[t->n].name, sizeof t->v[t->n].name, "%s", bt.name);
-	t->v[t->n].partitions = bt.partitions;
-	t->n++;
-	return 0;
+	sim_kafka_topic *v = t->n ? xcalloc(t->n, sizeof *v) : NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		snprintf(v[i].name, sizeof v[i].name, "%s", t->v[i].name);
+		v[i].partitions = t->v[i].partitions;
+	}
+	return v;
 }
 
 int cmd_kafka(int argc, char **argv)
 {
 	sim_kafka_opts o = {.nodes = 1};
-	kafka_topics topics = {0};
+	broker_topics topics = {0};
+	sim_kafka_topic *kafka_list = NULL;
 	strs props = {0}, tconfs = {0};
 	const char *bootstrap_file = NULL, *pid_file = NULL, *control = NULL;
 	const opt_spec opts[] = {
 	    OPT_NUM("nodes", 1, SIM_KAFKA_NODES_MAX, o.nodes, 0),
 	    OPT_STR("dir", o.dir),
-	    OPT_CALL("topic", add_kafka_topic, &topics),
+	    OPT_CALL("topic", add_topic, &topics),
 	    OPT_NUM("heap-mb", 64, 16384, o.heap_mb, 0),
 	    OPT_FLAG("full-jit", o.full_jit),
 	    OPT_CALL("prop", add_kv, &props),
@@ -141,7 +136,7 @@ int cmd_kafka(int argc, char **argv)
 	if (rc < 0) {
 		o.jars = jars;
 		o.deploy = deploy;
-		o.topics = topics.v;
+		o.topics = kafka_list = kafka_topics(&topics);
 		o.ntopics = topics.n;
 		o.props = props.v;
 		o.topic_configs = tconfs.v;
@@ -150,6 +145,7 @@ int cmd_kafka(int argc, char **argv)
 		rc = sim_kafka_serve(&o, bootstrap_file, pid_file, control) < 0 ? 1 : 0;
 	}
 	free(topics.v);
+	free(kafka_list);
 	free(props.v);
 	free(tconfs.v);
 	return rc;
