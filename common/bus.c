@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -94,15 +95,45 @@ static rd_kafka_resp_err_t offset_at(rd_kafka_t *rk, const char *topic, int32_t 
 	return e;
 }
 
+/* An answer that says "ask again": the partition's leadership is moving
+ * (a broker restarted, a topic just made, an election under way) or the
+ * connection broke. librdkafka refreshes its metadata on these, but an
+ * offsets query returns them to its caller instead of trying again. */
+static bool ends_retriable(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+	case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR__TRANSPORT: return true;
+	default: return false;
+	}
+}
+
+#define ENDS_RETRY_MS 50 /* between two tries of a retriable answer */
+
 rd_kafka_resp_err_t bus_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
                                    int timeout_ms, int64_t *lo, int64_t *hi)
 {
-	int64_t start = (int64_t)clock_mono_ms();
-	rd_kafka_resp_err_t e = offset_at(rk, topic, partition, -2, timeout_ms, lo);
-	if (e)
-		return e;
-	int64_t left = timeout_ms - ((int64_t)clock_mono_ms() - start);
-	return offset_at(rk, topic, partition, -1, left > 0 ? (int)left : 1, hi);
+	uint64_t until = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
+	for (;;) {
+		uint64_t now = clock_mono_ms();
+		int left = now < until ? (int)(until - now) : 1;
+		rd_kafka_resp_err_t e = offset_at(rk, topic, partition, -2, left, lo);
+		if (!e) {
+			now = clock_mono_ms();
+			left = now < until ? (int)(until - now) : 1;
+			e = offset_at(rk, topic, partition, -1, left, hi);
+		}
+		if (!e || !ends_retriable(e) || clock_mono_ms() + ENDS_RETRY_MS >= until)
+			return e;
+		struct timespec pause = {0, ENDS_RETRY_MS * 1000000L};
+		nanosleep(&pause, NULL);
+	}
 }
 
 int bus_read_bootstrap(const char *path, char *buf, size_t cap)

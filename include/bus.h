@@ -82,7 +82,11 @@ int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
  * broker down it waits until the broker is back, which held an edge's
  * stop and would hold central's run loop. Built on
  * rd_kafka_offsets_for_times (timestamps -2 and -1), which keeps it.
- * RD_KAFKA_RESP_ERR_NO_ERROR or the error. Any thread. */
+ * An answer that the leadership is moving (not the leader, no leader,
+ * the topic not known yet, a broken connection) is asked again within
+ * the same timeout: a real cluster gives it for a moment after a broker
+ * restart or a topic's creation, and it is no reason to fail a start.
+ * RD_KAFKA_RESP_ERR_NO_ERROR or the last error. Any thread. */
 rd_kafka_resp_err_t bus_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
                                    int timeout_ms, int64_t *lo, int64_t *hi);
 

@@ -196,3 +196,36 @@ Test(bus, a_setting_librdkafka_refuses_names_who_asked_and_the_key)
 	cr_assert_eq(strncmp(err, "changelog: no.such.key: ", 24), 0, "%s", err);
 	rd_kafka_conf_destroy(conf);
 }
+
+/* A partition whose leadership is moving answers "not the leader" for a
+ * moment (a broker restarted, a topic just made): the ends are asked
+ * again within the timeout, and an answer that will not change (an
+ * unknown partition past the timeout) still fails within it. */
+Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
+{
+	rd_kafka_t *mrk;
+	rd_kafka_mock_cluster_t *mc = kafka_util_mock_new(1, "t", 1, &mrk);
+	rd_kafka_t *prod = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
+	delivery d = {0};
+	kafka_util_produce(prod, "t", 0, "x", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, 5000));
+	rd_kafka_mock_push_request_errors(
+	    mc, 2 /* ListOffsets */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+	int64_t lo = -1, hi = -1;
+	cr_assert_eq(bus_watermarks(prod, "t", 0, 5000, &lo, &hi), 0);
+	cr_assert_eq(lo, 0);
+	cr_assert_eq(hi, 1);
+	rd_kafka_mock_push_request_errors(mc, 2, 1, RD_KAFKA_RESP_ERR_INVALID_REQUEST);
+	cr_assert_eq(bus_watermarks(prod, "t", 0, 5000, &lo, &hi),
+	             RD_KAFKA_RESP_ERR_INVALID_REQUEST,
+	             "an answer that is no reason to ask again is returned at once");
+	uint64_t t0 = clock_mono_ms();
+	rd_kafka_resp_err_t e = bus_watermarks(prod, "t", 7, 400, &lo, &hi);
+	uint64_t took = clock_mono_ms() - t0;
+	cr_assert_neq(e, 0, "no partition 7");
+	cr_assert_lt(took, 2500, "took %llu ms with a 400 ms timeout", (unsigned long long)took);
+	rd_kafka_t *none = NULL;
+	kafka_util_destroy_clients(&prod, &none);
+	kafka_util_mock_free(&mc, &mrk);
+}
