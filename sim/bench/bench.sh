@@ -111,8 +111,12 @@
 # ends with the server's share of a core during it, and with sim pace the
 # p99 of how late requests went out (their wait for a free stream
 # included),
-# BENCH_PEER_WARM the untimed likes through the bare producer that warm
-# the peers mode's cluster before any peer is measured (BENCH_ITEMS),
+# BENCH_PEER_WARM the likes of each untimed run through the bare
+# producer that warms the peers mode's cluster before any peer is
+# measured (BENCH_ITEMS; runs until one is no more than 10% faster than
+# the last, at most BENCH_PEER_WARM_RUNS, 8), BENCH_PEER_ROUNDS the
+# like runs of each Kafka peer, taken in turns (4; the median round
+# counts, the lower of the middle two when even),
 # BENCH_LAT_KEEP a directory for each latency run's h2load log (KEY.log:
 # one line per request, start in us since the epoch, status, latency in
 # us; with h2load, its processes one after another).
@@ -947,40 +951,55 @@ regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
 REGIONAL_PID=""
 
 # The replicated like on the running regional cluster (regional_start):
-# the edge restarted with its changelog there, the like run, the paced
-# run, the plain edge back. Its run's CPU per like counts the regional
-# cluster's processes too (group_cpu).
+# the edge restarted with its changelog there (replicated_edge_up), the
+# like run (replicated_like_run), the paced run, the plain edge back. Its
+# run's CPU per like counts the regional cluster's processes too
+# (group_cpu).
 replicated_like() { # embedded|real
-	local kind=$1 key=like_replicated a0 a1 s0 s1 likes=$((ITEMS * CONNS))
-	local saved=${BENCH_EDGE_INI:-} peak=${RATE[like_sync_true]:-}
-	local MEASURE_ALSO=$REGIONAL_PID
+	local kind=$1 key=like_replicated peak=${RATE[like_sync_true]:-}
 	[[ $kind == real ]] && key=like_replicated_real
-	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
-	BENCH_EDGE_INI+="\npartition = 0"
-	edge_start "edge-$key" "$SERVER_CPU" "" "" false
-	BENCH_EDGE_INI=$saved
-	wait_until "the edge's takeover of its changelog" 30 edge_writer
-	serial_begin "$key"
-	perf_begin "$key"
-	a0=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
-	s0=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
-	measure "$key" "$likes" "$TMP/likes.txt" "${kind:0:1}rpu" 1 0
-	a1=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
-	s1=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
-	perf_end
-	serial_end "$key"
-	RECPL[$key]=""
-	if isnum "$a0" && isnum "$a1" && awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > a) }'; then
-		RECPL[$key]=$(awk -v n="${RATE_OK[$key]:-0}" -v a="$a0" \
-			-v b="$a1" 'BEGIN { printf "%.4f", (b - a) / n }')
-		APPEND_MS=$(awk -v a="$a0" -v b="$a1" -v x="$s0" -v y="$s1" \
-			'BEGIN { printf "%.3f", (y - x) * 1000 / (b - a) }')
-		echo "  $key appends: $((a1 - a0)), mean $APPEND_MS ms from produce to acknowledgement"
-	fi
+	replicated_edge_up "$key"
+	replicated_like_run "$key" "$key" "${kind:0:1}rpu"
 	[[ $kind == real ]] && peak=${RATE[$key]:-}
 	isnum "$peak" && latency_run "${key}_50" 50 "$peak" "$TMP/likes.txt" "${kind:0:1}rplu" 1
 	edge_start edge "$SERVER_CPU"
 	R[edge_${key}_vs_like]=$(div "${RATE[$key]:-}" "${RATE[like_sync_false]:-}")
+}
+
+# The edge restarted with store.sync off and its changelog on the
+# running regional cluster (REGIONAL_PID), once it has taken the log
+# over. edge_start edge brings the plain edge back.
+replicated_edge_up() { # log-key
+	local saved=${BENCH_EDGE_INI:-}
+	BENCH_EDGE_INI="${saved:+$saved\n}[changelog]\nbootstrap_file = $TMP/regional.bootstrap"
+	BENCH_EDGE_INI+="\npartition = 0"
+	edge_start "edge-$1" "$SERVER_CPU" "" "" false
+	BENCH_EDGE_INI=$saved
+	wait_until "the edge's takeover of its changelog" 30 edge_writer
+}
+
+# One like run of the replicated edge (replicated_edge_up) under key, by
+# users named from user, its CPU per like over the edge and the regional
+# cluster; RECPL[group] and APPEND_MS from the changelog's metrics.
+replicated_like_run() { # key group user
+	local key=$1 group=$2 a0 a1 s0 s1 likes=$((ITEMS * CONNS))
+	local MEASURE_ALSO=$REGIONAL_PID
+	serial_begin "$key"
+	perf_begin "$key"
+	a0=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	s0=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
+	measure "$key" "$likes" "$TMP/likes.txt" "$3" 1 0
+	a1=$(edge_scrape | metric_sum likes_edge_changelog_appends_total)
+	s1=$(edge_scrape | metric_float likes_edge_changelog_append_duration_seconds_sum)
+	perf_end
+	serial_end "$key"
+	if isnum "$a0" && isnum "$a1" && awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > a) }'; then
+		RECPL[$group]=$(awk -v n="${RATE_OK[$key]:-0}" -v a="$a0" \
+			-v b="$a1" 'BEGIN { if (n > 0) printf "%.4f", (b - a) / n }')
+		APPEND_MS=$(awk -v a="$a0" -v b="$a1" -v x="$s0" -v y="$s1" \
+			'BEGIN { printf "%.3f", (y - x) * 1000 / (b - a) }')
+		echo "  $key appends: $((a1 - a0)), mean $APPEND_MS ms from produce to acknowledgement"
+	fi
 }
 
 # The edge's /readyz passes its writer check (it took its changelog over).
@@ -1095,31 +1114,56 @@ peer_produce_start() { # log-name
 }
 
 # Kafka's share, before any peer is measured: a fresh cluster's JVMs
-# compile their hot paths under the first load, which would fall on
-# whichever peer came first. PEER_WARM likes through the bare producer,
-# not measured.
+# compile their hot paths under the first load, and here kept getting
+# faster for minutes (rounds of 2.6K, 9.6K and 13.9K likes/s for the edge
+# after a single warm-up run), which would fall on whichever peer came
+# first. Untimed runs of PEER_WARM likes through the running bare
+# producer until one is no more than 10% faster than the run before it
+# (at most PEER_WARM_RUNS), then one through the running edge.
 peer_warm() {
 	((PEER_WARM > 0)) || return 0
-	peer_produce_start peer-produce-warm
-	echo "  warming the cluster: $PEER_WARM likes through peer_produce (not measured)"
-	h2run peer_warm "$PEER_WARM" "$PP_LIST" warmu 1 0
-	stop "$PP_PID"
+	local i rate prev=0
+	for ((i = 1; i <= PEER_WARM_RUNS; i++)); do
+		h2run "peer_warm_$i" "$PEER_WARM" "$PP_LIST" "warm${i}u" 1 0
+		read -r rate _ <<<"$H2"
+		echo "  warming the cluster: $PEER_WARM likes through peer_produce, $rate/s (not measured)"
+		if ((i > 1)) && awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b <= a * 1.1) }'; then
+			break
+		fi
+		prev=$rate
+		((i < PEER_WARM_RUNS)) ||
+			WARN+=("the cluster still got faster after $PEER_WARM_RUNS warm-up runs")
+	done
+	h2run peer_warm_edge "$PEER_WARM" "$TMP/likes.txt" warmeu 1 0
+	read -r rate _ <<<"$H2"
+	echo "  and $PEER_WARM likes through the edge, $rate/s (not measured)"
+}
+PEER_WARM_RUNS=${BENCH_PEER_WARM_RUNS:-8}
+
+# One like run of the bare producer (peer_produce_start) under key, by
+# users named from user, its CPU per like over itself and the cluster.
+peer_kafka_run() { # key user
+	local CORE_PID=$PP_PID MEASURE_ALSO=$REGIONAL_PID
+	SETTLED=0
+	measure "$1" "$((ITEMS * CONNS))" "$PP_LIST" "$2" 1 0
 }
 
-# The bare producer's like run and its paced run at half its own peak,
-# its CPU per like over itself and the cluster's processes.
-peer_kafka() {
-	local CORE_PID MEASURE_ALSO=$REGIONAL_PID
-	peer_produce_start peer-produce
-	CORE_PID=$PP_PID
-	echo "peer_produce (pid $PP_PID, CPU $SERVER_CPU): one record per like, acks=all," \
-		"idempotent, answered from its delivery report; the cluster on CPU $LOAD_CPU"
-	SETTLED=0
-	measure kafka_produce "$((ITEMS * CONNS))" "$PP_LIST" kpu 1 0
-	isnum "${RATE[kafka_produce]:-}" && ((RATE[kafka_produce] > 0)) &&
-		latency_run kafka_produce_50 50 "${RATE[kafka_produce]}" "$PP_LIST" kplu 1
-	stop "$PP_PID"
+# The rounds KEY_r1..KEY_rN of a peer taken in turns with another: the
+# median rate as RATE[key], with that round's CPU per like, and every
+# round's rate in ROUNDS[key].
+peer_median() { # key rounds
+	local key=$1 n=$2 r rates="" mid
+	for ((r = 1; r <= n; r++)); do rates+="${RATE[${key}_r$r]:-0} $r"$'\n'; done
+	mid=$(printf '%s' "$rates" | sort -n | awk -v n="$n" 'NR == int((n + 1) / 2) { print $2 }')
+	ROUNDS[$key]=$(printf '%s' "$rates" | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')
+	[[ -n $mid ]] || return 0
+	RATE[$key]=${RATE[${key}_r$mid]:-}
+	local f
+	for f in server also total; do PCPU[$key.$f]=${PCPU[${key}_r$mid.$f]:-}; done
+	echo "  $key: median ${RATE[$key]:-} likes/s of rounds ${ROUNDS[$key]} (round $mid's CPU)"
 }
+declare -A ROUNDS
+PEER_ROUNDS=${BENCH_PEER_ROUNDS:-4}
 
 # A redis_wait run: key, likes, users' prefix, rate (0: the peak). Fills
 # RATE[key] or LAT[key.*] (a paced key ends in _50), and PCPU[key.*] over
@@ -1193,11 +1237,14 @@ peer_redis() {
 # acknowledged like is on two machines) and, where the peer speaks HTTP,
 # the same h2load settings. One real three-node cluster (sim kafka, as
 # bench_replicated real starts it) serves both Kafka peers: the edge with
-# its changelog there (replicated_like, on the stack with every item
-# liked once) and the bare producer (peer_kafka, after the stack is
-# stopped); then Redis with a replica and WAIT (peer_redis). For each:
-# likes/s, CPU per like over all its processes, the p99 of a paced run
-# at half its own peak. Writes OUT/peers.json.
+# its changelog there (replicated_edge_up, on the stack with every item
+# liked once) and the bare producer (peer_produce_start), both up at once
+# and, once the cluster is warm (peer_warm), measured in turns,
+# PEER_ROUNDS (BENCH_PEER_ROUNDS, 4) like runs each, the median round
+# taken (peer_median); then Redis with a replica
+# and WAIT (peer_redis). For each: likes/s, CPU per like over all its
+# processes, the p99 of a paced run at half its own peak. Writes
+# OUT/peers.json.
 main_peers() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep
@@ -1225,11 +1272,36 @@ main_peers() {
 	regional_start real --topic "$PEER_TOPIC:1"
 	echo "  cluster: sim kafka pid $REGIONAL_PID, nodes (JVMs) pids" \
 		"$(pgrep -d ' ' -P "$REGIONAL_PID" || true)"
+	# The two Kafka peers take turns on the same warm cluster, round by
+	# round: run one after the other, the second had the brokers' JIT
+	# further along (a fresh cluster's appends kept getting faster for
+	# minutes here), which a single run of each charged to the first.
+	echo "the edge (CPU $SERVER_CPU, its changelog on the cluster) and peer_produce" \
+		"(CPU $SERVER_CPU), $PEER_ROUNDS rounds each, in turns:"
+	replicated_edge_up like_replicated_real
+	peer_produce_start peer-produce
 	peer_warm
-	echo "edge (CPU $SERVER_CPU), its changelog on the cluster:"
-	replicated_like real
+	# In turns, each first in every other round (ABBA): a drift left over
+	# from the warm-up falls on both alike.
+	local r
+	for ((r = 1; r <= PEER_ROUNDS; r++)); do
+		if ((r % 2)); then
+			replicated_like_run "like_replicated_real_r$r" like_replicated_real "rpu${r}x"
+			peer_kafka_run "kafka_produce_r$r" "kpu${r}x"
+		else
+			peer_kafka_run "kafka_produce_r$r" "kpu${r}x"
+			replicated_like_run "like_replicated_real_r$r" like_replicated_real "rpu${r}x"
+		fi
+	done
+	peer_median like_replicated_real "$PEER_ROUNDS"
+	peer_median kafka_produce "$PEER_ROUNDS"
+	isnum "${RATE[like_replicated_real]:-}" && ((RATE[like_replicated_real] > 0)) &&
+		latency_run like_replicated_real_50 50 "${RATE[like_replicated_real]}" \
+			"$TMP/likes.txt" rrplu 1
+	isnum "${RATE[kafka_produce]:-}" && ((RATE[kafka_produce] > 0)) &&
+		latency_run kafka_produce_50 50 "${RATE[kafka_produce]}" "$PP_LIST" kplu 1
+	stop "$PP_PID"
 	stop_stack
-	peer_kafka
 	stop "$REGIONAL_PID"
 	peer_redis
 	R[edge_like_replicated_real_vs_redis_wait]=$(div "${RATE[like_replicated_real]:-}" \
@@ -1275,7 +1347,10 @@ write_peers() {
 		jobject '    ' PCPU "${pc[@]}"
 		printf '\n  },\n  "latency_ms": {\n'
 		jobject '    ' LAT "${lat[@]}"
-		printf '\n  },\n  "changelog_records_per_like": %s,\n' \
+		printf '\n  },\n  "rounds_likes_per_s": {\n'
+		printf '    "like_replicated_real": %s,\n    "kafka_produce": %s\n' \
+			"$(jstr "${ROUNDS[like_replicated_real]:-}")" "$(jstr "${ROUNDS[kafka_produce]:-}")"
+		printf '  },\n  "changelog_records_per_like": %s,\n' \
 			"$(jnum "${RECPL[like_replicated_real]:-}")"
 		printf '  "warnings": '
 		jwarnings
@@ -1304,6 +1379,8 @@ print_peers() {
 		"${R[edge_like_replicated_real_vs_redis_wait_per_cpu]:-null} per CPU (target by rate >= 1.5)"
 	echo "edge / bare producer: ${R[edge_like_replicated_real_vs_kafka_produce]:-null} by rate," \
 		"${R[edge_like_replicated_real_vs_kafka_produce_per_cpu]:-null} per CPU (target by rate >= 0.8)"
+	echo "rounds, likes/s, in turns: the edge ${ROUNDS[like_replicated_real]:-none}," \
+		"peer_produce ${ROUNDS[kafka_produce]:-none} (the table: each one's median round)"
 	echo "the edge's changelog records per like: ${RECPL[like_replicated_real]:-null}"
 	echo "placement: $PLACEMENT"
 }
