@@ -283,7 +283,7 @@ start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	start central "$1" $(downstream) "$BIN/central" -c "$TMP/central.ini"
 	# shellcheck disable=SC2034 # for the script's own use
 	CENTRAL_PID=$LAST_PID
-	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
+	wait_until "central /healthz" 60 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
 	EDGE_PID=""
 	edge_start edge "$2"
 }
