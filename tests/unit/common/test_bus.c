@@ -152,17 +152,26 @@ Test(bus, bootstrap_file_unless_a_read_section_names_the_servers)
 	testdir_remove(dir);
 }
 
+/* A one-broker mock cluster whose topic "t" holds one record, and a
+ * producer on it that wrote it. */
+static rd_kafka_t *one_record(rd_kafka_mock_cluster_t **mc, rd_kafka_t **mrk)
+{
+	*mc = kafka_util_mock_new(1, "t", 1, mrk);
+	rd_kafka_t *prod = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(*mc));
+	delivery d = {0};
+	kafka_util_produce(prod, "t", 0, "x", &d);
+	cr_assert(kafka_util_wait_delivery(prod, &d, 5000));
+	return prod;
+}
+
 /* The ends of a partition whose broker is down: asked within the
  * timeout, not when the broker is back (librdkafka's own query waits
  * for it before 2.3.0), and right once it is. */
 Test(bus, watermarks_keep_their_timeout_with_the_broker_down, .timeout = 30)
 {
 	rd_kafka_t *mrk;
-	rd_kafka_mock_cluster_t *mc = kafka_util_mock_new(1, "t", 1, &mrk);
-	rd_kafka_t *prod = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
-	delivery d = {0};
-	kafka_util_produce(prod, "t", 0, "x", &d);
-	cr_assert(kafka_util_wait_delivery(prod, &d, 5000));
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *prod = one_record(&mc, &mrk);
 	int64_t lo = -1, hi = -1;
 	cr_assert_eq(bus_watermarks(prod, "t", 0, 5000, &lo, &hi), 0);
 	cr_assert_eq(lo, 0);
@@ -204,11 +213,8 @@ Test(bus, a_setting_librdkafka_refuses_names_who_asked_and_the_key)
 Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
 {
 	rd_kafka_t *mrk;
-	rd_kafka_mock_cluster_t *mc = kafka_util_mock_new(1, "t", 1, &mrk);
-	rd_kafka_t *prod = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(mc));
-	delivery d = {0};
-	kafka_util_produce(prod, "t", 0, "x", &d);
-	cr_assert(kafka_util_wait_delivery(prod, &d, 5000));
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *prod = one_record(&mc, &mrk);
 	rd_kafka_mock_push_request_errors(
 	    mc, 2 /* ListOffsets */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
 	    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
