@@ -59,7 +59,11 @@ static const kind_def kinds[NEMESIS_KINDS] = {
     [NEMESIS_DELAY] = {"delay", 2, 5, 25, false, false, false},
     [NEMESIS_DISK] = {"disk", 1, 8, 20, false, false, false},
     [NEMESIS_REGION] = {"region", 1, 8, 25, false, false, false},
+    /* 0: a weight in the default mix would redraw every seed, and run
+     * every nemesis's daemons under libfaketime. --mix clock=W. */
+    [NEMESIS_CLOCK] = {"clock", 0, 5, 25, false, false, false},
 };
+#define CLOCK_JUMP_MIN_S 30u /* a clock fault's step, at least (at most 10 minutes) */
 
 /* Without a standby a region's edge down is the region down: short. */
 #define LONE_EDGE_LO_S 5u
@@ -214,7 +218,8 @@ enum {
 	RES_LONE_EDGE,                                 /* without standby: one region's edge down */
 	RES_PATH_EDGE,                                 /* + region * 4 + link - 1 */
 	RES_PATH_CENTRAL = RES_PATH_EDGE + DRILL_REGIONS_MAX * DRILL_LINK_LAST,
-	RES_MAX = RES_PATH_CENTRAL + DRILL_CENTRALS_MAX * DRILL_LINK_LAST
+	RES_CLOCK = RES_PATH_CENTRAL + DRILL_CENTRALS_MAX * DRILL_LINK_LAST, /* + node's */
+	RES_MAX = RES_CLOCK + DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX
 };
 
 static unsigned res_path(drill_node_kind node, unsigned index, drill_link link)
@@ -236,6 +241,7 @@ typedef struct fault {
 	bool leader;   /* the broker leads the region's changelog */
 	bool takeover; /* loses the region's active instance */
 	unsigned delay_ms, jitter_ms;
+	int clock_s; /* the clock's step */
 } fault;
 
 /* Where a fault may go. */
@@ -299,6 +305,9 @@ static size_t resources(const gen *s, nemesis_kind k, const target *t, bool sett
 		res[n++] = RES_USERS + i;
 		res[n++] = RES_USERS_ANY;
 		break;
+	case NEMESIS_CLOCK:
+		res[n++] = RES_CLOCK + (t->node == DRILL_CENTRAL ? DRILL_REGIONS_MAX : 0) + i;
+		break;
 	case NEMESIS_KINDS: break;
 	}
 	if (settle) {
@@ -331,9 +340,11 @@ static size_t targets(const gen *s, nemesis_kind k, bool strict, target *t)
 	const nemesis_opts *o = s->o;
 	size_t n = 0;
 	unsigned res[8];
-	if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP) {
+	if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP || k == NEMESIS_CLOCK) {
 		for (unsigned j = 0; j < o->centrals; j++)
 			add_target(t, &n, DRILL_CENTRAL, j, 0);
+		for (unsigned i = 0; k == NEMESIS_CLOCK && i < o->regions; i++)
+			add_target(t, &n, DRILL_EDGE, i, 0);
 	} else if (k == NEMESIS_CUT || k == NEMESIS_DELAY) {
 		static const drill_link cut_links[] = {DRILL_LINK_KAFKA, DRILL_LINK_CENTRAL,
 		                                       DRILL_LINK_CLIENTS};
@@ -462,6 +473,11 @@ static bool draw_fault(gen *s, force fo, unsigned start, unsigned limit)
 	case NEMESIS_DELAY:
 		f->delay_ms = pick(&s->g, 20, 250);
 		f->jitter_ms = pick(&s->g, 0, f->delay_ms / 2);
+		break;
+	case NEMESIS_CLOCK:
+		f->standby = o->standby && f->node == DRILL_EDGE && pick(&s->g, 0, 1);
+		f->clock_s = (int)pick(&s->g, CLOCK_JUMP_MIN_S, DRILL_CLOCK_JUMP_MAX_MS / 1000) *
+		             (pick(&s->g, 0, 1) ? 1 : -1);
 		break;
 	default: break;
 	}
@@ -609,6 +625,10 @@ static size_t fault_lines(const fault *f, unsigned idx, line *out)
 	case NEMESIS_REGION:
 		snprintf(open, sizeof open, "region_down %s", any);
 		snprintf(close, sizeof close, "region_up %s", any);
+		break;
+	case NEMESIS_CLOCK: /* reset steps back whichever instance the jump moved */
+		snprintf(open, sizeof open, "clock %s jump %+ds", node, f->clock_s);
+		snprintf(close, sizeof close, "clock %s reset", node);
 		break;
 	case NEMESIS_KINDS: return 0;
 	}
