@@ -53,7 +53,7 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 	const char *argv[] = {bin, "-c", n->cfg, NULL};
 	if (!n->clock[0])
 		return child_spawn(n->log, argv, enter_node, n);
-	char **env = faketime_env(c->faketime, c->cndwait, n->clock);
+	char **env = faketime_env(c->faketime, c->waitfix, n->clock);
 	pid_t pid = child_spawn_env(n->log, argv, env, enter_node, n);
 	int saved = errno;
 	faketime_env_free(env);
@@ -663,10 +663,10 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	if (drill_moves_clocks(d)) {
 		if (faketime_lib(c->faketime, sizeof c->faketime, err, errlen))
 			return ERR_NOTFOUND;
-		snprintf(c->cndwait, sizeof c->cndwait, "%s/sim-cndwait.so", c->bindir);
-		if (access(c->cndwait, R_OK)) {
+		snprintf(c->waitfix, sizeof c->waitfix, "%s/sim-waitfix.so", c->bindir);
+		if (access(c->waitfix, R_OK)) {
 			snprintf(err, errlen, "a clock step needs %s (make all builds it)",
-			         c->cndwait);
+			         c->waitfix);
 			return ERR_NOTFOUND;
 		}
 	}

@@ -141,7 +141,7 @@ typedef struct cluster {
 	bool single_made;                  /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
 	char faketime[PATH_MAX];     /* libfaketime, in a drill with a clock step */
-	char cndwait[PATH_MAX + 32]; /* and sim's shim before it (bindir/sim-cndwait.so) */
+	char waitfix[PATH_MAX + 32]; /* and sim's shim before it (bindir/sim-waitfix.so) */
 } cluster;
 
 /* Makes the run dir under parent, starts the broker, relays and every

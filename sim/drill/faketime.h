@@ -5,7 +5,7 @@
  * that file.
  *
  * The environment faketime_env adds: the library, after sim's own shim
- * that hands librdkafka's C11 waits to it (sim/drill/cndwait.c); its file
+ * for two waits it gets wrong (sim/drill/waitfix.c); its file
  * (FAKETIME_TIMESTAMP_FILE); FAKETIME_DONT_FAKE_MONOTONIC=1, so that
  * CLOCK_MONOTONIC (and every wait on it) never moves, as under an NTP
  * step; FAKETIME_CACHE_DURATION=0, so the file is read again once the
@@ -54,7 +54,7 @@ int faketime_write(const char *file, int64_t offset_ms, char *err, size_t errlen
 
 /* A NULL-terminated environment: this process's, less any variable
  * faketime sets, then the ones that run a child under lib with its
- * offset in file, shim (build/sim-cndwait.so, sim/drill/cndwait.c)
+ * offset in file, shim (build/sim-waitfix.so, sim/drill/waitfix.c)
  * preloaded before lib. Heap; faketime_env_free frees it. */
 char **faketime_env(const char *lib, const char *shim, const char *file);
 void faketime_env_free(char **env);

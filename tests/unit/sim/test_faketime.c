@@ -4,12 +4,14 @@
  * installed), that a child's CLOCK_REALTIME takes a rewrite of its file
  * while it runs, forwards and backwards, its CLOCK_MONOTONIC does not
  * move, and its timed waits last their time whatever the offset: on a
- * CLOCK_MONOTONIC condition variable, and librdkafka's kind, C11's
- * cnd_timedwait, through sim's shim (sim/drill/cndwait.c). The child is
+ * CLOCK_MONOTONIC condition variable, librdkafka's kind (C11's
+ * cnd_timedwait) and common/ticker.c's (clock_nanosleep to a time on
+ * CLOCK_MONOTONIC), the last two through sim's shim (sim/drill/waitfix.c). The child is
  * this binary again: a constructor answers as the probe when PROBE_ENV
  * is set.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <threads.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@
 #define PROBE_ENV "TEST_FAKETIME_PROBE"
 #define PROBE_LINES 30 /* one each 100 ms or so */
 
-#define SHIM "build/sim-cndwait.so"
+#define SHIM "build/sim-waitfix.so"
 
 /* How long a 50 ms timed wait took, in ms: on a CLOCK_MONOTONIC
  * condition variable (as the daemons make them), or with C11's
@@ -70,6 +72,17 @@ static long long cnd_wait_ms(void)
 	return (long long)(clock_mono_ms() - t0);
 }
 
+/* How long a sleep to an absolute time 50 ms ahead on CLOCK_MONOTONIC
+ * took (common/ticker.c's), in ms. */
+static long long abs_sleep_ms(void)
+{
+	uint64_t t0 = clock_mono_ms();
+	struct timespec d = clock_mono_deadline(50);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) == EINTR)
+		;
+	return (long long)(clock_mono_ms() - t0);
+}
+
 /* The probe: per line, the real-time clock less the monotonic one
  * (constant unless the wall clock steps), the monotonic clock, in ms,
  * and how long each kind of 50 ms wait took. */
@@ -83,8 +96,8 @@ __attribute__((constructor)) static void probe(void)
 		clock_gettime(CLOCK_MONOTONIC, &m);
 		long long rm = (long long)r.tv_sec * 1000 + r.tv_nsec / 1000000;
 		long long mm = (long long)m.tv_sec * 1000 + m.tv_nsec / 1000000;
-		long long cw = cond_wait_ms(), nw = cnd_wait_ms();
-		printf("%lld %lld %lld %lld\n", rm - mm, mm, cw, nw);
+		long long cw = cond_wait_ms(), nw = cnd_wait_ms(), sw = abs_sleep_ms();
+		printf("%lld %lld %lld %lld %lld\n", rm - mm, mm, cw, nw, sw);
 		fflush(stdout);
 	}
 	_exit(0);
@@ -154,8 +167,8 @@ Test(faketime, the_environment_replaces_the_parents_preload_and_keeps_the_rest)
 	setenv("FAKETIME", "+5d", 1);
 	setenv("TEST_FAKETIME_KEPT", "yes", 1);
 	char **env =
-	    faketime_env("/lib/libfaketimeMT.so.1", "/b/sim-cndwait.so", "/run/n.faketime");
-	cr_assert_str_eq(env_get(env, "LD_PRELOAD"), "/b/sim-cndwait.so /lib/libfaketimeMT.so.1");
+	    faketime_env("/lib/libfaketimeMT.so.1", "/b/sim-waitfix.so", "/run/n.faketime");
+	cr_assert_str_eq(env_get(env, "LD_PRELOAD"), "/b/sim-waitfix.so /lib/libfaketimeMT.so.1");
 	cr_assert_str_eq(env_get(env, "FAKETIME_TIMESTAMP_FILE"), "/run/n.faketime");
 	cr_assert_str_eq(env_get(env, "FAKETIME_DONT_FAKE_MONOTONIC"), "1");
 	cr_assert_str_eq(env_get(env, "FAKETIME_CACHE_DURATION"), "0");
@@ -199,15 +212,18 @@ Test(faketime, a_running_childs_wall_clock_steps_and_its_monotonic_one_does_not)
 
 	FILE *f = fopen(log, "r");
 	cr_assert_not_null(f);
-	long long base = 0, last_mono = 0, rm, mm, cw, nw;
+	long long base = 0, last_mono = 0, rm, mm, cw, nw, sw;
 	int lines = 0, ahead = 0, behind = 0;
-	while (fscanf(f, "%lld %lld %lld %lld", &rm, &mm, &cw, &nw) == 4) {
+	while (fscanf(f, "%lld %lld %lld %lld %lld", &rm, &mm, &cw, &nw, &sw) == 5) {
 		/* The first returned at once under libfaketime's own "monotonic
 		 * fix", the second with the clock behind (ahead, it lasted the
 		 * offset longer) without sim's shim. */
 		cr_assert(cw >= 45 && cw < 1000, "line %d: a 50 ms wait took %lld ms", lines, cw);
 		cr_assert(nw >= 45 && nw < 1000, "line %d: a 50 ms cnd wait took %lld ms", lines,
 		          nw);
+		/* Without the shim it returned at once whatever the offset. */
+		cr_assert(sw >= 45 && sw < 1000, "line %d: a 50 ms absolute sleep took %lld ms",
+		          lines, sw);
 		if (lines++ == 0)
 			base = rm;
 		cr_assert_geq(mm, last_mono, "the monotonic clock went back");
