@@ -135,8 +135,11 @@ CENTRAL_SRC := $(filter-out central/main.c,$(wildcard central/*.c central/*/*.c)
 # is sim/bench/feedtx.c (librdkafka only; make bench-feedtx), and so are
 # the peers of make bench-peers, sim/bench/peer_produce.c (nghttp2,
 # libevent, librdkafka) and sim/bench/redis_wait.c (hiredis, libevent).
+# sim/drill/waitfix.c is an LD_PRELOAD library too, of the daemons in a
+# drill that steps their clocks (sim/drill/faketime.h).
 SIM_SRC     := $(filter-out sim/main.c sim/bench/alloccount.c sim/bench/wakemem.c sim/bench/feedtx.c \
-                 sim/bench/peer_produce.c sim/bench/redis_wait.c,$(wildcard sim/*.c sim/*/*.c))
+                 sim/bench/peer_produce.c sim/bench/redis_wait.c sim/drill/waitfix.c, \
+                 $(wildcard sim/*.c sim/*/*.c))
 # The tests mirror the tree (docs/ARCHITECTURE.md, "Build and tests"):
 # tests/unit/COMPONENT/test_NAME.c for the unit tests of common, edge,
 # central and sim (and of the test helpers themselves, unit/support),
@@ -165,7 +168,7 @@ TEST_DUPS   := $(sort $(foreach n,$(TEST_NAMES),$(if $(word 2,$(filter $(n),$(TE
 ifneq ($(TEST_DUPS),)
 $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
-BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim
+BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim $(BUILD)/sim-waitfix.so
 
 .PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx bench-peers fuzz fuzz-short install deb deb-deps \
@@ -220,6 +223,11 @@ $(BUILD)/central: $(call obj,central/main.c) $(BUILD)/libcentral.a $(BUILD)/libc
 $(BUILD)/sim: $(call obj,sim/main.c) $(BUILD)/libsim.a $(BUILD)/libcentral.a $(BUILD)/libcommon.a
 	$(LINK) -o $@ $^ $(LIKES_LIBS) $(LDLIBS)
 
+$(BUILD)/sim-waitfix.so: sim/drill/waitfix.c $(BUILD)/flags.stamp
+	$(COMPILE) -fPIC -shared -o $@ $<
+# test_faketime runs a child with it preloaded.
+$(BUILD)/tests/test_faketime: $(BUILD)/sim-waitfix.so
+
 # Every test links the test support library (tests/support/*.c, the
 # helpers compiled once) and all four component archives, and gets only
 # the objects it reaches: test_bloom.c takes common/bloom.o and what
@@ -260,7 +268,7 @@ DEB_PKGS := build-essential pkg-config clang clang-format-14 libevent-dev libngh
             libssl-dev libinih-dev libxxhash-dev libjansson-dev \
             libhttp-parser-dev libjwt-dev nghttp2-client nghttp2-server redis-server curl \
             openssl procps iproute2 libclang-rt-14-dev nodejs chromium groff-base \
-            maven openjdk-17-jre-headless kcat
+            maven openjdk-17-jre-headless kcat libfaketime
 
 # prometheus is installed for promtool, which checks the daemons' metrics
 # and the shipped alert rules in make test. Its own server must not start

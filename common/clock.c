@@ -27,6 +27,12 @@ struct timespec clock_mono_deadline(unsigned ms)
 	return clock_deadline(CLOCK_MONOTONIC, ms);
 }
 
+int clock_join_ms(pthread_t t, unsigned ms)
+{
+	struct timespec ts = clock_mono_deadline(ms);
+	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, &ts);
+}
+
 void clock_cond_init(pthread_cond_t *cv)
 {
 	pthread_condattr_t ca;

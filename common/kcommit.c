@@ -157,8 +157,7 @@ static void client_close(kcommit *kc, int wait_ms)
 		pthread_detach(t);
 		return;
 	}
-	struct timespec ts = clock_deadline(CLOCK_REALTIME, (unsigned)wait_ms);
-	if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+	if (clock_join_ms(t, (unsigned)wait_ms) != 0) {
 		log_warn("kcommit's client did not close in time; left to librdkafka",
 		         "group=%s waited_ms=%d", kc->group, wait_ms);
 		pthread_detach(t);

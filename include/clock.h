@@ -43,8 +43,12 @@ static inline uint64_t clock_thread_cpu_ns(void)
 /* CLOCK_MONOTONIC now plus ms, as pthread_cond_timedwait takes it on a
  * condition variable set to that clock. */
 struct timespec clock_mono_deadline(unsigned ms);
-/* The same on another clock (CLOCK_REALTIME for sem_timedwait). */
+/* The same on another clock. */
 struct timespec clock_deadline(clockid_t clock, unsigned ms);
+/* Joins thread t, waiting at most ms on the monotonic clock (a wall
+ * clock step neither cuts the wait short nor stretches it): 0, or
+ * ETIMEDOUT (t still runs and is not joined) or another pthread error. */
+int clock_join_ms(pthread_t t, unsigned ms);
 /* A condition variable whose timed waits take clock_mono_deadline()'s
  * deadlines (CLOCK_MONOTONIC: a wall clock step moves no wait). */
 void clock_cond_init(pthread_cond_t *cv);

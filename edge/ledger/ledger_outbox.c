@@ -838,9 +838,13 @@ int ledger_outbox_seal_due(ledger *l, uint64_t wall_ms, bool force)
 		open_batch *ob = &pt->open;
 		if (!ob->len)
 			continue;
+		/* The age is on the wall clock, as the ops' times are. A clock
+		 * stepped back by more than an age seals at once; by less, the
+		 * batch waits at most two ages. (Before, the bound was a minute:
+		 * a step back of 30 s held a batch 30 s.) */
 		ledger_seal_why why = force ? LEDGER_SEAL_DRAIN
 		                      : wall_ms >= ob->first_ms + l->o.seal_age_ms ? LEDGER_SEAL_AGE
-		                      : wall_ms + 60000 < ob->first_ms /* wall clock stepped back */
+		                      : wall_ms + l->o.seal_age_ms < ob->first_ms
 		                          ? LEDGER_SEAL_CLOCK
 		                          : LEDGER_NSEALS;
 		/* A backlog larger than one batch leaves in several: the ops

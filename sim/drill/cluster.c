@@ -2,6 +2,7 @@
 #include "sim/drill/cluster.h"
 #include "sim/proc/child.h"
 #include "sim/drill/cluster_int.h"
+#include "sim/drill/faketime.h"
 #include "sim/proc/host.h"
 
 #include <errno.h>
@@ -40,6 +41,8 @@ static int enter_node(const void *ctx)
 		return 126;
 	if (n->disk_ns >= 0 && setns(n->disk_ns, CLONE_NEWNS))
 		return 125;
+	if (n->clock[0]) /* a killed process's, that had this pid */
+		faketime_litter(getpid());
 	return 0;
 }
 
@@ -48,7 +51,48 @@ static pid_t spawn(const cluster *c, const cluster_node *n)
 	char bin[PATH_MAX + 16];
 	snprintf(bin, sizeof bin, "%s/%s", c->bindir, n->kind == DRILL_EDGE ? "edge" : "central");
 	const char *argv[] = {bin, "-c", n->cfg, NULL};
-	return child_spawn(n->log, argv, enter_node, n);
+	if (!n->clock[0])
+		return child_spawn(n->log, argv, enter_node, n);
+	char **env = faketime_env(c->faketime, c->waitfix, n->clock);
+	pid_t pid = child_spawn_env(n->log, argv, env, enter_node, n);
+	int saved = errno;
+	faketime_env_free(env);
+	errno = saved;
+	return pid;
+}
+
+/* n's process has exited and is reaped. */
+static void reaped(cluster_node *n)
+{
+	if (n->clock[0])
+		faketime_litter(n->pid);
+	n->pid = 0;
+	n->stopped = false;
+}
+
+int cluster_node_clock(cluster_node *n, int64_t offset_ms, char *err, size_t errlen)
+{
+	if (!n->clock[0]) {
+		snprintf(err, errlen, "%s runs without libfaketime", n->name);
+		return ERR_INVAL;
+	}
+	int rc = faketime_write(n->clock, offset_ms, err, errlen);
+	if (rc)
+		return rc;
+	n->clock_ms = offset_ms;
+	log_info("node clock set", "node=%s offset_ms=%" PRId64, n->name, offset_ms);
+	return 0;
+}
+
+/* In a drill with a clock step: n's clock file, at the host's clock. */
+static int clock_setup(cluster *c, cluster_node *n, char *err, size_t errlen)
+{
+	if (!c->faketime[0])
+		return 0;
+	char path[sizeof n->clock];
+	snprintf(path, sizeof path, "%s/%s.faketime", c->dir, n->name);
+	memcpy(n->clock, path, sizeof path);
+	return faketime_write(n->clock, 0, err, errlen);
 }
 
 int cluster_home_move(cluster *c, const unsigned *users, size_t n, const char *region,
@@ -107,8 +151,7 @@ bool cluster_node_alive(cluster_node *n)
 		else
 			log_warn("node exited", "node=%s status=%d", n->name, st);
 		n->exit_status = st;
-		n->pid = 0;
-		n->stopped = false;
+		reaped(n);
 		return false;
 	}
 	return true;
@@ -178,8 +221,7 @@ int cluster_node_signal(cluster_node *n, int sig)
 		int st = 0;
 		if (waitpid(n->pid, &st, 0) == n->pid)
 			n->exit_status = st;
-		n->pid = 0;
-		n->stopped = false;
+		reaped(n);
 	}
 	log_info("node signalled", "node=%s signal=%d", n->name, sig);
 	return 0;
@@ -241,7 +283,7 @@ static void node_stop(cluster_node *n)
 	if (n->stopped)
 		kill(n->pid, SIGCONT);
 	child_end(n->pid, 10000);
-	n->pid = 0;
+	reaped(n);
 }
 
 /* --- a disk of its own --------------------------------------------------------- */
@@ -618,6 +660,16 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 		snprintf(err, errlen, "no binaries dir %s: %s", bindir, strerror(errno));
 		return ERR_INVAL;
 	}
+	if (drill_moves_clocks(d)) {
+		if (faketime_lib(c->faketime, sizeof c->faketime, err, errlen))
+			return ERR_NOTFOUND;
+		snprintf(c->waitfix, sizeof c->waitfix, "%s/sim-waitfix.so", c->bindir);
+		if (access(c->waitfix, R_OK)) {
+			snprintf(err, errlen, "a clock step needs %s (make all builds it)",
+			         c->waitfix);
+			return ERR_NOTFOUND;
+		}
+	}
 	snprintf(c->dir, sizeof c->dir, "%s/sim-%s-XXXXXX", parent, d->name);
 	if (!mkdtemp(c->dir)) {
 		snprintf(err, errlen, "cannot make a run dir under %s: %s", parent,
@@ -669,7 +721,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 			owned = parts;
 		}
 		node_init(dir, &c->centrals[j], DRILL_CENTRAL, (int)j, 0, NULL);
-		if ((rc = node_network(c, &c->centrals[j], err, errlen)) ||
+		if ((rc = clock_setup(c, &c->centrals[j], err, errlen)) ||
+		    (rc = node_network(c, &c->centrals[j], err, errlen)) ||
 		    (rc = cluster_write_central_cfg(c, &c->centrals[j], owned, err, errlen)))
 			goto fail;
 	}
@@ -682,7 +735,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 				cluster_instance_name(n, inst, sizeof inst);
 				snprintf(n->label, sizeof n->label, "%s (%s)", n->name, inst);
 			}
-			if ((rc = node_network(c, n, err, errlen)) ||
+			if ((rc = clock_setup(c, n, err, errlen)) ||
+			    (rc = node_network(c, n, err, errlen)) ||
 			    (isolated && (rc = central_paths(c, n, err, errlen))) ||
 			    (isolated && d->regional_kafka &&
 			     (rc = regional_paths(c, n, err, errlen))))

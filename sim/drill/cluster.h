@@ -43,6 +43,11 @@
  * start with the cluster, and whichever takes the changelog over is the
  * region's active instance.
  *
+ * In a drill with a clock step (drill_moves_clocks) every edge and
+ * central runs under libfaketime with a clock file of its own in the run
+ * dir, NAME.faketime (cluster_node_clock, sim/drill/faketime.h); in any
+ * other drill, none does.
+ *
  * Without network namespaces (cluster_opts.isolated false) every daemon
  * runs in sim's namespace on ports of its own, there are no kafka,
  * central or regional paths, and path faults on them are refused.
@@ -114,6 +119,9 @@ typedef struct cluster_node {
 	int disk_ns;       /* its descriptor, -1 without one */
 	char data[512];    /* the data dir */
 	char cfg[512], log[512];
+	char clock[512];    /* its libfaketime file; "" in a drill with no clock step */
+	int64_t clock_ms;   /* where its file puts its wall clock from the host's */
+	bool clock_standby; /* its clock was moved by a step naming edgeN.standby */
 } cluster_node;
 
 typedef struct cluster {
@@ -132,6 +140,8 @@ typedef struct cluster {
 	cluster_node single;               /* sharded drills: every partition, at the end */
 	bool single_made;                  /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
+	char faketime[PATH_MAX];     /* libfaketime, in a drill with a clock step */
+	char waitfix[PATH_MAX + 32]; /* and sim's shim before it (bindir/sim-waitfix.so) */
 } cluster;
 
 /* Makes the run dir under parent, starts the broker, relays and every
@@ -166,6 +176,13 @@ int cluster_node_signal(cluster_node *n, int sig) WARN_UNUSED;
  * the next cluster_node_start starts an empty edge. 0, or ERR_IO with
  * the path and reason in err. */
 int cluster_node_wipe(cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
+
+/* Steps n's wall clock to offset_ms from the host's (on top of its
+ * skew): the daemon, run under libfaketime, reads it within a second
+ * (sim/drill/faketime.h). Kept through its restarts. 0, or ERR_INVAL
+ * when the drill has no clock step (the node runs without libfaketime),
+ * or ERR_IO with why in err. */
+int cluster_node_clock(cluster_node *n, int64_t offset_ms, char *err, size_t errlen) WARN_UNUSED;
 
 /* The paths of one link of a node (up to CLUSTER_PATHS_MAX); 0 when the
  * link does not exist here (not isolated, or central of a central). */

@@ -287,6 +287,21 @@
  *                                           name the new home and the
  *                                           move's time, as tokens issued
  *                                           after it would; needs me > 0
+ *   clock NODE jump OFFSET / clock NODE reset
+ *                                           the node's wall clock (an
+ *                                           edge's or a central's) steps
+ *                                           to OFFSET from the host's
+ *                                           ("+600s", "-90s", "-1500ms";
+ *                                           at most 10 minutes either
+ *                                           way), as an NTP step would,
+ *                                           while it runs; its monotonic
+ *                                           clock does not move; reset
+ *                                           steps it back to the host's.
+ *                                           The offset adds to its skew
+ *                                           and holds through restarts.
+ *                                           Every edge and central of a
+ *                                           drill with a clock step runs
+ *                                           under libfaketime
  *   load_rate OPS / viral SHARE             change the load (the short
  *                                           run scales OPS by its rate
  *                                           over the full rate)
@@ -296,7 +311,9 @@
  * its region's own Kafka, with regional_kafka 1).
  * "forward" is from the node outwards.
  * With standby 1, edgeN in a step is the region's instance that is
- * active when the step runs (kill, wipe, stop, cut, reset, disk_full),
+ * active when the step runs (kill, wipe, stop, cut, reset, disk_full,
+ * clock jump; clock reset steps back every instance a jump of the same
+ * name moved),
  * the one that is down (start), the one stopped (cont), or every one
  * (heal; delay and throttle, which place the region rather than break a
  * machine; disk_free, as each instance has a disk of its own);
@@ -333,6 +350,9 @@ int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_
 /* The same from text in memory; name is used for messages. */
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;
 void drill_free(drill *d);
+/* Does a step of d move a node's clock (clock jump or reset)? Then the
+ * daemons run under libfaketime. */
+bool drill_moves_clocks(const drill *d);
 /* When step s runs, in seconds from the start of the load. */
 double drill_step_time(const drill *d, const drill_step *s, bool short_run);
 double drill_duration(const drill *d, bool short_run);

@@ -73,6 +73,15 @@ double drill_step_time(const drill *d, const drill_step *s, bool short_run)
 	return s->at_s * d->short_duration_s / d->duration_s;
 }
 
+bool drill_moves_clocks(const drill *d)
+{
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (d->steps[i].action == DRILL_CLOCK_JUMP ||
+		    d->steps[i].action == DRILL_CLOCK_RESET)
+			return true;
+	return false;
+}
+
 double drill_step_rate(const drill *d, const drill_step *s, bool short_run)
 {
 	if (!short_run || d->rate <= 0)

@@ -33,6 +33,7 @@ typedef enum shape {
 	SHAPE_SHARE,    /* SHARE */
 	SHAPE_REGIONAL, /* edgeN ID|all|leader */
 	SHAPE_MOVE,     /* edgeN USERS */
+	SHAPE_CLOCK,    /* NODE jump OFFSET | NODE reset */
 } shape;
 
 typedef struct action_def {
@@ -79,6 +80,9 @@ static const action_def actions[] = {
     {"regional_up", DRILL_REGIONAL_UP, SHAPE_REGION, true, false, false},
     {"trim", DRILL_TRIM, SHAPE_REGION, false, false, false},
     {"move", DRILL_MOVE, SHAPE_MOVE, false, false, false},
+    /* One word, two actions: the argument after the node says which. */
+    {"clock", DRILL_CLOCK_JUMP, SHAPE_CLOCK, false, false, false},
+    {"clock", DRILL_CLOCK_RESET, SHAPE_CLOCK, false, false, false},
 };
 
 static const action_def *action_of(drill_action a)
@@ -125,7 +129,7 @@ static const struct {
     [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
     [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
     [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
-    [SHAPE_MOVE] = {2, 2},
+    [SHAPE_MOVE] = {2, 2},     [SHAPE_CLOCK] = {2, 3},
 };
 
 static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
@@ -167,6 +171,28 @@ static int get_broker(parser *p, const action_def *def, const char *s, int64_t m
 	if (rc)
 		return rc;
 	*id = (int)v;
+	return 0;
+}
+
+/* A clock offset: a signed whole number of seconds ("+600s", "-90s")
+ * or milliseconds ("-1500ms"), within DRILL_CLOCK_JUMP_MAX_MS. */
+static int get_offset(parser *p, const char *s, int64_t *ms)
+{
+	char num[24];
+	size_t n = strlen(s), unit = 0;
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0)
+		unit = 2;
+	else if (n > 1 && s[n - 1] == 's')
+		unit = 1;
+	if (!unit || (s[0] != '+' && s[0] != '-') || n - unit >= sizeof num)
+		return drill_fail(p, "bad clock offset '%s' (+Ns, -Ns or +/-Nms)", s);
+	memcpy(num, s, n - unit);
+	num[n - unit] = '\0';
+	int64_t scale = unit == 1 ? 1000 : 1, max = DRILL_CLOCK_JUMP_MAX_MS / scale, v;
+	int rc = drill_get_int(p, "clock offset", num, -max, max, &v);
+	if (rc)
+		return rc;
+	*ms = v * scale;
 	return 0;
 }
 
@@ -292,6 +318,19 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 			return drill_fail(p, "%s takes an edge, not '%s'", def->word, a[0]);
 		if ((rc = drill_get_int(p, "users to move", a[1], 1, DRILL_MOVE_USERS_MAX, &s.a)))
 			return rc;
+		break;
+	case SHAPE_CLOCK:
+		if ((rc = drill_get_node(p, a[0], &s.node, &s.index, &s.standby)))
+			return rc;
+		if (strcmp(a[1], "reset") == 0 && nargs == 2) {
+			s.action = DRILL_CLOCK_RESET;
+		} else if (strcmp(a[1], "jump") == 0 && nargs == 3) {
+			s.action = DRILL_CLOCK_JUMP;
+			if ((rc = get_offset(p, a[2], &s.a)))
+				return rc;
+		} else {
+			return drill_fail(p, "clock takes NODE jump OFFSET or NODE reset");
+		}
 		break;
 	case SHAPE_RATE:
 		if ((rc = drill_get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))

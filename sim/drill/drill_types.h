@@ -69,7 +69,12 @@ typedef enum drill_action {
 	DRILL_REGIONAL_BROKER_RESUME,
 	DRILL_REGIONAL_BROKER_RESTART,
 	DRILL_REGIONAL_BROKER_WIPE,
+	DRILL_CLOCK_JUMP,
+	DRILL_CLOCK_RESET,
 } drill_action;
+
+/* How far a clock step may move a node's wall clock from the host's. */
+#define DRILL_CLOCK_JUMP_MAX_MS (10 * 60 * 1000)
 
 /* A broker step's target besides an id (drill_step.index for central's
  * cluster, drill_step.a for a region's). */

@@ -59,7 +59,11 @@ static const kind_def kinds[NEMESIS_KINDS] = {
     [NEMESIS_DELAY] = {"delay", 2, 5, 25, false, false, false},
     [NEMESIS_DISK] = {"disk", 1, 8, 20, false, false, false},
     [NEMESIS_REGION] = {"region", 1, 8, 25, false, false, false},
+    /* 0: a weight in the default mix would redraw every seed, and run
+     * every nemesis's daemons under libfaketime. --mix clock=W. */
+    [NEMESIS_CLOCK] = {"clock", 0, 5, 25, false, false, false},
 };
+#define CLOCK_JUMP_MIN_S 30u /* a clock fault's step, at least (at most 10 minutes) */
 
 /* Without a standby a region's edge down is the region down: short. */
 #define LONE_EDGE_LO_S 5u
@@ -214,7 +218,8 @@ enum {
 	RES_LONE_EDGE,                                 /* without standby: one region's edge down */
 	RES_PATH_EDGE,                                 /* + region * 4 + link - 1 */
 	RES_PATH_CENTRAL = RES_PATH_EDGE + DRILL_REGIONS_MAX * DRILL_LINK_LAST,
-	RES_MAX = RES_PATH_CENTRAL + DRILL_CENTRALS_MAX * DRILL_LINK_LAST
+	RES_CLOCK = RES_PATH_CENTRAL + DRILL_CENTRALS_MAX * DRILL_LINK_LAST, /* + node's */
+	RES_MAX = RES_CLOCK + DRILL_REGIONS_MAX + DRILL_CENTRALS_MAX
 };
 
 static unsigned res_path(drill_node_kind node, unsigned index, drill_link link)
@@ -236,6 +241,7 @@ typedef struct fault {
 	bool leader;   /* the broker leads the region's changelog */
 	bool takeover; /* loses the region's active instance */
 	unsigned delay_ms, jitter_ms;
+	int clock_s; /* the clock's step */
 } fault;
 
 /* Where a fault may go. */
@@ -299,6 +305,9 @@ static size_t resources(const gen *s, nemesis_kind k, const target *t, bool sett
 		res[n++] = RES_USERS + i;
 		res[n++] = RES_USERS_ANY;
 		break;
+	case NEMESIS_CLOCK:
+		res[n++] = RES_CLOCK + (t->node == DRILL_CENTRAL ? DRILL_REGIONS_MAX : 0) + i;
+		break;
 	case NEMESIS_KINDS: break;
 	}
 	if (settle) {
@@ -331,9 +340,11 @@ static size_t targets(const gen *s, nemesis_kind k, bool strict, target *t)
 	const nemesis_opts *o = s->o;
 	size_t n = 0;
 	unsigned res[8];
-	if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP) {
+	if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP || k == NEMESIS_CLOCK) {
 		for (unsigned j = 0; j < o->centrals; j++)
 			add_target(t, &n, DRILL_CENTRAL, j, 0);
+		for (unsigned i = 0; k == NEMESIS_CLOCK && i < o->regions; i++)
+			add_target(t, &n, DRILL_EDGE, i, 0);
 	} else if (k == NEMESIS_CUT || k == NEMESIS_DELAY) {
 		static const drill_link cut_links[] = {DRILL_LINK_KAFKA, DRILL_LINK_CENTRAL,
 		                                       DRILL_LINK_CLIENTS};
@@ -463,6 +474,11 @@ static bool draw_fault(gen *s, force fo, unsigned start, unsigned limit)
 		f->delay_ms = pick(&s->g, 20, 250);
 		f->jitter_ms = pick(&s->g, 0, f->delay_ms / 2);
 		break;
+	case NEMESIS_CLOCK:
+		f->standby = o->standby && f->node == DRILL_EDGE && pick(&s->g, 0, 1);
+		f->clock_s = (int)pick(&s->g, CLOCK_JUMP_MIN_S, DRILL_CLOCK_JUMP_MAX_MS / 1000) *
+		             (pick(&s->g, 0, 1) ? 1 : -1);
+		break;
 	default: break;
 	}
 	unsigned room = limit - start - (settle ? SETTLE_DS : 0);
@@ -565,19 +581,22 @@ typedef enum {
 	ARGS_NONE,
 	ARGS_BROKER, /* " ID" in both */
 	ARGS_CUT,    /* " LINK DIR", healed by " LINK" */
-	ARGS_DELAY   /* " LINK MS JITTER", healed by " LINK" */
+	ARGS_DELAY,  /* " LINK MS JITTER", healed by " LINK" */
+	ARGS_CLOCK   /* " jump +-Ns", healed by " reset" */
 } step_args;
 
 /* How a kind's fault is written: the step that opens it and the one that
  * heals it, each "VERB NODE ARGS". The opening names the instance hit
  * (edgeN.standby too) or, with by_region, the region (edgeN); the heal
- * always names the region: a start brings back whichever instance is
- * down, and a heal of edgeN clears the path of both instances (the one
- * cut may have become the other role meanwhile). */
+ * names the region: a start brings back whichever instance is down,
+ * and a heal of edgeN clears the path of both instances (the one cut may
+ * have become the other role meanwhile); but with heal_by_node the
+ * instance hit (a clock reset steps back whichever instance jumped). */
 typedef struct step_def {
 	const char *open, *close;
 	bool by_region;
 	step_args args;
+	bool heal_by_node;
 } step_def;
 
 static const step_def steps[NEMESIS_KINDS] = {
@@ -595,6 +614,7 @@ static const step_def steps[NEMESIS_KINDS] = {
     [NEMESIS_DELAY] = {"delay", "heal", true, ARGS_DELAY},
     [NEMESIS_DISK] = {"disk_full", "disk_free", true, ARGS_NONE},
     [NEMESIS_REGION] = {"region_down", "region_up", true, ARGS_NONE},
+    [NEMESIS_CLOCK] = {"clock", "clock", false, ARGS_CLOCK, true},
 };
 
 /* The steps of fault f: its opening, its heal, and its settling start. */
@@ -622,13 +642,18 @@ static size_t fault_lines(const fault *f, unsigned idx, line *out)
 		snprintf(open_args, sizeof open_args, " %s %u %u", link, f->delay_ms, f->jitter_ms);
 		snprintf(close_args, sizeof close_args, " %s", link);
 		break;
+	case ARGS_CLOCK:
+		snprintf(open_args, sizeof open_args, " jump %+ds", f->clock_s);
+		snprintf(close_args, sizeof close_args, " reset");
+		break;
 	}
 	size_t n = 0;
 	out[n] = (line){f->open_ds, idx, 0, ""};
 	snprintf(out[n++].text, STEP_TEXT_MAX, "%s %s%s", d->open, d->by_region ? any : node,
 	         open_args);
 	out[n] = (line){f->close_ds, idx, 1, ""};
-	snprintf(out[n++].text, STEP_TEXT_MAX, "%s %s%s", d->close, any, close_args);
+	snprintf(out[n++].text, STEP_TEXT_MAX, "%s %s%s", d->close, d->heal_by_node ? node : any,
+	         close_args);
 	if (f->settle_ds) {
 		out[n] = (line){f->settle_ds, idx, 2, ""};
 		snprintf(out[n++].text, STEP_TEXT_MAX, "start %s", any);

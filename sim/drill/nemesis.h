@@ -27,10 +27,15 @@
  * by broker 1 first, and a leader set down hands it to the next broker
  * up (id % 3 + 1). nemesis_cover follows the same rule.
  *
- * Not drawn (yet): clock skew or jumps (clock.skew_ms is read at start;
- * the daemons cannot take a change while running), packet loss (the
- * relays have none), throttle and reset, faults of central's own Kafka,
- * and on real Kafka the pause, restart and wipe of a node.
+ * A clock fault steps an instance's (active or standby) or a central's
+ * wall clock 30 s to 10 minutes forwards or backwards and then back
+ * (the clock step, drill.h: the daemons run under libfaketime). Its
+ * weight in the default mix is 0, so that every seed draws what it drew
+ * before the kind was added: --mix clock=W draws it.
+ *
+ * Not drawn (yet): packet loss (the relays have none), throttle and
+ * reset, faults of central's own Kafka, and on real Kafka the pause,
+ * restart and wipe of a node.
  *
  * Pure and deterministic: the generator is its own splitmix64 over
  * integers (times in tenths of a second), so a seed draws the same
@@ -63,6 +68,7 @@ typedef enum nemesis_kind {
 	NEMESIS_DELAY,        /* delay NODE LINK MS JITTER (heal) */
 	NEMESIS_DISK,         /* disk_full edgeN (disk_free) */
 	NEMESIS_REGION,       /* region_down edgeN (region_up) */
+	NEMESIS_CLOCK,        /* clock NODE jump +-Ns (clock NODE reset) */
 	NEMESIS_KINDS
 } nemesis_kind;
 

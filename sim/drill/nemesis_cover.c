@@ -23,6 +23,7 @@ enum {
 	KEY_CENTRAL_KAFKA = 400000, /* + broker (0: every broker) */
 	KEY_DISK = 500000,          /* + region */
 	KEY_REGION = 600000,        /* + region */
+	KEY_CLOCK = 700000,         /* + node * 1000 + index * 10 + standby */
 };
 
 /* A fault in force or healed: its key, and when. */
@@ -169,6 +170,11 @@ static int path_key(const drill_step *s)
 	return KEY_PATH + (int)s->node * 1000 + s->index * 10 + (int)s->link;
 }
 
+static int clock_key(const drill_step *s)
+{
+	return KEY_CLOCK + (int)s->node * 1000 + s->index * 10 + s->standby;
+}
+
 static void step(cover_state *st, const drill_step *s)
 {
 	const drill *d = st->d;
@@ -228,6 +234,13 @@ static void step(cover_state *st, const drill_step *s)
 	case DRILL_DISK_FREE: heal(st, KEY_DISK + s->index, 0, at); break;
 	case DRILL_REGION_DOWN: open_fault(st, NEMESIS_REGION, KEY_REGION + s->index, at); break;
 	case DRILL_REGION_UP: heal(st, KEY_REGION + s->index, 0, at); break;
+	case DRILL_CLOCK_JUMP:
+		if (s->a)
+			open_fault(st, NEMESIS_CLOCK, clock_key(s), at);
+		else
+			heal(st, clock_key(s), 0, at);
+		break;
+	case DRILL_CLOCK_RESET: heal(st, clock_key(s), 0, at); break;
 	default:
 		if (drill_action_regional(s->action))
 			regional_step(st, s, at);

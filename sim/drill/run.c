@@ -212,6 +212,8 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_REGIONAL_DOWN:
 	case DRILL_REGIONAL_UP: return run_broker_step(rn, s);
 	case DRILL_TRIM: return run_trim_step(rn, s);
+	case DRILL_CLOCK_JUMP:
+	case DRILL_CLOCK_RESET: return run_clock_step(rn, s, n);
 	case DRILL_MOVE: return run_move_step(rn, s);
 	case DRILL_REGION_DOWN:
 		load_set_region_up(rn->l, (unsigned)s->index, false);
@@ -279,6 +281,7 @@ static void heal_all(runner *rn)
 		char err[256];
 		if (n->disk_ns >= 0 && cluster_disk(n, false))
 			log_error("cannot free a node's disk", "node=%s", n->name);
+		run_clock_heal(n);
 		bool edge = n->kind == DRILL_EDGE;
 		if (n->stopped) {
 			if (cluster_node_signal(n, SIGCONT))

@@ -40,6 +40,8 @@ int run_fault_key(const drill_step *s)
 	case DRILL_REGION_UP: return 6000 + s->index;
 	case DRILL_DISK_FULL:
 	case DRILL_DISK_FREE: return 7000 + s->index;
+	case DRILL_CLOCK_JUMP:
+	case DRILL_CLOCK_RESET: return (int)s->node * 1000 + s->index * 10 + 8;
 	default: return -1;
 	}
 }
@@ -83,6 +85,49 @@ void run_window_close(runner *rn, int key, const char *healed_by)
 }
 
 /* --- steps -------------------------------------------------------------------- */
+
+/* Steps back to the host's clock every node whose clock a jump named
+ * like s (edgeN or edgeN.standby: with standbys, the instance it hit
+ * may since have changed roles) moved, or node n for a central. */
+static int clock_reset(runner *rn, const drill_step *s, cluster_node *n, char *err, size_t errlen)
+{
+	if (s->node != DRILL_EDGE)
+		return cluster_node_clock(n, 0, err, errlen);
+	int rc = 0;
+	for (unsigned k = 0; !rc && k < cluster_instances(&rn->c); k++) {
+		cluster_node *m = cluster_instance(&rn->c, (unsigned)s->index, k);
+		if (m->clock_ms && m->clock_standby == s->standby)
+			rc = cluster_node_clock(m, 0, err, errlen);
+	}
+	return rc;
+}
+
+int run_clock_step(runner *rn, const drill_step *s, cluster_node *n)
+{
+	char err[256] = "";
+	int rc;
+	if (s->action == DRILL_CLOCK_JUMP) {
+		rc = cluster_node_clock(n, s->a, err, sizeof err);
+		n->clock_standby = s->standby;
+		if (s->a)
+			run_window_open(rn, run_fault_key(s), s->text);
+		else
+			run_window_close(rn, run_fault_key(s), s->text);
+	} else {
+		rc = clock_reset(rn, s, n, err, sizeof err);
+		run_window_close(rn, run_fault_key(s), s->text);
+	}
+	if (rc)
+		log_error("clock step failed", "step=\"%s\" err=\"%s\"", s->text, err);
+	return rc;
+}
+
+void run_clock_heal(cluster_node *n)
+{
+	char err[256];
+	if (n->clock[0] && n->clock_ms && cluster_node_clock(n, 0, err, sizeof err))
+		log_error("cannot reset a node's clock", "node=%s err=\"%s\"", n->name, err);
+}
 
 /* A path step on node n. In a drill with standbys, a step on edgeN (not
  * edgeN.standby) acts on every instance of the region when it is a heal

@@ -147,6 +147,10 @@ int run_path_step(runner *rn, const drill_step *s, cluster_node *n);
 int run_trim_step(runner *rn, const drill_step *s);
 int run_move_step(runner *rn, const drill_step *s);
 int run_broker_step(runner *rn, const drill_step *s);
+/* A clock step (jump: on node n; reset: on every instance a jump of
+ * the same name moved), and the final heal's reset of n's clock. */
+int run_clock_step(runner *rn, const drill_step *s, cluster_node *n);
+void run_clock_heal(cluster_node *n);
 /* A Kafka process of the drill that exited on its own is a violation. */
 void run_check_kafka(runner *rn);
 

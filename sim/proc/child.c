@@ -54,8 +54,16 @@ void child_prepare(pid_t parent)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+extern char **environ;
+
 pid_t child_spawn(const char *log, const char *const *argv, int (*enter)(const void *ctx),
                   const void *ctx)
+{
+	return child_spawn_env(log, argv, NULL, enter, ctx);
+}
+
+pid_t child_spawn_env(const char *log, const char *const *argv, char *const *env,
+                      int (*enter)(const void *ctx), const void *ctx)
 {
 	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0)
@@ -70,7 +78,7 @@ pid_t child_spawn(const char *log, const char *const *argv, int (*enter)(const v
 			_exit(st);
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
+		execve(argv[0], (char *const *)argv, env ? env : environ);
 		_exit(127);
 	}
 	int saved = errno;

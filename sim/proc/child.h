@@ -29,5 +29,9 @@ void child_prepare(pid_t parent);
  * return is the child's exit status. Its pid, or -1 with errno. */
 pid_t child_spawn(const char *log, const char *const *argv, int (*enter)(const void *ctx),
                   const void *ctx);
+/* The same with env (NULL-terminated) for its environment instead of
+ * sim's (NULL: sim's). */
+pid_t child_spawn_env(const char *log, const char *const *argv, char *const *env,
+                      int (*enter)(const void *ctx), const void *ctx);
 
 #endif

@@ -176,6 +176,31 @@ Test(ledger, third_write_seals_and_sends_batch_one)
 	cr_assert_eq(T.sent[1].seq, 2);
 }
 
+/* seal_age_ms is 1000 here (open_ledger). */
+Test(ledger, a_wall_clock_stepped_back_holds_a_batch_no_more_than_two_ages)
+{
+	open_ledger();
+	/* 30 s back: past an age, so the open batch goes at once. Under the
+	 * old bound of a minute it waited until the clock came back. */
+	write_op("u1", true, WALL);
+	cr_assert_eq(ledger_seal_due(T.l, WALL - 30000, false), 0);
+	cr_assert_eq(T.nsent, 1);
+	ledger_stats s = stats_now();
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_CLOCK], 1);
+	/* A step back of less than an age: due once the clock is an age
+	 * past the first op, two ages from it at most. */
+	write_op("u2", true, WALL + 100000);
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 100000 - 900, false), 0);
+	cr_assert_eq(T.nsent, 1, "900 ms back, under an age: not yet");
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 100000 + 999, false), 0);
+	cr_assert_eq(T.nsent, 1);
+	cr_assert_eq(ledger_seal_due(T.l, WALL + 100000 + 1000, false), 0);
+	cr_assert_eq(T.nsent, 2);
+	s = stats_now();
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_AGE], 1);
+	cr_assert_eq(s.sealed_by[LEDGER_SEAL_CLOCK], 1);
+}
+
 Test(ledger, batch_seals_when_its_first_op_is_old_enough)
 {
 	open_ledger();

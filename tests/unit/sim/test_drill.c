@@ -298,6 +298,45 @@ Test(drill, move_takes_an_edge_and_a_number_of_users)
 	drill_free(&d);
 }
 
+Test(drill, clock_steps_jump_a_node_and_reset_it)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\n"
+	                   "changelog 1\nstandby 1\n"
+	                   "at 10 clock edge1 jump +600s\n"
+	                   "at 20 clock edge1.standby jump -600s\n"
+	                   "at 25 clock central0 jump -1500ms\n"
+	                   "at 30 clock edge1 reset\n"
+	                   "at 40 clock central0 jump +0s\n";
+	cr_assert_eq(drill_parse("c", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 5);
+	const drill_step *s = d.steps;
+	cr_assert_eq(s[0].action, DRILL_CLOCK_JUMP);
+	cr_assert_eq(s[0].node, DRILL_EDGE);
+	cr_assert_eq(s[0].index, 1);
+	cr_assert_not(s[0].standby);
+	cr_assert_eq(s[0].a, 600000);
+	cr_assert_eq(s[1].action, DRILL_CLOCK_JUMP);
+	cr_assert(s[1].standby);
+	cr_assert_eq(s[1].a, -600000);
+	cr_assert_eq(s[2].node, DRILL_CENTRAL);
+	cr_assert_eq(s[2].a, -1500);
+	cr_assert_eq(s[3].action, DRILL_CLOCK_RESET);
+	cr_assert_eq(s[3].a, 0);
+	cr_assert_eq(s[4].action, DRILL_CLOCK_JUMP);
+	cr_assert_eq(s[4].a, 0);
+	cr_assert_str_eq(drill_action_word(DRILL_CLOCK_JUMP), "clock");
+	cr_assert_str_eq(drill_action_word(DRILL_CLOCK_RESET), "clock");
+	cr_assert(drill_moves_clocks(&d));
+	cr_assert_not(drill_action_on_path(DRILL_CLOCK_JUMP));
+	drill_free(&d);
+	cr_assert_eq(drill_parse("c", "duration 60\nat 5 kill edge0\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_not(drill_moves_clocks(&d));
+	drill_free(&d);
+}
+
 Test(drill, expectations_parse_each_key_once)
 {
 	drill d;
@@ -547,6 +586,18 @@ static bad_case bad_cases[] = {
     {"duration 60\nme 0.1\nat 5 move central0 2\n", 3, "move takes an edge"},
     {"duration 60\nme 0.1\nat 5 move edge1\n", 3, "missing arguments"},
     {"duration 60\nme 0.1\nat 5 move edge3 2\n", 3, "edge3 is past regions 3"},
+    {"duration 60\nat 5 clock edge0 jump +601s\n", 2, "clock offset +601 out of range"},
+    {"duration 60\nat 5 clock edge0 jump -600001ms\n", 2, "out of range -600000..600000"},
+    {"duration 60\nat 5 clock edge0 jump 600s\n", 2, "bad clock offset '600s'"},
+    {"duration 60\nat 5 clock edge0 jump +10m\n", 2, "bad clock offset '+10m'"},
+    {"duration 60\nat 5 clock edge0 jump +s\n", 2, "bad number '+'"},
+    {"duration 60\nat 5 clock edge0 jump\n", 2, "clock takes NODE jump OFFSET"},
+    {"duration 60\nat 5 clock edge0 reset +5s\n", 2, "clock takes NODE jump OFFSET"},
+    {"duration 60\nat 5 clock edge0 skip +5s\n", 2, "clock takes NODE jump OFFSET"},
+    {"duration 60\nat 5 clock edge0\n", 2, "clock: missing arguments"},
+    {"duration 60\nat 5 clock edge3 reset\n", 2, "edge3 is past regions 3"},
+    {"duration 60\nat 5 clock edge0.standby reset\n", 2, "needs standby 1"},
+    {"duration 60\nat 5 clock broker1 reset\n", 2, "bad node 'broker1'"},
     /* The earliest bad line is the one reported. */
     {"duration 60\nat 70 kill edge0\nat 5 kill edge7\n", 2, "past the duration"},
 };
@@ -737,11 +788,11 @@ Test(drill, every_shipped_drill_parses)
 	cr_assert(standby, "no drill runs standbys and times their takeover");
 	cr_assert(regional, "no drill runs standbys on a Kafka of their region's own");
 	cr_assert(trimmed, "no drill makes a region's changelog lose its start");
-	/* make test runs every short drill: 430 s of load, about twice
+	/* make test runs every short drill: 450 s of load, about twice
 	 * that with starts and convergence, in its budget (geo_hearts added
 	 * 10 s, standby_behind 25 s, standby_wipe_cut 15 s, standby_skew
-	 * 20 s). */
-	cr_assert_leq(short_total, 430, "short runs add up to %g s", short_total);
+	 * 20 s, clock_jump 20 s). */
+	cr_assert_leq(short_total, 450, "short runs add up to %g s", short_total);
 	/* The drills on real Kafka run short in make test too (all but
 	 * central_kafka_restart, Makefile SHORT_DRILLS), each with its JVMs'
 	 * start: about two minutes a drill. */

@@ -103,7 +103,7 @@ Test(nemesis, different_seeds_draw_different_schedules)
 static void check_healed(const drill *d, uint64_t seed)
 {
 	unsigned down = 0, start = 0, stop = 0, cont = 0, path = 0, heal = 0, disk = 0, free_ = 0,
-	         region = 0, up = 0, bdown = 0, bup = 0;
+	         region = 0, up = 0, bdown = 0, bup = 0, jump = 0, reset = 0;
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
 		cr_assert_leq(s->at_s, d->duration_s - 15, "seed %llu: \"%s\" in the tail",
@@ -123,6 +123,8 @@ static void check_healed(const drill *d, uint64_t seed)
 		case DRILL_REGION_UP: up++; break;
 		case DRILL_REGIONAL_BROKER_DOWN: bdown++; break;
 		case DRILL_REGIONAL_BROKER_UP: bup++; break;
+		case DRILL_CLOCK_JUMP: jump++; break;
+		case DRILL_CLOCK_RESET: reset++; break;
 		default:
 			cr_assert_fail("seed %llu: a step the nemesis does not draw: %s",
 			               (unsigned long long)seed, s->text);
@@ -135,6 +137,7 @@ static void check_healed(const drill *d, uint64_t seed)
 	cr_assert_eq(disk, free_, "seed %llu", (unsigned long long)seed);
 	cr_assert_eq(region, up, "seed %llu", (unsigned long long)seed);
 	cr_assert_eq(bdown, bup, "seed %llu", (unsigned long long)seed);
+	cr_assert_eq(jump, reset, "seed %llu", (unsigned long long)seed);
 }
 
 /* The runner's instances as the steps leave them, when every loss of
@@ -313,6 +316,54 @@ Test(nemesis, other_knobs_draw_files_the_parser_takes)
 			free(text);
 		}
 	}
+}
+
+Test(nemesis, clock_faults_jump_a_node_and_reset_the_same_one_when_the_mix_asks)
+{
+	unsigned jumps = 0, central = 0, standby = 0, ahead = 0, behind = 0;
+	for (uint64_t seed = 0; seed < 40; seed++) {
+		nemesis_opts o;
+		nemesis_opts_default(&o);
+		cr_assert_eq(o.weight[NEMESIS_CLOCK], 0, "not in the default mix");
+		o.seed = seed;
+		o.weight[NEMESIS_CLOCK] = 10;
+		char *text = draw(&o);
+		drill d;
+		parse(text, &d);
+		check_healed(&d, seed);
+		for (size_t i = 0; i < d.nsteps; i++) {
+			const drill_step *s = &d.steps[i];
+			if (s->action != DRILL_CLOCK_JUMP)
+				continue;
+			jumps++;
+			central += s->node == DRILL_CENTRAL;
+			standby += s->standby;
+			ahead += s->a > 0;
+			behind += s->a < 0;
+			int64_t ms = s->a < 0 ? -s->a : s->a;
+			cr_assert(ms >= 30000 && ms <= 600000, "%s", s->text);
+			/* Its reset is the next clock step of the same name. */
+			size_t j = i + 1;
+			while (j < d.nsteps &&
+			       !((d.steps[j].action == DRILL_CLOCK_RESET ||
+			          d.steps[j].action == DRILL_CLOCK_JUMP) &&
+			         d.steps[j].node == s->node && d.steps[j].index == s->index &&
+			         d.steps[j].standby == s->standby))
+				j++;
+			cr_assert_lt(j, d.nsteps, "seed %llu: \"%s\" never reset",
+			             (unsigned long long)seed, s->text);
+			cr_assert_eq(d.steps[j].action, DRILL_CLOCK_RESET, "%s", d.steps[j].text);
+		}
+		nemesis_coverage c;
+		nemesis_cover(&d, &c);
+		cr_assert_eq(c.unhealed, 0, "seed %llu", (unsigned long long)seed);
+		cr_assert(drill_moves_clocks(&d) == (c.count[NEMESIS_CLOCK] > 0));
+		drill_free(&d);
+		free(text);
+	}
+	cr_assert_gt(jumps, 10);
+	cr_assert(central > 0 && standby > 0 && ahead > 0 && behind > 0,
+	          "central %u standby %u ahead %u behind %u", central, standby, ahead, behind);
 }
 
 /* Seed 42 with the default knobs, its coverage worked out by hand from
