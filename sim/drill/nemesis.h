@@ -71,7 +71,9 @@ typedef enum nemesis_kind {
 #define NEMESIS_WEIGHT_MAX 100 /* a kind's weight in the mix */
 #define NEMESIS_DURATION_MIN_S 60
 #define NEMESIS_DURATION_MAX_S 3600
-#define NEMESIS_FREE_MIN_S 10.0 /* a fault-free window that counts */
+#define NEMESIS_FREE_MIN_S 10.0      /* a fault-free window that counts */
+#define NEMESIS_ME_SHARE "0.2"       /* the drill's me: heart reads, of all ops */
+#define NEMESIS_GIVE_UP_SHARE "0.25" /* the drill's give_up (drills.md) */
 
 typedef struct nemesis_opts {
 	uint64_t seed;                  /* the schedule's, and the drill's load's */
