@@ -163,6 +163,11 @@ static void usage(FILE *f)
 	        "  --dry-run               draw, write and print; run nothing\n"
 	        "  --replay FILE           run a saved schedule instead (no SEED): the\n"
 	        "                          same steps and seeded ops, not the same timing\n"
+	        "  --shrink FILE           shrink a failing schedule (no SEED): drop and\n"
+	        "                          shorten its faults, keep what still fails\n"
+	        "  --shrink-failing        shrink the drawn or replayed schedule if it fails\n"
+	        "  --shrink-runs K         a candidate still fails if 1 of K runs does (2)\n"
+	        "  --shrink-budget S       start no run S seconds after the first (1800)\n"
 	        "\n"
 	        "sim bench-views options:\n"
 	        "  --ops N                 ops (default 1000000)\n"
@@ -636,6 +641,10 @@ static int cmd_nemesis(int argc, char **argv)
 	    OPT_STR("out", o.file),
 	    OPT_FLAG("dry-run", o.dry_run),
 	    OPT_STR("replay", o.replay),
+	    OPT_STR("shrink", o.shrink),
+	    OPT_FLAG("shrink-failing", o.shrink_failing),
+	    OPT_NUM("shrink-runs", 1, 20, o.shrink_runs, 0),
+	    OPT_NUM("shrink-budget", 60, 86400, o.shrink_budget_s, 0),
 	    OPT_FLAG("short", o.run.short_run),
 	    OPT_STR("dir", o.run.out_dir),
 	    OPT_STR("bin", o.run.bin_dir),
@@ -651,6 +660,13 @@ static int cmd_nemesis(int argc, char **argv)
 	k->standby = standby;
 	k->regional_kafka = regional;
 	k->duration_s = secs ? secs : o.run.short_run ? 90 : 180;
+	if (o.shrink && (optind != argc || o.file || o.replay))
+		return bad_usage("sim nemesis --shrink FILE takes no SEED, --out or --replay",
+		                 NULL);
+	if (o.shrink) {
+		log_set_component("sim/drill/nemesis");
+		return nemesis_shrink(&o, o.shrink);
+	}
 	if (o.replay && (optind != argc || o.file))
 		return bad_usage("sim nemesis --replay FILE takes no SEED and no --out", NULL);
 	if (!o.replay && (optind + 1 != argc || parse_u64(argv[optind], 0, UINT64_MAX, &k->seed)))
