@@ -507,10 +507,9 @@ static int finish(runner *rn)
 	report_convergence(rn->r, "end of load (every count, everywhere)", run_now_s(rn) - end, ok);
 	/* Ops given up without an answer: central says what became of each,
 	 * and the checks below judge the truth resolved with it. */
-	if (check_indeterminate(&rn->c, rn->l, d->converge_s, rn->r) && n) {
-		free(truth);
-		n = load_truth(rn->l, &truth);
-	}
+	check_indeterminate(&rn->c, rn->l, d->converge_s, rn->r);
+	free(truth);
+	n = load_truth(rn->l, &truth);
 	check_digests(&rn->c, d->converge_s, rn->r);
 	check_single(&rn->c, truth, n, d->converge_s, rn->r);
 	load_member_entry *members = NULL;
