@@ -127,12 +127,20 @@ static void step_note(char *dst, size_t len, const drill_step *s)
 	snprintf(dst, len, "'%s'", s->text);
 }
 
-/* Fault f dropped: its opening, its heal and its settling start. */
-static int drop_fault(const drill *d, const nemesis_fault *f, bool *drop, char *what,
-                      size_t whatlen)
+/* Fault f dropped: its opening, its heal and its settling start, and
+ * the comment nemesis_draw wrote for it ("# fault K: KIND, FROM-TO s"). */
+static int drop_fault(const drill *d, const lines *ls, const nemesis_fault *f, bool *drop,
+                      char *what, size_t whatlen)
 {
 	const drill_step *s = &d->steps[f->open];
 	drop[s->line - 1] = true;
+	if (f->heal >= 0) {
+		char span[64];
+		snprintf(span, sizeof span, ", %.1f-%.1f s", s->at_s, d->steps[f->heal].at_s);
+		for (size_t k = 0; k < ls->n; k++)
+			if (strncmp(ls->at[k], "# fault ", 8) == 0 && strstr(ls->at[k], span))
+				drop[k] = true;
+	}
 	if (f->heal >= 0)
 		drop[d->steps[f->heal].line - 1] = true;
 	if (f->settle >= 0)
@@ -192,7 +200,7 @@ int nemesis_shrink_candidate(const char *text, size_t i, char **out, char *what,
 	if (i == 0)
 		rc = cut_duration(d, &ls, drop, repl, note, sizeof note);
 	else if (i <= nf)
-		rc = drop_fault(d, &f[i - 1], drop, note, sizeof note);
+		rc = drop_fault(d, &ls, &f[i - 1], drop, note, sizeof note);
 	else if (i <= 2 * nf)
 		rc = shorten_fault(d, &ls, &f[i - 1 - nf], repl, note, sizeof note);
 	else

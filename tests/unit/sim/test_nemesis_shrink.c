@@ -206,6 +206,22 @@ Test(nemesis_shrink, dropping_the_first_fault_again_and_again_ends_with_none)
 	free(t);
 }
 
+Test(nemesis_shrink, a_dropped_fault_takes_its_comment_from_a_drawn_file)
+{
+	nemesis_opts o;
+	nemesis_opts_default(&o);
+	o.duration_s = 90;
+	o.seed = 42;
+	char err[256], *text = NULL;
+	cr_assert_eq(nemesis_draw(&o, &text, err, sizeof err), 0, "%s", err);
+	cr_assert_not_null(strstr(text, "# fault 1: "));
+	char *c = candidate(text, 1);
+	cr_assert_null(strstr(c, "# fault 1: "), "%s", c);
+	cr_assert_not_null(strstr(c, "# fault 2: "), "%s", c);
+	free(c);
+	free(text);
+}
+
 Test(nemesis_shrink, a_file_the_parser_refuses_is_said_so)
 {
 	char *out = NULL, what[300];
