@@ -19,6 +19,8 @@
 #   make cpd-check  no more than CPD_MAX_PAIRS pairs of places share a run of
 #                 CPD_MIN_TOKENS C tokens (PMD's CPD, from make deps)
 #   make thread-safety-check  clang -Wthread-safety over the ledger and changelog
+#   make nemesis SEED=N [SHORT=1]   one seed's fault schedule run as a drill;
+#                 make nemesis-seeds SEEDS="..." | FROM=A TO=B  a line per seed
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
 #   make soak     30 minutes of steady load; each edge's p99 per minute and
@@ -170,7 +172,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim $(BUILD)/sim-waitfix.so
 
-.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check nemesis nemesis-seeds run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx bench-peers fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -534,6 +536,31 @@ drill: $(BINS)
 
 drills: $(BINS)
 	@set -e; for d in $(DRILLS); do echo "== drill $$d"; ./$(BUILD)/sim drill sim/drills/$$d.drill; done
+
+# The nemesis (docs/drills.md, "The nemesis"): seed SEED's fault schedule
+# drawn and run as a drill, SHORT=1 for the short run, MINUTES=M for
+# another length, SHRINK=1 to shrink it if it fails. nemesis-seeds runs
+# SEEDS="S1 S2 ..." (or FROM=A TO=B) one after the other, one line per
+# seed, and fails if any did; each report in build/drills/nemesis-SEED
+# [-short]/. Neither is part of make test.
+NEMESIS_FLAGS = $(if $(SHORT),--short) $(if $(MINUTES),--minutes $(MINUTES))
+NEMESIS_SEEDS = $(or $(SEEDS),$(if $(FROM),$(shell seq $(FROM) $(or $(TO),$(FROM)))))
+nemesis: $(BINS)
+	@test -n "$(SEED)" || { echo "usage: make nemesis SEED=N [SHORT=1] [MINUTES=M] [SHRINK=1]"; exit 2; }
+	./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) $(if $(SHRINK),--shrink-failing) $(SEED)
+
+nemesis-seeds: $(BINS)
+	@test -n "$(NEMESIS_SEEDS)" || { echo "usage: make nemesis-seeds SEEDS=\"S1 S2\" | FROM=A TO=B [SHORT=1] [MINUTES=M]"; exit 2; }
+	@mkdir -p $(BUILD)/drills
+	@fail=0; for s in $(NEMESIS_SEEDS); do \
+	  out=$(BUILD)/drills/nemesis-$$s$(if $(SHORT),-short); \
+	  ./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) --dir $$out $$s > $$out.out 2>&1 || fail=1; \
+	  f=$$(awk '/^  all /{print $$2}' $$out/coverage.txt 2>/dev/null); \
+	  awk -v s=$$s -v f="$$f" '/^  (ops_acked|refused|indeterminate|indeterminate_counted|indeterminate_disagreeing|ryw_checked|ryw_missed|phantom_hearts|phantom_counts) /{v[$$1]=$$2} \
+	    /^result/{r=$$2} END{printf "seed %s: faults %s, acked %s, refused %s, indeterminate %s (counted %s, disagreeing %s), read-your-writes %s checked %s missed, phantoms %d: %s\n", \
+	    s, f, v["ops_acked"], v["refused"], v["indeterminate"], v["indeterminate_counted"], v["indeterminate_disagreeing"], \
+	    v["ryw_checked"], v["ryw_missed"], v["phantom_hearts"] + v["phantom_counts"], r ? r : "NO RESULT (see " FILENAME ")"}' $$out/summary.txt; \
+	done; exit $$fail
 
 # The drills that hold the product's claims about Kafka, full runs on
 # real Apache Kafka (sim drill --kafka real: every cluster of the run a

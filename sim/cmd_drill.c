@@ -131,6 +131,10 @@ int cmd_nemesis(int argc, char **argv)
 	    OPT_STR("out", o.file),
 	    OPT_FLAG("dry-run", o.dry_run),
 	    OPT_STR("replay", o.replay),
+	    OPT_STR("shrink", o.shrink),
+	    OPT_FLAG("shrink-failing", o.shrink_failing),
+	    OPT_NUM("shrink-runs", 1, 20, o.shrink_runs, 0),
+	    OPT_NUM("shrink-budget", 60, 86400, o.shrink_budget_s, 0),
 	    OPT_STR("dir", o.run.out_dir),
 	    RUN_OPTIONS(o.run, kafka),
 	};
@@ -140,6 +144,13 @@ int cmd_nemesis(int argc, char **argv)
 	k->standby = standby;
 	k->regional_kafka = regional;
 	k->duration_s = secs ? secs : o.run.short_run ? 90 : 180;
+	if (o.shrink && (optind != argc || o.file || o.replay))
+		return opt_usage_error("sim nemesis --shrink FILE takes no SEED, --out or --replay",
+		                       NULL);
+	if (o.shrink) {
+		log_set_component("sim/drill/nemesis");
+		return nemesis_shrink(&o, o.shrink);
+	}
 	if (o.replay && (optind != argc || o.file))
 		return opt_usage_error("sim nemesis --replay FILE takes no SEED and no --out",
 		                       NULL);

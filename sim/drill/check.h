@@ -27,6 +27,22 @@
  * long that took. True when it converged (violations go to r if not). */
 bool check_converge(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
                     report *r, double *seconds);
+/* check_converge's work: how many counts (node x entry) still disagree
+ * at the end. An entry whose count ops given up leave open (lo < hi)
+ * passes at any value in its range that every node asked in the same
+ * round gives alike. */
+size_t check_counts_off(cluster *c, const load_truth_entry *truth, size_t n, unsigned timeout_s,
+                        report *r, double *seconds);
+/* The ops the load gave up without an answer (load_indeterminate),
+ * after check_converge: each pair's membership asked of central (the
+ * owner of its item's partition), the load's truth resolved with it
+ * (load_resolve), and the items' counts held to it at central and every
+ * edge, exactly. Figures to r: indeterminate, indeterminate_counted
+ * (the pair ended as the op would make it), indeterminate_not_counted,
+ * indeterminate_disagreeing (pairs central could not say, and counts
+ * off the resolved truth); any disagreement is a violation. True when
+ * it held (and with none given up). */
+bool check_indeterminate(cluster *c, load *l, unsigned timeout_s, report *r);
 /* True when the replicas of each shard (every central when not sharded)
  * reach one digest in time; with shards each owned partition's digest
  * and offset must agree too. */

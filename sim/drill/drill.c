@@ -57,6 +57,7 @@ static const num_setting num_settings[] = {
     {"roam", SET_ROAM, NUM_REAL, offsetof(drill, roam), 0, 1},
     {"reads", SET_READS, NUM_REAL, offsetof(drill, reads), 0, 1},
     {"me", SET_ME, NUM_REAL, offsetof(drill, me), 0, 1},
+    {"give_up", SET_GIVE_UP, NUM_REAL, offsetof(drill, give_up), 0, 1},
     {"snapshot_ms", SET_SNAPSHOT, NUM_UINT, offsetof(drill, snapshot_ms), 10, MS_MAX},
     {"batch_age_ms", SET_BATCH_AGE, NUM_UINT, offsetof(drill, batch_age_ms), 1, MS_MAX},
     {"converge_s", SET_CONVERGE, NUM_UINT, offsetof(drill, converge_s), 1, 3600},

@@ -125,6 +125,7 @@ typedef struct drill {
 	unsigned regions, centrals, partitions, users, items;
 	unsigned shards; /* 0: not sharded (every central owns everything) */
 	double zipf, viral, unlike, sum, roam, reads, me;
+	double give_up; /* a like or unlike with no answer is given up with this chance */
 	double duration_s, short_duration_s;
 	double rate, short_rate;
 	unsigned snapshot_ms, batch_age_ms, converge_s;

@@ -128,6 +128,7 @@ static void start_write(load *l, double viral, const bool *up)
 	o->user = (unsigned)user;
 	o->home = home;
 	o->home_since = since;
+	o->home_settled = !since || clock_wall_ms() >= since + l->o.converge_ms;
 	o->item = item;
 	o->n = n;
 	char id[24];
@@ -148,6 +149,7 @@ static void start_write(load *l, double viral, const bool *up)
 		load_op_free(o);
 		return;
 	}
+	load_judge_sent(l, o);
 	o->seq = ++l->opseq[user];
 	l->busy[user] = 1;
 	l->idle--;
@@ -242,7 +244,7 @@ static int check_opts(const load_opts *o, char *err, size_t errlen)
 		why = "zipf_s must be > 0";
 	else if (!share_ok(o->viral_share) || !share_ok(o->unlike_share) ||
 	         !share_ok(o->sum_share) || !share_ok(o->roam_share) || !share_ok(o->read_share) ||
-	         !share_ok(o->me_share))
+	         !share_ok(o->me_share) || !share_ok(o->give_up_share))
 		why = "shares must be 0..1";
 	else if (o->read_share + o->me_share > 1)
 		why = "read and heart read shares must add up to at most 1";
@@ -312,6 +314,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->set_count = xcalloc(o->items + 1, sizeof *l->set_count);
 	l->sum_count = xcalloc(o->items + 1, sizeof *l->sum_count);
 	l->touched = xcalloc(o->items + 1, 1);
+	load_judge_init(l);
 	l->wr = xcalloc(LOAD_PHASES_MAX, sizeof *l->wr);
 	l->rd = xcalloc(LOAD_PHASES_MAX, sizeof *l->rd);
 	l->me = xcalloc(LOAD_PHASES_MAX, sizeof *l->me);
@@ -411,6 +414,7 @@ void load_free(load *l)
 	free(l->set_count);
 	free(l->sum_count);
 	free(l->touched);
+	load_judge_free(l);
 	free(l->wr);
 	free(l->rd);
 	free(l->me);
@@ -573,7 +577,9 @@ static void fill_entry(const load *l, load_truth_entry *e, const char *counter, 
 	load_item_id(l, item, id, sizeof id);
 	snprintf(e->counter, sizeof e->counter, "%s", counter);
 	snprintf(e->item, sizeof e->item, "post:%s", id);
-	e->count = count;
+	e->count = e->lo = e->hi = count;
+	if (strcmp(counter, LOAD_SET_COUNTER) == 0)
+		load_judge_range(l, item, count, &e->lo, &e->hi);
 }
 
 size_t load_truth(load *l, load_truth_entry **out)
@@ -722,6 +728,7 @@ void load_instance_started(load *l, unsigned region, unsigned inst)
 	pthread_mutex_lock(&l->mu);
 	l->inst_acked[region][inst] = false;
 	l->taken_us[region][inst] = 0;
+	l->starts[region][inst]++;
 	pthread_mutex_unlock(&l->mu);
 }
 

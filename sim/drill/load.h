@@ -90,8 +90,9 @@ int load_drain(load *l, unsigned timeout_ms) WARN_UNUSED;
 /* The true count of (counter, item) now: what the acknowledged ops say. */
 uint64_t load_truth_of(load *l, const char *counter, const char *item);
 
-/* Every (counter, item) any acknowledged op touched, with its true count
- * (malloc'ed array in *out). */
+/* Every (counter, item) any acknowledged or given-up op touched, with
+ * its true count and the range the given-up ones leave open (malloc'ed
+ * array in *out). */
 size_t load_truth(load *l, load_truth_entry **out);
 
 /* Every pair that is in, by the acknowledged ops (malloc'ed array in
@@ -99,6 +100,19 @@ size_t load_truth(load *l, load_truth_entry **out);
 size_t load_members(load *l, load_member_entry **out);
 
 void load_get_stats(load *l, load_stats *out);
+
+/* What the load judged while it ran (load_judge.c): the figures into
+ * *out, and up to *nanomalies of the first anomalies' texts into
+ * anomalies (NULL: none copied), *nanomalies set to how many were. */
+void load_get_judge(load *l, load_judge_stats *out, char (*anomalies)[LOAD_ANOMALY_TEXT],
+                    size_t *nanomalies);
+/* The ops given up without an answer (give_up_share; malloc'ed array in
+ * *out, NULL when none), in the order they were given up. */
+size_t load_indeterminate(load *l, load_indet **out);
+/* The i-th of them resolved: its pair is a member at central (or not).
+ * The truth (load_truth, load_members) takes that from now on, and the
+ * pair's count range closes. Once each; after load_drain. */
+void load_resolve(load *l, size_t i, bool member);
 
 void load_get_me_stats(load *l, load_me_stats *out);
 /* Heart read latencies of phase p, or (region >= 0) region's ready ones
@@ -150,7 +164,9 @@ int load_last_acked(load *l, unsigned region);
  * or 0 before it runs. Any thread. */
 pid_t load_thread_id(load *l);
 /* Instance inst of region r was started again: a new process, which
- * no other instance has taken over from. */
+ * no other instance has taken over from, and which need not show what
+ * its last one acknowledged until it converged (read-your-writes is
+ * held per process). Call it with or without standbys. */
 void load_instance_started(load *l, unsigned region, unsigned inst);
 /* The next n write attempts of region r go to instance inst whatever
  * the route says (a client that still had it cached): then on as

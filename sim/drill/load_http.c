@@ -55,7 +55,7 @@ void load_op_finish(op *o)
 	if (--l->st.in_flight == 0)
 		pthread_cond_broadcast(&l->drained);
 	pthread_mutex_unlock(&l->mu);
-	if (o->kind != OP_READ) { /* a user's: a write or a heart read */
+	if (o->kind != OP_READ && !o->given_up) { /* a user's: a write or a heart read */
 		l->busy[o->user] = 0;
 		l->idle++;
 	}
@@ -113,6 +113,11 @@ static void attempt_failed(op *o, int status, const char *why, bool moved)
 		if (slot >= 0)
 			l->rst[slot].ready_read_errors++;
 		pthread_mutex_unlock(&l->mu);
+		load_op_finish(o);
+		return;
+	}
+	if (status == 0 && (!strcmp(why, "timeout") || !strcmp(why, "connection")) &&
+	    load_judge_give_up(o)) {
 		load_op_finish(o);
 		return;
 	}
@@ -211,7 +216,8 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 			delta = -1;
 	}
 	if (o->kind != OP_VIEW)
-		load_me_note(l, o->user, o->item, o->region != o->home, o->kind == OP_LIKE);
+		load_me_note(l, o->user, o->item, o->region != o->home, o->kind == OP_LIKE,
+		             load_judge_ack_tag(l, o));
 	if (l->ninst > 1) /* the takeover watch's clock: when the load learns of the ack */
 		stale = instance_acked(l, o, clock_mono_us());
 	l->st.acked++;
@@ -307,6 +313,7 @@ static void on_answer(const hanswer *a, void *arg)
 			attempt_failed(o, status, "status", false);
 			return;
 		}
+		load_judge_counts(l, o, a);
 		uint64_t lat = now - o->first_us;
 		pthread_mutex_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);

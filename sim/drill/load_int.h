@@ -34,6 +34,7 @@
 typedef enum op_kind { OP_LIKE, OP_UNLIKE, OP_VIEW, OP_READ, OP_ME } op_kind;
 
 typedef struct op op;
+typedef struct load_judge load_judge;
 struct op {
 	op *prev, *next; /* the in-flight list, under mu */
 	load *l;
@@ -45,9 +46,10 @@ struct op {
 	unsigned inst;                  /* the instance of its latest attempt (under mu) */
 	uint64_t sent_us;               /* when its latest attempt was sent */
 	bool fast_used;                 /* its one retry without backoff */
-	uint64_t seq;                   /* the user's op number: the key */
-	unsigned attempts;              /* under mu */
-	uint64_t ready_epoch;           /* the region's, when ready at the start; 0 */
+	bool given_up;        /* indeterminate (load_judge_give_up): its user stays busy */
+	uint64_t seq;         /* the user's op number: the key */
+	unsigned attempts;    /* under mu */
+	uint64_t ready_epoch; /* the region's, when ready at the start; 0 */
 	unsigned backoff_ms;
 	uint64_t first_us;
 	hreq *req;           /* the attempt in flight; NULL while backing off */
@@ -144,6 +146,10 @@ struct load {
 	bool inst_acked[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	uint64_t taken_us[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	load_instance_stats ist[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	/* Per instance, its starts (load_instance_started), mod 256: an ack's
+	 * process, for read-your-writes. Under mu. */
+	uint8_t starts[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
+	load_judge *judge; /* load_judge.c's own */
 };
 
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
@@ -189,8 +195,9 @@ void load_me_start(load *l, double viral, const bool *up);
  * (load_http.c calls it through l->me_answer). */
 void load_me_answer(op *o, const hanswer *a, uint64_t now);
 /* load_state.c, under mu: a set op of user on item acked through
- * region, for the heart reads' truth. */
-void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like);
+ * region, for the heart reads' truth; tag (load_judge_ack_tag) is kept
+ * with the ack's time in the pair's change record. */
+void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag);
 
 /* The connection (0..conns_per_region-1) of region o->region's
  * instance inst for o's next attempt, round robin within o's pool. A
@@ -200,6 +207,33 @@ void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like);
  * connections, so the pools are apart (writes; count reads; with heart
  * reads, hearts at home; away). */
 unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base);
+
+/* load_judge.c: what the load judges while it runs (its file's head
+ * says what is promised). Its state is l->judge, made and freed with
+ * the load. */
+void load_judge_init(load *l);
+void load_judge_free(load *l);
+/* A write o just claimed (loop thread): the most it can make. */
+void load_judge_sent(load *l, const op *o);
+/* Under mu: what an ack of o leaves in its pair's change record above
+ * the time: the instance and its start, and whether at home. */
+uint64_t load_judge_ack_tag(const load *l, const op *o);
+/* The mono us of a change record (its tag taken off). */
+uint64_t load_judge_rec_us(uint64_t rec);
+/* Under mu: one pair of a heart answer to o: said 1 liked, 0 not, < 0
+ * unknown or absent; truth the pair's; rec its change record (NULL:
+ * none), young when that is within converge_ms of o's start. True when
+ * it was judged here as read-your-writes at home (the caller then
+ * counts it neither young nor wrong). Phantom hearts are judged too. */
+bool load_judge_heart(load *l, const op *o, unsigned item, int said, bool truth,
+                      const smap_val *rec, bool young);
+/* A count read's 2xx answer: every count held to what was ever sent. */
+void load_judge_counts(load *l, const op *o, const hanswer *a);
+/* An attempt of write o got no answer: true when o is given up (then
+ * the caller finishes it, its user busy for good). */
+bool load_judge_give_up(op *o);
+/* Under mu: the range item's set count may be in, from count. */
+void load_judge_range(const load *l, unsigned item, uint64_t count, uint64_t *lo, uint64_t *hi);
 
 /* load_http.c: the loop thread only. */
 /* A new op with its timer, or NULL. */

@@ -163,11 +163,15 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 		smap_val *ch = smap_get(&l->changed, &key, sizeof key);
 		if (!ch)
 			ch = smap_get(&l->changed_old, &key, sizeof key);
-		if (said >= 0 && ch && ch->u + converge > o->first_us) {
+		uint64_t ch_us = ch ? load_judge_rec_us(ch->u) : 0;
+		bool young = ch && ch_us + converge > o->first_us;
+		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
+		if (load_judge_heart(l, o, item, said, truth, ch, young))
+			continue; /* the user's own write, read where it was acknowledged */
+		if (said >= 0 && young) {
 			s->young++;
 			continue;
 		}
-		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
 		s->pairs++;
 		if (truth) {
 			s->liked++;
@@ -185,7 +189,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 			          : said   ? "liked"
 			                   : "not_liked",
 			          o->region, o->inst, o->home,
-			          ch ? (o->first_us - ch->u) / 1000 : (uint64_t)0);
+			          ch ? (o->first_us - ch_us) / 1000 : (uint64_t)0);
 	}
 	bool at_home = o->region == o->home && o->home_settled;
 	s->home_reads += at_home;

@@ -220,7 +220,7 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 
 /* --- the hearts' truth ----------------------------------------------------- */
 
-void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like)
+void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag)
 {
 	if (!l->liked)
 		return; /* no heart reads */
@@ -237,7 +237,7 @@ void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like)
 		smap_init(&l->changed);
 		l->changed_us = now;
 	}
-	smap_put(&l->changed, &key, sizeof key, NULL)->u = now;
+	smap_put(&l->changed, &key, sizeof key, NULL)->u = now | tag;
 	if (!like)
 		return;
 	uint8_t *at = &l->liked_at[user];

@@ -43,6 +43,11 @@ typedef struct load_opts {
 	double rate;               /* ops per second to start with (0: idle) */
 	unsigned timeout_ms;       /* per attempt; default 2000 */
 	unsigned conns_per_region; /* keep-alive connections; default 8 */
+	/* A like or unlike whose attempt got no answer (a timeout, a reset)
+	 * is given up with this chance, 0..1, as a client that stops
+	 * waiting: the op is indeterminate (load_indeterminate) and its user
+	 * sends nothing more. 0: every write is retried until answered. */
+	double give_up_share;
 	uint64_t seed;
 } load_opts;
 
@@ -56,6 +61,8 @@ typedef struct load_stats {
 	uint64_t refused;          /* ops answered 4xx other than 429: never in the truth */
 	uint64_t clock_refused;    /* of those, 409 clock_ahead: the user's last hlc was too far
 	                            * ahead of the edge's clock to order after (not a fault) */
+	uint64_t given_up;         /* ops given up after an attempt got no answer (give_up_share):
+	                            * indeterminate, in none of the above but started */
 	uint64_t skipped;          /* timer slots with no idle user or no region up */
 	uint64_t reads;            /* reads started */
 	uint64_t read_errors;      /* non-2xx answers, timeouts, connection errors */
@@ -73,7 +80,10 @@ typedef struct load_stats {
 typedef struct load_truth_entry {
 	char counter[COUNTER_MAX + 1];
 	char item[ITEM_MAX + 1];
-	uint64_t count;
+	uint64_t count;  /* what the acknowledged ops make */
+	uint64_t lo, hi; /* the count may be anywhere in [lo, hi]: count, less the
+	                  * indeterminate unlikes of members, plus the indeterminate
+	                  * likes of pairs that were out (lo == hi == count: none) */
 } load_truth_entry;
 
 /* A (user, item) pair of the set counter whose last acknowledged op
@@ -119,6 +129,37 @@ typedef struct load_instance_stats {
 	uint64_t stale_acks;     /* acks after another took over from it */
 	uint64_t in_flight;      /* writes whose latest attempt went to it, unanswered */
 } load_instance_stats;
+
+/* What the load judges while it runs (load_judge.c): read-your-writes
+ * at home, and answers that show what no op sent could make. */
+typedef struct load_judge_stats {
+	uint64_t ryw_checked;     /* hearts read at home from the instance (same process) that
+	                           * acknowledged the user's last op on the pair, while that
+	                           * op was younger than converge_ms */
+	uint64_t ryw_missed;      /* of those, answered other than that op: a violation */
+	uint64_t phantom_hearts;  /* hearts shown liked where no like of the pair was ever sent */
+	uint64_t counts_checked;  /* counts answered to count reads, held to what was sent */
+	uint64_t phantom_counts;  /* of those, above what every op ever sent could make */
+	uint64_t indeterminate;   /* likes and unlikes given up without an answer */
+	uint64_t indet_ambiguous; /* of those, ones that would change their pair */
+} load_judge_stats;
+
+/* An op given up without an answer (load_opts.give_up_share): what it
+ * was, where it went, and, once central is asked (load_resolve), what
+ * became of it. */
+typedef struct load_indet {
+	char item[ITEM_MAX + 1];
+	char user[USER_MAX + 1];
+	unsigned user_n, item_n; /* the load's own numbers for them */
+	bool like;               /* a like; else an unlike */
+	bool was_member;         /* the pair's truth when it was given up */
+	unsigned region, inst;   /* its last attempt's */
+	uint64_t at_ms;          /* when it was given up, ms since the load began */
+	int resolved;            /* -1 not yet; else the pair's membership at central */
+} load_indet;
+
+#define LOAD_ANOMALIES_KEPT 8
+#define LOAD_ANOMALY_TEXT 256
 
 typedef struct load_zipf {
 	double *cdf;

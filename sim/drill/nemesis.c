@@ -685,6 +685,10 @@ static void put_header(sbuf *b, const nemesis_opts *o, unsigned end_ds)
 	sbuf_addf(b, "changelog %d\nstandby %d\nregional_kafka %d\n",
 	          o->standby || o->regional_kafka, o->standby, o->regional_kafka);
 	sbuf_addf(b, "seed %" PRIu64 "\n", o->seed);
+	/* Heart reads, so that read-your-writes at home is judged while the
+	 * faults are in force, and clients that give up on some writes with
+	 * no answer, so that indeterminate ops are judged at the end. */
+	sbuf_addf(b, "me %s\ngive_up %s\n", NEMESIS_ME_SHARE, NEMESIS_GIVE_UP_SHARE);
 }
 
 /* A comment line naming fault f, for a reader of the file. */

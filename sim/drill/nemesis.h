@@ -77,7 +77,9 @@ typedef enum nemesis_kind {
 #define NEMESIS_WEIGHT_MAX 100 /* a kind's weight in the mix */
 #define NEMESIS_DURATION_MIN_S 60
 #define NEMESIS_DURATION_MAX_S 3600
-#define NEMESIS_FREE_MIN_S 10.0 /* a fault-free window that counts */
+#define NEMESIS_FREE_MIN_S 10.0      /* a fault-free window that counts */
+#define NEMESIS_ME_SHARE "0.2"       /* the drill's me: heart reads, of all ops */
+#define NEMESIS_GIVE_UP_SHARE "0.25" /* the drill's give_up (drills.md) */
 
 typedef struct nemesis_opts {
 	uint64_t seed;                  /* the schedule's, and the drill's load's */
@@ -138,6 +140,31 @@ typedef struct nemesis_coverage {
 } nemesis_coverage;
 
 void nemesis_cover(const drill *d, nemesis_coverage *c);
+
+/* A fault of a parsed drill as nemesis_cover pairs its steps: the step
+ * that opens it, the one that heals it (-1: none), and the start after
+ * the heal that brings back an instance fenced meanwhile (a start that
+ * heals nothing, after the region's latest fault; -1: none). Indexes
+ * into d->steps. */
+typedef struct nemesis_fault {
+	size_t open;
+	long heal, settle;
+} nemesis_fault;
+
+/* Up to cap of d's faults into out, in the order they open; how many. */
+size_t nemesis_faults(const drill *d, nemesis_fault *out, size_t cap);
+
+/* Shrinking (nemesis_shrink.c): the i-th schedule smaller than text, a
+ * drill file's text. Candidate 0 cuts the run after its last step (a
+ * tail of a tenth, 15 s at least; 60 s at least), candidates 1..F drop
+ * fault i (nemesis_faults' order: its opening, heal and settling start),
+ * F+1..2F halve fault i - F's time in force (5 s at least; its settling
+ * start as much earlier). 1: the candidate in *out (malloc'ed; the
+ * caller frees it; a first comment line says what changed, as does
+ * what); 0: the i-th change does not apply here (try the next); -1: no
+ * i-th candidate; -2: text does not parse (the reason in what). */
+int nemesis_shrink_candidate(const char *text, size_t i, char **out, char *what,
+                             size_t whatlen) WARN_UNUSED;
 
 /* The coverage as a table of lines into buf (cut to fit, NUL-terminated);
  * the last line says whether the seed counts, and why not. */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmem.h"
+
 #define BROKERS DRILL_REGIONAL_BROKERS
 
 /* What a step's fault is keyed by, so that its heal finds it. */
@@ -26,11 +28,15 @@ enum {
 	KEY_CLOCK = 700000,         /* + node * 1000 + index * 10 + standby */
 };
 
-/* A fault in force or healed: its key, and when. */
+/* A fault in force or healed: its key, and when; the steps that opened
+ * and healed it, and the start that brought a fenced instance back after
+ * it (-1: none), for nemesis_faults. */
 typedef struct window {
 	int key;
 	double from, to;
 	bool open;
+	int region; /* the edge it is on; -1: none */
+	long open_step, heal_step, settle_step;
 } window;
 
 /* The changelog leader of each region's own Kafka, by the embedded
@@ -72,6 +78,8 @@ typedef struct cover_state {
 	window w[DRILL_STEPS_MAX];
 	size_t nw;
 	leaders ld;
+	long cur;   /* the step being read */
+	int region; /* its edge, -1: none */
 } cover_state;
 
 static void open_fault(cover_state *st, nemesis_kind kind, int key, double at)
@@ -79,22 +87,42 @@ static void open_fault(cover_state *st, nemesis_kind kind, int key, double at)
 	st->c->count[kind]++;
 	st->c->faults++;
 	if (st->nw < DRILL_STEPS_MAX)
-		st->w[st->nw++] = (window){key, at, st->d->duration_s, true};
+		st->w[st->nw++] =
+		    (window){key, at, st->d->duration_s, true, st->region, st->cur, -1, -1};
 }
 
 /* Heals the earliest fault in force under key (every one in
- * [key, key + span] when span > 0). */
-static void heal(cover_state *st, int key, int span, double at)
+ * [key, key + span] when span > 0). False when none was in force. */
+static bool heal(cover_state *st, int key, int span, double at)
 {
+	bool any = false;
 	for (size_t i = 0; i < st->nw; i++) {
 		window *w = &st->w[i];
 		if (!w->open || w->key < key || w->key > key + span)
 			continue;
 		w->open = false;
 		w->to = at;
+		w->heal_step = st->cur;
+		any = true;
 		if (span == 0)
-			return;
+			break;
 	}
+	return any;
+}
+
+/* A start that healed nothing brings back an instance fenced after the
+ * region's latest fault healed before it: that fault's settling. */
+static void settle(cover_state *st)
+{
+	window *last = NULL;
+	for (size_t i = 0; i < st->nw; i++) {
+		window *w = &st->w[i];
+		if (w->region == st->region && !w->open && w->settle_step < 0 &&
+		    (!last || w->to >= last->to))
+			last = w;
+	}
+	if (last)
+		last->settle_step = st->cur;
 }
 
 /* The region's brokers a step names: [*lo, *hi], after "leader" and
@@ -202,7 +230,8 @@ static void step(cover_state *st, const drill_step *s)
 	case DRILL_CONT:
 		/* A start with nothing of its node in force brings back an
 		 * instance that exited fenced: no fault of its own. */
-		heal(st, proc_key(s), 0, at);
+		if (!heal(st, proc_key(s), 0, at) && edge && s->action == DRILL_START)
+			settle(st);
 		break;
 	case DRILL_CUT: {
 		bool regional = s->link == DRILL_LINK_REGIONAL;
@@ -331,22 +360,47 @@ static void judge(nemesis_coverage *c)
 	c->counts = len == 0;
 }
 
-void nemesis_cover(const drill *d, nemesis_coverage *c)
+/* Reads d's steps into st (and c): the windows, not yet swept. */
+static void read_steps(cover_state *st, const drill *d, nemesis_coverage *c)
 {
-	cover_state st;
-	memset(&st, 0, sizeof st);
+	memset(st, 0, sizeof *st);
 	memset(c, 0, sizeof *c);
 	c->duration_s = d->duration_s;
 	c->standby = d->standby != 0;
 	c->regional_kafka = d->regional_kafka != 0;
-	st.d = d;
-	st.c = c;
+	st->d = d;
+	st->c = c;
 	for (unsigned r = 0; r < DRILL_REGIONS_MAX; r++)
-		st.ld.leader[r] = 1; /* partition 0 starts on broker 1 */
-	for (size_t i = 0; i < d->nsteps; i++)
-		step(&st, &d->steps[i]);
-	sweep(&st);
+		st->ld.leader[r] = 1; /* partition 0 starts on broker 1 */
+	for (size_t i = 0; i < d->nsteps; i++) {
+		const drill_step *s = &d->steps[i];
+		st->cur = (long)i;
+		st->region =
+		    s->node == DRILL_EDGE || drill_action_regional(s->action) ? s->index : -1;
+		step(st, s);
+	}
+}
+
+void nemesis_cover(const drill *d, nemesis_coverage *c)
+{
+	cover_state *st = xmalloc(sizeof *st);
+	read_steps(st, d, c);
+	sweep(st);
 	judge(c);
+	free(st);
+}
+
+size_t nemesis_faults(const drill *d, nemesis_fault *out, size_t cap)
+{
+	cover_state *st = xmalloc(sizeof *st);
+	nemesis_coverage c;
+	read_steps(st, d, &c);
+	size_t n = 0;
+	for (size_t i = 0; i < st->nw && n < cap; i++)
+		out[n++] = (nemesis_fault){(size_t)st->w[i].open_step, st->w[i].heal_step,
+		                           st->w[i].settle_step};
+	free(st);
+	return n;
 }
 
 void nemesis_cover_format(const nemesis_coverage *c, char *buf, size_t len)

@@ -7,13 +7,23 @@
 #include "sim/drill/nemesis_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "sim/drill/drill.h"
+#include "xmem.h"
+
+#define SHRINK_RUNS_DEFAULT 2
+#define SHRINK_BUDGET_DEFAULT_S 1800
+#define SHRINK_FILE_MAX (1u << 20)
+#define STEP_FAILED "a drill step could not be carried out" /* run.c's violation */
 
 #define PATH_BYTES 512
 
@@ -153,5 +163,229 @@ int nemesis_run(nemesis_run_opts *o)
 	int rc = run_drill(&o->run);
 	printf("nemesis %s: exit %d; seed %s\n", path, rc,
 	       c.counts ? "counts" : "does not count (see coverage.txt)");
+	if (rc == 1 && o->shrink_failing) {
+		fflush(stdout);
+		char shrink_dir[PATH_BYTES + 16];
+		snprintf(shrink_dir, sizeof shrink_dir, "%s-shrink", o->run.out_dir);
+		o->run.out_dir = shrink_dir;
+		(void)nemesis_shrink(o, path);
+	}
 	return rc;
+}
+
+/* --- shrinking ------------------------------------------------------------------ */
+
+/* The whole file into a malloc'ed string; NULL when it cannot be read. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = xmalloc(SHRINK_FILE_MAX + 1);
+	size_t n = fread(buf, 1, SHRINK_FILE_MAX, f);
+	bool ok = !ferror(f) && feof(f);
+	fclose(f);
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Did the run whose summary.txt is at path fail its checks for a
+ * reason of the system's: result FAIL, and a violation other than a
+ * step it could not carry out (which a candidate may cause by itself;
+ * but a bug may cause it too, as an instance that should have exited
+ * fenced and is still there when a step starts it again, so it does not
+ * rule a failure out when something else failed with it)? */
+static bool failed_by_checks(const char *path)
+{
+	char *t = read_text(path);
+	if (!t)
+		return false;
+	bool fail = strstr(t, "\nresult   FAIL") || strncmp(t, "result   FAIL", 13) == 0;
+	size_t other = 0;
+	const char *v = strstr(t, "\nviolations (");
+	for (const char *p = v ? strchr(v + 1, '\n') : NULL; p && p[1] == ' ' && p[2] == ' ';
+	     p = strchr(p + 1, '\n')) {
+		const char *end = strchr(p + 1, '\n');
+		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+		if (!memmem(p + 1, len, STEP_FAILED, strlen(STEP_FAILED)))
+			other++;
+		if (!end)
+			break;
+	}
+	free(t);
+	return fail && other > 0;
+}
+
+/* Runs `sim drill` on path in a process of its own (this binary), its
+ * report in out and its output in out.out: true when it failed as a
+ * schedule fails, by its checks (exit 1, failed_by_checks), not only for
+ * a step it could not carry out or a cluster that did not start. */
+static bool run_fails(const nemesis_run_opts *o, const char *path, const char *out)
+{
+	char log[PATH_BYTES + 40];
+	snprintf(log, sizeof log, "%s.out", out);
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = "sim";
+	argv[n++] = "drill";
+	if (o->run.short_run)
+		argv[n++] = "--short";
+	argv[n++] = "--bin";
+	argv[n++] = o->run.bin_dir;
+	argv[n++] = "--run-root";
+	argv[n++] = o->run.run_root;
+	argv[n++] = "--out";
+	argv[n++] = out;
+	if (o->run.kafka != RUN_KAFKA_DRILL) {
+		argv[n++] = "--kafka";
+		argv[n++] = o->run.kafka == RUN_KAFKA_REAL ? "real" : "embedded";
+	}
+	argv[n++] = path;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv("/proc/self/exe", (char *const *)argv);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	char summary[PATH_BYTES + 48];
+	snprintf(summary, sizeof summary, "%s/summary.txt", out);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 1 && failed_by_checks(summary);
+}
+
+/* Faults and steps of a schedule's text, for the lines printed. */
+static void sizes(const char *text, size_t *faults, size_t *steps, double *dur)
+{
+	drill d;
+	char err[256];
+	*faults = *steps = 0;
+	*dur = 0;
+	if (drill_parse("shrink", text, &d, err, sizeof err))
+		return;
+	nemesis_fault f[DRILL_STEPS_MAX];
+	*faults = nemesis_faults(&d, f, DRILL_STEPS_MAX);
+	*steps = d.nsteps;
+	*dur = d.duration_s;
+	drill_free(&d);
+}
+
+/* Runs candidate cand (try number t) up to k times: true on its first
+ * failure. *last_s is how long the last run took. */
+static bool try_candidate(const nemesis_run_opts *o, const char *dir, unsigned t, const char *cand,
+                          unsigned k, uint64_t deadline_ms, double *last_s, bool *out_of_time,
+                          unsigned *runs)
+{
+	char path[PATH_BYTES + 32], out[PATH_BYTES + 32];
+	snprintf(path, sizeof path, "%s/try-%u.drill", dir, t);
+	*runs = 0;
+	if (write_file(path, cand)) {
+		fprintf(stderr, "sim nemesis: cannot write %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	for (unsigned r = 0; r < k; r++) {
+		if (clock_mono_ms() + (uint64_t)(*last_s * 1000) > deadline_ms) {
+			*out_of_time = true;
+			return false;
+		}
+		snprintf(out, sizeof out, "%s/try-%u-run-%u", dir, t, r + 1);
+		uint64_t t0 = clock_mono_ms();
+		bool failed = run_fails(o, path, out);
+		*last_s = (double)(clock_mono_ms() - t0) / 1000.0;
+		(*runs)++;
+		if (failed)
+			return true;
+	}
+	return false;
+}
+
+int nemesis_shrink(nemesis_run_opts *o, const char *file)
+{
+	char *best = read_text(file);
+	if (!best) {
+		fprintf(stderr, "sim nemesis: cannot read %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	drill d;
+	char err[512], dir[PATH_BYTES], small[PATH_BYTES + 16];
+	if (drill_parse_file(file, &d, err, sizeof err)) {
+		fprintf(stderr, "sim nemesis: %s\n", err);
+		free(best);
+		return 2;
+	}
+	if (o->run.out_dir)
+		snprintf(dir, sizeof dir, "%s", o->run.out_dir);
+	else
+		snprintf(dir, sizeof dir, "build/drills/%s%s-shrink", d.name,
+		         o->run.short_run ? "-short" : "");
+	drill_free(&d);
+	unsigned k = o->shrink_runs ? o->shrink_runs : SHRINK_RUNS_DEFAULT;
+	unsigned budget = o->shrink_budget_s ? o->shrink_budget_s : SHRINK_BUDGET_DEFAULT_S;
+	snprintf(small, sizeof small, "%s/smallest.drill", dir);
+	if (make_dirs(dir) || write_file(small, best)) {
+		fprintf(stderr, "sim nemesis: cannot write %s: %s\n", small, strerror(errno));
+		free(best);
+		return 2;
+	}
+	size_t f0, s0, f1, s1;
+	double d0, d1, last_s = 0;
+	sizes(best, &f0, &s0, &d0);
+	printf("shrinking %s: %zu faults, %zu steps, %.0f s; a candidate is kept when it fails "
+	       "in 1 of %u runs; budget %u s; tries in %s\n",
+	       file, f0, s0, d0, k, budget, dir);
+	fflush(stdout);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)budget * 1000;
+	unsigned t = 0, kept = 0;
+	bool out_of_time = false, improved = true;
+	while (improved && !out_of_time) {
+		improved = false;
+		for (size_t i = 0; !out_of_time; i++) {
+			char *cand = NULL, what[300];
+			int rc = nemesis_shrink_candidate(best, i, &cand, what, sizeof what);
+			if (rc == -1 || rc == -2)
+				break;
+			if (rc == 0)
+				continue;
+			unsigned runs = 0;
+			bool failed = try_candidate(o, dir, ++t, cand, k, deadline, &last_s,
+			                            &out_of_time, &runs);
+			printf("try %u: %s: %s\n", t, what,
+			       failed        ? "still fails: kept"
+			       : out_of_time ? "not run: out of time"
+			                     : "passed: dropped");
+			fflush(stdout);
+			if (!failed) {
+				free(cand);
+				continue;
+			}
+			free(best);
+			best = cand;
+			kept++;
+			if (write_file(small, best))
+				fprintf(stderr, "sim nemesis: cannot write %s\n", small);
+			improved = true;
+			break;
+		}
+	}
+	sizes(best, &f1, &s1, &d1);
+	printf("smallest failing schedule: %s (%zu faults, %zu steps, %.0f s; from %zu, %zu, "
+	       "%.0f s; %u of %u tries kept%s)\nreproduce: sim drill%s %s\n",
+	       small, f1, s1, d1, f0, s0, d0, kept, t, out_of_time ? "; the budget ran out" : "",
+	       o->run.short_run ? " --short" : "", small);
+	free(best);
+	return 0;
 }

@@ -18,6 +18,14 @@ typedef struct nemesis_run_opts {
 	const char *file;   /* where the drawn file goes (default: the report dir's
 	                     * nemesis-SEED.drill) */
 	bool dry_run;       /* write and print, run nothing */
+	/* Shrinking: a failing schedule to shrink (shrink), or the drawn or
+	 * replayed one once its run failed (shrink_failing). A candidate
+	 * (nemesis_shrink_candidate) is kept when it fails in at least 1 of
+	 * shrink_runs runs (default 2), each run a `sim drill` of its own;
+	 * no run starts past shrink_budget_s (default 1800) from the first. */
+	const char *shrink;
+	bool shrink_failing;
+	unsigned shrink_runs, shrink_budget_s;
 	/* As sim drill's: short_run, out_dir (default build/drills/NAME[-real]
 	 * [-short]), bin_dir, run_root, keep, kafka; drill_path is set here. */
 	run_opts run;
@@ -27,5 +35,13 @@ typedef struct nemesis_run_opts {
  * after a dry run, 2 for a bad file or one that cannot be written. The
  * coverage (coverage.txt) and the drawn file land in the report dir. */
 int nemesis_run(nemesis_run_opts *o);
+
+/* Shrinks the failing schedule in file (above): every try's file and
+ * report dir under the report dir's shrink/ (run.out_dir, default
+ * build/drills/NAME[-short]-shrink), each kept candidate written over
+ * smallest.drill there, one line printed per try. 0 once done (the
+ * smallest failing schedule found, which may be file's own), 2 when file
+ * cannot be read or parsed. */
+int nemesis_shrink(nemesis_run_opts *o, const char *file);
 
 #endif

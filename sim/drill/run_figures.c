@@ -61,6 +61,35 @@ static void me_numbers(runner *rn)
 		report_violation(rn->r, "no heart read was held to the truth (me_pairs 0)");
 }
 
+/* What the load judged while it ran (load_judge.c): read-your-writes at
+ * home, and answers no op sent could make. Each miss is a violation,
+ * the first few named. */
+static void judge_numbers(runner *rn)
+{
+	load_judge_stats j;
+	char seen[LOAD_ANOMALIES_KEPT][LOAD_ANOMALY_TEXT];
+	size_t nseen = LOAD_ANOMALIES_KEPT;
+	load_get_judge(rn->l, &j, seen, &nseen);
+	report_number(rn->r, "ryw_checked", (double)j.ryw_checked);
+	report_number(rn->r, "ryw_missed", (double)j.ryw_missed);
+	report_number(rn->r, "phantom_hearts", (double)j.phantom_hearts);
+	report_number(rn->r, "counts_checked", (double)j.counts_checked);
+	report_number(rn->r, "phantom_counts", (double)j.phantom_counts);
+	report_number(rn->r, "given_up", (double)j.indeterminate);
+	report_number(rn->r, "given_up_ambiguous", (double)j.indet_ambiguous);
+	uint64_t bad = j.ryw_missed + j.phantom_hearts + j.phantom_counts;
+	if (!bad)
+		return;
+	report_violation(rn->r,
+	                 "%" PRIu64 " answers during the run showed other than the user's own "
+	                 "acknowledged write at home or what no op sent could make "
+	                 "(ryw_missed %" PRIu64 ", phantom_hearts %" PRIu64
+	                 ", phantom_counts %" PRIu64 ")",
+	                 bad, j.ryw_missed, j.phantom_hearts, j.phantom_counts);
+	for (size_t i = 0; i < nseen; i++)
+		report_violation(rn->r, "%s", seen[i]);
+}
+
 static void numbers(runner *rn)
 {
 	load_stats st;
@@ -81,6 +110,7 @@ static void numbers(runner *rn)
 		report_violation(rn->r, "%" PRIu64 " ops were refused with a 4xx",
 		                 st.refused - st.clock_refused);
 	me_numbers(rn);
+	judge_numbers(rn);
 	/* Kafka messages per op: batches applied over acked ops, as central0
 	 * counts them; with shards, per shard the most any of its centrals
 	 * counts (one restarted counts only since), summed. */

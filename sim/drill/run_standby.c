@@ -157,9 +157,9 @@ void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s)
 
 void run_instance_started(runner *rn, unsigned i, unsigned inst)
 {
+	load_instance_started(rn->l, i, inst); /* a new process, standby or not */
 	if (!standby(rn))
 		return;
-	load_instance_started(rn->l, i, inst);
 	rn->fence[i][inst].on = false;
 	rn->exit_seen[i][inst] = false;
 	rn->lost_active[i][inst] = false;

@@ -9,7 +9,8 @@
  * not_active, as a standby does; -1 lets both take them, as a zombie
  * would), all sharing one state: per-user membership of
  * likes, sums of views, Idempotency-Key replay of the first answer, an
- * hlc per answer, /v1/counts, and /v1/me from the memberships (F.lie
+ * hlc per answer, /v1/counts from the counts applied (F.inflate adds
+ * to the likes), and /v1/me from the memberships (F.lie
  * makes it answer the first pair of a page wrong). Switches make it lose
  * the answer of every Nth write after applying it (the connection is
  * shut without an answer), answer 429/503, or refuse writes with 400. It
@@ -74,6 +75,7 @@ static struct {
 	atomic_int reused, hlc_bad, hlc_missing, hlc_seen, bad;
 	atomic_int me_reads, me_home_wrong; /* heart reads; of which with a wrong X-User-Home */
 	atomic_bool lie;                    /* answer the first pair of a heart read wrong */
+	atomic_uint inflate;                /* /v1/counts answers this many likes more */
 	/* Users below moved_below moved home to region moved_to since
 	 * moved_since (the test's load_move_home): their heart reads may
 	 * name the old home without X-User-Home-Since (started before) or
@@ -362,10 +364,35 @@ LOAD_FAKE void handler(struct evhttp_request *req, void *arg)
 		int fail = atomic_load(&F.fail_status);
 		if (!q || strncmp(q, "items=post:", 11) != 0)
 			atomic_fetch_add(&F.bad, 1);
-		if (fail)
+		if (fail) {
 			reply(req, fail, "{\"error\":{\"code\":\"count_unavailable\"}}", false);
-		else
-			reply(req, 200, "{\"counts\":{}}", false);
+			return;
+		}
+		/* Each item's likes and views as applied (F.inflate more). */
+		char body[4096];
+		int n = snprintf(body, sizeof body, "{\"counts\":{");
+		const char *p = q ? q + 6 : "";
+		unsigned extra = atomic_load(&F.inflate);
+		while (*p && n < (int)sizeof body - 200) {
+			size_t len = strcspn(p, ",&");
+			char item[128];
+			snprintf(item, sizeof item, "%.*s", (int)(len < 127 ? len : 127), p);
+			pthread_mutex_lock(&F.mu);
+			smap_val *lv = smap_get(&F.likes, item, strlen(item));
+			smap_val *vv = smap_get(&F.views, item, strlen(item));
+			uint64_t likes = (lv ? lv->u : 0) + extra, views = vv ? vv->u : 0;
+			pthread_mutex_unlock(&F.mu);
+			n += snprintf(body + n, sizeof body - (size_t)n,
+			              "%s\"%s\":{\"likes\":%llu,\"views\":%llu}",
+			              body[n - 1] == '{' ? "" : ",", item,
+			              (unsigned long long)likes, (unsigned long long)views);
+			p += len;
+			if (*p != ',')
+				break;
+			p++;
+		}
+		snprintf(body + n, sizeof body - (size_t)n, "}}");
+		reply(req, 200, body, false);
 		return;
 	}
 	if (method == EVHTTP_REQ_POST || method == EVHTTP_REQ_DELETE) {

@@ -1,7 +1,8 @@
 /* test_check.c - the drill checker can fail: fake centrals and edges
  * (listeners of one fakesrv.h server, on its own thread) answer counts
  * and digests chosen by each test, and check_converge / check_digests
- * must name what disagrees, and a central that is not running.
+ * must name what disagrees, and a central that is not running; a count
+ * given-up ops leave open passes in its range only alike everywhere.
  */
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
@@ -83,9 +84,15 @@ static void teardown(void)
 TestSuite(check, .init = setup, .fini = teardown, .timeout = 30);
 
 static const load_truth_entry truth[] = {
-    {"likes", "post:a", 3},
-    {"views", "post:a", 10},
-    {"likes", "post:b", 0},
+    {"likes", "post:a", 3, 3, 3},
+    {"views", "post:a", 10, 10, 10},
+    {"likes", "post:b", 0, 0, 0},
+};
+
+/* post:a's likes left open by given-up ops: 2..4. */
+static const load_truth_entry open_truth[] = {
+    {"likes", "post:a", 3, 2, 4},
+    {"views", "post:a", 10, 10, 10},
 };
 
 static void answers(const char *central, const char *edge)
@@ -120,6 +127,34 @@ Test(check, a_wrong_or_missing_count_is_a_violation)
 	cr_assert_eq(report_violations(T.r), 2);
 	cr_assert_geq(secs, 1, "it waited for the deadline");
 	cr_assert_not(report_passed(T.r));
+}
+
+Test(check, an_open_count_passes_anywhere_in_its_range_if_alike_everywhere)
+{
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":4,\"views\":10}}}}",
+	        "{\"counts\":{\"post:a\":{\"likes\":4,\"views\":10}}}");
+	double secs;
+	cr_assert(check_converge(&T.c, open_truth, 2, 1, T.r, &secs));
+	cr_assert_eq(report_violations(T.r), 0);
+}
+
+Test(check, an_open_count_that_differs_between_nodes_is_a_violation)
+{
+	/* Both in range, but counted at central and not at the edge. */
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":4,\"views\":10}}}}",
+	        "{\"counts\":{\"post:a\":{\"likes\":3,\"views\":10}}}");
+	double secs;
+	cr_assert_eq(check_counts_off(&T.c, open_truth, 2, 1, T.r, &secs), 1);
+	cr_assert_eq(report_violations(T.r), 1);
+}
+
+Test(check, an_open_count_outside_its_range_is_a_violation)
+{
+	answers("{\"items\":{\"post:a\":{\"counts\":{\"likes\":5,\"views\":10}}}}",
+	        "{\"counts\":{\"post:a\":{\"likes\":5,\"views\":10}}}");
+	double secs;
+	cr_assert_not(check_converge(&T.c, open_truth, 2, 1, T.r, &secs));
+	cr_assert_eq(report_violations(T.r), 2, "at central and at the edge");
 }
 
 Test(check, a_central_not_running_at_the_end_is_a_violation)
