@@ -39,8 +39,7 @@ static int pick_ports(brokerns *b, char *err, size_t errlen)
 }
 
 static relay_path *path(relay *r, const char *name, const char *what, int from, int to,
-                        const netns *in, const netns *target, int port, char *err,
-                        size_t errlen)
+                        const netns *in, const netns *target, int port, char *err, size_t errlen)
 {
 	char pname[RELAY_NAME_MAX];
 	if (from)

@@ -46,7 +46,7 @@ typedef struct brokerns {
 	/* peer[J][K][0]: in node J+1's namespace to node K+1's client port;
 	 * [1]: to its controller port. NULL on the diagonal. */
 	relay_path *peer[SIM_KAFKA_NODES_MAX][SIM_KAFKA_NODES_MAX][2];
-	char netns_arg[BROKERNS_ARG_MAX]; /* "--netns" for sim kafka */
+	char netns_arg[BROKERNS_ARG_MAX];         /* "--netns" for sim kafka */
 	char ports_arg[SIM_KAFKA_NODES_MAX * 16]; /* "--ports" */
 } brokerns;
 

@@ -279,6 +279,20 @@ static int leader_now(runner *rn, kproc *k, int region, const drill_step *s)
 	return (int)got;
 }
 
+/* Which node is the cluster's active controller, in the report: a cut
+ * of the one that is both leader and controller waits for the quorum to
+ * elect another before the partition can move. */
+static void controller_note(runner *rn, kproc *k, const drill_step *s)
+{
+	char ans[64], err[256], key[64], text[300];
+	if (kproc_ask(k, "controller", ans, sizeof ans, err, sizeof err))
+		snprintf(ans, sizeof ans, "unknown (%.40s)", err);
+	snprintf(key, sizeof key, "controller_at_%.1fs", run_now_s(rn));
+	snprintf(text, sizeof text, "\"%s\": %s's active controller was node %s", s->text, k->name,
+	         ans);
+	report_text(rn->r, key, text);
+}
+
 int run_brokers_step(runner *rn, const drill_step *s)
 {
 	int region = s->index;
@@ -295,6 +309,7 @@ int run_brokers_step(runner *rn, const drill_step *s)
 		if ((x = leader_now(rn, k, region, s)) < 0)
 			return ERR_KAFKA;
 		rn->cut_leader[region] = x;
+		controller_note(rn, k, s);
 	} else if (x == DRILL_BROKER_LEADER) {
 		x = rn->cut_leader[region];
 	}
