@@ -104,6 +104,62 @@ static sim_kafka_topic *kafka_topics(const broker_topics *t)
 	return v;
 }
 
+/* --ports P:C,P:C,...: each node's client and controller port, node 1
+ * first (the count checked against --nodes after the parse). */
+static int parse_ports(void *dst, const char *arg)
+{
+	sim_kafka_opts *o = dst;
+	const char *s = arg;
+	for (int i = 0; i < SIM_KAFKA_NODES_MAX; i++) {
+		char *end;
+		long p = strtol(s, &end, 10);
+		if (end == s || *end != ':' || p < 1 || p > 65535)
+			return opt_usage_error("bad --ports (want P:C,P:C,...)", arg);
+		s = end + 1;
+		long c = strtol(s, &end, 10);
+		if (end == s || (*end != ',' && *end != '\0') || c < 1 || c > 65535)
+			return opt_usage_error("bad --ports (want P:C,P:C,...)", arg);
+		o->ports[i] = (int)p;
+		o->cports[i] = (int)c;
+		if (*end == '\0')
+			return 0;
+		s = end + 1;
+	}
+	return opt_usage_error("too many nodes in --ports", arg);
+}
+
+/* --netns PATH,PATH,...: each node's network namespace, node 1 first.
+ * The list is split in place of a copy that lives as long as o. */
+static int parse_netns(void *dst, const char *arg)
+{
+	sim_kafka_opts *o = dst;
+	static char copy[SIM_KAFKA_NODES_MAX * 64];
+	if (strlen(arg) >= sizeof copy)
+		return opt_usage_error("--netns too long", arg);
+	snprintf(copy, sizeof copy, "%s", arg);
+	int n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == SIM_KAFKA_NODES_MAX)
+			return opt_usage_error("too many nodes in --netns", arg);
+		o->netns[n++] = t;
+	}
+	return n ? 0 : opt_usage_error("bad --netns (want PATH,PATH,...)", arg);
+}
+
+/* Given ports and namespaces, one for each node. */
+static bool per_node_ok(const sim_kafka_opts *o)
+{
+	for (int i = 0; i < SIM_KAFKA_NODES_MAX; i++) {
+		bool in = i < o->nodes;
+		if (o->ports[0] && (o->ports[i] != 0) != in)
+			return false;
+		if (o->netns[0] && (o->netns[i] != NULL) != in)
+			return false;
+	}
+	return true;
+}
+
 int cmd_kafka(int argc, char **argv)
 {
 	sim_kafka_opts o = {.nodes = 1};
@@ -116,9 +172,12 @@ int cmd_kafka(int argc, char **argv)
 	    OPT_STR("dir", o.dir),
 	    OPT_CALL("topic", add_topic, &topics),
 	    OPT_NUM("heap-mb", 64, 16384, o.heap_mb, 0),
+	    OPT_NUM("start-ms", 1000, 3600000, o.start_ms, 0),
 	    OPT_FLAG("full-jit", o.full_jit),
 	    OPT_CALL("prop", add_kv, &props),
 	    OPT_CALL("topic-config", add_kv, &tconfs),
+	    OPT_CALL("ports", parse_ports, &o),
+	    OPT_CALL("netns", parse_netns, &o),
 	    OPT_STR("bootstrap-file", bootstrap_file),
 	    OPT_STR("pid-file", pid_file),
 	    OPT_STR("control", control),
@@ -128,6 +187,8 @@ int cmd_kafka(int argc, char **argv)
 	int rc = opt_parse(argc, argv, opts, OPT_COUNT(opts), false);
 	if (rc < 0 && !o.dir)
 		rc = opt_usage_error("sim kafka needs --dir", NULL);
+	if (rc < 0 && !per_node_ok(&o))
+		rc = opt_usage_error("--ports and --netns name one entry per node (--nodes)", NULL);
 	char jars[PATH_MAX], deploy[PATH_MAX], err[512];
 	if (rc < 0 && sim_kafka_find_files(jars, deploy, sizeof jars, err, sizeof err)) {
 		fprintf(stderr, "sim kafka: %s\n", err);

@@ -503,8 +503,28 @@ int cluster_kafka_heal(cluster *c, kproc *k, char *err, size_t errlen)
 	int rc = kproc_command(k, "resume all", err, errlen);
 	if (!rc)
 		rc = kproc_command(k, "up all", err, errlen);
-	(void)c;
+	for (int i = 0; i < DRILL_REGIONS_MAX; i++) {
+		brokerns *b = k == &c->regional[i] ? cluster_brokerns_of(c, i) : NULL;
+		for (int x = 1; b && x <= b->n; x++)
+			for (int y = x + 1; y <= b->n; y++)
+				if (brokerns_heal(b, x, y))
+					log_error("cannot heal between Kafka nodes", "x=%d y=%d", x,
+					          y);
+	}
 	return rc;
+}
+
+/* Each real node of the regions' clusters in a namespace of its own. */
+static bool brokerns_wanted(const cluster *c)
+{
+	return c->isolated && c->d->kafka_real && c->d->regional_kafka &&
+	       c->d->regional_kafka_netns;
+}
+
+brokerns *cluster_brokerns_of(cluster *c, int region)
+{
+	return region >= 0 && region < DRILL_REGIONS_MAX && c->bns[region].n ? &c->bns[region]
+	                                                                     : NULL;
 }
 
 /* Region i's own Kafka: DRILL_REGIONAL_BROKERS brokers and its
@@ -524,6 +544,14 @@ static int regional_start(cluster *c, unsigned i, char *err, size_t errlen)
 	                 .real = c->d->kafka_real != 0};
 	char name[KPROC_NAME_MAX];
 	snprintf(name, sizeof name, "kafka-r%u", i);
+	if (brokerns_wanted(c)) {
+		brokerns *b = &c->bns[i];
+		int rc = brokerns_make(b, ko.brokers, c->brelay, name, err, errlen);
+		if (rc)
+			return rc;
+		ko.ports = b->ports_arg;
+		ko.netns = b->netns_arg;
+	}
 	return kproc_begin(&c->regional[i], c->bindir, c->dir, name, &ko, err, errlen);
 }
 
@@ -535,8 +563,10 @@ static int regional_paths(cluster *c, cluster_node *n, char *err, size_t errlen)
 	for (int i = 0; i < k->nbrokers; i++) {
 		char name[RELAY_NAME_MAX];
 		snprintf(name, sizeof name, "%s-regional-b%d", n->name, i + 1);
-		n->regional[i] = relay_add(c->relay, name, n->ns, k->ports[i], NULL, k->ports[i],
-		                           NULL, err, errlen);
+		/* Into the node's own namespace when it has one. */
+		n->regional[i] = relay_add(c->relay, name, n->ns, k->ports[i],
+		                           brokerns_of(&c->bns[n->index], i + 1), k->ports[i], NULL,
+		                           err, errlen);
 		if (!n->regional[i])
 			return ERR_IO;
 		n->nregional++;
@@ -701,6 +731,10 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	/* Every cluster starts at once (a real one is a few JVMs' start-up),
 	 * then each is waited for. */
 	int rc = kproc_begin(&c->kafka, c->bindir, dir, "kafka", &ko, err, errlen);
+	/* The nodes' relays run before the nodes do: the quorum forms
+	 * through them. */
+	if (!rc && brokerns_wanted(c) && !(c->brelay = relay_new("sim-brokers", err, errlen)))
+		rc = ERR_IO;
 	for (unsigned i = 0; !rc && d->regional_kafka && i < d->regions; i++)
 		rc = regional_start(c, i, err, errlen);
 	if (!rc)
@@ -812,6 +846,10 @@ void cluster_stop(cluster *c, bool keep)
 	c->relay = NULL;
 	relay_free(c->crelay);
 	c->crelay = NULL;
+	relay_free(c->brelay);
+	c->brelay = NULL;
+	for (unsigned i = 0; i < DRILL_REGIONS_MAX; i++)
+		brokerns_free(&c->bns[i]);
 	for (unsigned i = 0; i < c->d->regions; i++) {
 		for (unsigned k = 0; k < CLUSTER_INSTANCES_MAX; k++) {
 			cluster_node *n = k ? &c->standbys[i] : &c->edges[i];

@@ -35,7 +35,11 @@
  * With regional_kafka (drill.h), each region's changelog is on a Kafka
  * cluster of its own, another `sim broker` process (with kafka real a
  * `sim kafka` one) started before the edges (kproc.h), faulted through
- * its control socket (cluster_kafka_of).
+ * its control socket (cluster_kafka_of). With regional_kafka_netns
+ * (drill.h) and kafka real, each node of a region's cluster runs in a
+ * namespace of its own behind relays (brokerns.h), made before the
+ * cluster starts, and an edge's regional paths lead into those
+ * namespaces.
  *
  * With standby (drill.h), each region runs a second instance of its edge,
  * "edgeN.standby", under the same edge id and changelog partition, with
@@ -67,6 +71,7 @@
 #include "sim/drill/drill.h"
 #include "err.h"
 #include "hclient.h"
+#include "sim/drill/brokerns.h"
 #include "sim/drill/netns.h"
 #include "sim/drill/kproc.h"
 #include "sim/drill/relay.h"
@@ -137,8 +142,12 @@ typedef struct cluster {
 	cluster_node standbys[DRILL_REGIONS_MAX]; /* edgeN.standby, with standby */
 	cluster_node centrals[DRILL_CENTRALS_MAX];
 	kproc regional[DRILL_REGIONS_MAX]; /* with regional_kafka */
-	cluster_node single;               /* sharded drills: every partition, at the end */
-	bool single_made;                  /* single has a config (and maybe a namespace) */
+	/* regional_kafka_netns: each region's nodes in namespaces of their
+	 * own, their paths on a relay thread of their own */
+	brokerns bns[DRILL_REGIONS_MAX];
+	relay *brelay;
+	cluster_node single; /* sharded drills: every partition, at the end */
+	bool single_made;    /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
 	char faketime[PATH_MAX];     /* libfaketime, in a drill with a clock step */
 	char waitfix[PATH_MAX + 32]; /* and sim's shim before it (bindir/sim-waitfix.so) */
@@ -193,13 +202,18 @@ int cluster_paths(cluster_node *n, drill_link link, relay_path **out);
  * region has none. Its faults are kproc_command's. */
 kproc *cluster_kafka_of(cluster *c, int region);
 
+/* Region i's nodes in namespaces of their own (regional_kafka_netns);
+ * NULL when they share sim's. */
+brokerns *cluster_brokerns_of(cluster *c, int region);
+
 /* The partition a step's "leader" names in that cluster: likes.batches
  * partition 0 in central's, the region's changelog partition in its own. */
 void cluster_kafka_where(const cluster *c, int region, const char **topic, int32_t *partition);
 
 /* Every fault of cluster k cleared: the embedded cluster's brokers up
  * and their rtt 0; a real cluster's paused nodes resumed and stopped ones
- * started. 0, or the first command's ERR_* with the reason in err. */
+ * started, and every cut between its nodes healed. 0, or the first command's ERR_* with the reason
+ * in err. */
 int cluster_kafka_heal(cluster *c, kproc *k, char *err, size_t errlen) WARN_UNUSED;
 
 /* Where region i's changelog is (changelog): the bootstrap list of the

@@ -74,6 +74,8 @@ static const num_setting num_settings[] = {
     {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
     {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 5000},
     {"kafka_nodes", SET_KAFKA_NODES, NUM_UINT, offsetof(drill, kafka_nodes), 1, 5},
+    {"regional_kafka_netns", SET_REGIONAL_NETNS, NUM_UINT, offsetof(drill, regional_kafka_netns), 0,
+     1},
 };
 
 /* The keys of "expect KEY MAX": the word, and the most MAX may be. */
@@ -403,6 +405,30 @@ static int parse_line(parser *p, const char *raw, size_t len)
 	return parse_setting(p, w, nw);
 }
 
+/* A cut or heal between a region's nodes: real nodes of a cluster of
+ * the region's own, each behind sim's relays, and ids it has. */
+static void check_brokers_step(parser *p, const drill_step *s)
+{
+	const drill *d = p->d;
+	if (!d->kafka_real || !d->regional_kafka || !d->netns) {
+		fail_late(
+		    p, s->line,
+		    "a cut between Kafka nodes needs kafka real, regional_kafka 1 and netns 1");
+		return;
+	}
+	if ((unsigned)s->index >= d->regions) {
+		fail_late(p, s->line, "kafka%d is past regions %u (kafka0..kafka%u)", s->index,
+		          d->regions, d->regions - 1);
+		return;
+	}
+	unsigned nodes = d->regional_nodes[s->index];
+	if (nodes < 2)
+		fail_late(p, s->line, "kafka%d has %u node: nothing to cut it from", s->index,
+		          nodes);
+	if ((s->a > 0 && (unsigned)s->a > nodes) || (s->b > 0 && (unsigned)s->b > nodes))
+		fail_late(p, s->line, "node past regional_nodes %u of kafka%d", nodes, s->index);
+}
+
 /* Checks that need every setting: shards, node indexes, step times,
  * skews, interval expectations, standbys. They judge the settings as
  * written, which is the short run's shape; drill_shape's full run only
@@ -434,6 +460,10 @@ static void check_late(parser *p)
 	if (p->seen[SET_REGIONAL_NODES] && !d->regional_kafka)
 		fail_late(p, p->seen[SET_REGIONAL_NODES],
 		          "regional_nodes needs regional_kafka 1 (the regions' own clusters)");
+	if (d->regional_kafka_netns && (!d->kafka_real || !d->regional_kafka || !d->netns))
+		fail_late(p, p->seen[SET_REGIONAL_NETNS],
+		          "regional_kafka_netns 1 needs kafka real, regional_kafka 1 and netns 1 "
+		          "(real nodes of a region's own cluster, linked by sim's relays)");
 	if (p->seen[SET_DURABILITY] && !d->changelog)
 		fail_late(p, p->seen[SET_DURABILITY],
 		          "durability needs changelog 1 (it is the changelog's durability)");
@@ -517,6 +547,8 @@ static void check_late(parser *p)
 		    (unsigned)target > d->regional_nodes[s->index])
 			fail_late(p, s->line, "broker %d is past regional_nodes %u of edge%d",
 			          target, d->regional_nodes[s->index], s->index);
+		if (s->action == DRILL_BROKERS_CUT || s->action == DRILL_BROKERS_HEAL)
+			check_brokers_step(p, s);
 		if (s->action == DRILL_MOVE && d->me <= 0)
 			fail_late(p, s->line,
 			          "move needs me > 0 (users have homes only with heart reads)");
@@ -635,6 +667,10 @@ int drill_parse(const char *name, const char *text, drill *d, char *err, size_t 
 	}
 	if (d->nsteps > 1)
 		qsort(d->steps, d->nsteps, sizeof *d->steps, cmp_step);
+	/* A cut between nodes needs them in namespaces of their own. */
+	for (size_t i = 0; i < d->nsteps; i++)
+		if (d->steps[i].action == DRILL_BROKERS_CUT)
+			d->regional_kafka_netns = 1;
 	d->shape_auto = (p.seen[SET_CHANGELOG] ? 0 : DRILL_AUTO_CHANGELOG) |
 	                (p.seen[SET_STANDBY] ? 0 : DRILL_AUTO_STANDBY) |
 	                (p.seen[SET_REGIONAL] ? 0 : DRILL_AUTO_REGIONAL) |

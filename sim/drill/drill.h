@@ -163,6 +163,14 @@
  *                                   the drill does not fault, on a
  *                                   machine too small for nine nodes);
  *                                   the embedded clusters keep three
+ *   regional_kafka_netns 0|1        with kafka real and regional_kafka
+ *                                   1: each node of a region's cluster
+ *                                   runs in a network namespace of its
+ *                                   own, linked to the other nodes and
+ *                                   to sim by relays (brokerns.h), so
+ *                                   that a step can cut it from them
+ *                                   (default 0; a cut between nodes
+ *                                   turns it on)
  *   durability replicated|local     needs changelog 1: every edge's
  *                                   changelog.durability (default: the
  *                                   edge's own, replicated)
@@ -264,6 +272,21 @@
  *   the step runs, partition 0 of likes.batches (central's cluster) or
  *   the region's changelog partition. up and resume take "all" (the
  *   nodes that are down or paused) or an id.
+ *   cut kafkaR.A kafkaR.B [forward|backward|both]
+ *                                           the links between two nodes
+ *                                           of region R's own cluster
+ *                                           (kafka real, each node in a
+ *                                           namespace of its own): A is
+ *                                           nodeN or leader (the node
+ *                                           leading the region's
+ *                                           changelog partition when the
+ *                                           step runs), B nodeN or
+ *                                           others (every node but A);
+ *                                           forward holds what A sends
+ *                                           B, backward what B sends A
+ *   heal kafkaR.A kafkaR.B                  clears them, both ways;
+ *                                           leader is the node the
+ *                                           region's last cut found
  *   regional_down edgeN / regional_up edgeN every broker of region N's own
  *                                           Kafka down / up
  *   region_down edgeN / region_up edgeN     users stop starting ops there

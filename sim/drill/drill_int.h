@@ -59,6 +59,7 @@ enum {
 	SET_KAFKA,
 	SET_KAFKA_NODES,
 	SET_REGIONAL_NODES,
+	SET_REGIONAL_NETNS,
 	SET_COUNT,
 };
 
@@ -95,6 +96,11 @@ int drill_get_real(parser *p, const char *what, const char *s, double lo, double
 /* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
  * (*standby then says which was written). 0, or drill_fail's code. */
 int drill_get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby);
+/* "kafkaR.nodeN" (N 1..DRILL_REGIONAL_BROKERS), "kafkaR.leader" when
+ * leader_ok (DRILL_BROKER_LEADER), "kafkaR.others" when others_ok
+ * (DRILL_BROKER_OTHERS): a node of region R's own cluster. */
+int drill_get_kafka_node(parser *p, const char *word, bool leader_ok, bool others_ok, int *region,
+                         int *id);
 /* --- one step (drill_steps.c) ---------------------------------------------- */
 
 /* One "at T ACTION ARGS..." line split into its nw words w (w[0] is

@@ -34,6 +34,7 @@ typedef enum shape {
 	SHAPE_REGIONAL, /* edgeN ID|all|leader */
 	SHAPE_MOVE,     /* edgeN USERS */
 	SHAPE_CLOCK,    /* NODE jump OFFSET | NODE reset */
+	SHAPE_NODES,    /* kafkaR.A kafkaR.B [forward|backward|both] */
 } shape;
 
 typedef struct action_def {
@@ -83,6 +84,10 @@ static const action_def actions[] = {
     /* One word, two actions: the argument after the node says which. */
     {"clock", DRILL_CLOCK_JUMP, SHAPE_CLOCK, false, false, false},
     {"clock", DRILL_CLOCK_RESET, SHAPE_CLOCK, false, false, false},
+    /* cut and heal whose first word is kafkaR.X: drill_parse_step
+     * turns to these. */
+    {"cut", DRILL_BROKERS_CUT, SHAPE_NODES, true, true, false},
+    {"heal", DRILL_BROKERS_HEAL, SHAPE_NODES, true, true, false},
 };
 
 static const action_def *action_of(drill_action a)
@@ -129,7 +134,7 @@ static const struct {
     [SHAPE_THROTTLE] = {3, 3}, [SHAPE_NODE] = {1, 1},  [SHAPE_BROKER] = {1, 1},
     [SHAPE_RTT] = {2, 2},      [SHAPE_COUNT] = {1, 1}, [SHAPE_REGION] = {1, 1},
     [SHAPE_RATE] = {1, 1},     [SHAPE_SHARE] = {1, 1}, [SHAPE_REGIONAL] = {2, 2},
-    [SHAPE_MOVE] = {2, 2},     [SHAPE_CLOCK] = {2, 3},
+    [SHAPE_MOVE] = {2, 2},     [SHAPE_CLOCK] = {2, 3}, [SHAPE_NODES] = {2, 3},
 };
 
 static int get_link(parser *p, const char *s, drill_node_kind kind, drill_link *link)
@@ -196,6 +201,42 @@ static int get_offset(parser *p, const char *s, int64_t *ms)
 	return 0;
 }
 
+/* direction word of a cut: forward, backward or both (relay_dir). */
+static int get_dir(parser *p, const char *s, int *dir)
+{
+	if (strcmp(s, "forward") == 0)
+		*dir = 1;
+	else if (strcmp(s, "backward") == 0)
+		*dir = 2;
+	else if (strcmp(s, "both") == 0)
+		*dir = 3;
+	else
+		return drill_fail(p, "bad direction '%s' (forward, backward or both)", s);
+	return 0;
+}
+
+/* kafkaR.A kafkaR.B [DIR]: A a node or leader, B a node or others, of
+ * one region's cluster; a heal takes no direction. */
+static int get_nodes(parser *p, const action_def *def, char **a, int nargs, drill_step *s)
+{
+	int r1, r2, x, y, rc;
+	if ((rc = drill_get_kafka_node(p, a[0], true, false, &r1, &x)) ||
+	    (rc = drill_get_kafka_node(p, a[1], false, true, &r2, &y)))
+		return rc;
+	if (r1 != r2)
+		return drill_fail(p, "%s: %s and %s are of different clusters", def->word, a[0],
+		                  a[1]);
+	if (x == y)
+		return drill_fail(p, "%s: a node is not cut from itself", def->word);
+	s->index = r1;
+	s->a = x;
+	s->b = y;
+	s->dir = 3;
+	if (nargs == 3 && def->action == DRILL_BROKERS_HEAL)
+		return drill_fail(p, "heal: unexpected '%s' (a heal clears both ways)", a[2]);
+	return nargs == 3 ? get_dir(p, a[2], &s->dir) : 0;
+}
+
 /* Copies s into dst (cap bytes with the NUL), cutting at a UTF-8
  * character boundary when it does not fit. */
 static void copy_text(char *dst, size_t cap, const char *s)
@@ -220,13 +261,16 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 	if (rc)
 		return rc;
 	const action_def *def = NULL;
-	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0] && !def; i++)
 		if (strcmp(w[2], actions[i].word) == 0)
 			def = &actions[i];
 	if (!def)
 		return drill_fail(p, "unknown action '%s'", w[2]);
 	int nargs = nw - 3;
 	char **a = w + 3;
+	if ((def->action == DRILL_CUT || def->action == DRILL_HEAL) && nargs >= 1 &&
+	    strncmp(a[0], "kafka", 5) == 0)
+		def = action_of(def->action == DRILL_CUT ? DRILL_BROKERS_CUT : DRILL_BROKERS_HEAL);
 	if (nargs < shape_args[def->shape].min)
 		return drill_fail(p, "%s: missing arguments", def->word);
 	if (nargs > shape_args[def->shape].max)
@@ -252,15 +296,8 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 			return rc;
 		s.dir = 3;
 		if (def->shape == SHAPE_CUT && nargs == 3) {
-			if (strcmp(a[2], "forward") == 0)
-				s.dir = 1;
-			else if (strcmp(a[2], "backward") == 0)
-				s.dir = 2;
-			else if (strcmp(a[2], "both") == 0)
-				s.dir = 3;
-			else
-				return drill_fail(
-				    p, "bad direction '%s' (forward, backward or both)", a[2]);
+			if ((rc = get_dir(p, a[2], &s.dir)))
+				return rc;
 		} else if (def->shape == SHAPE_DELAY) {
 			if ((rc = drill_get_int(p, "delay ms", a[2], 0, MS_MAX, &s.a)))
 				return rc;
@@ -331,6 +368,10 @@ int drill_parse_step(parser *p, char **w, int nw, const char *text)
 		} else {
 			return drill_fail(p, "clock takes NODE jump OFFSET or NODE reset");
 		}
+		break;
+	case SHAPE_NODES:
+		if ((rc = get_nodes(p, def, a, nargs, &s)))
+			return rc;
 		break;
 	case SHAPE_RATE:
 		if ((rc = drill_get_real(p, "load rate", a[0], 0, RATE_MAX, &s.x)))

@@ -71,6 +71,8 @@ typedef enum drill_action {
 	DRILL_REGIONAL_BROKER_WIPE,
 	DRILL_CLOCK_JUMP,
 	DRILL_CLOCK_RESET,
+	DRILL_BROKERS_CUT,  /* cut kafkaR.A kafkaR.B: between a region's nodes */
+	DRILL_BROKERS_HEAL, /* heal kafkaR.A kafkaR.B */
 } drill_action;
 
 /* How far a clock step may move a node's wall clock from the host's. */
@@ -80,6 +82,9 @@ typedef enum drill_action {
  * cluster, drill_step.a for a region's). */
 #define DRILL_BROKER_ALL (-1)
 #define DRILL_BROKER_LEADER (-2)
+/* kafkaR.others in a cut between a region's nodes: every node but the
+ * first one named. */
+#define DRILL_BROKER_OTHERS (-3)
 
 /* What an "expect KEY MAX" line holds to MAX (see the grammar above). */
 typedef enum drill_expect_key {
@@ -112,6 +117,7 @@ typedef struct drill_step {
 	int index;            /* edgeN / centralN; broker id (-1: all) */
 	                      /* (regional_broker_*: edgeN, its broker id in a) */
 	bool standby;         /* edgeN.standby: the region's standby instance */
+	                      /* (brokers_*: region in index, nodes in a and b) */
 	drill_link link;      /* for path actions */
 	int dir;              /* 1 forward, 2 backward, 3 both (relay_dir) */
 	int64_t a, b;         /* ms, jitter, bytes/s, count, rtt ... */
@@ -143,7 +149,10 @@ typedef struct drill {
 	unsigned kafka_real;      /* 1: every cluster is real Kafka (sim kafka) */
 	unsigned kafka_nodes;     /* central's cluster's nodes when real */
 	unsigned regional_nodes[DRILL_REGIONS_MAX]; /* each region's, when real */
-	bool durability_local;                      /* the edges' changelog.durability = local */
+	/* 1: each node of a region's real cluster in a namespace of its own
+	 * (sim/drill/brokerns.h); set by a cut between nodes too */
+	unsigned regional_kafka_netns;
+	bool durability_local;  /* the edges' changelog.durability = local */
 	unsigned feed;          /* 1: central publishes the change feed, replayed at the end */
 	unsigned fetch_wait_ms; /* every daemon's consumer fetch.wait.max.ms */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */

@@ -98,6 +98,46 @@ int drill_get_u64(parser *p, const char *what, const char *s, uint64_t *out)
 	return 0;
 }
 
+int drill_get_kafka_node(parser *p, const char *word, bool leader_ok, bool others_ok, int *region,
+                         int *id)
+{
+	const char *dot = strchr(word, '.');
+	char num[8];
+	size_t nl = dot ? (size_t)(dot - word) - 5 : 0;
+	if (strncmp(word, "kafka", 5) != 0 || !dot || nl == 0 || nl >= sizeof num)
+		return drill_fail(p,
+		                  "bad Kafka node '%s' (kafkaR.nodeN, kafkaR.leader or "
+		                  "kafkaR.others)",
+		                  word);
+	memcpy(num, word + 5, nl);
+	num[nl] = '\0';
+	int64_t r;
+	int rc = drill_get_int(p, "Kafka cluster's region", num, 0, DRILL_REGIONS_MAX - 1, &r);
+	if (rc)
+		return rc;
+	*region = (int)r;
+	const char *what = dot + 1;
+	if (strcmp(what, "leader") == 0 || strcmp(what, "others") == 0) {
+		bool leader = what[0] == 'l';
+		if (leader ? !leader_ok : !others_ok)
+			return drill_fail(p, "'%s' does not fit here (%s)", word,
+			                  leader ? "leader names the first node of a cut"
+			                         : "others names the second node of a cut");
+		*id = leader ? DRILL_BROKER_LEADER : DRILL_BROKER_OTHERS;
+		return 0;
+	}
+	if (strncmp(what, "node", 4) != 0)
+		return drill_fail(p,
+		                  "bad Kafka node '%s' (kafkaR.nodeN, kafkaR.leader or "
+		                  "kafkaR.others)",
+		                  word);
+	int64_t v;
+	if ((rc = drill_get_int(p, "Kafka node", what + 4, 1, DRILL_REGIONAL_BROKERS, &v)))
+		return rc;
+	*id = (int)v;
+	return 0;
+}
+
 /* "edgeN" or "centralN"; "edgeN.standby" too when standby is not NULL
  * (*standby then says which was written). */
 int drill_get_node(parser *p, const char *word, drill_node_kind *kind, int *index, bool *standby)

@@ -10,7 +10,9 @@
  * NAME.ctl (the control socket that takes broker faults:
  * sim/proc/service.h) and NAME.log; a real cluster's nodes keep their
  * files under NAME/ (sim/kafka/kafka.h). It listens on 127.0.0.1 of
- * sim's network namespace.
+ * sim's network namespace (with kproc_opts.netns, a real cluster's
+ * nodes each in a namespace of their own, reached through relays:
+ * brokerns.h).
  *
  * The main cluster and the regions' run the same way, so a fault step
  * reaches either through its control socket, and the soak's readings
@@ -40,6 +42,10 @@ typedef struct kproc_opts {
 	bool idle;      /* sim broker --idle: its thread under SCHED_IDLE */
 	bool real;      /* sim kafka: `brokers` real nodes (fail_over and idle
 	                 * do not apply: a real cluster elects its leaders) */
+	/* real: sim kafka's --ports and --netns (each node's ports, and the
+	 * namespace it runs in: brokerns.h); NULL: its own choice, and sim's
+	 * namespace. */
+	const char *ports, *netns;
 } kproc_opts;
 
 typedef struct kproc {

@@ -167,6 +167,11 @@ bool netns_supported(void)
 	return probe_ok;
 }
 
+void netns_path(const netns *ns, char *out, size_t cap)
+{
+	snprintf(out, cap, "/proc/%d/fd/%d", (int)getpid(), ns->fd);
+}
+
 /* --- moving threads ---------------------------------------------------- */
 
 static int enter_fd(int fd)

@@ -31,6 +31,11 @@ void netns_free(netns *ns);
 /* True when netns_new works here (tries once, caches the answer). */
 bool netns_supported(void);
 
+/* A path another process of this machine can open as ns while ns lives
+ * ("/proc/PID/fd/FD" of sim's descriptor of it), for a child that joins
+ * it itself (sim kafka's nodes: sim/kafka/kafka.h). */
+void netns_path(const netns *ns, char *out, size_t cap);
+
 /* Moves the calling thread into ns (NULL: sim's own namespace). Used by a
  * forked child before exec, and by the socket helpers. 0 or ERR_IO. */
 int netns_enter(const netns *ns) WARN_UNUSED;

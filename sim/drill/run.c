@@ -211,6 +211,8 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_REGIONAL_BROKER_WIPE:
 	case DRILL_REGIONAL_DOWN:
 	case DRILL_REGIONAL_UP: return run_broker_step(rn, s);
+	case DRILL_BROKERS_CUT:
+	case DRILL_BROKERS_HEAL: return run_brokers_step(rn, s);
 	case DRILL_TRIM: return run_trim_step(rn, s);
 	case DRILL_CLOCK_JUMP:
 	case DRILL_CLOCK_RESET: return run_clock_step(rn, s, n);

@@ -300,6 +300,85 @@ static void back_in_sync(runner *rn, kproc *k, const drill_step *s)
 	report_text(rn->r, key, text);
 }
 
+/* The node of cluster k (region's, or central's for -1) that leads the
+ * partition of note now, said in the report under the step; -1 when
+ * none answers. */
+static int leader_now(runner *rn, kproc *k, int region, const drill_step *s)
+{
+	const char *topic;
+	int32_t part;
+	char cmd[160], ans[64], err[256] = "";
+	cluster_kafka_where(&rn->c, region, &topic, &part);
+	snprintf(cmd, sizeof cmd, "leader %s %d", topic, (int)part);
+	int rc = kproc_ask(k, cmd, ans, sizeof ans, err, sizeof err);
+	long got = rc ? -1 : strtol(ans, NULL, 10);
+	if (got < 1 || got > k->nbrokers) {
+		log_error("drill step failed: no leader", "step=\"%s\" err=\"%s\"", s->text, err);
+		return -1;
+	}
+	char key[64], text[400];
+	snprintf(key, sizeof key, "leader_at_%.1fs", run_now_s(rn));
+	snprintf(text, sizeof text, "\"%s\": %s partition %d was led by node %d of %s", s->text,
+	         topic, (int)part, (int)got, k->name);
+	report_text(rn->r, key, text);
+	return (int)got;
+}
+
+/* Which node is the cluster's active controller, in the report: a cut
+ * of the one that is both leader and controller waits for the quorum to
+ * elect another before the partition can move. */
+static void controller_note(runner *rn, kproc *k, const drill_step *s)
+{
+	char ans[64], err[256], key[64], text[300];
+	if (kproc_ask(k, "controller", ans, sizeof ans, err, sizeof err))
+		snprintf(ans, sizeof ans, "unknown (%.40s)", err);
+	snprintf(key, sizeof key, "controller_at_%.1fs", run_now_s(rn));
+	snprintf(text, sizeof text, "\"%s\": %s's active controller was node %s", s->text, k->name,
+	         ans);
+	report_text(rn->r, key, text);
+}
+
+int run_brokers_step(runner *rn, const drill_step *s)
+{
+	int region = s->index;
+	kproc *k = cluster_kafka_of(&rn->c, region);
+	brokerns *b = cluster_brokerns_of(&rn->c, region);
+	if (!k || !b) {
+		log_error("drill step needs the nodes in namespaces of their own", "step=\"%s\"",
+		          s->text);
+		return ERR_INVAL;
+	}
+	bool cut = s->action == DRILL_BROKERS_CUT;
+	int x = (int)s->a;
+	if (x == DRILL_BROKER_LEADER && cut) {
+		if ((x = leader_now(rn, k, region, s)) < 0)
+			return ERR_KAFKA;
+		rn->cut_leader[region] = x;
+		controller_note(rn, k, s);
+	} else if (x == DRILL_BROKER_LEADER) {
+		x = rn->cut_leader[region];
+	}
+	int rc = 0;
+	for (int y = 1; y <= b->n && rc == 0; y++) {
+		if (y == x || (s->b != DRILL_BROKER_OTHERS && y != (int)s->b))
+			continue;
+		rc = cut ? brokerns_cut(b, x, y, (relay_dir)s->dir) : brokerns_heal(b, x, y);
+	}
+	if (rc) {
+		log_error("drill step failed", "step=\"%s\" node=%d", s->text, x);
+		return rc;
+	}
+	/* One window per region's cluster, 8500 + 10 R: a heal closes it. */
+	int key = 8500 + region * 10;
+	if (cut)
+		run_window_open(rn, key, s->text);
+	else
+		run_window_close(rn, key, s->text);
+	if (!cut && k->nbrokers > 1)
+		back_in_sync(rn, k, s);
+	return 0;
+}
+
 /* A fault of one of the drill's Kafka clusters: central's (broker_*) or
  * a region's own (regional_*). A broker named "leader" is the one that
  * leads the cluster's partition of note when the step runs
@@ -314,7 +393,7 @@ int run_broker_step(runner *rn, const drill_step *s)
 	             : s->action == DRILL_REGIONAL_DOWN || s->action == DRILL_REGIONAL_UP
 	                 ? DRILL_BROKER_ALL
 	                 : (int)s->a;
-	char cmd[160], id[16], err[256], ans[64];
+	char cmd[160], id[16], err[256];
 	if (!k)
 		return ERR_INVAL;
 	if (target > k->nbrokers) {
@@ -349,24 +428,9 @@ int run_broker_step(runner *rn, const drill_step *s)
 	if (v == sizeof broker_verbs / sizeof broker_verbs[0])
 		return ERR_INVAL;
 	if (target == DRILL_BROKER_LEADER) {
-		const char *topic;
-		int32_t part;
-		cluster_kafka_where(&rn->c, region, &topic, &part);
-		snprintf(cmd, sizeof cmd, "leader %s %d", topic, (int)part);
-		int rc = kproc_ask(k, cmd, ans, sizeof ans, err, sizeof err);
-		long got = rc ? -1 : strtol(ans, NULL, 10);
-		if (got < 1 || got > k->nbrokers) {
-			log_error("drill step failed: no leader", "step=\"%s\" err=\"%s\"", s->text,
-			          err);
-			return rc ? rc : ERR_KAFKA;
-		}
-		target = (int)got;
+		if ((target = leader_now(rn, k, region, s)) < 0)
+			return ERR_KAFKA;
 		snprintf(id, sizeof id, "%d", target);
-		char key[64], text[400];
-		snprintf(key, sizeof key, "leader_at_%.1fs", run_now_s(rn));
-		snprintf(text, sizeof text, "\"%s\": %s partition %d was led by node %d of %s",
-		         s->text, topic, (int)part, target, k->name);
-		report_text(rn->r, key, text);
 	}
 	snprintf(cmd, sizeof cmd, "%s %s", broker_verbs[v].verb, id);
 	/* One window per node: central's cluster from 5000, region i's from

@@ -117,6 +117,8 @@ typedef struct runner {
 	/* The instance of each region cut from its own Kafka by a step
 	 * (inst + 1; 0: none), watched for its fenced exit once healed. */
 	int regional_cut[DRILL_REGIONS_MAX];
+	/* The node a cut between a region's nodes found leading (0: none). */
+	int cut_leader[DRILL_REGIONS_MAX];
 	/* Exits no step made (a fenced one, a crash), per region. */
 	bool exit_seen[DRILL_REGIONS_MAX][CLUSTER_INSTANCES_MAX];
 	/* Lost by a step while it was the region's active instance (run_lost),
@@ -151,6 +153,11 @@ int run_broker_step(runner *rn, const drill_step *s);
  * the same name moved), and the final heal's reset of n's clock. */
 int run_clock_step(runner *rn, const drill_step *s, cluster_node *n);
 void run_clock_heal(cluster_node *n);
+/* cut / heal between nodes of a region's cluster (kafkaR.A kafkaR.B):
+ * "leader" in a cut is the node leading the region's changelog
+ * partition when the step runs, in a heal the one the region's last cut
+ * named so; "others" every node but the first. */
+int run_brokers_step(runner *rn, const drill_step *s);
 /* A Kafka process of the drill that exited on its own is a violation. */
 void run_check_kafka(runner *rn);
 

@@ -9,7 +9,9 @@
 #include "sim/proc/host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,8 @@ typedef struct knode {
 	int id;
 	pid_t pid; /* 0 when not running */
 	bool paused;
-	int port, cport; /* clients, controller */
+	int port, cport;      /* clients, controller */
+	char netns[PATH_MAX]; /* the namespace its JVM joins; "": the caller's */
 	char dir[PATH_MAX - 128];
 	char props[PATH_MAX], data[PATH_MAX], meta[PATH_MAX], log[PATH_MAX];
 } knode;
@@ -172,6 +175,36 @@ int sim_kafka_find_files(char *jars, char *deploy, size_t cap, char *err, size_t
 
 /* --- processes -------------------------------------------------------------- */
 
+/* Node i's two ports differ from each other and from those of the
+ * nodes before it. */
+static bool ports_apart(const sim_kafka *k, int i)
+{
+	const knode *nd = &k->nodes[i];
+	bool ok = nd->port > 0 && nd->cport > 0 && nd->port != nd->cport;
+	for (int j = 0; j < i && ok; j++)
+		ok = k->nodes[j].port != nd->port && k->nodes[j].port != nd->cport &&
+		     k->nodes[j].cport != nd->port && k->nodes[j].cport != nd->cport;
+	return ok;
+}
+
+/* The caller's ports, when it gave them: all different and in range. */
+static int given_ports(sim_kafka *k, const sim_kafka_opts *o, char *err, size_t errlen)
+{
+	for (int i = 0; i < k->n; i++) {
+		knode *nd = &k->nodes[i];
+		nd->id = i + 1;
+		nd->port = o->ports[i];
+		nd->cport = o->cports[i];
+		if (!ports_apart(k, i) || nd->port > 65535 || nd->cport > 65535) {
+			snprintf(err, errlen,
+			         "node %d's ports %d and %d: out of range or given twice", nd->id,
+			         nd->port, nd->cport);
+			return ERR_INVAL;
+		}
+	}
+	return 0;
+}
+
 /* Every node's two ports, free now and all different (the kernel may
  * hand the same free port out twice in a row). */
 static int pick_ports(sim_kafka *k, char *err, size_t errlen)
@@ -183,11 +216,7 @@ static int pick_ports(sim_kafka *k, char *err, size_t errlen)
 			nd->id = i + 1;
 			nd->port = host_free_port();
 			nd->cport = host_free_port();
-			ok = nd->port > 0 && nd->cport > 0 && nd->port != nd->cport;
-			for (int j = 0; j < i && ok; j++)
-				ok =
-				    k->nodes[j].port != nd->port && k->nodes[j].port != nd->cport &&
-				    k->nodes[j].cport != nd->port && k->nodes[j].cport != nd->cport;
+			ok = ports_apart(k, i);
 		}
 		if (ok)
 			return 0;
@@ -196,9 +225,25 @@ static int pick_ports(sim_kafka *k, char *err, size_t errlen)
 	return ERR_IO;
 }
 
-/* Starts java with args (after the JVM options), output to log. */
+/* In a node's child, before the exec: into the node's namespace, when
+ * it has one (async-signal-safe calls only). */
+static int enter_netns(const void *ctx)
+{
+	const char *path = ctx;
+	if (!path || !path[0])
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 126;
+	int rc = setns(fd, CLONE_NEWNET);
+	close(fd);
+	return rc < 0 ? 126 : 0;
+}
+
+/* Starts java with args (after the JVM options), output to log, inside
+ * the namespace at netns_path when not NULL. */
 static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
-                        const char *const *args)
+                        const char *const *args, const char *netns_path)
 {
 	char heap_min[32];
 	snprintf(heap_min, sizeof heap_min, "-Xms%s", heap + 4);
@@ -234,7 +279,7 @@ static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
 	for (size_t i = 0; args[i] && n < sizeof argv / sizeof argv[0] - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return child_spawn(log, argv, NULL, NULL);
+	return child_spawn(log, argv, netns_path ? enter_netns : NULL, netns_path);
 }
 
 /* Formats node storage (all of it, or with ignore_formatted only what
@@ -250,7 +295,7 @@ static pid_t format_start(const sim_kafka *k, const knode *nd, bool ignore_forma
 	                      nd->props,
 	                      ignore_formatted ? "--ignore-formatted" : NULL,
 	                      NULL};
-	return spawn_java(k, FORMAT_HEAP, nd->log, args);
+	return spawn_java(k, FORMAT_HEAP, nd->log, args, NULL);
 }
 
 static int format_wait(const sim_kafka *k, pid_t pid, const knode *nd, char *err, size_t errlen)
@@ -269,14 +314,15 @@ static int node_spawn(sim_kafka *k, knode *nd, char *err, size_t errlen)
 	char heap[32];
 	snprintf(heap, sizeof heap, "-Xmx%dm", k->heap_mb);
 	const char *args[] = {"kafka.Kafka", nd->props, NULL};
-	nd->pid = spawn_java(k, heap, nd->log, args);
+	nd->pid = spawn_java(k, heap, nd->log, args, nd->netns[0] ? nd->netns : NULL);
 	nd->paused = false;
 	if (nd->pid < 0) {
 		nd->pid = 0;
 		snprintf(err, errlen, "cannot start node %d: %s", nd->id, strerror(errno));
 		return ERR_IO;
 	}
-	log_info("kafka node started", "node=%d pid=%d port=%d", nd->id, (int)nd->pid, nd->port);
+	log_info("kafka node started", "node=%d pid=%d port=%d netns=%s", nd->id, (int)nd->pid,
+	         nd->port, nd->netns[0] ? nd->netns : "own");
 	return 0;
 }
 
@@ -775,8 +821,16 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 		if (rc)
 			goto fail;
 	}
-	if ((rc = pick_ports(k, err, errlen)))
+	if ((rc = o->ports[0] ? given_ports(k, o, err, errlen) : pick_ports(k, err, errlen)))
 		goto fail;
+	for (int i = 0; o->netns[0] && i < k->n; i++) {
+		if (!o->netns[i] || strlen(o->netns[i]) >= sizeof k->nodes[i].netns) {
+			snprintf(err, errlen, "node %d has no network namespace of its own", i + 1);
+			rc = ERR_INVAL;
+			goto fail;
+		}
+		snprintf(k->nodes[i].netns, sizeof k->nodes[i].netns, "%s", o->netns[i]);
+	}
 	size_t bl = 0;
 	for (int i = 0; i < k->n; i++) {
 		knode *nd = &k->nodes[i];

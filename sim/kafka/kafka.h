@@ -4,9 +4,16 @@
  * `make deps` fetched from Maven Central (sim/kafka/pom.xml pins the
  * version) on the machine's JDK.
  *
- * Every node listens on 127.0.0.1 of sim's network namespace, on two
- * ports picked free at the start (clients, controller) and kept across
- * its restarts, with its files under DIR/nodeK: server.properties, the
+ * Every node listens on 127.0.0.1, on two ports (clients, controller)
+ * picked free at the start unless the caller gives them, kept across its
+ * restarts. By default that is the caller's network namespace; a caller
+ * that wants to cut one node from the others names a namespace per node
+ * (sim_kafka_opts.netns: a file that opens as one, /proc/PID/fd/FD or a
+ * bind mount), which each node's JVM joins before its exec. In such a
+ * namespace the other nodes' ports, and in the caller's every node's
+ * client port, must be reached through something the caller puts there
+ * (sim's relays, sim/drill/brokerns.h): sim kafka makes no links. Its
+ * files are under DIR/nodeK: server.properties, the
  * log directory (data/), the metadata log kept apart (meta/, so that a
  * wipe of the data keeps the node's place in the quorum) and its output
  * (out.log). Settings are lean for a 2-core machine (a bounded heap, two
@@ -87,6 +94,12 @@ typedef struct sim_kafka_opts {
 	/* Extra "key=value" topic configs for every topic created, over the
 	 * deploy table's (retention.ms=..., say); NULL-terminated or NULL. */
 	const char *const *topic_configs;
+	/* Each node's client and controller ports (node 1 first), all
+	 * different; ports[0] 0: every one picked free at the start. */
+	int ports[SIM_KAFKA_NODES_MAX], cports[SIM_KAFKA_NODES_MAX];
+	/* Each node's network namespace, a path that opens as one (node 1
+	 * first); netns[0] NULL: every node in the caller's. */
+	const char *netns[SIM_KAFKA_NODES_MAX];
 	unsigned start_ms; /* 0: 90 s for the whole start */
 	/* Asked now and then while the start and sim_kafka_wait_isr wait:
 	 * true gives up (ERR_AGAIN), so a Ctrl-C need not wait for the

@@ -763,10 +763,13 @@ Test(drill, every_shipped_drill_parses)
 		double most = d.kafka_real ? 40 : 25;
 		cr_expect(d.short_duration_s >= 10 && d.short_duration_s <= most, "%s: short %g s",
 		          path, d.short_duration_s);
-		if (d.kafka_real)
-			real_total += d.short_duration_s;
-		else
+		/* regional_leader_cut runs in make real-drills alone (the
+		 * Makefile's SHORT_DRILLS leaves it out): make test's budget
+		 * is full. */
+		if (!d.kafka_real)
 			short_total += d.short_duration_s;
+		else if (strcmp(d.name, "regional_leader_cut") != 0)
+			real_total += d.short_duration_s;
 		central2 |= d.centrals == 2;
 		sharded |= d.shards >= 2 && d.centrals > d.shards;
 		for (size_t i = 0; i < d.nsteps; i++) {

@@ -576,3 +576,98 @@ Test(drill_settings, broker_steps_that_cannot_run_on_this_kafka_are_refused)
 	cr_assert_eq(d.kafka_real, 0, "refused: unchanged");
 	drill_free(&d);
 }
+
+Test(drill_settings, cuts_between_a_regions_kafka_nodes_parse_and_need_their_namespaces)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\nregions 2\nchangelog 1\nregional_kafka 1\nkafka real\n"
+	                   "at 1 cut kafka1.leader kafka1.others\n"
+	                   "at 2 cut kafka0.node2 kafka0.node3 forward\n"
+	                   "at 3 cut kafka0.node3 kafka0.node1 backward\n"
+	                   "at 4 heal kafka1.leader kafka1.others\n"
+	                   "at 5 heal kafka0.node2 kafka0.node3\n"
+	                   "at 6 cut edge0 regional\n";
+	cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 6);
+	cr_assert_eq(d.regional_kafka_netns, 1, "a cut between nodes puts them in namespaces");
+	cr_assert_eq(d.steps[0].action, DRILL_BROKERS_CUT);
+	cr_assert_eq(d.steps[0].index, 1);
+	cr_assert_eq(d.steps[0].a, DRILL_BROKER_LEADER);
+	cr_assert_eq(d.steps[0].b, DRILL_BROKER_OTHERS);
+	cr_assert_eq(d.steps[0].dir, 3);
+	cr_assert_eq(d.steps[1].index, 0);
+	cr_assert_eq(d.steps[1].a, 2);
+	cr_assert_eq(d.steps[1].b, 3);
+	cr_assert_eq(d.steps[1].dir, 1);
+	cr_assert_eq(d.steps[2].dir, 2);
+	cr_assert_eq(d.steps[3].action, DRILL_BROKERS_HEAL);
+	cr_assert_eq(d.steps[3].a, DRILL_BROKER_LEADER);
+	cr_assert_eq(d.steps[4].a, 2);
+	/* A cut of a daemon's path is the cut it always was. */
+	cr_assert_eq(d.steps[5].action, DRILL_CUT);
+	cr_assert_eq(d.steps[5].link, DRILL_LINK_REGIONAL);
+	cr_assert_str_eq(drill_action_word(DRILL_BROKERS_CUT), "cut");
+	cr_assert(drill_action_real_only(DRILL_BROKERS_HEAL));
+	cr_assert_eq(drill_set_kafka(&d, false, err, sizeof err), ERR_CONFIG);
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t",
+	                         "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
+	                         "regional_kafka_netns 1\n",
+	                         &d, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.regional_kafka_netns, 1);
+	drill_free(&d);
+}
+
+static const struct {
+	const char *text;
+	const char *reason;
+} nodes_bad[] = {
+    {"at 5 cut kafka0.node1 kafka1.node2\n", "of different clusters"},
+    {"at 5 cut kafka0.node2 kafka0.node2\n", "not cut from itself"},
+    {"at 5 cut kafka0.others kafka0.node2\n", "does not fit here"},
+    {"at 5 cut kafka0.node1 kafka0.leader\n", "does not fit here"},
+    {"at 5 cut kafka0.node4 kafka0.node1\n", "Kafka node 4 out of range"},
+    {"at 5 cut kafka0.broker1 kafka0.node2\n", "bad Kafka node"},
+    {"at 5 cut kafka.node1 kafka.node2\n", "bad Kafka node"},
+    {"at 5 cut kafka0.node1 kafka0.node2 sideways\n", "bad direction"},
+    {"at 5 heal kafka0.node1 kafka0.node2 both\n", "a heal clears both ways"},
+    {"at 5 cut kafka3.node1 kafka3.node2\n", "kafka3 is past regions 3"},
+    {"regional_nodes edge0 1\nat 5 cut kafka0.node1 kafka0.others\n", "nothing to cut it from"},
+    {"regional_nodes edge0 2\nat 5 cut kafka0.node3 kafka0.others\n", "past regional_nodes 2"},
+};
+
+Test(drill_settings, cuts_between_kafka_nodes_that_name_no_pair_are_refused)
+{
+	static const char head[] = "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n";
+	for (size_t i = 0; i < sizeof nodes_bad / sizeof nodes_bad[0]; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "%s%s", head, nodes_bad[i].text);
+		drill d;
+		char err[256];
+		cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), ERR_CONFIG,
+		             "accepted: %s", text);
+		cr_assert(strstr(err, nodes_bad[i].reason), "want '%s' in '%s'",
+		          nodes_bad[i].reason, err);
+	}
+	/* Real nodes of a region's own cluster, behind relays. */
+	const char *needs[][2] = {
+	    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 cut kafka0.leader kafka0.others\n",
+	     "needs kafka real"},
+	    {"duration 60\nkafka real\nat 5 cut kafka0.leader kafka0.others\n",
+	     "needs regional_kafka 1"},
+	    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\nnetns 0\n"
+	     "at 5 cut kafka0.leader kafka0.others\n",
+	     "and netns 1"},
+	    {"duration 60\nchangelog 1\nregional_kafka 1\nregional_kafka_netns 1\n",
+	     "regional_kafka_netns 1 needs kafka real"},
+	};
+	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
+		drill d;
+		char err[256];
+		cr_assert_eq(drill_parse("t", needs[i][0], &d, err, sizeof err), ERR_CONFIG,
+		             "accepted: %s", needs[i][0]);
+		cr_assert(strstr(err, needs[i][1]), "want '%s' in '%s'", needs[i][1], err);
+	}
+}

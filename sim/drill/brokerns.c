@@ -1,0 +1,144 @@
+/* brokerns.c - a real cluster's nodes in namespaces of their own, and
+ * the relay paths between them (brokerns.h). Owns the namespaces; the
+ * paths belong to the relay. One thread.
+ */
+#include "sim/drill/brokerns.h"
+#include "sim/proc/host.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+/* 2n ports free in sim's namespace now, all different (the kernel may
+ * hand one out twice in a row). Only the client ports are listened on
+ * in sim's namespace (the home paths); the controller ports only inside
+ * the nodes' namespaces, which are new and empty. */
+static int pick_ports(brokerns *b, char *err, size_t errlen)
+{
+	int all[2 * SIM_KAFKA_NODES_MAX];
+	int want = 2 * b->n;
+	for (int tries = 0; tries < 20; tries++) {
+		bool ok = true;
+		for (int i = 0; i < want && ok; i++) {
+			all[i] = host_free_port();
+			ok = all[i] > 0;
+			for (int j = 0; j < i && ok; j++)
+				ok = all[j] != all[i];
+		}
+		if (ok) {
+			for (int i = 0; i < b->n; i++) {
+				b->ports[i] = all[2 * i];
+				b->cports[i] = all[2 * i + 1];
+			}
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "no %d distinct free ports", want);
+	return ERR_IO;
+}
+
+static relay_path *path(relay *r, const char *name, const char *what, int from, int to,
+                        const netns *in, const netns *target, int port, char *err, size_t errlen)
+{
+	char pname[RELAY_NAME_MAX];
+	if (from)
+		snprintf(pname, sizeof pname, "%s-n%d-to-n%d%s", name, from, to, what);
+	else
+		snprintf(pname, sizeof pname, "%s-to-n%d", name, to);
+	return relay_add(r, pname, in, port, target, port, NULL, err, errlen);
+}
+
+int brokerns_make(brokerns *b, int n, relay *r, const char *name, char *err, size_t errlen)
+{
+	memset(b, 0, sizeof *b);
+	if (n < 1 || n > SIM_KAFKA_NODES_MAX) {
+		snprintf(err, errlen, "bad node count %d", n);
+		return ERR_INVAL;
+	}
+	b->n = n;
+	int rc = pick_ports(b, err, errlen);
+	if (rc)
+		return rc;
+	size_t nl = 0, pl = 0;
+	for (int i = 0; i < n; i++) {
+		if (!(b->ns[i] = netns_new(err, errlen)))
+			return ERR_IO;
+		char p[64];
+		netns_path(b->ns[i], p, sizeof p);
+		nl += (size_t)snprintf(b->netns_arg + nl, sizeof b->netns_arg - nl, "%s%s",
+		                       i ? "," : "", p);
+		pl += (size_t)snprintf(b->ports_arg + pl, sizeof b->ports_arg - pl, "%s%d:%d",
+		                       i ? "," : "", b->ports[i], b->cports[i]);
+	}
+	for (int k = 0; k < n; k++) {
+		if (!(b->home[k] =
+		          path(r, name, "", 0, k + 1, NULL, b->ns[k], b->ports[k], err, errlen)))
+			return ERR_IO;
+		for (int j = 0; j < n; j++) {
+			if (j == k)
+				continue;
+			if (!(b->peer[j][k][0] = path(r, name, "", j + 1, k + 1, b->ns[j], b->ns[k],
+			                              b->ports[k], err, errlen)) ||
+			    !(b->peer[j][k][1] = path(r, name, "-ctl", j + 1, k + 1, b->ns[j],
+			                              b->ns[k], b->cports[k], err, errlen)))
+				return ERR_IO;
+		}
+	}
+	log_info("kafka nodes in namespaces of their own", "name=%s nodes=%d ports=%s", name, n,
+	         b->ports_arg);
+	return 0;
+}
+
+const netns *brokerns_of(const brokerns *b, int id)
+{
+	return id >= 1 && id <= b->n ? b->ns[id - 1] : NULL;
+}
+
+static bool pair_ok(const brokerns *b, int x, int y)
+{
+	return x >= 1 && x <= b->n && y >= 1 && y <= b->n && x != y;
+}
+
+/* Holds what x sends y: on x's paths to y the forward bytes, on y's
+ * paths to x the answers. */
+static void hold(brokerns *b, int x, int y)
+{
+	for (int w = 0; w < 2; w++) {
+		relay_block(b->peer[x - 1][y - 1][w], RELAY_FORWARD);
+		relay_block(b->peer[y - 1][x - 1][w], RELAY_BACKWARD);
+	}
+}
+
+int brokerns_cut(brokerns *b, int from, int to, relay_dir dir)
+{
+	if (!pair_ok(b, from, to))
+		return ERR_INVAL;
+	if (dir & RELAY_FORWARD)
+		hold(b, from, to);
+	if (dir & RELAY_BACKWARD)
+		hold(b, to, from);
+	log_info("kafka nodes cut", "from=%d to=%d dir=%d", from, to, (int)dir);
+	return 0;
+}
+
+int brokerns_heal(brokerns *b, int x, int y)
+{
+	if (!pair_ok(b, x, y))
+		return ERR_INVAL;
+	for (int w = 0; w < 2; w++) {
+		relay_heal(b->peer[x - 1][y - 1][w]);
+		relay_heal(b->peer[y - 1][x - 1][w]);
+	}
+	log_info("kafka nodes healed", "x=%d y=%d", x, y);
+	return 0;
+}
+
+void brokerns_free(brokerns *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		netns_free(b->ns[i]);
+		b->ns[i] = NULL;
+	}
+	b->n = 0;
+}
