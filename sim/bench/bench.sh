@@ -42,7 +42,16 @@
 # run with the same connections and likes in flight, its CPU per like
 # over all its processes (the edge and the three JVMs; peer_produce and
 # the JVMs; the master and the replica), and a paced run at half its own
-# peak; writes build/bench/peers.json (main_peers).
+# peak. On the same cluster, central's apply against a Kafka Streams
+# application that applies the same input by the same rules
+# (sim/bench/kstreams/, bench_kstreams.sh): ops per CPU second of each,
+# the final counts checked equal. Writes build/bench/peers.json
+# (main_peers).
+#
+# `sim/bench/bench.sh kstreams` runs only central's apply against Kafka
+# Streams, on a real three-node cluster of its own, and writes
+# build/bench/kstreams.json (main_kstreams, bench_kstreams.sh; knobs
+# BENCH_KSTREAMS_OPS, BENCH_KSTREAMS_HEAP).
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -159,6 +168,8 @@ TOKEN=bench-token
 
 # shellcheck source=sim/bench/bench_lib.sh
 . sim/bench/bench_lib.sh
+# shellcheck source=sim/bench/bench_kstreams.sh
+. sim/bench/bench_kstreams.sh
 bench_begin bench "$OUT/logs"
 declare -A R      # results: key -> number or empty
 declare -A WHY    # key -> reason it is null
@@ -1200,7 +1211,7 @@ peer_redis() {
 # at half its own peak. Writes OUT/peers.json.
 main_peers() {
 	mkdir -p "$OUT"
-	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep
+	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep java
 	local t
 	for t in peer_produce redis_wait sim edge central; do
 		[[ -x $BIN/$t ]] || {
@@ -1215,6 +1226,8 @@ main_peers() {
 		PLACEMENT+=" CPU $LOAD_CPU: the three Kafka nodes (JVMs), the Redis replica, h2load and"
 		PLACEMENT+=" redis_wait, and the edge's embedded broker and central"
 		[[ $BENCH_DOWNSTREAM_IDLE == 1 ]] && PLACEMENT+=" (those two under SCHED_IDLE)"
+		PLACEMENT+="; central's apply run and the two Kafka Streams JVMs on CPU $SERVER_CPU,"
+		PLACEMENT+=" sim produce-batches on CPU $LOAD_CPU"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -1222,7 +1235,7 @@ main_peers() {
 	stack_with_likes
 	echo "peers: one real three-node cluster (sim kafka, replication 3, min.insync.replicas 2)" \
 		"on CPU $LOAD_CPU for both Kafka peers"
-	regional_start real --topic "$PEER_TOPIC:1"
+	regional_start real --topic "$PEER_TOPIC:1" "${KS_TOPICS[@]}"
 	echo "  cluster: sim kafka pid $REGIONAL_PID, nodes (JVMs) pids" \
 		"$(pgrep -d ' ' -P "$REGIONAL_PID" || true)"
 	peer_warm
@@ -1230,6 +1243,7 @@ main_peers() {
 	replicated_like real
 	stop_stack
 	peer_kafka
+	bench_kstreams
 	stop "$REGIONAL_PID"
 	peer_redis
 	R[edge_like_replicated_real_vs_redis_wait]=$(div "${RATE[like_replicated_real]:-}" \
@@ -1249,6 +1263,7 @@ main_peers() {
 	local w
 	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
 	echo "written: $OUT/peers.json"
+	((KS_FAILED == 0)) || exit 1
 }
 
 PEERS=(like_replicated_real kafka_produce redis_wait)
@@ -1266,7 +1281,7 @@ write_peers() {
 		jobject '  ' R edge_like_replicated_real_vs_redis_wait \
 			edge_like_replicated_real_vs_kafka_produce \
 			edge_like_replicated_real_vs_redis_wait_per_cpu \
-			edge_like_replicated_real_vs_kafka_produce_per_cpu
+			edge_like_replicated_real_vs_kafka_produce_per_cpu central_apply_vs_kstreams_per_core
 		printf ',\n  "p99_ms_at_half_peak": {\n'
 		jobject '    ' LAT like_replicated_real_50.p99 kafka_produce_50.p99 redis_wait_50.p99
 		printf '\n  },\n  "rates_per_s": {\n'
@@ -1277,7 +1292,9 @@ write_peers() {
 		jobject '    ' LAT "${lat[@]}"
 		printf '\n  },\n  "changelog_records_per_like": %s,\n' \
 			"$(jnum "${RECPL[like_replicated_real]:-}")"
-		printf '  "warnings": '
+		printf '  "kstreams": '
+		jkstreams
+		printf ',\n  "warnings": '
 		jwarnings
 		printf '\n}\n'
 	} >"$OUT/peers.json"
@@ -1305,6 +1322,7 @@ print_peers() {
 	echo "edge / bare producer: ${R[edge_like_replicated_real_vs_kafka_produce]:-null} by rate," \
 		"${R[edge_like_replicated_real_vs_kafka_produce_per_cpu]:-null} per CPU (target by rate >= 0.8)"
 	echo "the edge's changelog records per like: ${RECPL[like_replicated_real]:-null}"
+	print_kstreams
 	echo "placement: $PLACEMENT"
 }
 
@@ -2845,6 +2863,7 @@ pacer_check
 case ${1:-} in
 sync) main_sync ;;
 peers) main_peers ;;
+kstreams) main_kstreams ;;
 feed) main_feed ;;
 latency) main_latency ;;
 reads) main_reads ;;
