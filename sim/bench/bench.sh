@@ -939,23 +939,36 @@ bench_replicated() { # embedded|real
 # changelog's topic and any more --topic NAME:PARTITIONS given, and
 # waits for it; sets REGIONAL_PID (sim broker, or sim kafka, whose
 # children are the nodes' JVMs). Its bootstrap list is
-# TMP/regional.bootstrap.
+# TMP/regional.bootstrap. sim kafka gives its three JVMs 90 s to form
+# the cluster, which a busy shared machine can miss: one more try then.
 regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
-	local kind=$1
+	local kind=$1 try
 	shift
-	rm -f "$TMP/regional.bootstrap"
-	if [[ $kind == real ]]; then
-		start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
-			--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
-			--bootstrap-file "$TMP/regional.bootstrap" "$@"
-	else
-		start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
-			--topic likes.changelog:1 "$@"
-	fi
-	REGIONAL_PID=$LAST_PID
-	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
+	for try in 1 2; do
+		rm -rf "$TMP/regional.bootstrap" "$TMP/kafka-regional"
+		if [[ $kind == real ]]; then
+			start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
+				--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
+				--bootstrap-file "$TMP/regional.bootstrap" "$@"
+		else
+			start regional "$LOAD_CPU" "$BIN/sim" broker \
+				--bootstrap-file "$TMP/regional.bootstrap" --topic likes.changelog:1 "$@"
+		fi
+		REGIONAL_PID=$LAST_PID
+		wait_until "the regional cluster" 180 regional_up
+		[[ -s $TMP/regional.bootstrap ]] && return 0
+		stop "$REGIONAL_PID"
+		WARN+=("the regional cluster ($kind) did not start at try $try of 2")
+		echo "bench: the regional cluster did not start (try $try of 2)" >&2
+	done
+	exit 1
 }
 REGIONAL_PID=""
+
+# The regional cluster is up, or its process is gone.
+regional_up() {
+	[[ -s $TMP/regional.bootstrap ]] || ! kill -0 "$REGIONAL_PID" 2>/dev/null
+}
 
 # The replicated like on the running regional cluster (regional_start):
 # the edge restarted with its changelog there, the like run, the paced
@@ -1212,15 +1225,7 @@ peer_redis() {
 main_peers() {
 	mkdir -p "$OUT"
 	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep java
-	local t
-	for t in peer_produce redis_wait sim edge central; do
-		[[ -x $BIN/$t ]] || {
-			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
-			exit 1
-		}
-	done
-	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	peers_begin peer_produce redis_wait sim edge central
 	if (($(nproc) >= 2)); then
 		PLACEMENT="CPU $SERVER_CPU: the edge, peer_produce, the Redis master;"
 		PLACEMENT+=" CPU $LOAD_CPU: the three Kafka nodes (JVMs), the Redis replica, h2load and"
@@ -1264,6 +1269,20 @@ main_peers() {
 	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
 	echo "written: $OUT/peers.json"
 	((KS_FAILED == 0)) || exit 1
+}
+
+# The start of the peers' modes: exits unless each program is built
+# (make bench-peers builds them); sets DATE and MACHINE.
+peers_begin() { # program...
+	local t
+	for t in "$@"; do
+		[[ -x $BIN/$t ]] || {
+			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
+			exit 1
+		}
+	done
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
 }
 
 PEERS=(like_replicated_real kafka_produce redis_wait)

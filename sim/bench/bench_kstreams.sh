@@ -126,11 +126,12 @@ ks_central() {
 	[[ -z ${WHY[central_apply_vs_kstreams_per_core]:-} ]]
 }
 
-# The paused instances' status files say every task has its active and
-# its standby instance (a paused instance stays REBALANCING).
-ks_assigned() {
-	cat "$TMP"/kstreams-[ab].status 2>/dev/null | awk -F= -v n="$PARTITIONS" \
-		'$1 == "active" { a += $2 } $1 == "standby" { s += $2 } END { exit !(a == n && s == n) }'
+# The application's group is formed: both instances in it, every input
+# partition assigned (a paused instance stays REBALANCING and lists no
+# tasks, so its own status cannot say).
+ks_ready() { # timeout-s
+	run "$LOAD_CPU" "${KS_JAVA[@]}" ready --bootstrap-file "$TMP/regional.bootstrap" \
+		--members 2 --timeout-s "$1" 2>>"$TMP/kstreams-ready.log"
 }
 
 # The Streams application's two instances on the same input:
@@ -145,10 +146,18 @@ ks_streams() {
 			--state-dir "$TMP/kstreams-$i" --gate "$gate" --status "$TMP/kstreams-$i.status"
 		pids+=("$LAST_PID")
 	done
-	wait_until "the Streams instances' tasks and standbys assigned" 180 ks_assigned
-	# The JVMs' start-up compiling ends and the assignment stays.
+	ks_ready 240 || {
+		WHY[central_apply_vs_kstreams_per_core]="the Streams instances' group did not form: $(tail -n 1 "$TMP/kstreams-ready.log")"
+		for i in "${pids[@]}"; do stop "$i"; done
+		return 1
+	}
+	# The JVMs' start-up compiling ends, and the group is still whole.
 	for i in 0 1; do wait_idle "Streams instance $i before its run" 60 "${pids[$i]}"; done
-	wait_until "the Streams instances' tasks and standbys assigned" 60 ks_assigned
+	ks_ready 60 || {
+		WHY[central_apply_vs_kstreams_per_core]="the Streams instances' group came apart: $(tail -n 1 "$TMP/kstreams-ready.log")"
+		for i in "${pids[@]}"; do stop "$i"; done
+		return 1
+	}
 	c0=$(ks_ticks "${pids[@]}")
 	k0=$(ks_cluster_ticks)
 	t0=$(date +%s.%N)
@@ -256,15 +265,7 @@ print_kstreams() {
 main_kstreams() {
 	mkdir -p "$OUT"
 	need_tools "make deps" curl ss taskset java pgrep
-	local t
-	for t in sim central; do
-		[[ -x $BIN/$t ]] || {
-			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
-			exit 1
-		}
-	done
-	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	peers_begin sim central
 	regional_start real "${KS_TOPICS[@]}"
 	echo "  cluster: sim kafka pid $REGIONAL_PID (CPU $LOAD_CPU), nodes (JVMs) pids" \
 		"$(pgrep -d ' ' -P "$REGIONAL_PID" || true)"

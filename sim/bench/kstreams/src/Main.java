@@ -7,9 +7,13 @@
  *           likes.batches (Apply.java), exactly_once_v2, one standby of
  *           every task; --state-dir DIR (its own), --gate FILE (start
  *           paused, process once FILE exists: a paused instance stays
- *           REBALANCING, its tasks assigned), --status FILE (its state,
- *           its active and standby tasks and its counters, rewritten each
- *           second, each 50 ms while paused); stops on SIGTERM.
+ *           REBALANCING and lists no tasks, `ready` says when its group
+ *           is formed), --status FILE (its state, its tasks and its
+ *           counters, rewritten each second, each 50 ms while paused);
+ *           stops on SIGTERM.
+ *   ready   until the application's group is stable with --members N
+ *           (2) members between which every input partition is assigned
+ *           (--timeout-s N); exits 0, or 1 at the deadline.
  *   wait    until the application's committed offsets on the input
  *           reach the input's end on every partition (--timeout-s N);
  *           prints caught_up_ms=T and exits 0, or exits 1 at the deadline.
@@ -37,13 +41,16 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Serdes;
@@ -69,6 +76,7 @@ public final class Main {
 		switch (args[0]) {
 		case "run" -> m.run();
 		case "wait" -> System.exit(m.waitCaughtUp());
+		case "ready" -> System.exit(m.waitReady());
 		case "counts" -> m.counts();
 		default -> usage("unknown command " + args[0]);
 		}
@@ -197,6 +205,43 @@ public final class Main {
 			System.err.println("kstreams wait: " + group + " has not reached the end of " + topic
 			                   + "; partition:committed/end" + behind);
 		}
+		return 1;
+	}
+
+	/* ---- ready ------------------------------------------------------ */
+
+	private int waitReady() throws Exception {
+		Properties p = new Properties();
+		p.put("bootstrap.servers", bootstrap());
+		String topic = get("input", "likes.batches"), group = get("app-id", "likes-kstreams");
+		int members = Integer.parseInt(get("members", "2"));
+		long deadline = System.currentTimeMillis() + 1000 * Long.parseLong(get("timeout-s", "180"));
+		String last = "";
+		try (Admin admin = Admin.create(p)) {
+			int n = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic)
+			            .partitions().size();
+			while (System.currentTimeMillis() < deadline) {
+				ConsumerGroupDescription d;
+				try {
+					d = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+				} catch (ExecutionException e) { // no group yet: no member has joined
+					last = e.getCause().toString();
+					Thread.sleep(200);
+					continue;
+				}
+				long assigned = d.members().stream()
+				                    .flatMap(m -> m.assignment().topicPartitions().stream())
+				                    .filter(tp -> tp.topic().equals(topic))
+				                    .count();
+				last = d.groupState() + ", " + d.members().size() + " members, " + assigned +
+				       " of " + n + " partitions";
+				if (d.groupState() == GroupState.STABLE && d.members().size() == members &&
+				    assigned == n)
+					return 0;
+				Thread.sleep(200);
+			}
+		}
+		System.err.println("kstreams ready: " + group + " is not ready: " + last);
 		return 1;
 	}
 
