@@ -1262,13 +1262,7 @@ main_peers() {
 	R[edge_like_replicated_real_vs_kafka_produce_per_cpu]=$(div \
 		"${PCPU[kafka_produce.total]:-}" "${PCPU[like_replicated_real.total]:-}")
 	write_peers
-	echo
-	echo "peers, $DATE, $MACHINE"
-	print_peers
-	local w
-	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
-	echo "written: $OUT/peers.json"
-	((KS_FAILED == 0)) || exit 1
+	peers_end peers print_peers
 }
 
 # The start of the peers' modes: exits unless each program is built
@@ -1283,6 +1277,19 @@ peers_begin() { # program...
 	done
 	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+}
+
+# The end of the peers' modes: a header, what PRINT says, the warnings,
+# the JSON file (OUT/NAME.json); exits 1 after a counts mismatch
+# (bench_kstreams).
+peers_end() { # name print-function
+	echo
+	echo "$1, $DATE, $MACHINE"
+	"$2"
+	local w
+	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
+	echo "written: $OUT/$1.json"
+	((KS_FAILED == 0)) || exit 1
 }
 
 PEERS=(like_replicated_real kafka_produce redis_wait)

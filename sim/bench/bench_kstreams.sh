@@ -280,11 +280,5 @@ main_kstreams() {
 		jwarnings
 		printf '\n}\n'
 	} >"$OUT/kstreams.json"
-	echo
-	echo "kstreams, $DATE, $MACHINE"
-	print_kstreams
-	local w
-	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
-	echo "written: $OUT/kstreams.json"
-	((KS_FAILED == 0)) || exit 1
+	peers_end kstreams print_kstreams
 }
