@@ -117,6 +117,7 @@ int cmd_kafka(int argc, char **argv)
 	    OPT_CALL("topic", add_topic, &topics),
 	    OPT_NUM("heap-mb", 64, 16384, o.heap_mb, 0),
 	    OPT_FLAG("full-jit", o.full_jit),
+	    OPT_NUM("start-ms", 1000, 3600000, o.start_ms, 0),
 	    OPT_CALL("prop", add_kv, &props),
 	    OPT_CALL("topic-config", add_kv, &tconfs),
 	    OPT_STR("bootstrap-file", bootstrap_file),

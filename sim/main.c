@@ -110,6 +110,8 @@ static void usage(FILE *f)
 	        "  --heap-mb N             each node's heap (default %d)\n"
 	        "  --full-jit              the JVM's optimising compiler too (benchmarks);\n"
 	        "                          without it the quick one only, lean at start\n"
+	        "  --start-ms N            for the nodes to be formatted, started and\n"
+	        "                          listed and the topics made (default 90000)\n"
 	        "  --prop KEY=VALUE        a broker property over the deploy's (repeatable)\n"
 	        "  --topic-config KEY=VALUE  a config of every topic created (repeatable)\n"
 	        "  --bootstrap-file, --pid-file, --control PATH  as sim broker's; the\n"

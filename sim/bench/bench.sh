@@ -939,15 +939,16 @@ bench_replicated() { # embedded|real
 # changelog's topic and any more --topic NAME:PARTITIONS given, and
 # waits for it; sets REGIONAL_PID (sim broker, or sim kafka, whose
 # children are the nodes' JVMs). Its bootstrap list is
-# TMP/regional.bootstrap. sim kafka gives its three JVMs 90 s to form
-# the cluster, which a busy shared machine can miss: one more try then.
+# TMP/regional.bootstrap. The three JVMs on one CPU are given 240 s to
+# be formatted, started and listed (sim kafka's default, 90 s, is short
+# on a busy shared machine), and one more try after that.
 regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
 	local kind=$1 try
 	shift
 	for try in 1 2; do
 		rm -rf "$TMP/regional.bootstrap" "$TMP/kafka-regional"
 		if [[ $kind == real ]]; then
-			start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
+			start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit --start-ms 240000 \
 				--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
 				--bootstrap-file "$TMP/regional.bootstrap" "$@"
 		else
@@ -955,7 +956,7 @@ regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
 				--bootstrap-file "$TMP/regional.bootstrap" --topic likes.changelog:1 "$@"
 		fi
 		REGIONAL_PID=$LAST_PID
-		wait_until "the regional cluster" 180 regional_up
+		wait_until "the regional cluster" 300 regional_up
 		[[ -s $TMP/regional.bootstrap ]] && return 0
 		stop "$REGIONAL_PID"
 		WARN+=("the regional cluster ($kind) did not start at try $try of 2")

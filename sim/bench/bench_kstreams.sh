@@ -10,8 +10,8 @@
 # them, then the Streams application (sim/bench/kstreams/, two JVMs of
 # one application id, exactly_once_v2, one standby of each task) applies
 # the same messages. Each side is timed from an idle start (central after
-# its feed is live on every partition, the JVMs after their tasks are
-# assigned, paused behind a gate file) to the end: central has applied
+# its feed is live on every partition, the JVMs, paused behind a gate
+# file, once their group is formed and they are idle) to the end: central has applied
 # every message and published every event, the application's committed
 # offsets have reached the input's end. Its CPU is read from
 # /proc/PID/stat (user + system, all threads) at both ends: ops per CPU
@@ -36,7 +36,7 @@ KS_TOPICS=(--topic "likes.batches:$PARTITIONS" --topic "likes.snapshots:$PARTITI
 declare -A KS
 KS_FAILED=0
 
-# "sim kafka's children" CPU ticks: the cluster's JVMs.
+# The CPU ticks of sim kafka's children: the cluster's JVMs.
 ks_cluster_ticks() {
 	local p t=0
 	for p in $(pgrep -P "$REGIONAL_PID" || true); do
