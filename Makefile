@@ -36,7 +36,8 @@
 #   make bench-feedtx  the change feed's publishing without and with Kafka's
 #                   transactions, on real Kafka -> build/bench/feedtx.txt
 #   make bench-peers  the replicated like against a bare Kafka producer and
-#                   Redis + replica + WAIT, on real Kafka -> build/bench/peers.json
+#                   Redis + replica + WAIT, central's apply against Kafka
+#                   Streams, on real Kafka -> build/bench/peers.json
 #   make SANITIZE=address,undefined   builds into build-san/
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make install  binaries, units, configs, docs, Prometheus rules (PREFIX, DESTDIR, ...)
@@ -173,7 +174,7 @@ endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim $(BUILD)/sim-waitfix.so
 
 .PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check nemesis nemesis-seeds run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
-        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx bench-peers fuzz fuzz-short install deb deb-deps \
+        bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx kstreams-jars bench-peers fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
 .SECONDARY:
@@ -318,6 +319,23 @@ $(KAFKA_JARS)/.complete $(CPD_JARS)/.complete:
 	mvn -B -q -Dstyle.color=never -f $< dependency:copy-dependencies \
 	  -DoutputDirectory=$(abspath $(@D)) -DincludeScope=runtime
 	@ls $(@D)/$(JAR_MARK) >/dev/null
+	@touch $@
+
+# The Kafka Streams peer of central's apply (make bench-peers, issue 69):
+# sim/bench/kstreams/ compiled, its jar and every runtime jar it needs in
+# build/kstreams/libs. From Maven's local repository when it holds them
+# all (offline), else from Maven Central. Only the benchmark needs it:
+# not part of deps or test.
+KSTREAMS_POM  := sim/bench/kstreams/pom.xml
+KSTREAMS_JARS := build/kstreams/libs
+kstreams-jars: $(KSTREAMS_JARS)/.complete
+$(KSTREAMS_JARS)/.complete: $(KSTREAMS_POM) sim/bench/kstreams/log4j2.properties \
+                            $(wildcard sim/bench/kstreams/src/*.java)
+	@rm -rf $(@D)
+	@set -- -B -q -Dstyle.color=never -f $(KSTREAMS_POM) package \
+	  dependency:copy-dependencies -DoutputDirectory=$(abspath $(@D)) -DincludeScope=runtime; \
+	mvn -o "$$@" >/dev/null 2>&1 || mvn "$$@"
+	cp build/kstreams/target/likes-kstreams-1.jar $(@D)/
 	@touch $@
 
 # Installs the packages only when one is missing, so run/test stay fast.
@@ -660,9 +678,11 @@ $(BUILD)/feedtx: sim/bench/feedtx.c $(BUILD)/flags.stamp
 # 69), on one real three-node cluster: the edge with its changelog, a
 # bare producer behind HTTP/2 (sim/bench/peer_produce.c) and Redis with
 # a replica and WAIT (sim/bench/redis_wait.c, the client): rates, CPU
-# per like over each peer's processes, p99 at half of each one's peak
+# per like over each peer's processes, p99 at half of each one's peak;
+# then central's apply against a Kafka Streams application on the same
+# input (sim/bench/kstreams/, kstreams-jars): ops per CPU second
 # -> build/bench/peers.json. A few minutes; docs/performance.md.
-bench-peers: check-bench-deps kafka-jars
+bench-peers: check-bench-deps kafka-jars kstreams-jars
 	@$(MAKE) --no-print-directory all $(BUILD)/peer_produce $(BUILD)/redis_wait
 	./sim/bench/bench.sh peers
 

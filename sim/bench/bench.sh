@@ -42,7 +42,16 @@
 # run with the same connections and likes in flight, its CPU per like
 # over all its processes (the edge and the three JVMs; peer_produce and
 # the JVMs; the master and the replica), and a paced run at half its own
-# peak; writes build/bench/peers.json (main_peers).
+# peak. On the same cluster, central's apply against a Kafka Streams
+# application that applies the same input by the same rules
+# (sim/bench/kstreams/, bench_kstreams.sh): ops per CPU second of each,
+# the final counts checked equal. Writes build/bench/peers.json
+# (main_peers).
+#
+# `sim/bench/bench.sh kstreams` runs only central's apply against Kafka
+# Streams, on a real three-node cluster of its own, and writes
+# build/bench/kstreams.json (main_kstreams, bench_kstreams.sh; knobs
+# BENCH_KSTREAMS_OPS, BENCH_KSTREAMS_HEAP).
 #
 # `sim/bench/bench.sh reads` runs only the read path: count GETs and 50-item
 # batch GETs at the edge against bare GETs at nghttpd (the same h2load
@@ -163,6 +172,8 @@ TOKEN=bench-token
 
 # shellcheck source=sim/bench/bench_lib.sh
 . sim/bench/bench_lib.sh
+# shellcheck source=sim/bench/bench_kstreams.sh
+. sim/bench/bench_kstreams.sh
 bench_begin bench "$OUT/logs"
 declare -A R      # results: key -> number or empty
 declare -A WHY    # key -> reason it is null
@@ -932,23 +943,37 @@ bench_replicated() { # embedded|real
 # changelog's topic and any more --topic NAME:PARTITIONS given, and
 # waits for it; sets REGIONAL_PID (sim broker, or sim kafka, whose
 # children are the nodes' JVMs). Its bootstrap list is
-# TMP/regional.bootstrap.
+# TMP/regional.bootstrap. The three JVMs on one CPU are given 240 s to
+# be formatted, started and listed (sim kafka's default, 90 s, is short
+# on a busy shared machine), and one more try after that.
 regional_start() { # embedded|real [--topic NAME:PARTITIONS]...
-	local kind=$1
+	local kind=$1 try
 	shift
-	rm -f "$TMP/regional.bootstrap"
-	if [[ $kind == real ]]; then
-		start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit \
-			--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
-			--bootstrap-file "$TMP/regional.bootstrap" "$@"
-	else
-		start regional "$LOAD_CPU" "$BIN/sim" broker --bootstrap-file "$TMP/regional.bootstrap" \
-			--topic likes.changelog:1 "$@"
-	fi
-	REGIONAL_PID=$LAST_PID
-	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
+	for try in 1 2; do
+		rm -rf "$TMP/regional.bootstrap" "$TMP/kafka-regional"
+		if [[ $kind == real ]]; then
+			start regional "$LOAD_CPU" "$BIN/sim" kafka --nodes 3 --full-jit --start-ms 240000 \
+				--dir "$TMP/kafka-regional" --topic likes.changelog:1 \
+				--bootstrap-file "$TMP/regional.bootstrap" "$@"
+		else
+			start regional "$LOAD_CPU" "$BIN/sim" broker \
+				--bootstrap-file "$TMP/regional.bootstrap" --topic likes.changelog:1 "$@"
+		fi
+		REGIONAL_PID=$LAST_PID
+		wait_until "the regional cluster" 300 regional_up
+		[[ -s $TMP/regional.bootstrap ]] && return 0
+		stop "$REGIONAL_PID"
+		WARN+=("the regional cluster ($kind) did not start at try $try of 2")
+		echo "bench: the regional cluster did not start (try $try of 2)" >&2
+	done
+	exit 1
 }
 REGIONAL_PID=""
+
+# The regional cluster is up, or its process is gone.
+regional_up() {
+	[[ -s $TMP/regional.bootstrap ]] || ! kill -0 "$REGIONAL_PID" 2>/dev/null
+}
 
 # The replicated like on the running regional cluster (regional_start):
 # the edge restarted with its changelog there (replicated_edge_up), the
@@ -1247,21 +1272,15 @@ peer_redis() {
 # OUT/peers.json.
 main_peers() {
 	mkdir -p "$OUT"
-	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep
-	local t
-	for t in peer_produce redis_wait sim edge central; do
-		[[ -x $BIN/$t ]] || {
-			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
-			exit 1
-		}
-	done
-	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+	need_tools "make deps" h2load curl ss taskset chrt redis-server redis-cli pgrep java
+	peers_begin peer_produce redis_wait sim edge central
 	if (($(nproc) >= 2)); then
 		PLACEMENT="CPU $SERVER_CPU: the edge, peer_produce, the Redis master;"
 		PLACEMENT+=" CPU $LOAD_CPU: the three Kafka nodes (JVMs), the Redis replica, h2load and"
 		PLACEMENT+=" redis_wait, and the edge's embedded broker and central"
 		[[ $BENCH_DOWNSTREAM_IDLE == 1 ]] && PLACEMENT+=" (those two under SCHED_IDLE)"
+		PLACEMENT+="; central's apply run and the two Kafka Streams JVMs on CPU $SERVER_CPU,"
+		PLACEMENT+=" sim produce-batches on CPU $LOAD_CPU"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -1269,7 +1288,7 @@ main_peers() {
 	stack_with_likes
 	echo "peers: one real three-node cluster (sim kafka, replication 3, min.insync.replicas 2)" \
 		"on CPU $LOAD_CPU for both Kafka peers"
-	regional_start real --topic "$PEER_TOPIC:1"
+	regional_start real --topic "$PEER_TOPIC:1" "${KS_TOPICS[@]}"
 	echo "  cluster: sim kafka pid $REGIONAL_PID, nodes (JVMs) pids" \
 		"$(pgrep -d ' ' -P "$REGIONAL_PID" || true)"
 	# The two Kafka peers take turns on the same warm cluster, round by
@@ -1302,6 +1321,7 @@ main_peers() {
 		latency_run kafka_produce_50 50 "${RATE[kafka_produce]}" "$PP_LIST" kplu 1
 	stop "$PP_PID"
 	stop_stack
+	bench_kstreams
 	stop "$REGIONAL_PID"
 	peer_redis
 	R[edge_like_replicated_real_vs_redis_wait]=$(div "${RATE[like_replicated_real]:-}" \
@@ -1315,12 +1335,34 @@ main_peers() {
 	R[edge_like_replicated_real_vs_kafka_produce_per_cpu]=$(div \
 		"${PCPU[kafka_produce.total]:-}" "${PCPU[like_replicated_real.total]:-}")
 	write_peers
+	peers_end peers print_peers
+}
+
+# The start of the peers' modes: exits unless each program is built
+# (make bench-peers builds them); sets DATE and MACHINE.
+peers_begin() { # program...
+	local t
+	for t in "$@"; do
+		[[ -x $BIN/$t ]] || {
+			echo "bench: $BIN/$t is missing (make bench-peers builds it)" >&2
+			exit 1
+		}
+	done
+	DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r)"
+}
+
+# The end of the peers' modes: a header, what PRINT says, the warnings,
+# the JSON file (OUT/NAME.json); exits 1 after a counts mismatch
+# (bench_kstreams).
+peers_end() { # name print-function
 	echo
-	echo "peers, $DATE, $MACHINE"
-	print_peers
+	echo "$1, $DATE, $MACHINE"
+	"$2"
 	local w
 	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
-	echo "written: $OUT/peers.json"
+	echo "written: $OUT/$1.json"
+	((KS_FAILED == 0)) || exit 1
 }
 
 PEERS=(like_replicated_real kafka_produce redis_wait)
@@ -1338,7 +1380,7 @@ write_peers() {
 		jobject '  ' R edge_like_replicated_real_vs_redis_wait \
 			edge_like_replicated_real_vs_kafka_produce \
 			edge_like_replicated_real_vs_redis_wait_per_cpu \
-			edge_like_replicated_real_vs_kafka_produce_per_cpu
+			edge_like_replicated_real_vs_kafka_produce_per_cpu central_apply_vs_kstreams_per_core
 		printf ',\n  "p99_ms_at_half_peak": {\n'
 		jobject '    ' LAT like_replicated_real_50.p99 kafka_produce_50.p99 redis_wait_50.p99
 		printf '\n  },\n  "rates_per_s": {\n'
@@ -1352,7 +1394,9 @@ write_peers() {
 			"$(jstr "${ROUNDS[like_replicated_real]:-}")" "$(jstr "${ROUNDS[kafka_produce]:-}")"
 		printf '  },\n  "changelog_records_per_like": %s,\n' \
 			"$(jnum "${RECPL[like_replicated_real]:-}")"
-		printf '  "warnings": '
+		printf '  "kstreams": '
+		jkstreams
+		printf ',\n  "warnings": '
 		jwarnings
 		printf '\n}\n'
 	} >"$OUT/peers.json"
@@ -1382,6 +1426,7 @@ print_peers() {
 	echo "rounds, likes/s, in turns: the edge ${ROUNDS[like_replicated_real]:-none}," \
 		"peer_produce ${ROUNDS[kafka_produce]:-none} (the table: each one's median round)"
 	echo "the edge's changelog records per like: ${RECPL[like_replicated_real]:-null}"
+	print_kstreams
 	echo "placement: $PLACEMENT"
 }
 
@@ -2922,6 +2967,7 @@ pacer_check
 case ${1:-} in
 sync) main_sync ;;
 peers) main_peers ;;
+kstreams) main_kstreams ;;
 feed) main_feed ;;
 latency) main_latency ;;
 reads) main_reads ;;

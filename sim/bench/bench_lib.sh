@@ -162,9 +162,12 @@ need_tools() { # hint tool...
 
 # ---- the stack --------------------------------------------------------------
 
-# The part of both daemons' configs that finds the embedded broker.
+# The part of both daemons' configs that finds the embedded broker, or
+# the cluster whose bootstrap list is BUS_BOOTSTRAP, with consumers'
+# fetches waiting up to BUS_FETCH_WAIT_MS (10: the mock's turn-around).
 bus_ini() {
-	printf '[bus]\nbootstrap_file = %s\n[kafka.consumer]\nfetch.wait.max.ms = 10\n' "$TMP/bootstrap"
+	printf '[bus]\nbootstrap_file = %s\n[kafka.consumer]\nfetch.wait.max.ms = %s\n' \
+		"${BUS_BOOTSTRAP:-$TMP/bootstrap}" "${BUS_FETCH_WAIT_MS:-10}"
 }
 
 central_ini() { # file
