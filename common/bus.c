@@ -96,15 +96,16 @@ static rd_kafka_resp_err_t offset_at(rd_kafka_t *rk, const char *topic, int32_t 
 }
 
 /* An answer that says "ask again": the partition's leadership is moving
- * (a broker restarted, a topic just made, an election under way) or the
- * connection broke. librdkafka refreshes its metadata on these, but an
+ * (a broker restarted, an election under way) or the connection broke.
+ * Not an unknown topic: a name the cluster does not have is most often a
+ * wrong name, and every caller asks partition by partition, each then
+ * waiting out its timeout. librdkafka refreshes its metadata on these, but an
  * offsets query returns them to its caller instead of trying again. */
 static bool ends_retriable(rd_kafka_resp_err_t e)
 {
 	switch (e) {
 	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
 	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
 	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
 	case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
 	case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:

@@ -83,9 +83,10 @@ int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
  * stop and would hold central's run loop. Built on
  * rd_kafka_offsets_for_times (timestamps -2 and -1), which keeps it.
  * An answer that the leadership is moving (not the leader, no leader,
- * the topic not known yet, a broken connection) is asked again within
- * the same timeout: a real cluster gives it for a moment after a broker
- * restart or a topic's creation, and it is no reason to fail a start.
+ * a broken connection) is asked again within the same timeout: a real
+ * cluster gives it for a moment after a broker restart or a topic's
+ * creation, and it is no reason to fail a start. An unknown topic is
+ * returned at once.
  * RD_KAFKA_RESP_ERR_NO_ERROR or the last error. Any thread. */
 rd_kafka_resp_err_t bus_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
                                    int timeout_ms, int64_t *lo, int64_t *hi);
