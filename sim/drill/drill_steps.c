@@ -122,7 +122,8 @@ bool drill_action_on_path(drill_action a)
 		if (actions[i].action == a)
 			return actions[i].shape == SHAPE_CUT || actions[i].shape == SHAPE_PATH ||
 			       actions[i].shape == SHAPE_DELAY ||
-			       actions[i].shape == SHAPE_THROTTLE;
+			       actions[i].shape == SHAPE_THROTTLE ||
+			       actions[i].shape == SHAPE_NODES;
 	return false;
 }
 
