@@ -121,7 +121,8 @@ void load_judge_sent(load *l, const op *o)
 
 uint64_t load_judge_ack_tag(const load *l, const op *o)
 {
-	uint64_t tag = (uint64_t)l->starts[o->region][o->inst] << REC_EPOCH_SHIFT |
+	/* The starts wrap at 256, as promised() compares them. */
+	uint64_t tag = ((uint64_t)l->starts[o->region][o->inst] & 0xffu) << REC_EPOCH_SHIFT |
 	               (uint64_t)o->inst << REC_INST_SHIFT |
 	               (uint64_t)o->region << REC_REGION_SHIFT;
 	if (o->region == o->home && o->home_settled)
@@ -138,7 +139,7 @@ static bool promised(const load *l, const op *o, uint64_t rec)
 	unsigned region = (unsigned)(rec >> REC_REGION_SHIFT) & 7u;
 	unsigned inst = (unsigned)(rec >> REC_INST_SHIFT) & 1u;
 	unsigned epoch = (unsigned)(rec >> REC_EPOCH_SHIFT) & 0xffu;
-	return region == o->region && inst == o->inst && epoch == l->starts[region][inst];
+	return region == o->region && inst == o->inst && epoch == (l->starts[region][inst] & 0xffu);
 }
 
 bool load_judge_heart(load *l, const op *o, unsigned item, int said, bool truth,
