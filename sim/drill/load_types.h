@@ -133,15 +133,18 @@ typedef struct load_instance_stats {
 /* What the load judges while it runs (load_judge.c): read-your-writes
  * at home, and answers that show what no op sent could make. */
 typedef struct load_judge_stats {
-	uint64_t ryw_checked;     /* hearts read at home from the instance (same process) that
-	                           * acknowledged the user's last op on the pair, while that
-	                           * op was younger than converge_ms */
-	uint64_t ryw_missed;      /* of those, answered other than that op: a violation */
-	uint64_t phantom_hearts;  /* hearts shown liked where no like of the pair was ever sent */
-	uint64_t counts_checked;  /* counts answered to count reads, held to what was sent */
-	uint64_t phantom_counts;  /* of those, above what every op ever sent could make */
-	uint64_t indeterminate;   /* likes and unlikes given up without an answer */
-	uint64_t indet_ambiguous; /* of those, ones that would change their pair */
+	uint64_t ryw_checked;      /* hearts read at home from the instance (same process) that
+	                            * acknowledged the user's last op on the pair, while that
+	                            * op was younger than converge_ms */
+	uint64_t ryw_missed;       /* of those, answered other than that op: a violation */
+	uint64_t phantom_hearts;   /* hearts shown liked where no like of the pair was ever sent */
+	uint64_t counts_checked;   /* counts answered to count reads, held to what was sent */
+	uint64_t phantom_counts;   /* of those, above what every op ever sent could make */
+	uint64_t cross_overcounts; /* of those, above the distinct users a like was sent for,
+	                            * within the pairs liked at the answering region and
+	                            * elsewhere too (load_judge.c): allowed */
+	uint64_t indeterminate;    /* likes and unlikes given up without an answer */
+	uint64_t indet_ambiguous;  /* of those, ones that would change their pair */
 } load_judge_stats;
 
 /* An op given up without an answer (load_opts.give_up_share): what it

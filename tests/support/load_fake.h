@@ -10,7 +10,9 @@
  * would), all sharing one state: per-user membership of
  * likes, sums of views, Idempotency-Key replay of the first answer, an
  * hlc per answer, /v1/counts from the counts applied (F.inflate adds
- * to the likes), and /v1/me from the memberships (F.lie
+ * to the likes; F.cross adds the pairs of the item liked at both
+ * regions, as an edge's own like of a pair liked elsewhere shows until
+ * central has it), and /v1/me from the memberships (F.lie
  * makes it answer the first pair of a page wrong). Switches make it lose
  * the answer of every Nth write after applying it (the connection is
  * shut without an answer), answer 429/503, or refuse writes with 400. It
@@ -76,6 +78,7 @@ static struct {
 	atomic_int me_reads, me_home_wrong; /* heart reads; of which with a wrong X-User-Home */
 	atomic_bool lie;                    /* answer the first pair of a heart read wrong */
 	atomic_uint inflate;                /* /v1/counts answers this many likes more */
+	atomic_bool cross;                  /* ... and the pairs liked at both regions */
 	/* Users below moved_below moved home to region moved_to since
 	 * moved_since (the test's load_move_home): their heart reads may
 	 * name the old home without X-User-Home-Since (started before) or
@@ -85,6 +88,8 @@ static struct {
 
 	pthread_mutex_t mu;
 	smap members;  /* "user item" -> 1 */
+	smap liked_at; /* "user item" -> the regions that took a like of it (bits) */
+	smap both;     /* item -> pairs liked at both regions */
 	smap likes;    /* item -> members */
 	smap views;    /* item -> sum */
 	smap item_ops; /* item -> applied ops */
@@ -201,6 +206,19 @@ LOAD_FAKE int apply_write(int method, const char *user, const char *item, const 
 	return 200;
 }
 
+/* A like of item by user taken at region (F.mu held): the pair's
+ * regions, and the item's pairs liked at both. */
+LOAD_FAKE void note_liked_at(const char *user, const char *item, int region)
+{
+	char mkey[256];
+	snprintf(mkey, sizeof mkey, "%s %s", user, item);
+	uint64_t *at = counter_of(&F.liked_at, mkey);
+	uint64_t was = *at;
+	*at |= UINT64_C(1) << region;
+	if (was && was != *at)
+		(*counter_of(&F.both, item))++;
+}
+
 LOAD_FAKE void handle_write(struct evhttp_request *req, int region, int inst, const char *path)
 {
 	/* /v1/items/post/<id>/<counter> */
@@ -276,6 +294,8 @@ LOAD_FAKE void handle_write(struct evhttp_request *req, int region, int inst, co
 		}
 	} else {
 		status = apply_write(method, user, item, counter, body, answer, sizeof answer);
+		if (status == 200 && method == EVHTTP_REQ_POST && strcmp(counter, "likes") == 0)
+			note_liked_at(user, item, region);
 		if (status == 200) {
 			size_t fl = strlen(fp), al = strlen(answer);
 			stored *s = xmalloc(sizeof *s + fl + al + 2);
@@ -380,7 +400,10 @@ LOAD_FAKE void handler(struct evhttp_request *req, void *arg)
 			pthread_mutex_lock(&F.mu);
 			smap_val *lv = smap_get(&F.likes, item, strlen(item));
 			smap_val *vv = smap_get(&F.views, item, strlen(item));
+			smap_val *bv = smap_get(&F.both, item, strlen(item));
 			uint64_t likes = (lv ? lv->u : 0) + extra, views = vv ? vv->u : 0;
+			if (atomic_load(&F.cross) && bv)
+				likes += bv->u;
 			pthread_mutex_unlock(&F.mu);
 			n += snprintf(body + n, sizeof body - (size_t)n,
 			              "%s\"%s\":{\"likes\":%llu,\"views\":%llu}",
@@ -410,6 +433,8 @@ LOAD_FAKE void setup(void)
 	memset(&F, 0, sizeof F);
 	pthread_mutex_init(&F.mu, NULL);
 	smap_init(&F.members);
+	smap_init(&F.liked_at);
+	smap_init(&F.both);
 	smap_init(&F.likes);
 	smap_init(&F.views);
 	smap_init(&F.item_ops);
@@ -436,6 +461,8 @@ LOAD_FAKE void teardown(void)
 	L = NULL;
 	fakesrv_stop(&F.srv);
 	smap_free(&F.members);
+	smap_free(&F.liked_at);
+	smap_free(&F.both);
 	smap_free(&F.likes);
 	smap_free(&F.views);
 	smap_free(&F.item_ops);

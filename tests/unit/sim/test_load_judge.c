@@ -2,7 +2,9 @@
  * (sim/drill/load_judge.c) against the fake edge (tests/support/
  * load_fake.h): a home read of the user's own young write is held to it
  * and a miss is counted and named; a count above every op ever sent is
- * a phantom; the writes given up without an
+ * a phantom, unless it is within the pairs liked at the answering region
+ * and at another too (each edge counts its own like of such a pair until
+ * central has it); the writes given up without an
  * answer leave the truth a range, and once each is resolved as the edge
  * applied it, the truth is the edge's state exactly.
  */
@@ -93,6 +95,22 @@ Test(load_judge, a_count_above_every_like_ever_sent_is_a_phantom)
 	cr_assert_geq(nseen, 1);
 	cr_assert_not_null(strstr(seen[0], "phantom count at edge"), "%s", seen[0]);
 	cr_assert_eq(load_drain(L, 5000), 0);
+}
+
+Test(load_judge, a_pair_liked_in_two_regions_may_show_twice_but_no_more)
+{
+	atomic_store(&F.cross, true);
+	load_opts o = base_opts();
+	o.read_share = 0.3;
+	o.unlike_share = 0.1;
+	o.roam_share = 0.5;
+	start(&o);
+	wait_acked(2000, 10000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	load_judge_stats j = judged(NULL, NULL);
+	cr_assert_gt(j.counts_checked, 100);
+	cr_assert_gt(j.cross_overcounts, 0, "no count above the distinct users was read");
+	cr_assert_eq(j.phantom_counts, 0, "%llu", (unsigned long long)j.phantom_counts);
 }
 
 static bool given_up_some(void *arg)
