@@ -1,0 +1,48 @@
+/* kafka_int.h - struct sim_kafka and its nodes, shared by kafka.c (which
+ * owns them: files, JVMs, topics, faults) and kmeta.c (which asks the
+ * running cluster about its ISRs, leaders and controller). Private to
+ * sim/kafka/.
+ */
+#ifndef SIM_KAFKA_KAFKA_INT_H
+#define SIM_KAFKA_KAFKA_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "sim/kafka/kafka.h"
+#include "sim/kafka/topics.h"
+
+#define META_MS 2000 /* one metadata request's wait */
+
+typedef struct knode {
+	int id;
+	pid_t pid; /* 0 when not running */
+	bool paused;
+	int port, cport;      /* clients, controller */
+	char netns[PATH_MAX]; /* the namespace its JVM joins; "": the caller's */
+	char dir[PATH_MAX - 128];
+	char props[PATH_MAX], data[PATH_MAX], meta[PATH_MAX], log[PATH_MAX];
+} knode;
+
+struct sim_kafka {
+	int n;
+	knode nodes[SIM_KAFKA_NODES_MAX];
+	char dir[PATH_MAX - 256];
+	char classpath[PATH_MAX];
+	char java[PATH_MAX];
+	char log4j[PATH_MAX];
+	char cluster_id[32];
+	int heap_mb;
+	bool full_jit;
+	bool (*interrupted)(void);
+	char bootstraps[SIM_KAFKA_NODES_MAX * 24];
+	sim_kafka_topic *topics; /* created so far */
+	size_t ntopics;
+	ktopics *deploy; /* configs/deploy/topics.conf */
+	rd_kafka_t *admin;
+};
+
+#endif
