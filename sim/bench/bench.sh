@@ -1176,11 +1176,20 @@ peer_kafka_run() { # key user
 # The rounds KEY_r1..KEY_rN of a peer taken in turns with another: the
 # median rate as RATE[key], with that round's CPU per like, and every
 # round's rate in ROUNDS[key].
+# A round that measured nothing (its rate empty or 0: the run failed)
+# is listed in ROUNDS but never taken as the median; a warning says so.
 peer_median() { # key rounds
-	local key=$1 n=$2 r rates="" mid
-	for ((r = 1; r <= n; r++)); do rates+="${RATE[${key}_r$r]:-0} $r"$'\n'; done
-	mid=$(printf '%s' "$rates" | sort -n | awk -v n="$n" 'NR == int((n + 1) / 2) { print $2 }')
-	ROUNDS[$key]=$(printf '%s' "$rates" | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')
+	local key=$1 n=$2 r rates="" all="" mid ok=0
+	for ((r = 1; r <= n; r++)); do
+		all+="${all:+ }${RATE[${key}_r$r]:-0}"
+		if awk -v v="${RATE[${key}_r$r]:-0}" 'BEGIN { exit !(v > 0) }'; then
+			rates+="${RATE[${key}_r$r]} $r"$'\n'
+			ok=$((ok + 1))
+		fi
+	done
+	((ok == n)) || WARN+=("$key: $((n - ok)) of $n rounds measured nothing; the median is of $ok")
+	mid=$(printf '%s' "$rates" | sort -n | awk -v n="$ok" 'NR == int((n + 1) / 2) { print $2 }')
+	ROUNDS[$key]=$all
 	[[ -n $mid ]] || return 0
 	RATE[$key]=${RATE[${key}_r$mid]:-}
 	local f
