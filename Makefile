@@ -532,7 +532,7 @@ browser-test: $(BINS)
 mutant-check: $(BINS) kafka-jars
 	@for m in NO_FENCE EARLY_ACK; do \
 	  $(MAKE) --no-print-directory MUTANT=$$m build-mutant-$$m/edge build-mutant-$$m/central \
-	    build-mutant-$$m/sim || exit 1; done
+	    build-mutant-$$m/sim build-mutant-$$m/sim-waitfix.so || exit 1; done
 	@$(MAKE) --no-print-directory MUTANT=CLIENT_CLOCK build-mutant-CLIENT_CLOCK/tests/test_ledger_ops
 	./tests/mutant_check.sh
 

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "sim/drill/drill.h"
 #include "xmem.h"
@@ -23,7 +25,6 @@
 #define SHRINK_RUNS_DEFAULT 2
 #define SHRINK_BUDGET_DEFAULT_S 1800
 #define SHRINK_FILE_MAX (1u << 20)
-#define STEP_FAILED "a drill step could not be carried out" /* run.c's violation */
 
 #define PATH_BYTES 512
 
@@ -193,36 +194,28 @@ static char *read_text(const char *path)
 	return buf;
 }
 
-/* Did the run whose summary.txt is at path fail its checks for a
- * reason of the system's: result FAIL, and a violation other than a
- * step it could not carry out (which a candidate may cause by itself;
- * but a bug may cause it too, as an instance that should have exited
- * fenced and is still there when a step starts it again, so it does not
- * rule a failure out when something else failed with it)? */
-static bool failed_by_checks(const char *path)
+/* Did the run whose report.json is at path fail its checks for a
+ * reason of the system's: not passed, with more violations than the one
+ * that says a drill step could not be carried out (steps_failed, which a
+ * candidate may cause by itself; but a bug may cause it too, as an
+ * instance that should have exited fenced and is still there when a step
+ * starts it again, so it does not rule a failure out when something else
+ * failed with it)? false for a report that cannot be read. */
+bool nemesis_report_failed(const char *path)
 {
-	char *t = read_text(path);
-	if (!t)
-		return false;
-	bool fail = strstr(t, "\nresult   FAIL") || strncmp(t, "result   FAIL", 13) == 0;
-	size_t other = 0;
-	const char *v = strstr(t, "\nviolations (");
-	for (const char *p = v ? strchr(v + 1, '\n') : NULL; p && p[1] == ' ' && p[2] == ' ';
-	     p = strchr(p + 1, '\n')) {
-		const char *end = strchr(p + 1, '\n');
-		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
-		if (!memmem(p + 1, len, STEP_FAILED, strlen(STEP_FAILED)))
-			other++;
-		if (!end)
-			break;
-	}
-	free(t);
-	return fail && other > 0;
+	json_t *root = json_load_file(path, 0, NULL);
+	json_t *pass = json_object_get(root, "pass");
+	json_t *total = json_object_get(root, "violations_total");
+	json_t *steps = json_object_get(json_object_get(root, "numbers"), "steps_failed");
+	bool failed = json_is_false(pass) && json_is_integer(total) && json_is_number(steps) &&
+	              (double)json_integer_value(total) > json_number_value(steps);
+	json_decref(root);
+	return failed;
 }
 
 /* Runs `sim drill` on path in a process of its own (this binary), its
  * report in out and its output in out.out: true when it failed as a
- * schedule fails, by its checks (exit 1, failed_by_checks), not only for
+ * schedule fails, by its checks (exit 1, nemesis_report_failed), not only for
  * a step it could not carry out or a cluster that did not start. */
 static bool run_fails(const nemesis_run_opts *o, const char *path, const char *out)
 {
@@ -263,9 +256,9 @@ static bool run_fails(const nemesis_run_opts *o, const char *path, const char *o
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	char summary[PATH_BYTES + 48];
-	snprintf(summary, sizeof summary, "%s/summary.txt", out);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 1 && failed_by_checks(summary);
+	char report[PATH_BYTES + 48];
+	snprintf(report, sizeof report, "%s/report.json", out);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 1 && nemesis_report_failed(report);
 }
 
 /* Faults and steps of a schedule's text, for the lines printed. */

@@ -44,4 +44,10 @@ int nemesis_run(nemesis_run_opts *o);
  * cannot be read or parsed. */
 int nemesis_shrink(nemesis_run_opts *o, const char *file);
 
+/* Did the drill whose report.json is at path fail by its checks: not
+ * passed, and a violation besides a step it could not carry out (the
+ * report's steps_failed)? false when the report cannot be read. What the
+ * shrinker counts as a failing try. */
+bool nemesis_report_failed(const char *path);
+
 #endif

@@ -527,6 +527,10 @@ static int finish(runner *rn)
 	free(truth);
 	if (rn->d.procs_every_s)
 		run_judge_procs(rn);
+	/* steps_failed: the violations that say only that (one at most), so
+	 * that a reader of report.json (the shrinker, nemesis_run.c) can
+	 * tell them from the checks' own without reading their text. */
+	report_number(rn->r, "steps_failed", rn->failed_step ? 1 : 0);
 	if (rn->failed_step)
 		report_violation(rn->r, "a drill step could not be carried out (see the log)");
 	ready_poll(&rn->rw, &rn->c, NULL, run_now_s(rn)); /* the end of the read-throughs */

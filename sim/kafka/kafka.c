@@ -25,6 +25,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "bus.h"
 #include "clock.h"
 #include "log.h"
 #include "xmem.h"
@@ -433,6 +434,33 @@ static int wait_brokers(sim_kafka *k, uint64_t end, char *err, size_t errlen)
 	return ERR_TIMEOUT;
 }
 
+/* Waits until every partition of ts[0..n) answers its log's ends from
+ * its leader: CreateTopics returns once the controller has the topic,
+ * and a leader that has not loaded its partition yet answers "not
+ * leader" for a moment, which failed an edge's start in the bench that
+ * came right after (its changelog allows timeout_ms, 1 s, for it). */
+static int leaders_answer(sim_kafka *k, const sim_kafka_topic *ts, size_t n, unsigned timeout_ms,
+                          char *err, size_t errlen)
+{
+	uint64_t end = clock_mono_ms() + timeout_ms;
+	for (size_t i = 0; i < n; i++)
+		for (int p = 0; p < ts[i].partitions; p++) {
+			uint64_t now = clock_mono_ms();
+			int left = now < end ? (int)(end - now) : 1;
+			int64_t lo, hi;
+			rd_kafka_resp_err_t e =
+			    bus_watermarks(k->admin, ts[i].name, p, left, &lo, &hi);
+			if (e) {
+				snprintf(err, errlen,
+				         "topic %s[%d]: its leader did not answer within "
+				         "%u ms: %s",
+				         ts[i].name, p, timeout_ms, rd_kafka_err2str(e));
+				return ERR_TIMEOUT;
+			}
+		}
+	return 0;
+}
+
 /* Creates ts[0..n), partition p's replicas on nodes p % N + 1 and the
  * next ones, so that its first leader is known; each with the deploy
  * table's configs (of its own name, or of t->as), then extra's. */
@@ -543,6 +571,8 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
 		if (nts[i])
 			rd_kafka_NewTopic_destroy(nts[i]);
 	free(nts);
+	if (!rc)
+		rc = leaders_answer(k, ts, n, timeout_ms ? timeout_ms : 30000, err, errlen);
 	if (rc)
 		return rc;
 	/* Kept, for sim_kafka_wait_isr. */

@@ -4,7 +4,9 @@
  * its heal and its settling start and nothing else, each shortening
  * halves one fault and moves its settling start with it, the run is cut
  * after its last step, every candidate parses, and the same text gives
- * the same candidates. No daemon runs. */
+ * the same candidates; a try counts as failing from its report.json's
+ * numbers, never from a step it could not carry out alone. No daemon
+ * runs. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -13,6 +15,8 @@
 
 #include "sim/drill/drill.h"
 #include "sim/drill/nemesis.h"
+#include "sim/drill/nemesis_run.h"
+#include "tests/support/testdir.h"
 
 TestSuite(nemesis_shrink, .timeout = 60);
 
@@ -228,4 +232,37 @@ Test(nemesis_shrink, a_file_the_parser_refuses_is_said_so)
 	cr_assert_eq(nemesis_shrink_candidate("bogus words\n", 0, &out, what, sizeof what), -2);
 	cr_assert_null(out);
 	cr_assert_neq(what[0], '\0');
+}
+
+/* report.json with pass, violations_total and steps_failed (steps < 0:
+ * no such number, as a report from before it) in dir: the path. */
+static const char *report_of(const char *dir, bool pass, int total, int steps)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/report.json", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"drill\":\"x\",\"pass\":%s,\"numbers\":{\"ops_acked\":10",
+	        pass ? "true" : "false");
+	if (steps >= 0)
+		fprintf(f, ",\"steps_failed\":%d", steps);
+	fprintf(f, "},\"violations\":[],\"violations_total\":%d}\n", total);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(nemesis_shrink, a_try_fails_by_the_checks_counted_in_its_report_not_by_a_step_alone)
+{
+	char dir[64];
+	testdir_make(dir, sizeof dir, "nemesis-report");
+	cr_assert_not(nemesis_report_failed(report_of(dir, true, 0, 0)), "passed");
+	cr_assert_not(nemesis_report_failed(report_of(dir, false, 1, 1)), "a step alone");
+	cr_assert(nemesis_report_failed(report_of(dir, false, 2, 1)), "a step and a check");
+	cr_assert(nemesis_report_failed(report_of(dir, false, 1, 0)), "a check");
+	cr_assert_not(nemesis_report_failed(report_of(dir, false, 3, -1)),
+	              "a report without steps_failed is not read as failing");
+	char missing[128];
+	snprintf(missing, sizeof missing, "%s/none/report.json", dir);
+	cr_assert_not(nemesis_report_failed(missing));
+	testdir_remove(dir);
 }
