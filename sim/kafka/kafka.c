@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -434,6 +435,25 @@ static int wait_brokers(sim_kafka *k, uint64_t end, char *err, size_t errlen)
 	return ERR_TIMEOUT;
 }
 
+/* One partition's leader answers its log's ends before end (mono ms);
+ * the topic unknown to this client yet is asked again too. */
+static rd_kafka_resp_err_t leader_answers(sim_kafka *k, const char *topic, int p, uint64_t end)
+{
+	for (;;) {
+		uint64_t now = clock_mono_ms();
+		int left = now < end ? (int)(end - now) : 1;
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e = bus_watermarks(k->admin, topic, p, left, &lo, &hi);
+		bool unknown = e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+		               e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+		               e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+		if (!unknown || clock_mono_ms() >= end)
+			return e;
+		struct timespec nap = {0, 50 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* Waits until every partition of ts[0..n) answers its log's ends from
  * its leader: CreateTopics returns once the controller has the topic,
  * and a leader that has not loaded its partition yet answers "not
@@ -445,15 +465,10 @@ static int leaders_answer(sim_kafka *k, const sim_kafka_topic *ts, size_t n, uns
 	uint64_t end = clock_mono_ms() + timeout_ms;
 	for (size_t i = 0; i < n; i++)
 		for (int p = 0; p < ts[i].partitions; p++) {
-			uint64_t now = clock_mono_ms();
-			int left = now < end ? (int)(end - now) : 1;
-			int64_t lo, hi;
-			rd_kafka_resp_err_t e =
-			    bus_watermarks(k->admin, ts[i].name, p, left, &lo, &hi);
+			rd_kafka_resp_err_t e = leader_answers(k, ts[i].name, p, end);
 			if (e) {
 				snprintf(err, errlen,
-				         "topic %s[%d]: its leader did not answer within "
-				         "%u ms: %s",
+				         "topic %s[%d]: its leader did not answer within %u ms: %s",
 				         ts[i].name, p, timeout_ms, rd_kafka_err2str(e));
 				return ERR_TIMEOUT;
 			}
