@@ -1962,11 +1962,6 @@ feed_scrape() {
 		"http://127.0.0.1:$OPS_PORT/metrics" || true
 }
 
-# Central's log says its publisher is live on every partition.
-feed_live() { # central-log
-	(($(grep -c 'msg="feed partition published from here"' "$1") >= PARTITIONS))
-}
-
 # One run: FEED[<field>_<side>_<round>] (applied_s, published_s,
 # applied_rate, published_rate, cpu_applied_s, cpu_published_s,
 # broker_cpu_s, produce_s, events, published, ...); false with
@@ -1990,13 +1985,9 @@ feed_run() { # side(on|off) round
 	fi
 	central_ini "$TMP/central-$key.ini"
 	BENCH_CENTRAL_INI=$saved
-	start "central-$key" "$FEED_CPUS" "$BIN/central" -c "$TMP/central-$key.ini"
+	central_up "central-$key" "$FEED_CPUS" "$TMP/central-$key.ini" \
+		"$([[ $side == on ]] && echo feed || echo nofeed)"
 	cpid=$LAST_PID
-	wait_until "central /healthz" 20 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
-	if [[ $side == on ]]; then
-		wait_until "central's feed publisher on every partition" 60 \
-			feed_live "$TMP/central-$key.log"
-	fi
 	wait_idle "central before $key" 30 "$cpid"
 	c0=$(cpu_ticks "$cpid")
 	b0=$(cpu_ticks "$bpid")

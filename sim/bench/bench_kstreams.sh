@@ -76,11 +76,8 @@ ks_central() {
 	# A real broker answers a waiting fetch as soon as data comes, as
 	# sim/stack.sh says of its real-Kafka central.
 	BUS_BOOTSTRAP=$TMP/regional.bootstrap BUS_FETCH_WAIT_MS=500 central_ini "$ini"
-	start central-kstreams "$SERVER_CPU" "$BIN/central" -c "$ini"
+	central_up central-kstreams "$SERVER_CPU" "$ini" feed
 	local cpid=$LAST_PID
-	wait_until "central /healthz" 30 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
-	wait_until "central's feed publisher on every partition" 90 \
-		feed_live "$TMP/central-kstreams.log"
 	wait_idle "central before its apply run" 30 "$cpid"
 	c0=$(cpu_ticks "$cpid")
 	k0=$(ks_cluster_ticks)

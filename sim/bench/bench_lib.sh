@@ -268,6 +268,29 @@ downstream_default() {
 # The embedded broker, central and one edge with default settings. The
 # broker first: its mock brokers take random ports, which a port picked
 # before them could collide with.
+
+# Central's log says its publisher is live on every partition.
+feed_live() { # central-log
+	(($(grep -c 'msg="feed partition published from here"' "$1") >= PARTITIONS))
+}
+
+# Starts central from ini as name on cpus, the command after prefix's
+# words (downstream's, or none), and waits up to 60 s for its /healthz on
+# OPS_PORT; with feed, up to 90 s more until its feed publisher is live
+# on every partition (feed_live). Every bench's central starts here. Its
+# PID in LAST_PID.
+central_up() { # name cpus ini feed|nofeed [prefix...]
+	local name=$1 cpus=$2 ini=$3 feed=$4 pid
+	shift 4
+	start "$name" "$cpus" "$@" "$BIN/central" -c "$ini"
+	pid=$LAST_PID
+	wait_until "central /healthz" 60 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
+	if [[ $feed == feed ]]; then
+		wait_until "central's feed publisher on every partition" 90 feed_live "$TMP/$name.log"
+	fi
+	LAST_PID=$pid
+}
+
 start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	# shellcheck disable=SC2046 # downstream's words are the command's prefix
 	start broker "$1" $(downstream) "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \
@@ -283,10 +306,9 @@ start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	EDGE_PORT=$PORT
 	central_ini "$TMP/central.ini"
 	# shellcheck disable=SC2046
-	start central "$1" $(downstream) "$BIN/central" -c "$TMP/central.ini"
+	central_up central "$1" "$TMP/central.ini" nofeed $(downstream)
 	# shellcheck disable=SC2034 # for the script's own use
 	CENTRAL_PID=$LAST_PID
-	wait_until "central /healthz" 60 curl -sf "http://127.0.0.1:$OPS_PORT/healthz"
 	EDGE_PID=""
 	edge_start edge "$2"
 }
