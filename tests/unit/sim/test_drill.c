@@ -449,10 +449,13 @@ Test(drill, without_shards_one_shard_owns_every_partition)
 /* Inline arrays, not pointers: Criterion runs each parameter in a new
  * process, where pointers into this one mean nothing. */
 typedef struct bad_case {
-	char text[96];
+	char text[160];
 	int line;
 	char reason[64]; /* a part of the message */
 } bad_case;
+
+/* A region with its own real cluster: four lines. */
+#define REAL_REGION "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
 
 static bad_case bad_cases[] = {
     {"duration 60\nfrobnicate 3\n", 2, "unknown statement 'frobnicate'"},
@@ -598,6 +601,42 @@ static bad_case bad_cases[] = {
     {"duration 60\nat 5 clock edge3 reset\n", 2, "edge3 is past regions 3"},
     {"duration 60\nat 5 clock edge0.standby reset\n", 2, "needs standby 1"},
     {"duration 60\nat 5 clock broker1 reset\n", 2, "bad node 'broker1'"},
+    /* Broker steps that cannot run on this run's Kafka. */
+    {"duration 60\nat 5 broker_pause 1\n", 2, "broker_pause needs kafka real"},
+    {"duration 60\nat 5 broker_down leader\n", 2, "leader needs kafka real"},
+    {"duration 60\nkafka real\nat 5 broker_rtt all 50\n", 3, "the embedded cluster's"},
+    {"duration 60\nkafka real\nat 5 broker_errors 5\n", 3, "the embedded cluster's"},
+    {"duration 60\nkafka real\nat 5 broker_up leader\n", 3, "takes an id or all, not leader"},
+    {"duration 60\nkafka real\nat 5 broker_wipe all\n", 3, "broker_wipe takes one broker"},
+    {"duration 60\nkafka real\nat 5 broker_down 2\n", 3, "broker 2 is past kafka_nodes 1"},
+    {REAL_REGION "at 5 regional_broker_wipe edge0 all\n", 5,
+     "regional_broker_wipe takes one broker"},
+    {REAL_REGION "at 5 regional_broker_resume edge0 leader\n", 5, "not leader"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 regional_broker_restart edge0 1\n", 4,
+     "regional_broker_restart needs kafka real"},
+    /* Cuts between a region's Kafka nodes that name no pair, or cannot
+     * run here. */
+    {REAL_REGION "at 5 cut kafka0.node1 kafka1.node2\n", 5, "of different clusters"},
+    {REAL_REGION "at 5 cut kafka0.node2 kafka0.node2\n", 5, "not cut from itself"},
+    {REAL_REGION "at 5 cut kafka0.others kafka0.node2\n", 5, "does not fit here"},
+    {REAL_REGION "at 5 cut kafka0.node1 kafka0.leader\n", 5, "does not fit here"},
+    {REAL_REGION "at 5 cut kafka0.node4 kafka0.node1\n", 5, "Kafka node 4 out of range"},
+    {REAL_REGION "at 5 cut kafka0.broker1 kafka0.node2\n", 5, "bad Kafka node"},
+    {REAL_REGION "at 5 cut kafka.node1 kafka.node2\n", 5, "bad Kafka node"},
+    {REAL_REGION "at 5 cut kafka0.node1 kafka0.node2 sideways\n", 5, "bad direction"},
+    {REAL_REGION "at 5 heal kafka0.node1 kafka0.node2 both\n", 5, "a heal clears both ways"},
+    {REAL_REGION "at 5 cut kafka3.node1 kafka3.node2\n", 5, "kafka3 is past regions 3"},
+    {REAL_REGION "regional_nodes edge0 1\nat 5 cut kafka0.node1 kafka0.others\n", 6,
+     "nothing to cut it from"},
+    {REAL_REGION "regional_nodes edge0 2\nat 5 cut kafka0.node3 kafka0.others\n", 6,
+     "past regional_nodes 2"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 cut kafka0.leader kafka0.others\n", 4,
+     "needs kafka real"},
+    {"duration 60\nkafka real\nat 5 cut kafka0.leader kafka0.others\n", 3,
+     "needs regional_kafka 1"},
+    {REAL_REGION "netns 0\nat 5 cut kafka0.leader kafka0.others\n", 6, "and netns 1"},
+    {"duration 60\nchangelog 1\nregional_kafka 1\nregional_kafka_netns 1\n", 4,
+     "regional_kafka_netns 1 needs kafka real"},
     /* The earliest bad line is the one reported. */
     {"duration 60\nat 70 kill edge0\nat 5 kill edge7\n", 2, "past the duration"},
 };

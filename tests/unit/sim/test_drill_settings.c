@@ -534,38 +534,9 @@ Test(drill_settings, broker_steps_on_real_nodes_parse_with_their_targets)
 	drill_free(&d);
 }
 
-static const struct {
-	const char *text;
-	const char *reason;
-} real_bad[] = {
-    {"duration 60\nat 5 broker_pause 1\n", "broker_pause needs kafka real"},
-    {"duration 60\nat 5 broker_down leader\n", "leader needs kafka real"},
-    {"duration 60\nkafka real\nat 5 broker_rtt all 50\n", "the embedded cluster's"},
-    {"duration 60\nkafka real\nat 5 broker_errors 5\n", "the embedded cluster's"},
-    {"duration 60\nkafka real\nat 5 broker_up leader\n", "takes an id or all, not leader"},
-    {"duration 60\nkafka real\nat 5 broker_wipe all\n", "broker_wipe takes one broker"},
-    {"duration 60\nkafka real\nat 5 broker_down 2\n", "broker 2 is past kafka_nodes 1"},
-    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
-     "at 5 regional_broker_wipe edge0 all\n",
-     "regional_broker_wipe takes one broker"},
-    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n"
-     "at 5 regional_broker_resume edge0 leader\n",
-     "not leader"},
-    {"duration 60\nchangelog 1\nregional_kafka 1\n"
-     "at 5 regional_broker_restart edge0 1\n",
-     "regional_broker_restart needs kafka real"},
-};
-
+/* The steps refused at parse time are in test_drill.c's bad_cases. */
 Test(drill_settings, broker_steps_that_cannot_run_on_this_kafka_are_refused)
 {
-	for (size_t i = 0; i < sizeof real_bad / sizeof real_bad[0]; i++) {
-		drill d;
-		char err[256];
-		cr_assert_eq(drill_parse("t", real_bad[i].text, &d, err, sizeof err), ERR_CONFIG,
-		             "accepted: %s", real_bad[i].text);
-		cr_assert(strstr(err, real_bad[i].reason), "want '%s' in '%s'", real_bad[i].reason,
-		          err);
-	}
 	/* A run forced onto real Kafka refuses the embedded cluster's faults. */
 	drill d;
 	char err[256];
@@ -618,56 +589,4 @@ Test(drill_settings, cuts_between_a_regions_kafka_nodes_parse_and_need_their_nam
 	             0, "%s", err);
 	cr_assert_eq(d.regional_kafka_netns, 1);
 	drill_free(&d);
-}
-
-static const struct {
-	const char *text;
-	const char *reason;
-} nodes_bad[] = {
-    {"at 5 cut kafka0.node1 kafka1.node2\n", "of different clusters"},
-    {"at 5 cut kafka0.node2 kafka0.node2\n", "not cut from itself"},
-    {"at 5 cut kafka0.others kafka0.node2\n", "does not fit here"},
-    {"at 5 cut kafka0.node1 kafka0.leader\n", "does not fit here"},
-    {"at 5 cut kafka0.node4 kafka0.node1\n", "Kafka node 4 out of range"},
-    {"at 5 cut kafka0.broker1 kafka0.node2\n", "bad Kafka node"},
-    {"at 5 cut kafka.node1 kafka.node2\n", "bad Kafka node"},
-    {"at 5 cut kafka0.node1 kafka0.node2 sideways\n", "bad direction"},
-    {"at 5 heal kafka0.node1 kafka0.node2 both\n", "a heal clears both ways"},
-    {"at 5 cut kafka3.node1 kafka3.node2\n", "kafka3 is past regions 3"},
-    {"regional_nodes edge0 1\nat 5 cut kafka0.node1 kafka0.others\n", "nothing to cut it from"},
-    {"regional_nodes edge0 2\nat 5 cut kafka0.node3 kafka0.others\n", "past regional_nodes 2"},
-};
-
-Test(drill_settings, cuts_between_kafka_nodes_that_name_no_pair_are_refused)
-{
-	static const char head[] = "duration 60\nchangelog 1\nregional_kafka 1\nkafka real\n";
-	for (size_t i = 0; i < sizeof nodes_bad / sizeof nodes_bad[0]; i++) {
-		char text[512];
-		snprintf(text, sizeof text, "%s%s", head, nodes_bad[i].text);
-		drill d;
-		char err[256];
-		cr_assert_eq(drill_parse("t", text, &d, err, sizeof err), ERR_CONFIG,
-		             "accepted: %s", text);
-		cr_assert(strstr(err, nodes_bad[i].reason), "want '%s' in '%s'",
-		          nodes_bad[i].reason, err);
-	}
-	/* Real nodes of a region's own cluster, behind relays. */
-	const char *needs[][2] = {
-	    {"duration 60\nchangelog 1\nregional_kafka 1\nat 5 cut kafka0.leader kafka0.others\n",
-	     "needs kafka real"},
-	    {"duration 60\nkafka real\nat 5 cut kafka0.leader kafka0.others\n",
-	     "needs regional_kafka 1"},
-	    {"duration 60\nchangelog 1\nregional_kafka 1\nkafka real\nnetns 0\n"
-	     "at 5 cut kafka0.leader kafka0.others\n",
-	     "and netns 1"},
-	    {"duration 60\nchangelog 1\nregional_kafka 1\nregional_kafka_netns 1\n",
-	     "regional_kafka_netns 1 needs kafka real"},
-	};
-	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
-		drill d;
-		char err[256];
-		cr_assert_eq(drill_parse("t", needs[i][0], &d, err, sizeof err), ERR_CONFIG,
-		             "accepted: %s", needs[i][0]);
-		cr_assert(strstr(err, needs[i][1]), "want '%s' in '%s'", needs[i][1], err);
-	}
 }
