@@ -152,6 +152,7 @@ static void usage(FILE *f)
 	        "  --max-overlap N         faults at once at most, 1..%d (default 3)\n"
 	        "  --mix KIND=W,...        weights of the fault kinds (0: never); kinds\n"
 	        "                          in docs/drills.md, \"The nemesis\"\n"
+	        "  --roam PCT              the load's ops away from home, percent (5)\n"
 	        "  --out FILE              write the drawn drill file there (default\n"
 	        "                          REPORT_DIR/nemesis-SEED.drill)\n"
 	        "  --dry-run               draw, write and print; run nothing\n"

@@ -84,6 +84,7 @@ void nemesis_opts_default(nemesis_opts *o)
 	o->regional_kafka = true;
 	o->rate = 4;
 	o->max_overlap = 3;
+	o->roam_pct = 5;
 	for (unsigned k = 0; k < NEMESIS_KINDS; k++)
 		o->weight[k] = kinds[k].weight;
 }
@@ -130,6 +131,8 @@ int nemesis_opts_check(const nemesis_opts *o, char *err, size_t errlen)
 	if (o->max_overlap < 1 || o->max_overlap > NEMESIS_OVERLAP_MAX)
 		return fail(err, errlen, "max overlap %u out of range 1..%d", o->max_overlap,
 		            NEMESIS_OVERLAP_MAX);
+	if (o->roam_pct > 100)
+		return fail(err, errlen, "roam %u%% out of range 0..100", o->roam_pct);
 	bool any = false;
 	for (unsigned k = 0; k < NEMESIS_KINDS; k++) {
 		if (o->weight[k] > NEMESIS_WEIGHT_MAX)
@@ -689,6 +692,10 @@ static void put_header(sbuf *b, const nemesis_opts *o, unsigned end_ds)
 	 * faults are in force, and clients that give up on some writes with
 	 * no answer, so that indeterminate ops are judged at the end. */
 	sbuf_addf(b, "me %s\ngive_up %s\n", NEMESIS_ME_SHARE, NEMESIS_GIVE_UP_SHARE);
+	/* The drill's own default unless asked: files drawn before --roam
+	 * existed stay byte for byte the same. */
+	if (o->roam_pct != 5)
+		sbuf_addf(b, "roam %u.%02u\n", o->roam_pct / 100, o->roam_pct % 100);
 }
 
 /* A comment line naming fault f, for a reader of the file. */

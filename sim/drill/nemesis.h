@@ -91,6 +91,10 @@ typedef struct nemesis_opts {
 	unsigned rate;                  /* about how many faults start a minute, 1..30 (4) */
 	unsigned max_overlap;           /* faults in a burst at most, 1..NEMESIS_OVERLAP_MAX (3) */
 	unsigned weight[NEMESIS_KINDS]; /* the mix: a kind's share of draws; 0: never */
+	unsigned roam_pct;              /* the load's ops sent away from the user's home,
+	                                 * percent, 0..100 (5, as a drill's default): a
+	                                 * clock fault shows only in a pair acted on in
+	                                 * two regions */
 } nemesis_opts;
 
 /* The defaults above, seed 0 and the default mix. */

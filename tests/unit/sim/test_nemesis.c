@@ -556,5 +556,30 @@ Test(nemesis, knobs_out_of_range_are_refused)
 	nemesis_opts_default(&o);
 	o.rate = 0;
 	cr_assert_eq(nemesis_opts_check(&o, err, sizeof err), ERR_CONFIG);
+	nemesis_opts_default(&o);
+	o.roam_pct = 101;
+	cr_assert_eq(nemesis_opts_check(&o, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "roam 101%"), "%s", err);
 	cr_assert_null(text);
+}
+
+Test(nemesis, roam_sets_the_loads_share_away_from_home_and_the_default_writes_nothing)
+{
+	nemesis_opts o;
+	nemesis_opts_default(&o);
+	o.seed = 2;
+	char *plain = draw(&o);
+	cr_assert_null(strstr(plain, "\nroam "), "the drill's own default: no line");
+	o.roam_pct = 30;
+	char *text = draw(&o);
+	drill d;
+	parse(text, &d);
+	cr_assert_float_eq(d.roam, 0.30, 1e-9);
+	drill_free(&d);
+	o.roam_pct = 100;
+	char *all = draw(&o);
+	cr_assert_not_null(strstr(all, "\nroam 1.00\n"), "%s", all);
+	free(all);
+	free(text);
+	free(plain);
 }
