@@ -207,8 +207,8 @@ void check_snap_snapshot(check_snap *cs, unsigned partition, const void *msg, si
 			pr->cap = pr->cap ? 2 * pr->cap : 64;
 			pr->snaps = xrealloc(pr->snaps, pr->cap * sizeof *pr->snaps);
 		}
-		pr->snaps[pr->nsnaps++] = (snap_rec){xmemdup(msg, len), len,
-		                                     version_offset(s.offset), cs->arrivals++};
+		pr->snaps[pr->nsnaps++] =
+		    (snap_rec){xmemdup(msg, len), len, version_offset(s.offset), cs->arrivals++};
 	}
 	wire_snapshot_free(&s);
 }
@@ -344,8 +344,8 @@ static void merge_set(part_ref *pr, wire_str edge, const wire_op *op)
 {
 	char key[KEY_MAX];
 	bool created;
-	smap_val *v = smap_put(&pr->pairs, key, pair_key(key, op->counter, op->item, &op->user),
-	                       &created);
+	smap_val *v =
+	    smap_put(&pr->pairs, key, pair_key(key, op->counter, op->item, &op->user), &created);
 	if (created)
 		v->p = xcalloc(1, sizeof(pair_state));
 	else if (!later(op->hlc, edge, v->p))
@@ -554,13 +554,12 @@ void check_snap_finish(check_snap *cs, check_snap_figures *out)
 
 static void on_wrong(void *ctx, const check_snap_wrong *w)
 {
-	report_violation(ctx,
-	                 "snapshot of %.*s, partition %u, version %" PRIu64 " (offset %" PRIu64
-	                 "): %.*s %.*s counts %" PRIu64 ", the reference merge of " BATCH_TOPIC
-	                 " %" PRIu64,
-	                 (int)w->source.n, w->source.p, w->partition, w->version,
-	                 version_offset(w->version), (int)w->item.n, w->item.p, (int)w->counter.n,
-	                 w->counter.p, w->seen, w->want);
+	report_violation(
+	    ctx,
+	    "snapshot of %.*s, partition %u, version %" PRIu64 " (offset %" PRIu64
+	    "): %.*s %.*s counts %" PRIu64 ", the reference merge of " BATCH_TOPIC " %" PRIu64,
+	    (int)w->source.n, w->source.p, w->partition, w->version, version_offset(w->version),
+	    (int)w->item.n, w->item.p, (int)w->counter.n, w->counter.p, w->seen, w->want);
 }
 
 static void snap_message(void *ctx, rd_kafka_message_t *m)
@@ -613,9 +612,10 @@ static void report_figures(const check_snap_figures *f, report *r)
 	         f->skip_partition, f->skip_checkpoint, f->skip_late);
 	report_text(r, "snapshots_skipped_why", text);
 	snprintf(text, sizeof text,
-	         "%" PRIu64 " messages: %" PRIu64 " batches applied, %" PRIu64 " duplicate, %" PRIu64
-	         " held, %" PRIu64 " fenced, %" PRIu64 " refused; %" PRIu64 " hand-overs, %" PRIu64
-	         " moves; %" PRIu64 " invalid ops, %" PRIu64 " ops of another partition",
+	         "%" PRIu64 " messages: %" PRIu64 " batches applied, %" PRIu64
+	         " duplicate, %" PRIu64 " held, %" PRIu64 " fenced, %" PRIu64 " refused; %" PRIu64
+	         " hand-overs, %" PRIu64 " moves; %" PRIu64 " invalid ops, %" PRIu64
+	         " ops of another partition",
 	         f->messages, f->batches_applied, f->batches_duplicate, f->batches_held,
 	         f->batches_fenced, f->refused, f->handovers, f->moves, f->ops_invalid,
 	         f->ops_misplaced);
@@ -645,7 +645,8 @@ bool check_snapshots(cluster *c, report *r)
 	check_snap_finish(cs, &f);
 	check_snap_free(cs);
 	counters_free(&ctr);
-	report_text(r, "snapshot_check", read ? "checked" : "not checked: a topic could not be read");
+	report_text(r, "snapshot_check",
+	            read ? "checked" : "not checked: a topic could not be read");
 	report_figures(&f, r);
 	bool ok = read && f.counts_wrong == 0;
 	if (read && f.snapshots_checked + f.snapshots_skipped == 0) {

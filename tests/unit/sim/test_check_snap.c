@@ -79,8 +79,8 @@ static wire_str ws(const char *s)
 
 static wire_op like(const char *item, const char *user, bool add, uint64_t hlc)
 {
-	return (wire_op){ws("likes"), ws(item), ws(user), add ? WIRE_ADD : WIRE_REMOVE, 1, hlc,
-	                 {NULL, 0}};
+	return (wire_op){ws("likes"), ws(item), ws(user), add ? WIRE_ADD : WIRE_REMOVE,
+	                 1,           hlc,      {NULL, 0}};
 }
 
 static wire_op view(const char *item, uint32_t n)
@@ -273,7 +273,7 @@ Test(check_snap, a_batch_after_a_gap_waits_for_it_and_then_applies)
 	int64_t held = batch1("edge-a", 3, 0, like(item, "u3", true, 30));
 	snap(held, "likes", item, 1); /* seq 3 waits for seq 2 */
 	int64_t filled = batch1("edge-a", 2, 0, like(item, "u2", true, 20));
-	snap(filled, "likes", item, 3); /* seq 2, then the held seq 3 */
+	snap(filled, "likes", item, 3);                     /* seq 2, then the held seq 3 */
 	batch1("edge-a", 3, 0, like(item, "u4", true, 40)); /* applied by now */
 	int64_t end = batch1("edge-a", 4, 0, like(item, "u1", false, 50));
 	snap(end, "likes", item, 2);
@@ -353,8 +353,8 @@ Test(check_snap, ops_their_counter_refuses_are_skipped_and_the_rest_applies)
 	unsigned p = part_of(item);
 	wire_op ops[] = {
 	    like(item, "u1", true, 10),
-	    {ws("nopes"), ws(item), ws("u2"), WIRE_ADD, 1, 11, {NULL, 0}}, /* unknown counter */
-	    {ws("likes"), ws(item), ws("u3"), WIRE_ADD, 2, 12, {NULL, 0}}, /* a set op of 2 */
+	    {ws("nopes"), ws(item), ws("u2"), WIRE_ADD, 1, 11, {NULL, 0}},    /* unknown counter */
+	    {ws("likes"), ws(item), ws("u3"), WIRE_ADD, 2, 12, {NULL, 0}},    /* a set op of 2 */
 	    {ws("views"), ws(item), ws("u4"), WIRE_REMOVE, 1, 13, {NULL, 0}}, /* remove on a sum */
 	    {ws("likes"), ws("post"), ws("u5"), WIRE_ADD, 1, 14, {NULL, 0}},  /* bad item */
 	    view(item, 4),
@@ -379,8 +379,13 @@ Test(check_snap, a_refused_header_or_message_does_nothing)
 	T.next[(p + 1) % PARTS]++;
 	int64_t bad_region;
 	{
-		wire_batch b = {.edge = ws("edge-a"), .region = ws("R!"), .partition = p, .seq = 1,
-		                .created_ms = 1, .nops = 1, .ops = &op};
+		wire_batch b = {.edge = ws("edge-a"),
+		                .region = ws("R!"),
+		                .partition = p,
+		                .seq = 1,
+		                .created_ms = 1,
+		                .nops = 1,
+		                .ops = &op};
 		char *buf;
 		size_t len;
 		cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
@@ -409,8 +414,7 @@ Test(check_snap, what_cannot_be_judged_is_skipped_with_its_reason)
 	/* post:42's log starts at offset 5: what came before is gone. */
 	T.first[pb] = 5;
 	int64_t ob = batch1("edge-a", 1, 0, like(b, "u1", true, 10));
-	snap_v(pb, version_make(0, (uint64_t)(T.first[pb] + ob) + 1), "likes", b, 1, NULL, NULL,
-	       0);
+	snap_v(pb, version_make(0, (uint64_t)(T.first[pb] + ob) + 1), "likes", b, 1, NULL, NULL, 0);
 	/* Past the end of what was read, in a partition with no input. */
 	unsigned pc = part_of("story:0");
 	snap_v(pc, version_make(0, 3), "likes", "story:0", 1, NULL, NULL, 0);
