@@ -11,17 +11,22 @@
  * a number about to go below zero. A sharded drill also checks that one
  * central owning everything, fed the same input, ends where the shards
  * together do. And the change feed central publishes must replay to
- * the truth (check_feed, in check_feed.c). Runner thread only.
+ * the truth (check_feed, in check_feed.c), and every snapshot it
+ * published must hold the counts a reference merge of the batch topic
+ * gives at its version (check_snapshots, in check_snap.c). Runner
+ * thread only.
  */
 #ifndef SIM_CHECK_H
 #define SIM_CHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/drill/cluster.h"
 #include "sim/drill/load.h"
 #include "sim/drill/report.h"
+#include "wire.h"
 
 /* Polls until everything agrees with truth or timeout_s; *seconds is how
  * long that took. True when it converged (violations go to r if not). */
@@ -84,6 +89,104 @@ bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
  * faulted a central or a broker (a counter may start again). True when
  * it held. */
 bool check_handovers(cluster *c, report *r);
+
+/* --- snapshots against a reference merge (check_snap.c) ----------------------
+ *
+ * Every count snapshot central published on likes.snapshots must carry,
+ * for each count entry, the count a merge of likes.batches gives after
+ * every message of the snapshot's partition below the offset its version
+ * names. The merge is the sim's own, written from the rules central
+ * applies (central/apply/, read, not called): per batch-topic partition,
+ * in offset order; a batch whose header central refuses, or that does
+ * not decode, does nothing; an edge's batch stamped with a writer time
+ * before its fence (the latest writer time its hand-overs and batches
+ * named there) is void; else its seq applies once in order (a seq at or
+ * below the edge's applied one is a duplicate; one past a gap is held
+ * until the gap fills, then applied with every held one that follows);
+ * a set counter's pair takes the op with the greater (hlc, edge id
+ * bytewise), its count the pairs present; a sum counter adds n; an op
+ * its counter refuses is skipped (unknown counter, bad item or user, a
+ * set op's n not 1, a remove on a sum); moves change no count. Only
+ * snapshots of the first input epoch (0) are judged, in a partition whose
+ * log still starts at offset 0 and whose input never moved to a later
+ * epoch; the rest are counted as skipped, by reason.
+ *
+ * The pure part (check_snap_new .. check_snap_finish) takes the messages
+ * without Kafka: every snapshot first, then each partition's input in
+ * offset order. check_snapshots reads both topics and reports. */
+
+typedef struct check_snap check_snap;
+struct counters; /* counter.h: the counters central knows, and their kinds */
+
+/* A count a snapshot carried that the reference does not give; its
+ * strings live during the callback only. */
+typedef struct check_snap_wrong {
+	wire_str source; /* the central that published it */
+	uint32_t partition;
+	uint64_t version; /* its n: epoch << 40 | next offset */
+	wire_str counter, item;
+	uint64_t seen; /* the snapshot's count */
+	uint64_t want; /* the reference's */
+} check_snap_wrong;
+
+typedef void (*check_snap_wrong_fn)(void *ctx, const check_snap_wrong *w);
+
+typedef struct check_snap_figures {
+	uint64_t snapshots_checked; /* snapshot messages judged */
+	uint64_t counts_checked;    /* their count entries */
+	uint64_t counts_wrong;      /* of those, not the reference's count */
+	uint64_t snapshots_skipped; /* the sum of the reasons below */
+	uint64_t skip_undecodable;  /* not a snapshot (wire_decode_snapshot refused it) */
+	uint64_t skip_checkpoint;   /* a home checkpoint's members or marks: not counts */
+	uint64_t skip_partition;    /* its partition is not the one it was read from */
+	uint64_t skip_epoch;        /* a later epoch, or its partition's input moved to one */
+	uint64_t skip_log_start;    /* the batch partition's log no longer starts at 0 */
+	uint64_t skip_past_end;     /* names an offset past the batch topic as read */
+	uint64_t skip_late;         /* given after its partition's input began */
+	/* The reference merge's input. */
+	uint64_t messages;        /* batch-topic messages merged */
+	uint64_t batches_applied; /* in order, held ones included */
+	uint64_t batches_duplicate;
+	uint64_t batches_held;   /* held after a gap (a repeat counts again) */
+	uint64_t batches_fenced; /* void: a writer before its edge's fence */
+	uint64_t refused;        /* undecodable, or a header central refuses */
+	uint64_t handovers;      /* valid hand-overs */
+	uint64_t moves;          /* move messages: no count changes */
+	uint64_t ops_invalid;    /* ops and sums their counter refuses */
+	uint64_t ops_misplaced;  /* ops and sums whose item hashes to another partition */
+} check_snap_figures;
+
+/* A checker of `partitions` partitions with central's counters (ctr
+ * outlives it); wrong (may be NULL) is called for each wrong count, in
+ * the order found. Free with check_snap_free. */
+check_snap *check_snap_new(unsigned partitions, const struct counters *ctr,
+                           check_snap_wrong_fn wrong, void *ctx);
+void check_snap_free(check_snap *cs);
+/* A message of the snapshot topic's partition `partition` (copied). Every
+ * snapshot before the first check_snap_input of its partition. */
+void check_snap_snapshot(check_snap *cs, unsigned partition, const void *msg, size_t len);
+/* The batch partition's log starts at first, not 0. Before its input. */
+void check_snap_log_start(check_snap *cs, unsigned partition, int64_t first);
+/* The batch-topic message at (partition, offset), in offset order;
+ * writer is its writer header's time (bus_batch_writer), 0 for none.
+ * The partition's snapshots naming offsets up to this one are judged
+ * first. */
+void check_snap_input(check_snap *cs, unsigned partition, int64_t offset, const void *msg,
+                      size_t len, uint64_t writer);
+/* Judges the snapshots left (those past what the input held are
+ * skipped) and fills out. Once, at the end. */
+void check_snap_finish(check_snap *cs, check_snap_figures *out);
+
+/* With the drill's snapshot_check (on by default): reads likes.snapshots
+ * and then likes.batches (every partition, from its first offset; in
+ * that order, so every snapshot's offset is within the batches read)
+ * and judges every snapshot as above. Figures to r: snapshots_checked,
+ * snapshot_counts_checked, snapshot_counts_wrong, snapshots_skipped,
+ * and texts with the reasons and the merge's input; each wrong count
+ * is a violation naming the snapshot (source, partition, version), the
+ * item, the counter, its count and the reference's. True when it held. */
+bool check_snapshots(cluster *c, report *r);
+
 /* The value of an unlabelled sample (or the sum of a labelled family's)
  * in a Prometheus text answer; -1 when the answer has none. */
 double check_metric_in(const char *body, const char *name);

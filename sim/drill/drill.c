@@ -72,6 +72,7 @@ static const num_setting num_settings[] = {
     {"takeover_ms", SET_TAKEOVER, NUM_UINT, offsetof(drill, takeover_ms), 50, MS_MAX},
     {"regional_kafka", SET_REGIONAL, NUM_UINT, offsetof(drill, regional_kafka), 0, 1},
     {"feed", SET_FEED, NUM_UINT, offsetof(drill, feed), 0, 1},
+    {"snapshot_check", SET_SNAPSHOT_CHECK, NUM_UINT, offsetof(drill, snapshot_check), 0, 1},
     {"fetch_wait_ms", SET_FETCH_WAIT, NUM_UINT, offsetof(drill, fetch_wait_ms), 1, 5000},
     {"kafka_nodes", SET_KAFKA_NODES, NUM_UINT, offsetof(drill, kafka_nodes), 1, 5},
     {"regional_kafka_netns", SET_REGIONAL_NETNS, NUM_UINT, offsetof(drill, regional_kafka_netns), 0,
@@ -615,6 +616,7 @@ static void set_defaults(drill *d, const char *name)
 	d->netns = 1;
 	d->client_relay = 1;
 	d->feed = 1;
+	d->snapshot_check = 1;
 	d->fetch_wait_ms = 10;
 	d->kafka_nodes = 1;
 	for (int i = 0; i < DRILL_REGIONS_MAX; i++)

@@ -185,6 +185,14 @@
  *                                   (default 1; 0: central's topics.changes
  *                                   and topics.milestones empty, the
  *                                   replay check reported as off)
+ *   snapshot_check 0|1              every snapshot central published on
+ *                                   likes.snapshots is held at the end
+ *                                   to a reference merge of
+ *                                   likes.batches at its version
+ *                                   (check.h, check_snapshots; default
+ *                                   1; 0 only for a drill whose
+ *                                   snapshots cannot be judged, with
+ *                                   the reason in its file)
  *   milestones T1,T2,...            needs feed 1: central's feed.milestones,
  *                                   ascending, at most 16 (default
  *                                   10,50,100,500,1000: low enough for a

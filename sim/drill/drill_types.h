@@ -152,9 +152,10 @@ typedef struct drill {
 	/* 1: each node of a region's real cluster in a namespace of its own
 	 * (sim/drill/brokerns.h); set by a cut between nodes too */
 	unsigned regional_kafka_netns;
-	bool durability_local;  /* the edges' changelog.durability = local */
-	unsigned feed;          /* 1: central publishes the change feed, replayed at the end */
-	unsigned fetch_wait_ms; /* every daemon's consumer fetch.wait.max.ms */
+	bool durability_local;   /* the edges' changelog.durability = local */
+	unsigned feed;           /* 1: central publishes the change feed, replayed at the end */
+	unsigned fetch_wait_ms;  /* every daemon's consumer fetch.wait.max.ms */
+	unsigned snapshot_check; /* 1: snapshots held to a merge of the batch topic at the end */
 	uint64_t milestones[DRILL_MILESTONES_MAX]; /* central's feed.milestones, ascending */
 	size_t nmilestones;
 	/* [0][N]: instance rN-a's (the edge's, without a standby); [1][N]:

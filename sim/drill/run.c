@@ -522,6 +522,7 @@ static int finish(runner *rn)
 	check_feed(&rn->c, truth, n, members, nmembers, rn->r);
 	free(members);
 	check_handovers(&rn->c, rn->r);
+	check_snapshots(&rn->c, rn->r);
 	check_logs(&rn->c, rn->r);
 	check_kafka_elections(&rn->c, rn->r);
 	free(truth);

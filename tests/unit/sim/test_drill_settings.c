@@ -3,9 +3,9 @@
  * intervals, the broker's priority and fetch wait, namespaces, the
  * changelog and the region shape a full or a short run settles on
  * (drill_shape), standbys and a region's own Kafka with their steps, the
- * changelog's trim step, the block cache, the change feed and heart
- * reads. test_drill.c has the grammar, the bad inputs, the steps and the
- * shipped drills. */
+ * changelog's trim step, the block cache, the change feed, the
+ * snapshot check and heart reads. test_drill.c has the grammar, the bad
+ * inputs, the steps and the shipped drills. */
 #include <criterion/criterion.h>
 
 #include <stdbool.h>
@@ -409,6 +409,21 @@ Test(drill_settings, the_feed_is_on_with_low_milestones_unless_a_drill_says_othe
 	cr_assert_eq(drill_parse("t", "duration 60\nfeed 0\n", &d, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(d.feed, 0);
 	drill_free(&d);
+}
+
+Test(drill_settings, the_snapshot_check_is_on_unless_a_drill_turns_it_off)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.snapshot_check, 1, "the product's shape: every snapshot judged");
+	drill_free(&d);
+	cr_assert_eq(drill_parse("t", "duration 60\nsnapshot_check 0\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(d.snapshot_check, 0);
+	drill_free(&d);
+	cr_assert_neq(drill_parse("t", "duration 60\nsnapshot_check 2\n", &d, err, sizeof err), 0);
+	cr_assert_not_null(strstr(err, "out of range"), "%s", err);
 }
 
 Test(drill_settings, heart_reads_are_off_unless_a_drill_asks_for_a_share_of_them)
