@@ -265,10 +265,6 @@ downstream_default() {
 	done
 }
 
-# The embedded broker, central and one edge with default settings. The
-# broker first: its mock brokers take random ports, which a port picked
-# before them could collide with.
-
 # Central's log says its publisher is live on every partition.
 feed_live() { # central-log
 	(($(grep -c 'msg="feed partition published from here"' "$1") >= PARTITIONS))
@@ -291,6 +287,9 @@ central_up() { # name cpus ini feed|nofeed [prefix...]
 	LAST_PID=$pid
 }
 
+# The embedded broker, central and one edge with default settings. The
+# broker first: its mock brokers take random ports, which a port picked
+# before them could collide with.
 start_stack() { # cpus-for-broker-and-central cpus-for-edge
 	# shellcheck disable=SC2046 # downstream's words are the command's prefix
 	start broker "$1" $(downstream) "$BIN/sim" broker --bootstrap-file "$TMP/bootstrap" \

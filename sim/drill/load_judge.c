@@ -12,7 +12,8 @@
  *   - no answer shows what no op sent could make: a heart liked whose
  *     pair never had a like sent, a count above the likes of distinct
  *     users ever sent for the item (or the views ever sent), plus, at a
- *     region, the pairs whose like was sent both there and elsewhere.
+ *     region, the pairs whose like was sent both there and elsewhere
+ *     (or there before its store started again: a wiped edge forgets).
  *     That second term is the contract's own (docs/api.md, "Counts"):
  *     an edge answers its snapshot plus its own ops not yet in it, and a
  *     like of a pair it does not know (an away user's) is one of its
@@ -55,7 +56,7 @@ _Static_assert(LOAD_REGIONS_MAX <= 8 && LOAD_INSTANCES_MAX <= 2,
                "a change record's tag holds the region and the instance");
 
 struct load_judge {
-	smap sent;            /* (user, item) -> the regions a like of the pair was sent to */
+	smap sent;            /* (user, item) -> per region, a like sent there (pair_byte) */
 	uint64_t *most_likes; /* per item: distinct users a like was sent for (loop thread) */
 	uint32_t *cross[LOAD_REGIONS_MAX]; /* per region and item: pairs liked there and
 	                                    * elsewhere (loop thread) */
@@ -120,16 +121,52 @@ static void keep(load_judge *j, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A pair's regions went from was to now: each region of now counts the
- * pair as liked there and elsewhere once now holds two or more. */
-static void cross_note(load_judge *j, unsigned item, uint64_t was, uint64_t now)
+/* A pair's sent value holds a byte per region: 0 when no like of the
+ * pair was ever sent there, else PAIR_LIKED | the region's store life
+ * (life_of) when the last one was. */
+#define PAIR_LIKED 0x80u
+#define PAIR_LIFE 0x3fu
+
+static unsigned pair_byte(uint64_t v, unsigned r)
 {
-	if (was == now || __builtin_popcountll(now) < 2)
-		return;
-	bool was_cross = __builtin_popcountll(was) >= 2;
-	for (unsigned r = 0; r < LOAD_REGIONS_MAX; r++)
-		if ((now >> r & 1) && (!was_cross || !(was >> r & 1)))
-			j->cross[r][item]++;
+	return (unsigned)(v >> (8 * r)) & 0xffu;
+}
+
+/* Region r's store life, as far as the load can tell: its instances'
+ * starts added up (a wipe, or a start that reloads, may forget pairs;
+ * a takeover's standby holds what the changelog held). */
+static unsigned life_of(load *l, unsigned r)
+{
+	pthread_mutex_lock(&l->mu);
+	unsigned n = 0;
+	for (unsigned i = 0; i < LOAD_INSTANCES_MAX; i++)
+		n += l->starts[r][i];
+	pthread_mutex_unlock(&l->mu);
+	return n & PAIR_LIFE;
+}
+
+/* A like of the pair whose sent value was is sent at region r: the
+ * regions whose count may now show the pair twice (docs/drills.md, *The
+ * checks during the run*). r, when the pair had a like sent before and
+ * r's present store has not seen one (so r counts its own on top of a
+ * snapshot that may hold the other); and every other region whose
+ * present store counted a like of the pair, when r joins them. Returns
+ * r's store life. */
+static unsigned cross_note(load *l, load_judge *j, unsigned item, uint64_t was, unsigned r)
+{
+	unsigned life = life_of(l, r);
+	unsigned here = pair_byte(was, r);
+	bool known_here = here && (here & PAIR_LIFE) == life;
+	if (known_here)
+		return life;
+	if (was)
+		j->cross[r][item]++;
+	for (unsigned s = 0; s < LOAD_REGIONS_MAX; s++) {
+		unsigned b = pair_byte(was, s);
+		if (s != r && b && (b & PAIR_LIFE) == life_of(l, s))
+			j->cross[s][item]++;
+	}
+	return life;
 }
 
 void load_judge_sent(load *l, const op *o)
@@ -142,9 +179,10 @@ void load_judge_sent(load *l, const op *o)
 		bool created = false;
 		smap_val *v = smap_put(&j->sent, &key, sizeof key, &created);
 		uint64_t was = created ? 0 : v->u;
-		v->u = was | UINT64_C(1) << o->region;
+		unsigned life = cross_note(l, j, o->item, was, o->region);
+		unsigned shift = 8 * o->region;
+		v->u = (was & ~(UINT64_C(0xff) << shift)) | (uint64_t)(PAIR_LIKED | life) << shift;
 		j->most_likes[o->item] += created;
-		cross_note(j, o->item, was, v->u);
 	}
 }
 

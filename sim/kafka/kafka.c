@@ -484,6 +484,7 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
 {
 	if (n == 0)
 		return 0;
+	uint64_t t0 = clock_mono_ms();
 	rd_kafka_NewTopic_t **nts = xcalloc(n, sizeof *nts);
 	int rc = 0;
 	char e[256];
@@ -586,8 +587,13 @@ int sim_kafka_create(sim_kafka *k, const sim_kafka_topic *ts, size_t n, const ch
 		if (nts[i])
 			rd_kafka_NewTopic_destroy(nts[i]);
 	free(nts);
-	if (!rc)
-		rc = leaders_answer(k, ts, n, timeout_ms ? timeout_ms : 30000, err, errlen);
+	if (!rc) {
+		/* What is left of the caller's timeout, a second at least. */
+		uint64_t budget = timeout_ms ? timeout_ms : 30000, spent = clock_mono_ms() - t0;
+		rc = leaders_answer(k, ts, n,
+		                    spent + 1000 < budget ? (unsigned)(budget - spent) : 1000, err,
+		                    errlen);
+	}
 	if (rc)
 		return rc;
 	/* Kept, for sim_kafka_wait_isr. */

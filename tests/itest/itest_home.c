@@ -206,6 +206,9 @@ Test(home, a_like_made_in_two_regions_shows_twice_only_until_central_has_both)
 	 * the overlay lets it go. */
 	likes_become(1, "d1", 1);
 	likes_become(0, "d1", 1);
+	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/v1/items/post/d1/likes"), 200,
+	             "%s", out);
+	cr_assert_eq(proc_json_num(out, "count"), 1, "central counts the pair once: %s", out);
 }
 
 Test(home, a_feed_page_of_a_user_at_home_is_answered_without_central)

@@ -207,7 +207,7 @@ LOAD_FAKE int apply_write(int method, const char *user, const char *item, const 
 }
 
 /* A like of item by user taken at region (F.mu held): the pair's
- * regions, and the item's pairs liked at both. */
+ * regions, and the item's pairs liked at both (of two: REGIONS is 2). */
 LOAD_FAKE void note_liked_at(const char *user, const char *item, int region)
 {
 	char mkey[256];

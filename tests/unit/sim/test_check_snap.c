@@ -417,6 +417,8 @@ Test(check_snap, what_cannot_be_judged_is_skipped_with_its_reason)
 	snap_v(pb, version_make(0, (uint64_t)(T.first[pb] + ob) + 1), "likes", b, 1, NULL, NULL, 0);
 	/* Past the end of what was read, in a partition with no input. */
 	unsigned pc = part_of("story:0");
+	cr_assert_neq(pc, pa);
+	cr_assert_neq(pc, pb);
 	snap_v(pc, version_make(0, 3), "likes", "story:0", 1, NULL, NULL, 0);
 	/* Not a snapshot; one read from another partition than it says. */
 	T.snaps[T.nsnaps++] = (msg){pc, xstrdup("junk"), 4, 0};
