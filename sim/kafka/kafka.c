@@ -21,7 +21,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -449,8 +448,7 @@ static rd_kafka_resp_err_t leader_answers(sim_kafka *k, const char *topic, int p
 		               e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
 		if (!unknown || clock_mono_ms() >= end)
 			return e;
-		struct timespec nap = {0, 50 * 1000 * 1000};
-		nanosleep(&nap, NULL);
+		usleep(50 * 1000);
 	}
 }
 

@@ -164,33 +164,10 @@ Test(home, a_roaming_users_likes_are_known_at_home_from_its_own_store)
 	cr_assert_eq(home_events(1, "older"), 0, "nothing read twice");
 }
 
-/* The likes count of post:ID at edge e as it answers it now; -1 when it
- * does not answer 200. */
-static long long likes_at(int e, const char *id)
-{
-	char out[4096], path[128];
-	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
-	if (proc_curl(out, sizeof out, "", S.edge_port[e], path) != 200)
-		return -1;
-	return proc_json_num(out, "count");
-}
-
-/* Waits (30 s) until edge e answers want for post:ID's likes. */
-static void likes_become(int e, const char *id, long long want)
-{
-	uint64_t deadline = clock_mono_ms() + 30000;
-	long long got;
-	while ((got = likes_at(e, id)) != want) {
-		cr_assert_lt(clock_mono_ms(), deadline, "edge%d counts post:%s %lld, not %lld", e,
-		             id, got, want);
-		proc_sleep_ms(50);
-	}
-}
-
 Test(home, a_like_made_in_two_regions_shows_twice_only_until_central_has_both)
 {
 	act(0, "POST", "d1", "twice", "r0");
-	likes_become(1, "d1", 1); /* from central's snapshot */
+	stack_wait_likes(S.edge_port[1], "", "d1", 1); /* from central's snapshot */
 	/* At r1 the pair is one never seen there (its user is at home in
 	 * r0): the like counts at once (docs/api.md, "Writes"), on top of a
 	 * snapshot that holds the same pair from r0. This is the drills'
@@ -204,11 +181,9 @@ Test(home, a_like_made_in_two_regions_shows_twice_only_until_central_has_both)
 	cr_assert_eq(proc_json_num(out, "count"), 2, "%s", out);
 	/* Central applies it as a repeat; once a snapshot covers r1's batch
 	 * the overlay lets it go. */
-	likes_become(1, "d1", 1);
-	likes_become(0, "d1", 1);
-	cr_assert_eq(proc_curl(out, sizeof out, "", S.ops_port, "/v1/items/post/d1/likes"), 200,
-	             "%s", out);
-	cr_assert_eq(proc_json_num(out, "count"), 1, "central counts the pair once: %s", out);
+	stack_wait_likes(S.edge_port[1], "", "d1", 1);
+	stack_wait_likes(S.edge_port[0], "", "d1", 1);
+	cr_assert_eq(stack_likes_count(S.ops_port, "", "d1"), 1, "central counts the pair once");
 }
 
 Test(home, a_feed_page_of_a_user_at_home_is_answered_without_central)

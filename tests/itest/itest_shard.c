@@ -82,25 +82,11 @@ static int ops_get(int port, const char *path, char *out, size_t cap)
 	return proc_curl(out, cap, "-H 'Authorization: Bearer " TOKEN "'", port, path);
 }
 
-/* The likes count of post:id at port; -1 unless it answers 200. */
-static long long count_at(int port, const char *id)
-{
-	char out[2048], path[128];
-	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
-	if (ops_get(port, path, out, sizeof out) != 200)
-		return -1;
-	return proc_json_num(out, "count");
-}
-
+/* Waits (30 s) until port (central's ops API, with the token) answers
+ * want for post:id's likes. */
 static void wait_count(int port, const char *id, long long want)
 {
-	uint64_t deadline = clock_mono_ms() + 30000;
-	long long got;
-	while ((got = count_at(port, id)) != want) {
-		cr_assert_lt(clock_mono_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld",
-		             id, got, port, want);
-		proc_sleep_ms(50);
-	}
+	stack_wait_likes(port, "-H 'Authorization: Bearer " TOKEN "'", id, want);
 }
 
 static uint32_t part_of(const char *id)

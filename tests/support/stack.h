@@ -519,6 +519,29 @@ STACK_UTIL long long stack_views_count(int port, bool edge, int req, int k)
 	return proc_json_num(out, "count");
 }
 
+/* The likes count of post:ID on port, an edge's or central's ops API,
+ * asked with curl's opts (a token, or ""); -1 unless it answers 200. */
+STACK_UTIL long long stack_likes_count(int port, const char *opts, const char *id)
+{
+	char out[2048], path[128];
+	snprintf(path, sizeof path, "/v1/items/post/%s/likes", id);
+	if (proc_curl(out, sizeof out, opts, port, path) != 200)
+		return -1;
+	return proc_json_num(out, "count");
+}
+
+/* Waits (30 s) until port answers want for post:ID's likes. */
+STACK_UTIL void stack_wait_likes(int port, const char *opts, const char *id, long long want)
+{
+	uint64_t deadline = clock_mono_ms() + 30000;
+	long long got;
+	while ((got = stack_likes_count(port, opts, id)) != want) {
+		cr_assert_lt(clock_mono_ms(), deadline, "post:%s stayed at %lld at :%d, want %lld",
+		             id, got, port, want);
+		proc_sleep_ms(50);
+	}
+}
+
 /* Central's value of series, as its /metrics answers it (prom_util_get:
  * the sum of a family's samples that match). */
 STACK_UTIL double stack_central_metric(const char *series)
