@@ -397,25 +397,30 @@ run: check-deps
 TEST_JOBS ?= 2
 TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 
+# One stage of make test, timed (tests/stage.sh).
+stage = ./tests/stage.sh $(1) $(MAKE) --no-print-directory $(2)
+
 test: check-deps
-	@$(MAKE) --no-print-directory format-check
-	@$(MAKE) --no-print-directory include-check
-	@$(MAKE) --no-print-directory layout-check
-	@$(MAKE) --no-print-directory cpd-check
-	@$(MAKE) --no-print-directory thread-safety-check
-	@$(MAKE) --no-print-directory $(TEST_J) all
-	@$(MAKE) --no-print-directory structure-check
-	@$(MAKE) --no-print-directory $(TEST_J) unit
-	@$(MAKE) --no-print-directory $(TEST_J) itest
-	@$(MAKE) --no-print-directory realkafka-test
-	@$(MAKE) --no-print-directory install-test
-	@$(MAKE) --no-print-directory rules-test
-	@$(MAKE) --no-print-directory client-test
-	@$(MAKE) --no-print-directory browser-test
-	@$(MAKE) --no-print-directory short-drills
-	@$(MAKE) --no-print-directory $(TEST_J) SANITIZE=address,undefined san-test
-	@$(MAKE) --no-print-directory $(TEST_J) fuzz-short
-	@echo "make test: all suites passed"
+	@rm -f build/test-stages.txt
+	@$(call stage,format-check,format-check)
+	@$(call stage,include-check,include-check)
+	@$(call stage,layout-check,layout-check)
+	@$(call stage,cpd-check,cpd-check)
+	@$(call stage,thread-safety-check,thread-safety-check)
+	@$(call stage,all,$(TEST_J) all)
+	@$(call stage,structure-check,structure-check)
+	@$(call stage,unit,$(TEST_J) unit)
+	@$(call stage,itest,$(TEST_J) itest)
+	@$(call stage,realkafka-test,realkafka-test)
+	@$(call stage,install-test,install-test)
+	@$(call stage,rules-test,rules-test)
+	@$(call stage,client-test,client-test)
+	@$(call stage,browser-test,browser-test)
+	@$(call stage,short-drills,short-drills)
+	@$(call stage,san-test,$(TEST_J) san-test)
+	@$(call stage,fuzz-short,$(TEST_J) fuzz-short)
+	@echo "make test: all suites passed; seconds per stage:"
+	@cat build/test-stages.txt
 
 # The folder-level include graph of edge/ and central/: no cycle between
 # folders, no private header (_int.h) outside its folder
@@ -599,10 +604,11 @@ real-drills: $(BINS) kafka-jars
 SHORT_DRILLS := $(filter-out central_kafka_restart regional_leader_cut,$(DRILLS))
 short-drills: $(BINS) kafka-jars
 	@mkdir -p $(BUILD)/drills
-	@set -e; for d in $(SHORT_DRILLS); do echo "== drill $$d (short)"; \
+	@set -e; for d in $(SHORT_DRILLS); do echo "== drill $$d (short)"; t0=$$(date +%s); \
 	  if ! ./$(BUILD)/sim drill --short sim/drills/$$d.drill > $(BUILD)/drills/$$d-short.out 2>&1; then \
 	    cat $(BUILD)/drills/$$d-short.out; echo "drill $$d failed"; exit 1; fi; \
 	  grep -E '^(drill|result|PASS|FAIL|SKIPPED)' $(BUILD)/drills/$$d-short/summary.txt || true; \
+	  echo "took     $$(($$(date +%s) - t0)) s"; \
 	done
 
 # The soak (sim/soak.drill): SOAK_MIN minutes of steady mixed load on the

@@ -53,8 +53,11 @@ ks_ticks() { # pid...
 }
 
 # The application's instances and tools: java on its jars, a command
-# (run, wait, counts: sim/bench/kstreams/src/Main.java) to follow.
-KS_JAVA=(java -Xmx"$KS_HEAP" -cp "$KS_JARS/*" likes.kstreams.Main)
+# (run, wait, counts: sim/bench/kstreams/src/Main.java) to follow. Set
+# by bench_kstreams, once TMP is made: RocksDB's and lz4's native
+# libraries are unpacked into java.io.tmpdir, and a killed JVM leaves
+# them there.
+KS_JAVA=()
 
 # Central has applied every message of the input (want) and published
 # every event its feed made.
@@ -218,6 +221,7 @@ ks_compare() {
 bench_kstreams() {
 	local hz k=central_apply_vs_kstreams_per_core
 	hz=$(getconf CLK_TCK)
+	KS_JAVA=(java -Xmx"$KS_HEAP" -Djava.io.tmpdir="$TMP" -cp "$KS_JARS/*" likes.kstreams.Main)
 	if [[ ! -e $KS_JARS/.complete ]]; then
 		WHY[$k]="$KS_JARS is missing (make kstreams-jars)"
 		return 0

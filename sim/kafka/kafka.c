@@ -222,6 +222,11 @@ static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
 	snprintf(heap_min, sizeof heap_min, "-Xms%s", heap + 4);
 	char l4j[PATH_MAX + 32];
 	snprintf(l4j, sizeof l4j, "-Dlog4j2.configurationFile=%s", k->log4j);
+	/* The JVM unpacks native libraries (lz4-java's) into java.io.tmpdir
+	 * and deletes them only on a clean exit: a killed node would leave
+	 * one in /tmp each time. Under the cluster's own dir they go with it. */
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof tmp, "-Djava.io.tmpdir=%s", k->tmp);
 	const char *argv[32];
 	size_t n = 0;
 	argv[n++] = k->java;
@@ -239,6 +244,7 @@ static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
 	argv[n++] = "-XX:+ExitOnOutOfMemoryError";
 	argv[n++] = "-Djava.awt.headless=true";
 	argv[n++] = l4j;
+	argv[n++] = tmp;
 	/* LIKES_KAFKA_JVM_OPTS: more JVM options, space-separated (a
 	 * profiler's agent, another GC). */
 	char extra[1024];
@@ -665,6 +671,12 @@ sim_kafka *sim_kafka_start(const sim_kafka_opts *o, char *err, size_t errlen)
 	}
 	if ((rc = cluster_id(k->cluster_id, sizeof k->cluster_id))) {
 		snprintf(err, errlen, "no random bytes for the cluster id");
+		goto fail;
+	}
+	snprintf(k->tmp, sizeof k->tmp, "%s/tmp", k->dir);
+	if (mkdir_p(k->tmp) < 0) {
+		snprintf(err, errlen, "%s: %s", k->tmp, strerror(errno));
+		rc = ERR_IO;
 		goto fail;
 	}
 	snprintf(k->log4j, sizeof k->log4j, "%s/log4j2.properties", k->dir);

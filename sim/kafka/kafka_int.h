@@ -34,6 +34,7 @@ struct sim_kafka {
 	char classpath[PATH_MAX];
 	char java[PATH_MAX];
 	char log4j[PATH_MAX];
+	char tmp[PATH_MAX]; /* the JVMs' java.io.tmpdir */
 	char cluster_id[32];
 	int heap_mb;
 	bool full_jit;
