@@ -437,6 +437,12 @@ static bool stop_asked(void)
 	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
 }
 
+/* The seconds the schedule was held (runner.held_ms). */
+static double held_s(const runner *rn)
+{
+	return (double)rn->held_ms / 1000.0;
+}
+
 /* Runs the steps on schedule while the load goes on. */
 static void timeline(runner *rn)
 {
@@ -448,7 +454,7 @@ static void timeline(runner *rn)
 	double every = rn->d.latency_every_s;
 	if (every > 0)
 		run_interval_begin(rn);
-	while (run_now_s(rn) < duration) {
+	while (run_now_s(rn) < duration + held_s(rn)) {
 		if (stop_asked()) {
 			rn->interrupted = true;
 			return;
@@ -459,8 +465,9 @@ static void timeline(runner *rn)
 		}
 		if (every > 0 && run_now_s(rn) >= rn->iv_start_s + every)
 			run_interval_end(rn, rn->iv_start_s + every);
-		while (next < rn->d.nsteps && drill_step_time(&rn->d, &rn->d.steps[next],
-		                                              rn->o->short_run) <= run_now_s(rn)) {
+		while (next < rn->d.nsteps &&
+		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) + held_s(rn) <=
+		           run_now_s(rn)) {
 			if (run_step(rn, &rn->d.steps[next]))
 				rn->failed_step = true;
 			next++;
@@ -479,10 +486,20 @@ static void timeline(runner *rn)
 	}
 	if (rn->d.procs_every_s)
 		run_sample_procs(rn); /* the end of the load */
-	if (every > 0 && !rn->interrupted && duration - rn->iv_start_s > 0.5)
-		run_interval_end(rn, duration); /* a shorter last one */
+	if (every > 0 && !rn->interrupted && duration + held_s(rn) - rn->iv_start_s > 0.5)
+		run_interval_end(rn, duration + held_s(rn)); /* a shorter last one */
+	report_number(rn->r, "steps_held_s", held_s(rn));
 	wakeprobe_stop(rn->wp);
 	rn->wp = NULL;
+}
+
+/* Logs how long one of the end's checks took (the suite's time budget
+ * is spent mostly in drills; this says where) and restarts the clock. */
+static void check_took(const char *what, uint64_t *t)
+{
+	uint64_t now = clock_mono_ms();
+	log_info("end check done", "check=%s s=%.2f", what, (double)(now - *t) / 1000.0);
+	*t = now;
 }
 
 static int finish(runner *rn)
@@ -499,32 +516,43 @@ static int finish(runner *rn)
 		load_set_phase(rn->l, rn->phase);
 	}
 	double end = run_now_s(rn);
+	uint64_t t = clock_mono_ms();
 	if (load_drain(rn->l, d->converge_s * 1000))
 		report_violation(rn->r, "ops still unanswered %u s after the load ended",
 		                 d->converge_s);
 	report_number(rn->r, "drain_s", run_now_s(rn) - end);
+	check_took("drain", &t);
 	run_standby_figures(rn);
+	check_took("standby figures", &t);
 	load_truth_entry *truth = NULL;
 	size_t n = load_truth(rn->l, &truth);
 	report_number(rn->r, "truth_entries", (double)n);
 	double secs = 0;
 	bool ok = check_converge(&rn->c, truth, n, d->converge_s, rn->r, &secs);
 	report_convergence(rn->r, "end of load (every count, everywhere)", run_now_s(rn) - end, ok);
+	check_took("convergence", &t);
 	/* Ops given up without an answer: central says what became of each,
 	 * and the checks below judge the truth resolved with it. */
 	check_indeterminate(&rn->c, rn->l, d->converge_s, rn->r);
+	check_took("indeterminate", &t);
 	free(truth);
 	n = load_truth(rn->l, &truth);
 	check_digests(&rn->c, d->converge_s, rn->r);
+	check_took("digests", &t);
 	check_single(&rn->c, truth, n, d->converge_s, rn->r);
+	check_took("single", &t);
 	load_member_entry *members = NULL;
 	size_t nmembers = load_members(rn->l, &members);
 	check_feed(&rn->c, truth, n, members, nmembers, rn->r);
+	check_took("feed", &t);
 	free(members);
 	check_handovers(&rn->c, rn->r);
+	check_took("handovers", &t);
 	check_snapshots(&rn->c, rn->r);
+	check_took("snapshots", &t);
 	check_logs(&rn->c, rn->r);
 	check_kafka_elections(&rn->c, rn->r);
+	check_took("logs and elections", &t);
 	free(truth);
 	if (rn->d.procs_every_s)
 		run_judge_procs(rn);

@@ -286,6 +286,7 @@ static void back_in_sync(runner *rn, kproc *k, const drill_step *s)
 	snprintf(cmd, sizeof cmd, "in-sync %d running", BACK_IN_SYNC_MS);
 	int rc = kproc_command(k, cmd, err, sizeof err);
 	uint64_t ms = clock_mono_ms() - t0;
+	rn->held_ms += ms;
 	char key[64], text[1024];
 	snprintf(key, sizeof key, "in_sync_at_%.1fs", run_now_s(rn));
 	if (rc) {

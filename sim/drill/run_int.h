@@ -92,6 +92,11 @@ typedef struct runner {
 	unsigned phase;
 	char phase_names[LOAD_PHASES_MAX][128];
 	bool failed_step;
+	/* ms the schedule was held by the runner's own waits (a cluster
+	 * back in sync after a broker's return, run_faults.c): the steps
+	 * after such a wait, and the load's end, move by as much, so that
+	 * they keep the intervals the drill gives them. */
+	uint64_t held_ms;
 	ready_watch rw;                      /* which edges are ready; their read-throughs */
 	cpustat phase_cpu[READY_PHASES_MAX]; /* the machine's CPU at each ready phase's start */
 	bool phase_cpu_ok[READY_PHASES_MAX];
