@@ -307,6 +307,11 @@ static void metrics_make(changelog *cl, metrics *reg)
 	                            "The epoch this instance took the changelog over with.", NULL);
 	cl->takeovers =
 	    metrics_counter(reg, "changelog_takeovers_total", "Takeovers this instance won.", NULL);
+	cl->takeovers_void = metrics_counter(
+	    reg, "changelog_takeovers_void_total",
+	    "Takeovers this instance appended that landed past their place: records it had not "
+	    "been shown came first, so the log was not silent, and they count nowhere.",
+	    NULL);
 	cl->replayed = metrics_counter(
 	    reg, "changelog_replayed_records_total",
 	    "Changelog records this instance applied to its store as a follower or at a restore.",

@@ -27,7 +27,11 @@
  * follower that finds it so appends a takeover record with an epoch above
  * every one in the log, reads the log up to that record, and is active
  * from then on if no other takeover of its epoch or above came first
- * (changelog_take). Replay keeps the highest epoch taken over so far, in
+ * (changelog_take). A follower's takeover names its place, the offset
+ * after the last record it read, and counts only there: landed later,
+ * records it was not shown came first (a deposed leader answered it),
+ * the log was not silent, and the takeover is void for every reader.
+ * Replay keeps the highest epoch taken over so far, in
  * log order: a record of a lower epoch after a takeover is void, skipped
  * by every replay. So a former active (a paused process, a machine cut
  * off) may still get records into the log, but none of them counts, and
@@ -45,7 +49,10 @@
  *   data:     [changes u32], per change [op u8: 1 put, 2 delete]
  *             [key length u32][key][value length u32][value] (no value
  *             for a delete)
- *   takeover: [instance length u32][instance]
+ *   takeover: [instance length u32][instance][writer ms u64]
+ *             [place u64] (the writer time absent before writer times;
+ *             the place absent before places, and in a takeover at
+ *             start-up: it counts wherever it lands)
  *   beat:     nothing
  * Version 1 (before epochs) is [1][changes u32][changes]: a data record
  * of epoch 0. Numbers big-endian.
@@ -336,12 +343,26 @@ typedef struct changelog_head {
 	 * in the log): what the new active stamps its batches to central
 	 * with; 0 in a takeover from before writer times. */
 	uint64_t writer_ms;
+	/* A takeover's place: the offset it must land at to count, the one
+	 * after the last record its writer had read (a follower's takeover
+	 * of a log it found silent); -1 when it counts wherever it lands (a
+	 * takeover at start, and one from before places). A takeover that
+	 * lands elsewhere is void: records its writer had not read came
+	 * first, so the log was not silent (changelog_takeover_counts). */
+	int64_t expect_at;
 } changelog_head;
 
 /* A data record of wb's changes at epoch, appended to out. */
 void changelog_encode(const store_batch *wb, uint64_t epoch, sbuf *out);
-/* A takeover at epoch by instance (who), with its writer time. */
-void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms, sbuf *out);
+/* A takeover at epoch by instance (who), with its writer time and its
+ * place (expect_at; -1: none). */
+void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms,
+                               int64_t expect_at, sbuf *out);
+/* Whether the takeover h, read at offset, counts: it names no place, or
+ * landed at the one it names. Every reader of the log applies this one
+ * rule (the replay, the active's order check), so all agree on who is
+ * active. */
+bool changelog_takeover_counts(const changelog_head *h, int64_t offset);
 /* A beat of the active of epoch. */
 void changelog_encode_beat(uint64_t epoch, sbuf *out);
 /* Record buf (len bytes): its head, and a data record's changes added to

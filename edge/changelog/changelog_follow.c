@@ -6,7 +6,9 @@
  * Replay is one rule, the applier's: the store holds the offset of the
  * next record (L) and the highest epoch taken over so far (E); a data
  * record of a lower epoch than E is void, a takeover of a higher one
- * raises E; any takeover naming a later writer time than V raises V;
+ * raises E if it landed at the place it names (one that names none
+ * counts anywhere; one past its place is void); any takeover naming a
+ * later writer time than V raises V;
  * and every applied record is one store write with the position after
  * it (a beat, or a void record, moves the position in memory only, and
  * the next write carries it).
@@ -51,6 +53,10 @@ typedef struct applier {
 	uint64_t records, voided;
 	/* The last takeover applied: its offset, or -1. */
 	int64_t taken_at;
+	/* This instance's last takeover that landed past its place, or -1:
+	 * the log reaches past it, whatever this reader was told, so the log
+	 * is not silent before the replay has read through it. */
+	int64_t void_at;
 	char other[65]; /* the key of another edge's record, when one stopped it */
 } applier;
 
@@ -75,6 +81,7 @@ static int applier_init(applier *a, const changelog_opts *o, store *db, const ch
 	a->db = db;
 	a->sink = sink;
 	a->taken_at = -1;
+	a->void_at = -1;
 	a->own_at = -1;
 	int64_t e = 0;
 	int rc = read_u64_key(db, EKEY_LOG_POSITION, &a->next);
@@ -123,7 +130,7 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 	if (rc)
 		return rc;
 	bool write = false, was_void = false;
-	if (h.kind == CHANGELOG_TAKEOVER && h.epoch > a->epoch) {
+	if (changelog_takeover_counts(&h, m->offset) && h.epoch > a->epoch) {
 		a->epoch = h.epoch;
 		a->taken_at = m->offset;
 		store_batch_clear(a->wb);
@@ -149,7 +156,9 @@ static int apply_record(void *ctx, const rd_kafka_message_t *m)
 	           !(a->held && h.epoch == a->epoch)) {
 		write = true;
 	} else if (h.kind != CHANGELOG_BEAT) {
-		a->voided++; /* an epoch taken over from, or a takeover that came late */
+		/* An epoch taken over from, a takeover that came late, or one
+		 * that landed past its place. */
+		a->voided++;
 		was_void = true;
 	}
 	/* Any takeover's writer time, even a void one's: a larger one only
@@ -399,9 +408,15 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 	uint64_t writer = clock_wall_ms();
 	if (writer <= a->writer)
 		writer = a->writer + 1;
+	/* A follower's takeover counts only right after the last record it
+	 * read: should records it was not shown lie between (the broker it
+	 * reads from was deposed, cut from the others, and answers with the
+	 * log as it was when it led), the log was not silent, and every
+	 * reader, the active too, takes the takeover as void. */
+	int64_t expect = if_silent ? a->next : -1;
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_takeover(epoch, cl->instance, writer, &rec);
+	changelog_encode_takeover(epoch, cl->instance, writer, expect, &rec);
 	int64_t at = -1;
 	rc = changelog_produce_wait(cl, &rec, &at);
 	sbuf_free(&rec);
@@ -409,6 +424,16 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 		snprintf(err, errlen, "changelog: the takeover record was not acknowledged: %s",
 		         err_str(rc));
 		return rc;
+	}
+	if (expect >= 0 && at != expect) {
+		a->void_at = at;
+		if (cl->takeovers_void)
+			metric_add(cl->takeovers_void, 1);
+		snprintf(err, errlen,
+		         "changelog: the takeover landed at %" PRId64 ", not at %" PRId64
+		         " after the last record read: the log was not silent (it is void)",
+		         at, expect);
+		return ERR_AGAIN;
 	}
 	/* What the former active got in before the takeover counts; what
 	 * came after is void. Another takeover first: this one lost. */
@@ -513,7 +538,7 @@ static bool follow_silent(const changelog *cl, follow_state *s, const applier *a
 	if (now < s->reach_ms)
 		now = s->reach_ms; /* read after now was */
 	bool silent = now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi &&
-	              now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
+	              a->next > a->void_at && now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
 	if (silent && a->gap) {
 		if (!s->said_unfit)
 			log_error("changelog silent, but this store lacks records the log lost: it "

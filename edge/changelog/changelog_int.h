@@ -153,7 +153,7 @@ struct changelog {
 	 * (changelog.c's delivery_kinds), and one log line a second. */
 	metric *delivery_errors[CHANGELOG_DELIVERY_KINDS];
 	log_limit delivery_log;
-	metric *g_active, *g_epoch, *takeovers, *replayed, *voided;
+	metric *g_active, *g_epoch, *takeovers, *takeovers_void, *replayed, *voided;
 	/* The last takeover the follower won: monotonic ms from the log's
 	 * last record before it to the writer's being ready (0: none yet),
 	 * rendered in seconds at scrape time (changelog.c). */

@@ -119,7 +119,7 @@ static int scan_record(void *ctx, const rd_kafka_message_t *m)
 	store_batch *none = store_batch_new();
 	int rc = changelog_decode(m->payload, m->len, &h, none);
 	store_batch_free(none);
-	if (rc == 0 && h.kind == CHANGELOG_TAKEOVER && h.epoch > cl->epoch) {
+	if (rc == 0 && changelog_takeover_counts(&h, m->offset) && h.epoch > cl->epoch) {
 #ifdef LIKES_MUTANT_NO_FENCE
 		return 0; /* the bug put back (make MUTANT=NO_FENCE): not fenced */
 #endif
@@ -130,7 +130,9 @@ static int scan_record(void *ctx, const rd_kafka_message_t *m)
 		          (int)(h.instance_len < 128 ? h.instance_len : 128), h.instance);
 		return ERR_FENCED;
 	}
-	return 0; /* this instance's own, an older epoch's (void), or a beat */
+	/* This instance's own, an older epoch's (void), a takeover past its
+	 * place (void), or a beat. */
+	return 0;
 }
 
 /* Under vmu: the records in [next_off, offset) read and checked. */

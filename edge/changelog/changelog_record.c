@@ -70,7 +70,8 @@ void changelog_encode(const store_batch *wb, uint64_t epoch, sbuf *out)
 	n[3] = (unsigned char)e.n;
 }
 
-void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms, sbuf *out)
+void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t writer_ms,
+                               int64_t expect_at, sbuf *out)
 {
 	put_head(out, CHANGELOG_TAKEOVER, epoch);
 	size_t n = instance ? strlen(instance) : 0;
@@ -79,6 +80,15 @@ void changelog_encode_takeover(uint64_t epoch, const char *instance, uint64_t wr
 	unsigned char w[8];
 	store_put_u64(w, writer_ms);
 	sbuf_add(out, w, sizeof w);
+	if (expect_at < 0)
+		return; /* counts wherever it lands: the form before places */
+	store_put_u64(w, (uint64_t)expect_at);
+	sbuf_add(out, w, sizeof w);
+}
+
+bool changelog_takeover_counts(const changelog_head *h, int64_t offset)
+{
+	return h->kind == CHANGELOG_TAKEOVER && (h->expect_at < 0 || h->expect_at == offset);
 }
 
 void changelog_encode_beat(uint64_t epoch, sbuf *out)
@@ -132,6 +142,7 @@ int changelog_decode(const void *data, size_t len, changelog_head *h, store_batc
 {
 	const unsigned char *buf = data;
 	memset(h, 0, sizeof *h);
+	h->expect_at = -1;
 	if (len < 1)
 		return ERR_CORRUPT;
 	if (buf[0] == FORMAT_V1) {
@@ -154,10 +165,18 @@ int changelog_decode(const void *data, size_t len, changelog_head *h, store_batc
 		h->instance = (const char *)who;
 		if (at == len)
 			return 0; /* from before writer times: none */
-		if (len - at != 8)
+		if (len - at != 8 && len - at != 16)
 			return ERR_CORRUPT;
 		h->writer_ms = store_get_u64(buf + at);
-		return h->writer_ms ? 0 : ERR_CORRUPT;
+		if (!h->writer_ms)
+			return ERR_CORRUPT;
+		if (len - at == 8)
+			return 0; /* from before places: counts wherever it lands */
+		uint64_t expect = store_get_u64(buf + at + 8);
+		if (expect > INT64_MAX)
+			return ERR_CORRUPT;
+		h->expect_at = (int64_t)expect;
+		return 0;
 	}
 	case CHANGELOG_BEAT: return len == HEAD_V2 ? 0 : ERR_CORRUPT;
 	default: return ERR_CORRUPT;

@@ -85,7 +85,7 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 {
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_takeover(3, "dc2/host7", 1764300000123ULL, &rec);
+	changelog_encode_takeover(3, "dc2/host7", 1764300000123ULL, -1, &rec);
 	changelog_head h;
 	store_batch *none = store_batch_new();
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
@@ -94,6 +94,8 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 	cr_assert_eq(h.instance_len, 9);
 	cr_assert_eq(memcmp(h.instance, "dc2/host7", 9), 0);
 	cr_assert_eq(h.writer_ms, 1764300000123ULL);
+	cr_assert_eq(h.expect_at, -1, "names no place: counts wherever it lands");
+	cr_assert(changelog_takeover_counts(&h, 0) && changelog_takeover_counts(&h, 99));
 	/* A takeover from before writer times ends after its instance: it
 	 * names none. Every other cut, and a byte more, is refused. */
 	size_t old = rec.len - 8;
@@ -108,8 +110,28 @@ Test(changelog, marks_and_records_from_before_epochs_decode)
 	sbuf_add(&rec, "x", 1);
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT);
 	sbuf_free(&rec);
+	/* A follower's takeover names its place after the writer time; the
+	 * form without one still decodes, and so does nothing between. */
 	sbuf_init(&rec);
-	changelog_encode_takeover(3, "dc2/host7", 0, &rec);
+	changelog_encode_takeover(4, "dc3", 1764300000124ULL, 41, &rec);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), 0);
+	cr_assert_eq(h.kind, CHANGELOG_TAKEOVER);
+	cr_assert_eq(h.writer_ms, 1764300000124ULL);
+	cr_assert_eq(h.expect_at, 41);
+	cr_assert(changelog_takeover_counts(&h, 41), "at its place");
+	cr_assert_not(changelog_takeover_counts(&h, 42), "past it");
+	cr_assert_not(changelog_takeover_counts(&h, 40), "before it (the log cut back)");
+	cr_assert_eq(changelog_decode(rec.p, rec.len - 8, &h, none), 0);
+	cr_assert_eq(h.expect_at, -1);
+	for (size_t n = rec.len - 7; n < rec.len; n++)
+		cr_assert_eq(changelog_decode(rec.p, n, &h, none), ERR_CORRUPT, "cut at %zu", n);
+	sbuf_add(&rec, "x", 1);
+	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT);
+	sbuf_free(&rec);
+	changelog_head beat = {.kind = CHANGELOG_BEAT, .expect_at = -1};
+	cr_assert_not(changelog_takeover_counts(&beat, 0), "a beat is no takeover");
+	sbuf_init(&rec);
+	changelog_encode_takeover(3, "dc2/host7", 0, -1, &rec);
 	cr_assert_eq(changelog_decode(rec.p, rec.len, &h, none), ERR_CORRUPT,
 	             "a writer time field of 0 is none a takeover writes");
 	sbuf_free(&rec);
@@ -510,6 +532,83 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	store_close(fresh);
 }
 
+/* A takeover record of epoch by instance, naming place expect, appended
+ * to the changelog's partition as another instance would: its offset. */
+static int64_t foreign_takeover(uint64_t epoch, const char *instance, int64_t expect)
+{
+	sbuf rec;
+	sbuf_init(&rec);
+	changelog_encode_takeover(epoch, instance, clock_wall_ms(), expect, &rec);
+	rd_kafka_t *pr = kafka_util_new_producer(T.o.brokers);
+	delivery d = {0};
+	cr_assert_eq(rd_kafka_producev(
+	                 pr, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(T.o.partition),
+	                 RD_KAFKA_V_KEY(T.o.edge_id, strlen(T.o.edge_id)),
+	                 RD_KAFKA_V_VALUE(rec.p, rec.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                 RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
+	rd_kafka_destroy(pr);
+	sbuf_free(&rec);
+	return d.offset;
+}
+
+/* A standby reading a deposed leader (cut from its followers, still
+ * answering clients with the log as it was) finds the log silent while
+ * the active writes on at the new leader; its takeover, naming the place
+ * after the last record it was shown, lands after the active's newer
+ * records. It is void for every reader: the active goes on, unfenced,
+ * and a store rebuilt from the log keeps the active's epoch and writes.
+ * The same takeover at its place fences the active. */
+Test(changelog, a_takeover_landed_past_its_place_fences_no_one_and_one_at_it_does)
+{
+	changelog_opts oa = T.o;
+	oa.instance = "dc1";
+	oa.beat_ms = 60000; /* no beat: the offsets below are exact */
+	oa.takeover_ms = 125000;
+	store *da = open_named("a");
+	changelog *a = active_on(&oa, da);
+	cr_assert_eq(changelog_epoch(a), 1);
+	store_batch *wb = sample("before", "b", "none");
+	replicated_write(a, da, wb); /* a's takeover at 0, this at 1 */
+	store_batch_free(wb);
+
+	/* Shown the log up to a's takeover only, the standby names 1. */
+	int64_t at = foreign_takeover(2, "dc2", 1);
+	cr_assert_eq(at, 2);
+	wb = sample("after", "b2", "none");
+	replicated_write(a, da, wb); /* the order check reads the takeover */
+	store_batch_free(wb);
+	cr_assert_not(changelog_fenced(a));
+	cr_assert(changelog_active(a));
+	cr_assert_eq(changelog_epoch(a), 1);
+
+	changelog_restored r;
+	store *fresh = restored_as("fresh", &r);
+	cr_assert_eq(r.voided, 1, "the misplaced takeover, voided %lu", (unsigned long)r.voided);
+	expect(fresh, "Mk1", "after");
+	expect(fresh, "Mk2", "b2");
+	uint64_t e = 0;
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_EPOCH), 1, &e), 0);
+	cr_assert_eq(e, 1, "the void takeover raised no epoch");
+	store_close(fresh);
+
+	/* At its place (the log's end: a's write at 3), it counts. */
+	at = foreign_takeover(2, "dc2", 4);
+	cr_assert_eq(at, 4);
+	wb = sample("zombie", "z", "none");
+	cr_assert_eq(changelog_append(a, wb, false), ERR_FENCED);
+	store_batch_free(wb);
+	cr_assert(changelog_fenced(a));
+	fresh = restored_as("fresh2", &r);
+	cr_assert_eq(store_read_u64(fresh, LOG_KEY(EKEY_LOG_EPOCH), 1, &e), 0);
+	cr_assert_eq(e, 2);
+	expect(fresh, "Mk1", "after");
+	store_close(fresh);
+	changelog_free(a);
+	store_close(da);
+}
+
 Test(changelog, a_takeover_names_a_writer_time_after_every_one_before_it_whatever_the_clock)
 {
 	changelog_opts oa = T.o, ob = T.o, oc = T.o;
@@ -573,7 +672,7 @@ Test(changelog, a_takeover_from_before_writer_times_names_none_and_the_next_uses
 	 * head, then the instance, and nothing after it. */
 	sbuf rec;
 	sbuf_init(&rec);
-	changelog_encode_takeover(1, "old", 1, &rec);
+	changelog_encode_takeover(1, "old", 1, -1, &rec);
 	rd_kafka_t *pr = kafka_util_new_producer(rd_kafka_mock_cluster_bootstraps(T.mc));
 	delivery d = {0};
 	cr_assert_eq(rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(1),
