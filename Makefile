@@ -5,9 +5,12 @@
 #                 on the embedded Kafka; KAFKA=real: on Apache Kafka (JVMs)
 #   make test     deps if missing, then format-check, include-check,
 #                 layout-check, cpd-check, thread-safety-check, build,
-#                 structure-check, unit, itest, install/rules/client/browser
-#                 tests, short drills, san-test, fuzz-short, in that order
-#                 (TEST_JOBS=2 test binaries at once)
+#                 structure-check, unit, itest, realkafka-test,
+#                 install/rules/client/browser tests, short drills and a
+#                 nemesis seed (the sanitizer and fuzz builds beside them),
+#                 san-test, fuzz-short, in that order (TEST_JOBS=2 test
+#                 binaries at once, DRILL_JOBS=2 drills); seconds per stage
+#                 at the end
 #   make unit | itest | san-test   one suite; make -j2 unit runs two binaries
 #                 at once, each's output in build/tests/NAME.log
 #   make format   clang-format the tree; make format-check lists what differs
@@ -397,33 +400,39 @@ run: check-deps
 TEST_JOBS ?= 2
 TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 
-# One stage of make test, timed (tests/stage.sh).
-stage = ./tests/stage.sh $(1) $(MAKE) --no-print-directory $(2)
+# One stage of make test, timed (tests/stage.sh): three recipe lines, the
+# stage's own a plain $(MAKE) line, so that make passes its jobs down
+# (make -jN test) and stops it itself on a signal.
+define stage
+@./tests/stage.sh begin $(1)
+@$(MAKE) --no-print-directory $(2)
+@./tests/stage.sh end $(1)
+endef
+# The make running make test, which tests/prebuild.sh's watchdog outlives
+# by no more than two seconds.
+MAKE_PID = $(shell echo $$PPID)
 
 test: check-deps
 	@rm -f build/test-stages.txt
-	@$(call stage,format-check,format-check)
-	@$(call stage,include-check,include-check)
-	@$(call stage,layout-check,layout-check)
-	@$(call stage,cpd-check,cpd-check)
-	@$(call stage,thread-safety-check,thread-safety-check)
-	@$(call stage,all,$(TEST_J) all)
-	@$(call stage,structure-check,structure-check)
-	@$(call stage,unit,$(TEST_J) unit)
-	@$(call stage,itest,$(TEST_J) itest)
-	@$(call stage,realkafka-test,realkafka-test)
-	@$(call stage,install-test,install-test)
-	@$(call stage,rules-test,rules-test)
-	@$(call stage,client-test,client-test)
-	@$(call stage,browser-test,browser-test)
-	@mkdir -p build; setsid nice -n 19 $(MAKE) --no-print-directory $(TEST_J) prebuild \
-	  > build/prebuild.log 2>&1 & pb=$$!; trap 'kill -- -$$pb 2>/dev/null' INT TERM; \
-	  $(call stage,short-drills,short-drills); rc=$$?; \
-	  if [ $$rc -ne 0 ]; then kill -- -$$pb 2>/dev/null; exit $$rc; fi; \
-	  if ! wait $$pb; then cat build/prebuild.log; echo "the sanitizer and fuzzing builds failed"; exit 1; fi; \
-	  exit $$rc
-	@$(call stage,san-test,$(TEST_J) san-test)
-	@$(call stage,fuzz-short,$(TEST_J) fuzz-short)
+	$(call stage,format-check,format-check)
+	$(call stage,include-check,include-check)
+	$(call stage,layout-check,layout-check)
+	$(call stage,cpd-check,cpd-check)
+	$(call stage,thread-safety-check,thread-safety-check)
+	$(call stage,all,$(TEST_J) all)
+	$(call stage,structure-check,structure-check)
+	$(call stage,unit,$(TEST_J) unit)
+	$(call stage,itest,$(TEST_J) itest)
+	$(call stage,realkafka-test,realkafka-test)
+	$(call stage,install-test,install-test)
+	$(call stage,rules-test,rules-test)
+	$(call stage,client-test,client-test)
+	$(call stage,browser-test,browser-test)
+	@./tests/prebuild.sh start $(MAKE_PID)
+	$(call stage,short-drills,short-drills)
+	@./tests/prebuild.sh wait
+	$(call stage,san-test,$(TEST_J) san-test)
+	$(call stage,fuzz-short,$(TEST_J) fuzz-short)
 	@echo "make test: all suites passed; seconds per stage:"
 	@cat build/test-stages.txt
 
@@ -560,10 +569,10 @@ endif
 
 # make test builds the sanitizer's and the fuzzers' binaries while its
 # short drills run, which leave the two cores about half idle: at the
-# lowest priority (nice 19), so that the drills' daemons go first, in a
-# session of its own, stopped with the recipe on a failure or Ctrl-C.
-# The san-test and fuzz-short stages then only run. Output in
-# build/prebuild.log, printed if the build fails.
+# lowest priority, so that the drills' daemons go first, and stopped
+# once make test's make is gone (tests/prebuild.sh). The san-test and
+# fuzz-short stages then only run. Output in build/prebuild.log,
+# printed if the build fails.
 prebuild: san-bins fuzz-bins
 
 # Drills (sim/drills/*.drill) against the real binaries; reports land in
@@ -625,13 +634,13 @@ SHORT_DRILLS := $(filter-out central_kafka_restart regional_leader_cut,$(DRILLS)
 # time after them. Each drill's verdict is printed when it ends
 # (tests/drill_run.sh); reports in build/drills/NAME-short/.
 DRILL_JOBS ?= 2
-SHORT_REAL := $(filter $(basename $(notdir $(shell grep -l '^kafka real' sim/drills/*.drill))),$(SHORT_DRILLS))
+SHORT_REAL := $(filter $(basename $(notdir $(shell grep -lE '^[[:space:]]*kafka[[:space:]]+real' sim/drills/*.drill))),$(SHORT_DRILLS))
 SHORT_MOCK := $(filter-out $(SHORT_REAL),$(SHORT_DRILLS))
 short-drills: $(BINS) kafka-jars
 	@$(MAKE) --no-print-directory -j$(DRILL_JOBS) short-nemesis $(SHORT_MOCK:%=short-drill-%)
-	@$(MAKE) --no-print-directory -j1 $(SHORT_REAL:%=short-drill-%)
+	$(if $(SHORT_REAL),@$(MAKE) --no-print-directory -j1 $(SHORT_REAL:%=short-drill-%))
 
-short-drill-%: $(BINS)
+short-drill-%: $(BINS) kafka-jars
 	@./tests/drill_run.sh $(BUILD) $* $(BUILD)/drills/$*-short \
 	  drill --short --out $(BUILD)/drills/$*-short sim/drills/$*.drill
 

@@ -25,7 +25,7 @@
  * appends a beat whenever it has appended nothing for beat_ms, so a log
  * silent for takeover_ms, with the cluster in reach, has no active. A
  * follower that finds it so appends a takeover record with an epoch above
- * every one in the log, reads the log up to that record, and is active
+ * every one that counts in the log, reads the log up to that record, and is active
  * from then on if no other takeover of its epoch or above came first
  * (changelog_take). A follower's takeover names its place, the offset
  * after the last record it read, and counts only there: landed later,

@@ -426,6 +426,7 @@ static int take(changelog *cl, rd_kafka_t *rk, applier *a, bool if_silent, char 
 		return rc;
 	}
 	if (expect >= 0 && at != expect) {
+		/* Landed past its place (or before it: the log was cut back). */
 		a->void_at = at;
 		if (cl->takeovers_void)
 			metric_add(cl->takeovers_void, 1);
@@ -537,8 +538,11 @@ static bool follow_silent(const changelog *cl, follow_state *s, const applier *a
 {
 	if (now < s->reach_ms)
 		now = s->reach_ms; /* read after now was */
-	bool silent = now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi &&
-	              a->next > a->void_at && now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
+	/* Past its own void takeover, or the log cut back below it (an
+	 * unclean election took it away): no record it must still read. */
+	bool read_void = a->next > a->void_at || s->hi <= a->void_at;
+	bool silent = now - s->reach_ms < REACH_LOST_MS && a->next >= s->hi && read_void &&
+	              now - s->seen_ms >= (uint64_t)cl->o.takeover_ms;
 	if (silent && a->gap) {
 		if (!s->said_unfit)
 			log_error("changelog silent, but this store lacks records the log lost: it "

@@ -119,7 +119,17 @@ static int scan_record(void *ctx, const rd_kafka_message_t *m)
 	store_batch *none = store_batch_new();
 	int rc = changelog_decode(m->payload, m->len, &h, none);
 	store_batch_free(none);
-	if (rc == 0 && changelog_takeover_counts(&h, m->offset) && h.epoch > cl->epoch) {
+	if (rc) {
+		/* A record this binary cannot read lies between two of its own:
+		 * a newer instance's, maybe a takeover in a form it does not
+		 * know. Fenced, as by one: never two actives. */
+		log_error("changelog: a record this instance cannot read lies between two of its "
+		          "own; it steps down as if taken over",
+		          "topic=%s partition=%d offset=%" PRId64 " err=\"%s\"", cl->topic,
+		          (int)cl->o.partition, m->offset, err_str(rc));
+		return ERR_FENCED;
+	}
+	if (changelog_takeover_counts(&h, m->offset) && h.epoch > cl->epoch) {
 #ifdef LIKES_MUTANT_NO_FENCE
 		return 0; /* the bug put back (make MUTANT=NO_FENCE): not fenced */
 #endif

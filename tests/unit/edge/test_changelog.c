@@ -532,25 +532,57 @@ Test(changelog, a_takeover_fences_the_former_active_and_voids_its_later_records)
 	store_close(fresh);
 }
 
+/* value (n bytes) appended to the changelog's partition under the edge's
+ * key, as another instance would: its offset. */
+static int64_t foreign_record(const void *value, size_t n)
+{
+	rd_kafka_t *pr = kafka_util_new_producer(T.o.brokers);
+	delivery d = {0};
+	cr_assert_eq(rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(TOPIC),
+	                               RD_KAFKA_V_PARTITION(T.o.partition),
+	                               RD_KAFKA_V_KEY(T.o.edge_id, strlen(T.o.edge_id)),
+	                               RD_KAFKA_V_VALUE((void *)value, n),
+	                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                               RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
+	rd_kafka_destroy(pr);
+	return d.offset;
+}
+
 /* A takeover record of epoch by instance, naming place expect, appended
- * to the changelog's partition as another instance would: its offset. */
+ * as another instance would: its offset. */
 static int64_t foreign_takeover(uint64_t epoch, const char *instance, int64_t expect)
 {
 	sbuf rec;
 	sbuf_init(&rec);
 	changelog_encode_takeover(epoch, instance, clock_wall_ms(), expect, &rec);
-	rd_kafka_t *pr = kafka_util_new_producer(T.o.brokers);
-	delivery d = {0};
-	cr_assert_eq(rd_kafka_producev(
-	                 pr, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(T.o.partition),
-	                 RD_KAFKA_V_KEY(T.o.edge_id, strlen(T.o.edge_id)),
-	                 RD_KAFKA_V_VALUE(rec.p, rec.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	                 RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
-	             RD_KAFKA_RESP_ERR_NO_ERROR);
-	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
-	rd_kafka_destroy(pr);
+	int64_t at = foreign_record(rec.p, rec.len);
 	sbuf_free(&rec);
-	return d.offset;
+	return at;
+}
+
+/* A newer instance's record, in a form this binary cannot decode, between
+ * two of the active's own: it may be a takeover, so the active steps
+ * down as if it were one (an upgrade's window never holds two actives). */
+Test(changelog, a_record_the_active_cannot_read_between_its_own_fences_it)
+{
+	changelog_opts oa = T.o;
+	oa.beat_ms = 60000;
+	oa.takeover_ms = 125000;
+	store *da = open_named("a");
+	changelog *a = active_on(&oa, da);
+	store_batch *wb = sample("before", "b", "none");
+	replicated_write(a, da, wb);
+	store_batch_free(wb);
+	static const unsigned char newer[] = {9, 2, 0, 0, 0, 0, 0, 0, 0, 7};
+	(void)foreign_record(newer, sizeof newer);
+	wb = sample("after", "b2", "none");
+	cr_assert_eq(changelog_append(a, wb, false), ERR_FENCED);
+	store_batch_free(wb);
+	cr_assert(changelog_fenced(a));
+	changelog_free(a);
+	store_close(da);
 }
 
 /* A standby reading a deposed leader (cut from its followers, still
