@@ -146,6 +146,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 	json_t *root = json_loadb(a->body, a->body_len, 0, NULL);
 	json_t *me = json_object_get(root, "me"), *unknown = json_object_get(root, "unknown");
 	uint64_t converge = (uint64_t)l->o.converge_ms * 1000;
+	uint64_t settle = converge + (uint64_t)l->o.fault_settle_ms * 1000;
 	unsigned wrong_logged = 0;
 	pthread_mutex_lock(&l->mu);
 	load_me_stats *s = &l->mst;
@@ -164,7 +165,15 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 		if (!ch)
 			ch = smap_get(&l->changed_old, &key, sizeof key);
 		uint64_t ch_us = ch ? load_judge_rec_us(ch->u) : 0;
-		bool young = ch && ch_us + converge > o->first_us;
+		/* Young: not yet converge_ms old, or, with a fault in force
+		 * since it was made, no fault-free stretch since of converge_ms
+		 * and the time the way home takes to settle after a fault. A
+		 * pair whose change has rotated out is older than a span: it is
+		 * young only if a fault came within that stretch of the read. */
+		bool young = ch ? ch_us + converge > o->first_us ||
+		                      !load_calm_within(l, ch_us, o->first_us, settle)
+		                : o->first_us > settle && !load_calm_within(l, o->first_us - settle,
+		                                                            o->first_us, settle);
 		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
 		if (load_judge_heart(l, o, item, said, truth, ch, young))
 			continue; /* the user's own write, read where it was acknowledged */
