@@ -166,12 +166,16 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 			ch = smap_get(&l->changed_old, &key, sizeof key);
 		uint64_t ch_us = ch ? load_judge_rec_us(ch->u) : 0;
 		/* Young: not yet converge_ms old, or, with a fault in force
-		 * since it was made, no fault-free stretch since of converge_ms
-		 * and the time the way home takes to settle after a fault. A
-		 * pair whose change has rotated out is older than a span: it is
-		 * young only if a fault came within that stretch of the read. */
+		 * since it was made or within the settling time before it (the
+		 * way home still recovering: an op made 4 s after central's
+		 * heal was late too), no fault-free stretch since of converge_ms
+		 * and that settling time. A pair whose change has rotated out is
+		 * older than a span: it is young only if a fault came within
+		 * that stretch of the read. */
+		uint64_t extra = settle - converge;
 		bool young = ch ? ch_us + converge > o->first_us ||
-		                      !load_calm_within(l, ch_us, o->first_us, settle)
+		                      !load_calm_within(l, ch_us > extra ? ch_us - extra : 0,
+		                                        o->first_us, settle)
 		                : o->first_us > settle && !load_calm_within(l, o->first_us - settle,
 		                                                            o->first_us, settle);
 		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
