@@ -509,45 +509,6 @@ void load_set_ready_phase(load *l, unsigned phase)
 	pthread_mutex_unlock(&l->mu);
 }
 
-void load_set_faulted(load *l, bool faulted)
-{
-	uint64_t now = clock_mono_us();
-	pthread_mutex_lock(&l->mu);
-	bool open = l->nstalls && !l->stalls[l->nstalls - 1].end_us;
-	if (faulted && !open) {
-		if (l->nstalls == l->stalls_cap) {
-			l->stalls_cap = l->stalls_cap ? 2 * l->stalls_cap : 32;
-			l->stalls = xrealloc(l->stalls, l->stalls_cap * sizeof *l->stalls);
-		}
-		l->stalls[l->nstalls].start_us = now;
-		l->stalls[l->nstalls++].end_us = 0;
-	} else if (!faulted && open) {
-		l->stalls[l->nstalls - 1].end_us = now > 0 ? now : 1;
-	}
-	pthread_mutex_unlock(&l->mu);
-}
-
-bool load_calm_within(const load *l, uint64_t from_us, uint64_t to_us, uint64_t span_us)
-{
-	uint64_t calm_from = from_us; /* the start of the fault-free stretch at hand */
-	bool any = false;             /* a fault in force somewhere in the range */
-	for (size_t i = 0; i < l->nstalls; i++) {
-		uint64_t a = l->stalls[i].start_us, b = l->stalls[i].end_us;
-		if (b && b <= from_us)
-			continue; /* over before the range */
-		if (a >= to_us)
-			break;
-		any = true;
-		if (a > calm_from && a - calm_from >= span_us)
-			return true;
-		if (!b)
-			return false; /* in force to the end of the range */
-		if (b > calm_from)
-			calm_from = b;
-	}
-	return !any || (to_us > calm_from && to_us - calm_from >= span_us);
-}
-
 void load_set_phase(load *l, unsigned phase)
 {
 	if (phase >= LOAD_PHASES_MAX) {
