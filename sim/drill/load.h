@@ -81,16 +81,6 @@ void load_set_viral_share(load *l, double share);
 void load_set_region_up(load *l, unsigned region, bool up);
 /* Latencies from now on are kept under phase p (0..LOAD_PHASES_MAX-1). */
 void load_set_phase(load *l, unsigned phase);
-/* Whether any fault is in force from now on (the runner's windows): a
- * change with a fault in force since it was made is held to the truth at
- * its user's home only once converge_ms plus fault_settle_ms without a
- * fault have passed, as a fault may hold up the path it takes (central
- * paused for 15 s held hearts 13-18 s old: nemesis seed 2, five
- * minutes). */
-void load_set_faulted(load *l, bool faulted);
-/* Whether [from_us, to_us] (clock_mono_us) had no fault in force, or
- * holds span_us with none. Under l's mutex. */
-bool load_calm_within(const load *l, uint64_t from_us, uint64_t to_us, uint64_t span_us);
 
 /* Stops starting ops (for good: reads too) and waits until none is in
  * flight. 0, or ERR_TIMEOUT after timeout_ms (each stuck op is logged

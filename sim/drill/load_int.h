@@ -116,12 +116,6 @@ struct load {
 	load_stats st;
 	hist *wr, *rd, *me; /* per phase */
 	load_me_stats mst;
-	/* The stretches with a fault in force (load_set_faulted), oldest
-	 * first, disjoint; the last one's end is 0 while it lasts. */
-	struct {
-		uint64_t start_us, end_us;
-	} * stalls;
-	size_t nstalls, stalls_cap;
 	/* load_me_answer, set by load_new: load_http.c hands heart reads'
 	 * answers up through it, calling nothing above it by name. */
 	void (*me_answer)(op *o, const hanswer *a, uint64_t now);

@@ -7,8 +7,8 @@
  *     is. What the product promises is only that (docs/api.md, /v1/me: a
  *     home user's pairs are answered from the edge's store): another
  *     instance (a takeover), a restarted one, an answer away from home or
- *     an op made away are held to the truth only once converge_ms old
- *     with a fault-free stretch that long since (load_me.c);
+ *     an op made away are held to the truth only once converge_ms old,
+ *     as before (load_me.c);
  *   - no answer shows what no op sent could make: a heart liked whose
  *     pair never had a like sent, a count above the likes of distinct
  *     users ever sent for the item (or the views ever sent), plus, at a

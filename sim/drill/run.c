@@ -411,10 +411,6 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                 * a partition (central's start, a failover:
 	                 * docs/events.md). */
 	                .converge_ms = 3 * (d->batch_age_ms + d->snapshot_ms) + 3000 + 5500,
-	                /* After a fault the home stream's publisher may first
-	                 * rejoin its group (a central paused past its session:
-	                 * nemesis seed 2, hearts 15-18 s old after the heal). */
-	                .fault_settle_ms = CLUSTER_FEED_SESSION_MS,
 	                .homes = d->me > 0,
 	                .rate = 0,
 	                .timeout_ms = 2000,

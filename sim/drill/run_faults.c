@@ -57,8 +57,6 @@ void run_window_open(runner *rn, int key, const char *label)
 	w->key = key;
 	w->start = run_now_s(rn);
 	snprintf(w->label, sizeof w->label, "%s", label);
-	if (rn->l)
-		load_set_faulted(rn->l, true);
 }
 
 /* Closes the window of key; with span, every window whose key is in
@@ -79,8 +77,6 @@ void run_window_close_span(runner *rn, int key, int span, const char *healed_by)
 		}
 		i--;
 	}
-	if (rn->l)
-		load_set_faulted(rn->l, rn->nopen > 0);
 }
 
 void run_window_close(runner *rn, int key, const char *healed_by)

@@ -129,32 +129,3 @@ Test(load_me, only_recent_changes_are_kept_to_judge_young)
 	              (unsigned long long)s.tracked, rate);
 	cr_assert_eq(load_drain(L, 5000), 0);
 }
-
-/* A fault in force holds the changes made before and during it back from
- * the truth until converge_ms and fault_settle_ms have passed with none:
- * the path a change takes to its user's home edge may be held up by it
- * (central paused). */
-Test(load_me, a_fault_in_force_holds_changes_back_until_a_calm_stretch)
-{
-	load_opts o = hearts_opts();
-	o.converge_ms = 300;
-	o.fault_settle_ms = 200;
-	start(&o);
-	load_set_faulted(L, true);
-	wait_acked(300, 10000);
-	usleep(1000 * 1000); /* every change now older than the bound */
-	load_me_stats during = me_stats();
-	usleep(1000 * 1000);
-	load_me_stats later = me_stats();
-	cr_assert_eq(later.liked, during.liked,
-	             "no liked pair held to the truth while the fault lasts (%llu then %llu)",
-	             (unsigned long long)during.liked, (unsigned long long)later.liked);
-	cr_assert_gt(later.young, during.young);
-	cr_assert_eq(later.pairs, during.pairs, "nothing held while a fault lasts");
-	load_set_faulted(L, false);
-	usleep(1500 * 1000); /* a calm stretch of the bound, and more */
-	load_me_stats after = me_stats();
-	cr_assert_gt(after.liked, later.liked, "held to the truth again after the calm");
-	cr_assert_eq(after.wrong, 0);
-	cr_assert_eq(load_drain(L, 5000), 0);
-}
