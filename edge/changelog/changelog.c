@@ -309,8 +309,8 @@ static void metrics_make(changelog *cl, metrics *reg)
 	    metrics_counter(reg, "changelog_takeovers_total", "Takeovers this instance won.", NULL);
 	cl->takeovers_void = metrics_counter(
 	    reg, "changelog_takeovers_void_total",
-	    "Takeovers this instance appended that landed past their place: records it had not "
-	    "been shown came first, so the log was not silent, and they count nowhere.",
+	    "Takeovers this instance appended that landed elsewhere than their place: records it "
+	    "had not been shown came first, so the log was not silent, and they count nowhere.",
 	    NULL);
 	cl->replayed = metrics_counter(
 	    reg, "changelog_replayed_records_total",

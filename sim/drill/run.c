@@ -437,12 +437,6 @@ static bool stop_asked(void)
 	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
 }
 
-/* The seconds the schedule was held (runner.held_ms). */
-static double held_s(const runner *rn)
-{
-	return (double)rn->held_ms / 1000.0;
-}
-
 /* Runs the steps on schedule while the load goes on. */
 static void timeline(runner *rn)
 {
@@ -454,7 +448,7 @@ static void timeline(runner *rn)
 	double every = rn->d.latency_every_s;
 	if (every > 0)
 		run_interval_begin(rn);
-	while (run_now_s(rn) < duration + held_s(rn)) {
+	while (run_now_s(rn) < duration + run_held_s(rn)) {
 		if (stop_asked()) {
 			rn->interrupted = true;
 			return;
@@ -466,7 +460,8 @@ static void timeline(runner *rn)
 		if (every > 0 && run_now_s(rn) >= rn->iv_start_s + every)
 			run_interval_end(rn, rn->iv_start_s + every);
 		while (next < rn->d.nsteps &&
-		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) + held_s(rn) <=
+		       drill_step_time(&rn->d, &rn->d.steps[next], rn->o->short_run) +
+		               run_held_s(rn) <=
 		           run_now_s(rn)) {
 			if (run_step(rn, &rn->d.steps[next]))
 				rn->failed_step = true;
@@ -486,9 +481,9 @@ static void timeline(runner *rn)
 	}
 	if (rn->d.procs_every_s)
 		run_sample_procs(rn); /* the end of the load */
-	if (every > 0 && !rn->interrupted && duration + held_s(rn) - rn->iv_start_s > 0.5)
-		run_interval_end(rn, duration + held_s(rn)); /* a shorter last one */
-	report_number(rn->r, "steps_held_s", held_s(rn));
+	if (every > 0 && !rn->interrupted && duration + run_held_s(rn) - rn->iv_start_s > 0.5)
+		run_interval_end(rn, duration + run_held_s(rn)); /* a shorter last one */
+	report_number(rn->r, "steps_held_s", run_held_s(rn));
 	wakeprobe_stop(rn->wp);
 	rn->wp = NULL;
 }

@@ -140,6 +140,12 @@ static inline double run_now_s(const runner *rn)
 	return rn->t0 ? (double)(clock_mono_ms() - rn->t0) / 1000.0 : 0;
 }
 
+/* The seconds the schedule was held (runner.held_ms). */
+static inline double run_held_s(const runner *rn)
+{
+	return (double)rn->held_ms / 1000.0;
+}
+
 /* Faults (run_faults.c). The fault window key of step s (its node and
  * kind); a window opened under key and label, closed (with span, the
  * keys key..key+span: a cluster's nodes) by the step healed_by names. */

@@ -247,8 +247,8 @@ static double dir_mb(const char *dir)
  * its configuration gives (soak.h). */
 void run_judge_procs(runner *rn)
 {
-	/* The load ran longer by the schedule's holds (runner.held_ms). */
-	double duration = drill_duration(&rn->d, rn->o->short_run) + (double)rn->held_ms / 1000.0;
+	/* The load ran longer by the schedule's holds. */
+	double duration = drill_duration(&rn->d, rn->o->short_run) + run_held_s(rn);
 	soak_rules rules;
 	soak_rules_default(duration, &rules);
 	report_proc_rules(rn->r, rules.warmup_s, rn->d.procs_every_s);

@@ -35,6 +35,9 @@
 
 #define TOPIC "likes.changelog"
 
+/* Helpers not every file uses. */
+#define CHANGELOG_FIXTURE static __attribute__((unused))
+
 static struct {
 	char dir[64];
 	rd_kafka_mock_cluster_t *mc;
@@ -77,7 +80,7 @@ static store *open_named(const char *name)
 }
 
 /* One put of k = v, as a write the changelog does not see. */
-static void put_local(store *db, const char *k, const char *v)
+CHANGELOG_FIXTURE void put_local(store *db, const char *k, const char *v)
 {
 	store_batch *wb = store_batch_new();
 	store_batch_put(wb, k, strlen(k), v, strlen(v));
@@ -85,7 +88,7 @@ static void put_local(store *db, const char *k, const char *v)
 	store_batch_free(wb);
 }
 
-static void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+CHANGELOG_FIXTURE void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
 {
 	(void)v;
 	(void)vn;
@@ -93,7 +96,7 @@ static void saw_key(void *ctx, const char *k, size_t kn, const char *v, size_t v
 		*(bool *)ctx = true;
 }
 
-static void saw_del(void *ctx, const char *k, size_t kn)
+CHANGELOG_FIXTURE void saw_del(void *ctx, const char *k, size_t kn)
 {
 	(void)ctx;
 	(void)k;
@@ -101,21 +104,21 @@ static void saw_del(void *ctx, const char *k, size_t kn)
 }
 
 /* wb holds the changelog's position key. */
-static bool has_position(const store_batch *wb)
+CHANGELOG_FIXTURE bool has_position(const store_batch *wb)
 {
 	bool seen = false;
 	store_batch_iterate(wb, &seen, saw_key, saw_del);
 	return seen;
 }
 
-static char *get(store *db, const char *k)
+CHANGELOG_FIXTURE char *get(store *db, const char *k)
 {
 	char *v;
 	size_t n;
 	return store_get(db, k, strlen(k), &v, &n) == 0 ? v : NULL;
 }
 
-static void expect(store *db, const char *k, const char *want)
+CHANGELOG_FIXTURE void expect(store *db, const char *k, const char *want)
 {
 	char *v = get(db, k);
 	if (!want) {
@@ -127,9 +130,6 @@ static void expect(store *db, const char *k, const char *want)
 	free(v);
 }
 
-/* Helpers not every file uses. */
-#define CHANGELOG_FIXTURE static __attribute__((unused))
-
 /* wb of one put, k = v. */
 CHANGELOG_FIXTURE store_batch *put1(const char *k, const char *v)
 {
@@ -139,7 +139,7 @@ CHANGELOG_FIXTURE store_batch *put1(const char *k, const char *v)
 }
 
 /* wb of two puts and a delete. */
-static store_batch *sample(const char *a, const char *b, const char *gone)
+CHANGELOG_FIXTURE store_batch *sample(const char *a, const char *b, const char *gone)
 {
 	store_batch *wb = store_batch_new();
 	store_batch_put(wb, "Mk1", 3, a, strlen(a));
@@ -149,7 +149,7 @@ static store_batch *sample(const char *a, const char *b, const char *gone)
 }
 
 /* The producer of o, active on db (it took the log over). */
-static changelog *active_on(const changelog_opts *o, store *db)
+CHANGELOG_FIXTURE changelog *active_on(const changelog_opts *o, store *db)
 {
 	char err[256] = "";
 	changelog *cl = changelog_new(o, err, sizeof err);
@@ -162,7 +162,7 @@ static changelog *active_on(const changelog_opts *o, store *db)
 
 /* Writes wb to db as the ledger does with the changelog on: appended
  * first, then the store write with the position added. */
-static void replicated_write(changelog *cl, store *db, store_batch *wb)
+CHANGELOG_FIXTURE void replicated_write(changelog *cl, store *db, store_batch *wb)
 {
 	cr_assert_eq(changelog_append(cl, wb, false), 0);
 	cr_assert(has_position(wb));
@@ -177,6 +177,19 @@ CHANGELOG_FIXTURE store *restored_as(const char *name, changelog_restored *r)
 	char err[256] = "";
 	store *db = open_named(name);
 	cr_assert_eq(changelog_restore(&T.o, db, r, err, sizeof err), 0, "%s", err);
+	return db;
+}
+
+/* A store T.dir/name holding one replicated write of value v, made
+ * through a changelog with options o (closed after). */
+CHANGELOG_FIXTURE store *one_write(const changelog_opts *o, const char *name, const char *v)
+{
+	store *db = open_named(name);
+	changelog *cl = active_on(o, db);
+	store_batch *wb = sample(v, "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	changelog_free(cl);
 	return db;
 }
 
