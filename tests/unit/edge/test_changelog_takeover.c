@@ -212,7 +212,8 @@ Test(changelog_takeover, a_takeover_landed_past_its_place_fences_no_one_and_one_
 	store_close(da);
 }
 
-Test(changelog_takeover, a_takeover_names_a_writer_time_after_every_one_before_it_whatever_the_clock)
+Test(changelog_takeover,
+     a_takeover_names_a_writer_time_after_every_one_before_it_whatever_the_clock)
 {
 	changelog_opts oa = T.o, ob = T.o, oc = T.o;
 	oa.instance = "dc1";
