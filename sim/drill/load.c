@@ -728,6 +728,7 @@ void load_instance_started(load *l, unsigned region, unsigned inst)
 	pthread_mutex_lock(&l->mu);
 	l->inst_acked[region][inst] = false;
 	l->taken_us[region][inst] = 0;
+	l->ack_us[region][inst] = 0;
 	l->starts[region][inst]++;
 	pthread_mutex_unlock(&l->mu);
 }

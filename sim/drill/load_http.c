@@ -147,31 +147,55 @@ static uint64_t json_hlc(json_t *root)
 	return (uint64_t)json_integer_value(h);
 }
 
-/* Under mu, with standbys: o's ack at now, from o->inst. Its region's
- * last ack, the takeover watch, and which instances were taken over
- * from: every other one that had acked (unless this ack is stale). True
- * when o->inst itself was taken over from before o's attempt was sent:
- * a stale ack. */
-static bool instance_acked(load *l, const op *o, uint64_t now)
+/* Under mu, with standbys: o's ack at now, from o->inst, replayed or
+ * not. Its region's last ack, the takeover watch, and which instances
+ * were taken over from. True when o->inst itself was taken over from
+ * before o's attempt was sent: a stale ack.
+ *
+ * An instance j is taken over from when another acks a write sent after
+ * the load learned of j's last ack: one sent before may have been taken
+ * before j's, and an answer read late says nothing of who holds the
+ * region now. A replayed answer gives the first one's outcome, not a
+ * write of its own: it is never stale and takes nothing over. */
+static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now)
 {
 	unsigned r = o->region, k = o->inst;
-	bool stale = l->taken_us[r][k] && o->sent_us > l->taken_us[r][k];
+	bool stale = !replayed && l->taken_us[r][k] && o->sent_us > l->taken_us[r][k];
 	l->ist[r][k].acked++;
 	if (stale) {
 		l->ist[r][k].stale_acks++;
 		l->st.stale_acks++;
 	}
+	if (replayed || stale) /* a stale ack is the bug, not a takeover */
+		return stale;
 	l->inst_acked[r][k] = true;
-	/* A stale ack takes nothing over: it is the bug, not a takeover. */
-	for (unsigned j = 0; !stale && j < l->ninst; j++)
-		if (j != k && l->inst_acked[r][j] && !l->taken_us[r][j])
+	l->ack_us[r][k] = now;
+	for (unsigned j = 0; j < l->ninst; j++)
+		if (j != k && l->inst_acked[r][j] && !l->taken_us[r][j] &&
+		    o->sent_us > l->ack_us[r][j]) {
 			l->taken_us[r][j] = now;
+			l->taken_by[r][j] = (uint8_t)k;
+		}
 	if (l->watch_us[r] && !l->watch_first_us[r] && k != l->watch_lost[r])
 		l->watch_first_us[r] = now;
-	if (!stale && l->last_ack[r] >= 0 && l->last_ack[r] != (int)k)
+	if (l->last_ack[r] >= 0 && l->last_ack[r] != (int)k)
 		l->st.active_changes++;
 	l->last_ack[r] = (int)k;
-	return stale;
+	return false;
+}
+
+/* Under mu: o's attempt at o->inst was answered not_active. Sent after
+ * that instance's last ack, it says the instance has lost the region
+ * since (a takeover fenced it): those it took over from are no longer
+ * held off by it, and may hold the region again without a restart. */
+static void instance_refused(load *l, const op *o)
+{
+	unsigned r = o->region, k = o->inst;
+	if (!l->inst_acked[r][k] || o->sent_us <= l->ack_us[r][k])
+		return;
+	for (unsigned j = 0; j < l->ninst; j++)
+		if (j != k && l->taken_us[r][j] && l->taken_by[r][j] == k)
+			l->taken_us[r][j] = 0;
 }
 
 /* A write answered 2xx at now: the truth moves, the user learns the hlc. */
@@ -219,7 +243,7 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 		load_me_note(l, o->user, o->item, o->region != o->home, o->kind == OP_LIKE,
 		             load_judge_ack_tag(l, o));
 	if (l->ninst > 1) /* the takeover watch's clock: when the load learns of the ack */
-		stale = instance_acked(l, o, clock_mono_us());
+		stale = instance_acked(l, o, replayed, clock_mono_us());
 	l->st.acked++;
 	if (replayed)
 		l->st.replayed++;
@@ -345,6 +369,8 @@ static void on_answer(const hanswer *a, void *arg)
 		if (why == 1) {
 			l->st.not_active++;
 			l->ist[o->region][o->inst].not_active++;
+			if (l->ninst > 1)
+				instance_refused(l, o);
 		} else {
 			l->st.not_replicated++;
 			l->ist[o->region][o->inst].not_replicated++;

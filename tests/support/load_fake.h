@@ -65,6 +65,7 @@ static struct {
 	atomic_int cut[REGIONS];            /* instance + 1 cut from its log: it answers
 	                                     * writes 503 not_replicated; 0: none */
 	atomic_int inst_writes[REGIONS][2]; /* writes each instance took */
+	atomic_int late_ms[REGIONS][2];     /* answers of writes an instance took wait this long */
 
 	atomic_int drop_every;  /* lose the answer of every Nth write, after applying it */
 	atomic_int fail_status; /* 0, or answer every request with it (429, 503) */
@@ -118,6 +119,44 @@ LOAD_FAKE void reply(struct evhttp_request *req, int status, const char *body, b
 	evbuffer_add(b, body, strlen(body));
 	evhttp_send_reply(req, status, status < 300 ? "OK" : "Nope", b);
 	evbuffer_free(b);
+}
+
+/* A write answer that waits before it leaves (F.late_ms): taken at once,
+ * told late, as by an instance slow to answer. */
+typedef struct late_answer {
+	struct evhttp_request *req;
+	int status;
+	bool replayed;
+	char body[];
+} late_answer;
+
+LOAD_FAKE void late_reply(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	late_answer *a = arg;
+	reply(a->req, a->status, a->body, a->replayed);
+	free(a);
+}
+
+LOAD_FAKE void reply_write(struct evhttp_request *req, int region, int inst, int status,
+                           const char *body, bool replayed)
+{
+	int ms = atomic_load(&F.late_ms[region][inst]);
+	if (ms <= 0) {
+		reply(req, status, body, replayed);
+		return;
+	}
+	size_t n = strlen(body);
+	late_answer *a = xmalloc(sizeof *a + n + 1);
+	a->req = req;
+	a->status = status;
+	a->replayed = replayed;
+	memcpy(a->body, body, n + 1);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (event_base_once(F.srv.base, -1, EV_TIMEOUT, late_reply, a, &tv) != 0) {
+		free(a);
+		reply(req, status, body, replayed);
+	}
 }
 
 /* Shuts the connection so the client never sees the answer that follows. */
@@ -312,7 +351,7 @@ LOAD_FAKE void handle_write(struct evhttp_request *req, int region, int inst, co
 	int every = atomic_load(&F.drop_every);
 	if (every > 0 && atomic_fetch_add(&F.writes, 1) % every == every - 1)
 		lose_answer(req);
-	reply(req, status, answer, replayed);
+	reply_write(req, region, inst, status, answer, replayed);
 }
 
 /* GET /v1/me?counters=likes&items=post:a,post:b...: the memberships. */

@@ -519,6 +519,63 @@ Test(load, an_instance_taken_over_from_acks_nothing_sent_to_it_after)
 	assert_truth_is_the_fakes();
 }
 
+Test(load, a_region_goes_back_to_an_instance_its_standby_took_over_from)
+{
+	/* A-B-A with no restart: B takes the region over, then A takes it
+	 * back (B answers not_active from then on). A's acks after that are
+	 * a takeover of its own, not stale ones. */
+	start_paired(600, 100);
+	atomic_store(&F.active[1], 1);
+	int want[2] = {1, 1};
+	cr_assert(wait_for(acked_by, want, 5000));
+	uint64_t more = stats().acked + 100;
+	wait_acked(more, 5000);
+	atomic_store(&F.active[1], 0);
+	want[1] = 0;
+	cr_assert(wait_for(acked_by, want, 5000));
+	more = stats().acked + 200;
+	wait_acked(more, 5000);
+	load_stats s = stats();
+	cr_assert_eq(s.stale_acks, 0, "a region may go back to an instance");
+	cr_assert_geq(s.active_changes, 2);
+	cr_assert_gt(inst_stats(1, 1).not_active, 0);
+	cr_assert_eq(load_route(L, 1), 0);
+
+	/* Then B acks again while A still does (a zombie): stale. */
+	atomic_store(&F.active[1], -1);
+	load_aim(L, 1, 1, 5);
+	cr_assert(wait_for(stale_seen, NULL, 5000));
+	cr_assert_gt(inst_stats(1, 1).stale_acks, 0);
+	cr_assert_eq(inst_stats(1, 0).stale_acks, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	assert_truth_is_the_fakes();
+}
+
+Test(load, an_answer_read_after_a_takeover_takes_the_new_instance_over_from_no_one)
+{
+	/* The old active's answers to writes it took reach the load 300 ms
+	 * late (its refusals do not), and some clients go to the new active
+	 * at once: writes the old one took before the takeover are answered
+	 * after the new one's first acks. They are no sign that it holds the region
+	 * again. */
+	atomic_store(&F.late_ms[1][0], 300);
+	start_paired(600, 100);
+	atomic_store(&F.active[1], 1);
+	load_aim(L, 1, 1, 50); /* clients that learned of the takeover at once */
+	int want[2] = {1, 1};
+	cr_assert(wait_for(acked_by, want, 5000));
+	uint64_t more = stats().acked + 300;
+	wait_acked(more, 5000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+
+	load_stats s = stats();
+	cr_assert_eq(s.stale_acks, 0);
+	cr_assert_eq(load_last_acked(L, 1), 1);
+	cr_assert_gt(inst_stats(1, 1).acked, 100);
+	assert_no_anomalies();
+	assert_truth_is_the_fakes();
+}
+
 Test(load, bad_options_are_refused)
 {
 	char err[128];
