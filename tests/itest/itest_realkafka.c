@@ -394,12 +394,17 @@ Test(realkafka, a_write_refused_after_its_record_reached_the_log_counts_nowhere)
 	edge_counts_hold(&o, STANDBY, true);
 }
 
-/* Sends writes to slot for ms, one after another; what each got. */
+/* Sends writes to slot for ms, one after another; what each got. A
+ * daemon that exits on a fatal Kafka error meanwhile (librdkafka's
+ * idempotent producer after a leader's loss, now and then) is started
+ * again, as its supervisor would. */
 static void load_for(outcomes *o, int slot, unsigned ms)
 {
 	uint64_t until = clock_mono_ms() + ms;
-	while (clock_mono_ms() < until)
+	while (clock_mono_ms() < until) {
 		(void)send_one(o, slot);
+		(void)stack_supervise();
+	}
 }
 
 /* Kills slot's instance and reaps it. */

@@ -630,6 +630,42 @@ STACK_UTIL void stack_wait_exit(int slot, unsigned ms, int want, const char *wha
 	          want, status, stack_tail(log));
 }
 
+/* Did pid exit with status 3, the daemons' exit on a fatal Kafka error
+ * (common/bus.c: an idempotent producer that can no longer keep
+ * order)? Reaped if so; any other exit is left for its test to reap. */
+STACK_UTIL bool stack_exited_fatal(pid_t pid)
+{
+	siginfo_t si = {0};
+	if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+	    si.si_pid != pid || si.si_code != CLD_EXITED || si.si_status != 3)
+		return false;
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	return true;
+}
+
+/* What the supervisor does in a deployment (systemd's Restart=, docs/
+ * ops.md): starts again an edge or central that exited on a fatal Kafka
+ * error, which is how both hand a broken producer over to a restart
+ * that resumes from what they keep. The number started again. */
+STACK_UTIL int stack_supervise(void)
+{
+	int n = 0;
+	for (int i = 0; i < S.nedges; i++)
+		if (stack_exited_fatal(S.edge_pid[i])) {
+			cr_log_warn("edge slot %d exited on a fatal Kafka error; started again", i);
+			S.edge_pid[i] = 0;
+			stack_start_edge(i);
+			n++;
+		}
+	if (stack_exited_fatal(S.central_pid)) {
+		cr_log_warn("central exited on a fatal Kafka error; started again");
+		S.central_pid = 0;
+		stack_start_central();
+		n++;
+	}
+	return n;
+}
+
 /* Does the named file in the stack's dir contain needle? */
 /* The lines of one of the stack's files that hold needle (at most 30,
  * cut to 300 characters), for a failure's message. */
