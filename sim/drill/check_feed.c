@@ -19,11 +19,8 @@
 
 #define FEED_CHANGES "likes.changes"       /* central's topics.changes, which drills keep */
 #define FEED_MILESTONES "likes.milestones" /* and topics.milestones */
-/* central's feed.session_ms, which drills keep: how long a central
- * killed or cut may hold its partitions before another takes them. */
-#define FEED_SESSION_MS 10000
-#define FEED_WAIT_MS 30000 /* for the last events to be published */
-#define FEED_READ_MS 30000 /* for a topic to be read to its end */
+#define FEED_WAIT_MS 30000                 /* for the last events to be published */
+#define FEED_READ_MS 30000                 /* for a topic to be read to its end */
 #define METRIC_PENDING "likes_central_feed_pending_events"
 #define METRIC_PUBLISHING "likes_central_feed_publishing_partitions"
 #define METRICS_TIMEOUT_MS 2000
@@ -167,7 +164,7 @@ bool check_feed(cluster *c, const load_truth_entry *truth, size_t n,
 		report_feed(r, "off (feed 0)", NULL, NULL, 0);
 		return true;
 	}
-	unsigned bound = FEED_WAIT_MS + (check_faulted_central(d) ? FEED_SESSION_MS : 0);
+	unsigned bound = FEED_WAIT_MS + (check_faulted_central(d) ? CLUSTER_FEED_SESSION_MS : 0);
 	bool published = wait_published(c, bound, r);
 	feedcheck *fc = feedcheck_new(d->partitions, d->milestones, d->nmilestones);
 	bool read = read_topic(c, FEED_CHANGES, FEEDCHECK_CHANGES, fc, r) &&

@@ -79,6 +79,11 @@
 #define CLUSTER_TOKEN "sim-admin-token"
 /* The edges' changelog topic (with changelog: their default name). */
 #define CLUSTER_CHANGELOG_TOPIC "likes.changelog"
+/* Central's feed.session_ms in a drill: its default, which the drills'
+ * configs keep. How long a central killed, paused or cut may hold its
+ * feed partitions (its home streams among them) before another
+ * publisher, or itself rejoined, takes them. */
+#define CLUSTER_FEED_SESSION_MS 10000
 #define CLUSTER_EDGE_PORT 8080
 #define CLUSTER_OPS_PORT 9090
 /* With standby: where an instance serves its store to its peer that

@@ -386,6 +386,7 @@ void load_free(load *l)
 		atomic_store(&l->stop, true);
 		pthread_join(l->thread, NULL);
 	}
+	free(l->stalls);
 	/* Freeing a connection frees its queued requests without calling
 	 * back; the ops that sent them go next. */
 	if (l->conns)

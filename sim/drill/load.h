@@ -81,6 +81,22 @@ void load_set_viral_share(load *l, double share);
 void load_set_region_up(load *l, unsigned region, bool up);
 /* Latencies from now on are kept under phase p (0..LOAD_PHASES_MAX-1). */
 void load_set_phase(load *l, unsigned phase);
+/* Whether a fault that may hold up a change on its way to its user's
+ * home edge is in force from now on (the runner's windows: a node
+ * killed, paused, wiped or cut, a broker down, a region down; not a
+ * delay) in region (its edges, its own Kafka) or everywhere (region -1:
+ * a central, central's Kafka). A change with such a fault in force since
+ * it was made, in its region, its user's home region or everywhere, is
+ * held to the truth at home only once converge_ms plus fault_settle_ms
+ * without one have passed (central paused for 15 s held hearts 13-18 s
+ * old: nemesis seed 2, five minutes). A delay, however long it lasts,
+ * is converge_ms's to cover. */
+void load_set_stalled(load *l, int region, bool stalled);
+/* Whether [from_us, to_us] (clock_mono_us) had no such fault in force in
+ * a region of mask (bit r: region r) or everywhere, or holds span_us with
+ * none. Under l's mutex. */
+bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,
+                      uint64_t span_us);
 
 /* Stops starting ops (for good: reads too) and waits until none is in
  * flight. 0, or ERR_TIMEOUT after timeout_ms (each stuck op is logged

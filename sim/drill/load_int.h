@@ -116,6 +116,16 @@ struct load {
 	load_stats st;
 	hist *wr, *rd, *me; /* per phase */
 	load_me_stats mst;
+	/* The stretches with a fault in force (load_set_stalled), by start,
+	 * each in one region or everywhere (-1); those of one region are
+	 * disjoint, and the one in force has end 0. stall_open[region + 1]:
+	 * the index + 1 of that region's one in force, 0: none. */
+	struct {
+		uint64_t start_us, end_us;
+		int region;
+	} * stalls;
+	size_t nstalls, stalls_cap;
+	size_t stall_open[LOAD_REGIONS_MAX + 1];
 	/* load_me_answer, set by load_new: load_http.c hands heart reads'
 	 * answers up through it, calling nothing above it by name. */
 	void (*me_answer)(op *o, const hanswer *a, uint64_t now);
@@ -223,6 +233,8 @@ void load_judge_sent(load *l, const op *o);
 uint64_t load_judge_ack_tag(const load *l, const op *o);
 /* The mono us of a change record (its tag taken off). */
 uint64_t load_judge_rec_us(uint64_t rec);
+/* The region whose edge acknowledged the op a change record records. */
+unsigned load_judge_rec_region(uint64_t rec);
 /* Under mu: one pair of a heart answer to o: said 1 liked, 0 not, < 0
  * unknown or absent; truth the pair's; rec its change record (NULL:
  * none), young when that is within converge_ms of o's start. True when

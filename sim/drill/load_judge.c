@@ -7,8 +7,9 @@
  *     is. What the product promises is only that (docs/api.md, /v1/me: a
  *     home user's pairs are answered from the edge's store): another
  *     instance (a takeover), a restarted one, an answer away from home or
- *     an op made away are held to the truth only once converge_ms old,
- *     as before (load_me.c);
+ *     an op made away are held to the truth only once converge_ms old
+ *     with a stretch that long since free of faults on its way home
+ *     (load_me.c);
  *   - no answer shows what no op sent could make: a heart liked whose
  *     pair never had a like sent, a count above the likes of distinct
  *     users ever sent for the item (or the views ever sent), plus, at a
@@ -108,6 +109,11 @@ uint64_t load_judge_rec_us(uint64_t rec)
 	return rec & ((UINT64_C(1) << REC_US_BITS) - 1);
 }
 
+unsigned load_judge_rec_region(uint64_t rec)
+{
+	return (unsigned)(rec >> REC_REGION_SHIFT) & 7u;
+}
+
 /* Under mu: keeps an anomaly's text for the report (the first few). */
 static void keep(load_judge *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -203,7 +209,7 @@ static bool promised(const load *l, const op *o, uint64_t rec)
 {
 	if (!(rec & REC_HOME_BIT) || o->region != o->home || !o->home_settled)
 		return false;
-	unsigned region = (unsigned)(rec >> REC_REGION_SHIFT) & 7u;
+	unsigned region = load_judge_rec_region(rec);
 	unsigned inst = (unsigned)(rec >> REC_INST_SHIFT) & 1u;
 	unsigned epoch = (unsigned)(rec >> REC_EPOCH_SHIFT) & 0xffu;
 	return region == o->region && inst == o->inst && epoch == (l->starts[region][inst] & 0xffu);

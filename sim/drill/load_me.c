@@ -146,6 +146,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 	json_t *root = json_loadb(a->body, a->body_len, 0, NULL);
 	json_t *me = json_object_get(root, "me"), *unknown = json_object_get(root, "unknown");
 	uint64_t converge = (uint64_t)l->o.converge_ms * 1000;
+	uint64_t settle = converge + (uint64_t)l->o.fault_settle_ms * 1000;
 	unsigned wrong_logged = 0;
 	pthread_mutex_lock(&l->mu);
 	load_me_stats *s = &l->mst;
@@ -164,7 +165,25 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 		if (!ch)
 			ch = smap_get(&l->changed_old, &key, sizeof key);
 		uint64_t ch_us = ch ? load_judge_rec_us(ch->u) : 0;
-		bool young = ch && ch_us + converge > o->first_us;
+		/* Young: not yet converge_ms old, or, with a fault on its way
+		 * home in force (load_set_stalled: everywhere, or in the region
+		 * that took the op, the user's home or the read's) since it was
+		 * made or within the settling time before it (the way home
+		 * still recovering: an op made 4 s after central's heal was late
+		 * too), no stretch free of one since of converge_ms and that
+		 * settling time. A pair whose change has rotated out is older
+		 * than a span: it is young only if such a fault (everywhere, at
+		 * the user's home or the read's region) came within that
+		 * stretch of the read. */
+		uint64_t extra = settle - converge;
+		unsigned mask = 1u << o->home | 1u << o->region;
+		bool young =
+		    ch ? ch_us + converge > o->first_us ||
+		             !load_calm_within(l, mask | 1u << load_judge_rec_region(ch->u),
+		                               ch_us > extra ? ch_us - extra : 0, o->first_us,
+		                               settle)
+		       : o->first_us > settle &&
+		             !load_calm_within(l, mask, o->first_us - settle, o->first_us, settle);
 		bool truth = smap_get(&l->members, &key, sizeof key) != NULL;
 		if (load_judge_heart(l, o, item, said, truth, ch, young))
 			continue; /* the user's own write, read where it was acknowledged */

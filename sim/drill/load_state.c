@@ -1,7 +1,8 @@
 /* load_state.c - what the load's parts share below them (load_int.h):
  * its draws (random numbers, Zipf, items, users, regions), an op's
  * claim of its user, an op's ready slot, the pick of a connection, and
- * the hearts' truth a write's answer moves (load_me_note). load.c
+ * the hearts' truth a write's answer moves (load_me_note), the stretches
+ * with a fault in force (load_set_stalled, load_calm_within). load.c
  * starts ops, load_me.c heart reads and load_http.c sends them all;
  * each calls down into this file, which calls none of them.
  * The loop thread, as load.c says; what is under l->mu is taken there.
@@ -246,4 +247,54 @@ void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, u
 	/* Counts up to LIKED_KEEP, then cycles above it: the slots in use
 	 * and the next one, without wrapping to a small count. */
 	*at = *at + 1 < 2 * LIKED_KEEP ? (uint8_t)(*at + 1) : (uint8_t)LIKED_KEEP;
+}
+
+/* --- faults ------------------------------------------------------------------ */
+
+void load_set_stalled(load *l, int region, bool stalled)
+{
+	if (region < -1 || region >= (int)LOAD_REGIONS_MAX)
+		return;
+	uint64_t now = clock_mono_us();
+	size_t *open = &l->stall_open[region + 1];
+	pthread_mutex_lock(&l->mu);
+	if (stalled && !*open) {
+		if (l->nstalls == l->stalls_cap) {
+			l->stalls_cap = l->stalls_cap ? 2 * l->stalls_cap : 32;
+			l->stalls = xrealloc(l->stalls, l->stalls_cap * sizeof *l->stalls);
+		}
+		l->stalls[l->nstalls].start_us = now;
+		l->stalls[l->nstalls].end_us = 0;
+		l->stalls[l->nstalls].region = region;
+		*open = ++l->nstalls;
+	} else if (!stalled && *open) {
+		l->stalls[*open - 1].end_us = now > 0 ? now : 1;
+		*open = 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,
+                      uint64_t span_us)
+{
+	uint64_t calm_from = from_us; /* the start of the fault-free stretch at hand */
+	bool any = false;             /* a fault in force somewhere in the range */
+	for (size_t i = 0; i < l->nstalls; i++) {
+		int r = l->stalls[i].region;
+		if (r >= 0 && !(mask >> r & 1u))
+			continue; /* elsewhere */
+		uint64_t a = l->stalls[i].start_us, b = l->stalls[i].end_us;
+		if (b && b <= from_us)
+			continue; /* over before the range */
+		if (a >= to_us)
+			break;
+		any = true;
+		if (a > calm_from && a - calm_from >= span_us)
+			return true;
+		if (!b)
+			return false; /* in force to the end of the range */
+		if (b > calm_from)
+			calm_from = b;
+	}
+	return !any || (to_us > calm_from && to_us - calm_from >= span_us);
 }

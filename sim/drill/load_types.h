@@ -37,8 +37,12 @@ typedef struct load_opts {
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */
 	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
-	double me_share;           /* heart reads (above), 0..1 */
-	unsigned converge_ms;      /* a pair older than this is held to the truth */
+	double me_share;      /* heart reads (above), 0..1 */
+	unsigned converge_ms; /* a pair older than this is held to the truth */
+	/* After a fault, how much longer than converge_ms a change may take
+	 * to reach its user's home (the feed's publisher rejoining its group,
+	 * load_set_stalled); 0: none. */
+	unsigned fault_settle_ms;
 	bool homes;                /* requests name the user's home region */
 	double rate;               /* ops per second to start with (0: idle) */
 	unsigned timeout_ms;       /* per attempt; default 2000 */

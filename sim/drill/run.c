@@ -169,16 +169,16 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_RESET: return run_path_step(rn, s, n);
 	case DRILL_KILL:
 		rc = cluster_node_signal(n, SIGKILL);
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		break;
 	case DRILL_STOP:
 		rc = cluster_node_signal(n, SIGSTOP);
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		break;
 	case DRILL_WIPE:
 		wipe_note(rn, n);
 		rc = cluster_node_wipe(n, err, sizeof err);
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		break;
 	case DRILL_START:
 		rc = cluster_node_start(&rn->c, n, err, sizeof err);
@@ -219,7 +219,7 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_MOVE: return run_move_step(rn, s);
 	case DRILL_REGION_DOWN:
 		load_set_region_up(rn->l, (unsigned)s->index, false);
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		break;
 	case DRILL_REGION_UP:
 		load_set_region_up(rn->l, (unsigned)s->index, true);
@@ -234,7 +234,7 @@ static int run_step(runner *rn, const drill_step *s)
 	case DRILL_VIRAL: load_set_viral_share(rn->l, s->x); break;
 	case DRILL_DISK_FULL:
 		rc = cluster_disk(n, true);
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		break;
 	case DRILL_DISK_FREE:
 		/* Every instance's disk: the one filled may no longer be active. */
@@ -314,6 +314,7 @@ static void heal_all(runner *rn)
 		report_fault(rn->r, w->start, run_now_s(rn), w->label);
 		rn->open[0] = rn->open[--rn->nopen];
 	}
+	run_stalls_tell(rn);
 }
 
 /* --- samples ---------------------------------------------------------------- */
@@ -411,6 +412,10 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                 * a partition (central's start, a failover:
 	                 * docs/events.md). */
 	                .converge_ms = 3 * (d->batch_age_ms + d->snapshot_ms) + 3000 + 5500,
+	                /* After a fault the home stream's publisher may first
+	                 * rejoin its group (a central paused past its session:
+	                 * nemesis seed 2, hearts 15-18 s old after the heal). */
+	                .fault_settle_ms = CLUSTER_FEED_SESSION_MS,
 	                .homes = d->me > 0,
 	                .rate = 0,
 	                .timeout_ms = 2000,

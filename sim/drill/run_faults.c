@@ -46,17 +46,52 @@ int run_fault_key(const drill_step *s)
 	}
 }
 
-void run_window_open(runner *rn, int key, const char *label)
+int run_fault_scope(const drill_step *s)
+{
+	switch (s->action) {
+	case DRILL_DELAY:
+	case DRILL_THROTTLE:
+	case DRILL_CLOCK_JUMP:
+	case DRILL_BROKER_RTT: return RUN_SCOPE_NONE;
+	case DRILL_REGION_DOWN: return s->index;
+	default: return s->node == DRILL_EDGE ? s->index : RUN_SCOPE_ALL;
+	}
+}
+
+void run_stalls_tell(runner *rn)
+{
+	unsigned regions = rn->d.regions < DRILL_REGIONS_MAX ? rn->d.regions : DRILL_REGIONS_MAX;
+	for (int scope = RUN_SCOPE_ALL; scope < (int)regions; scope++) {
+		bool any = false;
+		for (size_t i = 0; i < rn->nopen && !any; i++)
+			any = rn->open[i].scope == scope;
+		if (any == rn->stalled[scope + 1])
+			continue;
+		rn->stalled[scope + 1] = any;
+		if (rn->l)
+			load_set_stalled(rn->l, scope, any);
+	}
+}
+
+void run_window_open(runner *rn, int key, int scope, const char *label)
 {
 	for (size_t i = 0; i < rn->nopen; i++)
-		if (rn->open[i].key == key)
-			return; /* already in force: the first step names it */
+		if (rn->open[i].key == key) {
+			/* already in force: the first step names it; a cut where a
+			 * delay was holds changes up from now on */
+			if (rn->open[i].scope == RUN_SCOPE_NONE)
+				rn->open[i].scope = scope;
+			run_stalls_tell(rn);
+			return;
+		}
 	if (rn->nopen == WINDOWS_MAX)
 		return;
 	window *w = &rn->open[rn->nopen++];
 	w->key = key;
+	w->scope = scope;
 	w->start = run_now_s(rn);
 	snprintf(w->label, sizeof w->label, "%s", label);
+	run_stalls_tell(rn);
 }
 
 /* Closes the window of key; with span, every window whose key is in
@@ -77,6 +112,7 @@ void run_window_close_span(runner *rn, int key, int span, const char *healed_by)
 		}
 		i--;
 	}
+	run_stalls_tell(rn);
 }
 
 void run_window_close(runner *rn, int key, const char *healed_by)
@@ -110,7 +146,7 @@ int run_clock_step(runner *rn, const drill_step *s, cluster_node *n)
 		rc = cluster_node_clock(n, s->a, err, sizeof err);
 		n->clock_standby = s->standby;
 		if (s->a)
-			run_window_open(rn, run_fault_key(s), s->text);
+			run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		else
 			run_window_close(rn, run_fault_key(s), s->text);
 	} else {
@@ -167,7 +203,7 @@ int run_path_step(runner *rn, const drill_step *s, cluster_node *n)
 	if (s->action == DRILL_HEAL)
 		run_window_close(rn, run_fault_key(s), s->text);
 	else if (s->action != DRILL_RESET)
-		run_window_open(rn, run_fault_key(s), s->text);
+		run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 	if (s->action == DRILL_HEAL && s->link == DRILL_LINK_REGIONAL)
 		run_regional_healed(rn, (unsigned)s->index);
 	return 0;
@@ -372,7 +408,7 @@ int run_brokers_step(runner *rn, const drill_step *s)
 	/* One window per region's cluster, 8500 + 10 R: a heal closes it. */
 	int key = 8500 + region * 10;
 	if (cut)
-		run_window_open(rn, key, s->text);
+		run_window_open(rn, key, region, s->text);
 	else
 		run_window_close(rn, key, s->text);
 	if (!cut && k->nbrokers > 1)
@@ -417,7 +453,7 @@ int run_broker_step(runner *rn, const drill_step *s)
 			return rc;
 		}
 		if (s->action == DRILL_BROKER_RTT && s->a)
-			run_window_open(rn, run_fault_key(s), s->text);
+			run_window_open(rn, run_fault_key(s), run_fault_scope(s), s->text);
 		else if (s->action == DRILL_BROKER_RTT)
 			run_window_close(rn, run_fault_key(s), s->text);
 		return 0;
@@ -439,7 +475,7 @@ int run_broker_step(runner *rn, const drill_step *s)
 	int base = regional ? 8000 + region * 10 : 5000;
 	int key = base + (target < 0 ? 0 : target);
 	if (broker_verbs[v].opens)
-		run_window_open(rn, key, s->text);
+		run_window_open(rn, key, regional ? region : RUN_SCOPE_ALL, s->text);
 	int rc = kproc_command(k, cmd, err, sizeof err);
 	if (rc) {
 		log_error("drill step failed", "step=\"%s\" err=\"%s\" detail=\"%s\"", s->text,

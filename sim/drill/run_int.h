@@ -38,6 +38,7 @@
  * or a heal waiting for the regions to catch up. */
 typedef struct window {
 	int key;
+	int scope; /* where it may hold up a change on its way home (run_fault_scope) */
 	double start;
 	uint64_t truth; /* heals: the viral item's true count at the heal */
 	char label[128];
@@ -86,6 +87,9 @@ typedef struct runner {
 	uint64_t t0; /* mono ms when the load started */
 	window open[WINDOWS_MAX];
 	size_t nopen;
+	/* [scope + 1]: a window of that scope in force, as the load was last
+	 * told (load_set_stalled) */
+	bool stalled[DRILL_REGIONS_MAX + 1];
 	/* heals waiting for every region to catch up with the truth */
 	window heals[WINDOWS_MAX];
 	size_t nheals;
@@ -147,10 +151,20 @@ static inline double run_held_s(const runner *rn)
 }
 
 /* Faults (run_faults.c). The fault window key of step s (its node and
- * kind); a window opened under key and label, closed (with span, the
- * keys key..key+span: a cluster's nodes) by the step healed_by names. */
+ * kind), and its scope: where it may hold up a change on its way to its
+ * user's home edge, a region (its edges, its own Kafka), RUN_SCOPE_ALL
+ * (a central, central's Kafka) or RUN_SCOPE_NONE (a delay, a clock: what
+ * converge_ms covers); a window opened under key, scope and label,
+ * closed (with span, the keys key..key+span: a cluster's nodes) by the
+ * step healed_by names. The load learns which scopes have a window in
+ * force (load_set_stalled) as they open and close; run_stalls_tell
+ * tells it again after the runner's own changes of rn->open. */
+#define RUN_SCOPE_NONE (-2)
+#define RUN_SCOPE_ALL (-1)
 int run_fault_key(const drill_step *s);
-void run_window_open(runner *rn, int key, const char *label);
+int run_fault_scope(const drill_step *s);
+void run_window_open(runner *rn, int key, int scope, const char *label);
+void run_stalls_tell(runner *rn);
 void run_window_close_span(runner *rn, int key, int span, const char *healed_by);
 void run_window_close(runner *rn, int key, const char *healed_by);
 /* The steps on a path of node n, on a region's changelog (trim), on

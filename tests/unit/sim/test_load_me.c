@@ -129,3 +129,78 @@ Test(load_me, only_recent_changes_are_kept_to_judge_young)
 	              (unsigned long long)s.tracked, rate);
 	cr_assert_eq(load_drain(L, 5000), 0);
 }
+
+/* A fault on the way home in force everywhere (a central paused) holds
+ * the changes made before and during it back from the truth until
+ * converge_ms and fault_settle_ms have passed with none. */
+/* Hearts whose changes count as home after 0.3 s, 0.5 s after a fault. */
+static load_opts stall_opts(void)
+{
+	load_opts o = hearts_opts();
+	o.converge_ms = 300;
+	o.fault_settle_ms = 200;
+	return o;
+}
+
+Test(load_me, a_fault_in_force_holds_changes_back_until_a_calm_stretch)
+{
+	load_opts o = stall_opts();
+	start(&o);
+	load_set_stalled(L, -1, true);
+	wait_acked(300, 10000);
+	usleep(1000 * 1000); /* every change now older than the bound */
+	load_me_stats during = me_stats();
+	usleep(1000 * 1000);
+	load_me_stats later = me_stats();
+	cr_assert_eq(later.liked, during.liked,
+	             "no liked pair held to the truth while the fault lasts (%llu then %llu)",
+	             (unsigned long long)during.liked, (unsigned long long)later.liked);
+	cr_assert_gt(later.young, during.young);
+	cr_assert_eq(later.pairs, during.pairs, "nothing held while a fault lasts");
+	load_set_stalled(L, -1, false);
+	usleep(1500 * 1000); /* a calm stretch of the bound, and more */
+	load_me_stats after = me_stats();
+	cr_assert_gt(after.liked, later.liked, "held to the truth again after the calm");
+	cr_assert_eq(after.wrong, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+}
+
+/* A fault in one region holds back only the pairs it is on the way of:
+ * with every op and read at the user's home, region 1's. Nothing is
+ * young in a calm (the user's own writes read at home are
+ * read-your-writes, judged however young); a page's other pairs at
+ * region 1 are while its fault lasts, and region 0's are held to the
+ * truth all along. */
+Test(load_me, a_fault_in_one_region_holds_back_only_the_pairs_it_is_on_the_way_of)
+{
+	load_opts o = stall_opts();
+	o.roam_share = 0;
+	start(&o);
+	wait_acked(300, 10000);
+	usleep(1000 * 1000);
+	load_me_stats calm = me_stats();
+	cr_assert_eq(calm.young, 0, "nothing young in a calm");
+	cr_assert_gt(calm.pairs, 0);
+
+	/* A region on no pair's way (the load has two): nothing waits. */
+	load_set_stalled(L, 3, true);
+	usleep(1000 * 1000);
+	cr_assert_eq(me_stats().young, 0, "a fault elsewhere holds nothing back");
+	cr_assert_gt(me_stats().pairs, calm.pairs);
+	load_set_stalled(L, 3, false);
+	calm = me_stats();
+
+	load_set_stalled(L, 1, true);
+	usleep(1000 * 1000);
+	load_me_stats one = me_stats();
+	cr_assert_gt(one.young, calm.young, "region 1's pairs wait");
+	cr_assert_gt(one.pairs, calm.pairs, "region 0's are held all along");
+
+	load_set_stalled(L, 1, false);
+	usleep(1500 * 1000);
+	uint64_t young = me_stats().young;
+	usleep(1000 * 1000);
+	cr_assert_eq(me_stats().young, young, "nothing young once calm again");
+	cr_assert_eq(me_stats().wrong, 0);
+	cr_assert_eq(load_drain(L, 5000), 0);
+}
