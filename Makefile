@@ -22,7 +22,7 @@
 #   make cpd-check  no more than CPD_MAX_PAIRS pairs of places share a run of
 #                 CPD_MIN_TOKENS C tokens (PMD's CPD, from make deps)
 #   make thread-safety-check  clang -Wthread-safety over the ledger and changelog
-#   make nemesis SEED=N [SHORT=1]   one seed's fault schedule run as a drill;
+#   make nemesis SEED=N [SHORT=1] [KAFKA=real]  one seed's fault schedule run as a drill;
 #                 make nemesis-seeds SEEDS="..." | FROM=A TO=B  a line per seed
 #   make bench    side-by-side benchmarks -> build/bench/latest.json
 #   make bench-mem  edge and central RSS at 10M items -> build/bench/mem.kv
@@ -588,21 +588,25 @@ drills: $(BINS)
 
 # The nemesis (docs/drills.md, "The nemesis"): seed SEED's fault schedule
 # drawn and run as a drill, SHORT=1 for the short run, MINUTES=M for
-# another length, SHRINK=1 to shrink it if it fails. nemesis-seeds runs
+# another length, SHRINK=1 to shrink it if it fails, KAFKA=real on real
+# Apache Kafka (the jars of make deps) instead of the embedded cluster
+# (reports then in build/drills/nemesis-SEED[-short]-real/). nemesis-seeds runs
 # SEEDS="S1 S2 ..." (or FROM=A TO=B) one after the other, one line per
 # seed, and fails if any did; each report in build/drills/nemesis-SEED
 # [-short]/. make test runs one seed of its own (short-nemesis, below).
-NEMESIS_FLAGS = $(if $(SHORT),--short) $(if $(MINUTES),--minutes $(MINUTES))
+NEMESIS_FLAGS = $(if $(SHORT),--short) $(if $(MINUTES),--minutes $(MINUTES)) \
+  $(if $(filter real,$(KAFKA)),--kafka real)
+NEMESIS_DEPS = $(BINS) $(if $(filter real,$(KAFKA)),kafka-jars)
 NEMESIS_SEEDS = $(or $(SEEDS),$(if $(FROM),$(shell seq $(FROM) $(or $(TO),$(FROM)))))
-nemesis: $(BINS)
-	@test -n "$(SEED)" || { echo "usage: make nemesis SEED=N [SHORT=1] [MINUTES=M] [SHRINK=1]"; exit 2; }
+nemesis: $(NEMESIS_DEPS)
+	@test -n "$(SEED)" || { echo "usage: make nemesis SEED=N [SHORT=1] [MINUTES=M] [SHRINK=1] [KAFKA=real]"; exit 2; }
 	./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) $(if $(SHRINK),--shrink-failing) $(SEED)
 
-nemesis-seeds: $(BINS)
-	@test -n "$(NEMESIS_SEEDS)" || { echo "usage: make nemesis-seeds SEEDS=\"S1 S2\" | FROM=A TO=B [SHORT=1] [MINUTES=M]"; exit 2; }
+nemesis-seeds: $(NEMESIS_DEPS)
+	@test -n "$(NEMESIS_SEEDS)" || { echo "usage: make nemesis-seeds SEEDS=\"S1 S2\" | FROM=A TO=B [SHORT=1] [MINUTES=M] [KAFKA=real]"; exit 2; }
 	@mkdir -p $(BUILD)/drills
 	@fail=0; for s in $(NEMESIS_SEEDS); do \
-	  out=$(BUILD)/drills/nemesis-$$s$(if $(SHORT),-short); \
+	  out=$(BUILD)/drills/nemesis-$$s$(if $(SHORT),-short)$(if $(filter real,$(KAFKA)),-real); \
 	  ./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) --dir $$out $$s > $$out.out 2>&1 || fail=1; \
 	  f=$$(awk '/^  all /{print $$2}' $$out/coverage.txt 2>/dev/null); \
 	  awk -v s=$$s -v f="$$f" '/^  (ops_acked|refused|indeterminate|indeterminate_counted|indeterminate_disagreeing|ryw_checked|ryw_missed|phantom_hearts|phantom_counts) /{v[$$1]=$$2} \
