@@ -1,7 +1,8 @@
 /* commit_int.h - struct commit, owned by ledger_commit.c (with ledger_stage.c,
  * which stages into its open group): the groups, the commit threads,
- * the group records, op numbers, the clock and the membership filter,
- * and the only functions other files call on it. Private to
+ * the group records, op numbers and the clock, and the only functions
+ * other files call on it (the membership filter the groups' records go
+ * into is struct members, members_int.h). Private to
  * edge/ledger/ (ledger_int.h includes it; the locks are its).
  */
 #ifndef EDGE_LEDGER_COMMIT_INT_H
@@ -12,7 +13,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bloom.h"
 #include "edge/ledger/records_int.h"
 #include "hlc.h"
 #include "store.h"
@@ -87,15 +87,11 @@ typedef struct group {
 /* Groups in flight at once at most: taken, and not yet finished. */
 #define COMMIT_DEPTH_MAX 2
 
-/* Records and group commit. Under mu, with four exceptions: the thread
+/* Records and group commit. Under mu, with three exceptions: the thread
  * that took a group builds and writes its store batch with mu let go
  * (nobody changes a group in flight; stagers only read its indexes,
- * under mu), the send turn (turn_mu), the
- * membership filter and its read counters are read by ledger_member and
- * by stagers with no lock (the filter's bits and the counters are
- * atomic; it is added to by group_record, one at a time: on the commit
- * thread with mu let go, or inline under mu), and finished is atomic
- * (read with no lock). */
+ * under mu), the send turn (turn_mu), and finished is atomic (read with
+ * no lock). */
 struct commit {
 	/* The open group (g: writes stage into it) and the groups taken
 	 * and not finished (commit_taken), oldest first: fly[0..nfly). They
@@ -116,7 +112,6 @@ struct commit {
 	uint64_t *next_opno; /* per partition: the opno after the open batch's */
 	uint64_t next_gno;   /* the next group record's number */
 	hlc clock;
-	bloom members; /* every 'M' and 'Y' key this store holds (and maybe others) */
 	/* Groups whose ops have joined the overlay: moved with mu held,
 	 * after the group's last stripe took its ops, read with no lock by
 	 * a stager before it reads an op's membership and count
@@ -124,7 +119,6 @@ struct commit {
 	 * the stager read is still true but for the live groups, which it
 	 * then looks up. */
 	atomic_uint_fast64_t finished;
-	atomic_uint_fast64_t member_reads, member_reads_skipped;
 	/* The idempotency keys (ledger_idem_hash) of the last IDEM_RECENT
 	 * groups that joined, each under the value finished took then, in
 	 * a ring (under mu): a stager whose key was not in the store when
@@ -135,7 +129,6 @@ struct commit {
 		size_t n;
 		uint64_t h[GROUP_IDEM];
 	} idem_recent[IDEM_RECENT];
-	atomic_uint_fast64_t replays;       /* writes answered from a record (no lock) */
 	bool async;                         /* commit threads run */
 	bool asked;                         /* ledger_commit asked since the last take */
 	bool stopping;                      /* the commit threads are to end */
@@ -152,19 +145,10 @@ void ledger_group_free(ledger *l);
 /* Starts the commit threads (one per group in flight): 0 or ERR_IO. */
 int ledger_committer_start(ledger *l);
 /* ledger_stop_commits (ledger.h): staged writes stay staged. */
-/* Fills the membership filter from the store's 'M' keys: 0 or ERR_IO. */
-int ledger_members_load(ledger *l);
 /* The home stream's horizons ('H') into l->home_from: start-up. */
 int ledger_home_load(ledger *l);
 /* A follower's write: the horizons its 'H' puts carry. */
 void ledger_home_note(ledger *l, const store_batch *wb);
-/* The memberships wb puts, added to the filter (a follower's write of
- * the active's records). Any thread: the filter's bits are atomic. */
-void ledger_members_note(ledger *l, const store_batch *wb);
-/* The stored membership under member key mkey (kn bytes) and the clock
- * of the op that set it; *state -1 when none (ledger_stage.c, shared with
- * ledger_home.c). No lock. 0 or the store's error. */
-int ledger_member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp);
 /* The groups stagers look up, newest first: the open one, then those
  * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
  * many. mu held. */
@@ -217,9 +201,5 @@ void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno);
 /* At start-up, for each group record in the store: no new one takes its
  * number. */
 void ledger_gno_seen(ledger *l, uint64_t gno);
-/* The commit's share of the stats (atomics: no lock needed). */
-void ledger_commit_stats(ledger *l, ledger_stats *out);
-/* The membership filter's resident bytes. No lock; any thread. */
-uint64_t ledger_member_filter_bytes(const ledger *l);
 
 #endif

@@ -248,6 +248,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	ledger_replica_init(l);
 	ledger_view_init(l);
 	ledger_group_init(l);
+	ledger_members_init(&l->members, l->o.member_filter_bytes);
 	/* Each partition's sequences and central's last word, the replica,
 	 * then (but for a follower, whose are the changelog's) the writer's
 	 * state. */
@@ -262,7 +263,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	atomic_store(&l->following, o->follower);
-	if (ledger_members_load(l) || ledger_home_load(l) || members_check_fresh(l)) {
+	if (ledger_members_load(&l->members, l->db) || ledger_home_load(l) ||
+	    members_check_fresh(l)) {
 		snprintf(err, errlen, "cannot read the membership records");
 		ledger_free(l);
 		return NULL;
@@ -293,6 +295,7 @@ void ledger_free(ledger *l)
 	ledger_unlock_counts(l);
 	ledger_outbox_free(l);
 	ledger_group_free(l);
+	ledger_members_free(&l->members);
 	ledger_replica_free(l);
 	ledger_views_free(l);
 	free(l->home_from);
@@ -310,7 +313,7 @@ void ledger_free(ledger *l)
 int ledger_follow_write(void *ctx, store_batch *wb)
 {
 	ledger *l = ctx;
-	ledger_members_note(l, wb);
+	ledger_members_note(&l->members, wb);
 	int rc = store_write(l->db, wb);
 	if (rc == 0)
 		ledger_home_note(l, wb);
@@ -538,7 +541,8 @@ static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
 	ledger_view_stats(l, out);
-	ledger_commit_stats(l, out);
+	ledger_members_stats(&l->members, out);
+	out->ops_replayed = atomic_load_explicit(&l->replays, memory_order_relaxed);
 }
 
 void ledger_get_stats(ledger *l, ledger_stats *out)
@@ -551,7 +555,7 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 void ledger_get_memory(const ledger *l, ledger_memory *out)
 {
 	ledger_view_memory(l, out);
-	out->member_filter = ledger_member_filter_bytes(l);
+	out->member_filter = ledger_members_bytes(&l->members);
 	out->outbox = ledger_outbox_bytes(l);
 }
 

@@ -82,7 +82,6 @@ void ledger_group_init(ledger *l)
 	pthread_cond_init(&c->turn_cv, NULL);
 	c->next_opno = xcalloc(l->o.partitions, sizeof *c->next_opno);
 	hlc_init(&c->clock);
-	bloom_init(&c->members, l->o.member_filter_bytes, 7);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->done, NULL);
 }
@@ -139,7 +138,6 @@ void ledger_group_free(ledger *l)
 	c->nfly = 0;
 	free(c->next_opno);
 	c->next_opno = NULL;
-	bloom_free(&c->members);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->turn_mu);
@@ -172,7 +170,7 @@ void ledger_group_home(ledger *l, const home_put *h)
 void ledger_group_put(ledger *l, const char *k, size_t kn, const void *v, size_t vn, bool filter)
 {
 	if (filter)
-		bloom_add(&l->commit.members, k, kn);
+		ledger_members_add(&l->members, k, kn);
 	store_batch_put(l->commit.g->wb, k, kn, v, vn);
 }
 
@@ -203,7 +201,7 @@ static void group_members(ledger *l, group *g)
 		buf[0] = h->state;
 		store_put_u64(buf + 1, h->hlc);
 		store_batch_put(g->wb, h->mkey, h->mkn, buf, 9);
-		bloom_add(&l->commit.members, h->mkey, h->mkn);
+		ledger_members_add(&l->members, h->mkey, h->mkn);
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		const pend_op *op = &g->ops[i].op;
@@ -213,7 +211,7 @@ static void group_members(ledger *l, group *g)
 		buf[0] = op->kind == WIRE_ADD ? 1 : 0;
 		store_put_u64(buf + 1, op->hlc);
 		store_batch_put(g->wb, mkey, mkn, buf, 9);
-		bloom_add(&l->commit.members, mkey, mkn);
+		ledger_members_add(&l->members, mkey, mkn);
 	}
 }
 
@@ -734,20 +732,6 @@ void ledger_gno_seen(ledger *l, uint64_t gno)
 {
 	if (gno >= l->commit.next_gno)
 		l->commit.next_gno = gno + 1;
-}
-
-void ledger_commit_stats(ledger *l, ledger_stats *out)
-{
-	struct commit *c = &l->commit;
-	out->member_reads = atomic_load_explicit(&c->member_reads, memory_order_relaxed);
-	out->member_reads_skipped =
-	    atomic_load_explicit(&c->member_reads_skipped, memory_order_relaxed);
-	out->ops_replayed = atomic_load_explicit(&c->replays, memory_order_relaxed);
-}
-
-uint64_t ledger_member_filter_bytes(const ledger *l)
-{
-	return bloom_resident_bytes(&l->commit.members);
 }
 
 uint64_t ledger_idem_hash(const char *user, const char *key)

@@ -132,7 +132,7 @@ static int item_aged(ledger *l, const char *counter, const char *item, bool *age
 	size_t kn = ekey_aged(key, pair, pn);
 	/* The membership filter holds the marks too: most items have none,
 	 * and their check costs no store read. */
-	if (!bloom_maybe(&l->commit.members, key, kn)) {
+	if (!ledger_members_maybe(&l->members, key, kn)) {
 		*aged = false;
 		return 0;
 	}
@@ -252,7 +252,7 @@ int ledger_home_mark(ledger *l, const char *user, const char *item, char *home, 
 	char key[EKEY_HOME_MARK_MAX];
 	size_t kn =
 	    ekey_home_mark(key, user, un, partition_of(item, strlen(item), l->o.partitions));
-	if (!bloom_maybe(&l->commit.members, key, kn))
+	if (!ledger_members_maybe(&l->members, key, kn))
 		return ERR_NOTFOUND;
 	return mark_read(l, key, kn, home, since_ms);
 }
@@ -298,8 +298,8 @@ static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *h
 		if (!evs[i].counter)
 			mark_preread(l, &evs[i], &rd[i]);
 		else
-			rd[i].rc = ledger_member_read(l, hp[i].mkey, hp[i].mkn, &rd[i].state,
-			                              &rd[i].stamp);
+			rd[i].rc = ledger_member_read(&l->members, l->db, hp[i].mkey, hp[i].mkn,
+			                              &rd[i].state, &rd[i].stamp);
 	}
 }
 
@@ -530,7 +530,8 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 		if (!fresh) {
 			int state;
 			uint64_t stamp;
-			int rc = ledger_member_read(l, d->mkey, d->mkn, &state, &stamp);
+			int rc =
+			    ledger_member_read(&l->members, l->db, d->mkey, d->mkn, &state, &stamp);
 			if (rc)
 				return rc;
 			if (state != d->state || stamp != d->stamp)

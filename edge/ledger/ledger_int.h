@@ -2,14 +2,16 @@
  * and the count write that snapshots and checkpoint messages share. Not
  * for other modules.
  *
- * struct ledger holds four concepts, each owned by one file, which alone
+ * struct ledger holds five concepts, each owned by one file, which alone
  * changes its fields; another file goes through the functions declared
  * in the concept's own header (records_int.h holds the ops and records
  * they all pass around):
  *   struct commit   commit_int.h, ledger_commit.c (and ledger_stage.c):
  *                   records and group commit: staging into the open
  *                   group, the commit thread, the group records ('G'),
- *                   op numbers, the clock, the membership filter
+ *                   op numbers, the clock
+ *   struct members  members_int.h, ledger_members.c: the membership
+ *                   filter and the membership reads it spares (no lock)
  *   struct outbox   outbox_int.h, ledger_outbox.c: per partition the open
  *                   batch, sealing, the sealed batches and their sending
  *                   (window, resend), confirmation, and what central's
@@ -86,6 +88,7 @@
 #include "edge/ledger/commit_int.h"
 #include "edge/ledger/idem.h"
 #include "edge/ledger/ledger.h"
+#include "edge/ledger/members_int.h"
 #include "edge/ledger/outbox_int.h"
 #include "edge/ledger/records_int.h"
 #include "edge/ledger/replica_int.h"
@@ -157,8 +160,8 @@ struct ledger {
 	ledger_opts o; /* set at open, read-only after */
 	/* Under mu: the store batch of one-off writes (snapshot positions,
 	 * replica records), one at a time, and the stats, but for the
-	 * view's share (struct view) and the membership reads (struct
-	 * commit). */
+	 * view's share (struct view), the membership reads (struct
+	 * members) and the replays. */
 	store_batch *wb;
 	/* Under cmu: the count writers' store batch (a snapshot's, a
 	 * checkpoint message's, the kept read-through counts), written with
@@ -167,6 +170,8 @@ struct ledger {
 	ledger_stats st;
 	log_limit misparted; /* the warning of counts from other partitions */
 	struct commit commit;
+	struct members members;
+	atomic_uint_fast64_t replays; /* writes answered from a record (ledger_stage.c; no lock) */
 	struct outbox outbox;
 	struct view view;
 	struct replica replica;

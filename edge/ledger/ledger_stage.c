@@ -51,87 +51,6 @@ static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const
 
 /* --- memberships ------------------------------------------------------------ */
 
-int ledger_members_load(ledger *l)
-{
-	bloom *members = &l->commit.members;
-	if (!bloom_bytes(members))
-		return 0;
-	uint64_t t0 = clock_mono_ms();
-	/* The memberships, the items retention dropped some of, and the
-	 * moved users' marks. */
-	enum ekey_tag tags[3] = {EKEY_MEMBER, EKEY_AGED, EKEY_HOME_MARK};
-	for (int i = 0; i < 3; i++) {
-		store_iter *it = store_iter_new(l->db, ekey_prefix(tags[i]), 1);
-		const char *k, *v;
-		size_t kn, vn;
-		while (store_iter_next(it, &k, &kn, &v, &vn))
-			bloom_add(members, k, kn);
-		int rc = store_iter_status(it);
-		store_iter_free(it);
-		if (rc)
-			return rc;
-	}
-	log_info("membership filter loaded", "records=%" PRIu64 " filter_bytes=%zu ms=%" PRIu64,
-	         members->added, bloom_bytes(members), clock_mono_ms() - t0);
-	return 0;
-}
-
-static void member_put_seen(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
-{
-	(void)v;
-	(void)vn;
-	ledger *l = ctx;
-	if (ekey_is(k, kn, EKEY_MEMBER) || ekey_is(k, kn, EKEY_AGED) ||
-	    ekey_is(k, kn, EKEY_HOME_MARK))
-		bloom_add(&l->commit.members, k, kn);
-}
-
-static void member_del_seen(void *ctx, const char *k, size_t kn)
-{
-	(void)ctx;
-	(void)k;
-	(void)kn; /* a filter forgets nothing: a deleted one costs a read */
-}
-
-void ledger_members_note(ledger *l, const store_batch *wb)
-{
-	if (bloom_bytes(&l->commit.members))
-		store_batch_iterate(wb, l, member_put_seen, member_del_seen);
-}
-
-/* The stored membership of mkey, whose filter hash is bh: no lock needed
- * (the filter and the store may be read by any thread). */
-static int member_read_h(ledger *l, const char *mkey, size_t kn, bloom_hash bh, int *state,
-                         uint64_t *stamp)
-{
-	struct commit *c = &l->commit;
-	*state = -1;
-	*stamp = 0;
-	if (!bloom_maybe_h(&c->members, bh)) {
-		atomic_fetch_add_explicit(&c->member_reads_skipped, 1, memory_order_relaxed);
-		return 0;
-	}
-	atomic_fetch_add_explicit(&c->member_reads, 1, memory_order_relaxed);
-	char *buf;
-	size_t len;
-	int rc = store_get(l->db, mkey, kn, &buf, &len);
-	if (rc == ERR_NOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	if (len == 9 && (buf[0] == 0 || buf[0] == 1)) {
-		*state = buf[0];
-		*stamp = store_get_u64((unsigned char *)buf + 1);
-	}
-	free(buf);
-	return 0;
-}
-
-int ledger_member_read(ledger *l, const char *mkey, size_t kn, int *state, uint64_t *stamp)
-{
-	return member_read_h(l, mkey, kn, bloom_key_hash(mkey, kn), state, stamp);
-}
-
 int ledger_member_at(ledger *l, const char *counter, const char *item, const char *user, int *state,
                      uint64_t *stamp)
 {
@@ -139,7 +58,7 @@ int ledger_member_at(ledger *l, const char *counter, const char *item, const cha
 	if (strlen(counter) > COUNTER_MAX || strlen(item) > ITEM_MAX || strlen(user) > USER_MAX)
 		return ERR_INVAL;
 	size_t mkn = ekey_member(mkey, counter, item, user);
-	return ledger_member_read(l, mkey, mkn, state, stamp);
+	return ledger_member_read(&l->members, l->db, mkey, mkn, state, stamp);
 }
 
 int ledger_member(ledger *l, const char *counter, const char *item, const char *user, int *state)
@@ -325,11 +244,12 @@ static void preread(ledger *l, staged *s)
 	 * its cache miss overlaps the count's lookups. */
 	bloom_hash bh = {0, 0};
 	if (s->set) {
-		bh = bloom_key_hash(s->mkey, s->mkn);
-		bloom_prefetch(&l->commit.members, bh);
+		bh = ledger_members_prefetch(&l->members, s->mkey, s->mkn);
 	}
 	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
-	s->mrc = s->set ? member_read_h(l, s->mkey, s->mkn, bh, &s->mstate, &s->mstamp) : 0;
+	s->mrc = s->set ? ledger_member_read_h(&l->members, l->db, s->mkey, s->mkn, bh, &s->mstate,
+	                                       &s->mstamp)
+	                : 0;
 	s->mread = s->set && s->mrc == 0;
 }
 
@@ -456,7 +376,7 @@ static int replay_lookup(ledger *l, const ledger_idem *idem, uint64_t wall_ms, l
 	int rc = idem_lookup(l->db, &idem->req, wall_ms, &r->status, &r->body, &r->len);
 	if (rc == 0) {
 		r->replayed = true;
-		atomic_fetch_add_explicit(&l->commit.replays, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->replays, 1, memory_order_relaxed);
 	}
 	return rc == ERR_INVAL ? ERR_CONFLICT : rc;
 }
