@@ -293,6 +293,9 @@ static int node_spawn(sim_kafka *k, knode *nd, char *err, size_t errlen)
 	char heap[32];
 	snprintf(heap, sizeof heap, "-Xmx%dm", k->heap_mb);
 	const char *args[] = {"kafka.Kafka", nd->props, NULL};
+	struct stat st;
+	nd->log_mark = stat(nd->log, &st) == 0 ? st.st_size : 0;
+	nd->up = false;
 	nd->pid = spawn_java(k, heap, nd->log, args, nd->netns[0] ? nd->netns : NULL);
 	nd->paused = false;
 	if (nd->pid < 0) {
@@ -303,6 +306,21 @@ static int node_spawn(sim_kafka *k, knode *nd, char *err, size_t errlen)
 	log_info("kafka node started", "node=%d pid=%d port=%d netns=%s", nd->id, (int)nd->pid,
 	         nd->port, nd->netns[0] ? nd->netns : "own");
 	return 0;
+}
+
+bool sim_kafka_node_up(knode *nd)
+{
+	if (nd->up || nd->pid <= 0)
+		return nd->up && nd->pid > 0;
+	FILE *f = fopen(nd->log, "r");
+	if (!f)
+		return false;
+	char line[1024];
+	if (fseeko(f, nd->log_mark, SEEK_SET) == 0)
+		while (!nd->up && fgets(line, sizeof line, f))
+			nd->up = strstr(line, "Kafka Server started") != NULL;
+	fclose(f);
+	return nd->up;
 }
 
 static void node_kill(knode *nd)

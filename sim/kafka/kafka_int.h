@@ -25,6 +25,10 @@ typedef struct knode {
 	char netns[PATH_MAX]; /* the namespace its JVM joins; "": the caller's */
 	char dir[PATH_MAX - 128];
 	char props[PATH_MAX], data[PATH_MAX], meta[PATH_MAX], log[PATH_MAX];
+	/* Where log ended when the JVM was last spawned (the log goes on
+	 * across starts), and whether the server said it started since. */
+	off_t log_mark;
+	bool up;
 } knode;
 
 struct sim_kafka {
@@ -45,5 +49,11 @@ struct sim_kafka {
 	ktopics *deploy; /* configs/deploy/topics.conf */
 	rd_kafka_t *admin;
 };
+
+/* Has node nd's server said it started since its JVM was last spawned
+ * (its log: "Kafka Server started")? A node started again stays in its
+ * partitions' ISRs, and listed, for a while before the new process even
+ * runs: until then an ISR entry says nothing of it. kafka.c. */
+bool sim_kafka_node_up(knode *nd);
 
 #endif

@@ -52,6 +52,18 @@ static bool all_in_sync(sim_kafka *k, bool running_only, char *why, size_t cap)
 		return false;
 	}
 	bool ok = true;
+	/* A node started again stays in its partitions' ISRs, and listed, for
+	 * a while before the new process runs at all: its ISR entries count
+	 * once it said it started (regional_brokers_lost's short run was
+	 * "back in sync" 16 ms after a start, its node up 19 s later, and no
+	 * partition had a leader once the old leader was lost meanwhile). */
+	for (int n = 0; n < k->n && ok; n++) {
+		knode *nd = &k->nodes[n];
+		if (nd->pid > 0 && !nd->paused && !sim_kafka_node_up(nd)) {
+			snprintf(why, cap, "node %d runs but has not said it started", nd->id);
+			ok = false;
+		}
+	}
 	for (size_t i = 0; i < k->ntopics && ok; i++) {
 		const rd_kafka_metadata_topic_t *mt = NULL;
 		for (int t = 0; t < md->topic_cnt; t++)
