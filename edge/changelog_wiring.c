@@ -253,6 +253,15 @@ int edge_changelog_start(edge *e, char *err, size_t errlen)
 	return e->seed || !err[0] ? 0 : ERR_CONFIG;
 }
 
+/* The log's follower's side (ledger_log.follow): the ledger's apply and
+ * promote as the changelog's sink. */
+static int follow(void *ctx, store *db, int (*apply)(void *arg, store_batch *wb),
+                  int (*promote)(void *arg), void *arg)
+{
+	changelog_sink sink = {apply, promote, arg};
+	return changelog_follow(ctx, db, &sink);
+}
+
 const ledger_log edge_changelog_log = {
     .begin = changelog_append_begin,
     .end = changelog_append_end,
@@ -260,35 +269,27 @@ const ledger_log edge_changelog_log = {
     .refused = changelog_refused,
     .refusing = changelog_refusing,
     .may_send = changelog_may_send,
+    .follow = follow,
 };
 
-/* The follower's sink: what it reads goes to the ledger. */
-static int follow_write(void *ctx, store_batch *wb)
-{
-	return ledger_follow_write(((edge *)ctx)->lg, wb);
-}
-
-/* The follower's sink, once this instance took over: central learns the
- * new epoch on every partition before the ledger sends a batch. */
-static int promote(void *ctx)
+/* Once this instance took over, before the ledger writes: central
+ * learns the new epoch on every partition before the ledger sends a
+ * batch. */
+static int handover(void *ctx)
 {
 	edge *e = ctx;
 	char err[256];
 	int rc = uplink_handover(e->up, changelog_epoch(e->clog), changelog_writer(e->clog), err,
 	                         sizeof err);
-	if (rc) {
-		log_error("took over, but the hand-over to central could not be queued; writes "
-		          "stay refused",
+	if (rc)
+		log_error("took over, but the hand-over to central could not be queued",
 		          "edge=%s err=\"%s\"", e->cfg.id, err);
-		return rc;
-	}
-	return ledger_promote(e->lg);
+	return rc;
 }
 
 int edge_changelog_follow(edge *e, char *err, size_t errlen)
 {
-	changelog_sink sink = {follow_write, promote, e};
-	if (changelog_follow(e->clog, e->db, &sink)) {
+	if (ledger_follow(e->lg, handover, e)) {
 		snprintf(err, errlen, "changelog: cannot start the follower");
 		return ERR_IO;
 	}

@@ -310,9 +310,10 @@ void ledger_free(ledger *l)
 
 /* --- following ------------------------------------------------------------- */
 
-int ledger_follow_write(void *ctx, store_batch *wb)
+/* The log's apply (a follower's thread): what the active wrote. */
+static int follow_write(void *arg, store_batch *wb)
 {
-	ledger *l = ctx;
+	ledger *l = arg;
 	ledger_members_note(&l->members, wb);
 	int rc = store_write(l->db, wb);
 	if (rc == 0)
@@ -320,9 +321,9 @@ int ledger_follow_write(void *ctx, store_batch *wb)
 	return rc;
 }
 
-int ledger_promote(void *ctx)
+/* The follower becomes the writer (ledger_follow). */
+static int become_writer(ledger *l)
 {
-	ledger *l = ctx;
 	char err[256];
 	uint64_t t0 = clock_mono_ms();
 	ledger_lock_counts(l);
@@ -352,6 +353,32 @@ int ledger_promote(void *ctx)
 	         l->edge_id, l->st.pending_batches, l->st.pending_ops, clock_mono_ms() - t0);
 	ledger_pump(l); /* the sealed batches go out, as at a restart */
 	return 0;
+}
+
+/* The log's promote (its thread, once): the caller's hand-over, then
+ * the writer. */
+static int follow_promote(void *arg)
+{
+	ledger *l = arg;
+	if (l->handover) {
+		int rc = l->handover(l->handover_ctx);
+		if (rc) {
+			log_error(
+			    "ledger: took over, but the hand-over failed; writes stay refused",
+			    "edge=%s err=\"%s\"", l->edge_id, err_str(rc));
+			return rc;
+		}
+	}
+	return become_writer(l);
+}
+
+int ledger_follow(ledger *l, int (*handover)(void *ctx), void *ctx)
+{
+	if (!l->o.follower || !l->o.log->follow)
+		return ERR_INVAL;
+	l->handover = handover;
+	l->handover_ctx = ctx;
+	return l->o.log->follow(l->o.log_ctx, l->db, follow_write, follow_promote, l);
 }
 
 /* --- sealing ---------------------------------------------------------------- */

@@ -67,16 +67,18 @@ const char *ledger_seal_name(ledger_seal_why why);
 ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen);
 void ledger_free(ledger *l);
 
-/* A follower's store write of what the active's changelog holds (ctx:
- * the ledger; edge/changelog's sink): the membership filter learns the
- * batch's memberships, then the batch is written. Any one thread. */
-int ledger_follow_write(void *ctx, store_batch *wb);
-/* A follower becomes the writer (ctx: the ledger): the pending ops,
- * sealed batches and sequences the store holds now are loaded into the
- * open batches, the outbox and the overlay, as at a restart, and what is
- * sealed goes out. Reads go on meanwhile, each seeing the overlay grow.
- * 0 or the store's error (then it stays a follower). */
-int ledger_promote(void *ctx);
+/* A follower (ledger_opts.follower) follows its log (ledger_log's
+ * follow): each record of the active's is written to the store as the
+ * ledger writes (the membership filter learns its memberships first).
+ * Once this instance takes the log over, on the log's thread, handover
+ * (ctx; NULL: none) runs first, and if it returns 0 the follower becomes
+ * the writer: the pending ops, sealed batches and sequences the store
+ * holds then are loaded into the open batches, the outbox and the
+ * overlay, as at a restart, and what is sealed goes out (reads go on
+ * meanwhile, each seeing the overlay grow). A failed hand-over or load
+ * is logged, and writes stay refused. 0, or ERR_INVAL (not a follower,
+ * or a log with no follower's side) or the log's error. Once. */
+int ledger_follow(ledger *l, int (*handover)(void *ctx), void *ctx);
 /* Opened as a follower and not promoted yet. Any thread. */
 bool ledger_following(const ledger *l);
 

@@ -175,9 +175,13 @@ struct ledger {
 	struct outbox outbox;
 	struct view view;
 	struct replica replica;
-	/* A follower's (ledger_opts.follower) until ledger_promote: set
-	 * under cmu and mu, read by any thread. */
+	/* A follower's (ledger_opts.follower) until the log says it took
+	 * over (ledger_follow): set under cmu and mu, read by any thread. */
 	_Atomic bool following;
+	/* ledger_follow's hand-over, run on the log's thread before the
+	 * follower becomes the writer. */
+	int (*handover)(void *ctx);
+	void *handover_ctx;
 	bool members_fresh; /* no membership at open, as an active (ledger_members_fresh) */
 	/* Per partition: the version from which this store has every change
 	 * of its home users' pairs ('H'; 0: none). Written with mu held

@@ -73,6 +73,14 @@ typedef struct ledger_log {
 	 * none; the next pump tries again): the log cannot vouch that this
 	 * instance is still the writer. */
 	bool (*may_send)(void *ctx);
+	/* A follower's side (ledger_opts.follower, ledger_follow): reads
+	 * the active's records into db on a thread of the log's, each
+	 * handed to apply (arg) as the store batch to write, until this
+	 * instance takes the log over; then calls promote (arg) once, on
+	 * that thread. 0, or why it cannot start. NULL in a log that has no
+	 * follower (the no-op log). */
+	int (*follow)(void *ctx, store *db, int (*apply)(void *arg, store_batch *wb),
+	              int (*promote)(void *arg), void *arg);
 } ledger_log;
 
 typedef struct ledger_opts {
@@ -133,9 +141,9 @@ typedef struct ledger_opts {
 	 * loads and keeps the replica of counts and answers reads, while
 	 * its own records (pending ops, sealed batches, sequences,
 	 * memberships, idempotency records) come from the active
-	 * instance's changelog through ledger_follow_write; it refuses
-	 * writes (ERR_FENCED), seals and sends nothing, until
-	 * ledger_promote. */
+	 * instance's changelog through its log's follow (ledger_follow); it
+	 * refuses writes (ERR_FENCED), seals and sends nothing, until the
+	 * log says this instance took over. */
 	bool follower;
 	struct telemetry *tm; /* seals, refusals, hot items, commit times; NULL: none */
 	/* Tests: called by ledger_member_sweep between its scan and its

@@ -308,21 +308,6 @@ static int node_spawn(sim_kafka *k, knode *nd, char *err, size_t errlen)
 	return 0;
 }
 
-bool sim_kafka_node_up(knode *nd)
-{
-	if (nd->up || nd->pid <= 0)
-		return nd->up && nd->pid > 0;
-	FILE *f = fopen(nd->log, "r");
-	if (!f)
-		return false;
-	char line[1024];
-	if (fseeko(f, nd->log_mark, SEEK_SET) == 0)
-		while (!nd->up && fgets(line, sizeof line, f))
-			nd->up = strstr(line, "Kafka Server started") != NULL;
-	fclose(f);
-	return nd->up;
-}
-
 static void node_kill(knode *nd)
 {
 	if (nd->pid <= 0)

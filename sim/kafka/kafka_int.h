@@ -53,7 +53,7 @@ struct sim_kafka {
 /* Has node nd's server said it started since its JVM was last spawned
  * (its log: "Kafka Server started")? A node started again stays in its
  * partitions' ISRs, and listed, for a while before the new process even
- * runs: until then an ISR entry says nothing of it. kafka.c. */
+ * runs: until then an ISR entry says nothing of it. kmeta.c. */
 bool sim_kafka_node_up(knode *nd);
 
 #endif

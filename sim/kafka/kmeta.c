@@ -1,7 +1,8 @@
 /* kmeta.c - what a running sim_kafka cluster says of itself (kafka.h):
  * whether every replica is in its ISR, which node is the active
  * controller, which leads a partition and which are in its ISR, asked
- * through kafka.c's admin client. One thread, as kafka.c.
+ * through kafka.c's admin client, and whether a node started again said
+ * it started (its log). One thread, as kafka.c.
  */
 #include "sim/kafka/kafka.h"
 #include "sim/kafka/kafka_int.h"
@@ -15,6 +16,21 @@
 
 #include "clock.h"
 #include "log.h"
+
+bool sim_kafka_node_up(knode *nd)
+{
+	if (nd->up || nd->pid <= 0)
+		return nd->up && nd->pid > 0;
+	FILE *f = fopen(nd->log, "r");
+	if (!f)
+		return false;
+	char line[1024];
+	if (fseeko(f, nd->log_mark, SEEK_SET) == 0)
+		while (!nd->up && fgets(line, sizeof line, f))
+			nd->up = strstr(line, "Kafka Server started") != NULL;
+	fclose(f);
+	return nd->up;
+}
 
 /* Is replica (a node id) of mp in its ISR? */
 static bool in_isr(const rd_kafka_metadata_partition_t *mp, int32_t replica)

@@ -110,26 +110,14 @@ static void refused(void *ctx, const store_batch *wb)
 	atomic_fetch_add(&H.refused, 1);
 }
 
-static void written(void *ctx, const store_batch *wb, int rc)
-{
-	(void)ctx;
-	(void)wb;
-	(void)rc;
-}
-
-static bool refusing(void *ctx)
-{
-	(void)ctx;
-	return false;
-}
-
-static bool may_send(void *ctx)
-{
-	(void)ctx;
-	return true;
-}
-
-static const ledger_log copies = {begin, end, written, refused, refusing, may_send};
+static const ledger_log copies = {
+    .begin = begin,
+    .end = end,
+    .written = ledger_util_log_written,
+    .refused = refused,
+    .refusing = ledger_util_log_refusing,
+    .may_send = ledger_util_log_may_send,
+};
 
 static void setup(void)
 {

@@ -168,7 +168,14 @@ static void setup(void)
 	ledger_util_setup("test_ledger_replicate");
 	memset(&H, 0, sizeof H);
 	T.o.seal_ops = 2;
-	static const ledger_log log = {begin, end, written, refused, refusing, may_send};
+	static const ledger_log log = {
+	    .begin = begin,
+	    .end = end,
+	    .written = written,
+	    .refused = refused,
+	    .refusing = refusing,
+	    .may_send = may_send,
+	};
 	T.o.log = &log;
 	open_ledger();
 }
