@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -307,8 +306,6 @@ static const struct {
  * sync again: a JVM's start and its catching up took 12-14 s on a
  * loaded two-core machine. */
 #define BACK_IN_SYNC_MS 60000
-#define LEADER_WAIT_MS 20000 /* for a cluster to name a partition's leader */
-#define LEADER_POLL_MS 200
 
 /* After a step that brought nodes of a real cluster back: until every
  * partition has a leader and each replica on a running node is in its
@@ -342,10 +339,7 @@ static void back_in_sync(runner *rn, kproc *k, const drill_step *s)
 
 /* The node of cluster k (region's, or central's for -1) that leads the
  * partition of note now, said in the report under the step; -1 when
- * none is named within LEADER_WAIT_MS. While the cluster elects one (a
- * leader lost a moment before: regional_brokers_lost's short run kills
- * two leaders 2.3 s apart) the step waits for it, and the schedule with
- * it (held_ms), as for a cluster back in sync. */
+ * none answers. */
 static int leader_now(runner *rn, kproc *k, int region, const drill_step *s)
 {
 	const char *topic;
@@ -353,28 +347,16 @@ static int leader_now(runner *rn, kproc *k, int region, const drill_step *s)
 	char cmd[160], ans[64], err[256] = "";
 	cluster_kafka_where(&rn->c, region, &topic, &part);
 	snprintf(cmd, sizeof cmd, "leader %s %d", topic, (int)part);
-	uint64_t t0 = clock_mono_ms(), waited = 0;
-	long got = -1;
-	for (;;) {
-		int rc = kproc_ask(k, cmd, ans, sizeof ans, err, sizeof err);
-		got = rc ? -1 : strtol(ans, NULL, 10);
-		waited = clock_mono_ms() - t0;
-		if ((got >= 1 && got <= k->nbrokers) || waited >= LEADER_WAIT_MS)
-			break;
-		struct timespec ts = {0, LEADER_POLL_MS * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	rn->held_ms += waited;
+	int rc = kproc_ask(k, cmd, ans, sizeof ans, err, sizeof err);
+	long got = rc ? -1 : strtol(ans, NULL, 10);
 	if (got < 1 || got > k->nbrokers) {
-		log_error("drill step failed: no leader",
-		          "step=\"%s\" err=\"%s\" waited_ms=%" PRIu64, s->text, err, waited);
+		log_error("drill step failed: no leader", "step=\"%s\" err=\"%s\"", s->text, err);
 		return -1;
 	}
 	char key[64], text[400];
 	snprintf(key, sizeof key, "leader_at_%.1fs", run_now_s(rn));
-	snprintf(text, sizeof text,
-	         "\"%s\": %s partition %d was led by node %d of %s (named after %" PRIu64 " ms)",
-	         s->text, topic, (int)part, (int)got, k->name, waited);
+	snprintf(text, sizeof text, "\"%s\": %s partition %d was led by node %d of %s", s->text,
+	         topic, (int)part, (int)got, k->name);
 	report_text(rn->r, key, text);
 	return (int)got;
 }
