@@ -590,7 +590,7 @@ drills: $(BINS)
 # drawn and run as a drill, SHORT=1 for the short run, MINUTES=M for
 # another length, SHRINK=1 to shrink it if it fails, KAFKA=real on real
 # Apache Kafka (the jars of make deps) instead of the embedded cluster
-# (reports then in build/drills/nemesis-SEED[-short]-real/). nemesis-seeds runs
+# (reports then in build/drills/nemesis-SEED-real[-short]/). nemesis-seeds runs
 # SEEDS="S1 S2 ..." (or FROM=A TO=B) one after the other, one line per
 # seed, and fails if any did; each report in build/drills/nemesis-SEED
 # [-short]/. make test runs one seed of its own (short-nemesis, below).
@@ -606,7 +606,7 @@ nemesis-seeds: $(NEMESIS_DEPS)
 	@test -n "$(NEMESIS_SEEDS)" || { echo "usage: make nemesis-seeds SEEDS=\"S1 S2\" | FROM=A TO=B [SHORT=1] [MINUTES=M] [KAFKA=real]"; exit 2; }
 	@mkdir -p $(BUILD)/drills
 	@fail=0; for s in $(NEMESIS_SEEDS); do \
-	  out=$(BUILD)/drills/nemesis-$$s$(if $(SHORT),-short)$(if $(filter real,$(KAFKA)),-real); \
+	  out=$(BUILD)/drills/nemesis-$$s$(if $(filter real,$(KAFKA)),-real)$(if $(SHORT),-short); \
 	  ./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) --dir $$out $$s > $$out.out 2>&1 || fail=1; \
 	  f=$$(awk '/^  all /{print $$2}' $$out/coverage.txt 2>/dev/null); \
 	  awk -v s=$$s -v f="$$f" '/^  (ops_acked|refused|indeterminate|indeterminate_counted|indeterminate_disagreeing|ryw_checked|ryw_missed|phantom_hearts|phantom_counts) /{v[$$1]=$$2} \

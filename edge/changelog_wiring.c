@@ -282,7 +282,8 @@ static int handover(void *ctx)
 	int rc = uplink_handover(e->up, changelog_epoch(e->clog), changelog_writer(e->clog), err,
 	                         sizeof err);
 	if (rc)
-		log_error("took over, but the hand-over to central could not be queued",
+		log_error("took over, but the hand-over to central could not be queued; writes "
+		          "stay refused",
 		          "edge=%s err=\"%s\"", e->cfg.id, err);
 	return rc;
 }

@@ -360,22 +360,15 @@ static int become_writer(ledger *l)
 static int follow_promote(void *arg)
 {
 	ledger *l = arg;
-	if (l->handover) {
-		int rc = l->handover(l->handover_ctx);
-		if (rc) {
-			log_error(
-			    "ledger: took over, but the hand-over failed; writes stay refused",
-			    "edge=%s err=\"%s\"", l->edge_id, err_str(rc));
-			return rc;
-		}
-	}
-	return become_writer(l);
+	int rc = l->handover ? l->handover(l->handover_ctx) : 0;
+	return rc ? rc : become_writer(l); /* the hand-over logs its own failure */
 }
 
 int ledger_follow(ledger *l, int (*handover)(void *ctx), void *ctx)
 {
-	if (!l->o.follower || !l->o.log->follow)
+	if (!l->o.follower || !l->o.log->follow || l->follow_asked)
 		return ERR_INVAL;
+	l->follow_asked = true;
 	l->handover = handover;
 	l->handover_ctx = ctx;
 	return l->o.log->follow(l->o.log_ctx, l->db, follow_write, follow_promote, l);

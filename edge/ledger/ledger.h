@@ -75,9 +75,10 @@ void ledger_free(ledger *l);
  * the writer: the pending ops, sealed batches and sequences the store
  * holds then are loaded into the open batches, the outbox and the
  * overlay, as at a restart, and what is sealed goes out (reads go on
- * meanwhile, each seeing the overlay grow). A failed hand-over or load
- * is logged, and writes stay refused. 0, or ERR_INVAL (not a follower,
- * or a log with no follower's side) or the log's error. Once. */
+ * meanwhile, each seeing the overlay grow). A failed load is logged (a
+ * failed hand-over is the hand-over's to log), and writes stay refused.
+ * 0, or ERR_INVAL (not a follower, a log with no follower's side, or
+ * called before) or the log's error. */
 int ledger_follow(ledger *l, int (*handover)(void *ctx), void *ctx);
 /* Opened as a follower and not promoted yet. Any thread. */
 bool ledger_following(const ledger *l);

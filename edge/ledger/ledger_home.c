@@ -9,8 +9,9 @@
  * Stages into the open group under the writer mutex through the
  * commit's functions (ledger_group_home, ledger_group_put,
  * ledger_group_commit_own: it writes no field of struct commit), and
- * reads the stored memberships through the staging file's lookups
- * (ledger_member_read before the mutex, ledger_group_newest under it);
+ * reads the stored memberships through the membership filter
+ * (ledger_members.c's ledger_member_read, before the mutex) and the
+ * groups (ledger_group_newest, under it);
  * the hearts take no lock.
  */
 #include "edge/ledger/ledger_int.h"

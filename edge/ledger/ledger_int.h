@@ -182,6 +182,7 @@ struct ledger {
 	 * follower becomes the writer. */
 	int (*handover)(void *ctx);
 	void *handover_ctx;
+	bool follow_asked;  /* ledger_follow was called (once only) */
 	bool members_fresh; /* no membership at open, as an active (ledger_members_fresh) */
 	/* Per partition: the version from which this store has every change
 	 * of its home users' pairs ('H'; 0: none). Written with mu held

@@ -1,7 +1,8 @@
 /* ledger_stage.c - a write's ops staged into the open group (ledger.h):
  * the entry points ledger_stage_ops, ledger_write_ops and ledger_write,
- * and the stored memberships they read (the membership filter and the
- * 'M' records). ledger_commit.c makes the group durable.
+ * and the membership lookups (ledger_member, ledger_member_at) they
+ * make through ledger_members.c. ledger_commit.c makes the group
+ * durable.
  *
  * A write stages its ops in one pass. Before the writer mutex, each op
  * is checked and made (its strings, its member key and hash, its pair

@@ -92,11 +92,6 @@ void load_set_phase(load *l, unsigned phase);
  * old: nemesis seed 2, five minutes). A delay, however long it lasts,
  * is converge_ms's to cover. */
 void load_set_stalled(load *l, int region, bool stalled);
-/* Whether [from_us, to_us] (clock_mono_us) had no such fault in force in
- * a region of mask (bit r: region r) or everywhere, or holds span_us with
- * none. Under l's mutex. */
-bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,
-                      uint64_t span_us);
 
 /* Stops starting ops (for good: reads too) and waits until none is in
  * flight. 0, or ERR_TIMEOUT after timeout_ms (each stuck op is logged

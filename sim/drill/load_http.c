@@ -176,25 +176,31 @@ static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now)
 			l->taken_us[r][j] = now;
 			l->taken_by[r][j] = (uint8_t)k;
 		}
+	/* An answer of the region's former active read late (sent before
+	 * the load learned of the current one's last ack) changes nothing:
+	 * not the active, not the takeover watch. */
+	int last = l->last_ack[r];
+	if (last >= 0 && last != (int)k && o->sent_us <= l->ack_us[r][last])
+		return false;
 	if (l->watch_us[r] && !l->watch_first_us[r] && k != l->watch_lost[r])
 		l->watch_first_us[r] = now;
-	if (l->last_ack[r] >= 0 && l->last_ack[r] != (int)k)
+	if (last >= 0 && last != (int)k)
 		l->st.active_changes++;
 	l->last_ack[r] = (int)k;
 	return false;
 }
 
 /* Under mu: o's attempt at o->inst was answered not_active. Sent after
- * that instance's last ack, it says the instance has lost the region
- * since (a takeover fenced it): those it took over from are no longer
- * held off by it, and may hold the region again without a restart. */
+ * the load saw that instance take another over, it says the instance
+ * has lost the region since (a takeover fenced it): the one it took
+ * over from is no longer held off by it, and may hold the region again
+ * without a restart. */
 static void instance_refused(load *l, const op *o)
 {
 	unsigned r = o->region, k = o->inst;
-	if (!l->inst_acked[r][k] || o->sent_us <= l->ack_us[r][k])
-		return;
 	for (unsigned j = 0; j < l->ninst; j++)
-		if (j != k && l->taken_us[r][j] && l->taken_by[r][j] == k)
+		if (j != k && l->taken_us[r][j] && l->taken_by[r][j] == k &&
+		    o->sent_us > l->taken_us[r][j])
 			l->taken_us[r][j] = 0;
 }
 

@@ -92,8 +92,9 @@ struct load {
 	/* Heart reads (none: liked NULL): per (user, item) of the set
 	 * counter the mono us of its last acknowledged op, in two
 	 * generations (changed the newer, begun at changed_us; load_me_note
-	 * rotates them), since only a change younger than converge_ms
-	 * matters and a run makes a new pair with nearly every op (kept
+	 * rotates them), since only a change younger than converge_ms (and
+	 * the settling time after a fault) matters and a run makes a new
+	 * pair with nearly every op (kept
 	 * whole, they grew sim by 60 MB in a 15-minute soak); per user its last LIKED_KEEP likes
 	 * (item, top bit: through another region), the next slot in liked_at. Under mu, like
 	 * members. */
@@ -233,11 +234,17 @@ void load_judge_sent(load *l, const op *o);
 uint64_t load_judge_ack_tag(const load *l, const op *o);
 /* The mono us of a change record (its tag taken off). */
 uint64_t load_judge_rec_us(uint64_t rec);
+/* Whether [from_us, to_us] (clock_mono_us) had no fault on the way home
+ * (load_set_stalled) in force in a region of mask (bit r: region r) or
+ * everywhere, or holds span_us with none. Under mu. load_state.c. */
+bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,
+                      uint64_t span_us);
 /* The region whose edge acknowledged the op a change record records. */
 unsigned load_judge_rec_region(uint64_t rec);
 /* Under mu: one pair of a heart answer to o: said 1 liked, 0 not, < 0
  * unknown or absent; truth the pair's; rec its change record (NULL:
- * none), young when that is within converge_ms of o's start. True when
+ * none), young when it may not be home yet (load_me.c: within
+ * converge_ms of o's start, or a fault on its way since). True when
  * it was judged here as read-your-writes at home (the caller then
  * counts it neither young nor wrong). Phantom hearts are judged too. */
 bool load_judge_heart(load *l, const op *o, unsigned item, int said, bool truth,

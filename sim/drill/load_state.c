@@ -226,12 +226,14 @@ void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, u
 	if (!l->liked)
 		return; /* no heart reads */
 	uint64_t now = clock_mono_us(), key = (uint64_t)user << 32 | item;
-	/* Each generation spans converge_ms and four timeouts. A heart read
-	 * is one attempt, sent as it starts and taken up within timeout_ms
-	 * unless this loop stalls for three timeouts more; when the older
-	 * generation is dropped its newest change is a whole span old, too
-	 * old to make any read in flight young. */
-	uint64_t span_us = ((uint64_t)l->o.converge_ms + 4ull * l->o.timeout_ms) * 1000;
+	/* Each generation spans converge_ms, the settling time after a fault
+	 * (fault_settle_ms) and four timeouts. A heart read is one attempt,
+	 * sent as it starts and taken up within timeout_ms unless this loop
+	 * stalls for three timeouts more; when the older generation is
+	 * dropped its newest change is a whole span old, too old to make any
+	 * read in flight young, by age or by a fault since (load_me.c). */
+	uint64_t span_us =
+	    ((uint64_t)l->o.converge_ms + l->o.fault_settle_ms + 4ull * l->o.timeout_ms) * 1000;
 	if (now - l->changed_us >= span_us) {
 		smap_free(&l->changed_old);
 		l->changed_old = l->changed;

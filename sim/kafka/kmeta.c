@@ -24,10 +24,19 @@ bool sim_kafka_node_up(knode *nd)
 	FILE *f = fopen(nd->log, "r");
 	if (!f)
 		return false;
-	char line[1024];
+	/* Whole lines only: the mark moves past each line read, so the next
+	 * poll reads only what the node wrote since. */
+	char line[4096];
 	if (fseeko(f, nd->log_mark, SEEK_SET) == 0)
-		while (!nd->up && fgets(line, sizeof line, f))
+		while (!nd->up && fgets(line, sizeof line, f)) {
+			size_t n = strlen(line);
+			if (n && line[n - 1] != '\n' && !feof(f))
+				continue; /* a line longer than the buffer: its rest follows */
+			if (n && line[n - 1] != '\n')
+				break; /* a line still being written: read it whole next time */
 			nd->up = strstr(line, "Kafka Server started") != NULL;
+			nd->log_mark = ftello(f);
+		}
 	fclose(f);
 	return nd->up;
 }

@@ -85,6 +85,7 @@ typedef struct stack {
 	const char
 	    *snapshot_topic_opts; /* real Kafka: more words for the snapshot topic's create */
 	int changelog_parts;
+	int restarts; /* daemons stack_supervise started again (each test its own process) */
 } stack;
 
 static stack S;
@@ -646,7 +647,11 @@ STACK_UTIL bool stack_exited_fatal(pid_t pid)
 /* What the supervisor does in a deployment (systemd's Restart=, docs/
  * ops.md): starts again an edge or central that exited on a fatal Kafka
  * error, which is how both hand a broken producer over to a restart
- * that resumes from what they keep. The number started again. */
+ * that resumes from what they keep. Each start waits for the daemon to
+ * answer (up to 20 s for an edge, 45 s for central). More than
+ * STACK_RESTARTS_MAX in one test fails it: a rare exit is librdkafka's,
+ * a frequent one would be ours. The number started again now. */
+#define STACK_RESTARTS_MAX 3
 STACK_UTIL int stack_supervise(void)
 {
 	int n = 0;
@@ -663,6 +668,9 @@ STACK_UTIL int stack_supervise(void)
 		stack_start_central();
 		n++;
 	}
+	S.restarts += n;
+	cr_assert_leq(S.restarts, STACK_RESTARTS_MAX,
+	              "daemons exited on fatal Kafka errors %d times in one test", S.restarts);
 	return n;
 }
 

@@ -90,6 +90,8 @@ Test(ledger_follow, the_log_is_handed_the_ledgers_apply_and_promote_once)
 	cr_assert(ledger_following(T.l));
 	cr_assert_eq(ledger_follow(T.l, handover, &F), 0);
 	cr_assert_eq(F.follows, 1);
+	cr_assert_eq(ledger_follow(T.l, handover, &F), ERR_INVAL, "a second follower");
+	cr_assert_eq(F.follows, 1);
 	cr_assert_eq(F.db, T.db, "the log follows into the ledger's store");
 	cr_assert(F.apply && F.promote);
 	cr_assert_eq(like("u1"), ERR_FENCED, "a follower takes no write");

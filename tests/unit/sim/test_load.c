@@ -558,8 +558,9 @@ Test(load, an_answer_read_after_a_takeover_takes_the_new_instance_over_from_no_o
 	 * at once: writes the old one took before the takeover are answered
 	 * after the new one's first acks. They are no sign that it holds the region
 	 * again. */
-	atomic_store(&F.late_ms[1][0], 300);
 	start_paired(600, 100);
+	atomic_store(&F.late_ms[1][0], 300);
+	usleep(300 * 1000); /* writes in flight at the old active, answered late */
 	atomic_store(&F.active[1], 1);
 	load_aim(L, 1, 1, 50); /* clients that learned of the takeover at once */
 	int want[2] = {1, 1};
@@ -570,6 +571,7 @@ Test(load, an_answer_read_after_a_takeover_takes_the_new_instance_over_from_no_o
 
 	load_stats s = stats();
 	cr_assert_eq(s.stale_acks, 0);
+	cr_assert_eq(s.active_changes, 1, "the late answers changed no active");
 	cr_assert_eq(load_last_acked(L, 1), 1);
 	cr_assert_gt(inst_stats(1, 1).acked, 100);
 	assert_no_anomalies();

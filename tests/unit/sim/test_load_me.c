@@ -130,9 +130,6 @@ Test(load_me, only_recent_changes_are_kept_to_judge_young)
 	cr_assert_eq(load_drain(L, 5000), 0);
 }
 
-/* A fault on the way home in force everywhere (a central paused) holds
- * the changes made before and during it back from the truth until
- * converge_ms and fault_settle_ms have passed with none. */
 /* Hearts whose changes count as home after 0.3 s, 0.5 s after a fault. */
 static load_opts stall_opts(void)
 {
@@ -141,6 +138,10 @@ static load_opts stall_opts(void)
 	o.fault_settle_ms = 200;
 	return o;
 }
+
+/* A fault on the way home in force everywhere (a central paused) holds
+ * the changes made before and during it back from the truth until
+ * converge_ms and fault_settle_ms have passed with none. */
 
 Test(load_me, a_fault_in_force_holds_changes_back_until_a_calm_stretch)
 {
