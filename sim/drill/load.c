@@ -727,7 +727,6 @@ void load_instance_started(load *l, unsigned region, unsigned inst)
 	if (region >= l->o.regions || inst >= l->ninst)
 		return;
 	pthread_mutex_lock(&l->mu);
-	l->inst_acked[region][inst] = false;
 	l->taken_us[region][inst] = 0;
 	l->ack_us[region][inst] = 0;
 	l->starts[region][inst]++;

@@ -168,10 +168,9 @@ static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now)
 	}
 	if (replayed || stale) /* a stale ack is the bug, not a takeover */
 		return stale;
-	l->inst_acked[r][k] = true;
 	l->ack_us[r][k] = now;
 	for (unsigned j = 0; j < l->ninst; j++)
-		if (j != k && l->inst_acked[r][j] && !l->taken_us[r][j] &&
+		if (j != k && l->ack_us[r][j] && !l->taken_us[r][j] &&
 		    o->sent_us > l->ack_us[r][j]) {
 			l->taken_us[r][j] = now;
 			l->taken_by[r][j] = (uint8_t)k;

@@ -147,15 +147,14 @@ struct load {
 	op *ops;
 	/* Standbys (load.h): per region, the instance its requests go to,
 	 * the aimed attempts left, the instance of its last ack, the
-	 * takeover watch; per instance, whether it acked since it started,
-	 * when the load learned of its last fresh ack, when another first
+	 * takeover watch; per instance, when the load learned of its last
+	 * fresh ack since it started (0: none yet), when another first
 	 * acked after it and which one (taken_us 0: none), its figures. */
 	unsigned route[LOAD_REGIONS_MAX];
 	unsigned aim_left[LOAD_REGIONS_MAX], aim_inst[LOAD_REGIONS_MAX];
 	int last_ack[LOAD_REGIONS_MAX];
 	uint64_t watch_us[LOAD_REGIONS_MAX], watch_first_us[LOAD_REGIONS_MAX];
 	unsigned watch_lost[LOAD_REGIONS_MAX];
-	bool inst_acked[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	uint64_t ack_us[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	uint64_t taken_us[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	uint8_t taken_by[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];

@@ -65,10 +65,7 @@ void run_stalls_tell(runner *rn)
 		bool any = false;
 		for (size_t i = 0; i < rn->nopen && !any; i++)
 			any = rn->open[i].scope == scope;
-		if (any == rn->stalled[scope + 1])
-			continue;
-		rn->stalled[scope + 1] = any;
-		if (rn->l)
+		if (rn->l) /* the load ignores a scope told what it knows */
 			load_set_stalled(rn->l, scope, any);
 	}
 }

@@ -87,9 +87,6 @@ typedef struct runner {
 	uint64_t t0; /* mono ms when the load started */
 	window open[WINDOWS_MAX];
 	size_t nopen;
-	/* [scope + 1]: a window of that scope in force, as the load was last
-	 * told (load_set_stalled) */
-	bool stalled[DRILL_REGIONS_MAX + 1];
 	/* heals waiting for every region to catch up with the truth */
 	window heals[WINDOWS_MAX];
 	size_t nheals;
