@@ -177,6 +177,81 @@ void check_snap_input(check_snap *cs, unsigned partition, int64_t offset, const 
  * skipped) and fills out. Once, at the end. */
 void check_snap_finish(check_snap *cs, check_snap_figures *out);
 
+/* What else the merge tells as it goes (check_answers.c holds the
+ * edges' answers with it). Each may be NULL. */
+typedef struct check_snap_hooks {
+	/* The reference count of an asked (counter, item) once every
+	 * message below the asked offset is merged (check_snap_ask). */
+	void (*count_at)(void *ctx, size_t cookie, uint64_t count);
+	/* An asked offset never reached, or in a partition the merge cannot
+	 * judge (its log cut, a later epoch): no count for it. */
+	void (*not_judged)(void *ctx, size_t cookie);
+	/* A set counter's op merged, whether it won its pair or not, while
+	 * the message at offset was merged (a held batch: the message that
+	 * filled its gap). */
+	void (*merged)(void *ctx, wire_str counter, wire_str item, wire_str user, uint64_t hlc,
+	               uint64_t offset);
+	void *ctx;
+} check_snap_hooks;
+
+void check_snap_set_hooks(check_snap *cs, const check_snap_hooks *h);
+/* Asks for (counter, item)'s reference count in partition with every
+ * message below offset merged: count_at(cookie) is called then, or
+ * not_judged(cookie). Before the first check_snap_input of partition. */
+void check_snap_ask(check_snap *cs, unsigned partition, uint64_t offset, const char *counter,
+                    const char *item, size_t cookie);
+
+/* --- the edges' answers against the snapshot they name (check_answers.c) ------
+ *
+ * An edge answers a count as central's count at the version it names
+ * (freshness), plus its region's own ops central had not applied there
+ * (docs/api.md). So every likes count in the load's trace
+ * (load_get_trace) is held to ref, the reference merge's count
+ * (check_snap) with every message of the item's partition below the
+ * version's offset merged, moved by the answering region's own pending
+ * ops. An op is pending for an answer when it was sent to that region
+ * (its first attempt before the answer came), was not refused before the
+ * read was sent, did not answer "changed": false (the edge's count did
+ * not move), and no op of its (user, item, hlc) was merged below the
+ * offset (given-up and unanswered ops, with no hlc, stay pending for
+ * good). It is sure when the process that answered the read acked it
+ * with a change before the read was sent (the same instance, not started
+ * again since): that process counts it. A pair whose pending ops are all
+ * sure moves the count by their sum (-1, 0 or 1: they alternate); a pair
+ * with any other may move it by 1 up if it has a like pending, by 1 down
+ * if an unlike. The answer must lie in that range, never below 0.
+ * Answers of a later input epoch, or of a partition the merge cannot
+ * judge, are skipped. Pure but for the merge it is attached to. */
+typedef struct check_ans check_ans;
+
+typedef struct check_ans_figures {
+	uint64_t answers;    /* in the trace */
+	uint64_t checked;    /* held to their range */
+	uint64_t exact;      /* of those, with no pair that is not sure: one count allowed */
+	uint64_t wrong;      /* outside the range */
+	uint64_t skipped;    /* a later epoch, or a partition the merge cannot judge */
+	uint64_t ops_merged; /* likes ops the merge applied (their hlc known) */
+} check_ans_figures;
+
+/* An answer outside its range; its strings live during the callback. */
+typedef struct check_ans_wrong {
+	const char *item;
+	unsigned region;
+	uint64_t count, ref, version;
+	int64_t sure;                            /* the sure pairs' move */
+	uint64_t likes_pending, unlikes_pending; /* the other pairs' room, up and down */
+} check_ans_wrong;
+
+typedef void (*check_ans_wrong_fn)(void *ctx, const check_ans_wrong *w);
+
+/* Asks cs (of partitions partitions; not yet given input) for every
+ * answer of t and hooks the merge; t must outlive the check. */
+check_ans *check_ans_new(const load_trace *t, unsigned partitions, check_snap *cs,
+                         check_ans_wrong_fn wrong, void *ctx);
+/* After check_snap_finish: judges every answer, figures into out. */
+void check_ans_finish(check_ans *ca, check_ans_figures *out);
+void check_ans_free(check_ans *ca);
+
 /* With the drill's snapshot_check (on by default): reads likes.snapshots
  * and then likes.batches (every partition, from its first offset; in
  * that order, so every snapshot's offset is within the batches read)
@@ -184,8 +259,11 @@ void check_snap_finish(check_snap *cs, check_snap_figures *out);
  * snapshot_counts_checked, snapshot_counts_wrong, snapshots_skipped,
  * and texts with the reasons and the merge's input; each wrong count
  * is a violation naming the snapshot (source, partition, version), the
- * item, the counter, its count and the reference's. True when it held. */
-bool check_snapshots(cluster *c, report *r);
+ * item, the counter, its count and the reference's. With trace (NULL:
+ * none), the edges' answers too (check_ans, above): figures
+ * edge_answers_checked, edge_answers_exact, edge_answers_wrong,
+ * edge_answers_skipped; each wrong one a violation. True when it held. */
+bool check_snapshots(cluster *c, const load_trace *trace, report *r);
 
 /* The value of an unlabelled sample (or the sum of a labelled family's)
  * in a Prometheus text answer; -1 when the answer has none. */

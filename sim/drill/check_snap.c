@@ -49,9 +49,8 @@
  *             partition (which no edge sends) is counted
  *             (ops_misplaced) and reported by check_snapshots.
  *
- * Pure part: check_snap_new .. check_snap_finish, one owner. The drill's
- * part, check_snapshots, reads the topics (feedread.h) on the runner
- * thread.
+ * Pure: check_snap_new .. check_snap_finish, one owner. The drill's
+ * part, check_snapshots (check_snap_read.c), reads the topics.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,13 +67,6 @@
 #include "smap.h"
 #include "version.h"
 #include "xmem.h"
-
-#define SNAP_TOPIC "likes.snapshots" /* central's topics.snapshots, which drills keep */
-#define BATCH_TOPIC "likes.batches"  /* and topics.batches */
-/* Central's [counters] defaults, which drills keep (cluster_cfg.c). */
-#define SET_COUNTERS "likes,saves"
-#define SUM_COUNTERS "views,shares"
-#define READ_MS 60000 /* for a topic to be read to its end */
 
 /* A (counter, item, user)'s state as the merge left it. */
 typedef struct pair_state {
@@ -105,6 +97,15 @@ typedef struct snap_rec {
 	uint64_t order;  /* arrival, for a stable sort */
 } snap_rec;
 
+/* A count asked at an offset (check_snap_ask). */
+typedef struct ask_rec {
+	uint64_t offset;
+	uint64_t order;
+	size_t cookie;
+	size_t keylen;
+	char *key; /* counter 0 item */
+} ask_rec;
+
 /* One partition's reference and its snapshots. */
 typedef struct part_ref {
 	smap edges;  /* edge id -> edge_ref* */
@@ -112,10 +113,12 @@ typedef struct part_ref {
 	smap counts; /* counter 0 item -> count */
 	snap_rec *snaps;
 	size_t nsnaps, cap, next; /* next: the first not yet judged */
-	uint64_t read_end;        /* the offset after the last input message */
-	bool started;             /* input came: snaps is sorted */
-	bool log_cut;             /* the log starts after offset 0 */
-	bool later_epoch;         /* a snapshot of an epoch after 0 */
+	ask_rec *asks;
+	size_t nasks, capasks, nextask; /* as the snapshots' */
+	uint64_t read_end;              /* the offset after the last input message */
+	bool started;                   /* input came: snaps is sorted */
+	bool log_cut;                   /* the log starts after offset 0 */
+	bool later_epoch;               /* a snapshot of an epoch after 0 */
 } part_ref;
 
 struct check_snap {
@@ -124,7 +127,9 @@ struct check_snap {
 	part_ref *parts;
 	check_snap_wrong_fn wrong;
 	void *ctx;
+	check_snap_hooks hooks;
 	uint64_t arrivals;
+	uint64_t at; /* the offset of the message being merged */
 	check_snap_figures f;
 };
 
@@ -162,6 +167,9 @@ static void free_part(part_ref *pr)
 	for (size_t i = 0; i < pr->nsnaps; i++)
 		free(pr->snaps[i].msg);
 	free(pr->snaps);
+	for (size_t i = 0; i < pr->nasks; i++)
+		free(pr->asks[i].key);
+	free(pr->asks);
 }
 
 void check_snap_free(check_snap *cs)
@@ -221,6 +229,14 @@ static int by_offset(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static int ask_by_offset(const void *a, const void *b)
+{
+	const ask_rec *x = a, *y = b;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
 static void start(part_ref *pr)
 {
 	if (pr->started)
@@ -228,6 +244,8 @@ static void start(part_ref *pr)
 	pr->started = true;
 	if (pr->nsnaps > 1)
 		qsort(pr->snaps, pr->nsnaps, sizeof *pr->snaps, by_offset);
+	if (pr->nasks > 1)
+		qsort(pr->asks, pr->nasks, sizeof *pr->asks, ask_by_offset);
 }
 
 /* The key counter 0 item (0 user), into key (room for all three);
@@ -292,12 +310,27 @@ static void judge(check_snap *cs, unsigned partition, const snap_rec *rec)
 	wire_snapshot_free(&s);
 }
 
-/* Judges partition's snapshots whose offset is at most upto. */
+static void answer(check_snap *cs, const part_ref *pr, const ask_rec *a)
+{
+	if (pr->log_cut || pr->later_epoch) {
+		if (cs->hooks.not_judged)
+			cs->hooks.not_judged(cs->hooks.ctx, a->cookie);
+		return;
+	}
+	smap_val *v = smap_get(&pr->counts, a->key, a->keylen);
+	if (cs->hooks.count_at)
+		cs->hooks.count_at(cs->hooks.ctx, a->cookie, v ? v->u : 0);
+}
+
+/* Judges partition's snapshots, and answers its asks, whose offset is
+ * at most upto. */
 static void judge_upto(check_snap *cs, unsigned partition, uint64_t upto)
 {
 	part_ref *pr = &cs->parts[partition];
 	while (pr->next < pr->nsnaps && pr->snaps[pr->next].offset <= upto)
 		judge(cs, partition, &pr->snaps[pr->next++]);
+	while (pr->nextask < pr->nasks && pr->asks[pr->nextask].offset <= upto)
+		answer(cs, pr, &pr->asks[pr->nextask++]);
 }
 
 /* --- the merge ------------------------------------------------------------------ */
@@ -340,8 +373,10 @@ static bool later(uint64_t hlc, wire_str edge, const pair_state *st)
 
 /* A set counter's op from edge: the pair takes it if it is later, and
  * the count follows the pair's presence. */
-static void merge_set(part_ref *pr, wire_str edge, const wire_op *op)
+static void merge_set(check_snap *cs, part_ref *pr, wire_str edge, const wire_op *op)
 {
+	if (cs->hooks.merged)
+		cs->hooks.merged(cs->hooks.ctx, op->counter, op->item, op->user, op->hlc, cs->at);
 	char key[KEY_MAX];
 	bool created;
 	smap_val *v =
@@ -407,7 +442,7 @@ static void merge_batch(check_snap *cs, part_ref *pr, const wire_batch *b)
 		}
 		note_place(cs, op->item, b->partition);
 		if (kind == COUNTER_SET)
-			merge_set(pr, b->edge, op);
+			merge_set(cs, pr, b->edge, op);
 		else
 			count_add(pr, op->counter, op->item, (int64_t)op->n);
 	}
@@ -538,6 +573,7 @@ void check_snap_input(check_snap *cs, unsigned partition, int64_t offset, const 
 		pr->log_cut = true;
 	judge_upto(cs, partition, (uint64_t)offset);
 	pr->read_end = (uint64_t)offset + 1;
+	cs->at = (uint64_t)offset;
 	if (!pr->log_cut)
 		merge_message(cs, pr, partition, msg, len, writer);
 }
@@ -550,128 +586,33 @@ void check_snap_finish(check_snap *cs, check_snap_figures *out)
 		judge_upto(cs, p, pr->read_end);
 		for (; pr->next < pr->nsnaps; pr->next++)
 			skip(cs, pr->log_cut ? &cs->f.skip_log_start : &cs->f.skip_past_end);
+		for (; pr->nextask < pr->nasks; pr->nextask++)
+			if (cs->hooks.not_judged)
+				cs->hooks.not_judged(cs->hooks.ctx, pr->asks[pr->nextask].cookie);
 	}
 	*out = cs->f;
 }
 
-/* --- the drill's check ------------------------------------------------------------- */
-
-static void on_wrong(void *ctx, const check_snap_wrong *w)
+void check_snap_set_hooks(check_snap *cs, const check_snap_hooks *h)
 {
-	report_violation(
-	    ctx,
-	    "snapshot of %.*s, partition %u, version %" PRIu64 " (offset %" PRIu64
-	    "): %.*s %.*s counts %" PRIu64 ", the reference merge of " BATCH_TOPIC " %" PRIu64,
-	    (int)w->source.n, w->source.p, w->partition, w->version, version_offset(w->version),
-	    (int)w->item.n, w->item.p, (int)w->counter.n, w->counter.p, w->seen, w->want);
+	cs->hooks = *h;
 }
 
-static void snap_message(void *ctx, rd_kafka_message_t *m)
+void check_snap_ask(check_snap *cs, unsigned partition, uint64_t offset, const char *counter,
+                    const char *item, size_t cookie)
 {
-	check_snap_snapshot(ctx, (unsigned)m->partition, m->payload, m->len);
-}
-
-static void input_message(void *ctx, rd_kafka_message_t *m)
-{
-	check_snap_input(ctx, (unsigned)m->partition, m->offset, m->payload, m->len,
-	                 bus_batch_writer(m));
-}
-
-static void input_lost(void *ctx, unsigned partition, int64_t first)
-{
-	check_snap_log_start(ctx, partition, first);
-}
-
-/* Reads topic into sink; a violation when it cannot, or when it does not
- * have the drill's partitions. */
-static bool read_topic(cluster *c, const char *topic, const feedread_sink *sink, report *r)
-{
-	char err[512] = "";
-	int parts = 0;
-	if (feedread_each(c->kafka.bootstraps, topic, sink, READ_MS, &parts, err, sizeof err)) {
-		report_violation(r, "snapshot check: %s not read: %s", topic, err);
-		return false;
+	part_ref *pr = partition < cs->nparts ? &cs->parts[partition] : NULL;
+	size_t cn = strlen(counter), in = strlen(item);
+	if (!pr || pr->started || cn > WIRE_MAX_STR || in > WIRE_MAX_STR) {
+		if (cs->hooks.not_judged)
+			cs->hooks.not_judged(cs->hooks.ctx, cookie);
+		return;
 	}
-	if ((unsigned)parts != c->d->partitions) {
-		report_violation(r, "snapshot check: %s has %d partitions, the drill %u", topic,
-		                 parts, c->d->partitions);
-		return false;
+	if (pr->nasks == pr->capasks) {
+		pr->capasks = pr->capasks ? 2 * pr->capasks : 256;
+		pr->asks = xrealloc(pr->asks, pr->capasks * sizeof *pr->asks);
 	}
-	return true;
-}
-
-static void report_figures(const check_snap_figures *f, report *r)
-{
-	report_number(r, "snapshots_checked", (double)f->snapshots_checked);
-	report_number(r, "snapshot_counts_checked", (double)f->counts_checked);
-	report_number(r, "snapshot_counts_wrong", (double)f->counts_wrong);
-	report_number(r, "snapshots_skipped", (double)f->snapshots_skipped);
-	char text[512];
-	snprintf(text, sizeof text,
-	         "%" PRIu64 " of a later input epoch, %" PRIu64 " whose batch partition's log "
-	         "no longer starts at 0, %" PRIu64 " past the batch topic as read, %" PRIu64
-	         " undecodable, %" PRIu64 " of another partition, %" PRIu64
-	         " a home checkpoint's, %" PRIu64 " out of order",
-	         f->skip_epoch, f->skip_log_start, f->skip_past_end, f->skip_undecodable,
-	         f->skip_partition, f->skip_checkpoint, f->skip_late);
-	report_text(r, "snapshots_skipped_why", text);
-	snprintf(text, sizeof text,
-	         "%" PRIu64 " messages: %" PRIu64 " batches applied, %" PRIu64
-	         " duplicate, %" PRIu64 " held, %" PRIu64 " fenced, %" PRIu64 " refused; %" PRIu64
-	         " hand-overs, %" PRIu64 " moves; %" PRIu64 " invalid ops, %" PRIu64
-	         " ops of another partition",
-	         f->messages, f->batches_applied, f->batches_duplicate, f->batches_held,
-	         f->batches_fenced, f->refused, f->handovers, f->moves, f->ops_invalid,
-	         f->ops_misplaced);
-	report_text(r, "snapshot_reference", text);
-}
-
-bool check_snapshots(cluster *c, report *r)
-{
-	const drill *d = c->d;
-	if (!d->snapshot_check) {
-		report_text(r, "snapshot_check", "off (snapshot_check 0)");
-		return true;
-	}
-	counters ctr;
-	char why[256] = "";
-	if (counters_parse(&ctr, SET_COUNTERS, SUM_COUNTERS, why, sizeof why)) {
-		report_violation(r, "snapshot check: central's counters: %s", why);
-		return false;
-	}
-	check_snap *cs = check_snap_new(d->partitions, &ctr, on_wrong, r);
-	feedread_sink snaps = {snap_message, NULL, cs};
-	feedread_sink input = {input_message, input_lost, cs};
-	/* Snapshots first: each names an offset central had read, so the
-	 * batch topic read after holds it. */
-	bool read = read_topic(c, SNAP_TOPIC, &snaps, r) && read_topic(c, BATCH_TOPIC, &input, r);
-	check_snap_figures f;
-	check_snap_finish(cs, &f);
-	check_snap_free(cs);
-	counters_free(&ctr);
-	report_text(r, "snapshot_check",
-	            read ? "checked" : "not checked: a topic could not be read");
-	report_figures(&f, r);
-	bool ok = read && f.counts_wrong == 0;
-	if (read && f.snapshots_checked + f.snapshots_skipped == 0) {
-		report_violation(r, "snapshot check: " SNAP_TOPIC " holds no snapshot");
-		ok = false;
-	} else if (read && f.snapshots_checked == 0) {
-		/* Every one skipped (the embedded cluster cut every partition's
-		 * log in a long run): say so beside the pass. */
-		report_text(r, "snapshot_check", "judged nothing: every snapshot was skipped");
-		log_warn("snapshot check judged no snapshot: every one was skipped",
-		         "skipped=%" PRIu64, f.snapshots_skipped);
-	}
-	if (f.ops_misplaced) {
-		report_violation(r,
-		                 "snapshot check: %" PRIu64 " ops in " BATCH_TOPIC
-		                 " partitions their item does not hash to",
-		                 f.ops_misplaced);
-		ok = false;
-	}
-	log_info("snapshots judged against the reference merge",
-	         "checked=%" PRIu64 " counts=%" PRIu64 " wrong=%" PRIu64 " skipped=%" PRIu64,
-	         f.snapshots_checked, f.counts_checked, f.counts_wrong, f.snapshots_skipped);
-	return ok;
+	char key[KEY_MAX];
+	size_t n = pair_key(key, wire_cstr(counter, cn), wire_cstr(item, in), NULL);
+	pr->asks[pr->nasks++] = (ask_rec){offset, cs->arrivals++, cookie, n, xmemdup(key, n)};
 }

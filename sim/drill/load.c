@@ -150,6 +150,7 @@ static void start_write(load *l, double viral, const bool *up)
 		return;
 	}
 	load_judge_sent(l, o);
+	load_trace_sent(l, o);
 	o->seq = ++l->opseq[user];
 	l->busy[user] = 1;
 	l->idle--;
@@ -416,6 +417,7 @@ void load_free(load *l)
 	free(l->sum_count);
 	free(l->touched);
 	load_judge_free(l);
+	load_trace_free(l);
 	free(l->wr);
 	free(l->rd);
 	free(l->me);

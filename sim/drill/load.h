@@ -125,6 +125,12 @@ size_t load_indeterminate(load *l, load_indet **out);
  * pair's count range closes. Once each; after load_drain. */
 void load_resolve(load *l, size_t i, bool member);
 
+/* The trace (load_opts.trace; empty without), after load_drain. */
+void load_get_trace(load *l, load_trace *out);
+/* The name of the load's item number (post:iN; items is the viral one,
+ * post:viral) into buf. */
+void load_item_name(unsigned items, unsigned item, char *buf, size_t cap);
+
 void load_get_me_stats(load *l, load_me_stats *out);
 /* Heart read latencies of phase p, or (region >= 0) region's ready ones
  * of ready phase p, of users at home there, copied into *out. */

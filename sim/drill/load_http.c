@@ -213,6 +213,10 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr);
 	uint64_t hlc = root ? json_hlc(root) : 0;
+	/* An answer without "changed" (none of this edge's) is taken as a
+	 * change: the end check then allows for it the more. */
+	bool changed = !json_is_false(json_object_get(root, "changed"));
+	load_trace_end(l, o, changed ? LOAD_WRITE_ACKED : LOAD_WRITE_UNCHANGED, hlc, now);
 	if (o->kind != OP_VIEW && root) {
 		json_t *m = json_object_get(root, "member");
 		if (json_is_boolean(m) && json_is_true(m) != (o->kind == OP_LIKE))
@@ -342,7 +346,7 @@ static void on_answer(const hanswer *a, void *arg)
 			attempt_failed(o, status, "status", false);
 			return;
 		}
-		load_judge_counts(l, o, a);
+		load_judge_counts(l, o, a, now);
 		uint64_t lat = now - o->first_us;
 		pthread_mutex_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);
@@ -364,6 +368,7 @@ static void on_answer(const hanswer *a, void *arg)
 		 * than its bound: it refused rather than order the write
 		 * before that one (docs/api.md). Not in the truth; not a
 		 * fault of the edge. */
+		load_trace_end(l, o, LOAD_WRITE_REFUSED, 0, now);
 		pthread_mutex_lock(&l->mu);
 		l->st.refused++;
 		l->st.clock_refused++;
@@ -388,6 +393,7 @@ static void on_answer(const hanswer *a, void *arg)
 	} else {
 		log_info("load op refused", "user=u%u item=%u op=%s status=%d", o->user, o->item,
 		         load_kind_name(o->kind), status);
+		load_trace_end(l, o, LOAD_WRITE_REFUSED, 0, now);
 		pthread_mutex_lock(&l->mu);
 		l->st.refused++;
 		pthread_mutex_unlock(&l->mu);

@@ -56,6 +56,7 @@ struct op {
 	int conn;            /* its connection (l->conns), -1 while none */
 	struct event *timer; /* attempt timeout, or backoff */
 	char path[PATH_CAP];
+	uint32_t trace; /* a like's or unlike's record in the trace + 1 (load_trace.c); 0: none */
 	unsigned *page; /* OP_ME: the items asked, npage of them */
 	unsigned npage;
 	char body[80];
@@ -163,6 +164,14 @@ struct load {
 	 * process, for read-your-writes. Under mu. */
 	uint8_t starts[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	load_judge *judge; /* load_judge.c's own */
+	/* The trace (load_opts.trace; load_trace.c), under mu: writes and
+	 * count answers; cut when a write found no room. */
+	load_write_rec *tw;
+	size_t ntw, captw;
+	load_count_rec *tc;
+	size_t ntc, captc;
+	bool trace_cut;
+	uint64_t tc_dropped;
 };
 
 enum { TOUCH_SET = 1, TOUCH_SUM = 2 };
@@ -248,13 +257,25 @@ unsigned load_judge_rec_region(uint64_t rec);
  * counts it neither young nor wrong). Phantom hearts are judged too. */
 bool load_judge_heart(load *l, const op *o, unsigned item, int said, bool truth,
                       const smap_val *rec, bool young);
-/* A count read's 2xx answer: every count held to what was ever sent. */
-void load_judge_counts(load *l, const op *o, const hanswer *a);
+/* A count read's 2xx answer at now: every count held to what was ever
+ * sent, and the likes counts traced. */
+void load_judge_counts(load *l, const op *o, const hanswer *a, uint64_t now);
 /* An attempt of write o got no answer: true when o is given up (then
  * the caller finishes it, its user busy for good). */
 bool load_judge_give_up(op *o);
 /* Under mu: the range item's set count may be in, from count. */
 void load_judge_range(const load *l, unsigned item, uint64_t count, uint64_t *lo, uint64_t *hi);
+
+/* load_trace.c: the trace, with load_opts.trace (no-ops without). Each
+ * takes mu. */
+/* Write o (a like or unlike) is sent for the first time. */
+void load_trace_sent(load *l, op *o);
+/* Write o ended: answered at at_us (fate, the answer's hlc), or given up. */
+void load_trace_end(load *l, const op *o, load_write_fate fate, uint64_t hlc, uint64_t at_us);
+/* A count read o's likes counts (n of them, item, count and version
+ * set), answered at recv_us. */
+void load_trace_counts(load *l, const op *o, load_count_rec *recs, size_t n, uint64_t recv_us);
+void load_trace_free(load *l);
 
 /* load_http.c: the loop thread only. */
 /* A new op with its timer, or NULL. */

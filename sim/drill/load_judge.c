@@ -266,7 +266,19 @@ static long item_of(const load *l, const char *name)
 	return *end || v >= l->o.items ? -1 : (long)v;
 }
 
-void load_judge_counts(load *l, const op *o, const hanswer *a)
+/* The version the answer's freshness names for item name; false when
+ * it names none. */
+static bool fresh_version(json_t *root, const char *name, uint64_t *version)
+{
+	json_t *v =
+	    json_object_get(json_object_get(json_object_get(root, "freshness"), name), "version");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return false;
+	*version = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+void load_judge_counts(load *l, const op *o, const hanswer *a, uint64_t now)
 {
 	load_judge *j = l->judge;
 	json_t *root = json_loadb(a->body, a->body_len, 0, NULL);
@@ -275,6 +287,8 @@ void load_judge_counts(load *l, const op *o, const hanswer *a)
 	json_t *v;
 	unsigned checked = 0, bad = 0, cross = 0;
 	char first[160] = "";
+	load_count_rec recs[READ_ITEMS_MAX];
+	size_t nrecs = 0;
 	json_object_foreach(counts, name, v)
 	{
 		long it = item_of(l, name);
@@ -282,6 +296,14 @@ void load_judge_counts(load *l, const op *o, const hanswer *a)
 			continue;
 		json_t *likes = json_object_get(v, LOAD_SET_COUNTER);
 		json_t *views = json_object_get(v, LOAD_SUM_COUNTER);
+		uint64_t version;
+		if (json_is_integer(likes) && json_integer_value(likes) >= 0 &&
+		    nrecs < READ_ITEMS_MAX && fresh_version(root, name, &version))
+			recs[nrecs++] = (load_count_rec){
+			    .item = (uint32_t)it,
+			    .count = (uint64_t)json_integer_value(likes),
+			    .version = version,
+			};
 		for (int k = 0; k < 2; k++) {
 			json_t *c = k ? views : likes;
 			if (!json_is_integer(c))
@@ -305,6 +327,7 @@ void load_judge_counts(load *l, const op *o, const hanswer *a)
 		}
 	}
 	json_decref(root);
+	load_trace_counts(l, o, recs, nrecs, now);
 	pthread_mutex_lock(&l->mu);
 	j->st.counts_checked += checked;
 	j->st.phantom_counts += bad;

@@ -93,6 +93,14 @@ void load_item_id(const load *l, unsigned item, char *buf, size_t cap)
 		snprintf(buf, cap, "i%u", item);
 }
 
+void load_item_name(unsigned items, unsigned item, char *buf, size_t cap)
+{
+	if (item == items)
+		snprintf(buf, cap, "post:viral");
+	else
+		snprintf(buf, cap, "post:i%u", item);
+}
+
 const char *load_kind_name(op_kind k)
 {
 	switch (k) {

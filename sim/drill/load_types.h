@@ -52,6 +52,7 @@ typedef struct load_opts {
 	 * waiting: the op is indeterminate (load_indeterminate) and its user
 	 * sends nothing more. 0: every write is retried until answered. */
 	double give_up_share;
+	bool trace; /* keep the trace (below) */
 	uint64_t seed;
 } load_opts;
 
@@ -164,6 +165,53 @@ typedef struct load_indet {
 	uint64_t at_ms;          /* when it was given up, ms since the load began */
 	int resolved;            /* -1 not yet; else the pair's membership at central */
 } load_indet;
+
+/* The trace the end check holds the edges' count answers to (check.h,
+ * check_answers), kept with load_opts.trace: every like and unlike sent,
+ * how it ended, and every likes count a count read was answered, with
+ * the version its edge named. */
+typedef enum load_write_fate {
+	LOAD_WRITE_OPEN,      /* never answered: given up, or still out at the end */
+	LOAD_WRITE_ACKED,     /* 2xx that moved the edge's own count ("changed": true) */
+	LOAD_WRITE_UNCHANGED, /* 2xx, "changed": false: the edge held that state already */
+	LOAD_WRITE_REFUSED,   /* a final refusal (4xx, 409 clock_ahead) */
+} load_write_fate;
+
+typedef struct load_write_rec {
+	uint32_t user, item;
+	uint8_t region;
+	bool like;
+	uint8_t fate;     /* load_write_fate */
+	uint8_t inst;     /* the instance that answered it, */
+	uint8_t start;    /* ... and its start count then, mod 256 (load_instance_started) */
+	uint64_t sent_us; /* its first attempt (mono us) */
+	uint64_t end_us;  /* its final answer; 0 while open */
+	uint64_t hlc;     /* the answer's; 0: none */
+} load_write_rec;
+
+typedef struct load_count_rec {
+	uint32_t item;
+	uint8_t region;
+	uint8_t inst, start;     /* the instance that answered, and its start count then */
+	uint64_t count, version; /* the item's likes and its freshness version */
+	uint64_t sent_us;        /* the read's attempt (mono us) */
+	uint64_t recv_us;        /* its answer */
+} load_count_rec;
+
+/* The load's own arrays (load_get_trace), valid until load_free. */
+typedef struct load_trace {
+	const load_write_rec *writes;
+	size_t nwrites;
+	const load_count_rec *counts;
+	size_t ncounts;
+	unsigned items, users;   /* item numbers 0..items (items: the viral one); users */
+	bool complete;           /* false: a write was not kept (LOAD_TRACE_WRITES) */
+	uint64_t counts_dropped; /* answers past LOAD_TRACE_COUNTS, not kept */
+} load_trace;
+
+/* At most this many of each are kept: 160 and 40 MB. */
+#define LOAD_TRACE_WRITES (4u << 20)
+#define LOAD_TRACE_COUNTS (1u << 20)
 
 #define LOAD_ANOMALIES_KEPT 8
 #define LOAD_ANOMALY_TEXT 256

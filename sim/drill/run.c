@@ -421,6 +421,9 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                .timeout_ms = 2000,
 	                .conns_per_region = 8,
 	                .give_up_share = d->give_up,
+	                /* The edges' answers are held to the snapshots at
+	                 * the end (check_snapshots). */
+	                .trace = d->snapshot_check != 0,
 	                .seed = d->seed};
 	rn->l = load_new(&lo, err, errlen);
 	if (!rn->l)
@@ -548,7 +551,9 @@ static int finish(runner *rn)
 	free(members);
 	check_handovers(&rn->c, rn->r);
 	check_took("handovers", &t);
-	check_snapshots(&rn->c, rn->r);
+	load_trace trace;
+	load_get_trace(rn->l, &trace);
+	check_snapshots(&rn->c, d->snapshot_check ? &trace : NULL, rn->r);
 	check_took("snapshots", &t);
 	check_logs(&rn->c, rn->r);
 	check_kafka_elections(&rn->c, rn->r);

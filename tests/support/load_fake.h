@@ -79,6 +79,7 @@ static struct {
 	atomic_int me_reads, me_home_wrong; /* heart reads; of which with a wrong X-User-Home */
 	atomic_bool lie;                    /* answer the first pair of a heart read wrong */
 	atomic_uint inflate;                /* /v1/counts answers this many likes more */
+	atomic_uint version;                /* /v1/counts names it in each item's freshness */
 	atomic_bool cross;                  /* ... and the pairs liked at both regions */
 	/* Users below moved_below moved home to region moved_to since
 	 * moved_since (the test's load_move_home): their heart reads may
@@ -428,8 +429,10 @@ LOAD_FAKE void handler(struct evhttp_request *req, void *arg)
 			return;
 		}
 		/* Each item's likes and views as applied (F.inflate more). */
-		char body[4096];
+		char body[4096], fresh[2048];
 		int n = snprintf(body, sizeof body, "{\"counts\":{");
+		int fn = snprintf(fresh, sizeof fresh, "\"freshness\":{");
+		unsigned version = atomic_load(&F.version);
 		const char *p = q ? q + 6 : "";
 		unsigned extra = atomic_load(&F.inflate);
 		while (*p && n < (int)sizeof body - 200) {
@@ -448,12 +451,16 @@ LOAD_FAKE void handler(struct evhttp_request *req, void *arg)
 			              "%s\"%s\":{\"likes\":%llu,\"views\":%llu}",
 			              body[n - 1] == '{' ? "" : ",", item,
 			              (unsigned long long)likes, (unsigned long long)views);
+			if (fn < (int)sizeof fresh - 200)
+				fn += snprintf(fresh + fn, sizeof fresh - (size_t)fn,
+				               "%s\"%s\":{\"version\":%u}",
+				               fresh[fn - 1] == '{' ? "" : ",", item, version);
 			p += len;
 			if (*p != ',')
 				break;
 			p++;
 		}
-		snprintf(body + n, sizeof body - (size_t)n, "}}");
+		snprintf(body + n, sizeof body - (size_t)n, "},%s}}", fresh);
 		reply(req, 200, body, false);
 		return;
 	}

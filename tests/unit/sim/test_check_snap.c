@@ -5,7 +5,10 @@
  * batch after a gap, an older writer after a hand-over, an unlike that
  * loses on its clock and two ops of one clock are merged as central
  * merges them; invalid ops are skipped; and what cannot be judged is
- * skipped with its reason.
+ * skipped with its reason. And the edges' answers (check_ans_*): a count
+ * is the merge at the version it names plus the answering region's own
+ * ops not merged there, no more and no less, and holds every write the
+ * answering process itself acked before the read.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -21,6 +24,9 @@
 #define PARTS 4
 #define LOG_MAX 64
 #define WRONG_MAX 8
+#define TRACE_MAX 16
+#define ITEMS 10 /* the load's items: post:i0 .. post:i9, post:viral */
+#define USERS 10
 
 /* A message of the batch topic, or a snapshot, waiting for run(). */
 typedef struct msg {
@@ -46,6 +52,14 @@ static struct {
 	seen_wrong wrong[WRONG_MAX];
 	size_t nwrong;
 	check_snap_figures f;
+	/* The edges' answers: a trace, when it has any, and the verdicts. */
+	load_write_rec writes[TRACE_MAX];
+	load_count_rec counts[TRACE_MAX];
+	load_trace trace;
+	check_ans_figures af;
+	check_ans_wrong awrong[WRONG_MAX];
+	char aitem[WRONG_MAX][32];
+	size_t nawrong;
 } T;
 
 static void setup(void)
@@ -177,10 +191,30 @@ static void on_wrong(void *ctx, const check_snap_wrong *w)
 	s->want = w->want;
 }
 
-/* Every snapshot, then the log as a partition hands it, then the end. */
+static void on_answer_wrong(void *ctx, const check_ans_wrong *w)
+{
+	(void)ctx;
+	cr_assert_lt(T.nawrong, WRONG_MAX);
+	snprintf(T.aitem[T.nawrong], sizeof T.aitem[0], "%s", w->item);
+	T.awrong[T.nawrong] = *w;
+	T.awrong[T.nawrong].item = T.aitem[T.nawrong];
+	T.nawrong++;
+}
+
+/* Every snapshot, then the log as a partition hands it, then the end;
+ * the answers of the trace too, when it has any. */
 static void run(void)
 {
 	check_snap *cs = check_snap_new(PARTS, &T.ctr, on_wrong, NULL);
+	check_ans *ca = NULL;
+	if (T.trace.ncounts) {
+		T.trace.writes = T.writes;
+		T.trace.counts = T.counts;
+		T.trace.items = ITEMS;
+		T.trace.users = USERS;
+		T.trace.complete = true;
+		ca = check_ans_new(&T.trace, PARTS, cs, on_answer_wrong, NULL);
+	}
 	for (size_t i = 0; i < T.nsnaps; i++)
 		check_snap_snapshot(cs, T.snaps[i].p, T.snaps[i].buf, T.snaps[i].len);
 	for (unsigned p = 0; p < PARTS; p++)
@@ -193,6 +227,10 @@ static void run(void)
 		                 T.log[i].writer);
 	}
 	check_snap_finish(cs, &T.f);
+	if (ca) {
+		check_ans_finish(ca, &T.af);
+		check_ans_free(ca);
+	}
 	check_snap_free(cs);
 }
 
@@ -444,4 +482,229 @@ Test(check_snap, an_op_in_another_partition_than_its_item_is_counted)
 	run();
 	cr_assert_eq(T.f.ops_misplaced, 1);
 	cr_assert_eq(T.f.batches_applied, 1);
+}
+
+/* --- the edges' answers ----------------------------------------------------------- */
+
+/* The load's names of its item and user numbers. */
+static const char *item_n(unsigned item)
+{
+	static char names[ITEMS + 1][16];
+	load_item_name(ITEMS, item, names[item], sizeof names[item]);
+	return names[item];
+}
+
+static const char *user_n(unsigned user)
+{
+	static char names[USERS][8];
+	snprintf(names[user], sizeof names[user], "u%u", user);
+	return names[user];
+}
+
+/* A like or unlike the load sent to region at sent (us), ended at end
+ * with fate and hlc. */
+static void sent(unsigned user, unsigned item, unsigned region, bool like_it, load_write_fate fate,
+                 uint64_t at, uint64_t end, uint64_t hlc)
+{
+	cr_assert_lt(T.trace.nwrites, TRACE_MAX);
+	T.writes[T.trace.nwrites++] = (load_write_rec){
+	    .user = user,
+	    .item = item,
+	    .region = (uint8_t)region,
+	    .like = like_it,
+	    .fate = (uint8_t)fate,
+	    .sent_us = at,
+	    .end_us = end,
+	    .hlc = hlc,
+	};
+}
+
+/* An answer of region's instance inst in its start-th life: item's
+ * likes count at version, read sent at at (us) and answered 10 us later. */
+static void answered_by(unsigned item, unsigned region, unsigned inst, unsigned start,
+                        uint64_t count, uint64_t version, uint64_t at)
+{
+	cr_assert_lt(T.trace.ncounts, TRACE_MAX);
+	T.counts[T.trace.ncounts++] = (load_count_rec){
+	    .item = item,
+	    .region = (uint8_t)region,
+	    .inst = (uint8_t)inst,
+	    .start = (uint8_t)start,
+	    .count = count,
+	    .version = version,
+	    .sent_us = at,
+	    .recv_us = at + 10,
+	};
+}
+
+/* The same by the region's instance 1, which acked none of the writes
+ * below (they are instance 0's): none of them is sure to be counted. */
+static void answered(unsigned item, unsigned region, uint64_t count, uint64_t version, uint64_t at)
+{
+	answered_by(item, region, 1, 0, count, version, at);
+}
+
+/* An ack of user's like (or unlike) of item by region 0's instance 0,
+ * as the batch of edge-a seq carries it at hlc; its offset. */
+static int64_t acked(unsigned user, unsigned item, bool like_it, uint64_t at, uint64_t seq,
+                     uint64_t hlc)
+{
+	sent(user, item, 0, like_it, LOAD_WRITE_ACKED, at, at + 5, hlc);
+	return batch1("edge-a", seq, 0, like(item_n(item), user_n(user), like_it, hlc));
+}
+
+static uint64_t after(int64_t offset)
+{
+	return version_make(0, (uint64_t)offset + 1);
+}
+
+Test(check_snap, an_answer_that_is_the_merge_plus_its_own_pending_ops_passes)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	int64_t o2 = acked(2, 3, true, 200, 2, 11);
+	/* Before either was merged: each is pending, 0 to 2 allowed. */
+	answered(3, 0, 2, version_make(0, 0), 300);
+	answered(3, 0, 0, version_make(0, 0), 300);
+	/* After the first: 1, plus the second's pending 1. */
+	answered(3, 0, 2, after(o1), 300);
+	/* After both: exactly 2. */
+	answered(3, 0, 2, after(o2), 300);
+	run();
+	cr_assert_eq(T.af.answers, 4);
+	cr_assert_eq(T.af.checked, 4);
+	cr_assert_eq(T.af.wrong, 0, "%s %lu ref %lu", T.nawrong ? T.aitem[0] : "",
+	             T.nawrong ? (unsigned long)T.awrong[0].count : 0,
+	             T.nawrong ? (unsigned long)T.awrong[0].ref : 0);
+	cr_assert_eq(T.af.exact, 1);
+	cr_assert_eq(T.af.ops_merged, 2);
+}
+
+Test(check_snap, an_own_op_counted_again_after_its_snapshot_is_caught)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	/* The merge at o1 holds the like; an edge that adds it again over
+	 * that version counts it twice. */
+	answered(3, 0, 2, after(o1), 300);
+	run();
+	cr_assert_eq(T.af.checked, 1);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.nawrong, 1);
+	cr_assert_str_eq(T.awrong[0].item, "post:i3");
+	cr_assert_eq(T.awrong[0].region, 0);
+	cr_assert_eq(T.awrong[0].count, 2);
+	cr_assert_eq(T.awrong[0].ref, 1);
+	cr_assert_eq(T.awrong[0].likes_pending, 0);
+}
+
+Test(check_snap, an_answer_below_the_snapshot_it_names_is_caught)
+{
+	acked(1, 3, true, 100, 1, 10);
+	int64_t o2 = acked(2, 3, true, 200, 2, 11);
+	answered(3, 1, 1, after(o2), 300); /* region 1 has nothing pending */
+	run();
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].ref, 2);
+}
+
+Test(check_snap, another_regions_pending_ops_allow_nothing)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	/* Region 1's like of user 2, not merged: region 0 may not count it. */
+	sent(2, 3, 1, true, LOAD_WRITE_ACKED, 150, 160, 12);
+	answered(3, 1, 2, after(o1), 300); /* region 1 may */
+	answered(3, 0, 2, after(o1), 300);
+	run();
+	cr_assert_eq(T.af.checked, 2);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].region, 0);
+}
+
+Test(check_snap, a_given_up_like_stays_pending_and_an_unchanged_one_never_is)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	sent(2, 3, 0, true, LOAD_WRITE_OPEN, 150, 0, 0);
+	sent(3, 3, 0, true, LOAD_WRITE_UNCHANGED, 160, 170, 13);
+	/* 1 + the given-up like: 2 passes; 3 would need the unchanged one. */
+	answered(3, 0, 2, after(o1), 300);
+	answered(3, 0, 3, after(o1), 300);
+	run();
+	cr_assert_eq(T.af.checked, 2);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].count, 3);
+	cr_assert_eq(T.awrong[0].likes_pending, 1);
+}
+
+Test(check_snap, a_refused_like_is_pending_only_until_its_refusal)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	sent(2, 3, 0, true, LOAD_WRITE_REFUSED, 150, 250, 0);
+	answered(3, 0, 2, after(o1), 200); /* sent before the refusal: may count it */
+	answered(3, 0, 2, after(o1), 300); /* after it: may not */
+	/* An op sent after the read was answered is not pending for it. */
+	sent(4, 3, 0, true, LOAD_WRITE_OPEN, 400, 0, 0);
+	answered(3, 0, 2, after(o1), 380);
+	run();
+	cr_assert_eq(T.af.checked, 3);
+	cr_assert_eq(T.af.wrong, 2);
+}
+
+Test(check_snap, a_pending_unlike_may_take_one_and_never_below_zero)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	int64_t o2 = acked(1, 3, false, 200, 2, 20);
+	answered(3, 0, 0, after(o1), 300); /* the unlike pending: 1 - 1 */
+	answered(3, 0, 0, after(o2), 300); /* merged: 0 */
+	answered(3, 0, 1, after(o2), 300); /* 0, nothing pending: 1 is wrong */
+	run();
+	cr_assert_eq(T.af.checked, 3);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].ref, 0);
+}
+
+Test(check_snap, answers_the_merge_cannot_judge_are_skipped)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	answered(3, 0, 7, version_make(1, 1), 300); /* a later epoch */
+	answered(3, 0, 7, after(o1 + 5), 300);      /* past the log as read */
+	unsigned other = 0;                         /* an item of another partition than item 3's */
+	while (other < ITEMS && part_of(item_n(other)) == part_of(item_n(3)))
+		other++;
+	cr_assert_lt(other, ITEMS);
+	T.first[part_of(item_n(other))] = 3; /* its partition's log starts past 0 */
+	answered(other, 0, 7, version_make(0, 4), 300);
+	run();
+	cr_assert_eq(T.af.answers, 3);
+	cr_assert_eq(T.af.checked, 0);
+	cr_assert_eq(T.af.skipped, 3);
+	cr_assert_eq(T.af.wrong, 0);
+}
+
+Test(check_snap, a_write_the_answering_process_acked_must_be_in_its_count)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	acked(2, 3, true, 200, 2, 11);              /* acked at 205 */
+	answered_by(3, 0, 0, 0, 2, after(o1), 300); /* 1 + its own sure like: right */
+	answered_by(3, 0, 0, 0, 1, after(o1), 300); /* its own ack missing: wrong */
+	answered_by(3, 0, 0, 1, 1, after(o1), 300); /* started again since: may miss it */
+	answered_by(3, 0, 0, 0, 1, after(o1), 203); /* sent before the ack came: may too */
+	run();
+	cr_assert_eq(T.af.checked, 4);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].count, 1);
+	cr_assert_eq(T.awrong[0].sure, 1);
+	cr_assert_eq(T.awrong[0].likes_pending, 0);
+}
+
+Test(check_snap, a_sure_like_and_unlike_of_one_pair_cancel)
+{
+	int64_t o1 = acked(1, 3, true, 100, 1, 10);
+	acked(2, 3, true, 200, 2, 11);
+	acked(2, 3, false, 220, 3, 12);
+	answered_by(3, 0, 0, 0, 1, after(o1), 300); /* user 2's pair: +1 - 1 */
+	answered_by(3, 0, 0, 0, 2, after(o1), 300);
+	run();
+	cr_assert_eq(T.af.checked, 2);
+	cr_assert_eq(T.af.exact, 2);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].count, 2);
 }

@@ -6,7 +6,9 @@
  * and at another too (each edge counts its own like of such a pair until
  * central has it); the writes given up without an
  * answer leave the truth a range, and once each is resolved as the edge
- * applied it, the truth is the edge's state exactly.
+ * applied it, the truth is the edge's state exactly. And the trace the
+ * end check holds the edges' answers to keeps every like and unlike with
+ * how it ended, and every likes count with the version it was named at.
  */
 #include "tests/support/load_fake.h"
 
@@ -180,4 +182,58 @@ Test(load_judge, given_up_writes_leave_a_range_and_resolve_into_the_edges_state)
 		          t[i].item);
 	free(t);
 	assert_truth_is_the_fakes();
+}
+
+Test(load_judge, the_trace_keeps_every_write_and_every_likes_count_with_its_version)
+{
+	atomic_store(&F.version, 77);
+	load_opts o = base_opts();
+	o.trace = true;
+	o.read_share = 0.3;
+	start(&o);
+	wait_acked(1000, 10000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	load_trace t;
+	load_get_trace(L, &t);
+	cr_assert(t.complete);
+	cr_assert_eq(t.counts_dropped, 0);
+	cr_assert_gt(t.ncounts, 100);
+	cr_assert_eq(t.items, o.items);
+	load_stats st = stats();
+	size_t answered = 0;
+	for (size_t i = 0; i < t.nwrites; i++) {
+		const load_write_rec *w = &t.writes[i];
+		cr_assert_lt(w->region, o.regions);
+		cr_assert_leq(w->item, o.items);
+		if (w->fate == LOAD_WRITE_ACKED || w->fate == LOAD_WRITE_UNCHANGED) {
+			answered++;
+			cr_assert_gt(w->hlc, 0, "an ack's hlc is kept");
+			cr_assert_geq(w->end_us, w->sent_us);
+		} else {
+			cr_assert_eq(w->fate, LOAD_WRITE_REFUSED,
+			             "nothing is left open after a drain");
+		}
+	}
+	/* Every like and unlike acked is there; views are not. */
+	cr_assert_gt(answered, 0);
+	cr_assert_lt(answered, st.acked, "views are not traced");
+	for (size_t i = 0; i < t.ncounts; i++) {
+		const load_count_rec *c = &t.counts[i];
+		cr_assert_eq(c->version, 77);
+		cr_assert_lt(c->region, o.regions);
+		cr_assert_geq(c->recv_us, c->sent_us);
+	}
+}
+
+Test(load_judge, no_trace_is_kept_unless_asked)
+{
+	load_opts o = base_opts();
+	o.read_share = 0.3;
+	start(&o);
+	wait_acked(300, 10000);
+	cr_assert_eq(load_drain(L, 5000), 0);
+	load_trace t;
+	load_get_trace(L, &t);
+	cr_assert_eq(t.nwrites, 0);
+	cr_assert_eq(t.ncounts, 0);
 }
