@@ -136,6 +136,7 @@ int cmd_nemesis(int argc, char **argv)
 	    OPT_FLAG("shrink-failing", o.shrink_failing),
 	    OPT_NUM("shrink-runs", 1, 20, o.shrink_runs, 0),
 	    OPT_NUM("shrink-budget", 60, 86400, o.shrink_budget_s, 0),
+	    OPT_STR("shrink-report", o.shrink_report),
 	    OPT_STR("dir", o.run.out_dir),
 	    RUN_OPTIONS(o.run, kafka),
 	};

@@ -28,22 +28,22 @@ enum { ANS_WAITING, ANS_COUNTED, ANS_SKIPPED };
 
 /* A user's pending ops of the item, for the answer being judged. */
 typedef struct pair_acc {
-	uint32_t id;     /* the answer (+ 1) it holds the ops of */
-	int32_t sure;    /* the signs of its sure ops, added */
-	bool like;       /* a like among them */
-	bool unlike;     /* an unlike among them */
-	bool unsure;     /* an op the answering process may not have counted */
+	uint32_t id;  /* the answer (+ 1) it holds the ops of */
+	int32_t sure; /* the signs of its sure ops, added */
+	bool like;    /* a like among them */
+	bool unlike;  /* an unlike among them */
+	bool unsure;  /* an op the answering process may not have counted */
 } pair_acc;
 
 struct check_ans {
 	const load_trace *t;
-	uint64_t *ref;   /* per answer: the reference count, once counted */
-	uint8_t *state;  /* per answer: ANS_* */
-	uint64_t *off;   /* per answer: its version's offset */
-	smap merged;     /* user 0 item 0 hlc (8 bytes) -> the offset first merged at */
-	size_t *order;   /* the writes' indexes by (item, region, sent_us) */
-	uint64_t *woff;  /* per write: the offset its (user, item, hlc) was merged at, or max */
-	pair_acc *acc;   /* per user */
+	uint64_t *ref;     /* per answer: the reference count, once counted */
+	uint8_t *state;    /* per answer: ANS_* */
+	uint64_t *off;     /* per answer: its version's offset */
+	smap merged;       /* user 0 item 0 hlc (8 bytes) -> the offset first merged at */
+	size_t *order;     /* the writes' indexes by (item, region, sent_us) */
+	uint64_t *woff;    /* per write: the offset its (user, item, hlc) was merged at, or max */
+	pair_acc *acc;     /* per user */
 	uint32_t *touched; /* the users acc holds the current answer's ops of */
 	check_ans_wrong_fn wrong;
 	void *ctx;
@@ -175,8 +175,8 @@ static uint64_t merged_at(const check_ans *ca, const load_write_rec *w)
 	char user[24], item[NAME_MAX_], key[KEY_CAP];
 	snprintf(user, sizeof user, "u%" PRIu32, w->user);
 	load_item_name(ca->t->items, w->item, item, sizeof item);
-	smap_val *v = smap_get(&ca->merged, key,
-	                       op_key(key, user, strlen(user), item, strlen(item), w->hlc));
+	smap_val *v =
+	    smap_get(&ca->merged, key, op_key(key, user, strlen(user), item, strlen(item), w->hlc));
 	return v ? v->u : UINT64_MAX;
 }
 
@@ -191,8 +191,7 @@ static bool sure(const load_write_rec *w, const load_count_rec *c)
 
 /* Is write w (merged at woff) the region's own and not applied for
  * answer c at offset off? */
-static bool pending(const load_write_rec *w, uint64_t woff, const load_count_rec *c,
-                    uint64_t off)
+static bool pending(const load_write_rec *w, uint64_t woff, const load_count_rec *c, uint64_t off)
 {
 	if (w->fate == LOAD_WRITE_UNCHANGED)
 		return false;
@@ -249,8 +248,8 @@ static void judge(check_ans *ca, size_t i)
 	if (ca->wrong) {
 		char name[NAME_MAX_];
 		load_item_name(t->items, c->item, name, sizeof name);
-		check_ans_wrong w = {name,  c->region, c->count, ref, c->version,
-		                     moved, (uint64_t)likes, (uint64_t)unlikes};
+		check_ans_wrong w = {name,       c->region, c->count,        ref,
+		                     c->version, moved,     (uint64_t)likes, (uint64_t)unlikes};
 		ca->wrong(ca->ctx, &w);
 	}
 }

@@ -168,7 +168,10 @@ int nemesis_run(nemesis_run_opts *o)
 		fflush(stdout);
 		char shrink_dir[PATH_BYTES + 16];
 		snprintf(shrink_dir, sizeof shrink_dir, "%s-shrink", o->run.out_dir);
+		char report[PATH_BYTES + 16];
+		snprintf(report, sizeof report, "%s/report.json", o->run.out_dir);
 		o->run.out_dir = shrink_dir;
+		o->shrink_report = report;
 		(void)nemesis_shrink(o, path);
 	}
 	return rc;
@@ -213,11 +216,80 @@ bool nemesis_report_failed(const char *path)
 	return failed;
 }
 
+#define STEP_VIOLATION "a drill step could not be carried out" /* run.c's */
+
+/* A violation's text as a kind: numbers N, items ITEM. */
+static void kind_of(const char *text, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (const char *p = text; *p && n + 5 < cap;) {
+		if (*p >= '0' && *p <= '9') {
+			out[n++] = 'N';
+			while ((*p >= '0' && *p <= '9') ||
+			       ((*p == '.' || *p == ',') && p[1] >= '0' && p[1] <= '9'))
+				p++;
+		} else if (strncmp(p, "post:", 5) == 0) {
+			memcpy(out + n, "ITEM", 4);
+			n += 4;
+			for (p += 5; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+			             (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '-';)
+				p++;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+}
+
+size_t nemesis_report_kinds(const char *path, char (*kinds)[NEMESIS_KIND_BYTES], size_t max)
+{
+	json_t *root = json_load_file(path, 0, NULL);
+	json_t *v = json_object_get(root, "violations");
+	size_t n = 0, i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		const char *text = json_string_value(e);
+		if (!text || strncmp(text, STEP_VIOLATION, strlen(STEP_VIOLATION)) == 0)
+			continue;
+		char k[NEMESIS_KIND_BYTES];
+		kind_of(text, k, sizeof k);
+		bool seen = false;
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = strcmp(kinds[j], k) == 0;
+		if (!seen && n < max)
+			memcpy(kinds[n++], k, sizeof k);
+	}
+	json_decref(root);
+	return n;
+}
+
+/* What a failing run's report names, for a candidate to match. */
+typedef struct kindset {
+	char k[NEMESIS_KINDS_MAX][NEMESIS_KIND_BYTES];
+	size_t n;
+} kindset;
+
+static bool kinds_meet(const kindset *a, const kindset *b)
+{
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t j = 0; j < b->n; j++)
+			if (strcmp(a->k[i], b->k[j]) == 0)
+				return true;
+	return false;
+}
+
+typedef enum run_verdict { RUN_PASSED, RUN_FAILED, RUN_FAILED_OTHERWISE } run_verdict;
+
 /* Runs `sim drill` on path in a process of its own (this binary), its
- * report in out and its output in out.out: true when it failed as a
- * schedule fails, by its checks (exit 1, nemesis_report_failed), not only for
- * a step it could not carry out or a cluster that did not start. */
-static bool run_fails(const nemesis_run_opts *o, const char *path, const char *out)
+ * report in out and its output in out.out: RUN_FAILED when it failed as a
+ * schedule fails, by its checks (exit 1, nemesis_report_failed), not only
+ * for a step it could not carry out or a cluster that did not start, with
+ * a failure kind of want's (any, when want has none: then the run's
+ * kinds go into want); RUN_FAILED_OTHERWISE when it failed with none of
+ * them. */
+static run_verdict run_fails(const nemesis_run_opts *o, const char *path, const char *out,
+                             kindset *want)
 {
 	char log[PATH_BYTES + 40];
 	snprintf(log, sizeof log, "%s.out", out);
@@ -258,7 +330,15 @@ static bool run_fails(const nemesis_run_opts *o, const char *path, const char *o
 		;
 	char report[PATH_BYTES + 48];
 	snprintf(report, sizeof report, "%s/report.json", out);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 1 && nemesis_report_failed(report);
+	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 1 && nemesis_report_failed(report)))
+		return RUN_PASSED;
+	kindset got;
+	got.n = nemesis_report_kinds(report, got.k, NEMESIS_KINDS_MAX);
+	if (!want->n) {
+		*want = got;
+		return RUN_FAILED;
+	}
+	return kinds_meet(want, &got) ? RUN_FAILED : RUN_FAILED_OTHERWISE;
 }
 
 /* Faults and steps of a schedule's text, for the lines printed. */
@@ -277,33 +357,38 @@ static void sizes(const char *text, size_t *faults, size_t *steps, double *dur)
 	drill_free(&d);
 }
 
-/* Runs candidate cand (try number t) up to k times: true on its first
- * failure. *last_s is how long the last run took. */
-static bool try_candidate(const nemesis_run_opts *o, const char *dir, unsigned t, const char *cand,
-                          unsigned k, uint64_t deadline_ms, double *last_s, bool *out_of_time,
-                          unsigned *runs)
+/* Runs candidate cand (try number t) up to k times: RUN_FAILED on its
+ * first failure the same way as want (or any, want empty: then its kinds
+ * go there), RUN_FAILED_OTHERWISE when a run failed but none that way.
+ * *last_s is how long the last run took. */
+static run_verdict try_candidate(const nemesis_run_opts *o, const char *dir, unsigned t,
+                                 const char *cand, unsigned k, uint64_t deadline_ms, double *last_s,
+                                 bool *out_of_time, unsigned *runs, kindset *want)
 {
+	run_verdict v = RUN_PASSED;
 	char path[PATH_BYTES + 32], out[PATH_BYTES + 32];
 	snprintf(path, sizeof path, "%s/try-%u.drill", dir, t);
 	*runs = 0;
 	if (write_file(path, cand)) {
 		fprintf(stderr, "sim nemesis: cannot write %s: %s\n", path, strerror(errno));
-		return false;
+		return RUN_PASSED;
 	}
 	for (unsigned r = 0; r < k; r++) {
 		if (clock_mono_ms() + (uint64_t)(*last_s * 1000) > deadline_ms) {
 			*out_of_time = true;
-			return false;
+			return v;
 		}
 		snprintf(out, sizeof out, "%s/try-%u-run-%u", dir, t, r + 1);
 		uint64_t t0 = clock_mono_ms();
-		bool failed = run_fails(o, path, out);
+		run_verdict got = run_fails(o, path, out, want);
 		*last_s = (double)(clock_mono_ms() - t0) / 1000.0;
 		(*runs)++;
-		if (failed)
-			return true;
+		if (got == RUN_FAILED)
+			return RUN_FAILED;
+		if (got == RUN_FAILED_OTHERWISE)
+			v = got;
 	}
-	return false;
+	return v;
 }
 
 int nemesis_shrink(nemesis_run_opts *o, const char *file)
@@ -344,6 +429,27 @@ int nemesis_shrink(nemesis_run_opts *o, const char *file)
 	uint64_t deadline = clock_mono_ms() + (uint64_t)budget * 1000;
 	unsigned t = 0, kept = 0;
 	bool out_of_time = false, improved = true;
+	/* The failure's kinds: the failing run's, or try 0's (the schedule
+	 * as given, up to k runs: how often it fails is worth knowing too). */
+	kindset want = {.n = 0};
+	if (o->shrink_report)
+		want.n = nemesis_report_kinds(o->shrink_report, want.k, NEMESIS_KINDS_MAX);
+	if (!want.n) {
+		unsigned runs = 0;
+		run_verdict v = try_candidate(o, dir, 0, best, k, UINT64_MAX, &last_s, &out_of_time,
+		                              &runs, &want);
+		printf("try 0: the schedule as given: %s in %u of %u runs\n",
+		       v == RUN_FAILED ? "fails" : "no failure", v == RUN_FAILED ? 1 : 0, runs);
+		fflush(stdout);
+		if (v != RUN_FAILED) {
+			printf("nothing to shrink: %s did not fail\n", file);
+			free(best);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < want.n; i++)
+		printf("failure kind: %s\n", want.k[i]);
+	fflush(stdout);
 	while (improved && !out_of_time) {
 		improved = false;
 		for (size_t i = 0; !out_of_time; i++) {
@@ -354,12 +460,14 @@ int nemesis_shrink(nemesis_run_opts *o, const char *file)
 			if (rc == 0)
 				continue;
 			unsigned runs = 0;
-			bool failed = try_candidate(o, dir, ++t, cand, k, deadline, &last_s,
-			                            &out_of_time, &runs);
+			run_verdict v = try_candidate(o, dir, ++t, cand, k, deadline, &last_s,
+			                              &out_of_time, &runs, &want);
+			bool failed = v == RUN_FAILED;
 			printf("try %u: %s: %s\n", t, what,
-			       failed        ? "still fails: kept"
-			       : out_of_time ? "not run: out of time"
-			                     : "passed: dropped");
+			       failed                      ? "still fails: kept"
+			       : v == RUN_FAILED_OTHERWISE ? "fails another way: dropped"
+			       : out_of_time && runs == 0  ? "not run: out of time"
+			                                   : "passed: dropped");
 			fflush(stdout);
 			if (!failed) {
 				free(cand);

@@ -26,6 +26,11 @@ typedef struct nemesis_run_opts {
 	const char *shrink;
 	bool shrink_failing;
 	unsigned shrink_runs, shrink_budget_s;
+	/* The failing run's report.json, whose failure kinds
+	 * (nemesis_report_kinds) a candidate must share; NULL: the shrinker
+	 * runs the schedule as given first (up to shrink_runs times) and takes
+	 * them from its first failing run. */
+	const char *shrink_report;
 	/* As sim drill's: short_run, out_dir (default build/drills/NAME[-real]
 	 * [-short]), bin_dir, run_root, keep, kafka; drill_path is set here. */
 	run_opts run;
@@ -39,9 +44,12 @@ int nemesis_run(nemesis_run_opts *o);
 /* Shrinks the failing schedule in file (above): every try's file and
  * report dir under the report dir's shrink/ (run.out_dir, default
  * build/drills/NAME[-short]-shrink), each kept candidate written over
- * smallest.drill there, one line printed per try. 0 once done (the
- * smallest failing schedule found, which may be file's own), 2 when file
- * cannot be read or parsed. */
+ * smallest.drill there, one line printed per try. A candidate is kept
+ * when it fails the same way: its report shares a failure kind with the
+ * failing run's (shrink_report, or try 0, the file run as given). 0 once
+ * done (the smallest failing schedule found, which may be file's own), 1
+ * when the file as given passed every run (nothing to shrink), 2 when
+ * file cannot be read or parsed. */
 int nemesis_shrink(nemesis_run_opts *o, const char *file);
 
 /* Did the drill whose report.json is at path fail by its checks: not
@@ -49,5 +57,15 @@ int nemesis_shrink(nemesis_run_opts *o, const char *file);
  * report's steps_failed)? false when the report cannot be read. What the
  * shrinker counts as a failing try. */
 bool nemesis_report_failed(const char *path);
+
+#define NEMESIS_KINDS_MAX 32
+#define NEMESIS_KIND_BYTES 112
+
+/* The kinds of failure the report.json at path names: each violation's
+ * text with its numbers written N and its items ITEM ("ITEM likes at
+ * centralN: expected N, seen N"), cut to NEMESIS_KIND_BYTES - 1, each
+ * once, the step one (a step not carried out) left out; at most max
+ * into kinds, their count returned. 0 for a report that cannot be read. */
+size_t nemesis_report_kinds(const char *path, char (*kinds)[NEMESIS_KIND_BYTES], size_t max);
 
 #endif

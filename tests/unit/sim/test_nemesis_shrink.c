@@ -5,8 +5,9 @@
  * halves one fault and moves its settling start with it, the run is cut
  * after its last step, every candidate parses, and the same text gives
  * the same candidates; a try counts as failing from its report.json's
- * numbers, never from a step it could not carry out alone. No daemon
- * runs. */
+ * numbers, never from a step it could not carry out alone, and fails the
+ * same way as another when their violations share a kind (numbers and
+ * items written out). No daemon runs. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -264,5 +265,47 @@ Test(nemesis_shrink, a_try_fails_by_the_checks_counted_in_its_report_not_by_a_st
 	char missing[128];
 	snprintf(missing, sizeof missing, "%s/none/report.json", dir);
 	cr_assert_not(nemesis_report_failed(missing));
+	testdir_remove(dir);
+}
+
+/* report.json failing with the given violations: the path. */
+static const char *report_with(const char *dir, const char *const *v, size_t n)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/report.json", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"drill\":\"x\",\"pass\":false,\"numbers\":{\"steps_failed\":0},"
+	           "\"violations\":[");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", v[i]);
+	fprintf(f, "],\"violations_total\":%zu}\n", n);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(nemesis_shrink, a_failures_kinds_are_its_violations_with_numbers_and_items_written_out)
+{
+	char dir[64];
+	testdir_make(dir, sizeof dir, "nemesis-kinds");
+	const char *v[] = {
+	    "post:i123 likes at central0: expected 5, seen 4",
+	    "post:viral likes at central0: expected 1,108, seen 1,107",
+	    "post:i8 likes at edge1.standby: expected 12, seen 11",
+	    "a drill step could not be carried out (see the log)",
+	    "edge0 instance 0 still running 10.5 s after edge0 instance 1 took over",
+	};
+	char kinds[NEMESIS_KINDS_MAX][NEMESIS_KIND_BYTES];
+	size_t n = nemesis_report_kinds(report_with(dir, v, 5), kinds, NEMESIS_KINDS_MAX);
+	cr_assert_eq(n, 3, "the two central ones are one kind; the step's is left out");
+	cr_assert_str_eq(kinds[0], "ITEM likes at centralN: expected N, seen N");
+	cr_assert_str_eq(kinds[1], "ITEM likes at edgeN.standby: expected N, seen N");
+	cr_assert_str_eq(kinds[2],
+	                 "edgeN instance N still running N s after edgeN instance N took over");
+	/* At most max; none from a report that cannot be read. */
+	cr_assert_eq(nemesis_report_kinds(report_with(dir, v, 5), kinds, 1), 1);
+	char missing[128];
+	snprintf(missing, sizeof missing, "%s/none/report.json", dir);
+	cr_assert_eq(nemesis_report_kinds(missing, kinds, NEMESIS_KINDS_MAX), 0);
 	testdir_remove(dir);
 }
