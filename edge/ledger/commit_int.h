@@ -22,7 +22,9 @@
 #define GROUP_SLOTS 4096 /* power of two, >= 2 x LEDGER_GROUP_OPS */
 #define GROUP_IDEM 64    /* idempotency records in one group */
 #define GROUP_UNNUMBERED UINT64_MAX
-#define IDEM_RECENT 8 /* groups whose idempotency keys are kept after they join */
+#define IDEM_RECENT 8     /* groups whose idempotency keys are kept after they join */
+#define MEMBER_RECENT 16  /* groups whose member keys are kept, in a filter, after they join */
+#define MEMBER_BITS 4096u /* that filter's bits: a power of two */
 
 typedef struct group_op {
 	pend_op op;
@@ -129,6 +131,16 @@ struct commit {
 		size_t n;
 		uint64_t h[GROUP_IDEM];
 	} idem_recent[IDEM_RECENT];
+	/* The member keys (XXH3 of ekey_member) the last MEMBER_RECENT
+	 * groups that joined wrote, their set ops' and home puts', a bit
+	 * each in a filter, under the value finished took then (under mu):
+	 * a membership read before the mutex still holds under it unless a
+	 * group that joined since may have written its key
+	 * (ledger_member_joined). */
+	struct {
+		uint64_t finished;
+		uint64_t bits[MEMBER_BITS / 64];
+	} member_recent[MEMBER_RECENT];
 	bool async;                         /* commit threads run */
 	bool asked;                         /* ledger_commit asked since the last take */
 	bool stopping;                      /* the commit threads are to end */
@@ -188,6 +200,12 @@ void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wal
  * be in the store now: one of the last IDEM_RECENT groups held it, or
  * more have joined than those. */
 bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih);
+/* Under the mutex: true when a group that joined the overlay after
+ * finished was seen may have written the member key hashed mhash (XXH3
+ * of ekey_member), so a read of it made before may be stale: a filter
+ * of one of the last MEMBER_RECENT groups has its bit, or more have
+ * joined than those. */
+bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash) TSA_REQUIRES(LEDGER_MU(l));
 /* Under the mutex: the open group or a group in flight holds the
  * idempotency key hashed ih (a retry of a write not finished yet). */
 bool ledger_idem_pending(const ledger *l, uint64_t ih);

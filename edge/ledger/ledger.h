@@ -170,8 +170,9 @@ int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max) WARN_UNUSED;
  * each. An event older than store.member_keep_s before wall_ms is kept
  * only for a pair held here; an old like marks its item in any case
  * ('Y'). 0 with *taken the events that changed a pair; ERR_AGAIN when an
- * op not yet written holds a pair with an older clock (nothing staged:
- * call again once it is written); ERR_FENCED while following; ERR_INVAL
+ * op not yet written holds a pair with an older clock, or when groups
+ * written while it read kept changing what it read (nothing staged: call
+ * again); ERR_FENCED while following; ERR_INVAL
  * for an event out of bounds; or the group commit's error (nothing
  * written). Any thread; waits for the write. */
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,

@@ -313,6 +313,36 @@ static void group_overlay(ledger *l, const group *g)
 	c->idem_recent[r].finished = f;
 	c->idem_recent[r].n = g->nidem;
 	memcpy(c->idem_recent[r].h, g->idem, g->nidem * sizeof *g->idem);
+	size_t m = f % MEMBER_RECENT;
+	uint64_t *bits = c->member_recent[m].bits;
+	memset(bits, 0, sizeof c->member_recent[m].bits);
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->ops[i].op.sum)
+			continue;
+		uint64_t h = g->member[g->ops[i].mslot].hash & (MEMBER_BITS - 1);
+		bits[h / 64] |= UINT64_C(1) << (h % 64);
+	}
+	for (size_t i = 0; i < g->nhomes; i++) {
+		uint64_t h = g->homes[i].mhash & (MEMBER_BITS - 1);
+		bits[h / 64] |= UINT64_C(1) << (h % 64);
+	}
+	c->member_recent[m].finished = f;
+}
+
+bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash)
+{
+	const struct commit *c = &l->commit;
+	uint64_t now = atomic_load_explicit(&c->finished, memory_order_relaxed);
+	if (now - seen > MEMBER_RECENT)
+		return true;
+	uint64_t h = mhash & (MEMBER_BITS - 1);
+	for (uint64_t f = seen + 1; f <= now; f++) {
+		size_t m = f % MEMBER_RECENT;
+		if (c->member_recent[m].finished != f ||
+		    c->member_recent[m].bits[h / 64] & UINT64_C(1) << (h % 64))
+			return true;
+	}
+	return false;
 }
 
 bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih)

@@ -291,11 +291,17 @@ static int mark_newer(const ledger_home_ev *evs, size_t i, const home_read *rd, 
 }
 
 /* Reads for evs what the store holds (home_read), with no lock: the
- * writer mutex is taken after, and no store read is made under it. */
+ * writer mutex is taken after, and no store read is made under it. With
+ * again, only the events it flags. Each read's seen[i] is what
+ * commit.finished was before it. */
 static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *hp, size_t n,
-                         home_read *rd)
+                         const bool *again, home_read *rd, uint64_t *seen)
 {
+	uint64_t f = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
 	for (size_t i = 0; i < n; i++) {
+		if (again && !again[i])
+			continue;
+		seen[i] = f;
 		if (!evs[i].counter)
 			mark_preread(l, &evs[i], &rd[i]);
 		else
@@ -304,11 +310,29 @@ static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *h
 	}
 }
 
-/* How often ledger_home_apply reads again when groups were written
- * between its reads and the mutex; past that it reads with the mutex
- * held (ledger_int.h's one exception), so that a busy writer cannot
- * hold the home stream back for ever. */
-#define HOME_REREADS 3
+/* How often ledger_home_apply reads again what groups written between
+ * its reads and the mutex may have changed; past that it gives up with
+ * ERR_AGAIN, nothing done, and its caller comes back. Only the pairs a
+ * group wrote are read again (ledger_member_joined), so a busy writer
+ * does not hold the home stream back, and no store read is made under
+ * the mutex. */
+#define HOME_REREADS 8
+
+/* Under the mutex: flags in again each event whose read may no longer
+ * stand (its pair written by a group that joined since; for a move, any
+ * group that joined since); true when any is. */
+static bool home_stale(ledger *l, const ledger_home_ev *evs, const home_put *hp, size_t n,
+                       const uint64_t *seen, bool *again) TSA_REQUIRES(LEDGER_MU(l))
+{
+	uint64_t now = atomic_load_explicit(&l->commit.finished, memory_order_relaxed);
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		again[i] =
+		    evs[i].counter ? ledger_member_joined(l, seen[i], hp[i].mhash) : now != seen[i];
+		any |= again[i];
+	}
+	return any;
+}
 
 /* Stages move e in the open group, and in the membership filter. The
  * writer mutex is held. */
@@ -348,26 +372,31 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 		hp[i].state = e->member ? 1 : 0;
 		hp[i].hlc = e->hlc;
 	}
-	/* The store read before the mutex; read again when a group was
-	 * written meanwhile (its records may be newer than what was read:
-	 * the groups still live are looked up under the mutex). */
+	/* The store read before the mutex; what a group written meanwhile
+	 * may have changed read again, before it too (the groups still live
+	 * are looked up under the mutex). */
 	home_read *rd = n ? xcalloc(n, sizeof *rd) : NULL;
+	uint64_t *seen = n ? xcalloc(n, sizeof *seen) : NULL;
+	bool *again = n ? xcalloc(n, sizeof *again) : NULL;
+	home_preread(l, evs, hp, n, NULL, rd, seen);
 	for (int tries = 0;; tries++) {
-		uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
-		if (tries <= HOME_REREADS) {
-			home_preread(l, evs, hp, n, rd);
-			if (l->o.after_preread)
-				l->o.after_preread(l->o.hook_ctx);
-		}
+		if (l->o.after_preread)
+			l->o.after_preread(l->o.hook_ctx);
 		ledger_lock(l);
-		if (tries > HOME_REREADS) {
-			home_preread(l, evs, hp, n, rd);
-			break;
-		}
-		if (atomic_load_explicit(&l->commit.finished, memory_order_relaxed) == seen)
+		if (!home_stale(l, evs, hp, n, seen, again))
 			break;
 		ledger_unlock(l);
+		if (tries == HOME_REREADS) {
+			free(again);
+			free(seen);
+			free(rd);
+			free(hp);
+			return ERR_AGAIN;
+		}
+		home_preread(l, evs, hp, n, again, rd, seen);
 	}
+	free(again);
+	free(seen);
 	int rc = 0;
 	/* Nothing is staged unless all can be: a pair an unwritten op holds
 	 * with an older clock makes the caller come back. */
@@ -454,15 +483,25 @@ int ledger_home_resume(ledger *l, uint32_t p, int64_t *next, uint64_t *from)
 typedef struct drop_cand {
 	char mkey[KEY_MAX];
 	size_t mkn;
+	uint64_t mhash; /* XXH3 of mkey */
 	int state;
 	uint64_t stamp;
+	uint64_t seen; /* commit.finished before it was read */
+	bool again;    /* to be read again: a group since may have written it */
+	bool gone;     /* read again, no longer the record read first */
 } drop_cand;
 
+/* How often a sweep reads again, before the writer mutex, the candidates
+ * groups written since their read may have changed; past that those it
+ * still could not vouch for are left for the next pass. */
+#define SWEEP_REREADS 8
+
 /* Reads up to scan_max 'M' records from the sweep's place into cands
- * (those stamped before cut_ms, at most SWEEP_DROP_MAX) and moves the
- * place past them; back to the start after the last record. */
-static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *cands, size_t *nc,
-                      ledger_sweep *out)
+ * (those stamped before cut_ms, at most SWEEP_DROP_MAX, each read after
+ * commit.finished was seen) and moves the place past them; back to the
+ * start after the last record. */
+static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, uint64_t seen, drop_cand *cands,
+                      size_t *nc, ledger_sweep *out)
 {
 	store_iter *it = store_iter_from(l->db, ekey_prefix(EKEY_MEMBER), 1,
 	                                 l->sweep.fromn ? l->sweep.from : NULL, l->sweep.fromn);
@@ -488,8 +527,11 @@ static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *ca
 		drop_cand *d = &cands[(*nc)++];
 		memcpy(d->mkey, k, kn);
 		d->mkn = kn;
+		d->mhash = XXH3_64bits(k, kn);
 		d->state = v[0];
 		d->stamp = stamp;
+		d->seen = seen;
+		d->again = d->gone = false;
 	}
 	out->full = *nc == SWEEP_DROP_MAX;
 	int rc = store_iter_status(it);
@@ -501,21 +543,52 @@ static int sweep_scan(ledger *l, uint64_t cut_ms, size_t scan_max, drop_cand *ca
 	return rc;
 }
 
+/* Under the mutex: flags each candidate a group that joined since its
+ * read may have written (again); true when any is. */
+static bool sweep_stale(ledger *l, drop_cand *cands, size_t nc) TSA_REQUIRES(LEDGER_MU(l))
+{
+	bool any = false;
+	for (size_t i = 0; i < nc; i++) {
+		drop_cand *d = &cands[i];
+		d->again = !d->gone && ledger_member_joined(l, d->seen, d->mhash);
+		any |= d->again;
+	}
+	return any;
+}
+
+/* Reads again, with no lock, each candidate flagged again: one the store
+ * no longer holds as the scan read it is gone. */
+static int sweep_reread(ledger *l, drop_cand *cands, size_t nc)
+{
+	uint64_t f = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+	for (size_t i = 0; i < nc; i++) {
+		drop_cand *d = &cands[i];
+		if (!d->again)
+			continue;
+		int state;
+		uint64_t stamp;
+		int rc = ledger_member_read(&l->members, l->db, d->mkey, d->mkn, &state, &stamp);
+		if (rc && rc != ERR_NOTFOUND)
+			return rc;
+		d->seen = f;
+		d->gone = rc == ERR_NOTFOUND || state != d->state || stamp != d->stamp;
+	}
+	return 0;
+}
+
 /* Stages the drop of each candidate that still holds (mu held): its
  * partition has no unconfirmed op older than the cut, no group holds
- * its pair, and the store still has it as read (read again when a
- * group joined since seen). Marks each item once. */
+ * its pair, and the store holds it as read (sweep_stale and
+ * sweep_reread: not gone, not to be read again). Marks each item once. */
 static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_cand *cands,
-                       size_t nc, uint64_t seen, ledger_sweep *out) TSA_REQUIRES(LEDGER_MU(l))
+                       size_t nc, ledger_sweep *out) TSA_REQUIRES(LEDGER_MU(l))
 {
-	struct commit *c = &l->commit;
-	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
 	char counter[COUNTER_MAX + 1], item[ITEM_MAX + 1], user[USER_MAX + 1];
 	char pair[EKEY_PAIR_MAX], last[EKEY_PAIR_MAX];
 	size_t lastn = 0;
 	for (size_t i = 0; i < nc; i++) {
 		const drop_cand *d = &cands[i];
-		if (!ekey_member_parse(d->mkey, d->mkn, counter, item, user))
+		if (d->gone || d->again || !ekey_member_parse(d->mkey, d->mkn, counter, item, user))
 			continue;
 		uint32_t p = partition_of(item, strlen(item), l->o.partitions);
 		if (ledger_outbox_oldest_ms(l, p) < cut_ms + SWEEP_MARGIN_MS) {
@@ -523,21 +596,11 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 			continue;
 		}
 		pend_op probe = {.counter = counter, .item = item, .user = user};
-		uint64_t mhash = XXH3_64bits(d->mkey, d->mkn);
+		uint64_t mhash = d->mhash;
 		const pend_op *o;
 		const home_put *hp;
 		if (ledger_group_newest(l, &probe, mhash, d->mkey, d->mkn, &o, &hp))
 			continue; /* a newer state is staged: not the store's to drop */
-		if (!fresh) {
-			int state;
-			uint64_t stamp;
-			int rc =
-			    ledger_member_read(&l->members, l->db, d->mkey, d->mkn, &state, &stamp);
-			if (rc)
-				return rc;
-			if (state != d->state || stamp != d->stamp)
-				continue;
-		}
 		home_put h = {.mkn = d->mkn, .mhash = mhash, .state = HOME_DROP, .hlc = d->stamp};
 		memcpy(h.mkey, d->mkey, d->mkn);
 		ledger_group_home(l, &h);
@@ -577,21 +640,34 @@ int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t sc
 			l->sweep.fromn = 0;
 		l->sweep.loaded = true;
 	}
-	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_relaxed);
+	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
 	drop_cand *cands = xmalloc(SWEEP_DROP_MAX * sizeof *cands);
 	size_t nc;
-	int rc = sweep_scan(l, cut_ms, scan_max, cands, &nc, out);
+	int rc = sweep_scan(l, cut_ms, scan_max, seen, cands, &nc, out);
 	if (rc || (nc == 0 && !out->wrapped)) {
 		free(cands);
 		return rc;
 	}
 	if (l->o.sweep_scanned)
 		l->o.sweep_scanned(l->o.sweep_ctx);
-	ledger_lock(l);
+	/* What groups written since the scan may have changed is read again
+	 * before the mutex, never under it. */
+	for (int tries = 0;; tries++) {
+		ledger_lock(l);
+		if (!nc || ledger_following(l) || !sweep_stale(l, cands, nc) ||
+		    tries == SWEEP_REREADS)
+			break;
+		ledger_unlock(l);
+		rc = sweep_reread(l, cands, nc);
+		if (rc) {
+			free(cands);
+			return rc;
+		}
+	}
 	if (out->wrapped)
 		l->st.member_sweeps++;
 	if (nc && !ledger_following(l))
-		rc = sweep_stage(l, cut_ms, wall_ms, cands, nc, seen, out);
+		rc = sweep_stage(l, cut_ms, wall_ms, cands, nc, out);
 	if (rc == 0 && out->dropped) {
 		rc = ledger_group_commit_own(l, wall_ms);
 		if (rc == 0)

@@ -42,9 +42,11 @@
  * memberships and idempotency record before it (and again before it,
  * with the mutex let go, when a group joined meanwhile: stage_reread,
  * STAGE_REREAD in ledger_stage.c), the home stream its events' pairs
- * and marks the same way (ledger_home.c; after HOME_REREADS rereads it
- * reads under the mutex, as the sweep checks a candidate when a group
- * joined since its read: two bounded exceptions), a snapshot or
+ * and marks and the sweep its candidates the same way, reading again
+ * only what a group that joined since may have written
+ * (ledger_member_joined; ledger_home.c: an event batch overtaken
+ * HOME_REREADS times gives up with ERR_AGAIN, the sweep leaves a
+ * candidate to its next pass), a snapshot or
  * checkpoint message reads its counts' stored versions with cmu alone,
  * and the pump reads the batches it sends again with it let go. Its
  * holder lets it go for store writes too: a snapshot's or checkpoint

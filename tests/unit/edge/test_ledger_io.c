@@ -10,7 +10,10 @@
  * Same fixture as test_ledger.c (ledger_util.h); one thread, writes
  * committed at once, so nothing goes stale between a pre-read and the
  * mutex, but where a test's hook commits a group in between: then the
- * write reads again, still before the mutex (the reread path).
+ * write reads again, still before the mutex (the reread path). The home
+ * stream's events do the same, but only for the pairs such a group
+ * wrote, and give up (ERR_AGAIN, nothing taken) rather than read under
+ * the mutex when every try is overtaken.
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -236,4 +239,95 @@ Test(ledger_io, a_record_a_commit_overtook_is_read_again_before_the_writer_mutex
 	cr_assert(r.replayed, "answered from the first try's record");
 	free(r.body);
 	no_read_under_the_mutex("a retry whose first try was written after its reads");
+}
+
+/* --- the home stream's reads -------------------------------------------------- */
+
+/* The after_preread hook of these tests: counts its calls, and on each
+ * of the first writes commits a like of user's pair of item (NULL user:
+ * none). */
+typedef struct hook_state {
+	unsigned calls, writes;
+	const char *user, *item;
+	bool busy; /* in its own write, whose reads call it too */
+} hook_state;
+
+static hook_state H;
+
+static void write_between(void *ctx)
+{
+	(void)ctx;
+	if (H.busy)
+		return;
+	H.calls++;
+	if (!H.user || !H.writes)
+		return;
+	H.writes--;
+	ledger_op op = {.counter = "likes",
+	                .item = H.item,
+	                .user = H.user,
+	                .add = H.writes % 2 == 0,
+	                .prior = -1};
+	ledger_answer a;
+	H.busy = true;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+	H.busy = false;
+}
+
+static void reopen_writing_between(const char *user, const char *item, unsigned writes)
+{
+	ledger_free(T.l);
+	T.o.after_preread = write_between;
+	T.o.hook_ctx = NULL;
+	open_ledger();
+	H = (hook_state){0, writes, user, item, false};
+	memset(&R, 0, sizeof R);
+}
+
+static int home_event_at(const char *user, bool add, uint64_t ms, size_t *taken)
+{
+	ledger_home_ev e = {"likes", ITEM, user, add, hlc_make(ms, 0), NULL, 0, 0};
+	ledger_home_pos pos[NPARTS];
+	for (uint32_t p = 0; p < NPARTS; p++)
+		pos[p] = (ledger_home_pos){-1, 0};
+	return ledger_home_apply(T.l, &e, 1, pos, WALL, taken);
+}
+
+Test(ledger_io, a_home_event_whose_pair_a_commit_overtook_is_read_again_before_the_writer_mutex)
+{
+	reopen_writing_between("u6", ITEM, 1);
+	size_t taken = 9;
+	/* Read: no like of u6 yet; then the hook's like is written; read
+	 * again, the older unlike leaves it. */
+	cr_assert_eq(home_event_at("u6", false, WALL - 1000, &taken), 0);
+	cr_assert_eq(taken, 0, "older than the like it missed");
+	cr_assert_eq(H.calls, 2, "read twice");
+	cr_assert_eq(member_of("u6", ITEM), 1);
+	cr_assert_eq(atomic_load(&R.under_mu), 0);
+}
+
+Test(ledger_io, a_commit_of_other_pairs_makes_no_home_event_read_again)
+{
+	reopen_writing_between("u7", "post:elsewhere", 1);
+	size_t taken = 9;
+	cr_assert_eq(home_event_at("u6", true, WALL - 1000, &taken), 0);
+	cr_assert_eq(taken, 1);
+	cr_assert_eq(H.calls, 1, "what was read still holds: read once");
+	cr_assert_eq(member_of("u6", ITEM), 1);
+	cr_assert_eq(atomic_load(&R.under_mu), 0);
+}
+
+Test(ledger_io, a_home_event_overtaken_on_every_try_gives_up_without_reading_under_the_mutex)
+{
+	reopen_writing_between("u6", ITEM, 1000);
+	size_t taken = 9;
+	cr_assert_eq(home_event_at("u6", true, WALL - 100000, &taken), ERR_AGAIN);
+	cr_assert_gt(H.calls, 2, "it read again");
+	cr_assert_lt(H.calls, 100, "and gave up");
+	cr_assert_eq(atomic_load(&R.under_mu), 0, "%u of %u store reads held the writer mutex",
+	             atomic_load(&R.under_mu), atomic_load(&R.reads));
+	/* Once the writes stop, the same event is applied (and loses to them). */
+	H.writes = 0;
+	cr_assert_eq(home_event_at("u6", true, WALL - 100000, &taken), 0);
+	cr_assert_eq(taken, 0, "older than the pair's last write");
 }

@@ -4,16 +4,20 @@
  * longer a known "no" at home but not known (read through); a newer
  * record stays; a partition whose unconfirmed ops are older than the cut
  * keeps its records; a pass goes a slice at a time and starts again; the
- * marks and drops survive a restart.
+ * marks and drops survive a restart. A group written between the scan
+ * and the drops makes the sweep read again what it wrote, before the
+ * writer mutex and never under it, and nothing else.
  *
  * Same fixture as test_ledger.c (ledger_util.h): partitions NPARTS,
  * region "eu", home_cover on.
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
+#include "edge/ledger/ledger_int.h"
 #include "hlc.h"
 #include "partition.h"
 #include "tests/support/ledger_util.h"
@@ -124,6 +128,17 @@ Test(ledger_retain, a_dropped_no_needs_no_mark)
 	cr_assert_eq(at_home("u3", item), 0);
 }
 
+/* Store reads made while this thread held the writer mutex, and all. */
+static atomic_uint reads_all, reads_under_mu;
+
+static void on_read(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&reads_all, 1);
+	if (ledger_mine)
+		atomic_fetch_add(&reads_under_mu, 1);
+}
+
 /* The sweep's race: a newer like of the pair it read lands between its
  * scan and its drops (sweep_scanned). */
 static void like_again(void *ctx)
@@ -146,13 +161,21 @@ static ledger_sweep sweep_raced(const char *item, void (*race)(void *))
 	T.l = NULL;
 	T.o.sweep_scanned = race;
 	open_ledger();
-	return sweep(WALL, 7 * DAY_MS, 1000);
+	atomic_store(&reads_all, 0);
+	atomic_store(&reads_under_mu, 0);
+	store_read_hook(T.db, on_read, NULL);
+	ledger_sweep sw = sweep(WALL, 7 * DAY_MS, 1000);
+	store_read_hook(T.db, NULL, NULL);
+	cr_assert_eq(atomic_load(&reads_under_mu), 0, "%u of %u store reads held the writer mutex",
+	             atomic_load(&reads_under_mu), atomic_load(&reads_all));
+	return sw;
 }
 
 Test(ledger_retain, a_newer_state_written_during_the_sweep_is_kept)
 {
 	const char *item = "post:raced";
 	ledger_sweep sw = sweep_raced(item, like_again);
+	cr_assert_gt(atomic_load(&reads_all), 0, "the pair was read again");
 	cr_assert_eq(sw.dropped, 0, "the record read by the scan is not the store's any more");
 	int st;
 	uint64_t stamp;
@@ -160,6 +183,24 @@ Test(ledger_retain, a_newer_state_written_during_the_sweep_is_kept)
 	cr_assert_eq(st, 1);
 	cr_assert_geq(hlc_ms(stamp), WALL, "the newer record stays");
 	cr_assert_eq(at_home("u3", item), 0, "and nothing marked the item");
+}
+
+/* A like of another pair written between the scan and the drops. */
+static void like_elsewhere(void *ctx)
+{
+	(void)ctx;
+	ledger_op op = {
+	    .counter = "likes", .item = "post:elsewhere", .user = "u9", .add = true, .prior = -1};
+	ledger_answer a;
+	cr_assert_eq(ledger_write_ops(T.l, &op, 1, WALL, &a, NULL, NULL), 0);
+}
+
+Test(ledger_retain, a_group_of_other_pairs_during_the_sweep_changes_nothing)
+{
+	const char *item = "post:calm";
+	ledger_sweep sw = sweep_raced(item, like_elsewhere);
+	cr_assert_eq(sw.dropped, 1, "the record read by the scan still holds");
+	cr_assert_eq(member_of("u1", item), -1);
 }
 
 /* The other race: an unlike of the pair is staged in the open group,
