@@ -55,6 +55,7 @@
 #include "sdnotify.h"
 #include "central/apply/shard.h"
 #include "store.h"
+#include "tsa.h"
 #include "wire.h"
 #include "xmem.h"
 
@@ -97,9 +98,9 @@ typedef struct central {
 	reseek rs;                  /* partitions restarted after an out-of-range offset */
 	unsigned char *recover_due; /* per partition: a recovery to retry (RECOVER_*) */
 	bool assigned;
-	uint64_t kafka_ok_ms;     /* mono ms of the last fetched message or delivered snapshot */
-	pthread_mutex_t ready_mu; /* guards ready: the loop writes, the ops API's thread reads */
-	ops_readiness ready;      /* the checks as check_readiness last made them */
+	uint64_t kafka_ok_ms; /* mono ms of the last fetched message or delivered snapshot */
+	tsa_mutex ready_mu;   /* guards ready: the loop writes, the ops API's thread reads */
+	ops_readiness ready;  /* the checks as check_readiness last made them */
 } central;
 
 /* The ops API's readiness hook (opsapi.h): the checks as the run loop
@@ -107,9 +108,9 @@ typedef struct central {
 static void get_readiness(void *ctx, ops_readiness *out)
 {
 	central *c = ctx;
-	pthread_mutex_lock(&c->ready_mu);
+	tsa_lock(&c->ready_mu);
 	*out = c->ready;
-	pthread_mutex_unlock(&c->ready_mu);
+	tsa_unlock(&c->ready_mu);
 }
 
 /* A repair, from the ops thread to the run loop (on the poster's stack). */
@@ -610,9 +611,9 @@ static void check_readiness(central *c, uint64_t now)
 		         "%" PRId64 " input messages behind, over %" PRId64, lag,
 		         c->cfg->ready_max_lag);
 	}
-	pthread_mutex_lock(&c->ready_mu);
+	tsa_lock(&c->ready_mu);
 	c->ready = r;
-	pthread_mutex_unlock(&c->ready_mu);
+	tsa_unlock(&c->ready_mu);
 	if (c->cm)
 		cmetrics_readiness(c->cm, r.store.ok, r.kafka.ok, r.lag.ok);
 }

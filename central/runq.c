@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "tsa.h"
 #include "xmem.h"
 
 typedef enum state { QUEUED, RUNNING, DONE, CANCELLED } state;
@@ -22,7 +23,7 @@ typedef struct job {
 } job;
 
 struct runq {
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	pthread_cond_t cv; /* a job finished, or the queue closed */
 	job *head, *tail;
 	int n;
@@ -39,14 +40,14 @@ runq *runq_new(void)
 
 void runq_close(runq *q)
 {
-	pthread_mutex_lock(&q->mu);
+	tsa_lock(&q->mu);
 	q->closed = true;
 	for (job *j = q->head; j; j = j->next)
 		j->st = CANCELLED;
 	q->head = q->tail = NULL;
 	q->n = 0;
 	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
+	tsa_unlock(&q->mu);
 }
 
 void runq_free(runq *q)
@@ -59,7 +60,7 @@ void runq_free(runq *q)
 	free(q);
 }
 
-static void unlink_job(runq *q, job *j)
+static void unlink_job(runq *q, job *j) TSA_REQUIRES(q->mu)
 {
 	job **pp = &q->head, *prev = NULL;
 	while (*pp && *pp != j) {
@@ -78,10 +79,10 @@ int runq_call(runq *q, runq_fn fn, void *arg, int timeout_ms)
 {
 	job j = {.fn = fn, .arg = arg, .st = QUEUED};
 	struct timespec until = clock_mono_deadline(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
-	pthread_mutex_lock(&q->mu);
+	tsa_lock(&q->mu);
 	if (q->closed || q->n >= RUNQ_MAX) {
 		int rc = q->closed ? ERR_CLOSED : ERR_FULL;
-		pthread_mutex_unlock(&q->mu);
+		tsa_unlock(&q->mu);
 		return rc;
 	}
 	if (q->tail)
@@ -104,13 +105,13 @@ int runq_call(runq *q, runq_fn fn, void *arg, int timeout_ms)
 		pthread_cond_wait(&q->cv, &q->mu);
 	if (j.st == CANCELLED)
 		rc = ERR_CLOSED;
-	pthread_mutex_unlock(&q->mu);
+	tsa_unlock(&q->mu);
 	return rc;
 }
 
 void runq_drain(runq *q)
 {
-	pthread_mutex_lock(&q->mu);
+	tsa_lock(&q->mu);
 	while (q->head) {
 		job *j = q->head;
 		q->head = j->next;
@@ -118,11 +119,11 @@ void runq_drain(runq *q)
 			q->tail = NULL;
 		q->n--;
 		j->st = RUNNING;
-		pthread_mutex_unlock(&q->mu);
+		tsa_unlock(&q->mu);
 		j->fn(j->arg);
-		pthread_mutex_lock(&q->mu);
+		tsa_lock(&q->mu);
 		j->st = DONE;
 		pthread_cond_broadcast(&q->cv);
 	}
-	pthread_mutex_unlock(&q->mu);
+	tsa_unlock(&q->mu);
 }

@@ -16,6 +16,7 @@
 
 #include <xxhash.h>
 
+#include "tsa.h"
 #include "xmem.h"
 
 typedef struct slot {
@@ -35,7 +36,7 @@ typedef struct table {
 } table;
 
 struct topk {
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	size_t k;
 	uint64_t window_ms;
 	uint64_t start; /* of the current window */
@@ -159,7 +160,7 @@ void topk_free(topk *t)
 }
 
 /* Moves the windows on to the one holding now. */
-static void roll(topk *t, uint64_t now)
+static void roll(topk *t, uint64_t now) TSA_REQUIRES(t->mu)
 {
 	if (t->start == 0) {
 		t->start = now;
@@ -218,10 +219,10 @@ void topk_add(topk *t, const char *key, size_t len, uint64_t n, uint64_t now_ms)
 {
 	if (len > TOPK_KEY_MAX)
 		len = TOPK_KEY_MAX;
-	pthread_mutex_lock(&t->mu);
+	tsa_lock(&t->mu);
 	roll(t, now_ms);
 	table_add(&t->cur, t->k, key, len, n);
-	pthread_mutex_unlock(&t->mu);
+	tsa_unlock(&t->mu);
 }
 
 static int by_rate(const void *a, const void *b)
@@ -232,7 +233,7 @@ static int by_rate(const void *a, const void *b)
 
 size_t topk_list(topk *t, uint64_t now_ms, topk_entry *out, size_t max)
 {
-	pthread_mutex_lock(&t->mu);
+	tsa_lock(&t->mu);
 	roll(t, now_ms);
 	double into = (double)(now_ms - t->start) / (double)t->window_ms;
 	double weight = into < 1 ? 1 - into : 0; /* of the last window still in range */
@@ -259,7 +260,7 @@ size_t topk_list(topk *t, uint64_t now_ms, topk_entry *out, size_t max)
 		if (e->rate <= 0)
 			n--;
 	}
-	pthread_mutex_unlock(&t->mu);
+	tsa_unlock(&t->mu);
 	qsort(all, n, sizeof *all, by_rate);
 	if (n > max)
 		n = max;

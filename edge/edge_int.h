@@ -36,6 +36,7 @@
 #include "sdnotify.h"
 #include "store.h"
 #include "ticker.h"
+#include "tsa.h"
 
 /* One event loop serving HTTP: worker 0 runs on the main loop (which also
  * runs the tick and the signals), the others on threads of their own. */
@@ -101,7 +102,7 @@ typedef struct edge {
 	ledger_stats last_ls;
 	uint64_t last_snapshot_retries;
 	bool homes_once;         /* every home partition had a horizon at once, since start */
-	pthread_mutex_t pub_mu;  /* guards pub_ready */
+	tsa_mutex pub_mu;        /* guards pub_ready */
 	api_readiness pub_ready; /* as of the last check, for /readyz (pub_mu) */
 } edge;
 

@@ -112,9 +112,9 @@ static bool members_bytes(void *ctx, uint64_t *out)
 static void read_readiness(void *ctx, api_readiness *out)
 {
 	edge *e = ctx;
-	pthread_mutex_lock(&e->pub_mu);
+	tsa_lock(&e->pub_mu);
 	*out = e->pub_ready;
-	pthread_mutex_unlock(&e->pub_mu);
+	tsa_unlock(&e->pub_mu);
 }
 
 /* Once a second on the main loop: the store's last outcome, Kafka, the
@@ -195,9 +195,9 @@ static void check_readiness(edge *e, uint64_t now)
 		         e->homes_once ? "degraded: " : "", horizons, e->cfg.partitions);
 	}
 	edge_changelog_readiness(e, &r);
-	pthread_mutex_lock(&e->pub_mu);
+	tsa_lock(&e->pub_mu);
 	e->pub_ready = r;
-	pthread_mutex_unlock(&e->pub_mu);
+	tsa_unlock(&e->pub_mu);
 	bool ok[TM_NCHECKS] = {[TM_CHECK_STORE] = r.store.ok,
 	                       [TM_CHECK_KAFKA] = r.kafka.ok,
 	                       [TM_CHECK_SNAPSHOTS] = r.snapshots.ok,

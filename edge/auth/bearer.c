@@ -26,6 +26,7 @@
 
 #include "edge/auth/tokcache.h"
 #include "item.h"
+#include "tsa.h"
 #include "xmem.h"
 
 #define KID_MAX 64
@@ -52,7 +53,7 @@ struct bearer_keys {
 };
 
 struct bearer_ring {
-	pthread_mutex_t mu; /* guards cur and taking a reference to it */
+	tsa_mutex mu; /* guards cur and taking a reference to it */
 	bearer_keys *cur;
 	char *spec, *issuer, *audience;
 	int64_t leeway_s;
@@ -288,29 +289,29 @@ int bearer_ring_reload(bearer_ring *r, char *err, size_t errlen)
 	if (!k)
 		return ERR_CONFIG;
 	atomic_store(&k->refs, 1);
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	bearer_keys *old = r->cur;
 	r->cur = k;
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	keys_unref(old); /* freed here, or by the last verification using it */
 	return 0;
 }
 
 size_t bearer_ring_count(bearer_ring *r)
 {
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	size_t n = r->cur->n;
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	return n;
 }
 
 int bearer_ring_verify(bearer_ring *r, const char *token, size_t len, int64_t now_s, principal *who,
                        const char **reason)
 {
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	bearer_keys *k = r->cur;
 	atomic_fetch_add(&k->refs, 1);
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	int rc = bearer_verify(k, token, len, now_s, who, reason);
 	keys_unref(k);
 	return rc;

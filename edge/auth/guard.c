@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "memacct.h"
+#include "tsa.h"
 #include "xmem.h"
 
 #define STRIPES 64
@@ -42,7 +43,7 @@ typedef struct addr_slot {
 } addr_slot;
 
 typedef struct stripe {
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	void *slots; /* nsets * WAYS of user_slot or addr_slot */
 } stripe;
 
@@ -250,7 +251,7 @@ bool guard_user_write(guard *g, const char *user, unsigned n, uint64_t now_ms,
 	uint64_t key = hash_of(user, strlen(user));
 	stripe *s = &g->users[key % STRIPES];
 	user_slot *set = (user_slot *)s->slots + ((key / STRIPES) % g->user_sets) * WAYS;
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	user_slot *e = user_find(g, set, key, now_ms);
 	user_roll(e, now_ms);
 	bool ok = n <= limit && user_estimate(e, now_ms) + n <= (double)limit;
@@ -260,7 +261,7 @@ bool guard_user_write(guard *g, const char *user, unsigned n, uint64_t now_ms,
 		e->cur_last = (uint32_t)(now_ms - e->win_start);
 	} else
 		wait = n > limit ? WINDOW_MS : user_wait_ms(e, now_ms, n, limit);
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	if (!ok) {
 		guard_count(g, GUARD_USER_RATE);
 		*retry_after_s = (unsigned)((wait + 999) / 1000);
@@ -345,7 +346,7 @@ bool guard_addr_request(guard *g, const uint8_t *ip, uint64_t now_ms, unsigned *
 	uint64_t key;
 	addr_slot *set;
 	stripe *s = addr_stripe(g, ip, &key, &set);
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	addr_slot *e = addr_find(g, set, key, now_ms, true);
 	bool ok = true;
 	double missing = 0;
@@ -356,7 +357,7 @@ bool guard_addr_request(guard *g, const uint8_t *ip, uint64_t now_ms, unsigned *
 		else
 			ok = false, missing = 1 - e->tokens;
 	}
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	if (!ok) {
 		guard_count(g, GUARD_ADDR_RATE);
 		double secs = missing / g->addr_rate;
@@ -374,7 +375,7 @@ bool guard_conn_open(guard *g, const uint8_t *ip, bool *tracked)
 	uint64_t key;
 	addr_slot *set;
 	stripe *s = addr_stripe(g, ip, &key, &set);
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	addr_slot *e = addr_find(g, set, key, clock_mono_ms(), true);
 	bool ok = true;
 	if (e && e->conns >= g->cfg.conns_per_addr) {
@@ -383,7 +384,7 @@ bool guard_conn_open(guard *g, const uint8_t *ip, bool *tracked)
 		e->conns++;
 		*tracked = true;
 	}
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	if (!ok)
 		guard_count(g, GUARD_CONNS);
 	return ok;
@@ -394,11 +395,11 @@ void guard_conn_close(guard *g, const uint8_t *ip)
 	uint64_t key;
 	addr_slot *set;
 	stripe *s = addr_stripe(g, ip, &key, &set);
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	addr_slot *e = addr_find(g, set, key, clock_mono_ms(), false);
 	if (e && e->conns)
 		e->conns--;
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 }
 
 unsigned guard_conns(guard *g, const uint8_t *ip)
@@ -406,10 +407,10 @@ unsigned guard_conns(guard *g, const uint8_t *ip)
 	uint64_t key;
 	addr_slot *set;
 	stripe *s = addr_stripe(g, ip, &key, &set);
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	addr_slot *e = addr_find(g, set, key, clock_mono_ms(), false);
 	unsigned n = e ? e->conns : 0;
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	return n;
 }
 

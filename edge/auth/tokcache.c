@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "memacct.h"
+#include "tsa.h"
 #include "xmem.h"
 
 #define STRIPES 16
@@ -28,7 +29,7 @@ typedef struct set {
 } set;
 
 typedef struct stripe {
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	set *sets;
 } stripe;
 
@@ -121,10 +122,10 @@ bool tokcache_has(tokcache *c, const unsigned char d[TOKCACHE_DIGEST])
 	stripe *s;
 	set *e = set_of(c, d, &s);
 	bool found = false;
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	for (int i = 0; i < e->used && !found; i++)
 		found = memcmp(e->d[i], d, TOKCACHE_DIGEST) == 0;
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	return found;
 }
 
@@ -134,7 +135,7 @@ void tokcache_put(tokcache *c, const unsigned char d[TOKCACHE_DIGEST])
 		return;
 	stripe *s;
 	set *e = set_of(c, d, &s);
-	pthread_mutex_lock(&s->mu);
+	tsa_lock(&s->mu);
 	bool found = false, first = e->used == 0;
 	for (int i = 0; i < e->used && !found; i++)
 		found = memcmp(e->d[i], d, TOKCACHE_DIGEST) == 0;
@@ -144,7 +145,7 @@ void tokcache_put(tokcache *c, const unsigned char d[TOKCACHE_DIGEST])
 			e->next = (unsigned char)((e->next + 1) % WAYS);
 		memcpy(e->d[w], d, TOKCACHE_DIGEST);
 	}
-	pthread_mutex_unlock(&s->mu);
+	tsa_unlock(&s->mu);
 	if (first) {
 		atomic_fetch_add_explicit(&c->sets_used, 1, memory_order_relaxed);
 		account(c);

@@ -31,12 +31,13 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "tsa.h"
 #include "xmem.h"
 
 struct http_tls_store {
-	pthread_mutex_t mu; /* guards ctx */
-	SSL_CTX *ctx;       /* current; never NULL */
-	char *cert, *key;   /* file names, read again on each reload */
+	tsa_mutex mu;     /* guards ctx */
+	SSL_CTX *ctx;     /* current; never NULL */
+	char *cert, *key; /* file names, read again on each reload */
 };
 
 /* The oldest queued OpenSSL error as text; clears the queue. */
@@ -207,10 +208,10 @@ int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen)
 	}
 	cert_desc d;
 	describe(ctx, &d);
-	pthread_mutex_lock(&ts->mu);
+	tsa_lock(&ts->mu);
 	SSL_CTX *old = ts->ctx;
 	ts->ctx = ctx;
-	pthread_mutex_unlock(&ts->mu);
+	tsa_unlock(&ts->mu);
 	SSL_CTX_free(old); /* connections made from it hold their own reference */
 	log_info("tls reloaded", "subject=\"%s\" not_after=%s cert=%s", d.subject, d.not_after,
 	         ts->cert);
@@ -220,10 +221,10 @@ int http_tls_store_reload(http_tls_store *ts, char *err, size_t errlen)
 
 bool http_tls_store_not_after(http_tls_store *ts, double *unix_s)
 {
-	pthread_mutex_lock(&ts->mu);
+	tsa_lock(&ts->mu);
 	SSL_CTX *ctx = ts->ctx;
 	SSL_CTX_up_ref(ctx);
-	pthread_mutex_unlock(&ts->mu);
+	tsa_unlock(&ts->mu);
 	bool ok = false;
 	X509 *x = SSL_CTX_get0_certificate(ctx);
 	const ASN1_TIME *na = x ? X509_get0_notAfter(x) : NULL;
@@ -239,10 +240,10 @@ bool http_tls_store_not_after(http_tls_store *ts, double *unix_s)
 
 SSL *http_tls_store_ssl_new(http_tls_store *ts)
 {
-	pthread_mutex_lock(&ts->mu);
+	tsa_lock(&ts->mu);
 	SSL_CTX *ctx = ts->ctx;
 	int up = SSL_CTX_up_ref(ctx);
-	pthread_mutex_unlock(&ts->mu);
+	tsa_unlock(&ts->mu);
 	if (up != 1)
 		return NULL;
 	SSL *ssl = SSL_new(ctx); /* takes a reference of its own */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "partition.h"
 #include "sbuf.h"
+#include "tsa.h"
 #include "version.h"
 #include "xmem.h"
 
@@ -42,11 +43,11 @@ struct bootstrap {
 	unsigned timeout_ms;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	pthread_cond_t cond;
 	bool kicked;
 	atomic_bool stop;
-	pthread_mutex_t st_mu;
+	tsa_mutex st_mu;
 	bootstrap_stats st;
 	/* The bootstrap thread's: partitions whose memberships a load has
 	 * brought once (a later load follows a gap, into records of its own). */
@@ -75,14 +76,14 @@ typedef struct load {
 
 static void stat_add(bootstrap *b, const load *ld, bool failed)
 {
-	pthread_mutex_lock(&b->st_mu);
+	tsa_lock(&b->st_mu);
 	b->st.requests++;
 	b->st.failures += failed;
 	b->st.messages += ld->messages;
 	b->st.counts += ld->counts;
 	b->st.members += ld->members;
 	b->st.bytes += ld->bytes;
-	pthread_mutex_unlock(&b->st_mu);
+	tsa_unlock(&b->st_mu);
 }
 
 static int apply_slice(load *ld, uint32_t k);
@@ -343,12 +344,12 @@ static int ask_shard(bootstrap *b, size_t s, load *ld, const char *path)
 		stat_add(b, ld, rc != 0);
 		if (rc == 0) {
 			uint64_t ms = clock_mono_ms() - t0;
-			pthread_mutex_lock(&b->st_mu);
+			tsa_lock(&b->st_mu);
 			if (ld->home)
 				b->st.members_ms = ms;
 			else
 				b->st.last_ms = ms;
-			pthread_mutex_unlock(&b->st_mu);
+			tsa_unlock(&b->st_mu);
 			log_info("checkpoint loaded",
 			         "central=%s of=%s messages=%" PRIu64 " counts=%" PRIu64
 			         " members=%" PRIu64 " bytes=%" PRIu64 " ms=%" PRIu64,
@@ -502,12 +503,12 @@ static int load_home_shard(bootstrap *b, size_t s, bool *any)
 static void nap(bootstrap *b, unsigned ms)
 {
 	struct timespec ts = clock_mono_deadline(ms);
-	pthread_mutex_lock(&b->mu);
+	tsa_lock(&b->mu);
 	while (!b->kicked && !atomic_load(&b->stop))
 		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts))
 			break;
 	b->kicked = false;
-	pthread_mutex_unlock(&b->mu);
+	tsa_unlock(&b->mu);
 }
 
 static void *run(void *arg)
@@ -559,17 +560,17 @@ bootstrap *bootstrap_new(ledger *lg, const shard_map *map, homes *hs, const char
 
 void bootstrap_kick(bootstrap *b)
 {
-	pthread_mutex_lock(&b->mu);
+	tsa_lock(&b->mu);
 	b->kicked = true;
 	pthread_cond_signal(&b->cond);
-	pthread_mutex_unlock(&b->mu);
+	tsa_unlock(&b->mu);
 }
 
 void bootstrap_get_stats(bootstrap *b, bootstrap_stats *out)
 {
-	pthread_mutex_lock(&b->st_mu);
+	tsa_lock(&b->st_mu);
 	*out = b->st;
-	pthread_mutex_unlock(&b->st_mu);
+	tsa_unlock(&b->st_mu);
 }
 
 void bootstrap_free(bootstrap *b)

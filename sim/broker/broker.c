@@ -87,6 +87,7 @@
 #include "log.h"
 #include "lowprio.h"
 #include "sim/proc/service.h"
+#include "tsa.h"
 #include "xmem.h"
 
 struct sim_broker {
@@ -95,7 +96,7 @@ struct sim_broker {
 	char *bootstraps;
 	int brokers;
 	bool fail_over;
-	pthread_mutex_t mu; /* the fields below */
+	tsa_mutex mu; /* the fields below */
 	bool down[SIM_BROKER_BROKERS_MAX + 1];
 	sim_broker_topic *topics; /* fail_over: the topics and their leaders */
 	size_t ntopics;
@@ -411,7 +412,7 @@ static int check_broker_id(const sim_broker *b, int broker_id)
 
 /* fail_over, under mu: every partition led by a broker that is down
  * moves to the next broker after it that is up, if any. */
-static int move_leaders(sim_broker *b)
+static int move_leaders(sim_broker *b) TSA_REQUIRES(b->mu)
 {
 	for (size_t i = 0; i < b->ntopics; i++) {
 		for (int p = 0; p < b->topics[i].partitions; p++) {
@@ -453,24 +454,24 @@ int sim_broker_set_down(sim_broker *b, int broker_id, bool down)
 		return ERR_KAFKA;
 	}
 	log_info("broker fault", "broker=%d down=%d", broker_id, (int)down);
-	pthread_mutex_lock(&b->mu);
+	tsa_lock(&b->mu);
 	for (int id = 1; id <= b->brokers; id++)
 		if (broker_id == -1 || id == broker_id)
 			b->down[id] = down;
 	int rc = b->fail_over ? move_leaders(b) : 0;
-	pthread_mutex_unlock(&b->mu);
+	tsa_unlock(&b->mu);
 	return rc;
 }
 
 int sim_broker_leader(sim_broker *b, const char *topic, int part)
 {
 	int id = -1;
-	pthread_mutex_lock(&b->mu);
+	tsa_lock(&b->mu);
 	for (size_t i = 0; i < b->ntopics; i++)
 		if (strcmp(b->topics[i].name, topic) == 0 && part >= 0 &&
 		    part < b->topics[i].partitions)
 			id = b->leader[i][part];
-	pthread_mutex_unlock(&b->mu);
+	tsa_unlock(&b->mu);
 	return id;
 }
 

@@ -57,9 +57,9 @@ static long item_index(const load *l, const char *item)
 
 static void count_skip(load *l)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->st.skipped++;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 static void start_read(load *l, double viral, const bool *up)
@@ -175,11 +175,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t late = now > l->tick_due_us ? now - l->tick_due_us : 0;
 	l->tick_due_us = l->tick_due_us + TICK_US > now ? l->tick_due_us + TICK_US : now + TICK_US;
 	bool up[LOAD_REGIONS_MAX];
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	double rate = l->draining ? 0 : l->rate, viral = l->viral_share;
 	memcpy(up, l->up, sizeof up);
 	hist_add(&l->lag, late);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 
 	double dt = (double)(now - l->last_tick_us) / 1e6;
 	l->last_tick_us = now;
@@ -436,9 +436,9 @@ void load_set_rate(load *l, double ops_per_s)
 {
 	if (!(ops_per_s >= 0))
 		ops_per_s = 0;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->rate = ops_per_s;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_set_viral_share(load *l, double share)
@@ -447,9 +447,9 @@ void load_set_viral_share(load *l, double share)
 		share = 0;
 	if (share > 1)
 		share = 1;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->viral_share = share;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_set_region_up(load *l, unsigned region, bool up)
@@ -458,9 +458,9 @@ void load_set_region_up(load *l, unsigned region, bool up)
 		log_warn("load: no such region", "region=%u", region);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->up[region] = up;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 size_t load_pick_movers(load *l, unsigned region, size_t n, unsigned *users)
@@ -479,12 +479,12 @@ void load_move_home(load *l, const unsigned *users, size_t n, unsigned region, u
 		log_warn("load: no such move", "region=%u since_ms=%" PRIu64, region, since_ms);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	for (size_t i = 0; i < n; i++)
 		if (users[i] < l->o.users)
 			atomic_store_explicit(&l->moved[users[i]], since_ms << 8 | region,
 			                      memory_order_relaxed);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_set_region_ready(load *l, unsigned region, bool ready)
@@ -493,11 +493,11 @@ void load_set_region_ready(load *l, unsigned region, bool ready)
 		log_warn("load: no such region", "region=%u", region);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (ready && !l->ready[region])
 		l->ready_epoch[region]++; /* a new spell: ops of the last one are out */
 	l->ready[region] = ready;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_set_ready_phase(load *l, unsigned phase)
@@ -506,9 +506,9 @@ void load_set_ready_phase(load *l, unsigned phase)
 		log_warn("load: ready phase out of range", "phase=%u", phase);
 		phase = LOAD_READY_PHASES_MAX - 1;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->ready_phase = phase;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_set_phase(load *l, unsigned phase)
@@ -517,21 +517,21 @@ void load_set_phase(load *l, unsigned phase)
 		log_warn("load: phase out of range", "phase=%u", phase);
 		phase = LOAD_PHASES_MAX - 1;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->phase = phase;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 int load_drain(load *l, unsigned timeout_ms)
 {
 	struct timespec dl = clock_mono_deadline(timeout_ms);
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->draining = true;
 	int rc = 0;
 	while (l->st.in_flight > 0 && rc == 0)
 		rc = pthread_cond_timedwait(&l->drained, &l->mu, &dl);
 	if (l->st.in_flight == 0) {
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		return 0;
 	}
 	log_warn("load drain timed out", "in_flight=%" PRIu64, l->st.in_flight);
@@ -553,7 +553,7 @@ int load_drain(load *l, unsigned timeout_ms)
 			    load_kind_name(o->kind), o->user, id, o->region, o->inst, o->user,
 			    o->seq, o->attempts, (now - o->first_us) / 1000);
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return ERR_TIMEOUT;
 }
 
@@ -567,14 +567,14 @@ uint64_t load_truth_of(load *l, const char *counter, const char *item)
 	bool set = strcmp(counter, LOAD_SET_COUNTER) == 0;
 	if (!set && strcmp(counter, LOAD_SUM_COUNTER) != 0)
 		return 0;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	uint64_t v = set ? l->set_count[i] : l->sum_count[i];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return v;
 }
 
 static void fill_entry(const load *l, load_truth_entry *e, const char *counter, unsigned item,
-                       uint64_t count)
+                       uint64_t count) TSA_REQUIRES(l->mu)
 {
 	char id[24];
 	load_item_id(l, item, id, sizeof id);
@@ -587,7 +587,7 @@ static void fill_entry(const load *l, load_truth_entry *e, const char *counter, 
 
 size_t load_truth(load *l, load_truth_entry **out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	size_t n = 0;
 	for (unsigned i = 0; i <= l->o.items; i++)
 		n += (l->touched[i] & TOUCH_SET ? 1 : 0) + (l->touched[i] & TOUCH_SUM ? 1 : 0);
@@ -599,14 +599,14 @@ size_t load_truth(load *l, load_truth_entry **out)
 		if (l->touched[i] & TOUCH_SUM)
 			fill_entry(l, &e[k++], LOAD_SUM_COUNTER, i, l->sum_count[i]);
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	*out = e;
 	return n;
 }
 
 size_t load_members(load *l, load_member_entry **out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	size_t n = l->members.len, k = 0;
 	load_member_entry *e = n ? xcalloc(n, sizeof *e) : NULL;
 	size_t pos = 0, klen;
@@ -623,16 +623,16 @@ size_t load_members(load *l, load_member_entry **out)
 		snprintf(e[k].user, sizeof e[k].user, "u%u", (unsigned)(pair >> 32));
 		k++;
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	*out = e;
 	return k;
 }
 
 void load_get_stats(load *l, load_stats *out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = l->st;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_hist(load *l, unsigned phase, bool reads, hist *out)
@@ -641,9 +641,9 @@ void load_get_hist(load *l, unsigned phase, bool reads, hist *out)
 		hist_init(out);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = reads ? l->rd[phase] : l->wr[phase];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_region_stats(load *l, unsigned region, int phase, load_region_stats *out)
@@ -651,7 +651,7 @@ void load_get_region_stats(load *l, unsigned region, int phase, load_region_stat
 	memset(out, 0, sizeof *out);
 	if (region >= l->o.regions || phase >= LOAD_READY_PHASES_MAX)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (phase >= 0) {
 		*out = l->rst[region * LOAD_READY_PHASES_MAX + (unsigned)phase];
 	} else {
@@ -663,7 +663,7 @@ void load_get_region_stats(load *l, unsigned region, int phase, load_region_stat
 			out->ready_read_errors += s->ready_read_errors;
 		}
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, hist *out)
@@ -673,28 +673,28 @@ void load_get_ready_hist(load *l, unsigned region, unsigned phase, bool reads, h
 		return;
 	}
 	size_t i = (size_t)region * LOAD_READY_PHASES_MAX + phase;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = reads ? l->rrd[i] : l->rwr[i];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_take_window(load *l, hist *out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = l->window;
 	hist_init(&l->window);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_take_lag(load *l, hist *lag, hist *hand)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*lag = l->lag;
 	hist_init(&l->lag);
 	if (hand)
 		*hand = l->hand;
 	hist_init(&l->hand);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 /* --- standbys ------------------------------------------------------------------------ */
@@ -703,9 +703,9 @@ unsigned load_route(load *l, unsigned region)
 {
 	if (region >= l->o.regions)
 		return 0;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	unsigned k = l->route[region];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return k;
 }
 
@@ -718,9 +718,9 @@ int load_last_acked(load *l, unsigned region)
 {
 	if (region >= l->o.regions)
 		return -1;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	int k = l->last_ack[region];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return k;
 }
 
@@ -728,41 +728,41 @@ void load_instance_started(load *l, unsigned region, unsigned inst)
 {
 	if (region >= l->o.regions || inst >= l->ninst)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->taken_us[region][inst] = 0;
 	l->ack_us[region][inst] = 0;
 	l->starts[region][inst]++;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_aim(load *l, unsigned region, unsigned inst, unsigned n)
 {
 	if (region >= l->o.regions || inst >= l->ninst)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->aim_inst[region] = inst;
 	l->aim_left[region] = n;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_watch_takeover(load *l, unsigned region, unsigned lost)
 {
 	if (region >= l->o.regions)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	l->watch_us[region] = clock_mono_us();
 	l->watch_first_us[region] = 0;
 	l->watch_lost[region] = lost;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 uint64_t load_takeover_us(load *l, unsigned region)
 {
 	if (region >= l->o.regions)
 		return 0;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	uint64_t t = l->watch_first_us[region];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return t;
 }
 
@@ -771,12 +771,12 @@ void load_get_instance_stats(load *l, unsigned region, unsigned inst, load_insta
 	memset(out, 0, sizeof *out);
 	if (region >= l->o.regions || inst >= l->ninst)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = l->ist[region][inst];
 	for (const op *o = l->ops; o; o = o->next)
 		if (load_is_write(o) && o->region == region && o->inst == inst && o->attempts)
 			out->in_flight++;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd)
@@ -786,10 +786,10 @@ void load_take_ready_window(load *l, unsigned region, hist *w, hist *rd)
 		hist_init(rd);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*w = l->iwr[region];
 	*rd = l->ird[region];
 	hist_init(&l->iwr[region]);
 	hist_init(&l->ird[region]);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }

@@ -45,7 +45,7 @@ void load_op_free(op *o)
 void load_op_finish(op *o)
 {
 	load *l = o->l;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (o->prev)
 		o->prev->next = o->next;
 	else
@@ -54,7 +54,7 @@ void load_op_finish(op *o)
 		o->next->prev = o->prev;
 	if (--l->st.in_flight == 0)
 		pthread_cond_broadcast(&l->drained);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	if (o->kind != OP_READ && !o->given_up) { /* a user's: a write or a heart read */
 		l->busy[o->user] = 0;
 		l->idle++;
@@ -73,7 +73,7 @@ static bool route_away(op *o)
 		return false;
 	unsigned r = o->region;
 	bool switched = false;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (load_is_write(o))
 		l->ist[r][o->inst].failed++;
 	if (l->route[r] == o->inst) {
@@ -83,7 +83,7 @@ static bool route_away(op *o)
 	}
 	bool moved = l->route[r] != o->inst;
 	unsigned to = l->route[r];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	if (switched)
 		log_debug("load: region moves to its other instance", "region=%u from=%u to=%u", r,
 		          o->inst, to);
@@ -97,14 +97,14 @@ static void attempt_failed(op *o, int status, const char *why, bool moved)
 {
 	load *l = o->l;
 	if (o->kind == OP_ME) {
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		l->mst.errors++;
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		load_op_finish(o);
 		return;
 	}
 	if (o->kind == OP_READ) {
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		l->st.read_errors++;
 		if (status == 503)
 			l->st.read_unavailable++;
@@ -112,7 +112,7 @@ static void attempt_failed(op *o, int status, const char *why, bool moved)
 		int slot = load_ready_slot(l, o);
 		if (slot >= 0)
 			l->rst[slot].ready_read_errors++;
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		load_op_finish(o);
 		return;
 	}
@@ -157,7 +157,7 @@ static uint64_t json_hlc(json_t *root)
  * before j's, and an answer read late says nothing of who holds the
  * region now. A replayed answer gives the first one's outcome, not a
  * write of its own: it is never stale and takes nothing over. */
-static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now)
+static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now) TSA_REQUIRES(l->mu)
 {
 	unsigned r = o->region, k = o->inst;
 	bool stale = !replayed && l->taken_us[r][k] && o->sent_us > l->taken_us[r][k];
@@ -194,7 +194,7 @@ static bool instance_acked(load *l, const op *o, bool replayed, uint64_t now)
  * has lost the region since (a takeover fenced it): the one it took
  * over from is no longer held off by it, and may hold the region again
  * without a restart. */
-static void instance_refused(load *l, const op *o)
+static void instance_refused(load *l, const op *o) TSA_REQUIRES(l->mu)
 {
 	unsigned r = o->region, k = o->inst;
 	for (unsigned j = 0; j < l->ninst; j++)
@@ -232,7 +232,7 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 
 	uint64_t lat = now - o->first_us;
 	bool stale = false;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	/* The membership map: changed here under mu, read without it on
 	 * this thread and with it elsewhere (load_members). */
 	uint64_t key = (uint64_t)o->user << 32 | o->item;
@@ -272,7 +272,7 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 		hist_add(&l->iwr[o->region], lat);
 		l->rst[slot].ready_acked++;
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	if (stale)
 		log_error(
 		    "load: a write was acknowledged by an instance another one had taken over "
@@ -321,9 +321,9 @@ static void on_answer(const hanswer *a, void *arg)
 	load *l = o->l;
 	uint64_t now = clock_mono_us();
 	if (a->at_us && a->at_us >= o->sent_us && a->at_us <= now) {
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		hist_add(&l->hand, now - a->at_us);
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		now = a->at_us;
 	}
 	evtimer_del(o->timer);
@@ -348,7 +348,7 @@ static void on_answer(const hanswer *a, void *arg)
 		}
 		load_judge_counts(l, o, a, now);
 		uint64_t lat = now - o->first_us;
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		hist_add(&l->rd[l->phase], lat);
 		int slot = load_ready_slot(l, o);
 		if (slot >= 0) {
@@ -356,7 +356,7 @@ static void on_answer(const hanswer *a, void *arg)
 			hist_add(&l->ird[o->region], lat);
 			l->rst[slot].ready_reads++;
 		}
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		load_op_finish(o);
 		return;
 	}
@@ -369,13 +369,13 @@ static void on_answer(const hanswer *a, void *arg)
 		 * before that one (docs/api.md). Not in the truth; not a
 		 * fault of the edge. */
 		load_trace_end(l, o, LOAD_WRITE_REFUSED, 0, now);
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		l->st.refused++;
 		l->st.clock_refused++;
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		load_op_finish(o);
 	} else if (why) {
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		if (why == 1) {
 			l->st.not_active++;
 			l->ist[o->region][o->inst].not_active++;
@@ -385,7 +385,7 @@ static void on_answer(const hanswer *a, void *arg)
 			l->st.not_replicated++;
 			l->ist[o->region][o->inst].not_replicated++;
 		}
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		attempt_failed(o, status, why == 1 ? "not_active" : "not_replicated",
 		               route_away(o));
 	} else if (status == 429 || status >= 500) {
@@ -394,9 +394,9 @@ static void on_answer(const hanswer *a, void *arg)
 		log_info("load op refused", "user=u%u item=%u op=%s status=%d", o->user, o->item,
 		         load_kind_name(o->kind), status);
 		load_trace_end(l, o, LOAD_WRITE_REFUSED, 0, now);
-		pthread_mutex_lock(&l->mu);
+		tsa_lock(&l->mu);
 		l->st.refused++;
-		pthread_mutex_unlock(&l->mu);
+		tsa_unlock(&l->mu);
 		load_op_finish(o);
 	}
 }
@@ -418,7 +418,7 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 
 /* The instance o's next attempt goes to: an aimed one while aimed
  * attempts are left (writes), else the region's route. Under mu. */
-static unsigned pick_instance(load *l, const op *o)
+static unsigned pick_instance(load *l, const op *o) TSA_REQUIRES(l->mu)
 {
 	unsigned r = o->region;
 	if (load_is_write(o) && l->aim_left[r]) {
@@ -464,10 +464,10 @@ void load_send_attempt(op *o)
 {
 	load *l = o->l;
 	unsigned per = l->o.conns_per_region;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	unsigned inst = pick_instance(l, o);
 	o->inst = inst;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	unsigned slot = o->region * l->ninst + inst;
 	int ci = (int)(slot * per + load_conn_pick(l, o, inst, slot * per));
 	char req[REQUEST_MAX];
@@ -478,7 +478,7 @@ void load_send_attempt(op *o)
 		return;
 	}
 
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (load_is_write(o)) {
 		l->st.attempts++;
 		if (o->attempts > 0)
@@ -486,7 +486,7 @@ void load_send_attempt(op *o)
 	}
 	o->attempts++;
 	o->sent_us = clock_mono_us();
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 
 	unsigned ms = l->o.timeout_ms;
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};

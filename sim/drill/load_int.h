@@ -14,6 +14,7 @@
 #include "sim/drill/hconn.h"
 #include "sim/drill/load.h"
 #include "smap.h"
+#include "tsa.h"
 
 #define TICK_US 2000
 #define USERS_MAX 10000000u
@@ -107,7 +108,7 @@ struct load {
 	uint64_t tick_due_us; /* when the next tick is due, as libevent plans it */
 	double credit;
 
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	pthread_cond_t drained; /* in_flight fell to 0 */
 	double rate, viral_share;
 	bool up[LOAD_REGIONS_MAX];
@@ -209,7 +210,7 @@ const char *load_kind_name(op_kind k);
 
 /* Under mu: is o still within the ready spell it started in? Its
  * region x ready phase slot then, else -1. */
-int load_ready_slot(const load *l, const op *o);
+int load_ready_slot(const load *l, const op *o) TSA_REQUIRES(l->mu);
 
 /* load_me.c: heart reads. Starts one (the loop thread). */
 void load_me_start(load *l, double viral, const bool *up);
@@ -219,7 +220,8 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now);
 /* load_state.c, under mu: a set op of user on item acked through
  * region, for the heart reads' truth; tag (load_judge_ack_tag) is kept
  * with the ack's time in the pair's change record. */
-void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag);
+void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag)
+    TSA_REQUIRES(l->mu);
 
 /* The connection (0..conns_per_region-1) of region o->region's
  * instance inst for o's next attempt, round robin within o's pool. A
@@ -239,14 +241,14 @@ void load_judge_free(load *l);
 void load_judge_sent(load *l, const op *o);
 /* Under mu: what an ack of o leaves in its pair's change record above
  * the time: the instance and its start, and whether at home. */
-uint64_t load_judge_ack_tag(const load *l, const op *o);
+uint64_t load_judge_ack_tag(const load *l, const op *o) TSA_REQUIRES(l->mu);
 /* The mono us of a change record (its tag taken off). */
 uint64_t load_judge_rec_us(uint64_t rec);
 /* Whether [from_us, to_us] (clock_mono_us) had no fault on the way home
  * (load_set_stalled) in force in a region of mask (bit r: region r) or
  * everywhere, or holds span_us with none. Under mu. load_state.c. */
 bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,
-                      uint64_t span_us);
+                      uint64_t span_us) TSA_REQUIRES(l->mu);
 /* The region whose edge acknowledged the op a change record records. */
 unsigned load_judge_rec_region(uint64_t rec);
 /* Under mu: one pair of a heart answer to o: said 1 liked, 0 not, < 0
@@ -256,7 +258,7 @@ unsigned load_judge_rec_region(uint64_t rec);
  * it was judged here as read-your-writes at home (the caller then
  * counts it neither young nor wrong). Phantom hearts are judged too. */
 bool load_judge_heart(load *l, const op *o, unsigned item, int said, bool truth,
-                      const smap_val *rec, bool young);
+                      const smap_val *rec, bool young) TSA_REQUIRES(l->mu);
 /* A count read's 2xx answer at now: every count held to what was ever
  * sent, and the likes counts traced. */
 void load_judge_counts(load *l, const op *o, const hanswer *a, uint64_t now);
@@ -264,17 +266,20 @@ void load_judge_counts(load *l, const op *o, const hanswer *a, uint64_t now);
  * the caller finishes it, its user busy for good). */
 bool load_judge_give_up(op *o);
 /* Under mu: the range item's set count may be in, from count. */
-void load_judge_range(const load *l, unsigned item, uint64_t count, uint64_t *lo, uint64_t *hi);
+void load_judge_range(const load *l, unsigned item, uint64_t count, uint64_t *lo, uint64_t *hi)
+    TSA_REQUIRES(l->mu);
 
 /* load_trace.c: the trace, with load_opts.trace (no-ops without). Each
  * takes mu. */
 /* Write o (a like or unlike) is sent for the first time. */
-void load_trace_sent(load *l, op *o);
+void load_trace_sent(load *l, op *o) TSA_EXCLUDES(l->mu);
 /* Write o ended: answered at at_us (fate, the answer's hlc), or given up. */
-void load_trace_end(load *l, const op *o, load_write_fate fate, uint64_t hlc, uint64_t at_us);
+void load_trace_end(load *l, const op *o, load_write_fate fate, uint64_t hlc, uint64_t at_us)
+    TSA_EXCLUDES(l->mu);
 /* A count read o's likes counts (n of them, item, count and version
  * set), answered at recv_us. */
-void load_trace_counts(load *l, const op *o, load_count_rec *recs, size_t n, uint64_t recv_us);
+void load_trace_counts(load *l, const op *o, load_count_rec *recs, size_t n, uint64_t recv_us)
+    TSA_EXCLUDES(l->mu);
 void load_trace_free(load *l);
 
 /* load_http.c: the loop thread only. */

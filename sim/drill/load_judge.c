@@ -143,11 +143,11 @@ static unsigned pair_byte(uint64_t v, unsigned r)
  * a takeover's standby holds what the changelog held). */
 static unsigned life_of(load *l, unsigned r)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	unsigned n = 0;
 	for (unsigned i = 0; i < LOAD_INSTANCES_MAX; i++)
 		n += l->starts[r][i];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return n & PAIR_LIFE;
 }
 
@@ -328,13 +328,13 @@ void load_judge_counts(load *l, const op *o, const hanswer *a, uint64_t now)
 	}
 	json_decref(root);
 	load_trace_counts(l, o, recs, nrecs, now);
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	j->st.counts_checked += checked;
 	j->st.phantom_counts += bad;
 	j->st.cross_overcounts += cross;
 	if (bad)
 		keep(j, "phantom count at edge%u instance %u: %s", o->region, o->inst, first);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	if (bad)
 		log_error("load: a count above what was ever sent",
 		          "region=%u instance=%u what=\"%s\"", o->region, o->inst, first);
@@ -349,7 +349,7 @@ bool load_judge_give_up(op *o)
 		return false;
 	o->given_up = true;
 	uint64_t key = (uint64_t)o->user << 32 | o->item;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	bool member = smap_get(&l->members, &key, sizeof key) != NULL;
 	if (j->nindet == j->capindet) {
 		j->capindet = j->capindet ? 2 * j->capindet : 64;
@@ -380,7 +380,7 @@ bool load_judge_give_up(op *o)
 	j->st.indeterminate++;
 	l->st.given_up++;
 	l->touched[o->item] |= TOUCH_SET;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	log_info("load: an op given up without an answer",
 	         "user=u%u key=u%u-%" PRIu64 " op=%s item=post:%s region=%u instance=%u", o->user,
 	         o->user, o->seq, load_kind_name(o->kind), id, o->region, o->inst);
@@ -397,19 +397,19 @@ void load_judge_range(const load *l, unsigned item, uint64_t count, uint64_t *lo
 size_t load_indeterminate(load *l, load_indet **out)
 {
 	load_judge *j = l->judge;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	size_t n = j->nindet;
 	*out = n ? xmalloc(n * sizeof **out) : NULL;
 	if (n)
 		memcpy(*out, j->indet, n * sizeof **out);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return n;
 }
 
 void load_resolve(load *l, size_t i, bool member)
 {
 	load_judge *j = l->judge;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (i < j->nindet && j->indet[i].resolved < 0) {
 		load_indet *e = &j->indet[i];
 		e->resolved = member;
@@ -430,18 +430,18 @@ void load_resolve(load *l, size_t i, bool member)
 			l->set_count[item]--;
 		}
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_judge(load *l, load_judge_stats *out, char (*anomalies)[LOAD_ANOMALY_TEXT],
                     size_t *nanomalies)
 {
 	load_judge *j = l->judge;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = j->st;
 	size_t n = j->nanomaly < *nanomalies ? j->nanomaly : *nanomalies;
 	for (size_t i = 0; anomalies && i < n; i++)
 		memcpy(anomalies[i], j->anomaly[i], LOAD_ANOMALY_TEXT);
 	*nanomalies = anomalies ? n : 0;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }

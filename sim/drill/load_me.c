@@ -23,10 +23,10 @@
 static unsigned pick_liked(load *l, unsigned user, unsigned n, unsigned *page)
 {
 	uint32_t kept[LIKED_KEEP];
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	unsigned have = l->liked_at[user] < LIKED_KEEP ? l->liked_at[user] : LIKED_KEEP;
 	memcpy(kept, &l->liked[(size_t)user * LIKED_KEEP], sizeof kept);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	unsigned want = n / 4, took = 0;
 	for (int away = 1; away >= 0; away--) {
 		unsigned limit = away ? (want + 1) / 2 : want;
@@ -148,7 +148,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 	uint64_t converge = (uint64_t)l->o.converge_ms * 1000;
 	uint64_t settle = converge + (uint64_t)l->o.fault_settle_ms * 1000;
 	unsigned wrong_logged = 0;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	load_me_stats *s = &l->mst;
 	for (unsigned i = 0; i < o->npage; i++) {
 		unsigned item = o->page[i] & ~AWAY_BIT;
@@ -218,7 +218,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 	int slot = at_home ? load_ready_slot(l, o) : -1;
 	if (slot >= 0)
 		hist_add(&l->rme[slot], lat);
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	if (!root)
 		log_warn("load: a heart read's answer is not JSON", "user=u%u", o->user);
 	json_decref(root);
@@ -227,10 +227,10 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 
 void load_get_me_stats(load *l, load_me_stats *out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = l->mst;
 	out->tracked = l->changed.len + l->changed_old.len;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_me_hist(load *l, int region, unsigned phase, hist *out)
@@ -239,7 +239,7 @@ void load_get_me_hist(load *l, int region, unsigned phase, hist *out)
 	if (region >= (int)l->o.regions ||
 	    phase >= (region >= 0 ? LOAD_READY_PHASES_MAX : LOAD_PHASES_MAX))
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = region >= 0 ? l->rme[(size_t)region * LOAD_READY_PHASES_MAX + phase] : l->me[phase];
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }

@@ -153,7 +153,7 @@ int load_pick_idle_user(load *l)
 
 bool load_op_claim(load *l, op *o)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	bool ok = !l->draining;
 	if (ok) {
 		o->next = l->ops;
@@ -171,7 +171,7 @@ bool load_op_claim(load *l, op *o)
 		}
 		o->ready_epoch = l->ready[o->region] ? l->ready_epoch[o->region] : 0;
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 	return ok;
 }
 
@@ -267,7 +267,7 @@ void load_set_stalled(load *l, int region, bool stalled)
 		return;
 	uint64_t now = clock_mono_us();
 	size_t *open = &l->stall_open[region + 1];
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	if (stalled && !*open) {
 		if (l->nstalls == l->stalls_cap) {
 			l->stalls_cap = l->stalls_cap ? 2 * l->stalls_cap : 32;
@@ -281,7 +281,7 @@ void load_set_stalled(load *l, int region, bool stalled)
 		l->stalls[*open - 1].end_us = now > 0 ? now : 1;
 		*open = 0;
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 bool load_calm_within(const load *l, unsigned mask, uint64_t from_us, uint64_t to_us,

@@ -31,7 +31,7 @@ void load_trace_sent(load *l, op *o)
 {
 	if (!l->o.trace || (o->kind != OP_LIKE && o->kind != OP_UNLIKE))
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	void *a = l->tw;
 	if (room(&a, l->ntw, &l->captw, sizeof *l->tw, LOAD_TRACE_WRITES)) {
 		l->tw = a;
@@ -47,28 +47,28 @@ void load_trace_sent(load *l, op *o)
 	} else {
 		l->trace_cut = true;
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_trace_end(load *l, const op *o, load_write_fate fate, uint64_t hlc, uint64_t at_us)
 {
 	if (!o->trace)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	load_write_rec *w = &l->tw[o->trace - 1];
 	w->fate = (uint8_t)fate;
 	w->inst = (uint8_t)o->inst;
 	w->start = l->starts[o->region][o->inst];
 	w->hlc = hlc;
 	w->end_us = fate == LOAD_WRITE_OPEN ? 0 : at_us;
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_trace_counts(load *l, const op *o, load_count_rec *recs, size_t n, uint64_t recv_us)
 {
 	if (!l->o.trace || !n)
 		return;
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	for (size_t i = 0; i < n; i++) {
 		void *a = l->tc;
 		if (!room(&a, l->ntc, &l->captc, sizeof *l->tc, LOAD_TRACE_COUNTS)) {
@@ -83,12 +83,12 @@ void load_trace_counts(load *l, const op *o, load_count_rec *recs, size_t n, uin
 		recs[i].recv_us = recv_us;
 		l->tc[l->ntc++] = recs[i];
 	}
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_get_trace(load *l, load_trace *out)
 {
-	pthread_mutex_lock(&l->mu);
+	tsa_lock(&l->mu);
 	*out = (load_trace){
 	    .writes = l->tw,
 	    .nwrites = l->ntw,
@@ -99,7 +99,7 @@ void load_get_trace(load *l, load_trace *out)
 	    .complete = !l->trace_cut,
 	    .counts_dropped = l->tc_dropped,
 	};
-	pthread_mutex_unlock(&l->mu);
+	tsa_unlock(&l->mu);
 }
 
 void load_trace_free(load *l)

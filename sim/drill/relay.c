@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sim/drill/evbase.h"
+#include "tsa.h"
 #include "xmem.h"
 
 #define READ_MAX (64u << 10) /* bytes taken from a socket per read */
@@ -125,7 +126,7 @@ struct relay {
 	struct event_base *base;
 	int wake_fd;
 	struct event *wake_ev;
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	pthread_cond_t cv;
 	relay_path *paths; /* under mu; only grows until relay_free */
 	bool stop;         /* under mu */
@@ -158,9 +159,9 @@ static void wake(relay *r)
 
 static void snapshot(relay_path *p, faults *out)
 {
-	pthread_mutex_lock(&p->r->mu);
+	tsa_lock(&p->r->mu);
 	*out = p->ctl;
-	pthread_mutex_unlock(&p->r->mu);
+	tsa_unlock(&p->r->mu);
 }
 
 static unsigned dir_bit(int i)
@@ -566,14 +567,14 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
 		log_error("relay wake read failed", "error=\"%s\"", strerror(errno));
 
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	if (r->stop) {
-		pthread_mutex_unlock(&r->mu);
+		tsa_unlock(&r->mu);
 		event_base_loopbreak(r->base);
 		return;
 	}
 	relay_path *head = r->paths;
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 
 	for (relay_path *p = head; p; p = p->next) {
 		if (!p->accept_ev) {
@@ -582,16 +583,16 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 			if (!p->accept_ev || event_add(p->accept_ev, NULL) < 0)
 				log_error("relay cannot watch listener", "path=%s", p->name);
 		}
-		pthread_mutex_lock(&r->mu);
+		tsa_lock(&r->mu);
 		uint64_t want = p->reset_req;
 		bool reset = want != p->reset_done;
-		pthread_mutex_unlock(&r->mu);
+		tsa_unlock(&r->mu);
 		if (reset) {
 			reset_path(p);
-			pthread_mutex_lock(&r->mu);
+			tsa_lock(&r->mu);
 			p->reset_done = want;
 			pthread_cond_broadcast(&r->cv);
-			pthread_mutex_unlock(&r->mu);
+			tsa_unlock(&r->mu);
 			continue;
 		}
 		conn *next;
@@ -608,10 +609,10 @@ static void *loop(void *arg)
 	relay *r = arg;
 	if (event_base_dispatch(r->base) < 0)
 		log_error("relay loop failed", "%s", "");
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	r->stopped = true;
 	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	return NULL;
 }
 
@@ -661,9 +662,9 @@ void relay_free(relay *r)
 	if (!r)
 		return;
 	if (r->started) {
-		pthread_mutex_lock(&r->mu);
+		tsa_lock(&r->mu);
 		r->stop = true;
-		pthread_mutex_unlock(&r->mu);
+		tsa_unlock(&r->mu);
 		wake(r);
 		pthread_join(r->thread, NULL);
 	}
@@ -717,10 +718,10 @@ relay_path *relay_add(relay *r, const char *name, const netns *from, int port, c
 	p->to_port = to_port;
 	p->port = got;
 	p->lfd = lfd;
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	p->next = r->paths;
 	r->paths = p;
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	wake(r);
 	if (bound)
 		*bound = got;
@@ -735,10 +736,10 @@ const char *relay_path_name(const relay_path *p)
 
 static void change(relay_path *p, unsigned block, unsigned unblock)
 {
-	pthread_mutex_lock(&p->r->mu);
+	tsa_lock(&p->r->mu);
 	p->ctl.blocked = (p->ctl.blocked | block) & ~unblock & RELAY_BOTH;
 	unsigned now = p->ctl.blocked;
-	pthread_mutex_unlock(&p->r->mu);
+	tsa_unlock(&p->r->mu);
 	wake(p->r);
 	log_info("relay path blocked", "path=%s forward=%d backward=%d", p->name,
 	         (now & RELAY_FORWARD) != 0, (now & RELAY_BACKWARD) != 0);
@@ -761,10 +762,10 @@ void relay_set_delay(relay_path *p, unsigned delay_ms, unsigned jitter_ms)
 		         p->name, delay_ms, jitter_ms);
 		jitter_ms = delay_ms;
 	}
-	pthread_mutex_lock(&p->r->mu);
+	tsa_lock(&p->r->mu);
 	p->ctl.delay_us = (uint64_t)delay_ms * 1000u;
 	p->ctl.jitter_us = (uint64_t)jitter_ms * 1000u;
-	pthread_mutex_unlock(&p->r->mu);
+	tsa_unlock(&p->r->mu);
 	wake(p->r);
 	log_info("relay path delay", "path=%s delay_ms=%u jitter_ms=%u", p->name, delay_ms,
 	         jitter_ms);
@@ -772,10 +773,10 @@ void relay_set_delay(relay_path *p, unsigned delay_ms, unsigned jitter_ms)
 
 void relay_set_rate(relay_path *p, uint64_t bytes_per_s)
 {
-	pthread_mutex_lock(&p->r->mu);
+	tsa_lock(&p->r->mu);
 	p->ctl.rate = bytes_per_s;
 	p->ctl.rate_gen++;
-	pthread_mutex_unlock(&p->r->mu);
+	tsa_unlock(&p->r->mu);
 	wake(p->r);
 	log_info("relay path rate", "path=%s bytes_per_s=%" PRIu64, p->name, bytes_per_s);
 }
@@ -783,25 +784,25 @@ void relay_set_rate(relay_path *p, uint64_t bytes_per_s)
 void relay_reset(relay_path *p)
 {
 	relay *r = p->r;
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	uint64_t ticket = ++p->reset_req;
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 	wake(r);
-	pthread_mutex_lock(&r->mu);
+	tsa_lock(&r->mu);
 	while (p->reset_done < ticket && !r->stopped)
 		pthread_cond_wait(&r->cv, &r->mu);
-	pthread_mutex_unlock(&r->mu);
+	tsa_unlock(&r->mu);
 }
 
 void relay_heal(relay_path *p)
 {
-	pthread_mutex_lock(&p->r->mu);
+	tsa_lock(&p->r->mu);
 	p->ctl.blocked = 0;
 	p->ctl.delay_us = 0;
 	p->ctl.jitter_us = 0;
 	p->ctl.rate = 0;
 	p->ctl.rate_gen++;
-	pthread_mutex_unlock(&p->r->mu);
+	tsa_unlock(&p->r->mu);
 	wake(p->r);
 	log_info("relay path healed", "path=%s", p->name);
 }

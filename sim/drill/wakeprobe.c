@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "tsa.h"
 #include "xmem.h"
 
 struct wakeprobe {
@@ -21,7 +22,7 @@ struct wakeprobe {
 	int fd[2]; /* [0] the probe's end, [1] the echo's */
 	atomic_bool stop;
 	unsigned period_us;
-	pthread_mutex_t mu;
+	tsa_mutex mu;
 	hist late, rtt; /* under mu */
 };
 
@@ -77,11 +78,11 @@ static void *probe_main(void *arg)
 			continue;
 		uint64_t now = clock_mono_us();
 		uint64_t rtt = echo_once(p);
-		pthread_mutex_lock(&p->mu);
+		tsa_lock(&p->mu);
 		hist_add(&p->late, now > due ? now - due : 0);
 		if (rtt)
 			hist_add(&p->rtt, rtt);
-		pthread_mutex_unlock(&p->mu);
+		tsa_unlock(&p->mu);
 		/* A wake-up later than a whole period plans from now: a stall
 		 * counts once, not once for every deadline it swallowed. */
 		now = clock_mono_us();
@@ -133,14 +134,14 @@ wakeprobe *wakeprobe_start(unsigned period_us)
 
 void wakeprobe_take(wakeprobe *p, hist *late, hist *echo)
 {
-	pthread_mutex_lock(&p->mu);
+	tsa_lock(&p->mu);
 	if (late)
 		*late = p->late;
 	if (echo)
 		*echo = p->rtt;
 	hist_init(&p->late);
 	hist_init(&p->rtt);
-	pthread_mutex_unlock(&p->mu);
+	tsa_unlock(&p->mu);
 }
 
 void wakeprobe_stop(wakeprobe *p)
