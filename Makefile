@@ -482,17 +482,16 @@ cpd-check: cpd-jars
 # annotated lock functions): a function that takes a lock lets it go in
 # the same body, and a function that needs one held (its declaration
 # says so) is called with it held. The ledger and the changelog are
-# whole folders; elsewhere the files are named, sim/drill/load*.c being
-# the load's, which share load_int.h's mutex. sim/drill/waitfix.c is
+# whole folders; elsewhere every file that takes, declares or needs an
+# annotated lock (its own, or load_int.h's in sim/drill/load*.c: they
+# name TSA_ or tsa_). sim/drill/waitfix.c is
 # left out: an LD_PRELOAD shim that holds no lock of its own, it hands
 # its caller's to pthread_cond_timedwait. A plain pthread_mutex_t
 # anywhere else fails the check, so a new lock cannot escape it. gcc
 # ignores the annotations; this check needs clang, whatever CC builds.
-TSA_SRC := $(wildcard edge/ledger/*.c edge/changelog/*.c) \
-           edge/main.c edge/upstream/bootstrap.c edge/http/http_tls.c \
-           edge/auth/bearer.c edge/auth/guard.c edge/auth/tokcache.c \
-           central/central.c central/runq.c common/topk.c sim/broker/broker.c \
-           sim/drill/relay.c sim/drill/wakeprobe.c $(wildcard sim/drill/load*.c)
+TSA_SRC := $(sort $(wildcard edge/ledger/*.c edge/changelog/*.c) \
+           $(shell grep -rlE --include='*.c' 'tsa_(lock|unlock|mutex)|TSA_[A-Z]+' \
+             edge central common sim))
 thread-safety-check:
 	@bad=$$(grep -lw 'pthread_mutex_t' $$(git ls-files 'edge/*.[ch]' 'central/*.[ch]' \
 	    'common/*.[ch]' 'sim/*.[ch]' 'include/*.h') | grep -v -x -e include/tsa.h \

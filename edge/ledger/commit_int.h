@@ -84,6 +84,7 @@ typedef struct group {
 	 * op of this group holds is never put here: ledger_home_apply). */
 	home_put *homes;
 	size_t nhomes, homes_cap;
+	bool marks; /* a move's mark ('T') is put in it (ledger_home_apply) */
 } group;
 
 /* Groups in flight at once at most: taken, and not yet finished. */
@@ -139,6 +140,7 @@ struct commit {
 	 * (ledger_member_joined). */
 	struct {
 		uint64_t finished;
+		bool marks; /* it put a move's mark */
 		uint64_t bits[MEMBER_BITS / 64];
 	} member_recent[MEMBER_RECENT];
 	bool async;                         /* commit threads run */
@@ -206,6 +208,9 @@ bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih);
  * of one of the last MEMBER_RECENT groups has its bit, or more have
  * joined than those. */
 bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash) TSA_REQUIRES(LEDGER_MU(l));
+/* The same for the home marks of moves: true when a group that joined
+ * since seen put one, or more have joined than MEMBER_RECENT. */
+bool ledger_marks_joined(ledger *l, uint64_t seen) TSA_REQUIRES(LEDGER_MU(l));
 /* Under the mutex: the open group or a group in flight holds the
  * idempotency key hashed ih (a retry of a write not finished yet). */
 bool ledger_idem_pending(const ledger *l, uint64_t ih);

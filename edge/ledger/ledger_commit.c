@@ -107,6 +107,7 @@ static void group_reset(group *g)
 	g->n = 0;
 	g->nidem = 0;
 	g->nhomes = 0;
+	g->marks = false;
 	g->hot = false;
 	g->tickets = NULL;
 	g->gno = GROUP_UNNUMBERED;
@@ -326,23 +327,37 @@ static void group_overlay(ledger *l, const group *g)
 		uint64_t h = g->homes[i].mhash & (MEMBER_BITS - 1);
 		bits[h / 64] |= UINT64_C(1) << (h % 64);
 	}
+	c->member_recent[m].marks = g->marks;
 	c->member_recent[m].finished = f;
 }
 
-bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash)
+/* Did a group that joined since seen write the member key hashed mhash
+ * (marks: put a move's mark), as far as the filters tell? */
+static bool joined_since(const struct commit *c, uint64_t seen, bool marks, uint64_t mhash)
 {
-	const struct commit *c = &l->commit;
 	uint64_t now = atomic_load_explicit(&c->finished, memory_order_relaxed);
 	if (now - seen > MEMBER_RECENT)
 		return true;
 	uint64_t h = mhash & (MEMBER_BITS - 1);
 	for (uint64_t f = seen + 1; f <= now; f++) {
 		size_t m = f % MEMBER_RECENT;
-		if (c->member_recent[m].finished != f ||
-		    c->member_recent[m].bits[h / 64] & UINT64_C(1) << (h % 64))
+		if (c->member_recent[m].finished != f)
+			return true;
+		if (marks ? c->member_recent[m].marks
+		          : (c->member_recent[m].bits[h / 64] & UINT64_C(1) << (h % 64)) != 0)
 			return true;
 	}
 	return false;
+}
+
+bool ledger_marks_joined(ledger *l, uint64_t seen)
+{
+	return joined_since(&l->commit, seen, true, 0);
+}
+
+bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash)
+{
+	return joined_since(&l->commit, seen, false, mhash);
 }
 
 bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih)

@@ -319,16 +319,15 @@ static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *h
 #define HOME_REREADS 8
 
 /* Under the mutex: flags in again each event whose read may no longer
- * stand (its pair written by a group that joined since; for a move, any
- * group that joined since); true when any is. */
+ * stand (its pair written by a group that joined since; for a move, a
+ * mark put by one); true when any is. */
 static bool home_stale(ledger *l, const ledger_home_ev *evs, const home_put *hp, size_t n,
                        const uint64_t *seen, bool *again) TSA_REQUIRES(LEDGER_MU(l))
 {
-	uint64_t now = atomic_load_explicit(&l->commit.finished, memory_order_relaxed);
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
-		again[i] =
-		    evs[i].counter ? ledger_member_joined(l, seen[i], hp[i].mhash) : now != seen[i];
+		again[i] = evs[i].counter ? ledger_member_joined(l, seen[i], hp[i].mhash)
+		                          : ledger_marks_joined(l, seen[i]);
 		any |= again[i];
 	}
 	return any;
@@ -344,6 +343,7 @@ static void stage_mark(ledger *l, const ledger_home_ev *e) TSA_REQUIRES(LEDGER_M
 	store_put_u64((unsigned char *)v, e->since_ms);
 	memcpy(v + 8, e->home, hn);
 	ledger_group_put(l, key, kn, v, 8 + hn, true);
+	l->commit.g->marks = true;
 }
 
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,

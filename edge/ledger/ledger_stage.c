@@ -11,10 +11,10 @@
  * membership is looked up in this call and the groups, else taken from
  * that read, it gets its clock and op number, and its count is that read
  * plus what the groups staged. Should a group have joined the overlay
- * since the read (commit.finished moved), both are read again under the
- * mutex. Then the op joins the group: the op into its partition's chain,
- * and two small indexes let later writes of the same group see the
- * memberships and count changes staged before them.
+ * since the read (commit.finished moved), both are read again with the
+ * mutex let go, and the op staged under it anew. Then the op joins the group: the op into its
+ * partition's chain, and two small indexes let later writes of the same group see the memberships
+ * and count changes staged before them.
  *
  * Works on struct commit (commit_int.h), which ledger_commit.c owns, under
  * the writer mutex; the reads before it, and ledger_member, take no lock.

@@ -35,14 +35,23 @@ typedef struct pair_acc {
 	bool unsure;  /* an op the answering process may not have counted */
 } pair_acc;
 
+/* A list of writes by (item, region, first sent): their indexes, and for
+ * the merged ones each one's merge offset and the greatest of it so far
+ * in its (item, region). */
+typedef struct wlist {
+	size_t *at;
+	uint64_t *off, *most;
+	size_t n;
+} wlist;
+
 struct check_ans {
 	const load_trace *t;
 	uint64_t *ref;     /* per answer: the reference count, once counted */
 	uint8_t *state;    /* per answer: ANS_* */
 	uint64_t *off;     /* per answer: its version's offset */
 	smap merged;       /* user 0 item 0 hlc (8 bytes) -> the offset first merged at */
-	size_t *order;     /* the writes' indexes by (item, region, sent_us) */
-	uint64_t *woff;    /* per write: the offset its (user, item, hlc) was merged at, or max */
+	wlist done;        /* acked writes the merge took: pending until their offset */
+	wlist other;       /* the rest ("changed": false left out): open, refused, never merged */
 	pair_acc *acc;     /* per user */
 	uint32_t *touched; /* the users acc holds the current answer's ops of */
 	check_ans_wrong_fn wrong;
@@ -130,8 +139,10 @@ void check_ans_free(check_ans *ca)
 	free(ca->ref);
 	free(ca->state);
 	free(ca->off);
-	free(ca->order);
-	free(ca->woff);
+	free(ca->done.at);
+	free(ca->done.off);
+	free(ca->done.most);
+	free(ca->other.at);
 	free(ca->acc);
 	free(ca->touched);
 	smap_free(&ca->merged);
@@ -150,15 +161,17 @@ static int by_place(const void *a, const void *b, void *arg)
 	return x->sent_us < y->sent_us ? -1 : x->sent_us > y->sent_us;
 }
 
-/* The first index in order of a write of (item, region), or nwrites. */
-static size_t first_of(const check_ans *ca, uint32_t item, uint8_t region)
+/* The first index in wl of a write of (item, region) sent at or after
+ * us (0: the first of them), or wl->n. */
+static size_t first_of(const load_trace *t, const wlist *wl, uint32_t item, uint8_t region,
+                       uint64_t us)
 {
-	const load_trace *t = ca->t;
-	size_t lo = 0, hi = t->nwrites;
+	size_t lo = 0, hi = wl->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const load_write_rec *w = &t->writes[ca->order[mid]];
-		if (w->item < item || (w->item == item && w->region < region))
+		const load_write_rec *w = &t->writes[wl->at[mid]];
+		if (w->item < item || (w->item == item && w->region < region) ||
+		    (w->item == item && w->region == region && w->sent_us < us))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -181,23 +194,31 @@ static uint64_t merged_at(const check_ans *ca, const load_write_rec *w)
 }
 
 /* Did the process that answered c count w for sure: acked by it (the
- * same instance, not started again since) with a change, before c's
- * read was sent? */
+ * same instance, not started again since) with a change and a clock,
+ * before c's read was sent? */
 static bool sure(const load_write_rec *w, const load_count_rec *c)
 {
-	return w->fate == LOAD_WRITE_ACKED && w->end_us <= c->sent_us && w->inst == c->inst &&
-	       w->start == c->start;
+	return w->fate == LOAD_WRITE_ACKED && w->hlc && w->end_us <= c->sent_us &&
+	       w->inst == c->inst && w->start == c->start;
 }
 
-/* Is write w (merged at woff) the region's own and not applied for
- * answer c at offset off? */
-static bool pending(const load_write_rec *w, uint64_t woff, const load_count_rec *c, uint64_t off)
+/* Write w, pending for answer c (number id): into its pair's account. */
+static void account(check_ans *ca, const load_write_rec *w, const load_count_rec *c, uint32_t id,
+                    size_t *ntouched)
 {
-	if (w->fate == LOAD_WRITE_UNCHANGED)
-		return false;
-	if (w->fate == LOAD_WRITE_REFUSED)
-		return w->end_us > c->sent_us;
-	return woff >= off;
+	if (w->user >= ca->t->users)
+		return;
+	pair_acc *a = &ca->acc[w->user];
+	if (a->id != id) {
+		*a = (pair_acc){.id = id};
+		ca->touched[(*ntouched)++] = w->user;
+	}
+	a->like |= w->like;
+	a->unlike |= !w->like;
+	if (sure(w, c))
+		a->sure += w->like ? 1 : -1;
+	else
+		a->unsure = true;
 }
 
 static void judge(check_ans *ca, size_t i)
@@ -206,23 +227,25 @@ static void judge(check_ans *ca, size_t i)
 	const load_count_rec *c = &t->counts[i];
 	uint32_t id = (uint32_t)i + 1;
 	size_t ntouched = 0;
-	for (size_t k = first_of(ca, c->item, c->region); k < t->nwrites; k++) {
-		const load_write_rec *w = &t->writes[ca->order[k]];
+	/* The merged writes of (item, region) sent before the answer came,
+	 * newest first, while an older one may still be merged at or past
+	 * the answer's offset: pending are those that are. */
+	const wlist *d = &ca->done;
+	size_t g0 = first_of(t, d, c->item, c->region, 0);
+	for (size_t k = first_of(t, d, c->item, c->region, c->recv_us); k-- > g0;) {
+		if (d->most[k] < ca->off[i])
+			break;
+		if (d->off[k] >= ca->off[i])
+			account(ca, &t->writes[d->at[k]], c, id, &ntouched);
+	}
+	/* The others: a refusal is pending until it came, the rest for good. */
+	const wlist *o = &ca->other;
+	for (size_t k = first_of(t, o, c->item, c->region, 0); k < o->n; k++) {
+		const load_write_rec *w = &t->writes[o->at[k]];
 		if (w->item != c->item || w->region != c->region || w->sent_us >= c->recv_us)
 			break;
-		if (w->user >= t->users || !pending(w, ca->woff[ca->order[k]], c, ca->off[i]))
-			continue;
-		pair_acc *a = &ca->acc[w->user];
-		if (a->id != id) {
-			*a = (pair_acc){.id = id};
-			ca->touched[ntouched++] = w->user;
-		}
-		a->like |= w->like;
-		a->unlike |= !w->like;
-		if (sure(w, c))
-			a->sure += w->like ? 1 : -1;
-		else
-			a->unsure = true;
+		if (w->fate != LOAD_WRITE_REFUSED || w->end_us > c->sent_us)
+			account(ca, w, c, id, &ntouched);
 	}
 	/* A pair whose every pending op the answering process counted moves
 	 * the count by their sum (they alternate: -1, 0 or 1); one with an
@@ -254,16 +277,41 @@ static void judge(check_ans *ca, size_t i)
 	}
 }
 
+/* The two lists: each write but those that answered "changed": false,
+ * sorted, and the merged ones' offsets and running greatest. */
+static void lists_make(check_ans *ca)
+{
+	const load_trace *t = ca->t;
+	size_t cap = t->nwrites ? t->nwrites : 1;
+	ca->done.at = xcalloc(cap, sizeof *ca->done.at);
+	ca->other.at = xcalloc(cap, sizeof *ca->other.at);
+	for (size_t k = 0; k < t->nwrites; k++) {
+		const load_write_rec *w = &t->writes[k];
+		if (w->fate == LOAD_WRITE_UNCHANGED)
+			continue;
+		if (merged_at(ca, w) != UINT64_MAX)
+			ca->done.at[ca->done.n++] = k;
+		else
+			ca->other.at[ca->other.n++] = k;
+	}
+	qsort_r(ca->done.at, ca->done.n, sizeof *ca->done.at, by_place, (void *)t);
+	qsort_r(ca->other.at, ca->other.n, sizeof *ca->other.at, by_place, (void *)t);
+	wlist *d = &ca->done;
+	d->off = xcalloc(d->n ? d->n : 1, sizeof *d->off);
+	d->most = xcalloc(d->n ? d->n : 1, sizeof *d->most);
+	for (size_t k = 0; k < d->n; k++) {
+		const load_write_rec *w = &t->writes[d->at[k]];
+		d->off[k] = merged_at(ca, w);
+		const load_write_rec *p = k ? &t->writes[d->at[k - 1]] : NULL;
+		bool first = !p || p->item != w->item || p->region != w->region;
+		d->most[k] = first || d->off[k] > d->most[k - 1] ? d->off[k] : d->most[k - 1];
+	}
+}
+
 void check_ans_finish(check_ans *ca, check_ans_figures *out)
 {
 	const load_trace *t = ca->t;
-	ca->order = xcalloc(t->nwrites ? t->nwrites : 1, sizeof *ca->order);
-	ca->woff = xcalloc(t->nwrites ? t->nwrites : 1, sizeof *ca->woff);
-	for (size_t k = 0; k < t->nwrites; k++) {
-		ca->order[k] = k;
-		ca->woff[k] = merged_at(ca, &t->writes[k]);
-	}
-	qsort_r(ca->order, t->nwrites, sizeof *ca->order, by_place, (void *)t);
+	lists_make(ca);
 	ca->acc = xcalloc((size_t)t->users + 1, sizeof *ca->acc);
 	ca->touched = xcalloc((size_t)t->users + 1, sizeof *ca->touched);
 	for (size_t i = 0; i < t->ncounts; i++) {

@@ -123,6 +123,8 @@ static void report_answers(const check_ans_figures *f, uint64_t dropped, report 
 	if (f->wrong > ANS_NAMED)
 		report_violation(r, "%" PRIu64 " more edge answers outside their range",
 		                 f->wrong - ANS_NAMED);
+	if (f->answers && !f->checked)
+		report_text(r, "edge_answers_check", "judged nothing: every answer was skipped");
 	log_info("edge answers judged against the snapshot they name",
 	         "answers=%" PRIu64 " checked=%" PRIu64 " exact=%" PRIu64 " wrong=%" PRIu64
 	         " skipped=%" PRIu64 " dropped=%" PRIu64 " ops_merged=%" PRIu64,

@@ -213,10 +213,16 @@ static void write_acked(op *o, const hanswer *a, uint64_t now)
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr);
 	uint64_t hlc = root ? json_hlc(root) : 0;
-	/* An answer without "changed" (none of this edge's) is taken as a
-	 * change: the end check then allows for it the more. */
-	bool changed = !json_is_false(json_object_get(root, "changed"));
-	load_trace_end(l, o, changed ? LOAD_WRITE_ACKED : LOAD_WRITE_UNCHANGED, hlc, now);
+	/* An answer that does not say whether the edge's count moved, or
+	 * gives no clock, is traced as never answered: the end check then
+	 * allows for it both ways, for good. */
+	json_t *changed = json_object_get(root, "changed");
+	load_trace_end(l, o,
+	               !hlc                     ? LOAD_WRITE_OPEN
+	               : json_is_true(changed)  ? LOAD_WRITE_ACKED
+	               : json_is_false(changed) ? LOAD_WRITE_UNCHANGED
+	                                        : LOAD_WRITE_OPEN,
+	               hlc, now);
 	if (o->kind != OP_VIEW && root) {
 		json_t *m = json_object_get(root, "member");
 		if (json_is_boolean(m) && json_is_true(m) != (o->kind == OP_LIKE))

@@ -436,10 +436,15 @@ int nemesis_shrink(nemesis_run_opts *o, const char *file)
 		want.n = nemesis_report_kinds(o->shrink_report, want.k, NEMESIS_KINDS_MAX);
 	if (!want.n) {
 		unsigned runs = 0;
-		run_verdict v = try_candidate(o, dir, 0, best, k, UINT64_MAX, &last_s, &out_of_time,
+		run_verdict v = try_candidate(o, dir, 0, best, k, deadline, &last_s, &out_of_time,
 		                              &runs, &want);
-		printf("try 0: the schedule as given: %s in %u of %u runs\n",
-		       v == RUN_FAILED ? "fails" : "no failure", v == RUN_FAILED ? 1 : 0, runs);
+		if (v == RUN_FAILED)
+			printf("try 0: the schedule as given: fails (run %u of up to %u)\n", runs,
+			       k);
+		else
+			printf("try 0: the schedule as given: %s in %u runs\n",
+			       v == RUN_FAILED_OTHERWISE ? "fails only another way" : "no failure",
+			       runs);
 		fflush(stdout);
 		if (v != RUN_FAILED) {
 			printf("nothing to shrink: %s did not fail\n", file);

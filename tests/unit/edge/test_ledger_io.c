@@ -331,3 +331,16 @@ Test(ledger_io, a_home_event_overtaken_on_every_try_gives_up_without_reading_und
 	cr_assert_eq(home_event_at("u6", true, WALL - 100000, &taken), 0);
 	cr_assert_eq(taken, 0, "older than the pair's last write");
 }
+
+Test(ledger_io, a_commit_of_likes_makes_no_move_read_again)
+{
+	reopen_writing_between("u7", "post:elsewhere", 1);
+	ledger_home_ev e = {.user = "u6", .home = "us", .since_ms = WALL - 1000, .partition = 0};
+	ledger_home_pos pos[NPARTS];
+	for (uint32_t p = 0; p < NPARTS; p++)
+		pos[p] = (ledger_home_pos){-1, 0};
+	size_t taken = 9;
+	cr_assert_eq(ledger_home_apply(T.l, &e, 1, pos, WALL, &taken), 0);
+	cr_assert_eq(H.calls, 1, "a group that put no mark leaves the move's read standing");
+	cr_assert_eq(atomic_load(&R.under_mu), 0);
+}

@@ -708,3 +708,21 @@ Test(check_snap, a_sure_like_and_unlike_of_one_pair_cancel)
 	cr_assert_eq(T.af.wrong, 1);
 	cr_assert_eq(T.awrong[0].count, 2);
 }
+
+Test(check_snap, an_older_write_merged_after_a_newer_one_is_still_pending)
+{
+	/* u1's like is sent first but its batch lands after u2's. */
+	sent(1, 3, 0, true, LOAD_WRITE_ACKED, 100, 105, 10);
+	sent(2, 3, 0, true, LOAD_WRITE_ACKED, 200, 205, 11);
+	int64_t o2 = batch1("edge-b", 1, 0, like(item_n(3), user_n(2), true, 11));
+	int64_t o1 = batch1("edge-a", 1, 0, like(item_n(3), user_n(1), true, 10));
+	answered(3, 0, 2, after(o2), 300); /* u2's merged, u1's pending: 1 + 1 */
+	answered(3, 0, 1, after(o2), 300); /* u1's may not be counted yet (another instance) */
+	answered(3, 0, 3, after(o2), 300); /* more than both: wrong */
+	answered(3, 0, 2, after(o1), 300); /* both merged: 2 */
+	run();
+	cr_assert_eq(T.af.checked, 4);
+	cr_assert_eq(T.af.wrong, 1);
+	cr_assert_eq(T.awrong[0].count, 3);
+	cr_assert_eq(T.awrong[0].likes_pending, 1);
+}
