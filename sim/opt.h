@@ -68,8 +68,16 @@ typedef struct opt_spec {
 	{                                                                                          \
 		.name = "help", .kind = OPTK_HELP                                                  \
 	}
-#define OPT_COUNT(t) (sizeof(t) / sizeof((t)[0]))
-#define OPT_TABLE_MAX 24 /* options in one table, at most */
+#define OPT_TABLE_MAX 32 /* options in one table, at most */
+/* Table t's options; a table past OPT_TABLE_MAX does not compile (it
+ * would abort in opt_parse at every run of its command). */
+#define OPT_COUNT(t)                                                                               \
+	(sizeof(t) / sizeof((t)[0]) +                                                              \
+	 0 * sizeof(struct {                                                                       \
+		 _Static_assert(sizeof(t) / sizeof((t)[0]) <= OPT_TABLE_MAX,                       \
+		                "an option table past OPT_TABLE_MAX");                             \
+		 int unused;                                                                       \
+	 }))
 
 /* The usage text, printed by every usage error and by --help; main.c's,
  * set once before any command runs. */
