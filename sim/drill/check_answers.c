@@ -20,7 +20,6 @@
 #include "version.h"
 #include "xmem.h"
 
-#define SET_COUNTER "likes" /* the load's set counter (LOAD_SET_COUNTER) */
 #define NAME_MAX_ 48
 #define KEY_CAP (2 * NAME_MAX_ + 2 + 8)
 
@@ -90,8 +89,9 @@ static void on_merged(void *ctx, wire_str counter, wire_str item, wire_str user,
                       uint64_t offset)
 {
 	check_ans *ca = ctx;
-	if (counter.n != strlen(SET_COUNTER) || memcmp(counter.p, SET_COUNTER, counter.n) ||
-	    user.n > NAME_MAX_ || item.n > NAME_MAX_)
+	if (counter.n != strlen(LOAD_SET_COUNTER) ||
+	    memcmp(counter.p, LOAD_SET_COUNTER, counter.n) || user.n > NAME_MAX_ ||
+	    item.n > NAME_MAX_)
 		return;
 	char key[KEY_CAP];
 	bool created;
@@ -127,7 +127,7 @@ check_ans *check_ans_new(const load_trace *t, unsigned partitions, check_snap *c
 		load_item_name(t->items, c->item, name, sizeof name);
 		ca->off[i] = version_offset(c->version);
 		check_snap_ask(cs, partition_of(name, strlen(name), partitions), ca->off[i],
-		               SET_COUNTER, name, i);
+		               LOAD_SET_COUNTER, name, i);
 	}
 	return ca;
 }
@@ -285,11 +285,13 @@ static void lists_make(check_ans *ca)
 	size_t cap = t->nwrites ? t->nwrites : 1;
 	ca->done.at = xcalloc(cap, sizeof *ca->done.at);
 	ca->other.at = xcalloc(cap, sizeof *ca->other.at);
+	uint64_t *woff = xcalloc(cap, sizeof *woff); /* each write's, looked up once */
 	for (size_t k = 0; k < t->nwrites; k++) {
 		const load_write_rec *w = &t->writes[k];
 		if (w->fate == LOAD_WRITE_UNCHANGED)
 			continue;
-		if (merged_at(ca, w) != UINT64_MAX)
+		woff[k] = merged_at(ca, w);
+		if (woff[k] != UINT64_MAX)
 			ca->done.at[ca->done.n++] = k;
 		else
 			ca->other.at[ca->other.n++] = k;
@@ -301,11 +303,12 @@ static void lists_make(check_ans *ca)
 	d->most = xcalloc(d->n ? d->n : 1, sizeof *d->most);
 	for (size_t k = 0; k < d->n; k++) {
 		const load_write_rec *w = &t->writes[d->at[k]];
-		d->off[k] = merged_at(ca, w);
+		d->off[k] = woff[d->at[k]];
 		const load_write_rec *p = k ? &t->writes[d->at[k - 1]] : NULL;
 		bool first = !p || p->item != w->item || p->region != w->region;
 		d->most[k] = first || d->off[k] > d->most[k - 1] ? d->off[k] : d->most[k - 1];
 	}
+	free(woff);
 }
 
 void check_ans_finish(check_ans *ca, check_ans_figures *out)
