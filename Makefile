@@ -622,10 +622,11 @@ nemesis-seeds: $(NEMESIS_DEPS)
 	  out=$(BUILD)/drills/nemesis-$$s$(if $(filter real,$(KAFKA)),-real)$(if $(SHORT),-short); \
 	  ./$(BUILD)/sim nemesis $(NEMESIS_FLAGS) --dir $$out $$s > $$out.out 2>&1 || fail=1; \
 	  f=$$(awk '/^  all /{print $$2}' $$out/coverage.txt 2>/dev/null); \
-	  awk -v s=$$s -v f="$$f" '/^  (ops_acked|refused|indeterminate|indeterminate_counted|indeterminate_disagreeing|ryw_checked|ryw_missed|phantom_hearts|phantom_counts|edge_answers_checked|edge_answers_wrong) /{v[$$1]=$$2} \
-	    /^result/{r=$$2} END{printf "seed %s: faults %s, acked %s, refused %s, indeterminate %s (counted %s, disagreeing %s), read-your-writes %s checked %s missed, edge answers %s checked %s wrong, phantoms %d: %s\n", \
+	  awk -v s=$$s -v f="$$f" '/^  (ops_acked|refused|indeterminate|indeterminate_counted|indeterminate_disagreeing|ryw_checked|ryw_missed|phantom_hearts|phantom_counts|edge_answers_checked|edge_answers_wrong|kafka_changelog_leader_changes) /{v[$$1]=$$2} \
+	    /^result/{r=$$2} END{printf "seed %s: faults %s, acked %s, refused %s, indeterminate %s (counted %s, disagreeing %s), read-your-writes %s checked %s missed, edge answers %s checked %s wrong, phantoms %d, changelog leader moves %s: %s\n", \
 	    s, f, v["ops_acked"], v["refused"], v["indeterminate"], v["indeterminate_counted"], v["indeterminate_disagreeing"], \
-	    v["ryw_checked"], v["ryw_missed"], v["edge_answers_checked"], v["edge_answers_wrong"], v["phantom_hearts"] + v["phantom_counts"], r ? r : "NO RESULT (see " FILENAME ")"}' $$out/summary.txt; \
+	    v["ryw_checked"], v["ryw_missed"], v["edge_answers_checked"], v["edge_answers_wrong"], v["phantom_hearts"] + v["phantom_counts"], \
+	    ("kafka_changelog_leader_changes" in v) ? v["kafka_changelog_leader_changes"] : "-", r ? r : "NO RESULT (see " FILENAME ")"}' $$out/summary.txt; \
 	done; exit $$fail
 
 # The drills that hold the product's claims about Kafka, full runs on

@@ -559,29 +559,92 @@ static void unclean_in(const char *name, const char *dir, int nodes, unsigned *n
 	}
 }
 
-void check_kafka_elections(cluster *c, report *r)
+#define ELECTIONS_LISTED 48 /* changes named in the report's text; all are counted */
+
+/* The leader changes cluster k's metadata log holds, asked of its sim
+ * kafka (the elections command: a file of "AT_MS TOPIC PARTITION FROM
+ * TO" lines): counted into *all and, for likes.changelog, *changelog;
+ * *leaderless those that left a partition with none; named in b, the
+ * time in seconds from t0_wall_ms. False when the cluster could not say
+ * (why in err). */
+static bool elections_of(kproc *k, uint64_t t0_wall_ms, unsigned *all, unsigned *changelog,
+                         unsigned *leaderless, sbuf *b, char *err, size_t errlen)
 {
-	unsigned n = 0;
-	sbuf b;
+	char ans[1024], path[1024];
+	long n;
+	if (kproc_ask(k, "elections", ans, sizeof ans, err, errlen))
+		return false;
+	if (sscanf(ans, "%ld %1023s", &n, path) != 2) { /* service_ask took the "ok" */
+		snprintf(err, errlen, "%s answered \"%.200s\"", k->name, ans);
+		return false;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot read %.200s", path);
+		return false;
+	}
+	char line[512], topic[256];
+	long long at;
+	int part, from, to;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%lld %255s %d %d %d", &at, topic, &part, &from, &to) == 5) {
+			(*all)++;
+			*changelog += strcmp(topic, CLUSTER_CHANGELOG_TOPIC) == 0;
+			*leaderless += to < 0;
+			if (*all > ELECTIONS_LISTED)
+				continue;
+			sbuf_addf(b, "%s%s %s-%d ", b->len ? "; " : "", k->name, topic, part);
+			sbuf_addf(b, from < 0 ? "none" : "%d", from);
+			sbuf_addf(b, to < 0 ? "->none" : "->%d", to);
+			sbuf_addf(b, " at %+.1f s", ((double)at - (double)t0_wall_ms) / 1000.0);
+		}
+	fclose(f);
+	return true;
+}
+
+void check_kafka_elections(cluster *c, uint64_t t0_wall_ms, report *r)
+{
+	unsigned n = 0, all = 0, changelog = 0, leaderless = 0;
+	sbuf b, moves, errs;
 	sbuf_init(&b);
-	const kproc *all[1 + DRILL_REGIONS_MAX];
+	sbuf_init(&moves);
+	sbuf_init(&errs);
+	kproc *every[1 + DRILL_REGIONS_MAX];
 	size_t nk = 0;
-	all[nk++] = &c->kafka;
+	every[nk++] = &c->kafka;
 	for (unsigned i = 0; c->d->regional_kafka && i < c->d->regions; i++)
-		all[nk++] = &c->regional[i];
+		every[nk++] = &c->regional[i];
+	bool real = false;
 	for (size_t i = 0; i < nk; i++) {
-		const kproc *k = all[i];
+		kproc *k = every[i];
 		size_t ln = strlen(k->log);
 		if (!k->real || ln < 5 || strcmp(k->log + ln - 4, ".log") != 0)
 			continue;
+		real = true;
 		char dir[512];
 		snprintf(dir, sizeof dir, "%.*s", (int)(ln - 4), k->log);
 		unclean_in(k->name, dir, k->nbrokers, &n, &b);
+		char err[256];
+		if (!elections_of(k, t0_wall_ms, &all, &changelog, &leaderless, &moves, err,
+		                  sizeof err))
+			sbuf_addf(&errs, "%s%s: %s", errs.len ? "; " : "", k->name, err);
 	}
 	report_number(r, "kafka_unclean_elections", n);
 	if (n)
 		report_text(r, "kafka_unclean_elections_at", b.p);
+	if (real) {
+		/* Figures, not checks: what the cluster's controllers did. */
+		report_number(r, "kafka_leader_changes", all);
+		report_number(r, "kafka_changelog_leader_changes", changelog);
+		report_number(r, "kafka_leaderless_changes", leaderless);
+		if (moves.len)
+			report_text(r, "kafka_leader_changes_at", moves.p);
+		if (errs.len)
+			report_text(r, "kafka_leader_changes_unread", errs.p);
+	}
 	sbuf_free(&b);
+	sbuf_free(&moves);
+	sbuf_free(&errs);
 }
 
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,

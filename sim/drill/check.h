@@ -277,8 +277,14 @@ bool check_logs(cluster *c, report *r);
  * eligible leader replicas (Kafka 4), a partition whose last in-sync
  * replica shut down uncleanly may get a leader from outside the ISR
  * even with unclean.leader.election.enable=false. Not a violation by
- * itself: the end checks say whether an acknowledged op was lost. */
-void check_kafka_elections(cluster *c, report *r);
+ * itself: the end checks say whether an acknowledged op was lost.
+ * And every leader change the real clusters' metadata logs hold, clean
+ * or not (sim kafka's elections: Kafka 4 logs a clean one only at
+ * TRACE): kafka_leader_changes, kafka_changelog_leader_changes (the
+ * regional changelog's), kafka_leaderless_changes, each named with its
+ * time from t0_wall_ms (the run's start on the wall clock) in
+ * kafka_leader_changes_at. Figures, not checks. */
+void check_kafka_elections(cluster *c, uint64_t t0_wall_ms, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does
  * not answer 200 within timeout_ms. */
 long long check_edge_count(const cluster_node *edge, const char *counter, const char *item,

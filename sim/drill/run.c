@@ -560,7 +560,8 @@ static int finish(runner *rn)
 	check_snapshots(&rn->c, d->snapshot_check && drained ? &trace : NULL, rn->r);
 	check_took("snapshots", &t);
 	check_logs(&rn->c, rn->r);
-	check_kafka_elections(&rn->c, rn->r);
+	uint64_t mono = clock_mono_ms();
+	check_kafka_elections(&rn->c, clock_wall_ms() - (mono - (rn->t0 ? rn->t0 : mono)), rn->r);
 	check_took("logs and elections", &t);
 	free(truth);
 	if (rn->d.procs_every_s)

@@ -213,10 +213,8 @@ static int enter_netns(const void *ctx)
 	return rc < 0 ? 126 : 0;
 }
 
-/* Starts java with args (after the JVM options), output to log, inside
- * the namespace at netns_path when not NULL. */
-static pid_t spawn_java(const sim_kafka *k, const char *heap, const char *log,
-                        const char *const *args, const char *netns_path)
+pid_t kafka_spawn_java(const sim_kafka *k, const char *heap, const char *log,
+                       const char *const *args, const char *netns_path)
 {
 	char heap_min[32];
 	snprintf(heap_min, sizeof heap_min, "-Xms%s", heap + 4);
@@ -274,7 +272,7 @@ static pid_t format_start(const sim_kafka *k, const knode *nd, bool ignore_forma
 	                      nd->props,
 	                      ignore_formatted ? "--ignore-formatted" : NULL,
 	                      NULL};
-	return spawn_java(k, FORMAT_HEAP, nd->log, args, NULL);
+	return kafka_spawn_java(k, FORMAT_HEAP, nd->log, args, NULL);
 }
 
 static int format_wait(const sim_kafka *k, pid_t pid, const knode *nd, char *err, size_t errlen)
@@ -296,7 +294,7 @@ static int node_spawn(sim_kafka *k, knode *nd, char *err, size_t errlen)
 	struct stat st;
 	nd->log_mark = stat(nd->log, &st) == 0 ? st.st_size : 0;
 	nd->up = false;
-	nd->pid = spawn_java(k, heap, nd->log, args, nd->netns[0] ? nd->netns : NULL);
+	nd->pid = kafka_spawn_java(k, heap, nd->log, args, nd->netns[0] ? nd->netns : NULL);
 	nd->paused = false;
 	if (nd->pid < 0) {
 		nd->pid = 0;

@@ -50,6 +50,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "sim/kafka/elections.h"
 #include "sim/kafka/topics.h"
 
 #define SIM_KAFKA_NODES_MAX 5
@@ -165,6 +166,14 @@ int sim_kafka_isr(sim_kafka *k, const char *topic, int partition, int *isr, int 
  * running nodes' own record of it (their quorum-state files, the newest
  * epoch's), or -1 when none knows one. */
 int sim_kafka_controller(const sim_kafka *k);
+
+/* The leader changes the cluster's metadata log holds (elections.h),
+ * from the first topic made to now: read with Kafka's DumpLogSegments
+ * (kafka-tools) from the metadata log of the node that holds the most of
+ * it, its text kept in DIR/elections.dump. How many there were (the first
+ * cap in out), or a negative ERR_ with err. Runs a JVM for about a
+ * second; a node down or paused does not stop it (its files are read). */
+long sim_kafka_elections(sim_kafka *k, kelection *out, size_t cap, char *err, size_t errlen);
 
 /* Waits up to timeout_ms until every partition of the created topics
  * has a leader and its full replica set in sync (running_only: every

@@ -50,6 +50,13 @@ struct sim_kafka {
 	rd_kafka_t *admin;
 };
 
+/* Starts java from the cluster's jars with args (a main class and its
+ * arguments, after the JVM options; NULL-terminated), heap an -Xmx
+ * option, output appended to log, inside the namespace at netns_path
+ * when not NULL. Its pid, or -1 with errno. kafka.c. */
+pid_t kafka_spawn_java(const sim_kafka *k, const char *heap, const char *log,
+                       const char *const *args, const char *netns_path);
+
 /* Has node nd's server said it started since its JVM was last spawned
  * (its log: "Kafka Server started")? A node started again stays in its
  * partitions' ISRs, and listed, for a while before the new process even

@@ -11,9 +11,11 @@
 
 #include "log.h"
 #include "sim/proc/service.h"
+#include "xmem.h"
 
 #define LEADER_MS 30000
 #define CREATE_WORDS_MAX 12
+#define ELECTIONS_MAX 4096
 
 typedef struct serving {
 	const sim_kafka_opts *o;
@@ -142,7 +144,32 @@ static void run_create(sim_kafka *k, char **w, int nw, char *ans, size_t cap)
 		snprintf(ans, cap, "ok");
 }
 
-void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
+/* elections: every leader change so far (sim_kafka_elections) into
+ * DIR/elections.txt, a line each, "AT_MS TOPIC PARTITION FROM TO" (-1: no
+ * leader); answers "ok N PATH". */
+static void run_elections(sim_kafka *k, const char *dir, char *ans, size_t cap)
+{
+	kelection *e = xmalloc(ELECTIONS_MAX * sizeof *e);
+	char err[256], path[1024];
+	long n = sim_kafka_elections(k, e, ELECTIONS_MAX, err, sizeof err);
+	if (n < 0) {
+		snprintf(ans, cap, "error %s", err);
+		free(e);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/elections.txt", dir);
+	FILE *f = fopen(path, "w");
+	for (long i = 0; f && i < n && i < ELECTIONS_MAX; i++)
+		fprintf(f, "%lld %s %d %d %d\n", (long long)e[i].at_ms, e[i].topic, e[i].partition,
+		        e[i].from, e[i].to);
+	if (!f || fclose(f) != 0)
+		snprintf(ans, cap, "error cannot write %s", path);
+	else
+		snprintf(ans, cap, "ok %ld %s", n, path);
+	free(e);
+}
+
+void sim_kafka_command(sim_kafka *k, const char *dir, char *line, char *ans, size_t cap)
 {
 	char *save = NULL, *w[CREATE_WORDS_MAX];
 	int nw = 0;
@@ -191,6 +218,10 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 		snprintf(ans, cap, "ok %ld", (long)sim_kafka_pid(k, (int)v));
 		return;
 	}
+	if (nw == 1 && strcmp(w[0], "elections") == 0) {
+		run_elections(k, dir, ans, cap);
+		return;
+	}
 	if ((nw == 2 || (nw == 3 && strcmp(w[2], "running") == 0)) &&
 	    strcmp(w[0], "in-sync") == 0 && service_parse_long(w[1], 0, 600000, &v)) {
 		char err[256];
@@ -213,12 +244,13 @@ void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap)
 	}
 	snprintf(ans, cap,
 	         "error unknown command (kill|down, pause, resume, start|up, restart, wipe "
-	         "ID|all; leader TOPIC PARTITION; pid ID; in-sync MS [running])");
+	         "ID|all; leader TOPIC PARTITION; pid ID; in-sync MS [running]; elections)");
 }
 
 static void serve_command(void *ctx, char *line, char *ans, size_t cap)
 {
-	sim_kafka_command(((serving *)ctx)->k, line, ans, cap);
+	serving *s = ctx;
+	sim_kafka_command(s->k, s->o->dir, line, ans, cap);
 }
 
 int sim_kafka_serve(const sim_kafka_opts *o, const char *bootstrap_file, const char *pid_file,

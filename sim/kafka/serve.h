@@ -20,6 +20,10 @@
  *                                  as, then the KEY=VALUE ones; replicas
  *                                  places every partition on those nodes,
  *                                  the first leading
+ *   elections                      "ok N PATH": every leader change the
+ *                                  metadata log holds, a line each in
+ *                                  PATH (DIR/elections.txt): "AT_MS TOPIC
+ *                                  PARTITION FROM TO", -1 for none
  * A command on "all" answers "ok N", the nodes it acted on (those it
  * fits: up all starts the nodes that are down). down and up are the
  * embedded cluster's words (sim/broker/broker.h), so that a drill step
@@ -41,7 +45,8 @@
 int sim_kafka_serve(const sim_kafka_opts *o, const char *bootstrap_file, const char *pid_file,
                     const char *control_path) WARN_UNUSED;
 
-/* One control command on k: the answer line in ans (cap bytes). */
-void sim_kafka_command(sim_kafka *k, char *line, char *ans, size_t cap);
+/* One control command on k, whose files are under dir: the answer line
+ * in ans (cap bytes). */
+void sim_kafka_command(sim_kafka *k, const char *dir, char *line, char *ans, size_t cap);
 
 #endif
