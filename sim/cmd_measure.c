@@ -124,6 +124,7 @@ int cmd_bench_central(int argc, char **argv)
 	    OPT_NUM("partitions", 1, PARTITION_MAX, c.o.partitions, 0),
 	    OPT_STR("dir", c.o.dir),
 	    OPT_FLAG("homes", c.o.homes),
+	    OPT_FLAG("feed", c.o.feed),
 	    OPT_FLAG("json", j.json),
 	    OPT_LOG,
 	    OPT_HELP,

@@ -325,11 +325,22 @@ static int run_central(const gen *g, const char *dir, bench_central_result *r, c
 		rc = ERR_IO;
 		goto out;
 	}
-	rc = benchgen_apply(a, g->parts, o->partitions, g->max_per_part, &r->central_s,
-	                    &r->central_cpu_s);
+	benchgen_feed f = {0};
+	if (o->feed)
+		benchgen_feed_on(&f, a, g->parts, o->partitions, 1);
+	rc = benchgen_apply_rounds(a, g->parts, o->partitions, g->max_per_part,
+	                           o->feed ? benchgen_feed_round : NULL, &f, &r->central_s,
+	                           &r->central_cpu_s);
+	benchgen_feed_free(&f);
 	applier_stats st;
 	applier_get_stats(a, &st);
 	r->central_store_writes = st.store_writes;
+	r->feed_events = st.feed_events;
+	if (!rc && o->feed && !st.feed_events) {
+		snprintf(err, errlen, "central: the feed on, and no event stored");
+		rc = ERR_CORRUPT;
+		goto out;
+	}
 	if (rc) {
 		snprintf(err, errlen, "central: apply failed: %s", err_str(rc));
 		goto out;
@@ -522,6 +533,7 @@ int bench_central_run(const bench_central_opts *o, bench_central_result *r, char
 		return rc;
 	r->ops = o->ops;
 	r->homes = o->homes;
+	r->feed = o->feed;
 	bench_central_store_opts(&r->store);
 	char tmp[4096], sub[4200], sub2[4200];
 	snprintf(tmp, sizeof tmp, "%s/bench-central.XXXXXX", o->dir);
@@ -556,9 +568,14 @@ void bench_central_print_table(FILE *f, const bench_central_result *r)
 {
 	fprintf(f,
 	        "bench-central: %" PRIu64 " likes, %" PRIu64 " distinct (item, user), %" PRIu64
-	        " batches (%.1f MB on the wire), %s\n",
+	        " batches (%.1f MB on the wire), %s, ",
 	        r->ops, r->distinct_pairs, r->batches, (double)r->wire_bytes / 1e6,
 	        r->homes ? "homes named (central indexes them)" : "no homes");
+	if (r->feed)
+		fprintf(f, "change feed on (%" PRIu64 " events stored and dropped)\n",
+		        r->feed_events);
+	else
+		fprintf(f, "change feed off\n");
 	fprintf(f, "%-8s %12s %10s %14s %10s %14s\n", "run", "ops", "seconds", "ops/s", "cpu s",
 	        "store writes");
 	fprintf(f, "%-8s %12" PRIu64 " %10.3f %14.0f %10.3f %14" PRIu64 "\n", "central", r->ops,
@@ -590,10 +607,10 @@ void bench_central_print_json(FILE *f, const bench_central_result *r)
 	        "\"raw_cpu_seconds\":%.3f,\"central_vs_raw_cpu\":%.3f,\"distinct_pairs\":%" PRIu64
 	        ",\"batches\":%" PRIu64 ",\"counts_compared\":%" PRIu64
 	        ",\"store_cache_mb\":%zu,\"store_bloom_bits\":%d,\"store_write_buffer_mb\":%zu,"
-	        "\"homes\":%s}\n",
+	        "\"homes\":%s,\"feed\":%s,\"feed_events\":%" PRIu64 "}\n",
 	        r->ops, r->central_ops_per_s, r->raw_ops_per_s, ratio, r->central_store_writes,
 	        per_1m, r->raw_store_writes, r->central_s, r->raw_s, r->central_cpu_s, r->raw_cpu_s,
 	        cpu_ratio, r->distinct_pairs, r->batches, r->counts_compared,
 	        r->store.cache_bytes >> 20, r->store.bloom_bits, r->store.write_buffer >> 20,
-	        r->homes ? "true" : "false");
+	        r->homes ? "true" : "false", r->feed ? "true" : "false", r->feed_events);
 }

@@ -9,7 +9,9 @@
  * a fresh store under a temp dir in opts.dir (removed at the end):
  *
  *   central  applier_apply for every batch, partitions interleaved
- *            round-robin in Kafka order; one store write per batch.
+ *            round-robin in Kafka order; one store write per batch (with
+ *            opts.feed, the change feed's events in it too, each
+ *            partition's dropped again after every round).
  *   raw      per like: get the membership key, and when absent get the
  *            count, add one and write both (one store write per like),
  *            with central's key layout (central/apply/keys.h).
@@ -51,15 +53,21 @@ typedef struct bench_central_opts {
 	const char *dir;        /* parent of the run's temp dir */
 	bool homes;             /* every like names its user's home region, so
 	                         * central writes its home index ('V', 'G') */
+	bool feed;              /* the change feed's records stored with each
+	                         * batch's effects, and dropped every batch as
+	                         * a publisher would (benchgen_feed): central as
+	                         * deployed, but for the publisher's own work */
 } bench_central_opts;
 
 /* 1,000,000 likes, 100,000 items, one user per like, 1000 ops per batch,
- * 16 partitions, /tmp, no homes. */
+ * 16 partitions, /tmp, no homes, the feed off. */
 void bench_central_opts_default(bench_central_opts *o);
 
 typedef struct bench_central_result {
 	uint64_t ops;
 	bool homes;                      /* the likes named homes */
+	bool feed;                       /* central stored the feed's records */
+	uint64_t feed_events;            /* the events it stored */
 	uint64_t distinct_pairs;         /* distinct (item, user) among the likes */
 	uint64_t batches;                /* wire batches built (= Kafka messages) */
 	uint64_t wire_bytes;             /* their total size */

@@ -18,11 +18,6 @@
 #include "sim/bench/benchutil.h"
 #include "counter.h"
 #include "store.h"
-#include "version.h"
-#include "xmem.h"
-
-/* feed.milestones' default (central/main.c's option table). */
-static const uint64_t thresholds[] = {10, 100, 1000, 10000, 100000, 1000000};
 
 void bench_feed_opts_default(bench_feed_opts *o)
 {
@@ -30,36 +25,6 @@ void bench_feed_opts_default(bench_feed_opts *o)
 	o->rounds = 3;
 	o->trim_every = 1;
 	o->dir = "/tmp";
-}
-
-/* What the round hook needs: which partitions' records to drop, from
- * which version on. */
-typedef struct trimmer {
-	const mixgen *load;
-	uint32_t every;
-	uint64_t *from; /* per partition: the first version not yet dropped */
-} trimmer;
-
-/* After round i: every `every` rounds, drops each partition's records up
- * to its message i, as the publisher drops what the topics hold. */
-static int trim_round(void *ctx, applier *a, size_t i)
-{
-	trimmer *t = ctx;
-	if ((i + 1) % t->every)
-		return 0;
-	for (uint32_t p = 0; p < t->load->partitions; p++) {
-		size_t last = t->load->parts[p].n;
-		if (!last)
-			continue;
-		uint64_t upto = version_make(0, (uint64_t)(i < last ? i : last - 1));
-		if (upto < t->from[p])
-			continue;
-		int rc = applier_feed_trim(a, p, t->from[p], upto);
-		if (rc)
-			return rc;
-		t->from[p] = upto + 1;
-	}
-	return 0;
 }
 
 /* One replay into a new store at dir, left open in *db. */
@@ -74,19 +39,13 @@ static int replay(const bench_feed_opts *o, const mixgen *load, const counters *
 	applier *a = applier_new(*db, load->partitions, ctr, err, errlen);
 	if (!a)
 		return ERR_IO;
-	trimmer t = {.load = load, .every = o->trim_every};
-	benchgen_round_fn fn = NULL;
-	if (feed) {
-		applier_set_feed(a, true, true, thresholds,
-		                 sizeof thresholds / sizeof thresholds[0]);
-		if (o->trim_every) {
-			t.from = xcalloc(load->partitions, sizeof *t.from);
-			fn = trim_round;
-		}
-	}
-	int rc = benchgen_apply_rounds(a, load->parts, load->partitions, load->longest, fn, &t,
-	                               &side->s, &side->cpu_s);
-	free(t.from);
+	benchgen_feed f = {0};
+	if (feed)
+		benchgen_feed_on(&f, a, load->parts, load->partitions, o->trim_every);
+	int rc =
+	    benchgen_apply_rounds(a, load->parts, load->partitions, load->longest,
+	                          feed ? benchgen_feed_round : NULL, &f, &side->s, &side->cpu_s);
+	benchgen_feed_free(&f);
 	applier_stats st;
 	applier_get_stats(a, &st);
 	applier_free(a);

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "partition.h"
 #include "sim/bench/benchutil.h"
+#include "version.h"
 #include "xmem.h"
 
 void benchgen_items_init(benchgen_items *it, const char *type, uint32_t n, uint32_t partitions)
@@ -117,6 +118,45 @@ int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partiti
 	*wall_s = clock_mono_s() - t0;
 	*cpu_s = bench_thread_cpu_s() - c0;
 	return rc;
+}
+
+/* feed.milestones' default (central/main.c's option table). */
+static const uint64_t feed_thresholds[] = {10, 100, 1000, 10000, 100000, 1000000};
+
+void benchgen_feed_on(benchgen_feed *f, applier *a, const benchgen_log *logs, uint32_t partitions,
+                      uint32_t every)
+{
+	applier_set_feed(a, true, true, feed_thresholds,
+	                 sizeof feed_thresholds / sizeof feed_thresholds[0]);
+	*f = (benchgen_feed){.logs = logs, .partitions = partitions, .every = every};
+	if (every)
+		f->from = xcalloc(partitions, sizeof *f->from);
+}
+
+int benchgen_feed_round(void *ctx, applier *a, size_t round)
+{
+	benchgen_feed *f = ctx;
+	if (!f->every || (round + 1) % f->every)
+		return 0;
+	for (uint32_t p = 0; p < f->partitions; p++) {
+		size_t last = f->logs[p].n;
+		if (!last)
+			continue;
+		uint64_t upto = version_make(0, (uint64_t)(round < last ? round : last - 1));
+		if (upto < f->from[p])
+			continue;
+		int rc = applier_feed_trim(a, p, f->from[p], upto);
+		if (rc)
+			return rc;
+		f->from[p] = upto + 1;
+	}
+	return 0;
+}
+
+void benchgen_feed_free(benchgen_feed *f)
+{
+	free(f->from);
+	f->from = NULL;
 }
 
 static const char *const edge_names[BENCHGEN_EDGES] = {"e0", "e1", "e2"};

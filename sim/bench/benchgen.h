@@ -99,4 +99,25 @@ typedef int (*benchgen_round_fn)(void *ctx, applier *a, size_t round);
 int benchgen_apply_rounds(applier *a, const benchgen_log *logs, uint32_t partitions, size_t longest,
                           benchgen_round_fn fn, void *ctx, double *wall_s, double *cpu_s);
 
+/* The change feed as the benchmarks run it in-process (there is no
+ * publisher): the applier storing every message's events in its 'X'
+ * record (feed.milestones' default thresholds), and after every `every`
+ * rounds of a replay each partition's records up to that round dropped,
+ * as the publisher drops what it has read back from the topics. */
+typedef struct benchgen_feed {
+	const benchgen_log *logs;
+	uint32_t partitions;
+	uint32_t every; /* 0: records never dropped */
+	uint64_t *from; /* per partition: the first version not yet dropped */
+} benchgen_feed;
+
+/* Turns a's feed on for a replay of logs[0..partitions); f is then the
+ * ctx of benchgen_feed_round. Start-up, before a's first message. */
+void benchgen_feed_on(benchgen_feed *f, applier *a, const benchgen_log *logs, uint32_t partitions,
+                      uint32_t every);
+/* A benchgen_round_fn: the drop after round `round` (ctx: the
+ * benchgen_feed). */
+int benchgen_feed_round(void *ctx, applier *a, size_t round);
+void benchgen_feed_free(benchgen_feed *f);
+
 #endif

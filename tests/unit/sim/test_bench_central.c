@@ -93,6 +93,24 @@ Test(bench_central, likes_that_name_homes_count_the_same)
 	cr_expect_gt(homes.wire_bytes, plain.wire_bytes, "every op names its home");
 }
 
+/* With the feed on central stores an event per count change with each
+ * batch and drops it again; the counts are the same. */
+Test(bench_central, the_feed_on_stores_events_and_counts_the_same)
+{
+	bench_central_result off, on;
+	run_ok(&off);
+	T.o.feed = true;
+	run_ok(&on);
+	cr_expect(!off.feed);
+	cr_expect_eq(off.feed_events, 0);
+	cr_expect(on.feed);
+	cr_expect_geq(on.feed_events, on.distinct_pairs,
+	              "every new pair changes a count (milestones come on top)");
+	cr_expect_eq(on.central_total, on.distinct_pairs);
+	cr_expect_gt(on.counts_compared, 0);
+	cr_expect_eq(on.counts_compared, off.counts_compared);
+}
+
 Test(bench_central, repeated_pairs_are_counted_once)
 {
 	T.o.items = 50;

@@ -20,36 +20,48 @@ typedef struct rec {
 } rec;
 
 static const rec recs[] = {
-    {22, 1000, "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
-               "\"likes.changelog\",\"topicId\":\"AAA\"}}"},
-    {23, 1000, "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
-               "\"likes.batches\",\"topicId\":\"BBB\"}}"},
-    {24, 1000, "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":0,"
-               "\"topicId\":\"AAA\",\"replicas\":[1,2,3],\"isr\":[1,2,3],\"leader\":1,"
-               "\"leaderEpoch\":0}}"},
-    {25, 1000, "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":1,"
-               "\"topicId\":\"BBB\",\"replicas\":[2,3,1],\"isr\":[2,3,1],\"leader\":2}}"},
+    {22, 1000,
+     "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
+     "\"likes.changelog\",\"topicId\":\"AAA\"}}"},
+    {23, 1000,
+     "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
+     "\"likes.batches\",\"topicId\":\"BBB\"}}"},
+    {24, 1000,
+     "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":0,"
+     "\"topicId\":\"AAA\",\"replicas\":[1,2,3],\"isr\":[1,2,3],\"leader\":1,"
+     "\"leaderEpoch\":0}}"},
+    {25, 1000,
+     "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":1,"
+     "\"topicId\":\"BBB\",\"replicas\":[2,3,1],\"isr\":[2,3,1],\"leader\":2}}"},
     /* node 1 lost: the changelog's leader moves to 2 */
-    {53, 2000, "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
-               "\"partitionId\":0,\"topicId\":\"AAA\",\"isr\":[2,3],\"leader\":2}}"},
+    {53, 2000,
+     "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
+     "\"partitionId\":0,\"topicId\":\"AAA\",\"isr\":[2,3],\"leader\":2}}"},
     /* the ISR alone grows back: no election */
-    {64, 3000, "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
-               "\"partitionId\":0,\"topicId\":\"AAA\",\"isr\":[1,2,3]}}"},
+    {64, 3000,
+     "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
+     "\"partitionId\":0,\"topicId\":\"AAA\",\"isr\":[1,2,3]}}"},
     /* every replica of the batches' partition 1 gone, then 3 back */
-    {70, 4000, "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
-               "\"partitionId\":1,\"topicId\":\"BBB\",\"isr\":[2],\"leader\":-1}}"},
-    {71, 5000, "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
-               "\"partitionId\":1,\"topicId\":\"BBB\",\"leader\":3,"
-               "\"leaderRecoveryState\":1}}"},
+    {70, 4000,
+     "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
+     "\"partitionId\":1,\"topicId\":\"BBB\",\"isr\":[2],\"leader\":-1}}"},
+    {71, 5000,
+     "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
+     "\"partitionId\":1,\"topicId\":\"BBB\",\"leader\":3,"
+     "\"leaderRecoveryState\":1}}"},
     /* the changelog made again: a new id, its first leader no change */
-    {80, 6000, "{\"type\":\"REMOVE_TOPIC_RECORD\",\"version\":0,\"data\":{"
-               "\"topicId\":\"AAA\"}}"},
-    {81, 6000, "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
-               "\"likes.changelog\",\"topicId\":\"CCC\"}}"},
-    {82, 6000, "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":0,"
-               "\"topicId\":\"CCC\",\"replicas\":[3,1,2],\"isr\":[3,1,2],\"leader\":3}}"},
-    {90, 7000, "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
-               "\"partitionId\":0,\"topicId\":\"CCC\",\"leader\":1}}"},
+    {80, 6000,
+     "{\"type\":\"REMOVE_TOPIC_RECORD\",\"version\":0,\"data\":{"
+     "\"topicId\":\"AAA\"}}"},
+    {81, 6000,
+     "{\"type\":\"TOPIC_RECORD\",\"version\":0,\"data\":{\"name\":"
+     "\"likes.changelog\",\"topicId\":\"CCC\"}}"},
+    {82, 6000,
+     "{\"type\":\"PARTITION_RECORD\",\"version\":2,\"data\":{\"partitionId\":0,"
+     "\"topicId\":\"CCC\",\"replicas\":[3,1,2],\"isr\":[3,1,2],\"leader\":3}}"},
+    {90, 7000,
+     "{\"type\":\"PARTITION_CHANGE_RECORD\",\"version\":2,\"data\":{"
+     "\"partitionId\":0,\"topicId\":\"CCC\",\"leader\":1}}"},
 };
 
 /* The dump: the tool's own lines, a batch header, the records, and a
