@@ -601,14 +601,15 @@ drills: $(BINS)
 
 # The nemesis (docs/drills.md, "The nemesis"): seed SEED's fault schedule
 # drawn and run as a drill, SHORT=1 for the short run, MINUTES=M for
-# another length, SHRINK=1 to shrink it if it fails, KAFKA=real on real
+# another length, MIX=SPEC its --mix (KIND=W,... or all), SHRINK=1 to
+# shrink it if it fails, KAFKA=real on real
 # Apache Kafka (the jars of make deps) instead of the embedded cluster
 # (reports then in build/drills/nemesis-SEED-real[-short]/). nemesis-seeds runs
 # SEEDS="S1 S2 ..." (or FROM=A TO=B) one after the other, one line per
 # seed, and fails if any did; each report in build/drills/nemesis-SEED
 # [-short]/. make test runs one seed of its own (short-nemesis, below).
 NEMESIS_FLAGS = $(if $(SHORT),--short) $(if $(MINUTES),--minutes $(MINUTES)) \
-  $(if $(filter real,$(KAFKA)),--kafka real)
+  $(if $(filter real,$(KAFKA)),--kafka real) $(if $(MIX),--mix $(MIX))
 NEMESIS_DEPS = $(BINS) $(if $(filter real,$(KAFKA)),kafka-jars)
 NEMESIS_SEEDS = $(or $(SEEDS),$(if $(FROM),$(shell seq $(FROM) $(or $(TO),$(FROM)))))
 nemesis: $(NEMESIS_DEPS)

@@ -145,6 +145,7 @@ int cmd_nemesis(int argc, char **argv)
 		return rc;
 	k->standby = standby;
 	k->regional_kafka = regional;
+	k->real_kafka = o.run.kafka == RUN_KAFKA_REAL;
 	k->duration_s = secs ? secs : o.run.short_run ? 90 : 180;
 	if (o.shrink && (optind != argc || o.file || o.replay))
 		return opt_usage_error("sim nemesis --shrink FILE takes no SEED, --out or --replay",

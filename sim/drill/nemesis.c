@@ -42,6 +42,7 @@ typedef struct kind_def {
 	bool standby_only;   /* names a standby instance */
 	bool regional_only;  /* a region's own Kafka */
 	bool edge_process;   /* the region's only instance without standby */
+	bool real_only;      /* a real node's process (real_kafka) */
 } kind_def;
 
 static const kind_def kinds[NEMESIS_KINDS] = {
@@ -59,11 +60,18 @@ static const kind_def kinds[NEMESIS_KINDS] = {
     [NEMESIS_DELAY] = {"delay", 2, 5, 25, false, false, false},
     [NEMESIS_DISK] = {"disk", 1, 8, 20, false, false, false},
     [NEMESIS_REGION] = {"region", 1, 8, 25, false, false, false},
-    /* 0: a weight in the default mix would redraw every seed, and run
-     * every nemesis's daemons under libfaketime. --mix clock=W. */
+    /* 0 (these four): a weight in the default mix would redraw every
+     * seed (and a clock's would run every nemesis's daemons under
+     * libfaketime). --mix KIND=W, or --mix all. */
     [NEMESIS_CLOCK] = {"clock", 0, 5, 25, false, false, false},
+    [NEMESIS_THROTTLE] = {"throttle", 0, 5, 20, false, false, false},
+    [NEMESIS_BROKER_PAUSE] = {"broker_pause", 0, 5, 20, false, true, false, true},
+    [NEMESIS_CENTRAL_BROKER] = {"central_broker", 0, 5, 20, false, false, false},
 };
-#define CLOCK_JUMP_MIN_S 30u /* a clock fault's step, at least (at most 10 minutes) */
+#define CENTRAL_EMBEDDED_BROKERS 3u /* central's embedded cluster (cluster.c) */
+#define THROTTLE_MIN_BPS 1000u      /* a throttled path's bytes a second, at least */
+#define THROTTLE_MAX_BPS 32000u     /* and at most */
+#define CLOCK_JUMP_MIN_S 30u        /* a clock fault's step, at least (at most 10 minutes) */
 
 /* Without a standby a region's edge down is the region down: short. */
 #define LONE_EDGE_LO_S 5u
@@ -95,6 +103,8 @@ static bool kind_possible(const nemesis_opts *o, nemesis_kind k)
 	if (kinds[k].standby_only && !o->standby)
 		return false;
 	if (kinds[k].regional_only && !o->regional_kafka)
+		return false;
+	if (kinds[k].real_only && !o->real_kafka)
 		return false;
 	if (k == NEMESIS_REGION && o->regions < 2)
 		return false; /* its users need another region to go to */
@@ -152,6 +162,13 @@ int nemesis_parse_mix(nemesis_opts *o, const char *spec, char *err, size_t errle
 	const char *s = spec;
 	while (*s) {
 		size_t n = strcspn(s, ",");
+		if (n == 3 && strncmp(s, "all", 3) == 0) {
+			for (unsigned k = 0; k < NEMESIS_KINDS; k++)
+				if (!kinds[k].weight)
+					w[k] = kinds[NEMESIS_BROKER].weight;
+			s += s[n] ? n + 1 : n;
+			continue;
+		}
 		const char *eq = memchr(s, '=', n);
 		if (!eq)
 			return fail(err, errlen, "bad mix item '%.*s' (KIND=WEIGHT)", (int)n, s);
@@ -218,6 +235,7 @@ enum {
 	RES_USERS = RES_BROKERS + DRILL_REGIONS_MAX,   /* + region: its users */
 	RES_USERS_ANY = RES_USERS + DRILL_REGIONS_MAX, /* one region down for users */
 	RES_CENTRALS,                                  /* central's processes */
+	RES_CENTRAL_KAFKA,                             /* central's own Kafka */
 	RES_LONE_EDGE,                                 /* without standby: one region's edge down */
 	RES_PATH_EDGE,                                 /* + region * 4 + link - 1 */
 	RES_PATH_CENTRAL = RES_PATH_EDGE + DRILL_REGIONS_MAX * DRILL_LINK_LAST,
@@ -244,7 +262,8 @@ typedef struct fault {
 	bool leader;   /* the broker leads the region's changelog */
 	bool takeover; /* loses the region's active instance */
 	unsigned delay_ms, jitter_ms;
-	int clock_s; /* the clock's step */
+	unsigned bps; /* a throttle's */
+	int clock_s;  /* the clock's step */
 } fault;
 
 /* Where a fault may go. */
@@ -297,9 +316,12 @@ static size_t resources(const gen *s, nemesis_kind k, const target *t, bool sett
 	case NEMESIS_DISK: res[n++] = RES_INST + i; break;
 	case NEMESIS_CENTRAL_KILL:
 	case NEMESIS_CENTRAL_STOP: res[n++] = RES_CENTRALS; break;
-	case NEMESIS_BROKER: res[n++] = RES_BROKERS + i; break;
+	case NEMESIS_BROKER:
+	case NEMESIS_BROKER_PAUSE: res[n++] = RES_BROKERS + i; break;
+	case NEMESIS_CENTRAL_BROKER: res[n++] = RES_CENTRAL_KAFKA; break;
 	case NEMESIS_CUT:
-	case NEMESIS_DELAY: res[n++] = res_path(t->node, i, t->link); break;
+	case NEMESIS_DELAY:
+	case NEMESIS_THROTTLE: res[n++] = res_path(t->node, i, t->link); break;
 	case NEMESIS_CUT_REGIONAL:
 		res[n++] = RES_INST + i;
 		res[n++] = res_path(DRILL_EDGE, i, DRILL_LINK_REGIONAL);
@@ -343,12 +365,14 @@ static size_t targets(const gen *s, nemesis_kind k, bool strict, target *t)
 	const nemesis_opts *o = s->o;
 	size_t n = 0;
 	unsigned res[8];
-	if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP || k == NEMESIS_CLOCK) {
+	if (k == NEMESIS_CENTRAL_BROKER) {
+		add_target(t, &n, DRILL_CENTRAL, 0, 0);
+	} else if (k == NEMESIS_CENTRAL_KILL || k == NEMESIS_CENTRAL_STOP || k == NEMESIS_CLOCK) {
 		for (unsigned j = 0; j < o->centrals; j++)
 			add_target(t, &n, DRILL_CENTRAL, j, 0);
 		for (unsigned i = 0; k == NEMESIS_CLOCK && i < o->regions; i++)
 			add_target(t, &n, DRILL_EDGE, i, 0);
-	} else if (k == NEMESIS_CUT || k == NEMESIS_DELAY) {
+	} else if (k == NEMESIS_CUT || k == NEMESIS_DELAY || k == NEMESIS_THROTTLE) {
 		static const drill_link cut_links[] = {DRILL_LINK_KAFKA, DRILL_LINK_CENTRAL,
 		                                       DRILL_LINK_CLIENTS};
 		static const drill_link delay_links[] = {DRILL_LINK_KAFKA, DRILL_LINK_CENTRAL,
@@ -389,7 +413,7 @@ static bool in_force(const gen *s, nemesis_kind k, force fo)
 		return s->o->standby && (k == NEMESIS_KILL || k == NEMESIS_WIPE ||
 		                         k == NEMESIS_STOP || k == NEMESIS_CUT_REGIONAL);
 	if (fo == FORCE_LEADER)
-		return k == NEMESIS_BROKER;
+		return k == NEMESIS_BROKER || k == NEMESIS_BROKER_PAUSE;
 	return true;
 }
 
@@ -434,7 +458,8 @@ static bool draw_fault(gen *s, force fo, unsigned start, unsigned limit)
 	case NEMESIS_KILL_STANDBY:
 	case NEMESIS_WIPE_STANDBY:
 	case NEMESIS_STOP_STANDBY: f->standby = true; break;
-	case NEMESIS_BROKER: {
+	case NEMESIS_BROKER:
+	case NEMESIS_BROKER_PAUSE: {
 		unsigned *lead = &s->leader[f->index];
 		f->leader = fo == FORCE_LEADER || pick(&s->g, 0, 1) == 0;
 		if (f->leader) {
@@ -476,6 +501,10 @@ static bool draw_fault(gen *s, force fo, unsigned start, unsigned limit)
 	case NEMESIS_DELAY:
 		f->delay_ms = pick(&s->g, 20, 250);
 		f->jitter_ms = pick(&s->g, 0, f->delay_ms / 2);
+		break;
+	case NEMESIS_THROTTLE: f->bps = pick(&s->g, THROTTLE_MIN_BPS, THROTTLE_MAX_BPS); break;
+	case NEMESIS_CENTRAL_BROKER:
+		f->broker = o->real_kafka ? 0 : pick(&s->g, 1, CENTRAL_EMBEDDED_BROKERS);
 		break;
 	case NEMESIS_CLOCK:
 		f->standby = o->standby && f->node == DRILL_EDGE && pick(&s->g, 0, 1);
@@ -582,10 +611,12 @@ static void node_word(char *dst, size_t len, const fault *f, bool standby)
 /* What follows the node in a kind's two steps. */
 typedef enum {
 	ARGS_NONE,
-	ARGS_BROKER, /* " ID" in both */
-	ARGS_CUT,    /* " LINK DIR", healed by " LINK" */
-	ARGS_DELAY,  /* " LINK MS JITTER", healed by " LINK" */
-	ARGS_CLOCK   /* " jump +-Ns", healed by " reset" */
+	ARGS_BROKER,        /* " ID" in both */
+	ARGS_CUT,           /* " LINK DIR", healed by " LINK" */
+	ARGS_DELAY,         /* " LINK MS JITTER", healed by " LINK" */
+	ARGS_CLOCK,         /* " jump +-Ns", healed by " reset" */
+	ARGS_THROTTLE,      /* " LINK BYTES_PER_S", healed by " LINK" */
+	ARGS_CENTRAL_BROKER /* no node: " leader", healed by " all" */
 } step_args;
 
 /* How a kind's fault is written: the step that opens it and the one that
@@ -618,6 +649,10 @@ static const step_def steps[NEMESIS_KINDS] = {
     [NEMESIS_DISK] = {"disk_full", "disk_free", true, ARGS_NONE, false},
     [NEMESIS_REGION] = {"region_down", "region_up", true, ARGS_NONE, false},
     [NEMESIS_CLOCK] = {"clock", "clock", false, ARGS_CLOCK, true},
+    [NEMESIS_THROTTLE] = {"throttle", "heal", true, ARGS_THROTTLE, false},
+    [NEMESIS_BROKER_PAUSE] = {"regional_broker_pause", "regional_broker_resume", true, ARGS_BROKER,
+                              false},
+    [NEMESIS_CENTRAL_BROKER] = {"broker_down", "broker_up", false, ARGS_CENTRAL_BROKER, false},
 };
 
 /* The steps of fault f: its opening, its heal, and its settling start. */
@@ -648,6 +683,23 @@ static size_t fault_lines(const fault *f, unsigned idx, line *out)
 	case ARGS_CLOCK:
 		snprintf(open_args, sizeof open_args, " jump %+ds", f->clock_s);
 		snprintf(close_args, sizeof close_args, " reset");
+		break;
+	case ARGS_THROTTLE:
+		snprintf(open_args, sizeof open_args, " %s %u", link, f->bps);
+		snprintf(close_args, sizeof close_args, " %s", link);
+		break;
+	case ARGS_CENTRAL_BROKER:
+		/* On real Kafka the node leading the batches' partition 0,
+		 * whatever the cluster's size, and every node back; on the
+		 * embedded cluster (its three brokers' leaders its own) one
+		 * broker by id. */
+		if (f->broker) {
+			snprintf(node, sizeof node, "%u", f->broker);
+			snprintf(any, sizeof any, "%u", f->broker);
+		} else {
+			snprintf(node, sizeof node, "leader");
+			snprintf(any, sizeof any, "all");
+		}
 		break;
 	}
 	size_t n = 0;
@@ -688,6 +740,10 @@ static void put_header(sbuf *b, const nemesis_opts *o, unsigned end_ds)
 	sbuf_addf(b, "changelog %d\nstandby %d\nregional_kafka %d\n",
 	          o->standby || o->regional_kafka, o->standby, o->regional_kafka);
 	sbuf_addf(b, "seed %" PRIu64 "\n", o->seed);
+	/* Drawn for real Kafka: it may name what only a real node has (a
+	 * pause, the leader by name), and a replay runs there too. */
+	if (o->real_kafka)
+		sbuf_addf(b, "kafka real\n");
 	/* Heart reads, so that read-your-writes at home is judged while the
 	 * faults are in force, and clients that give up on some writes with
 	 * no answer, so that indeterminate ops are judged at the end. */
@@ -707,7 +763,7 @@ static void put_fault_comment(sbuf *b, const fault *f, unsigned idx)
 	sbuf_addf(b, "# fault %u: %s, %s-%s s", idx + 1, kinds[f->kind].name, from, to);
 	if (f->takeover)
 		sbuf_addf(b, ", a takeover");
-	if (f->kind == NEMESIS_BROKER)
+	if (f->kind == NEMESIS_BROKER || f->kind == NEMESIS_BROKER_PAUSE)
 		sbuf_addf(b, ", broker %u%s", f->broker,
 		          f->leader ? " (the changelog's leader)" : "");
 	if (f->settle_ds) {
@@ -750,7 +806,9 @@ int nemesis_draw(const nemesis_opts *o, char **text, char *err, size_t errlen)
 	/* The bursts that must hold a takeover, a leader lost and an overlap,
 	 * so that every seed tests something (the coverage says if not). */
 	int b_take = takeover_kind ? (int)pick(&s->g, 0, bursts - 1) : -1;
-	int b_lead = kind_possible(o, NEMESIS_BROKER) ? (int)pick(&s->g, 0, bursts - 1) : -1;
+	int b_lead = kind_possible(o, NEMESIS_BROKER) || kind_possible(o, NEMESIS_BROKER_PAUSE)
+	                 ? (int)pick(&s->g, 0, bursts - 1)
+	                 : -1;
 	int b_over = o->max_overlap >= 2 ? (int)pick(&s->g, 0, bursts - 1) : -1;
 
 	size_t first[BURSTS_MAX + 1];

@@ -29,13 +29,22 @@
  *
  * A clock fault steps an instance's (active or standby) or a central's
  * wall clock 30 s to 10 minutes forwards or backwards and then back
- * (the clock step, drill.h: the daemons run under libfaketime). Its
- * weight in the default mix is 0, so that every seed draws what it drew
- * before the kind was added: --mix clock=W draws it.
+ * (the clock step, drill.h: the daemons run under libfaketime). A
+ * throttle holds a path (the same ones a delay takes) to 1-32 KB/s. A
+ * broker pause stops a region's broker (SIGSTOP; the changelog's leader
+ * or a follower, as a broker loss does) and resumes it: real Kafka only
+ * (real_kafka), as the embedded cluster's brokers are threads. A central
+ * broker fault sets down the broker leading central's batch partition 0
+ * (on real Kafka with one node, central's whole cluster) and brings
+ * every one back. These four kinds weigh 0 in the default mix, so that
+ * every seed draws what it drew before they were added (the seeds and
+ * schedules docs/drills.md records): --mix clock=W,throttle=W,... draws
+ * them, and --mix all gives each of them the weight of a broker loss.
  *
- * Not drawn (yet): packet loss (the relays have none), throttle and
- * reset, faults of central's own Kafka, and on real Kafka the pause,
- * restart and wipe of a node.
+ * Not drawn: packet loss (the relays carry TCP streams: a lost packet
+ * is a retransmission, which a delay with jitter stands for), a reset
+ * (one step, no window), and on real Kafka the restart and wipe of a
+ * node.
  *
  * Pure and deterministic: the generator is its own splitmix64 over
  * integers (times in tenths of a second), so a seed draws the same
@@ -54,21 +63,25 @@
 /* The faults the nemesis draws, and coverage counts: each opens with a
  * step and is healed by another (in parentheses). */
 typedef enum nemesis_kind {
-	NEMESIS_KILL = 0,     /* kill edgeN (start edgeN): the active instance */
-	NEMESIS_WIPE,         /* wipe edgeN (start edgeN) */
-	NEMESIS_STOP,         /* stop edgeN (cont edgeN; with standby a start after the fence) */
-	NEMESIS_KILL_STANDBY, /* kill edgeN.standby (start edgeN) */
-	NEMESIS_WIPE_STANDBY, /* wipe edgeN.standby (start edgeN) */
-	NEMESIS_STOP_STANDBY, /* stop edgeN.standby (cont edgeN) */
-	NEMESIS_CENTRAL_KILL, /* kill centralJ (start centralJ) */
-	NEMESIS_CENTRAL_STOP, /* stop centralJ (cont centralJ) */
-	NEMESIS_BROKER,       /* regional_broker_down edgeN ID (regional_broker_up) */
-	NEMESIS_CUT,          /* cut NODE kafka|central|clients DIR (heal) */
-	NEMESIS_CUT_REGIONAL, /* cut edgeN[.standby] regional DIR (heal) */
-	NEMESIS_DELAY,        /* delay NODE LINK MS JITTER (heal) */
-	NEMESIS_DISK,         /* disk_full edgeN (disk_free) */
-	NEMESIS_REGION,       /* region_down edgeN (region_up) */
-	NEMESIS_CLOCK,        /* clock NODE jump +-Ns (clock NODE reset) */
+	NEMESIS_KILL = 0,       /* kill edgeN (start edgeN): the active instance */
+	NEMESIS_WIPE,           /* wipe edgeN (start edgeN) */
+	NEMESIS_STOP,           /* stop edgeN (cont edgeN; with standby a start after the fence) */
+	NEMESIS_KILL_STANDBY,   /* kill edgeN.standby (start edgeN) */
+	NEMESIS_WIPE_STANDBY,   /* wipe edgeN.standby (start edgeN) */
+	NEMESIS_STOP_STANDBY,   /* stop edgeN.standby (cont edgeN) */
+	NEMESIS_CENTRAL_KILL,   /* kill centralJ (start centralJ) */
+	NEMESIS_CENTRAL_STOP,   /* stop centralJ (cont centralJ) */
+	NEMESIS_BROKER,         /* regional_broker_down edgeN ID (regional_broker_up) */
+	NEMESIS_CUT,            /* cut NODE kafka|central|clients DIR (heal) */
+	NEMESIS_CUT_REGIONAL,   /* cut edgeN[.standby] regional DIR (heal) */
+	NEMESIS_DELAY,          /* delay NODE LINK MS JITTER (heal) */
+	NEMESIS_DISK,           /* disk_full edgeN (disk_free) */
+	NEMESIS_REGION,         /* region_down edgeN (region_up) */
+	NEMESIS_CLOCK,          /* clock NODE jump +-Ns (clock NODE reset) */
+	NEMESIS_THROTTLE,       /* throttle NODE LINK BYTES_PER_S (heal) */
+	NEMESIS_BROKER_PAUSE,   /* regional_broker_pause edgeN ID (regional_broker_resume);
+	                         * real Kafka only */
+	NEMESIS_CENTRAL_BROKER, /* broker_down leader (broker_up all): central's own Kafka */
 	NEMESIS_KINDS
 } nemesis_kind;
 
@@ -91,6 +104,8 @@ typedef struct nemesis_opts {
 	unsigned rate;                  /* about how many faults start a minute, 1..30 (4) */
 	unsigned max_overlap;           /* faults in a burst at most, 1..NEMESIS_OVERLAP_MAX (3) */
 	unsigned weight[NEMESIS_KINDS]; /* the mix: a kind's share of draws; 0: never */
+	bool real_kafka;                /* the run's clusters are real Kafka: a broker's
+	                                 * pause can be drawn */
 	unsigned roam_pct;              /* the load's ops sent away from the user's home,
 	                                 * percent, 0..100 (5, as a drill's default): a
 	                                 * clock fault shows only in a pair acted on in
@@ -105,8 +120,9 @@ void nemesis_opts_default(nemesis_opts *o);
 int nemesis_opts_check(const nemesis_opts *o, char *err, size_t errlen) WARN_UNUSED;
 
 /* Sets weights from "KIND=W,KIND=W" (kinds by nemesis_kind_name; the
- * others keep theirs). ERR_CONFIG with a reason in err for an unknown
- * kind or a weight past NEMESIS_WEIGHT_MAX; o is then unchanged. */
+ * others keep theirs), or from "all": the default mix with every kind it
+ * leaves out (weight 0) at the weight of a broker loss. ERR_CONFIG with a reason in err for an
+ * unknown kind or a weight past NEMESIS_WEIGHT_MAX; o is then unchanged. */
 int nemesis_parse_mix(nemesis_opts *o, const char *spec, char *err, size_t errlen) WARN_UNUSED;
 
 /* The kind's word ("kill_standby"), in the mix and the coverage table;

@@ -161,7 +161,10 @@ static void regional_step(cover_state *st, const drill_step *s, double at)
 		for (unsigned b = lo; b <= hi; b++)
 			led |= broker_down(&st->ld, r, b);
 		st->c->leader_losses += led;
-		open_fault(st, NEMESIS_BROKER, key + (all ? 0 : (int)lo), at);
+		open_fault(st,
+		           s->action == DRILL_REGIONAL_BROKER_PAUSE ? NEMESIS_BROKER_PAUSE
+		                                                    : NEMESIS_BROKER,
+		           key + (all ? 0 : (int)lo), at);
 		break;
 	}
 	case DRILL_REGIONAL_BROKER_RESTART:
@@ -241,16 +244,16 @@ static void step(cover_state *st, const drill_step *s)
 		break;
 	}
 	case DRILL_DELAY:
-	case DRILL_THROTTLE:
-		if (s->action == DRILL_DELAY && s->a == 0 && s->b == 0)
+		if (s->a == 0 && s->b == 0)
 			break; /* no delay at all */
 		open_fault(st, NEMESIS_DELAY, path_key(s), at);
 		break;
+	case DRILL_THROTTLE: open_fault(st, NEMESIS_THROTTLE, path_key(s), at); break;
 	case DRILL_HEAL: heal(st, path_key(s), 0, at); break;
 	case DRILL_BROKER_DOWN:
 	case DRILL_BROKER_PAUSE:
-		open_fault(st, NEMESIS_BROKER, KEY_CENTRAL_KAFKA + (s->index > 0 ? s->index : 0),
-		           at);
+		open_fault(st, NEMESIS_CENTRAL_BROKER,
+		           KEY_CENTRAL_KAFKA + (s->index > 0 ? s->index : 0), at);
 		break;
 	case DRILL_BROKER_UP:
 	case DRILL_BROKER_RESUME:

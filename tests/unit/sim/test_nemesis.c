@@ -103,7 +103,8 @@ Test(nemesis, different_seeds_draw_different_schedules)
 static void check_healed(const drill *d, uint64_t seed)
 {
 	unsigned down = 0, start = 0, stop = 0, cont = 0, path = 0, heal = 0, disk = 0, free_ = 0,
-	         region = 0, up = 0, bdown = 0, bup = 0, jump = 0, reset = 0;
+	         region = 0, up = 0, bdown = 0, bup = 0, jump = 0, reset = 0, cdown = 0, cup = 0,
+	         bpause = 0, bresume = 0;
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const drill_step *s = &d->steps[i];
 		cr_assert_leq(s->at_s, d->duration_s - 15, "seed %llu: \"%s\" in the tail",
@@ -115,7 +116,8 @@ static void check_healed(const drill *d, uint64_t seed)
 		case DRILL_STOP: stop++; break;
 		case DRILL_CONT: cont++; break;
 		case DRILL_CUT:
-		case DRILL_DELAY: path++; break;
+		case DRILL_DELAY:
+		case DRILL_THROTTLE: path++; break;
 		case DRILL_HEAL: heal++; break;
 		case DRILL_DISK_FULL: disk++; break;
 		case DRILL_DISK_FREE: free_++; break;
@@ -125,6 +127,10 @@ static void check_healed(const drill *d, uint64_t seed)
 		case DRILL_REGIONAL_BROKER_UP: bup++; break;
 		case DRILL_CLOCK_JUMP: jump++; break;
 		case DRILL_CLOCK_RESET: reset++; break;
+		case DRILL_BROKER_DOWN: cdown++; break;
+		case DRILL_BROKER_UP: cup++; break;
+		case DRILL_REGIONAL_BROKER_PAUSE: bpause++; break;
+		case DRILL_REGIONAL_BROKER_RESUME: bresume++; break;
 		default:
 			cr_assert_fail("seed %llu: a step the nemesis does not draw: %s",
 			               (unsigned long long)seed, s->text);
@@ -138,6 +144,8 @@ static void check_healed(const drill *d, uint64_t seed)
 	cr_assert_eq(region, up, "seed %llu", (unsigned long long)seed);
 	cr_assert_eq(bdown, bup, "seed %llu", (unsigned long long)seed);
 	cr_assert_eq(jump, reset, "seed %llu", (unsigned long long)seed);
+	cr_assert_eq(cdown, cup, "seed %llu", (unsigned long long)seed);
+	cr_assert_eq(bpause, bresume, "seed %llu", (unsigned long long)seed);
 }
 
 /* The runner's instances as the steps leave them, when every loss of
@@ -364,6 +372,60 @@ Test(nemesis, clock_faults_jump_a_node_and_reset_the_same_one_when_the_mix_asks)
 	cr_assert_gt(jumps, 10);
 	cr_assert(central > 0 && standby > 0 && ahead > 0 && behind > 0,
 	          "central %u standby %u ahead %u behind %u", central, standby, ahead, behind);
+}
+
+/* --mix all draws the kinds the default mix leaves out: throttles and
+ * central's brokers on either Kafka, a regional broker's pause on real
+ * Kafka only; every file runs on the Kafka it was drawn for, and each
+ * fault is counted under its own kind. */
+Test(nemesis, mix_all_draws_throttles_pauses_and_centrals_brokers)
+{
+	for (int real = 0; real <= 1; real++) {
+		unsigned throttle = 0, pause = 0, central = 0;
+		for (uint64_t seed = 0; seed < 40; seed++) {
+			nemesis_opts o;
+			nemesis_opts_default(&o);
+			cr_assert_eq(o.weight[NEMESIS_THROTTLE] + o.weight[NEMESIS_BROKER_PAUSE] +
+			                 o.weight[NEMESIS_CENTRAL_BROKER],
+			             0, "not in the default mix");
+			char err[256];
+			cr_assert_eq(nemesis_parse_mix(&o, "all", err, sizeof err), 0, "%s", err);
+			cr_assert_eq(o.weight[NEMESIS_THROTTLE], o.weight[NEMESIS_BROKER]);
+			cr_assert_eq(o.weight[NEMESIS_CLOCK], o.weight[NEMESIS_BROKER]);
+			cr_assert_eq(o.weight[NEMESIS_KILL], 3, "the default's own weights stay");
+			o.seed = seed;
+			o.real_kafka = real;
+			char *text = draw(&o);
+			drill d;
+			parse(text, &d);
+			cr_assert_eq(drill_set_kafka(&d, real, err, sizeof err), 0, "%s\n%s", err,
+			             text);
+			check_healed(&d, seed);
+			nemesis_coverage c;
+			nemesis_cover(&d, &c);
+			cr_assert_eq(c.unhealed, 0);
+			for (size_t i = 0; i < d.nsteps; i++) {
+				const drill_step *st = &d.steps[i];
+				if (st->action == DRILL_THROTTLE)
+					cr_assert(st->a >= 1000 && st->a <= 32000, "%s", st->text);
+				if (st->action == DRILL_BROKER_DOWN)
+					cr_assert(real ? strstr(st->text, "leader") != NULL
+					               : st->index >= 1 && st->index <= 3,
+					          "%s", st->text);
+			}
+			throttle += c.count[NEMESIS_THROTTLE];
+			pause += c.count[NEMESIS_BROKER_PAUSE];
+			central += c.count[NEMESIS_CENTRAL_BROKER];
+			drill_free(&d);
+			free(text);
+		}
+		cr_assert_gt(throttle, 0, "real %d", real);
+		cr_assert_gt(central, 0, "real %d", real);
+		if (real)
+			cr_assert_gt(pause, 0);
+		else
+			cr_assert_eq(pause, 0, "the embedded cluster's brokers are threads");
+	}
 }
 
 /* Seed 42 with the default knobs, its coverage worked out by hand from
