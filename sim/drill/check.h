@@ -281,9 +281,12 @@ bool check_logs(cluster *c, report *r);
  * And every leader change the real clusters' metadata logs hold, clean
  * or not (sim kafka's elections: Kafka 4 logs a clean one only at
  * TRACE): kafka_leader_changes, kafka_changelog_leader_changes (the
- * regional changelog's), kafka_leaderless_changes, each named with its
- * time from t0_wall_ms (the run's start on the wall clock) in
- * kafka_leader_changes_at. Figures, not checks. */
+ * regions' changelog: on their own clusters with regional_kafka, else
+ * on central's), kafka_leaderless_changes, the first few named with
+ * their time from t0_wall_ms (the run's start on the wall clock; the
+ * run's clock, which steps held for a cluster's sync move too) in
+ * kafka_leader_changes_at; when a cluster cannot say, none of them but
+ * kafka_leader_changes_unread. Figures, not checks. */
 void check_kafka_elections(cluster *c, uint64_t t0_wall_ms, report *r);
 /* One count as an edge answers it (GET .../{counter}); -1 when it does
  * not answer 200 within timeout_ms. */

@@ -34,10 +34,10 @@
  * broker pause stops a region's broker (SIGSTOP; the changelog's leader
  * or a follower, as a broker loss does) and resumes it: real Kafka only
  * (real_kafka), as the embedded cluster's brokers are threads. A central
- * broker fault sets down the broker leading central's batch partition 0
- * (on real Kafka with one node, central's whole cluster) and brings
- * every one back. These four kinds weigh 0 in the default mix, so that
- * every seed draws what it drew before they were added (the seeds and
+ * broker fault on real Kafka sets down the node leading central's batch
+ * partition 0 (with one node, central's whole cluster) and brings every
+ * one back; on the embedded cluster one of its three brokers by id. These four kinds weigh 0 in the
+ * default mix, so that every seed draws what it drew before they were added (the seeds and
  * schedules docs/drills.md records): --mix clock=W,throttle=W,... draws
  * them, and --mix all gives each of them the weight of a broker loss.
  *
@@ -81,7 +81,8 @@ typedef enum nemesis_kind {
 	NEMESIS_THROTTLE,       /* throttle NODE LINK BYTES_PER_S (heal) */
 	NEMESIS_BROKER_PAUSE,   /* regional_broker_pause edgeN ID (regional_broker_resume);
 	                         * real Kafka only */
-	NEMESIS_CENTRAL_BROKER, /* broker_down leader (broker_up all): central's own Kafka */
+	NEMESIS_CENTRAL_BROKER, /* central's own Kafka: broker_down leader (broker_up all) on
+	                         * real Kafka, broker_down ID (broker_up ID) embedded */
 	NEMESIS_KINDS
 } nemesis_kind;
 

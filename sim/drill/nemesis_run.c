@@ -183,6 +183,9 @@ int nemesis_run(nemesis_run_opts *o)
 		printf("observed: the changelog's leader moved %ld times (the clusters' metadata "
 		       "logs)\n",
 		       moved);
+	else if (c.regional_kafka && o->knobs.real_kafka)
+		printf("observed: the changelog's leader moves could not be read (the report's "
+		       "kafka_leader_changes_unread)\n");
 	printf("nemesis %s: exit %d; seed %s\n", path, rc,
 	       !c.counts    ? "does not count (see coverage.txt)"
 	       : moved == 0 ? "does not count (no changelog leader lost on the real cluster)"

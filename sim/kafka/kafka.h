@@ -173,7 +173,8 @@ int sim_kafka_controller(const sim_kafka *k);
  * it, its text kept in DIR/elections.dump. How many there were (the first
  * cap in out), or a negative ERR_ with err. Runs a JVM for about a
  * second; a node down or paused does not stop it (its files are read). */
-long sim_kafka_elections(sim_kafka *k, kelection *out, size_t cap, char *err, size_t errlen);
+long sim_kafka_elections(sim_kafka *k, kelection *out, size_t cap, char *err,
+                         size_t errlen) WARN_UNUSED;
 
 /* Waits up to timeout_ms until every partition of the created topics
  * has a leader and its full replica set in sync (running_only: every

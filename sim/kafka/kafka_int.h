@@ -1,6 +1,7 @@
 /* kafka_int.h - struct sim_kafka and its nodes, shared by kafka.c (which
- * owns them: files, JVMs, topics, faults) and kmeta.c (which asks the
- * running cluster about its ISRs, leaders and controller). Private to
+ * owns them: files, JVMs, topics, faults), kmeta.c (which asks the
+ * running cluster about its ISRs, leaders and controller) and metalog.c
+ * (which reads its metadata log with a JVM of kafka.c's). Private to
  * sim/kafka/.
  */
 #ifndef SIM_KAFKA_KAFKA_INT_H

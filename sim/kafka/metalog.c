@@ -18,7 +18,10 @@
 #include "sim/proc/child.h"
 #include "xmem.h"
 
-#define DUMP_MS 120000 /* one JVM reading a few MB; minutes on a loaded machine */
+/* One JVM reading a few MB: a second at rest, tens of seconds on a
+ * loaded machine; under the drill's wait for a control answer
+ * (kproc.c's CONTROL_MS, 90 s). */
+#define DUMP_MS 60000
 #define DUMP_HEAP "-Xmx256m"
 #define SEGMENTS_MAX 64
 
@@ -41,10 +44,15 @@ static long long metadata_segments(const knode *nd, char *files, size_t cap)
 	size_t n = 0;
 	long long bytes = 0;
 	struct dirent *e;
-	while ((e = readdir(d)) && n < SEGMENTS_MAX) {
+	bool past = false; /* more segments than names: say none rather than a part */
+	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 		if (len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
 			continue;
+		if (n == SEGMENTS_MAX) {
+			past = true;
+			break;
+		}
 		char path[PATH_MAX + 256];
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -60,12 +68,12 @@ static long long metadata_segments(const knode *nd, char *files, size_t cap)
 	for (size_t i = 0; i < n; i++) {
 		int m = snprintf(files + used, cap - used, "%s%s", i ? "," : "", names[i]);
 		if (m < 0 || (size_t)m >= cap - used)
-			bytes = -1; /* too many to name: say none rather than a part */
+			past = true;
 		else
 			used += (size_t)m;
 		free(names[i]);
 	}
-	return n ? bytes : -1;
+	return n && !past ? bytes : -1;
 }
 
 long sim_kafka_elections(sim_kafka *k, kelection *out, size_t cap, char *err, size_t errlen)
@@ -82,7 +90,8 @@ long sim_kafka_elections(sim_kafka *k, kelection *out, size_t cap, char *err, si
 		}
 	}
 	if (most < 0) {
-		snprintf(err, errlen, "no node has a metadata log under %s", k->dir);
+		snprintf(err, errlen, "no node has a metadata log of %d segments or fewer under %s",
+		         SEGMENTS_MAX, k->dir);
 		return ERR_NOTFOUND;
 	}
 	char dump[PATH_MAX];

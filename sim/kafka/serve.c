@@ -162,8 +162,13 @@ static void run_elections(sim_kafka *k, const char *dir, char *ans, size_t cap)
 	for (long i = 0; f && i < n && i < ELECTIONS_MAX; i++)
 		fprintf(f, "%lld %s %d %d %d\n", (long long)e[i].at_ms, e[i].topic, e[i].partition,
 		        e[i].from, e[i].to);
-	if (!f || fclose(f) != 0)
+	bool ok = f && !ferror(f);
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok)
 		snprintf(ans, cap, "error cannot write %s", path);
+	else if (n > ELECTIONS_MAX)
+		snprintf(ans, cap, "error %ld leader changes, more than %d", n, ELECTIONS_MAX);
 	else
 		snprintf(ans, cap, "ok %ld %s", n, path);
 	free(e);

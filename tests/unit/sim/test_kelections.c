@@ -75,7 +75,11 @@ static void make_dump(void)
 	    "Dumping /x/node1/meta/__cluster_metadata-0/00000000000000000000.log\n"
 	    "Log starting offset: 0\n"
 	    "baseOffset: 22 lastOffset: 30 count: 9 baseSequence: -1 producerId: -1 "
-	    "isTransactional: false isControl: false CreateTime: 1000 size: 330 isvalid: true\n");
+	    "isTransactional: false isControl: false CreateTime: 1000 size: 330 isvalid: true\n"
+	    /* a control record: the quorum's own leader, not a partition's */
+	    "| offset: 0 CreateTime: 900 keySize: 4 valueSize: 34 sequence: -1 headerKeys: [] "
+	    "LeaderChange: {\"version\":0,\"leaderId\":3,\"voters\":[{\"voterId\":1}],"
+	    "\"grantingVoters\":[{\"voterId\":1}]}\n");
 	for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++)
 		n += (size_t)snprintf(dump + n, sizeof dump - n,
 		                      "| offset: %d CreateTime: %lld keySize: -1 valueSize: 41 "
