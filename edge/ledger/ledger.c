@@ -336,6 +336,7 @@ static int become_writer(ledger *l)
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
 			vstripe *vs = ledger_stripe(l, p);
 			ledger_vlock_stripe(l, vs);
+			ledger_view_holds_sealed(l, p); /* none loaded: the ones it seals */
 			ledger_view_publish(l, p, ledger_outbox_said(l, p));
 			ledger_vunlock(l, vs);
 		}

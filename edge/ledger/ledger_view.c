@@ -50,6 +50,13 @@ void ledger_view_init(ledger *l)
 		smap_init(&vs->rt_cold);
 	}
 	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
+	for (uint32_t p = 0; p < l->o.partitions; p++)
+		v->pv[p].overlay_sealed = !l->o.follower;
+}
+
+void ledger_view_holds_sealed(ledger *l, uint32_t p)
+{
+	l->view.pv[p].overlay_sealed = true;
 }
 
 /* --- bytes held --------------------------------------------------------------- */
@@ -553,8 +560,11 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
 		/* Central had applied this edge's batches up to e->applied:
-		 * those the overlay still holds are in the count already. */
-		if (e->applied > pv->applied) {
+		 * those the overlay still holds are in the count already. A
+		 * follower's overlay holds none of them (its store holds the
+		 * active's batches, its overlay nothing until a promotion loads
+		 * them): taking them off there counted an unlike's -1 as +1. */
+		if (e->applied > pv->applied && pv->overlay_sealed) {
 			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied ||
 			    f->hi != e->applied) {
 				f->lo = pv->applied;
