@@ -374,6 +374,27 @@ Test(nemesis, clock_faults_jump_a_node_and_reset_the_same_one_when_the_mix_asks)
 	          "central %u standby %u ahead %u behind %u", central, standby, ahead, behind);
 }
 
+/* With the default mix, a draw for real Kafka is the embedded one's
+ * schedule: the header says `kafka real`, the steps are the same bytes
+ * (the seeds run on real Kafka are the ones recorded). */
+Test(nemesis, the_default_mix_draws_the_same_steps_for_real_kafka)
+{
+	for (uint64_t seed = 0; seed < 20; seed++) {
+		nemesis_opts o;
+		nemesis_opts_default(&o);
+		o.seed = seed;
+		char *embedded = draw(&o);
+		o.real_kafka = true;
+		char *real = draw(&o);
+		cr_assert_str_eq(steps_of(real), steps_of(embedded), "seed %llu",
+		                 (unsigned long long)seed);
+		cr_assert_not_null(strstr(real, "\nkafka real\n"));
+		cr_assert_null(strstr(embedded, "\nkafka real\n"));
+		free(embedded);
+		free(real);
+	}
+}
+
 /* --mix all draws the kinds the default mix leaves out: throttles and
  * central's brokers on either Kafka, a regional broker's pause on real
  * Kafka only; every file runs on the Kafka it was drawn for, and each
