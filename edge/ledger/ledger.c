@@ -336,7 +336,9 @@ static int become_writer(ledger *l)
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
 			vstripe *vs = ledger_stripe(l, p);
 			ledger_vlock_stripe(l, vs);
-			ledger_view_holds_sealed(l, p); /* none loaded: the ones it seals */
+			/* From now on every batch it seals goes through the
+			 * overlay too. */
+			ledger_view_holds_sealed(l, p, UINT64_MAX);
 			ledger_view_publish(l, p, ledger_outbox_said(l, p));
 			ledger_vunlock(l, vs);
 		}

@@ -362,7 +362,7 @@ int ledger_outbox_load_sealed(ledger *l, uint64_t *clock, char *err, size_t errl
 		vstripe *vs = ledger_stripe(l, p);
 		ledger_vlock_stripe(l, vs); /* readers, at a promotion */
 		ledger_batch_deltas(&b, flags, overlay_in, vs);
-		ledger_view_holds_sealed(l, p);
+		ledger_view_holds_sealed(l, p, seq);
 		ledger_vunlock(l, vs);
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)

@@ -51,12 +51,14 @@ void ledger_view_init(ledger *l)
 	}
 	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		v->pv[p].overlay_sealed = !l->o.follower;
+		v->pv[p].overlay_to = l->o.follower ? 0 : UINT64_MAX;
 }
 
-void ledger_view_holds_sealed(ledger *l, uint32_t p)
+void ledger_view_holds_sealed(ledger *l, uint32_t p, uint64_t seq)
 {
-	l->view.pv[p].overlay_sealed = true;
+	pview *pv = &l->view.pv[p];
+	if (seq > pv->overlay_to) /* a writer's holds all from the start */
+		pv->overlay_to = seq;
 }
 
 /* --- bytes held --------------------------------------------------------------- */
@@ -560,15 +562,16 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
 		base = e->count;
 		/* Central had applied this edge's batches up to e->applied:
-		 * those the overlay still holds are in the count already. A
-		 * follower's overlay holds none of them (its store holds the
-		 * active's batches, its overlay nothing until a promotion loads
-		 * them): taking them off there counted an unlike's -1 as +1. */
-		if (e->applied > pv->applied && pv->overlay_sealed) {
-			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied ||
-			    f->hi != e->applied) {
+		 * those the overlay holds too are in the count already, and
+		 * come off. The overlay holds none of a follower's (its store
+		 * holds the active's batches, its overlay nothing until a
+		 * promotion loads them, batch by batch): taking them off there
+		 * undid an unlike's -1 and answered one too many. */
+		uint64_t hi = e->applied < pv->overlay_to ? e->applied : pv->overlay_to;
+		if (hi > pv->applied) {
+			if (!fetched(f, pv, FETCH_DELTA) || f->lo != pv->applied || f->hi != hi) {
 				f->lo = pv->applied;
-				f->hi = e->applied;
+				f->hi = hi;
 				return need(f, p, FETCH_DELTA);
 			}
 			delta -= f->sum;

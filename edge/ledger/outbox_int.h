@@ -109,7 +109,9 @@ int ledger_outbox_load_sealed_seqs(ledger *l, char *err, size_t errlen);
  * sealed under this edge's id since. */
 void ledger_outbox_seqs_from_replica(ledger *l);
 /* Reads the sealed batches central has not confirmed ('B'), their ops
- * into the overlay, each to be sent again: 0 or ERR_*. clock gets the
+ * into the overlay (each batch's, and the view told it holds them up to
+ * that batch, under one hold of its stripe), each to be sent again: 0
+ * or ERR_*. clock gets the
  * newest stamp of their ops (0: none), which the caller gives the
  * commit's clock (ledger_clock_seen), even on an error. */
 int ledger_outbox_load_sealed(ledger *l, uint64_t *clock, char *err, size_t errlen);

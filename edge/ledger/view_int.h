@@ -63,12 +63,13 @@ typedef struct pview {
 	 * misses one in pre reads it from the store as it is. */
 	uint64_t gen;
 	vsnap *pre; /* gen odd: the store as it was before the write */
-	/* The overlay holds this partition's sealed batches, so a
-	 * read-through count must take off those central has applied: a
-	 * writer's from the start, a follower's once its promotion loaded
-	 * them (ledger_view_holds_sealed). A follower's overlay holds none of
-	 * the active's batches its store holds. */
-	bool overlay_sealed;
+	/* The overlay holds this partition's sealed batches up to this
+	 * sequence, so a read-through count takes off those of them central
+	 * has applied: all of them for a writer (UINT64_MAX from the start),
+	 * none for a follower (0: its store holds the active's batches, its
+	 * overlay none), and at a promotion each batch as its load puts it
+	 * in (ledger_view_holds_sealed). */
+	uint64_t overlay_to;
 } pview;
 
 /* A read-through count a reader found settled by the snapshots: cached at
@@ -127,10 +128,11 @@ struct view {
 
 void ledger_view_init(ledger *l);
 void ledger_views_free(ledger *l);
-/* From now on p's overlay holds its sealed batches (pview.overlay_sealed):
- * a promotion's load of them, each batch's deltas and this under one
- * hold of p's stripe. p's stripe held. */
-void ledger_view_holds_sealed(ledger *l, uint32_t p);
+/* p's overlay holds its sealed batches up to seq at least
+ * (pview.overlay_to, which only grows; UINT64_MAX: all it will seal):
+ * at a promotion, each batch's deltas and this under one hold of p's
+ * stripe. p's stripe held. */
+void ledger_view_holds_sealed(ledger *l, uint32_t p, uint64_t seq);
 /* Publishes partition p's writer fields to its view (said: the outbox's,
  * ledger_outbox_said; the replica's it reads); p's stripe held. */
 void ledger_view_publish(ledger *l, uint32_t p, view_said said);

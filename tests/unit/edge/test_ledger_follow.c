@@ -125,13 +125,14 @@ Test(ledger_follow, a_read_through_count_is_central_s_while_following_and_after_
 	open_ledger();
 	cr_assert_eq(ledger_follow(T.l, handover, &F), 0);
 	cr_assert_eq(apply_batch(1, "u1", WIRE_REMOVE), 0);
+	cr_assert_eq(apply_batch(2, "u2", WIRE_ADD), 0);
 	ledger_readthrough_put(T.l, "likes", ITEM, 8, 11, 1, WALL);
 	cr_assert_eq(count_of(ITEM), 8, "central's count, batch 1 in it");
 	/* Promoted, its overlay holds batch 1's -1, which central's count
-	 * holds too: taken off once. */
+	 * holds too (taken off once), and batch 2's +1, which it does not. */
 	cr_assert_eq(F.promote(F.arg), 0);
 	cr_assert_not(ledger_following(T.l));
-	cr_assert_eq(count_of(ITEM), 8, "still central's count");
+	cr_assert_eq(count_of(ITEM), 9, "central's count and batch 2");
 }
 
 Test(ledger_follow, the_log_is_handed_the_ledgers_apply_and_promote_once)
