@@ -46,27 +46,27 @@ typedef struct kind_def {
 } kind_def;
 
 static const kind_def kinds[NEMESIS_KINDS] = {
-    [NEMESIS_KILL] = {"kill", 3, 8, 25, false, false, true},
-    [NEMESIS_WIPE] = {"wipe", 1, 10, 25, false, false, true},
-    [NEMESIS_STOP] = {"stop", 2, 8, 20, false, false, true},
-    [NEMESIS_KILL_STANDBY] = {"kill_standby", 2, 8, 25, true, false, false},
-    [NEMESIS_WIPE_STANDBY] = {"wipe_standby", 1, 10, 25, true, false, false},
-    [NEMESIS_STOP_STANDBY] = {"stop_standby", 2, 5, 20, true, false, false},
-    [NEMESIS_CENTRAL_KILL] = {"central_kill", 1, 5, 20, false, false, false},
-    [NEMESIS_CENTRAL_STOP] = {"central_stop", 1, 5, 15, false, false, false},
-    [NEMESIS_BROKER] = {"broker", 3, 8, 25, false, true, false},
-    [NEMESIS_CUT] = {"cut", 3, 5, 20, false, false, false},
-    [NEMESIS_CUT_REGIONAL] = {"cut_regional", 2, 8, 20, false, true, false},
-    [NEMESIS_DELAY] = {"delay", 2, 5, 25, false, false, false},
-    [NEMESIS_DISK] = {"disk", 1, 8, 20, false, false, false},
-    [NEMESIS_REGION] = {"region", 1, 8, 25, false, false, false},
+    [NEMESIS_KILL] = {"kill", 3, 8, 25, false, false, true, false},
+    [NEMESIS_WIPE] = {"wipe", 1, 10, 25, false, false, true, false},
+    [NEMESIS_STOP] = {"stop", 2, 8, 20, false, false, true, false},
+    [NEMESIS_KILL_STANDBY] = {"kill_standby", 2, 8, 25, true, false, false, false},
+    [NEMESIS_WIPE_STANDBY] = {"wipe_standby", 1, 10, 25, true, false, false, false},
+    [NEMESIS_STOP_STANDBY] = {"stop_standby", 2, 5, 20, true, false, false, false},
+    [NEMESIS_CENTRAL_KILL] = {"central_kill", 1, 5, 20, false, false, false, false},
+    [NEMESIS_CENTRAL_STOP] = {"central_stop", 1, 5, 15, false, false, false, false},
+    [NEMESIS_BROKER] = {"broker", 3, 8, 25, false, true, false, false},
+    [NEMESIS_CUT] = {"cut", 3, 5, 20, false, false, false, false},
+    [NEMESIS_CUT_REGIONAL] = {"cut_regional", 2, 8, 20, false, true, false, false},
+    [NEMESIS_DELAY] = {"delay", 2, 5, 25, false, false, false, false},
+    [NEMESIS_DISK] = {"disk", 1, 8, 20, false, false, false, false},
+    [NEMESIS_REGION] = {"region", 1, 8, 25, false, false, false, false},
     /* 0 (these four): a weight in the default mix would redraw every
      * seed (and a clock's would run every nemesis's daemons under
      * libfaketime). --mix KIND=W, or --mix all. */
-    [NEMESIS_CLOCK] = {"clock", 0, 5, 25, false, false, false},
-    [NEMESIS_THROTTLE] = {"throttle", 0, 5, 20, false, false, false},
+    [NEMESIS_CLOCK] = {"clock", 0, 5, 25, false, false, false, false},
+    [NEMESIS_THROTTLE] = {"throttle", 0, 5, 20, false, false, false, false},
     [NEMESIS_BROKER_PAUSE] = {"broker_pause", 0, 5, 20, false, true, false, true},
-    [NEMESIS_CENTRAL_BROKER] = {"central_broker", 0, 5, 20, false, false, false},
+    [NEMESIS_CENTRAL_BROKER] = {"central_broker", 0, 5, 20, false, false, false, false},
 };
 #define CENTRAL_EMBEDDED_BROKERS 3u /* central's embedded cluster (cluster.c) */
 #define THROTTLE_MIN_BPS 1000u      /* a throttled path's bytes a second, at least */
