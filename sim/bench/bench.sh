@@ -989,32 +989,12 @@ replicated_like() { # embedded|real
 	local kind=$1 key=like_replicated peak=${RATE[like_sync_true]:-}
 	[[ $kind == real ]] && key=like_replicated_real
 	replicated_edge_up "$key"
-	[[ $kind == real ]] && replicated_warm
+	[[ $kind == real ]] && cluster_warm replicated_warm "$TMP/likes.txt" rw "the edge"
 	replicated_like_run "$key" "$key" "${kind:0:1}rpu"
 	[[ $kind == real ]] && peak=${RATE[$key]:-}
 	isnum "$peak" && latency_run "${key}_50" 50 "$peak" "$TMP/likes.txt" "${kind:0:1}rplu" 1
 	edge_start edge "$SERVER_CPU"
 	R[edge_${key}_vs_like]=$(div "${RATE[$key]:-}" "${RATE[like_sync_false]:-}")
-}
-
-# A real cluster's JVMs compile their hot paths under the first load
-# (a cold cluster spent 192 us of broker CPU a like against about 40 us
-# warm): untimed runs of PEER_WARM likes through the replicated edge
-# until one is no more than 10% faster than the run before it (at most
-# PEER_WARM_RUNS), as the peers mode warms its cluster (peer_warm).
-replicated_warm() {
-	((PEER_WARM > 0)) || return 0
-	local i rate prev=0
-	for ((i = 1; i <= PEER_WARM_RUNS; i++)); do
-		h2run "replicated_warm_$i" "$PEER_WARM" "$TMP/likes.txt" "rw${i}u" 1 0
-		read -r rate _ <<<"$H2"
-		echo "  warming the cluster: $PEER_WARM likes through the edge, $rate/s (not measured)"
-		if ((i > 1)) && awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b <= a * 1.1) }'; then
-			return 0
-		fi
-		prev=$rate
-	done
-	WARN+=("the real cluster still got faster after $PEER_WARM_RUNS warm-up runs")
 }
 
 # The edge restarted with store.sync off and its changelog on the
@@ -1212,21 +1192,31 @@ peer_produce_start() { # log-name
 # (at most PEER_WARM_RUNS), then one through the running edge.
 peer_warm() {
 	((PEER_WARM > 0)) || return 0
-	local i rate prev=0
-	for ((i = 1; i <= PEER_WARM_RUNS; i++)); do
-		h2run "peer_warm_$i" "$PEER_WARM" "$PP_LIST" "warm${i}u" 1 0
-		read -r rate _ <<<"$H2"
-		echo "  warming the cluster: $PEER_WARM likes through peer_produce, $rate/s (not measured)"
-		if ((i > 1)) && awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b <= a * 1.1) }'; then
-			break
-		fi
-		prev=$rate
-		((i < PEER_WARM_RUNS)) ||
-			WARN+=("the cluster still got faster after $PEER_WARM_RUNS warm-up runs")
-	done
+	cluster_warm peer_warm "$PP_LIST" warm peer_produce
+	local rate
 	h2run peer_warm_edge "$PEER_WARM" "$TMP/likes.txt" warmeu 1 0
 	read -r rate _ <<<"$H2"
 	echo "  and $PEER_WARM likes through the edge, $rate/s (not measured)"
+}
+
+# Untimed runs of PEER_WARM likes over uri-list (users prefixN...) until
+# one is no more than 10% faster than the run before it, at most
+# PEER_WARM_RUNS: a real cluster warmed through what the list names
+# (peer_warm; the replicated like on real Kafka, where a cold cluster
+# spent 192 us of broker CPU a like against about 40 us warm).
+cluster_warm() { # name uri-list user-prefix through
+	((PEER_WARM > 0)) || return 0
+	local i rate prev=0
+	for ((i = 1; i <= PEER_WARM_RUNS; i++)); do
+		h2run "${1}_$i" "$PEER_WARM" "$2" "$3${i}u" 1 0
+		read -r rate _ <<<"$H2"
+		echo "  warming the cluster: $PEER_WARM likes through $4, $rate/s (not measured)"
+		if ((i > 1)) && awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b <= a * 1.1) }'; then
+			return 0
+		fi
+		prev=$rate
+	done
+	WARN+=("the cluster still got faster after $PEER_WARM_RUNS warm-up runs through $4")
 }
 PEER_WARM_RUNS=${BENCH_PEER_WARM_RUNS:-8}
 
