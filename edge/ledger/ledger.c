@@ -34,11 +34,11 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	size_t bytes = ledger_op_bytes(&op);
 	ledger_opno_seen(l, p, op.opno);
 	ledger_clock_seen(l, op.hlc);
-	vstripe *vs = ledger_stripe(l, p);
-	ledger_vlock_stripe(l, vs); /* readers, at a promotion */
+	vstripe *vs = ledger_vstripe(&l->view, p);
+	ledger_vlock_stripe(&l->view, vs); /* readers, at a promotion */
 	ledger_overlay_add(vs, op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
-	ledger_vunlock(l, vs);
+	ledger_vunlock(&l->view, vs);
 	ledger_outbox_append(l, p, &op, (uint32_t)bytes, run, now);
 }
 
@@ -245,8 +245,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	l->wb = store_batch_new();
 	l->snap_wb = store_batch_new();
 	ledger_outbox_init(l);
-	ledger_replica_init(l);
-	ledger_view_init(l);
+	ledger_replica_init(&l->replica, l->o.partitions);
+	ledger_view_init(&l->view, &l->o, l->db, &l->replica, l);
 	ledger_group_init(l);
 	ledger_members_init(&l->members, l->o.member_filter_bytes);
 	/* Each partition's sequences and central's last word, the replica,
@@ -255,7 +255,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	int rc = ledger_outbox_load_seqs(l, err, errlen);
 	opnos_above_sealed(l);
 	if (rc == 0)
-		rc = ledger_replica_load(l, err, errlen);
+		rc = ledger_replica_load(&l->replica, l->db, err, errlen);
 	if (rc == 0 && !o->follower)
 		rc = load_writer(l, err, errlen);
 	if (rc) {
@@ -271,7 +271,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	}
 	/* No reader yet: no lock needed. */
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_view_publish(l, p, ledger_outbox_said(l, p));
+		ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
@@ -291,13 +291,13 @@ void ledger_free(ledger *l)
 		return;
 	ledger_stop_commits(l);
 	ledger_lock_counts(l);
-	ledger_keep_flush(l); /* what readers kept since the last seal tick */
+	ledger_keep_flush(&l->view, l->snap_wb); /* what readers kept since the last seal tick */
 	ledger_unlock_counts(l);
 	ledger_outbox_free(l);
 	ledger_group_free(l);
 	ledger_members_free(&l->members);
-	ledger_replica_free(l);
-	ledger_views_free(l);
+	ledger_replica_free(&l->replica);
+	ledger_views_free(&l->view);
 	free(l->home_from);
 	store_batch_free(l->wb);
 	store_batch_free(l->snap_wb);
@@ -334,13 +334,13 @@ static int become_writer(ledger *l)
 		rc = load_writer(l, err, sizeof err);
 	if (rc == 0) {
 		for (uint32_t p = 0; p < l->o.partitions; p++) {
-			vstripe *vs = ledger_stripe(l, p);
-			ledger_vlock_stripe(l, vs);
+			vstripe *vs = ledger_vstripe(&l->view, p);
+			ledger_vlock_stripe(&l->view, vs);
 			/* From now on every batch it seals goes through the
 			 * overlay too. */
-			ledger_view_holds_sealed(l, p, UINT64_MAX);
-			ledger_view_publish(l, p, ledger_outbox_said(l, p));
-			ledger_vunlock(l, vs);
+			ledger_view_holds_sealed(&l->view, p, UINT64_MAX);
+			ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
+			ledger_vunlock(&l->view, vs);
 		}
 		atomic_store(&l->following, false);
 	}
@@ -392,10 +392,10 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	 * case. */
 	if (force) {
 		ledger_lock_counts(l);
-		ledger_keep_flush(l);
+		ledger_keep_flush(&l->view, l->snap_wb);
 		ledger_unlock_counts(l); /* a seal writes no counts */
 	} else if (ledger_trylock_counts(l)) {
-		ledger_keep_flush(l);
+		ledger_keep_flush(&l->view, l->snap_wb);
 		ledger_unlock_counts(l);
 	}
 	ledger_lock(l);
@@ -465,7 +465,8 @@ static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
 {
 	const wire_snapshot *s = w->s;
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
-	return ledger_view_put_counts(l, l->snap_wb, s, s->offset < ledger_replica_ckpt_hi(l, w->p),
+	return ledger_view_put_counts(&l->view, l->snap_wb, s,
+	                              s->offset < ledger_replica_ckpt_hi(&l->replica, w->p),
 	                              ledger_snap_before(l, w->p, s->offset), w->skip);
 }
 
@@ -563,7 +564,7 @@ bool ledger_accepting(ledger *l)
 static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
-	ledger_view_stats(l, out);
+	ledger_view_stats(&l->view, out);
 	ledger_members_stats(&l->members, out);
 	out->ops_replayed = atomic_load_explicit(&l->replays, memory_order_relaxed);
 }
@@ -577,7 +578,7 @@ void ledger_get_stats(ledger *l, ledger_stats *out)
 
 void ledger_get_memory(const ledger *l, ledger_memory *out)
 {
-	ledger_view_memory(l, out);
+	ledger_view_memory(&l->view, out);
 	out->member_filter = ledger_members_bytes(&l->members);
 	out->outbox = ledger_outbox_bytes(l);
 }
@@ -608,4 +609,38 @@ ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 		ledger_outbox_inspect(l, p, &out[p]);
 	ledger_unlock(l);
 	return out;
+}
+
+int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
+{
+	if (p >= l->o.partitions)
+		return ERR_INVAL;
+	ledger_lock(l);
+	ledger_replica_say(&l->replica, p, out);
+	ledger_unlock(l);
+	return 0;
+}
+
+uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
+{
+	ledger_lock(l);
+	uint32_t n = ledger_replica_count_ready(&l->replica, loaded);
+	ledger_unlock(l);
+	return n;
+}
+
+int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out)
+{
+	return ledger_view_read(&l->view, counter, item, out);
+}
+
+int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out)
+{
+	return ledger_view_read_many(&l->view, refs, n, out);
+}
+
+void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
+                            uint64_t version, uint64_t applied, uint64_t as_of)
+{
+	ledger_view_readthrough_put(&l->view, counter, item, count, version, applied, as_of);
 }

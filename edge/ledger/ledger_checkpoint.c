@@ -28,7 +28,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	 * message does. */
 	ledger_lock_counts(l);
 	ledger_lock(l);
-	replica_part next = l->replica.parts[p];
+	replica_part next = *ledger_replica_part(&l->replica, p);
 	ledger_unlock(l);
 	next.state = LEDGER_REPLICA_LOADING;
 	next.gen++;
@@ -43,11 +43,11 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 	int rc = store_write(l->db, l->snap_wb);
 	if (rc == 0) {
 		ledger_lock(l);
-		l->replica.parts[p] = next;
-		vstripe *vs = ledger_stripe(l, p);
-		ledger_vlock_stripe(l, vs);
-		ledger_view_publish(l, p, ledger_outbox_said(l, p));
-		ledger_vunlock(l, vs);
+		ledger_replica_set(&l->replica, p, &next);
+		vstripe *vs = ledger_vstripe(&l->view, p);
+		ledger_vlock_stripe(&l->view, vs);
+		ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
+		ledger_vunlock(&l->view, vs);
 		ledger_unlock(l);
 	}
 	ledger_unlock_counts(l);
@@ -94,7 +94,7 @@ static void checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_
 static void checkpoint_settle(ledger *l, count_write *w, const wire_snapshot *eff, bool seq_new,
                               uint64_t seq)
 {
-	replica_part *rp = &l->replica.parts[w->p];
+	const replica_part *rp = ledger_replica_part(&l->replica, w->p);
 	if (!w->s->last)
 		return;
 	if (seq_new)
@@ -114,7 +114,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	 * written without it, memory changed after the write. The replica's
 	 * new state is built in nrp and takes rp's place only then. */
 	count_write w = {.p = s->partition, .s = s, .only_cached = true};
-	replica_part *rp = &l->replica.parts[w.p];
+	const replica_part *rp = ledger_replica_part(&l->replica, w.p);
 	wire_snapshot eff;
 	bool seq_new = false;
 	uint64_t seq = 0;
@@ -127,7 +127,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		w.rc = ERR_AGAIN;
 	} else {
 		w.skip = xcalloc(s->ncounts + 1, sizeof *w.skip);
-		w.rc = ledger_view_put_counts(l, l->snap_wb, s, true,
+		w.rc = ledger_view_put_counts(&l->view, l->snap_wb, s, true,
 		                              ledger_snap_before(l, w.p, s->offset), w.skip);
 	}
 	bool staged = w.rc == 0;
@@ -142,7 +142,7 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		ledger_count_store(l, &w);
 		ledger_lock(l);
 		if (w.rc == 0)
-			*rp = nrp; /* before the view shows whether it is complete */
+			ledger_replica_set(&l->replica, w.p, &nrp); /* before the view shows it */
 		ledger_count_show(l, &w);
 		if (w.rc == 0)
 			checkpoint_settle(l, &w, &eff, seq_new, seq);

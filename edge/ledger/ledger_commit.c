@@ -286,7 +286,7 @@ static void group_overlay(ledger *l, const group *g)
 {
 	/* The ops sorted by stripe in one pass (a counting sort), each
 	 * stripe's in staging order. */
-	uint32_t nst = ledger_view_nstripes(l);
+	uint32_t nst = ledger_view_nstripes(&l->view);
 	uint16_t at[LEDGER_GROUP_OPS];
 	uint8_t st[LEDGER_GROUP_OPS];
 	size_t first[LEDGER_VIEW_STRIPES + 1] = {0}, fill[LEDGER_VIEW_STRIPES];
@@ -302,11 +302,11 @@ static void group_overlay(ledger *l, const group *g)
 	for (uint32_t s = 0; s < nst; s++) {
 		if (first[s] == first[s + 1])
 			continue;
-		vstripe *vs = ledger_view_stripe_at(l, s);
-		ledger_vlock_stripe(l, vs);
+		vstripe *vs = ledger_view_stripe_at(&l->view, s);
+		ledger_vlock_stripe(&l->view, vs);
 		for (size_t k = first[s]; k < first[s + 1]; k++)
 			overlay_op(vs, g, at[k]);
-		ledger_vunlock(l, vs);
+		ledger_vunlock(&l->view, vs);
 	}
 	uint64_t f = atomic_fetch_add_explicit(&l->commit.finished, 1, memory_order_release) + 1;
 	struct commit *c = &l->commit;
@@ -731,30 +731,36 @@ static void group_settle(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
 	ledger_unlock(l);
 }
 
-/* Takes the open group into flight and writes it, one phase after
- * another, each its own lock scope: phase 1 under mu, which this
- * function then lets go for the rest (writes stage into a new open group
- * meanwhile, and with depth > 1 the next group may be taken while this
- * one's copy is out), the answers (the wakes and the broadcast, system
- * calls) with mu let go, and takes mu back for the batches the group
- * filled, sealed. The one way a group is written, by a commit thread or
- * by a caller of ledger_group_commit. can_take and the open group not
- * empty on entry; mu held on entry and on return. wall_ms: the clock the
- * finish records (0: read it after the write). */
+/* Phases 2 to 5 and the answers (the wakes and the broadcast, system
+ * calls), run by ledger_outside with mu let go: writes stage into a new
+ * open group meanwhile, and with depth > 1 the next group may be taken
+ * while this one's copy is out. Phases 3 and 5 take mu themselves. */
+static void group_fly(ledger *l, void *arg) TSA_EXCLUDES(LEDGER_MU(l))
+{
+	commit_run *r = arg;
+	group_copy(l, r);
+	group_turn(l, r);
+	group_write(l, r);
+	group_settle(l, r);
+	wakes_call(&r->wl);
+	wakes_call(&r->wl_open);
+	pthread_cond_broadcast(&l->commit.done);
+}
+
+/* Takes the open group into flight (phase 1, under mu), writes it with
+ * mu let go (group_fly, through ledger_outside: the ledger's one way of
+ * letting the writer mutex go and taking it back, beside a wait), and,
+ * mu held again, seals the batches the group filled. The one way a group
+ * is written, by a commit thread or by a caller of ledger_group_commit.
+ * can_take and the open group not empty on entry; mu held on entry and
+ * on return. wall_ms: the clock the finish records (0: read it after the
+ * write). */
 static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
 {
 	commit_run r; /* each phase sets what it hands on: no clearing per group */
 	r.wall_ms = wall_ms;
 	group_take(l, &r);
-	ledger_unlock(l);
-	group_copy(l, &r);
-	group_turn(l, &r);
-	group_write(l, &r);
-	group_settle(l, &r);
-	wakes_call(&r.wl);
-	wakes_call(&r.wl_open);
-	pthread_cond_broadcast(&l->commit.done);
-	ledger_lock(l);
+	ledger_outside(l, group_fly, &r);
 	/* After the answers: the batches this group filled. */
 	seal_full(l, &r.fl, r.wall_ms);
 	return r.rc;

@@ -32,7 +32,7 @@
 static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
-	vstripe *vs = ledger_stripe(l, p);
+	vstripe *vs = ledger_vstripe(&l->view, p);
 	for (size_t i = 0; i < c->nout; i += OUT_AHEAD) {
 		size_t m = c->nout - i < OUT_AHEAD ? c->nout - i : OUT_AHEAD;
 		for (size_t j = 0; j < m; j++)
@@ -141,7 +141,7 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 			c->out = xrealloc(c->out, cap * sizeof *c->out);
 		}
 		/* The 'D' flags: which ops moved the overlay (all, without). */
-		char *flags = ledger_read_flags(l, p, seq, b.nops);
+		char *flags = ledger_read_flags(&l->view, p, seq, b.nops);
 		ledger_batch_deltas(&b, flags, out_entry, c);
 		free(flags);
 		wire_batch_free(&b);

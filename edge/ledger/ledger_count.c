@@ -42,23 +42,23 @@ void ledger_count_store(ledger *l, count_write *w)
 
 void ledger_count_begin(ledger *l, count_write *w)
 {
-	ledger_view_begin(l, w->p);
+	ledger_view_begin(&l->view, w->p);
 }
 
 void ledger_count_show(ledger *l, count_write *w)
 {
 	/* The new counts, the overlay without the confirmed batches and the
 	 * new version, all at once for a reader. */
-	vstripe *vs = ledger_stripe(l, w->p);
-	ledger_vlock_stripe(l, vs);
+	vstripe *vs = ledger_vstripe(&l->view, w->p);
+	ledger_vlock_stripe(&l->view, vs);
 	if (w->rc == 0) {
-		ledger_cache_counts(l, w->s, w->skip, w->only_cached);
+		ledger_cache_counts(&l->view, w->s, w->skip, w->only_cached);
 		if (w->confirm)
 			ledger_confirm_view(l, w->p, w->confirm, &w->conf);
-		ledger_view_publish(l, w->p, ledger_outbox_said(l, w->p));
+		ledger_view_publish(&l->view, w->p, ledger_outbox_said(l, w->p));
 	}
-	ledger_view_end(l, w->p);
-	ledger_vunlock(l, vs);
+	ledger_view_end(&l->view, w->p);
+	ledger_vunlock(&l->view, vs);
 	if (w->rc && w->confirm)
 		ledger_confirm_abort(l, w->p);
 }

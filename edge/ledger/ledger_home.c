@@ -173,7 +173,7 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 	/* 0: every change there, central's checkpoint of the region's
 	 * memberships included, is in this store; unless retention dropped
 	 * some of the item's since. */
-	if (from != 0 && !ledger_item_covered(l, counter, item, from))
+	if (from != 0 && !ledger_item_covered(&l->view, counter, item, from))
 		return 0;
 	bool aged;
 	rc = item_aged(l, counter, item, &aged);
@@ -183,7 +183,7 @@ int ledger_member_home(ledger *l, const char *counter, const char *item, const c
 		/* Likes of it were dropped; none is a member when central's
 		 * count is 0 (this edge's unconfirmed ops keep their records). */
 		ledger_view v;
-		if (ledger_read(l, counter, item, &v) == 0 && v.known && v.base == 0)
+		if (ledger_view_read(&l->view, counter, item, &v) == 0 && v.known && v.base == 0)
 			*state = 0;
 	}
 	return rc;

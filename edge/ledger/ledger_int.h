@@ -18,9 +18,11 @@
  *                   snapshots said last
  *   struct view     view_int.h, ledger_view.c: what count reads look at:
  *                   the overlay, the count caches, read-through counts,
- *                   the partitions' published views
+ *                   the partitions' published views; its functions
+ *                   take struct view (given the options, the store and
+ *                   the replica at init), not struct ledger
  *   struct replica  replica_int.h, ledger_replica.c: per partition, the
- *                   replica's load
+ *                   replica's load; its functions take struct replica
  * and what they share: the store, the options, the writer's store batch,
  * the two mutexes and the writer's stats. ledger.c opens, recovers and
  * closes the ledger and holds the entry points that tie concepts together
@@ -170,7 +172,6 @@ struct ledger {
 	 * mu let go. */
 	store_batch *snap_wb;
 	ledger_stats st;
-	log_limit misparted; /* the warning of counts from other partitions */
 	struct commit commit;
 	struct members members;
 	atomic_uint_fast64_t replays; /* writes answered from a record (ledger_stage.c; no lock) */
@@ -233,9 +234,6 @@ static inline void ledger_unlock_counts(ledger *l) TSA_RELEASE(LEDGER_CMU(l)) TS
 	pthread_mutex_unlock(&l->cmu);
 }
 
-/* The ledger whose writer mutex this thread holds, or NULL. */
-extern _Thread_local const ledger *ledger_mine;
-
 /* The writer mutex and the view stripes' mutexes, timed: the time each
  * is held goes to the stats (the serial fraction). Waiting on a
  * condition variable does not count as holding. A stripe's time counts
@@ -278,67 +276,6 @@ static inline void ledger_outside(ledger *l, void (*fn)(ledger *, void *), void 
 	ledger_unlock(l);
 	fn(l, ctx);
 	ledger_lock(l);
-}
-
-/* The view's stripes, and stripe s of them. */
-static inline uint32_t ledger_view_nstripes(const ledger *l)
-{
-	return l->view.n;
-}
-
-static inline vstripe *ledger_view_stripe_at(ledger *l, uint32_t s)
-{
-	return &l->view.s[s];
-}
-
-/* Partition p's view stripe. */
-static inline vstripe *ledger_stripe(ledger *l, uint32_t p)
-{
-	return &l->view.s[p % l->view.n];
-}
-
-/* Takes stripe vs (the clock is read only where its time counts). */
-static inline void ledger_vlock_stripe(ledger *l, vstripe *vs) TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
-{
-	pthread_mutex_lock(&vs->mu);
-	if (ledger_mine != l)
-		vs->since = clock_mono_ns();
-}
-
-static inline void ledger_vunlock(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
-{
-	if (ledger_mine != l)
-		vs->lock_ns += clock_mono_ns() - vs->since;
-	pthread_mutex_unlock(&vs->mu);
-}
-
-/* Stripe holds one after another (a batch read's): a hold whose mutex
- * is free is timed from the clock read that ended the one before (t),
- * so n uncontended holds read the clock n + 1 times instead of 2n; what
- * runs between two holds counts as held. A hold that must wait for its
- * mutex reads the clock once it has it, so no wait is counted, and no
- * time the writer lock's holder already counts is counted again. */
-static inline void ledger_vlock_from(ledger *l, vstripe *vs, uint64_t t)
-    TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
-{
-	bool waited = pthread_mutex_trylock(&vs->mu) != 0;
-	if (waited)
-		pthread_mutex_lock(&vs->mu);
-	if (ledger_mine != l)
-		vs->since = waited ? clock_mono_ns() : t;
-}
-
-/* ledger_vunlock for a hold taken by ledger_vlock_from: the clock it
- * read (0 when none), which times the next hold. */
-static inline uint64_t ledger_vunlock_at(ledger *l, vstripe *vs) TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
-{
-	uint64_t now = 0;
-	if (ledger_mine != l) {
-		now = clock_mono_ns();
-		vs->lock_ns += now - vs->since;
-	}
-	pthread_mutex_unlock(&vs->mu);
-	return now;
 }
 
 #endif

@@ -323,7 +323,7 @@ void ledger_outbox_seqs_from_replica(ledger *l)
 {
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		outbox_part *pt = &l->outbox.parts[p];
-		if (pt->seq_known || !ledger_replica_complete(l, p))
+		if (pt->seq_known || !ledger_replica_complete(&l->replica, p))
 			continue;
 		pt->last_seq = pt->applied > pt->last_seq ? pt->applied : pt->last_seq;
 		pt->seq_known = true;
@@ -358,12 +358,12 @@ int ledger_outbox_load_sealed(ledger *l, uint64_t *clock, char *err, size_t errl
 			          "partition=%u seq=%" PRIu64, p, seq);
 			continue;
 		}
-		char *flags = ledger_read_flags(l, p, seq, b.nops);
-		vstripe *vs = ledger_stripe(l, p);
-		ledger_vlock_stripe(l, vs); /* readers, at a promotion */
+		char *flags = ledger_read_flags(&l->view, p, seq, b.nops);
+		vstripe *vs = ledger_vstripe(&l->view, p);
+		ledger_vlock_stripe(&l->view, vs); /* readers, at a promotion */
 		ledger_batch_deltas(&b, flags, overlay_in, vs);
-		ledger_view_holds_sealed(l, p, seq);
-		ledger_vunlock(l, vs);
+		ledger_view_holds_sealed(&l->view, p, seq);
+		ledger_vunlock(&l->view, vs);
 		free(flags);
 		for (uint32_t i = 0; i < b.nops; i++)
 			*clock = b.ops[i].hlc > *clock ? b.ops[i].hlc : *clock;
@@ -763,14 +763,14 @@ static void seal_settle(ledger *l, seal_job *j)
 		seal_records(l, j->p, j->n, -1, NULL);
 		return;
 	}
-	vstripe *vs = ledger_stripe(l, j->p);
-	ledger_vlock_stripe(l, vs);
+	vstripe *vs = ledger_vstripe(&l->view, j->p);
+	ledger_vlock_stripe(&l->view, vs);
 	for (uint32_t i = 0; i < j->b.nsums; i++)
 		if (j->so.merged[i] > 1)
 			ledger_overlay_merge(vs, j->b.sums[i].counter.p, j->b.sums[i].counter.n,
 			                     j->b.sums[i].item.p, j->b.sums[i].item.n,
 			                     j->so.merged[i]);
-	ledger_vunlock(l, vs);
+	ledger_vunlock(&l->view, vs);
 	seal_runs(l, ob, j->n);
 	pt->last_seq = j->seq;
 	pt->sealed_to = j->sealed_to;

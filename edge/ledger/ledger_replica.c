@@ -20,15 +20,17 @@
  * as stale.
  *
  * Owns struct replica (replica_int.h: under the writer mutex), below
- * every other concept: it reads the store and calls no other file of
- * the ledger, and the view and the outbox ask it whether a partition is
- * complete.
+ * every other concept: it is given the store to read and calls no other
+ * file of the ledger, nor sees struct ledger; the view and the outbox ask
+ * it whether a partition is complete, and ledger.c's ledger_replica_get
+ * and ledger_replica_ready take the writer mutex around its answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/ledger/ledger_int.h"
+#include "edge/ledger/replica_int.h"
+#include "err.h"
 #include "xmem.h"
 
 /* replica_int.h */
@@ -45,15 +47,15 @@ void ledger_replica_put(store_batch *wb, uint32_t p, const replica_part *rp)
 	                REPLICA_HEAD + rp->after_len);
 }
 
-int ledger_replica_load(ledger *l, char *err, size_t errlen)
+int ledger_replica_load(struct replica *r, store *db, char *err, size_t errlen)
 {
 	char key[EKEY_PART_LEN];
 	unsigned char val[REPLICA_HEAD + KEY_MAX];
-	for (uint32_t p = 0; p < l->o.partitions; p++) {
-		replica_part *rp = &l->replica.parts[p];
+	for (uint32_t p = 0; p < r->n; p++) {
+		replica_part *rp = &r->parts[p];
 		size_t vn;
-		int rc = store_get_into(l->db, key, ekey_part(key, EKEY_REPLICA, p), val,
-		                        sizeof val, &vn);
+		int rc =
+		    store_get_into(db, key, ekey_part(key, EKEY_REPLICA, p), val, sizeof val, &vn);
 		if (rc == ERR_NOTFOUND)
 			continue;
 		if (rc == 0 && (vn < REPLICA_HEAD || val[0] < LEDGER_REPLICA_LOADING ||
@@ -74,13 +76,10 @@ int ledger_replica_load(ledger *l, char *err, size_t errlen)
 	return 0;
 }
 
-int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
+void ledger_replica_say(const struct replica *r, uint32_t p, ledger_replica *out)
 {
-	if (p >= l->o.partitions)
-		return ERR_INVAL;
 	memset(out, 0, sizeof *out);
-	ledger_lock(l);
-	const replica_part *rp = &l->replica.parts[p];
+	const replica_part *rp = &r->parts[p];
 	out->state = rp->state;
 	out->gen = rp->gen;
 	out->version = rp->ckpt_lo;
@@ -95,42 +94,50 @@ int ledger_replica_get(ledger *l, uint32_t p, ledger_replica *out)
 			memcpy(out->item, z + 1, il);
 		}
 	}
-	ledger_unlock(l);
-	return 0;
 }
 
-uint32_t ledger_replica_ready(ledger *l, uint64_t *loaded)
+uint32_t ledger_replica_count_ready(const struct replica *r, uint64_t *loaded)
 {
 	uint32_t n = 0;
 	uint64_t sum = 0;
-	ledger_lock(l);
-	for (uint32_t p = 0; p < l->o.partitions; p++) {
-		n += l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
-		sum += l->replica.parts[p].loaded;
+	for (uint32_t p = 0; p < r->n; p++) {
+		n += r->parts[p].state == LEDGER_REPLICA_COMPLETE;
+		sum += r->parts[p].loaded;
 	}
-	ledger_unlock(l);
 	if (loaded)
 		*loaded = sum;
 	return n;
 }
 
-void ledger_replica_init(ledger *l)
+void ledger_replica_init(struct replica *r, uint32_t partitions)
 {
-	l->replica.parts = xcalloc(l->o.partitions, sizeof *l->replica.parts);
+	r->parts = xcalloc(partitions, sizeof *r->parts);
+	r->n = partitions;
 }
 
-void ledger_replica_free(ledger *l)
+void ledger_replica_free(struct replica *r)
 {
-	free(l->replica.parts);
-	l->replica.parts = NULL;
+	free(r->parts);
+	r->parts = NULL;
+	r->n = 0;
 }
 
-uint64_t ledger_replica_ckpt_hi(const ledger *l, uint32_t p)
+const replica_part *ledger_replica_part(const struct replica *r, uint32_t p)
 {
-	return l->replica.parts[p].ckpt_hi;
+	return &r->parts[p];
 }
 
-bool ledger_replica_complete(const ledger *l, uint32_t p)
+void ledger_replica_set(struct replica *r, uint32_t p, const replica_part *rp)
 {
-	return l->replica.parts[p].state == LEDGER_REPLICA_COMPLETE;
+	r->parts[p] = *rp;
+}
+
+uint64_t ledger_replica_ckpt_hi(const struct replica *r, uint32_t p)
+{
+	return r->parts[p].ckpt_hi;
+}
+
+bool ledger_replica_complete(const struct replica *r, uint32_t p)
+{
+	return r->parts[p].state == LEDGER_REPLICA_COMPLETE;
 }

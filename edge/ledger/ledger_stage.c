@@ -247,7 +247,7 @@ static void preread(ledger *l, staged *s)
 	if (s->set) {
 		bh = ledger_members_prefetch(&l->members, s->mkey, s->mkn);
 	}
-	s->vread = ledger_view_count(l, &s->pk, 0, &s->base, &s->raw) == 0;
+	s->vread = ledger_view_count(&l->view, &s->pk, 0, &s->base, &s->raw) == 0;
 	s->mrc = s->set ? ledger_member_read_h(&l->members, l->db, s->mkey, s->mkn, bh, &s->mstate,
 	                                       &s->mstamp)
 	                : 0;
@@ -321,7 +321,7 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 		a->view = s->base;
 		a->view.count = sum < 0 ? 0 : (uint64_t)sum;
 	} else {
-		int rc = ledger_view_count(l, &s->pk, plus, &a->view, NULL);
+		int rc = ledger_view_count(&l->view, &s->pk, plus, &a->view, NULL);
 		if (rc)
 			return rc;
 	}

@@ -15,26 +15,31 @@
 #include <string.h>
 
 #include "clock.h"
-#include "edge/ledger/ledger_int.h"
+#include "edge/ledger/view_int.h"
+#include "err.h"
 #include "log.h"
 #include "xmem.h"
 
-void ledger_view_init(ledger *l)
+void ledger_view_init(struct view *v, const ledger_opts *o, store *db, const struct replica *rep,
+                      const void *writer)
 {
-	struct view *v = &l->view;
+	v->o = o;
+	v->db = db;
+	v->rep = rep;
+	v->writer = writer;
 	/* Each stripe keeps its share of both caches, two entries at least
 	 * (smap_put_gen), so that together they hold what the options say
 	 * (smap_put_gen's generations may hold two over a stripe's share). */
 	size_t n = LEDGER_VIEW_STRIPES;
-	if (n > l->o.partitions)
-		n = l->o.partitions;
-	if (n > l->o.cache_entries / 2)
-		n = l->o.cache_entries / 2;
-	if (n > l->o.rt_entries / 2)
-		n = l->o.rt_entries / 2;
+	if (n > v->o->partitions)
+		n = v->o->partitions;
+	if (n > v->o->cache_entries / 2)
+		n = v->o->cache_entries / 2;
+	if (n > v->o->rt_entries / 2)
+		n = v->o->rt_entries / 2;
 	v->n = n ? (uint32_t)n : 1;
-	v->cache_cap = l->o.cache_entries / v->n;
-	v->rt_cap = l->o.rt_entries / v->n;
+	v->cache_cap = v->o->cache_entries / v->n;
+	v->rt_cap = v->o->rt_entries / v->n;
 	/* The seal tick flushes them (a store read each, with cmu held):
 	 * their sum is kept near the one view's 64, so that a tick stays
 	 * short and a snapshot waits little for cmu. */
@@ -49,14 +54,14 @@ void ledger_view_init(ledger *l)
 		smap_init(&vs->rt_hot);
 		smap_init(&vs->rt_cold);
 	}
-	v->pv = xcalloc(l->o.partitions, sizeof *v->pv);
-	for (uint32_t p = 0; p < l->o.partitions; p++)
-		v->pv[p].overlay_to = l->o.follower ? 0 : UINT64_MAX;
+	v->pv = xcalloc(v->o->partitions, sizeof *v->pv);
+	for (uint32_t p = 0; p < v->o->partitions; p++)
+		v->pv[p].overlay_to = v->o->follower ? 0 : UINT64_MAX;
 }
 
-void ledger_view_holds_sealed(ledger *l, uint32_t p, uint64_t seq)
+void ledger_view_holds_sealed(struct view *v, uint32_t p, uint64_t seq)
 {
-	pview *pv = &l->view.pv[p];
+	pview *pv = &v->pv[p];
 	if (seq > pv->overlay_to) /* a writer's holds all from the start */
 		pv->overlay_to = seq;
 }
@@ -90,11 +95,11 @@ static void rt_account(vstripe *vs)
 	                      memory_order_relaxed);
 }
 
-void ledger_view_memory(const ledger *l, ledger_memory *out)
+void ledger_view_memory(const struct view *v, ledger_memory *out)
 {
 	out->count_cache = out->readthrough = out->overlay = 0;
-	for (uint32_t i = 0; i < l->view.n; i++) {
-		const vstripe *vs = &l->view.s[i];
+	for (uint32_t i = 0; i < v->n; i++) {
+		const vstripe *vs = &v->s[i];
 		out->count_cache += atomic_load_explicit(&vs->cache_bytes, memory_order_relaxed);
 		out->readthrough += atomic_load_explicit(&vs->rt_bytes, memory_order_relaxed);
 		out->overlay += atomic_load_explicit(&vs->overlay_bytes, memory_order_relaxed);
@@ -173,21 +178,21 @@ void ledger_batch_deltas(const wire_batch *b, const char *flags,
 }
 
 /* A store read from the view (NULL: the live store). */
-static int get_from(ledger *l, const vsnap *from, const void *key, size_t kn, char **buf,
+static int get_from(struct view *v, const vsnap *from, const void *key, size_t kn, char **buf,
                     size_t *len)
 {
 	return from ? store_snap_get(from->sn, key, kn, buf, len)
-	            : store_get(l->db, key, kn, buf, len);
+	            : store_get(v->db, key, kn, buf, len);
 }
 
 /* The 'D' flags of (p, seq) as from holds them (malloc'ed, nops bytes),
  * or NULL. */
-static char *flags_from(ledger *l, const vsnap *from, uint32_t p, uint64_t seq, uint32_t nops)
+static char *flags_from(struct view *v, const vsnap *from, uint32_t p, uint64_t seq, uint32_t nops)
 {
 	char key[EKEY_PART_SEQ_LEN];
 	char *buf;
 	size_t len;
-	if (get_from(l, from, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
+	if (get_from(v, from, key, ekey_part_seq(key, EKEY_FLAGS, p, seq), &buf, &len))
 		return NULL;
 	if (len != nops) {
 		free(buf);
@@ -196,9 +201,9 @@ static char *flags_from(ledger *l, const vsnap *from, uint32_t p, uint64_t seq, 
 	return buf;
 }
 
-char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops)
+char *ledger_read_flags(struct view *v, uint32_t p, uint64_t seq, uint32_t nops)
 {
-	return flags_from(l, NULL, p, seq, nops);
+	return flags_from(v, NULL, p, seq, nops);
 }
 
 /* --- published views -------------------------------------------------------- */
@@ -211,31 +216,31 @@ static void vsnap_put(vsnap *v)
 	}
 }
 
-void ledger_view_publish(ledger *l, uint32_t p, view_said said)
+void ledger_view_publish(struct view *v, uint32_t p, view_said said)
 {
-	pview *pv = &l->view.pv[p];
+	pview *pv = &v->pv[p];
 	pv->snap_offset = said.snap_offset;
 	pv->snap_ms = said.snap_ms;
 	pv->applied = said.applied;
-	pv->complete = ledger_replica_complete(l, p);
+	pv->complete = ledger_replica_complete(v->rep, p);
 }
 
-void ledger_view_begin(ledger *l, uint32_t p)
+void ledger_view_begin(struct view *v, uint32_t p)
 {
-	vsnap *v = xmalloc(sizeof *v);
-	v->sn = store_snap_new(l->db);
-	v->refs = 1;
-	vstripe *vs = ledger_stripe(l, p);
-	ledger_vlock_stripe(l, vs);
-	pview *pv = &l->view.pv[p];
+	vsnap *pre = xmalloc(sizeof *pre);
+	pre->sn = store_snap_new(v->db);
+	pre->refs = 1;
+	vstripe *vs = ledger_vstripe(v, p);
+	ledger_vlock_stripe(v, vs);
+	pview *pv = &v->pv[p];
 	pv->gen++;
-	pv->pre = v;
-	ledger_vunlock(l, vs);
+	pv->pre = pre;
+	ledger_vunlock(v, vs);
 }
 
-void ledger_view_end(ledger *l, uint32_t p)
+void ledger_view_end(struct view *v, uint32_t p)
 {
-	pview *pv = &l->view.pv[p];
+	pview *pv = &v->pv[p];
 	pv->gen++;
 	vsnap_put(pv->pre);
 	pv->pre = NULL;
@@ -245,9 +250,10 @@ void ledger_view_end(ledger *l, uint32_t p)
 
 /* Both caches keep two generations (imap_put_gen, smap_put_gen), so
  * neither holds more than its configured size. */
-static void cache_set(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h, uint64_t val)
+static void cache_set(struct view *v, vstripe *vs, const char *key, size_t kn, uint32_t h,
+                      uint64_t val)
 {
-	*imap_put_gen(&vs->cache_hot, &vs->cache_cold, l->view.cache_cap, key, kn, h) = val;
+	*imap_put_gen(&vs->cache_hot, &vs->cache_cold, v->cache_cap, key, kn, h) = val;
 	imap_publish(&vs->cache_hot, &vs->cache_where);
 	cache_account(vs);
 }
@@ -282,10 +288,10 @@ static rt_entry *rt_find_h(vstripe *vs, const char *key, size_t kn, uint32_t h)
 	return v ? v->p : NULL;
 }
 
-void ledger_views_free(ledger *l)
+void ledger_views_free(struct view *v)
 {
-	for (uint32_t i = 0; l->view.s && i < l->view.n; i++) {
-		vstripe *vs = &l->view.s[i];
+	for (uint32_t i = 0; v->s && i < v->n; i++) {
+		vstripe *vs = &v->s[i];
 		smap_free_values(&vs->overlay);
 		imap_free(&vs->cache_hot);
 		imap_free(&vs->cache_cold);
@@ -293,31 +299,31 @@ void ledger_views_free(ledger *l)
 		smap_free_values(&vs->rt_cold);
 		pthread_mutex_destroy(&vs->mu);
 	}
-	free(l->view.s);
-	l->view.s = NULL;
-	if (l->view.pv)
-		for (uint32_t p = 0; p < l->o.partitions; p++)
-			vsnap_put(l->view.pv[p].pre);
-	free(l->view.pv);
-	l->view.pv = NULL;
+	free(v->s);
+	v->s = NULL;
+	if (v->pv)
+		for (uint32_t p = 0; p < v->o->partitions; p++)
+			vsnap_put(v->pv[p].pre);
+	free(v->pv);
+	v->pv = NULL;
 }
 
-void ledger_view_stats(ledger *l, ledger_stats *out)
+void ledger_view_stats(struct view *v, ledger_stats *out)
 {
 	out->cache_hits = out->cache_misses = out->readthrough_kept = 0;
 	out->view_lock_ns = 0;
 	out->overlay_entries = 0;
-	out->view_stripes = l->view.n;
+	out->view_stripes = v->n;
 	memset(out->view_stripe_ns, 0, sizeof out->view_stripe_ns);
-	for (uint32_t i = 0; i < l->view.n; i++) {
-		vstripe *vs = &l->view.s[i];
-		ledger_vlock_stripe(l, vs);
+	for (uint32_t i = 0; i < v->n; i++) {
+		vstripe *vs = &v->s[i];
+		ledger_vlock_stripe(v, vs);
 		out->cache_hits += vs->cache_hits;
 		out->cache_misses += vs->cache_misses;
 		out->readthrough_kept += vs->readthrough_kept;
 		out->overlay_entries += vs->overlay.len;
 		uint64_t ns = vs->lock_ns;
-		ledger_vunlock(l, vs);
+		ledger_vunlock(v, vs);
 		out->view_stripe_ns[i] = ns;
 		out->view_lock_ns += ns;
 	}
@@ -378,13 +384,13 @@ static void sum_of_key(void *ctx, wire_str counter, wire_str item, int64_t delta
 
 /* Runs f (no ledger lock held): key's stored count, or what this edge's
  * sealed batches (lo, hi] of f->p add to key's count. */
-static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
+static int fetch_run(struct view *v, fetch *f, const char *key, size_t kn)
 {
 	char *buf;
 	size_t len;
 	if (f->kind == FETCH_COUNT) {
 		char skey[EKEY_COUNT_MAX];
-		int rc = get_from(l, f->from, skey, ekey_count(skey, key, kn), &buf, &len);
+		int rc = get_from(v, f->from, skey, ekey_count(skey, key, kn), &buf, &len);
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 		f->val = 0;
@@ -400,7 +406,7 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 		char bkey[EKEY_PART_SEQ_LEN];
 		size_t bn = ekey_part_seq(bkey, EKEY_BATCH, f->p, seq);
 		const vsnap *src = f->from;
-		int rc = get_from(l, src, bkey, bn, &buf, &len);
+		int rc = get_from(v, src, bkey, bn, &buf, &len);
 		if (rc == ERR_NOTFOUND && src) {
 			/* Sealed while the write f->from was taken for runs (a
 			 * seal does not wait for a snapshot's or a checkpoint
@@ -409,13 +415,13 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 			 * this read goes with. A sealed batch does not change
 			 * while it exists, so either copy is the same. */
 			src = NULL;
-			rc = get_from(l, NULL, bkey, bn, &buf, &len);
+			rc = get_from(v, NULL, bkey, bn, &buf, &len);
 		}
 		if (rc)
 			continue;
 		wire_batch b;
 		if (wire_decode_batch(buf, len, &b) == 0) {
-			char *flags = flags_from(l, src, f->p, seq, b.nops);
+			char *flags = flags_from(v, src, f->p, seq, b.nops);
 			ledger_batch_deltas(&b, flags, sum_of_key, &ks);
 			free(flags);
 			wire_batch_free(&b);
@@ -429,23 +435,23 @@ static int fetch_run(ledger *l, fetch *f, const char *key, size_t kn)
 /* The snapshot count of key ("counter 0 item", whose smap_hash is h):
  * 0 with *count and *known (false when the edge never received one), or
  * 1 when it must be read from the store first (f). */
-static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, uint32_t h,
+static int snapshot_count(struct view *v, vstripe *vs, const char *key, size_t kn, uint32_t h,
                           uint32_t p, fetch *f, uint64_t *count, bool *known)
 {
-	uint64_t *v = imap_get(&vs->cache_hot, key, kn, h);
+	uint64_t *slot = imap_get(&vs->cache_hot, key, kn, h);
 	uint64_t val;
-	if (v) {
-		val = *v;
+	if (slot) {
+		val = *slot;
 		vs->cache_hits++;
-	} else if ((v = imap_get(&vs->cache_cold, key, kn, h))) {
+	} else if ((slot = imap_get(&vs->cache_cold, key, kn, h))) {
 		vs->cache_hits++;
 		/* Read before the promotion: making room in hot may drop cold,
-		 * v's map, whole. */
-		val = *v;
-		cache_set(l, vs, key, kn, h, val);
-	} else if (fetched(f, &l->view.pv[p], FETCH_COUNT)) {
+		 * slot's map, whole. */
+		val = *slot;
+		cache_set(v, vs, key, kn, h, val);
+	} else if (fetched(f, &v->pv[p], FETCH_COUNT)) {
 		val = f->val;
-		cache_set(l, vs, key, kn, h, val);
+		cache_set(v, vs, key, kn, h, val);
 	} else {
 		vs->cache_misses++;
 		return need(f, p, FETCH_COUNT);
@@ -459,24 +465,24 @@ static int snapshot_count(ledger *l, vstripe *vs, const char *key, size_t kn, ui
  * reached becomes a snapshot count: had the item changed since, a
  * snapshot would have brought it. Cached now; written to the store by
  * the next seal tick (a reader writes nothing). */
-static void rt_keep(ledger *l, vstripe *vs, const char *key, size_t kn, const rt_entry *e,
+static void rt_keep(struct view *v, vstripe *vs, const char *key, size_t kn, const rt_entry *e,
                     const pview *pv)
 {
-	if (vs->nkeep < l->view.keep_cap) {
+	if (vs->nkeep < v->keep_cap) {
 		keep_req *k = &vs->keep[vs->nkeep++];
 		memcpy(k->key, key, kn);
 		k->kn = kn;
 		k->count = e->count;
 		k->version = pv->snap_offset;
 	}
-	cache_set(l, vs, key, kn, smap_hash(key, kn), e->count | COUNT_KNOWN);
+	cache_set(v, vs, key, kn, smap_hash(key, kn), e->count | COUNT_KNOWN);
 	rt_forget(vs, key, kn);
 	vs->readthrough_kept++;
 }
 
-void ledger_keep_flush(ledger *l)
+void ledger_keep_flush(struct view *v, store_batch *wb)
 {
-	if (!l->view.pv) /* a ledger whose open failed before its view */
+	if (!v->pv) /* a ledger whose open failed before its view */
 		return;
 	/* Taken from each stripe in turn (a keep is a hint that saves a
 	 * later read-through, and needs no instant common to the stripes),
@@ -484,11 +490,10 @@ void ledger_keep_flush(ledger *l)
 	 * Counts are written under cmu alone, which is held. */
 	keep_req *ks = NULL;
 	size_t puts = 0;
-	store_batch *wb = l->snap_wb;
 	store_batch_clear(wb);
-	for (uint32_t s = 0; s < l->view.n; s++) {
-		vstripe *vs = &l->view.s[s];
-		ledger_vlock_stripe(l, vs);
+	for (uint32_t s = 0; s < v->n; s++) {
+		vstripe *vs = &v->s[s];
+		ledger_vlock_stripe(v, vs);
 		size_t n = vs->nkeep;
 		if (n) {
 			if (!ks)
@@ -496,10 +501,10 @@ void ledger_keep_flush(ledger *l)
 			memcpy(ks, vs->keep, n * sizeof *ks);
 			vs->nkeep = 0;
 		}
-		ledger_vunlock(l, vs);
+		ledger_vunlock(v, vs);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t have;
-			int rc = ledger_count_version(l, ks[i].key, ks[i].kn, &have);
+			int rc = ledger_count_version(v, ks[i].key, ks[i].kn, &have);
 			if (rc == 0 && have >= ks[i].version)
 				continue; /* a snapshot since brought it, or a newer one */
 			if (rc && rc != ERR_NOTFOUND)
@@ -514,7 +519,7 @@ void ledger_keep_flush(ledger *l)
 	}
 	free(ks);
 	if (puts) {
-		int rc = store_write(l->db, wb);
+		int rc = store_write(v->db, wb);
 		if (rc)
 			log_warn("read-through counts not kept; they stay cached",
 			         "counts=%zu err=\"%s\"", puts, err_str(rc));
@@ -525,25 +530,25 @@ void ledger_keep_flush(ledger *l)
  * *raw, if asked, the count before it is clamped at 0), 1 with f saying
  * what to read from the store first. k's hash serves every map it is looked up
  * in. */
-static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fetch *f,
+static int view_try(struct view *v, vstripe *vs, const pair_key *k, int64_t plus, fetch *f,
                     ledger_view *out, int64_t *raw)
 {
 	const char *key = k->key;
 	size_t kn = k->kn;
 	uint32_t h = k->h, p = k->p;
-	pview *pv = &l->view.pv[p];
+	pview *pv = &v->pv[p];
 	uint64_t base;
 	bool known;
 	/* The overlay's slot is asked for before the cache is looked up, so
 	 * that their two cache misses overlap. */
 	if (vs->overlay.len)
 		smap_prefetch(&vs->overlay, h);
-	if (snapshot_count(l, vs, key, kn, h, p, f, &base, &known))
+	if (snapshot_count(v, vs, key, kn, h, p, f, &base, &known))
 		return 1;
 	int64_t delta = 0;
-	smap_val *v = smap_get_h(&vs->overlay, key, kn, h);
-	if (v)
-		delta = ((overlay_entry *)v->p)->delta;
+	smap_val *ov = smap_get_h(&vs->overlay, key, kn, h);
+	if (ov)
+		delta = ((overlay_entry *)ov->p)->delta;
 	out->version = pv->snap_offset;
 	out->as_of = pv->snap_ms;
 	/* A complete replica holds every count central has: an item it has
@@ -556,10 +561,10 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 		if (out->known) {
 			rt_forget(vs, key, kn);
 		} else {
-			rt_keep(l, vs, key, kn, e, pv);
-			return view_try(l, vs, k, plus, f, out, raw);
+			rt_keep(v, vs, key, kn, e, pv);
+			return view_try(v, vs, k, plus, f, out, raw);
 		}
-	} else if (e && clock_mono_ms() - e->fetched_mono <= l->o.rt_ttl_ms) {
+	} else if (e && clock_mono_ms() - e->fetched_mono <= v->o->rt_ttl_ms) {
 		base = e->count;
 		/* Central had applied this edge's batches up to e->applied:
 		 * those the overlay holds too are in the count already, and
@@ -590,30 +595,31 @@ static int view_try(ledger *l, vstripe *vs, const pair_key *k, int64_t plus, fet
 
 /* Tries under k's stripe, and between tries reads the store with it let
  * go, so no store read holds up another reader. */
-int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw)
+int ledger_view_count(struct view *v, const pair_key *k, int64_t plus, ledger_view *out,
+                      int64_t *raw)
 {
 	fetch f = {0};
 	int rc;
-	vstripe *vs = ledger_stripe(l, k->p);
-	ledger_vlock_stripe(l, vs);
-	while ((rc = view_try(l, vs, k, plus, &f, out, raw)) == 1) {
-		pview *pv = &l->view.pv[k->p];
+	vstripe *vs = ledger_vstripe(v, k->p);
+	ledger_vlock_stripe(v, vs);
+	while ((rc = view_try(v, vs, k, plus, &f, out, raw)) == 1) {
+		pview *pv = &v->pv[k->p];
 		f.gen[f.kind] = pv->gen;
 		/* A write is running (gen odd): the memory read with this is
 		 * still the one before it, so read the store before it too. */
 		f.from = pv->gen & 1 ? pv->pre : NULL;
 		if (f.from)
 			f.from->refs++;
-		ledger_vunlock(l, vs);
-		rc = fetch_run(l, &f, k->key, k->kn);
-		ledger_vlock_stripe(l, vs);
+		ledger_vunlock(v, vs);
+		rc = fetch_run(v, &f, k->key, k->kn);
+		ledger_vlock_stripe(v, vs);
 		vsnap_put(f.from);
 		f.from = NULL;
 		if (rc)
 			break;
 		f.valid[f.kind] = true;
 	}
-	ledger_vunlock(l, vs);
+	ledger_vunlock(v, vs);
 	return rc;
 }
 
@@ -624,24 +630,24 @@ int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *o
  * of vs while each is in memory, with the lock let go for each that must
  * be read from the store. *t times the holds (ledger_vlock_from). 0 or
  * the store's error. */
-static int read_stripe(ledger *l, vstripe *vs, const pair_key *k, const uint16_t *at, size_t m,
+static int read_stripe(struct view *v, vstripe *vs, const pair_key *k, const uint16_t *at, size_t m,
                        ledger_view *out, uint64_t *t)
 {
 	size_t i = 0;
 	while (i < m) {
 		int rc = 0;
-		ledger_vlock_from(l, vs, *t);
+		ledger_vlock_from(v, vs, *t);
 		for (; i < m; i++) {
 			fetch f = {0};
-			if ((rc = view_try(l, vs, &k[at[i]], 0, &f, &out[at[i]], NULL)) != 0)
+			if ((rc = view_try(v, vs, &k[at[i]], 0, &f, &out[at[i]], NULL)) != 0)
 				break;
 		}
-		*t = ledger_vunlock_at(l, vs);
+		*t = ledger_vunlock_at(v, vs);
 		if (i == m)
 			break;
 		/* This count needs the store: the one-count path reads it with
 		 * the lock let go, then the rest go on under one hold again. */
-		if ((rc = ledger_view_count(l, &k[at[i]], 0, &out[at[i]], NULL)) != 0)
+		if ((rc = ledger_view_count(v, &k[at[i]], 0, &out[at[i]], NULL)) != 0)
 			return rc;
 		*t = clock_mono_ns();
 		i++;
@@ -649,12 +655,12 @@ static int read_stripe(ledger *l, vstripe *vs, const pair_key *k, const uint16_t
 	return 0;
 }
 
-int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *out)
+int ledger_view_read_many(struct view *v, const ledger_ref *refs, size_t n, ledger_view *out)
 {
 	for (size_t i = 0; i < n; i++)
 		if (refs[i].cl > COUNTER_MAX || refs[i].il > ITEM_MAX)
 			return ERR_INVAL;
-	uint32_t nst = l->view.n;
+	uint32_t nst = v->n;
 	for (size_t base = 0; base < n; base += READ_WINDOW) {
 		size_t m = n - base < READ_WINDOW ? n - base : READ_WINDOW;
 		const ledger_ref *r = refs + base;
@@ -667,8 +673,8 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 		 * counting sort), so that each stripe is taken once. */
 		for (size_t i = 0; i < m; i++) {
 			ledger_pair_make(&k[i], r[i].counter, r[i].cl, r[i].item, r[i].il,
-			                 l->o.partitions);
-			imap_prefetch_at(&l->view.s[k[i].p % nst].cache_where, k[i].h);
+			                 v->o->partitions);
+			imap_prefetch_at(&v->s[k[i].p % nst].cache_where, k[i].h);
 			first[k[i].p % nst + 1]++;
 		}
 		for (uint32_t s = 0; s < nst; s++)
@@ -682,7 +688,7 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 			size_t c = first[s + 1] - first[s];
 			if (!c)
 				continue;
-			int rc = read_stripe(l, &l->view.s[s], k, at + first[s], c, out + base, &t);
+			int rc = read_stripe(v, &v->s[s], k, at + first[s], c, out + base, &t);
 			if (rc)
 				return rc;
 		}
@@ -690,49 +696,50 @@ int ledger_read_many(ledger *l, const ledger_ref *refs, size_t n, ledger_view *o
 	return 0;
 }
 
-int ledger_read(ledger *l, const char *counter, const char *item, ledger_view *out)
+int ledger_view_read(struct view *v, const char *counter, const char *item, ledger_view *out)
 {
 	size_t cl = strlen(counter), il = strlen(item);
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return ERR_INVAL;
 	pair_key k;
-	ledger_pair_make(&k, counter, cl, item, il, l->o.partitions);
-	return ledger_view_count(l, &k, 0, out, NULL);
+	ledger_pair_make(&k, counter, cl, item, il, v->o->partitions);
+	return ledger_view_count(v, &k, 0, out, NULL);
 }
 
-void ledger_readthrough_put(ledger *l, const char *counter, const char *item, uint64_t count,
-                            uint64_t version, uint64_t applied, uint64_t as_of)
+void ledger_view_readthrough_put(struct view *v, const char *counter, const char *item,
+                                 uint64_t count, uint64_t version, uint64_t applied, uint64_t as_of)
 {
 	size_t cl = strlen(counter), il = strlen(item);
 	if (cl > COUNTER_MAX || il > ITEM_MAX)
 		return;
 	char key[KEY_MAX];
 	size_t kn = ekey_pair(key, counter, cl, item, il);
-	vstripe *vs = ledger_stripe(l, partition_of(item, il, l->o.partitions));
-	ledger_vlock_stripe(l, vs);
+	vstripe *vs = ledger_vstripe(v, partition_of(item, il, v->o->partitions));
+	ledger_vlock_stripe(v, vs);
 	rt_entry *e = rt_find(vs, key, kn);
 	if (!e || version >= e->version) {
 		rt_forget(vs, key, kn);
-		smap_val *v =
-		    smap_put_gen(&vs->rt_hot, &vs->rt_cold, l->view.rt_cap, key, kn, true, NULL);
+		smap_val *sv =
+		    smap_put_gen(&vs->rt_hot, &vs->rt_cold, v->rt_cap, key, kn, true, NULL);
 		e = xmalloc(sizeof *e);
 		*e = (rt_entry){count, version, applied, as_of, clock_mono_ms()};
-		v->p = e;
+		sv->p = e;
 		rt_account(vs);
 	}
-	ledger_vunlock(l, vs);
+	ledger_vunlock(v, vs);
 }
 
 /* --- snapshots ----------------------------------------------------------- */
 
-int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, uint64_t *version)
+int ledger_count_stored(struct view *v, const char *key, size_t kn, uint64_t *count,
+                        uint64_t *version)
 {
 	char skey[EKEY_COUNT_MAX];
 	unsigned char val[16];
 	size_t vn;
 	size_t skn = ekey_count(skey, key, kn);
 	*count = *version = 0;
-	int rc = store_get_into(l->db, skey, skn, val, sizeof val, &vn);
+	int rc = store_get_into(v->db, skey, skn, val, sizeof val, &vn);
 	if (rc)
 		return rc;
 	if (vn >= 8)
@@ -741,10 +748,10 @@ int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, 
 	return 0;
 }
 
-int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version)
+int ledger_count_version(struct view *v, const char *key, size_t kn, uint64_t *version)
 {
 	uint64_t count;
-	return ledger_count_stored(l, key, kn, &count, version);
+	return ledger_count_stored(v, key, kn, &count, version);
 }
 
 /* --- when counts were 0 ('Z'), for home users' memberships --------------------- */
@@ -754,44 +761,44 @@ int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *versio
  * complete replica), the latest version this edge knows it was 0 at (the
  * partition's before s, the checkpoint's, the stored count's). A
  * checkpoint's counts above 0 say nothing of when they were 0. cmu held. */
-static int zero_stage(ledger *l, store_batch *wb, const char *pair, size_t pn, uint64_t count,
+static int zero_stage(struct view *v, store_batch *wb, const char *pair, size_t pn, uint64_t count,
                       const wire_snapshot *s, bool check, uint64_t before)
 {
 	char zkey[EKEY_COUNT_MAX];
-	unsigned char v[8];
+	unsigned char val[8];
 	uint64_t at = s->offset;
 	if (count) {
-		if (check || !ledger_replica_complete(l, s->partition))
+		if (check || !ledger_replica_complete(v->rep, s->partition))
 			return 0;
 		uint64_t have, ver;
-		int rc = ledger_count_stored(l, pair, pn, &have, &ver);
+		int rc = ledger_count_stored(v, pair, pn, &have, &ver);
 		if (rc && rc != ERR_NOTFOUND)
 			return rc;
 		if (have)
 			return 0;
 		at = before;
-		uint64_t ckpt = ledger_replica_ckpt_hi(l, s->partition);
+		uint64_t ckpt = ledger_replica_ckpt_hi(v->rep, s->partition);
 		at = at > ckpt ? at : ckpt;
 		at = at > ver ? at : ver;
 	}
-	store_put_u64(v, at);
-	store_batch_put(wb, zkey, ekey_zero(zkey, pair, pn), v, sizeof v);
+	store_put_u64(val, at);
+	store_batch_put(wb, zkey, ekey_zero(zkey, pair, pn), val, sizeof val);
 	return 0;
 }
 
-bool ledger_item_covered(ledger *l, const char *counter, const char *item, uint64_t from)
+bool ledger_item_covered(struct view *v, const char *counter, const char *item, uint64_t from)
 {
-	ledger_view v;
-	if (from == LEDGER_HOME_NONE || ledger_read(l, counter, item, &v) || !v.known)
+	ledger_view seen;
+	if (from == LEDGER_HOME_NONE || ledger_view_read(v, counter, item, &seen) || !seen.known)
 		return false;
 	/* Central's count (this edge's own ops not yet in it have their
 	 * memberships here): 0, no member at central. */
-	if (v.base == 0)
+	if (seen.base == 0)
 		return true;
 	char pair[EKEY_PAIR_MAX], zkey[EKEY_COUNT_MAX];
 	size_t pn = ekey_pair(pair, counter, strlen(counter), item, strlen(item));
 	uint64_t zero;
-	return store_read_u64(l->db, zkey, ekey_zero(zkey, pair, pn), &zero) == 0 && zero >= from;
+	return store_read_u64(v->db, zkey, ekey_zero(zkey, pair, pn), &zero) == 0 && zero >= from;
 }
 
 /* The cached count of key (whose smap_hash is h), if the cache holds
@@ -805,7 +812,7 @@ static void cache_refresh(vstripe *vs, const char *key, size_t kn, uint32_t h, u
 		*v = val;
 }
 
-int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
+int ledger_view_put_counts(struct view *v, store_batch *wb, const wire_snapshot *s, bool check,
                            uint64_t before, bool *skip)
 {
 	char key[KEY_MAX + 1];
@@ -815,7 +822,7 @@ int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, b
 		const wire_count *c = &s->counts[i];
 		skip[i] = c->counter.n > COUNTER_MAX || c->item.n > ITEM_MAX;
 		if (!skip[i] &&
-		    partition_of(c->item.p, c->item.n, l->o.partitions) != s->partition) {
+		    partition_of(c->item.p, c->item.n, v->o->partitions) != s->partition) {
 			skip[i] = true;
 			elsewhere++;
 		}
@@ -828,7 +835,7 @@ int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, b
 			/* A checkpoint read later than this message, or a later
 			 * snapshot, already brought a newer count. */
 			uint64_t have;
-			int rc = ledger_count_version(l, key + 1, kn - 1, &have);
+			int rc = ledger_count_version(v, key + 1, kn - 1, &have);
 			if (rc && rc != ERR_NOTFOUND)
 				return rc;
 			if (rc == 0 && have > s->offset) {
@@ -836,8 +843,8 @@ int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, b
 				continue;
 			}
 		}
-		if (l->o.home_cover) {
-			int rc = zero_stage(l, wb, key + 1, kn - 1, c->count, s, check, before);
+		if (v->o->home_cover) {
+			int rc = zero_stage(v, wb, key + 1, kn - 1, c->count, s, check, before);
 			if (rc)
 				return rc;
 		}
@@ -848,20 +855,20 @@ int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, b
 	/* Every message of a misconfigured central says it again: a line
 	 * every 10 s is enough. */
 	uint64_t skipped;
-	if (elsewhere && log_every(&l->misparted, 10000, &skipped))
+	if (elsewhere && log_every(&v->misparted, 10000, &skipped))
 		log_warn("counts of other partitions' items left out: does central have as many "
 		         "partitions as this edge?",
 		         "partition=%u counts=%u partitions=%u similar_since_last=%" PRIu64,
-		         s->partition, elsewhere, l->o.partitions, skipped);
+		         s->partition, elsewhere, v->o->partitions, skipped);
 	return 0;
 }
 
 /* Counts of a snapshot cached a few at a time (ledger_cache_counts). */
 #define CACHE_AHEAD 8
 
-void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached)
+void ledger_cache_counts(struct view *v, const wire_snapshot *s, const bool *skip, bool only_cached)
 {
-	vstripe *vs = ledger_stripe(l, s->partition);
+	vstripe *vs = ledger_vstripe(v, s->partition);
 	/* A snapshot brings thousands of counts, applied with the writer
 	 * mutex held: a few at a time, their keys and hashes first and
 	 * their slots asked for, so the cache misses overlap. */
@@ -885,7 +892,7 @@ void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bo
 			if (only_cached)
 				cache_refresh(vs, key[j], kn[j], h[j], val);
 			else
-				cache_set(l, vs, key[j], kn[j], h[j], val);
+				cache_set(v, vs, key[j], kn[j], h[j], val);
 		}
 	}
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "edge/ledger/records_int.h"
+#include "store.h"
 
 /* An 'R' record: [state u8][lowest version u64][highest version u64]
  * [loaded u64], then the resume key (ledger_replica.c). */
@@ -29,21 +30,32 @@ typedef struct replica_part {
 } replica_part;
 
 /* The replica's load, per partition. Under mu; whether a partition is
- * complete reaches readers through ledger_view_publish. */
+ * complete reaches readers through ledger_view_publish. Only
+ * ledger_replica.c changes it; the checkpoint loader builds a partition's
+ * next state in a copy and hands it over (ledger_replica_set). */
 struct replica {
 	replica_part *parts;
+	uint32_t n; /* partitions */
 };
 
-void ledger_replica_init(ledger *l);
-void ledger_replica_free(ledger *l);
+void ledger_replica_init(struct replica *r, uint32_t partitions);
+void ledger_replica_free(struct replica *r);
+/* Reads the partitions' replica records from db at start-up: 0 or ERR_*. */
+int ledger_replica_load(struct replica *r, store *db, char *err, size_t errlen);
+/* Partition p's state (p < r->n). */
+const replica_part *ledger_replica_part(const struct replica *r, uint32_t p);
+/* rp takes the place of p's state, once its 'R' record is written. */
+void ledger_replica_set(struct replica *r, uint32_t p, const replica_part *rp);
 /* The highest version of the checkpoint messages p has loaded: below
  * it a snapshot's counts are checked against the stored versions. cmu
  * or mu held: a load changes it with both held. */
-uint64_t ledger_replica_ckpt_hi(const ledger *l, uint32_t p);
+uint64_t ledger_replica_ckpt_hi(const struct replica *r, uint32_t p);
 /* p's replica is complete: every count central had is here. */
-bool ledger_replica_complete(const ledger *l, uint32_t p);
-/* Reads the partitions' replica records at start-up: 0 or ERR_*. */
-int ledger_replica_load(ledger *l, char *err, size_t errlen);
+bool ledger_replica_complete(const struct replica *r, uint32_t p);
+/* What ledger_replica_get says of p (ledger.h). */
+void ledger_replica_say(const struct replica *r, uint32_t p, ledger_replica *out);
+/* The partitions complete, and the counts loaded in all into *loaded. */
+uint32_t ledger_replica_count_ready(const struct replica *r, uint64_t *loaded);
 /* Puts rp, partition p's replica state, into wb as its 'R' record. */
 void ledger_replica_put(store_batch *wb, uint32_t p, const replica_part *rp);
 

@@ -3,6 +3,13 @@
  * count caches, read-through counts, the partitions' published views),
  * and the only functions other files call on it. Private to
  * edge/ledger/ (ledger_int.h includes it; the locks are its).
+ *
+ * The view sits on the records and the replica alone: it is given at
+ * init what it reads (the options, the store, the replica, and which
+ * ledger's writer mutex means "the writer holds it" for its lock
+ * timing), and its functions take struct view, never struct ledger.
+ * What a higher layer knows (the outbox's word of central's snapshots,
+ * the count writers' store batch) is handed in by the caller.
  */
 #ifndef EDGE_LEDGER_VIEW_INT_H
 #define EDGE_LEDGER_VIEW_INT_H
@@ -12,8 +19,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "edge/ledger/records_int.h"
+#include "edge/ledger/replica_int.h"
 #include "imap.h"
+#include "log.h"
 #include "smap.h"
 #include "store.h"
 #include "wire.h"
@@ -119,6 +129,11 @@ _Static_assert(LEDGER_VIEW_STRIPES <= 255 && LEDGER_GROUP_OPS <= 65536,
                "a group's ops are sorted by stripe into uint8_t and uint16_t");
 
 struct view {
+	const ledger_opts *o;      /* the ledger's, read-only */
+	store *db;                 /* borrowed */
+	const struct replica *rep; /* whether a partition is complete (mu or cmu held) */
+	const void *writer;  /* its ledger: ledger_mine's value while its writer mutex is held */
+	log_limit misparted; /* the warning of counts from other partitions (cmu held) */
 	vstripe *s;
 	uint32_t n;
 	size_t cache_cap, rt_cap; /* each stripe's share of the two caches */
@@ -126,35 +141,118 @@ struct view {
 	pview *pv;                /* per partition, under its stripe */
 };
 
-void ledger_view_init(ledger *l);
-void ledger_views_free(ledger *l);
+/* Sets v up for the ledger writer whose options, store and replica
+ * these are. */
+void ledger_view_init(struct view *v, const ledger_opts *o, store *db, const struct replica *rep,
+                      const void *writer);
+void ledger_views_free(struct view *v);
+/* The ledger whose writer mutex this thread holds, or NULL: ledger_lock
+ * (ledger_int.h) sets it, ledger_base.c defines it; the stripes' lock
+ * timing below compares it with struct view's writer. */
+extern _Thread_local const ledger *ledger_mine;
+
+/* Partition p's stripe, and stripe i of v's n. */
+static inline vstripe *ledger_vstripe(struct view *v, uint32_t p)
+{
+	return &v->s[p % v->n];
+}
+
+static inline uint32_t ledger_view_nstripes(const struct view *v)
+{
+	return v->n;
+}
+
+static inline vstripe *ledger_view_stripe_at(struct view *v, uint32_t i)
+{
+	return &v->s[i];
+}
+
+/* Takes stripe vs (the clock is read only where its time counts: a
+ * stripe's time counts only where the writer mutex is not held too, so
+ * that the two sections do not count the same time twice). */
+static inline void ledger_vlock_stripe(const struct view *v, vstripe *vs)
+    TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
+{
+	pthread_mutex_lock(&vs->mu);
+	if ((const void *)ledger_mine != v->writer)
+		vs->since = clock_mono_ns();
+}
+
+static inline void ledger_vunlock(const struct view *v, vstripe *vs)
+    TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
+{
+	if ((const void *)ledger_mine != v->writer)
+		vs->lock_ns += clock_mono_ns() - vs->since;
+	pthread_mutex_unlock(&vs->mu);
+}
+
+/* Stripe holds one after another (a batch read's): a hold whose mutex
+ * is free is timed from the clock read that ended the one before (t),
+ * so n uncontended holds read the clock n + 1 times instead of 2n; what
+ * runs between two holds counts as held. A hold that must wait for its
+ * mutex reads the clock once it has it, so no wait is counted, and no
+ * time the writer lock's holder already counts is counted again. */
+static inline void ledger_vlock_from(const struct view *v, vstripe *vs, uint64_t t)
+    TSA_ACQUIRE(vs->mu) TSA_NO_ANALYSIS
+{
+	bool waited = pthread_mutex_trylock(&vs->mu) != 0;
+	if (waited)
+		pthread_mutex_lock(&vs->mu);
+	if ((const void *)ledger_mine != v->writer)
+		vs->since = waited ? clock_mono_ns() : t;
+}
+
+/* ledger_vunlock for a hold taken by ledger_vlock_from: the clock it
+ * read (0 when none), which times the next hold. */
+static inline uint64_t ledger_vunlock_at(const struct view *v, vstripe *vs)
+    TSA_RELEASE(vs->mu) TSA_NO_ANALYSIS
+{
+	uint64_t now = 0;
+	if ((const void *)ledger_mine != v->writer) {
+		now = clock_mono_ns();
+		vs->lock_ns += now - vs->since;
+	}
+	pthread_mutex_unlock(&vs->mu);
+	return now;
+}
+
+/* ledger_read, ledger_read_many and ledger_readthrough_put (ledger.h),
+ * on the view: ledger.c's are these. */
+int ledger_view_read(struct view *v, const char *counter, const char *item, ledger_view *out);
+int ledger_view_read_many(struct view *v, const ledger_ref *refs, size_t n, ledger_view *out);
+void ledger_view_readthrough_put(struct view *v, const char *counter, const char *item,
+                                 uint64_t count, uint64_t version, uint64_t applied,
+                                 uint64_t as_of);
+
 /* p's overlay holds its sealed batches up to seq at least
  * (pview.overlay_to, which only grows; UINT64_MAX: all it will seal):
  * at a promotion, each batch's deltas and this under one hold of p's
  * stripe. p's stripe held. */
-void ledger_view_holds_sealed(ledger *l, uint32_t p, uint64_t seq);
+void ledger_view_holds_sealed(struct view *v, uint32_t p, uint64_t seq);
 /* Publishes partition p's writer fields to its view (said: the outbox's,
  * ledger_outbox_said; the replica's it reads); p's stripe held. */
-void ledger_view_publish(ledger *l, uint32_t p, view_said said);
+void ledger_view_publish(struct view *v, uint32_t p, view_said said);
 /* Before a store write that changes p's counts or sealed batches: readers
  * read the store as it is now until ledger_view_end. mu held, no stripe. */
-void ledger_view_begin(ledger *l, uint32_t p);
+void ledger_view_begin(struct view *v, uint32_t p);
 /* After that write and the memory that goes with it; p's stripe held. */
-void ledger_view_end(ledger *l, uint32_t p);
+void ledger_view_end(struct view *v, uint32_t p);
 /* Writes the read-through counts readers found settled: their store
- * reads and write with cmu held, not mu, so no like waits for them. */
-void ledger_keep_flush(ledger *l);
+ * reads and write (in wb, the count writers' batch) with cmu held, not
+ * mu, so no like waits for them. */
+void ledger_keep_flush(struct view *v, store_batch *wb);
 /* Count, version and freshness of k as this edge shows it, with plus
  * (ops not in the overlay yet) added before the count is clamped at 0;
  * *raw (if raw is not NULL) gets the count before the clamp. Takes k's
  * stripe (and lets it go while it reads the store). */
-int ledger_view_count(ledger *l, const pair_key *k, int64_t plus, ledger_view *out, int64_t *raw);
+int ledger_view_count(struct view *v, const pair_key *k, int64_t plus, ledger_view *out,
+                      int64_t *raw);
 /* The view's share of the stats, summed over the stripes (each taken in
  * turn; none may be held). */
-void ledger_view_stats(ledger *l, ledger_stats *out);
+void ledger_view_stats(struct view *v, ledger_stats *out);
 /* The view's share of ledger_memory, summed over the stripes' atomics:
  * no lock. */
-void ledger_view_memory(const ledger *l, ledger_memory *out);
+void ledger_view_memory(const struct view *v, ledger_memory *out);
 
 /* The overlay of stripe vs (held; at start-up, nothing is). The
  * caller's partition picks vs, the one its item's reads look in.
@@ -176,19 +274,20 @@ void ledger_batch_deltas(const wire_batch *b, const char *flags,
                          void (*fn)(void *ctx, wire_str counter, wire_str item, int64_t delta),
                          void *ctx);
 /* The 'D' flags of (p, seq) (malloc'ed, nops bytes), or NULL. No lock. */
-char *ledger_read_flags(ledger *l, uint32_t p, uint64_t seq, uint32_t nops);
+char *ledger_read_flags(struct view *v, uint32_t p, uint64_t seq, uint32_t nops);
 
 /* The version stored with key's ("counter 0 item") count: 0, or
  * ERR_NOTFOUND (*version 0), or ERR_IO. A store read: no lock needed. */
-int ledger_count_version(ledger *l, const char *key, size_t kn, uint64_t *version);
+int ledger_count_version(struct view *v, const char *key, size_t kn, uint64_t *version);
 /* Whether every member of (counter, item) that a user at home here has
  * is in this store: its count (as this edge shows it) is 0, or was 0 at
  * a version at or above from ('Z'), the version since which this edge
  * has every change of its users' pairs (LEDGER_HOME_NONE: no such
  * version). Store reads: no lock needed. */
-bool ledger_item_covered(ledger *l, const char *counter, const char *item, uint64_t from);
+bool ledger_item_covered(struct view *v, const char *counter, const char *item, uint64_t from);
 /* The same with the count itself (*count 0 when there is none). */
-int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, uint64_t *version);
+int ledger_count_stored(struct view *v, const char *key, size_t kn, uint64_t *count,
+                        uint64_t *version);
 /* Puts s's counts into wb, each with s->offset as its version. With
  * check, a count whose stored version is newer is left alone, and so is
  * a count of an item outside s's partition, with a warning (the uplink
@@ -200,13 +299,14 @@ int ledger_count_stored(ledger *l, const char *key, size_t kn, uint64_t *count, 
  * partition's version before s began to apply (ledger_snap_before), for
  * the zero marks of home_cover. 0 or ERR_IO.
  * cmu held; the writer mutex not needed (only cmu's holders write counts),
- * and not held: the stored versions are store reads. */
-int ledger_view_put_counts(ledger *l, store_batch *wb, const wire_snapshot *s, bool check,
-                           uint64_t before, bool *skip) TSA_REQUIRES(LEDGER_CMU(l))
-    TSA_EXCLUDES(LEDGER_MU(l));
+ * and not held: the stored versions are store reads (its callers'
+ * declarations say so to clang: ledger_int.h). */
+int ledger_view_put_counts(struct view *v, store_batch *wb, const wire_snapshot *s, bool check,
+                           uint64_t before, bool *skip);
 /* After the write (s's partition's stripe held): the written counts into
  * the cache; with only_cached only those it holds already (a checkpoint
  * does not flood it). */
-void ledger_cache_counts(ledger *l, const wire_snapshot *s, const bool *skip, bool only_cached);
+void ledger_cache_counts(struct view *v, const wire_snapshot *s, const bool *skip,
+                         bool only_cached);
 
 #endif

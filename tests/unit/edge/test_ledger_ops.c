@@ -452,7 +452,7 @@ Test(ledger_ops, kept_read_through_is_written_without_the_writer_lock)
 	pair_key k;
 	ledger_pair_make(&k, "likes", 5, ITEM, strlen(ITEM), NPARTS);
 	uint64_t version;
-	cr_assert_eq(ledger_count_version(T.l, k.key, k.kn, &version), ERR_NOTFOUND,
+	cr_assert_eq(ledger_count_version(&T.l->view, k.key, k.kn, &version), ERR_NOTFOUND,
 	             "not written before the tick");
 	pthread_mutex_lock(&T.l->mu);
 	waits_call tick;
@@ -461,7 +461,7 @@ Test(ledger_ops, kept_read_through_is_written_without_the_writer_lock)
 	int rc = ERR_NOTFOUND;
 	for (int ms = 0; ms < 5000 && rc == ERR_NOTFOUND; ms++) {
 		usleep(1000);
-		rc = ledger_count_version(T.l, k.key, k.kn, &version);
+		rc = ledger_count_version(&T.l->view, k.key, k.kn, &version);
 	}
 	bool done_early = waits_call_within(&tick, 0);
 	pthread_mutex_unlock(&T.l->mu);

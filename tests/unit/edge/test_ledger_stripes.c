@@ -119,13 +119,13 @@ static void read_main(void *arg)
  * not, until the stripe is let go. Both are joined. */
 static void read_beside_a_held_stripe(reader *ro, reader *rs)
 {
-	vstripe *held = ledger_stripe(T.l, T.p);
-	ledger_vlock_stripe(T.l, held);
+	vstripe *held = ledger_vstripe(&T.l->view, T.p);
+	ledger_vlock_stripe(&T.l->view, held);
 	waits_call_start(&ro->w, read_main, ro);
 	waits_call_start(&rs->w, read_main, rs);
 	bool other_done = waits_call_within(&ro->w, 5000);
 	bool same_done = waits_call_within(&rs->w, 200);
-	ledger_vunlock(T.l, held);
+	ledger_vunlock(&T.l->view, held);
 	waits_call_join(&ro->w);
 	cr_assert(waits_call_within(&rs->w, 5000));
 	waits_call_join(&rs->w);
@@ -317,16 +317,17 @@ Test(ledger_stripes, a_seal_tick_keeps_the_read_through_counts_of_every_stripe)
 		cr_assert_eq(ledger_apply_snapshot(T.l, &s, 0), 0);
 		cr_assert_eq(count_of(items[i]), counts[i], "%s", items[i]);
 	}
-	cr_assert_eq(ledger_stripe(T.l, parts[0])->nkeep, 1);
-	cr_assert_eq(ledger_stripe(T.l, parts[1])->nkeep, 1);
-	cr_assert_neq(ledger_stripe(T.l, parts[0]), ledger_stripe(T.l, parts[1]));
+	cr_assert_eq(ledger_vstripe(&T.l->view, parts[0])->nkeep, 1);
+	cr_assert_eq(ledger_vstripe(&T.l->view, parts[1])->nkeep, 1);
+	cr_assert_neq(ledger_vstripe(&T.l->view, parts[0]), ledger_vstripe(&T.l->view, parts[1]));
 	cr_assert_eq(ledger_seal_due(T.l, WALL, false), 0);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(ledger_stripe(T.l, parts[i])->nkeep, 0, "%s", items[i]);
+		cr_assert_eq(ledger_vstripe(&T.l->view, parts[i])->nkeep, 0, "%s", items[i]);
 		pair_key k;
 		ledger_pair_make(&k, "likes", 5, items[i], strlen(items[i]), PARTS);
 		uint64_t version;
-		cr_assert_eq(ledger_count_version(T.l, k.key, k.kn, &version), 0, "%s", items[i]);
+		cr_assert_eq(ledger_count_version(&T.l->view, k.key, k.kn, &version), 0, "%s",
+		             items[i]);
 		cr_assert_eq(version, versions[i] + 1, "%s", items[i]);
 	}
 	/* From the store after a restart (cold caches). */
