@@ -2904,6 +2904,12 @@ allocs_at() { # count-var time-var
 # process walks the list once: its count cache filled), then measures a
 # GET run (BENCH_N GETs) and a like run (fresh users, 4 x BENCH_ITEMS
 # likes). Prints each run, then each side's medians and B over A.
+# BENCH_AB_CHANGELOG=embedded|real: each turn also measures the replicated
+# like (ab_replicated: the changelog on a regional cluster of that kind,
+# started once after the stack, the deployed shape's write path).
+# BENCH_AB_SIM_A and BENCH_AB_SIM_B: each turn also runs that side's
+# `sim bench-central --json` (ab_central: central's applier in-process,
+# the feed off, which an older sim may not have).
 main_ab() {
 	local a=${BENCH_AB_A:-$BIN/edge} b=${BENCH_AB_B:-$BIN/edge} rounds=${BENCH_AB_ROUNDS:-6}
 	local r side order fail non base_ini=${BENCH_EDGE_INI:-}
@@ -2911,9 +2917,9 @@ main_ab() {
 		echo "bench: BENCH_AB_ROUNDS must be an even number from 2, not '$rounds'" >&2
 		exit 1
 	fi
-	for side in "$a" "$b"; do
+	for side in "$a" "$b" ${BENCH_AB_SIM_A:-} ${BENCH_AB_SIM_B:-}; do
 		[[ -x $side ]] || {
-			echo "bench: no edge binary at $side" >&2
+			echo "bench: no binary at $side" >&2
 			exit 1
 		}
 	done
@@ -2924,6 +2930,14 @@ main_ab() {
 	[[ -z ${BENCH_AB_INI_B:-} ]] || with_b=" with \"$BENCH_AB_INI_B\""
 	echo "ab: A = $a$with_a, B = $b$with_b; $rounds rounds"
 	stack_with_likes
+	case ${BENCH_AB_CHANGELOG:-} in
+	"") ;;
+	embedded | real) regional_start "$BENCH_AB_CHANGELOG" ;;
+	*)
+		echo "bench: BENCH_AB_CHANGELOG must be embedded or real, not '$BENCH_AB_CHANGELOG'" >&2
+		exit 1
+		;;
+	esac
 	for ((r = 1; r <= rounds; r++)); do
 		order="A B"
 		((r % 2)) || order="B A"
@@ -2943,15 +2957,20 @@ main_ab() {
 			fi
 			measure "get_${side}_$r" "$NREQ" "$TMP/likes.txt" reader 0 0
 			measure "like_${side}_$r" "$((ITEMS * CONNS))" "$TMP/likes.txt" "ab$side${r}u" 1 0
+			[[ -z ${BENCH_AB_CHANGELOG:-} ]] || ab_replicated "$side" "$r"
+			ab_central "$side" "$r"
 		done
 	done
 	EDGE_BIN=""
 	BENCH_EDGE_INI=$base_ini
+	[[ -z $REGIONAL_PID ]] || stop "$REGIONAL_PID"
 	stop_stack
 	echo
 	echo "ab: medians of $rounds runs each (per server CPU second in brackets)"
-	local k ma mb ca cb
-	for k in get like; do
+	local k ma mb ca cb kinds=(get like)
+	[[ -z ${BENCH_AB_CHANGELOG:-} ]] || kinds+=(repl)
+	[[ -z ${BENCH_AB_SIM_A:-}${BENCH_AB_SIM_B:-} ]] || kinds+=(central)
+	for k in "${kinds[@]}"; do
 		ma=$(ab_median RATE "$k" A "$rounds")
 		mb=$(ab_median RATE "$k" B "$rounds")
 		ca=$(ab_median CORE "$k" A "$rounds")
@@ -3019,6 +3038,37 @@ main_shapes() {
 
 # The median of the figures ARRAY[kind_side_1..rounds] that are numbers,
 # printed with format (%.0f unless given).
+# One turn's replicated like (bench.sh ab, BENCH_AB_CHANGELOG): the side's
+# edge (EDGE_BIN, BENCH_EDGE_INI) restarted with its changelog on the
+# regional cluster, once it has taken the log over; on real Kafka the
+# cluster warmed through it first (cluster_warm). The next turn's
+# edge_start brings the plain edge back.
+ab_replicated() { # side round
+	replicated_edge_up "ab-repl-$1-$2"
+	[[ ${BENCH_AB_CHANGELOG} == real ]] && cluster_warm "ab_warm_$1_$2" "$TMP/likes.txt" "aw$1$2" "the edge"
+	local MEASURE_ALSO=$REGIONAL_PID
+	measure "repl_${1}_$2" "$((ITEMS * CONNS))" "$TMP/likes.txt" "ab$1${2}r" 1 0
+}
+
+# One turn's central apply (bench.sh ab, BENCH_AB_SIM_A/B): the side's sim
+# bench-central on the server's CPU; its ops/s as RATE[central_SIDE_R], its
+# ops per second of the loop thread's CPU as CORE[central_SIDE_R].
+ab_central() { # side round
+	local sim k=central_${1}_$2 rc=0 out
+	[[ $1 == A ]] && sim=${BENCH_AB_SIM_A:-} || sim=${BENCH_AB_SIM_B:-}
+	[[ -n $sim ]] || return 0
+	out=$OUT/ab_$k.json
+	run "$SERVER_CPU" timeout 180 "$sim" bench-central --json >"$out" 2>"$TMP/ab_$k.log" || rc=$?
+	if ((rc != 0)); then
+		WARN+=("$k: $sim bench-central exited with $rc")
+		return 0
+	fi
+	RATE[$k]=$(json_field "$out" central_ops_per_s)
+	CORE[$k]=$(awk -v n="$(json_field "$out" ops)" -v c="$(json_field "$out" central_cpu_seconds)" \
+		'BEGIN { if (c > 0) printf "%.0f", n / c }')
+	echo "  $k: ${RATE[$k]} ops/s, ${CORE[$k]} per CPU second ($sim bench-central)"
+}
+
 ab_median() { # array kind side rounds [format]
 	local -n arr=$1
 	local i v=()
