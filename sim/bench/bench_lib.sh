@@ -135,13 +135,16 @@ wait_until() { # what seconds command...
 # Picks a loopback port nobody listens on and this run has not used; sets PORT.
 # A port no one listens on, below the kernel's ephemeral range: a port in
 # that range can be taken as the local end of an outgoing connection (a
-# Kafka client's, curl's) between this check and the daemon's bind.
+# Kafka client's, curl's) between this check and the daemon's bind. From
+# 20000 up: the sim's own picks (sim kafka's nodes, a drill's daemons)
+# lie below it (sim/proc/host.h), so a port picked here for a daemon not
+# started yet is not a sim's meanwhile.
 free_port() {
 	local p lo
 	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	((lo > 12000)) || lo=32768
+	((lo > 22000)) || lo=32768
 	while true; do
-		p=$((10000 + RANDOM % (lo - 10000)))
+		p=$((20000 + RANDOM % (lo - 20000)))
 		[[ $USED_PORTS == *" $p "* ]] && continue
 		if [[ -z $(ss -Htln "sport = :$p") ]]; then
 			USED_PORTS+="$p "

@@ -4,24 +4,79 @@
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-int host_free_port(void)
+/* The first port of the kernel's ephemeral range (the ports it hands
+ * to outgoing connections and to a bind of port 0), or 0 when it cannot
+ * be read. */
+static int ephemeral_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int lo = 0, hi = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d %d", &lo, &hi) != 2)
+		lo = 0;
+	fclose(f);
+	return lo;
+}
+
+/* Binds 127.0.0.1:port (0: the kernel's pick) and lets it go: the port
+ * bound, or -1. */
+static int try_port(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	                        .sin_port = htons((uint16_t)port)};
 	socklen_t l = sizeof a;
-	int port = -1;
+	int got = -1;
 	if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
+		got = ntohs(a.sin_port);
 	close(fd);
-	return port;
+	return got;
+}
+
+int host_free_port(void)
+{
+	/* Below the ephemeral range, no outgoing connection is given the
+	 * port between this pick and the caller's bind, nor while a killed
+	 * server is down and its port free for a restart on it (a client's
+	 * connection to another node took a drilled broker's port once).
+	 * Drawn at random so that two processes picking at once rarely meet,
+	 * and below the tests' own range (tests/support/proc.h: 20000 and
+	 * up), which a test's daemons take while a sim it started picks;
+	 * the kernel's pick when the range leaves no room below it. */
+	static _Atomic uint64_t state;
+	int lo = ephemeral_low();
+	if (lo > HOST_PORT_CEIL)
+		lo = HOST_PORT_CEIL;
+	if (lo > HOST_PORT_FLOOR + 1024) {
+		uint64_t x = atomic_load(&state);
+		if (!x)
+			x = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
+		for (int i = 0; i < 64; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			int port = HOST_PORT_FLOOR + (int)(x % (uint64_t)(lo - HOST_PORT_FLOOR));
+			if (try_port(port) == port) {
+				atomic_store(&state, x);
+				return port;
+			}
+		}
+		atomic_store(&state, x);
+	}
+	return try_port(0);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -1,0 +1,78 @@
+/* test_host.c - sim's free port (sim/proc/host.c): a pick lies below the
+ * kernel's ephemeral range and below the integration tests' ports
+ * (HOST_PORT_FLOOR to HOST_PORT_CEIL, while the range starts above it),
+ * is free to bind at once, and is not a port someone listens on.
+ */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sim/proc/host.h"
+
+static int range_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int lo = 0, hi = 0;
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			lo = 0;
+		fclose(f);
+	}
+	return lo;
+}
+
+/* A listening socket on 127.0.0.1:port, or -1. */
+static int listen_on(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	                        .sin_port = htons((uint16_t)port)};
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 1)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+Test(host, a_pick_is_below_the_ephemeral_range_and_binds)
+{
+	int lo = range_low();
+	for (int i = 0; i < 200; i++) {
+		int port = host_free_port();
+		cr_assert_gt(port, 0);
+		if (lo > HOST_PORT_FLOOR + 1024) {
+			cr_assert_geq(port, HOST_PORT_FLOOR, "pick %d", port);
+			cr_assert_lt(port, HOST_PORT_CEIL, "pick %d", port);
+			cr_assert_lt(port, lo, "pick %d in the ephemeral range from %d", port, lo);
+		}
+		int fd = listen_on(port);
+		cr_assert_geq(fd, 0, "port %d was handed out free but does not bind", port);
+		close(fd);
+	}
+}
+
+Test(host, a_port_someone_listens_on_is_never_picked)
+{
+	/* Hold listeners on the picks themselves: each later pick must miss
+	 * every port held so far. */
+	int held[64], n = 0;
+	for (int i = 0; i < 64; i++) {
+		int port = host_free_port();
+		cr_assert_gt(port, 0);
+		for (int j = 0; j < n; j++) {
+			struct sockaddr_in a;
+			socklen_t l = sizeof a;
+			cr_assert_eq(getsockname(held[j], (struct sockaddr *)&a, &l), 0);
+			cr_assert_neq(ntohs(a.sin_port), port, "pick %d is held by listener %d", port, j);
+		}
+		held[n] = listen_on(port);
+		cr_assert_geq(held[n], 0);
+		n++;
+	}
+	for (int j = 0; j < n; j++)
+		close(held[j]);
+}
