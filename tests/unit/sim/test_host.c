@@ -67,7 +67,8 @@ Test(host, a_port_someone_listens_on_is_never_picked)
 			struct sockaddr_in a;
 			socklen_t l = sizeof a;
 			cr_assert_eq(getsockname(held[j], (struct sockaddr *)&a, &l), 0);
-			cr_assert_neq(ntohs(a.sin_port), port, "pick %d is held by listener %d", port, j);
+			cr_assert_neq(ntohs(a.sin_port), port, "pick %d is held by listener %d",
+			              port, j);
 		}
 		held[n] = listen_on(port);
 		cr_assert_geq(held[n], 0);
