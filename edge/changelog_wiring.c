@@ -62,11 +62,13 @@ static void reseed_exit(edge *e)
 	_exit(EXIT_RESEED);
 }
 
-/* From the main tick: an instance fenced, or a standby whose store fell
- * behind the log's start, exits (so the service manager restarts it). */
+/* From the main tick: an instance fenced (by its log, or by central's
+ * word that another instance writes as this edge: ledger_overtaken), or
+ * a standby whose store fell behind the log's start, exits (so the
+ * service manager restarts it). */
 void edge_changelog_tick(edge *e, uint64_t now)
 {
-	if (e->clog && changelog_fenced(e->clog))
+	if (e->clog && (changelog_fenced(e->clog) || ledger_overtaken(e->lg)))
 		fenced_exit(e, now);
 	if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
 		reseed_exit(e);

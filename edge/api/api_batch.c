@@ -429,7 +429,13 @@ static int counts_step(api *a, api_ctx *x, const http_request *req, http_respons
 		views = xmalloc(nv * sizeof *views);
 		refs = xmalloc(nv * sizeof *refs);
 	}
-	if (read_counts(a, f, refs, views)) {
+	int read_rc = read_counts(a, f, refs, views);
+	if (read_rc == ERR_FENCED) {
+		api_error(resp, 503, "not_active",
+		          "this instance is not the region's active edge: try its other one");
+		goto out;
+	}
+	if (read_rc) {
 		api_error(resp, 503, "store_unavailable", "counts could not be read");
 		goto out;
 	}

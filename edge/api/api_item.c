@@ -284,6 +284,11 @@ static void answer_count(api *a, const api_ctx *x, const http_request *req, http
 {
 	const item_route *r = &x->st.item;
 	ledger_view v = *vp;
+	if (rc == ERR_FENCED) {
+		api_error(resp, 503, "not_active",
+		          "this instance is not the region's active edge: try its other one");
+		return;
+	}
 	if (rc) {
 		api_error(resp, 503, "store_unavailable", "the count could not be read");
 		return;

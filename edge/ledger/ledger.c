@@ -476,6 +476,13 @@ static void snapshot_confirm_stage(ledger *l, count_write *w) TSA_REQUIRES(LEDGE
 {
 	const wire_snapshot *s = w->s;
 	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
+	/* Before its counts are shown: they hold ops this instance's
+	 * overlay holds too, when another instance sealed and sent them. */
+	if (ledger_confirm_overtaken(l, w->p, s) && ledger_view_overtake(&l->view))
+		log_error(
+		    "central applied batches of this edge that this instance never sealed: "
+		    "another instance writes as this edge; its counts are refused from now on",
+		    "partition=%u offset=%" PRIu64, w->p, s->offset);
 	if (s->last) {
 		w->confirm = s;
 		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
@@ -643,4 +650,9 @@ void ledger_readthrough_put(ledger *l, const char *counter, const char *item, ui
                             uint64_t version, uint64_t applied, uint64_t as_of)
 {
 	ledger_view_readthrough_put(&l->view, counter, item, count, version, applied, as_of);
+}
+
+bool ledger_overtaken(const ledger *l)
+{
+	return ledger_view_overtaken(&l->view);
 }

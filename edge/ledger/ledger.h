@@ -82,6 +82,15 @@ void ledger_free(ledger *l);
 int ledger_follow(ledger *l, int (*handover)(void *ctx), void *ctx);
 /* Opened as a follower and not promoted yet. Any thread. */
 bool ledger_following(const ledger *l);
+/* A writer with a log learnt from central (a snapshot, a read-through
+ * count) that central applied batches of this edge it never sealed:
+ * another instance took its log over and writes as this edge, while
+ * this one could not hear of it (cut from its log). Its overlay holds
+ * ops central has from the other instance too, so from then on every
+ * count read and every write answers ERR_FENCED, before any count
+ * counting them twice is shown; the caller exits as a fenced instance
+ * does. Any thread. */
+bool ledger_overtaken(const ledger *l);
 
 /* Stops the commit threads (commit_thread) after the groups in flight,
  * whose tickets' wakes they call; a later ledger_commit writes at once.

@@ -54,23 +54,31 @@ static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 	}
 }
 
+/* What s says central applied of this edge's batches of its partition
+ * (0 when it names this edge not), and the lowest it holds after a gap. */
+static void edge_word(const ledger *l, const wire_snapshot *s, uint64_t *applied, uint64_t *held)
+{
+	*applied = *held = 0;
+	for (uint32_t i = 0; i < s->nedges; i++) {
+		const wire_edge_seq *e = &s->edges[i];
+		if (e->edge.n == strlen(l->edge_id) &&
+		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+			if (e->applied > *applied)
+				*applied = e->applied;
+			*held = e->held;
+		}
+	}
+}
+
 void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
                           ledger_confirm *c)
 {
 	outbox_part *pt = &l->outbox.parts[p];
 	char key[EKEY_PART_SEQ_LEN];
 	unsigned char val[24];
-	c->applied = pt->applied;
-	c->held = 0;
-	for (uint32_t i = 0; i < s->nedges; i++) {
-		const wire_edge_seq *e = &s->edges[i];
-		if (e->edge.n == strlen(l->edge_id) &&
-		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
-			if (e->applied > c->applied)
-				c->applied = e->applied;
-			c->held = e->held;
-		}
-	}
+	uint64_t said;
+	edge_word(l, s, &said, &c->held);
+	c->applied = said > pt->applied ? said : pt->applied;
 	c->ndrop = 0;
 	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
 		c->ndrop++;
@@ -170,8 +178,21 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 view_said ledger_outbox_said(const ledger *l, uint32_t p)
 {
 	const outbox_part *pt = &l->outbox.parts[p];
-	return (view_said){
-	    .snap_offset = pt->snap_offset, .snap_ms = pt->snap_ms, .applied = pt->applied};
+	bool checks = pt->seq_known && l->o.log != &ledger_log_none;
+	return (view_said){.snap_offset = pt->snap_offset,
+	                   .snap_ms = pt->snap_ms,
+	                   .applied = pt->applied,
+	                   .sealed = checks ? pt->last_seq : UINT64_MAX};
+}
+
+bool ledger_confirm_overtaken(const ledger *l, uint32_t p, const wire_snapshot *s)
+{
+	const outbox_part *pt = &l->outbox.parts[p];
+	if (!pt->seq_known || l->o.log == &ledger_log_none || ledger_following(l))
+		return false;
+	uint64_t applied, held;
+	edge_word(l, s, &applied, &held);
+	return applied > pt->last_seq;
 }
 
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p)

@@ -770,6 +770,7 @@ static void seal_settle(ledger *l, seal_job *j)
 			ledger_overlay_merge(vs, j->b.sums[i].counter.p, j->b.sums[i].counter.n,
 			                     j->b.sums[i].item.p, j->b.sums[i].item.n,
 			                     j->so.merged[i]);
+	ledger_view_sealed(&l->view, j->p, j->seq); /* before it can be sent */
 	ledger_vunlock(&l->view, vs);
 	seal_runs(l, ob, j->n);
 	pt->last_seq = j->seq;

@@ -222,7 +222,25 @@ void ledger_view_publish(struct view *v, uint32_t p, view_said said)
 	pv->snap_offset = said.snap_offset;
 	pv->snap_ms = said.snap_ms;
 	pv->applied = said.applied;
+	pv->sealed = said.sealed;
 	pv->complete = ledger_replica_complete(v->rep, p);
+}
+
+void ledger_view_sealed(struct view *v, uint32_t p, uint64_t seq)
+{
+	pview *pv = &v->pv[p];
+	if (pv->sealed != UINT64_MAX && seq > pv->sealed)
+		pv->sealed = seq;
+}
+
+bool ledger_view_overtake(struct view *v)
+{
+	return !atomic_exchange(&v->overtaken, true);
+}
+
+bool ledger_view_overtaken(const struct view *v)
+{
+	return atomic_load_explicit(&v->overtaken, memory_order_relaxed);
 }
 
 void ledger_view_begin(struct view *v, uint32_t p)
@@ -528,7 +546,8 @@ void ledger_keep_flush(struct view *v, store_batch *wb)
 
 /* One try at the view of k under its stripe vs: 0 with *out filled (and
  * *raw, if asked, the count before it is clamped at 0), 1 with f saying
- * what to read from the store first. k's hash serves every map it is looked up
+ * what to read from the store first, ERR_FENCED when another instance
+ * writes as this edge (struct view's overtaken). k's hash serves every map it is looked up
  * in. */
 static int view_try(struct view *v, vstripe *vs, const pair_key *k, int64_t plus, fetch *f,
                     ledger_view *out, int64_t *raw)
@@ -539,6 +558,10 @@ static int view_try(struct view *v, vstripe *vs, const pair_key *k, int64_t plus
 	pview *pv = &v->pv[p];
 	uint64_t base;
 	bool known;
+	/* Under the stripe: a snapshot that found this edge taken over set
+	 * it before its counts were shown here. */
+	if (atomic_load_explicit(&v->overtaken, memory_order_relaxed))
+		return ERR_FENCED;
 	/* The overlay's slot is asked for before the cache is looked up, so
 	 * that their two cache misses overlap. */
 	if (vs->overlay.len)
@@ -565,6 +588,18 @@ static int view_try(struct view *v, vstripe *vs, const pair_key *k, int64_t plus
 			return view_try(v, vs, k, plus, f, out, raw);
 		}
 	} else if (e && clock_mono_ms() - e->fetched_mono <= v->o->rt_ttl_ms) {
+		if (pv->overlay_to == UINT64_MAX && e->applied > pv->sealed) {
+			/* A writer's: central applied batches of this edge it
+			 * never sealed. */
+			if (ledger_view_overtake(v))
+				log_error(
+				    "central applied batches of this edge that this instance never "
+				    "sealed: another instance writes as this edge; its counts are "
+				    "refused from now on",
+				    "partition=%u sealed=%" PRIu64 " central_applied=%" PRIu64, p,
+				    pv->sealed, e->applied);
+			return ERR_FENCED;
+		}
 		base = e->count;
 		/* Central had applied this edge's batches up to e->applied:
 		 * those the overlay holds too are in the count already, and

@@ -57,6 +57,7 @@ typedef struct vsnap {
  * sequence. Handed to the view, which does not read the outbox. */
 typedef struct view_said {
 	uint64_t snap_offset, snap_ms, applied;
+	uint64_t sealed; /* pview.sealed's */
 } view_said;
 
 /* A partition as count reads see it: the writer's fields as of its last
@@ -80,6 +81,14 @@ typedef struct pview {
 	 * overlay none), and at a promotion each batch as its load puts it
 	 * in (ledger_view_holds_sealed). */
 	uint64_t overlay_to;
+	/* The last sequence this instance sealed of the partition, for a
+	 * ledger that writes with a log (UINT64_MAX: not known, or no log).
+	 * A writer sends a batch only once it is sealed here, so central
+	 * cannot have applied more of this edge's batches than this: a
+	 * read-through count that says it did was made with batches another
+	 * instance sealed (this one was taken over), and it holds ops this
+	 * overlay holds too. Raised by each seal (ledger_view_sealed). */
+	uint64_t sealed;
 } pview;
 
 /* A read-through count a reader found settled by the snapshots: cached at
@@ -129,6 +138,11 @@ _Static_assert(LEDGER_VIEW_STRIPES <= 255 && LEDGER_GROUP_OPS <= 65536,
                "a group's ops are sorted by stripe into uint8_t and uint16_t");
 
 struct view {
+	/* Another instance writes as this edge (ledger_view_overtake): every
+	 * count read and every write's count is refused (ERR_FENCED) from
+	 * then on, as this overlay holds ops central has from that instance
+	 * too. Set once, never cleared; read under a stripe. */
+	_Atomic bool overtaken;
 	const ledger_opts *o;      /* the ledger's, read-only */
 	store *db;                 /* borrowed */
 	const struct replica *rep; /* whether a partition is complete (mu or cmu held) */
@@ -229,6 +243,12 @@ void ledger_view_readthrough_put(struct view *v, const char *counter, const char
  * at a promotion, each batch's deltas and this under one hold of p's
  * stripe. p's stripe held. */
 void ledger_view_holds_sealed(struct view *v, uint32_t p, uint64_t seq);
+/* p's sealed batches now go up to seq (pview.sealed); p's stripe held. */
+void ledger_view_sealed(struct view *v, uint32_t p, uint64_t seq);
+/* Another instance writes as this edge: count reads refuse from now on
+ * (struct view's overtaken). Any thread; true the first time. */
+bool ledger_view_overtake(struct view *v);
+bool ledger_view_overtaken(const struct view *v);
 /* Publishes partition p's writer fields to its view (said: the outbox's,
  * ledger_outbox_said; the replica's it reads); p's stripe held. */
 void ledger_view_publish(struct view *v, uint32_t p, view_said said);

@@ -86,7 +86,8 @@ static int apply_member(const char *user)
 }
 
 /* The active's sealed batch seq of ITEM's partition, one op of user on
- * ITEM (WIRE_ADD or WIRE_REMOVE), as the log hands it over. */
+ * ITEM (WIRE_ADD or WIRE_REMOVE), as the log hands it over: with the
+ * partition's last sealed sequence ('S'), written by the same seal. */
 static int apply_batch(uint64_t seq, const char *user, uint8_t kind)
 {
 	wire_op op = {.counter = wire_cstr("likes", 5),
@@ -107,6 +108,9 @@ static int apply_batch(uint64_t seq, const char *user, uint8_t kind)
 	cr_assert_eq(wire_encode_batch(&b, &buf, &len), 0);
 	store_batch *wb = store_batch_new();
 	store_batch_put(wb, k, ekey_part_seq(k, EKEY_BATCH, T.p, seq), buf, len);
+	unsigned char last[16] = {0}; /* [seq][sealed_to], sealed_to not used here */
+	store_put_u64(last, seq);
+	store_batch_put(wb, k, ekey_part(k, EKEY_SEALED, T.p), last, sizeof last);
 	int rc = F.apply(F.arg, wb);
 	store_batch_free(wb);
 	free(buf);
