@@ -478,11 +478,7 @@ static void snapshot_confirm_stage(ledger *l, count_write *w) TSA_REQUIRES(LEDGE
 	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
 	/* Before its counts are shown: they hold ops this instance's
 	 * overlay holds too, when another instance sealed and sent them. */
-	if (ledger_confirm_overtaken(l, w->p, s) && ledger_view_overtake(&l->view))
-		log_error(
-		    "central applied batches of this edge that this instance never sealed: "
-		    "another instance writes as this edge; its counts are refused from now on",
-		    "partition=%u offset=%" PRIu64, w->p, s->offset);
+	ledger_confirm_overtaken(l, w->p, s);
 	if (s->last) {
 		w->confirm = s;
 		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);

@@ -97,8 +97,14 @@ static void checkpoint_settle(ledger *l, count_write *w, const wire_snapshot *ef
 	const replica_part *rp = ledger_replica_part(&l->replica, w->p);
 	if (!w->s->last)
 		return;
-	if (seq_new)
+	if (seq_new) {
 		ledger_seq_known(l, w->p, seq);
+		/* The view's word of the last sealed sequence, now known. */
+		vstripe *vs = ledger_vstripe(&l->view, w->p);
+		ledger_vlock_stripe(&l->view, vs);
+		ledger_view_publish(&l->view, w->p, ledger_outbox_said(l, w->p));
+		ledger_vunlock(&l->view, vs);
+	}
 	ledger_snap_seen(l, w->p, eff->offset);
 	w->pump = ledger_confirm_finish(l, w->p, eff, &w->conf);
 	log_info("replica complete",
@@ -134,6 +140,8 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 	ledger_lock(l);
 	replica_part nrp = *rp;
 	if (staged) {
+		/* Before its counts are shown, as a snapshot's (ledger.c). */
+		ledger_confirm_overtaken(l, w.p, s);
 		checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq);
 		ledger_count_begin(l, &w);
 	}

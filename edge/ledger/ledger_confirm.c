@@ -185,14 +185,20 @@ view_said ledger_outbox_said(const ledger *l, uint32_t p)
 	                   .sealed = checks ? pt->last_seq : UINT64_MAX};
 }
 
-bool ledger_confirm_overtaken(const ledger *l, uint32_t p, const wire_snapshot *s)
+void ledger_confirm_overtaken(ledger *l, uint32_t p, const wire_snapshot *s)
 {
 	const outbox_part *pt = &l->outbox.parts[p];
 	if (!pt->seq_known || l->o.log == &ledger_log_none || ledger_following(l))
-		return false;
+		return;
 	uint64_t applied, held;
 	edge_word(l, s, &applied, &held);
-	return applied > pt->last_seq;
+	if (applied > pt->last_seq && ledger_view_overtake(&l->view))
+		log_error("central applied batches of this edge that this instance never sealed: "
+		          "another instance writes as this edge (or this store and its log are "
+		          "older than central's word of it); its counts are refused from now on",
+		          "partition=%u sealed=%" PRIu64 " central_applied=%" PRIu64
+		          " offset=%" PRIu64,
+		          p, pt->last_seq, applied, s->offset);
 }
 
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p)

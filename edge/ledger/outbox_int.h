@@ -194,10 +194,13 @@ void ledger_confirm_free(ledger_confirm *c);
 /* What central's snapshots said last of p and the last sequence sealed
  * here (view_said), for ledger_view_publish. */
 view_said ledger_outbox_said(const ledger *l, uint32_t p);
-/* s (a part of a snapshot of p) says central applied batches of this
- * edge that this instance never sealed: a writer with a log sends a
- * batch only once sealed, so another instance writes as this edge. */
-bool ledger_confirm_overtaken(const ledger *l, uint32_t p, const wire_snapshot *s);
+/* When s (a part of a snapshot or checkpoint of p) says central applied
+ * batches of this edge that this instance never sealed (a writer with a
+ * log sends a batch only once sealed, so another instance writes as
+ * this edge): the view refuses counts from now on
+ * (ledger_view_overtake), said once in the log. Before s's counts are
+ * shown. */
+void ledger_confirm_overtaken(ledger *l, uint32_t p, const wire_snapshot *s);
 /* Every op of p below this opno is in a sealed batch. */
 uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p);
 /* After a failed write: the batches ledger_confirm_stage marked are not

@@ -4,13 +4,15 @@
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tsa.h"
 
 /* The first port of the kernel's ephemeral range (the ports it hands
  * to outgoing connections and to a bind of port 0), or 0 when it cannot
@@ -46,6 +48,26 @@ static int try_port(int port)
 	return got;
 }
 
+/* The draw's state and the ports this process handed out last: a
+ * caller picks several ports before it starts any daemon, so "free now"
+ * cannot tell two picks apart, and two edges given one port both bind
+ * it (SO_REUSEPORT) and share its connections. */
+static struct {
+	tsa_mutex mu;
+	uint64_t x;
+	int given[HOST_PORTS_KEPT];
+	size_t ngiven;
+} pick = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static bool given_before(int port) TSA_REQUIRES(pick.mu)
+{
+	size_t n = pick.ngiven < HOST_PORTS_KEPT ? pick.ngiven : HOST_PORTS_KEPT;
+	for (size_t i = 0; i < n; i++)
+		if (pick.given[i] == port)
+			return true;
+	return false;
+}
+
 int host_free_port(void)
 {
 	/* Below the ephemeral range, no outgoing connection is given the
@@ -56,27 +78,27 @@ int host_free_port(void)
 	 * and below the tests' own range (tests/support/proc.h: 20000 and
 	 * up), which a test's daemons take while a sim it started picks;
 	 * the kernel's pick when the range leaves no room below it. */
-	static _Atomic uint64_t state;
 	int lo = ephemeral_low();
 	if (lo > HOST_PORT_CEIL)
 		lo = HOST_PORT_CEIL;
-	if (lo > HOST_PORT_FLOOR + 1024) {
-		uint64_t x = atomic_load(&state);
-		if (!x)
-			x = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
-		for (int i = 0; i < 64; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			int port = HOST_PORT_FLOOR + (int)(x % (uint64_t)(lo - HOST_PORT_FLOOR));
-			if (try_port(port) == port) {
-				atomic_store(&state, x);
-				return port;
-			}
-		}
-		atomic_store(&state, x);
+	if (lo <= HOST_PORT_FLOOR + 1024)
+		return try_port(0);
+	int got = -1;
+	tsa_lock(&pick.mu);
+	if (!pick.x)
+		pick.x = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
+	for (int i = 0; i < 256 && got < 0; i++) {
+		pick.x ^= pick.x << 13;
+		pick.x ^= pick.x >> 7;
+		pick.x ^= pick.x << 17;
+		int port = HOST_PORT_FLOOR + (int)(pick.x % (uint64_t)(lo - HOST_PORT_FLOOR));
+		if (!given_before(port) && try_port(port) == port)
+			got = port;
 	}
-	return try_port(0);
+	if (got > 0)
+		pick.given[pick.ngiven++ % HOST_PORTS_KEPT] = got;
+	tsa_unlock(&pick.mu);
+	return got > 0 ? got : try_port(0);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -8,14 +8,16 @@
  * and below the integration tests' ports (tests/support/proc.h). */
 #define HOST_PORT_FLOOR 10000
 #define HOST_PORT_CEIL 20000
+/* The ports a process handed out last, never handed out again. */
+#define HOST_PORTS_KEPT 256
 
 /* A TCP port free on 127.0.0.1 of the caller's network namespace right
  * now, or -1: drawn at random from HOST_PORT_FLOOR up to HOST_PORT_CEIL
  * (or the start of the kernel's ephemeral range, if lower), so that no
- * outgoing connection takes it
- * (the kernel's pick from that range when there is no room below it).
- * Another process that binds it explicitly may still take it before the
- * caller does. */
+ * outgoing connection takes it (the kernel's pick from that range when
+ * there is no room below it), and none of the last HOST_PORTS_KEPT this
+ * process was given. Another process that binds it explicitly may still
+ * take it before the caller does. */
 int host_free_port(void);
 
 /* Removes path and everything below it (links not followed); a path

@@ -145,16 +145,23 @@ LEDGER_UTIL void ledger_util_teardown(void)
 	testdir_remove(T.dir);
 }
 
+/* A replica load of partition p begun: its gen, for ledger_replica_apply. */
+LEDGER_UTIL uint32_t ledger_util_replica_start(uint32_t p)
+{
+	cr_assert_eq(ledger_replica_begin(T.l, p, 0), 0);
+	ledger_replica r;
+	cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
+	return r.gen;
+}
+
 /* Every partition's replica loaded from an empty checkpoint at version 1:
  * an item with no count is 0. */
 LEDGER_UTIL void ledger_util_complete_replicas(void)
 {
 	for (uint32_t p = 0; p < NPARTS; p++) {
-		cr_assert_eq(ledger_replica_begin(T.l, p, 0), 0);
-		ledger_replica r;
-		cr_assert_eq(ledger_replica_get(T.l, p, &r), 0);
+		uint32_t gen = ledger_util_replica_start(p);
 		wire_snapshot s = wire_util_snap(p, 1, WALL, NULL, 0, NULL, 0);
-		cr_assert_eq(ledger_replica_apply(T.l, &s, r.gen), 0);
+		cr_assert_eq(ledger_replica_apply(T.l, &s, gen), 0);
 	}
 }
 

@@ -1,10 +1,10 @@
 /* test_ledger_overtaken.c - a writer with a log that another instance
  * took over without its hearing of it (cut from its log): central's word
  * that it applied batches of this edge this instance never sealed (a
- * snapshot's edge list, or a read-through count's applied sequence)
- * makes every count read and write refuse (ERR_FENCED) before a count
- * holding the other instance's batch and this overlay's copy of its ops
- * is shown (nemesis seed 13 on real Kafka: the cut active answered
+ * snapshot's or a checkpoint's edge list, or a read-through count's
+ * applied sequence) makes every count read and write refuse (ERR_FENCED)
+ * before a count holding the other instance's batch and this overlay's
+ * copy of its ops is shown (nemesis seed 13 on real Kafka: the cut active answered
  * post:i220 likes 3 when 2 had ever been sent). A writer's own batches,
  * and a ledger with no log (a store restored from a backup), never
  * trip it.
@@ -83,6 +83,21 @@ Test(ledger_overtaken, a_read_through_count_of_batches_never_sealed_here_refuses
 	ledger_readthrough_put(T.l, "likes", ITEM, 1, 11, 1, WALL);
 	ledger_view v;
 	cr_assert_eq(read_item(&v), ERR_FENCED, "central's count holds the other instance's batch");
+	cr_assert(ledger_overtaken(T.l));
+}
+
+Test(ledger_overtaken, a_checkpoint_of_batches_never_sealed_here_refuses)
+{
+	/* A replica load started on a running writer (its snapshot stream
+	 * jumped): the checkpoint's counts hold the other instance's batch. */
+	cr_assert_eq(like("u1"), 0);
+	uint32_t gen = ledger_util_replica_start(T.p);
+	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 1, 0};
+	wire_count c = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 1};
+	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, &c, 1);
+	cr_assert_eq(ledger_replica_apply(T.l, &s, gen), 0);
+	ledger_view v;
+	cr_assert_eq(read_item(&v), ERR_FENCED, "not 2: the checkpoint's count and the overlay's");
 	cr_assert(ledger_overtaken(T.l));
 }
 

@@ -324,16 +324,15 @@ Test(ledger_readers, a_like_does_not_wait_for_a_checkpoint_message_write)
 	/* The last message of a partition's checkpoint: written without the
 	 * writer lock, like a snapshot. A like staged meanwhile goes
 	 * through and the partition turns complete only once written. */
-	cr_assert_eq(ledger_replica_begin(T.l, T.p, 0), 0);
-	ledger_replica r;
-	cr_assert_eq(ledger_replica_get(T.l, T.p, &r), 0);
+	uint32_t gen = ledger_util_replica_start(T.p);
 	wire_edge_seq e = {wire_cstr(EDGE, strlen(EDGE)), 0, 0};
 	wire_count cnt = {wire_cstr("likes", 5), wire_cstr(ITEM, strlen(ITEM)), 7};
 	wire_snapshot s = wire_util_snap(T.p, 10, WALL, &e, 1, &cnt, 1);
-	call w = {.snap = &s, .gen = r.gen}, l2 = {.item = "post:2"};
+	call w = {.snap = &s, .gen = gen}, l2 = {.item = "post:2"};
 	read_during(&w, do_replica_apply, &l2, do_like);
 	cr_assert_eq(w.rc, 0);
 	cr_assert_eq(l2.rc, 0);
+	ledger_replica r;
 	cr_assert_eq(ledger_replica_get(T.l, T.p, &r), 0);
 	cr_assert_eq(r.state, LEDGER_REPLICA_COMPLETE);
 	cr_assert_eq(count_of(ITEM), 7);

@@ -1,7 +1,9 @@
 /* test_host.c - sim's free port (sim/proc/host.c): a pick lies below the
  * kernel's ephemeral range and below the integration tests' ports
  * (HOST_PORT_FLOOR to HOST_PORT_CEIL, while the range starts above it),
- * is free to bind at once, and is not a port someone listens on.
+ * is free to bind at once, is not a port someone listens on, and is not
+ * one this process was given among its last HOST_PORTS_KEPT (picked
+ * before any daemon binds them, a caller's picks must differ).
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -76,4 +78,15 @@ Test(host, a_port_someone_listens_on_is_never_picked)
 	}
 	for (int j = 0; j < n; j++)
 		close(held[j]);
+}
+
+Test(host, no_port_is_handed_out_twice_before_any_binds)
+{
+	int got[200];
+	for (int i = 0; i < 200; i++) {
+		got[i] = host_free_port();
+		cr_assert_gt(got[i], 0);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(got[j], got[i], "picks %d and %d are both %d", j, i, got[i]);
+	}
 }
