@@ -560,7 +560,7 @@ static int view_try(struct view *v, vstripe *vs, const pair_key *k, int64_t plus
 	bool known;
 	/* Under the stripe: a snapshot that found this edge taken over set
 	 * it before its counts were shown here. */
-	if (atomic_load_explicit(&v->overtaken, memory_order_relaxed))
+	if (ledger_view_overtaken(v))
 		return ERR_FENCED;
 	/* The overlay's slot is asked for before the cache is looked up, so
 	 * that their two cache misses overlap. */

@@ -103,6 +103,17 @@ LEDGER_UTIL bool ledger_util_log_may_send(void *ctx)
 	return true;
 }
 
+/* A fake log with only the quiet parts above: no follower's side. A test
+ * that needs one copies it and sets follow. */
+LEDGER_UTIL const ledger_log ledger_util_quiet_log = {
+    .begin = ledger_util_log_begin,
+    .end = ledger_util_log_end,
+    .written = ledger_util_log_written,
+    .refused = ledger_util_log_refused,
+    .refusing = ledger_util_log_refusing,
+    .may_send = ledger_util_log_may_send,
+};
+
 LEDGER_UTIL void open_ledger(void)
 {
 	char err[256];

@@ -43,20 +43,14 @@ static int handover(void *ctx)
 	return F.handover_rc;
 }
 
-static const ledger_log fake_log = {
-    ledger_util_log_begin,
-    ledger_util_log_end,
-    ledger_util_log_written,
-    ledger_util_log_refused,
-    ledger_util_log_refusing,
-    ledger_util_log_may_send,
-    follow,
-};
+static ledger_log fake_log; /* ledger_util_quiet_log with follow */
 
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_follow");
 	memset(&F, 0, sizeof F);
+	fake_log = ledger_util_quiet_log;
+	fake_log.follow = follow;
 	T.o.follower = true;
 	T.o.member_filter_bytes = 1u << 16;
 	T.o.log = &fake_log;

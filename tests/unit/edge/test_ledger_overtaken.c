@@ -18,20 +18,10 @@
 #include "err.h"
 #include "tests/support/ledger_util.h"
 
-static const ledger_log quiet_log = {
-    ledger_util_log_begin,
-    ledger_util_log_end,
-    ledger_util_log_written,
-    ledger_util_log_refused,
-    ledger_util_log_refusing,
-    ledger_util_log_may_send,
-    NULL,
-};
-
 static void setup(void)
 {
 	ledger_util_setup("test_ledger_overtaken");
-	T.o.log = &quiet_log;
+	T.o.log = &ledger_util_quiet_log;
 	T.o.rt_ttl_ms = 60000;
 	open_ledger();
 }
